@@ -1,0 +1,33 @@
+/**
+ * The `coraft` command line: one entry point, every command a subcommand.
+ */
+
+/** A subcommand: its one-line summary and its implementation, loaded on demand. */
+interface Command {
+  readonly summary: string;
+  readonly run: (args: readonly string[]) => Promise<number>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {};
+
+function usage(): string {
+  const lines = ['usage: coraft <command> [options]', '', 'commands:'];
+  for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${command.summary}`);
+  lines.push('', "Run 'coraft <command> --help' for a command's options.");
+  return lines.join('\n');
+}
+
+/** Runs the CLI with `args` (without node and script) and resolves with the exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`coraft: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  return command.run(rest);
+}

@@ -1,0 +1,205 @@
+/**
+ * The error hierarchy of coraft, after the reference's exception tree: `RaftError` at the
+ * root with `NetworkError`, `PersistenceError`, `SerializationError` and `ElectionError`
+ * beneath it, plus the operating errors a client of the node needs to act on
+ * (`NotLeaderError` with its leader hint, `TimeoutError`, `ConfigError`, ...).
+ *
+ * Every class has a fixed `name` and a readonly string-literal `code`; callers match on
+ * `code`, never on message text. An error that wraps another sets `cause`.
+ *
+ * This file is pure (no imports) so that the core may use it.
+ */
+
+/** Every code an error of coraft can carry. */
+export type RaftErrorCode =
+  | 'RAFT_INVARIANT'
+  | 'RAFT_NOT_LEADER'
+  | 'RAFT_TIMEOUT'
+  | 'RAFT_STOPPED'
+  | 'RAFT_PROPOSAL_DROPPED'
+  | 'RAFT_BUSY'
+  | 'RAFT_MEMBERSHIP'
+  | 'RAFT_TRANSFER'
+  | 'RAFT_ELECTION'
+  | 'NET_UNREACHABLE'
+  | 'NET_TIMEOUT'
+  | 'NET_REJECTED'
+  | 'NET_AUTH'
+  | 'NET_TOO_LARGE'
+  | 'CODEC_MALFORMED'
+  | 'CODEC_LIMIT'
+  | 'CODEC_VERSION'
+  | 'STORAGE_IO'
+  | 'STORAGE_CORRUPT'
+  | 'STORAGE_FULL'
+  | 'STORAGE_LOCKED'
+  | 'STORAGE_VERSION'
+  | 'STORAGE_CLOSED'
+  | 'CONFIG_INVALID'
+  | 'DTLS_ALERT'
+  | 'DTLS_HANDSHAKE'
+  | 'DTLS_LIMIT';
+
+/** Options every error constructor accepts. */
+export interface RaftErrorOptions {
+  /** The error this one wraps. */
+  readonly cause?: unknown;
+}
+
+/** The root of coraft's error tree (the reference's `raft_exception`). */
+export class RaftError extends Error {
+  readonly code: RaftErrorCode;
+
+  constructor(code: RaftErrorCode, message: string, options: RaftErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+
+  override get name(): string {
+    return 'RaftError';
+  }
+}
+
+/**
+ * A broken invariant: a bug, never an operating condition. It is thrown by `assert` and
+ * `assertNever` and is never caught to continue; the process stops and restarts from disk.
+ */
+export class InvariantError extends RaftError {
+  constructor(message: string) {
+    super('RAFT_INVARIANT', `invariant violated: ${message}`);
+  }
+
+  override get name(): string {
+    return 'InvariantError';
+  }
+}
+
+/** A peer could not be reached, timed out or refused the request (reference `network_exception`). */
+export class NetworkError extends RaftError {
+  constructor(
+    code: 'NET_UNREACHABLE' | 'NET_TIMEOUT' | 'NET_REJECTED' | 'NET_AUTH' | 'NET_TOO_LARGE',
+    message: string,
+    options: RaftErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+
+  override get name(): string {
+    return 'NetworkError';
+  }
+}
+
+/** A durable write or read failed; fatal for the node (reference `persistence_exception`). */
+export class PersistenceError extends RaftError {
+  constructor(
+    code: 'STORAGE_IO' | 'STORAGE_CORRUPT' | 'STORAGE_FULL' | 'STORAGE_LOCKED' | 'STORAGE_VERSION' | 'STORAGE_CLOSED',
+    message: string,
+    options: RaftErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+
+  override get name(): string {
+    return 'PersistenceError';
+  }
+}
+
+/** Bytes that are not a valid message of the expected kind (reference `serialization_exception`). */
+export class SerializationError extends RaftError {
+  constructor(code: 'CODEC_MALFORMED' | 'CODEC_LIMIT' | 'CODEC_VERSION', message: string, options: RaftErrorOptions = {}) {
+    super(code, message, options);
+  }
+
+  override get name(): string {
+    return 'SerializationError';
+  }
+}
+
+/** An election could not be held or won (reference `election_exception`). */
+export class ElectionError extends RaftError {
+  constructor(message: string, options: RaftErrorOptions = {}) {
+    super('RAFT_ELECTION', message, options);
+  }
+
+  override get name(): string {
+    return 'ElectionError';
+  }
+}
+
+/** The request needs the leader and this node is not it; `leaderHint` names the leader if known. */
+export class NotLeaderError extends RaftError {
+  readonly leaderHint: string | null;
+
+  constructor(leaderHint: string | null, message?: string) {
+    super('RAFT_NOT_LEADER', message ?? (leaderHint === null ? 'not leader; leader unknown' : `not leader; leader is ${leaderHint}`));
+    this.leaderHint = leaderHint;
+  }
+
+  override get name(): string {
+    return 'NotLeaderError';
+  }
+}
+
+/**
+ * The operation did not finish in time. Its outcome is unknown: a command that timed out may
+ * still be committed later.
+ */
+export class TimeoutError extends RaftError {
+  constructor(message: string) {
+    super('RAFT_TIMEOUT', message);
+  }
+
+  override get name(): string {
+    return 'TimeoutError';
+  }
+}
+
+/** The node is stopped or stopping; the operation was not started. */
+export class StoppedError extends RaftError {
+  constructor(message = 'node is stopped') {
+    super('RAFT_STOPPED', message);
+  }
+
+  override get name(): string {
+    return 'StoppedError';
+  }
+}
+
+/**
+ * A proposal was refused or dropped before it was appended (a limit was hit, a transfer is in
+ * progress, the entry is too large). It definitely did not happen.
+ */
+export class ProposalError extends RaftError {
+  constructor(code: 'RAFT_PROPOSAL_DROPPED' | 'RAFT_BUSY' | 'RAFT_TRANSFER', message: string) {
+    super(code, message);
+  }
+
+  override get name(): string {
+    return 'ProposalError';
+  }
+}
+
+/** A membership change was refused or failed (one already in progress, learner never caught up, ...). */
+export class MembershipError extends RaftError {
+  constructor(message: string, options: RaftErrorOptions = {}) {
+    super('RAFT_MEMBERSHIP', message, options);
+  }
+
+  override get name(): string {
+    return 'MembershipError';
+  }
+}
+
+/** A configuration file or option is invalid; `problems` names every bad field with its limit. */
+export class ConfigError extends RaftError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+
+  override get name(): string {
+    return 'ConfigError';
+  }
+}

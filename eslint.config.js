@@ -1,0 +1,59 @@
+// Lint rules of STYLE.md §9 and §1: typed rules on all TypeScript, and the purity fence
+// around the Raft core (no I/O, clocks, timers or ambient randomness in agent/core).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const impureGlobals = [
+  { name: 'Date', message: 'The core takes time as ticks; no clocks.' },
+  { name: 'setTimeout', message: 'The core has no timers.' },
+  { name: 'setInterval', message: 'The core has no timers.' },
+  { name: 'setImmediate', message: 'The core has no timers.' },
+  { name: 'process', message: 'The core has no process access.' },
+  { name: 'console', message: 'The core does not log; it returns values.' },
+  { name: 'crypto', message: 'The core takes randomness from an injected Prng.' },
+  { name: 'performance', message: 'The core has no clocks.' },
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-exports': ['error', { restrictDefaultExports: { direct: true, named: true, defaultFrom: true, namedFrom: true, namespaceFrom: true } }],
+    },
+  },
+  {
+    files: ['agent/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'net', 'dgram', 'crypto', 'timers', 'os', 'child_process'], message: 'The core does no I/O.' },
+          { group: ['../../transport/*', '../../codec/*', '../../storage/*', '../runtime/*', 'pino', 'lmdb', 'coap', 'cbor-x'], message: 'The core imports only core files and contracts.' },
+        ],
+      }],
+      'no-restricted-globals': ['error', ...impureGlobals],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Prng.' }],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+);

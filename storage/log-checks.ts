@@ -1,0 +1,96 @@
+/**
+ * Checks shared by every persistence engine, applied on both sides of the disk: before a batch
+ * is written (a caller bug must not reach the disk) and after a log is read back (a damaged
+ * disk must not reach the core). Terms never decrease along the log and indexes are contiguous.
+ */
+import { InvariantError, PersistenceError } from '../agent/contracts.js';
+import type { LogEntry, LogIndex, PersistBatch, Snapshot, Term } from '../agent/contracts.js';
+
+/** The stored log as a batch sees it before it is applied. */
+export interface LogShape {
+  /** Index of the first stored entry, or lastIndex + 1 when none is stored. */
+  readonly firstIndex: LogIndex;
+  /** Index of the last stored entry, or the snapshot's last index, or 0. */
+  readonly lastIndex: LogIndex;
+  /** Term of the entry at lastIndex (or of the snapshot, or 0). */
+  readonly lastTerm: Term;
+}
+
+/**
+ * Throws InvariantError unless `batch` applied to a log of shape `shape` keeps the log
+ * contiguous with non-decreasing terms, and returns the shape after the batch.
+ */
+export function checkBatch(shape: LogShape, batch: PersistBatch): LogShape {
+  let { firstIndex, lastIndex, lastTerm } = shape;
+  if (batch.snapshot !== null) {
+    const snapshot = batch.snapshot;
+    checkIndex(snapshot.lastIncludedIndex, 'snapshot.lastIncludedIndex');
+    if (snapshot.lastIncludedIndex >= lastIndex) {
+      firstIndex = snapshot.lastIncludedIndex + 1;
+      lastIndex = snapshot.lastIncludedIndex;
+      lastTerm = snapshot.lastIncludedTerm;
+    }
+  }
+  if (batch.truncateFrom !== null) {
+    if (batch.truncateFrom < firstIndex) {
+      throw new InvariantError(`truncateFrom ${batch.truncateFrom} is before the first stored index ${firstIndex}`);
+    }
+    if (batch.truncateFrom <= lastIndex) {
+      // The term of the new last entry is not known here; the first appended entry is checked
+      // against the term it follows by the core, so only contiguity is checked below.
+      lastIndex = batch.truncateFrom - 1;
+      lastTerm = 0;
+    }
+  }
+  for (const entry of batch.entries) {
+    if (entry.index !== lastIndex + 1) {
+      throw new InvariantError(`appended entry index ${entry.index} does not follow last index ${lastIndex}`);
+    }
+    if (entry.term < lastTerm) {
+      throw new InvariantError(`appended entry ${entry.index} has term ${entry.term} below the previous term ${lastTerm}`);
+    }
+    lastIndex = entry.index;
+    lastTerm = entry.term;
+  }
+  if (firstIndex > lastIndex) firstIndex = lastIndex + 1;
+  if (batch.compactBefore !== null && batch.compactBefore > firstIndex) {
+    firstIndex = Math.min(batch.compactBefore, lastIndex + 1);
+  }
+  if (batch.hardState !== null) {
+    checkIndex(batch.hardState.currentTerm, 'hardState.currentTerm');
+  }
+  return { firstIndex, lastIndex, lastTerm };
+}
+
+function checkIndex(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvariantError(`${what} is not a non-negative safe integer: ${value}`);
+}
+
+/**
+ * Throws PersistenceError STORAGE_CORRUPT unless `entries` read back from disk are contiguous,
+ * start right after the snapshot (when there is one and entries exist), and have
+ * non-decreasing terms.
+ */
+export function checkLoadedLog(entries: readonly LogEntry[], snapshot: Snapshot | null): void {
+  let previous: LogEntry | null = null;
+  for (const entry of entries) {
+    if (previous !== null) {
+      if (entry.index !== previous.index + 1) {
+        throw new PersistenceError('STORAGE_CORRUPT', `log has a gap: entry ${entry.index} follows entry ${previous.index}`);
+      }
+      if (entry.term < previous.term) {
+        throw new PersistenceError('STORAGE_CORRUPT', `log term goes backwards at entry ${entry.index}: ${entry.term} after ${previous.term}`);
+      }
+    }
+    previous = entry;
+  }
+  const first = entries[0];
+  if (snapshot !== null && first !== undefined) {
+    if (first.index > snapshot.lastIncludedIndex + 1) {
+      throw new PersistenceError('STORAGE_CORRUPT', `log starts at ${first.index}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`);
+    }
+  }
+  if (snapshot === null && first !== undefined && first.index !== 1) {
+    throw new PersistenceError('STORAGE_CORRUPT', `log starts at ${first.index} but there is no snapshot`);
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The in-memory PersistenceEngine, first-class: the simulator's disk and the reference model
+ * that the LMDB engine is tested against.
+ *
+ * The durable state lives in a `MemoryDisk` that outlives the engine, so the simulator can
+ * "crash" a node (close its engine, drop everything in flight) and restart it on the same disk.
+ * A write becomes durable only when its (optionally delayed) sync completes: a crash before
+ * then keeps exactly what was persisted before it and nothing more. Each batch is atomic.
+ */
+import { PersistenceError } from '../agent/contracts.js';
+import type {
+  HardState,
+  LogEntry,
+  LogIndex,
+  NodeId,
+  PersistBatch,
+  PersistedState,
+  PersistenceEngine,
+  Snapshot,
+  Term,
+  Timers,
+} from '../agent/contracts.js';
+import { checkBatch, checkLoadedLog } from './log-checks.js';
+
+/** The durable contents of one simulated disk. */
+export class MemoryDisk {
+  hardState: HardState = { currentTerm: 0, votedFor: null };
+  snapshot: Snapshot | null = null;
+  /** Stored entries, contiguous. Invariant: entries[i].index === entries[0].index + i. */
+  entries: LogEntry[] = [];
+  /** Batches written since the disk was created, for tests and statistics. */
+  syncCount = 0;
+
+  firstIndex(): LogIndex {
+    const first = this.entries[0];
+    if (first !== undefined) return first.index;
+    return this.lastIndex() + 1;
+  }
+
+  lastIndex(): LogIndex {
+    const last = this.entries[this.entries.length - 1];
+    if (last !== undefined) return last.index;
+    return this.snapshot?.lastIncludedIndex ?? 0;
+  }
+
+  lastTerm(): Term {
+    const last = this.entries[this.entries.length - 1];
+    if (last !== undefined) return last.term;
+    return this.snapshot?.lastIncludedTerm ?? 0;
+  }
+
+  /** Applies one batch; the caller has checked it. */
+  apply(batch: PersistBatch): void {
+    if (batch.snapshot !== null) {
+      this.snapshot = batch.snapshot;
+      // Entries the snapshot covers are kept only while the log continues past it.
+      if (batch.snapshot.lastIncludedIndex >= this.lastIndex()) this.entries = [];
+    }
+    if (batch.truncateFrom !== null) this.truncate(batch.truncateFrom);
+    for (const entry of batch.entries) this.entries.push(entry);
+    if (batch.compactBefore !== null) this.compact(batch.compactBefore);
+    if (batch.hardState !== null) this.hardState = batch.hardState;
+    this.syncCount += 1;
+  }
+
+  private truncate(from: LogIndex): void {
+    const first = this.firstIndex();
+    if (from <= first) {
+      this.entries = [];
+    } else if (from <= this.lastIndex()) {
+      this.entries.length = from - first;
+    }
+  }
+
+  private compact(before: LogIndex): void {
+    const first = this.firstIndex();
+    if (before <= first) return;
+    this.entries = this.entries.slice(Math.min(before - first, this.entries.length));
+  }
+}
+
+/** Options of {@link MemoryPersistenceEngine}. */
+export interface MemoryPersistenceOptions {
+  /** Simulated sync latency, ms; 0 resolves writes in a microtask. Default 0. */
+  readonly syncDelayMs?: number;
+}
+
+/** Dependencies of {@link MemoryPersistenceEngine}. */
+export interface MemoryPersistenceDeps {
+  /** The disk to use; a new one when absent. */
+  readonly disk?: MemoryDisk;
+  /** Timers for simulated sync latency; required when syncDelayMs > 0. */
+  readonly timers?: Timers;
+}
+
+/** PersistenceEngine over a {@link MemoryDisk}. */
+export class MemoryPersistenceEngine implements PersistenceEngine {
+  readonly disk: MemoryDisk;
+  private readonly timers: Timers | null;
+  private readonly syncDelayMs: number;
+  private closed = false;
+  /** Writes are applied in the order they were issued, one after the other. */
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(deps: MemoryPersistenceDeps = {}, options: MemoryPersistenceOptions = {}) {
+    this.disk = deps.disk ?? new MemoryDisk();
+    this.timers = deps.timers ?? null;
+    this.syncDelayMs = options.syncDelayMs ?? 0;
+    if (this.syncDelayMs > 0 && this.timers === null) {
+      throw new PersistenceError('STORAGE_IO', 'memory engine: syncDelayMs needs timers');
+    }
+  }
+
+  persist(batch: PersistBatch): Promise<void> {
+    if (this.closed) return Promise.reject(new PersistenceError('STORAGE_CLOSED', 'memory engine is closed'));
+    const disk = this.disk;
+    const run = async (): Promise<void> => {
+      await this.sync();
+      if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine closed before the write was synced');
+      checkBatch({ firstIndex: disk.firstIndex(), lastIndex: disk.lastIndex(), lastTerm: disk.lastTerm() }, batch);
+      disk.apply(batch);
+    };
+    const result = this.tail.then(run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private sync(): Promise<void> {
+    const timers = this.timers;
+    if (this.syncDelayMs === 0 || timers === null) return Promise.resolve();
+    return new Promise((resolve) => {
+      timers.setTimer(this.syncDelayMs, resolve);
+    });
+  }
+
+  async load(): Promise<PersistedState> {
+    this.checkOpen();
+    await Promise.resolve();
+    const disk = this.disk;
+    checkLoadedLog(disk.entries, disk.snapshot);
+    return { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
+  }
+
+  saveCurrentTerm(term: Term): Promise<void> {
+    return this.persist({ ...EMPTY_BATCH, hardState: { currentTerm: term, votedFor: this.disk.hardState.votedFor } });
+  }
+
+  async loadCurrentTerm(): Promise<Term> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.disk.hardState.currentTerm;
+  }
+
+  saveVotedFor(node: NodeId | null): Promise<void> {
+    return this.persist({ ...EMPTY_BATCH, hardState: { currentTerm: this.disk.hardState.currentTerm, votedFor: node } });
+  }
+
+  async loadVotedFor(): Promise<NodeId | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.disk.hardState.votedFor;
+  }
+
+  appendLogEntry(entry: LogEntry): Promise<void> {
+    return this.persist({ ...EMPTY_BATCH, entries: [entry] });
+  }
+
+  appendLogEntries(entries: readonly LogEntry[]): Promise<void> {
+    return this.persist({ ...EMPTY_BATCH, entries });
+  }
+
+  async getLogEntry(index: LogIndex): Promise<LogEntry | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    const first = this.disk.firstIndex();
+    return this.disk.entries[index - first] ?? null;
+  }
+
+  async getLogEntries(from: LogIndex, to: LogIndex): Promise<LogEntry[]> {
+    this.checkOpen();
+    await Promise.resolve();
+    const first = this.disk.firstIndex();
+    const start = Math.max(from, first) - first;
+    const end = Math.max(start, to - first + 1);
+    return this.disk.entries.slice(start, end);
+  }
+
+  async getLastLogIndex(): Promise<LogIndex> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.disk.lastIndex();
+  }
+
+  async getFirstLogIndex(): Promise<LogIndex> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.disk.firstIndex();
+  }
+
+  truncateLog(from: LogIndex): Promise<void> {
+    const first = this.disk.firstIndex();
+    return this.persist({ ...EMPTY_BATCH, truncateFrom: Math.max(from, first) });
+  }
+
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.persist({ ...EMPTY_BATCH, snapshot });
+  }
+
+  async loadSnapshot(): Promise<Snapshot | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.disk.snapshot;
+  }
+
+  deleteLogEntriesBefore(index: LogIndex): Promise<void> {
+    return this.persist({ ...EMPTY_BATCH, compactBefore: index });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.resolve();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine is closed');
+  }
+}
+
+/** A batch that changes nothing; spread it and set the parts you write. */
+export const EMPTY_BATCH: PersistBatch = {
+  snapshot: null,
+  truncateFrom: null,
+  entries: [],
+  compactBefore: null,
+  hardState: null,
+};
