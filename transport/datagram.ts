@@ -1,0 +1,32 @@
+/**
+ * A datagram endpoint: the seam between the CoAP layer and what carries its datagrams. Plain
+ * UDP and DTLS 1.2 PSK sessions both implement it, so the same CoAP code runs as `coap` and
+ * as `coaps`.
+ */
+
+/** Who sent a datagram. */
+export interface DatagramPeer {
+  readonly address: string;
+  readonly port: number;
+  /** The authenticated PSK identity of a DTLS session; null over plain UDP. */
+  readonly identity: string | null;
+}
+
+/** Receives one datagram of application data. */
+export type DatagramHandler = (data: Uint8Array, peer: DatagramPeer) => void;
+
+/**
+ * One local socket exchanging application datagrams with peers. For a DTLS client endpoint,
+ * `send` to a peer without a session first completes a handshake (and rejects with
+ * NetworkError when it fails); a DTLS server endpoint only sends to peers with a session.
+ */
+export interface DatagramEndpoint {
+  /** Sends one datagram to `address:port`; resolves once it is handed to the socket. */
+  send(data: Uint8Array, address: string, port: number): Promise<void>;
+  /** Sets the receiver of every datagram that arrives (one handler; a later call replaces it). */
+  onMessage(handler: DatagramHandler): void;
+  /** The local address the endpoint is bound to. */
+  localAddress(): { readonly address: string; readonly port: number };
+  /** Closes the socket and every session (DTLS sends close_notify). */
+  close(): Promise<void>;
+}
