@@ -1,0 +1,204 @@
+/**
+ * Cluster configurations (Raft §6): validation, the encoding of configuration entries, and
+ * the pure maths of a change. A configuration is joint (C_old,new) while `oldVoters` is set;
+ * then elections and commitment need majorities of both `voters` and `oldVoters`.
+ */
+import { assert } from './assert.js';
+import type { QuorumVoters } from './quorum.js';
+import { NODE_ID_LENGTH_MAX } from './types.js';
+import type { ClusterConfiguration, ClusterMember, NodeId } from './types.js';
+
+/** Most members of one configuration. */
+export const MEMBERS_MAX = 64;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** A configuration with the given voters and no learners (addresses empty). */
+export function simpleConfiguration(voters: readonly NodeId[], members: readonly ClusterMember[] = []): ClusterConfiguration {
+  const sorted = [...new Set(voters)].sort();
+  const known = new Map(members.map((m) => [m.id, m.address]));
+  return { voters: sorted, learners: [], oldVoters: null, members: sorted.map((id) => ({ id, address: known.get(id) ?? '' })) };
+}
+
+/** The voters of a configuration, as quorum arithmetic sees them. */
+export function quorumVoters(config: ClusterConfiguration): QuorumVoters {
+  return { incoming: config.voters, outgoing: config.oldVoters };
+}
+
+/** Every node the configuration names: voters (old and new) and learners, sorted. */
+export function allMembers(config: ClusterConfiguration): NodeId[] {
+  const ids = new Set<NodeId>([...config.voters, ...config.learners, ...(config.oldVoters ?? [])]);
+  return [...ids].sort();
+}
+
+/** True when `id` votes in either half of the configuration. */
+export function isVoter(config: ClusterConfiguration, id: NodeId): boolean {
+  return config.voters.includes(id) || (config.oldVoters?.includes(id) ?? false);
+}
+
+/** True when the configuration names `id` in any role. */
+export function isMember(config: ClusterConfiguration, id: NodeId): boolean {
+  return isVoter(config, id) || config.learners.includes(id);
+}
+
+/** The address of `id`, or '' when the configuration does not give one. */
+export function addressOf(config: ClusterConfiguration, id: NodeId): string {
+  return config.members.find((m) => m.id === id)?.address ?? '';
+}
+
+/** Returns the problems of a configuration (empty when valid). */
+export function configurationProblems(config: ClusterConfiguration): string[] {
+  const problems: string[] = [];
+  const checkIds = (ids: readonly NodeId[], what: string): void => {
+    if (new Set(ids).size !== ids.length) problems.push(`${what} has duplicates`);
+    for (const id of ids) if (!isValidNodeId(id)) problems.push(`${what} has an invalid node id ${JSON.stringify(id)}`);
+  };
+  checkIds(config.voters, 'voters');
+  checkIds(config.learners, 'learners');
+  if (config.oldVoters !== null) {
+    checkIds(config.oldVoters, 'oldVoters');
+    if (config.oldVoters.length === 0) problems.push('oldVoters of a joint configuration is empty');
+  }
+  if (config.voters.length === 0) problems.push('a configuration needs at least one voter');
+  for (const id of config.learners) if (isVoter(config, id)) problems.push(`${id} is both a voter and a learner`);
+  if (allMembers(config).length > MEMBERS_MAX) problems.push(`more than ${MEMBERS_MAX} members`);
+  for (const member of config.members) {
+    if (!isMember(config, member.id)) problems.push(`address given for non-member ${member.id}`);
+    if (typeof member.address !== 'string' || member.address.length > 255) problems.push(`bad address for ${member.id}`);
+  }
+  return problems;
+}
+
+/** A node id is a non-empty printable string of at most NODE_ID_LENGTH_MAX characters. */
+export function isValidNodeId(id: unknown): id is NodeId {
+  return typeof id === 'string' && id.length > 0 && id.length <= NODE_ID_LENGTH_MAX && /^[\x21-\x7e]+$/.test(id);
+}
+
+/** Encodes a configuration as the command of a `config` entry (UTF-8 JSON, sorted lists). */
+export function encodeConfiguration(config: ClusterConfiguration): Uint8Array {
+  assert(configurationProblems(config).length === 0, 'only valid configurations are encoded');
+  const canonical = {
+    voters: [...config.voters].sort(),
+    learners: [...config.learners].sort(),
+    oldVoters: config.oldVoters === null ? null : [...config.oldVoters].sort(),
+    members: [...config.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((m) => ({ id: m.id, address: m.address })),
+  };
+  return encoder.encode(JSON.stringify(canonical));
+}
+
+/** Decodes the command of a `config` entry; returns null when it is not a valid configuration. */
+export function decodeConfiguration(bytes: Uint8Array): ClusterConfiguration | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch {
+    // Not UTF-8 or not JSON: the caller treats null as a malformed entry.
+    return null;
+  }
+  return parseConfiguration(value);
+}
+
+/** Parses an untrusted value as a configuration; null when it is not a valid one. */
+export function parseConfiguration(value: unknown): ClusterConfiguration | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const voters = stringList(Reflect.get(value, 'voters'));
+  const learners = stringList(Reflect.get(value, 'learners'));
+  const oldRaw: unknown = Reflect.get(value, 'oldVoters');
+  const oldVoters = oldRaw === null ? null : stringList(oldRaw);
+  const members = memberList(Reflect.get(value, 'members'));
+  if (voters === null || learners === null || members === null || (oldRaw !== null && oldVoters === null)) return null;
+  const config: ClusterConfiguration = { voters, learners, oldVoters, members };
+  return configurationProblems(config).length === 0 ? config : null;
+}
+
+function stringList(value: unknown): NodeId[] | null {
+  if (!Array.isArray(value) || value.length > MEMBERS_MAX * 2) return null;
+  const result: NodeId[] = [];
+  for (const item of value) {
+    if (!isValidNodeId(item)) return null;
+    result.push(item);
+  }
+  return result;
+}
+
+function memberList(value: unknown): ClusterMember[] | null {
+  if (!Array.isArray(value) || value.length > MEMBERS_MAX * 2) return null;
+  const result: ClusterMember[] = [];
+  for (const item of value) {
+    if (typeof item !== 'object' || item === null) return null;
+    const id: unknown = Reflect.get(item, 'id');
+    const address: unknown = Reflect.get(item, 'address');
+    if (!isValidNodeId(id) || typeof address !== 'string') return null;
+    result.push({ id, address });
+  }
+  return result;
+}
+
+/** True when two configurations name the same voters, old voters, learners and addresses. */
+export function sameConfiguration(a: ClusterConfiguration, b: ClusterConfiguration): boolean {
+  return JSON.stringify(canonicalOf(a)) === JSON.stringify(canonicalOf(b));
+}
+
+function canonicalOf(config: ClusterConfiguration): unknown {
+  return {
+    voters: [...config.voters].sort(),
+    learners: [...config.learners].sort(),
+    oldVoters: config.oldVoters === null ? null : [...config.oldVoters].sort(),
+    members: [...config.members].map((m) => `${m.id}=${m.address}`).sort(),
+  };
+}
+
+/** A membership change the leader can propose. */
+export type MembershipChange =
+  | { readonly kind: 'add-learner'; readonly id: NodeId; readonly address: string }
+  | { readonly kind: 'promote'; readonly id: NodeId }
+  | { readonly kind: 'remove'; readonly id: NodeId };
+
+/** The outcome of planning a change. */
+export type ChangePlan = { readonly ok: true; readonly next: ClusterConfiguration } | { readonly ok: false; readonly reason: string };
+
+/**
+ * The configuration that starts `change` from the non-joint `current`: adding or removing a
+ * learner is one step (learners never count toward a quorum); promoting or removing a voter
+ * enters the joint configuration C_old,new, which the leader leaves once it commits.
+ */
+export function planChange(current: ClusterConfiguration, change: MembershipChange): ChangePlan {
+  if (current.oldVoters !== null) return { ok: false, reason: 'a membership change is already in progress (joint configuration)' };
+  const members = current.members.filter((m) => m.id !== change.id);
+  switch (change.kind) {
+    case 'add-learner': {
+      if (isMember(current, change.id)) return { ok: false, reason: `${change.id} is already a member` };
+      return checked({ ...current, learners: [...current.learners, change.id].sort(), members: [...members, { id: change.id, address: change.address }] });
+    }
+    case 'promote': {
+      if (!current.learners.includes(change.id)) return { ok: false, reason: `${change.id} is not a learner` };
+      return checked({
+        voters: [...current.voters, change.id].sort(),
+        learners: current.learners.filter((id) => id !== change.id),
+        oldVoters: current.voters,
+        members: current.members,
+      });
+    }
+    case 'remove': {
+      if (current.learners.includes(change.id)) {
+        return checked({ ...current, learners: current.learners.filter((id) => id !== change.id), members });
+      }
+      if (!current.voters.includes(change.id)) return { ok: false, reason: `${change.id} is not a member` };
+      if (current.voters.length === 1) return { ok: false, reason: 'cannot remove the last voter' };
+      return checked({ voters: current.voters.filter((id) => id !== change.id), learners: current.learners, oldVoters: current.voters, members: current.members });
+    }
+  }
+}
+
+/** The configuration that leaves a joint one: C_new, dropping addresses of nodes no longer named. */
+export function leaveJoint(joint: ClusterConfiguration): ClusterConfiguration {
+  assert(joint.oldVoters !== null, 'only a joint configuration is left');
+  const next: ClusterConfiguration = { voters: joint.voters, learners: joint.learners, oldVoters: null, members: [] };
+  return { ...next, members: joint.members.filter((m) => isMember(next, m.id)) };
+}
+
+function checked(config: ClusterConfiguration): ChangePlan {
+  const problems = configurationProblems(config);
+  return problems.length === 0 ? { ok: true, next: config } : { ok: false, reason: problems.join('; ') };
+}

@@ -1,0 +1,128 @@
+/**
+ * The leader's view of one follower's replication (Raft Figure 2's nextIndex and matchIndex,
+ * with etcd-io/raft's flow-control states from tracker/progress.go):
+ * - probe: the leader does not know where the follower's log matches; it sends one append at
+ *   a time and waits for the answer (or the next heartbeat) before sending another;
+ * - replicate: the logs match up to `match`; appends are pipelined up to the in-flight window;
+ * - snapshot: the follower needs a snapshot; the leader streams it and sends no appends.
+ */
+import { assert } from './assert.js';
+import { Inflights } from './inflights.js';
+import type { LogIndex } from './types.js';
+
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+export class Progress {
+  /** Highest index known replicated on the follower. Invariant: match < next. */
+  match: LogIndex = 0;
+  /** Next index to send. */
+  next: LogIndex;
+  state: ProgressState = 'probe';
+  /** In probe: an append was sent and not yet answered. */
+  probeSent = false;
+  /** In snapshot: the index of the snapshot being sent. */
+  pendingSnapshot: LogIndex = 0;
+  /** In snapshot: the byte offset of the next chunk to send. */
+  snapshotOffset = 0;
+  /** In snapshot: a chunk was sent and not yet answered. */
+  snapshotChunkSent = false;
+  /** Set on any response in the current check-quorum period (thesis §6.2). */
+  recentActive = false;
+  readonly inflights: Inflights;
+
+  constructor(next: LogIndex, inflightCountMax: number, inflightBytesMax: number) {
+    this.next = next;
+    this.inflights = new Inflights(inflightCountMax, inflightBytesMax);
+  }
+
+  becomeProbe(): void {
+    // After a snapshot, probing starts right after it.
+    const next = this.state === 'snapshot' ? Math.max(this.match + 1, this.pendingSnapshot + 1) : this.match + 1;
+    this.resetState('probe');
+    this.next = next;
+  }
+
+  becomeReplicate(): void {
+    this.resetState('replicate');
+    this.next = this.match + 1;
+  }
+
+  becomeSnapshot(snapshotIndex: LogIndex): void {
+    this.resetState('snapshot');
+    this.pendingSnapshot = snapshotIndex;
+  }
+
+  private resetState(state: ProgressState): void {
+    this.state = state;
+    this.probeSent = false;
+    this.pendingSnapshot = 0;
+    this.snapshotOffset = 0;
+    this.snapshotChunkSent = false;
+    this.inflights.reset();
+  }
+
+  /** Records an acknowledged match; returns whether match advanced. */
+  maybeUpdate(index: LogIndex): boolean {
+    let updated = false;
+    if (index > this.match) {
+      this.match = index;
+      updated = true;
+      this.probeSent = false;
+    }
+    this.next = Math.max(this.next, index + 1);
+    this.checkInvariants();
+    return updated;
+  }
+
+  /**
+   * Handles a rejected append that was sent with prevLogIndex `rejected`; `hintNext` is where the
+   * follower's hint says to try next. Returns false when the rejection is stale.
+   */
+  maybeDecrTo(rejected: LogIndex, hintNext: LogIndex): boolean {
+    if (this.state === 'replicate') {
+      // Rejections of entries at or below match are stale: the logs match there.
+      if (rejected <= this.match) return false;
+      this.next = this.match + 1;
+      return true;
+    }
+    // In probe, only the rejection of the last probe counts.
+    if (this.next - 1 !== rejected) return false;
+    this.next = Math.max(Math.min(rejected, hintNext), this.match + 1);
+    this.probeSent = false;
+    this.checkInvariants();
+    return true;
+  }
+
+  /** Records that an append ending at `lastIndex` of `bytes` was sent. */
+  sentEntries(lastIndex: LogIndex, count: number, bytes: number): void {
+    switch (this.state) {
+      case 'replicate':
+        if (count > 0) {
+          this.next = lastIndex + 1;
+          this.inflights.add(lastIndex, bytes);
+        }
+        break;
+      case 'probe':
+        this.probeSent = true;
+        break;
+      case 'snapshot':
+        assert(false, 'no appends are sent in snapshot state');
+    }
+  }
+
+  /** True when the leader must not send another append now. */
+  isPaused(): boolean {
+    switch (this.state) {
+      case 'probe':
+        return this.probeSent;
+      case 'replicate':
+        return this.inflights.full();
+      case 'snapshot':
+        return true;
+    }
+  }
+
+  checkInvariants(): void {
+    assert(this.match < this.next, `match ${this.match} < next ${this.next}`);
+  }
+}

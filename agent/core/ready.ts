@@ -1,0 +1,131 @@
+/**
+ * What goes into the core and what comes out of it. Input arrives through `step(input)`;
+ * output leaves as a `Ready` value that the runtime handles in a fixed order: persist (one
+ * atomic, synced batch), then send the messages, then restore the snapshot and apply the
+ * committed entries, then call `advance(ready)` (after etcd-io/raft's Ready/Advance).
+ */
+import type {
+  AppendEntriesRequest,
+  ClusterConfiguration,
+  HardState,
+  InstallSnapshotRequest,
+  LogEntry,
+  LogIndex,
+  NodeId,
+  PreVoteRequest,
+  RequestVoteRequest,
+  ResponseFor,
+  ResponseMessage,
+  Snapshot,
+  Term,
+  TimeoutNowRequest,
+} from './types.js';
+
+/** The requests the core sends and handles: every RPC but ClientForward, which the runtime owns. */
+export type CoreRequest = RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;
+
+/** A request that arrived from a peer; the core answers it exactly once, through `replyTo`. */
+export interface InboundRequest {
+  readonly kind: 'request';
+  /** The peer the transport says sent it (authenticated where the transport authenticates). */
+  readonly from: NodeId;
+  /** The runtime's token for the pending reply. */
+  readonly replyTo: number;
+  readonly request: CoreRequest;
+}
+
+/** The responses to CoreRequests. */
+export type CoreResponse = ResponseFor<CoreRequest>;
+
+/**
+ * The response to a request this core sent, with the request it answers. The types of the two
+ * are not tied here; the core checks that the response answers the request.
+ */
+export interface InboundResponse {
+  readonly kind: 'response';
+  readonly from: NodeId;
+  /** The sequence number the core gave the request. */
+  readonly seq: number;
+  readonly request: CoreRequest;
+  readonly response: CoreResponse;
+}
+
+/** A request this core sent failed: the peer did not answer in time or could not be reached. */
+export interface Unreachable {
+  readonly kind: 'unreachable';
+  readonly to: NodeId;
+  readonly seq: number;
+  readonly request: CoreRequest;
+}
+
+/** Every input of `step`. */
+export type CoreInput = InboundRequest | InboundResponse | Unreachable;
+
+/** The outcome of `step`: a rejected input is a protocol violation the runtime logs. */
+export type StepResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** A request to send to a peer. */
+export interface OutboundRequest {
+  readonly kind: 'request';
+  readonly to: NodeId;
+  /** Increases with every request the core makes; comes back with the response. */
+  readonly seq: number;
+  readonly request: CoreRequest;
+}
+
+/** The answer to an inbound request. */
+export interface OutboundResponse {
+  readonly kind: 'response';
+  readonly replyTo: number;
+  readonly response: Exclude<ResponseMessage, { type: 'ClientForwardResponse' }>;
+}
+
+export type Outbound = OutboundRequest | OutboundResponse;
+
+/** A read registered with `readIndex`: servable once the state machine has applied `index`. */
+export interface ReadState {
+  readonly token: number;
+  /** The read index, or null when the read was aborted (leadership lost or moved). */
+  readonly index: LogIndex | null;
+}
+
+/** The role of the core: a pre-candidate asks for pre-votes before it campaigns (thesis §9.6). */
+export type Role = 'follower' | 'precandidate' | 'candidate' | 'leader';
+
+/** Volatile state that is not persisted, reported when it changes. */
+export interface SoftState {
+  readonly role: Role;
+  readonly term: Term;
+  readonly leaderId: NodeId | null;
+}
+
+/** Something worth a log line: a role change with its reason, a configuration change, a warning. */
+export type CoreEvent =
+  | { readonly kind: 'role'; readonly from: Role; readonly to: Role; readonly term: Term; readonly reason: string }
+  | { readonly kind: 'leader'; readonly term: Term; readonly leaderId: NodeId | null }
+  | { readonly kind: 'config'; readonly index: LogIndex; readonly configuration: ClusterConfiguration }
+  | { readonly kind: 'transfer'; readonly to: NodeId; readonly outcome: 'started' | 'aborted' | 'timeout-now-sent' }
+  | { readonly kind: 'snapshot-sent'; readonly to: NodeId; readonly index: LogIndex; readonly bytes: number }
+  | { readonly kind: 'warning'; readonly message: string };
+
+/** Everything the runtime must do for one round. */
+export interface Ready {
+  /** Term and vote to persist, when they changed. */
+  readonly hardState: HardState | null;
+  /** A snapshot received from the leader: persist it, then restore the state machine from it. */
+  readonly snapshot: Snapshot | null;
+  /** Delete stored entries from this index on before appending `entries`. */
+  readonly truncateFrom: LogIndex | null;
+  /** Entries to persist. */
+  readonly entries: readonly LogEntry[];
+  /** Stored entries before this index may be deleted (compaction). */
+  readonly compactBefore: LogIndex | null;
+  /** Committed entries to apply, in order, after persisting. */
+  readonly committed: readonly LogEntry[];
+  /** Messages to send, only after persisting. */
+  readonly messages: readonly Outbound[];
+  readonly readStates: readonly ReadState[];
+  /** The new soft state when it changed. */
+  readonly softState: SoftState | null;
+  readonly events: readonly CoreEvent[];
+}

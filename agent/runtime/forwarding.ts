@@ -1,0 +1,97 @@
+/**
+ * Client requests that reach a follower go to the leader: the follower forwards them over the
+ * peer transport as ClientForward RPCs and relays the answer. A write is forwarded at most
+ * once per leader it learns of, so a retried write never runs twice unless the client's
+ * session (client id + sequence number) makes the retry safe; reads are retried freely.
+ */
+import { ElectionError, MembershipError, NotLeaderError, ProposalError, RaftError, StoppedError, TimeoutError } from '../errors.js';
+import type { NetworkClient, NodeId, Timers } from '../contracts.js';
+
+/** Most leaders a request is forwarded to before it gives up. */
+const FORWARD_ATTEMPTS_MAX = 5;
+
+/** What forwarding needs of the node. */
+export interface ForwardingHost {
+  getNodeId(): NodeId;
+  isLeader(): boolean;
+  getLeaderId(): NodeId | null;
+  submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  readState(query: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  waitForLeader(timeoutMs: number): Promise<void>;
+  isRunning(): boolean;
+}
+
+/** Rebuilds the error a leader reported by code, so callers can match on `code` as usual. */
+export function errorFromCode(code: string, message: string, leaderHint: NodeId | null): RaftError {
+  switch (code) {
+    case 'RAFT_NOT_LEADER':
+      return new NotLeaderError(leaderHint, message);
+    case 'RAFT_TIMEOUT':
+      return new TimeoutError(message);
+    case 'RAFT_STOPPED':
+      return new StoppedError(message);
+    case 'RAFT_PROPOSAL_DROPPED':
+    case 'RAFT_BUSY':
+    case 'RAFT_TRANSFER':
+      return new ProposalError(code, message);
+    case 'RAFT_MEMBERSHIP':
+      return new MembershipError(message);
+    case 'RAFT_ELECTION':
+      return new ElectionError(message);
+    default:
+      return new RaftError('RAFT_INVARIANT', `leader failed: ${code}: ${message}`);
+  }
+}
+
+export class ForwardingClient {
+  constructor(
+    private readonly host: ForwardingHost,
+    private readonly client: NetworkClient,
+    private readonly timers: Timers,
+  ) {}
+
+  /** Runs `kind` on the leader, wherever it is, within `timeoutMs`. */
+  async run(kind: 'write' | 'read', payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const deadline = this.timers.nowMs() + timeoutMs;
+    let lastError: unknown = new NotLeaderError(null, 'no leader is known');
+    for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX; attempt += 1) {
+      const remaining = deadline - this.timers.nowMs();
+      if (remaining <= 0 || !this.host.isRunning()) break;
+      if (this.host.isLeader()) {
+        return kind === 'write' ? this.host.submitCommand(payload, remaining) : this.host.readState(payload, remaining);
+      }
+      const leader = this.host.getLeaderId();
+      if (leader === null) {
+        await this.host.waitForLeader(remaining);
+        continue;
+      }
+      const outcome = await this.forwardOnce(leader, kind, payload, remaining);
+      if (outcome.done) return outcome.result;
+      lastError = outcome.error;
+      if (!(outcome.error instanceof NotLeaderError)) throw outcome.error;
+      // The leader we knew has moved on: wait a little for news of the next one.
+      await new Promise<void>((resolve) => this.timers.setTimer(Math.min(remaining, 10), resolve));
+    }
+    if (lastError instanceof NotLeaderError && kind === 'read') throw lastError;
+    throw lastError instanceof RaftError ? lastError : new TimeoutError(`no leader answered within ${timeoutMs} ms`);
+  }
+
+  private async forwardOnce(
+    leader: NodeId,
+    kind: 'write' | 'read',
+    payload: Uint8Array,
+    timeoutMs: number,
+  ): Promise<{ done: true; result: Uint8Array } | { done: false; error: RaftError }> {
+    let response;
+    try {
+      response = await this.client.send(leader, { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs }, timeoutMs);
+    } catch (error) {
+      // A read never changes anything and is retried; a write's outcome is now unknown.
+      if (kind === 'read') return { done: false, error: new NotLeaderError(null, `forwarding to ${leader} failed`) };
+      const detail = error instanceof Error ? error.message : String(error);
+      return { done: false, error: new TimeoutError(`forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`) };
+    }
+    if (response.code === '') return { done: true, result: response.result };
+    return { done: false, error: errorFromCode(response.code, response.message, response.leaderHint) };
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * addServer and removeServer (reference section 6): the steps of one membership change, driven
+ * on the leader. A new server joins as a learner, catches up, and only then becomes a voter
+ * through the joint configuration C_old,new, which the core leaves for C_new once committed.
+ * One change runs at a time; every wait has a deadline.
+ */
+import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../errors.js';
+import { isMember, isVoter } from '../core/membership.js';
+import type { MembershipChange } from '../core/membership.js';
+import type { RaftCore } from '../core/raft.js';
+import type { ClusterConfiguration, MembershipManager, NodeId, RaftConfiguration, TimerHandle, Timers } from '../contracts.js';
+
+/** What the driver needs of the node. */
+export interface MembershipHost {
+  requireCore(): RaftCore;
+  isRunning(): boolean;
+  scheduleReady(): void;
+  getAppliedConfiguration(): ClusterConfiguration;
+}
+
+interface ConfigWaiter {
+  readonly until: (config: ClusterConfiguration) => boolean;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: TimerHandle;
+}
+
+export class MembershipDriver {
+  private busy = false;
+  private waiters: ConfigWaiter[] = [];
+
+  constructor(
+    private readonly host: MembershipHost,
+    private readonly membership: MembershipManager,
+    private readonly timers: Timers,
+    private readonly raft: RaftConfiguration,
+  ) {}
+
+  /** How long one step of a change may take to commit. */
+  private stepTimeoutMs(): number {
+    return Math.max(5000, 20 * this.raft.electionTimeoutMaxMs);
+  }
+
+  async addServer(id: NodeId, address: string, learnerOnly: boolean): Promise<boolean> {
+    const validation = this.membership.validateNewNode(id, address);
+    if (!validation.ok) throw new MembershipError(`cannot add ${id}: ${validation.reason}`);
+    return this.exclusive(async () => {
+      const config = this.host.requireCore().getConfiguration();
+      if (isVoter(config, id)) return true;
+      if (!isMember(config, id)) {
+        await this.change({ kind: 'add-learner', id, address }, (c) => c.learners.includes(id));
+      }
+      if (learnerOnly) return true;
+      try {
+        await this.waitCaughtUp(id);
+      } catch (error) {
+        await this.change({ kind: 'remove', id }, (c) => !isMember(c, id)).catch(() => undefined);
+        throw error;
+      }
+      await this.change({ kind: 'promote', id }, (c) => c.oldVoters === null && c.voters.includes(id));
+      return true;
+    });
+  }
+
+  async removeServer(id: NodeId): Promise<boolean> {
+    return this.exclusive(async () => {
+      const config = this.host.requireCore().getConfiguration();
+      if (!isMember(config, id)) return true;
+      await this.change({ kind: 'remove', id }, (c) => c.oldVoters === null && !isMember(c, id));
+      return true;
+    });
+  }
+
+  private async exclusive(run: () => Promise<boolean>): Promise<boolean> {
+    if (!this.host.isRunning()) throw new StoppedError();
+    const core = this.host.requireCore();
+    if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
+    if (this.busy) throw new MembershipError('a membership change is already in progress on this node');
+    this.busy = true;
+    try {
+      return await run();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Proposes one change and waits until the applied configuration satisfies `until`. */
+  private async change(change: MembershipChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
+    const core = this.host.requireCore();
+    const result = core.proposeMembershipChange(change);
+    if (!result.ok) {
+      if (result.reason === 'not-leader') throw new NotLeaderError(result.leaderHint);
+      throw new MembershipError(`${change.kind} ${change.id} refused: ${result.message}`);
+    }
+    this.host.scheduleReady();
+    await this.waitForConfig(until, `${change.kind} ${change.id}`);
+  }
+
+  private waitForConfig(until: (config: ClusterConfiguration) => boolean, what: string): Promise<void> {
+    if (until(this.host.getAppliedConfiguration())) return Promise.resolve();
+    const timeoutMs = this.stepTimeoutMs();
+    return new Promise((resolve, reject) => {
+      const waiter: ConfigWaiter = {
+        until,
+        resolve,
+        reject,
+        timer: this.timers.setTimer(timeoutMs, () => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(new TimeoutError(`${what} not committed within ${timeoutMs} ms`));
+        }),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Polls the learner's progress until it is within learnerCatchUpEntries of the log. */
+  private async waitCaughtUp(id: NodeId): Promise<void> {
+    const deadline = this.timers.nowMs() + this.raft.learnerCatchUpTimeoutMs;
+    while (this.host.isRunning()) {
+      const core = this.host.requireCore();
+      if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
+      const progress = core.getProgress().find((p) => p.id === id);
+      if (progress !== undefined && progress.match + this.raft.learnerCatchUpEntries >= core.getLastIndex()) return;
+      if (this.timers.nowMs() >= deadline) {
+        throw new MembershipError(`learner ${id} did not catch up within ${this.raft.learnerCatchUpTimeoutMs} ms (match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter`);
+      }
+      await new Promise<void>((resolve) => this.timers.setTimer(this.raft.heartbeatIntervalMs, resolve));
+    }
+    throw new StoppedError();
+  }
+
+  /** Called after entries are applied: settles the waits whose configuration has arrived. */
+  onApplied(): void {
+    if (this.waiters.length === 0) return;
+    const config = this.host.getAppliedConfiguration();
+    const done = this.waiters.filter((w) => w.until(config));
+    this.waiters = this.waiters.filter((w) => !w.until(config));
+    for (const waiter of done) {
+      waiter.timer.cancel();
+      waiter.resolve();
+    }
+  }
+
+  rejectAll(error: () => unknown): void {
+    for (const waiter of this.waiters) {
+      waiter.timer.cancel();
+      waiter.reject(error());
+    }
+    this.waiters = [];
+  }
+}

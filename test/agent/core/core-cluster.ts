@@ -1,0 +1,133 @@
+// A test harness that runs several RaftCores in one process with instant persistence and a
+// message queue the test controls: no runtime, no timers, no mocks. Used by the core tests.
+import { strict as assert } from 'node:assert';
+import { SeededPrng } from '../../../agent/core/prng.js';
+import { RaftCore } from '../../../agent/core/raft.js';
+import type { CoreOptions } from '../../../agent/core/raft.js';
+import { simpleConfiguration } from '../../../agent/core/membership.js';
+import type { CoreInput, CoreRequest, Ready } from '../../../agent/core/ready.js';
+import type { LogEntry, NodeId } from '../../../agent/core/types.js';
+
+export const TEST_OPTIONS: Omit<CoreOptions, 'id'> = {
+  electionTimeoutMinTicks: 10,
+  electionTimeoutMaxTicks: 20,
+  heartbeatTicks: 1,
+  preVote: true,
+  checkQuorum: true,
+  maxEntriesPerAppend: 100,
+  appendBytesMax: 1 << 20,
+  inflightCountMax: 16,
+  inflightBytesMax: 1 << 24,
+  uncommittedBytesMax: 1 << 26,
+  pendingReadsMax: 1024,
+  snapshotChunkBytes: 1024,
+  snapshotBytesMax: 1 << 26,
+  applyBytesMax: 1 << 20,
+};
+
+interface Pending {
+  readonly requester: NodeId;
+  readonly seq: number;
+  readonly request: CoreRequest;
+}
+
+type Envelope = { readonly to: NodeId; readonly input: CoreInput };
+
+export class CoreCluster {
+  readonly cores = new Map<NodeId, RaftCore>();
+  readonly applied = new Map<NodeId, LogEntry[]>();
+  readonly readies = new Map<NodeId, Ready[]>();
+  /** Return true to drop a message from `from` to `to`. */
+  drop: (from: NodeId, to: NodeId) => boolean = () => false;
+  private readonly queue: Envelope[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextToken = 1;
+
+  constructor(ids: readonly NodeId[], seed = 1, options: Partial<CoreOptions> = {}) {
+    const prng = new SeededPrng(seed);
+    const bootstrap = simpleConfiguration(ids);
+    for (const id of ids) {
+      const core = new RaftCore({ prng: prng.fork() }, { ...TEST_OPTIONS, ...options, id }, { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [], bootstrap });
+      this.cores.set(id, core);
+      this.applied.set(id, []);
+      this.readies.set(id, []);
+    }
+  }
+
+  core(id: NodeId): RaftCore {
+    const core = this.cores.get(id);
+    assert.ok(core, `core ${id}`);
+    return core;
+  }
+
+  /** Delivers queued messages and handles every Ready until nothing moves. */
+  stabilize(limit = 100_000): void {
+    for (let round = 0; round < limit; round += 1) {
+      let moved = false;
+      for (const [id, core] of this.cores) {
+        if (core.hasReady()) {
+          this.handleReady(id, core.takeReady(), core);
+          moved = true;
+        }
+      }
+      const envelope = this.queue.shift();
+      if (envelope !== undefined) {
+        const result = this.core(envelope.to).step(envelope.input);
+        assert.ok(result.ok, `step rejected: ${result.ok ? '' : result.reason}`);
+        this.core(envelope.to).checkInvariants();
+        moved = true;
+      }
+      if (!moved) return;
+    }
+    assert.fail('cluster did not stabilize');
+  }
+
+  private handleReady(id: NodeId, ready: Ready, core: RaftCore): void {
+    this.readies.get(id)?.push(ready);
+    this.applied.get(id)?.push(...ready.committed);
+    for (const message of ready.messages) {
+      if (message.kind === 'request') {
+        if (this.drop(id, message.to)) continue;
+        const token = this.nextToken;
+        this.nextToken += 1;
+        this.pending.set(token, { requester: id, seq: message.seq, request: message.request });
+        this.queue.push({ to: message.to, input: { kind: 'request', from: id, replyTo: token, request: message.request } });
+      } else {
+        const pending = this.pending.get(message.replyTo);
+        assert.ok(pending, 'a reply answers a pending request');
+        this.pending.delete(message.replyTo);
+        if (this.drop(id, pending.requester)) continue;
+        // The harness pairs each response with its request, as the runtime does.
+        this.queue.push({ to: pending.requester, input: { kind: 'response', from: id, seq: pending.seq, request: pending.request, response: message.response } });
+      }
+    }
+    core.advance(ready);
+    core.checkInvariants();
+  }
+
+  /** Ticks every core (or the given ones) `count` times, stabilizing after each tick. */
+  tick(count = 1, ids: readonly NodeId[] = [...this.cores.keys()]): void {
+    for (let i = 0; i < count; i += 1) {
+      for (const id of ids) this.core(id).tick();
+      this.stabilize();
+    }
+  }
+
+  leaders(): NodeId[] {
+    return [...this.cores].filter(([, core]) => core.getRole() === 'leader').map(([id]) => id);
+  }
+
+  /** Ticks until exactly one leader exists; returns it. */
+  electLeader(maxTicks = 500): NodeId {
+    for (let i = 0; i < maxTicks; i += 1) {
+      this.tick();
+      const leaders = this.leaders();
+      if (leaders.length === 1 && leaders[0] !== undefined) return leaders[0];
+    }
+    return assert.fail('no leader elected');
+  }
+}
+
+export function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
