@@ -346,6 +346,11 @@ export class RaftCore {
     return this.configs.current();
   }
 
+  /** True while a configuration entry above the commit index is in the log. */
+  hasUncommittedConfiguration(): boolean {
+    return this.configs.hasUncommitted(this.log.commitIndex);
+  }
+
   getCommitIndex(): LogIndex {
     return this.log.commitIndex;
   }

@@ -56,6 +56,7 @@ export interface NodeObserver {
   onApply?(entry: LogEntry): void;
   onSnapshotRestore?(meta: SnapshotMeta): void;
   onConfiguration?(index: LogIndex, configuration: ClusterConfiguration): void;
+  onProtocolViolation?(peer: NodeId, reason: string): void;
   onFatal?(error: unknown): void;
 }
 
@@ -371,6 +372,7 @@ export class RaftNodeImpl implements RaftNode {
   private protocolViolation(peer: NodeId, reason: string): void {
     this.deps.logger.warning('rejected a message that breaks the protocol', { node: this.options.nodeId, peer, reason });
     this.deps.metrics.increment('raft_protocol_violations_total', 1, { peer });
+    this.deps.observer?.onProtocolViolation?.(peer, reason);
   }
 
   private applyEntry(entry: LogEntry): void {

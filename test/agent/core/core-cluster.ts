@@ -25,6 +25,12 @@ export const TEST_OPTIONS: Omit<CoreOptions, 'id'> = {
   applyBytesMax: 1 << 20,
 };
 
+/** A node's starting log: its current term and the term of each entry (index = position + 1). */
+export interface StartLog {
+  readonly term: number;
+  readonly terms: readonly number[];
+}
+
 interface Pending {
   readonly requester: NodeId;
   readonly seq: number;
@@ -43,11 +49,16 @@ export class CoreCluster {
   private readonly pending = new Map<number, Pending>();
   private nextToken = 1;
 
-  constructor(ids: readonly NodeId[], seed = 1, options: Partial<CoreOptions> = {}) {
+  /** Return true to drop this request (a finer filter than `drop`). */
+  dropRequest: (from: NodeId, to: NodeId, request: CoreRequest) => boolean = () => false;
+
+  constructor(ids: readonly NodeId[], seed = 1, options: Partial<CoreOptions> = {}, starts: ReadonlyMap<NodeId, StartLog> = new Map()) {
     const prng = new SeededPrng(seed);
     const bootstrap = simpleConfiguration(ids);
     for (const id of ids) {
-      const core = new RaftCore({ prng: prng.fork() }, { ...TEST_OPTIONS, ...options, id }, { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [], bootstrap });
+      const start = starts.get(id) ?? { term: 0, terms: [] };
+      const entries = start.terms.map((term, i) => ({ term, index: i + 1, type: 'command' as const, command: new TextEncoder().encode(`${id}@${i + 1}`) }));
+      const core = new RaftCore({ prng: prng.fork() }, { ...TEST_OPTIONS, ...options, id }, { hardState: { currentTerm: start.term, votedFor: null }, snapshot: null, entries, bootstrap });
       this.cores.set(id, core);
       this.applied.set(id, []);
       this.readies.set(id, []);
@@ -87,7 +98,11 @@ export class CoreCluster {
     this.applied.get(id)?.push(...ready.committed);
     for (const message of ready.messages) {
       if (message.kind === 'request') {
-        if (this.drop(id, message.to)) continue;
+        if (this.drop(id, message.to) || this.dropRequest(id, message.to, message.request)) {
+          // A lost request surfaces as the transport's timeout.
+          this.queue.push({ to: id, input: { kind: 'unreachable', to: message.to, seq: message.seq, request: message.request } });
+          continue;
+        }
         const token = this.nextToken;
         this.nextToken += 1;
         this.pending.set(token, { requester: id, seq: message.seq, request: message.request });
