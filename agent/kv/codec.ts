@@ -1,0 +1,176 @@
+/**
+ * The CBOR encoding of KV commands, queries and results: what clients put in log entries and
+ * read back. Each is one CBOR map with text field names; bytes are plain byte strings.
+ *
+ * Commands: `{op, key, time, [client, seq], ...}` with, per op, `put: value, prev`,
+ * `delete: prev`, `cas: rev, value`, `get: (nothing)`. `client` and `seq` are both present
+ * (a session) or both absent. Queries: `{op: 'get', key}`. Results: `{type, ...}` as in
+ * types.ts, a versioned value being `{value, rev}`.
+ *
+ * Decoders are strict: exact field sets, exact types, integer ranges. They throw
+ * SerializationError (CODEC_MALFORMED) and nothing else.
+ */
+import { Encoder } from 'cbor-x';
+import type { KvCasOperation, KvCommand, KvErrorCode, KvOperation, KvPutOperation, KvQuery, KvResult, KvSession, KvVersioned } from './types.js';
+import { KV_ERROR_CODES } from './types.js';
+import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
+
+const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
+
+/** The field names of a command's header. */
+const HEADER_FIELDS = ['op', 'key', 'time'] as const;
+const SESSION_FIELDS = ['client', 'seq'] as const;
+
+function encodeOperation(operation: KvOperation): Record<string, unknown> {
+  switch (operation.op) {
+    case 'put':
+      return { op: 'put', key: operation.key, value: asByteString(operation.value), prev: operation.returnPrevious };
+    case 'delete':
+      return { op: 'delete', key: operation.key, prev: operation.returnPrevious };
+    case 'cas':
+      return { op: 'cas', key: operation.key, rev: operation.expectedRevision, value: asByteString(operation.value) };
+    case 'get':
+      return { op: 'get', key: operation.key };
+  }
+}
+
+/** Encodes a command for a log entry. */
+export function encodeKvCommand(command: KvCommand): Uint8Array {
+  const map = encodeOperation(command);
+  map['time'] = command.timeMs;
+  if (command.session !== null) {
+    map['client'] = command.session.clientId;
+    map['seq'] = command.session.seq;
+  }
+  return encoder.encode(map);
+}
+
+function readSession(fields: Fields): KvSession | null {
+  const hasClient = fields.has('client');
+  if (hasClient !== fields.has('seq')) throw malformed("command: fields 'client' and 'seq' go together");
+  if (!hasClient) return null;
+  const clientId = fields.string('client');
+  if (clientId.length === 0) throw malformed("command: field 'client' must not be empty");
+  return { clientId, seq: fields.integer('seq', 1) };
+}
+
+function readKey(fields: Fields): string {
+  const key = fields.string('key');
+  if (key.length === 0) throw malformed("field 'key' must not be empty");
+  return key;
+}
+
+function readOperation(value: unknown): { readonly operation: KvOperation; readonly fields: Fields } {
+  const op = Fields.of(value, 'command', ['op'], ['key', 'time', 'client', 'seq', 'value', 'prev', 'rev']).string('op');
+  const header = [...HEADER_FIELDS];
+  switch (op) {
+    case 'put': {
+      const fields = Fields.of(value, 'put command', [...header, 'value', 'prev'], SESSION_FIELDS);
+      const operation: KvPutOperation = { op, key: readKey(fields), value: fields.bytes('value'), returnPrevious: fields.boolean('prev') };
+      return { operation, fields };
+    }
+    case 'delete': {
+      const fields = Fields.of(value, 'delete command', [...header, 'prev'], SESSION_FIELDS);
+      return { operation: { op, key: readKey(fields), returnPrevious: fields.boolean('prev') }, fields };
+    }
+    case 'cas': {
+      const fields = Fields.of(value, 'cas command', [...header, 'rev', 'value'], SESSION_FIELDS);
+      const operation: KvCasOperation = { op, key: readKey(fields), expectedRevision: fields.integer('rev', 0), value: fields.bytes('value') };
+      return { operation, fields };
+    }
+    case 'get': {
+      const fields = Fields.of(value, 'get command', header, SESSION_FIELDS);
+      return { operation: { op, key: readKey(fields) }, fields };
+    }
+    default:
+      throw malformed(`command: unknown op '${op.slice(0, 32)}'`);
+  }
+}
+
+/** Decodes a command from a log entry; throws SerializationError (CODEC_MALFORMED). */
+export function decodeKvCommand(bytes: Uint8Array): KvCommand {
+  const { operation, fields } = readOperation(decodeCbor(bytes, 'command'));
+  return { ...operation, session: readSession(fields), timeMs: fields.integer('time', 0) };
+}
+
+/** Encodes a query. */
+export function encodeKvQuery(query: KvQuery): Uint8Array {
+  return encoder.encode({ op: query.op, key: query.key });
+}
+
+/** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
+export function decodeKvQuery(bytes: Uint8Array): KvQuery {
+  const value = decodeCbor(bytes, 'query');
+  const op = Fields.of(value, 'query', ['op'], ['key']).string('op');
+  if (op !== 'get') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
+  return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
+}
+
+function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown> | null {
+  if (versioned === null) return null;
+  return { value: asByteString(versioned.value), rev: versioned.revision };
+}
+
+/** Encodes a result. */
+export function encodeKvResult(result: KvResult): Uint8Array {
+  switch (result.type) {
+    case 'put':
+      return encoder.encode({ type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) });
+    case 'delete':
+      return encoder.encode({ type: 'delete', rev: result.revision, deleted: result.deleted, prev: encodeVersioned(result.previous) });
+    case 'cas':
+      return result.succeeded
+        ? encoder.encode({ type: 'cas', ok: true, rev: result.revision })
+        : encoder.encode({ type: 'cas', ok: false, current: encodeVersioned(result.current) });
+    case 'get':
+      return encoder.encode({ type: 'get', current: encodeVersioned(result.current) });
+    case 'error':
+      return encoder.encode({ type: 'error', code: result.code, message: result.message });
+  }
+}
+
+function readVersioned(value: unknown, what: string): KvVersioned | null {
+  if (value === null) return null;
+  const fields = Fields.of(value, what, ['value', 'rev']);
+  return { value: fields.bytes('value'), revision: fields.integer('rev', 1) };
+}
+
+function readErrorCode(code: string): KvErrorCode {
+  const known = KV_ERROR_CODES.find((c) => c === code);
+  if (known === undefined) throw malformed(`error result: unknown code '${code.slice(0, 32)}'`);
+  return known;
+}
+
+function readCasResult(value: unknown): KvResult {
+  const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current']).boolean('ok');
+  if (ok) return { type: 'cas', succeeded: true, revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev']).integer('rev', 1) };
+  const fields = Fields.of(value, 'cas result', ['type', 'ok', 'current']);
+  return { type: 'cas', succeeded: false, current: readVersioned(fields.raw('current'), 'cas result current') };
+}
+
+/** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
+export function decodeKvResult(bytes: Uint8Array): KvResult {
+  const value = decodeCbor(bytes, 'result');
+  const type = Fields.of(value, 'result', ['type'], ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message']).string('type');
+  switch (type) {
+    case 'put': {
+      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev']);
+      return { type, revision: fields.integer('rev', 1), previous: readVersioned(fields.raw('prev'), 'put result prev') };
+    }
+    case 'delete': {
+      const fields = Fields.of(value, 'delete result', ['type', 'rev', 'deleted', 'prev']);
+      const previous = readVersioned(fields.raw('prev'), 'delete result prev');
+      return { type, revision: fields.integer('rev', 1), deleted: fields.boolean('deleted'), previous };
+    }
+    case 'cas':
+      return readCasResult(value);
+    case 'get':
+      return { type, current: readVersioned(Fields.of(value, 'get result', ['type', 'current']).raw('current'), 'get result current') };
+    case 'error': {
+      const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
+      return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };
+    }
+    default:
+      throw malformed(`result: unknown type '${type.slice(0, 32)}'`);
+  }
+}

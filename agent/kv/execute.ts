@@ -1,0 +1,44 @@
+/**
+ * Runs one decoded operation against the store at log index `index`. Pure with respect to
+ * everything but the store: the same store, operation and index always give the same result
+ * and the same store afterwards. Limits are checked before any change.
+ */
+import { assertNever } from '../core/assert.js';
+import type { KvStore } from './store.js';
+import type { KvOperation, KvResult } from './types.js';
+
+/** Runs `operation` as the command of log entry `index`. */
+export function executeOperation(store: KvStore, operation: KvOperation, index: number): KvResult {
+  switch (operation.op) {
+    case 'get':
+      return store.checkKey(operation.key) ?? { type: 'get', current: store.get(operation.key) };
+    case 'put': {
+      const problem = store.checkWrite(operation.key, operation.value);
+      if (problem !== null) return problem;
+      const previous = store.set(operation.key, operation.value, index);
+      return { type: 'put', revision: index, previous: operation.returnPrevious ? previous : null };
+    }
+    case 'delete': {
+      const problem = store.checkKey(operation.key);
+      if (problem !== null) return problem;
+      const previous = store.delete(operation.key);
+      return { type: 'delete', revision: index, deleted: previous !== null, previous: operation.returnPrevious ? previous : null };
+    }
+    case 'cas': {
+      const problem = store.checkWrite(operation.key, operation.value);
+      if (problem !== null) return problem;
+      const current = store.get(operation.key);
+      const currentRevision = current === null ? 0 : current.revision;
+      if (currentRevision !== operation.expectedRevision) return { type: 'cas', succeeded: false, current };
+      store.set(operation.key, operation.value, index);
+      return { type: 'cas', succeeded: true, revision: index };
+    }
+    default:
+      return assertNever(operation, 'unknown KV operation');
+  }
+}
+
+/** Runs a read-only query: the same as a get command, without an index. */
+export function executeGet(store: KvStore, key: string): KvResult {
+  return store.checkKey(key) ?? { type: 'get', current: store.get(key) };
+}

@@ -1,0 +1,135 @@
+/**
+ * Strict reading of decoded CBOR: the bytes of the log and of clients are untrusted, so every
+ * map must have exactly the expected fields and every field the expected type and range. A
+ * problem throws SerializationError (CODEC_MALFORMED) whose message names the field; the
+ * messages depend only on the input, so every replica reports the same one.
+ */
+import { Decoder } from 'cbor-x';
+import { SerializationError } from '../errors.js';
+
+/** Builds the error for malformed input. */
+export function malformed(message: string): SerializationError {
+  return new SerializationError('CODEC_MALFORMED', message);
+}
+
+/**
+ * Decodes one CBOR item that must fill `bytes`. A fresh Decoder per call: cbor-x keeps record
+ * structures defined by one input in its decoder, and a later input could refer to them; a
+ * replica restored from a snapshot would not have them, so a shared decoder could make replicas
+ * disagree. The message of a decoding failure is fixed (it never quotes the library's text) so
+ * that it is the same on every replica.
+ */
+export function decodeCbor(bytes: Uint8Array, what: string): unknown {
+  if (!(bytes instanceof Uint8Array)) throw malformed(`${what}: expected bytes`);
+  if (bytes.length === 0) throw malformed(`${what}: empty`);
+  const decoder = new Decoder({ mapsAsObjects: true, useRecords: false });
+  try {
+    return decoder.decode(bytes);
+  } catch (error: unknown) {
+    throw new SerializationError('CODEC_MALFORMED', `${what}: not a single well-formed CBOR item`, { cause: error });
+  }
+}
+
+/** True for a plain CBOR map decoded as an object (not an array, bytes, tag or other class). */
+function isPlainRecord(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The fields of one decoded map, read strictly. */
+export class Fields {
+  private readonly values: ReadonlyMap<string, unknown>;
+  private readonly what: string;
+
+  private constructor(values: ReadonlyMap<string, unknown>, what: string) {
+    this.values = values;
+    this.what = what;
+  }
+
+  /**
+   * Reads `value` as a map whose keys are all in `required` or `optional`, with every
+   * `required` key present.
+   */
+  static of(value: unknown, what: string, required: readonly string[], optional: readonly string[] = []): Fields {
+    if (!isPlainRecord(value)) throw malformed(`${what}: expected a map`);
+    const values = new Map<string, unknown>(Object.entries(value));
+    for (const name of values.keys()) {
+      if (!required.includes(name) && !optional.includes(name)) throw malformed(`${what}: unexpected field '${name}'`);
+    }
+    for (const name of required) {
+      if (!values.has(name)) throw malformed(`${what}: missing field '${name}'`);
+    }
+    return new Fields(values, what);
+  }
+
+  /** True when the optional field `name` is present. */
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  /** The field, untyped, for nested reading. */
+  raw(name: string): unknown {
+    return this.values.get(name);
+  }
+
+  /** A text field. */
+  string(name: string): string {
+    const value = this.values.get(name);
+    if (typeof value !== 'string') throw malformed(`${this.what}: field '${name}' must be a text string`);
+    return value;
+  }
+
+  /** A byte-string field. */
+  bytes(name: string): Uint8Array {
+    return readBytes(this.values.get(name), `${this.what}: field '${name}'`);
+  }
+
+  /** A boolean field. */
+  boolean(name: string): boolean {
+    const value = this.values.get(name);
+    if (typeof value !== 'boolean') throw malformed(`${this.what}: field '${name}' must be a boolean`);
+    return value;
+  }
+
+  /** An integer field within [min, max]. */
+  integer(name: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+    return readInteger(this.values.get(name), `${this.what}: field '${name}'`, min, max);
+  }
+}
+
+/**
+ * Reads a byte string (cbor-x decodes one as a Buffer; a tagged Uint8Array is accepted too) as a
+ * plain Uint8Array view of the same memory, so that callers see one type.
+ */
+export function readBytes(value: unknown, what: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw malformed(`${what} must be a byte string`);
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** Reads a safe integer within [min, max]. */
+export function readInteger(value: unknown, what: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw malformed(`${what} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Reads an array of at most `lengthMax` items. */
+export function readArray(value: unknown, what: string, lengthMax: number): readonly unknown[] {
+  if (!Array.isArray(value)) throw malformed(`${what} must be an array`);
+  const items: readonly unknown[] = value;
+  if (items.length > lengthMax) throw malformed(`${what} has more than ${lengthMax} items`);
+  return items;
+}
+
+/** Reads a text string. */
+export function readString(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw malformed(`${what} must be a text string`);
+  return value;
+}
+
+/** Views `bytes` as a Buffer without copying, so that cbor-x encodes a plain byte string (no tag). */
+export function asByteString(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,12 @@
+/**
+ * The replicated key-value store: the state machine, its options, and the encoding of the
+ * commands, queries and results that clients exchange with it.
+ */
+export { KvStateMachine } from './state-machine.js';
+export type { KvStateMachineDeps, KvStats } from './state-machine.js';
+export { DEFAULT_KV_OPTIONS, resolveKvOptions, validateKvOptions } from './options.js';
+export type { KvOptions } from './options.js';
+export { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from './codec.js';
+export { KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION } from './snapshot.js';
+export { KV_ERROR_CODES } from './types.js';
+export type * from './types.js';

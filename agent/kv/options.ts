@@ -1,0 +1,81 @@
+/**
+ * The limits of the replicated key-value state machine. Every replica of a cluster must run with
+ * the same options: a limit decides whether a command succeeds, so replicas with different
+ * limits would give different results for the same log (their stored state stays identical only
+ * if every limit agrees). `validateKvOptions` checks every field once, at construction, and
+ * names every bad field with its limit.
+ */
+import { ConfigError } from '../errors.js';
+
+/** Limits of the key-value state machine. Every field states its unit, default and limit. */
+export interface KvOptions {
+  /** Longest key, in UTF-8 bytes. Default 1,024. Limit: 1 to 65,536. */
+  readonly keyBytesMax: number;
+  /** Largest value, in bytes. Default 65,536 (64 KiB). Limit: 0 to 16 MiB. */
+  readonly valueBytesMax: number;
+  /** Most keys stored at once. Default 100,000. Limit: 1 to 10,000,000. */
+  readonly keyCountMax: number;
+  /**
+   * Most key plus value bytes stored at once (the sum of every key's UTF-8 length and its
+   * value's length). Default 64 MiB. Limit: keyBytesMax + valueBytesMax to 2^40.
+   */
+  readonly dataBytesMax: number;
+  /** Most client sessions kept; opening one more evicts the least recently used. Default 1,000. Limit: 1 to 1,000,000. */
+  readonly sessionCountMax: number;
+  /**
+   * How long a session lives without a command, in milliseconds of log time (the largest
+   * `timeMs` carried by any command applied so far, never a wall clock). Default 3,600,000
+   * (one hour). Limit: 1,000 to 2^40.
+   */
+  readonly sessionTtlMs: number;
+  /**
+   * Largest encoded response a session caches for a retry, in bytes. A larger response is
+   * returned in full the first time; a retry then receives a KV_RESPONSE_NOT_RETAINED error
+   * saying that the command was applied. Default 4,096. Limit: 64 to 16 MiB.
+   */
+  readonly cachedResponseBytesMax: number;
+  /** Longest client id of a session, in UTF-8 bytes. Default 128. Limit: 1 to 1,024. */
+  readonly clientIdBytesMax: number;
+}
+
+/** The defaults, sized for a gateway: at most about 64 MiB of data and 4 MiB of cached responses. */
+export const DEFAULT_KV_OPTIONS: KvOptions = {
+  keyBytesMax: 1024,
+  valueBytesMax: 64 * 1024,
+  keyCountMax: 100_000,
+  dataBytesMax: 64 * 1024 * 1024,
+  sessionCountMax: 1000,
+  sessionTtlMs: 3_600_000,
+  cachedResponseBytesMax: 4096,
+  clientIdBytesMax: 128,
+};
+
+function checkInteger(problems: string[], options: KvOptions, field: keyof KvOptions, min: number, max: number): void {
+  const value: unknown = options[field];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}
+
+/** Checks every field of `options` and returns one line per problem (empty when valid). */
+export function validateKvOptions(options: KvOptions): string[] {
+  const problems: string[] = [];
+  const mib = 1024 * 1024;
+  checkInteger(problems, options, 'keyBytesMax', 1, 65_536);
+  checkInteger(problems, options, 'valueBytesMax', 0, 16 * mib);
+  checkInteger(problems, options, 'keyCountMax', 1, 10_000_000);
+  checkInteger(problems, options, 'dataBytesMax', options.keyBytesMax + options.valueBytesMax, 2 ** 40);
+  checkInteger(problems, options, 'sessionCountMax', 1, 1_000_000);
+  checkInteger(problems, options, 'sessionTtlMs', 1000, 2 ** 40);
+  checkInteger(problems, options, 'cachedResponseBytesMax', 64, 16 * mib);
+  checkInteger(problems, options, 'clientIdBytesMax', 1, 1024);
+  return problems;
+}
+
+/** The defaults overridden by `overrides`, validated; throws ConfigError naming every bad field. */
+export function resolveKvOptions(overrides: Partial<KvOptions> = {}): KvOptions {
+  const options: KvOptions = { ...DEFAULT_KV_OPTIONS, ...overrides };
+  const problems = validateKvOptions(options);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `kv.${p}`));
+  return options;
+}

@@ -1,0 +1,199 @@
+/**
+ * The replicated key-value state machine: put, delete, compare-and-set on a key's revision and
+ * get, with client sessions for exactly-once commands (Raft thesis §6.3) and limits on every
+ * map. Deterministic: it reads no clock and no randomness, and equal logs give equal results
+ * and byte-identical snapshots on every replica.
+ *
+ * A command that does not decode or breaks a limit yields an error result; apply never throws
+ * for anything a client can put in the log. It throws InvariantError only for a bug of its
+ * caller (an entry out of order) or of its own.
+ */
+import type { LogEntry, LogIndex, Metrics, SnapshotMeta, StateMachine } from '../contracts.js';
+import { assert } from '../core/assert.js';
+import { SerializationError } from '../errors.js';
+import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './codec.js';
+import { executeGet, executeOperation } from './execute.js';
+import type { KvOptions } from './options.js';
+import { resolveKvOptions } from './options.js';
+import { SessionTable } from './sessions.js';
+import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
+import { KvStore, utf8Length } from './store.js';
+import type { KvCommand, KvErrorCode, KvResult, KvVersioned } from './types.js';
+
+/** What the state machine may report to. */
+export interface KvStateMachineDeps {
+  /** Counts errors, duplicates, expiries and evictions; null for none. */
+  readonly metrics: Metrics | null;
+}
+
+/** Sizes of the state, for status displays and metrics. */
+export interface KvStats {
+  readonly lastApplied: LogIndex;
+  readonly clockMs: number;
+  readonly keyCount: number;
+  readonly dataBytes: number;
+  readonly sessionCount: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The KV store as a Raft state machine. */
+export class KvStateMachine implements StateMachine {
+  private readonly options: KvOptions;
+  private readonly metrics: Metrics | null;
+  private readonly store: KvStore;
+  private readonly sessions: SessionTable;
+  /** Invariant: the index of the last entry applied or restored; entries arrive at lastApplied + 1. */
+  private lastAppliedIndex: LogIndex = 0;
+  /** Invariant: the largest timeMs of any command applied (or restored); never decreases. */
+  private logClockMs = 0;
+
+  /** Throws ConfigError naming every bad option. */
+  constructor(options: Partial<KvOptions> = {}, deps: KvStateMachineDeps = { metrics: null }) {
+    this.options = resolveKvOptions(options);
+    this.metrics = deps.metrics;
+    this.store = new KvStore(this.options);
+    this.sessions = new SessionTable(this.options.sessionCountMax, this.options.sessionTtlMs);
+  }
+
+  /** The index of the last entry applied (or covered by the snapshot restored). */
+  get lastApplied(): LogIndex {
+    return this.lastAppliedIndex;
+  }
+
+  /** The log clock: the largest command timestamp applied, ms. */
+  get clockMs(): number {
+    return this.logClockMs;
+  }
+
+  /** Sizes of the state. */
+  stats(): KvStats {
+    return {
+      lastApplied: this.lastAppliedIndex,
+      clockMs: this.logClockMs,
+      keyCount: this.store.keyCount,
+      dataBytes: this.store.dataBytes,
+      sessionCount: this.sessions.size,
+    };
+  }
+
+  /** Reads `key` from local state, for embedding applications and tests. */
+  read(key: string): KvVersioned | null {
+    return this.store.get(key);
+  }
+
+  /**
+   * Applies a committed entry. Entries must arrive in log order, each at lastApplied + 1.
+   * `noop` and `config` entries only advance lastApplied and return empty bytes; a `command`
+   * entry returns an encoded KvResult.
+   */
+  apply(entry: LogEntry): Uint8Array {
+    assert(Number.isSafeInteger(entry.index), 'entry index is a safe integer');
+    assert(entry.index === this.lastAppliedIndex + 1, `entry ${entry.index} follows lastApplied ${this.lastAppliedIndex}`);
+    this.lastAppliedIndex = entry.index;
+    if (entry.type !== 'command') return EMPTY;
+    let command: KvCommand;
+    try {
+      command = decodeKvCommand(entry.command);
+    } catch (error: unknown) {
+      if (!(error instanceof SerializationError)) throw error;
+      return this.errorResult('KV_MALFORMED', error.message);
+    }
+    this.logClockMs = Math.max(this.logClockMs, command.timeMs);
+    this.countRemovals('expired', this.sessions.expire(this.logClockMs));
+    if (command.session === null) return this.encode(executeOperation(this.store, command, entry.index));
+    return this.applyInSession(command, command.session.clientId, command.session.seq, entry.index);
+  }
+
+  private applyInSession(command: KvCommand, clientId: string, seq: number, index: LogIndex): Uint8Array {
+    const clientIdBytes = utf8Length(clientId);
+    if (clientIdBytes > this.options.clientIdBytesMax) {
+      return this.errorResult('KV_CLIENT_ID_TOO_LONG', `client id is ${clientIdBytes} bytes; clientIdBytesMax is ${this.options.clientIdBytesMax}`);
+    }
+    const session = this.sessions.lookup(clientId);
+    if (session === undefined && seq !== 1) {
+      return this.errorResult('KV_SESSION_EXPIRED', `no session for this client (expired or evicted); sequence ${seq} was not run`);
+    }
+    if (session !== undefined && seq < session.lastSeq) {
+      return this.errorResult('KV_STALE_SEQUENCE', `sequence ${seq} is below the session's latest, ${session.lastSeq}; it was not run`);
+    }
+    if (session !== undefined && seq === session.lastSeq) {
+      this.metrics?.increment('kv_duplicate_commands_total');
+      this.sessions.record(clientId, seq, this.logClockMs, session.response);
+      return session.response;
+    }
+    const response = this.encode(executeOperation(this.store, command, index));
+    const cached =
+      response.length <= this.options.cachedResponseBytesMax
+        ? response
+        : encodeKvResult({
+            type: 'error',
+            code: 'KV_RESPONSE_NOT_RETAINED',
+            message: `sequence ${seq} was applied at index ${index}; its ${response.length}-byte response exceeded cachedResponseBytesMax`,
+          });
+    this.countRemovals('evicted', this.sessions.record(clientId, seq, this.logClockMs, new Uint8Array(cached)));
+    return response;
+  }
+
+  /** Answers a query from local state; a query that does not decode yields an error result. */
+  query(query: Uint8Array): Uint8Array {
+    try {
+      const decoded = decodeKvQuery(query);
+      return this.encode(executeGet(this.store, decoded.key));
+    } catch (error: unknown) {
+      if (!(error instanceof SerializationError)) throw error;
+      return this.errorResult('KV_MALFORMED', error.message);
+    }
+  }
+
+  /** The whole state (keys, sessions, log clock, lastApplied) as deterministic bytes. */
+  snapshot(): Uint8Array {
+    return encodeKvSnapshot({
+      lastApplied: this.lastAppliedIndex,
+      clockMs: this.logClockMs,
+      entries: this.store.sortedEntries(),
+      sessions: this.sessions.list(),
+    });
+  }
+
+  /**
+   * Replaces the whole state with a snapshot's. Empty `data` is the empty state at
+   * meta.lastIncludedIndex (a snapshot taken before any command). Throws SerializationError
+   * when `data` is not a valid image or its index differs from `meta`, leaving the state as it was.
+   */
+  restore(meta: SnapshotMeta, data: Uint8Array): void {
+    const image =
+      data.length === 0
+        ? { lastApplied: meta.lastIncludedIndex, clockMs: 0, entries: [], sessions: [] }
+        : decodeKvSnapshot(data);
+    if (image.lastApplied !== meta.lastIncludedIndex) {
+      throw new SerializationError('CODEC_MALFORMED', `snapshot image is at index ${image.lastApplied}, its metadata at ${meta.lastIncludedIndex}`);
+    }
+    this.store.clear();
+    for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
+    this.sessions.load(image.sessions);
+    this.lastAppliedIndex = image.lastApplied;
+    this.logClockMs = image.clockMs;
+    this.checkInvariants();
+  }
+
+  /** Checks every invariant of the state; throws InvariantError on the first broken one. */
+  checkInvariants(): void {
+    assert(this.sessions.size <= this.options.sessionCountMax, 'session count within sessionCountMax');
+    this.sessions.checkInvariants(this.logClockMs);
+    this.store.checkInvariants(this.lastAppliedIndex);
+  }
+
+  private encode(result: KvResult): Uint8Array {
+    if (result.type === 'error') this.metrics?.increment('kv_command_errors_total', 1, { code: result.code });
+    return encodeKvResult(result);
+  }
+
+  private errorResult(code: KvErrorCode, message: string): Uint8Array {
+    return this.encode({ type: 'error', code, message });
+  }
+
+  private countRemovals(kind: 'expired' | 'evicted', count: number): void {
+    if (count > 0) this.metrics?.increment(`kv_sessions_${kind}_total`, count);
+  }
+}

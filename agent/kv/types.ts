@@ -1,0 +1,170 @@
+/**
+ * The data of the key-value state machine: the commands clients propose through the log, the
+ * queries they answer from local state, and the results of both. Keys are non-empty strings
+ * (stored and limited as UTF-8), values are bytes. Every value written carries a revision: the
+ * log index of the entry that last wrote it (etcd's mod_revision).
+ *
+ * Client sessions (Raft thesis §6.3): a command may carry a `session` (client id and sequence
+ * number). Each client must have at most one command outstanding and number its commands 1, 2,
+ * 3, ... (gaps are allowed, decreases are not). The first command of a session must have
+ * sequence 1; a command with a higher sequence for a client the state machine does not know
+ * (never seen, expired, or evicted) is refused with KV_SESSION_EXPIRED instead of being run,
+ * since it may be the retry of a command whose record was lost. A client that sees
+ * KV_SESSION_EXPIRED starts over with a new client id.
+ */
+
+/** A key's value and its revision: the log index of the entry that last wrote it. */
+export interface KvVersioned {
+  readonly value: Uint8Array;
+  /** Log index of the entry that last wrote the key; >= 1. */
+  readonly revision: number;
+}
+
+/** The client session a command belongs to, for exactly-once execution. */
+export interface KvSession {
+  /** Non-empty; at most `KvOptions.clientIdBytesMax` UTF-8 bytes. */
+  readonly clientId: string;
+  /** The client's sequence number of this command: a positive safe integer. */
+  readonly seq: number;
+}
+
+/** Writes `value` at `key`. With `returnPrevious`, the result carries the value it replaced. */
+export interface KvPutOperation {
+  readonly op: 'put';
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly returnPrevious: boolean;
+}
+
+/** Deletes `key`. With `returnPrevious`, the result carries the value it removed. */
+export interface KvDeleteOperation {
+  readonly op: 'delete';
+  readonly key: string;
+  readonly returnPrevious: boolean;
+}
+
+/**
+ * Writes `value` at `key` only if the key's revision is `expectedRevision`; 0 means "only if the
+ * key is absent" (create).
+ */
+export interface KvCasOperation {
+  readonly op: 'cas';
+  readonly key: string;
+  readonly expectedRevision: number;
+  readonly value: Uint8Array;
+}
+
+/** Reads `key`; as a command, the read is ordered through the log. */
+export interface KvGetOperation {
+  readonly op: 'get';
+  readonly key: string;
+}
+
+/** What a command does. */
+export type KvOperation = KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation;
+
+/** The fields every command carries besides its operation. */
+export interface KvCommandHeader {
+  /** The client session, or null to run the command without duplicate detection. */
+  readonly session: KvSession | null;
+  /**
+   * The proposer's clock when it proposed the command, in milliseconds (a non-negative safe
+   * integer). The state machine's clock is the largest of these it has applied; it drives
+   * session expiry identically on every replica.
+   */
+  readonly timeMs: number;
+}
+
+/** A command of the log: an operation plus its header. */
+export type KvCommand = KvOperation & KvCommandHeader;
+
+/** A read-only query answered from local state, outside the log. */
+export interface KvGetQuery {
+  readonly op: 'get';
+  readonly key: string;
+}
+
+/** Every query. */
+export type KvQuery = KvGetQuery;
+
+/** Every error code of a KV result. */
+export type KvErrorCode =
+  /** The command or query did not decode, or a field had the wrong type or range. */
+  | 'KV_MALFORMED'
+  /** The key is longer than `keyBytesMax`. */
+  | 'KV_KEY_TOO_LONG'
+  /** The value is larger than `valueBytesMax`. */
+  | 'KV_VALUE_TOO_LARGE'
+  /** The write would create a key beyond `keyCountMax`. */
+  | 'KV_KEY_COUNT_LIMIT'
+  /** The write would store more than `dataBytesMax`. */
+  | 'KV_DATA_LIMIT'
+  /** The client id is longer than `clientIdBytesMax`. */
+  | 'KV_CLIENT_ID_TOO_LONG'
+  /** The sequence number is below the session's latest; the command was not run now. */
+  | 'KV_STALE_SEQUENCE'
+  /** The session is unknown (expired or evicted) and the sequence is not 1; the command was not run. */
+  | 'KV_SESSION_EXPIRED'
+  /** A retry of a command that was applied, whose response was too large to keep. */
+  | 'KV_RESPONSE_NOT_RETAINED';
+
+/** Every KV error code, in a fixed order. */
+export const KV_ERROR_CODES: readonly KvErrorCode[] = [
+  'KV_MALFORMED',
+  'KV_KEY_TOO_LONG',
+  'KV_VALUE_TOO_LARGE',
+  'KV_KEY_COUNT_LIMIT',
+  'KV_DATA_LIMIT',
+  'KV_CLIENT_ID_TOO_LONG',
+  'KV_STALE_SEQUENCE',
+  'KV_SESSION_EXPIRED',
+  'KV_RESPONSE_NOT_RETAINED',
+];
+
+/** The result of a put: the revision it wrote and, if asked, what it replaced. */
+export interface KvPutResult {
+  readonly type: 'put';
+  readonly revision: number;
+  /** The replaced value; null when the key was absent or `returnPrevious` was false. */
+  readonly previous: KvVersioned | null;
+}
+
+/** The result of a delete. `revision` is the log index of the delete. */
+export interface KvDeleteResult {
+  readonly type: 'delete';
+  readonly revision: number;
+  /** True when the key existed. */
+  readonly deleted: boolean;
+  /** The removed value; null when the key was absent or `returnPrevious` was false. */
+  readonly previous: KvVersioned | null;
+}
+
+/** A compare-and-set that matched and wrote at `revision`. */
+export interface KvCasSucceeded {
+  readonly type: 'cas';
+  readonly succeeded: true;
+  readonly revision: number;
+}
+
+/** A compare-and-set that did not match; `current` is what the key holds (null when absent). */
+export interface KvCasFailed {
+  readonly type: 'cas';
+  readonly succeeded: false;
+  readonly current: KvVersioned | null;
+}
+
+/** The result of a get (command or query): the key's value, or null when absent. */
+export interface KvGetResult {
+  readonly type: 'get';
+  readonly current: KvVersioned | null;
+}
+
+/** A command or query that was refused; nothing changed. */
+export interface KvErrorResult {
+  readonly type: 'error';
+  readonly code: KvErrorCode;
+  readonly message: string;
+}
+
+/** Every result of a command or a query. */
+export type KvResult = KvPutResult | KvDeleteResult | KvCasSucceeded | KvCasFailed | KvGetResult | KvErrorResult;

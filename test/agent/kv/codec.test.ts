@@ -1,0 +1,84 @@
+// Proves the KV encoding: commands, queries and results round-trip (fast-check), byte values
+// are plain CBOR byte strings (no typed-array tag), decoders are strict (unknown fields, wrong
+// types, half a session, unknown ops are refused), and arbitrary bytes decode to a value or a
+// CODEC_MALFORMED SerializationError only.
+import { strict as assert } from 'node:assert';
+import * as fc from 'fast-check';
+import { Encoder } from 'cbor-x';
+import { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from '../../../agent/kv/codec.js';
+import { SerializationError } from '../../../agent/errors.js';
+import type { KvCommand } from '../../../agent/kv/types.js';
+import { fcParams } from '../sim/fc-params.js';
+import { keyArb, operationArb, resultArb, sessionArb } from './arbitraries.js';
+
+const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
+
+function expectMalformed(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => e instanceof SerializationError && e.code === 'CODEC_MALFORMED' && pattern.test(e.message));
+}
+
+describe('KV codec', () => {
+  it('round-trips every command', () => {
+    const arb = fc.record({ operation: operationArb, session: sessionArb, timeMs: fc.nat() });
+    fc.assert(
+      fc.property(arb, ({ operation, session, timeMs }) => {
+        const command: KvCommand = { ...operation, session, timeMs };
+        assert.deepEqual(decodeKvCommand(encodeKvCommand(command)), command);
+      }),
+      fcParams('kv codec command round trip', 300),
+    );
+  });
+
+  it('round-trips every result and query', () => {
+    fc.assert(
+      fc.property(resultArb, keyArb, (result, key) => {
+        assert.deepEqual(decodeKvResult(encodeKvResult(result)), result);
+        assert.deepEqual(decodeKvQuery(encodeKvQuery({ op: 'get', key })), { op: 'get', key });
+      }),
+      fcParams('kv codec result round trip', 300),
+    );
+  });
+
+  it('encodes values as plain byte strings', () => {
+    const bytes = encodeKvCommand({ op: 'put', key: 'k', value: new Uint8Array([7, 8]), returnPrevious: false, session: null, timeMs: 0 });
+    const hex = Buffer.from(bytes).toString('hex');
+    assert.ok(hex.includes('420708'), `byte string 0x42 0x07 0x08 in ${hex}`);
+    assert.ok(!hex.includes('d840'), 'no tag 64 (typed array)');
+  });
+
+  it('refuses unknown fields, missing fields, wrong types and half a session', () => {
+    const put = { op: 'put', key: 'k', value: Buffer.from('v'), prev: false, time: 0 };
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, extra: 1 })), /unexpected field 'extra'/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ op: 'put', key: 'k', prev: false, time: 0 })), /missing field 'value'/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, value: 'text' })), /'value' must be a byte string/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, time: -1 })), /'time' must be an integer/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, time: 1.5 })), /'time' must be an integer/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c' })), /'client' and 'seq' go together/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 0 })), /'seq' must be an integer from 1/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: '', seq: 1 })), /'client' must not be empty/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, key: '' })), /'key' must not be empty/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, op: 'increment' })), /unknown op/);
+    expectMalformed(() => decodeKvCommand(raw.encode([put])), /expected a map/);
+    expectMalformed(() => decodeKvCommand(Buffer.concat([raw.encode(put), Buffer.from([0])])), /not a single well-formed CBOR item/);
+    expectMalformed(() => decodeKvCommand(new Uint8Array(0)), /empty/);
+    expectMalformed(() => decodeKvResult(raw.encode({ type: 'error', code: 'NOPE', message: '' })), /unknown code/);
+    expectMalformed(() => decodeKvQuery(raw.encode({ op: 'put', key: 'k' })), /unknown op/);
+  });
+
+  it('decodes arbitrary bytes to a value or CODEC_MALFORMED only', () => {
+    const decoders = [decodeKvCommand, decodeKvQuery, decodeKvResult];
+    const inputs = fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.anything().map((v) => new Uint8Array(raw.encode(v))));
+    fc.assert(
+      fc.property(inputs, (bytes) => {
+        for (const decode of decoders) {
+          try {
+            decode(bytes);
+          } catch (error: unknown) {
+            assert.ok(error instanceof SerializationError && error.code === 'CODEC_MALFORMED', String(error));
+          }
+        }
+      }),
+      fcParams('kv codec arbitrary bytes', 1000),
+    );
+  });
+});
