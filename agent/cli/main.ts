@@ -8,7 +8,12 @@ interface Command {
   readonly run: (args: readonly string[]) => Promise<number>;
 }
 
-const COMMANDS: Readonly<Record<string, Command>> = {};
+const COMMANDS: Readonly<Record<string, Command>> = {
+  sim: {
+    summary: 'run a deterministic simulated cluster under faults and check it',
+    run: async (args) => (await import('./sim.js')).runSimCommand(args),
+  },
+};
 
 function usage(): string {
   const lines = ['usage: coraft <command> [options]', '', 'commands:'];

@@ -690,8 +690,9 @@ export class RaftCore {
     if (this.role === 'leader') {
       assert(this.leaderId === this.id, 'a leader knows it leads');
       assert(this.votedFor === this.id, 'a leader voted for itself in its term');
-      for (const id of allMembers(this.configs.current())) {
-        if (id !== this.id) assert(this.progress.has(id), `the leader tracks member ${id}`);
+      const config = this.configs.current();
+      for (const list of [config.voters, config.learners, config.oldVoters ?? []]) {
+        for (const id of list) if (id !== this.id) assert(this.progress.has(id), `the leader tracks member ${id}`);
       }
       for (const progress of this.progress.values()) progress.checkInvariants();
     } else {

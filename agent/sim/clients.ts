@@ -1,0 +1,167 @@
+/**
+ * Simulated clients: each runs one operation at a time (put, get or delete on a small set of
+ * keys) against a random live node, which forwards it to the leader, and records the history
+ * in Jepsen's terms. A write that failed for sure (no leader, refused) is retried elsewhere
+ * with the same session sequence number; one whose outcome is unknown (timeout) is retried
+ * with the same sequence number too, which the state machine's sessions make safe (reference
+ * Property 19). An operation that never resolves is recorded as `info`.
+ */
+import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../errors.js';
+import type { Prng } from '../contracts.js';
+import { decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
+import type { KvCommand, KvResult } from '../kv/index.js';
+import type { SimCluster, TraceSink } from './cluster.js';
+import type { VirtualTimers } from './virtual-time.js';
+
+/** Options of the simulated clients. */
+export interface SimClientOptions {
+  /** How long one operation may take, retries included, ms. */
+  readonly operationTimeoutMs: number;
+  /** Pause between two operations of one client, ms, uniform in [0, max]. */
+  readonly thinkTimeMaxMs: number;
+  /** How many distinct keys the clients use. */
+  readonly keyCount: number;
+}
+
+/** Counts of completed operations. */
+export interface OperationCounts {
+  ok: number;
+  fail: number;
+  info: number;
+}
+
+type Outcome = { readonly type: 'ok'; readonly value: string | null } | { readonly type: 'fail' | 'info' };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class SimClients {
+  readonly counts: OperationCounts = { ok: 0, fail: 0, info: 0 };
+  private running = false;
+  private nextOperationId = 1;
+  private readonly loops: Promise<void>[] = [];
+  /** Per client: its session id and last sequence number. */
+  private readonly sessions = new Map<string, { clientId: string; seq: number; generation: number }>();
+
+  constructor(
+    private readonly cluster: SimCluster,
+    private readonly timers: VirtualTimers,
+    private readonly prng: Prng,
+    private readonly options: SimClientOptions,
+    private readonly trace: TraceSink,
+  ) {}
+
+  start(count: number): void {
+    this.running = true;
+    for (let c = 1; c <= count; c += 1) {
+      const name = `c${c}`;
+      this.sessions.set(name, { clientId: `${name}.0`, seq: 0, generation: 0 });
+      this.loops.push(this.loop(name));
+    }
+  }
+
+  /** Stops issuing operations and waits for the ones in progress to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.timers.setTimer(ms, resolve));
+  }
+
+  private async loop(client: string): Promise<void> {
+    while (this.running) {
+      await this.runOne(client);
+      await this.sleep(this.prng.intBetween(0, this.options.thinkTimeMaxMs + 1));
+    }
+  }
+
+  /** Runs one random operation and records it; exposed so tests can drive clients by hand. */
+  async runOne(client: string): Promise<Outcome> {
+    const id = this.nextOperationId;
+    this.nextOperationId += 1;
+    const key = `k${this.prng.intBetween(0, this.options.keyCount)}`;
+    const roll = this.prng.nextFloat();
+    const op = roll < 0.45 ? 'get' : roll < 0.9 ? 'put' : 'delete';
+    const value = op === 'put' ? `${client}-${id}` : null;
+    this.trace({ t: this.timers.nowMs(), type: 'invoke', client, id, op, key, value });
+    const outcome = op === 'get' ? await this.read(key) : await this.write(client, op, key, value);
+    this.counts[outcome.type] += 1;
+    this.trace({ t: this.timers.nowMs(), type: outcome.type, client, id, value: outcome.type === 'ok' ? outcome.value : null });
+    return outcome;
+  }
+
+  private pickNode(): ReturnType<SimCluster['running']>[number] | null {
+    const live = this.cluster.running();
+    if (live.length === 0) return null;
+    return live[this.prng.intBetween(0, live.length)] ?? null;
+  }
+
+  private async read(key: string): Promise<Outcome> {
+    const deadline = this.timers.nowMs() + this.options.operationTimeoutMs;
+    while (this.timers.nowMs() < deadline) {
+      const node = this.pickNode();
+      if (node !== null) {
+        try {
+          const bytes = await node.readAnywhere(encodeKvQuery({ op: 'get', key }), deadline - this.timers.nowMs());
+          const result = decodeKvResult(bytes);
+          if (result.type === 'get') return { type: 'ok', value: result.current === null ? null : decoder.decode(result.current.value) };
+          return { type: 'fail' };
+        } catch (error) {
+          if (!isRetryable(error)) return { type: 'fail' };
+        }
+      }
+      await this.sleep(20);
+    }
+    // A read has no effect, so one that never completed definitely did not happen.
+    return { type: 'fail' };
+  }
+
+  private async write(client: string, op: 'put' | 'delete', key: string, value: string | null): Promise<Outcome> {
+    const session = this.sessions.get(client);
+    if (session === undefined) return { type: 'fail' };
+    session.seq += 1;
+    const base = { session: { clientId: session.clientId, seq: session.seq }, timeMs: Math.floor(this.timers.nowMs()) };
+    const command: KvCommand =
+      op === 'put' ? { ...base, op: 'put', key, value: encoder.encode(value ?? ''), returnPrevious: false } : { ...base, op: 'delete', key, returnPrevious: false };
+    const bytes = encodeKvCommand(command);
+    const deadline = this.timers.nowMs() + this.options.operationTimeoutMs;
+    let uncertain = false;
+    while (this.timers.nowMs() < deadline) {
+      const node = this.pickNode();
+      if (node !== null) {
+        try {
+          const result = decodeKvResult(await node.submitAnywhere(bytes, deadline - this.timers.nowMs()));
+          return this.writeOutcome(client, result, uncertain, value);
+        } catch (error) {
+          if (!isRetryable(error)) uncertain = true;
+        }
+      }
+      await this.sleep(20);
+    }
+    return { type: uncertain ? 'info' : 'fail' };
+  }
+
+  private writeOutcome(client: string, result: KvResult, uncertain: boolean, value: string | null): Outcome {
+    if (result.type !== 'error') return { type: 'ok', value };
+    if (result.code === 'KV_SESSION_EXPIRED' || result.code === 'KV_STALE_SEQUENCE') {
+      // Start a new session; whether the command ran before is unknown if it was ever uncertain.
+      const session = this.sessions.get(client);
+      if (session !== undefined) {
+        session.generation += 1;
+        session.clientId = `${client}.${session.generation}`;
+        session.seq = 0;
+      }
+      return { type: uncertain ? 'info' : 'fail' };
+    }
+    return { type: uncertain ? 'info' : 'fail' };
+  }
+}
+
+/** Errors after which the operation definitely did not happen, so it may be retried anywhere. */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof NotLeaderError || error instanceof StoppedError) return true;
+  if (error instanceof ProposalError) return true;
+  return !(error instanceof RaftError) ? false : error.code === 'RAFT_MEMBERSHIP';
+}

@@ -1,0 +1,211 @@
+/**
+ * A simulated cluster: real RaftNodes with the KV state machine, each on its own simulated
+ * disk, all on one simulated network and one virtual clock. Nodes crash (losing whatever was
+ * not yet synced) and restart from their disks; every event is followed by the safety checks.
+ */
+import { SeededPrng } from '../core/prng.js';
+import { simpleConfiguration } from '../core/membership.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../raft-configuration.js';
+import type { ClusterConfiguration, LogEntry, NodeId, RaftConfiguration, SnapshotMeta, StateMachine } from '../contracts.js';
+import { DefaultMembershipManager } from '../membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../observability/noop.js';
+import { RaftNodeImpl } from '../runtime/node.js';
+import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
+import { KvStateMachine } from '../kv/index.js';
+import { SafetyChecker, entryDigest } from './safety.js';
+import type { CheckedNode } from './safety.js';
+import { SimNetwork } from './network.js';
+import type { NetworkFaults } from './network.js';
+import type { VirtualTimers } from './virtual-time.js';
+
+/** One line of the simulator's JSON Lines trace. */
+export type TraceEvent = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+
+/** Receives trace events; the simulator writes them to the --trace file. */
+export type TraceSink = (event: TraceEvent) => void;
+
+/** One simulated node: its disk outlives its runs. */
+export interface SimNode {
+  readonly id: NodeId;
+  readonly disk: MemoryDisk;
+  node: RaftNodeImpl | null;
+  storage: MemoryPersistenceEngine | null;
+  incarnation: number;
+  readonly logger: MemoryLogger;
+  /** Protocol violations this node rejected (forged messages, malformed input). */
+  violationsRejected: number;
+}
+
+/** Options of a simulated cluster. */
+export interface SimClusterOptions {
+  readonly seed: number;
+  readonly nodeIds: readonly NodeId[];
+  readonly raft: RaftConfiguration;
+  readonly faults: NetworkFaults;
+  /** Simulated fsync latency, ms. */
+  readonly syncDelayMs: number;
+  readonly logRetainEntries: number;
+  /**
+   * A deliberately broken build for proving the checks can fail: every third query answers
+   * from an empty state machine (a stale read).
+   */
+  readonly corruptReads?: boolean;
+}
+
+/** The Raft timing used in simulation: the defaults, ticks of 10 ms. */
+export const SIM_RAFT_CONFIGURATION: RaftConfiguration = { ...DEFAULT_RAFT_CONFIGURATION, snapshotThresholdBytes: 1_000_000, learnerCatchUpTimeoutMs: 5_000 };
+
+/** The broken state machine of `corruptReads`: some reads see nothing. */
+class StaleReadingStateMachine implements StateMachine {
+  private readonly real = new KvStateMachine({});
+  private readonly empty = new KvStateMachine({});
+  private queries = 0;
+
+  apply(entry: LogEntry): Uint8Array {
+    return this.real.apply(entry);
+  }
+
+  query(query: Uint8Array): Uint8Array {
+    this.queries += 1;
+    return (this.queries % 3 === 0 ? this.empty : this.real).query(query);
+  }
+
+  snapshot(): Uint8Array {
+    return this.real.snapshot();
+  }
+
+  restore(meta: SnapshotMeta, data: Uint8Array): void {
+    this.real.restore(meta, data);
+  }
+}
+
+export class SimCluster {
+  readonly network: SimNetwork;
+  readonly checker = new SafetyChecker();
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly prng: SeededPrng;
+  private readonly nodePrng: SeededPrng;
+  private bootstrap: ClusterConfiguration;
+
+  constructor(
+    readonly timers: VirtualTimers,
+    private readonly options: SimClusterOptions,
+    private readonly trace: TraceSink,
+  ) {
+    const root = new SeededPrng(options.seed);
+    this.prng = root.fork();
+    this.nodePrng = root.fork();
+    this.network = new SimNetwork(timers, root.fork(), options.faults);
+    this.bootstrap = simpleConfiguration(options.nodeIds);
+    for (const id of options.nodeIds) this.addNodeSlot(id);
+  }
+
+  private addNodeSlot(id: NodeId): SimNode {
+    const slot: SimNode = { id, disk: new MemoryDisk(), node: null, storage: null, incarnation: 0, logger: new MemoryLogger(200), violationsRejected: 0 };
+    this.nodes.set(id, slot);
+    return slot;
+  }
+
+  /** Starts (or restarts) node `id` from its disk. `bootstrap` overrides the initial configuration. */
+  async start(id: NodeId, bootstrap: ClusterConfiguration = this.bootstrap): Promise<void> {
+    const slot = this.nodes.get(id) ?? this.addNodeSlot(id);
+    if (slot.node !== null) return;
+    slot.incarnation += 1;
+    const storage = new MemoryPersistenceEngine({ disk: slot.disk, timers: this.timers }, { syncDelayMs: this.options.syncDelayMs });
+    const { client, server } = this.network.endpoint(id);
+    const logger = slot.logger;
+    const node: RaftNodeImpl = new RaftNodeImpl(
+      {
+        timers: this.timers,
+        prng: this.nodePrng.fork(),
+        client,
+        server,
+        storage,
+        stateMachine: this.options.corruptReads === true ? new StaleReadingStateMachine() : new KvStateMachine({}),
+        logger,
+        metrics: new NoopMetrics(),
+        membership: new DefaultMembershipManager(),
+        observer: {
+          onLeader: (term) => {
+            this.trace({ t: this.timers.nowMs(), type: 'leader', node: id, term });
+            this.checker.onLeader(id, term, node.requireCore());
+          },
+          onApply: (entry: LogEntry) => {
+            const digest = this.checker.onApply(id, entry);
+            this.trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
+          },
+          onSnapshotRestore: (meta) => {
+            this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
+            this.trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: meta.lastIncludedIndex, term: meta.lastIncludedTerm });
+          },
+          onConfiguration: (index, config) => {
+            this.trace({ t: this.timers.nowMs(), type: 'config', node: id, index, voters: config.voters, learners: config.learners, joint: config.oldVoters !== null });
+          },
+          onProtocolViolation: () => {
+            slot.violationsRejected += 1;
+          },
+          onFatal: (error) => {
+            this.checker.violations.push(`${id} stopped on a fatal error: ${error instanceof Error ? error.message : String(error)}`);
+          },
+        },
+      },
+      { nodeId: id, raft: this.options.raft, bootstrap, logRetainEntries: this.options.logRetainEntries },
+    );
+    slot.node = node;
+    slot.storage = storage;
+    await node.start();
+  }
+
+  /** Crashes node `id`: it stops at once and loses every write not yet synced. */
+  async crash(id: NodeId): Promise<void> {
+    const slot = this.nodes.get(id);
+    if (slot === undefined || slot.node === null) return;
+    const node = slot.node;
+    slot.node = null;
+    await slot.storage?.close();
+    slot.storage = null;
+    await node.stop();
+  }
+
+  /** Removes a node's disk too (a replaced gateway). */
+  wipe(id: NodeId): void {
+    this.nodes.delete(id);
+  }
+
+  running(): RaftNodeImpl[] {
+    const result: RaftNodeImpl[] = [];
+    for (const slot of this.nodes.values()) if (slot.node !== null) result.push(slot.node);
+    return result;
+  }
+
+  node(id: NodeId): RaftNodeImpl | null {
+    return this.nodes.get(id)?.node ?? null;
+  }
+
+  leaders(): RaftNodeImpl[] {
+    return this.running().filter((node) => node.isLeader());
+  }
+
+  /** The checker's view of every node. */
+  checked(): CheckedNode[] {
+    return [...this.nodes.values()].map((slot) => ({ id: slot.id, core: slot.node?.isRunning() === true ? slot.node.requireCore() : null, disk: slot.disk, incarnation: slot.incarnation }));
+  }
+
+  /** The per-event checks; cheap enough to run after every timer. */
+  checkEachEvent(): void {
+    for (const node of this.checked()) this.checker.checkNode(node);
+  }
+
+  checkAll(): void {
+    this.checker.checkCluster(this.checked());
+  }
+
+  /** Nodes that stopped on their own (a fatal error), which must never happen. */
+  fatalNodes(): NodeId[] {
+    return [...this.nodes.values()].filter((slot) => slot.node !== null && !slot.node.isRunning()).map((slot) => slot.id);
+  }
+
+  digestOf(entry: LogEntry): string {
+    return entryDigest(entry);
+  }
+}

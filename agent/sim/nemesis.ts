@@ -1,0 +1,166 @@
+/**
+ * The nemesis: injects faults on a seeded schedule during a simulation — partitions of every
+ * shape (majority/minority splits, an isolated leader, one-way cuts, flapping), crashes and
+ * restarts (never more than a minority down at once, so the cluster must stay available),
+ * clogged links, forged messages, and membership changes. Each action is drawn from the
+ * simulator's Prng.
+ */
+import type { Prng } from '../core/prng.js';
+import type { RaftCore } from '../core/raft.js';
+import type { NodeId } from '../contracts.js';
+import type { SimCluster } from './cluster.js';
+import type { FaultKind } from './run.js';
+import type { VirtualTimers } from './virtual-time.js';
+import { MembershipChaos } from './membership-chaos.js';
+
+/** Options of the nemesis beyond the fault kinds. */
+export interface NemesisOptions {
+  readonly membership: boolean;
+}
+
+export class Nemesis {
+  private stopped = false;
+  private partitioned = false;
+  /** Called to forge a request for `target`; set when Byzantine faults are on. */
+  onForge: ((target: NodeId, core: RaftCore, sender: NodeId, others: readonly NodeId[]) => void) | null = null;
+  private readonly actions: (() => void)[] = [];
+  private readonly membership: MembershipChaos | null;
+
+  constructor(
+    private readonly cluster: SimCluster,
+    private readonly timers: VirtualTimers,
+    private readonly prng: Prng,
+    faults: ReadonlySet<FaultKind>,
+    private readonly durationMs: number,
+    options: NemesisOptions,
+  ) {
+    if (faults.has('partition')) this.actions.push(() => this.partitionAction());
+    if (faults.has('crash')) this.actions.push(() => this.crashAction());
+    if (faults.has('clog')) this.actions.push(() => this.clogAction());
+    if (faults.has('byzantine')) this.actions.push(() => this.forgeAction());
+    this.membership = options.membership ? new MembershipChaos(cluster, timers, prng) : null;
+    if (this.membership !== null) {
+      const chaos = this.membership;
+      this.actions.push(() => chaos.act());
+    }
+  }
+
+  start(): void {
+    this.scheduleNext();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.membership?.stop();
+  }
+
+  private scheduleNext(): void {
+    if (this.actions.length === 0) return;
+    this.timers.setTimer(this.prng.intBetween(100, 700), () => {
+      if (this.stopped || this.timers.nowMs() >= this.durationMs) return;
+      const action = this.actions[this.prng.intBetween(0, this.actions.length)];
+      action?.();
+      this.scheduleNext();
+    });
+  }
+
+  private ids(): NodeId[] {
+    return [...this.cluster.nodes.keys()];
+  }
+
+  private partitionAction(): void {
+    const network = this.cluster.network;
+    if (this.partitioned && this.prng.chance(0.5)) {
+      network.heal();
+      this.partitioned = false;
+      return;
+    }
+    network.heal();
+    const ids = this.shuffled(this.ids());
+    const leader = this.cluster.leaders()[0]?.getNodeId() ?? null;
+    const shape = this.prng.intBetween(0, 4);
+    if (shape === 0) {
+      // Majority / minority split.
+      const cut = this.prng.intBetween(1, Math.max(2, Math.ceil(ids.length / 2)));
+      network.partition([ids.slice(0, cut), ids.slice(cut)]);
+    } else if (shape === 1 && leader !== null) {
+      // The leader alone in a minority.
+      network.partition([[leader], ids.filter((id) => id !== leader)]);
+    } else if (shape === 2) {
+      // One-way: a node hears everyone, no one hears it.
+      const node = ids[0];
+      if (node !== undefined) for (const other of ids) if (other !== node) network.cutLink(node, other);
+    } else {
+      // A bridge: two sides that only one node connects.
+      const bridge = ids[0];
+      const half = Math.floor((ids.length - 1) / 2) + 1;
+      const left = ids.slice(1, half);
+      const right = ids.slice(half);
+      if (bridge !== undefined) network.partition([left, right]);
+    }
+    this.partitioned = true;
+    // Partitions heal on their own after a while too (flapping).
+    this.timers.setTimer(this.prng.intBetween(300, 3000), () => {
+      if (!this.stopped && this.partitioned && this.prng.chance(0.7)) {
+        network.heal();
+        this.partitioned = false;
+      }
+    });
+  }
+
+  private crashAction(): void {
+    const ids = this.ids();
+    const down = ids.filter((id) => this.cluster.node(id) === null);
+    const maxDown = Math.floor((ids.length - 1) / 2);
+    if (down.length >= maxDown || (down.length > 0 && this.prng.chance(0.4))) {
+      const id = down[this.prng.intBetween(0, down.length)];
+      if (id !== undefined) void this.cluster.start(id);
+      return;
+    }
+    const leader = this.cluster.leaders()[0]?.getNodeId();
+    const up = ids.filter((id) => this.cluster.node(id) !== null);
+    const victim = leader !== undefined && this.prng.chance(0.4) ? leader : up[this.prng.intBetween(0, up.length)];
+    if (victim === undefined) return;
+    void this.cluster.crash(victim);
+    this.timers.setTimer(this.prng.intBetween(200, 3000), () => {
+      if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null) void this.cluster.start(victim);
+    });
+  }
+
+  private clogAction(): void {
+    const ids = this.ids();
+    const from = ids[this.prng.intBetween(0, ids.length)];
+    const to = ids[this.prng.intBetween(0, ids.length)];
+    if (from === undefined || to === undefined || from === to) return;
+    this.cluster.network.clog(from, to, this.prng.intBetween(50, 400));
+    this.timers.setTimer(this.prng.intBetween(200, 2000), () => this.cluster.network.clog(from, to, 0));
+  }
+
+  private forgeAction(): void {
+    const forge = this.onForge;
+    if (forge === null) return;
+    const ids = this.ids();
+    for (let i = 0; i < 3; i += 1) {
+      const target = ids[this.prng.intBetween(0, ids.length)];
+      const sender = ids[this.prng.intBetween(0, ids.length)];
+      if (target === undefined || sender === undefined || target === sender) continue;
+      const node = this.cluster.node(target);
+      if (node === null || !node.isRunning()) continue;
+      forge(target, node.requireCore(), sender, ids);
+    }
+  }
+
+  private shuffled(ids: NodeId[]): NodeId[] {
+    const result = ids.slice();
+    for (let i = result.length - 1; i > 0; i -= 1) {
+      const j = this.prng.intBetween(0, i + 1);
+      const a = result[i];
+      const b = result[j];
+      if (a !== undefined && b !== undefined) {
+        result[i] = b;
+        result[j] = a;
+      }
+    }
+    return result;
+  }
+}

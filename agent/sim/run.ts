@@ -1,0 +1,181 @@
+/**
+ * One deterministic simulation run: a cluster of real RaftNodes with the KV state machine on
+ * a simulated network, simulated clients, and a nemesis that injects the chosen faults on a
+ * seeded schedule. After the faulty period the network heals, crashed nodes restart, and the
+ * cluster must converge within a fixed budget. Safety is checked after every event, the
+ * client history is checked for linearizability at the end, and everything — fault rates
+ * included — follows from the seed: the same seed and options give the same trace.
+ */
+import { SeededPrng } from '../core/prng.js';
+import type { RaftConfiguration } from '../contracts.js';
+import { checkHistoryText } from './linearizability.js';
+import { forgeRequest, forgeResponse } from './byzantine.js';
+import { SimClients } from './clients.js';
+import type { OperationCounts } from './clients.js';
+import { SIM_RAFT_CONFIGURATION, SimCluster } from './cluster.js';
+import type { TraceEvent, TraceSink } from './cluster.js';
+import { RELIABLE_NETWORK } from './network.js';
+import type { NetworkFaults } from './network.js';
+import { VirtualTimers } from './virtual-time.js';
+import { Nemesis } from './nemesis.js';
+
+/** How often the expensive whole-cluster checks run, simulated ms. */
+const FULL_CHECK_INTERVAL_MS = 250;
+
+/** The faults a run may inject. */
+export const FAULT_KINDS = ['partition', 'loss', 'reorder', 'duplicate', 'crash', 'clog', 'byzantine'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Options of one run. */
+export interface SimRunOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  /** Simulated duration of the faulty period, ms. */
+  readonly durationMs: number;
+  readonly clients: number;
+  readonly faults: readonly FaultKind[];
+  /** Receives every trace line (leader, apply, snapshot, config, invoke/ok/fail/info). */
+  readonly trace?: TraceSink;
+  /** Budget for convergence after healing, simulated ms. Default 20,000. */
+  readonly convergeMs?: number;
+  /** Overrides of the Raft configuration. */
+  readonly raft?: Partial<RaftConfiguration>;
+  /** Random membership changes during the run. */
+  readonly membership?: boolean;
+  /** Check the client history for linearizability at the end. Default true. */
+  readonly checkLinearizability?: boolean;
+  /** Test-only: a broken state machine whose reads are sometimes stale (proves the check can fail). */
+  readonly corruptReads?: boolean;
+}
+
+/** The figures of one run. */
+export interface SimSummary {
+  readonly type: 'summary';
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly elections: number;
+  readonly commits: number;
+  readonly ops: OperationCounts;
+  readonly simulatedMs: number;
+  readonly events: number;
+  readonly forgedRejected: number;
+  readonly linearizable: boolean | 'unknown';
+  readonly violations: readonly string[];
+}
+
+/** Fault rates drawn from the seed, so that seeds explore different mixes. */
+function networkFaults(prng: SeededPrng, faults: ReadonlySet<FaultKind>): NetworkFaults {
+  return {
+    lossRate: faults.has('loss') ? 0.01 + prng.nextFloat() * 0.09 : 0,
+    duplicateRate: faults.has('duplicate') ? 0.01 + prng.nextFloat() * 0.05 : 0,
+    latencyMinMs: 1,
+    latencyMaxMs: faults.has('reorder') ? 5 + prng.intBetween(0, 20) : 3,
+    reorderRate: faults.has('reorder') ? 0.02 + prng.nextFloat() * 0.08 : 0,
+    reorderDelayMs: faults.has('reorder') ? 20 + prng.intBetween(0, 60) : 0,
+  };
+}
+
+/** Runs one simulation; never throws for a failed check (it is in the summary). */
+export async function runSimulation(options: SimRunOptions): Promise<SimSummary> {
+  const prng = new SeededPrng(options.seed);
+  const faults = new Set(options.faults);
+  const timers = new VirtualTimers();
+  const history: TraceEvent[] = [];
+  const sink: TraceSink = (event) => {
+    if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info') history.push(event);
+    options.trace?.(event);
+  };
+  const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+  const raft: RaftConfiguration = { ...SIM_RAFT_CONFIGURATION, ...options.raft };
+  const cluster = new SimCluster(timers, { seed: prng.nextUint32(), nodeIds: ids, raft, faults: networkFaults(prng, faults), syncDelayMs: 1, logRetainEntries: 100, corruptReads: options.corruptReads === true }, sink);
+  for (const id of ids) await cluster.start(id);
+  const clients = new SimClients(cluster, timers, prng.fork(), { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 }, sink);
+  clients.start(options.clients);
+  const nemesis = new Nemesis(cluster, timers, prng.fork(), faults, options.durationMs, { membership: options.membership ?? false });
+  let forgedRejected = 0;
+  if (faults.has('byzantine')) {
+    cluster.network.forger = (request) => (prng.chance(0.002) ? forgeResponse(request) : null);
+    nemesis.onForge = (target, core, sender, others) => {
+      const forgery = forgeRequest(prng, target, core, sender, others);
+      if (forgery === null) return;
+      void cluster.network.inject(forgery.from, target, forgery.request).then((outcome) => {
+        if (outcome === 'accepted') cluster.checker.violations.push(`forged ${forgery.kind} request from ${forgery.from} was accepted by ${target}`);
+        if (outcome === 'rejected') forgedRejected += 1;
+      });
+    };
+  }
+  nemesis.start();
+
+  let lastFullCheck = 0;
+  const afterEach = (): boolean => {
+    cluster.checkEachEvent();
+    if (timers.nowMs() - lastFullCheck >= FULL_CHECK_INTERVAL_MS) {
+      lastFullCheck = timers.nowMs();
+      cluster.checkAll();
+    }
+    return cluster.checker.violations.length === 0;
+  };
+  let healthy = await timers.runUntil(options.durationMs, afterEach);
+
+  // Heal everything, restart every node, and require convergence within the budget.
+  nemesis.stop();
+  cluster.network.heal();
+  cluster.network.setFaults(RELIABLE_NETWORK);
+  cluster.network.forger = null;
+  for (const id of cluster.nodes.keys()) if (cluster.node(id) === null && healthy) await cluster.start(id);
+  const opsBefore = clients.counts.ok;
+  const converged = healthy && (await converge(cluster, timers, options.convergeMs ?? 20_000, afterEach, () => clients.counts.ok > opsBefore));
+  if (healthy && !converged) cluster.checker.violations.push(`the cluster did not converge within ${options.convergeMs ?? 20_000} ms after healing (liveness)`);
+  healthy = healthy && converged;
+  await stopClients(clients, timers);
+  cluster.checkAll();
+
+  const lin = healthy && options.checkLinearizability !== false ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n')) : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
+  if (lin.ok === false) cluster.checker.violations.push(`history is not linearizable: ${lin.explanation}`);
+  const summary: SimSummary = {
+    type: 'summary',
+    seed: options.seed,
+    ok: cluster.checker.violations.length === 0,
+    elections: cluster.checker.elections,
+    commits: Math.max(0, ...cluster.running().map((n) => n.getStatus().commitIndex)),
+    ops: { ...clients.counts },
+    simulatedMs: timers.nowMs(),
+    events: timers.firedCount,
+    forgedRejected,
+    linearizable: lin.ok,
+    violations: cluster.checker.violations,
+  };
+  for (const node of cluster.running()) await node.stop();
+  return summary;
+}
+
+/**
+ * Runs until exactly one leader leads every running node, all of them have applied its whole
+ * log, and `progressed()` says clients completed work since healing.
+ */
+async function converge(cluster: SimCluster, timers: VirtualTimers, budgetMs: number, afterEach: () => boolean, progressed: () => boolean): Promise<boolean> {
+  const deadline = timers.nowMs() + budgetMs;
+  while (timers.nowMs() < deadline) {
+    if (!(await timers.runUntil(timers.nowMs() + 50, afterEach))) return false;
+    const leaders = cluster.leaders();
+    const leader = leaders[0];
+    if (leaders.length !== 1 || leader === undefined || !progressed()) continue;
+    const status = leader.getStatus();
+    const members = new Set(status.configuration.voters.concat(status.configuration.learners));
+    const caughtUp = cluster.running().filter((n) => members.has(n.getNodeId())).every((n) => {
+      const s = n.getStatus();
+      return s.lastApplied === status.commitIndex && s.lastLogIndex === status.lastLogIndex && s.leaderId === status.nodeId;
+    });
+    if (caughtUp && status.commitIndex === status.lastLogIndex) return true;
+  }
+  return false;
+}
+
+async function stopClients(clients: SimClients, timers: VirtualTimers): Promise<void> {
+  let stopped = false;
+  const done = clients.stop().then(() => {
+    stopped = true;
+  });
+  for (let i = 0; i < 1000 && !stopped; i += 1) await timers.runUntil(timers.nowMs() + 100);
+  await done;
+}

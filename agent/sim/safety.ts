@@ -1,0 +1,208 @@
+/**
+ * Raft's safety properties, checked on a simulated cluster as it runs (reference properties
+ * 1-5, 12 and 22's consequences; Raft Figure 3):
+ * - Election Safety: at most one leader per term (checked on every leader event);
+ * - Leader Append-Only: a leader never removes or overwrites its entries while it leads;
+ * - Log Matching: two logs with an entry of the same index and term agree up to it;
+ * - Leader Completeness: a leader holds every entry committed before its term;
+ * - State Machine Safety: no two nodes apply different entries at one index (every apply);
+ * - Commit Implies Replication: a committed entry is on the disk of a quorum;
+ * - commit and applied indexes never decrease within one run of a node.
+ * A violation is recorded as a sentence; the simulator fails the run on the first one.
+ */
+import { createHash } from 'node:crypto';
+import { quorumVoters } from '../core/membership.js';
+import { hasQuorum } from '../core/quorum.js';
+import type { RaftCore } from '../core/raft.js';
+import type { LogEntry, LogIndex, NodeId, Term } from '../contracts.js';
+import type { MemoryDisk } from '../../storage/memory.js';
+
+/** What the checker may inspect of one node. */
+export interface CheckedNode {
+  readonly id: NodeId;
+  /** The running core, or null while the node is down. */
+  readonly core: RaftCore | null;
+  readonly disk: MemoryDisk;
+  /** Increases on every restart. */
+  readonly incarnation: number;
+}
+
+/** The digest of an entry's command, as the trace records it. */
+export function entryDigest(entry: LogEntry): string {
+  return createHash('sha256').update(entry.command).digest('hex');
+}
+
+/** How far below the commit index Log Matching is re-checked. */
+const LOG_MATCH_WINDOW_BELOW_COMMIT = 16;
+
+interface AppliedRecord {
+  readonly term: Term;
+  readonly digest: string;
+  readonly node: NodeId;
+}
+
+interface Watermark {
+  incarnation: number;
+  commit: LogIndex;
+  applied: LogIndex;
+}
+
+export class SafetyChecker {
+  readonly violations: string[] = [];
+  private readonly leaderOfTerm = new Map<Term, NodeId>();
+  private readonly applied = new Map<LogIndex, AppliedRecord>();
+  private readonly watermarks = new Map<NodeId, Watermark>();
+  /** For the leader of each term: the last index and its term it was seen holding. */
+  private readonly leaderTails = new Map<Term, { node: NodeId; index: LogIndex; term: Term }>();
+  /** The highest index known committed, with its term. */
+  private committed: { index: LogIndex; term: Term } = { index: 0, term: 0 };
+  elections = 0;
+
+  private violate(message: string): void {
+    if (this.violations.length < 100) this.violations.push(message);
+  }
+
+  /** Election Safety: called whenever a node becomes leader. */
+  onLeader(node: NodeId, term: Term, core: RaftCore): void {
+    this.elections += 1;
+    const previous = this.leaderOfTerm.get(term);
+    if (previous !== undefined && previous !== node) this.violate(`Election Safety: ${previous} and ${node} both led term ${term}`);
+    this.leaderOfTerm.set(term, node);
+    this.checkLeaderCompleteness(node, core);
+  }
+
+  /** State Machine Safety: called for every entry a node applies. */
+  onApply(node: NodeId, entry: LogEntry): string {
+    const digest = entryDigest(entry);
+    const known = this.applied.get(entry.index);
+    if (known === undefined) {
+      this.applied.set(entry.index, { term: entry.term, digest, node });
+    } else if (known.term !== entry.term || known.digest !== digest) {
+      this.violate(`State Machine Safety: ${node} applied (${entry.index}, term ${entry.term}) but ${known.node} applied term ${known.term} there, with other contents`);
+    }
+    if (entry.index > this.committed.index) this.committed = { index: entry.index, term: entry.term };
+    return digest;
+  }
+
+  /** Snapshots restored count as applying everything they cover. */
+  onSnapshotRestore(node: NodeId, index: LogIndex, term: Term): void {
+    const known = this.applied.get(index);
+    if (known !== undefined && known.term !== term) this.violate(`State Machine Safety: ${node} restored a snapshot at ${index} of term ${term}, applied elsewhere with term ${known.term}`);
+  }
+
+  /** Cheap per-event checks of one node: monotonic indexes and the leader's append-only log. */
+  checkNode(node: CheckedNode): void {
+    const core = node.core;
+    if (core === null) return;
+    core.checkInvariants();
+    const mark = this.watermarks.get(node.id);
+    const commit = core.getCommitIndex();
+    const applied = core.getAppliedIndex();
+    if (mark === undefined || mark.incarnation !== node.incarnation) {
+      this.watermarks.set(node.id, { incarnation: node.incarnation, commit, applied });
+    } else {
+      if (commit < mark.commit) this.violate(`${node.id}: commit index went back from ${mark.commit} to ${commit}`);
+      if (applied < mark.applied) this.violate(`${node.id}: applied index went back from ${mark.applied} to ${applied}`);
+      mark.commit = commit;
+      mark.applied = applied;
+    }
+    if (core.getRole() === 'leader') this.checkAppendOnly(node.id, core);
+    const commitTerm = core.termAt(commit);
+    if (commitTerm !== null && commit > this.committed.index) this.committed = { index: commit, term: commitTerm };
+  }
+
+  private checkAppendOnly(id: NodeId, core: RaftCore): void {
+    const term = core.getTerm();
+    const tail = this.leaderTails.get(term);
+    if (tail !== undefined && tail.node === id) {
+      const held = core.termAt(tail.index);
+      if (core.getLastIndex() < tail.index || (held !== null && held !== tail.term)) {
+        this.violate(`Leader Append-Only: leader ${id} of term ${term} lost or changed entry ${tail.index}`);
+      }
+    }
+    const last = core.getLastIndex();
+    this.leaderTails.set(term, { node: id, index: last, term: core.termAt(last) ?? 0 });
+  }
+
+  /**
+   * Leader Completeness: a leader of a term after the highest entry known committed holds it
+   * (a deposed leader of an older term that does not know it yet is no counterexample).
+   */
+  private checkLeaderCompleteness(id: NodeId, core: RaftCore): void {
+    const { index, term } = this.committed;
+    if (index === 0 || index <= core.getSnapshotIndex() || core.getTerm() <= term) return;
+    const held = core.termAt(index);
+    if (held !== term) this.violate(`Leader Completeness: leader ${id} of term ${core.getTerm()} lacks committed entry ${index} (term ${term}); holds ${String(held)}`);
+  }
+
+  /** The expensive checks, run periodically: Log Matching and Commit Implies Replication. */
+  checkCluster(nodes: readonly CheckedNode[]): void {
+    const live = nodes.filter((n): n is CheckedNode & { core: RaftCore } => n.core !== null);
+    for (let i = 0; i < live.length; i += 1) {
+      for (let j = i + 1; j < live.length; j += 1) {
+        const a = live[i];
+        const b = live[j];
+        if (a !== undefined && b !== undefined) this.checkLogMatching(a.id, a.core, b.id, b.core);
+      }
+    }
+    for (const node of live) {
+      if (node.core.getRole() === 'leader') {
+        this.checkLeaderCompleteness(node.id, node.core);
+        this.checkReplication(node.core, nodes);
+      }
+    }
+  }
+
+  /**
+   * Log Matching over the part of two logs where they can still differ: from a little below
+   * the lower commit index up (committed entries are compared on every apply by State Machine
+   * Safety, so re-reading whole logs adds nothing but time).
+   */
+  private checkLogMatching(aId: NodeId, a: RaftCore, bId: NodeId, b: RaftCore): void {
+    const settled = Math.min(a.getCommitIndex(), b.getCommitIndex()) - LOG_MATCH_WINDOW_BELOW_COMMIT;
+    const from = Math.max(a.getSnapshotIndex(), b.getSnapshotIndex(), settled) + 1;
+    const to = Math.min(a.getLastIndex(), b.getLastIndex());
+    if (to < from) return;
+    // Find the highest common index with equal terms; everything from `from` to it must match.
+    let top = to;
+    while (top >= from && a.termAt(top) !== b.termAt(top)) top -= 1;
+    if (top < from) return;
+    const left = a.entriesBetween(from, top);
+    const right = b.entriesBetween(from, top);
+    for (let k = 0; k < left.length; k += 1) {
+      const x = left[k];
+      const y = right[k];
+      if (x === undefined || y === undefined || x.term !== y.term || x.type !== y.type || !sameBytes(x.command, y.command)) {
+        this.violate(`Log Matching: ${aId} and ${bId} agree at ${top} but differ at ${from + k}`);
+        return;
+      }
+    }
+  }
+
+  /** Commit Implies Replication: the leader's commit index is durable on a quorum. */
+  private checkReplication(leader: RaftCore, nodes: readonly CheckedNode[]): void {
+    const commit = leader.getCommitIndex();
+    const term = leader.termAt(commit);
+    if (commit === 0 || term === null) return;
+    const holders = new Set<NodeId>();
+    for (const node of nodes) {
+      const disk = node.disk;
+      const snapshot = disk.snapshot?.lastIncludedIndex ?? 0;
+      const entry = disk.entries[commit - disk.firstIndex()];
+      if (snapshot >= commit || entry?.term === term) holders.add(node.id);
+    }
+    // Only checked while no membership change is in flight: the quorum that committed the entry
+    // is then the configuration in force.
+    if (leader.hasUncommittedConfiguration()) return;
+    const voters = quorumVoters(leader.getConfiguration());
+    if (!hasQuorum(voters, (id) => holders.has(id))) {
+      this.violate(`Commit Implies Replication: entry ${commit} is committed but durable only on ${[...holders].join(',')}`);
+    }
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i += 1) if (a[i] !== b[i]) return false;
+  return true;
+}
