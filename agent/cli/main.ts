@@ -9,6 +9,10 @@ interface Command {
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  demo: {
+    summary: 'narrated simulated cluster under faults (what npm start runs)',
+    run: async (args) => (await import('./demo.js')).runDemoCommand(args),
+  },
   sim: {
     summary: 'run a deterministic simulated cluster under faults and check it',
     run: async (args) => (await import('./sim.js')).runSimCommand(args),

@@ -28,6 +28,10 @@ export class Progress {
   snapshotChunkSent = false;
   /** Set on any response in the current check-quorum period (thesis §6.2). */
   recentActive = false;
+  /** Requests to this follower that failed in a row (unreachable or timed out). */
+  failures = 0;
+  /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
+  backoffRounds = 0;
   readonly inflights: Inflights;
 
   constructor(next: LogIndex, inflightCountMax: number, inflightBytesMax: number) {
@@ -59,6 +63,23 @@ export class Progress {
     this.snapshotOffset = 0;
     this.snapshotChunkSent = false;
     this.inflights.reset();
+  }
+
+  /** Any answer from the follower ends the backoff. */
+  heardFrom(): void {
+    this.recentActive = true;
+    this.failures = 0;
+    this.backoffRounds = 0;
+  }
+
+  /**
+   * A request failed: back off exponentially, in heartbeat rounds, up to `roundsMax`, with
+   * `jitter` (0 to 1) spreading the retries (the reference's error strategy for network errors).
+   */
+  failed(roundsMax: number, jitter: number): void {
+    this.failures += 1;
+    const base = Math.min(roundsMax, 2 ** Math.min(this.failures - 1, 16));
+    this.backoffRounds = Math.min(roundsMax, Math.floor(base * (0.5 + jitter)));
   }
 
   /** Records an acknowledged match; returns whether match advanced. */

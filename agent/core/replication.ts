@@ -85,6 +85,11 @@ function sendAppend(core: RaftCore, id: NodeId, progress: Progress): boolean {
  */
 export function sendHeartbeats(core: RaftCore): void {
   for (const [id, progress] of core.progress) {
+    if (progress.backoffRounds > 0) {
+      // An unreachable follower is retried less and less often.
+      progress.backoffRounds -= 1;
+      continue;
+    }
     if (progress.state === 'probe') progress.probeSent = false;
     if (progress.state === 'snapshot') progress.snapshotChunkSent = false;
     // The heartbeat claims only what the follower is known to hold, so it never fails on a
@@ -156,7 +161,7 @@ export function maybeCommit(core: RaftCore): void {
 export function handleAppendResponse(core: RaftCore, from: NodeId, seq: number, request: AppendEntriesRequest, response: AppendEntriesResponse): void {
   const progress = core.progress.get(from);
   if (progress === undefined || response.term !== core.currentTerm) return;
-  progress.recentActive = true;
+  progress.heardFrom();
   core.ackedSeq.set(from, Math.max(core.ackedSeq.get(from) ?? 0, seq));
   core.maybeConfirmReads();
   if (response.success) {
@@ -194,7 +199,7 @@ function nextFromHint(core: RaftCore, request: AppendEntriesRequest, response: A
 export function handleSnapshotResponse(core: RaftCore, from: NodeId, request: InstallSnapshotRequest, response: InstallSnapshotResponse): void {
   const progress = core.progress.get(from);
   if (progress === undefined) return;
-  progress.recentActive = true;
+  progress.heardFrom();
   if (progress.state !== 'snapshot' || request.lastIncludedIndex !== progress.pendingSnapshot) return;
   progress.snapshotChunkSent = false;
   // The follower holds the whole snapshot: it just installed it, or it already had it.
@@ -212,6 +217,10 @@ export function handleUnreachable(core: RaftCore, to: NodeId, request: CoreReque
   if (core.role !== 'leader' || request.term !== core.currentTerm) return;
   const progress = core.progress.get(to);
   if (progress === undefined) return;
+  // Back off for at most half an election timeout, so a returning follower hears from us
+  // before it would start to campaign.
+  const roundsMax = Math.max(1, Math.floor(core.options.electionTimeoutMinTicks / core.options.heartbeatTicks / 2));
+  progress.failed(roundsMax, core.prng.nextFloat());
   if (request.type === 'AppendEntriesRequest' && progress.state === 'replicate') progress.becomeProbe();
   if (request.type === 'AppendEntriesRequest' && progress.state === 'probe') progress.probeSent = true;
 }

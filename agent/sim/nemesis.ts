@@ -21,6 +21,8 @@ export interface NemesisOptions {
 export class Nemesis {
   private stopped = false;
   private partitioned = false;
+  /** Told of every fault injected, in words (for the demo's narration). */
+  onFault: (description: string) => void = () => undefined;
   /** Called to forge a request for `target`; set when Byzantine faults are on. */
   onForge: ((target: NodeId, core: RaftCore, sender: NodeId, others: readonly NodeId[]) => void) | null = null;
   private readonly actions: (() => void)[] = [];
@@ -73,6 +75,7 @@ export class Nemesis {
     if (this.partitioned && this.prng.chance(0.5)) {
       network.heal();
       this.partitioned = false;
+      this.onFault('network healed');
       return;
     }
     network.heal();
@@ -83,13 +86,16 @@ export class Nemesis {
       // Majority / minority split.
       const cut = this.prng.intBetween(1, Math.max(2, Math.ceil(ids.length / 2)));
       network.partition([ids.slice(0, cut), ids.slice(cut)]);
+      this.onFault(`partition ${ids.slice(0, cut).join(',')} | ${ids.slice(cut).join(',')}`);
     } else if (shape === 1 && leader !== null) {
       // The leader alone in a minority.
       network.partition([[leader], ids.filter((id) => id !== leader)]);
+      this.onFault(`leader ${leader} isolated`);
     } else if (shape === 2) {
       // One-way: a node hears everyone, no one hears it.
       const node = ids[0];
       if (node !== undefined) for (const other of ids) if (other !== node) network.cutLink(node, other);
+      this.onFault(`one-way cut: nobody hears ${node ?? '?'}`);
     } else {
       // A bridge: two sides that only one node connects.
       const bridge = ids[0];
@@ -97,6 +103,7 @@ export class Nemesis {
       const left = ids.slice(1, half);
       const right = ids.slice(half);
       if (bridge !== undefined) network.partition([left, right]);
+      this.onFault(`bridge ${bridge ?? '?'} between ${left.join(',')} and ${right.join(',')}`);
     }
     this.partitioned = true;
     // Partitions heal on their own after a while too (flapping).
@@ -114,7 +121,10 @@ export class Nemesis {
     const maxDown = Math.floor((ids.length - 1) / 2);
     if (down.length >= maxDown || (down.length > 0 && this.prng.chance(0.4))) {
       const id = down[this.prng.intBetween(0, down.length)];
-      if (id !== undefined) void this.cluster.start(id);
+      if (id !== undefined) {
+        void this.cluster.start(id);
+        this.onFault(`${id} restarted`);
+      }
       return;
     }
     const leader = this.cluster.leaders()[0]?.getNodeId();
@@ -122,6 +132,7 @@ export class Nemesis {
     const victim = leader !== undefined && this.prng.chance(0.4) ? leader : up[this.prng.intBetween(0, up.length)];
     if (victim === undefined) return;
     void this.cluster.crash(victim);
+    this.onFault(`${victim} crashed${victim === leader ? ' (the leader)' : ''}`);
     this.timers.setTimer(this.prng.intBetween(200, 3000), () => {
       if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null) void this.cluster.start(victim);
     });
@@ -133,6 +144,7 @@ export class Nemesis {
     const to = ids[this.prng.intBetween(0, ids.length)];
     if (from === undefined || to === undefined || from === to) return;
     this.cluster.network.clog(from, to, this.prng.intBetween(50, 400));
+    this.onFault(`link ${from}->${to} clogged`);
     this.timers.setTimer(this.prng.intBetween(200, 2000), () => this.cluster.network.clog(from, to, 0));
   }
 

@@ -44,6 +44,8 @@ export interface SimRunOptions {
   readonly membership?: boolean;
   /** Check the client history for linearizability at the end. Default true. */
   readonly checkLinearizability?: boolean;
+  /** Told of every fault the nemesis injects, in words. */
+  readonly onFault?: (atMs: number, description: string) => void;
   /** Test-only: a broken state machine whose reads are sometimes stale (proves the check can fail). */
   readonly corruptReads?: boolean;
 }
@@ -92,6 +94,10 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   const clients = new SimClients(cluster, timers, prng.fork(), { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 }, sink);
   clients.start(options.clients);
   const nemesis = new Nemesis(cluster, timers, prng.fork(), faults, options.durationMs, { membership: options.membership ?? false });
+  if (options.onFault !== undefined) {
+    const onFault = options.onFault;
+    nemesis.onFault = (description) => onFault(timers.nowMs(), description);
+  }
   let forgedRejected = 0;
   if (faults.has('byzantine')) {
     cluster.network.forger = (request) => (prng.chance(0.002) ? forgeResponse(request) : null);

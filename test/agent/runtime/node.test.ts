@@ -1,0 +1,157 @@
+// Proves the runtime RaftNode's contract on a single node with fake edges: it elects itself and
+// applies commands; it persists before it answers (the persisted batch precedes every reply);
+// a persistence error is fatal (logged, node stopped, waiters rejected); limits refuse work at
+// once; a follower refuses proposals with the leader hint; and the tick loop runs on real
+// timers (sinon fake timers drive setTimeout).
+import { strict as assert } from 'node:assert';
+import sinon from 'sinon';
+import { RaftNodeImpl } from '../../../agent/runtime/node.js';
+import { RealTimers } from '../../../agent/runtime/timers.js';
+import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
+import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
+import { SeededPrng } from '../../../agent/core/prng.js';
+import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { DefaultMembershipManager } from '../../../agent/membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import { MemoryPersistenceEngine } from '../../../storage/memory.js';
+import { PersistenceError } from '../../../agent/errors.js';
+import type { LogEntry, PersistBatch, StateMachine, SnapshotMeta, Timers } from '../../../agent/contracts.js';
+
+/** A state machine that records what it applied and echoes commands. */
+class EchoStateMachine implements StateMachine {
+  readonly applied: LogEntry[] = [];
+  apply(entry: LogEntry): Uint8Array {
+    this.applied.push(entry);
+    return entry.command;
+  }
+  query(query: Uint8Array): Uint8Array {
+    return query;
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  restore(_meta: SnapshotMeta, _data: Uint8Array): void {}
+}
+
+function makeNode(timers: Timers & { nowMs(): number }, network: SimNetwork, id: string, voters: string[], storage = new MemoryPersistenceEngine()) {
+  const { client, server } = network.endpoint(id);
+  const logger = new MemoryLogger();
+  const stateMachine = new EchoStateMachine();
+  const node = new RaftNodeImpl(
+    { timers, prng: new SeededPrng(1), client, server, storage, stateMachine, logger, metrics: new NoopMetrics(), membership: new DefaultMembershipManager() },
+    { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(voters) },
+  );
+  return { node, logger, stateMachine, storage };
+}
+
+async function runFor(timers: VirtualTimers, ms: number): Promise<void> {
+  await timers.runUntil(timers.nowMs() + ms);
+}
+
+describe('RaftNodeImpl', () => {
+  const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+  it('elects itself in a one-node cluster and applies submitted commands', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(1), RELIABLE_NETWORK);
+    const { node, stateMachine, logger } = makeNode(timers, network, 'a', ['a']);
+    await node.start();
+    await runFor(timers, 1000);
+    assert.equal(node.isLeader(), true);
+    const result = node.submitCommand(bytes('hello'), 1000);
+    await runFor(timers, 50);
+    assert.deepEqual(await result, bytes('hello'));
+    assert.deepEqual(stateMachine.applied.filter((e) => e.type === 'command').map((e) => new TextDecoder().decode(e.command)), ['hello']);
+    assert.ok(logger.records.some((r) => r.message === 'became leader' && r.fields.term === 1), 'the state transition is logged with its term (Property 21)');
+    await node.stop();
+  });
+
+  it('persists term, vote and entries before a peer sees the answer (Property 9)', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(2), RELIABLE_NETWORK);
+    const a = makeNode(timers, network, 'a', ['a', 'b', 'c']);
+    const b = makeNode(timers, network, 'b', ['a', 'b', 'c']);
+    const c = makeNode(timers, network, 'c', ['a', 'b', 'c']);
+    const checked = { votes: 0, appends: 0 };
+    // The hook sees every answer as it leaves its node: the durable state must already back it.
+    network.forger = (request, response) => {
+      const responder = request.type === 'RequestVoteRequest' ? [a, b, c].find((n) => n.node.getNodeId() !== request.candidateId && n.storage.disk.hardState.votedFor === request.candidateId) : null;
+      if (response.type === 'RequestVoteResponse' && response.voteGranted) {
+        assert.ok(responder, 'a granted vote is on the voter disk before the answer leaves');
+        assert.equal(responder.storage.disk.hardState.currentTerm, response.term);
+        checked.votes += 1;
+      }
+      if (response.type === 'AppendEntriesResponse' && response.success && request.type === 'AppendEntriesRequest' && request.entries.length > 0) {
+        const last = request.entries[request.entries.length - 1];
+        const holders = [a, b, c].filter((n) => n.node.getNodeId() !== request.leaderId && n.storage.disk.entries.some((e) => e.index === last?.index && e.term === last.term));
+        assert.ok(holders.length > 0, 'acknowledged entries are on the follower disk before the answer leaves');
+        checked.appends += 1;
+      }
+      return null;
+    };
+    for (const n of [a, b, c]) await n.node.start();
+    await runFor(timers, 2000);
+    const leader = [a, b, c].find((n) => n.node.isLeader());
+    assert.ok(leader);
+    for (let i = 0; i < 5; i += 1) void leader.node.submitCommand(bytes(`c${i}`), 1000);
+    await runFor(timers, 500);
+    assert.ok(checked.votes > 0 && checked.appends > 0, `checked ${checked.votes} votes and ${checked.appends} appends`);
+    for (const n of [a, b, c]) await n.node.stop();
+  });
+
+  it('stops on a persistence error, logs it as critical and rejects waiting commands', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(3), RELIABLE_NETWORK);
+    let fail = false;
+    class FailingStorage extends MemoryPersistenceEngine {
+      override persist(batch: PersistBatch): Promise<void> {
+        return fail ? Promise.reject(new PersistenceError('STORAGE_FULL', 'disk full')) : super.persist(batch);
+      }
+    }
+    const { node, logger } = makeNode(timers, network, 'a', ['a'], new FailingStorage());
+    await node.start();
+    await runFor(timers, 1000);
+    fail = true;
+    const pending = node.submitCommand(bytes('x'), 5000);
+    pending.catch(() => undefined);
+    await runFor(timers, 50);
+    await assert.rejects(pending, { code: 'RAFT_STOPPED' });
+    assert.equal(node.isRunning(), false);
+    assert.ok(logger.records.some((r) => r.level === 'critical' && r.fields.code === 'STORAGE_FULL'));
+  });
+
+  it('refuses a proposal on a follower with the leader hint, and an oversized command at once', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(4), RELIABLE_NETWORK);
+    const nodes = ['a', 'b', 'c'].map((id) => makeNode(timers, network, id, ['a', 'b', 'c']));
+    for (const n of nodes) await n.node.start();
+    await runFor(timers, 2000);
+    const leader = nodes.find((n) => n.node.isLeader());
+    const follower = nodes.find((n) => !n.node.isLeader());
+    assert.ok(leader && follower);
+    await assert.rejects(follower.node.submitCommand(bytes('x'), 100), (error: unknown) => {
+      assert.equal((error as { code: string }).code, 'RAFT_NOT_LEADER');
+      assert.equal((error as { leaderHint: string }).leaderHint, leader.node.getNodeId());
+      return true;
+    });
+    await assert.rejects(leader.node.submitCommand(new Uint8Array(DEFAULT_RAFT_CONFIGURATION.commandBytesMax + 1), 100), { code: 'RAFT_PROPOSAL_DROPPED' });
+    for (const n of nodes) await n.node.stop();
+  });
+
+  it('drives its tick loop with real timers (sinon fake timers)', async () => {
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const timers = new RealTimers();
+      const network = new SimNetwork(new VirtualTimers(), new SeededPrng(5), RELIABLE_NETWORK);
+      const { node } = makeNode(timers, network, 'a', ['a']);
+      await node.start();
+      assert.equal(node.isLeader(), false);
+      await clock.tickAsync(DEFAULT_RAFT_CONFIGURATION.electionTimeoutMaxMs + 50);
+      assert.equal(node.isLeader(), true);
+      await node.stop();
+    } finally {
+      clock.restore();
+    }
+  });
+});
