@@ -18,8 +18,11 @@ import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 /** The field names of a command's header. */
-const HEADER_FIELDS = ['op', 'key', 'time'] as const;
-const SESSION_FIELDS = ['client', 'seq'] as const;
+const HEADER_FIELDS: readonly string[] = ['op', 'key', 'time'];
+const SESSION_FIELDS: readonly string[] = ['client', 'seq'];
+const PUT_FIELDS: readonly string[] = [...HEADER_FIELDS, 'value', 'prev'];
+const DELETE_FIELDS: readonly string[] = [...HEADER_FIELDS, 'prev'];
+const CAS_FIELDS: readonly string[] = [...HEADER_FIELDS, 'rev', 'value'];
 
 function encodeOperation(operation: KvOperation): Record<string, unknown> {
   switch (operation.op) {
@@ -61,25 +64,25 @@ function readKey(fields: Fields): string {
 }
 
 function readOperation(value: unknown): { readonly operation: KvOperation; readonly fields: Fields } {
-  const op = Fields.of(value, 'command', ['op'], ['key', 'time', 'client', 'seq', 'value', 'prev', 'rev']).string('op');
-  const header = [...HEADER_FIELDS];
+  const all = Fields.of(value, 'command', ['op'], ['key', 'time', 'client', 'seq', 'value', 'prev', 'rev']);
+  const op = all.string('op');
   switch (op) {
     case 'put': {
-      const fields = Fields.of(value, 'put command', [...header, 'value', 'prev'], SESSION_FIELDS);
+      const fields = all.expect('put command', PUT_FIELDS, SESSION_FIELDS);
       const operation: KvPutOperation = { op, key: readKey(fields), value: fields.bytes('value'), returnPrevious: fields.boolean('prev') };
       return { operation, fields };
     }
     case 'delete': {
-      const fields = Fields.of(value, 'delete command', [...header, 'prev'], SESSION_FIELDS);
+      const fields = all.expect('delete command', DELETE_FIELDS, SESSION_FIELDS);
       return { operation: { op, key: readKey(fields), returnPrevious: fields.boolean('prev') }, fields };
     }
     case 'cas': {
-      const fields = Fields.of(value, 'cas command', [...header, 'rev', 'value'], SESSION_FIELDS);
+      const fields = all.expect('cas command', CAS_FIELDS, SESSION_FIELDS);
       const operation: KvCasOperation = { op, key: readKey(fields), expectedRevision: fields.integer('rev', 0), value: fields.bytes('value') };
       return { operation, fields };
     }
     case 'get': {
-      const fields = Fields.of(value, 'get command', header, SESSION_FIELDS);
+      const fields = all.expect('get command', HEADER_FIELDS, SESSION_FIELDS);
       return { operation: { op, key: readKey(fields) }, fields };
     }
     default:

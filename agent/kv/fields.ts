@@ -53,14 +53,21 @@ export class Fields {
    */
   static of(value: unknown, what: string, required: readonly string[], optional: readonly string[] = []): Fields {
     if (!isPlainRecord(value)) throw malformed(`${what}: expected a map`);
-    const values = new Map<string, unknown>(Object.entries(value));
-    for (const name of values.keys()) {
+    return new Fields(new Map<string, unknown>(Object.entries(value)), what).expect(what, required, optional);
+  }
+
+  /**
+   * Checks that every field is in `required` or `optional` and every `required` one is present,
+   * then reads the same fields as `what` (for a map whose kind depends on one of its fields).
+   */
+  expect(what: string, required: readonly string[], optional: readonly string[] = []): Fields {
+    for (const name of this.values.keys()) {
       if (!required.includes(name) && !optional.includes(name)) throw malformed(`${what}: unexpected field '${name}'`);
     }
     for (const name of required) {
-      if (!values.has(name)) throw malformed(`${what}: missing field '${name}'`);
+      if (!this.values.has(name)) throw malformed(`${what}: missing field '${name}'`);
     }
-    return new Fields(values, what);
+    return what === this.what ? this : new Fields(this.values, what);
   }
 
   /** True when the optional field `name` is present. */

@@ -78,15 +78,17 @@ export interface HistoryParseOptions {
 const DEFAULT_PARSE_OPTIONS: HistoryParseOptions = { eventsMax: 10_000_000 };
 const INVOKE_FIELDS = ['t', 'type', 'client', 'id', 'op', 'key', 'value'];
 const COMPLETION_FIELDS = ['t', 'type', 'client', 'id', 'value'];
+const CAS_FIELDS = ['expect', 'set'];
 
 function isRecord(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function fieldsOf(value: unknown, allowed: readonly string[]): Map<string, unknown> {
+function fieldsOf(value: unknown, allowed: (fields: ReadonlyMap<string, unknown>) => readonly string[]): Map<string, unknown> {
   if (!isRecord(value)) throw new Error('expected a JSON object');
   const fields = new Map<string, unknown>(Object.entries(value));
-  for (const name of fields.keys()) if (!allowed.includes(name)) throw new Error(`unexpected field '${name}'`);
+  const names = allowed(fields);
+  for (const name of fields.keys()) if (!names.includes(name)) throw new Error(`unexpected field '${name}'`);
   return fields;
 }
 
@@ -111,7 +113,7 @@ function readInvokeValue(op: HistoryOp, value: unknown): InvokeValue {
       if (value !== null) throw new Error(`a ${op}'s 'value' must be null`);
       return null;
     case 'cas': {
-      const fields = fieldsOf(value, ['expect', 'set']);
+      const fields = fieldsOf(value, () => CAS_FIELDS);
       if (!fields.has('expect') || !fields.has('set')) throw new Error("a cas's 'value' must have 'expect' and 'set'");
       const expect = fields.get('expect');
       const set = fields.get('set');
@@ -129,8 +131,8 @@ function readOutput(value: unknown): string | null {
 
 /** Checks one parsed JSON value as an event; throws a plain Error naming the problem. */
 function readEvent(value: unknown): HistoryEvent {
-  const type = isRecord(value) ? fieldsOf(value, [...INVOKE_FIELDS]).get('type') : undefined;
-  const fields = fieldsOf(value, type === 'invoke' ? INVOKE_FIELDS : COMPLETION_FIELDS);
+  const fields = fieldsOf(value, (f) => (f.get('type') === 'invoke' ? INVOKE_FIELDS : COMPLETION_FIELDS));
+  const type = fields.get('type');
   const t = fields.get('t');
   if (typeof t !== 'number' || !Number.isFinite(t)) throw new Error("'t' must be a finite number");
   const client = readClient(fields.get('client'));

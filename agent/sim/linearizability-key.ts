@@ -198,7 +198,7 @@ export class KeySearch {
   private adjust(op: number, sign: 1 | -1): void {
     const requires = this.steps[op]?.requires ?? -1;
     if (requires >= 0) this.wanted[requires] = (this.wanted[requires] ?? 0) + sign;
-    if (this.isInfo[op] === 0) this.okRemaining -= sign;
+    if (this.isInfo[op] === 0) this.okRemaining += sign;
   }
 
   /**

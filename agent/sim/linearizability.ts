@@ -10,7 +10,9 @@
  * applies it to the model and unlinks it; meeting a completion means the operation completing
  * there could not take effect in time, so the search backtracks. An explicit stack holds the
  * choices (never recursion), and a set of (operations taken, register value) pairs already seen
- * prunes the search: reaching a seen pair again cannot succeed where it failed before.
+ * prunes the search: reaching a seen pair again cannot succeed where it failed before. The search
+ * itself, with the order in which it tries candidates and its prunes, is in
+ * linearizability-key.ts; its memo in linearizability-memo.ts.
  *
  * `fail` operations are dropped (they did not happen). `info` operations (and operations never
  * completed) complete at infinity: they may take effect at any time after their invoke, or never,
@@ -44,7 +46,7 @@ export const DEFAULT_LINEARIZABILITY_OPTIONS: LinearizabilityOptions = {
 /** Counts of one check. */
 export interface LinearizabilityStats {
   readonly keys: number;
-  /** Operations checked (fail operations and info gets excluded). */
+  /** Operations checked, over the keys checked (fail operations and info gets excluded). */
   readonly operations: number;
   /** States remembered, over every key checked. */
   readonly statesExplored: number;
@@ -117,6 +119,7 @@ function explainFailure(
 export function checkLinearizability(operations: readonly HistoryOperation[], options: Partial<LinearizabilityOptions> = {}): LinearizabilityResult {
   const resolved: LinearizabilityOptions = { ...DEFAULT_LINEARIZABILITY_OPTIONS, ...options };
   assert(Number.isSafeInteger(resolved.statesMaxPerKey) && resolved.statesMaxPerKey >= 1, 'statesMaxPerKey >= 1');
+  assert(Number.isSafeInteger(resolved.cacheBytesMaxPerKey) && resolved.cacheBytesMaxPerKey >= 1 << 20, 'cacheBytesMaxPerKey >= 1 MiB');
   assert(Number.isSafeInteger(resolved.windowOperationsMax) && resolved.windowOperationsMax >= 1, 'windowOperationsMax >= 1');
   const byKey = new Map<string, HistoryOperation[]>();
   for (const op of operations) {

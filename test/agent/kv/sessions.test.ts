@@ -8,7 +8,21 @@ import { strict as assert } from 'node:assert';
 import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/codec.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/types.js';
+import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
 import { Driver, bytes, textOf } from './kv-helpers.js';
+
+/** A Metrics fake that sums increments by name and dimensions. */
+class CountingMetrics implements Metrics {
+  readonly counts = new Map<string, number>();
+  increment(name: string, count = 1, dimensions: MetricDimensions = {}): void {
+    const key = `${name}${JSON.stringify(dimensions)}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + count);
+  }
+  setGauge(): void {}
+  observe(): void {}
+  observeDurationMs(): void {}
+  async flush(): Promise<void> {}
+}
 
 function errorCode(result: KvResult): string | false {
   return result.type === 'error' && result.code;
@@ -115,5 +129,22 @@ describe('KvStateMachine sessions', () => {
       { type: 'put', revision: 1, previous: null },
       { type: 'put', revision: 2, previous: null },
     ]);
+  });
+
+  it('counts duplicates, errors, expiries and evictions in metrics', () => {
+    const metrics = new CountingMetrics();
+    const d = new Driver(new KvStateMachine({ sessionCountMax: 1, sessionTtlMs: 1000 }, { metrics }));
+    d.put('k', 'v', { clientId: 'a', seq: 1 });
+    d.put('k', 'v', { clientId: 'a', seq: 1 });
+    d.put('k', 'v', { clientId: 'b', seq: 1 }); // evicts a
+    d.put('k', 'v', { clientId: 'a', seq: 2 });
+    d.timeMs = 5000;
+    d.put('k', 'v'); // expires b
+    assert.deepEqual(Object.fromEntries(metrics.counts), {
+      'kv_duplicate_commands_total{}': 1,
+      'kv_sessions_evicted_total{}': 1,
+      'kv_command_errors_total{"code":"KV_SESSION_EXPIRED"}': 1,
+      'kv_sessions_expired_total{}': 1,
+    });
   });
 });
