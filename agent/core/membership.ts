@@ -191,6 +191,22 @@ export function planChange(current: ClusterConfiguration, change: MembershipChan
   }
 }
 
+/**
+ * Why the configuration `next` may not follow `current` directly, or null when it may: from a
+ * non-joint configuration the next one either keeps the voters (learner changes) or is the
+ * joint configuration whose old half is exactly the current voters (Raft §6).
+ */
+export function transitionProblem(current: ClusterConfiguration, next: ClusterConfiguration): string | null {
+  if (current.oldVoters !== null) return 'a membership change is already in progress (joint configuration)';
+  const problems = configurationProblems(next);
+  if (problems.length > 0) return `invalid configuration: ${problems.join('; ')}`;
+  const same = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+  if (next.oldVoters === null) {
+    return same(next.voters, current.voters) ? null : 'changing voters needs a joint configuration (C_old,new)';
+  }
+  return same(next.oldVoters, current.voters) ? null : 'the old half of a joint configuration must be the current voters';
+}
+
 /** The configuration that leaves a joint one: C_new, dropping addresses of nodes no longer named. */
 export function leaveJoint(joint: ClusterConfiguration): ClusterConfiguration {
   assert(joint.oldVoters !== null, 'only a joint configuration is left');

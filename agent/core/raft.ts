@@ -12,8 +12,7 @@
 import { assert, assertNever } from './assert.js';
 import { handlePreVoteRequest, handlePreVoteResponse, handleVoteRequest, handleVoteResponse, campaign } from './election.js';
 import { RaftLog } from './log.js';
-import { allMembers, encodeConfiguration, isMember, isVoter, planChange, quorumVoters, sameConfiguration } from './membership.js';
-import type { MembershipChange } from './membership.js';
+import { allMembers, encodeConfiguration, isMember, isVoter, quorumVoters, sameConfiguration, transitionProblem } from './membership.js';
 import { Progress } from './progress.js';
 import type { Prng } from './prng.js';
 import { hasQuorum } from './quorum.js';
@@ -201,8 +200,12 @@ export class RaftCore {
     return this.appendProposal('command', command);
   }
 
-  /** Starts a membership change (one at a time; see membership.ts `planChange`). */
-  proposeMembershipChange(change: MembershipChange): ProposeResult {
+  /**
+   * Proposes the next cluster configuration (Raft §6): a learner change, or the joint
+   * configuration C_old,new that starts a voter change; the core itself proposes C_new once
+   * C_old,new is committed. One change at a time.
+   */
+  proposeConfiguration(next: ClusterConfiguration): ProposeResult {
     if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderHint: this.leaderId };
     if (this.configs.hasUncommitted(this.log.commitIndex)) {
       return { ok: false, reason: 'change-in-progress', message: 'a membership change is still being committed' };
@@ -210,9 +213,9 @@ export class RaftCore {
     if (this.log.term(this.log.commitIndex) !== this.currentTerm) {
       return { ok: false, reason: 'change-in-progress', message: 'the leader has not yet committed an entry of its term' };
     }
-    const plan = planChange(this.configs.current(), change);
-    if (!plan.ok) return { ok: false, reason: plan.reason.includes('in progress') ? 'change-in-progress' : 'invalid-change', message: plan.reason };
-    return this.appendProposal('config', encodeConfiguration(plan.next));
+    const problem = transitionProblem(this.configs.current(), next);
+    if (problem !== null) return { ok: false, reason: problem.includes('in progress') ? 'change-in-progress' : 'invalid-change', message: problem };
+    return this.appendProposal('config', encodeConfiguration(next));
   }
 
   /** Registers a linearizable read (ReadIndex); its ReadState comes out in a later Ready. */

@@ -69,13 +69,13 @@ function sendAppend(core: RaftCore, id: NodeId, progress: Progress): boolean {
     startSnapshot(core, id, progress);
     return false;
   }
-  if (entries.length === 0) return false;
+  // In probe state an empty append still finds out whether the logs match at next - 1.
+  const probing = progress.state === 'probe' && progress.match < prevLogIndex;
+  if (entries.length === 0 && !probing) return false;
   core.send(id, { type: 'AppendEntriesRequest', term: core.currentTerm, leaderId: core.id, prevLogIndex, prevLogTerm, entries, leaderCommit: core.log.commitIndex });
   let bytes = 0;
   for (const entry of entries) bytes += entryBytes(entry);
-  const last = entries[entries.length - 1];
-  assert(last !== undefined, 'a sent batch is not empty');
-  progress.sentEntries(last.index, entries.length, bytes);
+  progress.sentEntries(prevLogIndex + entries.length, entries.length, bytes);
   return true;
 }
 

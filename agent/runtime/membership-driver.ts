@@ -5,7 +5,7 @@
  * One change runs at a time; every wait has a deadline.
  */
 import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../errors.js';
-import { isMember, isVoter } from '../core/membership.js';
+import { isVoter, planChange } from '../core/membership.js';
 import type { MembershipChange } from '../core/membership.js';
 import type { RaftCore } from '../core/raft.js';
 import type { ClusterConfiguration, MembershipManager, NodeId, RaftConfiguration, TimerHandle, Timers } from '../contracts.js';
@@ -47,14 +47,14 @@ export class MembershipDriver {
     return this.exclusive(async () => {
       const config = this.host.requireCore().getConfiguration();
       if (isVoter(config, id)) return true;
-      if (!isMember(config, id)) {
+      if (!this.membership.isNodeInConfiguration(id, config)) {
         await this.change({ kind: 'add-learner', id, address }, (c) => c.learners.includes(id));
       }
       if (learnerOnly) return true;
       try {
         await this.waitCaughtUp(id);
       } catch (error) {
-        await this.change({ kind: 'remove', id }, (c) => !isMember(c, id)).catch(() => undefined);
+        await this.change({ kind: 'remove', id }, (c) => !this.membership.isNodeInConfiguration(id, c)).catch(() => undefined);
         throw error;
       }
       await this.change({ kind: 'promote', id }, (c) => c.oldVoters === null && c.voters.includes(id));
@@ -65,8 +65,8 @@ export class MembershipDriver {
   async removeServer(id: NodeId): Promise<boolean> {
     return this.exclusive(async () => {
       const config = this.host.requireCore().getConfiguration();
-      if (!isMember(config, id)) return true;
-      await this.change({ kind: 'remove', id }, (c) => c.oldVoters === null && !isMember(c, id));
+      if (!this.membership.isNodeInConfiguration(id, config)) return true;
+      await this.change({ kind: 'remove', id }, (c) => c.oldVoters === null && !this.membership.isNodeInConfiguration(id, c));
       return true;
     });
   }
@@ -84,10 +84,19 @@ export class MembershipDriver {
     }
   }
 
-  /** Proposes one change and waits until the applied configuration satisfies `until`. */
+  /**
+   * Proposes one change and waits until the applied configuration satisfies `until`. Learner
+   * changes are one step; voter changes go through the joint configuration that the
+   * membership manager builds (reference `create_joint_configuration`).
+   */
   private async change(change: MembershipChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
+    await this.waitLeaderSettled();
     const core = this.host.requireCore();
-    const result = core.proposeMembershipChange(change);
+    const current = core.getConfiguration();
+    const plan = planChange(current, change);
+    if (!plan.ok) throw new MembershipError(`${change.kind} ${change.id} refused: ${plan.reason}`);
+    const next = plan.next.oldVoters === null ? plan.next : this.membership.createJointConfiguration(current, { ...plan.next, oldVoters: null });
+    const result = core.proposeConfiguration(next);
     if (!result.ok) {
       if (result.reason === 'not-leader') throw new NotLeaderError(result.leaderHint);
       throw new MembershipError(`${change.kind} ${change.id} refused: ${result.message}`);
@@ -113,14 +122,30 @@ export class MembershipDriver {
     });
   }
 
-  /** Polls the learner's progress until it is within learnerCatchUpEntries of the log. */
+  /**
+   * Waits until this leader has committed an entry of its own term and no configuration entry
+   * is pending, so a change is not refused merely because leadership is fresh.
+   */
+  private async waitLeaderSettled(): Promise<void> {
+    const deadline = this.timers.nowMs() + this.stepTimeoutMs();
+    for (;;) {
+      const core = this.host.requireCore();
+      if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
+      if (core.termAt(core.getCommitIndex()) === core.getTerm() && !core.hasUncommittedConfiguration()) return;
+      if (this.timers.nowMs() >= deadline || !this.host.isRunning()) throw new TimeoutError('the leader did not commit an entry of its term in time');
+      await new Promise<void>((resolve) => this.timers.setTimer(this.raft.heartbeatIntervalMs, resolve));
+    }
+  }
+
+  /** Polls the learner's progress until it answers, matches, and is within learnerCatchUpEntries of the log. */
   private async waitCaughtUp(id: NodeId): Promise<void> {
     const deadline = this.timers.nowMs() + this.raft.learnerCatchUpTimeoutMs;
     while (this.host.isRunning()) {
       const core = this.host.requireCore();
       if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
       const progress = core.getProgress().find((p) => p.id === id);
-      if (progress !== undefined && progress.match + this.raft.learnerCatchUpEntries >= core.getLastIndex()) return;
+      // Caught up (thesis §4.2.1): it answers, its log matches ours, and it is close behind.
+      if (progress !== undefined && progress.recentActive && progress.state === 'replicate' && progress.match + this.raft.learnerCatchUpEntries >= core.getLastIndex()) return;
       if (this.timers.nowMs() >= deadline) {
         throw new MembershipError(`learner ${id} did not catch up within ${this.raft.learnerCatchUpTimeoutMs} ms (match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter`);
       }

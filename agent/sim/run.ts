@@ -89,7 +89,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   };
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const raft: RaftConfiguration = { ...SIM_RAFT_CONFIGURATION, ...options.raft };
-  const cluster = new SimCluster(timers, { seed: prng.nextUint32(), nodeIds: ids, raft, faults: networkFaults(prng, faults), syncDelayMs: 1, logRetainEntries: 100, corruptReads: options.corruptReads === true }, sink);
+  const cluster = new SimCluster(timers, { seed: prng.nextUint32(), nodeIds: ids, raft, faults: networkFaults(prng, faults), syncDelayMs: 1, logRetainEntries: 10, corruptReads: options.corruptReads === true }, sink);
   for (const id of ids) await cluster.start(id);
   const clients = new SimClients(cluster, timers, prng.fork(), { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 }, sink);
   clients.start(options.clients);

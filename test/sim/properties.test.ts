@@ -45,6 +45,15 @@ describe('simulated clusters under faults', function () {
     });
   }
 
+  for (const seed of seeds().map((s) => s + 1000)) {
+    it(`SEED=${seed}: 5 nodes, membership changes, tiny snapshots, every fault`, async () => {
+      process.stdout.write(`SEED=${seed}\n`);
+      const summary = await runSimulation({ seed, nodes: 5, durationMs: 8_000, clients: 3, faults: [...FAULT_KINDS], membership: true, raft: { snapshotThresholdBytes: 2048, snapshotChunkBytes: 512 } });
+      assert.ok(summary.ok, explain(summary));
+      assert.equal(summary.linearizable, true, explain(summary));
+    });
+  }
+
   it('replays a run byte for byte from its seed', async () => {
     const traceOf = async (): Promise<string> => {
       const lines: string[] = [];
