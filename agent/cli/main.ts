@@ -1,6 +1,8 @@
 /**
  * The `coraft` command line: one entry point, every command a subcommand.
  */
+import { ConfigError } from '../errors.js';
+import { UsageError } from './args.js';
 
 /** A subcommand: its one-line summary and its implementation, loaded on demand. */
 interface Command {
@@ -12,6 +14,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   demo: {
     summary: 'narrated simulated cluster under faults (what npm start runs)',
     run: async (args) => (await import('./demo.js')).runDemoCommand(args),
+  },
+  cluster: {
+    summary: 'cluster init: write a ready loopback cluster with fresh keys',
+    run: async (args) => (await import('./cluster-init.js')).runClusterCommand(args),
+  },
+  config: {
+    summary: 'config schema | config check FILE',
+    run: async (args) => (await import('./config.js')).runConfigCommand(args),
   },
   sim: {
     summary: 'run a deterministic simulated cluster under faults and check it',
@@ -38,5 +48,14 @@ export async function main(args: readonly string[]): Promise<number> {
     process.stderr.write(`coraft: unknown command '${name}'\n\n${usage()}\n`);
     return 2;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    // Operating errors end the command with a clear message and an exit code scripts can test.
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`coraft ${name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
 }

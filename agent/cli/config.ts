@@ -1,0 +1,24 @@
+/**
+ * `coraft config schema` prints the JSON Schema of agent.json; `coraft config check FILE`
+ * validates a file and names every problem.
+ */
+import { AGENT_CONFIG_SCHEMA, loadAgentConfig } from '../config/agent-config.js';
+
+const HELP = `usage: coraft config schema        print the JSON Schema of agent.json
+       coraft config check FILE    validate FILE (keys included) and report every problem
+`;
+
+export function runConfigCommand(args: readonly string[]): Promise<number> {
+  const [sub, file] = args;
+  if (sub === 'schema') {
+    process.stdout.write(`${JSON.stringify(AGENT_CONFIG_SCHEMA, null, 2)}\n`);
+    return Promise.resolve(0);
+  }
+  if (sub === 'check' && file !== undefined) {
+    const config = loadAgentConfig(file);
+    process.stdout.write(`${config.file}: valid (node ${config.nodeId}, ${config.members.length} members, ${config.transport}/${config.codec}/${config.storage})\n`);
+    return Promise.resolve(0);
+  }
+  process.stdout.write(HELP);
+  return Promise.resolve(sub === undefined || sub === '--help' ? 0 : 2);
+}

@@ -1,0 +1,78 @@
+/**
+ * DiagnosticLogger implementations: pino (structured JSON on stdout, one object per line,
+ * which journald stores as is) and a plain console logger for people. Neither is a global:
+ * the agent builds one and injects it. Keys and other secrets are never passed to a logger.
+ */
+import { pino } from 'pino';
+import type { Logger as PinoInstance } from 'pino';
+import type { DiagnosticLogger, LogFields, LogLevel } from '../contracts.js';
+
+const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warning: 40, error: 50, critical: 60 };
+
+abstract class LevelledLogger implements DiagnosticLogger {
+  abstract log(level: LogLevel, message: string, fields?: LogFields): void;
+  trace(message: string, fields?: LogFields): void {
+    this.log('trace', message, fields);
+  }
+  debug(message: string, fields?: LogFields): void {
+    this.log('debug', message, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.log('info', message, fields);
+  }
+  warning(message: string, fields?: LogFields): void {
+    this.log('warning', message, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.log('error', message, fields);
+  }
+  critical(message: string, fields?: LogFields): void {
+    this.log('critical', message, fields);
+  }
+}
+
+/** pino's name for each of our levels (`warning` is pino's `warn`, `critical` its `fatal`). */
+const PINO_LEVEL: Readonly<Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'>> = {
+  trace: 'trace',
+  debug: 'debug',
+  info: 'info',
+  warning: 'warn',
+  error: 'error',
+  critical: 'fatal',
+};
+
+/** Structured JSON logs through pino, to stdout (fd 1) by default. */
+export class PinoLogger extends LevelledLogger {
+  private readonly pino: PinoInstance;
+
+  constructor(options: { readonly level: LogLevel; readonly base?: LogFields; readonly fd?: number }) {
+    super();
+    this.pino = pino({ level: PINO_LEVEL[options.level], base: { ...options.base }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: options.fd ?? 1, sync: true }));
+  }
+
+  log(level: LogLevel, message: string, fields: LogFields = {}): void {
+    this.pino[PINO_LEVEL[level]](fields, message);
+  }
+
+  flush(): void {
+    this.pino.flush();
+  }
+}
+
+/** Plain lines for a terminal: time, level, message, then key=value fields. */
+export class ConsoleLogger extends LevelledLogger {
+  constructor(
+    private readonly level: LogLevel,
+    private readonly write: (line: string) => void = (line) => process.stderr.write(line),
+  ) {
+    super();
+  }
+
+  log(level: LogLevel, message: string, fields: LogFields = {}): void {
+    if (LEVEL_ORDER[level] < LEVEL_ORDER[this.level]) return;
+    const rest = Object.entries(fields)
+      .map(([k, v]) => `${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`)
+      .join(' ');
+    this.write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(8)} ${message}${rest === '' ? '' : ` ${rest}`}\n`);
+  }
+}
