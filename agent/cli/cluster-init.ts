@@ -62,11 +62,11 @@ export function initCluster(options: { dir: string; nodes: number; basePort: num
   });
 }
 
-export async function runClusterCommand(args: readonly string[]): Promise<number> {
+export function runClusterCommand(args: readonly string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'init') {
     process.stdout.write(HELP);
-    return sub === undefined || sub === '--help' ? 0 : 2;
+    return Promise.resolve(sub === undefined || sub === '--help' ? 0 : 2);
   }
   const { values } = parseOptions(rest, {
     nodes: { type: 'string' },
@@ -79,7 +79,7 @@ export async function runClusterCommand(args: readonly string[]): Promise<number
   });
   if (values.help === true) {
     process.stdout.write(HELP);
-    return 0;
+    return Promise.resolve(0);
   }
   if (values.dir === undefined) throw new ConfigError(['--dir: required']);
   const transport = values.transport ?? 'coaps';
@@ -95,5 +95,5 @@ export async function runClusterCommand(args: readonly string[]): Promise<number
     force: values.force === true,
   });
   for (const node of nodes) process.stdout.write(`${node.id}: ${node.config} (endpoint coap://${node.endpoint})\n`);
-  return 0;
+  return Promise.resolve(0);
 }
