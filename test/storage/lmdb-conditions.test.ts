@@ -11,6 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sinon from 'sinon';
 import type { PersistenceEngine } from '../../agent/contracts.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
 import type { LmdbPersistenceOptions } from '../../storage/lmdb.js';
@@ -131,7 +132,9 @@ describe('LMDB engine under bad conditions', function () {
     try {
       const options = lmdbTestOptions(dir, { mapSizeMaxBytes: 64 * 1024 * 1024 });
       const engine = await LmdbPersistenceEngine.open(options);
-      const { acked, error } = await fillUntilRefused(engine, 2000);
+      // lmdb-js also reports the failed commit on console.error; keep the test output clean.
+      const consoleError = sinon.stub(console, 'error');
+      const { acked, error } = await fillUntilRefused(engine, 2000).finally(() => consoleError.restore());
       assert.ok(acked > 20, `only ${acked} entries fitted`);
       assert.equal((error as { code?: string } | null)?.code, 'STORAGE_FULL');
       assert.match(String(error), /ENOSPC|No space/);
