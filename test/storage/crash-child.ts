@@ -1,19 +1,19 @@
 // The child process of lmdb-crash.test.ts (not a test itself): opens the LMDB engine on the
 // directory given, loads it, then writes the CrashWorkload of the seed given as fast as it
 // can with a fixed number of writes in flight, printing "A <n>" once batch n (0-based) is
-// acknowledged, until the parent kills it. Usage: crash-child.ts <dir> <seed> <inflight>.
+// acknowledged, until the parent kills it. Usage: crash-child.ts <dir> <seed> <inflight> <mode>.
 import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
 import { CrashWorkload } from './crash-workload.js';
 import { lmdbTestOptions } from './helpers.js';
 
-const [dir, seedText, inflightText] = process.argv.slice(2);
-if (dir === undefined || seedText === undefined || inflightText === undefined) {
-  process.stderr.write('usage: crash-child.ts <dir> <seed> <inflight>\n');
+const [dir, seedText, inflightText, mode] = process.argv.slice(2);
+if (dir === undefined || seedText === undefined || inflightText === undefined || (mode !== 'mixed' && mode !== 'snapshots')) {
+  process.stderr.write('usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots>\n');
   process.exit(2);
 }
 const inflight = Number(inflightText);
 const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
-const workload = new CrashWorkload(await engine.load(), Number(seedText));
+const workload = new CrashWorkload(await engine.load(), Number(seedText), mode);
 process.stdout.write('READY\n');
 
 let issued = 0;

@@ -14,9 +14,12 @@ const LOG_LENGTH_MAX = 300;
 /** Size of a large snapshot image, bytes: more than 1 MiB. */
 export const LARGE_SNAPSHOT_BYTES = 1024 * 1024 + 4096;
 
+/** `bytes` bytes repeating a 251-byte pattern derived from `seed`, as a plain Uint8Array. */
 function fill(bytes: number, seed: number): Uint8Array {
+  const pattern = Buffer.alloc(251);
+  for (let i = 0; i < pattern.length; i += 1) pattern[i] = (seed + i * 31) & 0xff;
   const data = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i += 1) data[i] = (seed + i * 31 + (i >> 8)) & 0xff;
+  if (bytes > 0) data.set(Buffer.alloc(bytes, pattern));
   return data;
 }
 
@@ -29,12 +32,22 @@ export function diskOf(state: PersistedState): MemoryDisk {
   return disk;
 }
 
+/**
+ * What the workload writes: `mixed` is the log traffic of a node; `snapshots` replaces a
+ * 1 MiB+ snapshot in nearly every batch, so that kills land while one is being written.
+ */
+export type CrashWorkloadMode = 'mixed' | 'snapshots';
+
 /** The next batches after `state`, from `seed`. */
 export class CrashWorkload {
   readonly disk: MemoryDisk;
   private readonly prng: SeededPrng;
 
-  constructor(state: PersistedState, seed: number) {
+  constructor(
+    state: PersistedState,
+    seed: number,
+    private readonly mode: CrashWorkloadMode = 'mixed',
+  ) {
     this.disk = diskOf(state);
     this.prng = new SeededPrng(seed);
   }
@@ -51,6 +64,9 @@ export class CrashWorkload {
   private choose(): PersistBatch {
     const disk = this.disk;
     const length = disk.entries.length;
+    if (this.mode === 'snapshots') {
+      return this.prng.chance(0.8) ? this.snapshotBatch(LARGE_SNAPSHOT_BYTES + this.prng.intBetween(0, 4096), true) : this.appendBatch(4);
+    }
     if (length > LOG_LENGTH_MAX) return this.snapshotBatch(this.prng.chance(0.3) ? LARGE_SNAPSHOT_BYTES : 2000, true);
     const roll = this.prng.intBetween(0, 100);
     if (roll < 62) return this.appendBatch(this.prng.intBetween(1, 17));
