@@ -5,8 +5,10 @@
  * Writes. `persist(batch)` checks the batch against the projection of the disk after every
  * accepted write (checkBatch), turns it into a write plan and queues it. One commit at a time
  * takes every queued plan, applies them in order inside one LMDB child transaction (so that a
- * failure halfway aborts the whole group) and commits with one sync; each promise resolves
- * only once its write is on disk (see lmdb-open.ts for the LMDB options and why they are safe).
+ * failure halfway aborts the whole group) and commits it with one LMDB sync (an fdatasync of
+ * the data pages, then the synchronous write of the meta page that makes them current); each
+ * promise resolves only once its write is on disk (see lmdb-open.ts for the LMDB options and
+ * why they are safe).
  *
  * Snapshots are stored inside LMDB, in the same transaction as the rest of their batch, rather
  * than as files renamed into place: LMDB's copy-on-write commit already leaves either the old
