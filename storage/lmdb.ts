@@ -86,6 +86,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       checkBatch(this.projection.shape(), batch);
       return this.queue.enqueue(encodeSteps(this.projection.apply(batch)), bytes);
     } catch (error) {
+      // A refused write (closed, queue full, failed earlier, invalid batch) never reaches LMDB.
+      if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
       return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
     }
   }
