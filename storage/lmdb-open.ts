@@ -34,6 +34,7 @@ import type { HardState, LogIndex, Term } from '../agent/contracts.js';
 import { acquireDirectoryLock } from './dir-lock.js';
 import type { DirectoryLock } from './dir-lock.js';
 import { toPersistenceError } from './lmdb-errors.js';
+import { checkDataFile } from './lmdb-header.js';
 import type { ResolvedLmdbOptions } from './lmdb-options.js';
 import {
   FORMAT_VERSION,
@@ -109,14 +110,15 @@ function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
 
 /**
  * Opens `options.path`: STORAGE_IO for a missing or unusable directory, STORAGE_LOCKED when
- * another live process has it, STORAGE_VERSION for a newer format, STORAGE_CORRUPT for an
- * inconsistent log. The lock is released again on any failure.
+ * another live process has it, STORAGE_VERSION for a newer format, STORAGE_CORRUPT for a
+ * data file that is not a whole LMDB environment or an inconsistent log. The lock is released again on any failure.
  */
 export async function openDirectory(options: ResolvedLmdbOptions): Promise<OpenedDirectory> {
   checkDirectory(options);
   const lock = acquireDirectoryLock(options.path);
   let handles: LmdbHandles | null = null;
   try {
+    checkDataFile(options.path);
     try {
       handles = openHandles(options);
     } catch (error) {

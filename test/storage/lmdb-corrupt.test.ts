@@ -1,10 +1,13 @@
 // Proves that a data directory the engine cannot trust is refused when it opens, not silently
 // repaired: damage is injected by writing raw keys and values with lmdb directly (a gap, an
 // entry whose index does not match its key, terms going backwards, a flipped byte, a bad key,
-// a log without its snapshot, a damaged snapshot image or hard state) and each must give
-// STORAGE_CORRUPT; a format record of a newer version gives STORAGE_VERSION. The lock is
+// a log without its snapshot, a damaged snapshot image or hard state) or by overwriting or
+// truncating data.mdb (which LMDB itself would crash on), and each must give STORAGE_CORRUPT;
+// a format record of a newer version, or another LMDB data version, gives STORAGE_VERSION. The lock is
 // released after a refusal, so opening again gives the same error, not STORAGE_LOCKED.
 import { strict as assert } from 'node:assert';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
@@ -117,5 +120,23 @@ describe('LMDB engine on damaged or newer data', () => {
   it('refuses a newer format version with STORAGE_VERSION', async () => {
     await tamper(dir, ({ meta }) => meta.putSync('format', Buffer.from('{"format":"coraft-lmdb","version":2}')));
     await assertRefused(dir, 'STORAGE_VERSION', /format version 2; this build reads up to 1/);
+  });
+
+  it('refuses a data file that is not an LMDB environment', async () => {
+    writeFileSync(join(dir, 'data.mdb'), Buffer.alloc(64 * 1024, 0x41));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /data\.mdb is not an LMDB environment/);
+  });
+
+  it('refuses a truncated data file', async () => {
+    truncateSync(join(dir, 'data.mdb'), 3 * 4096);
+    await assertRefused(dir, 'STORAGE_CORRUPT', /truncated/);
+  });
+
+  it('refuses another LMDB data version with STORAGE_VERSION', async () => {
+    const path = join(dir, 'data.mdb');
+    const data = readFileSync(path);
+    for (const page of [0, 4096]) data.writeUInt32LE(999, page + 28);
+    writeFileSync(path, data);
+    await assertRefused(dir, 'STORAGE_VERSION', /LMDB data version 999/);
   });
 });
