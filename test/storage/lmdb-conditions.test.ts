@@ -88,7 +88,10 @@ describe('LMDB engine under bad conditions', function () {
     if (isRoot) {
       // chmod does not stop root: make the file system itself read-only.
       const failure = mount(['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', data]);
-      if (failure !== null) this.skip(); // Root without mount rights: cannot make a read-only directory.
+      if (failure !== null) {
+        console.log(`      skipped: running as root, chmod cannot make a directory read-only, and mount failed (${failure})`);
+        this.skip();
+      }
     }
     try {
       const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(data));
@@ -127,8 +130,11 @@ describe('LMDB engine under bad conditions', function () {
   });
 
   it('refuses a commit on a full disk with STORAGE_FULL and keeps what was acknowledged', async function () {
-    const failure = isRoot ? mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]) : 'not root';
-    if (failure !== null) this.skip(); // A full disk needs a small file system; mounting one needs root.
+    const failure = isRoot ? mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]) : 'not running as root';
+    if (failure !== null) {
+      console.log(`      skipped: a full disk needs a small file system mounted here, and mounting failed (${failure})`);
+      this.skip();
+    }
     try {
       const options = lmdbTestOptions(dir, { mapSizeMaxBytes: 64 * 1024 * 1024 });
       const engine = await LmdbPersistenceEngine.open(options);
