@@ -1,0 +1,84 @@
+/**
+ * Turns what LMDB, lmdb-js and Node's fs throw into PersistenceError with the code a caller
+ * acts on. lmdb-js reports errno values and LMDB's own (negative) return codes as a numeric
+ * `code`; Node's fs uses string codes. A failed asynchronous commit rejects with a generic
+ * "Commit failed" error whose `commitError` promise carries the real cause.
+ */
+import { PersistenceError, RaftError } from '../agent/contracts.js';
+
+type PersistenceCode = 'STORAGE_IO' | 'STORAGE_CORRUPT' | 'STORAGE_FULL' | 'STORAGE_VERSION';
+
+/** errno names and LMDB return codes, by the code lmdb-js reports (Linux errno numbers). */
+const NUMERIC_CODES: ReadonlyMap<number, string> = new Map([
+  [2, 'ENOENT'],
+  [5, 'EIO'],
+  [12, 'ENOMEM'],
+  [13, 'EACCES'],
+  [20, 'ENOTDIR'],
+  [27, 'EFBIG'],
+  [28, 'ENOSPC'],
+  [30, 'EROFS'],
+  [122, 'EDQUOT'],
+  [-30792, 'MDB_MAP_FULL'],
+  [-30788, 'MDB_TXN_FULL'],
+  [-30793, 'MDB_INVALID'],
+  [-30794, 'MDB_VERSION_MISMATCH'],
+  [-30795, 'MDB_PANIC'],
+  [-30796, 'MDB_CORRUPTED'],
+  [-30797, 'MDB_PAGE_NOTFOUND'],
+]);
+
+const CATEGORY: ReadonlyMap<string, PersistenceCode> = new Map([
+  ['ENOSPC', 'STORAGE_FULL'],
+  ['EDQUOT', 'STORAGE_FULL'],
+  ['EFBIG', 'STORAGE_FULL'],
+  ['MDB_MAP_FULL', 'STORAGE_FULL'],
+  ['MDB_TXN_FULL', 'STORAGE_FULL'],
+  ['MDB_INVALID', 'STORAGE_CORRUPT'],
+  ['MDB_CORRUPTED', 'STORAGE_CORRUPT'],
+  ['MDB_PAGE_NOTFOUND', 'STORAGE_CORRUPT'],
+  ['MDB_VERSION_MISMATCH', 'STORAGE_VERSION'],
+]);
+
+/** The symbolic name of an error's code ('ENOSPC', 'MDB_MAP_FULL', ...), or '' when it has none. */
+export function errorCodeName(error: unknown): string {
+  if (!(error instanceof Error) || !('code' in error)) return '';
+  const code: unknown = error.code;
+  if (typeof code === 'string') return code;
+  if (typeof code === 'number') return NUMERIC_CODES.get(code) ?? `code ${code}`;
+  return '';
+}
+
+/**
+ * Wraps `error` in a PersistenceError whose message says what was being done (`context`,
+ * which names the path) and why. A PersistenceError or other RaftError passes through.
+ */
+export function toPersistenceError(error: unknown, context: string): RaftError {
+  if (error instanceof RaftError) return error;
+  const name = errorCodeName(error);
+  const code = CATEGORY.get(name) ?? 'STORAGE_IO';
+  const reason = error instanceof Error ? error.message : String(error);
+  const label = name === '' || reason.includes(name) ? reason : `${name}: ${reason}`;
+  return new PersistenceError(code, `${context}: ${label}`, { cause: error });
+}
+
+/**
+ * The cause of a failed lmdb-js commit: the error in its `commitError` promise when there is
+ * one (always awaited, so that the promise is never left rejected without a handler), else
+ * the error itself.
+ */
+export async function commitFailureCause(error: unknown): Promise<unknown> {
+  if (!(error instanceof Error) || !('commitError' in error)) return error;
+  const commitError: unknown = error.commitError;
+  if (!isThenable(commitError)) return error;
+  try {
+    await commitError;
+    return error;
+  } catch (cause) {
+    return cause;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && 'then' in value && typeof value.then === 'function';
+}

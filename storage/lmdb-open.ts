@@ -1,0 +1,194 @@
+/**
+ * Opening a data directory for the LMDB engine: check the directory, take its exclusive lock,
+ * open the LMDB environment with explicit options, check the format version, and rebuild the
+ * projection of the log from what is stored, refusing a log that is not consistent.
+ *
+ * LMDB options and why they are safe (every one is passed explicitly; defaults drift):
+ * - `overlappingSync: false`. With lmdb-js's default (true) a write resolves when its
+ *   transaction is committed and visible, before it is on disk (durability then needs
+ *   `await db.flushed`), and recovery after a power loss relies on the boot id to fall back to
+ *   the last flushed transaction. With it off, each commit runs LMDB's own protocol before the
+ *   promise resolves: data pages written and fdatasync'ed, then the meta page written through
+ *   an O_DSYNC descriptor. A resolved write is therefore on disk, readers never see a write
+ *   that is not durable, and a crash at any point leaves the previous or the new meta page,
+ *   each pointing to pages already on disk. Overlapping sync would not be faster here: a
+ *   durable commit takes two device syncs either way, and writers waiting for durability
+ *   cannot start the next transaction early (measured on lmdb-js alone: 2,500 vs 2,450
+ *   commits/s of one entry, 2,050 vs 1,880 of 64 entries, without vs with).
+ * - `noSync: false`, `noMetaSync: false` (and `mapAsync` left off): skipping the meta sync
+ *   loses the last acknowledged commit on power loss; skipping the data sync can leave a meta
+ *   page pointing at pages that never reached the disk, a corrupt environment.
+ * - `useWritemap: false`: pages are written with pwrite, so a stray write into the map cannot
+ *   corrupt the file, and child transactions (used to make each commit all-or-nothing) work.
+ * - `eventTurnBatching: false`, `commitDelay: 0`: this engine groups writes itself (one LMDB
+ *   transaction per group); lmdb-js's event-turn batch would add an internal commit promise
+ *   that no one awaits and that becomes an unhandled rejection when a commit fails.
+ * - `cache: false`, `compression: false`, `encoding: 'binary'`: records are encoded here.
+ * - `mapSize`, `pageSize`, `maxDbs: 4`, `maxReaders` from the options; `remapChunks: false`.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { open } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { PersistenceError } from '../agent/contracts.js';
+import type { HardState, LogIndex, Term } from '../agent/contracts.js';
+import { acquireDirectoryLock } from './dir-lock.js';
+import type { DirectoryLock } from './dir-lock.js';
+import { toPersistenceError } from './lmdb-errors.js';
+import { checkDataFile } from './lmdb-header.js';
+import type { ResolvedLmdbOptions } from './lmdb-options.js';
+import {
+  FORMAT_VERSION,
+  META_KEYS,
+  checkSnapshotData,
+  decodeEntry,
+  encodeFormat,
+  parseEntryKey,
+  parseFormat,
+  parseHardState,
+  parseSnapshotMeta,
+} from './lmdb-records.js';
+import type { StoredSnapshotMeta } from './lmdb-records.js';
+import { LogProjection } from './log-projection.js';
+
+/** The open environment and its two databases. */
+export interface LmdbHandles {
+  readonly env: RootDatabase<Uint8Array, string>;
+  /** Log entries under 8-byte big-endian index keys. */
+  readonly log: Database<Uint8Array, Uint8Array>;
+  /** Format, hard state and snapshot records under string keys. */
+  readonly meta: Database<Uint8Array, string>;
+}
+
+/** An opened data directory: its lock, its databases and the projection of what is stored. */
+export interface OpenedDirectory {
+  readonly lock: DirectoryLock;
+  readonly handles: LmdbHandles;
+  readonly projection: LogProjection;
+}
+
+function checkDirectory(options: ResolvedLmdbOptions): void {
+  const path = options.path;
+  try {
+    if (options.createDirectory) mkdirSync(path, { recursive: true, mode: 0o700 });
+    if (!statSync(path).isDirectory()) throw new PersistenceError('STORAGE_IO', `data directory ${path} is not a directory`);
+  } catch (error) {
+    throw toPersistenceError(error, `data directory ${path} is not usable`);
+  }
+}
+
+function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
+  const env = open<Uint8Array, string>({
+    path: options.path,
+    noSubdir: false,
+    mapSize: options.mapSizeInitialBytes,
+    pageSize: options.pageSizeBytes,
+    maxDbs: 4,
+    maxReaders: options.readersMax,
+    overlappingSync: false,
+    noSync: false,
+    noMetaSync: false,
+    useWritemap: false,
+    remapChunks: false,
+    eventTurnBatching: false,
+    commitDelay: 0,
+    cache: false,
+    compression: false,
+    encoding: 'binary',
+    keyEncoding: 'ordered-binary',
+  });
+  try {
+    const log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', encoding: 'binary', keyEncoding: 'binary', cache: false, compression: false });
+    const meta = env.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary', cache: false, compression: false });
+    // Reader slots left by a killed process would pin old pages and grow the file.
+    env.readerCheck();
+    return { env, log, meta };
+  } catch (error) {
+    void env.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens `options.path`: STORAGE_IO for a missing or unusable directory, STORAGE_LOCKED when
+ * another live process has it, STORAGE_VERSION for a newer format, STORAGE_CORRUPT for a
+ * data file that is not a whole LMDB environment or an inconsistent log. The lock is released again on any failure.
+ */
+export async function openDirectory(options: ResolvedLmdbOptions): Promise<OpenedDirectory> {
+  checkDirectory(options);
+  const lock = acquireDirectoryLock(options.path);
+  let handles: LmdbHandles | null = null;
+  try {
+    checkDataFile(options.path);
+    try {
+      handles = openHandles(options);
+    } catch (error) {
+      throw toPersistenceError(error, `cannot open the LMDB environment in ${options.path}`);
+    }
+    await checkFormat(handles, options.path);
+    const projection = recoverProjection(handles, options.path);
+    return { lock, handles, projection };
+  } catch (error) {
+    if (handles !== null) await handles.env.close();
+    lock.release();
+    throw error;
+  }
+}
+
+async function checkFormat(handles: LmdbHandles, path: string): Promise<void> {
+  const stored = handles.meta.get(META_KEYS.format);
+  if (stored !== undefined) {
+    const version = parseFormat(stored);
+    if (version > FORMAT_VERSION) {
+      throw new PersistenceError('STORAGE_VERSION', `${path} holds format version ${version}; this build reads up to ${FORMAT_VERSION}`);
+    }
+    return;
+  }
+  const hasLog = handles.log.getKeysCount({ limit: 1 }) > 0;
+  const hasMeta = handles.meta.getKeysCount({ limit: 1 }) > 0;
+  if (hasLog || hasMeta) throw new PersistenceError('STORAGE_CORRUPT', `${path} holds data but no format record`);
+  try {
+    await handles.env.transaction(() => handles.meta.putSync(META_KEYS.format, encodeFormat()));
+  } catch (error) {
+    throw toPersistenceError(error, `cannot initialise ${path}`);
+  }
+}
+
+function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
+  const stored = handles.meta.get(META_KEYS.snapshotMeta);
+  if (stored === undefined) return null;
+  const meta = parseSnapshotMeta(stored);
+  checkSnapshotData(meta, handles.meta.get(META_KEYS.snapshotData));
+  return meta;
+}
+
+/** Scans the whole log once, checking every record, and builds the projection. */
+function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
+  const storedHardState = handles.meta.get(META_KEYS.hardState);
+  const hardState: HardState = storedHardState === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(storedHardState);
+  const snapshot = recoverSnapshot(handles);
+  let first: LogIndex = 0;
+  const terms: Term[] = [];
+  for (const { key, value } of handles.log.getRange({})) {
+    const index = parseEntryKey(key);
+    const entry = decodeEntry(index, value);
+    const previousTerm = terms[terms.length - 1];
+    if (previousTerm === undefined) {
+      first = index;
+    } else {
+      if (index !== first + terms.length) {
+        throw new PersistenceError('STORAGE_CORRUPT', `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`);
+      }
+      if (entry.term < previousTerm) {
+        throw new PersistenceError('STORAGE_CORRUPT', `${path}: log term goes backwards at entry ${index}: ${entry.term} after ${previousTerm}`);
+      }
+    }
+    terms.push(entry.term);
+  }
+  if (terms.length > 0) {
+    if (snapshot === null && first !== 1) throw new PersistenceError('STORAGE_CORRUPT', `${path}: log starts at ${first} but there is no snapshot`);
+    if (snapshot !== null && first > snapshot.lastIncludedIndex + 1) {
+      throw new PersistenceError('STORAGE_CORRUPT', `${path}: log starts at ${first}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`);
+    }
+  }
+  return new LogProjection(hardState, snapshot, first, terms);
+}

@@ -1,0 +1,248 @@
+/**
+ * The on-disk records of the LMDB engine and their encodings. Everything read back is parsed
+ * from bytes as untrusted input: a record that does not parse is STORAGE_CORRUPT.
+ *
+ * Log entries live in the `log` database under 8-byte big-endian index keys, so LMDB's byte
+ * order is index order. An entry's value is a 24-byte header and the command:
+ *
+ *     0  u8   record version (1)
+ *     1  u8   entry type: 1 command, 2 noop, 3 config
+ *     2  u16  reserved, 0
+ *     4  u32  CRC-32 of bytes 0..3 and 8..end
+ *     8  u64  term
+ *     16 u64  index (must equal the key's)
+ *     24 ...  command
+ *
+ * The `meta` database holds small JSON records (format version, hard state, snapshot
+ * metadata) and the snapshot image as raw bytes with its length and CRC-32 in the metadata.
+ * Commands and snapshot images are returned as plain Uint8Array copies (never Buffer, never a
+ * view of LMDB's memory), so `deepStrictEqual` with a Uint8Array that was written holds.
+ */
+import { crc32 } from 'node:zlib';
+import { NODE_ID_LENGTH_MAX, PersistenceError } from '../agent/contracts.js';
+import type { ClusterConfiguration, ClusterMember, EntryType, HardState, LogEntry, LogIndex, SnapshotMeta } from '../agent/contracts.js';
+import { assertIndex } from './assert.js';
+
+/** The format version this code writes; a data directory with a higher one is STORAGE_VERSION. */
+export const FORMAT_VERSION = 1;
+/** The name in the format record, so that a foreign LMDB environment is not mistaken for ours. */
+export const FORMAT_NAME = 'coraft-lmdb';
+/** Keys of the `meta` database. */
+export const META_KEYS = {
+  format: 'format',
+  hardState: 'hard-state',
+  snapshotMeta: 'snapshot-meta',
+  snapshotData: 'snapshot-data',
+} as const;
+
+const ENTRY_HEADER_BYTES = 24;
+const ENTRY_RECORD_VERSION = 1;
+const TWO_TO_32 = 2 ** 32;
+/** The high 32 bits of a safe integer are below 2^21. */
+const SAFE_HIGH_LIMIT = 2 ** 21;
+const TYPE_CODES: Readonly<Record<EntryType, number>> = { command: 1, noop: 2, config: 3 };
+const TYPES_BY_CODE: readonly (EntryType | undefined)[] = [undefined, 'command', 'noop', 'config'];
+
+function corrupt(message: string): PersistenceError {
+  return new PersistenceError('STORAGE_CORRUPT', message);
+}
+
+function writeU64(target: Buffer, offset: number, value: number): void {
+  target.writeUInt32BE(Math.floor(value / TWO_TO_32), offset);
+  target.writeUInt32BE(value >>> 0, offset + 4);
+}
+
+function readU64(source: Uint8Array, offset: number, what: string): number {
+  const view = new DataView(source.buffer, source.byteOffset, source.byteLength);
+  const high = view.getUint32(offset);
+  if (high >= SAFE_HIGH_LIMIT) throw corrupt(`${what} is beyond the safe integer range`);
+  return high * TWO_TO_32 + view.getUint32(offset + 4);
+}
+
+/** The key of the entry at `index`: 8 bytes, big-endian. */
+export function entryKey(index: LogIndex): Buffer {
+  assertIndex(index, 'entry key index');
+  const key = Buffer.allocUnsafe(8);
+  writeU64(key, 0, index);
+  return key;
+}
+
+/** Parses an entry key read back from the `log` database. */
+export function parseEntryKey(key: unknown): LogIndex {
+  if (!(key instanceof Uint8Array) || key.byteLength !== 8) throw corrupt(`log key is not 8 bytes: ${describe(key)}`);
+  return readU64(key, 0, 'log key');
+}
+
+/** Encodes an entry as its value record. */
+export function encodeEntry(entry: LogEntry): Buffer {
+  const value = Buffer.allocUnsafe(ENTRY_HEADER_BYTES + entry.command.byteLength);
+  value.writeUInt8(ENTRY_RECORD_VERSION, 0);
+  value.writeUInt8(TYPE_CODES[entry.type], 1);
+  value.writeUInt16BE(0, 2);
+  writeU64(value, 8, entry.term);
+  writeU64(value, 16, entry.index);
+  value.set(entry.command, ENTRY_HEADER_BYTES);
+  value.writeUInt32BE(entryChecksum(value), 4);
+  return value;
+}
+
+function entryChecksum(value: Uint8Array): number {
+  return crc32(value.subarray(8), crc32(value.subarray(0, 4)));
+}
+
+/** Decodes the value stored under the key of `keyIndex`, checking its checksum and index. */
+export function decodeEntry(keyIndex: LogIndex, value: unknown): LogEntry {
+  if (!(value instanceof Uint8Array) || value.byteLength < ENTRY_HEADER_BYTES) {
+    throw corrupt(`entry ${keyIndex} is not an entry record: ${describe(value)}`);
+  }
+  if (value[0] !== ENTRY_RECORD_VERSION) throw corrupt(`entry ${keyIndex} has record version ${String(value[0])}`);
+  const type = TYPES_BY_CODE[value[1] ?? 0];
+  if (type === undefined) throw corrupt(`entry ${keyIndex} has unknown type code ${String(value[1])}`);
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  if (view.getUint32(4) !== entryChecksum(value)) throw corrupt(`entry ${keyIndex} fails its checksum`);
+  const term = readU64(value, 8, `entry ${keyIndex} term`);
+  const index = readU64(value, 16, `entry ${keyIndex} index`);
+  if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);
+  // A copy, so that the command is a plain Uint8Array that outlives LMDB's buffers.
+  const command = new Uint8Array(value.byteLength - ENTRY_HEADER_BYTES);
+  command.set(value.subarray(ENTRY_HEADER_BYTES));
+  return { term, index, type, command };
+}
+
+/** The bytes an entry takes in LMDB, key included, before page overhead. */
+export function entryStoredBytes(entry: LogEntry): number {
+  return 8 + ENTRY_HEADER_BYTES + entry.command.byteLength;
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
+  return typeof value;
+}
+
+function jsonRecord(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function parseJsonRecord(bytes: unknown, what: string): Record<string, unknown> {
+  if (!(bytes instanceof Uint8Array)) throw corrupt(`${what} record is not bytes: ${describe(bytes)}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (error) {
+    throw new PersistenceError('STORAGE_CORRUPT', `${what} record is not JSON`, { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw corrupt(`${what} record is not an object`);
+  return Object.fromEntries(Object.entries(parsed));
+}
+
+function parseIndexField(record: Record<string, unknown>, field: string, what: string): number {
+  const value = record[field];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw corrupt(`${what}.${field} is not a non-negative integer`);
+  return value;
+}
+
+function parseNodeId(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > NODE_ID_LENGTH_MAX) throw corrupt(`${what} is not a node id`);
+  return value;
+}
+
+function parseNodeIds(value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw corrupt(`${what} is not a list`);
+  return value.map((id: unknown, i) => parseNodeId(id, `${what}[${i}]`));
+}
+
+/** Encodes the format record of this version. */
+export function encodeFormat(): Buffer {
+  return jsonRecord({ format: FORMAT_NAME, version: FORMAT_VERSION });
+}
+
+/** Parses a format record and returns its version (any positive integer; the caller compares). */
+export function parseFormat(bytes: unknown): number {
+  const record = parseJsonRecord(bytes, 'format');
+  if (record['format'] !== FORMAT_NAME) throw corrupt(`format record names ${String(record['format'])}, not ${FORMAT_NAME}`);
+  const version = parseIndexField(record, 'version', 'format');
+  if (version < 1) throw corrupt(`format version ${version} is not positive`);
+  return version;
+}
+
+/** Encodes the hard state record. */
+export function encodeHardState(hardState: HardState): Buffer {
+  return jsonRecord({ currentTerm: hardState.currentTerm, votedFor: hardState.votedFor });
+}
+
+/** Parses the hard state record. */
+export function parseHardState(bytes: unknown): HardState {
+  const record = parseJsonRecord(bytes, 'hard state');
+  const currentTerm = parseIndexField(record, 'currentTerm', 'hard state');
+  const votedFor = record['votedFor'] === null ? null : parseNodeId(record['votedFor'], 'hard state votedFor');
+  return { currentTerm, votedFor };
+}
+
+/** Snapshot metadata as stored: the contract's SnapshotMeta plus the image's length and CRC-32. */
+export interface StoredSnapshotMeta extends SnapshotMeta {
+  readonly dataBytes: number;
+  readonly dataCrc32: number;
+}
+
+/** Encodes the snapshot metadata record for an image `data`. */
+export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array): Buffer {
+  const configuration = meta.configuration;
+  return jsonRecord({
+    lastIncludedIndex: meta.lastIncludedIndex,
+    lastIncludedTerm: meta.lastIncludedTerm,
+    configuration: {
+      voters: configuration.voters,
+      learners: configuration.learners,
+      oldVoters: configuration.oldVoters,
+      members: configuration.members.map((m) => ({ id: m.id, address: m.address })),
+    },
+    dataBytes: data.byteLength,
+    dataCrc32: crc32(data),
+  });
+}
+
+function parseConfiguration(value: unknown): ClusterConfiguration {
+  if (typeof value !== 'object' || value === null) throw corrupt('snapshot configuration is not an object');
+  const record: Record<string, unknown> = Object.fromEntries(Object.entries(value));
+  const membersValue = record['members'];
+  if (!Array.isArray(membersValue)) throw corrupt('snapshot configuration members is not a list');
+  const members: ClusterMember[] = membersValue.map((member: unknown, i) => {
+    if (typeof member !== 'object' || member === null) throw corrupt(`snapshot configuration members[${i}] is not an object`);
+    const fields: Record<string, unknown> = Object.fromEntries(Object.entries(member));
+    const address = fields['address'];
+    if (typeof address !== 'string') throw corrupt(`snapshot configuration members[${i}].address is not a string`);
+    return { id: parseNodeId(fields['id'], `snapshot configuration members[${i}].id`), address };
+  });
+  return {
+    voters: parseNodeIds(record['voters'], 'snapshot configuration voters'),
+    learners: parseNodeIds(record['learners'], 'snapshot configuration learners'),
+    oldVoters: record['oldVoters'] === null ? null : parseNodeIds(record['oldVoters'], 'snapshot configuration oldVoters'),
+    members,
+  };
+}
+
+/** Parses the snapshot metadata record. */
+export function parseSnapshotMeta(bytes: unknown): StoredSnapshotMeta {
+  const record = parseJsonRecord(bytes, 'snapshot metadata');
+  const dataCrc32 = parseIndexField(record, 'dataCrc32', 'snapshot metadata');
+  if (dataCrc32 >= TWO_TO_32) throw corrupt('snapshot metadata dataCrc32 is not a 32-bit value');
+  return {
+    lastIncludedIndex: parseIndexField(record, 'lastIncludedIndex', 'snapshot metadata'),
+    lastIncludedTerm: parseIndexField(record, 'lastIncludedTerm', 'snapshot metadata'),
+    configuration: parseConfiguration(record['configuration']),
+    dataBytes: parseIndexField(record, 'dataBytes', 'snapshot metadata'),
+    dataCrc32,
+  };
+}
+
+/** Checks a snapshot image read back against its metadata and returns a plain Uint8Array copy. */
+export function checkSnapshotData(meta: StoredSnapshotMeta, bytes: unknown): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw corrupt(`snapshot ${meta.lastIncludedIndex} has no image`);
+  if (bytes.byteLength !== meta.dataBytes) {
+    throw corrupt(`snapshot ${meta.lastIncludedIndex} image is ${bytes.byteLength} bytes, its metadata says ${meta.dataBytes}`);
+  }
+  if (crc32(bytes) !== meta.dataCrc32) throw corrupt(`snapshot ${meta.lastIncludedIndex} image fails its checksum`);
+  const data = new Uint8Array(bytes.byteLength);
+  data.set(bytes);
+  return data;
+}

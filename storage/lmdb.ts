@@ -1,0 +1,276 @@
+/**
+ * The LMDB PersistenceEngine: Raft's durable state in one LMDB environment, written with group
+ * commit, checked on both sides of the disk.
+ *
+ * Writes. `persist(batch)` checks the batch against the projection of the disk after every
+ * accepted write (checkBatch), turns it into a write plan and queues it. One commit at a time
+ * takes every queued plan, applies them in order inside one LMDB child transaction (so that a
+ * failure halfway aborts the whole group) and commits it with one LMDB sync (an fdatasync of
+ * the data pages, then the synchronous write of the meta page that makes them current); each
+ * promise resolves only once its write is on disk (see lmdb-open.ts for the LMDB options and
+ * why they are safe).
+ *
+ * Snapshots are stored inside LMDB, in the same transaction as the rest of their batch, rather
+ * than as files renamed into place: LMDB's copy-on-write commit already leaves either the old
+ * or the new image complete after a crash, the batch stays one transaction with one sync (a
+ * file would need its own fsync, a rename and a directory fsync, and a recovery step to pair
+ * the file with the metadata), and the image carries a CRC-32 that is checked when read. The
+ * price is that the map must hold two images during a replacement (see snapshotBytesMax).
+ *
+ * Reads come from LMDB's latest committed transaction, which with these options is always a
+ * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
+ */
+import type { Metrics } from '../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../agent/contracts.js';
+import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistedState, PersistenceEngine, Snapshot, Term } from '../agent/contracts.js';
+import { assertIndex } from './assert.js';
+import type { DirectoryLock } from './dir-lock.js';
+import { GroupCommitQueue } from './group-commit.js';
+import type { QueuedWrite } from './group-commit.js';
+import { checkBatch, checkLoadedLog } from './log-checks.js';
+import type { LogProjection } from './log-projection.js';
+import { commitFailureCause, toPersistenceError } from './lmdb-errors.js';
+import { openDirectory } from './lmdb-open.js';
+import type { LmdbHandles } from './lmdb-open.js';
+import { resolveLmdbOptions } from './lmdb-options.js';
+import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
+import { META_KEYS, checkSnapshotData, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState, parseSnapshotMeta } from './lmdb-records.js';
+import { applyStep, encodeSteps } from './lmdb-write-plan.js';
+import type { EncodedStep } from './lmdb-write-plan.js';
+import { checkSpace } from './lmdb-space.js';
+
+export type { LmdbPersistenceOptions } from './lmdb-options.js';
+
+/** Dependencies of {@link LmdbPersistenceEngine}. */
+export interface LmdbPersistenceDeps {
+  /** Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes` and `coraft_storage_errors_total{code}`. */
+  readonly metrics?: Metrics;
+}
+
+const EMPTY: PersistBatch = { snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
+/** Bytes counted for a write besides its entries and snapshot, for the queue and space limits. */
+const WRITE_OVERHEAD_BYTES = 64;
+
+/** PersistenceEngine over LMDB; create it with {@link LmdbPersistenceEngine.open}. */
+export class LmdbPersistenceEngine implements PersistenceEngine {
+  private readonly queue: GroupCommitQueue<readonly EncodedStep[]>;
+  private closed = false;
+
+  private constructor(
+    private readonly options: ResolvedLmdbOptions,
+    private readonly handles: LmdbHandles,
+    private readonly lock: DirectoryLock,
+    /** Invariant: the disk after every write accepted so far, committed or queued. */
+    private readonly projection: LogProjection,
+    private readonly metrics: Metrics | null,
+  ) {
+    this.queue = new GroupCommitQueue((writes) => this.commit(writes), options);
+  }
+
+  /**
+   * Opens (or, when empty, initialises) the data directory of `options.path` and restores
+   * what it holds. Rejects with ConfigError for bad options and PersistenceError STORAGE_IO,
+   * STORAGE_LOCKED, STORAGE_VERSION or STORAGE_CORRUPT as described in lmdb-open.ts.
+   */
+  static async open(options: LmdbPersistenceOptions, deps: LmdbPersistenceDeps = {}): Promise<LmdbPersistenceEngine> {
+    const resolved = resolveLmdbOptions(options);
+    const opened = await openDirectory(resolved);
+    return new LmdbPersistenceEngine(resolved, opened.handles, opened.lock, opened.projection, deps.metrics ?? null);
+  }
+
+  persist(batch: PersistBatch): Promise<void> {
+    try {
+      this.checkOpen();
+      const bytes = this.checkLimits(batch);
+      this.queue.checkAccepts(bytes);
+      checkBatch(this.projection.shape(), batch);
+      return this.queue.enqueue(encodeSteps(this.projection.apply(batch)), bytes);
+    } catch (error) {
+      // A refused write (closed, queue full, failed earlier, invalid batch) never reaches LMDB.
+      if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
+    }
+  }
+
+  /** Checks the sizes of a batch and returns the bytes it adds. */
+  private checkLimits(batch: PersistBatch): number {
+    let bytes = WRITE_OVERHEAD_BYTES;
+    for (const entry of batch.entries) {
+      if (entry.command.byteLength > this.options.entryBytesMax) {
+        throw new InvariantError(`entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${this.options.entryBytesMax}`);
+      }
+      bytes += entryStoredBytes(entry);
+    }
+    if (batch.snapshot !== null) {
+      if (batch.snapshot.data.byteLength > this.options.snapshotBytesMax) {
+        throw new PersistenceError('STORAGE_FULL', `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${this.options.snapshotBytesMax}`);
+      }
+      bytes += batch.snapshot.data.byteLength;
+    }
+    return bytes;
+  }
+
+  private async commit(writes: readonly QueuedWrite<readonly EncodedStep[]>[]): Promise<void> {
+    const { env, log, meta } = this.handles;
+    try {
+      checkSpace(this.handles, writes.reduce((sum, write) => sum + write.bytes, 0), this.options);
+      // A child transaction, so that an exception in the callback aborts every write of the
+      // group instead of committing the part done before it.
+      await env.childTransaction(() => {
+        for (const write of writes) for (const step of write.payload) applyStep(step, log, meta);
+      });
+    } catch (error) {
+      const failure = toPersistenceError(await commitFailureCause(error), `commit to ${this.options.path} failed`);
+      this.metrics?.increment('coraft_storage_errors_total', 1, { code: failure.code });
+      throw failure;
+    }
+    this.metrics?.increment('coraft_storage_commits_total');
+    this.metrics?.observe('coraft_storage_commit_writes', writes.length);
+  }
+
+  async load(): Promise<PersistedState> {
+    this.checkOpen();
+    await Promise.resolve();
+    const hardState = this.readHardState();
+    const snapshot = this.readSnapshot();
+    const entries = this.readEntries(0, Number.MAX_SAFE_INTEGER);
+    checkLoadedLog(entries, snapshot);
+    return { hardState, snapshot, entries };
+  }
+
+  saveCurrentTerm(term: Term): Promise<void> {
+    return this.persist({ ...EMPTY, hardState: { currentTerm: term, votedFor: this.projection.hardState().votedFor } });
+  }
+
+  async loadCurrentTerm(): Promise<Term> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.readHardState().currentTerm;
+  }
+
+  saveVotedFor(node: NodeId | null): Promise<void> {
+    return this.persist({ ...EMPTY, hardState: { currentTerm: this.projection.hardState().currentTerm, votedFor: node } });
+  }
+
+  async loadVotedFor(): Promise<NodeId | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.readHardState().votedFor;
+  }
+
+  appendLogEntry(entry: LogEntry): Promise<void> {
+    return this.persist({ ...EMPTY, entries: [entry] });
+  }
+
+  appendLogEntries(entries: readonly LogEntry[]): Promise<void> {
+    return this.persist({ ...EMPTY, entries });
+  }
+
+  async getLogEntry(index: LogIndex): Promise<LogEntry | null> {
+    this.checkOpen();
+    assertIndex(index, 'getLogEntry index');
+    await Promise.resolve();
+    const value = this.handles.log.get(entryKey(index));
+    return value === undefined ? null : decodeEntry(index, value);
+  }
+
+  async getLogEntries(from: LogIndex, to: LogIndex): Promise<LogEntry[]> {
+    this.checkOpen();
+    assertIndex(from, 'getLogEntries from');
+    assertIndex(to, 'getLogEntries to');
+    await Promise.resolve();
+    return this.readEntries(from, to);
+  }
+
+  async getLastLogIndex(): Promise<LogIndex> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.lastIndex();
+  }
+
+  async getFirstLogIndex(): Promise<LogIndex> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.edgeKey(false) ?? this.lastIndex() + 1;
+  }
+
+  truncateLog(from: LogIndex): Promise<void> {
+    return this.persist({ ...EMPTY, truncateFrom: Math.max(from, this.projection.shape().firstIndex) });
+  }
+
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.persist({ ...EMPTY, snapshot });
+  }
+
+  async loadSnapshot(): Promise<Snapshot | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.readSnapshot();
+  }
+
+  deleteLogEntriesBefore(index: LogIndex): Promise<void> {
+    return this.persist({ ...EMPTY, compactBefore: index });
+  }
+
+  /**
+   * Waits for the commit in flight, refuses every write still queued (STORAGE_CLOSED), closes
+   * LMDB and releases the directory lock. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.fail(new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} was closed before the write was committed`));
+    await this.queue.drain();
+    try {
+      await this.handles.env.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} is closed`);
+  }
+
+  private readHardState(): { readonly currentTerm: Term; readonly votedFor: NodeId | null } {
+    const stored = this.handles.meta.get(META_KEYS.hardState);
+    return stored === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(stored);
+  }
+
+  private readSnapshot(): Snapshot | null {
+    const stored = this.handles.meta.get(META_KEYS.snapshotMeta);
+    if (stored === undefined) return null;
+    const meta = parseSnapshotMeta(stored);
+    const data = checkSnapshotData(meta, this.handles.meta.get(META_KEYS.snapshotData));
+    return { lastIncludedIndex: meta.lastIncludedIndex, lastIncludedTerm: meta.lastIncludedTerm, configuration: meta.configuration, data };
+  }
+
+  /** The stored entries with from <= index <= to, checked to be contiguous. */
+  private readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
+    const entries: LogEntry[] = [];
+    if (from > to) return entries;
+    const range = to >= Number.MAX_SAFE_INTEGER ? { start: entryKey(from) } : { start: entryKey(from), end: entryKey(to + 1) };
+    for (const { key, value } of this.handles.log.getRange(range)) {
+      const index = parseEntryKey(key);
+      const previous = entries[entries.length - 1];
+      if (previous !== undefined && index !== previous.index + 1) {
+        throw new PersistenceError('STORAGE_CORRUPT', `${this.options.path}: log has a gap: entry ${index} follows entry ${previous.index}`);
+      }
+      entries.push(decodeEntry(index, value));
+    }
+    return entries;
+  }
+
+  private lastIndex(): LogIndex {
+    const last = this.edgeKey(true);
+    if (last !== null) return last;
+    const stored = this.handles.meta.get(META_KEYS.snapshotMeta);
+    return stored === undefined ? 0 : parseSnapshotMeta(stored).lastIncludedIndex;
+  }
+
+  /** The first (or, with `reverse`, the last) stored index, or null when the log is empty. */
+  private edgeKey(reverse: boolean): LogIndex | null {
+    for (const key of this.handles.log.getKeys({ reverse, limit: 1 })) return parseEntryKey(key);
+    return null;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * What the disk will hold once every accepted write is committed: the index and term of each
+ * stored entry, the snapshot's position and the hard state. The engine checks each new batch
+ * against this projection (not against the disk, which lags behind while commits are in
+ * flight) and turns the batch into the concrete deletions and puts of one write plan.
+ *
+ * The projection follows {@link MemoryDisk.apply} step by step, so that the LMDB engine and the
+ * memory engine accept and refuse exactly the same batches and end in the same state.
+ */
+import type { HardState, LogEntry, LogIndex, PersistBatch, Snapshot, Term } from '../agent/contracts.js';
+import { assert } from './assert.js';
+import type { LogShape } from './log-checks.js';
+
+/** One step of a write plan, applied in order inside one LMDB transaction. */
+export type WriteStep =
+  | { readonly kind: 'snapshot'; readonly snapshot: Snapshot }
+  /** Deletes the entries with from <= index <= to (all of which are stored). */
+  | { readonly kind: 'delete'; readonly from: LogIndex; readonly to: LogIndex }
+  | { readonly kind: 'append'; readonly entries: readonly LogEntry[] }
+  | { readonly kind: 'hardState'; readonly hardState: HardState };
+
+/** Terms of the stored entries, by index, with the snapshot's position and the hard state. */
+export class LogProjection {
+  /** Index of terms[0]. Invariant: meaningful only while terms is non-empty. */
+  private first: LogIndex;
+  /** Terms of the stored entries first..first+length-1. Invariant: non-decreasing. */
+  private terms: Term[];
+  private snapshotIndex: LogIndex | null;
+  private snapshotTerm: Term;
+  private hard: HardState;
+
+  constructor(
+    hardState: HardState,
+    snapshot: { readonly lastIncludedIndex: LogIndex; readonly lastIncludedTerm: Term } | null,
+    first: LogIndex,
+    terms: Term[],
+  ) {
+    this.hard = hardState;
+    this.snapshotIndex = snapshot?.lastIncludedIndex ?? null;
+    this.snapshotTerm = snapshot?.lastIncludedTerm ?? 0;
+    this.first = first;
+    this.terms = terms;
+  }
+
+  /** The hard state after every accepted write. */
+  hardState(): HardState {
+    return this.hard;
+  }
+
+  /** The shape {@link checkBatch} checks a new batch against, as MemoryDisk computes it. */
+  shape(): LogShape {
+    const lastIndex = this.lastIndex();
+    const lastTerm = this.terms[this.terms.length - 1] ?? (this.snapshotIndex === null ? 0 : this.snapshotTerm);
+    return { firstIndex: this.terms.length > 0 ? this.first : lastIndex + 1, lastIndex, lastTerm };
+  }
+
+  private lastIndex(): LogIndex {
+    if (this.terms.length > 0) return this.first + this.terms.length - 1;
+    return this.snapshotIndex ?? 0;
+  }
+
+  /**
+   * Applies a batch that {@link checkBatch} accepted and returns its write plan. The steps
+   * follow the batch's order: snapshot, truncateFrom, entries, compactBefore, hardState.
+   */
+  apply(batch: PersistBatch): WriteStep[] {
+    const steps: WriteStep[] = [];
+    if (batch.snapshot !== null) {
+      steps.push({ kind: 'snapshot', snapshot: batch.snapshot });
+      this.snapshotIndex = batch.snapshot.lastIncludedIndex;
+      this.snapshotTerm = batch.snapshot.lastIncludedTerm;
+      // Entries the snapshot covers are kept only while the log continues past it.
+      if (this.terms.length > 0 && batch.snapshot.lastIncludedIndex >= this.lastIndex()) this.deleteFrom(this.first, steps);
+    }
+    if (batch.truncateFrom !== null && this.terms.length > 0) {
+      this.deleteFrom(Math.max(batch.truncateFrom, this.first), steps);
+    }
+    if (batch.entries.length > 0) {
+      if (this.terms.length === 0) this.first = batch.entries[0]?.index ?? this.first;
+      for (const entry of batch.entries) {
+        assert(entry.index === this.first + this.terms.length, `projected append of ${entry.index} is not contiguous`);
+        this.terms.push(entry.term);
+      }
+      steps.push({ kind: 'append', entries: batch.entries });
+    }
+    if (batch.compactBefore !== null && this.terms.length > 0 && batch.compactBefore > this.first) {
+      const count = Math.min(batch.compactBefore - this.first, this.terms.length);
+      steps.push({ kind: 'delete', from: this.first, to: this.first + count - 1 });
+      this.terms = this.terms.slice(count);
+      this.first += count;
+    }
+    if (batch.hardState !== null) {
+      this.hard = batch.hardState;
+      steps.push({ kind: 'hardState', hardState: batch.hardState });
+    }
+    return steps;
+  }
+
+  /** Deletes every stored entry with index >= from, if any. */
+  private deleteFrom(from: LogIndex, steps: WriteStep[]): void {
+    const last = this.lastIndex();
+    if (this.terms.length === 0 || from > last) return;
+    assert(from >= this.first, `projected deletion from ${from} starts before the first entry ${this.first}`);
+    steps.push({ kind: 'delete', from, to: last });
+    this.terms.length = from - this.first;
+  }
+}

@@ -1,0 +1,119 @@
+// Helpers shared by the storage tests: temporary directories, sample data, engine harnesses
+// for the memory and LMDB engines, and fast-check parameters that replay from FC_SEED/FC_PATH.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterConfiguration, EntryType, LogEntry, PersistenceEngine, Snapshot } from '../../agent/contracts.js';
+import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
+import type { LmdbPersistenceOptions } from '../../storage/lmdb.js';
+import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
+
+/** Opens engines on one durable store; `reopen` closes an engine and opens another on the same store. */
+export interface EngineHarness {
+  readonly name: string;
+  open(): Promise<PersistenceEngine>;
+  reopen(engine: PersistenceEngine): Promise<PersistenceEngine>;
+  cleanup(): Promise<void>;
+}
+
+/** Creates one harness per test. */
+export type HarnessFactory = () => EngineHarness;
+
+/** A fresh temporary directory; remove it with {@link removeDir}. */
+export function makeTempDir(prefix = 'coraft-storage-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(path: string): void {
+  rmSync(path, { recursive: true, force: true });
+}
+
+export const memoryHarness: HarnessFactory = () => {
+  const disk = new MemoryDisk();
+  return {
+    name: 'memory',
+    open: () => Promise.resolve(new MemoryPersistenceEngine({ disk })),
+    reopen: async (engine) => {
+      await engine.close();
+      return new MemoryPersistenceEngine({ disk });
+    },
+    cleanup: () => Promise.resolve(),
+  };
+};
+
+/** Small limits so that tests exercise map growth; callers may override any option. */
+export function lmdbTestOptions(path: string, overrides: Partial<LmdbPersistenceOptions> = {}): LmdbPersistenceOptions {
+  return { path, mapSizeInitialBytes: 256 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024, snapshotBytesMax: 8 * 1024 * 1024, ...overrides };
+}
+
+export function lmdbHarness(overrides: Partial<LmdbPersistenceOptions> = {}): HarnessFactory {
+  return () => {
+    const dir = makeTempDir();
+    const engines = new Set<PersistenceEngine>();
+    const open = async (): Promise<PersistenceEngine> => {
+      const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir, overrides));
+      engines.add(engine);
+      return engine;
+    };
+    return {
+      name: 'lmdb',
+      open,
+      reopen: async (engine) => {
+        await engine.close();
+        engines.delete(engine);
+        return open();
+      },
+      cleanup: async () => {
+        for (const engine of engines) await engine.close();
+        removeDir(dir);
+      },
+    };
+  };
+}
+
+export const CONFIGURATION: ClusterConfiguration = {
+  voters: ['n1', 'n2', 'n3'],
+  learners: ['n4'],
+  oldVoters: null,
+  members: [
+    { id: 'n1', address: '127.0.0.1:5684' },
+    { id: 'n2', address: '127.0.0.1:5685' },
+    { id: 'n3', address: '127.0.0.1:5686' },
+    { id: 'n4', address: '127.0.0.1:5687' },
+  ],
+};
+
+/** A deterministic command for `index`, `bytes` long. */
+export function commandFor(index: number, bytes = 16): Uint8Array {
+  const command = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 1) command[i] = (index * 31 + i * 7) & 0xff;
+  return command;
+}
+
+export function entry(index: number, term: number, type: EntryType = 'command', bytes = 16): LogEntry {
+  return { index, term, type, command: commandFor(index, bytes) };
+}
+
+/** Entries from..to (inclusive) of one term. */
+export function entries(from: number, to: number, term: number): LogEntry[] {
+  const list: LogEntry[] = [];
+  for (let index = from; index <= to; index += 1) list.push(entry(index, term));
+  return list;
+}
+
+/** A snapshot whose image is `bytes` long and derived from its index. */
+export function snapshot(lastIncludedIndex: number, lastIncludedTerm: number, bytes = 1024): Snapshot {
+  const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 1) data[i] = (lastIncludedIndex + i * 13) & 0xff;
+  return { lastIncludedIndex, lastIncludedTerm, configuration: CONFIGURATION, data };
+}
+
+/** fast-check parameters: `numRuns`, replayable with FC_SEED and FC_PATH. */
+export function fcParams(numRuns: number): { numRuns: number; seed?: number; path?: string; endOnFailure?: boolean } {
+  const seed = process.env['FC_SEED'];
+  const path = process.env['FC_PATH'];
+  const params: { numRuns: number; seed?: number; path?: string; endOnFailure?: boolean } = { numRuns };
+  if (seed !== undefined) params.seed = Number(seed);
+  if (path !== undefined) params.path = path;
+  return params;
+}

@@ -1,0 +1,142 @@
+// Proves that a data directory the engine cannot trust is refused when it opens, not silently
+// repaired: damage is injected by writing raw keys and values with lmdb directly (a gap, an
+// entry whose index does not match its key, terms going backwards, a flipped byte, a bad key,
+// a log without its snapshot, a damaged snapshot image or hard state) or by overwriting or
+// truncating data.mdb (which LMDB itself would crash on), and each must give STORAGE_CORRUPT;
+// a format record of a newer version, or another LMDB data version, gives STORAGE_VERSION. The lock is
+// released after a refusal, so opening again gives the same error, not STORAGE_LOCKED.
+import { strict as assert } from 'node:assert';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
+import { encodeEntry, entryKey } from '../../storage/lmdb-records.js';
+import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, snapshot } from './helpers.js';
+
+interface Raw {
+  readonly env: RootDatabase<Uint8Array, string>;
+  readonly log: Database<Uint8Array, Uint8Array>;
+  readonly meta: Database<Uint8Array, string>;
+}
+
+/** Writes to the closed data directory with lmdb itself, bypassing every check of the engine. */
+async function tamper(dir: string, change: (raw: Raw) => void): Promise<void> {
+  const env = open<Uint8Array, string>({ path: dir, maxDbs: 4, overlappingSync: false, encoding: 'binary', eventTurnBatching: false });
+  const raw: Raw = {
+    env,
+    log: env.openDB<Uint8Array, Uint8Array>({ name: 'log', encoding: 'binary', keyEncoding: 'binary' }),
+    meta: env.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary' }),
+  };
+  await env.transaction(() => change(raw));
+  await env.close();
+}
+
+async function assertRefused(dir: string, code: string, pattern: RegExp): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    await assert.rejects(LmdbPersistenceEngine.open(lmdbTestOptions(dir)), (error: Error & { code?: string }) => {
+      assert.equal(error.code, code, error.message);
+      assert.match(error.message, pattern);
+      return true;
+    });
+  }
+}
+
+describe('LMDB engine on damaged or newer data', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = makeTempDir();
+    const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    await engine.appendLogEntries(entries(1, 10, 2));
+    await engine.saveCurrentTerm(3);
+    await engine.close();
+  });
+
+  afterEach(() => {
+    removeDir(dir);
+  });
+
+  it('opens the undamaged directory (the baseline of every case below)', async () => {
+    const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    assert.equal((await engine.load()).entries.length, 10);
+    await engine.close();
+  });
+
+  it('refuses a gap in the log', async () => {
+    await tamper(dir, ({ log }) => log.removeSync(entryKey(5)));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /gap: entry 6 follows entry 4/);
+  });
+
+  it('refuses an entry whose index does not match its key', async () => {
+    await tamper(dir, ({ log }) => log.putSync(entryKey(5), encodeEntry(entry(7, 2))));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /key 5 has index 7/);
+  });
+
+  it('refuses terms going backwards', async () => {
+    await tamper(dir, ({ log }) => log.putSync(entryKey(6), encodeEntry(entry(6, 1))));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /term goes backwards at entry 6/);
+  });
+
+  it('refuses an entry with a flipped byte', async () => {
+    await tamper(dir, ({ log }) => {
+      const value = encodeEntry(entry(3, 2));
+      value[value.length - 1] = (value[value.length - 1] ?? 0) ^ 0x01;
+      log.putSync(entryKey(3), value);
+    });
+    await assertRefused(dir, 'STORAGE_CORRUPT', /entry 3 fails its checksum/);
+  });
+
+  it('refuses a key that is not an 8-byte index', async () => {
+    await tamper(dir, ({ log }) => log.putSync(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 11, 1]), encodeEntry(entry(11, 2))));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /log key is not 8 bytes/);
+  });
+
+  it('refuses a log that starts after 1 with no snapshot', async () => {
+    await tamper(dir, ({ log }) => log.removeSync(entryKey(1)));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /starts at 2 but there is no snapshot/);
+  });
+
+  it('refuses a damaged snapshot image', async () => {
+    const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    await engine.saveSnapshot(snapshot(4, 2, 5000));
+    await engine.close();
+    await tamper(dir, ({ meta }) => meta.putSync('snapshot-data', new Uint8Array(5000)));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /snapshot 4 image fails its checksum/);
+  });
+
+  it('refuses a hard state that does not parse', async () => {
+    await tamper(dir, ({ meta }) => meta.putSync('hard-state', Buffer.from('{"currentTerm":-1,"votedFor":null}')));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /hard state\.currentTerm/);
+  });
+
+  it('refuses data without a format record, and a foreign format', async () => {
+    await tamper(dir, ({ meta }) => meta.removeSync('format'));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /no format record/);
+    await tamper(dir, ({ meta }) => meta.putSync('format', Buffer.from('{"format":"other","version":1}')));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /names other/);
+  });
+
+  it('refuses a newer format version with STORAGE_VERSION', async () => {
+    await tamper(dir, ({ meta }) => meta.putSync('format', Buffer.from('{"format":"coraft-lmdb","version":2}')));
+    await assertRefused(dir, 'STORAGE_VERSION', /format version 2; this build reads up to 1/);
+  });
+
+  it('refuses a data file that is not an LMDB environment', async () => {
+    writeFileSync(join(dir, 'data.mdb'), Buffer.alloc(64 * 1024, 0x41));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /data\.mdb is not an LMDB environment/);
+  });
+
+  it('refuses a truncated data file', async () => {
+    truncateSync(join(dir, 'data.mdb'), 3 * 4096);
+    await assertRefused(dir, 'STORAGE_CORRUPT', /truncated/);
+  });
+
+  it('refuses another LMDB data version with STORAGE_VERSION', async () => {
+    const path = join(dir, 'data.mdb');
+    const data = readFileSync(path);
+    for (const page of [0, 4096]) data.writeUInt32LE(999, page + 28);
+    writeFileSync(path, data);
+    await assertRefused(dir, 'STORAGE_VERSION', /LMDB data version 999/);
+  });
+});
