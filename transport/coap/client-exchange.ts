@@ -1,0 +1,187 @@
+/**
+ * One request of the CoAP client, from its first block to its last response block: the
+ * messages it sends (RFC 7252 §5; Block1 and Block2 of RFC 7959; Request-Tag of RFC 9175)
+ * and what each response it receives means for it. The client (client.ts) owns the timers,
+ * the endpoint and the lookup tables; this file decides what to send next.
+ */
+import { NetworkError } from '../../agent/contracts.js';
+import { assert } from '../assert.js';
+import type { DatagramPeer } from '../datagram.js';
+import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
+import type { CoapMessage, CoapOptionValue } from './message.js';
+import { BLOCK_NUM_MAX, blockSizeOf, decodeBlock, decodeUint, encodeBlock, firstOption, option, stringOption, uintOption } from './options.js';
+
+/** A request the client sends. */
+export interface CoapClientRequest {
+  readonly method: CoapMethod;
+  readonly path: readonly string[];
+  readonly query?: readonly string[];
+  readonly contentFormat?: number;
+  readonly accept?: number;
+  readonly payload?: Uint8Array;
+  /** Further options (ETag, If-Match, If-None-Match, Observe, ...). */
+  readonly options?: readonly CoapOptionValue[];
+}
+
+/** A complete response: the first response message, with the whole body reassembled. */
+export interface CoapClientResponse {
+  readonly code: number;
+  readonly payload: Uint8Array;
+  readonly contentFormat: number | null;
+  readonly etag: Uint8Array | null;
+  /** Every option of the first response message. */
+  readonly options: readonly CoapOptionValue[];
+  readonly peer: DatagramPeer;
+}
+
+/** Options a response may carry that this client understands (critical ones matter). */
+const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
+  CoapOption.ETag, CoapOption.Observe, CoapOption.LocationPath, CoapOption.ContentFormat, CoapOption.MaxAge,
+  CoapOption.LocationQuery, CoapOption.Block2, CoapOption.Block1, CoapOption.Size2, CoapOption.Size1,
+]);
+
+/** What to do after a response message. */
+export type ExchangeStep =
+  | { readonly kind: 'send-next' }
+  | { readonly kind: 'done'; readonly response: CoapClientResponse }
+  | { readonly kind: 'failed'; readonly error: NetworkError };
+
+/** The state of one request; see the module comment. */
+export class ClientExchange {
+  /** Where the next Block1 block starts (bytes of the body the server has acknowledged). */
+  private block1Offset = 0;
+  private block1Szx: number;
+  /** The Block2 block to ask for next, once the first response block arrived. */
+  private block2Num = 0;
+  private block2Szx: number;
+  private firstResponse: CoapMessage | null = null;
+  private readonly chunks: Uint8Array[] = [];
+  private responseBytes = 0;
+  /** The message id and bytes of the message in flight, and its retransmission state. */
+  messageId = -1;
+  datagram: Uint8Array = new Uint8Array(0);
+  retransmits = 0;
+  backoffMs = 0;
+  retransmitAtMs = Number.POSITIVE_INFINITY;
+  /** An empty ACK arrived: stop retransmitting, a separate response follows. */
+  acknowledged = false;
+  /** The endpoint has not yet taken the datagram (a DTLS handshake may be running). */
+  sending = false;
+
+  constructor(
+    readonly tokenId: number,
+    readonly token: Uint8Array,
+    readonly target: { readonly address: string; readonly port: number },
+    readonly peerKey: string,
+    readonly deadlineMs: number,
+    private readonly request: CoapClientRequest,
+    private readonly body: Uint8Array,
+    private readonly requestTag: Uint8Array,
+    szx: number,
+    private readonly bodyBytesMax: number,
+  ) {
+    assert(token.length === 8, 'client tokens are 8 bytes');
+    this.block1Szx = szx;
+    this.block2Szx = szx;
+  }
+
+  /** True when `peer` is the endpoint this request went to. */
+  isFrom(peer: DatagramPeer): boolean {
+    return peer.address === this.target.address && peer.port === this.target.port;
+  }
+
+  /** The next message to send (a new message id each time, RFC 7252 §4.4). */
+  nextMessage(messageId: number): CoapMessage {
+    const options: CoapOptionValue[] = [];
+    for (const segment of this.request.path) options.push(stringOption(CoapOption.UriPath, segment));
+    for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
+    if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
+    options.push(option(CoapOption.RequestTag, this.requestTag));
+    let payload = this.body;
+    if (this.firstResponse !== null) {
+      // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
+      options.push(option(CoapOption.Block2, encodeBlock({ num: this.block2Num, more: false, szx: this.block2Szx })));
+      payload = new Uint8Array(0);
+    } else {
+      if (this.request.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
+      options.push(...(this.request.options ?? []));
+      const size = blockSizeOf(this.block1Szx);
+      if (this.body.length > size) {
+        const more = this.block1Offset + size < this.body.length;
+        options.push(option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })));
+        if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
+        payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
+      }
+    }
+    return { type: CoapType.CON, code: CoapMethodCode[this.request.method], messageId, token: this.token, options, payload };
+  }
+
+  /** Interprets a response message matched to this request. */
+  onResponse(message: CoapMessage, peer: DatagramPeer): ExchangeStep {
+    const unknown = message.options.find((o) => isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number));
+    if (unknown !== undefined) return failed('NET_REJECTED', `response carries unrecognised critical option ${unknown.number}`);
+    if (this.firstResponse === null && message.code === CoapResponseCode.Continue) return this.onContinue(message);
+    const block2Value = firstOption(message.options, CoapOption.Block2);
+    if (block2Value === null) {
+      if (this.firstResponse !== null) return failed('NET_REJECTED', 'a Block2 follow-up was answered without Block2');
+      return { kind: 'done', response: toResponse(message, message.payload, peer) };
+    }
+    const block = decodeBlock(block2Value);
+    if (block === null || block.num !== this.block2Num) return failed('NET_REJECTED', 'unexpected Block2 block in response');
+    if (block.more && message.payload.length !== blockSizeOf(block.szx)) return failed('NET_REJECTED', 'a Block2 block before the last is not full-size');
+    const first = this.firstResponse ?? message;
+    if (this.firstResponse === null) {
+      const size2 = decodeUint(firstOption(message.options, CoapOption.Size2) ?? new Uint8Array(0), 4) ?? 0;
+      if (size2 > this.bodyBytesMax) return failed('NET_TOO_LARGE', `response body of ${size2} bytes exceeds ${this.bodyBytesMax}`);
+      this.firstResponse = message;
+    } else if (message.code !== first.code || !sameEtag(first, message)) {
+      return failed('NET_REJECTED', 'the response changed during a Block2 transfer');
+    }
+    this.responseBytes += message.payload.length;
+    if (this.responseBytes > this.bodyBytesMax) return failed('NET_TOO_LARGE', `response body exceeds ${this.bodyBytesMax} bytes`);
+    this.chunks.push(message.payload);
+    if (!block.more) return { kind: 'done', response: toResponse(first, Buffer.concat(this.chunks, this.responseBytes), peer) };
+    this.block2Num = block.num + 1;
+    this.block2Szx = block.szx;
+    return { kind: 'send-next' };
+  }
+
+  /** 2.31 Continue: the server took the block; send the next one at its block size (RFC 7959 §2.5). */
+  private onContinue(message: CoapMessage): ExchangeStep {
+    const value = firstOption(message.options, CoapOption.Block1);
+    const block = value === null ? null : decodeBlock(value);
+    const size = blockSizeOf(this.block1Szx);
+    if (block === null || this.body.length <= size) return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
+    if (block.num * blockSizeOf(block.szx) !== this.block1Offset) return failed('NET_REJECTED', '2.31 Continue for another block');
+    const next = this.block1Offset + size;
+    if (next >= this.body.length) return failed('NET_REJECTED', '2.31 Continue after the last block');
+    const szx = Math.min(this.block1Szx, block.szx);
+    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX) return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
+    this.block1Offset = next;
+    this.block1Szx = szx;
+    return { kind: 'send-next' };
+  }
+}
+
+function toResponse(first: CoapMessage, payload: Uint8Array, peer: DatagramPeer): CoapClientResponse {
+  const format = firstOption(first.options, CoapOption.ContentFormat);
+  return {
+    code: first.code,
+    payload,
+    contentFormat: format === null ? null : decodeUint(format, 2),
+    etag: firstOption(first.options, CoapOption.ETag),
+    options: first.options,
+    peer,
+  };
+}
+
+function sameEtag(a: CoapMessage, b: CoapMessage): boolean {
+  const x = firstOption(a.options, CoapOption.ETag);
+  const y = firstOption(b.options, CoapOption.ETag);
+  if (x === null || y === null) return x === y;
+  return Buffer.from(x).equals(y);
+}
+
+function failed(code: 'NET_REJECTED' | 'NET_TOO_LARGE', message: string): ExchangeStep {
+  return { kind: 'failed', error: new NetworkError(code, message) };
+}

@@ -1,0 +1,138 @@
+/**
+ * Options of the CoAP client and server, with their units, defaults and limits, and the one
+ * validation of each that runs when a client or server is built.
+ *
+ * The retransmission defaults are shorter than RFC 7252 §4.8's (ACK_TIMEOUT 2 s): peers are
+ * coraft agents on a LAN or a site link, Raft resends on its own at every heartbeat, and every
+ * request has a Raft deadline that ends retransmission anyway (CoAP's 247 s exchange lifetime
+ * never applies).
+ */
+import { ConfigError } from '../../agent/contracts.js';
+
+/** Options of a CoAP client. */
+export interface CoapClientOptions {
+  /**
+   * The initial retransmission timeout of a confirmable message, in ms (RFC 7252
+   * ACK_TIMEOUT). A request whose deadline is shorter than 4 × this starts at a quarter of
+   * its deadline instead (but at least `ackTimeoutMinMs`), so that a short Raft deadline still
+   * leaves room for retransmissions. Default 500; 10..60,000.
+   */
+  readonly ackTimeoutMs: number;
+  /** The floor of the deadline-scaled initial timeout, in ms. Default 20; 1..ackTimeoutMs. */
+  readonly ackTimeoutMinMs: number;
+  /** The initial timeout is drawn from [t, t × factor] (ACK_RANDOM_FACTOR). Default 1.5; 1..4. */
+  readonly ackRandomFactor: number;
+  /** Most retransmissions of one message (MAX_RETRANSMIT). Default 4; 0..20. */
+  readonly maxRetransmit: number;
+  /** The cap of the doubling retransmission timeout, in ms. Default 8,000; ackTimeoutMs..60,000. */
+  readonly retransmitDelayMaxMs: number;
+  /**
+   * Most requests outstanding to one peer (RFC 7252's NSTART, raised: our peers are our own
+   * agents, and Raft pipelines appends). A request beyond it is refused with NetworkError.
+   * Default 128; 1..4,096.
+   */
+  readonly outstandingPerPeerMax: number;
+  /** Block size of Block1 request bodies and preferred Block2 size, in bytes. Default 1024; a power of two in 16..1024. */
+  readonly blockBytes: number;
+  /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
+  readonly bodyBytesMax: number;
+}
+
+/** Options of a CoAP server. */
+export interface CoapServerOptions {
+  /** Block size of Block2 response bodies, in bytes. Default 1024; a power of two in 16..1024. */
+  readonly blockBytes: number;
+  /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
+  readonly bodyBytesMax: number;
+  /** Most block-wise transfers in progress, per direction. Default 256; 1..65,536. */
+  readonly blockTransfersMax: number;
+  /** Most bytes buffered by block-wise transfers, per direction. Default 64 MiB; at least bodyBytesMax. */
+  readonly blockBytesTotalMax: number;
+  /** How long an idle block-wise transfer is kept, in ms. Default 30,000; 100..247,000. */
+  readonly blockTransferLifetimeMs: number;
+  /** Most confirmable requests remembered for duplicate detection. Default 8,192; 1..1,000,000. */
+  readonly duplicateCacheEntriesMax: number;
+  /**
+   * How long a request is remembered for duplicate detection, in ms. Default 60,000;
+   * 100..247,000 (EXCHANGE_LIFETIME). Keep it above the longest request deadline of clients.
+   */
+  readonly duplicateCacheLifetimeMs: number;
+  /** Most requests being handled at once; more are answered 5.03. Default 1,024; 1..65,536. */
+  readonly requestsInFlightMax: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** Defaults of {@link CoapClientOptions}. */
+export const DEFAULT_COAP_CLIENT_OPTIONS: CoapClientOptions = {
+  ackTimeoutMs: 500,
+  ackTimeoutMinMs: 20,
+  ackRandomFactor: 1.5,
+  maxRetransmit: 4,
+  retransmitDelayMaxMs: 8_000,
+  outstandingPerPeerMax: 128,
+  blockBytes: 1024,
+  bodyBytesMax: 8 * MIB,
+};
+
+/** Defaults of {@link CoapServerOptions}. */
+export const DEFAULT_COAP_SERVER_OPTIONS: CoapServerOptions = {
+  blockBytes: 1024,
+  bodyBytesMax: 8 * MIB,
+  blockTransfersMax: 256,
+  blockBytesTotalMax: 64 * MIB,
+  blockTransferLifetimeMs: 30_000,
+  duplicateCacheEntriesMax: 8_192,
+  duplicateCacheLifetimeMs: 60_000,
+  requestsInFlightMax: 1_024,
+};
+
+/** Fills defaults and validates; throws ConfigError naming every bad field. */
+export function resolveCoapClientOptions(partial: Partial<CoapClientOptions> = {}): CoapClientOptions {
+  const options = { ...DEFAULT_COAP_CLIENT_OPTIONS, ...partial };
+  const problems: string[] = [];
+  checkRange(problems, 'ackTimeoutMs', options.ackTimeoutMs, 10, 60_000);
+  checkRange(problems, 'ackTimeoutMinMs', options.ackTimeoutMinMs, 1, options.ackTimeoutMs);
+  checkRange(problems, 'ackRandomFactor', options.ackRandomFactor, 1, 4, false);
+  checkRange(problems, 'maxRetransmit', options.maxRetransmit, 0, 20);
+  checkRange(problems, 'retransmitDelayMaxMs', options.retransmitDelayMaxMs, options.ackTimeoutMs, 60_000);
+  checkRange(problems, 'outstandingPerPeerMax', options.outstandingPerPeerMax, 1, 4_096);
+  checkBlockBytes(problems, options.blockBytes);
+  checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
+  checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return options;
+}
+
+/** Fills defaults and validates; throws ConfigError naming every bad field. */
+export function resolveCoapServerOptions(partial: Partial<CoapServerOptions> = {}): CoapServerOptions {
+  const options = { ...DEFAULT_COAP_SERVER_OPTIONS, ...partial };
+  const problems: string[] = [];
+  checkBlockBytes(problems, options.blockBytes);
+  checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
+  checkRange(problems, 'blockTransfersMax', options.blockTransfersMax, 1, 65_536);
+  checkRange(problems, 'blockBytesTotalMax', options.blockBytesTotalMax, options.bodyBytesMax, 1024 * MIB);
+  checkRange(problems, 'blockTransferLifetimeMs', options.blockTransferLifetimeMs, 100, 247_000);
+  checkRange(problems, 'duplicateCacheEntriesMax', options.duplicateCacheEntriesMax, 1, 1_000_000);
+  checkRange(problems, 'duplicateCacheLifetimeMs', options.duplicateCacheLifetimeMs, 100, 247_000);
+  checkRange(problems, 'requestsInFlightMax', options.requestsInFlightMax, 1, 65_536);
+  checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return options;
+}
+
+/** Records a problem unless `value` is a number (an integer when `integer`) in [min, max]. */
+export function checkRange(problems: string[], name: string, value: number, min: number, max: number, integer = true): void {
+  const ok = Number.isFinite(value) && (!integer || Number.isInteger(value)) && value >= min && value <= max;
+  if (!ok) problems.push(`${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(value)}`);
+}
+
+/** A block number has 20 bits (RFC 7959 §2.2): the largest body must fit 2^20 blocks. */
+function checkBlockCount(problems: string[], bodyBytesMax: number, blockBytes: number): void {
+  if (bodyBytesMax > blockBytes * 2 ** 20) problems.push(`bodyBytesMax must be at most blockBytes × 2^20 = ${blockBytes * 2 ** 20}, got ${bodyBytesMax}`);
+}
+
+function checkBlockBytes(problems: string[], value: number): void {
+  const ok = Number.isInteger(value) && value >= 16 && value <= 1024 && (value & (value - 1)) === 0;
+  if (!ok) problems.push(`blockBytes must be a power of two in [16, 1024], got ${String(value)}`);
+}

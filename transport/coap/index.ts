@@ -1,0 +1,88 @@
+/**
+ * The CoAP peer transport: a NetworkClient and a NetworkServer over any DatagramEndpoint.
+ * `createCoapTransport` takes endpoint factories, so the same code runs as `coap` (plain UDP,
+ * `createUdpCoapTransport`) and as `coaps` (DTLS 1.2 PSK endpoints, whose `peer.identity`
+ * the server hands to the handler as InboundContext.peerIdentity).
+ *
+ * The client and the server use separate endpoints: the server's listens on the configured
+ * port; the client's is opened on the first request (for DTLS a client endpoint runs the
+ * handshakes, a server endpoint only answers sessions).
+ */
+import type { Prng, RpcSerializer, Timers } from '../../agent/contracts.js';
+import type { DatagramEndpoint } from '../datagram.js';
+import { PeerBook, systemResolver, type HostResolver } from '../peer-book.js';
+import { createCryptoPrng, createRealTimers } from '../timers.js';
+import { openUdpEndpoint } from '../udp.js';
+import { CoapClient } from './client.js';
+import type { CoapClientOptions, CoapServerOptions } from './config.js';
+import { CoapNetworkClient } from './rpc-client.js';
+import { CoapNetworkServer } from './rpc-server.js';
+import { CoapServer } from './server.js';
+
+export { CoapClient } from './client.js';
+export { CoapServer } from './server.js';
+export { CoapNetworkClient } from './rpc-client.js';
+export { CoapNetworkServer } from './rpc-server.js';
+export type { CoapClientOptions, CoapServerOptions } from './config.js';
+export type { CoapClientRequest, CoapClientResponse } from './client-exchange.js';
+export type { CoapRequest, CoapResponse } from './request.js';
+export { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, formatCode } from './codes.js';
+
+/** What a CoAP transport is given. */
+export interface CoapTransportDeps {
+  readonly serializer: RpcSerializer;
+  /** Opens the endpoint the server listens on (called by server.start()). */
+  readonly openServerEndpoint: () => Promise<DatagramEndpoint>;
+  /** Opens the endpoint the client sends from (called on the first request). */
+  readonly openClientEndpoint: () => Promise<DatagramEndpoint>;
+  /** Default: the process's monotonic clock and setTimeout. */
+  readonly timers?: Timers;
+  /** Tokens and jitter. Default: the operating system's CSPRNG. */
+  readonly prng?: Prng;
+  /** Resolves peer host names. Default: getaddrinfo. */
+  readonly resolver?: HostResolver;
+}
+
+/** Options of a CoAP transport. */
+export interface CoapTransportOptions {
+  readonly client?: Partial<CoapClientOptions>;
+  readonly server?: Partial<CoapServerOptions>;
+}
+
+/** A peer transport: the client and the server of one node. */
+export interface CoapTransport {
+  readonly client: CoapNetworkClient;
+  readonly server: CoapNetworkServer;
+}
+
+/** Builds the CoAP transport over the given endpoints. */
+export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransportOptions = {}): CoapTransport {
+  const timers = deps.timers ?? createRealTimers();
+  const prng = deps.prng ?? createCryptoPrng();
+  const coapClient = new CoapClient({ openEndpoint: deps.openClientEndpoint, timers, prng }, options.client);
+  const coapServer = new CoapServer({ openEndpoint: deps.openServerEndpoint, clock: timers }, options.server);
+  return {
+    client: new CoapNetworkClient({ coap: coapClient, serializer: deps.serializer, peers: new PeerBook(deps.resolver ?? systemResolver) }),
+    server: new CoapNetworkServer(coapServer, deps.serializer),
+  };
+}
+
+/** What the plain-UDP (`coap`) transport is given. */
+export interface UdpCoapTransportDeps extends Omit<CoapTransportDeps, 'openServerEndpoint' | 'openClientEndpoint'> {
+  /** The IP literal the server binds, e.g. "0.0.0.0" or "127.0.0.1"; the client binds the same family. */
+  readonly listenAddress: string;
+  /** The server's UDP port (5683 is CoAP's); 0 picks a free one. */
+  readonly listenPort: number;
+}
+
+/** Builds the `coap` transport: CoAP over plain UDP, peers unauthenticated. */
+export function createUdpCoapTransport(deps: UdpCoapTransportDeps, options: CoapTransportOptions = {}): CoapTransport {
+  return createCoapTransport(
+    {
+      ...deps,
+      openServerEndpoint: () => openUdpEndpoint({ address: deps.listenAddress, port: deps.listenPort }),
+      openClientEndpoint: () => openUdpEndpoint({ address: deps.listenAddress, port: 0 }),
+    },
+    options,
+  );
+}

@@ -1,0 +1,93 @@
+/**
+ * NetworkClient over CoAP: each RPC is a confirmable POST to `/raft/<RpcName>` with the
+ * serializer's Content-Format, answered by a piggybacked 2.04 carrying the response. Error
+ * responses become NetworkError: 4.01/4.03 NET_AUTH, 4.13 NET_TOO_LARGE, any other NET_REJECTED,
+ * each with the server's diagnostic payload in its message.
+ */
+import {
+  NetworkError,
+  RPC_OF_REQUEST,
+  SerializationError,
+  type NetworkClient,
+  type NodeId,
+  type RequestMessage,
+  type ResponseFor,
+  type RpcSerializer,
+} from '../../agent/contracts.js';
+import type { PeerBook } from '../peer-book.js';
+import { RPC_PATH_ROOT, isResponseTo } from '../rpc-routes.js';
+import type { CoapClient } from './client.js';
+import type { CoapClientResponse } from './client-exchange.js';
+import { CoapResponseCode, codeClassOf, formatCode } from './codes.js';
+
+/** What a CoAP NetworkClient is given. */
+export interface CoapNetworkClientDeps {
+  readonly coap: CoapClient;
+  readonly serializer: RpcSerializer;
+  readonly peers: PeerBook;
+}
+
+const diagnosticText = new TextDecoder('utf-8', { fatal: false });
+
+/** NetworkClient over CoAP; see the module comment. */
+export class CoapNetworkClient implements NetworkClient {
+  constructor(private readonly deps: CoapNetworkClientDeps) {}
+
+  async send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>> {
+    const { rpc } = RPC_OF_REQUEST[request.type];
+    const peer = this.deps.peers.literal(target) ?? (await this.deps.peers.resolve(target));
+    const serializer = this.deps.serializer;
+    const payload = encodeRequest(serializer, request);
+    const response = await this.deps.coap.request(
+      peer,
+      { method: 'POST', path: [RPC_PATH_ROOT, rpc], contentFormat: serializer.contentFormat, accept: serializer.contentFormat, payload },
+      timeoutMs,
+    );
+    if (codeClassOf(response.code) !== 2 || response.code === CoapResponseCode.Continue) throw errorOfResponse(target, response);
+    if (response.contentFormat !== null && response.contentFormat !== serializer.contentFormat) {
+      throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} in Content-Format ${response.contentFormat}`);
+    }
+    let decoded;
+    try {
+      decoded = serializer.decodeAs(RPC_OF_REQUEST[request.type].responseType, response.payload);
+    } catch (error: unknown) {
+      if (!(error instanceof SerializationError)) throw error;
+      throw new NetworkError('NET_REJECTED', `peer ${target} sent a malformed ${rpc} response: ${error.message}`, { cause: error });
+    }
+    if (!isResponseTo(request, decoded)) throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} with ${decoded.type}`);
+    return decoded;
+  }
+
+  setPeers(members: readonly { readonly id: NodeId; readonly address: string }[]): void {
+    this.deps.peers.set(members);
+  }
+
+  close(): Promise<void> {
+    return this.deps.coap.close();
+  }
+}
+
+/** Encodes a request; a message the codec refuses as too large is NET_TOO_LARGE. */
+export function encodeRequest(serializer: RpcSerializer, request: RequestMessage): Uint8Array {
+  try {
+    return serializer.encode(request);
+  } catch (error: unknown) {
+    if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
+      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function errorOfResponse(target: NodeId, response: CoapClientResponse): NetworkError {
+  const text = `peer ${target} answered ${formatCode(response.code)}: ${diagnosticText.decode(response.payload.subarray(0, 200))}`;
+  switch (response.code) {
+    case CoapResponseCode.Unauthorized:
+    case CoapResponseCode.Forbidden:
+      return new NetworkError('NET_AUTH', text);
+    case CoapResponseCode.RequestEntityTooLarge:
+      return new NetworkError('NET_TOO_LARGE', text);
+    default:
+      return new NetworkError('NET_REJECTED', text);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Plain UDP as a DatagramEndpoint (node:dgram): what the `coap` transport runs on. Peers are
+ * not authenticated, so every datagram's `identity` is null.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { NetworkError } from '../agent/contracts.js';
+import { assert } from './assert.js';
+import type { DatagramEndpoint, DatagramHandler } from './datagram.js';
+
+/** Options of a UDP endpoint. */
+export interface UdpEndpointOptions {
+  /** The local IPv4 or IPv6 address literal to bind. Default '127.0.0.1'. */
+  readonly address?: string;
+  /** The local port; 0 picks a free one. Default 0; 0..65535. */
+  readonly port?: number;
+  /** SO_RCVBUF in bytes, or null for the system default. Default null; 4 KiB..64 MiB. */
+  readonly receiveBufferBytes?: number | null;
+  /** SO_SNDBUF in bytes, or null for the system default. Default null; 4 KiB..64 MiB. */
+  readonly sendBufferBytes?: number | null;
+  /**
+   * Told of socket errors that belong to no send (a send's own failure rejects that send).
+   * Default: counted in `errorCount` only.
+   */
+  readonly onSocketError?: (error: Error) => void;
+}
+
+/** The largest UDP payload over IPv4 (65,535 − 8 − 20 bytes). */
+export const UDP_PAYLOAD_BYTES_MAX = 65_507;
+
+/** A bound UDP socket as a DatagramEndpoint. */
+export class UdpEndpoint implements DatagramEndpoint {
+  private handler: DatagramHandler | null = null;
+  private closed = false;
+  private errors = 0;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly onSocketError: ((error: Error) => void) | null,
+  ) {
+    socket.on('message', (data, remote) => {
+      this.handler?.(data, { address: remote.address, port: remote.port, identity: null });
+    });
+    socket.on('error', (error) => {
+      this.errors += 1;
+      this.onSocketError?.(error);
+    });
+  }
+
+  /** Binds a new endpoint; rejects with NetworkError when the address cannot be bound. */
+  static async open(options: UdpEndpointOptions = {}): Promise<UdpEndpoint> {
+    const address = options.address ?? '127.0.0.1';
+    const port = options.port ?? 0;
+    const family = isIP(address);
+    assert(family === 4 || family === 6, 'udp bind address is an IP literal');
+    assert(Number.isInteger(port) && port >= 0 && port <= 65535, 'udp port is 0..65535');
+    for (const bytes of [options.receiveBufferBytes, options.sendBufferBytes]) {
+      assert(bytes == null || (Number.isInteger(bytes) && bytes >= 4096 && bytes <= 64 * 1024 * 1024), 'udp buffer size is 4 KiB..64 MiB');
+    }
+    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new NetworkError('NET_UNREACHABLE', `cannot bind udp ${address}:${port}: ${error.message}`, { cause: error }));
+      socket.once('error', onError);
+      socket.bind(port, address, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    if (options.receiveBufferBytes != null) socket.setRecvBufferSize(options.receiveBufferBytes);
+    if (options.sendBufferBytes != null) socket.setSendBufferSize(options.sendBufferBytes);
+    return new UdpEndpoint(socket, options.onSocketError ?? null);
+  }
+
+  /** Socket errors seen outside sends. */
+  get errorCount(): number {
+    return this.errors;
+  }
+
+  send(data: Uint8Array, address: string, port: number): Promise<void> {
+    if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'udp endpoint is closed'));
+    if (data.length > UDP_PAYLOAD_BYTES_MAX) {
+      return Promise.reject(new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.socket.send(data, port, address, (error) => {
+        if (error === null) resolve();
+        else reject(new NetworkError('NET_UNREACHABLE', `udp send to ${address}:${port} failed: ${error.message}`, { cause: error }));
+      });
+    });
+  }
+
+  onMessage(handler: DatagramHandler): void {
+    this.handler = handler;
+  }
+
+  localAddress(): { readonly address: string; readonly port: number } {
+    const bound = this.socket.address();
+    return { address: bound.address, port: bound.port };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.handler = null;
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+/** Binds a UDP endpoint; see {@link UdpEndpointOptions}. */
+export function openUdpEndpoint(options: UdpEndpointOptions = {}): Promise<UdpEndpoint> {
+  return UdpEndpoint.open(options);
+}
