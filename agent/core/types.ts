@@ -193,15 +193,19 @@ export interface TimeoutNowResponse {
   readonly term: Term;
 }
 
+/** What a forwarded client request asks of the leader. */
+export type ForwardKind = 'write' | 'read' | 'admin';
+
 /**
  * A client request forwarded from the node that received it to the leader. `kind` `write`
- * carries a state machine command to replicate; `read` a query to answer linearizably.
+ * carries a state machine command to replicate; `read` a query to answer linearizably;
+ * `admin` an encoded cluster administration command (membership, leadership transfer).
  */
 export interface ClientForwardRequest {
   readonly type: 'ClientForwardRequest';
   /** The forwarding node. */
   readonly sourceId: NodeId;
-  readonly kind: 'write' | 'read';
+  readonly kind: ForwardKind;
   readonly payload: Uint8Array;
   /** How long the leader may work on it, in milliseconds. */
   readonly timeoutMs: number;

@@ -4,8 +4,8 @@
  * once per leader it learns of, so a retried write never runs twice unless the client's
  * session (client id + sequence number) makes the retry safe; reads are retried freely.
  */
-import { ElectionError, MembershipError, NotLeaderError, ProposalError, RaftError, StoppedError, TimeoutError } from '../errors.js';
-import type { NetworkClient, NodeId, Timers } from '../contracts.js';
+import { ElectionError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../errors.js';
+import type { ForwardKind, NetworkClient, NodeId, Timers } from '../contracts.js';
 
 /** Most leaders a request is forwarded to before it gives up. */
 const FORWARD_ATTEMPTS_MAX = 5;
@@ -17,6 +17,7 @@ export interface ForwardingHost {
   getLeaderId(): NodeId | null;
   submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   readState(query: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  runAdmin(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   waitForLeader(timeoutMs: number): Promise<void>;
   isRunning(): boolean;
 }
@@ -38,6 +39,10 @@ export function errorFromCode(code: string, message: string, leaderHint: NodeId 
       return new MembershipError(message);
     case 'RAFT_ELECTION':
       return new ElectionError(message);
+    case 'CODEC_MALFORMED':
+    case 'CODEC_LIMIT':
+    case 'CODEC_VERSION':
+      return new SerializationError(code, message);
     default:
       return new RaftError('RAFT_INVARIANT', `leader failed: ${code}: ${message}`);
   }
@@ -51,14 +56,14 @@ export class ForwardingClient {
   ) {}
 
   /** Runs `kind` on the leader, wherever it is, within `timeoutMs`. */
-  async run(kind: 'write' | 'read', payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  async run(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const deadline = this.timers.nowMs() + timeoutMs;
     let lastError: unknown = new NotLeaderError(null, 'no leader is known');
     for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX; attempt += 1) {
       const remaining = deadline - this.timers.nowMs();
       if (remaining <= 0 || !this.host.isRunning()) break;
       if (this.host.isLeader()) {
-        return kind === 'write' ? this.host.submitCommand(payload, remaining) : this.host.readState(payload, remaining);
+        return this.runLocally(kind, payload, remaining);
       }
       const leader = this.host.getLeaderId();
       if (leader === null) {
@@ -76,9 +81,21 @@ export class ForwardingClient {
     throw lastError instanceof RaftError ? lastError : new TimeoutError(`no leader answered within ${timeoutMs} ms`);
   }
 
+  /** Runs a request on this node, which leads. */
+  runLocally(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    switch (kind) {
+      case 'write':
+        return this.host.submitCommand(payload, timeoutMs);
+      case 'read':
+        return this.host.readState(payload, timeoutMs);
+      case 'admin':
+        return this.host.runAdmin(payload, timeoutMs);
+    }
+  }
+
   private async forwardOnce(
     leader: NodeId,
-    kind: 'write' | 'read',
+    kind: ForwardKind,
     payload: Uint8Array,
     timeoutMs: number,
   ): Promise<{ done: true; result: Uint8Array } | { done: false; error: RaftError }> {

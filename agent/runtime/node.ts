@@ -49,6 +49,8 @@ import { claimedSender } from '../contracts.js';
 import { PendingRequests } from './pending.js';
 import { errorFromCode, ForwardingClient } from './forwarding.js';
 import { MembershipDriver } from './membership-driver.js';
+import { decodeAdminCommand, decodeAdminResult, encodeAdminCommand, encodeAdminResult } from './admin.js';
+import type { AdminCommand, AdminResult } from './admin.js';
 
 /** Callbacks for the simulator's checks and the agent's trace file; all optional. */
 export interface NodeObserver {
@@ -479,7 +481,8 @@ export class RaftNodeImpl implements RaftNode {
   private async handleForward(request: ClientForwardRequest): Promise<ClientForwardResponse> {
     const timeoutMs = Math.min(request.timeoutMs, 60_000);
     try {
-      const result = request.kind === 'write' ? await this.submitCommand(request.payload, timeoutMs) : await this.readState(request.payload, timeoutMs);
+      // Forwarded requests run here or fail: they are never forwarded a second time.
+      const result = await this.forwarding.runLocally(request.kind, request.payload, timeoutMs);
       return { type: 'ClientForwardResponse', code: '', message: '', leaderHint: this.getLeaderId(), result };
     } catch (error) {
       const code = error instanceof RaftError ? error.code : 'RAFT_INVARIANT';
@@ -529,6 +532,26 @@ export class RaftNodeImpl implements RaftNode {
   /** Runs a linearizable read on the leader, forwarding it there from a follower. */
   readAnywhere(query: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     return this.forwarding.run('read', query, timeoutMs);
+  }
+
+  /** Runs an administration command on the leader, forwarding it there from a follower. */
+  async adminAnywhere(command: AdminCommand, timeoutMs: number): Promise<AdminResult> {
+    return decodeAdminResult(await this.forwarding.run('admin', encodeAdminCommand(command), timeoutMs));
+  }
+
+  /** Runs an encoded administration command on this node, which must lead. */
+  async runAdmin(payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const command = decodeAdminCommand(payload);
+    switch (command.op) {
+      case 'add-member':
+        await this.addServer(command.id, command.address, { learner: command.learner });
+        return encodeAdminResult({ leader: this.getLeaderId() });
+      case 'remove-member':
+        await this.removeServer(command.id);
+        return encodeAdminResult({ leader: this.getLeaderId() });
+      case 'transfer-leadership':
+        return encodeAdminResult({ leader: await this.transferLeadership(command.to, timeoutMs) });
+    }
   }
 
   /** Answers a query from this node's state machine without any check (a stale read). */

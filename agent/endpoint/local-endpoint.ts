@@ -1,0 +1,276 @@
+/**
+ * The local endpoint: CoAP on loopback (coaps with an admin PSK when configured) through which
+ * local applications and the CLI use the node. Any node accepts every request; writes, reads
+ * and administration go to the leader over the peer transport.
+ *
+ *   GET  /status                      the node's view of the cluster (Observe)
+ *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
+ *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
+ *                                     If-None-Match: create only
+ *   DELETE /kv/{key}[?client=C&seq=N]
+ *   GET  /members, POST /members {"id","address","learner"?}, DELETE /members/{id}
+ *   POST /leader/transfer {"to"?}     hand leadership to `to` (or the most up-to-date voter)
+ *   POST /snapshot                    take a snapshot now and compact the log
+ */
+import { CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
+import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import type { DatagramEndpoint } from '../../transport/datagram.js';
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
+import type { KvCommand, KvResult } from '../kv/index.js';
+import type { LogEntry, Timers } from '../contracts.js';
+import type { RaftNodeImpl } from '../runtime/node.js';
+import { ObserverTable } from './observers.js';
+import { CONTENT_FORMAT, errorResponse, etagRevision, jsonResponse, responseForError, responseForKvError, revisionEtag } from './responses.js';
+import { adminResources } from './admin-resources.js';
+
+/** Options of the local endpoint. */
+export interface LocalEndpointOptions {
+  /** How long one client request may take, ms. Default 5,000. */
+  readonly requestTimeoutMs: number;
+  /** How long an administration request may take, ms. Default 65,000. */
+  readonly adminTimeoutMs: number;
+  /** Most Observe registrations. Default 256. */
+  readonly observersMax: number;
+  /** Shortest interval between two /status notifications, ms. Default 200. */
+  readonly statusNotifyIntervalMs: number;
+  /** Largest request body, bytes. Default 1 MiB + 1 KiB. */
+  readonly bodyBytesMax: number;
+}
+
+export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
+  requestTimeoutMs: 5_000,
+  adminTimeoutMs: 65_000,
+  observersMax: 256,
+  statusNotifyIntervalMs: 200,
+  bodyBytesMax: 1024 * 1024 + 1024,
+};
+
+/** Dependencies of the local endpoint. */
+export interface LocalEndpointDeps {
+  readonly node: RaftNodeImpl;
+  readonly timers: Timers;
+  readonly openEndpoint: () => Promise<DatagramEndpoint>;
+}
+
+
+export class LocalEndpoint {
+  readonly server: CoapServer;
+  private readonly observers: ObserverTable;
+  private readonly options: LocalEndpointOptions;
+  private statusTimer: { cancel(): void } | null = null;
+  private lastStatus = '';
+
+  constructor(
+    private readonly deps: LocalEndpointDeps,
+    options: Partial<LocalEndpointOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_LOCAL_ENDPOINT_OPTIONS, ...options };
+    this.observers = new ObserverTable(this.options.observersMax);
+    this.server = new CoapServer({ openEndpoint: deps.openEndpoint, clock: deps.timers }, { bodyBytesMax: this.options.bodyBytesMax });
+    this.server.addResource('/status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
+    this.server.addResource('/kv/*', {
+      GET: (request) => this.getKey(request),
+      PUT: (request) => this.putKey(request),
+      DELETE: (request) => this.deleteKey(request),
+    });
+    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs)) this.server.addResource(path, methods);
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+    this.scheduleStatusCheck();
+  }
+
+  async stop(): Promise<void> {
+    this.statusTimer?.cancel();
+    this.statusTimer = null;
+    this.observers.clear();
+    await this.server.stop();
+  }
+
+  localAddress(): { readonly address: string; readonly port: number } {
+    return this.server.localAddress();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // /status
+  // -------------------------------------------------------------------------------------------
+
+  private statusBody(): unknown {
+    const status = this.deps.node.getStatus();
+    return {
+      nodeId: status.nodeId,
+      state: status.state,
+      term: status.term,
+      leaderId: status.leaderId,
+      commitIndex: status.commitIndex,
+      lastApplied: status.lastApplied,
+      lastLogIndex: status.lastLogIndex,
+      snapshotIndex: status.snapshotIndex,
+      members: status.members,
+    };
+  }
+
+  private getStatus(request: CoapRequest): CoapResponse {
+    const observe = this.observeFor('/status', request);
+    return jsonResponse(CoapResponseCode.Content, this.statusBody(), observe === null ? {} : { observe });
+  }
+
+  /** Registers or deregisters an observer as the request asks; returns the Observe value to send. */
+  private observeFor(resource: string, request: CoapRequest): number | null {
+    if (request.observe === 1) this.observers.deregister(resource, request.peer, request.token);
+    if (request.observe !== 0) return null;
+    const registration = this.observers.register(resource, request.peer, request.token);
+    return registration === null ? null : this.observers.nextSeq(registration);
+  }
+
+  private scheduleStatusCheck(): void {
+    this.statusTimer = this.deps.timers.setTimer(this.options.statusNotifyIntervalMs, () => {
+      if (!this.server.isRunning()) return;
+      this.notifyStatusIfChanged();
+      this.scheduleStatusCheck();
+    });
+  }
+
+  private notifyStatusIfChanged(): void {
+    const observers = this.observers.observersOf('/status');
+    if (observers.length === 0 || !this.deps.node.isRunning()) return;
+    const body = this.statusBody();
+    const text = JSON.stringify(body);
+    if (text === this.lastStatus) return;
+    this.lastStatus = text;
+    for (const registration of observers) {
+      void this.server.notify(registration.peer, registration.token, jsonResponse(CoapResponseCode.Content, body, { observe: this.observers.nextSeq(registration) })).catch(() => {
+        // A notification that cannot be sent ends the registration (RFC 7641 §4.5).
+        this.observers.deregister('/status', registration.peer, registration.token);
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // /kv/{key}
+  // -------------------------------------------------------------------------------------------
+
+  private keyOf(request: CoapRequest): string | null {
+    const key = request.path.slice(1).join('/');
+    return key === '' ? null : key;
+  }
+
+  private queryValue(request: CoapRequest, name: string): string | null {
+    for (const item of request.query) {
+      if (item === name) return '';
+      if (item.startsWith(`${name}=`)) return item.slice(name.length + 1);
+    }
+    return null;
+  }
+
+  private async getKey(request: CoapRequest): Promise<CoapResponse> {
+    const key = this.keyOf(request);
+    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    const query = encodeKvQuery({ op: 'get', key });
+    try {
+      const stale = this.queryValue(request, 'stale') !== null;
+      const bytes = stale ? this.deps.node.readLocal(query) : await this.deps.node.readAnywhere(query, this.options.requestTimeoutMs);
+      const observe = this.observeFor(`/kv/${key}`, request);
+      return this.valueResponse(decodeKvResult(bytes), observe);
+    } catch (error) {
+      return responseForError(error);
+    }
+  }
+
+  private valueResponse(result: KvResult, observe: number | null): CoapResponse {
+    const extra = observe === null ? {} : { observe };
+    if (result.type === 'error') return responseForKvError(result);
+    if (result.type !== 'get') return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a read`);
+    if (result.current === null) return { code: CoapResponseCode.NotFound, payload: new TextEncoder().encode('no such key'), contentFormat: CONTENT_FORMAT.text, ...extra };
+    return { code: CoapResponseCode.Content, payload: result.current.value, contentFormat: CONTENT_FORMAT.octetStream, etag: revisionEtag(result.current.revision), ...extra };
+  }
+
+  /** The session of a request's `client` and `seq` query parameters, or an error response. */
+  private sessionOf(request: CoapRequest): { clientId: string; seq: number } | null | CoapResponse {
+    const clientId = this.queryValue(request, 'client');
+    const seqText = this.queryValue(request, 'seq');
+    if (clientId === null && seqText === null) return null;
+    const seq = Number(seqText);
+    if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
+      return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
+    }
+    return { clientId, seq };
+  }
+
+  private async putKey(request: CoapRequest): Promise<CoapResponse> {
+    const key = this.keyOf(request);
+    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    const session = this.sessionOf(request);
+    if (session !== null && 'code' in session) return session;
+    const header = { session, timeMs: Math.floor(Date.now()) };
+    let command: KvCommand;
+    const ifMatch = request.ifMatch[0];
+    if (ifMatch !== undefined) {
+      const expectedRevision = etagRevision(ifMatch);
+      if (expectedRevision === null) return errorResponse(CoapResponseCode.BadRequest, 'If-Match must carry the revision ETag of the key (1 to 8 bytes)');
+      command = { ...header, op: 'cas', key, expectedRevision, value: request.payload };
+    } else if (request.ifNoneMatch) {
+      command = { ...header, op: 'cas', key, expectedRevision: 0, value: request.payload };
+    } else {
+      command = { ...header, op: 'put', key, value: request.payload, returnPrevious: false };
+    }
+    return this.write(command);
+  }
+
+  private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
+    const key = this.keyOf(request);
+    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    if (request.ifMatch.length > 0) return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
+    const session = this.sessionOf(request);
+    if (session !== null && 'code' in session) return session;
+    return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false });
+  }
+
+  private async write(command: KvCommand): Promise<CoapResponse> {
+    let result: KvResult;
+    try {
+      result = decodeKvResult(await this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs));
+    } catch (error) {
+      return responseForError(error);
+    }
+    switch (result.type) {
+      case 'put':
+        return jsonResponse(CoapResponseCode.Changed, { revision: result.revision }, { etag: revisionEtag(result.revision) });
+      case 'delete':
+        return jsonResponse(CoapResponseCode.Deleted, { revision: result.revision, deleted: result.deleted });
+      case 'cas':
+        if (result.succeeded) return jsonResponse(CoapResponseCode.Changed, { revision: result.revision }, { etag: revisionEtag(result.revision) });
+        return {
+          ...errorResponse(CoapResponseCode.PreconditionFailed, result.current === null ? 'the key is absent' : `the key is at revision ${result.current.revision}`),
+          ...(result.current === null ? {} : { etag: revisionEtag(result.current.revision) }),
+        };
+      case 'get':
+        return errorResponse(CoapResponseCode.InternalServerError, 'unexpected get result for a write');
+      case 'error':
+        return responseForKvError(result);
+    }
+  }
+
+  /**
+   * Tells observers of the key an applied entry wrote (the node calls it after every apply).
+   */
+  onApply(entry: LogEntry): void {
+    if (entry.type !== 'command' || this.observers.size() === 0) return;
+    let key: string;
+    try {
+      key = decodeKvCommand(entry.command).key;
+    } catch {
+      // A malformed command changed nothing, so no observer needs telling.
+      return;
+    }
+    const resource = `/kv/${key}`;
+    const observers = this.observers.observersOf(resource);
+    if (observers.length === 0) return;
+    const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
+    for (const registration of observers) {
+      const response = this.valueResponse(result, this.observers.nextSeq(registration));
+      void this.server.notify(registration.peer, registration.token, response).catch(() => this.observers.deregister(resource, registration.peer, registration.token));
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * How the local endpoint answers: JSON bodies, ETags carrying a key's revision, and errors as
+ * CoAP codes with a one-line diagnostic payload. Operating errors of the node map to the code a
+ * CoAP client can act on: 5.03 with Max-Age as a retry hint when there is no leader or the node
+ * is busy, 5.04 when the outcome is unknown, 4.xx when the request itself is at fault.
+ */
+import { coapCode } from '../../transport/coap/codes.js';
+import { CoapResponseCode } from '../../transport/coap/index.js';
+import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import { RaftError } from '../errors.js';
+import type { KvErrorResult } from '../kv/index.js';
+
+/** CoAP Content-Format numbers used here (RFC 7252 §12.3). */
+export const CONTENT_FORMAT = { text: 0, octetStream: 42, json: 50 } as const;
+
+/** 4.09 Conflict (RFC 8132) and 5.04 Gateway Timeout (RFC 7252). */
+const CONFLICT = coapCode(4, 9);
+const GATEWAY_TIMEOUT = coapCode(5, 4);
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A JSON response. */
+export function jsonResponse(code: number, value: unknown, extra: Partial<CoapResponse> = {}): CoapResponse {
+  return { code, payload: encoder.encode(JSON.stringify(value)), contentFormat: CONTENT_FORMAT.json, ...extra };
+}
+
+/** An error response with a one-line diagnostic payload (RFC 7252 §5.5.2). */
+export function errorResponse(code: number, text: string, maxAgeS?: number): CoapResponse {
+  const line = text.split('\n')[0] ?? '';
+  return { code, payload: encoder.encode(line.slice(0, 200)), contentFormat: CONTENT_FORMAT.text, ...(maxAgeS === undefined ? {} : { maxAge: maxAgeS }) };
+}
+
+/** The ETag of a revision: 8 bytes, big-endian. */
+export function revisionEtag(revision: number): Uint8Array {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(revision));
+  return bytes;
+}
+
+/** The revision an ETag (If-Match value) names, or null when it is not 1 to 8 bytes. */
+export function etagRevision(etag: Uint8Array): number | null {
+  if (etag.byteLength === 0 || etag.byteLength > 8) return null;
+  let value = 0;
+  for (const byte of etag) value = value * 256 + byte;
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/** The response for an error the node threw. */
+export function responseForError(error: unknown): CoapResponse {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof RaftError)) return errorResponse(CoapResponseCode.InternalServerError, `internal error: ${message}`);
+  switch (error.code) {
+    case 'RAFT_NOT_LEADER':
+    case 'RAFT_STOPPED':
+    case 'RAFT_BUSY':
+    case 'RAFT_TRANSFER':
+    case 'RAFT_ELECTION':
+    case 'NET_UNREACHABLE':
+      return errorResponse(CoapResponseCode.ServiceUnavailable, message, 1);
+    case 'RAFT_TIMEOUT':
+    case 'NET_TIMEOUT':
+      return errorResponse(GATEWAY_TIMEOUT, message);
+    case 'RAFT_PROPOSAL_DROPPED':
+      return errorResponse(message.includes('exceeds') ? CoapResponseCode.RequestEntityTooLarge : CoapResponseCode.ServiceUnavailable, message, 1);
+    case 'RAFT_MEMBERSHIP':
+      return errorResponse(CONFLICT, message);
+    case 'CODEC_MALFORMED':
+    case 'CODEC_LIMIT':
+    case 'CODEC_VERSION':
+    case 'CONFIG_INVALID':
+      return errorResponse(CoapResponseCode.BadRequest, message);
+    default:
+      return errorResponse(CoapResponseCode.InternalServerError, message);
+  }
+}
+
+/** The response for a KV error result. */
+export function responseForKvError(result: KvErrorResult): CoapResponse {
+  const text = `${result.code}: ${result.message}`;
+  switch (result.code) {
+    case 'KV_VALUE_TOO_LARGE':
+      return errorResponse(CoapResponseCode.RequestEntityTooLarge, text);
+    case 'KV_STALE_SEQUENCE':
+    case 'KV_SESSION_EXPIRED':
+    case 'KV_RESPONSE_NOT_RETAINED':
+      return errorResponse(CONFLICT, text);
+    case 'KV_KEY_COUNT_LIMIT':
+    case 'KV_DATA_LIMIT':
+      return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
+    case 'KV_MALFORMED':
+    case 'KV_KEY_TOO_LONG':
+    case 'KV_CLIENT_ID_TOO_LONG':
+      return errorResponse(CoapResponseCode.BadRequest, text);
+  }
+}
+
+/** Parses a JSON request body; null when it is not a JSON object. */
+export function jsonBody(request: CoapRequest): Record<string, unknown> | null {
+  if (request.payload.byteLength === 0) return {};
+  try {
+    const value: unknown = JSON.parse(decoder.decode(request.payload));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+    return Object.fromEntries(Object.entries(value));
+  } catch {
+    // Not JSON: the caller answers 4.00.
+    return null;
+  }
+}
