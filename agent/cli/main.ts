@@ -23,6 +23,26 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'config schema | config check FILE',
     run: async (args) => (await import('./config.js')).runConfigCommand(args),
   },
+  status: {
+    summary: "show the node's state, term, leader and members",
+    run: async (args) => (await import('./client-commands.js')).runStatus(args),
+  },
+  kv: {
+    summary: 'kv get|put|del|cas: use the replicated key-value store',
+    run: async (args) => (await import('./client-commands.js')).runKv(args),
+  },
+  members: {
+    summary: 'members list|add|remove: change the cluster',
+    run: async (args) => (await import('./client-commands.js')).runMembers(args),
+  },
+  leader: {
+    summary: 'leader transfer [--to ID]: hand leadership over',
+    run: async (args) => (await import('./client-commands.js')).runLeader(args),
+  },
+  snapshot: {
+    summary: 'take a snapshot on the node and compact its log',
+    run: async (args) => (await import('./client-commands.js')).runSnapshot(args),
+  },
   sim: {
     summary: 'run a deterministic simulated cluster under faults and check it',
     run: async (args) => (await import('./sim.js')).runSimCommand(args),

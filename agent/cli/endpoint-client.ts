@@ -1,0 +1,105 @@
+/**
+ * The CLI's client of the local endpoint: CoAP requests to 127.0.0.1:5683 (or `--endpoint`),
+ * with the node's answers turned into values or clear errors. One client per command; it is
+ * closed when the command ends.
+ */
+import { CoapClient, CoapOption, formatCode } from '../../transport/coap/index.js';
+import type { CoapClientRequest, CoapClientResponse } from '../../transport/coap/index.js';
+import { option } from '../../transport/coap/options.js';
+import { createCryptoPrng, createRealTimers } from '../../transport/timers.js';
+import { openUdpEndpoint } from '../../transport/udp.js';
+import { parseHostPort } from '../config/agent-config.js';
+import type { HostPort } from '../config/agent-config.js';
+import type { DatagramEndpoint } from '../../transport/datagram.js';
+
+/** The endpoint a command talks to when --endpoint is not given. */
+export const DEFAULT_ENDPOINT = '127.0.0.1:5683';
+
+/** A CoAP error answer from the endpoint. */
+export class EndpointError extends Error {
+  constructor(
+    readonly coapCode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  override get name(): string {
+    return 'EndpointError';
+  }
+}
+
+/** How to reach the endpoint. */
+export interface EndpointTarget {
+  readonly endpoint: HostPort;
+  /** Opens the client's datagram endpoint (UDP, or DTLS with the admin PSK). */
+  readonly open?: () => Promise<DatagramEndpoint>;
+  readonly timeoutMs: number;
+}
+
+/** Resolves --endpoint (default 127.0.0.1:5683). */
+export function endpointTarget(text: string | undefined, timeoutMs: number): EndpointTarget {
+  return { endpoint: parseHostPort(text ?? DEFAULT_ENDPOINT, '--endpoint'), timeoutMs };
+}
+
+export class EndpointClient {
+  private readonly client: CoapClient;
+
+  constructor(private readonly target: EndpointTarget) {
+    const host = target.endpoint.host;
+    this.client = new CoapClient(
+      { openEndpoint: target.open ?? (() => openUdpEndpoint({ address: host.includes(':') ? '::' : '0.0.0.0', port: 0 })), timers: createRealTimers(), prng: createCryptoPrng() },
+      {},
+    );
+  }
+
+  /** Sends a request and returns the response, whatever its code. */
+  async request(request: CoapClientRequest): Promise<CoapClientResponse> {
+    return this.client.request({ address: this.target.endpoint.host, port: this.target.endpoint.port }, request, this.target.timeoutMs);
+  }
+
+  /** Sends a request and returns its response, throwing EndpointError on a 4.xx or 5.xx. */
+  async call(request: CoapClientRequest): Promise<CoapClientResponse> {
+    const response = await this.request(request);
+    if (response.code >= 0x80) {
+      throw new EndpointError(formatCode(response.code), `${formatCode(response.code)} ${new TextDecoder().decode(response.payload)}`);
+    }
+    return response;
+  }
+
+  /** GETs or POSTs JSON and parses the JSON answer. */
+  async json(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+    const request: CoapClientRequest = {
+      method,
+      path: path.split('/').filter((s) => s !== ''),
+      ...(body === undefined ? {} : { payload: new TextEncoder().encode(JSON.stringify(body)), contentFormat: 50 }),
+    };
+    const response = await this.call(request);
+    const text = new TextDecoder().decode(response.payload);
+    return text === '' ? null : (JSON.parse(text) as unknown);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** The If-Match option carrying a revision ETag. */
+export function ifMatchRevision(revision: number): ReturnType<typeof option> {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(revision));
+  return option(CoapOption.IfMatch, bytes);
+}
+
+/** The If-None-Match option (create only). */
+export function ifNoneMatch(): ReturnType<typeof option> {
+  return option(CoapOption.IfNoneMatch, new Uint8Array(0));
+}
+
+/** The revision in an ETag, or null. */
+export function revisionOf(etag: Uint8Array | null): number | null {
+  if (etag === null || etag.byteLength === 0 || etag.byteLength > 8) return null;
+  let value = 0;
+  for (const byte of etag) value = value * 256 + byte;
+  return value;
+}

@@ -1,0 +1,182 @@
+/**
+ * The agent: one process per gateway. It builds every component the configuration names —
+ * logger, metrics, persistence engine, codec, peer transport, the KV state machine, the
+ * RaftNode and the local endpoint — starts them in order, and stops them in reverse. On
+ * SIGTERM a leader first hands leadership to the most up-to-date follower, so that a gateway
+ * reboot costs the cluster no election timeout.
+ *
+ * Exit codes follow sysexits(3), so scripts and systemd can tell why the process ended.
+ */
+import { simpleConfiguration } from '../core/membership.js';
+import { SeededPrng } from '../core/prng.js';
+import { randomInt } from 'node:crypto';
+import { ConfigError, PersistenceError, RaftError } from '../errors.js';
+import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
+import type { AgentConfig } from '../config/agent-config.js';
+import { KvStateMachine } from '../kv/index.js';
+import { LocalEndpoint } from '../endpoint/local-endpoint.js';
+import { RaftNodeImpl } from './node.js';
+import type { NodeObserver } from './node.js';
+import { RealTimers } from './timers.js';
+import { TraceWriter } from '../observability/trace-writer.js';
+import type { DatagramEndpoint } from '../../transport/datagram.js';
+import { MemoryPersistenceEngine } from '../../storage/memory.js';
+import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
+import type { MembershipManager } from '../contracts.js';
+
+/** Why the agent ended (sysexits(3) numbers). */
+export const EXIT = {
+  /** Stopped on request (SIGTERM, SIGINT). */
+  ok: 0,
+  /** Bad command line. */
+  usage: 64,
+  /** A peer or the endpoint could not bind its port. */
+  unavailable: 69,
+  /** A bug: a broken invariant. */
+  software: 70,
+  /** The data directory failed: full, corrupt, locked, unreadable. */
+  ioError: 74,
+  /** The configuration is invalid. */
+  config: 78,
+} as const;
+
+/** The exit code for an error that ended the agent. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ConfigError) return EXIT.config;
+  if (error instanceof PersistenceError) return EXIT.ioError;
+  if (error instanceof RaftError && error.code.startsWith('NET_')) return EXIT.unavailable;
+  if (error instanceof Error && 'code' in error && (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL')) return EXIT.unavailable;
+  if (error instanceof RaftError && error.code === 'RAFT_STOPPED') return EXIT.software;
+  return EXIT.software;
+}
+
+/** The peer transport's two halves. */
+export interface PeerTransport {
+  readonly client: NetworkClient;
+  readonly server: NetworkServer;
+}
+
+/** How the agent builds the pluggable parts; the CLI passes the real ones. */
+export interface AgentFactories {
+  createSerializer(config: AgentConfig): RpcSerializer;
+  createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport;
+  createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
+  /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
+  openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
+}
+
+/** The cluster a node starts with: the configured members (a node not among them joins later). */
+export function bootstrapOf(config: AgentConfig): ClusterConfiguration {
+  return simpleConfiguration(
+    config.members.map((m) => m.id),
+    config.members,
+  );
+}
+
+export class Agent {
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: AgentConfig,
+    readonly node: RaftNodeImpl,
+    readonly endpoint: LocalEndpoint,
+    private readonly storage: PersistenceEngine,
+    private readonly logger: DiagnosticLogger,
+    private readonly metrics: Metrics,
+    private readonly trace: TraceWriter | null,
+  ) {}
+
+  /** Builds and starts every component; on failure, stops what was started and rethrows. */
+  static async start(config: AgentConfig, factories: AgentFactories, logger: DiagnosticLogger, metrics: Metrics): Promise<Agent> {
+    const timers = new RealTimers();
+    const storage: PersistenceEngine =
+      config.storage === 'memory'
+        ? new MemoryPersistenceEngine()
+        : await LmdbPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
+    const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
+    let endpoint: LocalEndpoint | null = null;
+    const observer: NodeObserver = {
+      onLeader: (term) => trace?.onLeader(term),
+      onApply: (entry: LogEntry) => {
+        trace?.onApply(entry);
+        endpoint?.onApply(entry);
+      },
+      onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+      onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
+    };
+    try {
+      const membership = factories.createMembership(config, logger);
+      const serializer = factories.createSerializer(config);
+      const transport = factories.createTransport(config, serializer, { logger, membership });
+      const node = new RaftNodeImpl(
+        {
+          timers,
+          prng: new SeededPrng(randomInt(0, 2 ** 31)),
+          client: transport.client,
+          server: transport.server,
+          storage,
+          stateMachine: new KvStateMachine(config.kv, { metrics }),
+          logger,
+          metrics,
+          membership,
+          observer,
+        },
+        { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
+      );
+      await node.start();
+      endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config) });
+      try {
+        await endpoint.start();
+      } catch (error) {
+        await node.stop();
+        throw error;
+      }
+      logger.info('agent started', {
+        node: config.nodeId,
+        peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
+        endpoint: `${config.listenEndpoint.host}:${config.listenEndpoint.port}`,
+        transport: config.transport,
+        codec: config.codec,
+        storage: config.storage,
+      });
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace);
+    } catch (error) {
+      await storage.close().catch(() => undefined);
+      await trace?.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Stops the agent: a leader first transfers leadership (bounded by two election timeouts),
+   * then the endpoint, the node and the storage close.
+   */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= this.shutdown(reason);
+    return this.stopping;
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    this.logger.info('agent stopping', { node: this.config.nodeId, reason });
+    if (this.node.isRunning() && this.node.isLeader()) {
+      const timeoutMs = 2 * this.config.raft.electionTimeoutMaxMs;
+      try {
+        const to = await this.node.transferLeadership(null, timeoutMs);
+        this.logger.info('handed leadership over before stopping', { node: this.config.nodeId, to });
+      } catch (error) {
+        this.logger.warning('could not hand leadership over before stopping', { node: this.config.nodeId, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    await this.endpoint.stop();
+    await this.node.stop();
+    await this.storage.close();
+    await this.trace?.close();
+    await this.metrics.flush();
+    this.logger.info('agent stopped', { node: this.config.nodeId });
+  }
+
+  /** Resolves when the node stops on its own (a fatal error), with that error. */
+  fatalError(): unknown {
+    return this.node.getFatalError();
+  }
+}
