@@ -1,0 +1,121 @@
+/**
+ * The KeyedDialects: how in-memory messages, JSON documents and protobufjs messages spell the
+ * values that differ between them (byte strings, 64-bit integers, enumerations, absent
+ * optional fields, unknown fields).
+ */
+import { Buffer } from 'node:buffer';
+import type { EntryType } from '../agent/contracts.js';
+import { asPlainBytes, checkByteLength, checkBytes, checkUint, describe, joinPath, malformed } from './checks.js';
+import type { At } from './checks.js';
+import type { KeyedDialect } from './keyed-reader.js';
+import { ENTRY_TYPES, FORWARD_KINDS } from './layout.js';
+import type { ForwardKind } from './layout.js';
+
+function entryTypeName(value: unknown, at: At, field: string): EntryType {
+  for (const name of ENTRY_TYPES) if (name === value) return name;
+  throw malformed(at, field, `expected an entry type (${ENTRY_TYPES.join(', ')}), got ${describe(value)}`);
+}
+
+function forwardKindName(value: unknown, at: At, field: string): ForwardKind {
+  for (const name of FORWARD_KINDS) if (name === value) return name;
+  throw malformed(at, field, `expected a forward kind (${FORWARD_KINDS.join(', ')}), got ${describe(value)}`);
+}
+
+function nullableValue(record: object, field: string): unknown {
+  const value: unknown = Reflect.get(record, field);
+  return value;
+}
+
+function identity(value: unknown): unknown {
+  return value;
+}
+
+function noUnknownCheck(): void {
+  // In-memory messages may carry extra properties (a subclass, a debugging tag); only the
+  // known fields are read and copied, so nothing else can reach the wire. JSON documents are
+  // checked for unknown fields by their schema before they get here.
+}
+
+/** In-memory messages, as RpcMessage declares them. Used to check a message before encoding. */
+export const OBJECT_DIALECT: KeyedDialect = {
+  uint: checkUint,
+  bytes: checkBytes,
+  entryType: entryTypeName,
+  forwardKind: forwardKindName,
+  optional: nullableValue,
+  optionalList: identity,
+  checkRecord: noUnknownCheck,
+};
+
+/**
+ * JSON documents that passed the JSON Schema: byte strings are canonical padded base64
+ * strings (the schema's pattern), decoded here after their decoded length is checked.
+ */
+export const JSON_DIALECT: KeyedDialect = {
+  uint: checkUint,
+  bytes: (value, max, limitName, at, field) => {
+    if (typeof value !== 'string') throw malformed(at, field, `expected a base64 string, got ${describe(value)}`);
+    checkByteLength(Buffer.byteLength(value, 'base64'), max, limitName, at, field);
+    return asPlainBytes(Buffer.from(value, 'base64'));
+  },
+  entryType: entryTypeName,
+  forwardKind: forwardKindName,
+  optional: nullableValue,
+  optionalList: identity,
+  checkRecord: noUnknownCheck,
+};
+
+/** 2^53 / 2^32: a uint64 whose high word reaches this is not a safe integer. */
+const SAFE_HIGH_WORD_LIMIT = 0x200000;
+
+/**
+ * Reads a protobufjs uint64: a number, or a Long-like `{ low, high }` (protobufjs returns
+ * Long objects when the `long` package is present). Values above 2^53 - 1 are refused.
+ */
+function protoUint(value: unknown, at: At, field: string): number {
+  if (typeof value === 'object' && value !== null && 'low' in value && 'high' in value) {
+    const { low, high } = value;
+    if (typeof low === 'number' && typeof high === 'number') {
+      const highWord = high >>> 0;
+      if (highWord >= SAFE_HIGH_WORD_LIMIT) throw malformed(at, field, 'expected a safe integer, got a larger uint64');
+      return highWord * 0x1_0000_0000 + (low >>> 0);
+    }
+  }
+  return checkUint(value, at, field);
+}
+
+function protoCode<N extends string>(names: readonly N[], what: string, value: unknown, at: At, field: string): N {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1) {
+    const name = names[value - 1];
+    if (name !== undefined) return name;
+  }
+  throw malformed(at, field, `expected a ${what} code from 1 to ${names.length}, got ${describe(value)}`);
+}
+
+/**
+ * protobufjs messages decoded with `discardUnknown = false`. Optional fields (proto3
+ * `optional`, and the NodeIdList wrapper of oldVoters) are absent exactly when they are not
+ * own properties of the decoded message; unknown fields and fields of the wrong wire type are
+ * kept by protobufjs in `$unknowns` and refused here.
+ */
+export const PROTO_DIALECT: KeyedDialect = {
+  uint: protoUint,
+  bytes: checkBytes,
+  entryType: (value, at, field) => protoCode(ENTRY_TYPES, 'entry type', value, at, field),
+  forwardKind: (value, at, field) => protoCode(FORWARD_KINDS, 'forward kind', value, at, field),
+  optional: (record, field) => {
+    if (!Object.hasOwn(record, field)) return null;
+    const value: unknown = Reflect.get(record, field);
+    return value;
+  },
+  optionalList: (value, at, field) => {
+    if (value === null) return null;
+    if (typeof value !== 'object' || Array.isArray(value)) throw malformed(at, field, `expected a NodeIdList, got ${describe(value)}`);
+    PROTO_DIALECT.checkRecord(value, joinPath(at, field));
+    const ids: unknown = Reflect.get(value, 'ids');
+    return ids;
+  },
+  checkRecord: (record, at) => {
+    if (Object.hasOwn(record, '$unknowns')) throw malformed(at, '', 'unknown field or field of the wrong wire type');
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * The limits every codec enforces while it decodes (and, so that a peer never receives what it
+ * would refuse, while it encodes): the configurable {@link CodecLimits} of agent/contracts.ts
+ * and the fixed bounds of the wire format that are not worth a configuration option.
+ */
+import { ConfigError, NODE_ID_LENGTH_MAX } from '../agent/contracts.js';
+import type { CodecLimits } from '../agent/contracts.js';
+
+const MIB = 1024 * 1024;
+
+/**
+ * The default limits: 8 MiB per message, 10,000 entries per AppendEntries, 1 MiB per entry
+ * command, 4 MiB per snapshot chunk (the values documented on {@link CodecLimits}). They leave
+ * room for the runtime's own defaults (100 entries or 1 MiB per append, 1,000,000-byte chunks).
+ */
+export const DEFAULT_CODEC_LIMITS: CodecLimits = Object.freeze({
+  messageBytesMax: 8 * MIB,
+  entriesPerMessageMax: 10_000,
+  entryBytesMax: 1 * MIB,
+  chunkBytesMax: 4 * MIB,
+});
+
+/** Largest accepted `messageBytesMax`, bytes: 256 MiB, far above any datagram-borne message. */
+export const MESSAGE_BYTES_LIMIT_MAX = 256 * MIB;
+/** Smallest accepted `messageBytesMax`, bytes: 1 KiB, enough for every message without payload. */
+export const MESSAGE_BYTES_LIMIT_MIN = 1024;
+/** Largest accepted `entriesPerMessageMax`. */
+export const ENTRIES_PER_MESSAGE_LIMIT_MAX = 1_000_000;
+
+/** Longest node id, in UTF-16 code units (the contract's NODE_ID_LENGTH_MAX, 64). */
+export const NODE_ID_CHARS_MAX = NODE_ID_LENGTH_MAX;
+/** Longest member address ("host:port", possibly "[v6]:port"), in UTF-16 code units. */
+export const ADDRESS_CHARS_MAX = 255;
+/** Longest ClientForwardResponse `code` (a RaftErrorCode or ''), in UTF-16 code units. */
+export const ERROR_CODE_CHARS_MAX = 64;
+/** Longest ClientForwardResponse `message`, in UTF-16 code units; senders truncate longer text. */
+export const ERROR_MESSAGE_CHARS_MAX = 4096;
+/** Most node ids in one list of a configuration (voters, learners, oldVoters, members). */
+export const CONFIGURATION_NODES_MAX = 1024;
+
+/**
+ * Returns `DEFAULT_CODEC_LIMITS` overridden by `overrides`, after checking every field; throws
+ * ConfigError naming every bad field with its limit.
+ */
+export function resolveCodecLimits(overrides: Partial<CodecLimits> = {}): CodecLimits {
+  const limits: CodecLimits = {
+    messageBytesMax: overrides.messageBytesMax ?? DEFAULT_CODEC_LIMITS.messageBytesMax,
+    entriesPerMessageMax: overrides.entriesPerMessageMax ?? DEFAULT_CODEC_LIMITS.entriesPerMessageMax,
+    entryBytesMax: overrides.entryBytesMax ?? DEFAULT_CODEC_LIMITS.entryBytesMax,
+    chunkBytesMax: overrides.chunkBytesMax ?? DEFAULT_CODEC_LIMITS.chunkBytesMax,
+  };
+  const problems: string[] = [];
+  checkInteger(problems, limits, 'messageBytesMax', MESSAGE_BYTES_LIMIT_MIN, MESSAGE_BYTES_LIMIT_MAX);
+  checkInteger(problems, limits, 'entriesPerMessageMax', 1, ENTRIES_PER_MESSAGE_LIMIT_MAX);
+  // An entry or a chunk larger than a whole message could never be received.
+  checkInteger(problems, limits, 'entryBytesMax', 1, limits.messageBytesMax);
+  checkInteger(problems, limits, 'chunkBytesMax', 1, limits.messageBytesMax);
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => `codec limits: ${problem}`));
+  return Object.freeze(limits);
+}
+
+function checkInteger(problems: string[], limits: CodecLimits, field: keyof CodecLimits, min: number, max: number): void {
+  const value = limits[field];
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}
