@@ -100,7 +100,8 @@ function protoCode<N extends string>(names: readonly N[], what: string, value: u
  */
 export const PROTO_DIALECT: KeyedDialect = {
   uint: protoUint,
-  bytes: checkBytes,
+  // An absent bytes field reads as protobufjs's default, an empty array: empty bytes.
+  bytes: (value, max, limitName, at, field) => (Array.isArray(value) && value.length === 0 ? new Uint8Array(0) : checkBytes(value, max, limitName, at, field)),
   entryType: (value, at, field) => protoCode(ENTRY_TYPES, 'entry type', value, at, field),
   forwardKind: (value, at, field) => protoCode(FORWARD_KINDS, 'forward kind', value, at, field),
   optional: (record, field) => {
