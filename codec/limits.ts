@@ -40,14 +40,19 @@ export const CONFIGURATION_NODES_MAX = 1024;
 
 /**
  * Returns `DEFAULT_CODEC_LIMITS` overridden by `overrides`, after checking every field; throws
- * ConfigError naming every bad field with its limit.
+ * ConfigError naming every bad field with its limit. Limits: messageBytesMax 1 KiB to
+ * 256 MiB; entriesPerMessageMax 1 to 1,000,000; entryBytesMax and chunkBytesMax 1 to
+ * messageBytesMax (their defaults shrink to a smaller messageBytesMax).
  */
 export function resolveCodecLimits(overrides: Partial<CodecLimits> = {}): CodecLimits {
+  const messageBytesMax = overrides.messageBytesMax ?? DEFAULT_CODEC_LIMITS.messageBytesMax;
+  // A default entry or chunk limit never exceeds a smaller configured message limit; an
+  // explicit one that does is an error below.
   const limits: CodecLimits = {
-    messageBytesMax: overrides.messageBytesMax ?? DEFAULT_CODEC_LIMITS.messageBytesMax,
+    messageBytesMax,
     entriesPerMessageMax: overrides.entriesPerMessageMax ?? DEFAULT_CODEC_LIMITS.entriesPerMessageMax,
-    entryBytesMax: overrides.entryBytesMax ?? DEFAULT_CODEC_LIMITS.entryBytesMax,
-    chunkBytesMax: overrides.chunkBytesMax ?? DEFAULT_CODEC_LIMITS.chunkBytesMax,
+    entryBytesMax: overrides.entryBytesMax ?? Math.min(DEFAULT_CODEC_LIMITS.entryBytesMax, messageBytesMax),
+    chunkBytesMax: overrides.chunkBytesMax ?? Math.min(DEFAULT_CODEC_LIMITS.chunkBytesMax, messageBytesMax),
   };
   const problems: string[] = [];
   checkInteger(problems, limits, 'messageBytesMax', MESSAGE_BYTES_LIMIT_MIN, MESSAGE_BYTES_LIMIT_MAX);

@@ -15,7 +15,8 @@ export const PROTO_SCHEMA = `// coraft peer RPC messages: Protocol Buffers wire 
 //
 // Every message is one Envelope. Its first field is always version (the encoding starts
 // with the bytes 0x08 0x01 for version 1); a decoder reads it before anything else and refuses
-// any other version with CODEC_VERSION. Exactly one field of body is set.
+// any other version with CODEC_VERSION. One field of body must be set; as with any oneof, a
+// later body field replaces an earlier one.
 //
 // The messages mirror agent/core/types.ts field for field, in the order of codec/layout.ts:
 // the field at position i of a message has number i + 1. Terms, indexes, byte counts and
@@ -24,8 +25,8 @@ export const PROTO_SCHEMA = `// coraft peer RPC messages: Protocol Buffers wire 
 // are nullable in TypeScript have explicit presence (optional, or the NodeIdList wrapper of
 // old_voters), and absent means null.
 //
-// Decoders are strict: unknown fields, fields of the wrong wire type and more than one body
-// are refused (CODEC_MALFORMED), as are node ids that are empty or longer than 64 UTF-16 code
+// Decoders are strict: unknown fields, fields of the wrong wire type and a missing body are
+// refused (CODEC_MALFORMED), as are node ids that are empty or longer than 64 UTF-16 code
 // units, enumeration values outside the ones listed, and the configurable limits of
 // CodecLimits (CODEC_LIMIT). A format change is a new version, never an ignored field.
 //
