@@ -11,7 +11,7 @@
 import { Decoder } from 'cbor-x';
 import { SerializationError } from '../agent/contracts.js';
 import type { CodecLimits, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
-import { cborSize, cborWrite } from './cbor-writer.js';
+import { cborSize, cborWrite, SlabAllocator } from './cbor-writer.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
 import { describe, malformed } from './checks.js';
 import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
@@ -52,6 +52,7 @@ export class CborSerializer implements RpcSerializer {
   // should one, it must be a plain object, never a Map. 64-bit integers decode as numbers;
   // any above 2^53 - 1 round to at least 2^53 and fail the safe-integer check.
   private readonly decoder = new Decoder(DECODER_OPTIONS);
+  private readonly allocator = new SlabAllocator();
 
   /** A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits. */
   constructor(limits: Partial<CodecLimits> = {}) {
@@ -63,7 +64,7 @@ export class CborSerializer implements RpcSerializer {
     const checked = checkMessage(message, this.limits);
     const size = cborSize(checked);
     checkEncodedSize(size, checked.type, this.limits);
-    return cborWrite(checked, size);
+    return cborWrite(checked, size, this.allocator);
   }
 
   /** Decodes one message; byte fields are views into `bytes` (see the module comment). */
