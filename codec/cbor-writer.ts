@@ -12,8 +12,9 @@
  * decodes to the same messages.
  */
 import { Buffer } from 'node:buffer';
-import type { ClusterConfiguration, LogEntry, RpcMessage } from '../agent/contracts.js';
-import { invariant } from './checks.js';
+import { isRequest } from '../agent/contracts.js';
+import type { ClusterConfiguration, LogEntry, RequestMessage, ResponseMessage, RpcMessage } from '../agent/contracts.js';
+import { invariant, unreachable } from './checks.js';
 import { ENTRY_TYPE_CODE, FIELD_ORDER, FORWARD_KIND_CODE, MESSAGE_TYPE_CODE, WIRE_VERSION } from './layout.js';
 
 const MAJOR_UINT = 0;
@@ -179,8 +180,8 @@ function configuration(s: CborSink, config: ClusterConfiguration): void {
   }
 }
 
-/** Writes the fields of `m` in the order of FIELD_ORDER (the decoder reads them by that table). */
-function body(s: CborSink, m: RpcMessage): void {
+/** Writes the fields of request `m` in the order of FIELD_ORDER (the decoder reads them by that table). */
+function requestBody(s: CborSink, m: RequestMessage): void {
   switch (m.type) {
     case 'RequestVoteRequest':
     case 'PreVoteRequest':
@@ -190,11 +191,6 @@ function body(s: CborSink, m: RpcMessage): void {
       uint(s, m.lastLogTerm);
       if (m.type === 'RequestVoteRequest') bool(s, m.transfer);
       return;
-    case 'RequestVoteResponse':
-    case 'PreVoteResponse':
-      uint(s, m.term);
-      bool(s, m.voteGranted);
-      return;
     case 'AppendEntriesRequest':
       uint(s, m.term);
       s.text(m.leaderId);
@@ -202,15 +198,6 @@ function body(s: CborSink, m: RpcMessage): void {
       uint(s, m.prevLogTerm);
       entries(s, m.entries);
       uint(s, m.leaderCommit);
-      return;
-    case 'AppendEntriesResponse':
-      uint(s, m.term);
-      bool(s, m.success);
-      if (m.conflictIndex === null) s.simple(NULL);
-      else uint(s, m.conflictIndex);
-      if (m.conflictTerm === null) s.simple(NULL);
-      else uint(s, m.conflictTerm);
-      uint(s, m.lastLogIndex);
       return;
     case 'InstallSnapshotRequest':
       uint(s, m.term);
@@ -223,22 +210,47 @@ function body(s: CborSink, m: RpcMessage): void {
       uint(s, m.totalBytes);
       configuration(s, m.configuration);
       return;
-    case 'InstallSnapshotResponse':
-      uint(s, m.term);
-      uint(s, m.bytesStored);
-      return;
     case 'TimeoutNowRequest':
       uint(s, m.term);
       s.text(m.leaderId);
-      return;
-    case 'TimeoutNowResponse':
-      uint(s, m.term);
       return;
     case 'ClientForwardRequest':
       s.text(m.sourceId);
       uint(s, FORWARD_KIND_CODE[m.kind]);
       s.bytes(m.payload);
       uint(s, m.timeoutMs);
+      return;
+    default:
+      unreachable(m);
+  }
+}
+
+function uintOrNull(s: CborSink, value: number | null): void {
+  if (value === null) s.simple(NULL);
+  else uint(s, value);
+}
+
+/** Writes the fields of response `m` in the order of FIELD_ORDER. */
+function responseBody(s: CborSink, m: ResponseMessage): void {
+  switch (m.type) {
+    case 'RequestVoteResponse':
+    case 'PreVoteResponse':
+      uint(s, m.term);
+      bool(s, m.voteGranted);
+      return;
+    case 'AppendEntriesResponse':
+      uint(s, m.term);
+      bool(s, m.success);
+      uintOrNull(s, m.conflictIndex);
+      uintOrNull(s, m.conflictTerm);
+      uint(s, m.lastLogIndex);
+      return;
+    case 'InstallSnapshotResponse':
+      uint(s, m.term);
+      uint(s, m.bytesStored);
+      return;
+    case 'TimeoutNowResponse':
+      uint(s, m.term);
       return;
     case 'ClientForwardResponse':
       s.text(m.code);
@@ -247,6 +259,8 @@ function body(s: CborSink, m: RpcMessage): void {
       else s.text(m.leaderHint);
       s.bytes(m.result);
       return;
+    default:
+      unreachable(m);
   }
 }
 
@@ -254,7 +268,8 @@ function message(s: CborSink, m: RpcMessage): void {
   s.head(MAJOR_ARRAY, 2 + FIELD_ORDER[m.type].length);
   uint(s, WIRE_VERSION);
   uint(s, MESSAGE_TYPE_CODE[m.type]);
-  body(s, m);
+  if (isRequest(m)) requestBody(s, m);
+  else responseBody(s, m);
 }
 
 /** The encoded size of `m`, in bytes. `m` must already be checked (checkMessage). */

@@ -23,6 +23,11 @@ export function invariant(condition: boolean, message: string): asserts conditio
  */
 export type At = string | { readonly path: string };
 
+/** Marks a branch the type system proves unreachable (the end of every switch over a union). */
+export function unreachable(value: never): never {
+  throw new InvariantError(`unexpected value: ${String(value)}`);
+}
+
 /** A CODEC_MALFORMED error at `at.field`. */
 export function malformed(at: At, field: string, problem: string): SerializationError {
   return new SerializationError('CODEC_MALFORMED', `${joinPath(at, field)}: ${problem}`);
@@ -59,6 +64,15 @@ export function checkUint(value: unknown, at: At, field: string): number {
     throw malformed(at, field, `expected a non-negative safe integer, got ${describe(value)}`);
   }
   return value + 0;
+}
+
+/** Returns the name whose code (its position + 1 in `names`) is `value`; `what` names the enumeration. */
+export function checkCode<N extends string>(names: readonly N[], what: string, value: unknown, at: At, field: string): N {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1) {
+    const name = names[value - 1];
+    if (name !== undefined) return name;
+  }
+  throw malformed(at, field, `expected ${what} code from 1 to ${names.length}, got ${describe(value)}`);
 }
 
 /** Returns `value` if it is a boolean. */

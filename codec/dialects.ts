@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { EntryType } from '../agent/contracts.js';
-import { asPlainBytes, checkByteLength, checkBytes, checkUint, describe, joinPath, malformed } from './checks.js';
+import { asPlainBytes, checkByteLength, checkBytes, checkCode, checkUint, describe, joinPath, malformed } from './checks.js';
 import type { At } from './checks.js';
 import type { KeyedDialect } from './keyed-reader.js';
 import { ENTRY_TYPES, FORWARD_KINDS } from './layout.js';
@@ -84,14 +84,6 @@ function protoUint(value: unknown, at: At, field: string): number {
   return checkUint(value, at, field);
 }
 
-function protoCode<N extends string>(names: readonly N[], what: string, value: unknown, at: At, field: string): N {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 1) {
-    const name = names[value - 1];
-    if (name !== undefined) return name;
-  }
-  throw malformed(at, field, `expected a ${what} code from 1 to ${names.length}, got ${describe(value)}`);
-}
-
 /**
  * protobufjs messages decoded with `discardUnknown = false`. Optional fields (proto3
  * `optional`, and the NodeIdList wrapper of oldVoters) are absent exactly when they are not
@@ -102,8 +94,8 @@ export const PROTO_DIALECT: KeyedDialect = {
   uint: protoUint,
   // An absent bytes field reads as protobufjs's default, an empty array: empty bytes.
   bytes: (value, max, limitName, at, field) => (Array.isArray(value) && value.length === 0 ? new Uint8Array(0) : checkBytes(value, max, limitName, at, field)),
-  entryType: (value, at, field) => protoCode(ENTRY_TYPES, 'entry type', value, at, field),
-  forwardKind: (value, at, field) => protoCode(FORWARD_KINDS, 'forward kind', value, at, field),
+  entryType: (value, at, field) => checkCode(ENTRY_TYPES, 'an entry type', value, at, field),
+  forwardKind: (value, at, field) => checkCode(FORWARD_KINDS, 'a forward kind', value, at, field),
   optional: (record, field) => {
     if (!Object.hasOwn(record, field)) return null;
     const value: unknown = Reflect.get(record, field);

@@ -5,7 +5,7 @@
  * fields look) is a KeyedDialect.
  */
 import type { CodecLimits, EntryType, LogEntry, NodeId } from '../agent/contracts.js';
-import { checkBool, checkCount, checkText, checkUint, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
+import { checkBool, checkCount, checkText, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
 import type { At, TextRule } from './checks.js';
 import { ListItemPath } from './field-reader.js';
 import type { ByteLimit, FieldReader } from './field-reader.js';
@@ -156,9 +156,4 @@ export function readNodeIds(list: unknown, at: At, field: string): NodeId[] {
   }
   invariant(ids.length === list.length, 'every node id was read');
   return ids;
-}
-
-/** Reads a plain non-negative safe integer (JSON and in-memory messages). */
-export function plainUint(value: unknown, at: At, field: string): number {
-  return checkUint(value, at, field);
 }

@@ -78,17 +78,6 @@ export const CONFIGURATION_FIELD_ORDER = Object.freeze(['voters', 'learners', 'o
 /** ClusterMember fields in wire order: a CBOR member is `[id, address]`. */
 export const MEMBER_FIELD_ORDER = Object.freeze(['id', 'address'] as const);
 
-/**
- * Looks a code up in a reverse table; null when `code` is not one of them. The tables are
- * small and fixed, so this is a linear scan of plain data (no prototype lookups).
- */
-export function nameOfCode<N extends string>(table: { readonly [K in N]: number }, names: readonly N[], code: unknown): N | null {
-  for (const name of names) {
-    if (table[name] === code) return name;
-  }
-  return null;
-}
-
 /** Every message type, in code order. */
 export const MESSAGE_TYPES_BY_CODE: readonly RpcMessageType[] = Object.freeze([
   'RequestVoteRequest',

@@ -6,8 +6,8 @@
  * missing field is refused.
  */
 import type { CodecLimits, LogEntry, NodeId } from '../agent/contracts.js';
-import { checkBool, checkBytes, checkCount, checkText, checkUint, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
-import type { At, TextRule } from './checks.js';
+import { checkBool, checkBytes, checkCode, checkCount, checkText, checkUint, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
+import type { TextRule } from './checks.js';
 import { ListItemPath } from './field-reader.js';
 import type { ByteLimit, FieldReader } from './field-reader.js';
 import { readNodeIds } from './keyed-reader.js';
@@ -31,14 +31,6 @@ const NESTED_POSITIONS: ReadonlyMap<string, Positions> = new Map([
   ['configuration', CONFIGURATION_POSITIONS],
   ['members', MEMBER_POSITIONS],
 ]);
-
-function codeName<N extends string>(names: readonly N[], what: string, value: unknown, at: At, field: string): N {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 1) {
-    const name = names[value - 1];
-    if (name !== undefined) return name;
-  }
-  throw malformed(at, field, `expected a ${what} code from 1 to ${names.length}, got ${describe(value)}`);
-}
 
 /** Reads the fields of one positional record. */
 export class PositionalReader implements FieldReader {
@@ -112,7 +104,7 @@ export class PositionalReader implements FieldReader {
   }
 
   forwardKind(field: string): ForwardKind {
-    return codeName(FORWARD_KINDS, 'forward kind', this.get(field), this, field);
+    return checkCode(FORWARD_KINDS, 'a forward kind', this.get(field), this, field);
   }
 
   entries(field: string): LogEntry[] {
@@ -132,7 +124,7 @@ export class PositionalReader implements FieldReader {
       entries.push({
         term: checkUint(item[0], at, 'term'),
         index: checkUint(item[1], at, 'index'),
-        type: codeName(ENTRY_TYPES, 'entry type', item[2], at, 'type'),
+        type: checkCode(ENTRY_TYPES, 'an entry type', item[2], at, 'type'),
         command: checkBytes(item[3], commandBytesMax, 'entryBytesMax', at, 'command'),
       });
     }

@@ -128,7 +128,7 @@ describe('CborSerializer', () => {
       ['an empty node id', '84 01 09 05 60', /TimeoutNowRequest\.leaderId: node id must not be empty/u],
       ['a 65-char node id', `84 01 09 05 78 41 ${'61'.repeat(65)}`, /leaderId: node id of 65 chars exceeds 64/u],
       ['a control character in a node id', '84 01 09 05 62 61 0a', /leaderId: node id contains a forbidden character/u],
-      ['a bad entry type code', '88 01 05 02 62 6e 31 04 01 81 84 02 05 04 40 03', /entries\[0\]\.type: expected a entry type code/u],
+      ['a bad entry type code', '88 01 05 02 62 6e 31 04 01 81 84 02 05 04 40 03', /entries\[0\]\.type: expected an entry type code/u],
       ['an entry of the wrong shape', '88 01 05 02 62 6e 31 04 01 81 83 02 05 01 03', /entries\[0\]: expected an entry of 4 fields/u],
       ['a text command', '88 01 05 02 62 6e 31 04 01 81 84 02 05 01 60 03', /entries\[0\]\.command: expected a byte string/u],
       ['a non-boolean flag', '84 01 02 05 01', /RequestVoteResponse\.voteGranted: expected a boolean/u],

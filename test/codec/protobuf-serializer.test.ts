@@ -108,7 +108,7 @@ describe('ProtobufSerializer', () => {
       ['an unknown body field', '0801 5a04 0807 1001', 'CODEC_MALFORMED', /TimeoutNowResponse: unknown field/u],
       ['a field of the wrong wire type', '0801 5a03 0a0107', 'CODEC_MALFORMED', /unknown field or field of the wrong wire type/u],
       ['a term above 2^53 - 1', '0801 5a09 0880808080808080 10', 'CODEC_MALFORMED', /TimeoutNowResponse\.term: expected a safe integer/u],
-      ['an unspecified entry type', '0801 320e 12026e31 2a08 0801 1001 1800 2200', 'CODEC_MALFORMED', /entries\[0\]\.type: expected a entry type code from 1 to 3, got the number 0/u],
+      ['an unspecified entry type', '0801 320e 12026e31 2a08 0801 1001 1800 2200', 'CODEC_MALFORMED', /entries\[0\]\.type: expected an entry type code from 1 to 3, got the number 0/u],
       ['an unlisted entry type', '0801 320e 12026e31 2a08 0801 1001 1804 2200', 'CODEC_MALFORMED', /entries\[0\]\.type/u],
       ['an unknown field in an entry', '0801 3210 12026e31 2a0a 0801 1001 1801 2200 2801', 'CODEC_MALFORMED', /entries\[0\]: unknown field/u],
       ['an empty leader id', '0801 5202 0801', 'CODEC_MALFORMED', /TimeoutNowRequest\.leaderId: node id must not be empty/u],
