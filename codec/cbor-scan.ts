@@ -7,9 +7,9 @@
  * - unsigned and negative integers, definite-length byte and text strings (text must be valid
  *   UTF-8), definite-length arrays, and the simple values false, true and null;
  * - no maps, no tags, no floats, no undefined, no indefinite lengths, no reserved encodings;
- * - arrays nested at most `depthMax` deep, and no declared length longer than the bytes left
- *   (an array of n items needs at least n bytes), so nothing can make the decoder allocate
- *   more than the input justifies;
+ * - arrays nested at most `depthMax` deep and at most `itemsMax` long, and no declared length
+ *   longer than the bytes left (an array of n items needs at least n bytes), so nothing can
+ *   make the decoder allocate more than the input and the limits justify;
  * - exactly one data item, with no trailing bytes.
  *
  * The scan is iterative (an explicit stack bounded by depthMax) and reads every head once.
@@ -58,9 +58,11 @@ function headSize(ai: number): number {
 
 /**
  * Throws SerializationError CODEC_MALFORMED unless `bytes` is exactly one well-formed data
- * item of the admitted subset with arrays nested at most `depthMax` deep.
+ * item of the admitted subset with arrays nested at most `depthMax` deep, and CODEC_LIMIT for
+ * an array of more than `itemsMax` items (longer than any list a message may hold), so that
+ * the decoder never builds an array the message could not use.
  */
-export function scanCbor(bytes: Uint8Array, depthMax: number): void {
+export function scanCbor(bytes: Uint8Array, depthMax: number, itemsMax: number): void {
   const end = bytes.length;
   // Items still to read in each enclosing array; its length is the current nesting depth.
   const enclosing: number[] = [];
@@ -89,6 +91,9 @@ export function scanCbor(bytes: Uint8Array, depthMax: number): void {
     const start = offset;
     offset += headSize(ai);
     if (major === MAJOR_UINT || major === MAJOR_NEGINT) continue;
+    if (major === MAJOR_ARRAY && argument > itemsMax) {
+      throw new SerializationError('CODEC_LIMIT', `cbor: byte ${start}: an array of ${argument} items exceeds the longest list a message may hold (${itemsMax})`);
+    }
     if (argument > end - offset) throw scanError(start, `declared length ${argument} exceeds the ${end - offset} bytes left`);
     if (major === MAJOR_BYTES || major === MAJOR_TEXT) {
       if (major === MAJOR_TEXT && !isUtf8(bytes.subarray(offset, offset + argument))) throw scanError(start, 'text is not valid UTF-8');
