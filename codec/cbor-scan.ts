@@ -7,9 +7,10 @@
  * - unsigned and negative integers, definite-length byte and text strings (text must be valid
  *   UTF-8), definite-length arrays, and the simple values false, true and null;
  * - no maps, no tags, no floats, no undefined, no indefinite lengths, no reserved encodings;
- * - arrays nested at most `depthMax` deep and at most `itemsMax` long, and no declared length
- *   longer than the bytes left (an array of n items needs at least n bytes), so nothing can
- *   make the decoder allocate more than the input and the limits justify;
+ * - arrays nested at most `depthMax` deep and at most `itemsMax` long, at most
+ *   `totalItemsMax` data items in all, and no declared length longer than the bytes left (an
+ *   array of n items needs at least n bytes), so nothing can make the decoder allocate more
+ *   than the limits justify;
  * - exactly one data item, with no trailing bytes.
  *
  * The scan is iterative (an explicit stack bounded by depthMax) and reads every head once.
@@ -59,11 +60,13 @@ function headSize(ai: number): number {
 /**
  * Throws SerializationError CODEC_MALFORMED unless `bytes` is exactly one well-formed data
  * item of the admitted subset with arrays nested at most `depthMax` deep, and CODEC_LIMIT for
- * an array of more than `itemsMax` items (longer than any list a message may hold), so that
- * the decoder never builds an array the message could not use.
+ * an array of more than `itemsMax` items (longer than any list a message may hold) or more
+ * than `totalItemsMax` data items in all, so that the decoder never builds what no message
+ * could use.
  */
-export function scanCbor(bytes: Uint8Array, depthMax: number, itemsMax: number): void {
+export function scanCbor(bytes: Uint8Array, depthMax: number, itemsMax: number, totalItemsMax: number): void {
   const end = bytes.length;
+  let total = 0;
   // Items still to read in each enclosing array; its length is the current nesting depth.
   const enclosing: number[] = [];
   let pending = 1;
@@ -76,6 +79,10 @@ export function scanCbor(bytes: Uint8Array, depthMax: number, itemsMax: number):
       continue;
     }
     pending -= 1;
+    total += 1;
+    if (total > totalItemsMax) {
+      throw new SerializationError('CODEC_LIMIT', `cbor: byte ${offset}: more than ${totalItemsMax} data items, more than any message may hold`);
+    }
     if (offset >= end) throw scanError(offset, 'unexpected end of input');
     const initial = bytes[offset] ?? 0;
     const major = initial >> 5;

@@ -16,7 +16,7 @@ import { peekCborVersion, scanCbor } from './cbor-scan.js';
 import { describe, malformed } from './checks.js';
 import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
 import { FIELD_ORDER, MESSAGE_TYPES_BY_CODE, WIRE_VERSION } from './layout.js';
-import { CONFIGURATION_NODES_MAX, resolveCodecLimits } from './limits.js';
+import { dataItemsMax, listItemsMax, resolveCodecLimits } from './limits.js';
 import { hasType, readMessage } from './messages.js';
 import { PositionalReader, positionsOf } from './positional-reader.js';
 import type { Positions } from './positional-reader.js';
@@ -29,9 +29,6 @@ export const CBOR_CONTENT_FORMAT = 60;
  * (InstallSnapshotRequest). Anything deeper is refused before cbor-x sees it.
  */
 export const CBOR_NESTING_DEPTH_MAX = 4;
-
-/** The most items of a record array: the version, the type code and the fields of the largest message. */
-const CBOR_RECORD_ITEMS_MAX = 2 + Math.max(...MESSAGE_TYPES_BY_CODE.map((type) => FIELD_ORDER[type].length));
 
 /** The positions of each message's fields after the version and the type code. */
 const MESSAGE_POSITIONS: ReadonlyMap<RpcMessageType, Positions> = new Map(
@@ -56,13 +53,10 @@ export class CborSerializer implements RpcSerializer {
   // any above 2^53 - 1 round to at least 2^53 and fail the safe-integer check.
   private readonly decoder = new Decoder(DECODER_OPTIONS);
   private readonly allocator = new SlabAllocator();
-  /** The longest array a message may hold: an entries list, a configuration list or a record. */
-  private readonly arrayItemsMax: number;
 
   /** A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits. */
   constructor(limits: Partial<CodecLimits> = {}) {
     this.limits = resolveCodecLimits(limits);
-    this.arrayItemsMax = Math.max(this.limits.entriesPerMessageMax, CONFIGURATION_NODES_MAX, CBOR_RECORD_ITEMS_MAX);
   }
 
   /** Encodes `message`; throws SerializationError if it is not a valid message or exceeds a limit. */
@@ -80,7 +74,7 @@ export class CborSerializer implements RpcSerializer {
     if (version !== WIRE_VERSION) {
       throw new SerializationError('CODEC_VERSION', `cbor: wire format version ${version} is not supported (this node speaks ${WIRE_VERSION})`);
     }
-    scanCbor(input, CBOR_NESTING_DEPTH_MAX, this.arrayItemsMax);
+    scanCbor(input, CBOR_NESTING_DEPTH_MAX, listItemsMax(this.limits), dataItemsMax(this.limits));
     const items = this.parse(input);
     if (!Array.isArray(items)) throw malformed('message', '', `expected an array, got ${describe(items)}`);
     const code: unknown = items[1];

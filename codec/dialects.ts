@@ -7,6 +7,7 @@ import { Buffer } from 'node:buffer';
 import type { EntryType } from '../agent/contracts.js';
 import { asPlainBytes, checkByteLength, checkBytes, checkCode, checkUint, describe, joinPath, malformed } from './checks.js';
 import type { At } from './checks.js';
+import type { ByteLimit } from './field-reader.js';
 import type { KeyedDialect } from './keyed-reader.js';
 import { ENTRY_TYPES, FORWARD_KINDS } from './layout.js';
 import type { ForwardKind } from './layout.js';
@@ -48,16 +49,26 @@ export const OBJECT_DIALECT: KeyedDialect = {
 };
 
 /**
- * JSON documents that passed the JSON Schema: byte strings are canonical padded base64
- * strings (the schema's pattern), decoded here after their decoded length is checked.
+ * Decodes canonical padded base64 (RFC 4648 §4): length a multiple of 4, only the standard
+ * alphabet, `=` padding only at the end, unused bits zero. Node's decoder skips what it does
+ * not understand, so the decoded bytes are encoded again and must give back the same text;
+ * this checks in linear time what a regular expression would check with a backtracking stack
+ * that multi-megabyte strings exhaust. The decoded size is checked against `max` first.
  */
+function strictBase64(value: unknown, max: number, limitName: ByteLimit, at: At, field: string): Uint8Array {
+  if (typeof value !== 'string') throw malformed(at, field, `expected a base64 string, got ${describe(value)}`);
+  if (value.length % 4 !== 0) throw malformed(at, field, 'base64 length is not a multiple of 4');
+  const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+  checkByteLength((value.length / 4) * 3 - padding, max, limitName, at, field);
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.toString('base64') !== value) throw malformed(at, field, 'not canonical padded base64');
+  return asPlainBytes(bytes);
+}
+
+/** JSON documents that passed the JSON Schema: byte strings are canonical padded base64. */
 export const JSON_DIALECT: KeyedDialect = {
   uint: checkUint,
-  bytes: (value, max, limitName, at, field) => {
-    if (typeof value !== 'string') throw malformed(at, field, `expected a base64 string, got ${describe(value)}`);
-    checkByteLength(Buffer.byteLength(value, 'base64'), max, limitName, at, field);
-    return asPlainBytes(Buffer.from(value, 'base64'));
-  },
+  bytes: strictBase64,
   entryType: entryTypeName,
   forwardKind: forwardKindName,
   optional: nullableValue,

@@ -3,7 +3,9 @@
  * message is one UTF-8 JSON object with a leading `"v": 1` version, its `"type"` tag and every
  * field of its interface by name; byte strings are canonical padded base64. The wire format is
  * defined by the JSON Schema in codec/schemas/rpc-v1.schema.json, which ajv compiles once per
- * serializer and checks every decoded document against before it is read.
+ * serializer and checks every decoded document against before it is read. Before JSON.parse
+ * runs, json-scan.ts bounds the nesting and the number of values, so that hostile text cannot
+ * make the parser build millions of objects.
  *
  * Unknown fields are refused (the schemas say `additionalProperties: false`): a format change
  * is a new version, never a silently ignored field (see codec/README.md).
@@ -18,12 +20,25 @@ import { checkEncodedSize, checkInput, checkMessage, messageTypeNamed } from './
 import { JSON_DIALECT } from './dialects.js';
 import { KeyedReader } from './keyed-reader.js';
 import { MESSAGE_TYPES_BY_CODE, WIRE_VERSION } from './layout.js';
-import { resolveCodecLimits } from './limits.js';
+import { dataItemsMax, listItemsMax, resolveCodecLimits } from './limits.js';
+import { scanJson } from './json-scan.js';
 import { hasType, readMessage } from './messages.js';
 import rpcSchema from './schemas/rpc-v1.schema.json' with { type: 'json' };
 
 /** CoAP Content-Format of application/json (RFC 7252 §12.3). */
 export const JSON_CONTENT_FORMAT = 50;
+
+/**
+ * The deepest nesting of a valid document: message → configuration → members → member
+ * (InstallSnapshotRequest). Deeper text is refused before JSON.parse builds it.
+ */
+export const JSON_NESTING_DEPTH_MAX = 4;
+
+/**
+ * Most members of one object: generously above the 11 of the largest message, so that a few
+ * unknown fields still reach the schema, which names them.
+ */
+const JSON_OBJECT_MEMBERS_MAX = 32;
 
 /** Where ajv finds the schema of each message type. */
 const SCHEMA_ID = rpcSchema.$id;
@@ -103,7 +118,9 @@ export class JsonSerializer implements RpcSerializer {
 
   /** Decodes one message. Byte fields are fresh copies (decoded from base64). */
   decode(bytes: Uint8Array): RpcMessage {
-    const document = this.parse(checkInput(bytes, this.limits));
+    const input = checkInput(bytes, this.limits);
+    scanJson(input, JSON_NESTING_DEPTH_MAX, listItemsMax(this.limits), JSON_OBJECT_MEMBERS_MAX, dataItemsMax(this.limits));
+    const document = this.parse(input);
     if (typeof document !== 'object' || document === null || Array.isArray(document)) {
       throw malformed('message', '', `expected a JSON object, got ${describe(document)}`);
     }
@@ -116,7 +133,7 @@ export class JsonSerializer implements RpcSerializer {
     const type = messageTypeNamed(tag);
     const validate = type === null ? undefined : this.validators.get(type);
     if (type === null || validate === undefined) throw malformed('message', 'type', `unknown message type ${describe(tag)}`);
-    if (!validate(document)) throw schemaError(type, validate.errors?.[0]);
+    if (!this.validate(validate, document)) throw schemaError(type, validate.errors?.[0]);
     return readMessage(type, new KeyedReader(document, type, -1, this.limits, JSON_DIALECT));
   }
 
@@ -125,6 +142,15 @@ export class JsonSerializer implements RpcSerializer {
     const message = this.decode(bytes);
     if (!hasType(message, type)) throw malformed('message', 'type', `expected ${type}, got ${message.type}`);
     return message;
+  }
+
+  /** Runs a compiled schema; an exception from ajv (none is expected) becomes CODEC_MALFORMED. */
+  private validate(validate: ValidateFunction, document: unknown): boolean {
+    try {
+      return validate(document);
+    } catch (error: unknown) {
+      throw new SerializationError('CODEC_MALFORMED', `json: schema check failed: ${error instanceof Error ? error.message : 'unknown error'}`, { cause: error });
+    }
   }
 
   /** UTF-8 and JSON parsing, with their errors turned into CODEC_MALFORMED. */

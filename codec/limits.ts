@@ -39,6 +39,25 @@ export const ERROR_MESSAGE_CHARS_MAX = 4096;
 export const CONFIGURATION_NODES_MAX = 1024;
 
 /**
+ * The longest list (array) a valid message may hold under `limits`: an entries list, a
+ * configuration list, or a record's fields. Decoders refuse longer lists before building them.
+ */
+export function listItemsMax(limits: CodecLimits): number {
+  return Math.max(limits.entriesPerMessageMax, CONFIGURATION_NODES_MAX, 16);
+}
+
+/**
+ * The most data items (values, lists and records, in any of the formats) a valid message may
+ * hold under `limits`: an entry takes 5 (its record and 4 fields), a full InstallSnapshot
+ * configuration about 6,200, everything else a few dozen. Decoders refuse input with more
+ * before their parsers build it, which bounds the memory a hostile message can make them
+ * allocate (8 MiB of empty arrays would otherwise become millions of objects).
+ */
+export function dataItemsMax(limits: CodecLimits): number {
+  return 5 * limits.entriesPerMessageMax + 8 * CONFIGURATION_NODES_MAX + 64;
+}
+
+/**
  * Returns `DEFAULT_CODEC_LIMITS` overridden by `overrides`, after checking every field; throws
  * ConfigError naming every bad field with its limit. Limits: messageBytesMax 1 KiB to
  * 256 MiB; entriesPerMessageMax 1 to 1,000,000; entryBytesMax and chunkBytesMax 1 to

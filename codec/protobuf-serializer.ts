@@ -2,7 +2,8 @@
  * The Protocol Buffers serializer, for tooling that speaks protobuf: media type
  * application/x-protobuf, CoAP Content-Format 65000 (experimental range, see coraft.proto,
  * which documents the wire format). protobufjs compiles the schema once per serializer and
- * encodes and decodes the Envelope; the strict checks of messages.ts then read the result.
+ * encodes and decodes the Envelope; protobuf-scan.ts first bounds what protobufjs may build,
+ * and the strict checks of messages.ts then read the result.
  *
  * Decoded byte fields are views into the buffer passed to `decode` (protobufjs slices its
  * input with `subarray`): a caller that reuses that buffer must copy the fields it keeps.
@@ -15,7 +16,8 @@ import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
 import { PROTO_DIALECT } from './dialects.js';
 import { KeyedReader } from './keyed-reader.js';
 import { ENTRY_TYPE_CODE, FORWARD_KIND_CODE, MESSAGE_TYPES_BY_CODE, WIRE_VERSION } from './layout.js';
-import { resolveCodecLimits } from './limits.js';
+import { dataItemsMax, resolveCodecLimits } from './limits.js';
+import { scanProtobuf } from './protobuf-scan.js';
 import { hasType, readMessage } from './messages.js';
 import { PROTO_SCHEMA } from './protobuf-schema.js';
 
@@ -91,7 +93,9 @@ export class ProtobufSerializer implements RpcSerializer {
   /** A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits. */
   constructor(limits: Partial<CodecLimits> = {}) {
     this.limits = resolveCodecLimits(limits);
-    this.envelope = protobuf.parse(PROTO_SCHEMA, { keepCase: false }).root.lookupType('coraft.rpc.v1.Envelope');
+    const root = protobuf.parse(PROTO_SCHEMA, { keepCase: false }).root;
+    root.resolveAll();
+    this.envelope = root.lookupType('coraft.rpc.v1.Envelope');
   }
 
   /** Encodes `message`; throws SerializationError if it is not a valid message or exceeds a limit. */
@@ -110,6 +114,7 @@ export class ProtobufSerializer implements RpcSerializer {
     if (version !== WIRE_VERSION) {
       throw new SerializationError('CODEC_VERSION', `protobuf: wire format version ${version} is not supported (this node speaks ${WIRE_VERSION})`);
     }
+    scanProtobuf(input, this.envelope, dataItemsMax(this.limits));
     const envelope = this.parse(input);
     PROTO_DIALECT.checkRecord(envelope, 'protobuf');
     const decodedVersion: unknown = Reflect.get(envelope, 'version');

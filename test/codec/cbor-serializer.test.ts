@@ -110,6 +110,14 @@ describe('CborSerializer', () => {
       rejects(long, 'CODEC_LIMIT', /an array of 10001 items/u);
     });
 
+    it('refuses more data items than any message may hold, before cbor-x builds them', () => {
+      // [1, 10, [[], [], … 10,000 ×], [[], …], …]: within every depth and list bound, but
+      // millions of empty arrays in all.
+      const inner = Buffer.concat([hex('99 2710'), new Uint8Array(10_000).fill(0x80)]);
+      const bomb = Buffer.concat([hex('8b 01 0a'), ...Array.from({ length: 9 }, () => inner)]);
+      rejects(bomb, 'CODEC_LIMIT', /more than 58256 data items/u);
+    });
+
     it('refuses 1,000,000 nested arrays quickly and without a stack overflow', () => {
       const deep = new Uint8Array(1_000_003).fill(0x81);
       deep.set([0x83, 0x01, 0x0a]);

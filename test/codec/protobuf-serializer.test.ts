@@ -127,10 +127,19 @@ describe('ProtobufSerializer', () => {
       assert.deepStrictEqual(pb.decode(hex('0801 5a02 0807 5206 0807 1202 6e31')), { type: 'TimeoutNowRequest', term: 7, leaderId: 'n1' });
     });
 
-    it('refuses 1,000,000 nested groups without a stack overflow', () => {
+    it('refuses groups, which could nest 1,000,000 deep, before protobufjs reads them', () => {
       const deep = new Uint8Array(2 + 1_000_000).fill(0x7b);
       deep.set([0x08, 0x01]);
-      rejects(deep, 'CODEC_MALFORMED', /protobuf:/u);
+      rejects(deep, 'CODEC_MALFORMED', /protobuf: byte 3: wire type 3 \(groups are not used\) in field 15/u);
+    });
+
+    it('refuses more fields than any message may hold, before protobufjs builds them', () => {
+      // An AppendEntriesRequest body of 4,000,000 empty entries (2 bytes each).
+      const header = hex('0801 32 80a4e803');
+      const bomb = Buffer.alloc(header.length + 8_000_000);
+      bomb.set(header);
+      for (let i = header.length; i < bomb.length; i += 2) bomb.set([0x2a, 0x00], i);
+      rejects(bomb, 'CODEC_LIMIT', /more than 58256 fields/u);
     });
 
     it('refuses deeply nested length-delimited bodies', () => {
