@@ -132,6 +132,7 @@ export function bytesArbitrary(max: number): fc.Arbitrary<Uint8Array> {
   });
 }
 
+/** Every entry type. */
 export const entryTypeArbitrary: fc.Arbitrary<EntryType> = fc.constantFrom('command', 'noop', 'config');
 
 /** Log entries with commands of up to `entryBytesMax` bytes. */
@@ -139,16 +140,22 @@ export function logEntryArbitrary(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BO
   return record({ term: uintArbitrary, index: uintArbitrary, type: entryTypeArbitrary, command: bytesArbitrary(bounds.entryBytesMax) });
 }
 
+/** Configuration members with edge-case ids and addresses. */
 export const memberArbitrary: fc.Arbitrary<ClusterMember> = record({ id: nodeIdArbitrary, address: addressArbitrary });
 
-/** Configurations, simple and joint (oldVoters non-null), including empty ones. */
+/** Lists of up to `max` items, biased to empty and exactly `max`. */
+export function listArbitrary<T>(item: fc.Arbitrary<T>, max: number): fc.Arbitrary<T[]> {
+  return fc.oneof(fc.array(item, { maxLength: 0 }), fc.array(item, { maxLength: max }), fc.array(item, { minLength: max, maxLength: max }));
+}
+
+/** Configurations, simple and joint (oldVoters non-null), including empty and full ones. */
 export function configurationArbitrary(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BOUNDS): fc.Arbitrary<ClusterConfiguration> {
-  const ids = fc.array(nodeIdArbitrary, { maxLength: bounds.nodesMax });
+  const ids = listArbitrary(nodeIdArbitrary, bounds.nodesMax);
   return record({
     voters: ids,
     learners: ids,
     oldVoters: fc.option(ids, { nil: null }),
-    members: fc.array(memberArbitrary, { maxLength: bounds.nodesMax }),
+    members: listArbitrary(memberArbitrary, bounds.nodesMax),
   });
 }
 
@@ -164,7 +171,7 @@ export function messageArbitraries(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_B
     leaderId: id,
     prevLogIndex: u,
     prevLogTerm: u,
-    entries: fc.oneof(fc.constant([]), fc.array(logEntryArbitrary(bounds), { maxLength: bounds.entriesMax })),
+    entries: listArbitrary(logEntryArbitrary(bounds), bounds.entriesMax),
     leaderCommit: u,
   });
   return {
