@@ -94,9 +94,10 @@ export function scanCbor(bytes: Uint8Array, depthMax: number, itemsMax: number, 
     }
     if (major === MAJOR_MAP) throw scanError(offset, 'maps are not allowed');
     if (major === MAJOR_TAG) throw scanError(offset, 'tags are not allowed');
-    const argument = headArgument(bytes, offset, ai);
+    // Most heads carry their argument in the initial byte; only longer ones need reading.
+    const argument = ai < 24 ? ai : headArgument(bytes, offset, ai);
     const start = offset;
-    offset += headSize(ai);
+    offset += ai < 24 ? 1 : headSize(ai);
     if (major === MAJOR_UINT || major === MAJOR_NEGINT) continue;
     if (major === MAJOR_ARRAY && argument > itemsMax) {
       throw new SerializationError('CODEC_LIMIT', `cbor: byte ${start}: an array of ${argument} items exceeds the longest list a message may hold (${itemsMax})`);

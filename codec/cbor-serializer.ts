@@ -95,8 +95,9 @@ export class CborSerializer implements RpcSerializer {
   private parse(input: Uint8Array): unknown {
     // Given a plain Uint8Array, cbor-x returns byte strings as plain Uint8Array views of it
     // (`subarray`), which is what messages hold; given a Buffer it would return Buffer views,
-    // each of which would need a second view to become a plain Uint8Array.
-    const view = Object.getPrototypeOf(input) === Uint8Array.prototype ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    // each of which would need a second view to become a plain Uint8Array. A view of our own
+    // also keeps cbor-x from caching a `dataView` property on the caller's object.
+    const view = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     try {
       const value: unknown = this.decoder.decode(view);
       return value;

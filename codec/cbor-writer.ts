@@ -93,6 +93,15 @@ export class SlabAllocator {
   }
 }
 
+/** Writes `word` (below 2^32) big-endian at `at`; returns the offset after it. */
+function writeWord(out: Buffer, at: number, word: number): number {
+  out[at] = word >>> 24;
+  out[at + 1] = (word >>> 16) & 0xff;
+  out[at + 2] = (word >>> 8) & 0xff;
+  out[at + 3] = word & 0xff;
+  return at + 4;
+}
+
 /** Writes a message into a buffer of exactly the size the sizer counted. */
 class CborByteWriter implements CborSink {
   readonly out: Buffer;
@@ -103,24 +112,29 @@ class CborByteWriter implements CborSink {
   }
 
   head(major: number, argument: number): void {
+    // Byte stores rather than Buffer#writeUInt32BE, whose argument checks cost more than the
+    // store itself on this hot path (measured).
     const out = this.out;
     const type = major << 5;
+    let at = this.offset;
     if (argument < 24) {
-      out[this.offset++] = type | argument;
+      out[at++] = type | argument;
     } else if (argument < 0x100) {
-      out[this.offset++] = type | 24;
-      out[this.offset++] = argument;
+      out[at++] = type | 24;
+      out[at++] = argument;
     } else if (argument < 0x10000) {
-      out[this.offset++] = type | 25;
-      this.offset = out.writeUInt16BE(argument, this.offset);
+      out[at++] = type | 25;
+      out[at++] = argument >>> 8;
+      out[at++] = argument & 0xff;
     } else if (argument < TWO_POW_32) {
-      out[this.offset++] = type | 26;
-      this.offset = out.writeUInt32BE(argument, this.offset);
+      out[at++] = type | 26;
+      at = writeWord(out, at, argument);
     } else {
-      out[this.offset++] = type | 27;
-      this.offset = out.writeUInt32BE(Math.floor(argument / TWO_POW_32), this.offset);
-      this.offset = out.writeUInt32BE(argument % TWO_POW_32, this.offset);
+      out[at++] = type | 27;
+      at = writeWord(out, at, Math.floor(argument / TWO_POW_32));
+      at = writeWord(out, at, argument % TWO_POW_32);
     }
+    this.offset = at;
   }
 
   bytes(value: Uint8Array): void {
@@ -156,7 +170,22 @@ function nodeIds(s: CborSink, ids: readonly string[] | null): void {
   for (const id of ids) s.text(id);
 }
 
+/** The encoded size of a list of entries, computed directly: entries dominate large messages. */
+function entriesSize(list: readonly LogEntry[]): number {
+  let size = headSize(list.length);
+  for (const entry of list) {
+    const length = entry.command.byteLength;
+    // An entry is a 4-item array head, term, index, a one-byte type code and the command.
+    size += 2 + headSize(entry.term) + headSize(entry.index) + headSize(length) + length;
+  }
+  return size;
+}
+
 function entries(s: CborSink, list: readonly LogEntry[]): void {
+  if (s instanceof CborSizer) {
+    s.size += entriesSize(list);
+    return;
+  }
   s.head(MAJOR_ARRAY, list.length);
   for (const entry of list) {
     s.head(MAJOR_ARRAY, 4);
