@@ -11,7 +11,8 @@
 import { Decoder } from 'cbor-x';
 import { SerializationError } from '../agent/contracts.js';
 import type { CodecLimits, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
-import { cborSize, cborWrite, SlabAllocator } from './cbor-writer.js';
+import { cborSize, cborWrite } from './cbor-writer.js';
+import { SlabAllocator } from './slab-allocator.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
 import { describe, malformed } from './checks.js';
 import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
