@@ -91,6 +91,23 @@ function toJsonRecord(record: object): Record<string, unknown> {
   return copy;
 }
 
+/** A leading `{"v": <digits>` (our encoders write the version first): the version, or null. */
+const LEADING_VERSION = /^[ \t\r\n]*\{[ \t\r\n]*"v"[ \t\r\n]*:[ \t\r\n]*(\d{1,15})[ \t\r\n]*[,}]/u;
+
+/** The version a document starts with, read from its first 64 bytes; null when it does not start with one. */
+export function peekJsonVersion(input: Uint8Array): number | null {
+  const head = Buffer.from(input.buffer, input.byteOffset, Math.min(input.byteLength, 64)).toString('latin1');
+  const digits = LEADING_VERSION.exec(head)?.[1];
+  return digits === undefined ? null : Number(digits);
+}
+
+/** Throws CODEC_VERSION when `version` is a number other than WIRE_VERSION. */
+function checkVersion(version: unknown): void {
+  if (typeof version === 'number' && version !== WIRE_VERSION) {
+    throw new SerializationError('CODEC_VERSION', `json: wire format version ${describe(version)} is not supported (this node speaks ${WIRE_VERSION})`);
+  }
+}
+
 /** Encodes and strictly decodes RPC messages as JSON. */
 export class JsonSerializer implements RpcSerializer {
   readonly name = 'json';
@@ -119,15 +136,16 @@ export class JsonSerializer implements RpcSerializer {
   /** Decodes one message. Byte fields are fresh copies (decoded from base64). */
   decode(bytes: Uint8Array): RpcMessage {
     const input = checkInput(bytes, this.limits);
+    // Every version writes "v" first, so another version is recognised before this version's
+    // structural bounds could misjudge it.
+    checkVersion(peekJsonVersion(input));
     scanJson(input, JSON_NESTING_DEPTH_MAX, listItemsMax(this.limits), JSON_OBJECT_MEMBERS_MAX, dataItemsMax(this.limits));
     const document = this.parse(input);
     if (typeof document !== 'object' || document === null || Array.isArray(document)) {
       throw malformed('message', '', `expected a JSON object, got ${describe(document)}`);
     }
     const version: unknown = Reflect.get(document, 'v');
-    if (typeof version === 'number' && version !== WIRE_VERSION) {
-      throw new SerializationError('CODEC_VERSION', `json: wire format version ${describe(version)} is not supported (this node speaks ${WIRE_VERSION})`);
-    }
+    checkVersion(version);
     if (version !== WIRE_VERSION) throw malformed('message', 'v', `expected the version ${WIRE_VERSION}, got ${describe(version)}`);
     const tag: unknown = Reflect.get(document, 'type');
     const type = messageTypeNamed(tag);

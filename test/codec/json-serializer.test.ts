@@ -53,6 +53,8 @@ describe('JsonSerializer', () => {
     it('refuses another numeric version with CODEC_VERSION', () => {
       rejects('{"v":2,"type":"TimeoutNowResponse","term":7}', 'CODEC_VERSION', /version the number 2/u);
       rejects('{"v":0,"this":"may be a whole new format"}', 'CODEC_VERSION', /version/u);
+      rejects(` { "v" : 2 , "deeper": ${'['.repeat(100)}${']'.repeat(100)}}`, 'CODEC_VERSION', /version the number 2/u);
+      rejects('{"type":"TimeoutNowResponse","v":3,"term":7}', 'CODEC_VERSION', /version the number 3/u);
     });
 
     it('refuses a missing or non-numeric version as malformed', () => {
