@@ -28,11 +28,14 @@ export function checkMessage(message: RpcMessage, limits: CodecLimits): RpcMessa
 }
 
 /**
- * Throws unless `bytes` is a Uint8Array of at most `messageBytesMax` bytes. Run first by every
- * decoder, so that no parser ever sees an oversized input.
+ * Throws unless `bytes` is a Uint8Array over an ordinary ArrayBuffer of at most
+ * `messageBytesMax` bytes. Run first by every decoder, so that no parser ever sees an
+ * oversized input.
  */
 export function checkInput(bytes: unknown, limits: CodecLimits): Uint8Array {
   if (!(bytes instanceof Uint8Array)) throw malformed('message', '', `expected bytes, got ${describe(bytes)}`);
+  // Shared memory could change while it is being checked and decoded.
+  if (!(bytes.buffer instanceof ArrayBuffer)) throw malformed('message', '', 'bytes over shared memory are not accepted');
   if (bytes.byteLength > limits.messageBytesMax) {
     throw overLimit('message', '', `${bytes.byteLength} bytes exceed messageBytesMax (${limits.messageBytesMax})`);
   }

@@ -44,6 +44,18 @@ describe('createSerializer', () => {
   });
 });
 
+describe('decoders', () => {
+  for (const name of SERIALIZER_NAMES) {
+    it(`${name} refuses input that is not bytes, or bytes over shared memory`, () => {
+      const serializer = createSerializer(name);
+      const shared = new Uint8Array(new SharedArrayBuffer(8));
+      for (const input of [shared, 'text', null, [1, 2], new Uint16Array(2)]) {
+        assert.throws(() => serializer.decode(input as Uint8Array), (error: unknown) => error instanceof SerializationError && error.code === 'CODEC_MALFORMED');
+      }
+    });
+  }
+});
+
 describe('codec limits', () => {
   it('default to 8 MiB messages, 10,000 entries, 1 MiB entries and 4 MiB chunks', () => {
     assert.deepStrictEqual({ ...DEFAULT_CODEC_LIMITS }, { messageBytesMax: 8 << 20, entriesPerMessageMax: 10_000, entryBytesMax: 1 << 20, chunkBytesMax: 4 << 20 });
