@@ -1,0 +1,369 @@
+/**
+ * One DTLS connection with one peer, in either role: the record layer, handshake reassembly,
+ * flight retransmission with a doubling, capped timer (RFC 6347 §4.2.4), alerts, and the
+ * established session's application data. The role-specific handshake logic is a
+ * {@link HandshakeRole}; everything the session needs from its endpoint is a {@link SessionHost}.
+ */
+import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import { AlertDescription, AlertLevel, ContentType, HandshakeType } from './constants.js';
+import { DtlsError, assert, assertNever } from './errors.js';
+import { HandshakeReassembler, parseHandshakeFragments } from './fragments.js';
+import type { FailureKind, HandshakeRole, RoleOutcome } from './handshake-common.js';
+import type { ResolvedSessionOptions } from './options.js';
+import type { FlightItem, OpenedRecord, RecordLayer } from './record-layer.js';
+import type { RawRecord } from './record.js';
+import type { StatsCounters } from './stats.js';
+
+/** Most handshake fragments read from one record. */
+const FRAGMENTS_PER_RECORD_MAX = 16;
+/** How many message_seq values ahead of the expected one are buffered. */
+const MESSAGES_AHEAD_MAX = 8;
+
+/** Why a session ended. */
+export type EndReason =
+  /** Closed by this endpoint (close(), idle expiry, revocation, replaced by a new handshake). */
+  | 'local'
+  /** The peer sent close_notify. */
+  | 'peer-closed'
+  /** The peer sent a fatal alert on an established session. */
+  | 'peer-alert'
+  /** Processing failed on a bug that was contained. */
+  | 'internal'
+  | FailureKind;
+
+/** How a session ended; `error` is set unless it was closed cleanly. */
+export interface SessionEnd {
+  readonly reason: EndReason;
+  readonly error: DtlsError | null;
+}
+
+/** What a session needs from its endpoint. */
+export interface SessionHost {
+  readonly options: ResolvedSessionOptions;
+  readonly timers: Timers;
+  readonly stats: StatsCounters;
+  readonly randomBytes: (count: number) => Uint8Array;
+  sendDatagram(data: Uint8Array, address: string, port: number): void;
+  /** Runs a timer callback of `session`, containing any error it throws. */
+  contain(session: Session, action: () => void): void;
+  established(session: Session): void;
+  ended(session: Session, end: SessionEnd): void;
+  applicationData(session: Session, data: Uint8Array): void;
+}
+
+/** What a session is doing. */
+export type SessionState = 'handshaking' | 'established' | 'closed';
+
+/** Alerts received during a handshake that mean the key or identity was refused. */
+const AUTH_ALERTS: ReadonlySet<number> = new Set([
+  AlertDescription.badRecordMac,
+  AlertDescription.decryptError,
+  AlertDescription.unknownPskIdentity,
+]);
+
+/** One connection with one peer. */
+export class Session {
+  state: SessionState = 'handshaking';
+  /** The authenticated PSK identity, once established. */
+  identity: string | null = null;
+  /** When an authenticated record (or any handshake record) last arrived, on the host clock. */
+  lastReceivedMs: number;
+  private readonly reassembler: HandshakeReassembler;
+  // Invariant: lastFlight is null once a client is established; a server keeps its final
+  // flight until the client's first application data shows the flight arrived.
+  private lastFlight: readonly FlightItem[] | null = null;
+  private retransmitTimer: TimerHandle | null = null;
+  private retransmitCount = 0;
+  private retransmitDelayMs: number;
+  private deadline: TimerHandle | null = null;
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly role: 'client' | 'server',
+    readonly address: string,
+    readonly port: number,
+    readonly records: RecordLayer,
+    private readonly handshake: HandshakeRole,
+    firstPeerMessageSeq: number,
+  ) {
+    this.lastReceivedMs = host.timers.nowMs();
+    this.retransmitDelayMs = host.options.retransmitInitialMs;
+    this.reassembler = new HandshakeReassembler(
+      { messageBytesMax: host.options.handshakeMessageBytesMax, messagesAheadMax: MESSAGES_AHEAD_MAX },
+      firstPeerMessageSeq,
+    );
+    this.deadline = host.timers.setTimer(host.options.handshakeTimeoutMs, () => {
+      host.contain(this, () => this.fail('timeout', null, 'handshake deadline passed'));
+    });
+  }
+
+  /** Applies a role's first outcome (the client's first flight). */
+  begin(outcome: RoleOutcome): void {
+    this.apply(outcome);
+  }
+
+  /** Processes the records of one datagram from the peer. */
+  receive(records: readonly RawRecord[]): void {
+    let peerRetransmitted = false;
+    for (const raw of records) {
+      if (this.state === 'closed') return;
+      const opened = this.records.open(raw);
+      if (opened === 'auth' && this.state === 'handshaking') {
+        // A protected handshake record that fails to authenticate means the peer derived other
+        // keys: a wrong PSK. Say so with the fatal alert RFC 6347 §4.1.2.7 allows, rather
+        // than letting the peer retransmit until its timer gives up.
+        this.host.stats.drop(opened);
+        this.fail('auth', AlertDescription.badRecordMac, 'a handshake record failed authentication (wrong key?)');
+        return;
+      }
+      if (typeof opened === 'string') {
+        this.host.stats.drop(opened);
+        continue;
+      }
+      if (opened.epoch === 1 || this.state === 'handshaking') this.lastReceivedMs = this.host.timers.nowMs();
+      switch (opened.type) {
+        case ContentType.handshake:
+          if (this.onHandshake(opened)) peerRetransmitted = true;
+          break;
+        case ContentType.changeCipherSpec:
+          this.onChangeCipherSpec(opened);
+          break;
+        case ContentType.alert:
+          this.onAlert(opened);
+          break;
+        case ContentType.applicationData:
+          this.onApplicationData(opened);
+          break;
+        default:
+          this.host.stats.drop('unexpected');
+      }
+    }
+    // RFC 6347 §4.2.4: a retransmission of the peer's previous flight means ours was lost.
+    if (peerRetransmitted && this.state !== 'closed' && this.lastFlight !== null) this.transmitLastFlight(true);
+  }
+
+  /** Encrypts and sends one application datagram; false when it exceeds the size limit. */
+  sendApplicationData(data: Uint8Array): Uint8Array | null {
+    assert(this.state === 'established', 'application data only on an established session');
+    if (data.length > this.host.options.applicationDataBytesMax) return null;
+    return this.records.seal(ContentType.applicationData, 1, data);
+  }
+
+  /** Closes the session from this side, sending close_notify when it is established. */
+  close(): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'established') this.sendAlert(AlertLevel.warning, AlertDescription.closeNotify);
+    this.end({ reason: 'local', error: null });
+  }
+
+  /** Ends the session without a word to the peer (replaced, or a contained bug). */
+  drop(reason: 'local' | 'internal'): void {
+    this.end({ reason, error: null });
+  }
+
+  private onHandshake(record: OpenedRecord): boolean {
+    const fragments = parseHandshakeFragments(record.content, FRAGMENTS_PER_RECORD_MAX);
+    if (fragments === null) {
+      this.host.stats.drop('malformed');
+      return false;
+    }
+    let old = false;
+    for (const fragment of fragments) {
+      if (fragment.messageSeq < this.reassembler.nextSeq()) {
+        old = true;
+      } else if (this.state === 'established') {
+        this.onHandshakeWhenEstablished(record.epoch, fragment.msgType);
+      } else if (record.epoch !== this.records.readEpoch) {
+        this.host.stats.drop('epoch');
+      } else {
+        const result = this.reassembler.add(fragment);
+        if (result === 'too-far') this.host.stats.drop('unexpected');
+        if (result === 'invalid') this.host.stats.drop('malformed');
+      }
+    }
+    for (let message = this.reassembler.next(); message !== null && this.state === 'handshaking'; message = this.reassembler.next()) {
+      this.apply(this.handshake.handleMessage(message));
+    }
+    return old;
+  }
+
+  /**
+   * A new handshake message on an established session. Renegotiation is refused: a protected
+   * ClientHello (server) or HelloRequest (client) gets a no_renegotiation warning, which
+   * RFC 5246 §7.2.2 defines for exactly this; the session goes on (RFC 5746 §4.4).
+   */
+  private onHandshakeWhenEstablished(epoch: number, msgType: number): void {
+    const request = this.role === 'server' ? HandshakeType.clientHello : HandshakeType.helloRequest;
+    if (epoch === 1 && msgType === request) {
+      this.sendAlert(AlertLevel.warning, AlertDescription.noRenegotiation);
+    } else {
+      this.host.stats.drop('unexpected');
+    }
+  }
+
+  private onChangeCipherSpec(record: OpenedRecord): void {
+    if (record.content.length !== 1 || record.content[0] !== 1) {
+      this.host.stats.drop('malformed');
+      return;
+    }
+    // Duplicates (a retransmitted flight) and early ones (before the key exchange) are dropped.
+    if (this.state !== 'handshaking' || record.epoch !== 0 || !this.handshake.expectsChangeCipherSpec()) {
+      this.host.stats.drop('unexpected');
+      return;
+    }
+    this.records.activateRead();
+  }
+
+  private onAlert(record: OpenedRecord): void {
+    const level = record.content[0];
+    const description = record.content[1];
+    if (record.content.length !== 2 || level === undefined || description === undefined) {
+      this.host.stats.drop('malformed');
+      return;
+    }
+    this.host.stats.alertsReceived += 1;
+    if (this.state === 'established' && record.epoch === 0) {
+      // An unauthenticated alert on an established session. A server ignores it. A client
+      // takes a fatal one as the sign that the server lost the session (it restarted and
+      // cannot read our records); a forger gains only a new handshake.
+      if (this.role === 'client' && level === AlertLevel.fatal) {
+        this.end({ reason: 'peer-alert', error: new DtlsError('DTLS_ALERT', `unauthenticated fatal alert ${description}`, description) });
+      } else {
+        this.host.stats.drop('unexpected');
+      }
+      return;
+    }
+    if (this.role === 'client' && this.state === 'handshaking' && record.epoch === 0 && this.reassembler.nextSeq() === 0 &&
+      description === AlertDescription.unexpectedMessage) {
+      // Before the server answered this handshake, such an alert is a late answer to records
+      // of the session it lost (see DtlsServerEndpoint's unknown-session alert), not a refusal.
+      this.host.stats.drop('unexpected');
+      return;
+    }
+    if (description === AlertDescription.closeNotify) {
+      // RFC 5246 §7.2.1: answer close_notify with close_notify and close at once.
+      if (this.state === 'established') this.sendAlert(AlertLevel.warning, AlertDescription.closeNotify);
+      this.end({ reason: this.state === 'established' ? 'peer-closed' : 'protocol', error: null });
+      return;
+    }
+    if (level !== AlertLevel.fatal) return;
+    const error = new DtlsError('DTLS_ALERT', `peer sent fatal alert ${description}`, description);
+    if (this.state === 'established') this.end({ reason: 'peer-alert', error });
+    else this.end({ reason: AUTH_ALERTS.has(description) ? 'auth' : 'protocol', error });
+  }
+
+  private onApplicationData(record: OpenedRecord): void {
+    if (this.state !== 'established') {
+      this.host.stats.drop('unexpected');
+      return;
+    }
+    if (record.content.length > this.host.options.applicationDataBytesMax) {
+      this.host.stats.drop('tooLarge');
+      return;
+    }
+    // The client's data proves it has our final flight; stop keeping it.
+    this.lastFlight = null;
+    this.host.applicationData(this, record.content);
+  }
+
+  private apply(outcome: RoleOutcome): void {
+    switch (outcome.kind) {
+      case 'none':
+        return;
+      case 'flight':
+        this.sendFlight(outcome.items, true);
+        return;
+      case 'established':
+        this.becomeEstablished(outcome.identity, outcome.finalFlight);
+        return;
+      case 'fail':
+        this.fail(outcome.failure, outcome.alert, outcome.message);
+        return;
+      default:
+        assertNever(outcome, 'role outcome');
+    }
+  }
+
+  private becomeEstablished(identity: string, finalFlight: readonly FlightItem[] | null): void {
+    assert(this.state === 'handshaking', 'only a handshake becomes established');
+    if (finalFlight === null) {
+      this.cancelRetransmit();
+      this.lastFlight = null;
+    } else {
+      // The final flight is not retransmitted by timer, only when the peer repeats its own.
+      this.sendFlight(finalFlight, false);
+    }
+    this.deadline?.cancel();
+    this.deadline = null;
+    this.identity = identity;
+    this.state = 'established';
+    this.host.stats.handshakesCompleted += 1;
+    this.host.established(this);
+  }
+
+  private sendFlight(items: readonly FlightItem[], withTimer: boolean): void {
+    this.cancelRetransmit();
+    this.lastFlight = items;
+    this.retransmitCount = 0;
+    this.retransmitDelayMs = this.host.options.retransmitInitialMs;
+    this.transmitLastFlight(false);
+    if (withTimer) this.armRetransmit();
+  }
+
+  private transmitLastFlight(isRetransmission: boolean): void {
+    assert(this.lastFlight !== null, 'a flight exists to transmit');
+    if (isRetransmission) this.host.stats.retransmissions += 1;
+    for (const datagram of this.records.encodeFlight(this.lastFlight, this.host.options.handshakeDatagramBytesMax)) {
+      this.host.sendDatagram(datagram, this.address, this.port);
+    }
+  }
+
+  private armRetransmit(): void {
+    // Up to 1/8 of jitter, so that peers that lost the same datagram do not retry in step.
+    const jitterMs = Math.floor((this.retransmitDelayMs * (this.host.randomBytes(1)[0] ?? 0)) / 2048);
+    this.retransmitTimer = this.host.timers.setTimer(this.retransmitDelayMs + jitterMs, () => {
+      this.host.contain(this, () => this.onRetransmitTimer());
+    });
+  }
+
+  private onRetransmitTimer(): void {
+    this.retransmitTimer = null;
+    if (this.state !== 'handshaking' || this.lastFlight === null) return;
+    if (this.retransmitCount >= this.host.options.retransmitCountMax) {
+      this.fail('timeout', null, `no answer after ${this.retransmitCount} retransmissions`);
+      return;
+    }
+    this.retransmitCount += 1;
+    this.retransmitDelayMs = Math.min(2 * this.retransmitDelayMs, this.host.options.retransmitMaxMs);
+    this.transmitLastFlight(true);
+    this.armRetransmit();
+  }
+
+  private cancelRetransmit(): void {
+    this.retransmitTimer?.cancel();
+    this.retransmitTimer = null;
+  }
+
+  private sendAlert(level: number, description: number): void {
+    this.host.stats.alertsSent += 1;
+    const record = this.records.seal(ContentType.alert, this.records.writeEpoch, Uint8Array.of(level, description));
+    this.host.sendDatagram(record, this.address, this.port);
+  }
+
+  private fail(failure: FailureKind, alert: number | null, message: string): void {
+    if (this.state === 'closed') return;
+    if (alert !== null) this.sendAlert(AlertLevel.fatal, alert);
+    this.end({ reason: failure, error: new DtlsError('DTLS_HANDSHAKE', message, alert) });
+  }
+
+  private end(end: SessionEnd): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'handshaking') this.host.stats.handshakesFailed += 1;
+    this.state = 'closed';
+    this.cancelRetransmit();
+    this.deadline?.cancel();
+    this.deadline = null;
+    this.lastFlight = null;
+    this.host.ended(this, end);
+  }
+}
