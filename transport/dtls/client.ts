@@ -163,7 +163,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       else peer.session.drop('local');
     }
     await this.sender.drain();
-    await closeSocket(this.socket);
+    if (this.sender.isOpen()) await closeSocket(this.socket);
   }
 
   /** Counters and gauges for metrics. */

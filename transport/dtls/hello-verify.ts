@@ -18,15 +18,18 @@ export interface InitialHello {
 }
 
 /**
- * Whether `record` starts with the first fragment of a ClientHello in epoch 0; null if not,
- * 'malformed' when it does but the fields up to the cookie cannot be read.
+ * Whether `record` starts with the first fragment of a ClientHello in epoch 0; null if not
+ * (later fragments included), 'malformed' when it does but the fields up to the cookie
+ * cannot be read.
  */
 export function readInitialHello(record: RawRecord): InitialHello | 'malformed' | null {
   if (record.type !== ContentType.handshake || record.epoch !== 0) return null;
   if (record.fragment[0] !== HandshakeType.clientHello) return null;
   const fragments = parseHandshakeFragments(record.fragment, 16);
   const fragment = fragments?.[0];
-  if (fragment === undefined || fragment.fragmentOffset !== 0) return 'malformed';
+  if (fragment === undefined) return 'malformed';
+  // A later fragment of a ClientHello belongs to the handshake its first fragment started.
+  if (fragment.fragmentOffset !== 0) return null;
   const prefix = parseClientHelloPrefix(fragment.body);
   if (prefix === null || prefix.version >>> 8 !== 0xfe) return 'malformed';
   return { fragment, prefix };

@@ -16,7 +16,11 @@ export interface DtlsSessionOptions {
   readonly retransmitCountMax?: number;
   /** Longest a handshake may take from its first message, in ms. Default 30000; 100..600000. */
   readonly handshakeTimeoutMs?: number;
-  /** Largest datagram of a handshake flight (the path MTU budget), in bytes. Default 1232; 64..65507. */
+  /**
+   * Largest datagram of a handshake flight (the path MTU budget), in bytes. Default 1232;
+   * 96..65507. The minimum keeps a ClientHello's fields up to its cookie in its first
+   * fragment, which a server needs to check the cookie statelessly.
+   */
   readonly handshakeDatagramBytesMax?: number;
   /** Largest application datagram sent or accepted, in bytes. Default 16384 (RFC 5246 record limit); 1..16384. */
   readonly applicationDataBytesMax?: number;
@@ -85,7 +89,7 @@ export function resolveSessionOptions(options: DtlsSessionOptions, problems: Pro
   problems.int('retransmitMaxMs', o.retransmitMaxMs, Math.max(10, o.retransmitInitialMs), 60_000);
   problems.int('retransmitCountMax', o.retransmitCountMax, 0, 20);
   problems.int('handshakeTimeoutMs', o.handshakeTimeoutMs, 100, 600_000);
-  problems.int('handshakeDatagramBytesMax', o.handshakeDatagramBytesMax, 64, 65_507);
+  problems.int('handshakeDatagramBytesMax', o.handshakeDatagramBytesMax, 96, 65_507);
   problems.int('applicationDataBytesMax', o.applicationDataBytesMax, 1, 16_384);
   problems.int('sessionIdleTimeoutMs', o.sessionIdleTimeoutMs, 100, 86_400_000);
   problems.int('replayWindowSize', o.replayWindowSize, REPLAY_WINDOW_SIZE_MIN, REPLAY_WINDOW_SIZE_MAX);

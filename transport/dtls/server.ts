@@ -35,9 +35,11 @@ import type { DtlsStats } from './stats.js';
 /** Most records read from one datagram. */
 const RECORDS_PER_DATAGRAM_MAX = 32;
 
-interface PendingHandshake {
+/** A session with what the server remembers of its handshake. */
+interface Entry {
   readonly session: Session;
   readonly role: ServerHandshake;
+  /** The random of the ClientHello that started it: a repeat of that hello is a retransmission. */
   readonly clientRandom: Uint8Array;
 }
 
@@ -45,8 +47,8 @@ interface PendingHandshake {
 export class DtlsServerEndpoint implements DatagramEndpoint {
   // Invariant: a session is in `sessions` only while established, in `handshakes` only while
   // handshaking; both maps are keyed by peerKey(address, port).
-  private readonly sessions = new Map<string, Session>();
-  private readonly handshakes = new Map<string, PendingHandshake>();
+  private readonly sessions = new Map<string, Entry>();
+  private readonly handshakes = new Map<string, Entry>();
   private readonly counters = new StatsCounters();
   private readonly timers: Timers;
   private readonly randomBytes: (count: number) => Uint8Array;
@@ -89,7 +91,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** Encrypts `data` for the established session with `address:port`; rejects with NET_UNREACHABLE without one. */
   send(data: Uint8Array, address: string, port: number): Promise<void> {
-    const session = this.sessions.get(peerKey(address, port));
+    const session = this.sessions.get(peerKey(address, port))?.session;
     if (this.closed || session === undefined) {
       return Promise.reject(new NetworkError('NET_UNREACHABLE', `no DTLS session with ${address}:${port}`));
     }
@@ -115,9 +117,9 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.closed = true;
     this.sweepTimer?.cancel();
     for (const pending of [...this.handshakes.values()]) pending.session.drop('local');
-    for (const session of [...this.sessions.values()]) session.close();
+    for (const entry of [...this.sessions.values()]) entry.session.close();
     await this.sender.drain();
-    await closeSocket(this.socket);
+    if (this.sender.isOpen()) await closeSocket(this.socket);
   }
 
   /**
@@ -126,7 +128,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
    */
   closeSessionsOf(identity: string): number {
     let count = 0;
-    for (const session of [...this.sessions.values()]) {
+    for (const { session } of [...this.sessions.values()]) {
       if (session.identity !== identity) continue;
       session.close();
       count += 1;
@@ -141,7 +143,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** The established sessions: peer address, port and authenticated identity. */
   sessionList(): { readonly address: string; readonly port: number; readonly identity: string | null }[] {
-    return [...this.sessions.values()].map((s) => ({ address: s.address, port: s.port, identity: s.identity }));
+    return [...this.sessions.values()].map(({ session: s }) => ({ address: s.address, port: s.port, identity: s.identity }));
   }
 
   /** Counters and gauges for metrics. */
@@ -159,7 +161,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       this.reportInternal(error);
       const key = peerKey(address, port);
       this.handshakes.get(key)?.session.drop('internal');
-      this.sessions.get(key)?.drop('internal');
+      this.sessions.get(key)?.session.drop('internal');
     }
   }
 
@@ -180,7 +182,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       return;
     }
     const pending = this.handshakes.get(key)?.session;
-    const established = this.sessions.get(key);
+    const established = this.sessions.get(key)?.session;
     const target = pending !== undefined && (first.epoch === 0 || pending.records.readEpoch === 1) ? pending : (established ?? pending);
     if (target === undefined) {
       this.counters.drop('unknownSession');
@@ -191,9 +193,12 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   }
 
   private handleClientHello(hello: InitialHello, records: readonly RawRecord[], address: string, port: number, key: string): void {
+    // A repeat of the hello that started the current handshake or session is a retransmission
+    // (our flight was lost): the session answers it by retransmitting.
     const pending = this.handshakes.get(key);
-    if (pending !== undefined && Buffer.compare(pending.clientRandom, hello.prefix.random) === 0) {
-      pending.session.receive(records);
+    const repeated = [pending, this.sessions.get(key)].find((e) => e !== undefined && sameBytes(e.clientRandom, hello.prefix.random));
+    if (repeated !== undefined) {
+      repeated.session.receive(records);
       return;
     }
     const first = records[0];
@@ -253,17 +258,18 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   private onEstablished(session: Session): void {
     const key = peerKey(session.address, session.port);
-    if (this.handshakes.get(key)?.session === session) this.handshakes.delete(key);
+    const entry = this.handshakes.get(key);
+    if (entry?.session !== session) return;
+    this.handshakes.delete(key);
     // A completed handshake from the address of an older session replaces it (RFC 6347 §4.2.8).
-    const older = this.sessions.get(key);
-    if (older !== undefined && older !== session) older.drop('local');
-    this.sessions.set(key, session);
+    this.sessions.get(key)?.session.drop('local');
+    this.sessions.set(key, entry);
   }
 
   private onEnded(session: Session, _end: SessionEnd): void {
     const key = peerKey(session.address, session.port);
     if (this.handshakes.get(key)?.session === session) this.handshakes.delete(key);
-    if (this.sessions.get(key) === session) this.sessions.delete(key);
+    if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
   }
 
   private deliver(session: Session, data: Uint8Array): void {
@@ -295,7 +301,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.sweepTimer = this.timers.setTimer(sweepIntervalMs(this.options.session.sessionIdleTimeoutMs), () => {
       if (this.closed) return;
       const oldestMs = this.timers.nowMs() - this.options.session.sessionIdleTimeoutMs;
-      for (const session of [...this.sessions.values()]) {
+      for (const { session } of [...this.sessions.values()]) {
         if (session.lastReceivedMs >= oldestMs) continue;
         this.counters.sessionsExpired += 1;
         session.close();
@@ -303,4 +309,8 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       this.armSweep();
     });
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
