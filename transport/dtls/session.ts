@@ -169,10 +169,12 @@ export class Session {
     }
     let old = false;
     for (const fragment of fragments) {
-      if (fragment.messageSeq < this.reassembler.nextSeq()) {
+      if (this.state === 'established') {
+        if (this.isRenegotiation(record.epoch, fragment.msgType)) this.refuseRenegotiation();
+        else if (fragment.messageSeq < this.reassembler.nextSeq()) old = true;
+        else this.host.stats.drop('unexpected');
+      } else if (fragment.messageSeq < this.reassembler.nextSeq()) {
         old = true;
-      } else if (this.state === 'established') {
-        this.onHandshakeWhenEstablished(record.epoch, fragment.msgType);
       } else if (record.epoch !== this.records.readEpoch) {
         this.host.stats.drop('epoch');
       } else {
@@ -188,17 +190,21 @@ export class Session {
   }
 
   /**
-   * A new handshake message on an established session. Renegotiation is refused: a protected
-   * ClientHello (server) or HelloRequest (client) gets a no_renegotiation warning, which
-   * RFC 5246 §7.2.2 defines for exactly this; the session goes on (RFC 5746 §4.4).
+   * Whether a protected message on an established session starts a renegotiation: a
+   * ClientHello to a server or a HelloRequest to a client. Its message_seq restarts at 0
+   * (RFC 6347 §4.2.2), so it must be recognised before the retransmission check.
    */
-  private onHandshakeWhenEstablished(epoch: number, msgType: number): void {
+  private isRenegotiation(epoch: number, msgType: number): boolean {
     const request = this.role === 'server' ? HandshakeType.clientHello : HandshakeType.helloRequest;
-    if (epoch === 1 && msgType === request) {
-      this.sendAlert(AlertLevel.warning, AlertDescription.noRenegotiation);
-    } else {
-      this.host.stats.drop('unexpected');
-    }
+    return epoch === 1 && msgType === request;
+  }
+
+  /**
+   * Renegotiation is refused with a no_renegotiation warning, which RFC 5246 §7.2.2 defines
+   * for exactly this; the session goes on (RFC 5746 §4.4). A peer that insists closes it.
+   */
+  private refuseRenegotiation(): void {
+    this.sendAlert(AlertLevel.warning, AlertDescription.noRenegotiation);
   }
 
   private onChangeCipherSpec(record: OpenedRecord): void {
