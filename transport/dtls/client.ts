@@ -11,12 +11,12 @@
  */
 import type { Socket } from 'node:dgram';
 import { NetworkError } from '../../agent/contracts.js';
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../agent/contracts.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { resolveClientOptions } from './client-options.js';
 import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.js';
 import { assertNever } from './errors.js';
-import { bindSocket, closeSocket, peerKey, realRandomBytes, realTimers, sweepIntervalMs } from './endpoint-common.js';
+import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { ClientHandshake } from './handshake-client.js';
 import type { DtlsDeps } from './options.js';
 import { RecordLayer } from './record-layer.js';
@@ -71,7 +71,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   private readonly sender: SocketSender;
   private handler: DatagramHandler | null = null;
   private closed = false;
-  private sweepTimer: TimerHandle | null = null;
+  private readonly sweeper: IdleSweeper;
 
   private constructor(private readonly socket: Socket, private readonly options: ResolvedClientOptions, private readonly deps: DtlsDeps) {
     this.timers = deps.timers ?? realTimers();
@@ -90,7 +90,10 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     };
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
     socket.on('error', (error) => this.reportInternal(error));
-    this.armSweep();
+    const established = (): Session[] => [...this.peers.values()].map((p) => p.session).filter((s) => s.state === 'established');
+    this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, established, () => {
+      this.counters.sessionsExpired += 1;
+    });
   }
 
   /** Validates `options` and binds the socket. Rejects with ConfigError or the bind error. */
@@ -157,7 +160,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.sweepTimer?.cancel();
+    this.sweeper.stop();
     for (const peer of [...this.peers.values()]) {
       if (peer.session.state === 'established') peer.session.close();
       else peer.session.drop('local');
@@ -232,6 +235,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const peer = this.peers.get(key);
     if (peer === undefined || peer.session !== session) return;
     this.peers.delete(key);
+    if (peer.queue.length === 0 && peer.waiters.length === 0) return;
     const error = networkErrorFor(end, session.address, session.port);
     for (const { waiter } of peer.queue.splice(0)) waiter.reject(error);
     for (const waiter of peer.waiters.splice(0)) waiter.reject(error);
@@ -259,18 +263,5 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   private reportInternal(error: unknown): void {
     this.counters.internalErrors += 1;
     this.deps.onInternalError?.(error);
-  }
-
-  private armSweep(): void {
-    this.sweepTimer = this.timers.setTimer(sweepIntervalMs(this.options.session.sessionIdleTimeoutMs), () => {
-      if (this.closed) return;
-      const oldestMs = this.timers.nowMs() - this.options.session.sessionIdleTimeoutMs;
-      for (const peer of [...this.peers.values()]) {
-        if (peer.session.state !== 'established' || peer.session.lastReceivedMs >= oldestMs) continue;
-        this.counters.sessionsExpired += 1;
-        peer.session.close();
-      }
-      this.armSweep();
-    });
   }
 }

@@ -24,13 +24,14 @@ export function prf(secret: Uint8Array, label: string, seed: Uint8Array, length:
   const out = new Uint8Array(length);
   let a = hmac(secret, labelSeed);
   let filled = 0;
-  while (filled < length) {
+  for (;;) {
     const block = hmac(secret, a, labelSeed);
     out.set(block.subarray(0, Math.min(block.length, length - filled)), filled);
     filled += block.length;
+    if (filled >= length) return out;
+    // A(i+1) = HMAC(secret, A(i)), computed only when another block is needed.
     a = hmac(secret, a);
   }
-  return out;
 }
 
 /** SHA-256 of the concatenation of `parts`. */

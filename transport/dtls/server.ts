@@ -12,11 +12,11 @@
  */
 import type { Socket } from 'node:dgram';
 import { NetworkError } from '../../agent/contracts.js';
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../agent/contracts.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
-import { bindSocket, closeSocket, peerKey, realRandomBytes, realTimers, sweepIntervalMs } from './endpoint-common.js';
+import { IdleSweeper, RateLimiter, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { ServerHandshake } from './handshake-server.js';
 import { helloVerifyRequestDatagram, readInitialHello } from './hello-verify.js';
 import type { InitialHello } from './hello-verify.js';
@@ -57,9 +57,8 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private readonly sender: SocketSender;
   private handler: DatagramHandler | null = null;
   private closed = false;
-  private sweepTimer: TimerHandle | null = null;
-  private alertWindowStartMs = -Infinity;
-  private alertsInWindow = 0;
+  private readonly sweeper: IdleSweeper;
+  private readonly unknownSessionAlerts: RateLimiter;
 
   private constructor(private readonly socket: Socket, private readonly options: ResolvedServerOptions, private readonly deps: DtlsDeps) {
     this.timers = deps.timers ?? realTimers();
@@ -79,7 +78,10 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     };
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
     socket.on('error', (error) => this.reportInternal(error));
-    this.armSweep();
+    this.unknownSessionAlerts = new RateLimiter(this.timers, options.unknownSessionAlertsPerSecondMax);
+    this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, () => [...this.sessions.values()].map((e) => e.session), () => {
+      this.counters.sessionsExpired += 1;
+    });
   }
 
   /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
@@ -115,7 +117,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.sweepTimer?.cancel();
+    this.sweeper.stop();
     for (const pending of [...this.handshakes.values()]) pending.session.drop('local');
     for (const entry of [...this.sessions.values()]) entry.session.close();
     await this.sender.drain();
@@ -242,15 +244,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** Tells a peer without a session, in plaintext, that its records cannot be read (rate-limited). */
   private maybeAlertUnknownSession(address: string, port: number): void {
-    const max = this.options.unknownSessionAlertsPerSecondMax;
-    if (max === 0) return;
-    const now = this.timers.nowMs();
-    if (now - this.alertWindowStartMs >= 1000) {
-      this.alertWindowStartMs = now;
-      this.alertsInWindow = 0;
-    }
-    if (this.alertsInWindow >= max) return;
-    this.alertsInWindow += 1;
+    if (!this.unknownSessionAlerts.take()) return;
     this.counters.alertsSent += 1;
     const alert = Uint8Array.of(AlertLevel.fatal, AlertDescription.unexpectedMessage);
     this.sender.send(encodeRecord(ContentType.alert, DTLS_1_2, 0, 0, alert), address, port);
@@ -295,19 +289,6 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private reportInternal(error: unknown): void {
     this.counters.internalErrors += 1;
     this.deps.onInternalError?.(error);
-  }
-
-  private armSweep(): void {
-    this.sweepTimer = this.timers.setTimer(sweepIntervalMs(this.options.session.sessionIdleTimeoutMs), () => {
-      if (this.closed) return;
-      const oldestMs = this.timers.nowMs() - this.options.session.sessionIdleTimeoutMs;
-      for (const { session } of [...this.sessions.values()]) {
-        if (session.lastReceivedMs >= oldestMs) continue;
-        this.counters.sessionsExpired += 1;
-        session.close();
-      }
-      this.armSweep();
-    });
   }
 }
 

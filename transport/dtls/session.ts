@@ -7,6 +7,8 @@
 import type { TimerHandle, Timers } from '../../agent/contracts.js';
 import { AlertDescription, AlertLevel, ContentType, HandshakeType } from './constants.js';
 import { DtlsError, assert, assertNever } from './errors.js';
+import { judgeAlert } from './alerts.js';
+import { FlightRetransmitter } from './flight-retransmitter.js';
 import { HandshakeReassembler, parseHandshakeFragments } from './fragments.js';
 import type { FailureKind, HandshakeRole, RoleOutcome } from './handshake-common.js';
 import type { ResolvedSessionOptions } from './options.js';
@@ -54,13 +56,6 @@ export interface SessionHost {
 /** What a session is doing. */
 export type SessionState = 'handshaking' | 'established' | 'closed';
 
-/** Alerts received during a handshake that mean the key or identity was refused. */
-const AUTH_ALERTS: ReadonlySet<number> = new Set([
-  AlertDescription.badRecordMac,
-  AlertDescription.decryptError,
-  AlertDescription.unknownPskIdentity,
-]);
-
 /** One connection with one peer. */
 export class Session {
   state: SessionState = 'handshaking';
@@ -69,12 +64,9 @@ export class Session {
   /** When an authenticated record (or any handshake record) last arrived, on the host clock. */
   lastReceivedMs: number;
   private readonly reassembler: HandshakeReassembler;
-  // Invariant: lastFlight is null once a client is established; a server keeps its final
+  // Invariant: no flight is kept once a client is established; a server keeps its final
   // flight until the client's first application data shows the flight arrived.
-  private lastFlight: readonly FlightItem[] | null = null;
-  private retransmitTimer: TimerHandle | null = null;
-  private retransmitCount = 0;
-  private retransmitDelayMs: number;
+  private readonly flights: FlightRetransmitter;
   private deadline: TimerHandle | null = null;
 
   constructor(
@@ -87,7 +79,15 @@ export class Session {
     firstPeerMessageSeq: number,
   ) {
     this.lastReceivedMs = host.timers.nowMs();
-    this.retransmitDelayMs = host.options.retransmitInitialMs;
+    this.flights = new FlightRetransmitter({
+      options: host.options,
+      timers: host.timers,
+      stats: host.stats,
+      randomBytes: host.randomBytes,
+      transmit: (items) => this.transmit(items),
+      giveUp: (count) => this.fail('timeout', null, `no answer after ${count} retransmissions`),
+      contain: (action) => host.contain(this, action),
+    });
     this.reassembler = new HandshakeReassembler(
       { messageBytesMax: host.options.handshakeMessageBytesMax, messagesAheadMax: MESSAGES_AHEAD_MAX },
       firstPeerMessageSeq,
@@ -139,7 +139,7 @@ export class Session {
       }
     }
     // RFC 6347 §4.2.4: a retransmission of the peer's previous flight means ours was lost.
-    if (peerRetransmitted && this.state !== 'closed' && this.lastFlight !== null) this.transmitLastFlight(true);
+    if (peerRetransmitted && this.state !== 'closed') this.flights.repeat();
   }
 
   /** Encrypts and sends one application datagram; false when it exceeds the size limit. */
@@ -228,34 +228,28 @@ export class Session {
       return;
     }
     this.host.stats.alertsReceived += 1;
-    if (this.state === 'established' && record.epoch === 0) {
-      // An unauthenticated alert on an established session. A server ignores it. A client
-      // takes a fatal one as the sign that the server lost the session (it restarted and
-      // cannot read our records); a forger gains only a new handshake.
-      if (this.role === 'client' && level === AlertLevel.fatal) {
-        this.end({ reason: 'peer-alert', error: new DtlsError('DTLS_ALERT', `unauthenticated fatal alert ${description}`, description) });
-      } else {
+    const established = this.state === 'established';
+    const verdict = judgeAlert(
+      { role: this.role, established, epoch: record.epoch, serverSilentSoFar: this.reassembler.nextSeq() === 0 },
+      level,
+      description,
+    );
+    switch (verdict.kind) {
+      case 'ignore':
         this.host.stats.drop('unexpected');
-      }
-      return;
+        return;
+      case 'warning':
+        return;
+      case 'close':
+        if (established) this.sendAlert(AlertLevel.warning, AlertDescription.closeNotify);
+        this.end({ reason: verdict.reason, error: null });
+        return;
+      case 'fatal':
+        this.end({ reason: verdict.reason, error: new DtlsError('DTLS_ALERT', `peer sent fatal alert ${description}`, description) });
+        return;
+      default:
+        assertNever(verdict, 'alert verdict');
     }
-    if (this.role === 'client' && this.state === 'handshaking' && record.epoch === 0 && this.reassembler.nextSeq() === 0 &&
-      description === AlertDescription.unexpectedMessage) {
-      // Before the server answered this handshake, such an alert is a late answer to records
-      // of the session it lost (see DtlsServerEndpoint's unknown-session alert), not a refusal.
-      this.host.stats.drop('unexpected');
-      return;
-    }
-    if (description === AlertDescription.closeNotify) {
-      // RFC 5246 §7.2.1: answer close_notify with close_notify and close at once.
-      if (this.state === 'established') this.sendAlert(AlertLevel.warning, AlertDescription.closeNotify);
-      this.end({ reason: this.state === 'established' ? 'peer-closed' : 'protocol', error: null });
-      return;
-    }
-    if (level !== AlertLevel.fatal) return;
-    const error = new DtlsError('DTLS_ALERT', `peer sent fatal alert ${description}`, description);
-    if (this.state === 'established') this.end({ reason: 'peer-alert', error });
-    else this.end({ reason: AUTH_ALERTS.has(description) ? 'auth' : 'protocol', error });
   }
 
   private onApplicationData(record: OpenedRecord): void {
@@ -268,7 +262,7 @@ export class Session {
       return;
     }
     // The client's data proves it has our final flight; stop keeping it.
-    this.lastFlight = null;
+    this.flights.clear();
     this.host.applicationData(this, record.content);
   }
 
@@ -277,7 +271,7 @@ export class Session {
       case 'none':
         return;
       case 'flight':
-        this.sendFlight(outcome.items, true);
+        this.flights.send(outcome.items, true);
         return;
       case 'established':
         this.becomeEstablished(outcome.identity, outcome.finalFlight);
@@ -292,13 +286,9 @@ export class Session {
 
   private becomeEstablished(identity: string, finalFlight: readonly FlightItem[] | null): void {
     assert(this.state === 'handshaking', 'only a handshake becomes established');
-    if (finalFlight === null) {
-      this.cancelRetransmit();
-      this.lastFlight = null;
-    } else {
-      // The final flight is not retransmitted by timer, only when the peer repeats its own.
-      this.sendFlight(finalFlight, false);
-    }
+    // The final flight is not retransmitted by timer, only when the peer repeats its own.
+    if (finalFlight === null) this.flights.clear();
+    else this.flights.send(finalFlight, false);
     this.deadline?.cancel();
     this.deadline = null;
     this.identity = identity;
@@ -307,47 +297,10 @@ export class Session {
     this.host.established(this);
   }
 
-  private sendFlight(items: readonly FlightItem[], withTimer: boolean): void {
-    this.cancelRetransmit();
-    this.lastFlight = items;
-    this.retransmitCount = 0;
-    this.retransmitDelayMs = this.host.options.retransmitInitialMs;
-    this.transmitLastFlight(false);
-    if (withTimer) this.armRetransmit();
-  }
-
-  private transmitLastFlight(isRetransmission: boolean): void {
-    assert(this.lastFlight !== null, 'a flight exists to transmit');
-    if (isRetransmission) this.host.stats.retransmissions += 1;
-    for (const datagram of this.records.encodeFlight(this.lastFlight, this.host.options.handshakeDatagramBytesMax)) {
+  private transmit(items: readonly FlightItem[]): void {
+    for (const datagram of this.records.encodeFlight(items, this.host.options.handshakeDatagramBytesMax)) {
       this.host.sendDatagram(datagram, this.address, this.port);
     }
-  }
-
-  private armRetransmit(): void {
-    // Up to 1/8 of jitter, so that peers that lost the same datagram do not retry in step.
-    const jitterMs = Math.floor((this.retransmitDelayMs * (this.host.randomBytes(1)[0] ?? 0)) / 2048);
-    this.retransmitTimer = this.host.timers.setTimer(this.retransmitDelayMs + jitterMs, () => {
-      this.host.contain(this, () => this.onRetransmitTimer());
-    });
-  }
-
-  private onRetransmitTimer(): void {
-    this.retransmitTimer = null;
-    if (this.state !== 'handshaking' || this.lastFlight === null) return;
-    if (this.retransmitCount >= this.host.options.retransmitCountMax) {
-      this.fail('timeout', null, `no answer after ${this.retransmitCount} retransmissions`);
-      return;
-    }
-    this.retransmitCount += 1;
-    this.retransmitDelayMs = Math.min(2 * this.retransmitDelayMs, this.host.options.retransmitMaxMs);
-    this.transmitLastFlight(true);
-    this.armRetransmit();
-  }
-
-  private cancelRetransmit(): void {
-    this.retransmitTimer?.cancel();
-    this.retransmitTimer = null;
   }
 
   private sendAlert(level: number, description: number): void {
@@ -366,10 +319,9 @@ export class Session {
     if (this.state === 'closed') return;
     if (this.state === 'handshaking') this.host.stats.handshakesFailed += 1;
     this.state = 'closed';
-    this.cancelRetransmit();
+    this.flights.clear();
     this.deadline?.cancel();
     this.deadline = null;
-    this.lastFlight = null;
     this.host.ended(this, end);
   }
 }

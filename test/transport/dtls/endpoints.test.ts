@@ -80,6 +80,15 @@ describe('DTLS client and server endpoints', function () {
     assert.ok(client.stats().datagramsSent > 4, 'the flights were split over several datagrams');
   });
 
+  it('completes handshakes with a PSK identity hint when one is configured', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup, pskIdentityHint: 'coraft' });
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('hinted'), '127.0.0.1', server.localAddress().port);
+    await inbox.waitFor('node-a:hinted');
+  });
+
   it('fails with NET_AUTH on a wrong key or unknown identity and keeps serving others', async () => {
     const server = await startServer(cleanup, { pskLookup: lookup });
     echo(server);

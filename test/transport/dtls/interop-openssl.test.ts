@@ -77,6 +77,18 @@ describe('DTLS interop with OpenSSL', function () {
     assert.equal(server.stats().handshakesInProgress, 0);
   });
 
+  it('sends a PSK identity hint only when configured', async () => {
+    const { port } = await echoServer();
+    const plain = sClient(port, pskHex);
+    peers.push(plain);
+    await plain.waitFor('PSK identity hint: None');
+    const hinted = await startServer(cleanup, { pskLookup: lookup, pskIdentityHint: 'coraft-hint' });
+    const client = sClient(hinted.localAddress().port, pskHex);
+    peers.push(client);
+    await client.waitFor('PSK identity hint: coraft-hint');
+    await client.waitFor('Cipher is PSK-AES128-CCM8');
+  });
+
   it('refuses renegotiation from s_client with no_renegotiation', async () => {
     const { server, port } = await echoServer();
     const client = sClient(port, pskHex);
