@@ -49,6 +49,7 @@ export interface DtlsDeps {
   readonly onInternalError?: (error: unknown) => void;
 }
 
+/** The defaults of every session option (documented on {@link DtlsSessionOptions}). */
 export const DEFAULT_SESSION_OPTIONS: ResolvedSessionOptions = {
   retransmitInitialMs: 1000,
   retransmitMaxMs: 8000,

@@ -9,8 +9,9 @@
 import { SEQUENCE_NUMBER_MAX } from './constants.js';
 import { assert } from './errors.js';
 
-/** Smallest and largest window sizes accepted, in records. */
+/** Smallest window size accepted, in records (RFC 6347 §4.1.2.6 requires at least 32). */
 export const REPLAY_WINDOW_SIZE_MIN = 32;
+/** Largest window size accepted, in records. */
 export const REPLAY_WINDOW_SIZE_MAX = 1024;
 
 /** A sliding window over 48-bit sequence numbers of one epoch. */

@@ -194,6 +194,18 @@ describe('DTLS client and server endpoints', function () {
     await rejectsWith(a.send(Buffer.from('x'), '127.0.0.1', port), 'NET_AUTH');
   });
 
+  it('applies a changed key to the next handshake', async () => {
+    const table = new Map<string, Uint8Array>([['node-a', key]]);
+    const server = await startServer(cleanup, { pskLookup: (id) => table.get(id) ?? null });
+    const { port } = server.localAddress();
+    table.set('node-a', Buffer.from('rotated key'));
+    const stale = await startClient(cleanup, { identity: 'node-a', psk: key });
+    await rejectsWith(stale.connect('127.0.0.1', port), 'NET_AUTH');
+    const fresh = await startClient(cleanup, { identity: 'node-a', psk: Buffer.from('rotated key') });
+    await fresh.connect('127.0.0.1', port);
+    assert.equal(server.stats().sessions, 1);
+  });
+
   it('replaces a session when its address starts a new handshake (client restart on the same port)', async () => {
     const server = await startServer(cleanup, { pskLookup: lookup });
     echo(server);

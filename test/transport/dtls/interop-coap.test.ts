@@ -74,4 +74,16 @@ describe('DTLS interop with CoAP clients', function () {
     assert.deepEqual(received, ['node-a:ping']);
     await new Promise<void>((resolve) => socket.close(() => resolve()));
   });
+
+  it('node-dtls-client, which offers no extended master secret, is refused when the server requires it', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup, requireExtendedMasterSecret: true });
+    const socket = dtls.createSocket({ type: 'udp4', address: '127.0.0.1', port: server.localAddress().port, psk: { 'node-a': pskText }, timeout: 5000 });
+    const outcome = await new Promise<string>((resolve) => {
+      socket.on('connected', () => resolve('connected'));
+      socket.on('error', (error: Error) => resolve(`error: ${error.message}`));
+    });
+    assert.match(outcome, /^error/);
+    assert.equal(server.stats().handshakesFailed, 1);
+    assert.equal(server.stats().handshakesCompleted, 0);
+  });
 });
