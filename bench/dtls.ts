@@ -6,7 +6,13 @@
  *
  * `npm run bench -- dtls [--json] [--quick]`, or `run([])` from another bench.
  */
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../transport/dtls/constants.js';
+import { encodeHandshakeFragment } from '../transport/dtls/fragments.js';
+import { encodeClientHello } from '../transport/dtls/handshake-messages.js';
+import { encodeRecord } from '../transport/dtls/record.js';
 import { DtlsClientEndpoint } from '../transport/dtls/client.js';
 import { DtlsServerEndpoint } from '../transport/dtls/server.js';
 
@@ -100,6 +106,48 @@ export async function measureRoundTrips(count: number, outstanding: number, byte
   return { outstanding, roundTrips: received, roundTripsPerSecond: Math.round((received / elapsedMs) * 1000) };
 }
 
+/**
+ * Sends `count` cookie-less ClientHellos (what a spoofed-source flood looks like), `window`
+ * unanswered at a time, and measures how many HelloVerifyRequests per second the server's
+ * stateless path answers.
+ */
+export async function measureHelloVerifyRequests(count: number, window = 32): Promise<number> {
+  const server = await startServer();
+  const port = server.localAddress().port;
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, HOST, () => resolve()));
+  const body = encodeClientHello({
+    version: DTLS_1_2, random: randomBytes(32), sessionId: new Uint8Array(0), cookie: new Uint8Array(0),
+    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8], compressionMethods: Uint8Array.of(0), extensions: [],
+  });
+  const hello = encodeRecord(ContentType.handshake, DTLS_1_2, 0, 0, encodeHandshakeFragment(HandshakeType.clientHello, body.length, 0, 0, body));
+  let sent = 0;
+  let answered = 0;
+  const begin = performance.now();
+  await new Promise<void>((resolve) => {
+    // Should the kernel drop datagrams, stop after a second without answers instead of hanging.
+    let watchdog = setTimeout(resolve, 1000);
+    socket.on('message', () => {
+      answered += 1;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(resolve, 1000);
+      if (answered === count) {
+        clearTimeout(watchdog);
+        resolve();
+      }
+      else if (sent < count) {
+        sent += 1;
+        socket.send(hello, port, HOST);
+      }
+    });
+    for (; sent < Math.min(window, count); sent += 1) socket.send(hello, port, HOST);
+  });
+  const elapsedMs = performance.now() - begin;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  await server.close();
+  return Math.round((answered / elapsedMs) * 1000);
+}
+
 /** Runs every measurement; `--quick` shortens them. Prints one line per figure. */
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const quick = args.includes('--quick');
@@ -115,6 +163,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   console.log(`dtls round trips, 1 outstanding: ${rt1.roundTripsPerSecond}/s`);
   const rt64 = await measureRoundTrips(roundTrips, 64);
   console.log(`dtls round trips, 64 outstanding: ${rt64.roundTripsPerSecond}/s`);
+  const hvr = await measureHelloVerifyRequests(quick ? 2000 : 30_000);
+  console.log(`dtls stateless HelloVerifyRequests: ${hvr}/s`);
   return {
     handshakesSequentialPerSecond: sequential.handshakesPerSecond,
     handshakeSequentialP50Ms: sequential.p50Ms,
@@ -124,5 +174,6 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     handshakeConcurrent16P99Ms: concurrent.p99Ms,
     roundTripsPerSecondOutstanding1: rt1.roundTripsPerSecond,
     roundTripsPerSecondOutstanding64: rt64.roundTripsPerSecond,
+    helloVerifyRequestsPerSecond: hvr,
   };
 }

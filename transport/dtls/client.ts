@@ -196,6 +196,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const peer: Peer = { session: new Session(this.host, 'client', address, port, records, role, 0), queue: [], waiters: [] };
     this.peers.set(key, peer);
     this.contain(peer.session, () => peer.session.begin(role.start()));
+    if (peer.session.state === 'closed') return new NetworkError('NET_UNREACHABLE', `DTLS handshake with ${address}:${port} could not start`);
     return peer;
   }
 

@@ -142,7 +142,7 @@ export class Session {
     if (peerRetransmitted && this.state !== 'closed') this.flights.repeat();
   }
 
-  /** Encrypts and sends one application datagram; false when it exceeds the size limit. */
+  /** Seals one application datagram into a record; null when it exceeds applicationDataBytesMax. */
   sendApplicationData(data: Uint8Array): Uint8Array | null {
     assert(this.state === 'established', 'application data only on an established session');
     if (data.length > this.host.options.applicationDataBytesMax) return null;

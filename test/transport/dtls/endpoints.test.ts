@@ -232,6 +232,17 @@ describe('DTLS client and server endpoints', function () {
     await rejectsWith(server.send(Buffer.from('x'), '127.0.0.1', 9), 'NET_UNREACHABLE');
   });
 
+  it('works over IPv6 loopback', async function () {
+    const server = await DtlsServerEndpoint.listen({ host: '::1', port: 0, pskLookup: lookup }).catch(() => null);
+    if (server === null) this.skip();
+    cleanup.add(() => server.close());
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key, bindAddress: '::1' });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('six'), '::1', server.localAddress().port);
+    await inbox.waitFor('node-a:six');
+  });
+
   it('validates options, naming every bad field', async () => {
     await assert.rejects(
       DtlsServerEndpoint.listen({ port: 70_000, pskLookup: lookup, sessionsMax: 0, retransmitInitialMs: 5 }),
