@@ -93,7 +93,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const established = (): Session[] => [...this.peers.values()].map((p) => p.session).filter((s) => s.state === 'established');
     this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, established, () => {
       this.counters.sessionsExpired += 1;
-    });
+    }, (error) => this.reportInternal(error));
   }
 
   /** Validates `options` and binds the socket. Rejects with ConfigError or the bind error. */

@@ -83,8 +83,9 @@ export class IdleSweeper {
   constructor(
     private readonly timers: Timers,
     private readonly idleMs: number,
-    private readonly sessions: () => Iterable<{ readonly lastReceivedMs: number; close(): void }>,
+    private readonly sessions: () => Iterable<{ readonly lastReceivedMs: number; close(): void; drop(reason: 'internal'): void }>,
     private readonly onExpired: () => void,
+    private readonly onError: (error: unknown) => void,
   ) {
     this.arm();
   }
@@ -102,7 +103,13 @@ export class IdleSweeper {
       for (const session of [...this.sessions()]) {
         if (session.lastReceivedMs >= oldestMs) continue;
         this.onExpired();
-        session.close();
+        try {
+          session.close();
+        } catch (error) {
+          // A timer callback must not throw: report the bug and drop the session silently.
+          this.onError(error);
+          session.drop('internal');
+        }
       }
       this.arm();
     });

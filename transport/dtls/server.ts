@@ -81,7 +81,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.unknownSessionAlerts = new RateLimiter(this.timers, options.unknownSessionAlertsPerSecondMax);
     this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, () => [...this.sessions.values()].map((e) => e.session), () => {
       this.counters.sessionsExpired += 1;
-    });
+    }, (error) => this.reportInternal(error));
   }
 
   /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
