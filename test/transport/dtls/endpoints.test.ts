@@ -1,0 +1,252 @@
+// Proves our DTLS client and server against each other on loopback: data both ways with the
+// authenticated identity, many concurrent sessions, handshake fragmentation, wrong keys and
+// unknown or revoked identities failing with NET_AUTH, a silent server failing with
+// NET_TIMEOUT after the retransmissions (virtual clock), close_notify, idle expiry (virtual
+// clock), a restarted server being noticed, and the size and queue limits.
+import { strict as assert } from 'node:assert';
+import { NetworkError } from '../../../agent/contracts.js';
+import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
+import { ManualTimers } from './fake-timers.js';
+import { Cleanup, Inbox, echo, internalErrors, startClient, startServer, until } from './helpers.js';
+
+const key = Buffer.from('correct horse battery staple');
+const keys = new Map<string, Uint8Array>([['node-a', key], ['node-b', Buffer.from('another key')]]);
+const lookup = (id: string): Uint8Array | null => keys.get(id) ?? null;
+
+/** Closes an endpoint's socket behind its back: the process died without a word to peers. */
+function crash(endpoint: object): Promise<void> {
+  const socket = (endpoint as { socket: { close(cb: () => void): void } }).socket;
+  return new Promise((resolve) => socket.close(resolve));
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (e: unknown) => e instanceof NetworkError && e.code === code);
+}
+
+describe('DTLS client and server endpoints', function () {
+  this.timeout(20_000);
+  const cleanup = new Cleanup();
+  afterEach(async () => {
+    await cleanup.run();
+    assert.deepEqual(internalErrors.splice(0), []);
+  });
+
+  it('exchanges data both ways and reports the authenticated identity', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    const seen: string[] = [];
+    server.onMessage((data, peer) => {
+      seen.push(`${peer.identity}:${Buffer.from(data).toString()}`);
+      void server.send(Buffer.from('pong'), peer.address, peer.port);
+    });
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(client);
+    const { port } = server.localAddress();
+    await client.send(Buffer.from('ping'), '127.0.0.1', port);
+    await inbox.waitFor('pong');
+    assert.deepEqual(seen, ['node-a:ping']);
+    assert.deepEqual(server.sessionList().map((s) => s.identity), ['node-a']);
+    const stats = server.stats();
+    assert.equal(stats.handshakesCompleted, 1);
+    assert.equal(stats.helloVerifyRequestsSent, 1);
+    assert.equal(stats.sessions, 1);
+  });
+
+  it('serves many concurrent sessions, and one client keeps a session per server', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    const second = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    echo(second);
+    const clients = await Promise.all(Array.from({ length: 40 }, (_, i) => startClient(cleanup, { identity: i % 2 === 0 ? 'node-a' : 'node-b', psk: keys.get(i % 2 === 0 ? 'node-a' : 'node-b') ?? key })));
+    await Promise.all(clients.map(async (client, i) => {
+      const inbox = new Inbox(client);
+      const id = i % 2 === 0 ? 'node-a' : 'node-b';
+      await client.send(Buffer.from(`m${i}`), '127.0.0.1', server.localAddress().port);
+      await client.send(Buffer.from(`n${i}`), '127.0.0.1', second.localAddress().port);
+      await inbox.waitFor(`${id}:m${i}`);
+      await inbox.waitFor(`${id}:n${i}`);
+    }));
+    assert.equal(server.stats().sessions, 40);
+    assert.equal(second.stats().sessions, 40);
+    assert.equal(clients[0]?.stats().sessions, 2);
+  });
+
+  it('fragments handshake messages to fit a small MTU and reassembles them', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup, handshakeDatagramBytesMax: 100 });
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key, handshakeDatagramBytesMax: 100 });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('small mtu'), '127.0.0.1', server.localAddress().port);
+    await inbox.waitFor('node-a:small mtu');
+    assert.ok(client.stats().datagramsSent > 4, 'the flights were split over several datagrams');
+  });
+
+  it('completes handshakes with a PSK identity hint when one is configured', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup, pskIdentityHint: 'coraft' });
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('hinted'), '127.0.0.1', server.localAddress().port);
+    await inbox.waitFor('node-a:hinted');
+  });
+
+  it('fails with NET_AUTH on a wrong key or unknown identity and keeps serving others', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    const { port } = server.localAddress();
+    const wrongKey = await startClient(cleanup, { identity: 'node-a', psk: Buffer.from('not the key') });
+    await rejectsWith(wrongKey.send(Buffer.from('x'), '127.0.0.1', port), 'NET_AUTH');
+    const unknown = await startClient(cleanup, { identity: 'stranger', psk: key });
+    await rejectsWith(unknown.send(Buffer.from('x'), '127.0.0.1', port), 'NET_AUTH');
+    const good = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(good);
+    await good.send(Buffer.from('still here'), '127.0.0.1', port);
+    await inbox.waitFor('node-a:still here');
+    assert.equal(server.stats().handshakesFailed, 2);
+    assert.equal(server.stats().handshakesInProgress, 0);
+  });
+
+  it('fails with NET_TIMEOUT once the retransmissions run out (virtual clock)', async () => {
+    const timers = new ManualTimers();
+    const silent = await startServer(cleanup, { pskLookup: lookup });
+    const port = silent.localAddress().port;
+    await silent.close();
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key, retransmitInitialMs: 100, retransmitMaxMs: 400, retransmitCountMax: 3 }, { timers });
+    const sent = client.send(Buffer.from('x'), '127.0.0.1', port);
+    const failed = rejectsWith(sent, 'NET_TIMEOUT');
+    // 100 + 200 + 400 + 400 ms of timers, each with at most 1/8 of jitter.
+    timers.advance(1000);
+    assert.equal(client.stats().retransmissions, 3);
+    timers.advance(1000);
+    await failed;
+    assert.equal(client.stats().handshakesFailed, 1);
+  });
+
+  it('closes with close_notify both ways', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('hi'), '127.0.0.1', server.localAddress().port);
+    await inbox.waitFor('node-a:hi');
+    await client.close();
+    await until(() => server.stats().sessions === 0, 'server to drop the closed session');
+    assert.ok(server.stats().alertsReceived >= 1);
+  });
+
+  it('expires idle sessions and handshakes again afterwards (virtual clock)', async () => {
+    const timers = new ManualTimers();
+    const server = await startServer(cleanup, { pskLookup: lookup, sessionIdleTimeoutMs: 10_000 }, { timers });
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(client);
+    const { port } = server.localAddress();
+    await client.send(Buffer.from('one'), '127.0.0.1', port);
+    await inbox.waitFor('node-a:one');
+    timers.advance(9_000);
+    assert.equal(server.stats().sessions, 1);
+    timers.advance(5_000);
+    assert.equal(server.stats().sessions, 0);
+    assert.equal(server.stats().sessionsExpired, 1);
+    await until(() => !client.hasSession('127.0.0.1', port), 'client to receive close_notify');
+    await client.send(Buffer.from('two'), '127.0.0.1', port);
+    await inbox.waitFor('node-a:two');
+    assert.equal(client.stats().handshakesCompleted, 2);
+  });
+
+  it('notices a restarted server through its alert and handshakes again; resetSession forces it', async () => {
+    const first = await startServer(cleanup, { pskLookup: lookup });
+    const { port } = first.localAddress();
+    echo(first);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('a'), '127.0.0.1', port);
+    await inbox.waitFor('node-a:a');
+    // Simulate a crash: the server loses its state without sending close_notify.
+    await crash(first);
+    const restarted = await DtlsServerEndpoint.listen({ host: '127.0.0.1', port, pskLookup: lookup });
+    cleanup.add(() => restarted.close());
+    echo(restarted);
+    await client.send(Buffer.from('lost'), '127.0.0.1', port);
+    await until(() => !client.hasSession('127.0.0.1', port), 'client to take the alert as a lost session');
+    assert.equal(restarted.stats().dropped.unknownSession, 1);
+    await client.send(Buffer.from('b'), '127.0.0.1', port);
+    await inbox.waitFor('node-a:b');
+    assert.ok(client.resetSession('127.0.0.1', port));
+    assert.ok(!client.resetSession('127.0.0.1', port));
+    await client.send(Buffer.from('c'), '127.0.0.1', port);
+    await inbox.waitFor('node-a:c');
+    assert.equal(client.stats().handshakesCompleted, 3);
+  });
+
+  it('refuses revoked identities for new handshakes and closes their sessions on request', async () => {
+    const revoked = new Set<string>();
+    const server = await startServer(cleanup, { pskLookup: (id) => (revoked.has(id) ? null : lookup(id)) });
+    echo(server);
+    const { port } = server.localAddress();
+    const a = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const b = await startClient(cleanup, { identity: 'node-b', psk: keys.get('node-b') ?? key });
+    await Promise.all([a.connect('127.0.0.1', port), b.connect('127.0.0.1', port)]);
+    revoked.add('node-a');
+    assert.equal(server.stats().sessions, 2, 'revocation alone leaves established sessions');
+    assert.equal(server.closeSessionsOf('node-a'), 1);
+    assert.deepEqual(server.sessionList().map((s) => s.identity), ['node-b']);
+    await until(() => !a.hasSession('127.0.0.1', port), 'node-a to receive close_notify');
+    await rejectsWith(a.send(Buffer.from('x'), '127.0.0.1', port), 'NET_AUTH');
+  });
+
+  it('applies a changed key to the next handshake', async () => {
+    const table = new Map<string, Uint8Array>([['node-a', key]]);
+    const server = await startServer(cleanup, { pskLookup: (id) => table.get(id) ?? null });
+    const { port } = server.localAddress();
+    table.set('node-a', Buffer.from('rotated key'));
+    const stale = await startClient(cleanup, { identity: 'node-a', psk: key });
+    await rejectsWith(stale.connect('127.0.0.1', port), 'NET_AUTH');
+    const fresh = await startClient(cleanup, { identity: 'node-a', psk: Buffer.from('rotated key') });
+    await fresh.connect('127.0.0.1', port);
+    assert.equal(server.stats().sessions, 1);
+  });
+
+  it('replaces a session when its address starts a new handshake (client restart on the same port)', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    const { port } = server.localAddress();
+    const before = await startClient(cleanup, { identity: 'node-a', psk: key });
+    await before.connect('127.0.0.1', port);
+    const clientPort = before.localAddress().port;
+    await crash(before);
+    const after = await startClient(cleanup, { identity: 'node-b', psk: keys.get('node-b') ?? key, bindPort: clientPort });
+    const inbox = new Inbox(after);
+    await after.send(Buffer.from('again'), '127.0.0.1', port);
+    await inbox.waitFor('node-b:again');
+    assert.deepEqual(server.sessionList().map((s) => [s.port, s.identity]), [[clientPort, 'node-b']]);
+  });
+
+  it('rejects oversized datagrams, full queues, and sends without a session', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    const { port } = server.localAddress();
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key, applicationDataBytesMax: 100, queuedDatagramsMax: 2 });
+    await rejectsWith(client.send(new Uint8Array(101), '127.0.0.1', port), 'NET_TOO_LARGE');
+    const queued = [client.send(Buffer.from('1'), '127.0.0.1', port), client.send(Buffer.from('2'), '127.0.0.1', port)];
+    await rejectsWith(client.send(Buffer.from('3'), '127.0.0.1', port), 'NET_UNREACHABLE');
+    await Promise.all(queued);
+    await rejectsWith(server.send(Buffer.from('x'), '127.0.0.1', 9), 'NET_UNREACHABLE');
+  });
+
+  it('works over IPv6 loopback', async function () {
+    const server = await DtlsServerEndpoint.listen({ host: '::1', port: 0, pskLookup: lookup }).catch(() => null);
+    if (server === null) this.skip();
+    cleanup.add(() => server.close());
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key, bindAddress: '::1' });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('six'), '::1', server.localAddress().port);
+    await inbox.waitFor('node-a:six');
+  });
+
+  it('validates options, naming every bad field', async () => {
+    await assert.rejects(
+      DtlsServerEndpoint.listen({ port: 70_000, pskLookup: lookup, sessionsMax: 0, retransmitInitialMs: 5 }),
+      (e: unknown) => e instanceof Error && 'problems' in e && Array.isArray(e.problems) && e.problems.length === 3,
+    );
+  });
+});

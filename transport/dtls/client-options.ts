@@ -1,0 +1,57 @@
+/**
+ * Options of {@link DtlsClientEndpoint}, their defaults and their validation.
+ */
+import { Problems, checkPsk, resolveSessionOptions, stripUndefined } from './options.js';
+import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
+
+/** Options of a DTLS client endpoint. */
+export interface DtlsClientOptions extends DtlsSessionOptions {
+  /** The PSK identity this client presents (the node id); UTF-8, at most pskIdentityBytesMax bytes. */
+  readonly identity: string;
+  /** The pre-shared key of `identity`; 1..256 bytes. */
+  readonly psk: Uint8Array;
+  /** Address to bind the socket to. Default '0.0.0.0'. */
+  readonly bindAddress?: string;
+  /** Port to bind; 0 picks a free one. Default 0. */
+  readonly bindPort?: number;
+  /** Most sessions (established or handshaking) with distinct peers. Default 64; 1..65536. */
+  readonly sessionsMax?: number;
+  /** Most datagrams queued per peer while its handshake runs. Default 32; 1..4096. */
+  readonly queuedDatagramsMax?: number;
+}
+
+/** Client options with every default filled in. */
+export interface ResolvedClientOptions {
+  readonly session: ResolvedSessionOptions;
+  readonly identity: string;
+  readonly psk: Uint8Array;
+  readonly bindAddress: string;
+  readonly bindPort: number;
+  readonly sessionsMax: number;
+  readonly queuedDatagramsMax: number;
+}
+
+/** Fills defaults and validates; throws ConfigError naming every bad field. */
+export function resolveClientOptions(options: DtlsClientOptions): ResolvedClientOptions {
+  const problems = new Problems();
+  const session = resolveSessionOptions(options, problems);
+  const o = { bindAddress: '0.0.0.0', bindPort: 0, sessionsMax: 64, queuedDatagramsMax: 32, ...stripUndefined(options) };
+  const identityBytes = typeof options.identity === 'string' ? new TextEncoder().encode(options.identity).length : 0;
+  problems.check(identityBytes > 0 && identityBytes <= session.pskIdentityBytesMax, `identity must be 1..${session.pskIdentityBytesMax} UTF-8 bytes`);
+  if (options.psk instanceof Uint8Array) checkPsk('psk', options.psk, problems);
+  else problems.check(false, 'psk must be a Uint8Array');
+  problems.check(typeof o.bindAddress === 'string' && o.bindAddress.length > 0, 'bindAddress must be a non-empty address');
+  problems.int('bindPort', o.bindPort, 0, 65_535);
+  problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
+  problems.int('queuedDatagramsMax', o.queuedDatagramsMax, 1, 4096);
+  problems.throwIfAny();
+  return {
+    session,
+    identity: options.identity,
+    psk: Uint8Array.from(options.psk),
+    bindAddress: o.bindAddress,
+    bindPort: o.bindPort,
+    sessionsMax: o.sessionsMax,
+    queuedDatagramsMax: o.queuedDatagramsMax,
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * What both DTLS endpoints share: real timers and randomness by default, peer keys, and
+ * binding and closing a UDP socket.
+ */
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { TimerHandle, Timers } from '../../agent/contracts.js';
+
+/** Timers on the process's monotonic clock. Timers are unref'd: the socket keeps the process alive. */
+export function realTimers(): Timers {
+  return {
+    nowMs: () => performance.now(),
+    setTimer: (delayMs: number, callback: () => void): TimerHandle => {
+      const handle = setTimeout(callback, delayMs);
+      handle.unref();
+      return { cancel: () => clearTimeout(handle) };
+    },
+  };
+}
+
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = new Uint8Array(0);
+let randomPoolOffset = 0;
+
+/**
+ * Cryptographic random bytes from node:crypto, drawn from a pool refilled 4 KiB at a time:
+ * one randomBytes call per handshake costs more than the bytes. Each byte is handed out once.
+ */
+export function realRandomBytes(count: number): Uint8Array {
+  if (count > RANDOM_POOL_BYTES / 4) return cryptoRandomBytes(count);
+  if (randomPoolOffset + count > randomPool.length) {
+    randomPool = cryptoRandomBytes(RANDOM_POOL_BYTES);
+    randomPoolOffset = 0;
+  }
+  const out = randomPool.slice(randomPoolOffset, randomPoolOffset + count);
+  randomPoolOffset += count;
+  return out;
+}
+
+/** The map key of a peer; the port comes first so IPv6 colons cannot make it ambiguous. */
+export function peerKey(address: string, port: number): string {
+  return `${port}/${address}`;
+}
+
+/** Binds a UDP socket of the address's family; rejects when binding fails. */
+export function bindSocket(address: string, port: number): Promise<Socket> {
+  const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      socket.close();
+      reject(error);
+    };
+    socket.once('error', onError);
+    socket.bind(port, address, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** Closes a socket and resolves once it is closed. */
+export function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    socket.close(() => resolve());
+  });
+}
+
+/** How often idle sessions are looked for: a quarter of the idle timeout, within 25 ms..30 s. */
+export function sweepIntervalMs(sessionIdleTimeoutMs: number): number {
+  return Math.min(30_000, Math.max(25, Math.floor(sessionIdleTimeoutMs / 4)));
+}
+
+/**
+ * Closes sessions that received nothing for `idleMs`, checking every
+ * {@link sweepIntervalMs}. `sessions` lists the established sessions to check.
+ */
+export class IdleSweeper {
+  private timer: TimerHandle | null = null;
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly idleMs: number,
+    private readonly sessions: () => Iterable<{ readonly lastReceivedMs: number; close(): void; drop(reason: 'internal'): void }>,
+    private readonly onExpired: () => void,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.arm();
+  }
+
+  /** Stops sweeping. */
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  private arm(): void {
+    this.timer = this.timers.setTimer(sweepIntervalMs(this.idleMs), () => {
+      const oldestMs = this.timers.nowMs() - this.idleMs;
+      // Copy first: closing a session removes it from the collection being walked.
+      for (const session of [...this.sessions()]) {
+        if (session.lastReceivedMs >= oldestMs) continue;
+        this.onExpired();
+        try {
+          session.close();
+        } catch (error) {
+          // A timer callback must not throw: report the bug and drop the session silently.
+          this.onError(error);
+          session.drop('internal');
+        }
+      }
+      this.arm();
+    });
+  }
+}
+
+/** Allows at most `perSecond` events in each one-second window of the clock. */
+export class RateLimiter {
+  private windowStartMs = -Infinity;
+  private used = 0;
+
+  constructor(private readonly clock: { nowMs(): number }, private readonly perSecond: number) {}
+
+  /** Whether one more event is allowed now (and counts it if so). */
+  take(): boolean {
+    const now = this.clock.nowMs();
+    if (now - this.windowStartMs >= 1000) {
+      this.windowStartMs = now;
+      this.used = 0;
+    }
+    if (this.used >= this.perSecond) return false;
+    this.used += 1;
+    return true;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Options of the DTLS endpoints, with their units, defaults and limits, and the one place
+ * that validates them (STYLE §4: report every bad field by name, with its limit).
+ */
+import { ConfigError } from '../../agent/contracts.js';
+import type { Timers } from '../../agent/contracts.js';
+import { REPLAY_WINDOW_SIZE_MAX, REPLAY_WINDOW_SIZE_MIN } from './replay-window.js';
+
+/** Options shared by both roles: retransmission, limits and timeouts of one session. */
+export interface DtlsSessionOptions {
+  /** First retransmission timeout of a handshake flight, in ms (RFC 6347 §4.2.4.1). Default 1000; 10..60000. */
+  readonly retransmitInitialMs?: number;
+  /** Cap of the doubling retransmission timeout, in ms. Default 8000; retransmitInitialMs..60000. */
+  readonly retransmitMaxMs?: number;
+  /** Retransmissions of one flight before the handshake fails. Default 5; 0..20. */
+  readonly retransmitCountMax?: number;
+  /** Longest a handshake may take from its first message, in ms. Default 30000; 100..600000. */
+  readonly handshakeTimeoutMs?: number;
+  /**
+   * Largest datagram of a handshake flight (the path MTU budget), in bytes. Default 1232;
+   * 96..65507. The minimum keeps a ClientHello's fields up to its cookie in its first
+   * fragment, which a server needs to check the cookie statelessly.
+   */
+  readonly handshakeDatagramBytesMax?: number;
+  /** Largest application datagram sent or accepted, in bytes. Default 16384 (RFC 5246 record limit); 1..16384. */
+  readonly applicationDataBytesMax?: number;
+  /** A session without received traffic for this long is dropped, in ms. Default 600000; 100..86400000. */
+  readonly sessionIdleTimeoutMs?: number;
+  /** Size of the anti-replay window, in records (RFC 6347 §4.1.2.6). Default 64; 32..1024. */
+  readonly replayWindowSize?: number;
+  /** Largest handshake message reassembled, in bytes. Default 4096; 256..65536. */
+  readonly handshakeMessageBytesMax?: number;
+  /** Longest PSK identity accepted or sent, in bytes. Default 128; 1..1024. */
+  readonly pskIdentityBytesMax?: number;
+  /** Refuse peers that do not negotiate the extended master secret (RFC 7627). Default false. */
+  readonly requireExtendedMasterSecret?: boolean;
+}
+
+/** Resolved session options: every field present. */
+export type ResolvedSessionOptions = Required<DtlsSessionOptions>;
+
+/** Dependencies of an endpoint; real ones by default. */
+export interface DtlsDeps {
+  /** Clock and timers. Default: the process's monotonic clock and setTimeout. */
+  readonly timers?: Timers;
+  /** Cryptographic randomness. Default: node:crypto randomBytes. */
+  readonly randomBytes?: (count: number) => Uint8Array;
+  /** Called with errors of protocol processing that were contained (bugs); default: none. */
+  readonly onInternalError?: (error: unknown) => void;
+}
+
+/** The defaults of every session option (documented on {@link DtlsSessionOptions}). */
+export const DEFAULT_SESSION_OPTIONS: ResolvedSessionOptions = {
+  retransmitInitialMs: 1000,
+  retransmitMaxMs: 8000,
+  retransmitCountMax: 5,
+  handshakeTimeoutMs: 30_000,
+  handshakeDatagramBytesMax: 1232,
+  applicationDataBytesMax: 16384,
+  sessionIdleTimeoutMs: 600_000,
+  replayWindowSize: 64,
+  handshakeMessageBytesMax: 4096,
+  pskIdentityBytesMax: 128,
+  requireExtendedMasterSecret: false,
+};
+
+/** Collects problems of integer fields against their limits. */
+export class Problems {
+  readonly list: string[] = [];
+
+  int(name: string, value: number, min: number, max: number): void {
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.list.push(`${name} must be an integer in ${min}..${max} (got ${String(value)})`);
+    }
+  }
+
+  check(condition: boolean, problem: string): void {
+    if (!condition) this.list.push(problem);
+  }
+
+  throwIfAny(): void {
+    if (this.list.length > 0) throw new ConfigError(this.list);
+  }
+}
+
+/** Fills defaults and records every out-of-range session option in `problems`. */
+export function resolveSessionOptions(options: DtlsSessionOptions, problems: Problems): ResolvedSessionOptions {
+  const o: ResolvedSessionOptions = { ...DEFAULT_SESSION_OPTIONS, ...stripUndefined(options) };
+  problems.int('retransmitInitialMs', o.retransmitInitialMs, 10, 60_000);
+  problems.int('retransmitMaxMs', o.retransmitMaxMs, Math.max(10, o.retransmitInitialMs), 60_000);
+  problems.int('retransmitCountMax', o.retransmitCountMax, 0, 20);
+  problems.int('handshakeTimeoutMs', o.handshakeTimeoutMs, 100, 600_000);
+  problems.int('handshakeDatagramBytesMax', o.handshakeDatagramBytesMax, 96, 65_507);
+  problems.int('applicationDataBytesMax', o.applicationDataBytesMax, 1, 16_384);
+  problems.int('sessionIdleTimeoutMs', o.sessionIdleTimeoutMs, 100, 86_400_000);
+  problems.int('replayWindowSize', o.replayWindowSize, REPLAY_WINDOW_SIZE_MIN, REPLAY_WINDOW_SIZE_MAX);
+  problems.int('handshakeMessageBytesMax', o.handshakeMessageBytesMax, 256, 65_536);
+  problems.int('pskIdentityBytesMax', o.pskIdentityBytesMax, 1, 1024);
+  return o;
+}
+
+/** Copies `options` without its undefined fields, so that spreading keeps the defaults. */
+export function stripUndefined<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(options)) {
+    const value: unknown = Reflect.get(options, key);
+    if (value !== undefined) Object.assign(out, { [key]: value });
+  }
+  return out;
+}
+
+/** Checks a pre-shared key: 1..256 bytes (RFC 4279 §5.3 requires support up to 64). */
+export function checkPsk(name: string, psk: Uint8Array, problems: Problems): void {
+  problems.check(psk.length >= 1 && psk.length <= 256, `${name} must be 1..256 bytes (got ${psk.length})`);
+}

@@ -1,0 +1,159 @@
+/**
+ * The record layer of one DTLS connection, shared by both roles (RFC 6347 §4.1): epochs 0
+ * (plaintext, during the handshake) and 1 (AES-128-CCM-8), 48-bit write sequence numbers per
+ * epoch, the anti-replay window of the protected epoch, and the packing of a flight's
+ * records into datagrams that fit the handshake MTU budget.
+ *
+ * Renegotiation is refused, so a connection never goes past epoch 1; a new handshake from the
+ * same peer makes a new connection.
+ */
+import { CcmCipher } from './aead.js';
+import {
+  AEAD_OVERHEAD_BYTES,
+  ContentType,
+  DTLS_1_2,
+  HANDSHAKE_HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  SEQUENCE_NUMBER_MAX,
+} from './constants.js';
+import { assert } from './errors.js';
+import { fragmentHandshakeMessage } from './fragments.js';
+import type { HandshakeMessage } from './fragments.js';
+import type { TrafficKeys } from './prf.js';
+import { encodeRecord } from './record.js';
+import type { RawRecord } from './record.js';
+import { ReplayWindow } from './replay-window.js';
+import type { DropReason } from './stats.js';
+
+/** One element of a handshake flight, kept so the flight can be sent again. */
+export type FlightItem =
+  | { readonly kind: 'handshake'; readonly epoch: 0 | 1; readonly message: HandshakeMessage }
+  | { readonly kind: 'changeCipherSpec' };
+
+/** A record that passed the record layer's checks, its content decrypted. */
+export interface OpenedRecord {
+  readonly type: number;
+  readonly epoch: number;
+  readonly content: Uint8Array;
+}
+
+const CHANGE_CIPHER_SPEC_BODY = Uint8Array.of(1);
+
+/** Epoch, sequence and cipher state of one connection. */
+export class RecordLayer {
+  /** The epoch records are read in: 0 until the peer's ChangeCipherSpec, then 1. */
+  readEpoch: 0 | 1 = 0;
+  /** The epoch application data and alerts are written in: 1 once our ChangeCipherSpec is out. */
+  writeEpoch: 0 | 1 = 0;
+  private readonly writeSeq: [number, number] = [0, 0];
+  private pendingRead: CcmCipher | null = null;
+  private read1: CcmCipher | null = null;
+  private write1: CcmCipher | null = null;
+  private readonly replay: ReplayWindow;
+
+  constructor(private readonly isClient: boolean, replayWindowSize: number) {
+    this.replay = new ReplayWindow(replayWindowSize);
+  }
+
+  /** Installs the keys of epoch 1; reading switches at the peer's ChangeCipherSpec. */
+  setKeys(keys: TrafficKeys): void {
+    assert(this.write1 === null, 'epoch 1 keys are set once');
+    const client = new CcmCipher(keys.clientWriteKey, keys.clientWriteIv);
+    const server = new CcmCipher(keys.serverWriteKey, keys.serverWriteIv);
+    this.write1 = this.isClient ? client : server;
+    this.pendingRead = this.isClient ? server : client;
+  }
+
+  /** Whether keys are installed and the peer's ChangeCipherSpec is awaited. */
+  hasPendingRead(): boolean {
+    return this.pendingRead !== null && this.readEpoch === 0;
+  }
+
+  /** Switches reading to epoch 1 (the peer's ChangeCipherSpec arrived). */
+  activateRead(): void {
+    assert(this.pendingRead !== null, 'keys exist before reading epoch 1');
+    this.read1 = this.pendingRead;
+    this.readEpoch = 1;
+  }
+
+  /** Switches writing of data and alerts to epoch 1 (our ChangeCipherSpec went out). */
+  activateWrite(): void {
+    assert(this.write1 !== null, 'keys exist before writing epoch 1');
+    this.writeEpoch = 1;
+  }
+
+  /** Sets the next epoch-0 write sequence number (the server echoes the ClientHello's). */
+  setEpoch0WriteSeq(seq: number): void {
+    assert(Number.isSafeInteger(seq) && seq >= 0 && seq <= SEQUENCE_NUMBER_MAX, 'sequence number is 48 bits');
+    this.writeSeq[0] = seq;
+  }
+
+  /** Checks, decrypts and replay-filters one record; a drop reason when it fails. */
+  open(raw: RawRecord): OpenedRecord | DropReason {
+    if (raw.epoch === 0) {
+      // Epoch 0 is plaintext; any {254, x} version is allowed in it (RFC 6347 §4.1).
+      if (raw.version >>> 8 !== 0xfe) return 'version';
+      if (raw.type === ContentType.applicationData) return 'unexpected';
+      return { type: raw.type, epoch: 0, content: raw.fragment };
+    }
+    if (raw.epoch !== 1 || this.read1 === null) return 'epoch';
+    if (raw.version !== DTLS_1_2) return 'version';
+    if (!this.replay.check(raw.seq)) return 'replay';
+    const content = this.read1.open(raw.type, raw.version, raw.epoch, raw.seq, raw.fragment);
+    if (content === null) return 'auth';
+    // RFC 6347 §4.1.2.6: the window moves only for records that authenticated.
+    this.replay.mark(raw.seq);
+    return { type: raw.type, epoch: 1, content };
+  }
+
+  /** Writes one record of `type` in `epoch` with the next sequence number of that epoch. */
+  seal(type: number, epoch: 0 | 1, content: Uint8Array, version = DTLS_1_2): Uint8Array {
+    const seq = this.writeSeq[epoch];
+    // 2^48 records would take years at line rate; running out is a bug, not an operating case.
+    assert(seq <= SEQUENCE_NUMBER_MAX, 'sequence numbers of an epoch are not exhausted');
+    this.writeSeq[epoch] = seq + 1;
+    if (epoch === 0) return encodeRecord(type, version, 0, seq, content);
+    assert(this.write1 !== null, 'epoch 1 has keys before it is written');
+    return encodeRecord(type, version, 1, seq, this.write1.seal(type, version, 1, seq, content));
+  }
+
+  /**
+   * Encodes a flight into datagrams of at most `datagramBytesMax` bytes, fragmenting
+   * handshake messages as needed (RFC 6347 §4.2.3) and packing several records per datagram.
+   * Retransmissions call this again, so they get fresh sequence numbers (RFC 6347 §4.2.4).
+   */
+  encodeFlight(items: readonly FlightItem[], datagramBytesMax: number): Uint8Array[] {
+    const records: Uint8Array[] = [];
+    for (const item of items) {
+      if (item.kind === 'changeCipherSpec') {
+        records.push(this.seal(ContentType.changeCipherSpec, 0, CHANGE_CIPHER_SPEC_BODY));
+        continue;
+      }
+      const overhead = RECORD_HEADER_BYTES + HANDSHAKE_HEADER_BYTES + (item.epoch === 1 ? AEAD_OVERHEAD_BYTES : 0);
+      assert(datagramBytesMax > overhead, 'a datagram fits a record with at least one byte');
+      for (const fragment of fragmentHandshakeMessage(item.message, datagramBytesMax - overhead)) {
+        records.push(this.seal(ContentType.handshake, item.epoch, fragment));
+      }
+    }
+    return packDatagrams(records, datagramBytesMax);
+  }
+}
+
+/** Packs records greedily, in order, into datagrams of at most `datagramBytesMax` bytes. */
+export function packDatagrams(records: readonly Uint8Array[], datagramBytesMax: number): Uint8Array[] {
+  const datagrams: Uint8Array[] = [];
+  let current: Uint8Array[] = [];
+  let size = 0;
+  for (const record of records) {
+    assert(record.length <= datagramBytesMax, 'every record fits a datagram');
+    if (size + record.length > datagramBytesMax) {
+      datagrams.push(Buffer.concat(current));
+      current = [];
+      size = 0;
+    }
+    current.push(record);
+    size += record.length;
+  }
+  if (current.length > 0) datagrams.push(Buffer.concat(current));
+  return datagrams;
+}

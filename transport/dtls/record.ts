@@ -1,0 +1,66 @@
+/**
+ * The DTLS record header (RFC 6347 §4.1): splitting a datagram into records and writing one.
+ * A datagram may carry several records; a malformed header ends the walk, since the records
+ * after it cannot be located (RFC 6347 §4.1.2.7 drops them silently).
+ */
+import { ByteWriter } from './bytes.js';
+import { AEAD_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_PLAINTEXT_BYTES_MAX } from './constants.js';
+import { assert } from './errors.js';
+
+/** One record as it arrived, its fragment a view into the datagram. */
+export interface RawRecord {
+  readonly type: number;
+  readonly version: number;
+  readonly epoch: number;
+  readonly seq: number;
+  readonly fragment: Uint8Array;
+}
+
+/** Largest fragment accepted: a full plaintext plus the AEAD overhead (RFC 5246 §6.2.3). */
+export const RECORD_FRAGMENT_BYTES_MAX = RECORD_PLAINTEXT_BYTES_MAX + AEAD_OVERHEAD_BYTES;
+
+/** Result of splitting a datagram: its records, and whether trailing bytes were malformed. */
+export interface SplitRecords {
+  readonly records: readonly RawRecord[];
+  readonly malformed: boolean;
+}
+
+/**
+ * Splits `datagram` into at most `recordsMax` records. Records of unknown content type or
+ * with a version outside {254, x} still split correctly; the caller judges them.
+ */
+export function splitRecords(datagram: Uint8Array, recordsMax: number): SplitRecords {
+  assert(recordsMax > 0, 'recordsMax is positive');
+  const records: RawRecord[] = [];
+  let at = 0;
+  while (at < datagram.length) {
+    if (records.length >= recordsMax) return { records, malformed: true };
+    if (datagram.length - at < RECORD_HEADER_BYTES) return { records, malformed: true };
+    const type = datagram[at] ?? 0;
+    const version = ((datagram[at + 1] ?? 0) << 8) | (datagram[at + 2] ?? 0);
+    const epoch = ((datagram[at + 3] ?? 0) << 8) | (datagram[at + 4] ?? 0);
+    const seqHigh = ((datagram[at + 5] ?? 0) << 8) | (datagram[at + 6] ?? 0);
+    const seqLow =
+      ((datagram[at + 7] ?? 0) * 0x100_0000) +
+      (((datagram[at + 8] ?? 0) << 16) | ((datagram[at + 9] ?? 0) << 8) | (datagram[at + 10] ?? 0));
+    const length = ((datagram[at + 11] ?? 0) << 8) | (datagram[at + 12] ?? 0);
+    const start = at + RECORD_HEADER_BYTES;
+    if (length > RECORD_FRAGMENT_BYTES_MAX || start + length > datagram.length) return { records, malformed: true };
+    records.push({ type, version, epoch, seq: seqHigh * 0x1_0000_0000 + seqLow, fragment: datagram.subarray(start, start + length) });
+    at = start + length;
+  }
+  return { records, malformed: false };
+}
+
+/** Writes one record: header plus `fragment` (already protected when the epoch is > 0). */
+export function encodeRecord(type: number, version: number, epoch: number, seq: number, fragment: Uint8Array): Uint8Array {
+  assert(fragment.length <= RECORD_FRAGMENT_BYTES_MAX, 'record fragment within the RFC limit');
+  assert(epoch >= 0 && epoch <= 0xffff, 'epoch is 16 bits');
+  return new ByteWriter(RECORD_HEADER_BYTES + fragment.length)
+    .uint8(type)
+    .uint16(version)
+    .uint16(epoch)
+    .uint48(seq)
+    .vector16(fragment)
+    .finish();
+}

@@ -1,0 +1,297 @@
+/**
+ * A DTLS 1.2 PSK server endpoint (RFC 6347, RFC 4279, RFC 6655/7925) implementing the
+ * project's DatagramEndpoint. One UDP socket, one session per peer address:port.
+ *
+ * A ClientHello without a valid cookie is answered statelessly with a HelloVerifyRequest, so
+ * spoofed sources cost one HMAC and one small datagram each and no memory. A session is
+ * created only for a ClientHello with a valid cookie, within `handshakesInProgressMax` and
+ * `sessionsMax`. A new verified ClientHello from the address of an established session
+ * starts a new handshake and replaces the old session only once that handshake completes
+ * (RFC 6347 §4.2.8). Bad records are dropped and counted; nothing a peer sends can make a
+ * socket handler throw.
+ */
+import type { Socket } from 'node:dgram';
+import { NetworkError } from '../../agent/contracts.js';
+import type { Timers } from '../../agent/contracts.js';
+import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
+import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
+import { CookieJar } from './cookie.js';
+import { IdleSweeper, RateLimiter, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
+import { ServerHandshake } from './handshake-server.js';
+import { helloVerifyRequestDatagram, readInitialHello } from './hello-verify.js';
+import type { InitialHello } from './hello-verify.js';
+import type { DtlsDeps } from './options.js';
+import { RecordLayer } from './record-layer.js';
+import { encodeRecord, splitRecords } from './record.js';
+import type { RawRecord } from './record.js';
+import { resolveServerOptions } from './server-options.js';
+import type { DtlsServerOptions, ResolvedServerOptions } from './server-options.js';
+import { Session } from './session.js';
+import type { SessionEnd, SessionHost } from './session.js';
+import { SocketSender } from './socket-sender.js';
+import { StatsCounters } from './stats.js';
+import type { DtlsStats } from './stats.js';
+
+/** Most records read from one datagram. */
+const RECORDS_PER_DATAGRAM_MAX = 32;
+
+/** A session with what the server remembers of its handshake. */
+interface Entry {
+  readonly session: Session;
+  readonly role: ServerHandshake;
+  /** The random of the ClientHello that started it: a repeat of that hello is a retransmission. */
+  readonly clientRandom: Uint8Array;
+}
+
+/** A DTLS 1.2 PSK server: accepts sessions and exchanges application datagrams over them. */
+export class DtlsServerEndpoint implements DatagramEndpoint {
+  // Invariant: a session is in `sessions` only while established, in `handshakes` only while
+  // handshaking; both maps are keyed by peerKey(address, port).
+  private readonly sessions = new Map<string, Entry>();
+  private readonly handshakes = new Map<string, Entry>();
+  private readonly counters = new StatsCounters();
+  private readonly timers: Timers;
+  private readonly randomBytes: (count: number) => Uint8Array;
+  private readonly cookies: CookieJar;
+  private readonly host: SessionHost;
+  private readonly sender: SocketSender;
+  private handler: DatagramHandler | null = null;
+  private closed = false;
+  private readonly sweeper: IdleSweeper;
+  private readonly unknownSessionAlerts: RateLimiter;
+
+  private constructor(private readonly socket: Socket, private readonly options: ResolvedServerOptions, private readonly deps: DtlsDeps) {
+    this.timers = deps.timers ?? realTimers();
+    this.randomBytes = deps.randomBytes ?? realRandomBytes;
+    this.cookies = new CookieJar(this.timers, this.randomBytes, options.cookieSecretRotationMs);
+    this.sender = new SocketSender(socket, this.counters);
+    this.host = {
+      options: options.session,
+      timers: this.timers,
+      stats: this.counters,
+      randomBytes: this.randomBytes,
+      sendDatagram: (data, address, port) => this.sender.send(data, address, port),
+      contain: (session, action) => this.contain(session, action),
+      established: (session) => this.onEstablished(session),
+      ended: (session, end) => this.onEnded(session, end),
+      applicationData: (session, data) => this.deliver(session, data),
+    };
+    socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
+    socket.on('error', (error) => this.reportInternal(error));
+    this.unknownSessionAlerts = new RateLimiter(this.timers, options.unknownSessionAlertsPerSecondMax);
+    this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, () => [...this.sessions.values()].map((e) => e.session), () => {
+      this.counters.sessionsExpired += 1;
+    }, (error) => this.reportInternal(error));
+  }
+
+  /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
+  static async listen(options: DtlsServerOptions, deps: DtlsDeps = {}): Promise<DtlsServerEndpoint> {
+    const resolved = resolveServerOptions(options);
+    const socket = await bindSocket(resolved.host, resolved.port);
+    return new DtlsServerEndpoint(socket, resolved, deps);
+  }
+
+  /** Encrypts `data` for the established session with `address:port`; rejects with NET_UNREACHABLE without one. */
+  send(data: Uint8Array, address: string, port: number): Promise<void> {
+    const session = this.sessions.get(peerKey(address, port))?.session;
+    if (this.closed || session === undefined) {
+      return Promise.reject(new NetworkError('NET_UNREACHABLE', `no DTLS session with ${address}:${port}`));
+    }
+    const record = session.sendApplicationData(data);
+    if (record === null) {
+      return Promise.reject(new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`));
+    }
+    return this.sender.sendAwaited(record, address, port);
+  }
+
+  onMessage(handler: DatagramHandler): void {
+    this.handler = handler;
+  }
+
+  localAddress(): { readonly address: string; readonly port: number } {
+    const { address, port } = this.socket.address();
+    return { address, port };
+  }
+
+  /** Sends close_notify to every established session, drops handshakes and closes the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sweeper.stop();
+    for (const pending of [...this.handshakes.values()]) pending.session.drop('local');
+    for (const entry of [...this.sessions.values()]) entry.session.close();
+    await this.sender.drain();
+    if (this.sender.isOpen()) await closeSocket(this.socket);
+  }
+
+  /**
+   * Closes every session and handshake of `identity` (after its key was revoked or changed);
+   * returns how many. New handshakes consult `pskLookup` again.
+   */
+  closeSessionsOf(identity: string): number {
+    let count = 0;
+    for (const { session } of [...this.sessions.values()]) {
+      if (session.identity !== identity) continue;
+      session.close();
+      count += 1;
+    }
+    for (const pending of [...this.handshakes.values()]) {
+      if (pending.role.identity !== identity) continue;
+      pending.session.drop('local');
+      count += 1;
+    }
+    return count;
+  }
+
+  /** The established sessions: peer address, port and authenticated identity. */
+  sessionList(): { readonly address: string; readonly port: number; readonly identity: string | null }[] {
+    return [...this.sessions.values()].map(({ session: s }) => ({ address: s.address, port: s.port, identity: s.identity }));
+  }
+
+  /** Counters and gauges for metrics. */
+  stats(): DtlsStats {
+    return this.counters.snapshot(this.sessions.size, this.handshakes.size);
+  }
+
+  private onDatagram(datagram: Uint8Array, address: string, port: number): void {
+    if (this.closed) return;
+    try {
+      this.handleDatagram(datagram, address, port);
+    } catch (error) {
+      // A bug met while parsing a peer's datagram must not take the server down for every
+      // other peer: count it, report it, and drop whatever state that peer had.
+      this.reportInternal(error);
+      const key = peerKey(address, port);
+      this.handshakes.get(key)?.session.drop('internal');
+      this.sessions.get(key)?.session.drop('internal');
+    }
+  }
+
+  private handleDatagram(datagram: Uint8Array, address: string, port: number): void {
+    this.counters.datagramsReceived += 1;
+    const { records, malformed } = splitRecords(datagram, RECORDS_PER_DATAGRAM_MAX);
+    if (malformed) this.counters.drop('malformed');
+    const first = records[0];
+    if (first === undefined) return;
+    const hello = readInitialHello(first);
+    if (hello === 'malformed') {
+      this.counters.drop('malformed');
+      return;
+    }
+    const key = peerKey(address, port);
+    if (hello !== null) {
+      this.handleClientHello(hello, records, address, port, key);
+      return;
+    }
+    const pending = this.handshakes.get(key)?.session;
+    const established = this.sessions.get(key)?.session;
+    const target = pending !== undefined && (first.epoch === 0 || pending.records.readEpoch === 1) ? pending : (established ?? pending);
+    if (target === undefined) {
+      this.counters.drop('unknownSession');
+      if (first.epoch !== 0) this.maybeAlertUnknownSession(address, port);
+      return;
+    }
+    target.receive(records);
+  }
+
+  private handleClientHello(hello: InitialHello, records: readonly RawRecord[], address: string, port: number, key: string): void {
+    // A repeat of the hello that started the current handshake or session is a retransmission
+    // (our flight was lost): the session answers it by retransmitting.
+    const pending = this.handshakes.get(key);
+    const repeated = [pending, this.sessions.get(key)].find((e) => e !== undefined && sameBytes(e.clientRandom, hello.prefix.random));
+    if (repeated !== undefined) {
+      repeated.session.receive(records);
+      return;
+    }
+    const first = records[0];
+    if (first === undefined) return;
+    if (hello.prefix.cookie.length === 0 || !this.cookies.verify(address, port, hello.prefix)) {
+      if (hello.prefix.cookie.length > 0) this.counters.cookiesRejected += 1;
+      const cookie = this.cookies.make(address, port, hello.prefix);
+      this.sender.send(helloVerifyRequestDatagram(first, hello.fragment.messageSeq, cookie), address, port);
+      this.counters.helloVerifyRequestsSent += 1;
+      return;
+    }
+    // The client has shown it receives at its address. Admit it within the limits; a new
+    // hello replaces a half-open handshake from the same address:port.
+    const replacesPending = pending !== undefined;
+    const sessionSlots = this.sessions.size + this.handshakes.size - (replacesPending ? 1 : 0);
+    const needsSlot = !this.sessions.has(key);
+    if ((!replacesPending && this.handshakes.size >= this.options.handshakesInProgressMax) || (needsSlot && sessionSlots >= this.options.sessionsMax)) {
+      this.counters.drop('limit');
+      return;
+    }
+    pending?.session.drop('local');
+    this.startHandshake(hello, first, records, address, port, key);
+  }
+
+  private startHandshake(hello: InitialHello, first: RawRecord, records: readonly RawRecord[], address: string, port: number, key: string): void {
+    const layer = new RecordLayer(false, this.options.session.replayWindowSize);
+    // RFC 6347 §4.2.1: the server's first record repeats the ClientHello's sequence number.
+    layer.setEpoch0WriteSeq(first.seq);
+    const role = new ServerHandshake({
+      records: layer,
+      randomBytes: this.randomBytes,
+      pskLookup: this.options.pskLookup,
+      identityHint: this.options.pskIdentityHint,
+      pskIdentityBytesMax: this.options.session.pskIdentityBytesMax,
+      requireExtendedMasterSecret: this.options.session.requireExtendedMasterSecret,
+    });
+    const session = new Session(this.host, 'server', address, port, layer, role, hello.fragment.messageSeq);
+    this.handshakes.set(key, { session, role, clientRandom: Uint8Array.from(hello.prefix.random) });
+    session.receive(records);
+  }
+
+  /** Tells a peer without a session, in plaintext, that its records cannot be read (rate-limited). */
+  private maybeAlertUnknownSession(address: string, port: number): void {
+    if (!this.unknownSessionAlerts.take()) return;
+    this.counters.alertsSent += 1;
+    const alert = Uint8Array.of(AlertLevel.fatal, AlertDescription.unexpectedMessage);
+    this.sender.send(encodeRecord(ContentType.alert, DTLS_1_2, 0, 0, alert), address, port);
+  }
+
+  private onEstablished(session: Session): void {
+    const key = peerKey(session.address, session.port);
+    const entry = this.handshakes.get(key);
+    if (entry?.session !== session) return;
+    this.handshakes.delete(key);
+    // A completed handshake from the address of an older session replaces it (RFC 6347 §4.2.8).
+    this.sessions.get(key)?.session.drop('local');
+    this.sessions.set(key, entry);
+  }
+
+  private onEnded(session: Session, _end: SessionEnd): void {
+    const key = peerKey(session.address, session.port);
+    if (this.handshakes.get(key)?.session === session) this.handshakes.delete(key);
+    if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
+  }
+
+  private deliver(session: Session, data: Uint8Array): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    try {
+      handler(data, { address: session.address, port: session.port, identity: session.identity });
+    } catch (error) {
+      // The receiver's bug is reported, not allowed to unwind through the socket handler.
+      this.reportInternal(error);
+    }
+  }
+
+  private contain(session: Session, action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.reportInternal(error);
+      session.drop('internal');
+    }
+  }
+
+  private reportInternal(error: unknown): void {
+    this.counters.internalErrors += 1;
+    this.deps.onInternalError?.(error);
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}

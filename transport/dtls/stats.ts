@@ -1,0 +1,108 @@
+/**
+ * Counters of a DTLS endpoint, for the transport's metrics. Records that fail a check are
+ * dropped silently on the wire (RFC 6347 §4.1.2.7) but never silently here: each drop is
+ * counted under its reason.
+ */
+
+/** Why a record or datagram was dropped. */
+export const DROP_REASONS = [
+  /** A record header, handshake fragment or alert that does not parse. */
+  'malformed',
+  /** A record whose version is not DTLS 1.0/1.2 where allowed. */
+  'version',
+  /** A record of an epoch the session cannot read (yet). */
+  'epoch',
+  /** A record already received, or too old for the replay window. */
+  'replay',
+  /** A protected record that fails authentication. */
+  'auth',
+  /** A record from a peer without a session that is not a ClientHello. */
+  'unknownSession',
+  /** A record not allowed in the session's state (e.g. data before the handshake ends). */
+  'unexpected',
+  /** Application data larger than applicationDataBytesMax, or a message over its limit. */
+  'tooLarge',
+  /** A handshake refused because a limit on sessions or handshakes was reached. */
+  'limit',
+] as const;
+
+/** One reason from {@link DROP_REASONS}. */
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** A snapshot of an endpoint's counters and gauges. */
+export interface DtlsStats {
+  /** Handshakes that ended with both Finished messages verified. */
+  readonly handshakesCompleted: number;
+  /** Handshakes that ended otherwise (alert, timeout, bad key, limit). */
+  readonly handshakesFailed: number;
+  /** Handshakes in progress now (gauge; on a server, half-open sessions past the cookie). */
+  readonly handshakesInProgress: number;
+  /** Established sessions now (gauge). */
+  readonly sessions: number;
+  /** HelloVerifyRequests sent (server). */
+  readonly helloVerifyRequestsSent: number;
+  /** ClientHellos whose cookie was present but invalid or expired (server). */
+  readonly cookiesRejected: number;
+  /** Flights retransmitted, by timer or on the peer's retransmission. */
+  readonly retransmissions: number;
+  readonly alertsSent: number;
+  readonly alertsReceived: number;
+  readonly datagramsReceived: number;
+  readonly datagramsSent: number;
+  /** Sessions closed for idleness. */
+  readonly sessionsExpired: number;
+  /** Records and datagrams dropped, by reason. */
+  readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Errors contained while processing a datagram (bugs; the session involved was closed). */
+  readonly internalErrors: number;
+}
+
+/** The mutable counters behind {@link DtlsStats}. */
+export class StatsCounters {
+  handshakesCompleted = 0;
+  handshakesFailed = 0;
+  helloVerifyRequestsSent = 0;
+  cookiesRejected = 0;
+  retransmissions = 0;
+  alertsSent = 0;
+  alertsReceived = 0;
+  datagramsReceived = 0;
+  datagramsSent = 0;
+  sessionsExpired = 0;
+  internalErrors = 0;
+  readonly dropped: Record<DropReason, number> = {
+    malformed: 0,
+    version: 0,
+    epoch: 0,
+    replay: 0,
+    auth: 0,
+    unknownSession: 0,
+    unexpected: 0,
+    tooLarge: 0,
+    limit: 0,
+  };
+
+  drop(reason: DropReason): void {
+    this.dropped[reason] += 1;
+  }
+
+  /** A snapshot with the gauges supplied by the endpoint. */
+  snapshot(sessions: number, handshakesInProgress: number): DtlsStats {
+    return {
+      handshakesCompleted: this.handshakesCompleted,
+      handshakesFailed: this.handshakesFailed,
+      handshakesInProgress,
+      sessions,
+      helloVerifyRequestsSent: this.helloVerifyRequestsSent,
+      cookiesRejected: this.cookiesRejected,
+      retransmissions: this.retransmissions,
+      alertsSent: this.alertsSent,
+      alertsReceived: this.alertsReceived,
+      datagramsReceived: this.datagramsReceived,
+      datagramsSent: this.datagramsSent,
+      sessionsExpired: this.sessionsExpired,
+      dropped: { ...this.dropped },
+      internalErrors: this.internalErrors,
+    };
+  }
+}
