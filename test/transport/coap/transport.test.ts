@@ -9,36 +9,15 @@ import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { SeededPrng } from '../../../agent/core/prng.js';
-import { NetworkError, type AppendEntriesRequest, type InboundContext, type RequestMessage, type ResponseMessage, type RpcHandler, type RpcSerializer } from '../../../agent/contracts.js';
+import { NetworkError, type InboundContext, type ResponseMessage, type RpcSerializer } from '../../../agent/contracts.js';
 import { createCoapTransport, createUdpCoapTransport, type CoapTransport, type CoapTransportOptions } from '../../../transport/coap/index.js';
 import { openUdpEndpoint } from '../../../transport/udp.js';
 import { LossyEndpoint } from '../lossy-endpoint.js';
 import { MemoryNetwork } from '../memory-datagram.js';
+import { append, echoHandler, snapshotChunk } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';
 
 const serializer = createTestSerializer();
-
-function append(prevLogIndex: number, entryBytes = 0): AppendEntriesRequest {
-  const entries = entryBytes > 0 ? [{ term: 1, index: prevLogIndex + 1, type: 'command' as const, command: new Uint8Array(entryBytes).fill(prevLogIndex & 0xff) }] : [];
-  return { type: 'AppendEntriesRequest', term: 1, leaderId: 'a', prevLogIndex, prevLogTerm: 1, entries, leaderCommit: 0 };
-}
-
-/** Answers AppendEntries with lastLogIndex = prevLogIndex + entry count, after an optional delay. */
-function echoHandler(delayMs: (request: RequestMessage) => number = () => 0, seen: InboundContext[] = []): RpcHandler {
-  return async (request, context) => {
-    seen.push(context);
-    const wait = delayMs(request);
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (request.type === 'AppendEntriesRequest') {
-      return { type: 'AppendEntriesResponse', term: 1, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: request.prevLogIndex + request.entries.length };
-    }
-    if (request.type === 'InstallSnapshotRequest') return { type: 'InstallSnapshotResponse', term: 1, bytesStored: request.offset + request.data.length };
-    if (request.type === 'ClientForwardRequest') {
-      return { type: 'ClientForwardResponse', code: '', message: '', leaderHint: null, result: new Uint8Array(request.timeoutMs).fill(7) };
-    }
-    return { type: 'TimeoutNowResponse', term: 1 };
-  };
-}
 
 interface Pair {
   readonly a: CoapTransport;
@@ -102,10 +81,8 @@ describe('CoAP transport over UDP', function () {
     p.b.server.setHandler(echoHandler());
     assert.equal((await p.a.client.send('b', append(9, 64 * 1024), 10_000)).lastLogIndex, 10);
     const chunk = new Uint8Array(256 * 1024).fill(3);
-    const configuration = { voters: ['a', 'b'], learners: [], oldVoters: null, members: [] };
     for (let offset = 0; offset < 1024 * 1024; offset += chunk.length) {
-      const request = { type: 'InstallSnapshotRequest' as const, term: 1, leaderId: 'a', lastIncludedIndex: 9, lastIncludedTerm: 1, offset, data: chunk, done: offset + chunk.length === 1024 * 1024, totalBytes: 1024 * 1024, configuration };
-      assert.equal((await p.a.client.send('b', request, 10_000)).bytesStored, offset + chunk.length);
+      assert.equal((await p.a.client.send('b', snapshotChunk(offset, chunk, 1024 * 1024), 10_000)).bytesStored, offset + chunk.length);
     }
     const forwarded = await p.a.client.send('b', { type: 'ClientForwardRequest', sourceId: 'a', kind: 'read', payload: new Uint8Array(0), timeoutMs: 1024 * 1024 }, 20_000);
     assert.equal(forwarded.result.length, 1024 * 1024);
