@@ -57,6 +57,7 @@ export class ClientExchange {
   private firstResponse: CoapMessage | null = null;
   private readonly chunks: Uint8Array[] = [];
   private responseBytes = 0;
+  private base: readonly CoapOptionValue[] | null = null;
   /** The message id and bytes of the message in flight, and its retransmission state. */
   messageId = -1;
   datagram: Uint8Array = new Uint8Array(0);
@@ -92,11 +93,7 @@ export class ClientExchange {
 
   /** The next message to send (a new message id each time, RFC 7252 §4.4). */
   nextMessage(messageId: number): CoapMessage {
-    const options: CoapOptionValue[] = [];
-    for (const segment of this.request.path) options.push(stringOption(CoapOption.UriPath, segment));
-    for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
-    if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
-    options.push(option(CoapOption.RequestTag, this.requestTag));
+    const options: CoapOptionValue[] = [...this.baseOptions()];
     let payload = this.body;
     if (this.firstResponse !== null) {
       // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
@@ -114,6 +111,18 @@ export class ClientExchange {
       }
     }
     return { type: CoapType.CON, code: CoapMethodCode[this.request.method], messageId, token: this.token, options, payload };
+  }
+
+  /** The options every message of this request carries, built once. */
+  private baseOptions(): readonly CoapOptionValue[] {
+    if (this.base !== null) return this.base;
+    const options: CoapOptionValue[] = [];
+    for (const segment of this.request.path) options.push(stringOption(CoapOption.UriPath, segment));
+    for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
+    if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
+    options.push(option(CoapOption.RequestTag, this.requestTag));
+    this.base = options;
+    return options;
   }
 
   /** Interprets a response message matched to this request. */

@@ -19,6 +19,7 @@ import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeStep } from './client-exchange.js';
 import { CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
+import { sameBytes } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage, type CoapMessage } from './message.js';
 import { szxOf } from './options.js';
 
@@ -60,6 +61,8 @@ export class CoapClient {
   private readonly outstanding = new Map<string, number>();
   private readonly settlers = new Map<ClientExchange, { resolve: (r: CoapClientResponse) => void; reject: (e: Error) => void; timer: { cancel(): void } | null }>();
   private endpoint: Promise<DatagramEndpoint> | null = null;
+  /** The endpoint once open: sends skip the promise hop. */
+  private openedEndpoint: DatagramEndpoint | null = null;
   private closed = false;
   private nextTokenId: number;
   private nextMessageId: number;
@@ -111,6 +114,7 @@ export class CoapClient {
     for (const exchange of [...this.settlers.keys()]) this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
     const opening = this.endpoint;
     this.endpoint = null;
+    this.openedEndpoint = null;
     if (opening === null) return;
     let endpoint: DatagramEndpoint;
     try {
@@ -160,9 +164,12 @@ export class CoapClient {
   private send(exchange: ClientExchange): void {
     exchange.sending = true;
     const messageId = exchange.messageId;
-    this.openEndpoint()
-      .then((endpoint) => endpoint.send(exchange.datagram, exchange.target.address, exchange.target.port))
-      .then(
+    const opened = this.openedEndpoint;
+    const sent =
+      opened !== null
+        ? opened.send(exchange.datagram, exchange.target.address, exchange.target.port)
+        : this.openEndpoint().then((endpoint) => endpoint.send(exchange.datagram, exchange.target.address, exchange.target.port));
+    sent.then(
         () => {
           if (exchange.messageId === messageId) exchange.sending = false;
         },
@@ -176,6 +183,7 @@ export class CoapClient {
       const opening = this.deps.openEndpoint().then(
         (endpoint) => {
           endpoint.onMessage((data, peer) => this.onDatagram(data, peer));
+          if (this.endpoint === opening) this.openedEndpoint = endpoint;
           return endpoint;
         },
         (error: unknown) => {
@@ -240,7 +248,7 @@ export class CoapClient {
     if (message.code === 0) return this.onEmpty(message, peer);
     const codeClass = codeClassOf(message.code);
     const exchange = codeClass >= 2 && codeClass <= 5 && message.token.length === 8 ? this.byToken.get(tokenIdOf(message.token)) : undefined;
-    const matches = exchange !== undefined && exchange.isFrom(peer) && Buffer.from(exchange.token).equals(message.token);
+    const matches = exchange !== undefined && exchange.isFrom(peer) && sameBytes(exchange.token, message.token);
     // A piggybacked response belongs to the message in flight; an ACK of an earlier block is stale.
     if (exchange === undefined || !matches || message.type === CoapType.RST || (message.type === CoapType.ACK && message.messageId !== exchange.messageId)) {
       this.stats.ignored += 1;

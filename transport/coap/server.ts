@@ -158,7 +158,9 @@ export class CoapServer {
     const route = this.router.lookup(request.method, request.path);
     if (route.kind === 'no-resource') return this.respond(exchange, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), []);
     if (route.kind === 'no-method') return this.respond(exchange, diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed'), []);
-    const transferKey = transferKeyOf(peerKey, request, block);
+    const blockwise = block.block1 !== null || block.block2 !== null;
+    // Only block-wise requests need their transfer key; building it costs a few strings.
+    const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
     if (block.block2 !== null && block.block2.num > 0 && block.block1 === null) {
       const stored = this.block2.get(transferKey);
       if (stored !== null) return this.respondBlock(exchange, stored, block.block2, transferKey);
@@ -172,7 +174,7 @@ export class CoapServer {
       this.stats.busy += 1;
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'), []);
     }
-    void this.runHandler(exchange, route.handler, { ...request, payload: body }, block, transferKey);
+    void this.runHandler(exchange, route.handler, body === request.payload ? request : { ...request, payload: body }, block, transferKey);
   }
 
   /** The whole request body, or null when it is incomplete or refused (and already answered). */
@@ -216,10 +218,11 @@ export class CoapServer {
     const payload = response.payload ?? new Uint8Array(0);
     if (payload.length <= blockSizeOf(szx) && (block.block2?.num ?? 0) === 0) return this.respond(exchange, response, echo);
     const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
-    if (!this.block2.put(transferKey, stored)) {
+    const key = transferKey === '' ? transferKeyOf(exchange.peerKey, request, block) : transferKey;
+    if (!this.block2.put(key, stored)) {
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'response body buffer full'), echo);
     }
-    this.respondBlock(exchange, stored, { num: block.block2?.num ?? 0, more: false, szx }, transferKey, echo);
+    this.respondBlock(exchange, stored, { num: block.block2?.num ?? 0, more: false, szx }, key, echo);
   }
 
   /** Answers with block `wanted.num` of a stored response body (RFC 7959 §2.4). */
