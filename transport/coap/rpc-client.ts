@@ -33,6 +33,11 @@ const diagnosticText = new TextDecoder('utf-8', { fatal: false });
 export class CoapNetworkClient implements NetworkClient {
   constructor(private readonly deps: CoapNetworkClientDeps) {}
 
+  /** The CoAP client underneath, for its counters. */
+  get coap(): CoapClient {
+    return this.deps.coap;
+  }
+
   async send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>> {
     const { rpc } = RPC_OF_REQUEST[request.type];
     const peer = this.deps.peers.literal(target) ?? (await this.deps.peers.resolve(target));

@@ -62,6 +62,7 @@ export class CoapServer {
   private inFlight = 0;
   private nextMessageId = 0;
   private nextEtag = 0;
+  private resetListener: ((peer: DatagramPeer, messageId: number) => void) | null = null;
 
   constructor(
     private readonly deps: CoapServerDeps,
@@ -111,16 +112,24 @@ export class CoapServer {
   }
 
   /**
-   * Sends a non-confirmable response outside a request/response exchange: the hook for
-   * Observe notifications (RFC 7641 §4.2), which a resource sends with the token of the
-   * registering request. TODO: confirmable notifications need retransmission; the local
-   * endpoint's Observe support will add them, and nothing sends notifications yet.
+   * Sends a non-confirmable response outside a request/response exchange, and resolves with
+   * its message id: the hook for Observe notifications (RFC 7641 §4.2), which a resource
+   * sends with the token of the registering request. A client that no longer wants them
+   * answers RST, which reaches the listener set by `onReset`. TODO: confirmable
+   * notifications need retransmission; the local endpoint's Observe support will add them,
+   * and nothing sends notifications yet.
    */
-  async notify(peer: DatagramPeer, token: Uint8Array, response: CoapResponse): Promise<void> {
+  async notify(peer: DatagramPeer, token: Uint8Array, response: CoapResponse): Promise<number> {
     const endpoint = this.endpoint;
-    if (endpoint === null) return;
+    assert(endpoint !== null, 'notify on a running server');
     const message = this.buildResponse({ peer, peerKey: '', messageId: 0, token, confirmable: false }, response, []);
     await endpoint.send(encodeMessage(message), peer.address, peer.port);
+    return message.messageId;
+  }
+
+  /** Sets the listener of RST messages from clients (RFC 7641 §3.6: "cancel my observation"). */
+  onReset(listener: (peer: DatagramPeer, messageId: number) => void): void {
+    this.resetListener = listener;
   }
 
   private onDatagram(data: Uint8Array, peer: DatagramPeer): void {
@@ -136,6 +145,7 @@ export class CoapServer {
       this.onRequest(message, peer);
       return;
     }
+    if (message.code === 0 && message.type === CoapType.RST) return this.resetListener?.(peer, message.messageId);
     // A ping (empty CON), or a response or reserved code this server did not ask for.
     if (message.type === CoapType.CON) this.sendReset(message.messageId, peer);
   }
