@@ -51,6 +51,12 @@ export interface CoapClientStats {
   sendFailures: number;
 }
 
+/**
+ * Most requests outstanding to all peers together: each holds a 16-bit message id, which must
+ * stay unique while it may still be acknowledged (RFC 7252 §4.4).
+ */
+export const OUTSTANDING_TOTAL_MAX = 32_768;
+
 /** A CoAP client; see the module comment. */
 export class CoapClient {
   readonly stats: CoapClientStats = { requests: 0, retransmissions: 0, timeouts: 0, refusedOutstanding: 0, ignored: 0, sendFailures: 0 };
@@ -94,9 +100,10 @@ export class CoapClient {
     }
     const peerKey = `${target.address}|${target.port}`;
     const count = this.outstanding.get(peerKey) ?? 0;
-    if (count >= this.options.outstandingPerPeerMax) {
+    if (count >= this.options.outstandingPerPeerMax || this.byToken.size >= OUTSTANDING_TOTAL_MAX) {
       this.stats.refusedOutstanding += 1;
-      throw new NetworkError('NET_REJECTED', `outstandingPerPeerMax (${this.options.outstandingPerPeerMax}) requests already outstanding to ${target.address}:${target.port}`);
+      const bound = count >= this.options.outstandingPerPeerMax ? `outstandingPerPeerMax (${this.options.outstandingPerPeerMax})` : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
+      throw new NetworkError('NET_REJECTED', `${bound} requests already outstanding, to ${target.address}:${target.port}`);
     }
     this.outstanding.set(peerKey, count + 1);
     this.stats.requests += 1;

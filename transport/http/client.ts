@@ -92,7 +92,7 @@ export class HttpNetworkClient implements NetworkClient {
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     for (const request of this.live) request.destroy(new NetworkError('NET_UNREACHABLE', 'http client closed'));
     for (const peer of this.agents.values()) peer.agent.destroy();
