@@ -4,7 +4,7 @@
  * and what each response it receives means for it. The client (client.ts) owns the timers,
  * the endpoint and the lookup tables; this file decides what to send next.
  */
-import { NetworkError } from '../../agent/contracts.js';
+import { NetworkError, type TimerHandle } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import type { DatagramPeer } from '../datagram.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
@@ -40,6 +40,12 @@ const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
   CoapOption.LocationQuery, CoapOption.Block2, CoapOption.Block1, CoapOption.Size2, CoapOption.Size1,
 ]);
 
+/** The caller's promise of one request. */
+export interface ExchangeSettler {
+  readonly resolve: (response: CoapClientResponse) => void;
+  readonly reject: (error: Error) => void;
+}
+
 /** What to do after a response message. */
 export type ExchangeStep =
   | { readonly kind: 'send-next' }
@@ -68,6 +74,10 @@ export class ClientExchange {
   acknowledged = false;
   /** The endpoint has not yet taken the datagram (a DTLS handshake may be running). */
   sending = false;
+  /** The caller's promise; null once the request is settled (Invariant: then it is in no table). */
+  settle: ExchangeSettler | null = null;
+  /** The one timer of the request: its next retransmission or its deadline. */
+  timer: TimerHandle | null = null;
 
   constructor(
     readonly tokenId: number,
@@ -93,15 +103,18 @@ export class ClientExchange {
 
   /** The next message to send (a new message id each time, RFC 7252 §4.4). */
   nextMessage(messageId: number): CoapMessage {
-    const options: CoapOptionValue[] = [...this.baseOptions()];
+    // Options are pushed in ascending number, so the encoder need not sort them.
+    const options: CoapOptionValue[] = [...this.pathOptions()];
     let payload = this.body;
-    if (this.firstResponse !== null) {
+    const follow = this.firstResponse !== null;
+    if (!follow && this.request.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
+    for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
+    if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
+    if (follow) {
       // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
       options.push(option(CoapOption.Block2, encodeBlock({ num: this.block2Num, more: false, szx: this.block2Szx })));
       payload = new Uint8Array(0);
     } else {
-      if (this.request.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
-      options.push(...(this.request.options ?? []));
       const size = blockSizeOf(this.block1Szx);
       if (this.body.length > size) {
         const more = this.block1Offset + size < this.body.length;
@@ -110,25 +123,23 @@ export class ClientExchange {
         payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
       }
     }
+    options.push(option(CoapOption.RequestTag, this.requestTag));
+    if (!follow) options.push(...(this.request.options ?? []));
     return { type: CoapType.CON, code: CoapMethodCode[this.request.method], messageId, token: this.token, options, payload };
   }
 
-  /** The options every message of this request carries, built once. */
-  private baseOptions(): readonly CoapOptionValue[] {
+  /** The Uri-Path options of this request, built once. */
+  private pathOptions(): readonly CoapOptionValue[] {
     if (this.base !== null) return this.base;
-    const options: CoapOptionValue[] = [];
-    for (const segment of this.request.path) options.push(stringOption(CoapOption.UriPath, segment));
-    for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
-    if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
-    options.push(option(CoapOption.RequestTag, this.requestTag));
-    this.base = options;
-    return options;
+    this.base = this.request.path.map((segment) => stringOption(CoapOption.UriPath, segment));
+    return this.base;
   }
 
   /** Interprets a response message matched to this request. */
   onResponse(message: CoapMessage, peer: DatagramPeer): ExchangeStep {
-    const unknown = message.options.find((o) => isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number));
-    if (unknown !== undefined) return failed('NET_REJECTED', `response carries unrecognised critical option ${unknown.number}`);
+    for (const o of message.options) {
+      if (isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number)) return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
+    }
     if (this.firstResponse === null && message.code === CoapResponseCode.Continue) return this.onContinue(message);
     const block2Value = firstOption(message.options, CoapOption.Block2);
     if (block2Value === null) {

@@ -16,7 +16,7 @@
 import { NetworkError, type Prng, type Timers } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
-import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeStep } from './client-exchange.js';
+import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeSettler, type ExchangeStep } from './client-exchange.js';
 import { CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
@@ -65,7 +65,6 @@ export class CoapClient {
   private readonly byToken = new Map<number, ClientExchange>();
   private readonly byMessageId = new Map<number, ClientExchange>();
   private readonly outstanding = new Map<string, number>();
-  private readonly settlers = new Map<ClientExchange, { resolve: (r: CoapClientResponse) => void; reject: (e: Error) => void; timer: { cancel(): void } | null }>();
   private endpoint: Promise<DatagramEndpoint> | null = null;
   /** The endpoint once open: sends skip the promise hop. */
   private openedEndpoint: DatagramEndpoint | null = null;
@@ -90,26 +89,26 @@ export class CoapClient {
   }
 
   /** Sends `request` to `target` and resolves with the complete response, or rejects with NetworkError. */
-  async request(target: CoapTarget, request: CoapClientRequest, timeoutMs: number): Promise<CoapClientResponse> {
+  request(target: CoapTarget, request: CoapClientRequest, timeoutMs: number): Promise<CoapClientResponse> {
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'request timeout is a positive number of ms');
     const deadlineMs = this.deps.timers.nowMs() + timeoutMs;
-    if (this.closed) throw new NetworkError('NET_UNREACHABLE', 'coap client is closed');
+    if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'coap client is closed'));
     const body = request.payload ?? new Uint8Array(0);
     if (body.length > this.options.bodyBytesMax) {
-      throw new NetworkError('NET_TOO_LARGE', `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`);
+      return Promise.reject(new NetworkError('NET_TOO_LARGE', `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`));
     }
     const peerKey = `${target.address}|${target.port}`;
     const count = this.outstanding.get(peerKey) ?? 0;
     if (count >= this.options.outstandingPerPeerMax || this.byToken.size >= OUTSTANDING_TOTAL_MAX) {
       this.stats.refusedOutstanding += 1;
       const bound = count >= this.options.outstandingPerPeerMax ? `outstandingPerPeerMax (${this.options.outstandingPerPeerMax})` : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
-      throw new NetworkError('NET_REJECTED', `${bound} requests already outstanding, to ${target.address}:${target.port}`);
+      return Promise.reject(new NetworkError('NET_REJECTED', `${bound} requests already outstanding, to ${target.address}:${target.port}`));
     }
     this.outstanding.set(peerKey, count + 1);
     this.stats.requests += 1;
     const exchange = this.newExchange(target, peerKey, deadlineMs, request, body);
     return new Promise<CoapClientResponse>((resolve, reject) => {
-      this.settlers.set(exchange, { resolve, reject, timer: null });
+      exchange.settle = { resolve, reject };
       this.transmitNext(exchange);
     });
   }
@@ -118,7 +117,7 @@ export class CoapClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const exchange of [...this.settlers.keys()]) this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
+    for (const exchange of [...this.byToken.values()]) this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
     const opening = this.endpoint;
     this.endpoint = null;
     this.openedEndpoint = null;
@@ -206,17 +205,15 @@ export class CoapClient {
 
   /** (Re)arms the exchange's one timer for its next retransmission or its deadline. */
   private arm(exchange: ClientExchange): void {
-    const settler = this.settlers.get(exchange);
-    if (settler === undefined) return;
-    settler.timer?.cancel();
+    if (exchange.settle === null) return;
+    exchange.timer?.cancel();
     const dueMs = Math.min(exchange.deadlineMs, exchange.retransmitAtMs);
-    settler.timer = this.deps.timers.setTimer(Math.max(0, dueMs - this.deps.timers.nowMs()), () => this.onTimer(exchange));
+    exchange.timer = this.deps.timers.setTimer(Math.max(0, dueMs - this.deps.timers.nowMs()), () => this.onTimer(exchange));
   }
 
   private onTimer(exchange: ClientExchange): void {
-    const settler = this.settlers.get(exchange);
-    if (settler === undefined) return;
-    settler.timer = null;
+    if (exchange.settle === null) return;
+    exchange.timer = null;
     const nowMs = this.deps.timers.nowMs();
     if (nowMs >= exchange.deadlineMs) {
       this.stats.timeouts += 1;
@@ -281,11 +278,8 @@ export class CoapClient {
         return this.transmitNext(exchange);
       case 'failed':
         return this.fail(exchange, step.error);
-      case 'done': {
-        const settler = this.forget(exchange);
-        settler?.resolve(step.response);
-        return;
-      }
+      case 'done':
+        return this.forget(exchange)?.resolve(step.response);
     }
   }
 
@@ -294,11 +288,12 @@ export class CoapClient {
   }
 
   /** Removes the exchange from every table; returns its settler if it was still open. */
-  private forget(exchange: ClientExchange): { resolve: (r: CoapClientResponse) => void; reject: (e: Error) => void } | undefined {
-    const settler = this.settlers.get(exchange);
-    if (settler === undefined) return undefined;
-    settler.timer?.cancel();
-    this.settlers.delete(exchange);
+  private forget(exchange: ClientExchange): ExchangeSettler | null {
+    const settler = exchange.settle;
+    if (settler === null) return null;
+    exchange.settle = null;
+    exchange.timer?.cancel();
+    exchange.timer = null;
     this.byToken.delete(exchange.tokenId);
     if (this.byMessageId.get(exchange.messageId) === exchange) this.byMessageId.delete(exchange.messageId);
     const count = (this.outstanding.get(exchange.peerKey) ?? 0) - 1;

@@ -102,17 +102,17 @@ export function decodeMessage(bytes: Uint8Array): CoapDecodeResult {
   const tokenLength = first & 0x0f;
   const code = bytes[1] ?? 0;
   const messageId = ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
-  const header = { type, messageId };
-  if (tokenLength > TOKEN_BYTES_MAX) return malformed('token length 9..15 is reserved', header);
+  const header = (): { readonly type: CoapType; readonly messageId: number } => ({ type, messageId });
+  if (tokenLength > TOKEN_BYTES_MAX) return malformed('token length 9..15 is reserved', header());
   if (code === 0) {
     // RFC 7252 §4.1: an Empty message has no token, options or payload.
-    if (bytes.length !== 4 || tokenLength !== 0) return malformed('empty message with content', header);
+    if (bytes.length !== 4 || tokenLength !== 0) return malformed('empty message with content', header());
     return { ok: true, message: { type, code, messageId, token: EMPTY, options: [], payload: EMPTY } };
   }
-  if (4 + tokenLength > bytes.length) return malformed('token runs past the end', header);
+  if (4 + tokenLength > bytes.length) return malformed('token runs past the end', header());
   const token = bytes.subarray(4, 4 + tokenLength);
   const parsed = decodeOptions(bytes, 4 + tokenLength);
-  if (typeof parsed === 'string') return malformed(parsed, header);
+  if (typeof parsed === 'string') return malformed(parsed, header());
   return { ok: true, message: { type, code, messageId, token, options: parsed.options, payload: parsed.payload } };
 }
 
