@@ -5,7 +5,9 @@
  */
 import { createSocket } from 'node:dgram';
 import type { NetworkClient, NetworkServer, RpcHandler } from '../agent/contracts.js';
-import { createUdpCoapTransport } from '../transport/coap/index.js';
+import { CoapClient, CoapResponseCode, CoapServer, createUdpCoapTransport } from '../transport/coap/index.js';
+import { createCryptoPrng, createRealTimers } from '../transport/timers.js';
+import { openUdpEndpoint } from '../transport/udp.js';
 import { createHttpsTransport, createHttpTransport } from '../transport/http/index.js';
 import { createBenchSerializer } from './bench-serializer.js';
 
@@ -39,6 +41,7 @@ const PSK = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
 /** Every transport of the bench; the order is the order of the report. */
 export const BENCH_TRANSPORTS: Readonly<Record<string, BenchTransport>> = {
   dgram: dgramEcho(),
+  'coap-msg': coapMessaging(),
   coap: rpcTransport((port) => createUdpCoapTransport({ serializer, listenAddress: '127.0.0.1', listenPort: port })),
   http: rpcTransport((port) => createHttpTransport({ serializer, listenAddress: '127.0.0.1', listenPort: port })),
   https: rpcTransport((port) =>
@@ -77,6 +80,31 @@ function rpcTransport(make: (listenPort: number) => PeerPair): BenchTransport {
           index += 1;
           const entries = payloadBytes === 0 ? [] : [{ term: 1, index, type: 'command' as const, command: new Uint8Array(payloadBytes) }];
           await client.send('peer', { type: 'AppendEntriesRequest', term: 1, leaderId: 'bench', prevLogIndex: index - 1, prevLogTerm: 1, entries, leaderCommit: 0 }, 10_000);
+        },
+        close: () => client.close(),
+      });
+    },
+  };
+}
+
+/**
+ * The CoAP messaging layer alone, without a serializer or the RPC wrappers: a confirmable
+ * POST echoed by a resource. It isolates what our CoAP layer costs over raw node:dgram.
+ */
+function coapMessaging(): BenchTransport {
+  return {
+    async startServer() {
+      const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), clock: createRealTimers() });
+      server.addResource('/raft/AppendEntries', { POST: (request) => Promise.resolve({ code: CoapResponseCode.Changed, payload: request.payload.subarray(0, 16) }) });
+      await server.start();
+      return { port: server.localAddress().port, stop: () => server.stop() };
+    },
+    connect(port) {
+      const client = new CoapClient({ openEndpoint: () => openUdpEndpoint(), timers: createRealTimers(), prng: createCryptoPrng() });
+      const target = { address: '127.0.0.1', port };
+      return Promise.resolve({
+        async call(payloadBytes) {
+          await client.request(target, { method: 'POST', path: ['raft', 'AppendEntries'], contentFormat: 42, payload: new Uint8Array(Math.max(16, payloadBytes)) }, 10_000);
         },
         close: () => client.close(),
       });

@@ -104,7 +104,7 @@ async function startPeerProcess(name: string): Promise<BenchServer> {
 }
 
 function describe(name: string, f: Figures): string {
-  const head = `${name.padEnd(6)} ${String(f.outstanding).padStart(2)} outstanding`;
+  const head = `${name.padEnd(8)} ${String(f.outstanding).padStart(2)} outstanding`;
   const fails = f.failures > 0 ? `  (${f.failures} failed)` : '';
   if (f.payloadBytes === BULK_PAYLOAD_BYTES) return `${head}, 64 KiB: ${f.megabytesPerSecond} MB/s  ${f.perSecond} msg/s  p50 ${f.p50Ms} ms${fails}`;
   return `${head}: ${f.perSecond.toLocaleString('en')} rt/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms${fails}`;
