@@ -50,6 +50,7 @@ function isOfType<T extends RpcMessageType>(message: RpcMessage, type: T): messa
   return message.type === type;
 }
 
+/** The bench's serializer; see the module comment. */
 export function createBenchSerializer(): RpcSerializer {
   const decode = (bytes: Uint8Array): RpcMessage => {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -41,4 +41,22 @@ describe('UdpEndpoint', () => {
     await a.close();
     await b.close();
   });
+
+  it('reaches IPv4 peers from a dual-stack IPv6 endpoint and names them by their IPv4 address', async function () {
+    let six;
+    try {
+      six = await openUdpEndpoint({ address: '::' });
+    } catch {
+      this.skip(); // no IPv6 on this machine
+    }
+    const four = await openUdpEndpoint();
+    const atFour = new Promise<DatagramPeer>((resolve) => four.onMessage((_data, peer) => resolve(peer)));
+    await six.send(new Uint8Array(1), '127.0.0.1', four.localAddress().port);
+    assert.equal((await atFour).address, '127.0.0.1');
+    const atSix = new Promise<DatagramPeer>((resolve) => six.onMessage((_data, peer) => resolve(peer)));
+    await four.send(new Uint8Array(1), '127.0.0.1', six.localAddress().port);
+    assert.equal((await atSix).address, '127.0.0.1');
+    await six.close();
+    await four.close();
+  });
 });
