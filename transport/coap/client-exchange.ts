@@ -40,6 +40,26 @@ const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
   CoapOption.LocationQuery, CoapOption.Block2, CoapOption.Block1, CoapOption.Size2, CoapOption.Size1,
 ]);
 
+/** What a request starts with. */
+export interface ExchangeInit {
+  /** The lookup key of the token: its first four bytes. */
+  readonly tokenId: number;
+  /** 8 bytes. */
+  readonly token: Uint8Array;
+  readonly target: { readonly address: string; readonly port: number };
+  readonly peerKey: string;
+  readonly deadlineMs: number;
+  readonly request: CoapClientRequest;
+  readonly body: Uint8Array;
+  /** The RFC 9175 Request-Tag of every message of the request. */
+  readonly requestTag: Uint8Array;
+  /** The preferred block size exponent. */
+  readonly szx: number;
+  readonly bodyBytesMax: number;
+  /** Builds a Uri-Path option (the client caches the encodings). */
+  readonly uriPath: (segment: string) => CoapOptionValue;
+}
+
 /** The caller's promise of one request. */
 export interface ExchangeSettler {
   readonly resolve: (response: CoapClientResponse) => void;
@@ -79,21 +99,31 @@ export class ClientExchange {
   /** The one timer of the request: its next retransmission or its deadline. */
   timer: TimerHandle | null = null;
 
-  constructor(
-    readonly tokenId: number,
-    readonly token: Uint8Array,
-    readonly target: { readonly address: string; readonly port: number },
-    readonly peerKey: string,
-    readonly deadlineMs: number,
-    private readonly request: CoapClientRequest,
-    private readonly body: Uint8Array,
-    private readonly requestTag: Uint8Array,
-    szx: number,
-    private readonly bodyBytesMax: number,
-  ) {
-    assert(token.length === 8, 'client tokens are 8 bytes');
-    this.block1Szx = szx;
-    this.block2Szx = szx;
+  readonly tokenId: number;
+  readonly token: Uint8Array;
+  readonly target: { readonly address: string; readonly port: number };
+  readonly peerKey: string;
+  readonly deadlineMs: number;
+  private readonly request: CoapClientRequest;
+  private readonly body: Uint8Array;
+  private readonly requestTag: Uint8Array;
+  private readonly bodyBytesMax: number;
+  private readonly uriPath: (segment: string) => CoapOptionValue;
+
+  constructor(init: ExchangeInit) {
+    assert(init.token.length === 8, 'client tokens are 8 bytes');
+    this.tokenId = init.tokenId;
+    this.token = init.token;
+    this.target = init.target;
+    this.peerKey = init.peerKey;
+    this.deadlineMs = init.deadlineMs;
+    this.request = init.request;
+    this.body = init.body;
+    this.requestTag = init.requestTag;
+    this.bodyBytesMax = init.bodyBytesMax;
+    this.uriPath = init.uriPath;
+    this.block1Szx = init.szx;
+    this.block2Szx = init.szx;
   }
 
   /** True when `peer` is the endpoint this request went to. */
@@ -131,7 +161,7 @@ export class ClientExchange {
   /** The Uri-Path options of this request, built once. */
   private pathOptions(): readonly CoapOptionValue[] {
     if (this.base !== null) return this.base;
-    this.base = this.request.path.map((segment) => stringOption(CoapOption.UriPath, segment));
+    this.base = this.request.path.map(this.uriPath);
     return this.base;
   }
 

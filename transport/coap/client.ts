@@ -5,23 +5,28 @@
  * 247 s exchange lifetime, retransmitted with exponential back-off within that deadline, and
  * bodies of any size up to a bound through Block1/Block2 (RFC 7959).
  *
- * Why our own layer rather than the `coap` package: on loopback (2 cores, Node 20) a
- * ping-pong of 100-byte POSTs did 5,500-6,500 round trips/s with one outstanding through
- * coap 1.5.0, 11,600-14,800 with 64, against 48,000-49,000 and 53,000-61,000 for raw
- * node:dgram: about 12% of the raw rate, where we aimed at half. A coap-packet ping-pong
- * did 30,000-34,000. coap 1.5 also has global retransmission timing with a 247 s exchange
- * lifetime, 16-bit message ids per Agent, and with a custom socket it neither replays cached
- * responses to retransmissions nor sends its own error responses. Figures in bench/transport.ts.
+ * Why our own layer rather than the `coap` package (measured first, on this 2-core machine,
+ * Node 20, loopback, client and server in one process, 100-byte confirmable POSTs echoed):
+ *   raw node:dgram ping-pong       48,000-49,000 round trips/s with 1 outstanding, 53,000-61,000 with 64
+ *   coap 1.5.0 Agent + Server       5,500-6,500 with 1 outstanding (about 12% of raw), 11,600-14,800 with 64
+ *   coap-packet encode/parse only  30,000-34,000 with 1 outstanding
+ *   this layer (CoapClient/Server) 24,500-28,100 with 1 outstanding (about half of raw), 29,800 with 64
+ * coap's per-message cost missed our aim (half the raw rate) by a factor of four. It also
+ * has global retransmission timing with a 247 s exchange lifetime, 16-bit message ids per
+ * Agent, and with a custom socket it neither replays cached responses to retransmissions
+ * nor sends its own error responses. bench/transport.ts measures the layers across
+ * processes (`npm run bench -- transport`: coap-msg is this layer alone, coap adds the RPC
+ * wrappers and a serializer).
  */
 import { NetworkError, type Prng, type Timers } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeSettler, type ExchangeStep } from './client-exchange.js';
-import { CoapType, codeClassOf } from './codes.js';
+import { CoapOption, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
-import { decodeMessage, encodeMessage, type CoapMessage } from './message.js';
-import { szxOf } from './options.js';
+import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from './message.js';
+import { stringOption, szxOf } from './options.js';
 
 /** What a CoAP client is given. */
 export interface CoapClientDeps {
@@ -57,6 +62,9 @@ export interface CoapClientStats {
  */
 export const OUTSTANDING_TOTAL_MAX = 32_768;
 
+/** Most cached Uri-Path encodings. */
+const SEGMENT_CACHE_MAX = 256;
+
 /** A CoAP client; see the module comment. */
 export class CoapClient {
   readonly stats: CoapClientStats = { requests: 0, retransmissions: 0, timeouts: 0, refusedOutstanding: 0, ignored: 0, sendFailures: 0 };
@@ -71,6 +79,17 @@ export class CoapClient {
   private closed = false;
   private nextTokenId: number;
   private nextMessageId: number;
+  /** Encoded Uri-Path options by segment: RPC paths repeat. Cleared when it reaches SEGMENT_CACHE_MAX. */
+  private readonly segments = new Map<string, CoapOptionValue>();
+  private readonly uriPath = (segment: string): CoapOptionValue => {
+    let cached = this.segments.get(segment);
+    if (cached === undefined) {
+      if (this.segments.size >= SEGMENT_CACHE_MAX) this.segments.clear();
+      cached = stringOption(CoapOption.UriPath, segment);
+      this.segments.set(segment, cached);
+    }
+    return cached;
+  };
 
   constructor(
     private readonly deps: CoapClientDeps,
@@ -142,7 +161,13 @@ export class CoapClient {
     const token = Buffer.allocUnsafe(8);
     token.writeUInt32BE(tokenId, 0);
     token.writeUInt32BE(this.deps.prng.nextUint32() >>> 0, 4);
-    const exchange = new ClientExchange(tokenId, token, target, peerKey, deadlineMs, request, body, token.subarray(0, 4), this.szx, this.options.bodyBytesMax);
+    const exchange = new ClientExchange({
+      tokenId, token, target, peerKey, deadlineMs, request, body,
+      requestTag: token.subarray(0, 4),
+      szx: this.szx,
+      bodyBytesMax: this.options.bodyBytesMax,
+      uriPath: this.uriPath,
+    });
     this.byToken.set(tokenId, exchange);
     return exchange;
   }
