@@ -138,7 +138,7 @@ export class HttpNetworkClient implements NetworkClient {
         if (outcome instanceof NetworkError) reject(outcome);
         else resolve(outcome);
       };
-      request.once('error', (error) => finish(networkErrorOf(error, where)));
+      request.on('error', (error) => finish(networkErrorOf(error, where)));
       request.once('response', (response) => this.collect(request, response, finish, where));
       request.end(body);
     });
@@ -147,6 +147,7 @@ export class HttpNetworkClient implements NetworkClient {
   private collect(request: ClientRequest, response: IncomingMessage, done: (outcome: RawResponse | NetworkError) => void, where: string): void {
     const max = this.options.bodyBytesMax;
     const tooLarge = (): void => void request.destroy(new NetworkError('NET_TOO_LARGE', `response body exceeds bodyBytesMax ${max}`));
+    response.on('error', (error) => done(networkErrorOf(error, where)));
     if (Number(response.headers['content-length'] ?? 0) > max) return tooLarge();
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -155,7 +156,6 @@ export class HttpNetworkClient implements NetworkClient {
       if (bytes > max) tooLarge();
       else chunks.push(chunk);
     });
-    response.once('error', (error) => done(networkErrorOf(error, where)));
     response.once('end', () => {
       if (!response.complete) return done(new NetworkError('NET_UNREACHABLE', `${where}: response cut short`));
       done({ status: response.statusCode ?? 0, contentType: response.headers['content-type'] ?? '', body: Buffer.concat(chunks, bytes) });
