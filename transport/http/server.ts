@@ -41,6 +41,7 @@ export class HttpNetworkServer implements NetworkServer {
   private server: Server | null = null;
   private handler: RpcHandler | null = null;
   private inFlight = 0;
+  private errors = 0;
 
   constructor(
     private readonly deps: HttpNetworkServerDeps,
@@ -77,6 +78,10 @@ export class HttpNetworkServer implements NetworkServer {
     });
     // A malformed request or a broken connection concerns one peer, not the server.
     server.on('clientError', (_error, socket) => socket.destroy());
+    // After listening, an error (e.g. EMFILE on accept) refuses one connection; it is counted.
+    server.on('error', () => {
+      this.errors += 1;
+    });
     this.server = server;
   }
 
@@ -91,6 +96,11 @@ export class HttpNetworkServer implements NetworkServer {
 
   isRunning(): boolean {
     return this.server !== null;
+  }
+
+  /** Server socket errors seen after it started listening. */
+  get errorCount(): number {
+    return this.errors;
   }
 
   /** The bound address; the server must be running. */
@@ -181,7 +191,7 @@ function readBody(request: IncomingMessage, bytesMax: number): Promise<Uint8Arra
     request.once('end', () => {
       if (!refused) resolve(Buffer.concat(chunks, bytes));
     });
-    request.once('error', (error) => reject(new NetworkError('NET_UNREACHABLE', `request body cut short: ${error.message}`, { cause: error })));
+    request.on('error', (error) => reject(new NetworkError('NET_UNREACHABLE', `request body cut short: ${error.message}`, { cause: error })));
   });
 }
 
