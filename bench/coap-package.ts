@@ -5,6 +5,10 @@
  * a bare coap-packet encode/parse ping-pong, and our CoapClient/CoapServer.
  *
  *   npm run bench -- coap-package [--json] [--duration-ms=3000]
+ *
+ * On the 2-core build machine (other jobs running): dgram 43,000-49,000 / 47,000-61,000 round
+ * trips/s with 1 / 64 outstanding; coap 1.5 3,400-6,500 / 8,800-14,800; coap-packet alone
+ * 30,000-34,000 / 36,000-39,000; ours 18,000-28,000 / 26,000-32,500.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
