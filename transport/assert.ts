@@ -9,3 +9,8 @@ import { InvariantError } from '../agent/contracts.js';
 export function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new InvariantError(message);
 }
+
+/** Marks a branch the type system proves unreachable (the end of every union switch). */
+export function assertNever(value: never, message = 'unexpected value'): never {
+  throw new InvariantError(`${message}: ${JSON.stringify(value)}`);
+}

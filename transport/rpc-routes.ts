@@ -13,6 +13,7 @@ import {
   type ResponseFor,
   type RpcMessage,
   type RpcName,
+  type RpcSerializer,
 } from '../agent/contracts.js';
 
 /** The first path segment of every peer RPC resource. */
@@ -94,4 +95,16 @@ export function classifyHandlerError(error: unknown): HandlerFailureKind {
 export function describeError(error: unknown): string {
   if (error instanceof RaftError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Encodes a request; a message the codec refuses as too large is NET_TOO_LARGE. */
+export function encodeRequest(serializer: RpcSerializer, request: RequestMessage): Uint8Array {
+  try {
+    return serializer.encode(request);
+  } catch (error: unknown) {
+    if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
+      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
 }

@@ -7,16 +7,30 @@ import { performance } from 'node:perf_hooks';
 import type { Prng, TimerHandle, Timers } from '../agent/contracts.js';
 import { assert } from './assert.js';
 
+/** A pending setTimeout (a class: one timer per request is on the hot path). */
+class RealTimer implements TimerHandle {
+  constructor(private readonly timeout: NodeJS.Timeout) {}
+
+  cancel(): void {
+    clearTimeout(this.timeout);
+  }
+}
+
 /** Timers on the process's monotonic clock. */
+class RealTimers implements Timers {
+  nowMs(): number {
+    return performance.now();
+  }
+
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    assert(Number.isFinite(delayMs) && delayMs >= 0, 'timer delay is a finite non-negative number');
+    return new RealTimer(setTimeout(callback, delayMs));
+  }
+}
+
+/** Timers on the process's monotonic clock and setTimeout. */
 export function createRealTimers(): Timers {
-  return {
-    nowMs: () => performance.now(),
-    setTimer(delayMs: number, callback: () => void): TimerHandle {
-      assert(Number.isFinite(delayMs) && delayMs >= 0, 'timer delay is a finite non-negative number');
-      const timeout = setTimeout(callback, delayMs);
-      return { cancel: () => clearTimeout(timeout) };
-    },
-  };
+  return new RealTimers();
 }
 
 const POOL_WORDS = 1024;

@@ -1,6 +1,10 @@
 /**
  * Plain UDP as a DatagramEndpoint (node:dgram): what the `coap` transport runs on. Peers are
  * not authenticated, so every datagram's `identity` is null.
+ *
+ * An IPv6 endpoint is dual-stack: it also reaches IPv4 peers, and reports them by their IPv4
+ * address (not as ::ffff:a.b.c.d), so that the CoAP client matches a response to the
+ * address it sent to whichever family the socket has.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -25,6 +29,9 @@ export interface UdpEndpointOptions {
   readonly onSocketError?: (error: Error) => void;
 }
 
+/** How an IPv6 socket names an IPv4 peer (RFC 4291 §2.5.5.2). */
+const MAPPED_PREFIX = '::ffff:';
+
 /** The largest UDP payload over IPv4 (65,535 − 8 − 20 bytes). */
 export const UDP_PAYLOAD_BYTES_MAX = 65_507;
 
@@ -36,10 +43,12 @@ export class UdpEndpoint implements DatagramEndpoint {
 
   private constructor(
     private readonly socket: Socket,
+    private readonly ipv6: boolean,
     private readonly onSocketError: ((error: Error) => void) | null,
   ) {
     socket.on('message', (data, remote) => {
-      this.handler?.(data, { address: remote.address, port: remote.port, identity: null });
+      const address = ipv6 && remote.address.startsWith(MAPPED_PREFIX) ? remote.address.slice(MAPPED_PREFIX.length) : remote.address;
+      this.handler?.(data, { address, port: remote.port, identity: null });
     });
     socket.on('error', (error) => {
       this.errors += 1;
@@ -57,7 +66,7 @@ export class UdpEndpoint implements DatagramEndpoint {
     for (const bytes of [options.receiveBufferBytes, options.sendBufferBytes]) {
       assert(bytes == null || (Number.isInteger(bytes) && bytes >= 4096 && bytes <= 64 * 1024 * 1024), 'udp buffer size is 4 KiB..64 MiB');
     }
-    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: false });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(new NetworkError('NET_UNREACHABLE', `cannot bind udp ${address}:${port}: ${error.message}`, { cause: error }));
       socket.once('error', onError);
@@ -68,7 +77,7 @@ export class UdpEndpoint implements DatagramEndpoint {
     });
     if (options.receiveBufferBytes != null) socket.setRecvBufferSize(options.receiveBufferBytes);
     if (options.sendBufferBytes != null) socket.setSendBufferSize(options.sendBufferBytes);
-    return new UdpEndpoint(socket, options.onSocketError ?? null);
+    return new UdpEndpoint(socket, family === 6, options.onSocketError ?? null);
   }
 
   /** Socket errors seen outside sends. */
@@ -81,8 +90,9 @@ export class UdpEndpoint implements DatagramEndpoint {
     if (data.length > UDP_PAYLOAD_BYTES_MAX) {
       return Promise.reject(new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`));
     }
+    const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
     return new Promise((resolve, reject) => {
-      this.socket.send(data, port, address, (error) => {
+      this.socket.send(data, port, to, (error) => {
         if (error === null) resolve();
         else reject(new NetworkError('NET_UNREACHABLE', `udp send to ${address}:${port} failed: ${error.message}`, { cause: error }));
       });

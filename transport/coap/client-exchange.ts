@@ -4,7 +4,7 @@
  * and what each response it receives means for it. The client (client.ts) owns the timers,
  * the endpoint and the lookup tables; this file decides what to send next.
  */
-import { NetworkError } from '../../agent/contracts.js';
+import { NetworkError, type TimerHandle } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import type { DatagramPeer } from '../datagram.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
@@ -40,6 +40,32 @@ const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
   CoapOption.LocationQuery, CoapOption.Block2, CoapOption.Block1, CoapOption.Size2, CoapOption.Size1,
 ]);
 
+/** What a request starts with. */
+export interface ExchangeInit {
+  /** The lookup key of the token: its first four bytes. */
+  readonly tokenId: number;
+  /** 8 bytes. */
+  readonly token: Uint8Array;
+  readonly target: { readonly address: string; readonly port: number };
+  readonly peerKey: string;
+  readonly deadlineMs: number;
+  readonly request: CoapClientRequest;
+  readonly body: Uint8Array;
+  /** The RFC 9175 Request-Tag of every message of the request. */
+  readonly requestTag: Uint8Array;
+  /** The preferred block size exponent. */
+  readonly szx: number;
+  readonly bodyBytesMax: number;
+  /** Builds a Uri-Path option (the client caches the encodings). */
+  readonly uriPath: (segment: string) => CoapOptionValue;
+}
+
+/** The caller's promise of one request. */
+export interface ExchangeSettler {
+  readonly resolve: (response: CoapClientResponse) => void;
+  readonly reject: (error: Error) => void;
+}
+
 /** What to do after a response message. */
 export type ExchangeStep =
   | { readonly kind: 'send-next' }
@@ -57,6 +83,7 @@ export class ClientExchange {
   private firstResponse: CoapMessage | null = null;
   private readonly chunks: Uint8Array[] = [];
   private responseBytes = 0;
+  private base: readonly CoapOptionValue[] | null = null;
   /** The message id and bytes of the message in flight, and its retransmission state. */
   messageId = -1;
   datagram: Uint8Array = new Uint8Array(0);
@@ -67,22 +94,36 @@ export class ClientExchange {
   acknowledged = false;
   /** The endpoint has not yet taken the datagram (a DTLS handshake may be running). */
   sending = false;
+  /** The caller's promise; null once the request is settled (Invariant: then it is in no table). */
+  settle: ExchangeSettler | null = null;
+  /** The one timer of the request: its next retransmission or its deadline. */
+  timer: TimerHandle | null = null;
 
-  constructor(
-    readonly tokenId: number,
-    readonly token: Uint8Array,
-    readonly target: { readonly address: string; readonly port: number },
-    readonly peerKey: string,
-    readonly deadlineMs: number,
-    private readonly request: CoapClientRequest,
-    private readonly body: Uint8Array,
-    private readonly requestTag: Uint8Array,
-    szx: number,
-    private readonly bodyBytesMax: number,
-  ) {
-    assert(token.length === 8, 'client tokens are 8 bytes');
-    this.block1Szx = szx;
-    this.block2Szx = szx;
+  readonly tokenId: number;
+  readonly token: Uint8Array;
+  readonly target: { readonly address: string; readonly port: number };
+  readonly peerKey: string;
+  readonly deadlineMs: number;
+  private readonly request: CoapClientRequest;
+  private readonly body: Uint8Array;
+  private readonly requestTag: Uint8Array;
+  private readonly bodyBytesMax: number;
+  private readonly uriPath: (segment: string) => CoapOptionValue;
+
+  constructor(init: ExchangeInit) {
+    assert(init.token.length === 8, 'client tokens are 8 bytes');
+    this.tokenId = init.tokenId;
+    this.token = init.token;
+    this.target = init.target;
+    this.peerKey = init.peerKey;
+    this.deadlineMs = init.deadlineMs;
+    this.request = init.request;
+    this.body = init.body;
+    this.requestTag = init.requestTag;
+    this.bodyBytesMax = init.bodyBytesMax;
+    this.uriPath = init.uriPath;
+    this.block1Szx = init.szx;
+    this.block2Szx = init.szx;
   }
 
   /** True when `peer` is the endpoint this request went to. */
@@ -92,19 +133,18 @@ export class ClientExchange {
 
   /** The next message to send (a new message id each time, RFC 7252 §4.4). */
   nextMessage(messageId: number): CoapMessage {
-    const options: CoapOptionValue[] = [];
-    for (const segment of this.request.path) options.push(stringOption(CoapOption.UriPath, segment));
+    // Options are pushed in ascending number, so the encoder need not sort them.
+    const options: CoapOptionValue[] = [...this.pathOptions()];
+    let payload = this.body;
+    const follow = this.firstResponse !== null;
+    if (!follow && this.request.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
     for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
     if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
-    options.push(option(CoapOption.RequestTag, this.requestTag));
-    let payload = this.body;
-    if (this.firstResponse !== null) {
+    if (follow) {
       // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
       options.push(option(CoapOption.Block2, encodeBlock({ num: this.block2Num, more: false, szx: this.block2Szx })));
       payload = new Uint8Array(0);
     } else {
-      if (this.request.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
-      options.push(...(this.request.options ?? []));
       const size = blockSizeOf(this.block1Szx);
       if (this.body.length > size) {
         const more = this.block1Offset + size < this.body.length;
@@ -113,13 +153,23 @@ export class ClientExchange {
         payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
       }
     }
+    options.push(option(CoapOption.RequestTag, this.requestTag));
+    if (!follow) options.push(...(this.request.options ?? []));
     return { type: CoapType.CON, code: CoapMethodCode[this.request.method], messageId, token: this.token, options, payload };
+  }
+
+  /** The Uri-Path options of this request, built once. */
+  private pathOptions(): readonly CoapOptionValue[] {
+    if (this.base !== null) return this.base;
+    this.base = this.request.path.map(this.uriPath);
+    return this.base;
   }
 
   /** Interprets a response message matched to this request. */
   onResponse(message: CoapMessage, peer: DatagramPeer): ExchangeStep {
-    const unknown = message.options.find((o) => isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number));
-    if (unknown !== undefined) return failed('NET_REJECTED', `response carries unrecognised critical option ${unknown.number}`);
+    for (const o of message.options) {
+      if (isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number)) return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
+    }
     if (this.firstResponse === null && message.code === CoapResponseCode.Continue) return this.onContinue(message);
     const block2Value = firstOption(message.options, CoapOption.Block2);
     if (block2Value === null) {

@@ -5,22 +5,28 @@
  * 247 s exchange lifetime, retransmitted with exponential back-off within that deadline, and
  * bodies of any size up to a bound through Block1/Block2 (RFC 7959).
  *
- * Why our own layer rather than the `coap` package: on loopback (2 cores, Node 20) a
- * ping-pong of 100-byte POSTs did 5,500-6,500 round trips/s with one outstanding through
- * coap 1.5.0, 11,600-14,800 with 64, against 48,000-49,000 and 53,000-61,000 for raw
- * node:dgram: about 12% of the raw rate, where we aimed at half. A coap-packet ping-pong
- * did 30,000-34,000. coap 1.5 also has global retransmission timing with a 247 s exchange
- * lifetime, 16-bit message ids per Agent, and with a custom socket it neither replays cached
- * responses to retransmissions nor sends its own error responses. Figures in bench/transport.ts.
+ * Why our own layer rather than the `coap` package (measured first, on this 2-core machine,
+ * Node 20, loopback, client and server in one process, 100-byte confirmable POSTs echoed):
+ *   raw node:dgram ping-pong       48,000-49,000 round trips/s with 1 outstanding, 53,000-61,000 with 64
+ *   coap 1.5.0 Agent + Server       5,500-6,500 with 1 outstanding (about 12% of raw), 11,600-14,800 with 64
+ *   coap-packet encode/parse only  30,000-34,000 with 1 outstanding
+ *   this layer (CoapClient/Server) 24,500-28,100 with 1 outstanding (about half of raw), 26,000-32,500 with 64
+ * coap's per-message cost missed our aim (half the raw rate) by a factor of four. It also
+ * has global retransmission timing with a 247 s exchange lifetime, 16-bit message ids per
+ * Agent, and with a custom socket it neither replays cached responses to retransmissions
+ * nor sends its own error responses. bench/transport.ts measures the layers across
+ * processes (`npm run bench -- transport`: coap-msg is this layer alone, coap adds the RPC
+ * wrappers and a serializer).
  */
 import { NetworkError, type Prng, type Timers } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
-import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeStep } from './client-exchange.js';
-import { CoapType, codeClassOf } from './codes.js';
+import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeSettler, type ExchangeStep } from './client-exchange.js';
+import { CoapOption, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
-import { decodeMessage, encodeMessage, type CoapMessage } from './message.js';
-import { szxOf } from './options.js';
+import { sameBytes } from './duplicate-cache.js';
+import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from './message.js';
+import { stringOption, szxOf } from './options.js';
 
 /** What a CoAP client is given. */
 export interface CoapClientDeps {
@@ -50,6 +56,15 @@ export interface CoapClientStats {
   sendFailures: number;
 }
 
+/**
+ * Most requests outstanding to all peers together: each holds a 16-bit message id, which must
+ * stay unique while it may still be acknowledged (RFC 7252 §4.4).
+ */
+export const OUTSTANDING_TOTAL_MAX = 32_768;
+
+/** Most cached Uri-Path encodings. */
+const SEGMENT_CACHE_MAX = 256;
+
 /** A CoAP client; see the module comment. */
 export class CoapClient {
   readonly stats: CoapClientStats = { requests: 0, retransmissions: 0, timeouts: 0, refusedOutstanding: 0, ignored: 0, sendFailures: 0 };
@@ -58,11 +73,23 @@ export class CoapClient {
   private readonly byToken = new Map<number, ClientExchange>();
   private readonly byMessageId = new Map<number, ClientExchange>();
   private readonly outstanding = new Map<string, number>();
-  private readonly settlers = new Map<ClientExchange, { resolve: (r: CoapClientResponse) => void; reject: (e: Error) => void; timer: { cancel(): void } | null }>();
   private endpoint: Promise<DatagramEndpoint> | null = null;
+  /** The endpoint once open: sends skip the promise hop. */
+  private openedEndpoint: DatagramEndpoint | null = null;
   private closed = false;
   private nextTokenId: number;
   private nextMessageId: number;
+  /** Encoded Uri-Path options by segment: RPC paths repeat. Cleared when it reaches SEGMENT_CACHE_MAX. */
+  private readonly segments = new Map<string, CoapOptionValue>();
+  private readonly uriPath = (segment: string): CoapOptionValue => {
+    let cached = this.segments.get(segment);
+    if (cached === undefined) {
+      if (this.segments.size >= SEGMENT_CACHE_MAX) this.segments.clear();
+      cached = stringOption(CoapOption.UriPath, segment);
+      this.segments.set(segment, cached);
+    }
+    return cached;
+  };
 
   constructor(
     private readonly deps: CoapClientDeps,
@@ -81,25 +108,26 @@ export class CoapClient {
   }
 
   /** Sends `request` to `target` and resolves with the complete response, or rejects with NetworkError. */
-  async request(target: CoapTarget, request: CoapClientRequest, timeoutMs: number): Promise<CoapClientResponse> {
+  request(target: CoapTarget, request: CoapClientRequest, timeoutMs: number): Promise<CoapClientResponse> {
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'request timeout is a positive number of ms');
     const deadlineMs = this.deps.timers.nowMs() + timeoutMs;
-    if (this.closed) throw new NetworkError('NET_UNREACHABLE', 'coap client is closed');
+    if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'coap client is closed'));
     const body = request.payload ?? new Uint8Array(0);
     if (body.length > this.options.bodyBytesMax) {
-      throw new NetworkError('NET_TOO_LARGE', `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`);
+      return Promise.reject(new NetworkError('NET_TOO_LARGE', `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`));
     }
     const peerKey = `${target.address}|${target.port}`;
     const count = this.outstanding.get(peerKey) ?? 0;
-    if (count >= this.options.outstandingPerPeerMax) {
+    if (count >= this.options.outstandingPerPeerMax || this.byToken.size >= OUTSTANDING_TOTAL_MAX) {
       this.stats.refusedOutstanding += 1;
-      throw new NetworkError('NET_REJECTED', `outstandingPerPeerMax (${this.options.outstandingPerPeerMax}) requests already outstanding to ${target.address}:${target.port}`);
+      const bound = count >= this.options.outstandingPerPeerMax ? `outstandingPerPeerMax (${this.options.outstandingPerPeerMax})` : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
+      return Promise.reject(new NetworkError('NET_REJECTED', `${bound} requests already outstanding, to ${target.address}:${target.port}`));
     }
     this.outstanding.set(peerKey, count + 1);
     this.stats.requests += 1;
     const exchange = this.newExchange(target, peerKey, deadlineMs, request, body);
     return new Promise<CoapClientResponse>((resolve, reject) => {
-      this.settlers.set(exchange, { resolve, reject, timer: null });
+      exchange.settle = { resolve, reject };
       this.transmitNext(exchange);
     });
   }
@@ -108,9 +136,10 @@ export class CoapClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const exchange of [...this.settlers.keys()]) this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
+    for (const exchange of [...this.byToken.values()]) this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
     const opening = this.endpoint;
     this.endpoint = null;
+    this.openedEndpoint = null;
     if (opening === null) return;
     let endpoint: DatagramEndpoint;
     try {
@@ -132,7 +161,13 @@ export class CoapClient {
     const token = Buffer.allocUnsafe(8);
     token.writeUInt32BE(tokenId, 0);
     token.writeUInt32BE(this.deps.prng.nextUint32() >>> 0, 4);
-    const exchange = new ClientExchange(tokenId, token, target, peerKey, deadlineMs, request, body, token.subarray(0, 4), this.szx, this.options.bodyBytesMax);
+    const exchange = new ClientExchange({
+      tokenId, token, target, peerKey, deadlineMs, request, body,
+      requestTag: token.subarray(0, 4),
+      szx: this.szx,
+      bodyBytesMax: this.options.bodyBytesMax,
+      uriPath: this.uriPath,
+    });
     this.byToken.set(tokenId, exchange);
     return exchange;
   }
@@ -160,9 +195,12 @@ export class CoapClient {
   private send(exchange: ClientExchange): void {
     exchange.sending = true;
     const messageId = exchange.messageId;
-    this.openEndpoint()
-      .then((endpoint) => endpoint.send(exchange.datagram, exchange.target.address, exchange.target.port))
-      .then(
+    const opened = this.openedEndpoint;
+    const sent =
+      opened !== null
+        ? opened.send(exchange.datagram, exchange.target.address, exchange.target.port)
+        : this.openEndpoint().then((endpoint) => endpoint.send(exchange.datagram, exchange.target.address, exchange.target.port));
+    sent.then(
         () => {
           if (exchange.messageId === messageId) exchange.sending = false;
         },
@@ -176,6 +214,7 @@ export class CoapClient {
       const opening = this.deps.openEndpoint().then(
         (endpoint) => {
           endpoint.onMessage((data, peer) => this.onDatagram(data, peer));
+          if (this.endpoint === opening) this.openedEndpoint = endpoint;
           return endpoint;
         },
         (error: unknown) => {
@@ -191,17 +230,15 @@ export class CoapClient {
 
   /** (Re)arms the exchange's one timer for its next retransmission or its deadline. */
   private arm(exchange: ClientExchange): void {
-    const settler = this.settlers.get(exchange);
-    if (settler === undefined) return;
-    settler.timer?.cancel();
+    if (exchange.settle === null) return;
+    exchange.timer?.cancel();
     const dueMs = Math.min(exchange.deadlineMs, exchange.retransmitAtMs);
-    settler.timer = this.deps.timers.setTimer(Math.max(0, dueMs - this.deps.timers.nowMs()), () => this.onTimer(exchange));
+    exchange.timer = this.deps.timers.setTimer(Math.max(0, dueMs - this.deps.timers.nowMs()), () => this.onTimer(exchange));
   }
 
   private onTimer(exchange: ClientExchange): void {
-    const settler = this.settlers.get(exchange);
-    if (settler === undefined) return;
-    settler.timer = null;
+    if (exchange.settle === null) return;
+    exchange.timer = null;
     const nowMs = this.deps.timers.nowMs();
     if (nowMs >= exchange.deadlineMs) {
       this.stats.timeouts += 1;
@@ -240,7 +277,7 @@ export class CoapClient {
     if (message.code === 0) return this.onEmpty(message, peer);
     const codeClass = codeClassOf(message.code);
     const exchange = codeClass >= 2 && codeClass <= 5 && message.token.length === 8 ? this.byToken.get(tokenIdOf(message.token)) : undefined;
-    const matches = exchange !== undefined && exchange.isFrom(peer) && Buffer.from(exchange.token).equals(message.token);
+    const matches = exchange !== undefined && exchange.isFrom(peer) && sameBytes(exchange.token, message.token);
     // A piggybacked response belongs to the message in flight; an ACK of an earlier block is stale.
     if (exchange === undefined || !matches || message.type === CoapType.RST || (message.type === CoapType.ACK && message.messageId !== exchange.messageId)) {
       this.stats.ignored += 1;
@@ -266,11 +303,8 @@ export class CoapClient {
         return this.transmitNext(exchange);
       case 'failed':
         return this.fail(exchange, step.error);
-      case 'done': {
-        const settler = this.forget(exchange);
-        settler?.resolve(step.response);
-        return;
-      }
+      case 'done':
+        return this.forget(exchange)?.resolve(step.response);
     }
   }
 
@@ -279,11 +313,12 @@ export class CoapClient {
   }
 
   /** Removes the exchange from every table; returns its settler if it was still open. */
-  private forget(exchange: ClientExchange): { resolve: (r: CoapClientResponse) => void; reject: (e: Error) => void } | undefined {
-    const settler = this.settlers.get(exchange);
-    if (settler === undefined) return undefined;
-    settler.timer?.cancel();
-    this.settlers.delete(exchange);
+  private forget(exchange: ClientExchange): ExchangeSettler | null {
+    const settler = exchange.settle;
+    if (settler === null) return null;
+    exchange.settle = null;
+    exchange.timer?.cancel();
+    exchange.timer = null;
     this.byToken.delete(exchange.tokenId);
     if (this.byMessageId.get(exchange.messageId) === exchange) this.byMessageId.delete(exchange.messageId);
     const count = (this.outstanding.get(exchange.peerKey) ?? 0) - 1;

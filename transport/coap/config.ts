@@ -8,6 +8,7 @@
  * never applies).
  */
 import { ConfigError } from '../../agent/contracts.js';
+import { checkRange } from '../config-checks.js';
 
 /** Options of a CoAP client. */
 export interface CoapClientOptions {
@@ -119,12 +120,6 @@ export function resolveCoapServerOptions(partial: Partial<CoapServerOptions> = {
   checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
   if (problems.length > 0) throw new ConfigError(problems);
   return options;
-}
-
-/** Records a problem unless `value` is a number (an integer when `integer`) in [min, max]. */
-export function checkRange(problems: string[], name: string, value: number, min: number, max: number, integer = true): void {
-  const ok = Number.isFinite(value) && (!integer || Number.isInteger(value)) && value >= min && value <= max;
-  if (!ok) problems.push(`${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(value)}`);
 }
 
 /** A block number has 20 bits (RFC 7959 §2.2): the largest body must fit 2^20 blocks. */

@@ -33,7 +33,8 @@ export type DuplicateStatus =
   | { readonly kind: 'answered'; readonly response: Uint8Array };
 
 interface Entry {
-  readonly key: string;
+  readonly peerKey: string;
+  readonly messageId: number;
   readonly token: Uint8Array;
   readonly expiresAtMs: number;
   response: Uint8Array | null;
@@ -44,12 +45,14 @@ const IN_PROGRESS: DuplicateStatus = { kind: 'in-progress' };
 
 /** Bounded (peer, message id) → response cache. */
 export class DuplicateCache {
-  private readonly entries = new Map<string, Entry>();
+  /** Peer → message id → entry: numeric inner keys keep the per-request lookups cheap. */
+  private readonly peers = new Map<string, Map<number, Entry>>();
   /**
-   * The entries in insertion (= expiry) order. It may still hold entries the map replaced;
-   * they are skipped when they reach the front. Invariant: entries.size <= order.length.
+   * The entries in insertion (= expiry) order. It may still hold entries the maps replaced;
+   * they are skipped when they reach the front. Invariant: count <= order.length.
    */
   private readonly order: RingBuffer<Entry>;
+  private count = 0;
   private evictedCount = 0;
 
   constructor(
@@ -68,56 +71,66 @@ export class DuplicateCache {
 
   /** How many requests are remembered. */
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /** Looks a confirmable request up; a new one is recorded as in progress. */
   check(peerKey: string, messageId: number, token: Uint8Array): DuplicateStatus {
-    const key = `${peerKey}#${messageId}`;
     const nowMs = this.clock.nowMs();
     this.dropExpired(nowMs);
-    const entry = this.entries.get(key);
+    const entry = this.peers.get(peerKey)?.get(messageId);
     if (entry !== undefined && sameBytes(entry.token, token)) {
       return entry.response === null ? IN_PROGRESS : { kind: 'answered', response: entry.response };
     }
-    if (entry !== undefined) this.entries.delete(key);
+    if (entry !== undefined) this.remove(entry);
     if (this.order.isFull()) this.evictOldest();
-    const fresh: Entry = { key, token: Uint8Array.from(token), expiresAtMs: nowMs + this.options.lifetimeMs, response: null };
-    this.entries.set(key, fresh);
+    const fresh: Entry = { peerKey, messageId, token: Uint8Array.from(token), expiresAtMs: nowMs + this.options.lifetimeMs, response: null };
+    let inner = this.peers.get(peerKey);
+    if (inner === undefined) {
+      inner = new Map();
+      this.peers.set(peerKey, inner);
+    }
+    inner.set(messageId, fresh);
+    this.count += 1;
     this.order.push(fresh);
-    assert(this.entries.size <= this.order.length, 'every remembered request is in the expiry order');
+    assert(this.count <= this.order.length, 'every remembered request is in the expiry order');
     return NEW;
   }
 
   /** Records the encoded response to a request recorded by `check`, if it is still remembered. */
   answer(peerKey: string, messageId: number, token: Uint8Array, response: Uint8Array): void {
-    const entry = this.entries.get(`${peerKey}#${messageId}`);
+    const entry = this.peers.get(peerKey)?.get(messageId);
     if (entry !== undefined && sameBytes(entry.token, token)) entry.response = response;
   }
 
   /** Forgets everything (the server stopped). */
   clear(): void {
-    this.entries.clear();
+    this.peers.clear();
     this.order.clear();
+    this.count = 0;
   }
 
   private dropExpired(nowMs: number): void {
     for (let oldest = this.order.peek(); oldest !== undefined && oldest.expiresAtMs <= nowMs; oldest = this.order.peek()) {
-      this.forget(oldest);
+      this.order.shift();
+      this.remove(oldest);
     }
   }
 
   private evictOldest(): void {
-    const oldest = this.order.peek();
-    if (oldest === undefined) return;
-    if (this.entries.get(oldest.key) === oldest) this.evictedCount += 1;
-    this.forget(oldest);
+    const oldest = this.order.shift();
+    if (oldest !== undefined && this.remove(oldest)) this.evictedCount += 1;
   }
 
-  /** Drops the front of the order, and its map entry unless a newer request replaced it. */
-  private forget(oldest: Entry): void {
-    this.order.shift();
-    if (this.entries.get(oldest.key) === oldest) this.entries.delete(oldest.key);
+  /** Removes `entry` from the maps unless a newer request replaced it; true when it was there. */
+  private remove(entry: Entry): boolean {
+    const inner = this.peers.get(entry.peerKey);
+    if (inner?.get(entry.messageId) !== entry) return false;
+    inner.delete(entry.messageId);
+    if (inner.size === 0) this.peers.delete(entry.peerKey);
+    this.count -= 1;
+    assert(this.count >= 0, 'duplicate cache count never negative');
+    return true;
   }
 }
 

@@ -102,17 +102,16 @@ export function decodeMessage(bytes: Uint8Array): CoapDecodeResult {
   const tokenLength = first & 0x0f;
   const code = bytes[1] ?? 0;
   const messageId = ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
-  const header = { type, messageId };
-  if (tokenLength > TOKEN_BYTES_MAX) return malformed('token length 9..15 is reserved', header);
+  if (tokenLength > TOKEN_BYTES_MAX) return malformedAt('token length 9..15 is reserved', type, messageId);
   if (code === 0) {
     // RFC 7252 §4.1: an Empty message has no token, options or payload.
-    if (bytes.length !== 4 || tokenLength !== 0) return malformed('empty message with content', header);
+    if (bytes.length !== 4 || tokenLength !== 0) return malformedAt('empty message with content', type, messageId);
     return { ok: true, message: { type, code, messageId, token: EMPTY, options: [], payload: EMPTY } };
   }
-  if (4 + tokenLength > bytes.length) return malformed('token runs past the end', header);
+  if (4 + tokenLength > bytes.length) return malformedAt('token runs past the end', type, messageId);
   const token = bytes.subarray(4, 4 + tokenLength);
   const parsed = decodeOptions(bytes, 4 + tokenLength);
-  if (typeof parsed === 'string') return malformed(parsed, header);
+  if (typeof parsed === 'string') return malformedAt(parsed, type, messageId);
   return { ok: true, message: { type, code, messageId, token, options: parsed.options, payload: parsed.payload } };
 }
 
@@ -210,4 +209,9 @@ function assertEncodable(message: CoapMessage): void {
 
 function malformed(reason: string, header: { readonly type: CoapType; readonly messageId: number } | null): CoapDecodeResult {
   return { ok: false, reason, header };
+}
+
+/** A malformed message whose header was readable (built only on this rare path). */
+function malformedAt(reason: string, type: CoapType, messageId: number): CoapDecodeResult {
+  return malformed(reason, { type, messageId });
 }

@@ -103,38 +103,81 @@ export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRe
   if (method === null) return { ok: false, response: diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'unknown method') };
   const bad = findBadOption(message.options);
   if (bad !== null) return { ok: false, response: bad };
-  const valid = message.options.filter((candidate) => isValidOption(candidate));
-  const path = decodeStrings(valid, CoapOption.UriPath);
-  const query = decodeStrings(valid, CoapOption.UriQuery);
-  if (path === null || query === null) {
-    return { ok: false, response: diagnosticResponse(CoapResponseCode.BadRequest, 'Uri-Path or Uri-Query is not UTF-8') };
+  const fields = collectOptions(message.options);
+  if (fields === null) return { ok: false, response: diagnosticResponse(CoapResponseCode.BadRequest, 'Uri-Path or Uri-Query is not UTF-8') };
+  const block1 = fields.block1 === null ? null : decodeBlock(fields.block1);
+  const block2 = fields.block2 === null ? null : decodeBlock(fields.block2);
+  if ((fields.block1 !== null && block1 === null) || (fields.block2 !== null && block2 === null)) {
+    return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'bad block option') };
   }
-  const block1 = readBlock(valid, CoapOption.Block1);
-  const block2 = readBlock(valid, CoapOption.Block2);
-  if (block1 === 'bad' || block2 === 'bad') return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'bad block option') };
   const request: CoapRequest = {
     method,
-    path,
-    query,
-    contentFormat: readUint(valid, CoapOption.ContentFormat, 2),
-    accept: readUint(valid, CoapOption.Accept, 2),
-    ifMatch: values(valid, CoapOption.IfMatch),
-    ifNoneMatch: valid.some((candidate) => candidate.number === CoapOption.IfNoneMatch),
-    etags: values(valid, CoapOption.ETag),
-    observe: readUint(valid, CoapOption.Observe, 3),
+    path: fields.path,
+    query: fields.query,
+    contentFormat: fields.contentFormat,
+    accept: fields.accept,
+    ifMatch: fields.ifMatch,
+    ifNoneMatch: fields.ifNoneMatch,
+    etags: fields.etags,
+    observe: fields.observe,
     payload: message.payload,
     token: message.token,
     confirmable: message.type === 0,
     peer,
     options: message.options,
   };
-  const block: RequestBlockFields = {
-    block1,
-    block2,
-    size1: readUint(valid, CoapOption.Size1, 4),
-    requestTag: values(valid, CoapOption.RequestTag)[0] ?? null,
+  return { ok: true, request, block: { block1, block2, size1: fields.size1, requestTag: fields.requestTag } };
+}
+
+interface CollectedOptions {
+  readonly path: string[];
+  readonly query: string[];
+  readonly ifMatch: Uint8Array[];
+  readonly etags: Uint8Array[];
+  ifNoneMatch: boolean;
+  contentFormat: number | null;
+  accept: number | null;
+  observe: number | null;
+  size1: number | null;
+  block1: Uint8Array | null;
+  block2: Uint8Array | null;
+  requestTag: Uint8Array | null;
+}
+
+/**
+ * Reads every recognised option in one pass (the receive path runs it for every request).
+ * Malformed elective options are skipped; of a repeated non-repeatable option the first
+ * counts. Null when a Uri-Path or Uri-Query segment is not UTF-8.
+ */
+function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions | null {
+  const c: CollectedOptions = {
+    path: [], query: [], ifMatch: [], etags: [], ifNoneMatch: false,
+    contentFormat: null, accept: null, observe: null, size1: null, block1: null, block2: null, requestTag: null,
   };
-  return { ok: true, request, block };
+  for (const o of options) {
+    if (!isValidOption(o)) continue;
+    switch (o.number) {
+      case CoapOption.UriPath:
+      case CoapOption.UriQuery: {
+        const text = decodeString(o.value);
+        if (text === null) return null;
+        (o.number === CoapOption.UriPath ? c.path : c.query).push(text);
+        break;
+      }
+      case CoapOption.IfMatch: c.ifMatch.push(o.value); break;
+      case CoapOption.ETag: c.etags.push(o.value); break;
+      case CoapOption.IfNoneMatch: c.ifNoneMatch = true; break;
+      case CoapOption.ContentFormat: c.contentFormat ??= decodeUint(o.value, 2); break;
+      case CoapOption.Accept: c.accept ??= decodeUint(o.value, 2); break;
+      case CoapOption.Observe: c.observe ??= decodeUint(o.value, 3); break;
+      case CoapOption.Size1: c.size1 ??= decodeUint(o.value, 4); break;
+      case CoapOption.Block1: c.block1 ??= o.value; break;
+      case CoapOption.Block2: c.block2 ??= o.value; break;
+      case CoapOption.RequestTag: c.requestTag ??= o.value; break;
+      default: break;
+    }
+  }
+  return c;
 }
 
 /** The 4.02 (or 5.05) response for the first unacceptable critical option, or null. */
@@ -162,32 +205,4 @@ function isValidOption(candidate: CoapOptionValue): boolean {
   const rule = REQUEST_OPTION_RULES.get(candidate.number);
   if (rule === undefined) return false;
   return candidate.value.length >= rule.bytesMin && candidate.value.length <= rule.bytesMax;
-}
-
-function values(options: readonly CoapOptionValue[], number: number): Uint8Array[] {
-  const result: Uint8Array[] = [];
-  for (const candidate of options) if (candidate.number === number) result.push(candidate.value);
-  return result;
-}
-
-function decodeStrings(options: readonly CoapOptionValue[], number: number): string[] | null {
-  const result: string[] = [];
-  for (const candidate of options) {
-    if (candidate.number !== number) continue;
-    const text = decodeString(candidate.value);
-    if (text === null) return null;
-    result.push(text);
-  }
-  return result;
-}
-
-function readUint(options: readonly CoapOptionValue[], number: number, bytesMax: number): number | null {
-  const value = values(options, number)[0];
-  return value === undefined ? null : decodeUint(value, bytesMax);
-}
-
-function readBlock(options: readonly CoapOptionValue[], number: number): BlockValue | null | 'bad' {
-  const value = values(options, number)[0];
-  if (value === undefined) return null;
-  return decodeBlock(value) ?? 'bad';
 }

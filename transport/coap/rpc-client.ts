@@ -15,7 +15,7 @@ import {
   type RpcSerializer,
 } from '../../agent/contracts.js';
 import type { PeerBook } from '../peer-book.js';
-import { RPC_PATH_ROOT, isResponseTo } from '../rpc-routes.js';
+import { RPC_PATH_ROOT, encodeRequest, isResponseTo } from '../rpc-routes.js';
 import type { CoapClient } from './client.js';
 import type { CoapClientResponse } from './client-exchange.js';
 import { CoapResponseCode, codeClassOf, formatCode } from './codes.js';
@@ -32,6 +32,11 @@ const diagnosticText = new TextDecoder('utf-8', { fatal: false });
 /** NetworkClient over CoAP; see the module comment. */
 export class CoapNetworkClient implements NetworkClient {
   constructor(private readonly deps: CoapNetworkClientDeps) {}
+
+  /** The CoAP client underneath, for its counters. */
+  get coap(): CoapClient {
+    return this.deps.coap;
+  }
 
   async send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>> {
     const { rpc } = RPC_OF_REQUEST[request.type];
@@ -64,18 +69,6 @@ export class CoapNetworkClient implements NetworkClient {
 
   close(): Promise<void> {
     return this.deps.coap.close();
-  }
-}
-
-/** Encodes a request; a message the codec refuses as too large is NET_TOO_LARGE. */
-export function encodeRequest(serializer: RpcSerializer, request: RequestMessage): Uint8Array {
-  try {
-    return serializer.encode(request);
-  } catch (error: unknown) {
-    if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
-      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, { cause: error });
-    }
-    throw error;
   }
 }
 

@@ -26,7 +26,8 @@ export class CoapNetworkServer implements NetworkServer {
   private handler: RpcHandler | null = null;
 
   constructor(
-    private readonly coap: CoapServer,
+    /** The CoAP server underneath, for its counters and for more resources. */
+    readonly coap: CoapServer,
     private readonly serializer: RpcSerializer,
   ) {
     for (const name of RPC_NAMES) coap.addResource(rpcPath(name), { POST: (request) => this.handle(name, request) });

@@ -62,6 +62,7 @@ export class CoapServer {
   private inFlight = 0;
   private nextMessageId = 0;
   private nextEtag = 0;
+  private resetListener: ((peer: DatagramPeer, messageId: number) => void) | null = null;
 
   constructor(
     private readonly deps: CoapServerDeps,
@@ -111,16 +112,24 @@ export class CoapServer {
   }
 
   /**
-   * Sends a non-confirmable response outside a request/response exchange: the hook for
-   * Observe notifications (RFC 7641 §4.2), which a resource sends with the token of the
-   * registering request. TODO: confirmable notifications need retransmission; the local
-   * endpoint's Observe support will add them, and nothing sends notifications yet.
+   * Sends a non-confirmable response outside a request/response exchange, and resolves with
+   * its message id: the hook for Observe notifications (RFC 7641 §4.2), which a resource
+   * sends with the token of the registering request. A client that no longer wants them
+   * answers RST, which reaches the listener set by `onReset`. TODO: confirmable
+   * notifications need retransmission; the local endpoint's Observe support will add them,
+   * and nothing sends notifications yet.
    */
-  async notify(peer: DatagramPeer, token: Uint8Array, response: CoapResponse): Promise<void> {
+  async notify(peer: DatagramPeer, token: Uint8Array, response: CoapResponse): Promise<number> {
     const endpoint = this.endpoint;
-    if (endpoint === null) return;
+    assert(endpoint !== null, 'notify on a running server');
     const message = this.buildResponse({ peer, peerKey: '', messageId: 0, token, confirmable: false }, response, []);
     await endpoint.send(encodeMessage(message), peer.address, peer.port);
+    return message.messageId;
+  }
+
+  /** Sets the listener of RST messages from clients (RFC 7641 §3.6: "cancel my observation"). */
+  onReset(listener: (peer: DatagramPeer, messageId: number) => void): void {
+    this.resetListener = listener;
   }
 
   private onDatagram(data: Uint8Array, peer: DatagramPeer): void {
@@ -136,6 +145,7 @@ export class CoapServer {
       this.onRequest(message, peer);
       return;
     }
+    if (message.code === 0 && message.type === CoapType.RST) return this.resetListener?.(peer, message.messageId);
     // A ping (empty CON), or a response or reserved code this server did not ask for.
     if (message.type === CoapType.CON) this.sendReset(message.messageId, peer);
   }
@@ -158,7 +168,9 @@ export class CoapServer {
     const route = this.router.lookup(request.method, request.path);
     if (route.kind === 'no-resource') return this.respond(exchange, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), []);
     if (route.kind === 'no-method') return this.respond(exchange, diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed'), []);
-    const transferKey = transferKeyOf(peerKey, request, block);
+    const blockwise = block.block1 !== null || block.block2 !== null;
+    // Only block-wise requests need their transfer key; building it costs a few strings.
+    const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
     if (block.block2 !== null && block.block2.num > 0 && block.block1 === null) {
       const stored = this.block2.get(transferKey);
       if (stored !== null) return this.respondBlock(exchange, stored, block.block2, transferKey);
@@ -172,7 +184,7 @@ export class CoapServer {
       this.stats.busy += 1;
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'), []);
     }
-    void this.runHandler(exchange, route.handler, { ...request, payload: body }, block, transferKey);
+    void this.runHandler(exchange, route.handler, body === request.payload ? request : { ...request, payload: body }, block, transferKey);
   }
 
   /** The whole request body, or null when it is incomplete or refused (and already answered). */
@@ -216,10 +228,11 @@ export class CoapServer {
     const payload = response.payload ?? new Uint8Array(0);
     if (payload.length <= blockSizeOf(szx) && (block.block2?.num ?? 0) === 0) return this.respond(exchange, response, echo);
     const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
-    if (!this.block2.put(transferKey, stored)) {
+    const key = transferKey === '' ? transferKeyOf(exchange.peerKey, request, block) : transferKey;
+    if (!this.block2.put(key, stored)) {
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'response body buffer full'), echo);
     }
-    this.respondBlock(exchange, stored, { num: block.block2?.num ?? 0, more: false, szx }, transferKey, echo);
+    this.respondBlock(exchange, stored, { num: block.block2?.num ?? 0, more: false, szx }, key, echo);
   }
 
   /** Answers with block `wanted.num` of a stored response body (RFC 7959 §2.4). */

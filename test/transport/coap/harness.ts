@@ -23,8 +23,10 @@ export interface ServerHarness {
 export async function serverHarness(options: Partial<CoapServerOptions> = {}, identity: string | null = null): Promise<ServerHarness> {
   const network = new MemoryNetwork();
   const timers = new VirtualTimers();
-  const serverEndpoint = network.open('10.0.0.1');
-  const server = new CoapServer({ openEndpoint: () => Promise.resolve(serverEndpoint), clock: timers }, options);
+  // Each start of the server opens a fresh endpoint; serverEndpoint is the latest.
+  let serverEndpoint = network.open('10.0.0.1');
+  let opened = 0;
+  const server = new CoapServer({ openEndpoint: () => Promise.resolve(opened++ === 0 ? serverEndpoint : (serverEndpoint = network.open('10.0.0.1'))), clock: timers }, options);
   await server.start();
   const wire = network.open('10.0.0.2', identity);
   const received: CoapMessage[] = [];
@@ -37,7 +39,9 @@ export async function serverHarness(options: Partial<CoapServerOptions> = {}, id
     network,
     timers,
     server,
-    serverEndpoint,
+    get serverEndpoint() {
+      return serverEndpoint;
+    },
     wire,
     received,
     async send(data: Uint8Array): Promise<void> {

@@ -2,13 +2,15 @@
 // time: piggybacked responses; duplicate detection (a retransmitted request is answered from
 // the cache and its handler runs once; the same message id with another token is a new
 // request); RST for pings, malformed and unexpected CONs and silence otherwise; the error
-// responses (4.04, 4.05, 4.02, 5.05, 4.13, 5.00, 5.03) with diagnostics; and that arbitrary
-// datagrams never crash it and leave it answering.
+// responses (4.04, 4.05, 4.02, 5.05, 4.13, 5.00, 5.03) with diagnostics; the hooks the local
+// endpoint will build on (conditional requests, notifications and their RST); restarting;
+// and that arbitrary datagrams never crash it and leave it answering.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { firstOption, option, uintOption } from '../../../transport/coap/options.js';
-import { diagnosticResponse } from '../../../transport/coap/request.js';
+import { failedPrecondition, validResponse } from '../../../transport/coap/conditions.js';
+import { diagnosticResponse, type CoapRequest, type CoapResponse } from '../../../transport/coap/request.js';
 import { request, serverHarness, text } from './harness.js';
 
 const echo = { POST: (r: { payload: Uint8Array }) => Promise.resolve({ code: CoapResponseCode.Changed, payload: r.payload }) };
@@ -181,5 +183,51 @@ describe('CoapServer', () => {
     h.received.length = 0;
     await h.send(request({ messageId: 0xbeef, token: Uint8Array.from([0xaa, 0xbb, 0xcc]), payload: Buffer.from('still here') }));
     assert.equal(text(h.received.at(-1)?.payload ?? new Uint8Array()), 'still here');
+  });
+
+  it('evaluates If-Match, If-None-Match and ETag validation against the current entity-tag', async () => {
+    const h = await serverHarness();
+    let current: Uint8Array | null = Uint8Array.from([1]);
+    const answer = (r: CoapRequest): Promise<CoapResponse> =>
+      Promise.resolve(failedPrecondition(r, current) ?? validResponse(r, current) ?? { code: CoapResponseCode.Content, payload: Buffer.from('v') });
+    h.server.addResource('/kv/*', { GET: answer, PUT: answer });
+    const put = (id: number, options: ReturnType<typeof option>[]) => h.send(request({ messageId: id, token: Uint8Array.from([id]), method: 'PUT', path: '/kv/k', options }));
+    await put(1, [option(CoapOption.IfMatch, Uint8Array.from([1]))]);
+    await put(2, [option(CoapOption.IfMatch, Uint8Array.from([2]))]);
+    await put(3, [option(CoapOption.IfMatch, new Uint8Array(0))]);
+    await put(4, [option(CoapOption.IfNoneMatch, new Uint8Array(0))]);
+    await h.send(request({ messageId: 5, token: Uint8Array.from([5]), method: 'GET', path: '/kv/k', options: [option(CoapOption.ETag, Uint8Array.from([1]))] }));
+    current = null;
+    await put(6, [option(CoapOption.IfNoneMatch, new Uint8Array(0))]);
+    await put(7, [option(CoapOption.IfMatch, new Uint8Array(0))]);
+    assert.deepEqual(h.received.map((m) => formatCode(m.code)), ['2.05', '4.12', '2.05', '4.12', '2.03', '2.05', '4.12']);
+  });
+
+  it('sends notifications outside an exchange and reports a client RST to the listener', async () => {
+    const h = await serverHarness();
+    const resets: number[] = [];
+    h.server.onReset((_peer, messageId) => resets.push(messageId));
+    const messageId = await h.server.notify({ address: h.wire.address, port: h.wire.port, identity: null }, Uint8Array.from([7, 7]), { code: CoapResponseCode.Content, observe: 5, payload: Buffer.from('n') });
+    await h.send(new Uint8Array(0));
+    assert.equal(h.received[0]?.type, CoapType.NON);
+    assert.equal(h.received[0]?.messageId, messageId);
+    assert.deepEqual([...(firstOption(h.received[0]?.options ?? [], CoapOption.Observe) ?? [])], [5]);
+    await h.send(Uint8Array.from([0x70, 0x00, messageId >> 8, messageId & 0xff]));
+    assert.deepEqual(resets, [messageId]);
+  });
+
+  it('stops, forgets its caches, and serves again after a restart', async () => {
+    const h = await serverHarness();
+    let runs = 0;
+    h.server.addResource('/raft/AppendEntries', { POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`${++runs}`) }) });
+    await h.send(request({ messageId: 1 }));
+    const firstPort = h.serverEndpoint.port;
+    await h.server.stop();
+    assert.equal(h.server.isRunning(), false);
+    await h.server.start();
+    assert.notEqual(h.serverEndpoint.port, firstPort);
+    // The same message id and token again: a new request, since the cache was forgotten.
+    await h.send(request({ messageId: 1 }));
+    assert.deepEqual(h.received.map((m) => text(m.payload)), ['1', '2']);
   });
 });

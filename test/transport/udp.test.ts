@@ -1,0 +1,62 @@
+// Proves the plain UDP DatagramEndpoint on loopback: datagrams arrive with the sender's
+// address and a null identity, sends resolve once handed to the socket, a datagram over the
+// UDP maximum is refused with NET_TOO_LARGE, a taken port is NET_UNREACHABLE, and a closed
+// endpoint refuses to send.
+import { strict as assert } from 'node:assert';
+import type { DatagramPeer } from '../../transport/datagram.js';
+import { openUdpEndpoint, UDP_PAYLOAD_BYTES_MAX } from '../../transport/udp.js';
+
+describe('UdpEndpoint', () => {
+  it('exchanges datagrams with the sender address and no identity', async () => {
+    const a = await openUdpEndpoint();
+    const b = await openUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    const arrived = new Promise<[Uint8Array, DatagramPeer]>((resolve) => b.onMessage((data, peer) => resolve([data, peer])));
+    await a.send(Uint8Array.from([1, 2, 3]), '127.0.0.1', b.localAddress().port);
+    const [data, peer] = await arrived;
+    assert.deepEqual([...data], [1, 2, 3]);
+    assert.deepEqual(peer, { address: '127.0.0.1', port: a.localAddress().port, identity: null });
+    await a.close();
+    await b.close();
+  });
+
+  it('refuses oversized datagrams, a taken port, and sends after close', async () => {
+    const a = await openUdpEndpoint();
+    await assert.rejects(a.send(new Uint8Array(UDP_PAYLOAD_BYTES_MAX + 1), '127.0.0.1', 9), { code: 'NET_TOO_LARGE' });
+    await assert.rejects(openUdpEndpoint({ port: a.localAddress().port }), { code: 'NET_UNREACHABLE' });
+    await a.close();
+    await assert.rejects(a.send(new Uint8Array(1), '127.0.0.1', 9), { code: 'NET_UNREACHABLE' });
+  });
+
+  it('binds IPv6 loopback when asked', async function () {
+    let a;
+    try {
+      a = await openUdpEndpoint({ address: '::1' });
+    } catch {
+      this.skip(); // no IPv6 loopback on this machine
+    }
+    const b = await openUdpEndpoint({ address: '::1' });
+    const arrived = new Promise<DatagramPeer>((resolve) => b.onMessage((_data, peer) => resolve(peer)));
+    await a.send(new Uint8Array(1), '::1', b.localAddress().port);
+    assert.equal((await arrived).address, '::1');
+    await a.close();
+    await b.close();
+  });
+
+  it('reaches IPv4 peers from a dual-stack IPv6 endpoint and names them by their IPv4 address', async function () {
+    let six;
+    try {
+      six = await openUdpEndpoint({ address: '::' });
+    } catch {
+      this.skip(); // no IPv6 on this machine
+    }
+    const four = await openUdpEndpoint();
+    const atFour = new Promise<DatagramPeer>((resolve) => four.onMessage((_data, peer) => resolve(peer)));
+    await six.send(new Uint8Array(1), '127.0.0.1', four.localAddress().port);
+    assert.equal((await atFour).address, '127.0.0.1');
+    const atSix = new Promise<DatagramPeer>((resolve) => six.onMessage((_data, peer) => resolve(peer)));
+    await four.send(new Uint8Array(1), '127.0.0.1', six.localAddress().port);
+    assert.equal((await atSix).address, '127.0.0.1');
+    await six.close();
+    await four.close();
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * TLS 1.2 PSK for the `https` transport: peers authenticate with the same pre-shared keys as
+ * DTLS, so no certificate authority is involved. Node's PSK support is TLS 1.2 only, hence
+ * the pinned protocol version. The default cipher list prefers ECDHE-PSK (forward secrecy)
+ * and keeps plain PSK-AES128-GCM for peers without it.
+ */
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import { NetworkError, type NodeId } from '../../agent/contracts.js';
+
+/** The server side's keys. */
+export interface PskServerCredentials {
+  /** The key of a client identity (a node id), or null to refuse the handshake. */
+  keyForIdentity(identity: string): Uint8Array | null;
+  /** The PSK identity hint sent to clients. Default none. */
+  readonly identityHint?: string;
+}
+
+/** The client side's identity and keys. */
+export interface PskClientCredentials {
+  /** The identity this node presents: its node id. */
+  readonly identity: NodeId;
+  /** The key shared with a peer, or null when there is none (the request fails NET_AUTH). */
+  keyForPeer(peer: NodeId): Uint8Array | null;
+}
+
+/** The default TLS 1.2 PSK cipher suites, in preference order. */
+export const DEFAULT_PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-GCM-SHA256';
+
+/** TLS options of a PSK server; `onIdentity` learns which identity each socket authenticated. */
+export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: string, onIdentity: (socket: object, identity: string) => void): TlsOptions {
+  return {
+    ciphers,
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    ...(credentials.identityHint === undefined ? {} : { pskIdentityHint: credentials.identityHint }),
+    pskCallback: (socket, identity) => {
+      const key = credentials.keyForIdentity(identity);
+      if (key === null) return null;
+      onIdentity(socket, identity);
+      return key;
+    },
+  };
+}
+
+/** TLS options of a PSK client talking to `peer`. */
+export function pskClientTlsOptions(credentials: PskClientCredentials, peer: NodeId, ciphers: string): ConnectionOptions {
+  return {
+    ciphers,
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    pskCallback: () => {
+      const psk = credentials.keyForPeer(peer);
+      return psk === null ? null : { identity: credentials.identity, psk };
+    },
+    // The server proves it holds the key in the handshake's Finished message; there is no
+    // certificate whose names could be checked.
+    checkServerIdentity: () => undefined,
+  };
+}
+
+/** Maps a socket or TLS failure to NetworkError: a refused handshake is NET_AUTH. */
+export function networkErrorOf(error: unknown, where: string): NetworkError {
+  if (error instanceof NetworkError) return error;
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const message = error instanceof Error ? error.message : String(error);
+  const tls = code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || (code === 'EPROTO' && /alert|psk|handshake/i.test(message));
+  return new NetworkError(tls ? 'NET_AUTH' : 'NET_UNREACHABLE', `${where}: ${code === '' ? '' : `${code} `}${message}`, { cause: error });
+}
