@@ -5,6 +5,7 @@
  * coraft.proto). Changing any of this changes the wire format and needs a new version.
  */
 import type { EntryType, MessageOfType, RpcMessageType } from '../agent/contracts.js';
+import type { ForwardKind } from '../agent/core/types.js';
 
 /**
  * The wire format version written by every encoder and the only one its decoders accept. A
@@ -13,8 +14,8 @@ import type { EntryType, MessageOfType, RpcMessageType } from '../agent/contract
  */
 export const WIRE_VERSION = 1;
 
-/** The kinds of a forwarded client request (ClientForwardRequest.kind). */
-export type ForwardKind = 'write' | 'read';
+/** The kinds of a forwarded client request (ClientForwardRequest.kind), defined by the core. */
+export type { ForwardKind };
 
 /** Message type codes: one pair per RPC, the request odd and its response even. 0 is invalid. */
 export const MESSAGE_TYPE_CODE: { readonly [T in RpcMessageType]: number } = Object.freeze({
@@ -36,7 +37,7 @@ export const MESSAGE_TYPE_CODE: { readonly [T in RpcMessageType]: number } = Obj
 export const ENTRY_TYPE_CODE: { readonly [T in EntryType]: number } = Object.freeze({ command: 1, noop: 2, config: 3 });
 
 /** Forward kind codes (ClientForwardRequest.kind). 0 is invalid. */
-export const FORWARD_KIND_CODE: { readonly [K in ForwardKind]: number } = Object.freeze({ write: 1, read: 2 });
+export const FORWARD_KIND_CODE: { readonly [K in ForwardKind]: number } = Object.freeze({ write: 1, read: 2, admin: 3 });
 
 /** The fields of a message other than its `type` tag. */
 export type BodyField<T extends RpcMessageType> = Exclude<keyof MessageOfType<T>, 'type'>;
@@ -97,4 +98,4 @@ export const MESSAGE_TYPES_BY_CODE: readonly RpcMessageType[] = Object.freeze([
 /** Every entry type, in code order. */
 export const ENTRY_TYPES: readonly EntryType[] = Object.freeze(['command', 'noop', 'config'] satisfies EntryType[]);
 /** Every forward kind, in code order. */
-export const FORWARD_KINDS: readonly ForwardKind[] = Object.freeze(['write', 'read'] satisfies ForwardKind[]);
+export const FORWARD_KINDS: readonly ForwardKind[] = Object.freeze(['write', 'read', 'admin'] satisfies ForwardKind[]);

@@ -70,6 +70,7 @@ enum ForwardKind {
   FORWARD_KIND_UNSPECIFIED = 0;
   FORWARD_KIND_WRITE = 1;
   FORWARD_KIND_READ = 2;
+  FORWARD_KIND_ADMIN = 3;
 }
 
 message LogEntry {

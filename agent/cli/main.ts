@@ -11,8 +11,16 @@ interface Command {
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  agent: {
+    summary: 'agent --config FILE: run one node in the foreground (what the service runs)',
+    run: async (args) => (await import('./agent-command.js')).runAgentCommand(args),
+  },
   demo: {
-    summary: 'narrated simulated cluster under faults (what npm start runs)',
+    summary: 'three real agents on loopback with a live status table (what npm start runs)',
+    run: async (args) => (await import('./demo-cluster.js')).runDemoClusterCommand(args),
+  },
+  'sim-demo': {
+    summary: 'narrated simulated cluster under faults, in virtual time',
     run: async (args) => (await import('./demo.js')).runDemoCommand(args),
   },
   cluster: {

@@ -60,7 +60,7 @@ export class ForwardingClient {
     const deadline = this.timers.nowMs() + timeoutMs;
     let lastError: unknown = new NotLeaderError(null, 'no leader is known');
     for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX; attempt += 1) {
-      const remaining = deadline - this.timers.nowMs();
+      const remaining = Math.floor(deadline - this.timers.nowMs());
       if (remaining <= 0 || !this.host.isRunning()) break;
       if (this.host.isLeader()) {
         return this.runLocally(kind, payload, remaining);

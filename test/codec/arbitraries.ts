@@ -206,7 +206,7 @@ export function messageArbitraries(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_B
     ClientForwardRequest: record({
       type: fc.constant('ClientForwardRequest'),
       sourceId: id,
-      kind: fc.constantFrom('write', 'read'),
+      kind: fc.constantFrom('write', 'read', 'admin'),
       payload: bytesArbitrary(bounds.entryBytesMax),
       timeoutMs: u,
     }),

@@ -1,0 +1,97 @@
+/**
+ * `coraft agent --config FILE [--trace FILE]`: runs one node in the foreground until SIGTERM or
+ * SIGINT (or until the parent process that started it over IPC goes away). Exit codes follow
+ * sysexits(3); see EXIT in runtime/agent.ts.
+ */
+import { loadAgentConfig } from '../config/agent-config.js';
+import type { AgentConfig } from '../config/agent-config.js';
+import { ConfigError } from '../errors.js';
+import type { DiagnosticLogger, Metrics } from '../contracts.js';
+import { Agent, EXIT, exitCodeFor } from '../runtime/agent.js';
+import { ConsoleLogger, PinoLogger } from '../observability/loggers.js';
+import { EmfMetrics, PrometheusMetrics, StatsdMetrics } from '../observability/metrics.js';
+import { NoopMetrics } from '../observability/noop.js';
+import { parseHostPort } from '../config/agent-config.js';
+import { REAL_FACTORIES } from '../runtime/factories.js';
+import { parseOptions } from './args.js';
+
+const HELP = `usage: coraft agent --config FILE [--trace FILE]
+
+Runs one coraft node in the foreground until SIGTERM or SIGINT. On SIGTERM a leader hands
+leadership to the most up-to-date follower first.
+exit codes: 0 stopped on request, 64 usage, 69 a port could not be bound, 70 internal error,
+74 data directory error, 78 invalid configuration`;
+
+function buildLogger(config: AgentConfig): DiagnosticLogger {
+  return config.logFormat === 'console' ? new ConsoleLogger(config.logLevel) : new PinoLogger({ level: config.logLevel, base: { node: config.nodeId } });
+}
+
+async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; close: () => Promise<void> }> {
+  const settings = config.metrics;
+  switch (settings.kind) {
+    case 'prometheus': {
+      const metrics = new PrometheusMetrics(settings.prefix);
+      await metrics.listen(parseHostPort(settings.listen, 'metrics.listen'));
+      return { metrics, close: () => metrics.close() };
+    }
+    case 'statsd': {
+      const metrics = new StatsdMetrics({ host: settings.statsdHost, port: settings.statsdPort, prefix: settings.prefix });
+      return { metrics, close: () => metrics.flush() };
+    }
+    case 'cloudwatch-emf': {
+      const metrics = EmfMetrics.toFile(settings.emfNamespace, settings.emfFile);
+      const timer = setInterval(() => void metrics.flush(), settings.flushIntervalMs);
+      return { metrics, close: async () => {
+        clearInterval(timer);
+        await metrics.flush();
+      } };
+    }
+    case 'none':
+      return { metrics: new NoopMetrics(), close: () => Promise.resolve() };
+  }
+}
+
+export async function runAgentCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseOptions(args, { config: { type: 'string' }, trace: { type: 'string' }, help: { type: 'boolean' } });
+  if (values.help === true) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.ok;
+  }
+  if (values.config === undefined) throw new ConfigError(['--config: required (the agent.json of this node)']);
+  const loaded = loadAgentConfig(values.config);
+  const config: AgentConfig = values.trace === undefined ? loaded : { ...loaded, trace: values.trace };
+  const logger = buildLogger(config);
+  let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
+  let agent: Agent;
+  try {
+    metricsHandle = await buildMetrics(config);
+    agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics);
+  } catch (error) {
+    logger.critical('agent failed to start', { node: config.nodeId, error: error instanceof Error ? error.message : String(error) });
+    process.stderr.write(`coraft agent: ${error instanceof Error ? error.message : String(error)}\n`);
+    return exitCodeFor(error);
+  }
+  const code = await new Promise<number>((resolveExit) => {
+    const stopFor = (reason: string, exitCode: number): void => {
+      void agent.stop(reason).then(
+        () => resolveExit(exitCode),
+        (error: unknown) => resolveExit(exitCodeFor(error)),
+      );
+    };
+    process.once('SIGTERM', () => stopFor('SIGTERM', EXIT.ok));
+    process.once('SIGINT', () => stopFor('SIGINT', EXIT.ok));
+    // Started by a supervising process over IPC (the demo, the tests): stop when it goes.
+    if (process.send !== undefined) process.once('disconnect', () => stopFor('parent exited', EXIT.ok));
+    const watch = setInterval(() => {
+      const fatal = agent.fatalError();
+      if (fatal !== null) {
+        clearInterval(watch);
+        stopFor('fatal error', exitCodeFor(fatal));
+      }
+    }, 200);
+    watch.unref();
+  });
+  await metricsHandle.close();
+  if (logger instanceof PinoLogger) logger.flush();
+  return code;
+}
