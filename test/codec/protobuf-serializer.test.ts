@@ -57,6 +57,7 @@ describe('ProtobufSerializer', () => {
         FORWARD_KIND_UNSPECIFIED: 0,
         FORWARD_KIND_WRITE: FORWARD_KIND_CODE.write,
         FORWARD_KIND_READ: FORWARD_KIND_CODE.read,
+        FORWARD_KIND_ADMIN: FORWARD_KIND_CODE.admin,
       });
     });
   });
