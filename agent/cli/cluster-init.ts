@@ -29,8 +29,22 @@ export interface InitNode {
   readonly endpoint: string;
 }
 
+/** What `initCluster` writes. */
+export interface InitOptions {
+  readonly dir: string;
+  readonly nodes: number;
+  readonly basePort: number;
+  readonly transport: string;
+  readonly storage: string;
+  /** Default cbor. */
+  readonly codec?: string;
+  readonly force: boolean;
+  /** Extra top-level fields of each node's agent.json (e.g. `raft`, `logging`), by node id. */
+  readonly configOverrides?: (id: string) => Readonly<Record<string, unknown>>;
+}
+
 /** Writes the cluster; returns its nodes. */
-export function initCluster(options: { dir: string; nodes: number; basePort: number; transport: string; storage: string; force: boolean }): InitNode[] {
+export function initCluster(options: InitOptions): InitNode[] {
   const root = resolve(options.dir);
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   if (!options.force && ids.some((id) => existsSync(join(root, id, 'agent.json')))) {
@@ -51,10 +65,11 @@ export function initCluster(options: { dir: string; nodes: number; basePort: num
       listen: { peer: members[i]?.address ?? '', endpoint },
       members,
       transport: options.transport,
-      codec: 'cbor',
+      codec: options.codec ?? 'cbor',
       storage: options.storage,
       psk: { identity: id, keyFile: `${id}.key`, keystoreFile: 'keystore.json' },
       logging: { level: 'info', format: 'json' },
+      ...options.configOverrides?.(id),
     };
     const file = join(dir, 'agent.json');
     writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });

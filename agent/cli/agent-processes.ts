@@ -1,0 +1,227 @@
+/**
+ * A loopback cluster of real agent processes made by `cluster init`: start, stop, kill, pause
+ * and resume each agent, and ask each one's local endpoint for its status. The demo, the
+ * benchmarks, the integration tests and the chaos harness drive clusters through it.
+ *
+ * Agents are started with an IPC channel, so they stop on their own (leader hand-off included)
+ * when the process that started them exits; nothing is left running.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initCluster } from './cluster-init.js';
+import type { InitNode, InitOptions } from './cluster-init.js';
+import { EndpointClient, endpointTarget } from './endpoint-client.js';
+
+/** The CLI entry point the agents run. */
+export const CORAFT_BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
+
+/** What `GET /status` reports, as far as the cluster driver needs it. */
+export interface StatusView {
+  readonly nodeId: string;
+  readonly state: string;
+  readonly term: number;
+  readonly leaderId: string | null;
+  readonly commitIndex: number;
+  readonly lastApplied: number;
+}
+
+/** Reads a status document; null when it is not one. */
+export function parseStatus(value: unknown): StatusView | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const get = (name: string): unknown => Reflect.get(value, name);
+  const nodeId = get('nodeId');
+  const state = get('state');
+  const term = get('term');
+  const leaderId = get('leaderId');
+  const commitIndex = get('commitIndex');
+  const lastApplied = get('lastApplied');
+  if (typeof nodeId !== 'string' || typeof state !== 'string' || typeof term !== 'number' || typeof commitIndex !== 'number' || typeof lastApplied !== 'number') return null;
+  return { nodeId, state, term, leaderId: typeof leaderId === 'string' ? leaderId : null, commitIndex, lastApplied };
+}
+
+/** One agent of the cluster. */
+export interface AgentProcess {
+  readonly init: InitNode;
+  /** The running process, or null while the agent is down. */
+  readonly process: ChildProcess | null;
+  readonly client: EndpointClient;
+}
+
+/** How the cluster is made and how its agents are run. */
+export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' | 'basePort' | 'force'>> {
+  /** Folder for the cluster; default a fresh temporary one, removed by close(). */
+  readonly dir?: string;
+  /** First port; default a free range found by probing. */
+  readonly basePort?: number;
+  /** Extra arguments of every `coraft agent` (e.g. `--trace`), by node id. */
+  readonly agentArgs?: (id: string) => readonly string[];
+  /** Where an agent's stdout and stderr go: 'ignore' (default), 'inherit', or a callback per line chunk. */
+  readonly output?: 'ignore' | 'inherit' | ((id: string, chunk: string) => void);
+  /** Timeout of one endpoint request, ms. Default 2000. */
+  readonly requestTimeoutMs?: number;
+}
+
+interface Slot {
+  readonly init: InitNode;
+  process: ChildProcess | null;
+  readonly client: EndpointClient;
+  exited: Promise<number | null>;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const udp = createSocket('udp4');
+    udp.once('error', () => done(false));
+    udp.bind(port, '127.0.0.1', () => {
+      const tcp = createServer();
+      tcp.once('error', () => udp.close(() => done(false)));
+      tcp.listen(port, '127.0.0.1', () => tcp.close(() => udp.close(() => done(true))));
+    });
+  });
+}
+
+/** Finds `count` consecutive ports free for both UDP and TCP on 127.0.0.1, starting near `from`. */
+export async function findFreePorts(count: number, from = 20_000 + Math.floor(Math.random() * 30_000)): Promise<number> {
+  for (let base = from; base + count < 65_000; base += count) {
+    let free = true;
+    for (let port = base; port < base + count && free; port += 1) free = await portFree(port);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports from ${from}`);
+}
+
+export class AgentProcesses {
+  private readonly slots: Map<string, Slot>;
+
+  private constructor(
+    readonly dir: string,
+    private readonly ownsDir: boolean,
+    readonly nodes: readonly InitNode[],
+    private readonly options: AgentProcessesOptions,
+  ) {
+    const timeoutMs = options.requestTimeoutMs ?? 2000;
+    this.slots = new Map(nodes.map((init) => [init.id, { init, process: null, client: new EndpointClient(endpointTarget(init.endpoint, timeoutMs)), exited: Promise.resolve(null) }]));
+  }
+
+  /** Writes a fresh cluster with `cluster init`; no agent runs yet. */
+  static async create(options: AgentProcessesOptions = {}): Promise<AgentProcesses> {
+    const nodes = options.nodes ?? 3;
+    const ownsDir = options.dir === undefined;
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'coraft-cluster-'));
+    const basePort = options.basePort ?? (await findFreePorts(2 * nodes));
+    const init = initCluster({
+      dir,
+      nodes,
+      basePort,
+      transport: options.transport ?? 'coaps',
+      storage: options.storage ?? 'lmdb',
+      codec: options.codec ?? 'cbor',
+      force: true,
+      ...(options.configOverrides === undefined ? {} : { configOverrides: options.configOverrides }),
+    });
+    return new AgentProcesses(dir, ownsDir, init, options);
+  }
+
+  /** The agents, in id order. */
+  agents(): readonly AgentProcess[] {
+    return [...this.slots.values()];
+  }
+
+  agent(id: string): AgentProcess {
+    return this.slot(id);
+  }
+
+  /** Starts the agent `id` (no-op while it runs). */
+  start(id: string): void {
+    const slot = this.slot(id);
+    if (slot.process !== null) return;
+    const output = this.options.output ?? 'ignore';
+    const stdio = output === 'inherit' ? 'inherit' : output === 'ignore' ? 'ignore' : 'pipe';
+    const extra = this.options.agentArgs?.(id) ?? [];
+    const child = spawn(process.execPath, [CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra], { stdio: ['ignore', stdio, stdio, 'ipc'] });
+    if (typeof output === 'function') {
+      child.stdout?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));
+      child.stderr?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));
+    }
+    slot.process = child;
+    slot.exited = new Promise((done) => {
+      child.once('exit', (code) => {
+        if (slot.process === child) slot.process = null;
+        done(code);
+      });
+    });
+  }
+
+  startAll(): void {
+    for (const id of this.slots.keys()) this.start(id);
+  }
+
+  /** Sends `signal` to the agent `id` and, unless it is SIGSTOP/SIGCONT, waits for it to exit. Resolves with its exit code. */
+  async signal(id: string, signal: NodeJS.Signals): Promise<number | null> {
+    const slot = this.slot(id);
+    if (slot.process === null) return null;
+    slot.process.kill(signal);
+    if (signal === 'SIGSTOP' || signal === 'SIGCONT') return null;
+    return slot.exited;
+  }
+
+  /** The agent's exit, for one already told to stop. */
+  exited(id: string): Promise<number | null> {
+    return this.slot(id).exited;
+  }
+
+  /** Asks `GET /status` of the agent `id`; null when it is down or does not answer. */
+  async status(id: string): Promise<StatusView | null> {
+    const slot = this.slot(id);
+    if (slot.process === null) return null;
+    try {
+      return parseStatus(await slot.client.json('GET', '/status'));
+    } catch {
+      // Not answering is what "down" means to the caller.
+      return null;
+    }
+  }
+
+  /** Waits until a running agent reports itself leader and a majority agree on it; resolves with its id. */
+  async waitForLeader(timeoutMs: number, not: string | null = null): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const statuses = await Promise.all([...this.slots.keys()].map((id) => this.status(id)));
+      const leader = statuses.find((s) => s?.state === 'leader' && s.nodeId !== not) ?? null;
+      if (leader !== null) {
+        const agreeing = statuses.filter((s) => s?.leaderId === leader.nodeId && s.term === leader.term).length;
+        if (2 * agreeing > this.slots.size) return leader.nodeId;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no leader within ${timeoutMs} ms`);
+  }
+
+  /** Stops every agent with SIGTERM (SIGKILL after `graceMs`), closes the clients and removes a temporary folder. */
+  async close(graceMs = 10_000): Promise<void> {
+    const running = [...this.slots.values()].filter((s) => s.process !== null);
+    for (const slot of running) {
+      slot.process?.kill('SIGCONT');
+      slot.process?.kill('SIGTERM');
+    }
+    const killer = setTimeout(() => {
+      for (const slot of running) slot.process?.kill('SIGKILL');
+    }, graceMs);
+    await Promise.all(running.map((s) => s.exited));
+    clearTimeout(killer);
+    for (const slot of this.slots.values()) await slot.client.close();
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private slot(id: string): Slot {
+    const slot = this.slots.get(id);
+    if (slot === undefined) throw new Error(`no agent ${id} in this cluster`);
+    return slot;
+  }
+}
