@@ -29,6 +29,7 @@ export type RaftErrorCode =
   | 'CODEC_MALFORMED'
   | 'CODEC_LIMIT'
   | 'CODEC_VERSION'
+  | 'CODEC_SCHEMA'
   | 'STORAGE_IO'
   | 'STORAGE_CORRUPT'
   | 'STORAGE_FULL'
@@ -106,7 +107,7 @@ export class PersistenceError extends RaftError {
 
 /** Bytes that are not a valid message of the expected kind (reference `serialization_exception`). */
 export class SerializationError extends RaftError {
-  constructor(code: 'CODEC_MALFORMED' | 'CODEC_LIMIT' | 'CODEC_VERSION', message: string, options: RaftErrorOptions = {}) {
+  constructor(code: 'CODEC_MALFORMED' | 'CODEC_LIMIT' | 'CODEC_VERSION' | 'CODEC_SCHEMA', message: string, options: RaftErrorOptions = {}) {
     super(code, message, options);
   }
 

@@ -19,7 +19,7 @@ import { ENTRY_TYPE_CODE, FORWARD_KIND_CODE, MESSAGE_TYPES_BY_CODE, WIRE_VERSION
 import { dataItemsMax, resolveCodecLimits } from './limits.js';
 import { scanProtobuf } from './protobuf-scan.js';
 import { hasType, readMessage } from './messages.js';
-import { PROTO_SCHEMA } from './protobuf-schema.js';
+import { protoSchema } from './protobuf-schema.js';
 
 /**
  * CoAP Content-Format used for application/x-protobuf: 65000, the first number of the
@@ -93,7 +93,7 @@ export class ProtobufSerializer implements RpcSerializer {
   /** A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits. */
   constructor(limits: Partial<CodecLimits> = {}) {
     this.limits = resolveCodecLimits(limits);
-    const root = protobuf.parse(PROTO_SCHEMA, { keepCase: false }).root;
+    const root = protobuf.parse(protoSchema(), { keepCase: false }).root;
     root.resolveAll();
     this.envelope = root.lookupType('coraft.rpc.v1.Envelope');
   }

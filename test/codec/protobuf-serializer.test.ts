@@ -10,7 +10,7 @@ import protobuf from 'protobufjs';
 import { SerializationError } from '../../agent/contracts.js';
 import { ProtobufSerializer } from '../../codec/index.js';
 import { ENTRY_TYPE_CODE, FIELD_ORDER, FORWARD_KIND_CODE, MESSAGE_TYPE_CODE, MESSAGE_TYPES_BY_CODE } from '../../codec/layout.js';
-import { PROTO_SCHEMA } from '../../codec/protobuf-schema.js';
+import { protoSchema } from '../../codec/protobuf-schema.js';
 
 const pb = new ProtobufSerializer();
 const protoText = readFileSync(new URL('../../codec/coraft.proto', import.meta.url), 'utf8');
@@ -36,8 +36,10 @@ describe('ProtobufSerializer', () => {
   });
 
   describe('schema', () => {
-    it('compiles exactly the text of codec/coraft.proto', () => {
-      assert.equal(PROTO_SCHEMA, protoText);
+    it('compiles exactly the text of codec/coraft.proto, from source and from the built package', async () => {
+      assert.equal(protoSchema(), protoText);
+      const built = (await import(new URL('../../dist/codec/protobuf-schema.js', import.meta.url).href)) as { protoSchema: () => string };
+      assert.equal(built.protoSchema(), protoText);
     });
 
     it('numbers message fields by the order of layout.ts and bodies by type code + 1', () => {
