@@ -23,6 +23,7 @@ import { RecordLayer } from './record-layer.js';
 import { splitRecords } from './record.js';
 import { Session } from './session.js';
 import type { SessionEnd, SessionHost } from './session.js';
+import { SessionReceiver } from './receiver.js';
 import { SocketSender } from './socket-sender.js';
 import { StatsCounters } from './stats.js';
 import type { DtlsStats } from './stats.js';
@@ -69,11 +70,12 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   private readonly randomBytes: (count: number) => Uint8Array;
   private readonly host: SessionHost;
   private readonly sender: SocketSender;
-  private handler: DatagramHandler | null = null;
+  private readonly receiver: SessionReceiver;
   private closed = false;
   private readonly sweeper: IdleSweeper;
 
-  private constructor(private readonly socket: Socket, private readonly options: ResolvedClientOptions, private readonly deps: DtlsDeps) {
+  private constructor(private readonly socket: Socket, private readonly options: ResolvedClientOptions, deps: DtlsDeps) {
+    this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
     this.sender = new SocketSender(socket, this.counters);
@@ -83,17 +85,17 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       stats: this.counters,
       randomBytes: this.randomBytes,
       sendDatagram: (data, address, port) => this.sender.send(data, address, port),
-      contain: (session, action) => this.contain(session, action),
+      contain: (session, action) => this.receiver.contain(session, action),
       established: (session) => this.onEstablished(session),
       ended: (session, end) => this.onEnded(session, end),
-      applicationData: (session, data) => this.deliver(session, data),
+      applicationData: (session, data) => this.receiver.deliver(session, data),
     };
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
-    socket.on('error', (error) => this.reportInternal(error));
+    socket.on('error', (error) => this.receiver.report(error));
     const established = (): Session[] => [...this.peers.values()].map((p) => p.session).filter((s) => s.state === 'established');
     this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, established, () => {
       this.counters.sessionsExpired += 1;
-    }, (error) => this.reportInternal(error));
+    }, (error) => this.receiver.report(error));
   }
 
   /** Validates `options` and binds the socket. Rejects with ConfigError or the bind error. */
@@ -148,7 +150,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   }
 
   onMessage(handler: DatagramHandler): void {
-    this.handler = handler;
+    this.receiver.setHandler(handler);
   }
 
   localAddress(): { readonly address: string; readonly port: number } {
@@ -195,7 +197,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     });
     const peer: Peer = { session: new Session(this.host, 'client', address, port, records, role, 0), queue: [], waiters: [] };
     this.peers.set(key, peer);
-    this.contain(peer.session, () => peer.session.begin(role.start()));
+    this.receiver.contain(peer.session, () => peer.session.begin(role.start()));
     if (peer.session.state === 'closed') return new NetworkError('NET_UNREACHABLE', `DTLS handshake with ${address}:${port} could not start`);
     return peer;
   }
@@ -219,7 +221,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       }
       peer.session.receive(records);
     } catch (error) {
-      this.reportInternal(error);
+      this.receiver.report(error);
       peer?.session.drop('internal');
     }
   }
@@ -240,29 +242,5 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const error = networkErrorFor(end, session.address, session.port);
     for (const { waiter } of peer.queue.splice(0)) waiter.reject(error);
     for (const waiter of peer.waiters.splice(0)) waiter.reject(error);
-  }
-
-  private deliver(session: Session, data: Uint8Array): void {
-    const handler = this.handler;
-    if (handler === null) return;
-    try {
-      handler(data, { address: session.address, port: session.port, identity: session.identity });
-    } catch (error) {
-      this.reportInternal(error);
-    }
-  }
-
-  private contain(session: Session, action: () => void): void {
-    try {
-      action();
-    } catch (error) {
-      this.reportInternal(error);
-      session.drop('internal');
-    }
-  }
-
-  private reportInternal(error: unknown): void {
-    this.counters.internalErrors += 1;
-    this.deps.onInternalError?.(error);
   }
 }

@@ -28,6 +28,7 @@ import { resolveServerOptions } from './server-options.js';
 import type { DtlsServerOptions, ResolvedServerOptions } from './server-options.js';
 import { Session } from './session.js';
 import type { SessionEnd, SessionHost } from './session.js';
+import { SessionReceiver } from './receiver.js';
 import { SocketSender } from './socket-sender.js';
 import { StatsCounters } from './stats.js';
 import type { DtlsStats } from './stats.js';
@@ -55,12 +56,13 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private readonly cookies: CookieJar;
   private readonly host: SessionHost;
   private readonly sender: SocketSender;
-  private handler: DatagramHandler | null = null;
+  private readonly receiver: SessionReceiver;
   private closed = false;
   private readonly sweeper: IdleSweeper;
   private readonly unknownSessionAlerts: RateLimiter;
 
-  private constructor(private readonly socket: Socket, private readonly options: ResolvedServerOptions, private readonly deps: DtlsDeps) {
+  private constructor(private readonly socket: Socket, private readonly options: ResolvedServerOptions, deps: DtlsDeps) {
+    this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
     this.cookies = new CookieJar(this.timers, this.randomBytes, options.cookieSecretRotationMs);
@@ -71,17 +73,17 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       stats: this.counters,
       randomBytes: this.randomBytes,
       sendDatagram: (data, address, port) => this.sender.send(data, address, port),
-      contain: (session, action) => this.contain(session, action),
+      contain: (session, action) => this.receiver.contain(session, action),
       established: (session) => this.onEstablished(session),
       ended: (session, end) => this.onEnded(session, end),
-      applicationData: (session, data) => this.deliver(session, data),
+      applicationData: (session, data) => this.receiver.deliver(session, data),
     };
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
-    socket.on('error', (error) => this.reportInternal(error));
+    socket.on('error', (error) => this.receiver.report(error));
     this.unknownSessionAlerts = new RateLimiter(this.timers, options.unknownSessionAlertsPerSecondMax);
     this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, () => [...this.sessions.values()].map((e) => e.session), () => {
       this.counters.sessionsExpired += 1;
-    }, (error) => this.reportInternal(error));
+    }, (error) => this.receiver.report(error));
   }
 
   /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
@@ -105,7 +107,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   }
 
   onMessage(handler: DatagramHandler): void {
-    this.handler = handler;
+    this.receiver.setHandler(handler);
   }
 
   localAddress(): { readonly address: string; readonly port: number } {
@@ -160,7 +162,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     } catch (error) {
       // A bug met while parsing a peer's datagram must not take the server down for every
       // other peer: count it, report it, and drop whatever state that peer had.
-      this.reportInternal(error);
+      this.receiver.report(error);
       const key = peerKey(address, port);
       this.handshakes.get(key)?.session.drop('internal');
       this.sessions.get(key)?.session.drop('internal');
@@ -264,31 +266,6 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     const key = peerKey(session.address, session.port);
     if (this.handshakes.get(key)?.session === session) this.handshakes.delete(key);
     if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
-  }
-
-  private deliver(session: Session, data: Uint8Array): void {
-    const handler = this.handler;
-    if (handler === null) return;
-    try {
-      handler(data, { address: session.address, port: session.port, identity: session.identity });
-    } catch (error) {
-      // The receiver's bug is reported, not allowed to unwind through the socket handler.
-      this.reportInternal(error);
-    }
-  }
-
-  private contain(session: Session, action: () => void): void {
-    try {
-      action();
-    } catch (error) {
-      this.reportInternal(error);
-      session.drop('internal');
-    }
-  }
-
-  private reportInternal(error: unknown): void {
-    this.counters.internalErrors += 1;
-    this.deps.onInternalError?.(error);
   }
 }
 
