@@ -5,31 +5,10 @@
  */
 import { pino } from 'pino';
 import type { Logger as PinoInstance } from 'pino';
-import type { DiagnosticLogger, LogFields, LogLevel } from '../contracts.js';
+import type { LogFields, LogLevel } from '../contracts.js';
+import { LevelledLogger } from './noop.js';
 
 const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warning: 40, error: 50, critical: 60 };
-
-abstract class LevelledLogger implements DiagnosticLogger {
-  abstract log(level: LogLevel, message: string, fields?: LogFields): void;
-  trace(message: string, fields?: LogFields): void {
-    this.log('trace', message, fields);
-  }
-  debug(message: string, fields?: LogFields): void {
-    this.log('debug', message, fields);
-  }
-  info(message: string, fields?: LogFields): void {
-    this.log('info', message, fields);
-  }
-  warning(message: string, fields?: LogFields): void {
-    this.log('warning', message, fields);
-  }
-  error(message: string, fields?: LogFields): void {
-    this.log('error', message, fields);
-  }
-  critical(message: string, fields?: LogFields): void {
-    this.log('critical', message, fields);
-  }
-}
 
 /** pino's name for each of our levels (`warning` is pino's `warn`, `critical` its `fatal`). */
 const PINO_LEVEL: Readonly<Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'>> = {

@@ -20,21 +20,9 @@ export interface LogRecord {
   readonly fields: LogFields;
 }
 
-/** A logger that keeps the last `recordsMax` records in memory (and can forward them). */
-export class MemoryLogger implements DiagnosticLogger {
-  readonly records: LogRecord[] = [];
-
-  constructor(
-    private readonly recordsMax = 10_000,
-    private readonly forward: DiagnosticLogger | null = null,
-  ) {}
-
-  log(level: LogLevel, message: string, fields: LogFields = {}): void {
-    if (this.records.length >= this.recordsMax) this.records.shift();
-    this.records.push({ level, message, fields });
-    this.forward?.log(level, message, fields);
-  }
-
+/** A logger whose per-level methods all go through `log`. */
+export abstract class LevelledLogger implements DiagnosticLogger {
+  abstract log(level: LogLevel, message: string, fields?: LogFields): void;
   trace(message: string, fields?: LogFields): void {
     this.log('trace', message, fields);
   }
@@ -52,6 +40,24 @@ export class MemoryLogger implements DiagnosticLogger {
   }
   critical(message: string, fields?: LogFields): void {
     this.log('critical', message, fields);
+  }
+}
+
+/** A logger that keeps the last `recordsMax` records in memory (and can forward them). */
+export class MemoryLogger extends LevelledLogger {
+  readonly records: LogRecord[] = [];
+
+  constructor(
+    private readonly recordsMax = 10_000,
+    private readonly forward: DiagnosticLogger | null = null,
+  ) {
+    super();
+  }
+
+  log(level: LogLevel, message: string, fields: LogFields = {}): void {
+    if (this.records.length >= this.recordsMax) this.records.shift();
+    this.records.push({ level, message, fields });
+    this.forward?.log(level, message, fields);
   }
 }
 
