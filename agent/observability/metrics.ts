@@ -86,6 +86,12 @@ export class PrometheusMetrics implements Metrics {
     });
   }
 
+  /** The address /metrics is served on, once listening. */
+  address(): HostPort | null {
+    const address = this.server?.address();
+    return address === undefined || address === null || typeof address === 'string' ? null : { host: address.address, port: address.port };
+  }
+
   close(): Promise<void> {
     const server = this.server;
     if (server === null) return Promise.resolve();

@@ -1,0 +1,174 @@
+// Proves the loggers and metrics the agent can be configured with do what an operator reads
+// from them: pino writes one JSON object per line with our level names mapped and the fields
+// kept; the console logger filters by level; Prometheus serves counters, gauges and
+// histograms at /metrics and bounds its series; StatsD sends datagrams to its server; the
+// CloudWatch embedded metric format writes documents CloudWatch can read; and the trace
+// writer appends the simulator's JSON Lines events.
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConsoleLogger, PinoLogger } from '../../../agent/observability/loggers.js';
+import { EmfMetrics, PrometheusMetrics, SERIES_MAX, StatsdMetrics } from '../../../agent/observability/metrics.js';
+import { MemoryLogger } from '../../../agent/observability/noop.js';
+import { TraceWriter } from '../../../agent/observability/trace-writer.js';
+
+function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('observability', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'coraft-obs-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('PinoLogger', () => {
+    it('writes one JSON object per line, maps warning/critical to warn/fatal, keeps fields and drops lines below its level', () => {
+      const file = join(dir, 'log.jsonl');
+      const fd = openSync(file, 'w');
+      const logger = new PinoLogger({ level: 'info', base: { node: 'n1' }, fd });
+      logger.debug('hidden');
+      logger.info('became leader', { term: 3, reason: 'won election' });
+      logger.warning('peer refused', { peer: 'n2' });
+      logger.critical('disk failed');
+      logger.flush();
+      closeSync(fd);
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(lines.map((l) => [l.level, l.msg]), [[30, 'became leader'], [40, 'peer refused'], [60, 'disk failed']]);
+      assert.equal(lines[0]?.term, 3);
+      assert.equal(lines[0]?.reason, 'won election');
+      assert.equal(lines[0]?.node, 'n1');
+      assert.equal(typeof lines[0]?.time, 'string');
+    });
+  });
+
+  describe('ConsoleLogger', () => {
+    it('writes level, message and key=value fields, quoting values with spaces, and filters by level', () => {
+      const lines: string[] = [];
+      const logger = new ConsoleLogger('warning', (line) => lines.push(line));
+      logger.info('dropped');
+      logger.error('cannot bind', { port: 5683, reason: 'address in use' });
+      assert.equal(lines.length, 1);
+      assert.match(lines[0] ?? '', /ERROR\s+cannot bind port=5683 reason="address in use"\n$/);
+    });
+  });
+
+  describe('MemoryLogger', () => {
+    it('keeps at most recordsMax records, the newest', () => {
+      const logger = new MemoryLogger(2);
+      logger.info('a');
+      logger.info('b');
+      logger.error('c');
+      assert.deepEqual(logger.records.map((r) => r.message), ['b', 'c']);
+    });
+  });
+
+  describe('PrometheusMetrics', () => {
+    it('serves counters with labels, gauges and histograms at /metrics and 404 elsewhere', async () => {
+      const metrics = new PrometheusMetrics('coraft');
+      await metrics.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        metrics.increment('raft_rpc_sent_total', 2, { peer: 'n2', type: 'AppendEntriesRequest' });
+        metrics.setGauge('raft_term', 7);
+        metrics.observeDurationMs('raft_commit_latency_ms', 3);
+        const address = metrics.address();
+        assert.notEqual(address, null);
+        const { status, body } = await httpGet(address?.port ?? 0, '/metrics');
+        assert.equal(status, 200);
+        assert.match(body, /coraft_raft_rpc_sent_total\{peer="n2",type="AppendEntriesRequest"\} 2/);
+        assert.match(body, /coraft_raft_term 7/);
+        assert.match(body, /coraft_raft_commit_latency_ms_bucket\{le="5"\} 1/);
+        assert.equal((await httpGet(address?.port ?? 0, '/other')).status, 404);
+      } finally {
+        await metrics.close();
+      }
+    });
+
+    it(`keeps at most ${SERIES_MAX} metrics and counts the ones it drops`, () => {
+      const metrics = new PrometheusMetrics('coraft');
+      for (let i = 0; i < SERIES_MAX + 5; i += 1) metrics.increment(`m${i}`);
+      assert.equal(metrics.droppedSeries, 5);
+    });
+  });
+
+  describe('StatsdMetrics', () => {
+    it('sends counters, gauges and timings with tags to the StatsD server', async () => {
+      const server = createSocket('udp4');
+      await new Promise<void>((r) => server.bind(0, '127.0.0.1', () => r()));
+      const received: string[] = [];
+      const got = new Promise<void>((resolve) => {
+        server.on('message', (data) => {
+          received.push(...data.toString('utf8').split('\n'));
+          if (received.length >= 3) resolve();
+        });
+      });
+      const metrics = new StatsdMetrics({ host: '127.0.0.1', port: server.address().port, prefix: 'coraft' });
+      metrics.increment('raft_proposals_total', 1, { node: 'n1' });
+      metrics.setGauge('raft_term', 4);
+      metrics.observeDurationMs('storage_sync_ms', 1.5);
+      await got;
+      await metrics.flush();
+      server.close();
+      assert.ok(received.includes('coraft.raft_proposals_total:1|c|#node:n1'), received.join(' '));
+      assert.ok(received.includes('coraft.raft_term:4|g'), received.join(' '));
+      assert.ok(received.includes('coraft.storage_sync_ms:1.5|ms'), received.join(' '));
+    });
+  });
+
+  describe('EmfMetrics', () => {
+    it('writes one EMF document per series on flush, counters summed and gauges last-value', async () => {
+      const lines: string[] = [];
+      const metrics = new EmfMetrics('coraft', (line) => lines.push(line), () => 1_700_000_000_000);
+      metrics.increment('raft_proposals_total');
+      metrics.increment('raft_proposals_total', 2);
+      metrics.setGauge('raft_term', 1);
+      metrics.setGauge('raft_term', 5);
+      metrics.observeDurationMs('raft_commit_latency_ms', 2, { node: 'n1' });
+      await metrics.flush();
+      const docs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const by = (name: string): Record<string, unknown> | undefined => docs.find((d) => name in d);
+      assert.equal(by('raft_proposals_total')?.raft_proposals_total, 3);
+      assert.equal(by('raft_term')?.raft_term, 5);
+      const latency = by('raft_commit_latency_ms');
+      assert.equal(latency?.node, 'n1');
+      assert.deepEqual(latency?._aws, {
+        Timestamp: 1_700_000_000_000,
+        CloudWatchMetrics: [{ Namespace: 'coraft', Dimensions: [['node']], Metrics: [{ Name: 'raft_commit_latency_ms', Unit: 'Milliseconds' }] }],
+      });
+      lines.length = 0;
+      await metrics.flush();
+      assert.deepEqual(lines, [], 'a flush with nothing new writes nothing');
+    });
+  });
+
+  describe('TraceWriter', () => {
+    it("appends the simulator's leader, apply, snapshot and config events as JSON Lines", async () => {
+      const file = join(dir, 'trace.jsonl');
+      const trace = new TraceWriter(file, 'n1', () => 42);
+      trace.onLeader(2);
+      trace.onApply({ index: 5, term: 2, type: 'command', command: new TextEncoder().encode('abc') });
+      trace.onSnapshotRestore({ lastIncludedIndex: 9, lastIncludedTerm: 2, configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] } });
+      trace.onConfiguration(6, { voters: ['n1', 'n2'], learners: [], oldVoters: ['n1'], members: [] });
+      await trace.close();
+      const events = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(events, [
+        { t: 42, type: 'leader', node: 'n1', term: 2 },
+        { t: 42, type: 'apply', node: 'n1', index: 5, term: 2, digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' },
+        { t: 42, type: 'snapshot', node: 'n1', index: 9, term: 2 },
+        { t: 42, type: 'config', node: 'n1', index: 6, voters: ['n1', 'n2'], learners: [], joint: true },
+      ]);
+    });
+  });
+});
