@@ -5,25 +5,21 @@
  * leaves only as the `Ready` value of `takeReady()`. It does no I/O, reads no clock and starts
  * no timer, so a whole cluster of cores can be simulated exactly from a seed.
  *
- * This file holds the node's state, its public API and its role transitions; the message
- * handlers live in election.ts (votes and pre-votes) and replication.ts (appends, snapshots,
- * commitment), which operate on this class's fields.
+ * This file holds the node's state, its public API and its role transitions; step.ts
+ * dispatches inputs to the message handlers of election.ts (votes and pre-votes) and
+ * replication.ts (appends, snapshots, commitment), which operate on this class's fields.
  */
 import { assert, assertNever } from './assert.js';
-import { handlePreVoteRequest, handlePreVoteResponse, handleVoteRequest, handleVoteResponse, campaign } from './election.js';
+import { campaign } from './election.js';
 import { RaftLog } from './log.js';
 import { allMembers, encodeConfiguration, isMember, isVoter, quorumVoters, sameConfiguration, transitionProblem } from './membership.js';
 import { Progress } from './progress.js';
 import type { Prng } from './prng.js';
 import { hasQuorum } from './quorum.js';
 import { ReadIndexQueue } from './read-index.js';
-import type { CoreEvent, CoreInput, CoreRequest, InboundRequest, Outbound, Ready, ReadState, Role, SoftState, StepResult } from './ready.js';
+import type { CoreEvent, CoreInput, CoreRequest, Outbound, Ready, ReadState, Role, SoftState, StepResult } from './ready.js';
 import {
   flushReplication,
-  handleAppendEntries,
-  handleAppendResponse,
-  handleInstallSnapshot,
-  handleSnapshotResponse,
   handleUnreachable,
   maybeCommit,
   sendHeartbeats,
@@ -31,6 +27,7 @@ import {
 } from './replication.js';
 import type { IncomingSnapshot } from './replication.js';
 import { ConfigTracker } from './config-tracker.js';
+import { stepRequest, stepResponse } from './step.js';
 import { inputProblem } from './validate.js';
 import type { ClusterConfiguration, EntryType, HardState, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
 
@@ -184,9 +181,9 @@ export class RaftCore {
     if (problem !== null) return { ok: false, reason: problem };
     switch (input.kind) {
       case 'request':
-        return this.stepRequest(input);
+        return stepRequest(this, input);
       case 'response':
-        return this.stepResponse(input);
+        return stepResponse(this, input);
       case 'unreachable':
         handleUnreachable(this, input.to, input.request);
         return { ok: true };
@@ -582,104 +579,6 @@ export class RaftCore {
     }
     // A single-voter cluster commits as soon as the entry is stable; flushReplication sends it.
     return { ok: true, index: entry.index, term: entry.term };
-  }
-
-  private stepRequest(input: InboundRequest): StepResult {
-    const request = input.request;
-    switch (request.type) {
-      case 'PreVoteRequest':
-        handlePreVoteRequest(this, input.replyTo, request);
-        return { ok: true };
-      case 'RequestVoteRequest':
-        handleVoteRequest(this, input.replyTo, request);
-        return { ok: true };
-      case 'AppendEntriesRequest':
-      case 'InstallSnapshotRequest':
-      case 'TimeoutNowRequest':
-        return this.stepLeaderRequest(input, request);
-      default:
-        return assertNever(request);
-    }
-  }
-
-  /** Requests that only a leader sends: the term check of Raft §5.1, then the handler. */
-  private stepLeaderRequest(input: InboundRequest, request: Extract<CoreRequest, { leaderId: NodeId }>): StepResult {
-    if (request.leaderId !== input.from) return { ok: false, reason: `${request.type} from ${input.from} claims leader ${request.leaderId}` };
-    if (request.term > this.currentTerm) {
-      this.becomeFollower(request.term, request.leaderId, `${request.type} from ${request.leaderId} with a higher term`);
-    }
-    if (request.term < this.currentTerm) {
-      this.rejectStale(input.replyTo, request);
-      return { ok: true };
-    }
-    if (this.role === 'leader') return { ok: false, reason: `${request.leaderId} claims leadership of term ${request.term}, which this node leads` };
-    if (this.leaderId !== null && this.leaderId !== request.leaderId) {
-      return { ok: false, reason: `${request.leaderId} claims leadership of term ${request.term}, led by ${this.leaderId}` };
-    }
-    if (this.role !== 'follower') this.becomeFollower(request.term, request.leaderId, `${request.type} from the leader of the term`);
-    if (this.leaderId === null) this.emit({ kind: 'leader', term: this.currentTerm, leaderId: request.leaderId });
-    this.leaderId = request.leaderId;
-    this.electionElapsed = 0;
-    switch (request.type) {
-      case 'AppendEntriesRequest':
-        handleAppendEntries(this, input.replyTo, request);
-        break;
-      case 'InstallSnapshotRequest':
-        handleInstallSnapshot(this, input.replyTo, request);
-        break;
-      case 'TimeoutNowRequest':
-        this.reply(input.replyTo, { type: 'TimeoutNowResponse', term: this.currentTerm });
-        if (this.isPromotable()) campaign(this, 'real', true);
-        break;
-      default:
-        return assertNever(request);
-    }
-    return { ok: true };
-  }
-
-  /** Answers a request of an older term with our term, so its sender steps down. */
-  private rejectStale(replyTo: number, request: Extract<CoreRequest, { leaderId: NodeId }>): void {
-    switch (request.type) {
-      case 'AppendEntriesRequest':
-        this.reply(replyTo, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false, conflictIndex: null, conflictTerm: null, lastLogIndex: this.log.lastIndex() });
-        return;
-      case 'InstallSnapshotRequest':
-        this.reply(replyTo, { type: 'InstallSnapshotResponse', term: this.currentTerm, bytesStored: 0 });
-        return;
-      case 'TimeoutNowRequest':
-        this.reply(replyTo, { type: 'TimeoutNowResponse', term: this.currentTerm });
-        return;
-      default:
-        assertNever(request);
-    }
-  }
-
-  private stepResponse(input: Extract<CoreInput, { kind: 'response' }>): StepResult {
-    switch (input.response.type) {
-      case 'PreVoteResponse':
-        if (input.request.type === 'PreVoteRequest') handlePreVoteResponse(this, input.from, input.request, input.response);
-        return { ok: true };
-      case 'RequestVoteResponse':
-        if (input.request.type === 'RequestVoteRequest') handleVoteResponse(this, input.from, input.request, input.response);
-        return { ok: true };
-      case 'AppendEntriesResponse':
-      case 'InstallSnapshotResponse':
-      case 'TimeoutNowResponse':
-        break;
-      default:
-        return assertNever(input.response);
-    }
-    if (input.response.term > this.currentTerm) {
-      this.becomeFollower(input.response.term, null, `${input.response.type} from ${input.from} with a higher term`);
-      return { ok: true };
-    }
-    if (this.role !== 'leader' || input.request.term !== this.currentTerm) return { ok: true };
-    if (input.response.type === 'AppendEntriesResponse' && input.request.type === 'AppendEntriesRequest') {
-      handleAppendResponse(this, input.from, input.seq, input.request, input.response);
-    } else if (input.response.type === 'InstallSnapshotResponse' && input.request.type === 'InstallSnapshotRequest') {
-      handleSnapshotResponse(this, input.from, input.request, input.response);
-    }
-    return { ok: true };
   }
 
   private softState(): SoftState {
