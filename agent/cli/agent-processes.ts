@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initCluster } from './cluster-init.js';
 import type { InitNode, InitOptions } from './cluster-init.js';
-import { EndpointClient, endpointTarget } from './endpoint-client.js';
+import { EndpointClient, EndpointError, JsonFields, endpointTarget } from './endpoint-client.js';
 
 /** The CLI entry point the agents run. */
 export const CORAFT_BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
@@ -33,16 +33,13 @@ export interface StatusView {
 
 /** Reads a status document; null when it is not one. */
 export function parseStatus(value: unknown): StatusView | null {
-  if (typeof value !== 'object' || value === null) return null;
-  const get = (name: string): unknown => Reflect.get(value, name);
-  const nodeId = get('nodeId');
-  const state = get('state');
-  const term = get('term');
-  const leaderId = get('leaderId');
-  const commitIndex = get('commitIndex');
-  const lastApplied = get('lastApplied');
-  if (typeof nodeId !== 'string' || typeof state !== 'string' || typeof term !== 'number' || typeof commitIndex !== 'number' || typeof lastApplied !== 'number') return null;
-  return { nodeId, state, term, leaderId: typeof leaderId === 'string' ? leaderId : null, commitIndex, lastApplied };
+  try {
+    const s = JsonFields.of(value, 'the status');
+    return { nodeId: s.string('nodeId'), state: s.string('state'), term: s.number('term'), leaderId: s.nullableString('leaderId'), commitIndex: s.number('commitIndex'), lastApplied: s.number('lastApplied') };
+  } catch (error) {
+    if (error instanceof EndpointError) return null;
+    throw error;
+  }
 }
 
 /** One agent of the cluster. */

@@ -6,7 +6,7 @@
  */
 import { NetworkError } from '../errors.js';
 import { intOption, parseOptions, UsageError } from './args.js';
-import { EndpointClient, EndpointError, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf } from './endpoint-client.js';
+import { EndpointClient, EndpointError, JsonFields, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf } from './endpoint-client.js';
 
 /** Exit codes of the client commands. */
 export const CLIENT_EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, unreachable: 4 } as const;
@@ -49,14 +49,19 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-interface StatusBody {
-  nodeId: string;
-  state: string;
-  term: number;
-  leaderId: string | null;
-  commitIndex: number;
-  lastApplied: number;
-  members: { id: string; address: string; role: string; matchIndex: number | null }[];
+interface MemberRow {
+  readonly id: string;
+  readonly address: string;
+  readonly role: string;
+  readonly matchIndex: number | null;
+}
+
+function memberRows(body: JsonFields): MemberRow[] {
+  return body.objects('members').map((m) => ({ id: m.string('id'), address: m.string('address'), role: m.string('role'), matchIndex: m.nullableNumber('matchIndex') }));
+}
+
+function membersTable(members: readonly MemberRow[], leaderId: string | null): string {
+  return table(['MEMBER', 'ADDRESS', 'ROLE', 'MATCH'], members.map((m) => [m.id, m.address, m.id === leaderId ? `${m.role} (leader)` : m.role, m.matchIndex === null ? '-' : String(m.matchIndex)]));
 }
 
 export async function runStatus(args: readonly string[]): Promise<number> {
@@ -66,13 +71,15 @@ export async function runStatus(args: readonly string[]): Promise<number> {
     return CLIENT_EXIT.ok;
   }
   return withClient(values, async (client) => {
-    const status = (await client.json('GET', '/status')) as StatusBody;
+    const document = await client.json('GET', '/status');
     if (values.json === true) {
-      out(JSON.stringify(status));
+      out(JSON.stringify(document));
       return CLIENT_EXIT.ok;
     }
-    out(`node ${status.nodeId}: ${status.state}, term ${status.term}, leader ${status.leaderId ?? '(none)'}, commit ${status.commitIndex}, applied ${status.lastApplied}`);
-    out(table(['MEMBER', 'ADDRESS', 'ROLE', 'MATCH'], status.members.map((m) => [m.id, m.address, m.id === status.leaderId ? `${m.role} (leader)` : m.role, m.matchIndex === null ? '-' : String(m.matchIndex)])));
+    const status = JsonFields.of(document, 'the status');
+    const leaderId = status.nullableString('leaderId');
+    out(`node ${status.string('nodeId')}: ${status.string('state')}, term ${status.number('term')}, leader ${leaderId ?? '(none)'}, commit ${status.number('commitIndex')}, applied ${status.number('lastApplied')}`);
+    out(membersTable(memberRows(status), leaderId));
     return CLIENT_EXIT.ok;
   });
 }
@@ -123,8 +130,9 @@ export async function runKv(args: readonly string[]): Promise<number> {
       case 'del':
       case 'delete': {
         const response = await client.call({ method: 'DELETE', path, query: session });
-        const body = JSON.parse(new TextDecoder().decode(response.payload)) as { deleted: boolean; revision: number };
-        out(values.json === true ? JSON.stringify({ key, ...body }) : body.deleted ? `deleted ${key}` : `${key} did not exist`);
+        const body = JsonFields.of(JSON.parse(new TextDecoder().decode(response.payload)), 'the delete answer');
+        const deleted = body.boolean('deleted');
+        out(values.json === true ? JSON.stringify({ key, deleted, revision: body.number('revision') }) : deleted ? `deleted ${key}` : `${key} did not exist`);
         return CLIENT_EXIT.ok;
       }
       default:
@@ -154,9 +162,10 @@ export async function runMembers(args: readonly string[]): Promise<number> {
   return withClient({ ...values, 'timeout-ms': values['timeout-ms'] ?? '90000' }, async (client) => {
     switch (verb) {
       case 'list': {
-        const body = (await client.json('GET', '/members')) as { leaderId: string | null; members: StatusBody['members'] };
-        if (values.json === true) out(JSON.stringify(body));
-        else out(table(['MEMBER', 'ADDRESS', 'ROLE', 'MATCH'], body.members.map((m) => [m.id, m.address, m.id === body.leaderId ? `${m.role} (leader)` : m.role, m.matchIndex === null ? '-' : String(m.matchIndex)])));
+        const document = await client.json('GET', '/members');
+        const body = JsonFields.of(document, 'the member list');
+        if (values.json === true) out(JSON.stringify(document));
+        else out(membersTable(memberRows(body), body.nullableString('leaderId')));
         return CLIENT_EXIT.ok;
       }
       case 'add': {
@@ -185,8 +194,8 @@ export async function runLeader(args: readonly string[]): Promise<number> {
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;
   }
   return withClient(values, async (client) => {
-    const body = (await client.json('POST', '/leader/transfer', values.to === undefined ? {} : { to: values.to })) as { leaderId: string | null };
-    out(values.json === true ? JSON.stringify(body) : `leader is now ${body.leaderId ?? '(unknown)'}`);
+    const leaderId = JsonFields.of(await client.json('POST', '/leader/transfer', values.to === undefined ? {} : { to: values.to })).nullableString('leaderId');
+    out(values.json === true ? JSON.stringify({ leaderId }) : `leader is now ${leaderId ?? '(unknown)'}`);
     return CLIENT_EXIT.ok;
   });
 }
@@ -198,8 +207,10 @@ export async function runSnapshot(args: readonly string[]): Promise<number> {
     return CLIENT_EXIT.ok;
   }
   return withClient(values, async (client) => {
-    const body = (await client.json('POST', '/snapshot')) as { nodeId: string; snapshotIndex: number };
-    out(values.json === true ? JSON.stringify(body) : `${body.nodeId}: snapshot at index ${body.snapshotIndex}`);
+    const body = JsonFields.of(await client.json('POST', '/snapshot'));
+    const nodeId = body.string('nodeId');
+    const snapshotIndex = body.number('snapshotIndex');
+    out(values.json === true ? JSON.stringify({ nodeId, snapshotIndex }) : `${nodeId}: snapshot at index ${snapshotIndex}`);
     return CLIENT_EXIT.ok;
   });
 }

@@ -103,3 +103,67 @@ export function revisionOf(etag: Uint8Array | null): number | null {
   for (const byte of etag) value = value * 256 + byte;
   return value;
 }
+
+/**
+ * Reads the fields of a JSON document the endpoint answered, checking each one's type; a
+ * document of another shape is an EndpointError naming the field, never a crash later on.
+ */
+export class JsonFields {
+  private constructor(
+    private readonly value: object,
+    private readonly at: string,
+  ) {}
+
+  /** Wraps `value`, which must be a JSON object. */
+  static of(value: unknown, at = 'the answer'): JsonFields {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EndpointError('', `${at} is not a JSON object`);
+    return new JsonFields(value, at);
+  }
+
+  private get(name: string): unknown {
+    return Reflect.get(this.value, name);
+  }
+
+  private wrong(name: string, expected: string): EndpointError {
+    return new EndpointError('', `${this.at}: field ${name} is not ${expected}`);
+  }
+
+  string(name: string): string {
+    const v = this.get(name);
+    if (typeof v !== 'string') throw this.wrong(name, 'a string');
+    return v;
+  }
+
+  number(name: string): number {
+    const v = this.get(name);
+    if (typeof v !== 'number') throw this.wrong(name, 'a number');
+    return v;
+  }
+
+  boolean(name: string): boolean {
+    const v = this.get(name);
+    if (typeof v !== 'boolean') throw this.wrong(name, 'a boolean');
+    return v;
+  }
+
+  nullableString(name: string): string | null {
+    const v = this.get(name);
+    if (v === null || v === undefined) return null;
+    if (typeof v !== 'string') throw this.wrong(name, 'a string or null');
+    return v;
+  }
+
+  nullableNumber(name: string): number | null {
+    const v = this.get(name);
+    if (v === null || v === undefined) return null;
+    if (typeof v !== 'number') throw this.wrong(name, 'a number or null');
+    return v;
+  }
+
+  /** The array field `name`, each element an object. */
+  objects(name: string): JsonFields[] {
+    const v: unknown = this.get(name);
+    if (!Array.isArray(v)) throw this.wrong(name, 'an array');
+    return v.map((element: unknown, i) => JsonFields.of(element, `${this.at}.${name}[${i}]`));
+  }
+}
