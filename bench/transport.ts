@@ -1,16 +1,18 @@
 /**
  * Transport bench: on loopback, for each transport, RPC round trips per second with latency
  * p50/p99 at 1 and at 64 outstanding requests, and MB/s of 64 KiB messages, beside a plain
- * node:dgram echo as the ceiling. The server runs in a child process, as a real peer would
- * (pass --in-process to run it in this process instead).
+ * node:dgram echo as the ceiling, and full DTLS 1.2 PSK handshakes per second (bench/dtls.ts;
+ * client and server in this process). The server runs in a child process, as a real peer
+ * would (pass --in-process to run it in this process instead).
  *
- *   npm run bench -- transport [--json] [--duration-ms=3000] [--transports=dgram,coap,http,https]
- *                              [--bulk-outstanding=4] [--in-process]
+ *   npm run bench -- transport [--json] [--duration-ms=3000] [--transports=dgram,coap,coaps,http,https]
+ *                              [--bulk-outstanding=4] [--in-process] [--handshakes=3000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { measureHandshakes } from './dtls.js';
 import { BENCH_TRANSPORTS, type BenchClient, type BenchServer } from './transport-factories.js';
 
 /** One measurement. */
@@ -114,7 +116,7 @@ function describe(name: string, f: Figures): string {
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const durationMs = Number(option(args, 'duration-ms', '3000'));
   const bulkOutstanding = Number(option(args, 'bulk-outstanding', '4'));
-  const names = option(args, 'transports', Object.keys(BENCH_TRANSPORTS).join(',')).split(',');
+  const names = option(args, 'transports', Object.keys(BENCH_TRANSPORTS).join(',')).split(',').filter((n) => n !== '');
   const inProcess = args.includes('--in-process');
   const results: Record<string, unknown> = {};
   console.log(`transport bench: loopback, ${durationMs} ms per figure, server ${inProcess ? 'in this process' : 'in a child process'}`);
@@ -134,5 +136,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     await client.close();
     await server.stop();
   }
-  return { durationMs, bulkOutstanding, inProcess, transports: results };
+  const handshakes = Number(option(args, 'handshakes', '3000'));
+  let dtlsHandshakes: Record<string, unknown> | null = null;
+  if (handshakes > 0) {
+    await measureHandshakes(Math.min(300, handshakes), 4);
+    const sequential = await measureHandshakes(handshakes, 1);
+    const concurrent = await measureHandshakes(handshakes, 16);
+    console.log(`dtls handshakes, 1 at a time: ${sequential.handshakesPerSecond}/s  p50 ${sequential.p50Ms} ms  p99 ${sequential.p99Ms} ms`);
+    console.log(`dtls handshakes, 16 at a time: ${concurrent.handshakesPerSecond}/s  p50 ${concurrent.p50Ms} ms  p99 ${concurrent.p99Ms} ms`);
+    dtlsHandshakes = { sequential, concurrent16: concurrent };
+  }
+  return { durationMs, bulkOutstanding, inProcess, transports: results, dtlsHandshakes };
 }
