@@ -68,6 +68,8 @@ export async function writeKeys(load: WriteLoad): Promise<WriteResult> {
           } catch (error) {
             if (attempt >= attempts) throw new Error(`write of ${load.prefix}${i} failed ${attempts} times, last: ${String(error)}`, { cause: error });
             retries += 1;
+            // Back off before retrying (e.g. a 5.03 while an election runs), not to synchronise.
+            await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
           }
         }
       }
