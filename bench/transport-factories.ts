@@ -1,7 +1,8 @@
 /**
  * The transports the transport bench measures, by name: each can start an echo server and
- * connect a client to it. Adding one (coaps, once DTLS lands) is one line in
- * BENCH_TRANSPORTS: a factory that builds its { client, server } pair for a listen port.
+ * connect a client to it. Adding one is one line in BENCH_TRANSPORTS: a factory that builds
+ * its { client, server } pair for a listen port. coaps runs CoAP over our DTLS endpoints with
+ * a fixed PSK (the client's first call pays for the handshake; the warm-up absorbs it).
  */
 import { createSocket } from 'node:dgram';
 import type { NetworkClient, NetworkServer, RpcHandler } from '../agent/contracts.js';
@@ -9,6 +10,8 @@ import { CoapClient, CoapResponseCode, CoapServer, createUdpCoapTransport } from
 import { createCryptoPrng, createRealTimers } from '../transport/timers.js';
 import { openUdpEndpoint } from '../transport/udp.js';
 import { createHttpsTransport, createHttpTransport } from '../transport/http/index.js';
+import { DtlsClientEndpoint, DtlsServerEndpoint } from '../transport/dtls/index.js';
+import { createPeerTransport } from '../transport/index.js';
 import { createBenchSerializer } from './bench-serializer.js';
 
 /** A running echo server. */
@@ -43,6 +46,16 @@ export const BENCH_TRANSPORTS: Readonly<Record<string, BenchTransport>> = {
   dgram: dgramEcho(),
   'coap-msg': coapMessaging(),
   coap: rpcTransport((port) => createUdpCoapTransport({ serializer, listenAddress: '127.0.0.1', listenPort: port })),
+  coaps: rpcTransport((port) =>
+    createPeerTransport(
+      {
+        name: 'coaps',
+        openServerEndpoint: () => DtlsServerEndpoint.listen({ host: '127.0.0.1', port, pskLookup: (identity) => (identity === 'bench-client' ? PSK : null) }),
+        openClientEndpoint: () => DtlsClientEndpoint.open({ identity: 'bench-client', psk: PSK, bindAddress: '127.0.0.1' }),
+      },
+      { serializer },
+    ),
+  ),
   http: rpcTransport((port) => createHttpTransport({ serializer, listenAddress: '127.0.0.1', listenPort: port })),
   https: rpcTransport((port) =>
     createHttpsTransport({

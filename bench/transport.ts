@@ -1,16 +1,20 @@
 /**
  * Transport bench: on loopback, for each transport, RPC round trips per second with latency
  * p50/p99 at 1 and at 64 outstanding requests, and MB/s of 64 KiB messages, beside a plain
- * node:dgram echo as the ceiling. The server runs in a child process, as a real peer would
- * (pass --in-process to run it in this process instead).
+ * node:dgram echo as the ceiling, and full DTLS 1.2 PSK handshakes per second (bench/dtls.ts;
+ * client and server in this process). The server runs in a child process, as a real peer
+ * would (pass --in-process to run it in this process instead). Each figure also gives the CPU
+ * time this process spent per call (the client's alone, or both sides' with --in-process),
+ * which other load on the machine disturbs far less than the rates.
  *
- *   npm run bench -- transport [--json] [--duration-ms=3000] [--transports=dgram,coap,http,https]
- *                              [--bulk-outstanding=4] [--in-process]
+ *   npm run bench -- transport [--json] [--duration-ms=3000] [--transports=dgram,coap,coaps,http,https]
+ *                              [--bulk-outstanding=4] [--in-process] [--handshakes=3000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { measureHandshakes } from './dtls.js';
 import { BENCH_TRANSPORTS, type BenchClient, type BenchServer } from './transport-factories.js';
 
 /** One measurement. */
@@ -23,6 +27,8 @@ export interface Figures {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly megabytesPerSecond: number;
+  /** CPU time of this process (user + system) per completed call, µs; robust to other load on the machine. */
+  readonly cpuMicrosPerCall: number;
 }
 
 /** Most latencies recorded per measurement; beyond it calls are counted but not timed. */
@@ -45,6 +51,7 @@ async function measure(client: BenchClient, outstanding: number, payloadBytes: n
   let recorded = 0;
   let calls = 0;
   let failures = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const endAt = started + durationMs;
   const worker = async (): Promise<void> => {
@@ -62,6 +69,7 @@ async function measure(client: BenchClient, outstanding: number, payloadBytes: n
   };
   await Promise.all(Array.from({ length: outstanding }, worker));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const sorted = latencies.subarray(0, recorded).sort();
   const quantile = (q: number): number => sorted[Math.min(recorded - 1, Math.floor(q * recorded))] ?? Number.NaN;
   return {
@@ -73,6 +81,7 @@ async function measure(client: BenchClient, outstanding: number, payloadBytes: n
     p50Ms: round3(quantile(0.5)),
     p99Ms: round3(quantile(0.99)),
     megabytesPerSecond: Math.round(((calls * payloadBytes) / seconds / 1e6) * 10) / 10,
+    cpuMicrosPerCall: calls === 0 ? Number.NaN : Math.round((cpu.user + cpu.system) / calls),
   };
 }
 
@@ -106,15 +115,16 @@ async function startPeerProcess(name: string): Promise<BenchServer> {
 function describe(name: string, f: Figures): string {
   const head = `${name.padEnd(8)} ${String(f.outstanding).padStart(2)} outstanding`;
   const fails = f.failures > 0 ? `  (${f.failures} failed)` : '';
-  if (f.payloadBytes === BULK_PAYLOAD_BYTES) return `${head}, 64 KiB: ${f.megabytesPerSecond} MB/s  ${f.perSecond} msg/s  p50 ${f.p50Ms} ms${fails}`;
-  return `${head}: ${f.perSecond.toLocaleString('en')} rt/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms${fails}`;
+  const cpu = `  cpu ${f.cpuMicrosPerCall} µs/call`;
+  if (f.payloadBytes === BULK_PAYLOAD_BYTES) return `${head}, 64 KiB: ${f.megabytesPerSecond} MB/s  ${f.perSecond} msg/s  p50 ${f.p50Ms} ms${cpu}${fails}`;
+  return `${head}: ${f.perSecond.toLocaleString('en')} rt/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms${cpu}${fails}`;
 }
 
 /** Runs the bench; see the module comment for the arguments. */
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const durationMs = Number(option(args, 'duration-ms', '3000'));
   const bulkOutstanding = Number(option(args, 'bulk-outstanding', '4'));
-  const names = option(args, 'transports', Object.keys(BENCH_TRANSPORTS).join(',')).split(',');
+  const names = option(args, 'transports', Object.keys(BENCH_TRANSPORTS).join(',')).split(',').filter((n) => n !== '');
   const inProcess = args.includes('--in-process');
   const results: Record<string, unknown> = {};
   console.log(`transport bench: loopback, ${durationMs} ms per figure, server ${inProcess ? 'in this process' : 'in a child process'}`);
@@ -134,5 +144,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     await client.close();
     await server.stop();
   }
-  return { durationMs, bulkOutstanding, inProcess, transports: results };
+  const handshakes = Number(option(args, 'handshakes', '3000'));
+  let dtlsHandshakes: Record<string, unknown> | null = null;
+  if (handshakes > 0) {
+    await measureHandshakes(Math.min(300, handshakes), 4);
+    const sequential = await measureHandshakes(handshakes, 1);
+    const concurrent = await measureHandshakes(handshakes, 16);
+    console.log(`dtls handshakes, 1 at a time: ${sequential.handshakesPerSecond}/s  p50 ${sequential.p50Ms} ms  p99 ${sequential.p99Ms} ms`);
+    console.log(`dtls handshakes, 16 at a time: ${concurrent.handshakesPerSecond}/s  p50 ${concurrent.p50Ms} ms  p99 ${concurrent.p99Ms} ms`);
+    dtlsHandshakes = { sequential, concurrent16: concurrent };
+  }
+  return { durationMs, bulkOutstanding, inProcess, transports: results, dtlsHandshakes };
 }

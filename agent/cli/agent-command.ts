@@ -93,5 +93,7 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
   });
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();
+  // An open IPC channel to a supervising process would keep this process alive after the stop.
+  if (process.connected) process.disconnect();
   return code;
 }

@@ -9,17 +9,28 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initCluster } from './cluster-init.js';
 import type { InitNode, InitOptions } from './cluster-init.js';
 import { EndpointClient, EndpointError, JsonFields, endpointTarget } from './endpoint-client.js';
 
-/** The CLI entry point the agents run. */
-export const CORAFT_BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
+/** The package's bin/coraft.js, found upward from this module (dist/agent/cli or agent/cli under tsx). */
+function findCoraftBin(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 6; depth += 1) {
+    const candidate = join(dir, 'bin', 'coraft.js');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
+}
+
+/** The CLI entry point the agents run (it runs the compiled dist/, so `npm run build` first). */
+export const CORAFT_BIN = findCoraftBin();
 
 /** What `GET /status` reports, as far as the cluster driver needs it. */
 export interface StatusView {
