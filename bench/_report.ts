@@ -104,12 +104,21 @@ export function writePlots(dir: string, load: readonly LoadResult[]): string[] {
   return files;
 }
 
+/** Leaf figures of a benchmark's result, nested objects flattened to dotted names, at most `max`. */
+function leafFigures(value: unknown, prefix: string, out: string[], max: number): void {
+  if (out.length >= max) return;
+  if (typeof value === 'number') out.push(`${prefix} ${+value.toPrecision(4)}`);
+  else if (typeof value === 'boolean' || typeof value === 'string') out.push(`${prefix} ${String(value)}`);
+  else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) leafFigures(v, prefix === '' ? k : `${prefix}.${k}`, out, max);
+  }
+}
+
 function scalarFigures(figures: Readonly<Record<string, unknown>>): string {
-  const parts = Object.entries(figures)
-    .filter(([k, v]) => k !== 'benchmark' && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string'))
-    .slice(0, 8)
-    .map(([k, v]) => `${k} ${typeof v === 'number' ? +v.toPrecision(4) : String(v)}`);
-  return parts.length > 0 ? parts.join(', ') : 'see results.json';
+  const out: string[] = [];
+  const { benchmark: _name, ...rest } = figures;
+  leafFigures(rest, '', out, 12);
+  return out.length > 0 ? `${out.join(', ')}${out.length >= 12 ? ', …' : ''}` : 'see results.json';
 }
 
 /** The headline figures, as lines. */

@@ -14,7 +14,7 @@ import { SeededPrng } from '../../agent/core/prng.js';
 import { ChaosClients } from './clients.js';
 import type { ClientCounts } from './clients.js';
 import { ChaosNemesis } from './nemesis.js';
-import type { FaultRecord, NemesisOptions } from './nemesis.js';
+import type { FaultRecord, NemesisOptions, NemesisTarget } from './nemesis.js';
 import { NetnsLab, netnsAvailable } from './netns.js';
 import { HistoryRecorder } from './recorder.js';
 import { verifyAfter, verifyLive } from './verify.js';
@@ -83,16 +83,9 @@ function networkLab(options: ChaosOptions, ids: readonly string[]): { lab: Netns
   return { lab, note: 'network namespaces + veth/bridge: partitions and flaky links by blackhole routes (no netem/iptables here: no delay or loss)' };
 }
 
-/** Runs one round and returns its summary (never throws for a violation; see `ok`). */
-export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<ChaosSummary> {
-  const options: ChaosOptions = { ...DEFAULT_CHAOS_OPTIONS, ...partial };
-  const dir = mkdtempSync(join(tmpdir(), `coraft-chaos-${options.seed}-`));
-  const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
-  const { lab, note } = networkLab(options, ids);
-  options.log(`chaos: seed ${options.seed}, ${options.nodes} nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`);
-  const logs = new Map<string, WriteStream>(ids.map((id) => [id, createWriteStream(join(dir, `${id}.log`), { flags: 'a' })]));
-  const traces = new Map(ids.map((id) => [id, join(dir, `${id}.trace.jsonl`)]));
-  const processes = await AgentProcesses.create({
+/** Makes the cluster: coaps, lmdb, cbor, traces on, snapshots every 256 KiB applied. */
+function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab | null, traces: ReadonlyMap<string, string>, logs: ReadonlyMap<string, WriteStream>): Promise<AgentProcesses> {
+  return AgentProcesses.create({
     dir: join(dir, 'cluster'),
     nodes: options.nodes,
     transport: 'coaps',
@@ -105,23 +98,53 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     requestTimeoutMs: 2_000,
     ...(lab === null ? {} : { hostOf: (id: string) => lab.address(id), wrapCommand: (id: string) => ['ip', 'netns', 'exec', lab.namespace(id)] }),
   });
+}
+
+/** What the nemesis acts on: the agent processes and, when there is one, the namespace lab. */
+function nemesisTarget(processes: AgentProcesses, ids: readonly string[], lab: NetnsLab | null): NemesisTarget {
+  return {
+    ids,
+    kill: async (id) => {
+      await processes.signal(id, 'SIGKILL');
+    },
+    restart: (id) => processes.start(id),
+    pause: (id) => void processes.signal(id, 'SIGSTOP'),
+    resume: (id) => void processes.signal(id, 'SIGCONT'),
+    leader: async (among) => {
+      const statuses = await Promise.all(among.map((id) => processes.status(id)));
+      return statuses.find((s) => s?.state === 'leader')?.nodeId ?? null;
+    },
+    net: lab,
+  };
+}
+
+/** Injects faults for the round's duration, logging progress every 10 s. */
+async function drive(options: ChaosOptions, nemesis: ChaosNemesis, clients: ChaosClients, started: number): Promise<void> {
+  nemesis.start();
+  const end = Date.now() + options.durationMs;
+  while (Date.now() < end - 100) {
+    await sleep(Math.min(10_000, end - Date.now()));
+    options.log(`  ${Math.round((Date.now() - started) / 1000)} s: ops ok ${clients.counts.ok}, fail ${clients.counts.fail}, info ${clients.counts.info}; faults ${nemesis.faults.length}`);
+  }
+}
+
+/** Runs one round and returns its summary (never throws for a violation; see `ok`). */
+export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<ChaosSummary> {
+  const options: ChaosOptions = { ...DEFAULT_CHAOS_OPTIONS, ...partial };
+  const dir = mkdtempSync(join(tmpdir(), `coraft-chaos-${options.seed}-`));
+  const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+  const { lab, note } = networkLab(options, ids);
+  options.log(`chaos: seed ${options.seed}, ${options.nodes} nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`);
+  const logs = new Map<string, WriteStream>(ids.map((id) => [id, createWriteStream(join(dir, `${id}.log`), { flags: 'a' })]));
+  const traces = new Map(ids.map((id) => [id, join(dir, `${id}.trace.jsonl`)]));
+  const processes = await createProcesses(options, dir, lab, traces, logs).catch((error: unknown) => {
+    lab?.destroy();
+    throw error;
+  });
   const history = new HistoryRecorder(join(dir, 'history.jsonl'));
   const prng = new SeededPrng(options.seed);
   const nemesis = new ChaosNemesis(
-    {
-      ids,
-      kill: async (id) => {
-        await processes.signal(id, 'SIGKILL');
-      },
-      restart: (id) => processes.start(id),
-      pause: (id) => void processes.signal(id, 'SIGSTOP'),
-      resume: (id) => void processes.signal(id, 'SIGCONT'),
-      leader: async (among) => {
-        const statuses = await Promise.all(among.map((id) => processes.status(id)));
-        return statuses.find((s) => s?.state === 'leader')?.nodeId ?? null;
-      },
-      net: lab,
-    },
+    nemesisTarget(processes, ids, lab),
     prng.fork(),
     () => history.nowMs(),
     options.nemesis,
@@ -138,12 +161,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       const pool = healthy.length > 0 && p.chance(0.9) ? healthy : ids;
       return pool[p.intBetween(0, pool.length)] ?? ids[0] ?? 'n1';
     });
-    nemesis.start();
-    const end = Date.now() + options.durationMs;
-    while (Date.now() < end - 100) {
-      await sleep(Math.min(10_000, end - Date.now()));
-      options.log(`  ${Math.round((Date.now() - started) / 1000)} s: ops ok ${clients.counts.ok}, fail ${clients.counts.fail}, info ${clients.counts.info}; faults ${nemesis.faults.length}`);
-    }
+    await drive(options, nemesis, clients, started);
     await nemesis.stop();
     for (const id of ids) {
       await processes.signal(id, 'SIGCONT');
