@@ -80,6 +80,8 @@ function networkLab(options: ChaosOptions, ids: readonly string[]): { lab: Netns
   if (!available.ok) return { lab: null, note: `loopback (${available.reason}): process faults only, no network faults` };
   const lab = new NetnsLab(ids, 100 + (process.pid % 150));
   lab.create();
+  // Namespaces outlive the process: remove them however it ends (run.ts turns SIGINT into exit).
+  process.once('exit', () => lab.destroy());
   return { lab, note: 'network namespaces + veth/bridge: partitions and flaky links by blackhole routes (no netem/iptables here: no delay or loss)' };
 }
 

@@ -15,6 +15,8 @@ function number(text: string | undefined, name: string, fallback: number, min: n
 }
 
 async function main(): Promise<number> {
+  // Exit (running exit handlers, which remove network namespaces) on Ctrl-C.
+  process.once('SIGINT', () => process.exit(130));
   const { values } = parseArgs({
     options: {
       minutes: { type: 'string' },
