@@ -104,6 +104,20 @@ function usageOf(cluster: AgentProcesses): Map<string, { cpuSeconds: number; rss
   return out;
 }
 
+/** Waits (at most `boundMs`) until every node has applied the same index and it holds still for 300 ms. */
+export async function settle(cluster: AgentProcesses, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  let last = -1;
+  while (Date.now() < deadline) {
+    const statuses = await Promise.all(cluster.agents().map((a) => cluster.status(a.init.id)));
+    const applied = statuses.map((s) => s?.lastApplied ?? -1);
+    const first = applied[0] ?? -1;
+    if (first >= 0 && applied.every((a) => a === first) && first === last) return;
+    last = applied.every((a) => a === first) ? first : -1;
+    await sleep(300);
+  }
+}
+
 /** Runs `clients` closed-loop writers for `warmupMs` (not counted) then `durationMs`. */
 export async function measureLoad(cluster: AgentProcesses, clients: number, valueBytes: number, durationMs: number, warmupMs: number): Promise<LoadPoint> {
   const agents = cluster.agents();

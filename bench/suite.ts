@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureFailover, measureLoad, withCluster } from './_load.js';
+import { measureFailover, measureLoad, settle, withCluster } from './_load.js';
 import type { ClusterConfig, FailoverFigures } from './_load.js';
 import { runMicro } from './_micro.js';
 import type { MicroResult } from './_micro.js';
@@ -99,15 +99,16 @@ async function runLoad(p: Plan, log: (line: string) => void): Promise<{ load: Lo
     const c = item.config;
     log(`load: ${c.nodes} nodes, ${c.transport}, ${c.codec}`);
     const points = await withCluster(c, async (cluster) => {
+      if (i === 0 && p.failoverTrials > 0) {
+        failover = await measureFailover(cluster, p.failoverTrials);
+        log(`  failover (no load): writes again after ${failover.writeGapMs.join(', ')} ms; new leader after ${failover.newLeaderMs.join(', ')} ms`);
+      }
       const out = [];
       for (const point of item.points) {
+        await settle(cluster, 30_000);
         const figures = await measureLoad(cluster, point.clients, point.valueBytes, p.durationMs, p.warmupMs);
         log(`  ${point.clients} clients, ${point.valueBytes} B: ${figures.opsPerSecond} writes/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, errors ${figures.errors}; CPU% ${figures.agents.map((a) => a.cpuPercent).join('/')}, RSS MiB ${figures.agents.map((a) => a.rssMiB).join('/')}`);
         out.push(figures);
-      }
-      if (i === 0 && p.failoverTrials > 0) {
-        failover = await measureFailover(cluster, p.failoverTrials);
-        log(`  failover: writes again after ${failover.writeGapMs.join(', ')} ms; new leader after ${failover.newLeaderMs.join(', ')} ms`);
       }
       return out;
     });
@@ -149,6 +150,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     raft: 'agent defaults (election 150-300 ms, heartbeat 50 ms, tick 10 ms)',
     configurations: p.load.map((l) => ({ ...l.config, points: l.points.map((x) => `${x.clients}c/${x.valueBytes}B`).join(' ') })),
     failoverTrials: p.failoverTrials,
+    failoverMethod: 'on the first configuration before its sweep, without load: SIGKILL the leader, then overlapping PUTs every 20 ms to the others (2 s timeout each); write gap = kill to first acknowledged write; new leader = kill to a majority agreeing on another leader',
+    betweenPoints: 'waits until every node applied the same index and it held still for 300 ms (at most 30 s)',
     benchmarkScripts: p.micro.map((m) => `${m.name} ${m.args.join(' ')}`.trim()),
     benchmarkScriptTimeoutMs: p.microTimeoutMs,
   };
