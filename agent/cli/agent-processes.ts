@@ -73,6 +73,13 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
   readonly output?: 'ignore' | 'inherit' | ((id: string, chunk: string) => void);
   /** Timeout of one endpoint request, ms. Default 2000. */
   readonly requestTimeoutMs?: number;
+  /** Extra environment variables of every agent, by node id (added to this process's). Default none. */
+  readonly agentEnv?: (id: string) => Readonly<Record<string, string>>;
+  /**
+   * A command that runs the agent, by node id (e.g. `['ip', 'netns', 'exec', 'ns1']`); it must
+   * exec the agent in place, so that signals reach it. Default none: node runs directly.
+   */
+  readonly wrapCommand?: (id: string) => readonly string[];
 }
 
 interface Slot {
@@ -132,6 +139,7 @@ export class AgentProcesses {
       codec: options.codec ?? 'cbor',
       force: true,
       ...(options.configOverrides === undefined ? {} : { configOverrides: options.configOverrides }),
+      ...(options.hostOf === undefined ? {} : { hostOf: options.hostOf }),
     });
     return new AgentProcesses(dir, ownsDir, init, options);
   }
@@ -152,7 +160,10 @@ export class AgentProcesses {
     const output = this.options.output ?? 'ignore';
     const stdio = output === 'inherit' ? 'inherit' : output === 'ignore' ? 'ignore' : 'pipe';
     const extra = this.options.agentArgs?.(id) ?? [];
-    const child = spawn(process.execPath, [CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra], { stdio: ['ignore', stdio, stdio, 'ipc'] });
+    const argv = [...(this.options.wrapCommand?.(id) ?? []), process.execPath, CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra];
+    const [command = process.execPath, ...rest] = argv;
+    const env = { ...process.env, ...this.options.agentEnv?.(id) };
+    const child = spawn(command, rest, { stdio: ['ignore', stdio, stdio, 'ipc'], env });
     if (typeof output === 'function') {
       child.stdout?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));
       child.stderr?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));

@@ -41,6 +41,8 @@ export interface InitOptions {
   readonly force: boolean;
   /** Extra top-level fields of each node's agent.json (e.g. `raft`, `logging`), by node id. */
   readonly configOverrides?: (id: string) => Readonly<Record<string, unknown>>;
+  /** The address each node listens on, by node id. Default 127.0.0.1 for every node. */
+  readonly hostOf?: (id: string) => string;
 }
 
 /** Writes the cluster; returns its nodes. */
@@ -52,13 +54,14 @@ export function initCluster(options: InitOptions): InitNode[] {
   }
   const keys = new Map(ids.map((id) => [id, randomBytes(16).toString('hex')]));
   const keystore = Object.fromEntries(keys);
-  const members = ids.map((id, i) => ({ id, address: `127.0.0.1:${options.basePort + 2 * i}` }));
+  const host = options.hostOf ?? (() => '127.0.0.1');
+  const members = ids.map((id, i) => ({ id, address: `${host(id)}:${options.basePort + 2 * i}` }));
   return ids.map((id, i) => {
     const dir = join(root, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(join(dir, `${id}.key`), `${keys.get(id) ?? ''}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'keystore.json'), `${JSON.stringify(keystore, null, 2)}\n`, { mode: 0o600 });
-    const endpoint = `127.0.0.1:${options.basePort + 2 * i + 1}`;
+    const endpoint = `${host(id)}:${options.basePort + 2 * i + 1}`;
     const config = {
       nodeId: id,
       dataDir: './data',

@@ -35,6 +35,13 @@ export interface LocalEndpointOptions {
   readonly statusNotifyIntervalMs: number;
   /** Largest request body, bytes. Default 1 MiB + 1 KiB. */
   readonly bodyBytesMax: number;
+  /**
+   * UNSAFE, for the chaos harness's self-test only: answer writes as done as soon as they are
+   * handed to the node, before they are committed or even durable, so acknowledged writes can
+   * be lost. Default false; set from the environment variable CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1
+   * (see `unsafeAckFromEnvironment`), never from a configuration file.
+   */
+  readonly unsafeAckBeforeCommit: boolean;
 }
 
 export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
@@ -43,7 +50,13 @@ export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
   observersMax: 256,
   statusNotifyIntervalMs: 200,
   bodyBytesMax: 1024 * 1024 + 1024,
+  unsafeAckBeforeCommit: false,
 };
+
+/** The one place that reads the test-only switch CORAFT_UNSAFE_ACK_BEFORE_COMMIT (1: on). */
+export function unsafeAckFromEnvironment(env: NodeJS.ProcessEnv): boolean {
+  return env['CORAFT_UNSAFE_ACK_BEFORE_COMMIT'] === '1';
+}
 
 /** Dependencies of the local endpoint. */
 export interface LocalEndpointDeps {
@@ -228,6 +241,12 @@ export class LocalEndpoint {
   }
 
   private async write(command: KvCommand): Promise<CoapResponse> {
+    if (this.options.unsafeAckBeforeCommit) {
+      // Deliberately broken (test-only): acknowledge now, let the write happen or not later.
+      void this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs).catch(() => undefined);
+      if (command.op === 'delete') return jsonResponse(CoapResponseCode.Deleted, { revision: 0, deleted: true });
+      return jsonResponse(CoapResponseCode.Changed, { revision: 0 }, { etag: revisionEtag(0) });
+    }
     let result: KvResult;
     try {
       result = decodeKvResult(await this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs));

@@ -14,7 +14,7 @@ import { ConfigError, PersistenceError, RaftError } from '../errors.js';
 import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine } from '../kv/index.js';
-import { LocalEndpoint } from '../endpoint/local-endpoint.js';
+import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { RaftNodeImpl } from './node.js';
 import type { NodeObserver } from './node.js';
 import { RealTimers } from './timers.js';
@@ -124,7 +124,9 @@ export class Agent {
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
       await node.start();
-      endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config) });
+      const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
+      if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
+      endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config) }, { unsafeAckBeforeCommit });
       try {
         await endpoint.start();
       } catch (error) {
