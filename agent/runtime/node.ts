@@ -270,6 +270,13 @@ export class RaftNodeImpl implements RaftNode {
     this.reportEvents(ready);
     const needsPersist =
       ready.hardState !== null || ready.snapshot !== null || ready.truncateFrom !== null || ready.entries.length > 0 || ready.compactBefore !== null;
+    // Raft thesis §10.2.1: a leader replicates its new entries while it writes them, since it
+    // counts itself toward commitment only once they are stable. Anything carrying a new term,
+    // a vote or an answer waits for the disk.
+    const sendFirst = core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
+    if (sendFirst) {
+      for (const message of ready.messages) if (message.kind === 'request') this.dispatch(message);
+    }
     if (needsPersist) {
       const started = this.deps.timers.nowMs();
       await this.deps.storage.persist({
@@ -282,7 +289,7 @@ export class RaftNodeImpl implements RaftNode {
       this.deps.metrics.observeDurationMs('storage_sync_ms', this.deps.timers.nowMs() - started);
       if (!this.running) return;
     }
-    for (const message of ready.messages) this.dispatch(message);
+    for (const message of ready.messages) if (!sendFirst || message.kind === 'response') this.dispatch(message);
     if (ready.snapshot !== null) this.restoreSnapshot(ready.snapshot);
     for (const entry of ready.committed) this.applyEntry(entry);
     for (const read of ready.readStates) {
