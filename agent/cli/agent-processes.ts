@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,8 +18,13 @@ import { initCluster } from './cluster-init.js';
 import type { InitNode, InitOptions } from './cluster-init.js';
 import { EndpointClient, endpointTarget } from './endpoint-client.js';
 
-/** The CLI entry point the agents run. */
-export const CORAFT_BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
+/**
+ * The CLI entry point the agents run: bin/coraft.js of the package, found from this module
+ * whether it runs compiled (dist/agent/cli) or from source under tsx (agent/cli).
+ */
+export const CORAFT_BIN = ['../../../bin/coraft.js', '../../../../bin/coraft.js']
+  .map((relative) => resolve(fileURLToPath(import.meta.url), relative))
+  .find((candidate) => existsSync(candidate)) ?? resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
 
 /** What `GET /status` reports, as far as the cluster driver needs it. */
 export interface StatusView {
@@ -124,6 +129,7 @@ export class AgentProcesses {
       codec: options.codec ?? 'cbor',
       force: true,
       ...(options.configOverrides === undefined ? {} : { configOverrides: options.configOverrides }),
+      ...(options.initialMembers === undefined ? {} : { initialMembers: options.initialMembers }),
     });
     return new AgentProcesses(dir, ownsDir, init, options);
   }
@@ -188,15 +194,16 @@ export class AgentProcesses {
     }
   }
 
-  /** Waits until a running agent reports itself leader and a majority agree on it; resolves with its id. */
+  /** Waits until a running agent (not `not`) reports itself leader and a majority of the running agents agree on it; resolves with its id. */
   async waitForLeader(timeoutMs: number, not: string | null = null): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const statuses = await Promise.all([...this.slots.keys()].map((id) => this.status(id)));
+      const running = [...this.slots.values()].filter((s) => s.process !== null).map((s) => s.init.id);
+      const statuses = await Promise.all(running.map((id) => this.status(id)));
       const leader = statuses.find((s) => s?.state === 'leader' && s.nodeId !== not) ?? null;
       if (leader !== null) {
         const agreeing = statuses.filter((s) => s?.leaderId === leader.nodeId && s.term === leader.term).length;
-        if (2 * agreeing > this.slots.size) return leader.nodeId;
+        if (2 * agreeing > running.length) return leader.nodeId;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
