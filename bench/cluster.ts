@@ -3,7 +3,7 @@
  * through the agents' local CoAP endpoints, as an application on the gateway would.
  *
  *   npm run bench -- cluster [--json] [--duration-ms=5000] [--clients=1,16,64]
- *                            [--target=spread|leader] [--failovers=3]
+ *                            [--target=spread|leader] [--failovers=3] [--cpu-prof-dir=DIR]
  *
  * For each client count: committed writes per second and latency p50/p99 of PUTs of a 256-byte
  * value to varied keys, each client an EndpointClient bound to one agent (spread: round-robin
@@ -126,7 +126,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const target = option(args, 'target', 'spread') === 'leader' ? 'leader' : 'spread';
   const rounds = Number(option(args, 'failovers', '3'));
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  const cluster = await AgentProcesses.create({ nodes: 3, transport: 'coaps', codec: 'cbor', storage: 'lmdb' });
+  const profileDir = option(args, 'cpu-prof-dir', '');
+  const cluster = await AgentProcesses.create({ nodes: 3, transport: 'coaps', codec: 'cbor', storage: 'lmdb', ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }) });
   try {
     cluster.startAll();
     let leader = await cluster.waitForLeader(30_000);

@@ -68,6 +68,8 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
   readonly agentArgs?: (id: string) => readonly string[];
   /** Where an agent's stdout and stderr go: 'ignore' (default), 'inherit', or a callback per line chunk. */
   readonly output?: 'ignore' | 'inherit' | ((id: string, chunk: string) => void);
+  /** Extra Node.js flags of every agent process (e.g. `--cpu-prof`). Default none. */
+  readonly nodeArgs?: readonly string[];
   /** Timeout of one endpoint request, ms. Default 2000. */
   readonly requestTimeoutMs?: number;
 }
@@ -150,7 +152,7 @@ export class AgentProcesses {
     const output = this.options.output ?? 'ignore';
     const stdio = output === 'inherit' ? 'inherit' : output === 'ignore' ? 'ignore' : 'pipe';
     const extra = this.options.agentArgs?.(id) ?? [];
-    const child = spawn(process.execPath, [CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra], { stdio: ['ignore', stdio, stdio, 'ipc'] });
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra], { stdio: ['ignore', stdio, stdio, 'ipc'] });
     if (typeof output === 'function') {
       child.stdout?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));
       child.stderr?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));
