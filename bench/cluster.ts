@@ -4,6 +4,7 @@
  *
  *   npm run bench -- cluster [--json] [--duration-ms=5000] [--clients=1,16,64]
  *                            [--target=spread|leader] [--failovers=3] [--cpu-prof-dir=DIR]
+ *                            [--storage=lmdb|memory] [--transport=coaps|coap]   (for comparison)
  *
  * For each client count: committed writes per second and latency p50/p99 of PUTs of a 256-byte
  * value to varied keys, each client an EndpointClient bound to one agent (spread: round-robin
@@ -127,13 +128,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const rounds = Number(option(args, 'failovers', '3'));
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const profileDir = option(args, 'cpu-prof-dir', '');
-  const cluster = await AgentProcesses.create({ nodes: 3, transport: 'coaps', codec: 'cbor', storage: 'lmdb', ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }) });
+  const storage = option(args, 'storage', 'lmdb');
+  const transport = option(args, 'transport', 'coaps');
+  const cluster = await AgentProcesses.create({ nodes: 3, transport, codec: 'cbor', storage, ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }) });
   try {
     cluster.startAll();
     let leader = await cluster.waitForLeader(30_000);
     await new Promise((r) => setTimeout(r, 1000));
     const rssIdle = rssAll(cluster);
-    say(`cluster bench: 3 agents (coaps, cbor, lmdb durable), leader ${leader}; PUT ${VALUE_BYTES} B values, ${durationMs} ms per level, clients ${target === 'spread' ? 'spread over all agents' : 'on the leader'}`);
+    say(`cluster bench: 3 agents (${transport}, cbor, ${storage === 'lmdb' ? 'lmdb durable' : storage}), leader ${leader}; PUT ${VALUE_BYTES} B values, ${durationMs} ms per level, clients ${target === 'spread' ? 'spread over all agents' : 'on the leader'}`);
     say(`RSS idle (MB): ${JSON.stringify(rssIdle)}`);
     const levels: Level[] = [];
     const rssLoad: Record<string, number> = {};
@@ -152,7 +155,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       failoversMs.push(ms);
       say(`failover ${i + 1}: killed ${leader} (SIGKILL), a write succeeded again after ${ms} ms`);
     }
-    return { target, durationMs, levels, failoversMs, rssIdleMb: rssIdle, rssLoadMaxMb: rssLoad };
+    return { transport, storage, target, durationMs, levels, failoversMs, rssIdleMb: rssIdle, rssLoadMaxMb: rssLoad };
   } finally {
     await cluster.close();
   }
