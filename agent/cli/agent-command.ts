@@ -58,7 +58,15 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     return EXIT.ok;
   }
   if (values.config === undefined) throw new ConfigError(['--config: required (the agent.json of this node)']);
-  const loaded = loadAgentConfig(values.config);
+  let loaded: AgentConfig;
+  try {
+    loaded = loadAgentConfig(values.config);
+  } catch (error) {
+    // An invalid configuration is EX_CONFIG (78), not a usage error: systemd and scripts tell them apart.
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`coraft agent: ${error.message}\n`);
+    return EXIT.config;
+  }
   const config: AgentConfig = values.trace === undefined ? loaded : { ...loaded, trace: values.trace };
   const logger = buildLogger(config);
   let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
@@ -93,7 +101,8 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
   });
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();
-  // An open IPC channel to a supervising process would keep this process alive after the stop.
+  // A listened-to IPC channel keeps the process alive: let it go, or a stopped agent never exits.
+  process.removeAllListeners('disconnect');
   if (process.connected) process.disconnect();
   return code;
 }

@@ -71,6 +71,8 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
   readonly agentArgs?: (id: string) => readonly string[];
   /** Where an agent's stdout and stderr go: 'ignore' (default), 'inherit', or a callback per line chunk. */
   readonly output?: 'ignore' | 'inherit' | ((id: string, chunk: string) => void);
+  /** Extra Node.js flags of every agent process (e.g. `--cpu-prof`). Default none. */
+  readonly nodeArgs?: readonly string[];
   /** Timeout of one endpoint request, ms. Default 2000. */
   readonly requestTimeoutMs?: number;
   /** Extra environment variables of every agent, by node id (added to this process's). Default none. */
@@ -140,6 +142,7 @@ export class AgentProcesses {
       force: true,
       ...(options.configOverrides === undefined ? {} : { configOverrides: options.configOverrides }),
       ...(options.hostOf === undefined ? {} : { hostOf: options.hostOf }),
+      ...(options.initialMembers === undefined ? {} : { initialMembers: options.initialMembers }),
     });
     return new AgentProcesses(dir, ownsDir, init, options);
   }
@@ -160,7 +163,7 @@ export class AgentProcesses {
     const output = this.options.output ?? 'ignore';
     const stdio = output === 'inherit' ? 'inherit' : output === 'ignore' ? 'ignore' : 'pipe';
     const extra = this.options.agentArgs?.(id) ?? [];
-    const argv = [...(this.options.wrapCommand?.(id) ?? []), process.execPath, CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra];
+    const argv = [...(this.options.wrapCommand?.(id) ?? []), process.execPath, ...(this.options.nodeArgs ?? []), CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra];
     const [command = process.execPath, ...rest] = argv;
     const env = { ...process.env, ...this.options.agentEnv?.(id) };
     const child = spawn(command, rest, { stdio: ['ignore', stdio, stdio, 'ipc'], env });
@@ -207,15 +210,16 @@ export class AgentProcesses {
     }
   }
 
-  /** Waits until a running agent reports itself leader and a majority agree on it; resolves with its id. */
+  /** Waits until a running agent (not `not`) reports itself leader and a majority of the running agents agree on it; resolves with its id. */
   async waitForLeader(timeoutMs: number, not: string | null = null): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const statuses = await Promise.all([...this.slots.keys()].map((id) => this.status(id)));
+      const running = [...this.slots.values()].filter((s) => s.process !== null).map((s) => s.init.id);
+      const statuses = await Promise.all(running.map((id) => this.status(id)));
       const leader = statuses.find((s) => s?.state === 'leader' && s.nodeId !== not) ?? null;
       if (leader !== null) {
         const agreeing = statuses.filter((s) => s?.leaderId === leader.nodeId && s.term === leader.term).length;
-        if (2 * agreeing > this.slots.size) return leader.nodeId;
+        if (2 * agreeing > running.length) return leader.nodeId;
       }
       await new Promise((r) => setTimeout(r, 50));
     }

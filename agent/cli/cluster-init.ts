@@ -43,6 +43,11 @@ export interface InitOptions {
   readonly configOverrides?: (id: string) => Readonly<Record<string, unknown>>;
   /** The address each node listens on, by node id. Default 127.0.0.1 for every node. */
   readonly hostOf?: (id: string) => string;
+  /**
+   * How many nodes (the first ones) form the initial cluster; the others get keys and configs
+   * but start outside it, to join with `members add`. Default: all of them. Limit: 1 to nodes.
+   */
+  readonly initialMembers?: number;
 }
 
 /** Writes the cluster; returns its nodes. */
@@ -55,7 +60,12 @@ export function initCluster(options: InitOptions): InitNode[] {
   const keys = new Map(ids.map((id) => [id, randomBytes(16).toString('hex')]));
   const keystore = Object.fromEntries(keys);
   const host = options.hostOf ?? (() => '127.0.0.1');
-  const members = ids.map((id, i) => ({ id, address: `${host(id)}:${options.basePort + 2 * i}` }));
+  const initialMembers = options.initialMembers ?? options.nodes;
+  if (!Number.isSafeInteger(initialMembers) || initialMembers < 1 || initialMembers > options.nodes) {
+    throw new ConfigError([`initialMembers: expected 1 to ${options.nodes}, got ${initialMembers}`]);
+  }
+  const addresses = ids.map((id, i) => ({ id, address: `${host(id)}:${options.basePort + 2 * i}` }));
+  const members = addresses.slice(0, initialMembers);
   return ids.map((id, i) => {
     const dir = join(root, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -65,7 +75,7 @@ export function initCluster(options: InitOptions): InitNode[] {
     const config = {
       nodeId: id,
       dataDir: './data',
-      listen: { peer: members[i]?.address ?? '', endpoint },
+      listen: { peer: addresses[i]?.address ?? '', endpoint },
       members,
       transport: options.transport,
       codec: options.codec ?? 'cbor',

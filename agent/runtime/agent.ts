@@ -165,6 +165,11 @@ export class Agent {
       try {
         const to = await this.node.transferLeadership(null, timeoutMs);
         this.logger.info('handed leadership over before stopping', { node: this.config.nodeId, to });
+        // Drain: keep answering peers for a moment, so requests forwarded here while the
+        // hand-off ran are answered "not leader, try <to>" (and retried there) instead of
+        // timing out against a closed socket.
+        await this.endpoint.stop();
+        await new Promise((resolve) => setTimeout(resolve, Math.max(2 * this.config.raft.rpcTimeoutMs, 2 * this.config.raft.heartbeatIntervalMs)));
       } catch (error) {
         this.logger.warning('could not hand leadership over before stopping', { node: this.config.nodeId, error: error instanceof Error ? error.message : String(error) });
       }

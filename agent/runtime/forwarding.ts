@@ -9,6 +9,10 @@ import type { ForwardKind, NetworkClient, NodeId, Timers } from '../contracts.js
 
 /** Most leaders a request is forwarded to before it gives up. */
 const FORWARD_ATTEMPTS_MAX = 5;
+/** Most waits for a leadership hand-off to end before a request gives up with RAFT_TRANSFER. */
+const TRANSFER_WAITS_MAX = 100;
+/** Wait between two looks at a hand-off in progress, ms. */
+const TRANSFER_WAIT_MS = 20;
 
 /** What forwarding needs of the node. */
 export interface ForwardingHost {
@@ -55,30 +59,48 @@ export class ForwardingClient {
     private readonly timers: Timers,
   ) {}
 
-  /** Runs `kind` on the leader, wherever it is, within `timeoutMs`. */
+  /**
+   * Runs `kind` on the leader, wherever it is, within `timeoutMs`. A request the leader refused
+   * because it is handing leadership over (RAFT_TRANSFER: nothing was proposed) waits for the
+   * next leader and goes there, so a graceful hand-off fails no client request.
+   */
   async run(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const deadline = this.timers.nowMs() + timeoutMs;
-    // Built only when it is thrown: an error's stack trace costs more than a local write.
+    // Made only when needed: building an error captures a stack, which showed in profiles.
     let lastError: RaftError | null = null;
+    let transferWaits = 0;
     for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX; attempt += 1) {
       const remaining = Math.floor(deadline - this.timers.nowMs());
       if (remaining <= 0 || !this.host.isRunning()) break;
-      if (this.host.isLeader()) {
-        return this.runLocally(kind, payload, remaining);
-      }
-      const leader = this.host.getLeaderId();
+      const leader = this.host.isLeader() ? this.host.getNodeId() : this.host.getLeaderId();
       if (leader === null) {
         await this.host.waitForLeader(remaining);
         continue;
       }
-      const outcome = await this.forwardOnce(leader, kind, payload, remaining);
+      const outcome = leader === this.host.getNodeId() ? await this.runHere(kind, payload, remaining) : await this.forwardOnce(leader, kind, payload, remaining);
       if (outcome.done) return outcome.result;
       lastError = outcome.error;
-      if (!(outcome.error instanceof NotLeaderError)) throw outcome.error;
-      // The leader we knew has moved on: wait a little for news of the next one.
-      await new Promise<void>((resolve) => this.timers.setTimer(Math.min(remaining, 10), resolve));
+      const transferring = outcome.error.code === 'RAFT_TRANSFER' && transferWaits < TRANSFER_WAITS_MAX;
+      if (!(outcome.error instanceof NotLeaderError) && !transferring) throw outcome.error;
+      if (transferring) {
+        // Not an attempt: the hand-off ends within an election timeout, and the deadline bounds the wait.
+        transferWaits += 1;
+        attempt -= 1;
+      }
+      // The leader we knew has moved on (or is moving): wait a little for news of the next one.
+      await new Promise<void>((resolve) => this.timers.setTimer(Math.min(remaining, transferring ? TRANSFER_WAIT_MS : 10), resolve));
     }
     throw lastError ?? new NotLeaderError(null, 'no leader is known');
+  }
+
+  /** Runs a request on this node, which leads, as an outcome; a refusal during a hand-off is not thrown. */
+  private async runHere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<{ done: true; result: Uint8Array } | { done: false; error: RaftError }> {
+    try {
+      return { done: true, result: await this.runLocally(kind, payload, timeoutMs) };
+    } catch (error) {
+      if (error instanceof RaftError && (error.code === 'RAFT_TRANSFER' || error instanceof NotLeaderError)) return { done: false, error };
+      throw error;
+    }
   }
 
   /** Runs a request on this node, which leads. */

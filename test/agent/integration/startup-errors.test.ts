@@ -1,0 +1,87 @@
+/**
+ * Proves that `coraft agent` refuses to start on a broken setup with one clear message on
+ * stderr and the documented exit code (EXIT in agent/runtime/agent.ts): a malformed or invalid
+ * configuration and a missing key file exit 78 (EX_CONFIG) naming the file or field; a busy
+ * endpoint or peer port exits 69 (EX_UNAVAILABLE) naming the address. Each case runs the real
+ * CLI on a node written by `coraft cluster init`.
+ */
+import { strict as assert } from 'node:assert';
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findFreePorts } from '../../../agent/cli/agent-processes.js';
+import { EXIT } from '../../../agent/runtime/agent.js';
+import { coraft } from './helpers.js';
+
+function bindUdp(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(port, '127.0.0.1', () => resolve(socket));
+  });
+}
+
+describe('agent integration: start-up failures', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let config: string;
+  let basePort: number;
+
+  beforeEach(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'coraft-startup-'));
+    basePort = await findFreePorts(2);
+    const init = await coraft('cluster', 'init', '--nodes', '1', '--dir', dir, '--base-port', String(basePort));
+    assert.equal(init.code, 0, init.stderr);
+    config = join(dir, 'n1', 'agent.json');
+  });
+
+  afterEach(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 78 on a configuration that is not JSON', async function () {
+    writeFileSync(config, '{"nodeId": "n1",');
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.config);
+    assert.match(run.stderr, /^coraft agent: invalid configuration:\n {2}- .*agent\.json is not valid JSON/);
+  });
+
+  it('exits 78 on a configuration with a wrong field, naming it', async function () {
+    const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+    writeFileSync(config, JSON.stringify({ ...parsed, transport: 'carrier-pigeon' }));
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.config);
+    assert.match(run.stderr, /invalid configuration:\n {2}- transport: /);
+  });
+
+  it('exits 78 when the key file is missing, naming it', async function () {
+    unlinkSync(join(dir, 'n1', 'n1.key'));
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.config);
+    assert.match(run.stderr, /psk\.keyFile: cannot read key file .*n1\.key: ENOENT/);
+  });
+
+  it('exits 69 when the endpoint port is taken, naming the address', async function () {
+    const squatter = await bindUdp(basePort + 1);
+    try {
+      const run = await coraft('agent', '--config', config);
+      assert.equal(run.code, EXIT.unavailable);
+      assert.match(run.stderr, new RegExp(`^coraft agent: cannot bind udp 127\\.0\\.0\\.1:${basePort + 1}: .*EADDRINUSE`));
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it('exits 69 when the peer port is taken, naming the address', async function () {
+    const squatter = await bindUdp(basePort);
+    try {
+      const run = await coraft('agent', '--config', config);
+      assert.equal(run.code, EXIT.unavailable);
+      assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${basePort}\\b.*EADDRINUSE|EADDRINUSE.*127\\.0\\.0\\.1:${basePort}\\b`));
+    } finally {
+      squatter.close();
+    }
+  });
+});
