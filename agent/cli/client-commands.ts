@@ -4,7 +4,9 @@
  * node refused or failed the operation, 2 bad usage, 3 the key does not exist, 4 the endpoint
  * did not answer.
  */
+import { readFileSync } from 'node:fs';
 import { NetworkError } from '../errors.js';
+import { isHexKey } from '../membership/keystore.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { EndpointClient, EndpointError, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf } from './endpoint-client.js';
 
@@ -140,12 +142,39 @@ function casOption(expect: string | undefined): ReturnType<typeof ifNoneMatch> {
 }
 
 const MEMBERS_HELP = `usage: coraft members list
-       coraft members add ID ADDRESS [--learner]
+       coraft members add ID ADDRESS [--learner] [--psk-file FILE]
        coraft members remove ID
-options: --endpoint HOST:PORT, --json, --timeout-ms MS`;
+       coraft members rekey ID --psk-file FILE
+options: --endpoint HOST:PORT, --json, --timeout-ms MS
+
+--psk-file FILE: the member's key (hex, 16 to 64 bytes), committed to the cluster keystore
+through the log before the member is added; required when the cluster uses PSKs.
+rekey: commits ID's new key; then restart ID with that key (see deploy/README.md). Removing
+or rekeying the leader hands leadership to another voter first.`;
+
+/** Reads a key file given on the command line; the key is never printed. */
+function readPskFile(file: string | undefined, verb: string): string {
+  if (file === undefined) throw new UsageError(`members ${verb}: --psk-file FILE is required`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new UsageError(`members ${verb}: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isHexKey(text)) throw new UsageError(`members ${verb}: ${file} must hold a key of 16 to 64 bytes as hex`);
+  return text.toLowerCase();
+}
+
+/** Hands leadership away first when `id` leads (removing or rekeying the leader). */
+async function moveLeadershipFrom(client: EndpointClient, id: string): Promise<void> {
+  const status = (await client.json('GET', '/status')) as StatusBody;
+  if (status.leaderId !== id) return;
+  process.stderr.write(`${id} leads: handing leadership over first...\n`);
+  await client.json('POST', '/leader/transfer', {});
+}
 
 export async function runMembers(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, { ...COMMON, learner: { type: 'boolean' } });
+  const { values, positionals } = parseOptions(args, { ...COMMON, learner: { type: 'boolean' }, 'psk-file': { type: 'string' } });
   const [verb, id, address] = positionals;
   if (values.help === true || verb === undefined) {
     out(MEMBERS_HELP);
@@ -162,18 +191,28 @@ export async function runMembers(args: readonly string[]): Promise<number> {
       case 'add': {
         if (id === undefined || address === undefined) throw new UsageError('members add: ID and ADDRESS are required');
         if (values.json !== true) process.stderr.write(`adding ${id} at ${address}: it joins as a learner, catches up, then becomes a voter...\n`);
-        const body = await client.json('POST', '/members', { id, address, learner: values.learner === true });
+        const psk = values['psk-file'] === undefined ? undefined : readPskFile(values['psk-file'], 'add');
+        const body = await client.json('POST', '/members', { id, address, learner: values.learner === true, ...(psk === undefined ? {} : { psk }) });
         out(values.json === true ? JSON.stringify(body) : `added ${id}${values.learner === true ? ' as a learner' : ''}`);
         return CLIENT_EXIT.ok;
       }
       case 'remove': {
         if (id === undefined) throw new UsageError('members remove: ID is required');
+        await moveLeadershipFrom(client, id);
         const body = await client.json('DELETE', `/members/${id}`);
         out(values.json === true ? JSON.stringify(body) : `removed ${id}`);
         return CLIENT_EXIT.ok;
       }
+      case 'rekey': {
+        if (id === undefined) throw new UsageError('members rekey: ID is required');
+        const psk = readPskFile(values['psk-file'], 'rekey');
+        await moveLeadershipFrom(client, id);
+        const body = await client.json('PUT', `/members/${id}/key`, { psk });
+        out(values.json === true ? JSON.stringify(body) : `rekeyed ${id}: restart it with the new key now`);
+        return CLIENT_EXIT.ok;
+      }
       default:
-        throw new UsageError(`members: unknown verb ${JSON.stringify(verb)}; expected list, add or remove`);
+        throw new UsageError(`members: unknown verb ${JSON.stringify(verb)}; expected list, add, remove or rekey`);
     }
   });
 }

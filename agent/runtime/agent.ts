@@ -23,6 +23,7 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
 import type { MembershipManager } from '../contracts.js';
+import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -95,10 +96,12 @@ export class Agent {
         : await LmdbPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
+    let authenticated: AuthenticatedMembershipManager | null = null;
     const observer: NodeObserver = {
       onLeader: (term) => trace?.onLeader(term),
       onApply: (entry: LogEntry) => {
         trace?.onApply(entry);
+        authenticated?.onApplied(entry);
         endpoint?.onApply(entry);
       },
       onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
@@ -108,6 +111,7 @@ export class Agent {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
       const transport = factories.createTransport(config, serializer, { logger, membership });
+      const stateMachine = new KvStateMachine(config.kv, { metrics });
       const node = new RaftNodeImpl(
         {
           timers,
@@ -115,7 +119,7 @@ export class Agent {
           client: transport.client,
           server: transport.server,
           storage,
-          stateMachine: new KvStateMachine(config.kv, { metrics }),
+          stateMachine,
           logger,
           metrics,
           membership,
@@ -123,6 +127,13 @@ export class Agent {
         },
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
+      if (membership instanceof AuthenticatedMembershipManager) {
+        membership.attach(
+          () => (node.isRunning() ? node.requireCore().getConfiguration() : null),
+          (key) => stateMachine.read(key)?.value ?? null,
+        );
+        authenticated = membership;
+      }
       await node.start();
       endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config) });
       try {

@@ -11,7 +11,9 @@ import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
 import type { DiagnosticLogger, MembershipManager, RpcSerializer } from '../contracts.js';
+import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
+import { ClusterKeystore } from '../membership/keystore.js';
 import type { AgentFactories } from './agent.js';
 
 /** The PSK settings of a transport that needs them, or a ConfigError naming the missing field. */
@@ -20,8 +22,24 @@ function requirePsk(config: AgentConfig): NonNullable<AgentConfig['psk']> {
   return config.psk;
 }
 
+/**
+ * The key a peer server accepts for an identity: the cluster keystore of the authenticated
+ * membership manager (replicated keys, revocations), else the provisioned keystore file.
+ */
+function keyLookup(config: AgentConfig, membership: MembershipManager | null): (identity: string) => Uint8Array | null {
+  if (membership instanceof AuthenticatedMembershipManager) return (identity) => membership.pskLookup(identity);
+  const psk = requirePsk(config);
+  return (identity) => psk.keystore.get(identity) ?? null;
+}
+
+/** The membership manager: PSK-authenticated when the configuration has PSKs, else the default. */
+export function createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager {
+  if (config.psk === null) return new DefaultMembershipManager();
+  return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore: new ClusterKeystore(config.psk.keystore), logger, metrics: null });
+}
+
 /** The peer transport's configuration for `config.transport`. */
-export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger): PeerTransportConfig {
+export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger, membership: MembershipManager | null = null): PeerTransportConfig {
   const { host, port } = config.listenPeer;
   const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
   switch (config.transport) {
@@ -29,7 +47,11 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
       const psk = requirePsk(config);
       return {
         name: 'coaps',
-        openServerEndpoint: () => DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => psk.keystore.get(identity) ?? null }, { onInternalError }),
+        openServerEndpoint: async () => {
+          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership) }, { onInternalError });
+          if (membership instanceof AuthenticatedMembershipManager) membership.addSessionCloser(server);
+          return server;
+        },
         openClientEndpoint: () => DtlsClientEndpoint.open({ identity: psk.identity, psk: psk.key, bindAddress: host }, { onInternalError }),
       };
     }
@@ -42,7 +64,7 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
         listenAddress: host,
         listenPort: port,
         clientCredentials: { identity: psk.identity, keyForPeer: () => psk.key },
-        serverCredentials: { keyForIdentity: (identity) => psk.keystore.get(identity) ?? null },
+        serverCredentials: { keyForIdentity: keyLookup(config, membership) },
       };
     }
     case 'http':
@@ -60,8 +82,8 @@ export async function openEndpointSocket(config: AgentConfig): Promise<DatagramE
 
 export const REAL_FACTORIES: AgentFactories = {
   createSerializer: (config: AgentConfig): RpcSerializer => createSerializer(config.codec),
-  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger }): PeerTransport =>
-    createPeerTransport(peerTransportConfig(config, deps.logger), { serializer }),
-  createMembership: (): MembershipManager => new DefaultMembershipManager(),
+  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport =>
+    createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), { serializer }),
+  createMembership,
   openEndpoint: openEndpointSocket,
 };
