@@ -8,13 +8,17 @@ import { readFileSync } from 'node:fs';
 import { NetworkError } from '../errors.js';
 import { isHexKey } from '../membership/keystore.js';
 import { intOption, parseOptions, UsageError } from './args.js';
-import { EndpointClient, EndpointError, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf } from './endpoint-client.js';
+import { EndpointClient, EndpointError, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf, type EndpointTarget } from './endpoint-client.js';
+import { readKeyFile } from '../config/agent-config.js';
+import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 
 /** Exit codes of the client commands. */
 export const CLIENT_EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, unreachable: 4 } as const;
 
 const COMMON = {
   endpoint: { type: 'string' },
+  'admin-key': { type: 'string' },
+  'admin-identity': { type: 'string' },
   json: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
   help: { type: 'boolean' },
@@ -24,9 +28,30 @@ const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+interface ClientValues {
+  endpoint?: string | undefined;
+  'timeout-ms'?: string | undefined;
+  'admin-key'?: string | undefined;
+  'admin-identity'?: string | undefined;
+}
+
+/**
+ * Where the client goes: --endpoint over CoAP, or over DTLS with the admin PSK when
+ * --admin-key FILE (or CORAFT_ADMIN_KEY_FILE) names the key file of a provisioned fleet.
+ */
+function clientTarget(values: ClientValues): EndpointTarget {
+  const target = endpointTarget(values.endpoint, intOption(values['timeout-ms'], 'timeout-ms', 10_000, 100, 3_600_000));
+  const keyFile = values['admin-key'] ?? process.env.CORAFT_ADMIN_KEY_FILE;
+  if (keyFile === undefined || keyFile === '') return target;
+  const psk = readKeyFile(keyFile, '--admin-key');
+  const identity = values['admin-identity'] ?? 'admin';
+  const bindAddress = target.endpoint.host.includes(':') ? '::' : '0.0.0.0';
+  return { ...target, open: () => DtlsClientEndpoint.open({ identity, psk, bindAddress }) };
+}
+
 /** Runs `action` with a client, mapping failures to exit codes and one-line messages. */
-async function withClient(values: { endpoint?: string | undefined; 'timeout-ms'?: string | undefined }, action: (client: EndpointClient) => Promise<number>): Promise<number> {
-  const client = new EndpointClient(endpointTarget(values.endpoint, intOption(values['timeout-ms'], 'timeout-ms', 10_000, 100, 3_600_000)));
+async function withClient(values: ClientValues, action: (client: EndpointClient) => Promise<number>): Promise<number> {
+  const client = new EndpointClient(clientTarget(values));
   try {
     return await action(client);
   } catch (error) {
@@ -83,7 +108,7 @@ const KV_HELP = `usage: coraft kv get KEY [--stale]
        coraft kv put KEY VALUE [--client ID --seq N]
        coraft kv del KEY [--client ID --seq N]
        coraft kv cas KEY VALUE --expect REVISION   (REVISION 0: create only)
-options: --endpoint HOST:PORT, --json, --timeout-ms MS`;
+options: --endpoint HOST:PORT, --admin-key FILE, --json, --timeout-ms MS`;
 
 export async function runKv(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, { ...COMMON, stale: { type: 'boolean' }, client: { type: 'string' }, seq: { type: 'string' }, expect: { type: 'string' } });
@@ -145,7 +170,7 @@ const MEMBERS_HELP = `usage: coraft members list
        coraft members add ID ADDRESS [--learner] [--psk-file FILE]
        coraft members remove ID
        coraft members rekey ID --psk-file FILE
-options: --endpoint HOST:PORT, --json, --timeout-ms MS
+options: --endpoint HOST:PORT, --admin-key FILE, --json, --timeout-ms MS
 
 --psk-file FILE: the member's key (hex, 16 to 64 bytes), committed to the cluster keystore
 through the log before the member is added; required when the cluster uses PSKs.
