@@ -9,17 +9,28 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initCluster } from './cluster-init.js';
 import type { InitNode, InitOptions } from './cluster-init.js';
 import { EndpointClient, endpointTarget } from './endpoint-client.js';
 
+/** The package's bin/coraft.js, found upwards from this file (it runs from dist/ or, under tsx, from the sources). */
+function findBin(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth += 1) {
+    const candidate = join(dir, 'bin', 'coraft.js');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
+}
+
 /** The CLI entry point the agents run. */
-export const CORAFT_BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/coraft.js');
+export const CORAFT_BIN = findBin();
 
 /** What `GET /status` reports, as far as the cluster driver needs it. */
 export interface StatusView {
