@@ -21,13 +21,13 @@ function portOf(address: string): number {
 }
 
 /** The gateway's agent.json document. */
-export function agentConfigOf(gateway: Gateway, members: FleetState['members'], settings: GatewaySettings): Record<string, unknown> {
+export function agentConfigOf(gateway: Gateway, members: readonly Gateway[], settings: GatewaySettings): Record<string, unknown> {
   const host = settings.listenHost ?? '0.0.0.0';
   return {
     nodeId: gateway.id,
     dataDir: settings.dataDir ?? '/var/lib/coraft',
     listen: { peer: `${host.includes(':') ? `[${host}]` : host}:${portOf(gateway.address)}`, endpoint: settings.endpoint ?? '127.0.0.1:5683' },
-    members,
+    members: members.map((m) => ({ id: m.id, address: m.address })),
     transport: settings.transport ?? 'coaps',
     codec: settings.codec ?? 'cbor',
     storage: settings.storage ?? 'lmdb',
@@ -60,7 +60,7 @@ export function dropInOf(cluster: string, gateway: Gateway, settings: GatewaySet
  * with (for a gateway added later: the running members, without itself) and `keystore` the
  * keys it accepts before its log has caught up.
  */
-export function writeBundle(out: string, state: FleetState, gateway: Gateway, members: FleetState['members'], keystore: Readonly<Record<string, string>>): BundleResult {
+export function writeBundle(out: string, state: FleetState, gateway: Gateway, members: readonly Gateway[], keystore: Readonly<Record<string, string>>): BundleResult {
   const settings: GatewaySettings = { ...state.defaults, ...gateway.overrides };
   const dir = join(resolve(out), 'bundles', gateway.id);
   mkdirSync(join(dir, 'coraft.service.d'), { recursive: true, mode: 0o700 });

@@ -59,8 +59,8 @@ export interface FleetState {
   /** Hex key of every gateway ever provisioned and not forgotten. */
   readonly keys: Readonly<Record<string, string>>;
   readonly adminKey: string;
-  /** The initial members (from the inventory), in inventory order. */
-  readonly members: readonly { readonly id: string; readonly address: string }[];
+  /** The initial members (from the inventory, with their overrides), in inventory order. */
+  readonly members: readonly Gateway[];
   /** Gateways provisioned with --add, with their settings. */
   readonly added: readonly Gateway[];
   readonly defaults: GatewaySettings;
@@ -147,7 +147,7 @@ export function planFleet(inventory: Inventory, previous: FleetState | null): Fl
     cluster: inventory.cluster,
     keys,
     adminKey: previous?.adminKey ?? newKey(),
-    members: inventory.gateways.map((g) => ({ id: g.id, address: g.address })),
+    members: inventory.gateways,
     added: previous?.added ?? [],
     defaults: inventory.defaults ?? {},
   };

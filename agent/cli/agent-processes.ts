@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { initCluster } from './cluster-init.js';
 import type { InitNode, InitOptions } from './cluster-init.js';
 import { EndpointClient, endpointTarget } from './endpoint-client.js';
+import type { DatagramEndpoint } from '../../transport/datagram.js';
 
 /** The package's bin/coraft.js, found upwards from this file (it runs from dist/ or, under tsx, from the sources). */
 function findBin(): string {
@@ -76,6 +77,8 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
   readonly output?: 'ignore' | 'inherit' | ((id: string, chunk: string) => void);
   /** Timeout of one endpoint request, ms. Default 2000. */
   readonly requestTimeoutMs?: number;
+  /** Opens the endpoint clients' datagram endpoint (e.g. DTLS with the admin PSK); default UDP. */
+  readonly openEndpointClient?: () => Promise<DatagramEndpoint>;
 }
 
 interface Slot {
@@ -116,8 +119,24 @@ export class AgentProcesses {
     readonly nodes: readonly InitNode[],
     private readonly options: AgentProcessesOptions,
   ) {
-    const timeoutMs = options.requestTimeoutMs ?? 2000;
-    this.slots = new Map(nodes.map((init) => [init.id, { init, process: null, client: new EndpointClient(endpointTarget(init.endpoint, timeoutMs)), exited: Promise.resolve(null) }]));
+    this.slots = new Map(nodes.map((init) => [init.id, this.newSlot(init)]));
+  }
+
+  private newSlot(init: InitNode): Slot {
+    const target = endpointTarget(init.endpoint, this.options.requestTimeoutMs ?? 2000);
+    const open = this.options.openEndpointClient;
+    return { init, process: null, client: new EndpointClient(open === undefined ? target : { ...target, open }), exited: Promise.resolve(null) };
+  }
+
+  /** Drives agents from configuration files that already exist (e.g. provisioned bundles); writes nothing. */
+  static fromConfigs(nodes: readonly InitNode[], options: AgentProcessesOptions = {}): AgentProcesses {
+    return new AgentProcesses(options.dir ?? '', false, nodes, options);
+  }
+
+  /** Adds an agent to drive (a gateway provisioned later); it is not started. */
+  addNode(init: InitNode): void {
+    if (this.slots.has(init.id)) throw new Error(`agent ${init.id} exists already`);
+    this.slots.set(init.id, this.newSlot(init));
   }
 
   /** Writes a fresh cluster with `cluster init`; no agent runs yet. */

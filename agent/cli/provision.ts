@@ -33,9 +33,8 @@ function report(results: readonly BundleResult[]): void {
 }
 
 /** Every gateway the state knows: the initial members, then those added. */
-function allGateways(state: FleetState, inventory: readonly Gateway[]): Gateway[] {
-  const initial = state.members.map((m) => inventory.find((g) => g.id === m.id) ?? m);
-  return [...initial, ...state.added];
+function allGateways(state: FleetState): Gateway[] {
+  return [...state.members, ...state.added];
 }
 
 /** Provisions the fleet of `inventoryFile` into `dir`; returns what each bundle wrote. */
@@ -78,19 +77,19 @@ export function addGateway(dir: string, id: string, address: string, overrides: 
     added: [...state.added.filter((g) => g.id !== id), gateway],
   };
   writeFleetState(dir, next);
-  const members = allGateways(next, []).filter((g) => g.id !== id).map((g) => ({ id: g.id, address: g.address }));
+  const members = allGateways(next).filter((g) => g.id !== id);
   return writeBundle(dir, next, gateway, members, next.keys);
 }
 
 /** Gives `id` a new key and rewrites its bundle's key file; returns its bundle. */
 export function rekeyGateway(dir: string, id: string): BundleResult {
   const state = requireState(dir);
-  const gateway = allGateways(state, []).find((g) => g.id === id);
+  const gateway = allGateways(state).find((g) => g.id === id);
   if (gateway === undefined) throw new ConfigError([`--rekey: ${id} is not a gateway of this fleet`]);
   const next: FleetState = { ...state, keys: { ...state.keys, [id]: randomBytes(32).toString('hex') } };
   writeFleetState(dir, next);
   const isInitial = state.members.some((m) => m.id === id);
-  const members = isInitial ? state.members : allGateways(next, []).filter((g) => g.id !== id).map((g) => ({ id: g.id, address: g.address }));
+  const members = isInitial ? state.members : allGateways(next).filter((g) => g.id !== id);
   const keystore = isInitial ? Object.fromEntries(state.members.map((m) => [m.id, next.keys[m.id] ?? ''])) : next.keys;
   return writeBundle(dir, next, gateway, members, keystore);
 }

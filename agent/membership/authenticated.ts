@@ -139,11 +139,17 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     }
     const id = idOfKeystoreKey(key);
     if (id === null) return;
+    this.deps.keystore.remember(id);
     const entryNow = this.deps.keystore.replicated(id);
     if (entryNow.kind === 'key') this.revoked.delete(id);
     if (id === this.deps.nodeId) return;
     const closed = this.closeSessionsOf(id);
     this.deps.logger.info('keystore entry changed', { node: this.deps.nodeId, id, state: entryNow.kind === 'key' ? 'key' : 'revoked', sessionsClosed: closed });
+  }
+
+  /** After a snapshot was installed: records the entries of its members in the local cache. */
+  onSnapshotRestored(configuration: ClusterConfiguration): void {
+    for (const member of configuration.members) this.deps.keystore.remember(member.id);
   }
 
   private closeSessionsOf(id: NodeId): number {

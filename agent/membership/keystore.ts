@@ -8,6 +8,7 @@
  * An entry's value is the key as lowercase hex, or `revoked`: a removed member's key is
  * replaced by the tombstone so that the bootstrap file cannot bring it back.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isValidNodeId } from '../core/membership.js';
 import type { NodeId } from '../contracts.js';
 
@@ -74,14 +75,47 @@ export function encodeKeystoreRevoked(): Uint8Array {
 /** Reads a raw keystore entry value from replicated state; null when absent. */
 export type KeystoreReader = (kvKey: string) => Uint8Array | null;
 
+/** Most entries the local cache keeps. */
+const CACHE_ENTRIES_MAX = 4096;
+
 /**
- * The keys a node accepts: the replicated entries first, then the bootstrap file. Lookups are
- * a map read and a hex decode, cheap enough for every handshake.
+ * The keys a node accepts: the replicated entries first, then the local cache of entries this
+ * node applied before it last stopped, then the bootstrap file. The cache (a JSON file mode
+ * 0600 in the data folder) matters after a restart: until the node has re-applied its log it
+ * must still accept a leader that joined after it was provisioned, and refuse revoked keys.
+ * Lookups are a map read and a hex decode, cheap enough for every handshake.
  */
 export class ClusterKeystore {
   private reader: KeystoreReader = () => null;
+  private readonly cache = new Map<NodeId, KeystoreEntry>();
 
-  constructor(private readonly bootstrap: ReadonlyMap<NodeId, Uint8Array>) {}
+  /** `cacheFile`: where learned entries persist across restarts; null to keep none (memory storage). */
+  constructor(
+    private readonly bootstrap: ReadonlyMap<NodeId, Uint8Array>,
+    private readonly cacheFile: string | null = null,
+  ) {
+    if (cacheFile === null || !existsSync(cacheFile)) return;
+    const stored: unknown = JSON.parse(readFileSync(cacheFile, 'utf8'));
+    if (typeof stored !== 'object' || stored === null) return;
+    for (const [id, value] of Object.entries(stored)) {
+      if (isValidNodeId(id) && typeof value === 'string') this.cache.set(id, decodeKeystoreValue(new TextEncoder().encode(value)));
+    }
+  }
+
+  /** Records the replicated entry of `id` in the local cache (called when it changes). */
+  remember(id: NodeId): void {
+    const entry = this.replicated(id);
+    if (entry.kind === 'absent') return;
+    this.cache.delete(id);
+    if (this.cache.size >= CACHE_ENTRIES_MAX) return;
+    this.cache.set(id, entry);
+    if (this.cacheFile === null) return;
+    const document: Record<string, string> = {};
+    for (const [key, value] of this.cache) document[key] = value.kind === 'key' ? Buffer.from(value.key).toString('hex') : REVOKED;
+    const temporary = `${this.cacheFile}.tmp`;
+    writeFileSync(temporary, `${JSON.stringify(document)}\n`, { mode: 0o600 });
+    renameSync(temporary, this.cacheFile);
+  }
 
   /** Connects the keystore to the replicated state (the KV state machine). */
   attach(reader: KeystoreReader): void {
@@ -98,6 +132,8 @@ export class ClusterKeystore {
     const entry = this.replicated(id);
     if (entry.kind === 'key') return entry.key;
     if (entry.kind === 'revoked') return null;
+    const cached = this.cache.get(id);
+    if (cached !== undefined) return cached.kind === 'key' ? cached.key : null;
     return this.bootstrap.get(id) ?? null;
   }
 }

@@ -104,7 +104,10 @@ export class Agent {
         authenticated?.onApplied(entry);
         endpoint?.onApply(entry);
       },
-      onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+      onSnapshotRestore: (meta) => {
+        trace?.onSnapshotRestore(meta);
+        authenticated?.onSnapshotRestored(meta.configuration);
+      },
       onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
     };
     try {

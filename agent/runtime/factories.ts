@@ -3,6 +3,8 @@
  * (coaps with our DTLS endpoints, coap, https, http), the membership manager and the local
  * endpoint's socket. Tests pass their own AgentFactories to Agent.start instead.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSerializer } from '../../codec/index.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint } from '../../transport/dtls/index.js';
@@ -14,6 +16,7 @@ import type { DiagnosticLogger, MembershipManager, RpcSerializer } from '../cont
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { ClusterKeystore } from '../membership/keystore.js';
+import { watchHandshakeFailures } from '../membership/handshake-watch.js';
 import type { AgentFactories } from './agent.js';
 
 /** The PSK settings of a transport that needs them, or a ConfigError naming the missing field. */
@@ -35,7 +38,9 @@ function keyLookup(config: AgentConfig, membership: MembershipManager | null): (
 /** The membership manager: PSK-authenticated when the configuration has PSKs, else the default. */
 export function createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager {
   if (config.psk === null) return new DefaultMembershipManager();
-  return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore: new ClusterKeystore(config.psk.keystore), logger, metrics: null });
+  const cacheFile = config.storage === 'memory' ? null : join(config.dataDir, 'keystore-cache.json');
+  if (cacheFile !== null) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore: new ClusterKeystore(config.psk.keystore, cacheFile), logger, metrics: null });
 }
 
 /** The peer transport's configuration for `config.transport`. */
@@ -49,8 +54,9 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
         name: 'coaps',
         openServerEndpoint: async () => {
           const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership) }, { onInternalError });
-          if (membership instanceof AuthenticatedMembershipManager) membership.addSessionCloser(server);
-          return server;
+          if (!(membership instanceof AuthenticatedMembershipManager)) return server;
+          membership.addSessionCloser(server);
+          return watchHandshakeFailures(server, config.nodeId, logger);
         },
         openClientEndpoint: () => DtlsClientEndpoint.open({ identity: psk.identity, psk: psk.key, bindAddress: host }, { onInternalError }),
       };

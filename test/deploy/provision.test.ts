@@ -65,7 +65,7 @@ describe('coraft provision', () => {
     assert.deepEqual([...(config.psk?.keystore.keys() ?? [])].sort(), ['gw1', 'gw2', 'gw3', 'gw4']);
     const keys = readFleetState(out())?.keys ?? {};
     assert.deepEqual(addGateway(out(), 'gw4', '10.0.0.4:5684', { endpoint: '127.0.0.1:6004' }).written, []);
-    rekeyGateway(out(), 'gw2');
+    assert.deepEqual(rekeyGateway(out(), 'gw2').written, ['gw2.key', 'keystore.json'], 'only its key (and its own keystore) change');
     const after = readFleetState(out())?.keys ?? {};
     assert.notEqual(after.gw2, keys.gw2);
     assert.equal(after.gw1, keys.gw1);
