@@ -113,3 +113,26 @@ describe('AuthenticatedMembershipManager', () => {
     assert.deepEqual(manager.pskLookup('n2'), key(10));
   });
 });
+
+describe('ClusterKeystore cache', () => {
+  it('keeps applied entries across a restart (mode 0600) until the log is re-applied', async () => {
+    const { mkdtempSync, rmSync, statSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'coraft-keystore-'));
+    try {
+      const file = join(dir, 'keystore-cache.json');
+      const state = new Map<string, Uint8Array>([[keystoreKey('n4'), encodeKeystoreKey(key(4))], [keystoreKey('n3'), encodeKeystoreRevoked()]]);
+      const before = new ClusterKeystore(new Map([['n3', key(3)]]), file);
+      before.attach((k) => state.get(k) ?? null);
+      before.remember('n4');
+      before.remember('n3');
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const after = new ClusterKeystore(new Map([['n3', key(3)]]), file);
+      assert.deepEqual(after.keyOf('n4'), key(4), 'a member that joined later is still known');
+      assert.equal(after.keyOf('n3'), null, 'a revoked key stays revoked despite the bootstrap file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
