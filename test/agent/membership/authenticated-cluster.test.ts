@@ -3,7 +3,8 @@
 // unknown identity, a member's key used to speak for another member, and a removed member whose
 // key was revoked (still running and campaigning). After each, the leader and term are
 // unchanged and writes still commit. Rogue peers send RequestVote with a huge term, which would
-// depose the leader if accepted.
+// depose the leader if accepted. Also: the local endpoint refuses (4.03) to read or write the
+// reserved keystore keys, and an add-member command with a bad key does not decode.
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,6 +16,9 @@ import { initCluster } from '../../../agent/cli/cluster-init.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { decodeKvResult, encodeKvCommand, encodeKvQuery } from '../../../agent/kv/index.js';
 import { keystoreKey } from '../../../agent/membership/keystore.js';
+import { EndpointClient, endpointTarget } from '../../../agent/cli/endpoint-client.js';
+import { decodeAdminCommand } from '../../../agent/runtime/admin.js';
+import { CoapResponseCode } from '../../../transport/coap/index.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { Agent } from '../../../agent/runtime/agent.js';
 import { REAL_FACTORIES } from '../../../agent/runtime/factories.js';
@@ -118,6 +122,27 @@ describe('PSK-authenticated membership on a real coaps cluster', function () {
     assert.equal(newLeader.node.isLeader(), true);
     assert.equal(newLeader.node.getCurrentTerm(), termAfterMove);
     for (const id of remaining) assert.ok(warned(id, /unknown or revoked identity/));
+
+    // The keystore is never served: reading or writing a reserved key through /kv is refused.
+    const client = new EndpointClient(endpointTarget(`127.0.0.1:${newLeader.config.listenEndpoint.port}`, 5000));
+    try {
+      for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+        const response = await client.request({ method, path: ['kv', '.coraft', 'psk', 'n1'], ...(method === 'PUT' ? { payload: new TextEncoder().encode('ab'.repeat(16)) } : {}) });
+        assert.equal(response.code, CoapResponseCode.Forbidden, method);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('keystore entries are not reachable through the endpoint or malformed commands', () => {
+  it('decodes admin commands carrying keys strictly', () => {
+    const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
+    assert.equal(decodeAdminCommand(bytes({ op: 'rekey-member', id: 'n1', psk: 'ab'.repeat(16) })).op, 'rekey-member');
+    assert.throws(() => decodeAdminCommand(bytes({ op: 'rekey-member', id: 'n1', psk: 'ab'.repeat(15) })), /psk must be a key/);
+    assert.throws(() => decodeAdminCommand(bytes({ op: 'add-member', id: 'n1', address: 'h:1', learner: false, psk: 'zz'.repeat(16) })), /psk must be a key/);
+    assert.deepEqual(decodeAdminCommand(bytes({ op: 'add-member', id: 'n1', address: 'h:1', learner: false })), { op: 'add-member', id: 'n1', address: 'h:1', learner: false, psk: null });
   });
 });
 
