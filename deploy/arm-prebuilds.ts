@@ -47,9 +47,38 @@ interface LockEntry {
   readonly optionalDependencies?: Readonly<Record<string, string>>;
 }
 
+function stringList(value: unknown): readonly string[] | undefined {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined;
+}
+
+/** Reads the lockfile's `packages`, keeping the fields the check needs. */
+function readLockfile(lockfile: string): { readonly packages: Readonly<Record<string, LockEntry>> } {
+  const document: unknown = JSON.parse(readFileSync(lockfile, 'utf8'));
+  const raw: unknown = typeof document === 'object' && document !== null ? Reflect.get(document, 'packages') : null;
+  const packages: Record<string, LockEntry> = {};
+  if (typeof raw !== 'object' || raw === null) return { packages };
+  for (const [path, entry] of Object.entries(raw)) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const get = (name: string): unknown => Reflect.get(entry, name);
+    const version = get('version');
+    const integrity = get('integrity');
+    const optional = get('optionalDependencies');
+    const cpu = stringList(get('cpu'));
+    const os = stringList(get('os'));
+    packages[path] = {
+      ...(typeof version === 'string' ? { version } : {}),
+      ...(typeof integrity === 'string' ? { integrity } : {}),
+      ...(cpu === undefined ? {} : { cpu }),
+      ...(os === undefined ? {} : { os }),
+      ...(typeof optional === 'object' && optional !== null ? { optionalDependencies: Object.fromEntries(Object.entries(optional).filter((e): e is [string, string] => typeof e[1] === 'string')) } : {}),
+    };
+  }
+  return { packages };
+}
+
 /** Problems of the lockfile (empty when every native package has both ARM prebuilds), and the prebuilds found. */
 export function checkLockfile(lockfile: string): { readonly problems: string[]; readonly prebuilds: Prebuild[] } {
-  const lock = JSON.parse(readFileSync(lockfile, 'utf8')) as { packages: Readonly<Record<string, LockEntry>> };
+  const lock = readLockfile(lockfile);
   const problems: string[] = [];
   const prebuilds: Prebuild[] = [];
   for (const native of NATIVE_PACKAGES) {
@@ -82,8 +111,10 @@ const ELF_MACHINE: Readonly<Record<string, number>> = { arm64: 0xb7, arm: 0x28 }
  */
 export function inspectPrebuild(prebuild: Prebuild, dir: string): string | null {
   const output = execFileSync('npm', ['pack', `${prebuild.pkg}@${prebuild.version}`, '--json', '--ignore-scripts', '--pack-destination', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-  const tarball = (JSON.parse(output) as { filename: string }[])[0]?.filename;
-  if (tarball === undefined) return `${prebuild.pkg}: npm pack returned no tarball`;
+  const packed: unknown = JSON.parse(output);
+  const first: unknown = Array.isArray(packed) ? packed[0] : null;
+  const tarball: unknown = typeof first === 'object' && first !== null ? Reflect.get(first, 'filename') : undefined;
+  if (typeof tarball !== 'string') return `${prebuild.pkg}: npm pack returned no tarball`;
   const binary = execFileSync('tar', ['-xzOf', join(dir, tarball), 'package/node.napi.glibc.node'], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
   const elf = binary.subarray(0, 4).toString('latin1') === '\x7fELF';
   const type = binary.readUInt16LE(16);

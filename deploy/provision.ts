@@ -22,6 +22,7 @@ import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './inventory.schema.json' with { type: 'json' };
 import { ConfigError } from '../agent/errors.js';
+import { isHexKey } from '../agent/membership/keystore.js';
 
 /** Settings of a gateway, from the inventory's defaults and its overrides. */
 export interface GatewaySettings {
@@ -126,7 +127,26 @@ function secretsDir(out: string): string {
 export function readFleetState(out: string): FleetState | null {
   const file = join(resolve(out), 'secrets', 'fleet.json');
   if (!existsSync(file)) return null;
-  return JSON.parse(readFileSync(file, 'utf8')) as FleetState;
+  return parseFleetState(JSON.parse(readFileSync(file, 'utf8')), file);
+}
+
+/** Validates a fleet state document; throws ConfigError naming the file and the problem. */
+export function parseFleetState(value: unknown, file: string): FleetState {
+  const problem = (message: string): ConfigError => new ConfigError([`${file}: ${message}`]);
+  if (typeof value !== 'object' || value === null) throw problem('not a JSON object');
+  const field = (name: string): unknown => Reflect.get(value, name);
+  const [cluster, keys, adminKey, members, added, defaults] = ['cluster', 'keys', 'adminKey', 'members', 'added', 'defaults'].map(field);
+  if (typeof cluster !== 'string' || !isHexKey(adminKey) || typeof keys !== 'object' || keys === null || !Array.isArray(members) || !Array.isArray(added)) {
+    throw problem('expected {cluster, keys, adminKey, members[], added[], defaults}');
+  }
+  const keyMap: Record<string, string> = {};
+  for (const [id, hex] of Object.entries(keys)) {
+    if (!isHexKey(hex)) throw problem(`the key of ${id} is not a hex key`);
+    keyMap[id] = hex;
+  }
+  const gateways = [members, added].flatMap((list: unknown[]) => list.map((gateway: unknown) => gateway));
+  const inventory = parseInventory({ cluster, defaults: defaults ?? {}, gateways });
+  return { cluster, keys: keyMap, adminKey, members: inventory.gateways.slice(0, members.length), added: inventory.gateways.slice(members.length), defaults: inventory.defaults ?? {} };
 }
 
 /** Saves the fleet's state (and the admin key for the CLI) in OUT/secrets. */
