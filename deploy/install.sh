@@ -8,13 +8,14 @@
 # Keys are installed mode 0600, owned by the service user. With --destdir DIR everything goes
 # under DIR and nothing is chowned, enabled or started (packaging and tests, no root needed).
 #
-# usage: install.sh --bundle DIR [--package TARBALL_OR_DIR | --no-package] [--prefix DIR]
+# usage: install.sh --bundle DIR (--package TARBALL | --no-package) [--prefix DIR]
 #                   [--destdir DIR] [--start]
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 bundle=""
-package="$here/.."
+package=""
+skip_package=no
 prefix=/opt/coraft
 destdir=""
 start=no
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --bundle) bundle=$2; shift 2 ;;
     --package) package=$2; shift 2 ;;
-    --no-package) package=""; shift ;;
+    --no-package) skip_package=yes; shift ;;
     --prefix) prefix=$2; shift 2 ;;
     --destdir) destdir=$2; shift 2 ;;
     --start) start=yes; shift ;;
@@ -31,13 +32,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$bundle" ] || { echo "install.sh: --bundle DIR is required" >&2; exit 64; }
+if [ "$skip_package" = no ] && [ -z "$package" ]; then
+  echo "install.sh: --package TARBALL (from npm pack) or --no-package is required" >&2; exit 64
+fi
 [ -f "$bundle/agent.json" ] || { echo "install.sh: $bundle holds no agent.json" >&2; exit 66; }
 id=$(sed -n 's/^ *"nodeId": *"\([^"]*\)".*/\1/p' "$bundle/agent.json" | head -n 1)
 [ -n "$id" ] || { echo "install.sh: no nodeId in $bundle/agent.json" >&2; exit 65; }
 umask 077
 
 # 1. The package, with production dependencies only.
-if [ -n "$package" ]; then
+if [ "$skip_package" = no ]; then
   mkdir -p "$destdir$prefix"
   npm install --omit=dev --no-audit --no-fund --no-save --prefix "$destdir$prefix" "$package"
 fi
