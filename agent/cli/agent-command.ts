@@ -13,6 +13,7 @@ import { EmfMetrics, PrometheusMetrics, StatsdMetrics } from '../observability/m
 import { NoopMetrics } from '../observability/noop.js';
 import { parseHostPort } from '../config/agent-config.js';
 import { REAL_FACTORIES } from '../runtime/factories.js';
+import { sdNotify } from '../runtime/sd-notify.js';
 import { parseOptions } from './args.js';
 
 const HELP = `usage: coraft agent --config FILE [--trace FILE]
@@ -79,8 +80,11 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     process.stderr.write(`coraft agent: ${error instanceof Error ? error.message : String(error)}\n`);
     return exitCodeFor(error);
   }
+  // Under systemd (Type=notify): the state is loaded and every port is open.
+  void sdNotify({ kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` }, logger);
   const code = await new Promise<number>((resolveExit) => {
     const stopFor = (reason: string, exitCode: number): void => {
+      void sdNotify({ kind: 'stopping' }, logger);
       void agent.stop(reason).then(
         () => resolveExit(exitCode),
         (error: unknown) => resolveExit(exitCodeFor(error)),
@@ -89,7 +93,11 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     process.once('SIGTERM', () => stopFor('SIGTERM', EXIT.ok));
     process.once('SIGINT', () => stopFor('SIGINT', EXIT.ok));
     // Started by a supervising process over IPC (the demo, the tests): stop when it goes.
-    if (process.send !== undefined) process.once('disconnect', () => stopFor('parent exited', EXIT.ok));
+    if (process.send !== undefined) {
+      process.once('disconnect', () => stopFor('parent exited', EXIT.ok));
+      // A 'disconnect' listener refs the IPC channel; unref it so the process can exit once stopped.
+      process.channel?.unref();
+    }
     const watch = setInterval(() => {
       const fatal = agent.fatalError();
       if (fatal !== null) {

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { initCluster } from './cluster-init.js';
 import type { InitNode, InitOptions } from './cluster-init.js';
 import { EndpointClient, EndpointError, JsonFields, endpointTarget } from './endpoint-client.js';
+import type { DatagramEndpoint } from '../../transport/datagram.js';
 
 /** The package's bin/coraft.js, found upward from this module (dist/agent/cli or agent/cli under tsx). */
 function findCoraftBin(): string {
@@ -82,6 +83,8 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
    * exec the agent in place, so that signals reach it. Default none: node runs directly.
    */
   readonly wrapCommand?: (id: string) => readonly string[];
+  /** Opens the endpoint clients' datagram endpoint (e.g. DTLS with the admin PSK); default UDP. */
+  readonly openEndpointClient?: () => Promise<DatagramEndpoint>;
 }
 
 interface Slot {
@@ -122,8 +125,24 @@ export class AgentProcesses {
     readonly nodes: readonly InitNode[],
     private readonly options: AgentProcessesOptions,
   ) {
-    const timeoutMs = options.requestTimeoutMs ?? 2000;
-    this.slots = new Map(nodes.map((init) => [init.id, { init, process: null, client: new EndpointClient(endpointTarget(init.endpoint, timeoutMs)), exited: Promise.resolve(null) }]));
+    this.slots = new Map(nodes.map((init) => [init.id, this.newSlot(init)]));
+  }
+
+  private newSlot(init: InitNode): Slot {
+    const target = endpointTarget(init.endpoint, this.options.requestTimeoutMs ?? 2000);
+    const open = this.options.openEndpointClient;
+    return { init, process: null, client: new EndpointClient(open === undefined ? target : { ...target, open }), exited: Promise.resolve(null) };
+  }
+
+  /** Drives agents from configuration files that already exist (e.g. provisioned bundles); writes nothing. */
+  static fromConfigs(nodes: readonly InitNode[], options: AgentProcessesOptions = {}): AgentProcesses {
+    return new AgentProcesses(options.dir ?? '', false, nodes, options);
+  }
+
+  /** Adds an agent to drive (a gateway provisioned later); it is not started. */
+  addNode(init: InitNode): void {
+    if (this.slots.has(init.id)) throw new Error(`agent ${init.id} exists already`);
+    this.slots.set(init.id, this.newSlot(init));
   }
 
   /** Writes a fresh cluster with `cluster init`; no agent runs yet. */

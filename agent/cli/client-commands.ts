@@ -4,15 +4,21 @@
  * node refused or failed the operation, 2 bad usage, 3 the key does not exist, 4 the endpoint
  * did not answer.
  */
+import { readFileSync } from 'node:fs';
 import { NetworkError } from '../errors.js';
+import { isHexKey } from '../membership/keystore.js';
 import { intOption, parseOptions, UsageError } from './args.js';
-import { EndpointClient, EndpointError, JsonFields, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf } from './endpoint-client.js';
+import { EndpointClient, EndpointError, JsonFields, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf, type EndpointTarget } from './endpoint-client.js';
+import { readKeyFile } from '../config/agent-config.js';
+import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 
 /** Exit codes of the client commands. */
 export const CLIENT_EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, unreachable: 4 } as const;
 
 const COMMON = {
   endpoint: { type: 'string' },
+  'admin-key': { type: 'string' },
+  'admin-identity': { type: 'string' },
   json: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
   help: { type: 'boolean' },
@@ -22,9 +28,30 @@ const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+interface ClientValues {
+  endpoint?: string | undefined;
+  'timeout-ms'?: string | undefined;
+  'admin-key'?: string | undefined;
+  'admin-identity'?: string | undefined;
+}
+
+/**
+ * Where the client goes: --endpoint over CoAP, or over DTLS with the admin PSK when
+ * --admin-key FILE (or CORAFT_ADMIN_KEY_FILE) names the key file of a provisioned fleet.
+ */
+function clientTarget(values: ClientValues): EndpointTarget {
+  const target = endpointTarget(values.endpoint, intOption(values['timeout-ms'], 'timeout-ms', 10_000, 100, 3_600_000));
+  const keyFile = values['admin-key'] ?? process.env.CORAFT_ADMIN_KEY_FILE;
+  if (keyFile === undefined || keyFile === '') return target;
+  const psk = readKeyFile(keyFile, '--admin-key');
+  const identity = values['admin-identity'] ?? 'admin';
+  const bindAddress = target.endpoint.host.includes(':') ? '::' : '0.0.0.0';
+  return { ...target, open: () => DtlsClientEndpoint.open({ identity, psk, bindAddress }) };
+}
+
 /** Runs `action` with a client, mapping failures to exit codes and one-line messages. */
-async function withClient(values: { endpoint?: string | undefined; 'timeout-ms'?: string | undefined }, action: (client: EndpointClient) => Promise<number>): Promise<number> {
-  const client = new EndpointClient(endpointTarget(values.endpoint, intOption(values['timeout-ms'], 'timeout-ms', 10_000, 100, 3_600_000)));
+async function withClient(values: ClientValues, action: (client: EndpointClient) => Promise<number>): Promise<number> {
+  const client = new EndpointClient(clientTarget(values));
   try {
     return await action(client);
   } catch (error) {
@@ -88,7 +115,7 @@ const KV_HELP = `usage: coraft kv get KEY [--stale]
        coraft kv put KEY VALUE [--client ID --seq N]
        coraft kv del KEY [--client ID --seq N]
        coraft kv cas KEY VALUE --expect REVISION   (REVISION 0: create only)
-options: --endpoint HOST:PORT, --json, --timeout-ms MS`;
+options: --endpoint HOST:PORT, --admin-key FILE, --json, --timeout-ms MS`;
 
 export async function runKv(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, { ...COMMON, stale: { type: 'boolean' }, client: { type: 'string' }, seq: { type: 'string' }, expect: { type: 'string' } });
@@ -148,12 +175,38 @@ function casOption(expect: string | undefined): ReturnType<typeof ifNoneMatch> {
 }
 
 const MEMBERS_HELP = `usage: coraft members list
-       coraft members add ID ADDRESS [--learner]
+       coraft members add ID ADDRESS [--learner] [--psk-file FILE]
        coraft members remove ID
-options: --endpoint HOST:PORT, --json, --timeout-ms MS`;
+       coraft members rekey ID --psk-file FILE
+options: --endpoint HOST:PORT, --admin-key FILE, --json, --timeout-ms MS
+
+--psk-file FILE: the member's key (hex, 16 to 64 bytes), committed to the cluster keystore
+through the log before the member is added; required when the cluster uses PSKs.
+rekey: commits ID's new key; then restart ID with that key (see deploy/README.md). Removing
+or rekeying the leader hands leadership to another voter first.`;
+
+/** Reads a key file given on the command line; the key is never printed. */
+function readPskFile(file: string | undefined, verb: string): string {
+  if (file === undefined) throw new UsageError(`members ${verb}: --psk-file FILE is required`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new UsageError(`members ${verb}: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isHexKey(text)) throw new UsageError(`members ${verb}: ${file} must hold a key of 16 to 64 bytes as hex`);
+  return text.toLowerCase();
+}
+
+/** Hands leadership away first when `id` leads (removing or rekeying the leader). */
+async function moveLeadershipFrom(client: EndpointClient, id: string): Promise<void> {
+  if (JsonFields.of(await client.json('GET', '/status'), 'the status').nullableString('leaderId') !== id) return;
+  process.stderr.write(`${id} leads: handing leadership over first...\n`);
+  await client.json('POST', '/leader/transfer', {});
+}
 
 export async function runMembers(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, { ...COMMON, learner: { type: 'boolean' } });
+  const { values, positionals } = parseOptions(args, { ...COMMON, learner: { type: 'boolean' }, 'psk-file': { type: 'string' } });
   const [verb, id, address] = positionals;
   if (values.help === true || verb === undefined) {
     out(MEMBERS_HELP);
@@ -171,18 +224,28 @@ export async function runMembers(args: readonly string[]): Promise<number> {
       case 'add': {
         if (id === undefined || address === undefined) throw new UsageError('members add: ID and ADDRESS are required');
         if (values.json !== true) process.stderr.write(`adding ${id} at ${address}: it joins as a learner, catches up, then becomes a voter...\n`);
-        const body = await client.json('POST', '/members', { id, address, learner: values.learner === true });
+        const psk = values['psk-file'] === undefined ? undefined : readPskFile(values['psk-file'], 'add');
+        const body = await client.json('POST', '/members', { id, address, learner: values.learner === true, ...(psk === undefined ? {} : { psk }) });
         out(values.json === true ? JSON.stringify(body) : `added ${id}${values.learner === true ? ' as a learner' : ''}`);
         return CLIENT_EXIT.ok;
       }
       case 'remove': {
         if (id === undefined) throw new UsageError('members remove: ID is required');
+        await moveLeadershipFrom(client, id);
         const body = await client.json('DELETE', `/members/${id}`);
         out(values.json === true ? JSON.stringify(body) : `removed ${id}`);
         return CLIENT_EXIT.ok;
       }
+      case 'rekey': {
+        if (id === undefined) throw new UsageError('members rekey: ID is required');
+        const psk = readPskFile(values['psk-file'], 'rekey');
+        await moveLeadershipFrom(client, id);
+        const body = await client.json('PUT', `/members/${id}/key`, { psk });
+        out(values.json === true ? JSON.stringify(body) : `rekeyed ${id}: restart it with the new key now`);
+        return CLIENT_EXIT.ok;
+      }
       default:
-        throw new UsageError(`members: unknown verb ${JSON.stringify(verb)}; expected list, add or remove`);
+        throw new UsageError(`members: unknown verb ${JSON.stringify(verb)}; expected list, add, remove or rekey`);
     }
   });
 }

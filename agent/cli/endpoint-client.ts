@@ -68,7 +68,7 @@ export class EndpointClient {
   }
 
   /** GETs or POSTs JSON and parses the JSON answer. */
-  async json(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  async json(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
     const request: CoapClientRequest = {
       method,
       path: path.split('/').filter((s) => s !== ''),

@@ -19,6 +19,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'three real agents on loopback with a live status table (what npm start runs)',
     run: async (args) => (await import('./demo-cluster.js')).runDemoClusterCommand(args),
   },
+  provision: {
+    summary: 'provision --inventory FILE --out DIR [--add ID ADDRESS | --rekey ID]: write gateway bundles',
+    run: async (args) => (await import('./provision.js')).runProvisionCommand(args),
+  },
   'sim-demo': {
     summary: 'narrated simulated cluster under faults, in virtual time',
     run: async (args) => (await import('./demo.js')).runDemoCommand(args),

@@ -1,12 +1,14 @@
 /**
  * The administration resources of the local endpoint: /members, /members/{id},
- * /leader/transfer and /snapshot. Membership and leadership requests go to the leader; a
- * snapshot is taken by the node that receives the request.
+ * /members/{id}/key, /leader/transfer and /snapshot. Membership and leadership requests go to
+ * the leader; a snapshot is taken by the node that receives the request. A PSK may be given
+ * (POST /members with "psk", PUT /members/{id}/key) but is never returned or logged.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { isValidNodeId } from '../core/membership.js';
+import { isHexKey } from '../membership/keystore.js';
 import type { RaftNodeImpl } from '../runtime/node.js';
 import { errorResponse, jsonBody, jsonResponse, responseForError } from './responses.js';
 
@@ -30,10 +32,11 @@ export function adminResources(node: RaftNodeImpl, timeoutMs: number): [string, 
       const id = body?.id;
       const address = body?.address;
       const learner = body?.learner ?? false;
-      if (!isValidNodeId(id) || typeof address !== 'string' || typeof learner !== 'boolean') {
-        return errorResponse(CoapResponseCode.BadRequest, 'expected JSON {"id": NODE_ID, "address": "host:port", "learner"?: boolean}');
+      const psk = body?.psk ?? null;
+      if (!isValidNodeId(id) || typeof address !== 'string' || typeof learner !== 'boolean' || (psk !== null && !isHexKey(psk))) {
+        return errorResponse(CoapResponseCode.BadRequest, 'expected JSON {"id": NODE_ID, "address": "host:port", "learner"?: boolean, "psk"?: HEX_KEY}');
       }
-      const result = await node.adminAnywhere({ op: 'add-member', id, address, learner }, timeoutMs);
+      const result = await node.adminAnywhere({ op: 'add-member', id, address, learner, psk }, timeoutMs);
       return jsonResponse(CoapResponseCode.Created, { id, address, learner, leaderId: result.leader });
     });
   const removeMember = (request: CoapRequest): Promise<CoapResponse> =>
@@ -42,6 +45,16 @@ export function adminResources(node: RaftNodeImpl, timeoutMs: number): [string, 
       if (request.path.length !== 2 || !isValidNodeId(id)) return errorResponse(CoapResponseCode.BadRequest, 'use DELETE /members/{id}');
       const result = await node.adminAnywhere({ op: 'remove-member', id }, timeoutMs);
       return jsonResponse(CoapResponseCode.Deleted, { id, leaderId: result.leader });
+    });
+  const rekeyMember = (request: CoapRequest): Promise<CoapResponse> =>
+    guarded(async () => {
+      const id = request.path[1];
+      const psk = jsonBody(request)?.psk;
+      if (request.path.length !== 3 || request.path[2] !== 'key' || !isValidNodeId(id) || !isHexKey(psk)) {
+        return errorResponse(CoapResponseCode.BadRequest, 'use PUT /members/{id}/key with JSON {"psk": HEX_KEY}');
+      }
+      const result = await node.adminAnywhere({ op: 'rekey-member', id, psk }, timeoutMs);
+      return jsonResponse(CoapResponseCode.Changed, { id, leaderId: result.leader });
     });
   const transfer = (request: CoapRequest): Promise<CoapResponse> =>
     guarded(async () => {
@@ -55,7 +68,7 @@ export function adminResources(node: RaftNodeImpl, timeoutMs: number): [string, 
     guarded(async () => jsonResponse(CoapResponseCode.Changed, { nodeId: node.getNodeId(), snapshotIndex: await node.snapshotNow() }));
   return [
     ['/members', { GET: () => Promise.resolve(members()), POST: addMember }],
-    ['/members/*', { DELETE: removeMember }],
+    ['/members/*', { DELETE: removeMember, PUT: rekeyMember }],
     ['/leader/transfer', { POST: transfer }],
     ['/snapshot', { POST: snapshot }],
   ];

@@ -8,7 +8,9 @@
  *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
  *                                     If-None-Match: create only
  *   DELETE /kv/{key}[?client=C&seq=N]
- *   GET  /members, POST /members {"id","address","learner"?}, DELETE /members/{id}
+ *                                     (keys under ".coraft/" are the agent's own: 4.03)
+ *   GET  /members, POST /members {"id","address","learner"?,"psk"?}, DELETE /members/{id}
+ *   PUT  /members/{id}/key {"psk"}    rotate a member's key in the cluster keystore
  *   POST /leader/transfer {"to"?}     hand leadership to `to` (or the most up-to-date voter)
  *   POST /snapshot                    take a snapshot now and compact the log
  */
@@ -17,6 +19,7 @@ import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
+import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { LogEntry, Timers } from '../contracts.js';
 import type { RaftNodeImpl } from '../runtime/node.js';
 import { ObserverTable } from './observers.js';
@@ -180,6 +183,7 @@ export class LocalEndpoint {
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    if (isSystemKey(key)) return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
     const query = encodeKvQuery({ op: 'get', key });
     try {
       const stale = this.queryValue(request, 'stale') !== null;
@@ -214,6 +218,7 @@ export class LocalEndpoint {
   private async putKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    if (isSystemKey(key)) return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;
     const header = { session, timeMs: Math.floor(Date.now()) };
@@ -234,6 +239,7 @@ export class LocalEndpoint {
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    if (isSystemKey(key)) return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
     if (request.ifMatch.length > 0) return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;
@@ -283,6 +289,7 @@ export class LocalEndpoint {
       // A malformed command changed nothing, so no observer needs telling.
       return;
     }
+    if (isSystemKey(key)) return;
     const resource = `/kv/${key}`;
     const observers = this.observers.observersOf(resource);
     if (observers.length === 0) return;

@@ -1,16 +1,20 @@
 /**
  * Cluster administration commands that any node accepts and the leader executes: add or remove
- * a member, hand leadership to another voter. They travel to the leader as ClientForward
- * requests of kind `admin`, encoded as small JSON documents parsed strictly on arrival.
+ * a member, rotate a member's key, hand leadership to another voter. They travel to the leader
+ * as ClientForward requests of kind `admin`, encoded as small JSON documents parsed strictly
+ * on arrival. A command carrying a PSK (`psk`, hex) is never logged; the key is committed to
+ * the cluster keystore (agent/membership/keystore.ts) before the membership change it serves.
  */
 import { isValidNodeId } from '../core/membership.js';
+import { isHexKey } from '../membership/keystore.js';
 import { SerializationError } from '../errors.js';
 import type { NodeId } from '../contracts.js';
 
 /** One administration command. */
 export type AdminCommand =
-  | { readonly op: 'add-member'; readonly id: NodeId; readonly address: string; readonly learner: boolean }
+  | { readonly op: 'add-member'; readonly id: NodeId; readonly address: string; readonly learner: boolean; readonly psk: string | null }
   | { readonly op: 'remove-member'; readonly id: NodeId }
+  | { readonly op: 'rekey-member'; readonly id: NodeId; readonly psk: string }
   | { readonly op: 'transfer-leadership'; readonly to: NodeId | null };
 
 /** The result of an administration command. */
@@ -52,7 +56,15 @@ export function decodeAdminCommand(bytes: Uint8Array): AdminCommand {
       if (!isValidNodeId(id)) throw new SerializationError('CODEC_MALFORMED', 'add-member: id must be 1 to 64 printable characters');
       if (typeof address !== 'string' || address.length > 255) throw new SerializationError('CODEC_MALFORMED', 'add-member: address must be a "host:port" string');
       if (typeof learner !== 'boolean') throw new SerializationError('CODEC_MALFORMED', 'add-member: learner must be a boolean');
-      return { op: 'add-member', id, address, learner };
+      const psk = field('psk') ?? null;
+      if (psk !== null && !isHexKey(psk)) throw new SerializationError('CODEC_MALFORMED', 'add-member: psk must be a key of 16 to 64 bytes as hex');
+      return { op: 'add-member', id, address, learner, psk };
+    }
+    case 'rekey-member': {
+      const psk = field('psk');
+      if (!isValidNodeId(id)) throw new SerializationError('CODEC_MALFORMED', 'rekey-member: id must be 1 to 64 printable characters');
+      if (!isHexKey(psk)) throw new SerializationError('CODEC_MALFORMED', 'rekey-member: psk must be a key of 16 to 64 bytes as hex');
+      return { op: 'rekey-member', id, psk };
     }
     case 'remove-member':
       if (!isValidNodeId(id)) throw new SerializationError('CODEC_MALFORMED', 'remove-member: id must be 1 to 64 printable characters');

@@ -23,6 +23,7 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
 import type { MembershipManager } from '../contracts.js';
+import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -95,19 +96,25 @@ export class Agent {
         : await LmdbPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
+    let authenticated: AuthenticatedMembershipManager | null = null;
     const observer: NodeObserver = {
       onLeader: (term) => trace?.onLeader(term),
       onApply: (entry: LogEntry) => {
         trace?.onApply(entry);
+        authenticated?.onApplied(entry);
         endpoint?.onApply(entry);
       },
-      onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+      onSnapshotRestore: (meta) => {
+        trace?.onSnapshotRestore(meta);
+        authenticated?.onSnapshotRestored(meta.configuration);
+      },
       onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
     };
     try {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
       const transport = factories.createTransport(config, serializer, { logger, membership });
+      const stateMachine = new KvStateMachine(config.kv, { metrics });
       const node = new RaftNodeImpl(
         {
           timers,
@@ -115,7 +122,7 @@ export class Agent {
           client: transport.client,
           server: transport.server,
           storage,
-          stateMachine: new KvStateMachine(config.kv, { metrics }),
+          stateMachine,
           logger,
           metrics,
           membership,
@@ -123,6 +130,13 @@ export class Agent {
         },
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
+      if (membership instanceof AuthenticatedMembershipManager) {
+        membership.attach(
+          () => (node.isRunning() ? node.requireCore().getConfiguration() : null),
+          (key) => stateMachine.read(key)?.value ?? null,
+        );
+        authenticated = membership;
+      }
       await node.start();
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
       if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });

@@ -3,6 +3,8 @@
  * (coaps with our DTLS endpoints, coap, https, http), the membership manager and the local
  * endpoint's socket. Tests pass their own AgentFactories to Agent.start instead.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSerializer } from '../../codec/index.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint } from '../../transport/dtls/index.js';
@@ -11,7 +13,10 @@ import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
 import type { DiagnosticLogger, MembershipManager, RpcSerializer } from '../contracts.js';
+import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
+import { ClusterKeystore } from '../membership/keystore.js';
+import { watchHandshakeFailures } from '../membership/handshake-watch.js';
 import type { AgentFactories } from './agent.js';
 
 /** The PSK settings of a transport that needs them, or a ConfigError naming the missing field. */
@@ -20,8 +25,26 @@ function requirePsk(config: AgentConfig): NonNullable<AgentConfig['psk']> {
   return config.psk;
 }
 
+/**
+ * The key a peer server accepts for an identity: the cluster keystore of the authenticated
+ * membership manager (replicated keys, revocations), else the provisioned keystore file.
+ */
+function keyLookup(config: AgentConfig, membership: MembershipManager | null): (identity: string) => Uint8Array | null {
+  if (membership instanceof AuthenticatedMembershipManager) return (identity) => membership.pskLookup(identity);
+  const psk = requirePsk(config);
+  return (identity) => psk.keystore.get(identity) ?? null;
+}
+
+/** The membership manager: PSK-authenticated when the configuration has PSKs, else the default. */
+export function createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager {
+  if (config.psk === null) return new DefaultMembershipManager();
+  const cacheFile = config.storage === 'memory' ? null : join(config.dataDir, 'keystore-cache.json');
+  if (cacheFile !== null) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore: new ClusterKeystore(config.psk.keystore, cacheFile), logger, metrics: null });
+}
+
 /** The peer transport's configuration for `config.transport`. */
-export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger): PeerTransportConfig {
+export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger, membership: MembershipManager | null = null): PeerTransportConfig {
   const { host, port } = config.listenPeer;
   const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
   switch (config.transport) {
@@ -29,7 +52,12 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
       const psk = requirePsk(config);
       return {
         name: 'coaps',
-        openServerEndpoint: () => DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => psk.keystore.get(identity) ?? null }, { onInternalError }),
+        openServerEndpoint: async () => {
+          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership) }, { onInternalError });
+          if (!(membership instanceof AuthenticatedMembershipManager)) return server;
+          membership.addSessionCloser(server);
+          return watchHandshakeFailures(server, config.nodeId, logger);
+        },
         openClientEndpoint: () => DtlsClientEndpoint.open({ identity: psk.identity, psk: psk.key, bindAddress: host }, { onInternalError }),
       };
     }
@@ -42,7 +70,7 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
         listenAddress: host,
         listenPort: port,
         clientCredentials: { identity: psk.identity, keyForPeer: () => psk.key },
-        serverCredentials: { keyForIdentity: (identity) => psk.keystore.get(identity) ?? null },
+        serverCredentials: { keyForIdentity: keyLookup(config, membership) },
       };
     }
     case 'http':
@@ -60,8 +88,8 @@ export async function openEndpointSocket(config: AgentConfig): Promise<DatagramE
 
 export const REAL_FACTORIES: AgentFactories = {
   createSerializer: (config: AgentConfig): RpcSerializer => createSerializer(config.codec),
-  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger }): PeerTransport =>
-    createPeerTransport(peerTransportConfig(config, deps.logger), { serializer }),
-  createMembership: (): MembershipManager => new DefaultMembershipManager(),
+  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport =>
+    createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), { serializer }),
+  createMembership,
   openEndpoint: openEndpointSocket,
 };

@@ -14,7 +14,9 @@ import type { CoreOptions, CoreStartState } from '../core/raft.js';
 import type { CoreRequest, Outbound, Ready } from '../core/ready.js';
 import { addressOf, allMembers, decodeConfiguration, isMember, quorumVoters } from '../core/membership.js';
 import { entryBytes } from '../core/log.js';
-import { NetworkError, NotLeaderError, ProposalError, RaftError, StoppedError, TimeoutError } from '../errors.js';
+import { MembershipError, NetworkError, NotLeaderError, ProposalError, RaftError, StoppedError, TimeoutError } from '../errors.js';
+import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
+import { commitKey, commitRevocation } from './keystore-admin.js';
 import type {
   AddServerOptions,
   ClientForwardRequest,
@@ -551,14 +553,33 @@ export class RaftNodeImpl implements RaftNode {
     const command = decodeAdminCommand(payload);
     switch (command.op) {
       case 'add-member':
+        if (command.psk !== null) {
+          this.requireKeystore();
+          await commitKey(this, command.id, command.psk, timeoutMs);
+        }
         await this.addServer(command.id, command.address, { learner: command.learner });
         return encodeAdminResult({ leader: this.getLeaderId() });
       case 'remove-member':
         await this.removeServer(command.id);
+        if (this.deps.membership instanceof AuthenticatedMembershipManager) {
+          await commitRevocation(this, command.id, timeoutMs).catch((error: unknown) => {
+            // Every replica has already revoked it in memory (handleNodeRemoval); the tombstone makes it durable.
+            this.deps.logger.warning('could not commit the tombstone of a removed member\'s key', { node: this.options.nodeId, removed: command.id, error: error instanceof Error ? error.message : String(error) });
+          });
+        }
+        return encodeAdminResult({ leader: this.getLeaderId() });
+      case 'rekey-member':
+        this.requireKeystore();
+        if (!isMember(this.requireCore().getConfiguration(), command.id)) throw new MembershipError(`${command.id} is not a member; add it with members add --psk-file`);
+        await commitKey(this, command.id, command.psk, timeoutMs);
         return encodeAdminResult({ leader: this.getLeaderId() });
       case 'transfer-leadership':
         return encodeAdminResult({ leader: await this.transferLeadership(command.to, timeoutMs) });
     }
+  }
+
+  private requireKeystore(): void {
+    if (!(this.deps.membership instanceof AuthenticatedMembershipManager)) throw new MembershipError('this cluster does not authenticate members with PSKs; a key cannot be given');
   }
 
   /** Answers a query from this node's state machine without any check (a stale read). */

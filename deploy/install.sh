@@ -1,0 +1,81 @@
+#!/bin/sh
+# Installs coraft and one gateway's bundle (from `coraft provision`) in the standard places:
+#   PREFIX (default /opt/coraft)                 the package and its production dependencies
+#   /etc/coraft                                  agent.json, the gateway's key, keystore, admin key
+#   /var/lib/coraft                              the node's state (mode 0700)
+#   /etc/systemd/system/coraft.service           the unit, and coraft.service.d/10-gateway.conf
+#   /usr/lib/sysusers.d/coraft.conf              the service user
+# Keys are installed mode 0600, owned by the service user. With --destdir DIR everything goes
+# under DIR and nothing is chowned, enabled or started (packaging and tests, no root needed).
+#
+# usage: install.sh --bundle DIR (--package TARBALL | --no-package) [--prefix DIR]
+#                   [--destdir DIR] [--start]
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+bundle=""
+package=""
+skip_package=no
+prefix=/opt/coraft
+destdir=""
+start=no
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bundle) bundle=$2; shift 2 ;;
+    --package) package=$2; shift 2 ;;
+    --no-package) skip_package=yes; shift ;;
+    --prefix) prefix=$2; shift 2 ;;
+    --destdir) destdir=$2; shift 2 ;;
+    --start) start=yes; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option $1" >&2; exit 64 ;;
+  esac
+done
+[ -n "$bundle" ] || { echo "install.sh: --bundle DIR is required" >&2; exit 64; }
+if [ "$skip_package" = no ] && [ -z "$package" ]; then
+  echo "install.sh: --package TARBALL (from npm pack) or --no-package is required" >&2; exit 64
+fi
+[ -f "$bundle/agent.json" ] || { echo "install.sh: $bundle holds no agent.json" >&2; exit 66; }
+id=$(sed -n 's/^ *"nodeId": *"\([^"]*\)".*/\1/p' "$bundle/agent.json" | head -n 1)
+[ -n "$id" ] || { echo "install.sh: no nodeId in $bundle/agent.json" >&2; exit 65; }
+umask 077
+
+# 1. The package, with production dependencies only.
+if [ "$skip_package" = no ]; then
+  mkdir -p "$destdir$prefix"
+  npm install --omit=dev --no-audit --no-fund --no-save --prefix "$destdir$prefix" "$package"
+fi
+
+# 2. The service user (real installs only).
+install -d -m 0755 "$destdir/usr/lib/sysusers.d"
+install -m 0644 "$here/coraft.sysusers.conf" "$destdir/usr/lib/sysusers.d/coraft.conf"
+owner=""
+if [ -z "$destdir" ]; then
+  if command -v systemd-sysusers >/dev/null 2>&1; then systemd-sysusers coraft.conf
+  elif ! id coraft >/dev/null 2>&1; then useradd --system --home-dir /var/lib/coraft --shell /usr/sbin/nologin coraft
+  fi
+  owner=coraft:coraft
+fi
+
+# 3. Configuration and keys: /etc/coraft (0750), key files 0600.
+install -d -m 0750 "$destdir/etc/coraft"
+install -m 0600 "$bundle/agent.json" "$destdir/etc/coraft/agent.json"
+install -m 0600 "$bundle/$id.key" "$destdir/etc/coraft/$id.key"
+install -m 0600 "$bundle/keystore.json" "$destdir/etc/coraft/keystore.json"
+install -m 0600 "$bundle/admin.key" "$destdir/etc/coraft/admin.key"
+install -d -m 0700 "$destdir/var/lib/coraft"
+if [ -n "$owner" ]; then
+  chown root:coraft "$destdir/etc/coraft"
+  chown "$owner" "$destdir/etc/coraft/agent.json" "$destdir/etc/coraft/$id.key" "$destdir/etc/coraft/keystore.json" "$destdir/etc/coraft/admin.key" "$destdir/var/lib/coraft"
+fi
+
+# 4. The unit and the gateway's drop-in.
+install -d -m 0755 "$destdir/etc/systemd/system/coraft.service.d"
+install -m 0644 "$here/../systemd/coraft.service" "$destdir/etc/systemd/system/coraft.service"
+install -m 0644 "$bundle/coraft.service.d/10-gateway.conf" "$destdir/etc/systemd/system/coraft.service.d/10-gateway.conf"
+
+if [ -z "$destdir" ]; then
+  systemctl daemon-reload
+  if [ "$start" = yes ]; then systemctl enable --now coraft.service; else systemctl enable coraft.service; fi
+fi
+echo "installed coraft gateway $id under ${destdir:-/}"
