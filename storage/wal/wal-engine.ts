@@ -75,6 +75,8 @@ const FRAME_SLACK_BYTES = FRAME_HEADER_BYTES + 8;
 export class WalPersistenceEngine implements PersistenceEngine {
   private readonly queue: GroupCommitQueue<WalWrite>;
   private closed = false;
+  /** Log bytes that may still be written before LMDB's free space is measured again. */
+  private roomBytes = 0;
 
   private constructor(
     private readonly options: ResolvedWalOptions,
@@ -194,16 +196,38 @@ export class WalPersistenceEngine implements PersistenceEngine {
       bytes += write.bytes;
     }
     await this.checkpointer.waitForRoom();
-    // LMDB must have room for what the log holds, or a checkpoint would fail after the ack.
-    checkSpace(this.store.handles, 2 * (this.checkpointer.pendingBytes() + bytes), this.options);
+    this.checkStoreRoom(bytes);
     const firstSeq = this.nextSeq;
     this.nextSeq += run.length;
-    await this.writer.append(encodeFrame(firstSeq, records), firstSeq + run.length - 1);
+    await this.writer.append(encodeFrame(firstSeq, records), firstSeq + run.length - 1, run.length === 1);
     for (const [i, write] of run.entries()) this.checkpointer.add(firstSeq + i, write.payload.batch, write.payload.steps, write.bytes);
+  }
+
+  /**
+   * Throws STORAGE_FULL unless LMDB has room for what the log holds plus `bytes`: otherwise a
+   * checkpoint would fail after the write was acknowledged. The space is measured (LMDB
+   * statistics, a few microseconds) at most once per walPendingBytesMax of log writes.
+   */
+  private checkStoreRoom(bytes: number): void {
+    if (bytes <= this.roomBytes) {
+      this.roomBytes -= bytes;
+      return;
+    }
+    const waiting = this.checkpointer.pendingBytes() + bytes;
+    checkSpace(this.store.handles, 2 * waiting, this.options);
+    const reserve = this.options.walPendingBytesMax;
+    try {
+      checkSpace(this.store.handles, 2 * (waiting + reserve), this.options);
+      this.roomBytes = reserve;
+    } catch (error) {
+      if (!(error instanceof PersistenceError) || error.code !== 'STORAGE_FULL') throw error;
+      this.roomBytes = 0;
+    }
   }
 
   private async writeDirect(write: QueuedWrite<WalWrite>): Promise<void> {
     await this.checkpointer.checkpointAll();
+    this.roomBytes = 0;
     checkSpace(this.store.handles, write.bytes, this.options);
     await applyToStore(this.store.handles, [encodeSteps(write.payload.steps)], null, this.options.path);
     this.checkpointer.addApplied(write.payload.batch);

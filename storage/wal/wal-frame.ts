@@ -114,7 +114,7 @@ export function encodeFrame(firstSeq: number, records: readonly Buffer[]): Buffe
   assert(records.length > 0, 'a frame holds at least one record');
   let payloadBytes = 0;
   for (const record of records) payloadBytes += record.length;
-  const frame = Buffer.alloc(padded(FRAME_HEADER_BYTES + payloadBytes));
+  const frame = Buffer.allocUnsafe(padded(FRAME_HEADER_BYTES + payloadBytes));
   frame.writeUInt32BE(MAGIC, 0);
   frame.writeUInt32BE(payloadBytes, 4);
   writeU64(frame, 8, firstSeq);
@@ -124,6 +124,7 @@ export function encodeFrame(firstSeq: number, records: readonly Buffer[]): Buffe
     record.copy(frame, at);
     at += record.length;
   }
+  frame.fill(0, at);
   frame.writeUInt32BE(crc32(frame.subarray(FRAME_HEADER_BYTES, at), crc32(frame.subarray(0, 20))), 20);
   return frame;
 }
