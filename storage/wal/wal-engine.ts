@@ -38,12 +38,12 @@ import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory } from '../lmdb-open.js';
-import { decodeEntry, entryKey, entryStoredBytes, parseEntryKey } from '../lmdb-records.js';
+import { decodeEntry, entryKey, parseEntryKey } from '../lmdb-records.js';
 import { encodeSteps } from '../lmdb-write-plan.js';
-import { checkSpace } from '../lmdb-space.js';
 import { Checkpointer } from './wal-checkpoint.js';
 import type { OpenedStore } from './wal-checkpoint.js';
 import { FRAME_HEADER_BYTES, encodeBatchRecord, encodeFrame } from './wal-frame.js';
+import { StoreRoom, checkBatchLimits } from './wal-limits.js';
 import { resolveWalOptions } from './wal-options.js';
 import type { ResolvedWalOptions, WalPersistenceOptions } from './wal-options.js';
 import { recoverWal } from './wal-recover.js';
@@ -66,17 +66,14 @@ interface WalWrite {
 }
 
 const EMPTY: PersistBatch = { snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
-/** Bytes counted for a write besides its entries and snapshot. */
-const WRITE_OVERHEAD_BYTES = 64;
 /** Frame header plus the most padding: a record at most this much below walFrameBytesMax fits a frame. */
 const FRAME_SLACK_BYTES = FRAME_HEADER_BYTES + 8;
 
 /** PersistenceEngine with a write-ahead log in front of LMDB; create it with {@link WalPersistenceEngine.open}. */
 export class WalPersistenceEngine implements PersistenceEngine {
   private readonly queue: GroupCommitQueue<WalWrite>;
+  private readonly room: StoreRoom;
   private closed = false;
-  /** Log bytes that may still be written before LMDB's free space is measured again. */
-  private roomBytes = 0;
 
   private constructor(
     private readonly options: ResolvedWalOptions,
@@ -91,6 +88,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   ) {
     const bytesPerCommitMax = Math.min(options.bytesPerCommitMax, options.walFrameBytesMax - FRAME_SLACK_BYTES);
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), { ...options, bytesPerCommitMax });
+    this.room = new StoreRoom(store.handles, options);
     checkpointer.onFailure((error) => this.fail(error));
   }
 
@@ -131,7 +129,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   persist(batch: PersistBatch): Promise<void> {
     try {
       this.checkOpen();
-      const bytes = this.checkLimits(batch);
+      const bytes = checkBatchLimits(batch, this.options);
       checkBatch(this.accepted.shape(), batch);
       let record = batch.snapshot === null ? encodeBatchRecord(batch) : null;
       if (record !== null && record.length > this.options.walFrameBytesMax - FRAME_SLACK_BYTES) record = null;
@@ -143,26 +141,6 @@ export class WalPersistenceEngine implements PersistenceEngine {
       if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
       return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
     }
-  }
-
-  /** Checks the sizes and positions of a batch and returns the bytes it adds. */
-  private checkLimits(batch: PersistBatch): number {
-    let bytes = WRITE_OVERHEAD_BYTES;
-    if (batch.truncateFrom !== null) assertIndex(batch.truncateFrom, 'truncateFrom');
-    if (batch.compactBefore !== null) assertIndex(batch.compactBefore, 'compactBefore');
-    for (const entry of batch.entries) {
-      if (entry.command.byteLength > this.options.entryBytesMax) {
-        throw new InvariantError(`entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${this.options.entryBytesMax}`);
-      }
-      bytes += entryStoredBytes(entry);
-    }
-    if (batch.snapshot !== null) {
-      if (batch.snapshot.data.byteLength > this.options.snapshotBytesMax) {
-        throw new PersistenceError('STORAGE_FULL', `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${this.options.snapshotBytesMax}`);
-      }
-      bytes += batch.snapshot.data.byteLength;
-    }
-    return bytes;
   }
 
   /** Commits one group: runs of log records as one frame each, bypassing writes to LMDB. */
@@ -196,39 +174,16 @@ export class WalPersistenceEngine implements PersistenceEngine {
       bytes += write.bytes;
     }
     await this.checkpointer.waitForRoom();
-    this.checkStoreRoom(bytes);
+    this.room.takeForLog(bytes, this.checkpointer.pendingBytes());
     const firstSeq = this.nextSeq;
     this.nextSeq += run.length;
     await this.writer.append(encodeFrame(firstSeq, records), firstSeq + run.length - 1, run.length === 1);
     for (const [i, write] of run.entries()) this.checkpointer.add(firstSeq + i, write.payload.batch, write.payload.steps, write.bytes);
   }
 
-  /**
-   * Throws STORAGE_FULL unless LMDB has room for what the log holds plus `bytes`: otherwise a
-   * checkpoint would fail after the write was acknowledged. The space is measured (LMDB
-   * statistics, a few microseconds) at most once per walPendingBytesMax of log writes.
-   */
-  private checkStoreRoom(bytes: number): void {
-    if (bytes <= this.roomBytes) {
-      this.roomBytes -= bytes;
-      return;
-    }
-    const waiting = this.checkpointer.pendingBytes() + bytes;
-    checkSpace(this.store.handles, 2 * waiting, this.options);
-    const reserve = this.options.walPendingBytesMax;
-    try {
-      checkSpace(this.store.handles, 2 * (waiting + reserve), this.options);
-      this.roomBytes = reserve;
-    } catch (error) {
-      if (!(error instanceof PersistenceError) || error.code !== 'STORAGE_FULL') throw error;
-      this.roomBytes = 0;
-    }
-  }
-
   private async writeDirect(write: QueuedWrite<WalWrite>): Promise<void> {
     await this.checkpointer.checkpointAll();
-    this.roomBytes = 0;
-    checkSpace(this.store.handles, write.bytes, this.options);
+    this.room.takeForDirect(write.bytes);
     await applyToStore(this.store.handles, [encodeSteps(write.payload.steps)], null, this.options.path);
     this.checkpointer.addApplied(write.payload.batch);
   }

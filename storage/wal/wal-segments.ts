@@ -17,6 +17,7 @@
 import { closeSync, constants, openSync, unlinkSync, write, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PersistenceError } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import { toPersistenceError } from '../lmdb-errors.js';
 import type { WalSyncMode } from './wal-options.js';
@@ -141,10 +142,16 @@ export class SegmentWriter {
     if (this.offset + frame.length > this.capacity) await this.rotate();
     const at = this.offset;
     const started = performance.now();
-    const written = this.syncInline(single) ? writeSync(this.fd, frame, 0, frame.length, at) : await writeInBackground(this.fd, frame, at);
+    let written: number;
+    try {
+      written = this.syncInline(single) ? writeSync(this.fd, frame, 0, frame.length, at) : await writeInBackground(this.fd, frame, at);
+    } catch (error) {
+      throw toPersistenceError(error, `append to ${join(this.dir, segmentName(this.active().number))} at offset ${at} failed`);
+    }
     this.syncMeanMs += (performance.now() - started - this.syncMeanMs) * SYNC_MEAN_WEIGHT;
-    // A short write leaves part of a frame: the log cannot go on past it (the engine fails).
-    assert(written === frame.length, `wrote ${written} of ${frame.length} frame bytes`);
+    // A short write leaves part of a frame on disk: the log cannot go on past it, so the
+    // engine fails, and recovery treats the part as a torn tail.
+    if (written !== frame.length) throw new PersistenceError('STORAGE_IO', `append to ${segmentName(this.active().number)} wrote ${written} of ${frame.length} bytes`);
     this.offset = at + frame.length;
     this.active().lastSeq = lastSeq;
     if (this.next === null && this.offset * 2 > this.capacity) this.next = this.prepare(this.active().number + 1);
