@@ -76,7 +76,8 @@ function checkDirectory(options: ResolvedLmdbOptions): void {
   }
 }
 
-function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
+/** Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker). */
+export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
   const env = open<Uint8Array, string>({
     path: options.path,
     noSubdir: false,

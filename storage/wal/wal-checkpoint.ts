@@ -5,8 +5,8 @@
  * records to LMDB and deletes the log segments it no longer needs.
  *
  * A checkpoint starts once walCheckpointBytes of records wait, and runs until none does, one
- * LMDB transaction per walCheckpointTxnBytesMax (each one turn of the event loop, in which
- * lmdb-js waits for the callback's puts). Writes wait (waitForRoom) when walPendingBytesMax of
+ * LMDB transaction per walCheckpointTxnBytesMax, applied on this thread or, with
+ * walCheckpointWorker, by a worker thread (wal-checkpoint-chunk.ts). Writes wait (waitForRoom) when walPendingBytesMax of
  * records wait. A failed checkpoint fails the engine: what the log holds stays durable and is
  * replayed when the directory is opened again.
  */
@@ -18,10 +18,11 @@ import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from '../lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb-open.js';
 import { encodeSteps } from '../lmdb-write-plan.js';
-import type { EncodedStep } from '../lmdb-write-plan.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import type { ResolvedWalOptions } from './wal-options.js';
 import type { SegmentWriter } from './wal-segments.js';
+import { CheckpointThread } from './wal-checkpoint-chunk.js';
+import type { ChunkRecord } from './wal-checkpoint-chunk.js';
 import { applyToStore } from './wal-store.js';
 import { WalTail } from './wal-tail.js';
 
@@ -32,9 +33,8 @@ export interface OpenedStore {
   readonly lock: DirectoryLock;
 }
 
-interface PendingRecord {
+interface PendingRecord extends ChunkRecord {
   readonly seq: number;
-  readonly steps: readonly WriteStep[];
   readonly bytes: number;
 }
 
@@ -54,6 +54,8 @@ export class Checkpointer {
   private running: Promise<void> | null = null;
   private failure: PersistenceError | null = null;
   private failureListener: (error: PersistenceError) => void = () => undefined;
+  /** The worker thread that applies chunks, or null to apply them on this thread. */
+  private readonly thread: CheckpointThread | null;
 
   constructor(
     private readonly store: OpenedStore,
@@ -65,6 +67,12 @@ export class Checkpointer {
     private readonly metrics: Metrics | null,
   ) {
     this.durable = durable;
+    this.thread = options.walCheckpointWorker ? new CheckpointThread(options) : null;
+  }
+
+  /** Starts the checkpoint worker, when there is one, and waits until it is ready. */
+  async begin(): Promise<void> {
+    await this.thread?.begin();
   }
 
   /** Calls `listener` once a checkpoint fails. */
@@ -77,14 +85,14 @@ export class Checkpointer {
     return this.waitingBytes;
   }
 
-  /** Records that record `seq`, holding `batch` with write plan `steps`, is synced in the log. */
-  add(seq: number, batch: PersistBatch, steps: readonly WriteStep[], bytes: number): void {
+  /** Records that record `seq` (bytes `record`), holding `batch` with write plan `steps`, is synced in the log. */
+  add(seq: number, batch: PersistBatch, steps: readonly WriteStep[], record: Buffer, bytes: number): void {
     const last = this.pending[this.pending.length - 1];
     assert(this.head === this.pending.length || (last !== undefined && seq === last.seq + 1), `record ${seq} follows the last pending record`);
     assert(seq > this.checkpointSeq, `record ${seq} is above the checkpoint ${this.checkpointSeq}`);
     this.durable.apply(batch);
     this.tail.apply(steps, seq);
-    this.pending.push({ seq, steps, bytes });
+    this.pending.push({ seq, steps, record, bytes });
     this.waitingBytes += bytes;
     if (this.waitingBytes >= this.options.walCheckpointBytes) void this.start();
   }
@@ -113,10 +121,14 @@ export class Checkpointer {
     if (this.failure !== null) throw this.failure;
   }
 
-  /** Checkpoints what is left, unless a checkpoint failed. */
+  /** Checkpoints what is left, unless a checkpoint failed, and stops the worker. */
   async close(): Promise<void> {
-    if (this.running !== null) await this.running;
-    if (this.failure === null) await this.checkpointAll();
+    try {
+      if (this.running !== null) await this.running;
+      if (this.failure === null) await this.checkpointAll();
+    } finally {
+      await this.thread?.close();
+    }
   }
 
   private start(): Promise<void> {
@@ -132,18 +144,19 @@ export class Checkpointer {
   private async run(): Promise<void> {
     try {
       while (this.head < this.pending.length) {
-        const steps: EncodedStep[][] = [];
+        const chunk: PendingRecord[] = [];
         let bytes = 0;
         let end = this.head;
         for (let record = this.pending[end]; record !== undefined; record = this.pending[end]) {
-          if (steps.length > 0 && bytes + record.bytes > this.options.walCheckpointTxnBytesMax) break;
-          steps.push(encodeSteps(record.steps));
+          if (chunk.length > 0 && bytes + record.bytes > this.options.walCheckpointTxnBytesMax) break;
+          chunk.push(record);
           bytes += record.bytes;
           end += 1;
         }
         const lastSeq = this.pending[end - 1]?.seq ?? 0;
         assert(lastSeq > this.checkpointSeq, `checkpoint through ${lastSeq} advances past ${this.checkpointSeq}`);
-        await applyToStore(this.store.handles, steps, lastSeq, this.store.path);
+        if (this.thread !== null) await this.thread.apply(chunk, lastSeq);
+        else await applyToStore(this.store.handles, chunk.map((record) => encodeSteps(record.steps)), lastSeq, this.store.path);
         this.dropThrough(end, bytes, lastSeq);
       }
       this.writer.deleteThrough(this.checkpointSeq);

@@ -22,6 +22,9 @@
  * bypasses the log: it waits until every earlier record is checkpointed, then commits to LMDB
  * directly (as the LMDB engine does), so the image is written once.
  *
+ * Checkpoints run on the main thread between writes, or with walCheckpointWorker in a worker
+ * thread (measured: no clear gain on a loaded 2-core machine; see wal-options.ts).
+ *
  * Reads see durable state only, as with the LMDB engine: a second projection follows the
  * writes as their syncs complete; entries not yet checkpointed come from the tail in memory,
  * the rest, the snapshot included, from LMDB.
@@ -118,6 +121,13 @@ export class WalPersistenceEngine implements PersistenceEngine {
       const writer = await SegmentWriter.open(resolved.path, resolved.walSegmentBytes, resolved.walSyncMode, recovered.start);
       writer.deleteThrough(recovered.lastSeq);
       const checkpointer = new Checkpointer(store, writer, durable, recovered.lastSeq, resolved, deps.metrics ?? null);
+      try {
+        await checkpointer.begin();
+      } catch (error) {
+        await checkpointer.close();
+        await writer.close();
+        throw error;
+      }
       return new WalPersistenceEngine(resolved, store, writer, durable.clone(), checkpointer, recovered.lastSeq + 1, deps.metrics ?? null);
     } catch (error) {
       await opened.handles.env.close();
@@ -178,7 +188,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const firstSeq = this.nextSeq;
     this.nextSeq += run.length;
     await this.writer.append(encodeFrame(firstSeq, records), firstSeq + run.length - 1, run.length === 1);
-    for (const [i, write] of run.entries()) this.checkpointer.add(firstSeq + i, write.payload.batch, write.payload.steps, write.bytes);
+    for (const [i, write] of run.entries()) this.checkpointer.add(firstSeq + i, write.payload.batch, write.payload.steps, records[i] ?? Buffer.alloc(0), write.bytes);
   }
 
   private async writeDirect(write: QueuedWrite<WalWrite>): Promise<void> {

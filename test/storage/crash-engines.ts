@@ -2,8 +2,9 @@
 // (crash-property.ts) and the child (crash-child.ts). `wal` uses the test options of
 // helpers.ts (checkpoints every 2 KiB in 1 KiB transactions, 1 MiB segments, auto sync mode),
 // so that kills land in the middle of appends, checkpoints, segment creation and deletion;
-// `wal-background` syncs on the thread pool and checkpoints every 256 KiB, so that most kills
-// land while hundreds of records wait in the log and recovery replays them.
+// `wal-background` syncs on the thread pool and checkpoints every 256 KiB in the checkpoint
+// worker (walCheckpointWorker), so that most kills land while hundreds of records wait in the
+// log and recovery replays them, and some while the worker commits.
 import type { PersistenceEngine } from '../../agent/contracts.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
@@ -26,7 +27,7 @@ export function openCrashEngine(name: CrashEngineName, dir: string): Promise<Per
       return WalPersistenceEngine.open(walTestOptions(dir));
     case 'wal-background':
       return WalPersistenceEngine.open(
-        walTestOptions(dir, { walSyncMode: 'background', walCheckpointBytes: 256 * 1024, walPendingBytesMax: 1024 * 1024, walCheckpointTxnBytesMax: 64 * 1024 }),
+        walTestOptions(dir, { walSyncMode: 'background', walCheckpointWorker: true, walCheckpointBytes: 256 * 1024, walPendingBytesMax: 1024 * 1024, walCheckpointTxnBytesMax: 64 * 1024 }),
       );
   }
 }

@@ -1,7 +1,8 @@
 // Proves the write-ahead-log engine meets the PersistenceEngine contract (the shared suite of
 // persistence-contract.ts, reopen = close and open the same directory) twice: with checkpoints
-// every 2 KiB and 1 MiB segments (reads cross LMDB and the in-memory tail, segments rotate and
-// are deleted), and with checkpoints only at open and close (every read comes from the tail).
+// every 2 KiB by the checkpoint worker (walCheckpointWorker) and 1 MiB segments (reads cross
+// LMDB and the in-memory tail, segments rotate and are deleted), and with checkpoints only at
+// open and close on the main thread (every read comes from the tail).
 // Then its own promises: options checked by name; concurrent writes share frames and are
 // checkpointed; old segments are deleted; a batch too large for a frame goes to LMDB directly
 // in order; an LMDB engine directory is upgraded and the LMDB engine then refuses it; and
@@ -14,8 +15,8 @@ import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';
 
-persistenceContract('wal, frequent checkpoints', walHarness());
-persistenceContract('wal, checkpoint at close only', walHarness({ walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024 }));
+persistenceContract('wal, frequent checkpoints in the worker', walHarness({ walCheckpointWorker: true }));
+persistenceContract('wal, checkpoint at close only, main thread', walHarness({ walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024}));
 
 /** Counts commits, the writes they carried and checkpoints. */
 class CountingMetrics implements Metrics {
