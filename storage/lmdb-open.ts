@@ -76,7 +76,8 @@ function checkDirectory(options: ResolvedLmdbOptions): void {
   }
 }
 
-function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
+/** Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker). */
+export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
   const env = open<Uint8Array, string>({
     path: options.path,
     noSubdir: false,
@@ -113,7 +114,7 @@ function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
  * another live process has it, STORAGE_VERSION for a newer format, STORAGE_CORRUPT for a
  * data file that is not a whole LMDB environment or an inconsistent log. The lock is released again on any failure.
  */
-export async function openDirectory(options: ResolvedLmdbOptions): Promise<OpenedDirectory> {
+export async function openDirectory(options: ResolvedLmdbOptions, formatVersion: number = FORMAT_VERSION): Promise<OpenedDirectory> {
   checkDirectory(options);
   const lock = acquireDirectoryLock(options.path);
   let handles: LmdbHandles | null = null;
@@ -124,7 +125,7 @@ export async function openDirectory(options: ResolvedLmdbOptions): Promise<Opene
     } catch (error) {
       throw toPersistenceError(error, `cannot open the LMDB environment in ${options.path}`);
     }
-    await checkFormat(handles, options.path);
+    await checkFormat(handles, options.path, formatVersion);
     const projection = recoverProjection(handles, options.path);
     return { lock, handles, projection };
   } catch (error) {
@@ -134,20 +135,26 @@ export async function openDirectory(options: ResolvedLmdbOptions): Promise<Opene
   }
 }
 
-async function checkFormat(handles: LmdbHandles, path: string): Promise<void> {
+/**
+ * Checks the format record against `formatVersion`, the engine's: a newer one is refused, an
+ * older one is upgraded (the write-ahead-log engine writes 2, so that this engine, which
+ * writes 1 and would not see the log, refuses its directories instead of losing writes).
+ */
+async function checkFormat(handles: LmdbHandles, path: string, formatVersion: number): Promise<void> {
   const stored = handles.meta.get(META_KEYS.format);
   if (stored !== undefined) {
     const version = parseFormat(stored);
-    if (version > FORMAT_VERSION) {
-      throw new PersistenceError('STORAGE_VERSION', `${path} holds format version ${version}; this build reads up to ${FORMAT_VERSION}`);
+    if (version > formatVersion) {
+      throw new PersistenceError('STORAGE_VERSION', `${path} holds format version ${version}; this build reads up to ${formatVersion}`);
     }
-    return;
+    if (version === formatVersion) return;
+  } else {
+    const hasLog = handles.log.getKeysCount({ limit: 1 }) > 0;
+    const hasMeta = handles.meta.getKeysCount({ limit: 1 }) > 0;
+    if (hasLog || hasMeta) throw new PersistenceError('STORAGE_CORRUPT', `${path} holds data but no format record`);
   }
-  const hasLog = handles.log.getKeysCount({ limit: 1 }) > 0;
-  const hasMeta = handles.meta.getKeysCount({ limit: 1 }) > 0;
-  if (hasLog || hasMeta) throw new PersistenceError('STORAGE_CORRUPT', `${path} holds data but no format record`);
   try {
-    await handles.env.transaction(() => handles.meta.putSync(META_KEYS.format, encodeFormat()));
+    await handles.env.transaction(() => handles.meta.putSync(META_KEYS.format, encodeFormat(formatVersion)));
   } catch (error) {
     throw toPersistenceError(error, `cannot initialise ${path}`);
   }

@@ -151,9 +151,9 @@ function parseNodeIds(value: unknown, what: string): string[] {
   return value.map((id: unknown, i) => parseNodeId(id, `${what}[${i}]`));
 }
 
-/** Encodes the format record of this version. */
-export function encodeFormat(): Buffer {
-  return jsonRecord({ format: FORMAT_NAME, version: FORMAT_VERSION });
+/** Encodes the format record of `version` (this engine's by default). */
+export function encodeFormat(version: number = FORMAT_VERSION): Buffer {
+  return jsonRecord({ format: FORMAT_NAME, version });
 }
 
 /** Parses a format record and returns its version (any positive integer; the caller compares). */

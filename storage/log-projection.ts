@@ -42,6 +42,14 @@ export class LogProjection {
     this.terms = terms;
   }
 
+  /** An independent copy of this projection. */
+  clone(): LogProjection {
+    const copy = new LogProjection(this.hard, null, this.first, this.terms.slice());
+    copy.snapshotIndex = this.snapshotIndex;
+    copy.snapshotTerm = this.snapshotTerm;
+    return copy;
+  }
+
   /** The hard state after every accepted write. */
   hardState(): HardState {
     return this.hard;

@@ -21,7 +21,7 @@ import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
-import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
+import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 import type { MembershipManager } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 
@@ -93,7 +93,9 @@ export class Agent {
     const storage: PersistenceEngine =
       config.storage === 'memory'
         ? new MemoryPersistenceEngine()
-        : await LmdbPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
+        : // storage "lmdb": LMDB behind a write-ahead log (storage/wal/wal-engine.ts); it upgrades a
+          // directory of the plain LMDB engine (format 1 to 2) on first open.
+          await WalPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
     let authenticated: AuthenticatedMembershipManager | null = null;

@@ -1,18 +1,18 @@
-// The child process of lmdb-crash.test.ts (not a test itself): opens the LMDB engine on the
-// directory given, loads it, then writes the CrashWorkload of the seed given as fast as it
-// can with a fixed number of writes in flight, printing "A <n>" once batch n (0-based) is
-// acknowledged, until the parent kills it. Usage: crash-child.ts <dir> <seed> <inflight> <mode>.
-import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
+// The child process of the crash tests (crash-property.ts; not a test itself): opens the engine
+// named on the directory given, loads it, then writes the CrashWorkload of the seed given as
+// fast as it can with a fixed number of writes in flight, printing "A <n>" once batch n
+// (0-based) is acknowledged, until the parent kills it.
+// Usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots> <lmdb|wal|wal-background>.
+import { isCrashEngineName, openCrashEngine } from './crash-engines.js';
 import { CrashWorkload } from './crash-workload.js';
-import { lmdbTestOptions } from './helpers.js';
 
-const [dir, seedText, inflightText, mode] = process.argv.slice(2);
-if (dir === undefined || seedText === undefined || inflightText === undefined || (mode !== 'mixed' && mode !== 'snapshots')) {
-  process.stderr.write('usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots>\n');
+const [dir, seedText, inflightText, mode, engineName] = process.argv.slice(2);
+if (dir === undefined || seedText === undefined || inflightText === undefined || (mode !== 'mixed' && mode !== 'snapshots') || !isCrashEngineName(engineName)) {
+  process.stderr.write('usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots> <lmdb|wal|wal-background>\n');
   process.exit(2);
 }
 const inflight = Number(inflightText);
-const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+const engine = await openCrashEngine(engineName, dir);
 const workload = new CrashWorkload(await engine.load(), Number(seedText), mode);
 process.stdout.write('READY\n');
 

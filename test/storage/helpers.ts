@@ -7,6 +7,8 @@ import type { ClusterConfiguration, EntryType, LogEntry, PersistenceEngine, Snap
 import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
 import type { LmdbPersistenceOptions } from '../../storage/lmdb.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
+import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import type { WalPersistenceOptions } from '../../storage/wal/wal-engine.js';
 
 /** Opens engines on one durable store; `reopen` closes an engine and opens another on the same store. */
 export interface EngineHarness {
@@ -57,6 +59,48 @@ export function lmdbHarness(overrides: Partial<LmdbPersistenceOptions> = {}): Ha
     };
     return {
       name: 'lmdb',
+      open,
+      reopen: async (engine) => {
+        await engine.close();
+        engines.delete(engine);
+        return open();
+      },
+      cleanup: async () => {
+        for (const engine of engines) await engine.close();
+        removeDir(dir);
+      },
+    };
+  };
+}
+
+/**
+ * Options of the write-ahead-log engine for tests: LMDB's test options, 1 MiB segments,
+ * checkpoints every 2 KiB in 1 KiB transactions, and writes held back beyond 8 KiB waiting, so
+ * that tests cross segments, checkpoint often and meet back-pressure.
+ */
+export function walTestOptions(path: string, overrides: Partial<WalPersistenceOptions> = {}): WalPersistenceOptions {
+  return {
+    ...lmdbTestOptions(path),
+    walSegmentBytes: 1024 * 1024,
+    walFrameBytesMax: 64 * 1024,
+    walCheckpointBytes: 2048,
+    walPendingBytesMax: 8192,
+    walCheckpointTxnBytesMax: 1024,
+    ...overrides,
+  };
+}
+
+export function walHarness(overrides: Partial<WalPersistenceOptions> = {}): HarnessFactory {
+  return () => {
+    const dir = makeTempDir();
+    const engines = new Set<PersistenceEngine>();
+    const open = async (): Promise<PersistenceEngine> => {
+      const engine = await WalPersistenceEngine.open(walTestOptions(dir, overrides));
+      engines.add(engine);
+      return engine;
+    };
+    return {
+      name: 'wal',
       open,
       reopen: async (engine) => {
         await engine.close();

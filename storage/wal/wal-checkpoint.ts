@@ -1,0 +1,184 @@
+/**
+ * The checkpoint of the write-ahead-log engine: the durable view of the log (a projection that
+ * follows the writes as their syncs complete), the records that are durable in the log but not
+ * yet in LMDB, their entries in memory (the tail), and the background work that applies those
+ * records to LMDB and deletes the log segments it no longer needs.
+ *
+ * A checkpoint starts once walCheckpointBytes of records wait, and runs until none does, one
+ * LMDB transaction per walCheckpointTxnBytesMax, applied on this thread or, with
+ * walCheckpointWorker, by a worker thread (wal-checkpoint-chunk.ts). Writes wait (waitForRoom) when walPendingBytesMax of
+ * records wait. A failed checkpoint fails the engine: what the log holds stays durable and is
+ * replayed when the directory is opened again.
+ */
+import type { Metrics } from '../../agent/contracts.js';
+import { PersistenceError } from '../../agent/contracts.js';
+import type { PersistBatch } from '../../agent/contracts.js';
+import { assert } from '../assert.js';
+import type { DirectoryLock } from '../dir-lock.js';
+import { toPersistenceError } from '../lmdb-errors.js';
+import type { LmdbHandles } from '../lmdb-open.js';
+import { encodeSteps } from '../lmdb-write-plan.js';
+import type { LogProjection, WriteStep } from '../log-projection.js';
+import type { ResolvedWalOptions } from './wal-options.js';
+import type { SegmentWriter } from './wal-segments.js';
+import { CheckpointThread } from './wal-checkpoint-chunk.js';
+import type { ChunkRecord } from './wal-checkpoint-chunk.js';
+import { applyToStore } from './wal-store.js';
+import { WalTail } from './wal-tail.js';
+
+/** The opened LMDB store and its directory lock. */
+export interface OpenedStore {
+  readonly handles: LmdbHandles;
+  readonly path: string;
+  readonly lock: DirectoryLock;
+}
+
+interface PendingRecord extends ChunkRecord {
+  readonly seq: number;
+  readonly bytes: number;
+}
+
+/** Records applied before the pending array is compacted. */
+const COMPACT_AFTER_APPLIED = 4096;
+
+/** Durable state not yet in LMDB, and the work that moves it there. */
+export class Checkpointer {
+  /** Invariant: the disk after every synced write (log or LMDB). */
+  readonly durable: LogProjection;
+  readonly tail = new WalTail();
+  /** Invariant: pending[head..] are the records above `checkpointSeq`, in sequence order. */
+  private pending: PendingRecord[] = [];
+  private head = 0;
+  /** Invariant: the sum of `bytes` over pending[head..]. */
+  private waitingBytes = 0;
+  private running: Promise<void> | null = null;
+  private failure: PersistenceError | null = null;
+  private failureListener: (error: PersistenceError) => void = () => undefined;
+  /** The worker thread that applies chunks, or null to apply them on this thread. */
+  private readonly thread: CheckpointThread | null;
+
+  constructor(
+    private readonly store: OpenedStore,
+    private readonly writer: SegmentWriter,
+    durable: LogProjection,
+    /** The sequence number LMDB holds records up to. */
+    private checkpointSeq: number,
+    private readonly options: ResolvedWalOptions,
+    private readonly metrics: Metrics | null,
+  ) {
+    this.durable = durable;
+    this.thread = options.walCheckpointWorker ? new CheckpointThread(options) : null;
+  }
+
+  /** Starts the checkpoint worker, when there is one, and waits until it is ready. */
+  async begin(): Promise<void> {
+    await this.thread?.begin();
+  }
+
+  /** Calls `listener` once a checkpoint fails. */
+  onFailure(listener: (error: PersistenceError) => void): void {
+    this.failureListener = listener;
+  }
+
+  /** Bytes of records durable in the log and not yet in LMDB. */
+  pendingBytes(): number {
+    return this.waitingBytes;
+  }
+
+  /** Records that record `seq` (bytes `record`), holding `batch` with write plan `steps`, is synced in the log. */
+  add(seq: number, batch: PersistBatch, steps: readonly WriteStep[], record: Buffer, bytes: number): void {
+    const last = this.pending[this.pending.length - 1];
+    assert(this.head === this.pending.length || (last !== undefined && seq === last.seq + 1), `record ${seq} follows the last pending record`);
+    assert(seq > this.checkpointSeq, `record ${seq} is above the checkpoint ${this.checkpointSeq}`);
+    this.durable.apply(batch);
+    this.tail.apply(steps, seq);
+    this.pending.push({ seq, steps, record, bytes });
+    this.waitingBytes += bytes;
+    if (this.waitingBytes >= this.options.walCheckpointBytes) void this.start();
+  }
+
+  /** Records that `batch` was committed to LMDB directly, after every pending record. */
+  addApplied(batch: PersistBatch): void {
+    assert(this.head === this.pending.length, 'a batch bypasses the log only once every record is checkpointed');
+    assert(this.tail.size() === 0, 'the tail is empty once every record is checkpointed');
+    this.durable.apply(batch);
+  }
+
+  /** Resolves once fewer than walPendingBytesMax bytes of records wait. */
+  async waitForRoom(): Promise<void> {
+    while (this.waitingBytes >= this.options.walPendingBytesMax) {
+      await this.start();
+      if (this.failure !== null) throw this.failure;
+    }
+  }
+
+  /** Resolves once every record synced so far is in LMDB. */
+  async checkpointAll(): Promise<void> {
+    while (this.head < this.pending.length || this.running !== null) {
+      await this.start();
+      if (this.failure !== null) throw this.failure;
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Checkpoints what is left, unless a checkpoint failed, and stops the worker. */
+  async close(): Promise<void> {
+    try {
+      if (this.running !== null) await this.running;
+      if (this.failure === null) await this.checkpointAll();
+    } finally {
+      await this.thread?.close();
+    }
+  }
+
+  private start(): Promise<void> {
+    if (this.running === null && this.failure === null) {
+      this.running = this.run().finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running ?? Promise.resolve();
+  }
+
+  /** Applies pending records to LMDB until none is left; never rejects (see onFailure). */
+  private async run(): Promise<void> {
+    try {
+      while (this.head < this.pending.length) {
+        const chunk: PendingRecord[] = [];
+        let bytes = 0;
+        let end = this.head;
+        for (let record = this.pending[end]; record !== undefined; record = this.pending[end]) {
+          if (chunk.length > 0 && bytes + record.bytes > this.options.walCheckpointTxnBytesMax) break;
+          chunk.push(record);
+          bytes += record.bytes;
+          end += 1;
+        }
+        const lastSeq = this.pending[end - 1]?.seq ?? 0;
+        assert(lastSeq > this.checkpointSeq, `checkpoint through ${lastSeq} advances past ${this.checkpointSeq}`);
+        if (this.thread !== null) await this.thread.apply(chunk, lastSeq);
+        else await applyToStore(this.store.handles, chunk.map((record) => encodeSteps(record.steps)), lastSeq, this.store.path);
+        this.dropThrough(end, bytes, lastSeq);
+      }
+      this.writer.deleteThrough(this.checkpointSeq);
+    } catch (error) {
+      const failure = toPersistenceError(error, `checkpoint of the log in ${this.store.path} failed`);
+      this.failure = failure instanceof PersistenceError ? failure : new PersistenceError('STORAGE_IO', failure.message, { cause: failure });
+      this.failureListener(this.failure);
+    }
+  }
+
+  private dropThrough(end: number, bytes: number, lastSeq: number): void {
+    this.head = end;
+    this.waitingBytes -= bytes;
+    this.checkpointSeq = lastSeq;
+    this.tail.dropThrough(lastSeq);
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head >= COMPACT_AFTER_APPLIED) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    this.metrics?.increment('coraft_storage_checkpoints_total');
+  }
+}

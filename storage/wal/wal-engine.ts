@@ -1,0 +1,331 @@
+/**
+ * The write-ahead-log PersistenceEngine: LMDB stays the store, and a log in front of it makes
+ * each write durable with one fdatasync of an append, instead of an LMDB commit (two syncs and
+ * a hand-off to lmdb-js's writer thread).
+ *
+ * Why this design. The log holds only what LMDB does not hold yet; records are checkpointed into
+ * LMDB in the background (one synced LMDB transaction per walCheckpointTxnBytesMax of records,
+ * which also stores the sequence number it reached), and log segments wholly below the
+ * checkpoint are deleted. The other design, the log as the store of entries and LMDB for
+ * snapshots and metadata only, would need its own index of entry positions, segment retention
+ * tied to compaction and a second read path from files; here reads, snapshots, the format and
+ * every existing check of the LMDB engine stay as they are, recovery replays at most about
+ * walCheckpointBytes, and the entries in flight between the two (the tail) are bounded by
+ * walPendingBytesMax. LMDB keeps its synced commits (no noSync): a checkpoint transaction costs
+ * two syncs per megabyte of records, so there is nothing to gain from giving up LMDB's own
+ * crash safety.
+ *
+ * Writes. `persist(batch)` checks the batch against the projection of every accepted write,
+ * encodes it as one log record and queues it (GroupCommitQueue). One commit at a time writes
+ * every queued record as one frame with one write and one fdatasync; each promise resolves once
+ * its frame is synced. A batch with a snapshot, or one whose record exceeds walFrameBytesMax,
+ * bypasses the log: it waits until every earlier record is checkpointed, then commits to LMDB
+ * directly (as the LMDB engine does), so the image is written once.
+ *
+ * Checkpoints run on the main thread between writes, or with walCheckpointWorker in a worker
+ * thread (measured: no clear gain on a loaded 2-core machine; see wal-options.ts).
+ *
+ * Reads see durable state only, as with the LMDB engine: a second projection follows the
+ * writes as their syncs complete; entries not yet checkpointed come from the tail in memory,
+ * the rest, the snapshot included, from LMDB.
+ *
+ * Recovery (wal-recover.ts) replays the records after the checkpoint, truncates a torn last
+ * frame, refuses any other damage with STORAGE_CORRUPT, and checkpoints what it replayed.
+ */
+import type { Metrics } from '../../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../../agent/contracts.js';
+import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistedState, PersistenceEngine, Snapshot, Term } from '../../agent/contracts.js';
+import { assertIndex } from '../assert.js';
+import { GroupCommitQueue } from '../group-commit.js';
+import type { QueuedWrite } from '../group-commit.js';
+import { checkBatch, checkLoadedLog } from '../log-checks.js';
+import type { LogProjection, WriteStep } from '../log-projection.js';
+import { openDirectory } from '../lmdb-open.js';
+import { decodeEntry, entryKey, parseEntryKey } from '../lmdb-records.js';
+import { encodeSteps } from '../lmdb-write-plan.js';
+import { Checkpointer } from './wal-checkpoint.js';
+import type { OpenedStore } from './wal-checkpoint.js';
+import { FRAME_HEADER_BYTES, encodeBatchRecord, encodeFrame } from './wal-frame.js';
+import { StoreRoom, checkBatchLimits } from './wal-limits.js';
+import { resolveWalOptions } from './wal-options.js';
+import type { ResolvedWalOptions, WalPersistenceOptions } from './wal-options.js';
+import { recoverWal } from './wal-recover.js';
+import { SegmentWriter } from './wal-segments.js';
+import { WAL_FORMAT_VERSION, applyToStore, readCheckpoint, readSnapshot } from './wal-store.js';
+
+export type { WalPersistenceOptions } from './wal-options.js';
+
+/** Dependencies of {@link WalPersistenceEngine}. */
+export interface WalPersistenceDeps {
+  /** Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes`, `coraft_storage_checkpoints_total` and `coraft_storage_errors_total{code}`. */
+  readonly metrics?: Metrics;
+}
+
+/** A queued write: the batch, its write plan and its log record (null: it bypasses the log). */
+interface WalWrite {
+  readonly batch: PersistBatch;
+  readonly steps: readonly WriteStep[];
+  readonly record: Buffer | null;
+}
+
+const EMPTY: PersistBatch = { snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
+/** Frame header plus the most padding: a record at most this much below walFrameBytesMax fits a frame. */
+const FRAME_SLACK_BYTES = FRAME_HEADER_BYTES + 8;
+
+/** PersistenceEngine with a write-ahead log in front of LMDB; create it with {@link WalPersistenceEngine.open}. */
+export class WalPersistenceEngine implements PersistenceEngine {
+  private readonly queue: GroupCommitQueue<WalWrite>;
+  private readonly room: StoreRoom;
+  private closed = false;
+
+  private constructor(
+    private readonly options: ResolvedWalOptions,
+    private readonly store: OpenedStore,
+    private readonly writer: SegmentWriter,
+    /** Invariant: the disk after every write accepted so far, synced or queued. */
+    private readonly accepted: LogProjection,
+    private readonly checkpointer: Checkpointer,
+    /** Sequence number of the next log record. */
+    private nextSeq: number,
+    private readonly metrics: Metrics | null,
+  ) {
+    const bytesPerCommitMax = Math.min(options.bytesPerCommitMax, options.walFrameBytesMax - FRAME_SLACK_BYTES);
+    this.queue = new GroupCommitQueue((writes) => this.commit(writes), { ...options, bytesPerCommitMax });
+    this.room = new StoreRoom(store.handles, options);
+    checkpointer.onFailure((error) => this.fail(error));
+  }
+
+  /**
+   * Opens (or initialises) the data directory of `options.path`, recovers the log and
+   * checkpoints what it replays. Rejects with ConfigError for bad options and PersistenceError
+   * STORAGE_IO, STORAGE_LOCKED, STORAGE_VERSION or STORAGE_CORRUPT.
+   */
+  static async open(options: WalPersistenceOptions, deps: WalPersistenceDeps = {}): Promise<WalPersistenceEngine> {
+    const resolved = resolveWalOptions(options);
+    const opened = await openDirectory(resolved, WAL_FORMAT_VERSION);
+    const store: OpenedStore = { handles: opened.handles, path: resolved.path, lock: opened.lock };
+    try {
+      const checkpointSeq = readCheckpoint(opened.handles, resolved.path);
+      const recovered = recoverWal(resolved.path, checkpointSeq);
+      const durable = opened.projection;
+      const replayed: WriteStep[][] = [];
+      for (const record of recovered.records) {
+        try {
+          checkBatch(durable.shape(), record.batch);
+        } catch (error) {
+          throw new PersistenceError('STORAGE_CORRUPT', `${resolved.path}: log record ${record.seq} does not follow the stored log`, { cause: error });
+        }
+        replayed.push(durable.apply(record.batch));
+      }
+      if (replayed.length > 0) await applyToStore(opened.handles, replayed.map(encodeSteps), recovered.lastSeq, resolved.path);
+      const writer = await SegmentWriter.open(resolved.path, resolved.walSegmentBytes, resolved.walSyncMode, recovered.start);
+      writer.deleteThrough(recovered.lastSeq);
+      const checkpointer = new Checkpointer(store, writer, durable, recovered.lastSeq, resolved, deps.metrics ?? null);
+      try {
+        await checkpointer.begin();
+      } catch (error) {
+        await checkpointer.close();
+        await writer.close();
+        throw error;
+      }
+      return new WalPersistenceEngine(resolved, store, writer, durable.clone(), checkpointer, recovered.lastSeq + 1, deps.metrics ?? null);
+    } catch (error) {
+      await opened.handles.env.close();
+      opened.lock.release();
+      throw error;
+    }
+  }
+
+  persist(batch: PersistBatch): Promise<void> {
+    try {
+      this.checkOpen();
+      const bytes = checkBatchLimits(batch, this.options);
+      checkBatch(this.accepted.shape(), batch);
+      let record = batch.snapshot === null ? encodeBatchRecord(batch) : null;
+      if (record !== null && record.length > this.options.walFrameBytesMax - FRAME_SLACK_BYTES) record = null;
+      const queued = record?.length ?? bytes;
+      this.queue.checkAccepts(queued);
+      return this.queue.enqueue({ batch, steps: this.accepted.apply(batch), record }, queued);
+    } catch (error) {
+      // A refused write (closed, queue full, failed earlier, invalid batch) never reaches the disk.
+      if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
+    }
+  }
+
+  /** Commits one group: runs of log records as one frame each, bypassing writes to LMDB. */
+  private async commit(writes: readonly QueuedWrite<WalWrite>[]): Promise<void> {
+    try {
+      let run: QueuedWrite<WalWrite>[] = [];
+      for (const write of writes) {
+        if (write.payload.record !== null) {
+          run.push(write);
+          continue;
+        }
+        if (run.length > 0) await this.writeFrame(run);
+        run = [];
+        await this.writeDirect(write);
+      }
+      if (run.length > 0) await this.writeFrame(run);
+    } catch (error) {
+      if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      throw error;
+    }
+    this.metrics?.increment('coraft_storage_commits_total');
+    this.metrics?.observe('coraft_storage_commit_writes', writes.length);
+  }
+
+  private async writeFrame(run: readonly QueuedWrite<WalWrite>[]): Promise<void> {
+    const records: Buffer[] = [];
+    let bytes = 0;
+    for (const write of run) {
+      if (write.payload.record === null) throw new InvariantError('a frame holds log records only');
+      records.push(write.payload.record);
+      bytes += write.bytes;
+    }
+    await this.checkpointer.waitForRoom();
+    this.room.takeForLog(bytes, this.checkpointer.pendingBytes());
+    const firstSeq = this.nextSeq;
+    this.nextSeq += run.length;
+    await this.writer.append(encodeFrame(firstSeq, records), firstSeq + run.length - 1, run.length === 1);
+    for (const [i, write] of run.entries()) this.checkpointer.add(firstSeq + i, write.payload.batch, write.payload.steps, records[i] ?? Buffer.alloc(0), write.bytes);
+  }
+
+  private async writeDirect(write: QueuedWrite<WalWrite>): Promise<void> {
+    await this.checkpointer.checkpointAll();
+    this.room.takeForDirect(write.bytes);
+    await applyToStore(this.store.handles, [encodeSteps(write.payload.steps)], null, this.options.path);
+    this.checkpointer.addApplied(write.payload.batch);
+  }
+
+  private fail(error: PersistenceError): void {
+    this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+    this.queue.fail(error);
+  }
+
+  async load(): Promise<PersistedState> {
+    this.checkOpen();
+    await Promise.resolve();
+    const shape = this.checkpointer.durable.shape();
+    const snapshot = readSnapshot(this.store.handles);
+    const entries = this.readEntries(shape.firstIndex, shape.lastIndex);
+    checkLoadedLog(entries, snapshot);
+    return { hardState: this.checkpointer.durable.hardState(), snapshot, entries };
+  }
+
+  saveCurrentTerm(term: Term): Promise<void> {
+    return this.persist({ ...EMPTY, hardState: { currentTerm: term, votedFor: this.accepted.hardState().votedFor } });
+  }
+
+  async loadCurrentTerm(): Promise<Term> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.checkpointer.durable.hardState().currentTerm;
+  }
+
+  saveVotedFor(node: NodeId | null): Promise<void> {
+    return this.persist({ ...EMPTY, hardState: { currentTerm: this.accepted.hardState().currentTerm, votedFor: node } });
+  }
+
+  async loadVotedFor(): Promise<NodeId | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.checkpointer.durable.hardState().votedFor;
+  }
+
+  appendLogEntry(entry: LogEntry): Promise<void> {
+    return this.persist({ ...EMPTY, entries: [entry] });
+  }
+
+  appendLogEntries(entries: readonly LogEntry[]): Promise<void> {
+    return this.persist({ ...EMPTY, entries });
+  }
+
+  async getLogEntry(index: LogIndex): Promise<LogEntry | null> {
+    this.checkOpen();
+    assertIndex(index, 'getLogEntry index');
+    await Promise.resolve();
+    return this.readEntries(index, index)[0] ?? null;
+  }
+
+  async getLogEntries(from: LogIndex, to: LogIndex): Promise<LogEntry[]> {
+    this.checkOpen();
+    assertIndex(from, 'getLogEntries from');
+    assertIndex(to, 'getLogEntries to');
+    await Promise.resolve();
+    return this.readEntries(from, to);
+  }
+
+  async getLastLogIndex(): Promise<LogIndex> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.checkpointer.durable.shape().lastIndex;
+  }
+
+  async getFirstLogIndex(): Promise<LogIndex> {
+    this.checkOpen();
+    await Promise.resolve();
+    return this.checkpointer.durable.shape().firstIndex;
+  }
+
+  truncateLog(from: LogIndex): Promise<void> {
+    return this.persist({ ...EMPTY, truncateFrom: Math.max(from, this.accepted.shape().firstIndex) });
+  }
+
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.persist({ ...EMPTY, snapshot });
+  }
+
+  async loadSnapshot(): Promise<Snapshot | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return readSnapshot(this.store.handles);
+  }
+
+  deleteLogEntriesBefore(index: LogIndex): Promise<void> {
+    return this.persist({ ...EMPTY, compactBefore: index });
+  }
+
+  /**
+   * Waits for the commit in flight, refuses every write still queued (STORAGE_CLOSED),
+   * checkpoints the log, closes it and LMDB and releases the directory lock. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.fail(new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} was closed before the write was synced`));
+    await this.queue.drain();
+    try {
+      await this.checkpointer.close();
+      await this.writer.close();
+    } finally {
+      await this.store.handles.env.close();
+      this.store.lock.release();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} is closed`);
+  }
+
+  /** The durable entries with from <= index <= to: LMDB below the tail, the tail above. */
+  private readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
+    const shape = this.checkpointer.durable.shape();
+    const start = Math.max(from, shape.firstIndex);
+    const end = Math.min(to, shape.lastIndex);
+    const entries: LogEntry[] = [];
+    if (start > end) return entries;
+    const tail = this.checkpointer.tail;
+    const tailFirst = tail.firstIndex() ?? end + 1;
+    if (start < tailFirst) {
+      const range = { start: entryKey(start), end: entryKey(Math.min(end, tailFirst - 1) + 1) };
+      for (const { key, value } of this.store.handles.log.getRange(range)) entries.push(decodeEntry(parseEntryKey(key), value));
+    }
+    for (let index = Math.max(start, tailFirst); index <= end; index += 1) {
+      const entry = tail.get(index);
+      if (entry === undefined) throw new InvariantError(`entry ${index} is durable but neither in LMDB nor in the tail`);
+      entries.push(entry);
+    }
+    return entries;
+  }
+}

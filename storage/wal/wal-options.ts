@@ -1,0 +1,109 @@
+/**
+ * Options of the WAL persistence engine: every option of the LMDB engine (the store behind the
+ * log) plus the write-ahead log's own, each with its unit, default and limit. They are checked
+ * once, when the engine opens, and every bad field is reported by name (ConfigError).
+ */
+import { ConfigError } from '../../agent/contracts.js';
+import { resolveLmdbOptions } from '../lmdb-options.js';
+import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from '../lmdb-options.js';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
+
+/** How the log file is synced. */
+export type WalSyncMode = 'auto' | 'background' | 'inline';
+
+/** Options of {@link WalPersistenceEngine.open}. */
+export interface WalPersistenceOptions extends LmdbPersistenceOptions {
+  /**
+   * Size of one log segment file, bytes. Each is zero-filled once when created, so that an
+   * append never changes the file's size and fdatasync flushes data only. Default 16 MiB.
+   * Limit: 1 MiB to 256 MiB (recovery reads a segment whole).
+   */
+  readonly walSegmentBytes?: number;
+  /**
+   * Largest frame (the records of one group of writes synced together), bytes. A single batch
+   * whose record is larger (a long run of entries) bypasses the log and is written to LMDB
+   * directly, like a snapshot. Default 4 MiB. Limit: 4 KiB to walSegmentBytes / 2.
+   */
+  readonly walFrameBytesMax?: number;
+  /** Log bytes not yet in LMDB that start a checkpoint. Default 4 MiB. Limit: 1 KiB to 1 GiB. */
+  readonly walCheckpointBytes?: number;
+  /**
+   * Log bytes not yet in LMDB beyond which new writes wait for the checkpoint (this also bounds
+   * the memory that holds those entries for reads). Default 32 MiB. Limit: 2 × walCheckpointBytes to 4 GiB.
+   */
+  readonly walPendingBytesMax?: number;
+  /** Log bytes a checkpoint applies in one LMDB transaction (one event-loop turn). Default 1 MiB. Limit: 1 KiB to 256 MiB. */
+  readonly walCheckpointTxnBytesMax?: number;
+  /**
+   * How a frame is synced. `background` runs fdatasync on libuv's thread pool, so the event loop
+   * keeps serving the network while the disk syncs, at the cost of a hand-off to a pool thread
+   * and back (tens of microseconds, a third of a fast disk's sync); `inline` calls fdatasyncSync
+   * on the event loop, which stands still for as long as the disk takes (long on an SD card);
+   * `auto` (default) syncs a frame of a single write inline while recent syncs took under
+   * 1 ms, and in the background otherwise (several writes in a frame: the event loop prepares
+   * the next frame meanwhile).
+   */
+  readonly walSyncMode?: WalSyncMode;
+  /**
+   * Checkpoint in a worker thread: the main thread only hands over the records' bytes, and the
+   * worker encodes LMDB's records and runs the transactions (about 40% of the CPU time of a
+   * write on the main thread otherwise). Default false: on the 2-core machine it was measured
+   * on, the gain was within the noise (the worker spends more CPU in all, and there is no idle
+   * core to give it), while it costs a V8 isolate (about 10 MB) and 50-150 ms at open.
+   */
+  readonly walCheckpointWorker?: boolean;
+}
+
+/** {@link WalPersistenceOptions} with every default filled in. */
+export type ResolvedWalOptions = ResolvedLmdbOptions & Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>>;
+
+/** The defaults of the log's own fields. */
+export const DEFAULT_WAL_OPTIONS: Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>> = {
+  walSegmentBytes: 16 * MIB,
+  walFrameBytesMax: 4 * MIB,
+  walCheckpointBytes: 4 * MIB,
+  walPendingBytesMax: 32 * MIB,
+  walCheckpointTxnBytesMax: 1 * MIB,
+  walSyncMode: 'auto',
+  walCheckpointWorker: false,
+};
+
+function checkInteger(problems: string[], value: unknown, field: string, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}
+
+/** Fills in defaults and checks every field; throws ConfigError naming every bad one. */
+export function resolveWalOptions(options: WalPersistenceOptions): ResolvedWalOptions {
+  const problems: string[] = [];
+  let lmdb: ResolvedLmdbOptions | null = null;
+  try {
+    lmdb = resolveLmdbOptions(options);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  const wal = { ...DEFAULT_WAL_OPTIONS, ...options };
+  checkInteger(problems, wal.walSegmentBytes, 'walSegmentBytes', MIB, 256 * MIB);
+  checkInteger(problems, wal.walFrameBytesMax, 'walFrameBytesMax', 4 * KIB, Math.floor(wal.walSegmentBytes / 2));
+  checkInteger(problems, wal.walCheckpointBytes, 'walCheckpointBytes', KIB, GIB);
+  checkInteger(problems, wal.walPendingBytesMax, 'walPendingBytesMax', 2 * wal.walCheckpointBytes, 4 * GIB);
+  checkInteger(problems, wal.walCheckpointTxnBytesMax, 'walCheckpointTxnBytesMax', KIB, 256 * MIB);
+  if (!['auto', 'background', 'inline'].includes(wal.walSyncMode)) problems.push(`walSyncMode: expected 'auto', 'background' or 'inline', got ${String(wal.walSyncMode)}`);
+  if (typeof wal.walCheckpointWorker !== 'boolean') problems.push('walCheckpointWorker: expected a boolean');
+  if (problems.length > 0 || lmdb === null) throw new ConfigError(problems);
+  return {
+    ...lmdb,
+    walSegmentBytes: wal.walSegmentBytes,
+    walFrameBytesMax: wal.walFrameBytesMax,
+    walCheckpointBytes: wal.walCheckpointBytes,
+    walPendingBytesMax: wal.walPendingBytesMax,
+    walCheckpointTxnBytesMax: wal.walCheckpointTxnBytesMax,
+    walSyncMode: wal.walSyncMode,
+    walCheckpointWorker: wal.walCheckpointWorker,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Recovery of the write-ahead log when the engine opens: read every segment in order, check
+ * every frame, and return the records that LMDB does not hold yet (sequence numbers above
+ * `appliedSeq`, the checkpoint's) and where the writer resumes.
+ *
+ * Torn tail or corruption. Frames are written one at a time, each synced before the next is
+ * written, into space that was zero. A crash can therefore damage only the last frame: after
+ * it every byte is zero, and a damaged frame is a torn tail, the normal trace of a crash in
+ * the middle of a write (never acknowledged). It is zeroed and the log resumes there. Damage
+ * anywhere else (a bad frame or stray bytes followed by a valid frame in the same or a later
+ * segment, a gap in the sequence numbers, a log that starts after or ends before the
+ * checkpoint) cannot come from a crash: it is STORAGE_CORRUPT, naming the segment and offset,
+ * and the engine refuses to open rather than lose acknowledged writes silently.
+ */
+import { fdatasyncSync, openSync, closeSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { PersistenceError } from '../../agent/contracts.js';
+import type { PersistBatch } from '../../agent/contracts.js';
+import { assert } from '../assert.js';
+import { toPersistenceError } from '../lmdb-errors.js';
+import { FRAME_MAGIC, decodeBatchRecords, readFrame } from './wal-frame.js';
+import { parseSegmentName, segmentName } from './wal-segments.js';
+import type { SegmentInfo, WriterStart } from './wal-segments.js';
+
+/** One record recovered from the log. */
+export interface RecoveredRecord {
+  readonly seq: number;
+  readonly batch: PersistBatch;
+}
+
+/** What the log holds past the checkpoint, and where writing resumes. */
+export interface RecoveredWal {
+  /** The active segment and offset, or null when no segment is left (a new one is created). */
+  readonly start: WriterStart | null;
+  /** Records with sequence numbers above the checkpoint's, in order. */
+  readonly records: readonly RecoveredRecord[];
+  /** The last sequence number in the log, or `appliedSeq` when the log holds none. */
+  readonly lastSeq: number;
+  /** Bytes of a torn last frame that were zeroed, 0 when there was none. */
+  readonly tornBytes: number;
+}
+
+interface ScannedSegment {
+  readonly number: number;
+  readonly bytes: number;
+  readonly frames: readonly { readonly firstSeq: number; readonly count: number; readonly offset: number; readonly decode: () => PersistBatch[] }[];
+  /** Offset after the last valid frame. */
+  readonly end: number;
+  /** Offset just past the last non-zero byte after `end`, or null when all of it is zero. */
+  readonly dirtyEnd: number | null;
+  readonly reason: string;
+}
+
+function corrupt(message: string): PersistenceError {
+  return new PersistenceError('STORAGE_CORRUPT', message);
+}
+
+const CHUNK_BYTES = 64 * 1024;
+const ZEROS = Buffer.alloc(CHUNK_BYTES);
+
+/** Offset just past the last non-zero byte of `buffer` at or after `from`, or null. */
+function nonZeroEnd(buffer: Buffer, from: number): number | null {
+  for (let chunkEnd = buffer.length; chunkEnd > from; chunkEnd -= CHUNK_BYTES) {
+    const chunkStart = Math.max(from, chunkEnd - CHUNK_BYTES);
+    if (buffer.subarray(chunkStart, chunkEnd).equals(ZEROS.subarray(0, chunkEnd - chunkStart))) continue;
+    for (let at = chunkEnd - 1; at >= chunkStart; at -= 1) if (buffer[at] !== 0) return at + 1;
+  }
+  return null;
+}
+
+function scanSegment(dir: string, number: number): ScannedSegment {
+  const name = segmentName(number);
+  const buffer = readFileSync(join(dir, name));
+  const frames: { firstSeq: number; count: number; offset: number; decode: () => PersistBatch[] }[] = [];
+  let offset = 0;
+  let reason = 'end of segment';
+  while (offset < buffer.length) {
+    const read = readFrame(buffer, offset);
+    if (read.kind !== 'frame') {
+      reason = read.kind === 'zero' ? 'zero header' : read.reason;
+      break;
+    }
+    const at = offset;
+    frames.push({ firstSeq: read.firstSeq, count: read.count, offset: at, decode: () => decodeBatchRecords(read.payload, read.count, `${name} offset ${at}`) });
+    offset = read.nextOffset;
+  }
+  const dirtyEnd = nonZeroEnd(buffer, offset);
+  if (dirtyEnd !== null) {
+    // A frame past damaged bytes was written after them: they are not a torn tail.
+    for (let at = offset + 8; at + 8 <= dirtyEnd; at += 8) {
+      if (buffer.readUInt32BE(at) !== FRAME_MAGIC) continue;
+      if (readFrame(buffer, at).kind === 'frame') {
+        throw corrupt(`${join(dir, name)}: the frame at offset ${offset} is damaged (${reason}) but a valid frame follows at offset ${at}`);
+      }
+    }
+  }
+  return { number, bytes: buffer.length, frames, end: offset, dirtyEnd, reason };
+}
+
+/** The segment numbers in `dir`, in order, after deleting segments left half-created. */
+function listSegments(dir: string): number[] {
+  const numbers: number[] = [];
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.log.tmp') && parseSegmentName(name.slice(0, -4)) !== null) unlinkSync(join(dir, name));
+    const number = parseSegmentName(name);
+    if (number !== null) numbers.push(number);
+  }
+  return numbers.sort((a, b) => a - b);
+}
+
+function zeroTail(dir: string, segment: ScannedSegment, dirtyEnd: number): void {
+  const fd = openSync(join(dir, segmentName(segment.number)), 'r+');
+  try {
+    const zeros = Buffer.alloc(dirtyEnd - segment.end);
+    writeSync(fd, zeros, 0, zeros.length, segment.end);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads the log in `dir`; see the file comment. Throws STORAGE_CORRUPT or STORAGE_IO. */
+export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
+  let scanned: ScannedSegment[];
+  try {
+    scanned = listSegments(dir).map((number) => scanSegment(dir, number));
+  } catch (error) {
+    throw toPersistenceError(error, `cannot read the log in ${dir}`);
+  }
+  // The active segment: the last one holding a frame or damaged bytes.
+  let activeAt = -1;
+  for (const [i, segment] of scanned.entries()) if (segment.frames.length > 0 || segment.dirtyEnd !== null) activeAt = i;
+  for (const [i, segment] of scanned.entries()) {
+    if (segment.dirtyEnd !== null && i < activeAt) {
+      throw corrupt(`${join(dir, segmentName(segment.number))}: the frame at offset ${segment.end} is damaged (${segment.reason}) but later segments hold frames`);
+    }
+  }
+  const records = collectRecords(dir, scanned.slice(0, activeAt + 1), appliedSeq);
+  const active = scanned[activeAt];
+  let tornBytes = 0;
+  try {
+    if (active !== undefined && active.dirtyEnd !== null) {
+      tornBytes = active.dirtyEnd - active.end;
+      zeroTail(dir, active, active.dirtyEnd);
+    }
+    // Segments past the active one hold only zeros (created ahead of use).
+    for (const segment of scanned.slice(activeAt + 1)) unlinkSync(join(dir, segmentName(segment.number)));
+  } catch (error) {
+    throw toPersistenceError(error, `cannot repair the log in ${dir}`);
+  }
+  if (active === undefined) return { start: null, records: records.records, lastSeq: appliedSeq, tornBytes };
+  const segments: SegmentInfo[] = scanned.slice(0, activeAt + 1).map((segment) => {
+    const last = segment.frames[segment.frames.length - 1];
+    return { number: segment.number, lastSeq: last === undefined ? null : last.firstSeq + last.count - 1 };
+  });
+  return { start: { segments, activeOffset: active.end, activeBytes: active.bytes }, records: records.records, lastSeq: records.lastSeq, tornBytes };
+}
+
+function collectRecords(dir: string, scanned: readonly ScannedSegment[], appliedSeq: number): { records: RecoveredRecord[]; lastSeq: number } {
+  const records: RecoveredRecord[] = [];
+  let expected: number | null = null;
+  for (const segment of scanned) {
+    for (const frame of segment.frames) {
+      const where = `${join(dir, segmentName(segment.number))} offset ${frame.offset}`;
+      if (expected === null && frame.firstSeq > appliedSeq + 1) {
+        throw corrupt(`${where}: the log starts at record ${frame.firstSeq} but the store holds records up to ${appliedSeq} only: records are missing`);
+      }
+      if (expected !== null && frame.firstSeq !== expected) throw corrupt(`${where}: frame starts at record ${frame.firstSeq}, expected ${expected}`);
+      expected = frame.firstSeq + frame.count;
+      if (expected - 1 <= appliedSeq) continue;
+      const batches = frame.decode();
+      assert(batches.length === frame.count, 'a frame decodes to its record count');
+      for (const [i, batch] of batches.entries()) if (frame.firstSeq + i > appliedSeq) records.push({ seq: frame.firstSeq + i, batch });
+    }
+  }
+  const lastSeq = expected === null ? appliedSeq : expected - 1;
+  if (lastSeq < appliedSeq) throw corrupt(`${dir}: the log ends at record ${lastSeq} but the store holds records up to ${appliedSeq}: log segments are missing`);
+  return { records, lastSeq };
+}

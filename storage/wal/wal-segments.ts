@@ -1,0 +1,214 @@
+/**
+ * The segment files of the write-ahead log and the writer that appends frames to them.
+ *
+ * A segment is `wal-<16 hex digits>.log` in the data directory, numbered in the order it was
+ * created. It is created whole before it is used: zero-filled under a `.tmp` name, synced,
+ * renamed into place and the directory synced, all on libuv's thread pool while the previous
+ * segment still takes writes. Appends therefore only overwrite zeros inside the file, never
+ * change its size, and fdatasync has no file-size metadata to flush.
+ *
+ * A frame never spans two segments: one that does not fit in what is left of the active
+ * segment goes to the next one, and the rest of the active one stays zero. The active segment
+ * is open with O_DSYNC, so each append is one pwrite that returns once the frame is on disk
+ * (the guarantee of write + fdatasync in one system call, measured 5-15% faster here), and the
+ * next starts only after it returned, so a crash can tear at most the last frame of the log
+ * (see wal-recover.ts).
+ */
+import { closeSync, constants, openSync, unlinkSync, write, writeSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PersistenceError } from '../../agent/contracts.js';
+import { assert } from '../assert.js';
+import { toPersistenceError } from '../lmdb-errors.js';
+import type { WalSyncMode } from './wal-options.js';
+
+const NAME_PATTERN = /^wal-([0-9a-f]{16})\.log$/;
+const ZERO_CHUNK_BYTES = 1024 * 1024;
+/** In `auto` sync mode, syncs inline only while the recent mean sync time is below this, ms. */
+const AUTO_INLINE_SYNC_MS_MAX = 1;
+/** Weight of the latest sync in the running mean of sync times. */
+const SYNC_MEAN_WEIGHT = 0.125;
+
+/** The file name of segment `number`. */
+export function segmentName(number: number): string {
+  assert(Number.isSafeInteger(number) && number >= 1, `segment number ${number} is a positive integer`);
+  return `wal-${number.toString(16).padStart(16, '0')}.log`;
+}
+
+/** The segment number a file name carries, or null for any other file. */
+export function parseSegmentName(name: string): number | null {
+  const match = NAME_PATTERN.exec(name);
+  return match?.[1] === undefined ? null : Number.parseInt(match[1], 16);
+}
+
+/** A segment and the sequence numbers of the records it holds. */
+export interface SegmentInfo {
+  readonly number: number;
+  /** Last sequence number of a record in the segment, or null while it holds none. */
+  lastSeq: number | null;
+}
+
+/** Syncs the directory itself, so that a created, renamed or deleted name is durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates segment `number` of `bytes` zeros in `dir`, durably, off the event loop. */
+export async function createSegment(dir: string, number: number, bytes: number): Promise<void> {
+  const path = join(dir, segmentName(number));
+  const temporary = `${path}.tmp`;
+  const handle = await open(temporary, 'w', 0o600);
+  try {
+    const zeros = Buffer.alloc(Math.min(ZERO_CHUNK_BYTES, bytes));
+    for (let at = 0; at < bytes; at += zeros.length) await handle.write(zeros, 0, Math.min(zeros.length, bytes - at), at);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, path);
+  await syncDirectory(dir);
+}
+
+/** Flags of the active segment: every write is durable when it returns. */
+const ACTIVE_FLAGS = constants.O_RDWR | constants.O_DSYNC;
+
+function writeInBackground(fd: number, data: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    write(fd, data, 0, data.length, position, (error, written) => {
+      if (error === null) resolve(written);
+      else reject(error);
+    });
+  });
+}
+
+/** Where the writer resumes: the active segment and the offset after its last frame. */
+export interface WriterStart {
+  readonly segments: readonly SegmentInfo[];
+  readonly activeOffset: number;
+  readonly activeBytes: number;
+}
+
+/** Appends frames to the active segment, moving to a new one when it is full. */
+export class SegmentWriter {
+  /** Invariant: segments are in number order; the last one is the active segment. */
+  private readonly segments: SegmentInfo[];
+  private fd: number;
+  private offset: number;
+  private capacity: number;
+  /** The next segment being created: resolves to null once it is, or to the error that stopped it. */
+  private next: Promise<unknown> | null = null;
+  private closed = false;
+  /** Running mean of sync times, ms. */
+  private syncMeanMs = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly syncMode: WalSyncMode,
+    start: WriterStart,
+  ) {
+    assert(start.segments.length > 0, 'the writer starts with an active segment');
+    this.segments = start.segments.slice();
+    this.fd = openSync(join(dir, segmentName(this.active().number)), ACTIVE_FLAGS);
+    this.offset = start.activeOffset;
+    this.capacity = start.activeBytes;
+  }
+
+  /** Opens the writer at `start`, or on a new first segment when `start` has none. */
+  static async open(dir: string, segmentBytes: number, syncMode: WalSyncMode, start: WriterStart | null): Promise<SegmentWriter> {
+    if (start !== null) return new SegmentWriter(dir, segmentBytes, syncMode, start);
+    await createSegment(dir, 1, segmentBytes);
+    return new SegmentWriter(dir, segmentBytes, syncMode, { segments: [{ number: 1, lastSeq: null }], activeOffset: 0, activeBytes: segmentBytes });
+  }
+
+  private active(): SegmentInfo {
+    const last = this.segments[this.segments.length - 1];
+    assert(last !== undefined, 'there is an active segment');
+    return last;
+  }
+
+  /**
+   * Writes `frame` (records up to `lastSeq`) and resolves once it is synced; `single` says
+   * that it holds a single write (see walSyncMode `auto`).
+   */
+  async append(frame: Buffer, lastSeq: number, single: boolean): Promise<void> {
+    assert(!this.closed, 'append on a closed log');
+    assert(frame.length <= this.segmentBytes, `frame of ${frame.length} bytes fits a segment`);
+    if (this.offset + frame.length > this.capacity) await this.rotate();
+    const at = this.offset;
+    const started = performance.now();
+    let written: number;
+    try {
+      written = this.syncInline(single) ? writeSync(this.fd, frame, 0, frame.length, at) : await writeInBackground(this.fd, frame, at);
+    } catch (error) {
+      throw toPersistenceError(error, `append to ${join(this.dir, segmentName(this.active().number))} at offset ${at} failed`);
+    }
+    this.syncMeanMs += (performance.now() - started - this.syncMeanMs) * SYNC_MEAN_WEIGHT;
+    // A short write leaves part of a frame on disk: the log cannot go on past it, so the
+    // engine fails, and recovery treats the part as a torn tail.
+    if (written !== frame.length) throw new PersistenceError('STORAGE_IO', `append to ${segmentName(this.active().number)} wrote ${written} of ${frame.length} bytes`);
+    this.offset = at + frame.length;
+    this.active().lastSeq = lastSeq;
+    if (this.next === null && this.offset * 2 > this.capacity) this.next = this.prepare(this.active().number + 1);
+  }
+
+  private syncInline(single: boolean): boolean {
+    switch (this.syncMode) {
+      case 'inline':
+        return true;
+      case 'background':
+        return false;
+      case 'auto':
+        return single && this.syncMeanMs < AUTO_INLINE_SYNC_MS_MAX;
+    }
+  }
+
+  private prepare(number: number): Promise<unknown> {
+    return createSegment(this.dir, number, this.segmentBytes).then(
+      () => null,
+      (error: unknown) => error ?? new Error('segment creation failed'),
+    );
+  }
+
+  private async rotate(): Promise<void> {
+    const number = this.active().number + 1;
+    const next = this.next ?? this.prepare(number);
+    this.next = null;
+    const failure = await next;
+    if (failure !== null) throw toPersistenceError(failure, `creating log segment ${segmentName(number)} in ${this.dir} failed`);
+    const fd = openSync(join(this.dir, segmentName(number)), ACTIVE_FLAGS);
+    closeSync(this.fd);
+    this.fd = fd;
+    this.segments.push({ number, lastSeq: null });
+    this.offset = 0;
+    this.capacity = this.segmentBytes;
+  }
+
+  /** Deletes every segment but the active one whose records are all at or below `seq`. */
+  deleteThrough(seq: number): number {
+    let deleted = 0;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0];
+      if (oldest === undefined || (oldest.lastSeq !== null && oldest.lastSeq > seq)) break;
+      // An unlink lost to a power cut only brings back records the checkpoint already holds.
+      unlinkSync(join(this.dir, segmentName(oldest.number)));
+      this.segments.shift();
+      deleted += 1;
+    }
+    return deleted;
+  }
+
+  /** Closes the active segment, after any segment being created is complete. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // A failure to create the next segment matters only to a write that needs it.
+    if (this.next !== null) await this.next;
+    closeSync(this.fd);
+  }
+}

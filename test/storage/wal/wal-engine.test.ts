@@ -1,0 +1,159 @@
+// Proves the write-ahead-log engine meets the PersistenceEngine contract (the shared suite of
+// persistence-contract.ts, reopen = close and open the same directory) twice: with checkpoints
+// every 2 KiB by the checkpoint worker (walCheckpointWorker) and 1 MiB segments (reads cross
+// LMDB and the in-memory tail, segments rotate and are deleted), and with checkpoints only at
+// open and close on the main thread (every read comes from the tail).
+// Then its own promises: options checked by name; concurrent writes share frames and are
+// checkpointed; old segments are deleted; a batch too large for a frame goes to LMDB directly
+// in order; an LMDB engine directory is upgraded and the LMDB engine then refuses it; and
+// writes LMDB could not hold are refused (STORAGE_FULL) without losing acknowledged ones.
+import { strict as assert } from 'node:assert';
+import { readdirSync } from 'node:fs';
+import type { ConfigError, Metrics } from '../../../agent/contracts.js';
+import { LmdbPersistenceEngine } from '../../../storage/lmdb.js';
+import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
+import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';
+import { persistenceContract } from '../persistence-contract.js';
+
+persistenceContract('wal, frequent checkpoints in the worker', walHarness({ walCheckpointWorker: true }));
+persistenceContract('wal, checkpoint at close only, main thread', walHarness({ walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024}));
+
+/** Counts commits, the writes they carried and checkpoints. */
+class CountingMetrics implements Metrics {
+  commits = 0;
+  writes = 0;
+  checkpoints = 0;
+  increment(name: string): void {
+    if (name === 'coraft_storage_commits_total') this.commits += 1;
+    if (name === 'coraft_storage_checkpoints_total') this.checkpoints += 1;
+  }
+  observe(name: string, value: number): void {
+    if (name === 'coraft_storage_commit_writes') this.writes += value;
+  }
+  setGauge(): void {}
+  observeDurationMs(): void {}
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function logSegments(dir: string): string[] {
+  return readdirSync(dir).filter((name) => /^wal-[0-9a-f]{16}\.log$/.test(name));
+}
+
+describe('WalPersistenceEngine', function () {
+  this.timeout(30_000);
+  let dir: string;
+
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
+
+  afterEach(() => {
+    removeDir(dir);
+  });
+
+  it('reports every bad option by name with its limit', async () => {
+    await assert.rejects(
+      WalPersistenceEngine.open({ path: dir, walSegmentBytes: 1000, walCheckpointBytes: 4096, walPendingBytesMax: 4096, walSyncMode: 'sometimes' as 'auto' }),
+      (error: ConfigError) => {
+        assert.equal(error.code, 'CONFIG_INVALID');
+        assert.equal(error.problems.length, 4);
+        assert.match(error.message, /walFrameBytesMax: expected an integer from 4096 to 500, got 4194304/);
+        assert.match(error.message, /walSegmentBytes: expected an integer from 1048576 to 268435456, got 1000/);
+        assert.match(error.message, /walPendingBytesMax: expected an integer from 8192/);
+        assert.match(error.message, /walSyncMode/);
+        return true;
+      },
+    );
+  });
+
+  it('groups concurrent writes into shared frames and checkpoints them in the background', async () => {
+    const metrics = new CountingMetrics();
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir), { metrics });
+    try {
+      await Promise.all(Array.from({ length: 400 }, (_, i) => engine.appendLogEntry(entry(i + 1, 1))));
+      assert.equal(metrics.writes, 400);
+      assert.ok(metrics.commits < 400, `${metrics.commits} commits for 400 writes`);
+      // The checkpoint runs after the writes are acknowledged; wait for its first transaction.
+      for (let polls = 0; metrics.checkpoints === 0 && polls < 10_000; polls += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      assert.ok(metrics.checkpoints > 0, 'no checkpoint ran');
+      assert.deepStrictEqual(await engine.getLogEntries(1, 400), entries(1, 400, 1));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('deletes the segments a checkpoint no longer needs', async () => {
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir));
+    try {
+      // About 5 MiB of records through 1 MiB segments.
+      for (let index = 1; index <= 5000; index += 40) {
+        await engine.appendLogEntries(entries(index, index + 39, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(index & 0xff) })));
+        assert.ok(logSegments(dir).length <= 3, `${logSegments(dir).length} segments after entry ${index}`);
+      }
+      assert.equal((await engine.load()).entries.length, 5000);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('writes a batch larger than walFrameBytesMax to LMDB directly, in order with the log', async () => {
+    let engine = await WalPersistenceEngine.open(walTestOptions(dir));
+    const big = entries(3, 200, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(e.index & 0xff) }));
+    try {
+      const writes = [engine.appendLogEntries(entries(1, 2, 1)), engine.appendLogEntries(big), engine.appendLogEntry(entry(201, 2))];
+      await Promise.all(writes);
+      assert.deepStrictEqual(await engine.getLogEntries(1, 201), [...entries(1, 2, 1), ...big, entry(201, 2)]);
+      await engine.close();
+      engine = await WalPersistenceEngine.open(walTestOptions(dir));
+      assert.deepStrictEqual((await engine.load()).entries, [...entries(1, 2, 1), ...big, entry(201, 2)]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('opens a directory of the LMDB engine, which then refuses it (format 2)', async () => {
+    const old = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    await old.appendLogEntries(entries(1, 5, 1));
+    await old.saveVotedFor('n3');
+    await old.close();
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir));
+    try {
+      await engine.appendLogEntry(entry(6, 1));
+      assert.deepStrictEqual(await engine.load(), { hardState: { currentTerm: 0, votedFor: 'n3' }, snapshot: null, entries: entries(1, 6, 1) });
+    } finally {
+      await engine.close();
+    }
+    await assert.rejects(LmdbPersistenceEngine.open(lmdbTestOptions(dir)), { code: 'STORAGE_VERSION', message: /format version 2; this build reads up to 1/ });
+  });
+
+  it('refuses writes LMDB could not hold with STORAGE_FULL, keeping every acknowledged one', async () => {
+    const options = walTestOptions(dir, { mapSizeInitialBytes: 256 * 1024, mapSizeMaxBytes: 1024 * 1024, snapshotBytesMax: 0 });
+    const engine = await WalPersistenceEngine.open(options);
+    let acked = 0;
+    let refusal: unknown = null;
+    try {
+      for (let index = 1; index <= 1000 && refusal === null; index += 1) {
+        try {
+          await engine.appendLogEntry(entry(index, 1, 'command', 4096));
+          acked = index;
+        } catch (error) {
+          refusal = error;
+        }
+      }
+    } finally {
+      await engine.close();
+    }
+    assert.equal((refusal as { code?: string } | null)?.code, 'STORAGE_FULL');
+    assert.ok(acked > 10, `only ${acked} entries fit`);
+    const reopened = await WalPersistenceEngine.open(options);
+    try {
+      const state = await reopened.load();
+      assert.equal(state.entries.length, acked);
+      assert.deepStrictEqual(state.entries[acked - 1], entry(acked, 1, 'command', 4096));
+    } finally {
+      await reopened.close();
+    }
+  });
+});

@@ -1,0 +1,136 @@
+// Proves how the write-ahead-log engine recovers a data directory: it replays the records after
+// the checkpoint; it truncates a torn tail (stray bytes after the last frame, or a damaged last
+// frame: never acknowledged, the normal trace of a crash mid-write) and goes on writing; it
+// refuses with STORAGE_CORRUPT, naming the place, a damaged frame that valid frames follow and
+// a log whose first segments are missing. The directories are copies taken while an engine
+// with no checkpoint threshold in reach was open (LMDB's file is consistent between commits),
+// i.e. what a crash leaves, damaged on purpose where the test says so.
+import { strict as assert } from 'node:assert';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PersistenceEngine } from '../../../agent/contracts.js';
+import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
+import { readFrame } from '../../../storage/wal/wal-frame.js';
+import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
+
+/** No checkpoint before close: everything written stays in the log. */
+const NO_CHECKPOINT = { walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024 };
+
+function segments(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.startsWith('wal-') && name.endsWith('.log'))
+    .sort();
+}
+
+/** Offsets of the frames of a segment, and the offset after the last. */
+function frameOffsets(path: string): { offsets: number[]; end: number } {
+  const buffer = readFileSync(path);
+  const offsets: number[] = [];
+  let offset = 0;
+  for (let read = readFrame(buffer, 0); read.kind === 'frame'; read = readFrame(buffer, offset)) {
+    offsets.push(offset);
+    offset = read.nextOffset;
+  }
+  return { offsets, end: offset };
+}
+
+function patch(path: string, offset: number, bytes: Uint8Array): void {
+  const buffer = readFileSync(path);
+  buffer.set(bytes, offset);
+  writeFileSync(path, buffer);
+}
+
+/** Copies the files a crash would leave (not the lock of the live process). */
+function crashCopy(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) if (name !== 'coraft.lock') copyFileSync(join(from, name), join(to, name));
+}
+
+describe('WAL engine recovery', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let copy: string;
+  let live: PersistenceEngine | null;
+
+  beforeEach(() => {
+    dir = makeTempDir();
+    copy = makeTempDir();
+    live = null;
+  });
+
+  afterEach(async () => {
+    await live?.close();
+    removeDir(dir);
+    removeDir(copy);
+  });
+
+  /** Writes 1..count one entry per batch (term 1), a truncation and a vote, and copies the directory. */
+  async function crashAfterWrites(count: number, overrides = {}): Promise<void> {
+    live = await WalPersistenceEngine.open(walTestOptions(dir, { ...NO_CHECKPOINT, ...overrides }));
+    for (let index = 1; index <= count; index += 1) await live.appendLogEntry(entry(index, 1));
+    await live.persist({ snapshot: null, truncateFrom: count, entries: [entry(count, 2)], compactBefore: null, hardState: { currentTerm: 2, votedFor: 'n2' } });
+    crashCopy(dir, copy);
+  }
+
+  async function loadCopy(): Promise<Awaited<ReturnType<PersistenceEngine['load']>>> {
+    const engine = await WalPersistenceEngine.open(walTestOptions(copy));
+    try {
+      return await engine.load();
+    } finally {
+      await engine.close();
+    }
+  }
+
+  it('replays every record after the checkpoint', async () => {
+    await crashAfterWrites(50);
+    assert.equal(segments(copy).length, 1);
+    assert.deepStrictEqual(await loadCopy(), { hardState: { currentTerm: 2, votedFor: 'n2' }, snapshot: null, entries: [...entries(1, 49, 1), entry(50, 2)] });
+  });
+
+  it('zeroes stray bytes after the last frame (a torn write) and goes on writing', async () => {
+    await crashAfterWrites(20);
+    const segment = join(copy, segments(copy)[0] ?? '');
+    const { end } = frameOffsets(segment);
+    patch(segment, end + 5, Buffer.from('torn write'));
+    const engine = await WalPersistenceEngine.open(walTestOptions(copy));
+    try {
+      assert.deepEqual(readFileSync(segment).subarray(end, end + 64), Buffer.alloc(64));
+      await engine.appendLogEntry(entry(21, 2));
+    } finally {
+      await engine.close();
+    }
+    const state = await loadCopy();
+    assert.deepStrictEqual(state.entries.slice(-2), [entry(20, 2), entry(21, 2)]);
+  });
+
+  it('drops a damaged last frame, which was never acknowledged, and keeps the rest', async () => {
+    await crashAfterWrites(20);
+    const segment = join(copy, segments(copy)[0] ?? '');
+    const { offsets } = frameOffsets(segment);
+    patch(segment, (offsets[offsets.length - 1] ?? 0) + 30, Buffer.from([0xff, 0xee]));
+    assert.deepStrictEqual(await loadCopy(), { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: entries(1, 20, 1) });
+  });
+
+  it('refuses a damaged frame that valid frames follow, naming segment and offset', async () => {
+    await crashAfterWrites(20);
+    const segment = join(copy, segments(copy)[0] ?? '');
+    const { offsets } = frameOffsets(segment);
+    const damaged = offsets[3] ?? 0;
+    patch(segment, damaged + 30, Buffer.from([0xff]));
+    await assert.rejects(WalPersistenceEngine.open(walTestOptions(copy)), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'STORAGE_CORRUPT');
+      assert.match(error.message, new RegExp(`${segments(copy)[0] ?? ''}: the frame at offset ${damaged} is damaged \\(checksum mismatch\\) but a valid frame follows`));
+      return true;
+    });
+  });
+
+  it('refuses a log whose first segment is missing', async () => {
+    await crashAfterWrites(1);
+    for (let index = 2; live !== null && index <= 2000; index += 50) await live.appendLogEntries(entries(index, index + 49, 2).map((e) => ({ ...e, command: new Uint8Array(900) })));
+    crashCopy(dir, copy);
+    const names = segments(copy);
+    assert.ok(names.length >= 2, `the log spans ${names.length} segments`);
+    unlinkSync(join(copy, names[0] ?? ''));
+    await assert.rejects(WalPersistenceEngine.open(walTestOptions(copy)), { code: 'STORAGE_CORRUPT', message: /records are missing/ });
+  });
+});
