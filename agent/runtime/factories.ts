@@ -37,7 +37,9 @@ function keyLookup(config: AgentConfig, membership: MembershipManager | null): (
 
 /** The membership manager: PSK-authenticated when the configuration has PSKs, else the default. */
 export function createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager {
-  if (config.psk === null) return new DefaultMembershipManager();
+  // Key-checked membership needs a transport that authenticates peers (coaps, https); over
+  // coap and http no peer has an identity, and the default manager is all there is.
+  if (config.psk === null || config.transport === 'coap' || config.transport === 'http') return new DefaultMembershipManager();
   const cacheFile = config.storage === 'memory' ? null : join(config.dataDir, 'keystore-cache.json');
   if (cacheFile !== null) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore: new ClusterKeystore(config.psk.keystore, cacheFile), logger, metrics: null });

@@ -107,7 +107,7 @@ export class HttpNetworkClient implements NetworkClient {
     if (address === null) throw new NetworkError('NET_UNREACHABLE', `unknown peer ${target}`);
     const common = { keepAlive: true, maxSockets: this.options.socketsPerPeerMax, maxFreeSockets: this.options.socketsPerPeerMax, scheduling: 'lifo' as const };
     const tls = this.deps.tls;
-    const agent = tls === null ? new HttpAgent(common) : new HttpsAgent({ ...common, ...pskClientTlsOptions(tls.credentials, target, tls.ciphers) });
+    const agent = tls === null ? new HttpAgent(common) : new HttpsAgent({ ...common, maxCachedSessions: 0, ...pskClientTlsOptions(tls.credentials, target, tls.ciphers) });
     const peer = { address, agent };
     this.agents.set(target, peer);
     return peer;

@@ -4,6 +4,7 @@
  * the pinned protocol version. The default cipher list prefers ECDHE-PSK (forward secrecy)
  * and keeps plain PSK-AES128-GCM for peers without it.
  */
+import { constants as cryptoConstants } from 'node:crypto';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { NetworkError, type NodeId } from '../../agent/contracts.js';
 
@@ -32,6 +33,9 @@ export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: 
     ciphers,
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.2',
+    // A resumed session skips pskCallback, so its socket would carry no identity: every
+    // connection runs the full PSK handshake (no tickets; the session cache is off in the server).
+    secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
     ...(credentials.identityHint === undefined ? {} : { pskIdentityHint: credentials.identityHint }),
     pskCallback: (socket, identity) => {
       const key = credentials.keyForIdentity(identity);
