@@ -48,17 +48,18 @@ export function lmdbTestOptions(path: string, overrides: Partial<LmdbPersistence
   return { path, mapSizeInitialBytes: 256 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024, snapshotBytesMax: 8 * 1024 * 1024, ...overrides };
 }
 
-export function lmdbHarness(overrides: Partial<LmdbPersistenceOptions> = {}): HarnessFactory {
+/** A harness over a fresh directory that `open` opens the engine in; closes what it opened. */
+function dirHarness(name: string, openIn: (dir: string) => Promise<PersistenceEngine>): HarnessFactory {
   return () => {
     const dir = makeTempDir();
     const engines = new Set<PersistenceEngine>();
     const open = async (): Promise<PersistenceEngine> => {
-      const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir, overrides));
+      const engine = await openIn(dir);
       engines.add(engine);
       return engine;
     };
     return {
-      name: 'lmdb',
+      name,
       open,
       reopen: async (engine) => {
         await engine.close();
@@ -71,6 +72,10 @@ export function lmdbHarness(overrides: Partial<LmdbPersistenceOptions> = {}): Ha
       },
     };
   };
+}
+
+export function lmdbHarness(overrides: Partial<LmdbPersistenceOptions> = {}): HarnessFactory {
+  return dirHarness('lmdb', (dir) => LmdbPersistenceEngine.open(lmdbTestOptions(dir, overrides)));
 }
 
 /**
@@ -91,28 +96,7 @@ export function walTestOptions(path: string, overrides: Partial<WalPersistenceOp
 }
 
 export function walHarness(overrides: Partial<WalPersistenceOptions> = {}): HarnessFactory {
-  return () => {
-    const dir = makeTempDir();
-    const engines = new Set<PersistenceEngine>();
-    const open = async (): Promise<PersistenceEngine> => {
-      const engine = await WalPersistenceEngine.open(walTestOptions(dir, overrides));
-      engines.add(engine);
-      return engine;
-    };
-    return {
-      name: 'wal',
-      open,
-      reopen: async (engine) => {
-        await engine.close();
-        engines.delete(engine);
-        return open();
-      },
-      cleanup: async () => {
-        for (const engine of engines) await engine.close();
-        removeDir(dir);
-      },
-    };
-  };
+  return dirHarness('wal', (dir) => WalPersistenceEngine.open(walTestOptions(dir, overrides)));
 }
 
 export const CONFIGURATION: ClusterConfiguration = {
