@@ -4,6 +4,12 @@
  * nemesis kills, pauses and cuts off nodes, then heal everything and check (see verify.ts):
  * the cluster serves again within a bound, the history is linearizable, every acknowledged
  * write is present, every node holds the same values, and all nodes applied identical entries.
+ *
+ * Two workloads: `endpoint` (our own CoAP client, sessions, the random nemesis above) and
+ * `libcoap` (issue 13: every request a separate libcoap coap-client process with its own token,
+ * sent to any node's local endpoint, while the leader is killed and restarted and a follower
+ * paused, `cycles` times; see libcoap-clients.ts and leader-kill-nemesis.ts). The libcoap
+ * workload runs on loopback: its faults are process faults, and coap-client runs here.
  */
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
@@ -14,15 +20,24 @@ import { SeededPrng } from '../../agent/core/prng.js';
 import { ChaosClients } from './clients.js';
 import type { ClientCounts } from './clients.js';
 import { ChaosNemesis } from './nemesis.js';
-import type { FaultRecord, NemesisOptions, NemesisTarget } from './nemesis.js';
+import type { FaultKind, FaultRecord, NemesisOptions, NemesisTarget } from './nemesis.js';
+import { LeaderKillNemesis } from './leader-kill-nemesis.js';
+import type { LeaderKillOptions } from './leader-kill-nemesis.js';
+import { LibcoapClients } from './libcoap-clients.js';
 import { NetnsLab, netnsAvailable } from './netns.js';
 import { HistoryRecorder } from './recorder.js';
 import { verifyAfter, verifyLive } from './verify.js';
 import type { LiveFindings, Verdict } from './verify.js';
 
+/** The workloads a round can run. */
+export const CHAOS_WORKLOADS = ['endpoint', 'libcoap'] as const;
+export type ChaosWorkload = (typeof CHAOS_WORKLOADS)[number];
+
 /** Options of one round. */
 export interface ChaosOptions {
   readonly seed: number;
+  /** Which clients and nemesis (see the module comment). Default 'endpoint'. */
+  readonly workload: ChaosWorkload;
   /** Nodes. Default 3. Limit: 1 to 9. */
   readonly nodes: number;
   /** How long faults are injected, ms. Default 60,000. */
@@ -40,12 +55,15 @@ export interface ChaosOptions {
   /** Keeps the round's folder (history, traces, logs) even when the round passes. Default false. */
   readonly keep: boolean;
   readonly nemesis: Partial<NemesisOptions>;
+  /** The libcoap workload's nemesis. */
+  readonly leaderKill: Partial<LeaderKillOptions>;
   /** Progress lines. Default: none. */
   readonly log: (line: string) => void;
 }
 
 export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   seed: 1,
+  workload: 'endpoint',
   nodes: 3,
   durationMs: 60_000,
   clients: 4,
@@ -55,12 +73,14 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   unsafeAckBeforeCommit: false,
   keep: false,
   nemesis: {},
+  leaderKill: {},
   log: () => undefined,
 };
 
 /** What a round did and found. */
 export interface ChaosSummary extends Verdict {
   readonly seed: number;
+  readonly workload: ChaosWorkload;
   readonly nodes: number;
   readonly unsafeAckBeforeCommit: boolean;
   readonly network: string;
@@ -68,7 +88,27 @@ export interface ChaosSummary extends Verdict {
   readonly faults: readonly FaultRecord[];
   readonly counts: ClientCounts;
   readonly dir: string;
+  /** How long faults were injected, ms (the round's `durationMs` option). */
+  readonly faultMs: number;
+  readonly clients: number;
+  readonly keyCount: number;
   readonly durationMs: number;
+}
+
+/** What a round needs of its nemesis. */
+interface RoundNemesis {
+  readonly faults: readonly FaultRecord[];
+  start(): void;
+  stop(): Promise<void>;
+  healthy(): readonly string[];
+  enabledKinds(): readonly FaultKind[];
+}
+
+/** What a round needs of its clients. */
+interface RoundClients {
+  readonly counts: ClientCounts;
+  start(pickNode: (prng: SeededPrng) => string): void;
+  stop(): Promise<void>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -76,6 +116,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Where the network faults come from: a namespace lab, or none (and why). */
 function networkLab(options: ChaosOptions, ids: readonly string[]): { lab: NetnsLab | null; note: string } {
   if (options.network === 'off') return { lab: null, note: 'loopback (network faults off by request): process faults only' };
+  if (options.workload === 'libcoap') return { lab: null, note: 'loopback (the libcoap workload runs coap-client here): process faults only' };
   const available = netnsAvailable();
   if (!available.ok) return { lab: null, note: `loopback (${available.reason}): process faults only, no network faults` };
   const lab = new NetnsLab(ids, 100 + (process.pid % 150));
@@ -121,7 +162,7 @@ function nemesisTarget(processes: AgentProcesses, ids: readonly string[], lab: N
 }
 
 /** Injects faults for the round's duration, logging progress every 10 s. */
-async function drive(options: ChaosOptions, nemesis: ChaosNemesis, clients: ChaosClients, started: number): Promise<void> {
+async function drive(options: ChaosOptions, nemesis: RoundNemesis, clients: RoundClients, started: number): Promise<void> {
   nemesis.start();
   const end = Date.now() + options.durationMs;
   while (Date.now() < end - 100) {
@@ -130,13 +171,42 @@ async function drive(options: ChaosOptions, nemesis: ChaosNemesis, clients: Chao
   }
 }
 
+/** The round's nemesis and clients, and how a client picks the node to talk to. */
+function makeWorkload(
+  options: ChaosOptions,
+  target: NemesisTarget,
+  endpoints: ReadonlyMap<string, string>,
+  prng: SeededPrng,
+  history: HistoryRecorder,
+): { nemesis: RoundNemesis; clients: RoundClients; pickNode: (p: SeededPrng) => string } {
+  const ids = target.ids;
+  if (options.workload === 'libcoap') {
+    return {
+      nemesis: new LeaderKillNemesis(target, prng.fork(), () => history.nowMs(), options.durationMs, options.leaderKill),
+      clients: new LibcoapClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount }),
+      // Any node, dead or paused ones included: requests queued at a paused node are handled late.
+      pickNode: (p) => ids[p.intBetween(0, ids.length)] ?? 'n1',
+    };
+  }
+  const nemesis = new ChaosNemesis(target, prng.fork(), () => history.nowMs(), options.nemesis);
+  return {
+    nemesis,
+    clients: new ChaosClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount }),
+    pickNode: (p) => {
+      const healthy = nemesis.healthy();
+      const pool = healthy.length > 0 && p.chance(0.9) ? healthy : ids;
+      return pool[p.intBetween(0, pool.length)] ?? ids[0] ?? 'n1';
+    },
+  };
+}
+
 /** Runs one round and returns its summary (never throws for a violation; see `ok`). */
 export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<ChaosSummary> {
   const options: ChaosOptions = { ...DEFAULT_CHAOS_OPTIONS, ...partial };
   const dir = mkdtempSync(join(tmpdir(), `coraft-chaos-${options.seed}-`));
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const { lab, note } = networkLab(options, ids);
-  options.log(`chaos: seed ${options.seed}, ${options.nodes} nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`);
+  options.log(`chaos: seed ${options.seed}, workload ${options.workload}, ${options.nodes} nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`);
   const logs = new Map<string, WriteStream>(ids.map((id) => [id, createWriteStream(join(dir, `${id}.log`), { flags: 'a' })]));
   const traces = new Map(ids.map((id) => [id, join(dir, `${id}.trace.jsonl`)]));
   const processes = await createProcesses(options, dir, lab, traces, logs).catch((error: unknown) => {
@@ -144,25 +214,14 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     throw error;
   });
   const history = new HistoryRecorder(join(dir, 'history.jsonl'));
-  const prng = new SeededPrng(options.seed);
-  const nemesis = new ChaosNemesis(
-    nemesisTarget(processes, ids, lab),
-    prng.fork(),
-    () => history.nowMs(),
-    options.nemesis,
-  );
   const endpoints = new Map(processes.agents().map((a) => [a.init.id, a.init.endpoint]));
-  const clients = new ChaosClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount });
+  const { nemesis, clients, pickNode } = makeWorkload(options, nemesisTarget(processes, ids, lab), endpoints, new SeededPrng(options.seed), history);
   const started = Date.now();
   let live: LiveFindings;
   try {
     processes.startAll();
     await processes.waitForLeader(60_000);
-    clients.start((p) => {
-      const healthy = nemesis.healthy();
-      const pool = healthy.length > 0 && p.chance(0.9) ? healthy : ids;
-      return pool[p.intBetween(0, pool.length)] ?? ids[0] ?? 'n1';
-    });
+    clients.start(pickNode);
     await drive(options, nemesis, clients, started);
     await nemesis.stop();
     for (const id of ids) {
@@ -170,6 +229,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       processes.start(id);
     }
     await clients.stop();
+    if (clients instanceof LibcoapClients && clients.failure !== null) throw clients.failure;
     live = await verifyLive(processes, history, options.keyCount, options.recoveryBoundMs, options.log);
   } finally {
     history.flush();
@@ -182,6 +242,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   const summary: ChaosSummary = {
     ...verdict,
     seed: options.seed,
+    workload: options.workload,
     nodes: options.nodes,
     unsafeAckBeforeCommit: options.unsafeAckBeforeCommit,
     network: note,
@@ -189,6 +250,9 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     faults: nemesis.faults,
     counts: { ...clients.counts },
     dir,
+    faultMs: options.durationMs,
+    clients: options.clients,
+    keyCount: options.keyCount,
     durationMs: Date.now() - started,
   };
   if (summary.ok && !options.keep) rmSync(dir, { recursive: true, force: true });
