@@ -6,7 +6,10 @@
  *   GET  /status                      the node's view of the cluster (Observe)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
- *                                     If-None-Match: create only
+ *                                     If-None-Match: create only. Without client and seq the
+ *                                     write runs in the endpoint's own session (writes.ts), so it
+ *                                     is applied at most once; client ids starting with '@' are
+ *                                     the endpoint's
  *   DELETE /kv/{key}[?client=C&seq=N]
  *                                     (keys under ".coraft/" are the agent's own: 4.03)
  *   GET  /members, POST /members {"id","address","learner"?,"psk"?}, DELETE /members/{id}
@@ -25,6 +28,9 @@ import type { RaftNodeImpl } from '../runtime/node.js';
 import { ObserverTable } from './observers.js';
 import { CONTENT_FORMAT, errorResponse, etagRevision, jsonResponse, responseForError, responseForKvError, revisionEtag } from './responses.js';
 import { adminResources } from './admin-resources.js';
+import { EndpointWrites } from './writes.js';
+import { DEFAULT_WRITE_SESSION_OPTIONS, IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
+import type { WriteSessionOptions } from './write-session.js';
 
 /** Options of the local endpoint. */
 export interface LocalEndpointOptions {
@@ -45,6 +51,8 @@ export interface LocalEndpointOptions {
    * (see `unsafeAckFromEnvironment`), never from a configuration file.
    */
   readonly unsafeAckBeforeCommit: boolean;
+  /** The implicit session of writes without `?client=&seq=` (write-session.ts). */
+  readonly writeSession: WriteSessionOptions;
 }
 
 export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
@@ -54,6 +62,7 @@ export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
   statusNotifyIntervalMs: 200,
   bodyBytesMax: 1024 * 1024 + 1024,
   unsafeAckBeforeCommit: false,
+  writeSession: DEFAULT_WRITE_SESSION_OPTIONS,
 };
 
 /** The one place that reads the test-only switch CORAFT_UNSAFE_ACK_BEFORE_COMMIT (1: on). */
@@ -66,6 +75,8 @@ export interface LocalEndpointDeps {
   readonly node: RaftNodeImpl;
   readonly timers: Timers;
   readonly openEndpoint: () => Promise<DatagramEndpoint>;
+  /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
+  readonly bootId: string;
 }
 
 
@@ -73,6 +84,7 @@ export class LocalEndpoint {
   readonly server: CoapServer;
   private readonly observers: ObserverTable;
   private readonly options: LocalEndpointOptions;
+  private readonly writes: EndpointWrites;
   private statusTimer: { cancel(): void } | null = null;
   private lastStatus = '';
 
@@ -82,6 +94,8 @@ export class LocalEndpoint {
   ) {
     this.options = { ...DEFAULT_LOCAL_ENDPOINT_OPTIONS, ...options };
     this.observers = new ObserverTable(this.options.observersMax);
+    const session = new ImplicitSession({ nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers }, this.options.writeSession);
+    this.writes = new EndpointWrites(deps.node, session, this.options.requestTimeoutMs);
     this.server = new CoapServer({ openEndpoint: deps.openEndpoint, clock: deps.timers }, { bodyBytesMax: this.options.bodyBytesMax });
     this.server.addResource('/status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     this.server.addResource('/kv/*', {
@@ -212,6 +226,9 @@ export class LocalEndpoint {
     if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
       return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
     }
+    if (clientId.startsWith(IMPLICIT_CLIENT_PREFIX)) {
+      return errorResponse(CoapResponseCode.BadRequest, `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`);
+    }
     return { clientId, seq };
   }
 
@@ -233,7 +250,7 @@ export class LocalEndpoint {
     } else {
       command = { ...header, op: 'put', key, value: request.payload, returnPrevious: false };
     }
-    return this.write(command);
+    return this.write(command, request);
   }
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
@@ -243,22 +260,19 @@ export class LocalEndpoint {
     if (request.ifMatch.length > 0) return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;
-    return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false });
+    return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false }, request);
   }
 
-  private async write(command: KvCommand): Promise<CoapResponse> {
+  private async write(command: KvCommand, request: CoapRequest): Promise<CoapResponse> {
     if (this.options.unsafeAckBeforeCommit) {
       // Deliberately broken (test-only): acknowledge now, let the write happen or not later.
       void this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs).catch(() => undefined);
       if (command.op === 'delete') return jsonResponse(CoapResponseCode.Deleted, { revision: 0, deleted: true });
       return jsonResponse(CoapResponseCode.Changed, { revision: 0 }, { etag: revisionEtag(0) });
     }
-    let result: KvResult;
-    try {
-      result = decodeKvResult(await this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs));
-    } catch (error) {
-      return responseForError(error);
-    }
+    const outcome = await this.writes.submit(command, request);
+    if (outcome.kind === 'response') return outcome.response;
+    const result = outcome.result;
     switch (result.type) {
       case 'put':
         return jsonResponse(CoapResponseCode.Changed, { revision: result.revision }, { etag: revisionEtag(result.revision) });

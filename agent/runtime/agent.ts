@@ -13,8 +13,9 @@ import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError } from '../errors.js';
 import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine } from '../kv/index.js';
+import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
+import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
 import type { NodeObserver } from './node.js';
 import { RealTimers } from './timers.js';
@@ -116,7 +117,8 @@ export class Agent {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
       const transport = factories.createTransport(config, serializer, { logger, membership });
-      const stateMachine = new KvStateMachine(config.kv, { metrics });
+      const kvOptions = resolveKvOptions(config.kv);
+      const stateMachine = new KvStateMachine(kvOptions, { metrics });
       const node = new RaftNodeImpl(
         {
           timers,
@@ -142,7 +144,8 @@ export class Agent {
       await node.start();
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
       if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
-      endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config) }, { unsafeAckBeforeCommit });
+      const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
+      endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config), bootId: newBootId() }, { unsafeAckBeforeCommit, writeSession });
       try {
         await endpoint.start();
       } catch (error) {

@@ -533,9 +533,13 @@ export class RaftNodeImpl implements RaftNode {
     return this.deps.stateMachine.query(query);
   }
 
-  /** Runs a write on the leader, forwarding it there from a follower. */
-  submitAnywhere(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    return this.forwarding.run('write', command, timeoutMs);
+  /**
+   * Runs a write on the leader, forwarding it there from a follower. `retryUnknown`: the command
+   * carries an identity the state machine deduplicates (a session), so it may be sent again after
+   * an attempt whose outcome is unknown (see forwarding.ts). Default false.
+   */
+  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+    return this.forwarding.run('write', command, timeoutMs, retryUnknown);
   }
 
   /** Runs a linearizable read on the leader, forwarding it there from a follower. */

@@ -26,6 +26,7 @@ import type { LeaderKillOptions } from './leader-kill-nemesis.js';
 import { LibcoapClients } from './libcoap-clients.js';
 import { NetnsLab, netnsAvailable } from './netns.js';
 import { HistoryRecorder } from './recorder.js';
+import { checkSingleApply } from './single-apply.js';
 import { verifyAfter, verifyLive } from './verify.js';
 import type { LiveFindings, Verdict } from './verify.js';
 
@@ -238,7 +239,9 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     for (const stream of logs.values()) stream.end();
     lab?.destroy();
   }
-  const verdict: Verdict = verifyAfter(history, live, traces);
+  const replay = await checkSingleApply(new Map(processes.nodes.map((n) => [n.id, n.dir])), live.convergedIndex ?? 0);
+  const after = verifyAfter(history, live, traces);
+  const verdict: Verdict = { ...after, ok: after.ok && replay.violations.length === 0, violations: [...after.violations, ...replay.violations], entriesReplayed: replay.entriesReplayed };
   const summary: ChaosSummary = {
     ...verdict,
     seed: options.seed,

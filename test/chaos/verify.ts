@@ -33,6 +33,8 @@ export interface Verdict {
   readonly linearizable: boolean | 'unknown';
   readonly statesExplored: number;
   readonly traceIndexesCompared: number;
+  /** Log entries replayed to check that no write took effect twice (single-apply.ts); 0 until then. */
+  readonly entriesReplayed: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -151,5 +153,6 @@ export function verifyAfter(history: HistoryRecorder, live: LiveFindings, traces
     linearizable: lin.ok,
     statesExplored: lin.statesExplored,
     traceIndexesCompared: traceCheck.indexesCompared,
+    entriesReplayed: 0,
   };
 }

@@ -1,0 +1,84 @@
+/**
+ * The chaos harness's direct check that no client write took effect twice. Every PUT of a round
+ * writes a value no other PUT writes, so a value that took effect at two log indexes is a write
+ * applied twice, whether or not a read happened to see it. Once the agents have stopped, each
+ * node's log (and the snapshot it starts from) is replayed through the KV state machine, as the
+ * node applied it; a put result carries the index at which the put took effect, so one value
+ * with two different result revisions is a double apply. Entries that a retried or retransmitted
+ * write left twice in the log are fine as long as the second is answered from the session
+ * (same revision), which is what the state machine's deduplication does.
+ */
+import { join } from 'node:path';
+import type { LogEntry } from '../../agent/contracts.js';
+import { KvStateMachine, decodeKvCommand, decodeKvResult } from '../../agent/kv/index.js';
+import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+
+/** What the replay found on one node. */
+export interface SingleApplyCheck {
+  /** Entries replayed, over every node. */
+  readonly entriesReplayed: number;
+  readonly violations: readonly string[];
+}
+
+/** The value a put entry writes, or null for any other entry. */
+function putValueOf(entry: LogEntry): string | null {
+  if (entry.type !== 'command') return null;
+  try {
+    const command = decodeKvCommand(entry.command);
+    return command.op === 'put' ? Buffer.from(command.value).toString('utf8') : null;
+  } catch {
+    // Not a KV command (the state machine answers KV_MALFORMED): it writes nothing.
+    return null;
+  }
+}
+
+/** Replays one node's persisted log; returns how many entries it replayed and the double applies. */
+async function replayNode(id: string, dataDir: string, committed: number): Promise<{ replayed: number; violations: string[] }> {
+  const engine = await WalPersistenceEngine.open({ path: dataDir });
+  try {
+    const state = await engine.load();
+    const sm = new KvStateMachine();
+    const snapshot = state.snapshot;
+    // From index 1 when the log still has it (more writes checked), else from the snapshot.
+    const fromStart = state.entries[0]?.index === 1;
+    if (!fromStart && snapshot !== null) sm.restore(snapshot, snapshot.data);
+    const tookEffect = new Map<string, number>();
+    const violations: string[] = [];
+    let replayed = 0;
+    for (const entry of state.entries) {
+      if (entry.index <= sm.lastApplied) continue;
+      if (entry.index > committed) break;
+      const result = decodeKvResult(sm.apply(entry));
+      replayed += 1;
+      const value = putValueOf(entry);
+      if (value === null || result.type !== 'put') continue;
+      const first = tookEffect.get(value);
+      if (first === undefined) tookEffect.set(value, result.revision);
+      else if (first !== result.revision && violations.length < 20) {
+        violations.push(`${id}: the put of ${JSON.stringify(value)} took effect twice, at index ${first} and again at index ${result.revision}`);
+      }
+    }
+    return { replayed, violations };
+  } finally {
+    await engine.close();
+  }
+}
+
+/**
+ * Replays the log of every node (`dirs`: node id → its folder, holding `data/`) up to index
+ * `committed` (one every node applied; later entries may never commit). Agents must be stopped.
+ */
+export async function checkSingleApply(dirs: ReadonlyMap<string, string>, committed: number): Promise<SingleApplyCheck> {
+  let entriesReplayed = 0;
+  const violations: string[] = [];
+  for (const [id, dir] of dirs) {
+    try {
+      const node = await replayNode(id, join(dir, 'data'), committed);
+      entriesReplayed += node.replayed;
+      violations.push(...node.violations);
+    } catch (error) {
+      violations.push(`${id}: its log could not be replayed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return { entriesReplayed, violations };
+}
