@@ -48,10 +48,12 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
     for (const entry of state.entries) {
       if (entry.index <= sm.lastApplied) continue;
       if (entry.index > committed) break;
-      const result = decodeKvResult(sm.apply(entry));
+      const applied = sm.apply(entry);
       replayed += 1;
       const value = putValueOf(entry);
-      if (value === null || result.type !== 'put') continue;
+      if (value === null) continue;
+      const result = decodeKvResult(applied);
+      if (result.type !== 'put') continue;
       const first = tookEffect.get(value);
       if (first === undefined) tookEffect.set(value, result.revision);
       else if (first !== result.revision && violations.length < 20) {

@@ -12,7 +12,7 @@
 //   retransmission of the same request. It must get the first result, not run the write again.
 import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../agent/core/prng.js';
-import type { NodeId, RequestMessage } from '../../../agent/contracts.js';
+import type { NodeId, RequestMessage, ResponseMessage } from '../../../agent/contracts.js';
 import { LocalEndpoint } from '../../../agent/endpoint/local-endpoint.js';
 import { decodeKvCommand } from '../../../agent/kv/index.js';
 import type { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -23,6 +23,13 @@ import { SimHarness } from '../../sim/harness.js';
 
 const CLIENT_ADDRESS = '10.9.9.9';
 const ENDPOINT_PORT = 5683;
+
+/** A forward whose answer the test holds back. */
+interface Held {
+  readonly request: RequestMessage;
+  readonly resolve: (response: ResponseMessage) => void;
+  readonly reject: (error: unknown) => void;
+}
 
 /** The address of node `id`'s endpoint on the memory network. */
 function endpointAddress(id: NodeId): string {
@@ -93,14 +100,14 @@ describe('a write through the local endpoint is applied once', function () {
     const network = sim.cluster.network;
     const send = network.send.bind(network);
     const forwards: string[] = [];
-    let held: { request: RequestMessage; resolve: (response: unknown) => void } | null = null;
+    let held: Held | null = null;
     network.send = ((from: NodeId, target: NodeId, request: RequestMessage, timeoutMs: number) => {
       if (request.type !== 'ClientForwardRequest') return send(from, target, request, timeoutMs);
       forwards.push(target);
       if (target !== old || held !== null) return send(from, target, request, timeoutMs);
       void network.inject(from, target, request);
-      return new Promise((resolve) => {
-        held = { request, resolve };
+      return new Promise<ResponseMessage>((resolve, reject) => {
+        held = { request, resolve, reject };
       });
     }) as typeof network.send;
 
@@ -122,9 +129,9 @@ describe('a write through the local endpoint is applied once', function () {
     network.heal();
 
     // The duplicate reaches the old leader, now a follower: "not leader"; f retries at the new one.
-    const duplicate = held as { request: RequestMessage; resolve: (response: unknown) => void } | null;
+    const duplicate = held as Held | null;
     assert.ok(duplicate !== null, 'the first forward was held');
-    send(f, old, duplicate.request, 5000).then(duplicate.resolve, duplicate.resolve);
+    send(f, old, duplicate.request, 5000).then(duplicate.resolve, duplicate.reject);
     const response = await sim.settle(answer, 20_000);
     assert.equal(forwards[0], old);
     assert.ok(putsOf(fresh, proposedAt, 'k', 'w') >= 2, 'f retried the write at the new leader, which proposed it again');
