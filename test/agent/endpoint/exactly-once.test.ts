@@ -10,6 +10,8 @@
 //   next leader commits the entry and another client overwrites the key; the node restarts (a
 //   new endpoint incarnation, with an empty CoAP duplicate cache) and receives the client's
 //   retransmission of the same request. It must get the first result, not run the write again.
+// And an explicit `?client=` id in the endpoint's namespace is refused (an attack on another
+// incarnation's session).
 import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../agent/core/prng.js';
 import type { NodeId, RequestMessage, ResponseMessage } from '../../../agent/contracts.js';
@@ -177,5 +179,22 @@ describe('a write through the local endpoint is applied once', function () {
     assert.equal(await sim.get(fresh, 'k'), 'other', 'the write did not run a second time over the later one');
     await coap.close();
     await second.stop();
+  });
+
+  it("refuses an explicit client id in the endpoint's namespace: no client can pose as an endpoint session", async () => {
+    const sim = new SimHarness(['n1'], 5);
+    await sim.startAll();
+    const leader = await sim.waitLeader();
+    const net = new MemoryNetwork();
+    const endpoint = await startEndpoint(sim, net, leader, 'boot-1');
+    const coap = client(sim, net);
+    const target = { address: endpointAddress('n1'), port: ENDPOINT_PORT };
+    const forged = coap.request(target, { method: 'PUT', path: ['kv', 'k'], query: ['client=@n1/boot-1.0', 'seq=1'], payload: new TextEncoder().encode('w') }, 10_000);
+    const response = await sim.settle(forged);
+    assert.equal(response.code, 0x80, '4.00');
+    assert.match(new TextDecoder().decode(response.payload), /reserved for the endpoint's own sessions/);
+    assert.equal(await sim.get(leader, 'k'), null, 'nothing was written');
+    await coap.close();
+    await endpoint.stop();
   });
 });
