@@ -115,6 +115,32 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
   });
 });
 
+describe('KvStateMachine snapshot version 2', () => {
+  it('refuses sessions and request ids that break their order or sizes, keeping its state', () => {
+    const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
+    const sm = new KvStateMachine();
+    const before = Buffer.from(sm.snapshot());
+    const image = (sessions: unknown[], requestIds: unknown[]): Uint8Array => raw.encode(['coraft-kv', 2, 5, 100, [], sessions, requestIds]);
+    const kept = Buffer.from(encodeKvResult({ type: 'put', revision: 3, previous: null }));
+    const rid = Buffer.alloc(16, 1);
+    sm.restore(metaAt(5), image([['c', 2, 90, [[2, kept], [4, kept]]]], [[rid, 'c', 4, 90]]));
+    assert.equal(sm.stats().requestIdCount, 1);
+    const bad: [unknown[], unknown[], RegExp][] = [
+      [[['c', 3, 90, [[2, kept]]]], [], /response sequence must be an integer from 3/],
+      [[['c', 1, 90, [[4, kept], [2, kept]]]], [], /response sequence must be an integer from 5/],
+      [[['c', 0, 90, []]], [], /floor must be an integer from 1/],
+      [[], [[Buffer.alloc(15), 'c', 1, 90]], /request ids must have 16 bytes/],
+      [[], [[rid, 'c', 1, 90], [rid, 'c', 2, 95]], /request ids must have 16 bytes and be unique/],
+      [[], [[rid, 'c', 1, 99], [Buffer.alloc(16, 2), 'c', 2, 95]], /request id use must be an integer from 99/],
+      [[], [[rid, 'c', 1, 101]], /request id use must be an integer from 0 to 100/],
+    ];
+    const fresh = new KvStateMachine();
+    for (const [sessions, requestIds, pattern] of bad) assert.throws(() => fresh.restore(metaAt(5), image(sessions, requestIds)), pattern);
+    assert.throws(() => fresh.restore(metaAt(5), raw.encode(['coraft-kv', 2, 5, 100, [], []])), /version 2 snapshot must have 7 items/);
+    assert.deepEqual(Buffer.from(fresh.snapshot()), before, 'a refused snapshot changes nothing');
+  });
+});
+
 interface GenWrite {
   readonly client: number;
   readonly seq: number;
