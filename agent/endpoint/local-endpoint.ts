@@ -9,7 +9,7 @@
  *                                     If-None-Match: create only. Without client and seq the
  *                                     write runs in the endpoint's own session (writes.ts), so it
  *                                     is applied at most once; client ids starting with '@' are
- *                                     the endpoint's
+ *                                     reserved for that session (4.00)
  *   DELETE /kv/{key}[?client=C&seq=N]
  *                                     (keys under ".coraft/" are the agent's own: 4.03)
  *   GET  /members, POST /members {"id","address","learner"?,"psk"?}, DELETE /members/{id}
