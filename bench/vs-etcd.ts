@@ -121,7 +121,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     if (profDir !== '') say(`CPU profiles of the coraft agents: ${resolve(profDir)} (written as the agents stop)`);
     return {
       etcd: withEtcd ? etcdVersion() : null,
-      settings: { ...settings, points: undefined, requestTimeoutMs: REQUEST_TIMEOUT_MS, etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB' },
+      settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, requestTimeoutMs: REQUEST_TIMEOUT_MS, coraft: 'agent defaults: coaps, cbor, lmdb', etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB' },
       points,
       peakRssMiB: peakRss,
       coraftSnapshotsTaken: coraft.snapshotsTaken(),
