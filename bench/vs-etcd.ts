@@ -19,14 +19,18 @@
  *
  * The default grid leaves out 256 clients x 64 KiB (16 MiB in flight per system; on two
  * shared cores a slice of it mostly measures timeouts); name the clients or the values to run
- * every combination. --cpu-prof-dir writes a V8 CPU profile of each coraft agent when it stops.
+ * every combination. --cpu-prof-dir writes a V8 CPU profile of each coraft agent when it stops
+ * (the whole run: pass one --clients and --values to profile one load) and prints the top self
+ * costs over them (bench/_cpu-profile.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cleanup } from './_cleanup.js';
 import { LoadAccumulator, loadFigures, runSlice } from './_closed-loop.js';
 import { CoraftSystem } from './_coraft.js';
+import { costsTables, profileCosts } from './_cpu-profile.js';
 import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
 import { intOption, mib, option, parseIntList } from './_figures.js';
 import { readProcess } from './_proc.js';
@@ -34,6 +38,9 @@ import type { BenchSystem } from './_system.js';
 import { figuresTable, gridPoints, ratiosTable, sliceOrder, vsRatios } from './_vs-etcd-report.js';
 import type { VsPoint } from './_vs-etcd-report.js';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Functions and files named from the CPU profiles. */
+const PROFILE_TOP = 25;
 const DEFAULT_CLIENTS = '1,16,64,256';
 const DEFAULT_VALUES = '256,4096,65536';
 /** Timeout of one client write, ms, for both systems. */
@@ -92,6 +99,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const durationMs = intOption(args, 'duration-ms', 10_000, 100, 3_600_000);
   const settings: Settings = { durationMs, warmupMs: intOption(args, 'warmup-ms', 1_000, 0, 600_000), slices: intOption(args, 'slices', 2, 1, 100), points: grid.run };
   const profDir = option(args, 'cpu-prof-dir', '');
+  if (profDir !== '' && existsSync(profDir) && readdirSync(profDir).some((f) => f.endsWith('.cpuprofile'))) throw new Error(`--cpu-prof-dir: ${profDir} holds .cpuprofile files already; give an empty or new folder`);
   const withEtcd = etcdInstalled();
   const notes: string[] = [];
   if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
@@ -118,7 +126,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     say('');
     say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
     say(`snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`}; coraft took ${coraft.snapshotsTaken()} snapshots in all`);
-    if (profDir !== '') say(`CPU profiles of the coraft agents: ${resolve(profDir)} (written as the agents stop)`);
+    // The agents write their profiles as they stop.
+    await cleanup.run(say);
+    const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
+    if (costs !== null) say(`\nCPU profiles of the coraft agents in ${resolve(profDir)} (${costs.profiles}, the whole run):\n${costsTables(costs)}`);
     return {
       etcd: withEtcd ? etcdVersion() : null,
       settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, requestTimeoutMs: REQUEST_TIMEOUT_MS, coraft: 'agent defaults: coaps, cbor, lmdb', etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB' },
@@ -127,6 +138,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       coraftSnapshotsTaken: coraft.snapshotsTaken(),
       snapshotSendsSource: { coraft: coraft.snapshotSendsSource, etcd: withEtcd ? 'etcd_network_snapshot_send_success' : null },
       skipped: grid.skipped,
+      ...(costs === null ? {} : { cpuProfile: costs }),
       notes,
     };
   } finally {
