@@ -50,7 +50,9 @@ export class LoadAccumulator {
   addMember(id: string, before: ProcessSample | null, after: ProcessSample | null, rssPeak: number, anonPeak: number): void {
     const prior = this.members.get(id) ?? { id, cpuSeconds: 0, rssPeakBytes: 0, rssAnonPeakBytes: 0, writeBytes: 0 };
     const cpu = before !== null && after !== null ? after.cpuSeconds - before.cpuSeconds : 0;
-    const written = before?.writeBytes != null && after?.writeBytes != null && prior.writeBytes !== null ? prior.writeBytes + after.writeBytes - before.writeBytes : null;
+    const from = before?.writeBytes ?? null;
+    const to = after?.writeBytes ?? null;
+    const written = from !== null && to !== null && prior.writeBytes !== null ? prior.writeBytes + to - from : null;
     this.members.set(id, {
       id,
       cpuSeconds: prior.cpuSeconds + cpu,
