@@ -30,6 +30,7 @@ import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readS
 import type { Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
+import { assert } from '../core/assert.js';
 import { ConfigError } from '../errors.js';
 
 /** Largest secret file read, bytes: a keystore of thousands of members fits many times over. */
@@ -72,13 +73,19 @@ function forbiddenBits(uid: number): number {
   return uid === 0 ? 0o037 : 0o077;
 }
 
+/** Why a file breaks the rule, and the shell command that fixes it (null when no command can). */
+export interface SecretFileProblem {
+  readonly reason: string;
+  readonly fix: string | null;
+}
+
 /**
  * Why `stat` breaks the rule for `identity`, with the shell command that fixes it (`path` is
  * quoted into it), or null when the file may hold a secret.
  */
-export function secretFileProblem(stat: SecretFileStat, path: string, identity: ProcessIdentity): { readonly reason: string; readonly fix: string } | null {
+export function secretFileProblem(stat: SecretFileStat, path: string, identity: ProcessIdentity): SecretFileProblem | null {
   const quoted = shellQuote(path);
-  if (!stat.isFile()) return { reason: 'is not a regular file', fix: `point the setting at a regular file holding the secret (test -f ${quoted})` };
+  if (!stat.isFile()) return { reason: 'is not a regular file', fix: null };
   const mode = stat.mode & 0o777;
   const owned = stat.uid === identity.uid || stat.uid === 0;
   if (!owned) {
@@ -106,9 +113,10 @@ function shellQuote(text: string): string {
 }
 
 /** The ConfigError of a refused secret file. */
-function refusal(field: string, path: string, problem: { readonly reason: string; readonly fix: string }): ConfigError {
+function refusal(field: string, path: string, problem: SecretFileProblem): ConfigError {
+  if (problem.fix === null) return new ConfigError([`${field}: secret file ${path} ${problem.reason}; point ${field} at the file that holds the secret`]);
   return new ConfigError([
-    `${field}: secret file ${path} ${problem.reason}; a secret file must be owned by root or by the agent's user, ` +
+    `${field}: secret file ${path} ${problem.reason}; a secret file must be owned by root or by the user coraft runs as, ` +
       `with no permissions for others and group read only when root owns it. Run: ${problem.fix}`,
   ]);
 }
@@ -122,6 +130,7 @@ function readBounded(fd: number, sizeBytes: number, field: string, path: string)
     if (read === 0) break;
     length += read;
   }
+  assert(length <= buffer.length, 'a read stays inside its buffer');
   if (length > SECRET_FILE_BYTES_MAX) throw new ConfigError([`${field}: secret file ${path} is larger than ${SECRET_FILE_BYTES_MAX} bytes`]);
   return buffer.subarray(0, length);
 }

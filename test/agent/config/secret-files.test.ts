@@ -82,6 +82,7 @@ describe('secret files: the rule', () => {
             const before = fileStat(mode, uid, gid);
             const problem = secretFileProblem(before, '/etc/coraft/n1.key', identity);
             if (problem === null) continue;
+            assert.ok(problem.fix !== null, 'a regular file always gets a command');
             const after = applyFix(problem.fix, before, identity);
             assert.equal(secretFileProblem(after, '/etc/coraft/n1.key', identity), null, `${mode.toString(8)} ${uid}:${gid} -> ${problem.fix}`);
             assert.ok(canRead(after, identity), `${mode.toString(8)} ${uid}:${gid} -> ${problem.fix} leaves it unreadable`);

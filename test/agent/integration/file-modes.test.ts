@@ -3,7 +3,8 @@
  * a node written by `coraft cluster init`:
  * - `coraft agent` refuses a secret file others may read or write, or that another user owns,
  *   with exit 78 and a message naming the file, its mode or owner and the chmod/chown to run:
- *   a 0644 node key, a 0666 keystore, a 0644 endpoint key, a key owned by uid 65534.
+ *   a 0644 node key, a 0666 keystore, a 0644 endpoint key, a key owned by uid 65534. The CLI
+ *   refuses a 0644 --admin-key and --psk-file (exit 2, its usage code) before sending anything.
  * - After a real two-node run on lmdb (a write, a member added, a trace file in the data
  *   folder), under a umask of 022, each data folder is 0700 and every file in it 0600.
  * - An existing data folder of 0755 holding a 0644 file is tightened at start (and logged); one
@@ -85,6 +86,18 @@ describe('agent integration: secret files and the data folder', function () {
     const stderr = await refused();
     assert.ok(stderr.includes(`psk.keyFile: secret file ${key} is owned by uid ${OTHER_UID}`), stderr);
     assert.match(stderr, new RegExp(`Run: chown \\S+ ${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  });
+
+  it('the CLI refuses an --admin-key or --psk-file of mode 0644 before it sends anything', async () => {
+    const key = join(node, 'loose.key');
+    writeFileSync(key, `${'cd'.repeat(32)}\n`);
+    chmodSync(key, 0o644);
+    const status = await coraft('status', '--admin-key', key, '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
+    assert.equal(status.code, 2, status.stderr);
+    assert.ok(status.stderr.includes(`--admin-key: secret file ${key} has mode 0644`), status.stderr);
+    const add = await coraft('members', 'add', 'n9', '127.0.0.1:9', '--psk-file', key, '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
+    assert.equal(add.code, 2, add.stderr);
+    assert.ok(add.stderr.includes(`members add --psk-file: secret file ${key} has mode 0644`), add.stderr);
   });
 
   it('tightens an existing data folder of 0755 and its 0644 files at start, and says so', async () => {
