@@ -6,7 +6,8 @@
  * once, and the failed endpoint is passed over for a while (it is tried again only when no
  * other endpoint is left).
  */
-import { RaftError } from '../errors.js';
+import { assert } from '../core/assert.js';
+import { ConfigError, InvariantError, RaftError } from '../errors.js';
 
 /** A request of the demo client: a path under the endpoint and, for a write, a body. */
 export interface DemoRequest {
@@ -68,8 +69,10 @@ export class DemoClient {
     private readonly deps: DemoClientDeps,
     private readonly options: DemoClientOptions = DEFAULT_DEMO_CLIENT_OPTIONS,
   ) {
-    if (!Number.isInteger(options.passOverMs) || options.passOverMs < 0 || options.passOverMs > 60_000) throw new RangeError('passOverMs must be an integer in [0, 60000]');
-    if (!Number.isInteger(options.keyCount) || options.keyCount < 1 || options.keyCount > 1000) throw new RangeError('keyCount must be an integer in [1, 1000]');
+    const problems: string[] = [];
+    if (!Number.isInteger(options.passOverMs) || options.passOverMs < 0 || options.passOverMs > 60_000) problems.push(`passOverMs must be an integer in [0, 60000], got ${options.passOverMs}`);
+    if (!Number.isInteger(options.keyCount) || options.keyCount < 1 || options.keyCount > 1000) problems.push(`keyCount must be an integer in [1, 1000], got ${options.keyCount}`);
+    if (problems.length > 0) throw new ConfigError(problems);
   }
 
   /**
@@ -87,6 +90,7 @@ export class DemoClient {
         if (skipPassedOver && (this.passedOverUntilMs.get(target.id) ?? 0) > now) continue;
         // The cursor moves on whatever the outcome, so that the next round asks another endpoint.
         this.cursor = (index + 1) % targets.length;
+        assert(this.passedOverUntilMs.size <= targets.length, 'at most one pass-over per endpoint');
         return target;
       }
     }
@@ -107,6 +111,7 @@ export class DemoClient {
     const get = await this.send(target, { method: 'GET', path: key });
     if (get === null) return 'failed';
     if (decoder.decode(get.payload) === value) this.reads += 1;
+    assert(this.reads <= this.writes, 'a read is counted only after its write');
     return 'ok';
   }
 
@@ -120,7 +125,7 @@ export class DemoClient {
       }
     } catch (error) {
       // An endpoint that does not answer is what failover looks like; anything else is a bug.
-      if (!(error instanceof RaftError)) throw error;
+      if (!(error instanceof RaftError) || error instanceof InvariantError) throw error;
     }
     this.failures += 1;
     this.passedOverUntilMs.set(target.id, this.deps.nowMs() + this.options.passOverMs);

@@ -1,20 +1,20 @@
 // Proves that the demo's client keeps writing through the endpoints that answer: with fake
 // endpoints, it skips an agent that is down without a request, moves on after a failure and
 // passes the failed endpoint over for passOverMs, still tries a passed-over endpoint when no
-// other is left, and lets a bug (an error that is not a RaftError) through. On a real
+// other is left, and lets a bug (an error that is not a RaftError, or a failed assertion) through. On a real
 // three-agent cluster, its writes resume within 2 s of a SIGKILL of the leader and never
 // stop for 2 s afterwards.
 import { strict as assert } from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { DemoClient } from '../../../agent/cli/demo-client.js';
 import type { DemoRequest, DemoTarget } from '../../../agent/cli/demo-client.js';
-import { NetworkError } from '../../../agent/errors.js';
+import { ConfigError, InvariantError, NetworkError } from '../../../agent/errors.js';
 import { startCluster } from '../integration/helpers.js';
 
-/** A fake endpoint: a key-value map that answers, fails with NET_TIMEOUT, or throws a bug. */
+/** A fake endpoint: a key-value map that answers, fails with NET_TIMEOUT, or fails with a bug. */
 class FakeTarget implements DemoTarget {
   isUp = true;
-  behaviour: 'answer' | 'timeout' | 'bug' = 'answer';
+  behaviour: 'answer' | 'timeout' | 'bug' | 'invariant' = 'answer';
   readonly asked: string[] = [];
   private readonly values = new Map<string, Uint8Array>();
 
@@ -28,6 +28,7 @@ class FakeTarget implements DemoTarget {
     this.asked.push(request.method);
     if (this.behaviour === 'timeout') return Promise.reject(new NetworkError('NET_TIMEOUT', `${this.id} did not answer`));
     if (this.behaviour === 'bug') return Promise.reject(new TypeError('a bug'));
+    if (this.behaviour === 'invariant') return Promise.reject(new InvariantError('a failed assertion'));
     const key = request.path.join('/');
     if (request.method === 'PUT') {
       this.values.set(key, request.payload ?? new Uint8Array(0));
@@ -107,11 +108,17 @@ describe('demo client', () => {
   it('lets a bug through instead of counting it as a failed request', async () => {
     for (const t of targets) t.behaviour = 'bug';
     await assert.rejects(client.round(), TypeError);
+    for (const t of targets) t.behaviour = 'invariant';
+    await assert.rejects(client.round(), InvariantError);
+    assert.equal(client.failures, 0);
   });
 
   it('validates its options', () => {
-    assert.throws(() => new DemoClient({ targets: () => targets, nowMs: () => now }, { passOverMs: -1, keyCount: 10 }), /passOverMs/);
-    assert.throws(() => new DemoClient({ targets: () => targets, nowMs: () => now }, { passOverMs: 0, keyCount: 0 }), /keyCount/);
+    assert.throws(() => new DemoClient({ targets: () => targets, nowMs: () => now }, { passOverMs: -1, keyCount: 0 }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, ['passOverMs must be an integer in [0, 60000], got -1', 'keyCount must be an integer in [1, 1000], got 0']);
+      return true;
+    });
   });
 });
 
