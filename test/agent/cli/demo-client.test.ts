@@ -1,9 +1,9 @@
 // Proves that the demo's client keeps writing through the endpoints that answer: with fake
 // endpoints, it skips an agent that is down without a request, moves on after a failure and
 // passes the failed endpoint over for passOverMs, still tries a passed-over endpoint when no
-// other is left, and lets a bug (an error that is not a RaftError, or a failed assertion) through. On a real
-// three-agent cluster, its writes resume within 2 s of a SIGKILL of the leader and never
-// stop for 2 s afterwards.
+// other is left, and lets a bug (an error that is not a RaftError, or a failed assertion)
+// through. On a real three-agent cluster, its writes resume within 2 s of a SIGKILL of the
+// leader and never stop for 2 s afterwards.
 import { strict as assert } from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { DemoClient } from '../../../agent/cli/demo-client.js';
