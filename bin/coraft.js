@@ -4,8 +4,9 @@
 import { main } from '../dist/agent/cli/main.js';
 import { EXIT_OUTPUT_CLOSED, handleStandardOutputErrors, isClosedOutputError } from '../dist/agent/cli/output.js';
 
-// Every command ends quietly when its reader goes away (`coraft status | head -1`).
-handleStandardOutputErrors();
+// Every command ends quietly when its reader goes away (`coraft status | head -1`); the agent
+// keeps serving (see handleStandardOutputErrors).
+handleStandardOutputErrors(undefined, process.argv[2] === 'agent');
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

@@ -35,10 +35,20 @@ export function endOnOutputError(error: unknown, what: string, exit: Exit = (cod
   exit(EXIT_OUTPUT_FAILED);
 }
 
-/** Installs the handling of write errors on standard output and error. Call it once, at start. */
-export function handleStandardOutputErrors(exit?: Exit): void {
-  process.stdout.on('error', (error) => endOnOutputError(error, 'standard output', exit));
-  process.stderr.on('error', (error) => endOnOutputError(error, 'standard error', exit));
+/**
+ * Installs the handling of write errors on standard output and error. Call it once, at start.
+ * With `daemon` (the `agent` command), a reader that goes away does not end the process: an
+ * agent whose log reader closed (a terminal gone, a journal restarted) keeps serving its
+ * cluster, since exiting would look like a clean stop that `Restart=on-failure` leaves alone;
+ * its lines are lost until a reader returns. Other write errors still end it with status 1.
+ */
+export function handleStandardOutputErrors(exit?: Exit, daemon = false): void {
+  const handle = (what: string) => (error: Error) => {
+    if (daemon && isClosedOutputError(error)) return;
+    endOnOutputError(error, what, exit);
+  };
+  process.stdout.on('error', handle('standard output'));
+  process.stderr.on('error', handle('standard error'));
 }
 
 /** A text output of a command: standard output or a file. */

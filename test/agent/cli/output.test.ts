@@ -7,9 +7,12 @@
 // built CLI (`npm run build` first).
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { CORAFT_BIN } from '../../../agent/cli/agent-processes.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CORAFT_BIN, findFreePorts } from '../../../agent/cli/agent-processes.js';
 import { EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, endOnOutputError, isClosedOutputError } from '../../../agent/cli/output.js';
-import { coraft, runProcess } from '../integration/helpers.js';
+import { coraft, runProcess, waitFor } from '../integration/helpers.js';
 import type { Run } from '../integration/helpers.js';
 
 /**
@@ -72,6 +75,36 @@ describe('CLI output closed by its reader', function () {
     const run = await coraft('sim', '--seed', '1', '--duration-ms', '1000', '--trace', '/nonexistent-dir/trace.jsonl');
     assert.equal(run.code, EXIT_OUTPUT_FAILED);
     assert.match(run.stderr, /^coraft: cannot write \/nonexistent-dir\/trace\.jsonl: ENOENT[^\n]*\n$/u);
+  });
+
+  it('keeps an agent serving when the reader of its logs goes away', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coraft-output-'));
+    const basePort = await findFreePorts(2);
+    try {
+      assert.equal((await coraft('cluster', 'init', '--nodes', '1', '--dir', dir, '--base-port', String(basePort))).code, 0);
+      const config = join(dir, 'n1', 'agent.json');
+      // Console logs at info go through process.stdout/stderr writes, which meet the closed pipes.
+      const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+      writeFileSync(config, JSON.stringify({ ...parsed, logging: { level: 'debug', format: 'console' } }));
+      const agent = spawn(process.execPath, [CORAFT_BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let exited: number | null | undefined;
+      agent.once('exit', (code) => (exited = code));
+      agent.stdout.destroy();
+      agent.stderr.destroy();
+      try {
+        const endpoint = `127.0.0.1:${basePort + 1}`;
+        await waitFor('the agent to lead', async () => {
+          const status = await coraft('status', '--endpoint', endpoint, '--json');
+          return status.code === 0 && status.stdout.includes('"leader"') ? status : null;
+        });
+        assert.equal((await coraft('kv', 'put', 'k', 'v', '--endpoint', endpoint)).code, 0);
+        assert.equal(exited, undefined, 'the agent is still running');
+      } finally {
+        agent.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tells a closed reader from other write errors', () => {
