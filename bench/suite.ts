@@ -48,7 +48,7 @@ const grid = (clients: readonly number[], sizes: readonly number[]): LoadPlan['p
 
 /** coraft beside etcd (bench/vs-etcd.ts): a few points in quick mode, 256 B and 4 KiB by default, the bench's whole default grid in full. */
 function vsEtcd(mode: Mode): Plan['micro'][number] {
-  if (mode === 'quick') return { name: 'vs-etcd', args: ['--duration-ms=1000', '--warmup-ms=300', '--clients=1,16,64', '--values=256'], timeoutMs: 180_000 };
+  if (mode === 'quick') return { name: 'vs-etcd', args: ['--duration-ms=2000', '--warmup-ms=300', '--clients=1,16,64', '--values=256'], timeoutMs: 180_000 };
   if (mode === 'default') return { name: 'vs-etcd', args: ['--duration-ms=4000', '--warmup-ms=500', '--clients=1,16,64,256', '--values=256,4096'], timeoutMs: 600_000 };
   return { name: 'vs-etcd', args: [], timeoutMs: 1_800_000 };
 }
