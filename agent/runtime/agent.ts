@@ -13,7 +13,7 @@ import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError } from '../errors.js';
 import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine } from '../kv/index.js';
+import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { RaftNodeImpl } from './node.js';
 import type { NodeObserver } from './node.js';
@@ -142,7 +142,9 @@ export class Agent {
       await node.start();
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
       if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
-      endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config) }, { unsafeAckBeforeCommit });
+      // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
+      const limits = { valueBytesMax: resolveKvOptions(config.kv).valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
+      endpoint = new LocalEndpoint({ node, timers, metrics, openEndpoint: () => factories.openEndpoint(config) }, { unsafeAckBeforeCommit, ...limits });
       try {
         await endpoint.start();
       } catch (error) {
