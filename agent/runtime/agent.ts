@@ -60,7 +60,7 @@ export interface PeerTransport {
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */
 export interface AgentFactories {
   createSerializer(config: AgentConfig): RpcSerializer;
-  createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport;
+  createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport;
   createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
   /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
@@ -115,7 +115,7 @@ export class Agent {
     try {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
-      const transport = factories.createTransport(config, serializer, { logger, membership });
+      const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
       const stateMachine = new KvStateMachine(config.kv, { metrics });
       const node = new RaftNodeImpl(
         {
