@@ -76,7 +76,9 @@ export class Observations {
     for (const registration of this.table.observersOf(resource)) {
       if (final) {
         this.table.remove(registration);
-        void this.server.notify(registration.peer, registration.token, response(null)).catch(() => undefined);
+        // The observation is over whether or not this last message leaves: a client that
+        // misses it stops trusting the resource when its Max-Age runs out (RFC 7641 §3.3.1).
+        this.server.notify(registration.peer, registration.token, response(null)).catch(() => this.count('send-failed'));
         continue;
       }
       this.send(registration, response(this.table.nextSeq(registration)));
