@@ -4,9 +4,11 @@
  * malformed messages, and block-wise request and response bodies (RFC 7959, with RFC 9175
  * Request-Tag so that one client can run many transfers to one resource at once).
  *
- * It serves the peer RPC resources now and is meant to serve the agent's local endpoint
- * later: handlers see the method, path, query, Accept, ETag, If-Match and If-None-Match, and
- * `notify` is the hook on which Observe (RFC 7641) notifications will be sent.
+ * It serves the peer RPC resources and the agent's local endpoint: handlers see the method,
+ * path, query, Accept, ETag, If-Match and If-None-Match, and `notify` sends Observe (RFC 7641)
+ * notifications, confirmable ones retransmitted until acknowledged (confirmables.ts). Every
+ * buffer has a limit (config.ts); a refusal by one is counted by the option's name, in `stats`
+ * and in the metrics.
  */
 import { InvariantError, type Metrics, type Timers } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
