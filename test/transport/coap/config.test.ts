@@ -27,8 +27,8 @@ describe('transport options', () => {
       outstandingPerPeerMax: 128, blockBytes: 1024, bodyBytesMax: 8 * MIB,
     });
     assert.deepEqual(resolveCoapServerOptions(), {
-      blockBytes: 1024, bodyBytesMax: 8 * MIB, blockTransfersMax: 256, blockBytesTotalMax: 64 * MIB, blockTransferLifetimeMs: 30_000,
-      duplicateCacheEntriesMax: 8192, duplicateCacheLifetimeMs: 60_000, requestsInFlightMax: 1024,
+      blockBytes: 1024, bodyBytesMax: 8 * MIB, blockTransfersMax: 256, blockTransfersPerPeerMax: 128, blockBytesTotalMax: 64 * MIB, block1BytesMin: 16, blockTransferLifetimeMs: 30_000,
+      duplicateCacheEntriesMax: 8192, duplicateCacheLifetimeMs: 60_000, requestsInFlightMax: 1024, notifyAckTimeoutMs: 2000, notifyRetransmitMax: 4, notificationsPendingMax: 4096,
     });
     assert.deepEqual(resolveHttpClientOptions(), { socketsPerPeerMax: 32, outstandingPerPeerMax: 128, bodyBytesMax: 8 * MIB });
     assert.deepEqual(resolveHttpServerOptions(), {
@@ -41,8 +41,13 @@ describe('transport options', () => {
     const high = { ackTimeoutMs: 60_000, ackTimeoutMinMs: 60_000, ackRandomFactor: 4, maxRetransmit: 20, retransmitDelayMaxMs: 60_000, outstandingPerPeerMax: 4096, blockBytes: 1024, bodyBytesMax: 64 * MIB };
     assert.deepEqual(resolveCoapClientOptions(low), low);
     assert.deepEqual(resolveCoapClientOptions(high), high);
-    const server = { blockBytes: 16, bodyBytesMax: 16 * 2 ** 20, blockTransfersMax: 65_536, blockBytesTotalMax: 16 * 2 ** 20, blockTransferLifetimeMs: 247_000, duplicateCacheEntriesMax: 1, duplicateCacheLifetimeMs: 100, requestsInFlightMax: 65_536 };
+    const server = {
+      blockBytes: 16, bodyBytesMax: 16 * 2 ** 20, blockTransfersMax: 65_536, blockTransfersPerPeerMax: 65_536, blockBytesTotalMax: 16 * 2 ** 20, block1BytesMin: 1024, blockTransferLifetimeMs: 247_000,
+      duplicateCacheEntriesMax: 1, duplicateCacheLifetimeMs: 100, requestsInFlightMax: 65_536, notifyAckTimeoutMs: 60_000, notifyRetransmitMax: 20, notificationsPendingMax: 65_536,
+    };
     assert.deepEqual(resolveCoapServerOptions(server), server);
+    const serverLow = { ...server, blockTransfersPerPeerMax: 1, block1BytesMin: 16, notifyAckTimeoutMs: 10, notifyRetransmitMax: 0, notificationsPendingMax: 1 };
+    assert.deepEqual(resolveCoapServerOptions(serverLow), serverLow);
     assert.equal(resolveHttpServerOptions({ headersTimeoutMs: 1000, requestTimeoutMs: 1000 }).requestTimeoutMs, 1000);
   });
 
@@ -55,6 +60,8 @@ describe('transport options', () => {
     const server = problemsOf(() => resolveCoapServerOptions({ blockBytes: 16, bodyBytesMax: 64 * 1024 * 1024, duplicateCacheLifetimeMs: 300_000 }));
     assert.ok(server.some((p) => p.startsWith('bodyBytesMax must be at most blockBytes × 2^20')));
     assert.ok(server.some((p) => p.startsWith('duplicateCacheLifetimeMs')));
+    const limits = problemsOf(() => resolveCoapServerOptions({ block1BytesMin: 2048, blockTransfersPerPeerMax: 0, notifyAckTimeoutMs: 5, notifyRetransmitMax: 21, notificationsPendingMax: 0 }));
+    assert.deepEqual(limits.map((p) => p.split(' ')[0]).sort(), ['block1BytesMin', 'blockTransfersPerPeerMax', 'notificationsPendingMax', 'notifyAckTimeoutMs', 'notifyRetransmitMax']);
     assert.ok(problemsOf(() => resolveHttpServerOptions({ requestTimeoutMs: 500 })).some((p) => p.startsWith('requestTimeoutMs')));
   });
 });
