@@ -39,12 +39,20 @@ export function responseForWriteError(error: unknown): CoapResponse {
   return errorResponse(response.code, `${text}; ${UNKNOWN}`, response.maxAge);
 }
 
+/** How the write path waits and what it refuses. */
+export interface EndpointWritesOptions {
+  /** How long one write may take, ms (the endpoint's requestTimeoutMs). */
+  readonly timeoutMs: number;
+  /** The refusal of an encoded command of `bytes` bytes (identity included) as too large, or null when it fits. */
+  readonly oversize: (bytes: number) => CoapResponse | null;
+}
+
 /** The endpoint's writes; see the module comment. */
 export class EndpointWrites {
   constructor(
     private readonly node: WriteNode,
     private readonly session: ImplicitSession,
-    private readonly timeoutMs: number,
+    private readonly options: EndpointWritesOptions,
   ) {}
 
   /** Submits `command` (built from `request`) and returns its outcome. */
@@ -55,8 +63,10 @@ export class EndpointWrites {
       return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, 'too many writes in flight at this endpoint; nothing was applied, retry later', 1) };
     }
     try {
-      const identified: KvCommand = { ...command, session: ticket.session, requestId: requestIdOf(this.node.getNodeId(), request) };
-      const result = decodeKvResult(await this.node.submitAnywhere(encodeKvCommand(identified), this.timeoutMs, true));
+      const identified = encodeKvCommand({ ...command, session: ticket.session, requestId: requestIdOf(this.node.getNodeId(), request) });
+      const refusal = this.options.oversize(identified.byteLength);
+      if (refusal !== null) return { kind: 'response', response: refusal };
+      const result = decodeKvResult(await this.node.submitAnywhere(identified, this.options.timeoutMs, true));
       if (result.type !== 'error') return { kind: 'result', result };
       switch (result.code) {
         case 'KV_SESSION_EXPIRED':
@@ -77,8 +87,11 @@ export class EndpointWrites {
   }
 
   private async submitExplicit(command: KvCommand): Promise<WriteOutcome> {
+    const encoded = encodeKvCommand(command);
+    const refusal = this.options.oversize(encoded.byteLength);
+    if (refusal !== null) return { kind: 'response', response: refusal };
     try {
-      return { kind: 'result', result: decodeKvResult(await this.node.submitAnywhere(encodeKvCommand(command), this.timeoutMs, true)) };
+      return { kind: 'result', result: decodeKvResult(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)) };
     } catch (error) {
       return { kind: 'response', response: responseForError(error) };
     }

@@ -12,7 +12,7 @@ import { createPeerTransport, type PeerTransport, type PeerTransportConfig } fro
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, RpcSerializer } from '../contracts.js';
+import type { DiagnosticLogger, MembershipManager, Metrics, RpcSerializer } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { ClusterKeystore } from '../membership/keystore.js';
@@ -90,8 +90,8 @@ export async function openEndpointSocket(config: AgentConfig): Promise<DatagramE
 
 export const REAL_FACTORIES: AgentFactories = {
   createSerializer: (config: AgentConfig): RpcSerializer => createSerializer(config.codec),
-  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport =>
-    createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), { serializer }),
+  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport =>
+    createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), { serializer, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) }),
   createMembership,
   openEndpoint: openEndpointSocket,
 };

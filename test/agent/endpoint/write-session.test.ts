@@ -8,8 +8,7 @@
 // - answers: a write whose outcome is unknown is 5.03/5.04 saying it may or may not have been
 //   applied; KV_SESSION_EXPIRED starts a new session; every submitted command carries the
 //   session, the watermark and the request id, and the forwarding may retry it;
-// - an explicit `?client=` id in the endpoint's namespace is refused (no one can pose as an
-//   endpoint session).
+//   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted.
 import { strict as assert } from 'node:assert';
 import type { Clock } from '../../../agent/contracts.js';
 import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
@@ -145,7 +144,7 @@ describe('the endpoint write session', () => {
 describe('the endpoint write path', () => {
   it('submits every write with its session, watermark and request id, retryable', async () => {
     const node = new FakeNode();
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), 1000);
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
     const outcome = await writes.submit(PUT, request());
     assert.deepEqual(outcome, { kind: 'result', result: { type: 'put', revision: 1, previous: null } });
     const sent = node.submitted[0];
@@ -159,7 +158,7 @@ describe('the endpoint write path', () => {
 
   it('answers a write of unknown outcome with 5.03/5.04 saying it may or may not have been applied', async () => {
     const node = new FakeNode();
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), 1000);
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
     node.answer = () => Promise.reject(new TimeoutError('command at index 9 not applied within 1000 ms'));
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.04 .*may or may not have been applied/);
     node.answer = () => Promise.reject(new NotLeaderError(null, 'no leader is known'));
@@ -172,7 +171,7 @@ describe('the endpoint write path', () => {
 
   it('starts a new session when the state machine forgot the current one', async () => {
     const node = new FakeNode();
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), 1000);
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_SESSION_EXPIRED', message: 'no session' });
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
     node.answer = () => Promise.resolve({ type: 'put', revision: 4, previous: null });
@@ -184,11 +183,27 @@ describe('the endpoint write path', () => {
     const node = new FakeNode();
     const waiting: (() => void)[] = [];
     node.answer = () => new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 2, idleRotateMs: 1000 }), 1000);
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 2, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
     const pending = [writes.submit(PUT, request({ messageId: 1 })), writes.submit(PUT, request({ messageId: 2 }))];
     assert.match(diagnostic(await writes.submit(PUT, request({ messageId: 3 }))), /^5\.03 too many writes in flight/);
     assert.equal(node.submitted.length, 2);
     for (const release of waiting) release();
     assert.deepEqual((await Promise.all(pending)).map((o) => o.kind), ['result', 'result']);
+  });
+
+  it('measures a write against commandBytesMax with its identity, and submits nothing when it is too large', async () => {
+    const node = new FakeNode();
+    const seen: number[] = [];
+    const tooLarge = { code: 0x8d, payload: new TextEncoder().encode('too large') };
+    const oversize = (bytes: number): typeof tooLarge | null => {
+      seen.push(bytes);
+      return bytes > 60 ? tooLarge : null;
+    };
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize });
+    assert.deepEqual(await writes.submit(PUT, request()), { kind: 'response', response: tooLarge });
+    assert.equal(node.submitted.length, 0);
+    const plain = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    await plain.submit(PUT, request());
+    assert.ok((seen[0] ?? 0) > 60, `the identity is counted (${String(seen[0])} bytes)`);
   });
 });
