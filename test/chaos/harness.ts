@@ -15,7 +15,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProcesses } from '../../agent/cli/agent-processes.js';
+import { AgentProcesses, findFreePorts } from '../../agent/cli/agent-processes.js';
 import { SeededPrng } from '../../agent/core/prng.js';
 import { ChaosClients } from './clients.js';
 import type { ClientCounts } from './clients.js';
@@ -128,7 +128,7 @@ function networkLab(options: ChaosOptions, ids: readonly string[]): { lab: Netns
 }
 
 /** Makes the cluster: coaps, lmdb, cbor, traces on, snapshots every 256 KiB applied. */
-function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab | null, traces: ReadonlyMap<string, string>, logs: ReadonlyMap<string, WriteStream>): Promise<AgentProcesses> {
+async function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab | null, traces: ReadonlyMap<string, string>, logs: ReadonlyMap<string, WriteStream>): Promise<AgentProcesses> {
   return AgentProcesses.create({
     dir: join(dir, 'cluster'),
     nodes: options.nodes,
@@ -140,6 +140,9 @@ function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab | nul
     agentEnv: () => (options.unsafeAckBeforeCommit ? { CORAFT_UNSAFE_ACK_BEFORE_COMMIT: '1' } : {}),
     output: (id, chunk) => logs.get(id)?.write(chunk),
     requestTimeoutMs: 2_000,
+    // Below the kernel's ephemeral range (32768 and up on Linux): a client process must never be
+    // given a killed agent's port as its source port, which would keep the agent from restarting.
+    basePort: await findFreePorts(2 * options.nodes, 10_000 + Math.floor(Math.random() * 20_000)),
     ...(lab === null ? {} : { hostOf: (id: string) => lab.address(id), wrapCommand: (id: string) => ['ip', 'netns', 'exec', lab.namespace(id)] }),
   });
 }
