@@ -244,7 +244,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   }
   const replay = await checkSingleApply(new Map(processes.nodes.map((n) => [n.id, n.dir])), live.convergedIndex ?? 0);
   const after = verifyAfter(history, live, traces);
-  const verdict: Verdict = { ...after, ok: after.ok && replay.violations.length === 0, violations: [...after.violations, ...replay.violations], entriesReplayed: replay.entriesReplayed };
+  const verdict: Verdict = { ...after, ok: after.ok && replay.violations.length === 0, violations: [...after.violations, ...replay.violations], entriesReplayed: replay.entriesReplayed, duplicatesAnswered: replay.duplicatesAnswered };
   const summary: ChaosSummary = {
     ...verdict,
     seed: options.seed,

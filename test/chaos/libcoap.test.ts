@@ -69,6 +69,7 @@ describe('libcoap chaos workload', function () {
       assert.deepEqual(twice.violations, ['twice: the put of "v1" took effect twice, at index 1 and again at index 3']);
       const once = await checkSingleApply(new Map([['once', join(dir, 'once')]]), 3);
       assert.deepEqual(once.violations, []);
+      assert.equal(once.duplicatesAnswered, 1);
       const cut = await checkSingleApply(new Map([['twice', join(dir, 'twice')]]), 2);
       assert.deepEqual(cut.violations, [], 'entries beyond the index every node applied are not judged');
     } finally {

@@ -35,6 +35,8 @@ export interface Verdict {
   readonly traceIndexesCompared: number;
   /** Log entries replayed to check that no write took effect twice (single-apply.ts); 0 until then. */
   readonly entriesReplayed: number;
+  /** Puts the log holds twice that the state machine answered from a session (single-apply.ts); 0 until then. */
+  readonly duplicatesAnswered: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -154,5 +156,6 @@ export function verifyAfter(history: HistoryRecorder, live: LiveFindings, traces
     statesExplored: lin.statesExplored,
     traceIndexesCompared: traceCheck.indexesCompared,
     entriesReplayed: 0,
+    duplicatesAnswered: 0,
   };
 }
