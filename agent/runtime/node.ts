@@ -197,7 +197,7 @@ export class RaftNodeImpl implements RaftNode {
     this.tickTimer?.cancel();
     this.tickTimer = null;
     this.pending.rejectAll(error);
-    this.membershipDriver.rejectAll(error);
+    this.membershipDriver.rejectAll();
     for (const waiter of this.leaderWaiters) waiter();
     this.leaderWaiters = [];
     this.replies.clear();
