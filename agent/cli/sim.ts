@@ -3,13 +3,13 @@
  * reproduce a run from its seed. Prints SEED=… first and again on failure; exits 1 when any
  * check fails.
  */
-import { createWriteStream } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../sim/run.js';
 import type { FaultKind, SimRunOptions, SimSummary } from '../sim/run.js';
 import type { TraceEvent } from '../sim/cluster.js';
 import { ConfigError, RaftError } from '../errors.js';
 import { intOption, parseOptions } from './args.js';
+import { openOutputFile } from './output.js';
 
 const HELP = `usage: coraft sim [options]
 
@@ -25,7 +25,7 @@ options:
   --faults LIST        comma-separated: ${FAULT_KINDS.join(',')} (default: none)
   --membership         random membership changes and leadership transfers
   --snapshot-bytes N   snapshot threshold in bytes (default 1000000)
-  --trace FILE         write the JSON Lines trace to FILE
+  --trace FILE         write the JSON Lines trace to FILE (- for standard output)
   --json               print the summary as JSON only
 `;
 
@@ -90,7 +90,7 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
   }
   const seed = command.run.seed;
   if (!command.json) process.stdout.write(`SEED=${seed}\n`);
-  const stream = command.traceFile === null ? null : createWriteStream(command.traceFile);
+  const stream = command.traceFile === null ? null : openOutputFile(command.traceFile);
   const write = (event: TraceEvent | object): void => {
     stream?.write(`${JSON.stringify(event)}\n`);
   };
@@ -102,12 +102,13 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
     });
   } catch (error) {
     // A run that throws is a bug of the simulator or of the node: it must name its seed too.
-    stream?.end();
+    // The trace so far is kept; a failure to close it must not hide the abort.
+    await stream?.close().catch(() => undefined);
     const message = error instanceof Error ? error.message : String(error);
     throw new RaftError('RAFT_INVARIANT', `simulation aborted: SEED=${seed}: ${message}`, { cause: error });
   }
   write(summary);
-  if (stream !== null) await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  await stream?.close();
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (!summary.ok) {
     process.stderr.write(`simulation failed: SEED=${seed}\n${summary.violations.map((v) => `  - ${v}`).join('\n')}\n`);

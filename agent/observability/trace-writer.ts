@@ -51,7 +51,8 @@ export class TraceWriter implements NodeObserver {
     // A line cut short at the end of the file (the last run was killed while writing it) would
     // swallow this run's first line, its `restart`: start on a line of our own.
     this.prefix = endsMidLine(file) ? '\n' : '';
-    this.stream = createWriteStream(file, { flags: 'a' });
+    // Applied entries carry the values clients wrote: readable by the agent's user only.
+    this.stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
     this.stream.on('drain', () => {
       this.pendingBytes = 0;
     });

@@ -19,6 +19,7 @@ import { RaftNodeImpl } from './node.js';
 import type { NodeObserver } from './node.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
+import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
@@ -90,6 +91,8 @@ export class Agent {
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
   static async start(config: AgentConfig, factories: AgentFactories, logger: DiagnosticLogger, metrics: Metrics): Promise<Agent> {
     const timers = new RealTimers();
+    // The folder is private (0700, this user's) before the engine creates anything in it.
+    if (config.storage !== 'memory') for (const path of prepareDataDir(config.dataDir)) logger.warning('data folder: removed group and other permissions', { path });
     const storage: PersistenceEngine =
       config.storage === 'memory'
         ? new MemoryPersistenceEngine()
