@@ -104,6 +104,7 @@ export class Agent {
     let endpoint: LocalEndpoint | null = null;
     let authenticated: AuthenticatedMembershipManager | null = null;
     const observer: NodeObserver = {
+      onRestart: (snapshot) => trace?.onRestart(snapshot),
       onLeader: (term) => trace?.onLeader(term),
       onApply: (entry: LogEntry) => {
         trace?.onApply(entry);
