@@ -4,7 +4,8 @@
  * sockets, no clocks; the server applies the decisions.
  *
  * The limits, all counted at admission so a decision never depends on later traffic:
- * - at most `countMax` half-open handshakes in total (also bounded by the free session slots);
+ * - at most `countMax` half-open handshakes in total (and at most the `capacity` an admission
+ *   passes: 0 when the handshake could not become a session);
  * - at most `perAddressMax` from one source address, whatever its ports;
  * - `reservedForMembers` of the total are usable only by members' addresses, so a flood from
  *   other addresses never keeps a member out;
@@ -106,17 +107,17 @@ export class HalfOpenTable {
 
   /**
    * Admits `slot` when the limits allow, after pushing out whom it may displace; refuses it,
-   * changing nothing, when they do not. `sessionSlotsFree` is how many more sessions the
-   * server may hold, which caps half-open ones too. The caller removes an earlier handshake
-   * of the same key first (a new hello from the same port replaces it).
+   * changing nothing, when they do not. `capacity` caps the total further for this admission
+   * (0 refuses it). The caller removes an earlier handshake of the same key first (a new
+   * hello from the same port replaces it).
    */
-  admit(slot: HalfOpenSlot, sessionSlotsFree: number): Admission {
+  admit(slot: HalfOpenSlot, capacity: number = this.limits.countMax): Admission {
     assert(!this.slots.has(slot.key), 'a key has one half-open handshake');
     assert(slot.bytes >= 0, 'a charge is not negative');
-    assert(Number.isSafeInteger(sessionSlotsFree), 'the free session slots are an integer');
-    const capacity = Math.min(this.limits.countMax, sessionSlotsFree);
-    const othersCapacity = capacity - this.limits.reservedForMembers;
-    if (capacity <= 0 || slot.bytes > this.limits.bytesMax) return { admitted: false, reason: 'no-room' };
+    assert(Number.isSafeInteger(capacity), 'the capacity is an integer');
+    const total = Math.min(this.limits.countMax, capacity);
+    const othersCapacity = total - this.limits.reservedForMembers;
+    if (total <= 0 || slot.bytes > this.limits.bytesMax) return { admitted: false, reason: 'no-room' };
     if (!slot.member && othersCapacity <= 0) return { admitted: false, reason: 'members-only' };
     const plan = new EvictionPlan();
     const fromAddress = this.byAddress.get(slot.address)?.values();
@@ -134,7 +135,7 @@ export class HalfOpenTable {
     }
     const members = slot.member ? this.members.values() : undefined;
     for (;;) {
-      const overCount = this.slots.size - plan.size >= capacity;
+      const overCount = this.slots.size - plan.size >= total;
       const overBytes = this.totalBytes - plan.bytes + slot.bytes > this.limits.bytesMax;
       if (!overCount && !overBytes) break;
       const reason = overCount ? 'total' : 'bytes';

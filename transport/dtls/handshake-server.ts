@@ -38,6 +38,12 @@ export interface ServerHandshakeParams {
   readonly identityHint: Uint8Array | null;
   readonly pskIdentityBytesMax: number;
   readonly requireExtendedMasterSecret: boolean;
+  /**
+   * The server random, when a handshake is rebuilt from a ClientHello it answered before (the
+   * server keeps only that while it waits for the client's second flight); default fresh
+   * bytes from `randomBytes`.
+   */
+  readonly serverRandom?: Uint8Array;
 }
 
 /** Length of the stand-in key of an unknown identity, in bytes. */
@@ -62,7 +68,8 @@ export class ServerHandshake implements HandshakeRole {
   private state: ServerState = 'wait-hello';
   private readonly transcript = new Transcript();
   private clientRandom = new Uint8Array(0);
-  private readonly serverRandom: Uint8Array;
+  /** This side's random, sent in the ServerHello. */
+  readonly serverRandom: Uint8Array;
   private extendedMasterSecret = false;
   private nextMessageSeq = 0;
   private schedule: KeySchedule | null = null;
@@ -73,7 +80,7 @@ export class ServerHandshake implements HandshakeRole {
   identity: string | null = null;
 
   constructor(private readonly params: ServerHandshakeParams) {
-    this.serverRandom = params.randomBytes(RANDOM_BYTES);
+    this.serverRandom = params.serverRandom ?? params.randomBytes(RANDOM_BYTES);
     assert(this.serverRandom.length === RANDOM_BYTES, 'server random is 32 bytes');
   }
 

@@ -6,16 +6,17 @@
  * - Admission through a {@link HalfOpenTable}: caps in total, per source address and in bytes,
  *   a share reserved to members' addresses, and the oldest pushed out when full.
  * - Little state while waiting for the client's second flight: a ClientHello that arrived
- *   whole is answered from a compact record (the handshake role, its record layer and the
- *   ServerHello flight, about 3 KiB) with no timers; the server does not retransmit by
- *   timer but when the client repeats its ClientHello (RFC 6347 §4.2.4 lets the client's
- *   timer drive recovery). A {@link Session} is made only when the client's second flight
- *   arrives (or at once for a fragmented ClientHello, which needs reassembly).
+ *   whole is answered, and then only its bytes, the server random and two sequence numbers
+ *   are kept (under 1 KiB), with no timers; the handshake is rebuilt from them when the
+ *   client's second flight arrives (a {@link Session} is made then) or when the client
+ *   repeats its ClientHello (our flight was lost, and is sent again: RFC 6347 §4.2.4 lets
+ *   the client's timer drive recovery). A fragmented ClientHello needs reassembly, so it
+ *   gets a Session at once and a larger charge.
  * - A short deadline: what is still half-open `clientFlightTimeoutMs` after its admission is
  *   dropped by one sweep timer, in admission order.
  */
 import type { TimerHandle, Timers } from '../../agent/contracts.js';
-import { AlertLevel, ContentType, HandshakeType } from './constants.js';
+import { AlertLevel, ContentType, HandshakeType, RANDOM_BYTES } from './constants.js';
 import { peerKey } from './endpoint-common.js';
 import { assert } from './errors.js';
 import { HalfOpenTable } from './half-open-table.js';
@@ -26,41 +27,11 @@ import { RecordLayer } from './record-layer.js';
 import type { FlightItem } from './record-layer.js';
 import type { RawRecord } from './record.js';
 import type { ResolvedServerOptions } from './server-options.js';
-import { MESSAGES_AHEAD_MAX, Session } from './session.js';
+import { HALF_OPEN_CHARGE_BYTES, clientRandomOf, rebuildWaiting, sessionChargeBytes } from './half-open-state.js';
+import type { PendingHandshake, Running, Waiting } from './half-open-state.js';
+import { Session } from './session.js';
 import type { SessionHost } from './session.js';
 import type { StatsCounters } from './stats.js';
-
-/**
- * Upper bounds of the heap one half-open handshake holds, in bytes, measured with
- * test/transport/dtls/half-open-memory.test.ts (which fails if they stop being bounds).
- */
-export const HALF_OPEN_CHARGE_BYTES = {
-  /** Waiting for the client's second flight, plus the ClientHello's length. */
-  waiting: 3072,
-  /** With a Session (retransmitter, reassembler, timers), plus its reassembly buffers. */
-  session: 10240,
-} as const;
-
-/** The charge of a half-open handshake with a Session: its base and its largest reassembly buffers (body and coverage map). */
-export function sessionChargeBytes(handshakeMessageBytesMax: number): number {
-  return HALF_OPEN_CHARGE_BYTES.session + (MESSAGES_AHEAD_MAX.server + 1) * 2 * handshakeMessageBytesMax;
-}
-
-/** What the server keeps of one half-open handshake. */
-export interface PendingHandshake {
-  readonly key: string;
-  readonly address: string;
-  readonly port: number;
-  /** The random of the ClientHello that started it: a repeat of that hello is a retransmission. */
-  readonly clientRandom: Uint8Array;
-  readonly role: ServerHandshake;
-  /** On the injected clock. */
-  readonly admittedMs: number;
-  // Invariant: exactly one of `waiting` and `session` is non-null.
-  /** The compact form: record layer and ServerHello flight, until the client's second flight. */
-  waiting: { readonly layer: RecordLayer; readonly flight: readonly FlightItem[]; readonly clientNextSeq: number } | null;
-  session: Session | null;
-}
 
 /** What {@link ServerHandshakes} needs from its server. */
 export interface ServerHandshakesDeps {
@@ -68,8 +39,8 @@ export interface ServerHandshakesDeps {
   readonly host: SessionHost;
   readonly timers: Timers;
   readonly counters: StatsCounters;
-  /** How many more sessions the server may hold if `key` completes a handshake. */
-  sessionSlotsFree(key: string): number;
+  /** Whether a handshake from `key` could become a session (sessionsMax not reached, or it replaces one). */
+  mayComplete(key: string): boolean;
   /** Reports an error thrown by a timer callback (a bug). */
   report(error: unknown): void;
 }
@@ -103,6 +74,11 @@ export class ServerHandshakes {
     return this.table.bytes;
   }
 
+  /** Those from members' addresses now. */
+  get memberCount(): number {
+    return this.table.memberCount;
+  }
+
   get(key: string): PendingHandshake | undefined {
     return this.pending.get(key);
   }
@@ -120,13 +96,13 @@ export class ServerHandshakes {
     const layer = new RecordLayer(false, this.deps.options.session.replayWindowSize);
     // RFC 6347 §4.2.1: the server's first record repeats the ClientHello's sequence number.
     layer.setEpoch0WriteSeq(first.seq);
-    const role = this.newRole(layer);
-    const base = { key, address, port, clientRandom: Uint8Array.from(hello.prefix.random), role };
+    const role = this.newRole(layer, undefined);
     if (fragment.body.length !== fragment.length) {
       // A fragmented ClientHello needs a session to reassemble it.
       if (!this.admit(key, address, member, this.sessionCharge)) return;
       const session = new Session(this.deps.host, 'server', address, port, layer, role, fragment.messageSeq);
-      this.pending.set(key, { ...base, admittedMs: this.deps.timers.nowMs(), waiting: null, session });
+      const state: Running = { kind: 'session', session, role, clientRandom: Uint8Array.from(hello.prefix.random) };
+      this.pending.set(key, { key, address, port, admittedMs: this.deps.timers.nowMs(), state });
       session.receive(records);
       return;
     }
@@ -139,20 +115,36 @@ export class ServerHandshakes {
     }
     assert(outcome.kind === 'flight', 'a ClientHello is answered with a flight or refused');
     if (!this.admit(key, address, member, HALF_OPEN_CHARGE_BYTES.waiting + fragment.body.length)) return;
-    const waiting = { layer, flight: outcome.items, clientNextSeq: fragment.messageSeq + 1 };
-    this.pending.set(key, { ...base, admittedMs: this.deps.timers.nowMs(), waiting, session: null });
-    this.transmit(waiting.layer, waiting.flight, address, port);
+    this.transmit(layer, outcome.items, address, port);
+    const bytes = new Uint8Array(RANDOM_BYTES + fragment.body.length);
+    bytes.set(role.serverRandom, 0);
+    bytes.set(fragment.body, RANDOM_BYTES);
+    const state: Waiting = { kind: 'waiting', bytes, messageSeq: fragment.messageSeq, nextWriteSeq: layer.nextWriteSeq(0) };
+    this.pending.set(key, { key, address, port, admittedMs: this.deps.timers.nowMs(), state });
+  }
+
+  /** Whether `random` is that of the ClientHello that started `entry` (a repeat of it). */
+  startedBy(entry: PendingHandshake, random: Uint8Array): boolean {
+    const own = entry.state.kind === 'session' ? entry.state.clientRandom : clientRandomOf(entry.state);
+    return own.length === random.length && Buffer.compare(own, random) === 0;
   }
 
   /** The client repeated the ClientHello of `entry`: our flight was lost, so it goes again. */
   repeat(entry: PendingHandshake, records: readonly RawRecord[]): void {
-    if (entry.session !== null) {
-      entry.session.receive(records);
+    const state = entry.state;
+    if (state.kind === 'session') {
+      state.session.receive(records);
       return;
     }
-    assert(entry.waiting !== null, 'a handshake without a session is waiting');
     this.deps.counters.retransmissions += 1;
-    this.transmit(entry.waiting.layer, entry.waiting.flight, entry.address, entry.port);
+    const { layer, flight } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) => this.newRole(layer, random));
+    this.transmit(layer, flight, entry.address, entry.port);
+    state.nextWriteSeq = layer.nextWriteSeq(0);
+  }
+
+  /** The Session of `entry` if one runs it, else null. */
+  sessionOf(entry: PendingHandshake): Session | null {
+    return entry.state.kind === 'session' ? entry.state.session : null;
   }
 
   /**
@@ -161,30 +153,30 @@ export class ServerHandshakes {
    * null when it was pushed out.
    */
   sessionFor(entry: PendingHandshake): Session | null {
-    if (entry.session !== null) return entry.session;
-    const waiting = entry.waiting;
-    assert(waiting !== null, 'a handshake without a session is waiting');
+    const state = entry.state;
+    if (state.kind === 'session') return state.session;
     for (const eviction of this.table.recharge(entry.key, this.sessionCharge)) this.evict(eviction);
     if (this.pending.get(entry.key) !== entry) return null;
-    entry.session = new Session(this.deps.host, 'server', entry.address, entry.port, waiting.layer, entry.role, waiting.clientNextSeq);
-    entry.waiting = null;
-    return entry.session;
+    const { layer, role } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) => this.newRole(layer, random));
+    const session = new Session(this.deps.host, 'server', entry.address, entry.port, layer, role, state.messageSeq + 1);
+    entry.state = { kind: 'session', session, role, clientRandom: Uint8Array.from(clientRandomOf(state)) };
+    return session;
   }
 
   /** Takes the handshake of `session` out (it completed); undefined if it is not one of ours. */
-  established(session: Session): PendingHandshake | undefined {
+  established(session: Session): Running | undefined {
     const entry = this.pending.get(peerKey(session.address, session.port));
-    if (entry?.session !== session) return undefined;
+    if (entry === undefined || entry.state.kind !== 'session' || entry.state.session !== session) return undefined;
     this.pending.delete(entry.key);
     this.table.remove(entry.key);
-    return entry;
+    return entry.state;
   }
 
   /** Forgets the handshake of `session` if it ended while half-open. */
   ended(session: Session): void {
     const key = peerKey(session.address, session.port);
     const entry = this.pending.get(key);
-    if (entry?.session !== session) return;
+    if (entry === undefined || entry.state.kind !== 'session' || entry.state.session !== session) return;
     this.pending.delete(key);
     this.table.remove(key);
   }
@@ -195,13 +187,14 @@ export class ServerHandshakes {
     if (entry === undefined) return;
     this.pending.delete(key);
     this.table.remove(key);
-    if (entry.session !== null) entry.session.drop(reason);
+    if (entry.state.kind === 'session') entry.state.session.drop(reason);
     else this.deps.counters.handshakesFailed += 1;
   }
 
   /** Drops the half-open handshakes that presented `identity`; returns how many. */
   discardIdentity(identity: string): number {
-    const keys = [...this.pending.values()].filter((e) => e.role.identity === identity).map((e) => e.key);
+    // A waiting handshake has read no identity yet.
+    const keys = [...this.pending.values()].filter((e) => e.state.kind === 'session' && e.state.role.identity === identity).map((e) => e.key);
     for (const key of keys) this.discard(key, 'local');
     return keys.length;
   }
@@ -217,13 +210,10 @@ export class ServerHandshakes {
   checkInvariants(): void {
     this.table.checkInvariants();
     assert(this.table.count === this.pending.size, 'the table counts every half-open handshake');
-    for (const entry of this.pending.values()) {
-      assert(this.table.has(entry.key), 'every half-open handshake has a slot');
-      assert((entry.waiting === null) !== (entry.session === null), 'a handshake is either waiting or has a session');
-    }
+    for (const entry of this.pending.values()) assert(this.table.has(entry.key), 'every half-open handshake has a slot');
   }
 
-  private newRole(layer: RecordLayer): ServerHandshake {
+  private newRole(layer: RecordLayer, serverRandom: Uint8Array | undefined): ServerHandshake {
     const o = this.deps.options;
     return new ServerHandshake({
       records: layer,
@@ -232,11 +222,12 @@ export class ServerHandshakes {
       identityHint: o.pskIdentityHint,
       pskIdentityBytesMax: o.session.pskIdentityBytesMax,
       requireExtendedMasterSecret: o.session.requireExtendedMasterSecret,
+      ...(serverRandom === undefined ? {} : { serverRandom }),
     });
   }
 
   private admit(key: string, address: string, member: boolean, bytes: number): boolean {
-    const admission = this.table.admit({ key, address, member, bytes }, this.deps.sessionSlotsFree(key));
+    const admission = this.table.admit({ key, address, member, bytes }, this.deps.mayComplete(key) ? this.deps.options.handshakesInProgressMax : 0);
     if (!admission.admitted) {
       this.deps.counters.drop('limit');
       return false;

@@ -5,7 +5,7 @@ import { Problems, resolveSessionOptions, stripUndefined } from './options.js';
 import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
 
 /** Default of {@link DtlsServerOptions.handshakesInProgressMax}. */
-export const DEFAULT_HANDSHAKES_IN_PROGRESS_MAX = 1024;
+export const DEFAULT_HANDSHAKES_IN_PROGRESS_MAX = 2048;
 
 /** Options of a DTLS server endpoint. */
 export interface DtlsServerOptions extends DtlsSessionOptions {
@@ -25,12 +25,12 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
    * Most handshakes past the cookie exchange at once (half-open handshakes), in total. When
    * it is reached, a new verified ClientHello pushes out the oldest half-open handshake it
    * may displace (see {@link DtlsServerOptions.handshakesReservedForMembers}); established
-   * sessions are never pushed out. Default 1024; 1..65536.
+   * sessions are never pushed out. Default 2048; 1..65536.
    */
   readonly handshakesInProgressMax?: number;
   /**
    * Most half-open handshakes from one source address (all its ports). A new one from that
-   * address pushes out its oldest. Default handshakesInProgressMax / 4 rounded up (256);
+   * address pushes out its oldest. Default handshakesInProgressMax / 4 rounded up (512);
    * 1..handshakesInProgressMax.
    */
   readonly handshakesInProgressPerAddressMax?: number;
@@ -38,15 +38,16 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
    * How many of the handshakesInProgressMax slots only members' addresses may use (see
    * {@link DtlsServerOptions.isMemberAddress}): other addresses share the rest and push out
    * only each other's handshakes, so a flood from them never keeps a member out. Ignored
-   * without isMemberAddress. Default handshakesInProgressMax / 4 rounded down (256);
+   * without isMemberAddress. Default handshakesInProgressMax / 4 rounded down (512);
    * 0..handshakesInProgressMax - 1.
    */
   readonly handshakesReservedForMembers?: number;
   /**
    * Most bytes of memory the half-open handshakes may hold, in bytes. Each is charged an upper
-   * bound of what it holds (about 3 KiB while the server waits for the client's second flight,
-   * more once the client sends part of it, see HALF_OPEN_CHARGE_BYTES); a newcomer pushes out
-   * the oldest to stay within it. Default 4 MiB (4194304); 65536..1073741824.
+   * bound of what it holds (1.5 KiB and the ClientHello while the server waits for the
+   * client's second flight, 26 KiB once a session reassembles it; see HALF_OPEN_CHARGE_BYTES);
+   * a newcomer pushes out the oldest to stay within it. Default 4 MiB (4194304);
+   * 65536..1073741824.
    */
   readonly handshakesInProgressBytesMax?: number;
   /**

@@ -62,11 +62,13 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private closed = false;
   private readonly sweeper: IdleSweeper;
   private readonly unknownSessionAlerts: RateLimiter;
+  private readonly sessionsMax: number;
 
   private constructor(private readonly socket: Socket, options: ResolvedServerOptions, deps: DtlsDeps) {
     this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
+    this.sessionsMax = options.sessionsMax;
     this.cookies = new CookieJar(this.timers, this.randomBytes, options.cookieSecretRotationMs);
     this.sender = new SocketSender(socket, this.counters);
     this.host = {
@@ -85,7 +87,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       host: this.host,
       timers: this.timers,
       counters: this.counters,
-      sessionSlotsFree: (key) => options.sessionsMax - this.sessions.size + (this.sessions.has(key) ? 1 : 0),
+      mayComplete: (key) => this.sessions.size < options.sessionsMax || this.sessions.has(key),
       report: (error) => this.receiver.report(error),
     });
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
@@ -157,7 +159,8 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** Counters and gauges for metrics. */
   stats(): DtlsStats {
-    return this.counters.snapshot(this.sessions.size, this.handshakes.size, this.handshakes.bytes);
+    const { size, bytes, memberCount } = this.handshakes;
+    return this.counters.snapshot({ sessions: this.sessions.size, handshakesInProgress: size, handshakesInProgressBytes: bytes, handshakesInProgressMembers: memberCount });
   }
 
   private onDatagram(datagram: Uint8Array, address: string, port: number): void {
@@ -192,10 +195,11 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     }
     const pending = this.handshakes.get(key);
     const established = this.sessions.get(key)?.session;
-    if (pending !== undefined && (first.epoch === 0 || pending.session?.records.readEpoch === 1 || established === undefined)) {
+    const pendingSession = pending === undefined ? null : this.handshakes.sessionOf(pending);
+    if (pending !== undefined && (first.epoch === 0 || pendingSession?.records.readEpoch === 1 || established === undefined)) {
       // A handshake waiting for the client's second flight gets a session only for a
       // plaintext record: nothing else can come before the client's ChangeCipherSpec.
-      if (pending.session === null && first.epoch !== 0) {
+      if (pendingSession === null && first.epoch !== 0) {
         this.counters.drop('epoch');
         return;
       }
@@ -220,7 +224,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     // A repeat of the hello that started the current handshake or session is a retransmission
     // (our flight was lost): it is answered by retransmitting.
     const pending = this.handshakes.get(key);
-    if (pending !== undefined && sameBytes(pending.clientRandom, hello.prefix.random)) {
+    if (pending !== undefined && this.handshakes.startedBy(pending, hello.prefix.random)) {
       this.handshakes.repeat(pending, records);
       return;
     }
@@ -254,8 +258,16 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     const entry = this.handshakes.established(session);
     if (entry === undefined) return;
     const key = peerKey(session.address, session.port);
+    const replaced = this.sessions.get(key)?.session;
+    if (replaced === undefined && this.sessions.size >= this.sessionsMax) {
+      // Half-open handshakes do not hold session slots, so the last ones may have been taken
+      // meanwhile: this session closes at once (close_notify) and the client may retry.
+      this.counters.drop('limit');
+      session.close();
+      return;
+    }
     // A completed handshake from the address of an older session replaces it (RFC 6347 §4.2.8).
-    this.sessions.get(key)?.session.drop('local');
+    replaced?.drop('local');
     this.sessions.set(key, { session, role: entry.role, clientRandom: entry.clientRandom });
   }
 

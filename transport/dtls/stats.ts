@@ -52,8 +52,12 @@ export interface DtlsStats {
   readonly handshakesInProgress: number;
   /** Bytes charged for the half-open handshakes now (gauge, server; an upper bound of their memory). */
   readonly handshakesInProgressBytes: number;
+  /** Half-open handshakes from members' addresses now (gauge, server; see isMemberAddress). */
+  readonly handshakesInProgressMembers: number;
   /** Half-open handshakes pushed out by newer ones, by the limit that was reached (server). */
   readonly handshakesEvicted: Readonly<Record<EvictionReason, number>>;
+  /** Handshakes started over after the server said it lost them (client; see handshakeRestartsMax). */
+  readonly handshakesRestarted: number;
   /** Half-open handshakes dropped because the client's second flight did not come within clientFlightTimeoutMs (server). */
   readonly handshakesExpired: number;
   /** Established sessions now (gauge). */
@@ -76,6 +80,14 @@ export interface DtlsStats {
   readonly internalErrors: number;
 }
 
+/** The gauges an endpoint supplies to a snapshot (the half-open ones only on a server). */
+export interface DtlsGauges {
+  readonly sessions: number;
+  readonly handshakesInProgress: number;
+  readonly handshakesInProgressBytes?: number;
+  readonly handshakesInProgressMembers?: number;
+}
+
 /** The mutable counters behind {@link DtlsStats}. */
 export class StatsCounters {
   handshakesCompleted = 0;
@@ -90,6 +102,7 @@ export class StatsCounters {
   sessionsExpired = 0;
   internalErrors = 0;
   handshakesExpired = 0;
+  handshakesRestarted = 0;
   readonly handshakesEvicted: Record<EvictionReason, number> = { address: 0, total: 0, bytes: 0 };
   readonly dropped: Record<DropReason, number> = {
     malformed: 0,
@@ -108,15 +121,17 @@ export class StatsCounters {
   }
 
   /** A snapshot with the gauges supplied by the endpoint. */
-  snapshot(sessions: number, handshakesInProgress: number, handshakesInProgressBytes = 0): DtlsStats {
+  snapshot(gauges: DtlsGauges): DtlsStats {
     return {
       handshakesCompleted: this.handshakesCompleted,
       handshakesFailed: this.handshakesFailed,
-      handshakesInProgress,
-      handshakesInProgressBytes,
+      handshakesInProgress: gauges.handshakesInProgress,
+      handshakesInProgressBytes: gauges.handshakesInProgressBytes ?? 0,
+      handshakesInProgressMembers: gauges.handshakesInProgressMembers ?? 0,
       handshakesEvicted: { ...this.handshakesEvicted },
       handshakesExpired: this.handshakesExpired,
-      sessions,
+      handshakesRestarted: this.handshakesRestarted,
+      sessions: gauges.sessions,
       helloVerifyRequestsSent: this.helloVerifyRequestsSent,
       cookiesRejected: this.cookiesRejected,
       retransmissions: this.retransmissions,

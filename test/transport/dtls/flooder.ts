@@ -3,7 +3,8 @@
 // ClientHello with the cookie) and then goes silent, leaving the server a half-open handshake.
 // In 'continuous' mode each port starts over with a fresh random as soon as the server
 // answered (ServerHello) or refused silently (no answer within `retryAfterMs`), for as long as
-// the flood runs; in 'once' mode each port goes on until it is admitted once (a port the
+// the flood runs (optionally after sending a ClientKeyExchange, so the server builds a full
+// session for it); in 'once' mode each port goes on until it is admitted once (a port the
 // server refused or did not answer starts over after `retryAfterMs`).
 //
 // Run as a program (`node --import tsx test/transport/dtls/flooder.ts '<json options>'`) it
@@ -15,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../../../transport/dtls/constants.js';
 import { encodeHandshakeFragment } from '../../../transport/dtls/fragments.js';
-import { encodeClientHello, parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';
+import { encodeClientHello, encodePskIdentity, parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';
 import { encodeRecord, splitRecords } from '../../../transport/dtls/record.js';
 
 /** What to flood, from where, and how. */
@@ -30,6 +31,12 @@ export interface FloodOptions {
   readonly durationMs: number;
   /** A port that got no answer for this long starts over, in ms. Default 300. */
   readonly retryAfterMs?: number;
+  /**
+   * What a port sends after the server's ServerHello flight: nothing (the default), or a
+   * ClientKeyExchange alone, which makes the server build a session that waits for a
+   * Finished that never comes.
+   */
+  readonly secondFlight?: 'none' | 'key-exchange';
 }
 
 /** What a flood achieved. */
@@ -49,6 +56,12 @@ export function clientHelloRecord(random: Uint8Array, cookie: Uint8Array, messag
     cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8], compressionMethods: Uint8Array.of(0), extensions: [],
   });
   return encodeRecord(ContentType.handshake, DTLS_1_2, 0, messageSeq, encodeHandshakeFragment(HandshakeType.clientHello, body.length, messageSeq, 0, body));
+}
+
+/** A ClientKeyExchange record presenting the PSK identity `identity` (message_seq 2, after the two ClientHellos). */
+export function clientKeyExchangeRecord(identity: string): Uint8Array {
+  const body = encodePskIdentity(Buffer.from(identity));
+  return encodeRecord(ContentType.handshake, DTLS_1_2, 0, 2, encodeHandshakeFragment(HandshakeType.clientKeyExchange, body.length, 2, 0, body));
 }
 
 /** The handshake type of the first record of a datagram, or null. */
@@ -97,6 +110,7 @@ class FloodPort {
       this.figures.verifiedHellosSent += 1;
     } else if (type === HandshakeType.serverHello) {
       this.figures.admitted += 1;
+      if (this.options.secondFlight === 'key-exchange') this.socket.send(clientKeyExchangeRecord('flood'), this.options.serverPort, this.options.serverAddress);
       // Silent from here on: the server holds a half-open handshake for this port.
       if (this.options.mode === 'continuous') this.start();
       else if (this.timer !== null) clearTimeout(this.timer);
@@ -120,15 +134,17 @@ export async function startFlood(options: FloodOptions): Promise<Flood> {
   const ports = sockets.map((socket) => new FloodPort(socket, options, figures));
   for (const port of ports) port.start();
   let stopped: Promise<FloodFigures> | null = null;
+  let timer: NodeJS.Timeout | null = null;
   const stop = (): Promise<FloodFigures> => {
     stopped ??= (async () => {
+      if (timer !== null) clearTimeout(timer);
       for (const port of ports) port.stop();
       await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       return { ...figures };
     })();
     return stopped;
   };
-  setTimeout(() => void stop(), options.durationMs).unref();
+  timer = setTimeout(() => void stop(), options.durationMs).unref();
   return { stop };
 }
 

@@ -103,7 +103,7 @@ describe('HalfOpenTable', () => {
     assert.deepEqual(keysOf(table.admit(slot('d', 'D', false, 1200), 100)), ['no-room']);
   });
 
-  it('is bounded by the free session slots, and refuses when there are none', () => {
+  it('is bounded by the capacity an admission passes, and refuses at 0', () => {
     const table = new HalfOpenTable(limits);
     table.admit(slot('a', 'A', true), 2);
     table.admit(slot('b', 'B', true), 2);
