@@ -82,6 +82,8 @@ export class LossyRelay {
   readonly dropped = { up: 0, down: 0 };
   /** Every datagram forwarded to the server, in order. */
   readonly forwardedUp: Buffer[] = [];
+  /** Every datagram forwarded from the server to a client, in order. */
+  readonly forwardedDown: Buffer[] = [];
 
   private constructor(
     private readonly front: Socket,
@@ -97,7 +99,10 @@ export class LossyRelay {
         let downIndex = 0;
         socket.on('message', (reply) => {
           if (this.drop('down', downIndex++)) this.dropped.down += 1;
-          else front.send(reply, from.port, from.address);
+          else {
+            this.forwardedDown.push(Buffer.from(reply));
+            front.send(reply, from.port, from.address);
+          }
         });
         socket.bind(0, '127.0.0.1');
         this.upstreams.set(key, socket);
