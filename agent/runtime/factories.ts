@@ -7,12 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSerializer } from '../../codec/index.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { DtlsClientEndpoint, DtlsServerEndpoint } from '../../transport/dtls/index.js';
+import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../transport/dtls/index.js';
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, RpcSerializer } from '../contracts.js';
+import type { DiagnosticLogger, MembershipManager, NetworkClient, RpcSerializer } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { ClusterKeystore } from '../membership/keystore.js';
@@ -45,8 +45,12 @@ export function createMembership(config: AgentConfig, logger: DiagnosticLogger):
   return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore: new ClusterKeystore(config.psk.keystore, cacheFile), logger, metrics: null });
 }
 
-/** The peer transport's configuration for `config.transport`. */
-export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger, membership: MembershipManager | null = null): PeerTransportConfig {
+/**
+ * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
+ * the DTLS server which source addresses are members', for the half-open handshakes it keeps
+ * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers).
+ */
+export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger, membership: MembershipManager | null = null, memberHosts: MemberHosts | null = null): PeerTransportConfig {
   const { host, port } = config.listenPeer;
   const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
   switch (config.transport) {
@@ -55,7 +59,8 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
       return {
         name: 'coaps',
         openServerEndpoint: async () => {
-          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership) }, { onInternalError });
+          const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
+          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership), isMemberAddress }, { onInternalError });
           if (!(membership instanceof AuthenticatedMembershipManager)) return server;
           membership.addSessionCloser(server);
           return watchHandshakeFailures(server, config.nodeId, logger);
@@ -88,10 +93,29 @@ export async function openEndpointSocket(config: AgentConfig): Promise<DatagramE
   return DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => (identity === admin.identity ? admin.key : null) });
 }
 
+/** `client`, which also keeps `hosts` up to date with the members it is given. */
+export function followingMembers(client: NetworkClient, hosts: MemberHosts): NetworkClient {
+  return {
+    send: (target, request, timeoutMs) => client.send(target, request, timeoutMs),
+    setPeers: (members) => {
+      client.setPeers(members);
+      hosts.replace(members.map((m) => m.address));
+    },
+    close: () => client.close(),
+  };
+}
+
+/** The real peer transport; its DTLS server learns the members' addresses as membership changes. */
+function createRealTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport {
+  const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: error instanceof Error ? error.message : String(error) }));
+  hosts.replace(config.members.map((m) => m.address));
+  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts), { serializer });
+  return { server: transport.server, client: followingMembers(transport.client, hosts) };
+}
+
 export const REAL_FACTORIES: AgentFactories = {
   createSerializer: (config: AgentConfig): RpcSerializer => createSerializer(config.codec),
-  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport =>
-    createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), { serializer }),
+  createTransport: createRealTransport,
   createMembership,
   openEndpoint: openEndpointSocket,
 };
