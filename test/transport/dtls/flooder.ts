@@ -76,6 +76,8 @@ class FloodPort {
   private random = randomBytes(32);
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Whether the verified hello is out and its ServerHello not yet counted (the server may repeat it). */
+  private awaitingServerHello = false;
 
   constructor(private readonly socket: Socket, private readonly options: FloodOptions, private readonly figures: { hellosSent: number; verifiedHellosSent: number; admitted: number }) {
     socket.on('message', (datagram) => this.onAnswer(datagram));
@@ -83,6 +85,7 @@ class FloodPort {
 
   start(): void {
     if (this.stopped) return;
+    this.awaitingServerHello = false;
     this.random = randomBytes(32);
     this.send(clientHelloRecord(this.random, new Uint8Array(0), 0));
     this.figures.hellosSent += 1;
@@ -108,7 +111,9 @@ class FloodPort {
       if (hvr === null) return;
       this.send(clientHelloRecord(this.random, hvr.cookie, 1));
       this.figures.verifiedHellosSent += 1;
-    } else if (type === HandshakeType.serverHello) {
+      this.awaitingServerHello = true;
+    } else if (type === HandshakeType.serverHello && this.awaitingServerHello) {
+      this.awaitingServerHello = false;
       this.figures.admitted += 1;
       if (this.options.secondFlight === 'key-exchange') this.socket.send(clientKeyExchangeRecord('flood'), this.options.serverPort, this.options.serverAddress);
       // Silent from here on: the server holds a half-open handshake for this port.
