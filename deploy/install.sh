@@ -5,8 +5,11 @@
 #   /var/lib/coraft                              the node's state (mode 0700)
 #   /etc/systemd/system/coraft.service           the unit, and coraft.service.d/10-gateway.conf
 #   /usr/lib/sysusers.d/coraft.conf              the service user
-# Keys are installed mode 0600, owned by the service user. With --destdir DIR everything goes
-# under DIR and nothing is chowned, enabled or started (packaging and tests, no root needed).
+# /etc/coraft is root:coraft 0750 and its files root:coraft 0640: the agent (user coraft) reads
+# them through its group and cannot change them; the agent refuses a key file that others may
+# read. /var/lib/coraft is coraft:coraft 0700. With --destdir DIR everything goes under DIR and
+# nothing is enabled or started (packaging and tests); ownership is set only when run as root
+# on a host that has the coraft user, else left to the packager (with a warning).
 #
 # usage: install.sh --bundle DIR (--package TARBALL | --no-package) [--prefix DIR]
 #                   [--destdir DIR] [--start]
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2; shift 2 ;;
     --destdir) destdir=$2; shift 2 ;;
     --start) start=yes; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -49,24 +52,32 @@ fi
 # 2. The service user (real installs only).
 install -d -m 0755 "$destdir/usr/lib/sysusers.d"
 install -m 0644 "$here/coraft.sysusers.conf" "$destdir/usr/lib/sysusers.d/coraft.conf"
-owner=""
 if [ -z "$destdir" ]; then
   if command -v systemd-sysusers >/dev/null 2>&1; then systemd-sysusers coraft.conf
   elif ! id coraft >/dev/null 2>&1; then useradd --system --home-dir /var/lib/coraft --shell /usr/sbin/nologin coraft
   fi
-  owner=coraft:coraft
 fi
 
-# 3. Configuration and keys: /etc/coraft (0750), key files 0600.
+# 3. Configuration and keys: /etc/coraft root:coraft 0750, its files root:coraft 0640 (modes set
+#    by install(1), whatever the umask); the state folder coraft:coraft 0700.
 install -d -m 0750 "$destdir/etc/coraft"
-install -m 0600 "$bundle/agent.json" "$destdir/etc/coraft/agent.json"
-install -m 0600 "$bundle/$id.key" "$destdir/etc/coraft/$id.key"
-install -m 0600 "$bundle/keystore.json" "$destdir/etc/coraft/keystore.json"
-install -m 0600 "$bundle/admin.key" "$destdir/etc/coraft/admin.key"
+for name in agent.json "$id.key" keystore.json admin.key; do
+  install -m 0640 "$bundle/$name" "$destdir/etc/coraft/$name"
+done
 install -d -m 0700 "$destdir/var/lib/coraft"
-if [ -n "$owner" ]; then
-  chown root:coraft "$destdir/etc/coraft"
-  chown "$owner" "$destdir/etc/coraft/agent.json" "$destdir/etc/coraft/$id.key" "$destdir/etc/coraft/keystore.json" "$destdir/etc/coraft/admin.key" "$destdir/var/lib/coraft"
+set_owners() {
+  chown root:coraft "$destdir/etc/coraft" || return 1
+  for name in agent.json "$id.key" keystore.json admin.key; do
+    chown root:coraft "$destdir/etc/coraft/$name" || return 1
+  done
+  chown coraft:coraft "$destdir/var/lib/coraft"
+}
+if [ -z "$destdir" ]; then
+  set_owners || { echo "install.sh: cannot set the owners of /etc/coraft and /var/lib/coraft" >&2; exit 73; }
+elif [ "$(id -u)" = 0 ] && id coraft >/dev/null 2>&1; then
+  set_owners || { echo "install.sh: cannot set the owners under $destdir" >&2; exit 73; }
+else
+  echo "install.sh: owners left as they are under $destdir (not root, or no coraft user here); when packaging, make /etc/coraft and its files root:coraft and /var/lib/coraft coraft:coraft" >&2
 fi
 
 # 4. The unit and the gateway's drop-in.

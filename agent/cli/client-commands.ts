@@ -4,12 +4,12 @@
  * node refused or failed the operation, 2 bad usage, 3 the key does not exist, 4 the endpoint
  * did not answer.
  */
-import { readFileSync } from 'node:fs';
 import { NetworkError } from '../errors.js';
 import { isHexKey } from '../membership/keystore.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { EndpointClient, EndpointError, JsonFields, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf, type EndpointTarget } from './endpoint-client.js';
 import { readKeyFile } from '../config/agent-config.js';
+import { readSecretText } from '../config/secret-files.js';
 import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 
 /** Exit codes of the client commands. */
@@ -188,12 +188,8 @@ or rekeying the leader hands leadership to another voter first.`;
 /** Reads a key file given on the command line; the key is never printed. */
 function readPskFile(file: string | undefined, verb: string): string {
   if (file === undefined) throw new UsageError(`members ${verb}: --psk-file FILE is required`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    throw new UsageError(`members ${verb}: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  // A secret file: refused (ConfigError) when others may read it, see secret-files.ts.
+  const text = readSecretText(file, `members ${verb} --psk-file`).trim();
   if (!isHexKey(text)) throw new UsageError(`members ${verb}: ${file} must hold a key of 16 to 64 bytes as hex`);
   return text.toLowerCase();
 }

@@ -5,8 +5,9 @@
  * serves its local endpoint on P + 2(i-1) + 1.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../errors.js';
 import { intOption, parseOptions } from './args.js';
 
@@ -69,8 +70,9 @@ export function initCluster(options: InitOptions): InitNode[] {
   return ids.map((id, i) => {
     const dir = join(root, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, `${id}.key`), `${keys.get(id) ?? ''}\n`, { mode: 0o600 });
-    writeFileSync(join(dir, 'keystore.json'), `${JSON.stringify(keystore, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(dir, 0o700);
+    writeSecretFile(join(dir, `${id}.key`), `${keys.get(id) ?? ''}\n`);
+    writeSecretFile(join(dir, 'keystore.json'), `${JSON.stringify(keystore, null, 2)}\n`);
     const endpoint = `${host(id)}:${options.basePort + 2 * i + 1}`;
     const config = {
       nodeId: id,
@@ -85,7 +87,7 @@ export function initCluster(options: InitOptions): InitNode[] {
       ...options.configOverrides?.(id),
     };
     const file = join(dir, 'agent.json');
-    writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    writeSecretFile(file, `${JSON.stringify(config, null, 2)}\n`);
     return { id, dir, config: file, endpoint };
   });
 }

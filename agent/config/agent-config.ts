@@ -10,6 +10,7 @@ import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './agent-config.schema.json' with { type: 'json' };
 import { ConfigError } from '../errors.js';
+import { readSecretText } from './secret-files.js';
 import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../raft-configuration.js';
 import type { RaftConfiguration } from '../raft-configuration.js';
 import type { ClusterMember, LogLevel, NodeId } from '../contracts.js';
@@ -100,15 +101,9 @@ function describe(error: ErrorObject): string {
   return `${path}: ${error.message ?? 'invalid'}`;
 }
 
-/** Reads a key file: hex, 16 to 64 bytes, whitespace ignored. */
+/** Reads a key file (a secret file, see secret-files.ts): hex, 16 to 64 bytes, whitespace ignored. */
 export function readKeyFile(path: string, field: string): Uint8Array {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([`${field}: cannot read key file ${path}: ${error instanceof Error ? error.message : String(error)}`]);
-  }
-  return parseHexKey(text.trim(), `${field} (${path})`);
+  return parseHexKey(readSecretText(path, field).trim(), `${field} (${path})`);
 }
 
 /** Parses a hex key of 16 to 64 bytes. */
@@ -118,9 +113,10 @@ export function parseHexKey(hex: string, field: string): Uint8Array {
 }
 
 function readKeystore(path: string): Map<string, Uint8Array> {
+  const text = readSecretText(path, 'psk.keystoreFile');
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(text);
   } catch (error) {
     throw new ConfigError([`psk.keystoreFile: cannot read ${path} as JSON: ${error instanceof Error ? error.message : String(error)}`]);
   }

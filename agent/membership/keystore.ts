@@ -8,7 +8,8 @@
  * An entry's value is the key as lowercase hex, or `revoked`: a removed member's key is
  * replaced by the tombstone so that the bootstrap file cannot bring it back.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { readSecretText } from '../config/secret-files.js';
 import { isValidNodeId } from '../core/membership.js';
 import type { NodeId } from '../contracts.js';
 
@@ -95,7 +96,7 @@ export class ClusterKeystore {
     private readonly cacheFile: string | null = null,
   ) {
     if (cacheFile === null || !existsSync(cacheFile)) return;
-    const stored: unknown = JSON.parse(readFileSync(cacheFile, 'utf8'));
+    const stored: unknown = JSON.parse(readSecretText(cacheFile, 'keystore cache'));
     if (typeof stored !== 'object' || stored === null) return;
     for (const [id, value] of Object.entries(stored)) {
       if (isValidNodeId(id) && typeof value === 'string') this.cache.set(id, decodeKeystoreValue(new TextEncoder().encode(value)));

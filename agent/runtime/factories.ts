@@ -12,7 +12,7 @@ import { createPeerTransport, type PeerTransport, type PeerTransportConfig } fro
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, NetworkClient, RpcSerializer } from '../contracts.js';
+import type { DiagnosticLogger, MembershipManager, Metrics, NetworkClient, RpcSerializer } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { ClusterKeystore } from '../membership/keystore.js';
@@ -106,10 +106,14 @@ export function followingMembers(client: NetworkClient, hosts: MemberHosts): Net
 }
 
 /** The real peer transport; its DTLS server learns the members' addresses as membership changes. */
-function createRealTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport {
+function createRealTransport(
+  config: AgentConfig,
+  serializer: RpcSerializer,
+  deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
+): PeerTransport {
   const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: error instanceof Error ? error.message : String(error) }));
   hosts.replace(config.members.map((m) => m.address));
-  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts), { serializer });
+  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts), { serializer, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) });
   return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 

@@ -60,7 +60,7 @@ describe('agent integration: start-up failures', function () {
     unlinkSync(join(dir, 'n1', 'n1.key'));
     const run = await coraft('agent', '--config', config);
     assert.equal(run.code, EXIT.config);
-    assert.match(run.stderr, /psk\.keyFile: cannot read key file .*n1\.key: ENOENT/);
+    assert.match(run.stderr, /psk\.keyFile: cannot read secret file .*n1\.key: ENOENT/);
   });
 
   it('exits 69 when the endpoint port is taken, naming the address', async function () {
