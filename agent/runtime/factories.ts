@@ -48,9 +48,16 @@ export function createMembership(config: AgentConfig, logger: DiagnosticLogger):
 /**
  * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
  * the DTLS server which source addresses are members', for the half-open handshakes it keeps
- * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers).
+ * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers); `metrics`
+ * counts the times its half-open handshake limits are hit.
  */
-export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger, membership: MembershipManager | null = null, memberHosts: MemberHosts | null = null): PeerTransportConfig {
+export function peerTransportConfig(
+  config: AgentConfig,
+  logger: DiagnosticLogger,
+  membership: MembershipManager | null = null,
+  memberHosts: MemberHosts | null = null,
+  metrics: Metrics | null = null,
+): PeerTransportConfig {
   const { host, port } = config.listenPeer;
   const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
   switch (config.transport) {
@@ -60,7 +67,7 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
         name: 'coaps',
         openServerEndpoint: async () => {
           const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
-          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership), isMemberAddress }, { onInternalError });
+          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership), isMemberAddress }, { onInternalError, ...(metrics === null ? {} : { metrics }) });
           if (!(membership instanceof AuthenticatedMembershipManager)) return server;
           membership.addSessionCloser(server);
           return watchHandshakeFailures(server, config.nodeId, logger);
@@ -113,7 +120,7 @@ function createRealTransport(
 ): PeerTransport {
   const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: error instanceof Error ? error.message : String(error) }));
   hosts.replace(config.members.map((m) => m.address));
-  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts), { serializer, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) });
+  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null), { serializer, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) });
   return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 

@@ -15,7 +15,7 @@
  * - A short deadline: what is still half-open `clientFlightTimeoutMs` after its admission is
  *   dropped by one sweep timer, in admission order.
  */
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { Metrics, TimerHandle, Timers } from '../../agent/contracts.js';
 import { AlertLevel, ContentType, HandshakeType, RANDOM_BYTES } from './constants.js';
 import { peerKey } from './endpoint-common.js';
 import { assert } from './errors.js';
@@ -43,6 +43,8 @@ export interface ServerHandshakesDeps {
   mayComplete(key: string): boolean;
   /** Reports an error thrown by a timer callback (a bug). */
   report(error: unknown): void;
+  /** Counts the limits hit (see DtlsDeps.metrics). */
+  readonly metrics: Metrics | null;
 }
 
 /** The half-open handshakes of one server; see the module comment. */
@@ -230,6 +232,7 @@ export class ServerHandshakes {
     const admission = this.table.admit({ key, address, member, bytes }, this.deps.mayComplete(key) ? this.deps.options.handshakesInProgressMax : 0);
     if (!admission.admitted) {
       this.deps.counters.drop('limit');
+      this.deps.metrics?.increment('dtls_half_open_refusals_total', 1);
       return false;
     }
     for (const eviction of admission.evicted) this.evict(eviction);
@@ -239,6 +242,7 @@ export class ServerHandshakes {
 
   private evict(eviction: Eviction): void {
     this.deps.counters.handshakesEvicted[eviction.reason] += 1;
+    this.deps.metrics?.increment('dtls_half_open_evictions_total', 1, { limit: eviction.reason });
     this.discard(eviction.key, 'local');
   }
 
@@ -271,6 +275,7 @@ export class ServerHandshakes {
       assert(entry !== undefined, 'every slot has its handshake');
       if (entry.admittedMs > horizonMs) return;
       this.deps.counters.handshakesExpired += 1;
+      this.deps.metrics?.increment('dtls_half_open_expired_total', 1);
       this.discard(slot.key, 'local');
     }
   }

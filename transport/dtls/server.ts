@@ -89,6 +89,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       counters: this.counters,
       mayComplete: (key) => this.sessions.size < options.sessionsMax || this.sessions.has(key),
       report: (error) => this.receiver.report(error),
+      metrics: deps.metrics ?? null,
     });
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
     socket.on('error', (error) => this.receiver.report(error));

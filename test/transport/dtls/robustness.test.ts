@@ -9,6 +9,7 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
+import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
 import { SeededPrng } from '../../../agent/core/prng.js';
 import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../../../transport/dtls/constants.js';
 import { encodeHandshakeFragment } from '../../../transport/dtls/fragments.js';
@@ -18,6 +19,20 @@ import { Cleanup, Inbox, LossyRelay, internalErrors, startClient, startServer, u
 
 const key = Buffer.from('robust key');
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null);
+
+/** Records every counter increment. */
+class RecordingMetrics implements Metrics {
+  readonly counts: string[] = [];
+  increment(name: string, count = 1, dimensions: MetricDimensions = {}): void {
+    for (let i = 0; i < count; i += 1) this.counts.push(`${name}${JSON.stringify(dimensions)}`);
+  }
+  setGauge(): void {}
+  observe(): void {}
+  observeDurationMs(): void {}
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 function clientHello(random: Uint8Array, cookie: Uint8Array, messageSeq: number): Uint8Array {
   const body = encodeClientHello({
@@ -114,8 +129,9 @@ describe('DTLS server robustness', function () {
     assert.equal(client.stats().handshakesCompleted, 1, 'the real session survived throughout');
   });
 
-  it('caps half-open handshakes, pushes out the oldest for a newcomer and drops the rest at clientFlightTimeoutMs', async () => {
-    const server = await startServer(cleanup, { pskLookup: lookup, handshakesInProgressMax: 8, handshakesInProgressPerAddressMax: 8, clientFlightTimeoutMs: 1000 });
+  it('caps half-open handshakes, pushes out the oldest for a newcomer and drops the rest at clientFlightTimeoutMs, counting each in metrics', async () => {
+    const metrics = new RecordingMetrics();
+    const server = await startServer(cleanup, { pskLookup: lookup, handshakesInProgressMax: 8, handshakesInProgressPerAddressMax: 8, clientFlightTimeoutMs: 1000 }, { metrics });
     const serverPort = server.localAddress().port;
     const sockets = await openSockets(cleanup, 40);
     // Each socket answers the HelloVerifyRequest once, then goes silent.
@@ -146,5 +162,8 @@ describe('DTLS server robustness', function () {
     await until(() => server.stats().handshakesInProgress === 0, 'half-open handshakes to expire', 5000);
     assert.ok(server.stats().handshakesExpired >= 7);
     assert.equal(server.stats().handshakesInProgressBytes, 0);
+    const count = (name: string): number => metrics.counts.filter((c) => c === name).length;
+    assert.equal(count('dtls_half_open_evictions_total{"limit":"address"}') + count('dtls_half_open_evictions_total{"limit":"total"}'), server.stats().handshakesEvicted.address + server.stats().handshakesEvicted.total);
+    assert.equal(count('dtls_half_open_expired_total{}'), server.stats().handshakesExpired);
   });
 });
