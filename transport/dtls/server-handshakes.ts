@@ -7,7 +7,7 @@
  *   a share reserved to members' addresses, and the oldest pushed out when full.
  * - Little state while waiting for the client's second flight: a ClientHello that arrived
  *   whole is answered, and then only its bytes, the server random and two sequence numbers
- *   are kept (under 1 KiB), with no timers; the handshake is rebuilt from them when the
+ *   are kept (about 1 KiB in all), with no timers; the handshake is rebuilt from them when the
  *   client's second flight arrives (a {@link Session} is made then) or when the client
  *   repeats its ClientHello (our flight was lost, and is sent again: RFC 6347 §4.2.4 lets
  *   the client's timer drive recovery). A fragmented ClientHello needs reassembly, so it
