@@ -7,8 +7,7 @@
 // The same harness completes a handshake with the gateway's own identity and its own link key
 // (the control), so a success would be seen. Needs openssl on the PATH.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePorts } from '../../../agent/cli/agent-processes.js';
@@ -18,66 +17,9 @@ import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { Agent } from '../../../agent/runtime/agent.js';
 import { REAL_FACTORIES } from '../../../agent/runtime/factories.js';
+import { candidateKeys, handshake, pool } from './helpers.js';
 
 const RAFT = { electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600, heartbeatIntervalMs: 50 };
-
-/**
- * Runs one s_client handshake; true when it completed: s_client exits 0 with no alert or
- * error (it prints "Cipher is ..." even when the server then refuses its Finished).
- */
-function handshake(port: number, identity: string, pskHex: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn('openssl', ['s_client', '-dtls1_2', '-psk', pskHex, '-psk_identity', identity, '-cipher', 'PSK-AES128-CCM8', '-connect', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 8000);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve(code === 0 && /Cipher is PSK-AES128-CCM8/.test(output) && !/alert|:error:/.test(output));
-    });
-  });
-}
-
-/** Every file under `dir` (its data folder aside). */
-function filesOf(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (name === 'data') return [];
-    return statSync(path).isDirectory() ? filesOf(path) : [path];
-  });
-}
-
-/** Every key-looking string in `dir`'s files, as the hex of candidate PSK bytes (hex read as bytes, and as text). */
-function candidateKeys(dir: string): string[] {
-  const candidates = new Set<string>();
-  for (const file of filesOf(dir)) {
-    const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/[0-9a-fA-F]{32,}/g)) {
-      const hex = match[0];
-      if (hex.length % 2 === 0) candidates.add(hex.toLowerCase());
-      candidates.add(Buffer.from(hex, 'latin1').toString('hex'));
-    }
-    for (const match of text.matchAll(/[A-Za-z0-9+/]{24,}={0,2}/g)) candidates.add(Buffer.from(match[0], 'base64').toString('hex'));
-  }
-  return [...candidates].filter((hex) => hex.length >= 2 && hex.length <= 1024);
-}
-
-/** Runs `tasks` with at most `width` at once. */
-async function pool<T>(tasks: readonly (() => Promise<T>)[], width: number): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < tasks.length) {
-        const index = next;
-        next += 1;
-        results[index] = await (tasks[index] ?? (() => Promise.reject(new Error('no task'))))();
-      }
-    }),
-  );
-  return results;
-}
 
 interface Member {
   readonly id: string;
