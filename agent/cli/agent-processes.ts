@@ -83,14 +83,14 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
    * exec the agent in place, so that signals reach it. Default none: node runs directly.
    */
   readonly wrapCommand?: (id: string) => readonly string[];
-  /** Opens the endpoint clients' datagram endpoint (e.g. DTLS with the admin PSK); default UDP. */
-  readonly openEndpointClient?: () => Promise<DatagramEndpoint>;
+  /** Opens the datagram endpoint of agent `id`'s endpoint client (e.g. DTLS with its endpoint key); default UDP. */
+  readonly openEndpointClient?: (id: string) => Promise<DatagramEndpoint>;
 }
 
 interface Slot {
   readonly init: InitNode;
   process: ChildProcess | null;
-  readonly client: EndpointClient;
+  client: EndpointClient;
   exited: Promise<number | null>;
 }
 
@@ -131,7 +131,7 @@ export class AgentProcesses {
   private newSlot(init: InitNode): Slot {
     const target = endpointTarget(init.endpoint, this.options.requestTimeoutMs ?? 2000);
     const open = this.options.openEndpointClient;
-    return { init, process: null, client: new EndpointClient(open === undefined ? target : { ...target, open }), exited: Promise.resolve(null) };
+    return { init, process: null, client: new EndpointClient(open === undefined ? target : { ...target, open: () => open(init.id) }), exited: Promise.resolve(null) };
   }
 
   /** Drives agents from configuration files that already exist (e.g. provisioned bundles); writes nothing. */
@@ -197,6 +197,17 @@ export class AgentProcesses {
         done(code);
       });
     });
+  }
+
+  /**
+   * Replaces the endpoint client of agent `id` with a new one (a new DTLS session, the key read
+   * again): for an agent whose endpoint keys changed (a rekeyed gateway restarted with its new bundle).
+   */
+  async renewClient(id: string): Promise<void> {
+    const slot = this.slot(id);
+    const old = slot.client;
+    slot.client = this.newSlot(slot.init).client;
+    await old.close();
   }
 
   startAll(): void {
