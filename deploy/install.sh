@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs coraft and one gateway's bundle (from `coraft provision`) in the standard places:
 #   PREFIX (default /opt/coraft)                 the package and its production dependencies
-#   /etc/coraft                                  agent.json, the gateway's key, keystore, admin key
+#   /etc/coraft                                  agent.json, the gateway's link keys (keystore.json), node
+#                                                secret, endpoint keys and the admin public key
 #   /var/lib/coraft                              the node's state (mode 0700)
 #   /etc/systemd/system/coraft.service           the unit, and coraft.service.d/10-gateway.conf
 #   /usr/lib/sysusers.d/coraft.conf              the service user
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2; shift 2 ;;
     --destdir) destdir=$2; shift 2 ;;
     --start) start=yes; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -57,16 +58,18 @@ if [ -z "$destdir" ]; then
   owner=coraft:coraft
 fi
 
-# 3. Configuration and keys: /etc/coraft (0750), key files 0600.
+# 3. Configuration and keys: /etc/coraft (0750), key files 0600, the admin public key 0644.
+#    A bundle from before link keys (<id>.key, admin.key) is refused: re-provision it.
+[ -f "$bundle/node.secret" ] || { echo "install.sh: $bundle holds no node.secret: a bundle from before link keys? re-provision it (deploy/README.md)" >&2; exit 65; }
+secrets="agent.json keystore.json node.secret endpoint-kv.key endpoint-admin.key"
 install -d -m 0750 "$destdir/etc/coraft"
-install -m 0600 "$bundle/agent.json" "$destdir/etc/coraft/agent.json"
-install -m 0600 "$bundle/$id.key" "$destdir/etc/coraft/$id.key"
-install -m 0600 "$bundle/keystore.json" "$destdir/etc/coraft/keystore.json"
-install -m 0600 "$bundle/admin.key" "$destdir/etc/coraft/admin.key"
+for file in $secrets; do install -m 0600 "$bundle/$file" "$destdir/etc/coraft/$file"; done
+install -m 0644 "$bundle/admin.pub" "$destdir/etc/coraft/admin.pub"
 install -d -m 0700 "$destdir/var/lib/coraft"
 if [ -n "$owner" ]; then
   chown root:coraft "$destdir/etc/coraft"
-  chown "$owner" "$destdir/etc/coraft/agent.json" "$destdir/etc/coraft/$id.key" "$destdir/etc/coraft/keystore.json" "$destdir/etc/coraft/admin.key" "$destdir/var/lib/coraft"
+  for file in $secrets admin.pub; do chown "$owner" "$destdir/etc/coraft/$file"; done
+  chown "$owner" "$destdir/var/lib/coraft"
 fi
 
 # 4. The unit and the gateway's drop-in.

@@ -1,5 +1,6 @@
 // Proves the install path and the unit: deploy/install.sh lays a provisioned bundle into a
-// temporary root (--destdir, --no-package: no root, no npm) with keys mode 0600 under
+// temporary root (--destdir, --no-package: no root, no npm) with its link keys, node secret
+// and endpoint keys mode 0600 (the admin public key 0644) under
 // /etc/coraft (0750) and /var/lib/coraft 0700, plus the unit and the gateway's drop-in; then
 // `systemd-analyze verify` accepts the installed unit (ExecStart pointed into the temporary
 // root, where a stand-in executable sits) without a single warning, and
@@ -31,10 +32,11 @@ describe('install.sh and systemd/coraft.service', function () {
   const mode = (path: string): number => statSync(join(destdir, path)).mode & 0o777;
 
   it('installs the bundle with private keys in the standard places', () => {
-    for (const file of ['agent.json', 'gw2.key', 'keystore.json', 'admin.key']) assert.equal(mode(`etc/coraft/${file}`), 0o600, file);
+    for (const file of ['agent.json', 'keystore.json', 'node.secret', 'endpoint-kv.key', 'endpoint-admin.key']) assert.equal(mode(`etc/coraft/${file}`), 0o600, file);
+    assert.equal(mode('etc/coraft/admin.pub'), 0o644);
     assert.equal(mode('etc/coraft'), 0o750);
     assert.equal(mode('var/lib/coraft'), 0o700);
-    assert.equal(readFileSync(join(destdir, 'etc/coraft/gw2.key'), 'utf8'), readFileSync(join(dir, 'out/bundles/gw2/gw2.key'), 'utf8'));
+    assert.equal(readFileSync(join(destdir, 'etc/coraft/keystore.json'), 'utf8'), readFileSync(join(dir, 'out/bundles/gw2/keystore.json'), 'utf8'));
     assert.match(readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8'), /gateway gw2[\s\S]*MemoryMax=128M/);
     assert.match(readFileSync(join(destdir, 'usr/lib/sysusers.d/coraft.conf'), 'utf8'), /^u coraft /m);
   });
