@@ -10,10 +10,12 @@ import { publicKeyFromText } from '../trust/admin-command.js';
 import { parseOptions, UsageError } from './args.js';
 import { CLIENT_EXIT, COMMON, memberRows, membersTable, out, withClient } from './client-commands.js';
 import { JsonFields, type EndpointClient } from './endpoint-client.js';
-import { readLinks, SIGNING_OPTIONS, signerOf, type Signer } from './admin-signing.js';
+import { maybeSignOnly, readLinks, SIGNING_OPTIONS, signerOf, type Signer } from './admin-signing.js';
 
-const OPTIONS_HELP = `options: --admin-key FILE [--cluster ID] [--valid-for-s S], --endpoint HOST:PORT,
-         --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS`;
+const OPTIONS_HELP = `options: --admin-key FILE [--cluster ID] [--valid-for-s S] [--sign-only FILE],
+         --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS
+--sign-only FILE writes the signed command instead of sending it (send it later, from a
+gateway, with 'coraft admin submit FILE').`;
 
 const MEMBERS_HELP = `usage: coraft members list
        coraft members add ID ADDRESS [--learner] [--links FILE]
@@ -42,6 +44,21 @@ async function moveLeadershipFrom(client: EndpointClient, signer: Signer, id: st
   await sendSigned(client, 'POST', '/leader/transfer', signer.sign({ op: 'transfer-leadership', to: null }));
 }
 
+/** The operation a `members` verb signs. */
+function membersOperation(verb: string, id: string, address: string | undefined, values: { learner?: boolean | undefined; links?: string | undefined }, signer: Signer): AdminOperation {
+  switch (verb) {
+    case 'add':
+      if (address === undefined) throw new UsageError('members add: ID and ADDRESS are required');
+      return { op: 'add-member', id, address, learner: values.learner === true, links: readLinks(values.links, signer, id) };
+    case 'remove':
+      return { op: 'remove-member', id };
+    case 'rekey':
+      return { op: 'rekey-member', id, links: readLinks(values.links, signer, id) };
+    default:
+      throw new UsageError(`members: unknown verb ${JSON.stringify(verb)}; expected list, add, remove or rekey`);
+  }
+}
+
 export async function runMembers(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS, learner: { type: 'boolean' }, links: { type: 'string' } });
   const [verb, id, address] = positionals;
@@ -61,27 +78,22 @@ export async function runMembers(args: readonly string[]): Promise<number> {
   }
   if (id === undefined) throw new UsageError(`members ${verb}: ID is required`);
   const signer = signerOf(values);
+  const operation = membersOperation(verb, id, address, values, signer);
+  if (maybeSignOnly(values, signer.sign(operation))) return CLIENT_EXIT.ok;
   return withClient(timeouts, async (client) => {
     switch (verb) {
-      case 'add': {
-        if (address === undefined) throw new UsageError('members add: ID and ADDRESS are required');
-        const links = readLinks(values.links, signer, id);
-        if (values.json !== true) process.stderr.write(`adding ${id} at ${address}: it joins as a learner, catches up, then becomes a voter...\n`);
-        report(await sendSigned(client, 'POST', '/members', signer.sign({ op: 'add-member', id, address, learner: values.learner === true, links })), `added ${id}${values.learner === true ? ' as a learner' : ''}`);
+      case 'add':
+        if (values.json !== true) process.stderr.write(`adding ${id} at ${address ?? ''}: it joins as a learner, catches up, then becomes a voter...\n`);
+        report(await sendSigned(client, 'POST', '/members', signer.sign(operation)), `added ${id}${values.learner === true ? ' as a learner' : ''}`);
         return CLIENT_EXIT.ok;
-      }
       case 'remove':
         await moveLeadershipFrom(client, signer, id);
-        report(await sendSigned(client, 'DELETE', `/members/${id}`, signer.sign({ op: 'remove-member', id })), `removed ${id}`);
+        report(await sendSigned(client, 'DELETE', `/members/${id}`, signer.sign(operation)), `removed ${id}`);
         return CLIENT_EXIT.ok;
-      case 'rekey': {
-        const links = readLinks(values.links, signer, id);
-        await moveLeadershipFrom(client, signer, id);
-        report(await sendSigned(client, 'PUT', `/members/${id}/key`, signer.sign({ op: 'rekey-member', id, links })), `rekeyed ${id}: install its new bundle and restart it now`);
-        return CLIENT_EXIT.ok;
-      }
       default:
-        throw new UsageError(`members: unknown verb ${JSON.stringify(verb)}; expected list, add, remove or rekey`);
+        await moveLeadershipFrom(client, signer, id);
+        report(await sendSigned(client, 'PUT', `/members/${id}/key`, signer.sign(operation)), `rekeyed ${id}: install its new bundle and restart it now`);
+        return CLIENT_EXIT.ok;
     }
   }, 'admin');
 }
@@ -94,6 +106,7 @@ export async function runLeader(args: readonly string[]): Promise<number> {
   }
   const operation: AdminOperation = { op: 'transfer-leadership', to: values.to ?? null };
   const signer = signerOf(values);
+  if (maybeSignOnly(values, signer.sign(operation))) return CLIENT_EXIT.ok;
   return withClient(values, async (client) => {
     const leaderId = (await sendSigned(client, 'POST', '/leader/transfer', signer.sign(operation))).nullableString('leaderId');
     out(values.json === true ? JSON.stringify({ leaderId }) : `leader is now ${leaderId ?? '(unknown)'}`);
@@ -118,10 +131,33 @@ export async function runSnapshot(args: readonly string[]): Promise<number> {
   }, 'admin');
 }
 
+const ADMIN_HELP = `usage: coraft admin set-key --public-key FILE
+       coraft admin submit SIGNED_FILE
+${OPTIONS_HELP}
+
+set-key rotates the admin key: commits FILE (the new Ed25519 public key, PEM), signed with the
+current admin key (--admin-key). From then on every node accepts only the new key.
+submit sends a command signed elsewhere (--sign-only) to this endpoint; no admin key needed.`;
+
+/** Sends a command signed elsewhere; the node checks it like any other. */
+async function submit(values: Parameters<typeof withClient>[0] & { json?: boolean | undefined }, file: string): Promise<number> {
+  const envelope = Uint8Array.from(readFileSync(file));
+  return withClient(values, async (client) => {
+    const body = await sendSigned(client, 'POST', '/admin', envelope);
+    out(values.json === true ? JSON.stringify({ leaderId: body.nullableString('leaderId') }) : `done: ${body.nullableString('op') ?? 'command'} applied`);
+    return CLIENT_EXIT.ok;
+  }, 'admin');
+}
+
 export async function runAdmin(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS, 'public-key': { type: 'string' } });
+  if (positionals[0] === 'submit' && values.help !== true) {
+    const file = positionals[1];
+    if (file === undefined) throw new UsageError('admin submit: SIGNED_FILE is required');
+    return submit(values, file);
+  }
   if (values.help === true || positionals[0] !== 'set-key') {
-    out(`usage: coraft admin set-key --public-key FILE\n${OPTIONS_HELP}\n\nRotates the admin key: commits FILE (the new Ed25519 public key, PEM), signed with the\ncurrent admin key (--admin-key). From then on every node accepts only the new key.`);
+    out(ADMIN_HELP);
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;
   }
   const file = values['public-key'];
@@ -129,8 +165,10 @@ export async function runAdmin(args: readonly string[]): Promise<number> {
   const publicKey = readFileSync(file, 'utf8');
   if (publicKeyFromText(publicKey) === null) throw new UsageError(`--public-key: ${file} is not an Ed25519 public key (PEM)`);
   const signer = signerOf(values);
+  const envelope = signer.sign({ op: 'set-admin-key', publicKey });
+  if (maybeSignOnly(values, envelope)) return CLIENT_EXIT.ok;
   return withClient(values, async (client) => {
-    const body = await sendSigned(client, 'POST', '/admin', signer.sign({ op: 'set-admin-key', publicKey }));
+    const body = await sendSigned(client, 'POST', '/admin', envelope);
     out(values.json === true ? JSON.stringify({ leaderId: body.nullableString('leaderId') }) : 'the new admin key is in force on every node');
     return CLIENT_EXIT.ok;
   }, 'admin');

@@ -5,7 +5,7 @@
  * The links an added or rekeyed member's peers learn come from the provisioner's links file
  * (`--links FILE`, default links/<ID>.json next to the key file). Keys are never printed.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { isValidNodeId } from '../core/membership.js';
@@ -18,6 +18,8 @@ export interface SigningValues {
   'admin-key'?: string | undefined;
   cluster?: string | undefined;
   'valid-for-s'?: string | undefined;
+  /** Write the signed command to this file instead of sending it (for `coraft admin submit` elsewhere). */
+  'sign-only'?: string | undefined;
 }
 
 /** The command-line options of signing, for parseOptions. */
@@ -25,6 +27,7 @@ export const SIGNING_OPTIONS = {
   'admin-key': { type: 'string' },
   cluster: { type: 'string' },
   'valid-for-s': { type: 'string' },
+  'sign-only': { type: 'string' },
 } as const;
 
 /** Signs admin operations for one cluster. */
@@ -86,4 +89,16 @@ export function readLinks(file: string | undefined, signer: Signer, id: string):
     if (!isValidNodeId(holder) || typeof generation !== 'string' || bytes.byteLength !== WRAPPED_LINK_BYTES) throw new UsageError(`--links: ${path} holds a malformed link`);
     return { holder, generation, wrapped: bytes };
   });
+}
+
+/**
+ * With --sign-only FILE: writes the signed command there (mode 0600) and returns true, so that
+ * it can be carried to a gateway and sent with `coraft admin submit FILE` before it expires.
+ */
+export function maybeSignOnly(values: SigningValues, envelope: Uint8Array): boolean {
+  const file = values['sign-only'];
+  if (file === undefined) return false;
+  writeFileSync(file, envelope, { mode: 0o600 });
+  process.stdout.write(`wrote the signed command to ${file}; send it with: coraft admin submit ${file} --endpoint HOST:PORT --endpoint-key FILE\n`);
+  return true;
 }

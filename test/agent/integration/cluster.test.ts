@@ -4,7 +4,8 @@
  * libcoap's coap-client: writes sent to followers are forwarded and committed everywhere, a
  * retried (client, seq) write is applied once, Observe notifications arrive on /kv/{key} and
  * /status, a fourth agent is added and removed with `coraft members` (signed with the admin key
- * of the cluster's provisioner folder; unsigned, the change is refused), and the `--trace` files
+ * of the cluster's provisioner folder; unsigned, the change is refused; the removal is signed
+ * offline and sent with `coraft admin submit`, once), and the `--trace` files
  * of all nodes agree on every applied entry. One cluster serves every case, in order.
  */
 import { strict as assert } from 'node:assert';
@@ -168,9 +169,16 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     assert.match(await coapClient('-m', 'put', '-e', 'via-n4', url('n4', '/kv/joined')), /^\{"revision":\d+\}$/);
     assert.equal(await coapClient('-m', 'get', url(leader, '/kv/joined')), 'via-n4');
 
-    const remove = await coraft('members', 'remove', 'n4', '--endpoint', endpointOf(cluster, leader), ...admin);
+    // Signed offline (--sign-only), sent later by someone without the admin key (admin submit).
+    const signedFile = join(traceDir, 'remove-n4.signed');
+    const signed = await coraft('members', 'remove', 'n4', '--sign-only', signedFile, ...admin);
+    assert.equal(signed.code, 0, signed.stderr);
+    const remove = await coraft('admin', 'submit', signedFile, '--endpoint', endpointOf(cluster, leader));
     assert.equal(remove.code, 0, remove.stderr);
-    assert.equal(remove.stdout, 'removed n4\n');
+    assert.equal(remove.stdout, 'done: remove-member applied\n');
+    const again = await coraft('admin', 'submit', signedFile, '--endpoint', endpointOf(cluster, f1));
+    assert.equal(again.code, 1, 'a signed command runs once');
+    assert.match(again.stderr, /4\.03 .*replayed/);
     const table = await coraft('members', 'list', '--endpoint', endpointOf(cluster, f1));
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^MEMBER +ADDRESS +ROLE +MATCH\n/);
