@@ -36,9 +36,6 @@ export function isHexKey(hex: unknown): hex is string {
   return typeof hex === 'string' && hex.length % 2 === 0 && hex.length >= 2 * PSK_BYTES_MIN && hex.length <= 2 * PSK_BYTES_MAX && /^[0-9a-fA-F]+$/.test(hex);
 }
 
-/** Most opened keys remembered (a cache of unwrapping results). */
-const OPENED_MAX = 256;
-
 /** What the keystore is given. */
 export interface LinkKeystoreOptions {
   readonly nodeId: NodeId;
@@ -57,7 +54,8 @@ export interface ReplicatedView {
 
 export class LinkKeystore {
   private view: ReplicatedView | null = null;
-  private readonly opened = new Map<string, Uint8Array | null>();
+  /** Unwrapping results by ciphertext object (records are immutable); weak, so it never outgrows the state. */
+  private readonly opened = new WeakMap<Uint8Array, { readonly generation: string; readonly peer: NodeId; readonly key: Uint8Array | null }>();
 
   constructor(
     private readonly options: LinkKeystoreOptions,
@@ -99,13 +97,11 @@ export class LinkKeystore {
   private open(peer: NodeId, generation: string, wrapped: Uint8Array): Uint8Array | null {
     const secret = this.options.nodeSecret;
     if (secret === null) return null;
-    const memo = `${peer}/${generation}/${Buffer.from(wrapped).toString('base64')}`;
-    const known = this.opened.get(memo);
-    if (known !== undefined) return known;
+    const known = this.opened.get(wrapped);
+    if (known !== undefined && known.peer === peer && known.generation === generation) return known.key;
     const key = unwrapLinkKey(secret, this.options.cluster, this.options.nodeId, peer, generation, wrapped);
     if (key === null) this.logger?.warning('a link key wrapped for this node does not open with its node secret (stale bundle?)', { node: this.options.nodeId, peer, generation });
-    if (this.opened.size >= OPENED_MAX) this.opened.clear();
-    this.opened.set(memo, key);
+    this.opened.set(wrapped, { peer, generation, key });
     return key;
   }
 
