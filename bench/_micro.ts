@@ -2,7 +2,8 @@
  * Runs one of the existing benchmark scripts for the suite, in a child process
  * (`node --import tsx bench/run.ts NAME --json ARGS`), so that a failing or leaking benchmark
  * cannot take the suite with it. Its lines are echoed with a prefix; its figures are the last
- * JSON line it prints. A benchmark that overruns its time limit is killed and reported so.
+ * JSON line it prints. A benchmark that overruns its time limit is stopped (SIGTERM, then
+ * SIGKILL after a grace period) and reported so.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,8 @@ export type MicroResult =
   | { readonly name: string; readonly ok: false; readonly seconds: number; readonly error: string };
 
 const RUNNER = join(dirname(fileURLToPath(import.meta.url)), 'run.ts');
+/** How long an overrunning benchmark has to stop after SIGTERM before it is killed, ms. */
+const KILL_GRACE_MS = 30_000;
 /** Most output kept from one benchmark, bytes. */
 const OUTPUT_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -49,13 +52,21 @@ export function runMicro(name: string, args: readonly string[], timeoutMs: numbe
     child.stderr.on('data', (chunk: Buffer) => {
       if (errors.length < 64 * 1024) errors += chunk.toString('utf8');
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // Overrun: SIGTERM first, so a benchmark stops the clusters it runs and removes their folders; SIGKILL after a grace period.
+    let overran = false;
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      overran = true;
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    }, timeoutMs);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(killer);
       const seconds = Math.round((Date.now() - started) / 100) / 10;
       const figures = lastJson(output);
       if (code === 0 && figures !== null) done({ name, ok: true, seconds, figures });
-      else done({ name, ok: false, seconds, error: signal === 'SIGKILL' ? `killed after ${timeoutMs} ms` : `exit ${String(code)}: ${errors.trim().split('\n').slice(-3).join(' | ')}` });
+      else done({ name, ok: false, seconds, error: overran ? `stopped after ${timeoutMs} ms (${signal ?? `exit ${String(code)}`})` : `exit ${String(code)}${signal === null ? '' : ` (${signal})`}: ${errors.trim().split('\n').slice(-3).join(' | ')}` });
     });
   });
 }

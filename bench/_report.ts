@@ -137,8 +137,8 @@ export function headlines(results: SuiteResults): string[] {
   return lines;
 }
 
-/** Renders report.md. */
-export function renderReport(results: SuiteResults, plots: readonly string[]): string {
+/** Renders report.md; `sections` (Markdown lines, e.g. vs-etcd's) go after the load tables. */
+export function renderReport(results: SuiteResults, plots: readonly string[], sections: readonly string[] = []): string {
   const m = results.machine;
   const v = results.versions;
   const table = (r: LoadResult): string[] => [
@@ -166,6 +166,7 @@ export function renderReport(results: SuiteResults, plots: readonly string[]): s
     '## End-to-end load (PUTs through the local endpoints, closed loop)',
     ...results.load.flatMap((r, i) => [``, `### ${configName(r.config)}`, '', `![latency vs throughput](${plots[i] ?? ''})`, '', ...table(r)]),
     '',
+    ...sections,
     '## Benchmark scripts',
     ...results.micro.map((r) => (r.ok ? `- ${r.name} (${r.seconds} s): ${scalarFigures(r.figures)}` : `- ${r.name}: FAILED (${r.error})`)),
     '',

@@ -119,7 +119,7 @@ async function coapPackage(outstanding: number, durationMs: number): Promise<num
 
 async function ours(outstanding: number, durationMs: number): Promise<number> {
   const timers = createRealTimers();
-  const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), clock: timers });
+  const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), timers: timers });
   server.addResource('/raft/AppendEntries', { POST: (request) => Promise.resolve({ code: CoapResponseCode.Changed, payload: request.payload }) });
   await server.start();
   const client = new CoapClient({ openEndpoint: () => openUdpEndpoint(), timers, prng: createCryptoPrng() });

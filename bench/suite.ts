@@ -1,6 +1,8 @@
 /**
- * The bench suite: `npm run bench -- suite [--quick | --full] [--out DIR] [--no-micro] [--no-load]`.
- * Runs the benchmark scripts (each in a child process) and an end-to-end load test against real
+ * The bench suite: `npm run bench -- suite [--quick | --full] [--out DIR] [--no-micro] [--no-load]
+ *                  [--only=NAME,...]` (--only: just these benchmark scripts, e.g. --only=vs-etcd).
+ * Runs the benchmark scripts (each in a child process; vs-etcd among them, with its own plots of
+ * coraft beside etcd) and an end-to-end load test against real
  * loopback clusters (bench/_load.ts): write throughput and latency percentiles over a sweep of
  * concurrent clients, value sizes, cluster sizes, transports and codecs, with each agent's CPU and
  * memory, and the failover time after a SIGKILL of the leader. Writes
@@ -18,6 +20,7 @@ import { runMicro } from './_micro.js';
 import type { MicroResult } from './_micro.js';
 import { headlines, machineInfo, renderReport, versions, writePlots } from './_report.js';
 import type { LoadResult, SuiteResults } from './_report.js';
+import { renderVsEtcdPlots, vsEtcdSection, vsPlotPoints } from './_vs-etcd-plot.js';
 
 type Mode = 'quick' | 'default' | 'full';
 
@@ -28,7 +31,8 @@ interface LoadPlan {
 }
 
 interface Plan {
-  readonly micro: readonly { readonly name: string; readonly args: readonly string[] }[];
+  /** The benchmark scripts, each with its own time limit when it needs more than microTimeoutMs. */
+  readonly micro: readonly { readonly name: string; readonly args: readonly string[]; readonly timeoutMs?: number }[];
   readonly microTimeoutMs: number;
   readonly load: readonly LoadPlan[];
   readonly durationMs: number;
@@ -42,6 +46,13 @@ const SIZES = [16, 256, 4096, 65_536] as const;
 
 const grid = (clients: readonly number[], sizes: readonly number[]): LoadPlan['points'] => sizes.flatMap((valueBytes) => clients.map((c) => ({ clients: c, valueBytes })));
 
+/** coraft beside etcd (bench/vs-etcd.ts): a few points in quick mode, 256 B and 4 KiB by default, the bench's whole default grid in full. */
+function vsEtcd(mode: Mode): Plan['micro'][number] {
+  if (mode === 'quick') return { name: 'vs-etcd', args: ['--duration-ms=2000', '--warmup-ms=300', '--clients=1,16,64', '--values=256'], timeoutMs: 180_000 };
+  if (mode === 'default') return { name: 'vs-etcd', args: ['--duration-ms=4000', '--warmup-ms=500', '--clients=1,16,64,256', '--values=256,4096'], timeoutMs: 600_000 };
+  return { name: 'vs-etcd', args: [], timeoutMs: 1_800_000 };
+}
+
 function plan(mode: Mode): Plan {
   const quick = mode === 'quick';
   const micro = [
@@ -53,6 +64,7 @@ function plan(mode: Mode): Plan {
     { name: 'lincheck', args: ['--repeat', quick ? '1' : '2'] },
     { name: 'kv-apply', args: ['--count', quick ? '30000' : '200000'] },
     { name: 'cluster', args: quick ? ['--quick'] : [] },
+    vsEtcd(mode),
   ];
   const base: ClusterConfig = { nodes: 3, transport: 'coaps', codec: 'cbor' };
   if (mode === 'full') {
@@ -86,6 +98,18 @@ function plan(mode: Mode): Plan {
     warmupMs: 1_000,
     failoverTrials: 3,
   };
+}
+
+/** Writes the vs-etcd plots into `dir` when that bench ran; returns its report section (empty otherwise). */
+function vsEtcdReport(dir: string, micro: readonly MicroResult[]): string[] {
+  const result = micro.find((m) => m.name === 'vs-etcd');
+  const points = result?.ok === true ? vsPlotPoints(result.figures) : [];
+  if (points.length === 0) return [];
+  const svg = renderVsEtcdPlots(points);
+  const files = { throughput: 'vs-etcd-throughput.svg', p99: 'vs-etcd-p99.svg' };
+  writeFileSync(join(dir, files.throughput), svg.throughput);
+  writeFileSync(join(dir, files.p99), svg.p99);
+  return vsEtcdSection(points, files);
 }
 
 function timestamp(): string {
@@ -128,14 +152,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const notes: string[] = [];
   const micro: MicroResult[] = [];
   if (!args.includes('--no-micro')) {
-    for (const m of p.micro) {
+    const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',') ?? null;
+    for (const m of p.micro.filter((x) => only === null || only.includes(x.name))) {
       if (!existsSync(join(HERE, `${m.name}.ts`))) {
         notes.push(`bench/${m.name}.ts does not exist in this build: skipped`);
         log(`${m.name}: skipped (bench/${m.name}.ts does not exist)`);
         continue;
       }
       log(`${m.name} ${m.args.join(' ')}`);
-      const result = await runMicro(m.name, m.args, p.microTimeoutMs, log);
+      const result = await runMicro(m.name, m.args, m.timeoutMs ?? p.microTimeoutMs, log);
       if (!result.ok) log(`  ${m.name} FAILED: ${result.error}`);
       micro.push(result);
     }
@@ -158,7 +183,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const results: SuiteResults = { startedAt, mode, machine: machineInfo(), versions: versions(), settings, micro, load, failover, notes };
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const plots = writePlots(dir, load);
-  writeFileSync(join(dir, 'report.md'), renderReport(results, plots));
+  writeFileSync(join(dir, 'report.md'), renderReport(results, plots, vsEtcdReport(dir, micro)));
   log(`\nresults: ${join(dir, 'results.json')}\nreport: ${join(dir, 'report.md')}`);
   for (const line of headlines(results)) log(`  ${line}`);
   return { dir, mode, headlines: headlines(results), microFailed: micro.filter((m) => !m.ok).map((m) => m.name) };

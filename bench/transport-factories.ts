@@ -107,7 +107,7 @@ function rpcTransport(make: (listenPort: number) => PeerPair): BenchTransport {
 function coapMessaging(): BenchTransport {
   return {
     async startServer() {
-      const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), clock: createRealTimers() });
+      const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), timers: createRealTimers() });
       server.addResource('/raft/AppendEntries', { POST: (request) => Promise.resolve({ code: CoapResponseCode.Changed, payload: request.payload.subarray(0, 16) }) });
       await server.start();
       return { port: server.localAddress().port, stop: () => server.stop() };

@@ -93,7 +93,8 @@ export function nodeKeyFiles(keys: FleetKeys, id: string, peers: readonly string
   const files: [string, string, number][] = [
     [NODE_FILES.keystore, `${JSON.stringify(keystoreOf(keys, id, peers), null, 2)}\n`, 0o600],
     [NODE_FILES.nodeSecret, `${nodeSecretHex(keys, id)}\n`, 0o600],
-    [NODE_FILES.adminPublicKey, keys.adminPublicKeyPem, 0o644],
+    // Public, but the trust rests on its integrity: it is read like a secret (owner and mode checked).
+    [NODE_FILES.adminPublicKey, keys.adminPublicKeyPem, 0o600],
   ];
   if (endpointKeys) {
     files.push([NODE_FILES.endpointKv, `${endpointKeyHex(keys, id, 'kv')}\n`, 0o600], [NODE_FILES.endpointAdmin, `${endpointKeyHex(keys, id, 'admin')}\n`, 0o600]);

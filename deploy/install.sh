@@ -6,8 +6,11 @@
 #   /var/lib/coraft                              the node's state (mode 0700)
 #   /etc/systemd/system/coraft.service           the unit, and coraft.service.d/10-gateway.conf
 #   /usr/lib/sysusers.d/coraft.conf              the service user
-# Keys are installed mode 0600, owned by the service user. With --destdir DIR everything goes
-# under DIR and nothing is chowned, enabled or started (packaging and tests, no root needed).
+# /etc/coraft is root:coraft 0750 and its files root:coraft 0640: the agent (user coraft) reads
+# them through its group and cannot change them; the agent refuses a key file that others may
+# read. /var/lib/coraft is coraft:coraft 0700. With --destdir DIR everything goes under DIR and
+# nothing is enabled or started (packaging and tests); ownership is set only when run as root
+# on a host that has the coraft user, else left to the packager (with a warning).
 #
 # usage: install.sh --bundle DIR (--package TARBALL | --no-package) [--prefix DIR]
 #                   [--destdir DIR] [--start]
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2; shift 2 ;;
     --destdir) destdir=$2; shift 2 ;;
     --start) start=yes; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -50,26 +53,37 @@ fi
 # 2. The service user (real installs only).
 install -d -m 0755 "$destdir/usr/lib/sysusers.d"
 install -m 0644 "$here/coraft.sysusers.conf" "$destdir/usr/lib/sysusers.d/coraft.conf"
-owner=""
 if [ -z "$destdir" ]; then
   if command -v systemd-sysusers >/dev/null 2>&1; then systemd-sysusers coraft.conf
   elif ! id coraft >/dev/null 2>&1; then useradd --system --home-dir /var/lib/coraft --shell /usr/sbin/nologin coraft
   fi
-  owner=coraft:coraft
 fi
 
-# 3. Configuration and keys: /etc/coraft (0750), key files 0600, the admin public key 0644.
-#    A bundle from before link keys (<id>.key, admin.key) is refused: re-provision it.
+# 3. Configuration and keys: /etc/coraft root:coraft 0750, its files root:coraft 0640 (modes set
+#    by install(1), whatever the umask); the state folder coraft:coraft 0700. The files: the
+#    configuration, the gateway's link keys, node secret, endpoint keys and the admin public key
+#    (whose integrity matters: the agent checks it like a secret). A bundle from before link keys
+#    (<id>.key, admin.key) is refused: re-provision it.
 [ -f "$bundle/node.secret" ] || { echo "install.sh: $bundle holds no node.secret: a bundle from before link keys? re-provision it (deploy/README.md)" >&2; exit 65; }
-secrets="agent.json keystore.json node.secret endpoint-kv.key endpoint-admin.key"
+files="agent.json keystore.json node.secret endpoint-kv.key endpoint-admin.key admin.pub"
 install -d -m 0750 "$destdir/etc/coraft"
-for file in $secrets; do install -m 0600 "$bundle/$file" "$destdir/etc/coraft/$file"; done
-install -m 0644 "$bundle/admin.pub" "$destdir/etc/coraft/admin.pub"
+for name in $files; do
+  install -m 0640 "$bundle/$name" "$destdir/etc/coraft/$name"
+done
 install -d -m 0700 "$destdir/var/lib/coraft"
-if [ -n "$owner" ]; then
-  chown root:coraft "$destdir/etc/coraft"
-  for file in $secrets admin.pub; do chown "$owner" "$destdir/etc/coraft/$file"; done
-  chown "$owner" "$destdir/var/lib/coraft"
+set_owners() {
+  chown root:coraft "$destdir/etc/coraft" || return 1
+  for name in $files; do
+    chown root:coraft "$destdir/etc/coraft/$name" || return 1
+  done
+  chown coraft:coraft "$destdir/var/lib/coraft"
+}
+if [ -z "$destdir" ]; then
+  set_owners || { echo "install.sh: cannot set the owners of /etc/coraft and /var/lib/coraft" >&2; exit 73; }
+elif [ "$(id -u)" = 0 ] && id coraft >/dev/null 2>&1; then
+  set_owners || { echo "install.sh: cannot set the owners under $destdir" >&2; exit 73; }
+else
+  echo "install.sh: owners left as they are under $destdir (not root, or no coraft user here); when packaging, make /etc/coraft and its files root:coraft and /var/lib/coraft coraft:coraft" >&2
 fi
 
 # 4. The unit and the gateway's drop-in.

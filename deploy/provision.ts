@@ -20,12 +20,13 @@
  * Every file holding a key is written mode 0600 in folders of mode 0700; keys are never printed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './inventory.schema.json' with { type: 'json' };
 import { ConfigError } from '../agent/errors.js';
+import { readSecretText, writeFileDurably } from '../agent/config/secret-files.js';
 import { publicKeyFromText } from '../agent/trust/admin-command.js';
 import { GENERATION_MAX, SECRET_BYTES } from '../agent/trust/crypto.js';
 import { newAdminKeyPair, type FleetKeys } from './fleet-keys.js';
@@ -122,14 +123,17 @@ export function readInventory(file: string): Inventory {
   return parseInventory(value);
 }
 
-/** Writes `text` to `file` (mode 0600) unless it already holds it; true when written. */
+/**
+ * Writes `text` to `file` (mode 0600) unless it already holds it; true when written. A write is
+ * durable (fsync before the rename, see writeFileDurably). The comparison reads the provisioner's
+ * own output, and an unchanged file gets its mode back, so a loosened bundle file is tightened.
+ */
 export function writeIfChanged(file: string, text: string, mode = 0o600): boolean {
   if (existsSync(file) && readFileSync(file, 'utf8') === text) {
     chmodSync(file, mode);
     return false;
   }
-  writeFileSync(file, text, { mode });
-  chmodSync(file, mode);
+  writeFileDurably(file, text, mode);
   return true;
 }
 
@@ -145,7 +149,7 @@ export function secretsDir(out: string): string {
 export function readFleetState(out: string): FleetState | null {
   const file = join(resolve(out), 'secrets', 'fleet.json');
   if (!existsSync(file)) return null;
-  return parseFleetState(JSON.parse(readFileSync(file, 'utf8')), file);
+  return parseFleetState(JSON.parse(readSecretText(file, '--out secrets/fleet.json')), file);
 }
 
 function parseGenerations(value: unknown, problem: (message: string) => ConfigError): Record<string, number> {

@@ -25,10 +25,11 @@
  *   that no one awaits and that becomes an unhandled rejection when a commit fails.
  * - `cache: false`, `compression: false`, `encoding: 'binary'`: records are encoded here.
  * - `mapSize`, `pageSize`, `maxDbs: 4`, `maxReaders` from the options; `remapChunks: false`.
+ * - `permissionsMode: 0o600`: data.mdb and lock.mdb are created private (lmdb-js's default is 0664).
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { open } from 'lmdb';
-import type { Database, RootDatabase } from 'lmdb';
+import type { Database, RootDatabase, RootDatabaseOptionsWithPath } from 'lmdb';
 import { PersistenceError } from '../agent/contracts.js';
 import type { HardState, LogIndex, Term } from '../agent/contracts.js';
 import { acquireDirectoryLock } from './dir-lock.js';
@@ -66,6 +67,9 @@ export interface OpenedDirectory {
   readonly projection: LogProjection;
 }
 
+/** The mode of every file the engine creates: the log holds the cluster's data, readable by the agent's user only. */
+export const DATA_FILE_MODE = 0o600;
+
 function checkDirectory(options: ResolvedLmdbOptions): void {
   const path = options.path;
   try {
@@ -78,7 +82,7 @@ function checkDirectory(options: ResolvedLmdbOptions): void {
 
 /** Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker). */
 export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
-  const env = open<Uint8Array, string>({
+  const rootOptions: RootDatabaseOptionsWithPath & { readonly permissionsMode: number } = {
     path: options.path,
     noSubdir: false,
     mapSize: options.mapSizeInitialBytes,
@@ -96,7 +100,10 @@ export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
     compression: false,
     encoding: 'binary',
     keyEncoding: 'ordered-binary',
-  });
+    // The mode LMDB creates data.mdb and lock.mdb with (lmdb-js reads it, its typings omit it).
+    permissionsMode: DATA_FILE_MODE,
+  };
+  const env = open<Uint8Array, string>(rootOptions);
   try {
     const log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', encoding: 'binary', keyEncoding: 'binary', cache: false, compression: false });
     const meta = env.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary', cache: false, compression: false });

@@ -4,7 +4,7 @@
  * (HTTP/1.1 over TLS 1.2 PSK) and `http`. Each returns the NetworkClient and NetworkServer of
  * one node.
  */
-import type { NetworkClient, NetworkServer, Prng, RpcSerializer, Timers } from '../agent/contracts.js';
+import type { Metrics, NetworkClient, NetworkServer, Prng, RpcSerializer, Timers } from '../agent/contracts.js';
 import { createCoapTransport, createUdpCoapTransport, type CoapTransportOptions } from './coap/index.js';
 import { assertNever } from './assert.js';
 import type { DatagramEndpoint } from './datagram.js';
@@ -45,6 +45,8 @@ export interface PeerTransportDeps {
   readonly prng?: Prng;
   /** Resolves peer host names (CoAP transports). Default: getaddrinfo. */
   readonly resolver?: HostResolver;
+  /** Counts the CoAP server's refusals by a limit (`coap_limit_refusals_total`). Default: none. */
+  readonly metrics?: Metrics;
 }
 
 /** One node's peer transport. */
@@ -56,7 +58,7 @@ export interface PeerTransport {
 /** Builds the peer transport named by `config.name`. */
 export function createPeerTransport(config: PeerTransportConfig, deps: PeerTransportDeps): PeerTransport {
   const common = { serializer: deps.serializer, ...(deps.timers === undefined ? {} : { timers: deps.timers }) };
-  const withPrng = { ...common, ...(deps.prng === undefined ? {} : { prng: deps.prng }) };
+  const withPrng = { ...common, ...(deps.prng === undefined ? {} : { prng: deps.prng }), ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) };
   switch (config.name) {
     case 'coaps':
       return createCoapTransport(

@@ -5,13 +5,14 @@
  * The links an added or rekeyed member's peers learn come from the provisioner's links file
  * (`--links FILE`, default links/<ID>.json next to the key file). Keys are never printed.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { isValidNodeId } from '../core/membership.js';
 import { ADMIN_VALIDITY_MAX_MS, privateKeyFromText, signAdminCommand, type AdminOperation, type WrappedLink } from '../trust/admin-command.js';
 import { WRAPPED_LINK_BYTES } from '../trust/crypto.js';
 import { intOption, UsageError } from './args.js';
+import { readSecretText, writeSecretFile } from '../config/secret-files.js';
 
 /** The options that sign. */
 export interface SigningValues {
@@ -58,7 +59,8 @@ function clusterNextTo(keyFile: string): string | null {
 export function signerOf(values: SigningValues): Signer {
   const keyFile = values['admin-key'] ?? process.env.CORAFT_ADMIN_KEY_FILE;
   if (keyFile === undefined || keyFile === '') throw new UsageError('admin commands are signed: --admin-key FILE (the admin private key, e.g. DIR/secrets/admin.key) is required');
-  const key: KeyObject | null = privateKeyFromText(readText(keyFile, '--admin-key'));
+  // A secret file: refused (ConfigError) when others may read it, see secret-files.ts.
+  const key: KeyObject | null = privateKeyFromText(readSecretText(keyFile, '--admin-key'));
   if (key === null) throw new UsageError(`--admin-key: ${keyFile} is not an Ed25519 private key (PEM)`);
   const cluster = values.cluster ?? clusterNextTo(keyFile);
   if (cluster === null) throw new UsageError(`--cluster ID is required (no fleet.json next to ${keyFile} names it)`);
@@ -98,7 +100,7 @@ export function readLinks(file: string | undefined, signer: Signer, id: string):
 export function maybeSignOnly(values: SigningValues, envelope: Uint8Array): boolean {
   const file = values['sign-only'];
   if (file === undefined) return false;
-  writeFileSync(file, envelope, { mode: 0o600 });
+  writeSecretFile(file, envelope);
   process.stdout.write(`wrote the signed command to ${file}; send it with: coraft admin submit ${file} --endpoint HOST:PORT --endpoint-key FILE\n`);
   return true;
 }

@@ -8,8 +8,9 @@
  * 1) listens for peers on P + 2(i-1) and serves its local endpoint on P + 2(i-1) + 1.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../errors.js';
 import { intOption, parseOptions } from './args.js';
 import { linksDocument, linksFile, newAdminKeyPair, nodeKeyFiles, trustConfigOf, type FleetKeys } from '../../deploy/fleet-keys.js';
@@ -87,7 +88,8 @@ export function initCluster(options: InitOptions): InitNode[] {
   return ids.map((id, i) => {
     const dir = join(root, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const [name, text, mode] of nodeKeyFiles(keys, id, ids, false)) writeFileSync(join(dir, name), text, { mode });
+    chmodSync(dir, 0o700);
+    for (const [name, text, mode] of nodeKeyFiles(keys, id, ids, false)) writeFileDurably(join(dir, name), text, mode);
     const endpoint = `${host(id)}:${options.basePort + 2 * i + 1}`;
     const config = {
       nodeId: id,
@@ -102,7 +104,7 @@ export function initCluster(options: InitOptions): InitNode[] {
       ...options.configOverrides?.(id),
     };
     const file = join(dir, 'agent.json');
-    writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    writeSecretFile(file, `${JSON.stringify(config, null, 2)}\n`);
     return { id, dir, config: file, endpoint };
   });
 }

@@ -7,9 +7,17 @@
  * watch its IPC channel), so nothing is left running.
  */
 import { AgentProcesses } from './agent-processes.js';
-import type { AgentProcess } from './agent-processes.js';
 import { intOption, parseOptions } from './args.js';
 import { table } from './client-commands.js';
+import { DemoClient } from './demo-client.js';
+import type { DemoTarget } from './demo-client.js';
+
+/** Timeout of one endpoint request, ms: a node that does not answer costs the client at most this. */
+const DEMO_REQUEST_TIMEOUT_MS = 1000;
+/** Pause between two rounds (a write and a read) of the demo client, ms. */
+const DEMO_ROUND_PAUSE_MS = 100;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runDemoClusterCommand(args: readonly string[]): Promise<number> {
   const { values } = parseOptions(args, { 'base-port': { type: 'string' }, 'duration-s': { type: 'string' }, help: { type: 'boolean' } });
@@ -19,7 +27,7 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
   }
   const basePort = intOption(values['base-port'], 'base-port', 5700, 1024, 65000);
   const durationS = intOption(values['duration-s'], 'duration-s', 0, 0, 86_400);
-  const cluster = await AgentProcesses.create({ nodes: 3, basePort, transport: 'coaps', storage: 'lmdb', requestTimeoutMs: 1500 });
+  const cluster = await AgentProcesses.create({ nodes: 3, basePort, transport: 'coaps', storage: 'lmdb', requestTimeoutMs: DEMO_REQUEST_TIMEOUT_MS });
   let stopping = false;
   const stop = (): void => {
     stopping = true;
@@ -32,37 +40,20 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
   say(`coraft demo: 3 agents on 127.0.0.1 ports ${basePort}-${basePort + 5}, coaps + cbor + lmdb, in ${cluster.dir}. Ctrl-C to stop.\n`);
   cluster.startAll();
   const started = Date.now();
-  const counts = { writes: 0, reads: 0 };
-  let phase: 'warmup' | 'killed' | 'restarted' = 'warmup';
-  let victim: string | null = null;
-  try {
-    while (!stopping && (durationS === 0 || Date.now() - started < durationS * 1000)) {
-      const statuses = await Promise.all(cluster.agents().map((a) => cluster.status(a.init.id)));
-      const leader = statuses.find((s) => s?.state === 'leader') ?? null;
-      const agents = cluster.agents();
-      const target = agents[(counts.writes + counts.reads) % agents.length];
-      if (leader !== null && target !== undefined) await writeThenRead(target, counts);
-      const elapsed = Math.round((Date.now() - started) / 1000);
-      if (phase === 'warmup' && elapsed >= 8 && leader !== null) {
-        victim = leader.nodeId;
-        await cluster.signal(victim, 'SIGKILL');
-        say(`\n*** t=${elapsed}s: killed the leader ${leader.nodeId} (SIGKILL); the others elect a new one ***\n`);
-        phase = 'killed';
-      } else if (phase === 'killed' && elapsed >= 16 && victim !== null) {
-        cluster.start(victim);
-        say(`\n*** t=${elapsed}s: restarted ${victim}; it rejoins from its LMDB data ***\n`);
-        phase = 'restarted';
-      }
-      const rows = agents.map((agent, i) => {
-        const s = statuses[i] ?? null;
-        return s === null ? [agent.init.id, 'down', '-', '-', '-', '-'] : [s.nodeId, s.state, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.lastApplied)];
-      });
-      say(`t=${String(elapsed).padStart(3)}s  writes ok ${counts.writes}, linearizable reads ok ${counts.reads}`);
-      say(table(['NODE', 'STATE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED'], rows));
-      say('');
-      await new Promise((r) => setTimeout(r, 1000));
+  const done = (): boolean => stopping || (durationS !== 0 && Date.now() - started >= durationS * 1000);
+  const client = new DemoClient({ targets: () => demoTargets(cluster), nowMs: () => Date.now() });
+  // The client writes on its own, so that neither the status table nor a dead node slows it down.
+  const writing = (async () => {
+    while (!done()) {
+      await client.round();
+      await sleep(DEMO_ROUND_PAUSE_MS);
     }
+  })();
+  try {
+    await showCluster(cluster, client, started, done, say);
   } finally {
+    stopping = true;
+    await writing;
     // A leader hands over before it exits; an agent that has not exited after 10 s is killed.
     await cluster.close();
     say('demo stopped; every agent has exited and the temporary folder is removed.');
@@ -70,13 +61,41 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
   return 0;
 }
 
-/** One write through `agent` and a linearizable read of it back. */
-async function writeThenRead(agent: AgentProcess, counts: { writes: number; reads: number }): Promise<void> {
-  if (agent.process === null) return;
-  const key = ['kv', 'demo', String(counts.writes % 10)];
-  const value = `v${counts.writes}`;
-  const put = await agent.client.request({ method: 'PUT', path: key, payload: new TextEncoder().encode(value) }).catch(() => null);
-  if (put !== null && put.code < 0x80) counts.writes += 1;
-  const get = await agent.client.request({ method: 'GET', path: key }).catch(() => null);
-  if (get !== null && get.code < 0x80 && new TextDecoder().decode(get.payload) === value) counts.reads += 1;
+/** The agents' endpoints as the demo client sees them: an agent without a process is down. */
+function demoTargets(cluster: AgentProcesses): DemoTarget[] {
+  return cluster.agents().map((agent) => ({
+    id: agent.init.id,
+    up: () => cluster.agent(agent.init.id).process !== null,
+    request: (request) => agent.client.request(request),
+  }));
+}
+
+/** Prints the status table every second; kills the leader after 8 s and restarts it after 16 s. */
+async function showCluster(cluster: AgentProcesses, client: DemoClient, started: number, done: () => boolean, say: (line: string) => void): Promise<void> {
+  let phase: 'warmup' | 'killed' | 'restarted' = 'warmup';
+  let victim: string | null = null;
+  while (!done()) {
+    const agents = cluster.agents();
+    const statuses = await Promise.all(agents.map((a) => cluster.status(a.init.id)));
+    const leader = statuses.find((s) => s?.state === 'leader') ?? null;
+    const elapsed = Math.round((Date.now() - started) / 1000);
+    if (phase === 'warmup' && elapsed >= 8 && leader !== null) {
+      victim = leader.nodeId;
+      await cluster.signal(victim, 'SIGKILL');
+      say(`\n*** t=${elapsed}s: killed the leader ${leader.nodeId} (SIGKILL); the others elect a new one ***\n`);
+      phase = 'killed';
+    } else if (phase === 'killed' && elapsed >= 16 && victim !== null) {
+      cluster.start(victim);
+      say(`\n*** t=${elapsed}s: restarted ${victim}; it rejoins from its LMDB data ***\n`);
+      phase = 'restarted';
+    }
+    const rows = agents.map((agent, i) => {
+      const s = statuses[i] ?? null;
+      return s === null ? [agent.init.id, 'down', '-', '-', '-', '-'] : [s.nodeId, s.state, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.lastApplied)];
+    });
+    say(`t=${String(elapsed).padStart(3)}s  writes ok ${client.writes}, linearizable reads ok ${client.reads}`);
+    say(table(['NODE', 'STATE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED'], rows));
+    say('');
+    await sleep(1000);
+  }
 }

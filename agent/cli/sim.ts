@@ -3,13 +3,13 @@
  * reproduce a run from its seed. Prints SEED=… first and again on failure; exits 1 when any
  * check fails.
  */
-import { createWriteStream } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../sim/run.js';
 import type { FaultKind } from '../sim/run.js';
 import type { TraceEvent } from '../sim/cluster.js';
 import { ConfigError } from '../errors.js';
 import { intOption, parseOptions } from './args.js';
+import { openOutputFile } from './output.js';
 
 const HELP = `usage: coraft sim [options]
 
@@ -25,7 +25,7 @@ options:
   --faults LIST        comma-separated: ${FAULT_KINDS.join(',')} (default: none)
   --membership         random membership changes and leadership transfers
   --snapshot-bytes N   snapshot threshold in bytes (default 1000000)
-  --trace FILE         write the JSON Lines trace to FILE
+  --trace FILE         write the JSON Lines trace to FILE (- for standard output)
   --json               print the summary as JSON only
 `;
 
@@ -65,7 +65,7 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
   const snapshotBytes = intOption(values['snapshot-bytes'], 'snapshot-bytes', 1_000_000, 1024, 2 ** 40);
   const faults = parseFaults(values.faults);
   if (values.json !== true) process.stdout.write(`SEED=${seed}\n`);
-  const stream = values.trace === undefined ? null : createWriteStream(values.trace);
+  const stream = values.trace === undefined ? null : openOutputFile(values.trace);
   const write = (event: TraceEvent | object): void => {
     stream?.write(`${JSON.stringify(event)}\n`);
   };
@@ -80,7 +80,7 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
     ...(stream === null ? {} : { trace: (event: TraceEvent) => write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event) }),
   });
   write(summary);
-  if (stream !== null) await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  await stream?.close();
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (!summary.ok) {
     process.stderr.write(`simulation failed: SEED=${seed}\n${summary.violations.map((v) => `  - ${v}`).join('\n')}\n`);

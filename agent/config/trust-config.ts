@@ -3,13 +3,13 @@
  * node secret, the genesis admin public key and the local endpoint's identities. Read and
  * checked once at start-up; every problem names the field and the file.
  */
-import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { NodeId } from '../contracts.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
 import { SECRET_BYTES } from '../trust/crypto.js';
+import { readSecretText } from './secret-files.js';
 
 /** One identity of the local endpoint and its PSK. */
 export interface EndpointIdentity {
@@ -36,23 +36,17 @@ export interface RawTrustFields {
   endpointPsk?: unknown;
 }
 
+/**
+ * Reads a file that holds key material, or whose integrity the trust rests on (the admin
+ * public key), through secret-files.ts: owner and mode checked, ConfigError naming `field`.
+ */
 function readText(path: string, field: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([`${field}: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`]);
-  }
+  return readSecretText(path, field);
 }
 
-/** Reads a key file: hex, 16 to 64 bytes, whitespace ignored. */
+/** Reads a key file (a secret file, see secret-files.ts): hex, 16 to 64 bytes, whitespace ignored. */
 export function readKeyFile(path: string, field: string): Uint8Array {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([`${field}: cannot read key file ${path}: ${error instanceof Error ? error.message : String(error)}`]);
-  }
-  return parseHexKey(text.trim(), `${field} (${path})`);
+  return parseHexKey(readSecretText(path, field).trim(), `${field} (${path})`);
 }
 
 /** Parses a hex key of 16 to 64 bytes. */

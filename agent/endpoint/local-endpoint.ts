@@ -16,49 +16,24 @@
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
  *                                     snapshot, admin-key rotation) as the payload
  */
-import { CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
+import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
+import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
-import type { LogEntry, Timers } from '../contracts.js';
+import type { LogEntry, Metrics, Timers } from '../contracts.js';
 import type { RaftNodeImpl } from '../runtime/node.js';
-import { ObserverTable } from './observers.js';
+import { resolveLocalEndpointOptions, serverOptionsOf, type LocalEndpointOptions } from './endpoint-options.js';
+import { missingObserved, Observations } from './observe.js';
 import { CONTENT_FORMAT, errorResponse, etagRevision, jsonResponse, responseForError, responseForKvError, revisionEtag } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 
-/** Options of the local endpoint. */
-export interface LocalEndpointOptions {
-  /** How long one client request may take, ms. Default 5,000. */
-  readonly requestTimeoutMs: number;
-  /** How long an administration request may take, ms. Default 65,000. */
-  readonly adminTimeoutMs: number;
-  /** Most Observe registrations. Default 256. */
-  readonly observersMax: number;
-  /** Shortest interval between two /status notifications, ms. Default 200. */
-  readonly statusNotifyIntervalMs: number;
-  /** Largest request body, bytes. Default 1 MiB + 1 KiB. */
-  readonly bodyBytesMax: number;
-  /**
-   * UNSAFE, for the chaos harness's self-test only: answer writes as done as soon as they are
-   * handed to the node, before they are committed or even durable, so acknowledged writes can
-   * be lost. Default false; set from the environment variable CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1
-   * (see `unsafeAckFromEnvironment`), never from a configuration file.
-   */
-  readonly unsafeAckBeforeCommit: boolean;
-}
-
-export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
-  requestTimeoutMs: 5_000,
-  adminTimeoutMs: 65_000,
-  observersMax: 256,
-  statusNotifyIntervalMs: 200,
-  bodyBytesMax: 1024 * 1024 + 1024,
-  unsafeAckBeforeCommit: false,
-};
+export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
+export type { LocalEndpointOptions } from './endpoint-options.js';
 
 /** The one place that reads the test-only switch CORAFT_UNSAFE_ACK_BEFORE_COMMIT (1: on). */
 export function unsafeAckFromEnvironment(env: NodeJS.ProcessEnv): boolean {
@@ -72,12 +47,14 @@ export interface LocalEndpointDeps {
   readonly openEndpoint: () => Promise<DatagramEndpoint>;
   /** The endpoint identities allowed each area; default: none (an open, loopback endpoint). */
   readonly access?: EndpointAccess;
+  /** Counts refusals by a limit and Observe drops (see observe.ts and CoapServerDeps). Default: none. */
+  readonly metrics?: Metrics;
 }
 
 
 export class LocalEndpoint {
   readonly server: CoapServer;
-  private readonly observers: ObserverTable;
+  private readonly observations: Observations;
   private readonly options: LocalEndpointOptions;
   private statusTimer: { cancel(): void } | null = null;
   private lastStatus = '';
@@ -86,9 +63,9 @@ export class LocalEndpoint {
     private readonly deps: LocalEndpointDeps,
     options: Partial<LocalEndpointOptions> = {},
   ) {
-    this.options = { ...DEFAULT_LOCAL_ENDPOINT_OPTIONS, ...options };
-    this.observers = new ObserverTable(this.options.observersMax);
-    this.server = new CoapServer({ openEndpoint: deps.openEndpoint, clock: deps.timers }, { bodyBytesMax: this.options.bodyBytesMax });
+    this.options = resolveLocalEndpointOptions(options);
+    this.server = new CoapServer({ openEndpoint: deps.openEndpoint, timers: deps.timers, name: 'endpoint', ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) }, serverOptionsOf(this.options));
+    this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options);
     const access = deps.access ?? { kv: null, admin: null };
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void => this.server.addResource(path, restricted(methods, area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
@@ -108,7 +85,7 @@ export class LocalEndpoint {
   async stop(): Promise<void> {
     this.statusTimer?.cancel();
     this.statusTimer = null;
-    this.observers.clear();
+    this.observations.clear();
     await this.server.stop();
   }
 
@@ -136,16 +113,13 @@ export class LocalEndpoint {
   }
 
   private getStatus(request: CoapRequest): CoapResponse {
-    const observe = this.observeFor('/status', request);
+    const observe = this.observations.observe('/status', request);
     return jsonResponse(CoapResponseCode.Content, this.statusBody(), observe === null ? {} : { observe });
   }
 
-  /** Registers or deregisters an observer as the request asks; returns the Observe value to send. */
-  private observeFor(resource: string, request: CoapRequest): number | null {
-    if (request.observe === 1) this.observers.deregister(resource, request.peer, request.token);
-    if (request.observe !== 0) return null;
-    const registration = this.observers.register(resource, request.peer, request.token);
-    return registration === null ? null : this.observers.nextSeq(registration);
+  /** Observe registrations held (for status and tests). */
+  observerCount(): number {
+    return this.observations.size();
   }
 
   private scheduleStatusCheck(): void {
@@ -157,18 +131,12 @@ export class LocalEndpoint {
   }
 
   private notifyStatusIfChanged(): void {
-    const observers = this.observers.observersOf('/status');
-    if (observers.length === 0 || !this.deps.node.isRunning()) return;
+    if (!this.observations.observed('/status') || !this.deps.node.isRunning()) return;
     const body = this.statusBody();
     const text = JSON.stringify(body);
     if (text === this.lastStatus) return;
     this.lastStatus = text;
-    for (const registration of observers) {
-      void this.server.notify(registration.peer, registration.token, jsonResponse(CoapResponseCode.Content, body, { observe: this.observers.nextSeq(registration) })).catch(() => {
-        // A notification that cannot be sent ends the registration (RFC 7641 §4.5).
-        this.observers.deregister('/status', registration.peer, registration.token);
-      });
-    }
+    this.observations.notify('/status', (seq) => jsonResponse(CoapResponseCode.Content, body, seq === null ? {} : { observe: seq }));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -196,8 +164,13 @@ export class LocalEndpoint {
     try {
       const stale = this.queryValue(request, 'stale') !== null;
       const bytes = stale ? this.deps.node.readLocal(query) : await this.deps.node.readAnywhere(query, this.options.requestTimeoutMs);
-      const observe = this.observeFor(`/kv/${key}`, request);
-      return this.valueResponse(decodeKvResult(bytes), observe);
+      const result = decodeKvResult(bytes);
+      // RFC 7641 §4.1: only a 2.05 answer registers; Observe of a missing key ends at once.
+      if (result.type !== 'get' || result.current === null) {
+        this.observations.cancel(`/kv/${key}`, request);
+        return request.observe === 0 && result.type === 'get' ? missingObserved(key) : this.valueResponse(result, null);
+      }
+      return this.valueResponse(result, this.observations.observe(`/kv/${key}`, request));
     } catch (error) {
       return responseForError(error);
     }
@@ -227,6 +200,7 @@ export class LocalEndpoint {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
     if (isSystemKey(key)) return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (request.payload.byteLength > this.options.valueBytesMax) return this.tooLarge('valueBytesMax', `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax (${this.options.valueBytesMax} bytes)`);
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;
     const header = { session, timeMs: Math.floor(Date.now()) };
@@ -261,9 +235,11 @@ export class LocalEndpoint {
       if (command.op === 'delete') return jsonResponse(CoapResponseCode.Deleted, { revision: 0, deleted: true });
       return jsonResponse(CoapResponseCode.Changed, { revision: 0 }, { etag: revisionEtag(0) });
     }
+    const encoded = encodeKvCommand(command);
+    if (encoded.byteLength > this.options.commandBytesMax) return this.tooLarge('commandBytesMax', `write of ${encoded.byteLength} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`);
     let result: KvResult;
     try {
-      result = decodeKvResult(await this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs));
+      result = decodeKvResult(await this.deps.node.submitAnywhere(encoded, this.options.requestTimeoutMs));
     } catch (error) {
       return responseForError(error);
     }
@@ -289,7 +265,7 @@ export class LocalEndpoint {
    * Tells observers of the key an applied entry wrote (the node calls it after every apply).
    */
   onApply(entry: LogEntry): void {
-    if (entry.type !== 'command' || this.observers.size() === 0) return;
+    if (entry.type !== 'command' || this.observations.size() === 0) return;
     let key: string;
     try {
       key = decodeKvCommand(entry.command).key;
@@ -299,12 +275,17 @@ export class LocalEndpoint {
     }
     if (isSystemKey(key)) return;
     const resource = `/kv/${key}`;
-    const observers = this.observers.observersOf(resource);
-    if (observers.length === 0) return;
+    if (!this.observations.observed(resource)) return;
     const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
-    for (const registration of observers) {
-      const response = this.valueResponse(result, this.observers.nextSeq(registration));
-      void this.server.notify(registration.peer, registration.token, response).catch(() => this.observers.deregister(resource, registration.peer, registration.token));
-    }
+    // A deleted key ends its observations with a 4.04 that carries no Observe (RFC 7641 §4.2).
+    const final = result.type !== 'get' || result.current === null;
+    this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
+  }
+
+  /** 4.13 for a write over a limit, counted, before anything is proposed. */
+  private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {
+    this.deps.metrics?.increment('endpoint_limit_refusals_total', 1, { limit });
+    const max = limit === 'valueBytesMax' ? this.options.valueBytesMax : this.options.commandBytesMax;
+    return { ...errorResponse(CoapResponseCode.RequestEntityTooLarge, text), options: [uintOption(CoapOption.Size1, max)] };
   }
 }

@@ -20,17 +20,25 @@ const PINO_LEVEL: Readonly<Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' 
   critical: 'fatal',
 };
 
-/** Structured JSON logs through pino, to stdout (fd 1) by default. */
+/**
+ * Structured JSON logs through pino, to stdout (fd 1) by default. Every line carries the
+ * `base` fields (e.g. `node`) once: callers also pass `node` in their fields, for loggers
+ * without a base, and pino would print a key of its bindings and of the call twice, so the
+ * base is merged here instead, a field of the call replacing a base field of the same name.
+ */
 export class PinoLogger extends LevelledLogger {
   private readonly pino: PinoInstance;
+  private readonly base: LogFields;
 
   constructor(options: { readonly level: LogLevel; readonly base?: LogFields; readonly fd?: number }) {
     super();
-    this.pino = pino({ level: PINO_LEVEL[options.level], base: { ...options.base }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: options.fd ?? 1, sync: true }));
+    this.base = { ...options.base };
+    // base: null leaves out pino's own pid and hostname; journald records both already.
+    this.pino = pino({ level: PINO_LEVEL[options.level], base: null, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: options.fd ?? 1, sync: true }));
   }
 
   log(level: LogLevel, message: string, fields: LogFields = {}): void {
-    this.pino[PINO_LEVEL[level]](fields, message);
+    this.pino[PINO_LEVEL[level]]({ ...this.base, ...fields }, message);
   }
 
   flush(): void {

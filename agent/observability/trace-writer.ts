@@ -23,7 +23,8 @@ export class TraceWriter implements NodeObserver {
     private readonly node: NodeId,
     private readonly nowMs: () => number,
   ) {
-    this.stream = createWriteStream(file, { flags: 'a' });
+    // Applied entries carry the values clients wrote: readable by the agent's user only.
+    this.stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
     this.stream.on('drain', () => {
       this.pendingBytes = 0;
     });

@@ -13,12 +13,13 @@ import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError } from '../errors.js';
 import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine } from '../kv/index.js';
+import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { RaftNodeImpl } from './node.js';
 import type { NodeObserver } from './node.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
+import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
@@ -61,7 +62,7 @@ export interface PeerTransport {
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */
 export interface AgentFactories {
   createSerializer(config: AgentConfig): RpcSerializer;
-  createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport;
+  createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport;
   createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
   /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
@@ -91,6 +92,8 @@ export class Agent {
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
   static async start(config: AgentConfig, factories: AgentFactories, logger: DiagnosticLogger, metrics: Metrics): Promise<Agent> {
     const timers = new RealTimers();
+    // The folder is private (0700, this user's) before the engine creates anything in it.
+    if (config.storage !== 'memory') for (const path of prepareDataDir(config.dataDir)) logger.warning('data folder: removed group and other permissions', { path });
     const storage: PersistenceEngine =
       config.storage === 'memory'
         ? new MemoryPersistenceEngine()
@@ -111,7 +114,7 @@ export class Agent {
     try {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
-      const transport = factories.createTransport(config, serializer, { logger, membership });
+      const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
       const kv = new KvStateMachine(config.kv, { metrics });
       // The trust state rides along the KV state: signed admin entries, link keys, revocations.
       const stateMachine = new TrustedStateMachine(kv, { cluster: config.cluster ?? '', genesisAdminKey: config.adminPublicKey });
@@ -138,8 +141,10 @@ export class Agent {
       await node.start();
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
       if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
+      // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
+      const limits = { valueBytesMax: resolveKvOptions(config.kv).valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
       const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
-      endpoint = new LocalEndpoint({ node, timers, openEndpoint: () => factories.openEndpoint(config), access }, { unsafeAckBeforeCommit });
+      endpoint = new LocalEndpoint({ node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access }, { unsafeAckBeforeCommit, ...limits });
       try {
         await endpoint.start();
       } catch (error) {

@@ -12,7 +12,7 @@ import { createPeerTransport, type PeerTransport, type PeerTransportConfig } fro
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, RpcSerializer } from '../contracts.js';
+import type { DiagnosticLogger, MembershipManager, Metrics, RpcSerializer } from '../contracts.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { LinkKeystore } from '../membership/keystore.js';
@@ -110,10 +110,14 @@ export async function openEndpointSocket(config: AgentConfig): Promise<DatagramE
 }
 
 /** Builds the peer transport; an authenticated one resolves host names through the manager, which maps addresses to members. */
-function createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager }): PeerTransport {
+function createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport {
   const membership = deps.membership instanceof AuthenticatedMembershipManager ? deps.membership : null;
   const resolver = membership?.resolver ?? null;
-  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), { serializer, ...(resolver === null ? {} : { resolver }) });
+  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), {
+    serializer,
+    ...(resolver === null ? {} : { resolver }),
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+  });
   if (membership !== null && transport.server instanceof HttpNetworkServer) membership.addSessionCloser(transport.server);
   return transport;
 }

@@ -9,14 +9,17 @@
  * wins again once the node has re-applied that far. The cache holds wrapped keys only (they
  * open with the node secret of the bundle), never a plaintext key.
  *
- * A cache that cannot be read is reported, moved aside (`.corrupt`) and rebuilt as entries are
- * applied: it is a cache, so losing it costs at most a slower start, never the node.
+ * A cache that does not parse is reported, moved aside (`.corrupt`) and rebuilt as entries are
+ * applied: it is a cache, so losing it costs at most a slower start, never the node. Like every
+ * secret file it is read through secret-files.ts (owner and mode checked) and written durably:
+ * synced before it is renamed into place, then its folder synced.
  */
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { isValidNodeId } from '../core/membership.js';
 import type { DiagnosticLogger, NodeId } from '../contracts.js';
 import { WRAPPED_LINK_BYTES } from './crypto.js';
-import { REAL_FILE_OPS, writeSecretFileSynced, type SecretFileOps } from './secret-write.js';
+import { REAL_DURABLE_WRITE_OPS, readSecretText, writeSecretFile, type DurableWriteOps } from '../config/secret-files.js';
+import { ConfigError } from '../errors.js';
 
 /** Most entries the cache keeps. */
 export const CACHE_ENTRIES_MAX = 4096;
@@ -64,16 +67,19 @@ export class KeystoreCache {
   constructor(
     private readonly file: string | null,
     private readonly logger: DiagnosticLogger,
-    private readonly ops: SecretFileOps = REAL_FILE_OPS,
+    private readonly ops: DurableWriteOps = REAL_DURABLE_WRITE_OPS,
   ) {
     this.entries = file === null ? new Map<NodeId, CacheEntry>() : this.load(file);
   }
 
   private load(file: string): Map<NodeId, CacheEntry> {
     if (!existsSync(file)) return new Map<NodeId, CacheEntry>();
+    // Its owner and mode are checked like any secret file's: a refused file stops the agent (exit 78).
+    const text = readSecretText(file, 'keystore cache');
     try {
-      return parseCache(readFileSync(file, 'utf8'));
+      return parseCache(text);
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       const aside = `${file}.corrupt`;
       renameSync(file, aside);
       this.logger.warning('the keystore cache is unreadable; moved it aside and rebuilding it from the log', { file, movedTo: aside, error: error instanceof Error ? error.message : String(error) });
@@ -105,6 +111,6 @@ export class KeystoreCache {
     for (const [id, entry] of this.entries) {
       peers[id] = entry.kind === 'link' ? { index: entry.index, kind: entry.kind, generation: entry.generation, wrapped: Buffer.from(entry.wrapped).toString('base64') } : entry;
     }
-    writeSecretFileSynced(this.file, new TextEncoder().encode(`${JSON.stringify({ version: VERSION, peers })}\n`), this.ops);
+    writeSecretFile(this.file, `${JSON.stringify({ version: VERSION, peers })}\n`, this.ops);
   }
 }

@@ -1,19 +1,30 @@
 // Proves the install path and the unit: deploy/install.sh lays a provisioned bundle into a
-// temporary root (--destdir, --no-package: no root, no npm) with its link keys, node secret
-// and endpoint keys mode 0600 (the admin public key 0644) under
-// /etc/coraft (0750) and /var/lib/coraft 0700, plus the unit and the gateway's drop-in; then
+// temporary root (--destdir, --no-package: no npm) with agent.json, the link keys, node secret,
+// endpoint keys and admin public key mode 0640
+// under /etc/coraft (0750) and /var/lib/coraft 0700, whatever the umask, plus the unit and the
+// gateway's drop-in. Ownership (root:coraft for /etc/coraft and its files, coraft:coraft for the
+// state folder) is checked twice: on the real files when this host has a coraft user and the
+// test runs as root, and always through `chown`/`id` stand-ins on PATH that record what the
+// script asks for (so the chown lines run in every CI, without creating users here). The
+// agent's loader, run as nobody:nogroup on a copy owned root:nogroup (standing for the coraft
+// user and group), accepts the installed 0640 files and refuses a group-writable key. Then
 // `systemd-analyze verify` accepts the installed unit (ExecStart pointed into the temporary
 // root, where a stand-in executable sits) without a single warning, and
 // `systemd-analyze security --offline=yes` rates its exposure under 2.0. The systemd checks are
 // skipped, saying so, only when systemd-analyze is not installed.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CORAFT_BIN } from '../../agent/cli/agent-processes.js';
 import { provisionFleet } from '../../agent/cli/provision.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+/** What install.sh puts in /etc/coraft for gateway gw2. */
+const INSTALLED = ['agent.json', 'keystore.json', 'node.secret', 'endpoint-kv.key', 'endpoint-admin.key', 'admin.pub'];
+const NOBODY = 65534;
+const NOGROUP = 65534;
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
 describe('install.sh and systemd/coraft.service', function () {
@@ -25,20 +36,61 @@ describe('install.sh and systemd/coraft.service', function () {
     destdir = join(dir, 'root');
     writeFileSync(join(dir, 'fleet.json'), JSON.stringify({ cluster: 'plant-a', defaults: { memoryMax: '128M' }, gateways: [{ id: 'gw1', address: '10.0.0.1:5684' }, { id: 'gw2', address: '10.0.0.2:5684' }, { id: 'gw3', address: '10.0.0.3:5684' }] }));
     provisionFleet(join(dir, 'fleet.json'), join(dir, 'out'));
-    execFileSync('sh', [join(ROOT, 'deploy/install.sh'), '--bundle', join(dir, 'out/bundles/gw2'), '--no-package', '--destdir', destdir], { stdio: 'pipe' });
+    // A loose umask must not loosen what is installed.
+    execFileSync('sh', ['-c', 'umask 000 && exec sh "$@"', 'sh', join(ROOT, 'deploy/install.sh'), '--bundle', join(dir, 'out/bundles/gw2'), '--no-package', '--destdir', destdir], { stdio: 'pipe' });
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const mode = (path: string): number => statSync(join(destdir, path)).mode & 0o777;
 
-  it('installs the bundle with private keys in the standard places', () => {
-    for (const file of ['agent.json', 'keystore.json', 'node.secret', 'endpoint-kv.key', 'endpoint-admin.key']) assert.equal(mode(`etc/coraft/${file}`), 0o600, file);
-    assert.equal(mode('etc/coraft/admin.pub'), 0o644);
+  it('installs the bundle with keys readable by the coraft group only, in the standard places', function () {
+    for (const file of INSTALLED) assert.equal(mode(`etc/coraft/${file}`), 0o640, file);
     assert.equal(mode('etc/coraft'), 0o750);
     assert.equal(mode('var/lib/coraft'), 0o700);
     assert.equal(readFileSync(join(destdir, 'etc/coraft/keystore.json'), 'utf8'), readFileSync(join(dir, 'out/bundles/gw2/keystore.json'), 'utf8'));
     assert.match(readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8'), /gateway gw2[\s\S]*MemoryMax=128M/);
     assert.match(readFileSync(join(destdir, 'usr/lib/sysusers.d/coraft.conf'), 'utf8'), /^u coraft /m);
+    const coraft = spawnSync('id', ['-g', 'coraft'], { encoding: 'utf8' });
+    if (process.getuid?.() !== 0 || coraft.status !== 0) return; // owners: see the stand-in test below
+    const gid = Number(coraft.stdout.trim());
+    for (const file of ['', ...INSTALLED]) {
+      const stat = statSync(join(destdir, 'etc/coraft', file));
+      assert.deepEqual([stat.uid, stat.gid], [0, gid], `etc/coraft/${file}`);
+    }
+  });
+
+  it('asks for root:coraft on /etc/coraft and its files and coraft:coraft on the state folder', () => {
+    // Stand-ins: `id coraft` succeeds (a host with the service user) and chown records its calls.
+    const bin = join(dir, 'stand-ins');
+    const calls = join(dir, 'chown.calls');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'id'), `#!/bin/sh\ncase "$1" in coraft) exit 0 ;; -u) echo 0 ;; *) exec /usr/bin/id "$@" ;; esac\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'chown'), `#!/bin/sh\necho "$@" >> '${calls}'\n`, { mode: 0o755 });
+    const staged = join(dir, 'staged');
+    execFileSync('sh', [join(ROOT, 'deploy/install.sh'), '--bundle', join(dir, 'out/bundles/gw2'), '--no-package', '--destdir', staged], { stdio: 'pipe', env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    const recorded = readFileSync(calls, 'utf8').trim().split('\n');
+    const expected = [`root:coraft ${staged}/etc/coraft`, ...INSTALLED.map((file) => `root:coraft ${staged}/etc/coraft/${file}`), `coraft:coraft ${staged}/var/lib/coraft`];
+    assert.deepEqual(recorded, expected);
+  });
+
+  it('the agent, running as a user of the files\' group, reads the installed layout and refuses a group-writable key', function () {
+    // nobody:nogroup stands for coraft:coraft (no user is created here): the files become
+    // root:nogroup 0640 and `coraft config check` runs as nobody, like the service would.
+    if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) this.skip(); // needs root and setpriv
+    const copy = join(dir, 'as-nobody');
+    execFileSync('cp', ['-a', join(destdir, 'etc/coraft'), copy]);
+    chmodSync(dir, 0o755); // mkdtemp's 0700 would keep nobody out of the whole tree
+    for (const file of ['', ...INSTALLED]) chownSync(join(copy, file), 0, NOGROUP);
+    const check = (): ReturnType<typeof spawnSync> =>
+      spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOGROUP}`, '--clear-groups', process.execPath, CORAFT_BIN, 'config', 'check', join(copy, 'agent.json')], { encoding: 'utf8' });
+    const accepted = check();
+    assert.equal(accepted.status, 0, `${String(accepted.stderr)}`);
+    assert.match(String(accepted.stdout), /valid \(node gw2/);
+    chmodSync(join(copy, 'node.secret'), 0o660);
+    const refused = check();
+    assert.notEqual(refused.status, 0);
+    assert.ok(String(refused.stderr).includes(`psk.nodeSecretFile: secret file ${join(copy, 'node.secret')} has mode 0660`), String(refused.stderr));
+    assert.ok(String(refused.stderr).includes(`Run: chmod 640 ${join(copy, 'node.secret')}`), String(refused.stderr));
   });
 
   it('systemd-analyze verify accepts the installed unit without warnings', function () {

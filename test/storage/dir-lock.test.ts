@@ -27,6 +27,20 @@ describe('acquireDirectoryLock', () => {
     writeFileSync(join(dir, LOCK_FILE_NAME), typeof holder === 'string' ? holder : JSON.stringify(holder));
   }
 
+  /** Takes the lock over and checks that the lock file now names this process, and nothing else is left. */
+  function assertTakesOver(): void {
+    const before = readFileSync(join(dir, LOCK_FILE_NAME), 'utf8');
+    const lock = acquireDirectoryLock(dir);
+    const after = readFileSync(lock.path, 'utf8');
+    assert.notEqual(after, before, 'the stale lock file was replaced');
+    const holder = JSON.parse(after) as { pid: unknown };
+    assert.equal(holder.pid, process.pid, 'the lock file carries this process\'s pid');
+    assert.deepEqual(holder, me, 'and this process\'s boot id and start time');
+    assert.deepEqual(readdirSync(dir), [LOCK_FILE_NAME], 'no stale or temporary file is left');
+    lock.release();
+    assert.deepEqual(readdirSync(dir), []);
+  }
+
   it('is exclusive until released, and leaves no temporary files', () => {
     const lock = acquireDirectoryLock(dir);
     assert.deepEqual(JSON.parse(readFileSync(lock.path, 'utf8')), me);
@@ -45,24 +59,24 @@ describe('acquireDirectoryLock', () => {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     assert.ok(dead !== undefined);
     writeLock({ pid: dead, bootId: me.bootId, startTime: '' });
-    acquireDirectoryLock(dir).release();
+    assertTakesOver();
   });
 
   it('takes over a lock from an earlier boot, even with a live pid', function () {
     if (!hasProc) this.skip(); // Boot ids come from Linux's /proc.
     writeLock({ pid: process.pid, bootId: 'an-earlier-boot', startTime: me.startTime });
-    acquireDirectoryLock(dir).release();
+    assertTakesOver();
   });
 
   it('takes over a lock whose pid now belongs to a process started at another time', function () {
     if (!hasProc) this.skip(); // Start times come from Linux's /proc.
     writeLock({ pid: process.pid, bootId: me.bootId, startTime: '1' });
-    acquireDirectoryLock(dir).release();
+    assertTakesOver();
   });
 
   it('takes over a lock file it did not write', () => {
     writeLock('not a lock');
-    acquireDirectoryLock(dir).release();
+    assertTakesOver();
   });
 
   it('refuses while another live process holds the lock', async () => {
@@ -77,6 +91,6 @@ describe('acquireDirectoryLock', () => {
       child.kill('SIGKILL');
       await exited;
     }
-    acquireDirectoryLock(dir).release();
+    assertTakesOver();
   });
 });

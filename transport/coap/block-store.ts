@@ -1,112 +1,166 @@
 /**
- * The server's bounded buffers for block-wise transfers (RFC 7959): request bodies being
- * reassembled from Block1 blocks, and response bodies being served as Block2 blocks. Each
- * store bounds the size of one body, the number of bodies, their total bytes and their
- * lifetime; a transfer that would exceed a bound is refused with a CoAP error, never
- * buffered. A transfer is keyed by peer, resource and Request-Tag (RFC 9175), so that one
- * client may run many transfers to one resource at once.
+ * The server's bounded reassembly of request bodies from Block1 blocks (RFC 7959). What it
+ * counts is what it holds: every transfer copies its blocks into one buffer of its own
+ * (preallocated from Size1 when the client announces a size within bodyBytesMax, else grown
+ * geometrically up to bodyBytesMax), and the table counts that buffer's byteLength against
+ * the total bound. No block's datagram is kept alive by a transfer, so a flood of tiny blocks
+ * costs what its bytes cost and no more.
+ *
+ * A transfer is keyed by peer, resource and Request-Tag (RFC 9175), so one client may run
+ * several transfers to one resource at once, up to a per-peer limit. A block size below
+ * `blockBytesMin` is refused with 4.13 carrying a Block1 option with the smallest accepted
+ * size and Size1 with bodyBytesMax (RFC 7959 §2.9.3 makes a 4.13 with Block1 a block-size
+ * hint); a body that fits one block is accepted at any size. Every refusal names the limit
+ * that refused it, for the server's metrics.
  */
-import type { Clock } from '../../agent/contracts.js';
+import type { Timers } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
-import { blockSizeOf, uintOption, type BlockValue } from './options.js';
+import { blockSizeOf, encodeBlock, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { diagnosticResponse, type CoapResponse } from './request.js';
+import { TransferTable, type TransferLimitName, type TransferTableLimits } from './transfer-table.js';
 
 /** Limits of one block store. */
-export interface BlockStoreOptions {
-  /** Largest body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
+export interface BlockStoreOptions extends TransferTableLimits {
+  /** Largest body, in bytes. */
   readonly bodyBytesMax: number;
-  /** Most bodies held at once. Default 256; 1..65,536. */
-  readonly transfersMax: number;
-  /** Most bytes held across all bodies. Default 64 MiB; at least bodyBytesMax. */
-  readonly totalBytesMax: number;
-  /** How long an idle transfer is kept, in ms. Default 30,000; 100..247,000. */
-  readonly lifetimeMs: number;
+  /** Smallest Block1 block size of a body that needs reassembly, in bytes (a power of two, 16..1024). */
+  readonly blockBytesMin: number;
 }
 
-interface Reassembly {
-  readonly chunks: Uint8Array[];
-  bytes: number;
-  expiresAtMs: number;
-}
+/** The option whose limit refused a block-wise transfer. */
+export type BlockLimitName = TransferLimitName | 'bodyBytesMax' | 'block1BytesMin';
 
 /** The outcome of accepting one Block1 block. */
 export type Block1Outcome =
   | { readonly kind: 'continue' }
   | { readonly kind: 'complete'; readonly body: Uint8Array }
-  | { readonly kind: 'refused'; readonly response: CoapResponse };
+  | { readonly kind: 'refused'; readonly response: CoapResponse; readonly limit: BlockLimitName | null };
 
-/** Reassembles request bodies from Block1 blocks, within bounds. */
+interface Reassembly {
+  readonly peerKey: string;
+  heldBytes: number;
+  expiresAtMs: number;
+  /** Owns its ArrayBuffer (never a view of a datagram). Invariant: buffer.byteLength === heldBytes. */
+  buffer: Uint8Array;
+  /** Bytes received. Invariant: bytes <= buffer.byteLength. */
+  bytes: number;
+}
+
+/** Transfers start with room for this many blocks when the client announces no Size1. */
+const INITIAL_BLOCKS = 4;
+
+/** Reassembles request bodies from Block1 blocks, within bounds; see the module comment. */
 export class Block1Reassembler {
-  private readonly transfers = new Map<string, Reassembly>();
-  private totalBytes = 0;
-  private nextSweepAtMs = 0;
+  private readonly table: TransferTable<Reassembly>;
+  private readonly szxMin: number;
 
   constructor(
     private readonly options: BlockStoreOptions,
-    private readonly clock: Clock,
+    private readonly timers: Timers,
   ) {
     assert(options.totalBytesMax >= options.bodyBytesMax, 'block store total bound holds one body');
+    this.szxMin = szxOf(options.blockBytesMin);
+    this.table = new TransferTable(options, timers);
   }
 
   /** Bodies being reassembled. */
   get size(): number {
-    return this.transfers.size;
+    return this.table.size;
   }
 
-  /** Accepts the block `block` carrying `payload` of the transfer `key`. */
-  accept(key: string, block: BlockValue, payload: Uint8Array, size1: number | null): Block1Outcome {
-    const nowMs = this.clock.nowMs();
-    this.dropExpired(nowMs);
+  /** Bytes held, as counted against the total bound. */
+  get heldBytes(): number {
+    return this.table.bytes;
+  }
+
+  /** The byteLength of every ArrayBuffer the transfers keep alive (equals heldBytes). */
+  bufferBytes(): number {
+    let sum = 0;
+    for (const transfer of this.table.values()) sum += transfer.buffer.buffer.byteLength;
+    return sum;
+  }
+
+  /** Accepts the block `block` carrying `payload` of the transfer `key` of peer `peerKey`. */
+  accept(peerKey: string, key: string, block: BlockValue, payload: Uint8Array, size1: number | null): Block1Outcome {
     const blockBytes = blockSizeOf(block.szx);
-    if (block.more && payload.length !== blockBytes) return refuse(CoapResponseCode.BadRequest, 'a Block1 block before the last is not full-size');
-    if (payload.length > blockBytes) return refuse(CoapResponseCode.BadRequest, 'a Block1 block is larger than its size');
-    if (block.num === 0) {
-      this.drop(key);
-      if (size1 !== null && size1 > this.options.bodyBytesMax) return this.tooLarge();
-      if (this.transfers.size >= this.options.transfersMax) {
-        return refuse(CoapResponseCode.ServiceUnavailable, 'too many block-wise transfers in progress');
-      }
-      this.transfers.set(key, { chunks: [], bytes: 0, expiresAtMs: nowMs });
+    if (block.more && payload.length !== blockBytes) return refuse(CoapResponseCode.BadRequest, 'a Block1 block before the last is not full-size', null);
+    if (payload.length > blockBytes) return refuse(CoapResponseCode.BadRequest, 'a Block1 block is larger than its size', null);
+    if (block.szx < this.szxMin && (block.more || block.num > 0)) {
+      this.table.delete(key);
+      return this.blockTooSmall();
     }
-    const transfer = this.transfers.get(key);
-    if (transfer === undefined || (block.num > 0 && transfer.expiresAtMs <= nowMs)) {
-      this.drop(key);
-      return refuse(CoapResponseCode.RequestEntityIncomplete, 'no transfer in progress for this block');
-    }
+    if (block.num === 0) return this.begin(peerKey, key, block, payload, size1);
+    const transfer = this.table.get(key);
+    if (transfer === undefined) return refuse(CoapResponseCode.RequestEntityIncomplete, 'no transfer in progress for this block', null);
     const offset = block.num * blockBytes;
     // The previous block again, under a new message id: acknowledge it again.
-    if (offset + payload.length === transfer.bytes && block.more && block.num > 0) return { kind: 'continue' };
+    if (offset + payload.length === transfer.bytes && block.more) return { kind: 'continue' };
     if (offset !== transfer.bytes) {
-      this.drop(key);
-      return refuse(CoapResponseCode.RequestEntityIncomplete, `expected the block at offset ${transfer.bytes}`);
+      this.table.delete(key);
+      return refuse(CoapResponseCode.RequestEntityIncomplete, `expected the block at offset ${transfer.bytes}`, null);
     }
-    if (transfer.bytes + payload.length > this.options.bodyBytesMax) {
-      this.drop(key);
-      return this.tooLarge();
-    }
-    if (this.totalBytes + payload.length > this.options.totalBytesMax) {
-      this.drop(key);
-      return refuse(CoapResponseCode.ServiceUnavailable, 'block-wise buffer full');
-    }
-    transfer.chunks.push(payload);
-    transfer.bytes += payload.length;
-    this.totalBytes += payload.length;
-    transfer.expiresAtMs = nowMs + this.options.lifetimeMs;
-    if (block.more) return { kind: 'continue' };
-    this.drop(key);
-    return { kind: 'complete', body: Buffer.concat(transfer.chunks, transfer.bytes) };
+    return this.append(key, transfer, block.more, payload);
   }
 
   /** Forgets every transfer. */
   clear(): void {
-    this.transfers.clear();
-    this.totalBytes = 0;
+    this.table.clear();
+  }
+
+  private begin(peerKey: string, key: string, block: BlockValue, payload: Uint8Array, size1: number | null): Block1Outcome {
+    this.table.delete(key);
+    if (size1 !== null && size1 > this.options.bodyBytesMax) return this.tooLarge();
+    // The whole body in one block: nothing to reassemble or hold.
+    if (!block.more) return { kind: 'complete', body: payload };
+    const announced = size1 !== null && size1 >= payload.length ? size1 : 0;
+    const capacity = announced > 0 ? announced : Math.min(this.options.bodyBytesMax, INITIAL_BLOCKS * blockSizeOf(block.szx));
+    const limit = this.table.refusalOf(peerKey, capacity);
+    if (limit !== null) return refuse(CoapResponseCode.ServiceUnavailable, refusalText(limit), limit);
+    const buffer = new Uint8Array(capacity);
+    buffer.set(payload);
+    this.table.add(key, { peerKey, heldBytes: capacity, expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs, buffer, bytes: payload.length });
+    return { kind: 'continue' };
+  }
+
+  private append(key: string, transfer: Reassembly, more: boolean, payload: Uint8Array): Block1Outcome {
+    const needed = transfer.bytes + payload.length;
+    if (needed > this.options.bodyBytesMax) {
+      this.table.delete(key);
+      return this.tooLarge();
+    }
+    if (needed > transfer.buffer.byteLength && !this.grow(transfer, needed)) {
+      this.table.delete(key);
+      return refuse(CoapResponseCode.ServiceUnavailable, refusalText('blockBytesTotalMax'), 'blockBytesTotalMax');
+    }
+    transfer.buffer.set(payload, transfer.bytes);
+    transfer.bytes = needed;
+    transfer.expiresAtMs = this.timers.nowMs() + this.options.lifetimeMs;
+    assert(transfer.bytes <= transfer.buffer.byteLength, 'a transfer holds what it received');
+    if (more) return { kind: 'continue' };
+    this.table.delete(key);
+    // A buffer announced larger than the body is trimmed, so the handler keeps only the body.
+    const body = transfer.bytes === transfer.buffer.byteLength ? transfer.buffer : transfer.buffer.slice(0, transfer.bytes);
+    return { kind: 'complete', body };
+  }
+
+  /** Moves the transfer into a buffer of at least `needed` bytes; false when the total bound refuses. */
+  private grow(transfer: Reassembly, needed: number): boolean {
+    const doubled = Math.min(this.options.bodyBytesMax, Math.max(needed, 2 * transfer.buffer.byteLength));
+    const capacity = this.table.canResize(transfer, doubled) ? doubled : needed;
+    if (!this.table.canResize(transfer, capacity)) return false;
+    const buffer = new Uint8Array(capacity);
+    buffer.set(transfer.buffer.subarray(0, transfer.bytes));
+    transfer.buffer = buffer;
+    this.table.resize(transfer, capacity);
+    assert(transfer.heldBytes === transfer.buffer.byteLength, 'a transfer counts its buffer');
+    return true;
   }
 
   private tooLarge(): Block1Outcome {
     return {
       kind: 'refused',
+      limit: 'bodyBytesMax',
       response: {
         ...diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, `request body exceeds ${this.options.bodyBytesMax} bytes`),
         options: [uintOption(CoapOption.Size1, this.options.bodyBytesMax)],
@@ -114,92 +168,31 @@ export class Block1Reassembler {
     };
   }
 
-  private drop(key: string): void {
-    const transfer = this.transfers.get(key);
-    if (transfer === undefined) return;
-    this.totalBytes -= transfer.bytes;
-    this.transfers.delete(key);
-    assert(this.totalBytes >= 0, 'block store byte count never negative');
-  }
-
-  /** Sweeps at most every quarter lifetime, so an idle transfer lives at most 1.25 lifetimes. */
-  private dropExpired(nowMs: number): void {
-    if (nowMs < this.nextSweepAtMs) return;
-    this.nextSweepAtMs = nowMs + this.options.lifetimeMs / 4;
-    for (const [key, transfer] of this.transfers) if (transfer.expiresAtMs <= nowMs) this.drop(key);
+  /** 4.13 with the smallest block size accepted as a Block1 hint (RFC 7959 §2.9.3). */
+  private blockTooSmall(): Block1Outcome {
+    return {
+      kind: 'refused',
+      limit: 'block1BytesMin',
+      response: {
+        ...diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, `Block1 blocks must be at least ${this.options.blockBytesMin} bytes (block1BytesMin)`),
+        options: [option(CoapOption.Block1, encodeBlock({ num: 0, more: false, szx: this.szxMin })), uintOption(CoapOption.Size1, this.options.bodyBytesMax)],
+      },
+    };
   }
 }
 
-/** A response body held for Block2 follow-up requests. */
-export interface StoredResponse {
-  readonly response: CoapResponse;
-  readonly body: Uint8Array;
-  readonly etag: Uint8Array;
-}
-
-/** Holds response bodies served block by block, within bounds. */
-export class Block2Store {
-  private readonly bodies = new Map<string, StoredResponse & { readonly expiresAtMs: number }>();
-  private totalBytes = 0;
-  private nextSweepAtMs = 0;
-
-  constructor(
-    private readonly options: BlockStoreOptions,
-    private readonly clock: Clock,
-  ) {}
-
-  /** Bodies held. */
-  get size(): number {
-    return this.bodies.size;
-  }
-
-  /** Holds `stored` under `key`; false when a bound refuses it. */
-  put(key: string, stored: StoredResponse): boolean {
-    const nowMs = this.clock.nowMs();
-    this.dropExpired(nowMs);
-    this.delete(key);
-    if (stored.body.length > this.options.bodyBytesMax) return false;
-    if (this.bodies.size >= this.options.transfersMax) return false;
-    if (this.totalBytes + stored.body.length > this.options.totalBytesMax) return false;
-    this.bodies.set(key, { ...stored, expiresAtMs: nowMs + this.options.lifetimeMs });
-    this.totalBytes += stored.body.length;
-    return true;
-  }
-
-  /** The body held under `key`, or null. */
-  get(key: string): StoredResponse | null {
-    const nowMs = this.clock.nowMs();
-    this.dropExpired(nowMs);
-    const stored = this.bodies.get(key);
-    if (stored === undefined || stored.expiresAtMs <= nowMs) {
-      this.delete(key);
-      return null;
-    }
-    return stored;
-  }
-
-  /** Releases the body under `key` (its last block was served). */
-  delete(key: string): void {
-    const stored = this.bodies.get(key);
-    if (stored === undefined) return;
-    this.totalBytes -= stored.body.length;
-    this.bodies.delete(key);
-  }
-
-  /** Forgets every body. */
-  clear(): void {
-    this.bodies.clear();
-    this.totalBytes = 0;
-  }
-
-  /** Sweeps at most every quarter lifetime, as Block1Reassembler does. */
-  private dropExpired(nowMs: number): void {
-    if (nowMs < this.nextSweepAtMs) return;
-    this.nextSweepAtMs = nowMs + this.options.lifetimeMs / 4;
-    for (const [key, stored] of this.bodies) if (stored.expiresAtMs <= nowMs) this.delete(key);
+/** The diagnostic of a refusal by a table limit. */
+export function refusalText(limit: TransferLimitName): string {
+  switch (limit) {
+    case 'blockTransfersMax':
+      return 'too many block-wise transfers in progress (blockTransfersMax)';
+    case 'blockTransfersPerPeerMax':
+      return 'too many block-wise transfers in progress from this peer (blockTransfersPerPeerMax)';
+    case 'blockBytesTotalMax':
+      return 'block-wise buffer full (blockBytesTotalMax)';
   }
 }
 
-function refuse(code: number, text: string): Block1Outcome {
-  return { kind: 'refused', response: diagnosticResponse(code, text) };
+function refuse(code: number, text: string, limit: BlockLimitName | null): Block1Outcome {
+  return { kind: 'refused', response: diagnosticResponse(code, text), limit };
 }

@@ -47,8 +47,24 @@ export interface CoapServerOptions {
   readonly bodyBytesMax: number;
   /** Most block-wise transfers in progress, per direction. Default 256; 1..65,536. */
   readonly blockTransfersMax: number;
-  /** Most bytes buffered by block-wise transfers, per direction. Default 64 MiB; at least bodyBytesMax. */
+  /**
+   * Most block-wise transfers in progress from one peer (address, port and identity), per
+   * direction; blockTransfersMax bounds it too. Default 128 (the client's
+   * outstandingPerPeerMax, so a coraft peer never meets it); 1..65,536.
+   */
+  readonly blockTransfersPerPeerMax: number;
+  /**
+   * Most bytes buffered by block-wise transfers, per direction: the byteLength of the buffers
+   * really held (a reassembly buffer may be up to twice its body while it grows). Default
+   * 64 MiB; bodyBytesMax..1 GiB.
+   */
   readonly blockBytesTotalMax: number;
+  /**
+   * Smallest Block1 block size accepted for a body that needs reassembly, in bytes; smaller
+   * blocks get 4.13 with a Block1 size hint (RFC 7959 §2.9.3). Default 16 (any); a power of two
+   * in 16..1024.
+   */
+  readonly block1BytesMin: number;
   /** How long an idle block-wise transfer is kept, in ms. Default 30,000; 100..247,000. */
   readonly blockTransferLifetimeMs: number;
   /** Most confirmable requests remembered for duplicate detection. Default 8,192; 1..1,000,000. */
@@ -60,6 +76,21 @@ export interface CoapServerOptions {
   readonly duplicateCacheLifetimeMs: number;
   /** Most requests being handled at once; more are answered 5.03. Default 1,024; 1..65,536. */
   readonly requestsInFlightMax: number;
+  /**
+   * The first retransmission timeout of a confirmable notification, in ms (RFC 7252
+   * ACK_TIMEOUT); it doubles per retransmission. Default 2,000; 10..60,000.
+   */
+  readonly notifyAckTimeoutMs: number;
+  /**
+   * Most retransmissions of a confirmable notification before its client counts as gone
+   * (RFC 7252 MAX_RETRANSMIT). Default 4 (about 62 s with the default timeout); 0..20.
+   */
+  readonly notifyRetransmitMax: number;
+  /**
+   * Most confirmable notifications awaiting an ACK; past it a notification is sent
+   * non-confirmable. Default 4,096; 1..65,536.
+   */
+  readonly notificationsPendingMax: number;
 }
 
 const MIB = 1024 * 1024;
@@ -81,11 +112,16 @@ export const DEFAULT_COAP_SERVER_OPTIONS: CoapServerOptions = {
   blockBytes: 1024,
   bodyBytesMax: 8 * MIB,
   blockTransfersMax: 256,
+  blockTransfersPerPeerMax: 128,
   blockBytesTotalMax: 64 * MIB,
+  block1BytesMin: 16,
   blockTransferLifetimeMs: 30_000,
   duplicateCacheEntriesMax: 8_192,
   duplicateCacheLifetimeMs: 60_000,
   requestsInFlightMax: 1_024,
+  notifyAckTimeoutMs: 2_000,
+  notifyRetransmitMax: 4,
+  notificationsPendingMax: 4_096,
 };
 
 /** Fills defaults and validates; throws ConfigError naming every bad field. */
@@ -112,11 +148,16 @@ export function resolveCoapServerOptions(partial: Partial<CoapServerOptions> = {
   checkBlockBytes(problems, options.blockBytes);
   checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
   checkRange(problems, 'blockTransfersMax', options.blockTransfersMax, 1, 65_536);
+  checkRange(problems, 'blockTransfersPerPeerMax', options.blockTransfersPerPeerMax, 1, 65_536);
   checkRange(problems, 'blockBytesTotalMax', options.blockBytesTotalMax, options.bodyBytesMax, 1024 * MIB);
+  checkBlockBytes(problems, options.block1BytesMin, 'block1BytesMin');
   checkRange(problems, 'blockTransferLifetimeMs', options.blockTransferLifetimeMs, 100, 247_000);
   checkRange(problems, 'duplicateCacheEntriesMax', options.duplicateCacheEntriesMax, 1, 1_000_000);
   checkRange(problems, 'duplicateCacheLifetimeMs', options.duplicateCacheLifetimeMs, 100, 247_000);
   checkRange(problems, 'requestsInFlightMax', options.requestsInFlightMax, 1, 65_536);
+  checkRange(problems, 'notifyAckTimeoutMs', options.notifyAckTimeoutMs, 10, 60_000);
+  checkRange(problems, 'notifyRetransmitMax', options.notifyRetransmitMax, 0, 20);
+  checkRange(problems, 'notificationsPendingMax', options.notificationsPendingMax, 1, 65_536);
   checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
   if (problems.length > 0) throw new ConfigError(problems);
   return options;
@@ -127,7 +168,7 @@ function checkBlockCount(problems: string[], bodyBytesMax: number, blockBytes: n
   if (bodyBytesMax > blockBytes * 2 ** 20) problems.push(`bodyBytesMax must be at most blockBytes × 2^20 = ${blockBytes * 2 ** 20}, got ${bodyBytesMax}`);
 }
 
-function checkBlockBytes(problems: string[], value: number): void {
+function checkBlockBytes(problems: string[], value: number, name = 'blockBytes'): void {
   const ok = Number.isInteger(value) && value >= 16 && value <= 1024 && (value & (value - 1)) === 0;
-  if (!ok) problems.push(`blockBytes must be a power of two in [16, 1024], got ${String(value)}`);
+  if (!ok) problems.push(`${name} must be a power of two in [16, 1024], got ${String(value)}`);
 }

@@ -8,7 +8,7 @@
  * port; the client's is opened on the first request (for DTLS a client endpoint runs the
  * handshakes, a server endpoint only answers sessions).
  */
-import type { Prng, RpcSerializer, Timers } from '../../agent/contracts.js';
+import type { Metrics, Prng, RpcSerializer, Timers } from '../../agent/contracts.js';
 import type { DatagramEndpoint } from '../datagram.js';
 import { PeerBook, systemResolver, type HostResolver } from '../peer-book.js';
 import { createCryptoPrng, createRealTimers } from '../timers.js';
@@ -26,6 +26,7 @@ export { CoapNetworkServer } from './rpc-server.js';
 export type { CoapClientOptions, CoapServerOptions } from './config.js';
 export type { CoapClientRequest, CoapClientResponse } from './client-exchange.js';
 export type { CoapRequest, CoapResponse } from './request.js';
+export type { Notification } from './server.js';
 export { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, formatCode } from './codes.js';
 
 /** What a CoAP transport is given. */
@@ -41,6 +42,8 @@ export interface CoapTransportDeps {
   readonly prng?: Prng;
   /** Resolves peer host names. Default: getaddrinfo. */
   readonly resolver?: HostResolver;
+  /** Counts the server's refusals by a limit (server dimension "peer"). Default: none. */
+  readonly metrics?: Metrics;
 }
 
 /** Options of a CoAP transport. */
@@ -60,7 +63,8 @@ export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransp
   const timers = deps.timers ?? createRealTimers();
   const prng = deps.prng ?? createCryptoPrng();
   const coapClient = new CoapClient({ openEndpoint: deps.openClientEndpoint, timers, prng }, options.client);
-  const coapServer = new CoapServer({ openEndpoint: deps.openServerEndpoint, clock: timers }, options.server);
+  const metrics = deps.metrics === undefined ? {} : { metrics: deps.metrics };
+  const coapServer = new CoapServer({ openEndpoint: deps.openServerEndpoint, timers, name: 'peer', ...metrics }, options.server);
   return {
     client: new CoapNetworkClient({ coap: coapClient, serializer: deps.serializer, peers: new PeerBook(deps.resolver ?? systemResolver) }),
     server: new CoapNetworkServer(coapServer, deps.serializer),

@@ -4,28 +4,61 @@
  * malformed messages, and block-wise request and response bodies (RFC 7959, with RFC 9175
  * Request-Tag so that one client can run many transfers to one resource at once).
  *
- * It serves the peer RPC resources now and is meant to serve the agent's local endpoint
- * later: handlers see the method, path, query, Accept, ETag, If-Match and If-None-Match, and
- * `notify` is the hook on which Observe (RFC 7641) notifications will be sent.
+ * It serves the peer RPC resources and the agent's local endpoint: handlers see the method,
+ * path, query, Accept, ETag, If-Match and If-None-Match, and `notify` sends Observe (RFC 7641)
+ * notifications, confirmable ones retransmitted until acknowledged (confirmables.ts). Every
+ * buffer has a limit (config.ts); a refusal by one is counted by the option's name, in `stats`
+ * and in the metrics.
  */
-import { InvariantError, type Clock } from '../../agent/contracts.js';
+import { InvariantError, type Metrics, type Timers } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
-import { Block1Reassembler, Block2Store, type StoredResponse } from './block-store.js';
-import { CoapOption, CoapResponseCode, CoapType, codeClassOf } from './codes.js';
+import { CoapResponseCode, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapServerOptions, type CoapServerOptions } from './config.js';
+import { PendingConfirmables, type ConfirmableOutcome } from './confirmables.js';
 import { DuplicateCache } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from './message.js';
-import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { diagnosticResponse, parseRequest, type CoapRequest, type CoapResponse, type RequestBlockFields } from './request.js';
 import { responseOptions } from './response-options.js';
 import { ResourceRouter, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
+import { ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
 
 /** What a CoAP server is given. */
 export interface CoapServerDeps {
   /** Opens the endpoint to listen on; `start` calls it, `stop` closes what it returned. */
   readonly openEndpoint: () => Promise<DatagramEndpoint>;
-  readonly clock: Clock;
+  /** The clock of lifetimes, and the timers of expiry sweeps and notification retransmissions. */
+  readonly timers: Timers;
+  /**
+   * Counts every refusal by a limit (`coap_limit_refusals_total`, dimensions `server` and
+   * `limit`: the option's name) and every confirmable notification's outcome
+   * (`coap_notifications_total`, dimensions `server` and `outcome`). Default: none (the
+   * counters in `stats` only).
+   */
+  readonly metrics?: Metrics;
+  /** The `server` dimension of the metrics, e.g. "endpoint" or "peer". Default "coap". */
+  readonly name?: string;
+}
+
+/** A notification sent by {@link CoapServer.notify}. */
+export interface Notification {
+  readonly messageId: number;
+  /** False also when a confirmable one was asked for but notificationsPendingMax was reached. */
+  readonly confirmable: boolean;
+  /** 'sent' for a non-confirmable notification; how a confirmable one ended otherwise. */
+  readonly outcome: Promise<ConfirmableOutcome | 'sent'>;
+}
+
+/** What the block-wise stores and the notification table hold. */
+export interface CoapServerBlockStats {
+  readonly block1Transfers: number;
+  /** Counted against blockBytesTotalMax. */
+  readonly block1HeldBytes: number;
+  /** The byteLength of the ArrayBuffers the transfers keep alive (equals block1HeldBytes). */
+  readonly block1BufferBytes: number;
+  readonly block2Bodies: number;
+  readonly block2HeldBytes: number;
+  readonly notificationsPending: number;
 }
 
 /** Counters of a server, since it was built. */
@@ -37,6 +70,8 @@ export interface CoapServerStats {
   busy: number;
   /** Response datagrams the endpoint failed to send. */
   sendFailures: number;
+  /** Refusals by a limit, by the option's name (blockBytesTotalMax, block1BytesMin, ...). */
+  readonly limitRefusals: Record<string, number>;
 }
 
 /** How one request message is answered. */
@@ -50,18 +85,17 @@ interface Exchange {
 
 /** A CoAP server; see the module comment. */
 export class CoapServer {
-  readonly stats: CoapServerStats = { requests: 0, duplicates: 0, malformed: 0, busy: 0, sendFailures: 0 };
+  readonly stats: CoapServerStats = { requests: 0, duplicates: 0, malformed: 0, busy: 0, sendFailures: 0, limitRefusals: {} };
   private readonly options: CoapServerOptions;
   private readonly router = new ResourceRouter();
   private readonly duplicates: DuplicateCache;
-  private readonly block1: Block1Reassembler;
-  private readonly block2: Block2Store;
+  private readonly blockwise: ServerBlockwise;
+  private readonly confirmables: PendingConfirmables;
   private endpoint: DatagramEndpoint | null = null;
   /** Bumped by `stop`, so that answers of handlers started before it are dropped. */
   private generation = 0;
   private inFlight = 0;
   private nextMessageId = 0;
-  private nextEtag = 0;
   private resetListener: ((peer: DatagramPeer, messageId: number) => void) | null = null;
 
   constructor(
@@ -70,10 +104,10 @@ export class CoapServer {
   ) {
     this.options = resolveCoapServerOptions(options);
     const o = this.options;
-    this.duplicates = new DuplicateCache({ entriesMax: o.duplicateCacheEntriesMax, lifetimeMs: o.duplicateCacheLifetimeMs }, deps.clock);
-    const store = { bodyBytesMax: o.bodyBytesMax, transfersMax: o.blockTransfersMax, totalBytesMax: o.blockBytesTotalMax, lifetimeMs: o.blockTransferLifetimeMs };
-    this.block1 = new Block1Reassembler(store, deps.clock);
-    this.block2 = new Block2Store(store, deps.clock);
+    this.duplicates = new DuplicateCache({ entriesMax: o.duplicateCacheEntriesMax, lifetimeMs: o.duplicateCacheLifetimeMs }, deps.timers);
+    this.blockwise = new ServerBlockwise(o, deps.timers, (limit) => this.countLimit(limit));
+    const pending = { ackTimeoutMs: o.notifyAckTimeoutMs, retransmitMax: o.notifyRetransmitMax, pendingMax: o.notificationsPendingMax };
+    this.confirmables = new PendingConfirmables(pending, deps.timers, (bytes, peer) => this.transmit(bytes, peer));
   }
 
   /** Adds a resource; see ResourceRouter.add. */
@@ -96,8 +130,8 @@ export class CoapServer {
     this.endpoint = null;
     this.generation += 1;
     this.duplicates.clear();
-    this.block1.clear();
-    this.block2.clear();
+    this.blockwise.clear();
+    this.confirmables.clear();
     await endpoint.close();
   }
 
@@ -111,23 +145,34 @@ export class CoapServer {
     return this.endpoint.localAddress();
   }
 
-  /**
-   * Sends a non-confirmable response outside a request/response exchange, and resolves with
-   * its message id: the hook for Observe notifications (RFC 7641 §4.2), which a resource
-   * sends with the token of the registering request. A client that no longer wants them
-   * answers RST, which reaches the listener set by `onReset`. TODO: confirmable
-   * notifications need retransmission; the local endpoint's Observe support will add them,
-   * and nothing sends notifications yet.
-   */
-  async notify(peer: DatagramPeer, token: Uint8Array, response: CoapResponse): Promise<number> {
-    const endpoint = this.endpoint;
-    assert(endpoint !== null, 'notify on a running server');
-    const message = this.buildResponse({ peer, peerKey: '', messageId: 0, token, confirmable: false }, response, []);
-    await endpoint.send(encodeMessage(message), peer.address, peer.port);
-    return message.messageId;
+  /** What the block-wise stores and the notification table hold now. */
+  blockStats(): CoapServerBlockStats {
+    return { ...this.blockwise.stats(), notificationsPending: this.confirmables.size };
   }
 
-  /** Sets the listener of RST messages from clients (RFC 7641 §3.6: "cancel my observation"). */
+  /**
+   * Sends a response outside a request/response exchange: an Observe notification (RFC 7641
+   * §4.2), which a resource sends with the token of the registering request. Resolves once a
+   * non-confirmable one is handed to the endpoint, or once a confirmable one is sent the first
+   * time; its `outcome` then tells whether the client acknowledged it, reset it, or never
+   * answered (RFC 7252 §4.2 retransmission, notifyAckTimeoutMs and notifyRetransmitMax).
+   * An RST to a non-confirmable notification reaches the listener set by `onReset`.
+   */
+  async notify(peer: DatagramPeer, token: Uint8Array, response: CoapResponse, confirmable = false): Promise<Notification> {
+    const endpoint = this.endpoint;
+    assert(endpoint !== null, 'notify on a running server');
+    const messageId = this.allocateMessageId();
+    const message: CoapMessage = { type: CoapType.CON, code: response.code, messageId, token, options: responseOptions(response), payload: response.payload ?? new Uint8Array(0) };
+    if (confirmable) {
+      const outcome = this.confirmables.send(peerKeyOf(peer), peer, messageId, encodeMessage(message));
+      if (outcome !== null) return { messageId, confirmable: true, outcome: outcome.then((end) => this.countNotification(end)) };
+      this.countLimit('notificationsPendingMax');
+    }
+    await endpoint.send(encodeMessage({ ...message, type: CoapType.NON }), peer.address, peer.port);
+    return { messageId, confirmable: false, outcome: Promise.resolve('sent') };
+  }
+
+  /** Sets the listener of RST messages to non-confirmable notifications (RFC 7641 §3.6: "cancel my observation"). */
   onReset(listener: (peer: DatagramPeer, messageId: number) => void): void {
     this.resetListener = listener;
   }
@@ -145,13 +190,17 @@ export class CoapServer {
       this.onRequest(message, peer);
       return;
     }
-    if (message.code === 0 && message.type === CoapType.RST) return this.resetListener?.(peer, message.messageId);
+    if (message.code === 0 && message.type === CoapType.ACK) return void this.confirmables.onAck(peerKeyOf(peer), message.messageId);
+    if (message.code === 0 && message.type === CoapType.RST) {
+      if (this.confirmables.onReset(peerKeyOf(peer), message.messageId)) return;
+      return this.resetListener?.(peer, message.messageId);
+    }
     // A ping (empty CON), or a response or reserved code this server did not ask for.
     if (message.type === CoapType.CON) this.sendReset(message.messageId, peer);
   }
 
   private onRequest(message: CoapMessage, peer: DatagramPeer): void {
-    const peerKey = `${peer.address}|${peer.port}|${peer.identity ?? ''}`;
+    const peerKey = peerKeyOf(peer);
     const exchange: Exchange = { peer, peerKey, messageId: message.messageId, token: message.token, confirmable: message.type === CoapType.CON };
     if (exchange.confirmable) {
       const status = this.duplicates.check(peerKey, message.messageId, message.token);
@@ -172,39 +221,18 @@ export class CoapServer {
     // Only block-wise requests need their transfer key; building it costs a few strings.
     const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
     if (block.block2 !== null && block.block2.num > 0 && block.block1 === null) {
-      const stored = this.block2.get(transferKey);
-      if (stored !== null) return this.respondBlock(exchange, stored, block.block2, transferKey);
-      if (request.method !== 'GET') {
-        return this.respond(exchange, diagnosticResponse(CoapResponseCode.RequestEntityIncomplete, 'no stored response body; repeat the request'), []);
-      }
+      const answer = this.blockwise.storedBlock(request, block.block2, transferKey);
+      if (answer !== null) return this.answer(exchange, answer);
     }
-    const body = this.requestBody(exchange, request, block, transferKey);
-    if (body === null) return;
+    const outcome = this.blockwise.requestBody(peerKey, request, block, transferKey);
+    if (outcome.kind === 'answer') return this.answer(exchange, outcome.answer);
+    const body = outcome.body;
     if (this.inFlight >= this.options.requestsInFlightMax) {
       this.stats.busy += 1;
+      this.countLimit('requestsInFlightMax');
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'), []);
     }
     void this.runHandler(exchange, route.handler, body === request.payload ? request : { ...request, payload: body }, block, transferKey);
-  }
-
-  /** The whole request body, or null when it is incomplete or refused (and already answered). */
-  private requestBody(exchange: Exchange, request: CoapRequest, block: RequestBlockFields, transferKey: string): Uint8Array | null {
-    if (block.block1 === null) {
-      if (request.payload.length <= this.options.bodyBytesMax) return request.payload;
-      this.respond(exchange, diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, 'request body too large'), [uintOption(CoapOption.Size1, this.options.bodyBytesMax)]);
-      return null;
-    }
-    const outcome = this.block1.accept(transferKey, block.block1, request.payload, block.size1);
-    switch (outcome.kind) {
-      case 'continue':
-        this.respond(exchange, { code: CoapResponseCode.Continue }, [option(CoapOption.Block1, encodeBlock(block.block1))]);
-        return null;
-      case 'refused':
-        this.respond(exchange, outcome.response, []);
-        return null;
-      case 'complete':
-        return outcome.body;
-    }
   }
 
   private async runHandler(exchange: Exchange, handler: CoapResourceHandler, request: CoapRequest, block: RequestBlockFields, transferKey: string): Promise<void> {
@@ -222,32 +250,12 @@ export class CoapServer {
     }
     assert(this.inFlight >= 0, 'in-flight request count never negative');
     if (generation !== this.generation) return;
-    // RFC 7959 §2.3: the final response to a Block1 transfer echoes its last Block1 option.
-    const echo = block.block1 === null ? [] : [option(CoapOption.Block1, encodeBlock(block.block1))];
-    const szx = Math.min(szxOf(this.options.blockBytes), block.block2?.szx ?? Number.MAX_SAFE_INTEGER);
-    const payload = response.payload ?? new Uint8Array(0);
-    if (payload.length <= blockSizeOf(szx) && (block.block2?.num ?? 0) === 0) return this.respond(exchange, response, echo);
-    const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
     const key = transferKey === '' ? transferKeyOf(exchange.peerKey, request, block) : transferKey;
-    if (!this.block2.put(key, stored)) {
-      return this.respond(exchange, diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'response body buffer full'), echo);
-    }
-    this.respondBlock(exchange, stored, { num: block.block2?.num ?? 0, more: false, szx }, key, echo);
+    this.answer(exchange, this.blockwise.responseAnswer(exchange.peerKey, block, key, response));
   }
 
-  /** Answers with block `wanted.num` of a stored response body (RFC 7959 §2.4). */
-  private respondBlock(exchange: Exchange, stored: StoredResponse, wanted: BlockValue, transferKey: string, extra: readonly CoapOptionValue[] = []): void {
-    const szx = Math.min(wanted.szx, szxOf(this.options.blockBytes));
-    const size = blockSizeOf(szx);
-    const offset = wanted.num * size;
-    if (offset >= stored.body.length && offset > 0) {
-      return this.respond(exchange, diagnosticResponse(CoapResponseCode.BadOption, 'block number beyond the body'), []);
-    }
-    const more = offset + size < stored.body.length;
-    if (!more) this.block2.delete(transferKey);
-    const response: CoapResponse = { ...stored.response, payload: stored.body.subarray(offset, offset + size), etag: stored.etag };
-    const blockOptions = [option(CoapOption.Block2, encodeBlock({ num: wanted.num, more, szx })), uintOption(CoapOption.Size2, stored.body.length)];
-    this.respond(exchange, response, [...extra, ...blockOptions]);
+  private answer(exchange: Exchange, answer: Answer): void {
+    this.respond(exchange, answer.response, answer.extra);
   }
 
   private respond(exchange: Exchange, response: CoapResponse, extra: readonly CoapOptionValue[]): void {
@@ -282,19 +290,24 @@ export class CoapServer {
     });
   }
 
+  /** Counts a refusal by the limit named `limit` (an option name). */
+  private countLimit(limit: string): void {
+    this.stats.limitRefusals[limit] = (this.stats.limitRefusals[limit] ?? 0) + 1;
+    this.deps.metrics?.increment('coap_limit_refusals_total', 1, { server: this.deps.name ?? 'coap', limit });
+  }
+
+  private countNotification(outcome: ConfirmableOutcome): ConfirmableOutcome {
+    this.deps.metrics?.increment('coap_notifications_total', 1, { server: this.deps.name ?? 'coap', outcome });
+    return outcome;
+  }
+
   private allocateMessageId(): number {
     this.nextMessageId = (this.nextMessageId + 1) & 0xffff;
     return this.nextMessageId;
   }
-
-  private newEtag(): Uint8Array {
-    this.nextEtag = (this.nextEtag + 1) >>> 0;
-    return encodeUint(this.nextEtag === 0 ? 1 : this.nextEtag);
-  }
 }
 
-/** Identifies a block-wise transfer: peer, method, resource, query and Request-Tag. */
-function transferKeyOf(peerKey: string, request: CoapRequest, block: RequestBlockFields): string {
-  const tag = block.requestTag === null ? '' : Buffer.from(block.requestTag).toString('hex');
-  return `${peerKey}|${request.method}|${request.path.join('/')}?${request.query.join('&')}|${tag}`;
+/** Identifies a peer: address, port and authenticated identity. */
+function peerKeyOf(peer: DatagramPeer): string {
+  return `${peer.address}|${peer.port}|${peer.identity ?? ''}`;
 }

@@ -62,7 +62,7 @@ describe('agent integration: start-up failures', function () {
     unlinkSync(join(dir, 'n1', 'node.secret'));
     const run = await coraft('agent', '--config', config);
     assert.equal(run.code, EXIT.config);
-    assert.match(run.stderr, /psk\.nodeSecretFile: cannot read .*node\.secret: ENOENT/);
+    assert.match(run.stderr, /psk\.nodeSecretFile: cannot read secret file .*node\.secret: ENOENT/);
   });
 
   it('exits 78 when the local endpoint listens beyond loopback without endpoint keys', async function () {

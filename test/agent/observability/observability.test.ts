@@ -52,6 +52,23 @@ describe('observability', () => {
       assert.equal(lines[0]?.node, 'n1');
       assert.equal(typeof lines[0]?.time, 'string');
     });
+
+    it('prints each field once when a call passes a base field again (the runtime passes node in every call)', () => {
+      const file = join(dir, 'log.jsonl');
+      const fd = openSync(file, 'w');
+      const logger = new PinoLogger({ level: 'info', base: { node: 'n1' }, fd });
+      logger.info('raft node started', { node: 'n1', term: 0 });
+      logger.info('no node field');
+      logger.info('another node', { node: 'n2' });
+      logger.flush();
+      closeSync(fd);
+      // JSON.parse keeps the last of two equal keys, so count them in the raw text.
+      const raw = readFileSync(file, 'utf8').trim().split('\n');
+      assert.equal(raw.length, 3);
+      assert.deepEqual(raw.map((line) => line.match(/"node":/g)?.length ?? 0), [1, 1, 1], raw.join('\n'));
+      assert.deepEqual(raw.map((line) => (JSON.parse(line) as Record<string, unknown>).node), ['n1', 'n1', 'n2'], 'a field of the call replaces the base field');
+      assert.ok(raw.every((line) => !line.includes('"pid":') && !line.includes('"hostname":')), 'no pid or hostname: journald records them');
+    });
   });
 
   describe('ConsoleLogger', () => {

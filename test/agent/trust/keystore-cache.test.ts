@@ -1,14 +1,15 @@
-// Proves that the keystore cache is a cache: an unreadable one (garbage, truncated, another
-// version) is reported, moved aside and rebuilt instead of stopping the node; and that it is
-// written like a secret: to a 0600 temporary file that is synced before it is renamed over
-// the cache, then the folder synced, so a crash leaves the old file or the new one.
+// Proves that the keystore cache is a cache: an unparsable one (garbage, truncated, another
+// version, a bad entry) is reported, moved aside and rebuilt instead of stopping the node; and
+// that it is written like a secret (secret-files.ts): to a 0600 temporary file that is synced
+// before it is renamed over the cache, then the folder synced, so a crash leaves the old file
+// or the new one.
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { KeystoreCache } from '../../../agent/trust/keystore-cache.js';
-import { REAL_FILE_OPS, writeSecretFileSynced, type SecretFileOps } from '../../../agent/trust/secret-write.js';
+import { REAL_DURABLE_WRITE_OPS as REAL, type DurableWriteOps } from '../../../agent/config/secret-files.js';
 
 describe('KeystoreCache', () => {
   let dir: string;
@@ -38,27 +39,31 @@ describe('KeystoreCache', () => {
     });
   }
 
-  it('syncs a secret file before renaming it into place, then syncs the folder', () => {
+  it('syncs the cache before renaming it into place, then syncs the folder', () => {
     const calls: string[] = [];
     const fds = new Map<number, string>();
-    const ops: SecretFileOps = {
+    const file = join(dir, 'keystore-cache.json');
+    const name = (path: string): string => (path === dir ? 'dir' : path.endsWith('.tmp') ? 'tmp' : path);
+    const ops: DurableWriteOps = {
       openSync: (path, flags, mode) => {
-        const fd = REAL_FILE_OPS.openSync(path, flags, mode);
-        fds.set(fd, path);
-        calls.push(`open ${path.endsWith('.tmp') ? 'tmp' : path === dir ? 'dir' : path}`);
+        const fd = REAL.openSync(path, flags, mode);
+        fds.set(fd, name(path));
+        calls.push(`open ${name(path)}`);
         return fd;
       },
-      writeSync: (fd, data) => (calls.push('write'), REAL_FILE_OPS.writeSync(fd, data)),
-      fsyncSync: (fd) => (calls.push(`fsync ${fds.get(fd)?.endsWith('.tmp') === true ? 'tmp' : 'dir'}`), REAL_FILE_OPS.fsyncSync(fd)),
-      closeSync: (fd) => (calls.push('close'), REAL_FILE_OPS.closeSync(fd)),
-      renameSync: (a, b) => (calls.push('rename'), REAL_FILE_OPS.renameSync(a, b)),
-      unlinkSync: (p) => (calls.push('unlink'), REAL_FILE_OPS.unlinkSync(p)),
+      fchmodSync: (fd, mode) => REAL.fchmodSync(fd, mode),
+      writeSync: (fd, data, offset, length) => (calls.push('write'), REAL.writeSync(fd, data, offset, length)),
+      fsyncSync: (fd) => (calls.push(`fsync ${fds.get(fd) ?? '?'}`), REAL.fsyncSync(fd)),
+      closeSync: (fd) => (calls.push('close'), REAL.closeSync(fd)),
+      renameSync: (from, to) => (calls.push(`rename ${name(from)} -> ${name(to) === file ? 'cache' : to}`), REAL.renameSync(from, to)),
+      rmSync: (path, options) => REAL.rmSync(path, options),
     };
-    const file = join(dir, 'secret');
-    writeSecretFileSynced(file, new TextEncoder().encode('s3cr3t'), ops);
-    assert.deepEqual(calls, ['open tmp', 'write', 'fsync tmp', 'close', 'rename', 'open dir', 'fsync dir', 'close']);
-    assert.equal(readFileSync(file, 'utf8'), 's3cr3t');
+    const cache = new KeystoreCache(file, new MemoryLogger(), ops);
+    cache.set('n2', { index: 3, kind: 'revoked' });
+    cache.save();
+    assert.deepEqual(calls, ['open tmp', 'write', 'fsync tmp', 'close', 'rename tmp -> cache', 'open dir', 'fsync dir', 'close']);
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    assert.equal(existsSync(`${file}.tmp`), false);
+    assert.equal(new KeystoreCache(file, new MemoryLogger()).get('n2')?.kind, 'revoked');
+    assert.deepEqual(readdirSync(dir), ['keystore-cache.json'], 'no temporary file left');
   });
 });

@@ -26,7 +26,7 @@ export async function serverHarness(options: Partial<CoapServerOptions> = {}, id
   // Each start of the server opens a fresh endpoint; serverEndpoint is the latest.
   let serverEndpoint = network.open('10.0.0.1');
   let opened = 0;
-  const server = new CoapServer({ openEndpoint: () => Promise.resolve(opened++ === 0 ? serverEndpoint : (serverEndpoint = network.open('10.0.0.1'))), clock: timers }, options);
+  const server = new CoapServer({ openEndpoint: () => Promise.resolve(opened++ === 0 ? serverEndpoint : (serverEndpoint = network.open('10.0.0.1'))), timers }, options);
   await server.start();
   const wire = network.open('10.0.0.2', identity);
   const received: CoapMessage[] = [];

@@ -60,7 +60,7 @@ describe('interop with libcoap coap-client', function () {
   });
 
   it('sends a Block1 body and receives a Block2 body, separately and combined', async () => {
-    const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), clock: createRealTimers() });
+    const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), timers: createRealTimers() });
     server.addResource('/upload', { POST: (r) => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`got ${r.payload.length} bytes ${r.payload[9999] ?? -1}`) }) });
     server.addResource('/both', { POST: (r) => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.alloc(5000, String(r.payload.length % 10)) }) });
     server.addResource('/big', { GET: () => Promise.resolve({ code: CoapResponseCode.Content, payload: Buffer.alloc(5000, 'x') }) });

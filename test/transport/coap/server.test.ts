@@ -207,7 +207,7 @@ describe('CoapServer', () => {
     const h = await serverHarness();
     const resets: number[] = [];
     h.server.onReset((_peer, messageId) => resets.push(messageId));
-    const messageId = await h.server.notify({ address: h.wire.address, port: h.wire.port, identity: null }, Uint8Array.from([7, 7]), { code: CoapResponseCode.Content, observe: 5, payload: Buffer.from('n') });
+    const { messageId } = await h.server.notify({ address: h.wire.address, port: h.wire.port, identity: null }, Uint8Array.from([7, 7]), { code: CoapResponseCode.Content, observe: 5, payload: Buffer.from('n') });
     await h.send(new Uint8Array(0));
     assert.equal(h.received[0]?.type, CoapType.NON);
     assert.equal(h.received[0]?.messageId, messageId);

@@ -3,14 +3,19 @@
 // 1 MiB bodies in both directions; every request handled exactly once through a client
 // endpoint that loses a fifth of the datagrams each way (seeded); the caller's deadline
 // honoured; error responses mapped to NetworkError codes with their diagnostics; malformed
-// datagrams leave the server answering; and the authenticated identity of a (DTLS-like)
-// endpoint reaching the handler.
+// datagrams leave the server answering; the authenticated identity of a (DTLS-like)
+// endpoint reaching the handler; and a refusal by a limit counted in the metrics handed to
+// createPeerTransport (server dimension "peer").
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { SeededPrng } from '../../../agent/core/prng.js';
 import { NetworkError, type InboundContext, type ResponseMessage, type RpcSerializer } from '../../../agent/contracts.js';
 import { createCoapTransport, createUdpCoapTransport, type CoapTransport, type CoapTransportOptions } from '../../../transport/coap/index.js';
+import { CoapMethodCode, CoapOption, CoapType, formatCode } from '../../../transport/coap/codes.js';
+import { encodeMessage } from '../../../transport/coap/message.js';
+import { stringOption } from '../../../transport/coap/options.js';
+import { createPeerTransport } from '../../../transport/index.js';
 import { openUdpEndpoint } from '../../../transport/udp.js';
 import { LossyEndpoint } from '../lossy-endpoint.js';
 import { MemoryNetwork } from '../memory-datagram.js';
@@ -163,5 +168,20 @@ describe('CoAP transport over UDP', function () {
     await assert.rejects(client.client.send('b', { type: 'TimeoutNowRequest', term: 1, leaderId: 'a' }, 1000), { code: 'NET_AUTH', message: /4\.03/ });
     await client.client.close();
     await server.server.stop();
+  });
+
+  it('counts a refusal by a limit of the peer server in the metrics given to createPeerTransport', async () => {
+    const counts: string[] = [];
+    const metrics = { increment: (name: string, _n?: number, d?: object) => void counts.push(`${name}${JSON.stringify(d)}`), setGauge: () => undefined, observe: () => undefined, observeDurationMs: () => undefined, flush: () => Promise.resolve() };
+    const peer = createPeerTransport({ name: 'coap', listenAddress: '127.0.0.1', listenPort: 0, options: { server: { bodyBytesMax: 1024 } } }, { serializer, metrics });
+    await peer.server.start();
+    const socket = createSocket('udp4');
+    const answered = new Promise<number>((resolve) => socket.once('message', (data) => resolve(data[1] ?? 0)));
+    const oversize = encodeMessage({ type: CoapType.CON, code: CoapMethodCode.POST, messageId: 1, token: Uint8Array.from([1]), options: [stringOption(CoapOption.UriPath, 'raft'), stringOption(CoapOption.UriPath, 'AppendEntries')], payload: new Uint8Array(1100) });
+    socket.send(oversize, peer.server.localAddress().port, '127.0.0.1');
+    assert.equal(formatCode(await answered), '4.13');
+    socket.close();
+    await peer.server.stop();
+    assert.deepEqual(counts, ['coap_limit_refusals_total{"server":"peer","limit":"bodyBytesMax"}']);
   });
 });

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../agent/contracts.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { ManualTimers } from './fake-timers.js';
-import { Cleanup, Inbox, echo, internalErrors, startClient, startServer, until } from './helpers.js';
+import { Cleanup, Inbox, LossyRelay, echo, internalErrors, plaintextHandshakes, startClient, startServer, until } from './helpers.js';
 
 const key = Buffer.from('correct horse battery staple');
 const keys = new Map<string, Uint8Array>([['node-a', key], ['node-b', Buffer.from('another key')]]);
@@ -80,13 +80,25 @@ describe('DTLS client and server endpoints', function () {
     assert.ok(client.stats().datagramsSent > 4, 'the flights were split over several datagrams');
   });
 
-  it('completes handshakes with a PSK identity hint when one is configured', async () => {
-    const server = await startServer(cleanup, { pskLookup: lookup, pskIdentityHint: 'coraft' });
-    echo(server);
-    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
-    const inbox = new Inbox(client);
-    await client.send(Buffer.from('hinted'), '127.0.0.1', server.localAddress().port);
-    await inbox.waitFor('node-a:hinted');
+  it('sends a PSK identity hint (ServerKeyExchange) only when one is configured, and completes the handshake either way', async () => {
+    for (const hint of ['coraft', null]) {
+      const server = await startServer(cleanup, { pskLookup: lookup, pskIdentityHint: hint });
+      echo(server);
+      const relay = await LossyRelay.start(cleanup, server.localAddress().port, () => false);
+      const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+      const inbox = new Inbox(client);
+      await client.send(Buffer.from('hinted'), '127.0.0.1', relay.port());
+      await inbox.waitFor('node-a:hinted');
+      assert.deepEqual(server.sessionList().map((s) => s.identity), ['node-a']);
+      // ServerKeyExchange (type 12) carries the hint as a psk_identity_hint<0..2^16-1> (RFC 4279 §2).
+      const keyExchanges = relay.forwardedDown.flatMap(plaintextHandshakes).filter((m) => m.type === 12);
+      if (hint === null) {
+        assert.deepEqual(keyExchanges, [], 'no ServerKeyExchange without a hint');
+      } else {
+        assert.ok(keyExchanges.length > 0, 'the server sent a ServerKeyExchange');
+        for (const m of keyExchanges) assert.equal(m.body.toString('hex'), Buffer.concat([Buffer.from([0, hint.length]), Buffer.from(hint)]).toString('hex'));
+      }
+    }
   });
 
   it('fails with NET_AUTH on a wrong key or unknown identity and keeps serving others', async () => {
@@ -241,6 +253,10 @@ describe('DTLS client and server endpoints', function () {
     const inbox = new Inbox(client);
     await client.send(Buffer.from('six'), '::1', server.localAddress().port);
     await inbox.waitFor('node-a:six');
+    assert.deepEqual(inbox.received, ['node-a:six']);
+    assert.equal(client.localAddress().address, '::1');
+    assert.deepEqual(server.sessionList(), [{ address: '::1', port: client.localAddress().port, identity: 'node-a' }]);
+    assert.ok(client.hasSession('::1', server.localAddress().port), 'the client keeps its session under the IPv6 address');
   });
 
   it('validates options, naming every bad field', async () => {

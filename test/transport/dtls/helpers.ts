@@ -64,6 +64,31 @@ export class Inbox {
   }
 }
 
+/** A handshake message of a plaintext (epoch 0) DTLS record: its type and its body (whole, unfragmented). */
+export interface PlaintextHandshake {
+  readonly type: number;
+  readonly body: Buffer;
+}
+
+/**
+ * The handshake messages in the plaintext records of one datagram (RFC 6347 §4.1, §4.2.2):
+ * what an eavesdropper sees of the first flights. Encrypted records are skipped.
+ */
+export function plaintextHandshakes(datagram: Buffer): PlaintextHandshake[] {
+  const found: PlaintextHandshake[] = [];
+  for (let at = 0; at + 13 <= datagram.length; ) {
+    const contentType = datagram[at];
+    const epoch = datagram.readUInt16BE(at + 3);
+    const length = datagram.readUInt16BE(at + 11);
+    const record = datagram.subarray(at + 13, at + 13 + length);
+    at += 13 + length;
+    if (contentType !== 22 || epoch !== 0 || record.length < 12) continue;
+    const bodyLength = record.readUIntBE(1, 3);
+    found.push({ type: record[0] ?? -1, body: record.subarray(12, 12 + bodyLength) });
+  }
+  return found;
+}
+
 /** Polls `condition` every 5 ms until it holds; rejects after `timeoutMs`. */
 export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -82,6 +107,8 @@ export class LossyRelay {
   readonly dropped = { up: 0, down: 0 };
   /** Every datagram forwarded to the server, in order. */
   readonly forwardedUp: Buffer[] = [];
+  /** Every datagram forwarded from the server to a client, in order. */
+  readonly forwardedDown: Buffer[] = [];
 
   private constructor(
     private readonly front: Socket,
@@ -97,7 +124,10 @@ export class LossyRelay {
         let downIndex = 0;
         socket.on('message', (reply) => {
           if (this.drop('down', downIndex++)) this.dropped.down += 1;
-          else front.send(reply, from.port, from.address);
+          else {
+            this.forwardedDown.push(Buffer.from(reply));
+            front.send(reply, from.port, from.address);
+          }
         });
         socket.bind(0, '127.0.0.1');
         this.upstreams.set(key, socket);

@@ -6,7 +6,7 @@
 // its cookie exchange (-listen), with fragmented flights, and exchanges data both ways.
 import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../agent/contracts.js';
-import { Cleanup, internalErrors, startClient, startServer, until } from './helpers.js';
+import { Cleanup, echo, internalErrors, startClient, startServer, until } from './helpers.js';
 import { Peer, freeUdpPort, hasCommand } from './interop-helpers.js';
 
 const pskHex = '0123456789abcdef0123456789abcdef';
@@ -78,15 +78,23 @@ describe('DTLS interop with OpenSSL', function () {
   });
 
   it('sends a PSK identity hint only when configured', async () => {
-    const { port } = await echoServer();
+    const { port, received } = await echoServer();
     const plain = sClient(port, pskHex);
     peers.push(plain);
-    await plain.waitFor('PSK identity hint: None');
+    await plain.waitFor('Cipher is PSK-AES128-CCM8');
+    // s_client prints the hint it received (or None) before the session summary.
+    assert.match(plain.output, /PSK identity hint: None/);
+    assert.doesNotMatch(plain.output, /coraft-hint/);
     const hinted = await startServer(cleanup, { pskLookup: lookup, pskIdentityHint: 'coraft-hint' });
+    echo(hinted);
     const client = sClient(hinted.localAddress().port, pskHex);
     peers.push(client);
-    await client.waitFor('PSK identity hint: coraft-hint');
     await client.waitFor('Cipher is PSK-AES128-CCM8');
+    assert.match(client.output, /PSK identity hint: coraft-hint/);
+    client.write('hinted\n');
+    await client.waitFor('node-a:hinted');
+    assert.deepEqual(hinted.sessionList().map((s) => s.identity), ['node-a']);
+    assert.deepEqual(received, [], 'the unhinted server saw no data');
   });
 
   it('refuses renegotiation from s_client with no_renegotiation', async () => {

@@ -1,0 +1,180 @@
+/**
+ * Closed-loop writes against a system under test (bench/_system.ts): `clients` writers on the
+ * leader, each putting a value of a fixed size to its own 64 keys as fast as answers come. A
+ * measurement may be made of several slices (so two systems can take turns); the figures of
+ * the slices add up. Over each slice's measured window it reads every member's /proc: CPU
+ * time, block-layer writes, and resident memory sampled every 250 ms.
+ */
+import { performance } from 'node:perf_hooks';
+import { readProcess } from './_proc.js';
+import type { ProcessSample } from './_proc.js';
+import { LatencyRecorder, round } from './_figures.js';
+import { sleep } from './_system.js';
+import type { BenchSystem, BenchWriter } from './_system.js';
+
+/** Keys each client cycles through. */
+const KEYS_PER_CLIENT = 64;
+/** Most latencies kept per measurement (8 MB); beyond it writes are counted, not timed. */
+const LATENCY_SAMPLES_MAX = 1_000_000;
+/** How often resident memory is sampled, ms. */
+const RSS_SAMPLE_MS = 250;
+
+/** One member's use of the machine over the measured windows. */
+export interface MemberUsage {
+  readonly id: string;
+  readonly cpuSeconds: number;
+  /** Highest VmRSS sampled. */
+  readonly rssPeakBytes: number;
+  /** Highest RssAnon sampled. */
+  readonly rssAnonPeakBytes: number;
+  /** Bytes written to the block layer; null without task I/O accounting. */
+  readonly writeBytes: number | null;
+}
+
+/** The sum of a measurement's slices so far. */
+export class LoadAccumulator {
+  readonly latencies = new LatencyRecorder(LATENCY_SAMPLES_MAX);
+  writes = 0;
+  errors = 0;
+  elapsedMs = 0;
+  /** Snapshot sends during the windows; null once the system could not tell. */
+  snapshotSends: number | null = 0;
+  readonly members = new Map<string, MemberUsage>();
+
+  constructor(
+    readonly clients: number,
+    readonly valueBytes: number,
+  ) {}
+
+  /** Adds one member's usage over one window. */
+  addMember(id: string, before: ProcessSample | null, after: ProcessSample | null, rssPeak: number, anonPeak: number): void {
+    const prior = this.members.get(id) ?? { id, cpuSeconds: 0, rssPeakBytes: 0, rssAnonPeakBytes: 0, writeBytes: 0 };
+    const cpu = before !== null && after !== null ? after.cpuSeconds - before.cpuSeconds : 0;
+    const from = before?.writeBytes ?? null;
+    const to = after?.writeBytes ?? null;
+    const written = from !== null && to !== null && prior.writeBytes !== null ? prior.writeBytes + to - from : null;
+    this.members.set(id, {
+      id,
+      cpuSeconds: prior.cpuSeconds + cpu,
+      rssPeakBytes: Math.max(prior.rssPeakBytes, rssPeak),
+      rssAnonPeakBytes: Math.max(prior.rssAnonPeakBytes, anonPeak),
+      writeBytes: written,
+    });
+  }
+}
+
+/** How one slice is run. */
+export interface SliceOptions {
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  /** Bound on finding the leader and on settling before the slice, ms. */
+  readonly settleBoundMs: number;
+}
+
+async function openWriters(system: BenchSystem, leader: string, count: number, value: Uint8Array): Promise<BenchWriter[]> {
+  const writers: BenchWriter[] = [];
+  for (let i = 0; i < count; i += 1) writers.push(await system.openWriter(leader, value));
+  return writers;
+}
+
+/** Samples every member until stopped; returns the peaks. */
+function sampleMemory(system: BenchSystem): { stop: () => Map<string, { rss: number; anon: number }> } {
+  const peaks = new Map<string, { rss: number; anon: number }>();
+  const sample = (): void => {
+    for (const m of system.members()) {
+      const s = m.pid === null ? null : readProcess(m.pid);
+      if (s === null) continue;
+      const p = peaks.get(m.id) ?? { rss: 0, anon: 0 };
+      peaks.set(m.id, { rss: Math.max(p.rss, s.rssBytes), anon: Math.max(p.anon, s.rssAnonBytes) });
+    }
+  };
+  sample();
+  const timer = setInterval(sample, RSS_SAMPLE_MS);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peaks;
+    },
+  };
+}
+
+function readMembers(system: BenchSystem): Map<string, ProcessSample | null> {
+  return new Map(system.members().map((m) => [m.id, m.pid === null ? null : readProcess(m.pid)]));
+}
+
+/** Runs one slice of closed-loop writes on `system`'s leader and adds its figures to `acc`. */
+export async function runSlice(system: BenchSystem, acc: LoadAccumulator, options: SliceOptions): Promise<void> {
+  await system.settle(options.settleBoundMs);
+  const leader = await system.leader(options.settleBoundMs);
+  const writers = await openWriters(system, leader, acc.clients, new Uint8Array(acc.valueBytes).fill(0x61));
+  let measuring = false;
+  let running = true;
+  const loop = async (writer: BenchWriter, c: number): Promise<void> => {
+    for (let j = 0; running; j += 1) {
+      const started = performance.now();
+      const ok = await writer.put(`bench-${c}-${j % KEYS_PER_CLIENT}`).catch(() => false);
+      if (!measuring) continue;
+      if (ok) {
+        acc.latencies.record(performance.now() - started);
+        acc.writes += 1;
+      } else acc.errors += 1;
+    }
+  };
+  const loops = writers.map((w, c) => loop(w, c));
+  await sleep(options.warmupMs);
+  const sendsBefore = await system.snapshotSends();
+  const before = readMembers(system);
+  const memory = sampleMemory(system);
+  const started = performance.now();
+  measuring = true;
+  await sleep(options.durationMs);
+  measuring = false;
+  acc.elapsedMs += performance.now() - started;
+  const after = readMembers(system);
+  const peaks = memory.stop();
+  running = false;
+  await Promise.all(loops);
+  await Promise.all(writers.map((w) => w.close()));
+  const sendsAfter = await system.snapshotSends();
+  acc.snapshotSends = acc.snapshotSends === null || sendsBefore === null || sendsAfter === null ? null : acc.snapshotSends + sendsAfter - sendsBefore;
+  for (const m of system.members()) acc.addMember(m.id, before.get(m.id) ?? null, after.get(m.id) ?? null, peaks.get(m.id)?.rss ?? 0, peaks.get(m.id)?.anon ?? 0);
+}
+
+/** The figures of one system at one load point. */
+export interface LoadFigures {
+  readonly clients: number;
+  readonly valueBytes: number;
+  readonly durationMs: number;
+  readonly writes: number;
+  readonly errors: number;
+  readonly writesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** CPU seconds per 1,000 acknowledged writes, all members together. */
+  readonly cpuSecondsPer1000Writes: number | null;
+  readonly members: readonly (MemberUsage & { readonly cpuSecondsPer1000Writes: number | null })[];
+  readonly snapshotSends: number | null;
+}
+
+/** The figures an accumulator adds up to. */
+export function loadFigures(acc: LoadAccumulator): LoadFigures {
+  const per1000 = (cpu: number): number | null => (acc.writes > 0 ? round((1000 * cpu) / acc.writes, 4) : null);
+  const members = [...acc.members.values()].map((m) => ({ ...m, cpuSeconds: round(m.cpuSeconds, 3), cpuSecondsPer1000Writes: per1000(m.cpuSeconds) }));
+  const latency = acc.latencies.summary();
+  return {
+    clients: acc.clients,
+    valueBytes: acc.valueBytes,
+    durationMs: Math.round(acc.elapsedMs),
+    writes: acc.writes,
+    errors: acc.errors,
+    writesPerSecond: acc.elapsedMs > 0 ? Math.round((1000 * acc.writes) / acc.elapsedMs) : 0,
+    p50Ms: latency.p50Ms,
+    p99Ms: latency.p99Ms,
+    maxMs: latency.maxMs,
+    cpuSecondsPer1000Writes: per1000([...acc.members.values()].reduce((s, m) => s + m.cpuSeconds, 0)),
+    members,
+    snapshotSends: acc.snapshotSends,
+  };
+}

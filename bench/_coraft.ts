@@ -1,0 +1,145 @@
+/**
+ * coraft as a system under test for the comparison benches: a fresh 3-agent loopback cluster
+ * with the agent's defaults (coaps peers, cbor, LMDB; agent/cli/agent-processes.ts) in a
+ * temporary folder, written to through the leader's local CoAP endpoint with the project's
+ * EndpointClient, one client (one UDP socket) per simulated client.
+ *
+ * Snapshot sends are counted from the agents' own log ("sending snapshot", logged at info by
+ * the runtime each time the leader starts an InstallSnapshot), so the agents run unchanged; the
+ * raft_snapshot_sends_total metric says the same but is off by default.
+ */
+import { join } from 'node:path';
+import { AgentProcesses } from '../agent/cli/agent-processes.js';
+import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
+import { LogMessageCounter, sleep } from './_system.js';
+import type { BenchSystem, BenchWriter, ProbeResult, SystemMember } from './_system.js';
+import { performance } from 'node:perf_hooks';
+
+/** How the coraft cluster is run. */
+export interface CoraftOptions {
+  /** Write a V8 CPU profile of each agent into this folder (node --cpu-prof). Default none. */
+  readonly cpuProfDir?: string;
+  /** Timeout of one client request, ms. */
+  readonly requestTimeoutMs: number;
+}
+
+const SNAPSHOT_SENT = 'sending snapshot';
+const SNAPSHOT_TAKEN = 'took a snapshot';
+
+/** A running (or ready to run) coraft cluster. */
+export class CoraftSystem implements BenchSystem {
+  readonly name = 'coraft';
+  readonly snapshotSendsSource = `the agents' log lines "${SNAPSHOT_SENT}" (one per InstallSnapshot the leader starts)`;
+  private readonly log = new LogMessageCounter([SNAPSHOT_SENT, SNAPSHOT_TAKEN]);
+  private readonly probes = new Map<string, EndpointClient>();
+  private closed = false;
+
+  private constructor(
+    private readonly cluster: AgentProcesses,
+    private readonly options: CoraftOptions,
+  ) {}
+
+  /** Writes a fresh cluster's configuration into a temporary folder; no agent runs yet. */
+  static async create(options: CoraftOptions): Promise<CoraftSystem> {
+    let self: CoraftSystem | null = null;
+    const cluster = await AgentProcesses.create({
+      nodes: 3,
+      transport: 'coaps',
+      codec: 'cbor',
+      storage: 'lmdb',
+      requestTimeoutMs: 2_000,
+      output: (_id, chunk) => self?.log.feed(chunk),
+      ...(options.cpuProfDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
+    });
+    self = new CoraftSystem(cluster, options);
+    return self;
+  }
+
+  /** The cluster's folder (removed by close). */
+  get dir(): string {
+    return this.cluster.dir;
+  }
+
+  start(): Promise<ReadonlyMap<string, number>> {
+    const spawned = new Map<string, number>();
+    for (const agent of this.cluster.agents()) {
+      spawned.set(agent.init.id, performance.now());
+      this.cluster.start(agent.init.id);
+    }
+    return Promise.resolve(spawned);
+  }
+
+  members(): readonly SystemMember[] {
+    return this.cluster.agents().map((a) => ({ id: a.init.id, pid: a.process?.pid ?? null, dataDir: join(a.init.dir, 'data') }));
+  }
+
+  leader(boundMs: number): Promise<string> {
+    return this.cluster.waitForLeader(boundMs);
+  }
+
+  openWriter(id: string, value: Uint8Array): Promise<BenchWriter> {
+    const client = new EndpointClient(endpointTarget(this.cluster.agent(id).init.endpoint, this.options.requestTimeoutMs));
+    return Promise.resolve({
+      put: async (key: string): Promise<boolean> => {
+        const response = await client.request({ method: 'PUT', path: ['kv', key], payload: value });
+        // 2.xx; anything else (4.xx, 5.03 without a leader) is a refused write.
+        return response.code >= 0x40 && response.code < 0x60;
+      },
+      close: () => client.close(),
+    });
+  }
+
+  async probe(id: string, timeoutMs: number): Promise<ProbeResult> {
+    let client = this.probes.get(id);
+    if (client === undefined) {
+      client = new EndpointClient(endpointTarget(this.cluster.agent(id).init.endpoint, timeoutMs));
+      this.probes.set(id, client);
+    }
+    try {
+      const status = await client.json('GET', '/status');
+      const leader: unknown = typeof status === 'object' && status !== null ? Reflect.get(status, 'leaderId') : null;
+      return { answered: true, leaderKnown: typeof leader === 'string' && leader !== '' };
+    } catch {
+      // No answer yet (the agent is still starting) or an error answer: not serving.
+      return { answered: false, leaderKnown: false };
+    }
+  }
+
+  async settle(boundMs: number): Promise<void> {
+    const deadline = Date.now() + boundMs;
+    let last = -1;
+    while (Date.now() < deadline) {
+      const ids = this.cluster.agents().map((a) => a.init.id);
+      const applied = (await Promise.all(ids.map((id) => this.cluster.status(id)))).map((s) => s?.lastApplied ?? -1);
+      const first = applied[0] ?? -1;
+      const same = first >= 0 && applied.every((a) => a === first);
+      if (same && first === last) return;
+      last = same ? first : -1;
+      await sleep(300);
+    }
+  }
+
+  snapshotSends(): Promise<number | null> {
+    return Promise.resolve(this.log.count(SNAPSHOT_SENT));
+  }
+
+  /** Snapshots taken by all agents so far (log compactions). */
+  snapshotsTaken(): number {
+    return this.log.count(SNAPSHOT_TAKEN);
+  }
+
+  /** Stops agent `id` gracefully (SIGTERM) and starts it again; resolves with the new spawn time. */
+  async restart(id: string): Promise<number> {
+    await this.cluster.signal(id, 'SIGTERM');
+    const at = performance.now();
+    this.cluster.start(id);
+    return at;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const client of this.probes.values()) await client.close();
+    await this.cluster.close();
+  }
+}

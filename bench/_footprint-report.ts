@@ -1,0 +1,120 @@
+/**
+ * The footprint bench's figures, and each one beside its goal from issue 17 with whether this
+ * run meets it. Memory and sizes are in MiB. Pure; tested in test/bench/footprint-report.test.ts.
+ */
+import { cell, formatTable, mib, round } from './_figures.js';
+import type { InstallSize } from './_install-size.js';
+import type { StartupFigures } from './_startup.js';
+
+/** Figures by member id. */
+export type PerMember<T> = Readonly<Record<string, T>>;
+
+/** The footprint under load of one system. */
+export interface LoadFootprint {
+  readonly clients: number;
+  readonly valueBytes: number;
+  readonly durationMs: number;
+  readonly writes: number;
+  readonly writesPerSecond: number;
+  readonly rssPeakBytes: PerMember<number>;
+  readonly rssAnonPeakBytes: PerMember<number>;
+  /** RssAnon a while after the load stopped. */
+  readonly rssAnonAfterBytes: PerMember<number | null>;
+  /** Bytes all members wrote to the block layer during the load; null without task I/O accounting. */
+  readonly writeBytes: number | null;
+  /** writeBytes over the bytes of committed values (writes x value size). */
+  readonly writeAmplification: number | null;
+}
+
+/** One system's footprint. */
+export interface SystemFootprint {
+  readonly startup: StartupFigures;
+  /** Spawn to endpoint answering of an agent restarted on its data; null when not measured. */
+  readonly restartAnsweredMs: number | null;
+  readonly idleRssBytes: PerMember<number | null>;
+  readonly idleCpuPercent: PerMember<number | null>;
+  readonly startupWriteBytes: PerMember<number | null>;
+  readonly idleWriteBytes: PerMember<number | null>;
+  readonly dataAfterStartupBytes: PerMember<number>;
+  readonly load: LoadFootprint | null;
+}
+
+/** Everything the footprint bench found. */
+export interface Footprint {
+  readonly coraft: SystemFootprint;
+  readonly etcd: SystemFootprint | null;
+  readonly install: InstallSize | null;
+  /** VmRSS of a bare `node` doing nothing, for scale. */
+  readonly nodeBaselineRssBytes: number | null;
+  /** MemoryHigh of the shipped systemd unit, bytes; null when it sets none. */
+  readonly memoryHighBytes: number | null;
+}
+
+/** One line of the goals table. */
+export interface GoalRow {
+  readonly figure: string;
+  readonly coraft: string;
+  readonly etcd: string;
+  readonly goal: string;
+  /** Whether coraft meets the goal; null when there is no goal or nothing to judge it by. */
+  readonly met: boolean | null;
+}
+
+/** A systemd memory setting (`MemoryHigh=160M`, K/M/G/T powers of 1024, or a plain byte count) in bytes; null for none or `infinity`. */
+export function parseMemorySetting(unit: string, name: string): number | null {
+  const match = new RegExp(`^\\s*${name}=(\\S+)\\s*$`, 'm').exec(unit);
+  const text = match?.[1];
+  if (text === undefined || text === 'infinity') return null;
+  const parsed = /^(\d+(?:\.\d+)?)([KMGT]?)$/.exec(text);
+  if (parsed?.[1] === undefined) return null;
+  const power = ['', 'K', 'M', 'G', 'T'].indexOf(parsed[2] ?? '');
+  return Math.round(Number(parsed[1]) * 1024 ** power);
+}
+
+const values = <T>(m: PerMember<T> | undefined): T[] => (m === undefined ? [] : Object.values(m));
+/** The largest non-null figure; null when there is none. */
+export function worst(m: PerMember<number | null> | undefined): number | null {
+  const known = values(m).filter((v): v is number => v !== null);
+  return known.length === 0 ? null : Math.max(...known);
+}
+const list = (m: PerMember<number | null> | undefined, f: (v: number) => number = (v) => v): string => (m === undefined ? '-' : values(m).map((v) => cell(v === null ? null : f(v))).join(' / '));
+const atMost = (v: number | null, limit: number | null): boolean | null => (v === null || limit === null ? null : v <= limit);
+
+/** The rows of the goals table. */
+export function goalRows(f: Footprint): GoalRow[] {
+  const c = f.coraft;
+  const e = f.etcd;
+  const mb = 2 ** 20;
+  const high = f.memoryHighBytes;
+  const load = c.load;
+  const amp = (s: SystemFootprint | null): string => cell(s?.load?.writeAmplification === undefined || s.load.writeAmplification === null ? null : round(s.load.writeAmplification, 1));
+  const peakRss = worst(load?.rssPeakBytes);
+  return [
+    { figure: 'idle RSS per agent, MiB', coraft: list(c.idleRssBytes, mib), etcd: list(e?.idleRssBytes, mib), goal: '<= 50', met: atMost(worst(c.idleRssBytes), 50 * mb) },
+    { figure: 'idle CPU per agent, % of a core', coraft: list(c.idleCpuPercent), etcd: list(e?.idleCpuPercent), goal: "<= etcd's (busiest member)", met: atMost(worst(c.idleCpuPercent), worst(e?.idleCpuPercent)) },
+    { figure: 'written at start-up per agent, MiB', coraft: list(c.startupWriteBytes, (v) => round(v / mb, 2)), etcd: list(e?.startupWriteBytes, (v) => round(v / mb, 2)), goal: '<= 2', met: atMost(worst(c.startupWriteBytes), 2 * mb) },
+    { figure: 'written while idle per agent, bytes', coraft: list(c.idleWriteBytes), etcd: list(e?.idleWriteBytes), goal: '0', met: atMost(worst(c.idleWriteBytes), 0) },
+    { figure: 'data folder after start-up, MiB', coraft: list(c.dataAfterStartupBytes, (v) => round(v / mb, 2)), etcd: list(e?.dataAfterStartupBytes, (v) => round(v / mb, 2)), goal: 'report', met: null },
+    { figure: 'fresh cluster: spawn to a known leader, ms', coraft: cell(c.startup.leaderKnownMs), etcd: cell(e?.startup.leaderKnownMs), goal: '<= 1000', met: atMost(c.startup.leaderKnownMs, 1000) },
+    { figure: "agent's own start-up (spawn to endpoint answering), ms", coraft: list(c.startup.answeredMs), etcd: list(e?.startup.answeredMs), goal: '<= 300', met: atMost(worst(c.startup.answeredMs), 300) },
+    { figure: 'agent restart on its data, spawn to endpoint answering, ms', coraft: cell(c.restartAnsweredMs), etcd: '-', goal: '<= 300', met: atMost(c.restartAnsweredMs, 300) },
+    {
+      figure: `peak RSS under ${load?.clients ?? '-'} clients, MiB`,
+      coraft: list(load?.rssPeakBytes, mib),
+      etcd: list(e?.load?.rssPeakBytes, mib),
+      goal: `<= 90${high === null ? '' : ` and < MemoryHigh ${mib(high)}`}`,
+      met: peakRss === null ? null : peakRss <= 90 * mb && (high === null || peakRss < high),
+    },
+    { figure: `peak RssAnon under ${load?.clients ?? '-'} clients, MiB`, coraft: list(load?.rssAnonPeakBytes, mib), etcd: list(e?.load?.rssAnonPeakBytes, mib), goal: 'report (part of RSS)', met: null },
+    { figure: 'RssAnon after the load stopped, MiB', coraft: list(load?.rssAnonAfterBytes, mib), etcd: list(e?.load?.rssAnonAfterBytes, mib), goal: 'report (should fall back)', met: null },
+    { figure: 'write amplification under load (disk bytes, all members / committed value bytes)', coraft: amp(c), etcd: amp(e), goal: 'report', met: null },
+    { figure: 'production install (npm pack, install --omit=dev), MiB', coraft: f.install === null ? '-' : cell(mib(f.install.installedBytes)), etcd: '-', goal: '<= 20', met: f.install === null ? null : f.install.installedBytes <= 20 * mb },
+    { figure: 'bare node process RSS, MiB (for scale)', coraft: f.nodeBaselineRssBytes === null ? '-' : cell(mib(f.nodeBaselineRssBytes)), etcd: '-', goal: '-', met: null },
+  ];
+}
+
+/** The goals table as text. */
+export function goalsTable(rows: readonly GoalRow[]): string {
+  const met = (m: boolean | null): string => (m === null ? '' : m ? 'yes' : 'NO');
+  return formatTable(['figure', 'coraft', 'etcd', 'goal', 'met'], rows.map((r) => [r.figure, r.coraft, r.etcd, r.goal, met(r.met)]), [0, 1, 2, 3]);
+}

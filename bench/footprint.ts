@@ -1,0 +1,205 @@
+/**
+ * coraft's footprint on a gateway, beside etcd's in the same run when /usr/bin/etcd is
+ * installed (issue 17):
+ *
+ *   npm run bench -- footprint [--json] [--settle-ms=10000] [--idle-ms=30000] [--load-ms=30000]
+ *                              [--after-load-ms=10000] [--clients=64] [--value-bytes=256]
+ *                              [--no-load] [--no-install]
+ *
+ * 1. Start-up: a fresh 3-agent coraft cluster (defaults: coaps, cbor, LMDB), then a fresh
+ *    3-member etcd, each timed from spawn to each member's endpoint answering and to the first
+ *    answer naming a leader (bench/_startup.ts).
+ * 2. Rest: after --settle-ms, each member's RSS (VmRSS), the bytes it has written to the block
+ *    layer since spawn (/proc/PID/io) and its data folder's size; then over --idle-ms, its CPU
+ *    (% of one core, /proc/PID/stat) and the bytes it wrote while idle.
+ * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
+ *    the leader for --load-ms: peak VmRSS and RssAnon (sampled every 250 ms), RssAnon
+ *    --after-load-ms after the load stopped, and write amplification (bytes all members wrote
+ *    over the bytes of committed values). Then one coraft follower is restarted on its data and
+ *    timed to its endpoint answering.
+ * 4. Install: the size of a production install of this checkout (bench/_install-size.ts).
+ *
+ * Every figure is printed beside its goal from issue 17; the unit's MemoryHigh is read from
+ * systemd/coraft.service.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cleanup, removeWhenGone } from './_cleanup.js';
+import { LoadAccumulator, loadFigures, runSlice } from './_closed-loop.js';
+import { CoraftSystem } from './_coraft.js';
+import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
+import { intOption, round } from './_figures.js';
+import { goalRows, goalsTable, parseMemorySetting } from './_footprint-report.js';
+import type { Footprint, LoadFootprint, SystemFootprint } from './_footprint-report.js';
+import { measureInstall } from './_install-size.js';
+import type { InstallSize } from './_install-size.js';
+import { folderBytes, readProcess } from './_proc.js';
+import type { ProcessSample } from './_proc.js';
+import { measureStartup, probeStartup } from './_startup.js';
+import type { StartupFigures } from './_startup.js';
+import { sleep } from './_system.js';
+import type { BenchSystem } from './_system.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const REQUEST_TIMEOUT_MS = 10_000;
+const STARTUP_BOUND_MS = 30_000;
+
+/** VmRSS of a bare node process after a second and a half of doing nothing. */
+async function nodeBaselineRss(): Promise<number | null> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await sleep(1_500);
+  const rss = child.pid === undefined ? null : (readProcess(child.pid)?.rssBytes ?? null);
+  child.kill('SIGKILL');
+  return rss;
+}
+
+const byMember = <T>(system: BenchSystem, pick: (id: string, pid: number | null, dataDir: string) => T): Record<string, T> => Object.fromEntries(system.members().map((m) => [m.id, pick(m.id, m.pid, m.dataDir)]));
+
+const readAll = (system: BenchSystem): Record<string, ProcessSample | null> => byMember(system, (_id, pid) => (pid === null ? null : readProcess(pid)));
+
+/** What rest looks like: RSS and writes at the end of start-up, then CPU and writes over the idle window. */
+interface Rest {
+  readonly idleRssBytes: Record<string, number | null>;
+  readonly idleCpuPercent: Record<string, number | null>;
+  readonly startupWriteBytes: Record<string, number | null>;
+  readonly idleWriteBytes: Record<string, number | null>;
+  readonly dataAfterStartupBytes: Record<string, number>;
+}
+
+/** Measures rest for every system at once (they idle side by side): start-up figures now, then over `idleMs`. */
+async function measureRest(systems: readonly BenchSystem[], idleMs: number): Promise<Rest[]> {
+  const before = systems.map(readAll);
+  const started = Date.now();
+  const data = systems.map((s) => byMember(s, (_id, _pid, dir) => folderBytes(dir).allocatedBytes));
+  await sleep(idleMs);
+  const seconds = (Date.now() - started) / 1000;
+  const after = systems.map(readAll);
+  return systems.map((s, i) => {
+    const b = before[i] ?? {};
+    const a = after[i] ?? {};
+    const delta = (id: string, pick: (p: ProcessSample) => number | null): number | null => {
+      const x = b[id];
+      const y = a[id];
+      const vx = x === null || x === undefined ? null : pick(x);
+      const vy = y === null || y === undefined ? null : pick(y);
+      return vx === null || vy === null ? null : vy - vx;
+    };
+    return {
+      idleRssBytes: byMember(s, (id) => b[id]?.rssBytes ?? null),
+      startupWriteBytes: byMember(s, (id) => b[id]?.writeBytes ?? null),
+      idleCpuPercent: byMember(s, (id) => {
+        const cpu = delta(id, (p) => p.cpuSeconds);
+        return cpu === null ? null : round((100 * cpu) / seconds, 2);
+      }),
+      idleWriteBytes: byMember(s, (id) => delta(id, (p) => p.writeBytes)),
+      dataAfterStartupBytes: data[i] ?? {},
+    };
+  });
+}
+
+/** Loads `system` and measures its memory and write amplification, then its memory after `afterMs`. */
+async function measureLoadFootprint(system: BenchSystem, clients: number, valueBytes: number, loadMs: number, afterMs: number): Promise<LoadFootprint> {
+  const acc = new LoadAccumulator(clients, valueBytes);
+  await runSlice(system, acc, { durationMs: loadMs, warmupMs: 1_000, settleBoundMs: 30_000 });
+  const f = loadFigures(acc);
+  await sleep(afterMs);
+  const after = readAll(system);
+  const written = f.members.some((m) => m.writeBytes === null) ? null : f.members.reduce((sum, m) => sum + (m.writeBytes ?? 0), 0);
+  const committed = f.writes * valueBytes;
+  return {
+    clients,
+    valueBytes,
+    durationMs: f.durationMs,
+    writes: f.writes,
+    writesPerSecond: f.writesPerSecond,
+    rssPeakBytes: Object.fromEntries(f.members.map((m) => [m.id, m.rssPeakBytes])),
+    rssAnonPeakBytes: Object.fromEntries(f.members.map((m) => [m.id, m.rssAnonPeakBytes])),
+    rssAnonAfterBytes: byMember(system, (id) => after[id]?.rssAnonBytes ?? null),
+    writeBytes: written,
+    writeAmplification: written === null || committed === 0 ? null : round(written / committed, 2),
+  };
+}
+
+/** Restarts one coraft follower on its data and times it to its endpoint answering. */
+async function restartFollower(coraft: CoraftSystem): Promise<number | null> {
+  const leader = await coraft.leader(STARTUP_BOUND_MS);
+  const follower = coraft.members().find((m) => m.id !== leader)?.id;
+  if (follower === undefined) return null;
+  const at = await coraft.restart(follower);
+  const seen = await probeStartup(coraft, new Map([[follower, at]]), false, STARTUP_BOUND_MS);
+  return seen.answeredMs[follower] ?? null;
+}
+
+/** measureInstall in a temporary folder that is removed even if this process is killed. */
+async function installSize(): Promise<InstallSize> {
+  const work = mkdtempSync(join(tmpdir(), 'coraft-bench-install-'));
+  const watchdog = removeWhenGone(work);
+  try {
+    return await measureInstall(ROOT, work);
+  } finally {
+    await watchdog.close();
+  }
+}
+
+function memoryHigh(): number | null {
+  const unit = join(ROOT, 'systemd', 'coraft.service');
+  return existsSync(unit) ? parseMemorySetting(readFileSync(unit, 'utf8'), 'MemoryHigh') : null;
+}
+
+export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const settleMs = intOption(args, 'settle-ms', 10_000, 0, 600_000);
+  const idleMs = intOption(args, 'idle-ms', 30_000, 1_000, 3_600_000);
+  const loadMs = intOption(args, 'load-ms', 30_000, 100, 3_600_000);
+  const afterLoadMs = intOption(args, 'after-load-ms', 10_000, 0, 600_000);
+  const clients = intOption(args, 'clients', 64, 1, 1024);
+  const valueBytes = intOption(args, 'value-bytes', 256, 1, 1024 * 1024);
+  const withLoad = !args.includes('--no-load');
+  const withEtcd = etcdInstalled();
+  if (!withEtcd) say(`note: ${ETCD_BIN} is not installed: coraft measured alone`);
+  const cleanup = new Cleanup();
+  const uninstall = cleanup.onSignals(say);
+  try {
+    const nodeBaselineRssBytes = await nodeBaselineRss();
+    const coraft = cleanup.addOwner(await CoraftSystem.create({ requestTimeoutMs: REQUEST_TIMEOUT_MS }));
+    const startups: StartupFigures[] = [await measureStartup(coraft, STARTUP_BOUND_MS)];
+    say(`coraft start-up: ${JSON.stringify(startups[0])}`);
+    const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;
+    if (etcd !== null) {
+      startups.push(await measureStartup(etcd, STARTUP_BOUND_MS));
+      say(`etcd start-up: ${JSON.stringify(startups[1])}`);
+    }
+    const systems: BenchSystem[] = etcd === null ? [coraft] : [coraft, etcd];
+    say(`settling ${settleMs} ms, then ${idleMs} ms idle, side by side`);
+    await sleep(settleMs);
+    const rest = await measureRest(systems, idleMs);
+    const loads: (LoadFootprint | null)[] = [];
+    for (const system of systems) {
+      if (!withLoad) break;
+      say(`${system.name}: ${clients} clients x ${valueBytes} B for ${loadMs} ms, then ${afterLoadMs} ms at rest`);
+      loads.push(await measureLoadFootprint(system, clients, valueBytes, loadMs, afterLoadMs));
+    }
+    const restartAnsweredMs = await restartFollower(coraft);
+    await cleanup.run(say);
+    say('production install: npm pack, npm install --omit=dev --prefer-offline');
+    const install = args.includes('--no-install') ? null : await installSize();
+    const footprint = (i: number, restart: number | null): SystemFootprint | null => {
+      const r = rest[i];
+      const s = startups[i];
+      return r === undefined || s === undefined ? null : { startup: s, restartAnsweredMs: restart, ...r, load: loads[i] ?? null };
+    };
+    const coraftFootprint = footprint(0, restartAnsweredMs);
+    if (coraftFootprint === null) throw new Error('coraft was not measured');
+    const figures: Footprint = { coraft: coraftFootprint, etcd: footprint(1, null), install, nodeBaselineRssBytes, memoryHighBytes: memoryHigh() };
+    say('');
+    say(goalsTable(goalRows(figures)));
+    if (install !== null) say(`\nlargest installed packages (MiB): ${install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ')}; tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`);
+    return { etcdInstalled: withEtcd, settings: { settleMs, idleMs, loadMs, afterLoadMs, clients, valueBytes }, ...figures, goals: goalRows(figures) };
+  } finally {
+    await cleanup.run(say);
+    uninstall();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * coraft beside etcd, in one run on one machine (issue 16):
+ *
+ *   npm run bench -- vs-etcd [--json] [--duration-ms=10000] [--clients=1,16,64,256]
+ *                            [--values=256,4096,65536] [--slices=2] [--warmup-ms=1000]
+ *                            [--cpu-prof-dir=DIR]
+ *
+ * Starts a 3-agent coraft cluster with the agent's defaults (coaps, cbor, LMDB) and, when
+ * /usr/bin/etcd is installed, a 3-member etcd 3.4 cluster with its defaults, both on loopback
+ * in temporary folders (removed at the end, on an error and on Ctrl-C). For each load point
+ * (clients x value size) both systems take turns: the point's time is cut into --slices slices
+ * per system, run ABBA (coraft, etcd, etcd, coraft, ...), so that other load on the machine hits
+ * both alike; each slice waits for its system to settle, finds the leader, warms up, then
+ * measures closed-loop writes to the leader (coraft: CoAP PUT /kv/KEY through its local
+ * endpoint; etcd: POST /v3/kv/put on its JSON gateway, HTTP/1.1 keep-alive, one connection
+ * per client). Figures per system and point: writes/s, p50/p99, CPU seconds per 1,000 writes
+ * (all members and each one, /proc/PID/stat), peak RSS per member (VmRSS sampled every 250 ms;
+ * VmHWM at the end), snapshot sends to followers, and the coraft/etcd ratios.
+ *
+ * The default grid leaves out 256 clients x 64 KiB (16 MiB in flight per system; on two
+ * shared cores a slice of it mostly measures timeouts); name the clients or the values to run
+ * every combination. --cpu-prof-dir writes a V8 CPU profile of each coraft agent when it stops
+ * (the whole run: pass one --clients and --values to profile one load) and prints the top self
+ * costs over them (bench/_cpu-profile.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cleanup } from './_cleanup.js';
+import { LoadAccumulator, loadFigures, runSlice } from './_closed-loop.js';
+import { CoraftSystem } from './_coraft.js';
+import { costsTables, profileCosts } from './_cpu-profile.js';
+import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
+import { intOption, mib, option, parseIntList } from './_figures.js';
+import { readProcess } from './_proc.js';
+import type { BenchSystem } from './_system.js';
+import { figuresTable, gridPoints, ratiosTable, sliceOrder, vsRatios } from './_vs-etcd-report.js';
+import type { VsPoint } from './_vs-etcd-report.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Functions and files named from the CPU profiles. */
+const PROFILE_TOP = 25;
+const DEFAULT_CLIENTS = '1,16,64,256';
+const DEFAULT_VALUES = '256,4096,65536';
+/** Timeout of one client write, ms, for both systems. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Bound on waiting for a leader and for the members to agree before a slice, ms. */
+const SETTLE_BOUND_MS = 30_000;
+
+function etcdVersion(): string {
+  try {
+    return execFileSync(ETCD_BIN, ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** VmHWM of each member now: its peak resident set since it started. */
+function peakRssMiB(system: BenchSystem): Record<string, number | null> {
+  return Object.fromEntries(system.members().map((m) => [m.id, m.pid === null ? null : mib(readProcess(m.pid)?.rssPeakBytes ?? 0)]));
+}
+
+interface Settings {
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly slices: number;
+  readonly points: readonly { clients: number; valueBytes: number }[];
+}
+
+async function measurePoints(coraft: CoraftSystem, etcd: EtcdSystem | null, s: Settings, say: (line: string) => void): Promise<VsPoint[]> {
+  const out: VsPoint[] = [];
+  const sliceMs = Math.max(1, Math.round(s.durationMs / s.slices));
+  for (const [i, point] of s.points.entries()) {
+    const acc = { coraft: new LoadAccumulator(point.clients, point.valueBytes), etcd: new LoadAccumulator(point.clients, point.valueBytes) };
+    for (let slice = 0; slice < s.slices; slice += 1) {
+      for (const name of sliceOrder(i, slice)) {
+        const system = name === 'coraft' ? coraft : etcd;
+        if (system === null) continue;
+        await runSlice(system, acc[name], { durationMs: sliceMs, warmupMs: s.warmupMs, settleBoundMs: SETTLE_BOUND_MS });
+      }
+    }
+    const c = loadFigures(acc.coraft);
+    const e = etcd === null ? null : loadFigures(acc.etcd);
+    const ratios = vsRatios(c, e);
+    out.push({ clients: point.clients, valueBytes: point.valueBytes, coraft: c, etcd: e, ratios });
+    const line = (name: string, f: typeof c): string => `${name} ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, CPU ${f.cpuSecondsPer1000Writes} s/1k, errors ${f.errors}`;
+    say(`${point.clients} clients x ${point.valueBytes} B: ${line('coraft', c)}${e === null ? '' : `; ${line('etcd', e)}; ratio ${ratios.writesPerSecond}`}`);
+  }
+  return out;
+}
+
+export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const explicitGrid = option(args, 'clients', '') !== '' || option(args, 'values', '') !== '';
+  const clients = parseIntList(option(args, 'clients', DEFAULT_CLIENTS), 'clients', 1, 1024);
+  const values = parseIntList(option(args, 'values', DEFAULT_VALUES), 'values', 1, 1024 * 1024);
+  const grid = gridPoints(clients, values, (c, v) => !explicitGrid && c >= 256 && v >= 65_536);
+  const durationMs = intOption(args, 'duration-ms', 10_000, 100, 3_600_000);
+  const settings: Settings = { durationMs, warmupMs: intOption(args, 'warmup-ms', 1_000, 0, 600_000), slices: intOption(args, 'slices', 2, 1, 100), points: grid.run };
+  const profDir = option(args, 'cpu-prof-dir', '');
+  if (profDir !== '' && existsSync(profDir) && readdirSync(profDir).some((f) => f.endsWith('.cpuprofile'))) throw new Error(`--cpu-prof-dir: ${profDir} holds .cpuprofile files already; give an empty or new folder`);
+  const withEtcd = etcdInstalled();
+  const notes: string[] = [];
+  if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
+  if (grid.skipped.length > 0) notes.push(`left out of the default grid (too heavy for a shared machine; name --clients/--values to run them): ${grid.skipped.join(', ')}`);
+  for (const n of notes) say(`note: ${n}`);
+  const cleanup = new Cleanup();
+  const uninstall = cleanup.onSignals(say);
+  try {
+    if (profDir !== '') mkdirSync(resolve(profDir), { recursive: true });
+    const coraft = cleanup.addOwner(await CoraftSystem.create({ requestTimeoutMs: REQUEST_TIMEOUT_MS, ...(profDir === '' ? {} : { cpuProfDir: resolve(profDir) }) }));
+    const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;
+    await coraft.start();
+    await etcd?.start();
+    say(`vs-etcd: coraft 3 agents (coaps, cbor, lmdb) in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`);
+    say(`leaders: coraft ${await coraft.leader(60_000)}${etcd === null ? '' : `, etcd ${await etcd.leader(60_000)}`}; ${settings.points.length} load points, ${durationMs} ms per system each in ${settings.slices} slice(s), ${settings.warmupMs} ms warm-up per slice`);
+    const points = await measurePoints(coraft, etcd, settings, say);
+    const peakRss = { coraft: peakRssMiB(coraft), ...(etcd === null ? {} : { etcd: peakRssMiB(etcd) }) };
+    say('');
+    say(figuresTable(points));
+    if (etcd !== null) {
+      say('');
+      say(ratiosTable(points));
+    }
+    say('');
+    say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
+    say(`snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`}; coraft took ${coraft.snapshotsTaken()} snapshots in all`);
+    // The agents write their profiles as they stop.
+    await cleanup.run(say);
+    const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
+    if (costs !== null) say(`\nCPU profiles of the coraft agents in ${resolve(profDir)} (${costs.profiles}, the whole run):\n${costsTables(costs)}`);
+    return {
+      etcd: withEtcd ? etcdVersion() : null,
+      settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, requestTimeoutMs: REQUEST_TIMEOUT_MS, coraft: 'agent defaults: coaps, cbor, lmdb', etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB' },
+      points,
+      peakRssMiB: peakRss,
+      coraftSnapshotsTaken: coraft.snapshotsTaken(),
+      snapshotSendsSource: { coraft: coraft.snapshotSendsSource, etcd: withEtcd ? 'etcd_network_snapshot_send_success' : null },
+      skipped: grid.skipped,
+      ...(costs === null ? {} : { cpuProfile: costs }),
+      notes,
+    };
+  } finally {
+    await cleanup.run(say);
+    uninstall();
+  }
+}

@@ -1,0 +1,90 @@
+// Proves the local endpoint's write and upload limits on a one-node cluster with virtual time:
+// - a value over valueBytesMax (the KV state machine's limit) is refused with 4.13, Size1 and
+//   a diagnostic naming the limit, before it is proposed: the node's log does not grow; a
+//   value of exactly valueBytesMax is written;
+// - a write whose encoded command exceeds commandBytesMax is refused the same way;
+// - Block1 uploads in blocks below block1BytesMin (16 bytes) are refused with 4.13 and a Block1
+//   hint of 512 bytes, counted in the endpoint's metrics, while our own client's 1 KiB blocks
+//   upload a 10 KiB value;
+// - every bad option is reported by name with its limit.
+import { strict as assert } from 'node:assert';
+import { ConfigError } from '../../../agent/errors.js';
+import { resolveLocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
+import { SeededPrng } from '../../../agent/core/prng.js';
+import { CoapClient } from '../../../transport/coap/client.js';
+import { CoapOption, formatCode } from '../../../transport/coap/codes.js';
+import type { CoapClientResponse } from '../../../transport/coap/index.js';
+import { decodeBlock, decodeUint, encodeBlock, firstOption, option } from '../../../transport/coap/options.js';
+import { virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
+
+async function putValue(h: VirtualEndpointNode, key: string, value: Uint8Array): Promise<CoapClientResponse> {
+  const client = new CoapClient({ openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')), timers: h.timers, prng: new SeededPrng(5) });
+  const pending = client.request(h.address, { method: 'PUT', path: ['kv', key], payload: value }, 10_000);
+  await h.run(1000);
+  const response = await pending;
+  await client.close();
+  return response;
+}
+
+const lastLogIndex = (h: VirtualEndpointNode): number => h.node.getStatus().lastLogIndex;
+
+describe('local endpoint: write and upload limits', function () {
+  this.timeout(30_000);
+  let h: VirtualEndpointNode;
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('refuses a value over valueBytesMax with 4.13 before it is proposed', async () => {
+    h = await virtualEndpointNode();
+    const before = lastLogIndex(h);
+    const response = await putValue(h, 'big', new Uint8Array(64 * 1024 + 1));
+    assert.equal(formatCode(response.code), '4.13');
+    await h.run(500);
+    assert.equal(lastLogIndex(h), before, 'the log did not grow');
+    assert.match(Buffer.from(response.payload).toString(), /value of 65537 bytes exceeds the key-value limit valueBytesMax \(65536 bytes\)/);
+    assert.equal(decodeUint(firstOption(response.options, CoapOption.Size1) ?? new Uint8Array(), 4), 65536);
+    assert.equal(h.metrics.count('endpoint_limit_refusals_total', { limit: 'valueBytesMax' }), 1);
+    const fits = await putValue(h, 'big', new Uint8Array(64 * 1024));
+    assert.equal(formatCode(fits.code), '2.04');
+    assert.equal(lastLogIndex(h), before + 1);
+  });
+
+  it('refuses a write whose command exceeds commandBytesMax before it is proposed', async () => {
+    h = await virtualEndpointNode({ commandBytesMax: 2048 });
+    const before = lastLogIndex(h);
+    const response = await putValue(h, 'k', new Uint8Array(3000));
+    assert.equal(formatCode(response.code), '4.13');
+    assert.match(Buffer.from(response.payload).toString(), /exceeds commandBytesMax \(2048 bytes\)/);
+    await h.run(500);
+    assert.equal(lastLogIndex(h), before);
+    assert.equal(h.metrics.count('endpoint_limit_refusals_total', { limit: 'commandBytesMax' }), 1);
+  });
+
+  it('refuses Block1 uploads in 16-byte blocks with a 512-byte hint, and takes 1 KiB blocks', async () => {
+    h = await virtualEndpointNode();
+    const wire = h.wire();
+    await wire.send({ method: 'PUT', path: '/kv/tiny', messageId: 1, token: Uint8Array.from([1]), options: [option(CoapOption.Block1, encodeBlock({ num: 0, more: true, szx: 0 }))], payload: new Uint8Array(16) });
+    await h.run(10);
+    const refusal = wire.received[0];
+    assert.equal(formatCode(refusal?.code ?? 0), '4.13');
+    assert.deepEqual(decodeBlock(firstOption(refusal?.options ?? [], CoapOption.Block1) ?? new Uint8Array()), { num: 0, more: false, szx: 5 });
+    assert.equal(h.endpoint.server.blockStats().block1Transfers, 0);
+    assert.equal(h.metrics.count('coap_limit_refusals_total', { server: 'endpoint', limit: 'block1BytesMin' }), 1);
+    const upload = await putValue(h, 'tiny', new Uint8Array(10 * 1024).fill(7));
+    assert.equal(formatCode(upload.code), '2.04');
+  });
+
+  it('names every bad option with its limit', () => {
+    let problems: readonly string[] = [];
+    try {
+      resolveLocalEndpointOptions({ observersMax: 10, observersPerPeerMax: 11, block1BytesMin: 100, blockBytesTotalMax: 1024, observeConfirmableEvery: 0 });
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      problems = error.problems;
+    }
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['endpoint.block1BytesMin', 'endpoint.blockBytesTotalMax', 'endpoint.observeConfirmableEvery', 'endpoint.observersPerPeerMax']);
+    assert.ok(problems.some((p) => p.includes('expected an integer from 1 to 10, got 11')), problems.join('; '));
+    resolveLocalEndpointOptions();
+  });
+});

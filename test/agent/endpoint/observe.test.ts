@@ -1,0 +1,168 @@
+// Proves that Observe registrations at the local endpoint expire and stay bounded (RFC 7641),
+// on a one-node cluster with virtual time and raw CoAP clients on the in-memory network:
+// - after 10,000 registrations on /status and /kv/{key} from 100 ports × 100 tokens, the table
+//   holds at most observersMax, and a fresh observer still gets its notifications;
+// - one client endpoint holds at most observersPerPeerMax, its oldest evicted first;
+// - an RST in answer to a notification deregisters (§3.6);
+// - one in observeConfirmableEvery notifications is confirmable, and an observer that never
+//   acknowledges it is dropped after the retransmissions, while one that does stays (§4.5);
+//   a notification is confirmable too once observeConfirmableIntervalMs passed without one;
+// - Observe of a missing key ends at once with 4.04, no registration, and a diagnostic naming
+//   the watch resource; a deleted key ends its observations with a final 4.04 (§4.2).
+import { strict as assert } from 'node:assert';
+import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
+import type { CoapMessage } from '../../../transport/coap/message.js';
+import { decodeUint, firstOption } from '../../../transport/coap/options.js';
+import { virtualEndpointNode, type VirtualEndpointNode, type Wire } from './harness.js';
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+const observeOf = (m: CoapMessage): number | null => {
+  const value = firstOption(m.options, CoapOption.Observe);
+  return value === null ? null : decodeUint(value, 3);
+};
+const token = (n: number): Uint8Array => Uint8Array.from([n >> 8, n & 0xff, 0x0b]);
+
+let nextMessageId = 1;
+async function put(h: VirtualEndpointNode, key: string, value: string): Promise<void> {
+  const writer = h.wire();
+  const messageId = nextMessageId++;
+  await writer.send({ method: 'PUT', path: `/kv/${key}`, messageId, token: token(messageId), payload: Buffer.from(value) });
+  await h.run(300);
+  assert.equal(formatCode(writer.received[0]?.code ?? 0), '2.04', `PUT ${key}=${value}`);
+  await writer.socket.close();
+}
+
+async function observe(h: VirtualEndpointNode, wire: Wire, path: string, t: Uint8Array): Promise<CoapMessage> {
+  await wire.send({ path, messageId: nextMessageId++, token: t, observe: 0 });
+  await h.run(100);
+  const answer = wire.withToken(t)[0];
+  assert.ok(answer !== undefined, `an answer to Observe ${path}`);
+  return answer;
+}
+
+describe('local endpoint: Observe registrations expire and stay bounded', function () {
+  this.timeout(60_000);
+  let h: VirtualEndpointNode;
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('still notifies a fresh observer after 10,000 registrations from many ports and tokens', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'k', 'v0');
+    for (let port = 0; port < 100; port += 1) {
+      const wire = h.wire();
+      for (let t = 0; t < 100; t += 1) await wire.send({ path: t % 2 === 0 ? '/kv/k?stale' : '/status', messageId: t + 1, token: token(t), observe: 0 });
+    }
+    await h.run(50);
+    const fresh = h.wire();
+    const first = await observe(h, fresh, '/kv/k', token(1));
+    assert.equal(text(first.payload), 'v0');
+    assert.ok(observeOf(first) !== null, 'the fresh observer is registered');
+    const status = await observe(h, fresh, '/status', token(2));
+    assert.ok(observeOf(status) !== null);
+    await put(h, 'k', 'v1');
+    await h.run(500);
+    const onKey = fresh.withToken(token(1));
+    assert.deepEqual(onKey.map((m) => text(m.payload)), ['v0', 'v1']);
+    assert.ok((observeOf(onKey[1] ?? first) ?? 0) > (observeOf(first) ?? 0), 'the notification carries a newer Observe value');
+    assert.ok(fresh.withToken(token(2)).length >= 2, 'a /status notification followed the commit');
+    assert.equal(h.endpoint.observerCount(), 1024, 'the table holds observersMax');
+    // Each port's 100 registrations pass its 64 (observersPerPeerMax), and all of them, with the
+    // fresh observer's two, pass 1,024 (observersMax).
+    assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'observersPerPeerMax' }), 100 * 36);
+    assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'observersMax' }), 100 * 64 + 2 - 1024);
+  });
+
+  it('keeps at most observersPerPeerMax registrations of one client endpoint, evicting its oldest', async () => {
+    h = await virtualEndpointNode({ observersPerPeerMax: 8 });
+    await put(h, 'k', 'v0');
+    const wire = h.wire();
+    for (let t = 0; t < 12; t += 1) await wire.send({ path: '/kv/k?stale', messageId: t + 1, token: token(t), observe: 0 });
+    await h.run(10);
+    await put(h, 'k', 'v1');
+    const notified = Array.from({ length: 12 }, (_, t) => wire.withToken(token(t)).length);
+    assert.deepEqual(notified, [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2], 'the four oldest were evicted, the newest notified');
+    assert.equal(h.endpoint.observerCount(), 8);
+    assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'observersPerPeerMax' }), 4);
+  });
+
+  it('deregisters an observer that answers a notification with RST', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'k', 'v0');
+    const wire = h.wire();
+    await observe(h, wire, '/kv/k', token(1));
+    await put(h, 'k', 'v1');
+    const notification = wire.withToken(token(1))[1];
+    assert.ok(notification !== undefined);
+    assert.equal(notification.type, CoapType.NON);
+    await wire.reply('rst', notification.messageId);
+    await h.run(10);
+    await put(h, 'k', 'v2');
+    assert.deepEqual(wire.withToken(token(1)).map((m) => text(m.payload)), ['v0', 'v1'], 'nothing after the RST');
+    assert.equal(h.endpoint.observerCount(), 0);
+    assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'reset' }), 1);
+  });
+
+  it('sends every Nth notification confirmable and drops an observer that never acknowledges it', async () => {
+    h = await virtualEndpointNode({ observeConfirmableEvery: 2, notifyAckTimeoutMs: 100, notifyRetransmitMax: 2 });
+    await put(h, 'k', 'v0');
+    const live = h.wire();
+    const silent = h.wire();
+    live.autoAck = true;
+    await observe(h, silent, '/kv/k', token(1));
+    await observe(h, live, '/kv/k', token(2));
+    await put(h, 'k', 'v1');
+    await put(h, 'k', 'v2');
+    const types = silent.withToken(token(1)).slice(1).map((m) => [text(m.payload), m.type]);
+    assert.deepEqual(types.slice(0, 2), [['v1', CoapType.NON], ['v2', CoapType.CON]]);
+    assert.equal(h.endpoint.observerCount(), 2, 'nobody is dropped before the retransmissions run out');
+    await h.run(1000);
+    assert.equal(silent.withToken(token(1)).filter((m) => text(m.payload) === 'v2').length, 3, 'the CON and two retransmissions');
+    assert.equal(h.endpoint.observerCount(), 1, 'the silent observer is dropped, the live one stays');
+    assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'unacknowledged' }), 1);
+    assert.equal(h.metrics.count('coap_notifications_total', { server: 'endpoint', outcome: 'acknowledged' }), 1);
+    assert.deepEqual(live.withToken(token(2)).map((m) => text(m.payload)), ['v0', 'v1', 'v2']);
+  });
+
+  it('sends a notification confirmable once observeConfirmableIntervalMs passed without one', async () => {
+    h = await virtualEndpointNode({ observeConfirmableEvery: 1000, observeConfirmableIntervalMs: 5_000 });
+    await put(h, 'k', 'v0');
+    const wire = h.wire();
+    await observe(h, wire, '/kv/k', token(1));
+    await put(h, 'k', 'v1');
+    await h.run(5_000);
+    await put(h, 'k', 'v2');
+    assert.deepEqual(wire.withToken(token(1)).slice(1).map((m) => m.type), [CoapType.NON, CoapType.CON]);
+  });
+
+  it('answers Observe of a missing key with 4.04 at once, keeps no registration and names /watch?key=', async () => {
+    h = await virtualEndpointNode();
+    const wire = h.wire();
+    const answer = await observe(h, wire, '/kv/later', token(1));
+    assert.equal(answer.code, CoapResponseCode.NotFound);
+    assert.equal(observeOf(answer), null, 'no Observe option: no observation (RFC 7641 §3.2)');
+    assert.match(text(answer.payload), /\/watch\?key=later/);
+    assert.equal(h.endpoint.observerCount(), 0);
+    await put(h, 'later', 'now');
+    assert.equal(wire.withToken(token(1)).length, 1, 'no notification follows');
+    // A plain GET of a missing key keeps its short diagnostic.
+    await wire.send({ path: '/kv/none', messageId: nextMessageId++, token: token(2) });
+    await h.run(100);
+    assert.equal(text(wire.withToken(token(2))[0]?.payload ?? new Uint8Array()), 'no such key');
+  });
+
+  it('ends the observations of a deleted key with a final 4.04 without Observe', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'k', 'v0');
+    const wire = h.wire();
+    await observe(h, wire, '/kv/k', token(1));
+    const deleter = h.wire();
+    await deleter.send({ method: 'DELETE', path: '/kv/k', messageId: nextMessageId++, token: token(9) });
+    await h.run(300);
+    const last = wire.withToken(token(1)).at(-1);
+    assert.equal(last?.code, CoapResponseCode.NotFound);
+    assert.equal(last === undefined ? 0 : observeOf(last), null);
+    assert.equal(h.endpoint.observerCount(), 0);
+  });
+});

@@ -1,0 +1,48 @@
+// Proves how the comparison benches add up a measurement made of slices (bench/_closed-loop.ts):
+// CPU and disk writes are summed as differences over each slice's window, memory peaks are the
+// highest seen, disk writes become unknown once a reading lacks them, and the rates divide by
+// the measured time and the acknowledged writes only.
+import { strict as assert } from 'node:assert';
+import { LoadAccumulator, loadFigures } from '../../bench/_closed-loop.js';
+import type { ProcessSample } from '../../bench/_proc.js';
+
+const sample = (cpuSeconds: number, writeBytes: number | null): ProcessSample => ({ cpuSeconds, rssBytes: 0, rssPeakBytes: 0, rssAnonBytes: 0, writeBytes });
+
+describe('bench closed-loop figures', () => {
+  it('adds slices: CPU and writes as differences, peaks as maxima, rates over measured time', () => {
+    const acc = new LoadAccumulator(16, 256);
+    acc.addMember('a', sample(10, 1000), sample(12, 5096), 80, 40);
+    acc.addMember('b', sample(5, 0), sample(5.5, 4096), 70, 30);
+    acc.addMember('a', sample(20, 9000), sample(21, 9000), 60, 50);
+    acc.addMember('b', sample(6, 4096), sample(6.5, 8192), 90, 20);
+    acc.writes = 3000;
+    acc.errors = 2;
+    acc.elapsedMs = 1500;
+    for (const ms of [1, 2, 3]) acc.latencies.record(ms);
+    const f = loadFigures(acc);
+    assert.equal(f.writesPerSecond, 2000);
+    assert.equal(f.cpuSecondsPer1000Writes, 1.3333);
+    assert.deepEqual(
+      f.members.map((m) => [m.id, m.cpuSeconds, m.cpuSecondsPer1000Writes, m.writeBytes, m.rssPeakBytes, m.rssAnonPeakBytes]),
+      [
+        ['a', 3, 1, 4096, 80, 50],
+        ['b', 1, 0.3333, 8192, 90, 30],
+      ],
+    );
+    assert.equal(f.p50Ms, 2);
+    assert.equal(f.errors, 2);
+  });
+
+  it('leaves writes unknown once a reading lacks them, and CPU per write unknown without writes', () => {
+    const acc = new LoadAccumulator(1, 256);
+    acc.addMember('a', sample(1, 100), sample(2, 200), 0, 0);
+    acc.addMember('a', sample(2, null), sample(3, 300), 0, 0);
+    acc.addMember('a', sample(3, 300), sample(4, 400), 0, 0);
+    acc.addMember('gone', null, sample(4, 400), 0, 0);
+    const f = loadFigures(acc);
+    assert.equal(f.members[0]?.writeBytes, null);
+    assert.equal(f.members[1]?.cpuSeconds, 0);
+    assert.equal(f.cpuSecondsPer1000Writes, null);
+    assert.equal(f.writesPerSecond, 0);
+  });
+});

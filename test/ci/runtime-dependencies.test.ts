@@ -1,0 +1,98 @@
+// Proves that package.json's runtime dependencies are exactly what the runtime loads: every
+// package that the runtime's sources (agent/, codec/, transport/, storage/, deploy/, bin/)
+// and the built dist/ load at run time is in "dependencies" (so a runtime import of a
+// devDependency, which `npm install --omit=dev` would not install, fails here), and every
+// entry of "dependencies" is loaded by the runtime (so a package only tests or benchmarks use,
+// such as coap or coap-packet, stays a devDependency). The import scan itself is checked on
+// small sources: value imports, re-exports, import() and require() count; type-only imports
+// and Node.js built-ins do not.
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { packageImports, packageImportsUnder, packageOf } from './import-scan.js';
+import type { PackageImport } from './import-scan.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const RUNTIME_SOURCES = ['agent', 'codec', 'transport', 'storage', 'deploy', 'bin'];
+
+interface Manifest {
+  readonly dependencies: Readonly<Record<string, string>>;
+  readonly devDependencies: Readonly<Record<string, string>>;
+}
+
+function manifest(): Manifest {
+  const json = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Partial<Manifest>;
+  return { dependencies: json.dependencies ?? {}, devDependencies: json.devDependencies ?? {} };
+}
+
+/** The imports of packages that are not runtime dependencies, one line each. */
+function notRuntimeDependencies(imports: readonly PackageImport[], m: Manifest): string[] {
+  return imports
+    .filter((i) => !(i.pkg in m.dependencies))
+    .map((i) => `${relative(ROOT, i.file)}:${i.line} loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`);
+}
+
+describe('runtime dependencies', () => {
+  const m = manifest();
+
+  it('lists every package the runtime sources load in "dependencies"', () => {
+    const imports = packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d)));
+    assert.ok(imports.length > 0, 'the scan found the runtime imports');
+    assert.deepEqual(notRuntimeDependencies(imports, m), []);
+  });
+
+  it('lists in "dependencies" only packages the runtime loads (test and benchmark packages are devDependencies)', () => {
+    const loaded = new Set(packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d))).map((i) => i.pkg));
+    const unused = Object.keys(m.dependencies).filter((pkg) => !loaded.has(pkg));
+    assert.deepEqual(unused, [], `runtime dependencies no runtime code loads: ${unused.join(', ')}`);
+    assert.deepEqual(Object.keys(m.dependencies).filter((pkg) => pkg in m.devDependencies), [], 'no package is both');
+  });
+
+  it('ships a dist/ whose code loads only runtime dependencies', () => {
+    assert.ok(existsSync(join(ROOT, 'dist', 'agent', 'cli', 'main.js')), 'dist/ is built (npm run build)');
+    const imports = packageImportsUnder([join(ROOT, 'dist'), join(ROOT, 'bin')]);
+    assert.deepEqual(notRuntimeDependencies(imports, m), []);
+    assert.deepEqual(imports.filter((i) => i.pkg === 'coap' || i.pkg === 'coap-packet'), []);
+  });
+
+  describe('the import scan', () => {
+    const pkgs = (text: string, file = 'x.ts'): string[] => packageImports(file, text).map((i) => i.pkg);
+
+    it('finds value imports, re-exports, import() and require(), with scoped names and subpaths', () => {
+      const text = [
+        "import sinon from 'sinon';",
+        "import { a, type B } from 'fast-check';",
+        "import 'side-effect';",
+        "export { c } from '@scope/pkg/sub/path.js';",
+        "export * from 'star';",
+        "const d = await import('coap');",
+        "const e = require('coap-packet');",
+        "import f = require('old-style');",
+      ].join('\n');
+      assert.deepEqual(pkgs(text), ['sinon', 'fast-check', 'side-effect', '@scope/pkg', 'star', 'coap', 'coap-packet', 'old-style']);
+      assert.deepEqual(pkgs("import { x } from 'mocha';\nrequire('sinon');", 'y.js'), ['mocha', 'sinon']);
+    });
+
+    it('leaves out type-only imports, relative paths and Node.js built-ins', () => {
+      const text = [
+        "import type { T } from 'pino';",
+        "export type { U } from 'ajv';",
+        "import { readFileSync } from 'node:fs';",
+        "import { join } from 'path';",
+        "import { here } from './here.js';",
+        "import { up } from '../up.js';",
+      ].join('\n');
+      assert.deepEqual(pkgs(text), []);
+      assert.equal(packageOf('fs/promises'), null);
+      assert.equal(packageOf('@types/node'), '@types/node');
+    });
+
+    it('reports a runtime import of a devDependency by file, line and kind', () => {
+      const imports = packageImports(join(ROOT, 'agent', 'example.ts'), "import { x } from 'lmdb';\nimport sinon from 'sinon';\nimport z from 'left-pad';");
+      assert.deepEqual(notRuntimeDependencies(imports, { dependencies: { lmdb: '1' }, devDependencies: { sinon: '1' } }), [
+        'agent/example.ts:2 loads sinon, a devDependency',
+        'agent/example.ts:3 loads left-pad, not a dependency',
+      ]);
+    });
+  });
+});

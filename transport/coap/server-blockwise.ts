@@ -1,0 +1,126 @@
+/**
+ * The server's side of block-wise transfer (RFC 7959): it turns Block1 request blocks into
+ * whole bodies (block-store.ts) and serves large response bodies as Block2 blocks
+ * (block2-store.ts). It decides what to answer and leaves sending to the server; every
+ * refusal by a limit is reported through `countLimit` with the option's name.
+ */
+import type { Timers } from '../../agent/contracts.js';
+import { Block1Reassembler, refusalText } from './block-store.js';
+import { Block2Store, type StoredResponse } from './block2-store.js';
+import { CoapOption, CoapResponseCode } from './codes.js';
+import type { CoapServerOptions } from './config.js';
+import type { CoapOptionValue } from './message.js';
+import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
+import { diagnosticResponse, type CoapRequest, type CoapResponse, type RequestBlockFields } from './request.js';
+
+/** A response and the block options to add to it. */
+export interface Answer {
+  readonly response: CoapResponse;
+  readonly extra: readonly CoapOptionValue[];
+}
+
+/** The whole request body, or the answer that ends the request here. */
+export type BodyOutcome = { readonly kind: 'body'; readonly body: Uint8Array } | { readonly kind: 'answer'; readonly answer: Answer };
+
+/** Block-wise bodies of one server; see the module comment. */
+export class ServerBlockwise {
+  private readonly block1: Block1Reassembler;
+  private readonly block2: Block2Store;
+  private nextEtag = 0;
+
+  constructor(
+    private readonly options: CoapServerOptions,
+    timers: Timers,
+    private readonly countLimit: (limit: string) => void,
+  ) {
+    const o = options;
+    const table = { transfersMax: o.blockTransfersMax, transfersPerPeerMax: o.blockTransfersPerPeerMax, totalBytesMax: o.blockBytesTotalMax, lifetimeMs: o.blockTransferLifetimeMs };
+    this.block1 = new Block1Reassembler({ ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin }, timers);
+    this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers);
+  }
+
+  /** What the stores hold. */
+  stats(): { block1Transfers: number; block1HeldBytes: number; block1BufferBytes: number; block2Bodies: number; block2HeldBytes: number } {
+    return { block1Transfers: this.block1.size, block1HeldBytes: this.block1.heldBytes, block1BufferBytes: this.block1.bufferBytes(), block2Bodies: this.block2.size, block2HeldBytes: this.block2.heldBytes };
+  }
+
+  /** Forgets every transfer. */
+  clear(): void {
+    this.block1.clear();
+    this.block2.clear();
+  }
+
+  /**
+   * The answer to a Block2 follow-up (block > 0) from a stored body; null when nothing is
+   * stored and the request should run again (a GET is stateless, RFC 7959 §2.4).
+   */
+  storedBlock(request: CoapRequest, block2: BlockValue, transferKey: string): Answer | null {
+    const stored = this.block2.get(transferKey);
+    if (stored !== null) return this.blockOf(stored, block2, transferKey, []);
+    if (request.method === 'GET') return null;
+    return { response: diagnosticResponse(CoapResponseCode.RequestEntityIncomplete, 'no stored response body; repeat the request'), extra: [] };
+  }
+
+  /** The whole request body, or the answer (2.31 Continue, or a refusal) to send instead. */
+  requestBody(peerKey: string, request: CoapRequest, block: RequestBlockFields, transferKey: string): BodyOutcome {
+    if (block.block1 === null) {
+      if (request.payload.length <= this.options.bodyBytesMax) return { kind: 'body', body: request.payload };
+      this.countLimit('bodyBytesMax');
+      const response = diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, 'request body too large');
+      return { kind: 'answer', answer: { response, extra: [uintOption(CoapOption.Size1, this.options.bodyBytesMax)] } };
+    }
+    const outcome = this.block1.accept(peerKey, transferKey, block.block1, request.payload, block.size1);
+    switch (outcome.kind) {
+      case 'continue':
+        return { kind: 'answer', answer: { response: { code: CoapResponseCode.Continue }, extra: [option(CoapOption.Block1, encodeBlock(block.block1))] } };
+      case 'refused':
+        if (outcome.limit !== null) this.countLimit(outcome.limit);
+        return { kind: 'answer', answer: { response: outcome.response, extra: [] } };
+      case 'complete':
+        return { kind: 'body', body: outcome.body };
+    }
+  }
+
+  /** The answer that carries a handler's response: whole, or its first (or asked-for) Block2 block. */
+  responseAnswer(peerKey: string, block: RequestBlockFields, transferKey: string, response: CoapResponse): Answer {
+    // RFC 7959 §2.3: the final response to a Block1 transfer echoes its last Block1 option.
+    const echo = block.block1 === null ? [] : [option(CoapOption.Block1, encodeBlock(block.block1))];
+    const szx = Math.min(szxOf(this.options.blockBytes), block.block2?.szx ?? Number.MAX_SAFE_INTEGER);
+    const payload = response.payload ?? new Uint8Array(0);
+    if (payload.length <= blockSizeOf(szx) && (block.block2?.num ?? 0) === 0) return { response, extra: echo };
+    const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
+    const refusal = this.block2.put(peerKey, transferKey, stored);
+    if (refusal !== null) {
+      this.countLimit(refusal);
+      const text = refusal === 'bodyBytesMax' ? 'response body exceeds bodyBytesMax' : `response body: ${refusalText(refusal)}`;
+      return { response: diagnosticResponse(CoapResponseCode.ServiceUnavailable, text), extra: echo };
+    }
+    return this.blockOf(this.block2.get(transferKey) ?? stored, { num: block.block2?.num ?? 0, more: false, szx }, transferKey, echo);
+  }
+
+  /** Block `wanted.num` of a stored response body (RFC 7959 §2.4). */
+  private blockOf(stored: StoredResponse, wanted: BlockValue, transferKey: string, extra: readonly CoapOptionValue[]): Answer {
+    const szx = Math.min(wanted.szx, szxOf(this.options.blockBytes));
+    const size = blockSizeOf(szx);
+    const offset = wanted.num * size;
+    if (offset >= stored.body.length && offset > 0) {
+      return { response: diagnosticResponse(CoapResponseCode.BadOption, 'block number beyond the body'), extra: [] };
+    }
+    const more = offset + size < stored.body.length;
+    if (!more) this.block2.delete(transferKey);
+    const response: CoapResponse = { ...stored.response, payload: stored.body.subarray(offset, offset + size), etag: stored.etag };
+    const blockOptions = [option(CoapOption.Block2, encodeBlock({ num: wanted.num, more, szx })), uintOption(CoapOption.Size2, stored.body.length)];
+    return { response, extra: [...extra, ...blockOptions] };
+  }
+
+  private newEtag(): Uint8Array {
+    this.nextEtag = (this.nextEtag + 1) >>> 0;
+    return encodeUint(this.nextEtag === 0 ? 1 : this.nextEtag);
+  }
+}
+
+/** Identifies a block-wise transfer: peer, method, resource, query and Request-Tag. */
+export function transferKeyOf(peerKey: string, request: CoapRequest, block: RequestBlockFields): string {
+  const tag = block.requestTag === null ? '' : Buffer.from(block.requestTag).toString('hex');
+  return `${peerKey}|${request.method}|${request.path.join('/')}?${request.query.join('&')}|${tag}`;
+}
