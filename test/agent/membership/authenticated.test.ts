@@ -1,7 +1,8 @@
 // Proves the rules of the PSK-authenticated membership manager over real link keys: node n1's
 // keystore holds only its own links (from its bundle), learns n4's link through a signed
 // add-member applied to the replicated state (opened with n1's node secret), forgets a member
-// once the configuration without it commits (whatever the bundle says), takes a rekeyed link
+// once the configuration without it commits or a restored snapshot says so (whatever the
+// bundle says), takes a rekeyed link
 // over the bundle's, and closes the sessions concerned each time. Unknown, unauthenticated,
 // impersonating and non-member peers are refused and logged (rate-limited, never with a key).
 // The keystore cache keeps what was applied across a restart until the log is re-applied.
@@ -114,6 +115,18 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     assert.equal(manager.authenticateNode('n3', from('n3')), false);
     assert.equal(manager.validateNewNode('n3', '127.0.0.1:7002').ok, false);
     assert.deepEqual(closed, ['n3']);
+  });
+
+  it('closes the sessions of a member that a restored snapshot shows removed', () => {
+    const leader = setup();
+    leader.configure(simpleConfiguration(['n1', 'n2', 'n3'], members));
+    leader.configure(simpleConfiguration(['n1', 'n2'], members.slice(0, 2)));
+    const follower = setup();
+    assert.deepEqual(follower.manager.pskLookup('n3'), link('n1', 'n3'), 'before: the bundle\'s link');
+    follower.state.restore({ lastIncludedIndex: leader.state.kv.lastApplied, lastIncludedTerm: 1, configuration: simpleConfiguration(['n1', 'n2'], members.slice(0, 2)) }, leader.state.snapshot());
+    assert.equal(follower.manager.pskLookup('n3'), null);
+    assert.ok(follower.closed.includes('n3'), `closed ${follower.closed.join(',')}`);
+    assert.equal(follower.closed.includes('n2'), false);
   });
 
   it('takes a rekeyed link over the bundle\'s and closes the sessions made with the old one', () => {
