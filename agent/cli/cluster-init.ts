@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../errors.js';
+import { isLoopbackHost } from '../config/trust-config.js';
 import { intOption, parseOptions } from './args.js';
 import { linksDocument, linksFile, newAdminKeyPair, nodeKeyFiles, trustConfigOf, type FleetKeys } from '../../deploy/fleet-keys.js';
 import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../../deploy/provision.js';
@@ -61,7 +62,10 @@ export interface InitOptions {
   readonly force: boolean;
   /** Extra top-level fields of each node's agent.json (e.g. `raft`, `logging`), by node id. */
   readonly configOverrides?: (id: string) => Readonly<Record<string, unknown>>;
-  /** The address each node listens on, by node id. Default 127.0.0.1 for every node. */
+  /**
+   * The address each node listens on, by node id. Default 127.0.0.1 for every node. A node whose
+   * address is not a loopback one gets endpoint keys (endpoint-kv.key, endpoint-admin.key).
+   */
   readonly hostOf?: (id: string) => string;
   /**
    * How many nodes (the first ones) form the initial cluster; the others get keys and configs
@@ -89,7 +93,9 @@ export function initCluster(options: InitOptions): InitNode[] {
     const dir = join(root, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    for (const [name, text, mode] of nodeKeyFiles(keys, id, ids, false)) writeFileDurably(join(dir, name), text, mode);
+    // An endpoint beyond loopback must have keys (the agent refuses to start otherwise).
+    const endpointKeys = !isLoopbackHost(host(id));
+    for (const [name, text, mode] of nodeKeyFiles(keys, id, ids, endpointKeys)) writeFileDurably(join(dir, name), text, mode);
     const endpoint = `${host(id)}:${options.basePort + 2 * i + 1}`;
     const config = {
       nodeId: id,
@@ -99,7 +105,7 @@ export function initCluster(options: InitOptions): InitNode[] {
       transport: options.transport,
       codec: options.codec ?? 'cbor',
       storage: options.storage,
-      ...trustConfigOf(keys, id, false),
+      ...trustConfigOf(keys, id, endpointKeys),
       logging: { level: 'info', format: 'json' },
       ...options.configOverrides?.(id),
     };
