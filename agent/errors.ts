@@ -143,8 +143,8 @@ export class NotLeaderError extends RaftError {
 }
 
 /**
- * The operation did not finish in time. Its outcome is unknown: a command that timed out may
- * still be committed later.
+ * The operation did not finish in time, or the node stopped before it finished. Its outcome is
+ * unknown: such a command may still be committed later.
  */
 export class TimeoutError extends RaftError {
   constructor(message: string) {

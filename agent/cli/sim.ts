@@ -5,9 +5,9 @@
  */
 import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../sim/run.js';
-import type { FaultKind } from '../sim/run.js';
+import type { FaultKind, SimRunOptions, SimSummary } from '../sim/run.js';
 import type { TraceEvent } from '../sim/cluster.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RaftError } from '../errors.js';
 import { intOption, parseOptions } from './args.js';
 import { openOutputFile } from './output.js';
 
@@ -41,7 +41,22 @@ export function parseFaults(list: string | undefined): FaultKind[] {
   return kinds;
 }
 
-export async function runSimCommand(args: readonly string[]): Promise<number> {
+/** What `coraft sim` was asked to do: the run's options and the output switches. */
+export interface SimCommand {
+  readonly help: boolean;
+  readonly json: boolean;
+  /** The --trace file, or null. */
+  readonly traceFile: string | null;
+  /** The run's options, without a trace sink. */
+  readonly run: SimRunOptions;
+}
+
+/**
+ * Parses `coraft sim`'s arguments. The sweep (test/sim/sweep.ts) runs its seeds through this
+ * same function, so the command it prints for a failing seed replays that run exactly.
+ * `randomSeed` supplies the seed when --seed is absent.
+ */
+export function parseSimArgs(args: readonly string[], randomSeed: () => number = () => randomInt(0, 2 ** 31)): SimCommand {
   const { values } = parseOptions(args, {
     seed: { type: 'string' },
     nodes: { type: 'string' },
@@ -54,31 +69,44 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   });
-  if (values.help === true) {
+  const seed = values.seed === undefined ? randomSeed() : intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
+  const run: SimRunOptions = {
+    seed,
+    nodes: intOption(values.nodes, 'nodes', 5, 1, 9),
+    durationMs: intOption(values['duration-ms'], 'duration-ms', 10_000, 0, 86_400_000),
+    clients: intOption(values.clients, 'clients', 3, 0, 1000),
+    faults: parseFaults(values.faults),
+    membership: values.membership === true,
+    raft: { snapshotThresholdBytes: intOption(values['snapshot-bytes'], 'snapshot-bytes', 1_000_000, 1024, 2 ** 40) },
+  };
+  return { help: values.help === true, json: values.json === true, traceFile: values.trace ?? null, run };
+}
+
+export async function runSimCommand(args: readonly string[]): Promise<number> {
+  const command = parseSimArgs(args);
+  if (command.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  const seed = intOption(values.seed, 'seed', randomInt(0, 2 ** 31), 0, 2 ** 32 - 1);
-  const nodes = intOption(values.nodes, 'nodes', 5, 1, 9);
-  const durationMs = intOption(values['duration-ms'], 'duration-ms', 10_000, 0, 86_400_000);
-  const clients = intOption(values.clients, 'clients', 3, 0, 1000);
-  const snapshotBytes = intOption(values['snapshot-bytes'], 'snapshot-bytes', 1_000_000, 1024, 2 ** 40);
-  const faults = parseFaults(values.faults);
-  if (values.json !== true) process.stdout.write(`SEED=${seed}\n`);
-  const stream = values.trace === undefined ? null : openOutputFile(values.trace);
+  const seed = command.run.seed;
+  if (!command.json) process.stdout.write(`SEED=${seed}\n`);
+  const stream = command.traceFile === null ? null : openOutputFile(command.traceFile);
   const write = (event: TraceEvent | object): void => {
     stream?.write(`${JSON.stringify(event)}\n`);
   };
-  const summary = await runSimulation({
-    seed,
-    nodes,
-    durationMs,
-    clients,
-    faults,
-    membership: values.membership === true,
-    raft: { snapshotThresholdBytes: snapshotBytes },
-    ...(stream === null ? {} : { trace: (event: TraceEvent) => write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event) }),
-  });
+  let summary: SimSummary;
+  try {
+    summary = await runSimulation({
+      ...command.run,
+      ...(stream === null ? {} : { trace: (event: TraceEvent) => write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event) }),
+    });
+  } catch (error) {
+    // A run that throws is a bug of the simulator or of the node: it must name its seed too.
+    // The trace so far is kept; a failure to close it must not hide the abort.
+    await stream?.close().catch(() => undefined);
+    const message = error instanceof Error ? error.message : String(error);
+    throw new RaftError('RAFT_INVARIANT', `simulation aborted: SEED=${seed}: ${message}`, { cause: error });
+  }
   write(summary);
   await stream?.close();
   process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -103,6 +103,7 @@ export class Agent {
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
     const observer: NodeObserver = {
+      onRestart: (snapshot) => trace?.onRestart(snapshot),
       onLeader: (term) => trace?.onLeader(term),
       onApply: (entry: LogEntry) => {
         trace?.onApply(entry);

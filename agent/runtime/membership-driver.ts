@@ -166,10 +166,15 @@ export class MembershipDriver {
     }
   }
 
-  rejectAll(error: () => unknown): void {
+  /**
+   * The node stopped: every wait ends. Each waits for a configuration that was already proposed,
+   * which another leader may still commit, so the outcome is unknown: a TimeoutError, never a
+   * StoppedError (which says nothing was done).
+   */
+  rejectAll(): void {
     for (const waiter of this.waiters) {
       waiter.timer.cancel();
-      waiter.reject(error());
+      waiter.reject(new TimeoutError('the node stopped before the membership change was committed; it may still be committed'));
     }
     this.waiters = [];
   }

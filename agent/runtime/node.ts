@@ -54,6 +54,12 @@ import type { AdminAuthority, AdminResult } from './admin.js';
 
 /** Callbacks for the simulator's checks and the agent's trace file; all optional. */
 export interface NodeObserver {
+  /**
+   * Called once per start, before anything else: the node (re)starts from its disk, where it
+   * restored `snapshot` (null when there was none). It re-applies the entries after the
+   * snapshot (or from index 1), which it may have applied before it stopped.
+   */
+  onRestart?(snapshot: SnapshotMeta | null): void;
   onLeader?(term: Term): void;
   onApply?(entry: LogEntry): void;
   onSnapshotRestore?(meta: SnapshotMeta): void;
@@ -183,6 +189,7 @@ export class RaftNodeImpl implements RaftNode {
     );
     this.core = core;
     this.appliedBytesSinceSnapshot = 0;
+    this.deps.observer?.onRestart?.(snapshot);
     this.deps.client.setPeers(core.getConfiguration().members.filter((m) => m.id !== this.options.nodeId));
     this.deps.server.setHandler((request, context) => this.handleRpc(request, context));
     this.running = true;
@@ -211,7 +218,7 @@ export class RaftNodeImpl implements RaftNode {
     this.tickTimer?.cancel();
     this.tickTimer = null;
     this.pending.rejectAll(error);
-    this.membershipDriver.rejectAll(error);
+    this.membershipDriver.rejectAll();
     for (const waiter of this.leaderWaiters) waiter();
     this.leaderWaiters = [];
     this.replies.clear();

@@ -128,11 +128,16 @@ export class PendingRequests {
     waiter.reject(error);
   }
 
-  /** Rejects everything (the node stopped). */
+  /**
+   * Rejects everything (the node stopped). Reads get `error()`. A proposal is already in the log
+   * and another leader may still commit it, so it gets a TimeoutError (outcome unknown), never
+   * `error()`: a StoppedError would tell the client that nothing was done, and a client that
+   * believed it would record a write that happened as one that did not.
+   */
   rejectAll(error: () => unknown): void {
-    for (const waiter of this.proposals.values()) {
+    for (const [index, waiter] of this.proposals) {
       waiter.timer.cancel();
-      waiter.reject(error());
+      waiter.reject(new TimeoutError(`the node stopped before the command at index ${index} was applied; it may still be applied`));
     }
     for (const waiter of this.reads.values()) {
       waiter.timer.cancel();

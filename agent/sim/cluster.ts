@@ -2,6 +2,8 @@
  * A simulated cluster: real RaftNodes with the KV state machine, each on its own simulated
  * disk, all on one simulated network and one virtual clock. Nodes crash (losing whatever was
  * not yet synced) and restart from their disks; every event is followed by the safety checks.
+ * The trace marks each crash and each (re)start, so that an outside checker tells a restarted
+ * node's replay from a double apply (the format: trace-check.ts).
  */
 import { SeededPrng } from '../core/prng.js';
 import { simpleConfiguration } from '../core/membership.js';
@@ -114,6 +116,11 @@ export class SimCluster {
     const storage = new MemoryPersistenceEngine({ disk: slot.disk, timers: this.timers }, { syncDelayMs: this.options.syncDelayMs });
     const { client, server } = this.network.endpoint(id);
     const logger = slot.logger;
+    // Only the current run of the node writes to the trace: nothing a crashed run still
+    // finishes may appear after its `crash` line.
+    const trace = (event: TraceEvent): void => {
+      if (slot.node === node) this.trace(event);
+    };
     const node: RaftNodeImpl = new RaftNodeImpl(
       {
         timers: this.timers,
@@ -126,20 +133,29 @@ export class SimCluster {
         metrics: new NoopMetrics(),
         membership: new DefaultMembershipManager(),
         observer: {
+          onRestart: (snapshot) => {
+            // Every start is a restart from the disk: the trace says so before anything the
+            // node re-applies, with the snapshot it restored (trace-check.ts).
+            trace({ t: this.timers.nowMs(), type: 'restart', node: id });
+            if (snapshot !== null) {
+              this.checker.onSnapshotRestore(id, snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
+              trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: snapshot.lastIncludedIndex, term: snapshot.lastIncludedTerm });
+            }
+          },
           onLeader: (term) => {
-            this.trace({ t: this.timers.nowMs(), type: 'leader', node: id, term });
+            trace({ t: this.timers.nowMs(), type: 'leader', node: id, term });
             this.checker.onLeader(id, term, node.requireCore());
           },
           onApply: (entry: LogEntry) => {
             const digest = this.checker.onApply(id, entry);
-            this.trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
+            trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
           },
           onSnapshotRestore: (meta) => {
             this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
-            this.trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: meta.lastIncludedIndex, term: meta.lastIncludedTerm });
+            trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: meta.lastIncludedIndex, term: meta.lastIncludedTerm });
           },
           onConfiguration: (index, config) => {
-            this.trace({ t: this.timers.nowMs(), type: 'config', node: id, index, voters: config.voters, learners: config.learners, joint: config.oldVoters !== null });
+            trace({ t: this.timers.nowMs(), type: 'config', node: id, index, voters: config.voters, learners: config.learners, joint: config.oldVoters !== null });
           },
           onProtocolViolation: () => {
             slot.violationsRejected += 1;
@@ -162,6 +178,7 @@ export class SimCluster {
     if (slot === undefined || slot.node === null) return;
     const node = slot.node;
     slot.node = null;
+    this.trace({ t: this.timers.nowMs(), type: 'crash', node: id });
     await slot.storage?.close();
     slot.storage = null;
     await node.stop();

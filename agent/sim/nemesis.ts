@@ -119,7 +119,7 @@ export class Nemesis {
     const ids = this.ids();
     const down = ids.filter((id) => this.cluster.node(id) === null);
     const maxDown = Math.floor((ids.length - 1) / 2);
-    if (down.length >= maxDown || (down.length > 0 && this.prng.chance(0.4))) {
+    if (down.length > 0 && (down.length >= maxDown || this.prng.chance(0.4))) {
       const id = down[this.prng.intBetween(0, down.length)];
       if (id !== undefined) {
         void this.cluster.start(id);
@@ -127,6 +127,9 @@ export class Nemesis {
       }
       return;
     }
+    // With fewer than three nodes (a membership change can shrink the cluster to two for a
+    // while) no minority may go down: crash nothing.
+    if (down.length >= maxDown) return;
     const leader = this.cluster.leaders()[0]?.getNodeId();
     const up = ids.filter((id) => this.cluster.node(id) !== null);
     const victim = leader !== undefined && this.prng.chance(0.4) ? leader : up[this.prng.intBetween(0, up.length)];

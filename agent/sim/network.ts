@@ -23,7 +23,13 @@ import type { VirtualTimers } from './virtual-time.js';
 export interface NetworkFaults {
   /** Probability a request or a response is lost. */
   readonly lossRate: number;
-  /** Probability a request is delivered twice (the second answer is discarded). */
+  /**
+   * Probability a request is delivered twice. A Raft RPC's second copy is handled again (as
+   * after a miss in the CoAP server's duplicate cache, which Raft's RPCs must tolerate); a
+   * forwarded client request's second copy is answered with the first copy's response, as that
+   * cache does (RFC 7252 §4.5), unless the target restarted in between. The sender takes the
+   * first answer to arrive.
+   */
   readonly duplicateRate: number;
   /** Latency of one message, ms, uniform in [min, max]. */
   readonly latencyMinMs: number;
@@ -49,6 +55,15 @@ export interface NetworkStats {
   delivered: number;
   dropped: number;
   duplicated: number;
+  /** Second copies of client requests answered from the first copy's handling. */
+  deduplicated: number;
+}
+
+/** One send's state, shared by the copies of its request. */
+interface Exchange {
+  /** The handler (one incarnation of the target) that ran the request, and its outcome. */
+  handledBy: RpcHandler | null;
+  handling: Promise<ResponseMessage> | null;
 }
 
 /** Replaces a response in flight: the Byzantine-fault hook (returns null to leave it alone). */
@@ -59,7 +74,7 @@ export class SimNetwork {
   private readonly cut = new Set<string>();
   private readonly clogged = new Map<string, number>();
   private faults: NetworkFaults;
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, deduplicated: 0 };
   /** Set by the simulator to inject malformed responses. */
   forger: ResponseForger | null = null;
 
@@ -158,16 +173,26 @@ export class SimNetwork {
       };
       const copies = this.prng.chance(this.faults.duplicateRate) ? 2 : 1;
       if (copies === 2) this.stats.duplicated += 1;
+      const exchange: Exchange = { handledBy: null, handling: null };
       for (let copy = 0; copy < copies; copy += 1) {
-        this.transmit(from, target, () => this.handle(from, target, request, settle, resolve, reject));
+        this.transmit(from, target, () => this.handle(from, target, request, exchange, settle, resolve, reject));
       }
     });
   }
 
+  /**
+   * Runs the target's handler for one delivered copy of a request. A forwarded client request
+   * is not idempotent and its sender reads a refusal as "not done": a second copy that reaches
+   * the same incarnation of the target shares the first copy's handling, so that one send runs
+   * there at most once (the transport's duplicate detection, whose lifetime outlasts any
+   * simulated delay; a restarted node has lost its cache and runs it again). Raft RPCs run once
+   * per copy.
+   */
   private handle<R extends RequestMessage>(
     from: NodeId,
     target: NodeId,
     request: R,
+    exchange: Exchange,
     settle: (action: () => void) => void,
     resolve: (response: ResponseFor<R>) => void,
     reject: (error: unknown) => void,
@@ -175,7 +200,16 @@ export class SimNetwork {
     const handler = this.handlers.get(target);
     if (handler === undefined) return;
     const context: InboundContext = { peerIdentity: from, remoteAddress: `sim:${from}` };
-    handler(request, context).then(
+    let handling: Promise<ResponseMessage>;
+    if (request.type === 'ClientForwardRequest' && exchange.handledBy === handler && exchange.handling !== null) {
+      this.stats.deduplicated += 1;
+      handling = exchange.handling;
+    } else {
+      handling = handler(request, context);
+      exchange.handledBy = handler;
+      exchange.handling = handling;
+    }
+    handling.then(
       (response) => {
         const forged = this.forger?.(request, response) ?? null;
         // A forged response is deliberately of the wrong shape; the node must reject it.

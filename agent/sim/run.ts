@@ -18,6 +18,7 @@ import { RELIABLE_NETWORK } from './network.js';
 import type { NetworkFaults } from './network.js';
 import { VirtualTimers } from './virtual-time.js';
 import { Nemesis } from './nemesis.js';
+import { TraceApplyChecker } from './trace-check.js';
 
 /** How often the expensive whole-cluster checks run, simulated ms. */
 const FULL_CHECK_INTERVAL_MS = 250;
@@ -34,7 +35,7 @@ export interface SimRunOptions {
   readonly durationMs: number;
   readonly clients: number;
   readonly faults: readonly FaultKind[];
-  /** Receives every trace line (leader, apply, snapshot, config, invoke/ok/fail/info). */
+  /** Receives every trace line (restart, crash, leader, apply, snapshot, config, invoke/ok/fail/info: trace-check.ts). */
   readonly trace?: TraceSink;
   /** Budget for convergence after healing, simulated ms. Default 20,000. */
   readonly convergeMs?: number;
@@ -83,8 +84,12 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   const faults = new Set(options.faults);
   const timers = new VirtualTimers();
   const history: TraceEvent[] = [];
+  // The run's own trace must pass the outside checker's rules too (apply agreement, and no
+  // index applied twice by a node except its replay after a restart).
+  const traceChecker = new TraceApplyChecker();
   const sink: TraceSink = (event) => {
     if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info') history.push(event);
+    else traceChecker.add(event);
     options.trace?.(event);
   };
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
@@ -136,6 +141,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   await stopClients(clients, timers);
   cluster.checkAll();
 
+  for (const violation of traceChecker.report().violations) cluster.checker.violations.push(`trace: ${violation}`);
   const lin = healthy && options.checkLinearizability !== false ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n')) : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
   if (lin.ok === false) cluster.checker.violations.push(`history is not linearizable: ${lin.explanation}`);
   const summary: SimSummary = {

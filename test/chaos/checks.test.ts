@@ -1,5 +1,6 @@
 // Proves the chaos harness's own checks on hand-made inputs: traces that agree pass and traces
-// that apply different entries at one index fail; a final value that is the last acknowledged
+// that apply different entries at one index fail; a replay after a restart line passes and the
+// same replay without it fails; a final value that is the last acknowledged
 // write (or a write concurrent with it, or of unknown outcome) passes, and a lost acknowledged
 // write fails.
 import { strict as assert } from 'node:assert';
@@ -40,6 +41,18 @@ describe('chaos checks', () => {
     const check = compareTraces(new Map([['a', join(dir, 'a')], ['b', join(dir, 'b')]]));
     assert.equal(check.violations.length, 1);
     assert.match(check.violations[0] ?? '', /^index 2:/);
+  });
+
+  it('accepts a node that re-applies after its restart line, and rejects the same re-apply without it', () => {
+    const restart = JSON.stringify({ t: 0, type: 'restart', node: 'a' });
+    const snapshot = JSON.stringify({ t: 0, type: 'snapshot', node: 'a', index: 1, term: 1 });
+    writeFileSync(join(dir, 'a'), [restart, apply('a', 1, 1, 'x'), apply('a', 2, 1, 'y'), restart, snapshot, apply('a', 2, 1, 'y')].join('\n'));
+    const replayed = compareTraces(new Map([['a', join(dir, 'a')]]));
+    assert.deepEqual(replayed.violations, []);
+    writeFileSync(join(dir, 'a'), [restart, apply('a', 1, 1, 'x'), apply('a', 2, 1, 'y'), apply('a', 2, 1, 'y')].join('\n'));
+    const doubled = compareTraces(new Map([['a', join(dir, 'a')]]));
+    assert.equal(doubled.violations.length, 1);
+    assert.match(doubled.violations[0] ?? '', /^a applied index 2 twice/);
   });
 
   it('accepts the last acknowledged write, a concurrent one, or one of unknown outcome', () => {

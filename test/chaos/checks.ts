@@ -1,11 +1,13 @@
 /**
  * The chaos harness's checks after a round: every acknowledged write is still there (the final
  * value of each key is the last acknowledged write or one that may have followed it), and all
- * nodes applied identical entries (their `--trace` apply events agree index by index). The
+ * nodes applied identical entries (their `--trace` apply events agree index by index), none of
+ * them twice except in its replay after a restart. The
  * linearizability of the history is checked with the project's checker (agent/sim).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { HistoryOperation } from '../../agent/sim/history.js';
+import { TraceApplyChecker } from '../../agent/sim/trace-check.js';
 
 /** What the trace comparison found. */
 export interface TraceCheck {
@@ -18,18 +20,15 @@ export interface TraceCheck {
   readonly violations: readonly string[];
 }
 
-interface ApplyRecord {
-  readonly node: string;
-  readonly term: number;
-  readonly digest: string;
-}
-
-/** Reads every node's trace and checks that one index always holds one (term, digest). */
+/**
+ * Reads every node's trace and checks its applies with the project's trace checker
+ * (agent/sim/trace-check.ts): one index always holds one (term, digest), and no node applies
+ * an index twice except when it re-applies after a restart (its trace's `restart` line) from
+ * its restored snapshot's index + 1 or from 1.
+ */
 export function compareTraces(files: ReadonlyMap<string, string>): TraceCheck {
-  const applied = new Map<number, ApplyRecord>();
-  const seenBy = new Map<number, Set<string>>();
+  const checker = new TraceApplyChecker();
   const lastApplied: Record<string, number> = {};
-  const violations: string[] = [];
   let linesSkipped = 0;
   for (const [node, file] of files) {
     lastApplied[node] = 0;
@@ -43,24 +42,11 @@ export function compareTraces(files: ReadonlyMap<string, string>): TraceCheck {
         linesSkipped += 1;
         continue;
       }
-      if (typeof event !== 'object' || event === null || Reflect.get(event, 'type') !== 'apply') continue;
-      const index = Reflect.get(event, 'index');
-      const term = Reflect.get(event, 'term');
-      const digest = Reflect.get(event, 'digest');
-      if (typeof index !== 'number' || typeof term !== 'number' || typeof digest !== 'string') continue;
-      lastApplied[node] = Math.max(lastApplied[node] ?? 0, index);
-      const known = applied.get(index);
-      if (known === undefined) applied.set(index, { node, term, digest });
-      else if ((known.term !== term || known.digest !== digest) && violations.length < 20) {
-        violations.push(`index ${index}: ${known.node} applied term ${known.term} digest ${known.digest.slice(0, 12)}, ${node} applied term ${term} digest ${digest.slice(0, 12)}`);
-      }
-      const nodes = seenBy.get(index) ?? new Set<string>();
-      nodes.add(node);
-      seenBy.set(index, nodes);
+      checker.add(event);
     }
   }
-  const indexesCompared = [...seenBy.values()].filter((s) => s.size >= 2).length;
-  return { indexesCompared, lastApplied, linesSkipped, violations };
+  const report = checker.report();
+  return { indexesCompared: report.indexesCompared, lastApplied: { ...lastApplied, ...report.lastApplied }, linesSkipped, violations: report.violations.slice(0, 20) };
 }
 
 /** The value a write leaves: a put's string, null for a delete. */

@@ -1,7 +1,8 @@
 // Proves the runtime RaftNode's contract on a single node with fake edges: it elects itself and
 // applies commands; it persists before it answers (the persisted batch precedes every reply);
-// a persistence error is fatal (logged, node stopped, waiters rejected); limits refuse work at
-// once; a follower refuses proposals with the leader hint; and the tick loop runs on real
+// a persistence error is fatal (logged, node stopped, waiters rejected); a command or membership
+// change proposed by a leader that stops is reported as outcome-unknown, since the next leader
+// may commit it (and does, here); limits refuse work at once; a follower refuses proposals with the leader hint; and the tick loop runs on real
 // timers (sinon fake timers drive setTimeout).
 import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
@@ -116,9 +117,53 @@ describe('RaftNodeImpl', () => {
     const pending = node.submitCommand(bytes('x'), 5000);
     pending.catch(() => undefined);
     await runFor(timers, 50);
-    await assert.rejects(pending, { code: 'RAFT_STOPPED' });
+    // The command was proposed before the node stopped: its outcome is unknown, not "not done".
+    await assert.rejects(pending, { code: 'RAFT_TIMEOUT' });
     assert.equal(node.isRunning(), false);
     assert.ok(logger.records.some((r) => r.level === 'critical' && r.fields.code === 'STORAGE_FULL'));
+  });
+
+  it('tells the waiter of a command that a stopping leader proposed that its outcome is unknown, and the next leader commits it', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(6), RELIABLE_NETWORK);
+    const nodes = ['a', 'b', 'c'].map((id) => makeNode(timers, network, id, ['a', 'b', 'c']));
+    for (const n of nodes) await n.node.start();
+    await runFor(timers, 2000);
+    const leader = nodes.find((n) => n.node.isLeader());
+    assert.ok(leader);
+    const id = leader.node.getNodeId();
+    // The followers receive the entry but their answers never reach the leader.
+    for (const n of nodes) if (n !== leader) network.cutLink(n.node.getNodeId(), id);
+    const pending = leader.node.submitCommand(bytes('proposed-then-stopped'), 5000);
+    pending.catch(() => undefined);
+    await runFor(timers, 50);
+    await leader.node.stop();
+    await assert.rejects(pending, { code: 'RAFT_TIMEOUT' });
+    network.heal();
+    await runFor(timers, 3000);
+    for (const n of nodes.filter((m) => m !== leader)) {
+      assert.ok(n.stateMachine.applied.some((e) => new TextDecoder().decode(e.command) === 'proposed-then-stopped'), `${n.node.getNodeId()} applied the command`);
+    }
+    for (const n of nodes) await n.node.stop();
+  });
+
+  it('tells the waiter of a membership change that a stopping leader proposed that its outcome is unknown', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(7), RELIABLE_NETWORK);
+    const nodes = ['a', 'b', 'c'].map((id) => makeNode(timers, network, id, ['a', 'b', 'c']));
+    for (const n of nodes) await n.node.start();
+    await runFor(timers, 2000);
+    const leader = nodes.find((n) => n.node.isLeader());
+    const victim = nodes.find((n) => !n.node.isLeader());
+    assert.ok(leader && victim);
+    for (const n of nodes) if (n !== leader) network.cutLink(n.node.getNodeId(), leader.node.getNodeId());
+    const change = leader.node.removeServer(victim.node.getNodeId());
+    change.catch(() => undefined);
+    await runFor(timers, 50);
+    assert.ok(leader.node.requireCore().hasUncommittedConfiguration(), 'the change was proposed');
+    await leader.node.stop();
+    await assert.rejects(change, { code: 'RAFT_TIMEOUT' });
+    for (const n of nodes) await n.node.stop();
   });
 
   it('refuses a proposal on a follower with the leader hint, and an oversized command at once', async () => {

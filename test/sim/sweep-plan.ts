@@ -1,0 +1,92 @@
+/**
+ * The plan of a simulator sweep (`npm run sweep`): which seeds run on how many nodes with which
+ * arguments, and the command that replays each one. Pure, so that the plan is tested apart from
+ * the process pool that runs it (sweep.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+
+/** The faults every sweep run injects (every kind the issue names, all at once). */
+export const SWEEP_FAULTS = 'partition,loss,reorder,duplicate,crash';
+/** The snapshot threshold of every sweep run: small, so that snapshots are taken and sent often. */
+export const SWEEP_SNAPSHOT_BYTES = 2048;
+/** Seeds of the CI-sized sweep. */
+export const SEEDS_DEFAULT = 200;
+/** Seeds of the long sweep (`--long`). */
+export const SEEDS_LONG = 3000;
+/** Wall-clock budget of one run before the sweep calls it hung, ms. */
+export const RUN_TIMEOUT_MS_DEFAULT = 300_000;
+/** Most workers, whatever the machine. */
+const JOBS_MAX = 64;
+
+/** What to sweep. */
+export interface SweepPlan {
+  /** First seed. */
+  readonly from: number;
+  /** How many seeds; seed s runs on `nodes[s % nodes.length]` nodes. */
+  readonly seeds: number;
+  readonly nodes: readonly number[];
+  /** Worker processes running seeds in parallel. */
+  readonly jobs: number;
+  /** Wall-clock budget of one run, ms. */
+  readonly runTimeoutMs: number;
+}
+
+/** One run of the sweep: its seed, its size and the exact `coraft sim` arguments. */
+export interface SweepRun {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly args: readonly string[];
+}
+
+function integer(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** Parses `npm run sweep -- [--seeds N] [--nodes 3,5,7] [--from S] [--long] [--jobs J] [--run-timeout-ms T]`. */
+export function parseSweepArgs(argv: readonly string[]): SweepPlan {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      seeds: { type: 'string' },
+      nodes: { type: 'string' },
+      from: { type: 'string' },
+      long: { type: 'boolean' },
+      jobs: { type: 'string' },
+      'run-timeout-ms': { type: 'string' },
+    },
+    strict: true,
+  });
+  const nodes = (values.nodes ?? '3,5,7').split(',').map((text) => integer(text.trim(), 'nodes', 0, 1, 9));
+  return {
+    from: integer(values.from, 'from', 1, 0, 2 ** 32 - 1),
+    seeds: integer(values.seeds, 'seeds', values.long === true ? SEEDS_LONG : SEEDS_DEFAULT, 1, 10_000_000),
+    nodes,
+    jobs: integer(values.jobs, 'jobs', Math.min(JOBS_MAX, availableParallelism()), 1, JOBS_MAX),
+    runTimeoutMs: integer(values['run-timeout-ms'], 'run-timeout-ms', RUN_TIMEOUT_MS_DEFAULT, 1000, 86_400_000),
+  };
+}
+
+/** The `coraft sim` arguments of one seed. */
+export function simArgs(seed: number, nodes: number): string[] {
+  return ['--seed', String(seed), '--nodes', String(nodes), '--membership', '--snapshot-bytes', String(SWEEP_SNAPSHOT_BYTES), '--faults', SWEEP_FAULTS];
+}
+
+/** Every run of the plan, in seed order; seeds past 2^32 - 1 (the CLI's limit) are not planned. */
+export function sweepRuns(plan: SweepPlan): SweepRun[] {
+  const runs: SweepRun[] = [];
+  const last = Math.min(plan.from + plan.seeds - 1, 2 ** 32 - 1);
+  for (let seed = plan.from; seed <= last; seed += 1) {
+    const nodes = plan.nodes[seed % plan.nodes.length] ?? 5;
+    runs.push({ seed, nodes, args: simArgs(seed, nodes) });
+  }
+  return runs;
+}
+
+/** The shell command that replays one run (the CLI runs dist/: `npm run build` first). */
+export function replayCommand(run: SweepRun): string {
+  return `node bin/coraft.js sim ${run.args.join(' ')}`;
+}
