@@ -201,12 +201,16 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   /** Starts a handshake with `address:port` for `waiting` (a new peer, or one starting over). */
   private startPeer(address: string, port: number, waiting: Omit<Peer, 'session'>): Peer | NetworkError {
     const key = peerKey(address, port);
+    const psk = this.options.pskFor(address, port);
+    if (psk === null) {
+      return new NetworkError('NET_AUTH', `no pre-shared key for ${address}:${port}`);
+    }
     const records = new RecordLayer(true, this.options.session.replayWindowSize);
     const role = new ClientHandshake({
       records,
       randomBytes: this.randomBytes,
       identity: this.options.identity,
-      psk: this.options.psk,
+      psk,
       requireExtendedMasterSecret: this.options.session.requireExtendedMasterSecret,
     });
     const peer: Peer = { ...waiting, session: new Session(this.host, 'client', address, port, records, role, 0) };
