@@ -7,12 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSerializer } from '../../codec/index.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { DtlsClientEndpoint, DtlsServerEndpoint } from '../../transport/dtls/index.js';
+import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../transport/dtls/index.js';
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, Metrics, RpcSerializer } from '../contracts.js';
+import type { DiagnosticLogger, MembershipManager, Metrics, NetworkClient, RpcSerializer } from '../contracts.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { LinkKeystore } from '../membership/keystore.js';
@@ -57,8 +57,19 @@ function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembe
   };
 }
 
-/** The peer transport's configuration for `config.transport`. */
-export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger, membership: MembershipManager | null = null): PeerTransportConfig {
+/**
+ * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
+ * the DTLS server which source addresses are members', for the half-open handshakes it keeps
+ * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers); `metrics`
+ * counts the times its half-open handshake limits are hit.
+ */
+export function peerTransportConfig(
+  config: AgentConfig,
+  logger: DiagnosticLogger,
+  membership: MembershipManager | null = null,
+  memberHosts: MemberHosts | null = null,
+  metrics: Metrics | null = null,
+): PeerTransportConfig {
   const { host, port } = config.listenPeer;
   const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
   switch (config.transport) {
@@ -68,7 +79,11 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
       return {
         name: 'coaps',
         openServerEndpoint: async () => {
-          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => manager.pskLookup(identity) }, { onInternalError });
+          const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
+          const server = await DtlsServerEndpoint.listen(
+            { host, port, pskLookup: (identity) => manager.pskLookup(identity), isMemberAddress },
+            { onInternalError, ...(metrics === null ? {} : { metrics }) },
+          );
           manager.addSessionCloser({ closeSessionsOf: (identity) => server.closeSessionsOf(identity), sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])) });
           return watchHandshakeFailures(server, config.nodeId, logger);
         },
@@ -109,17 +124,35 @@ export async function openEndpointSocket(config: AgentConfig): Promise<DatagramE
   return DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null });
 }
 
-/** Builds the peer transport; an authenticated one resolves host names through the manager, which maps addresses to members. */
+/** `client`, which also keeps `hosts` up to date with the members it is given. */
+export function followingMembers(client: NetworkClient, hosts: MemberHosts): NetworkClient {
+  return {
+    send: (target, request, timeoutMs) => client.send(target, request, timeoutMs),
+    setPeers: (members) => {
+      client.setPeers(members);
+      hosts.replace(members.map((m) => m.address));
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Builds the peer transport; an authenticated one resolves host names through the manager,
+ * which maps addresses to members. Its DTLS server learns the members' addresses as the
+ * membership changes (the node hands every change to the client's setPeers).
+ */
 function createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport {
   const membership = deps.membership instanceof AuthenticatedMembershipManager ? deps.membership : null;
   const resolver = membership?.resolver ?? null;
-  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), {
+  const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: error instanceof Error ? error.message : String(error) }));
+  hosts.replace(config.members.map((m) => m.address));
+  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null), {
     serializer,
     ...(resolver === null ? {} : { resolver }),
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
   });
   if (membership !== null && transport.server instanceof HttpNetworkServer) membership.addSessionCloser(transport.server);
-  return transport;
+  return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 
 export const REAL_FACTORIES: AgentFactories = {

@@ -24,6 +24,14 @@ export interface DtlsClientOptions extends DtlsSessionOptions {
   readonly sessionsMax?: number;
   /** Most datagrams queued per peer while its handshake runs. Default 32; 1..4096. */
   readonly queuedDatagramsMax?: number;
+  /**
+   * How many times a handshake with datagrams waiting on it starts over when the server
+   * answers it with a fatal unexpected_message alert in plaintext, which is how our server
+   * says it lost the handshake (pushed out by newer ones during a flood, or expired). The
+   * alert is unauthenticated, but a forger could end the handshake anyway; starting over
+   * costs only a new cookie exchange. Default 3; 0..20.
+   */
+  readonly handshakeRestartsMax?: number;
 }
 
 /** Client options with every default filled in. */
@@ -36,13 +44,14 @@ export interface ResolvedClientOptions {
   readonly bindPort: number;
   readonly sessionsMax: number;
   readonly queuedDatagramsMax: number;
+  readonly handshakeRestartsMax: number;
 }
 
 /** Fills defaults and validates; throws ConfigError naming every bad field. */
 export function resolveClientOptions(options: DtlsClientOptions): ResolvedClientOptions {
   const problems = new Problems();
   const session = resolveSessionOptions(options, problems);
-  const o = { bindAddress: '0.0.0.0', bindPort: 0, sessionsMax: 64, queuedDatagramsMax: 32, ...stripUndefined(options) };
+  const o = { bindAddress: '0.0.0.0', bindPort: 0, sessionsMax: 64, queuedDatagramsMax: 32, handshakeRestartsMax: 3, ...stripUndefined(options) };
   const identityBytes = typeof options.identity === 'string' ? new TextEncoder().encode(options.identity).length : 0;
   problems.check(identityBytes > 0 && identityBytes <= session.pskIdentityBytesMax, `identity must be 1..${session.pskIdentityBytesMax} UTF-8 bytes`);
   const hasPsk = options.psk !== undefined;
@@ -55,6 +64,7 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
   problems.int('bindPort', o.bindPort, 0, 65_535);
   problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
   problems.int('queuedDatagramsMax', o.queuedDatagramsMax, 1, 4096);
+  problems.int('handshakeRestartsMax', o.handshakeRestartsMax, 0, 20);
   problems.throwIfAny();
   return {
     session,
@@ -64,6 +74,7 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
     bindPort: o.bindPort,
     sessionsMax: o.sessionsMax,
     queuedDatagramsMax: o.queuedDatagramsMax,
+    handshakeRestartsMax: o.handshakeRestartsMax,
   };
 }
 
