@@ -56,6 +56,7 @@ function canGrant(core: CoreState, candidate: NodeId, lastLogIndex: number, last
   return free && core.log.isUpToDate(lastLogIndex, lastLogTerm);
 }
 
+/** Answers RequestVote (Raft Figure 2): at most one vote per term, only for an up-to-date log. */
 export function handleVoteRequest(core: CoreState, replyTo: number, request: RequestVoteRequest): void {
   if (request.term > core.currentTerm) {
     if (core.inLease() && !request.transfer) {
@@ -78,6 +79,7 @@ export function handleVoteRequest(core: CoreState, replyTo: number, request: Req
   core.reply(replyTo, { type: 'RequestVoteResponse', term: core.currentTerm, voteGranted: true });
 }
 
+/** Answers PreVote (thesis §9.6): would this node vote for the candidate in its next term? */
 export function handlePreVoteRequest(core: CoreState, replyTo: number, request: PreVoteRequest): void {
   // A pre-vote changes nothing here: neither term nor vote nor timer.
   const reject = (): void => core.reply(replyTo, { type: 'PreVoteResponse', term: core.currentTerm, voteGranted: false });
@@ -97,6 +99,7 @@ export function handlePreVoteRequest(core: CoreState, replyTo: number, request: 
   core.reply(replyTo, { type: 'PreVoteResponse', term: request.term, voteGranted: true });
 }
 
+/** Counts a pre-vote; a refusal with a higher term makes this node a follower of that term. */
 export function handlePreVoteResponse(core: CoreState, from: NodeId, request: PreVoteRequest, response: PreVoteResponse): void {
   if (!response.voteGranted && response.term > core.currentTerm) {
     core.becomeFollower(response.term, null, `pre-vote refused by ${from} with a higher term`);
@@ -107,6 +110,7 @@ export function handlePreVoteResponse(core: CoreState, from: NodeId, request: Pr
   tallyAndAct(core);
 }
 
+/** Counts a vote; a response with a higher term makes this node a follower of that term. */
 export function handleVoteResponse(core: CoreState, from: NodeId, request: RequestVoteRequest, response: RequestVoteResponse): void {
   if (response.term > core.currentTerm) {
     core.becomeFollower(response.term, null, `vote refused by ${from} with a higher term`);

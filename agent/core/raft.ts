@@ -24,6 +24,7 @@ import { stepRequest, stepResponse } from './step.js';
 import { inputProblem } from './validate.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
 
+// The option and result types stay importable from here, where the runtime imports them.
 export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 export type { ProposeResult, RequestResult } from './ready.js';
 
@@ -36,6 +37,7 @@ export interface MemberProgress {
   readonly recentActive: boolean;
 }
 
+/** One Raft node's algorithm: feed it ticks and messages, take its Readies, advance them. */
 export class RaftCore {
   readonly id: NodeId;
   private readonly state: CoreState;

@@ -121,6 +121,7 @@ export function sendTimeoutNow(core: CoreState, to: NodeId): void {
   core.emit({ kind: 'transfer', to, outcome: 'timeout-now-sent' });
 }
 
+/** Records a follower's answer to an append: advance its match (and maybe the commit index) or back up its next index. */
 export function handleAppendResponse(core: CoreState, from: NodeId, seq: number, request: AppendEntriesRequest, response: AppendEntriesResponse): void {
   const progress = core.progress.get(from);
   if (progress === undefined || response.term !== core.currentTerm) return;
@@ -159,6 +160,7 @@ function nextFromHint(core: CoreState, request: AppendEntriesRequest, response: 
   return Math.max(1, conflictIndex);
 }
 
+/** Records a follower's answer to a snapshot chunk: resume from its offset, or probe after the whole snapshot. */
 export function handleSnapshotResponse(core: CoreState, from: NodeId, request: InstallSnapshotRequest, response: InstallSnapshotResponse): void {
   const progress = core.progress.get(from);
   if (progress === undefined) return;

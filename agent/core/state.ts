@@ -119,6 +119,7 @@ export class CoreState {
     this.outbox.push({ kind: 'response', replyTo, response });
   }
 
+  /** Queues an event (a role change, a configuration, a warning) for the next Ready. */
   emit(event: CoreEvent): void {
     this.events.push(event);
   }
@@ -128,6 +129,7 @@ export class CoreState {
     this.hardStateDirty = true;
   }
 
+  /** The volatile state the Ready reports when it changes. */
   softState(): SoftState {
     return { role: this.role, term: this.currentTerm, leaderId: this.leaderId };
   }
@@ -170,6 +172,7 @@ export class CoreState {
     if (from !== 'follower') this.events.push({ kind: 'role', from, to: 'follower', term, reason });
   }
 
+  /** Thesis §9.6: asks for pre-votes for term + 1 without changing term or vote. */
   becomePreCandidate(): void {
     assert(this.role !== 'leader', 'a leader does not pre-campaign');
     const from = this.role;
@@ -179,6 +182,7 @@ export class CoreState {
     this.events.push({ kind: 'role', from, to: 'precandidate', term: this.currentTerm, reason: 'election timeout' });
   }
 
+  /** Raft §5.2: term + 1 and a vote for itself, persisted before the vote requests leave. */
   becomeCandidate(reason: string): void {
     assert(this.role !== 'leader', 'a leader does not campaign');
     const from = this.role;
@@ -227,6 +231,7 @@ export class CoreState {
   // The leader's log and its followers
   // -------------------------------------------------------------------------------------------
 
+  /** The leader's tracking of a follower it knows nothing about yet: probe from its own last index + 1. */
   newProgress(): Progress {
     return new Progress(this.log.lastIndex() + 1, this.options.inflightCountMax, this.options.inflightBytesMax);
   }
