@@ -187,12 +187,16 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       this.counters.drop('limit');
       return new NetworkError('NET_UNREACHABLE', `sessionsMax (${this.options.sessionsMax}) reached`);
     }
+    const psk = this.options.pskFor(address, port);
+    if (psk === null) {
+      return new NetworkError('NET_AUTH', `no pre-shared key for ${address}:${port}`);
+    }
     const records = new RecordLayer(true, this.options.session.replayWindowSize);
     const role = new ClientHandshake({
       records,
       randomBytes: this.randomBytes,
       identity: this.options.identity,
-      psk: this.options.psk,
+      psk,
       requireExtendedMasterSecret: this.options.session.requireExtendedMasterSecret,
     });
     const peer: Peer = { session: new Session(this.host, 'client', address, port, records, role, 0), queue: [], waiters: [] };

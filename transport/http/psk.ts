@@ -5,7 +5,7 @@
  * and keeps plain PSK-AES128-GCM for peers without it.
  */
 import { constants as cryptoConstants } from 'node:crypto';
-import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
 import { NetworkError, type NodeId } from '../../agent/contracts.js';
 
 /** The server side's keys. */
@@ -28,7 +28,7 @@ export interface PskClientCredentials {
 export const DEFAULT_PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-GCM-SHA256';
 
 /** TLS options of a PSK server; `onIdentity` learns which identity each socket authenticated. */
-export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: string, onIdentity: (socket: object, identity: string) => void): TlsOptions {
+export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: string, onIdentity: (socket: TLSSocket, identity: string) => void): TlsOptions {
   return {
     ciphers,
     minVersion: 'TLSv1.2',
