@@ -15,8 +15,9 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProcesses, findFreePorts } from '../../agent/cli/agent-processes.js';
+import { AgentProcesses, endpointKeyOpener, findFreePorts } from '../../agent/cli/agent-processes.js';
 import { SeededPrng } from '../../agent/core/prng.js';
+import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { ChaosClients } from './clients.js';
 import type { ClientCounts } from './clients.js';
 import { ChaosNemesis } from './nemesis.js';
@@ -181,11 +182,12 @@ async function drive(options: ChaosOptions, nemesis: RoundNemesis, clients: Roun
 function makeWorkload(
   options: ChaosOptions,
   target: NemesisTarget,
-  endpoints: ReadonlyMap<string, string>,
+  reach: { readonly endpoints: ReadonlyMap<string, string>; readonly openers: ReadonlyMap<string, () => Promise<DatagramEndpoint>> },
   prng: SeededPrng,
   history: HistoryRecorder,
 ): { nemesis: RoundNemesis; clients: RoundClients; pickNode: (p: SeededPrng) => string } {
   const ids = target.ids;
+  const endpoints = reach.endpoints;
   if (options.workload === 'libcoap') {
     return {
       nemesis: new LeaderKillNemesis(target, prng.fork(), () => history.nowMs(), options.durationMs, options.leaderKill),
@@ -197,7 +199,7 @@ function makeWorkload(
   const nemesis = new ChaosNemesis(target, prng.fork(), () => history.nowMs(), options.nemesis);
   return {
     nemesis,
-    clients: new ChaosClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount }),
+    clients: new ChaosClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount }, reach.openers),
     pickNode: (p) => {
       const healthy = nemesis.healthy();
       const pool = healthy.length > 0 && p.chance(0.9) ? healthy : ids;
@@ -221,7 +223,12 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   });
   const history = new HistoryRecorder(join(dir, 'history.jsonl'));
   const endpoints = new Map(processes.agents().map((a) => [a.init.id, a.init.endpoint]));
-  const { nemesis, clients, pickNode } = makeWorkload(options, nemesisTarget(processes, ids, lab), endpoints, new SeededPrng(options.seed), history);
+  // In namespaces the endpoints are beyond loopback, so they have keys: the clients use them.
+  const openers = new Map(processes.agents().flatMap((a) => {
+    const open = endpointKeyOpener(a.init);
+    return open === null ? [] : [[a.init.id, open] as const];
+  }));
+  const { nemesis, clients, pickNode } = makeWorkload(options, nemesisTarget(processes, ids, lab), { endpoints, openers }, new SeededPrng(options.seed), history);
   const started = Date.now();
   let live: LiveFindings;
   try {
