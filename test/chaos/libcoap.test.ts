@@ -3,7 +3,8 @@
 //   `d.dd diagnostic` line an error, silence no answer, and its own log lines are no payload;
 //   a write's 4.xx is a `fail`, its 5.xx or silence `info`; a read's 4.04 is an absent key.
 // - the replay check catches a put that took effect twice, and accepts a retry the state
-//   machine answered from its session (same revision);
+//   machine answered from its session (same revision); after compaction it starts from the
+//   node's snapshot (KV image beside the trust state);
 // - a short round (12 s; the 45-second rounds are `npm run chaos -- --workload libcoap
 //   --seconds 45 --repeat 20`) of real coap-client processes against three agents whose leader is
 //   killed and restarted and a follower paused passes every check. Needs `npm run build`;
@@ -14,7 +15,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogEntry } from '../../agent/contracts.js';
-import { encodeKvCommand } from '../../agent/kv/index.js';
+import { KvStateMachine, encodeKvCommand } from '../../agent/kv/index.js';
+import { encodeNodeState } from '../../agent/trust/trust-codec.js';
 import type { KvSession } from '../../agent/kv/index.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 import { runChaos } from './harness.js';
@@ -72,6 +74,26 @@ describe('libcoap chaos workload', function () {
       assert.equal(once.duplicatesAnswered, 1);
       const cut = await checkSingleApply(new Map([['twice', join(dir, 'twice')]]), 2);
       assert.deepEqual(cut.violations, [], 'entries beyond the index every node applied are not judged');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the replay check starts from a node-state snapshot when the log was compacted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coraft-single-apply-'));
+    try {
+      const kv = new KvStateMachine();
+      kv.apply(putEntry(1, 'v1', null));
+      kv.apply(putEntry(2, 'v2', null));
+      const configuration = { voters: ['n1'], learners: [], oldVoters: null, members: [{ id: 'n1', address: '127.0.0.1:1' }] };
+      const engine = await WalPersistenceEngine.open({ path: join(dir, 'n1', 'data'), createDirectory: true });
+      await engine.persist({ snapshot: null, truncateFrom: null, entries: [putEntry(1, 'v1', null), putEntry(2, 'v2', null)], compactBefore: null, hardState: { currentTerm: 1, votedFor: null } });
+      const snapshot = { lastIncludedIndex: 2, lastIncludedTerm: 1, configuration, data: encodeNodeState(kv.snapshot(), new Uint8Array([0xa0])) };
+      await engine.persist({ snapshot, truncateFrom: null, entries: [putEntry(3, 'v9', null), putEntry(4, 'v9', null)], compactBefore: 3, hardState: null });
+      await engine.close();
+      const check = await checkSingleApply(new Map([['n1', join(dir, 'n1')]]), 4);
+      assert.equal(check.entriesReplayed, 2);
+      assert.deepEqual(check.violations, ['n1: the put of "v9" took effect twice, at index 3 and again at index 4']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

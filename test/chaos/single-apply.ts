@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import type { LogEntry } from '../../agent/contracts.js';
 import { KvStateMachine, decodeKvCommand, decodeKvResult } from '../../agent/kv/index.js';
+import { decodeNodeState } from '../../agent/trust/trust-codec.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 
 /** What the replay found on one node. */
@@ -46,7 +47,8 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
     const snapshot = state.snapshot;
     // From index 1 when the log still has it (more writes checked), else from the snapshot.
     const fromStart = state.entries[0]?.index === 1;
-    if (!fromStart && snapshot !== null) sm.restore(snapshot, snapshot.data);
+    // A node's snapshot holds its KV image beside its trust state (agent/trust); older ones the KV image alone.
+    if (!fromStart && snapshot !== null) sm.restore(snapshot, snapshot.data.byteLength === 0 ? snapshot.data : (decodeNodeState(snapshot.data)?.kv ?? snapshot.data));
     const tookEffect = new Map<string, number>();
     const violations: string[] = [];
     let replayed = 0;
