@@ -11,12 +11,13 @@ import { simpleConfiguration } from '../core/membership.js';
 import { SeededPrng } from '../core/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError } from '../errors.js';
-import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
+import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RaftNode, RpcSerializer } from '../contracts.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { RaftNodeImpl } from './node.js';
-import type { NodeObserver } from './node.js';
+import type { NodeObserver } from './node-deps.js';
+import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
 import { prepareDataDir } from './data-dir.js';
@@ -69,7 +70,7 @@ export interface AgentFactories {
 }
 
 /** The cluster a node starts with: the configured members (a node not among them joins later). */
-export function bootstrapOf(config: AgentConfig): ClusterConfiguration {
+function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   return simpleConfiguration(
     config.members.map((m) => m.id),
     config.members,
@@ -81,7 +82,8 @@ export class Agent {
 
   private constructor(
     readonly config: AgentConfig,
-    readonly node: RaftNodeImpl,
+    /** The node, as the reference's RaftNode and as the NodeApi the endpoint uses. */
+    readonly node: RaftNode & NodeApi,
     readonly endpoint: LocalEndpoint,
     private readonly storage: PersistenceEngine,
     private readonly logger: DiagnosticLogger,
@@ -136,7 +138,7 @@ export class Agent {
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
       if (membership instanceof AuthenticatedMembershipManager) {
-        membership.attach(() => (node.isRunning() ? node.requireCore().getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
+        membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
         stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
       }
       await node.start();
