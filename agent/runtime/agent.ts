@@ -77,6 +77,20 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   );
 }
 
+/** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
+function agentObserver(trace: TraceWriter | null, endpoint: () => LocalEndpoint | null): NodeObserver {
+  return {
+    onRestart: (snapshot) => trace?.onRestart(snapshot),
+    onLeader: (term) => trace?.onLeader(term),
+    onApply: (entry: LogEntry) => {
+      trace?.onApply(entry);
+      endpoint()?.onApply(entry);
+    },
+    onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+    onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
+  };
+}
+
 export class Agent {
   private stopping: Promise<void> | null = null;
 
@@ -104,16 +118,7 @@ export class Agent {
           await WalPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
-    const observer: NodeObserver = {
-      onRestart: (snapshot) => trace?.onRestart(snapshot),
-      onLeader: (term) => trace?.onLeader(term),
-      onApply: (entry: LogEntry) => {
-        trace?.onApply(entry);
-        endpoint?.onApply(entry);
-      },
-      onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
-      onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
-    };
+    const observer = agentObserver(trace, () => endpoint);
     try {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
@@ -154,14 +159,8 @@ export class Agent {
         await node.stop();
         throw error;
       }
-      logger.info('agent started', {
-        node: config.nodeId,
-        peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
-        endpoint: `${config.listenEndpoint.host}:${config.listenEndpoint.port}`,
-        transport: config.transport,
-        codec: config.codec,
-        storage: config.storage,
-      });
+      const { listenPeer: peer, listenEndpoint: local } = config;
+      logger.info('agent started', { node: config.nodeId, peer: `${peer.host}:${peer.port}`, endpoint: `${local.host}:${local.port}`, transport: config.transport, codec: config.codec, storage: config.storage });
       return new Agent(config, node, endpoint, storage, logger, metrics, trace);
     } catch (error) {
       await storage.close().catch(() => undefined);

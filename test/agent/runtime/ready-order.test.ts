@@ -26,7 +26,11 @@ class GatedStorage extends MemoryPersistenceEngine {
   private held: (() => void)[] = [];
   override persist(batch: PersistBatch): Promise<void> {
     if (!this.holding) return super.persist(batch);
-    return new Promise((resolve, reject) => this.held.push(() => super.persist(batch).then(resolve, reject)));
+    return new Promise((resolve, reject) =>
+      this.held.push(() => {
+        super.persist(batch).then(resolve, reject);
+      }),
+    );
   }
   /** Writes held so far. */
   get heldCount(): number {
