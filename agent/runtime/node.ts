@@ -15,10 +15,11 @@
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
  *    the state it rests on is durable (reference Property 9).
- * 4. A snapshot from the leader is restored, the committed entries are applied, and reads
- *    whose read index is confirmed are released once it is applied.
+ * 4. A snapshot from the leader is restored, the committed entries are applied, and confirmed
+ *    reads learn their read index.
  * 5. The core is advanced: only now does it count the entries as stable, so a leader counts
- *    itself toward a commit only with entries that are on its own disk.
+ *    itself toward a commit only with entries that are on its own disk. Then the reads whose
+ *    read index is applied are answered, and membership changes see the applied configuration.
  * Between two Readies a snapshot is taken when enough was applied since the last one.
  *
  * Errors follow the reference's strategy: a failed RPC is reported to the core, which retries
