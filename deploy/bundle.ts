@@ -30,7 +30,7 @@ export function agentConfigOf(gateway: Gateway, members: readonly Gateway[], set
     members: members.map((m) => ({ id: m.id, address: m.address })),
     transport: settings.transport ?? 'coaps',
     codec: settings.codec ?? 'cbor',
-    storage: settings.storage ?? 'lmdb',
+    storage: settings.storage ?? 'wal',
     psk: { identity: gateway.id, keyFile: `${gateway.id}.key`, keystoreFile: 'keystore.json' },
     endpointPsk: { identity: ADMIN_IDENTITY, keyFile: 'admin.key' },
     logging: { level: 'info', format: 'json', ...settings.logging },

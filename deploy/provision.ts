@@ -22,6 +22,7 @@ import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './inventory.schema.json' with { type: 'json' };
 import { ConfigError } from '../agent/errors.js';
+import type { StorageSetting } from '../agent/config/agent-config.js';
 import { readSecretText, writeFileDurably } from '../agent/config/secret-files.js';
 import { isHexKey } from '../agent/membership/keystore.js';
 
@@ -29,7 +30,8 @@ import { isHexKey } from '../agent/membership/keystore.js';
 export interface GatewaySettings {
   readonly transport?: 'coaps' | 'https';
   readonly codec?: 'cbor' | 'json' | 'protobuf';
-  readonly storage?: 'lmdb' | 'memory';
+  /** The persistence engine, as agent.json's `storage`. Default wal. */
+  readonly storage?: StorageSetting;
   readonly dataDir?: string;
   readonly listenHost?: string;
   readonly endpoint?: string;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { STORAGE_SETTINGS, isStorageSetting } from '../config/agent-config.js';
 import { writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../errors.js';
 import { intOption, parseOptions } from './args.js';
@@ -18,7 +19,7 @@ Writes DIR/<id>/agent.json for a loopback cluster of N nodes (n1..nN) with fresh
   --dir DIR        where to write (required)
   --base-port P    first port (default 5700); node i uses P+2(i-1) for peers and the next one for its endpoint
   --transport T    coaps (default), coap, http or https
-  --storage S      lmdb (default) or memory
+  --storage S      wal (default), lmdb-direct or memory (lmdb: the former name of wal)
   --force          overwrite an existing cluster folder
 `;
 
@@ -114,8 +115,8 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
   if (values.dir === undefined) throw new ConfigError(['--dir: required']);
   const transport = values.transport ?? 'coaps';
   if (!['coaps', 'coap', 'http', 'https'].includes(transport)) throw new ConfigError([`--transport: expected coaps, coap, http or https, got ${JSON.stringify(transport)}`]);
-  const storage = values.storage ?? 'lmdb';
-  if (!['lmdb', 'memory'].includes(storage)) throw new ConfigError([`--storage: expected lmdb or memory, got ${JSON.stringify(storage)}`]);
+  const storage = values.storage ?? 'wal';
+  if (!isStorageSetting(storage)) throw new ConfigError([`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`]);
   const nodes = initCluster({
     dir: values.dir,
     nodes: intOption(values.nodes, 'nodes', 3, 1, 9),

@@ -30,6 +30,32 @@ export interface MetricsSettings {
   readonly flushIntervalMs: number;
 }
 
+/**
+ * The persistence engines `storage` names: `wal`, LMDB behind a write-ahead log
+ * (storage/wal/, the default); `lmdb-direct`, LMDB alone, one LMDB commit per write
+ * (storage/lmdb/); `memory`, nothing kept on exit (storage/memory.ts).
+ */
+export type StorageEngineName = 'wal' | 'lmdb-direct' | 'memory';
+
+/**
+ * What agent.json's `storage` accepts: an engine's name, or `lmdb`, the name the `wal` engine
+ * had before, kept so that existing files open the engine they always opened.
+ */
+export type StorageSetting = StorageEngineName | 'lmdb';
+
+/** Every value `storage` accepts (the schema's enum), the engines first. */
+export const STORAGE_SETTINGS: readonly StorageSetting[] = ['wal', 'lmdb-direct', 'memory', 'lmdb'];
+
+/** Narrows a command-line value to a {@link StorageSetting}. */
+export function isStorageSetting(value: string): value is StorageSetting {
+  return STORAGE_SETTINGS.some((setting) => setting === value);
+}
+
+/** The engine a `storage` setting opens: `lmdb` is `wal`, every other value names itself. */
+export function storageEngineOf(setting: StorageSetting): StorageEngineName {
+  return setting === 'lmdb' ? 'wal' : setting;
+}
+
 /** A validated, resolved agent configuration. */
 export interface AgentConfig {
   /** Absolute path of the file it was read from. */
@@ -41,7 +67,8 @@ export interface AgentConfig {
   readonly members: readonly ClusterMember[];
   readonly transport: 'coaps' | 'coap' | 'http' | 'https';
   readonly codec: 'cbor' | 'json' | 'protobuf';
-  readonly storage: 'lmdb' | 'memory';
+  /** The engine to open; the alias `lmdb` is resolved to `wal`. */
+  readonly storage: StorageEngineName;
   /** This node's PSK, when the transport uses one. */
   readonly psk: { readonly identity: string; readonly key: Uint8Array; readonly keystore: ReadonlyMap<string, Uint8Array>; readonly keystoreFile: string } | null;
   readonly endpointPsk: { readonly identity: string; readonly key: Uint8Array } | null;
@@ -68,7 +95,7 @@ interface RawAgentConfig {
   members: { id: string; address: string }[];
   transport?: 'coaps' | 'coap' | 'http' | 'https';
   codec?: 'cbor' | 'json' | 'protobuf';
-  storage?: 'lmdb' | 'memory';
+  storage?: StorageSetting;
   psk?: { identity: string; keyFile: string; keystoreFile: string };
   endpointPsk?: { identity: string; keyFile: string };
   raft?: Partial<RaftConfiguration>;
@@ -177,7 +204,7 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     members: raw.members.map((m) => ({ id: m.id, address: m.address })),
     transport,
     codec: raw.codec ?? 'cbor',
-    storage: raw.storage ?? 'lmdb',
+    storage: storageEngineOf(raw.storage ?? 'wal'),
     psk,
     endpointPsk: raw.endpointPsk === undefined ? null : { identity: raw.endpointPsk.identity, key: readKeyFile(at(raw.endpointPsk.keyFile), 'endpointPsk.keyFile') },
     raft,
