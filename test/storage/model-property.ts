@@ -1,10 +1,11 @@
-// Property 10 (persistence round-trip), shared by the engines on disk (lmdb-model.test.ts,
+// Property 10 (persistence round-trip), shared by the engines on disk (lmdb/lmdb-model.test.ts,
 // wal/wal-model.test.ts): arbitrary sequences of writes, valid and invalid, and of
 // close-and-reopen leave the engine in the same observable state as the memory engine (the
 // reference model). After every step both engines must have accepted or refused the write
-// alike (same error code) and must answer every read method identically. Operations are drawn
-// relative to the model's current log, so most are valid; some leave gaps, lower terms or
-// truncate before the first entry. Replay a failure with FC_SEED=... FC_PATH=....
+// alike (same error code) and must answer load() and every per-field read over it
+// (reference-fields.ts) identically. Operations are drawn relative to the model's current log,
+// so most are valid; some leave gaps, lower terms or truncate before the first entry. Replay a
+// failure with FC_SEED=... FC_PATH=....
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import type { HardState, LogEntry, PersistBatch, PersistenceEngine, Snapshot } from '../../agent/contracts.js';

@@ -1,6 +1,8 @@
 // The PersistenceEngine contract as one suite, run against every engine (memory.test.ts,
-// lmdb.test.ts): each test writes through the contract's methods and checks what the read
-// methods, load() and a reopened engine return. Refusals are checked to leave state unchanged.
+// lmdb/lmdb-engine.test.ts, wal/wal-engine.test.ts): each test writes through persist() or the
+// reference's per-field methods rebuilt over it (reference-fields.ts) and checks what load(),
+// the per-field reads over it and a reopened engine return. Refusals are checked to leave state
+// unchanged.
 import { strict as assert } from 'node:assert';
 import type { PersistBatch, PersistenceEngine } from '../../agent/contracts.js';
 import { EMPTY_BATCH } from '../../storage/memory.js';
