@@ -21,6 +21,7 @@ export type RaftErrorCode =
   | 'RAFT_MEMBERSHIP'
   | 'RAFT_TRANSFER'
   | 'RAFT_ELECTION'
+  | 'RAFT_FORBIDDEN'
   | 'NET_UNREACHABLE'
   | 'NET_TIMEOUT'
   | 'NET_REJECTED'
@@ -188,6 +189,21 @@ export class MembershipError extends RaftError {
 
   override get name(): string {
     return 'MembershipError';
+  }
+}
+
+/**
+ * An operation that needs an authority the request does not carry: an admin command that is
+ * unsigned, wrongly signed, for another cluster, expired or replayed, or a peer's forwarded
+ * request for something only a signed admin command may do (a reserved key).
+ */
+export class ForbiddenError extends RaftError {
+  constructor(message: string) {
+    super('RAFT_FORBIDDEN', message);
+  }
+
+  override get name(): string {
+    return 'ForbiddenError';
   }
 }
 

@@ -1,11 +1,13 @@
 /**
- * One gateway's bundle: its agent.json, its own key, its initial keystore, the admin key of
- * its local endpoint and its systemd drop-in (see deploy/provision.ts for the layout). Files
- * are rewritten only when their content changes, so a re-run reports exactly what is new.
+ * One gateway's bundle: its agent.json, its link keys (one per other gateway, nothing else),
+ * its node secret, the admin public key, its endpoint keys and its systemd drop-in (see
+ * deploy/provision.ts for the layout). Files are rewritten only when their content changes, so
+ * a re-run reports exactly what is new.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ADMIN_IDENTITY, writeIfChanged, type FleetState, type Gateway, type GatewaySettings } from './provision.js';
+import { nodeKeyFiles, trustConfigOf } from './fleet-keys.js';
+import { currentGateways, fleetKeysOf, writeIfChanged, type FleetState, type Gateway, type GatewaySettings } from './provision.js';
 
 /** What writing one bundle did. */
 export interface BundleResult {
@@ -21,7 +23,7 @@ function portOf(address: string): number {
 }
 
 /** The gateway's agent.json document. */
-export function agentConfigOf(gateway: Gateway, members: readonly Gateway[], settings: GatewaySettings): Record<string, unknown> {
+export function agentConfigOf(state: FleetState, gateway: Gateway, members: readonly Gateway[], settings: GatewaySettings): Record<string, unknown> {
   const host = settings.listenHost ?? '0.0.0.0';
   return {
     nodeId: gateway.id,
@@ -31,8 +33,7 @@ export function agentConfigOf(gateway: Gateway, members: readonly Gateway[], set
     transport: settings.transport ?? 'coaps',
     codec: settings.codec ?? 'cbor',
     storage: settings.storage ?? 'wal',
-    psk: { identity: gateway.id, keyFile: `${gateway.id}.key`, keystoreFile: 'keystore.json' },
-    endpointPsk: { identity: ADMIN_IDENTITY, keyFile: 'admin.key' },
+    ...trustConfigOf(fleetKeysOf(state), gateway.id, true),
     logging: { level: 'info', format: 'json', ...settings.logging },
     ...(settings.raft === undefined ? {} : { raft: settings.raft }),
     ...(settings.metrics === undefined ? {} : { metrics: settings.metrics }),
@@ -57,21 +58,18 @@ export function dropInOf(cluster: string, gateway: Gateway, settings: GatewaySet
 
 /**
  * Writes the bundle of `gateway` under OUT/bundles/<id>. `members` is the cluster it starts
- * with (for a gateway added later: the running members, without itself) and `keystore` the
- * keys it accepts before its log has caught up.
+ * with (for a gateway added later: the running members, without itself); its keystore holds
+ * the link key of every other current gateway.
  */
-export function writeBundle(out: string, state: FleetState, gateway: Gateway, members: readonly Gateway[], keystore: Readonly<Record<string, string>>): BundleResult {
+export function writeBundle(out: string, state: FleetState, gateway: Gateway, members: readonly Gateway[]): BundleResult {
   const settings: GatewaySettings = { ...state.defaults, ...gateway.overrides };
   const dir = join(resolve(out), 'bundles', gateway.id);
   mkdirSync(join(dir, 'coraft.service.d'), { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  const key = state.keys[gateway.id];
-  if (key === undefined) throw new Error(`no key for ${gateway.id}`);
+  const peers = currentGateways(state).map((g) => g.id);
   const files: [string, string, number][] = [
-    ['agent.json', `${JSON.stringify(agentConfigOf(gateway, members, settings), null, 2)}\n`, 0o600],
-    [`${gateway.id}.key`, `${key}\n`, 0o600],
-    ['keystore.json', `${JSON.stringify(keystore, null, 2)}\n`, 0o600],
-    ['admin.key', `${state.adminKey}\n`, 0o600],
+    ['agent.json', `${JSON.stringify(agentConfigOf(state, gateway, members, settings), null, 2)}\n`, 0o600],
+    ...nodeKeyFiles(fleetKeysOf(state), gateway.id, peers, true),
     [join('coraft.service.d', '10-gateway.conf'), dropInOf(state.cluster, gateway, settings), 0o644],
   ];
   const written = files.filter(([name, text, mode]) => writeIfChanged(join(dir, name), text, mode)).map(([name]) => name);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs coraft and one gateway's bundle (from `coraft provision`) in the standard places:
 #   PREFIX (default /opt/coraft)                 the package and its production dependencies
-#   /etc/coraft                                  agent.json, the gateway's key, keystore, admin key
+#   /etc/coraft                                  agent.json, the gateway's link keys (keystore.json), node
+#                                                secret, endpoint keys and the admin public key
 #   /var/lib/coraft                              the node's state (mode 0700)
 #   /etc/systemd/system/coraft.service           the unit, and coraft.service.d/10-gateway.conf
 #   /usr/lib/sysusers.d/coraft.conf              the service user
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2; shift 2 ;;
     --destdir) destdir=$2; shift 2 ;;
     --start) start=yes; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -59,15 +60,20 @@ if [ -z "$destdir" ]; then
 fi
 
 # 3. Configuration and keys: /etc/coraft root:coraft 0750, its files root:coraft 0640 (modes set
-#    by install(1), whatever the umask); the state folder coraft:coraft 0700.
+#    by install(1), whatever the umask); the state folder coraft:coraft 0700. The files: the
+#    configuration, the gateway's link keys, node secret, endpoint keys and the admin public key
+#    (whose integrity matters: the agent checks it like a secret). A bundle from before link keys
+#    (<id>.key, admin.key) is refused: re-provision it.
+[ -f "$bundle/node.secret" ] || { echo "install.sh: $bundle holds no node.secret: a bundle from before link keys? re-provision it (deploy/README.md)" >&2; exit 65; }
+files="agent.json keystore.json node.secret endpoint-kv.key endpoint-admin.key admin.pub"
 install -d -m 0750 "$destdir/etc/coraft"
-for name in agent.json "$id.key" keystore.json admin.key; do
+for name in $files; do
   install -m 0640 "$bundle/$name" "$destdir/etc/coraft/$name"
 done
 install -d -m 0700 "$destdir/var/lib/coraft"
 set_owners() {
   chown root:coraft "$destdir/etc/coraft" || return 1
-  for name in agent.json "$id.key" keystore.json admin.key; do
+  for name in $files; do
     chown root:coraft "$destdir/etc/coraft/$name" || return 1
   done
   chown coraft:coraft "$destdir/var/lib/coraft"

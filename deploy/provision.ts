@@ -1,17 +1,21 @@
 /**
  * Fleet provisioning: from an inventory (deploy/inventory.schema.json) to one bundle per
- * gateway. The output folder keeps the fleet's secrets (secrets/fleet.json: every gateway's
- * key, the admin key and the members), so a re-run keeps existing keys and writes only what
- * changed, `--add` provisions one more gateway for the running fleet and `--rekey` a new key.
+ * gateway. The output folder keeps the provisioner's secrets: the fleet secret every key is
+ * derived from, the admin key pair and the gateways' key generations (SECURITY.md). A re-run
+ * derives the same keys and writes only what changed; `--add`, `--remove`, `--rekey` and
+ * `--rotate-admin-key` change the fleet.
  *
  * OUT/
- *   secrets/fleet.json            the provisioner's state (0600; keep it safe, it holds every key)
- *   secrets/admin.key             the admin key of the local endpoints (for the CLI's --admin-key)
+ *   secrets/fleet.json            the provisioner's state (0600): the fleet secret; never copy it to a gateway
+ *   secrets/admin.key             the admin private key (Ed25519, PEM): signs admin commands (the CLI's --admin-key)
+ *   secrets/admin.pub             its public key
+ *   secrets/links/<id>.json       the links of an added or rekeyed gateway, wrapped for each other member
  *   bundles/<id>/agent.json       the gateway's configuration (installed in /etc/coraft)
- *   bundles/<id>/<id>.key         its own key
- *   bundles/<id>/keystore.json    the initial keystore: the keys it accepts before the log speaks
- *   bundles/<id>/admin.key        the admin key its local endpoint accepts
- *   bundles/<id>/coraft.service.d/10-gateway.conf   its systemd drop-in
+ *   bundles/<id>/keystore.json    its link keys: one per other gateway, nothing else
+ *   bundles/<id>/node.secret      its node secret (opens the link keys that reach it through the log)
+ *   bundles/<id>/admin.pub        the cluster's genesis admin public key
+ *   bundles/<id>/endpoint-kv.key, endpoint-admin.key   its local endpoint's keys
+ *   bundles/<id>/coraft.service.d/10-gateway.conf      its systemd drop-in
  *
  * Every file holding a key is written mode 0600 in folders of mode 0700; keys are never printed.
  */
@@ -24,7 +28,9 @@ import schema from './inventory.schema.json' with { type: 'json' };
 import { ConfigError } from '../agent/errors.js';
 import type { StorageSetting } from '../agent/config/agent-config.js';
 import { readSecretText, writeFileDurably } from '../agent/config/secret-files.js';
-import { isHexKey } from '../agent/membership/keystore.js';
+import { publicKeyFromText } from '../agent/trust/admin-command.js';
+import { GENERATION_MAX, SECRET_BYTES } from '../agent/trust/crypto.js';
+import { newAdminKeyPair, type FleetKeys } from './fleet-keys.js';
 
 /** Settings of a gateway, from the inventory's defaults and its overrides. */
 export interface GatewaySettings {
@@ -60,18 +66,31 @@ export interface Inventory {
 /** The provisioner's state, kept in OUT/secrets/fleet.json. */
 export interface FleetState {
   readonly cluster: string;
-  /** Hex key of every gateway ever provisioned and not forgotten. */
-  readonly keys: Readonly<Record<string, string>>;
-  readonly adminKey: string;
+  /** The fleet secret, hex: every key of the fleet derives from it. */
+  readonly fleetSecret: string;
+  /** Each gateway's key generation (absent: 1). */
+  readonly generations: Readonly<Record<string, number>>;
+  /** The cluster's genesis admin public key (PEM), which every bundle carries. */
+  readonly adminPublicKey: string;
   /** The initial members (from the inventory, with their overrides), in inventory order. */
   readonly members: readonly Gateway[];
   /** Gateways provisioned with --add, with their settings. */
   readonly added: readonly Gateway[];
+  /** Gateways removed with --remove: no bundle names them any more. */
+  readonly removed: readonly string[];
   readonly defaults: GatewaySettings;
 }
 
-/** The admin identity of every gateway's local endpoint. */
-export const ADMIN_IDENTITY = 'admin';
+/** The derivation inputs of a fleet state. */
+export function fleetKeysOf(state: FleetState): FleetKeys {
+  return { cluster: state.cluster, fleetSecret: Uint8Array.from(Buffer.from(state.fleetSecret, 'hex')), generations: state.generations, adminPublicKeyPem: state.adminPublicKey };
+}
+
+/** Every gateway of the fleet now: the initial members and those added, less those removed. */
+export function currentGateways(state: FleetState): Gateway[] {
+  const removed = new Set(state.removed);
+  return [...state.members, ...state.added].filter((g) => !removed.has(g.id));
+}
 
 const Ajv = AjvModule.default;
 const validateInventory = new Ajv({ allErrors: true, strict: false }).compile<Inventory>(schema);
@@ -106,8 +125,6 @@ export function readInventory(file: string): Inventory {
   return parseInventory(value);
 }
 
-const newKey = (): string => randomBytes(32).toString('hex');
-
 /**
  * Writes `text` to `file` (mode 0600) unless it already holds it; true when written. A write is
  * durable (fsync before the rename, see writeFileDurably). The comparison reads the provisioner's
@@ -122,9 +139,10 @@ export function writeIfChanged(file: string, text: string, mode = 0o600): boolea
   return true;
 }
 
-function secretsDir(out: string): string {
+/** The provisioner's secrets folder under OUT (created 0700). */
+export function secretsDir(out: string): string {
   const dir = join(resolve(out), 'secrets');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(dir, 'links'), { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   return dir;
 }
@@ -136,45 +154,70 @@ export function readFleetState(out: string): FleetState | null {
   return parseFleetState(JSON.parse(readSecretText(file, '--out secrets/fleet.json')), file);
 }
 
+function parseGenerations(value: unknown, problem: (message: string) => ConfigError): Record<string, number> {
+  if (typeof value !== 'object' || value === null) throw problem('generations must be an object');
+  const generations: Record<string, number> = {};
+  for (const [id, generation] of Object.entries(value)) {
+    if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 1 || generation > GENERATION_MAX) throw problem(`the generation of ${id} is not 1..${GENERATION_MAX}`);
+    generations[id] = generation;
+  }
+  return generations;
+}
+
 /** Validates a fleet state document; throws ConfigError naming the file and the problem. */
 export function parseFleetState(value: unknown, file: string): FleetState {
   const problem = (message: string): ConfigError => new ConfigError([`${file}: ${message}`]);
   if (typeof value !== 'object' || value === null) throw problem('not a JSON object');
   const field = (name: string): unknown => Reflect.get(value, name);
-  const [cluster, keys, adminKey, members, added, defaults] = ['cluster', 'keys', 'adminKey', 'members', 'added', 'defaults'].map(field);
-  if (typeof cluster !== 'string' || !isHexKey(adminKey) || typeof keys !== 'object' || keys === null || !Array.isArray(members) || !Array.isArray(added)) {
-    throw problem('expected {cluster, keys, adminKey, members[], added[], defaults}');
-  }
-  const keyMap: Record<string, string> = {};
-  for (const [id, hex] of Object.entries(keys)) {
-    if (!isHexKey(hex)) throw problem(`the key of ${id} is not a hex key`);
-    keyMap[id] = hex;
-  }
+  if (field('keys') !== undefined) throw problem('a fleet state from before link keys (one key per gateway); provision the fleet again into a new folder (see deploy/README.md)');
+  const [cluster, fleetSecret, adminPublicKey, members, added, removed, defaults] = ['cluster', 'fleetSecret', 'adminPublicKey', 'members', 'added', 'removed', 'defaults'].map(field);
+  if (typeof cluster !== 'string' || typeof fleetSecret !== 'string' || !new RegExp(`^[0-9a-f]{${2 * SECRET_BYTES}}$`).test(fleetSecret)) throw problem('expected {cluster, fleetSecret (hex), generations, adminPublicKey, members[], added[], removed[], defaults}');
+  if (typeof adminPublicKey !== 'string' || publicKeyFromText(adminPublicKey) === null) throw problem('adminPublicKey must be an Ed25519 public key (PEM)');
+  if (!Array.isArray(members) || !Array.isArray(added) || !Array.isArray(removed) || !removed.every((id): id is string => typeof id === 'string')) throw problem('members, added and removed must be arrays');
   const gateways = [members, added].flatMap((list: unknown[]) => list.map((gateway: unknown) => gateway));
   const inventory = parseInventory({ cluster, defaults: defaults ?? {}, gateways });
-  return { cluster, keys: keyMap, adminKey, members: inventory.gateways.slice(0, members.length), added: inventory.gateways.slice(members.length), defaults: inventory.defaults ?? {} };
+  return {
+    cluster,
+    fleetSecret,
+    generations: parseGenerations(field('generations'), problem),
+    adminPublicKey,
+    members: inventory.gateways.slice(0, members.length),
+    added: inventory.gateways.slice(members.length),
+    removed,
+    defaults: inventory.defaults ?? {},
+  };
 }
 
-/** Saves the fleet's state (and the admin key for the CLI) in OUT/secrets. */
+/** Saves the fleet's state in OUT/secrets. */
 export function writeFleetState(out: string, state: FleetState): void {
-  const dir = secretsDir(out);
-  writeIfChanged(join(dir, 'fleet.json'), `${JSON.stringify(state, null, 2)}\n`);
-  writeIfChanged(join(dir, 'admin.key'), `${state.adminKey}\n`);
+  writeIfChanged(join(secretsDir(out), 'fleet.json'), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-/** The state after provisioning `inventory`: existing keys kept, new gateways keyed. */
-export function planFleet(inventory: Inventory, previous: FleetState | null): FleetState {
+/**
+ * The state after provisioning `inventory`: the fleet secret and generations kept, a new fleet
+ * gets a fleet secret and an admin key pair (written to OUT/secrets/admin.key and admin.pub).
+ */
+export function planFleet(out: string, inventory: Inventory, previous: FleetState | null): FleetState {
   if (previous !== null && previous.cluster !== inventory.cluster) {
     throw new ConfigError([`cluster: the output folder holds cluster ${JSON.stringify(previous.cluster)}, not ${JSON.stringify(inventory.cluster)}`]);
   }
-  const keys: Record<string, string> = { ...(previous?.keys ?? {}) };
-  for (const gateway of inventory.gateways) keys[gateway.id] ??= newKey();
+  let adminPublicKey = previous?.adminPublicKey;
+  if (adminPublicKey === undefined) {
+    const pair = newAdminKeyPair();
+    const dir = secretsDir(out);
+    writeIfChanged(join(dir, 'admin.key'), pair.privateKeyPem);
+    writeIfChanged(join(dir, 'admin.pub'), pair.publicKeyPem, 0o644);
+    adminPublicKey = pair.publicKeyPem;
+  }
+  const inInventory = new Set(inventory.gateways.map((g) => g.id));
   return {
     cluster: inventory.cluster,
-    keys,
-    adminKey: previous?.adminKey ?? newKey(),
+    fleetSecret: previous?.fleetSecret ?? randomBytes(SECRET_BYTES).toString('hex'),
+    generations: previous?.generations ?? {},
+    adminPublicKey,
     members: inventory.gateways,
-    added: previous?.added ?? [],
+    added: (previous?.added ?? []).filter((g) => !inInventory.has(g.id)),
+    removed: previous?.removed ?? [],
     defaults: inventory.defaults ?? {},
   };
 }

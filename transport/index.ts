@@ -8,6 +8,7 @@ import type { Metrics, NetworkClient, NetworkServer, Prng, RpcSerializer, Timers
 import { createCoapTransport, createUdpCoapTransport, type CoapTransportOptions } from './coap/index.js';
 import { assertNever } from './assert.js';
 import type { DatagramEndpoint } from './datagram.js';
+import type { HostResolver } from './peer-book.js';
 import { createHttpsTransport, createHttpTransport, type HttpTransportOptions, type PskClientCredentials, type PskServerCredentials } from './http/index.js';
 
 /** The configuration names of the peer transports. */
@@ -42,6 +43,8 @@ export interface PeerTransportDeps {
   readonly timers?: Timers;
   /** CoAP tokens and jitter. Default: the operating system's CSPRNG. */
   readonly prng?: Prng;
+  /** Resolves peer host names (CoAP transports). Default: getaddrinfo. */
+  readonly resolver?: HostResolver;
   /** Counts the CoAP server's refusals by a limit (`coap_limit_refusals_total`). Default: none. */
   readonly metrics?: Metrics;
 }
@@ -58,7 +61,10 @@ export function createPeerTransport(config: PeerTransportConfig, deps: PeerTrans
   const withPrng = { ...common, ...(deps.prng === undefined ? {} : { prng: deps.prng }), ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) };
   switch (config.name) {
     case 'coaps':
-      return createCoapTransport({ ...withPrng, openServerEndpoint: config.openServerEndpoint, openClientEndpoint: config.openClientEndpoint }, config.options);
+      return createCoapTransport(
+        { ...withPrng, ...(deps.resolver === undefined ? {} : { resolver: deps.resolver }), openServerEndpoint: config.openServerEndpoint, openClientEndpoint: config.openClientEndpoint },
+        config.options,
+      );
     case 'coap':
       return createUdpCoapTransport({ ...withPrng, listenAddress: config.listenAddress, listenPort: config.listenPort }, config.options);
     case 'https':

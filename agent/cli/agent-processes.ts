@@ -18,6 +18,8 @@ import { initCluster } from './cluster-init.js';
 import type { InitNode, InitOptions } from './cluster-init.js';
 import { EndpointClient, EndpointError, JsonFields, endpointTarget } from './endpoint-client.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
+import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
+import { readKeyFile } from '../config/agent-config.js';
 
 /** The package's bin/coraft.js, found upward from this module (dist/agent/cli or agent/cli under tsx). */
 function findCoraftBin(): string {
@@ -54,6 +56,17 @@ export function parseStatus(value: unknown): StatusView | null {
   }
 }
 
+/**
+ * Opens a DTLS client with the node folder's key-value endpoint key (the `kv` identity) when
+ * the node has endpoint keys (`cluster init` writes them for an endpoint beyond loopback);
+ * null when it has none (plain CoAP on loopback).
+ */
+export function endpointKeyOpener(init: InitNode): (() => Promise<DatagramEndpoint>) | null {
+  const file = join(init.dir, 'endpoint-kv.key');
+  if (!existsSync(file)) return null;
+  return () => DtlsClientEndpoint.open({ identity: 'kv', psk: readKeyFile(file, 'endpoint-kv.key'), bindAddress: init.endpoint.startsWith('[') ? '::' : '0.0.0.0' });
+}
+
 /** One agent of the cluster. */
 export interface AgentProcess {
   readonly init: InitNode;
@@ -83,14 +96,14 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
    * exec the agent in place, so that signals reach it. Default none: node runs directly.
    */
   readonly wrapCommand?: (id: string) => readonly string[];
-  /** Opens the endpoint clients' datagram endpoint (e.g. DTLS with the admin PSK); default UDP. */
-  readonly openEndpointClient?: () => Promise<DatagramEndpoint>;
+  /** Opens the datagram endpoint of agent `id`'s endpoint client (e.g. DTLS with its endpoint key); default UDP. */
+  readonly openEndpointClient?: (id: string) => Promise<DatagramEndpoint>;
 }
 
 interface Slot {
   readonly init: InitNode;
   process: ChildProcess | null;
-  readonly client: EndpointClient;
+  client: EndpointClient;
   exited: Promise<number | null>;
 }
 
@@ -131,7 +144,9 @@ export class AgentProcesses {
   private newSlot(init: InitNode): Slot {
     const target = endpointTarget(init.endpoint, this.options.requestTimeoutMs ?? 2000);
     const open = this.options.openEndpointClient;
-    return { init, process: null, client: new EndpointClient(open === undefined ? target : { ...target, open }), exited: Promise.resolve(null) };
+    const keyed = endpointKeyOpener(init);
+    const withOpen = open !== undefined ? { ...target, open: () => open(init.id) } : keyed !== null ? { ...target, open: keyed } : target;
+    return { init, process: null, client: new EndpointClient(withOpen), exited: Promise.resolve(null) };
   }
 
   /** Drives agents from configuration files that already exist (e.g. provisioned bundles); writes nothing. */
@@ -197,6 +212,17 @@ export class AgentProcesses {
         done(code);
       });
     });
+  }
+
+  /**
+   * Replaces the endpoint client of agent `id` with a new one (a new DTLS session, the key read
+   * again): for an agent whose endpoint keys changed (a rekeyed gateway restarted with its new bundle).
+   */
+  async renewClient(id: string): Promise<void> {
+    const slot = this.slot(id);
+    const old = slot.client;
+    slot.client = this.newSlot(slot.init).client;
+    await old.close();
   }
 
   startAll(): void {

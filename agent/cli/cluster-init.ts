@@ -1,27 +1,47 @@
 /**
- * `coraft cluster init --nodes N --dir DIR [--base-port P]`: writes a ready loopback cluster:
- * DIR/<id>/agent.json for each node, its own key, and the keystore of every member's key, all
- * fresh and readable by the owner only. Node i (from 1) listens for peers on P + 2(i-1) and
- * serves its local endpoint on P + 2(i-1) + 1.
+ * `coraft cluster init --nodes N --dir DIR [--base-port P]`: writes a ready loopback cluster,
+ * playing the provisioner (SECURITY.md): DIR/provisioner/secrets/ holds the fleet secret and
+ * the admin key (outside every node's folder), and each DIR/<id>/ holds agent.json, the keys
+ * of that node's own links, its node secret and the admin public key, readable by the owner
+ * only. Nodes outside the initial cluster also get their links file
+ * (DIR/provisioner/secrets/links/<id>.json) for the signed `coraft members add`. Node i (from
+ * 1) listens for peers on P + 2(i-1) and serves its local endpoint on P + 2(i-1) + 1.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { STORAGE_SETTINGS, isStorageSetting } from '../config/agent-config.js';
-import { writeSecretFile } from '../config/secret-files.js';
+import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../errors.js';
+import { isLoopbackHost } from '../config/trust-config.js';
 import { intOption, parseOptions } from './args.js';
+import { linksDocument, linksFile, newAdminKeyPair, nodeKeyFiles, trustConfigOf, type FleetKeys } from '../../deploy/fleet-keys.js';
+import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../../deploy/provision.js';
 
-const HELP = `usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] [--force]
+const HELP = `usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] [--initial-members M] [--force]
 
-Writes DIR/<id>/agent.json for a loopback cluster of N nodes (n1..nN) with fresh PSKs.
+Writes DIR/<id>/ for a loopback cluster of N nodes (n1..nN) with fresh link keys, and
+DIR/provisioner/secrets/ with the fleet secret and the admin key (admin.key: sign admin
+commands with --admin-key DIR/provisioner/secrets/admin.key).
   --nodes N        1 to 9 nodes (default 3)
   --dir DIR        where to write (required)
   --base-port P    first port (default 5700); node i uses P+2(i-1) for peers and the next one for its endpoint
   --transport T    coaps (default), coap, http or https
   --storage S      wal (default), lmdb-direct or memory (lmdb: the former name of wal)
+  --initial-members M   the first M nodes form the cluster (default N); the others get folders and
+                   links files (DIR/provisioner/secrets/links/<id>.json) to join with 'coraft members add'
   --force          overwrite an existing cluster folder
 `;
+
+/** The folder of the provisioner's secrets of a cluster made in `dir`. */
+export function provisionerSecrets(dir: string): string {
+  return join(resolve(dir), 'provisioner', 'secrets');
+}
+
+/** The admin private key of a cluster made in `dir` (for --admin-key). */
+export function adminKeyFile(dir: string): string {
+  return join(provisionerSecrets(dir), 'admin.key');
+}
 
 /** One node of a generated cluster. */
 export interface InitNode {
@@ -43,7 +63,10 @@ export interface InitOptions {
   readonly force: boolean;
   /** Extra top-level fields of each node's agent.json (e.g. `raft`, `logging`), by node id. */
   readonly configOverrides?: (id: string) => Readonly<Record<string, unknown>>;
-  /** The address each node listens on, by node id. Default 127.0.0.1 for every node. */
+  /**
+   * The address each node listens on, by node id. Default 127.0.0.1 for every node. A node whose
+   * address is not a loopback one gets endpoint keys (endpoint-kv.key, endpoint-admin.key).
+   */
   readonly hostOf?: (id: string) => string;
   /**
    * How many nodes (the first ones) form the initial cluster; the others get keys and configs
@@ -59,8 +82,6 @@ export function initCluster(options: InitOptions): InitNode[] {
   if (!options.force && ids.some((id) => existsSync(join(root, id, 'agent.json')))) {
     throw new ConfigError([`--dir: ${root} already holds a cluster; use --force to overwrite it`]);
   }
-  const keys = new Map(ids.map((id) => [id, randomBytes(16).toString('hex')]));
-  const keystore = Object.fromEntries(keys);
   const host = options.hostOf ?? (() => '127.0.0.1');
   const initialMembers = options.initialMembers ?? options.nodes;
   if (!Number.isSafeInteger(initialMembers) || initialMembers < 1 || initialMembers > options.nodes) {
@@ -68,12 +89,14 @@ export function initCluster(options: InitOptions): InitNode[] {
   }
   const addresses = ids.map((id, i) => ({ id, address: `${host(id)}:${options.basePort + 2 * i}` }));
   const members = addresses.slice(0, initialMembers);
+  const keys = writeProvisioner(root, addresses, initialMembers);
   return ids.map((id, i) => {
     const dir = join(root, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    writeSecretFile(join(dir, `${id}.key`), `${keys.get(id) ?? ''}\n`);
-    writeSecretFile(join(dir, 'keystore.json'), `${JSON.stringify(keystore, null, 2)}\n`);
+    // An endpoint beyond loopback must have keys (the agent refuses to start otherwise).
+    const endpointKeys = !isLoopbackHost(host(id));
+    for (const [name, text, mode] of nodeKeyFiles(keys, id, ids, endpointKeys)) writeFileDurably(join(dir, name), text, mode);
     const endpoint = `${host(id)}:${options.basePort + 2 * i + 1}`;
     const config = {
       nodeId: id,
@@ -83,7 +106,7 @@ export function initCluster(options: InitOptions): InitNode[] {
       transport: options.transport,
       codec: options.codec ?? 'cbor',
       storage: options.storage,
-      psk: { identity: id, keyFile: `${id}.key`, keystoreFile: 'keystore.json' },
+      ...trustConfigOf(keys, id, endpointKeys),
       logging: { level: 'info', format: 'json' },
       ...options.configOverrides?.(id),
     };
@@ -91,6 +114,34 @@ export function initCluster(options: InitOptions): InitNode[] {
     writeSecretFile(file, `${JSON.stringify(config, null, 2)}\n`);
     return { id, dir, config: file, endpoint };
   });
+}
+
+/**
+ * Writes the local provisioner: a fresh fleet secret and admin key pair in
+ * DIR/provisioner/secrets, and the links files of the nodes outside the initial cluster.
+ */
+function writeProvisioner(root: string, addresses: readonly { id: string; address: string }[], initialMembers: number): FleetKeys {
+  const pair = newAdminKeyPair();
+  const cluster = `local-${randomBytes(4).toString('hex')}`;
+  const state: FleetState = {
+    cluster,
+    fleetSecret: randomBytes(32).toString('hex'),
+    generations: {},
+    adminPublicKey: pair.publicKeyPem,
+    members: addresses.slice(0, initialMembers),
+    added: addresses.slice(initialMembers),
+    removed: [],
+    defaults: {},
+  };
+  const provisioner = join(root, 'provisioner');
+  writeFleetState(provisioner, state);
+  const secrets = secretsDir(provisioner);
+  writeIfChanged(join(secrets, 'admin.key'), pair.privateKeyPem);
+  writeIfChanged(join(secrets, 'admin.pub'), pair.publicKeyPem, 0o644);
+  const keys: FleetKeys = { cluster, fleetSecret: Uint8Array.from(Buffer.from(state.fleetSecret, 'hex')), generations: {}, adminPublicKeyPem: pair.publicKeyPem };
+  const ids = addresses.map((a) => a.id);
+  for (const joiner of ids.slice(initialMembers)) writeIfChanged(linksFile(secrets, joiner), linksDocument(keys, joiner, ids));
+  return keys;
 }
 
 export function runClusterCommand(args: readonly string[]): Promise<number> {
@@ -106,6 +157,7 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
     transport: { type: 'string' },
     storage: { type: 'string' },
     force: { type: 'boolean' },
+    'initial-members': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) {
@@ -117,9 +169,11 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
   if (!['coaps', 'coap', 'http', 'https'].includes(transport)) throw new ConfigError([`--transport: expected coaps, coap, http or https, got ${JSON.stringify(transport)}`]);
   const storage = values.storage ?? 'wal';
   if (!isStorageSetting(storage)) throw new ConfigError([`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`]);
+  const count = intOption(values.nodes, 'nodes', 3, 1, 9);
   const nodes = initCluster({
     dir: values.dir,
-    nodes: intOption(values.nodes, 'nodes', 3, 1, 9),
+    nodes: count,
+    initialMembers: intOption(values['initial-members'], 'initial-members', count, 1, count),
     basePort: intOption(values['base-port'], 'base-port', 5700, 1024, 65000),
     transport,
     storage,

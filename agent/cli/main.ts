@@ -20,7 +20,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (args) => (await import('./demo-cluster.js')).runDemoClusterCommand(args),
   },
   provision: {
-    summary: 'provision --inventory FILE --out DIR [--add ID ADDRESS | --rekey ID]: write gateway bundles',
+    summary: 'provision --inventory FILE --out DIR [--add ID ADDRESS | --remove ID | --rekey ID | --rotate-admin-key]: write gateway bundles',
     run: async (args) => (await import('./provision.js')).runProvisionCommand(args),
   },
   'sim-demo': {
@@ -44,16 +44,20 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (args) => (await import('./client-commands.js')).runKv(args),
   },
   members: {
-    summary: 'members list|add|remove: change the cluster',
-    run: async (args) => (await import('./client-commands.js')).runMembers(args),
+    summary: 'members list|add|remove|rekey: change the cluster (signed with --admin-key)',
+    run: async (args) => (await import('./admin-commands.js')).runMembers(args),
   },
   leader: {
     summary: 'leader transfer [--to ID]: hand leadership over',
-    run: async (args) => (await import('./client-commands.js')).runLeader(args),
+    run: async (args) => (await import('./admin-commands.js')).runLeader(args),
+  },
+  admin: {
+    summary: 'admin set-key --public-key FILE: rotate the admin key (signed with the current one)',
+    run: async (args) => (await import('./admin-commands.js')).runAdmin(args),
   },
   snapshot: {
     summary: 'take a snapshot on the node and compact its log',
-    run: async (args) => (await import('./client-commands.js')).runSnapshot(args),
+    run: async (args) => (await import('./admin-commands.js')).runSnapshot(args),
   },
   sim: {
     summary: 'run a deterministic simulated cluster under faults and check it',

@@ -1,27 +1,48 @@
 /**
- * `coraft provision`: writes the bundles of a fleet from its inventory, adds a gateway to a
- * provisioned fleet, or gives a gateway a new key (deploy/provision.ts, deploy/bundle.ts).
- * Idempotent: a re-run keeps every key and rewrites only files whose content changes.
+ * `coraft provision`: writes the bundles of a fleet from its inventory, and changes a
+ * provisioned fleet: add or remove a gateway, rekey one, rotate the admin key
+ * (deploy/provision.ts, deploy/bundle.ts, deploy/fleet-keys.ts). Idempotent: every key derives
+ * from the fleet secret, so a re-run rewrites only files whose content changes. Each change
+ * prints the signed `coraft` command that commits it to the running cluster.
  */
+import { existsSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { writeBundle, type BundleResult } from '../../deploy/bundle.js';
-import { parseInventory, planFleet, readFleetState, readInventory, writeFleetState, type FleetState, type Gateway, type GatewaySettings } from '../../deploy/provision.js';
+import { linksDocument, linksFile, newAdminKeyPair } from '../../deploy/fleet-keys.js';
+import {
+  currentGateways,
+  fleetKeysOf,
+  parseInventory,
+  planFleet,
+  readFleetState,
+  readInventory,
+  secretsDir,
+  writeFleetState,
+  writeIfChanged,
+  type FleetState,
+  type Gateway,
+  type GatewaySettings,
+} from '../../deploy/provision.js';
 import { parseOptions, UsageError } from './args.js';
-import { randomBytes } from 'node:crypto';
 
 const HELP = `usage: coraft provision --inventory FILE --out DIR
-       coraft provision --out DIR --add ID ADDRESS [--overrides JSON] [--endpoint HOST:PORT]
-       coraft provision --out DIR --rekey ID [--endpoint HOST:PORT]
+       coraft provision --out DIR --add ID ADDRESS [--overrides JSON] [--via ID] [--endpoint HOST:PORT]
+       coraft provision --out DIR --remove ID [--via ID] [--endpoint HOST:PORT]
+       coraft provision --out DIR --rekey ID [--via ID] [--endpoint HOST:PORT]
+       coraft provision --out DIR --rotate-admin-key [--via ID] [--endpoint HOST:PORT]
 
-Writes DIR/bundles/<id>/ for every gateway of the inventory (agent.json, its key, the initial
-keystore, the admin key, its systemd drop-in) and keeps the fleet's keys in DIR/secrets/.
-A re-run keeps existing keys and writes only what is new or changed.
-  --add ID ADDRESS   provision one more gateway for the fleet in DIR and print the
-                     'coraft members add' command that admits it
-  --overrides JSON   settings of the added gateway (as an inventory gateway's "overrides")
-  --rekey ID         give ID a new key and print the 'coraft members rekey' command
-  --endpoint H:P     a running gateway's local endpoint, for the printed command
+Writes DIR/bundles/<id>/ for every gateway (agent.json, its link keys, its node secret, the
+admin public key, its endpoint keys, its systemd drop-in) and keeps the fleet secret and the
+admin key in DIR/secrets/ (keep that folder on the provisioning host). A re-run writes only
+what is new or changed.
+  --add ID ADDRESS     provision one more gateway; print the signed 'coraft members add'
+  --overrides JSON     settings of the added gateway (as an inventory gateway's "overrides")
+  --remove ID          drop a gateway from every bundle; print 'coraft members remove'
+  --rekey ID           give ID new keys (all its links); print 'coraft members rekey'
+  --rotate-admin-key   make a new admin key; print the 'coraft admin set-key' that commits it
+  --via ID             the gateway whose local endpoint the printed command uses (default: the first other one)
+  --endpoint H:P       its endpoint address, when not the one in its bundle
 The inventory's schema is deploy/inventory.schema.json in the package.`;
 
 const out = (line: string): void => {
@@ -32,18 +53,19 @@ function report(results: readonly BundleResult[]): void {
   for (const r of results) out(`${r.id}: ${r.dir} ${r.written.length === 0 ? '(unchanged)' : `(wrote ${r.written.join(', ')})`}`);
 }
 
-/** Every gateway the state knows: the initial members, then those added. */
-function allGateways(state: FleetState): Gateway[] {
-  return [...state.members, ...state.added];
+/** Writes the bundle of every current gateway; initial members start with the initial cluster, added ones join it. */
+function writeAllBundles(dir: string, state: FleetState): BundleResult[] {
+  const current = currentGateways(state);
+  const initial = new Set(state.members.map((g) => g.id));
+  return current.map((g) => writeBundle(dir, state, g, initial.has(g.id) ? current.filter((m) => initial.has(m.id)) : current.filter((m) => m.id !== g.id)));
 }
 
 /** Provisions the fleet of `inventoryFile` into `dir`; returns what each bundle wrote. */
 export function provisionFleet(inventoryFile: string, dir: string): BundleResult[] {
   const inventory = readInventory(inventoryFile);
-  const state = planFleet(inventory, readFleetState(dir));
+  const state = planFleet(dir, inventory, readFleetState(dir));
   writeFleetState(dir, state);
-  const keystore = Object.fromEntries(state.members.map((m) => [m.id, state.keys[m.id] ?? '']));
-  return inventory.gateways.map((g) => writeBundle(dir, state, g, state.members, keystore));
+  return writeAllBundles(dir, state);
 }
 
 function requireState(dir: string): FleetState {
@@ -65,33 +87,72 @@ function parseOverrides(json: string | undefined): GatewaySettings | undefined {
   return inventory.gateways[0]?.overrides;
 }
 
-/** Provisions gateway `id` for the fleet in `dir`; returns its bundle. */
-export function addGateway(dir: string, id: string, address: string, overrides: GatewaySettings | undefined): BundleResult {
+/** Writes the links file of `id`: its link keys wrapped for every other current gateway. */
+function writeLinks(dir: string, state: FleetState, id: string): string {
+  const file = linksFile(secretsDir(dir), id);
+  writeIfChanged(file, linksDocument(fleetKeysOf(state), id, currentGateways(state).map((g) => g.id)));
+  return file;
+}
+
+const bump = (state: FleetState, id: string): Record<string, number> => ({ ...state.generations, [id]: (state.generations[id] ?? 1) + 1 });
+
+/** Provisions gateway `id` for the fleet in `dir`; returns every bundle written and the links file. */
+export function addGateway(dir: string, id: string, address: string, overrides: GatewaySettings | undefined): { bundles: BundleResult[]; links: string } {
   const state = requireState(dir);
   const gateway: Gateway = { id, address, ...(overrides === undefined ? {} : { overrides }) };
   parseInventory({ cluster: state.cluster, gateways: [gateway] });
-  if (state.members.some((m) => m.id === id)) throw new ConfigError([`--add: ${id} is an initial member of the fleet already`]);
+  const wasRemoved = state.removed.includes(id);
+  if (state.members.some((m) => m.id === id) && !wasRemoved) throw new ConfigError([`--add: ${id} is an initial member of the fleet already`]);
   const next: FleetState = {
     ...state,
-    keys: { ...state.keys, [id]: state.keys[id] ?? randomBytes(32).toString('hex') },
+    // A gateway that comes back gets new keys: the files it had before must not work again.
+    generations: wasRemoved ? bump(state, id) : state.generations,
+    members: state.members.filter((m) => m.id !== id),
     added: [...state.added.filter((g) => g.id !== id), gateway],
+    removed: state.removed.filter((r) => r !== id),
   };
   writeFleetState(dir, next);
-  const members = allGateways(next).filter((g) => g.id !== id);
-  return writeBundle(dir, next, gateway, members, next.keys);
+  return { bundles: writeAllBundles(dir, next), links: writeLinks(dir, next, id) };
 }
 
-/** Gives `id` a new key and rewrites its bundle's key file; returns its bundle. */
-export function rekeyGateway(dir: string, id: string): BundleResult {
+/** Drops `id` from the fleet: no bundle names it any more. */
+export function removeGateway(dir: string, id: string): BundleResult[] {
   const state = requireState(dir);
-  const gateway = allGateways(state).find((g) => g.id === id);
-  if (gateway === undefined) throw new ConfigError([`--rekey: ${id} is not a gateway of this fleet`]);
-  const next: FleetState = { ...state, keys: { ...state.keys, [id]: randomBytes(32).toString('hex') } };
+  if (!currentGateways(state).some((g) => g.id === id)) throw new ConfigError([`--remove: ${id} is not a gateway of this fleet`]);
+  const next: FleetState = { ...state, removed: [...state.removed, id] };
   writeFleetState(dir, next);
-  const isInitial = state.members.some((m) => m.id === id);
-  const members = isInitial ? state.members : allGateways(next).filter((g) => g.id !== id);
-  const keystore = isInitial ? Object.fromEntries(state.members.map((m) => [m.id, next.keys[m.id] ?? ''])) : next.keys;
-  return writeBundle(dir, next, gateway, members, keystore);
+  return writeAllBundles(dir, next);
+}
+
+/** Gives `id` new keys (a new generation: every link it is an end of changes). */
+export function rekeyGateway(dir: string, id: string): { bundles: BundleResult[]; links: string } {
+  const state = requireState(dir);
+  if (!currentGateways(state).some((g) => g.id === id)) throw new ConfigError([`--rekey: ${id} is not a gateway of this fleet`]);
+  const next: FleetState = { ...state, generations: bump(state, id) };
+  writeFleetState(dir, next);
+  return { bundles: writeAllBundles(dir, next), links: writeLinks(dir, next, id) };
+}
+
+/** Makes a new admin key pair; the previous private key stays as admin.previous.key to sign the rotation. */
+export function rotateAdminKey(dir: string): { previous: string; current: string; publicKey: string } {
+  requireState(dir);
+  const secrets = secretsDir(dir);
+  const current = join(secrets, 'admin.key');
+  const previous = join(secrets, 'admin.previous.key');
+  if (!existsSync(current)) throw new ConfigError([`--rotate-admin-key: ${current} is missing`]);
+  renameSync(current, previous);
+  const pair = newAdminKeyPair();
+  writeIfChanged(current, pair.privateKeyPem);
+  writeIfChanged(join(secrets, 'admin.pub'), pair.publicKeyPem, 0o644);
+  return { previous, current, publicKey: join(secrets, 'admin.pub') };
+}
+
+/** The endpoint options of a printed command: gateway `via`'s endpoint and admin endpoint key. */
+function endpointOptions(dir: string, state: FleetState, changed: string | null, via: string | undefined, endpoint: string | undefined): string {
+  const gateway = via === undefined ? currentGateways(state).find((g) => g.id !== changed) : currentGateways(state).find((g) => g.id === via);
+  if (gateway === undefined) throw new UsageError(`--via: ${via ?? '(default)'} is not a current gateway other than ${changed ?? '-'}`);
+  const address = endpoint ?? { ...state.defaults, ...gateway.overrides }.endpoint ?? '127.0.0.1:5683';
+  return `--endpoint ${address} --endpoint-key ${join(resolve(dir), 'bundles', gateway.id, 'endpoint-admin.key')}`;
 }
 
 export function runProvisionCommand(args: readonly string[]): Promise<number> {
@@ -99,8 +160,11 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
     inventory: { type: 'string' },
     out: { type: 'string' },
     add: { type: 'string' },
+    remove: { type: 'string' },
     rekey: { type: 'string' },
+    'rotate-admin-key': { type: 'boolean' },
     overrides: { type: 'string' },
+    via: { type: 'string' },
     endpoint: { type: 'string' },
     help: { type: 'boolean' },
   });
@@ -110,25 +174,37 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
   }
   if (values.out === undefined) throw new UsageError('--out DIR is required');
   const dir = values.out;
-  const secrets = join(resolve(dir), 'secrets');
-  const endpoint = `--endpoint ${values.endpoint ?? '127.0.0.1:5683'} --admin-key ${join(secrets, 'admin.key')}`;
+  const adminKey = `--admin-key ${join(resolve(dir), 'secrets', 'admin.key')}`;
+  const target = (changed: string | null): string => endpointOptions(dir, requireState(dir), changed, values.via, values.endpoint);
   if (values.add !== undefined) {
     const address = positionals[0];
     if (address === undefined) throw new UsageError('--add ID ADDRESS: ADDRESS is required');
     const result = addGateway(dir, values.add, address, parseOverrides(values.overrides));
-    report([result]);
-    out(`install the bundle on ${values.add}, start it, then admit it from any member:`);
-    out(`  coraft members add ${values.add} ${address} --psk-file ${join(result.dir, `${values.add}.key`)} ${endpoint}`);
+    report(result.bundles);
+    out(`install the bundle on ${values.add}, start it, then admit it (the command is signed with the admin key):`);
+    out(`  coraft members add ${values.add} ${address} --links ${result.links} ${adminKey} ${target(values.add)}`);
+    return Promise.resolve(0);
+  }
+  if (values.remove !== undefined) {
+    report(removeGateway(dir, values.remove));
+    out(`remove it from the running cluster (its links are deleted on every member when the removal commits):`);
+    out(`  coraft members remove ${values.remove} ${adminKey} ${target(values.remove)}`);
     return Promise.resolve(0);
   }
   if (values.rekey !== undefined) {
     const result = rekeyGateway(dir, values.rekey);
-    report([result]);
-    out(`commit the new key from any member, then install ${values.rekey}.key on ${values.rekey} and restart coraft there:`);
-    out(`  coraft members rekey ${values.rekey} --psk-file ${join(result.dir, `${values.rekey}.key`)} ${endpoint}`);
+    report(result.bundles);
+    out(`commit the new links from another member, then install ${values.rekey}'s new bundle and restart coraft there:`);
+    out(`  coraft members rekey ${values.rekey} --links ${result.links} ${adminKey} ${target(values.rekey)}`);
     return Promise.resolve(0);
   }
-  if (values.inventory === undefined) throw new UsageError('--inventory FILE is required (or --add / --rekey)');
+  if (values['rotate-admin-key'] === true) {
+    const rotated = rotateAdminKey(dir);
+    out(`wrote a new admin key ${rotated.current}; commit its public key, signed with the previous one:`);
+    out(`  coraft admin set-key --public-key ${rotated.publicKey} --admin-key ${rotated.previous} ${target(null)}`);
+    return Promise.resolve(0);
+  }
+  if (values.inventory === undefined) throw new UsageError('--inventory FILE is required (or --add, --remove, --rekey, --rotate-admin-key)');
   report(provisionFleet(values.inventory, dir));
   return Promise.resolve(0);
 }

@@ -10,10 +10,12 @@ import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './agent-config.schema.json' with { type: 'json' };
 import { ConfigError } from '../errors.js';
-import { readSecretText } from './secret-files.js';
 import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../raft-configuration.js';
 import type { RaftConfiguration } from '../raft-configuration.js';
 import type { ClusterMember, LogLevel, NodeId } from '../contracts.js';
+import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
+
+export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';
 
 /** The schema, for `coraft config schema`. */
 export const AGENT_CONFIG_SCHEMA: unknown = schema;
@@ -69,9 +71,17 @@ export interface AgentConfig {
   readonly codec: 'cbor' | 'json' | 'protobuf';
   /** The engine to open; the alias `lmdb` is resolved to `wal`. */
   readonly storage: StorageEngineName;
-  /** This node's PSK, when the transport uses one. */
-  readonly psk: { readonly identity: string; readonly key: Uint8Array; readonly keystore: ReadonlyMap<string, Uint8Array>; readonly keystoreFile: string } | null;
-  readonly endpointPsk: { readonly identity: string; readonly key: Uint8Array } | null;
+  /** The cluster id: in every signed admin command and in the associated data of wrapped link keys. */
+  readonly cluster: TrustSettings['cluster'];
+  /**
+   * This node's link keys (peer id -> the PSK of the link with it) and its node secret (which
+   * opens the link keys that reach it through the log), when the transport uses PSKs.
+   */
+  readonly psk: TrustSettings['psk'];
+  /** The genesis admin public key (Ed25519): verifies signed admin commands until a rotation is applied. */
+  readonly adminPublicKey: TrustSettings['adminPublicKey'];
+  /** The local endpoint's identities: key-value access and admin access. Both null: plain CoAP (loopback only). */
+  readonly endpointKeys: TrustSettings['endpointKeys'];
   readonly raft: RaftConfiguration;
   readonly mapSizeMaxBytes: number;
   readonly logLevel: LogLevel;
@@ -96,8 +106,11 @@ interface RawAgentConfig {
   transport?: 'coaps' | 'coap' | 'http' | 'https';
   codec?: 'cbor' | 'json' | 'protobuf';
   storage?: StorageSetting;
-  psk?: { identity: string; keyFile: string; keystoreFile: string };
-  endpointPsk?: { identity: string; keyFile: string };
+  cluster?: string;
+  psk?: { identity: string; keystoreFile: string; nodeSecretFile: string; keyFile?: string };
+  admin?: { publicKeyFile: string };
+  endpointKeys?: { kv?: { identity: string; keyFile: string }; admin?: { identity: string; keyFile: string } };
+  endpointPsk?: unknown;
   raft?: Partial<RaftConfiguration>;
   storageOptions?: { mapSizeMaxBytes?: number };
   logging?: { level?: LogLevel; format?: 'json' | 'console' };
@@ -126,34 +139,6 @@ function describe(error: ErrorObject): string {
   if (error.keyword === 'enum') return `${path}: expected one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   if (error.keyword === 'required') return `${path}: missing required field ${JSON.stringify(error.params.missingProperty)}`;
   return `${path}: ${error.message ?? 'invalid'}`;
-}
-
-/** Reads a key file (a secret file, see secret-files.ts): hex, 16 to 64 bytes, whitespace ignored. */
-export function readKeyFile(path: string, field: string): Uint8Array {
-  return parseHexKey(readSecretText(path, field).trim(), `${field} (${path})`);
-}
-
-/** Parses a hex key of 16 to 64 bytes. */
-export function parseHexKey(hex: string, field: string): Uint8Array {
-  if (!/^([0-9a-fA-F]{2}){16,64}$/.test(hex)) throw new ConfigError([`${field}: expected a key of 16 to 64 bytes as hex`]);
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
-}
-
-function readKeystore(path: string): Map<string, Uint8Array> {
-  const text = readSecretText(path, 'psk.keystoreFile');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError([`psk.keystoreFile: cannot read ${path} as JSON: ${error instanceof Error ? error.message : String(error)}`]);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError([`psk.keystoreFile: ${path} must hold a JSON object of id -> hex key`]);
-  const keys = new Map<string, Uint8Array>();
-  for (const [id, hex] of Object.entries(value)) {
-    if (typeof hex !== 'string') throw new ConfigError([`psk.keystoreFile: the key of ${JSON.stringify(id)} is not a hex string`]);
-    keys.set(id, parseHexKey(hex, `psk.keystoreFile: key of ${JSON.stringify(id)}`));
-  }
-  return keys;
 }
 
 /** Reads, validates and resolves the configuration file at `file`. */
@@ -185,28 +170,21 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
   const transport = raw.transport ?? 'coaps';
   const ids = raw.members.map((m) => m.id);
   if (new Set(ids).size !== ids.length) problems.push('members: duplicate ids');
-  const needsPsk = transport === 'coaps' || transport === 'https';
-  if (needsPsk && raw.psk === undefined) problems.push(`psk: required for the ${transport} transport`);
-  if (raw.psk !== undefined && raw.psk.identity !== raw.nodeId) problems.push(`psk.identity: must equal nodeId ${JSON.stringify(raw.nodeId)} (the PSK identity is the node id)`);
   if (problems.length > 0) throw new ConfigError(problems);
-  const psk = raw.psk === undefined ? null : { identity: raw.psk.identity, key: readKeyFile(at(raw.psk.keyFile), 'psk.keyFile'), keystore: readKeystore(at(raw.psk.keystoreFile)), keystoreFile: at(raw.psk.keystoreFile) };
-  if (psk !== null) {
-    const missing = ids.filter((id) => !psk.keystore.has(id));
-    if (needsPsk && missing.length > 0) throw new ConfigError([`psk.keystoreFile: no key for member(s) ${missing.join(', ')}`]);
-  }
+  const listenEndpoint = parseHostPort(raw.listen.endpoint, 'listen.endpoint');
+  const trust = resolveTrustSettings(raw, at, listenEndpoint.host, transport === 'coaps' || transport === 'https');
   const metrics = raw.metrics ?? {};
   return {
     file: path,
     nodeId: raw.nodeId,
     dataDir: at(raw.dataDir),
     listenPeer: parseHostPort(raw.listen.peer, 'listen.peer'),
-    listenEndpoint: parseHostPort(raw.listen.endpoint, 'listen.endpoint'),
+    listenEndpoint,
     members: raw.members.map((m) => ({ id: m.id, address: m.address })),
     transport,
     codec: raw.codec ?? 'cbor',
     storage: storageEngineOf(raw.storage ?? 'wal'),
-    psk,
-    endpointPsk: raw.endpointPsk === undefined ? null : { identity: raw.endpointPsk.identity, key: readKeyFile(at(raw.endpointPsk.keyFile), 'endpointPsk.keyFile') },
+    ...trust,
     raft,
     mapSizeMaxBytes: raw.storageOptions?.mapSizeMaxBytes ?? 1024 * 1024 * 1024,
     logLevel: raw.logging?.level ?? 'info',

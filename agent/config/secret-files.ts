@@ -1,6 +1,7 @@
 /**
- * Secret files: every file that holds key material (the node's key, the keystore, the endpoint
- * key, the CLI's --admin-key and --psk-file, the provisioner's fleet state, the keystore cache)
+ * Secret files: every file that holds key material (the link keystore, the node secret, the
+ * endpoint keys, the admin public key whose integrity the trust rests on, the CLI's --admin-key
+ * and --endpoint-key, the provisioner's fleet state, the keystore cache)
  * is read through `readSecretFile`/`readSecretText`, which check the file and read it in one
  * step, and written through `writeSecretFile`.
  *
@@ -137,7 +138,7 @@ function readBounded(fd: number, sizeBytes: number, field: string, path: string)
 
 /**
  * Opens `path`, checks it against the rule and returns its bytes; `field` names the setting
- * (e.g. `psk.keyFile`) in every error. Throws ConfigError for an unreadable or refused file.
+ * (e.g. `psk.nodeSecretFile`) in every error. Throws ConfigError for an unreadable or refused file.
  */
 export function readSecretFile(path: string, field: string, identity: ProcessIdentity = currentIdentity()): Buffer {
   let fd: number;
@@ -162,12 +163,34 @@ export function readSecretText(path: string, field: string, identity: ProcessIde
   return readSecretFile(path, field, identity).toString('utf8');
 }
 
+/** The file operations of a durable write, injectable so that a test can watch their order. */
+export interface DurableWriteOps {
+  openSync(path: string, flags: number, mode?: number): number;
+  fchmodSync(fd: number, mode: number): void;
+  writeSync(fd: number, data: Uint8Array, offset: number, length: number): number;
+  fsyncSync(fd: number): void;
+  closeSync(fd: number): void;
+  renameSync(from: string, to: string): void;
+  rmSync(path: string, options: { force: boolean }): void;
+}
+
+/** The real file system. */
+export const REAL_DURABLE_WRITE_OPS: DurableWriteOps = {
+  openSync: (path, flags, mode) => openSync(path, flags, mode),
+  fchmodSync: (fd, mode) => fchmodSync(fd, mode),
+  writeSync: (fd, data, offset, length) => writeSync(fd, data, offset, length),
+  fsyncSync: (fd) => fsyncSync(fd),
+  closeSync: (fd) => closeSync(fd),
+  renameSync: (from, to) => renameSync(from, to),
+  rmSync: (path, options) => rmSync(path, options),
+};
+
 /**
  * Writes a secret to `path` durably with mode 0600 (see writeFileDurably). A crash leaves the old
  * file or the new one, never a torn or readable-by-others secret.
  */
-export function writeSecretFile(path: string, data: string | Uint8Array): void {
-  writeFileDurably(path, data, SECRET_FILE_MODE);
+export function writeSecretFile(path: string, data: string | Uint8Array, ops: DurableWriteOps = REAL_DURABLE_WRITE_OPS): void {
+  writeFileDurably(path, data, SECRET_FILE_MODE, ops);
 }
 
 /**
@@ -175,33 +198,33 @@ export function writeSecretFile(path: string, data: string | Uint8Array): void {
  * then fchmod, so the umask changes nothing), fsync, rename over `path`, then fsync of the
  * folder so that the rename survives a power loss.
  */
-export function writeFileDurably(path: string, data: string | Uint8Array, mode: number): void {
+export function writeFileDurably(path: string, data: string | Uint8Array, mode: number, ops: DurableWriteOps = REAL_DURABLE_WRITE_OPS): void {
   const temporary = `${path}.${process.pid}.tmp`;
-  rmSync(temporary, { force: true });
-  const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, SECRET_FILE_MODE);
+  ops.rmSync(temporary, { force: true });
+  const fd = ops.openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, SECRET_FILE_MODE);
   try {
     try {
-      fchmodSync(fd, mode);
+      ops.fchmodSync(fd, mode);
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
-      fsyncSync(fd);
+      for (let at = 0; at < bytes.length; ) at += ops.writeSync(fd, bytes, at, bytes.length - at);
+      ops.fsyncSync(fd);
     } finally {
-      closeSync(fd);
+      ops.closeSync(fd);
     }
-    renameSync(temporary, path);
+    ops.renameSync(temporary, path);
   } catch (error) {
-    rmSync(temporary, { force: true });
+    ops.rmSync(temporary, { force: true });
     throw error;
   }
-  syncFolder(dirname(path));
+  syncFolder(dirname(path), ops);
 }
 
 /** Syncs a folder, so that a name created or renamed in it is durable. */
-export function syncFolder(path: string): void {
-  const fd = openSync(path, constants.O_RDONLY);
+export function syncFolder(path: string, ops: Pick<DurableWriteOps, 'openSync' | 'fsyncSync' | 'closeSync'> = REAL_DURABLE_WRITE_OPS): void {
+  const fd = ops.openSync(path, constants.O_RDONLY);
   try {
-    fsyncSync(fd);
+    ops.fsyncSync(fd);
   } finally {
-    closeSync(fd);
+    ops.closeSync(fd);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { quorumVoters } from './membership.js';
 import { allVoters, voteResult } from './quorum.js';
-import type { RaftCore } from './raft.js';
+import type { CoreState } from './state.js';
 import type { NodeId, PreVoteRequest, PreVoteResponse, RequestVoteRequest, RequestVoteResponse } from './types.js';
 
 /**
@@ -14,7 +14,7 @@ import type { NodeId, PreVoteRequest, PreVoteResponse, RequestVoteRequest, Reque
  * or a real one (`real`: term + 1, vote for ourselves, ask for votes). `transfer` marks an
  * election started by the leader's TimeoutNow, which voters accept despite their lease.
  */
-export function campaign(core: RaftCore, kind: 'pre' | 'real', transfer: boolean): void {
+export function campaign(core: CoreState, kind: 'pre' | 'real', transfer: boolean): void {
   if (kind === 'pre') {
     core.becomePreCandidate();
   } else {
@@ -35,7 +35,7 @@ export function campaign(core: RaftCore, kind: 'pre' | 'real', transfer: boolean
 }
 
 /** Counts the votes; wins or loses the (pre-)election when decided. Returns whether it was. */
-function tallyAndAct(core: RaftCore): boolean {
+function tallyAndAct(core: CoreState): boolean {
   const result = voteResult(quorumVoters(core.configs.current()), (id) => core.votes.get(id));
   if (result === 'pending') return false;
   if (result === 'lost') {
@@ -51,12 +51,13 @@ function tallyAndAct(core: RaftCore): boolean {
 }
 
 /** Would this node vote for `candidate` with that log in the current term (Raft §5.2, §5.4.1)? */
-function canGrant(core: RaftCore, candidate: NodeId, lastLogIndex: number, lastLogTerm: number): boolean {
+function canGrant(core: CoreState, candidate: NodeId, lastLogIndex: number, lastLogTerm: number): boolean {
   const free = core.votedFor === candidate || (core.votedFor === null && core.leaderId === null);
   return free && core.log.isUpToDate(lastLogIndex, lastLogTerm);
 }
 
-export function handleVoteRequest(core: RaftCore, replyTo: number, request: RequestVoteRequest): void {
+/** Answers RequestVote (Raft Figure 2): at most one vote per term, only for an up-to-date log. */
+export function handleVoteRequest(core: CoreState, replyTo: number, request: RequestVoteRequest): void {
   if (request.term > core.currentTerm) {
     if (core.inLease() && !request.transfer) {
       // Thesis §4.2.3: a follower with a live leader ignores the election (and keeps its term).
@@ -78,7 +79,8 @@ export function handleVoteRequest(core: RaftCore, replyTo: number, request: Requ
   core.reply(replyTo, { type: 'RequestVoteResponse', term: core.currentTerm, voteGranted: true });
 }
 
-export function handlePreVoteRequest(core: RaftCore, replyTo: number, request: PreVoteRequest): void {
+/** Answers PreVote (thesis §9.6): would this node vote for the candidate in its next term? */
+export function handlePreVoteRequest(core: CoreState, replyTo: number, request: PreVoteRequest): void {
   // A pre-vote changes nothing here: neither term nor vote nor timer.
   const reject = (): void => core.reply(replyTo, { type: 'PreVoteResponse', term: core.currentTerm, voteGranted: false });
   if (request.term < core.currentTerm || core.inLease()) {
@@ -97,7 +99,8 @@ export function handlePreVoteRequest(core: RaftCore, replyTo: number, request: P
   core.reply(replyTo, { type: 'PreVoteResponse', term: request.term, voteGranted: true });
 }
 
-export function handlePreVoteResponse(core: RaftCore, from: NodeId, request: PreVoteRequest, response: PreVoteResponse): void {
+/** Counts a pre-vote; a refusal with a higher term makes this node a follower of that term. */
+export function handlePreVoteResponse(core: CoreState, from: NodeId, request: PreVoteRequest, response: PreVoteResponse): void {
   if (!response.voteGranted && response.term > core.currentTerm) {
     core.becomeFollower(response.term, null, `pre-vote refused by ${from} with a higher term`);
     return;
@@ -107,7 +110,8 @@ export function handlePreVoteResponse(core: RaftCore, from: NodeId, request: Pre
   tallyAndAct(core);
 }
 
-export function handleVoteResponse(core: RaftCore, from: NodeId, request: RequestVoteRequest, response: RequestVoteResponse): void {
+/** Counts a vote; a response with a higher term makes this node a follower of that term. */
+export function handleVoteResponse(core: CoreState, from: NodeId, request: RequestVoteRequest, response: RequestVoteResponse): void {
   if (response.term > core.currentTerm) {
     core.becomeFollower(response.term, null, `vote refused by ${from} with a higher term`);
     return;

@@ -5,77 +5,28 @@
  * leaves only as the `Ready` value of `takeReady()`. It does no I/O, reads no clock and starts
  * no timer, so a whole cluster of cores can be simulated exactly from a seed.
  *
- * This file holds the node's state, its public API and its role transitions; step.ts
- * dispatches inputs to the message handlers of election.ts (votes and pre-votes) and
- * replication.ts (appends, snapshots, commitment), which operate on this class's fields.
+ * This file is the facade: the public API, the clock (tick) and the Ready/advance hand-off.
+ * The node's fields, role transitions and output queues are in state.ts; step.ts dispatches
+ * inputs to the handlers of election.ts (votes and pre-votes), replication.ts (the leader's
+ * appends and snapshots), follower.ts (the follower's side), commit.ts and read-index.ts.
+ * Imports run one way: this file → handlers → state.ts.
  */
 import { assert, assertNever } from './assert.js';
+import { maybeCommit } from './commit.js';
 import { campaign } from './election.js';
-import { RaftLog } from './log.js';
-import { allMembers, encodeConfiguration, isMember, isVoter, quorumVoters, sameConfiguration, transitionProblem } from './membership.js';
-import { Progress } from './progress.js';
-import type { Prng } from './prng.js';
-import { hasQuorum } from './quorum.js';
-import { ReadIndexQueue } from './read-index.js';
-import type { CoreEvent, CoreInput, CoreRequest, Outbound, Ready, ReadState, Role, SoftState, StepResult } from './ready.js';
-import {
-  flushReplication,
-  handleUnreachable,
-  maybeCommit,
-  sendHeartbeats,
-  sendTimeoutNow,
-} from './replication.js';
-import type { IncomingSnapshot } from './replication.js';
-import { ConfigTracker } from './config-tracker.js';
+import { encodeConfiguration, transitionProblem } from './membership.js';
+import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
+import { requestRead } from './read-index.js';
+import type { CoreInput, ProposeResult, Ready, RequestResult, Role, SoftState, StepResult } from './ready.js';
+import { flushReplication, handleUnreachable, sendHeartbeats, sendTimeoutNow } from './replication.js';
+import { CoreState } from './state.js';
 import { stepRequest, stepResponse } from './step.js';
 import { inputProblem } from './validate.js';
-import type { ClusterConfiguration, EntryType, HardState, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
 
-/** Options of the core, in ticks and bytes. The runtime derives them from RaftConfiguration. */
-export interface CoreOptions {
-  readonly id: NodeId;
-  /** Lower bound of the randomized election timeout, ticks; also the leader's check-quorum period. */
-  readonly electionTimeoutMinTicks: number;
-  /** Upper bound (exclusive) of the randomized election timeout, ticks. */
-  readonly electionTimeoutMaxTicks: number;
-  readonly heartbeatTicks: number;
-  readonly preVote: boolean;
-  readonly checkQuorum: boolean;
-  readonly maxEntriesPerAppend: number;
-  readonly appendBytesMax: number;
-  readonly inflightCountMax: number;
-  readonly inflightBytesMax: number;
-  readonly uncommittedBytesMax: number;
-  readonly pendingReadsMax: number;
-  readonly snapshotChunkBytes: number;
-  /** Largest snapshot accepted from a leader, bytes. */
-  readonly snapshotBytesMax: number;
-  /** Most committed-entry bytes handed out to apply in one Ready (at least one entry). */
-  readonly applyBytesMax: number;
-}
-
-/** Dependencies of the core: only randomness. */
-export interface CoreDeps {
-  readonly prng: Prng;
-}
-
-/** What a core starts from: what the node persisted, and the cluster to bootstrap without a log. */
-export interface CoreStartState {
-  readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
-  readonly entries: readonly LogEntry[];
-  /** The configuration in force when neither the snapshot nor the log holds one. */
-  readonly bootstrap: ClusterConfiguration;
-}
-
-/** The outcome of a proposal. */
-export type ProposeResult =
-  | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
-  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | null }
-  | { readonly ok: false; readonly reason: 'transferring' | 'uncommitted-limit' | 'change-in-progress' | 'invalid-change'; readonly message: string };
-
-/** The outcome of a read or transfer request. */
-export type RequestResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'not-leader' | 'busy' | 'invalid'; readonly message: string };
+// The option and result types stay importable from here, where the runtime imports them.
+export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
+export type { ProposeResult, RequestResult } from './ready.js';
 
 /** A progress report on one member, for the runtime's status. */
 export interface MemberProgress {
@@ -86,92 +37,53 @@ export interface MemberProgress {
   readonly recentActive: boolean;
 }
 
+/** One Raft node's algorithm: feed it ticks and messages, take its Readies, advance them. */
 export class RaftCore {
   readonly id: NodeId;
-  /** @internal */ readonly options: CoreOptions;
-  /** @internal */ readonly prng: Prng;
-  /** @internal */ readonly log: RaftLog;
-  /** @internal */ readonly configs: ConfigTracker;
-  /** @internal */ role: Role = 'follower';
-  /** Invariant: never decreases. */
-  /** @internal */ currentTerm: Term;
-  /** @internal */ votedFor: NodeId | null;
-  /** @internal */ leaderId: NodeId | null = null;
-  /** @internal Per-peer replication state; only on a leader. */ readonly progress = new Map<NodeId, Progress>();
-  /** @internal Votes received in the current (pre-)campaign. */ readonly votes = new Map<NodeId, boolean>();
-  /** @internal */ electionElapsed = 0;
-  /** @internal */ heartbeatElapsed = 0;
-  /** @internal */ randomizedElectionTimeout = 0;
-  /** @internal The follower leadership is being handed to. */ transferee: NodeId | null = null;
-  /** @internal */ readonly reads: ReadIndexQueue;
-  /** @internal Per peer, the highest seq of a request it answered in this term as our follower. */ readonly ackedSeq = new Map<NodeId, number>();
-  /** @internal The latest snapshot, sent to followers that need it. */ latestSnapshot: Snapshot | null;
-  /** @internal A snapshot being received from the leader. */ incoming: IncomingSnapshot | null = null;
-  /** @internal Ask flushReplication to send heartbeats now (for reads). */ heartbeatNeeded = false;
-  /** @internal */ private nextSeq = 1;
-  private outbox: Outbound[] = [];
-  private readStates: ReadState[] = [];
-  private events: CoreEvent[] = [];
-  private hardStateDirty = false;
-  private pendingRestore: Snapshot | null = null;
-  private pendingCompactBefore: LogIndex | null = null;
-  private lastSoftState: SoftState;
-  /** The Ready handed out and not yet advanced; at most one. */
-  private inFlight: { readonly lastIndex: LogIndex; readonly lastTerm: Term; readonly appliedTo: LogIndex } | null = null;
+  private readonly state: CoreState;
 
   constructor(deps: CoreDeps, options: CoreOptions, start: CoreStartState) {
     this.id = options.id;
-    this.options = options;
-    this.prng = deps.prng;
-    assert(options.electionTimeoutMaxTicks > options.electionTimeoutMinTicks, 'election timeout range is not empty');
-    assert(options.heartbeatTicks > 0 && options.heartbeatTicks < options.electionTimeoutMinTicks, 'heartbeats are more frequent than elections');
-    const snapshot = start.snapshot;
-    this.log = new RaftLog(snapshot?.lastIncludedIndex ?? 0, snapshot?.lastIncludedTerm ?? 0, start.entries);
-    this.latestSnapshot = snapshot;
-    this.configs = new ConfigTracker(snapshot === null ? { index: 0, config: start.bootstrap } : { index: snapshot.lastIncludedIndex, config: snapshot.configuration }, start.entries);
-    this.currentTerm = start.hardState.currentTerm;
-    this.votedFor = start.hardState.votedFor;
-    assert(this.log.lastTerm() <= this.currentTerm, 'the log holds no term above the current term');
-    this.reads = new ReadIndexQueue(options.pendingReadsMax);
-    this.resetRandomizedElectionTimeout();
-    this.lastSoftState = this.softState();
+    this.state = new CoreState(deps, options, start);
   }
 
   // -------------------------------------------------------------------------------------------
-  // Public API
+  // Input
   // -------------------------------------------------------------------------------------------
 
   /** Advances logical time by one tick: elections on followers, heartbeats on the leader. */
   tick(): void {
-    if (this.role === 'leader') {
+    const s = this.state;
+    if (s.role === 'leader') {
       this.tickLeader();
       return;
     }
-    this.electionElapsed += 1;
-    if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
-      this.electionElapsed = 0;
-      campaign(this, this.options.preVote ? 'pre' : 'real', false);
+    s.electionElapsed += 1;
+    if (s.isPromotable() && s.electionElapsed >= s.randomizedElectionTimeout) {
+      s.electionElapsed = 0;
+      campaign(s, s.options.preVote ? 'pre' : 'real', false);
     }
   }
 
   private tickLeader(): void {
-    this.heartbeatElapsed += 1;
-    this.electionElapsed += 1;
-    if (this.electionElapsed >= this.options.electionTimeoutMinTicks) {
-      this.electionElapsed = 0;
-      if (this.options.checkQuorum && !this.quorumActive()) {
-        this.becomeFollower(this.currentTerm, null, 'check-quorum: no quorum heard from within an election timeout');
+    const s = this.state;
+    s.heartbeatElapsed += 1;
+    s.electionElapsed += 1;
+    if (s.electionElapsed >= s.options.electionTimeoutMinTicks) {
+      s.electionElapsed = 0;
+      if (s.options.checkQuorum && !s.quorumActive()) {
+        s.becomeFollower(s.currentTerm, null, 'check-quorum: no quorum heard from within an election timeout');
         return;
       }
-      for (const progress of this.progress.values()) progress.recentActive = false;
-      if (this.transferee !== null) {
-        this.events.push({ kind: 'transfer', to: this.transferee, outcome: 'aborted' });
-        this.transferee = null;
+      for (const progress of s.progress.values()) progress.recentActive = false;
+      if (s.transferee !== null) {
+        s.emit({ kind: 'transfer', to: s.transferee, outcome: 'aborted' });
+        s.transferee = null;
       }
     }
-    if (this.heartbeatElapsed >= this.options.heartbeatTicks) {
-      this.heartbeatElapsed = 0;
-      sendHeartbeats(this);
+    if (s.heartbeatElapsed >= s.options.heartbeatTicks) {
+      s.heartbeatElapsed = 0;
+      sendHeartbeats(s);
     }
   }
 
@@ -181,11 +93,11 @@ export class RaftCore {
     if (problem !== null) return { ok: false, reason: problem };
     switch (input.kind) {
       case 'request':
-        return stepRequest(this, input);
+        return stepRequest(this.state, input);
       case 'response':
-        return stepResponse(this, input);
+        return stepResponse(this.state, input);
       case 'unreachable':
-        handleUnreachable(this, input.to, input.request);
+        handleUnreachable(this.state, input.to, input.request);
         return { ok: true };
       default:
         return assertNever(input);
@@ -194,7 +106,7 @@ export class RaftCore {
 
   /** Proposes a command (or a no-op); only a leader accepts. */
   propose(command: Uint8Array): ProposeResult {
-    return this.appendProposal('command', command);
+    return this.state.appendEntry('command', command);
   }
 
   /**
@@ -203,44 +115,36 @@ export class RaftCore {
    * C_old,new is committed. One change at a time.
    */
   proposeConfiguration(next: ClusterConfiguration): ProposeResult {
-    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderHint: this.leaderId };
-    if (this.configs.hasUncommitted(this.log.commitIndex)) {
+    const s = this.state;
+    if (s.role !== 'leader') return { ok: false, reason: 'not-leader', leaderHint: s.leaderId };
+    if (s.configs.hasUncommitted(s.log.commitIndex)) {
       return { ok: false, reason: 'change-in-progress', message: 'a membership change is still being committed' };
     }
-    if (this.log.term(this.log.commitIndex) !== this.currentTerm) {
+    if (s.log.term(s.log.commitIndex) !== s.currentTerm) {
       return { ok: false, reason: 'change-in-progress', message: 'the leader has not yet committed an entry of its term' };
     }
-    const problem = transitionProblem(this.configs.current(), next);
+    const problem = transitionProblem(s.configs.current(), next);
     if (problem !== null) return { ok: false, reason: problem.includes('in progress') ? 'change-in-progress' : 'invalid-change', message: problem };
-    return this.appendProposal('config', encodeConfiguration(next));
+    return s.appendEntry('config', encodeConfiguration(next));
   }
 
   /** Registers a linearizable read (ReadIndex); its ReadState comes out in a later Ready. */
   readIndex(token: number): RequestResult {
-    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', message: 'reads are served by the leader' };
-    if (this.reads.isFull()) return { ok: false, reason: 'busy', message: `more than ${this.options.pendingReadsMax} reads pending` };
-    if (this.log.term(this.log.commitIndex) !== this.currentTerm) {
-      // Thesis §6.4 step 1: the leader must first commit an entry of its own term.
-      this.reads.addWaiting(token);
-      return { ok: true };
-    }
-    this.reads.add(token, this.log.commitIndex, this.nextSeq);
-    this.heartbeatNeeded = true;
-    this.maybeConfirmReads();
-    return { ok: true };
+    return requestRead(this.state, token);
   }
 
   /** Starts handing leadership to `to` (thesis §3.10); proposals are refused meanwhile. */
   transferLeadership(to: NodeId): RequestResult {
-    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', message: 'only the leader transfers leadership' };
-    if (to === this.id) return { ok: false, reason: 'invalid', message: 'the leader cannot transfer to itself' };
-    if (!this.configs.current().voters.includes(to)) return { ok: false, reason: 'invalid', message: `${to} is not a voter` };
-    if (this.transferee === to) return { ok: true };
-    this.transferee = to;
-    this.electionElapsed = 0;
-    this.events.push({ kind: 'transfer', to, outcome: 'started' });
-    const progress = this.progress.get(to);
-    if (progress !== undefined && progress.match === this.log.lastIndex()) sendTimeoutNow(this, to);
+    const s = this.state;
+    if (s.role !== 'leader') return { ok: false, reason: 'not-leader', message: 'only the leader transfers leadership' };
+    if (to === s.id) return { ok: false, reason: 'invalid', message: 'the leader cannot transfer to itself' };
+    if (!s.configs.current().voters.includes(to)) return { ok: false, reason: 'invalid', message: `${to} is not a voter` };
+    if (s.transferee === to) return { ok: true };
+    s.transferee = to;
+    s.electionElapsed = 0;
+    s.emit({ kind: 'transfer', to, outcome: 'started' });
+    const progress = s.progress.get(to);
+    if (progress !== undefined && progress.match === s.log.lastIndex()) sendTimeoutNow(s, to);
     return { ok: true };
   }
 
@@ -249,13 +153,14 @@ export class RaftCore {
    * compacts the log before `compactBefore`, keeping later entries for lagging followers.
    */
   compact(snapshot: Snapshot, compactBefore: LogIndex): void {
+    const s = this.state;
     const index = snapshot.lastIncludedIndex;
-    assert(index <= this.log.appliedIndex, 'a snapshot covers only applied entries');
-    if (index <= this.log.snapshotIndex()) return;
-    const from = Math.max(this.log.firstIndex(), Math.min(compactBefore, index + 1));
-    this.log.compact(index, snapshot.lastIncludedTerm, from);
-    this.latestSnapshot = snapshot;
-    this.pendingCompactBefore = from;
+    assert(index <= s.log.appliedIndex, 'a snapshot covers only applied entries');
+    if (index <= s.log.snapshotIndex()) return;
+    const from = Math.max(s.log.firstIndex(), Math.min(compactBefore, index + 1));
+    s.log.compact(index, snapshot.lastIncludedTerm, from);
+    s.latestSnapshot = snapshot;
+    s.pendingCompactBefore = from;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -264,66 +169,69 @@ export class RaftCore {
 
   /** True when takeReady would return something to do. */
   hasReady(): boolean {
-    if (this.inFlight !== null) return false;
-    flushReplication(this);
+    const s = this.state;
+    if (s.inFlight !== null) return false;
+    flushReplication(s);
     return (
-      this.outbox.length > 0 ||
-      this.hardStateDirty ||
-      this.log.hasUnstable() ||
-      this.pendingRestore !== null ||
-      this.pendingCompactBefore !== null ||
-      this.log.hasCommittedToApply() ||
-      this.readStates.length > 0 ||
-      this.events.length > 0 ||
-      !sameSoftState(this.lastSoftState, this.softState())
+      s.outbox.length > 0 ||
+      s.hardStateDirty ||
+      s.log.hasUnstable() ||
+      s.pendingRestore !== null ||
+      s.pendingCompactBefore !== null ||
+      s.log.hasCommittedToApply() ||
+      s.readStates.length > 0 ||
+      s.events.length > 0 ||
+      !sameSoftState(s.lastSoftState, s.softState())
     );
   }
 
   /** Hands out everything to do; no other Ready is handed out until `advance`. */
   takeReady(): Ready {
-    assert(this.inFlight === null, 'one Ready at a time');
-    flushReplication(this);
-    const softState = this.softState();
-    const softChanged = !sameSoftState(this.lastSoftState, softState);
-    this.lastSoftState = softState;
-    const unstable = this.log.takeUnstable();
-    const committed = this.log.takeCommitted(this.options.applyBytesMax);
+    const s = this.state;
+    assert(s.inFlight === null, 'one Ready at a time');
+    flushReplication(s);
+    const softState = s.softState();
+    const softChanged = !sameSoftState(s.lastSoftState, softState);
+    s.lastSoftState = softState;
+    const unstable = s.log.takeUnstable();
+    const committed = s.log.takeCommitted(s.options.applyBytesMax);
     const ready: Ready = {
-      hardState: this.hardStateDirty ? { currentTerm: this.currentTerm, votedFor: this.votedFor } : null,
-      snapshot: this.pendingRestore,
+      hardState: s.hardStateDirty ? { currentTerm: s.currentTerm, votedFor: s.votedFor } : null,
+      snapshot: s.pendingRestore,
       truncateFrom: unstable.truncateFrom,
       entries: unstable.entries,
-      compactBefore: this.pendingCompactBefore ?? (this.pendingRestore === null ? null : this.pendingRestore.lastIncludedIndex + 1),
+      compactBefore: s.pendingCompactBefore ?? (s.pendingRestore === null ? null : s.pendingRestore.lastIncludedIndex + 1),
       committed,
-      messages: this.outbox,
-      readStates: this.readStates,
+      messages: s.outbox,
+      readStates: s.readStates,
       softState: softChanged ? softState : null,
-      events: this.events,
+      events: s.events,
     };
     const lastEntry = unstable.entries[unstable.entries.length - 1];
-    this.inFlight = {
+    s.inFlight = {
       lastIndex: lastEntry?.index ?? 0,
       lastTerm: lastEntry?.term ?? 0,
       appliedTo: committed[committed.length - 1]?.index ?? 0,
     };
-    this.hardStateDirty = false;
-    this.pendingRestore = null;
-    this.pendingCompactBefore = null;
-    this.outbox = [];
-    this.readStates = [];
-    this.events = [];
+    s.hardStateDirty = false;
+    s.pendingRestore = null;
+    s.pendingCompactBefore = null;
+    s.outbox = [];
+    s.readStates = [];
+    s.events = [];
     return ready;
   }
 
   /** The runtime has persisted, sent and applied `ready`. */
   advance(ready: Ready): void {
-    const inFlight = this.inFlight;
+    const s = this.state;
+    const inFlight = s.inFlight;
     assert(inFlight !== null, 'advance follows takeReady');
-    this.inFlight = null;
-    if (inFlight.lastIndex > 0) this.log.stableTo(inFlight.lastIndex, inFlight.lastTerm);
-    if (inFlight.appliedTo > 0) this.log.appliedTo(inFlight.appliedTo);
+    s.inFlight = null;
+    if (inFlight.lastIndex > 0) s.log.stableTo(inFlight.lastIndex, inFlight.lastTerm);
+    if (inFlight.appliedTo > 0) s.log.appliedTo(inFlight.appliedTo);
     void ready;
-    if (this.role === 'leader') maybeCommit(this);
+    if (s.role === 'leader') maybeCommit(s);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -331,277 +239,72 @@ export class RaftCore {
   // -------------------------------------------------------------------------------------------
 
   getRole(): Role {
-    return this.role;
+    return this.state.role;
   }
 
   getTerm(): Term {
-    return this.currentTerm;
+    return this.state.currentTerm;
   }
 
   getLeaderId(): NodeId | null {
-    return this.leaderId;
+    return this.state.leaderId;
   }
 
   getConfiguration(): ClusterConfiguration {
-    return this.configs.current();
+    return this.state.configs.current();
   }
 
   /** True while a configuration entry above the commit index is in the log. */
   hasUncommittedConfiguration(): boolean {
-    return this.configs.hasUncommitted(this.log.commitIndex);
+    return this.state.configs.hasUncommitted(this.state.log.commitIndex);
   }
 
   getCommitIndex(): LogIndex {
-    return this.log.commitIndex;
+    return this.state.log.commitIndex;
   }
 
   getAppliedIndex(): LogIndex {
-    return this.log.appliedIndex;
+    return this.state.log.appliedIndex;
   }
 
   getLastIndex(): LogIndex {
-    return this.log.lastIndex();
+    return this.state.log.lastIndex();
   }
 
   getSnapshotIndex(): LogIndex {
-    return this.log.snapshotIndex();
+    return this.state.log.snapshotIndex();
   }
 
   /** Bytes of log since the latest snapshot (what the snapshot threshold is compared with). */
   getUncommittedBytes(): number {
-    return this.log.uncommittedBytes();
+    return this.state.log.uncommittedBytes();
   }
 
   /** The term of the entry at `index`, or null when it is not held. */
   termAt(index: LogIndex): Term | null {
-    return this.log.term(index);
+    return this.state.log.term(index);
   }
 
   /** Entries held in [from, to], for the simulator's checks. */
   entriesBetween(from: LogIndex, to: LogIndex): LogEntry[] {
-    const start = Math.max(from, this.log.firstIndex());
+    const log = this.state.log;
+    const start = Math.max(from, log.firstIndex());
     if (to < start) return [];
-    return this.log.slice(start, to - start + 1, Number.MAX_SAFE_INTEGER) ?? [];
+    return log.slice(start, to - start + 1, Number.MAX_SAFE_INTEGER) ?? [];
   }
 
   /** On a leader, the replication progress of every other member. */
   getProgress(): MemberProgress[] {
-    return [...this.progress.entries()].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, recentActive: p.recentActive }));
+    return [...this.state.progress.entries()].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, recentActive: p.recentActive }));
   }
 
   getTransferee(): NodeId | null {
-    return this.transferee;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Internals shared with election.ts and replication.ts
-  // -------------------------------------------------------------------------------------------
-
-  /** @internal Queues a request to a peer and returns its sequence number. */
-  send(to: NodeId, request: CoreRequest): number {
-    assert(to !== this.id, 'a node sends no request to itself');
-    const seq = this.nextSeq;
-    this.nextSeq += 1;
-    this.outbox.push({ kind: 'request', to, seq, request });
-    return seq;
-  }
-
-  /** @internal Queues the answer to an inbound request. */
-  reply(replyTo: number, response: Extract<Outbound, { kind: 'response' }>['response']): void {
-    this.outbox.push({ kind: 'response', replyTo, response });
-  }
-
-  /** @internal */
-  emit(event: CoreEvent): void {
-    this.events.push(event);
-  }
-
-  /** @internal Marks term and vote as changed, to be persisted before any message is sent. */
-  markHardStateDirty(): void {
-    this.hardStateDirty = true;
-  }
-
-  /** @internal Hands a snapshot received from the leader to the runtime. */
-  restoreFromLeader(snapshot: Snapshot): void {
-    this.log.restoreSnapshot(snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
-    this.latestSnapshot = snapshot;
-    this.pendingRestore = snapshot;
-    this.configs.restore({ index: snapshot.lastIncludedIndex, config: snapshot.configuration }, this.log.entriesAfter(snapshot.lastIncludedIndex));
-    this.onConfigurationChanged();
-  }
-
-  /** @internal True when this node may campaign: it votes in the configuration in force. */
-  isPromotable(): boolean {
-    return isVoter(this.configs.current(), this.id);
-  }
-
-  /** @internal True while a follower hears from a leader within an election timeout (thesis §4.2.3). */
-  inLease(): boolean {
-    return this.options.checkQuorum && this.leaderId !== null && this.electionElapsed < this.options.electionTimeoutMinTicks;
-  }
-
-  /** @internal */
-  quorumActive(): boolean {
-    return hasQuorum(quorumVoters(this.configs.current()), (id) => id === this.id || this.progress.get(id)?.recentActive === true);
-  }
-
-  /** @internal Confirms reads whose leadership check a quorum has acknowledged. */
-  maybeConfirmReads(): void {
-    const voters = quorumVoters(this.configs.current());
-    const confirmed = this.reads.takeConfirmed((seq) => hasQuorum(voters, (id) => id === this.id || (this.ackedSeq.get(id) ?? 0) >= seq));
-    for (const read of confirmed) this.readStates.push(read);
-  }
-
-  /** @internal Called when the leader's commit index advances. */
-  onCommitAdvanced(): void {
-    this.configs.commitTo(this.log.commitIndex);
-    if (this.role !== 'leader') return;
-    if (this.reads.hasWaiting() && this.log.term(this.log.commitIndex) === this.currentTerm) {
-      this.reads.releaseWaiting(this.log.commitIndex, this.nextSeq);
-      this.heartbeatNeeded = true;
-    }
-    const config = this.configs.current();
-    if (this.configs.hasUncommitted(this.log.commitIndex)) return;
-    if (config.oldVoters !== null) {
-      // The joint configuration is committed: move on to C_new (Raft §6).
-      this.appendProposal('config', encodeConfiguration(this.configs.leaveJointConfiguration()));
-      return;
-    }
-    if (!isVoter(config, this.id)) {
-      this.becomeFollower(this.currentTerm, null, 'removed from the configuration, which is now committed');
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Role transitions
-  // -------------------------------------------------------------------------------------------
-
-  /** @internal Raft §5.1: any higher term turns a node into a follower of that term. */
-  becomeFollower(term: Term, leaderId: NodeId | null, reason: string): void {
-    assert(term >= this.currentTerm, 'terms never decrease');
-    const from = this.role;
-    if (term > this.currentTerm) {
-      this.currentTerm = term;
-      this.votedFor = null;
-      this.hardStateDirty = true;
-    }
-    this.role = 'follower';
-    this.leaderId = leaderId;
-    this.resetRoleState();
-    if (from !== 'follower') this.events.push({ kind: 'role', from, to: 'follower', term, reason });
-  }
-
-  /** @internal */
-  becomePreCandidate(): void {
-    assert(this.role !== 'leader', 'a leader does not pre-campaign');
-    const from = this.role;
-    this.role = 'precandidate';
-    this.leaderId = null;
-    this.resetRoleState();
-    this.events.push({ kind: 'role', from, to: 'precandidate', term: this.currentTerm, reason: 'election timeout' });
-  }
-
-  /** @internal */
-  becomeCandidate(reason: string): void {
-    assert(this.role !== 'leader', 'a leader does not campaign');
-    const from = this.role;
-    this.currentTerm += 1;
-    this.votedFor = this.id;
-    this.hardStateDirty = true;
-    this.role = 'candidate';
-    this.leaderId = null;
-    this.resetRoleState();
-    this.events.push({ kind: 'role', from, to: 'candidate', term: this.currentTerm, reason });
-  }
-
-  /** @internal Raft §5.2 and §8: a new leader appends a no-op to commit entries of past terms. */
-  becomeLeader(): void {
-    assert(this.role === 'candidate', 'only a candidate becomes leader');
-    assert(this.votedFor === this.id, 'a leader voted for itself');
-    const from = this.role;
-    this.role = 'leader';
-    this.leaderId = this.id;
-    this.resetRoleState();
-    for (const id of allMembers(this.configs.current())) {
-      if (id !== this.id) this.progress.set(id, this.newProgress());
-    }
-    this.events.push({ kind: 'role', from, to: 'leader', term: this.currentTerm, reason: 'won the election' });
-    this.appendProposal('noop', new Uint8Array(0));
-  }
-
-  private resetRoleState(): void {
-    this.electionElapsed = 0;
-    this.heartbeatElapsed = 0;
-    this.resetRandomizedElectionTimeout();
-    this.progress.clear();
-    this.votes.clear();
-    this.ackedSeq.clear();
-    if (this.transferee !== null) this.events.push({ kind: 'transfer', to: this.transferee, outcome: 'aborted' });
-    this.transferee = null;
-    this.heartbeatNeeded = false;
-    for (const token of this.reads.abortAll()) this.readStates.push({ token, index: null });
-  }
-
-  private resetRandomizedElectionTimeout(): void {
-    this.randomizedElectionTimeout = this.prng.intBetween(this.options.electionTimeoutMinTicks, this.options.electionTimeoutMaxTicks);
-  }
-
-  /** @internal */
-  newProgress(): Progress {
-    return new Progress(this.log.lastIndex() + 1, this.options.inflightCountMax, this.options.inflightBytesMax);
-  }
-
-  /** @internal Keeps the leader's progress map in step with the configuration in force. */
-  onConfigurationChanged(): void {
-    const config = this.configs.current();
-    this.events.push({ kind: 'config', index: this.configs.currentIndex(), configuration: config });
-    if (this.role !== 'leader') return;
-    const members = new Set(allMembers(config));
-    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
-    for (const id of members) if (id !== this.id && !this.progress.has(id)) this.progress.set(id, this.newProgress());
-    if (this.transferee !== null && !isMember(config, this.transferee)) this.transferee = null;
-  }
-
-  private appendProposal(type: EntryType, command: Uint8Array): ProposeResult {
-    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderHint: this.leaderId };
-    if (this.transferee !== null && type !== 'noop') {
-      return { ok: false, reason: 'transferring', message: `leadership is being transferred to ${this.transferee}` };
-    }
-    if (type === 'command' && this.log.uncommittedBytes() + command.byteLength > this.options.uncommittedBytesMax) {
-      return { ok: false, reason: 'uncommitted-limit', message: `more than ${this.options.uncommittedBytesMax} bytes uncommitted` };
-    }
-    const entry: LogEntry = { term: this.currentTerm, index: this.log.lastIndex() + 1, type, command };
-    this.log.appendOwn(entry);
-    if (type === 'config') {
-      const before = this.configs.current();
-      this.configs.append([entry]);
-      if (!sameConfiguration(before, this.configs.current())) this.onConfigurationChanged();
-    }
-    // A single-voter cluster commits as soon as the entry is stable; flushReplication sends it.
-    return { ok: true, index: entry.index, term: entry.term };
-  }
-
-  private softState(): SoftState {
-    return { role: this.role, term: this.currentTerm, leaderId: this.leaderId };
+    return this.state.transferee;
   }
 
   /** Checks the invariants of the whole core; the simulator calls it after every step. */
   checkInvariants(): void {
-    this.log.checkInvariants();
-    assert(this.log.lastTerm() <= this.currentTerm, 'no log term above the current term');
-    if (this.role === 'leader') {
-      assert(this.leaderId === this.id, 'a leader knows it leads');
-      assert(this.votedFor === this.id, 'a leader voted for itself in its term');
-      const config = this.configs.current();
-      for (const list of [config.voters, config.learners, config.oldVoters ?? []]) {
-        for (const id of list) if (id !== this.id) assert(this.progress.has(id), `the leader tracks member ${id}`);
-      }
-      for (const progress of this.progress.values()) progress.checkInvariants();
-    } else {
-      assert(this.progress.size === 0, 'only a leader tracks progress');
-    }
-    if (this.role === 'candidate') assert(this.votedFor === this.id, 'a candidate voted for itself');
-    this.configs.checkInvariants(this.log.commitIndex, this.log.lastIndex());
+    this.state.checkInvariants();
   }
 }
 

@@ -1,85 +1,46 @@
 /**
  * Linearizable reads without log entries: ReadIndex (Raft thesis §6.4). The leader records its
- * commit index when a read arrives, then confirms it is still the leader by hearing from a
- * quorum in response to requests sent after the read arrived; once the state machine has
- * applied the recorded index, the read may be served.
- *
- * Requests carry increasing sequence numbers, so a read needs no per-read set of
- * acknowledgements: it is confirmed when a quorum's highest acknowledged sequence number is at
- * least the first sequence number issued after the read arrived.
+ * commit index when a read arrives, then confirms that it still leads by hearing from a quorum
+ * in answer to requests sent after the read arrived; the ReadState it then hands out may be
+ * served once the state machine has applied the recorded index. The pending reads themselves
+ * are kept by read-queue.ts.
  */
 import { assert } from './assert.js';
-import type { LogIndex } from './types.js';
+import { quorumVoters } from './membership.js';
+import { hasQuorum } from './quorum.js';
+import type { RequestResult } from './ready.js';
+import type { CoreState } from './state.js';
 
-interface PendingRead {
-  readonly token: number;
-  /** The leader's commit index when the read arrived. */
-  readonly index: LogIndex;
-  /** Responses to requests with seq >= this confirm leadership for the read. */
-  readonly seq: number;
+/** Registers the read `token` on the leader; its ReadState comes out in a later Ready. */
+export function requestRead(core: CoreState, token: number): RequestResult {
+  if (core.role !== 'leader') return { ok: false, reason: 'not-leader', message: 'reads are served by the leader' };
+  if (core.reads.isFull()) return { ok: false, reason: 'busy', message: `more than ${core.options.pendingReadsMax} reads pending` };
+  if (core.log.term(core.log.commitIndex) !== core.currentTerm) {
+    // Thesis §6.4 step 1: the leader must first commit an entry of its own term.
+    core.reads.addWaiting(token);
+    return { ok: true };
+  }
+  core.reads.add(token, core.log.commitIndex, core.nextSeq);
+  core.heartbeatNeeded = true;
+  maybeConfirmReads(core);
+  return { ok: true };
 }
 
-export class ReadIndexQueue {
-  /** Reads in arrival order; their seq never decreases. Invariant: length <= pendingMax. */
-  private readonly pending: PendingRead[] = [];
-  /** Reads that arrived before the leader committed an entry of its term (thesis §6.4 step 1). */
-  private readonly waitingForCommit: { readonly token: number }[] = [];
+/** Confirms the reads whose leadership check a quorum has acknowledged. */
+export function maybeConfirmReads(core: CoreState): void {
+  const voters = quorumVoters(core.configs.current());
+  const confirmed = core.reads.takeConfirmed((seq) => hasQuorum(voters, (id) => id === core.id || (core.ackedSeq.get(id) ?? 0) >= seq));
+  for (const read of confirmed) core.readStates.push(read);
+}
 
-  constructor(private readonly pendingMax: number) {
-    assert(pendingMax > 0, 'pending read limit is positive');
-  }
-
-  size(): number {
-    return this.pending.length + this.waitingForCommit.length;
-  }
-
-  isFull(): boolean {
-    return this.size() >= this.pendingMax;
-  }
-
-  /** Adds a read that waits until the leader has committed an entry of its own term. */
-  addWaiting(token: number): void {
-    assert(!this.isFull(), 'no read is added past the limit');
-    this.waitingForCommit.push({ token });
-  }
-
-  /** Adds a read at `index` confirmed by acknowledgements of requests with seq >= `seq`. */
-  add(token: number, index: LogIndex, seq: number): void {
-    assert(!this.isFull(), 'no read is added past the limit');
-    const last = this.pending[this.pending.length - 1];
-    assert(last === undefined || last.seq <= seq, 'read sequence numbers never decrease');
-    this.pending.push({ token, index, seq });
-  }
-
-  /** Moves the reads waiting for the leader's first commit to `index` at `seq`. */
-  releaseWaiting(index: LogIndex, seq: number): number {
-    const count = this.waitingForCommit.length;
-    for (const read of this.waitingForCommit.splice(0)) this.pending.push({ token: read.token, index, seq });
-    return count;
-  }
-
-  hasWaiting(): boolean {
-    return this.waitingForCommit.length > 0;
-  }
-
-  /** Removes and returns the reads that `confirmed(seq)` says a quorum has acknowledged. */
-  takeConfirmed(confirmed: (seq: number) => boolean): { token: number; index: LogIndex }[] {
-    // Reads are ordered by seq, so the confirmed ones form a prefix.
-    let count = 0;
-    while (count < this.pending.length) {
-      const read = this.pending[count];
-      assert(read !== undefined, 'read in range');
-      if (!confirmed(read.seq)) break;
-      count += 1;
-    }
-    return this.pending.splice(0, count).map((read) => ({ token: read.token, index: read.index }));
-  }
-
-  /** Removes every read (leadership lost); returns their tokens. */
-  abortAll(): number[] {
-    const tokens = [...this.waitingForCommit, ...this.pending].map((read) => read.token);
-    this.waitingForCommit.length = 0;
-    this.pending.length = 0;
-    return tokens;
+/**
+ * Once the leader has committed an entry of its own term, starts the leadership check of the
+ * reads that waited for it, at the commit index (thesis §6.4 step 1).
+ */
+export function releaseWaitingReads(core: CoreState): void {
+  assert(core.role === 'leader', 'only a leader holds reads');
+  if (core.reads.hasWaiting() && core.log.term(core.log.commitIndex) === core.currentTerm) {
+    core.reads.releaseWaiting(core.log.commitIndex, core.nextSeq);
+    core.heartbeatNeeded = true;
   }
 }

@@ -129,3 +129,12 @@ export interface Ready {
   readonly softState: SoftState | null;
   readonly events: readonly CoreEvent[];
 }
+
+/** The outcome of a proposal. */
+export type ProposeResult =
+  | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
+  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | null }
+  | { readonly ok: false; readonly reason: 'transferring' | 'uncommitted-limit' | 'change-in-progress' | 'invalid-change'; readonly message: string };
+
+/** The outcome of a read or transfer request. */
+export type RequestResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'not-leader' | 'busy' | 'invalid'; readonly message: string };

@@ -1,48 +1,24 @@
 /**
- * Log replication (Raft §5.3) and snapshot transfer (Raft §7): what the leader sends to each
- * follower and how it reacts to the answers, how it advances the commit index (only by
- * counting replicas of an entry of its own term, Raft §5.4.2 / Figure 8), and how a follower
- * handles AppendEntries and InstallSnapshot chunks.
+ * Log replication (Raft §5.3) and snapshot transfer (Raft §7), the leader's side: what the
+ * leader sends to each follower and how it reacts to the answers. The commit index advances in
+ * commit.ts (only by counting replicas of an entry of the leader's own term, Raft §5.4.2 /
+ * Figure 8); followers handle AppendEntries and InstallSnapshot chunks in follower.ts.
  *
  * Flow control follows etcd-io/raft: a follower in probe state gets one append at a time, one
  * in replicate state gets a pipeline bounded by its in-flight window, and one in snapshot state
  * gets snapshot chunks one at a time, resumable from the offset it reports.
  */
 import { assert } from './assert.js';
+import { maybeCommit } from './commit.js';
 import { entryBytes } from './log.js';
-import { quorumVoters } from './membership.js';
 import type { Progress } from './progress.js';
-import { committedIndex } from './quorum.js';
-import type { RaftCore } from './raft.js';
+import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
-import type {
-  AppendEntriesRequest,
-  AppendEntriesResponse,
-  ClusterConfiguration,
-  InstallSnapshotRequest,
-  InstallSnapshotResponse,
-  LogIndex,
-  NodeId,
-  Term,
-} from './types.js';
-
-/** A snapshot being received from the leader, chunk by chunk. */
-export interface IncomingSnapshot {
-  readonly index: LogIndex;
-  readonly term: Term;
-  readonly totalBytes: number;
-  readonly configuration: ClusterConfiguration;
-  /** Copies of the chunks received in order. Invariant: their sizes sum to bytesStored <= totalBytes. */
-  readonly chunks: Uint8Array[];
-  bytesStored: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Leader side
-// ---------------------------------------------------------------------------------------------
+import type { CoreState } from './state.js';
+import type { AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, LogIndex, NodeId } from './types.js';
 
 /** Sends whatever each follower is owed and may receive now. Idempotent. */
-export function flushReplication(core: RaftCore): void {
+export function flushReplication(core: CoreState): void {
   if (core.role !== 'leader') return;
   if (core.heartbeatNeeded) {
     core.heartbeatNeeded = false;
@@ -60,7 +36,7 @@ export function flushReplication(core: RaftCore): void {
 }
 
 /** Sends the next batch of entries to `id`; returns false when there was nothing to send. */
-function sendAppend(core: RaftCore, id: NodeId, progress: Progress): boolean {
+function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   const prevLogIndex = progress.next - 1;
   const prevLogTerm = core.log.term(prevLogIndex);
   const entries = core.log.slice(progress.next, core.options.maxEntriesPerAppend, core.options.appendBytesMax);
@@ -83,7 +59,7 @@ function sendAppend(core: RaftCore, id: NodeId, progress: Progress): boolean {
  * Sends an empty AppendEntries to every follower: it asserts leadership, carries the commit
  * index, confirms pending reads, and lets stalled probes and snapshot chunks be retried.
  */
-export function sendHeartbeats(core: RaftCore): void {
+export function sendHeartbeats(core: CoreState): void {
   for (const [id, progress] of core.progress) {
     if (progress.backoffRounds > 0) {
       // An unreachable follower is retried less and less often.
@@ -104,7 +80,7 @@ export function sendHeartbeats(core: RaftCore): void {
   }
 }
 
-function startSnapshot(core: RaftCore, id: NodeId, progress: Progress): void {
+function startSnapshot(core: CoreState, id: NodeId, progress: Progress): void {
   const snapshot = core.latestSnapshot;
   assert(snapshot !== null, 'a compacted log has a snapshot');
   progress.becomeSnapshot(snapshot.lastIncludedIndex);
@@ -112,7 +88,7 @@ function startSnapshot(core: RaftCore, id: NodeId, progress: Progress): void {
   maybeSendSnapshotChunk(core, id, progress);
 }
 
-function maybeSendSnapshotChunk(core: RaftCore, id: NodeId, progress: Progress): void {
+function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress): void {
   if (progress.snapshotChunkSent) return;
   const snapshot = core.latestSnapshot;
   assert(snapshot !== null, 'a follower in snapshot state has a snapshot to receive');
@@ -140,30 +116,18 @@ function maybeSendSnapshotChunk(core: RaftCore, id: NodeId, progress: Progress):
 }
 
 /** Tells `to` to campaign at once (thesis §3.10). */
-export function sendTimeoutNow(core: RaftCore, to: NodeId): void {
+export function sendTimeoutNow(core: CoreState, to: NodeId): void {
   core.send(to, { type: 'TimeoutNowRequest', term: core.currentTerm, leaderId: core.id });
   core.emit({ kind: 'transfer', to, outcome: 'timeout-now-sent' });
 }
 
-/** Advances the commit index to what a quorum holds, if that entry is of the current term. */
-export function maybeCommit(core: RaftCore): void {
-  if (core.role !== 'leader') return;
-  const index = committedIndex(quorumVoters(core.configs.current()), (id) =>
-    id === core.id ? core.log.stableIndex : (core.progress.get(id)?.match ?? 0),
-  );
-  // Raft §5.4.2: only entries of the current term are committed by counting replicas.
-  if (index > core.log.commitIndex && core.log.term(index) === core.currentTerm) {
-    core.log.commitTo(index);
-    core.onCommitAdvanced();
-  }
-}
-
-export function handleAppendResponse(core: RaftCore, from: NodeId, seq: number, request: AppendEntriesRequest, response: AppendEntriesResponse): void {
+/** Records a follower's answer to an append: advance its match (and maybe the commit index) or back up its next index. */
+export function handleAppendResponse(core: CoreState, from: NodeId, seq: number, request: AppendEntriesRequest, response: AppendEntriesResponse): void {
   const progress = core.progress.get(from);
   if (progress === undefined || response.term !== core.currentTerm) return;
   progress.heardFrom();
   core.ackedSeq.set(from, Math.max(core.ackedSeq.get(from) ?? 0, seq));
-  core.maybeConfirmReads();
+  maybeConfirmReads(core);
   if (response.success) {
     const match = request.prevLogIndex + request.entries.length;
     if (progress.maybeUpdate(match)) {
@@ -181,7 +145,7 @@ export function handleAppendResponse(core: RaftCore, from: NodeId, seq: number, 
 }
 
 /** Where to probe next after a rejection, from the follower's conflict hint (Raft §5.3). */
-function nextFromHint(core: RaftCore, request: AppendEntriesRequest, response: AppendEntriesResponse): LogIndex {
+function nextFromHint(core: CoreState, request: AppendEntriesRequest, response: AppendEntriesResponse): LogIndex {
   const conflictIndex = response.conflictIndex ?? request.prevLogIndex;
   if (response.conflictTerm === null) return Math.max(1, conflictIndex);
   // Skip the follower's whole conflicting term; if we hold that term, resume after our last
@@ -196,7 +160,8 @@ function nextFromHint(core: RaftCore, request: AppendEntriesRequest, response: A
   return Math.max(1, conflictIndex);
 }
 
-export function handleSnapshotResponse(core: RaftCore, from: NodeId, request: InstallSnapshotRequest, response: InstallSnapshotResponse): void {
+/** Records a follower's answer to a snapshot chunk: resume from its offset, or probe after the whole snapshot. */
+export function handleSnapshotResponse(core: CoreState, from: NodeId, request: InstallSnapshotRequest, response: InstallSnapshotResponse): void {
   const progress = core.progress.get(from);
   if (progress === undefined) return;
   progress.heardFrom();
@@ -213,7 +178,7 @@ export function handleSnapshotResponse(core: RaftCore, from: NodeId, request: In
 }
 
 /** A request could not be delivered or timed out: slow down and retry at the next heartbeat. */
-export function handleUnreachable(core: RaftCore, to: NodeId, request: CoreRequest): void {
+export function handleUnreachable(core: CoreState, to: NodeId, request: CoreRequest): void {
   if (core.role !== 'leader' || request.term !== core.currentTerm) return;
   const progress = core.progress.get(to);
   if (progress === undefined) return;
@@ -223,88 +188,4 @@ export function handleUnreachable(core: RaftCore, to: NodeId, request: CoreReque
   progress.failed(roundsMax, core.prng.nextFloat());
   if (request.type === 'AppendEntriesRequest' && progress.state === 'replicate') progress.becomeProbe();
   if (request.type === 'AppendEntriesRequest' && progress.state === 'probe') progress.probeSent = true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Follower side
-// ---------------------------------------------------------------------------------------------
-
-export function handleAppendEntries(core: RaftCore, replyTo: number, request: AppendEntriesRequest): void {
-  const outcome = core.log.maybeAppend(request.prevLogIndex, request.prevLogTerm, request.entries);
-  if (!outcome.ok) {
-    core.reply(replyTo, {
-      type: 'AppendEntriesResponse',
-      term: core.currentTerm,
-      success: false,
-      conflictIndex: outcome.conflictIndex,
-      conflictTerm: outcome.conflictTerm,
-      lastLogIndex: core.log.lastIndex(),
-    });
-    return;
-  }
-  const first = outcome.appended[0];
-  if (first !== undefined) {
-    const truncated = core.configs.truncateFrom(first.index);
-    const appended = core.configs.append(outcome.appended);
-    if (truncated || appended) core.onConfigurationChanged();
-  }
-  if (core.log.commitTo(Math.min(request.leaderCommit, outcome.lastNewIndex))) core.onCommitAdvanced();
-  core.reply(replyTo, { type: 'AppendEntriesResponse', term: core.currentTerm, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: core.log.lastIndex() });
-}
-
-export function handleInstallSnapshot(core: RaftCore, replyTo: number, request: InstallSnapshotRequest): void {
-  const reply = (bytesStored: number): void => core.reply(replyTo, { type: 'InstallSnapshotResponse', term: core.currentTerm, bytesStored });
-  if (request.lastIncludedIndex <= core.log.commitIndex) {
-    // We already hold everything this snapshot covers.
-    reply(request.totalBytes);
-    return;
-  }
-  if (request.totalBytes > core.options.snapshotBytesMax) {
-    core.emit({ kind: 'warning', message: `refused a snapshot of ${request.totalBytes} bytes (limit ${core.options.snapshotBytesMax})` });
-    reply(0);
-    return;
-  }
-  let incoming = core.incoming;
-  const same = incoming !== null && incoming.index === request.lastIncludedIndex && incoming.term === request.lastIncludedTerm && incoming.totalBytes === request.totalBytes;
-  if (incoming === null || !same) {
-    if (request.offset !== 0) {
-      reply(0);
-      return;
-    }
-    incoming = { index: request.lastIncludedIndex, term: request.lastIncludedTerm, totalBytes: request.totalBytes, configuration: request.configuration, chunks: [], bytesStored: 0 };
-    core.incoming = incoming;
-  }
-  if (request.offset !== incoming.bytesStored) {
-    reply(incoming.bytesStored);
-    return;
-  }
-  if (request.data.byteLength > 0) {
-    // Copied: the transport may reuse the buffer the chunk arrived in.
-    incoming.chunks.push(request.data.slice());
-    incoming.bytesStored += request.data.byteLength;
-  }
-  assert(incoming.bytesStored <= incoming.totalBytes, 'a snapshot never grows past its size');
-  if (!request.done) {
-    reply(incoming.bytesStored);
-    return;
-  }
-  core.incoming = null;
-  core.restoreFromLeader({
-    lastIncludedIndex: incoming.index,
-    lastIncludedTerm: incoming.term,
-    configuration: incoming.configuration,
-    data: concat(incoming.chunks, incoming.totalBytes),
-  });
-  reply(incoming.totalBytes);
-}
-
-function concat(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
-  const data = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    data.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  assert(offset === totalBytes, 'the chunks fill the snapshot exactly');
-  return data;
 }

@@ -1,17 +1,18 @@
 /**
- * Dispatch of the core's inputs to their handlers (election.ts, replication.ts), with the
- * checks every input shares: Raft §5.1's term rule (a higher term turns the node into a
+ * Dispatch of the core's inputs to their handlers (election.ts, replication.ts, follower.ts),
+ * with the checks every input shares: Raft §5.1's term rule (a higher term turns the node into a
  * follower, an older term is answered with ours), and the refusal of a second leader of a term.
  */
 import { assertNever } from './assert.js';
 import { campaign, handlePreVoteRequest, handlePreVoteResponse, handleVoteRequest, handleVoteResponse } from './election.js';
-import type { RaftCore } from './raft.js';
+import { handleAppendEntries, handleInstallSnapshot } from './follower.js';
 import type { CoreInput, CoreRequest, InboundRequest, StepResult } from './ready.js';
-import { handleAppendEntries, handleAppendResponse, handleInstallSnapshot, handleSnapshotResponse } from './replication.js';
+import { handleAppendResponse, handleSnapshotResponse } from './replication.js';
+import type { CoreState } from './state.js';
 import type { NodeId } from './types.js';
 
 /** Dispatches an inbound request to its handler. */
-export function stepRequest(core: RaftCore, input: InboundRequest): StepResult {
+export function stepRequest(core: CoreState, input: InboundRequest): StepResult {
   const request = input.request;
   switch (request.type) {
     case 'PreVoteRequest':
@@ -30,7 +31,7 @@ export function stepRequest(core: RaftCore, input: InboundRequest): StepResult {
 }
 
 /** Requests that only a leader sends: the term check of Raft §5.1, then the handler. */
-function stepLeaderRequest(core: RaftCore, input: InboundRequest, request: Extract<CoreRequest, { leaderId: NodeId }>): StepResult {
+function stepLeaderRequest(core: CoreState, input: InboundRequest, request: Extract<CoreRequest, { leaderId: NodeId }>): StepResult {
   if (request.leaderId !== input.from) return { ok: false, reason: `${request.type} from ${input.from} claims leader ${request.leaderId}` };
   if (request.term > core.currentTerm) {
     core.becomeFollower(request.term, request.leaderId, `${request.type} from ${request.leaderId} with a higher term`);
@@ -65,7 +66,7 @@ function stepLeaderRequest(core: RaftCore, input: InboundRequest, request: Extra
 }
 
 /** Answers a request of an older term with our term, so its sender steps down. */
-function rejectStale(core: RaftCore, replyTo: number, request: Extract<CoreRequest, { leaderId: NodeId }>): void {
+function rejectStale(core: CoreState, replyTo: number, request: Extract<CoreRequest, { leaderId: NodeId }>): void {
   switch (request.type) {
     case 'AppendEntriesRequest':
       core.reply(replyTo, { type: 'AppendEntriesResponse', term: core.currentTerm, success: false, conflictIndex: null, conflictTerm: null, lastLogIndex: core.log.lastIndex() });
@@ -82,7 +83,7 @@ function rejectStale(core: RaftCore, replyTo: number, request: Extract<CoreReque
 }
 
 /** Dispatches a response to the handler of its request; a higher term turns the node into a follower. */
-export function stepResponse(core: RaftCore, input: Extract<CoreInput, { kind: 'response' }>): StepResult {
+export function stepResponse(core: CoreState, input: Extract<CoreInput, { kind: 'response' }>): StepResult {
   switch (input.response.type) {
     case 'PreVoteResponse':
       if (input.request.type === 'PreVoteRequest') handlePreVoteResponse(core, input.from, input.request, input.response);

@@ -1,16 +1,27 @@
 /**
- * The administration resources of the local endpoint: /members, /members/{id},
- * /members/{id}/key, /leader/transfer and /snapshot. Membership and leadership requests go to
- * the leader; a snapshot is taken by the node that receives the request. A PSK may be given
- * (POST /members with "psk", PUT /members/{id}/key) but is never returned or logged.
+ * The administration resources of the local endpoint. Every change is a command signed with
+ * the fleet's admin key (agent/trust/admin-command.ts), sent as the request payload; the
+ * resource checks that the command is the one its path names, then the leader (or, for a
+ * snapshot, this node) verifies the signature, cluster, expiry and nonce before acting:
+ *
+ *   GET    /members              the members (status access)
+ *   POST   /members              add-member
+ *   DELETE /members/{id}         remove-member of {id}
+ *   PUT    /members/{id}/key     rekey-member of {id}
+ *   POST   /leader/transfer      transfer-leadership
+ *   POST   /snapshot             snapshot (naming this node)
+ *   POST   /admin                any of them (and set-admin-key)
+ *
+ * An unsigned, forged, foreign, expired or replayed command is answered 4.03 with the reason.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
-import { isValidNodeId } from '../core/membership.js';
-import { isHexKey } from '../membership/keystore.js';
+import { ForbiddenError, SerializationError } from '../errors.js';
+import { decodeSignedAdmin, type AdminBody } from '../trust/admin-command.js';
 import type { RaftNodeImpl } from '../runtime/node.js';
-import { errorResponse, jsonBody, jsonResponse, responseForError } from './responses.js';
+import { restricted, type EndpointAccess } from './access.js';
+import { errorResponse, jsonResponse, responseForError } from './responses.js';
 
 async function guarded(run: () => Promise<CoapResponse>): Promise<CoapResponse> {
   try {
@@ -20,56 +31,47 @@ async function guarded(run: () => Promise<CoapResponse>): Promise<CoapResponse> 
   }
 }
 
-/** The resources, as (path, methods) pairs. */
-export function adminResources(node: RaftNodeImpl, timeoutMs: number): [string, CoapResourceMethods][] {
-  const members = (): CoapResponse => {
-    const status = node.getStatus();
-    return jsonResponse(CoapResponseCode.Content, { leaderId: status.leaderId, members: status.members });
+/** The body of the signed command in `request`; ForbiddenError when it is not one. */
+function commandOf(request: CoapRequest): AdminBody {
+  try {
+    return decodeSignedAdmin(request.payload).body;
+  } catch (error) {
+    if (error instanceof SerializationError) throw new ForbiddenError(`admin requests carry a command signed with the admin key (coraft ... --admin-key FILE): ${error.message}`);
+    throw error;
+  }
+}
+
+/** The resources, as (path, methods) pairs, each method restricted to the identities that may use it. */
+export function adminResources(node: RaftNodeImpl, timeoutMs: number, access: EndpointAccess): [string, CoapResourceMethods][] {
+  const run = async (request: CoapRequest, body: AdminBody): Promise<CoapResponse> => {
+    if (body.op === 'snapshot') return jsonResponse(CoapResponseCode.Changed, { nodeId: node.getNodeId(), snapshotIndex: await node.snapshotSigned(request.payload) });
+    const result = await node.adminAnywhere(request.payload, timeoutMs);
+    const code = body.op === 'add-member' ? CoapResponseCode.Created : body.op === 'remove-member' ? CoapResponseCode.Deleted : CoapResponseCode.Changed;
+    return jsonResponse(code, { op: body.op, ...('id' in body ? { id: body.id } : {}), leaderId: result.leader });
   };
-  const addMember = (request: CoapRequest): Promise<CoapResponse> =>
+  /** A handler for the command `op` (and, for /members/{id}, the id of the path). */
+  const expecting = (op: AdminBody['op'] | null, idAt: number | null = null) => (request: CoapRequest): Promise<CoapResponse> =>
     guarded(async () => {
-      const body = jsonBody(request);
-      const id = body?.id;
-      const address = body?.address;
-      const learner = body?.learner ?? false;
-      const psk = body?.psk ?? null;
-      if (!isValidNodeId(id) || typeof address !== 'string' || typeof learner !== 'boolean' || (psk !== null && !isHexKey(psk))) {
-        return errorResponse(CoapResponseCode.BadRequest, 'expected JSON {"id": NODE_ID, "address": "host:port", "learner"?: boolean, "psk"?: HEX_KEY}');
-      }
-      const result = await node.adminAnywhere({ op: 'add-member', id, address, learner, psk }, timeoutMs);
-      return jsonResponse(CoapResponseCode.Created, { id, address, learner, leaderId: result.leader });
+      const body = commandOf(request);
+      if (op !== null && body.op !== op) return errorResponse(CoapResponseCode.BadRequest, `this resource takes a signed ${op} command, not ${body.op}`);
+      const id = idAt === null ? null : request.path[idAt];
+      if (id !== null && (!('id' in body) || body.id !== id)) return errorResponse(CoapResponseCode.BadRequest, `the signed command names ${'id' in body ? body.id : 'no member'}, the path ${String(id)}`);
+      return run(request, body);
     });
-  const removeMember = (request: CoapRequest): Promise<CoapResponse> =>
-    guarded(async () => {
-      const id = request.path[1];
-      if (request.path.length !== 2 || !isValidNodeId(id)) return errorResponse(CoapResponseCode.BadRequest, 'use DELETE /members/{id}');
-      const result = await node.adminAnywhere({ op: 'remove-member', id }, timeoutMs);
-      return jsonResponse(CoapResponseCode.Deleted, { id, leaderId: result.leader });
-    });
-  const rekeyMember = (request: CoapRequest): Promise<CoapResponse> =>
-    guarded(async () => {
-      const id = request.path[1];
-      const psk = jsonBody(request)?.psk;
-      if (request.path.length !== 3 || request.path[2] !== 'key' || !isValidNodeId(id) || !isHexKey(psk)) {
-        return errorResponse(CoapResponseCode.BadRequest, 'use PUT /members/{id}/key with JSON {"psk": HEX_KEY}');
-      }
-      const result = await node.adminAnywhere({ op: 'rekey-member', id, psk }, timeoutMs);
-      return jsonResponse(CoapResponseCode.Changed, { id, leaderId: result.leader });
-    });
-  const transfer = (request: CoapRequest): Promise<CoapResponse> =>
-    guarded(async () => {
-      const body = jsonBody(request);
-      const to = body?.to ?? null;
-      if (body === null || (to !== null && !isValidNodeId(to))) return errorResponse(CoapResponseCode.BadRequest, 'expected JSON {"to"?: NODE_ID}');
-      const result = await node.adminAnywhere({ op: 'transfer-leadership', to }, timeoutMs);
-      return jsonResponse(CoapResponseCode.Changed, { leaderId: result.leader });
-    });
-  const snapshot = (): Promise<CoapResponse> =>
-    guarded(async () => jsonResponse(CoapResponseCode.Changed, { nodeId: node.getNodeId(), snapshotIndex: await node.snapshotNow() }));
+  const members = (): Promise<CoapResponse> => {
+    const status = node.getStatus();
+    return Promise.resolve(jsonResponse(CoapResponseCode.Content, { leaderId: status.leaderId, members: status.members }));
+  };
+  const memberPath = (request: CoapRequest, method: 'DELETE' | 'PUT'): Promise<CoapResponse> => {
+    const shapeOk = method === 'DELETE' ? request.path.length === 2 : request.path.length === 3 && request.path[2] === 'key';
+    if (!shapeOk) return Promise.resolve(errorResponse(CoapResponseCode.BadRequest, 'use DELETE /members/{id} or PUT /members/{id}/key'));
+    return expecting(method === 'DELETE' ? 'remove-member' : 'rekey-member', 1)(request);
+  };
   return [
-    ['/members', { GET: () => Promise.resolve(members()), POST: addMember }],
-    ['/members/*', { DELETE: removeMember, PUT: rekeyMember }],
-    ['/leader/transfer', { POST: transfer }],
-    ['/snapshot', { POST: snapshot }],
+    ['/members', { ...restricted({ GET: members }, 'status', access), ...restricted({ POST: expecting('add-member') }, 'admin', access) }],
+    ['/members/*', restricted({ DELETE: (r) => memberPath(r, 'DELETE'), PUT: (r) => memberPath(r, 'PUT') }, 'admin', access)],
+    ['/leader/transfer', restricted({ POST: expecting('transfer-leadership') }, 'admin', access)],
+    ['/snapshot', restricted({ POST: expecting('snapshot') }, 'admin', access)],
+    ['/admin', restricted({ POST: expecting(null) }, 'admin', access)],
   ];
 }

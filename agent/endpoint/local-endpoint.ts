@@ -1,7 +1,9 @@
 /**
- * The local endpoint: CoAP on loopback (coaps with an admin PSK when configured) through which
- * local applications and the CLI use the node. Any node accepts every request; writes, reads
- * and administration go to the leader over the peer transport.
+ * The local endpoint: CoAP on loopback (coaps with endpoint keys when configured: a key-value
+ * identity and an admin identity, agent/endpoint/access.ts) through which local applications
+ * and the CLI use the node. Any node accepts every request; writes, reads and administration
+ * go to the leader over the peer transport. Administration requests carry a command signed
+ * with the admin key (agent/trust/admin-command.ts).
  *
  *   GET  /status                      the node's view of the cluster (Observe)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
@@ -9,13 +11,14 @@
  *                                     If-None-Match: create only
  *   DELETE /kv/{key}[?client=C&seq=N]
  *                                     (keys under ".coraft/" are the agent's own: 4.03)
- *   GET  /members, POST /members {"id","address","learner"?,"psk"?}, DELETE /members/{id}
- *   PUT  /members/{id}/key {"psk"}    rotate a member's key in the cluster keystore
- *   POST /leader/transfer {"to"?}     hand leadership to `to` (or the most up-to-date voter)
- *   POST /snapshot                    take a snapshot now and compact the log
+ *   GET  /members                     the members
+ *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
+ *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
+ *                                     snapshot, admin-key rotation) as the payload
  */
 import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
@@ -27,6 +30,7 @@ import { resolveLocalEndpointOptions, serverOptionsOf, type LocalEndpointOptions
 import { missingObserved, Observations } from './observe.js';
 import { CONTENT_FORMAT, errorResponse, etagRevision, jsonResponse, responseForError, responseForKvError, revisionEtag } from './responses.js';
 import { adminResources } from './admin-resources.js';
+import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -41,6 +45,8 @@ export interface LocalEndpointDeps {
   readonly node: RaftNodeImpl;
   readonly timers: Timers;
   readonly openEndpoint: () => Promise<DatagramEndpoint>;
+  /** The endpoint identities allowed each area; default: none (an open, loopback endpoint). */
+  readonly access?: EndpointAccess;
   /** Counts refusals by a limit and Observe drops (see observe.ts and CoapServerDeps). Default: none. */
   readonly metrics?: Metrics;
 }
@@ -60,13 +66,15 @@ export class LocalEndpoint {
     this.options = resolveLocalEndpointOptions(options);
     this.server = new CoapServer({ openEndpoint: deps.openEndpoint, timers: deps.timers, name: 'endpoint', ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) }, serverOptionsOf(this.options));
     this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options);
-    this.server.addResource('/status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
-    this.server.addResource('/kv/*', {
+    const access = deps.access ?? { kv: null, admin: null };
+    const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void => this.server.addResource(path, restricted(methods, area, access));
+    add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
+    add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
       DELETE: (request) => this.deleteKey(request),
     });
-    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs)) this.server.addResource(path, methods);
+    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access)) this.server.addResource(path, methods);
   }
 
   async start(): Promise<void> {

@@ -65,6 +65,8 @@ export function responseForError(error: unknown): CoapResponse {
       return errorResponse(message.includes('exceeds') ? CoapResponseCode.RequestEntityTooLarge : CoapResponseCode.ServiceUnavailable, message, 1);
     case 'RAFT_MEMBERSHIP':
       return errorResponse(CONFLICT, message);
+    case 'RAFT_FORBIDDEN':
+      return errorResponse(CoapResponseCode.Forbidden, message);
     case 'CODEC_MALFORMED':
     case 'CODEC_LIMIT':
     case 'CODEC_VERSION':
@@ -88,6 +90,8 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
     case 'KV_KEY_COUNT_LIMIT':
     case 'KV_DATA_LIMIT':
       return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
+    case 'KV_RESERVED_KEY':
+      return errorResponse(CoapResponseCode.Forbidden, text);
     case 'KV_MALFORMED':
     case 'KV_KEY_TOO_LONG':
     case 'KV_CLIENT_ID_TOO_LONG':

@@ -106,7 +106,9 @@ export type KvErrorCode =
   /** The session is unknown (expired or evicted) and the sequence is not 1; the command was not run. */
   | 'KV_SESSION_EXPIRED'
   /** A retry of a command that was applied, whose response was too large to keep. */
-  | 'KV_RESPONSE_NOT_RETAINED';
+  | 'KV_RESPONSE_NOT_RETAINED'
+  /** The key is under the agent's reserved prefix `.coraft/`; only verified admin entries change agent state. */
+  | 'KV_RESERVED_KEY';
 
 /** Every KV error code, in a fixed order. */
 export const KV_ERROR_CODES: readonly KvErrorCode[] = [
@@ -119,6 +121,7 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'KV_STALE_SEQUENCE',
   'KV_SESSION_EXPIRED',
   'KV_RESPONSE_NOT_RETAINED',
+  'KV_RESERVED_KEY',
 ];
 
 /** The result of a put: the revision it wrote and, if asked, what it replaced. */

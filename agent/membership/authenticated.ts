@@ -1,51 +1,55 @@
 /**
- * The PSK-authenticated MembershipManager (fleet issue): only gateways holding a key the
- * cluster knows may join or speak.
+ * The PSK-authenticated MembershipManager: a peer speaks only over a session authenticated
+ * with the link key this node shares with it (SECURITY.md). Every pair of members has its own
+ * key, so holding one gateway's files authenticates as that gateway and nothing else.
  *
- * - validateNewNode refuses a malformed id and an id with no key in the cluster keystore (the
- *   key is committed first: `coraft members add ID ADDRESS --psk-file F`).
- * - authenticateNode refuses a peer the transport did not authenticate (peerIdentity null), a
- *   peer claiming another's id, a peer whose key is unknown or revoked, and a peer that is not
- *   in the latest configuration the node knows (which includes a learner being added, since
- *   its configuration entry reaches the log before the leader contacts it).
- * - handleNodeRemoval revokes the removed node at once on this replica: its next handshakes
- *   are refused and its DTLS sessions are closed. The leader also commits a tombstone for its
- *   key (see the admin runtime), so the revocation is cluster state and survives restarts.
+ * - pskLookup (the DTLS and HTTPS-PSK servers) and keyForPeer / keyForAddress (the clients)
+ *   answer from the LinkKeystore: replicated wrapped keys, the cache, the bundle.
+ * - validateNewNode refuses a malformed id and an id this node shares no link key with (the key
+ *   arrives with the signed add-member command, before the configuration change).
+ * - authenticateNode refuses a peer the transport did not authenticate, a peer claiming another
+ *   id, a peer with no (or a revoked) link key, and a peer outside the latest configuration.
+ * - When credentials change (an applied admin entry, a committed removal, a restored snapshot)
+ *   the live sessions of the ids concerned are closed on every registered server and client.
  *
  * Refusals are logged (rate-limited, never with a key) and counted; they change no Raft state.
  */
-import { decodeKvCommand } from '../kv/index.js';
-import { isMember, isValidNodeId } from '../core/membership.js';
-import { SerializationError } from '../errors.js';
-import type { ClusterConfiguration, DiagnosticLogger, InboundContext, LogEntry, MembershipManager, Metrics, NodeId, NodeValidation } from '../contracts.js';
+import { isMember } from '../core/membership.js';
+import type { ClusterConfiguration, ClusterMember, DiagnosticLogger, InboundContext, MembershipManager, Metrics, NodeId, NodeValidation } from '../contracts.js';
 import { DefaultMembershipManager } from './default.js';
-import { idOfKeystoreKey, type ClusterKeystore, type KeystoreReader } from './keystore.js';
+import type { LinkKeystore, ReplicatedView } from './keystore.js';
+import type { PeerAddresses } from '../trust/peer-addresses.js';
+import type { HostResolver } from '../../transport/peer-book.js';
 
-/** Something holding authenticated sessions that can drop those of one identity (a DTLS server). */
+/** Something holding authenticated sessions that can drop those of one identity (a DTLS or HTTPS server, a DTLS client). */
 export interface SessionCloser {
   closeSessionsOf(identity: string): number;
+  /** The identities of its live sessions. */
+  sessionIdentities(): readonly string[];
 }
 
 /** What the manager needs besides its keystore. */
 export interface AuthenticatedMembershipDeps {
   readonly nodeId: NodeId;
-  readonly keystore: ClusterKeystore;
+  readonly keystore: LinkKeystore;
   readonly logger: DiagnosticLogger;
   readonly metrics: Metrics | null;
+  /** Maps a server address to a member, for the DTLS client's key choice. Default: none (keyForAddress answers null). */
+  readonly addresses?: PeerAddresses;
   /** Most refusals logged per second; the rest are only counted. Default 10; 1..10000. */
   readonly refusalLogsPerSecondMax?: number;
   /** Clock for the log rate limit, ms. Default Date.now. */
   readonly nowMs?: () => number;
 }
 
-/** Most ids remembered as revoked in this process (the tombstones in the log are the durable record). */
-const REVOKED_MAX = 4096;
+/** Most session closers registered. */
+const CLOSERS_MAX = 16;
 
 export class AuthenticatedMembershipManager implements MembershipManager {
   private readonly base = new DefaultMembershipManager();
-  private readonly revoked = new Set<NodeId>();
-  private readonly servers: SessionCloser[] = [];
+  private readonly closers: SessionCloser[] = [];
   private configuration: () => ClusterConfiguration | null = () => null;
+  private bootstrapMembers: readonly ClusterMember[] = [];
   private readonly logsPerSecondMax: number;
   private readonly nowMs: () => number;
   private logWindowStartMs = 0;
@@ -61,31 +65,58 @@ export class AuthenticatedMembershipManager implements MembershipManager {
 
   /**
    * Connects the manager to the node: `configuration` returns the latest configuration the
-   * node knows (null before it starts), `readEntry` reads a KV key from the applied state.
+   * node knows (null before it starts); `bootstrapMembers` are the configured members, whose
+   * addresses count too; `view` is the replicated trust state the keystore reads.
    */
-  attach(configuration: () => ClusterConfiguration | null, readEntry: KeystoreReader): void {
+  attach(configuration: () => ClusterConfiguration | null, bootstrapMembers: readonly ClusterMember[], view: ReplicatedView): void {
     this.configuration = configuration;
-    this.deps.keystore.attach(readEntry);
+    this.bootstrapMembers = bootstrapMembers;
+    this.deps.keystore.attach(view);
   }
 
-  /** Registers a server whose sessions are closed when a key is revoked or rotated. */
-  addSessionCloser(server: SessionCloser): void {
-    if (this.servers.length >= 16) throw new RangeError('at most 16 session closers');
-    this.servers.push(server);
+  /** The resolver the peer transport should use, so that keyForAddress can match host names; null when none. */
+  get resolver(): HostResolver | null {
+    return this.deps.addresses?.resolver ?? null;
+  }
+
+  /** The addresses (IP literal and port) at which member `id` is known. */
+  addressesOf(id: NodeId): { readonly address: string; readonly port: number }[] {
+    const config = this.configuration();
+    const members = [...(config?.members ?? []), ...this.bootstrapMembers].filter((m) => m.id === id);
+    return this.deps.addresses?.literalsOf(members) ?? [];
+  }
+
+  /** Registers something whose sessions are closed when a peer's credentials change. */
+  addSessionCloser(closer: SessionCloser): void {
+    if (this.closers.length >= CLOSERS_MAX) throw new RangeError(`at most ${CLOSERS_MAX} session closers`);
+    this.closers.push(closer);
   }
 
   /** The PSK to accept for `identity` in a handshake, or null to refuse it. */
   pskLookup(identity: string): Uint8Array | null {
-    const key = isValidNodeId(identity) && !this.revoked.has(identity) ? this.deps.keystore.keyOf(identity) : null;
-    if (key === null) this.refused('handshake', identity, null, 'unknown or revoked identity');
+    const key = this.deps.keystore.keyOf(identity);
+    if (key === null) this.refused('handshake', identity, null, 'no link key for this identity (unknown, removed, or not a peer of this node)');
     return key;
+  }
+
+  /** The PSK to present to `peer` (this node's link key with it), or null. */
+  keyForPeer(peer: NodeId): Uint8Array | null {
+    return this.deps.keystore.keyOf(peer);
+  }
+
+  /** The PSK to present to the server at `address:port`: the link key of the member there. */
+  keyForAddress(address: string, port: number): Uint8Array | null {
+    const config = this.configuration();
+    const members = config === null ? this.bootstrapMembers : [...config.members, ...this.bootstrapMembers];
+    const id = this.deps.addresses?.idAt(address, port, members) ?? null;
+    return id === null ? null : this.keyForPeer(id);
   }
 
   validateNewNode(node: NodeId, address: string): NodeValidation {
     const basic = this.base.validateNewNode(node, address);
     if (!basic.ok) return basic;
-    if (this.revoked.has(node) || this.deps.keystore.keyOf(node) === null) {
-      return { ok: false, reason: `no key for ${node} in the cluster keystore (add it with --psk-file)` };
+    if (this.deps.keystore.keyOf(node) === null) {
+      return { ok: false, reason: `this node shares no link key with ${node}: admit it with a signed add-member carrying its wrapped links (coraft provision --add prints the command)` };
     }
     return { ok: true };
   }
@@ -95,7 +126,7 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     let reason: string | null = null;
     if (identity === null) reason = 'the transport did not authenticate the peer';
     else if (identity !== claimedId) reason = `authenticated as ${identity} but claims to be ${claimedId}`;
-    else if (this.revoked.has(identity) || this.deps.keystore.keyOf(identity) === null) reason = 'its key is unknown or revoked';
+    else if (this.deps.keystore.keyOf(identity) === null) reason = 'it has no link key with this node (unknown or removed)';
     else {
       const config = this.configuration();
       if (config !== null && !isMember(config, identity)) reason = 'not a member of the cluster';
@@ -115,46 +146,34 @@ export class AuthenticatedMembershipManager implements MembershipManager {
 
   handleNodeRemoval(node: NodeId): void {
     if (node === this.deps.nodeId) return;
-    if (this.revoked.size >= REVOKED_MAX) {
-      const oldest = this.revoked.values().next();
-      if (oldest.done !== true) this.revoked.delete(oldest.value);
-    }
-    this.revoked.add(node);
     const closed = this.closeSessionsOf(node);
-    this.deps.logger.info('revoked the key of a removed member', { node: this.deps.nodeId, removed: node, sessionsClosed: closed });
+    this.deps.logger.info('closed the sessions of a removed member', { node: this.deps.nodeId, removed: node, sessionsClosed: closed });
   }
 
   /**
-   * Called after every applied entry: a write to a keystore entry (a new, rotated or revoked
-   * key) closes the sessions of that id, so the old key stops working now.
+   * The replicated credentials of `ids` changed (all of them after a snapshot, or when this
+   * node itself was rekeyed): records them in the keystore cache and closes the sessions made
+   * with keys that no longer hold.
    */
-  onApplied(entry: LogEntry): void {
-    if (entry.type !== 'command') return;
-    let key: string;
-    try {
-      key = decodeKvCommand(entry.command).key;
-    } catch (error) {
-      if (error instanceof SerializationError) return;
-      throw error;
-    }
-    const id = idOfKeystoreKey(key);
-    if (id === null) return;
-    this.deps.keystore.remember(id);
-    const entryNow = this.deps.keystore.replicated(id);
-    if (entryNow.kind === 'key') this.revoked.delete(id);
-    if (id === this.deps.nodeId) return;
-    const closed = this.closeSessionsOf(id);
-    this.deps.logger.info('keystore entry changed', { node: this.deps.nodeId, id, state: entryNow.kind === 'key' ? 'key' : 'revoked', sessionsClosed: closed });
+  onCredentialsChanged(ids: readonly NodeId[] | 'all'): void {
+    const all = ids === 'all' || ids.includes(this.deps.nodeId);
+    this.deps.keystore.remember(all ? 'all' : ids);
+    const targets = all ? this.identitiesWithoutKey() : ids;
+    let closed = 0;
+    for (const id of targets) closed += this.closeSessionsOf(id);
+    if (closed > 0 || !all) this.deps.logger.info('link credentials changed', { node: this.deps.nodeId, ids: all ? 'all' : ids.join(','), sessionsClosed: closed });
   }
 
-  /** After a snapshot was installed: records the entries of its members in the local cache. */
-  onSnapshotRestored(configuration: ClusterConfiguration): void {
-    for (const member of configuration.members) this.deps.keystore.remember(member.id);
+  /** Identities with live sessions that no longer have a key or a place in the configuration. */
+  private identitiesWithoutKey(): string[] {
+    const config = this.configuration();
+    const live = new Set(this.closers.flatMap((c) => c.sessionIdentities()));
+    return [...live].filter((id) => this.deps.keystore.keyOf(id) === null || (config !== null && !isMember(config, id)));
   }
 
   private closeSessionsOf(id: NodeId): number {
     let closed = 0;
-    for (const server of this.servers) closed += server.closeSessionsOf(id);
+    for (const closer of this.closers) closed += closer.closeSessionsOf(id);
     return closed;
   }
 

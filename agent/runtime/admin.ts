@@ -1,21 +1,24 @@
 /**
- * Cluster administration commands that any node accepts and the leader executes: add or remove
- * a member, rotate a member's key, hand leadership to another voter. They travel to the leader
- * as ClientForward requests of kind `admin`, encoded as small JSON documents parsed strictly
- * on arrival. A command carrying a PSK (`psk`, hex) is never logged; the key is committed to
- * the cluster keystore (agent/membership/keystore.ts) before the membership change it serves.
+ * Running signed administration commands (agent/trust/admin-command.ts, SECURITY.md). Any node
+ * accepts one and forwards it to the leader as a ClientForward of kind `admin`; the leader
+ * checks it before proposing anything (signature, cluster, expiry, nonce: a clear, early
+ * refusal), then:
+ *
+ * - add-member, remove-member, rekey-member and set-admin-key are proposed as admin entries;
+ *   every node verifies them again at apply (agent/trust/trusted-state-machine.ts), so a
+ *   command the leader should not have proposed changes nothing anywhere. Once the entry
+ *   applied, the leader drives the configuration change it authorizes (add, remove);
+ * - transfer-leadership and snapshot are not log entries: the node that acts verifies them,
+ *   and a bounded local cache of recent nonces refuses their replay.
+ *
+ * Nothing here trusts who forwarded the command: the signature is the authority.
  */
-import { isValidNodeId } from '../core/membership.js';
-import { isHexKey } from '../membership/keystore.js';
-import { SerializationError } from '../errors.js';
-import type { NodeId } from '../contracts.js';
-
-/** One administration command. */
-export type AdminCommand =
-  | { readonly op: 'add-member'; readonly id: NodeId; readonly address: string; readonly learner: boolean; readonly psk: string | null }
-  | { readonly op: 'remove-member'; readonly id: NodeId }
-  | { readonly op: 'rekey-member'; readonly id: NodeId; readonly psk: string }
-  | { readonly op: 'transfer-leadership'; readonly to: NodeId | null };
+import type { KeyObject } from 'node:crypto';
+import { isMember } from '../core/membership.js';
+import { ForbiddenError, MembershipError, NotLeaderError, ProposalError, SerializationError } from '../errors.js';
+import type { ClusterConfiguration, LogIndex, NodeId } from '../contracts.js';
+import { admissionProblem, decodeSignedAdmin, isLoggedOperation, type SignedAdminCommand } from '../trust/admin-command.js';
+import { decodeAdminApplyResult, encodeAdminEntry } from '../trust/trust-codec.js';
 
 /** The result of an administration command. */
 export interface AdminResult {
@@ -26,62 +29,126 @@ export interface AdminResult {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-export function encodeAdminCommand(command: AdminCommand): Uint8Array {
-  return encoder.encode(JSON.stringify(command));
-}
-
+/** Encodes an admin result (the answer a forwarded admin command returns). */
 export function encodeAdminResult(result: AdminResult): Uint8Array {
   return encoder.encode(JSON.stringify(result));
 }
 
-function parseJson(bytes: Uint8Array, what: string): unknown {
-  if (bytes.byteLength > 4096) throw new SerializationError('CODEC_LIMIT', `${what} larger than 4096 bytes`);
-  try {
-    return JSON.parse(decoder.decode(bytes));
-  } catch (error) {
-    throw new SerializationError('CODEC_MALFORMED', `${what} is not JSON`, { cause: error });
-  }
-}
-
-/** Parses an administration command; throws SerializationError naming what is wrong. */
-export function decodeAdminCommand(bytes: Uint8Array): AdminCommand {
-  const value = parseJson(bytes, 'admin command');
-  if (typeof value !== 'object' || value === null) throw new SerializationError('CODEC_MALFORMED', 'admin command is not an object');
-  const field = (name: string): unknown => Reflect.get(value, name);
-  const id = field('id');
-  switch (field('op')) {
-    case 'add-member': {
-      const address = field('address');
-      const learner = field('learner');
-      if (!isValidNodeId(id)) throw new SerializationError('CODEC_MALFORMED', 'add-member: id must be 1 to 64 printable characters');
-      if (typeof address !== 'string' || address.length > 255) throw new SerializationError('CODEC_MALFORMED', 'add-member: address must be a "host:port" string');
-      if (typeof learner !== 'boolean') throw new SerializationError('CODEC_MALFORMED', 'add-member: learner must be a boolean');
-      const psk = field('psk') ?? null;
-      if (psk !== null && !isHexKey(psk)) throw new SerializationError('CODEC_MALFORMED', 'add-member: psk must be a key of 16 to 64 bytes as hex');
-      return { op: 'add-member', id, address, learner, psk };
-    }
-    case 'rekey-member': {
-      const psk = field('psk');
-      if (!isValidNodeId(id)) throw new SerializationError('CODEC_MALFORMED', 'rekey-member: id must be 1 to 64 printable characters');
-      if (!isHexKey(psk)) throw new SerializationError('CODEC_MALFORMED', 'rekey-member: psk must be a key of 16 to 64 bytes as hex');
-      return { op: 'rekey-member', id, psk };
-    }
-    case 'remove-member':
-      if (!isValidNodeId(id)) throw new SerializationError('CODEC_MALFORMED', 'remove-member: id must be 1 to 64 printable characters');
-      return { op: 'remove-member', id };
-    case 'transfer-leadership': {
-      const to = field('to');
-      if (to !== null && !isValidNodeId(to)) throw new SerializationError('CODEC_MALFORMED', 'transfer-leadership: to must be a node id or null');
-      return { op: 'transfer-leadership', to };
-    }
-    default:
-      throw new SerializationError('CODEC_MALFORMED', 'admin command: unknown op');
-  }
-}
-
+/** Decodes an admin result; throws SerializationError. */
 export function decodeAdminResult(bytes: Uint8Array): AdminResult {
-  const value = parseJson(bytes, 'admin result');
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch (error) {
+    throw new SerializationError('CODEC_MALFORMED', 'admin result is not JSON', { cause: error });
+  }
   const leader: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'leader') : undefined;
-  if (leader !== null && !isValidNodeId(leader)) throw new SerializationError('CODEC_MALFORMED', 'admin result: leader must be a node id or null');
+  if (leader !== null && typeof leader !== 'string') throw new SerializationError('CODEC_MALFORMED', 'admin result: leader must be a node id or null');
   return { leader };
+}
+
+/** What verifying needs: the cluster and the replicated admin key and nonces. */
+export interface AdminAuthority {
+  readonly cluster: string;
+  /** The admin key in force (replicated rotation, else the genesis key); null: admin disabled. */
+  adminKey(): KeyObject | null;
+  /** True when an applied, unexpired command used `nonce`. */
+  nonceSeen(nonce: string): boolean;
+}
+
+/** What running commands needs of the node. */
+export interface AdminHost {
+  getNodeId(): NodeId;
+  getLeaderId(): NodeId | null;
+  getConfiguration(): ClusterConfiguration;
+  submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  addServer(id: NodeId, address: string, options: { learner: boolean }): Promise<boolean>;
+  removeServer(id: NodeId): Promise<boolean>;
+  transferLeadership(to: NodeId | null, timeoutMs: number): Promise<NodeId>;
+  snapshotNow(): Promise<LogIndex>;
+}
+
+/** Most nonces the local replay cache holds. */
+export const RECENT_NONCES_MAX = 1024;
+
+export class AdminRunner {
+  /** Nonces this node accepted recently (proposed, transferred, snapshotted) and their expiry. Invariant: size <= RECENT_NONCES_MAX. */
+  private readonly recent = new Map<string, number>();
+
+  constructor(
+    private readonly host: AdminHost,
+    private readonly authority: AdminAuthority | null,
+    private readonly wallClockMs: () => number = Date.now,
+  ) {}
+
+  /** Checks a command as the node that acts on it; throws ForbiddenError or SerializationError. */
+  admit(payload: Uint8Array): SignedAdminCommand {
+    if (this.authority === null) throw new ForbiddenError('admin operations are disabled on this node (no admin public key in its configuration)');
+    let command: SignedAdminCommand;
+    try {
+      command = decodeSignedAdmin(payload);
+    } catch (error) {
+      if (error instanceof SerializationError) throw new ForbiddenError(`refused admin command: ${error.message}`);
+      throw error;
+    }
+    const now = this.wallClockMs();
+    const problem = admissionProblem(command, this.authority.cluster, this.authority.adminKey(), now);
+    if (problem !== null) throw new ForbiddenError(`refused admin command: ${problem}`);
+    for (const [nonce, expires] of this.recent) if (expires <= now) this.recent.delete(nonce);
+    if (this.recent.has(command.body.nonce) || this.authority.nonceSeen(command.body.nonce)) throw new ForbiddenError('refused admin command: it was used already (replayed nonce)');
+    if (this.recent.size >= RECENT_NONCES_MAX) throw new ForbiddenError(`refused admin command: ${RECENT_NONCES_MAX} recent commands are still unexpired; retry later`);
+    return command;
+  }
+
+  /**
+   * Runs `act` as the use of the command's nonce: recorded first, so a replay racing it is
+   * refused, and forgotten again when `act` fails before anything happened (this node did not
+   * lead, or refused to propose), so the command may still be sent to the right node.
+   */
+  private async once<T>(command: SignedAdminCommand, act: () => Promise<T>): Promise<T> {
+    this.recent.set(command.body.nonce, command.body.expiresAtMs);
+    try {
+      return await act();
+    } catch (error) {
+      if (error instanceof NotLeaderError || (error instanceof ProposalError && error.code !== 'RAFT_PROPOSAL_DROPPED')) this.recent.delete(command.body.nonce);
+      throw error;
+    }
+  }
+
+  /** Runs a command on this node, which must lead (a forwarded or local admin request). */
+  async runOnLeader(payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const command = this.admit(payload);
+    const body = command.body;
+    if (body.op === 'snapshot') throw new ForbiddenError('a snapshot command runs on the node it names, not through the leader');
+    if (body.op === 'transfer-leadership') return encodeAdminResult({ leader: await this.once(command, () => this.host.transferLeadership(body.to, timeoutMs)) });
+    if (body.op === 'rekey-member' && !isMember(this.host.getConfiguration(), body.id)) throw new MembershipError(`${body.id} is not a member; add it instead`);
+    if (isLoggedOperation(body)) await this.once(command, () => this.propose(payload, timeoutMs));
+    switch (body.op) {
+      case 'add-member':
+        await this.host.addServer(body.id, body.address, { learner: body.learner });
+        break;
+      case 'remove-member':
+        await this.host.removeServer(body.id);
+        break;
+      case 'rekey-member':
+      case 'set-admin-key':
+        break;
+    }
+    return encodeAdminResult({ leader: this.host.getLeaderId() });
+  }
+
+  /** Runs a signed snapshot command on this node, which it must name. */
+  async snapshotHere(payload: Uint8Array): Promise<LogIndex> {
+    const command = this.admit(payload);
+    const body = command.body;
+    if (body.op !== 'snapshot') throw new ForbiddenError(`expected a signed snapshot command, got ${body.op}`);
+    if (body.node !== this.host.getNodeId()) throw new ForbiddenError(`the snapshot command names ${body.node}, not this node`);
+    return this.once(command, () => this.host.snapshotNow());
+  }
+
+  /** Proposes the command as an admin entry and waits for its verdict at apply. */
+  private async propose(envelope: Uint8Array, timeoutMs: number): Promise<void> {
+    const result = decodeAdminApplyResult(await this.host.submitCommand(encodeAdminEntry({ envelope, timeMs: Math.floor(this.wallClockMs()) }), timeoutMs));
+    if (!result.ok) throw new ForbiddenError(`the admin command was refused at apply: ${result.reason}`);
+  }
 }

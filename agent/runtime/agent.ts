@@ -24,6 +24,7 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import type { MembershipManager } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
+import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -95,26 +96,23 @@ export class Agent {
     const storage = await openStorage(config);
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
-    let authenticated: AuthenticatedMembershipManager | null = null;
     const observer: NodeObserver = {
       onRestart: (snapshot) => trace?.onRestart(snapshot),
       onLeader: (term) => trace?.onLeader(term),
       onApply: (entry: LogEntry) => {
         trace?.onApply(entry);
-        authenticated?.onApplied(entry);
         endpoint?.onApply(entry);
       },
-      onSnapshotRestore: (meta) => {
-        trace?.onSnapshotRestore(meta);
-        authenticated?.onSnapshotRestored(meta.configuration);
-      },
+      onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
       onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
     };
     try {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
       const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
-      const stateMachine = new KvStateMachine(config.kv, { metrics });
+      const kv = new KvStateMachine(config.kv, { metrics });
+      // The trust state rides along the KV state: signed admin entries, link keys, revocations.
+      const stateMachine = new TrustedStateMachine(kv, { cluster: config.cluster ?? '', genesisAdminKey: config.adminPublicKey });
       const node = new RaftNodeImpl(
         {
           timers,
@@ -127,22 +125,21 @@ export class Agent {
           metrics,
           membership,
           observer,
+          ...(config.cluster === null ? {} : { admin: { cluster: config.cluster, adminKey: () => stateMachine.trust.adminKey(), nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce) } }),
         },
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
       if (membership instanceof AuthenticatedMembershipManager) {
-        membership.attach(
-          () => (node.isRunning() ? node.requireCore().getConfiguration() : null),
-          (key) => stateMachine.read(key)?.value ?? null,
-        );
-        authenticated = membership;
+        membership.attach(() => (node.isRunning() ? node.requireCore().getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
+        stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
       }
       await node.start();
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
       if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
       // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
       const limits = { valueBytesMax: resolveKvOptions(config.kv).valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
-      endpoint = new LocalEndpoint({ node, timers, metrics, openEndpoint: () => factories.openEndpoint(config) }, { unsafeAckBeforeCommit, ...limits });
+      const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
+      endpoint = new LocalEndpoint({ node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access }, { unsafeAckBeforeCommit, ...limits });
       try {
         await endpoint.start();
       } catch (error) {

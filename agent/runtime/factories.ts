@@ -7,16 +7,19 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSerializer } from '../../codec/index.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { DtlsClientEndpoint, DtlsServerEndpoint } from '../../transport/dtls/index.js';
+import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../transport/dtls/index.js';
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, Metrics, RpcSerializer } from '../contracts.js';
-import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
+import type { DiagnosticLogger, MembershipManager, Metrics, NetworkClient, RpcSerializer } from '../contracts.js';
+import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
-import { ClusterKeystore } from '../membership/keystore.js';
+import { LinkKeystore } from '../membership/keystore.js';
 import { watchHandshakeFailures } from '../membership/handshake-watch.js';
+import { KeystoreCache } from '../trust/keystore-cache.js';
+import { PeerAddresses } from '../trust/peer-addresses.js';
+import { HttpNetworkServer } from '../../transport/http/index.js';
 import type { AgentFactories } from './agent.js';
 
 /** The PSK settings of a transport that needs them, or a ConfigError naming the missing field. */
@@ -25,54 +28,84 @@ function requirePsk(config: AgentConfig): NonNullable<AgentConfig['psk']> {
   return config.psk;
 }
 
-/**
- * The key a peer server accepts for an identity: the cluster keystore of the authenticated
- * membership manager (replicated keys, revocations), else the provisioned keystore file.
- */
-function keyLookup(config: AgentConfig, membership: MembershipManager | null): (identity: string) => Uint8Array | null {
-  if (membership instanceof AuthenticatedMembershipManager) return (identity) => membership.pskLookup(identity);
-  const psk = requirePsk(config);
-  return (identity) => psk.keystore.get(identity) ?? null;
+/** The membership manager that holds the link keys, required by the transports that authenticate peers. */
+function requireAuthenticated(config: AgentConfig, membership: MembershipManager | null): AuthenticatedMembershipManager {
+  if (membership instanceof AuthenticatedMembershipManager) return membership;
+  throw new ConfigError([`psk: the ${config.transport} transport needs the PSK-authenticated membership manager`]);
 }
 
-/** The membership manager: PSK-authenticated when the configuration has PSKs, else the default. */
+/** The membership manager: PSK-authenticated when the configuration has link keys, else the default. */
 export function createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager {
   // Key-checked membership needs a transport that authenticates peers (coaps, https); over
   // coap and http no peer has an identity, and the default manager is all there is.
   if (config.psk === null || config.transport === 'coap' || config.transport === 'http') return new DefaultMembershipManager();
   const cacheFile = config.storage === 'memory' ? null : join(config.dataDir, 'keystore-cache.json');
   if (cacheFile !== null) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore: new ClusterKeystore(config.psk.keystore, cacheFile), logger, metrics: null });
+  const keystore = new LinkKeystore(
+    { nodeId: config.nodeId, cluster: config.cluster ?? '', nodeSecret: config.psk.nodeSecret, bootstrap: config.psk.keystore },
+    new KeystoreCache(cacheFile, logger),
+    logger,
+  );
+  return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore, logger, metrics: null, addresses: new PeerAddresses() });
 }
 
-/** The peer transport's configuration for `config.transport`. */
-export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogger, membership: MembershipManager | null = null): PeerTransportConfig {
+/** A DTLS client's sessions as a SessionCloser: the sessions to the addresses of a member. */
+function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembershipManager): SessionCloser {
+  return {
+    closeSessionsOf: (identity) => membership.addressesOf(identity).filter((a) => client.resetSession(a.address, a.port)).length,
+    sessionIdentities: () => [],
+  };
+}
+
+/**
+ * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
+ * the DTLS server which source addresses are members', for the half-open handshakes it keeps
+ * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers); `metrics`
+ * counts the times its half-open handshake limits are hit.
+ */
+export function peerTransportConfig(
+  config: AgentConfig,
+  logger: DiagnosticLogger,
+  membership: MembershipManager | null = null,
+  memberHosts: MemberHosts | null = null,
+  metrics: Metrics | null = null,
+): PeerTransportConfig {
   const { host, port } = config.listenPeer;
   const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
   switch (config.transport) {
     case 'coaps': {
       const psk = requirePsk(config);
+      const manager = requireAuthenticated(config, membership);
       return {
         name: 'coaps',
         openServerEndpoint: async () => {
-          const server = await DtlsServerEndpoint.listen({ host, port, pskLookup: keyLookup(config, membership) }, { onInternalError });
-          if (!(membership instanceof AuthenticatedMembershipManager)) return server;
-          membership.addSessionCloser(server);
+          const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
+          const server = await DtlsServerEndpoint.listen(
+            { host, port, pskLookup: (identity) => manager.pskLookup(identity), isMemberAddress },
+            { onInternalError, ...(metrics === null ? {} : { metrics }) },
+          );
+          manager.addSessionCloser({ closeSessionsOf: (identity) => server.closeSessionsOf(identity), sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])) });
           return watchHandshakeFailures(server, config.nodeId, logger);
         },
-        openClientEndpoint: () => DtlsClientEndpoint.open({ identity: psk.identity, psk: psk.key, bindAddress: host }, { onInternalError }),
+        openClientEndpoint: async () => {
+          // Each server is a member with its own link key: the key is chosen by the server's address.
+          const client = await DtlsClientEndpoint.open({ identity: psk.identity, pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort), bindAddress: host }, { onInternalError });
+          manager.addSessionCloser(clientCloser(client, manager));
+          return client;
+        },
       };
     }
     case 'coap':
       return { name: 'coap', listenAddress: host, listenPort: port };
     case 'https': {
       const psk = requirePsk(config);
+      const manager = requireAuthenticated(config, membership);
       return {
         name: 'https',
         listenAddress: host,
         listenPort: port,
-        clientCredentials: { identity: psk.identity, keyForPeer: () => psk.key },
-        serverCredentials: { keyForIdentity: keyLookup(config, membership) },
+        clientCredentials: { identity: psk.identity, keyForPeer: (peer) => manager.keyForPeer(peer) },
+        serverCredentials: { keyForIdentity: (identity) => manager.pskLookup(identity) },
       };
     }
     case 'http':
@@ -80,18 +113,51 @@ export function peerTransportConfig(config: AgentConfig, logger: DiagnosticLogge
   }
 }
 
-/** Opens the local endpoint's socket: DTLS with the admin PSK when one is configured, else UDP. */
+/**
+ * Opens the local endpoint's socket: DTLS accepting the configured endpoint identities (kv,
+ * admin) when there are any, else plain UDP (the configuration allows that on loopback only).
+ */
 export async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint> {
   const { host, port } = config.listenEndpoint;
-  const admin = config.endpointPsk;
-  if (admin === null) return openUdpEndpoint({ address: host, port });
-  return DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => (identity === admin.identity ? admin.key : null) });
+  const identities = [config.endpointKeys.kv, config.endpointKeys.admin].flatMap((e) => (e === null ? [] : [e]));
+  if (identities.length === 0) return openUdpEndpoint({ address: host, port });
+  return DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null });
+}
+
+/** `client`, which also keeps `hosts` up to date with the members it is given. */
+export function followingMembers(client: NetworkClient, hosts: MemberHosts): NetworkClient {
+  return {
+    send: (target, request, timeoutMs) => client.send(target, request, timeoutMs),
+    setPeers: (members) => {
+      client.setPeers(members);
+      hosts.replace(members.map((m) => m.address));
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Builds the peer transport; an authenticated one resolves host names through the manager,
+ * which maps addresses to members. Its DTLS server learns the members' addresses as the
+ * membership changes (the node hands every change to the client's setPeers).
+ */
+function createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport {
+  const membership = deps.membership instanceof AuthenticatedMembershipManager ? deps.membership : null;
+  const resolver = membership?.resolver ?? null;
+  const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: error instanceof Error ? error.message : String(error) }));
+  hosts.replace(config.members.map((m) => m.address));
+  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null), {
+    serializer,
+    ...(resolver === null ? {} : { resolver }),
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+  });
+  if (membership !== null && transport.server instanceof HttpNetworkServer) membership.addSessionCloser(transport.server);
+  return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 
 export const REAL_FACTORIES: AgentFactories = {
   createSerializer: (config: AgentConfig): RpcSerializer => createSerializer(config.codec),
-  createTransport: (config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport =>
-    createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership), { serializer, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) }),
+  createTransport,
   createMembership,
   openEndpoint: openEndpointSocket,
 };

@@ -4,8 +4,9 @@
  * once per leader it learns of, so a retried write never runs twice unless the client's
  * session (client id + sequence number) makes the retry safe; reads are retried freely.
  */
-import { ElectionError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../errors.js';
+import { ElectionError, ForbiddenError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../errors.js';
 import type { ForwardKind, NetworkClient, NodeId, Timers } from '../contracts.js';
+import { clientRequestRefusal } from '../trust/forward-policy.js';
 
 /** Most leaders a request is forwarded to before it gives up. */
 const FORWARD_ATTEMPTS_MAX = 5;
@@ -43,6 +44,8 @@ export function errorFromCode(code: string, message: string, leaderHint: NodeId 
       return new MembershipError(message);
     case 'RAFT_ELECTION':
       return new ElectionError(message);
+    case 'RAFT_FORBIDDEN':
+      return new ForbiddenError(message);
     case 'CODEC_MALFORMED':
     case 'CODEC_LIMIT':
     case 'CODEC_VERSION':
@@ -103,8 +106,10 @@ export class ForwardingClient {
     }
   }
 
-  /** Runs a request on this node, which leads. */
+  /** Runs a request on this node, which leads; a write or read of a reserved key, or a disguised admin entry, is refused. */
   runLocally(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const refusal = clientRequestRefusal(kind, payload);
+    if (refusal !== null) return Promise.reject(new ForbiddenError(refusal));
     switch (kind) {
       case 'write':
         return this.host.submitCommand(payload, timeoutMs);

@@ -14,9 +14,7 @@ import type { CoreOptions, CoreStartState } from '../core/raft.js';
 import type { CoreRequest, Outbound, Ready } from '../core/ready.js';
 import { addressOf, allMembers, decodeConfiguration, isMember, quorumVoters } from '../core/membership.js';
 import { entryBytes } from '../core/log.js';
-import { MembershipError, NetworkError, NotLeaderError, ProposalError, RaftError, StoppedError, TimeoutError } from '../errors.js';
-import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
-import { commitKey, commitRevocation } from './keystore-admin.js';
+import { NetworkError, NotLeaderError, ProposalError, RaftError, StoppedError, TimeoutError } from '../errors.js';
 import type {
   AddServerOptions,
   ClientForwardRequest,
@@ -51,8 +49,8 @@ import { claimedSender } from '../contracts.js';
 import { PendingRequests } from './pending.js';
 import { errorFromCode, ForwardingClient } from './forwarding.js';
 import { MembershipDriver } from './membership-driver.js';
-import { decodeAdminCommand, decodeAdminResult, encodeAdminCommand, encodeAdminResult } from './admin.js';
-import type { AdminCommand, AdminResult } from './admin.js';
+import { AdminRunner, decodeAdminResult } from './admin.js';
+import type { AdminAuthority, AdminResult } from './admin.js';
 
 /** Callbacks for the simulator's checks and the agent's trace file; all optional. */
 export interface NodeObserver {
@@ -82,6 +80,8 @@ export interface RaftNodeDeps {
   readonly metrics: Metrics;
   readonly membership: MembershipManager;
   readonly observer?: NodeObserver;
+  /** Verifies signed admin commands (the replicated admin key and nonces); absent: every admin command is refused. */
+  readonly admin?: AdminAuthority;
 }
 
 /** Plain-data options of a RaftNode. */
@@ -140,6 +140,7 @@ export class RaftNodeImpl implements RaftNode {
   readonly pending: PendingRequests;
   private readonly forwarding: ForwardingClient;
   readonly membershipDriver: MembershipDriver;
+  private readonly admin: AdminRunner;
   /** The configuration as of the last applied entry: what a local snapshot records. */
   private appliedConfig: ClusterConfiguration;
   private appliedBytesSinceSnapshot = 0;
@@ -153,6 +154,19 @@ export class RaftNodeImpl implements RaftNode {
     this.pending = new PendingRequests(deps.timers, options.raft.pendingRequestsMax);
     this.forwarding = new ForwardingClient(this, deps.client, deps.timers);
     this.membershipDriver = new MembershipDriver(this, deps.membership, deps.timers, options.raft);
+    this.admin = new AdminRunner(
+      {
+        getNodeId: () => this.getNodeId(),
+        getLeaderId: () => this.getLeaderId(),
+        getConfiguration: () => this.requireCore().getConfiguration(),
+        submitCommand: (command, timeoutMs) => this.submitCommand(command, timeoutMs),
+        addServer: (id, address, addOptions) => this.addServer(id, address, addOptions),
+        removeServer: (id) => this.removeServer(id),
+        transferLeadership: (to, timeoutMs) => this.transferLeadership(to, timeoutMs),
+        snapshotNow: () => this.snapshotNow(),
+      },
+      deps.admin ?? null,
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -550,43 +564,19 @@ export class RaftNodeImpl implements RaftNode {
     return this.forwarding.run('read', query, timeoutMs);
   }
 
-  /** Runs an administration command on the leader, forwarding it there from a follower. */
-  async adminAnywhere(command: AdminCommand, timeoutMs: number): Promise<AdminResult> {
-    return decodeAdminResult(await this.forwarding.run('admin', encodeAdminCommand(command), timeoutMs));
+  /** Runs a signed administration command (an envelope) on the leader, forwarding it there from a follower. */
+  async adminAnywhere(envelope: Uint8Array, timeoutMs: number): Promise<AdminResult> {
+    return decodeAdminResult(await this.forwarding.run('admin', envelope, timeoutMs));
   }
 
-  /** Runs an encoded administration command on this node, which must lead. */
-  async runAdmin(payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const command = decodeAdminCommand(payload);
-    switch (command.op) {
-      case 'add-member':
-        if (command.psk !== null) {
-          this.requireKeystore();
-          await commitKey(this, command.id, command.psk, timeoutMs);
-        }
-        await this.addServer(command.id, command.address, { learner: command.learner });
-        return encodeAdminResult({ leader: this.getLeaderId() });
-      case 'remove-member':
-        await this.removeServer(command.id);
-        if (this.deps.membership instanceof AuthenticatedMembershipManager) {
-          await commitRevocation(this, command.id, timeoutMs).catch((error: unknown) => {
-            // Every replica has already revoked it in memory (handleNodeRemoval); the tombstone makes it durable.
-            this.deps.logger.warning('could not commit the tombstone of a removed member\'s key', { node: this.options.nodeId, removed: command.id, error: error instanceof Error ? error.message : String(error) });
-          });
-        }
-        return encodeAdminResult({ leader: this.getLeaderId() });
-      case 'rekey-member':
-        this.requireKeystore();
-        if (!isMember(this.requireCore().getConfiguration(), command.id)) throw new MembershipError(`${command.id} is not a member; add it with members add --psk-file`);
-        await commitKey(this, command.id, command.psk, timeoutMs);
-        return encodeAdminResult({ leader: this.getLeaderId() });
-      case 'transfer-leadership':
-        return encodeAdminResult({ leader: await this.transferLeadership(command.to, timeoutMs) });
-    }
+  /** Runs a signed administration command on this node, which must lead; ForbiddenError when it is not authorized. */
+  runAdmin(payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return this.admin.runOnLeader(payload, timeoutMs);
   }
 
-  private requireKeystore(): void {
-    if (!(this.deps.membership instanceof AuthenticatedMembershipManager)) throw new MembershipError('this cluster does not authenticate members with PSKs; a key cannot be given');
+  /** Takes a snapshot now on the authority of a signed snapshot command naming this node. */
+  snapshotSigned(envelope: Uint8Array): Promise<LogIndex> {
+    return this.admin.snapshotHere(envelope);
   }
 
   /** Answers a query from this node's state machine without any check (a stale read). */

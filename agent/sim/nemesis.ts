@@ -9,7 +9,7 @@ import type { Prng } from '../core/prng.js';
 import type { RaftCore } from '../core/raft.js';
 import type { NodeId } from '../contracts.js';
 import type { SimCluster } from './cluster.js';
-import type { FaultKind } from './run.js';
+import type { FaultKind } from './fault-kinds.js';
 import type { VirtualTimers } from './virtual-time.js';
 import { MembershipChaos } from './membership-chaos.js';
 

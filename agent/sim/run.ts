@@ -19,13 +19,13 @@ import type { NetworkFaults } from './network.js';
 import { VirtualTimers } from './virtual-time.js';
 import { Nemesis } from './nemesis.js';
 import { TraceApplyChecker } from './trace-check.js';
+import type { FaultKind } from './fault-kinds.js';
 
 /** How often the expensive whole-cluster checks run, simulated ms. */
 const FULL_CHECK_INTERVAL_MS = 250;
 
-/** The faults a run may inject. */
-export const FAULT_KINDS = ['partition', 'loss', 'reorder', 'duplicate', 'crash', 'clog', 'byzantine'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export { FAULT_KINDS } from './fault-kinds.js';
+export type { FaultKind } from './fault-kinds.js';
 
 /** Options of one run. */
 export interface SimRunOptions {
@@ -103,18 +103,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     const onFault = options.onFault;
     nemesis.onFault = (description) => onFault(timers.nowMs(), description);
   }
-  let forgedRejected = 0;
-  if (faults.has('byzantine')) {
-    cluster.network.forger = (request) => (prng.chance(0.002) ? forgeResponse(request) : null);
-    nemesis.onForge = (target, core, sender, others) => {
-      const forgery = forgeRequest(prng, target, core, sender, others);
-      if (forgery === null) return;
-      void cluster.network.inject(forgery.from, target, forgery.request).then((outcome) => {
-        if (outcome === 'accepted') cluster.checker.violations.push(`forged ${forgery.kind} request from ${forgery.from} was accepted by ${target}`);
-        if (outcome === 'rejected') forgedRejected += 1;
-      });
-    };
-  }
+  const forged = faults.has('byzantine') ? forgeMessages(cluster, nemesis, prng) : { rejected: 0 };
   nemesis.start();
 
   let lastFullCheck = 0;
@@ -126,18 +115,8 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     }
     return cluster.checker.violations.length === 0;
   };
-  let healthy = await timers.runUntil(options.durationMs, afterEach);
-
-  // Heal everything, restart every node, and require convergence within the budget.
-  nemesis.stop();
-  cluster.network.heal();
-  cluster.network.setFaults(RELIABLE_NETWORK);
-  cluster.network.forger = null;
-  for (const id of cluster.nodes.keys()) if (cluster.node(id) === null && healthy) await cluster.start(id);
-  const opsBefore = clients.counts.ok;
-  const converged = healthy && (await converge(cluster, timers, options.convergeMs ?? 20_000, afterEach, () => clients.counts.ok > opsBefore));
-  if (healthy && !converged) cluster.checker.violations.push(`the cluster did not converge within ${options.convergeMs ?? 20_000} ms after healing (liveness)`);
-  healthy = healthy && converged;
+  const healthyUntilHeal = await timers.runUntil(options.durationMs, afterEach);
+  const healthy = await healAndConverge(cluster, timers, nemesis, clients, healthyUntilHeal, options.convergeMs ?? 20_000, afterEach);
   await stopClients(clients, timers);
   cluster.checkAll();
 
@@ -153,12 +132,57 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     ops: { ...clients.counts },
     simulatedMs: timers.nowMs(),
     events: timers.firedCount,
-    forgedRejected,
+    forgedRejected: forged.rejected,
     linearizable: lin.ok,
     violations: cluster.checker.violations,
   };
   for (const node of cluster.running()) await node.stop();
   return summary;
+}
+
+/**
+ * Lets forged messages loose (Byzantine faults): the network forges a response now and then,
+ * and the nemesis injects forged requests. Each forged request must be rejected; one that is
+ * accepted is a violation. The returned counter grows with every rejection.
+ */
+function forgeMessages(cluster: SimCluster, nemesis: Nemesis, prng: SeededPrng): { rejected: number } {
+  const forged = { rejected: 0 };
+  cluster.network.forger = (request) => (prng.chance(0.002) ? forgeResponse(request) : null);
+  nemesis.onForge = (target, core, sender, others) => {
+    const forgery = forgeRequest(prng, target, core, sender, others);
+    if (forgery === null) return;
+    void cluster.network.inject(forgery.from, target, forgery.request).then((outcome) => {
+      if (outcome === 'accepted') cluster.checker.violations.push(`forged ${forgery.kind} request from ${forgery.from} was accepted by ${target}`);
+      if (outcome === 'rejected') forged.rejected += 1;
+    });
+  };
+  return forged;
+}
+
+/**
+ * Ends the faulty period: heals everything and, when the run is still `healthy`, restarts every
+ * crashed node and requires the cluster to converge within `budgetMs` (a liveness violation
+ * otherwise). Returns whether the run is still healthy.
+ */
+async function healAndConverge(
+  cluster: SimCluster,
+  timers: VirtualTimers,
+  nemesis: Nemesis,
+  clients: SimClients,
+  healthy: boolean,
+  budgetMs: number,
+  afterEach: () => boolean,
+): Promise<boolean> {
+  nemesis.stop();
+  cluster.network.heal();
+  cluster.network.setFaults(RELIABLE_NETWORK);
+  cluster.network.forger = null;
+  if (!healthy) return false;
+  for (const id of cluster.nodes.keys()) if (cluster.node(id) === null) await cluster.start(id);
+  const opsBefore = clients.counts.ok;
+  const converged = await converge(cluster, timers, budgetMs, afterEach, () => clients.counts.ok > opsBefore);
+  if (!converged) cluster.checker.violations.push(`the cluster did not converge within ${budgetMs} ms after healing (liveness)`);
+  return converged;
 }
 
 /**

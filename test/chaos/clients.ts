@@ -7,7 +7,8 @@
  * recorded as `info` (it may or may not have happened), as Jepsen and the checker expect; a read
  * that never got an answer is a `fail` (a read changes nothing).
  */
-import { EndpointClient, endpointTarget } from '../../agent/cli/endpoint-client.js';
+import { EndpointClient, endpointTarget, type EndpointTarget } from '../../agent/cli/endpoint-client.js';
+import type { DatagramEndpoint } from '../../transport/datagram.js';
 import type { SeededPrng } from '../../agent/core/prng.js';
 import type { Completion, HistoryRecorder } from './recorder.js';
 
@@ -141,11 +142,16 @@ export class ChaosClients {
   private readonly loops: Promise<void>[] = [];
   private running = false;
 
+  /**
+   * `nodes`: node id -> endpoint; `openers`: node id -> how to open a client socket there (DTLS
+   * with the node's endpoint key when it has one), default plain UDP.
+   */
   constructor(
     private readonly nodes: ReadonlyMap<string, string>,
     private readonly prng: SeededPrng,
     private readonly history: HistoryRecorder,
     options: Partial<ChaosClientOptions> = {},
+    private readonly openers: ReadonlyMap<string, () => Promise<DatagramEndpoint>> = new Map(),
   ) {
     this.options = { ...DEFAULT_CHAOS_CLIENT_OPTIONS, ...options };
     if (this.options.clients < 1 || this.options.clients > 256) throw new Error('clients: 1 to 256');
@@ -155,7 +161,12 @@ export class ChaosClients {
   start(pickNode: (prng: SeededPrng) => string): void {
     this.running = true;
     for (let i = 1; i <= this.options.clients; i += 1) {
-      const endpoints = new Map([...this.nodes].map(([id, endpoint]) => [id, new EndpointClient(endpointTarget(endpoint, this.options.attemptTimeoutMs))]));
+      const target = (id: string, endpoint: string): EndpointTarget => {
+        const plain = endpointTarget(endpoint, this.options.attemptTimeoutMs);
+        const open = this.openers.get(id);
+        return open === undefined ? plain : { ...plain, open };
+      };
+      const endpoints = new Map([...this.nodes].map(([id, endpoint]) => [id, new EndpointClient(target(id, endpoint))]));
       this.endpoints.push(endpoints);
       const client = new ChaosClient(`c${i}`, endpoints, this.prng.fork(), this.options, this.history, this.counts, pickNode);
       this.loops.push(client.loop(() => this.running));

@@ -9,7 +9,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProcesses } from '../../agent/cli/agent-processes.js';
+import { AgentProcesses, endpointKeyOpener } from '../../agent/cli/agent-processes.js';
 import { SeededPrng } from '../../agent/core/prng.js';
 import { ChaosClients } from './clients.js';
 import type { ClientCounts } from './clients.js';
@@ -152,7 +152,12 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     options.nemesis,
   );
   const endpoints = new Map(processes.agents().map((a) => [a.init.id, a.init.endpoint]));
-  const clients = new ChaosClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount });
+  // In namespaces the endpoints are beyond loopback, so they have keys: the clients use them.
+  const openers = new Map(processes.agents().flatMap((a) => {
+    const open = endpointKeyOpener(a.init);
+    return open === null ? [] : [[a.init.id, open] as const];
+  }));
+  const clients = new ChaosClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount }, openers);
   const started = Date.now();
   let live: LiveFindings;
   try {

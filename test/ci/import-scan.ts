@@ -1,8 +1,10 @@
 /**
- * Finds the npm packages that code loads at run time: the module specifiers of value imports,
- * re-exports, `import()` and `require()` calls, read with the TypeScript parser. Whole
- * `import type` / `export type` declarations are left out, since the compiler erases them
- * (with verbatimModuleSyntax, `import { type A } from 'x'` still loads 'x' and counts).
+ * Reads the module specifiers of sources with the TypeScript parser. `packageImports` finds the
+ * npm packages that code loads at run time: the specifiers of value imports, re-exports,
+ * `import()` and `require()` calls; whole `import type` / `export type` declarations are left
+ * out, since the compiler erases them (with verbatimModuleSyntax, `import { type A } from 'x'`
+ * still loads 'x' and counts). `moduleImports` finds every specifier, type-only ones included,
+ * for the import-graph checks (import-graph.ts), where a type-only circle counts too.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -24,6 +26,14 @@ export function packageOf(specifier: string): string | null {
   return builtinModules.includes(name) ? null : name;
 }
 
+/** One import of a module: its specifier as written, where it is, and whether the compiler erases it. */
+export interface ModuleImport {
+  readonly specifier: string;
+  readonly file: string;
+  readonly line: number;
+  readonly typeOnly: boolean;
+}
+
 function runtimeSpecifier(node: ts.Node): ts.Expression | undefined {
   if (ts.isImportDeclaration(node)) return node.importClause?.isTypeOnly === true ? undefined : node.moduleSpecifier;
   if (ts.isExportDeclaration(node)) return node.isTypeOnly ? undefined : node.moduleSpecifier;
@@ -38,19 +48,38 @@ function runtimeSpecifier(node: ts.Node): ts.Expression | undefined {
   return undefined;
 }
 
-/** The packages `text` (the source of `file`) loads at run time. */
-export function packageImports(file: string, text: string): PackageImport[] {
+/** The specifier of a whole `import type` / `export type` declaration, or of a type `import('x')`. */
+function typeOnlySpecifier(node: ts.Node): ts.Expression | undefined {
+  if (ts.isImportTypeNode(node)) return ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal) ? node.argument.literal : undefined;
+  if (ts.isImportDeclaration(node)) return node.importClause?.isTypeOnly === true ? node.moduleSpecifier : undefined;
+  if (ts.isExportDeclaration(node)) return node.isTypeOnly ? node.moduleSpecifier : undefined;
+  if (ts.isImportEqualsDeclaration(node) && node.isTypeOnly && ts.isExternalModuleReference(node.moduleReference)) return node.moduleReference.expression;
+  return undefined;
+}
+
+/** Every module specifier of `text` (the source of `file`), type-only ones included, in source order. */
+export function moduleImports(file: string, text: string): ModuleImport[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, file.endsWith('.ts') ? ts.ScriptKind.TS : ts.ScriptKind.JS);
-  const found: PackageImport[] = [];
+  const found: ModuleImport[] = [];
   const visit = (node: ts.Node): void => {
-    const specifier = runtimeSpecifier(node);
+    const runtime = runtimeSpecifier(node);
+    const specifier = runtime ?? typeOnlySpecifier(node);
     if (specifier !== undefined && ts.isStringLiteralLike(specifier)) {
-      const pkg = packageOf(specifier.text);
-      if (pkg !== null) found.push({ pkg, file, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
+      found.push({ specifier: specifier.text, file, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, typeOnly: runtime === undefined });
     }
     ts.forEachChild(node, visit);
   };
   visit(source);
+  return found;
+}
+
+/** The packages `text` (the source of `file`) loads at run time. */
+export function packageImports(file: string, text: string): PackageImport[] {
+  const found: PackageImport[] = [];
+  for (const i of moduleImports(file, text)) {
+    const pkg = i.typeOnly ? null : packageOf(i.specifier);
+    if (pkg !== null) found.push({ pkg, file: i.file, line: i.line });
+  }
   return found;
 }
 

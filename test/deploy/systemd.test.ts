@@ -1,5 +1,6 @@
 // Proves the install path and the unit: deploy/install.sh lays a provisioned bundle into a
-// temporary root (--destdir, --no-package: no npm) with agent.json and every key file mode 0640
+// temporary root (--destdir, --no-package: no npm) with agent.json, the link keys, node secret,
+// endpoint keys and admin public key mode 0640
 // under /etc/coraft (0750) and /var/lib/coraft 0700, whatever the umask, plus the unit and the
 // gateway's drop-in. Ownership (root:coraft for /etc/coraft and its files, coraft:coraft for the
 // state folder) is checked twice: on the real files when this host has a coraft user and the
@@ -21,7 +22,7 @@ import { provisionFleet } from '../../agent/cli/provision.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** What install.sh puts in /etc/coraft for gateway gw2. */
-const INSTALLED = ['agent.json', 'gw2.key', 'keystore.json', 'admin.key'];
+const INSTALLED = ['agent.json', 'keystore.json', 'node.secret', 'endpoint-kv.key', 'endpoint-admin.key', 'admin.pub'];
 const NOBODY = 65534;
 const NOGROUP = 65534;
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
@@ -46,7 +47,7 @@ describe('install.sh and systemd/coraft.service', function () {
     for (const file of INSTALLED) assert.equal(mode(`etc/coraft/${file}`), 0o640, file);
     assert.equal(mode('etc/coraft'), 0o750);
     assert.equal(mode('var/lib/coraft'), 0o700);
-    assert.equal(readFileSync(join(destdir, 'etc/coraft/gw2.key'), 'utf8'), readFileSync(join(dir, 'out/bundles/gw2/gw2.key'), 'utf8'));
+    assert.equal(readFileSync(join(destdir, 'etc/coraft/keystore.json'), 'utf8'), readFileSync(join(dir, 'out/bundles/gw2/keystore.json'), 'utf8'));
     assert.match(readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8'), /gateway gw2[\s\S]*MemoryMax=128M/);
     assert.match(readFileSync(join(destdir, 'usr/lib/sysusers.d/coraft.conf'), 'utf8'), /^u coraft /m);
     const coraft = spawnSync('id', ['-g', 'coraft'], { encoding: 'utf8' });
@@ -85,11 +86,11 @@ describe('install.sh and systemd/coraft.service', function () {
     const accepted = check();
     assert.equal(accepted.status, 0, `${String(accepted.stderr)}`);
     assert.match(String(accepted.stdout), /valid \(node gw2/);
-    chmodSync(join(copy, 'gw2.key'), 0o660);
+    chmodSync(join(copy, 'node.secret'), 0o660);
     const refused = check();
     assert.notEqual(refused.status, 0);
-    assert.ok(String(refused.stderr).includes(`psk.keyFile: secret file ${join(copy, 'gw2.key')} has mode 0660`), String(refused.stderr));
-    assert.ok(String(refused.stderr).includes(`Run: chmod 640 ${join(copy, 'gw2.key')}`), String(refused.stderr));
+    assert.ok(String(refused.stderr).includes(`psk.nodeSecretFile: secret file ${join(copy, 'node.secret')} has mode 0660`), String(refused.stderr));
+    assert.ok(String(refused.stderr).includes(`Run: chmod 640 ${join(copy, 'node.secret')}`), String(refused.stderr));
   });
 
   it('systemd-analyze verify accepts the installed unit without warnings', function () {

@@ -1,6 +1,6 @@
 // Proves that a peer authenticated as one node cannot speak for another, against real agent
 // processes over coaps (DTLS 1.2 PSK) and https (TLS 1.2 PSK): a NetworkClient that
-// authenticates as n2 with n2's own key sends n3 a RequestVote and an AppendEntries claiming to
+// authenticates as n2 with the n2–n3 link key sends n3 a RequestVote and an AppendEntries claiming to
 // come from n1, in a much later term (either would depose the leader if it were accepted). Both
 // must fail with NET_AUTH (CoAP 4.03 / HTTP 403), n3 must log the refusal, and no node's term
 // or leader may change; a write still commits afterwards. As a control, the same client's
@@ -59,7 +59,7 @@ describe('a peer claiming another node id than its PSK identity (agent processes
         const dir = cluster.agent('n3').init.dir;
         const keystore: unknown = JSON.parse(readFileSync(join(dir, 'keystore.json'), 'utf8'));
         const n2Key = Buffer.from(String(Reflect.get(Object(keystore), 'n2')), 'hex');
-        assert.equal(n2Key.length, 16);
+        assert.equal(n2Key.length, 64, 'the n2–n3 link key (64 printable bytes)');
         const n3Config: unknown = JSON.parse(readFileSync(cluster.agent('n3').init.config, 'utf8'));
         const n3Address = String(Reflect.get(Object(Reflect.get(Object(n3Config), 'listen')), 'peer'));
 

@@ -15,6 +15,7 @@ import type { Timers } from '../../agent/contracts.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { resolveClientOptions } from './client-options.js';
 import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.js';
+import { AlertDescription } from './constants.js';
 import { assertNever } from './errors.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { ClientHandshake } from './handshake-client.js';
@@ -40,6 +41,13 @@ interface Peer {
   // Invariant: queue and waiters are empty once the session is established.
   readonly queue: { readonly data: Uint8Array; readonly waiter: Waiter }[];
   readonly waiters: Waiter[];
+  /** How many times this peer's handshake started over (see handshakeRestartsMax). */
+  readonly restarts: number;
+}
+
+/** Whether a handshake ended on the server's plaintext "I lost this handshake" alert. */
+function serverLostHandshake(end: SessionEnd): boolean {
+  return end.reason === 'protocol' && end.error?.code === 'DTLS_ALERT' && end.error.alert === AlertDescription.unexpectedMessage;
 }
 
 /** How a failed handshake surfaces to the caller of `send`. */
@@ -175,7 +183,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   stats(): DtlsStats {
     let established = 0;
     for (const peer of this.peers.values()) if (peer.session.state === 'established') established += 1;
-    return this.counters.snapshot(established, this.peers.size - established);
+    return this.counters.snapshot({ sessions: established, handshakesInProgress: this.peers.size - established });
   }
 
   private peerFor(address: string, port: number): Peer | NetworkError {
@@ -187,15 +195,25 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       this.counters.drop('limit');
       return new NetworkError('NET_UNREACHABLE', `sessionsMax (${this.options.sessionsMax}) reached`);
     }
+    return this.startPeer(address, port, { queue: [], waiters: [], restarts: 0 });
+  }
+
+  /** Starts a handshake with `address:port` for `waiting` (a new peer, or one starting over). */
+  private startPeer(address: string, port: number, waiting: Omit<Peer, 'session'>): Peer | NetworkError {
+    const key = peerKey(address, port);
+    const psk = this.options.pskFor(address, port);
+    if (psk === null) {
+      return new NetworkError('NET_AUTH', `no pre-shared key for ${address}:${port}`);
+    }
     const records = new RecordLayer(true, this.options.session.replayWindowSize);
     const role = new ClientHandshake({
       records,
       randomBytes: this.randomBytes,
       identity: this.options.identity,
-      psk: this.options.psk,
+      psk,
       requireExtendedMasterSecret: this.options.session.requireExtendedMasterSecret,
     });
-    const peer: Peer = { session: new Session(this.host, 'client', address, port, records, role, 0), queue: [], waiters: [] };
+    const peer: Peer = { ...waiting, session: new Session(this.host, 'client', address, port, records, role, 0) };
     this.peers.set(key, peer);
     this.receiver.contain(peer.session, () => peer.session.begin(role.start()));
     if (peer.session.state === 'closed') return new NetworkError('NET_UNREACHABLE', `DTLS handshake with ${address}:${port} could not start`);
@@ -239,6 +257,11 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     if (peer === undefined || peer.session !== session) return;
     this.peers.delete(key);
     if (peer.queue.length === 0 && peer.waiters.length === 0) return;
+    if (!this.closed && serverLostHandshake(end) && peer.restarts < this.options.handshakeRestartsMax) {
+      this.counters.handshakesRestarted += 1;
+      const restarted = this.startPeer(session.address, session.port, { queue: peer.queue, waiters: peer.waiters, restarts: peer.restarts + 1 });
+      if (!(restarted instanceof NetworkError)) return;
+    }
     const error = networkErrorFor(end, session.address, session.port);
     for (const { waiter } of peer.queue.splice(0)) waiter.reject(error);
     for (const waiter of peer.waiters.splice(0)) waiter.reject(error);

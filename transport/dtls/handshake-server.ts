@@ -38,7 +38,16 @@ export interface ServerHandshakeParams {
   readonly identityHint: Uint8Array | null;
   readonly pskIdentityBytesMax: number;
   readonly requireExtendedMasterSecret: boolean;
+  /**
+   * The server random, when a handshake is rebuilt from a ClientHello it answered before (the
+   * server keeps only that while it waits for the client's second flight); default fresh
+   * bytes from `randomBytes`.
+   */
+  readonly serverRandom?: Uint8Array;
 }
+
+/** Length of the stand-in key of an unknown identity, in bytes. */
+const UNKNOWN_IDENTITY_KEY_BYTES = 32;
 
 type ServerState = 'wait-hello' | 'wait-key-exchange' | 'wait-finished' | 'done';
 
@@ -49,7 +58,7 @@ function decodeIdentity(bytes: Uint8Array): string | null {
   try {
     return utf8.decode(bytes);
   } catch {
-    // Not UTF-8: no key can be looked up for it; the caller refuses the identity.
+    // Not UTF-8: no key can be looked up for it; the caller treats it as unknown.
     return null;
   }
 }
@@ -59,15 +68,19 @@ export class ServerHandshake implements HandshakeRole {
   private state: ServerState = 'wait-hello';
   private readonly transcript = new Transcript();
   private clientRandom = new Uint8Array(0);
-  private readonly serverRandom: Uint8Array;
+  /** This side's random, sent in the ServerHello. */
+  readonly serverRandom: Uint8Array;
   private extendedMasterSecret = false;
   private nextMessageSeq = 0;
   private schedule: KeySchedule | null = null;
-  /** The PSK identity the client presented, once its ClientKeyExchange is read. */
+  /**
+   * The PSK identity the client presented, once its ClientKeyExchange is read and only if
+   * `pskLookup` knows it (an unknown one stays null and the handshake cannot complete).
+   */
   identity: string | null = null;
 
   constructor(private readonly params: ServerHandshakeParams) {
-    this.serverRandom = params.randomBytes(RANDOM_BYTES);
+    this.serverRandom = params.serverRandom ?? params.randomBytes(RANDOM_BYTES);
     assert(this.serverRandom.length === RANDOM_BYTES, 'server random is 32 bytes');
   }
 
@@ -148,12 +161,15 @@ export class ServerHandshake implements HandshakeRole {
     const identityBytes = parsePskIdentity(message.body, this.params.pskIdentityBytesMax);
     if (identityBytes === null) return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ClientKeyExchange');
     const identity = decodeIdentity(identityBytes);
-    const psk = identity === null ? null : this.params.pskLookup(identity);
-    // RFC 4279 §2: an unknown identity may be answered with unknown_psk_identity.
-    if (identity === null || psk === null || psk.length === 0) {
-      return failOutcome(AlertDescription.unknownPskIdentity, 'auth', 'unknown PSK identity');
-    }
-    this.identity = identity;
+    const found = identity === null ? null : this.params.pskLookup(identity);
+    const known = found !== null && found.length > 0;
+    // RFC 4279 §2 lets a server answer an unknown identity with unknown_psk_identity, which
+    // would tell anyone which names exist. It also lets it go on "as if the PSK identity
+    // existed but the key was incorrect": the handshake continues with a fresh random key no
+    // client holds, so it fails at the client's Finished exactly as a wrong key does (same
+    // flights, same work, same bad_record_mac alert).
+    const psk = known ? found : this.params.randomBytes(UNKNOWN_IDENTITY_KEY_BYTES);
+    this.identity = known ? identity : null;
     this.transcript.add(message);
     const sessionHash = this.extendedMasterSecret ? this.transcript.hash() : null;
     this.schedule = deriveKeySchedule(psk, this.clientRandom, this.serverRandom, sessionHash);
@@ -163,9 +179,11 @@ export class ServerHandshake implements HandshakeRole {
   }
 
   private handleFinished(message: HandshakeMessage): RoleOutcome {
-    assert(this.schedule !== null && this.identity !== null, 'keys exist before Finished');
+    assert(this.schedule !== null, 'keys exist before Finished');
     const received = parseFinished(message.body);
-    if (received === null || !finishedMatches(this.schedule.master, 'client', this.transcript.hash(), received)) {
+    // With an unknown identity the Finished cannot even be decrypted; the identity check is
+    // a second lock on the same door.
+    if (this.identity === null || received === null || !finishedMatches(this.schedule.master, 'client', this.transcript.hash(), received)) {
       return failOutcome(AlertDescription.decryptError, 'auth', 'client Finished does not verify');
     }
     this.transcript.add(message);

@@ -11,3 +11,6 @@ export { DEFAULT_SESSION_OPTIONS } from './options.js';
 export { DtlsError } from './errors.js';
 export { DROP_REASONS } from './stats.js';
 export type { DropReason, DtlsStats } from './stats.js';
+export { MemberHosts, normalizeAddress } from './member-hosts.js';
+export { EVICTION_REASONS } from './stats.js';
+export type { EvictionReason } from './stats.js';

@@ -3,7 +3,7 @@
  * that validates them (STYLE §4: report every bad field by name, with its limit).
  */
 import { ConfigError } from '../../agent/contracts.js';
-import type { Timers } from '../../agent/contracts.js';
+import type { Metrics, Timers } from '../../agent/contracts.js';
 import { REPLAY_WINDOW_SIZE_MAX, REPLAY_WINDOW_SIZE_MIN } from './replay-window.js';
 
 /** Options shared by both roles: retransmission, limits and timeouts of one session. */
@@ -47,6 +47,12 @@ export interface DtlsDeps {
   readonly randomBytes?: (count: number) => Uint8Array;
   /** Called with errors of protocol processing that were contained (bugs); default: none. */
   readonly onInternalError?: (error: unknown) => void;
+  /**
+   * Where a server counts the times its half-open handshake limits are hit (besides
+   * `stats()`): `dtls_half_open_evictions_total{limit}`, `dtls_half_open_refusals_total`,
+   * `dtls_half_open_expired_total`. Default: none.
+   */
+  readonly metrics?: Metrics;
 }
 
 /** The defaults of every session option (documented on {@link DtlsSessionOptions}). */

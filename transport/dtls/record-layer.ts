@@ -88,6 +88,11 @@ export class RecordLayer {
     this.writeSeq[0] = seq;
   }
 
+  /** The sequence number the next record written in `epoch` gets. */
+  nextWriteSeq(epoch: 0 | 1): number {
+    return this.writeSeq[epoch];
+  }
+
   /** Checks, decrypts and replay-filters one record; a drop reason when it fails. */
   open(raw: RawRecord): OpenedRecord | DropReason {
     if (raw.epoch === 0) {

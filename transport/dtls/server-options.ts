@@ -4,6 +4,9 @@
 import { Problems, resolveSessionOptions, stripUndefined } from './options.js';
 import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
 
+/** Default of {@link DtlsServerOptions.handshakesInProgressMax}. */
+export const DEFAULT_HANDSHAKES_IN_PROGRESS_MAX = 2048;
+
 /** Options of a DTLS server endpoint. */
 export interface DtlsServerOptions extends DtlsSessionOptions {
   /** Address to bind. Default '0.0.0.0'. */
@@ -18,8 +21,48 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
   readonly pskLookup: (identity: string) => Uint8Array | null;
   /** Most established sessions. Default 1024; 1..65536. */
   readonly sessionsMax?: number;
-  /** Most handshakes past the cookie exchange at once (half-open sessions). Default 128; 1..65536. */
+  /**
+   * Most handshakes past the cookie exchange at once (half-open handshakes), in total. When
+   * it is reached, a new verified ClientHello pushes out the oldest half-open handshake it
+   * may displace (see {@link DtlsServerOptions.handshakesReservedForMembers}); established
+   * sessions are never pushed out. Default 2048; 1..65536.
+   */
   readonly handshakesInProgressMax?: number;
+  /**
+   * Most half-open handshakes from one source address (all its ports). A new one from that
+   * address pushes out its oldest. Default handshakesInProgressMax / 4 rounded up (512);
+   * 1..handshakesInProgressMax.
+   */
+  readonly handshakesInProgressPerAddressMax?: number;
+  /**
+   * How many of the handshakesInProgressMax slots only members' addresses may use (see
+   * {@link DtlsServerOptions.isMemberAddress}): other addresses share the rest and push out
+   * only each other's handshakes, so a flood from them never keeps a member out. Ignored
+   * without isMemberAddress. Default handshakesInProgressMax / 4 rounded down (512);
+   * 0..handshakesInProgressMax - 1.
+   */
+  readonly handshakesReservedForMembers?: number;
+  /**
+   * Most bytes of memory the half-open handshakes may hold, in bytes. Each is charged an upper
+   * bound of what it holds (1.5 KiB and the ClientHello while the server waits for the
+   * client's second flight, 26 KiB once a session reassembles it; see HALF_OPEN_CHARGE_BYTES);
+   * a newcomer pushes out the oldest to stay within it. Default 4 MiB (4194304);
+   * 65536..1073741824.
+   */
+  readonly handshakesInProgressBytesMax?: number;
+  /**
+   * How long a half-open handshake waits for the client's second flight (ClientKeyExchange
+   * to Finished) after the server's ServerHello flight, in ms; then it is dropped. A peer
+   * that lost a flight retransmits well within it. Default 3000 (or handshakeTimeoutMs if
+   * shorter); 100..handshakeTimeoutMs.
+   */
+  readonly clientFlightTimeoutMs?: number;
+  /**
+   * Whether a source address is a member's (a configured peer host), for the share of
+   * half-open handshakes reserved to members; asked once per admitted handshake, so it may
+   * follow membership changes. Default null: no address is special and nothing is reserved.
+   */
+  readonly isMemberAddress?: ((address: string) => boolean) | null;
   /** Period of the cookie secret, in ms; a cookie stays valid one to two periods. Default 60000; 1000..3600000. */
   readonly cookieSecretRotationMs?: number;
   /**
@@ -43,6 +86,12 @@ export interface ResolvedServerOptions {
   readonly pskLookup: (identity: string) => Uint8Array | null;
   readonly sessionsMax: number;
   readonly handshakesInProgressMax: number;
+  readonly handshakesInProgressPerAddressMax: number;
+  /** 0 when isMemberAddress is null. */
+  readonly handshakesReservedForMembers: number;
+  readonly handshakesInProgressBytesMax: number;
+  readonly clientFlightTimeoutMs: number;
+  readonly isMemberAddress: ((address: string) => boolean) | null;
   readonly cookieSecretRotationMs: number;
   readonly pskIdentityHint: Uint8Array | null;
   readonly unknownSessionAlertsPerSecondMax: number;
@@ -56,17 +105,29 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     host: '0.0.0.0',
     port: 5684,
     sessionsMax: 1024,
-    handshakesInProgressMax: 128,
+    handshakesInProgressMax: DEFAULT_HANDSHAKES_IN_PROGRESS_MAX,
+    handshakesInProgressBytesMax: 4 * 1024 * 1024,
+    // The default never exceeds a shorter handshakeTimeoutMs.
+    clientFlightTimeoutMs: Math.min(3000, session.handshakeTimeoutMs),
+    isMemberAddress: null,
     cookieSecretRotationMs: 60_000,
     pskIdentityHint: null,
     unknownSessionAlertsPerSecondMax: 100,
     ...stripUndefined(options),
   };
+  // A quarter of the total each by default, so that a smaller total keeps them consistent.
+  const perAddress = options.handshakesInProgressPerAddressMax ?? Math.ceil(o.handshakesInProgressMax / 4);
+  const reserved = options.handshakesReservedForMembers ?? Math.floor(o.handshakesInProgressMax / 4);
   problems.check(typeof o.pskLookup === 'function', 'pskLookup must be a function');
   problems.check(typeof o.host === 'string' && o.host.length > 0, 'host must be a non-empty address');
   problems.int('port', o.port, 0, 65_535);
   problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
   problems.int('handshakesInProgressMax', o.handshakesInProgressMax, 1, 65_536);
+  problems.int('handshakesInProgressPerAddressMax', perAddress, 1, o.handshakesInProgressMax);
+  problems.int('handshakesReservedForMembers', reserved, 0, o.handshakesInProgressMax - 1);
+  problems.int('handshakesInProgressBytesMax', o.handshakesInProgressBytesMax, 65_536, 1_073_741_824);
+  problems.int('clientFlightTimeoutMs', o.clientFlightTimeoutMs, 100, session.handshakeTimeoutMs);
+  problems.check(o.isMemberAddress === null || typeof o.isMemberAddress === 'function', 'isMemberAddress must be a function or null');
   problems.int('cookieSecretRotationMs', o.cookieSecretRotationMs, 1000, 3_600_000);
   problems.int('unknownSessionAlertsPerSecondMax', o.unknownSessionAlertsPerSecondMax, 0, 100_000);
   const hint = o.pskIdentityHint === null ? null : new TextEncoder().encode(o.pskIdentityHint);
@@ -79,6 +140,11 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     pskLookup: options.pskLookup,
     sessionsMax: o.sessionsMax,
     handshakesInProgressMax: o.handshakesInProgressMax,
+    handshakesInProgressPerAddressMax: perAddress,
+    handshakesReservedForMembers: o.isMemberAddress === null ? 0 : reserved,
+    handshakesInProgressBytesMax: o.handshakesInProgressBytesMax,
+    clientFlightTimeoutMs: o.clientFlightTimeoutMs,
+    isMemberAddress: o.isMemberAddress,
     cookieSecretRotationMs: o.cookieSecretRotationMs,
     pskIdentityHint: hint,
     unknownSessionAlertsPerSecondMax: o.unknownSessionAlertsPerSecondMax,

@@ -3,12 +3,14 @@
  * project's DatagramEndpoint. One UDP socket, one session per peer address:port.
  *
  * A ClientHello without a valid cookie is answered statelessly with a HelloVerifyRequest, so
- * spoofed sources cost one HMAC and one small datagram each and no memory. A session is
- * created only for a ClientHello with a valid cookie, within `handshakesInProgressMax` and
- * `sessionsMax`. A new verified ClientHello from the address of an established session
- * starts a new handshake and replaces the old session only once that handshake completes
- * (RFC 6347 §4.2.8). Bad records are dropped and counted; nothing a peer sends can make a
- * socket handler throw.
+ * spoofed sources cost one HMAC and one small datagram each and no memory. A ClientHello
+ * with a valid cookie starts a half-open handshake within the limits of
+ * {@link ServerHandshakes} (in total, per address, in bytes, with a share kept for members'
+ * addresses; the oldest pushed out when full; dropped after `clientFlightTimeoutMs`). A new
+ * verified ClientHello from the address of an established session starts a new handshake and
+ * replaces the old session only once that handshake completes (RFC 6347 §4.2.8); established
+ * sessions are never pushed out by half-open ones. Bad records are dropped and counted;
+ * nothing a peer sends can make a socket handler throw.
  */
 import type { Socket } from 'node:dgram';
 import { NetworkError } from '../../agent/contracts.js';
@@ -17,16 +19,16 @@ import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { IdleSweeper, RateLimiter, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
-import { ServerHandshake } from './handshake-server.js';
+import type { ServerHandshake } from './handshake-server.js';
 import { helloVerifyRequestDatagram, readInitialHello } from './hello-verify.js';
 import type { InitialHello } from './hello-verify.js';
 import type { DtlsDeps } from './options.js';
-import { RecordLayer } from './record-layer.js';
 import { encodeRecord, splitRecords } from './record.js';
 import type { RawRecord } from './record.js';
 import { resolveServerOptions } from './server-options.js';
 import type { DtlsServerOptions, ResolvedServerOptions } from './server-options.js';
-import { Session } from './session.js';
+import { ServerHandshakes } from './server-handshakes.js';
+import type { Session } from './session.js';
 import type { SessionEnd, SessionHost } from './session.js';
 import { SessionReceiver } from './receiver.js';
 import { SocketSender } from './socket-sender.js';
@@ -36,7 +38,7 @@ import type { DtlsStats } from './stats.js';
 /** Most records read from one datagram. */
 const RECORDS_PER_DATAGRAM_MAX = 32;
 
-/** A session with what the server remembers of its handshake. */
+/** An established session with what the server remembers of its handshake. */
 interface Entry {
   readonly session: Session;
   readonly role: ServerHandshake;
@@ -47,9 +49,9 @@ interface Entry {
 /** A DTLS 1.2 PSK server: accepts sessions and exchanges application datagrams over them. */
 export class DtlsServerEndpoint implements DatagramEndpoint {
   // Invariant: a session is in `sessions` only while established, in `handshakes` only while
-  // handshaking; both maps are keyed by peerKey(address, port).
+  // handshaking; both are keyed by peerKey(address, port).
   private readonly sessions = new Map<string, Entry>();
-  private readonly handshakes = new Map<string, Entry>();
+  private readonly handshakes: ServerHandshakes;
   private readonly counters = new StatsCounters();
   private readonly timers: Timers;
   private readonly randomBytes: (count: number) => Uint8Array;
@@ -60,11 +62,13 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private closed = false;
   private readonly sweeper: IdleSweeper;
   private readonly unknownSessionAlerts: RateLimiter;
+  private readonly sessionsMax: number;
 
-  private constructor(private readonly socket: Socket, private readonly options: ResolvedServerOptions, deps: DtlsDeps) {
+  private constructor(private readonly socket: Socket, options: ResolvedServerOptions, deps: DtlsDeps) {
     this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
+    this.sessionsMax = options.sessionsMax;
     this.cookies = new CookieJar(this.timers, this.randomBytes, options.cookieSecretRotationMs);
     this.sender = new SocketSender(socket, this.counters);
     this.host = {
@@ -78,6 +82,15 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       ended: (session, end) => this.onEnded(session, end),
       applicationData: (session, data) => this.receiver.deliver(session, data),
     };
+    this.handshakes = new ServerHandshakes({
+      options,
+      host: this.host,
+      timers: this.timers,
+      counters: this.counters,
+      mayComplete: (key) => this.sessions.size < options.sessionsMax || this.sessions.has(key),
+      report: (error) => this.receiver.report(error),
+      metrics: deps.metrics ?? null,
+    });
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
     socket.on('error', (error) => this.receiver.report(error));
     this.unknownSessionAlerts = new RateLimiter(this.timers, options.unknownSessionAlertsPerSecondMax);
@@ -120,7 +133,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     if (this.closed) return;
     this.closed = true;
     this.sweeper.stop();
-    for (const pending of [...this.handshakes.values()]) pending.session.drop('local');
+    this.handshakes.close();
     for (const entry of [...this.sessions.values()]) entry.session.close();
     await this.sender.drain();
     if (this.sender.isOpen()) await closeSocket(this.socket);
@@ -137,12 +150,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       session.close();
       count += 1;
     }
-    for (const pending of [...this.handshakes.values()]) {
-      if (pending.role.identity !== identity) continue;
-      pending.session.drop('local');
-      count += 1;
-    }
-    return count;
+    return count + this.handshakes.discardIdentity(identity);
   }
 
   /** The established sessions: peer address, port and authenticated identity. */
@@ -152,7 +160,8 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** Counters and gauges for metrics. */
   stats(): DtlsStats {
-    return this.counters.snapshot(this.sessions.size, this.handshakes.size);
+    const { size, bytes, memberCount } = this.handshakes;
+    return this.counters.snapshot({ sessions: this.sessions.size, handshakesInProgress: size, handshakesInProgressBytes: bytes, handshakesInProgressMembers: memberCount });
   }
 
   private onDatagram(datagram: Uint8Array, address: string, port: number): void {
@@ -164,7 +173,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       // other peer: count it, report it, and drop whatever state that peer had.
       this.receiver.report(error);
       const key = peerKey(address, port);
-      this.handshakes.get(key)?.session.drop('internal');
+      this.handshakes.discard(key, 'internal');
       this.sessions.get(key)?.session.drop('internal');
     }
   }
@@ -185,24 +194,44 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       this.handleClientHello(hello, records, address, port, key);
       return;
     }
-    const pending = this.handshakes.get(key)?.session;
+    const pending = this.handshakes.get(key);
     const established = this.sessions.get(key)?.session;
-    const target = pending !== undefined && (first.epoch === 0 || pending.records.readEpoch === 1) ? pending : (established ?? pending);
-    if (target === undefined) {
-      this.counters.drop('unknownSession');
-      if (first.epoch !== 0) this.maybeAlertUnknownSession(address, port);
+    const pendingSession = pending === undefined ? null : this.handshakes.sessionOf(pending);
+    if (pending !== undefined && (first.epoch === 0 || pendingSession?.records.readEpoch === 1 || established === undefined)) {
+      // A handshake waiting for the client's second flight gets a session only for a
+      // plaintext record: nothing else can come before the client's ChangeCipherSpec.
+      if (pendingSession === null && first.epoch !== 0) {
+        this.counters.drop('epoch');
+        return;
+      }
+      const session = this.handshakes.sessionFor(pending);
+      // Null: its session would not fit handshakesInProgressBytesMax, so it was pushed out.
+      if (session === null) this.counters.drop('limit');
+      else session.receive(records);
       return;
     }
-    target.receive(records);
+    if (established === undefined) {
+      this.counters.drop('unknownSession');
+      // A protected record means the server lost the session (it restarted); a handshake
+      // record means it lost the handshake (pushed out or expired). Either way, say so, so
+      // the client starts over instead of retransmitting into the void.
+      if (first.epoch !== 0 || first.type === ContentType.handshake) this.maybeAlertUnknownSession(address, port);
+      return;
+    }
+    established.receive(records);
   }
 
   private handleClientHello(hello: InitialHello, records: readonly RawRecord[], address: string, port: number, key: string): void {
     // A repeat of the hello that started the current handshake or session is a retransmission
-    // (our flight was lost): the session answers it by retransmitting.
+    // (our flight was lost): it is answered by retransmitting.
     const pending = this.handshakes.get(key);
-    const repeated = [pending, this.sessions.get(key)].find((e) => e !== undefined && sameBytes(e.clientRandom, hello.prefix.random));
-    if (repeated !== undefined) {
-      repeated.session.receive(records);
+    if (pending !== undefined && this.handshakes.startedBy(pending, hello.prefix.random)) {
+      this.handshakes.repeat(pending, records);
+      return;
+    }
+    const established = this.sessions.get(key);
+    if (established !== undefined && sameBytes(established.clientRandom, hello.prefix.random)) {
+      established.session.receive(records);
       return;
     }
     const first = records[0];
@@ -214,34 +243,8 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       this.counters.helloVerifyRequestsSent += 1;
       return;
     }
-    // The client has shown it receives at its address. Admit it within the limits; a new
-    // hello replaces a half-open handshake from the same address:port.
-    const replacesPending = pending !== undefined;
-    const sessionSlots = this.sessions.size + this.handshakes.size - (replacesPending ? 1 : 0);
-    const needsSlot = !this.sessions.has(key);
-    if ((!replacesPending && this.handshakes.size >= this.options.handshakesInProgressMax) || (needsSlot && sessionSlots >= this.options.sessionsMax)) {
-      this.counters.drop('limit');
-      return;
-    }
-    pending?.session.drop('local');
-    this.startHandshake(hello, first, records, address, port, key);
-  }
-
-  private startHandshake(hello: InitialHello, first: RawRecord, records: readonly RawRecord[], address: string, port: number, key: string): void {
-    const layer = new RecordLayer(false, this.options.session.replayWindowSize);
-    // RFC 6347 §4.2.1: the server's first record repeats the ClientHello's sequence number.
-    layer.setEpoch0WriteSeq(first.seq);
-    const role = new ServerHandshake({
-      records: layer,
-      randomBytes: this.randomBytes,
-      pskLookup: this.options.pskLookup,
-      identityHint: this.options.pskIdentityHint,
-      pskIdentityBytesMax: this.options.session.pskIdentityBytesMax,
-      requireExtendedMasterSecret: this.options.session.requireExtendedMasterSecret,
-    });
-    const session = new Session(this.host, 'server', address, port, layer, role, hello.fragment.messageSeq);
-    this.handshakes.set(key, { session, role, clientRandom: Uint8Array.from(hello.prefix.random) });
-    session.receive(records);
+    // The client has shown it receives at its address: admit it within the limits.
+    this.handshakes.start(hello, records, address, port, key);
   }
 
   /** Tells a peer without a session, in plaintext, that its records cannot be read (rate-limited). */
@@ -253,18 +256,25 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   }
 
   private onEstablished(session: Session): void {
+    const entry = this.handshakes.established(session);
+    if (entry === undefined) return;
     const key = peerKey(session.address, session.port);
-    const entry = this.handshakes.get(key);
-    if (entry?.session !== session) return;
-    this.handshakes.delete(key);
+    const replaced = this.sessions.get(key)?.session;
+    if (replaced === undefined && this.sessions.size >= this.sessionsMax) {
+      // Half-open handshakes do not hold session slots, so the last ones may have been taken
+      // meanwhile: this session closes at once (close_notify) and the client may retry.
+      this.counters.drop('limit');
+      session.close();
+      return;
+    }
     // A completed handshake from the address of an older session replaces it (RFC 6347 §4.2.8).
-    this.sessions.get(key)?.session.drop('local');
-    this.sessions.set(key, entry);
+    replaced?.drop('local');
+    this.sessions.set(key, { session, role: entry.role, clientRandom: entry.clientRandom });
   }
 
   private onEnded(session: Session, _end: SessionEnd): void {
     const key = peerKey(session.address, session.port);
-    if (this.handshakes.get(key)?.session === session) this.handshakes.delete(key);
+    this.handshakes.ended(session);
     if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
   }
 }

@@ -18,8 +18,13 @@ import type { StatsCounters } from './stats.js';
 
 /** Most handshake fragments read from one record. */
 const FRAGMENTS_PER_RECORD_MAX = 16;
-/** How many message_seq values ahead of the expected one are buffered. */
-const MESSAGES_AHEAD_MAX = 8;
+/**
+ * How many message_seq values ahead of the expected one a session buffers. A server expects
+ * at most two more messages (ClientKeyExchange, Finished), so it buffers one ahead and holds
+ * little for a half-open peer; a client reads up to three (ServerHello,
+ * ServerKeyExchange, ServerHelloDone) and then the Finished.
+ */
+export const MESSAGES_AHEAD_MAX = { client: 8, server: 1 } as const;
 
 /** Why a session ended. */
 export type EndReason =
@@ -89,7 +94,7 @@ export class Session {
       contain: (action) => host.contain(this, action),
     });
     this.reassembler = new HandshakeReassembler(
-      { messageBytesMax: host.options.handshakeMessageBytesMax, messagesAheadMax: MESSAGES_AHEAD_MAX },
+      { messageBytesMax: host.options.handshakeMessageBytesMax, messagesAheadMax: MESSAGES_AHEAD_MAX[role] },
       firstPeerMessageSeq,
     );
     this.deadline = host.timers.setTimer(host.options.handshakeTimeoutMs, () => {

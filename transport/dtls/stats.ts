@@ -26,6 +26,19 @@ export const DROP_REASONS = [
   'limit',
 ] as const;
 
+/** Why a half-open handshake was pushed out by a newer one (see HalfOpenTable). */
+export const EVICTION_REASONS = [
+  /** Its source address reached handshakesInProgressPerAddressMax. */
+  'address',
+  /** handshakesInProgressMax (or the share left to non-members) was reached. */
+  'total',
+  /** handshakesInProgressBytesMax was reached. */
+  'bytes',
+] as const;
+
+/** One reason from {@link EVICTION_REASONS}. */
+export type EvictionReason = (typeof EVICTION_REASONS)[number];
+
 /** One reason from {@link DROP_REASONS}. */
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -35,8 +48,18 @@ export interface DtlsStats {
   readonly handshakesCompleted: number;
   /** Handshakes that ended otherwise (alert, timeout, bad key, limit). */
   readonly handshakesFailed: number;
-  /** Handshakes in progress now (gauge; on a server, half-open sessions past the cookie). */
+  /** Handshakes in progress now (gauge; on a server, half-open handshakes past the cookie). */
   readonly handshakesInProgress: number;
+  /** Bytes charged for the half-open handshakes now (gauge, server; an upper bound of their memory). */
+  readonly handshakesInProgressBytes: number;
+  /** Half-open handshakes from members' addresses now (gauge, server; see isMemberAddress). */
+  readonly handshakesInProgressMembers: number;
+  /** Half-open handshakes pushed out by newer ones, by the limit that was reached (server). */
+  readonly handshakesEvicted: Readonly<Record<EvictionReason, number>>;
+  /** Handshakes started over after the server said it lost them (client; see handshakeRestartsMax). */
+  readonly handshakesRestarted: number;
+  /** Half-open handshakes dropped because the client's second flight did not come within clientFlightTimeoutMs (server). */
+  readonly handshakesExpired: number;
   /** Established sessions now (gauge). */
   readonly sessions: number;
   /** HelloVerifyRequests sent (server). */
@@ -57,6 +80,14 @@ export interface DtlsStats {
   readonly internalErrors: number;
 }
 
+/** The gauges an endpoint supplies to a snapshot (the half-open ones only on a server). */
+export interface DtlsGauges {
+  readonly sessions: number;
+  readonly handshakesInProgress: number;
+  readonly handshakesInProgressBytes?: number;
+  readonly handshakesInProgressMembers?: number;
+}
+
 /** The mutable counters behind {@link DtlsStats}. */
 export class StatsCounters {
   handshakesCompleted = 0;
@@ -70,6 +101,9 @@ export class StatsCounters {
   datagramsSent = 0;
   sessionsExpired = 0;
   internalErrors = 0;
+  handshakesExpired = 0;
+  handshakesRestarted = 0;
+  readonly handshakesEvicted: Record<EvictionReason, number> = { address: 0, total: 0, bytes: 0 };
   readonly dropped: Record<DropReason, number> = {
     malformed: 0,
     version: 0,
@@ -87,12 +121,17 @@ export class StatsCounters {
   }
 
   /** A snapshot with the gauges supplied by the endpoint. */
-  snapshot(sessions: number, handshakesInProgress: number): DtlsStats {
+  snapshot(gauges: DtlsGauges): DtlsStats {
     return {
       handshakesCompleted: this.handshakesCompleted,
       handshakesFailed: this.handshakesFailed,
-      handshakesInProgress,
-      sessions,
+      handshakesInProgress: gauges.handshakesInProgress,
+      handshakesInProgressBytes: gauges.handshakesInProgressBytes ?? 0,
+      handshakesInProgressMembers: gauges.handshakesInProgressMembers ?? 0,
+      handshakesEvicted: { ...this.handshakesEvicted },
+      handshakesExpired: this.handshakesExpired,
+      handshakesRestarted: this.handshakesRestarted,
+      sessions: gauges.sessions,
       helloVerifyRequestsSent: this.helloVerifyRequestsSent,
       cookiesRejected: this.cookiesRejected,
       retransmissions: this.retransmissions,

@@ -4,8 +4,8 @@
  * the pinned protocol version. The default cipher list prefers ECDHE-PSK (forward secrecy)
  * and keeps plain PSK-AES128-GCM for peers without it.
  */
-import { constants as cryptoConstants } from 'node:crypto';
-import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import { constants as cryptoConstants, randomBytes } from 'node:crypto';
+import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
 import { NetworkError, type NodeId } from '../../agent/contracts.js';
 
 /** The server side's keys. */
@@ -24,24 +24,34 @@ export interface PskClientCredentials {
   keyForPeer(peer: NodeId): Uint8Array | null;
 }
 
+/** Length of the stand-in key of an unknown identity, in bytes. */
+const UNKNOWN_IDENTITY_KEY_BYTES = 32;
+
 /** The default TLS 1.2 PSK cipher suites, in preference order. */
 export const DEFAULT_PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-GCM-SHA256';
 
 /** TLS options of a PSK server; `onIdentity` learns which identity each socket authenticated. */
-export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: string, onIdentity: (socket: object, identity: string) => void): TlsOptions {
+export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: string, onIdentity: (socket: TLSSocket, identity: string) => void): TlsOptions {
   return {
     ciphers,
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.2',
     // A resumed session skips pskCallback, so its socket would carry no identity: every
-    // connection runs the full PSK handshake (no tickets; the session cache is off in the server).
-    secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+    // connection runs the full PSK handshake (no tickets; the session cache is off in the
+    // server). Renegotiation is refused (a no_renegotiation alert): a second handshake on a
+    // connection would run pskCallback again and could change the connection's identity.
+    secureOptions: cryptoConstants.SSL_OP_NO_TICKET | cryptoConstants.SSL_OP_NO_RENEGOTIATION,
     ...(credentials.identityHint === undefined ? {} : { pskIdentityHint: credentials.identityHint }),
     pskCallback: (socket, identity) => {
       const key = credentials.keyForIdentity(identity);
-      if (key === null) return null;
-      onIdentity(socket, identity);
-      return key;
+      if (key !== null && key.length > 0) {
+        onIdentity(socket, identity);
+        return key;
+      }
+      // RFC 4279 §2: rather than an unknown_psk_identity alert, which would tell anyone which
+      // names exist, go on "as if the PSK identity existed but the key was incorrect": a fresh
+      // random key that no client holds fails at the client's Finished exactly as a wrong key.
+      return randomBytes(UNKNOWN_IDENTITY_KEY_BYTES);
     },
   };
 }

@@ -11,6 +11,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { NetworkError, SerializationError, RPC_OF_REQUEST, type NetworkServer, type RpcHandler, type RpcName, type RpcSerializer } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
 import { REQUEST_TYPE_OF_RPC, classifyHandlerError, describeError, formatAddress, rpcNameOfSegments } from '../rpc-routes.js';
@@ -38,6 +39,8 @@ interface Reply {
 export class HttpNetworkServer implements NetworkServer {
   private readonly options: HttpServerOptions;
   private readonly identities = new WeakMap<object, string>();
+  /** The open TLS connections of each authenticated identity; a connection leaves its set when it closes. */
+  private readonly connections = new Map<string, Set<TLSSocket>>();
   private server: Server | null = null;
   private handler: RpcHandler | null = null;
   private inFlight = 0;
@@ -63,7 +66,7 @@ export class HttpNetworkServer implements NetworkServer {
     let server: Server;
     if (tls === null) server = createHttpServer(common, onRequest);
     else {
-      const secure = createHttpsServer({ ...common, ...pskServerTlsOptions(tls.credentials, tls.ciphers, (socket, identity) => this.identities.set(socket, identity)) }, onRequest);
+      const secure = createHttpsServer({ ...common, ...pskServerTlsOptions(tls.credentials, tls.ciphers, (socket, identity) => this.authenticated(socket, identity)) }, onRequest);
       // A failed handshake (unknown identity, wrong key) concerns one peer, not the server.
       secure.on('tlsClientError', (_error, socket) => socket.destroy());
       server = secure;
@@ -96,6 +99,34 @@ export class HttpNetworkServer implements NetworkServer {
 
   isRunning(): boolean {
     return this.server !== null;
+  }
+
+  /**
+   * Closes every connection authenticated as `identity` (after its key was revoked or changed);
+   * returns how many. New connections consult the credentials again.
+   */
+  closeSessionsOf(identity: string): number {
+    const sockets = this.connections.get(identity);
+    if (sockets === undefined) return 0;
+    this.connections.delete(identity);
+    for (const socket of sockets) socket.destroy();
+    return sockets.size;
+  }
+
+  /** The identities with open connections. */
+  sessionIdentities(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  private authenticated(socket: TLSSocket, identity: string): void {
+    this.identities.set(socket, identity);
+    const set = this.connections.get(identity) ?? new Set<TLSSocket>();
+    set.add(socket);
+    this.connections.set(identity, set);
+    socket.once('close', () => {
+      set.delete(socket);
+      if (set.size === 0 && this.connections.get(identity) === set) this.connections.delete(identity);
+    });
   }
 
   /** Server socket errors seen after it started listening. */

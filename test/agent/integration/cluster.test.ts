@@ -3,7 +3,9 @@
  * that the local endpoint does what the issue promises when driven by the `coraft` CLI and by
  * libcoap's coap-client: writes sent to followers are forwarded and committed everywhere, a
  * retried (client, seq) write is applied once, Observe notifications arrive on /kv/{key} and
- * /status, a fourth agent is added and removed with `coraft members`, and the `--trace` files
+ * /status, a fourth agent is added and removed with `coraft members` (signed with the admin key
+ * of the cluster's provisioner folder; unsigned, the change is refused; the removal is signed
+ * offline and sent with `coraft admin submit`, once), and the `--trace` files
  * of all nodes agree on every applied entry. One cluster serves every case, in order.
  */
 import { strict as assert } from 'node:assert';
@@ -11,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentProcesses } from '../../../agent/cli/agent-processes.js';
+import { adminKeyFile } from '../../../agent/cli/cluster-init.js';
 import { coapClient, coraft, endpointOf, startCluster, waitFor, watchCoapClient } from './helpers.js';
 
 interface TraceEvent {
@@ -142,12 +145,18 @@ describe('agent integration: a running cluster through the CLI and coap-client',
       for (let i = worker; i < 1100; i += 8) await client.call({ method: 'PUT', path: ['kv', 'bulk', String(i % 50)], payload: new TextEncoder().encode(`b${i}`) });
     });
     await Promise.all(bulk);
-    const snapshot = await coraft('snapshot', '--json', '--endpoint', endpointOf(cluster, leader));
+    const admin = ['--admin-key', adminKeyFile(cluster.dir)];
+    const snapshot = await coraft('snapshot', '--json', '--endpoint', endpointOf(cluster, leader), ...admin);
     assert.equal(snapshot.code, 0, snapshot.stderr);
     assert.ok((JSON.parse(snapshot.stdout) as { snapshotIndex: number }).snapshotIndex > 0);
     cluster.start('n4');
     const address = `127.0.0.1:${Number(endpointOf(cluster, 'n4').split(':')[1]) - 1}`;
-    const add = await coraft('members', 'add', 'n4', address, '--endpoint', endpointOf(cluster, f1));
+    // Unsigned, the change is refused: by the CLI without a key, by the endpoint without a signature.
+    const unsigned = await coraft('members', 'add', 'n4', address, '--endpoint', endpointOf(cluster, f1));
+    assert.equal(unsigned.code, 2);
+    assert.match(unsigned.stderr, /--admin-key FILE/);
+    assert.match(await coapClient('-m', 'post', '-e', JSON.stringify({ id: 'n4', address }), url(f1, '/members')), /^4\.03 /);
+    const add = await coraft('members', 'add', 'n4', address, '--endpoint', endpointOf(cluster, f1), ...admin);
     assert.equal(add.code, 0, add.stderr);
     assert.equal(add.stdout, 'added n4\n');
     assert.match(add.stderr, /adding n4 at 127\.0\.0\.1:\d+/);
@@ -160,9 +169,16 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     assert.match(await coapClient('-m', 'put', '-e', 'via-n4', url('n4', '/kv/joined')), /^\{"revision":\d+\}$/);
     assert.equal(await coapClient('-m', 'get', url(leader, '/kv/joined')), 'via-n4');
 
-    const remove = await coraft('members', 'remove', 'n4', '--endpoint', endpointOf(cluster, leader));
+    // Signed offline (--sign-only), sent later by someone without the admin key (admin submit).
+    const signedFile = join(traceDir, 'remove-n4.signed');
+    const signed = await coraft('members', 'remove', 'n4', '--sign-only', signedFile, ...admin);
+    assert.equal(signed.code, 0, signed.stderr);
+    const remove = await coraft('admin', 'submit', signedFile, '--endpoint', endpointOf(cluster, leader));
     assert.equal(remove.code, 0, remove.stderr);
-    assert.equal(remove.stdout, 'removed n4\n');
+    assert.equal(remove.stdout, 'done: remove-member applied\n');
+    const again = await coraft('admin', 'submit', signedFile, '--endpoint', endpointOf(cluster, f1));
+    assert.equal(again.code, 1, 'a signed command runs once');
+    assert.match(again.stderr, /4\.03 .*replayed/);
     const table = await coraft('members', 'list', '--endpoint', endpointOf(cluster, f1));
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^MEMBER +ADDRESS +ROLE +MATCH\n/);

@@ -3,8 +3,9 @@
  * a node written by `coraft cluster init`:
  * - `coraft agent` refuses a secret file others may read or write, or that another user owns,
  *   with exit 78 and a message naming the file, its mode or owner and the chmod/chown to run:
- *   a 0644 node key, a 0666 keystore, a 0644 endpoint key, a key owned by uid 65534. The CLI
- *   refuses a 0644 --admin-key and --psk-file (exit 2, its usage code) before sending anything.
+ *   a 0644 node secret, a 0666 keystore (the link keys), a 0644 endpoint key, a node secret
+ *   owned by uid 65534. The CLI refuses a 0644 --endpoint-key and --admin-key (exit 2, its usage
+ *   code) before sending anything.
  * - After a real two-node run on lmdb (a write, a member added, a trace file in the data
  *   folder), under a umask of 022, each data folder is 0700 and every file in it 0600.
  * - An existing data folder of 0755 holding a 0644 file is tightened at start (and logged); one
@@ -19,6 +20,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORAFT_BIN, findFreePorts } from '../../../agent/cli/agent-processes.js';
+import { adminKeyFile } from '../../../agent/cli/cluster-init.js';
 import { EXIT } from '../../../agent/runtime/agent.js';
 import { coraft, startCluster, endpointOf } from './helpers.js';
 
@@ -51,11 +53,11 @@ describe('agent integration: secret files and the data folder', function () {
     return run.stderr;
   }
 
-  it('exits 78 on a node key of mode 0644, naming the file and the chmod', async () => {
-    const key = join(node, 'n1.key');
+  it('exits 78 on a node secret of mode 0644, naming the file and the chmod', async () => {
+    const key = join(node, 'node.secret');
     chmodSync(key, 0o644);
     const stderr = await refused();
-    assert.ok(stderr.includes(`psk.keyFile: secret file ${key} has mode 0644`), stderr);
+    assert.ok(stderr.includes(`psk.nodeSecretFile: secret file ${key} has mode 0644`), stderr);
     assert.ok(stderr.includes(`Run: chmod 600 ${key}`), stderr);
   });
 
@@ -69,35 +71,35 @@ describe('agent integration: secret files and the data folder', function () {
   });
 
   it('exits 78 on an endpoint key of mode 0644', async () => {
-    const key = join(node, 'admin.key');
+    const key = join(node, 'endpoint-kv.key');
     writeFileSync(key, `${'ab'.repeat(32)}\n`, { mode: 0o644 });
     chmodSync(key, 0o644);
     const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
-    writeFileSync(config, JSON.stringify({ ...parsed, endpointPsk: { identity: 'admin', keyFile: 'admin.key' } }));
+    writeFileSync(config, JSON.stringify({ ...parsed, endpointKeys: { kv: { identity: 'kv', keyFile: 'endpoint-kv.key' } } }));
     const stderr = await refused();
-    assert.ok(stderr.includes(`endpointPsk.keyFile: secret file ${key} has mode 0644`), stderr);
+    assert.ok(stderr.includes(`endpointKeys.kv.keyFile: secret file ${key} has mode 0644`), stderr);
     assert.ok(stderr.includes(`Run: chmod 600 ${key}`), stderr);
   });
 
   it('exits 78 on a key owned by another user, naming the owner and the chown', async function () {
     if (process.getuid?.() !== 0) this.skip(); // chown needs root (the CI runs as root)
-    const key = join(node, 'n1.key');
+    const key = join(node, 'node.secret');
     chownSync(key, OTHER_UID, OTHER_UID);
     const stderr = await refused();
-    assert.ok(stderr.includes(`psk.keyFile: secret file ${key} is owned by uid ${OTHER_UID}`), stderr);
+    assert.ok(stderr.includes(`psk.nodeSecretFile: secret file ${key} is owned by uid ${OTHER_UID}`), stderr);
     assert.match(stderr, new RegExp(`Run: chown \\S+ ${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   });
 
-  it('the CLI refuses an --admin-key or --psk-file of mode 0644 before it sends anything', async () => {
+  it('the CLI refuses an --endpoint-key or --admin-key of mode 0644 before it sends anything', async () => {
     const key = join(node, 'loose.key');
     writeFileSync(key, `${'cd'.repeat(32)}\n`);
     chmodSync(key, 0o644);
-    const status = await coraft('status', '--admin-key', key, '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
+    const status = await coraft('status', '--endpoint-key', key, '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
     assert.equal(status.code, 2, status.stderr);
-    assert.ok(status.stderr.includes(`--admin-key: secret file ${key} has mode 0644`), status.stderr);
-    const add = await coraft('members', 'add', 'n9', '127.0.0.1:9', '--psk-file', key, '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
+    assert.ok(status.stderr.includes(`--endpoint-key: secret file ${key} has mode 0644`), status.stderr);
+    const add = await coraft('members', 'add', 'n9', '127.0.0.1:9', '--admin-key', key, '--cluster', 'c', '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
     assert.equal(add.code, 2, add.stderr);
-    assert.ok(add.stderr.includes(`members add --psk-file: secret file ${key} has mode 0644`), add.stderr);
+    assert.ok(add.stderr.includes(`--admin-key: secret file ${key} has mode 0644`), add.stderr);
   });
 
   it('tightens an existing data folder of 0755 and its 0644 files at start, and says so', async () => {
@@ -134,7 +136,7 @@ describe('agent integration: secret files and the data folder', function () {
       try {
         const n2 = cluster.agent('n2').init;
         cluster.start('n2');
-        const add = await coraft('members', 'add', 'n2', JSON.parse(readFileSync(n2.config, 'utf8')).listen.peer, '--psk-file', join(n2.dir, 'n2.key'), '--endpoint', endpointOf(cluster, 'n1'));
+        const add = await coraft('members', 'add', 'n2', JSON.parse(readFileSync(n2.config, 'utf8')).listen.peer, '--admin-key', adminKeyFile(join(dir, 'c')), '--endpoint', endpointOf(cluster, 'n1'));
         assert.equal(add.code, 0, add.stderr + add.stdout);
         const put = await coraft('kv', 'put', 'k', 'v', '--endpoint', endpointOf(cluster, 'n1'));
         assert.equal(put.code, 0, put.stderr);
@@ -152,7 +154,7 @@ describe('agent integration: secret files and the data folder', function () {
       assert.ok(names.some((name) => name.startsWith('wal-')), `${id}: a WAL segment in ${names.join(', ')}`);
       for (const name of names) assert.equal(mode(join(data, name)).toString(8), '600', `${id}/data/${name}`);
     }
-    assert.ok(readdirSync(join(dir, 'c', 'n1', 'data')).includes('keystore-cache.json'), 'n1 cached the keystore entry of n2');
+    assert.ok(readdirSync(join(dir, 'c', 'n1', 'data')).includes('keystore-cache.json'), 'n1 cached its link with n2');
   });
 
   describe('secrets are synced before they are renamed into place', () => {
@@ -193,13 +195,16 @@ describe('agent integration: secret files and the data folder', function () {
       const cluster = join(dir, 'traced');
       const init = syncedRenames(cluster, ['cluster', 'init', '--nodes', '2', '--dir', cluster]);
       for (const id of ['n1', 'n2']) {
-        for (const name of [`${id}.key`, 'keystore.json', 'agent.json']) assert.equal(init.get(join(cluster, id, name)), true, `${id}/${name}: ${JSON.stringify([...init])}`);
+        for (const name of ['node.secret', 'keystore.json', 'admin.pub', 'agent.json']) assert.equal(init.get(join(cluster, id, name)), true, `${id}/${name}: ${JSON.stringify([...init])}`);
+      }
+      for (const name of ['secrets/fleet.json', 'secrets/admin.key']) {
+        assert.equal(init.get(join(cluster, 'provisioner', name)), true, `provisioner/${name}: ${JSON.stringify([...init])}`);
       }
       const inventory = join(dir, 'fleet.json');
       writeFileSync(inventory, JSON.stringify({ cluster: 'plant-a', gateways: [{ id: 'gw1', address: '10.0.0.1:5684' }] }));
       const out = join(dir, 'fleet');
       const provisioned = syncedRenames(out, ['provision', '--inventory', inventory, '--out', out]);
-      for (const name of ['secrets/fleet.json', 'secrets/admin.key', 'bundles/gw1/gw1.key', 'bundles/gw1/keystore.json', 'bundles/gw1/admin.key', 'bundles/gw1/agent.json']) {
+      for (const name of ['secrets/fleet.json', 'secrets/admin.key', 'bundles/gw1/node.secret', 'bundles/gw1/keystore.json', 'bundles/gw1/endpoint-kv.key', 'bundles/gw1/endpoint-admin.key', 'bundles/gw1/admin.pub', 'bundles/gw1/agent.json']) {
         assert.equal(provisioned.get(join(out, name)), true, `${name}: ${JSON.stringify([...provisioned])}`);
       }
     });

@@ -1,7 +1,9 @@
 /**
  * Proves that `coraft agent` refuses to start on a broken setup with one clear message on
  * stderr and the documented exit code (EXIT in agent/runtime/agent.ts): a malformed or invalid
- * configuration and a missing key file exit 78 (EX_CONFIG) naming the file or field; a busy
+ * configuration, a missing key file, a local endpoint open beyond loopback without endpoint
+ * keys, and a configuration from before link keys exit 78 (EX_CONFIG) naming the file or
+ * field; a busy
  * endpoint or peer port exits 69 (EX_UNAVAILABLE) naming the address. Each case runs the real
  * CLI on a node written by `coraft cluster init`.
  */
@@ -56,11 +58,28 @@ describe('agent integration: start-up failures', function () {
     assert.match(run.stderr, /invalid configuration:\n {2}- transport: /);
   });
 
-  it('exits 78 when the key file is missing, naming it', async function () {
-    unlinkSync(join(dir, 'n1', 'n1.key'));
+  it('exits 78 when a key file is missing, naming it', async function () {
+    unlinkSync(join(dir, 'n1', 'node.secret'));
     const run = await coraft('agent', '--config', config);
     assert.equal(run.code, EXIT.config);
-    assert.match(run.stderr, /psk\.keyFile: cannot read secret file .*n1\.key: ENOENT/);
+    assert.match(run.stderr, /psk\.nodeSecretFile: cannot read secret file .*node\.secret: ENOENT/);
+  });
+
+  it('exits 78 when the local endpoint listens beyond loopback without endpoint keys', async function () {
+    const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+    writeFileSync(config, JSON.stringify({ ...parsed, listen: { peer: `127.0.0.1:${basePort}`, endpoint: `0.0.0.0:${basePort + 1}` } }));
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.config);
+    assert.match(run.stderr, /listen\.endpoint: 0\.0\.0\.0 is reachable beyond this host; such an endpoint needs endpointKeys/);
+  });
+
+  it('exits 78 on a configuration from before link keys (one shared keystore, psk.keyFile)', async function () {
+    const parsed = JSON.parse(readFileSync(config, 'utf8')) as { psk: Record<string, unknown> };
+    writeFileSync(join(dir, 'n1', 'n1.key'), `${'ab'.repeat(16)}\n`);
+    writeFileSync(config, JSON.stringify({ ...parsed, psk: { ...parsed.psk, keyFile: 'n1.key' } }));
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.config);
+    assert.match(run.stderr, /psk\.keyFile: removed; each pair of members has its own link key/);
   });
 
   it('exits 69 when the endpoint port is taken, naming the address', async function () {

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentProcesses } from '../../../agent/cli/agent-processes.js';
+import { adminKeyFile } from '../../../agent/cli/cluster-init.js';
 import { checkTraceText } from '../../../agent/sim/trace-check.js';
 import { coraft, endpointOf, startCluster } from './helpers.js';
 
@@ -37,7 +38,7 @@ describe('agent integration: --trace marks restarts', function () {
       assert.equal(run.code, 0, run.stderr);
     };
     for (const key of ['a', 'b', 'c']) await put(key);
-    const snap = await coraft('snapshot', '--json', '--endpoint', endpointOf(cluster, 'n1'));
+    const snap = await coraft('snapshot', '--json', '--endpoint', endpointOf(cluster, 'n1'), '--admin-key', adminKeyFile(cluster.dir));
     assert.equal(snap.code, 0, snap.stderr);
     const snapshotIndex = (JSON.parse(snap.stdout) as { snapshotIndex: number }).snapshotIndex;
     for (const key of ['d', 'e']) await put(key);

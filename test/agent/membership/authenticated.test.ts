@@ -1,72 +1,90 @@
-// Proves the rules of the PSK-authenticated membership manager on its own, with an in-memory
-// keystore reader standing in for the KV state: unknown, revoked, unauthenticated and
-// impersonating peers are refused and logged (without keys, rate-limited); a replicated key
-// overrides the bootstrap file, a tombstone beats it, a removal closes the node's sessions,
-// and a new key written through the log closes the sessions made with the old one.
+// Proves the rules of the PSK-authenticated membership manager over real link keys: node n1's
+// keystore holds only its own links (from its bundle), learns n4's link through a signed
+// add-member applied to the replicated state (opened with n1's node secret), forgets a member
+// once the configuration without it commits or a restored snapshot says so (whatever the
+// bundle says), takes a rekeyed link
+// over the bundle's, and closes the sessions concerned each time. Unknown, unauthenticated,
+// impersonating and non-member peers are refused and logged (rate-limited, never with a key).
+// The keystore cache keeps what was applied across a restart until the log is re-applied.
 import { strict as assert } from 'node:assert';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/membership.js';
 import type { ClusterConfiguration, InboundContext, LogEntry } from '../../../agent/contracts.js';
-import { encodeKvCommand } from '../../../agent/kv/index.js';
+import { KvStateMachine } from '../../../agent/kv/index.js';
 import { AuthenticatedMembershipManager } from '../../../agent/membership/authenticated.js';
-import { ClusterKeystore, encodeKeystoreKey, encodeKeystoreRevoked, keystoreKey } from '../../../agent/membership/keystore.js';
+import { LinkKeystore } from '../../../agent/membership/keystore.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
+import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
+import { deriveLinkKey, deriveNodeSecret, wrapLinkKey } from '../../../agent/trust/crypto.js';
+import { KeystoreCache } from '../../../agent/trust/keystore-cache.js';
+import { PeerAddresses } from '../../../agent/trust/peer-addresses.js';
+import { encodeAdminEntry } from '../../../agent/trust/trust-codec.js';
+import { TrustedStateMachine } from '../../../agent/trust/trusted-state-machine.js';
 
-const key = (byte: number): Uint8Array => new Uint8Array(16).fill(byte);
+const CLUSTER = 'c1';
+const fleet = Uint8Array.from(Buffer.alloc(32, 9));
+const admin = generateKeyPairSync('ed25519');
+const link = (a: string, b: string, ga = 1, gb = 1): Uint8Array => deriveLinkKey(fleet, CLUSTER, a, ga, b, gb);
 const members = ['n1', 'n2', 'n3'].map((id, i) => ({ id, address: `127.0.0.1:${7000 + i}` }));
-
-function setup(config: ClusterConfiguration = simpleConfiguration(['n1', 'n2', 'n3'], members)) {
-  const logger = new MemoryLogger();
-  const state = new Map<string, Uint8Array>();
-  const closed: string[] = [];
-  let now = 0;
-  const manager = new AuthenticatedMembershipManager({
-    nodeId: 'n1',
-    keystore: new ClusterKeystore(new Map([['n1', key(1)], ['n2', key(2)], ['n3', key(3)]])),
-    logger,
-    metrics: null,
-    refusalLogsPerSecondMax: 3,
-    nowMs: () => now,
-  });
-  manager.attach(() => config, (k) => state.get(k) ?? null);
-  manager.addSessionCloser({ closeSessionsOf: (id) => (closed.push(id), 1) });
-  let index = 0;
-  const write = (id: string, value: Uint8Array): void => {
-    state.set(keystoreKey(id), value);
-    index += 1;
-    const entry: LogEntry = { index, term: 1, type: 'command', command: encodeKvCommand({ op: 'put', key: keystoreKey(id), value, returnPrevious: false, session: null, timeMs: 0 }) };
-    manager.onApplied(entry);
-  };
-  return { manager, logger, closed, write, advance: (ms: number) => (now += ms) };
-}
-
 const from = (identity: string | null): InboundContext => ({ peerIdentity: identity, remoteAddress: '127.0.0.1:9999' });
 const warnings = (logger: MemoryLogger): string[] => logger.records.filter((r) => r.level === 'warning').map((r) => r.message);
 
-describe('AuthenticatedMembershipManager', () => {
-  it('accepts a member authenticated as itself', () => {
+/** Node n1: its bundle's links, the replicated state, its manager; `apply` feeds entries as the log would. */
+function setup(options: { cacheFile?: string; state?: TrustedStateMachine; config?: ClusterConfiguration } = {}) {
+  const logger = new MemoryLogger();
+  const state = options.state ?? new TrustedStateMachine(new KvStateMachine({}), { cluster: CLUSTER, genesisAdminKey: admin.publicKey });
+  const keystore = new LinkKeystore(
+    { nodeId: 'n1', cluster: CLUSTER, nodeSecret: deriveNodeSecret(fleet, CLUSTER, 'n1', 1), bootstrap: new Map([['n2', link('n1', 'n2')], ['n3', link('n1', 'n3')]]) },
+    new KeystoreCache(options.cacheFile ?? null, logger),
+    logger,
+  );
+  let now = 0;
+  const manager = new AuthenticatedMembershipManager({ nodeId: 'n1', keystore, logger, metrics: null, refusalLogsPerSecondMax: 3, nowMs: () => now, addresses: new PeerAddresses() });
+  let config = options.config ?? simpleConfiguration(['n1', 'n2', 'n3'], members);
+  manager.attach(() => config, members, { trust: state.trust, appliedIndex: () => state.kv.lastApplied });
+  state.onCredentialsChanged((ids) => manager.onCredentialsChanged(ids));
+  const closed: string[] = [];
+  manager.addSessionCloser({ closeSessionsOf: (id) => (closed.push(id), 1), sessionIdentities: () => ['n2', 'n3', 'n4'] });
+  const apply = (entry: Omit<LogEntry, 'index' | 'term'>): void => void state.apply({ ...entry, index: state.kv.lastApplied + 1, term: 1 });
+  const signed = (operation: AdminOperation): void => apply({ type: 'command', command: encodeAdminEntry({ envelope: signAdminCommand(operation, CLUSTER, admin.privateKey, Date.now(), 60_000), timeMs: Date.now() }) });
+  const configure = (next: ClusterConfiguration): void => {
+    config = next;
+    apply({ type: 'config', command: encodeConfiguration(next) });
+  };
+  return { manager, logger, closed, state, signed, configure, advance: (ms: number) => (now += ms) };
+}
+
+const wrappedFor = (holder: string, peer: string, gHolder = 1, gPeer = 1) => {
+  const generation = holder < peer ? `${gHolder}.${gPeer}` : `${gPeer}.${gHolder}`;
+  return { holder, generation, wrapped: wrapLinkKey(deriveNodeSecret(fleet, CLUSTER, holder, gHolder), CLUSTER, holder, peer, generation, link(holder, peer, gHolder, gPeer)) };
+};
+const addN4: AdminOperation = { op: 'add-member', id: 'n4', address: '127.0.0.1:7003', learner: false, links: ['n1', 'n2', 'n3'].map((h) => wrappedFor(h, 'n4')) };
+const withN4 = simpleConfiguration(['n1', 'n2', 'n3', 'n4'], [...members, { id: 'n4', address: '127.0.0.1:7003' }]);
+
+describe('AuthenticatedMembershipManager with link keys', () => {
+  it('accepts a member over its own link and picks the link by server address', () => {
     const { manager } = setup();
     assert.equal(manager.authenticateNode('n2', from('n2')), true);
-    assert.deepEqual(manager.pskLookup('n2'), key(2));
+    assert.deepEqual(manager.pskLookup('n2'), link('n1', 'n2'));
+    assert.deepEqual(manager.keyForAddress('127.0.0.1', 7002), link('n1', 'n3'));
+    assert.equal(manager.keyForAddress('127.0.0.1', 7999), null);
+    assert.equal(manager.pskLookup('n1'), null, 'no key with itself');
   });
 
   it('refuses an unauthenticated peer, an impersonator, an unknown identity and a non-member, and logs each', () => {
-    const { manager, logger } = setup();
+    const { manager, logger } = setup({ config: simpleConfiguration(['n1', 'n2'], members) });
     assert.equal(manager.authenticateNode('n2', from(null)), false);
     assert.equal(manager.authenticateNode('n2', from('n3')), false);
     assert.equal(manager.pskLookup('n9'), null);
-    assert.equal(manager.authenticateNode('n9', from('n9')), false);
+    assert.equal(manager.authenticateNode('n3', from('n3')), false);
     assert.deepEqual(warnings(logger), [
       'refused a peer rpc: the transport did not authenticate the peer',
       'refused a peer rpc: authenticated as n3 but claims to be n2',
-      'refused a peer handshake: unknown or revoked identity',
+      'refused a peer handshake: no link key for this identity (unknown, removed, or not a peer of this node)',
     ]);
-  });
-
-  it('refuses a keyed identity that is not in the configuration', () => {
-    const { manager, logger, write } = setup(simpleConfiguration(['n1', 'n2'], members.slice(0, 2)));
-    write('n3', encodeKeystoreKey(key(3)));
-    assert.equal(manager.authenticateNode('n3', from('n3')), false);
-    assert.match(warnings(logger).join('\n'), /not a member of the cluster/);
   });
 
   it('rate-limits refusal logs but never logs a key', () => {
@@ -77,62 +95,67 @@ describe('AuthenticatedMembershipManager', () => {
     manager.pskLookup('intruder');
     assert.equal(warnings(logger).length, 4);
     const text = JSON.stringify(logger.records);
-    for (const byte of [1, 2, 3]) assert.equal(text.includes(Buffer.from(key(byte)).toString('hex')), false);
+    for (const peer of ['n2', 'n3']) assert.equal(text.includes(Buffer.from(link('n1', peer)).toString('hex')), false);
   });
 
-  it('validates a new node only with a well-formed id and a key in the keystore', () => {
-    const { manager, write } = setup();
-    assert.equal(manager.validateNewNode('n4', '127.0.0.1:7010').ok, false);
-    assert.equal(manager.validateNewNode('bad id\n', '127.0.0.1:7010').ok, false);
-    write('n4', encodeKeystoreKey(key(4)));
-    assert.deepEqual(manager.validateNewNode('n4', '127.0.0.1:7010'), { ok: true });
+  it('learns a new member\'s link through a signed add-member, and only then validates it', () => {
+    const { manager, signed, closed } = setup();
+    assert.equal(manager.validateNewNode('n4', '127.0.0.1:7003').ok, false);
+    signed(addN4);
+    assert.deepEqual(manager.pskLookup('n4'), link('n1', 'n4'), 'opened with n1\'s node secret');
+    assert.deepEqual(manager.validateNewNode('n4', '127.0.0.1:7003'), { ok: true });
+    assert.deepEqual(closed, ['n4']);
   });
 
-  it('revokes a removed node at once and for good once the tombstone is written', () => {
-    const { manager, closed, write } = setup();
-    manager.handleNodeRemoval('n3');
-    assert.deepEqual(closed, ['n3']);
+  it('forgets a removed member when the configuration without it commits, whatever the bundle says', () => {
+    const { manager, configure, closed } = setup();
+    configure(simpleConfiguration(['n1', 'n2', 'n3'], members));
+    configure(simpleConfiguration(['n1', 'n2'], members.slice(0, 2)));
     assert.equal(manager.pskLookup('n3'), null);
     assert.equal(manager.authenticateNode('n3', from('n3')), false);
     assert.equal(manager.validateNewNode('n3', '127.0.0.1:7002').ok, false);
-    write('n3', encodeKeystoreRevoked());
-    // A fresh manager (a restart) reads the tombstone instead of the bootstrap file.
-    const restarted = new ClusterKeystore(new Map([['n3', key(3)]]));
-    restarted.attach((k) => (k === keystoreKey('n3') ? encodeKeystoreRevoked() : null));
-    assert.equal(restarted.keyOf('n3'), null);
+    assert.deepEqual(closed, ['n3']);
   });
 
-  it('a rotated key replaces the old one and closes the sessions made with it; re-adding clears a revocation', () => {
-    const { manager, closed, write } = setup();
-    write('n2', encodeKeystoreKey(key(9)));
-    assert.deepEqual(manager.pskLookup('n2'), key(9));
+  it('closes the sessions of a member that a restored snapshot shows removed', () => {
+    const leader = setup();
+    leader.configure(simpleConfiguration(['n1', 'n2', 'n3'], members));
+    leader.configure(simpleConfiguration(['n1', 'n2'], members.slice(0, 2)));
+    const follower = setup();
+    assert.deepEqual(follower.manager.pskLookup('n3'), link('n1', 'n3'), 'before: the bundle\'s link');
+    follower.state.restore({ lastIncludedIndex: leader.state.kv.lastApplied, lastIncludedTerm: 1, configuration: simpleConfiguration(['n1', 'n2'], members.slice(0, 2)) }, leader.state.snapshot());
+    assert.equal(follower.manager.pskLookup('n3'), null);
+    assert.ok(follower.closed.includes('n3'), `closed ${follower.closed.join(',')}`);
+    assert.equal(follower.closed.includes('n2'), false);
+  });
+
+  it('takes a rekeyed link over the bundle\'s and closes the sessions made with the old one', () => {
+    const { manager, signed, closed } = setup();
+    signed({ op: 'rekey-member', id: 'n2', links: [wrappedFor('n1', 'n2', 1, 2), wrappedFor('n3', 'n2', 1, 2)] });
+    assert.deepEqual(manager.pskLookup('n2'), link('n1', 'n2', 1, 2));
+    assert.notDeepEqual(manager.pskLookup('n2'), link('n1', 'n2'));
     assert.deepEqual(closed, ['n2']);
-    manager.handleNodeRemoval('n2');
-    assert.equal(manager.pskLookup('n2'), null);
-    write('n2', encodeKeystoreKey(key(10)));
-    assert.deepEqual(manager.pskLookup('n2'), key(10));
   });
 });
 
-describe('ClusterKeystore cache', () => {
-  it('keeps applied entries across a restart (mode 0600) until the log is re-applied', async () => {
-    const { mkdtempSync, rmSync, statSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'coraft-keystore-'));
-    try {
-      const file = join(dir, 'keystore-cache.json');
-      const state = new Map<string, Uint8Array>([[keystoreKey('n4'), encodeKeystoreKey(key(4))], [keystoreKey('n3'), encodeKeystoreRevoked()]]);
-      const before = new ClusterKeystore(new Map([['n3', key(3)]]), file);
-      before.attach((k) => state.get(k) ?? null);
-      before.remember('n4');
-      before.remember('n3');
-      assert.equal(statSync(file).mode & 0o777, 0o600);
-      const after = new ClusterKeystore(new Map([['n3', key(3)]]), file);
-      assert.deepEqual(after.keyOf('n4'), key(4), 'a member that joined later is still known');
-      assert.equal(after.keyOf('n3'), null, 'a revoked key stays revoked despite the bootstrap file');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+describe('keystore cache across a restart', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'coraft-keystore-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps learned links and revocations (mode 0600) until the log is re-applied', () => {
+    const file = join(dir, 'keystore-cache.json');
+    const before = setup({ cacheFile: file, config: withN4 });
+    before.signed(addN4);
+    before.configure(withN4);
+    before.configure(simpleConfiguration(['n1', 'n2', 'n4'], [...members.slice(0, 2), { id: 'n4', address: '127.0.0.1:7003' }]));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    // A restart: a fresh replicated state (nothing re-applied yet), the same bundle and cache.
+    const after = setup({ cacheFile: file, config: withN4 });
+    assert.deepEqual(after.manager.pskLookup('n4'), link('n1', 'n4'), 'a member that joined later is still known');
+    assert.equal(after.manager.pskLookup('n3'), null, 'a removed member stays refused despite the bundle');
+    assert.deepEqual(after.manager.pskLookup('n2'), link('n1', 'n2'));
   });
 });

@@ -4,7 +4,7 @@
 // former name `lmdb` opens the write-ahead-log engine, so an existing agent.json keeps its data;
 // an unknown value is refused by name. `cluster init` and provisioning write `wal` by default.
 import { strict as assert } from 'node:assert';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import type { PersistenceEngine } from '../../../agent/contracts.js';
@@ -12,8 +12,8 @@ import { STORAGE_SETTINGS, loadAgentConfig, resolveAgentConfig } from '../../../
 import type { AgentConfig } from '../../../agent/config/agent-config.js';
 import schema from '../../../agent/config/agent-config.schema.json' with { type: 'json' };
 import { runClusterCommand } from '../../../agent/cli/cluster-init.js';
+import { provisionFleet } from '../../../agent/cli/provision.js';
 import { openStorage } from '../../../agent/runtime/open-storage.js';
-import { agentConfigOf } from '../../../deploy/bundle.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
@@ -152,8 +152,23 @@ describe('storage setting: defaults of the tools that write agent.json', () => {
   });
 
   it('provisioning writes wal unless the inventory says otherwise', () => {
-    const gateway = { id: 'gw1', address: '10.0.0.1:5684' };
-    assert.equal(agentConfigOf(gateway, [gateway], {}).storage, 'wal');
-    assert.equal(agentConfigOf(gateway, [gateway], { storage: 'lmdb-direct' }).storage, 'lmdb-direct');
+    const inventory = {
+      cluster: 'plant-a',
+      defaults: { dataDir: 'data' },
+      gateways: [
+        { id: 'gw1', address: '10.0.0.1:5684' },
+        { id: 'gw2', address: '10.0.0.2:5684', overrides: { storage: 'lmdb-direct' } },
+      ],
+    };
+    const file = join(dir, 'fleet.json');
+    writeFileSync(file, JSON.stringify(inventory));
+    const bundles = provisionFleet(file, join(dir, 'out'));
+    const storageOf = (id: string): unknown => {
+      const bundle = bundles.find((b) => b.id === id);
+      assert.ok(bundle !== undefined, id);
+      return JSON.parse(readFileSync(join(bundle.dir, 'agent.json'), 'utf8')).storage;
+    };
+    assert.equal(storageOf('gw1'), 'wal');
+    assert.equal(storageOf('gw2'), 'lmdb-direct');
   });
 });

@@ -6,6 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../agent/contracts.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
+import { resolveServerOptions } from '../../../transport/dtls/server-options.js';
+import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';
 import { ManualTimers } from './fake-timers.js';
 import { Cleanup, Inbox, LossyRelay, echo, internalErrors, plaintextHandshakes, startClient, startServer, until } from './helpers.js';
 
@@ -264,5 +266,31 @@ describe('DTLS client and server endpoints', function () {
       DtlsServerEndpoint.listen({ port: 70_000, pskLookup: lookup, sessionsMax: 0, retransmitInitialMs: 5 }),
       (e: unknown) => e instanceof Error && 'problems' in e && Array.isArray(e.problems) && e.problems.length === 3,
     );
+    // The half-open handshake limits: each named with its range, the per-address cap and the
+    // members' reserve bounded by the total, the client-flight timeout by the handshake's.
+    const problems = (options: Partial<DtlsServerOptions>): string[] => {
+      try {
+        resolveServerOptions({ pskLookup: lookup, ...options });
+        return [];
+      } catch (e: unknown) {
+        return e instanceof Error && 'problems' in e && Array.isArray(e.problems) ? e.problems.map(String) : [String(e)];
+      }
+    };
+    assert.deepEqual(problems({ handshakesInProgressMax: 8, handshakesInProgressPerAddressMax: 9, handshakesReservedForMembers: 8, handshakesInProgressBytesMax: 1000, clientFlightTimeoutMs: 50 }), [
+      'handshakesInProgressPerAddressMax must be an integer in 1..8 (got 9)',
+      'handshakesReservedForMembers must be an integer in 0..7 (got 8)',
+      'handshakesInProgressBytesMax must be an integer in 65536..1073741824 (got 1000)',
+      'clientFlightTimeoutMs must be an integer in 100..30000 (got 50)',
+    ]);
+    assert.deepEqual(problems({ handshakeTimeoutMs: 2000, clientFlightTimeoutMs: 2500 }), ['clientFlightTimeoutMs must be an integer in 100..2000 (got 2500)']);
+    const defaults = resolveServerOptions({ pskLookup: lookup });
+    assert.deepEqual(
+      [defaults.handshakesInProgressMax, defaults.handshakesInProgressPerAddressMax, defaults.handshakesReservedForMembers, defaults.handshakesInProgressBytesMax, defaults.clientFlightTimeoutMs],
+      [2048, 512, 0, 4 * 1024 * 1024, 3000],
+      'no reserve without isMemberAddress',
+    );
+    const small = resolveServerOptions({ pskLookup: lookup, handshakesInProgressMax: 10, handshakeTimeoutMs: 1000, isMemberAddress: () => true });
+    assert.deepEqual([small.handshakesInProgressPerAddressMax, small.handshakesReservedForMembers, small.clientFlightTimeoutMs], [3, 2, 1000]);
+    assert.deepEqual(problems({ isMemberAddress: 'yes' as unknown as null }), ['isMemberAddress must be a function or null']);
   });
 });

@@ -3,11 +3,13 @@
 // copies of the client's own records sent from the client's address (through a tapping
 // relay); a flood of ClientHellos from many source ports that never answer the
 // HelloVerifyRequest (no state kept); and a flood of cookie-verified hellos that never finish
-// (half-open state capped at handshakesInProgressMax, freed by the handshake deadline).
+// (half-open state capped at handshakesInProgressMax, the oldest pushed out by newcomers, the
+// rest dropped at clientFlightTimeoutMs).
 // Randomness is seeded and the seed printed (DTLS_ROBUST_SEED reuses it).
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
+import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
 import { SeededPrng } from '../../../agent/core/prng.js';
 import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../../../transport/dtls/constants.js';
 import { encodeHandshakeFragment } from '../../../transport/dtls/fragments.js';
@@ -17,6 +19,20 @@ import { Cleanup, Inbox, LossyRelay, internalErrors, startClient, startServer, u
 
 const key = Buffer.from('robust key');
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null);
+
+/** Records every counter increment. */
+class RecordingMetrics implements Metrics {
+  readonly counts: string[] = [];
+  increment(name: string, count = 1, dimensions: MetricDimensions = {}): void {
+    for (let i = 0; i < count; i += 1) this.counts.push(`${name}${JSON.stringify(dimensions)}`);
+  }
+  setGauge(): void {}
+  observe(): void {}
+  observeDurationMs(): void {}
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 function clientHello(random: Uint8Array, cookie: Uint8Array, messageSeq: number): Uint8Array {
   const body = encodeClientHello({
@@ -113,8 +129,9 @@ describe('DTLS server robustness', function () {
     assert.equal(client.stats().handshakesCompleted, 1, 'the real session survived throughout');
   });
 
-  it('caps half-open handshakes and frees them at the handshake deadline', async () => {
-    const server = await startServer(cleanup, { pskLookup: lookup, handshakesInProgressMax: 8, handshakeTimeoutMs: 2000 });
+  it('caps half-open handshakes, pushes out the oldest for a newcomer and drops the rest at clientFlightTimeoutMs, counting each in metrics', async () => {
+    const metrics = new RecordingMetrics();
+    const server = await startServer(cleanup, { pskLookup: lookup, handshakesInProgressMax: 8, handshakesInProgressPerAddressMax: 8, clientFlightTimeoutMs: 1000 }, { metrics });
     const serverPort = server.localAddress().port;
     const sockets = await openSockets(cleanup, 40);
     // Each socket answers the HelloVerifyRequest once, then goes silent.
@@ -129,17 +146,24 @@ describe('DTLS server robustness', function () {
       });
       socket.send(clientHello(random, new Uint8Array(0), 0), serverPort, '127.0.0.1');
     })));
-    // Every verified hello is admitted (in progress, or already expired) or refused at the limit.
-    const settled = (): number => server.stats().dropped.limit + server.stats().handshakesInProgress + server.stats().handshakesFailed;
-    await until(() => settled() >= 40, 'every verified hello to be admitted or refused');
-    assert.equal(settled(), 40);
-    assert.ok(server.stats().handshakesInProgress <= 8);
-    assert.ok(server.stats().dropped.limit >= 24, `${server.stats().dropped.limit} refused`);
-    // A real client gets in once the deadline frees the slots (its retransmissions retry).
-    const client = await startClient(cleanup, { identity: 'node-a', psk: key, retransmitInitialMs: 100, retransmitMaxMs: 400, retransmitCountMax: 12 });
+    // Every verified hello was admitted; each one past the eighth pushed out the oldest.
+    const evicted = (): number => server.stats().handshakesEvicted.address + server.stats().handshakesEvicted.total;
+    await until(() => server.stats().handshakesInProgress + evicted() === 40, 'every verified hello to be admitted');
+    assert.equal(server.stats().handshakesInProgress, 8);
+    assert.equal(evicted(), 32);
+    assert.equal(server.stats().dropped.limit, 0);
+    // A real client gets in at once: its hello pushes out the oldest half-open handshake.
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const started = Date.now();
     await client.connect('127.0.0.1', serverPort);
-    assert.ok(server.stats().handshakesInProgress <= 8);
+    assert.ok(Date.now() - started < 900, `handshake took ${Date.now() - started} ms, before any half-open one expired`);
     assert.equal(server.stats().sessions, 1);
-    await until(() => server.stats().handshakesInProgress === 0, 'half-open handshakes to expire');
+    assert.ok(server.stats().handshakesInProgress <= 7);
+    await until(() => server.stats().handshakesInProgress === 0, 'half-open handshakes to expire', 5000);
+    assert.ok(server.stats().handshakesExpired >= 7);
+    assert.equal(server.stats().handshakesInProgressBytes, 0);
+    const count = (name: string): number => metrics.counts.filter((c) => c === name).length;
+    assert.equal(count('dtls_half_open_evictions_total{"limit":"address"}') + count('dtls_half_open_evictions_total{"limit":"total"}'), server.stats().handshakesEvicted.address + server.stats().handshakesEvicted.total);
+    assert.equal(count('dtls_half_open_expired_total{}'), server.stats().handshakesExpired);
   });
 });

@@ -1,0 +1,106 @@
+/**
+ * How the CLI signs admin commands (SECURITY.md): with the admin private key of `--admin-key
+ * FILE` (or CORAFT_ADMIN_KEY_FILE), for the cluster of `--cluster ID` (default: the
+ * provisioner's fleet.json next to the key file), valid for `--valid-for-s S` (default 300).
+ * The links an added or rekeyed member's peers learn come from the provisioner's links file
+ * (`--links FILE`, default links/<ID>.json next to the key file). Keys are never printed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { isValidNodeId } from '../core/membership.js';
+import { ADMIN_VALIDITY_MAX_MS, privateKeyFromText, signAdminCommand, type AdminOperation, type WrappedLink } from '../trust/admin-command.js';
+import { WRAPPED_LINK_BYTES } from '../trust/crypto.js';
+import { intOption, UsageError } from './args.js';
+import { readSecretText, writeSecretFile } from '../config/secret-files.js';
+
+/** The options that sign. */
+export interface SigningValues {
+  'admin-key'?: string | undefined;
+  cluster?: string | undefined;
+  'valid-for-s'?: string | undefined;
+  /** Write the signed command to this file instead of sending it (for `coraft admin submit` elsewhere). */
+  'sign-only'?: string | undefined;
+}
+
+/** The command-line options of signing, for parseOptions. */
+export const SIGNING_OPTIONS = {
+  'admin-key': { type: 'string' },
+  cluster: { type: 'string' },
+  'valid-for-s': { type: 'string' },
+  'sign-only': { type: 'string' },
+} as const;
+
+/** Signs admin operations for one cluster. */
+export interface Signer {
+  readonly cluster: string;
+  readonly keyFile: string;
+  sign(operation: AdminOperation): Uint8Array;
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${what}: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The cluster named by the provisioner's fleet.json next to `keyFile`, or null. */
+function clusterNextTo(keyFile: string): string | null {
+  const file = join(dirname(keyFile), 'fleet.json');
+  if (!existsSync(file)) return null;
+  const value: unknown = JSON.parse(readText(file, '--cluster'));
+  const cluster: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'cluster') : null;
+  return typeof cluster === 'string' ? cluster : null;
+}
+
+/** The signer of `values`; UsageError when there is no admin key. */
+export function signerOf(values: SigningValues): Signer {
+  const keyFile = values['admin-key'] ?? process.env.CORAFT_ADMIN_KEY_FILE;
+  if (keyFile === undefined || keyFile === '') throw new UsageError('admin commands are signed: --admin-key FILE (the admin private key, e.g. DIR/secrets/admin.key) is required');
+  // A secret file: refused (ConfigError) when others may read it, see secret-files.ts.
+  const key: KeyObject | null = privateKeyFromText(readSecretText(keyFile, '--admin-key'));
+  if (key === null) throw new UsageError(`--admin-key: ${keyFile} is not an Ed25519 private key (PEM)`);
+  const cluster = values.cluster ?? clusterNextTo(keyFile);
+  if (cluster === null) throw new UsageError(`--cluster ID is required (no fleet.json next to ${keyFile} names it)`);
+  const validForMs = 1000 * intOption(values['valid-for-s'], 'valid-for-s', 300, 1, ADMIN_VALIDITY_MAX_MS / 1000);
+  return { cluster, keyFile, sign: (operation) => signAdminCommand(operation, cluster, key, Date.now(), validForMs) };
+}
+
+/** Reads the links file of `id` (the provisioner's `links/<id>.json`), checking it is for this cluster and id. */
+export function readLinks(file: string | undefined, signer: Signer, id: string): WrappedLink[] {
+  const path = file ?? join(dirname(signer.keyFile), 'links', `${id}.json`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readText(path, '--links'));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--links: ${path} is not JSON`);
+  }
+  const field = (name: string): unknown => (typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined);
+  if (field('cluster') !== signer.cluster || field('id') !== id) throw new UsageError(`--links: ${path} is not the links file of ${id} in cluster ${signer.cluster}`);
+  const links = field('links');
+  if (!Array.isArray(links)) throw new UsageError(`--links: ${path} has no links array`);
+  return links.map((item: unknown) => {
+    const get = (name: string): unknown => (typeof item === 'object' && item !== null ? Reflect.get(item, name) : undefined);
+    const holder = get('holder');
+    const generation = get('generation');
+    const wrapped = get('wrapped');
+    const bytes = typeof wrapped === 'string' ? Uint8Array.from(Buffer.from(wrapped, 'base64')) : new Uint8Array(0);
+    if (!isValidNodeId(holder) || typeof generation !== 'string' || bytes.byteLength !== WRAPPED_LINK_BYTES) throw new UsageError(`--links: ${path} holds a malformed link`);
+    return { holder, generation, wrapped: bytes };
+  });
+}
+
+/**
+ * With --sign-only FILE: writes the signed command there (mode 0600) and returns true, so that
+ * it can be carried to a gateway and sent with `coraft admin submit FILE` before it expires.
+ */
+export function maybeSignOnly(values: SigningValues, envelope: Uint8Array): boolean {
+  const file = values['sign-only'];
+  if (file === undefined) return false;
+  writeSecretFile(file, envelope);
+  process.stdout.write(`wrote the signed command to ${file}; send it with: coraft admin submit ${file} --endpoint HOST:PORT --endpoint-key FILE\n`);
+  return true;
+}

@@ -1,0 +1,288 @@
+/**
+ * The state of one Raft node and the operations every handler shares (after etcd-io/raft's
+ * `raft` struct): the persistent fields (term, vote, log) and the volatile ones, the role
+ * transitions (`become*`), the output queues (`send`, `reply`, `emit`) that the facade hands out
+ * as a Ready, and the appending of the leader's own entries.
+ *
+ * This module sits under the handlers: election.ts, replication.ts, follower.ts, commit.ts,
+ * read-index.ts and step.ts import it, raft.ts (the facade) imports them, and nothing here
+ * imports a handler, so the core has no import circle.
+ */
+import { assert } from './assert.js';
+import { ConfigTracker } from './config-tracker.js';
+import { RaftLog } from './log.js';
+import { allMembers, isMember, isVoter, quorumVoters, sameConfiguration } from './membership.js';
+import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
+import { Progress } from './progress.js';
+import type { Prng } from './prng.js';
+import { hasQuorum } from './quorum.js';
+import { ReadIndexQueue } from './read-queue.js';
+import type { CoreEvent, CoreRequest, Outbound, ProposeResult, ReadState, Role, SoftState } from './ready.js';
+import type { ClusterConfiguration, EntryType, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
+
+/** A snapshot being received from the leader, chunk by chunk. */
+export interface IncomingSnapshot {
+  readonly index: LogIndex;
+  readonly term: Term;
+  readonly totalBytes: number;
+  readonly configuration: ClusterConfiguration;
+  /** Copies of the chunks received in order. Invariant: their sizes sum to bytesStored <= totalBytes. */
+  readonly chunks: Uint8Array[];
+  bytesStored: number;
+}
+
+/** What the Ready handed out and not yet advanced covers: its last unstable entry and its last committed one. */
+export interface InFlightReady {
+  readonly lastIndex: LogIndex;
+  readonly lastTerm: Term;
+  readonly appliedTo: LogIndex;
+}
+
+/** The node's fields and shared operations; every field is internal to agent/core. */
+export class CoreState {
+  readonly id: NodeId;
+  readonly options: CoreOptions;
+  readonly prng: Prng;
+  readonly log: RaftLog;
+  readonly configs: ConfigTracker;
+  role: Role = 'follower';
+  /** Invariant: never decreases. */
+  currentTerm: Term;
+  votedFor: NodeId | null;
+  leaderId: NodeId | null = null;
+  /** Per-peer replication state; only on a leader. */
+  readonly progress = new Map<NodeId, Progress>();
+  /** Votes received in the current (pre-)campaign. */
+  readonly votes = new Map<NodeId, boolean>();
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  /** The follower leadership is being handed to. */
+  transferee: NodeId | null = null;
+  readonly reads: ReadIndexQueue;
+  /** Per peer, the highest seq of a request it answered in this term as our follower. */
+  readonly ackedSeq = new Map<NodeId, number>();
+  /** The latest snapshot, sent to followers that need it. */
+  latestSnapshot: Snapshot | null;
+  /** A snapshot being received from the leader. */
+  incoming: IncomingSnapshot | null = null;
+  /** Ask flushReplication to send heartbeats now (for reads). */
+  heartbeatNeeded = false;
+  /** The sequence number of the next request. Invariant: increases with every request sent. */
+  nextSeq = 1;
+
+  // What the next Ready hands out (see raft.ts, takeReady).
+  outbox: Outbound[] = [];
+  readStates: ReadState[] = [];
+  events: CoreEvent[] = [];
+  hardStateDirty = false;
+  pendingRestore: Snapshot | null = null;
+  pendingCompactBefore: LogIndex | null = null;
+  lastSoftState: SoftState;
+  /** The Ready handed out and not yet advanced; at most one. */
+  inFlight: InFlightReady | null = null;
+
+  constructor(deps: CoreDeps, options: CoreOptions, start: CoreStartState) {
+    this.id = options.id;
+    this.options = options;
+    this.prng = deps.prng;
+    assert(options.electionTimeoutMaxTicks > options.electionTimeoutMinTicks, 'election timeout range is not empty');
+    assert(options.heartbeatTicks > 0 && options.heartbeatTicks < options.electionTimeoutMinTicks, 'heartbeats are more frequent than elections');
+    const snapshot = start.snapshot;
+    this.log = new RaftLog(snapshot?.lastIncludedIndex ?? 0, snapshot?.lastIncludedTerm ?? 0, start.entries);
+    this.latestSnapshot = snapshot;
+    const base = snapshot === null ? { index: 0, config: start.bootstrap } : { index: snapshot.lastIncludedIndex, config: snapshot.configuration };
+    this.configs = new ConfigTracker(base, start.entries);
+    this.currentTerm = start.hardState.currentTerm;
+    this.votedFor = start.hardState.votedFor;
+    assert(this.log.lastTerm() <= this.currentTerm, 'the log holds no term above the current term');
+    this.reads = new ReadIndexQueue(options.pendingReadsMax);
+    this.resetRandomizedElectionTimeout();
+    this.lastSoftState = this.softState();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Output
+  // -------------------------------------------------------------------------------------------
+
+  /** Queues a request to a peer and returns its sequence number. */
+  send(to: NodeId, request: CoreRequest): number {
+    assert(to !== this.id, 'a node sends no request to itself');
+    const seq = this.nextSeq;
+    this.nextSeq += 1;
+    this.outbox.push({ kind: 'request', to, seq, request });
+    return seq;
+  }
+
+  /** Queues the answer to an inbound request. */
+  reply(replyTo: number, response: Extract<Outbound, { kind: 'response' }>['response']): void {
+    this.outbox.push({ kind: 'response', replyTo, response });
+  }
+
+  /** Queues an event (a role change, a configuration, a warning) for the next Ready. */
+  emit(event: CoreEvent): void {
+    this.events.push(event);
+  }
+
+  /** Marks term and vote as changed, to be persisted before any message is sent. */
+  markHardStateDirty(): void {
+    this.hardStateDirty = true;
+  }
+
+  /** The volatile state the Ready reports when it changes. */
+  softState(): SoftState {
+    return { role: this.role, term: this.currentTerm, leaderId: this.leaderId };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Questions every handler asks
+  // -------------------------------------------------------------------------------------------
+
+  /** True when this node may campaign: it votes in the configuration in force. */
+  isPromotable(): boolean {
+    return isVoter(this.configs.current(), this.id);
+  }
+
+  /** True while a follower hears from a leader within an election timeout (thesis §4.2.3). */
+  inLease(): boolean {
+    return this.options.checkQuorum && this.leaderId !== null && this.electionElapsed < this.options.electionTimeoutMinTicks;
+  }
+
+  /** True when a quorum of voters was heard from since the last check (check-quorum). */
+  quorumActive(): boolean {
+    return hasQuorum(quorumVoters(this.configs.current()), (id) => id === this.id || this.progress.get(id)?.recentActive === true);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Role transitions
+  // -------------------------------------------------------------------------------------------
+
+  /** Raft §5.1: any higher term turns a node into a follower of that term. */
+  becomeFollower(term: Term, leaderId: NodeId | null, reason: string): void {
+    assert(term >= this.currentTerm, 'terms never decrease');
+    const from = this.role;
+    if (term > this.currentTerm) {
+      this.currentTerm = term;
+      this.votedFor = null;
+      this.hardStateDirty = true;
+    }
+    this.role = 'follower';
+    this.leaderId = leaderId;
+    this.resetRoleState();
+    if (from !== 'follower') this.events.push({ kind: 'role', from, to: 'follower', term, reason });
+  }
+
+  /** Thesis §9.6: asks for pre-votes for term + 1 without changing term or vote. */
+  becomePreCandidate(): void {
+    assert(this.role !== 'leader', 'a leader does not pre-campaign');
+    const from = this.role;
+    this.role = 'precandidate';
+    this.leaderId = null;
+    this.resetRoleState();
+    this.events.push({ kind: 'role', from, to: 'precandidate', term: this.currentTerm, reason: 'election timeout' });
+  }
+
+  /** Raft §5.2: term + 1 and a vote for itself, persisted before the vote requests leave. */
+  becomeCandidate(reason: string): void {
+    assert(this.role !== 'leader', 'a leader does not campaign');
+    const from = this.role;
+    this.currentTerm += 1;
+    this.votedFor = this.id;
+    this.hardStateDirty = true;
+    this.role = 'candidate';
+    this.leaderId = null;
+    this.resetRoleState();
+    this.events.push({ kind: 'role', from, to: 'candidate', term: this.currentTerm, reason });
+  }
+
+  /** Raft §5.2 and §8: a new leader appends a no-op to commit entries of past terms. */
+  becomeLeader(): void {
+    assert(this.role === 'candidate', 'only a candidate becomes leader');
+    assert(this.votedFor === this.id, 'a leader voted for itself');
+    const from = this.role;
+    this.role = 'leader';
+    this.leaderId = this.id;
+    this.resetRoleState();
+    for (const id of allMembers(this.configs.current())) {
+      if (id !== this.id) this.progress.set(id, this.newProgress());
+    }
+    this.events.push({ kind: 'role', from, to: 'leader', term: this.currentTerm, reason: 'won the election' });
+    this.appendEntry('noop', new Uint8Array(0));
+  }
+
+  private resetRoleState(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.progress.clear();
+    this.votes.clear();
+    this.ackedSeq.clear();
+    if (this.transferee !== null) this.events.push({ kind: 'transfer', to: this.transferee, outcome: 'aborted' });
+    this.transferee = null;
+    this.heartbeatNeeded = false;
+    for (const token of this.reads.abortAll()) this.readStates.push({ token, index: null });
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.prng.intBetween(this.options.electionTimeoutMinTicks, this.options.electionTimeoutMaxTicks);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The leader's log and its followers
+  // -------------------------------------------------------------------------------------------
+
+  /** The leader's tracking of a follower it knows nothing about yet: probe from its own last index + 1. */
+  newProgress(): Progress {
+    return new Progress(this.log.lastIndex() + 1, this.options.inflightCountMax, this.options.inflightBytesMax);
+  }
+
+  /** Keeps the leader's progress map in step with the configuration in force. */
+  onConfigurationChanged(): void {
+    const config = this.configs.current();
+    this.events.push({ kind: 'config', index: this.configs.currentIndex(), configuration: config });
+    if (this.role !== 'leader') return;
+    const members = new Set(allMembers(config));
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    for (const id of members) if (id !== this.id && !this.progress.has(id)) this.progress.set(id, this.newProgress());
+    if (this.transferee !== null && !isMember(config, this.transferee)) this.transferee = null;
+  }
+
+  /** Appends an entry of the leader's own to its log; replication.ts sends it on the next flush. */
+  appendEntry(type: EntryType, command: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderHint: this.leaderId };
+    if (this.transferee !== null && type !== 'noop') {
+      return { ok: false, reason: 'transferring', message: `leadership is being transferred to ${this.transferee}` };
+    }
+    if (type === 'command' && this.log.uncommittedBytes() + command.byteLength > this.options.uncommittedBytesMax) {
+      return { ok: false, reason: 'uncommitted-limit', message: `more than ${this.options.uncommittedBytesMax} bytes uncommitted` };
+    }
+    const entry: LogEntry = { term: this.currentTerm, index: this.log.lastIndex() + 1, type, command };
+    this.log.appendOwn(entry);
+    if (type === 'config') {
+      const before = this.configs.current();
+      this.configs.append([entry]);
+      if (!sameConfiguration(before, this.configs.current())) this.onConfigurationChanged();
+    }
+    // A single-voter cluster commits as soon as the entry is stable; flushReplication sends it.
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /** Checks the invariants of the whole node; the simulator calls it after every step. */
+  checkInvariants(): void {
+    this.log.checkInvariants();
+    assert(this.log.lastTerm() <= this.currentTerm, 'no log term above the current term');
+    if (this.role === 'leader') {
+      assert(this.leaderId === this.id, 'a leader knows it leads');
+      assert(this.votedFor === this.id, 'a leader voted for itself in its term');
+      const config = this.configs.current();
+      for (const list of [config.voters, config.learners, config.oldVoters ?? []]) {
+        for (const id of list) if (id !== this.id) assert(this.progress.has(id), `the leader tracks member ${id}`);
+      }
+      for (const progress of this.progress.values()) progress.checkInvariants();
+    } else {
+      assert(this.progress.size === 0, 'only a leader tracks progress');
+    }
+    if (this.role === 'candidate') assert(this.votedFor === this.id, 'a candidate voted for itself');
+    this.configs.checkInvariants(this.log.commitIndex, this.log.lastIndex());
+  }
+}

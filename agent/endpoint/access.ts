@@ -1,0 +1,41 @@
+/**
+ * Who may use which resources of the local endpoint (SECURITY.md). With endpoint keys the
+ * endpoint speaks coaps and every request carries the PSK identity it was authenticated with:
+ * the key-value identity may use /kv, the admin identity /members, /leader/transfer,
+ * /snapshot and /admin, and both may read /status and the member list. Without keys the
+ * endpoint is plain CoAP, which the configuration allows on loopback only, and every resource
+ * is open to local processes; admin commands still need the admin key's signature.
+ */
+import { CoapResponseCode } from '../../transport/coap/index.js';
+import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import type { CoapResourceMethods } from '../../transport/coap/router.js';
+import { errorResponse } from './responses.js';
+
+/** The identities of the endpoint; both null: an open (loopback, plain CoAP) endpoint. */
+export interface EndpointAccess {
+  readonly kv: string | null;
+  readonly admin: string | null;
+}
+
+/** What a resource serves. */
+export type EndpointArea = 'kv' | 'admin' | 'status';
+
+/** True when a request authenticated as `identity` may use `area`. */
+export function mayUse(access: EndpointAccess, area: EndpointArea, identity: string | null): boolean {
+  if (access.kv === null && access.admin === null) return true;
+  if (identity === null) return false;
+  if (area === 'status') return identity === access.kv || identity === access.admin;
+  return identity === access[area];
+}
+
+/** `methods` with every handler refusing (4.03) identities that may not use `area`. */
+export function restricted(methods: CoapResourceMethods, area: EndpointArea, access: EndpointAccess): CoapResourceMethods {
+  const guarded: Record<string, (request: CoapRequest) => Promise<CoapResponse>> = {};
+  for (const [method, handler] of Object.entries(methods)) {
+    guarded[method] = (request) =>
+      mayUse(access, area, request.peer.identity)
+        ? handler(request)
+        : Promise.resolve(errorResponse(CoapResponseCode.Forbidden, `identity ${JSON.stringify(request.peer.identity)} may not use the ${area} resources`));
+  }
+  return guarded;
+}

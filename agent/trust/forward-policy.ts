@@ -1,0 +1,48 @@
+/**
+ * What a client request may carry into the leader (SECURITY.md): a peer's ClientForward, like
+ * a local client's request, may read and write ordinary keys only. A write that is an admin
+ * entry (only the leader builds those, from a verified signed command) or that names a
+ * reserved `.coraft/` key is refused before it is proposed; the state machine refuses the same
+ * again at apply, whoever proposed it. Admin requests carry their own authority, a signature,
+ * which the leader verifies (agent/runtime/admin.ts).
+ */
+import type { ForwardKind } from '../contracts.js';
+import { SerializationError } from '../errors.js';
+import { decodeKvQuery } from '../kv/index.js';
+import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
+import { decodeAdminEntry } from './trust-codec.js';
+import { reservedKeyOf } from './trusted-state-machine.js';
+
+function isAdminEntry(payload: Uint8Array): boolean {
+  try {
+    return decodeAdminEntry(payload) !== null;
+  } catch (error) {
+    // A map that claims to be an admin entry but is malformed is refused all the same.
+    if (error instanceof SerializationError) return true;
+    throw error;
+  }
+}
+
+function readsReservedKey(payload: Uint8Array): boolean {
+  try {
+    return isSystemKey(decodeKvQuery(payload).key);
+  } catch (error) {
+    // Not a query: the state machine answers KV_MALFORMED, which reveals nothing.
+    if (error instanceof SerializationError) return false;
+    throw error;
+  }
+}
+
+/** Why a client request of `kind` must not run, or null when it may. */
+export function clientRequestRefusal(kind: ForwardKind, payload: Uint8Array): string | null {
+  switch (kind) {
+    case 'write':
+      if (isAdminEntry(payload)) return 'a client write may not carry an admin entry: send the signed command as an admin request';
+      if (reservedKeyOf(payload) !== null) return `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`;
+      return null;
+    case 'read':
+      return readsReservedKey(payload) ? `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent` : null;
+    case 'admin':
+      return null;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Encodings of the trust layer: the log entry that carries a signed admin command, the result
+ * an admin entry applies to, and the snapshot image of the trust state. CBOR arrays and maps
+ * read strictly (agent/kv/fields.ts); equal states encode to equal bytes.
+ *
+ *   admin entry:   {op: 'admin', envelope: bytes, time: ms}
+ *   trust image:   ['coraft-trust', 1, clockMs, adminKeyPem | null, [known...], [revoked...],
+ *                   [[holder, peer, generation, wrapped], ...], [[nonce, expiresAtMs], ...]]
+ *   node state:    ['coraft-state', 1, kvSnapshotBytes, trustImageBytes]
+ */
+import { Encoder } from 'cbor-x';
+import { isValidNodeId } from '../core/membership.js';
+import { SerializationError } from '../errors.js';
+import { Fields, asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from '../kv/fields.js';
+import { KNOWN_MAX, LINKS_MAX, NONCES_MAX, REVOKED_MAX, type LinkRecord, type TrustImage } from './trust-state.js';
+
+const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
+
+/** The tag of a trust image. */
+export const TRUST_IMAGE_FORMAT = 'coraft-trust';
+/** The tag of a node state snapshot (KV plus trust). */
+export const NODE_STATE_FORMAT = 'coraft-state';
+
+/** A signed admin command as a log entry's command. */
+export interface AdminEntry {
+  readonly envelope: Uint8Array;
+  /** The proposer's clock, ms: moves the log clock like a KV command's time. */
+  readonly timeMs: number;
+}
+
+/** Encodes an admin entry. */
+export function encodeAdminEntry(entry: AdminEntry): Uint8Array {
+  return encoder.encode({ op: 'admin', envelope: asByteString(entry.envelope), time: entry.timeMs });
+}
+
+/**
+ * The admin entry a command encodes, or null when it is not one (any other command, including
+ * bytes that are not CBOR). A map with op 'admin' but other fields throws CODEC_MALFORMED.
+ */
+export function decodeAdminEntry(command: Uint8Array): AdminEntry | null {
+  let value: unknown;
+  try {
+    value = decodeCbor(command, 'entry');
+  } catch (error) {
+    if (error instanceof SerializationError) return null;
+    throw error;
+  }
+  if (typeof value !== 'object' || value === null || Reflect.get(value, 'op') !== 'admin') return null;
+  const fields = Fields.of(value, 'admin entry', ['op', 'envelope', 'time']);
+  return { envelope: fields.bytes('envelope'), timeMs: fields.integer('time', 0) };
+}
+
+/** What applying an admin entry answered: done (with the ids whose credentials changed) or refused. */
+export type AdminApplyResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** Encodes an admin apply result (the bytes the proposer's request resolves with). */
+export function encodeAdminApplyResult(result: AdminApplyResult): Uint8Array {
+  return encoder.encode(result.ok ? { ok: true } : { ok: false, reason: result.reason });
+}
+
+/** Decodes an admin apply result. */
+export function decodeAdminApplyResult(bytes: Uint8Array): AdminApplyResult {
+  const value = decodeCbor(bytes, 'admin result');
+  if (typeof value === 'object' && value !== null && Reflect.get(value, 'ok') === true) return { ok: true };
+  const fields = Fields.of(value, 'admin result', ['ok', 'reason']);
+  return { ok: false, reason: fields.string('reason') };
+}
+
+function idList(value: unknown, what: string, max: number): string[] {
+  return readArray(value, what, max).map((item) => {
+    const id = readString(item, what);
+    if (!isValidNodeId(id)) throw malformed(`${what}: invalid node id`);
+    return id;
+  });
+}
+
+/** Encodes a trust image. */
+export function encodeTrustImage(image: TrustImage): Uint8Array {
+  return encoder.encode([
+    TRUST_IMAGE_FORMAT,
+    1,
+    image.clockMs,
+    image.adminKeyPem,
+    image.known,
+    image.revoked,
+    image.links.map((l) => [l.holder, l.peer, l.generation, asByteString(l.wrapped)]),
+    image.nonces.map(([nonce, expires]) => [nonce, expires]),
+  ]);
+}
+
+function readLink(item: unknown): LinkRecord {
+  const parts = readArray(item, 'trust link', 4);
+  if (parts.length !== 4) throw malformed('trust link must have 4 items');
+  const [holder, peer] = idList(parts.slice(0, 2), 'trust link ends', 2);
+  if (holder === undefined || peer === undefined) throw malformed('trust link ends');
+  return { holder, peer, generation: readString(parts[2], 'trust link generation'), wrapped: new Uint8Array(readBytes(parts[3], 'trust link key')) };
+}
+
+/** Decodes and checks a trust image; throws SerializationError (CODEC_MALFORMED). */
+export function decodeTrustImage(bytes: Uint8Array): TrustImage {
+  const top = readArray(decodeCbor(bytes, 'trust image'), 'trust image', 8);
+  if (top.length !== 8 || top[0] !== TRUST_IMAGE_FORMAT || top[1] !== 1) throw malformed(`trust image must be ['${TRUST_IMAGE_FORMAT}', 1, ...8 items]`);
+  const adminKeyPem = top[3] === null ? null : readString(top[3], 'trust admin key');
+  const nonces = readArray(top[7], 'trust nonces', NONCES_MAX).map((item): readonly [string, number] => {
+    const pair = readArray(item, 'trust nonce', 2);
+    return [readString(pair[0], 'trust nonce'), readInteger(pair[1], 'trust nonce expiry', 0)];
+  });
+  return {
+    clockMs: readInteger(top[2], 'trust clock', 0),
+    adminKeyPem,
+    known: idList(top[4], 'trust known members', KNOWN_MAX),
+    revoked: idList(top[5], 'trust revoked ids', REVOKED_MAX),
+    links: readArray(top[6], 'trust links', LINKS_MAX).map(readLink),
+    nonces,
+  };
+}
+
+/** Encodes a node state snapshot. */
+export function encodeNodeState(kv: Uint8Array, trust: Uint8Array): Uint8Array {
+  return encoder.encode([NODE_STATE_FORMAT, 1, asByteString(kv), asByteString(trust)]);
+}
+
+/**
+ * Splits a node state snapshot; null when `bytes` is not one (a snapshot of the KV state
+ * alone, written before the trust layer existed).
+ */
+export function decodeNodeState(bytes: Uint8Array): { readonly kv: Uint8Array; readonly trust: Uint8Array } | null {
+  const top = decodeCbor(bytes, 'snapshot');
+  if (!Array.isArray(top) || top[0] !== NODE_STATE_FORMAT) return null;
+  const items = readArray(top, 'node state', 4);
+  if (items.length !== 4 || items[1] !== 1) throw malformed(`node state must be ['${NODE_STATE_FORMAT}', 1, kv, trust]`);
+  return { kv: readBytes(items[2], 'node state kv'), trust: readBytes(items[3], 'node state trust') };
+}

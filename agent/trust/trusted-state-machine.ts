@@ -1,0 +1,147 @@
+/**
+ * The node's replicated state: the KV state machine plus the trust state, applied entry by
+ * entry in log order on every replica.
+ *
+ * - An admin entry (a signed command the leader proposed) is verified again here, on every
+ *   replica, against the replicated admin key, cluster, log clock and nonces; it is applied to
+ *   the trust state or refused, identically everywhere. A faulty leader that puts an unsigned,
+ *   forged, foreign, expired or replayed command in the log changes nothing.
+ * - A KV command on a reserved key (`.coraft/`) is refused here too (KV_RESERVED_KEY), whoever
+ *   proposed it: agent state changes only through verified admin entries.
+ * - A configuration entry revokes every member it removes and deletes its links; a snapshot
+ *   carries the trust state, so a removal that arrives inside one is applied as well.
+ *
+ * The KV state machine sees every entry (admin and refused ones as no-ops), so its index and
+ * snapshots stay its own. After each change of credentials, `onCredentialsChanged` tells the
+ * node (outside the deterministic state) whose sessions to close.
+ */
+import type { LogEntry, NodeId, SnapshotMeta, StateMachine } from '../contracts.js';
+import { allMembers, decodeConfiguration } from '../core/membership.js';
+import { SerializationError } from '../errors.js';
+import { decodeKvCommand, encodeKvResult } from '../kv/index.js';
+import type { KvStateMachine } from '../kv/index.js';
+import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
+import { decodeSignedAdmin, isLoggedOperation } from './admin-command.js';
+import { decodeAdminEntry, decodeNodeState, decodeTrustImage, encodeAdminApplyResult, encodeNodeState, encodeTrustImage } from './trust-codec.js';
+import { TrustState, type AdminOutcome, type TrustContext } from './trust-state.js';
+
+/** Told after an applied entry or a restored snapshot changed credentials. */
+export type CredentialsListener = (ids: readonly NodeId[] | 'all') => void;
+
+const NOOP = new Uint8Array(0);
+/** The CBOR text string 'admin' that every admin entry holds (its op). */
+const ADMIN_MARKER = Buffer.from([0x65, ...Buffer.from('admin')]);
+/** The reserved prefix as bytes: a command without it cannot name a reserved key. */
+const RESERVED_MARKER = Buffer.from(SYSTEM_KEY_PREFIX);
+
+export class TrustedStateMachine implements StateMachine {
+  readonly trust: TrustState;
+  private listener: CredentialsListener = () => undefined;
+
+  constructor(
+    readonly kv: KvStateMachine,
+    private readonly options: TrustContext,
+  ) {
+    // No member is known before the first configuration entry: a removal always shows as a
+    // configuration that drops a member an earlier entry named (the joint entry names the
+    // outgoing voters), so what is revoked depends on the log alone, never on the bootstrap.
+    this.trust = new TrustState(options, []);
+  }
+
+  /** Sets the listener of credential changes (one; a later call replaces it). */
+  onCredentialsChanged(listener: CredentialsListener): void {
+    this.listener = listener;
+  }
+
+  apply(entry: LogEntry): Uint8Array {
+    if (entry.type === 'config') {
+      const result = this.kv.apply(entry);
+      const next = decodeConfiguration(entry.command);
+      if (next !== null) this.notify(this.trust.applyConfiguration(next));
+      return result;
+    }
+    if (entry.type !== 'command') return this.kv.apply(entry);
+    let admin = null;
+    try {
+      // A cheap scan first: most commands are KV commands that do not even contain the marker.
+      if (Buffer.from(entry.command.buffer, entry.command.byteOffset, entry.command.byteLength).includes(ADMIN_MARKER)) admin = decodeAdminEntry(entry.command);
+    } catch (error) {
+      if (!(error instanceof SerializationError)) throw error;
+      return this.refuse(entry, error.message);
+    }
+    if (admin !== null) {
+      this.kv.apply({ ...entry, type: 'noop', command: NOOP });
+      const outcome = this.applyAdmin(admin.envelope, admin.timeMs);
+      if (outcome.ok) this.notify(outcome.changed);
+      return encodeAdminApplyResult(outcome.ok ? { ok: true } : outcome);
+    }
+    const reserved = reservedKeyOf(entry.command);
+    if (reserved !== null) {
+      this.kv.apply({ ...entry, type: 'noop', command: NOOP });
+      return encodeKvResult({ type: 'error', code: 'KV_RESERVED_KEY', message: `keys under ${SYSTEM_KEY_PREFIX} change only through signed admin commands` });
+    }
+    const result = this.kv.apply(entry);
+    this.trust.advanceClock(this.kv.clockMs);
+    return result;
+  }
+
+  private applyAdmin(envelope: Uint8Array, timeMs: number): AdminOutcome {
+    let command;
+    try {
+      command = decodeSignedAdmin(envelope);
+    } catch (error) {
+      if (!(error instanceof SerializationError)) throw error;
+      this.trust.advanceClock(timeMs);
+      return { ok: false, reason: error.message };
+    }
+    if (!isLoggedOperation(command.body)) {
+      this.trust.advanceClock(timeMs);
+      return { ok: false, reason: `${command.body.op} is not a log operation` };
+    }
+    return this.trust.applyAdmin(command, Math.max(timeMs, this.kv.clockMs));
+  }
+
+  private refuse(entry: LogEntry, reason: string): Uint8Array {
+    this.kv.apply({ ...entry, type: 'noop', command: NOOP });
+    return encodeAdminApplyResult({ ok: false, reason });
+  }
+
+  private notify(ids: readonly NodeId[] | 'all'): void {
+    if (ids !== 'all' && ids.length === 0) return;
+    this.listener(ids);
+  }
+
+  query(query: Uint8Array): Uint8Array {
+    return this.kv.query(query);
+  }
+
+  snapshot(): Uint8Array {
+    return encodeNodeState(this.kv.snapshot(), encodeTrustImage(this.trust.image()));
+  }
+
+  /**
+   * Restores a snapshot: a node state (KV and trust), or, from a node that predates the trust
+   * layer, a KV image alone (the trust state then starts from the snapshot's configuration).
+   */
+  restore(meta: SnapshotMeta, data: Uint8Array): void {
+    const split = data.byteLength === 0 ? null : decodeNodeState(data);
+    const trust = split === null ? null : decodeTrustImage(split.trust);
+    this.kv.restore(meta, split === null ? data : split.kv);
+    const fresh = new TrustState(this.options, allMembers(meta.configuration));
+    this.trust.load(trust ?? fresh.image());
+    this.trust.advanceClock(this.kv.clockMs);
+    this.notify('all');
+  }
+}
+
+/** The reserved key a KV command writes, or null (not a KV command, or an ordinary key). */
+export function reservedKeyOf(command: Uint8Array): string | null {
+  if (!Buffer.from(command.buffer, command.byteOffset, command.byteLength).includes(RESERVED_MARKER)) return null;
+  try {
+    const key = decodeKvCommand(command).key;
+    return isSystemKey(key) ? key : null;
+  } catch (error) {
+    if (error instanceof SerializationError) return null;
+    throw error;
+  }
+}

@@ -1,0 +1,105 @@
+// Proves the leader's side of signed admin commands (AdminRunner) with a fake node: a valid
+// add-member is proposed as an admin entry and only then drives the membership change; an
+// unsigned, forged, foreign or expired command and a replay are refused before anything is
+// proposed; a refusal at apply is reported; leader transfer and snapshot, which are not log
+// entries, are verified by the node that acts, run once (a local replay cache), and a snapshot
+// command naming another node is refused; a command that failed because this node did not lead
+// may be retried on the next leader.
+import { strict as assert } from 'node:assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { NotLeaderError } from '../../../agent/errors.js';
+import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { AdminRunner, decodeAdminResult, type AdminHost } from '../../../agent/runtime/admin.js';
+import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
+import { decodeAdminEntry, encodeAdminApplyResult } from '../../../agent/trust/trust-codec.js';
+
+const admin = generateKeyPairSync('ed25519');
+const intruder = generateKeyPairSync('ed25519');
+const NOW = 1_700_000_000_000;
+
+function setup(options: { applyOk?: boolean; leads?: () => boolean } = {}) {
+  const calls: string[] = [];
+  const seen = new Set<string>();
+  const host: AdminHost = {
+    getNodeId: () => 'n1',
+    getLeaderId: () => 'n1',
+    getConfiguration: () => simpleConfiguration(['n1', 'n2', 'n3']),
+    submitCommand: (command) => {
+      if (options.leads !== undefined && !options.leads()) return Promise.reject(new NotLeaderError('n2'));
+      const entry = decodeAdminEntry(command);
+      calls.push(`propose ${entry === null ? 'not an admin entry' : 'admin entry'}`);
+      return Promise.resolve(encodeAdminApplyResult(options.applyOk === false ? { ok: false, reason: 'refused at apply' } : { ok: true }));
+    },
+    addServer: (id) => (calls.push(`add ${id}`), Promise.resolve(true)),
+    removeServer: (id) => (calls.push(`remove ${id}`), Promise.resolve(true)),
+    transferLeadership: (to) => {
+      if (options.leads !== undefined && !options.leads()) return Promise.reject(new NotLeaderError('n2'));
+      calls.push(`transfer ${to ?? 'any'}`);
+      return Promise.resolve('n2');
+    },
+    snapshotNow: () => (calls.push('snapshot'), Promise.resolve(42)),
+  };
+  const runner = new AdminRunner(host, { cluster: 'c', adminKey: () => admin.publicKey, nonceSeen: (n) => seen.has(n) }, () => NOW);
+  return { runner, calls, seen };
+}
+
+const sign = (operation: AdminOperation, key = admin.privateKey, cluster = 'c', at = NOW, validMs = 60_000): Uint8Array => signAdminCommand(operation, cluster, key, at, validMs);
+const add: AdminOperation = { op: 'add-member', id: 'n4', address: '127.0.0.1:9', learner: false, links: [] };
+
+describe('AdminRunner: signed admin commands on the node that acts', () => {
+  it('proposes a signed add-member as an admin entry, then adds the member', async () => {
+    const { runner, calls } = setup();
+    const result = decodeAdminResult(await runner.runOnLeader(sign(add), 5000));
+    assert.equal(result.leader, 'n1');
+    assert.deepEqual(calls, ['propose admin entry', 'add n4']);
+  });
+
+  it('refuses unsigned, forged, foreign, expired and replayed commands before proposing anything', async () => {
+    const { runner, calls } = setup();
+    const unsigned = new TextEncoder().encode(JSON.stringify({ op: 'add-member', id: 'n4', address: 'h:1', learner: false }));
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['unsigned', unsigned, /refused admin command/],
+      ['forged', sign(add, intruder.privateKey), /signature/],
+      ['foreign', sign(add, admin.privateKey, 'other'), /cluster/],
+      ['expired', sign(add, admin.privateKey, 'c', NOW - 120_000), /expired/],
+    ];
+    for (const [name, payload, reason] of cases) await assert.rejects(runner.runOnLeader(payload, 5000), (e: unknown) => e instanceof Error && 'code' in e && e.code === 'RAFT_FORBIDDEN' && reason.test(e.message), name);
+    const once = sign({ op: 'remove-member', id: 'n3' });
+    await runner.runOnLeader(once, 5000);
+    await assert.rejects(runner.runOnLeader(once, 5000), /replayed/);
+    assert.deepEqual(calls, ['propose admin entry', 'remove n3']);
+  });
+
+  it('reports a refusal at apply and changes no membership', async () => {
+    const { runner, calls } = setup({ applyOk: false });
+    await assert.rejects(runner.runOnLeader(sign(add), 5000), /refused at apply/);
+    assert.deepEqual(calls, ['propose admin entry']);
+  });
+
+  it('runs a transfer once, a snapshot once and only on the node it names', async () => {
+    const { runner, calls } = setup();
+    const transfer = sign({ op: 'transfer-leadership', to: null });
+    assert.equal(decodeAdminResult(await runner.runOnLeader(transfer, 5000)).leader, 'n2');
+    await assert.rejects(runner.runOnLeader(transfer, 5000), /replayed/);
+    assert.equal(await runner.snapshotHere(sign({ op: 'snapshot', node: 'n1' })), 42);
+    await assert.rejects(runner.snapshotHere(sign({ op: 'snapshot', node: 'n2' })), /names n2, not this node/);
+    await assert.rejects(runner.snapshotHere(sign(add)), /expected a signed snapshot command/);
+    await assert.rejects(runner.runOnLeader(sign({ op: 'snapshot', node: 'n1' }), 5000), /runs on the node it names/);
+    assert.deepEqual(calls, ['transfer any', 'snapshot']);
+  });
+
+  it('forgets a command that failed because this node did not lead, so the next leader may run it', async () => {
+    let leads = false;
+    const { runner, calls } = setup({ leads: () => leads });
+    const command = sign(add);
+    await assert.rejects(runner.runOnLeader(command, 5000), NotLeaderError);
+    leads = true;
+    await runner.runOnLeader(command, 5000);
+    assert.deepEqual(calls, ['propose admin entry', 'add n4']);
+  });
+
+  it('refuses everything when the node has no admin key configured', async () => {
+    const runner = new AdminRunner({} as AdminHost, null);
+    await assert.rejects(runner.runOnLeader(sign(add), 5000), /admin operations are disabled/);
+  });
+});

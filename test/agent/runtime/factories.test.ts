@@ -1,0 +1,89 @@
+// Proves the plumbing of the members' addresses into the agent's DTLS peer server (issue
+// 14.6): the coaps server built by peerTransportConfig counts a cookie-completing hello from a
+// configured member's host (127.0.0.1 here) as a member's and one from another address
+// (127.0.0.2) as not, so the reserved share of half-open handshakes works for members; and the
+// client wrapper that the real factories hand to the node updates the set on every setPeers.
+import { strict as assert } from 'node:assert';
+import { createSocket } from 'node:dgram';
+import sinon from 'sinon';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NetworkClient } from '../../../agent/contracts.js';
+import { initCluster } from '../../../agent/cli/cluster-init.js';
+import { loadAgentConfig } from '../../../agent/config/agent-config.js';
+import { MemoryLogger } from '../../../agent/observability/noop.js';
+import { createMembership, followingMembers, peerTransportConfig } from '../../../agent/runtime/factories.js';
+import { HandshakeType } from '../../../transport/dtls/constants.js';
+import { parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';
+import { DtlsServerEndpoint, MemberHosts } from '../../../transport/dtls/index.js';
+import { splitRecords } from '../../../transport/dtls/record.js';
+import { clientHelloRecord } from '../../transport/dtls/flooder.js';
+
+/** Completes a cookie exchange from `source` and goes silent; resolves on the ServerHello. */
+async function cookieCompletingHello(source: string, port: number): Promise<void> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, source, () => resolve()));
+  const random = new Uint8Array(32).fill(3);
+  await new Promise<void>((resolve) => {
+    socket.on('message', (datagram) => {
+      const record = splitRecords(datagram, 4).records[0];
+      if (record?.fragment[0] === HandshakeType.serverHello) resolve();
+      if (record?.fragment[0] !== HandshakeType.helloVerifyRequest) return;
+      const hvr = parseHelloVerifyRequest(record.fragment.subarray(12));
+      if (hvr !== null) socket.send(clientHelloRecord(random, hvr.cookie, 1), port, '127.0.0.1');
+    });
+    socket.send(clientHelloRecord(random, new Uint8Array(0), 0), port, '127.0.0.1');
+  });
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+}
+
+describe('agent factories: members\' addresses for the DTLS server', () => {
+  let dir = '';
+  const sandbox = sinon.createSandbox();
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'coraft-factories-'));
+  });
+  afterEach(() => {
+    sandbox.restore();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts a member host\'s hello as a member\'s and another address\'s as not', async () => {
+    const [node] = initCluster({ dir, nodes: 3, basePort: 40_000, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = { ...loadAgentConfig(node.config), listenPeer: { host: '0.0.0.0', port: 0 } };
+    const hosts = new MemberHosts();
+    hosts.replace(config.members.map((m) => m.address));
+    const logger = new MemoryLogger();
+    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger), hosts);
+    assert.equal(transportConfig.name, 'coaps');
+    if (transportConfig.name !== 'coaps') return;
+    // The server endpoint comes wrapped (a watch on its failed handshakes): a spy catches the real one.
+    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
+    const endpoint = await transportConfig.openServerEndpoint();
+    const server = await listen.returnValues[0];
+    assert.ok(server !== undefined);
+    try {
+      await cookieCompletingHello('127.0.0.1', server.localAddress().port);
+      await cookieCompletingHello('127.0.0.2', server.localAddress().port);
+      assert.equal(server.stats().handshakesInProgress, 2);
+      assert.equal(server.stats().handshakesInProgressMembers, 1);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('updates the members\' addresses whenever the node sets its peers', async () => {
+    const given: unknown[] = [];
+    const inner: NetworkClient = { send: () => Promise.reject(new Error('unused')), setPeers: (members) => given.push(members), close: () => Promise.resolve() };
+    const hosts = new MemberHosts();
+    const client = followingMembers(inner, hosts);
+    client.setPeers([{ id: 'n2', address: '10.1.1.2:5684' }]);
+    assert.ok(hosts.has('10.1.1.2'));
+    client.setPeers([{ id: 'n3', address: '10.1.1.3:5684' }]);
+    assert.ok(!hosts.has('10.1.1.2') && hosts.has('10.1.1.3'));
+    assert.equal(given.length, 2);
+    await client.close();
+  });
+});
