@@ -1,4 +1,4 @@
-// Property 9 with real crashes, shared by the engines on disk (lmdb-crash.test.ts,
+// Property 9 with real crashes, shared by the engines on disk (lmdb/lmdb-crash.test.ts,
 // wal/wal-crash.test.ts): a child process (crash-child.ts) writes a deterministic workload
 // (appends, truncations, hard-state changes, 1 MiB+ snapshots with compaction) to a data
 // directory as fast as it can with 8 writes in flight, reporting each acknowledged batch on
