@@ -22,8 +22,7 @@ import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { MemoryPersistenceEngine } from '../../storage/memory.js';
-import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import { openStorage } from './open-storage.js';
 import type { MembershipManager } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
@@ -110,12 +109,7 @@ export class Agent {
     const timers = new RealTimers();
     // The folder is private (0700, this user's) before the engine creates anything in it.
     if (config.storage !== 'memory') for (const path of prepareDataDir(config.dataDir)) logger.warning('data folder: removed group and other permissions', { path });
-    const storage: PersistenceEngine =
-      config.storage === 'memory'
-        ? new MemoryPersistenceEngine()
-        : // storage "lmdb": LMDB behind a write-ahead log (storage/wal/wal-engine.ts); it upgrades a
-          // directory of the plain LMDB engine (format 1 to 2) on first open.
-          await WalPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
+    const storage = await openStorage(config);
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
     const observer = agentObserver(trace, () => endpoint);

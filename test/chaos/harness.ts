@@ -91,7 +91,7 @@ function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab | nul
     dir: join(dir, 'cluster'),
     nodes: options.nodes,
     transport: 'coaps',
-    storage: 'lmdb',
+    storage: 'wal',
     codec: 'cbor',
     configOverrides: () => ({ raft: { snapshotThresholdBytes: 256 * 1024 } }),
     agentArgs: (id) => ['--trace', traces.get(id) ?? join(dir, `${id}.trace.jsonl`)],
