@@ -82,7 +82,7 @@ export class AdminRunner {
   ) {}
 
   /** Checks a command as the node that acts on it; throws ForbiddenError or SerializationError. */
-  admit(payload: Uint8Array): SignedAdminCommand {
+  private admit(payload: Uint8Array): SignedAdminCommand {
     if (this.authority === null) throw new ForbiddenError('admin operations are disabled on this node (no admin public key in its configuration)');
     let command: SignedAdminCommand;
     try {
