@@ -11,12 +11,13 @@ import { simpleConfiguration } from '../core/membership.js';
 import { SeededPrng } from '../core/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError } from '../errors.js';
-import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
+import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RaftNode, RpcSerializer } from '../contracts.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { RaftNodeImpl } from './node.js';
-import type { NodeObserver } from './node.js';
+import type { NodeObserver } from './node-deps.js';
+import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
 import { prepareDataDir } from './data-dir.js';
@@ -68,11 +69,25 @@ export interface AgentFactories {
 }
 
 /** The cluster a node starts with: the configured members (a node not among them joins later). */
-export function bootstrapOf(config: AgentConfig): ClusterConfiguration {
+function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   return simpleConfiguration(
     config.members.map((m) => m.id),
     config.members,
   );
+}
+
+/** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
+function agentObserver(trace: TraceWriter | null, endpoint: () => LocalEndpoint | null): NodeObserver {
+  return {
+    onRestart: (snapshot) => trace?.onRestart(snapshot),
+    onLeader: (term) => trace?.onLeader(term),
+    onApply: (entry: LogEntry) => {
+      trace?.onApply(entry);
+      endpoint()?.onApply(entry);
+    },
+    onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+    onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
+  };
 }
 
 export class Agent {
@@ -80,7 +95,8 @@ export class Agent {
 
   private constructor(
     readonly config: AgentConfig,
-    readonly node: RaftNodeImpl,
+    /** The node, as the reference's RaftNode and as the NodeApi the endpoint uses. */
+    readonly node: RaftNode & NodeApi,
     readonly endpoint: LocalEndpoint,
     private readonly storage: PersistenceEngine,
     private readonly logger: DiagnosticLogger,
@@ -96,16 +112,7 @@ export class Agent {
     const storage = await openStorage(config);
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
-    const observer: NodeObserver = {
-      onRestart: (snapshot) => trace?.onRestart(snapshot),
-      onLeader: (term) => trace?.onLeader(term),
-      onApply: (entry: LogEntry) => {
-        trace?.onApply(entry);
-        endpoint?.onApply(entry);
-      },
-      onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
-      onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
-    };
+    const observer = agentObserver(trace, () => endpoint);
     try {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
@@ -130,7 +137,7 @@ export class Agent {
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
       if (membership instanceof AuthenticatedMembershipManager) {
-        membership.attach(() => (node.isRunning() ? node.requireCore().getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
+        membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
         stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
       }
       await node.start();
@@ -146,14 +153,8 @@ export class Agent {
         await node.stop();
         throw error;
       }
-      logger.info('agent started', {
-        node: config.nodeId,
-        peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
-        endpoint: `${config.listenEndpoint.host}:${config.listenEndpoint.port}`,
-        transport: config.transport,
-        codec: config.codec,
-        storage: config.storage,
-      });
+      const { listenPeer: peer, listenEndpoint: local } = config;
+      logger.info('agent started', { node: config.nodeId, peer: `${peer.host}:${peer.port}`, endpoint: `${local.host}:${local.port}`, transport: config.transport, codec: config.codec, storage: config.storage });
       return new Agent(config, node, endpoint, storage, logger, metrics, trace);
     } catch (error) {
       await storage.close().catch(() => undefined);
