@@ -48,7 +48,7 @@ export default tseslint.config(
   {
     // Size limits (issue 15): no source file over 400 lines, no function over 70, counting every
     // line. On the folders that meet them so far; the others join as they are split.
-    files: ['agent/core/**/*.ts', 'agent/sim/**/*.ts'],
+    files: ['agent/core/**/*.ts', 'agent/sim/**/*.ts', 'agent/runtime/**/*.ts', 'agent/endpoint/**/*.ts'],
     rules: {
       'max-lines': ['error', { max: 400 }],
       'max-lines-per-function': ['error', { max: 70 }],

@@ -144,34 +144,37 @@ export interface PersistedState {
 }
 
 /**
- * Durable storage of Raft state (reference `persistence_engine`). Every method that writes
- * resolves only once the write is durable. Any failure rejects with `PersistenceError`, which
- * the node treats as fatal. Reads of a missing entry resolve to null.
+ * Durable storage of Raft state (reference `persistence_engine`), narrowed to what the runtime
+ * uses: one `load` when the node starts, one `persist` per Ready (and per snapshot taken), one
+ * `close` when it stops. A write resolves only once it is durable; any failure rejects with
+ * `PersistenceError` (or `InvariantError` for a batch that would break the log), which the node
+ * treats as fatal.
+ *
+ * The reference's per-field methods map onto these two as follows; a run of them becomes one
+ * batch, written atomically with one sync instead of one sync each:
+ *
+ * - `save_current_term(t)` and `save_voted_for(n)`: `persist({ hardState })` with the whole
+ *   hard state, `{ currentTerm: t, votedFor }` or `{ currentTerm, votedFor: n }`.
+ * - `append_log_entry(e)`: `persist({ entries: [e] })`; a batch carries any number of entries.
+ * - `truncate_log(i)`: `persist({ truncateFrom: i })`, i at or after the first stored index.
+ * - `save_snapshot(s)`: `persist({ snapshot: s })`.
+ * - `delete_log_entries_before(i)`: `persist({ compactBefore: i })`.
+ * - `load_current_term()`, `load_voted_for()`: `load().hardState`.
+ * - `load_snapshot()`: `load().snapshot`.
+ * - `get_log_entry(i)`, `get_log_entries(a, b)`, `get_last_log_index()`: `load().entries`,
+ *   the stored log after the snapshot (the last index is the snapshot's when it is empty).
+ *
+ * The hard state is one record, so a new term or vote is written together with the other
+ * half, which the caller holds. Reads after start are the core's job: it keeps the log it
+ * loaded in memory (agent/core/log.ts), so an engine never serves a read while it runs. The
+ * test harness rebuilds the per-field methods over this port (test/storage/reference-fields.ts).
  */
 export interface PersistenceEngine {
-  saveCurrentTerm(term: Term): Promise<void>;
-  loadCurrentTerm(): Promise<Term>;
-  saveVotedFor(node: NodeId | null): Promise<void>;
-  loadVotedFor(): Promise<NodeId | null>;
-  appendLogEntry(entry: LogEntry): Promise<void>;
-  appendLogEntries(entries: readonly LogEntry[]): Promise<void>;
-  getLogEntry(index: LogIndex): Promise<LogEntry | null>;
-  /** Entries with from <= index <= to that are stored, in order. */
-  getLogEntries(from: LogIndex, to: LogIndex): Promise<LogEntry[]>;
-  /** The last stored index, or the snapshot's last index when the log is empty, or 0. */
-  getLastLogIndex(): Promise<LogIndex>;
-  /** The first stored index, or last index + 1 when the log is empty. */
-  getFirstLogIndex(): Promise<LogIndex>;
-  /** Deletes every entry with index >= from (reference `truncate_log`). */
-  truncateLog(from: LogIndex): Promise<void>;
-  saveSnapshot(snapshot: Snapshot): Promise<void>;
-  loadSnapshot(): Promise<Snapshot | null>;
-  /** Deletes every entry with index < index (reference `delete_log_entries_before`). */
-  deleteLogEntriesBefore(index: LogIndex): Promise<void>;
   /** Applies one batch atomically with one sync; see {@link PersistBatch}. */
   persist(batch: PersistBatch): Promise<void>;
   /** Loads everything a restarting node needs, checking it for consistency. */
   load(): Promise<PersistedState>;
+  /** Refuses every write not yet durable with STORAGE_CLOSED and releases the store. Idempotent. */
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Storage benchmark: durable appends per second for 128-byte entries, at batch sizes 1, 10 and
- * 100 (entries per appendLogEntries call) with 1, 8 and 64 concurrent writers, of the LMDB
+ * 100 (entries per persist call) with 1, 8 and 64 concurrent writers, of the LMDB
  * engine (`lmdb`: an LMDB commit per group) and of the write-ahead-log engine (`wal`: an
  * fdatasync of the log per group, checkpoints into LMDB in the background, walSyncMode `auto`;
  * `wal-background` and `wal-inline`: the same with the other two sync modes), beside the raw rate of a 4 KiB write + fdatasync
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogEntry, Metrics } from '../agent/contracts.js';
 import type { PersistenceEngine } from '../agent/contracts.js';
-import { LmdbPersistenceEngine } from '../storage/lmdb.js';
+import { LmdbPersistenceEngine } from '../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../storage/wal/wal-engine.js';
 
 const ENTRY_BYTES = 128;
@@ -163,7 +163,7 @@ async function engineRun(name: EngineName, base: string, raw: RawDisk, batch: nu
       for (let i = 0; i < batch; i += 1) entries.push({ index: nextIndex + i, term: 1, type: 'command', command });
       nextIndex += batch;
       const t0 = performance.now();
-      await engine.appendLogEntries(entries);
+      await engine.persist({ snapshot: null, truncateFrom: null, entries, compactBefore: null, hardState: null });
       latencies.push((performance.now() - t0) * 1000);
       calls += 1;
     }

@@ -32,7 +32,7 @@ export function agentConfigOf(state: FleetState, gateway: Gateway, members: read
     members: members.map((m) => ({ id: m.id, address: m.address })),
     transport: settings.transport ?? 'coaps',
     codec: settings.codec ?? 'cbor',
-    storage: settings.storage ?? 'lmdb',
+    storage: settings.storage ?? 'wal',
     ...trustConfigOf(fleetKeysOf(state), gateway.id, true),
     logging: { level: 'info', format: 'json', ...settings.logging },
     ...(settings.raft === undefined ? {} : { raft: settings.raft }),

@@ -26,6 +26,7 @@ import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './inventory.schema.json' with { type: 'json' };
 import { ConfigError } from '../agent/errors.js';
+import type { StorageSetting } from '../agent/config/agent-config.js';
 import { readSecretText, writeFileDurably } from '../agent/config/secret-files.js';
 import { publicKeyFromText } from '../agent/trust/admin-command.js';
 import { GENERATION_MAX, SECRET_BYTES } from '../agent/trust/crypto.js';
@@ -35,7 +36,8 @@ import { newAdminKeyPair, type FleetKeys } from './fleet-keys.js';
 export interface GatewaySettings {
   readonly transport?: 'coaps' | 'https';
   readonly codec?: 'cbor' | 'json' | 'protobuf';
-  readonly storage?: 'lmdb' | 'memory';
+  /** The persistence engine, as agent.json's `storage`. Default wal. */
+  readonly storage?: StorageSetting;
   readonly dataDir?: string;
   readonly listenHost?: string;
   readonly endpoint?: string;

@@ -1,6 +1,6 @@
 /**
- * The in-memory PersistenceEngine, first-class: the simulator's disk and the reference model
- * that the LMDB engine is tested against.
+ * The in-memory PersistenceEngine (`storage: "memory"`), first-class: the simulator's disk and
+ * the reference model that the LMDB and write-ahead-log engines are tested against.
  *
  * The durable state lives in a `MemoryDisk` that outlives the engine, so the simulator can
  * "crash" a node (close its engine, drop everything in flight) and restart it on the same disk.
@@ -12,7 +12,6 @@ import type {
   HardState,
   LogEntry,
   LogIndex,
-  NodeId,
   PersistBatch,
   PersistedState,
   PersistenceEngine,
@@ -139,81 +138,6 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     const disk = this.disk;
     checkLoadedLog(disk.entries, disk.snapshot);
     return { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
-  }
-
-  saveCurrentTerm(term: Term): Promise<void> {
-    return this.persist({ ...EMPTY_BATCH, hardState: { currentTerm: term, votedFor: this.disk.hardState.votedFor } });
-  }
-
-  async loadCurrentTerm(): Promise<Term> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.disk.hardState.currentTerm;
-  }
-
-  saveVotedFor(node: NodeId | null): Promise<void> {
-    return this.persist({ ...EMPTY_BATCH, hardState: { currentTerm: this.disk.hardState.currentTerm, votedFor: node } });
-  }
-
-  async loadVotedFor(): Promise<NodeId | null> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.disk.hardState.votedFor;
-  }
-
-  appendLogEntry(entry: LogEntry): Promise<void> {
-    return this.persist({ ...EMPTY_BATCH, entries: [entry] });
-  }
-
-  appendLogEntries(entries: readonly LogEntry[]): Promise<void> {
-    return this.persist({ ...EMPTY_BATCH, entries });
-  }
-
-  async getLogEntry(index: LogIndex): Promise<LogEntry | null> {
-    this.checkOpen();
-    await Promise.resolve();
-    const first = this.disk.firstIndex();
-    return this.disk.entries[index - first] ?? null;
-  }
-
-  async getLogEntries(from: LogIndex, to: LogIndex): Promise<LogEntry[]> {
-    this.checkOpen();
-    await Promise.resolve();
-    const first = this.disk.firstIndex();
-    const start = Math.max(from, first) - first;
-    const end = Math.max(start, to - first + 1);
-    return this.disk.entries.slice(start, end);
-  }
-
-  async getLastLogIndex(): Promise<LogIndex> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.disk.lastIndex();
-  }
-
-  async getFirstLogIndex(): Promise<LogIndex> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.disk.firstIndex();
-  }
-
-  truncateLog(from: LogIndex): Promise<void> {
-    const first = this.disk.firstIndex();
-    return this.persist({ ...EMPTY_BATCH, truncateFrom: Math.max(from, first) });
-  }
-
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.persist({ ...EMPTY_BATCH, snapshot });
-  }
-
-  async loadSnapshot(): Promise<Snapshot | null> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.disk.snapshot;
-  }
-
-  deleteLogEntriesBefore(index: LogIndex): Promise<void> {
-    return this.persist({ ...EMPTY_BATCH, compactBefore: index });
   }
 
   async close(): Promise<void> {

@@ -171,7 +171,7 @@ export class AgentProcesses {
       nodes,
       basePort,
       transport: options.transport ?? 'coaps',
-      storage: options.storage ?? 'lmdb',
+      storage: options.storage ?? 'wal',
       codec: options.codec ?? 'cbor',
       force: true,
       ...(options.configOverrides === undefined ? {} : { configOverrides: options.configOverrides }),

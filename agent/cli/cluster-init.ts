@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { STORAGE_SETTINGS, isStorageSetting } from '../config/agent-config.js';
 import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../errors.js';
 import { isLoopbackHost } from '../config/trust-config.js';
@@ -26,7 +27,7 @@ commands with --admin-key DIR/provisioner/secrets/admin.key).
   --dir DIR        where to write (required)
   --base-port P    first port (default 5700); node i uses P+2(i-1) for peers and the next one for its endpoint
   --transport T    coaps (default), coap, http or https
-  --storage S      lmdb (default) or memory
+  --storage S      wal (default), lmdb-direct or memory (lmdb: the former name of wal)
   --initial-members M   the first M nodes form the cluster (default N); the others get folders and
                    links files (DIR/provisioner/secrets/links/<id>.json) to join with 'coraft members add'
   --force          overwrite an existing cluster folder
@@ -166,8 +167,8 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
   if (values.dir === undefined) throw new ConfigError(['--dir: required']);
   const transport = values.transport ?? 'coaps';
   if (!['coaps', 'coap', 'http', 'https'].includes(transport)) throw new ConfigError([`--transport: expected coaps, coap, http or https, got ${JSON.stringify(transport)}`]);
-  const storage = values.storage ?? 'lmdb';
-  if (!['lmdb', 'memory'].includes(storage)) throw new ConfigError([`--storage: expected lmdb or memory, got ${JSON.stringify(storage)}`]);
+  const storage = values.storage ?? 'wal';
+  if (!isStorageSetting(storage)) throw new ConfigError([`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`]);
   const count = intOption(values.nodes, 'nodes', 3, 1, 9);
   const nodes = initCluster({
     dir: values.dir,

@@ -27,7 +27,7 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
   }
   const basePort = intOption(values['base-port'], 'base-port', 5700, 1024, 65000);
   const durationS = intOption(values['duration-s'], 'duration-s', 0, 0, 86_400);
-  const cluster = await AgentProcesses.create({ nodes: 3, basePort, transport: 'coaps', storage: 'lmdb', requestTimeoutMs: DEMO_REQUEST_TIMEOUT_MS });
+  const cluster = await AgentProcesses.create({ nodes: 3, basePort, transport: 'coaps', storage: 'wal', requestTimeoutMs: DEMO_REQUEST_TIMEOUT_MS });
   let stopping = false;
   const stop = (): void => {
     stopping = true;

@@ -32,6 +32,32 @@ export interface MetricsSettings {
   readonly flushIntervalMs: number;
 }
 
+/**
+ * The persistence engines `storage` names: `wal`, LMDB behind a write-ahead log
+ * (storage/wal/, the default); `lmdb-direct`, LMDB alone, one LMDB commit per write
+ * (storage/lmdb/); `memory`, nothing kept on exit (storage/memory.ts).
+ */
+export type StorageEngineName = 'wal' | 'lmdb-direct' | 'memory';
+
+/**
+ * What agent.json's `storage` accepts: an engine's name, or `lmdb`, the name the `wal` engine
+ * had before, kept so that existing files open the engine they always opened.
+ */
+export type StorageSetting = StorageEngineName | 'lmdb';
+
+/** Every value `storage` accepts (the schema's enum), the engines first. */
+export const STORAGE_SETTINGS: readonly StorageSetting[] = ['wal', 'lmdb-direct', 'memory', 'lmdb'];
+
+/** Narrows a command-line value to a {@link StorageSetting}. */
+export function isStorageSetting(value: string): value is StorageSetting {
+  return STORAGE_SETTINGS.some((setting) => setting === value);
+}
+
+/** The engine a `storage` setting opens: `lmdb` is `wal`, every other value names itself. */
+export function storageEngineOf(setting: StorageSetting): StorageEngineName {
+  return setting === 'lmdb' ? 'wal' : setting;
+}
+
 /** A validated, resolved agent configuration. */
 export interface AgentConfig {
   /** Absolute path of the file it was read from. */
@@ -43,7 +69,8 @@ export interface AgentConfig {
   readonly members: readonly ClusterMember[];
   readonly transport: 'coaps' | 'coap' | 'http' | 'https';
   readonly codec: 'cbor' | 'json' | 'protobuf';
-  readonly storage: 'lmdb' | 'memory';
+  /** The engine to open; the alias `lmdb` is resolved to `wal`. */
+  readonly storage: StorageEngineName;
   /** The cluster id: in every signed admin command and in the associated data of wrapped link keys. */
   readonly cluster: TrustSettings['cluster'];
   /**
@@ -78,7 +105,7 @@ interface RawAgentConfig {
   members: { id: string; address: string }[];
   transport?: 'coaps' | 'coap' | 'http' | 'https';
   codec?: 'cbor' | 'json' | 'protobuf';
-  storage?: 'lmdb' | 'memory';
+  storage?: StorageSetting;
   cluster?: string;
   psk?: { identity: string; keystoreFile: string; nodeSecretFile: string; keyFile?: string };
   admin?: { publicKeyFile: string };
@@ -156,7 +183,7 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     members: raw.members.map((m) => ({ id: m.id, address: m.address })),
     transport,
     codec: raw.codec ?? 'cbor',
-    storage: raw.storage ?? 'lmdb',
+    storage: storageEngineOf(raw.storage ?? 'wal'),
     ...trust,
     raft,
     mapSizeMaxBytes: raw.storageOptions?.mapSizeMaxBytes ?? 1024 * 1024 * 1024,

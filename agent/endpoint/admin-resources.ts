@@ -19,7 +19,7 @@ import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { ForbiddenError, SerializationError } from '../errors.js';
 import { decodeSignedAdmin, type AdminBody } from '../trust/admin-command.js';
-import type { RaftNodeImpl } from '../runtime/node.js';
+import type { NodeApi } from '../runtime/node-api.js';
 import { restricted, type EndpointAccess } from './access.js';
 import { errorResponse, jsonResponse, responseForError } from './responses.js';
 
@@ -42,7 +42,7 @@ function commandOf(request: CoapRequest): AdminBody {
 }
 
 /** The resources, as (path, methods) pairs, each method restricted to the identities that may use it. */
-export function adminResources(node: RaftNodeImpl, timeoutMs: number, access: EndpointAccess): [string, CoapResourceMethods][] {
+export function adminResources(node: NodeApi, timeoutMs: number, access: EndpointAccess): [string, CoapResourceMethods][] {
   const run = async (request: CoapRequest, body: AdminBody): Promise<CoapResponse> => {
     if (body.op === 'snapshot') return jsonResponse(CoapResponseCode.Changed, { nodeId: node.getNodeId(), snapshotIndex: await node.snapshotSigned(request.payload) });
     const result = await node.adminAnywhere(request.payload, timeoutMs);

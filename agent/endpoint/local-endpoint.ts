@@ -28,7 +28,7 @@ import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from 
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { LogEntry, Metrics, Timers } from '../contracts.js';
-import type { RaftNodeImpl } from '../runtime/node.js';
+import type { NodeApi } from '../runtime/node-api.js';
 import { resolveLocalEndpointOptions, serverOptionsOf, type LocalEndpointOptions } from './endpoint-options.js';
 import { missingObserved, Observations } from './observe.js';
 import { CONTENT_FORMAT, errorResponse, etagRevision, jsonResponse, responseForError, responseForKvError, revisionEtag } from './responses.js';
@@ -47,7 +47,7 @@ export function unsafeAckFromEnvironment(env: NodeJS.ProcessEnv): boolean {
 
 /** Dependencies of the local endpoint. */
 export interface LocalEndpointDeps {
-  readonly node: RaftNodeImpl;
+  readonly node: NodeApi;
   readonly timers: Timers;
   readonly openEndpoint: () => Promise<DatagramEndpoint>;
   /** The endpoint identities allowed each area; default: none (an open, loopback endpoint). */

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createWriteStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../contracts.js';
-import type { NodeObserver } from '../runtime/node.js';
+import type { NodeObserver } from '../runtime/node-deps.js';
 
 /** Most bytes waiting to be written before lines are dropped. */
 const PENDING_BYTES_MAX = 8 * 1024 * 1024;

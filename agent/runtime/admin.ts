@@ -30,7 +30,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Encodes an admin result (the answer a forwarded admin command returns). */
-export function encodeAdminResult(result: AdminResult): Uint8Array {
+function encodeAdminResult(result: AdminResult): Uint8Array {
   return encoder.encode(JSON.stringify(result));
 }
 
@@ -69,7 +69,7 @@ export interface AdminHost {
 }
 
 /** Most nonces the local replay cache holds. */
-export const RECENT_NONCES_MAX = 1024;
+const RECENT_NONCES_MAX = 1024;
 
 export class AdminRunner {
   /** Nonces this node accepted recently (proposed, transferred, snapshotted) and their expiry. Invariant: size <= RECENT_NONCES_MAX. */
@@ -82,7 +82,7 @@ export class AdminRunner {
   ) {}
 
   /** Checks a command as the node that acts on it; throws ForbiddenError or SerializationError. */
-  admit(payload: Uint8Array): SignedAdminCommand {
+  private admit(payload: Uint8Array): SignedAdminCommand {
     if (this.authority === null) throw new ForbiddenError('admin operations are disabled on this node (no admin public key in its configuration)');
     let command: SignedAdminCommand;
     try {

@@ -11,19 +11,19 @@ import { simpleConfiguration } from '../core/membership.js';
 import { SeededPrng } from '../core/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError } from '../errors.js';
-import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RpcSerializer } from '../contracts.js';
+import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RaftNode, RpcSerializer } from '../contracts.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
-import type { NodeObserver } from './node.js';
+import type { NodeObserver } from './node-deps.js';
+import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { MemoryPersistenceEngine } from '../../storage/memory.js';
-import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import { openStorage } from './open-storage.js';
 import type { MembershipManager } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
@@ -70,11 +70,25 @@ export interface AgentFactories {
 }
 
 /** The cluster a node starts with: the configured members (a node not among them joins later). */
-export function bootstrapOf(config: AgentConfig): ClusterConfiguration {
+function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   return simpleConfiguration(
     config.members.map((m) => m.id),
     config.members,
   );
+}
+
+/** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
+function agentObserver(trace: TraceWriter | null, endpoint: () => LocalEndpoint | null): NodeObserver {
+  return {
+    onRestart: (snapshot) => trace?.onRestart(snapshot),
+    onLeader: (term) => trace?.onLeader(term),
+    onApply: (entry: LogEntry) => {
+      trace?.onApply(entry);
+      endpoint()?.onApply(entry);
+    },
+    onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+    onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
+  };
 }
 
 export class Agent {
@@ -82,7 +96,8 @@ export class Agent {
 
   private constructor(
     readonly config: AgentConfig,
-    readonly node: RaftNodeImpl,
+    /** The node, as the reference's RaftNode and as the NodeApi the endpoint uses. */
+    readonly node: RaftNode & NodeApi,
     readonly endpoint: LocalEndpoint,
     private readonly storage: PersistenceEngine,
     private readonly logger: DiagnosticLogger,
@@ -95,24 +110,10 @@ export class Agent {
     const timers = new RealTimers();
     // The folder is private (0700, this user's) before the engine creates anything in it.
     if (config.storage !== 'memory') for (const path of prepareDataDir(config.dataDir)) logger.warning('data folder: removed group and other permissions', { path });
-    const storage: PersistenceEngine =
-      config.storage === 'memory'
-        ? new MemoryPersistenceEngine()
-        : // storage "lmdb": LMDB behind a write-ahead log (storage/wal/wal-engine.ts); it upgrades a
-          // directory of the plain LMDB engine (format 1 to 2) on first open.
-          await WalPersistenceEngine.open({ path: config.dataDir, createDirectory: true, mapSizeMaxBytes: config.mapSizeMaxBytes });
+    const storage = await openStorage(config);
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
-    const observer: NodeObserver = {
-      onRestart: (snapshot) => trace?.onRestart(snapshot),
-      onLeader: (term) => trace?.onLeader(term),
-      onApply: (entry: LogEntry) => {
-        trace?.onApply(entry);
-        endpoint?.onApply(entry);
-      },
-      onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
-      onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
-    };
+    const observer = agentObserver(trace, () => endpoint);
     try {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
@@ -138,7 +139,7 @@ export class Agent {
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
       if (membership instanceof AuthenticatedMembershipManager) {
-        membership.attach(() => (node.isRunning() ? node.requireCore().getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
+        membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
         stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
       }
       await node.start();
@@ -158,14 +159,8 @@ export class Agent {
         await node.stop();
         throw error;
       }
-      logger.info('agent started', {
-        node: config.nodeId,
-        peer: `${config.listenPeer.host}:${config.listenPeer.port}`,
-        endpoint: `${config.listenEndpoint.host}:${config.listenEndpoint.port}`,
-        transport: config.transport,
-        codec: config.codec,
-        storage: config.storage,
-      });
+      const { listenPeer: peer, listenEndpoint: local } = config;
+      logger.info('agent started', { node: config.nodeId, peer: `${peer.host}:${peer.port}`, endpoint: `${local.host}:${local.port}`, transport: config.transport, codec: config.codec, storage: config.storage });
       return new Agent(config, node, endpoint, storage, logger, metrics, trace);
     } catch (error) {
       await storage.close().catch(() => undefined);

@@ -20,10 +20,10 @@ import { ConfigError } from '../errors.js';
 import { currentIdentity, type ProcessIdentity } from '../config/secret-files.js';
 
 /** The data folder's mode. */
-export const DATA_DIR_MODE = 0o700;
+const DATA_DIR_MODE = 0o700;
 
 /** Most entries of the data folder looked at: the engine keeps a few files and a bounded number of WAL segments. */
-export const DATA_DIR_ENTRIES_MAX = 65_536;
+const DATA_DIR_ENTRIES_MAX = 65_536;
 
 const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
 

@@ -117,7 +117,7 @@ export function peerTransportConfig(
  * Opens the local endpoint's socket: DTLS accepting the configured endpoint identities (kv,
  * admin) when there are any, else plain UDP (the configuration allows that on loopback only).
  */
-export async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint> {
+async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint> {
   const { host, port } = config.listenEndpoint;
   const identities = [config.endpointKeys.kv, config.endpointKeys.admin].flatMap((e) => (e === null ? [] : [e]));
   if (identities.length === 0) return openUdpEndpoint({ address: host, port });

@@ -10,8 +10,8 @@
 import { Worker } from 'node:worker_threads';
 import { InvariantError, PersistenceError } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
-import { META_KEYS, encodeEntry, encodeHardState, entryKey } from '../lmdb-records.js';
-import type { EncodedStep } from '../lmdb-write-plan.js';
+import { META_KEYS, encodeEntry, encodeHardState, entryKey } from '../lmdb/lmdb-records.js';
+import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 import type { WriteStep } from '../log-projection.js';
 import { decodeBatchRecords } from './wal-frame.js';
 import type { ResolvedWalOptions } from './wal-options.js';

@@ -11,9 +11,9 @@
  * write plans as numbers (see encodeChunk in wal-checkpoint-chunk.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { commitFailureCause, toPersistenceError } from '../lmdb-errors.js';
-import { openHandles } from '../lmdb-open.js';
-import type { ResolvedLmdbOptions } from '../lmdb-options.js';
+import { commitFailureCause, toPersistenceError } from '../lmdb/lmdb-errors.js';
+import { openHandles } from '../lmdb/lmdb-open.js';
+import type { ResolvedLmdbOptions } from '../lmdb/lmdb-options.js';
 import { decodeChunk } from './wal-checkpoint-chunk.js';
 import type { ChunkReply, ChunkRequest } from './wal-checkpoint-chunk.js';
 import { applyToStore } from './wal-store.js';

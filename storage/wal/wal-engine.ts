@@ -1,7 +1,8 @@
 /**
- * The write-ahead-log PersistenceEngine: LMDB stays the store, and a log in front of it makes
- * each write durable with one fdatasync of an append, instead of an LMDB commit (two syncs and
- * a hand-off to lmdb-js's writer thread).
+ * The write-ahead-log PersistenceEngine (`storage: "wal"`, the default; `"lmdb"` is its former
+ * name): LMDB stays the store (storage/lmdb/, whose modules this folder imports), and a log in
+ * front of it makes each write durable with one fdatasync of an append, instead of an LMDB
+ * commit (two syncs and a hand-off to lmdb-js's writer thread).
  *
  * Why this design. The log holds only what LMDB does not hold yet; records are checkpointed into
  * LMDB in the background (one synced LMDB transaction per walCheckpointTxnBytesMax of records,
@@ -25,7 +26,7 @@
  * Checkpoints run on the main thread between writes, or with walCheckpointWorker in a worker
  * thread (measured: no clear gain on a loaded 2-core machine; see wal-options.ts).
  *
- * Reads see durable state only, as with the LMDB engine: a second projection follows the
+ * `load()` sees durable state only, as with the LMDB engine: a second projection follows the
  * writes as their syncs complete; entries not yet checkpointed come from the tail in memory,
  * the rest, the snapshot included, from LMDB.
  *
@@ -34,15 +35,14 @@
  */
 import type { Metrics } from '../../agent/contracts.js';
 import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistedState, PersistenceEngine, Snapshot, Term } from '../../agent/contracts.js';
-import { assertIndex } from '../assert.js';
+import type { LogEntry, LogIndex, PersistBatch, PersistedState, PersistenceEngine } from '../../agent/contracts.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
-import { openDirectory } from '../lmdb-open.js';
-import { decodeEntry, entryKey, parseEntryKey } from '../lmdb-records.js';
-import { encodeSteps } from '../lmdb-write-plan.js';
+import { openDirectory } from '../lmdb/lmdb-open.js';
+import { decodeEntry, entryKey, parseEntryKey } from '../lmdb/lmdb-records.js';
+import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
 import { Checkpointer } from './wal-checkpoint.js';
 import type { OpenedStore } from './wal-checkpoint.js';
 import { FRAME_HEADER_BYTES, encodeBatchRecord, encodeFrame } from './wal-frame.js';
@@ -68,7 +68,6 @@ interface WalWrite {
   readonly record: Buffer | null;
 }
 
-const EMPTY: PersistBatch = { snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
 /** Frame header plus the most padding: a record at most this much below walFrameBytesMax fits a frame. */
 const FRAME_SLACK_BYTES = FRAME_HEADER_BYTES + 8;
 
@@ -211,79 +210,6 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const entries = this.readEntries(shape.firstIndex, shape.lastIndex);
     checkLoadedLog(entries, snapshot);
     return { hardState: this.checkpointer.durable.hardState(), snapshot, entries };
-  }
-
-  saveCurrentTerm(term: Term): Promise<void> {
-    return this.persist({ ...EMPTY, hardState: { currentTerm: term, votedFor: this.accepted.hardState().votedFor } });
-  }
-
-  async loadCurrentTerm(): Promise<Term> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.checkpointer.durable.hardState().currentTerm;
-  }
-
-  saveVotedFor(node: NodeId | null): Promise<void> {
-    return this.persist({ ...EMPTY, hardState: { currentTerm: this.accepted.hardState().currentTerm, votedFor: node } });
-  }
-
-  async loadVotedFor(): Promise<NodeId | null> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.checkpointer.durable.hardState().votedFor;
-  }
-
-  appendLogEntry(entry: LogEntry): Promise<void> {
-    return this.persist({ ...EMPTY, entries: [entry] });
-  }
-
-  appendLogEntries(entries: readonly LogEntry[]): Promise<void> {
-    return this.persist({ ...EMPTY, entries });
-  }
-
-  async getLogEntry(index: LogIndex): Promise<LogEntry | null> {
-    this.checkOpen();
-    assertIndex(index, 'getLogEntry index');
-    await Promise.resolve();
-    return this.readEntries(index, index)[0] ?? null;
-  }
-
-  async getLogEntries(from: LogIndex, to: LogIndex): Promise<LogEntry[]> {
-    this.checkOpen();
-    assertIndex(from, 'getLogEntries from');
-    assertIndex(to, 'getLogEntries to');
-    await Promise.resolve();
-    return this.readEntries(from, to);
-  }
-
-  async getLastLogIndex(): Promise<LogIndex> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.checkpointer.durable.shape().lastIndex;
-  }
-
-  async getFirstLogIndex(): Promise<LogIndex> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.checkpointer.durable.shape().firstIndex;
-  }
-
-  truncateLog(from: LogIndex): Promise<void> {
-    return this.persist({ ...EMPTY, truncateFrom: Math.max(from, this.accepted.shape().firstIndex) });
-  }
-
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.persist({ ...EMPTY, snapshot });
-  }
-
-  async loadSnapshot(): Promise<Snapshot | null> {
-    this.checkOpen();
-    await Promise.resolve();
-    return readSnapshot(this.store.handles);
-  }
-
-  deleteLogEntriesBefore(index: LogIndex): Promise<void> {
-    return this.persist({ ...EMPTY, compactBefore: index });
   }
 
   /**

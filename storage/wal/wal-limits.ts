@@ -6,9 +6,9 @@
 import { InvariantError, PersistenceError } from '../../agent/contracts.js';
 import type { PersistBatch } from '../../agent/contracts.js';
 import { assertIndex } from '../assert.js';
-import type { LmdbHandles } from '../lmdb-open.js';
-import { entryStoredBytes } from '../lmdb-records.js';
-import { checkSpace } from '../lmdb-space.js';
+import type { LmdbHandles } from '../lmdb/lmdb-open.js';
+import { entryStoredBytes } from '../lmdb/lmdb-records.js';
+import { checkSpace } from '../lmdb/lmdb-space.js';
 import type { ResolvedWalOptions } from './wal-options.js';
 
 /** Bytes counted for a write besides its entries and snapshot. */

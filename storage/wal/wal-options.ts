@@ -4,8 +4,8 @@
  * once, when the engine opens, and every bad field is reported by name (ConfigError).
  */
 import { ConfigError } from '../../agent/contracts.js';
-import { resolveLmdbOptions } from '../lmdb-options.js';
-import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from '../lmdb-options.js';
+import { resolveLmdbOptions } from '../lmdb/lmdb-options.js';
+import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from '../lmdb/lmdb-options.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

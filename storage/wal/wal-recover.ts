@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { PersistenceError } from '../../agent/contracts.js';
 import type { PersistBatch } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
-import { toPersistenceError } from '../lmdb-errors.js';
+import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import { FRAME_MAGIC, decodeBatchRecords, readFrame } from './wal-frame.js';
 import { parseSegmentName, segmentName } from './wal-segments.js';
 import type { SegmentInfo, WriterStart } from './wal-segments.js';

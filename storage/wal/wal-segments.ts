@@ -19,7 +19,7 @@ import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PersistenceError } from '../../agent/contracts.js';
 import { assert } from '../assert.js';
-import { toPersistenceError } from '../lmdb-errors.js';
+import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { WalSyncMode } from './wal-options.js';
 
 const NAME_PATTERN = /^wal-([0-9a-f]{16})\.log$/;

@@ -10,11 +10,11 @@
  */
 import { PersistenceError } from '../../agent/contracts.js';
 import type { Snapshot } from '../../agent/contracts.js';
-import { commitFailureCause, toPersistenceError } from '../lmdb-errors.js';
-import type { LmdbHandles } from '../lmdb-open.js';
-import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from '../lmdb-records.js';
-import { applyStep } from '../lmdb-write-plan.js';
-import type { EncodedStep } from '../lmdb-write-plan.js';
+import { commitFailureCause, toPersistenceError } from '../lmdb/lmdb-errors.js';
+import type { LmdbHandles } from '../lmdb/lmdb-open.js';
+import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from '../lmdb/lmdb-records.js';
+import { applyStep } from '../lmdb/lmdb-write-plan.js';
+import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 
 /** The format version of a directory with a write-ahead log (the LMDB engine writes 1). */
 export const WAL_FORMAT_VERSION = 2;

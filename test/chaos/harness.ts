@@ -134,7 +134,7 @@ async function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab
     dir: join(dir, 'cluster'),
     nodes: options.nodes,
     transport: 'coaps',
-    storage: 'lmdb',
+    storage: 'wal',
     codec: 'cbor',
     // The endpoint workload snapshots often (snapshot transfer under faults); the libcoap workload
     // keeps its whole log in a 45 s round, so that the replay check sees every write.

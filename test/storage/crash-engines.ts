@@ -6,7 +6,7 @@
 // worker (walCheckpointWorker), so that most kills land while hundreds of records wait in the
 // log and recovery replays them, and some while the worker commits.
 import type { PersistenceEngine } from '../../agent/contracts.js';
-import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
+import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 import { lmdbTestOptions, walTestOptions } from './helpers.js';
 

@@ -1,4 +1,4 @@
-// Property 9 with real crashes, shared by the engines on disk (lmdb-crash.test.ts,
+// Property 9 with real crashes, shared by the engines on disk (lmdb/lmdb-crash.test.ts,
 // wal/wal-crash.test.ts): a child process (crash-child.ts) writes a deterministic workload
 // (appends, truncations, hard-state changes, 1 MiB+ snapshots with compaction) to a data
 // directory as fast as it can with 8 writes in flight, reporting each acknowledged batch on
@@ -78,7 +78,7 @@ function sameState(actual: PersistedState, workload: CrashWorkload): boolean {
 /** Registers the crash property for one engine, with `rounds` kills per workload mode. */
 export function crashProperty(engineName: CrashEngineName, rounds: Readonly<Record<CrashWorkloadMode, number>>, runMsMax = 200): void {
   describe(`${engineName} engine under SIGKILL (Property 9)`, function () {
-    this.timeout(120_000);
+    this.timeout(300_000);
     let dir: string;
 
     beforeEach(() => {
@@ -96,7 +96,11 @@ export function crashProperty(engineName: CrashEngineName, rounds: Readonly<Reco
         let verified: PersistedState = { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [] };
         let totalAcked = 0;
         let unackedSurvivors = 0;
-        for (let round = 0; round < rounds[mode]; round += 1) {
+        // A loaded machine acknowledges little before a kill; extra rounds (at most 3x more,
+        // same seeded kill moments) keep the property from passing on too few writes.
+        const enoughAcked = rounds[mode] * 3;
+        let round = 0;
+        for (; round < rounds[mode] || (totalAcked <= enoughAcked && round < 4 * rounds[mode]); round += 1) {
           const roundSeed = prng.nextUint32();
           const runMs = prng.intBetween(0, runMsMax);
           const { acked, errors } = await runChild(engineName, dir, roundSeed, runMs, mode);
@@ -121,8 +125,8 @@ export function crashProperty(engineName: CrashEngineName, rounds: Readonly<Reco
           unackedSurvivors += extra;
           verified = recovered;
         }
-        assert.ok(totalAcked > rounds[mode] * 3, `only ${totalAcked} writes were acknowledged in ${rounds[mode]} rounds`);
-        console.log(`      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${rounds[mode]} kills, ${unackedSurvivors} unacknowledged survived`);
+        assert.ok(totalAcked > enoughAcked, `only ${totalAcked} writes were acknowledged in ${round} rounds`);
+        console.log(`      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${round} kills, ${unackedSurvivors} unacknowledged survived`);
       });
     }
   });

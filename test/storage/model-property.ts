@@ -1,15 +1,25 @@
-// Property 10 (persistence round-trip), shared by the engines on disk (lmdb-model.test.ts,
+// Property 10 (persistence round-trip), shared by the engines on disk (lmdb/lmdb-model.test.ts,
 // wal/wal-model.test.ts): arbitrary sequences of writes, valid and invalid, and of
 // close-and-reopen leave the engine in the same observable state as the memory engine (the
 // reference model). After every step both engines must have accepted or refused the write
-// alike (same error code) and must answer every read method identically. Operations are drawn
-// relative to the model's current log, so most are valid; some leave gaps, lower terms or
-// truncate before the first entry. Replay a failure with FC_SEED=... FC_PATH=....
+// alike (same error code) and must answer load() and every per-field read over it
+// (reference-fields.ts) identically. Operations are drawn relative to the model's current log,
+// so most are valid; some leave gaps, lower terms or truncate before the first entry. Replay a
+// failure with FC_SEED=... FC_PATH=....
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import type { HardState, LogEntry, PersistBatch, PersistenceEngine, Snapshot } from '../../agent/contracts.js';
 import { EMPTY_BATCH, MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { CONFIGURATION, fcParams, makeTempDir, removeDir } from './helpers.js';
+import {
+  getFirstLogIndex,
+  getLastLogIndex,
+  getLogEntries,
+  getLogEntry,
+  loadCurrentTerm,
+  loadSnapshot,
+  loadVotedFor,
+} from './reference-fields.js';
 
 type Op =
   | { readonly kind: 'append'; readonly count: number; readonly termBump: number; readonly gap: boolean; readonly termDrop: boolean; readonly bytes: number }
@@ -97,17 +107,17 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 
 /** Everything the read methods say, errors included. */
 async function observe(engine: PersistenceEngine): Promise<unknown> {
-  const first = await engine.getFirstLogIndex();
-  const last = await engine.getLastLogIndex();
+  const first = await getFirstLogIndex(engine);
+  const last = await getLastLogIndex(engine);
   const probes = [first - 1, first, Math.floor((first + last) / 2), last, last + 1].filter((i) => i >= 0);
   return {
     first,
     last,
-    term: await engine.loadCurrentTerm(),
-    vote: await engine.loadVotedFor(),
-    snapshot: await engine.loadSnapshot(),
-    entries: await Promise.all(probes.map((i) => engine.getLogEntry(i))),
-    range: await engine.getLogEntries(Math.max(0, first - 1), last + 1),
+    term: await loadCurrentTerm(engine),
+    vote: await loadVotedFor(engine),
+    snapshot: await loadSnapshot(engine),
+    entries: await Promise.all(probes.map((i) => getLogEntry(engine, i))),
+    range: await getLogEntries(engine, Math.max(0, first - 1), last + 1),
     load: await engine.load().catch((error: { code?: string }) => error.code),
   };
 }

@@ -1,11 +1,29 @@
 // The PersistenceEngine contract as one suite, run against every engine (memory.test.ts,
-// lmdb.test.ts): each test writes through the contract's methods and checks what the read
-// methods, load() and a reopened engine return. Refusals are checked to leave state unchanged.
+// lmdb/lmdb-engine.test.ts, wal/wal-engine.test.ts): each test writes through persist() or the
+// reference's per-field methods rebuilt over it (reference-fields.ts) and checks what load(),
+// the per-field reads over it and a reopened engine return. Refusals are checked to leave state
+// unchanged.
 import { strict as assert } from 'node:assert';
 import type { PersistBatch, PersistenceEngine } from '../../agent/contracts.js';
 import { EMPTY_BATCH } from '../../storage/memory.js';
 import { entries, entry, snapshot } from './helpers.js';
 import type { EngineHarness, HarnessFactory } from './helpers.js';
+import {
+  appendLogEntries,
+  appendLogEntry,
+  deleteLogEntriesBefore,
+  getFirstLogIndex,
+  getLastLogIndex,
+  getLogEntries,
+  getLogEntry,
+  loadCurrentTerm,
+  loadSnapshot,
+  loadVotedFor,
+  saveCurrentTerm,
+  saveSnapshot,
+  saveVotedFor,
+  truncateLog,
+} from './reference-fields.js';
 
 /** Registers the contract suite for the engines `factory` makes. */
 export function persistenceContract(name: string, factory: HarnessFactory): void {
@@ -24,103 +42,103 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
     });
 
     async function logShape(): Promise<[number, number]> {
-      return [await engine.getFirstLogIndex(), await engine.getLastLogIndex()];
+      return [await getFirstLogIndex(engine), await getLastLogIndex(engine)];
     }
 
     it('starts empty: term 0, no vote, no log, no snapshot', async () => {
-      assert.equal(await engine.loadCurrentTerm(), 0);
-      assert.equal(await engine.loadVotedFor(), null);
+      assert.equal(await loadCurrentTerm(engine), 0);
+      assert.equal(await loadVotedFor(engine), null);
       assert.deepEqual(await logShape(), [1, 0]);
-      assert.equal(await engine.loadSnapshot(), null);
-      assert.equal(await engine.getLogEntry(1), null);
+      assert.equal(await loadSnapshot(engine), null);
+      assert.equal(await getLogEntry(engine, 1), null);
       assert.deepStrictEqual(await engine.load(), { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [] });
     });
 
     it('keeps term and vote, each save leaving the other alone, across a reopen', async () => {
-      await engine.saveCurrentTerm(7);
-      await engine.saveVotedFor('n2');
-      await engine.saveCurrentTerm(8);
-      assert.equal(await engine.loadVotedFor(), 'n2');
+      await saveCurrentTerm(engine, 7);
+      await saveVotedFor(engine, 'n2');
+      await saveCurrentTerm(engine, 8);
+      assert.equal(await loadVotedFor(engine), 'n2');
       engine = await harness.reopen(engine);
-      assert.equal(await engine.loadCurrentTerm(), 8);
-      assert.equal(await engine.loadVotedFor(), 'n2');
-      await engine.saveVotedFor(null);
-      assert.equal(await engine.loadVotedFor(), null);
+      assert.equal(await loadCurrentTerm(engine), 8);
+      assert.equal(await loadVotedFor(engine), 'n2');
+      await saveVotedFor(engine, null);
+      assert.equal(await loadVotedFor(engine), null);
     });
 
     it('appends, reads single entries and ranges, and returns commands as equal Uint8Arrays', async () => {
-      await engine.appendLogEntry(entry(1, 1));
-      await engine.appendLogEntries([entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300), entry(4, 2)]);
-      assert.deepStrictEqual(await engine.getLogEntry(3), entry(3, 2, 'config', 300));
-      assert.deepStrictEqual(await engine.getLogEntry(2), entry(2, 1, 'noop', 0));
-      assert.equal(await engine.getLogEntry(5), null);
-      assert.equal(await engine.getLogEntry(0), null);
-      assert.deepStrictEqual(await engine.getLogEntries(2, 3), [entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300)]);
-      assert.deepStrictEqual(await engine.getLogEntries(0, 100), [entry(1, 1), entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300), entry(4, 2)]);
-      assert.deepStrictEqual(await engine.getLogEntries(3, 2), []);
-      assert.deepStrictEqual(await engine.getLogEntries(9, 12), []);
+      await appendLogEntry(engine, entry(1, 1));
+      await appendLogEntries(engine, [entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300), entry(4, 2)]);
+      assert.deepStrictEqual(await getLogEntry(engine, 3), entry(3, 2, 'config', 300));
+      assert.deepStrictEqual(await getLogEntry(engine, 2), entry(2, 1, 'noop', 0));
+      assert.equal(await getLogEntry(engine, 5), null);
+      assert.equal(await getLogEntry(engine, 0), null);
+      assert.deepStrictEqual(await getLogEntries(engine, 2, 3), [entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300)]);
+      assert.deepStrictEqual(await getLogEntries(engine, 0, 100), [entry(1, 1), entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300), entry(4, 2)]);
+      assert.deepStrictEqual(await getLogEntries(engine, 3, 2), []);
+      assert.deepStrictEqual(await getLogEntries(engine, 9, 12), []);
       assert.deepEqual(await logShape(), [1, 4]);
     });
 
     it('refuses a gap or a falling term and keeps the log as it was', async () => {
-      await engine.appendLogEntries(entries(1, 3, 2));
-      await assert.rejects(engine.appendLogEntry(entry(5, 2)), { code: 'RAFT_INVARIANT' });
-      await assert.rejects(engine.appendLogEntry(entry(4, 1)), { code: 'RAFT_INVARIANT' });
-      await assert.rejects(engine.appendLogEntry(entry(3, 2)), { code: 'RAFT_INVARIANT' });
+      await appendLogEntries(engine, entries(1, 3, 2));
+      await assert.rejects(appendLogEntry(engine, entry(5, 2)), { code: 'RAFT_INVARIANT' });
+      await assert.rejects(appendLogEntry(engine, entry(4, 1)), { code: 'RAFT_INVARIANT' });
+      await assert.rejects(appendLogEntry(engine, entry(3, 2)), { code: 'RAFT_INVARIANT' });
       assert.deepEqual(await logShape(), [1, 3]);
-      await engine.appendLogEntry(entry(4, 3));
+      await appendLogEntry(engine, entry(4, 3));
       assert.deepEqual(await logShape(), [1, 4]);
     });
 
     it('truncates the tail and accepts a new tail of a later term', async () => {
-      await engine.appendLogEntries(entries(1, 6, 1));
-      await engine.truncateLog(4);
+      await appendLogEntries(engine, entries(1, 6, 1));
+      await truncateLog(engine, 4);
       assert.deepEqual(await logShape(), [1, 3]);
-      assert.equal(await engine.getLogEntry(4), null);
-      await engine.appendLogEntries(entries(4, 5, 2));
-      assert.deepStrictEqual(await engine.getLogEntries(3, 5), [entry(3, 1), ...entries(4, 5, 2)]);
-      await engine.truncateLog(1);
+      assert.equal(await getLogEntry(engine, 4), null);
+      await appendLogEntries(engine, entries(4, 5, 2));
+      assert.deepStrictEqual(await getLogEntries(engine, 3, 5), [entry(3, 1), ...entries(4, 5, 2)]);
+      await truncateLog(engine, 1);
       assert.deepEqual(await logShape(), [1, 0]);
-      await engine.truncateLog(10);
+      await truncateLog(engine, 10);
       assert.deepEqual(await logShape(), [1, 0]);
     });
 
     it('stores a snapshot of more than 1 MiB and keeps entries past it', async () => {
-      await engine.appendLogEntries(entries(1, 10, 1));
+      await appendLogEntries(engine, entries(1, 10, 1));
       const image = snapshot(5, 1, 1024 * 1024 + 17);
-      await engine.saveSnapshot(image);
-      assert.deepStrictEqual(await engine.loadSnapshot(), image);
+      await saveSnapshot(engine, image);
+      assert.deepStrictEqual(await loadSnapshot(engine), image);
       assert.deepEqual(await logShape(), [1, 10]);
-      await engine.deleteLogEntriesBefore(6);
+      await deleteLogEntriesBefore(engine, 6);
       assert.deepEqual(await logShape(), [6, 10]);
-      assert.equal(await engine.getLogEntry(5), null);
+      assert.equal(await getLogEntry(engine, 5), null);
       engine = await harness.reopen(engine);
       assert.deepStrictEqual(await engine.load(), { hardState: { currentTerm: 0, votedFor: null }, snapshot: image, entries: entries(6, 10, 1) });
     });
 
     it('drops the log when a snapshot covers it, and the last index then comes from the snapshot', async () => {
-      await engine.appendLogEntries(entries(1, 4, 1));
-      await engine.saveSnapshot(snapshot(9, 3));
+      await appendLogEntries(engine, entries(1, 4, 1));
+      await saveSnapshot(engine, snapshot(9, 3));
       assert.deepEqual(await logShape(), [10, 9]);
-      await assert.rejects(engine.appendLogEntry(entry(11, 3)), { code: 'RAFT_INVARIANT' });
-      await assert.rejects(engine.appendLogEntry(entry(10, 2)), { code: 'RAFT_INVARIANT' });
-      await engine.appendLogEntry(entry(10, 3));
+      await assert.rejects(appendLogEntry(engine, entry(11, 3)), { code: 'RAFT_INVARIANT' });
+      await assert.rejects(appendLogEntry(engine, entry(10, 2)), { code: 'RAFT_INVARIANT' });
+      await appendLogEntry(engine, entry(10, 3));
       assert.deepEqual(await logShape(), [10, 10]);
-      await engine.deleteLogEntriesBefore(20);
+      await deleteLogEntriesBefore(engine, 20);
       assert.deepEqual(await logShape(), [10, 9]);
     });
 
     it('replaces a snapshot with a newer one whole', async () => {
-      await engine.saveSnapshot(snapshot(3, 1, 2000));
+      await saveSnapshot(engine, snapshot(3, 1, 2000));
       const newer = snapshot(8, 2, 1500);
-      await engine.saveSnapshot(newer);
-      assert.deepStrictEqual(await engine.loadSnapshot(), newer);
+      await saveSnapshot(engine, newer);
+      assert.deepStrictEqual(await loadSnapshot(engine), newer);
       engine = await harness.reopen(engine);
-      assert.deepStrictEqual(await engine.loadSnapshot(), newer);
+      assert.deepStrictEqual(await loadSnapshot(engine), newer);
     });
 
     it('applies a batch in order: snapshot, truncateFrom, entries, compactBefore, hardState', async () => {
-      await engine.appendLogEntries(entries(1, 8, 1));
+      await appendLogEntries(engine, entries(1, 8, 1));
       const batch: PersistBatch = {
         snapshot: snapshot(4, 1),
         truncateFrom: 7,
@@ -138,20 +156,20 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
     });
 
     it('refuses a whole batch when one part is invalid', async () => {
-      await engine.appendLogEntries(entries(1, 3, 1));
+      await appendLogEntries(engine, entries(1, 3, 1));
       const bad: PersistBatch = { ...EMPTY_BATCH, hardState: { currentTerm: 5, votedFor: 'n3' }, entries: [entry(5, 1)] };
       await assert.rejects(engine.persist(bad), { code: 'RAFT_INVARIANT' });
       await assert.rejects(engine.persist({ ...EMPTY_BATCH, truncateFrom: 0, snapshot: null }), { code: 'RAFT_INVARIANT' });
-      assert.equal(await engine.loadCurrentTerm(), 0);
+      assert.equal(await loadCurrentTerm(engine), 0);
       assert.deepEqual(await logShape(), [1, 3]);
     });
 
     it('applies concurrent writes in the order they were issued', async () => {
       const writes: Promise<void>[] = [];
-      for (let index = 1; index <= 200; index += 1) writes.push(engine.appendLogEntry(entry(index, 1 + Math.floor(index / 50))));
-      writes.push(engine.truncateLog(150));
-      writes.push(engine.saveCurrentTerm(9));
-      for (let index = 150; index <= 160; index += 1) writes.push(engine.appendLogEntry(entry(index, 9)));
+      for (let index = 1; index <= 200; index += 1) writes.push(appendLogEntry(engine, entry(index, 1 + Math.floor(index / 50))));
+      writes.push(truncateLog(engine, 150));
+      writes.push(saveCurrentTerm(engine, 9));
+      for (let index = 150; index <= 160; index += 1) writes.push(appendLogEntry(engine, entry(index, 9)));
       await Promise.all(writes);
       engine = await harness.reopen(engine);
       const state = await engine.load();
@@ -162,13 +180,13 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
     });
 
     it('refuses everything once closed, with STORAGE_CLOSED', async () => {
-      await engine.appendLogEntry(entry(1, 1));
+      await appendLogEntry(engine, entry(1, 1));
       await engine.close();
-      await assert.rejects(engine.appendLogEntry(entry(2, 1)), { code: 'STORAGE_CLOSED' });
-      await assert.rejects(engine.getLogEntry(1), { code: 'STORAGE_CLOSED' });
+      await assert.rejects(appendLogEntry(engine, entry(2, 1)), { code: 'STORAGE_CLOSED' });
+      await assert.rejects(getLogEntry(engine, 1), { code: 'STORAGE_CLOSED' });
       await assert.rejects(engine.load(), { code: 'STORAGE_CLOSED' });
       engine = await harness.open();
-      assert.deepStrictEqual(await engine.getLogEntry(1), entry(1, 1));
+      assert.deepStrictEqual(await getLogEntry(engine, 1), entry(1, 1));
     });
   });
 }

@@ -322,7 +322,10 @@ export class Session {
 
   private end(end: SessionEnd): void {
     if (this.state === 'closed') return;
-    if (this.state === 'handshaking') this.host.stats.handshakesFailed += 1;
+    if (this.state === 'handshaking') {
+      this.host.stats.handshakesFailed += 1;
+      if (end.reason === 'auth') this.host.stats.handshakesAuthFailed += 1;
+    }
     this.state = 'closed';
     this.flights.clear();
     this.deadline?.cancel();

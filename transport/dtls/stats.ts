@@ -48,6 +48,12 @@ export interface DtlsStats {
   readonly handshakesCompleted: number;
   /** Handshakes that ended otherwise (alert, timeout, bad key, limit). */
   readonly handshakesFailed: number;
+  /**
+   * Of handshakesFailed, those that failed authentication: a record or Finished that did not
+   * verify under the key looked up for the presented identity (a wrong key, or a name that is
+   * not a member). Evicted, expired and timed-out handshakes are not counted here.
+   */
+  readonly handshakesAuthFailed: number;
   /** Handshakes in progress now (gauge; on a server, half-open handshakes past the cookie). */
   readonly handshakesInProgress: number;
   /** Bytes charged for the half-open handshakes now (gauge, server; an upper bound of their memory). */
@@ -92,6 +98,7 @@ export interface DtlsGauges {
 export class StatsCounters {
   handshakesCompleted = 0;
   handshakesFailed = 0;
+  handshakesAuthFailed = 0;
   helloVerifyRequestsSent = 0;
   cookiesRejected = 0;
   retransmissions = 0;
@@ -125,6 +132,7 @@ export class StatsCounters {
     return {
       handshakesCompleted: this.handshakesCompleted,
       handshakesFailed: this.handshakesFailed,
+      handshakesAuthFailed: this.handshakesAuthFailed,
       handshakesInProgress: gauges.handshakesInProgress,
       handshakesInProgressBytes: gauges.handshakesInProgressBytes ?? 0,
       handshakesInProgressMembers: gauges.handshakesInProgressMembers ?? 0,

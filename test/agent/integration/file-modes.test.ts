@@ -171,9 +171,10 @@ describe('agent integration: secret files and the data folder', function () {
       const pending = new Map<string, boolean>(); // target -> temporary synced; waits for its folder's sync
       const result = new Map<string, boolean>();
       for (const line of readFileSync(log, 'utf8').split('\n')) {
-        const opened = /^(\d+) openat\(AT_FDCWD, "([^"]+)".* = (\d+)$/.exec(line);
+        // strace pads the pid to five columns: "7649  openat(...)" has two spaces, "12345 openat" one.
+        const opened = /^(\d+) +openat\(AT_FDCWD, "([^"]+)".* = (\d+)$/.exec(line);
         if (opened !== null) open.set(`${opened[1]} ${opened[3]}`, opened[2] ?? '');
-        const sync = /^(\d+) f(?:data)?sync\((\d+)\) += 0$/.exec(line);
+        const sync = /^(\d+) +f(?:data)?sync\((\d+)\) += 0$/.exec(line);
         const path = sync === null ? undefined : open.get(`${sync[1]} ${sync[2]}`);
         if (path !== undefined) {
           synced.add(path);
@@ -183,7 +184,7 @@ describe('agent integration: secret files and the data folder', function () {
             pending.delete(target);
           }
         }
-        const renamed = /^\d+ rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)".* = 0$/.exec(line);
+        const renamed = /^\d+ +rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)".* = 0$/.exec(line);
         if (renamed !== null && (renamed[2] ?? '').startsWith(root)) pending.set(renamed[2] ?? '', synced.has(renamed[1] ?? ''));
       }
       for (const target of pending.keys()) result.set(target, false);

@@ -10,10 +10,11 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
 import type { ConfigError, Metrics } from '../../../agent/contracts.js';
-import { LmdbPersistenceEngine } from '../../../storage/lmdb.js';
+import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';
+import { appendLogEntries, appendLogEntry, getLogEntries, saveVotedFor } from '../reference-fields.js';
 
 persistenceContract('wal, frequent checkpoints in the worker', walHarness({ walCheckpointWorker: true }));
 persistenceContract('wal, checkpoint at close only, main thread', walHarness({ walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024}));
@@ -72,13 +73,13 @@ describe('WalPersistenceEngine', function () {
     const metrics = new CountingMetrics();
     const engine = await WalPersistenceEngine.open(walTestOptions(dir), { metrics });
     try {
-      await Promise.all(Array.from({ length: 400 }, (_, i) => engine.appendLogEntry(entry(i + 1, 1))));
+      await Promise.all(Array.from({ length: 400 }, (_, i) => appendLogEntry(engine, entry(i + 1, 1))));
       assert.equal(metrics.writes, 400);
       assert.ok(metrics.commits < 400, `${metrics.commits} commits for 400 writes`);
       // The checkpoint runs after the writes are acknowledged; wait for its first transaction.
       for (let polls = 0; metrics.checkpoints === 0 && polls < 10_000; polls += 1) await new Promise((resolve) => setTimeout(resolve, 1));
       assert.ok(metrics.checkpoints > 0, 'no checkpoint ran');
-      assert.deepStrictEqual(await engine.getLogEntries(1, 400), entries(1, 400, 1));
+      assert.deepStrictEqual(await getLogEntries(engine, 1, 400), entries(1, 400, 1));
     } finally {
       await engine.close();
     }
@@ -89,7 +90,7 @@ describe('WalPersistenceEngine', function () {
     try {
       // About 5 MiB of records through 1 MiB segments.
       for (let index = 1; index <= 5000; index += 40) {
-        await engine.appendLogEntries(entries(index, index + 39, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(index & 0xff) })));
+        await appendLogEntries(engine, entries(index, index + 39, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(index & 0xff) })));
         assert.ok(logSegments(dir).length <= 3, `${logSegments(dir).length} segments after entry ${index}`);
       }
       assert.equal((await engine.load()).entries.length, 5000);
@@ -102,9 +103,9 @@ describe('WalPersistenceEngine', function () {
     let engine = await WalPersistenceEngine.open(walTestOptions(dir));
     const big = entries(3, 200, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(e.index & 0xff) }));
     try {
-      const writes = [engine.appendLogEntries(entries(1, 2, 1)), engine.appendLogEntries(big), engine.appendLogEntry(entry(201, 2))];
+      const writes = [appendLogEntries(engine, entries(1, 2, 1)), appendLogEntries(engine, big), appendLogEntry(engine, entry(201, 2))];
       await Promise.all(writes);
-      assert.deepStrictEqual(await engine.getLogEntries(1, 201), [...entries(1, 2, 1), ...big, entry(201, 2)]);
+      assert.deepStrictEqual(await getLogEntries(engine, 1, 201), [...entries(1, 2, 1), ...big, entry(201, 2)]);
       await engine.close();
       engine = await WalPersistenceEngine.open(walTestOptions(dir));
       assert.deepStrictEqual((await engine.load()).entries, [...entries(1, 2, 1), ...big, entry(201, 2)]);
@@ -115,12 +116,12 @@ describe('WalPersistenceEngine', function () {
 
   it('opens a directory of the LMDB engine, which then refuses it (format 2)', async () => {
     const old = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
-    await old.appendLogEntries(entries(1, 5, 1));
-    await old.saveVotedFor('n3');
+    await appendLogEntries(old, entries(1, 5, 1));
+    await saveVotedFor(old, 'n3');
     await old.close();
     const engine = await WalPersistenceEngine.open(walTestOptions(dir));
     try {
-      await engine.appendLogEntry(entry(6, 1));
+      await appendLogEntry(engine, entry(6, 1));
       assert.deepStrictEqual(await engine.load(), { hardState: { currentTerm: 0, votedFor: 'n3' }, snapshot: null, entries: entries(1, 6, 1) });
     } finally {
       await engine.close();
@@ -136,7 +137,7 @@ describe('WalPersistenceEngine', function () {
     try {
       for (let index = 1; index <= 1000 && refusal === null; index += 1) {
         try {
-          await engine.appendLogEntry(entry(index, 1, 'command', 4096));
+          await appendLogEntry(engine, entry(index, 1, 'command', 4096));
           acked = index;
         } catch (error) {
           refusal = error;

@@ -12,6 +12,7 @@ import type { PersistenceEngine } from '../../../agent/contracts.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { readFrame } from '../../../storage/wal/wal-frame.js';
 import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
+import { appendLogEntries, appendLogEntry } from '../reference-fields.js';
 
 /** No checkpoint before close: everything written stays in the log. */
 const NO_CHECKPOINT = { walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024 };
@@ -67,7 +68,7 @@ describe('WAL engine recovery', function () {
   /** Writes 1..count one entry per batch (term 1), a truncation and a vote, and copies the directory. */
   async function crashAfterWrites(count: number, overrides = {}): Promise<void> {
     live = await WalPersistenceEngine.open(walTestOptions(dir, { ...NO_CHECKPOINT, ...overrides }));
-    for (let index = 1; index <= count; index += 1) await live.appendLogEntry(entry(index, 1));
+    for (let index = 1; index <= count; index += 1) await appendLogEntry(live, entry(index, 1));
     await live.persist({ snapshot: null, truncateFrom: count, entries: [entry(count, 2)], compactBefore: null, hardState: { currentTerm: 2, votedFor: 'n2' } });
     crashCopy(dir, copy);
   }
@@ -95,7 +96,7 @@ describe('WAL engine recovery', function () {
     const engine = await WalPersistenceEngine.open(walTestOptions(copy));
     try {
       assert.deepEqual(readFileSync(segment).subarray(end, end + 64), Buffer.alloc(64));
-      await engine.appendLogEntry(entry(21, 2));
+      await appendLogEntry(engine, entry(21, 2));
     } finally {
       await engine.close();
     }
@@ -126,7 +127,7 @@ describe('WAL engine recovery', function () {
 
   it('refuses a log whose first segment is missing', async () => {
     await crashAfterWrites(1);
-    for (let index = 2; live !== null && index <= 2000; index += 50) await live.appendLogEntries(entries(index, index + 49, 2).map((e) => ({ ...e, command: new Uint8Array(900) })));
+    for (let index = 2; live !== null && index <= 2000; index += 50) await appendLogEntries(live, entries(index, index + 49, 2).map((e) => ({ ...e, command: new Uint8Array(900) })));
     crashCopy(dir, copy);
     const names = segments(copy);
     assert.ok(names.length >= 2, `the log spans ${names.length} segments`);

@@ -116,6 +116,7 @@ describe('DTLS client and server endpoints', function () {
     await good.send(Buffer.from('still here'), '127.0.0.1', port);
     await inbox.waitFor('node-a:still here');
     assert.equal(server.stats().handshakesFailed, 2);
+    assert.equal(server.stats().handshakesAuthFailed, 2, 'both failed authentication');
     assert.equal(server.stats().handshakesInProgress, 0);
   });
 
@@ -133,6 +134,7 @@ describe('DTLS client and server endpoints', function () {
     timers.advance(1000);
     await failed;
     assert.equal(client.stats().handshakesFailed, 1);
+    assert.equal(client.stats().handshakesAuthFailed, 0, 'a timeout is not an authentication failure');
   });
 
   it('closes with close_notify both ways', async () => {

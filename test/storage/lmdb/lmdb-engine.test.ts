@@ -3,10 +3,18 @@
 // promises: commands and snapshot images come back as plain Uint8Arrays whatever was written,
 // the map grows from a small initial size, and concurrent writes share commits.
 import { strict as assert } from 'node:assert';
-import type { Metrics } from '../../agent/contracts.js';
-import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
-import { CONFIGURATION, entries, entry, lmdbHarness, lmdbTestOptions, makeTempDir, removeDir } from './helpers.js';
-import { persistenceContract } from './persistence-contract.js';
+import type { Metrics } from '../../../agent/contracts.js';
+import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
+import { CONFIGURATION, entries, entry, lmdbHarness, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';
+import { persistenceContract } from '../persistence-contract.js';
+import {
+  appendLogEntries,
+  appendLogEntry,
+  getLastLogIndex,
+  getLogEntry,
+  loadSnapshot,
+  saveSnapshot,
+} from '../reference-fields.js';
 
 persistenceContract('lmdb', lmdbHarness());
 
@@ -41,13 +49,13 @@ describe('LmdbPersistenceEngine', () => {
   it('returns commands and images as plain Uint8Arrays, also when Buffers were written', async () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
     const written = { index: 1, term: 1, type: 'command' as const, command: Buffer.from('hello') };
-    await engine.appendLogEntry(written);
-    await engine.saveSnapshot({ lastIncludedIndex: 0, lastIncludedTerm: 0, configuration: CONFIGURATION, data: Buffer.from('image') });
-    const read = await engine.getLogEntry(1);
+    await appendLogEntry(engine, written);
+    await saveSnapshot(engine, { lastIncludedIndex: 0, lastIncludedTerm: 0, configuration: CONFIGURATION, data: Buffer.from('image') });
+    const read = await getLogEntry(engine, 1);
     assert.ok(read !== null);
     assert.equal(Object.getPrototypeOf(read.command), Uint8Array.prototype);
     assert.deepStrictEqual(read.command, new Uint8Array(Buffer.from('hello')));
-    const image = await engine.loadSnapshot();
+    const image = await loadSnapshot(engine);
     assert.equal(Object.getPrototypeOf(image?.data), Uint8Array.prototype);
     assert.deepStrictEqual(image?.data, new Uint8Array(Buffer.from('image')));
     await engine.close();
@@ -57,21 +65,21 @@ describe('LmdbPersistenceEngine', () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir, { mapSizeInitialBytes: 64 * 1024 }));
     for (let base = 0; base < 8; base += 1) {
       const batch = Array.from({ length: 64 }, (_, i) => entry(base * 64 + i + 1, 1, 'command', 16 * 1024));
-      await engine.appendLogEntries(batch);
+      await appendLogEntries(engine, batch);
     }
-    assert.equal(await engine.getLastLogIndex(), 512);
-    assert.deepStrictEqual(await engine.getLogEntry(300), entry(300, 1, 'command', 16 * 1024));
+    assert.equal(await getLastLogIndex(engine), 512);
+    assert.deepStrictEqual(await getLogEntry(engine, 300), entry(300, 1, 'command', 16 * 1024));
     await engine.close();
   });
 
   it('coalesces concurrent writes into fewer commits, each resolving once committed', async () => {
     const metrics = new CountingMetrics();
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir), { metrics });
-    const writes = entries(1, 300, 1).map((e) => engine.appendLogEntry(e));
+    const writes = entries(1, 300, 1).map((e) => appendLogEntry(engine, e));
     await Promise.all(writes);
     assert.equal(metrics.writes, 300);
     assert.ok(metrics.commits < 300, `${metrics.commits} commits for 300 concurrent writes`);
-    assert.equal(await engine.getLastLogIndex(), 300);
+    assert.equal(await getLastLogIndex(engine), 300);
     await engine.close();
   });
 

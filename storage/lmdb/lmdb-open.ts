@@ -30,10 +30,10 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { open } from 'lmdb';
 import type { Database, RootDatabase, RootDatabaseOptionsWithPath } from 'lmdb';
-import { PersistenceError } from '../agent/contracts.js';
-import type { HardState, LogIndex, Term } from '../agent/contracts.js';
-import { acquireDirectoryLock } from './dir-lock.js';
-import type { DirectoryLock } from './dir-lock.js';
+import { PersistenceError } from '../../agent/contracts.js';
+import type { HardState, LogIndex, Term } from '../../agent/contracts.js';
+import { acquireDirectoryLock } from '../dir-lock.js';
+import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from './lmdb-errors.js';
 import { checkDataFile } from './lmdb-header.js';
 import type { ResolvedLmdbOptions } from './lmdb-options.js';
@@ -49,7 +49,7 @@ import {
   parseSnapshotMeta,
 } from './lmdb-records.js';
 import type { StoredSnapshotMeta } from './lmdb-records.js';
-import { LogProjection } from './log-projection.js';
+import { LogProjection } from '../log-projection.js';
 
 /** The open environment and its two databases. */
 export interface LmdbHandles {

@@ -1,8 +1,8 @@
 // The child process of lmdb-conditions.test.ts (not a test itself): opens the LMDB engine on
 // the directory given, prints "READY <pid>" and holds it open until it is killed or its stdin
 // closes. Usage: hold-child.ts <dir>.
-import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
-import { lmdbTestOptions } from './helpers.js';
+import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
+import { lmdbTestOptions } from '../helpers.js';
 
 const dir = process.argv[2];
 if (dir === undefined) {

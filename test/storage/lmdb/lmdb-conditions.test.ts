@@ -12,10 +12,11 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sinon from 'sinon';
-import type { PersistenceEngine } from '../../agent/contracts.js';
-import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
-import type { LmdbPersistenceOptions } from '../../storage/lmdb.js';
-import { entry, lmdbTestOptions, makeTempDir, removeDir } from './helpers.js';
+import type { PersistenceEngine } from '../../../agent/contracts.js';
+import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
+import type { LmdbPersistenceOptions } from '../../../storage/lmdb/lmdb-engine.js';
+import { entry, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';
+import { appendLogEntry, getLastLogIndex, saveCurrentTerm } from '../reference-fields.js';
 
 const HOLD_CHILD = fileURLToPath(new URL('./hold-child.ts', import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -33,7 +34,7 @@ function mount(args: readonly string[]): string | null {
 async function fillUntilRefused(engine: PersistenceEngine, limit: number): Promise<{ acked: number; error: unknown }> {
   for (let index = 1; index <= limit; index += 1) {
     try {
-      await engine.appendLogEntry(entry(index, 1, 'command', 4096));
+      await appendLogEntry(engine, entry(index, 1, 'command', 4096));
     } catch (error) {
       return { acked: index - 1, error };
     }
@@ -95,7 +96,7 @@ describe('LMDB engine under bad conditions', function () {
     }
     try {
       const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(data));
-      await engine.appendLogEntry(entry(1, 1, 'command', 4096));
+      await appendLogEntry(engine, entry(1, 1, 'command', 4096));
       await engine.close();
       if (isRoot) assert.equal(mount(['-o', 'remount,ro', data]), null);
       else for (const name of ['.', ...readdirSync(data)]) chmodSync(join(data, name), name === '.' ? 0o500 : 0o400);
@@ -120,12 +121,12 @@ describe('LMDB engine under bad conditions', function () {
     assert.ok(acked > 100, `only ${acked} entries fitted`);
     assert.equal((error as { code?: string } | null)?.code, 'STORAGE_FULL');
     assert.match(String(error), /mapSizeMaxBytes/);
-    await assert.rejects(engine.saveCurrentTerm(2), { code: 'STORAGE_FULL' });
-    assert.equal(await engine.getLastLogIndex(), acked);
+    await assert.rejects(saveCurrentTerm(engine, 2), { code: 'STORAGE_FULL' });
+    assert.equal(await getLastLogIndex(engine), acked);
     await engine.close();
     await assertHoldsEntries(options, acked);
     const larger = await LmdbPersistenceEngine.open({ ...options, mapSizeMaxBytes: 8 * 1024 * 1024 });
-    await larger.appendLogEntry(entry(acked + 1, 1, 'command', 4096));
+    await appendLogEntry(larger, entry(acked + 1, 1, 'command', 4096));
     await larger.close();
   });
 
@@ -144,7 +145,7 @@ describe('LMDB engine under bad conditions', function () {
       assert.ok(acked > 20, `only ${acked} entries fitted`);
       assert.equal((error as { code?: string } | null)?.code, 'STORAGE_FULL');
       assert.match(String(error), /ENOSPC|No space/);
-      await assert.rejects(engine.appendLogEntry(entry(acked + 1, 1)), { code: 'STORAGE_FULL' });
+      await assert.rejects(appendLogEntry(engine, entry(acked + 1, 1)), { code: 'STORAGE_FULL' });
       await engine.close();
       await assertHoldsEntries(options, acked);
     } finally {
@@ -162,7 +163,7 @@ describe('LMDB engine under bad conditions', function () {
 
   it('refuses a directory another process holds, and takes it over once that process is killed', async () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
-    await engine.appendLogEntry(entry(1, 1, 'command', 4096));
+    await appendLogEntry(engine, entry(1, 1, 'command', 4096));
     await engine.close();
     const child = spawn(process.execPath, ['--import', 'tsx', HOLD_CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = new Promise((resolve) => child.on('close', resolve));

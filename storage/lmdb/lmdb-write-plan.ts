@@ -2,11 +2,11 @@
  * The write plan of the LMDB engine with its records encoded, and how each step is applied
  * inside the commit's transaction.
  */
-import { InvariantError } from '../agent/contracts.js';
-import type { LogIndex } from '../agent/contracts.js';
+import { InvariantError } from '../../agent/contracts.js';
+import type { LogIndex } from '../../agent/contracts.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { META_KEYS, encodeEntry, encodeHardState, encodeSnapshotMeta, entryKey, parseEntryKey } from './lmdb-records.js';
-import type { WriteStep } from './log-projection.js';
+import type { WriteStep } from '../log-projection.js';
 
 /**
  * One step of a write plan with its records encoded, ready for the commit's transaction. Encoding happens

@@ -1,6 +1,12 @@
 /**
- * The LMDB PersistenceEngine: Raft's durable state in one LMDB environment, written with group
- * commit, checked on both sides of the disk.
+ * The LMDB PersistenceEngine (`storage: "lmdb-direct"`): Raft's durable state in one LMDB
+ * environment, written with group commit, checked on both sides of the disk.
+ *
+ * This folder, storage/lmdb/, holds the engine and the LMDB store under it: opening a data
+ * directory (lmdb-open.ts), the record formats (lmdb-records.ts, lmdb-header.ts), write plans
+ * (lmdb-write-plan.ts), space checks (lmdb-space.ts), error mapping (lmdb-errors.ts) and the
+ * options (lmdb-options.ts). The write-ahead-log engine (storage/wal/) checkpoints into the same
+ * store and imports those modules; nothing here imports storage/wal/.
  *
  * Writes. `persist(batch)` checks the batch against the projection of the disk after every
  * accepted write (checkBatch), turns it into a write plan and queues it. One commit at a time
@@ -17,18 +23,17 @@
  * the file with the metadata), and the image carries a CRC-32 that is checked when read. The
  * price is that the map must hold two images during a replacement (see snapshotBytesMax).
  *
- * Reads come from LMDB's latest committed transaction, which with these options is always a
+ * `load()` reads LMDB's latest committed transaction, which with these options is always a
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
  */
-import type { Metrics } from '../agent/contracts.js';
-import { InvariantError, PersistenceError } from '../agent/contracts.js';
-import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistedState, PersistenceEngine, Snapshot, Term } from '../agent/contracts.js';
-import { assertIndex } from './assert.js';
-import type { DirectoryLock } from './dir-lock.js';
-import { GroupCommitQueue } from './group-commit.js';
-import type { QueuedWrite } from './group-commit.js';
-import { checkBatch, checkLoadedLog } from './log-checks.js';
-import type { LogProjection } from './log-projection.js';
+import type { Metrics } from '../../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../../agent/contracts.js';
+import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistedState, PersistenceEngine, Snapshot, Term } from '../../agent/contracts.js';
+import type { DirectoryLock } from '../dir-lock.js';
+import { GroupCommitQueue } from '../group-commit.js';
+import type { QueuedWrite } from '../group-commit.js';
+import { checkBatch, checkLoadedLog } from '../log-checks.js';
+import type { LogProjection } from '../log-projection.js';
 import { commitFailureCause, toPersistenceError } from './lmdb-errors.js';
 import { openDirectory } from './lmdb-open.js';
 import type { LmdbHandles } from './lmdb-open.js';
@@ -47,7 +52,6 @@ export interface LmdbPersistenceDeps {
   readonly metrics?: Metrics;
 }
 
-const EMPTY: PersistBatch = { snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
 /** Bytes counted for a write besides its entries and snapshot, for the queue and space limits. */
 const WRITE_OVERHEAD_BYTES = 64;
 
@@ -138,80 +142,6 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     return { hardState, snapshot, entries };
   }
 
-  saveCurrentTerm(term: Term): Promise<void> {
-    return this.persist({ ...EMPTY, hardState: { currentTerm: term, votedFor: this.projection.hardState().votedFor } });
-  }
-
-  async loadCurrentTerm(): Promise<Term> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.readHardState().currentTerm;
-  }
-
-  saveVotedFor(node: NodeId | null): Promise<void> {
-    return this.persist({ ...EMPTY, hardState: { currentTerm: this.projection.hardState().currentTerm, votedFor: node } });
-  }
-
-  async loadVotedFor(): Promise<NodeId | null> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.readHardState().votedFor;
-  }
-
-  appendLogEntry(entry: LogEntry): Promise<void> {
-    return this.persist({ ...EMPTY, entries: [entry] });
-  }
-
-  appendLogEntries(entries: readonly LogEntry[]): Promise<void> {
-    return this.persist({ ...EMPTY, entries });
-  }
-
-  async getLogEntry(index: LogIndex): Promise<LogEntry | null> {
-    this.checkOpen();
-    assertIndex(index, 'getLogEntry index');
-    await Promise.resolve();
-    const value = this.handles.log.get(entryKey(index));
-    return value === undefined ? null : decodeEntry(index, value);
-  }
-
-  async getLogEntries(from: LogIndex, to: LogIndex): Promise<LogEntry[]> {
-    this.checkOpen();
-    assertIndex(from, 'getLogEntries from');
-    assertIndex(to, 'getLogEntries to');
-    await Promise.resolve();
-    return this.readEntries(from, to);
-  }
-
-  async getLastLogIndex(): Promise<LogIndex> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.lastIndex();
-  }
-
-  async getFirstLogIndex(): Promise<LogIndex> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.edgeKey(false) ?? this.lastIndex() + 1;
-  }
-
-  truncateLog(from: LogIndex): Promise<void> {
-    return this.persist({ ...EMPTY, truncateFrom: Math.max(from, this.projection.shape().firstIndex) });
-  }
-
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.persist({ ...EMPTY, snapshot });
-  }
-
-  async loadSnapshot(): Promise<Snapshot | null> {
-    this.checkOpen();
-    await Promise.resolve();
-    return this.readSnapshot();
-  }
-
-  deleteLogEntriesBefore(index: LogIndex): Promise<void> {
-    return this.persist({ ...EMPTY, compactBefore: index });
-  }
-
   /**
    * Waits for the commit in flight, refuses every write still queued (STORAGE_CLOSED), closes
    * LMDB and releases the directory lock. Idempotent.
@@ -259,18 +189,5 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       entries.push(decodeEntry(index, value));
     }
     return entries;
-  }
-
-  private lastIndex(): LogIndex {
-    const last = this.edgeKey(true);
-    if (last !== null) return last;
-    const stored = this.handles.meta.get(META_KEYS.snapshotMeta);
-    return stored === undefined ? 0 : parseSnapshotMeta(stored).lastIncludedIndex;
-  }
-
-  /** The first (or, with `reverse`, the last) stored index, or null when the log is empty. */
-  private edgeKey(reverse: boolean): LogIndex | null {
-    for (const key of this.handles.log.getKeys({ reverse, limit: 1 })) return parseEntryKey(key);
-    return null;
   }
 }

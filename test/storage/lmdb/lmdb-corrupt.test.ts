@@ -10,9 +10,10 @@ import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
-import { LmdbPersistenceEngine } from '../../storage/lmdb.js';
-import { encodeEntry, entryKey } from '../../storage/lmdb-records.js';
-import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, snapshot } from './helpers.js';
+import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
+import { encodeEntry, entryKey } from '../../../storage/lmdb/lmdb-records.js';
+import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, snapshot } from '../helpers.js';
+import { appendLogEntries, saveCurrentTerm, saveSnapshot } from '../reference-fields.js';
 
 interface Raw {
   readonly env: RootDatabase<Uint8Array, string>;
@@ -48,8 +49,8 @@ describe('LMDB engine on damaged or newer data', () => {
   beforeEach(async () => {
     dir = makeTempDir();
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
-    await engine.appendLogEntries(entries(1, 10, 2));
-    await engine.saveCurrentTerm(3);
+    await appendLogEntries(engine, entries(1, 10, 2));
+    await saveCurrentTerm(engine, 3);
     await engine.close();
   });
 
@@ -99,7 +100,7 @@ describe('LMDB engine on damaged or newer data', () => {
 
   it('refuses a damaged snapshot image', async () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
-    await engine.saveSnapshot(snapshot(4, 2, 5000));
+    await saveSnapshot(engine, snapshot(4, 2, 5000));
     await engine.close();
     await tamper(dir, ({ meta }) => meta.putSync('snapshot-data', new Uint8Array(5000)));
     await assertRefused(dir, 'STORAGE_CORRUPT', /snapshot 4 image fails its checksum/);

@@ -4,7 +4,7 @@
 // round-trip and refuse malformed input. Properties replay with FC_SEED/FC_PATH.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import type { EntryType, LogEntry } from '../../agent/contracts.js';
+import type { EntryType, LogEntry } from '../../../agent/contracts.js';
 import {
   checkSnapshotData,
   decodeEntry,
@@ -16,8 +16,8 @@ import {
   parseFormat,
   parseHardState,
   parseSnapshotMeta,
-} from '../../storage/lmdb-records.js';
-import { CONFIGURATION, fcParams } from './helpers.js';
+} from '../../../storage/lmdb/lmdb-records.js';
+import { CONFIGURATION, fcParams } from '../helpers.js';
 
 const entryArbitrary: fc.Arbitrary<LogEntry> = fc.record({
   term: fc.maxSafeNat(),

@@ -1,0 +1,175 @@
+/**
+ * Client operations on the node: writes (propose, then wait until the entry is applied here)
+ * and linearizable reads (ReadIndex, Raft thesis §6.4: the leader confirms it still leads, then
+ * the read waits until the state machine has applied the read index), each waiting in the
+ * bounded PendingRequests with a deadline; stale local reads; and the glue of forwarding
+ * (forwarding.ts): a request made on a follower runs on the leader, and a request a follower
+ * forwarded here is run and answered with an error code the follower rebuilds.
+ */
+import type { RaftCore } from '../core/raft.js';
+import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../errors.js';
+import type { ClientForwardRequest, ClientForwardResponse, ForwardKind, NodeId, RaftConfiguration } from '../contracts.js';
+import { errorFromCode, ForwardingClient } from './forwarding.js';
+import type { ForwardingHost } from './forwarding.js';
+import type { PendingRequests } from './pending.js';
+import type { RaftNodeDeps } from './node-deps.js';
+
+/** What client operations need of the node. */
+export interface ClientHost extends Pick<ForwardingHost, 'getNodeId' | 'isLeader' | 'getLeaderId' | 'isRunning' | 'runAdmin'> {
+  requireCore(): ClientCore;
+  scheduleReady(): void;
+}
+
+/** What client operations read and call of the core. */
+export type ClientCore = Pick<RaftCore, 'getRole' | 'getLeaderId' | 'propose' | 'readIndex'>;
+
+/** The edges client operations reach. */
+export type ClientDeps = Pick<RaftNodeDeps, 'timers' | 'client' | 'stateMachine' | 'metrics'>;
+
+/** The limits client operations enforce (from the RaftConfiguration). */
+export type ClientLimits = Pick<RaftConfiguration, 'commandBytesMax' | 'pendingRequestsMax'>;
+
+/** Longest a request forwarded here may wait, whatever the follower asked for, ms. */
+const FORWARDED_TIMEOUT_MS_MAX = 60_000;
+
+/** The node's client operations; see the module comment. */
+export class ClientOperations {
+  private readonly forwarding: ForwardingClient;
+  /** Requests waiting for a leader to be known. Invariant: length <= pendingRequestsMax. */
+  private leaderWaiters: (() => void)[] = [];
+  private lastLeader: NodeId | null = null;
+
+  constructor(
+    private readonly host: ClientHost,
+    private readonly deps: ClientDeps,
+    private readonly pending: PendingRequests,
+    private readonly limits: ClientLimits,
+  ) {
+    this.forwarding = new ForwardingClient(
+      {
+        getNodeId: () => host.getNodeId(),
+        isLeader: () => host.isLeader(),
+        getLeaderId: () => host.getLeaderId(),
+        isRunning: () => host.isRunning(),
+        runAdmin: (payload, timeoutMs) => host.runAdmin(payload, timeoutMs),
+        submitCommand: (command, timeoutMs) => this.submitCommand(command, timeoutMs),
+        readState: (query, timeoutMs) => this.readState(query, timeoutMs),
+        waitForLeader: (timeoutMs) => this.waitForLeader(timeoutMs),
+      },
+      deps.client,
+      deps.timers,
+    );
+  }
+
+  /** Proposes `command` on this node, which must lead, and resolves with its result once applied here. */
+  async submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const core = this.runningCore();
+    if (command.byteLength > this.limits.commandBytesMax) {
+      throw new ProposalError('RAFT_PROPOSAL_DROPPED', `command of ${command.byteLength} bytes exceeds commandBytesMax ${this.limits.commandBytesMax}`);
+    }
+    this.pending.checkRoom();
+    const result = core.propose(command);
+    if (!result.ok) throw proposeError(result);
+    this.deps.metrics.increment('raft_proposals_total');
+    const applied = this.pending.waitForApply(result.index, result.term, timeoutMs);
+    this.host.scheduleReady();
+    return applied;
+  }
+
+  /** Answers `query` on this node, which must lead, once its read index is applied (ReadIndex). */
+  async readState(query: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const core = this.runningCore();
+    if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
+    this.pending.checkRoom();
+    const { token, index } = this.pending.addRead(timeoutMs);
+    const registered = core.readIndex(token);
+    if (!registered.ok) {
+      const error = registered.reason === 'not-leader' ? new NotLeaderError(core.getLeaderId()) : new ProposalError('RAFT_BUSY', registered.message);
+      this.pending.dropRead(token, error);
+    }
+    this.host.scheduleReady();
+    await index;
+    return this.deps.stateMachine.query(query);
+  }
+
+  /** Answers a query from this node's state machine without any check (a stale read). */
+  readLocal(query: Uint8Array): Uint8Array {
+    this.runningCore();
+    return this.deps.stateMachine.query(query);
+  }
+
+  /**
+   * Runs a request of `kind` on the leader, forwarding it there from a follower. `retryUnknown`:
+   * a write that carries an identity the state machine deduplicates may be sent again after an
+   * attempt whose outcome is unknown (see forwarding.ts). Default false.
+   */
+  runAnywhere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+    return this.forwarding.run(kind, payload, timeoutMs, retryUnknown);
+  }
+
+  /** Runs a request a follower forwarded here; it runs here or fails, and is never forwarded again. */
+  async answerForward(request: ClientForwardRequest): Promise<ClientForwardResponse> {
+    const timeoutMs = Math.min(request.timeoutMs, FORWARDED_TIMEOUT_MS_MAX);
+    try {
+      const result = await this.forwarding.runLocally(request.kind, request.payload, timeoutMs);
+      return { type: 'ClientForwardResponse', code: '', message: '', leaderHint: this.host.getLeaderId(), result };
+    } catch (error) {
+      const code = error instanceof RaftError ? error.code : 'RAFT_INVARIANT';
+      const hint = error instanceof NotLeaderError ? error.leaderHint : this.host.getLeaderId();
+      return { type: 'ClientForwardResponse', code, message: error instanceof Error ? error.message : String(error), leaderHint: hint, result: new Uint8Array(0) };
+    }
+  }
+
+  /** Resolves once a leader is known (or after `timeoutMs`, or at once when too many wait). */
+  waitForLeader(timeoutMs: number): Promise<void> {
+    if (this.host.getLeaderId() !== null || !this.host.isRunning()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.deps.timers.setTimer(timeoutMs, () => {
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== done);
+        resolve();
+      });
+      const done = (): void => {
+        timer.cancel();
+        resolve();
+      };
+      if (this.leaderWaiters.length >= this.limits.pendingRequestsMax) {
+        done();
+        return;
+      }
+      this.leaderWaiters.push(done);
+    });
+  }
+
+  /** The core reported its leader (soft state): a newly known leader ends the waits for one. */
+  leaderReported(leaderId: NodeId | null): void {
+    if (leaderId === this.lastLeader) return;
+    this.lastLeader = leaderId;
+    if (leaderId !== null) this.endLeaderWaits();
+  }
+
+  /** Ends every wait for a leader (a leader is known, or the node stopped). */
+  endLeaderWaits(): void {
+    for (const waiter of this.leaderWaiters) waiter();
+    this.leaderWaiters = [];
+  }
+
+  private runningCore(): ClientCore {
+    if (!this.host.isRunning()) throw new StoppedError();
+    return this.host.requireCore();
+  }
+}
+
+/** The error a refused proposal is reported as. */
+function proposeError(result: Exclude<ReturnType<RaftCore['propose']>, { ok: true }>): RaftError {
+  switch (result.reason) {
+    case 'not-leader':
+      return new NotLeaderError(result.leaderHint);
+    case 'transferring':
+      return new ProposalError('RAFT_TRANSFER', result.message);
+    case 'uncommitted-limit':
+      return new ProposalError('RAFT_BUSY', result.message);
+    case 'change-in-progress':
+    case 'invalid-change':
+      return errorFromCode('RAFT_MEMBERSHIP', result.message, null);
+  }
+}

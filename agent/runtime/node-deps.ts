@@ -1,0 +1,96 @@
+/**
+ * What a RaftNode is built from: its injected dependencies, its plain-data options, the
+ * optional observer the simulator and the trace file listen with, and the translation of the
+ * millisecond RaftConfiguration into the core's tick-based options.
+ */
+import type { CoreOptions } from '../core/raft.js';
+import type {
+  ClusterConfiguration,
+  DiagnosticLogger,
+  LogEntry,
+  LogIndex,
+  MembershipManager,
+  Metrics,
+  NetworkClient,
+  NetworkServer,
+  NodeId,
+  PersistenceEngine,
+  Prng,
+  RaftConfiguration,
+  SnapshotMeta,
+  StateMachine,
+  Term,
+  Timers,
+} from '../contracts.js';
+import type { AdminAuthority } from './admin.js';
+
+/** Callbacks for the simulator's checks and the agent's trace file; all optional. */
+export interface NodeObserver {
+  /**
+   * Called once per start, before anything else: the node (re)starts from its disk, where it
+   * restored `snapshot` (null when there was none). It re-applies the entries after the
+   * snapshot (or from index 1), which it may have applied before it stopped.
+   */
+  onRestart?(snapshot: SnapshotMeta | null): void;
+  onLeader?(term: Term): void;
+  onApply?(entry: LogEntry): void;
+  onSnapshotRestore?(meta: SnapshotMeta): void;
+  onConfiguration?(index: LogIndex, configuration: ClusterConfiguration): void;
+  onProtocolViolation?(peer: NodeId, reason: string): void;
+  onFatal?(error: unknown): void;
+}
+
+/** Dependencies of a RaftNode: every one an interface. */
+export interface RaftNodeDeps {
+  readonly timers: Timers;
+  readonly prng: Prng;
+  readonly client: NetworkClient;
+  readonly server: NetworkServer;
+  readonly storage: PersistenceEngine;
+  readonly stateMachine: StateMachine;
+  readonly logger: DiagnosticLogger;
+  readonly metrics: Metrics;
+  readonly membership: MembershipManager;
+  readonly observer?: NodeObserver;
+  /** Verifies signed admin commands (the replicated admin key and nonces); absent: every admin command is refused. */
+  readonly admin?: AdminAuthority;
+}
+
+/** Default of {@link RaftNodeOptions.logRetainEntries}. */
+export const LOG_RETAIN_ENTRIES_DEFAULT = 1000;
+/** Default of {@link RaftNodeOptions.snapshotBytesMax}: 1 GiB. */
+export const SNAPSHOT_BYTES_MAX_DEFAULT = 1024 * 1024 * 1024;
+
+/** Plain-data options of a RaftNode. */
+export interface RaftNodeOptions {
+  readonly nodeId: NodeId;
+  readonly raft: RaftConfiguration;
+  /** The cluster to start with when storage holds no configuration. */
+  readonly bootstrap: ClusterConfiguration;
+  /** Entries kept behind a snapshot for followers that lag a little. Default 1,000. */
+  readonly logRetainEntries?: number;
+  /** Largest snapshot accepted from a leader, bytes. Default 1 GiB. */
+  readonly snapshotBytesMax?: number;
+}
+
+/** Derives the core's tick-based options from a RaftConfiguration. */
+export function coreOptionsFor(nodeId: NodeId, raft: RaftConfiguration, snapshotBytesMax: number): CoreOptions {
+  const ticks = (ms: number): number => Math.max(1, Math.round(ms / raft.tickIntervalMs));
+  return {
+    id: nodeId,
+    electionTimeoutMinTicks: ticks(raft.electionTimeoutMinMs),
+    electionTimeoutMaxTicks: Math.max(ticks(raft.electionTimeoutMinMs) + 1, ticks(raft.electionTimeoutMaxMs)),
+    heartbeatTicks: ticks(raft.heartbeatIntervalMs),
+    preVote: raft.preVote,
+    checkQuorum: raft.checkQuorum,
+    maxEntriesPerAppend: raft.maxEntriesPerAppend,
+    appendBytesMax: raft.appendBytesMax,
+    inflightCountMax: raft.inflightCountMax,
+    inflightBytesMax: raft.inflightBytesMax,
+    uncommittedBytesMax: raft.uncommittedBytesMax,
+    pendingReadsMax: raft.pendingRequestsMax,
+    snapshotChunkBytes: raft.snapshotChunkBytes,
+    snapshotBytesMax,
+    applyBytesMax: Math.max(raft.appendBytesMax, 4 * 1024 * 1024),
+  };
+}

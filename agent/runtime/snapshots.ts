@@ -1,0 +1,131 @@
+/**
+ * Snapshots in the runtime (Raft §7). This node takes one of its state machine at the applied
+ * index once `snapshotThresholdBytes` of entries were applied since the last one (or when a
+ * signed snapshot command asks), persists it, and only then lets the core compact its log,
+ * keeping `logRetainEntries` behind it for followers that lag a little. It restores the state
+ * machine from a snapshot: the one on disk when it starts, or one the leader sent.
+ *
+ * InstallSnapshot itself belongs to the core and the Ready loop: a leader's core cuts its latest
+ * snapshot into chunks and hands them out as requests (peer-rpcs.ts gives a large one a longer
+ * deadline); a follower's core assembles the chunks it receives and hands the whole snapshot out
+ * in a Ready, which the Ready loop persists before it calls {@link Snapshots.restore}.
+ *
+ * A snapshot records the configuration as of its last entry, so this module also tracks the
+ * configuration as of the last applied entry; when an applied configuration drops members, the
+ * membership manager hears of it (it forgets their link keys).
+ */
+import { allMembers, decodeConfiguration, isMember } from '../core/membership.js';
+import { entryBytes } from '../core/log.js';
+import type { RaftCore } from '../core/raft.js';
+import { StoppedError } from '../errors.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../contracts.js';
+import type { RaftNodeDeps } from './node-deps.js';
+
+/** What snapshotting needs of the node. */
+export interface SnapshotHost {
+  isRunning(): boolean;
+  requireCore(): SnapshotCore;
+  scheduleReady(): void;
+  /** Runs `task` while no Ready is being handled, and holds the Ready loop until it ends. */
+  betweenReadies<T>(task: () => Promise<T>): Promise<T>;
+}
+
+/** What snapshotting reads and changes of the core. */
+export type SnapshotCore = Pick<RaftCore, 'getAppliedIndex' | 'getSnapshotIndex' | 'termAt' | 'compact'>;
+
+/** The edges snapshotting reaches. */
+export type SnapshotDeps = Pick<RaftNodeDeps, 'stateMachine' | 'storage' | 'membership' | 'logger' | 'metrics' | 'observer'>;
+
+/** Plain-data options of snapshotting. */
+export interface SnapshotOptions {
+  readonly nodeId: NodeId;
+  /** Bytes of applied entries after which a snapshot is taken. */
+  readonly thresholdBytes: number;
+  /** Entries kept behind a snapshot. */
+  readonly logRetainEntries: number;
+}
+
+/** Takes and restores snapshots; see the module comment. */
+export class Snapshots {
+  /** The configuration as of the last applied entry: what a local snapshot records. */
+  private appliedConfig: ClusterConfiguration;
+  /** Bytes of entries applied since the last snapshot taken or restored. */
+  private appliedBytesSinceSnapshot = 0;
+
+  constructor(
+    private readonly host: SnapshotHost,
+    private readonly deps: SnapshotDeps,
+    private readonly options: SnapshotOptions,
+    bootstrap: ClusterConfiguration,
+  ) {
+    this.appliedConfig = bootstrap;
+  }
+
+  /** The configuration as of the last applied entry. */
+  appliedConfiguration(): ClusterConfiguration {
+    return this.appliedConfig;
+  }
+
+  /** The node starts: restores the state machine from the snapshot on disk, if there is one. */
+  restoreAtStart(snapshot: Snapshot | null): void {
+    if (snapshot !== null) {
+      this.deps.stateMachine.restore(snapshot, snapshot.data);
+      this.appliedConfig = snapshot.configuration;
+    }
+    this.appliedBytesSinceSnapshot = 0;
+  }
+
+  /** Restores the state machine from a snapshot the leader sent, which is on disk already. */
+  restore(snapshot: Snapshot): void {
+    this.deps.stateMachine.restore(snapshot, snapshot.data);
+    this.appliedConfig = snapshot.configuration;
+    this.appliedBytesSinceSnapshot = 0;
+    this.deps.logger.info('restored a snapshot from the leader', { node: this.options.nodeId, index: snapshot.lastIncludedIndex, bytes: snapshot.data.byteLength });
+    this.deps.observer?.onSnapshotRestore?.(snapshot);
+  }
+
+  /** The state machine applied `entry`: counts its bytes and follows a configuration entry. */
+  applied(entry: LogEntry): void {
+    this.appliedBytesSinceSnapshot += entryBytes(entry);
+    if (entry.type !== 'config') return;
+    const next = decodeConfiguration(entry.command);
+    if (next === null) return;
+    for (const id of allMembers(this.appliedConfig)) {
+      if (!isMember(next, id)) {
+        this.deps.membership.handleNodeRemoval(id);
+        this.deps.logger.info('member removed', { node: this.options.nodeId, removed: id, index: entry.index });
+      }
+    }
+    this.appliedConfig = next;
+  }
+
+  /** Takes a snapshot once enough has been applied since the last one (between two Readies). */
+  async maybeTake(core: SnapshotCore): Promise<void> {
+    if (this.appliedBytesSinceSnapshot < this.options.thresholdBytes) return;
+    await this.take(core);
+  }
+
+  /** Takes a snapshot now (a signed snapshot command); resolves with its index. */
+  async takeNow(): Promise<LogIndex> {
+    const core = this.host.requireCore();
+    if (!this.host.isRunning()) throw new StoppedError();
+    // The snapshot is taken between two Readies, so it sees no half-applied one.
+    return this.host.betweenReadies(() => this.take(core));
+  }
+
+  /** Snapshots the state machine at the applied index, persists it, then compacts. */
+  private async take(core: SnapshotCore): Promise<LogIndex> {
+    const index = core.getAppliedIndex();
+    const term = core.termAt(index);
+    if (term === null || index <= core.getSnapshotIndex()) return core.getSnapshotIndex();
+    const snapshot: Snapshot = { lastIncludedIndex: index, lastIncludedTerm: term, configuration: this.appliedConfig, data: this.deps.stateMachine.snapshot() };
+    await this.deps.storage.persist({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
+    if (!this.host.isRunning()) return index;
+    core.compact(snapshot, index + 1 - this.options.logRetainEntries);
+    this.appliedBytesSinceSnapshot = 0;
+    this.deps.logger.info('took a snapshot', { node: this.options.nodeId, index, term, bytes: snapshot.data.byteLength });
+    this.deps.metrics.increment('raft_snapshots_taken_total');
+    this.host.scheduleReady();
+    return index;
+  }
+}

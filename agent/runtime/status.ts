@@ -1,0 +1,55 @@
+/**
+ * A node's status as the reference's `raft_node` reports it (server state, term, leader,
+ * indexes, members with their replication progress), computed from what the core exposes.
+ * Pure functions: they read the core through {@link StatusCore} and change nothing.
+ */
+import { addressOf, allMembers } from '../core/membership.js';
+import type { RaftCore } from '../core/raft.js';
+import type { MemberStatus, NodeId, NodeStatus, ServerState } from '../contracts.js';
+
+/** What the status reads of the core. */
+export type StatusCore = Pick<
+  RaftCore,
+  'getRole' | 'getTerm' | 'getLeaderId' | 'getConfiguration' | 'getProgress' | 'getCommitIndex' | 'getAppliedIndex' | 'getLastIndex' | 'getSnapshotIndex'
+>;
+
+/**
+ * The reference's server state of node `nodeId`: a pre-candidate counts as a candidate, and a
+ * follower that is a learner in the configuration in force as a learner. A node whose core does
+ * not exist yet (not started) is a follower.
+ */
+export function serverStateOf(core: StatusCore | null, nodeId: NodeId): ServerState {
+  if (core === null) return 'follower';
+  const role = core.getRole();
+  if (role === 'leader') return 'leader';
+  if (role === 'candidate' || role === 'precandidate') return 'candidate';
+  return core.getConfiguration().learners.includes(nodeId) ? 'learner' : 'follower';
+}
+
+/**
+ * The status of node `nodeId`. Match indexes are known only on a leader: there each member's is
+ * its replication progress, and the leader's own is its last log index; elsewhere they are null.
+ */
+export function nodeStatusOf(core: StatusCore, nodeId: NodeId): NodeStatus {
+  const config = core.getConfiguration();
+  const leading = core.getRole() === 'leader';
+  const progress = new Map(core.getProgress().map((p) => [p.id, p.match]));
+  const members: MemberStatus[] = allMembers(config).map((id) => ({
+    id,
+    address: addressOf(config, id),
+    role: config.learners.includes(id) ? 'learner' : 'voter',
+    matchIndex: !leading ? null : id === nodeId ? core.getLastIndex() : (progress.get(id) ?? 0),
+  }));
+  return {
+    nodeId,
+    state: serverStateOf(core, nodeId),
+    term: core.getTerm(),
+    leaderId: core.getLeaderId(),
+    commitIndex: core.getCommitIndex(),
+    lastApplied: core.getAppliedIndex(),
+    lastLogIndex: core.getLastIndex(),
+    snapshotIndex: core.getSnapshotIndex(),
+    configuration: config,
+    members,
+  };
+}

@@ -1,0 +1,57 @@
+// Proves that the handshake watch warns about authentication failures only: growth of the
+// DTLS server's handshakesAuthFailed counter gives one warning (and a metric) per period,
+// while handshakes that failed for load (evicted or expired half-open ones, counted in
+// handshakesFailed alone) give none. A fake endpoint stands in for the DTLS server; sinon's
+// fake timers drive the period.
+import { strict as assert } from 'node:assert';
+import sinon from 'sinon';
+import { watchHandshakeFailures } from '../../../agent/membership/handshake-watch.js';
+import type { HandshakeCounting } from '../../../agent/membership/handshake-watch.js';
+import type { DiagnosticLogger, Metrics } from '../../../agent/contracts.js';
+
+class FakeServer implements HandshakeCounting {
+  handshakesFailed = 0;
+  handshakesAuthFailed = 0;
+  closed = false;
+  stats(): { handshakesFailed: number; handshakesAuthFailed: number } {
+    return { handshakesFailed: this.handshakesFailed, handshakesAuthFailed: this.handshakesAuthFailed };
+  }
+  send(): Promise<void> {
+    return Promise.resolve();
+  }
+  onMessage(): void {}
+  localAddress(): { address: string; port: number } {
+    return { address: '127.0.0.1', port: 1 };
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+describe('watchHandshakeFailures', () => {
+  const sandbox = sinon.createSandbox();
+  afterEach(() => sandbox.restore());
+
+  it('warns once per period about failed authentication, and not about load', async () => {
+    const clock = sandbox.useFakeTimers();
+    const warnings: unknown[] = [];
+    const logger: DiagnosticLogger = { log() {}, trace() {}, debug() {}, info() {}, warning: (message, fields) => warnings.push({ message, fields }), error() {}, critical() {} };
+    const increments: number[] = [];
+    const metrics: Metrics = { increment: (_name, by = 1) => void increments.push(by), setGauge() {}, observe() {}, observeDurationMs() {}, flush: () => Promise.resolve() };
+    const server = new FakeServer();
+    const watched = watchHandshakeFailures(server, 'n1', logger, metrics, 1000);
+    server.handshakesFailed += 50; // a flood's evicted and expired half-open handshakes
+    clock.tick(1000);
+    assert.equal(warnings.length, 0, 'load is not an authentication failure');
+    server.handshakesFailed += 2;
+    server.handshakesAuthFailed += 2;
+    clock.tick(1000);
+    assert.equal(warnings.length, 1);
+    assert.deepEqual(increments, [2]);
+    clock.tick(5000);
+    assert.equal(warnings.length, 1, 'no repeat without new failures');
+    await watched.close();
+    assert.equal(server.closed, true);
+  });
+});

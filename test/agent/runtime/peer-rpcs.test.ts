@@ -1,0 +1,149 @@
+// Proves the node's RPC traffic (agent/runtime/peer-rpcs.ts) through its host interface, with a
+// fake host whose core records what it is stepped with and a fake network client:
+// - an RPC whose sender claims another node than the transport authenticated is refused
+//   (NET_AUTH), logged and counted, and never reaches the core (an impersonation attack);
+// - a node that is not running refuses every RPC (NET_UNREACHABLE);
+// - a request goes to the core with a reply token, and the core's answer settles that reply;
+//   a request the core refuses is rejected (NET_REJECTED) and reported as a
+//   protocol violation; a ClientForward goes to the client operations, not to the core;
+// - the core's requests leave with a deadline of rpcTimeoutMs plus as much again per 64 KiB
+//   carried, and their responses and failures are stepped back into the core.
+import { strict as assert } from 'node:assert';
+import { PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
+import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
+import { DefaultMembershipManager } from '../../../agent/membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import type { CoreInput, StepResult } from '../../../agent/core/ready.js';
+import type {
+  AppendEntriesRequest,
+  ClientForwardRequest,
+  ClientForwardResponse,
+  InboundContext,
+  NetworkClient,
+  NodeId,
+  RequestMessage,
+  RequestVoteRequest,
+  ResponseFor,
+} from '../../../agent/contracts.js';
+
+class FakeHost implements PeerRpcHost {
+  running = true;
+  readonly stepped: CoreInput[] = [];
+  refuse: string | null = null;
+  readyScheduled = 0;
+  readonly forwarded: ClientForwardRequest[] = [];
+  isRunning(): boolean {
+    return this.running;
+  }
+  requireCore(): { step(input: CoreInput): StepResult } {
+    return {
+      step: (input) => {
+        this.stepped.push(input);
+        return this.refuse === null ? { ok: true } : { ok: false, reason: this.refuse };
+      },
+    };
+  }
+  scheduleReady(): void {
+    this.readyScheduled += 1;
+  }
+  answerForward(request: ClientForwardRequest): Promise<ClientForwardResponse> {
+    this.forwarded.push(request);
+    return Promise.resolve({ type: 'ClientForwardResponse', code: '', message: '', leaderHint: 'n1', result: new Uint8Array([7]) });
+  }
+}
+
+/** A network client that records what it sends and answers from `answer`. */
+class RecordingClient implements NetworkClient {
+  readonly sent: { target: NodeId; request: RequestMessage; timeoutMs: number }[] = [];
+  answer: (request: RequestMessage) => Promise<unknown> = () => Promise.reject(new Error('unreachable'));
+  send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>> {
+    this.sent.push({ target, request, timeoutMs });
+    return this.answer(request) as Promise<ResponseFor<R>>;
+  }
+  setPeers(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class CountingMetrics extends NoopMetrics {
+  readonly counts = new Map<string, number>();
+  override increment(name: string, count = 1): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + count);
+  }
+}
+
+function setUp() {
+  const host = new FakeHost();
+  const client = new RecordingClient();
+  const logger = new MemoryLogger();
+  const metrics = new CountingMetrics();
+  const violations: string[] = [];
+  const observer = { onProtocolViolation: (peer: NodeId, reason: string) => violations.push(`${peer}: ${reason}`) };
+  const rpcs = new PeerRpcs(host, { client, membership: new DefaultMembershipManager(), logger, metrics, observer }, { nodeId: 'n1', rpcTimeoutMs: 100 });
+  return { host, client, logger, metrics, violations, rpcs };
+}
+
+const vote: RequestVoteRequest = { type: 'RequestVoteRequest', term: 3, candidateId: 'n2', lastLogIndex: 5, lastLogTerm: 2, transfer: false };
+const from = (peerIdentity: NodeId | null): InboundContext => ({ peerIdentity, remoteAddress: '127.0.0.1:5684' });
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('PeerRpcs', () => {
+  it('refuses an RPC whose sender claims another node than the authenticated one, before the core sees it', async () => {
+    const { host, rpcs, logger, metrics } = setUp();
+    await assert.rejects(rpcs.handle(vote, from('n3')), { code: 'NET_AUTH' });
+    assert.equal(host.stepped.length, 0, 'the core never saw the forged request');
+    assert.equal(metrics.counts.get('raft_rpc_refused_total'), 1);
+    assert.ok(logger.records.some((r) => r.level === 'warning' && r.fields.claimed === 'n2' && r.fields.identity === 'n3'));
+  });
+
+  it('refuses every RPC while the node is not running', async () => {
+    const { host, rpcs } = setUp();
+    host.running = false;
+    await assert.rejects(rpcs.handle(vote, from('n2')), { code: 'NET_UNREACHABLE' });
+    assert.equal(host.stepped.length, 0);
+  });
+
+  it("hands a request to the core and settles its reply with the core's answer", async () => {
+    const { host, rpcs } = setUp();
+    const reply = rpcs.handle(vote, from('n2'));
+    const input = host.stepped[0];
+    assert.ok(input?.kind === 'request' && input.from === 'n2' && input.request === vote);
+    assert.equal(host.readyScheduled, 1, 'the Ready loop is woken for the answer');
+    const answer = { type: 'RequestVoteResponse', term: 3, voteGranted: true } as const;
+    rpcs.dispatch({ kind: 'response', replyTo: input.replyTo, response: answer });
+    assert.deepEqual(await reply, answer);
+  });
+
+  it('rejects a request the core refuses and reports the protocol violation', async () => {
+    const { host, rpcs, violations, metrics } = setUp();
+    host.refuse = 'term from the future';
+    await assert.rejects(rpcs.handle(vote, from('n2')), { code: 'NET_REJECTED' });
+    assert.deepEqual(violations, ['n2: term from the future']);
+    assert.equal(metrics.counts.get('raft_protocol_violations_total'), 1);
+  });
+
+  it('sends a ClientForward to the client operations, not to the core', async () => {
+    const { host, rpcs } = setUp();
+    const forward: ClientForwardRequest = { type: 'ClientForwardRequest', sourceId: 'n2', kind: 'read', payload: new Uint8Array([1]), timeoutMs: 1000 };
+    const response = await rpcs.handle(forward, from('n2'));
+    assert.equal(response.type, 'ClientForwardResponse');
+    assert.deepEqual(host.forwarded, [forward]);
+    assert.equal(host.stepped.length, 0);
+  });
+
+  it("sends the core's requests with a deadline that grows with the bytes carried, and steps back what comes of them", async () => {
+    const { host, client, rpcs, metrics } = setUp();
+    const entries = Array.from({ length: 4 }, (_, i) => ({ term: 2, index: i + 1, type: 'command' as const, command: new Uint8Array(50 * 1024) }));
+    const append: AppendEntriesRequest = { type: 'AppendEntriesRequest', term: 2, leaderId: 'n1', prevLogIndex: 0, prevLogTerm: 0, entries, leaderCommit: 0 };
+    const appendResponse = { type: 'AppendEntriesResponse', term: 2, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: 4 };
+    client.answer = (request) => (request.type === 'AppendEntriesRequest' ? Promise.resolve(appendResponse) : Promise.reject(new Error('timed out')));
+    rpcs.dispatch({ kind: 'request', to: 'n2', seq: 1, request: append });
+    rpcs.dispatch({ kind: 'request', to: 'n3', seq: 2, request: vote });
+    await flush();
+    // 200 KiB of commands (plus per-entry overhead) is three 64 KiB steps: 100 ms * (1 + 3).
+    assert.deepEqual(client.sent.map((s) => [s.target, s.timeoutMs]), [['n2', 400], ['n3', 100]]);
+    assert.deepEqual(host.stepped.map((i) => [i.kind, 'seq' in i ? i.seq : null]), [['response', 1], ['unreachable', 2]]);
+    assert.equal(metrics.counts.get('raft_rpc_failed_total'), 1);
+  });
+});

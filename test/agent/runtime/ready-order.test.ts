@@ -1,0 +1,137 @@
+// Proves the order of the Ready loop that agent/runtime/node.ts's module comment states, on
+// three real nodes over the simulated network with virtual time, by holding the leader's disk
+// writes (a storage whose persist waits until the test releases it):
+// - a leader sends AppendEntries with new entries while it writes them (Raft thesis §10.2.1):
+//   the followers store the entry while the leader's own write is still held;
+// - the leader counts itself toward a commit only once its write is synced: with one follower
+//   down, the entry that the other follower has stored stays uncommitted until the leader's
+//   write is released, and commits right after;
+// - nothing is applied or acknowledged to the client before the leader's write is done.
+// That votes and answers wait for the disk is node.test.ts's "Property 9" test.
+import { strict as assert } from 'node:assert';
+import { RaftNodeImpl } from '../../../agent/runtime/node.js';
+import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
+import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
+import { SeededPrng } from '../../../agent/core/prng.js';
+import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { DefaultMembershipManager } from '../../../agent/membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import { MemoryPersistenceEngine } from '../../../storage/memory.js';
+import type { LogEntry, PersistBatch, SnapshotMeta, StateMachine } from '../../../agent/contracts.js';
+
+/** A memory engine whose writes wait, while `holding`, until `release()`. */
+class GatedStorage extends MemoryPersistenceEngine {
+  holding = false;
+  private held: (() => void)[] = [];
+  override persist(batch: PersistBatch): Promise<void> {
+    if (!this.holding) return super.persist(batch);
+    return new Promise((resolve, reject) =>
+      this.held.push(() => {
+        super.persist(batch).then(resolve, reject);
+      }),
+    );
+  }
+  /** Writes held so far. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+  release(): void {
+    this.holding = false;
+    for (const write of this.held.splice(0)) write();
+  }
+}
+
+/** Records what it applied and echoes commands. */
+class EchoStateMachine implements StateMachine {
+  readonly applied: LogEntry[] = [];
+  apply(entry: LogEntry): Uint8Array {
+    this.applied.push(entry);
+    return entry.command;
+  }
+  query(query: Uint8Array): Uint8Array {
+    return query;
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  restore(_meta: SnapshotMeta, _data: Uint8Array): void {}
+}
+
+async function cluster(seed: number) {
+  const timers = new VirtualTimers();
+  const network = new SimNetwork(timers, new SeededPrng(seed), RELIABLE_NETWORK);
+  const ids = ['a', 'b', 'c'];
+  const nodes = ids.map((id, i) => {
+    const { client, server } = network.endpoint(id);
+    const storage = new GatedStorage();
+    const stateMachine = new EchoStateMachine();
+    const node = new RaftNodeImpl(
+      { timers, prng: new SeededPrng(seed * 10 + i), client, server, storage, stateMachine, logger: new MemoryLogger(), metrics: new NoopMetrics(), membership: new DefaultMembershipManager() },
+      { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
+    );
+    return { node, storage, stateMachine };
+  });
+  for (const n of nodes) await n.node.start();
+  await timers.runUntil(timers.nowMs() + 2000);
+  const leader = nodes.find((n) => n.node.isLeader());
+  assert.ok(leader, 'a leader was elected');
+  // Let the leader's first entry of its term commit everywhere before the test starts.
+  await timers.runUntil(timers.nowMs() + 200);
+  const followers = nodes.filter((n) => n !== leader);
+  return { timers, leader, followers, nodes };
+}
+
+/**
+ * How long the leader's write is held, ms: well past a network round trip (1 to 3 ms each way),
+ * and short of the election timeout (150 ms), after which check-quorum would depose a leader
+ * whose stalled Ready loop sends no heartbeats.
+ */
+const HOLD_MS = 60;
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const holds = (storage: GatedStorage, index: number): boolean => storage.disk.entries.some((e) => e.index === index);
+
+describe('the Ready loop order (node.ts)', () => {
+  it('a leader sends new entries while it writes them, and applies them once its write is done', async () => {
+    const { timers, leader, followers, nodes } = await cluster(11);
+    const index = leader.node.getStatus().lastLogIndex + 1;
+    leader.storage.holding = true;
+    let acknowledged = false;
+    const submitted = leader.node.submitCommand(text('while-writing'), 5000).then((result) => {
+      acknowledged = true;
+      return result;
+    });
+    await timers.runUntil(timers.nowMs() + HOLD_MS);
+    assert.ok(leader.storage.heldCount > 0, 'the leader is writing the entry');
+    assert.equal(holds(leader.storage, index), false, 'the leader has not stored it yet');
+    for (const f of followers) assert.ok(holds(f.storage, index), `${f.node.getNodeId()} stored the entry the leader is still writing`);
+    assert.equal(acknowledged, false, 'the client has no answer while the leader is still writing');
+    assert.equal(leader.stateMachine.applied.some((e) => e.index === index), false, 'the leader applied nothing yet');
+    leader.storage.release();
+    await timers.runUntil(timers.nowMs() + 100);
+    assert.deepEqual(await submitted, text('while-writing'));
+    assert.ok(holds(leader.storage, index));
+    for (const n of nodes) await n.node.stop();
+  });
+
+  it('a leader counts itself toward a commit only once its own write is synced', async () => {
+    const { timers, leader, followers, nodes } = await cluster(12);
+    const [down, up] = followers;
+    assert.ok(down && up);
+    await down.node.stop();
+    const index = leader.node.getStatus().lastLogIndex + 1;
+    leader.storage.holding = true;
+    const submitted = leader.node.submitCommand(text('needs-the-leader'), 5000);
+    await timers.runUntil(timers.nowMs() + HOLD_MS);
+    assert.ok(holds(up.storage, index), 'the live follower stored the entry');
+    assert.equal(holds(leader.storage, index), false, 'the leader has not stored it yet');
+    // Leader plus one follower is a majority of three, but the leader's copy is not durable.
+    assert.ok(leader.node.getStatus().commitIndex < index, `not committed while the leader's write is held (commit ${leader.node.getStatus().commitIndex}, entry ${index})`);
+    leader.storage.release();
+    await timers.runUntil(timers.nowMs() + 100);
+    assert.ok(leader.node.getStatus().commitIndex >= index, 'committed once the leader synced');
+    assert.deepEqual(await submitted, text('needs-the-leader'));
+    for (const n of nodes) await n.node.stop();
+  });
+});
