@@ -7,6 +7,8 @@ import type { CoapServerOptions } from '../../transport/coap/index.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_KV_OPTIONS } from '../kv/index.js';
 import { DEFAULT_RAFT_CONFIGURATION } from '../raft-configuration.js';
+import { DEFAULT_WRITE_SESSION_OPTIONS } from './write-session.js';
+import type { WriteSessionOptions } from './write-session.js';
 
 const MIB = 1024 * 1024;
 
@@ -79,6 +81,14 @@ export interface LocalEndpointOptions {
    * (see `unsafeAckFromEnvironment`), never from a configuration file.
    */
   readonly unsafeAckBeforeCommit: boolean;
+  /**
+   * The implicit session of writes without `?client=&seq=` (write-session.ts): writes in flight
+   * (writesInFlightMax, default 128; 1..65,536, and at most the cluster's
+   * kv.sessionResponsesMax) and the idle time after which a new session starts (idleRotateMs,
+   * default 30 minutes; at least 1,000 ms, and under half the cluster's kv.sessionTtlMs). The
+   * agent derives both from its kv options.
+   */
+  readonly writeSession: WriteSessionOptions;
 }
 
 /** The defaults of {@link LocalEndpointOptions}. */
@@ -100,6 +110,7 @@ export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
   valueBytesMax: DEFAULT_KV_OPTIONS.valueBytesMax,
   commandBytesMax: DEFAULT_RAFT_CONFIGURATION.commandBytesMax,
   unsafeAckBeforeCommit: false,
+  writeSession: DEFAULT_WRITE_SESSION_OPTIONS,
 };
 
 function checkInteger(problems: string[], options: LocalEndpointOptions, field: keyof LocalEndpointOptions, min: number, max: number): void {
@@ -130,6 +141,9 @@ export function validateLocalEndpointOptions(options: LocalEndpointOptions): str
   checkInteger(problems, options, 'valueBytesMax', 0, 16 * MIB);
   checkInteger(problems, options, 'commandBytesMax', 1, 64 * MIB);
   if (typeof options.unsafeAckBeforeCommit !== 'boolean') problems.push(`endpoint.unsafeAckBeforeCommit: expected a boolean, got ${String(options.unsafeAckBeforeCommit)}`);
+  const { writesInFlightMax, idleRotateMs } = options.writeSession;
+  if (!Number.isSafeInteger(writesInFlightMax) || writesInFlightMax < 1 || writesInFlightMax > 65_536) problems.push(`endpoint.writeSession.writesInFlightMax: expected an integer from 1 to 65536, got ${String(writesInFlightMax)}`);
+  if (!Number.isSafeInteger(idleRotateMs) || idleRotateMs < 1000) problems.push(`endpoint.writeSession.idleRotateMs: expected an integer of at least 1000, got ${String(idleRotateMs)}`);
   return problems;
 }
 

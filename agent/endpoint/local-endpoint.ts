@@ -8,7 +8,10 @@
  *   GET  /status                      the node's view of the cluster (Observe)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
- *                                     If-None-Match: create only
+ *                                     If-None-Match: create only. Without client and seq the
+ *                                     write runs in the endpoint's own session (writes.ts), so it
+ *                                     is applied at most once; client ids starting with '@' are
+ *                                     reserved for that session (4.00)
  *   DELETE /kv/{key}[?client=C&seq=N]
  *                                     (keys under ".coraft/" are the agent's own: 4.03)
  *   GET  /members                     the members
@@ -31,6 +34,8 @@ import { missingObserved, Observations } from './observe.js';
 import { CONTENT_FORMAT, errorResponse, etagRevision, jsonResponse, responseForError, responseForKvError, revisionEtag } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
+import { EndpointWrites } from './writes.js';
+import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -49,6 +54,8 @@ export interface LocalEndpointDeps {
   readonly access?: EndpointAccess;
   /** Counts refusals by a limit and Observe drops (see observe.ts and CoapServerDeps). Default: none. */
   readonly metrics?: Metrics;
+  /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
+  readonly bootId: string;
 }
 
 
@@ -56,6 +63,7 @@ export class LocalEndpoint {
   readonly server: CoapServer;
   private readonly observations: Observations;
   private readonly options: LocalEndpointOptions;
+  private readonly writes: EndpointWrites;
   private statusTimer: { cancel(): void } | null = null;
   private lastStatus = '';
 
@@ -66,6 +74,10 @@ export class LocalEndpoint {
     this.options = resolveLocalEndpointOptions(options);
     this.server = new CoapServer({ openEndpoint: deps.openEndpoint, timers: deps.timers, name: 'endpoint', ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) }, serverOptionsOf(this.options));
     this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options);
+    const session = new ImplicitSession({ nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers }, this.options.writeSession);
+    const oversize = (bytes: number): CoapResponse | null =>
+      bytes > this.options.commandBytesMax ? this.tooLarge('commandBytesMax', `write of ${bytes} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`) : null;
+    this.writes = new EndpointWrites(deps.node, session, { timeoutMs: this.options.requestTimeoutMs, oversize });
     const access = deps.access ?? { kv: null, admin: null };
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void => this.server.addResource(path, restricted(methods, area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
@@ -193,6 +205,9 @@ export class LocalEndpoint {
     if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
       return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
     }
+    if (clientId.startsWith(IMPLICIT_CLIENT_PREFIX)) {
+      return errorResponse(CoapResponseCode.BadRequest, `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`);
+    }
     return { clientId, seq };
   }
 
@@ -215,7 +230,7 @@ export class LocalEndpoint {
     } else {
       command = { ...header, op: 'put', key, value: request.payload, returnPrevious: false };
     }
-    return this.write(command);
+    return this.write(command, request);
   }
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
@@ -225,24 +240,19 @@ export class LocalEndpoint {
     if (request.ifMatch.length > 0) return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;
-    return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false });
+    return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false }, request);
   }
 
-  private async write(command: KvCommand): Promise<CoapResponse> {
+  private async write(command: KvCommand, request: CoapRequest): Promise<CoapResponse> {
     if (this.options.unsafeAckBeforeCommit) {
       // Deliberately broken (test-only): acknowledge now, let the write happen or not later.
       void this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs).catch(() => undefined);
       if (command.op === 'delete') return jsonResponse(CoapResponseCode.Deleted, { revision: 0, deleted: true });
       return jsonResponse(CoapResponseCode.Changed, { revision: 0 }, { etag: revisionEtag(0) });
     }
-    const encoded = encodeKvCommand(command);
-    if (encoded.byteLength > this.options.commandBytesMax) return this.tooLarge('commandBytesMax', `write of ${encoded.byteLength} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`);
-    let result: KvResult;
-    try {
-      result = decodeKvResult(await this.deps.node.submitAnywhere(encoded, this.options.requestTimeoutMs));
-    } catch (error) {
-      return responseForError(error);
-    }
+    const outcome = await this.writes.submit(command, request);
+    if (outcome.kind === 'response') return outcome.response;
+    const result = outcome.result;
     switch (result.type) {
       case 'put':
         return jsonResponse(CoapResponseCode.Changed, { revision: result.revision }, { etag: revisionEtag(result.revision) });

@@ -2,10 +2,12 @@
  * The CBOR encoding of KV commands, queries and results: what clients put in log entries and
  * read back. Each is one CBOR map with text field names; bytes are plain byte strings.
  *
- * Commands: `{op, key, time, [client, seq], ...}` with, per op, `put: value, prev`,
+ * Commands: `{op, key, time, [client, seq, [acked], [rid]], ...}` with, per op, `put: value, prev`,
  * `delete: prev`, `cas: rev, value`, `get: (nothing)`. `client` and `seq` are both present
- * (a session) or both absent. Queries: `{op: 'get', key}`. Results: `{type, ...}` as in
- * types.ts, a versioned value being `{value, rev}`.
+ * (a session) or both absent; `acked`, the session's watermark (1 to seq), and `rid`, the
+ * request id (16 bytes), only with them.
+ * Queries: `{op: 'get', key}`. Results: `{type, ...}` as in types.ts, a versioned value being
+ * `{value, rev}`.
  *
  * Decoders are strict: exact field sets, exact types, integer ranges. They throw
  * SerializationError (CODEC_MALFORMED) and nothing else.
@@ -14,12 +16,13 @@ import { Encoder } from 'cbor-x';
 import type { KvCasOperation, KvCommand, KvErrorCode, KvOperation, KvPutOperation, KvQuery, KvResult, KvSession, KvVersioned } from './types.js';
 import { KV_ERROR_CODES } from './types.js';
 import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
+import { REQUEST_ID_BYTES } from './request-ids.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 /** The field names of a command's header. */
 const HEADER_FIELDS: readonly string[] = ['op', 'key', 'time'];
-const SESSION_FIELDS: readonly string[] = ['client', 'seq'];
+const SESSION_FIELDS: readonly string[] = ['client', 'seq', 'acked', 'rid'];
 const PUT_FIELDS: readonly string[] = [...HEADER_FIELDS, 'value', 'prev'];
 const DELETE_FIELDS: readonly string[] = [...HEADER_FIELDS, 'prev'];
 const CAS_FIELDS: readonly string[] = [...HEADER_FIELDS, 'rev', 'value'];
@@ -44,17 +47,24 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
   if (command.session !== null) {
     map['client'] = command.session.clientId;
     map['seq'] = command.session.seq;
+    if (command.session.ackedBelow !== undefined) map['acked'] = command.session.ackedBelow;
   }
+  if (command.requestId !== undefined) map['rid'] = asByteString(command.requestId);
   return encoder.encode(map);
 }
 
 function readSession(fields: Fields): KvSession | null {
   const hasClient = fields.has('client');
   if (hasClient !== fields.has('seq')) throw malformed("command: fields 'client' and 'seq' go together");
-  if (!hasClient) return null;
+  if (!hasClient) {
+    if (fields.has('acked') || fields.has('rid')) throw malformed("command: fields 'acked' and 'rid' need 'client' and 'seq'");
+    return null;
+  }
   const clientId = fields.string('client');
   if (clientId.length === 0) throw malformed("command: field 'client' must not be empty");
-  return { clientId, seq: fields.integer('seq', 1) };
+  const seq = fields.integer('seq', 1);
+  if (!fields.has('acked')) return { clientId, seq };
+  return { clientId, seq, ackedBelow: fields.integer('acked', 1, seq) };
 }
 
 function readKey(fields: Fields): string {
@@ -64,7 +74,7 @@ function readKey(fields: Fields): string {
 }
 
 function readOperation(value: unknown): { readonly operation: KvOperation; readonly fields: Fields } {
-  const all = Fields.of(value, 'command', ['op'], ['key', 'time', 'client', 'seq', 'value', 'prev', 'rev']);
+  const all = Fields.of(value, 'command', ['op'], ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev']);
   const op = all.string('op');
   switch (op) {
     case 'put': {
@@ -93,7 +103,11 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
 /** Decodes a command from a log entry; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   const { operation, fields } = readOperation(decodeCbor(bytes, 'command'));
-  return { ...operation, session: readSession(fields), timeMs: fields.integer('time', 0) };
+  const command: KvCommand = { ...operation, session: readSession(fields), timeMs: fields.integer('time', 0) };
+  if (!fields.has('rid')) return command;
+  const requestId = fields.bytes('rid');
+  if (requestId.byteLength !== REQUEST_ID_BYTES) throw malformed(`command: field 'rid' must have ${REQUEST_ID_BYTES} bytes`);
+  return { ...command, requestId };
 }
 
 /** Encodes a query. */

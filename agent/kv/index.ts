@@ -9,4 +9,5 @@ export type { KvOptions } from './options.js';
 export { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from './codec.js';
 export { KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION } from './snapshot.js';
 export { KV_ERROR_CODES } from './types.js';
+export { REQUEST_ID_BYTES } from './request-ids.js';
 export type * from './types.js';

@@ -36,9 +36,34 @@ export interface KvOptions {
   readonly cachedResponseBytesMax: number;
   /** Longest client id of a session, in UTF-8 bytes. Default 128. Limit: 1 to 1,024. */
   readonly clientIdBytesMax: number;
+  /**
+   * Most responses one session keeps for retries: those of the sequences applied at or above
+   * its floor (a client with several commands outstanding, like the local endpoint's implicit
+   * session, needs one per command in flight). Past it the lowest is dropped and the floor
+   * raised above it, so a retry of it is refused, never run again. Default 256. Limit: 1 to
+   * 65,536. The local endpoint keeps its writes in flight below it.
+   */
+  readonly sessionResponsesMax: number;
+  /**
+   * Most response bytes all sessions keep together. Past it the least recently used sessions
+   * are evicted (their retries are then refused as expired). Default 8 MiB. Limit:
+   * cachedResponseBytesMax + 1,024 (room for one kept response of any kind) to 2^40.
+   */
+  readonly sessionBytesMax: number;
+  /**
+   * Most request ids kept (see request-ids.ts: the local endpoint's CoAP duplicate detection,
+   * carried over its restarts); past it the oldest is forgotten. Default 8,192 (the CoAP
+   * server's duplicate cache). Limit: 1 to 1,000,000.
+   */
+  readonly requestIdsMax: number;
+  /**
+   * How long a request id is kept, in milliseconds of log time. Default 247,000 (RFC 7252's
+   * EXCHANGE_LIFETIME, which bounds a client's retransmissions). Limit: 1,000 to 2^40.
+   */
+  readonly requestIdTtlMs: number;
 }
 
-/** The defaults, sized for a gateway: at most about 64 MiB of data and 4 MiB of cached responses. */
+/** The defaults, sized for a gateway: at most about 64 MiB of data and 8 MiB of cached responses. */
 export const DEFAULT_KV_OPTIONS: KvOptions = {
   keyBytesMax: 1024,
   valueBytesMax: 64 * 1024,
@@ -48,6 +73,10 @@ export const DEFAULT_KV_OPTIONS: KvOptions = {
   sessionTtlMs: 3_600_000,
   cachedResponseBytesMax: 4096,
   clientIdBytesMax: 128,
+  sessionResponsesMax: 256,
+  sessionBytesMax: 8 * 1024 * 1024,
+  requestIdsMax: 8192,
+  requestIdTtlMs: 247_000,
 };
 
 function checkInteger(problems: string[], options: KvOptions, field: keyof KvOptions, min: number, max: number): void {
@@ -69,6 +98,10 @@ export function validateKvOptions(options: KvOptions): string[] {
   checkInteger(problems, options, 'sessionTtlMs', 1000, 2 ** 40);
   checkInteger(problems, options, 'cachedResponseBytesMax', 64, 16 * mib);
   checkInteger(problems, options, 'clientIdBytesMax', 1, 1024);
+  checkInteger(problems, options, 'sessionResponsesMax', 1, 65_536);
+  checkInteger(problems, options, 'sessionBytesMax', options.cachedResponseBytesMax + 1024, 2 ** 40);
+  checkInteger(problems, options, 'requestIdsMax', 1, 1_000_000);
+  checkInteger(problems, options, 'requestIdTtlMs', 1000, 2 ** 40);
   return problems;
 }
 

@@ -2,23 +2,36 @@
  * The snapshot image of the KV state machine: one CBOR array, with no maps, so that equal
  * states give byte-identical snapshots on every replica:
  *
- *   ['coraft-kv', 1, lastApplied, clockMs,
+ *   ['coraft-kv', 2, lastApplied, clockMs,
  *    [[key, value, revision], ...],                 // sorted by key, UTF-16 code unit order
- *    [[clientId, lastSeq, lastUsedMs, response], ...]]  // least recently used first
+ *    [[clientId, floor, lastUsedMs,                 // sessions, least recently used first
+ *      [[seq, response], ...]], ...],               // kept responses, by increasing seq
+ *    [[requestId, clientId, seq, usedMs], ...]]     // request ids, oldest first
+ *
+ * Version 1 (one response per session: `[clientId, lastSeq, lastUsedMs, response]`) is still
+ * read, as a session whose floor is lastSeq and which keeps that one response (and no request
+ * ids: version 1 has 6 items), so a node
+ * restores the snapshots an older version wrote; this version writes version 2 only, which an
+ * older node refuses with CODEC_VERSION.
  *
  * Decoding checks the whole structure (a snapshot arrives from another node), including key
- * order, revision ranges and session order, and throws SerializationError (CODEC_MALFORMED).
+ * order, revision ranges, session order and floors, and throws SerializationError
+ * (CODEC_MALFORMED).
  */
 import { Encoder } from 'cbor-x';
 import { SerializationError } from '../errors.js';
-import type { SessionEntry } from './sessions.js';
+import type { RetainedResponse, SessionEntry } from './sessions.js';
+import { REQUEST_ID_BYTES } from './request-ids.js';
+import type { RequestIdEntry } from './request-ids.js';
 import type { KvVersioned } from './types.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
-/** The version of the snapshot layout. */
-export const KV_SNAPSHOT_VERSION = 1;
+/** The version of the snapshot layout this code writes. */
+export const KV_SNAPSHOT_VERSION = 2;
+/** The oldest version this code reads. */
+const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
 /** Everything a snapshot holds. */
 export interface KvSnapshotImage {
@@ -30,6 +43,8 @@ export interface KvSnapshotImage {
   readonly entries: readonly (readonly [string, KvVersioned])[];
   /** Every session, least recently used first. */
   readonly sessions: readonly SessionEntry[];
+  /** Every request id, oldest first. */
+  readonly requestIds: readonly RequestIdEntry[];
 }
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -42,7 +57,8 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.lastApplied,
     image.clockMs,
     image.entries.map(([key, versioned]) => [key, asByteString(versioned.value), versioned.revision]),
-    image.sessions.map((s) => [s.clientId, s.lastSeq, s.lastUsedMs, asByteString(s.response)]),
+    image.sessions.map((s) => [s.clientId, s.floor, s.lastUsedMs, s.responses.map((kept) => [kept.seq, asByteString(kept.response)])]),
+    image.requestIds.map((r) => [asByteString(r.requestId), r.clientId, r.seq, r.usedMs]),
   ]);
 }
 
@@ -66,7 +82,28 @@ function readEntries(value: unknown, lastApplied: number): (readonly [string, Kv
   return entries;
 }
 
-function readSessions(value: unknown, clockMs: number): SessionEntry[] {
+/** A version 1 session: its one response becomes the one kept, at its floor. */
+function readSessionV1(fields: readonly unknown[], clientId: string, lastUsedMs: number): SessionEntry {
+  const lastSeq = readInteger(fields[1], 'snapshot session sequence', 1);
+  return { clientId, floor: lastSeq, lastUsedMs, responses: [{ seq: lastSeq, response: new Uint8Array(readBytes(fields[3], 'snapshot session response')) }] };
+}
+
+/** A version 2 session: floor and the responses kept, by increasing sequence, none below the floor. */
+function readSessionV2(fields: readonly unknown[], clientId: string, lastUsedMs: number): SessionEntry {
+  const floor = readInteger(fields[1], 'snapshot session floor', 1);
+  const responses: RetainedResponse[] = [];
+  let seqMin = floor;
+  for (const item of readArray(fields[3], 'snapshot session responses', Number.MAX_SAFE_INTEGER)) {
+    const pair = readArray(item, 'snapshot session response', 2);
+    if (pair.length !== 2) throw malformed('snapshot session response must have 2 items');
+    const seq = readInteger(pair[0], 'snapshot session response sequence', seqMin);
+    responses.push({ seq, response: new Uint8Array(readBytes(pair[1], 'snapshot session response')) });
+    seqMin = seq + 1;
+  }
+  return { clientId, floor, lastUsedMs, responses };
+}
+
+function readSessions(value: unknown, clockMs: number, version: number): SessionEntry[] {
   const items = readArray(value, 'snapshot sessions', Number.MAX_SAFE_INTEGER);
   const sessions: SessionEntry[] = [];
   const seen = new Set<string>();
@@ -77,27 +114,50 @@ function readSessions(value: unknown, clockMs: number): SessionEntry[] {
     const clientId = readString(fields[0], 'snapshot session client id');
     if (clientId.length === 0 || seen.has(clientId)) throw malformed('snapshot session client ids must be non-empty and unique');
     const lastUsedMs = readInteger(fields[2], 'snapshot session last use', lastUsedMin, clockMs);
-    sessions.push({
-      clientId,
-      lastSeq: readInteger(fields[1], 'snapshot session sequence', 1),
-      lastUsedMs,
-      response: new Uint8Array(readBytes(fields[3], 'snapshot session response')),
-    });
+    sessions.push(version === 1 ? readSessionV1(fields, clientId, lastUsedMs) : readSessionV2(fields, clientId, lastUsedMs));
     seen.add(clientId);
     lastUsedMin = lastUsedMs;
   }
   return sessions;
 }
 
+function readRequestIds(value: unknown, clockMs: number): RequestIdEntry[] {
+  const entries: RequestIdEntry[] = [];
+  const seen = new Set<string>();
+  let usedMin = 0;
+  for (const item of readArray(value, 'snapshot request ids', Number.MAX_SAFE_INTEGER)) {
+    const fields = readArray(item, 'snapshot request id', 4);
+    if (fields.length !== 4) throw malformed('snapshot request id must have 4 items');
+    const requestId = new Uint8Array(readBytes(fields[0], 'snapshot request id'));
+    const key = Buffer.from(requestId).toString('hex');
+    if (requestId.byteLength !== REQUEST_ID_BYTES || seen.has(key)) throw malformed(`snapshot request ids must have ${REQUEST_ID_BYTES} bytes and be unique`);
+    const clientId = readString(fields[1], 'snapshot request id client id');
+    if (clientId.length === 0) throw malformed('snapshot request id client id must not be empty');
+    const usedMs = readInteger(fields[3], 'snapshot request id use', usedMin, clockMs);
+    entries.push({ requestId, clientId, seq: readInteger(fields[2], 'snapshot request id sequence', 1), usedMs });
+    seen.add(key);
+    usedMin = usedMs;
+  }
+  return entries;
+}
+
 /** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 6);
-  if (top.length !== 6) throw malformed('snapshot must have 6 items');
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 7);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
-  if (top[1] !== KV_SNAPSHOT_VERSION) {
-    throw new SerializationError('CODEC_VERSION', `snapshot version ${String(top[1])} is not supported; expected ${KV_SNAPSHOT_VERSION}`);
+  const version = top[1];
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < KV_SNAPSHOT_VERSION_OLDEST || version > KV_SNAPSHOT_VERSION) {
+    throw new SerializationError('CODEC_VERSION', `snapshot version ${String(version)} is not supported; expected ${KV_SNAPSHOT_VERSION_OLDEST} to ${KV_SNAPSHOT_VERSION}`);
   }
+  const items = version === 1 ? 6 : 7;
+  if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);
   const clockMs = readInteger(top[3], 'snapshot clock', 0);
-  return { lastApplied, clockMs, entries: readEntries(top[4], lastApplied), sessions: readSessions(top[5], clockMs) };
+  return {
+    lastApplied,
+    clockMs,
+    entries: readEntries(top[4], lastApplied),
+    sessions: readSessions(top[5], clockMs, version),
+    requestIds: version === 1 ? [] : readRequestIds(top[6], clockMs),
+  };
 }

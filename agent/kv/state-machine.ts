@@ -15,10 +15,12 @@ import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './codec.js';
 import { executeGet, executeOperation } from './execute.js';
 import type { KvOptions } from './options.js';
 import { resolveKvOptions } from './options.js';
+import { RequestIdTable } from './request-ids.js';
 import { SessionTable } from './sessions.js';
+import type { RunResult } from './sessions.js';
 import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
-import type { KvCommand, KvErrorCode, KvResult, KvVersioned } from './types.js';
+import type { KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
 
 /** What the state machine may report to. */
 export interface KvStateMachineDeps {
@@ -33,6 +35,10 @@ export interface KvStats {
   readonly keyCount: number;
   readonly dataBytes: number;
   readonly sessionCount: number;
+  /** Response bytes the sessions keep for retries. */
+  readonly sessionBytes: number;
+  /** Request ids kept. */
+  readonly requestIdCount: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -43,6 +49,7 @@ export class KvStateMachine implements StateMachine {
   private readonly metrics: Metrics | null;
   private readonly store: KvStore;
   private readonly sessions: SessionTable;
+  private readonly requestIds: RequestIdTable;
   /** Invariant: the index of the last entry applied or restored; entries arrive at lastApplied + 1. */
   private lastAppliedIndex: LogIndex = 0;
   /** Invariant: the largest timeMs of any command applied (or restored); never decreases. */
@@ -53,7 +60,13 @@ export class KvStateMachine implements StateMachine {
     this.options = resolveKvOptions(options);
     this.metrics = deps.metrics;
     this.store = new KvStore(this.options);
-    this.sessions = new SessionTable(this.options.sessionCountMax, this.options.sessionTtlMs);
+    this.requestIds = new RequestIdTable({ countMax: this.options.requestIdsMax, ttlMs: this.options.requestIdTtlMs });
+    this.sessions = new SessionTable({
+      countMax: this.options.sessionCountMax,
+      ttlMs: this.options.sessionTtlMs,
+      responsesMax: this.options.sessionResponsesMax,
+      bytesMax: this.options.sessionBytesMax,
+    });
   }
 
   /** The index of the last entry applied (or covered by the snapshot restored). */
@@ -74,6 +87,8 @@ export class KvStateMachine implements StateMachine {
       keyCount: this.store.keyCount,
       dataBytes: this.store.dataBytes,
       sessionCount: this.sessions.size,
+      sessionBytes: this.sessions.bytes,
+      requestIdCount: this.requestIds.size,
     };
   }
 
@@ -100,39 +115,58 @@ export class KvStateMachine implements StateMachine {
       return this.errorResult('KV_MALFORMED', error.message);
     }
     this.logClockMs = Math.max(this.logClockMs, command.timeMs);
-    this.countRemovals('expired', this.sessions.expire(this.logClockMs));
+    this.countRemovals('sessions_expired', this.sessions.expire(this.logClockMs));
+    this.countRemovals('request_ids_expired', this.requestIds.expire(this.logClockMs));
     if (command.session === null) return this.encode(executeOperation(this.store, command, entry.index));
-    return this.applyInSession(command, command.session.clientId, command.session.seq, entry.index);
+    return this.applyInSession(command, command.session, entry.index);
   }
 
-  private applyInSession(command: KvCommand, clientId: string, seq: number, index: LogIndex): Uint8Array {
+  private applyInSession(command: KvCommand, session: KvSession, index: LogIndex): Uint8Array {
+    const { clientId, seq } = session;
     const clientIdBytes = utf8Length(clientId);
     if (clientIdBytes > this.options.clientIdBytesMax) {
       return this.errorResult('KV_CLIENT_ID_TOO_LONG', `client id is ${clientIdBytes} bytes; clientIdBytesMax is ${this.options.clientIdBytesMax}`);
     }
-    const session = this.sessions.lookup(clientId);
-    if (session === undefined && seq !== 1) {
-      return this.errorResult('KV_SESSION_EXPIRED', `no session for this client (expired or evicted); sequence ${seq} was not run`);
+    const outcome = this.sessions.apply(clientId, seq, session.ackedBelow ?? seq, this.logClockMs, () => this.run(command, session, index));
+    switch (outcome.kind) {
+      case 'ran':
+        this.countRemovals('sessions_evicted', outcome.evicted);
+        return outcome.response;
+      case 'duplicate':
+        this.metrics?.increment('kv_duplicate_commands_total');
+        return outcome.response;
+      case 'stale':
+        return this.errorResult('KV_STALE_SEQUENCE', `sequence ${seq} is below the session's floor, ${outcome.floor}; it was not run now`);
+      case 'expired':
+        return this.errorResult('KV_SESSION_EXPIRED', `no session for this client (expired or evicted); sequence ${seq} was not run`);
     }
-    if (session !== undefined && seq < session.lastSeq) {
-      return this.errorResult('KV_STALE_SEQUENCE', `sequence ${seq} is below the session's latest, ${session.lastSeq}; it was not run`);
+  }
+
+  /**
+   * Runs a command of a session once the session table decided it must run: unless its request
+   * id shows that the request ran before (a retransmission that reached a restarted endpoint),
+   * in which case the first response is returned and nothing runs. Gives the response and the
+   * one to keep for a retry.
+   */
+  private run(command: KvCommand, session: KvSession, index: LogIndex): RunResult {
+    const requestId = command.requestId;
+    const earlier = requestId === undefined ? undefined : this.requestIds.lookup(requestId);
+    if (earlier !== undefined) {
+      this.metrics?.increment('kv_duplicate_requests_total');
+      const kept =
+        this.sessions.responseOf(earlier.clientId, earlier.seq) ??
+        this.encode({ type: 'error', code: 'KV_RESPONSE_NOT_RETAINED', message: `this request was applied before (sequence ${earlier.seq} of another session); its response is no longer kept` });
+      return { response: kept, retained: kept };
     }
-    if (session !== undefined && seq === session.lastSeq) {
-      this.metrics?.increment('kv_duplicate_commands_total');
-      this.sessions.record(clientId, seq, this.logClockMs, session.response);
-      return session.response;
-    }
+    if (requestId !== undefined) this.countRemovals('request_ids_evicted', this.requestIds.record(requestId, session.clientId, session.seq, this.logClockMs));
     const response = this.encode(executeOperation(this.store, command, index));
-    const cached =
-      response.length <= this.options.cachedResponseBytesMax
-        ? response
-        : encodeKvResult({
-            type: 'error',
-            code: 'KV_RESPONSE_NOT_RETAINED',
-            message: `sequence ${seq} was applied at index ${index}; its ${response.length}-byte response exceeded cachedResponseBytesMax`,
-          });
-    this.countRemovals('evicted', this.sessions.record(clientId, seq, this.logClockMs, new Uint8Array(cached)));
-    return response;
+    if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: new Uint8Array(response) };
+    const retained = encodeKvResult({
+      type: 'error',
+      code: 'KV_RESPONSE_NOT_RETAINED',
+      message: `sequence ${session.seq} was applied at index ${index}; its ${response.length}-byte response exceeded cachedResponseBytesMax`,
+    });
+    return { response, retained };
   }
 
   /** Answers a query from local state; a query that does not decode yields an error result. */
@@ -153,6 +187,7 @@ export class KvStateMachine implements StateMachine {
       clockMs: this.logClockMs,
       entries: this.store.sortedEntries(),
       sessions: this.sessions.list(),
+      requestIds: this.requestIds.list(),
     });
   }
 
@@ -164,7 +199,7 @@ export class KvStateMachine implements StateMachine {
   restore(meta: SnapshotMeta, data: Uint8Array): void {
     const image =
       data.length === 0
-        ? { lastApplied: meta.lastIncludedIndex, clockMs: 0, entries: [], sessions: [] }
+        ? { lastApplied: meta.lastIncludedIndex, clockMs: 0, entries: [], sessions: [], requestIds: [] }
         : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
       throw new SerializationError('CODEC_MALFORMED', `snapshot image is at index ${image.lastApplied}, its metadata at ${meta.lastIncludedIndex}`);
@@ -172,6 +207,7 @@ export class KvStateMachine implements StateMachine {
     this.store.clear();
     for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
     this.sessions.load(image.sessions);
+    this.requestIds.load(image.requestIds);
     this.lastAppliedIndex = image.lastApplied;
     this.logClockMs = image.clockMs;
     this.checkInvariants();
@@ -179,8 +215,8 @@ export class KvStateMachine implements StateMachine {
 
   /** Checks every invariant of the state; throws InvariantError on the first broken one. */
   checkInvariants(): void {
-    assert(this.sessions.size <= this.options.sessionCountMax, 'session count within sessionCountMax');
     this.sessions.checkInvariants(this.logClockMs);
+    this.requestIds.checkInvariants(this.logClockMs);
     this.store.checkInvariants(this.lastAppliedIndex);
   }
 
@@ -193,7 +229,7 @@ export class KvStateMachine implements StateMachine {
     return this.encode({ type: 'error', code, message });
   }
 
-  private countRemovals(kind: 'expired' | 'evicted', count: number): void {
-    if (count > 0) this.metrics?.increment(`kv_sessions_${kind}_total`, count);
+  private countRemovals(kind: 'sessions_expired' | 'sessions_evicted' | 'request_ids_expired' | 'request_ids_evicted', count: number): void {
+    if (count > 0) this.metrics?.increment(`kv_${kind}_total`, count);
   }
 }

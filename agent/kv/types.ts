@@ -4,13 +4,17 @@
  * (stored and limited as UTF-8), values are bytes. Every value written carries a revision: the
  * log index of the entry that last wrote it (etcd's mod_revision).
  *
- * Client sessions (Raft thesis §6.3): a command may carry a `session` (client id and sequence
- * number). Each client must have at most one command outstanding and number its commands 1, 2,
- * 3, ... (gaps are allowed, decreases are not). The first command of a session must have
- * sequence 1; a command with a higher sequence for a client the state machine does not know
- * (never seen, expired, or evicted) is refused with KV_SESSION_EXPIRED instead of being run,
- * since it may be the retry of a command whose record was lost. A client that sees
- * KV_SESSION_EXPIRED starts over with a new client id.
+ * Client sessions (Raft thesis §6.3): a command may carry a `session`: a client id, the
+ * command's sequence number, and the client's watermark (every sequence below it is finished
+ * for the client). Clients number their commands 1, 2, 3, ... (gaps are allowed). A client with
+ * one command outstanding at a time omits the watermark (it is then the sequence itself, so a
+ * lower sequence is stale); the local endpoint's implicit session, which carries concurrent
+ * writes, sends it. The state machine runs each sequence of a session at most once (see
+ * sessions.ts): a retry gets the first response, a sequence below the watermarks applied is
+ * refused as stale, and a command of a session the state machine does not know (never seen,
+ * expired, or evicted) runs only if its watermark is 1; otherwise it is refused with
+ * KV_SESSION_EXPIRED, since it may be the retry of a command whose record was lost. A client that
+ * sees KV_SESSION_EXPIRED starts over with a new client id.
  */
 
 /** A key's value and its revision: the log index of the entry that last wrote it. */
@@ -26,6 +30,11 @@ export interface KvSession {
   readonly clientId: string;
   /** The client's sequence number of this command: a positive safe integer. */
   readonly seq: number;
+  /**
+   * The client's watermark: every sequence below it is finished (answered, or abandoned and
+   * never sent again). An integer from 1 to `seq`. Absent: `seq` (one command outstanding).
+   */
+  readonly ackedBelow?: number;
 }
 
 /** Writes `value` at `key`. With `returnPrevious`, the result carries the value it replaced. */
@@ -73,6 +82,12 @@ export interface KvCommandHeader {
    * session expiry identically on every replica.
    */
   readonly timeMs: number;
+  /**
+   * The id of the request that carried the command to the cluster (REQUEST_ID_BYTES bytes; only
+   * with a session): the local endpoint's hash of the CoAP exchange, so that a retransmission
+   * reaching a restarted endpoint is recognized (see request-ids.ts). Absent: none.
+   */
+  readonly requestId?: Uint8Array;
 }
 
 /** A command of the log: an operation plus its header. */
@@ -101,11 +116,11 @@ export type KvErrorCode =
   | 'KV_DATA_LIMIT'
   /** The client id is longer than `clientIdBytesMax`. */
   | 'KV_CLIENT_ID_TOO_LONG'
-  /** The sequence number is below the session's latest; the command was not run now. */
+  /** The sequence number is below the session's floor (the watermarks applied); the command was not run now. */
   | 'KV_STALE_SEQUENCE'
   /** The session is unknown (expired or evicted) and the sequence is not 1; the command was not run. */
   | 'KV_SESSION_EXPIRED'
-  /** A retry of a command that was applied, whose response was too large to keep. */
+  /** A retry of a command that was applied, whose response was too large to keep or is kept no more. */
   | 'KV_RESPONSE_NOT_RETAINED'
   /** The key is under the agent's reserved prefix `.coraft/`; only verified admin entries change agent state. */
   | 'KV_RESERVED_KEY';

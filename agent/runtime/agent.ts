@@ -15,6 +15,7 @@ import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, Network
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
+import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
 import type { NodeObserver } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
@@ -117,7 +118,8 @@ export class Agent {
       const membership = factories.createMembership(config, logger);
       const serializer = factories.createSerializer(config);
       const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
-      const kv = new KvStateMachine(config.kv, { metrics });
+      const kvOptions = resolveKvOptions(config.kv);
+      const kv = new KvStateMachine(kvOptions, { metrics });
       // The trust state rides along the KV state: signed admin entries, link keys, revocations.
       const stateMachine = new TrustedStateMachine(kv, { cluster: config.cluster ?? '', genesisAdminKey: config.adminPublicKey });
       const node = new RaftNodeImpl(
@@ -144,9 +146,13 @@ export class Agent {
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
       if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
       // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
-      const limits = { valueBytesMax: resolveKvOptions(config.kv).valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
+      const limits = { valueBytesMax: kvOptions.valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
       const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
-      endpoint = new LocalEndpoint({ node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access }, { unsafeAckBeforeCommit, ...limits });
+      const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
+      endpoint = new LocalEndpoint(
+        { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+        { unsafeAckBeforeCommit, ...limits, writeSession },
+      );
       try {
         await endpoint.start();
       } catch (error) {

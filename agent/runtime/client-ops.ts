@@ -98,9 +98,13 @@ export class ClientOperations {
     return this.deps.stateMachine.query(query);
   }
 
-  /** Runs a request of `kind` on the leader, forwarding it there from a follower. */
-  runAnywhere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    return this.forwarding.run(kind, payload, timeoutMs);
+  /**
+   * Runs a request of `kind` on the leader, forwarding it there from a follower. `retryUnknown`:
+   * a write that carries an identity the state machine deduplicates may be sent again after an
+   * attempt whose outcome is unknown (see forwarding.ts). Default false.
+   */
+  runAnywhere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+    return this.forwarding.run(kind, payload, timeoutMs, retryUnknown);
   }
 
   /** Runs a request a follower forwarded here; it runs here or fails, and is never forwarded again. */

@@ -1,8 +1,16 @@
 /**
  * Client requests that reach a follower go to the leader: the follower forwards them over the
- * peer transport as ClientForward RPCs and relays the answer. A write is forwarded at most
- * once per leader it learns of, so a retried write never runs twice unless the client's
- * session (client id + sequence number) makes the retry safe; reads are retried freely.
+ * peer transport as ClientForward RPCs and relays the answer, trying the next leader it learns
+ * of when one answers "not leader" (up to FORWARD_ATTEMPTS_MAX leaders).
+ *
+ * A retry re-sends the same bytes, and a leader that answers "not leader" may still have
+ * proposed the write earlier (a duplicated or retransmitted forward reaching it after it lost
+ * leadership or restarted), which the next leader can commit. So a write without an identity
+ * can run twice on this path; the local endpoint therefore gives every write one (a session and
+ * sequence number, agent/endpoint/write-session.ts) and the state machine runs each at most once
+ * (agent/kv/sessions.ts, Raft thesis §6.3). Such a write is submitted with `retryUnknown`: it is
+ * also retried after a failed forward (outcome unknown), where one without it fails with a
+ * TimeoutError saying it may or may not have been applied. Reads are retried freely.
  */
 import { ElectionError, ForbiddenError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../errors.js';
 import type { ForwardKind, NetworkClient, NodeId, Timers } from '../contracts.js';
@@ -55,6 +63,10 @@ export function errorFromCode(code: string, message: string, leaderHint: NodeId 
   }
 }
 
+/** One attempt: the result, or the error and whether the request may have run all the same. */
+type Attempt = { readonly done: true; readonly result: Uint8Array } | { readonly done: false; readonly error: RaftError; readonly unknown: boolean };
+
+/** Runs client requests on the leader, wherever it is; see the module comment. */
 export class ForwardingClient {
   constructor(
     private readonly host: ForwardingHost,
@@ -67,10 +79,12 @@ export class ForwardingClient {
    * because it is handing leadership over (RAFT_TRANSFER: nothing was proposed) waits for the
    * next leader and goes there, so a graceful hand-off fails no client request.
    */
-  async run(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  async run(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
     const deadline = this.timers.nowMs() + timeoutMs;
     // Made only when needed: building an error captures a stack, which showed in profiles.
     let lastError: RaftError | null = null;
+    // The error of an attempt whose outcome is unknown: what the caller must hear if all fail.
+    let unknownError: RaftError | null = null;
     let transferWaits = 0;
     for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX; attempt += 1) {
       const remaining = Math.floor(deadline - this.timers.nowMs());
@@ -83,8 +97,10 @@ export class ForwardingClient {
       const outcome = leader === this.host.getNodeId() ? await this.runHere(kind, payload, remaining) : await this.forwardOnce(leader, kind, payload, remaining);
       if (outcome.done) return outcome.result;
       lastError = outcome.error;
+      if (outcome.unknown) unknownError = outcome.error;
       const transferring = outcome.error.code === 'RAFT_TRANSFER' && transferWaits < TRANSFER_WAITS_MAX;
-      if (!(outcome.error instanceof NotLeaderError) && !transferring) throw outcome.error;
+      const retry = outcome.error instanceof NotLeaderError || transferring || (retryUnknown && outcome.unknown);
+      if (!retry) throw outcome.error;
       if (transferring) {
         // Not an attempt: the hand-off ends within an election timeout, and the deadline bounds the wait.
         transferWaits += 1;
@@ -93,15 +109,15 @@ export class ForwardingClient {
       // The leader we knew has moved on (or is moving): wait a little for news of the next one.
       await new Promise<void>((resolve) => this.timers.setTimer(Math.min(remaining, transferring ? TRANSFER_WAIT_MS : 10), resolve));
     }
-    throw lastError ?? new NotLeaderError(null, 'no leader is known');
+    throw unknownError ?? lastError ?? new NotLeaderError(null, 'no leader is known');
   }
 
   /** Runs a request on this node, which leads, as an outcome; a refusal during a hand-off is not thrown. */
-  private async runHere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<{ done: true; result: Uint8Array } | { done: false; error: RaftError }> {
+  private async runHere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Attempt> {
     try {
       return { done: true, result: await this.runLocally(kind, payload, timeoutMs) };
     } catch (error) {
-      if (error instanceof RaftError && (error.code === 'RAFT_TRANSFER' || error instanceof NotLeaderError)) return { done: false, error };
+      if (error instanceof RaftError && (error.code === 'RAFT_TRANSFER' || error instanceof NotLeaderError)) return { done: false, error, unknown: false };
       throw error;
     }
   }
@@ -125,17 +141,17 @@ export class ForwardingClient {
     kind: ForwardKind,
     payload: Uint8Array,
     timeoutMs: number,
-  ): Promise<{ done: true; result: Uint8Array } | { done: false; error: RaftError }> {
+  ): Promise<Attempt> {
     let response;
     try {
       response = await this.client.send(leader, { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs }, timeoutMs);
     } catch (error) {
       // A read never changes anything and is retried; a write's outcome is now unknown.
-      if (kind === 'read') return { done: false, error: new NotLeaderError(null, `forwarding to ${leader} failed`) };
+      if (kind === 'read') return { done: false, error: new NotLeaderError(null, `forwarding to ${leader} failed`), unknown: false };
       const detail = error instanceof Error ? error.message : String(error);
-      return { done: false, error: new TimeoutError(`forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`) };
+      return { done: false, error: new TimeoutError(`forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`), unknown: true };
     }
     if (response.code === '') return { done: true, result: response.result };
-    return { done: false, error: errorFromCode(response.code, response.message, response.leaderHint) };
+    return { done: false, error: errorFromCode(response.code, response.message, response.leaderHint), unknown: false };
   }
 }

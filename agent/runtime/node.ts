@@ -271,8 +271,9 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     return this.clientOps.readState(query, timeoutMs);
   }
 
-  submitAnywhere(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    return this.clientOps.runAnywhere('write', command, timeoutMs);
+  /** See NodeApi.submitAnywhere. */
+  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+    return this.clientOps.runAnywhere('write', command, timeoutMs, retryUnknown);
   }
 
   readAnywhere(query: Uint8Array, timeoutMs: number): Promise<Uint8Array> {

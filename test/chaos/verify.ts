@@ -33,6 +33,10 @@ export interface Verdict {
   readonly linearizable: boolean | 'unknown';
   readonly statesExplored: number;
   readonly traceIndexesCompared: number;
+  /** Log entries replayed to check that no write took effect twice (single-apply.ts); 0 until then. */
+  readonly entriesReplayed: number;
+  /** Puts the log holds twice that the state machine answered from a session (single-apply.ts); 0 until then. */
+  readonly duplicatesAnswered: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -151,5 +155,7 @@ export function verifyAfter(history: HistoryRecorder, live: LiveFindings, traces
     linearizable: lin.ok,
     statesExplored: lin.statesExplored,
     traceIndexesCompared: traceCheck.indexesCompared,
+    entriesReplayed: 0,
+    duplicatesAnswered: 0,
   };
 }

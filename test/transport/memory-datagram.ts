@@ -20,8 +20,9 @@ export class MemoryNetwork {
   readonly log: Datagram[] = [];
   fate: (datagram: Datagram) => Fate = () => 'deliver';
 
-  open(address = '10.0.0.1', identity: string | null = null): MemoryEndpoint {
-    const endpoint = new MemoryEndpoint(this, address, this.nextPort++, identity);
+  /** Opens an endpoint at `address` and `port` (default: the next free one). */
+  open(address = '10.0.0.1', identity: string | null = null, port: number = this.nextPort++): MemoryEndpoint {
+    const endpoint = new MemoryEndpoint(this, address, port, identity);
     this.endpoints.set(`${address}:${endpoint.port}`, endpoint);
     return endpoint;
   }

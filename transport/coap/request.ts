@@ -26,6 +26,8 @@ export interface CoapRequest {
   readonly observe: number | null;
   readonly payload: Uint8Array;
   readonly token: Uint8Array;
+  /** The message id: a retransmission of a request repeats it (RFC 7252 §4.5). */
+  readonly messageId: number;
   readonly confirmable: boolean;
   readonly peer: DatagramPeer;
   /** Every option of the (first) request message, for options this layer does not interpret. */
@@ -122,6 +124,7 @@ export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRe
     observe: fields.observe,
     payload: message.payload,
     token: message.token,
+    messageId: message.messageId,
     confirmable: message.type === 0,
     peer,
     options: message.options,

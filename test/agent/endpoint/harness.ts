@@ -72,7 +72,7 @@ async function startNode(timers: Timers, peer: { client: NetworkClient; server: 
     { nodeId: 'n1', raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(['n1']) },
   );
   await node.start();
-  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics }, options);
+  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot' }, options);
   await endpoint.start();
   const started = endpoint;
   return {

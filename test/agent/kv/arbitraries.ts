@@ -1,6 +1,7 @@
 // fast-check arbitraries for the KV tests: commands over a small key space and a few clients (so
-// that overwrites, CAS matches, duplicates and stale sequences all happen), results, and logs
-// mixing commands with noop, config and garbage entries.
+// that overwrites, CAS matches, duplicates and stale sequences all happen), with and without
+// watermarks and request ids, results, and logs mixing commands with noop, config and garbage
+// entries.
 import * as fc from 'fast-check';
 import type { LogEntry } from '../../../agent/contracts.js';
 import { encodeKvCommand } from '../../../agent/kv/codec.js';
@@ -24,10 +25,19 @@ export const operationArb: fc.Arbitrary<KvOperation> = fc.oneof(
   rec({ op: fc.constant('get' as const), key: keyArb }),
 );
 
+/** A session: explicit (no watermark) or with a watermark from 1 to its sequence. */
 export const sessionArb: fc.Arbitrary<KvSession | null> = fc.option(
-  rec({ clientId: fc.constantFrom('c1', 'c2', 'c3', 'c4'), seq: fc.integer({ min: 1, max: 6 }) }),
+  fc.oneof(
+    rec({ clientId: fc.constantFrom('c1', 'c2', 'c3', 'c4'), seq: fc.integer({ min: 1, max: 6 }) }),
+    fc
+      .tuple(fc.constantFrom('c1', '@n1/0a1b'), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 5 }))
+      .map(([clientId, seq, back]): KvSession => ({ clientId, seq, ackedBelow: Math.max(1, seq - back) })),
+  ),
   { nil: null },
 );
+
+/** A request id from a pool of three, so that generated logs repeat them. */
+export const requestIdArb: fc.Arbitrary<Uint8Array> = fc.integer({ min: 1, max: 3 }).map((n) => new Uint8Array(16).fill(n));
 
 /**
  * What a generated command does with its client's session: none, the next sequence, a retry of
@@ -43,6 +53,13 @@ export interface GenCommand {
   /** For cas: expect revision `index - casBack` (a recent write), or 0 when casBack is 0. */
   readonly casBack: number;
   readonly timeStepMs: number;
+  /**
+   * The command's watermark below its sequence (an implicit session with commands in flight),
+   * or null for an explicit session (no watermark).
+   */
+  readonly ackedBack: number | null;
+  /** A request id from a pool of three (retransmissions of one request), or null. */
+  readonly requestId: number | null;
 }
 
 export const genCommandArb: fc.Arbitrary<GenCommand> = rec({
@@ -51,6 +68,8 @@ export const genCommandArb: fc.Arbitrary<GenCommand> = rec({
   intent: fc.constantFrom<SessionIntent>('none', 'none', 'next', 'next', 'next', 'retry', 'stale', 'jump'),
   casBack: fc.integer({ min: 0, max: 4 }),
   timeStepMs: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: -100, max: 400 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 5000 }) }),
+  ackedBack: fc.option(fc.integer({ min: 0, max: 4 }), { nil: null }),
+  requestId: fc.option(fc.integer({ min: 1, max: 3 }), { nil: null, freq: 3 }),
 });
 
 /** One entry of a generated log: a command, a noop, a config entry or garbage bytes. */
@@ -67,30 +86,35 @@ export const genEntryArb: fc.Arbitrary<GenEntry> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 16 }).map((bytes): GenEntry => ({ kind: 'garbage', bytes })) },
 );
 
-function resolveSession(seqs: number[], client: number, intent: SessionIntent): KvSession | null {
+function resolveSeq(seqs: number[], client: number, intent: Exclude<SessionIntent, 'none'>): number {
   const last = seqs[client] ?? 0;
-  const clientId = `c${client}`;
   switch (intent) {
-    case 'none':
-      return null;
     case 'next':
       seqs[client] = last + 1;
-      return { clientId, seq: last + 1 };
+      return last + 1;
     case 'retry':
-      return { clientId, seq: Math.max(1, last) };
+      return Math.max(1, last);
     case 'stale':
-      return { clientId, seq: Math.max(1, last - 1) };
+      return Math.max(1, last - 1);
     case 'jump':
       seqs[client] = last + 5;
-      return { clientId, seq: last + 5 };
+      return last + 5;
   }
 }
 
+function resolveSession(seqs: number[], g: GenCommand): KvSession | null {
+  if (g.intent === 'none') return null;
+  const seq = resolveSeq(seqs, g.client, g.intent);
+  const clientId = `c${g.client}`;
+  return g.ackedBack === null ? { clientId, seq } : { clientId, seq, ackedBelow: Math.max(1, seq - g.ackedBack) };
+}
+
 function resolveCommand(g: GenCommand, index: number, seqs: number[], clockMs: number): KvCommand {
-  const session = resolveSession(seqs, g.client, g.intent);
+  const session = resolveSession(seqs, g);
   const operation: KvOperation =
     g.operation.op === 'cas' ? { ...g.operation, expectedRevision: g.casBack === 0 ? 0 : Math.max(0, index - g.casBack) } : g.operation;
-  return { ...operation, session, timeMs: clockMs };
+  const command: KvCommand = { ...operation, session, timeMs: clockMs };
+  return session === null || g.requestId === null ? command : { ...command, requestId: new Uint8Array(16).fill(g.requestId) };
 }
 
 /** Turns generated entries into log entries starting at `firstIndex`, with a running clock. */

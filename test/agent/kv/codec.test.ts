@@ -1,6 +1,7 @@
 // Proves the KV encoding: commands, queries and results round-trip (fast-check), byte values
 // are plain CBOR byte strings (no typed-array tag), decoders are strict (unknown fields, wrong
-// types, half a session, unknown ops are refused), and arbitrary bytes decode to a value or a
+// types, half a session, a watermark above the sequence or without a session, a request id of
+// the wrong length or without a session, unknown ops are refused), and arbitrary bytes decode to a value or a
 // CODEC_MALFORMED SerializationError only.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
@@ -9,7 +10,7 @@ import { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encode
 import { SerializationError } from '../../../agent/errors.js';
 import type { KvCommand } from '../../../agent/kv/types.js';
 import { fcParams } from '../sim/fc-params.js';
-import { keyArb, operationArb, resultArb, sessionArb } from './arbitraries.js';
+import { keyArb, operationArb, requestIdArb, resultArb, sessionArb } from './arbitraries.js';
 
 const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
 
@@ -19,10 +20,11 @@ function expectMalformed(fn: () => unknown, pattern: RegExp): void {
 
 describe('KV codec', () => {
   it('round-trips every command', () => {
-    const arb = fc.record({ operation: operationArb, session: sessionArb, timeMs: fc.nat() });
+    const arb = fc.record({ operation: operationArb, session: sessionArb, timeMs: fc.nat(), requestId: fc.option(requestIdArb, { nil: null }) });
     fc.assert(
-      fc.property(arb, ({ operation, session, timeMs }) => {
-        const command: KvCommand = { ...operation, session, timeMs };
+      fc.property(arb, ({ operation, session, timeMs, requestId }) => {
+        const plain: KvCommand = { ...operation, session, timeMs };
+        const command: KvCommand = session === null || requestId === null ? plain : { ...plain, requestId };
         assert.deepEqual(decodeKvCommand(encodeKvCommand(command)), command);
       }),
       fcParams('kv codec command round trip', 300),
@@ -57,6 +59,12 @@ describe('KV codec', () => {
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 0 })), /'seq' must be an integer from 1/);
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: '', seq: 1 })), /'client' must not be empty/);
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, key: '' })), /'key' must not be empty/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, acked: 1 })), /'acked' and 'rid' need 'client' and 'seq'/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, rid: Buffer.alloc(16) })), /'acked' and 'rid' need 'client' and 'seq'/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, acked: 4 })), /'acked' must be an integer from 1 to 3/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, acked: 0 })), /'acked' must be an integer from 1 to 3/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, rid: Buffer.alloc(15) })), /'rid' must have 16 bytes/);
+    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, rid: 'text' })), /'rid' must be a byte string/);
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, op: 'increment' })), /unknown op/);
     expectMalformed(() => decodeKvCommand(raw.encode([put])), /expected a map/);
     expectMalformed(() => decodeKvCommand(Buffer.concat([raw.encode(put), Buffer.from([0])])), /not a single well-formed CBOR item/);

@@ -26,6 +26,10 @@ const SMALL: Partial<KvOptions> = {
   sessionCountMax: 2,
   sessionTtlMs: 2000,
   cachedResponseBytesMax: 64,
+  sessionResponsesMax: 3,
+  sessionBytesMax: 64 + 1024,
+  requestIdsMax: 2,
+  requestIdTtlMs: 1500,
 };
 const KEYS = ['a', 'b', 'c', 'é', 'a-long-key-name', 'absent'];
 
@@ -149,7 +153,8 @@ describe('KvStateMachine properties', () => {
     assert.throws(() => sm.restore(metaAt(9), unsorted), /sorted by key/);
     const future = raw.encode(['coraft-kv', 1, 9, 0, [['a', Buffer.from(''), 10]], []]);
     assert.throws(() => sm.restore(metaAt(9), future), /revision must be an integer from 1 to 9/);
-    assert.throws(() => sm.restore(metaAt(9), raw.encode(['coraft-kv', 2, 9, 0, [], []])), { code: 'CODEC_VERSION' });
+    assert.throws(() => sm.restore(metaAt(9), raw.encode(['coraft-kv', 3, 9, 0, [], []])), { code: 'CODEC_VERSION' });
+    assert.throws(() => sm.restore(metaAt(9), raw.encode(['coraft-kv', 0, 9, 0, [], []])), { code: 'CODEC_VERSION' });
     assert.equal(digest(sm.snapshot()), before);
   });
 });

@@ -1,0 +1,177 @@
+/**
+ * The identity the local endpoint gives every write, so that the replicated state machine runs
+ * it at most once whatever path it takes (Raft thesis §6.3): forwarding retries at a new
+ * leader, a duplicated or late datagram, a retransmission that reaches a restarted endpoint.
+ *
+ * - An implicit session per endpoint incarnation: client id `@<nodeId>/<bootId>.<generation>`,
+ *   where the boot id is drawn once per process start (injected) and the generation counts the
+ *   sessions this incarnation started (a new one after a long idle time, or when the state
+ *   machine has forgotten the current one). Explicit clients may not use ids starting with `@`.
+ * - A sequence number per write, carried by every forwarding retry of it (the command bytes are
+ *   built once), and the session's watermark: every sequence below it is finished (answered).
+ * - A request id: a hash of the CoAP exchange (node, client address and port, token, message id
+ *   and the request itself), equal for a retransmission of the same request, so that one
+ *   reaching this node after a restart is recognized (see agent/kv/request-ids.ts).
+ *
+ * The writes in flight are bounded by the span from the oldest unfinished sequence to the
+ * newest (`writesInFlightMax`), which keeps the state machine's responses for this session
+ * within kv.sessionResponsesMax: a write past it is refused at once (5.03), never queued.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { ConfigError } from '../errors.js';
+import type { Clock } from '../contracts.js';
+import { assert } from '../core/assert.js';
+import type { CoapRequest } from '../../transport/coap/index.js';
+import { REQUEST_ID_BYTES } from '../kv/index.js';
+import type { KvOptions, KvSession } from '../kv/index.js';
+
+/** Client ids starting with it belong to endpoint sessions; explicit `?client=` ids may not. */
+export const IMPLICIT_CLIENT_PREFIX = '@';
+
+/** Options of the endpoint's implicit session. */
+export interface WriteSessionOptions {
+  /**
+   * Most writes in flight, counted from the oldest unfinished sequence to the newest. Default
+   * 128. Limit: 1 to kv.sessionResponsesMax (the agent checks it).
+   */
+  readonly writesInFlightMax: number;
+  /**
+   * After this long without a write (by this node's clock), the next write starts a new session,
+   * well before the state machine would expire the idle one (kv.sessionTtlMs, one hour by
+   * default, in log time). Default 1,800,000 (30 minutes). Limit: >= 1.
+   */
+  readonly idleRotateMs: number;
+}
+
+export const DEFAULT_WRITE_SESSION_OPTIONS: WriteSessionOptions = { writesInFlightMax: 128, idleRotateMs: 1_800_000 };
+
+/** The boot id of a process: 8 random bytes, hex. Called once, at start. */
+export function newBootId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * The session options that fit the state machine's limits: writes in flight within
+ * kv.sessionResponsesMax, rotation within half of kv.sessionTtlMs. Throws ConfigError when
+ * kv.clientIdBytesMax cannot hold this node's session ids.
+ */
+export function writeSessionOptionsFor(kv: KvOptions, nodeId: string): WriteSessionOptions {
+  // '@' + node id + '/' + 16 hex digits + '.' + a generation of up to 15 digits.
+  const idBytes = Buffer.byteLength(nodeId, 'utf8') + 34;
+  if (idBytes > kv.clientIdBytesMax) throw new ConfigError([`kv.clientIdBytesMax: must be at least ${idBytes} to hold the endpoint's session ids for node ${nodeId}, got ${kv.clientIdBytesMax}`]);
+  return {
+    writesInFlightMax: Math.min(DEFAULT_WRITE_SESSION_OPTIONS.writesInFlightMax, kv.sessionResponsesMax),
+    idleRotateMs: Math.min(DEFAULT_WRITE_SESSION_OPTIONS.idleRotateMs, Math.floor(kv.sessionTtlMs / 2)),
+  };
+}
+
+/** What the session needs: this node's id, the incarnation's boot id, and a clock. */
+export interface WriteSessionDeps {
+  readonly nodeId: string;
+  /** Drawn once per process start (e.g. 8 random bytes in hex); never reused. */
+  readonly bootId: string;
+  readonly clock: Clock;
+}
+
+/** One write's place in the session. */
+export interface WriteTicket {
+  readonly session: Required<KvSession>;
+  readonly generation: number;
+}
+
+/** The implicit session of one endpoint incarnation; see the module comment. */
+export class ImplicitSession {
+  private generation = 0;
+  /** Invariant: > every sequence handed out in this generation. */
+  private nextSeq = 1;
+  /** The unfinished sequences of this generation; insertion order is increasing sequence. */
+  private inFlight = new Set<number>();
+  private lastUsedMs: number;
+
+  constructor(
+    private readonly deps: WriteSessionDeps,
+    private readonly options: WriteSessionOptions,
+  ) {
+    assert(Number.isSafeInteger(options.writesInFlightMax) && options.writesInFlightMax >= 1, 'writesInFlightMax is a positive integer');
+    assert(options.idleRotateMs >= 1, 'idleRotateMs is positive');
+    assert(deps.bootId.length > 0, 'a boot id is given');
+    this.lastUsedMs = deps.clock.nowMs();
+  }
+
+  /** The client id of the current session. */
+  get clientId(): string {
+    return `${IMPLICIT_CLIENT_PREFIX}${this.deps.nodeId}/${this.deps.bootId}.${this.generation}`;
+  }
+
+  /** How many writes are unfinished. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Gives the next write its sequence and watermark; null when writesInFlightMax is reached. */
+  begin(): WriteTicket | null {
+    const nowMs = this.deps.clock.nowMs();
+    if (this.inFlight.size === 0 && this.nextSeq > 1 && nowMs - this.lastUsedMs >= this.options.idleRotateMs) this.rotate();
+    const oldest = this.oldestUnfinished();
+    if (this.nextSeq - oldest + 1 > this.options.writesInFlightMax) return null;
+    const seq = this.nextSeq;
+    this.nextSeq += 1;
+    this.inFlight.add(seq);
+    this.lastUsedMs = nowMs;
+    assert(oldest <= seq, 'the watermark is at most the sequence');
+    return { session: { clientId: this.clientId, seq, ackedBelow: oldest }, generation: this.generation };
+  }
+
+  /** Marks a write finished (answered): later writes tell the state machine to forget it. */
+  finish(ticket: WriteTicket): void {
+    if (ticket.generation !== this.generation) return;
+    this.inFlight.delete(ticket.session.seq);
+    this.lastUsedMs = this.deps.clock.nowMs();
+  }
+
+  /** The state machine no longer knows the ticket's session: later writes start a new one. */
+  forgotten(ticket: WriteTicket): void {
+    if (ticket.generation === this.generation) this.rotate();
+  }
+
+  private oldestUnfinished(): number {
+    const first = this.inFlight.values().next();
+    return first.done === true ? this.nextSeq : first.value;
+  }
+
+  private rotate(): void {
+    // Writes of the old session keep their identity; they just no longer move its watermark.
+    this.generation += 1;
+    this.nextSeq = 1;
+    this.inFlight = new Set();
+  }
+}
+
+/**
+ * The request id of a CoAP request to this node's endpoint: equal for its retransmissions
+ * (same client address and port, token and message id, same request), different for any other
+ * request. Hash inputs are length-prefixed so that no two field lists hash alike.
+ */
+export function requestIdOf(nodeId: string, request: CoapRequest): Uint8Array {
+  const hash = createHash('sha256');
+  const field = (bytes: Uint8Array | string): void => {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.byteLength);
+    hash.update(length).update(data);
+  };
+  field('coraft-endpoint-request/1');
+  field(nodeId);
+  field(request.peer.address);
+  field(String(request.peer.port));
+  field(request.peer.identity ?? '');
+  field(request.token);
+  field(String(request.messageId));
+  field(request.method);
+  field(request.path.join('/'));
+  field(request.query.join('&'));
+  for (const etag of request.ifMatch) field(etag);
+  field(request.ifNoneMatch ? '1' : '0');
+  field(request.payload);
+  return new Uint8Array(hash.digest().subarray(0, REQUEST_ID_BYTES));
+}

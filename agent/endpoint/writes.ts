@@ -1,0 +1,103 @@
+/**
+ * The local endpoint's write path: a PUT or DELETE becomes one KV command, built once with its
+ * identity and submitted through the node, which forwards it to the leader (and retries there
+ * with the same bytes). A write without `?client=&seq=` runs in the endpoint's implicit session
+ * with a request id (write-session.ts), so no path can apply it twice; a write with them runs in
+ * that explicit session, exactly as before.
+ *
+ * Answers: the KV result, or an error response. Whenever an implicit write's outcome is unknown
+ * (no leader in time, a timeout, a node that stopped, a session the state machine forgot) the
+ * answer is 5.03 or 5.04 with a diagnostic that says the write may or may not have been applied:
+ * a client must not blindly resend it as a new request.
+ */
+import { CoapResponseCode } from '../../transport/coap/index.js';
+import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import { decodeKvResult, encodeKvCommand } from '../kv/index.js';
+import type { KvCommand, KvResult } from '../kv/index.js';
+import { errorResponse, responseForError } from './responses.js';
+import { requestIdOf } from './write-session.js';
+import type { ImplicitSession } from './write-session.js';
+
+/** What the write path needs of the node. */
+export interface WriteNode {
+  getNodeId(): string;
+  /** Runs a write on the leader; `retryUnknown`: the command carries an identity, so retrying it after an unknown outcome is safe. */
+  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown?: boolean): Promise<Uint8Array>;
+}
+
+/** A write's end: the state machine's result, or the error response to send. */
+export type WriteOutcome = { readonly kind: 'result'; readonly result: KvResult } | { readonly kind: 'response'; readonly response: CoapResponse };
+
+const UNKNOWN = 'the write may or may not have been applied';
+
+/** The answer to an error a write ended with: 5.xx says the outcome is unknown. */
+export function responseForWriteError(error: unknown): CoapResponse {
+  const response = responseForError(error);
+  if (response.code < CoapResponseCode.InternalServerError) return response;
+  const text = new TextDecoder().decode(response.payload ?? new Uint8Array(0));
+  if (text.includes('may or may not')) return response;
+  return errorResponse(response.code, `${text}; ${UNKNOWN}`, response.maxAge);
+}
+
+/** How the write path waits and what it refuses. */
+export interface EndpointWritesOptions {
+  /** How long one write may take, ms (the endpoint's requestTimeoutMs). */
+  readonly timeoutMs: number;
+  /** The refusal of an encoded command of `bytes` bytes (identity included) as too large, or null when it fits. */
+  readonly oversize: (bytes: number) => CoapResponse | null;
+}
+
+/** The endpoint's writes; see the module comment. */
+export class EndpointWrites {
+  constructor(
+    private readonly node: WriteNode,
+    private readonly session: ImplicitSession,
+    private readonly options: EndpointWritesOptions,
+  ) {}
+
+  /** Submits `command` (built from `request`) and returns its outcome. */
+  async submit(command: KvCommand, request: CoapRequest): Promise<WriteOutcome> {
+    if (command.session !== null) return this.submitExplicit(command);
+    const ticket = this.session.begin();
+    if (ticket === null) {
+      return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, 'too many writes in flight at this endpoint; nothing was applied, retry later', 1) };
+    }
+    try {
+      const identified = encodeKvCommand({ ...command, session: ticket.session, requestId: requestIdOf(this.node.getNodeId(), request) });
+      const refusal = this.options.oversize(identified.byteLength);
+      if (refusal !== null) return { kind: 'response', response: refusal };
+      const result = decodeKvResult(await this.node.submitAnywhere(identified, this.options.timeoutMs, true));
+      if (result.type !== 'error') return { kind: 'result', result };
+      switch (result.code) {
+        case 'KV_SESSION_EXPIRED':
+          this.session.forgotten(ticket);
+          return unknown(`the endpoint's session was forgotten by the state machine (${result.message})`);
+        case 'KV_STALE_SEQUENCE':
+          return unknown(`the state machine retired this write's sequence (${result.message})`);
+        case 'KV_RESPONSE_NOT_RETAINED':
+          return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, `the write was applied, but its result is no longer kept (${result.message})`) };
+        default:
+          return { kind: 'result', result };
+      }
+    } catch (error) {
+      return { kind: 'response', response: responseForWriteError(error) };
+    } finally {
+      this.session.finish(ticket);
+    }
+  }
+
+  private async submitExplicit(command: KvCommand): Promise<WriteOutcome> {
+    const encoded = encodeKvCommand(command);
+    const refusal = this.options.oversize(encoded.byteLength);
+    if (refusal !== null) return { kind: 'response', response: refusal };
+    try {
+      return { kind: 'result', result: decodeKvResult(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)) };
+    } catch (error) {
+      return { kind: 'response', response: responseForError(error) };
+    }
+  }
+}
+
+function unknown(reason: string): WriteOutcome {
+  return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, `${UNKNOWN}: ${reason}`, 1) };
+}

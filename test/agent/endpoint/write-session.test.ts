@@ -1,0 +1,209 @@
+// Proves the identity the local endpoint gives writes (agent/endpoint/write-session.ts) and how
+// its write path answers (agent/endpoint/writes.ts), with a hand-written fake node:
+// - the implicit session: sequences 1, 2, 3, ...; the watermark is the oldest unfinished one;
+//   writes in flight are bounded by their span (a flood is refused at once, nothing submitted);
+//   a long idle time or a forgotten session starts a new session id at sequence 1;
+// - request ids: equal for a retransmission (same peer, token, message id, request), different
+//   when any of them differs;
+// - answers: a write whose outcome is unknown is 5.03/5.04 saying it may or may not have been
+//   applied; KV_SESSION_EXPIRED starts a new session; every submitted command carries the
+//   session, the watermark and the request id, and the forwarding may retry it;
+//   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted.
+import { strict as assert } from 'node:assert';
+import type { Clock } from '../../../agent/contracts.js';
+import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
+import type { WriteTicket } from '../../../agent/endpoint/write-session.js';
+import { EndpointWrites } from '../../../agent/endpoint/writes.js';
+import type { WriteNode } from '../../../agent/endpoint/writes.js';
+import { NotLeaderError, TimeoutError } from '../../../agent/errors.js';
+import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
+import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
+import type { CoapRequest } from '../../../transport/coap/index.js';
+
+class FakeClock implements Clock {
+  now = 0;
+  nowMs(): number {
+    return this.now;
+  }
+}
+
+/** A node that records what it was asked to submit and answers from a script. */
+class FakeNode implements WriteNode {
+  readonly submitted: { command: KvCommand; retryUnknown: boolean }[] = [];
+  answer: () => Promise<KvResult> = () => Promise.resolve({ type: 'put', revision: 1, previous: null });
+
+  getNodeId(): string {
+    return 'n1';
+  }
+
+  async submitAnywhere(command: Uint8Array, _timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+    this.submitted.push({ command: decodeKvCommand(command), retryUnknown });
+    return encodeKvResult(await this.answer());
+  }
+}
+
+function request(overrides: Partial<CoapRequest> = {}): CoapRequest {
+  return {
+    method: 'PUT',
+    path: ['k'],
+    query: [],
+    contentFormat: null,
+    accept: null,
+    ifMatch: [],
+    ifNoneMatch: false,
+    etags: [],
+    observe: null,
+    payload: new TextEncoder().encode('v'),
+    token: new Uint8Array([1, 2, 3, 4]),
+    messageId: 77,
+    confirmable: true,
+    peer: { address: '127.0.0.1', port: 40000, identity: null },
+    options: [],
+    ...overrides,
+  };
+}
+
+const PUT: KvCommand = { op: 'put', key: 'k', value: new TextEncoder().encode('v'), returnPrevious: false, session: null, timeMs: 0 };
+
+function diagnostic(outcome: Awaited<ReturnType<EndpointWrites['submit']>>): string {
+  assert.equal(outcome.kind, 'response');
+  return outcome.kind === 'response' ? `${(outcome.response.code >> 5).toString()}.${(outcome.response.code & 31).toString().padStart(2, '0')} ${new TextDecoder().decode(outcome.response.payload)}` : '';
+}
+
+describe('the endpoint write session', () => {
+  it('numbers writes and sends the oldest unfinished one as the watermark', () => {
+    const session = new ImplicitSession({ nodeId: 'n1', bootId: 'b00t', clock: new FakeClock() }, { writesInFlightMax: 10, idleRotateMs: 1000 });
+    const [a, b, c] = [session.begin(), session.begin(), session.begin()];
+    assert.ok(a !== null && b !== null && c !== null);
+    assert.deepEqual([a.session, b.session, c.session], [
+      { clientId: '@n1/b00t.0', seq: 1, ackedBelow: 1 },
+      { clientId: '@n1/b00t.0', seq: 2, ackedBelow: 1 },
+      { clientId: '@n1/b00t.0', seq: 3, ackedBelow: 1 },
+    ]);
+    session.finish(b);
+    assert.equal(session.begin()?.session.ackedBelow, 1, 'sequence 1 is still in flight');
+    session.finish(a);
+    assert.equal(session.begin()?.session.ackedBelow, 3, 'everything below 3 is finished');
+  });
+
+  it('bounds the span of writes in flight: a flood is refused, not queued', () => {
+    const session = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    const stuck = session.begin();
+    const tickets: (WriteTicket | null)[] = [session.begin(), session.begin()];
+    assert.equal(session.begin(), null, 'a fourth write would span 4 sequences');
+    for (const ticket of tickets) if (ticket !== null) session.finish(ticket);
+    assert.equal(session.begin(), null, 'sequence 1 is still unfinished: the span stays the bound');
+    assert.ok(stuck !== null);
+    session.finish(stuck);
+    assert.equal(session.begin()?.session.seq, 4);
+  });
+
+  it('starts a new session after a long idle time (not while a write is in flight) or when the state machine forgot it', () => {
+    const clock = new FakeClock();
+    const session = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    const first = session.begin();
+    assert.ok(first !== null);
+    session.finish(first);
+    clock.now = 999;
+    const busy = session.begin();
+    assert.equal(busy?.session.clientId, '@n1/b.0', 'not idle long enough');
+    clock.now = 5000;
+    assert.deepEqual(session.begin()?.session, { clientId: '@n1/b.0', seq: 3, ackedBelow: 2 }, 'no new session while a write is in flight');
+    const renewed = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    const done = renewed.begin();
+    assert.ok(done !== null);
+    renewed.finish(done);
+    clock.now = 6000;
+    assert.deepEqual(renewed.begin()?.session, { clientId: '@n1/b.1', seq: 1, ackedBelow: 1 }, 'idle for 1000 ms: a new session');
+    const forgotten = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    const lost = forgotten.begin();
+    assert.ok(lost !== null);
+    forgotten.forgotten(lost);
+    forgotten.finish(lost);
+    assert.deepEqual(forgotten.begin()?.session, { clientId: '@n1/b.1', seq: 1, ackedBelow: 1 });
+  });
+
+  it('gives a retransmission the same request id and any other request another', () => {
+    const base = requestIdOf('n1', request());
+    assert.equal(base.byteLength, 16);
+    assert.deepEqual(requestIdOf('n1', request()), base);
+    const variants: Partial<CoapRequest>[] = [
+      { messageId: 78 },
+      { token: new Uint8Array([1, 2, 3, 5]) },
+      { peer: { address: '127.0.0.1', port: 40001, identity: null } },
+      { payload: new TextEncoder().encode('w') },
+      { path: ['k2'] },
+      { method: 'DELETE' },
+      { ifNoneMatch: true },
+    ];
+    for (const variant of variants) assert.notDeepEqual(requestIdOf('n1', request(variant)), base, JSON.stringify(Object.keys(variant)));
+    assert.notDeepEqual(requestIdOf('n2', request()), base);
+  });
+});
+
+describe('the endpoint write path', () => {
+  it('submits every write with its session, watermark and request id, retryable', async () => {
+    const node = new FakeNode();
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    const outcome = await writes.submit(PUT, request());
+    assert.deepEqual(outcome, { kind: 'result', result: { type: 'put', revision: 1, previous: null } });
+    const sent = node.submitted[0];
+    assert.ok(sent !== undefined);
+    assert.deepEqual(sent.command.session, { clientId: '@n1/b.0', seq: 1, ackedBelow: 1 });
+    assert.deepEqual(sent.command.requestId, requestIdOf('n1', request()));
+    assert.equal(sent.retryUnknown, true);
+    await writes.submit(PUT, request({ messageId: 78 }));
+    assert.deepEqual(node.submitted[1]?.command.session, { clientId: '@n1/b.0', seq: 2, ackedBelow: 2 }, 'the first write is finished');
+  });
+
+  it('answers a write of unknown outcome with 5.03/5.04 saying it may or may not have been applied', async () => {
+    const node = new FakeNode();
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    node.answer = () => Promise.reject(new TimeoutError('command at index 9 not applied within 1000 ms'));
+    assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.04 .*may or may not have been applied/);
+    node.answer = () => Promise.reject(new NotLeaderError(null, 'no leader is known'));
+    assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 .*may or may not have been applied/);
+    node.answer = () => Promise.resolve({ type: 'error', code: 'KV_STALE_SEQUENCE', message: 'below the floor' });
+    assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
+    node.answer = () => Promise.resolve({ type: 'error', code: 'KV_VALUE_TOO_LARGE', message: 'too big' });
+    assert.deepEqual(await writes.submit(PUT, request()), { kind: 'result', result: { type: 'error', code: 'KV_VALUE_TOO_LARGE', message: 'too big' } }, 'a refusal is definite');
+  });
+
+  it('starts a new session when the state machine forgot the current one', async () => {
+    const node = new FakeNode();
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    node.answer = () => Promise.resolve({ type: 'error', code: 'KV_SESSION_EXPIRED', message: 'no session' });
+    assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
+    node.answer = () => Promise.resolve({ type: 'put', revision: 4, previous: null });
+    await writes.submit(PUT, request());
+    assert.deepEqual(node.submitted[1]?.command.session, { clientId: '@n1/b.1', seq: 1, ackedBelow: 1 });
+  });
+
+  it('refuses a flood of writes beyond writesInFlightMax at once, submitting nothing', async () => {
+    const node = new FakeNode();
+    const waiting: (() => void)[] = [];
+    node.answer = () => new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 2, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    const pending = [writes.submit(PUT, request({ messageId: 1 })), writes.submit(PUT, request({ messageId: 2 }))];
+    assert.match(diagnostic(await writes.submit(PUT, request({ messageId: 3 }))), /^5\.03 too many writes in flight/);
+    assert.equal(node.submitted.length, 2);
+    for (const release of waiting) release();
+    assert.deepEqual((await Promise.all(pending)).map((o) => o.kind), ['result', 'result']);
+  });
+
+  it('measures a write against commandBytesMax with its identity, and submits nothing when it is too large', async () => {
+    const node = new FakeNode();
+    const seen: number[] = [];
+    const tooLarge = { code: 0x8d, payload: new TextEncoder().encode('too large') };
+    const oversize = (bytes: number): typeof tooLarge | null => {
+      seen.push(bytes);
+      return bytes > 60 ? tooLarge : null;
+    };
+    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize });
+    assert.deepEqual(await writes.submit(PUT, request()), { kind: 'response', response: tooLarge });
+    assert.equal(node.submitted.length, 0);
+    const plain = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    await plain.submit(PUT, request());
+    assert.ok((seen[0] ?? 0) > 60, `the identity is counted (${String(seen[0])} bytes)`);
+  });
+});

@@ -1,0 +1,120 @@
+// Proves the forwarding client's retry rules (agent/runtime/forwarding.ts) with a fake host and
+// network client on virtual time: a "not leader" answer sends the same bytes to the next leader;
+// a failed forward (outcome unknown) of a write is retried only when the write carries an
+// identity the state machine deduplicates (`retryUnknown`), and when every attempt fails the
+// caller hears the unknown outcome ("may or may not have been applied"), not a later refusal.
+import { strict as assert } from 'node:assert';
+import type { ClientForwardRequest, ClientForwardResponse, NetworkClient, NodeId, RequestMessage, ResponseFor } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../agent/errors.js';
+import { ForwardingClient } from '../../../agent/runtime/forwarding.js';
+import type { ForwardingHost } from '../../../agent/runtime/forwarding.js';
+import { VirtualTimers } from '../../transport/virtual-timers.js';
+
+class FakeHost implements ForwardingHost {
+  leader: NodeId | null = 'n2';
+  getNodeId(): NodeId {
+    return 'n1';
+  }
+  isLeader(): boolean {
+    return false;
+  }
+  getLeaderId(): NodeId | null {
+    return this.leader;
+  }
+  submitCommand(): Promise<Uint8Array> {
+    return Promise.reject(new Error('not used'));
+  }
+  readState(): Promise<Uint8Array> {
+    return Promise.reject(new Error('not used'));
+  }
+  runAdmin(): Promise<Uint8Array> {
+    return Promise.reject(new Error('not used'));
+  }
+  waitForLeader(): Promise<void> {
+    return Promise.resolve();
+  }
+  isRunning(): boolean {
+    return true;
+  }
+}
+
+type Script = (target: NodeId, request: ClientForwardRequest) => ClientForwardResponse | Error;
+
+/** A network client that answers forwards from a script and records where they went. */
+class ScriptedClient implements NetworkClient {
+  readonly sent: { target: NodeId; payload: Uint8Array }[] = [];
+  constructor(private readonly script: Script) {}
+  send<R extends RequestMessage>(target: NodeId, request: R): Promise<ResponseFor<R>> {
+    assert.equal(request.type, 'ClientForwardRequest');
+    if (request.type !== 'ClientForwardRequest') return Promise.reject(new Error('unexpected'));
+    this.sent.push({ target, payload: request.payload });
+    const answer = this.script(target, request);
+    return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer as ResponseFor<R>);
+  }
+  setPeers(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const OK: ClientForwardResponse = { type: 'ClientForwardResponse', code: '', message: '', leaderHint: 'n3', result: new Uint8Array([42]) };
+
+async function run<T>(timers: VirtualTimers, promise: Promise<T>): Promise<T> {
+  let done = false;
+  const observed = promise.finally(() => {
+    done = true;
+  });
+  observed.catch(() => undefined);
+  for (let i = 0; i < 100 && !done; i += 1) await timers.advance(10);
+  return observed;
+}
+
+describe('ForwardingClient', () => {
+  it('sends the same bytes to the next leader after "not leader"', async () => {
+    const timers = new VirtualTimers();
+    const host = new FakeHost();
+    const client = new ScriptedClient((target) => {
+      if (target === 'n3') return OK;
+      host.leader = 'n3';
+      return { type: 'ClientForwardResponse', code: 'RAFT_NOT_LEADER', message: 'not leader', leaderHint: 'n3', result: new Uint8Array(0) };
+    });
+    const payload = new Uint8Array([1, 2, 3]);
+    const result = await run(timers, new ForwardingClient(host, client, timers).run('write', payload, 1000));
+    assert.deepEqual([...result], [42]);
+    assert.deepEqual(client.sent.map((s) => s.target), ['n2', 'n3']);
+    assert.ok(client.sent.every((s) => s.payload === payload), 'every attempt carries the same bytes');
+  });
+
+  it('retries a failed forward of a write only with retryUnknown', async () => {
+    const timers = new VirtualTimers();
+    const host = new FakeHost();
+    let failures = 1;
+    const script: Script = () => (failures-- > 0 ? new NetworkError('NET_UNREACHABLE', 'handshake failed') : OK);
+    const plain = new ScriptedClient(script);
+    await assert.rejects(run(timers, new ForwardingClient(host, plain, timers).run('write', new Uint8Array([1]), 1000)), (error: unknown) => {
+      assert.ok(error instanceof Error && /may or may not have been applied/.test(error.message));
+      return true;
+    });
+    assert.equal(plain.sent.length, 1);
+    failures = 1;
+    const identified = new ScriptedClient(script);
+    const result = await run(timers, new ForwardingClient(host, identified, timers).run('write', new Uint8Array([1]), 1000, true));
+    assert.deepEqual([...result], [42]);
+    assert.equal(identified.sent.length, 2);
+  });
+
+  it('reports the unknown outcome of an earlier attempt when a later one is refused', async () => {
+    const timers = new VirtualTimers();
+    const host = new FakeHost();
+    let first = true;
+    const client = new ScriptedClient(() => {
+      if (first) {
+        first = false;
+        return new NetworkError('NET_TIMEOUT', 'no answer');
+      }
+      return { type: 'ClientForwardResponse', code: 'RAFT_NOT_LEADER', message: 'not leader', leaderHint: null, result: new Uint8Array(0) };
+    });
+    await assert.rejects(run(timers, new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 1000, true)), /may or may not have been applied/);
+    assert.ok(client.sent.length >= 2);
+  });
+});
