@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
-import type { RpcMessage } from '../agent/contracts.js';
+import type { RpcMessage } from '../contracts/messages.js';
 import { createSerializer, DEFAULT_CODEC_LIMITS, SERIALIZER_NAMES } from '../codec/index.js';
 import type { SerializerName } from '../codec/index.js';
 

@@ -1,7 +1,7 @@
 // Benchmark of the KV state machine: applies encoded commands (puts of 100-byte values over
 // 10,000 keys, a third in client sessions with one retry in ten), then times a snapshot, its
 // restore into a fresh replica, and queries. Options: --count N commands (default 200,000).
-import type { LogEntry } from '../agent/contracts.js';
+import type { LogEntry } from '../contracts/log.js';
 import { encodeKvCommand, encodeKvQuery } from '../agent/kv/codec.js';
 import { KvStateMachine } from '../agent/kv/state-machine.js';
 

@@ -3,7 +3,7 @@
 // more concurrency, unknown outcomes and repeated values, and a 100,000-operation one), plus a
 // history with one read mutated so that it is not linearizable. Each history is generated from
 // a fixed seed, so runs are comparable. Options: --seed N, --repeat N (best of N, default 3).
-import { SeededPrng } from '../agent/core/prng.js';
+import { SeededPrng } from '../contracts/prng.js';
 import type { HistoryOperation } from '../agent/sim/history.js';
 import { formatHistoryEvent, pairOperations, parseHistory } from '../agent/sim/history.js';
 import { checkLinearizability } from '../agent/sim/linearizability.js';

@@ -14,8 +14,9 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LogEntry, Metrics } from '../agent/contracts.js';
-import type { PersistenceEngine } from '../agent/contracts.js';
+import type { LogEntry } from '../contracts/log.js';
+import type { Metrics } from '../contracts/metrics.js';
+import type { PersistenceEngine } from '../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../storage/wal/wal-engine.js';
 

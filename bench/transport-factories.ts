@@ -5,7 +5,7 @@
  * a fixed PSK (the client's first call pays for the handshake; the warm-up absorbs it).
  */
 import { createSocket } from 'node:dgram';
-import type { NetworkClient, NetworkServer, RpcHandler } from '../agent/contracts.js';
+import type { NetworkClient, NetworkServer, RpcHandler } from '../contracts/network.js';
 import { CoapClient, CoapResponseCode, CoapServer, createUdpCoapTransport } from '../transport/coap/index.js';
 import { createCryptoPrng, createRealTimers } from '../transport/timers.js';
 import { openUdpEndpoint } from '../transport/udp.js';

@@ -16,7 +16,7 @@
  * The scan is iterative (an explicit stack bounded by depthMax) and reads every head once.
  */
 import { isUtf8 } from 'node:buffer';
-import { SerializationError } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
 
 const MAJOR_UINT = 0;
 const MAJOR_NEGINT = 1;

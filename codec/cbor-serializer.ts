@@ -9,8 +9,9 @@
  * must copy the fields it keeps.
  */
 import { Decoder } from 'cbor-x';
-import { SerializationError } from '../agent/contracts.js';
-import type { CodecLimits, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { cborSize, cborWrite } from './cbor-writer.js';
 import { SlabAllocator } from './slab-allocator.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';

@@ -3,7 +3,8 @@
  * every encoder runs before it writes (so that encode succeeds exactly when the peer's decode
  * will), the size guard every decoder runs before it parses, and the message-type lookup.
  */
-import type { CodecLimits, RpcMessage, RpcMessageType } from '../agent/contracts.js';
+import type { RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits } from '../contracts/serializer.js';
 import { describe, malformed, overLimit } from './checks.js';
 import { OBJECT_DIALECT } from './dialects.js';
 import { KeyedReader } from './keyed-reader.js';

@@ -4,7 +4,7 @@
  * builds the path string only when it fails, so that the checks cost nothing on the hot path
  * beyond the test itself.
  */
-import { InvariantError, SerializationError } from '../agent/contracts.js';
+import { InvariantError, SerializationError } from '../contracts/errors.js';
 import {
   ADDRESS_CHARS_MAX,
   ERROR_CODE_CHARS_MAX,

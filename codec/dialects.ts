@@ -4,7 +4,7 @@
  * optional fields, unknown fields).
  */
 import { Buffer } from 'node:buffer';
-import type { EntryType } from '../agent/contracts.js';
+import type { EntryType } from '../contracts/log.js';
 import { asPlainBytes, checkByteLength, checkBytes, checkCode, checkUint, describe, joinPath, malformed } from './checks.js';
 import type { At } from './checks.js';
 import type { ByteLimit } from './field-reader.js';

@@ -6,7 +6,7 @@
  * value and throws SerializationError naming the field's path. One set of builders thus
  * defines what a valid message is for all codecs.
  */
-import type { LogEntry, NodeId } from '../agent/contracts.js';
+import type { LogEntry, NodeId } from '../contracts/log.js';
 import type { TextRule } from './checks.js';
 import type { ForwardKind } from './layout.js';
 

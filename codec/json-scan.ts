@@ -15,7 +15,7 @@
  * judge the rest. Structural characters are ASCII and never occur inside a UTF-8 multi-byte
  * sequence, so scanning bytes is exact.
  */
-import { SerializationError } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

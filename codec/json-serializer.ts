@@ -13,8 +13,9 @@
 import { Buffer } from 'node:buffer';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { SerializationError } from '../agent/contracts.js';
-import type { CodecLimits, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { describe, invariant, malformed } from './checks.js';
 import { checkEncodedSize, checkInput, checkMessage, messageTypeNamed } from './check-message.js';
 import { JSON_DIALECT } from './dialects.js';

@@ -4,7 +4,8 @@
  * between those forms (how bytes, big integers, enumerations, absent optionals and unknown
  * fields look) is a KeyedDialect.
  */
-import type { CodecLimits, EntryType, LogEntry, NodeId } from '../agent/contracts.js';
+import type { EntryType, LogEntry, NodeId } from '../contracts/log.js';
+import type { CodecLimits } from '../contracts/serializer.js';
 import { checkBool, checkCount, checkText, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
 import type { At, TextRule } from './checks.js';
 import { ListItemPath } from './field-reader.js';

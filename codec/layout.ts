@@ -4,8 +4,8 @@
  * order of every message's fields (the positions in a CBOR array and the field numbers in
  * coraft.proto). Changing any of this changes the wire format and needs a new version.
  */
-import type { EntryType, MessageOfType, RpcMessageType } from '../agent/contracts.js';
-import type { ForwardKind } from '../agent/core/types.js';
+import type { EntryType } from '../contracts/log.js';
+import type { MessageOfType, RpcMessageType, ForwardKind } from '../contracts/messages.js';
 
 /**
  * The wire format version written by every encoder and the only one its decoders accept. A

@@ -1,17 +1,12 @@
 /**
  * The message builders: for every message type, the one definition of its fields and their
  * kinds, shared by the three codecs through FieldReader. Each builder returns a fresh plain
- * object with exactly the fields of its interface in agent/core/types.ts (the return type
+ * object with exactly the fields of its interface in contracts/messages.ts (the return type
  * annotations make the compiler check that), so decoded messages compare equal to the
  * originals with `deepStrictEqual`.
  */
-import type {
-  ClusterConfiguration,
-  ClusterMember,
-  MessageOfType,
-  RpcMessage,
-  RpcMessageType,
-} from '../agent/contracts.js';
+import type { ClusterConfiguration, ClusterMember } from '../contracts/log.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
 import { ADDRESS_RULE, ERROR_CODE_RULE, ERROR_MESSAGE_RULE } from './checks.js';
 import type { FieldReader } from './field-reader.js';
 

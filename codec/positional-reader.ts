@@ -5,7 +5,8 @@
  * the order of layout.ts. Every array must have exactly its layout's length, so an extra or a
  * missing field is refused.
  */
-import type { CodecLimits, LogEntry, NodeId } from '../agent/contracts.js';
+import type { LogEntry, NodeId } from '../contracts/log.js';
+import type { CodecLimits } from '../contracts/serializer.js';
 import { checkBool, checkBytes, checkCode, checkCount, checkText, checkUint, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
 import type { TextRule } from './checks.js';
 import { ListItemPath } from './field-reader.js';

@@ -12,7 +12,7 @@
  * The walk keeps an explicit stack whose depth is bounded by the schema's nesting (4).
  */
 import protobuf from 'protobufjs';
-import { SerializationError } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;

@@ -5,7 +5,7 @@
  * package's codec/ folder (running from dist/, which package.json's "files" ships).
  */
 import { readFileSync } from 'node:fs';
-import { SerializationError } from '../agent/errors.js';
+import { SerializationError } from '../contracts/errors.js';
 
 const CANDIDATES = [new URL('./coraft.proto', import.meta.url), new URL('../../codec/coraft.proto', import.meta.url)];
 

@@ -9,8 +9,10 @@
  * input with `subarray`): a caller that reuses that buffer must copy the fields it keeps.
  */
 import protobuf from 'protobufjs';
-import { SerializationError } from '../agent/contracts.js';
-import type { ClusterConfiguration, CodecLimits, LogEntry, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
+import type { ClusterConfiguration, LogEntry } from '../contracts/log.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { describe, invariant, malformed } from './checks.js';
 import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
 import { PROTO_DIALECT } from './dialects.js';

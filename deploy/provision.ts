@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './inventory.schema.json' with { type: 'json' };
-import { ConfigError } from '../agent/errors.js';
+import { ConfigError } from '../contracts/errors.js';
 import type { StorageSetting } from '../agent/config/agent-config.js';
 import { readSecretText, writeFileDurably } from '../agent/config/secret-files.js';
 import { publicKeyFromText } from '../agent/trust/admin-command.js';

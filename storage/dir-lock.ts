@@ -18,7 +18,7 @@
  */
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PersistenceError } from '../agent/contracts.js';
+import { PersistenceError } from '../contracts/errors.js';
 
 /** Name of the lock file inside the data directory. */
 export const LOCK_FILE_NAME = 'coraft.lock';

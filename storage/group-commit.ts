@@ -10,8 +10,8 @@
  * counts those writes, so carrying on could write a log the checks were never run against;
  * reopening the engine rebuilds the projection from the disk.
  */
-import { PersistenceError, RaftError } from '../agent/contracts.js';
-import { assert } from './assert.js';
+import { PersistenceError, RaftError } from '../contracts/errors.js';
+import { assert } from '../contracts/assert.js';
 
 /** One queued write. */
 export interface QueuedWrite<T> {

@@ -3,8 +3,9 @@
  * is written (a caller bug must not reach the disk) and after a log is read back (a damaged
  * disk must not reach the core). Terms never decrease along the log and indexes are contiguous.
  */
-import { InvariantError, PersistenceError } from '../agent/contracts.js';
-import type { LogEntry, LogIndex, PersistBatch, Snapshot, Term } from '../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../contracts/errors.js';
+import type { LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
+import type { PersistBatch } from '../contracts/persistence.js';
 
 /** The stored log as a batch sees it before it is applied. */
 export interface LogShape {

@@ -4,9 +4,13 @@
  * (HTTP/1.1 over TLS 1.2 PSK) and `http`. Each returns the NetworkClient and NetworkServer of
  * one node.
  */
-import type { Metrics, NetworkClient, NetworkServer, Prng, RpcSerializer, Timers } from '../agent/contracts.js';
+import type { Timers } from '../contracts/clock.js';
+import type { Metrics } from '../contracts/metrics.js';
+import type { NetworkClient, NetworkServer } from '../contracts/network.js';
+import type { Prng } from '../contracts/prng.js';
+import type { RpcSerializer } from '../contracts/serializer.js';
 import { createCoapTransport, createUdpCoapTransport, type CoapTransportOptions } from './coap/index.js';
-import { assertNever } from './assert.js';
+import { assertNever } from '../contracts/assert.js';
 import type { DatagramEndpoint } from './datagram.js';
 import type { HostResolver } from './peer-book.js';
 import { createHttpsTransport, createHttpTransport, type HttpTransportOptions, type PskClientCredentials, type PskServerCredentials } from './http/index.js';

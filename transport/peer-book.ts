@@ -5,7 +5,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { ConfigError, NetworkError, NODE_ID_LENGTH_MAX, type NodeId } from '../agent/contracts.js';
+import { ConfigError, NetworkError } from '../contracts/errors.js';
+import { NODE_ID_LENGTH_MAX, type NodeId } from '../contracts/log.js';
 import { parsePeerAddress, type PeerAddress } from './rpc-routes.js';
 
 /** Resolves a host name to one IP address literal. */

@@ -3,18 +3,9 @@
  * checking that a response answers its request, and how a handler's failure is reported.
  */
 import { isIP } from 'node:net';
-import {
-  InvariantError,
-  NetworkError,
-  RaftError,
-  SerializationError,
-  RPC_OF_REQUEST,
-  type RequestMessage,
-  type ResponseFor,
-  type RpcMessage,
-  type RpcName,
-  type RpcSerializer,
-} from '../agent/contracts.js';
+import { InvariantError, NetworkError, RaftError, SerializationError } from '../contracts/errors.js';
+import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor, type RpcMessage, type RpcName } from '../contracts/messages.js';
+import type { RpcSerializer } from '../contracts/serializer.js';
 
 /** The first path segment of every peer RPC resource. */
 export const RPC_PATH_ROOT = 'raft';

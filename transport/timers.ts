@@ -4,8 +4,9 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Prng, TimerHandle, Timers } from '../agent/contracts.js';
-import { assert } from './assert.js';
+import type { TimerHandle, Timers } from '../contracts/clock.js';
+import type { Prng } from '../contracts/prng.js';
+import { assert } from '../contracts/assert.js';
 
 /** A pending setTimeout (a class: one timer per request is on the hot path). */
 class RealTimer implements TimerHandle {

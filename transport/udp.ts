@@ -8,8 +8,8 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { NetworkError } from '../agent/contracts.js';
-import { assert } from './assert.js';
+import { NetworkError } from '../contracts/errors.js';
+import { assert } from '../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from './datagram.js';
 
 /** Options of a UDP endpoint. */

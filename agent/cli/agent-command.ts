@@ -5,8 +5,9 @@
  */
 import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, Metrics } from '../contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { Agent, EXIT, exitCodeFor } from '../runtime/agent.js';
 import { ConsoleLogger, PinoLogger } from '../observability/loggers.js';
 import { EmfMetrics, PrometheusMetrics, StatsdMetrics } from '../observability/metrics.js';

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 
 /** A command-line usage error (exit code 2). */
 export class UsageError extends Error {

@@ -5,7 +5,7 @@
  * not exist, 4 the endpoint did not answer.
  */
 import { basename } from 'node:path';
-import { NetworkError } from '../errors.js';
+import { NetworkError } from '../../contracts/errors.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { EndpointClient, EndpointError, JsonFields, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf, type EndpointTarget } from './endpoint-client.js';
 import { readKeyFile } from '../config/agent-config.js';

@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { STORAGE_SETTINGS, isStorageSetting } from '../config/agent-config.js';
 import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { isLoopbackHost } from '../config/trust-config.js';
 import { intOption, parseOptions } from './args.js';
 import { linksDocument, linksFile, newAdminKeyPair, nodeKeyFiles, trustConfigOf, type FleetKeys } from '../../deploy/fleet-keys.js';

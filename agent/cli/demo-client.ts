@@ -6,8 +6,8 @@
  * once, and the failed endpoint is passed over for a while (it is tried again only when no
  * other endpoint is left).
  */
-import { assert } from '../core/assert.js';
-import { ConfigError, InvariantError, RaftError } from '../errors.js';
+import { assert } from '../../contracts/assert.js';
+import { ConfigError, InvariantError, RaftError } from '../../contracts/errors.js';
 
 /** A request of the demo client: a path under the endpoint and, for a write, a body. */
 export interface DemoRequest {

@@ -1,7 +1,7 @@
 /**
  * The `coraft` command line: one entry point, every command a subcommand.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { UsageError } from './args.js';
 
 /** A subcommand: its one-line summary and its implementation, loaded on demand. */

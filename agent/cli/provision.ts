@@ -7,7 +7,7 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { writeBundle, type BundleResult } from '../../deploy/bundle.js';
 import { linksDocument, linksFile, newAdminKeyPair } from '../../deploy/fleet-keys.js';
 import {

@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../sim/run.js';
 import type { FaultKind, SimRunOptions, SimSummary } from '../sim/run.js';
 import type { TraceEvent } from '../sim/cluster.js';
-import { ConfigError, RaftError } from '../errors.js';
+import { ConfigError, RaftError } from '../../contracts/errors.js';
 import { intOption, parseOptions } from './args.js';
 import { openOutputFile } from './output.js';
 

@@ -9,10 +9,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './agent-config.schema.json' with { type: 'json' };
-import { ConfigError } from '../errors.js';
-import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../raft-configuration.js';
-import type { RaftConfiguration } from '../raft-configuration.js';
-import type { ClusterMember, LogLevel, NodeId } from '../contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
+import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { ClusterMember, NodeId } from '../../contracts/log.js';
+import type { LogLevel } from '../../contracts/logger.js';
 import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
 
 export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';

@@ -31,8 +31,8 @@ import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readS
 import type { Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
-import { assert } from '../core/assert.js';
-import { ConfigError } from '../errors.js';
+import { assert } from '../../contracts/assert.js';
+import { ConfigError } from '../../contracts/errors.js';
 
 /** Largest secret file read, bytes: a keystore of thousands of members fits many times over. */
 export const SECRET_FILE_BYTES_MAX = 4 * 1024 * 1024;

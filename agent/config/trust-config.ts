@@ -5,8 +5,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ConfigError } from '../errors.js';
-import type { NodeId } from '../contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
 import { SECRET_BYTES } from '../trust/crypto.js';
 import { readSecretText } from './secret-files.js';

@@ -7,7 +7,8 @@
 import { quorumVoters } from './membership.js';
 import { allVoters, voteResult } from './quorum.js';
 import type { CoreState } from './state.js';
-import type { NodeId, PreVoteRequest, PreVoteResponse, RequestVoteRequest, RequestVoteResponse } from './types.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { PreVoteRequest, PreVoteResponse, RequestVoteRequest, RequestVoteResponse } from '../../contracts/messages.js';
 
 /**
  * Starts a pre-campaign (`pre`: ask whether we could win term + 1 without changing any state)

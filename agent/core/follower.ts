@@ -5,10 +5,11 @@
  * chunk by chunk, resumable from the offset it reports. The term check and the leader check
  * of every such request are done by step.ts before these handlers run.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { onCommitAdvanced } from './commit.js';
 import type { CoreState } from './state.js';
-import type { AppendEntriesRequest, InstallSnapshotRequest, Snapshot } from './types.js';
+import type { Snapshot } from '../../contracts/log.js';
+import type { AppendEntriesRequest, InstallSnapshotRequest } from '../../contracts/messages.js';
 
 /** Handles AppendEntries from the leader of the current term (Raft Figure 2, receiver rules 2-5). */
 export function handleAppendEntries(core: CoreState, replyTo: number, request: AppendEntriesRequest): void {

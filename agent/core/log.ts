@@ -9,8 +9,8 @@
  *   firstIndex <= snapshotIndex + 1
  *   stableIndex <= handedOutIndex <= lastIndex
  */
-import { assert } from './assert.js';
-import type { LogEntry, LogIndex, Term } from './types.js';
+import { assert } from '../../contracts/assert.js';
+import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
 
 /** The outcome of matching an AppendEntries against the log (Raft §5.3). */
 export type AppendOutcome =

@@ -3,10 +3,9 @@
  * the pure maths of a change. A configuration is joint (C_old,new) while `oldVoters` is set;
  * then elections and commitment need majorities of both `voters` and `oldVoters`.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { QuorumVoters } from './quorum.js';
-import { NODE_ID_LENGTH_MAX } from './types.js';
-import type { ClusterConfiguration, ClusterMember, NodeId } from './types.js';
+import { NODE_ID_LENGTH_MAX, type ClusterConfiguration, type ClusterMember, type NodeId } from '../../contracts/log.js';
 
 /** Most members of one configuration. */
 export const MEMBERS_MAX = 64;

@@ -11,7 +11,7 @@
  * appends and snapshots), follower.ts (the follower's side), commit.ts and read-index.ts.
  * Imports run one way: this file → handlers → state.ts.
  */
-import { assert, assertNever } from './assert.js';
+import { assert, assertNever } from '../../contracts/assert.js';
 import { maybeCommit } from './commit.js';
 import { campaign } from './election.js';
 import { encodeConfiguration, transitionProblem } from './membership.js';
@@ -22,7 +22,7 @@ import { flushReplication, handleUnreachable, sendHeartbeats, sendTimeoutNow } f
 import { CoreState } from './state.js';
 import { stepRequest, stepResponse } from './step.js';
 import { inputProblem } from './validate.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
 
 // The option and result types stay importable from here, where the runtime imports them.
 export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';

@@ -5,7 +5,7 @@
  * served once the state machine has applied the recorded index. The pending reads themselves
  * are kept by read-queue.ts.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { quorumVoters } from './membership.js';
 import { hasQuorum } from './quorum.js';
 import type { RequestResult } from './ready.js';

@@ -4,22 +4,8 @@
  * atomic, synced batch), then send the messages, then restore the snapshot and apply the
  * committed entries, then call `advance(ready)` (after etcd-io/raft's Ready/Advance).
  */
-import type {
-  AppendEntriesRequest,
-  ClusterConfiguration,
-  HardState,
-  InstallSnapshotRequest,
-  LogEntry,
-  LogIndex,
-  NodeId,
-  PreVoteRequest,
-  RequestVoteRequest,
-  ResponseFor,
-  ResponseMessage,
-  Snapshot,
-  Term,
-  TimeoutNowRequest,
-} from './types.js';
+import type { ClusterConfiguration, HardState, LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
+import type { AppendEntriesRequest, InstallSnapshotRequest, PreVoteRequest, RequestVoteRequest, ResponseFor, ResponseMessage, TimeoutNowRequest } from '../../contracts/messages.js';
 
 /** The requests the core sends and handles: every RPC but ClientForward, which the runtime owns. */
 export type CoreRequest = RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;

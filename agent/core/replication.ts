@@ -8,14 +8,15 @@
  * in replicate state gets a pipeline bounded by its in-flight window, and one in snapshot state
  * gets snapshot chunks one at a time, resumable from the offset it reports.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { maybeCommit } from './commit.js';
 import { entryBytes } from './log.js';
 import type { Progress } from './progress.js';
 import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
 import type { CoreState } from './state.js';
-import type { AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, LogIndex, NodeId } from './types.js';
+import type { LogIndex, NodeId } from '../../contracts/log.js';
+import type { AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse } from '../../contracts/messages.js';
 
 /** Sends whatever each follower is owed and may receive now. Idempotent. */
 export function flushReplication(core: CoreState): void {

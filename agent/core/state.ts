@@ -8,17 +8,17 @@
  * read-index.ts and step.ts import it, raft.ts (the facade) imports them, and nothing here
  * imports a handler, so the core has no import circle.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { ConfigTracker } from './config-tracker.js';
 import { RaftLog } from './log.js';
 import { allMembers, isMember, isVoter, quorumVoters, sameConfiguration } from './membership.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { Progress } from './progress.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../contracts/prng.js';
 import { hasQuorum } from './quorum.js';
 import { ReadIndexQueue } from './read-queue.js';
 import type { CoreEvent, CoreRequest, Outbound, ProposeResult, ReadState, Role, SoftState } from './ready.js';
-import type { ClusterConfiguration, EntryType, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
+import type { ClusterConfiguration, EntryType, LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
 
 /** A snapshot being received from the leader, chunk by chunk. */
 export interface IncomingSnapshot {

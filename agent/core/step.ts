@@ -3,13 +3,13 @@
  * with the checks every input shares: Raft §5.1's term rule (a higher term turns the node into a
  * follower, an older term is answered with ours), and the refusal of a second leader of a term.
  */
-import { assertNever } from './assert.js';
+import { assertNever } from '../../contracts/assert.js';
 import { campaign, handlePreVoteRequest, handlePreVoteResponse, handleVoteRequest, handleVoteResponse } from './election.js';
 import { handleAppendEntries, handleInstallSnapshot } from './follower.js';
 import type { CoreInput, CoreRequest, InboundRequest, StepResult } from './ready.js';
 import { handleAppendResponse, handleSnapshotResponse } from './replication.js';
 import type { CoreState } from './state.js';
-import type { NodeId } from './types.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** Dispatches an inbound request to its handler. */
 export function stepRequest(core: CoreState, input: InboundRequest): StepResult {

@@ -6,8 +6,8 @@
  */
 import { configurationProblems, decodeConfiguration, isValidNodeId } from './membership.js';
 import type { CoreInput, CoreRequest, InboundResponse } from './ready.js';
-import { RPC_OF_REQUEST } from './types.js';
-import type { LogEntry } from './types.js';
+import type { LogEntry } from '../../contracts/log.js';
+import { RPC_OF_REQUEST } from '../../contracts/messages.js';
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

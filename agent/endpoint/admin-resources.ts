@@ -17,7 +17,7 @@
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
-import { ForbiddenError, SerializationError } from '../errors.js';
+import { ForbiddenError, SerializationError } from '../../contracts/errors.js';
 import { decodeSignedAdmin, type AdminBody } from '../trust/admin-command.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { restricted, type EndpointAccess } from './access.js';

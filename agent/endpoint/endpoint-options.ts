@@ -4,9 +4,9 @@
  * error and a diagnostic naming the option, and counts the refusal in a metric.
  */
 import type { CoapServerOptions } from '../../transport/coap/index.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { DEFAULT_KV_OPTIONS } from '../kv/index.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../raft-configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../contracts/raft-configuration.js';
 import { DEFAULT_WRITE_SESSION_OPTIONS } from './write-session.js';
 import type { WriteSessionOptions } from './write-session.js';
 

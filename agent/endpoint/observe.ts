@@ -11,7 +11,8 @@
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse, CoapServer } from '../../transport/coap/index.js';
 import type { DatagramPeer } from '../../transport/datagram.js';
-import type { Clock, Metrics } from '../contracts.js';
+import type { Clock } from '../../contracts/clock.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { ObserverTable, type Registration } from './observers.js';
 import { errorResponse } from './responses.js';
 

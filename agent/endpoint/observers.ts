@@ -10,7 +10,7 @@
  * token and resource again) counts as new. This is a pure data structure: no clock, no I/O.
  */
 import type { DatagramPeer } from '../../transport/datagram.js';
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Limits of the table. */
 export interface ObserverTableOptions {

@@ -7,7 +7,7 @@
 import { coapCode } from '../../transport/coap/codes.js';
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import { RaftError } from '../errors.js';
+import { RaftError } from '../../contracts/errors.js';
 import type { KvErrorResult } from '../kv/index.js';
 
 /** CoAP Content-Format numbers used here (RFC 7252 §12.3). */

@@ -18,9 +18,9 @@
  * within kv.sessionResponsesMax: a write past it is refused at once (5.03), never queued.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ConfigError } from '../errors.js';
-import type { Clock } from '../contracts.js';
-import { assert } from '../core/assert.js';
+import { ConfigError } from '../../contracts/errors.js';
+import type { Clock } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapRequest } from '../../transport/coap/index.js';
 import { REQUEST_ID_BYTES } from '../kv/index.js';
 import type { KvOptions, KvSession } from '../kv/index.js';

@@ -3,7 +3,7 @@
  * everything but the store: the same store, operation and index always give the same result
  * and the same store afterwards. Limits are checked before any change.
  */
-import { assertNever } from '../core/assert.js';
+import { assertNever } from '../../contracts/assert.js';
 import type { KvStore } from './store.js';
 import type { KvOperation, KvResult } from './types.js';
 

@@ -5,7 +5,7 @@
  * if every limit agrees). `validateKvOptions` checks every field once, at construction, and
  * names every bad field with its limit.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 
 /** Limits of the key-value state machine. Every field states its unit, default and limit. */
 export interface KvOptions {

@@ -15,7 +15,7 @@
  * writes would run again, as it would against any CoAP server's bounded cache). Insertion order
  * is apply order, so it is also log-time order, and expiry drops from the front.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 
 /** The length of a request id, bytes. */
 export const REQUEST_ID_BYTES = 16;

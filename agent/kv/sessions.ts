@@ -26,7 +26,7 @@
  * commands were applied. The Map's insertion order is that recency order: a use deletes and
  * re-inserts the session.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Limits of the session table; see KvOptions for units, defaults and ranges. */
 export interface SessionLimits {

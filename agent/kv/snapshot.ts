@@ -19,7 +19,7 @@
  * (CODEC_MALFORMED).
  */
 import { Encoder } from 'cbor-x';
-import { SerializationError } from '../errors.js';
+import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';

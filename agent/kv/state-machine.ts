@@ -8,9 +8,11 @@
  * for anything a client can put in the log. It throws InvariantError only for a bug of its
  * caller (an entry out of order) or of its own.
  */
-import type { LogEntry, LogIndex, Metrics, SnapshotMeta, StateMachine } from '../contracts.js';
-import { assert } from '../core/assert.js';
-import { SerializationError } from '../errors.js';
+import type { LogEntry, LogIndex, SnapshotMeta } from '../../contracts/log.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { StateMachine } from '../../contracts/state-machine.js';
+import { assert } from '../../contracts/assert.js';
+import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './codec.js';
 import { executeGet, executeOperation } from './execute.js';
 import type { KvOptions } from './options.js';

@@ -4,7 +4,7 @@
  * refused command leaves no trace. Values are copied in, so a stored value never aliases a log
  * entry or a snapshot buffer (which would keep those alive and let their owner change it).
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { KvOptions } from './options.js';
 import type { KvErrorResult, KvVersioned } from './types.js';
 

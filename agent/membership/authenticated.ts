@@ -15,7 +15,11 @@
  * Refusals are logged (rate-limited, never with a key) and counted; they change no Raft state.
  */
 import { isMember } from '../core/membership.js';
-import type { ClusterConfiguration, ClusterMember, DiagnosticLogger, InboundContext, MembershipManager, Metrics, NodeId, NodeValidation } from '../contracts.js';
+import type { ClusterConfiguration, ClusterMember, NodeId } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { InboundContext } from '../../contracts/network.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import type { PeerAddresses } from '../trust/peer-addresses.js';

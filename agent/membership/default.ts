@@ -4,7 +4,9 @@
  * someone else. The PSK-authenticated manager (fleet issue) adds credentials.
  */
 import { isMember, isValidNodeId } from '../core/membership.js';
-import type { ClusterConfiguration, InboundContext, MembershipManager, NodeId, NodeValidation } from '../contracts.js';
+import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
+import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
+import type { InboundContext } from '../../contracts/network.js';
 
 export class DefaultMembershipManager implements MembershipManager {
   validateNewNode(node: NodeId, address: string): NodeValidation {

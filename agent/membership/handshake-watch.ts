@@ -7,7 +7,8 @@
  * load, not a refused key, and have counters of their own.
  */
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import type { DiagnosticLogger, Metrics } from '../contracts.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { Metrics } from '../../contracts/metrics.js';
 
 /** A datagram endpoint that counts its failed handshakes (our DTLS server). */
 export interface HandshakeCounting extends DatagramEndpoint {

@@ -12,7 +12,8 @@
  * the bundle lists only this node's links and the log carries only ciphertexts.
  */
 import { isValidNodeId } from '../core/membership.js';
-import type { DiagnosticLogger, NodeId } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
 import { unwrapLinkKey } from '../trust/crypto.js';
 import type { CacheEntry, KeystoreCache } from '../trust/keystore-cache.js';
 import type { TrustState } from '../trust/trust-state.js';

@@ -5,7 +5,7 @@
  */
 import { pino } from 'pino';
 import type { Logger as PinoInstance } from 'pino';
-import type { LogFields, LogLevel } from '../contracts.js';
+import type { LogFields, LogLevel } from '../../contracts/logger.js';
 import { LevelledLogger } from './noop.js';
 
 const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warning: 40, error: 50, critical: 60 };

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import promClient from 'prom-client';
 import { StatsD } from 'hot-shots';
-import type { MetricDimensions, Metrics } from '../contracts.js';
+import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
 import type { HostPort } from '../config/agent-config.js';
 
 /** Most metric series one implementation keeps. */

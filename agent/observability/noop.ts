@@ -2,7 +2,8 @@
  * Loggers and metrics that record nothing or record in memory: for tests, the simulator and
  * embedders that bring their own observability.
  */
-import type { DiagnosticLogger, LogFields, LogLevel, MetricDimensions, Metrics } from '../contracts.js';
+import type { DiagnosticLogger, LogFields, LogLevel } from '../../contracts/logger.js';
+import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
 
 /** Metrics that record nothing (reference `noop_metrics`). */
 export class NoopMetrics implements Metrics {

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createWriteStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../contracts.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
 import type { NodeObserver } from '../runtime/node-deps.js';
 
 /** Most bytes waiting to be written before lines are dropped. */

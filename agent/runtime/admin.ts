@@ -15,8 +15,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { isMember } from '../core/membership.js';
-import { ForbiddenError, MembershipError, NotLeaderError, ProposalError, SerializationError } from '../errors.js';
-import type { ClusterConfiguration, LogIndex, NodeId } from '../contracts.js';
+import { ForbiddenError, MembershipError, NotLeaderError, ProposalError, SerializationError } from '../../contracts/errors.js';
+import type { ClusterConfiguration, LogIndex, NodeId } from '../../contracts/log.js';
 import { admissionProblem, decodeSignedAdmin, isLoggedOperation, type SignedAdminCommand } from '../trust/admin-command.js';
 import { decodeAdminApplyResult, encodeAdminEntry } from '../trust/trust-codec.js';
 

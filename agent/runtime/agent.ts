@@ -8,10 +8,17 @@
  * Exit codes follow sysexits(3), so scripts and systemd can tell why the process ended.
  */
 import { simpleConfiguration } from '../core/membership.js';
-import { SeededPrng } from '../core/prng.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
-import { ConfigError, PersistenceError, RaftError } from '../errors.js';
-import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RaftNode, RpcSerializer } from '../contracts.js';
+import { ConfigError, PersistenceError, RaftError } from '../../contracts/errors.js';
+import type { ClusterConfiguration, LogEntry } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { MembershipManager } from '../../contracts/membership.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { NetworkClient, NetworkServer } from '../../contracts/network.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
+import type { RaftNode } from '../../contracts/raft-node.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
@@ -24,7 +31,6 @@ import { TraceWriter } from '../observability/trace-writer.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
-import type { MembershipManager } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 

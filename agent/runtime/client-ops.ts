@@ -7,8 +7,10 @@
  * forwarded here is run and answered with an error code the follower rebuilds.
  */
 import type { RaftCore } from '../core/raft.js';
-import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../errors.js';
-import type { ClientForwardRequest, ClientForwardResponse, ForwardKind, NodeId, RaftConfiguration } from '../contracts.js';
+import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { ClientForwardRequest, ClientForwardResponse, ForwardKind } from '../../contracts/messages.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import { errorFromCode, ForwardingClient } from './forwarding.js';
 import type { ForwardingHost } from './forwarding.js';
 import type { PendingRequests } from './pending.js';

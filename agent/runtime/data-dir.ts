@@ -16,7 +16,7 @@
  */
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { currentIdentity, type ProcessIdentity } from '../config/secret-files.js';
 
 /** The data folder's mode. */

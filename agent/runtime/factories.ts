@@ -11,8 +11,12 @@ import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../trans
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, Metrics, NetworkClient, RpcSerializer } from '../contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { MembershipManager } from '../../contracts/membership.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { NetworkClient } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { LinkKeystore } from '../membership/keystore.js';

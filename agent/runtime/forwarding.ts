@@ -12,8 +12,11 @@
  * also retried after a failed forward (outcome unknown), where one without it fails with a
  * TimeoutError saying it may or may not have been applied. Reads are retried freely.
  */
-import { ElectionError, ForbiddenError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../errors.js';
-import type { ForwardKind, NetworkClient, NodeId, Timers } from '../contracts.js';
+import { ElectionError, ForbiddenError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../../contracts/errors.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { ForwardKind } from '../../contracts/messages.js';
+import type { NetworkClient } from '../../contracts/network.js';
 import { clientRequestRefusal } from '../trust/forward-policy.js';
 
 /** Most leaders a request is forwarded to before it gives up. */

@@ -6,8 +6,9 @@
  */
 import { quorumVoters } from '../core/membership.js';
 import type { RaftCore } from '../core/raft.js';
-import { NotLeaderError, ProposalError, StoppedError, TimeoutError } from '../errors.js';
-import type { NodeId, Timers } from '../contracts.js';
+import { NotLeaderError, ProposalError, StoppedError, TimeoutError } from '../../contracts/errors.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** What a transfer needs of the node. */
 export interface LeadershipHost {

@@ -4,11 +4,14 @@
  * through the joint configuration C_old,new, which the core leaves for C_new once committed.
  * One change runs at a time; every wait has a deadline.
  */
-import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../errors.js';
+import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../../contracts/errors.js';
 import { isVoter, planChange } from '../core/membership.js';
 import type { MembershipChange } from '../core/membership.js';
 import type { RaftCore } from '../core/raft.js';
-import type { ClusterConfiguration, MembershipManager, NodeId, RaftConfiguration, TimerHandle, Timers } from '../contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
+import type { MembershipManager } from '../../contracts/membership.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 
 /** What the driver needs of the node. */
 export interface MembershipHost {

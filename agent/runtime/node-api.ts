@@ -4,12 +4,13 @@
  * on the RaftNodeImpl class, which implements it together with the reference's RaftNode.
  *
  * The part the reference defines (lifecycle, leadership, status) is taken from RaftNode in
- * agent/contracts.ts, so each of those methods is declared and documented once; the rest is
+ * contracts/raft-node.ts, so each of those methods is declared and documented once; the rest is
  * what the product adds: requests that run on the leader wherever they are made (forwarded
  * over the peer transport from a follower), stale local reads, signed administration, and the
  * state the assembly needs.
  */
-import type { ClusterConfiguration, LogIndex, RaftNode } from '../contracts.js';
+import type { ClusterConfiguration, LogIndex } from '../../contracts/log.js';
+import type { RaftNode } from '../../contracts/raft-node.js';
 import type { AdminResult } from './admin.js';
 
 /** What the local endpoint and the agent's assembly call on the node. */

@@ -28,8 +28,10 @@
  */
 import { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
-import { NotLeaderError, RaftError, StoppedError } from '../errors.js';
-import type { AddServerOptions, ClusterConfiguration, LogEntry, LogIndex, NodeId, NodeStatus, RaftNode, ServerState, Term, TimerHandle } from '../contracts.js';
+import { NotLeaderError, RaftError, StoppedError } from '../../contracts/errors.js';
+import type { TimerHandle } from '../../contracts/clock.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
+import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raft-node.js';
 import { PendingRequests } from './pending.js';
 import { MembershipDriver } from './membership-driver.js';
 import { AdminRunner, decodeAdminResult } from './admin.js';

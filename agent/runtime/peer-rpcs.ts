@@ -14,9 +14,10 @@
 import type { RaftCore } from '../core/raft.js';
 import type { CoreRequest, Outbound } from '../core/ready.js';
 import { entryBytes } from '../core/log.js';
-import { NetworkError } from '../errors.js';
-import type { ClientForwardRequest, ClientForwardResponse, InboundContext, NodeId, RequestMessage, ResponseMessage } from '../contracts.js';
-import { claimedSender } from '../contracts.js';
+import { NetworkError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import { type ClientForwardRequest, type ClientForwardResponse, type RequestMessage, type ResponseMessage, claimedSender } from '../../contracts/messages.js';
+import type { InboundContext } from '../../contracts/network.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** What the RPC traffic needs of the node. */

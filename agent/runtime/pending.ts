@@ -3,9 +3,10 @@
  * their read index. Every wait has a deadline and the total is bounded by
  * `pendingRequestsMax`: past it a request is refused at once (RAFT_BUSY), never queued.
  */
-import { ProposalError, TimeoutError } from '../errors.js';
-import type { LogEntry, LogIndex, Term, TimerHandle, Timers } from '../contracts.js';
-import { assert } from '../core/assert.js';
+import { ProposalError, TimeoutError } from '../../contracts/errors.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
+import { assert } from '../../contracts/assert.js';
 
 interface Waiter<T> {
   readonly resolve: (value: T) => void;

@@ -5,7 +5,7 @@
  * replaces the transport's address book, and a newly known leader ends the waits for one.
  */
 import type { Ready } from '../core/ready.js';
-import type { NodeId } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** Where a Ready's events go. */

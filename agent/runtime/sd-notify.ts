@@ -7,7 +7,7 @@
  * does nothing. A failure is logged and never stops the agent: systemd then times the start out.
  */
 import { execFile } from 'node:child_process';
-import type { DiagnosticLogger } from '../contracts.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
 
 /** How long systemd-notify may take, ms. */
 const NOTIFY_TIMEOUT_MS = 10_000;

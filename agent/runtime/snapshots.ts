@@ -17,8 +17,8 @@
 import { allMembers, decodeConfiguration, isMember } from '../core/membership.js';
 import { entryBytes } from '../core/log.js';
 import type { RaftCore } from '../core/raft.js';
-import { StoppedError } from '../errors.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../contracts.js';
+import { StoppedError } from '../../contracts/errors.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** What snapshotting needs of the node. */

@@ -5,7 +5,8 @@
  */
 import { addressOf, allMembers } from '../core/membership.js';
 import type { RaftCore } from '../core/raft.js';
-import type { MemberStatus, NodeId, NodeStatus, ServerState } from '../contracts.js';
+import type { NodeId, ServerState } from '../../contracts/log.js';
+import type { MemberStatus, NodeStatus } from '../../contracts/raft-node.js';
 
 /** What the status reads of the core. */
 export type StatusCore = Pick<

@@ -5,9 +5,10 @@
  * receiver knows, a sender claiming another node's id, and responses that answer another
  * request. A node must reject each of these (with a logged warning) and carry on unharmed.
  */
-import type { Prng } from '../core/prng.js';
+import type { Prng } from '../../contracts/prng.js';
 import type { RaftCore } from '../core/raft.js';
-import type { NodeId, RequestMessage, ResponseMessage } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { RequestMessage, ResponseMessage } from '../../contracts/messages.js';
 
 /** A forged request and who sends it. */
 export interface Forgery {

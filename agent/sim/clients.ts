@@ -6,8 +6,8 @@
  * with the same sequence number too, which the state machine's sessions make safe (reference
  * Property 19). An operation that never resolves is recorded as `info`.
  */
-import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../errors.js';
-import type { Prng } from '../contracts.js';
+import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../../contracts/errors.js';
+import type { Prng } from '../../contracts/prng.js';
 import { decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import type { SimCluster, TraceSink } from './cluster.js';

@@ -5,10 +5,12 @@
  * The trace marks each crash and each (re)start, so that an outside checker tells a restarted
  * node's replay from a double apply (the format: trace-check.ts).
  */
-import { SeededPrng } from '../core/prng.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import { simpleConfiguration } from '../core/membership.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../raft-configuration.js';
-import type { ClusterConfiguration, LogEntry, NodeId, RaftConfiguration, SnapshotMeta, StateMachine } from '../contracts.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../contracts/raft-configuration.js';
+import type { ClusterConfiguration, LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { StateMachine } from '../../contracts/state-machine.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../observability/noop.js';
 import { RaftNodeImpl } from '../runtime/node.js';

@@ -15,7 +15,7 @@
  * or null when absent); other completions may carry null, a string or their cas argument, and
  * the checker ignores it. An invoke with no completion is treated like `info`.
  */
-import { SerializationError } from '../errors.js';
+import { SerializationError } from '../../contracts/errors.js';
 
 /** A client of a history: a name or a number. */
 export type HistoryClient = string | number;

@@ -21,8 +21,8 @@
  * effect in time. The search then undoes choices, and succeeds once every ok operation has
  * taken effect.
  */
-import { assert } from '../core/assert.js';
-import { SeededPrng } from '../core/prng.js';
+import { assert } from '../../contracts/assert.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import type { HistoryOperation } from './history.js';
 import type { StateCacheLimits } from './linearizability-memo.js';
 import { StateCache } from './linearizability-memo.js';

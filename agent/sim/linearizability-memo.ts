@@ -12,8 +12,8 @@
  * register value) into an open-addressing table of typed arrays; a hash match is confirmed by
  * comparing the value and the record.
  */
-import { assert } from '../core/assert.js';
-import type { Prng } from '../core/prng.js';
+import { assert } from '../../contracts/assert.js';
+import type { Prng } from '../../contracts/prng.js';
 import type { HistoryOperation } from './history.js';
 
 /** The outcome of offering a state to the memo. */

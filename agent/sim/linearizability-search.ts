@@ -3,7 +3,7 @@
  * of invoke and completion events that the search lifts operations out of and puts them back
  * into (Knuth's dancing links, as in Porcupine), and the wording of operations in verdicts.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { HistoryOperation } from './history.js';
 
 /** The events of one key in time order, as a doubly linked list with head and tail sentinels. */

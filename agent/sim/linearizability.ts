@@ -19,7 +19,7 @@
  * so the search succeeds once every `ok` operation has taken effect. An info get constrains
  * nothing and is dropped.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { HistoryOperation } from './history.js';
 import { pairOperations, parseHistory } from './history.js';
 import type { DeepestPoint, ValueTable } from './linearizability-key.js';

@@ -5,8 +5,8 @@
  * RaftNode API, exactly as an operator would; a refused or timed-out change is normal under
  * faults and is simply retried later.
  */
-import type { Prng } from '../core/prng.js';
-import type { NodeId } from '../contracts.js';
+import type { Prng } from '../../contracts/prng.js';
+import type { NodeId } from '../../contracts/log.js';
 import type { SimCluster } from './cluster.js';
 import type { VirtualTimers } from './virtual-time.js';
 

@@ -5,9 +5,9 @@
  * clogged links, forged messages, and membership changes. Each action is drawn from the
  * simulator's Prng.
  */
-import type { Prng } from '../core/prng.js';
+import type { Prng } from '../../contracts/prng.js';
 import type { RaftCore } from '../core/raft.js';
-import type { NodeId } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
 import type { SimCluster } from './cluster.js';
 import type { FaultKind } from './fault-kinds.js';
 import type { VirtualTimers } from './virtual-time.js';

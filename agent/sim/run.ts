@@ -6,8 +6,8 @@
  * client history is checked for linearizability at the end, and everything — fault rates
  * included — follows from the seed: the same seed and options give the same trace.
  */
-import { SeededPrng } from '../core/prng.js';
-import type { RaftConfiguration } from '../contracts.js';
+import { SeededPrng } from '../../contracts/prng.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import { checkHistoryText } from './linearizability.js';
 import { forgeRequest, forgeResponse } from './byzantine.js';
 import { SimClients } from './clients.js';

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { quorumVoters } from '../core/membership.js';
 import { hasQuorum } from '../core/quorum.js';
 import type { RaftCore } from '../core/raft.js';
-import type { LogEntry, LogIndex, NodeId, Term } from '../contracts.js';
+import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 import type { MemoryDisk } from '../../storage/memory.js';
 
 /** What the checker may inspect of one node. */

@@ -4,8 +4,8 @@
  * After each timer fires, every promise continuation it caused runs before the next timer
  * (`drain`), as if each event took no time at all.
  */
-import { assert } from '../core/assert.js';
-import type { TimerHandle, Timers } from '../contracts.js';
+import { assert } from '../../contracts/assert.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 
 interface Scheduled {
   readonly dueMs: number;

@@ -10,8 +10,8 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { isValidNodeId } from '../core/membership.js';
-import { SerializationError } from '../errors.js';
-import type { NodeId } from '../contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
 import { GENERATION_MAX, WRAPPED_LINK_BYTES } from './crypto.js';
 
 /** Largest envelope accepted, bytes (64 wrapped links fit with room to spare). */

@@ -19,7 +19,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { isValidNodeId } from '../core/membership.js';
-import type { NodeId } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** Bytes of a fleet secret and of a node secret. */
 export const SECRET_BYTES = 32;

@@ -6,8 +6,8 @@
  * again at apply, whoever proposed it. Admin requests carry their own authority, a signature,
  * which the leader verifies (agent/runtime/admin.ts).
  */
-import type { ForwardKind } from '../contracts.js';
-import { SerializationError } from '../errors.js';
+import type { ForwardKind } from '../../contracts/messages.js';
+import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvQuery } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { decodeAdminEntry } from './trust-codec.js';

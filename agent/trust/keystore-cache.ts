@@ -16,10 +16,11 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import { isValidNodeId } from '../core/membership.js';
-import type { DiagnosticLogger, NodeId } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
 import { WRAPPED_LINK_BYTES } from './crypto.js';
 import { REAL_DURABLE_WRITE_OPS, readSecretText, writeSecretFile, type DurableWriteOps } from '../config/secret-files.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 
 /** Most entries the cache keeps. */
 export const CACHE_ENTRIES_MAX = 4096;

@@ -5,7 +5,7 @@
  * before it sends, through `resolver`, which records each answer here).
  */
 import { isIP } from 'node:net';
-import type { ClusterMember, NodeId } from '../contracts.js';
+import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import { systemResolver, type HostResolver } from '../../transport/peer-book.js';
 import { parsePeerAddress } from '../../transport/rpc-routes.js';
 

@@ -17,7 +17,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { allMembers } from '../core/membership.js';
-import type { ClusterConfiguration, NodeId } from '../contracts.js';
+import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
 import { admissionProblem, generationInRange, publicKeyFromText, type SignedAdminCommand } from './admin-command.js';
 
 /** Most wrapped links held (64 members, each linked to every other). */

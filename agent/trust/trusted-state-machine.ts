@@ -15,9 +15,10 @@
  * snapshots stay its own. After each change of credentials, `onCredentialsChanged` tells the
  * node (outside the deterministic state) whose sessions to close.
  */
-import type { LogEntry, NodeId, SnapshotMeta, StateMachine } from '../contracts.js';
+import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
+import type { StateMachine } from '../../contracts/state-machine.js';
 import { allMembers, decodeConfiguration } from '../core/membership.js';
-import { SerializationError } from '../errors.js';
+import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../kv/index.js';
 import type { KvStateMachine } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';

@@ -26,9 +26,10 @@
  * `load()` reads LMDB's latest committed transaction, which with these options is always a
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
  */
-import type { Metrics } from '../../agent/contracts.js';
-import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistedState, PersistenceEngine, Snapshot, Term } from '../../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../../contracts/errors.js';
+import type { LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import type { QueuedWrite } from '../group-commit.js';

@@ -4,7 +4,7 @@
  * `code`; Node's fs uses string codes. A failed asynchronous commit rejects with a generic
  * "Commit failed" error whose `commitError` promise carries the real cause.
  */
-import { PersistenceError, RaftError } from '../../agent/contracts.js';
+import { PersistenceError, RaftError } from '../../contracts/errors.js';
 
 type PersistenceCode = 'STORAGE_IO' | 'STORAGE_CORRUPT' | 'STORAGE_FULL' | 'STORAGE_VERSION';
 

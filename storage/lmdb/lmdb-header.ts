@@ -15,7 +15,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { PersistenceError } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
 
 const MAGIC = 0xbeefc0de;
 /** LMDB's MDB_DATA_VERSION in lmdb-js 3.x. */

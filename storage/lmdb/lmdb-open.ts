@@ -30,8 +30,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { open } from 'lmdb';
 import type { Database, RootDatabase, RootDatabaseOptionsWithPath } from 'lmdb';
-import { PersistenceError } from '../../agent/contracts.js';
-import type { HardState, LogIndex, Term } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { HardState, LogIndex, Term } from '../../contracts/log.js';
 import { acquireDirectoryLock } from '../dir-lock.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from './lmdb-errors.js';

@@ -3,7 +3,7 @@
  * states its unit, default and limit; `resolveLmdbOptions` checks them all once, when the
  * engine opens, and reports every bad field by name with its limit (ConfigError).
  */
-import { ConfigError } from '../../agent/contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

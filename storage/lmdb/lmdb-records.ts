@@ -19,9 +19,9 @@
  * view of LMDB's memory), so `deepStrictEqual` with a Uint8Array that was written holds.
  */
 import { crc32 } from 'node:zlib';
-import { NODE_ID_LENGTH_MAX, PersistenceError } from '../../agent/contracts.js';
-import type { ClusterConfiguration, ClusterMember, EntryType, HardState, LogEntry, LogIndex, SnapshotMeta } from '../../agent/contracts.js';
-import { assertIndex } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import { NODE_ID_LENGTH_MAX, type ClusterConfiguration, type ClusterMember, type EntryType, type HardState, type LogEntry, type LogIndex, type SnapshotMeta } from '../../contracts/log.js';
+import { assertIndex } from '../../contracts/assert.js';
 
 /** The format version this code writes; a data directory with a higher one is STORAGE_VERSION. */
 export const FORMAT_VERSION = 1;

@@ -7,7 +7,7 @@
  * earlier commits freed are reused before the file grows, so when the file's high-water mark
  * is near the limit the pages actually in use are counted instead.
  */
-import { PersistenceError } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
 import type { LmdbHandles } from './lmdb-open.js';
 
 /** Pages a commit may copy besides its data: root, branch and leaf paths of three trees, freelist, meta. */

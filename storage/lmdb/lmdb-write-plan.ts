@@ -2,8 +2,8 @@
  * The write plan of the LMDB engine with its records encoded, and how each step is applied
  * inside the commit's transaction.
  */
-import { InvariantError } from '../../agent/contracts.js';
-import type { LogIndex } from '../../agent/contracts.js';
+import { InvariantError } from '../../contracts/errors.js';
+import type { LogIndex } from '../../contracts/log.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { META_KEYS, encodeEntry, encodeHardState, encodeSnapshotMeta, entryKey, parseEntryKey } from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';

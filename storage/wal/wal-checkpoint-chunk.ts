@@ -8,8 +8,8 @@
  * LMDB's records and applies them (wal-checkpoint-worker.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { InvariantError, PersistenceError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import { META_KEYS, encodeEntry, encodeHardState, entryKey } from '../lmdb/lmdb-records.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 import type { WriteStep } from '../log-projection.js';

@@ -10,10 +10,10 @@
  * records wait. A failed checkpoint fails the engine: what the log holds stays durable and is
  * replayed when the directory is opened again.
  */
-import type { Metrics } from '../../agent/contracts.js';
-import { PersistenceError } from '../../agent/contracts.js';
-import type { PersistBatch } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { PersistBatch } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';

@@ -33,9 +33,10 @@
  * Recovery (wal-recover.ts) replays the records after the checkpoint, truncates a torn last
  * frame, refuses any other damage with STORAGE_CORRUPT, and checkpoints what it replayed.
  */
-import type { Metrics } from '../../agent/contracts.js';
-import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import type { LogEntry, LogIndex, PersistBatch, PersistedState, PersistenceEngine } from '../../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../../contracts/errors.js';
+import type { LogEntry, LogIndex } from '../../contracts/log.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';

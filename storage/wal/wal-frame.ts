@@ -24,9 +24,10 @@
  * (wal-recover.ts), which sees what follows it.
  */
 import { crc32 } from 'node:zlib';
-import { NODE_ID_LENGTH_MAX, PersistenceError } from '../../agent/contracts.js';
-import type { EntryType, HardState, LogEntry, PersistBatch } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import { NODE_ID_LENGTH_MAX, type EntryType, type HardState, type LogEntry } from '../../contracts/log.js';
+import type { PersistBatch } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Bytes of a frame header. */
 export const FRAME_HEADER_BYTES = 24;

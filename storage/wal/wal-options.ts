@@ -3,7 +3,7 @@
  * log) plus the write-ahead log's own, each with its unit, default and limit. They are checked
  * once, when the engine opens, and every bad field is reported by name (ConfigError).
  */
-import { ConfigError } from '../../agent/contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { resolveLmdbOptions } from '../lmdb/lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from '../lmdb/lmdb-options.js';
 

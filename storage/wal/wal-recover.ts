@@ -14,9 +14,9 @@
  */
 import { fdatasyncSync, openSync, closeSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PersistenceError } from '../../agent/contracts.js';
-import type { PersistBatch } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { PersistBatch } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import { FRAME_MAGIC, decodeBatchRecords, readFrame } from './wal-frame.js';
 import { parseSegmentName, segmentName } from './wal-segments.js';

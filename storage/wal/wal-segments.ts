@@ -17,8 +17,8 @@
 import { closeSync, constants, openSync, unlinkSync, write, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PersistenceError } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { WalSyncMode } from './wal-options.js';
 

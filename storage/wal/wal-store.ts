@@ -8,8 +8,8 @@
  * rest. LMDB commits with its own sync (data pages, then meta page; see lmdb-open.ts), which
  * costs two syncs per checkpoint transaction, not per write.
  */
-import { PersistenceError } from '../../agent/contracts.js';
-import type { Snapshot } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { Snapshot } from '../../contracts/log.js';
 import { commitFailureCause, toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
 import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from '../lmdb/lmdb-records.js';

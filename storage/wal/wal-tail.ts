@@ -5,9 +5,9 @@
  * sequence number of the record that wrote it; sequence numbers never decrease along it, so a
  * checkpoint through record `seq` drops a prefix.
  */
-import { InvariantError } from '../../agent/contracts.js';
-import type { LogEntry, LogIndex } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { InvariantError } from '../../contracts/errors.js';
+import type { LogEntry, LogIndex } from '../../contracts/log.js';
+import { assert } from '../../contracts/assert.js';
 import type { WriteStep } from '../log-projection.js';
 
 /** Dropped slots kept before the arrays are compacted. */

@@ -9,7 +9,7 @@
  */
 import { EndpointClient, endpointTarget, type EndpointTarget } from '../../agent/cli/endpoint-client.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import type { SeededPrng } from '../../agent/core/prng.js';
+import type { SeededPrng } from '../../contracts/prng.js';
 import type { Completion, HistoryRecorder } from './recorder.js';
 
 /** Options of the chaos clients. */

@@ -16,7 +16,7 @@ import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcesses, endpointKeyOpener, findFreePorts } from '../../agent/cli/agent-processes.js';
-import { SeededPrng } from '../../agent/core/prng.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { ChaosClients } from './clients.js';
 import type { ClientCounts } from './clients.js';

@@ -17,7 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { SeededPrng } from '../../agent/core/prng.js';
+import type { SeededPrng } from '../../contracts/prng.js';
 import type { Completion, HistoryRecorder } from './recorder.js';
 import type { ClientCounts } from './clients.js';
 

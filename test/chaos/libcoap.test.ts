@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LogEntry } from '../../agent/contracts.js';
+import type { LogEntry } from '../../contracts/log.js';
 import { KvStateMachine, encodeKvCommand } from '../../agent/kv/index.js';
 import { encodeNodeState } from '../../agent/trust/trust-codec.js';
 import type { KvSession } from '../../agent/kv/index.js';

@@ -8,7 +8,7 @@
  * - flaky: cut and mend a node's links at random every few tens of ms (network namespaces only).
  * Every fault is logged with its time, so a failing run can be read against the history.
  */
-import type { SeededPrng } from '../../agent/core/prng.js';
+import type { SeededPrng } from '../../contracts/prng.js';
 import type { NetnsLab } from './netns.js';
 
 /** The kinds of fault. */

@@ -9,7 +9,7 @@
  * (same revision), which is what the state machine's deduplication does.
  */
 import { join } from 'node:path';
-import type { LogEntry } from '../../agent/contracts.js';
+import type { LogEntry } from '../../contracts/log.js';
 import { KvStateMachine, decodeKvCommand, decodeKvResult } from '../../agent/kv/index.js';
 import { decodeNodeState } from '../../agent/trust/trust-codec.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';

@@ -4,19 +4,9 @@
 // units, astral-plane and combining characters, and byte fields exactly at their bound.
 // Byte fields are plain Uint8Arrays, sometimes views at an offset into a larger buffer.
 import fc from 'fast-check';
-import type {
-  AppendEntriesRequest,
-  ClusterConfiguration,
-  ClusterMember,
-  CodecLimits,
-  EntryType,
-  LogEntry,
-  MessageOfType,
-  NodeId,
-  RpcMessage,
-  RpcMessageType,
-} from '../../agent/contracts.js';
-import { RPC_MESSAGE_TYPES } from '../../agent/contracts.js';
+import type { ClusterConfiguration, ClusterMember, EntryType, LogEntry, NodeId } from '../../contracts/log.js';
+import { type AppendEntriesRequest, type MessageOfType, type RpcMessage, type RpcMessageType, RPC_MESSAGE_TYPES } from '../../contracts/messages.js';
+import type { CodecLimits } from '../../contracts/serializer.js';
 
 /** How large generated values may get. Codec tests configure their serializers with the same numbers. */
 export interface ArbitraryBounds {

@@ -5,8 +5,8 @@
 // strict field checks with field paths, the configurable limits, and zero-copy byte fields.
 import { strict as assert } from 'node:assert';
 import { Encoder } from 'cbor-x';
-import { SerializationError } from '../../agent/contracts.js';
-import type { AppendEntriesRequest, RpcMessage } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { AppendEntriesRequest, RpcMessage } from '../../contracts/messages.js';
 import { CborSerializer } from '../../codec/index.js';
 import { prototypePolluted } from './hostile.js';
 

@@ -4,8 +4,8 @@
 // InvariantError, a hang) fails the test. A returned message must itself be valid: encoding
 // it again must succeed and decode to the same message.
 import { strict as assert } from 'node:assert';
-import { SerializationError } from '../../agent/contracts.js';
-import type { RpcSerializer } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 
 export type Outcome = 'message' | 'rejected';
 

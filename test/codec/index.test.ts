@@ -5,8 +5,8 @@
 // naming the field, so that a peer is never sent a message it must reject.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { ConfigError, RPC_MESSAGE_TYPES, SerializationError } from '../../agent/contracts.js';
-import type { RpcMessage } from '../../agent/contracts.js';
+import { ConfigError, SerializationError } from '../../contracts/errors.js';
+import { RPC_MESSAGE_TYPES, type RpcMessage } from '../../contracts/messages.js';
 import { createSerializer, DEFAULT_CODEC_LIMITS, resolveCodecLimits, SERIALIZER_NAMES } from '../../codec/index.js';
 import type { SerializerName } from '../../codec/index.js';
 import { FIELD_ORDER } from '../../codec/layout.js';

@@ -4,8 +4,8 @@
 // order marks, numbers JSON can spell but messages cannot hold, deep nesting, the limits, and
 // that the schema file and the field order of layout.ts describe the same fields.
 import { strict as assert } from 'node:assert';
-import { SerializationError } from '../../agent/contracts.js';
-import type { RpcMessageType } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { RpcMessageType } from '../../contracts/messages.js';
 import { FIELD_ORDER, MESSAGE_TYPES_BY_CODE } from '../../codec/layout.js';
 import { JsonSerializer } from '../../codec/index.js';
 import schema from '../../codec/schemas/rpc-v1.schema.json' with { type: 'json' };

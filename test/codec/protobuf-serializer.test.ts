@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import { SerializationError } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
 import { ProtobufSerializer } from '../../codec/index.js';
 import { ENTRY_TYPE_CODE, FIELD_ORDER, FORWARD_KIND_CODE, MESSAGE_TYPE_CODE, MESSAGE_TYPES_BY_CODE } from '../../codec/layout.js';
 import { protoSchema } from '../../codec/protobuf-schema.js';

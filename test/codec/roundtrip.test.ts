@@ -5,8 +5,8 @@
 // serializers are configured with the same bounds, so values at a bound are valid.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { RPC_MESSAGE_TYPES, SerializationError } from '../../agent/contracts.js';
-import type { RpcMessage, RpcMessageType } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import { RPC_MESSAGE_TYPES, type RpcMessage, type RpcMessageType } from '../../contracts/messages.js';
 import { createSerializer, SERIALIZER_NAMES } from '../../codec/index.js';
 import { codecLimitsFor, fcParameters, messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
 

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAgentConfig } from '../../agent/config/agent-config.js';
-import { ConfigError } from '../../agent/errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { addGateway, provisionFleet, rekeyGateway, removeGateway } from '../../agent/cli/provision.js';
 import { parseInventory, readFleetState } from '../../deploy/provision.js';
 import { unwrapLinkKey } from '../../agent/trust/crypto.js';

@@ -6,7 +6,7 @@ import type { TraceEvent } from '../../agent/sim/cluster.js';
 import { RELIABLE_NETWORK } from '../../agent/sim/network.js';
 import type { NetworkFaults } from '../../agent/sim/network.js';
 import { VirtualTimers } from '../../agent/sim/virtual-time.js';
-import type { RaftConfiguration } from '../../agent/contracts.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { RaftNodeImpl } from '../../agent/runtime/node.js';
 import { encodeKvCommand, encodeKvQuery, decodeKvResult } from '../../agent/kv/index.js';
 import type { KvResult } from '../../agent/kv/index.js';

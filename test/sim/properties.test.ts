@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../../agent/sim/run.js';
 import type { FaultKind, SimSummary } from '../../agent/sim/run.js';
-import { SeededPrng } from '../../agent/core/prng.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import type { TraceEvent } from '../../agent/sim/cluster.js';
 
 const PINNED_SEEDS = [1, 2, 3, 42, 1337, 20261126, 7, 99];

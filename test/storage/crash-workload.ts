@@ -3,8 +3,9 @@
 // It depends only on the state it starts from and its seed, so the child process that writes
 // it and the parent that checks the survivors generate exactly the same batches. It keeps its
 // own MemoryDisk, the reference model of what the disk holds after each batch.
-import type { PersistBatch, PersistedState, Snapshot } from '../../agent/contracts.js';
-import { SeededPrng } from '../../agent/core/prng.js';
+import type { Snapshot } from '../../contracts/log.js';
+import type { PersistBatch, PersistedState } from '../../contracts/persistence.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import { checkBatch } from '../../storage/log-checks.js';
 import { EMPTY_BATCH, MemoryDisk } from '../../storage/memory.js';
 import { CONFIGURATION } from './helpers.js';

@@ -3,7 +3,7 @@
 // groups respect the count and byte limits; the waiting limits refuse with STORAGE_FULL; and
 // one failed commit rejects its group, everything waiting and everything after with its error.
 import { strict as assert } from 'node:assert';
-import { PersistenceError } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
 import { GroupCommitQueue } from '../../storage/group-commit.js';
 import type { QueuedWrite } from '../../storage/group-commit.js';
 

@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClusterConfiguration, EntryType, LogEntry, PersistenceEngine, Snapshot } from '../../agent/contracts.js';
+import type { ClusterConfiguration, EntryType, LogEntry, Snapshot } from '../../contracts/log.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import type { LmdbPersistenceOptions } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';

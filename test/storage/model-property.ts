@@ -8,7 +8,8 @@
 // failure with FC_SEED=... FC_PATH=....
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import type { HardState, LogEntry, PersistBatch, PersistenceEngine, Snapshot } from '../../agent/contracts.js';
+import type { HardState, LogEntry, Snapshot } from '../../contracts/log.js';
+import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 import { EMPTY_BATCH, MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { CONFIGURATION, fcParams, makeTempDir, removeDir } from './helpers.js';
 import {

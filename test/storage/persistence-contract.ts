@@ -4,7 +4,7 @@
 // the per-field reads over it and a reopened engine return. Refusals are checked to leave state
 // unchanged.
 import { strict as assert } from 'node:assert';
-import type { PersistBatch, PersistenceEngine } from '../../agent/contracts.js';
+import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 import { EMPTY_BATCH } from '../../storage/memory.js';
 import { entries, entry, snapshot } from './helpers.js';
 import type { EngineHarness, HarnessFactory } from './helpers.js';

@@ -2,7 +2,7 @@
 // each kind (coaps on identity-carrying in-memory endpoints standing in for DTLS) exchange an
 // AppendEntries, and over the authenticating kinds the handler sees the sender's identity.
 import { strict as assert } from 'node:assert';
-import type { InboundContext } from '../../agent/contracts.js';
+import type { InboundContext } from '../../contracts/network.js';
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { MemoryNetwork } from './memory-datagram.js';
 import { append, echoHandler } from './rpc-fixtures.js';

@@ -1,5 +1,6 @@
 // RPC messages and a handler shared by the transport tests.
-import type { AppendEntriesRequest, InboundContext, InstallSnapshotRequest, RequestMessage, RpcHandler } from '../../agent/contracts.js';
+import type { AppendEntriesRequest, InstallSnapshotRequest, RequestMessage } from '../../contracts/messages.js';
+import type { InboundContext, RpcHandler } from '../../contracts/network.js';
 
 /** An AppendEntries after `prevLogIndex` with one entry of `entryBytes` bytes (none when 0). */
 export function append(prevLogIndex: number, entryBytes = 0): AppendEntriesRequest {

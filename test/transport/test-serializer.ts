@@ -1,14 +1,9 @@
 // A test-only RpcSerializer: JSON with Uint8Array fields as {"$b64": "..."}, Content-Format 50.
 // The transports take any RpcSerializer; the real codecs live in codec/, which transport
 // tests do not import. Decoding checks only the type tag: enough to prove what transports do.
-import {
-  SerializationError,
-  RPC_MESSAGE_TYPES,
-  type MessageOfType,
-  type RpcMessage,
-  type RpcMessageType,
-  type RpcSerializer,
-} from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import { RPC_MESSAGE_TYPES, type MessageOfType, type RpcMessage, type RpcMessageType } from '../../contracts/messages.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 
 function replacer(this: unknown, _key: string, value: unknown): unknown {
   if (value instanceof Uint8Array) return { $b64: Buffer.from(value).toString('base64') };

@@ -13,8 +13,8 @@
  * hint); a body that fits one block is accepted at any size. Every refusal names the limit
  * that refused it, for the server's metrics.
  */
-import type { Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
 import { blockSizeOf, encodeBlock, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { diagnosticResponse, type CoapResponse } from './request.js';

@@ -5,8 +5,8 @@
  * bytes, lifetime), and holds a body in a buffer of its own, so what it counts is what it
  * keeps alive.
  */
-import type { Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapResponse } from './request.js';
 import { TransferTable, type TransferLimitName, type TransferTableLimits } from './transfer-table.js';
 

@@ -4,8 +4,9 @@
  * and what each response it receives means for it. The client (client.ts) owns the timers,
  * the endpoint and the lookup tables; this file decides what to send next.
  */
-import { NetworkError, type TimerHandle } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { TimerHandle } from '../../contracts/clock.js';
+import { NetworkError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';

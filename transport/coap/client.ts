@@ -18,8 +18,10 @@
  * processes (`npm run bench -- transport`: coap-msg is this layer alone, coap adds the RPC
  * wrappers and a serializer).
  */
-import { NetworkError, type Prng, type Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError } from '../../contracts/errors.js';
+import type { Prng } from '../../contracts/prng.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeSettler, type ExchangeStep } from './client-exchange.js';
 import { CoapOption, CoapType, codeClassOf } from './codes.js';

@@ -7,7 +7,7 @@
  * request has a Raft deadline that ends retransmission anyway (CoAP's 247 s exchange lifetime
  * never applies).
  */
-import { ConfigError } from '../../agent/contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { checkRange } from '../config-checks.js';
 
 /** Options of a CoAP client. */

@@ -8,8 +8,8 @@
  * The back-off has no jitter (the server has no random source); notifications to different
  * clients are spread by the events that cause them.
  */
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
 
 /** How a confirmable message ended. */

@@ -10,8 +10,8 @@
  * evicted (and counted): a retransmission that arrives after its entry was evicted runs the
  * handler again, which Raft's RPCs tolerate (they are idempotent for a given term).
  */
-import type { Clock } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Clock } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import { RingBuffer } from '../ring-buffer.js';
 
 /** Limits of the duplicate cache. */

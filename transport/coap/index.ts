@@ -8,7 +8,10 @@
  * port; the client's is opened on the first request (for DTLS a client endpoint runs the
  * handshakes, a server endpoint only answers sessions).
  */
-import type { Metrics, Prng, RpcSerializer, Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { Prng } from '../../contracts/prng.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { DatagramEndpoint } from '../datagram.js';
 import { PeerBook, systemResolver, type HostResolver } from '../peer-book.js';
 import { createCryptoPrng, createRealTimers } from '../timers.js';

@@ -8,7 +8,7 @@
  * accepted), and its encoder stringifies the payload and allocates per option. The wire
  * format is the same: the tests check both directions against coap-packet.
  */
-import { assert } from '../assert.js';
+import { assert } from '../../contracts/assert.js';
 import { CoapType } from './codes.js';
 
 /** One option: its number and raw value. */

@@ -2,7 +2,7 @@
  * Option values: unsigned integers (RFC 7252 §3.2), strings, and the Block1/Block2 value of
  * RFC 7959 §2.2 (NUM, M and SZX packed into up to three bytes).
  */
-import { assert } from '../assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapOptionValue } from './message.js';
 
 const EMPTY = new Uint8Array(0);

@@ -2,7 +2,7 @@
  * Resources by path and method: exact paths ("/raft/AppendEntries") and subtrees ("/kv/*",
  * where the handler reads the rest of the path from the request).
  */
-import { assert } from '../assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapMethod } from './codes.js';
 import type { CoapRequest, CoapResponse } from './request.js';
 

@@ -4,16 +4,11 @@
  * responses become NetworkError: 4.01/4.03 NET_AUTH, 4.13 NET_TOO_LARGE, any other NET_REJECTED,
  * each with the server's diagnostic payload in its message.
  */
-import {
-  NetworkError,
-  RPC_OF_REQUEST,
-  SerializationError,
-  type NetworkClient,
-  type NodeId,
-  type RequestMessage,
-  type ResponseFor,
-  type RpcSerializer,
-} from '../../agent/contracts.js';
+import { NetworkError, SerializationError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor } from '../../contracts/messages.js';
+import type { NetworkClient } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { PeerBook } from '../peer-book.js';
 import { RPC_PATH_ROOT, encodeRequest, isResponseTo } from '../rpc-routes.js';
 import type { CoapClient } from './client.js';

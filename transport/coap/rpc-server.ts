@@ -7,15 +7,11 @@
  * the node is stopping, 5.00 when the handler fails otherwise. Unknown paths get 4.04 from
  * the CoAP server itself.
  */
-import {
-  SerializationError,
-  type NetworkServer,
-  type RpcHandler,
-  type RpcName,
-  type RpcSerializer,
-  RPC_OF_REQUEST,
-} from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { SerializationError } from '../../contracts/errors.js';
+import { type RpcName, RPC_OF_REQUEST } from '../../contracts/messages.js';
+import type { NetworkServer, RpcHandler } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
+import { assert } from '../../contracts/assert.js';
 import { REQUEST_TYPE_OF_RPC, RPC_NAMES, classifyHandlerError, describeError, formatAddress, rpcPath } from '../rpc-routes.js';
 import { CoapResponseCode } from './codes.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse } from './request.js';

@@ -4,7 +4,7 @@
  * (block2-store.ts). It decides what to answer and leaves sending to the server; every
  * refusal by a limit is reported through `countLimit` with the option's name.
  */
-import type { Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
 import { Block1Reassembler, refusalText } from './block-store.js';
 import { Block2Store, type StoredResponse } from './block2-store.js';
 import { CoapOption, CoapResponseCode } from './codes.js';

@@ -10,8 +10,10 @@
  * buffer has a limit (config.ts); a refusal by one is counted by the option's name, in `stats`
  * and in the metrics.
  */
-import { InvariantError, type Metrics, type Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { InvariantError } from '../../contracts/errors.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import { CoapResponseCode, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapServerOptions, type CoapServerOptions } from './config.js';

@@ -10,13 +10,13 @@
  * {@link DtlsClientEndpoint.resetSession}.
  */
 import type { Socket } from 'node:dgram';
-import { NetworkError } from '../../agent/contracts.js';
-import type { Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError } from '../../contracts/errors.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { resolveClientOptions } from './client-options.js';
 import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.js';
 import { AlertDescription } from './constants.js';
-import { assertNever } from './errors.js';
+import { assertNever } from '../../contracts/assert.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { ClientHandshake } from './handshake-client.js';
 import type { DtlsDeps } from './options.js';

@@ -7,8 +7,8 @@
  * secret is still accepted, so a cookie lives between one and two rotation periods.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../../agent/contracts.js';
-import { assert } from './errors.js';
+import type { Clock } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { ClientHelloPrefix } from './handshake-messages.js';
 
 /** Length of the cookies made here, in bytes. */

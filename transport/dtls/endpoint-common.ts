@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 
 /** Timers on the process's monotonic clock. Timers are unref'd: the socket keeps the process alive. */
 export function realTimers(): Timers {

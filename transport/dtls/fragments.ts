@@ -6,7 +6,7 @@
  */
 import { ByteReader, ByteWriter, tryDecode } from './bytes.js';
 import { HANDSHAKE_HEADER_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** One handshake fragment as it arrived; `body` is a view into the record. */
 export interface HandshakeFragment {

@@ -6,7 +6,7 @@
  * same ServerHello flight and transcript as the first time.
  */
 import { HandshakeType, RANDOM_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { ServerHandshake } from './handshake-server.js';
 import { RecordLayer } from './record-layer.js';
 import type { FlightItem } from './record-layer.js';

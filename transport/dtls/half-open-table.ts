@@ -18,7 +18,7 @@
  * are never displaced. Oldest means first admitted: Maps iterate in insertion order, so every
  * "oldest" is the first entry of a Map, found in O(1).
  */
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { EvictionReason } from './stats.js';
 
 /** The limits of a {@link HalfOpenTable}; see the module comment. */

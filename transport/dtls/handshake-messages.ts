@@ -7,7 +7,7 @@
  */
 import { ByteReader, ByteWriter, DecodeError, tryDecode } from './bytes.js';
 import { COOKIE_BYTES_MAX, ExtensionType, RANDOM_BYTES, VERIFY_DATA_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Most extensions accepted in one hello; more is treated as malformed. */
 const EXTENSIONS_MAX = 64;

@@ -10,7 +10,7 @@
  * and uses the extended master secret when the client offers it (RFC 7627 §5.2).
  */
 import { AlertDescription, DTLS_1_2, ExtensionType, HandshakeType, RANDOM_BYTES, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_PSK_WITH_AES_128_CCM_8 } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { HandshakeMessage } from './fragments.js';
 import { NO_OUTCOME, Transcript, deriveKeySchedule, failOutcome, finishedMatches } from './handshake-common.js';
 import type { HandshakeRole, KeySchedule, RoleOutcome } from './handshake-common.js';

@@ -16,7 +16,7 @@ import {
   RECORD_HEADER_BYTES,
   SEQUENCE_NUMBER_MAX,
 } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import { fragmentHandshakeMessage } from './fragments.js';
 import type { HandshakeMessage } from './fragments.js';
 import type { TrafficKeys } from './prf.js';

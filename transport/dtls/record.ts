@@ -5,7 +5,7 @@
  */
 import { ByteWriter } from './bytes.js';
 import { AEAD_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_PLAINTEXT_BYTES_MAX } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** One record as it arrived, its fragment a view into the datagram. */
 export interface RawRecord {

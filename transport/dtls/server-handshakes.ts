@@ -15,10 +15,11 @@
  * - A short deadline: what is still half-open `clientFlightTimeoutMs` after its admission is
  *   dropped by one sweep timer, in admission order.
  */
-import type { Metrics, TimerHandle, Timers } from '../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { AlertLevel, ContentType, HandshakeType, RANDOM_BYTES } from './constants.js';
 import { peerKey } from './endpoint-common.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import { HalfOpenTable } from './half-open-table.js';
 import type { Eviction } from './half-open-table.js';
 import { ServerHandshake } from './handshake-server.js';

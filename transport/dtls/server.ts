@@ -13,8 +13,8 @@
  * nothing a peer sends can make a socket handler throw.
  */
 import type { Socket } from 'node:dgram';
-import { NetworkError } from '../../agent/contracts.js';
-import type { Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError } from '../../contracts/errors.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';

@@ -4,9 +4,10 @@
  * established session's application data. The role-specific handshake logic is a
  * {@link HandshakeRole}; everything the session needs from its endpoint is a {@link SessionHost}.
  */
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import { AlertDescription, AlertLevel, ContentType, HandshakeType } from './constants.js';
-import { DtlsError, assert, assertNever } from './errors.js';
+import { assert, assertNever } from '../../contracts/assert.js';
+import { DtlsError } from './errors.js';
 import { judgeAlert } from './alerts.js';
 import { FlightRetransmitter } from './flight-retransmitter.js';
 import { HandshakeReassembler, parseHandshakeFragments } from './fragments.js';

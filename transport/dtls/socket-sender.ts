@@ -3,7 +3,7 @@
  * endpoint can let its close_notify alerts leave before it closes the socket.
  */
 import type { Socket } from 'node:dgram';
-import { NetworkError } from '../../agent/contracts.js';
+import { NetworkError } from '../../contracts/errors.js';
 import type { StatsCounters } from './stats.js';
 
 /** Sends datagrams and counts the sends not yet completed. */

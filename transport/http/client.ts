@@ -7,18 +7,13 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import {
-  NetworkError,
-  RPC_OF_REQUEST,
-  SerializationError,
-  type NetworkClient,
-  type NodeId,
-  type RequestMessage,
-  type ResponseFor,
-  type RpcSerializer,
-  type Timers,
-} from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError, SerializationError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor } from '../../contracts/messages.js';
+import type { NetworkClient } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
+import { assert } from '../../contracts/assert.js';
 import { PeerBook } from '../peer-book.js';
 import { encodeRequest, isResponseTo, rpcPath, type PeerAddress } from '../rpc-routes.js';
 import { resolveHttpClientOptions, type HttpClientOptions } from './config.js';

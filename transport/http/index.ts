@@ -3,7 +3,8 @@
  * same pre-shared keys as `coaps` (no certificates), and hands the accepted PSK identity to
  * the handler as InboundContext.peerIdentity.
  */
-import type { RpcSerializer, Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import { createRealTimers } from '../timers.js';
 import { HttpNetworkClient } from './client.js';
 import type { HttpClientOptions, HttpServerOptions } from './config.js';

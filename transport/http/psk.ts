@@ -6,7 +6,8 @@
  */
 import { constants as cryptoConstants, randomBytes } from 'node:crypto';
 import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
-import { NetworkError, type NodeId } from '../../agent/contracts.js';
+import { NetworkError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** The server side's keys. */
 export interface PskServerCredentials {

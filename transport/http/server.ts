@@ -12,8 +12,11 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { NetworkError, SerializationError, RPC_OF_REQUEST, type NetworkServer, type RpcHandler, type RpcName, type RpcSerializer } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { NetworkError, SerializationError } from '../../contracts/errors.js';
+import { RPC_OF_REQUEST, type RpcName } from '../../contracts/messages.js';
+import type { NetworkServer, RpcHandler } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
+import { assert } from '../../contracts/assert.js';
 import { REQUEST_TYPE_OF_RPC, classifyHandlerError, describeError, formatAddress, rpcNameOfSegments } from '../rpc-routes.js';
 import { mediaTypeOf } from './client.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './config.js';

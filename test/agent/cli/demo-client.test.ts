@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { DemoClient } from '../../../agent/cli/demo-client.js';
 import type { DemoRequest, DemoTarget } from '../../../agent/cli/demo-client.js';
-import { ConfigError, InvariantError, NetworkError } from '../../../agent/errors.js';
+import { ConfigError, InvariantError, NetworkError } from '../../../contracts/errors.js';
 import { startCluster } from '../integration/helpers.js';
 
 /** A fake endpoint: a key-value map that answers, fails with NET_TIMEOUT, or fails with a bug. */

@@ -18,7 +18,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SECRET_FILE_BYTES_MAX, readSecretFile, readSecretText, secretFileProblem, writeSecretFile, type ProcessIdentity, type SecretFileStat } from '../../../agent/config/secret-files.js';
-import { ConfigError } from '../../../agent/errors.js';
+import { ConfigError } from '../../../contracts/errors.js';
 
 const CORAFT: ProcessIdentity = { uid: 999, groups: [999], userName: 'coraft' };
 const ROOT: ProcessIdentity = { uid: 0, groups: [0], userName: 'root' };

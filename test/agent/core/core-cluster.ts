@@ -1,12 +1,12 @@
 // A test harness that runs several RaftCores in one process with instant persistence and a
 // message queue the test controls: no runtime, no timers, no mocks. Used by the core tests.
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions } from '../../../agent/core/raft.js';
 import { simpleConfiguration } from '../../../agent/core/membership.js';
 import type { CoreInput, CoreRequest, Ready } from '../../../agent/core/ready.js';
-import type { LogEntry, NodeId } from '../../../agent/core/types.js';
+import type { LogEntry, NodeId } from '../../../contracts/log.js';
 
 export const TEST_OPTIONS: Omit<CoreOptions, 'id'> = {
   electionTimeoutMinTicks: 10,

@@ -35,7 +35,7 @@ import { TEST_OPTIONS } from './core-cluster.js';
 import { planChange } from '../../../agent/core/membership.js';
 import type { MembershipChange } from '../../../agent/core/membership.js';
 import type { CoreOptions, ProposeResult, RequestResult } from '../../../agent/core/raft.js';
-import type { ClusterConfiguration, LogEntry, NodeId } from '../../../agent/core/types.js';
+import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
 
 const encoder = new TextEncoder();
 

@@ -6,11 +6,11 @@
 // each core. While it runs, the env checks two safety properties on its own: every node
 // applies the same entry at an index (state machine safety) and a term has one leader
 // (election safety); a violation throws and fails the script.
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions, CoreStartState } from '../../../agent/core/raft.js';
 import type { CoreInput, CoreRequest, Outbound, Ready } from '../../../agent/core/ready.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../../agent/core/types.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../../contracts/log.js';
 import type { Machine, Storage } from './interaction-storage.js';
 import { applyEntry, freshMachine, persist, snapshotAt } from './interaction-storage.js';
 import { describeEntry, describeEvent, describeMessage, describeReady, describeRequest, describeResponse } from './interaction-format.js';

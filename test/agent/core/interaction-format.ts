@@ -2,7 +2,7 @@
 // short and stable, so that a script's expected output reads like a trace (after etcd-io/raft's
 // rafttest formatting, in our own words and fields).
 import type { CoreEvent, CoreRequest, CoreResponse, Ready } from '../../../agent/core/ready.js';
-import type { ClusterConfiguration, LogEntry, NodeId } from '../../../agent/core/types.js';
+import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
 import { decodeConfiguration } from '../../../agent/core/membership.js';
 
 const decoder = new TextDecoder();

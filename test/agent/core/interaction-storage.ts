@@ -3,7 +3,7 @@
 // applied to, whose snapshot is the JSON list of the commands it applied.
 import type { Ready } from '../../../agent/core/ready.js';
 import { decodeConfiguration } from '../../../agent/core/membership.js';
-import type { ClusterConfiguration, HardState, LogEntry, LogIndex, Snapshot, Term } from '../../../agent/core/types.js';
+import type { ClusterConfiguration, HardState, LogEntry, LogIndex, Snapshot, Term } from '../../../contracts/log.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { RaftLog } from '../../../agent/core/log.js';
-import type { LogEntry } from '../../../agent/core/types.js';
+import type { LogEntry } from '../../../contracts/log.js';
 import { fcParams } from '../../fc-params.js';
 
 interface Model {

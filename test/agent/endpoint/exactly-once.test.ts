@@ -13,8 +13,9 @@
 // And an explicit `?client=` id in the endpoint's namespace is refused (an attack on another
 // incarnation's session).
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import type { NodeId, RequestMessage, ResponseMessage } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import type { NodeId } from '../../../contracts/log.js';
+import type { RequestMessage, ResponseMessage } from '../../../contracts/messages.js';
 import { LocalEndpoint } from '../../../agent/endpoint/local-endpoint.js';
 import { decodeKvCommand } from '../../../agent/kv/index.js';
 import type { RaftNodeImpl } from '../../../agent/runtime/node.js';

@@ -3,14 +3,16 @@
 // with the endpoint on the in-memory datagram network (deterministic, byte-level checks), or
 // on real time with the endpoint on loopback UDP (for libcoap's coap-client). Raw "wire"
 // clients send hand-built CoAP messages and keep every message they receive, decoded.
-import type { MetricDimensions, Metrics, NetworkClient, NetworkServer, Timers } from '../../../agent/contracts.js';
+import type { Timers } from '../../../contracts/clock.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
+import type { NetworkClient, NetworkServer } from '../../../contracts/network.js';
 import { simpleConfiguration } from '../../../agent/core/membership.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { LocalEndpoint, type LocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { RealTimers } from '../../../agent/runtime/timers.js';
 import { RELIABLE_NETWORK, SimNetwork } from '../../../agent/sim/network.js';

@@ -8,9 +8,9 @@
 //   upload a 10 KiB value;
 // - every bad option is reported by name with its limit.
 import { strict as assert } from 'node:assert';
-import { ConfigError } from '../../../agent/errors.js';
+import { ConfigError } from '../../../contracts/errors.js';
 import { resolveLocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { CoapOption, formatCode } from '../../../transport/coap/codes.js';
 import type { CoapClientResponse } from '../../../transport/coap/index.js';

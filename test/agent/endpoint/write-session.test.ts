@@ -10,12 +10,12 @@
 //   session, the watermark and the request id, and the forwarding may retry it;
 //   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted.
 import { strict as assert } from 'node:assert';
-import type { Clock } from '../../../agent/contracts.js';
+import type { Clock } from '../../../contracts/clock.js';
 import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
 import type { WriteTicket } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
-import { NotLeaderError, TimeoutError } from '../../../agent/errors.js';
+import { NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';

@@ -3,7 +3,7 @@
 // watermarks and request ids, results, and logs mixing commands with noop, config and garbage
 // entries.
 import * as fc from 'fast-check';
-import type { LogEntry } from '../../../agent/contracts.js';
+import type { LogEntry } from '../../../contracts/log.js';
 import { encodeKvCommand } from '../../../agent/kv/codec.js';
 import type { KvCommand, KvOperation, KvResult, KvSession, KvVersioned } from '../../../agent/kv/types.js';
 import { KV_ERROR_CODES } from '../../../agent/kv/types.js';

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
 import { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from '../../../agent/kv/codec.js';
-import { SerializationError } from '../../../agent/errors.js';
+import { SerializationError } from '../../../contracts/errors.js';
 import type { KvCommand } from '../../../agent/kv/types.js';
 import { fcParams } from '../sim/fc-params.js';
 import { keyArb, operationArb, requestIdArb, resultArb, sessionArb } from './arbitraries.js';

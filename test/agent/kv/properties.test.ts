@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
-import type { LogEntry, SnapshotMeta } from '../../../agent/contracts.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/codec.js';
 import type { KvOptions } from '../../../agent/kv/options.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';

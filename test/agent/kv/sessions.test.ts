@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/codec.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/types.js';
-import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
 import { Driver, bytes, textOf } from './kv-helpers.js';
 
 /** A Metrics fake that sums increments by name and dimensions. */

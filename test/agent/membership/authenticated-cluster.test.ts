@@ -16,7 +16,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClientForwardRequest, RequestVoteRequest } from '../../../agent/core/types.js';
+import type { ClientForwardRequest, RequestVoteRequest } from '../../../contracts/messages.js';
 import { findFreePorts } from '../../../agent/cli/agent-processes.js';
 import { initCluster, type InitNode } from '../../../agent/cli/cluster-init.js';
 import { EndpointClient, endpointTarget } from '../../../agent/cli/endpoint-client.js';

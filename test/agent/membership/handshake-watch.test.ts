@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { watchHandshakeFailures } from '../../../agent/membership/handshake-watch.js';
 import type { HandshakeCounting } from '../../../agent/membership/handshake-watch.js';
-import type { DiagnosticLogger, Metrics } from '../../../agent/contracts.js';
+import type { DiagnosticLogger } from '../../../contracts/logger.js';
+import type { Metrics } from '../../../contracts/metrics.js';
 
 class FakeServer implements HandshakeCounting {
   handshakesFailed = 0;

@@ -7,7 +7,7 @@
 // may be retried on the next leader.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
-import { NotLeaderError } from '../../../agent/errors.js';
+import { NotLeaderError } from '../../../contracts/errors.js';
 import { simpleConfiguration } from '../../../agent/core/membership.js';
 import { AdminRunner, decodeAdminResult, type AdminHost } from '../../../agent/runtime/admin.js';
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';

@@ -9,7 +9,7 @@ import sinon from 'sinon';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NetworkClient } from '../../../agent/contracts.js';
+import type { NetworkClient } from '../../../contracts/network.js';
 import { initCluster } from '../../../agent/cli/cluster-init.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';

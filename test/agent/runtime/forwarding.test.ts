@@ -4,8 +4,10 @@
 // identity the state machine deduplicates (`retryUnknown`), and when every attempt fails the
 // caller hears the unknown outcome ("may or may not have been applied"), not a later refusal.
 import { strict as assert } from 'node:assert';
-import type { ClientForwardRequest, ClientForwardResponse, NetworkClient, NodeId, RequestMessage, ResponseFor } from '../../../agent/contracts.js';
-import { NetworkError } from '../../../agent/errors.js';
+import type { NodeId } from '../../../contracts/log.js';
+import type { ClientForwardRequest, ClientForwardResponse, RequestMessage, ResponseFor } from '../../../contracts/messages.js';
+import type { NetworkClient } from '../../../contracts/network.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { ForwardingClient } from '../../../agent/runtime/forwarding.js';
 import type { ForwardingHost } from '../../../agent/runtime/forwarding.js';
 import { VirtualTimers } from '../../transport/virtual-timers.js';

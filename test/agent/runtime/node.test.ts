@@ -10,14 +10,17 @@ import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { RealTimers } from '../../../agent/runtime/timers.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { simpleConfiguration } from '../../../agent/core/membership.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import { PersistenceError } from '../../../agent/errors.js';
-import type { LogEntry, PersistBatch, StateMachine, SnapshotMeta, Timers } from '../../../agent/contracts.js';
+import { PersistenceError } from '../../../contracts/errors.js';
+import type { Timers } from '../../../contracts/clock.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
+import type { PersistBatch } from '../../../contracts/persistence.js';
+import type { StateMachine } from '../../../contracts/state-machine.js';
 
 /** A state machine that records what it applied and echoes commands. */
 class EchoStateMachine implements StateMachine {

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
-import type { PersistenceEngine } from '../../../agent/contracts.js';
+import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { STORAGE_SETTINGS, loadAgentConfig, resolveAgentConfig } from '../../../agent/config/agent-config.js';
 import type { AgentConfig } from '../../../agent/config/agent-config.js';
 import schema from '../../../agent/config/agent-config.schema.json' with { type: 'json' };

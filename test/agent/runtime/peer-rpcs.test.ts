@@ -14,17 +14,9 @@ import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import type { CoreInput, StepResult } from '../../../agent/core/ready.js';
-import type {
-  AppendEntriesRequest,
-  ClientForwardRequest,
-  ClientForwardResponse,
-  InboundContext,
-  NetworkClient,
-  NodeId,
-  RequestMessage,
-  RequestVoteRequest,
-  ResponseFor,
-} from '../../../agent/contracts.js';
+import type { NodeId } from '../../../contracts/log.js';
+import type { AppendEntriesRequest, ClientForwardRequest, ClientForwardResponse, RequestMessage, RequestVoteRequest, ResponseFor } from '../../../contracts/messages.js';
+import type { InboundContext, NetworkClient } from '../../../contracts/network.js';
 
 class FakeHost implements PeerRpcHost {
   running = true;

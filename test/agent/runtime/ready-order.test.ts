@@ -12,13 +12,15 @@ import { strict as assert } from 'node:assert';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { simpleConfiguration } from '../../../agent/core/membership.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import type { LogEntry, PersistBatch, SnapshotMeta, StateMachine } from '../../../agent/contracts.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
+import type { PersistBatch } from '../../../contracts/persistence.js';
+import type { StateMachine } from '../../../contracts/state-machine.js';
 
 /** A memory engine whose writes wait, while `holding`, until `release()`. */
 class GatedStorage extends MemoryPersistenceEngine {

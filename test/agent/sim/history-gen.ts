@@ -3,7 +3,7 @@
 // window (anywhere after its invoke for an info operation), and the outputs come from running
 // the operations on a sequential model (a map of registers) in linearization-point order. Used
 // by the checker's property tests and by bench/lincheck.ts.
-import type { Prng } from '../../../agent/core/prng.js';
+import type { Prng } from '../../../contracts/prng.js';
 import type { CasArgument, HistoryEvent, HistoryOp, HistoryOperation, InvokeEvent } from '../../../agent/sim/history.js';
 
 /** Shape of a generated history. */

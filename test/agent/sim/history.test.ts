@@ -3,7 +3,7 @@
 // its line, formatting round-trips, and pairing builds operations with Jepsen's meaning (info
 // and missing completions complete at infinity) while refusing inconsistent pairings.
 import { strict as assert } from 'node:assert';
-import { SerializationError } from '../../../agent/errors.js';
+import { SerializationError } from '../../../contracts/errors.js';
 import type { HistoryEvent } from '../../../agent/sim/history.js';
 import { formatHistoryEvent, pairOperations, parseHistory } from '../../../agent/sim/history.js';
 

@@ -7,8 +7,8 @@
 // the hash table and only the comparison of records tells states apart.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import type { Prng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import type { Prng } from '../../../contracts/prng.js';
 import type { HistoryOperation } from '../../../agent/sim/history.js';
 import { StateCache } from '../../../agent/sim/linearizability-memo.js';
 import { fcParams } from './fc-params.js';

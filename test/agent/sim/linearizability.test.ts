@@ -7,7 +7,7 @@
 // one read to a value it cannot have read makes them non-linearizable, naming that key.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import type { CasArgument, HistoryOp, HistoryOperation } from '../../../agent/sim/history.js';
 import { formatHistoryEvent, pairOperations, parseHistory } from '../../../agent/sim/history.js';
 import { checkHistoryText, checkLinearizability } from '../../../agent/sim/linearizability.js';

@@ -7,7 +7,7 @@ import { Nemesis } from '../../../agent/sim/nemesis.js';
 import { SIM_RAFT_CONFIGURATION, SimCluster } from '../../../agent/sim/cluster.js';
 import { RELIABLE_NETWORK } from '../../../agent/sim/network.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 
 async function crashOnly(ids: string[], seed: number): Promise<{ cluster: SimCluster; faults: string[]; mostDown: number }> {
   const timers = new VirtualTimers();

@@ -8,8 +8,9 @@
 import { strict as assert } from 'node:assert';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import type { RequestMessage, ResponseMessage, RpcHandler } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import type { RequestMessage, ResponseMessage } from '../../../contracts/messages.js';
+import type { RpcHandler } from '../../../contracts/network.js';
 
 const ALWAYS_TWICE = { ...RELIABLE_NETWORK, duplicateRate: 1, latencyMinMs: 1, latencyMaxMs: 30 };
 

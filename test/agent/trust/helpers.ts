@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminKeyFile, provisionerSecrets } from '../../../agent/cli/cluster-init.js';
-import type { ClusterMember } from '../../../agent/contracts.js';
+import type { ClusterMember } from '../../../contracts/log.js';
 import { privateKeyFromText, signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { createSerializer } from '../../../codec/index.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint } from '../../../transport/dtls/index.js';

@@ -8,7 +8,7 @@
 // admin-key rotation retires the old key.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import type { LogEntry } from '../../../agent/contracts.js';
+import type { LogEntry } from '../../../contracts/log.js';
 import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/membership.js';
 import { decodeKvResult, encodeKvCommand, KvStateMachine } from '../../../agent/kv/index.js';
 import { publicKeyPem, signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';

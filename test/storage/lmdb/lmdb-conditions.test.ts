@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sinon from 'sinon';
-import type { PersistenceEngine } from '../../../agent/contracts.js';
+import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import type { LmdbPersistenceOptions } from '../../../storage/lmdb/lmdb-engine.js';
 import { entry, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';

@@ -3,7 +3,7 @@
 // promises: commands and snapshot images come back as plain Uint8Arrays whatever was written,
 // the map grows from a small initial size, and concurrent writes share commits.
 import { strict as assert } from 'node:assert';
-import type { Metrics } from '../../../agent/contracts.js';
+import type { Metrics } from '../../../contracts/metrics.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { CONFIGURATION, entries, entry, lmdbHarness, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';

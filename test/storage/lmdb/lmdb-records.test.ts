@@ -4,7 +4,7 @@
 // round-trip and refuse malformed input. Properties replay with FC_SEED/FC_PATH.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import type { EntryType, LogEntry } from '../../../agent/contracts.js';
+import type { EntryType, LogEntry } from '../../../contracts/log.js';
 import {
   checkSnapshotData,
   decodeEntry,

@@ -9,7 +9,8 @@
 // writes LMDB could not hold are refused (STORAGE_FULL) without losing acknowledged ones.
 import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
-import type { ConfigError, Metrics } from '../../../agent/contracts.js';
+import type { ConfigError } from '../../../contracts/errors.js';
+import type { Metrics } from '../../../contracts/metrics.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';

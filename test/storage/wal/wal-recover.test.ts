@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PersistenceEngine } from '../../../agent/contracts.js';
+import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { readFrame } from '../../../storage/wal/wal-frame.js';
 import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';

@@ -8,7 +8,7 @@
 // confirmable notification ends acknowledged, reset, or timed out after its retransmissions,
 // or goes non-confirmable when notificationsPendingMax is reached.
 import { strict as assert } from 'node:assert';
-import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
 import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { CoapServer } from '../../../transport/coap/server.js';
 import { decodeBlock, decodeUint, encodeBlock, firstOption, option, uintOption } from '../../../transport/coap/options.js';

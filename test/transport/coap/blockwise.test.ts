@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { CoapOption, CoapResponseCode, formatCode } from '../../../transport/coap/codes.js';
 import { decodeBlock, encodeBlock, firstOption, option, uintOption } from '../../../transport/coap/options.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { request, serverHarness, text } from './harness.js';
 import type { CoapRequest } from '../../../transport/coap/request.js';
 

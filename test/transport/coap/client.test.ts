@@ -6,7 +6,7 @@
 // the deadline; the outstanding bound refuses at once; RST, empty ACK + separate response,
 // stray responses and close all behave as RFC 7252 says.
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
 import type { CoapClientOptions } from '../../../transport/coap/config.js';

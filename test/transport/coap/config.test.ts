@@ -3,7 +3,7 @@
 // reported by name with its limit in one ConfigError (STYLE §4), including the 2^20-block
 // bound that relates body size and block size.
 import { strict as assert } from 'node:assert';
-import { ConfigError } from '../../../agent/contracts.js';
+import { ConfigError } from '../../../contracts/errors.js';
 import { resolveCoapClientOptions, resolveCoapServerOptions } from '../../../transport/coap/config.js';
 import { resolveHttpClientOptions, resolveHttpServerOptions } from '../../../transport/http/config.js';
 

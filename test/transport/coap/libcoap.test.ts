@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ResponseMessage } from '../../../agent/contracts.js';
+import type { ResponseMessage } from '../../../contracts/messages.js';
 import { CoapResponseCode, CoapServer } from '../../../transport/coap/index.js';
 import { createUdpCoapTransport } from '../../../transport/coap/index.js';
 import { createRealTimers } from '../../../transport/timers.js';

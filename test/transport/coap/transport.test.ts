@@ -9,8 +9,11 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { NetworkError, type InboundContext, type ResponseMessage, type RpcSerializer } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { ResponseMessage } from '../../../contracts/messages.js';
+import type { InboundContext } from '../../../contracts/network.js';
+import type { RpcSerializer } from '../../../contracts/serializer.js';
 import { createCoapTransport, createUdpCoapTransport, type CoapTransport, type CoapTransportOptions } from '../../../transport/coap/index.js';
 import { CoapMethodCode, CoapOption, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { encodeMessage } from '../../../transport/coap/message.js';

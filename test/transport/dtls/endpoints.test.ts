@@ -4,7 +4,7 @@
 // NET_TIMEOUT after the retransmissions (virtual clock), close_notify, idle expiry (virtual
 // clock), a restarted server being noticed, and the size and queue limits.
 import { strict as assert } from 'node:assert';
-import { NetworkError } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { resolveServerOptions } from '../../../transport/dtls/server-options.js';
 import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';

@@ -1,5 +1,5 @@
 // A virtual clock and timers for DTLS tests: time moves only when a test calls advance().
-import type { TimerHandle, Timers } from '../../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../../contracts/clock.js';
 
 interface Pending {
   readonly atMs: number;

@@ -5,7 +5,7 @@
 // handshake message types, and the alert bytes (fatal bad_record_mac in both). Run with our
 // client through a recording relay, and with OpenSSL s_client (-msg shows every record).
 import { strict as assert } from 'node:assert';
-import { NetworkError } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { ContentType } from '../../../transport/dtls/constants.js';
 import { splitRecords } from '../../../transport/dtls/record.js';
 import { Cleanup, LossyRelay, internalErrors, startClient, startServer } from './helpers.js';

@@ -5,7 +5,7 @@
 // a renegotiation attempt is refused. Our client reaches `openssl s_server` with and without
 // its cookie exchange (-listen), with fragmented flights, and exchanges data both ways.
 import { strict as assert } from 'node:assert';
-import { NetworkError } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { Cleanup, echo, internalErrors, startClient, startServer, until } from './helpers.js';
 import { Peer, freeUdpPort, hasCommand } from './interop-helpers.js';
 

@@ -4,7 +4,7 @@
 // flight), the client's last flight, and then seeded random loss over many sessions
 // (the seed is printed; set DTLS_LOSS_SEED to reuse it).
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { Cleanup, Inbox, LossyRelay, echo, internalErrors, startClient, startServer } from './helpers.js';
 
 const key = Buffer.from('lossy link key');

@@ -9,8 +9,8 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../../../transport/dtls/constants.js';
 import { encodeHandshakeFragment } from '../../../transport/dtls/fragments.js';
 import { encodeClientHello, parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';

@@ -7,8 +7,11 @@
 import { strict as assert } from 'node:assert';
 import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { NetworkError, type InboundContext, type ResponseMessage, type RpcSerializer } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { ResponseMessage } from '../../../contracts/messages.js';
+import type { InboundContext } from '../../../contracts/network.js';
+import type { RpcSerializer } from '../../../contracts/serializer.js';
 import { createHttpTransport, type HttpTransport, type HttpTransportOptions } from '../../../transport/http/index.js';
 import { append, echoHandler, snapshotChunk } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';

@@ -4,7 +4,8 @@
 // names who is connected, and once a's key is gone a's next request is refused (NET_AUTH)
 // while b keeps being served.
 import { strict as assert } from 'node:assert';
-import { NetworkError, type NodeId } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { NodeId } from '../../../contracts/log.js';
 import { createHttpsTransport, type HttpTransport } from '../../../transport/http/index.js';
 import { append, echoHandler } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';

@@ -5,8 +5,10 @@
 // and a client that offers only TLS 1.3 / certificate suites cannot connect.
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:tls';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { NetworkError, type InboundContext, type NodeId } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { NodeId } from '../../../contracts/log.js';
+import type { InboundContext } from '../../../contracts/network.js';
 import { createHttpsTransport, type HttpTransport } from '../../../transport/http/index.js';
 import { append, echoHandler, snapshotChunk } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';
