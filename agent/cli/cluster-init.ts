@@ -15,8 +15,8 @@ import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { isLoopbackHost } from '../config/trust-config.js';
 import { intOption, parseOptions } from './args.js';
-import { linksDocument, linksFile, newAdminKeyPair, nodeKeyFiles, trustConfigOf, type FleetKeys } from '../../deploy/fleet-keys.js';
-import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../../deploy/provision.js';
+import { linksDocument, linksFile, newAdminKeyPair, nodeKeyFiles, trustConfigOf, type FleetKeys } from '../fleet/fleet-keys.js';
+import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../fleet/provision.js';
 
 const HELP = `usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] [--initial-members M] [--force]
 

@@ -1,15 +1,15 @@
 /**
  * `coraft provision`: writes the bundles of a fleet from its inventory, and changes a
  * provisioned fleet: add or remove a gateway, rekey one, rotate the admin key
- * (deploy/provision.ts, deploy/bundle.ts, deploy/fleet-keys.ts). Idempotent: every key derives
+ * (agent/fleet/: provision.ts, bundle.ts, fleet-keys.ts). Idempotent: every key derives
  * from the fleet secret, so a re-run rewrites only files whose content changes. Each change
  * prints the signed `coraft` command that commits it to the running cluster.
  */
 import { existsSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../contracts/errors.js';
-import { writeBundle, type BundleResult } from '../../deploy/bundle.js';
-import { linksDocument, linksFile, newAdminKeyPair } from '../../deploy/fleet-keys.js';
+import { writeBundle, type BundleResult } from '../fleet/bundle.js';
+import { linksDocument, linksFile, newAdminKeyPair } from '../fleet/fleet-keys.js';
 import {
   currentGateways,
   fleetKeysOf,
@@ -23,7 +23,7 @@ import {
   type FleetState,
   type Gateway,
   type GatewaySettings,
-} from '../../deploy/provision.js';
+} from '../fleet/provision.js';
 import { parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: coraft provision --inventory FILE --out DIR

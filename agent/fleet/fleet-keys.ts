@@ -8,8 +8,8 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import type { WrappedLink } from '../agent/trust/admin-command.js';
-import { deriveEndpointKey, deriveLinkKey, deriveNodeSecret, linkGeneration, wrapLinkKey, type EndpointRole } from '../agent/trust/crypto.js';
+import type { WrappedLink } from '../trust/admin-command.js';
+import { deriveEndpointKey, deriveLinkKey, deriveNodeSecret, linkGeneration, wrapLinkKey, type EndpointRole } from '../trust/crypto.js';
 
 /** What the provisioner derives from. */
 export interface FleetKeys {

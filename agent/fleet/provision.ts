@@ -24,12 +24,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
-import schema from './inventory.schema.json' with { type: 'json' };
-import { ConfigError } from '../contracts/errors.js';
-import type { StorageSetting } from '../agent/config/agent-config.js';
-import { readSecretText, writeFileDurably } from '../agent/config/secret-files.js';
-import { publicKeyFromText } from '../agent/trust/admin-command.js';
-import { GENERATION_MAX, SECRET_BYTES } from '../agent/trust/crypto.js';
+import schema from '../../deploy/inventory.schema.json' with { type: 'json' };
+import { ConfigError } from '../../contracts/errors.js';
+import type { StorageSetting } from '../config/agent-config.js';
+import { readSecretText, writeFileDurably } from '../config/secret-files.js';
+import { publicKeyFromText } from '../trust/admin-command.js';
+import { GENERATION_MAX, SECRET_BYTES } from '../trust/crypto.js';
 import { newAdminKeyPair, type FleetKeys } from './fleet-keys.js';
 
 /** Settings of a gateway, from the inventory's defaults and its overrides. */

@@ -9,11 +9,11 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAgentConfig } from '../../agent/config/agent-config.js';
-import { ConfigError } from '../../contracts/errors.js';
-import { addGateway, provisionFleet, rekeyGateway, removeGateway } from '../../agent/cli/provision.js';
-import { parseInventory, readFleetState } from '../../deploy/provision.js';
-import { unwrapLinkKey } from '../../agent/trust/crypto.js';
+import { loadAgentConfig } from '../../../agent/config/agent-config.js';
+import { ConfigError } from '../../../contracts/errors.js';
+import { addGateway, provisionFleet, rekeyGateway, removeGateway } from '../../../agent/cli/provision.js';
+import { parseInventory, readFleetState } from '../../../agent/fleet/provision.js';
+import { unwrapLinkKey } from '../../../agent/trust/crypto.js';
 
 const inventory = (ids: readonly string[]) => ({
   cluster: 'plant-a',

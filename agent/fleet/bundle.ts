@@ -1,7 +1,7 @@
 /**
  * One gateway's bundle: its agent.json, its link keys (one per other gateway, nothing else),
  * its node secret, the admin public key, its endpoint keys and its systemd drop-in (see
- * deploy/provision.ts for the layout). Files are rewritten only when their content changes, so
+ * provision.ts for the layout). Files are rewritten only when their content changes, so
  * a re-run reports exactly what is new.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
