@@ -1,5 +1,7 @@
 // Lint rules of STYLE.md §9 and §1: typed rules on all TypeScript, and the purity fence
-// around the Raft core (no I/O, clocks, timers or ambient randomness in agent/core).
+// around the Raft core and the contracts it uses (no I/O, clocks, timers or ambient randomness
+// in agent/core or contracts/; the core imports only itself and contracts/, contracts/ only
+// itself). test/ci/layers.test.ts checks the layering of every folder.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -38,9 +40,22 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         patterns: [
           { group: ['node:*', 'fs', 'net', 'dgram', 'crypto', 'timers', 'os', 'child_process'], message: 'The core does no I/O.' },
-          { group: ['../../transport/*', '../../codec/*', '../../storage/*', '../runtime/*', 'pino', 'lmdb', 'coap', 'cbor-x'], message: 'The core imports only core files and contracts.' },
+          { regex: '^\\.\\./(?!\\.\\./contracts/)', message: 'The core imports only core files and contracts/.' },
+          { group: ['pino', 'lmdb', 'coap', 'cbor-x', 'protobufjs', 'ajv', 'prom-client', 'hot-shots'], message: 'The core imports only core files and contracts/.' },
         ],
       }],
+      'no-restricted-globals': ['error', ...impureGlobals],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Prng.' }],
+    },
+  },
+  {
+    // contracts/ is the shared base (DESIGN.md, "Layers"): it imports nothing outside itself.
+    files: ['contracts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ regex: '^(?!\\./)', message: 'contracts/ imports only its own files: no built-in, package or other folder.' }],
+      }],
+      // The core uses all of it, so it is as pure as the core.
       'no-restricted-globals': ['error', ...impureGlobals],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Prng.' }],
     },
