@@ -2,7 +2,7 @@
 // 10,000 keys, a third in client sessions with one retry in ten), then times a snapshot, its
 // restore into a fresh replica, and queries. Options: --count N commands (default 200,000).
 import type { LogEntry } from '../contracts/log.js';
-import { encodeKvCommand, encodeKvQuery } from '../agent/kv/codec.js';
+import { encodeKvCommand, encodeKvQuery } from '../agent/kv/encoding.js';
 import { KvStateMachine } from '../agent/kv/state-machine.js';
 
 function argument(args: readonly string[], name: string, fallback: number): number {

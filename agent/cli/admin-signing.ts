@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { isValidNodeId } from '../core/membership.js';
+import { isValidNodeId } from '../core/configuration.js';
 import { ADMIN_VALIDITY_MAX_MS, privateKeyFromText, signAdminCommand, type AdminOperation, type WrappedLink } from '../trust/admin-command.js';
 import { WRAPPED_LINK_BYTES } from '../trust/crypto.js';
 import { intOption, UsageError } from './args.js';

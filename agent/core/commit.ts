@@ -5,7 +5,7 @@
  * C_new (Raft §6), a leader that the committed configuration removed steps down, and reads that
  * waited for the leader's first commit start their leadership check.
  */
-import { encodeConfiguration, isVoter, quorumVoters } from './membership.js';
+import { encodeConfiguration, isVoter, quorumVoters } from './configuration.js';
 import { committedIndex } from './quorum.js';
 import { releaseWaitingReads } from './read-index.js';
 import type { CoreState } from './state.js';

@@ -4,7 +4,7 @@
  * the minimum election timeout ignores requests to elect someone else, so a node that was
  * partitioned away cannot disrupt a healthy cluster when it comes back.
  */
-import { quorumVoters } from './membership.js';
+import { quorumVoters } from './configuration.js';
 import { allVoters, voteResult } from './quorum.js';
 import type { CoreState } from './state.js';
 import type { NodeId } from '../../contracts/log.js';

@@ -14,7 +14,7 @@
 import { assert, assertNever } from '../../contracts/assert.js';
 import { maybeCommit } from './commit.js';
 import { campaign } from './election.js';
-import { encodeConfiguration, transitionProblem } from './membership.js';
+import { encodeConfiguration, transitionProblem } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
 import type { CoreInput, ProposeResult, Ready, RequestResult, Role, SoftState, StepResult } from './ready.js';

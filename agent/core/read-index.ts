@@ -6,7 +6,7 @@
  * are kept by read-queue.ts.
  */
 import { assert } from '../../contracts/assert.js';
-import { quorumVoters } from './membership.js';
+import { quorumVoters } from './configuration.js';
 import { hasQuorum } from './quorum.js';
 import type { RequestResult } from './ready.js';
 import type { CoreState } from './state.js';

@@ -11,7 +11,7 @@
 import { assert } from '../../contracts/assert.js';
 import { ConfigTracker } from './config-tracker.js';
 import { RaftLog } from './log.js';
-import { allMembers, isMember, isVoter, quorumVoters, sameConfiguration } from './membership.js';
+import { allMembers, isMember, isVoter, quorumVoters, sameConfiguration } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { Progress } from './progress.js';
 import type { Prng } from '../../contracts/prng.js';

@@ -4,7 +4,7 @@
  * not contiguous or whose terms go backwards, or a response that does not fit its request is
  * rejected with a reason (the runtime logs a warning) and changes nothing.
  */
-import { configurationProblems, decodeConfiguration, isValidNodeId } from './membership.js';
+import { configurationProblems, decodeConfiguration, isValidNodeId } from './configuration.js';
 import type { CoreInput, CoreRequest, InboundResponse } from './ready.js';
 import type { LogEntry } from '../../contracts/log.js';
 import { RPC_OF_REQUEST } from '../../contracts/messages.js';

@@ -13,7 +13,7 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
 import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
-import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './codec.js';
+import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
 import { executeGet, executeOperation } from './execute.js';
 import type { KvOptions } from './options.js';
 import { resolveKvOptions } from './options.js';

@@ -14,7 +14,7 @@
  *
  * Refusals are logged (rate-limited, never with a key) and counted; they change no Raft state.
  */
-import { isMember } from '../core/membership.js';
+import { isMember } from '../core/configuration.js';
 import type { ClusterConfiguration, ClusterMember, NodeId } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';

@@ -3,7 +3,7 @@
  * id may join, and a peer is who it claims to be unless the transport authenticated it as
  * someone else. The PSK-authenticated manager (fleet issue) adds credentials.
  */
-import { isMember, isValidNodeId } from '../core/membership.js';
+import { isMember, isValidNodeId } from '../core/configuration.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
 import type { InboundContext } from '../../contracts/network.js';

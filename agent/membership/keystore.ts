@@ -11,7 +11,7 @@
  * A revoked id has no key whatever the bundle says. No key of another pair is ever known here:
  * the bundle lists only this node's links and the log carries only ciphertexts.
  */
-import { isValidNodeId } from '../core/membership.js';
+import { isValidNodeId } from '../core/configuration.js';
 import type { NodeId } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import { unwrapLinkKey } from '../trust/crypto.js';

@@ -14,7 +14,7 @@
  * Nothing here trusts who forwarded the command: the signature is the authority.
  */
 import type { KeyObject } from 'node:crypto';
-import { isMember } from '../core/membership.js';
+import { isMember } from '../core/configuration.js';
 import { ForbiddenError, MembershipError, NotLeaderError, ProposalError, SerializationError } from '../../contracts/errors.js';
 import type { ClusterConfiguration, LogIndex, NodeId } from '../../contracts/log.js';
 import { admissionProblem, decodeSignedAdmin, isLoggedOperation, type SignedAdminCommand } from '../trust/admin-command.js';

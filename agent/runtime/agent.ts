@@ -7,7 +7,7 @@
  *
  * Exit codes follow sysexits(3), so scripts and systemd can tell why the process ended.
  */
-import { simpleConfiguration } from '../core/membership.js';
+import { simpleConfiguration } from '../core/configuration.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError } from '../../contracts/errors.js';

@@ -4,7 +4,7 @@
  * module picks the target when none is named (the most up-to-date voter) and waits, with a
  * deadline, until another node leads.
  */
-import { quorumVoters } from '../core/membership.js';
+import { quorumVoters } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
 import { NotLeaderError, ProposalError, StoppedError, TimeoutError } from '../../contracts/errors.js';
 import type { Timers } from '../../contracts/clock.js';

@@ -5,8 +5,8 @@
  * One change runs at a time; every wait has a deadline.
  */
 import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../../contracts/errors.js';
-import { isVoter, planChange } from '../core/membership.js';
-import type { MembershipChange } from '../core/membership.js';
+import { isVoter, planChange } from '../core/configuration.js';
+import type { ConfigurationChange } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
@@ -92,7 +92,7 @@ export class MembershipDriver {
    * changes are one step; voter changes go through the joint configuration that the
    * membership manager builds (reference `create_joint_configuration`).
    */
-  private async change(change: MembershipChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
+  private async change(change: ConfigurationChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
     await this.waitLeaderSettled();
     const core = this.host.requireCore();
     const current = core.getConfiguration();

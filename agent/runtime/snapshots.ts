@@ -14,7 +14,7 @@
  * configuration as of the last applied entry; when an applied configuration drops members, the
  * membership manager hears of it (it forgets their link keys).
  */
-import { allMembers, decodeConfiguration, isMember } from '../core/membership.js';
+import { allMembers, decodeConfiguration, isMember } from '../core/configuration.js';
 import { entryBytes } from '../core/log.js';
 import type { RaftCore } from '../core/raft.js';
 import { StoppedError } from '../../contracts/errors.js';

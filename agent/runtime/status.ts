@@ -3,7 +3,7 @@
  * indexes, members with their replication progress), computed from what the core exposes.
  * Pure functions: they read the core through {@link StatusCore} and change nothing.
  */
-import { addressOf, allMembers } from '../core/membership.js';
+import { addressOf, allMembers } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
 import type { NodeId, ServerState } from '../../contracts/log.js';
 import type { MemberStatus, NodeStatus } from '../../contracts/raft-node.js';

@@ -6,7 +6,7 @@
  * node's replay from a double apply (the format: trace-check.ts).
  */
 import { SeededPrng } from '../../contracts/prng.js';
-import { simpleConfiguration } from '../core/membership.js';
+import { simpleConfiguration } from '../core/configuration.js';
 import { DEFAULT_RAFT_CONFIGURATION } from '../../contracts/raft-configuration.js';
 import type { ClusterConfiguration, LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';

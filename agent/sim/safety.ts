@@ -11,7 +11,7 @@
  * A violation is recorded as a sentence; the simulator fails the run on the first one.
  */
 import { createHash } from 'node:crypto';
-import { quorumVoters } from '../core/membership.js';
+import { quorumVoters } from '../core/configuration.js';
 import { hasQuorum } from '../core/quorum.js';
 import type { RaftCore } from '../core/raft.js';
 import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';

@@ -9,7 +9,7 @@
  * it was issued and when it expires, and the operation. Parsing is strict and bounded.
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { isValidNodeId } from '../core/membership.js';
+import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import type { NodeId } from '../../contracts/log.js';
 import { GENERATION_MAX, WRAPPED_LINK_BYTES } from './crypto.js';

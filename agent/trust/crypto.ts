@@ -18,7 +18,7 @@
  * them. Key files hold every PSK as the hex of its bytes, like any other key.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { isValidNodeId } from '../core/membership.js';
+import { isValidNodeId } from '../core/configuration.js';
 import type { NodeId } from '../../contracts/log.js';
 
 /** Bytes of a fleet secret and of a node secret. */

@@ -15,7 +15,7 @@
  * synced before it is renamed into place, then its folder synced.
  */
 import { existsSync, renameSync } from 'node:fs';
-import { isValidNodeId } from '../core/membership.js';
+import { isValidNodeId } from '../core/configuration.js';
 import type { NodeId } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import { WRAPPED_LINK_BYTES } from './crypto.js';

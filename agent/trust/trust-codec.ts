@@ -9,7 +9,7 @@
  *   node state:    ['coraft-state', 1, kvSnapshotBytes, trustImageBytes]
  */
 import { Encoder } from 'cbor-x';
-import { isValidNodeId } from '../core/membership.js';
+import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { Fields, asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from '../kv/fields.js';
 import { KNOWN_MAX, LINKS_MAX, NONCES_MAX, REVOKED_MAX, type LinkRecord, type TrustImage } from './trust-state.js';

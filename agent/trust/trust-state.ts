@@ -16,7 +16,7 @@
  * it or refuses it; the same entry gives the same outcome on every replica.
  */
 import type { KeyObject } from 'node:crypto';
-import { allMembers } from '../core/membership.js';
+import { allMembers } from '../core/configuration.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
 import { admissionProblem, generationInRange, publicKeyFromText, type SignedAdminCommand } from './admin-command.js';
 

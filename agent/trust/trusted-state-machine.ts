@@ -17,7 +17,7 @@
  */
 import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
-import { allMembers, decodeConfiguration } from '../core/membership.js';
+import { allMembers, decodeConfiguration } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../kv/index.js';
 import type { KvStateMachine } from '../kv/index.js';

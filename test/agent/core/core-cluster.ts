@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions } from '../../../agent/core/raft.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { CoreInput, CoreRequest, Ready } from '../../../agent/core/ready.js';
 import type { LogEntry, NodeId } from '../../../contracts/log.js';
 

@@ -32,8 +32,8 @@ import type { Argument, Case } from './datadriven.js';
 import type { InteractionEnv } from './interaction-env.js';
 import { describeConfig, describeEntry } from './interaction-format.js';
 import { TEST_OPTIONS } from './core-cluster.js';
-import { planChange } from '../../../agent/core/membership.js';
-import type { MembershipChange } from '../../../agent/core/membership.js';
+import { planChange } from '../../../agent/core/configuration.js';
+import type { ConfigurationChange } from '../../../agent/core/configuration.js';
 import type { CoreOptions, ProposeResult, RequestResult } from '../../../agent/core/raft.js';
 import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
 
@@ -217,7 +217,7 @@ function partition(env: InteractionEnv, args: Args): string[] {
   return [];
 }
 
-function membershipChange(args: Args): MembershipChange | null {
+function membershipChange(args: Args): ConfigurationChange | null {
   const learner = args.string('add-learner');
   if (learner !== undefined) return { kind: 'add-learner', id: learner, address: '' };
   const promote = args.string('promote');

@@ -3,7 +3,7 @@
 // rafttest formatting, in our own words and fields).
 import type { CoreEvent, CoreRequest, CoreResponse, Ready } from '../../../agent/core/ready.js';
 import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
-import { decodeConfiguration } from '../../../agent/core/membership.js';
+import { decodeConfiguration } from '../../../agent/core/configuration.js';
 
 const decoder = new TextDecoder();
 

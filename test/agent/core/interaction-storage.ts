@@ -2,7 +2,7 @@
 // persist into (what a restart starts from) and the state machine its committed entries are
 // applied to, whose snapshot is the JSON list of the commands it applied.
 import type { Ready } from '../../../agent/core/ready.js';
-import { decodeConfiguration } from '../../../agent/core/membership.js';
+import { decodeConfiguration } from '../../../agent/core/configuration.js';
 import type { ClusterConfiguration, HardState, LogEntry, LogIndex, Snapshot, Term } from '../../../contracts/log.js';
 
 const encoder = new TextEncoder();

@@ -7,7 +7,7 @@ import { CoreCluster, bytes } from './core-cluster.js';
 import type { StartLog } from './core-cluster.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import { SeededPrng } from '../../../contracts/prng.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { TEST_OPTIONS } from './core-cluster.js';
 import type { Ready } from '../../../agent/core/ready.js';
 

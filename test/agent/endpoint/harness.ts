@@ -6,7 +6,7 @@
 import type { Timers } from '../../../contracts/clock.js';
 import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
 import type { NetworkClient, NetworkServer } from '../../../contracts/network.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { LocalEndpoint, type LocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';

@@ -4,7 +4,7 @@
 // entries.
 import * as fc from 'fast-check';
 import type { LogEntry } from '../../../contracts/log.js';
-import { encodeKvCommand } from '../../../agent/kv/codec.js';
+import { encodeKvCommand } from '../../../agent/kv/encoding.js';
 import type { KvCommand, KvOperation, KvResult, KvSession, KvVersioned } from '../../../agent/kv/types.js';
 import { KV_ERROR_CODES } from '../../../agent/kv/types.js';
 

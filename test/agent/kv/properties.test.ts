@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
 import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
-import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/codec.js';
+import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
 import type { KvOptions } from '../../../agent/kv/options.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { fcParams } from '../sim/fc-params.js';

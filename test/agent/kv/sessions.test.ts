@@ -5,7 +5,7 @@
 // session refuses sequences above 1, and an oversized response is not kept. It drives a real
 // state machine with encoded entries.
 import { strict as assert } from 'node:assert';
-import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/codec.js';
+import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/types.js';
 import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';

@@ -4,7 +4,7 @@
 // leaves the state unchanged. It drives a real state machine with encoded log entries and
 // decodes the results.
 import { strict as assert } from 'node:assert';
-import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/codec.js';
+import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { Driver, bytes, commandEntry, textOf } from './kv-helpers.js';
 

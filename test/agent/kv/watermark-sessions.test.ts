@@ -16,7 +16,7 @@ import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
 import type { SnapshotMeta } from '../../../contracts/log.js';
-import { decodeKvResult, encodeKvCommand, encodeKvResult } from '../../../agent/kv/codec.js';
+import { decodeKvResult, encodeKvCommand, encodeKvResult } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvResult, KvSession } from '../../../agent/kv/types.js';
 import { fcParams } from '../sim/fc-params.js';

@@ -11,7 +11,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/membership.js';
+import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { ClusterConfiguration, LogEntry } from '../../../contracts/log.js';
 import type { InboundContext } from '../../../contracts/network.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';

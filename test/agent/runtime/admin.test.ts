@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { NotLeaderError } from '../../../contracts/errors.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { AdminRunner, decodeAdminResult, type AdminHost } from '../../../agent/runtime/admin.js';
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { decodeAdminEntry, encodeAdminApplyResult } from '../../../agent/trust/trust-codec.js';

@@ -13,7 +13,7 @@ import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
 import { SeededPrng } from '../../../contracts/prng.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';

@@ -9,7 +9,7 @@
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { LogEntry } from '../../../contracts/log.js';
-import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/membership.js';
+import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/configuration.js';
 import { decodeKvResult, encodeKvCommand, KvStateMachine } from '../../../agent/kv/index.js';
 import { publicKeyPem, signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { deriveLinkKey, deriveNodeSecret, unwrapLinkKey, wrapLinkKey } from '../../../agent/trust/crypto.js';

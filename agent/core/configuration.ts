@@ -149,7 +149,7 @@ function canonicalOf(config: ClusterConfiguration): unknown {
 }
 
 /** A membership change the leader can propose. */
-export type MembershipChange =
+export type ConfigurationChange =
   | { readonly kind: 'add-learner'; readonly id: NodeId; readonly address: string }
   | { readonly kind: 'promote'; readonly id: NodeId }
   | { readonly kind: 'remove'; readonly id: NodeId };
@@ -162,7 +162,7 @@ export type ChangePlan = { readonly ok: true; readonly next: ClusterConfiguratio
  * learner is one step (learners never count toward a quorum); promoting or removing a voter
  * enters the joint configuration C_old,new, which the leader leaves once it commits.
  */
-export function planChange(current: ClusterConfiguration, change: MembershipChange): ChangePlan {
+export function planChange(current: ClusterConfiguration, change: ConfigurationChange): ChangePlan {
   if (current.oldVoters !== null) return { ok: false, reason: 'a membership change is already in progress (joint configuration)' };
   const members = current.members.filter((m) => m.id !== change.id);
   switch (change.kind) {

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
-import { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from '../../../agent/kv/codec.js';
+import { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from '../../../agent/kv/encoding.js';
 import { SerializationError } from '../../../contracts/errors.js';
 import type { KvCommand } from '../../../agent/kv/types.js';
 import { fcParams } from '../sim/fc-params.js';
@@ -18,7 +18,7 @@ function expectMalformed(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof SerializationError && e.code === 'CODEC_MALFORMED' && pattern.test(e.message));
 }
 
-describe('KV codec', () => {
+describe('KV encoding', () => {
   it('round-trips every command', () => {
     const arb = fc.record({ operation: operationArb, session: sessionArb, timeMs: fc.nat(), requestId: fc.option(requestIdArb, { nil: null }) });
     fc.assert(
