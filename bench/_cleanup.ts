@@ -4,6 +4,7 @@
  * process exits 130 or 143 as a shell expects; and folders removed even when the process is killed.
  */
 import { spawn } from 'node:child_process';
+import { describeError } from '../contracts/errors.js';
 
 /** Something to close. */
 export interface Closable {
@@ -39,7 +40,7 @@ export class Cleanup {
         try {
           await item.close();
         } catch (error) {
-          report(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+          report(`cleanup failed: ${describeError(error)}`);
         }
       }
     })();

@@ -18,7 +18,7 @@
  */
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PersistenceError } from '../contracts/errors.js';
+import { PersistenceError, describeError } from '../contracts/errors.js';
 
 /** Name of the lock file inside the data directory. */
 export const LOCK_FILE_NAME = 'coraft.lock';
@@ -102,7 +102,7 @@ export function holderAlive(holder: LockHolder, me: LockHolder): boolean {
 }
 
 function ioError(message: string, cause: unknown): PersistenceError {
-  return new PersistenceError('STORAGE_IO', `${message}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  return new PersistenceError('STORAGE_IO', `${message}: ${describeError(cause)}`, { cause });
 }
 
 /**

@@ -3,7 +3,7 @@
  * checking that a response answers its request, and how a handler's failure is reported.
  */
 import { isIP } from 'node:net';
-import { InvariantError, NetworkError, RaftError, SerializationError } from '../contracts/errors.js';
+import { InvariantError, NetworkError, RaftError, SerializationError, describeError } from '../contracts/errors.js';
 import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor, type RpcMessage, type RpcName } from '../contracts/messages.js';
 import type { RpcSerializer } from '../contracts/serializer.js';
 
@@ -82,10 +82,10 @@ export function classifyHandlerError(error: unknown): HandlerFailureKind {
   return 'internal';
 }
 
-/** A short description of an error for a diagnostic payload. */
-export function describeError(error: unknown): string {
+/** A short description of a handler's error for a diagnostic payload: its code first, when it has one. */
+export function describeHandlerError(error: unknown): string {
   if (error instanceof RaftError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
+  return describeError(error);
 }
 
 /** Encodes a request; a message the codec refuses as too large is NET_TOO_LARGE. */

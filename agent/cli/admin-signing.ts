@@ -13,6 +13,7 @@ import { ADMIN_VALIDITY_MAX_MS, privateKeyFromText, signAdminCommand, type Admin
 import { WRAPPED_LINK_BYTES } from '../trust/crypto.js';
 import { intOption, UsageError } from './args.js';
 import { readSecretText, writeSecretFile } from '../config/secret-files.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** The options that sign. */
 export interface SigningValues {
@@ -42,7 +43,7 @@ function readText(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`${what}: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(`${what}: cannot read ${file}: ${describeError(error)}`);
   }
 }
 

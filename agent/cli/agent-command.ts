@@ -5,7 +5,7 @@
  */
 import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { Agent, EXIT, exitCodeFor } from '../runtime/agent.js';
@@ -77,8 +77,8 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     metricsHandle = await buildMetrics(config);
     agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics);
   } catch (error) {
-    logger.critical('agent failed to start', { node: config.nodeId, error: error instanceof Error ? error.message : String(error) });
-    process.stderr.write(`coraft agent: ${error instanceof Error ? error.message : String(error)}\n`);
+    logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });
+    process.stderr.write(`coraft agent: ${describeError(error)}\n`);
     return exitCodeFor(error);
   }
   // Under systemd (Type=notify): the state is loaded and every port is open.

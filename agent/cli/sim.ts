@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../sim/run.js';
 import type { FaultKind, SimRunOptions, SimSummary } from '../sim/run.js';
 import type { TraceEvent } from '../sim/cluster.js';
-import { ConfigError, RaftError } from '../../contracts/errors.js';
+import { ConfigError, RaftError, describeError } from '../../contracts/errors.js';
 import { intOption, parseOptions } from './args.js';
 import { openOutputFile } from './output.js';
 
@@ -104,7 +104,7 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
     // A run that throws is a bug of the simulator or of the node: it must name its seed too.
     // The trace so far is kept; a failure to close it must not hide the abort.
     await stream?.close().catch(() => undefined);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeError(error);
     throw new RaftError('RAFT_INVARIANT', `simulation aborted: SEED=${seed}: ${message}`, { cause: error });
   }
   write(summary);

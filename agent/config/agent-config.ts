@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './agent-config.schema.json' with { type: 'json' };
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { ClusterMember, NodeId } from '../../contracts/log.js';
@@ -149,13 +149,13 @@ export function loadAgentConfig(file: string): AgentConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError([`cannot read configuration file ${path}: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`cannot read configuration file ${path}: ${describeError(error)}`]);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError([`${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`${path} is not valid JSON: ${describeError(error)}`]);
   }
   return resolveAgentConfig(raw, path);
 }

@@ -32,7 +32,7 @@ import type { Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { assert } from '../../contracts/assert.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 
 /** Largest secret file read, bytes: a keystore of thousands of members fits many times over. */
 export const SECRET_FILE_BYTES_MAX = 4 * 1024 * 1024;
@@ -146,7 +146,7 @@ export function readSecretFile(path: string, field: string, identity: ProcessIde
     // O_NONBLOCK: a FIFO opens at once (and is then refused) instead of waiting for a writer.
     fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new ConfigError([`${field}: cannot read secret file ${path}: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`${field}: cannot read secret file ${path}: ${describeError(error)}`]);
   }
   try {
     const stat = fstatSync(fd);

@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import type { NodeId } from '../../contracts/log.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
 import { SECRET_BYTES } from '../trust/crypto.js';
@@ -62,7 +62,7 @@ export function readKeystore(path: string, self: NodeId): Map<string, Uint8Array
     value = JSON.parse(readText(path, 'psk.keystoreFile'));
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError([`psk.keystoreFile: cannot read ${path} as JSON: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`psk.keystoreFile: cannot read ${path} as JSON: ${describeError(error)}`]);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError([`psk.keystoreFile: ${path} must hold a JSON object of peer id -> hex link key`]);
   const keys = new Map<string, Uint8Array>();

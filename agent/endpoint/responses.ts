@@ -7,7 +7,7 @@
 import { coapCode } from '../../transport/coap/codes.js';
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import { RaftError } from '../../contracts/errors.js';
+import { RaftError, describeError } from '../../contracts/errors.js';
 import type { KvErrorResult } from '../kv/index.js';
 
 /** CoAP Content-Format numbers used here (RFC 7252 §12.3). */
@@ -48,7 +48,7 @@ export function etagRevision(etag: Uint8Array): number | null {
 
 /** The response for an error the node threw. */
 export function responseForError(error: unknown): CoapResponse {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   if (!(error instanceof RaftError)) return errorResponse(CoapResponseCode.InternalServerError, `internal error: ${message}`);
   switch (error.code) {
     case 'RAFT_NOT_LEADER':

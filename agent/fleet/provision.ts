@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from '../../deploy/inventory.schema.json' with { type: 'json' };
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import type { StorageSetting } from '../config/agent-config.js';
 import { readSecretText, writeFileDurably } from '../config/secret-files.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
@@ -120,7 +120,7 @@ export function readInventory(file: string): Inventory {
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new ConfigError([`--inventory: cannot read ${file} as JSON: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`--inventory: cannot read ${file} as JSON: ${describeError(error)}`]);
   }
   return parseInventory(value);
 }

@@ -11,6 +11,7 @@ import promClient from 'prom-client';
 import { StatsD } from 'hot-shots';
 import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
 import type { HostPort } from '../config/agent-config.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** Most metric series one implementation keeps. */
 export const SERIES_MAX = 2000;
@@ -76,7 +77,7 @@ export class PrometheusMetrics implements Metrics {
       }
       this.registry.metrics().then(
         (text) => response.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-        (error: unknown) => response.writeHead(500).end(`${error instanceof Error ? error.message : String(error)}\n`),
+        (error: unknown) => response.writeHead(500).end(`${describeError(error)}\n`),
       );
     });
     this.server = server;

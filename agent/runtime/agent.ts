@@ -10,7 +10,7 @@
 import { simpleConfiguration } from '../core/configuration.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
-import { ConfigError, PersistenceError, RaftError } from '../../contracts/errors.js';
+import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
 import type { ClusterConfiguration, LogEntry } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
@@ -197,7 +197,7 @@ export class Agent {
         await this.endpoint.stop();
         await new Promise((resolve) => setTimeout(resolve, Math.max(2 * this.config.raft.rpcTimeoutMs, 2 * this.config.raft.heartbeatIntervalMs)));
       } catch (error) {
-        this.logger.warning('could not hand leadership over before stopping', { node: this.config.nodeId, error: error instanceof Error ? error.message : String(error) });
+        this.logger.warning('could not hand leadership over before stopping', { node: this.config.nodeId, error: describeError(error) });
       }
     }
     await this.endpoint.stop();

@@ -7,7 +7,7 @@
  * forwarded here is run and answered with an error code the follower rebuilds.
  */
 import type { RaftCore } from '../core/raft.js';
-import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../../contracts/errors.js';
+import { NotLeaderError, ProposalError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
 import type { NodeId } from '../../contracts/log.js';
 import type { ClientForwardRequest, ClientForwardResponse, ForwardKind } from '../../contracts/messages.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
@@ -118,7 +118,7 @@ export class ClientOperations {
     } catch (error) {
       const code = error instanceof RaftError ? error.code : 'RAFT_INVARIANT';
       const hint = error instanceof NotLeaderError ? error.leaderHint : this.host.getLeaderId();
-      return { type: 'ClientForwardResponse', code, message: error instanceof Error ? error.message : String(error), leaderHint: hint, result: new Uint8Array(0) };
+      return { type: 'ClientForwardResponse', code, message: describeError(error), leaderHint: hint, result: new Uint8Array(0) };
     }
   }
 

@@ -16,7 +16,7 @@
  */
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import { currentIdentity, type ProcessIdentity } from '../config/secret-files.js';
 
 /** The data folder's mode. */
@@ -39,7 +39,7 @@ function settleFolder(path: string, identity: ProcessIdentity): boolean {
     created = mkdirSync(path, { recursive: true, mode: DATA_DIR_MODE });
     if (created !== undefined) chmodSync(path, DATA_DIR_MODE);
   } catch (error) {
-    throw new ConfigError([`dataDir: cannot create ${path}: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`dataDir: cannot create ${path}: ${describeError(error)}`]);
   }
   const stat = statSync(path);
   if (!stat.isDirectory()) throw new ConfigError([`dataDir: ${path} is not a directory`]);

@@ -11,7 +11,7 @@ import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../trans
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
@@ -75,7 +75,7 @@ export function peerTransportConfig(
   metrics: Metrics | null = null,
 ): PeerTransportConfig {
   const { host, port } = config.listenPeer;
-  const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
+  const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: describeError(error) });
   switch (config.transport) {
     case 'coaps': {
       const psk = requirePsk(config);
@@ -148,7 +148,7 @@ export function followingMembers(client: NetworkClient, hosts: MemberHosts): Net
 function createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport {
   const membership = deps.membership instanceof AuthenticatedMembershipManager ? deps.membership : null;
   const resolver = membership?.resolver ?? null;
-  const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: error instanceof Error ? error.message : String(error) }));
+  const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: describeError(error) }));
   hosts.replace(config.members.map((m) => m.address));
   const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null), {
     serializer,

@@ -12,7 +12,7 @@
  * also retried after a failed forward (outcome unknown), where one without it fails with a
  * TimeoutError saying it may or may not have been applied. Reads are retried freely.
  */
-import { ElectionError, ForbiddenError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../../contracts/errors.js';
+import { ElectionError, ForbiddenError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError, describeError } from '../../contracts/errors.js';
 import type { Timers } from '../../contracts/clock.js';
 import type { NodeId } from '../../contracts/log.js';
 import type { ForwardKind } from '../../contracts/messages.js';
@@ -151,7 +151,7 @@ export class ForwardingClient {
     } catch (error) {
       // A read never changes anything and is retried; a write's outcome is now unknown.
       if (kind === 'read') return { done: false, error: new NotLeaderError(null, `forwarding to ${leader} failed`), unknown: false };
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = describeError(error);
       return { done: false, error: new TimeoutError(`forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`), unknown: true };
     }
     if (response.code === '') return { done: true, result: response.result };

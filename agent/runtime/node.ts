@@ -28,7 +28,7 @@
  */
 import { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
-import { NotLeaderError, RaftError, StoppedError } from '../../contracts/errors.js';
+import { NotLeaderError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
 import type { TimerHandle } from '../../contracts/clock.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
 import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raft-node.js';
@@ -150,7 +150,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   private fatal(error: unknown): void {
     if (!this.running) return;
     this.fatalError = error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeError(error);
     this.deps.logger.critical('fatal error; stopping the node', { node: this.options.nodeId, error: message, code: error instanceof RaftError ? error.code : 'UNKNOWN' });
     this.halt(() => new StoppedError(`node stopped after a fatal error: ${message}`));
     this.deps.observer?.onFatal?.(error);

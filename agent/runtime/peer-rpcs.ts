@@ -14,7 +14,7 @@
 import type { RaftCore } from '../core/raft.js';
 import type { CoreRequest, Outbound } from '../core/ready.js';
 import { entryBytes } from '../core/log.js';
-import { NetworkError } from '../../contracts/errors.js';
+import { NetworkError, describeError } from '../../contracts/errors.js';
 import type { NodeId } from '../../contracts/log.js';
 import { type ClientForwardRequest, type ClientForwardResponse, type RequestMessage, type ResponseMessage, claimedSender } from '../../contracts/messages.js';
 import type { InboundContext } from '../../contracts/network.js';
@@ -121,7 +121,7 @@ export class PeerRpcs {
       (error: unknown) => {
         this.deps.metrics.increment('raft_rpc_failed_total', 1, dimensions);
         if (!this.host.isRunning()) return;
-        this.deps.logger.debug('rpc failed', { node: this.options.nodeId, peer: to, type: request.type, error: error instanceof Error ? error.message : String(error) });
+        this.deps.logger.debug('rpc failed', { node: this.options.nodeId, peer: to, type: request.type, error: describeError(error) });
         this.host.requireCore().step({ kind: 'unreachable', to, seq, request });
         this.host.scheduleReady();
       },

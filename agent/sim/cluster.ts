@@ -21,6 +21,7 @@ import type { CheckedNode } from './safety.js';
 import { SimNetwork } from './network.js';
 import type { NetworkFaults } from './network.js';
 import type { VirtualTimers } from './virtual-time.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** One line of the simulator's JSON Lines trace. */
 export type TraceEvent = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
@@ -163,7 +164,7 @@ export class SimCluster {
             slot.violationsRejected += 1;
           },
           onFatal: (error) => {
-            this.checker.violations.push(`${id} stopped on a fatal error: ${error instanceof Error ? error.message : String(error)}`);
+            this.checker.violations.push(`${id} stopped on a fatal error: ${describeError(error)}`);
           },
         },
       },

@@ -15,7 +15,7 @@
  * or null when absent); other completions may carry null, a string or their cas argument, and
  * the checker ignores it. An invoke with no completion is treated like `info`.
  */
-import { SerializationError } from '../../contracts/errors.js';
+import { SerializationError, describeError } from '../../contracts/errors.js';
 
 /** A client of a history: a name or a number. */
 export type HistoryClient = string | number;
@@ -166,7 +166,7 @@ export function parseHistory(text: string, options: Partial<HistoryParseOptions>
     try {
       events.push(readEvent(JSON.parse(line)));
     } catch (error: unknown) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = describeError(error);
       throw new SerializationError('CODEC_MALFORMED', `history line ${i + 1}: ${reason}: ${line.slice(0, 200)}`, { cause: error });
     }
   }

@@ -20,7 +20,7 @@ import type { NodeId } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import { WRAPPED_LINK_BYTES } from './crypto.js';
 import { REAL_DURABLE_WRITE_OPS, readSecretText, writeSecretFile, type DurableWriteOps } from '../config/secret-files.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 
 /** Most entries the cache keeps. */
 export const CACHE_ENTRIES_MAX = 4096;
@@ -83,7 +83,7 @@ export class KeystoreCache {
       if (error instanceof ConfigError) throw error;
       const aside = `${file}.corrupt`;
       renameSync(file, aside);
-      this.logger.warning('the keystore cache is unreadable; moved it aside and rebuilding it from the log', { file, movedTo: aside, error: error instanceof Error ? error.message : String(error) });
+      this.logger.warning('the keystore cache is unreadable; moved it aside and rebuilding it from the log', { file, movedTo: aside, error: describeError(error) });
       return new Map<NodeId, CacheEntry>();
     }
   }

@@ -15,7 +15,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { PersistenceError } from '../../contracts/errors.js';
+import { PersistenceError, describeError } from '../../contracts/errors.js';
 
 const MAGIC = 0xbeefc0de;
 /** LMDB's MDB_DATA_VERSION in lmdb-js 3.x. */
@@ -63,7 +63,7 @@ export function checkDataFile(directory: string): void {
     fd = openSync(path, 'r');
   } catch (error) {
     if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return;
-    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${describeError(error)}`, { cause: error });
   }
   try {
     const size = fstatSync(fd).size;

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { CHAOS_WORKLOADS, runChaos } from './harness.js';
 import type { ChaosSummary, ChaosWorkload } from './harness.js';
 import { formatSummary } from './summary.js';
+import { describeError } from '../../contracts/errors.js';
 
 function number(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
@@ -87,7 +88,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`chaos failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(`chaos failed to run: ${describeError(error, { stack: true })}\n`);
     process.exitCode = 2;
   },
 );

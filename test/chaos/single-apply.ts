@@ -13,6 +13,7 @@ import type { LogEntry } from '../../contracts/log.js';
 import { KvStateMachine, decodeKvCommand, decodeKvResult } from '../../agent/kv/index.js';
 import { decodeNodeState } from '../../agent/trust/trust-codec.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** What the replay found on one node. */
 export interface SingleApplyCheck {
@@ -90,7 +91,7 @@ export async function checkSingleApply(dirs: ReadonlyMap<string, string>, commit
       duplicatesAnswered ??= node.duplicates;
       violations.push(...node.violations);
     } catch (error) {
-      violations.push(`${id}: its log could not be replayed: ${error instanceof Error ? error.message : String(error)}`);
+      violations.push(`${id}: its log could not be replayed: ${describeError(error)}`);
     }
   }
   return { entriesReplayed, duplicatesAnswered: duplicatesAnswered ?? 0, violations };

@@ -11,6 +11,7 @@ import { pairOperations } from '../../agent/sim/history.js';
 import { checkLinearizability } from '../../agent/sim/linearizability.js';
 import { checkAcknowledgedWrites, compareTraces } from './checks.js';
 import type { HistoryRecorder } from './recorder.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** What the live checks found. */
 export interface LiveFindings {
@@ -109,7 +110,7 @@ async function compareLocalCopies(processes: AgentProcesses, finals: ReadonlyMap
         const value = response.code === 0x45 ? new TextDecoder().decode(response.payload) : response.code === 0x84 ? null : `(code ${response.code})`;
         if (value !== expected) violations.push(`${agent.init.id} holds ${JSON.stringify(value)} for ${key}, the cluster read ${JSON.stringify(expected)}`);
       } catch (error) {
-        violations.push(`${agent.init.id} did not answer a local read of ${key}: ${error instanceof Error ? error.message : String(error)}`);
+        violations.push(`${agent.init.id} did not answer a local read of ${key}: ${describeError(error)}`);
       }
     }
   }

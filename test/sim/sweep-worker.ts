@@ -6,6 +6,7 @@
  */
 import { parseSimArgs } from '../../agent/cli/sim.js';
 import { runSimulation } from '../../agent/sim/run.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** What the parent sends: one run. */
 export interface SweepRequest {
@@ -25,10 +26,6 @@ export interface SweepOutcome {
   readonly opsOk: number;
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
 /** Runs one sweep request in this process; never throws (an exception is the outcome). */
 export async function runSweepRequest(request: SweepRequest): Promise<SweepOutcome> {
   try {
@@ -36,7 +33,7 @@ export async function runSweepRequest(request: SweepRequest): Promise<SweepOutco
     const summary = await runSimulation(command.run);
     return { seed: request.seed, ok: summary.ok, violations: summary.violations, error: null, elections: summary.elections, opsOk: summary.ops.ok };
   } catch (error) {
-    return { seed: request.seed, ok: false, violations: [], error: describeError(error), elections: 0, opsOk: 0 };
+    return { seed: request.seed, ok: false, violations: [], error: describeError(error, { stack: true }), elections: 0, opsOk: 0 };
   }
 }
 
@@ -51,7 +48,7 @@ if (process.send !== undefined) {
   let current: SweepRequest | null = null;
   const fail = (error: unknown): void => {
     const seed = current?.seed ?? -1;
-    process.send?.({ seed, ok: false, violations: [], error: `uncaught: ${describeError(error)}`, elections: 0, opsOk: 0 } satisfies SweepOutcome, () => process.exit(1));
+    process.send?.({ seed, ok: false, violations: [], error: `uncaught: ${describeError(error, { stack: true })}`, elections: 0, opsOk: 0 } satisfies SweepOutcome, () => process.exit(1));
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);

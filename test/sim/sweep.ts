@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseSweepArgs, replayCommand, sweepRuns } from './sweep-plan.js';
 import type { SweepPlan, SweepRun } from './sweep-plan.js';
 import type { SweepOutcome } from './sweep-worker.js';
+import { describeError } from '../../contracts/errors.js';
 
 const WORKER = fileURLToPath(new URL('./sweep-worker.ts', import.meta.url));
 /** How many progress lines a sweep prints at most. */
@@ -149,7 +150,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`sweep failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(`sweep failed to run: ${describeError(error, { stack: true })}\n`);
       process.exitCode = 2;
     },
   );

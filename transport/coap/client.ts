@@ -19,7 +19,7 @@
  * wrappers and a serializer).
  */
 import type { Timers } from '../../contracts/clock.js';
-import { NetworkError } from '../../contracts/errors.js';
+import { NetworkError, describeError } from '../../contracts/errors.js';
 import type { Prng } from '../../contracts/prng.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
@@ -350,5 +350,5 @@ function tokenIdOf(token: Uint8Array): number {
 /** Endpoint failures: a NetworkError (a refused DTLS handshake) as is, anything else as unreachable. */
 function asNetworkError(error: unknown): NetworkError {
   if (error instanceof NetworkError) return error;
-  return new NetworkError('NET_UNREACHABLE', `send failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new NetworkError('NET_UNREACHABLE', `send failed: ${describeError(error)}`, { cause: error });
 }

@@ -11,7 +11,7 @@
  * and in the metrics.
  */
 import type { Timers } from '../../contracts/clock.js';
-import { InvariantError } from '../../contracts/errors.js';
+import { InvariantError, describeError } from '../../contracts/errors.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
@@ -246,7 +246,7 @@ export class CoapServer {
     } catch (error: unknown) {
       // A bug is not an operating condition: let it stop the process.
       if (error instanceof InvariantError) throw error;
-      response = diagnosticResponse(CoapResponseCode.InternalServerError, `handler failed: ${error instanceof Error ? error.message : String(error)}`);
+      response = diagnosticResponse(CoapResponseCode.InternalServerError, `handler failed: ${describeError(error)}`);
     } finally {
       this.inFlight -= 1;
     }

@@ -6,7 +6,7 @@
  */
 import { constants as cryptoConstants, randomBytes } from 'node:crypto';
 import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
-import { NetworkError } from '../../contracts/errors.js';
+import { NetworkError, describeError } from '../../contracts/errors.js';
 import type { NodeId } from '../../contracts/log.js';
 
 /** The server side's keys. */
@@ -77,7 +77,7 @@ export function pskClientTlsOptions(credentials: PskClientCredentials, peer: Nod
 export function networkErrorOf(error: unknown, where: string): NetworkError {
   if (error instanceof NetworkError) return error;
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   const tls = code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || (code === 'EPROTO' && /alert|psk|handshake/i.test(message));
   return new NetworkError(tls ? 'NET_AUTH' : 'NET_UNREACHABLE', `${where}: ${code === '' ? '' : `${code} `}${message}`, { cause: error });
 }

@@ -17,7 +17,7 @@ import { RPC_OF_REQUEST, type RpcName } from '../../contracts/messages.js';
 import type { NetworkServer, RpcHandler } from '../../contracts/network.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import { assert } from '../../contracts/assert.js';
-import { REQUEST_TYPE_OF_RPC, classifyHandlerError, describeError, formatAddress, rpcNameOfSegments } from '../rpc-routes.js';
+import { REQUEST_TYPE_OF_RPC, classifyHandlerError, describeHandlerError, formatAddress, rpcNameOfSegments } from '../rpc-routes.js';
 import { mediaTypeOf } from './client.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './config.js';
 import { pskServerTlsOptions, type PskServerCredentials } from './psk.js';
@@ -186,7 +186,7 @@ export class HttpNetworkServer implements NetworkServer {
       message = this.deps.serializer.decodeAs(REQUEST_TYPE_OF_RPC[name], body);
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
-      return { status: error.code === 'CODEC_LIMIT' ? 413 : 400, body: describeError(error) };
+      return { status: error.code === 'CODEC_LIMIT' ? 413 : 400, body: describeHandlerError(error) };
     }
     const socket = request.socket;
     const context = { peerIdentity: this.identities.get(socket) ?? null, remoteAddress: formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0) };
@@ -196,7 +196,7 @@ export class HttpNetworkServer implements NetworkServer {
     } catch (error: unknown) {
       const kind = classifyHandlerError(error);
       const status = kind === 'auth' ? (context.peerIdentity === null ? 401 : 403) : kind === 'too-large' ? 413 : kind === 'unavailable' ? 503 : 500;
-      return { status, body: describeError(error) };
+      return { status, body: describeHandlerError(error) };
     }
     assert(response.type === RPC_OF_REQUEST[message.type].responseType, 'the handler answers with the response type of the request');
     return { status: 200, body: this.deps.serializer.encode(response), contentType: this.deps.serializer.mediaType };

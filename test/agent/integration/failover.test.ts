@@ -13,6 +13,7 @@ import type { HistoryEvent } from '../../../agent/sim/history.js';
 import { pairOperations } from '../../../agent/sim/history.js';
 import { checkLinearizability } from '../../../agent/sim/linearizability.js';
 import { startCluster, waitFor } from './helpers.js';
+import { describeError } from '../../../contracts/errors.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -61,7 +62,7 @@ class Workload {
           this.events.push({ t: this.now(), type: isPut ? 'info' : 'fail', client, id, value: null });
         }
       } catch (error) {
-        this.errors.push(`${target} ${isPut ? "put" : "get"} at ${Math.round(this.now())} ms: ${error instanceof Error ? error.message : String(error)}`);
+        this.errors.push(`${target} ${isPut ? "put" : "get"} at ${Math.round(this.now())} ms: ${describeError(error)}`);
         this.events.push({ t: this.now(), type: isPut ? 'info' : 'fail', client, id, value: null });
       }
     }

@@ -17,6 +17,7 @@ import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import type { LmdbPersistenceOptions } from '../../../storage/lmdb/lmdb-engine.js';
 import { entry, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';
 import { appendLogEntry, getLastLogIndex, saveCurrentTerm } from '../reference-fields.js';
+import { describeError } from '../../../contracts/errors.js';
 
 const HOLD_CHILD = fileURLToPath(new URL('./hold-child.ts', import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -26,7 +27,7 @@ function mount(args: readonly string[]): string | null {
     execFileSync('mount', args, { stdio: 'pipe' });
     return null;
   } catch (error) {
-    return error instanceof Error ? error.message.split('\n')[0] ?? 'mount failed' : String(error);
+    return describeError(error).split('\n')[0] ?? 'mount failed';
   }
 }
 
