@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { LatencyRecorder, cell, formatTable, intOption, option, parseIntList, percentile, ratio, sizeName } from '../../bench/_figures.js';
+import { fcParams } from '../fc-params.js';
 
 describe('bench figures', () => {
   it('takes nearest-rank percentiles', () => {
@@ -28,7 +29,7 @@ describe('bench figures', () => {
         assert.ok(sorted.includes(r));
         assert.ok(sorted.filter((x) => x <= r).length >= p * n);
         assert.ok(sorted.filter((x) => x < r).length < Math.max(1, p * n));
-      }),
+      }), fcParams(100),
     );
   });
 

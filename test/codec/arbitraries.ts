@@ -44,20 +44,6 @@ export function codecLimitsFor(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BOUND
   };
 }
 
-/**
- * Parameters for fc.assert: `numRuns`, and the seed and path of a failed run when the FC_SEED
- * and FC_PATH environment variables are set (fast-check prints both when a property fails).
- */
-export function fcParameters(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env['FC_SEED'];
-  const path = process.env['FC_PATH'];
-  return {
-    numRuns,
-    ...(seed === undefined ? {} : { seed: Number(seed) }),
-    ...(path === undefined ? {} : { path }),
-  };
-}
-
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /** fc.record with ordinary objects (fast-check's default is null-prototype objects, which messages never are). */

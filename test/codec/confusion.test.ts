@@ -10,7 +10,8 @@ import { Decoder, Encoder } from 'cbor-x';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { createSerializer } from '../../codec/index.js';
-import { codecLimitsFor, fcParameters, rpcMessageArbitrary } from './arbitraries.js';
+import { codecLimitsFor, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 import { DecodeCounter, prototypePolluted } from './hostile.js';
 
 const RUNS = 1500;
@@ -79,7 +80,7 @@ describe('cbor decoder against type-confused documents (property 7)', () => {
       fc.property(batch(fc.tuple(document, fc.boolean())), (inputs) => {
         for (const [doc, useTags] of inputs) counter.decode(serializer, encode(doc, useTags));
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);
@@ -96,7 +97,7 @@ describe('cbor decoder against type-confused documents (property 7)', () => {
           counter.decode(serializer, encode(replaceAt(form, path, replacement), useTags));
         }
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.ok(counter.rejected > counter.count / 2, `most replacements are caught (${counter.rejected} of ${counter.count})`);
@@ -117,7 +118,7 @@ describe('json decoder against type-confused documents (property 7)', () => {
       fc.property(batch(fc.oneof(json, headed)), (inputs) => {
         for (const document of inputs) counter.decode(serializer, text(document));
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);
@@ -139,7 +140,7 @@ describe('json decoder against type-confused documents (property 7)', () => {
           if (kind === 'remove') counter.decode(serializer, Buffer.from(source.replace(/"[A-Za-z]+":("[^"]*"|[^,{}[\]]*),/u, '')));
         }
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);
@@ -178,7 +179,7 @@ describe('protobuf decoder against type-confused documents (property 7)', () => 
           counter.decode(serializer, envelope);
         }
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
   });
@@ -204,7 +205,7 @@ describe('protobuf decoder against type-confused documents (property 7)', () => 
           }
         }
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);

@@ -10,7 +10,8 @@ import { RPC_MESSAGE_TYPES, type RpcMessage } from '../../contracts/messages.js'
 import { createSerializer, DEFAULT_CODEC_LIMITS, resolveCodecLimits, SERIALIZER_NAMES } from '../../codec/index.js';
 import type { SerializerName } from '../../codec/index.js';
 import { FIELD_ORDER } from '../../codec/layout.js';
-import { fcParameters, messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 
 const vote = { type: 'RequestVoteRequest', term: 3, candidateId: 'n1', lastLogIndex: 9, lastLogTerm: 2, transfer: false } as const;
 
@@ -134,7 +135,7 @@ describe('encoders', () => {
           assert.equal(encodable, decodable, `${strict.name}: encode and decode agree`);
         }
       }),
-      fcParameters(500),
+      fcParams(500),
     );
   });
 });

@@ -8,7 +8,8 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { createSerializer, SERIALIZER_NAMES } from '../../codec/index.js';
-import { codecLimitsFor, fcParameters, rpcMessageArbitrary } from './arbitraries.js';
+import { codecLimitsFor, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 import { DecodeCounter, prototypePolluted } from './hostile.js';
 
 const MUTATIONS_PER_MESSAGE = 24;
@@ -38,7 +39,7 @@ for (const name of SERIALIZER_NAMES) {
         fc.property(fc.array(fc.uint8Array({ maxLength: 96 }), { minLength: 12, maxLength: 12 }), (inputs) => {
           for (const bytes of inputs) counter.decode(serializer, bytes);
         }),
-        fcParameters(MESSAGES),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 12_000, `${counter.count} inputs`);
     });
@@ -50,7 +51,7 @@ for (const name of SERIALIZER_NAMES) {
         fc.property(fc.array(fc.tuple(fc.constantFrom(...headers), fc.uint8Array({ maxLength: 64 })), { minLength: 12, maxLength: 12 }), (inputs) => {
           for (const [header, tail] of inputs) counter.decode(serializer, concat(header, tail));
         }),
-        fcParameters(MESSAGES),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 12_000, `${counter.count} inputs`);
     });
@@ -63,7 +64,7 @@ for (const name of SERIALIZER_NAMES) {
           const bytes = serializer.encode(message);
           for (const position of positions) counter.reject(serializer, bytes.subarray(0, position % bytes.byteLength));
         }),
-        fcParameters(MESSAGES),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 24_000, `${counter.count} inputs`);
     });
@@ -81,7 +82,7 @@ for (const name of SERIALIZER_NAMES) {
             counter.decode(serializer, flipped);
           }
         }),
-        fcParameters(MESSAGES),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 24_000, `${counter.count} inputs`);
       assert.ok(counter.rejected > counter.count / 2, `most flips are caught (${counter.rejected} of ${counter.count})`);

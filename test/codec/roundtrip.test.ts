@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { SerializationError } from '../../contracts/errors.js';
 import { RPC_MESSAGE_TYPES, type RpcMessage, type RpcMessageType } from '../../contracts/messages.js';
 import { createSerializer, SERIALIZER_NAMES } from '../../codec/index.js';
-import { codecLimitsFor, fcParameters, messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { codecLimitsFor, messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 
 const serializers = SERIALIZER_NAMES.map((name) => createSerializer(name, codecLimitsFor()));
 const arbitraries = messageArbitraries();
@@ -37,7 +38,7 @@ describe('codec round trip (property 6)', () => {
               assert.deepStrictEqual(serializer.decodeAs(type, bytes), message);
               assertPlainBytes(decoded, type);
             }),
-            fcParameters(300),
+            fcParams(300),
           );
         });
       }
@@ -52,7 +53,7 @@ describe('codec round trip (property 6)', () => {
             assert.deepStrictEqual(decoded, message);
             assertPlainBytes(decoded, message.type);
           }),
-          fcParameters(300),
+          fcParams(300),
         );
       });
     });
@@ -67,7 +68,7 @@ describe('codecs agree', () => {
         for (const other of decoded) assert.deepStrictEqual(other, decoded[0]);
         assert.deepStrictEqual(decoded[0], message);
       }),
-      fcParameters(1000),
+      fcParams(1000),
     );
   });
 
@@ -78,7 +79,7 @@ describe('codecs agree', () => {
           assert.deepStrictEqual(Buffer.from(serializer.encode(message)), Buffer.from(serializer.encode(structuredClone(message))));
         }
       }),
-      fcParameters(300),
+      fcParams(300),
     );
   });
 });
@@ -101,7 +102,7 @@ describe('decodeAs', () => {
               error.message.includes(message.type),
           );
         }),
-        fcParameters(500),
+        fcParams(500),
       );
     });
   }

@@ -17,7 +17,7 @@ describe('describeError', () => {
 
   it('falls back to the message when an Error has no stack', () => {
     const error = new Error('no stack');
-    error.stack = undefined;
+    delete error.stack;
     assert.equal(describeError(error, { stack: true }), 'no stack');
   });
 

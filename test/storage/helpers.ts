@@ -136,13 +136,3 @@ export function snapshot(lastIncludedIndex: number, lastIncludedTerm: number, by
   for (let i = 0; i < bytes; i += 1) data[i] = (lastIncludedIndex + i * 13) & 0xff;
   return { lastIncludedIndex, lastIncludedTerm, configuration: CONFIGURATION, data };
 }
-
-/** fast-check parameters: `numRuns`, replayable with FC_SEED and FC_PATH. */
-export function fcParams(numRuns: number): { numRuns: number; seed?: number; path?: string; endOnFailure?: boolean } {
-  const seed = process.env['FC_SEED'];
-  const path = process.env['FC_PATH'];
-  const params: { numRuns: number; seed?: number; path?: string; endOnFailure?: boolean } = { numRuns };
-  if (seed !== undefined) params.seed = Number(seed);
-  if (path !== undefined) params.path = path;
-  return params;
-}

@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import type { HardState, LogEntry, Snapshot } from '../../contracts/log.js';
 import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 import { EMPTY_BATCH, MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
-import { CONFIGURATION, fcParams, makeTempDir, removeDir } from './helpers.js';
+import { CONFIGURATION, makeTempDir, removeDir } from './helpers.js';
+import { fcParams } from '../fc-params.js';
 import {
   getFirstLogIndex,
   getLastLogIndex,

@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { RingBuffer } from '../../transport/ring-buffer.js';
+import { fcParams } from '../fc-params.js';
 
 describe('RingBuffer', () => {
   it('behaves like a bounded array queue', () => {
@@ -20,7 +21,7 @@ describe('RingBuffer', () => {
           assert.equal(ring.peek(), model[0]);
           assert.equal(ring.isFull(), model.length === capacity);
         }
-      }),
+      }), fcParams(100),
     );
   });
 

@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { ObserverTable } from '../../../agent/endpoint/observers.js';
+import { fcParams } from '../../fc-params.js';
 
 const RESOURCES = ['/status', '/kv/a', '/kv/b'];
 const peer = (p: number) => ({ address: '127.0.0.1', port: 40000 + p, identity: null });
@@ -47,7 +48,7 @@ describe('ObserverTable', () => {
         assert.deepEqual(held.sort(), model.map((m) => m.key).sort());
         assert.equal(table.size(), model.length);
         assert.ok(table.size() <= options.observersMax);
-      }),
+      }), fcParams(100),
     );
   });
 

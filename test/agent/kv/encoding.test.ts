@@ -9,7 +9,7 @@ import { Encoder } from 'cbor-x';
 import { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from '../../../agent/kv/encoding.js';
 import { SerializationError } from '../../../contracts/errors.js';
 import type { KvCommand } from '../../../agent/kv/types.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { keyArb, operationArb, requestIdArb, resultArb, sessionArb } from './arbitraries.js';
 
 const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -27,7 +27,7 @@ describe('KV encoding', () => {
         const command: KvCommand = session === null || requestId === null ? plain : { ...plain, requestId };
         assert.deepEqual(decodeKvCommand(encodeKvCommand(command)), command);
       }),
-      fcParams('kv codec command round trip', 300),
+      fcParams(300, 'kv codec command round trip'),
     );
   });
 
@@ -37,7 +37,7 @@ describe('KV encoding', () => {
         assert.deepEqual(decodeKvResult(encodeKvResult(result)), result);
         assert.deepEqual(decodeKvQuery(encodeKvQuery({ op: 'get', key })), { op: 'get', key });
       }),
-      fcParams('kv codec result round trip', 300),
+      fcParams(300, 'kv codec result round trip'),
     );
   });
 
@@ -86,7 +86,7 @@ describe('KV encoding', () => {
           }
         }
       }),
-      fcParams('kv codec arbitrary bytes', 1000),
+      fcParams(1000, 'kv codec arbitrary bytes'),
     );
   });
 });

@@ -14,7 +14,7 @@ import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
 import type { KvOptions } from '../../../agent/kv/options.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { genEntryArb, toLogEntries } from './arbitraries.js';
 
 /** Small limits so that generated logs hit every one of them. */
@@ -70,7 +70,7 @@ describe('KvStateMachine properties', () => {
         original.checkInvariants();
         restored.checkInvariants();
       }),
-      fcParams('kv property 14 snapshot restore', 300),
+      fcParams(300, 'kv property 14 snapshot restore'),
     );
   });
 
@@ -90,7 +90,7 @@ describe('KvStateMachine properties', () => {
         assert.deepEqual(resultsB, resultsA);
         assert.equal(digest(b.snapshot()), digest(a.snapshot()));
       }),
-      fcParams('kv replicas agree', 300),
+      fcParams(300, 'kv replicas agree'),
     );
   });
 
@@ -120,7 +120,7 @@ describe('KvStateMachine properties', () => {
           assert.equal(digest(sm.snapshot()), digest(fresh.snapshot()), 'only lastApplied moved');
         }
       }),
-      fcParams('kv malformed never throws', 500),
+      fcParams(500, 'kv malformed never throws'),
     );
   });
 

@@ -16,7 +16,7 @@ import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { SessionTable } from '../../../agent/kv/sessions.js';
 import type { RunResult, SessionLimits, SessionOutcome } from '../../../agent/kv/sessions.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 
 const ROOMY: SessionLimits = { countMax: 10, ttlMs: 1_000_000, responsesMax: 100, bytesMax: 1_000_000 };
 
@@ -211,7 +211,7 @@ describe('SessionTable properties', () => {
         // (5) a replay of the same commands gives the same table.
         assert.equal(runChecked(limits, commands), listing);
       }),
-      fcParams('session table at most once', 1000),
+      fcParams(1000, 'session table at most once'),
     );
   });
 
@@ -223,7 +223,7 @@ describe('SessionTable properties', () => {
         for (const count of h.runs.values()) assert.equal(count, 1);
         h.table.checkInvariants(h.clockMs);
       }),
-      fcParams('session table never evicting', 1000),
+      fcParams(1000, 'session table never evicting'),
     );
   });
 });

@@ -19,7 +19,7 @@ import type { SnapshotMeta } from '../../../contracts/log.js';
 import { decodeKvResult, encodeKvCommand, encodeKvResult } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvResult, KvSession } from '../../../agent/kv/types.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { Driver, bytes, textOf } from './kv-helpers.js';
 
 function errorCode(result: KvResult): string | false {
@@ -179,7 +179,7 @@ describe('KvStateMachine sessions with watermarks: properties', () => {
         for (const entry of entries.slice(at)) restored.apply(entry);
         assert.equal(Buffer.compare(restored.snapshot(), sm.snapshot()), 0, 'byte-identical snapshots');
       }),
-      fcParams('kv watermark sessions at most once', 500),
+      fcParams(500, 'kv watermark sessions at most once'),
     );
   });
 });

@@ -11,7 +11,7 @@ import { SeededPrng } from '../../../contracts/prng.js';
 import type { Prng } from '../../../contracts/prng.js';
 import type { HistoryOperation } from '../../../agent/sim/history.js';
 import { StateCache } from '../../../agent/sim/linearizability-memo.js';
-import { fcParams } from './fc-params.js';
+import { fcParams } from '../../fc-params.js';
 
 function operations(invokes: readonly number[], info: readonly boolean[]): HistoryOperation[] {
   return invokes.map((t, i) => ({
@@ -82,7 +82,7 @@ describe('StateCache', () => {
         }
         assert.equal(cache.size, seen.size);
       }),
-      fcParams(`lincheck memo agrees with naive set, ${name}`, 200),
+      fcParams(200, `lincheck memo agrees with naive set, ${name}`),
     );
   });
 

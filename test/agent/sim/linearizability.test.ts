@@ -11,7 +11,7 @@ import { SeededPrng } from '../../../contracts/prng.js';
 import type { CasArgument, HistoryOp, HistoryOperation } from '../../../agent/sim/history.js';
 import { formatHistoryEvent, pairOperations, parseHistory } from '../../../agent/sim/history.js';
 import { checkHistoryText, checkLinearizability } from '../../../agent/sim/linearizability.js';
-import { fcParams } from './fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { generateHistory, impossibleValueFor } from './history-gen.js';
 
 let nextId = 0;
@@ -186,7 +186,7 @@ describe('linearizability checker: properties', () => {
         const result = checkLinearizability(generated(s));
         assert.equal(result.ok, true, result.ok === true ? '' : result.explanation);
       }),
-      fcParams('lincheck generated histories are linearizable', 400),
+      fcParams(400, 'lincheck generated histories are linearizable'),
     );
   });
 
@@ -205,7 +205,7 @@ describe('linearizability checker: properties', () => {
         assert.equal(result.ok, false, `mutated read ${JSON.stringify(mutated[index])} was accepted`);
         assert.equal(result.ok === false && result.key, read.key);
       }),
-      fcParams('lincheck mutated reads are caught', 400),
+      fcParams(400, 'lincheck mutated reads are caught'),
     );
   });
 });

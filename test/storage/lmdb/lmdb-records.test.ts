@@ -17,7 +17,8 @@ import {
   parseHardState,
   parseSnapshotMeta,
 } from '../../../storage/lmdb/lmdb-records.js';
-import { CONFIGURATION, fcParams } from '../helpers.js';
+import { CONFIGURATION } from '../helpers.js';
+import { fcParams } from '../../fc-params.js';
 
 const entryArbitrary: fc.Arbitrary<LogEntry> = fc.record({
   term: fc.maxSafeNat(),

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { decodeMessage, encodeMessage, type CoapMessage } from '../../../transport/coap/message.js';
 import { decodeBlock, decodeUint, encodeBlock, encodeUint } from '../../../transport/coap/options.js';
+import { fcParams } from '../../fc-params.js';
 
 const require = createRequire(import.meta.url);
 const coapPacket = require('coap-packet') as {
@@ -55,7 +56,7 @@ describe('CoAP message codec', () => {
         const decoded = decodeMessage(encodeMessage(message));
         assert.ok(decoded.ok);
         assert.deepEqual(plain(decoded.message), plain(message));
-      }),
+      }), fcParams(100),
     );
   });
 
@@ -84,7 +85,7 @@ describe('CoAP message codec', () => {
         assert.equal(parsed.payload.toString('hex'), Buffer.from(message.payload).toString('hex'));
         const numbers = parsed.options.map((o) => (typeof o.name === 'number' ? o.name : (OPTION_NUMBERS_BY_NAME[o.name] ?? Number(o.name))));
         assert.deepEqual(numbers, message.options.map((o) => o.number));
-      }),
+      }), fcParams(100),
     );
   });
 
@@ -99,7 +100,7 @@ describe('CoAP message codec', () => {
         const decoded = decodeMessage(data);
         if (decoded.ok) assert.equal(Buffer.from(encodeMessage(decoded.message)).toString('hex'), Buffer.from(data).toString('hex'));
       }),
-      { numRuns: 5000 },
+      fcParams(5000),
     );
   });
 
@@ -137,7 +138,7 @@ describe('CoAP message codec', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 0xfffff }), fc.boolean(), fc.integer({ min: 0, max: 6 }), (num, more, szx) => {
         assert.deepEqual(decodeBlock(encodeBlock({ num, more, szx })), { num, more, szx });
-      }),
+      }), fcParams(100),
     );
   });
 });

@@ -12,6 +12,7 @@ import { firstOption, option, uintOption } from '../../../transport/coap/options
 import { failedPrecondition, validResponse } from '../../../transport/coap/conditions.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse } from '../../../transport/coap/request.js';
 import { request, serverHarness, text } from './harness.js';
+import { fcParams } from '../../fc-params.js';
 
 const echo = { POST: (r: { payload: Uint8Array }) => Promise.resolve({ code: CoapResponseCode.Changed, payload: r.payload }) };
 
@@ -178,7 +179,7 @@ describe('CoapServer', () => {
         await h.send(Uint8Array.from([0x40 | (type << 4) | (tail.length % 9), ...tail]));
         await h.send(tail);
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
     h.received.length = 0;
     await h.send(request({ messageId: 0xbeef, token: Uint8Array.from([0xaa, 0xbb, 0xcc]), payload: Buffer.from('still here') }));

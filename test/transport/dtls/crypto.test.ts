@@ -8,6 +8,7 @@ import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { CcmCipher } from '../../../transport/dtls/aead.js';
 import { masterSecret, prf, pskPremasterSecret, trafficKeys, verifyData } from '../../../transport/dtls/prf.js';
+import { fcParams } from '../../fc-params.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -73,7 +74,7 @@ describe('DTLS crypto', () => {
         assert.equal(cipher.open(22, 0xfefd, 1, seq, sealed), null);
         assert.equal(cipher.open(23, 0xfefd, 1, seq + 1, sealed), null);
       }),
-      { verbose: true },
+      fcParams(100),
     );
   });
 

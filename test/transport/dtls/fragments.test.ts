@@ -4,6 +4,7 @@
 // far ahead are refused without buffering; parsing arbitrary bytes never throws.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import {
   HandshakeReassembler,
   encodeHandshakeFragment,
@@ -46,7 +47,7 @@ describe('handshake fragments', () => {
           assert.deepEqual(out.map((b) => Buffer.from(b)), bodies.map((b) => Buffer.from(b)));
           assert.equal(reassembler.bufferedBytes(), 0);
         },
-      ),
+      ), fcParams(100),
     );
   });
 
@@ -85,7 +86,7 @@ describe('handshake fragments', () => {
       fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
         const parsed = parseHandshakeFragments(bytes, 4);
         if (parsed !== null) for (const f of parsed) assert.ok(f.fragmentOffset + f.body.length <= f.length);
-      }),
+      }), fcParams(100),
     );
   });
 });

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { HalfOpenTable } from '../../../transport/dtls/half-open-table.js';
 import type { Admission, HalfOpenLimits, HalfOpenSlot } from '../../../transport/dtls/half-open-table.js';
-import { fcParams } from '../../agent/sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 
 const slot = (key: string, address: string, member = false, bytes = 100): HalfOpenSlot => ({ key, address, member, bytes });
 const keysOf = (admission: Admission): string[] => (admission.admitted ? admission.evicted.map((e) => `${e.key}:${e.reason}`) : [admission.reason]);
@@ -163,6 +163,6 @@ describe('HalfOpenTable', () => {
         assert.ok(table.count - table.memberCount <= l.countMax - l.reservedForMembers, 'non-members stay out of the reserve');
         assert.deepEqual(table.oldest()?.key, model.slots[0]?.key);
       }
-    }), fcParams('half-open table agrees with the model', 300));
+    }), fcParams(300, 'half-open table agrees with the model'));
   });
 });

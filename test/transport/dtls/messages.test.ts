@@ -20,6 +20,7 @@ import {
 import { trafficKeys } from '../../../transport/dtls/prf.js';
 import { RecordLayer } from '../../../transport/dtls/record-layer.js';
 import { encodeRecord, splitRecords } from '../../../transport/dtls/record.js';
+import { fcParams } from '../../fc-params.js';
 
 describe('DTLS wire formats', () => {
   it('round-trips ClientHello, ServerHello, HelloVerifyRequest and PSK identities', () => {
@@ -69,7 +70,7 @@ describe('DTLS wire formats', () => {
         parseClientHelloPrefix(bytes);
         const { records } = splitRecords(bytes, 8);
         for (const r of records) assert.ok(r.fragment.length <= bytes.length);
-      }),
+      }), fcParams(100),
     );
   });
 
