@@ -15,9 +15,6 @@ import type { DatagramEndpoint } from './datagram.js';
 import type { HostResolver } from './peer-book.js';
 import { createHttpsTransport, createHttpTransport, type HttpTransportOptions, type PskClientCredentials, type PskServerCredentials } from './http/index.js';
 
-/** The configuration names of the peer transports. */
-export type PeerTransportName = 'coaps' | 'coap' | 'https' | 'http';
-
 /** Where and how one node's peer transport runs. */
 export type PeerTransportConfig =
   | {

@@ -6,7 +6,7 @@
  */
 import { coapCode } from '../../transport/coap/codes.js';
 import { CoapResponseCode } from '../../transport/coap/index.js';
-import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import type { CoapResponse } from '../../transport/coap/index.js';
 import { RaftError, describeError } from '../../contracts/errors.js';
 import type { KvErrorResult } from '../kv/index.js';
 
@@ -18,7 +18,6 @@ const CONFLICT = coapCode(4, 9);
 const GATEWAY_TIMEOUT = coapCode(5, 4);
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** A JSON response. */
 export function jsonResponse(code: number, value: unknown, extra: Partial<CoapResponse> = {}): CoapResponse {
@@ -99,15 +98,3 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
   }
 }
 
-/** Parses a JSON request body; null when it is not a JSON object. */
-export function jsonBody(request: CoapRequest): Record<string, unknown> | null {
-  if (request.payload.byteLength === 0) return {};
-  try {
-    const value: unknown = JSON.parse(decoder.decode(request.payload));
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-    return Object.fromEntries(Object.entries(value));
-  } catch {
-    // Not JSON: the caller answers 4.00.
-    return null;
-  }
-}

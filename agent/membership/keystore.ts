@@ -21,20 +21,9 @@ import type { TrustState } from '../trust/trust-state.js';
 /** Prefix of every KV key reserved for the agent itself; clients may neither read nor write it. */
 export const SYSTEM_KEY_PREFIX = '.coraft/';
 
-/** Shortest PSK accepted, bytes (also the config loader's minimum). */
-export const PSK_BYTES_MIN = 16;
-
-/** Longest PSK accepted, bytes. */
-export const PSK_BYTES_MAX = 64;
-
 /** True when `key` is reserved for the agent (clients may neither read nor write it). */
 export function isSystemKey(key: string): boolean {
   return key.startsWith(SYSTEM_KEY_PREFIX);
-}
-
-/** True when `hex` is a key of PSK_BYTES_MIN to PSK_BYTES_MAX bytes written as hex. */
-export function isHexKey(hex: unknown): hex is string {
-  return typeof hex === 'string' && hex.length % 2 === 0 && hex.length >= 2 * PSK_BYTES_MIN && hex.length <= 2 * PSK_BYTES_MAX && /^[0-9a-fA-F]+$/.test(hex);
 }
 
 /** What the keystore is given. */

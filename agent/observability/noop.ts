@@ -62,13 +62,3 @@ export class MemoryLogger extends LevelledLogger {
   }
 }
 
-/** A logger that drops everything. */
-export class NullLogger implements DiagnosticLogger {
-  log(_level: LogLevel, _message: string, _fields?: LogFields): void {}
-  trace(_message: string, _fields?: LogFields): void {}
-  debug(_message: string, _fields?: LogFields): void {}
-  info(_message: string, _fields?: LogFields): void {}
-  warning(_message: string, _fields?: LogFields): void {}
-  error(_message: string, _fields?: LogFields): void {}
-  critical(_message: string, _fields?: LogFields): void {}
-}

@@ -15,7 +15,7 @@ import type { ClusterConfiguration, LogEntry } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { NetworkClient, NetworkServer } from '../../contracts/network.js';
+import type { PeerTransport } from '../../transport/index.js';
 import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
@@ -58,12 +58,6 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof Error && 'code' in error && (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL')) return EXIT.unavailable;
   if (error instanceof RaftError && error.code === 'RAFT_STOPPED') return EXIT.software;
   return EXIT.software;
-}
-
-/** The peer transport's two halves. */
-export interface PeerTransport {
-  readonly client: NetworkClient;
-  readonly server: NetworkServer;
 }
 
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */

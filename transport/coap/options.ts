@@ -109,9 +109,3 @@ export function firstOption(options: readonly CoapOptionValue[], number: number)
   return null;
 }
 
-/** How many options `number` there are. */
-export function countOption(options: readonly CoapOptionValue[], number: number): number {
-  let count = 0;
-  for (const candidate of options) if (candidate.number === number) count += 1;
-  return count;
-}
