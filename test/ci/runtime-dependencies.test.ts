@@ -1,5 +1,5 @@
 // Proves that package.json's runtime dependencies are exactly what the runtime loads: every
-// package that the runtime's sources (agent/, codec/, transport/, storage/, deploy/, bin/)
+// package that the runtime's sources (contracts/, agent/, codec/, transport/, storage/, deploy/, bin/)
 // and the built dist/ load at run time is in "dependencies" (so a runtime import of a
 // devDependency, which `npm install --omit=dev` would not install, fails here), and every
 // entry of "dependencies" is loaded by the runtime (so a package only tests or benchmarks use,
@@ -13,7 +13,7 @@ import { packageImports, packageImportsUnder, packageOf } from './import-scan.js
 import type { PackageImport } from './import-scan.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const RUNTIME_SOURCES = ['agent', 'codec', 'transport', 'storage', 'deploy', 'bin'];
+const RUNTIME_SOURCES = ['contracts', 'agent', 'codec', 'transport', 'storage', 'deploy', 'bin'];
 
 interface Manifest {
   readonly dependencies: Readonly<Record<string, string>>;
