@@ -31,19 +31,39 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-exports': ['error', { restrictDefaultExports: { direct: true, named: true, defaultFrom: true, namedFrom: true, namespaceFrom: true } }],
+      'no-restricted-exports': [
+        'error',
+        {
+          restrictDefaultExports: {
+            direct: true,
+            named: true,
+            defaultFrom: true,
+            namedFrom: true,
+            namespaceFrom: true,
+          },
+        },
+      ],
     },
   },
   {
     files: ['agent/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'net', 'dgram', 'crypto', 'timers', 'os', 'child_process'], message: 'The core does no I/O.' },
-          { regex: '^\\.\\./(?!\\.\\./contracts/)', message: 'The core imports only core files and contracts/.' },
-          { group: ['pino', 'lmdb', 'coap', 'cbor-x', 'protobufjs', 'ajv', 'prom-client', 'hot-shots'], message: 'The core imports only core files and contracts/.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'net', 'dgram', 'crypto', 'timers', 'os', 'child_process'],
+              message: 'The core does no I/O.',
+            },
+            { regex: '^\\.\\./(?!\\.\\./contracts/)', message: 'The core imports only core files and contracts/.' },
+            {
+              group: ['pino', 'lmdb', 'coap', 'cbor-x', 'protobufjs', 'ajv', 'prom-client', 'hot-shots'],
+              message: 'The core imports only core files and contracts/.',
+            },
+          ],
+        },
+      ],
       'no-restricted-globals': ['error', ...impureGlobals],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Prng.' }],
     },
@@ -52,9 +72,17 @@ export default tseslint.config(
     // contracts/ is the shared base (DESIGN.md, "Layers"): it imports nothing outside itself.
     files: ['contracts/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ regex: '^(?!\\./)', message: 'contracts/ imports only its own files: no built-in, package or other folder.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./)',
+              message: 'contracts/ imports only its own files: no built-in, package or other folder.',
+            },
+          ],
+        },
+      ],
       // The core uses all of it, so it is as pure as the core.
       'no-restricted-globals': ['error', ...impureGlobals],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Prng.' }],

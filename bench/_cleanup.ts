@@ -76,7 +76,9 @@ const FOLDER_WATCHDOG = 'trap "" INT; cat >/dev/null; sleep 2; rm -rf "$1"';
  * now (after the folder's own owner has removed it, normally).
  */
 export function removeWhenGone(dir: string): Closable {
-  const watchdog = spawn('/bin/sh', ['-c', FOLDER_WATCHDOG, 'folder-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const watchdog = spawn('/bin/sh', ['-c', FOLDER_WATCHDOG, 'folder-watchdog', dir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   watchdog.unref();
   return {
     close: () =>

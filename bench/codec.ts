@@ -28,16 +28,30 @@ const MIB = 1024 * 1024;
 
 /** The benchmark messages, with payloads filled deterministically. */
 export function benchMessages(): Readonly<Record<string, RpcMessage>> {
-  const fill = (size: number, seed: number): Uint8Array => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
+  const fill = (size: number, seed: number): Uint8Array =>
+    Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
   return {
-    heartbeat: { type: 'AppendEntriesRequest', term: 42, leaderId: 'gateway-01', prevLogIndex: 123_456, prevLogTerm: 42, entries: [], leaderCommit: 123_450 },
+    heartbeat: {
+      type: 'AppendEntriesRequest',
+      term: 42,
+      leaderId: 'gateway-01',
+      prevLogIndex: 123_456,
+      prevLogTerm: 42,
+      entries: [],
+      leaderCommit: 123_450,
+    },
     appendEntries100x128: {
       type: 'AppendEntriesRequest',
       term: 42,
       leaderId: 'gateway-01',
       prevLogIndex: 123_456,
       prevLogTerm: 42,
-      entries: Array.from({ length: 100 }, (_, i) => ({ term: 42, index: 123_457 + i, type: 'command' as const, command: fill(128, i) })),
+      entries: Array.from({ length: 100 }, (_, i) => ({
+        term: 42,
+        index: 123_457 + i,
+        type: 'command' as const,
+        command: fill(128, i),
+      })),
       leaderCommit: 123_450,
     },
     installSnapshot1MiB: {
@@ -87,7 +101,10 @@ function measure(durationMs: number, action: () => number): Rate {
   }
   const cpu = process.cpuUsage(cpuStart);
   if (sink < 0) throw new Error('unreachable: keeps the results alive');
-  return { perSecond: Math.round((count * 1000) / (now - start)), perCpuSecond: Math.round((count * 1e6) / (cpu.user + cpu.system)) };
+  return {
+    perSecond: Math.round((count * 1000) / (now - start)),
+    perCpuSecond: Math.round((count * 1e6) / (cpu.user + cpu.system)),
+  };
 }
 
 function parseArgs(args: readonly string[]): { durationMs: number; codecs: SerializerName[] } {
@@ -105,7 +122,8 @@ function parseArgs(args: readonly string[]): { durationMs: number; codecs: Seria
       i += 1;
     }
   }
-  if (!Number.isFinite(durationMs) || durationMs < 10) throw new Error(`--duration-ms: expected at least 10, got ${durationMs}`);
+  if (!Number.isFinite(durationMs) || durationMs < 10)
+    throw new Error(`--duration-ms: expected at least 10, got ${durationMs}`);
   return { durationMs, codecs: codecs.length > 0 ? codecs : [...SERIALIZER_NAMES] };
 }
 

@@ -47,11 +47,13 @@ function parseArgs(args: readonly string[]): Options {
     if (args[i] === '--engines' && value !== undefined) {
       const names = value.split(',');
       const unknown = names.filter((name) => !isEngineName(name));
-      if (unknown.length > 0) throw new Error(`--engines: unknown ${unknown.join(', ')}; expected some of ${ENGINES.join(', ')}`);
+      if (unknown.length > 0)
+        throw new Error(`--engines: unknown ${unknown.join(', ')}; expected some of ${ENGINES.join(', ')}`);
       engines = names.filter(isEngineName);
     }
   }
-  if (!Number.isFinite(durationMs) || durationMs < 100) throw new Error(`--duration-ms must be at least 100, got ${durationMs}`);
+  if (!Number.isFinite(durationMs) || durationMs < 100)
+    throw new Error(`--duration-ms must be at least 100, got ${durationMs}`);
   return { durationMs, dir, engines };
 }
 
@@ -107,7 +109,11 @@ class RawDisk {
 
 function rawFigure(latencies: number[], seconds: number): { perSec: number; p50Us: number; p99Us: number } {
   latencies.sort((a, b) => a - b);
-  return { perSec: Math.round(latencies.length / seconds), p50Us: Math.round(percentile(latencies, 0.5)), p99Us: Math.round(percentile(latencies, 0.99)) };
+  return {
+    perSec: Math.round(latencies.length / seconds),
+    p50Us: Math.round(percentile(latencies, 0.5)),
+    p99Us: Math.round(percentile(latencies, 0.99)),
+  };
 }
 
 class CommitCounter implements Metrics {
@@ -146,7 +152,14 @@ const SLICES = 6;
  * in slices alternating with slices of raw 4 KiB syncs, so that the ratio to raw compares the
  * two under the same load of a shared disk.
  */
-async function engineRun(name: EngineName, base: string, raw: RawDisk, batch: number, writers: number, durationMs: number): Promise<EngineFigure> {
+async function engineRun(
+  name: EngineName,
+  base: string,
+  raw: RawDisk,
+  batch: number,
+  writers: number,
+  durationMs: number,
+): Promise<EngineFigure> {
   const path = mkdtempSync(join(base, 'coraft-bench-'));
   const metrics = new CommitCounter();
   const engine = await openEngine(name, path, metrics);
@@ -208,7 +221,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   try {
     const rawStart = performance.now();
     rawAll = rawFigure(raw.run(options.durationMs), (performance.now() - rawStart) / 1000);
-    console.log(`raw 4 KiB write+fdatasync: ${rawAll.perSec}/s, p50 ${rawAll.p50Us} µs, p99 ${rawAll.p99Us} µs (${options.dir})`);
+    console.log(
+      `raw 4 KiB write+fdatasync: ${rawAll.perSec}/s, p50 ${rawAll.p50Us} µs, p99 ${rawAll.p99Us} µs (${options.dir})`,
+    );
     for (const batch of BATCH_SIZES) {
       for (const writers of WRITER_COUNTS) {
         for (const engine of options.engines) {

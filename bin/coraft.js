@@ -10,7 +10,9 @@ import { describeError } from '../dist/contracts/errors.js';
 handleStandardOutputErrors(undefined, process.argv[2] === 'agent');
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (error) => {
     if (isClosedOutputError(error)) {
       process.exitCode = EXIT_OUTPUT_CLOSED;

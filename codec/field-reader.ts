@@ -13,7 +13,6 @@ import type { ForwardKind } from './layout.js';
 /** Which configurable limit bounds a byte field. */
 export type ByteLimit = 'entryBytesMax' | 'chunkBytesMax' | 'messageBytesMax';
 
-
 /** Reads the fields of one record (a message, an entry, a configuration or a member). */
 export interface FieldReader {
   /** The path of this record for error messages, e.g. `AppendEntriesRequest.entries[3]`. */

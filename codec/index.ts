@@ -35,7 +35,11 @@ export { WIRE_VERSION } from './layout.js';
 export type SerializerName = 'cbor' | 'json' | 'protobuf';
 
 /** Every serializer name, the default first. */
-export const SERIALIZER_NAMES: readonly SerializerName[] = Object.freeze(['cbor', 'json', 'protobuf'] satisfies SerializerName[]);
+export const SERIALIZER_NAMES: readonly SerializerName[] = Object.freeze([
+  'cbor',
+  'json',
+  'protobuf',
+] satisfies SerializerName[]);
 
 /**
  * Creates the serializer named `name` with `limits` (each field defaulting to

@@ -117,7 +117,8 @@ export class KeyedReader implements FieldReader {
     for (let i = 0; i < list.length; i += 1) {
       at.index = i;
       const item: unknown = list[i];
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw malformed(at, '', `expected an entry, got ${describe(item)}`);
+      if (typeof item !== 'object' || item === null || Array.isArray(item))
+        throw malformed(at, '', `expected an entry, got ${describe(item)}`);
       dialect.checkRecord(item, at);
       entries.push({
         term: dialect.uint(Reflect.get(item, 'term'), at, 'term'),

@@ -37,7 +37,11 @@ export const MESSAGE_TYPE_CODE: { readonly [T in RpcMessageType]: number } = Obj
 export const ENTRY_TYPE_CODE: { readonly [T in EntryType]: number } = Object.freeze({ command: 1, noop: 2, config: 3 });
 
 /** Forward kind codes (ClientForwardRequest.kind). 0 is invalid. */
-export const FORWARD_KIND_CODE: { readonly [K in ForwardKind]: number } = Object.freeze({ write: 1, read: 2, admin: 3 });
+export const FORWARD_KIND_CODE: { readonly [K in ForwardKind]: number } = Object.freeze({
+  write: 1,
+  read: 2,
+  admin: 3,
+});
 
 /** The fields of a message other than its `type` tag. */
 export type BodyField<T extends RpcMessageType> = Exclude<keyof MessageOfType<T>, 'type'>;

@@ -84,7 +84,13 @@ export function resolveCodecLimits(overrides: Partial<CodecLimits> = {}): CodecL
   return Object.freeze(limits);
 }
 
-function checkInteger(problems: string[], limits: CodecLimits, field: keyof CodecLimits, min: number, max: number): void {
+function checkInteger(
+  problems: string[],
+  limits: CodecLimits,
+  field: keyof CodecLimits,
+  min: number,
+  max: number,
+): void {
   const value = limits[field];
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);

@@ -36,7 +36,11 @@ const BUILDERS: Builders = {
     lastLogTerm: r.uint('lastLogTerm'),
     transfer: r.bool('transfer'),
   }),
-  RequestVoteResponse: (r) => ({ type: 'RequestVoteResponse', term: r.uint('term'), voteGranted: r.bool('voteGranted') }),
+  RequestVoteResponse: (r) => ({
+    type: 'RequestVoteResponse',
+    term: r.uint('term'),
+    voteGranted: r.bool('voteGranted'),
+  }),
   PreVoteRequest: (r) => ({
     type: 'PreVoteRequest',
     term: r.uint('term'),
@@ -74,7 +78,11 @@ const BUILDERS: Builders = {
     totalBytes: r.uint('totalBytes'),
     configuration: r.record('configuration', readConfiguration),
   }),
-  InstallSnapshotResponse: (r) => ({ type: 'InstallSnapshotResponse', term: r.uint('term'), bytesStored: r.uint('bytesStored') }),
+  InstallSnapshotResponse: (r) => ({
+    type: 'InstallSnapshotResponse',
+    term: r.uint('term'),
+    bytesStored: r.uint('bytesStored'),
+  }),
   TimeoutNowRequest: (r) => ({ type: 'TimeoutNowRequest', term: r.uint('term'), leaderId: r.nodeId('leaderId') }),
   TimeoutNowResponse: (r) => ({ type: 'TimeoutNowResponse', term: r.uint('term') }),
   ClientForwardRequest: (r) => ({

@@ -109,7 +109,11 @@ export class PersistenceError extends RaftError {
 
 /** Bytes that are not a valid message of the expected kind (reference `serialization_exception`). */
 export class SerializationError extends RaftError {
-  constructor(code: 'CODEC_MALFORMED' | 'CODEC_LIMIT' | 'CODEC_VERSION' | 'CODEC_SCHEMA', message: string, options: RaftErrorOptions = {}) {
+  constructor(
+    code: 'CODEC_MALFORMED' | 'CODEC_LIMIT' | 'CODEC_VERSION' | 'CODEC_SCHEMA',
+    message: string,
+    options: RaftErrorOptions = {},
+  ) {
     super(code, message, options);
   }
 
@@ -134,7 +138,10 @@ export class NotLeaderError extends RaftError {
   readonly leaderHint: string | null;
 
   constructor(leaderHint: string | null, message?: string) {
-    super('RAFT_NOT_LEADER', message ?? (leaderHint === null ? 'not leader; leader unknown' : `not leader; leader is ${leaderHint}`));
+    super(
+      'RAFT_NOT_LEADER',
+      message ?? (leaderHint === null ? 'not leader; leader unknown' : `not leader; leader is ${leaderHint}`),
+    );
     this.leaderHint = leaderHint;
   }
 

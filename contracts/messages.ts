@@ -187,7 +187,9 @@ export type ResponseFor<R extends RequestMessage> = ResponseTypeOf[R['type']];
 export type RpcName = 'RequestVote' | 'PreVote' | 'AppendEntries' | 'InstallSnapshot' | 'TimeoutNow' | 'ClientForward';
 
 /** The RPC of each request type, and its response type. */
-export const RPC_OF_REQUEST: Readonly<Record<RequestMessage['type'], { readonly rpc: RpcName; readonly responseType: ResponseMessage['type'] }>> = {
+export const RPC_OF_REQUEST: Readonly<
+  Record<RequestMessage['type'], { readonly rpc: RpcName; readonly responseType: ResponseMessage['type'] }>
+> = {
   RequestVoteRequest: { rpc: 'RequestVote', responseType: 'RequestVoteResponse' },
   PreVoteRequest: { rpc: 'PreVote', responseType: 'PreVoteResponse' },
   AppendEntriesRequest: { rpc: 'AppendEntries', responseType: 'AppendEntriesResponse' },

@@ -67,7 +67,13 @@ export const DEFAULT_RAFT_CONFIGURATION: RaftConfiguration = {
   learnerCatchUpTimeoutMs: 60_000,
 };
 
-function checkInteger(problems: string[], config: RaftConfiguration, field: keyof RaftConfiguration, min: number, max: number): void {
+function checkInteger(
+  problems: string[],
+  config: RaftConfiguration,
+  field: keyof RaftConfiguration,
+  min: number,
+  max: number,
+): void {
   const value = config[field];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
@@ -84,7 +90,13 @@ export function validateRaftConfiguration(config: RaftConfiguration): string[] {
   checkInteger(problems, config, 'tickIntervalMs', 1, 1000);
   checkInteger(problems, config, 'heartbeatIntervalMs', config.tickIntervalMs, 60_000);
   checkInteger(problems, config, 'electionTimeoutMinMs', 2 * config.heartbeatIntervalMs, 600_000);
-  checkInteger(problems, config, 'electionTimeoutMaxMs', config.electionTimeoutMinMs + config.tickIntervalMs, 1_200_000);
+  checkInteger(
+    problems,
+    config,
+    'electionTimeoutMaxMs',
+    config.electionTimeoutMinMs + config.tickIntervalMs,
+    1_200_000,
+  );
   checkInteger(problems, config, 'rpcTimeoutMs', 1, 60_000);
   checkInteger(problems, config, 'maxEntriesPerAppend', 1, 10_000);
   checkInteger(problems, config, 'snapshotThresholdBytes', 1024, big);
@@ -98,6 +110,7 @@ export function validateRaftConfiguration(config: RaftConfiguration): string[] {
   checkInteger(problems, config, 'learnerCatchUpEntries', 0, big);
   checkInteger(problems, config, 'learnerCatchUpTimeoutMs', config.electionTimeoutMaxMs, big);
   if (typeof config.preVote !== 'boolean') problems.push(`preVote: expected a boolean, got ${String(config.preVote)}`);
-  if (typeof config.checkQuorum !== 'boolean') problems.push(`checkQuorum: expected a boolean, got ${String(config.checkQuorum)}`);
+  if (typeof config.checkQuorum !== 'boolean')
+    problems.push(`checkQuorum: expected a boolean, got ${String(config.checkQuorum)}`);
   return problems;
 }

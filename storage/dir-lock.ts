@@ -130,7 +130,10 @@ export function acquireDirectoryLock(directory: string): DirectoryLock {
     }
     removeIfStale(directory, lockPath, me, attempt);
   }
-  throw new PersistenceError('STORAGE_LOCKED', `${directory} is locked: ${lockPath} kept reappearing over ${ATTEMPTS_MAX} attempts`);
+  throw new PersistenceError(
+    'STORAGE_LOCKED',
+    `${directory} is locked: ${lockPath} kept reappearing over ${ATTEMPTS_MAX} attempts`,
+  );
 }
 
 /** Removes the lock at `lockPath` if its holder is gone; throws STORAGE_LOCKED if it is alive. */
@@ -139,7 +142,10 @@ function removeIfStale(directory: string, lockPath: string, me: LockHolder, atte
   if (seen === '') return; // Released meanwhile: try again.
   const holder = parseHolder(seen);
   if (holder !== null && holderAlive(holder, me)) {
-    throw new PersistenceError('STORAGE_LOCKED', `${directory} is in use by process ${holder.pid} (lock file ${lockPath})`);
+    throw new PersistenceError(
+      'STORAGE_LOCKED',
+      `${directory} is in use by process ${holder.pid} (lock file ${lockPath})`,
+    );
   }
   const aside = join(directory, `${LOCK_FILE_NAME}.stale.${me.pid}.${attempt}`);
   try {
@@ -156,7 +162,10 @@ function removeIfStale(directory: string, lockPath: string, me: LockHolder, atte
     } finally {
       unlinkSync(aside);
     }
-    throw new PersistenceError('STORAGE_LOCKED', `${directory} was locked by another process while a stale lock was removed (lock file ${lockPath})`);
+    throw new PersistenceError(
+      'STORAGE_LOCKED',
+      `${directory} was locked by another process while a stale lock was removed (lock file ${lockPath})`,
+    );
   }
   unlinkSync(aside);
 }

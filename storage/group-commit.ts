@@ -65,10 +65,16 @@ export class GroupCommitQueue<T> {
   checkAccepts(bytes: number): void {
     if (this.failure !== null) throw this.failure;
     if (this.waiting.length >= this.limits.pendingWritesMax) {
-      throw new PersistenceError('STORAGE_FULL', `write queue is full: ${this.waiting.length} writes wait (pendingWritesMax)`);
+      throw new PersistenceError(
+        'STORAGE_FULL',
+        `write queue is full: ${this.waiting.length} writes wait (pendingWritesMax)`,
+      );
     }
     if (this.waiting.length > 0 && this.waitingBytes + bytes > this.limits.pendingBytesMax) {
-      throw new PersistenceError('STORAGE_FULL', `write queue is full: ${this.waitingBytes + bytes} bytes would wait (pendingBytesMax ${this.limits.pendingBytesMax})`);
+      throw new PersistenceError(
+        'STORAGE_FULL',
+        `write queue is full: ${this.waitingBytes + bytes} bytes would wait (pendingBytesMax ${this.limits.pendingBytesMax})`,
+      );
     }
   }
 
@@ -122,7 +128,8 @@ export class GroupCommitQueue<T> {
     try {
       await this.commitGroup(group);
     } catch (error) {
-      const failure = error instanceof RaftError ? error : new PersistenceError('STORAGE_IO', 'commit failed', { cause: error });
+      const failure =
+        error instanceof RaftError ? error : new PersistenceError('STORAGE_IO', 'commit failed', { cause: error });
       for (const write of group) write.reject(failure);
       this.fail(failure);
       return;

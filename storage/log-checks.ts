@@ -48,7 +48,9 @@ export function checkBatch(shape: LogShape, batch: PersistBatch): LogShape {
       throw new InvariantError(`appended entry index ${entry.index} does not follow last index ${lastIndex}`);
     }
     if (entry.term < lastTerm) {
-      throw new InvariantError(`appended entry ${entry.index} has term ${entry.term} below the previous term ${lastTerm}`);
+      throw new InvariantError(
+        `appended entry ${entry.index} has term ${entry.term} below the previous term ${lastTerm}`,
+      );
     }
     lastIndex = entry.index;
     lastTerm = entry.term;
@@ -64,7 +66,8 @@ export function checkBatch(shape: LogShape, batch: PersistBatch): LogShape {
 }
 
 function checkIndex(value: number, what: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvariantError(`${what} is not a non-negative safe integer: ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new InvariantError(`${what} is not a non-negative safe integer: ${value}`);
 }
 
 /**
@@ -77,10 +80,16 @@ export function checkLoadedLog(entries: readonly LogEntry[], snapshot: Snapshot 
   for (const entry of entries) {
     if (previous !== null) {
       if (entry.index !== previous.index + 1) {
-        throw new PersistenceError('STORAGE_CORRUPT', `log has a gap: entry ${entry.index} follows entry ${previous.index}`);
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `log has a gap: entry ${entry.index} follows entry ${previous.index}`,
+        );
       }
       if (entry.term < previous.term) {
-        throw new PersistenceError('STORAGE_CORRUPT', `log term goes backwards at entry ${entry.index}: ${entry.term} after ${previous.term}`);
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `log term goes backwards at entry ${entry.index}: ${entry.term} after ${previous.term}`,
+        );
       }
     }
     previous = entry;
@@ -88,7 +97,10 @@ export function checkLoadedLog(entries: readonly LogEntry[], snapshot: Snapshot 
   const first = entries[0];
   if (snapshot !== null && first !== undefined) {
     if (first.index > snapshot.lastIncludedIndex + 1) {
-      throw new PersistenceError('STORAGE_CORRUPT', `log starts at ${first.index}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`);
+      throw new PersistenceError(
+        'STORAGE_CORRUPT',
+        `log starts at ${first.index}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`,
+      );
     }
   }
   if (snapshot === null && first !== undefined && first.index !== 1) {

@@ -79,7 +79,8 @@ export class LogProjection {
       this.snapshotIndex = batch.snapshot.lastIncludedIndex;
       this.snapshotTerm = batch.snapshot.lastIncludedTerm;
       // Entries the snapshot covers are kept only while the log continues past it.
-      if (this.terms.length > 0 && batch.snapshot.lastIncludedIndex >= this.lastIndex()) this.deleteFrom(this.first, steps);
+      if (this.terms.length > 0 && batch.snapshot.lastIncludedIndex >= this.lastIndex())
+        this.deleteFrom(this.first, steps);
     }
     if (batch.truncateFrom !== null && this.terms.length > 0) {
       this.deleteFrom(Math.max(batch.truncateFrom, this.first), steps);

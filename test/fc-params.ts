@@ -26,7 +26,9 @@ export function fcParams<T>(numRuns = 300, name?: string): fc.Parameters<T> {
     ...(path === undefined ? {} : { path, endOnFailure: true }),
     reporter: (details) => {
       if (details.failed) {
-        throw new Error(`${fcReport(details)}\nreplay: FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''}`);
+        throw new Error(
+          `${fcReport(details)}\nreplay: FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''}`,
+        );
       }
     },
   };

@@ -13,7 +13,13 @@ import { createCoapTransport, createUdpCoapTransport, type CoapTransportOptions 
 import { assertNever } from '../contracts/assert.js';
 import type { DatagramEndpoint } from './datagram.js';
 import type { HostResolver } from './peer-book.js';
-import { createHttpsTransport, createHttpTransport, type HttpTransportOptions, type PskClientCredentials, type PskServerCredentials } from './http/index.js';
+import {
+  createHttpsTransport,
+  createHttpTransport,
+  type HttpTransportOptions,
+  type PskClientCredentials,
+  type PskServerCredentials,
+} from './http/index.js';
 
 /** Where and how one node's peer transport runs. */
 export type PeerTransportConfig =
@@ -25,7 +31,12 @@ export type PeerTransportConfig =
       readonly openClientEndpoint: () => Promise<DatagramEndpoint>;
       readonly options?: CoapTransportOptions;
     }
-  | { readonly name: 'coap'; readonly listenAddress: string; readonly listenPort: number; readonly options?: CoapTransportOptions }
+  | {
+      readonly name: 'coap';
+      readonly listenAddress: string;
+      readonly listenPort: number;
+      readonly options?: CoapTransportOptions;
+    }
   | {
       readonly name: 'https';
       readonly listenAddress: string;
@@ -35,7 +46,12 @@ export type PeerTransportConfig =
       readonly ciphers?: string;
       readonly options?: HttpTransportOptions;
     }
-  | { readonly name: 'http'; readonly listenAddress: string; readonly listenPort: number; readonly options?: HttpTransportOptions };
+  | {
+      readonly name: 'http';
+      readonly listenAddress: string;
+      readonly listenPort: number;
+      readonly options?: HttpTransportOptions;
+    };
 
 /** What every peer transport is given besides its configuration. */
 export interface PeerTransportDeps {
@@ -59,15 +75,27 @@ export interface PeerTransport {
 /** Builds the peer transport named by `config.name`. */
 export function createPeerTransport(config: PeerTransportConfig, deps: PeerTransportDeps): PeerTransport {
   const common = { serializer: deps.serializer, ...(deps.timers === undefined ? {} : { timers: deps.timers }) };
-  const withPrng = { ...common, ...(deps.prng === undefined ? {} : { prng: deps.prng }), ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) };
+  const withPrng = {
+    ...common,
+    ...(deps.prng === undefined ? {} : { prng: deps.prng }),
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+  };
   switch (config.name) {
     case 'coaps':
       return createCoapTransport(
-        { ...withPrng, ...(deps.resolver === undefined ? {} : { resolver: deps.resolver }), openServerEndpoint: config.openServerEndpoint, openClientEndpoint: config.openClientEndpoint },
+        {
+          ...withPrng,
+          ...(deps.resolver === undefined ? {} : { resolver: deps.resolver }),
+          openServerEndpoint: config.openServerEndpoint,
+          openClientEndpoint: config.openClientEndpoint,
+        },
         config.options,
       );
     case 'coap':
-      return createUdpCoapTransport({ ...withPrng, listenAddress: config.listenAddress, listenPort: config.listenPort }, config.options);
+      return createUdpCoapTransport(
+        { ...withPrng, listenAddress: config.listenAddress, listenPort: config.listenPort },
+        config.options,
+      );
     case 'https':
       return createHttpsTransport(
         {
@@ -81,7 +109,10 @@ export function createPeerTransport(config: PeerTransportConfig, deps: PeerTrans
         config.options,
       );
     case 'http':
-      return createHttpTransport({ ...common, listenAddress: config.listenAddress, listenPort: config.listenPort }, config.options);
+      return createHttpTransport(
+        { ...common, listenAddress: config.listenAddress, listenPort: config.listenPort },
+        config.options,
+      );
     default:
       return assertNever(config, 'peer transport name');
   }

@@ -38,7 +38,8 @@ export class PeerBook {
     if (members.length > PEERS_MAX) problems.push(`at most ${PEERS_MAX} peers, got ${members.length}`);
     for (const member of members) {
       const parsed = parsePeerAddress(member.address);
-      if (member.id.length === 0 || member.id.length > NODE_ID_LENGTH_MAX) problems.push(`peer id "${member.id}" must have 1..${NODE_ID_LENGTH_MAX} characters`);
+      if (member.id.length === 0 || member.id.length > NODE_ID_LENGTH_MAX)
+        problems.push(`peer id "${member.id}" must have 1..${NODE_ID_LENGTH_MAX} characters`);
       if (parsed === null) problems.push(`peer ${member.id}: address "${member.address}" is not host:port`);
       else {
         const isLiteral = isIP(parsed.host) !== 0;

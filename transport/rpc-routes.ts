@@ -4,7 +4,13 @@
  */
 import { isIP } from 'node:net';
 import { InvariantError, NetworkError, RaftError, SerializationError, describeError } from '../contracts/errors.js';
-import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor, type RpcMessage, type RpcName } from '../contracts/messages.js';
+import {
+  RPC_OF_REQUEST,
+  type RequestMessage,
+  type ResponseFor,
+  type RpcMessage,
+  type RpcName,
+} from '../contracts/messages.js';
 import type { RpcSerializer } from '../contracts/serializer.js';
 
 /** The first path segment of every peer RPC resource. */
@@ -21,7 +27,14 @@ export const REQUEST_TYPE_OF_RPC: Readonly<Record<RpcName, RequestMessage['type'
 };
 
 /** Every RPC name. */
-export const RPC_NAMES: readonly RpcName[] = ['RequestVote', 'PreVote', 'AppendEntries', 'InstallSnapshot', 'TimeoutNow', 'ClientForward'];
+export const RPC_NAMES: readonly RpcName[] = [
+  'RequestVote',
+  'PreVote',
+  'AppendEntries',
+  'InstallSnapshot',
+  'TimeoutNow',
+  'ClientForward',
+];
 
 /** The resource path of an RPC, e.g. "/raft/AppendEntries". */
 export function rpcPath(name: RpcName): string {
@@ -94,7 +107,9 @@ export function encodeRequest(serializer: RpcSerializer, request: RequestMessage
     return serializer.encode(request);
   } catch (error: unknown) {
     if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
-      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, { cause: error });
+      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, {
+        cause: error,
+      });
     }
     throw error;
   }

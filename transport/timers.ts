@@ -57,7 +57,10 @@ export function createCryptoPrng(): Prng {
     nextUint32,
     nextFloat,
     intBetween(min: number, maxExclusive: number): number {
-      assert(Number.isSafeInteger(min) && Number.isSafeInteger(maxExclusive) && maxExclusive > min, 'intBetween range is a non-empty integer range');
+      assert(
+        Number.isSafeInteger(min) && Number.isSafeInteger(maxExclusive) && maxExclusive > min,
+        'intBetween range is a non-empty integer range',
+      );
       return min + Math.floor(nextFloat() * (maxExclusive - min));
     },
     chance: (p: number): boolean => nextFloat() < p,

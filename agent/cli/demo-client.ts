@@ -70,8 +70,10 @@ export class DemoClient {
     private readonly options: DemoClientOptions = DEFAULT_DEMO_CLIENT_OPTIONS,
   ) {
     const problems: string[] = [];
-    if (!Number.isInteger(options.passOverMs) || options.passOverMs < 0 || options.passOverMs > 60_000) problems.push(`passOverMs must be an integer in [0, 60000], got ${options.passOverMs}`);
-    if (!Number.isInteger(options.keyCount) || options.keyCount < 1 || options.keyCount > 1000) problems.push(`keyCount must be an integer in [1, 1000], got ${options.keyCount}`);
+    if (!Number.isInteger(options.passOverMs) || options.passOverMs < 0 || options.passOverMs > 60_000)
+      problems.push(`passOverMs must be an integer in [0, 60000], got ${options.passOverMs}`);
+    if (!Number.isInteger(options.keyCount) || options.keyCount < 1 || options.keyCount > 1000)
+      problems.push(`keyCount must be an integer in [1, 1000], got ${options.keyCount}`);
     if (problems.length > 0) throw new ConfigError(problems);
   }
 
@@ -116,7 +118,10 @@ export class DemoClient {
   }
 
   /** Sends `request`; on an error answer or no answer, counts the failure, passes the endpoint over and returns null. */
-  private async send(target: DemoTarget, request: DemoRequest): Promise<{ readonly code: number; readonly payload: Uint8Array } | null> {
+  private async send(
+    target: DemoTarget,
+    request: DemoRequest,
+  ): Promise<{ readonly code: number; readonly payload: Uint8Array } | null> {
     try {
       const response = await target.request(request);
       if (response.code < 0x80) {

@@ -20,7 +20,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (args) => (await import('./demo-cluster.js')).runDemoClusterCommand(args),
   },
   provision: {
-    summary: 'provision --inventory FILE --out DIR [--add ID ADDRESS | --remove ID | --rekey ID | --rotate-admin-key]: write gateway bundles',
+    summary:
+      'provision --inventory FILE --out DIR [--add ID ADDRESS | --remove ID | --rekey ID | --rotate-admin-key]: write gateway bundles',
     run: async (args) => (await import('./provision.js')).runProvisionCommand(args),
   },
   'sim-demo': {

@@ -135,10 +135,19 @@ export function parseHostPort(text: string, field: string): HostPort {
 }
 
 function describe(error: ErrorObject): string {
-  const path = error.instancePath === '' ? '(top level)' : error.instancePath.slice(1).replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
-  if (error.keyword === 'additionalProperties') return `${path}: unknown field ${JSON.stringify(error.params.additionalProperty)}`;
-  if (error.keyword === 'enum') return `${path}: expected one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  if (error.keyword === 'required') return `${path}: missing required field ${JSON.stringify(error.params.missingProperty)}`;
+  const path =
+    error.instancePath === ''
+      ? '(top level)'
+      : error.instancePath
+          .slice(1)
+          .replace(/\/(\d+)/g, '[$1]')
+          .replace(/\//g, '.');
+  if (error.keyword === 'additionalProperties')
+    return `${path}: unknown field ${JSON.stringify(error.params.additionalProperty)}`;
+  if (error.keyword === 'enum')
+    return `${path}: expected one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'required')
+    return `${path}: missing required field ${JSON.stringify(error.params.missingProperty)}`;
   return `${path}: ${error.message ?? 'invalid'}`;
 }
 

@@ -152,7 +152,10 @@ export class RaftLog {
       const localTerm = this.term(entry.index);
       if (localTerm === null) break;
       if (localTerm !== entry.term) {
-        assert(entry.index > this.commitIndex, `a conflicting entry ${entry.index} is not committed (${this.commitIndex})`);
+        assert(
+          entry.index > this.commitIndex,
+          `a conflicting entry ${entry.index} is not committed (${this.commitIndex})`,
+        );
         this.truncateFrom(entry.index);
         break;
       }

@@ -4,11 +4,28 @@
  * atomic, synced batch), then send the messages, then restore the snapshot and apply the
  * committed entries, then call `advance(ready)` (after etcd-io/raft's Ready/Advance).
  */
-import type { ClusterConfiguration, HardState, LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
-import type { AppendEntriesRequest, InstallSnapshotRequest, PreVoteRequest, RequestVoteRequest, ResponseFor, ResponseMessage, TimeoutNowRequest } from '../../contracts/messages.js';
+import type {
+  ClusterConfiguration,
+  HardState,
+  LogEntry,
+  LogIndex,
+  NodeId,
+  Snapshot,
+  Term,
+} from '../../contracts/log.js';
+import type {
+  AppendEntriesRequest,
+  InstallSnapshotRequest,
+  PreVoteRequest,
+  RequestVoteRequest,
+  ResponseFor,
+  ResponseMessage,
+  TimeoutNowRequest,
+} from '../../contracts/messages.js';
 
 /** The requests the core sends and handles: every RPC but ClientForward, which the runtime owns. */
-export type CoreRequest = RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;
+export type CoreRequest =
+  RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;
 
 /** A request that arrived from a peer; the core answers it exactly once, through `replyTo`. */
 export interface InboundRequest {
@@ -120,7 +137,13 @@ export interface Ready {
 export type ProposeResult =
   | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
   | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | null }
-  | { readonly ok: false; readonly reason: 'transferring' | 'uncommitted-limit' | 'change-in-progress' | 'invalid-change'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'transferring' | 'uncommitted-limit' | 'change-in-progress' | 'invalid-change';
+      readonly message: string;
+    };
 
 /** The outcome of a read or transfer request. */
-export type RequestResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'not-leader' | 'busy' | 'invalid'; readonly message: string };
+export type RequestResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not-leader' | 'busy' | 'invalid'; readonly message: string };

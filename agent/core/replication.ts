@@ -16,7 +16,12 @@ import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
 import type { CoreState } from './state.js';
 import type { LogIndex, NodeId } from '../../contracts/log.js';
-import type { AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse } from '../../contracts/messages.js';
+import type {
+  AppendEntriesRequest,
+  AppendEntriesResponse,
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
+} from '../../contracts/messages.js';
 
 /** Sends whatever each follower is owed and may receive now. Idempotent. */
 export function flushReplication(core: CoreState): void {
@@ -49,7 +54,15 @@ function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   // In probe state an empty append still finds out whether the logs match at next - 1.
   const probing = progress.state === 'probe' && progress.match < prevLogIndex;
   if (entries.length === 0 && !probing) return false;
-  core.send(id, { type: 'AppendEntriesRequest', term: core.currentTerm, leaderId: core.id, prevLogIndex, prevLogTerm, entries, leaderCommit: core.log.commitIndex });
+  core.send(id, {
+    type: 'AppendEntriesRequest',
+    term: core.currentTerm,
+    leaderId: core.id,
+    prevLogIndex,
+    prevLogTerm,
+    entries,
+    leaderCommit: core.log.commitIndex,
+  });
   let bytes = 0;
   for (const entry of entries) bytes += entryBytes(entry);
   progress.sentEntries(prevLogIndex + entries.length, entries.length, bytes);
@@ -77,7 +90,15 @@ export function sendHeartbeats(core: CoreState): void {
       prevLogIndex = 0;
       prevLogTerm = 0;
     }
-    core.send(id, { type: 'AppendEntriesRequest', term: core.currentTerm, leaderId: core.id, prevLogIndex, prevLogTerm, entries: [], leaderCommit: core.log.commitIndex });
+    core.send(id, {
+      type: 'AppendEntriesRequest',
+      term: core.currentTerm,
+      leaderId: core.id,
+      prevLogIndex,
+      prevLogTerm,
+      entries: [],
+      leaderCommit: core.log.commitIndex,
+    });
   }
 }
 
@@ -123,7 +144,13 @@ export function sendTimeoutNow(core: CoreState, to: NodeId): void {
 }
 
 /** Records a follower's answer to an append: advance its match (and maybe the commit index) or back up its next index. */
-export function handleAppendResponse(core: CoreState, from: NodeId, seq: number, request: AppendEntriesRequest, response: AppendEntriesResponse): void {
+export function handleAppendResponse(
+  core: CoreState,
+  from: NodeId,
+  seq: number,
+  request: AppendEntriesRequest,
+  response: AppendEntriesResponse,
+): void {
   const progress = core.progress.get(from);
   if (progress === undefined || response.term !== core.currentTerm) return;
   progress.heardFrom();
@@ -162,7 +189,12 @@ function nextFromHint(core: CoreState, request: AppendEntriesRequest, response: 
 }
 
 /** Records a follower's answer to a snapshot chunk: resume from its offset, or probe after the whole snapshot. */
-export function handleSnapshotResponse(core: CoreState, from: NodeId, request: InstallSnapshotRequest, response: InstallSnapshotResponse): void {
+export function handleSnapshotResponse(
+  core: CoreState,
+  from: NodeId,
+  request: InstallSnapshotRequest,
+  response: InstallSnapshotResponse,
+): void {
   const progress = core.progress.get(from);
   if (progress === undefined) return;
   progress.heardFrom();

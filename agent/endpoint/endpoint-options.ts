@@ -113,7 +113,13 @@ export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
   writeSession: DEFAULT_WRITE_SESSION_OPTIONS,
 };
 
-function checkInteger(problems: string[], options: LocalEndpointOptions, field: keyof LocalEndpointOptions, min: number, max: number): void {
+function checkInteger(
+  problems: string[],
+  options: LocalEndpointOptions,
+  field: keyof LocalEndpointOptions,
+  min: number,
+  max: number,
+): void {
   const value: unknown = options[field];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     problems.push(`endpoint.${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
@@ -137,13 +143,21 @@ export function validateLocalEndpointOptions(options: LocalEndpointOptions): str
   checkInteger(problems, options, 'blockTransfersMax', 1, 4_096);
   checkInteger(problems, options, 'blockTransfersPerPeerMax', 1, options.blockTransfersMax);
   const min = options.block1BytesMin;
-  if (!Number.isInteger(min) || min < 16 || min > 1024 || (min & (min - 1)) !== 0) problems.push(`endpoint.block1BytesMin: expected a power of two from 16 to 1024, got ${String(min)}`);
+  if (!Number.isInteger(min) || min < 16 || min > 1024 || (min & (min - 1)) !== 0)
+    problems.push(`endpoint.block1BytesMin: expected a power of two from 16 to 1024, got ${String(min)}`);
   checkInteger(problems, options, 'valueBytesMax', 0, 16 * MIB);
   checkInteger(problems, options, 'commandBytesMax', 1, 64 * MIB);
-  if (typeof options.unsafeAckBeforeCommit !== 'boolean') problems.push(`endpoint.unsafeAckBeforeCommit: expected a boolean, got ${String(options.unsafeAckBeforeCommit)}`);
+  if (typeof options.unsafeAckBeforeCommit !== 'boolean')
+    problems.push(`endpoint.unsafeAckBeforeCommit: expected a boolean, got ${String(options.unsafeAckBeforeCommit)}`);
   const { writesInFlightMax, idleRotateMs } = options.writeSession;
-  if (!Number.isSafeInteger(writesInFlightMax) || writesInFlightMax < 1 || writesInFlightMax > 65_536) problems.push(`endpoint.writeSession.writesInFlightMax: expected an integer from 1 to 65536, got ${String(writesInFlightMax)}`);
-  if (!Number.isSafeInteger(idleRotateMs) || idleRotateMs < 1000) problems.push(`endpoint.writeSession.idleRotateMs: expected an integer of at least 1000, got ${String(idleRotateMs)}`);
+  if (!Number.isSafeInteger(writesInFlightMax) || writesInFlightMax < 1 || writesInFlightMax > 65_536)
+    problems.push(
+      `endpoint.writeSession.writesInFlightMax: expected an integer from 1 to 65536, got ${String(writesInFlightMax)}`,
+    );
+  if (!Number.isSafeInteger(idleRotateMs) || idleRotateMs < 1000)
+    problems.push(
+      `endpoint.writeSession.idleRotateMs: expected an integer of at least 1000, got ${String(idleRotateMs)}`,
+    );
   return problems;
 }
 

@@ -27,7 +27,12 @@ export function jsonResponse(code: number, value: unknown, extra: Partial<CoapRe
 /** An error response with a one-line diagnostic payload (RFC 7252 §5.5.2). */
 export function errorResponse(code: number, text: string, maxAgeS?: number): CoapResponse {
   const line = text.split('\n')[0] ?? '';
-  return { code, payload: encoder.encode(line.slice(0, 200)), contentFormat: CONTENT_FORMAT.text, ...(maxAgeS === undefined ? {} : { maxAge: maxAgeS }) };
+  return {
+    code,
+    payload: encoder.encode(line.slice(0, 200)),
+    contentFormat: CONTENT_FORMAT.text,
+    ...(maxAgeS === undefined ? {} : { maxAge: maxAgeS }),
+  };
 }
 
 /** The ETag of a revision: 8 bytes, big-endian. */
@@ -48,7 +53,8 @@ export function etagRevision(etag: Uint8Array): number | null {
 /** The response for an error the node threw. */
 export function responseForError(error: unknown): CoapResponse {
   const message = describeError(error);
-  if (!(error instanceof RaftError)) return errorResponse(CoapResponseCode.InternalServerError, `internal error: ${message}`);
+  if (!(error instanceof RaftError))
+    return errorResponse(CoapResponseCode.InternalServerError, `internal error: ${message}`);
   switch (error.code) {
     case 'RAFT_NOT_LEADER':
     case 'RAFT_STOPPED':
@@ -61,7 +67,11 @@ export function responseForError(error: unknown): CoapResponse {
     case 'NET_TIMEOUT':
       return errorResponse(GATEWAY_TIMEOUT, message);
     case 'RAFT_PROPOSAL_DROPPED':
-      return errorResponse(message.includes('exceeds') ? CoapResponseCode.RequestEntityTooLarge : CoapResponseCode.ServiceUnavailable, message, 1);
+      return errorResponse(
+        message.includes('exceeds') ? CoapResponseCode.RequestEntityTooLarge : CoapResponseCode.ServiceUnavailable,
+        message,
+        1,
+      );
     case 'RAFT_MEMBERSHIP':
       return errorResponse(CONFLICT, message);
     case 'RAFT_FORBIDDEN':
@@ -97,4 +107,3 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
       return errorResponse(CoapResponseCode.BadRequest, text);
   }
 }
-

@@ -22,7 +22,12 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
       const problem = store.checkKey(operation.key);
       if (problem !== null) return problem;
       const previous = store.delete(operation.key);
-      return { type: 'delete', revision: index, deleted: previous !== null, previous: operation.returnPrevious ? previous : null };
+      return {
+        type: 'delete',
+        revision: index,
+        deleted: previous !== null,
+        previous: operation.returnPrevious ? previous : null,
+      };
     }
     case 'cas': {
       const problem = store.checkWrite(operation.key, operation.value);

@@ -97,7 +97,8 @@ export class RequestIdTable {
   /** Replaces every id by `entries`, given oldest first; keeps the newest countMax. */
   load(entries: readonly RequestIdEntry[]): void {
     this.records.clear();
-    for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax))) this.records.set(keyOf(entry.requestId), entry);
+    for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax)))
+      this.records.set(keyOf(entry.requestId), entry);
   }
 
   /** Checks size, order and clock at `clockMs`; throws InvariantError on the first broken one. */

@@ -10,7 +10,8 @@ import type { InboundContext } from '../../contracts/network.js';
 
 export class DefaultMembershipManager implements MembershipManager {
   validateNewNode(node: NodeId, address: string): NodeValidation {
-    if (!isValidNodeId(node)) return { ok: false, reason: `invalid node id ${JSON.stringify(node)}: 1 to 64 printable ASCII characters` };
+    if (!isValidNodeId(node))
+      return { ok: false, reason: `invalid node id ${JSON.stringify(node)}: 1 to 64 printable ASCII characters` };
     if (address.length > 255) return { ok: false, reason: 'address longer than 255 characters' };
     return { ok: true };
   }

@@ -45,7 +45,10 @@ export interface ReplicatedView {
 export class LinkKeystore {
   private view: ReplicatedView | null = null;
   /** Unwrapping results by ciphertext object (records are immutable); weak, so it never outgrows the state. */
-  private readonly opened = new WeakMap<Uint8Array, { readonly generation: string; readonly peer: NodeId; readonly key: Uint8Array | null }>();
+  private readonly opened = new WeakMap<
+    Uint8Array,
+    { readonly generation: string; readonly peer: NodeId; readonly key: Uint8Array | null }
+  >();
 
   constructor(
     private readonly options: LinkKeystoreOptions,
@@ -63,7 +66,8 @@ export class LinkKeystore {
     if (!isValidNodeId(peer) || peer === this.options.nodeId) return null;
     const cached = this.cache?.get(peer);
     const view = this.view;
-    if (cached !== undefined && (view === null || cached.index > view.appliedIndex())) return this.fromCache(peer, cached);
+    if (cached !== undefined && (view === null || cached.index > view.appliedIndex()))
+      return this.fromCache(peer, cached);
     if (view !== null) {
       if (view.trust.isRevoked(peer)) return null;
       const record = view.trust.linkOf(this.options.nodeId, peer);
@@ -90,7 +94,12 @@ export class LinkKeystore {
     const known = this.opened.get(wrapped);
     if (known !== undefined && known.peer === peer && known.generation === generation) return known.key;
     const key = unwrapLinkKey(secret, this.options.cluster, this.options.nodeId, peer, generation, wrapped);
-    if (key === null) this.logger?.warning('a link key wrapped for this node does not open with its node secret (stale bundle?)', { node: this.options.nodeId, peer, generation });
+    if (key === null)
+      this.logger?.warning('a link key wrapped for this node does not open with its node secret (stale bundle?)', {
+        node: this.options.nodeId,
+        peer,
+        generation,
+      });
     this.opened.set(wrapped, { peer, generation, key });
     return key;
   }
@@ -105,7 +114,10 @@ export class LinkKeystore {
     if (view === null || cache === null) return;
     const index = view.appliedIndex();
     const self = this.options.nodeId;
-    const ids = peers === 'all' ? new Set([...cache.peers(), ...view.trust.revokedIds(), ...view.trust.linksOf(self).map((l) => l.peer)]) : new Set(peers);
+    const ids =
+      peers === 'all'
+        ? new Set([...cache.peers(), ...view.trust.revokedIds(), ...view.trust.linksOf(self).map((l) => l.peer)])
+        : new Set(peers);
     let changed = false;
     for (const peer of ids) {
       if (peer === self) continue;

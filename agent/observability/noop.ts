@@ -61,4 +61,3 @@ export class MemoryLogger extends LevelledLogger {
     this.forward?.log(level, message, fields);
   }
 }
-

@@ -83,11 +83,25 @@ export class TraceWriter implements NodeObserver {
   }
 
   onSnapshotRestore(meta: SnapshotMeta): void {
-    this.write({ t: this.nowMs(), type: 'snapshot', node: this.node, index: meta.lastIncludedIndex, term: meta.lastIncludedTerm });
+    this.write({
+      t: this.nowMs(),
+      type: 'snapshot',
+      node: this.node,
+      index: meta.lastIncludedIndex,
+      term: meta.lastIncludedTerm,
+    });
   }
 
   onConfiguration(index: LogIndex, configuration: ClusterConfiguration): void {
-    this.write({ t: this.nowMs(), type: 'config', node: this.node, index, voters: configuration.voters, learners: configuration.learners, joint: configuration.oldVoters !== null });
+    this.write({
+      t: this.nowMs(),
+      type: 'config',
+      node: this.node,
+      index,
+      voters: configuration.voters,
+      learners: configuration.learners,
+      joint: configuration.oldVoters !== null,
+    });
   }
 
   close(): Promise<void> {

@@ -55,7 +55,12 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.config;
   if (error instanceof PersistenceError) return EXIT.ioError;
   if (error instanceof RaftError && error.code.startsWith('NET_')) return EXIT.unavailable;
-  if (error instanceof Error && 'code' in error && (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL')) return EXIT.unavailable;
+  if (
+    error instanceof Error &&
+    'code' in error &&
+    (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL')
+  )
+    return EXIT.unavailable;
   if (error instanceof RaftError && error.code === 'RAFT_STOPPED') return EXIT.software;
   return EXIT.software;
 }
@@ -63,7 +68,11 @@ export function exitCodeFor(error: unknown): number {
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */
 export interface AgentFactories {
   createSerializer(config: AgentConfig): RpcSerializer;
-  createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport;
+  createTransport(
+    config: AgentConfig,
+    serializer: RpcSerializer,
+    deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
+  ): PeerTransport;
   createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
   /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
@@ -106,10 +115,17 @@ export class Agent {
   ) {}
 
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
-  static async start(config: AgentConfig, factories: AgentFactories, logger: DiagnosticLogger, metrics: Metrics): Promise<Agent> {
+  static async start(
+    config: AgentConfig,
+    factories: AgentFactories,
+    logger: DiagnosticLogger,
+    metrics: Metrics,
+  ): Promise<Agent> {
     const timers = new RealTimers();
     // The folder is private (0700, this user's) before the engine creates anything in it.
-    if (config.storage !== 'memory') for (const path of prepareDataDir(config.dataDir)) logger.warning('data folder: removed group and other permissions', { path });
+    if (config.storage !== 'memory')
+      for (const path of prepareDataDir(config.dataDir))
+        logger.warning('data folder: removed group and other permissions', { path });
     const storage = await openStorage(config);
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
@@ -121,7 +137,10 @@ export class Agent {
       const kvOptions = resolveKvOptions(config.kv);
       const kv = new KvStateMachine(kvOptions, { metrics });
       // The trust state rides along the KV state: signed admin entries, link keys, revocations.
-      const stateMachine = new TrustedStateMachine(kv, { cluster: config.cluster ?? '', genesisAdminKey: config.adminPublicKey });
+      const stateMachine = new TrustedStateMachine(kv, {
+        cluster: config.cluster ?? '',
+        genesisAdminKey: config.adminPublicKey,
+      });
       const node = new RaftNodeImpl(
         {
           timers,
@@ -134,20 +153,38 @@ export class Agent {
           metrics,
           membership,
           observer,
-          ...(config.cluster === null ? {} : { admin: { cluster: config.cluster, adminKey: () => stateMachine.trust.adminKey(), nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce) } }),
+          ...(config.cluster === null
+            ? {}
+            : {
+                admin: {
+                  cluster: config.cluster,
+                  adminKey: () => stateMachine.trust.adminKey(),
+                  nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce),
+                },
+              }),
         },
         { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
       );
       if (membership instanceof AuthenticatedMembershipManager) {
-        membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
+        membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {
+          trust: stateMachine.trust,
+          appliedIndex: () => kv.lastApplied,
+        });
         stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
       }
       await node.start();
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
-      if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
+      if (unsafeAckBeforeCommit)
+        logger.error(
+          'CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)',
+          { node: config.nodeId },
+        );
       // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
       const limits = { valueBytesMax: kvOptions.valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
-      const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
+      const access = {
+        kv: config.endpointKeys.kv?.identity ?? null,
+        admin: config.endpointKeys.admin?.identity ?? null,
+      };
       const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
       endpoint = new LocalEndpoint(
         { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
@@ -160,7 +197,14 @@ export class Agent {
         throw error;
       }
       const { listenPeer: peer, listenEndpoint: local } = config;
-      logger.info('agent started', { node: config.nodeId, peer: `${peer.host}:${peer.port}`, endpoint: `${local.host}:${local.port}`, transport: config.transport, codec: config.codec, storage: config.storage });
+      logger.info('agent started', {
+        node: config.nodeId,
+        peer: `${peer.host}:${peer.port}`,
+        endpoint: `${local.host}:${local.port}`,
+        transport: config.transport,
+        codec: config.codec,
+        storage: config.storage,
+      });
       return new Agent(config, node, endpoint, storage, logger, metrics, trace);
     } catch (error) {
       await storage.close().catch(() => undefined);
@@ -189,9 +233,14 @@ export class Agent {
         // hand-off ran are answered "not leader, try <to>" (and retried there) instead of
         // timing out against a closed socket.
         await this.endpoint.stop();
-        await new Promise((resolve) => setTimeout(resolve, Math.max(2 * this.config.raft.rpcTimeoutMs, 2 * this.config.raft.heartbeatIntervalMs)));
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.max(2 * this.config.raft.rpcTimeoutMs, 2 * this.config.raft.heartbeatIntervalMs)),
+        );
       } catch (error) {
-        this.logger.warning('could not hand leadership over before stopping', { node: this.config.nodeId, error: describeError(error) });
+        this.logger.warning('could not hand leadership over before stopping', {
+          node: this.config.nodeId,
+          error: describeError(error),
+        });
       }
     }
     await this.endpoint.stop();

@@ -63,7 +63,10 @@ export function prepareDataDir(path: string, identity: ProcessIdentity = current
   const tightened: string[] = [];
   if (settleFolder(path, identity)) tightened.push(path);
   const names = readdirSync(path);
-  if (names.length > DATA_DIR_ENTRIES_MAX) throw new ConfigError([`dataDir: ${path} holds ${names.length} entries, more than ${DATA_DIR_ENTRIES_MAX}; it is not a coraft data folder`]);
+  if (names.length > DATA_DIR_ENTRIES_MAX)
+    throw new ConfigError([
+      `dataDir: ${path} holds ${names.length} entries, more than ${DATA_DIR_ENTRIES_MAX}; it is not a coraft data folder`,
+    ]);
   for (const name of names) {
     const entry = join(path, name);
     // lstat: a link is not followed out of the folder, and a link's own mode means nothing.

@@ -14,7 +14,10 @@ import type { RaftNode } from '../../contracts/raft-node.js';
 import type { AdminResult } from './admin.js';
 
 /** What the local endpoint and the agent's assembly call on the node. */
-export interface NodeApi extends Pick<RaftNode, 'start' | 'stop' | 'isRunning' | 'isLeader' | 'getNodeId' | 'getStatus' | 'transferLeadership'> {
+export interface NodeApi extends Pick<
+  RaftNode,
+  'start' | 'stop' | 'isRunning' | 'isLeader' | 'getNodeId' | 'getStatus' | 'transferLeadership'
+> {
   /**
    * Runs a write on the leader, forwarding it there from a follower, and resolves with the state
    * machine's result once it is applied on the leader. Errors as RaftNode.submitCommand; a

@@ -21,7 +21,13 @@ export function reportReadyEvents(sink: ReadyEventSink, ready: Ready): void {
   for (const event of ready.events) {
     switch (event.kind) {
       case 'role':
-        sink.logger.info(`became ${event.to}`, { node, term: event.term, from: event.from, to: event.to, reason: event.reason });
+        sink.logger.info(`became ${event.to}`, {
+          node,
+          term: event.term,
+          from: event.from,
+          to: event.to,
+          reason: event.reason,
+        });
         sink.metrics.increment('raft_role_changes_total', 1, { to: event.to });
         if (event.to === 'leader') sink.observer?.onLeader?.(event.term);
         break;

@@ -11,7 +11,15 @@ import type { MemberStatus, NodeStatus } from '../../contracts/raft-node.js';
 /** What the status reads of the core. */
 export type StatusCore = Pick<
   RaftCore,
-  'getRole' | 'getTerm' | 'getLeaderId' | 'getConfiguration' | 'getProgress' | 'getCommitIndex' | 'getAppliedIndex' | 'getLastIndex' | 'getSnapshotIndex'
+  | 'getRole'
+  | 'getTerm'
+  | 'getLeaderId'
+  | 'getConfiguration'
+  | 'getProgress'
+  | 'getCommitIndex'
+  | 'getAppliedIndex'
+  | 'getLastIndex'
+  | 'getSnapshotIndex'
 >;
 
 /**

@@ -58,7 +58,11 @@ export interface SimClusterOptions {
 }
 
 /** The Raft timing used in simulation: the defaults, ticks of 10 ms. */
-export const SIM_RAFT_CONFIGURATION: RaftConfiguration = { ...DEFAULT_RAFT_CONFIGURATION, snapshotThresholdBytes: 1_000_000, learnerCatchUpTimeoutMs: 5_000 };
+export const SIM_RAFT_CONFIGURATION: RaftConfiguration = {
+  ...DEFAULT_RAFT_CONFIGURATION,
+  snapshotThresholdBytes: 1_000_000,
+  learnerCatchUpTimeoutMs: 5_000,
+};
 
 /** The broken state machine of `corruptReads`: some reads see nothing. */
 class StaleReadingStateMachine implements StateMachine {
@@ -106,7 +110,15 @@ export class SimCluster {
   }
 
   private addNodeSlot(id: NodeId): SimNode {
-    const slot: SimNode = { id, disk: new MemoryDisk(), node: null, storage: null, incarnation: 0, logger: new MemoryLogger(200), violationsRejected: 0 };
+    const slot: SimNode = {
+      id,
+      disk: new MemoryDisk(),
+      node: null,
+      storage: null,
+      incarnation: 0,
+      logger: new MemoryLogger(200),
+      violationsRejected: 0,
+    };
     this.nodes.set(id, slot);
     return slot;
   }
@@ -116,7 +128,10 @@ export class SimCluster {
     const slot = this.nodes.get(id) ?? this.addNodeSlot(id);
     if (slot.node !== null) return;
     slot.incarnation += 1;
-    const storage = new MemoryPersistenceEngine({ disk: slot.disk, timers: this.timers }, { syncDelayMs: this.options.syncDelayMs });
+    const storage = new MemoryPersistenceEngine(
+      { disk: slot.disk, timers: this.timers },
+      { syncDelayMs: this.options.syncDelayMs },
+    );
     const { client, server } = this.network.endpoint(id);
     const logger = slot.logger;
     // Only the current run of the node writes to the trace: nothing a crashed run still
@@ -142,7 +157,13 @@ export class SimCluster {
             trace({ t: this.timers.nowMs(), type: 'restart', node: id });
             if (snapshot !== null) {
               this.checker.onSnapshotRestore(id, snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
-              trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: snapshot.lastIncludedIndex, term: snapshot.lastIncludedTerm });
+              trace({
+                t: this.timers.nowMs(),
+                type: 'snapshot',
+                node: id,
+                index: snapshot.lastIncludedIndex,
+                term: snapshot.lastIncludedTerm,
+              });
             }
           },
           onLeader: (term) => {
@@ -155,10 +176,24 @@ export class SimCluster {
           },
           onSnapshotRestore: (meta) => {
             this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
-            trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: meta.lastIncludedIndex, term: meta.lastIncludedTerm });
+            trace({
+              t: this.timers.nowMs(),
+              type: 'snapshot',
+              node: id,
+              index: meta.lastIncludedIndex,
+              term: meta.lastIncludedTerm,
+            });
           },
           onConfiguration: (index, config) => {
-            trace({ t: this.timers.nowMs(), type: 'config', node: id, index, voters: config.voters, learners: config.learners, joint: config.oldVoters !== null });
+            trace({
+              t: this.timers.nowMs(),
+              type: 'config',
+              node: id,
+              index,
+              voters: config.voters,
+              learners: config.learners,
+              joint: config.oldVoters !== null,
+            });
           },
           onProtocolViolation: () => {
             slot.violationsRejected += 1;
@@ -208,7 +243,12 @@ export class SimCluster {
 
   /** The checker's view of every node. */
   checked(): CheckedNode[] {
-    return [...this.nodes.values()].map((slot) => ({ id: slot.id, core: slot.node?.isRunning() === true ? slot.node.requireCore() : null, disk: slot.disk, incarnation: slot.incarnation }));
+    return [...this.nodes.values()].map((slot) => ({
+      id: slot.id,
+      core: slot.node?.isRunning() === true ? slot.node.requireCore() : null,
+      disk: slot.disk,
+      incarnation: slot.incarnation,
+    }));
   }
 
   /** The per-event checks; cheap enough to run after every timer. */
@@ -222,7 +262,9 @@ export class SimCluster {
 
   /** Nodes that stopped on their own (a fatal error), which must never happen. */
   fatalNodes(): NodeId[] {
-    return [...this.nodes.values()].filter((slot) => slot.node !== null && !slot.node.isRunning()).map((slot) => slot.id);
+    return [...this.nodes.values()]
+      .filter((slot) => slot.node !== null && !slot.node.isRunning())
+      .map((slot) => slot.id);
   }
 
   digestOf(entry: LogEntry): string {

@@ -126,6 +126,10 @@ function formatTime(ms: number): string {
 /** One operation in words, e.g. `client 3 #9 get -> "a" [13, 20] ok`. */
 export function describeOperation(op: HistoryOperation): string {
   const what =
-    op.op === 'get' ? `get -> ${JSON.stringify(op.output)}` : op.op === 'delete' ? 'delete' : `${op.op} ${JSON.stringify(op.value)}`;
+    op.op === 'get'
+      ? `get -> ${JSON.stringify(op.output)}`
+      : op.op === 'delete'
+        ? 'delete'
+        : `${op.op} ${JSON.stringify(op.value)}`;
   return `client ${JSON.stringify(op.client)} #${op.id} ${what} [${formatTime(op.invokeMs)}, ${formatTime(op.completeMs)}] ${op.status}`;
 }

@@ -69,14 +69,24 @@ export type LinearizabilityResult =
 /** The outcome for one key. */
 type KeyVerdict =
   | { readonly ok: true; readonly states: number }
-  | { readonly ok: false; readonly states: number; readonly explanation: string; readonly window: readonly HistoryOperation[] }
+  | {
+      readonly ok: false;
+      readonly states: number;
+      readonly explanation: string;
+      readonly window: readonly HistoryOperation[];
+    }
   | { readonly ok: 'unknown'; readonly states: number; readonly explanation: string };
 
 /** Checks the operations of one key (see linearizability-key.ts for the search). */
 function checkKey(ops: readonly HistoryOperation[], options: LinearizabilityOptions): KeyVerdict {
   const outcome = new KeySearch(ops, options).run();
   if (outcome.ok === true) return outcome;
-  if (outcome.ok === 'unknown') return { ok: 'unknown', states: outcome.states, explanation: `gave up after ${outcome.states} states (${outcome.reason})` };
+  if (outcome.ok === 'unknown')
+    return {
+      ok: 'unknown',
+      states: outcome.states,
+      explanation: `gave up after ${outcome.states} states (${outcome.reason})`,
+    };
   return explainFailure(ops, outcome.values, outcome.deepest, outcome.states, options);
 }
 
@@ -116,11 +126,20 @@ function explainFailure(
  * Keys are checked one at a time, in sorted order; the first key that fails is reported. A key
  * whose search runs out of budget makes the result `unknown` unless another key fails.
  */
-export function checkLinearizability(operations: readonly HistoryOperation[], options: Partial<LinearizabilityOptions> = {}): LinearizabilityResult {
+export function checkLinearizability(
+  operations: readonly HistoryOperation[],
+  options: Partial<LinearizabilityOptions> = {},
+): LinearizabilityResult {
   const resolved: LinearizabilityOptions = { ...DEFAULT_LINEARIZABILITY_OPTIONS, ...options };
   assert(Number.isSafeInteger(resolved.statesMaxPerKey) && resolved.statesMaxPerKey >= 1, 'statesMaxPerKey >= 1');
-  assert(Number.isSafeInteger(resolved.cacheBytesMaxPerKey) && resolved.cacheBytesMaxPerKey >= 1 << 20, 'cacheBytesMaxPerKey >= 1 MiB');
-  assert(Number.isSafeInteger(resolved.windowOperationsMax) && resolved.windowOperationsMax >= 1, 'windowOperationsMax >= 1');
+  assert(
+    Number.isSafeInteger(resolved.cacheBytesMaxPerKey) && resolved.cacheBytesMaxPerKey >= 1 << 20,
+    'cacheBytesMaxPerKey >= 1 MiB',
+  );
+  assert(
+    Number.isSafeInteger(resolved.windowOperationsMax) && resolved.windowOperationsMax >= 1,
+    'windowOperationsMax >= 1',
+  );
   const byKey = new Map<string, HistoryOperation[]>();
   for (const op of operations) {
     if (op.status === 'fail' || (op.op === 'get' && op.status === 'info')) continue;
@@ -137,8 +156,16 @@ export function checkLinearizability(operations: readonly HistoryOperation[], op
     states += verdict.states;
     checked += ops.length;
     const stats = { keys: byKey.size, operations: checked, statesExplored: states };
-    if (verdict.ok === false) return { ok: false, key, explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}`, window: verdict.window, ...stats };
-    if (verdict.ok === 'unknown' && unknown === null) unknown = { key, explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}` };
+    if (verdict.ok === false)
+      return {
+        ok: false,
+        key,
+        explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}`,
+        window: verdict.window,
+        ...stats,
+      };
+    if (verdict.ok === 'unknown' && unknown === null)
+      unknown = { key, explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}` };
   }
   const stats = { keys: byKey.size, operations: checked, statesExplored: states };
   return unknown === null ? { ok: true, ...stats } : { ok: 'unknown', ...unknown, ...stats };

@@ -49,18 +49,25 @@ export class MembershipChaos {
       task = victim === undefined ? Promise.resolve('none') : this.remove(victim);
     } else if (roll < 0.75 && config.voters.length >= VOTERS_MIN) {
       const victim = config.voters[this.prng.intBetween(0, config.voters.length)];
-      task = victim === undefined ? Promise.resolve('none') : this.remove(victim).then(() => this.add(leader.getNodeId())).then(() => 'replace');
+      task =
+        victim === undefined
+          ? Promise.resolve('none')
+          : this.remove(victim)
+              .then(() => this.add(leader.getNodeId()))
+              .then(() => 'replace');
     } else {
       const target = config.voters.filter((id) => id !== leader.getNodeId())[0] ?? null;
       task = leader.transferLeadership(target, 1000).then(() => 'transfer');
     }
     this.busy = true;
-    task.then(
-      (kind) => this.completed.set(kind, (this.completed.get(kind) ?? 0) + 1),
-      () => undefined,
-    ).finally(() => {
-      this.busy = false;
-    });
+    task
+      .then(
+        (kind) => this.completed.set(kind, (this.completed.get(kind) ?? 0) + 1),
+        () => undefined,
+      )
+      .finally(() => {
+        this.busy = false;
+      });
   }
 
   /** Starts a new node (fresh disk, new id) and adds it through the current leader. */

@@ -137,7 +137,8 @@ export class Nemesis {
     void this.cluster.crash(victim);
     this.onFault(`${victim} crashed${victim === leader ? ' (the leader)' : ''}`);
     this.timers.setTimer(this.prng.intBetween(200, 3000), () => {
-      if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null) void this.cluster.start(victim);
+      if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null)
+        void this.cluster.start(victim);
     });
   }
 

@@ -88,17 +88,38 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   // index applied twice by a node except its replay after a restart).
   const traceChecker = new TraceApplyChecker();
   const sink: TraceSink = (event) => {
-    if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info') history.push(event);
+    if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info')
+      history.push(event);
     else traceChecker.add(event);
     options.trace?.(event);
   };
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const raft: RaftConfiguration = { ...SIM_RAFT_CONFIGURATION, ...options.raft };
-  const cluster = new SimCluster(timers, { seed: prng.nextUint32(), nodeIds: ids, raft, faults: networkFaults(prng, faults), syncDelayMs: 1, logRetainEntries: 10, corruptReads: options.corruptReads === true }, sink);
+  const cluster = new SimCluster(
+    timers,
+    {
+      seed: prng.nextUint32(),
+      nodeIds: ids,
+      raft,
+      faults: networkFaults(prng, faults),
+      syncDelayMs: 1,
+      logRetainEntries: 10,
+      corruptReads: options.corruptReads === true,
+    },
+    sink,
+  );
   for (const id of ids) await cluster.start(id);
-  const clients = new SimClients(cluster, timers, prng.fork(), { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 }, sink);
+  const clients = new SimClients(
+    cluster,
+    timers,
+    prng.fork(),
+    { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 },
+    sink,
+  );
   clients.start(options.clients);
-  const nemesis = new Nemesis(cluster, timers, prng.fork(), faults, options.durationMs, { membership: options.membership ?? false });
+  const nemesis = new Nemesis(cluster, timers, prng.fork(), faults, options.durationMs, {
+    membership: options.membership ?? false,
+  });
   if (options.onFault !== undefined) {
     const onFault = options.onFault;
     nemesis.onFault = (description) => onFault(timers.nowMs(), description);
@@ -116,12 +137,23 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     return cluster.checker.violations.length === 0;
   };
   const healthyUntilHeal = await timers.runUntil(options.durationMs, afterEach);
-  const healthy = await healAndConverge(cluster, timers, nemesis, clients, healthyUntilHeal, options.convergeMs ?? 20_000, afterEach);
+  const healthy = await healAndConverge(
+    cluster,
+    timers,
+    nemesis,
+    clients,
+    healthyUntilHeal,
+    options.convergeMs ?? 20_000,
+    afterEach,
+  );
   await stopClients(clients, timers);
   cluster.checkAll();
 
   for (const violation of traceChecker.report().violations) cluster.checker.violations.push(`trace: ${violation}`);
-  const lin = healthy && options.checkLinearizability !== false ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n')) : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
+  const lin =
+    healthy && options.checkLinearizability !== false
+      ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n'))
+      : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
   if (lin.ok === false) cluster.checker.violations.push(`history is not linearizable: ${lin.explanation}`);
   const summary: SimSummary = {
     type: 'summary',
@@ -152,7 +184,10 @@ function forgeMessages(cluster: SimCluster, nemesis: Nemesis, prng: SeededPrng):
     const forgery = forgeRequest(prng, target, core, sender, others);
     if (forgery === null) return;
     void cluster.network.inject(forgery.from, target, forgery.request).then((outcome) => {
-      if (outcome === 'accepted') cluster.checker.violations.push(`forged ${forgery.kind} request from ${forgery.from} was accepted by ${target}`);
+      if (outcome === 'accepted')
+        cluster.checker.violations.push(
+          `forged ${forgery.kind} request from ${forgery.from} was accepted by ${target}`,
+        );
       if (outcome === 'rejected') forged.rejected += 1;
     });
   };
@@ -181,7 +216,8 @@ async function healAndConverge(
   for (const id of cluster.nodes.keys()) if (cluster.node(id) === null) await cluster.start(id);
   const opsBefore = clients.counts.ok;
   const converged = await converge(cluster, timers, budgetMs, afterEach, () => clients.counts.ok > opsBefore);
-  if (!converged) cluster.checker.violations.push(`the cluster did not converge within ${budgetMs} ms after healing (liveness)`);
+  if (!converged)
+    cluster.checker.violations.push(`the cluster did not converge within ${budgetMs} ms after healing (liveness)`);
   return converged;
 }
 
@@ -189,7 +225,13 @@ async function healAndConverge(
  * Runs until exactly one leader leads every running node, all of them have applied its whole
  * log, and `progressed()` says clients completed work since healing.
  */
-async function converge(cluster: SimCluster, timers: VirtualTimers, budgetMs: number, afterEach: () => boolean, progressed: () => boolean): Promise<boolean> {
+async function converge(
+  cluster: SimCluster,
+  timers: VirtualTimers,
+  budgetMs: number,
+  afterEach: () => boolean,
+  progressed: () => boolean,
+): Promise<boolean> {
   const deadline = timers.nowMs() + budgetMs;
   while (timers.nowMs() < deadline) {
     if (!(await timers.runUntil(timers.nowMs() + 50, afterEach))) return false;
@@ -198,10 +240,15 @@ async function converge(cluster: SimCluster, timers: VirtualTimers, budgetMs: nu
     if (leaders.length !== 1 || leader === undefined || !progressed()) continue;
     const status = leader.getStatus();
     const members = new Set(status.configuration.voters.concat(status.configuration.learners));
-    const caughtUp = cluster.running().filter((n) => members.has(n.getNodeId())).every((n) => {
-      const s = n.getStatus();
-      return s.lastApplied === status.commitIndex && s.lastLogIndex === status.lastLogIndex && s.leaderId === status.nodeId;
-    });
+    const caughtUp = cluster
+      .running()
+      .filter((n) => members.has(n.getNodeId()))
+      .every((n) => {
+        const s = n.getStatus();
+        return (
+          s.lastApplied === status.commitIndex && s.lastLogIndex === status.lastLogIndex && s.leaderId === status.nodeId
+        );
+      });
     if (caughtUp && status.commitIndex === status.lastLogIndex) return true;
   }
   return false;

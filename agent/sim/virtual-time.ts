@@ -33,7 +33,12 @@ export class VirtualTimers implements Timers {
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     assert(Number.isFinite(delayMs), 'timer delay is finite');
-    const item: Scheduled = { dueMs: this.now + Math.max(0, delayMs), order: this.nextOrder, callback, cancelled: false };
+    const item: Scheduled = {
+      dueMs: this.now + Math.max(0, delayMs),
+      order: this.nextOrder,
+      callback,
+      cancelled: false,
+    };
     this.nextOrder += 1;
     this.push(item);
     return {

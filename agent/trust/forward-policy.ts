@@ -37,7 +37,8 @@ function readsReservedKey(payload: Uint8Array): boolean {
 export function clientRequestRefusal(kind: ForwardKind, payload: Uint8Array): string | null {
   switch (kind) {
     case 'write':
-      if (isAdminEntry(payload)) return 'a client write may not carry an admin entry: send the signed command as an admin request';
+      if (isAdminEntry(payload))
+        return 'a client write may not carry an admin entry: send the signed command as an admin request';
       if (reservedKeyOf(payload) !== null) return `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`;
       return null;
     case 'read':

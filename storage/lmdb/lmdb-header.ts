@@ -37,17 +37,25 @@ function readAt(fd: number, offset: number, length: number): Buffer {
 
 function parseMeta(page: Buffer, path: string, which: string): Meta {
   const header = HEADER_OFFSETS.find((offset) => page.length >= offset + 136 && page.readUInt32LE(offset) === MAGIC);
-  if (header === undefined) throw new PersistenceError('STORAGE_CORRUPT', `${path} is not an LMDB environment: no magic number in its ${which} meta page`);
+  if (header === undefined)
+    throw new PersistenceError(
+      'STORAGE_CORRUPT',
+      `${path} is not an LMDB environment: no magic number in its ${which} meta page`,
+    );
   const version = page.readUInt32LE(header + 4);
   if (version !== DATA_VERSION) {
-    throw new PersistenceError('STORAGE_VERSION', `${path} has LMDB data version ${version}; this build reads ${DATA_VERSION}`);
+    throw new PersistenceError(
+      'STORAGE_VERSION',
+      `${path} has LMDB data version ${version}; this build reads ${DATA_VERSION}`,
+    );
   }
   const pageBytes = page.readUInt32LE(header + 24);
   if (pageBytes < 512 || pageBytes > 65_536 || (pageBytes & (pageBytes - 1)) !== 0) {
     throw new PersistenceError('STORAGE_CORRUPT', `${path}: its ${which} meta page gives a page size of ${pageBytes}`);
   }
   const lastPage = page.readBigUInt64LE(header + 120);
-  if (lastPage > BigInt(Number.MAX_SAFE_INTEGER)) throw new PersistenceError('STORAGE_CORRUPT', `${path}: its ${which} meta page gives last page ${lastPage}`);
+  if (lastPage > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new PersistenceError('STORAGE_CORRUPT', `${path}: its ${which} meta page gives last page ${lastPage}`);
   return { pageBytes, lastPage: Number(lastPage), txnId: page.readBigUInt64LE(header + 128) };
 }
 
@@ -70,7 +78,10 @@ export function checkDataFile(directory: string): void {
     if (size === 0) return;
     const first = parseMeta(readAt(fd, 0, META_BYTES), path, 'first');
     if (size < 2 * first.pageBytes) {
-      throw new PersistenceError('STORAGE_CORRUPT', `${path} is ${size} bytes, shorter than its two meta pages (${2 * first.pageBytes} bytes): the file was truncated`);
+      throw new PersistenceError(
+        'STORAGE_CORRUPT',
+        `${path} is ${size} bytes, shorter than its two meta pages (${2 * first.pageBytes} bytes): the file was truncated`,
+      );
     }
     parseMeta(readAt(fd, first.pageBytes, META_BYTES), path, 'second');
     // The file may legitimately end before the latest meta page's last page: LMDB counts pages

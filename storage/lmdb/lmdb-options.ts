@@ -63,7 +63,13 @@ type NumericOption = {
   [K in keyof ResolvedLmdbOptions]: ResolvedLmdbOptions[K] extends number ? K : never;
 }[keyof ResolvedLmdbOptions];
 
-function checkInteger(problems: string[], options: ResolvedLmdbOptions, field: NumericOption, min: number, max: number): void {
+function checkInteger(
+  problems: string[],
+  options: ResolvedLmdbOptions,
+  field: NumericOption,
+  min: number,
+  max: number,
+): void {
   const value: unknown = options[field];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
@@ -74,12 +80,14 @@ function checkInteger(problems: string[], options: ResolvedLmdbOptions, field: N
 export function resolveLmdbOptions(options: LmdbPersistenceOptions): ResolvedLmdbOptions {
   const resolved: ResolvedLmdbOptions = { ...DEFAULT_LMDB_OPTIONS, ...options };
   const problems: string[] = [];
-  if (typeof resolved.path !== 'string' || resolved.path.length === 0) problems.push('path: expected a non-empty directory path');
+  if (typeof resolved.path !== 'string' || resolved.path.length === 0)
+    problems.push('path: expected a non-empty directory path');
   if (typeof resolved.createDirectory !== 'boolean') problems.push('createDirectory: expected a boolean');
   checkInteger(problems, resolved, 'mapSizeMaxBytes', MIB, 64 * GIB);
   checkInteger(problems, resolved, 'mapSizeInitialBytes', 64 * KIB, resolved.mapSizeMaxBytes);
   checkInteger(problems, resolved, 'pageSizeBytes', 4096, 65_536);
-  if ((resolved.pageSizeBytes & (resolved.pageSizeBytes - 1)) !== 0) problems.push(`pageSizeBytes: expected a power of two, got ${resolved.pageSizeBytes}`);
+  if ((resolved.pageSizeBytes & (resolved.pageSizeBytes - 1)) !== 0)
+    problems.push(`pageSizeBytes: expected a power of two, got ${resolved.pageSizeBytes}`);
   checkInteger(problems, resolved, 'readersMax', 8, 4096);
   checkInteger(problems, resolved, 'entryBytesMax', 1, 64 * MIB);
   checkInteger(problems, resolved, 'snapshotBytesMax', 0, 4 * GIB - 1);
@@ -89,7 +97,9 @@ export function resolveLmdbOptions(options: LmdbPersistenceOptions): ResolvedLmd
   checkInteger(problems, resolved, 'bytesPerCommitMax', 64 * KIB, GIB);
   if (resolved.snapshotBytesMax * 2 + MIB > resolved.mapSizeMaxBytes) {
     // A snapshot is replaced copy-on-write: old and new images coexist until the commit.
-    problems.push(`mapSizeMaxBytes: expected at least 2 × snapshotBytesMax + 1 MiB = ${resolved.snapshotBytesMax * 2 + MIB}, got ${resolved.mapSizeMaxBytes}`);
+    problems.push(
+      `mapSizeMaxBytes: expected at least 2 × snapshotBytesMax + 1 MiB = ${resolved.snapshotBytesMax * 2 + MIB}, got ${resolved.mapSizeMaxBytes}`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return resolved;

@@ -21,13 +21,18 @@ export function checkBatchLimits(batch: PersistBatch, options: ResolvedWalOption
   if (batch.compactBefore !== null) assertIndex(batch.compactBefore, 'compactBefore');
   for (const entry of batch.entries) {
     if (entry.command.byteLength > options.entryBytesMax) {
-      throw new InvariantError(`entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${options.entryBytesMax}`);
+      throw new InvariantError(
+        `entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${options.entryBytesMax}`,
+      );
     }
     bytes += entryStoredBytes(entry);
   }
   if (batch.snapshot !== null) {
     if (batch.snapshot.data.byteLength > options.snapshotBytesMax) {
-      throw new PersistenceError('STORAGE_FULL', `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${options.snapshotBytesMax}`);
+      throw new PersistenceError(
+        'STORAGE_FULL',
+        `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${options.snapshotBytesMax}`,
+      );
     }
     bytes += batch.snapshot.data.byteLength;
   }

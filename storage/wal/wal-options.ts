@@ -58,7 +58,8 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
 }
 
 /** {@link WalPersistenceOptions} with every default filled in. */
-export type ResolvedWalOptions = ResolvedLmdbOptions & Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>>;
+export type ResolvedWalOptions = ResolvedLmdbOptions &
+  Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>>;
 
 /** The defaults of the log's own fields. */
 export const DEFAULT_WAL_OPTIONS: Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>> = {
@@ -93,7 +94,8 @@ export function resolveWalOptions(options: WalPersistenceOptions): ResolvedWalOp
   checkInteger(problems, wal.walCheckpointBytes, 'walCheckpointBytes', KIB, GIB);
   checkInteger(problems, wal.walPendingBytesMax, 'walPendingBytesMax', 2 * wal.walCheckpointBytes, 4 * GIB);
   checkInteger(problems, wal.walCheckpointTxnBytesMax, 'walCheckpointTxnBytesMax', KIB, 256 * MIB);
-  if (!['auto', 'background', 'inline'].includes(wal.walSyncMode)) problems.push(`walSyncMode: expected 'auto', 'background' or 'inline', got ${String(wal.walSyncMode)}`);
+  if (!['auto', 'background', 'inline'].includes(wal.walSyncMode))
+    problems.push(`walSyncMode: expected 'auto', 'background' or 'inline', got ${String(wal.walSyncMode)}`);
   if (typeof wal.walCheckpointWorker !== 'boolean') problems.push('walCheckpointWorker: expected a boolean');
   if (problems.length > 0 || lmdb === null) throw new ConfigError(problems);
   return {

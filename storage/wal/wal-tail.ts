@@ -48,7 +48,10 @@ export class WalTail {
         case 'append':
           for (const entry of step.entries) {
             const last = this.entries[this.entries.length - 1];
-            assert(this.size() === 0 || (last !== undefined && entry.index === last.index + 1), `tail append of ${entry.index} is contiguous`);
+            assert(
+              this.size() === 0 || (last !== undefined && entry.index === last.index + 1),
+              `tail append of ${entry.index} is contiguous`,
+            );
             this.entries.push(entry);
             this.seqs.push(seq);
           }

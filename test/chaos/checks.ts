@@ -46,7 +46,12 @@ export function compareTraces(files: ReadonlyMap<string, string>): TraceCheck {
     }
   }
   const report = checker.report();
-  return { indexesCompared: report.indexesCompared, lastApplied: { ...lastApplied, ...report.lastApplied }, linesSkipped, violations: report.violations.slice(0, 20) };
+  return {
+    indexesCompared: report.indexesCompared,
+    lastApplied: { ...lastApplied, ...report.lastApplied },
+    linesSkipped,
+    violations: report.violations.slice(0, 20),
+  };
 }
 
 /** The value a write leaves: a put's string, null for a delete. */
@@ -59,10 +64,15 @@ function written(op: HistoryOperation): string | null {
  * write that may have taken effect after it (one not completed before it began, or of unknown
  * outcome). Returns one line per lost write.
  */
-export function checkAcknowledgedWrites(operations: readonly HistoryOperation[], finals: ReadonlyMap<string, string | null>): string[] {
+export function checkAcknowledgedWrites(
+  operations: readonly HistoryOperation[],
+  finals: ReadonlyMap<string, string | null>,
+): string[] {
   const violations: string[] = [];
   for (const [key, final] of finals) {
-    const writes = operations.filter((o) => o.key === key && (o.op === 'put' || o.op === 'delete') && o.status !== 'fail');
+    const writes = operations.filter(
+      (o) => o.key === key && (o.op === 'put' || o.op === 'delete') && o.status !== 'fail',
+    );
     const acknowledged = writes.filter((o) => o.status === 'ok');
     if (acknowledged.length === 0) continue;
     const last = acknowledged.reduce((a, b) => (b.completeMs > a.completeMs ? b : a));

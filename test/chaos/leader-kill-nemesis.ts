@@ -18,7 +18,12 @@ export interface LeaderKillOptions {
   readonly pauseMs: number;
 }
 
-export const DEFAULT_LEADER_KILL_OPTIONS: LeaderKillOptions = { cycles: 3, downMinMs: 200, downMaxMs: 2_000, pauseMs: 2_000 };
+export const DEFAULT_LEADER_KILL_OPTIONS: LeaderKillOptions = {
+  cycles: 3,
+  downMinMs: 200,
+  downMaxMs: 2_000,
+  pauseMs: 2_000,
+};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -36,7 +36,12 @@ export interface LibcoapClientOptions {
   readonly thinkTimeMaxMs: number;
 }
 
-export const DEFAULT_LIBCOAP_CLIENT_OPTIONS: LibcoapClientOptions = { clients: 6, keyCount: 8, waitSeconds: 4, thinkTimeMaxMs: 20 };
+export const DEFAULT_LIBCOAP_CLIENT_OPTIONS: LibcoapClientOptions = {
+  clients: 6,
+  keyCount: 8,
+  waitSeconds: 4,
+  thinkTimeMaxMs: 20,
+};
 
 /** What one coap-client run answered. */
 export type LibcoapAnswer =
@@ -65,7 +70,8 @@ export function parseLibcoapOutput(rawStdout: string, stderr: string): LibcoapAn
     const match = /^([245])\.(\d\d)(?: (.*))?$/.exec(line.trim());
     if (match === null) continue;
     const code = `${match[1] ?? ''}.${match[2] ?? ''}`;
-    if (code.startsWith('2.')) return { kind: 'success', payload: stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout };
+    if (code.startsWith('2.'))
+      return { kind: 'success', payload: stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout };
     return { kind: 'error', code, diagnostic: match[3] ?? '' };
   }
   // coap-client ends what it prints with a newline of its own.
@@ -102,13 +108,18 @@ export function randomToken(): string {
 /** Runs one coap-client process and reads its answer. */
 export function runLibcoap(args: readonly string[], waitSeconds: number): Promise<LibcoapAnswer> {
   return new Promise((resolve, reject) => {
-    execFile(LIBCOAP_CLIENT, ['-v', '0', '-B', String(waitSeconds), '-T', randomToken(), ...args], { timeout: (waitSeconds + 10) * 1000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      if (error !== null && (error.code === 'ENOENT' || error.killed === true)) {
-        reject(new Error(`${LIBCOAP_CLIENT} could not run: ${error.message}`));
-        return;
-      }
-      resolve(parseLibcoapOutput(stdout, stderr));
-    });
+    execFile(
+      LIBCOAP_CLIENT,
+      ['-v', '0', '-B', String(waitSeconds), '-T', randomToken(), ...args],
+      { timeout: (waitSeconds + 10) * 1000, maxBuffer: 1 << 20 },
+      (error, stdout, stderr) => {
+        if (error !== null && (error.code === 'ENOENT' || error.killed === true)) {
+          reject(new Error(`${LIBCOAP_CLIENT} could not run: ${error.message}`));
+          return;
+        }
+        resolve(parseLibcoapOutput(stdout, stderr));
+      },
+    );
   });
 }
 

@@ -40,7 +40,11 @@ function putValueOf(entry: LogEntry): string | null {
 }
 
 /** Replays one node's persisted log; returns how many entries it replayed and the double applies. */
-async function replayNode(id: string, dataDir: string, committed: number): Promise<{ replayed: number; duplicates: number; violations: string[] }> {
+async function replayNode(
+  id: string,
+  dataDir: string,
+  committed: number,
+): Promise<{ replayed: number; duplicates: number; violations: string[] }> {
   const engine = await WalPersistenceEngine.open({ path: dataDir });
   try {
     const state = await engine.load();
@@ -49,7 +53,11 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
     // From index 1 when the log still has it (more writes checked), else from the snapshot.
     const fromStart = state.entries[0]?.index === 1;
     // A node's snapshot holds its KV image beside its trust state (agent/trust); older ones the KV image alone.
-    if (!fromStart && snapshot !== null) sm.restore(snapshot, snapshot.data.byteLength === 0 ? snapshot.data : (decodeNodeState(snapshot.data)?.kv ?? snapshot.data));
+    if (!fromStart && snapshot !== null)
+      sm.restore(
+        snapshot,
+        snapshot.data.byteLength === 0 ? snapshot.data : (decodeNodeState(snapshot.data)?.kv ?? snapshot.data),
+      );
     const tookEffect = new Map<string, number>();
     const violations: string[] = [];
     let replayed = 0;
@@ -67,7 +75,9 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
       if (first === undefined) tookEffect.set(value, result.revision);
       else if (first === result.revision) duplicates += 1;
       else if (violations.length < 20) {
-        violations.push(`${id}: the put of ${JSON.stringify(value)} took effect twice, at index ${first} and again at index ${result.revision}`);
+        violations.push(
+          `${id}: the put of ${JSON.stringify(value)} took effect twice, at index ${first} and again at index ${result.revision}`,
+        );
       }
     }
     return { replayed, duplicates, violations };
@@ -80,7 +90,10 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
  * Replays the log of every node (`dirs`: node id → its folder, holding `data/`) up to index
  * `committed` (one every node applied; later entries may never commit). Agents must be stopped.
  */
-export async function checkSingleApply(dirs: ReadonlyMap<string, string>, committed: number): Promise<SingleApplyCheck> {
+export async function checkSingleApply(
+  dirs: ReadonlyMap<string, string>,
+  committed: number,
+): Promise<SingleApplyCheck> {
   let entriesReplayed = 0;
   let duplicatesAnswered: number | null = null;
   const violations: string[] = [];

@@ -14,14 +14,17 @@ const ROOT = resolve(import.meta.dirname, '../..');
 function strayParameters(file: string, text: string): string[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const found: string[] = [];
-  const at = (node: ts.Node): string => `${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`;
+  const at = (node: ts.Node): string =>
+    `${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`;
   const visit = (node: ts.Node): void => {
     if (ts.isCallExpression(node) && node.expression.getText(source) === 'fc.assert') {
       const params = node.arguments[1];
-      const ok = params !== undefined && ts.isCallExpression(params) && params.expression.getText(source) === 'fcParams';
+      const ok =
+        params !== undefined && ts.isCallExpression(params) && params.expression.getText(source) === 'fcParams';
       if (!ok) found.push(`${at(node)}: fc.assert without fcParams(...)`);
     }
-    if (ts.isFunctionDeclaration(node) && /^fc(Params|Parameters)$/u.test(node.name?.text ?? '')) found.push(`${at(node)}: defines its own ${node.name?.text ?? ''}`);
+    if (ts.isFunctionDeclaration(node) && /^fc(Params|Parameters)$/u.test(node.name?.text ?? ''))
+      found.push(`${at(node)}: defines its own ${node.name?.text ?? ''}`);
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -32,7 +35,10 @@ describe('fcParams', () => {
   it('is the parameters of every property test, defined once', () => {
     const files = sourceFiles(join(ROOT, 'test')).filter((f) => relative(ROOT, f) !== join('test', 'fc-params.ts'));
     assert.ok(files.length > 100, `the scan found the tests (${files.length} files)`);
-    assert.deepEqual(files.flatMap((f) => strayParameters(relative(ROOT, f), readFileSync(f, 'utf8'))), []);
+    assert.deepEqual(
+      files.flatMap((f) => strayParameters(relative(ROOT, f), readFileSync(f, 'utf8'))),
+      [],
+    );
   });
 
   it('the scan finds a property run without it, with other parameters, and a second definition', () => {

@@ -72,7 +72,8 @@ function circleThrough(graph: ImportGraph, members: ReadonlySet<string>, start: 
       if (!members.has(next)) continue;
       if (next === start) {
         const chain: string[] = [];
-        for (let at: string | undefined = node; at !== undefined && at !== start; at = previous.get(at)) chain.unshift(at);
+        for (let at: string | undefined = node; at !== undefined && at !== start; at = previous.get(at))
+          chain.unshift(at);
         return [start, ...chain, start];
       }
       if (!previous.has(next)) {

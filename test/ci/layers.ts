@@ -56,7 +56,12 @@ function isBuiltin(specifier: string): boolean {
 }
 
 /** Why an import of `specifier` (resolving to `target`, if relative) from unit `from` breaks the layers, or null. */
-export function breach(from: Unit, specifier: string, target: string | null, units: readonly Unit[] = UNITS): string | null {
+export function breach(
+  from: Unit,
+  specifier: string,
+  target: string | null,
+  units: readonly Unit[] = UNITS,
+): string | null {
   if (isBare(specifier)) {
     if (from.bare) return null;
     return `${from.folder}/ imports ${isBuiltin(specifier) ? 'the built-in' : 'the package'} ${specifier}`;
@@ -64,7 +69,8 @@ export function breach(from: Unit, specifier: string, target: string | null, uni
   const to = target === null ? null : unitOf(target, units);
   if (to === null) return `${from.folder}/ imports ${target ?? specifier}, outside every layer`;
   if (to === from) return null;
-  if (to.floor > from.floor) return `${from.folder}/ (floor ${from.floor}) imports upward into ${to.folder}/ (floor ${to.floor})`;
+  if (to.floor > from.floor)
+    return `${from.folder}/ (floor ${from.floor}) imports upward into ${to.folder}/ (floor ${to.floor})`;
   if (from.mayImport !== null && !from.mayImport.includes(to.folder)) {
     return `${from.folder}/ may import only ${[from.folder, ...from.mayImport].join('/, ')}/ but imports ${to.folder}/`;
   }

@@ -29,7 +29,10 @@ function manifest(): Manifest {
 function notRuntimeDependencies(imports: readonly PackageImport[], m: Manifest): string[] {
   return imports
     .filter((i) => !(i.pkg in m.dependencies))
-    .map((i) => `${relative(ROOT, i.file)}:${i.line} loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`);
+    .map(
+      (i) =>
+        `${relative(ROOT, i.file)}:${i.line} loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`,
+    );
 }
 
 describe('runtime dependencies', () => {
@@ -45,14 +48,21 @@ describe('runtime dependencies', () => {
     const loaded = new Set(packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d))).map((i) => i.pkg));
     const unused = Object.keys(m.dependencies).filter((pkg) => !loaded.has(pkg));
     assert.deepEqual(unused, [], `runtime dependencies no runtime code loads: ${unused.join(', ')}`);
-    assert.deepEqual(Object.keys(m.dependencies).filter((pkg) => pkg in m.devDependencies), [], 'no package is both');
+    assert.deepEqual(
+      Object.keys(m.dependencies).filter((pkg) => pkg in m.devDependencies),
+      [],
+      'no package is both',
+    );
   });
 
   it('ships a dist/ whose code loads only runtime dependencies', () => {
     assert.ok(existsSync(join(ROOT, 'dist', 'agent', 'cli', 'main.js')), 'dist/ is built (npm run build)');
     const imports = packageImportsUnder([join(ROOT, 'dist'), join(ROOT, 'bin')]);
     assert.deepEqual(notRuntimeDependencies(imports, m), []);
-    assert.deepEqual(imports.filter((i) => i.pkg === 'coap' || i.pkg === 'coap-packet'), []);
+    assert.deepEqual(
+      imports.filter((i) => i.pkg === 'coap' || i.pkg === 'coap-packet'),
+      [],
+    );
   });
 
   describe('the import scan', () => {
@@ -69,7 +79,16 @@ describe('runtime dependencies', () => {
         "const e = require('coap-packet');",
         "import f = require('old-style');",
       ].join('\n');
-      assert.deepEqual(pkgs(text), ['sinon', 'fast-check', 'side-effect', '@scope/pkg', 'star', 'coap', 'coap-packet', 'old-style']);
+      assert.deepEqual(pkgs(text), [
+        'sinon',
+        'fast-check',
+        'side-effect',
+        '@scope/pkg',
+        'star',
+        'coap',
+        'coap-packet',
+        'old-style',
+      ]);
       assert.deepEqual(pkgs("import { x } from 'mocha';\nrequire('sinon');", 'y.js'), ['mocha', 'sinon']);
     });
 
@@ -88,11 +107,14 @@ describe('runtime dependencies', () => {
     });
 
     it('reports a runtime import of a devDependency by file, line and kind', () => {
-      const imports = packageImports(join(ROOT, 'agent', 'example.ts'), "import { x } from 'lmdb';\nimport sinon from 'sinon';\nimport z from 'left-pad';");
-      assert.deepEqual(notRuntimeDependencies(imports, { dependencies: { lmdb: '1' }, devDependencies: { sinon: '1' } }), [
-        'agent/example.ts:2 loads sinon, a devDependency',
-        'agent/example.ts:3 loads left-pad, not a dependency',
-      ]);
+      const imports = packageImports(
+        join(ROOT, 'agent', 'example.ts'),
+        "import { x } from 'lmdb';\nimport sinon from 'sinon';\nimport z from 'left-pad';",
+      );
+      assert.deepEqual(
+        notRuntimeDependencies(imports, { dependencies: { lmdb: '1' }, devDependencies: { sinon: '1' } }),
+        ['agent/example.ts:2 loads sinon, a devDependency', 'agent/example.ts:3 loads left-pad, not a dependency'],
+      );
     });
   });
 });

@@ -18,7 +18,11 @@ const MESSAGES = 1000;
 /** Bytes that start like a valid message of each codec, to push random tails past the header checks. */
 const HEADERS: Readonly<Record<string, readonly Uint8Array[]>> = {
   cbor: [Uint8Array.of(0x87, 0x01, 0x01), Uint8Array.of(0x88, 0x01, 0x05), Uint8Array.of(0x8b, 0x01, 0x07)],
-  json: [Buffer.from('{"v":1,"type":"AppendEntriesRequest",'), Buffer.from('{"v":1,"type":"InstallSnapshotRequest","configuration":'), Buffer.from('{"v":1,')],
+  json: [
+    Buffer.from('{"v":1,"type":"AppendEntriesRequest",'),
+    Buffer.from('{"v":1,"type":"InstallSnapshotRequest","configuration":'),
+    Buffer.from('{"v":1,'),
+  ],
   protobuf: [Uint8Array.of(0x08, 0x01), Uint8Array.of(0x08, 0x01, 0x32), Uint8Array.of(0x08, 0x01, 0x3a, 0x7f, 0x08)],
 };
 
@@ -48,9 +52,15 @@ for (const name of SERIALIZER_NAMES) {
       const counter = new DecodeCounter();
       const headers = HEADERS[name] ?? [];
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.constantFrom(...headers), fc.uint8Array({ maxLength: 64 })), { minLength: 12, maxLength: 12 }), (inputs) => {
-          for (const [header, tail] of inputs) counter.decode(serializer, concat(header, tail));
-        }),
+        fc.property(
+          fc.array(fc.tuple(fc.constantFrom(...headers), fc.uint8Array({ maxLength: 64 })), {
+            minLength: 12,
+            maxLength: 12,
+          }),
+          (inputs) => {
+            for (const [header, tail] of inputs) counter.decode(serializer, concat(header, tail));
+          },
+        ),
         fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 12_000, `${counter.count} inputs`);
@@ -85,7 +95,10 @@ for (const name of SERIALIZER_NAMES) {
         fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 24_000, `${counter.count} inputs`);
-      assert.ok(counter.rejected > counter.count / 2, `most flips are caught (${counter.rejected} of ${counter.count})`);
+      assert.ok(
+        counter.rejected > counter.count / 2,
+        `most flips are caught (${counter.rejected} of ${counter.count})`,
+      );
     });
 
     it('leaves Object.prototype untouched', () => {

@@ -76,7 +76,10 @@ describe('codecs agree', () => {
     fc.assert(
       fc.property(rpcMessageArbitrary(), (message) => {
         for (const serializer of serializers) {
-          assert.deepStrictEqual(Buffer.from(serializer.encode(message)), Buffer.from(serializer.encode(structuredClone(message))));
+          assert.deepStrictEqual(
+            Buffer.from(serializer.encode(message)),
+            Buffer.from(serializer.encode(structuredClone(message))),
+          );
         }
       }),
       fcParams(300),
@@ -85,11 +88,14 @@ describe('codecs agree', () => {
 });
 
 describe('decodeAs', () => {
-  const otherType = (type: RpcMessageType): fc.Arbitrary<RpcMessageType> => fc.constantFrom(...RPC_MESSAGE_TYPES.filter((t) => t !== type));
+  const otherType = (type: RpcMessageType): fc.Arbitrary<RpcMessageType> =>
+    fc.constantFrom(...RPC_MESSAGE_TYPES.filter((t) => t !== type));
 
   for (const serializer of serializers) {
     it(`${serializer.name}: refuses a valid message of another type with CODEC_MALFORMED`, () => {
-      const pairs = rpcMessageArbitrary().chain((message) => otherType(message.type).map((expected) => [message, expected] as const));
+      const pairs = rpcMessageArbitrary().chain((message) =>
+        otherType(message.type).map((expected) => [message, expected] as const),
+      );
       fc.assert(
         fc.property(pairs, ([message, expected]: readonly [RpcMessage, RpcMessageType]) => {
           const bytes = serializer.encode(message);

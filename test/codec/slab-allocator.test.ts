@@ -19,7 +19,12 @@ describe('SlabAllocator', () => {
           buffer.fill(i & 0xff);
           return buffer;
         });
-        buffers.forEach((buffer, i) => assert.ok(buffer.every((byte) => byte === (i & 0xff)), `buffer ${i} kept its contents`));
+        buffers.forEach((buffer, i) =>
+          assert.ok(
+            buffer.every((byte) => byte === (i & 0xff)),
+            `buffer ${i} kept its contents`,
+          ),
+        );
       }),
       fcParams(200),
     );

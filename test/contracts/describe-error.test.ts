@@ -12,7 +12,10 @@ describe('describeError', () => {
   });
 
   it('gives the message of an error of coraft', () => {
-    assert.equal(describeError(new ConfigError(['a: wrong', 'b: missing'])), new ConfigError(['a: wrong', 'b: missing']).message);
+    assert.equal(
+      describeError(new ConfigError(['a: wrong', 'b: missing'])),
+      new ConfigError(['a: wrong', 'b: missing']).message,
+    );
   });
 
   it('falls back to the message when an Error has no stack', () => {

@@ -22,7 +22,18 @@ export class SimHarness {
     faults: NetworkFaults = RELIABLE_NETWORK,
     raft: Partial<RaftConfiguration> = {},
   ) {
-    this.cluster = new SimCluster(this.timers, { seed, nodeIds: ids, raft: { ...SIM_RAFT_CONFIGURATION, ...raft }, faults, syncDelayMs: 1, logRetainEntries: 100 }, (e) => this.trace.push(e));
+    this.cluster = new SimCluster(
+      this.timers,
+      {
+        seed,
+        nodeIds: ids,
+        raft: { ...SIM_RAFT_CONFIGURATION, ...raft },
+        faults,
+        syncDelayMs: 1,
+        logRetainEntries: 100,
+      },
+      (e) => this.trace.push(e),
+    );
   }
 
   async startAll(): Promise<void> {
@@ -73,8 +84,20 @@ export class SimHarness {
     return observed;
   }
 
-  async put(node: RaftNodeImpl, key: string, value: string, session: { clientId: string; seq: number } | null = null): Promise<KvResult> {
-    const command = encodeKvCommand({ op: 'put', key, value: new TextEncoder().encode(value), returnPrevious: true, session, timeMs: Math.floor(this.timers.nowMs()) });
+  async put(
+    node: RaftNodeImpl,
+    key: string,
+    value: string,
+    session: { clientId: string; seq: number } | null = null,
+  ): Promise<KvResult> {
+    const command = encodeKvCommand({
+      op: 'put',
+      key,
+      value: new TextEncoder().encode(value),
+      returnPrevious: true,
+      session,
+      timeMs: Math.floor(this.timers.nowMs()),
+    });
     return decodeKvResult(await this.settle(node.submitAnywhere(command, 3000)));
   }
 

@@ -31,9 +31,23 @@ export async function runSweepRequest(request: SweepRequest): Promise<SweepOutco
   try {
     const command = parseSimArgs(request.args);
     const summary = await runSimulation(command.run);
-    return { seed: request.seed, ok: summary.ok, violations: summary.violations, error: null, elections: summary.elections, opsOk: summary.ops.ok };
+    return {
+      seed: request.seed,
+      ok: summary.ok,
+      violations: summary.violations,
+      error: null,
+      elections: summary.elections,
+      opsOk: summary.ops.ok,
+    };
   } catch (error) {
-    return { seed: request.seed, ok: false, violations: [], error: describeError(error, { stack: true }), elections: 0, opsOk: 0 };
+    return {
+      seed: request.seed,
+      ok: false,
+      violations: [],
+      error: describeError(error, { stack: true }),
+      elections: 0,
+      opsOk: 0,
+    };
   }
 }
 
@@ -48,7 +62,17 @@ if (process.send !== undefined) {
   let current: SweepRequest | null = null;
   const fail = (error: unknown): void => {
     const seed = current?.seed ?? -1;
-    process.send?.({ seed, ok: false, violations: [], error: `uncaught: ${describeError(error, { stack: true })}`, elections: 0, opsOk: 0 } satisfies SweepOutcome, () => process.exit(1));
+    process.send?.(
+      {
+        seed,
+        ok: false,
+        violations: [],
+        error: `uncaught: ${describeError(error, { stack: true })}`,
+        elections: 0,
+        opsOk: 0,
+      } satisfies SweepOutcome,
+      () => process.exit(1),
+    );
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);

@@ -27,7 +27,13 @@ export function openCrashEngine(name: CrashEngineName, dir: string): Promise<Per
       return WalPersistenceEngine.open(walTestOptions(dir));
     case 'wal-background':
       return WalPersistenceEngine.open(
-        walTestOptions(dir, { walSyncMode: 'background', walCheckpointWorker: true, walCheckpointBytes: 256 * 1024, walPendingBytesMax: 1024 * 1024, walCheckpointTxnBytesMax: 64 * 1024 }),
+        walTestOptions(dir, {
+          walSyncMode: 'background',
+          walCheckpointWorker: true,
+          walCheckpointBytes: 256 * 1024,
+          walPendingBytesMax: 1024 * 1024,
+          walCheckpointTxnBytesMax: 64 * 1024,
+        }),
       );
   }
 }

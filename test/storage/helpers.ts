@@ -46,7 +46,13 @@ export const memoryHarness: HarnessFactory = () => {
 
 /** Small limits so that tests exercise map growth; callers may override any option. */
 export function lmdbTestOptions(path: string, overrides: Partial<LmdbPersistenceOptions> = {}): LmdbPersistenceOptions {
-  return { path, mapSizeInitialBytes: 256 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024, snapshotBytesMax: 8 * 1024 * 1024, ...overrides };
+  return {
+    path,
+    mapSizeInitialBytes: 256 * 1024,
+    mapSizeMaxBytes: 64 * 1024 * 1024,
+    snapshotBytesMax: 8 * 1024 * 1024,
+    ...overrides,
+  };
 }
 
 /** A harness over a fresh directory that `open` opens the engine in; closes what it opened. */

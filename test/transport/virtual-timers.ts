@@ -21,7 +21,11 @@ export class VirtualTimers implements Timers {
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const entry: Pending = { dueMs: this.now + delayMs, seq: this.seq++, callback, cancelled: false };
     this.pending.push(entry);
-    return { cancel: () => { entry.cancelled = true; } };
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
   }
 
   /** Live timers. */

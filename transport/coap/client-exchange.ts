@@ -10,7 +10,17 @@ import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';
-import { BLOCK_NUM_MAX, blockSizeOf, decodeBlock, decodeUint, encodeBlock, firstOption, option, stringOption, uintOption } from './options.js';
+import {
+  BLOCK_NUM_MAX,
+  blockSizeOf,
+  decodeBlock,
+  decodeUint,
+  encodeBlock,
+  firstOption,
+  option,
+  stringOption,
+  uintOption,
+} from './options.js';
 
 /** A request the client sends. */
 export interface CoapClientRequest {
@@ -37,8 +47,16 @@ export interface CoapClientResponse {
 
 /** Options a response may carry that this client understands (critical ones matter). */
 const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
-  CoapOption.ETag, CoapOption.Observe, CoapOption.LocationPath, CoapOption.ContentFormat, CoapOption.MaxAge,
-  CoapOption.LocationQuery, CoapOption.Block2, CoapOption.Block1, CoapOption.Size2, CoapOption.Size1,
+  CoapOption.ETag,
+  CoapOption.Observe,
+  CoapOption.LocationPath,
+  CoapOption.ContentFormat,
+  CoapOption.MaxAge,
+  CoapOption.LocationQuery,
+  CoapOption.Block2,
+  CoapOption.Block1,
+  CoapOption.Size2,
+  CoapOption.Size1,
 ]);
 
 /** What a request starts with. */
@@ -138,7 +156,8 @@ export class ClientExchange {
     const options: CoapOptionValue[] = [...this.pathOptions()];
     let payload = this.body;
     const follow = this.firstResponse !== null;
-    if (!follow && this.request.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
+    if (!follow && this.request.contentFormat !== undefined)
+      options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
     for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
     if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
     if (follow) {
@@ -149,14 +168,23 @@ export class ClientExchange {
       const size = blockSizeOf(this.block1Szx);
       if (this.body.length > size) {
         const more = this.block1Offset + size < this.body.length;
-        options.push(option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })));
+        options.push(
+          option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })),
+        );
         if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
         payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
       }
     }
     options.push(option(CoapOption.RequestTag, this.requestTag));
     if (!follow) options.push(...(this.request.options ?? []));
-    return { type: CoapType.CON, code: CoapMethodCode[this.request.method], messageId, token: this.token, options, payload };
+    return {
+      type: CoapType.CON,
+      code: CoapMethodCode[this.request.method],
+      messageId,
+      token: this.token,
+      options,
+      payload,
+    };
   }
 
   /** The Uri-Path options of this request, built once. */
@@ -169,7 +197,8 @@ export class ClientExchange {
   /** Interprets a response message matched to this request. */
   onResponse(message: CoapMessage, peer: DatagramPeer): ExchangeStep {
     for (const o of message.options) {
-      if (isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number)) return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
+      if (isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number))
+        return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
     }
     if (this.firstResponse === null && message.code === CoapResponseCode.Continue) return this.onContinue(message);
     const block2Value = firstOption(message.options, CoapOption.Block2);
@@ -178,20 +207,25 @@ export class ClientExchange {
       return { kind: 'done', response: toResponse(message, message.payload, peer) };
     }
     const block = decodeBlock(block2Value);
-    if (block === null || block.num !== this.block2Num) return failed('NET_REJECTED', 'unexpected Block2 block in response');
-    if (block.more && message.payload.length !== blockSizeOf(block.szx)) return failed('NET_REJECTED', 'a Block2 block before the last is not full-size');
+    if (block === null || block.num !== this.block2Num)
+      return failed('NET_REJECTED', 'unexpected Block2 block in response');
+    if (block.more && message.payload.length !== blockSizeOf(block.szx))
+      return failed('NET_REJECTED', 'a Block2 block before the last is not full-size');
     const first = this.firstResponse ?? message;
     if (this.firstResponse === null) {
       const size2 = decodeUint(firstOption(message.options, CoapOption.Size2) ?? new Uint8Array(0), 4) ?? 0;
-      if (size2 > this.bodyBytesMax) return failed('NET_TOO_LARGE', `response body of ${size2} bytes exceeds ${this.bodyBytesMax}`);
+      if (size2 > this.bodyBytesMax)
+        return failed('NET_TOO_LARGE', `response body of ${size2} bytes exceeds ${this.bodyBytesMax}`);
       this.firstResponse = message;
     } else if (message.code !== first.code || !sameEtag(first, message)) {
       return failed('NET_REJECTED', 'the response changed during a Block2 transfer');
     }
     this.responseBytes += message.payload.length;
-    if (this.responseBytes > this.bodyBytesMax) return failed('NET_TOO_LARGE', `response body exceeds ${this.bodyBytesMax} bytes`);
+    if (this.responseBytes > this.bodyBytesMax)
+      return failed('NET_TOO_LARGE', `response body exceeds ${this.bodyBytesMax} bytes`);
     this.chunks.push(message.payload);
-    if (!block.more) return { kind: 'done', response: toResponse(first, Buffer.concat(this.chunks, this.responseBytes), peer) };
+    if (!block.more)
+      return { kind: 'done', response: toResponse(first, Buffer.concat(this.chunks, this.responseBytes), peer) };
     this.block2Num = block.num + 1;
     this.block2Szx = block.szx;
     return { kind: 'send-next' };
@@ -202,12 +236,15 @@ export class ClientExchange {
     const value = firstOption(message.options, CoapOption.Block1);
     const block = value === null ? null : decodeBlock(value);
     const size = blockSizeOf(this.block1Szx);
-    if (block === null || this.body.length <= size) return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
-    if (block.num * blockSizeOf(block.szx) !== this.block1Offset) return failed('NET_REJECTED', '2.31 Continue for another block');
+    if (block === null || this.body.length <= size)
+      return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
+    if (block.num * blockSizeOf(block.szx) !== this.block1Offset)
+      return failed('NET_REJECTED', '2.31 Continue for another block');
     const next = this.block1Offset + size;
     if (next >= this.body.length) return failed('NET_REJECTED', '2.31 Continue after the last block');
     const szx = Math.min(this.block1Szx, block.szx);
-    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX) return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
+    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX)
+      return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
     this.block1Offset = next;
     this.block1Szx = szx;
     return { kind: 'send-next' };

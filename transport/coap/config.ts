@@ -165,7 +165,8 @@ export function resolveCoapServerOptions(partial: Partial<CoapServerOptions> = {
 
 /** A block number has 20 bits (RFC 7959 §2.2): the largest body must fit 2^20 blocks. */
 function checkBlockCount(problems: string[], bodyBytesMax: number, blockBytes: number): void {
-  if (bodyBytesMax > blockBytes * 2 ** 20) problems.push(`bodyBytesMax must be at most blockBytes × 2^20 = ${blockBytes * 2 ** 20}, got ${bodyBytesMax}`);
+  if (bodyBytesMax > blockBytes * 2 ** 20)
+    problems.push(`bodyBytesMax must be at most blockBytes × 2^20 = ${blockBytes * 2 ** 20}, got ${bodyBytesMax}`);
 }
 
 function checkBlockBytes(problems: string[], value: number, name = 'blockBytes'): void {

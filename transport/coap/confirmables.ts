@@ -91,7 +91,9 @@ export class PendingConfirmables {
       return;
     }
     entry.retransmits += 1;
-    entry.timer = this.timers.setTimer(this.options.ackTimeoutMs * 2 ** entry.retransmits, () => this.onTimeout(key, entry));
+    entry.timer = this.timers.setTimer(this.options.ackTimeoutMs * 2 ** entry.retransmits, () =>
+      this.onTimeout(key, entry),
+    );
     this.transmit(entry.bytes, entry.peer);
   }
 

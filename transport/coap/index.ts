@@ -67,9 +67,16 @@ export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransp
   const prng = deps.prng ?? createCryptoPrng();
   const coapClient = new CoapClient({ openEndpoint: deps.openClientEndpoint, timers, prng }, options.client);
   const metrics = deps.metrics === undefined ? {} : { metrics: deps.metrics };
-  const coapServer = new CoapServer({ openEndpoint: deps.openServerEndpoint, timers, name: 'peer', ...metrics }, options.server);
+  const coapServer = new CoapServer(
+    { openEndpoint: deps.openServerEndpoint, timers, name: 'peer', ...metrics },
+    options.server,
+  );
   return {
-    client: new CoapNetworkClient({ coap: coapClient, serializer: deps.serializer, peers: new PeerBook(deps.resolver ?? systemResolver) }),
+    client: new CoapNetworkClient({
+      coap: coapClient,
+      serializer: deps.serializer,
+      peers: new PeerBook(deps.resolver ?? systemResolver),
+    }),
     server: new CoapNetworkServer(coapServer, deps.serializer),
   };
 }

@@ -108,4 +108,3 @@ export function firstOption(options: readonly CoapOptionValue[], number: number)
   }
   return null;
 }
-

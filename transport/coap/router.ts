@@ -46,7 +46,8 @@ export class ResourceRouter {
   lookup(method: CoapMethod, path: readonly string[]): RouteLookup {
     // A segment holding "/" would make the joined key ambiguous; no resource has one.
     if (path.some((segment) => segment.includes('/'))) return { kind: 'no-resource' };
-    const methods = this.exact.get(path.join('/')) ?? this.subtrees.find((tree) => hasPrefix(path, tree.prefix))?.methods;
+    const methods =
+      this.exact.get(path.join('/')) ?? this.subtrees.find((tree) => hasPrefix(path, tree.prefix))?.methods;
     if (methods === undefined) return { kind: 'no-resource' };
     const handler = methods[method];
     return handler === undefined ? { kind: 'no-method' } : { kind: 'found', handler };

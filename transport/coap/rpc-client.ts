@@ -40,21 +40,34 @@ export class CoapNetworkClient implements NetworkClient {
     const payload = encodeRequest(serializer, request);
     const response = await this.deps.coap.request(
       peer,
-      { method: 'POST', path: [RPC_PATH_ROOT, rpc], contentFormat: serializer.contentFormat, accept: serializer.contentFormat, payload },
+      {
+        method: 'POST',
+        path: [RPC_PATH_ROOT, rpc],
+        contentFormat: serializer.contentFormat,
+        accept: serializer.contentFormat,
+        payload,
+      },
       timeoutMs,
     );
-    if (codeClassOf(response.code) !== 2 || response.code === CoapResponseCode.Continue) throw errorOfResponse(target, response);
+    if (codeClassOf(response.code) !== 2 || response.code === CoapResponseCode.Continue)
+      throw errorOfResponse(target, response);
     if (response.contentFormat !== null && response.contentFormat !== serializer.contentFormat) {
-      throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} in Content-Format ${response.contentFormat}`);
+      throw new NetworkError(
+        'NET_REJECTED',
+        `peer ${target} answered ${rpc} in Content-Format ${response.contentFormat}`,
+      );
     }
     let decoded;
     try {
       decoded = serializer.decodeAs(RPC_OF_REQUEST[request.type].responseType, response.payload);
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
-      throw new NetworkError('NET_REJECTED', `peer ${target} sent a malformed ${rpc} response: ${error.message}`, { cause: error });
+      throw new NetworkError('NET_REJECTED', `peer ${target} sent a malformed ${rpc} response: ${error.message}`, {
+        cause: error,
+      });
     }
-    if (!isResponseTo(request, decoded)) throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} with ${decoded.type}`);
+    if (!isResponseTo(request, decoded))
+      throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} with ${decoded.type}`);
     return decoded;
   }
 

@@ -78,7 +78,11 @@ export function rebuildWaiting(
   const layer = new RecordLayer(false, replayWindowSize);
   layer.setEpoch0WriteSeq(state.nextWriteSeq);
   const role = newRole(layer, state.bytes.subarray(0, RANDOM_BYTES));
-  const outcome = role.handleMessage({ msgType: HandshakeType.clientHello, messageSeq: state.messageSeq, body: state.bytes.subarray(RANDOM_BYTES) });
+  const outcome = role.handleMessage({
+    msgType: HandshakeType.clientHello,
+    messageSeq: state.messageSeq,
+    body: state.bytes.subarray(RANDOM_BYTES),
+  });
   assert(outcome.kind === 'flight', 'a ClientHello answered once is answered again');
   return { layer, role, flight: outcome.items };
 }

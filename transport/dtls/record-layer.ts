@@ -51,7 +51,10 @@ export class RecordLayer {
   private write1: CcmCipher | null = null;
   private readonly replay: ReplayWindow;
 
-  constructor(private readonly isClient: boolean, replayWindowSize: number) {
+  constructor(
+    private readonly isClient: boolean,
+    replayWindowSize: number,
+  ) {
     this.replay = new ReplayWindow(replayWindowSize);
   }
 

@@ -189,7 +189,11 @@ export class Session {
         if (result === 'invalid') this.host.stats.drop('malformed');
       }
     }
-    for (let message = this.reassembler.next(); message !== null && this.state === 'handshaking'; message = this.reassembler.next()) {
+    for (
+      let message = this.reassembler.next();
+      message !== null && this.state === 'handshaking';
+      message = this.reassembler.next()
+    ) {
       this.apply(this.handshake.handleMessage(message));
     }
     return old;
@@ -251,7 +255,10 @@ export class Session {
         this.end({ reason: verdict.reason, error: null });
         return;
       case 'fatal':
-        this.end({ reason: verdict.reason, error: new DtlsError('DTLS_ALERT', `peer sent fatal alert ${description}`, description) });
+        this.end({
+          reason: verdict.reason,
+          error: new DtlsError('DTLS_ALERT', `peer sent fatal alert ${description}`, description),
+        });
         return;
       default:
         assertNever(verdict, 'alert verdict');

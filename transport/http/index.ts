@@ -54,7 +54,10 @@ export function createHttpTransport(deps: HttpTransportDeps, options: HttpTransp
   const timers = deps.timers ?? createRealTimers();
   return {
     client: new HttpNetworkClient({ serializer: deps.serializer, timers, tls: null }, options.client),
-    server: new HttpNetworkServer({ serializer: deps.serializer, listenAddress: deps.listenAddress, listenPort: deps.listenPort, tls: null }, options.server),
+    server: new HttpNetworkServer(
+      { serializer: deps.serializer, listenAddress: deps.listenAddress, listenPort: deps.listenPort, tls: null },
+      options.server,
+    ),
   };
 }
 
@@ -63,9 +66,17 @@ export function createHttpsTransport(deps: HttpsTransportDeps, options: HttpTran
   const timers = deps.timers ?? createRealTimers();
   const ciphers = deps.ciphers ?? DEFAULT_PSK_CIPHERS;
   return {
-    client: new HttpNetworkClient({ serializer: deps.serializer, timers, tls: { credentials: deps.clientCredentials, ciphers } }, options.client),
+    client: new HttpNetworkClient(
+      { serializer: deps.serializer, timers, tls: { credentials: deps.clientCredentials, ciphers } },
+      options.client,
+    ),
     server: new HttpNetworkServer(
-      { serializer: deps.serializer, listenAddress: deps.listenAddress, listenPort: deps.listenPort, tls: { credentials: deps.serverCredentials, ciphers } },
+      {
+        serializer: deps.serializer,
+        listenAddress: deps.listenAddress,
+        listenPort: deps.listenPort,
+        tls: { credentials: deps.serverCredentials, ciphers },
+      },
       options.server,
     ),
   };

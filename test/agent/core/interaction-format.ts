@@ -99,15 +99,25 @@ export function describeReady(ready: Ready, messages: readonly string[]): string
     for (const item of items) lines.push(`  ${item}`);
   };
   section('events', ready.events.map(describeEvent));
-  if (ready.softState !== null) lines.push(`soft-state: ${ready.softState.role} term=${ready.softState.term} leader=${ready.softState.leaderId ?? 'none'}`);
-  if (ready.hardState !== null) lines.push(`hard-state: term=${ready.hardState.currentTerm} vote=${ready.hardState.votedFor ?? 'none'}`);
+  if (ready.softState !== null)
+    lines.push(
+      `soft-state: ${ready.softState.role} term=${ready.softState.term} leader=${ready.softState.leaderId ?? 'none'}`,
+    );
+  if (ready.hardState !== null)
+    lines.push(`hard-state: term=${ready.hardState.currentTerm} vote=${ready.hardState.votedFor ?? 'none'}`);
   const snap = ready.snapshot;
-  if (snap !== null) lines.push(`snapshot: ${snap.lastIncludedTerm}/${snap.lastIncludedIndex} ${describeConfig(snap.configuration)} data=${decoder.decode(snap.data)}`);
+  if (snap !== null)
+    lines.push(
+      `snapshot: ${snap.lastIncludedTerm}/${snap.lastIncludedIndex} ${describeConfig(snap.configuration)} data=${decoder.decode(snap.data)}`,
+    );
   if (ready.truncateFrom !== null) lines.push(`truncate-from: ${ready.truncateFrom}`);
   section('entries', ready.entries.map(describeEntry));
   if (ready.compactBefore !== null) lines.push(`compact-before: ${ready.compactBefore}`);
   section('committed', ready.committed.map(describeEntry));
-  section('read-states', ready.readStates.map((r) => `token=${r.token} ${r.index === null ? 'aborted' : `index=${r.index}`}`));
+  section(
+    'read-states',
+    ready.readStates.map((r) => `token=${r.token} ${r.index === null ? 'aborted' : `index=${r.index}`}`),
+  );
   section('messages', messages);
   return lines;
 }

@@ -50,7 +50,12 @@ export function applyEntry(machine: Machine, entry: LogEntry): void {
 export function snapshotAt(machine: Machine, index: LogIndex, term: Term, bootstrap: ClusterConfiguration): Snapshot {
   const config = [...machine.configs].reverse().find((c) => c.index <= index)?.config ?? bootstrap;
   const texts = machine.commands.filter((c) => c.index <= index).map((c) => c.text);
-  return { lastIncludedIndex: index, lastIncludedTerm: term, configuration: config, data: encoder.encode(JSON.stringify(texts)) };
+  return {
+    lastIncludedIndex: index,
+    lastIncludedTerm: term,
+    configuration: config,
+    data: encoder.encode(JSON.stringify(texts)),
+  };
 }
 
 /** Persists a Ready into `storage` in the order the storage engines apply a batch. */

@@ -38,7 +38,11 @@ function digest(bytes: Uint8Array): string {
 }
 
 function metaAt(index: number): SnapshotMeta {
-  return { lastIncludedIndex: index, lastIncludedTerm: 1, configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] } };
+  return {
+    lastIncludedIndex: index,
+    lastIncludedTerm: 1,
+    configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] },
+  };
 }
 
 function queries(sm: KvStateMachine): string[] {
@@ -99,7 +103,13 @@ describe('KvStateMachine properties', () => {
     const garbage = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
       fc.anything().map((v) => new Uint8Array(raw.encode(v))),
-      fc.record({ op: fc.constantFrom('put', 'get', 'cas', 'delete'), key: fc.anything(), time: fc.anything(), value: fc.anything() })
+      fc
+        .record({
+          op: fc.constantFrom('put', 'get', 'cas', 'delete'),
+          key: fc.anything(),
+          time: fc.anything(),
+          value: fc.anything(),
+        })
         .map((v) => new Uint8Array(raw.encode(v))),
     );
     fc.assert(
@@ -112,7 +122,10 @@ describe('KvStateMachine properties', () => {
             changed = true; // a random map can be a valid command
             return;
           }
-          assert.ok(['KV_MALFORMED', 'KV_KEY_TOO_LONG', 'KV_VALUE_TOO_LARGE', 'KV_SESSION_EXPIRED'].includes(result.code), result.code);
+          assert.ok(
+            ['KV_MALFORMED', 'KV_KEY_TOO_LONG', 'KV_VALUE_TOO_LARGE', 'KV_SESSION_EXPIRED'].includes(result.code),
+            result.code,
+          );
         });
         if (!changed) {
           const fresh = new KvStateMachine(SMALL);
@@ -149,7 +162,17 @@ describe('KvStateMachine properties', () => {
     assert.throws(() => sm.restore(metaAt(5), other.snapshot()), { code: 'CODEC_MALFORMED' });
     assert.throws(() => sm.restore(metaAt(0), new Uint8Array([1, 2, 3])), { code: 'CODEC_MALFORMED' });
     const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
-    const unsorted = raw.encode(['coraft-kv', 1, 9, 0, [['b', Buffer.from(''), 1], ['a', Buffer.from(''), 2]], []]);
+    const unsorted = raw.encode([
+      'coraft-kv',
+      1,
+      9,
+      0,
+      [
+        ['b', Buffer.from(''), 1],
+        ['a', Buffer.from(''), 2],
+      ],
+      [],
+    ]);
     assert.throws(() => sm.restore(metaAt(9), unsorted), /sorted by key/);
     const future = raw.encode(['coraft-kv', 1, 9, 0, [['a', Buffer.from(''), 10]], []]);
     assert.throws(() => sm.restore(metaAt(9), future), /revision must be an integer from 1 to 9/);

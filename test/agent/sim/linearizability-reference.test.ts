@@ -33,7 +33,9 @@ function referenceKey(ops: readonly HistoryOperation[]): boolean {
     for (let i = 0; i < ops.length; i += 1) {
       const op = ops[i];
       if (op === undefined || taken[i] === true) continue;
-      const blocked = ops.some((p, j) => taken[j] !== true && j !== i && p.status === 'ok' && p.completeMs < op.invokeMs);
+      const blocked = ops.some(
+        (p, j) => taken[j] !== true && j !== i && p.status === 'ok' && p.completeMs < op.invokeMs,
+      );
       if (blocked) continue;
       const next = apply(op, state);
       if (next === undefined) continue;
@@ -67,7 +69,7 @@ const opArb: fc.Arbitrary<HistoryOperation> = fc
     },
     { noNullPrototype: true },
   )
-  .map((r, ): HistoryOperation => ({
+  .map((r): HistoryOperation => ({
     client: 'c',
     id: 0,
     op: r.op,

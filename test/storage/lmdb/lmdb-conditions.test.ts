@@ -91,7 +91,9 @@ describe('LMDB engine under bad conditions', function () {
       // chmod does not stop root: make the file system itself read-only.
       const failure = mount(['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', data]);
       if (failure !== null) {
-        console.log(`      skipped: running as root, chmod cannot make a directory read-only, and mount failed (${failure})`);
+        console.log(
+          `      skipped: running as root, chmod cannot make a directory read-only, and mount failed (${failure})`,
+        );
         this.skip();
       }
     }
@@ -116,7 +118,11 @@ describe('LMDB engine under bad conditions', function () {
   });
 
   it('refuses a commit beyond mapSizeMaxBytes with STORAGE_FULL and keeps what was acknowledged', async () => {
-    const options = lmdbTestOptions(dir, { mapSizeInitialBytes: 64 * 1024, mapSizeMaxBytes: 2 * 1024 * 1024, snapshotBytesMax: 256 * 1024 });
+    const options = lmdbTestOptions(dir, {
+      mapSizeInitialBytes: 64 * 1024,
+      mapSizeMaxBytes: 2 * 1024 * 1024,
+      snapshotBytesMax: 256 * 1024,
+    });
     const engine = await LmdbPersistenceEngine.open(options);
     const { acked, error } = await fillUntilRefused(engine, 2000);
     assert.ok(acked > 100, `only ${acked} entries fitted`);
@@ -134,7 +140,9 @@ describe('LMDB engine under bad conditions', function () {
   it('refuses a commit on a full disk with STORAGE_FULL and keeps what was acknowledged', async function () {
     const failure = isRoot ? mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]) : 'not running as root';
     if (failure !== null) {
-      console.log(`      skipped: a full disk needs a small file system mounted here, and mounting failed (${failure})`);
+      console.log(
+        `      skipped: a full disk needs a small file system mounted here, and mounting failed (${failure})`,
+      );
       this.skip();
     }
     try {

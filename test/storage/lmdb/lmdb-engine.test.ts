@@ -50,7 +50,12 @@ describe('LmdbPersistenceEngine', () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
     const written = { index: 1, term: 1, type: 'command' as const, command: Buffer.from('hello') };
     await appendLogEntry(engine, written);
-    await saveSnapshot(engine, { lastIncludedIndex: 0, lastIncludedTerm: 0, configuration: CONFIGURATION, data: Buffer.from('image') });
+    await saveSnapshot(engine, {
+      lastIncludedIndex: 0,
+      lastIncludedTerm: 0,
+      configuration: CONFIGURATION,
+      data: Buffer.from('image'),
+    });
     const read = await getLogEntry(engine, 1);
     assert.ok(read !== null);
     assert.equal(Object.getPrototypeOf(read.command), Uint8Array.prototype);
@@ -84,11 +89,14 @@ describe('LmdbPersistenceEngine', () => {
   });
 
   it('refuses options out of range, naming every bad field', async () => {
-    await assert.rejects(LmdbPersistenceEngine.open({ path: dir, mapSizeMaxBytes: 1024, pageSizeBytes: 3000 }), (error: Error & { problems?: string[] }) => {
-      assert.equal((error as { code?: string }).code, 'CONFIG_INVALID');
-      assert.ok(error.problems?.some((p) => p.startsWith('mapSizeMaxBytes')));
-      assert.ok(error.problems?.some((p) => p.startsWith('pageSizeBytes')));
-      return true;
-    });
+    await assert.rejects(
+      LmdbPersistenceEngine.open({ path: dir, mapSizeMaxBytes: 1024, pageSizeBytes: 3000 }),
+      (error: Error & { problems?: string[] }) => {
+        assert.equal((error as { code?: string }).code, 'CONFIG_INVALID');
+        assert.ok(error.problems?.some((p) => p.startsWith('mapSizeMaxBytes')));
+        assert.ok(error.problems?.some((p) => p.startsWith('pageSizeBytes')));
+        return true;
+      },
+    );
   });
 });

@@ -20,7 +20,11 @@ export class ManualTimers implements Timers {
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const entry = { atMs: this.now + delayMs, id: this.nextId++, callback };
     this.pending.push(entry);
-    return { cancel: () => { this.pending = this.pending.filter((p) => p !== entry); } };
+    return {
+      cancel: () => {
+        this.pending = this.pending.filter((p) => p !== entry);
+      },
+    };
   }
 
   /** Moves the clock forward, running every timer that falls due, in order. */

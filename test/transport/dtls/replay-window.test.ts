@@ -59,7 +59,8 @@ describe('ReplayWindow', () => {
             assert.equal(w.highestSeq(), highest);
           }
         },
-      ), fcParams(100),
+      ),
+      fcParams(100),
     );
   });
 });
