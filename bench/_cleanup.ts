@@ -33,7 +33,10 @@ export class Cleanup {
     return this.add(item);
   }
 
-  /** Closes every registered item once (later calls wait for the first); errors are reported, not thrown, so every item gets its turn. */
+  /**
+   * Closes every registered item once (later calls wait for the first); errors are reported, not thrown, so every item
+   * gets its turn.
+   */
   run(report: (line: string) => void = () => undefined): Promise<void> {
     this.running ??= (async () => {
       for (const item of [...this.items].reverse()) {

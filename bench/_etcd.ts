@@ -105,7 +105,8 @@ function idText(v: unknown): string {
 
 // The watchdog: $1 the etcd binary, $2 the member's folder, the rest etcd's arguments.
 const WATCHDOG =
-  'trap "" INT; bin="$1"; dir="$2"; shift 2; "$bin" "$@" </dev/null & child=$!; echo "$child"; cat >/dev/null; kill "$child" 2>/dev/null; wait "$child"; rm -rf "$dir"';
+  'trap "" INT; bin="$1"; dir="$2"; shift 2; "$bin" "$@" </dev/null & child=$!; echo "$child"; cat >/dev/null; ' +
+  'kill "$child" 2>/dev/null; wait "$child"; rm -rf "$dir"';
 
 interface EtcdMember {
   readonly id: string;

@@ -23,7 +23,10 @@ export function intOption(args: readonly string[], name: string, fallback: numbe
   return value;
 }
 
-/** A comma-separated list of integers within [min, max] (e.g. `--clients=1,16,64`); throws naming the option on bad input. */
+/**
+ * A comma-separated list of integers within [min, max] (e.g. `--clients=1,16,64`); throws naming the option on bad
+ * input.
+ */
 export function parseIntList(text: string, name: string, min: number, max: number): number[] {
   const items = text.split(',').map((s) => s.trim());
   const values = items.map(Number);

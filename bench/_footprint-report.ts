@@ -60,7 +60,10 @@ export interface GoalRow {
   readonly met: boolean | null;
 }
 
-/** A systemd memory setting (`MemoryHigh=160M`, K/M/G/T powers of 1024, or a plain byte count) in bytes; null for none or `infinity`. */
+/**
+ * A systemd memory setting (`MemoryHigh=160M`, K/M/G/T powers of 1024, or a plain byte count) in bytes; null for none
+ * or `infinity`.
+ */
 export function parseMemorySetting(unit: string, name: string): number | null {
   const match = new RegExp(`^\\s*${name}=(\\S+)\\s*$`, 'm').exec(unit);
   const text = match?.[1];

@@ -61,7 +61,10 @@ export function packageSizes(modules: string): { name: string; bytes: number }[]
   return out.sort((a, b) => b.bytes - a.bytes);
 }
 
-/** Packs the checkout at `root` and installs it for production into `work` (a fresh folder is made and removed when absent). */
+/**
+ * Packs the checkout at `root` and installs it for production into `work` (a fresh folder is made and removed when
+ * absent).
+ */
 export async function measureInstall(
   root: string,
   work: string = mkdtempSync(join(tmpdir(), 'coraft-bench-install-')),

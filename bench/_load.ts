@@ -191,7 +191,10 @@ export async function measureLoad(
   };
 }
 
-/** Resolves with the time of the first write acknowledged by any of `agents`, probing every 20 ms with overlapping writes. */
+/**
+ * Resolves with the time of the first write acknowledged by any of `agents`, probing every 20 ms with overlapping
+ * writes.
+ */
 async function firstWrite(cluster: AgentProcesses, ids: readonly string[], boundMs: number): Promise<number | null> {
   const clients = ids.map((id) => new EndpointClient(endpointTarget(cluster.agent(id).init.endpoint, 2_000)));
   const started = performance.now();

@@ -60,7 +60,8 @@ export function runMicro(
     child.stderr.on('data', (chunk: Buffer) => {
       if (errors.length < 64 * 1024) errors += chunk.toString('utf8');
     });
-    // Overrun: SIGTERM first, so a benchmark stops the clusters it runs and removes their folders; SIGKILL after a grace period.
+    // Overrun: SIGTERM first, so a benchmark stops the clusters it runs and removes their folders; SIGKILL after a
+    // grace period.
     let overran = false;
     let killer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
@@ -81,7 +82,8 @@ export function runMicro(
           seconds,
           error: overran
             ? `stopped after ${timeoutMs} ms (${signal ?? `exit ${String(code)}`})`
-            : `exit ${String(code)}${signal === null ? '' : ` (${signal})`}: ${errors.trim().split('\n').slice(-3).join(' | ')}`,
+            : `exit ${String(code)}${signal === null ? '' : ` (${signal})`}:` +
+              ` ${errors.trim().split('\n').slice(-3).join(' | ')}`,
         });
     });
   });

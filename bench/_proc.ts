@@ -18,7 +18,10 @@ export interface ProcessSample {
   readonly rssPeakBytes: number;
   /** Anonymous resident memory (RssAnon): heap and buffers, not mapped files such as LMDB's. */
   readonly rssAnonBytes: number;
-  /** Bytes the process caused to be written to the block layer (write_bytes minus cancelled_write_bytes); null without task I/O accounting. */
+  /**
+   * Bytes the process caused to be written to the block layer (write_bytes minus cancelled_write_bytes); null without
+   * task I/O accounting.
+   */
   readonly writeBytes: number | null;
 }
 

@@ -150,13 +150,15 @@ export function headlines(results: SuiteResults): string[] {
     const single = r.points.find((p) => p.clients === 1);
     if (best === undefined) continue;
     lines.push(
-      `${configName(r.config)}: peak ${best.opsPerSecond} writes/s (${best.clients} clients, ${sizeName(best.valueBytes)}, p50 ${best.p50Ms} ms, p99 ${best.p99Ms} ms)` +
+      `${configName(r.config)}: peak ${best.opsPerSecond} writes/s (${best.clients} ` +
+        `clients, ${sizeName(best.valueBytes)}, p50 ${best.p50Ms} ms, p99 ${best.p99Ms} ms)` +
         (single === undefined ? '' : `; 1 client: p50 ${single.p50Ms} ms, p99 ${single.p99Ms} ms`),
     );
   }
   if (results.failover !== null)
     lines.push(
-      `failover after SIGKILL of the leader: writes again after ${results.failover.writeGapMs.join(', ')} ms; new leader agreed after ${results.failover.newLeaderMs.join(', ')} ms`,
+      `failover after SIGKILL of the leader: writes again after ${results.failover.writeGapMs.join(', ')} ms; new ` +
+        `leader agreed after ${results.failover.newLeaderMs.join(', ')} ms`,
     );
   return lines;
 }
@@ -174,7 +176,9 @@ export function renderReport(
     '|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...r.points.map(
       (p) =>
-        `| ${p.clients} | ${sizeName(p.valueBytes)} | ${p.opsPerSecond} | ${p.p50Ms} | ${p.p90Ms} | ${p.p99Ms} | ${p.maxMs} | ${p.errors} | ${p.agents.map((a) => `${a.id} ${a.cpuPercent}`).join(', ')} | ${p.agents.map((a) => `${a.id} ${a.rssMiB}`).join(', ')} |`,
+        `| ${p.clients} | ${sizeName(p.valueBytes)} | ${p.opsPerSecond} | ${p.p50Ms} | ${p.p90Ms} | ${p.p99Ms} ` +
+        `| ${p.maxMs} | ${p.errors} | ${p.agents.map((a) => `${a.id} ${a.cpuPercent}`).join(', ')} ` +
+        `| ${p.agents.map((a) => `${a.id} ${a.rssMiB}`).join(', ')} |`,
     ),
   ];
   return [
@@ -184,7 +188,8 @@ export function renderReport(
     ...headlines(results).map((l) => `- ${l}`),
     '',
     '## Machine and versions',
-    `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${m.memoryGiB} GiB (${m.freeMemoryGiB} GiB free at start); kernel ${m.kernel} (${m.os})`,
+    `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${m.memoryGiB} GiB (${m.freeMemoryGiB} GiB free at start); ` +
+      `kernel ${m.kernel} (${m.os})`,
     `- node ${v.node}, coraft ${v.coraft}, git ${v.gitCommit}${v.gitDirty ? ' (with uncommitted changes)' : ''}`,
     '- The load generator runs on the same machine as every agent, so agents and clients share its cores.',
     '',

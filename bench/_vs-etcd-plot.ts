@@ -105,7 +105,11 @@ export function vsEtcdSection(
     ...loads.map((p) => {
       const c = find('coraft', p);
       const e = find('etcd', p);
-      return `| ${p.clients} | ${sizeName(p.valueBytes)} | ${cell(c?.writesPerSecond)} | ${cell(e?.writesPerSecond)} | ${cell(ratio(c?.writesPerSecond, e?.writesPerSecond))} | ${cell(c?.p99Ms)} | ${cell(e?.p99Ms)} | ${cell(ratio(c?.p99Ms, e?.p99Ms))} |`;
+      return (
+        `| ${p.clients} | ${sizeName(p.valueBytes)} | ${cell(c?.writesPerSecond)} ` +
+        `| ${cell(e?.writesPerSecond)} | ${cell(ratio(c?.writesPerSecond, e?.writesPerSecond))} ` +
+        `| ${cell(c?.p99Ms)} | ${cell(e?.p99Ms)} | ${cell(ratio(c?.p99Ms, e?.p99Ms))} |`
+      );
     }),
     '',
   ];

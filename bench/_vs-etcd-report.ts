@@ -104,7 +104,10 @@ export function gridPoints(
   return { run, skipped };
 }
 
-/** Which system goes first in slice `slice` of point `point`: the order alternates, ABBA, so drift over time hits both alike. */
+/**
+ * Which system goes first in slice `slice` of point `point`: the order alternates, ABBA, so drift over time hits both
+ * alike.
+ */
 export function sliceOrder(point: number, slice: number): readonly ['coraft', 'etcd'] | readonly ['etcd', 'coraft'] {
   return (point + slice) % 2 === 0 ? (['coraft', 'etcd'] as const) : (['etcd', 'coraft'] as const);
 }

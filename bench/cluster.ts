@@ -167,7 +167,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     await new Promise((r) => setTimeout(r, 1000));
     const rssIdle = rssAll(cluster);
     say(
-      `cluster bench: 3 agents (${transport}, cbor, ${storage === 'lmdb' ? 'lmdb durable' : storage}), leader ${leader}; PUT ${VALUE_BYTES} B values, ${durationMs} ms per level, clients ${target === 'spread' ? 'spread over all agents' : 'on the leader'}`,
+      `cluster bench: 3 agents (${transport}, cbor, ${storage === 'lmdb' ? 'lmdb durable' : storage}), ` +
+        `leader ${leader}; PUT ${VALUE_BYTES} B values, ${durationMs} ms per level, ` +
+        `clients ${target === 'spread' ? 'spread over all agents' : 'on the leader'}`,
     );
     say(`RSS idle (MB): ${JSON.stringify(rssIdle)}`);
     const levels: Level[] = [];
@@ -179,7 +181,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       });
       levels.push(figures);
       say(
-        `${String(clients).padStart(3)} clients: ${figures.writesPerSecond} writes/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (${figures.writes} ok, ${figures.failures} failed)`,
+        `${String(clients).padStart(3)} clients: ${figures.writesPerSecond} writes/s, p50 ${figures.p50Ms} ms, ` +
+          `p99 ${figures.p99Ms} ms (${figures.writes} ok, ${figures.failures} failed)`,
       );
     }
     say(`RSS under load, highest (MB): ${JSON.stringify(rssLoad)}`);

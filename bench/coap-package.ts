@@ -209,7 +209,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const one = await measure(1, durationMs);
     const many = await measure(64, durationMs);
     console.log(
-      `${name.padEnd(13)} ${one.toLocaleString('en').padStart(7)} rt/s with 1 outstanding, ${many.toLocaleString('en').padStart(7)} with 64`,
+      `${name.padEnd(13)} ${one.toLocaleString('en').padStart(7)} rt/s with 1 ` +
+        `outstanding, ${many.toLocaleString('en').padStart(7)} with 64`,
     );
     results[name] = { outstanding1: one, outstanding64: many };
   }

@@ -148,7 +148,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       byMessage[label] = result;
       console.log(
         `${name.padEnd(8)} ${label.padEnd(20)} ${String(result.bytesPerMessage).padStart(8)} B  ` +
-          `encode ${String(result.encodePerSecond).padStart(8)}/s  decode ${String(result.decodePerSecond).padStart(8)}/s  ` +
+          `encode ${String(result.encodePerSecond).padStart(8)}/s  ` +
+          `decode ${String(result.decodePerSecond).padStart(8)}/s  ` +
           `encode+decode ${String(result.roundTripPerSecond).padStart(8)}/s (${result.roundTripPerCpuSecond}/CPU s)`,
       );
       // Let a pending timer or I/O of the runner through between measurements.

@@ -121,7 +121,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const quiet = await probe('127.0.0.1', port, memberAddress);
   const baseline = await collected(server, samples);
   console.log(
-    `dtls-flood: ${ports} ports of ${floodAddress} flooding (${mode}) for ${seconds} s, member at ${memberAddress}, server options ${serverOptions}; quiet handshake ${quiet?.toFixed(1) ?? 'failed'} ms, server RSS ${mib(baseline.rss)} MiB, heap ${mib(baseline.heapUsed)} MiB`,
+    `dtls-flood: ${ports} ports of ${floodAddress} flooding (${mode}) for ${seconds} s, member ` +
+      `at ${memberAddress}, server options ${serverOptions}; quiet handshake ${quiet?.toFixed(1) ?? 'failed'} ms, ` +
+      `server RSS ${mib(baseline.rss)} MiB, heap ${mib(baseline.heapUsed)} MiB`,
   );
   const flooder = child('../test/transport/dtls/flooder.ts', [
     JSON.stringify({
@@ -147,7 +149,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     if (ms === null) failures += 1;
     else timings.push(ms);
     console.log(
-      `  t=${((performance.now() - floodStart) / 1000).toFixed(1)} s member handshake ${ms === null ? 'FAILED' : `${ms.toFixed(1)} ms`}, server half-open ${samples.at(-1)?.halfOpen ?? '?'}, RSS ${((samples.at(-1)?.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`,
+      `  t=${((performance.now() - floodStart) / 1000).toFixed(1)} s member ` +
+        `handshake ${ms === null ? 'FAILED' : `${ms.toFixed(1)} ms`}, server ` +
+        `half-open ${samples.at(-1)?.halfOpen ?? '?'}, RSS ${((samples.at(-1)?.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`,
     );
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -178,10 +182,13 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     serverStats: last?.stats ?? null,
   };
   console.log(
-    `member handshakes during the flood: ${timings.length} ok, ${failures} failed; p50 ${figures.p50Ms} ms, max ${figures.maxMs} ms`,
+    `member handshakes during the flood: ${timings.length} ok, ${failures} failed; p50 ${figures.p50Ms} ms, ` +
+      `max ${figures.maxMs} ms`,
   );
   console.log(
-    `server: RSS ${figures.baselineRssMiB} MiB before, +${figures.rssGrowthMiB} MiB at most during the flood; heap held after a collection at the end +${figures.heapHeldMiB} MiB with ${held.halfOpen} half-open; half-open at most ${halfOpenMax}`,
+    `server: RSS ${figures.baselineRssMiB} MiB before, +${figures.rssGrowthMiB} MiB at most during the flood; heap ` +
+      `held after a collection at the end +${figures.heapHeldMiB} MiB with ${held.halfOpen} half-open; half-open ` +
+      `at most ${halfOpenMax}`,
   );
   console.log(`flood: ${JSON.stringify(floodFigures)}`);
   return figures;

@@ -179,11 +179,13 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   await measureHandshakes(quick ? 50 : 300, 4);
   const sequential = await measureHandshakes(handshakes, 1);
   console.log(
-    `dtls handshakes sequential: ${sequential.handshakesPerSecond}/s, p50 ${sequential.p50Ms} ms, p99 ${sequential.p99Ms} ms`,
+    `dtls handshakes sequential: ${sequential.handshakesPerSecond}/s, p50 ${sequential.p50Ms} ms, ` +
+      `p99 ${sequential.p99Ms} ms`,
   );
   const concurrent = await measureHandshakes(handshakes, 16);
   console.log(
-    `dtls handshakes 16 concurrent: ${concurrent.handshakesPerSecond}/s, p50 ${concurrent.p50Ms} ms, p99 ${concurrent.p99Ms} ms`,
+    `dtls handshakes 16 concurrent: ${concurrent.handshakesPerSecond}/s, p50 ${concurrent.p50Ms} ms, ` +
+      `p99 ${concurrent.p99Ms} ms`,
   );
   const rt1 = await measureRoundTrips(roundTrips, 1);
   console.log(`dtls round trips, 1 outstanding: ${rt1.roundTripsPerSecond}/s`);

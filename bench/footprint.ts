@@ -218,7 +218,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     say(goalsTable(goalRows(figures)));
     if (install !== null)
       say(
-        `\nlargest installed packages (MiB): ${install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ')}; tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`,
+        `\nlargest installed packages ` +
+          `(MiB): ${install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ')}; ` +
+          `tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`,
       );
     return {
       etcdInstalled: withEtcd,

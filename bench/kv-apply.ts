@@ -75,7 +75,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     sessions: sm.stats().sessionCount,
   };
   console.log(
-    `applied ${count} commands at ${figures.apply_per_s}/s; snapshot ${image.length} bytes in ${figures.snapshot_ms} ms, restored in ${figures.restore_ms} ms; ${figures.query_per_s} queries/s`,
+    `applied ${count} commands at ${figures.apply_per_s}/s; snapshot ${image.length} bytes ` +
+      `in ${figures.snapshot_ms} ms, restored in ${figures.restore_ms} ms; ${figures.query_per_s} queries/s`,
   );
   return Promise.resolve(figures);
 }

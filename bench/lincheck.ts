@@ -84,7 +84,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       summary = `${ops.length} ops, ${result.operations} checked, ${result.statesExplored} states`;
     }
     console.log(
-      `${scenario.name}: check ${checkMs.toFixed(1)} ms, parse+pair ${parseMs.toFixed(1)} ms, ok=${verdict} (${summary})`,
+      `${scenario.name}: check ${checkMs.toFixed(1)} ms, parse+pair ${parseMs.toFixed(1)} ms, ok=${verdict} ` +
+        `(${summary})`,
     );
     figures[`s${n}_name`] = scenario.name;
     figures[`s${n}_check_ms`] = Number(checkMs.toFixed(1));

@@ -35,7 +35,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     events += summary.events;
     if (!summary.ok) failures += 1;
     process.stdout.write(
-      `seed ${seed}: ${summary.ok ? 'ok' : 'FAILED'} simulated ${(summary.simulatedMs / 1000).toFixed(1)} s, ${summary.events} events, ${summary.ops.ok} ops ok, ${summary.elections} elections\n`,
+      `seed ${seed}: ${summary.ok ? 'ok' : 'FAILED'} simulated ${(summary.simulatedMs / 1000).toFixed(1)} ` +
+        `s, ${summary.events} events, ${summary.ops.ok} ops ok, ${summary.elections} elections\n`,
     );
   }
   const wallS = (performance.now() - started) / 1000;
@@ -51,7 +52,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     failures,
   };
   process.stdout.write(
-    `${nodes} nodes, all faults${membership ? ', membership' : ''}: ${figures.seedsPerSecond} seeds/s, ${figures.simulatedSecondsPerWallSecond} simulated s per wall s, ${figures.eventsPerSecond} events/s\n`,
+    `${nodes} nodes, all faults${membership ? ', membership' : ''}: ${figures.seedsPerSecond} ` +
+      `seeds/s, ${figures.simulatedSecondsPerWallSecond} simulated s per wall s, ${figures.eventsPerSecond} ` +
+      `events/s\n`,
   );
   return figures;
 }

@@ -3,13 +3,15 @@
  * 100 (entries per persist call) with 1, 8 and 64 concurrent writers, of the LMDB
  * engine (`lmdb`: an LMDB commit per group) and of the write-ahead-log engine (`wal`: an
  * fdatasync of the log per group, checkpoints into LMDB in the background, walSyncMode `auto`;
- * `wal-background` and `wal-inline`: the same with the other two sync modes), beside the raw rate of a 4 KiB write + fdatasync
- * on the same disk, measured before and after the engines (the ratios use the mean).
+ * `wal-background` and `wal-inline`: the same with the other two sync modes), beside the raw
+ * rate of a 4 KiB write + fdatasync on the same disk, measured before and after the engines
+ * (the ratios use the mean).
  *
  * Each run opens a fresh data directory, so the log only grows. Figures are wall-clock over
  * `--duration-ms` per run. `--engines lmdb,wal` picks engines.
  *
- *     npm run bench -- storage [--json] [--duration-ms 1500] [--dir /path/on/the/disk] [--engines lmdb,wal,wal-background,wal-inline]
+ *     npm run bench -- storage [--json] [--duration-ms 1500] [--dir /path/on/the/disk]
+ *                              [--engines lmdb,wal,wal-background,wal-inline]
  */
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -230,8 +232,11 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
           const figure = await engineRun(engine, options.dir, raw, batch, writers, options.durationMs);
           figures.push(figure);
           console.log(
-            `${engine.padEnd(10)} batch ${String(batch).padStart(3)} × ${String(writers).padStart(2)} writers: ${figure.appendsPerSec} appends/s ` +
-              `(${figure.vsRaw}× raw ${figure.rawPerSec}/s p50 ${figure.rawP50Us} µs alongside), ${figure.callsPerSec} calls/s, ${figure.commitsPerSec} commits/s, call p50 ${figure.callP50Us} µs`,
+            `${engine.padEnd(10)} batch ${String(batch).padStart(3)} × ${String(writers).padStart(2)} ` +
+              `writers: ${figure.appendsPerSec} appends/s ` +
+              `(${figure.vsRaw}× raw ${figure.rawPerSec}/s p50 ${figure.rawP50Us} µs alongside), ` +
+              `${figure.callsPerSec} calls/s, ${figure.commitsPerSec} commits/s, ` +
+              `call p50 ${figure.callP50Us} µs`,
           );
         }
       }

@@ -47,7 +47,10 @@ const SIZES = [16, 256, 4096, 65_536] as const;
 const grid = (clients: readonly number[], sizes: readonly number[]): LoadPlan['points'] =>
   sizes.flatMap((valueBytes) => clients.map((c) => ({ clients: c, valueBytes })));
 
-/** coraft beside etcd (bench/vs-etcd.ts): a few points in quick mode, 256 B and 4 KiB by default, the bench's whole default grid in full. */
+/**
+ * coraft beside etcd (bench/vs-etcd.ts): a few points in quick mode, 256 B and 4 KiB by default, the bench's whole
+ * default grid in full.
+ */
 function vsEtcd(mode: Mode): Plan['micro'][number] {
   if (mode === 'quick')
     return {
@@ -146,7 +149,8 @@ async function runLoad(
       if (i === 0 && p.failoverTrials > 0) {
         failover = await measureFailover(cluster, p.failoverTrials);
         log(
-          `  failover (no load): writes again after ${failover.writeGapMs.join(', ')} ms; new leader after ${failover.newLeaderMs.join(', ')} ms`,
+          `  failover (no load): writes again after ${failover.writeGapMs.join(', ')} ms; new leader ` +
+            `after ${failover.newLeaderMs.join(', ')} ms`,
         );
       }
       const out = [];
@@ -154,7 +158,10 @@ async function runLoad(
         await settle(cluster, 30_000);
         const figures = await measureLoad(cluster, point.clients, point.valueBytes, p.durationMs, p.warmupMs);
         log(
-          `  ${point.clients} clients, ${point.valueBytes} B: ${figures.opsPerSecond} writes/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, errors ${figures.errors}; CPU% ${figures.agents.map((a) => a.cpuPercent).join('/')}, RSS MiB ${figures.agents.map((a) => a.rssMiB).join('/')}`,
+          `  ${point.clients} clients, ${point.valueBytes} B: ${figures.opsPerSecond} writes/s, ` +
+            `p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, errors ${figures.errors}; ` +
+            `CPU% ${figures.agents.map((a) => a.cpuPercent).join('/')}, RSS ` +
+            `MiB ${figures.agents.map((a) => a.rssMiB).join('/')}`,
         );
         out.push(figures);
       }
@@ -199,7 +206,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     loadDurationMsPerPoint: p.durationMs,
     loadWarmupMsPerPoint: p.warmupMs,
     loadWorkload:
-      'closed-loop PUT /kv/bench-<client>-<0..63>, one CoAP client per simulated client, clients spread round-robin over the nodes (followers forward to the leader)',
+      'closed-loop PUT /kv/bench-<client>-<0..63>, one CoAP client per simulated client, clients spread ' +
+      'round-robin over the nodes (followers forward to the leader)',
     storage: 'lmdb (agent defaults: one synced batch per Ready)',
     raft: 'agent defaults (election 150-300 ms, heartbeat 50 ms, tick 10 ms)',
     configurations: p.load.map((l) => ({
@@ -208,7 +216,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     })),
     failoverTrials: p.failoverTrials,
     failoverMethod:
-      'on the first configuration before its sweep, without load: SIGKILL the leader, then overlapping PUTs every 20 ms to the others (2 s timeout each); write gap = kill to first acknowledged write; new leader = kill to a majority agreeing on another leader',
+      'on the first configuration before its sweep, without load: SIGKILL the leader, then overlapping PUTs every ' +
+      '20 ms to the others (2 s timeout each); write gap = kill to first acknowledged write; new leader = kill ' +
+      'to a majority agreeing on another leader',
     betweenPoints: 'waits until every node applied the same index and it held still for 300 ms (at most 30 s)',
     benchmarkScripts: p.micro.map((m) => `${m.name} ${m.args.join(' ')}`.trim()),
     benchmarkScriptTimeoutMs: p.microTimeoutMs,

@@ -141,7 +141,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const inProcess = args.includes('--in-process');
   const results: Record<string, unknown> = {};
   console.log(
-    `transport bench: loopback, ${durationMs} ms per figure, server ${inProcess ? 'in this process' : 'in a child process'}`,
+    `transport bench: loopback, ${durationMs} ms per figure, ` +
+      `server ${inProcess ? 'in this process' : 'in a child process'}`,
   );
   for (const name of names) {
     const transport = BENCH_TRANSPORTS[name];
@@ -167,10 +168,12 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const sequential = await measureHandshakes(handshakes, 1);
     const concurrent = await measureHandshakes(handshakes, 16);
     console.log(
-      `dtls handshakes, 1 at a time: ${sequential.handshakesPerSecond}/s  p50 ${sequential.p50Ms} ms  p99 ${sequential.p99Ms} ms`,
+      `dtls handshakes, 1 at a time: ${sequential.handshakesPerSecond}/s  p50 ${sequential.p50Ms} ms  ` +
+        `p99 ${sequential.p99Ms} ms`,
     );
     console.log(
-      `dtls handshakes, 16 at a time: ${concurrent.handshakesPerSecond}/s  p50 ${concurrent.p50Ms} ms  p99 ${concurrent.p99Ms} ms`,
+      `dtls handshakes, 16 at a time: ${concurrent.handshakesPerSecond}/s  p50 ${concurrent.p50Ms} ms  ` +
+        `p99 ${concurrent.p99Ms} ms`,
     );
     dtlsHandshakes = { sequential, concurrent16: concurrent };
   }

@@ -99,9 +99,11 @@ async function measurePoints(
     const ratios = vsRatios(c, e);
     out.push({ clients: point.clients, valueBytes: point.valueBytes, coraft: c, etcd: e, ratios });
     const line = (name: string, f: typeof c): string =>
-      `${name} ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, CPU ${f.cpuSecondsPer1000Writes} s/1k, errors ${f.errors}`;
+      `${name} ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, CPU ${f.cpuSecondsPer1000Writes} s/1k, ` +
+      `errors ${f.errors}`;
     say(
-      `${point.clients} clients x ${point.valueBytes} B: ${line('coraft', c)}${e === null ? '' : `; ${line('etcd', e)}; ratio ${ratios.writesPerSecond}`}`,
+      `${point.clients} clients x ${point.valueBytes} ` +
+        `B: ${line('coraft', c)}${e === null ? '' : `; ${line('etcd', e)}; ratio ${ratios.writesPerSecond}`}`,
     );
   }
   return out;
@@ -128,7 +130,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
   if (grid.skipped.length > 0)
     notes.push(
-      `left out of the default grid (too heavy for a shared machine; name --clients/--values to run them): ${grid.skipped.join(', ')}`,
+      `left out of the default grid (too heavy for a shared machine; name --clients/--values to run ` +
+        `them): ${grid.skipped.join(', ')}`,
     );
   for (const n of notes) say(`note: ${n}`);
   const cleanup = new Cleanup();
@@ -145,10 +148,13 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     await coraft.start();
     await etcd?.start();
     say(
-      `vs-etcd: coraft 3 agents (coaps, cbor, lmdb) in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`,
+      `vs-etcd: coraft 3 agents (coaps, cbor, lmdb) ` +
+        `in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`,
     );
     say(
-      `leaders: coraft ${await coraft.leader(60_000)}${etcd === null ? '' : `, etcd ${await etcd.leader(60_000)}`}; ${settings.points.length} load points, ${durationMs} ms per system each in ${settings.slices} slice(s), ${settings.warmupMs} ms warm-up per slice`,
+      `leaders: coraft ${await coraft.leader(60_000)}${etcd === null ? '' : `, etcd ${await etcd.leader(60_000)}`};` +
+        ` ${settings.points.length} load points, ${durationMs} ms per system each in ${settings.slices} ` +
+        `slice(s), ${settings.warmupMs} ms warm-up per slice`,
     );
     const points = await measurePoints(coraft, etcd, settings, say);
     const peakRss = { coraft: peakRssMiB(coraft), ...(etcd === null ? {} : { etcd: peakRssMiB(etcd) }) };
@@ -161,14 +167,17 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     say('');
     say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
     say(
-      `snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`}; coraft took ${coraft.snapshotsTaken()} snapshots in all`,
+      `snapshot sends: coraft ` +
+        `from ${coraft.snapshotSendsSource}${etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`}; ` +
+        `coraft took ${coraft.snapshotsTaken()} snapshots in all`,
     );
     // The agents write their profiles as they stop.
     await cleanup.run(say);
     const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
     if (costs !== null)
       say(
-        `\nCPU profiles of the coraft agents in ${resolve(profDir)} (${costs.profiles}, the whole run):\n${costsTables(costs)}`,
+        `\nCPU profiles of the coraft agents in ${resolve(profDir)} (${costs.profiles}, the whole ` +
+          `run):\n${costsTables(costs)}`,
       );
     return {
       etcd: withEtcd ? etcdVersion() : null,

@@ -143,7 +143,10 @@ export class ProtobufSerializer implements RpcSerializer {
     return message;
   }
 
-  /** Runs protobufjs over the input, keeping unknown fields (to refuse them) and turning its errors into CODEC_MALFORMED. */
+  /**
+   * Runs protobufjs over the input, keeping unknown fields (to refuse them) and turning its errors into
+   * CODEC_MALFORMED.
+   */
   private parse(input: Uint8Array): object {
     // A plain Uint8Array makes protobufjs slice byte fields with `subarray` (views, no copies).
     const view =

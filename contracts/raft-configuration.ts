@@ -9,7 +9,10 @@
 export interface RaftConfiguration {
   /** Lower bound of the randomized election timeout, ms. Default 150 (reference). Limit: >= 2 × heartbeatIntervalMs. */
   readonly electionTimeoutMinMs: number;
-  /** Upper bound (exclusive) of the randomized election timeout, ms. Default 300 (reference). Limit: > electionTimeoutMinMs. */
+  /**
+   * Upper bound (exclusive) of the randomized election timeout, ms. Default 300 (reference). Limit: >
+   * electionTimeoutMinMs.
+   */
   readonly electionTimeoutMaxMs: number;
   /** Interval between leader heartbeats, ms. Default 50 (reference). Limit: >= tickIntervalMs. */
   readonly heartbeatIntervalMs: number;
@@ -19,7 +22,10 @@ export interface RaftConfiguration {
   readonly maxEntriesPerAppend: number;
   /** Log bytes since the last snapshot that trigger a new one. Default 10,000,000 (reference). Limit: >= 1,024. */
   readonly snapshotThresholdBytes: number;
-  /** Bytes of snapshot per InstallSnapshot chunk (reference `snapshot_chunk_size`). Default 1,000,000. Limit: 512 to 4 MiB. */
+  /**
+   * Bytes of snapshot per InstallSnapshot chunk (reference `snapshot_chunk_size`). Default 1,000,000. Limit: 512 to 4
+   * MiB.
+   */
   readonly snapshotChunkBytes: number;
   /** Length of one core tick, ms: the resolution of every timeout. Default 10. Limit: 1 to 1,000. */
   readonly tickIntervalMs: number;
@@ -33,15 +39,24 @@ export interface RaftConfiguration {
   readonly inflightBytesMax: number;
   /** Most entry bytes in one AppendEntries (one entry is always allowed). Default 1 MiB. Limit: >= 1,024. */
   readonly appendBytesMax: number;
-  /** Most bytes of uncommitted entries a leader holds before refusing proposals. Default 32 MiB. Limit: >= commandBytesMax. */
+  /**
+   * Most bytes of uncommitted entries a leader holds before refusing proposals. Default 32 MiB. Limit: >=
+   * commandBytesMax.
+   */
   readonly uncommittedBytesMax: number;
   /** Largest command accepted by submitCommand, bytes. Default 1 MiB. Limit: 1 to appendBytesMax. */
   readonly commandBytesMax: number;
   /** Most proposals and reads waiting for their result on one node. Default 8,192. Limit: 1 to 1,000,000. */
   readonly pendingRequestsMax: number;
-  /** A learner counts as caught up when its match index is within this many entries of the leader's last index. Default 100. Limit: >= 0. */
+  /**
+   * A learner counts as caught up when its match index is within this many entries of the leader's last index. Default
+   * 100. Limit: >= 0.
+   */
   readonly learnerCatchUpEntries: number;
-  /** How long addServer waits for a learner to catch up before it fails, ms. Default 60,000. Limit: >= electionTimeoutMaxMs. */
+  /**
+   * How long addServer waits for a learner to catch up before it fails, ms. Default 60,000. Limit: >=
+   * electionTimeoutMaxMs.
+   */
   readonly learnerCatchUpTimeoutMs: number;
 }
 

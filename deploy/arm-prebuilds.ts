@@ -110,7 +110,8 @@ export function checkLockfile(lockfile: string): { readonly problems: string[]; 
         locked.integrity === undefined
       ) {
         problems.push(
-          `${pkg}: lockfile entry does not match (version ${locked.version ?? '?'} vs ${wanted}, cpu ${String(locked.cpu)}, os ${String(locked.os)})`,
+          `${pkg}: lockfile entry does not match (version ${locked.version ?? '?'} vs ${wanted}, ` +
+            `cpu ${String(locked.cpu)}, os ${String(locked.os)})`,
         );
       } else prebuilds.push({ pkg, version: wanted, cpu });
     }
@@ -144,7 +145,10 @@ export function inspectPrebuild(prebuild: Prebuild, dir: string): string | null 
   const type = binary.readUInt16LE(16);
   const machine = binary.readUInt16LE(18);
   if (!elf || type !== 3 || machine !== ELF_MACHINE[prebuild.cpu])
-    return `${prebuild.pkg}: node.napi.glibc.node is not an ELF shared object for ${prebuild.cpu} (machine 0x${machine.toString(16)})`;
+    return (
+      `${prebuild.pkg}: node.napi.glibc.node is not an ELF shared object for ${prebuild.cpu} (machine ` +
+      `0x${machine.toString(16)})`
+    );
   return null;
 }
 

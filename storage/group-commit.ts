@@ -73,7 +73,8 @@ export class GroupCommitQueue<T> {
     if (this.waiting.length > 0 && this.waitingBytes + bytes > this.limits.pendingBytesMax) {
       throw new PersistenceError(
         'STORAGE_FULL',
-        `write queue is full: ${this.waitingBytes + bytes} bytes would wait (pendingBytesMax ${this.limits.pendingBytesMax})`,
+        `write queue is full: ${this.waitingBytes + bytes} bytes would wait ` +
+          `(pendingBytesMax ${this.limits.pendingBytesMax})`,
       );
     }
   }

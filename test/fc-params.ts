@@ -42,7 +42,8 @@ function printable(_key: string, value: unknown): unknown {
 function fcReport<T>(details: fc.RunDetails<T>): string {
   const counterexample = JSON.stringify(details.counterexample, printable)?.slice(0, 2000);
   return (
-    `property failed after ${details.numRuns} runs (seed ${details.seed}, path ${details.counterexamplePath ?? ''}):\n` +
+    `property failed after ${details.numRuns} runs (seed ${details.seed}, ` +
+    `path ${details.counterexamplePath ?? ''}):\n` +
     `counterexample: ${counterexample}\n${describeError(details.errorInstance)}`
   );
 }

@@ -151,7 +151,8 @@ export async function runLeader(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS, to: { type: 'string' } });
   if (values.help === true || positionals[0] !== 'transfer') {
     out(
-      `usage: coraft leader transfer [--to ID]\n${OPTIONS_HELP}\n\nHands leadership to ID, or to the most up-to-date voter (a signed command).`,
+      `usage: coraft leader transfer [--to ID]\n${OPTIONS_HELP}\n\nHands leadership to ID, or to the most ` +
+        `up-to-date voter (a signed command).`,
     );
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;
   }
@@ -175,7 +176,8 @@ export async function runSnapshot(args: readonly string[]): Promise<number> {
   const { values } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS });
   if (values.help === true) {
     out(
-      `usage: coraft snapshot\n${OPTIONS_HELP}\n\nTakes a snapshot on the node now and compacts its log (a signed command naming that node).`,
+      `usage: coraft snapshot\n${OPTIONS_HELP}\n\nTakes a snapshot on the node now and compacts its log (a signed ` +
+        `command naming that node).`,
     );
     return CLIENT_EXIT.ok;
   }

@@ -116,7 +116,8 @@ export function maybeSignOnly(values: SigningValues, envelope: Uint8Array): bool
   if (file === undefined) return false;
   writeSecretFile(file, envelope);
   process.stdout.write(
-    `wrote the signed command to ${file}; send it with: coraft admin submit ${file} --endpoint HOST:PORT --endpoint-key FILE\n`,
+    `wrote the signed command to ${file}; send it with: coraft admin submit ${file} --endpoint HOST:PORT ` +
+      `--endpoint-key FILE\n`,
   );
   return true;
 }

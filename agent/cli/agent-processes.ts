@@ -258,7 +258,10 @@ export class AgentProcesses {
     for (const id of this.slots.keys()) this.start(id);
   }
 
-  /** Sends `signal` to the agent `id` and, unless it is SIGSTOP/SIGCONT, waits for it to exit. Resolves with its exit code. */
+  /**
+   * Sends `signal` to the agent `id` and, unless it is SIGSTOP/SIGCONT, waits for it to exit. Resolves with its exit
+   * code.
+   */
   async signal(id: string, signal: NodeJS.Signals): Promise<number | null> {
     const slot = this.slot(id);
     if (slot.process === null) return null;
@@ -284,7 +287,10 @@ export class AgentProcesses {
     }
   }
 
-  /** Waits until a running agent (not `not`) reports itself leader and a majority of the running agents agree on it; resolves with its id. */
+  /**
+   * Waits until a running agent (not `not`) reports itself leader and a majority of the running agents agree on it;
+   * resolves with its id.
+   */
   async waitForLeader(timeoutMs: number, not: string | null = null): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -114,14 +114,12 @@ export interface MemberRow {
 
 /** The members of a status or member-list document. */
 export function memberRows(body: JsonFields): MemberRow[] {
-  return body
-    .objects('members')
-    .map((m) => ({
-      id: m.string('id'),
-      address: m.string('address'),
-      role: m.string('role'),
-      matchIndex: m.nullableNumber('matchIndex'),
-    }));
+  return body.objects('members').map((m) => ({
+    id: m.string('id'),
+    address: m.string('address'),
+    role: m.string('role'),
+    matchIndex: m.nullableNumber('matchIndex'),
+  }));
 }
 
 /** The members as a table. */
@@ -141,7 +139,8 @@ export async function runStatus(args: readonly string[]): Promise<number> {
   const { values } = parseOptions(args, COMMON);
   if (values.help === true) {
     out(
-      "usage: coraft status [--endpoint HOST:PORT] [--json]\n\nShows the node's state, term, leader, commit and apply indexes and the members.",
+      "usage: coraft status [--endpoint HOST:PORT] [--json]\n\nShows the node's state, term, leader, commit and " +
+        'apply indexes and the members.',
     );
     return CLIENT_EXIT.ok;
   }
@@ -154,7 +153,9 @@ export async function runStatus(args: readonly string[]): Promise<number> {
     const status = JsonFields.of(document, 'the status');
     const leaderId = status.nullableString('leaderId');
     out(
-      `node ${status.string('nodeId')}: ${status.string('state')}, term ${status.number('term')}, leader ${leaderId ?? '(none)'}, commit ${status.number('commitIndex')}, applied ${status.number('lastApplied')}`,
+      `node ${status.string('nodeId')}: ${status.string('state')}, term ${status.number('term')}, ` +
+        `leader ${leaderId ?? '(none)'}, commit ${status.number('commitIndex')}, ` +
+        `applied ${status.number('lastApplied')}`,
     );
     out(membersTable(memberRows(status), leaderId));
     return CLIENT_EXIT.ok;

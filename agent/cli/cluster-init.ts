@@ -25,7 +25,9 @@ import {
 } from '../fleet/fleet-keys.js';
 import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../fleet/provision.js';
 
-const HELP = `usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] [--initial-members M] [--force]
+const HELP =
+  'usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] ' +
+  `[--initial-members M] [--force]
 
 Writes DIR/<id>/ for a loopback cluster of N nodes (n1..nN) with fresh link keys, and
 DIR/provisioner/secrets/ with the fleet secret and the admin key (admin.key: sign admin

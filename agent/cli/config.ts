@@ -17,7 +17,8 @@ export function runConfigCommand(args: readonly string[]): Promise<number> {
   if (sub === 'check' && file !== undefined) {
     const config = loadAgentConfig(file);
     process.stdout.write(
-      `${config.file}: valid (node ${config.nodeId}, ${config.members.length} members, ${config.transport}/${config.codec}/${config.storage})\n`,
+      `${config.file}: valid (node ${config.nodeId}, ${config.members.length} ` +
+        `members, ${config.transport}/${config.codec}/${config.storage})\n`,
     );
     return Promise.resolve(0);
   }

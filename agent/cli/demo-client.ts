@@ -117,7 +117,9 @@ export class DemoClient {
     return 'ok';
   }
 
-  /** Sends `request`; on an error answer or no answer, counts the failure, passes the endpoint over and returns null. */
+  /**
+   * Sends `request`; on an error answer or no answer, counts the failure, passes the endpoint over and returns null.
+   */
   private async send(
     target: DemoTarget,
     request: DemoRequest,

@@ -27,7 +27,8 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
   });
   if (values.help === true) {
     process.stdout.write(
-      'usage: coraft demo [--base-port P] [--duration-s S]\n\nRuns three real agents on loopback (DTLS, LMDB) and shows them at work until Ctrl-C.\n',
+      'usage: coraft demo [--base-port P] [--duration-s S]\n\nRuns three real agents on loopback (DTLS, LMDB) and ' +
+        'shows them at work until Ctrl-C.\n',
     );
     return 0;
   }
@@ -50,7 +51,8 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
     process.stdout.write(`${line}\n`);
   };
   say(
-    `coraft demo: 3 agents on 127.0.0.1 ports ${basePort}-${basePort + 5}, coaps + cbor + lmdb, in ${cluster.dir}. Ctrl-C to stop.\n`,
+    `coraft demo: 3 agents on 127.0.0.1 ports ${basePort}-${basePort + 5}, coaps + cbor + lmdb, in ${cluster.dir}. ` +
+      `Ctrl-C to stop.\n`,
   );
   cluster.startAll();
   const started = Date.now();

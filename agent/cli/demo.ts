@@ -51,7 +51,8 @@ export async function runDemoCommand(args: readonly string[]): Promise<number> {
   });
   out('');
   out(
-    `healed and converged; ${summary.elections} elections, commit index ${summary.commits}, operations ok ${summary.ops.ok} / fail ${summary.ops.fail} / unknown ${summary.ops.info}`,
+    `healed and converged; ${summary.elections} elections, commit index ${summary.commits}, operations ` +
+      `ok ${summary.ops.ok} / fail ${summary.ops.fail} / unknown ${summary.ops.info}`,
   );
   out(`forged messages rejected: ${summary.forgedRejected}; history linearizable: ${String(summary.linearizable)}`);
   out(summary.ok ? 'all safety checks passed' : `FAILED (SEED=${seed}):\n  ${summary.violations.join('\n  ')}`);

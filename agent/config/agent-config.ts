@@ -145,7 +145,10 @@ function describe(error: ErrorObject): string {
   if (error.keyword === 'additionalProperties')
     return `${path}: unknown field ${JSON.stringify(error.params.additionalProperty)}`;
   if (error.keyword === 'enum')
-    return `${path}: expected one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    return (
+      `${path}: expected one ` +
+      `of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
+    );
   if (error.keyword === 'required')
     return `${path}: missing required field ${JSON.stringify(error.params.missingProperty)}`;
   return `${path}: ${error.message ?? 'invalid'}`;

@@ -108,9 +108,12 @@ export function secretFileProblem(
   if (!owned) {
     // chmod too: once the agent's user owns it, group read is no longer allowed, and owner read is needed.
     const chmod = ` && chmod 600 ${quoted}`;
+    const owner = identity.userName === null ? String(identity.uid) : shellQuote(identity.userName);
     return {
-      reason: `is owned by uid ${stat.uid}, neither root nor this process's user ${identity.userName === null ? '' : `${identity.userName} `}(uid ${identity.uid})`,
-      fix: `chown ${identity.userName === null ? String(identity.uid) : shellQuote(identity.userName)} ${quoted}${chmod}`,
+      reason:
+        `is owned by uid ${stat.uid}, neither root nor this process's ` +
+        `user ${identity.userName === null ? '' : `${identity.userName} `}(uid ${identity.uid})`,
+      fix: `chown ${owner} ${quoted}${chmod}`,
     };
   }
   const bad = mode & forbiddenBits(stat.uid);
@@ -142,8 +145,8 @@ function refusal(field: string, path: string, problem: SecretFileProblem): Confi
       `${field}: secret file ${path} ${problem.reason}; point ${field} at the file that holds the secret`,
     ]);
   return new ConfigError([
-    `${field}: secret file ${path} ${problem.reason}; a secret file must be owned by root or by the user coraft runs as, ` +
-      `with no permissions for others and group read only when root owns it. Run: ${problem.fix}`,
+    `${field}: secret file ${path} ${problem.reason}; a secret file must be owned by root or by the user coraft ` +
+      `runs as, with no permissions for others and group read only when root owns it. Run: ${problem.fix}`,
   ]);
 }
 

@@ -76,7 +76,8 @@ export function readKeystore(path: string, self: NodeId): Map<string, Uint8Array
   for (const [id, hex] of Object.entries(value)) {
     if (id === self)
       throw new ConfigError([
-        `psk.keystoreFile: ${path} holds a key for ${self} itself: a shared keystore from before link keys? Re-provision (see deploy/README.md)`,
+        `psk.keystoreFile: ${path} holds a key for ${self} itself: a shared keystore from before link keys? ` +
+          `Re-provision (see deploy/README.md)`,
       ]);
     if (typeof hex !== 'string')
       throw new ConfigError([`psk.keystoreFile: the key of ${JSON.stringify(id)} is not a hex string`]);
@@ -114,7 +115,8 @@ function shapeProblems(raw: RawTrustFields, endpointHost: string, needsPsk: bool
     );
   if (raw.psk?.keyFile !== undefined)
     problems.push(
-      'psk.keyFile: removed; each pair of members has its own link key in psk.keystoreFile (re-provision: see deploy/README.md)',
+      'psk.keyFile: removed; each pair of members has its own link key in psk.keystoreFile (re-provision: see ' +
+        'deploy/README.md)',
     );
   if (raw.psk !== undefined && raw.psk.identity !== raw.nodeId)
     problems.push(`psk.identity: must equal nodeId ${JSON.stringify(raw.nodeId)} (the PSK identity is the node id)`);
@@ -128,7 +130,8 @@ function shapeProblems(raw: RawTrustFields, endpointHost: string, needsPsk: bool
     problems.push('endpointKeys: kv and admin must use different identities');
   if (!isLoopbackHost(endpointHost) && kv === undefined && admin === undefined) {
     problems.push(
-      `listen.endpoint: ${endpointHost} is reachable beyond this host; such an endpoint needs endpointKeys (a kv and/or admin identity), or listen on 127.0.0.1`,
+      `listen.endpoint: ${endpointHost} is reachable beyond this host; such an endpoint needs endpointKeys (a kv ` +
+        `and/or admin identity), or listen on 127.0.0.1`,
     );
   }
   return problems;

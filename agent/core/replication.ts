@@ -143,7 +143,9 @@ export function sendTimeoutNow(core: CoreState, to: NodeId): void {
   core.emit({ kind: 'transfer', to, outcome: 'timeout-now-sent' });
 }
 
-/** Records a follower's answer to an append: advance its match (and maybe the commit index) or back up its next index. */
+/**
+ * Records a follower's answer to an append: advance its match (and maybe the commit index) or back up its next index.
+ */
 export function handleAppendResponse(
   core: CoreState,
   from: NodeId,

@@ -40,9 +40,14 @@ export interface LocalEndpointOptions {
    * 24 hours). Default 86,400,000 (24 h); 1,000..86,400,000 ms.
    */
   readonly observeConfirmableIntervalMs: number;
-  /** First retransmission timeout of a confirmable notification, ms (RFC 7252 ACK_TIMEOUT). Default 2,000; 10..60,000. */
+  /**
+   * First retransmission timeout of a confirmable notification, ms (RFC 7252 ACK_TIMEOUT). Default 2,000; 10..60,000.
+   */
   readonly notifyAckTimeoutMs: number;
-  /** Retransmissions of a confirmable notification before its observer is dropped (RFC 7252 MAX_RETRANSMIT). Default 4; 0..20. */
+  /**
+   * Retransmissions of a confirmable notification before its observer is dropped (RFC 7252 MAX_RETRANSMIT). Default 4;
+   * 0..20.
+   */
   readonly notifyRetransmitMax: number;
   /** Shortest interval between two /status notifications, ms. Default 200; 10..60,000. */
   readonly statusNotifyIntervalMs: number;

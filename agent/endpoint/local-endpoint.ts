@@ -267,7 +267,8 @@ export class LocalEndpoint {
     if (request.payload.byteLength > this.options.valueBytesMax)
       return this.tooLarge(
         'valueBytesMax',
-        `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax (${this.options.valueBytesMax} bytes)`,
+        `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax ` +
+          `(${this.options.valueBytesMax} bytes)`,
       );
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;

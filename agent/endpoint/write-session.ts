@@ -60,7 +60,8 @@ export function writeSessionOptionsFor(kv: KvOptions, nodeId: string): WriteSess
   const idBytes = Buffer.byteLength(nodeId, 'utf8') + 34;
   if (idBytes > kv.clientIdBytesMax)
     throw new ConfigError([
-      `kv.clientIdBytesMax: must be at least ${idBytes} to hold the endpoint's session ids for node ${nodeId}, got ${kv.clientIdBytesMax}`,
+      `kv.clientIdBytesMax: must be at least ${idBytes} to hold the endpoint's session ids for node ${nodeId}, ` +
+        `got ${kv.clientIdBytesMax}`,
     ]);
   return {
     writesInFlightMax: Math.min(DEFAULT_WRITE_SESSION_OPTIONS.writesInFlightMax, kv.sessionResponsesMax),

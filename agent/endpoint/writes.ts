@@ -21,7 +21,10 @@ import type { ImplicitSession } from './write-session.js';
 /** What the write path needs of the node. */
 export interface WriteNode {
   getNodeId(): string;
-  /** Runs a write on the leader; `retryUnknown`: the command carries an identity, so retrying it after an unknown outcome is safe. */
+  /**
+   * Runs a write on the leader; `retryUnknown`: the command carries an identity, so retrying it after an unknown
+   * outcome is safe.
+   */
   submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown?: boolean): Promise<Uint8Array>;
 }
 

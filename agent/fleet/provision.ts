@@ -183,7 +183,8 @@ export function parseFleetState(value: unknown, file: string): FleetState {
   const field = (name: string): unknown => Reflect.get(value, name);
   if (field('keys') !== undefined)
     throw problem(
-      'a fleet state from before link keys (one key per gateway); provision the fleet again into a new folder (see deploy/README.md)',
+      'a fleet state from before link keys (one key per gateway); provision the fleet again into a new folder (see ' +
+        'deploy/README.md)',
     );
   const [cluster, fleetSecret, adminPublicKey, members, added, removed, defaults] = [
     'cluster',
@@ -237,7 +238,8 @@ export function writeFleetState(out: string, state: FleetState): void {
 export function planFleet(out: string, inventory: Inventory, previous: FleetState | null): FleetState {
   if (previous !== null && previous.cluster !== inventory.cluster) {
     throw new ConfigError([
-      `cluster: the output folder holds cluster ${JSON.stringify(previous.cluster)}, not ${JSON.stringify(inventory.cluster)}`,
+      `cluster: the output folder holds cluster ${JSON.stringify(previous.cluster)}, ` +
+        `not ${JSON.stringify(inventory.cluster)}`,
     ]);
   }
   let adminPublicKey = previous?.adminPublicKey;

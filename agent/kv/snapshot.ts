@@ -169,7 +169,8 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
   ) {
     throw new SerializationError(
       'CODEC_VERSION',
-      `snapshot version ${String(version)} is not supported; expected ${KV_SNAPSHOT_VERSION_OLDEST} to ${KV_SNAPSHOT_VERSION}`,
+      `snapshot version ${String(version)} is not supported; expected ${KV_SNAPSHOT_VERSION_OLDEST} ` +
+        `to ${KV_SNAPSHOT_VERSION}`,
     );
   }
   const items = version === 1 ? 6 : 7;

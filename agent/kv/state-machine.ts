@@ -174,7 +174,9 @@ export class KvStateMachine implements StateMachine {
         this.encode({
           type: 'error',
           code: 'KV_RESPONSE_NOT_RETAINED',
-          message: `this request was applied before (sequence ${earlier.seq} of another session); its response is no longer kept`,
+          message:
+            `this request was applied before (sequence ${earlier.seq} of another session); its response is ` +
+            `no longer kept`,
         });
       return { response: kept, retained: kept };
     }
@@ -188,7 +190,9 @@ export class KvStateMachine implements StateMachine {
     const retained = encodeKvResult({
       type: 'error',
       code: 'KV_RESPONSE_NOT_RETAINED',
-      message: `sequence ${session.seq} was applied at index ${index}; its ${response.length}-byte response exceeded cachedResponseBytesMax`,
+      message:
+        `sequence ${session.seq} was applied at index ${index}; its ${response.length}-byte response ` +
+        `exceeded cachedResponseBytesMax`,
     });
     return { response, retained };
   }

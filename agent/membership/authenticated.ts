@@ -25,7 +25,9 @@ import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import type { PeerAddresses } from '../trust/peer-addresses.js';
 import type { HostResolver } from '../../transport/peer-book.js';
 
-/** Something holding authenticated sessions that can drop those of one identity (a DTLS or HTTPS server, a DTLS client). */
+/**
+ * Something holding authenticated sessions that can drop those of one identity (a DTLS or HTTPS server, a DTLS client).
+ */
 export interface SessionCloser {
   closeSessionsOf(identity: string): number;
   /** The identities of its live sessions. */
@@ -38,7 +40,9 @@ export interface AuthenticatedMembershipDeps {
   readonly keystore: LinkKeystore;
   readonly logger: DiagnosticLogger;
   readonly metrics: Metrics | null;
-  /** Maps a server address to a member, for the DTLS client's key choice. Default: none (keyForAddress answers null). */
+  /**
+   * Maps a server address to a member, for the DTLS client's key choice. Default: none (keyForAddress answers null).
+   */
   readonly addresses?: PeerAddresses;
   /** Most refusals logged per second; the rest are only counted. Default 10; 1..10000. */
   readonly refusalLogsPerSecondMax?: number;
@@ -132,7 +136,9 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     if (this.deps.keystore.keyOf(node) === null) {
       return {
         ok: false,
-        reason: `this node shares no link key with ${node}: admit it with a signed add-member carrying its wrapped links (coraft provision --add prints the command)`,
+        reason:
+          `this node shares no link key with ${node}: admit it with a signed add-member carrying its wrapped ` +
+          `links (coraft provision --add prints the command)`,
       };
     }
     return { ok: true };

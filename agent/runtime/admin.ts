@@ -84,7 +84,10 @@ export interface AdminHost {
 const RECENT_NONCES_MAX = 1024;
 
 export class AdminRunner {
-  /** Nonces this node accepted recently (proposed, transferred, snapshotted) and their expiry. Invariant: size <= RECENT_NONCES_MAX. */
+  /**
+   * Nonces this node accepted recently (proposed, transferred, snapshotted) and their expiry. Invariant: size <=
+   * RECENT_NONCES_MAX.
+   */
   private readonly recent = new Map<string, number>();
 
   constructor(

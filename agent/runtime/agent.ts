@@ -176,7 +176,8 @@ export class Agent {
       const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
       if (unsafeAckBeforeCommit)
         logger.error(
-          'CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)',
+          'CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN ' +
+            'BE LOST (test-only switch)',
           { node: config.nodeId },
         );
       // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.

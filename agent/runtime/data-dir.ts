@@ -45,7 +45,8 @@ function settleFolder(path: string, identity: ProcessIdentity): boolean {
   if (!stat.isDirectory()) throw new ConfigError([`dataDir: ${path} is not a directory`]);
   if (stat.uid !== identity.uid) {
     throw new ConfigError([
-      `dataDir: ${path} is owned by uid ${stat.uid} (mode ${octal(stat.mode)}), not by this process's user ${ownerName(identity)} (uid ${identity.uid}); ` +
+      `dataDir: ${path} is owned by uid ${stat.uid} (mode ${octal(stat.mode)}), not by this process's ` +
+        `user ${ownerName(identity)} (uid ${identity.uid}); ` +
         `the agent writes its log there. Run: chown -R ${ownerName(identity)} ${path} && chmod 700 ${path}`,
     ]);
   }
@@ -65,7 +66,8 @@ export function prepareDataDir(path: string, identity: ProcessIdentity = current
   const names = readdirSync(path);
   if (names.length > DATA_DIR_ENTRIES_MAX)
     throw new ConfigError([
-      `dataDir: ${path} holds ${names.length} entries, more than ${DATA_DIR_ENTRIES_MAX}; it is not a coraft data folder`,
+      `dataDir: ${path} holds ${names.length} entries, more than ${DATA_DIR_ENTRIES_MAX}; it is not a coraft data ` +
+        `folder`,
     ]);
   for (const name of names) {
     const entry = join(path, name);

@@ -144,7 +144,10 @@ export class ForwardingClient {
     }
   }
 
-  /** Runs a request on this node, which leads; a write or read of a reserved key, or a disguised admin entry, is refused. */
+  /**
+   * Runs a request on this node, which leads; a write or read of a reserved key, or a disguised admin entry, is
+   * refused.
+   */
   runLocally(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const refusal = clientRequestRefusal(kind, payload);
     if (refusal !== null) return Promise.reject(new ForbiddenError(refusal));

@@ -166,7 +166,8 @@ export class MembershipDriver {
         return;
       if (this.timers.nowMs() >= deadline) {
         throw new MembershipError(
-          `learner ${id} did not catch up within ${this.raft.learnerCatchUpTimeoutMs} ms (match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter`,
+          `learner ${id} did not catch up within ${this.raft.learnerCatchUpTimeoutMs} ms ` +
+            `(match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter`,
         );
       }
       await new Promise<void>((resolve) => this.timers.setTimer(this.raft.heartbeatIntervalMs, resolve));

@@ -30,11 +30,16 @@ export interface NodeApi extends Pick<
   readAnywhere(query: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Answers a query from this node's state machine without any check (a stale read). */
   readLocal(query: Uint8Array): Uint8Array;
-  /** Runs a signed administration command on the leader, forwarding it there from a follower; ForbiddenError when it is not authorized. */
+  /**
+   * Runs a signed administration command on the leader, forwarding it there from a follower; ForbiddenError when it is
+   * not authorized.
+   */
   adminAnywhere(envelope: Uint8Array, timeoutMs: number): Promise<AdminResult>;
   /** Takes a snapshot on this node on the authority of a signed snapshot command naming it; resolves with its index. */
   snapshotSigned(envelope: Uint8Array): Promise<LogIndex>;
-  /** The configuration in force: the latest in the log, committed or not. Throws StoppedError before the node started. */
+  /**
+   * The configuration in force: the latest in the log, committed or not. Throws StoppedError before the node started.
+   */
   getConfiguration(): ClusterConfiguration;
   /** The fatal error that stopped the node, if any (null otherwise). */
   getFatalError(): unknown;

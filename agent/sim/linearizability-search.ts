@@ -131,5 +131,8 @@ export function describeOperation(op: HistoryOperation): string {
       : op.op === 'delete'
         ? 'delete'
         : `${op.op} ${JSON.stringify(op.value)}`;
-  return `client ${JSON.stringify(op.client)} #${op.id} ${what} [${formatTime(op.invokeMs)}, ${formatTime(op.completeMs)}] ${op.status}`;
+  return (
+    `client ${JSON.stringify(op.client)} #${op.id} ${what} ` +
+    `[${formatTime(op.invokeMs)}, ${formatTime(op.completeMs)}] ${op.status}`
+  );
 }

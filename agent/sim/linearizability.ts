@@ -28,7 +28,10 @@ import { describeOperation } from './linearizability-search.js';
 
 /** Limits of the search. */
 export interface LinearizabilityOptions {
-  /** Most (operations taken, value) states remembered for one key before giving up with `unknown`. Default 1,000,000. Limit: >= 1. */
+  /**
+   * Most (operations taken, value) states remembered for one key before giving up with `unknown`. Default 1,000,000.
+   * Limit: >= 1.
+   */
   readonly statesMaxPerKey: number;
   /** Most bytes of remembered states for one key before giving up with `unknown`. Default 256 MiB. Limit: >= 1 MiB. */
   readonly cacheBytesMaxPerKey: number;
@@ -116,8 +119,9 @@ function explainFailure(
   const explanation =
     `no linearization: at best ${deepest.depth} of ${ops.length} operations take effect` +
     (last.length > 0 ? ` (the last: ${last.join('; ')})` : '') +
-    `, leaving the key ${describeValue(values.name(deepest.value))}; then ${describeOperation(blocked)} must take effect by ` +
-    `${blocked.completeMs} ms, but neither it nor any operation pending with it can take effect in that state`;
+    `, leaving the key ${describeValue(values.name(deepest.value))}; ` +
+    `then ${describeOperation(blocked)} must take effect by ${blocked.completeMs} ms, ` +
+    'but neither it nor any operation pending with it can take effect in that state';
   return { ok: false, states, explanation, window };
 }
 

@@ -35,7 +35,9 @@ export interface SimRunOptions {
   readonly durationMs: number;
   readonly clients: number;
   readonly faults: readonly FaultKind[];
-  /** Receives every trace line (restart, crash, leader, apply, snapshot, config, invoke/ok/fail/info: trace-check.ts). */
+  /**
+   * Receives every trace line (restart, crash, leader, apply, snapshot, config, invoke/ok/fail/info: trace-check.ts).
+   */
   readonly trace?: TraceSink;
   /** Budget for convergence after healing, simulated ms. Default 20,000. */
   readonly convergeMs?: number;

@@ -80,7 +80,8 @@ export class SafetyChecker {
       this.applied.set(entry.index, { term: entry.term, digest, node });
     } else if (known.term !== entry.term || known.digest !== digest) {
       this.violate(
-        `State Machine Safety: ${node} applied (${entry.index}, term ${entry.term}) but ${known.node} applied term ${known.term} there, with other contents`,
+        `State Machine Safety: ${node} applied (${entry.index}, term ${entry.term}) but ${known.node} applied ` +
+          `term ${known.term} there, with other contents`,
       );
     }
     if (entry.index > this.committed.index) this.committed = { index: entry.index, term: entry.term };
@@ -92,7 +93,8 @@ export class SafetyChecker {
     const known = this.applied.get(index);
     if (known !== undefined && known.term !== term)
       this.violate(
-        `State Machine Safety: ${node} restored a snapshot at ${index} of term ${term}, applied elsewhere with term ${known.term}`,
+        `State Machine Safety: ${node} restored a snapshot at ${index} of term ${term}, applied elsewhere with ` +
+          `term ${known.term}`,
       );
   }
 
@@ -141,7 +143,8 @@ export class SafetyChecker {
     const held = core.termAt(index);
     if (held !== term)
       this.violate(
-        `Leader Completeness: leader ${id} of term ${core.getTerm()} lacks committed entry ${index} (term ${term}); holds ${String(held)}`,
+        `Leader Completeness: leader ${id} of term ${core.getTerm()} lacks committed entry ${index} ` +
+          `(term ${term}); holds ${String(held)}`,
       );
   }
 

@@ -138,12 +138,14 @@ export class TraceApplyChecker {
       this.appliers.set(index, (this.appliers.get(index) ?? 1) + 1);
       if (known.term !== term || known.digest !== digest) {
         this.violate(
-          `index ${index}: ${known.node} applied term ${known.term} digest ${known.digest.slice(0, 12)}, ${node} applied term ${term} digest ${digest.slice(0, 12)}`,
+          `index ${index}: ${known.node} applied term ${known.term} digest ${known.digest.slice(0, 12)}, ${node} ` +
+            `applied term ${term} digest ${digest.slice(0, 12)}`,
         );
       }
     } else if (known.term !== term || known.digest !== digest) {
       this.violate(
-        `index ${index}: ${node} applied term ${known.term} digest ${known.digest.slice(0, 12)} and later term ${term} digest ${digest.slice(0, 12)}`,
+        `index ${index}: ${node} applied term ${known.term} digest ${known.digest.slice(0, 12)} and later ` +
+          `term ${term} digest ${digest.slice(0, 12)}`,
       );
     }
   }

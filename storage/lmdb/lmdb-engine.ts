@@ -58,7 +58,9 @@ export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
 /** Dependencies of {@link LmdbPersistenceEngine}. */
 export interface LmdbPersistenceDeps {
-  /** Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes` and `coraft_storage_errors_total{code}`. */
+  /**
+   * Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes` and `coraft_storage_errors_total{code}`.
+   */
   readonly metrics?: Metrics;
 }
 
@@ -113,7 +115,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     for (const entry of batch.entries) {
       if (entry.command.byteLength > this.options.entryBytesMax) {
         throw new InvariantError(
-          `entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${this.options.entryBytesMax}`,
+          `entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond ` +
+            `entryBytesMax ${this.options.entryBytesMax}`,
         );
       }
       bytes += entryStoredBytes(entry);
@@ -122,7 +125,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       if (batch.snapshot.data.byteLength > this.options.snapshotBytesMax) {
         throw new PersistenceError(
           'STORAGE_FULL',
-          `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${this.options.snapshotBytesMax}`,
+          `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond ` +
+            `snapshotBytesMax ${this.options.snapshotBytesMax}`,
         );
       }
       bytes += batch.snapshot.data.byteLength;

@@ -80,7 +80,8 @@ export function checkDataFile(directory: string): void {
     if (size < 2 * first.pageBytes) {
       throw new PersistenceError(
         'STORAGE_CORRUPT',
-        `${path} is ${size} bytes, shorter than its two meta pages (${2 * first.pageBytes} bytes): the file was truncated`,
+        `${path} is ${size} bytes, shorter than its two meta pages (${2 * first.pageBytes} bytes): the file was ` +
+          `truncated`,
       );
     }
     parseMeta(readAt(fd, first.pageBytes, META_BYTES), path, 'second');

@@ -81,7 +81,9 @@ function checkDirectory(options: ResolvedLmdbOptions): void {
   }
 }
 
-/** Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker). */
+/**
+ * Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker).
+ */
 export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
   const rootOptions: RootDatabaseOptionsWithPath & { readonly permissionsMode: number } = {
     path: options.path,

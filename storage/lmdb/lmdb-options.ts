@@ -13,7 +13,9 @@ const GIB = 1024 * MIB;
 export interface LmdbPersistenceOptions {
   /** The data directory. It must exist unless `createDirectory` is true. */
   readonly path: string;
-  /** Create `path` (mode 0700, parents included) when it is missing. Default false: a missing directory is STORAGE_IO. */
+  /**
+   * Create `path` (mode 0700, parents included) when it is missing. Default false: a missing directory is STORAGE_IO.
+   */
   readonly createDirectory?: boolean;
   /** LMDB map size when the environment opens, bytes. Default 8 MiB. Limit: 64 KiB to mapSizeMaxBytes. */
   readonly mapSizeInitialBytes?: number;
@@ -23,7 +25,10 @@ export interface LmdbPersistenceOptions {
    * Limit: 1 MiB to 64 GiB, and at least 2 × snapshotBytesMax + 1 MiB.
    */
   readonly mapSizeMaxBytes?: number;
-  /** LMDB page size of a new environment, bytes (an existing one keeps its own). Default 4,096. Limit: a power of two from 4,096 to 65,536. */
+  /**
+   * LMDB page size of a new environment, bytes (an existing one keeps its own). Default 4,096. Limit: a power of two
+   * from 4,096 to 65,536.
+   */
   readonly pageSizeBytes?: number;
   /** LMDB reader slots (concurrent read transactions of all processes). Default 126. Limit: 8 to 4,096. */
   readonly readersMax?: number;
@@ -37,7 +42,10 @@ export interface LmdbPersistenceOptions {
   readonly pendingBytesMax?: number;
   /** Most writes coalesced into one commit (group commit). Default 4,096. Limit: 1 to 1,000,000. */
   readonly writesPerCommitMax?: number;
-  /** Most bytes coalesced into one commit; a single larger write still commits alone. Default 16 MiB. Limit: 64 KiB to 1 GiB. */
+  /**
+   * Most bytes coalesced into one commit; a single larger write still commits alone. Default 16 MiB. Limit: 64 KiB to 1
+   * GiB.
+   */
   readonly bytesPerCommitMax?: number;
 }
 
@@ -98,7 +106,8 @@ export function resolveLmdbOptions(options: LmdbPersistenceOptions): ResolvedLmd
   if (resolved.snapshotBytesMax * 2 + MIB > resolved.mapSizeMaxBytes) {
     // A snapshot is replaced copy-on-write: old and new images coexist until the commit.
     problems.push(
-      `mapSizeMaxBytes: expected at least 2 × snapshotBytesMax + 1 MiB = ${resolved.snapshotBytesMax * 2 + MIB}, got ${resolved.mapSizeMaxBytes}`,
+      `mapSizeMaxBytes: expected at least 2 × snapshotBytesMax + 1 MiB = ${resolved.snapshotBytesMax * 2 + MIB}, ` +
+        `got ${resolved.mapSizeMaxBytes}`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);

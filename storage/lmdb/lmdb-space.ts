@@ -70,6 +70,7 @@ export function checkSpace(
   if (usage.inUseBytes + neededBytes <= options.mapSizeMaxBytes) return;
   throw new PersistenceError(
     'STORAGE_FULL',
-    `${options.path} is full: ${usage.inUseBytes} bytes in use and a commit may need ${neededBytes} more, beyond mapSizeMaxBytes ${options.mapSizeMaxBytes}`,
+    `${options.path} is full: ${usage.inUseBytes} bytes in use and a commit may need ${neededBytes} more, beyond ` +
+      `mapSizeMaxBytes ${options.mapSizeMaxBytes}`,
   );
 }

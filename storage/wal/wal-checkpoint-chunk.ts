@@ -113,7 +113,8 @@ function startWorker(options: ResolvedWalOptions): Worker {
   if (!import.meta.url.endsWith('.ts'))
     return new Worker(new URL('./wal-checkpoint-worker.js', import.meta.url), { workerData: options });
   const script = new URL('./wal-checkpoint-worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(script)}); });`;
+  const bootstrap =
+    `import('tsx/esm/api').then((api) => { api.register(); return ` + `import(${JSON.stringify(script)}); });`;
   return new Worker(bootstrap, { eval: true, workerData: options });
 }
 

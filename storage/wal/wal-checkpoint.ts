@@ -6,9 +6,9 @@
  *
  * A checkpoint starts once walCheckpointBytes of records wait, and runs until none does, one
  * LMDB transaction per walCheckpointTxnBytesMax, applied on this thread or, with
- * walCheckpointWorker, by a worker thread (wal-checkpoint-chunk.ts). Writes wait (waitForRoom) when walPendingBytesMax of
- * records wait. A failed checkpoint fails the engine: what the log holds stays durable and is
- * replayed when the directory is opened again.
+ * walCheckpointWorker, by a worker thread (wal-checkpoint-chunk.ts). Writes wait (waitForRoom)
+ * when walPendingBytesMax of records wait. A failed checkpoint fails the engine: what the log
+ * holds stays durable and is replayed when the directory is opened again.
  */
 import { PersistenceError } from '../../contracts/errors.js';
 import type { Metrics } from '../../contracts/metrics.js';

@@ -58,7 +58,10 @@ export type { WalPersistenceOptions } from './wal-options.js';
 
 /** Dependencies of {@link WalPersistenceEngine}. */
 export interface WalPersistenceDeps {
-  /** Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes`, `coraft_storage_checkpoints_total` and `coraft_storage_errors_total{code}`. */
+  /**
+   * Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes`, `coraft_storage_checkpoints_total` and
+   * `coraft_storage_errors_total{code}`.
+   */
   readonly metrics?: Metrics;
 }
 

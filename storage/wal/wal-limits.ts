@@ -22,7 +22,8 @@ export function checkBatchLimits(batch: PersistBatch, options: ResolvedWalOption
   for (const entry of batch.entries) {
     if (entry.command.byteLength > options.entryBytesMax) {
       throw new InvariantError(
-        `entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${options.entryBytesMax}`,
+        `entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond ` +
+          `entryBytesMax ${options.entryBytesMax}`,
       );
     }
     bytes += entryStoredBytes(entry);

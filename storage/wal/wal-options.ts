@@ -35,7 +35,10 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
    * the memory that holds those entries for reads). Default 32 MiB. Limit: 2 × walCheckpointBytes to 4 GiB.
    */
   readonly walPendingBytesMax?: number;
-  /** Log bytes a checkpoint applies in one LMDB transaction (one event-loop turn). Default 1 MiB. Limit: 1 KiB to 256 MiB. */
+  /**
+   * Log bytes a checkpoint applies in one LMDB transaction (one event-loop turn). Default 1 MiB. Limit: 1 KiB to 256
+   * MiB.
+   */
   readonly walCheckpointTxnBytesMax?: number;
   /**
    * How a frame is synced. `background` runs fdatasync on libuv's thread pool, so the event loop

@@ -101,7 +101,8 @@ function scanSegment(dir: string, number: number): ScannedSegment {
       if (buffer.readUInt32BE(at) !== FRAME_MAGIC) continue;
       if (readFrame(buffer, at).kind === 'frame') {
         throw corrupt(
-          `${join(dir, name)}: the frame at offset ${offset} is damaged (${reason}) but a valid frame follows at offset ${at}`,
+          `${join(dir, name)}: the frame at offset ${offset} is damaged (${reason}) but a valid frame follows at ` +
+            `offset ${at}`,
         );
       }
     }
@@ -146,7 +147,8 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
   for (const [i, segment] of scanned.entries()) {
     if (segment.dirtyEnd !== null && i < activeAt) {
       throw corrupt(
-        `${join(dir, segmentName(segment.number))}: the frame at offset ${segment.end} is damaged (${segment.reason}) but later segments hold frames`,
+        `${join(dir, segmentName(segment.number))}: the frame at offset ${segment.end} is damaged ` +
+          `(${segment.reason}) but later segments hold frames`,
       );
     }
   }
@@ -188,7 +190,8 @@ function collectRecords(
       const where = `${join(dir, segmentName(segment.number))} offset ${frame.offset}`;
       if (expected === null && frame.firstSeq > appliedSeq + 1) {
         throw corrupt(
-          `${where}: the log starts at record ${frame.firstSeq} but the store holds records up to ${appliedSeq} only: records are missing`,
+          `${where}: the log starts at record ${frame.firstSeq} but the store holds records up to ${appliedSeq} ` +
+            `only: records are missing`,
         );
       }
       if (expected !== null && frame.firstSeq !== expected)
@@ -204,7 +207,8 @@ function collectRecords(
   const lastSeq = expected === null ? appliedSeq : expected - 1;
   if (lastSeq < appliedSeq)
     throw corrupt(
-      `${dir}: the log ends at record ${lastSeq} but the store holds records up to ${appliedSeq}: log segments are missing`,
+      `${dir}: the log ends at record ${lastSeq} but the store holds records up to ${appliedSeq}: log segments are ` +
+        `missing`,
     );
   return { records, lastSeq };
 }

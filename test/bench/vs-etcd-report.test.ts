@@ -90,7 +90,7 @@ describe('bench vs-etcd report', () => {
     assert.deepEqual(grid.skipped, ['256 x 64 KiB']);
   });
 
-  it('alternates which system goes first: ABBA within a point, and consecutive points start with different systems', () => {
+  it('alternates which system goes first: ABBA within a point, and each point starts with the other system', () => {
     for (let p = 0; p < 6; p += 1) {
       const firsts = [0, 1].map((s) => sliceOrder(p, s)[0]);
       assert.deepEqual([...firsts].sort(), ['coraft', 'etcd']);

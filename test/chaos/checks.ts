@@ -80,7 +80,9 @@ export function checkAcknowledgedWrites(
     for (const w of writes) if (w !== last && w.completeMs > last.invokeMs) allowed.add(written(w));
     if (!allowed.has(final)) {
       violations.push(
-        `key ${key}: the last acknowledged write (${last.op} ${JSON.stringify(written(last))} by ${String(last.client)}, done at ${last.completeMs} ms) is lost: the key holds ${JSON.stringify(final)}`,
+        `key ${key}: the last acknowledged write (${last.op} ${JSON.stringify(written(last))} ` +
+          `by ${String(last.client)}, done at ${last.completeMs} ms) is lost: the key ` +
+          `holds ${JSON.stringify(final)}`,
       );
     }
   }

@@ -130,7 +130,9 @@ function networkLab(options: ChaosOptions, ids: readonly string[]): { lab: Netns
   process.once('exit', () => lab.destroy());
   return {
     lab,
-    note: 'network namespaces + veth/bridge: partitions and flaky links by blackhole routes (no netem/iptables here: no delay or loss)',
+    note:
+      'network namespaces + veth/bridge: partitions and flaky links by blackhole routes (no netem/iptables ' +
+      'here: no delay or loss)',
   };
 }
 
@@ -199,7 +201,8 @@ async function drive(
   while (Date.now() < end - 100) {
     await sleep(Math.min(10_000, end - Date.now()));
     options.log(
-      `  ${Math.round((Date.now() - started) / 1000)} s: ops ok ${clients.counts.ok}, fail ${clients.counts.fail}, info ${clients.counts.info}; faults ${nemesis.faults.length}`,
+      `  ${Math.round((Date.now() - started) / 1000)} s: ops ok ${clients.counts.ok}, fail ${clients.counts.fail}, ` +
+        `info ${clients.counts.info}; faults ${nemesis.faults.length}`,
     );
   }
 }
@@ -259,7 +262,8 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const { lab, note } = networkLab(options, ids);
   options.log(
-    `chaos: seed ${options.seed}, workload ${options.workload}, ${options.nodes} nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`,
+    `chaos: seed ${options.seed}, workload ${options.workload}, ${options.nodes} ` +
+      `nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`,
   );
   const logs = new Map<string, WriteStream>(
     ids.map((id) => [id, createWriteStream(join(dir, `${id}.log`), { flags: 'a' })]),

@@ -56,12 +56,14 @@ export type LibcoapAnswer =
 const LOG_LINE = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? (?:EMRG|ALRT|CRIT|ERR|WARN|NOTE|INFO|DEBG|OSC)\b/;
 
 /**
- * Reads coap-client's output: an error answer is a line `d.dd diagnostic` on stderr; otherwise any stdout is a 2.xx answer's payload, and
- * silence is no answer. A 2.xx without a payload cannot be told from silence, so every request
- * of this workload asks for an answer that has one (PUT and DELETE answer JSON, a GET the value).
+ * Reads coap-client's output: an error answer is a line `d.dd diagnostic` on stderr; otherwise
+ * any stdout is a 2.xx answer's payload, and silence is no answer. A 2.xx without a payload
+ * cannot be told from silence, so every request of this workload asks for an answer that has
+ * one (PUT and DELETE answer JSON, a GET the value).
  */
 export function parseLibcoapOutput(rawStdout: string, stderr: string): LibcoapAnswer {
-  // libcoap writes its log lines (`Dec 03 09:30:08.762 WARN ...`) to stdout; `-v 0` silences them, and any left are dropped.
+  // libcoap writes its log lines (`Dec 03 09:30:08.762 WARN ...`) to stdout; `-v 0` silences them, and any left are
+  // dropped.
   const stdout = rawStdout
     .split(/(?<=\n)/)
     .filter((line) => !LOG_LINE.test(line))

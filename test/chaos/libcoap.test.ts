@@ -150,7 +150,7 @@ describe('libcoap chaos workload', function () {
     }
   });
 
-  it('a short round of coap-client processes while the leader is killed and a follower paused keeps every guarantee', async function () {
+  it('coap-client processes keep every guarantee while the leader is killed and a follower paused', async function () {
     if (!hasLibcoap()) this.skip();
     const summary = await runChaos({
       workload: 'libcoap',

@@ -76,7 +76,8 @@ async function replayNode(
       else if (first === result.revision) duplicates += 1;
       else if (violations.length < 20) {
         violations.push(
-          `${id}: the put of ${JSON.stringify(value)} took effect twice, at index ${first} and again at index ${result.revision}`,
+          `${id}: the put of ${JSON.stringify(value)} took effect twice, at index ${first} and again at ` +
+            `index ${result.revision}`,
         );
       }
     }

@@ -180,7 +180,8 @@ export function verifyAfter(
     violations.push(`not linearizable: ${lin.explanation}`);
     for (const op of lin.window)
       violations.push(
-        `    ${String(op.client)}#${op.id} ${op.op} ${op.key} ${JSON.stringify(op.value)} -> ${op.status} ${JSON.stringify(op.output)} [${op.invokeMs}, ${op.completeMs}]`,
+        `    ${String(op.client)}#${op.id} ${op.op} ${op.key} ${JSON.stringify(op.value)} ` +
+          `-> ${op.status} ${JSON.stringify(op.output)} [${op.invokeMs}, ${op.completeMs}]`,
       );
   } else if (lin.ok === 'unknown') {
     violations.push(`linearizability unknown: ${lin.explanation}`);

@@ -10,7 +10,9 @@ import { sourceFiles } from './import-scan.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** The fc.assert calls of `text` that do not pass fcParams(...), and its own fcParams definitions, as "file:line: why". */
+/**
+ * The fc.assert calls of `text` that do not pass fcParams(...), and its own fcParams definitions, as "file:line: why".
+ */
 function strayParameters(file: string, text: string): string[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const found: string[] = [];

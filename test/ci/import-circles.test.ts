@@ -89,7 +89,8 @@ describe('import circles', () => {
     it('passes a diamond, package imports, and imports of files outside the scanned folders', () => {
       write({
         'src/top.ts':
-          "import { l } from './left.js';\nimport { r } from './right.js';\nimport ts from 'typescript';\nexport const t = [l, r, ts];",
+          "import { l } from './left.js';\nimport { r } from './right.js';\nimport ts from 'typescript';\nexport " +
+          'const t = [l, r, ts];',
         'src/left.ts': "import { base } from './base.js';\nexport const l = base;",
         'src/right.ts':
           "import { base } from './base.js';\nimport { o } from '../other/o.js';\nexport const r = [base, o];",

@@ -18,7 +18,10 @@ export interface PackageImport {
   readonly line: number;
 }
 
-/** The package a bare specifier names ('@scope/name/sub' → '@scope/name'); null for relative paths and Node.js built-ins. */
+/**
+ * The package a bare specifier names ('@scope/name/sub' → '@scope/name'); null for relative paths and Node.js
+ * built-ins.
+ */
 export function packageOf(specifier: string): string | null {
   if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return null;
   const parts = specifier.split('/');

@@ -37,11 +37,13 @@ describe('layers', () => {
         'contracts/log.ts': 'export type NodeId = string;',
         'contracts/errors.ts': "import type { NodeId } from './log.js';\nexport type E = NodeId;",
         'codec/cbor.ts':
-          "import type { NodeId } from '../contracts/log.js';\nimport { x } from './sub/x.js';\nimport 'node:fs';\nimport 'cbor-x';\nexport const c = x;",
+          "import type { NodeId } from '../contracts/log.js';\nimport { x } from './sub/x.js';\nimport " +
+          "'node:fs';\nimport 'cbor-x';\nexport const c = x;",
         'codec/sub/x.ts': 'export const x = 1;',
         'agent/core/raft.ts': "import type { E } from '../../contracts/errors.js';\nexport type R = E;",
         'agent/runtime/node.ts':
-          "import { c } from '../../codec/cbor.js';\nimport type { R } from '../core/raft.js';\nimport '../../deploy/schema.json';\nexport const n = c;",
+          "import { c } from '../../codec/cbor.js';\nimport type { R } from '../core/raft.js';\nimport " +
+          "'../../deploy/schema.json';\nexport const n = c;",
         'deploy/schema.json': '{}',
         'bench/b.ts': "import { n } from '../agent/runtime/node.js';\nimport '../test/t.js';",
         'test/t.ts': "import '../bench/b.js';",

@@ -31,7 +31,8 @@ function notRuntimeDependencies(imports: readonly PackageImport[], m: Manifest):
     .filter((i) => !(i.pkg in m.dependencies))
     .map(
       (i) =>
-        `${relative(ROOT, i.file)}:${i.line} loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`,
+        `${relative(ROOT, i.file)}:${i.line} ` +
+        `loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`,
     );
 }
 
@@ -44,7 +45,7 @@ describe('runtime dependencies', () => {
     assert.deepEqual(notRuntimeDependencies(imports, m), []);
   });
 
-  it('lists in "dependencies" only packages the runtime loads (test and benchmark packages are devDependencies)', () => {
+  it('lists in "dependencies" only packages the runtime loads (test and bench packages are devDependencies)', () => {
     const loaded = new Set(packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d))).map((i) => i.pkg));
     const unused = Object.keys(m.dependencies).filter((pkg) => !loaded.has(pkg));
     assert.deepEqual(unused, [], `runtime dependencies no runtime code loads: ${unused.join(', ')}`);

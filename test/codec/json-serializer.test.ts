@@ -22,7 +22,8 @@ function rejects(document: string | Uint8Array, code: string, pattern: RegExp, s
 }
 
 const entriesDocument = (entries: string): string =>
-  `{"v":1,"type":"AppendEntriesRequest","term":2,"leaderId":"n1","prevLogIndex":4,"prevLogTerm":1,"entries":[${entries}],"leaderCommit":3}`;
+  `{"v":1,"type":"AppendEntriesRequest","term":2,"leaderId":"n1","prevLogIndex":4,"prevLogTerm":1,"entries":` +
+  `[${entries}],"leaderCommit":3}`;
 
 describe('JsonSerializer', () => {
   it('names itself json with Content-Format 50 and application/json', () => {

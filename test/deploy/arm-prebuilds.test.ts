@@ -29,7 +29,8 @@ describe('ARM prebuilds of the native dependencies', function () {
   });
 
   it('every published ARM prebuild is an N-API glibc binary for its machine', function () {
-    if (spawnSync('npm', ['view', 'lmdb@3.5.6', 'version'], { timeout: 30_000 }).status !== 0) this.skip(); // the npm registry is unreachable
+    // the npm registry is unreachable
+    if (spawnSync('npm', ['view', 'lmdb@3.5.6', 'version'], { timeout: 30_000 }).status !== 0) this.skip();
     assert.deepEqual(checkRegistry(prebuilds), []);
     const dir = mkdtempSync(join(tmpdir(), 'coraft-arm-test-'));
     try {

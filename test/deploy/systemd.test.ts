@@ -116,10 +116,11 @@ describe('install.sh and systemd/coraft.service', function () {
     assert.deepEqual(recorded, expected);
   });
 
-  it("the agent, running as a user of the files' group, reads the installed layout and refuses a group-writable key", function () {
+  it("as a user of the files' group, the agent reads the installed layout, refuses a group-writable key", function () {
     // nobody:nogroup stands for coraft:coraft (no user is created here): the files become
     // root:nogroup 0640 and `coraft config check` runs as nobody, like the service would.
-    if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) this.skip(); // needs root and setpriv
+    // needs root and setpriv
+    if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) this.skip();
     const copy = join(dir, 'as-nobody');
     execFileSync('cp', ['-a', join(destdir, 'etc/coraft'), copy]);
     chmodSync(dir, 0o755); // mkdtemp's 0700 would keep nobody out of the whole tree

@@ -28,7 +28,10 @@ function seeds(): number[] {
 }
 
 function explain(summary: SimSummary): string {
-  return `SEED=${summary.seed} failed (replay: SIM_SEED=${summary.seed} npm run test:sim):\n  ${summary.violations.join('\n  ')}`;
+  return (
+    `SEED=${summary.seed} failed (replay: SIM_SEED=${summary.seed} npm run test:sim):\n ` +
+    ` ${summary.violations.join('\n  ')}`
+  );
 }
 
 describe('simulated clusters under faults', function () {

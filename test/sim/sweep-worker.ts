@@ -1,8 +1,9 @@
 /**
- * A worker process of the simulator sweep (sweep.ts forks it): once loaded it says `ready`, then
- * it runs the seeds the parent sends, one at a time, through the same argument parsing and run function as `coraft sim`, and
- * answers each with its outcome. A run that throws, or whose code throws where nothing catches
- * it, is a failure of that seed (reported, then the worker exits and the parent starts another).
+ * A worker process of the simulator sweep (sweep.ts forks it): once loaded it says `ready`,
+ * then it runs the seeds the parent sends, one at a time, through the same argument parsing and
+ * run function as `coraft sim`, and answers each with its outcome. A run that throws, or whose
+ * code throws where nothing catches it, is a failure of that seed (reported, then the worker
+ * exits and the parent starts another).
  */
 import { parseSimArgs } from '../../agent/cli/sim.js';
 import { runSimulation } from '../../agent/sim/run.js';

@@ -21,19 +21,25 @@ const PINNED = [
   {
     seed: 21,
     nodes: 3,
-    bug: 'the nemesis drew a node to restart from an empty list when membership changes left two nodes (intBetween abort)',
+    bug:
+      'the nemesis drew a node to restart from an empty list when membership changes left two nodes (intBetween ' +
+      'abort)',
   },
   { seed: 52, nodes: 5, bug: 'the same abort on a five-node cluster shrunk by removals' },
   {
     seed: 669,
     nodes: 3,
-    bug: 'a leader that stopped told the waiter of a proposed write RAFT_STOPPED ("not done"); the write then committed',
+    bug:
+      'a leader that stopped told the waiter of a proposed write RAFT_STOPPED ("not done"); the write then ' +
+      'committed',
   },
   { seed: 1798, nodes: 5, bug: 'the same, through a follower that forwarded the write' },
   {
     seed: 436,
     nodes: 5,
-    bug: 'the simulated network ran both copies of a duplicated forwarded write; one proposed it, the other answered "not leader"',
+    bug:
+      'the simulated network ran both copies of a duplicated forwarded write; one proposed it, the other ' +
+      'answered "not leader"',
   },
 ];
 
@@ -76,7 +82,7 @@ describe('simulator sweep', function () {
     assert.throws(() => parseSweepArgs(['--nodes', '3,10']), /--nodes: expected an integer from 1 to 9/);
   });
 
-  it('reports a violation, a worker that dies and a hung run with their seeds and replay commands, and exits 1', async () => {
+  it('reports a violation, a dead worker and a hung run with seeds and replay commands, and exits 1', async () => {
     let out = '';
     const code = await runSweep(
       { from: 1, seeds: 8, nodes: [3], jobs: 2, runTimeoutMs: 1000 },
@@ -117,7 +123,8 @@ describe('simulator sweep', function () {
       });
       assert.ok(
         outcome.ok,
-        `SEED=${seed} failed (replay: node bin/coraft.js sim --seed ${seed} --nodes ${nodes} --membership --snapshot-bytes 2048 --faults ${SWEEP_FAULTS}):\n${outcome.error ?? outcome.violations.join('\n')}`,
+        `SEED=${seed} failed (replay: node bin/coraft.js sim --seed ${seed} --nodes ${nodes} --membership ` +
+          `--snapshot-bytes 2048 --faults ${SWEEP_FAULTS}):\n${outcome.error ?? outcome.violations.join('\n')}`,
       );
     });
   }

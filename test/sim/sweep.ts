@@ -101,7 +101,8 @@ async function runPool(
           const run = current;
           current = null;
           record(run, message.ok ? null : reasonOf(message));
-          if (message.error !== null && message.error.startsWith('uncaught:')) return; // The worker exits; 'exit' dispatches.
+          // The worker exits; 'exit' dispatches.
+          if (message.error !== null && message.error.startsWith('uncaught:')) return;
           dispatch();
         });
         spawned.on('exit', (code, signal) => {
@@ -150,7 +151,8 @@ export async function runSweep(plan: SweepPlan, io: SweepIo): Promise<number> {
     (failure) => {
       failed += 1;
       io.write(
-        `FAIL SEED=${failure.run.seed} (${failure.run.nodes} nodes): ${failure.reason}\n  replay: ${replayCommand(failure.run)}\n`,
+        `FAIL SEED=${failure.run.seed} (${failure.run.nodes} nodes): ${failure.reason}\n  ` +
+          `replay: ${replayCommand(failure.run)}\n`,
       );
     },
     (done) => {

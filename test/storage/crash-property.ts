@@ -117,7 +117,9 @@ export function crashProperty(
           const roundSeed = prng.nextUint32();
           const runMs = prng.intBetween(0, runMsMax);
           const { acked, errors } = await runChild(engineName, dir, roundSeed, runMs, mode);
-          const context = `SEED=${seed} ${engineName} ${mode} round ${round} (seed ${roundSeed}, killed after ${runMs} ms, ${acked} acknowledged)`;
+          const context =
+            `SEED=${seed} ${engineName} ${mode} round ${round} (seed ${roundSeed}, killed ` +
+            `after ${runMs} ms, ${acked} acknowledged)`;
           assert.deepEqual(errors, [], context);
           const engine = await openCrashEngine(engineName, dir);
           let recovered: PersistedState;
@@ -143,7 +145,8 @@ export function crashProperty(
         }
         assert.ok(totalAcked > enoughAcked, `only ${totalAcked} writes were acknowledged in ${round} rounds`);
         console.log(
-          `      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${round} kills, ${unackedSurvivors} unacknowledged survived`,
+          `      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${round} ` +
+            `kills, ${unackedSurvivors} unacknowledged survived`,
         );
       });
     }

@@ -33,7 +33,9 @@ export interface CoapClientOptions {
    * Default 128; 1..4,096.
    */
   readonly outstandingPerPeerMax: number;
-  /** Block size of Block1 request bodies and preferred Block2 size, in bytes. Default 1024; a power of two in 16..1024. */
+  /**
+   * Block size of Block1 request bodies and preferred Block2 size, in bytes. Default 1024; a power of two in 16..1024.
+   */
   readonly blockBytes: number;
   /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
   readonly bodyBytesMax: number;

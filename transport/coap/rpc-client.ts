@@ -81,7 +81,9 @@ export class CoapNetworkClient implements NetworkClient {
 }
 
 function errorOfResponse(target: NodeId, response: CoapClientResponse): NetworkError {
-  const text = `peer ${target} answered ${formatCode(response.code)}: ${diagnosticText.decode(response.payload.subarray(0, 200))}`;
+  const text =
+    `peer ${target} ` +
+    `answered ${formatCode(response.code)}: ${diagnosticText.decode(response.payload.subarray(0, 200))}`;
   switch (response.code) {
     case CoapResponseCode.Unauthorized:
     case CoapResponseCode.Forbidden:

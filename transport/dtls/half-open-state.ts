@@ -24,7 +24,10 @@ export const HALF_OPEN_CHARGE_BYTES = {
   session: 10240,
 } as const;
 
-/** The charge of a half-open handshake with a Session: its base and its largest reassembly buffers (body and coverage map). */
+/**
+ * The charge of a half-open handshake with a Session: its base and its largest reassembly buffers (body and coverage
+ * map).
+ */
 export function sessionChargeBytes(handshakeMessageBytesMax: number): number {
   return HALF_OPEN_CHARGE_BYTES.session + (MESSAGES_AHEAD_MAX.server + 1) * 2 * handshakeMessageBytesMax;
 }

@@ -12,11 +12,11 @@
  * - their charged bytes (an upper bound of the memory each one holds) at most `bytesMax`.
  *
  * When a limit is reached, a newcomer pushes out the oldest half-open handshake it may
- * displace: the oldest of its own address for the per-address limit, else the oldest
- * non-member one; a member may also displace the oldest member one. A non-member never
- * displaces a member's handshake, not even of its own address: it is refused instead. Established sessions are not here and
- * are never displaced. Oldest means first admitted: Maps iterate in insertion order, so every
- * "oldest" is the first entry of a Map, found in O(1).
+ * displace: the oldest of its own address for the per-address limit, else the oldest non-member
+ * one; a member may also displace the oldest member one. A non-member never displaces a
+ * member's handshake, not even of its own address: it is refused instead. Established sessions
+ * are not here and are never displaced. Oldest means first admitted: Maps iterate in insertion
+ * order, so every "oldest" is the first entry of a Map, found in O(1).
  */
 import { assert } from '../../contracts/assert.js';
 import type { EvictionReason } from './stats.js';

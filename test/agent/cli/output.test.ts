@@ -79,7 +79,9 @@ describe('CLI output closed by its reader', function () {
     ['/dev/stdout (a descriptor of its own)', '/dev/stdout'],
   ]) {
     it(`ends quietly in a shell pipeline into head -1, the trace on ${what}`, async () => {
-      const command = `"${process.execPath}" "${CORAFT_BIN}" sim --seed 3 --duration-ms 60000 --trace ${trace} | head -1; echo "status $?"`;
+      const command =
+        `"${process.execPath}" "${CORAFT_BIN}" sim --seed 3 --duration-ms 60000 --trace ${trace} | ` +
+        `head -1; echo "status $?"`;
       const run = await runProcess('bash', ['-c', `set -o pipefail; ${command}`]);
       assert.equal(run.stderr, '', 'nothing on stderr (no EPIPE stack trace)');
       assert.match(run.stdout, /^SEED=3\nstatus 0\n$/u, 'one line through head, and the pipeline succeeds');

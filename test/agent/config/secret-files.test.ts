@@ -105,7 +105,7 @@ describe('secret files: the rule', () => {
       assert.ok(accepted > 0);
     });
 
-    it(`gives advice that fixes every refused file and keeps it readable, for an agent running as ${identity.userName ?? ''}`, () => {
+    it(`its advice fixes every refused file and keeps it readable, for agent user ${identity.userName ?? ''}`, () => {
       for (let mode = 0; mode <= 0o777; mode += 1) {
         for (const uid of owners) {
           for (const gid of groups) {

@@ -82,7 +82,8 @@ describe('datadriven scripts', () => {
 
   it('gives the same output on every run of a script (a deterministic core)', () => {
     const script =
-      'add-nodes 3\n----\n\ncampaign 1\n----\n\nstabilize\n----\n\npropose 1 a\n----\n\nelapse ticks=30\n----\n\nstatus 1\n----\n';
+      'add-nodes 3\n----\n\ncampaign 1\n----\n\nstabilize\n----\n\npropose 1 a\n----\n\nelapse ' +
+      'ticks=30\n----\n\nstatus 1\n----\n';
     const first = run(script);
     assert.match(first, /1: leader term=1/);
     for (let i = 0; i < 3; i += 1) assert.equal(run(script), first);

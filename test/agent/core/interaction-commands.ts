@@ -128,7 +128,9 @@ function statusLines(env: InteractionEnv, id: NodeId): string[] {
   const core = node.core;
   const vote = node.storage.hardState.votedFor ?? 'none';
   const head = `${id}: ${core.getRole()} term=${core.getTerm()} vote=${vote} leader=${core.getLeaderId() ?? 'none'}`;
-  const indexes = `commit=${core.getCommitIndex()} applied=${core.getAppliedIndex()} last=${core.getLastIndex()} snapshot=${core.getSnapshotIndex()}`;
+  const indexes =
+    `commit=${core.getCommitIndex()} applied=${core.getAppliedIndex()} last=${core.getLastIndex()} ` +
+    `snapshot=${core.getSnapshotIndex()}`;
   const lines = [`${head} ${indexes} ${describeConfig(core.getConfiguration())}`];
   for (const p of core.getProgress())
     lines.push(`  ${p.id}: ${p.state} match=${p.match} next=${p.next}${p.recentActive ? ' active' : ''}`);
@@ -281,7 +283,8 @@ function compact(env: InteractionEnv, args: Args): string[] {
   core.compact(snapshot, index + 1 - keep);
   env.node(id).storage.snapshot = snapshot;
   return [
-    `${id}: snapshot at ${snapshot.lastIncludedTerm}/${index} (${snapshot.data.byteLength} bytes), log from ${core.entriesBetween(0, core.getLastIndex())[0]?.index ?? index + 1}`,
+    `${id}: snapshot at ${snapshot.lastIncludedTerm}/${index} (${snapshot.data.byteLength} bytes), log ` +
+      `from ${core.entriesBetween(0, core.getLastIndex())[0]?.index ?? index + 1}`,
   ];
 }
 

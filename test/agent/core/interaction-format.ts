@@ -7,7 +7,9 @@ import { decodeConfiguration } from '../../../agent/core/configuration.js';
 
 const decoder = new TextDecoder();
 
-/** `voters=(1,2,3)`, then ` learners=(4)` and ` old=(1,2)` (the outgoing half of a joint configuration) when present. */
+/**
+ * `voters=(1,2,3)`, then ` learners=(4)` and ` old=(1,2)` (the outgoing half of a joint configuration) when present.
+ */
 export function describeConfig(config: ClusterConfiguration): string {
   let text = `voters=(${config.voters.join(',')})`;
   if (config.learners.length > 0) text += ` learners=(${config.learners.join(',')})`;
@@ -36,15 +38,24 @@ export function describeRequest(request: CoreRequest): string {
     case 'PreVoteRequest':
       return `PreVote term=${request.term} last=${request.lastLogTerm}/${request.lastLogIndex}`;
     case 'RequestVoteRequest':
-      return `RequestVote term=${request.term} last=${request.lastLogTerm}/${request.lastLogIndex}${request.transfer ? ' transfer' : ''}`;
+      return (
+        `RequestVote term=${request.term} ` +
+        `last=${request.lastLogTerm}/${request.lastLogIndex}${request.transfer ? ' transfer' : ''}`
+      );
     case 'AppendEntriesRequest': {
       const entries = request.entries.length === 0 ? '' : ` entries=[${request.entries.map(describeEntry).join(', ')}]`;
-      return `AppendEntries term=${request.term} prev=${request.prevLogTerm}/${request.prevLogIndex} commit=${request.leaderCommit}${entries}`;
+      return (
+        `AppendEntries term=${request.term} prev=${request.prevLogTerm}/${request.prevLogIndex} ` +
+        `commit=${request.leaderCommit}${entries}`
+      );
     }
     case 'InstallSnapshotRequest': {
       const end = request.offset + request.data.byteLength;
       const config = request.offset === 0 ? ` ${describeConfig(request.configuration)}` : '';
-      return `InstallSnapshot term=${request.term} snap=${request.lastIncludedTerm}/${request.lastIncludedIndex} bytes=${request.offset}-${end}/${request.totalBytes}${request.done ? ' done' : ''}${config}`;
+      return (
+        `InstallSnapshot term=${request.term} snap=${request.lastIncludedTerm}/${request.lastIncludedIndex} ` +
+        `bytes=${request.offset}-${end}/${request.totalBytes}${request.done ? ' done' : ''}${config}`
+      );
     }
     case 'TimeoutNowRequest':
       return `TimeoutNow term=${request.term}`;
@@ -59,7 +70,10 @@ export function describeResponse(response: CoreResponse): string {
       return `${response.type} term=${response.term} ${response.voteGranted ? 'granted' : 'rejected'}`;
     case 'AppendEntriesResponse': {
       const hint = response.success ? '' : ` hint=${response.conflictTerm ?? '-'}/${response.conflictIndex ?? '-'}`;
-      return `AppendEntriesResponse term=${response.term} ${response.success ? 'ok' : 'rejected'} last=${response.lastLogIndex}${hint}`;
+      return (
+        `AppendEntriesResponse term=${response.term} ${response.success ? 'ok' : 'rejected'} ` +
+        `last=${response.lastLogIndex}${hint}`
+      );
     }
     case 'InstallSnapshotResponse':
       return `InstallSnapshotResponse term=${response.term} stored=${response.bytesStored}`;
@@ -108,7 +122,8 @@ export function describeReady(ready: Ready, messages: readonly string[]): string
   const snap = ready.snapshot;
   if (snap !== null)
     lines.push(
-      `snapshot: ${snap.lastIncludedTerm}/${snap.lastIncludedIndex} ${describeConfig(snap.configuration)} data=${decoder.decode(snap.data)}`,
+      `snapshot: ${snap.lastIncludedTerm}/${snap.lastIncludedIndex} ${describeConfig(snap.configuration)} ` +
+        `data=${decoder.decode(snap.data)}`,
     );
   if (ready.truncateFrom !== null) lines.push(`truncate-from: ${ready.truncateFrom}`);
   section('entries', ready.entries.map(describeEntry));

@@ -19,7 +19,10 @@ export interface Storage {
 export interface Machine {
   appliedIndex: LogIndex;
   commands: { readonly index: LogIndex; readonly text: string }[];
-  /** Configurations in force from each index on, oldest first (the snapshot's or bootstrap one, then each applied config entry). */
+  /**
+   * Configurations in force from each index on, oldest first (the snapshot's or bootstrap one, then each applied config
+   * entry).
+   */
   configs: { readonly index: LogIndex; readonly config: ClusterConfiguration }[];
 }
 

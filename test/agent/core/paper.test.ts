@@ -137,7 +137,7 @@ describe('Raft paper claims', () => {
     assert.deepEqual(granted, [true, false]);
   });
 
-  it('§5.2: the vote is persisted in the same Ready as the grant, so it is durable before it is sent (Property 9)', () => {
+  it('§5.2: the vote is persisted in the Ready of the grant, so it is durable before it is sent (Property 9)', () => {
     const core = lone('a', ['a', 'b', 'c'], 1);
     core.step({
       kind: 'request',

@@ -58,7 +58,7 @@ describe('quorum', () => {
     );
   });
 
-  it('vote results agree with counting: won needs a majority of every half; lost when one half cannot reach one', () => {
+  it('vote results agree with counting: won needs a majority of each half; lost when one half cannot reach one', () => {
     const votes = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'), fc.boolean());
     fc.assert(
       fc.property(voterSet, fc.option(voterSet, { nil: null }), votes, (incoming, outgoing, vote) => {

@@ -224,7 +224,7 @@ describe('a write through the local endpoint is applied once', function () {
     await second.stop();
   });
 
-  it("refuses an explicit client id in the endpoint's namespace: no client can pose as an endpoint session", async () => {
+  it("refuses an explicit client id in the endpoint's namespace: no client poses as an endpoint session", async () => {
     const sim = new SimHarness(['n1'], 5);
     await sim.startAll();
     const leader = await sim.waitLeader();

@@ -74,9 +74,9 @@ const PUT: KvCommand = {
 
 function diagnostic(outcome: Awaited<ReturnType<EndpointWrites['submit']>>): string {
   assert.equal(outcome.kind, 'response');
-  return outcome.kind === 'response'
-    ? `${(outcome.response.code >> 5).toString()}.${(outcome.response.code & 31).toString().padStart(2, '0')} ${new TextDecoder().decode(outcome.response.payload)}`
-    : '';
+  if (outcome.kind !== 'response') return '';
+  const { code, payload } = outcome.response;
+  return `${(code >> 5).toString()}.${(code & 31).toString().padStart(2, '0')} ${new TextDecoder().decode(payload)}`;
 }
 
 describe('the endpoint write session', () => {
@@ -116,7 +116,7 @@ describe('the endpoint write session', () => {
     assert.equal(session.begin()?.session.seq, 4);
   });
 
-  it('starts a new session after a long idle time (not while a write is in flight) or when the state machine forgot it', () => {
+  it('starts a new session after a long idle time (not while a write is in flight) or once forgotten', () => {
     const clock = new FakeClock();
     const session = new ImplicitSession(
       { nodeId: 'n1', bootId: 'b', clock },
@@ -267,7 +267,7 @@ describe('the endpoint write path', () => {
     );
   });
 
-  it('measures a write against commandBytesMax with its identity, and submits nothing when it is too large', async () => {
+  it('measures a write against commandBytesMax with its identity, and submits nothing when too large', async () => {
     const node = new FakeNode();
     const seen: number[] = [];
     const tooLarge = { code: 0x8d, payload: new TextEncoder().encode('too large') };

@@ -86,7 +86,8 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline)
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})`}`,
+        `timed out after ${timeoutMs} ms waiting for ${what}` +
+          (last === null ? '' : ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})`),
       );
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -222,7 +222,7 @@ function runChecked(limits: SessionLimits, commands: readonly GenCommand[]): str
 }
 
 describe('SessionTable properties', () => {
-  it('any interleaving and duplication of (seq, watermark) commands runs each sequence at most once while its session lives', () => {
+  it('any interleaving and duplication of (seq, watermark) commands runs each sequence at most once', () => {
     fc.assert(
       fc.property(limitsArb, fc.array(commandArb, { maxLength: 60 }), (limits, commands) => {
         const listing = runChecked(limits, commands);

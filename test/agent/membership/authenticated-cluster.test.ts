@@ -207,7 +207,7 @@ describe('the trust model on a real coaps cluster', function () {
       );
   });
 
-  it("refuses a member's forwarded admin command, reserved writes and disguised admin entries at the leader", async () => {
+  it("refuses a member's forwarded admin command, reserved writes and disguised admin entries (leader)", async () => {
     const leader = await until('a leader', 20_000, () => leaderOf(['n1', 'n2', 'n3']));
     const source = leader.config.nodeId === 'n1' ? 'n2' : 'n1';
     const member = rogue(source, source);

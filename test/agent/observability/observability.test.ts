@@ -35,7 +35,7 @@ describe('observability', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('PinoLogger', () => {
-    it('writes one JSON object per line, maps warning/critical to warn/fatal, keeps fields and drops lines below its level', () => {
+    it('writes a JSON object per line, maps warning/critical to warn/fatal, keeps fields, drops lower levels', () => {
       const file = join(dir, 'log.jsonl');
       const fd = openSync(file, 'w');
       const logger = new PinoLogger({ level: 'info', base: { node: 'n1' }, fd });

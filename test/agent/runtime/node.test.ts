@@ -2,8 +2,8 @@
 // applies commands; it persists before it answers (the persisted batch precedes every reply);
 // a persistence error is fatal (logged, node stopped, waiters rejected); a command or membership
 // change proposed by a leader that stops is reported as outcome-unknown, since the next leader
-// may commit it (and does, here); limits refuse work at once; a follower refuses proposals with the leader hint; and the tick loop runs on real
-// timers (sinon fake timers drive setTimeout).
+// may commit it (and does, here); limits refuse work at once; a follower refuses proposals with
+// the leader hint; and the tick loop runs on real timers (sinon fake timers drive setTimeout).
 import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -166,7 +166,7 @@ describe('RaftNodeImpl', () => {
     assert.ok(logger.records.some((r) => r.level === 'critical' && r.fields.code === 'STORAGE_FULL'));
   });
 
-  it('tells the waiter of a command that a stopping leader proposed that its outcome is unknown, and the next leader commits it', async () => {
+  it("tells the waiter of a stopping leader's command its outcome is unknown; the next leader commits it", async () => {
     const timers = new VirtualTimers();
     const network = new SimNetwork(timers, new SeededPrng(6), RELIABLE_NETWORK);
     const nodes = ['a', 'b', 'c'].map((id) => makeNode(timers, network, id, ['a', 'b', 'c']));
@@ -193,7 +193,7 @@ describe('RaftNodeImpl', () => {
     for (const n of nodes) await n.node.stop();
   });
 
-  it('tells the waiter of a membership change that a stopping leader proposed that its outcome is unknown', async () => {
+  it('tells the waiter of a membership change a stopping leader proposed that its outcome is unknown', async () => {
     const timers = new VirtualTimers();
     const network = new SimNetwork(timers, new SeededPrng(7), RELIABLE_NETWORK);
     const nodes = ['a', 'b', 'c'].map((id) => makeNode(timers, network, id, ['a', 'b', 'c']));

@@ -105,7 +105,7 @@ const from = (peerIdentity: NodeId | null): InboundContext => ({ peerIdentity, r
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('PeerRpcs', () => {
-  it('refuses an RPC whose sender claims another node than the authenticated one, before the core sees it', async () => {
+  it('refuses an RPC whose sender claims a node other than the authenticated one, before the core', async () => {
     const { host, rpcs, logger, metrics } = setUp();
     await assert.rejects(rpcs.handle(vote, from('n3')), { code: 'NET_AUTH' });
     assert.equal(host.stepped.length, 0, 'the core never saw the forged request');
@@ -156,7 +156,7 @@ describe('PeerRpcs', () => {
     assert.equal(host.stepped.length, 0);
   });
 
-  it("sends the core's requests with a deadline that grows with the bytes carried, and steps back what comes of them", async () => {
+  it("sends the core's requests with a deadline growing with their bytes, and steps back what comes", async () => {
     const { host, client, rpcs, metrics } = setUp();
     const entries = Array.from({ length: 4 }, (_, i) => ({
       term: 2,

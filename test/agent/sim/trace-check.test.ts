@@ -85,7 +85,7 @@ describe('trace checker: applies and restarts', () => {
     assert.equal(report.replays, 1);
   });
 
-  it("passes a simulated run's trace, with replays after restarts, and fails it without its restart lines", async function () {
+  it("passes a simulated run's trace, replays after restarts included; fails it without restarts", async function () {
     this.timeout(60_000);
     const events: TraceEvent[] = [];
     const summary = await runSimulation({

@@ -57,7 +57,10 @@ function filesOf(dir: string): string[] {
   });
 }
 
-/** Every key-looking string in `dir`'s files, as the hex of candidate PSK bytes (hex read as bytes, and as text; base64 decoded). */
+/**
+ * Every key-looking string in `dir`'s files, as the hex of candidate PSK bytes (hex read as bytes, and as text; base64
+ * decoded).
+ */
 export function candidateKeys(dir: string): string[] {
   const candidates = new Set<string>();
   for (const file of filesOf(dir)) {

@@ -78,7 +78,7 @@ describe('interop with outside DTLS clients under link keys', function () {
     assert.equal(await handshake(peerPort(2), 'gw1', link('gw1', 'gw3').hex), false);
   });
 
-  it("libcoap coap-client-openssl -u gw1 -k LINK gets a CoAP answer from gw2's peer port, and none with another link", async function () {
+  it("coap-client-openssl -u gw1 -k LINK gets an answer from gw2's peer port; not with other links", async function () {
     if (!hasCommand('coap-client-openssl')) this.skip();
     const run = async (key: string): Promise<string> => {
       const client = new Peer('coap-client-openssl', [
@@ -138,7 +138,7 @@ describe('interop with outside DTLS clients under link keys', function () {
     assert.match(await exchange(link('gw1', 'gw3').text), /^error/);
   });
 
-  it("the endpoint's kv identity may use /kv but not the admin resources, and the admin identity the reverse", async function () {
+  it("the endpoint's kv identity may use /kv but not the admin resources; admin the reverse", async function () {
     if (!hasCommand('coap-client-openssl')) this.skip();
     const coap = async (identity: string, key: string, ...args: string[]): Promise<string> => {
       const client = new Peer('coap-client-openssl', ['-B', '5', '-u', identity, '-k', key, ...args]);

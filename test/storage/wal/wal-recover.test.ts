@@ -137,7 +137,8 @@ describe('WAL engine recovery', function () {
       assert.match(
         error.message,
         new RegExp(
-          `${segments(copy)[0] ?? ''}: the frame at offset ${damaged} is damaged \\(checksum mismatch\\) but a valid frame follows`,
+          `${segments(copy)[0] ?? ''}: the frame at offset ${damaged} is damaged \\(checksum mismatch\\) but a ` +
+            `valid frame follows`,
         ),
       );
       return true;

@@ -50,7 +50,7 @@ const upload = {
 };
 
 describe('CoAP server limits on hostile input', () => {
-  it('counts what a Block1 transfer really holds: its own buffer, preallocated from Size1 or grown geometrically', async () => {
+  it('counts what a Block1 transfer holds: its buffer, preallocated from Size1 or grown geometrically', async () => {
     const h = await serverHarness();
     h.server.addResource('/raft/AppendEntries', upload);
     // Without Size1: room for four 64-byte blocks, then doubling.
@@ -111,7 +111,7 @@ describe('CoAP server limits on hostile input', () => {
     });
   });
 
-  it('answers blocks below block1BytesMin with 4.13 and a Block1 hint, and takes a one-block body of any size', async () => {
+  it('answers blocks under block1BytesMin with 4.13 and a Block1 hint; takes a lone block of any size', async () => {
     const h = await serverHarness({ block1BytesMin: 512 });
     h.server.addResource('/raft/AppendEntries', upload);
     await h.send(request({ messageId: 1, options: block1(0, true, 0, 1), payload: new Uint8Array(16) }));
@@ -137,7 +137,7 @@ describe('CoAP server limits on hostile input', () => {
     assert.equal(h.server.blockStats().block1Transfers, 1);
   });
 
-  it('refuses a peer beyond blockTransfersPerPeerMax and a Size1 beyond blockBytesTotalMax with 5.03, counted in metrics', async () => {
+  it('refuses a peer over blockTransfersPerPeerMax, a Size1 over blockBytesTotalMax: 5.03, counted', async () => {
     const network = new MemoryNetwork();
     const timers = new VirtualTimers();
     const metrics = new RecordingMetrics();
@@ -154,7 +154,13 @@ describe('CoAP server limits on hostile input', () => {
     const send = async (peer: number, tag: number, size1: number | null): Promise<void> => {
       const options = [...block1(0, true, 6, tag), ...(size1 === null ? [] : [uintOption(CoapOption.Size1, size1)])];
       await peers[peer]?.send(
-        request({ messageId: tag, token: Uint8Array.from([tag]), path: '/up', options, payload: new Uint8Array(1024) }),
+        request({
+          messageId: tag,
+          token: Uint8Array.from([tag]),
+          path: '/up',
+          options,
+          payload: new Uint8Array(1024),
+        }),
         serverEndpoint.address,
         serverEndpoint.port,
       );
@@ -189,7 +195,7 @@ describe('CoAP server limits on hostile input', () => {
     assert.equal(h.timers.pendingCount, 0, 'no sweep timer runs while nothing is held');
   });
 
-  it('ends a confirmable notification acknowledged, reset, or timed out after notifyRetransmitMax retransmissions', async () => {
+  it('ends a confirmable notification acked, reset, or timed out after notifyRetransmitMax resends', async () => {
     const h = await serverHarness({ notifyAckTimeoutMs: 100, notifyRetransmitMax: 2 });
     const peer = { address: h.wire.address, port: h.wire.port, identity: null };
     const notification = { code: CoapResponseCode.Content, observe: 3, payload: Buffer.from('n') };

@@ -5,7 +5,8 @@
 // process RSS with the store's configured bound.
 //
 // Run by hand (prints one JSON report):
-//   node --expose-gc --import tsx test/transport/coap/block1-flood.ts [peers] [tags] [blocks] [blockBytes] [serverOptionsJson]
+//   node --expose-gc --import tsx test/transport/coap/block1-flood.ts \
+//     [peers] [tags] [blocks] [blockBytes] [serverOptionsJson]
 import { fork, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';

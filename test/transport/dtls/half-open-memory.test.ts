@@ -86,7 +86,8 @@ describe('DTLS half-open handshake memory', function () {
     // The reassembly buffers are empty here, so the session's base charge alone must cover it.
     const bound = sessions * HALF_OPEN_CHARGE_BYTES.session + (COUNT - sessions) * waitingCharge;
     console.log(
-      `      with a session: ${Math.round(held / COUNT)} bytes each (${sessions} sessions), base charge ${HALF_OPEN_CHARGE_BYTES.session}`,
+      `      with a session: ${Math.round(held / COUNT)} bytes each (${sessions} sessions), base ` +
+        `charge ${HALF_OPEN_CHARGE_BYTES.session}`,
     );
     assert.ok(held <= bound, `holds ${held} bytes, base charges ${bound}`);
   });

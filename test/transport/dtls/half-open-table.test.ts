@@ -184,7 +184,8 @@ describe('HalfOpenTable', () => {
               model.slots = model.slots.filter((x) => x.key !== victim.key);
             } else {
               const evicted = table.recharge(victim.key, o.bytes);
-              // The model: the new charge, then the oldest non-members (and members, for a member) until it fits, itself last.
+              // The model: the new charge, then the oldest non-members (and members, for a member) until it fits,
+              // itself last.
               model.slots = model.slots.map((x) => (x.key === victim.key ? { ...x, bytes: o.bytes } : x));
               const expected: string[] = [];
               const total = (): number => model.slots.reduce((sum, x) => sum + x.bytes, 0);

@@ -19,7 +19,8 @@ const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null)
 /** What a datagram from the server shows besides its random bytes. */
 function shape(datagram: Uint8Array): string[] {
   return splitRecords(datagram, 32).records.map((r) => {
-    const head = `type ${r.type} version ${r.version.toString(16)} epoch ${r.epoch} seq ${r.seq} length ${r.fragment.length}`;
+    const head =
+      `type ${r.type} version ${r.version.toString(16)} epoch ${r.epoch} seq ${r.seq} ` + `length ${r.fragment.length}`;
     if (r.type === ContentType.alert && r.epoch === 0)
       return `${head} alert ${Buffer.from(r.fragment).toString('hex')}`;
     if (r.type === ContentType.handshake && r.epoch === 0) return `${head} handshake ${r.fragment[0] ?? -1}`;

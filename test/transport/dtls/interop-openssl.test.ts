@@ -124,7 +124,7 @@ describe('DTLS interop with OpenSSL', function () {
   });
 
   for (const mode of [[], ['-listen']]) {
-    it(`our client exchanges data with s_server ${mode.join(' ') || '(no cookie)'}, with fragmented flights`, async () => {
+    it(`our client exchanges data with s_server ${mode.join(' ') || '(no cookie)'}, flights fragmented`, async () => {
       const port = await freeUdpPort();
       const server = new Peer('openssl', [
         's_server',

@@ -32,7 +32,8 @@ describe('DTLS over a lossy link', function () {
   }
 
   it('recovers from lost first copies of flights in both directions', async () => {
-    // Up: ClientHello (0) and the first ClientHello with cookie (3). Down: HelloVerifyRequest (0), ServerHello flight (2).
+    // Up: ClientHello (0) and the first ClientHello with cookie (3).
+    // Down: HelloVerifyRequest (0), ServerHello flight (2).
     const { client, relay } = await handshakeThrough((dir, i) =>
       dir === 'up' ? i === 0 || i === 3 : i === 0 || i === 2,
     );

@@ -153,7 +153,7 @@ describe('DTLS server robustness', function () {
     assert.equal(client.stats().handshakesCompleted, 1, 'the real session survived throughout');
   });
 
-  it('caps half-open handshakes, pushes out the oldest for a newcomer and drops the rest at clientFlightTimeoutMs, counting each in metrics', async () => {
+  it('caps half-open handshakes, evicts the oldest for a newcomer, drops others at clientFlightTimeoutMs', async () => {
     const metrics = new RecordingMetrics();
     const server = await startServer(
       cleanup,
