@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { DtlsClientEndpoint } from '../transport/dtls/client.js';
@@ -105,6 +105,59 @@ function summary(values: readonly number[]): { readonly p50Ms: number; readonly 
   return { p50Ms: at(0.5), maxMs: at(1) };
 }
 
+/**
+ * A member's handshakes while the flood runs (from `floodStart`, for `seconds`), one every half
+ * second after a second for the flood to fill the server's tables, each printed with the server's
+ * latest sample.
+ */
+async function probeDuringFlood(
+  port: number,
+  memberAddress: string,
+  floodStart: number,
+  seconds: number,
+  samples: readonly ServerSample[],
+): Promise<{ readonly timings: number[]; readonly failures: number }> {
+  const timings: number[] = [];
+  let failures = 0;
+  await new Promise((r) => setTimeout(r, 1000));
+  while (performance.now() - floodStart < seconds * 1000) {
+    const ms = await probe('127.0.0.1', port, memberAddress);
+    if (ms === null) failures += 1;
+    else timings.push(ms);
+    console.log(
+      `  t=${((performance.now() - floodStart) / 1000).toFixed(1)} s member ` +
+        `handshake ${ms === null ? 'FAILED' : `${ms.toFixed(1)} ms`}, server ` +
+        `half-open ${samples.at(-1)?.halfOpen ?? '?'}, RSS ${((samples.at(-1)?.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { timings, failures };
+}
+
+/** Starts the flooder process against the server's `port`; resolves once it floods (its first line). */
+async function startFlooder(
+  port: number,
+  floodAddress: string,
+  ports: number,
+  mode: string,
+  seconds: number,
+): Promise<{ readonly flooder: ReturnType<typeof child>; readonly floodLines: Interface }> {
+  const flooder = child('../test/transport/dtls/flooder.ts', [
+    JSON.stringify({
+      serverAddress: '127.0.0.1',
+      serverPort: port,
+      sourceAddress: floodAddress,
+      ports,
+      mode,
+      durationMs: seconds * 1000 + 60_000,
+    }),
+  ]);
+  flooder.stderr.pipe(process.stderr);
+  const floodLines = createInterface({ input: flooder.stdout });
+  await new Promise<void>((resolve) => floodLines.once('line', () => resolve()));
+  return { flooder, floodLines };
+}
+
 /** Runs the bench; see the module comment for the arguments. */
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const seconds = Number(option(args, 'seconds', '30'));
@@ -125,36 +178,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       `at ${memberAddress}, server options ${serverOptions}; quiet handshake ${quiet?.toFixed(1) ?? 'failed'} ms, ` +
       `server RSS ${mib(baseline.rss)} MiB, heap ${mib(baseline.heapUsed)} MiB`,
   );
-  const flooder = child('../test/transport/dtls/flooder.ts', [
-    JSON.stringify({
-      serverAddress: '127.0.0.1',
-      serverPort: port,
-      sourceAddress: floodAddress,
-      ports,
-      mode,
-      durationMs: seconds * 1000 + 60_000,
-    }),
-  ]);
-  flooder.stderr.pipe(process.stderr);
-  const floodLines = createInterface({ input: flooder.stdout });
-  await new Promise<void>((resolve) => floodLines.once('line', () => resolve()));
+  const { flooder, floodLines } = await startFlooder(port, floodAddress, ports, mode, seconds);
   const floodStart = performance.now();
   const fromSample = samples.length;
-  const timings: number[] = [];
-  let failures = 0;
-  // Let the flood fill the server's tables before the first probe.
-  await new Promise((r) => setTimeout(r, 1000));
-  while (performance.now() - floodStart < seconds * 1000) {
-    const ms = await probe('127.0.0.1', port, memberAddress);
-    if (ms === null) failures += 1;
-    else timings.push(ms);
-    console.log(
-      `  t=${((performance.now() - floodStart) / 1000).toFixed(1)} s member ` +
-        `handshake ${ms === null ? 'FAILED' : `${ms.toFixed(1)} ms`}, server ` +
-        `half-open ${samples.at(-1)?.halfOpen ?? '?'}, RSS ${((samples.at(-1)?.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`,
-    );
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const { timings, failures } = await probeDuringFlood(port, memberAddress, floodStart, seconds, samples);
   const during = samples.slice(fromSample).filter((s) => s.afterGc !== true);
   const held = await collected(server, samples);
   const flood = new Promise<string>((resolve) => floodLines.once('line', resolve));

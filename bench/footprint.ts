@@ -161,6 +161,11 @@ function memoryHigh(): number | null {
   return existsSync(unit) ? parseMemorySetting(readFileSync(unit, 'utf8'), 'MemoryHigh') : null;
 }
 
+function installLine(install: NonNullable<Footprint['install']>): string {
+  const largest = install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ');
+  return `\nlargest installed packages (MiB): ${largest}; tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`;
+}
+
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const settleMs = intOption(args, 'settle-ms', 10_000, 0, 600_000);
@@ -216,12 +221,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     };
     say('');
     say(goalsTable(goalRows(figures)));
-    if (install !== null)
-      say(
-        `\nlargest installed packages ` +
-          `(MiB): ${install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ')}; ` +
-          `tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`,
-      );
+    if (install !== null) say(installLine(install));
     return {
       etcdInstalled: withEtcd,
       settings: { settleMs, idleMs, loadMs, afterLoadMs, clients, valueBytes },

@@ -109,15 +109,18 @@ async function measurePoints(
   return out;
 }
 
-export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
-  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+/** The settings of a run from its arguments, the grid points it leaves out, and the profile folder ('' for none). */
+function parseSettings(args: readonly string[]): {
+  readonly settings: Settings;
+  readonly grid: ReturnType<typeof gridPoints>;
+  readonly profDir: string;
+} {
   const explicitGrid = option(args, 'clients', '') !== '' || option(args, 'values', '') !== '';
   const clients = parseIntList(option(args, 'clients', DEFAULT_CLIENTS), 'clients', 1, 1024);
   const values = parseIntList(option(args, 'values', DEFAULT_VALUES), 'values', 1, 1024 * 1024);
   const grid = gridPoints(clients, values, (c, v) => !explicitGrid && c >= 256 && v >= 65_536);
-  const durationMs = intOption(args, 'duration-ms', 10_000, 100, 3_600_000);
   const settings: Settings = {
-    durationMs,
+    durationMs: intOption(args, 'duration-ms', 10_000, 100, 3_600_000),
     warmupMs: intOption(args, 'warmup-ms', 1_000, 0, 600_000),
     slices: intOption(args, 'slices', 2, 1, 100),
     points: grid.run,
@@ -125,6 +128,41 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const profDir = option(args, 'cpu-prof-dir', '');
   if (profDir !== '' && existsSync(profDir) && readdirSync(profDir).some((f) => f.endsWith('.cpuprofile')))
     throw new Error(`--cpu-prof-dir: ${profDir} holds .cpuprofile files already; give an empty or new folder`);
+  return { settings, grid, profDir };
+}
+
+const SYSTEM_SETTINGS = {
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  coraft: 'agent defaults: coaps, cbor, lmdb',
+  etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB',
+} as const;
+
+function sayReport(
+  say: (line: string) => void,
+  points: Parameters<typeof figuresTable>[0],
+  coraft: CoraftSystem,
+  etcd: EtcdSystem | null,
+  peakRss: Record<string, unknown>,
+): void {
+  say('');
+  say(figuresTable(points));
+  if (etcd !== null) {
+    say('');
+    say(ratiosTable(points));
+  }
+  say('');
+  say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
+  const etcdSource = etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`;
+  say(
+    `snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcdSource}; ` +
+      `coraft took ${coraft.snapshotsTaken()} snapshots in all`,
+  );
+}
+
+export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const { settings, grid, profDir } = parseSettings(args);
+  const durationMs = settings.durationMs;
   const withEtcd = etcdInstalled();
   const notes: string[] = [];
   if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
@@ -158,19 +196,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     );
     const points = await measurePoints(coraft, etcd, settings, say);
     const peakRss = { coraft: peakRssMiB(coraft), ...(etcd === null ? {} : { etcd: peakRssMiB(etcd) }) };
-    say('');
-    say(figuresTable(points));
-    if (etcd !== null) {
-      say('');
-      say(ratiosTable(points));
-    }
-    say('');
-    say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
-    say(
-      `snapshot sends: coraft ` +
-        `from ${coraft.snapshotSendsSource}${etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`}; ` +
-        `coraft took ${coraft.snapshotsTaken()} snapshots in all`,
-    );
+    sayReport(say, points, coraft, etcd, peakRss);
     // The agents write their profiles as they stop.
     await cleanup.run(say);
     const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
@@ -181,14 +207,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       );
     return {
       etcd: withEtcd ? etcdVersion() : null,
-      settings: {
-        durationMs,
-        warmupMs: settings.warmupMs,
-        slices: settings.slices,
-        requestTimeoutMs: REQUEST_TIMEOUT_MS,
-        coraft: 'agent defaults: coaps, cbor, lmdb',
-        etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB',
-      },
+      settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, ...SYSTEM_SETTINGS },
       points,
       peakRssMiB: peakRss,
       coraftSnapshotsTaken: coraft.snapshotsTaken(),

@@ -190,22 +190,8 @@ export async function runKv(args: readonly string[]): Promise<number> {
   }
   return withClient(values, async (client) => {
     switch (verb) {
-      case 'get': {
-        const response = await client.request({ method: 'GET', path, query: values.stale === true ? ['stale'] : [] });
-        if (response.code === 0x84) {
-          if (values.json === true) out(JSON.stringify({ key, found: false }));
-          else process.stderr.write(`coraft: no such key: ${key}\n`);
-          return CLIENT_EXIT.notFound;
-        }
-        if (response.code >= 0x80) throw new EndpointError('', `${new TextDecoder().decode(response.payload)}`);
-        const text = new TextDecoder().decode(response.payload);
-        out(
-          values.json === true
-            ? JSON.stringify({ key, found: true, value: text, revision: revisionOf(response.etag) })
-            : text,
-        );
-        return CLIENT_EXIT.ok;
-      }
+      case 'get':
+        return kvGet(client, path, key, values.stale === true, values.json === true);
       case 'put':
       case 'cas': {
         if (value === undefined) throw new UsageError(`kv ${verb}: VALUE is required`);
@@ -241,6 +227,26 @@ export async function runKv(args: readonly string[]): Promise<number> {
         throw new UsageError(`kv: unknown verb ${JSON.stringify(verb)}; expected get, put, del or cas`);
     }
   });
+}
+
+/** `coraft kv get`: prints the value (or its JSON document) of `key`; exits notFound when there is none. */
+async function kvGet(
+  client: EndpointClient,
+  path: readonly string[],
+  key: string,
+  stale: boolean,
+  json: boolean,
+): Promise<number> {
+  const response = await client.request({ method: 'GET', path, query: stale ? ['stale'] : [] });
+  if (response.code === 0x84) {
+    if (json) out(JSON.stringify({ key, found: false }));
+    else process.stderr.write(`coraft: no such key: ${key}\n`);
+    return CLIENT_EXIT.notFound;
+  }
+  if (response.code >= 0x80) throw new EndpointError('', `${new TextDecoder().decode(response.payload)}`);
+  const text = new TextDecoder().decode(response.payload);
+  out(json ? JSON.stringify({ key, found: true, value: text, revision: revisionOf(response.etag) }) : text);
+  return CLIENT_EXIT.ok;
 }
 
 function casOption(expect: string | undefined): ReturnType<typeof ifNoneMatch> {

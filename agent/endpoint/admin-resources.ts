@@ -44,27 +44,34 @@ function commandOf(request: CoapRequest): AdminBody {
   }
 }
 
+/** Runs a signed command `body` (its bytes: the request's payload) and answers with its outcome. */
+async function runAdmin(
+  node: NodeApi,
+  timeoutMs: number,
+  request: CoapRequest,
+  body: AdminBody,
+): Promise<CoapResponse> {
+  if (body.op === 'snapshot')
+    return jsonResponse(CoapResponseCode.Changed, {
+      nodeId: node.getNodeId(),
+      snapshotIndex: await node.snapshotSigned(request.payload),
+    });
+  const result = await node.adminAnywhere(request.payload, timeoutMs);
+  const code =
+    body.op === 'add-member'
+      ? CoapResponseCode.Created
+      : body.op === 'remove-member'
+        ? CoapResponseCode.Deleted
+        : CoapResponseCode.Changed;
+  return jsonResponse(code, { op: body.op, ...('id' in body ? { id: body.id } : {}), leaderId: result.leader });
+}
+
 /** The resources, as (path, methods) pairs, each method restricted to the identities that may use it. */
 export function adminResources(
   node: NodeApi,
   timeoutMs: number,
   access: EndpointAccess,
 ): [string, CoapResourceMethods][] {
-  const run = async (request: CoapRequest, body: AdminBody): Promise<CoapResponse> => {
-    if (body.op === 'snapshot')
-      return jsonResponse(CoapResponseCode.Changed, {
-        nodeId: node.getNodeId(),
-        snapshotIndex: await node.snapshotSigned(request.payload),
-      });
-    const result = await node.adminAnywhere(request.payload, timeoutMs);
-    const code =
-      body.op === 'add-member'
-        ? CoapResponseCode.Created
-        : body.op === 'remove-member'
-          ? CoapResponseCode.Deleted
-          : CoapResponseCode.Changed;
-    return jsonResponse(code, { op: body.op, ...('id' in body ? { id: body.id } : {}), leaderId: result.leader });
-  };
   /** A handler for the command `op` (and, for /members/{id}, the id of the path). */
   const expecting =
     (op: AdminBody['op'] | null, idAt: number | null = null) =>
@@ -82,7 +89,7 @@ export function adminResources(
             CoapResponseCode.BadRequest,
             `the signed command names ${'id' in body ? body.id : 'no member'}, the path ${String(id)}`,
           );
-        return run(request, body);
+        return runAdmin(node, timeoutMs, request, body);
       });
   const members = (): Promise<CoapResponse> => {
     const status = node.getStatus();

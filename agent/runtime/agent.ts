@@ -20,7 +20,7 @@ import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
+import { KvStateMachine, resolveKvOptions, type KvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -131,72 +131,14 @@ export class Agent {
     let endpoint: LocalEndpoint | null = null;
     const observer = agentObserver(trace, () => endpoint);
     try {
-      const membership = factories.createMembership(config, logger);
-      const serializer = factories.createSerializer(config);
-      const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
-      const kvOptions = resolveKvOptions(config.kv);
-      const kv = new KvStateMachine(kvOptions, { metrics });
-      // The trust state rides along the KV state: signed admin entries, link keys, revocations.
-      const stateMachine = new TrustedStateMachine(kv, {
-        cluster: config.cluster ?? '',
-        genesisAdminKey: config.adminPublicKey,
-      });
-      const node = new RaftNodeImpl(
-        {
-          timers,
-          prng: new SeededPrng(randomInt(0, 2 ** 31)),
-          client: transport.client,
-          server: transport.server,
-          storage,
-          stateMachine,
-          logger,
-          metrics,
-          membership,
-          observer,
-          ...(config.cluster === null
-            ? {}
-            : {
-                admin: {
-                  cluster: config.cluster,
-                  adminKey: () => stateMachine.trust.adminKey(),
-                  nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce),
-                },
-              }),
-        },
-        { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
-      );
-      if (membership instanceof AuthenticatedMembershipManager) {
-        membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {
-          trust: stateMachine.trust,
-          appliedIndex: () => kv.lastApplied,
-        });
-        stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
-      }
+      const { node, kvOptions } = buildNode(config, factories, { timers, storage, logger, metrics, observer });
       await node.start();
-      const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
-      if (unsafeAckBeforeCommit)
-        logger.error(
-          'CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN ' +
-            'BE LOST (test-only switch)',
-          { node: config.nodeId },
-        );
-      // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
-      const limits = { valueBytesMax: kvOptions.valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
-      const access = {
-        kv: config.endpointKeys.kv?.identity ?? null,
-        admin: config.endpointKeys.admin?.identity ?? null,
-      };
-      const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
-      endpoint = new LocalEndpoint(
-        { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
-        { unsafeAckBeforeCommit, ...limits, writeSession },
-      );
-      try {
-        await endpoint.start();
-      } catch (error) {
-        await node.stop();
-        throw error;
-      }
+      endpoint = await startEndpoint(config, factories, node, kvOptions, {
+        timers,
+        logger,
+        metrics,
+        built: (e) => (endpoint = e),
+      });
       const { listenPeer: peer, listenEndpoint: local } = config;
       logger.info('agent started', {
         node: config.nodeId,
@@ -256,4 +198,107 @@ export class Agent {
   fatalError(): unknown {
     return this.node.getFatalError();
   }
+}
+
+/** What the node of an agent is built with, besides the configuration and the factories. */
+interface NodeParts {
+  readonly timers: RealTimers;
+  readonly storage: PersistenceEngine;
+  readonly logger: DiagnosticLogger;
+  readonly metrics: Metrics;
+  readonly observer: NodeObserver;
+}
+
+/**
+ * Builds the node (not started) with its membership manager, peer transport and the KV state
+ * machine under the trust state; returns it with the resolved KV options.
+ */
+function buildNode(
+  config: AgentConfig,
+  factories: AgentFactories,
+  parts: NodeParts,
+): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
+  const { timers, storage, logger, metrics, observer } = parts;
+  const membership = factories.createMembership(config, logger);
+  const serializer = factories.createSerializer(config);
+  const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
+  const kvOptions = resolveKvOptions(config.kv);
+  const kv = new KvStateMachine(kvOptions, { metrics });
+  // The trust state rides along the KV state: signed admin entries, link keys, revocations.
+  const stateMachine = new TrustedStateMachine(kv, {
+    cluster: config.cluster ?? '',
+    genesisAdminKey: config.adminPublicKey,
+  });
+  const node = new RaftNodeImpl(
+    {
+      timers,
+      prng: new SeededPrng(randomInt(0, 2 ** 31)),
+      client: transport.client,
+      server: transport.server,
+      storage,
+      stateMachine,
+      logger,
+      metrics,
+      membership,
+      observer,
+      ...(config.cluster === null
+        ? {}
+        : {
+            admin: {
+              cluster: config.cluster,
+              adminKey: () => stateMachine.trust.adminKey(),
+              nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce),
+            },
+          }),
+    },
+    { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
+  );
+  if (membership instanceof AuthenticatedMembershipManager) {
+    membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {
+      trust: stateMachine.trust,
+      appliedIndex: () => kv.lastApplied,
+    });
+    stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
+  }
+  return { node, kvOptions };
+}
+
+/**
+ * Builds and starts the local endpoint of a started node (handing it to `parts.built` before it
+ * starts, so that applied entries reach it from then on); stops the node if it cannot start.
+ */
+async function startEndpoint(
+  config: AgentConfig,
+  factories: AgentFactories,
+  node: RaftNodeImpl,
+  kvOptions: KvOptions,
+  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & { readonly built: (endpoint: LocalEndpoint) => void },
+): Promise<LocalEndpoint> {
+  const { timers, logger, metrics } = parts;
+  const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
+  if (unsafeAckBeforeCommit)
+    logger.error(
+      'CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN ' +
+        'BE LOST (test-only switch)',
+      { node: config.nodeId },
+    );
+  // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
+  const limits = { valueBytesMax: kvOptions.valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
+  const access = {
+    kv: config.endpointKeys.kv?.identity ?? null,
+    admin: config.endpointKeys.admin?.identity ?? null,
+  };
+  const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
+  const endpoint = new LocalEndpoint(
+    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+    { unsafeAckBeforeCommit, ...limits, writeSession },
+  );
+  parts.built(endpoint);
+  try {
+    await endpoint.start();
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  return endpoint;
 }

@@ -14,6 +14,7 @@ import type { StateMachine } from '../../contracts/state-machine.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../observability/noop.js';
 import { RaftNodeImpl } from '../runtime/node.js';
+import type { NodeObserver } from '../runtime/node-deps.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { KvStateMachine } from '../kv/index.js';
 import { SafetyChecker, entryDigest } from './safety.js';
@@ -150,64 +151,73 @@ export class SimCluster {
         logger,
         metrics: new NoopMetrics(),
         membership: new DefaultMembershipManager(),
-        observer: {
-          onRestart: (snapshot) => {
-            // Every start is a restart from the disk: the trace says so before anything the
-            // node re-applies, with the snapshot it restored (trace-check.ts).
-            trace({ t: this.timers.nowMs(), type: 'restart', node: id });
-            if (snapshot !== null) {
-              this.checker.onSnapshotRestore(id, snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
-              trace({
-                t: this.timers.nowMs(),
-                type: 'snapshot',
-                node: id,
-                index: snapshot.lastIncludedIndex,
-                term: snapshot.lastIncludedTerm,
-              });
-            }
-          },
-          onLeader: (term) => {
-            trace({ t: this.timers.nowMs(), type: 'leader', node: id, term });
-            this.checker.onLeader(id, term, node.requireCore());
-          },
-          onApply: (entry: LogEntry) => {
-            const digest = this.checker.onApply(id, entry);
-            trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
-          },
-          onSnapshotRestore: (meta) => {
-            this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
-            trace({
-              t: this.timers.nowMs(),
-              type: 'snapshot',
-              node: id,
-              index: meta.lastIncludedIndex,
-              term: meta.lastIncludedTerm,
-            });
-          },
-          onConfiguration: (index, config) => {
-            trace({
-              t: this.timers.nowMs(),
-              type: 'config',
-              node: id,
-              index,
-              voters: config.voters,
-              learners: config.learners,
-              joint: config.oldVoters !== null,
-            });
-          },
-          onProtocolViolation: () => {
-            slot.violationsRejected += 1;
-          },
-          onFatal: (error) => {
-            this.checker.violations.push(`${id} stopped on a fatal error: ${describeError(error)}`);
-          },
-        },
+        observer: this.observerFor(slot, trace, () => node),
       },
       { nodeId: id, raft: this.options.raft, bootstrap, logRetainEntries: this.options.logRetainEntries },
     );
     slot.node = node;
     slot.storage = storage;
     await node.start();
+  }
+
+  /**
+   * The observer of a run of the node of `slot`: it feeds the safety checker and writes the trace
+   * (through `trace`, which only the current run reaches).
+   */
+  private observerFor(slot: SimNode, trace: (event: TraceEvent) => void, node: () => RaftNodeImpl): NodeObserver {
+    const id = slot.id;
+    return {
+      onRestart: (snapshot) => {
+        // Every start is a restart from the disk: the trace says so before anything the
+        // node re-applies, with the snapshot it restored (trace-check.ts).
+        trace({ t: this.timers.nowMs(), type: 'restart', node: id });
+        if (snapshot !== null) {
+          this.checker.onSnapshotRestore(id, snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
+          trace({
+            t: this.timers.nowMs(),
+            type: 'snapshot',
+            node: id,
+            index: snapshot.lastIncludedIndex,
+            term: snapshot.lastIncludedTerm,
+          });
+        }
+      },
+      onLeader: (term) => {
+        trace({ t: this.timers.nowMs(), type: 'leader', node: id, term });
+        this.checker.onLeader(id, term, node().requireCore());
+      },
+      onApply: (entry: LogEntry) => {
+        const digest = this.checker.onApply(id, entry);
+        trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
+      },
+      onSnapshotRestore: (meta) => {
+        this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
+        trace({
+          t: this.timers.nowMs(),
+          type: 'snapshot',
+          node: id,
+          index: meta.lastIncludedIndex,
+          term: meta.lastIncludedTerm,
+        });
+      },
+      onConfiguration: (index, config) => {
+        trace({
+          t: this.timers.nowMs(),
+          type: 'config',
+          node: id,
+          index,
+          voters: config.voters,
+          learners: config.learners,
+          joint: config.oldVoters !== null,
+        });
+      },
+      onProtocolViolation: () => {
+        slot.violationsRejected += 1;
+      },
+      onFatal: (error) => {
+        this.checker.violations.push(`${id} stopped on a fatal error: ${describeError(error)}`);
+      },
+    };
   }
 
   /** Crashes node `id`: it stops at once and loses every write not yet synced. */

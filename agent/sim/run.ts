@@ -7,6 +7,7 @@
  * included — follows from the seed: the same seed and options give the same trace.
  */
 import { SeededPrng } from '../../contracts/prng.js';
+import type { NodeId } from '../../contracts/log.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import { checkHistoryText } from './linearizability.js';
 import { forgeRequest, forgeResponse } from './byzantine.js';
@@ -85,31 +86,9 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   const prng = new SeededPrng(options.seed);
   const faults = new Set(options.faults);
   const timers = new VirtualTimers();
-  const history: TraceEvent[] = [];
-  // The run's own trace must pass the outside checker's rules too (apply agreement, and no
-  // index applied twice by a node except its replay after a restart).
-  const traceChecker = new TraceApplyChecker();
-  const sink: TraceSink = (event) => {
-    if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info')
-      history.push(event);
-    else traceChecker.add(event);
-    options.trace?.(event);
-  };
+  const { history, traceChecker, sink } = recorder(options.trace);
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
-  const raft: RaftConfiguration = { ...SIM_RAFT_CONFIGURATION, ...options.raft };
-  const cluster = new SimCluster(
-    timers,
-    {
-      seed: prng.nextUint32(),
-      nodeIds: ids,
-      raft,
-      faults: networkFaults(prng, faults),
-      syncDelayMs: 1,
-      logRetainEntries: 10,
-      corruptReads: options.corruptReads === true,
-    },
-    sink,
-  );
+  const cluster = newCluster(options, ids, prng, faults, timers, sink);
   for (const id of ids) await cluster.start(id);
   const clients = new SimClients(
     cluster,
@@ -151,12 +130,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   await stopClients(clients, timers);
   cluster.checkAll();
 
-  for (const violation of traceChecker.report().violations) cluster.checker.violations.push(`trace: ${violation}`);
-  const lin =
-    healthy && options.checkLinearizability !== false
-      ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n'))
-      : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
-  if (lin.ok === false) cluster.checker.violations.push(`history is not linearizable: ${lin.explanation}`);
+  const linearizable = finalChecks(cluster, traceChecker, history, healthy && options.checkLinearizability !== false);
   const summary: SimSummary = {
     type: 'summary',
     seed: options.seed,
@@ -167,11 +141,75 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     simulatedMs: timers.nowMs(),
     events: timers.firedCount,
     forgedRejected: forged.rejected,
-    linearizable: lin.ok,
+    linearizable,
     violations: cluster.checker.violations,
   };
   for (const node of cluster.running()) await node.stop();
   return summary;
+}
+
+/**
+ * Where a run's trace goes: client events into the history, the rest into a trace checker (the
+ * run's own trace must pass the outside checker's rules too: apply agreement, and no index
+ * applied twice by a node except its replay after a restart), and every event to `trace`.
+ */
+function recorder(trace: TraceSink | undefined): {
+  readonly history: TraceEvent[];
+  readonly traceChecker: TraceApplyChecker;
+  readonly sink: TraceSink;
+} {
+  const history: TraceEvent[] = [];
+  const traceChecker = new TraceApplyChecker();
+  const sink: TraceSink = (event) => {
+    if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info')
+      history.push(event);
+    else traceChecker.add(event);
+    trace?.(event);
+  };
+  return { history, traceChecker, sink };
+}
+
+/** The simulated cluster of a run: its seed and its network's fault rates are drawn from `prng`, in that order. */
+function newCluster(
+  options: SimRunOptions,
+  ids: readonly NodeId[],
+  prng: SeededPrng,
+  faults: ReadonlySet<FaultKind>,
+  timers: VirtualTimers,
+  sink: TraceSink,
+): SimCluster {
+  const raft: RaftConfiguration = { ...SIM_RAFT_CONFIGURATION, ...options.raft };
+  return new SimCluster(
+    timers,
+    {
+      seed: prng.nextUint32(),
+      nodeIds: ids,
+      raft,
+      faults: networkFaults(prng, faults),
+      syncDelayMs: 1,
+      logRetainEntries: 10,
+      corruptReads: options.corruptReads === true,
+    },
+    sink,
+  );
+}
+
+/**
+ * The checks at the end of a run, each failure added to the cluster's violations: the trace's
+ * apply rules, then (when `checkHistory`) the linearizability of the history. Returns the latter.
+ */
+function finalChecks(
+  cluster: SimCluster,
+  traceChecker: TraceApplyChecker,
+  history: readonly TraceEvent[],
+  checkHistory: boolean,
+): boolean | 'unknown' {
+  for (const violation of traceChecker.report().violations) cluster.checker.violations.push(`trace: ${violation}`);
+  const lin = checkHistory
+    ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n'))
+    : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
+  if (lin.ok === false) cluster.checker.violations.push(`history is not linearizable: ${lin.explanation}`);
+  return lin.ok;
 }
 
 /**

@@ -2,7 +2,8 @@
  * One request of the CoAP client, from its first block to its last response block: the
  * messages it sends (RFC 7252 §5; Block1 and Block2 of RFC 7959; Request-Tag of RFC 9175)
  * and what each response it receives means for it. The client (client.ts) owns the timers,
- * the endpoint and the lookup tables; this file decides what to send next.
+ * the endpoint and the lookup tables; this file decides what to send next. It also holds the
+ * types the client answers with (where a request goes, the counters) and the token lookup key.
  */
 import type { TimerHandle } from '../../contracts/clock.js';
 import { NetworkError } from '../../contracts/errors.js';
@@ -272,4 +273,28 @@ function sameEtag(a: CoapMessage, b: CoapMessage): boolean {
 
 function failed(code: 'NET_REJECTED' | 'NET_TOO_LARGE', message: string): ExchangeStep {
   return { kind: 'failed', error: new NetworkError(code, message) };
+}
+
+/** Where a request goes: an IP address literal and a port. */
+export interface CoapTarget {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Counters of a client, since it was built. */
+export interface CoapClientStats {
+  requests: number;
+  retransmissions: number;
+  timeouts: number;
+  /** Requests refused because `outstandingPerPeerMax` was reached. */
+  refusedOutstanding: number;
+  /** Datagrams that were malformed or matched no request. */
+  ignored: number;
+  /** Empty ACKs and RSTs the endpoint failed to send. */
+  sendFailures: number;
+}
+
+/** The lookup key of one of our tokens: its first four bytes. */
+export function tokenIdOf(token: Uint8Array): number {
+  return (((token[0] ?? 0) << 24) | ((token[1] ?? 0) << 16) | ((token[2] ?? 0) << 8) | (token[3] ?? 0)) >>> 0;
 }

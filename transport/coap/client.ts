@@ -25,8 +25,11 @@ import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import {
   ClientExchange,
+  tokenIdOf,
   type CoapClientRequest,
   type CoapClientResponse,
+  type CoapClientStats,
+  type CoapTarget,
   type ExchangeSettler,
   type ExchangeStep,
 } from './client-exchange.js';
@@ -43,25 +46,6 @@ export interface CoapClientDeps {
   readonly timers: Timers;
   /** Tokens and retransmission jitter. */
   readonly prng: Prng;
-}
-
-/** Where a request goes: an IP address literal and a port. */
-export interface CoapTarget {
-  readonly address: string;
-  readonly port: number;
-}
-
-/** Counters of a client, since it was built. */
-export interface CoapClientStats {
-  requests: number;
-  retransmissions: number;
-  timeouts: number;
-  /** Requests refused because `outstandingPerPeerMax` was reached. */
-  refusedOutstanding: number;
-  /** Datagrams that were malformed or matched no request. */
-  ignored: number;
-  /** Empty ACKs and RSTs the endpoint failed to send. */
-  sendFailures: number;
 }
 
 /**
@@ -395,11 +379,6 @@ export class CoapClient {
         this.stats.sendFailures += 1;
       });
   }
-}
-
-/** The lookup key of one of our tokens: its first four bytes. */
-function tokenIdOf(token: Uint8Array): number {
-  return (((token[0] ?? 0) << 24) | ((token[1] ?? 0) << 16) | ((token[2] ?? 0) << 8) | (token[3] ?? 0)) >>> 0;
 }
 
 /** Endpoint failures: a NetworkError (a refused DTLS handshake) as is, anything else as unreachable. */
