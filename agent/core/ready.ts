@@ -1,8 +1,11 @@
 /**
  * What goes into the core and what comes out of it. Input arrives through `step(input)`;
- * output leaves as a `Ready` value that the runtime handles in a fixed order: persist (one
- * atomic, synced batch), then send the messages, then restore the snapshot and apply the
- * committed entries, then call `advance(ready)` (after etcd-io/raft's Ready/Advance).
+ * output leaves as a `Ready` value that the runtime handles in a fixed order (after
+ * etcd-io/raft's Ready/Advance; agent/runtime/node.ts states it in full): a leader's requests
+ * under an unchanged term and vote may leave first, while the entries are written (Raft thesis
+ * §10.2.1); then one atomic, synced batch is persisted; then every other message leaves, so no
+ * vote, no answer and nothing under a new term leaves before the state it rests on is durable;
+ * then the snapshot is restored and the committed entries applied; then `advance(ready)`.
  */
 import type {
   ClusterConfiguration,
