@@ -4,6 +4,7 @@
  * process exits 130 or 143 as a shell expects; and folders removed even when the process is killed.
  */
 import { spawn } from 'node:child_process';
+import { describeError } from '../contracts/errors.js';
 
 /** Something to close. */
 export interface Closable {
@@ -32,14 +33,17 @@ export class Cleanup {
     return this.add(item);
   }
 
-  /** Closes every registered item once (later calls wait for the first); errors are reported, not thrown, so every item gets its turn. */
+  /**
+   * Closes every registered item once (later calls wait for the first); errors are reported, not thrown, so every item
+   * gets its turn.
+   */
   run(report: (line: string) => void = () => undefined): Promise<void> {
     this.running ??= (async () => {
       for (const item of [...this.items].reverse()) {
         try {
           await item.close();
         } catch (error) {
-          report(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+          report(`cleanup failed: ${describeError(error)}`);
         }
       }
     })();
@@ -75,7 +79,9 @@ const FOLDER_WATCHDOG = 'trap "" INT; cat >/dev/null; sleep 2; rm -rf "$1"';
  * now (after the folder's own owner has removed it, normally).
  */
 export function removeWhenGone(dir: string): Closable {
-  const watchdog = spawn('/bin/sh', ['-c', FOLDER_WATCHDOG, 'folder-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const watchdog = spawn('/bin/sh', ['-c', FOLDER_WATCHDOG, 'folder-watchdog', dir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   watchdog.unref();
   return {
     close: () =>

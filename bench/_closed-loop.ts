@@ -47,7 +47,13 @@ export class LoadAccumulator {
   ) {}
 
   /** Adds one member's usage over one window. */
-  addMember(id: string, before: ProcessSample | null, after: ProcessSample | null, rssPeak: number, anonPeak: number): void {
+  addMember(
+    id: string,
+    before: ProcessSample | null,
+    after: ProcessSample | null,
+    rssPeak: number,
+    anonPeak: number,
+  ): void {
     const prior = this.members.get(id) ?? { id, cpuSeconds: 0, rssPeakBytes: 0, rssAnonPeakBytes: 0, writeBytes: 0 };
     const cpu = before !== null && after !== null ? after.cpuSeconds - before.cpuSeconds : 0;
     const from = before?.writeBytes ?? null;
@@ -71,7 +77,12 @@ export interface SliceOptions {
   readonly settleBoundMs: number;
 }
 
-async function openWriters(system: BenchSystem, leader: string, count: number, value: Uint8Array): Promise<BenchWriter[]> {
+async function openWriters(
+  system: BenchSystem,
+  leader: string,
+  count: number,
+  value: Uint8Array,
+): Promise<BenchWriter[]> {
   const writers: BenchWriter[] = [];
   for (let i = 0; i < count; i += 1) writers.push(await system.openWriter(leader, value));
   return writers;
@@ -137,8 +148,18 @@ export async function runSlice(system: BenchSystem, acc: LoadAccumulator, option
   await Promise.all(loops);
   await Promise.all(writers.map((w) => w.close()));
   const sendsAfter = await system.snapshotSends();
-  acc.snapshotSends = acc.snapshotSends === null || sendsBefore === null || sendsAfter === null ? null : acc.snapshotSends + sendsAfter - sendsBefore;
-  for (const m of system.members()) acc.addMember(m.id, before.get(m.id) ?? null, after.get(m.id) ?? null, peaks.get(m.id)?.rss ?? 0, peaks.get(m.id)?.anon ?? 0);
+  acc.snapshotSends =
+    acc.snapshotSends === null || sendsBefore === null || sendsAfter === null
+      ? null
+      : acc.snapshotSends + sendsAfter - sendsBefore;
+  for (const m of system.members())
+    acc.addMember(
+      m.id,
+      before.get(m.id) ?? null,
+      after.get(m.id) ?? null,
+      peaks.get(m.id)?.rss ?? 0,
+      peaks.get(m.id)?.anon ?? 0,
+    );
 }
 
 /** The figures of one system at one load point. */
@@ -161,7 +182,11 @@ export interface LoadFigures {
 /** The figures an accumulator adds up to. */
 export function loadFigures(acc: LoadAccumulator): LoadFigures {
   const per1000 = (cpu: number): number | null => (acc.writes > 0 ? round((1000 * cpu) / acc.writes, 4) : null);
-  const members = [...acc.members.values()].map((m) => ({ ...m, cpuSeconds: round(m.cpuSeconds, 3), cpuSecondsPer1000Writes: per1000(m.cpuSeconds) }));
+  const members = [...acc.members.values()].map((m) => ({
+    ...m,
+    cpuSeconds: round(m.cpuSeconds, 3),
+    cpuSecondsPer1000Writes: per1000(m.cpuSeconds),
+  }));
   const latency = acc.latencies.summary();
   return {
     clients: acc.clients,

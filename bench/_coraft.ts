@@ -70,7 +70,9 @@ export class CoraftSystem implements BenchSystem {
   }
 
   members(): readonly SystemMember[] {
-    return this.cluster.agents().map((a) => ({ id: a.init.id, pid: a.process?.pid ?? null, dataDir: join(a.init.dir, 'data') }));
+    return this.cluster
+      .agents()
+      .map((a) => ({ id: a.init.id, pid: a.process?.pid ?? null, dataDir: join(a.init.dir, 'data') }));
   }
 
   leader(boundMs: number): Promise<string> {
@@ -78,7 +80,9 @@ export class CoraftSystem implements BenchSystem {
   }
 
   openWriter(id: string, value: Uint8Array): Promise<BenchWriter> {
-    const client = new EndpointClient(endpointTarget(this.cluster.agent(id).init.endpoint, this.options.requestTimeoutMs));
+    const client = new EndpointClient(
+      endpointTarget(this.cluster.agent(id).init.endpoint, this.options.requestTimeoutMs),
+    );
     return Promise.resolve({
       put: async (key: string): Promise<boolean> => {
         const response = await client.request({ method: 'PUT', path: ['kv', key], payload: value });

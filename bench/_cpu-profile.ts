@@ -39,7 +39,8 @@ export function shortUrl(url: string, root: string): string {
   return root !== '' && path.startsWith(`${root}/`) ? path.slice(root.length + 1) : path;
 }
 
-const obj = (v: unknown): Record<string, unknown> | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v)) : null);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v)) : null;
 const numbers = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : []);
 
 /** Adds the self time of each frame in one profile (parsed JSON) to `selfUs`; throws when it is not a CPU profile. */
@@ -82,7 +83,10 @@ export function topCosts(selfUs: ReadonlyMap<Frame, number>, root: string, top: 
     }
     busyUs += us;
     const file = frame.url === '' ? frame.functionName : shortUrl(frame.url, root);
-    const name = frame.url === '' ? frame.functionName : `${frame.functionName === '' ? '(anonymous)' : frame.functionName} ${file}:${frame.line}`;
+    const name =
+      frame.url === ''
+        ? frame.functionName
+        : `${frame.functionName === '' ? '(anonymous)' : frame.functionName} ${file}:${frame.line}`;
     functions.set(name, (functions.get(name) ?? 0) + us);
     files.set(file, (files.get(file) ?? 0) + us);
   }
@@ -90,8 +94,17 @@ export function topCosts(selfUs: ReadonlyMap<Frame, number>, root: string, top: 
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, us]) => ({ name, selfMs: round(us / 1000, 1), percent: busyUs > 0 ? round((100 * us) / busyUs, 1) : 0 }));
-  return { busyMs: round(busyUs / 1000, 1), idleMs: round(idleUs / 1000, 1), functions: entries(functions), files: entries(files) };
+      .map(([name, us]) => ({
+        name,
+        selfMs: round(us / 1000, 1),
+        percent: busyUs > 0 ? round((100 * us) / busyUs, 1) : 0,
+      }));
+  return {
+    busyMs: round(busyUs / 1000, 1),
+    idleMs: round(idleUs / 1000, 1),
+    functions: entries(functions),
+    files: entries(files),
+  };
 }
 
 /** Reads every .cpuprofile in `dir` and sums their costs. */
@@ -105,7 +118,8 @@ export function profileCosts(dir: string, root: string, top: number): ProfileCos
 
 /** The costs as two tables. */
 export function costsTables(costs: ProfileCosts): string {
-  const rows = (entries: readonly CostEntry[]): string[][] => entries.map((e) => [e.name, String(e.selfMs), `${e.percent}%`]);
+  const rows = (entries: readonly CostEntry[]): string[][] =>
+    entries.map((e) => [e.name, String(e.selfMs), `${e.percent}%`]);
   return [
     `busy ${costs.busyMs} ms, idle ${costs.idleMs} ms (all profiles together); self time:`,
     formatTable(['function', 'self ms', 'of busy'], rows(costs.functions)),

@@ -25,13 +25,24 @@ async function main(): Promise<void> {
   const timer = setInterval(() => {
     const memory = process.memoryUsage();
     const stats = server.stats();
-    process.stdout.write(`${JSON.stringify({ rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, halfOpen: stats.handshakesInProgress, sessions: stats.sessions, stats })}\n`);
+    const { rss, heapUsed, external } = memory;
+    const line = { rss, heapUsed, external, halfOpen: stats.handshakesInProgress, sessions: stats.sessions, stats };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }, 250);
   process.stdin.on('data', (chunk: Buffer) => {
     if (chunk.toString().includes('gc') && typeof gc === 'function') {
       gc();
       const memory = process.memoryUsage();
-      process.stdout.write(`${JSON.stringify({ afterGc: true, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, halfOpen: server.stats().handshakesInProgress, stats: server.stats() })}\n`);
+      const { rss, heapUsed, external } = memory;
+      const line = {
+        afterGc: true,
+        rss,
+        heapUsed,
+        external,
+        halfOpen: server.stats().handshakesInProgress,
+        stats: server.stats(),
+      };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   });
   process.stdin.once('end', () => {

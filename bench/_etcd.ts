@@ -44,7 +44,12 @@ export function sumPrometheus(text: string, name: string): number {
     if (!line.startsWith(name)) continue;
     const rest = line.slice(name.length);
     if (rest[0] !== '{' && rest[0] !== ' ') continue;
-    const value = Number(rest.slice(rest.lastIndexOf(rest[0] === '{' ? '}' : ' ') + 1).trim().split(/\s+/)[0]);
+    const value = Number(
+      rest
+        .slice(rest.lastIndexOf(rest[0] === '{' ? '}' : ' ') + 1)
+        .trim()
+        .split(/\s+/)[0],
+    );
     if (Number.isFinite(value)) sum += value;
   }
   return sum;
@@ -56,14 +61,32 @@ interface HttpAnswer {
   readonly body: string;
 }
 
-function http(port: number, method: string, path: string, body: string | null, timeoutMs: number, agent: Agent | false): Promise<HttpAnswer> {
+function http(
+  port: number,
+  method: string,
+  path: string,
+  body: string | null,
+  timeoutMs: number,
+  agent: Agent | false,
+): Promise<HttpAnswer> {
   return new Promise((done, fail) => {
-    const req = request({ host: '127.0.0.1', port, method, path, agent, timeout: timeoutMs, headers: body === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', fail);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        timeout: timeoutMs,
+        headers: body === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', fail);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', fail);
     req.end(body ?? undefined);
@@ -81,7 +104,9 @@ function idText(v: unknown): string {
 }
 
 // The watchdog: $1 the etcd binary, $2 the member's folder, the rest etcd's arguments.
-const WATCHDOG = 'trap "" INT; bin="$1"; dir="$2"; shift 2; "$bin" "$@" </dev/null & child=$!; echo "$child"; cat >/dev/null; kill "$child" 2>/dev/null; wait "$child"; rm -rf "$dir"';
+const WATCHDOG =
+  'trap "" INT; bin="$1"; dir="$2"; shift 2; "$bin" "$@" </dev/null & child=$!; echo "$child"; cat >/dev/null; ' +
+  'kill "$child" 2>/dev/null; wait "$child"; rm -rf "$dir"';
 
 interface EtcdMember {
   readonly id: string;
@@ -112,15 +137,34 @@ export class EtcdSystem implements BenchSystem {
     const ids = ['m1', 'm2', 'm3'];
     const peer = (i: number): string => `http://127.0.0.1:${base + 2 * i + 1}`;
     const initial = ids.map((id, i) => `${id}=${peer(i)}`).join(',');
-    const nodes = ids.map((id, i) => ({ id, clientPort: base + 2 * i, dataDir: join(dir, id), watchdog: null, pid: null, stderr: '' }));
+    const nodes = ids.map((id, i) => ({
+      id,
+      clientPort: base + 2 * i,
+      dataDir: join(dir, id),
+      watchdog: null,
+      pid: null,
+      stderr: '',
+    }));
     const args = new Map(
       nodes.map((m, i) => [
         m.id,
         [
           ...['--name', m.id, '--data-dir', m.dataDir, '--logger=zap', `--quota-backend-bytes=${QUOTA_BACKEND_BYTES}`],
-          ...['--listen-client-urls', `http://127.0.0.1:${m.clientPort}`, '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`],
+          ...[
+            '--listen-client-urls',
+            `http://127.0.0.1:${m.clientPort}`,
+            '--advertise-client-urls',
+            `http://127.0.0.1:${m.clientPort}`,
+          ],
           ...['--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i)],
-          ...['--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', 'coraft-bench'],
+          ...[
+            '--initial-cluster',
+            initial,
+            '--initial-cluster-state',
+            'new',
+            '--initial-cluster-token',
+            'coraft-bench',
+          ],
         ],
       ]),
     );
@@ -131,7 +175,11 @@ export class EtcdSystem implements BenchSystem {
     const spawned = new Map<string, number>();
     const pids = this.nodes.map((m) => {
       spawned.set(m.id, performance.now());
-      const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'etcd-watchdog', ETCD_BIN, m.dataDir, ...(this.args.get(m.id) ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const watchdog = spawn(
+        '/bin/sh',
+        ['-c', WATCHDOG, 'etcd-watchdog', ETCD_BIN, m.dataDir, ...(this.args.get(m.id) ?? [])],
+        { stdio: ['pipe', 'pipe', 'pipe'] },
+      );
       m.watchdog = watchdog;
       watchdog.stderr.on('data', (c: Buffer) => {
         m.stderr = (m.stderr + c.toString('utf8')).slice(-STDERR_KEPT_MAX);
@@ -164,14 +212,22 @@ export class EtcdSystem implements BenchSystem {
     return m;
   }
 
-  private async status(m: EtcdMember, timeoutMs: number): Promise<{ memberId: string; leader: string; applied: number } | null> {
+  private async status(
+    m: EtcdMember,
+    timeoutMs: number,
+  ): Promise<{ memberId: string; leader: string; applied: number } | null> {
     try {
       const answer = await http(m.clientPort, 'POST', '/v3/maintenance/status', '{}', timeoutMs, false);
       if (answer.status !== 200) return null;
       const header = field(answer.body, 'header');
-      const memberId: unknown = typeof header === 'object' && header !== null ? Reflect.get(header, 'member_id') : undefined;
+      const memberId: unknown =
+        typeof header === 'object' && header !== null ? Reflect.get(header, 'member_id') : undefined;
       // The gateway writes uint64 fields as strings; "0" (or nothing) means no leader.
-      return { memberId: idText(memberId), leader: idText(field(answer.body, 'leader')) || '0', applied: Number(idText(field(answer.body, 'raftAppliedIndex')) || -1) };
+      return {
+        memberId: idText(memberId),
+        leader: idText(field(answer.body, 'leader')) || '0',
+        applied: Number(idText(field(answer.body, 'raftAppliedIndex')) || -1),
+      };
     } catch {
       // Not answering yet (starting) or gone.
       return null;

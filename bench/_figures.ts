@@ -18,16 +18,25 @@ export function option(args: readonly string[], name: string, fallback: string):
 export function intOption(args: readonly string[], name: string, fallback: number, min: number, max: number): number {
   const text = option(args, name, String(fallback));
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new Error(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return value;
 }
 
-/** A comma-separated list of integers within [min, max] (e.g. `--clients=1,16,64`); throws naming the option on bad input. */
+/**
+ * A comma-separated list of integers within [min, max] (e.g. `--clients=1,16,64`); throws naming the option on bad
+ * input.
+ */
 export function parseIntList(text: string, name: string, min: number, max: number): number[] {
   const items = text.split(',').map((s) => s.trim());
   const values = items.map(Number);
-  const bad = items.filter((s, i) => s === '' || !Number.isSafeInteger(values[i]) || (values[i] ?? 0) < min || (values[i] ?? 0) > max);
-  if (bad.length > 0) throw new Error(`--${name}: expected integers from ${min} to ${max} separated by commas, got ${JSON.stringify(text)}`);
+  const bad = items.filter(
+    (s, i) => s === '' || !Number.isSafeInteger(values[i]) || (values[i] ?? 0) < min || (values[i] ?? 0) > max,
+  );
+  if (bad.length > 0)
+    throw new Error(
+      `--${name}: expected integers from ${min} to ${max} separated by commas, got ${JSON.stringify(text)}`,
+    );
   return [...new Set(values)];
 }
 
@@ -48,7 +57,8 @@ export class LatencyRecorder {
   private seen = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new Error(`LatencyRecorder: capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isSafeInteger(capacity) || capacity < 1)
+      throw new Error(`LatencyRecorder: capacity must be a positive integer, got ${capacity}`);
     this.samples = new Float64Array(capacity);
   }
 
@@ -69,7 +79,12 @@ export class LatencyRecorder {
   summary(): { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly truncated: boolean } {
     const sorted = this.samples.slice(0, this.kept).sort();
     const r = (x: number): number => round(x, 2);
-    return { p50Ms: r(percentile(sorted, 0.5)), p99Ms: r(percentile(sorted, 0.99)), maxMs: r(sorted[sorted.length - 1] ?? NaN), truncated: this.seen > this.kept };
+    return {
+      p50Ms: r(percentile(sorted, 0.5)),
+      p99Ms: r(percentile(sorted, 0.99)),
+      maxMs: r(sorted[sorted.length - 1] ?? NaN),
+      truncated: this.seen > this.kept,
+    };
   }
 }
 
@@ -80,7 +95,16 @@ export function round(x: number, digits = 2): number {
 
 /** a / b rounded to 0.01, or null when either is missing or b is 0. */
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
-  if (a === null || a === undefined || b === null || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
+  if (
+    a === null ||
+    a === undefined ||
+    b === null ||
+    b === undefined ||
+    !Number.isFinite(a) ||
+    !Number.isFinite(b) ||
+    b === 0
+  )
+    return null;
   return round(a / b, 2);
 }
 
@@ -105,7 +129,11 @@ export function cell(value: number | string | null | undefined): string {
  * A plain-text table: a header row, a rule and the rows, each column padded to its widest cell;
  * columns listed in `leftAligned` are padded on the right, the others (figures) on the left.
  */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], leftAligned: readonly number[] = [0]): string {
+export function formatTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  leftAligned: readonly number[] = [0],
+): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     headers

@@ -60,7 +60,10 @@ export interface GoalRow {
   readonly met: boolean | null;
 }
 
-/** A systemd memory setting (`MemoryHigh=160M`, K/M/G/T powers of 1024, or a plain byte count) in bytes; null for none or `infinity`. */
+/**
+ * A systemd memory setting (`MemoryHigh=160M`, K/M/G/T powers of 1024, or a plain byte count) in bytes; null for none
+ * or `infinity`.
+ */
 export function parseMemorySetting(unit: string, name: string): number | null {
   const match = new RegExp(`^\\s*${name}=(\\S+)\\s*$`, 'm').exec(unit);
   const text = match?.[1];
@@ -77,27 +80,102 @@ export function worst(m: PerMember<number | null> | undefined): number | null {
   const known = values(m).filter((v): v is number => v !== null);
   return known.length === 0 ? null : Math.max(...known);
 }
-const list = (m: PerMember<number | null> | undefined, f: (v: number) => number = (v) => v): string => (m === undefined ? '-' : values(m).map((v) => cell(v === null ? null : f(v))).join(' / '));
-const atMost = (v: number | null, limit: number | null): boolean | null => (v === null || limit === null ? null : v <= limit);
+const list = (m: PerMember<number | null> | undefined, f: (v: number) => number = (v) => v): string =>
+  m === undefined
+    ? '-'
+    : values(m)
+        .map((v) => cell(v === null ? null : f(v)))
+        .join(' / ');
+const atMost = (v: number | null, limit: number | null): boolean | null =>
+  v === null || limit === null ? null : v <= limit;
+
+const MB = 2 ** 20;
 
 /** The rows of the goals table. */
 export function goalRows(f: Footprint): GoalRow[] {
+  return [...idleRows(f), ...loadRows(f)];
+}
+
+/** The rows of an idle cluster: memory, CPU, disk and start-up times. */
+function idleRows(f: Footprint): GoalRow[] {
   const c = f.coraft;
   const e = f.etcd;
-  const mb = 2 ** 20;
+  const mb = MB;
+  return [
+    {
+      figure: 'idle RSS per agent, MiB',
+      coraft: list(c.idleRssBytes, mib),
+      etcd: list(e?.idleRssBytes, mib),
+      goal: '<= 50',
+      met: atMost(worst(c.idleRssBytes), 50 * mb),
+    },
+    {
+      figure: 'idle CPU per agent, % of a core',
+      coraft: list(c.idleCpuPercent),
+      etcd: list(e?.idleCpuPercent),
+      goal: "<= etcd's (busiest member)",
+      met: atMost(worst(c.idleCpuPercent), worst(e?.idleCpuPercent)),
+    },
+    {
+      figure: 'written at start-up per agent, MiB',
+      coraft: list(c.startupWriteBytes, (v) => round(v / mb, 2)),
+      etcd: list(e?.startupWriteBytes, (v) => round(v / mb, 2)),
+      goal: '<= 2',
+      met: atMost(worst(c.startupWriteBytes), 2 * mb),
+    },
+    {
+      figure: 'written while idle per agent, bytes',
+      coraft: list(c.idleWriteBytes),
+      etcd: list(e?.idleWriteBytes),
+      goal: '0',
+      met: atMost(worst(c.idleWriteBytes), 0),
+    },
+    {
+      figure: 'data folder after start-up, MiB',
+      coraft: list(c.dataAfterStartupBytes, (v) => round(v / mb, 2)),
+      etcd: list(e?.dataAfterStartupBytes, (v) => round(v / mb, 2)),
+      goal: 'report',
+      met: null,
+    },
+    {
+      figure: 'fresh cluster: spawn to a known leader, ms',
+      coraft: cell(c.startup.leaderKnownMs),
+      etcd: cell(e?.startup.leaderKnownMs),
+      goal: '<= 1000',
+      met: atMost(c.startup.leaderKnownMs, 1000),
+    },
+    {
+      figure: "agent's own start-up (spawn to endpoint answering), ms",
+      coraft: list(c.startup.answeredMs),
+      etcd: list(e?.startup.answeredMs),
+      goal: '<= 300',
+      met: atMost(worst(c.startup.answeredMs), 300),
+    },
+    {
+      figure: 'agent restart on its data, spawn to endpoint answering, ms',
+      coraft: cell(c.restartAnsweredMs),
+      etcd: '-',
+      goal: '<= 300',
+      met: atMost(c.restartAnsweredMs, 300),
+    },
+  ];
+}
+
+/** The rows of a cluster under load, and of the install. */
+function loadRows(f: Footprint): GoalRow[] {
+  const c = f.coraft;
+  const e = f.etcd;
+  const mb = MB;
   const high = f.memoryHighBytes;
   const load = c.load;
-  const amp = (s: SystemFootprint | null): string => cell(s?.load?.writeAmplification === undefined || s.load.writeAmplification === null ? null : round(s.load.writeAmplification, 1));
+  const amp = (s: SystemFootprint | null): string =>
+    cell(
+      s?.load?.writeAmplification === undefined || s.load.writeAmplification === null
+        ? null
+        : round(s.load.writeAmplification, 1),
+    );
   const peakRss = worst(load?.rssPeakBytes);
   return [
-    { figure: 'idle RSS per agent, MiB', coraft: list(c.idleRssBytes, mib), etcd: list(e?.idleRssBytes, mib), goal: '<= 50', met: atMost(worst(c.idleRssBytes), 50 * mb) },
-    { figure: 'idle CPU per agent, % of a core', coraft: list(c.idleCpuPercent), etcd: list(e?.idleCpuPercent), goal: "<= etcd's (busiest member)", met: atMost(worst(c.idleCpuPercent), worst(e?.idleCpuPercent)) },
-    { figure: 'written at start-up per agent, MiB', coraft: list(c.startupWriteBytes, (v) => round(v / mb, 2)), etcd: list(e?.startupWriteBytes, (v) => round(v / mb, 2)), goal: '<= 2', met: atMost(worst(c.startupWriteBytes), 2 * mb) },
-    { figure: 'written while idle per agent, bytes', coraft: list(c.idleWriteBytes), etcd: list(e?.idleWriteBytes), goal: '0', met: atMost(worst(c.idleWriteBytes), 0) },
-    { figure: 'data folder after start-up, MiB', coraft: list(c.dataAfterStartupBytes, (v) => round(v / mb, 2)), etcd: list(e?.dataAfterStartupBytes, (v) => round(v / mb, 2)), goal: 'report', met: null },
-    { figure: 'fresh cluster: spawn to a known leader, ms', coraft: cell(c.startup.leaderKnownMs), etcd: cell(e?.startup.leaderKnownMs), goal: '<= 1000', met: atMost(c.startup.leaderKnownMs, 1000) },
-    { figure: "agent's own start-up (spawn to endpoint answering), ms", coraft: list(c.startup.answeredMs), etcd: list(e?.startup.answeredMs), goal: '<= 300', met: atMost(worst(c.startup.answeredMs), 300) },
-    { figure: 'agent restart on its data, spawn to endpoint answering, ms', coraft: cell(c.restartAnsweredMs), etcd: '-', goal: '<= 300', met: atMost(c.restartAnsweredMs, 300) },
     {
       figure: `peak RSS under ${load?.clients ?? '-'} clients, MiB`,
       coraft: list(load?.rssPeakBytes, mib),
@@ -105,16 +183,50 @@ export function goalRows(f: Footprint): GoalRow[] {
       goal: `<= 90${high === null ? '' : ` and < MemoryHigh ${mib(high)}`}`,
       met: peakRss === null ? null : peakRss <= 90 * mb && (high === null || peakRss < high),
     },
-    { figure: `peak RssAnon under ${load?.clients ?? '-'} clients, MiB`, coraft: list(load?.rssAnonPeakBytes, mib), etcd: list(e?.load?.rssAnonPeakBytes, mib), goal: 'report (part of RSS)', met: null },
-    { figure: 'RssAnon after the load stopped, MiB', coraft: list(load?.rssAnonAfterBytes, mib), etcd: list(e?.load?.rssAnonAfterBytes, mib), goal: 'report (should fall back)', met: null },
-    { figure: 'write amplification under load (disk bytes, all members / committed value bytes)', coraft: amp(c), etcd: amp(e), goal: 'report', met: null },
-    { figure: 'production install (npm pack, install --omit=dev), MiB', coraft: f.install === null ? '-' : cell(mib(f.install.installedBytes)), etcd: '-', goal: '<= 20', met: f.install === null ? null : f.install.installedBytes <= 20 * mb },
-    { figure: 'bare node process RSS, MiB (for scale)', coraft: f.nodeBaselineRssBytes === null ? '-' : cell(mib(f.nodeBaselineRssBytes)), etcd: '-', goal: '-', met: null },
+    {
+      figure: `peak RssAnon under ${load?.clients ?? '-'} clients, MiB`,
+      coraft: list(load?.rssAnonPeakBytes, mib),
+      etcd: list(e?.load?.rssAnonPeakBytes, mib),
+      goal: 'report (part of RSS)',
+      met: null,
+    },
+    {
+      figure: 'RssAnon after the load stopped, MiB',
+      coraft: list(load?.rssAnonAfterBytes, mib),
+      etcd: list(e?.load?.rssAnonAfterBytes, mib),
+      goal: 'report (should fall back)',
+      met: null,
+    },
+    {
+      figure: 'write amplification under load (disk bytes, all members / committed value bytes)',
+      coraft: amp(c),
+      etcd: amp(e),
+      goal: 'report',
+      met: null,
+    },
+    {
+      figure: 'production install (npm pack, install --omit=dev), MiB',
+      coraft: f.install === null ? '-' : cell(mib(f.install.installedBytes)),
+      etcd: '-',
+      goal: '<= 20',
+      met: f.install === null ? null : f.install.installedBytes <= 20 * mb,
+    },
+    {
+      figure: 'bare node process RSS, MiB (for scale)',
+      coraft: f.nodeBaselineRssBytes === null ? '-' : cell(mib(f.nodeBaselineRssBytes)),
+      etcd: '-',
+      goal: '-',
+      met: null,
+    },
   ];
 }
 
 /** The goals table as text. */
 export function goalsTable(rows: readonly GoalRow[]): string {
   const met = (m: boolean | null): string => (m === null ? '' : m ? 'yes' : 'NO');
-  return formatTable(['figure', 'coraft', 'etcd', 'goal', 'met'], rows.map((r) => [r.figure, r.coraft, r.etcd, r.goal, met(r.met)]), [0, 1, 2, 3]);
+  return formatTable(
+    ['figure', 'coraft', 'etcd', 'goal', 'met'],
+    rows.map((r) => [r.figure, r.coraft, r.etcd, r.goal, met(r.met)]),
+    [0, 1, 2, 3],
+  );
 }

@@ -38,7 +38,10 @@ function npm(args: readonly string[], cwd: string): Promise<string> {
     child.once('exit', (code) => {
       clearTimeout(timer);
       if (code === 0) done(out);
-      else fail(new Error(`npm ${args.join(' ')} failed (${String(code)}): ${err.trim().split('\n').slice(-4).join(' | ')}`));
+      else
+        fail(
+          new Error(`npm ${args.join(' ')} failed (${String(code)}): ${err.trim().split('\n').slice(-4).join(' | ')}`),
+        );
     });
   });
 }
@@ -51,26 +54,39 @@ export function packageSizes(modules: string): { name: string; bytes: number }[]
     if (name.startsWith('.')) continue;
     const path = join(modules, name);
     if (name.startsWith('@') && statSync(path).isDirectory()) {
-      for (const inner of readdirSync(path)) out.push({ name: `${name}/${inner}`, bytes: folderBytes(join(path, inner)).allocatedBytes });
+      for (const inner of readdirSync(path))
+        out.push({ name: `${name}/${inner}`, bytes: folderBytes(join(path, inner)).allocatedBytes });
     } else out.push({ name, bytes: folderBytes(path).allocatedBytes });
   }
   return out.sort((a, b) => b.bytes - a.bytes);
 }
 
-/** Packs the checkout at `root` and installs it for production into `work` (a fresh folder is made and removed when absent). */
-export async function measureInstall(root: string, work: string = mkdtempSync(join(tmpdir(), 'coraft-bench-install-'))): Promise<InstallSize> {
-  if (!existsSync(join(root, 'dist', 'agent', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
+/**
+ * Packs the checkout at `root` and installs it for production into `work` (a fresh folder is made and removed when
+ * absent).
+ */
+export async function measureInstall(
+  root: string,
+  work: string = mkdtempSync(join(tmpdir(), 'coraft-bench-install-')),
+): Promise<InstallSize> {
+  if (!existsSync(join(root, 'dist', 'agent', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run npm run build first');
   const started = Date.now();
   try {
     // --ignore-scripts: pack the dist/ that is there rather than rebuild it here.
-    const packed: unknown = JSON.parse(await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', work], root));
+    const packed: unknown = JSON.parse(
+      await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', work], root),
+    );
     const entry: unknown = Array.isArray(packed) ? packed[0] : null;
     const filename: unknown = typeof entry === 'object' && entry !== null ? Reflect.get(entry, 'filename') : null;
     if (typeof filename !== 'string') throw new Error('npm pack did not name its tarball');
     const tarball = join(work, filename.replace(/^@/, '').replace('/', '-'));
     const app = join(work, 'app');
     mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: 'coraft-install-size', version: '0.0.0', private: true })}\n`);
+    writeFileSync(
+      join(app, 'package.json'),
+      `${JSON.stringify({ name: 'coraft-install-size', version: '0.0.0', private: true })}\n`,
+    );
     await npm(['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--no-save', tarball], app);
     const modules = join(app, 'node_modules');
     const size = folderBytes(modules);

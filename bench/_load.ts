@@ -84,7 +84,13 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** Starts a cluster, waits for a leader, runs `body`, and always stops the cluster. */
 export async function withCluster<T>(config: ClusterConfig, body: (cluster: AgentProcesses) => Promise<T>): Promise<T> {
-  const cluster = await AgentProcesses.create({ nodes: config.nodes, transport: config.transport, codec: config.codec, storage: 'lmdb', requestTimeoutMs: 5_000 });
+  const cluster = await AgentProcesses.create({
+    nodes: config.nodes,
+    transport: config.transport,
+    codec: config.codec,
+    storage: 'lmdb',
+    requestTimeoutMs: 5_000,
+  });
   try {
     cluster.startAll();
     await cluster.waitForLeader(60_000);
@@ -119,9 +125,18 @@ export async function settle(cluster: AgentProcesses, boundMs: number): Promise<
 }
 
 /** Runs `clients` closed-loop writers for `warmupMs` (not counted) then `durationMs`. */
-export async function measureLoad(cluster: AgentProcesses, clients: number, valueBytes: number, durationMs: number, warmupMs: number): Promise<LoadPoint> {
+export async function measureLoad(
+  cluster: AgentProcesses,
+  clients: number,
+  valueBytes: number,
+  durationMs: number,
+  warmupMs: number,
+): Promise<LoadPoint> {
   const agents = cluster.agents();
-  const endpoints = Array.from({ length: clients }, (_, i) => new EndpointClient(endpointTarget(agents[i % agents.length]?.init.endpoint, 10_000)));
+  const endpoints = Array.from(
+    { length: clients },
+    (_, i) => new EndpointClient(endpointTarget(agents[i % agents.length]?.init.endpoint, 10_000)),
+  );
   const payload = new Uint8Array(valueBytes).fill(0x61);
   const latencies: number[] = [];
   let errors = 0;
@@ -176,7 +191,10 @@ export async function measureLoad(cluster: AgentProcesses, clients: number, valu
   };
 }
 
-/** Resolves with the time of the first write acknowledged by any of `agents`, probing every 20 ms with overlapping writes. */
+/**
+ * Resolves with the time of the first write acknowledged by any of `agents`, probing every 20 ms with overlapping
+ * writes.
+ */
 async function firstWrite(cluster: AgentProcesses, ids: readonly string[], boundMs: number): Promise<number | null> {
   const clients = ids.map((id) => new EndpointClient(endpointTarget(cluster.agent(id).init.endpoint, 2_000)));
   const started = performance.now();
@@ -187,7 +205,11 @@ async function firstWrite(cluster: AgentProcesses, ids: readonly string[], bound
     probes.push(
       (async () => {
         try {
-          const response = await client?.request({ method: 'PUT', path: ['kv', 'failover'], payload: new TextEncoder().encode(String(i)) });
+          const response = await client?.request({
+            method: 'PUT',
+            path: ['kv', 'failover'],
+            payload: new TextEncoder().encode(String(i)),
+          });
           if (response !== undefined && response.code >= 0x40 && response.code < 0x60) first ??= performance.now();
         } catch {
           // Not yet.
@@ -207,7 +229,10 @@ export async function measureFailover(cluster: AgentProcesses, trials: number): 
   const newLeaderMs: number[] = [];
   for (let t = 0; t < trials; t += 1) {
     const leader = await cluster.waitForLeader(30_000);
-    const others = cluster.agents().map((a) => a.init.id).filter((id) => id !== leader);
+    const others = cluster
+      .agents()
+      .map((a) => a.init.id)
+      .filter((id) => id !== leader);
     const killed = performance.now();
     await cluster.signal(leader, 'SIGKILL');
     const leaderWait = cluster.waitForLeader(30_000, leader).then(() => performance.now() - killed);

@@ -26,7 +26,8 @@ function lastJson(output: string): Record<string, unknown> | null {
     if (!line.startsWith('{')) continue;
     try {
       const value: unknown = JSON.parse(line);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return Object.fromEntries(Object.entries(value));
+      if (typeof value === 'object' && value !== null && !Array.isArray(value))
+        return Object.fromEntries(Object.entries(value));
     } catch {
       // Not the figures line.
     }
@@ -35,10 +36,17 @@ function lastJson(output: string): Record<string, unknown> | null {
 }
 
 /** Runs `bench/NAME.ts` with `args`; kills it after `timeoutMs`. */
-export function runMicro(name: string, args: readonly string[], timeoutMs: number, echo: (line: string) => void): Promise<MicroResult> {
+export function runMicro(
+  name: string,
+  args: readonly string[],
+  timeoutMs: number,
+  echo: (line: string) => void,
+): Promise<MicroResult> {
   const started = Date.now();
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, name, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, name, '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     let errors = '';
     let partial = '';
@@ -52,7 +60,8 @@ export function runMicro(name: string, args: readonly string[], timeoutMs: numbe
     child.stderr.on('data', (chunk: Buffer) => {
       if (errors.length < 64 * 1024) errors += chunk.toString('utf8');
     });
-    // Overrun: SIGTERM first, so a benchmark stops the clusters it runs and removes their folders; SIGKILL after a grace period.
+    // Overrun: SIGTERM first, so a benchmark stops the clusters it runs and removes their folders; SIGKILL after a
+    // grace period.
     let overran = false;
     let killer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
@@ -66,7 +75,16 @@ export function runMicro(name: string, args: readonly string[], timeoutMs: numbe
       const seconds = Math.round((Date.now() - started) / 100) / 10;
       const figures = lastJson(output);
       if (code === 0 && figures !== null) done({ name, ok: true, seconds, figures });
-      else done({ name, ok: false, seconds, error: overran ? `stopped after ${timeoutMs} ms (${signal ?? `exit ${String(code)}`})` : `exit ${String(code)}${signal === null ? '' : ` (${signal})`}: ${errors.trim().split('\n').slice(-3).join(' | ')}` });
+      else
+        done({
+          name,
+          ok: false,
+          seconds,
+          error: overran
+            ? `stopped after ${timeoutMs} ms (${signal ?? `exit ${String(code)}`})`
+            : `exit ${String(code)}${signal === null ? '' : ` (${signal})`}:` +
+              ` ${errors.trim().split('\n').slice(-3).join(' | ')}`,
+        });
     });
   });
 }

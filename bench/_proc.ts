@@ -18,7 +18,10 @@ export interface ProcessSample {
   readonly rssPeakBytes: number;
   /** Anonymous resident memory (RssAnon): heap and buffers, not mapped files such as LMDB's. */
   readonly rssAnonBytes: number;
-  /** Bytes the process caused to be written to the block layer (write_bytes minus cancelled_write_bytes); null without task I/O accounting. */
+  /**
+   * Bytes the process caused to be written to the block layer (write_bytes minus cancelled_write_bytes); null without
+   * task I/O accounting.
+   */
   readonly writeBytes: number | null;
 }
 
@@ -27,11 +30,15 @@ export function parseStatCpuTicks(line: string): number | null {
   // The command name (field 2) is in parentheses and may itself hold spaces or ')'.
   const close = line.lastIndexOf(')');
   if (close < 0) return null;
-  const fields = line.slice(close + 2).trim().split(/\s+/);
+  const fields = line
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // fields[0] is field 3 (state), so utime (14) is fields[11] and stime (15) fields[12].
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  if (fields.length < 13 || !Number.isSafeInteger(utime) || !Number.isSafeInteger(stime) || utime < 0 || stime < 0) return null;
+  if (fields.length < 13 || !Number.isSafeInteger(utime) || !Number.isSafeInteger(stime) || utime < 0 || stime < 0)
+    return null;
   return utime + stime;
 }
 

@@ -54,7 +54,14 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export function machineInfo(): MachineInfo {
   const gib = (bytes: number): number => Math.round((bytes / 2 ** 30) * 10) / 10;
-  return { cpuModel: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: gib(totalmem()), freeMemoryGiB: gib(freemem()), kernel: release(), os: osVersion() };
+  return {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: gib(totalmem()),
+    freeMemoryGiB: gib(freemem()),
+    kernel: release(),
+    os: osVersion(),
+  };
 }
 
 function git(args: readonly string[]): string {
@@ -68,7 +75,12 @@ function git(args: readonly string[]): string {
 export function versions(): Versions {
   const pkg: unknown = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const coraft = typeof pkg === 'object' && pkg !== null ? String(Reflect.get(pkg, 'version')) : 'unknown';
-  return { node: process.version, coraft, gitCommit: git(['rev-parse', 'HEAD']) || 'unknown', gitDirty: git(['status', '--porcelain']) !== '' };
+  return {
+    node: process.version,
+    coraft,
+    gitCommit: git(['rev-parse', 'HEAD']) || 'unknown',
+    gitDirty: git(['status', '--porcelain']) !== '',
+  };
 }
 
 /** A configuration's name, usable in file names. */
@@ -86,8 +98,11 @@ export function writePlots(dir: string, load: readonly LoadResult[]): string[] {
   for (const result of load) {
     const sizes = [...new Set(result.points.map((p) => p.valueBytes))].sort((a, b) => a - b);
     const series: PlotSeries[] = sizes.flatMap((size, i) => {
-      const points = result.points.filter((p) => p.valueBytes === size && p.ops > 0).sort((a, b) => a.clients - b.clients);
-      const at = (pick: (p: LoadPoint) => number): PlotSeries['points'] => points.map((p) => ({ x: p.opsPerSecond, y: pick(p), label: `${p.clients}c` }));
+      const points = result.points
+        .filter((p) => p.valueBytes === size && p.ops > 0)
+        .sort((a, b) => a.clients - b.clients);
+      const at = (pick: (p: LoadPoint) => number): PlotSeries['points'] =>
+        points.map((p) => ({ x: p.opsPerSecond, y: pick(p), label: `${p.clients}c` }));
       return [
         { name: `p50, ${sizeName(size)}`, points: at((p) => p.p50Ms), colour: i },
         { name: `p99, ${sizeName(size)}`, points: at((p) => p.p99Ms), colour: i, dashed: true },
@@ -97,7 +112,13 @@ export function writePlots(dir: string, load: readonly LoadResult[]): string[] {
     const c = result.config;
     writeFileSync(
       join(dir, file),
-      renderLinePlot({ title: `${c.nodes} nodes, ${c.transport}, ${c.codec}: write latency vs throughput (labels: clients)`, xLabel: 'acknowledged writes per second', yLabel: 'latency, ms (log)', series, logY: true }),
+      renderLinePlot({
+        title: `${c.nodes} nodes, ${c.transport}, ${c.codec}: write latency vs throughput (labels: clients)`,
+        xLabel: 'acknowledged writes per second',
+        yLabel: 'latency, ms (log)',
+        series,
+        logY: true,
+      }),
     );
     files.push(file);
   }
@@ -129,16 +150,25 @@ export function headlines(results: SuiteResults): string[] {
     const single = r.points.find((p) => p.clients === 1);
     if (best === undefined) continue;
     lines.push(
-      `${configName(r.config)}: peak ${best.opsPerSecond} writes/s (${best.clients} clients, ${sizeName(best.valueBytes)}, p50 ${best.p50Ms} ms, p99 ${best.p99Ms} ms)` +
+      `${configName(r.config)}: peak ${best.opsPerSecond} writes/s (${best.clients} ` +
+        `clients, ${sizeName(best.valueBytes)}, p50 ${best.p50Ms} ms, p99 ${best.p99Ms} ms)` +
         (single === undefined ? '' : `; 1 client: p50 ${single.p50Ms} ms, p99 ${single.p99Ms} ms`),
     );
   }
-  if (results.failover !== null) lines.push(`failover after SIGKILL of the leader: writes again after ${results.failover.writeGapMs.join(', ')} ms; new leader agreed after ${results.failover.newLeaderMs.join(', ')} ms`);
+  if (results.failover !== null)
+    lines.push(
+      `failover after SIGKILL of the leader: writes again after ${results.failover.writeGapMs.join(', ')} ms; new ` +
+        `leader agreed after ${results.failover.newLeaderMs.join(', ')} ms`,
+    );
   return lines;
 }
 
 /** Renders report.md; `sections` (Markdown lines, e.g. vs-etcd's) go after the load tables. */
-export function renderReport(results: SuiteResults, plots: readonly string[], sections: readonly string[] = []): string {
+export function renderReport(
+  results: SuiteResults,
+  plots: readonly string[],
+  sections: readonly string[] = [],
+): string {
   const m = results.machine;
   const v = results.versions;
   const table = (r: LoadResult): string[] => [
@@ -146,7 +176,9 @@ export function renderReport(results: SuiteResults, plots: readonly string[], se
     '|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...r.points.map(
       (p) =>
-        `| ${p.clients} | ${sizeName(p.valueBytes)} | ${p.opsPerSecond} | ${p.p50Ms} | ${p.p90Ms} | ${p.p99Ms} | ${p.maxMs} | ${p.errors} | ${p.agents.map((a) => `${a.id} ${a.cpuPercent}`).join(', ')} | ${p.agents.map((a) => `${a.id} ${a.rssMiB}`).join(', ')} |`,
+        `| ${p.clients} | ${sizeName(p.valueBytes)} | ${p.opsPerSecond} | ${p.p50Ms} | ${p.p90Ms} | ${p.p99Ms} ` +
+        `| ${p.maxMs} | ${p.errors} | ${p.agents.map((a) => `${a.id} ${a.cpuPercent}`).join(', ')} ` +
+        `| ${p.agents.map((a) => `${a.id} ${a.rssMiB}`).join(', ')} |`,
     ),
   ];
   return [
@@ -156,7 +188,8 @@ export function renderReport(results: SuiteResults, plots: readonly string[], se
     ...headlines(results).map((l) => `- ${l}`),
     '',
     '## Machine and versions',
-    `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${m.memoryGiB} GiB (${m.freeMemoryGiB} GiB free at start); kernel ${m.kernel} (${m.os})`,
+    `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${m.memoryGiB} GiB (${m.freeMemoryGiB} GiB free at start); ` +
+      `kernel ${m.kernel} (${m.os})`,
     `- node ${v.node}, coraft ${v.coraft}, git ${v.gitCommit}${v.gitDirty ? ' (with uncommitted changes)' : ''}`,
     '- The load generator runs on the same machine as every agent, so agents and clients share its cores.',
     '',
@@ -164,11 +197,20 @@ export function renderReport(results: SuiteResults, plots: readonly string[], se
     ...Object.entries(results.settings).map(([k, value]) => `- ${k}: ${JSON.stringify(value)}`),
     '',
     '## End-to-end load (PUTs through the local endpoints, closed loop)',
-    ...results.load.flatMap((r, i) => [``, `### ${configName(r.config)}`, '', `![latency vs throughput](${plots[i] ?? ''})`, '', ...table(r)]),
+    ...results.load.flatMap((r, i) => [
+      ``,
+      `### ${configName(r.config)}`,
+      '',
+      `![latency vs throughput](${plots[i] ?? ''})`,
+      '',
+      ...table(r),
+    ]),
     '',
     ...sections,
     '## Benchmark scripts',
-    ...results.micro.map((r) => (r.ok ? `- ${r.name} (${r.seconds} s): ${scalarFigures(r.figures)}` : `- ${r.name}: FAILED (${r.error})`)),
+    ...results.micro.map((r) =>
+      r.ok ? `- ${r.name} (${r.seconds} s): ${scalarFigures(r.figures)}` : `- ${r.name}: FAILED (${r.error})`,
+    ),
     '',
     ...(results.notes.length > 0 ? ['## Notes', ...results.notes.map((n) => `- ${n}`), ''] : []),
     'Every figure is in results.json beside this report.',

@@ -29,7 +29,12 @@ const PROBES_OUTSTANDING_MAX = 3 * Math.ceil(PROBE_TIMEOUT_MS / PROBE_EVERY_MS);
  * Probes `ids` of `system` from `spawned` (each member's spawn time) until every one answered
  * and, if `untilLeader`, one named a leader; at most `boundMs`.
  */
-export async function probeStartup(system: BenchSystem, spawned: ReadonlyMap<string, number>, untilLeader: boolean, boundMs: number): Promise<StartupFigures> {
+export async function probeStartup(
+  system: BenchSystem,
+  spawned: ReadonlyMap<string, number>,
+  untilLeader: boolean,
+  boundMs: number,
+): Promise<StartupFigures> {
   const first = Math.min(...spawned.values());
   const answered = new Map<string, number>();
   let leaderAt: number | null = null;
@@ -52,7 +57,9 @@ export async function probeStartup(system: BenchSystem, spawned: ReadonlyMap<str
     await sleep(PROBE_EVERY_MS);
   }
   await Promise.all(probes);
-  const answeredMs = Object.fromEntries([...spawned.keys()].map((id) => [id, answered.has(id) ? round(answered.get(id) ?? 0, 0) : null]));
+  const answeredMs = Object.fromEntries(
+    [...spawned.keys()].map((id) => [id, answered.has(id) ? round(answered.get(id) ?? 0, 0) : null]),
+  );
   return { leaderKnownMs: leaderAt === null ? null : round(leaderAt, 0), answeredMs };
 }
 

@@ -65,7 +65,12 @@ function ticks(min: number, max: number, log: boolean): number[] {
 }
 
 /** A scale from data to pixels over [from, to], with its ticks. */
-function scale(values: readonly number[], from: number, to: number, log: boolean): { map: (v: number) => number; ticks: number[] } {
+function scale(
+  values: readonly number[],
+  from: number,
+  to: number,
+  log: boolean,
+): { map: (v: number) => number; ticks: number[] } {
   const usable = log ? values.filter((v) => v > 0) : values;
   let min = usable.length > 0 ? Math.min(...usable) : log ? 1 : 0;
   let max = usable.length > 0 ? Math.max(...usable) : 1;
@@ -86,7 +91,8 @@ export function renderLinePlot(plot: LinePlot): string {
   const x = scale(xs, MARGIN.left, WIDTH - MARGIN.right, plot.logX === true);
   const y = scale(ys, HEIGHT - MARGIN.bottom, MARGIN.top, plot.logY === true);
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ` +
+      `font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15">${escape(plot.title)}</text>`,
   ];
@@ -98,24 +104,47 @@ export function renderLinePlot(plot: LinePlot): string {
   for (const t of y.ticks) {
     const py = y.map(t).toFixed(1);
     parts.push(`<line x1="${MARGIN.left}" y1="${py}" x2="${WIDTH - MARGIN.right}" y2="${py}" stroke="#eee"/>`);
-    parts.push(`<text x="${MARGIN.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${format(t)}</text>`);
+    parts.push(
+      `<text x="${MARGIN.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${format(t)}</text>`,
+    );
   }
-  parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${WIDTH - MARGIN.left - MARGIN.right}" height="${HEIGHT - MARGIN.top - MARGIN.bottom}" fill="none" stroke="#333"/>`);
-  parts.push(`<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 18}" text-anchor="middle">${escape(plot.xLabel)}</text>`);
-  parts.push(`<text transform="translate(20 ${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)" text-anchor="middle">${escape(plot.yLabel)}</text>`);
+  parts.push(
+    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${WIDTH - MARGIN.left - MARGIN.right}" ` +
+      `height="${HEIGHT - MARGIN.top - MARGIN.bottom}" fill="none" stroke="#333"/>`,
+  );
+  parts.push(
+    `<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 18}" ` +
+      `text-anchor="middle">${escape(plot.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text transform="translate(20 ${(MARGIN.top + HEIGHT - MARGIN.bottom) / 2}) rotate(-90)" ` +
+      `text-anchor="middle">${escape(plot.yLabel)}</text>`,
+  );
   plot.series.forEach((series, i) => {
     const colour = PALETTE[(series.colour ?? i) % PALETTE.length] ?? '#000';
     const points = series.points.map((p) => `${x.map(p.x).toFixed(1)},${y.map(p.y).toFixed(1)}`).join(' ');
-    parts.push(`<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="2"${series.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(
+      `<polyline points="${points}" fill="none" stroke="${colour}" ` +
+        `stroke-width="2"${series.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     for (const p of series.points) {
       const px = x.map(p.x).toFixed(1);
       const py = y.map(p.y).toFixed(1);
       parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${colour}"/>`);
-      if (p.label !== undefined) parts.push(`<text x="${px}" y="${(Number(py) - 7).toFixed(1)}" font-size="10" fill="${colour}" text-anchor="middle">${escape(p.label)}</text>`);
+      if (p.label !== undefined)
+        parts.push(
+          `<text x="${px}" y="${(Number(py) - 7).toFixed(1)}" font-size="10" fill="${colour}" ` +
+            `text-anchor="middle">${escape(p.label)}</text>`,
+        );
     }
     const ly = MARGIN.top + 10 + i * 18;
-    parts.push(`<line x1="${WIDTH - MARGIN.right + 12}" y1="${ly}" x2="${WIDTH - MARGIN.right + 36}" y2="${ly}" stroke="${colour}" stroke-width="2"${series.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`);
-    parts.push(`<text x="${WIDTH - MARGIN.right + 42}" y="${ly}" dominant-baseline="middle">${escape(series.name)}</text>`);
+    parts.push(
+      `<line x1="${WIDTH - MARGIN.right + 12}" y1="${ly}" x2="${WIDTH - MARGIN.right + 36}" y2="${ly}" ` +
+        `stroke="${colour}" stroke-width="2"${series.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    parts.push(
+      `<text x="${WIDTH - MARGIN.right + 42}" y="${ly}" dominant-baseline="middle">${escape(series.name)}</text>`,
+    );
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -60,17 +60,40 @@ function series(points: readonly VsPlotPoint[], pick: (p: VsPlotPoint) => number
 }
 
 /** The two plots, as SVG documents. */
-export function renderVsEtcdPlots(points: readonly VsPlotPoint[]): { readonly throughput: string; readonly p99: string } {
+export function renderVsEtcdPlots(points: readonly VsPlotPoint[]): {
+  readonly throughput: string;
+  readonly p99: string;
+} {
   return {
-    throughput: renderLinePlot({ title: 'coraft (solid) vs etcd (dashed): acknowledged writes per second', xLabel: 'closed-loop clients on the leader (log)', yLabel: 'writes/s (log)', series: series(points, (p) => p.writesPerSecond), logX: true, logY: true }),
-    p99: renderLinePlot({ title: 'coraft (solid) vs etcd (dashed): p99 write latency', xLabel: 'closed-loop clients on the leader (log)', yLabel: 'p99 latency, ms (log)', series: series(points, (p) => p.p99Ms), logX: true, logY: true }),
+    throughput: renderLinePlot({
+      title: 'coraft (solid) vs etcd (dashed): acknowledged writes per second',
+      xLabel: 'closed-loop clients on the leader (log)',
+      yLabel: 'writes/s (log)',
+      series: series(points, (p) => p.writesPerSecond),
+      logX: true,
+      logY: true,
+    }),
+    p99: renderLinePlot({
+      title: 'coraft (solid) vs etcd (dashed): p99 write latency',
+      xLabel: 'closed-loop clients on the leader (log)',
+      yLabel: 'p99 latency, ms (log)',
+      series: series(points, (p) => p.p99Ms),
+      logX: true,
+      logY: true,
+    }),
   };
 }
 
 /** The report's section: both plots and one table row per load point. */
-export function vsEtcdSection(points: readonly VsPlotPoint[], files: { readonly throughput: string; readonly p99: string }): string[] {
-  const loads = [...new Map(points.map((p) => [`${p.valueBytes}/${p.clients}`, p])).values()].sort((a, b) => a.valueBytes - b.valueBytes || a.clients - b.clients);
-  const find = (system: string, p: VsPlotPoint): VsPlotPoint | undefined => points.find((q) => q.system === system && q.clients === p.clients && q.valueBytes === p.valueBytes);
+export function vsEtcdSection(
+  points: readonly VsPlotPoint[],
+  files: { readonly throughput: string; readonly p99: string },
+): string[] {
+  const loads = [...new Map(points.map((p) => [`${p.valueBytes}/${p.clients}`, p])).values()].sort(
+    (a, b) => a.valueBytes - b.valueBytes || a.clients - b.clients,
+  );
+  const find = (system: string, p: VsPlotPoint): VsPlotPoint | undefined =>
+    points.find((q) => q.system === system && q.clients === p.clients && q.valueBytes === p.valueBytes);
   return [
     '## coraft beside etcd (vs-etcd, same run, same machine)',
     '',
@@ -82,7 +105,11 @@ export function vsEtcdSection(points: readonly VsPlotPoint[], files: { readonly 
     ...loads.map((p) => {
       const c = find('coraft', p);
       const e = find('etcd', p);
-      return `| ${p.clients} | ${sizeName(p.valueBytes)} | ${cell(c?.writesPerSecond)} | ${cell(e?.writesPerSecond)} | ${cell(ratio(c?.writesPerSecond, e?.writesPerSecond))} | ${cell(c?.p99Ms)} | ${cell(e?.p99Ms)} | ${cell(ratio(c?.p99Ms, e?.p99Ms))} |`;
+      return (
+        `| ${p.clients} | ${sizeName(p.valueBytes)} | ${cell(c?.writesPerSecond)} ` +
+        `| ${cell(e?.writesPerSecond)} | ${cell(ratio(c?.writesPerSecond, e?.writesPerSecond))} ` +
+        `| ${cell(c?.p99Ms)} | ${cell(e?.p99Ms)} | ${cell(ratio(c?.p99Ms, e?.p99Ms))} |`
+      );
     }),
     '',
   ];

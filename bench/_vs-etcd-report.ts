@@ -33,25 +33,40 @@ export function vsRatios(coraft: LoadFigures, etcd: LoadFigures | null): VsRatio
   };
 }
 
-const perMember = (f: LoadFigures, pick: (m: LoadFigures['members'][number]) => number | null): string => f.members.map((m) => cell(pick(m))).join('/');
+const perMember = (f: LoadFigures, pick: (m: LoadFigures['members'][number]) => number | null): string =>
+  f.members.map((m) => cell(pick(m))).join('/');
 
 /** One row per system and load point. */
 export function figuresTable(points: readonly VsPoint[]): string {
-  const headers = ['load', 'system', 'writes/s', 'p50 ms', 'p99 ms', 'CPU s/1k writes', 'per member', 'peak RSS MiB', 'snap sends', 'errors'];
-  const systems = (p: VsPoint): { name: string; f: LoadFigures }[] => [{ name: 'coraft', f: p.coraft }, ...(p.etcd === null ? [] : [{ name: 'etcd', f: p.etcd }])];
+  const headers = [
+    'load',
+    'system',
+    'writes/s',
+    'p50 ms',
+    'p99 ms',
+    'CPU s/1k writes',
+    'per member',
+    'peak RSS MiB',
+    'snap sends',
+    'errors',
+  ];
+  const systems = (p: VsPoint): { name: string; f: LoadFigures }[] => [
+    { name: 'coraft', f: p.coraft },
+    ...(p.etcd === null ? [] : [{ name: 'etcd', f: p.etcd }]),
+  ];
   const rows = points.flatMap((p) =>
     systems(p).map(({ name, f }) => [
-        `${p.clients} x ${sizeName(p.valueBytes)}`,
-        name,
-        cell(f.writesPerSecond),
-        cell(f.p50Ms),
-        cell(f.p99Ms),
-        cell(f.cpuSecondsPer1000Writes),
-        perMember(f, (m) => m.cpuSecondsPer1000Writes),
-        perMember(f, (m) => mib(m.rssPeakBytes)),
-        cell(f.snapshotSends),
-        cell(f.errors),
-      ]),
+      `${p.clients} x ${sizeName(p.valueBytes)}`,
+      name,
+      cell(f.writesPerSecond),
+      cell(f.p50Ms),
+      cell(f.p99Ms),
+      cell(f.cpuSecondsPer1000Writes),
+      perMember(f, (m) => m.cpuSecondsPer1000Writes),
+      perMember(f, (m) => mib(m.rssPeakBytes)),
+      cell(f.snapshotSends),
+      cell(f.errors),
+    ]),
   );
   return formatTable(headers, rows, [0, 1]);
 }
@@ -60,12 +75,24 @@ export function figuresTable(points: readonly VsPoint[]): string {
 export function ratiosTable(points: readonly VsPoint[]): string {
   const headers = ['load', 'writes/s ratio', 'p99 ratio', 'CPU/write ratio', 'goal (writes/s; p99; CPU)'];
   const goal = (p: VsPoint): string => `${p.clients >= 64 ? '>= 1.2' : '>= 1.0'}; <= 1; <= 1`;
-  const rows = points.filter((p) => p.etcd !== null).map((p) => [`${p.clients} x ${sizeName(p.valueBytes)}`, cell(p.ratios.writesPerSecond), cell(p.ratios.p99), cell(p.ratios.cpuPerWrite), goal(p)]);
+  const rows = points
+    .filter((p) => p.etcd !== null)
+    .map((p) => [
+      `${p.clients} x ${sizeName(p.valueBytes)}`,
+      cell(p.ratios.writesPerSecond),
+      cell(p.ratios.p99),
+      cell(p.ratios.cpuPerWrite),
+      goal(p),
+    ]);
   return formatTable(headers, rows, [0, 4]);
 }
 
 /** The load points of a grid, in the order they are run: by value size, then clients; `skip` left out. */
-export function gridPoints(clients: readonly number[], values: readonly number[], skip: (c: number, v: number) => boolean): { run: { clients: number; valueBytes: number }[]; skipped: string[] } {
+export function gridPoints(
+  clients: readonly number[],
+  values: readonly number[],
+  skip: (c: number, v: number) => boolean,
+): { run: { clients: number; valueBytes: number }[]; skipped: string[] } {
   const run: { clients: number; valueBytes: number }[] = [];
   const skipped: string[] = [];
   for (const valueBytes of values) {
@@ -77,7 +104,10 @@ export function gridPoints(clients: readonly number[], values: readonly number[]
   return { run, skipped };
 }
 
-/** Which system goes first in slice `slice` of point `point`: the order alternates, ABBA, so drift over time hits both alike. */
+/**
+ * Which system goes first in slice `slice` of point `point`: the order alternates, ABBA, so drift over time hits both
+ * alike.
+ */
 export function sliceOrder(point: number, slice: number): readonly ['coraft', 'etcd'] | readonly ['etcd', 'coraft'] {
   return (point + slice) % 2 === 0 ? (['coraft', 'etcd'] as const) : (['etcd', 'coraft'] as const);
 }

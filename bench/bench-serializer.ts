@@ -5,7 +5,9 @@
  * on V8's fast path (no replacer or reviver). The real codecs live in codec/ (another
  * branch); this one only serves to measure transports. Format: u32 JSON length, JSON, blobs.
  */
-import { SerializationError, type MessageOfType, type RpcMessage, type RpcMessageType, type RpcSerializer } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { RpcSerializer } from '../contracts/serializer.js';
 
 type Json = Record<string, unknown>;
 

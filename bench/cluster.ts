@@ -61,9 +61,18 @@ interface Level {
   readonly p99Ms: number;
 }
 
-async function level(cluster: AgentProcesses, clients: number, target: 'spread' | 'leader', leader: string, durationMs: number, onTick: () => void): Promise<Level> {
+async function level(
+  cluster: AgentProcesses,
+  clients: number,
+  target: 'spread' | 'leader',
+  leader: string,
+  durationMs: number,
+  onTick: () => void,
+): Promise<Level> {
   const agents = cluster.agents();
-  const endpoints = Array.from({ length: clients }, (_, i) => (target === 'leader' ? cluster.agent(leader).init.endpoint : (agents[i % agents.length]?.init.endpoint ?? '')));
+  const endpoints = Array.from({ length: clients }, (_, i) =>
+    target === 'leader' ? cluster.agent(leader).init.endpoint : (agents[i % agents.length]?.init.endpoint ?? ''),
+  );
   const pool = endpoints.map((endpoint) => new EndpointClient(endpointTarget(endpoint, 5000)));
   const value = new Uint8Array(VALUE_BYTES).fill(0x61);
   const latencies = new Float64Array(SAMPLES_MAX);
@@ -77,7 +86,11 @@ async function level(cluster: AgentProcesses, clients: number, target: 'spread' 
       for (let i = 0; performance.now() < endAt; i += 1) {
         const t0 = performance.now();
         try {
-          const response = await client.request({ method: 'PUT', path: ['kv', `bench-${c}-${i % KEYS_PER_CLIENT}`], payload: value });
+          const response = await client.request({
+            method: 'PUT',
+            path: ['kv', `bench-${c}-${i % KEYS_PER_CLIENT}`],
+            payload: value,
+          });
           if (response.code >= 0x80) throw new Error(`code ${response.code}`);
           if (writes < SAMPLES_MAX) latencies[writes] = performance.now() - t0;
           writes += 1;
@@ -92,7 +105,15 @@ async function level(cluster: AgentProcesses, clients: number, target: 'spread' 
   const elapsedS = (performance.now() - started) / 1000;
   await Promise.all(pool.map((client) => client.close()));
   const sorted = latencies.slice(0, Math.min(writes, SAMPLES_MAX)).sort();
-  return { clients, target, writes, failures, writesPerSecond: Math.round(writes / elapsedS), p50Ms: round(percentile(sorted, 0.5)), p99Ms: round(percentile(sorted, 0.99)) };
+  return {
+    clients,
+    target,
+    writes,
+    failures,
+    writesPerSecond: Math.round(writes / elapsedS),
+    p50Ms: round(percentile(sorted, 0.5)),
+    p99Ms: round(percentile(sorted, 0.99)),
+  };
 }
 
 /** Kills the leader and measures until a write sent after the kill succeeds; restarts it. */
@@ -106,7 +127,9 @@ async function failover(cluster: AgentProcesses, leader: string): Promise<number
   await Promise.all(
     clients.map(async (client, c) => {
       for (let i = 0; recoveredAt === Infinity && performance.now() - killedAt < 20_000; i += 1) {
-        const response = await client.request({ method: 'PUT', path: ['kv', `failover-${c}`], payload: value }).catch(() => null);
+        const response = await client
+          .request({ method: 'PUT', path: ['kv', `failover-${c}`], payload: value })
+          .catch(() => null);
         if (response !== null && response.code < 0x80) recoveredAt = Math.min(recoveredAt, performance.now());
         else await new Promise((r) => setTimeout(r, 5));
       }
@@ -117,7 +140,8 @@ async function failover(cluster: AgentProcesses, leader: string): Promise<number
   cluster.start(leader);
   // Wait for the restarted agent to follow the new leader before the next round.
   const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && ((await cluster.status(leader))?.leaderId ?? null) === null) await new Promise((r) => setTimeout(r, 100));
+  while (Date.now() < deadline && ((await cluster.status(leader))?.leaderId ?? null) === null)
+    await new Promise((r) => setTimeout(r, 100));
   return round(recoveredAt - killedAt, 0);
 }
 
@@ -130,22 +154,36 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const profileDir = option(args, 'cpu-prof-dir', '');
   const storage = option(args, 'storage', 'lmdb');
   const transport = option(args, 'transport', 'coaps');
-  const cluster = await AgentProcesses.create({ nodes: 3, transport, codec: 'cbor', storage, ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }) });
+  const cluster = await AgentProcesses.create({
+    nodes: 3,
+    transport,
+    codec: 'cbor',
+    storage,
+    ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+  });
   try {
     cluster.startAll();
     let leader = await cluster.waitForLeader(30_000);
     await new Promise((r) => setTimeout(r, 1000));
     const rssIdle = rssAll(cluster);
-    say(`cluster bench: 3 agents (${transport}, cbor, ${storage === 'lmdb' ? 'lmdb durable' : storage}), leader ${leader}; PUT ${VALUE_BYTES} B values, ${durationMs} ms per level, clients ${target === 'spread' ? 'spread over all agents' : 'on the leader'}`);
+    say(
+      `cluster bench: 3 agents (${transport}, cbor, ${storage === 'lmdb' ? 'lmdb durable' : storage}), ` +
+        `leader ${leader}; PUT ${VALUE_BYTES} B values, ${durationMs} ms per level, ` +
+        `clients ${target === 'spread' ? 'spread over all agents' : 'on the leader'}`,
+    );
     say(`RSS idle (MB): ${JSON.stringify(rssIdle)}`);
     const levels: Level[] = [];
     const rssLoad: Record<string, number> = {};
     for (const clients of counts) {
       const figures = await level(cluster, clients, target, leader, durationMs, () => {
-        for (const [id, mb] of Object.entries(rssAll(cluster))) if (mb !== null) rssLoad[id] = Math.max(rssLoad[id] ?? 0, mb);
+        for (const [id, mb] of Object.entries(rssAll(cluster)))
+          if (mb !== null) rssLoad[id] = Math.max(rssLoad[id] ?? 0, mb);
       });
       levels.push(figures);
-      say(`${String(clients).padStart(3)} clients: ${figures.writesPerSecond} writes/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms (${figures.writes} ok, ${figures.failures} failed)`);
+      say(
+        `${String(clients).padStart(3)} clients: ${figures.writesPerSecond} writes/s, p50 ${figures.p50Ms} ms, ` +
+          `p99 ${figures.p99Ms} ms (${figures.writes} ok, ${figures.failures} failed)`,
+      );
     }
     say(`RSS under load, highest (MB): ${JSON.stringify(rssLoad)}`);
     const failoversMs: number[] = [];

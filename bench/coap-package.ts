@@ -18,7 +18,15 @@ import { createCryptoPrng, createRealTimers } from '../transport/timers.js';
 import { openUdpEndpoint } from '../transport/udp.js';
 
 interface CoapPackage {
-  createServer(): { on(event: 'request', listener: (req: { payload: Buffer }, res: { code: string; end(payload: Buffer): void }) => void): void; listen(port: number, address: string, done: () => void): void; close(): void; _sock: { address(): { port: number } } };
+  createServer(): {
+    on(
+      event: 'request',
+      listener: (req: { payload: Buffer }, res: { code: string; end(payload: Buffer): void }) => void,
+    ): void;
+    listen(port: number, address: string, done: () => void): void;
+    close(): void;
+    _sock: { address(): { port: number } };
+  };
   Agent: new (options: { type: string }) => { close(): void };
   request(options: object): { on(event: string, listener: (value: unknown) => void): void; end(payload: Buffer): void };
 }
@@ -50,7 +58,13 @@ async function bound(): Promise<Socket> {
 }
 
 /** Echo over a raw socket pair; `frame` builds a request, `idOf` reads a response's id. */
-async function pingPong(outstanding: number, durationMs: number, reply: (data: Buffer) => Buffer, frame: (id: number) => Buffer, idOf: (data: Buffer) => number): Promise<number> {
+async function pingPong(
+  outstanding: number,
+  durationMs: number,
+  reply: (data: Buffer) => Buffer,
+  frame: (id: number) => Buffer,
+  idOf: (data: Buffer) => number,
+): Promise<number> {
   const server = await bound();
   server.on('message', (data, from) => server.send(reply(data), from.port, from.address));
   const client = await bound();
@@ -62,23 +76,34 @@ async function pingPong(outstanding: number, durationMs: number, reply: (data: B
   });
   let next = 0;
   const port = server.address().port;
-  const result = await rate(outstanding, durationMs, () => new Promise<void>((resolve) => {
-    const id = (next = (next + 1) & 0xffff);
-    waiting.set(id, resolve);
-    client.send(frame(id), port, '127.0.0.1');
-  }));
+  const result = await rate(
+    outstanding,
+    durationMs,
+    () =>
+      new Promise<void>((resolve) => {
+        const id = (next = (next + 1) & 0xffff);
+        waiting.set(id, resolve);
+        client.send(frame(id), port, '127.0.0.1');
+      }),
+  );
   server.close();
   client.close();
   return result;
 }
 
 function rawDgram(outstanding: number, durationMs: number): Promise<number> {
-  return pingPong(outstanding, durationMs, (data) => data, (id) => {
-    const data = Buffer.alloc(104);
-    data.writeUInt16BE(id, 0);
-    PAYLOAD.copy(data, 4);
-    return data;
-  }, (data) => data.readUInt16BE(0));
+  return pingPong(
+    outstanding,
+    durationMs,
+    (data) => data,
+    (id) => {
+      const data = Buffer.alloc(104);
+      data.writeUInt16BE(id, 0);
+      PAYLOAD.copy(data, 4);
+      return data;
+    },
+    (data) => data.readUInt16BE(0),
+  );
 }
 
 function coapPacket(outstanding: number, durationMs: number): Promise<number> {
@@ -89,9 +114,28 @@ function coapPacket(outstanding: number, durationMs: number): Promise<number> {
     durationMs,
     (data) => {
       const request = packet.parse(data);
-      return packet.generate({ code: '2.04', messageId: request.messageId, token: request.token, ack: true, payload: request.payload, options: [cf] });
+      return packet.generate({
+        code: '2.04',
+        messageId: request.messageId,
+        token: request.token,
+        ack: true,
+        payload: request.payload,
+        options: [cf],
+      });
     },
-    (id) => packet.generate({ code: 'POST', confirmable: true, messageId: id, token: Buffer.from([id >> 8, id & 0xff]), payload: PAYLOAD, options: [{ name: 'Uri-Path', value: Buffer.from('raft') }, { name: 'Uri-Path', value: Buffer.from('AppendEntries') }, cf] }),
+    (id) =>
+      packet.generate({
+        code: 'POST',
+        confirmable: true,
+        messageId: id,
+        token: Buffer.from([id >> 8, id & 0xff]),
+        payload: PAYLOAD,
+        options: [
+          { name: 'Uri-Path', value: Buffer.from('raft') },
+          { name: 'Uri-Path', value: Buffer.from('AppendEntries') },
+          cf,
+        ],
+      }),
     (data) => packet.parse(data).messageId,
   );
 }
@@ -106,12 +150,24 @@ async function coapPackage(outstanding: number, durationMs: number): Promise<num
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server._sock.address().port;
   const agent = new coap.Agent({ type: 'udp4' });
-  const result = await rate(outstanding, durationMs, () => new Promise<void>((resolve, reject) => {
-    const request = coap.request({ hostname: '127.0.0.1', port, method: 'POST', pathname: '/raft/AppendEntries', agent, confirmable: true });
-    request.on('response', () => resolve());
-    request.on('error', reject);
-    request.end(PAYLOAD);
-  }));
+  const result = await rate(
+    outstanding,
+    durationMs,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const request = coap.request({
+          hostname: '127.0.0.1',
+          port,
+          method: 'POST',
+          pathname: '/raft/AppendEntries',
+          agent,
+          confirmable: true,
+        });
+        request.on('response', () => resolve());
+        request.on('error', reject);
+        request.end(PAYLOAD);
+      }),
+  );
   agent.close();
   server.close();
   return result;
@@ -120,12 +176,18 @@ async function coapPackage(outstanding: number, durationMs: number): Promise<num
 async function ours(outstanding: number, durationMs: number): Promise<number> {
   const timers = createRealTimers();
   const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), timers: timers });
-  server.addResource('/raft/AppendEntries', { POST: (request) => Promise.resolve({ code: CoapResponseCode.Changed, payload: request.payload }) });
+  server.addResource('/raft/AppendEntries', {
+    POST: (request) => Promise.resolve({ code: CoapResponseCode.Changed, payload: request.payload }),
+  });
   await server.start();
   const client = new CoapClient({ openEndpoint: () => openUdpEndpoint(), timers, prng: createCryptoPrng() });
   const target = server.localAddress();
   const result = await rate(outstanding, durationMs, async () => {
-    await client.request(target, { method: 'POST', path: ['raft', 'AppendEntries'], contentFormat: 50, payload: PAYLOAD }, 5000);
+    await client.request(
+      target,
+      { method: 'POST', path: ['raft', 'AppendEntries'], contentFormat: 50, payload: PAYLOAD },
+      5000,
+    );
   });
   await client.close();
   await server.stop();
@@ -146,7 +208,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   for (const [name, measure] of contenders) {
     const one = await measure(1, durationMs);
     const many = await measure(64, durationMs);
-    console.log(`${name.padEnd(13)} ${one.toLocaleString('en').padStart(7)} rt/s with 1 outstanding, ${many.toLocaleString('en').padStart(7)} with 64`);
+    console.log(
+      `${name.padEnd(13)} ${one.toLocaleString('en').padStart(7)} rt/s with 1 ` +
+        `outstanding, ${many.toLocaleString('en').padStart(7)} with 64`,
+    );
     results[name] = { outstanding1: one, outstanding64: many };
   }
   return { durationMs, roundTripsPerSecond: results };

@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
-import type { RpcMessage } from '../agent/contracts.js';
+import type { RpcMessage } from '../contracts/messages.js';
 import { createSerializer, DEFAULT_CODEC_LIMITS, SERIALIZER_NAMES } from '../codec/index.js';
 import type { SerializerName } from '../codec/index.js';
 
@@ -28,16 +28,30 @@ const MIB = 1024 * 1024;
 
 /** The benchmark messages, with payloads filled deterministically. */
 export function benchMessages(): Readonly<Record<string, RpcMessage>> {
-  const fill = (size: number, seed: number): Uint8Array => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
+  const fill = (size: number, seed: number): Uint8Array =>
+    Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
   return {
-    heartbeat: { type: 'AppendEntriesRequest', term: 42, leaderId: 'gateway-01', prevLogIndex: 123_456, prevLogTerm: 42, entries: [], leaderCommit: 123_450 },
+    heartbeat: {
+      type: 'AppendEntriesRequest',
+      term: 42,
+      leaderId: 'gateway-01',
+      prevLogIndex: 123_456,
+      prevLogTerm: 42,
+      entries: [],
+      leaderCommit: 123_450,
+    },
     appendEntries100x128: {
       type: 'AppendEntriesRequest',
       term: 42,
       leaderId: 'gateway-01',
       prevLogIndex: 123_456,
       prevLogTerm: 42,
-      entries: Array.from({ length: 100 }, (_, i) => ({ term: 42, index: 123_457 + i, type: 'command' as const, command: fill(128, i) })),
+      entries: Array.from({ length: 100 }, (_, i) => ({
+        term: 42,
+        index: 123_457 + i,
+        type: 'command' as const,
+        command: fill(128, i),
+      })),
       leaderCommit: 123_450,
     },
     installSnapshot1MiB: {
@@ -87,7 +101,10 @@ function measure(durationMs: number, action: () => number): Rate {
   }
   const cpu = process.cpuUsage(cpuStart);
   if (sink < 0) throw new Error('unreachable: keeps the results alive');
-  return { perSecond: Math.round((count * 1000) / (now - start)), perCpuSecond: Math.round((count * 1e6) / (cpu.user + cpu.system)) };
+  return {
+    perSecond: Math.round((count * 1000) / (now - start)),
+    perCpuSecond: Math.round((count * 1e6) / (cpu.user + cpu.system)),
+  };
 }
 
 function parseArgs(args: readonly string[]): { durationMs: number; codecs: SerializerName[] } {
@@ -105,7 +122,8 @@ function parseArgs(args: readonly string[]): { durationMs: number; codecs: Seria
       i += 1;
     }
   }
-  if (!Number.isFinite(durationMs) || durationMs < 10) throw new Error(`--duration-ms: expected at least 10, got ${durationMs}`);
+  if (!Number.isFinite(durationMs) || durationMs < 10)
+    throw new Error(`--duration-ms: expected at least 10, got ${durationMs}`);
   return { durationMs, codecs: codecs.length > 0 ? codecs : [...SERIALIZER_NAMES] };
 }
 
@@ -130,7 +148,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       byMessage[label] = result;
       console.log(
         `${name.padEnd(8)} ${label.padEnd(20)} ${String(result.bytesPerMessage).padStart(8)} B  ` +
-          `encode ${String(result.encodePerSecond).padStart(8)}/s  decode ${String(result.decodePerSecond).padStart(8)}/s  ` +
+          `encode ${String(result.encodePerSecond).padStart(8)}/s  ` +
+          `decode ${String(result.decodePerSecond).padStart(8)}/s  ` +
           `encode+decode ${String(result.roundTripPerSecond).padStart(8)}/s (${result.roundTripPerCpuSecond}/CPU s)`,
       );
       // Let a pending timer or I/O of the runner through between measurements.

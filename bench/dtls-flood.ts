@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { DtlsClientEndpoint } from '../transport/dtls/client.js';
@@ -42,7 +42,11 @@ function option(args: readonly string[], name: string, fallback: string): string
   return fallback;
 }
 
-function child(script: string, args: readonly string[], nodeFlags: readonly string[] = []): ChildProcessWithoutNullStreams {
+function child(
+  script: string,
+  args: readonly string[],
+  nodeFlags: readonly string[] = [],
+): ChildProcessWithoutNullStreams {
   const path = fileURLToPath(new URL(script, import.meta.url));
   return spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path, ...args], { stdio: 'pipe' });
 }
@@ -57,7 +61,12 @@ function firstLine(process: ChildProcessWithoutNullStreams, what: string): Promi
 
 /** Times one member handshake with a fresh endpoint; null when it failed or took over the timeout. */
 async function probe(address: string, port: number, bindAddress: string): Promise<number | null> {
-  const client = await DtlsClientEndpoint.open({ identity: 'member', psk: PSK, bindAddress, handshakeTimeoutMs: PROBE_TIMEOUT_MS });
+  const client = await DtlsClientEndpoint.open({
+    identity: 'member',
+    psk: PSK,
+    bindAddress,
+    handshakeTimeoutMs: PROBE_TIMEOUT_MS,
+  });
   const start = performance.now();
   try {
     await client.connect(address, port);
@@ -75,7 +84,10 @@ function mib(bytes: number): number {
 }
 
 /** Asks the server to collect garbage and resolves with the sample it takes right after. */
-async function collected(server: ChildProcessWithoutNullStreams, samples: readonly ServerSample[]): Promise<ServerSample> {
+async function collected(
+  server: ChildProcessWithoutNullStreams,
+  samples: readonly ServerSample[],
+): Promise<ServerSample> {
   const seen = samples.length;
   server.stdin.write('gc\n');
   for (let i = 0; i < 200; i += 1) {
@@ -88,8 +100,62 @@ async function collected(server: ChildProcessWithoutNullStreams, samples: readon
 
 function summary(values: readonly number[]): { readonly p50Ms: number; readonly maxMs: number } {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN) * 10) / 10;
+  const at = (q: number): number =>
+    Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN) * 10) / 10;
   return { p50Ms: at(0.5), maxMs: at(1) };
+}
+
+/**
+ * A member's handshakes while the flood runs (from `floodStart`, for `seconds`), one every half
+ * second after a second for the flood to fill the server's tables, each printed with the server's
+ * latest sample.
+ */
+async function probeDuringFlood(
+  port: number,
+  memberAddress: string,
+  floodStart: number,
+  seconds: number,
+  samples: readonly ServerSample[],
+): Promise<{ readonly timings: number[]; readonly failures: number }> {
+  const timings: number[] = [];
+  let failures = 0;
+  await new Promise((r) => setTimeout(r, 1000));
+  while (performance.now() - floodStart < seconds * 1000) {
+    const ms = await probe('127.0.0.1', port, memberAddress);
+    if (ms === null) failures += 1;
+    else timings.push(ms);
+    console.log(
+      `  t=${((performance.now() - floodStart) / 1000).toFixed(1)} s member ` +
+        `handshake ${ms === null ? 'FAILED' : `${ms.toFixed(1)} ms`}, server ` +
+        `half-open ${samples.at(-1)?.halfOpen ?? '?'}, RSS ${((samples.at(-1)?.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { timings, failures };
+}
+
+/** Starts the flooder process against the server's `port`; resolves once it floods (its first line). */
+async function startFlooder(
+  port: number,
+  floodAddress: string,
+  ports: number,
+  mode: string,
+  seconds: number,
+): Promise<{ readonly flooder: ReturnType<typeof child>; readonly floodLines: Interface }> {
+  const flooder = child('../test/transport/dtls/flooder.ts', [
+    JSON.stringify({
+      serverAddress: '127.0.0.1',
+      serverPort: port,
+      sourceAddress: floodAddress,
+      ports,
+      mode,
+      durationMs: seconds * 1000 + 60_000,
+    }),
+  ]);
+  flooder.stderr.pipe(process.stderr);
+  const floodLines = createInterface({ input: flooder.stdout });
+  await new Promise<void>((resolve) => floodLines.once('line', () => resolve()));
+  return { flooder, floodLines };
 }
 
 /** Runs the bench; see the module comment for the arguments. */
@@ -107,26 +173,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   createInterface({ input: server.stdout }).on('line', (line) => samples.push(JSON.parse(line) as ServerSample));
   const quiet = await probe('127.0.0.1', port, memberAddress);
   const baseline = await collected(server, samples);
-  console.log(`dtls-flood: ${ports} ports of ${floodAddress} flooding (${mode}) for ${seconds} s, member at ${memberAddress}, server options ${serverOptions}; quiet handshake ${quiet?.toFixed(1) ?? 'failed'} ms, server RSS ${mib(baseline.rss)} MiB, heap ${mib(baseline.heapUsed)} MiB`);
-  const flooder = child('../test/transport/dtls/flooder.ts', [JSON.stringify({
-    serverAddress: '127.0.0.1', serverPort: port, sourceAddress: floodAddress, ports, mode, durationMs: seconds * 1000 + 60_000,
-  })]);
-  flooder.stderr.pipe(process.stderr);
-  const floodLines = createInterface({ input: flooder.stdout });
-  await new Promise<void>((resolve) => floodLines.once('line', () => resolve()));
+  console.log(
+    `dtls-flood: ${ports} ports of ${floodAddress} flooding (${mode}) for ${seconds} s, member ` +
+      `at ${memberAddress}, server options ${serverOptions}; quiet handshake ${quiet?.toFixed(1) ?? 'failed'} ms, ` +
+      `server RSS ${mib(baseline.rss)} MiB, heap ${mib(baseline.heapUsed)} MiB`,
+  );
+  const { flooder, floodLines } = await startFlooder(port, floodAddress, ports, mode, seconds);
   const floodStart = performance.now();
   const fromSample = samples.length;
-  const timings: number[] = [];
-  let failures = 0;
-  // Let the flood fill the server's tables before the first probe.
-  await new Promise((r) => setTimeout(r, 1000));
-  while (performance.now() - floodStart < seconds * 1000) {
-    const ms = await probe('127.0.0.1', port, memberAddress);
-    if (ms === null) failures += 1;
-    else timings.push(ms);
-    console.log(`  t=${((performance.now() - floodStart) / 1000).toFixed(1)} s member handshake ${ms === null ? 'FAILED' : `${ms.toFixed(1)} ms`}, server half-open ${samples.at(-1)?.halfOpen ?? '?'}, RSS ${((samples.at(-1)?.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const { timings, failures } = await probeDuringFlood(port, memberAddress, floodStart, seconds, samples);
   const during = samples.slice(fromSample).filter((s) => s.afterGc !== true);
   const held = await collected(server, samples);
   const flood = new Promise<string>((resolve) => floodLines.once('line', resolve));
@@ -137,9 +192,14 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const last = samples.at(-1);
   server.stdin.end();
   const figures = {
-    seconds, ports, floodAddress, memberAddress,
+    seconds,
+    ports,
+    floodAddress,
+    memberAddress,
     quietHandshakeMs: quiet === null ? null : Math.round(quiet * 10) / 10,
-    memberHandshakes: timings.length, memberFailures: failures, ...summary(timings),
+    memberHandshakes: timings.length,
+    memberFailures: failures,
+    ...summary(timings),
     baselineRssMiB: mib(baseline.rss),
     rssGrowthMiB: mib(rssMax - baseline.rss),
     heapHeldMiB: mib(held.heapUsed - baseline.heapUsed),
@@ -148,8 +208,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     flood: floodFigures,
     serverStats: last?.stats ?? null,
   };
-  console.log(`member handshakes during the flood: ${timings.length} ok, ${failures} failed; p50 ${figures.p50Ms} ms, max ${figures.maxMs} ms`);
-  console.log(`server: RSS ${figures.baselineRssMiB} MiB before, +${figures.rssGrowthMiB} MiB at most during the flood; heap held after a collection at the end +${figures.heapHeldMiB} MiB with ${held.halfOpen} half-open; half-open at most ${halfOpenMax}`);
+  console.log(
+    `member handshakes during the flood: ${timings.length} ok, ${failures} failed; p50 ${figures.p50Ms} ms, ` +
+      `max ${figures.maxMs} ms`,
+  );
+  console.log(
+    `server: RSS ${figures.baselineRssMiB} MiB before, +${figures.rssGrowthMiB} MiB at most during the flood; heap ` +
+      `held after a collection at the end +${figures.heapHeldMiB} MiB with ${held.halfOpen} half-open; half-open ` +
+      `at most ${halfOpenMax}`,
+  );
   console.log(`flood: ${JSON.stringify(floodFigures)}`);
   return figures;
 }

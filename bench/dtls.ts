@@ -41,7 +41,13 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function startServer(): Promise<DtlsServerEndpoint> {
-  return DtlsServerEndpoint.listen({ host: HOST, port: 0, pskLookup: () => PSK, handshakesInProgressMax: 1024, sessionsMax: 4096 });
+  return DtlsServerEndpoint.listen({
+    host: HOST,
+    port: 0,
+    pskLookup: () => PSK,
+    handshakesInProgressMax: 1024,
+    sessionsMax: 4096,
+  });
 }
 
 /**
@@ -51,19 +57,25 @@ async function startServer(): Promise<DtlsServerEndpoint> {
 export async function measureHandshakes(count: number, concurrency: number): Promise<HandshakeFigures> {
   const server = await startServer();
   const port = server.localAddress().port;
-  const clients = await Promise.all(Array.from({ length: concurrency }, () => DtlsClientEndpoint.open({ identity: 'bench', psk: PSK, bindAddress: HOST })));
+  const clients = await Promise.all(
+    Array.from({ length: concurrency }, () =>
+      DtlsClientEndpoint.open({ identity: 'bench', psk: PSK, bindAddress: HOST }),
+    ),
+  );
   const latencies: number[] = [];
   let started = 0;
   const begin = performance.now();
-  await Promise.all(clients.map(async (client) => {
-    while (started < count) {
-      started += 1;
-      const t0 = performance.now();
-      await client.connect(HOST, port);
-      latencies.push(performance.now() - t0);
-      client.resetSession(HOST, port);
-    }
-  }));
+  await Promise.all(
+    clients.map(async (client) => {
+      while (started < count) {
+        started += 1;
+        const t0 = performance.now();
+        await client.connect(HOST, port);
+        latencies.push(performance.now() - t0);
+        client.resetSession(HOST, port);
+      }
+    }),
+  );
   const elapsedMs = performance.now() - begin;
   await Promise.all(clients.map((c) => c.close()));
   await server.close();
@@ -117,10 +129,21 @@ export async function measureHelloVerifyRequests(count: number, window = 32): Pr
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, HOST, () => resolve()));
   const body = encodeClientHello({
-    version: DTLS_1_2, random: randomBytes(32), sessionId: new Uint8Array(0), cookie: new Uint8Array(0),
-    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8], compressionMethods: Uint8Array.of(0), extensions: [],
+    version: DTLS_1_2,
+    random: randomBytes(32),
+    sessionId: new Uint8Array(0),
+    cookie: new Uint8Array(0),
+    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8],
+    compressionMethods: Uint8Array.of(0),
+    extensions: [],
   });
-  const hello = encodeRecord(ContentType.handshake, DTLS_1_2, 0, 0, encodeHandshakeFragment(HandshakeType.clientHello, body.length, 0, 0, body));
+  const hello = encodeRecord(
+    ContentType.handshake,
+    DTLS_1_2,
+    0,
+    0,
+    encodeHandshakeFragment(HandshakeType.clientHello, body.length, 0, 0, body),
+  );
   let sent = 0;
   let answered = 0;
   const begin = performance.now();
@@ -134,8 +157,7 @@ export async function measureHelloVerifyRequests(count: number, window = 32): Pr
       if (answered === count) {
         clearTimeout(watchdog);
         resolve();
-      }
-      else if (sent < count) {
+      } else if (sent < count) {
         sent += 1;
         socket.send(hello, port, HOST);
       }
@@ -156,9 +178,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   // Warm up the JIT and the crypto paths before measuring.
   await measureHandshakes(quick ? 50 : 300, 4);
   const sequential = await measureHandshakes(handshakes, 1);
-  console.log(`dtls handshakes sequential: ${sequential.handshakesPerSecond}/s, p50 ${sequential.p50Ms} ms, p99 ${sequential.p99Ms} ms`);
+  console.log(
+    `dtls handshakes sequential: ${sequential.handshakesPerSecond}/s, p50 ${sequential.p50Ms} ms, ` +
+      `p99 ${sequential.p99Ms} ms`,
+  );
   const concurrent = await measureHandshakes(handshakes, 16);
-  console.log(`dtls handshakes 16 concurrent: ${concurrent.handshakesPerSecond}/s, p50 ${concurrent.p50Ms} ms, p99 ${concurrent.p99Ms} ms`);
+  console.log(
+    `dtls handshakes 16 concurrent: ${concurrent.handshakesPerSecond}/s, p50 ${concurrent.p50Ms} ms, ` +
+      `p99 ${concurrent.p99Ms} ms`,
+  );
   const rt1 = await measureRoundTrips(roundTrips, 1);
   console.log(`dtls round trips, 1 outstanding: ${rt1.roundTripsPerSecond}/s`);
   const rt64 = await measureRoundTrips(roundTrips, 64);

@@ -56,9 +56,13 @@ async function nodeBaselineRss(): Promise<number | null> {
   return rss;
 }
 
-const byMember = <T>(system: BenchSystem, pick: (id: string, pid: number | null, dataDir: string) => T): Record<string, T> => Object.fromEntries(system.members().map((m) => [m.id, pick(m.id, m.pid, m.dataDir)]));
+const byMember = <T>(
+  system: BenchSystem,
+  pick: (id: string, pid: number | null, dataDir: string) => T,
+): Record<string, T> => Object.fromEntries(system.members().map((m) => [m.id, pick(m.id, m.pid, m.dataDir)]));
 
-const readAll = (system: BenchSystem): Record<string, ProcessSample | null> => byMember(system, (_id, pid) => (pid === null ? null : readProcess(pid)));
+const readAll = (system: BenchSystem): Record<string, ProcessSample | null> =>
+  byMember(system, (_id, pid) => (pid === null ? null : readProcess(pid)));
 
 /** What rest looks like: RSS and writes at the end of start-up, then CPU and writes over the idle window. */
 interface Rest {
@@ -101,13 +105,21 @@ async function measureRest(systems: readonly BenchSystem[], idleMs: number): Pro
 }
 
 /** Loads `system` and measures its memory and write amplification, then its memory after `afterMs`. */
-async function measureLoadFootprint(system: BenchSystem, clients: number, valueBytes: number, loadMs: number, afterMs: number): Promise<LoadFootprint> {
+async function measureLoadFootprint(
+  system: BenchSystem,
+  clients: number,
+  valueBytes: number,
+  loadMs: number,
+  afterMs: number,
+): Promise<LoadFootprint> {
   const acc = new LoadAccumulator(clients, valueBytes);
   await runSlice(system, acc, { durationMs: loadMs, warmupMs: 1_000, settleBoundMs: 30_000 });
   const f = loadFigures(acc);
   await sleep(afterMs);
   const after = readAll(system);
-  const written = f.members.some((m) => m.writeBytes === null) ? null : f.members.reduce((sum, m) => sum + (m.writeBytes ?? 0), 0);
+  const written = f.members.some((m) => m.writeBytes === null)
+    ? null
+    : f.members.reduce((sum, m) => sum + (m.writeBytes ?? 0), 0);
   const committed = f.writes * valueBytes;
   return {
     clients,
@@ -147,6 +159,11 @@ async function installSize(): Promise<InstallSize> {
 function memoryHigh(): number | null {
   const unit = join(ROOT, 'systemd', 'coraft.service');
   return existsSync(unit) ? parseMemorySetting(readFileSync(unit, 'utf8'), 'MemoryHigh') : null;
+}
+
+function installLine(install: NonNullable<Footprint['install']>): string {
+  const largest = install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ');
+  return `\nlargest installed packages (MiB): ${largest}; tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`;
 }
 
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
@@ -189,15 +206,28 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const footprint = (i: number, restart: number | null): SystemFootprint | null => {
       const r = rest[i];
       const s = startups[i];
-      return r === undefined || s === undefined ? null : { startup: s, restartAnsweredMs: restart, ...r, load: loads[i] ?? null };
+      return r === undefined || s === undefined
+        ? null
+        : { startup: s, restartAnsweredMs: restart, ...r, load: loads[i] ?? null };
     };
     const coraftFootprint = footprint(0, restartAnsweredMs);
     if (coraftFootprint === null) throw new Error('coraft was not measured');
-    const figures: Footprint = { coraft: coraftFootprint, etcd: footprint(1, null), install, nodeBaselineRssBytes, memoryHighBytes: memoryHigh() };
+    const figures: Footprint = {
+      coraft: coraftFootprint,
+      etcd: footprint(1, null),
+      install,
+      nodeBaselineRssBytes,
+      memoryHighBytes: memoryHigh(),
+    };
     say('');
     say(goalsTable(goalRows(figures)));
-    if (install !== null) say(`\nlargest installed packages (MiB): ${install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ')}; tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`);
-    return { etcdInstalled: withEtcd, settings: { settleMs, idleMs, loadMs, afterLoadMs, clients, valueBytes }, ...figures, goals: goalRows(figures) };
+    if (install !== null) say(installLine(install));
+    return {
+      etcdInstalled: withEtcd,
+      settings: { settleMs, idleMs, loadMs, afterLoadMs, clients, valueBytes },
+      ...figures,
+      goals: goalRows(figures),
+    };
   } finally {
     await cleanup.run(say);
     uninstall();

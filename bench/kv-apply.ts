@@ -1,8 +1,8 @@
 // Benchmark of the KV state machine: applies encoded commands (puts of 100-byte values over
 // 10,000 keys, a third in client sessions with one retry in ten), then times a snapshot, its
 // restore into a fresh replica, and queries. Options: --count N commands (default 200,000).
-import type { LogEntry } from '../agent/contracts.js';
-import { encodeKvCommand, encodeKvQuery } from '../agent/kv/codec.js';
+import type { LogEntry } from '../contracts/log.js';
+import { encodeKvCommand, encodeKvQuery } from '../agent/kv/encoding.js';
 import { KvStateMachine } from '../agent/kv/state-machine.js';
 
 function argument(args: readonly string[], name: string, fallback: number): number {
@@ -25,7 +25,14 @@ function buildLog(count: number): LogEntry[] {
       seqs.set(clientId, seq);
       session = { clientId, seq };
     }
-    const command = encodeKvCommand({ op: 'put', key: `key-${(i * 7919) % 10_000}`, value, returnPrevious: false, session, timeMs: i });
+    const command = encodeKvCommand({
+      op: 'put',
+      key: `key-${(i * 7919) % 10_000}`,
+      value,
+      returnPrevious: false,
+      session,
+      timeMs: i,
+    });
     entries.push({ term: 1, index: i + 1, type: 'command', command });
   }
   return entries;
@@ -44,7 +51,14 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const snapshotMs = performance.now() - t1;
   const replica = new KvStateMachine();
   const t2 = performance.now();
-  replica.restore({ lastIncludedIndex: count, lastIncludedTerm: 1, configuration: { voters: [], learners: [], oldVoters: null, members: [] } }, image);
+  replica.restore(
+    {
+      lastIncludedIndex: count,
+      lastIncludedTerm: 1,
+      configuration: { voters: [], learners: [], oldVoters: null, members: [] },
+    },
+    image,
+  );
   const restoreMs = performance.now() - t2;
   const queries = Array.from({ length: 10_000 }, (_, i) => encodeKvQuery({ op: 'get', key: `key-${i}` }));
   const t3 = performance.now();
@@ -60,6 +74,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     keys: sm.stats().keyCount,
     sessions: sm.stats().sessionCount,
   };
-  console.log(`applied ${count} commands at ${figures.apply_per_s}/s; snapshot ${image.length} bytes in ${figures.snapshot_ms} ms, restored in ${figures.restore_ms} ms; ${figures.query_per_s} queries/s`);
+  console.log(
+    `applied ${count} commands at ${figures.apply_per_s}/s; snapshot ${image.length} bytes ` +
+      `in ${figures.snapshot_ms} ms, restored in ${figures.restore_ms} ms; ${figures.query_per_s} queries/s`,
+  );
   return Promise.resolve(figures);
 }

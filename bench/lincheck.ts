@@ -3,7 +3,7 @@
 // more concurrency, unknown outcomes and repeated values, and a 100,000-operation one), plus a
 // history with one read mutated so that it is not linearizable. Each history is generated from
 // a fixed seed, so runs are comparable. Options: --seed N, --repeat N (best of N, default 3).
-import { SeededPrng } from '../agent/core/prng.js';
+import { SeededPrng } from '../contracts/prng.js';
 import type { HistoryOperation } from '../agent/sim/history.js';
 import { formatHistoryEvent, pairOperations, parseHistory } from '../agent/sim/history.js';
 import { checkLinearizability } from '../agent/sim/linearizability.js';
@@ -35,7 +35,11 @@ const SCENARIOS: readonly Scenario[] = [
     mutate: false,
   },
   { name: 'sim-like 10k ops with one stale read', options: BASE, mutate: true },
-  { name: 'sim-like 100k ops, 50 clients, 10 keys', options: { ...BASE, clients: 50, opsPerClient: 2000 }, mutate: false },
+  {
+    name: 'sim-like 100k ops, 50 clients, 10 keys',
+    options: { ...BASE, clients: 50, opsPerClient: 2000 },
+    mutate: false,
+  },
 ];
 
 function argument(args: readonly string[], name: string, fallback: number): number {
@@ -60,7 +64,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const repeat = Math.max(1, argument(args, '--repeat', 3));
   const figures: Record<string, unknown> = { seed, repeat };
   for (const [n, scenario] of SCENARIOS.entries()) {
-    const text = generateHistory(new SeededPrng(seed + n), scenario.options).map(formatHistoryEvent).join('\n');
+    const text = generateHistory(new SeededPrng(seed + n), scenario.options)
+      .map(formatHistoryEvent)
+      .join('\n');
     let parseMs = Infinity;
     let checkMs = Infinity;
     let verdict = '';
@@ -77,7 +83,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       verdict = String(result.ok);
       summary = `${ops.length} ops, ${result.operations} checked, ${result.statesExplored} states`;
     }
-    console.log(`${scenario.name}: check ${checkMs.toFixed(1)} ms, parse+pair ${parseMs.toFixed(1)} ms, ok=${verdict} (${summary})`);
+    console.log(
+      `${scenario.name}: check ${checkMs.toFixed(1)} ms, parse+pair ${parseMs.toFixed(1)} ms, ok=${verdict} ` +
+        `(${summary})`,
+    );
     figures[`s${n}_name`] = scenario.name;
     figures[`s${n}_check_ms`] = Number(checkMs.toFixed(1));
     figures[`s${n}_parse_ms`] = Number(parseMs.toFixed(1));

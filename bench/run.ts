@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeError } from '../contracts/errors.js';
 
 interface Benchmark {
   run(args: readonly string[]): Promise<Record<string, unknown>>;
@@ -40,7 +41,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(`bench failed: ${describeError(error, { stack: true })}\n`);
     process.exitCode = 1;
   },
 );

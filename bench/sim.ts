@@ -22,11 +22,22 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   let failures = 0;
   const started = performance.now();
   for (let seed = 1; seed <= seeds; seed += 1) {
-    const summary = await runSimulation({ seed, nodes, durationMs, clients: 3, faults: [...FAULT_KINDS], membership, raft: { snapshotThresholdBytes: snapshotBytes } });
+    const summary = await runSimulation({
+      seed,
+      nodes,
+      durationMs,
+      clients: 3,
+      faults: [...FAULT_KINDS],
+      membership,
+      raft: { snapshotThresholdBytes: snapshotBytes },
+    });
     simulatedMs += summary.simulatedMs;
     events += summary.events;
     if (!summary.ok) failures += 1;
-    process.stdout.write(`seed ${seed}: ${summary.ok ? 'ok' : 'FAILED'} simulated ${(summary.simulatedMs / 1000).toFixed(1)} s, ${summary.events} events, ${summary.ops.ok} ops ok, ${summary.elections} elections\n`);
+    process.stdout.write(
+      `seed ${seed}: ${summary.ok ? 'ok' : 'FAILED'} simulated ${(summary.simulatedMs / 1000).toFixed(1)} ` +
+        `s, ${summary.events} events, ${summary.ops.ok} ops ok, ${summary.elections} elections\n`,
+    );
   }
   const wallS = (performance.now() - started) / 1000;
   const figures = {
@@ -40,6 +51,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     eventsPerSecond: Math.round(events / wallS),
     failures,
   };
-  process.stdout.write(`${nodes} nodes, all faults${membership ? ', membership' : ''}: ${figures.seedsPerSecond} seeds/s, ${figures.simulatedSecondsPerWallSecond} simulated s per wall s, ${figures.eventsPerSecond} events/s\n`);
+  process.stdout.write(
+    `${nodes} nodes, all faults${membership ? ', membership' : ''}: ${figures.seedsPerSecond} ` +
+      `seeds/s, ${figures.simulatedSecondsPerWallSecond} simulated s per wall s, ${figures.eventsPerSecond} ` +
+      `events/s\n`,
+  );
   return figures;
 }

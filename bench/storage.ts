@@ -3,19 +3,22 @@
  * 100 (entries per persist call) with 1, 8 and 64 concurrent writers, of the LMDB
  * engine (`lmdb`: an LMDB commit per group) and of the write-ahead-log engine (`wal`: an
  * fdatasync of the log per group, checkpoints into LMDB in the background, walSyncMode `auto`;
- * `wal-background` and `wal-inline`: the same with the other two sync modes), beside the raw rate of a 4 KiB write + fdatasync
- * on the same disk, measured before and after the engines (the ratios use the mean).
+ * `wal-background` and `wal-inline`: the same with the other two sync modes), beside the raw
+ * rate of a 4 KiB write + fdatasync on the same disk, measured before and after the engines
+ * (the ratios use the mean).
  *
  * Each run opens a fresh data directory, so the log only grows. Figures are wall-clock over
  * `--duration-ms` per run. `--engines lmdb,wal` picks engines.
  *
- *     npm run bench -- storage [--json] [--duration-ms 1500] [--dir /path/on/the/disk] [--engines lmdb,wal,wal-background,wal-inline]
+ *     npm run bench -- storage [--json] [--duration-ms 1500] [--dir /path/on/the/disk]
+ *                              [--engines lmdb,wal,wal-background,wal-inline]
  */
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LogEntry, Metrics } from '../agent/contracts.js';
-import type { PersistenceEngine } from '../agent/contracts.js';
+import type { LogEntry } from '../contracts/log.js';
+import type { Metrics } from '../contracts/metrics.js';
+import type { PersistenceEngine } from '../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../storage/wal/wal-engine.js';
 
@@ -46,11 +49,13 @@ function parseArgs(args: readonly string[]): Options {
     if (args[i] === '--engines' && value !== undefined) {
       const names = value.split(',');
       const unknown = names.filter((name) => !isEngineName(name));
-      if (unknown.length > 0) throw new Error(`--engines: unknown ${unknown.join(', ')}; expected some of ${ENGINES.join(', ')}`);
+      if (unknown.length > 0)
+        throw new Error(`--engines: unknown ${unknown.join(', ')}; expected some of ${ENGINES.join(', ')}`);
       engines = names.filter(isEngineName);
     }
   }
-  if (!Number.isFinite(durationMs) || durationMs < 100) throw new Error(`--duration-ms must be at least 100, got ${durationMs}`);
+  if (!Number.isFinite(durationMs) || durationMs < 100)
+    throw new Error(`--duration-ms must be at least 100, got ${durationMs}`);
   return { durationMs, dir, engines };
 }
 
@@ -106,7 +111,11 @@ class RawDisk {
 
 function rawFigure(latencies: number[], seconds: number): { perSec: number; p50Us: number; p99Us: number } {
   latencies.sort((a, b) => a - b);
-  return { perSec: Math.round(latencies.length / seconds), p50Us: Math.round(percentile(latencies, 0.5)), p99Us: Math.round(percentile(latencies, 0.99)) };
+  return {
+    perSec: Math.round(latencies.length / seconds),
+    p50Us: Math.round(percentile(latencies, 0.5)),
+    p99Us: Math.round(percentile(latencies, 0.99)),
+  };
 }
 
 class CommitCounter implements Metrics {
@@ -145,7 +154,14 @@ const SLICES = 6;
  * in slices alternating with slices of raw 4 KiB syncs, so that the ratio to raw compares the
  * two under the same load of a shared disk.
  */
-async function engineRun(name: EngineName, base: string, raw: RawDisk, batch: number, writers: number, durationMs: number): Promise<EngineFigure> {
+async function engineRun(
+  name: EngineName,
+  base: string,
+  raw: RawDisk,
+  batch: number,
+  writers: number,
+  durationMs: number,
+): Promise<EngineFigure> {
   const path = mkdtempSync(join(base, 'coraft-bench-'));
   const metrics = new CommitCounter();
   const engine = await openEngine(name, path, metrics);
@@ -207,15 +223,20 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   try {
     const rawStart = performance.now();
     rawAll = rawFigure(raw.run(options.durationMs), (performance.now() - rawStart) / 1000);
-    console.log(`raw 4 KiB write+fdatasync: ${rawAll.perSec}/s, p50 ${rawAll.p50Us} µs, p99 ${rawAll.p99Us} µs (${options.dir})`);
+    console.log(
+      `raw 4 KiB write+fdatasync: ${rawAll.perSec}/s, p50 ${rawAll.p50Us} µs, p99 ${rawAll.p99Us} µs (${options.dir})`,
+    );
     for (const batch of BATCH_SIZES) {
       for (const writers of WRITER_COUNTS) {
         for (const engine of options.engines) {
           const figure = await engineRun(engine, options.dir, raw, batch, writers, options.durationMs);
           figures.push(figure);
           console.log(
-            `${engine.padEnd(10)} batch ${String(batch).padStart(3)} × ${String(writers).padStart(2)} writers: ${figure.appendsPerSec} appends/s ` +
-              `(${figure.vsRaw}× raw ${figure.rawPerSec}/s p50 ${figure.rawP50Us} µs alongside), ${figure.callsPerSec} calls/s, ${figure.commitsPerSec} commits/s, call p50 ${figure.callP50Us} µs`,
+            `${engine.padEnd(10)} batch ${String(batch).padStart(3)} × ${String(writers).padStart(2)} ` +
+              `writers: ${figure.appendsPerSec} appends/s ` +
+              `(${figure.vsRaw}× raw ${figure.rawPerSec}/s p50 ${figure.rawP50Us} µs alongside), ` +
+              `${figure.callsPerSec} calls/s, ${figure.commitsPerSec} commits/s, ` +
+              `call p50 ${figure.callP50Us} µs`,
           );
         }
       }

@@ -44,12 +44,26 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CLIENTS = [1, 4, 16, 64, 256] as const;
 const SIZES = [16, 256, 4096, 65_536] as const;
 
-const grid = (clients: readonly number[], sizes: readonly number[]): LoadPlan['points'] => sizes.flatMap((valueBytes) => clients.map((c) => ({ clients: c, valueBytes })));
+const grid = (clients: readonly number[], sizes: readonly number[]): LoadPlan['points'] =>
+  sizes.flatMap((valueBytes) => clients.map((c) => ({ clients: c, valueBytes })));
 
-/** coraft beside etcd (bench/vs-etcd.ts): a few points in quick mode, 256 B and 4 KiB by default, the bench's whole default grid in full. */
+/**
+ * coraft beside etcd (bench/vs-etcd.ts): a few points in quick mode, 256 B and 4 KiB by default, the bench's whole
+ * default grid in full.
+ */
 function vsEtcd(mode: Mode): Plan['micro'][number] {
-  if (mode === 'quick') return { name: 'vs-etcd', args: ['--duration-ms=2000', '--warmup-ms=300', '--clients=1,16,64', '--values=256'], timeoutMs: 180_000 };
-  if (mode === 'default') return { name: 'vs-etcd', args: ['--duration-ms=4000', '--warmup-ms=500', '--clients=1,16,64,256', '--values=256,4096'], timeoutMs: 600_000 };
+  if (mode === 'quick')
+    return {
+      name: 'vs-etcd',
+      args: ['--duration-ms=2000', '--warmup-ms=300', '--clients=1,16,64', '--values=256'],
+      timeoutMs: 180_000,
+    };
+  if (mode === 'default')
+    return {
+      name: 'vs-etcd',
+      args: ['--duration-ms=4000', '--warmup-ms=500', '--clients=1,16,64,256', '--values=256,4096'],
+      timeoutMs: 600_000,
+    };
   return { name: 'vs-etcd', args: [], timeoutMs: 1_800_000 };
 }
 
@@ -69,7 +83,10 @@ function plan(mode: Mode): Plan {
   const base: ClusterConfig = { nodes: 3, transport: 'coaps', codec: 'cbor' };
   if (mode === 'full') {
     const load: LoadPlan[] = [];
-    for (const nodes of [3, 5]) for (const transport of ['coaps', 'coap'] as const) for (const codec of ['cbor', 'json'] as const) load.push({ config: { nodes, transport, codec }, points: grid(CLIENTS, SIZES) });
+    for (const nodes of [3, 5])
+      for (const transport of ['coaps', 'coap'] as const)
+        for (const codec of ['cbor', 'json'] as const)
+          load.push({ config: { nodes, transport, codec }, points: grid(CLIENTS, SIZES) });
     return { micro, microTimeoutMs: 600_000, load, durationMs: 4_000, warmupMs: 1_000, failoverTrials: 5 };
   }
   if (quick) {
@@ -113,10 +130,16 @@ function vsEtcdReport(dir: string, micro: readonly MicroResult[]): string[] {
 }
 
 function timestamp(): string {
-  return new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+  return new Date()
+    .toISOString()
+    .replace(/[:.]/g, '-')
+    .replace(/-\d{3}Z$/, 'Z');
 }
 
-async function runLoad(p: Plan, log: (line: string) => void): Promise<{ load: LoadResult[]; failover: FailoverFigures | null }> {
+async function runLoad(
+  p: Plan,
+  log: (line: string) => void,
+): Promise<{ load: LoadResult[]; failover: FailoverFigures | null }> {
   const load: LoadResult[] = [];
   let failover: FailoverFigures | null = null;
   for (const [i, item] of p.load.entries()) {
@@ -125,13 +148,21 @@ async function runLoad(p: Plan, log: (line: string) => void): Promise<{ load: Lo
     const points = await withCluster(c, async (cluster) => {
       if (i === 0 && p.failoverTrials > 0) {
         failover = await measureFailover(cluster, p.failoverTrials);
-        log(`  failover (no load): writes again after ${failover.writeGapMs.join(', ')} ms; new leader after ${failover.newLeaderMs.join(', ')} ms`);
+        log(
+          `  failover (no load): writes again after ${failover.writeGapMs.join(', ')} ms; new leader ` +
+            `after ${failover.newLeaderMs.join(', ')} ms`,
+        );
       }
       const out = [];
       for (const point of item.points) {
         await settle(cluster, 30_000);
         const figures = await measureLoad(cluster, point.clients, point.valueBytes, p.durationMs, p.warmupMs);
-        log(`  ${point.clients} clients, ${point.valueBytes} B: ${figures.opsPerSecond} writes/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, errors ${figures.errors}; CPU% ${figures.agents.map((a) => a.cpuPercent).join('/')}, RSS MiB ${figures.agents.map((a) => a.rssMiB).join('/')}`);
+        log(
+          `  ${point.clients} clients, ${point.valueBytes} B: ${figures.opsPerSecond} writes/s, ` +
+            `p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, errors ${figures.errors}; ` +
+            `CPU% ${figures.agents.map((a) => a.cpuPercent).join('/')}, RSS ` +
+            `MiB ${figures.agents.map((a) => a.rssMiB).join('/')}`,
+        );
         out.push(figures);
       }
       return out;
@@ -152,7 +183,11 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const notes: string[] = [];
   const micro: MicroResult[] = [];
   if (!args.includes('--no-micro')) {
-    const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',') ?? null;
+    const only =
+      args
+        .find((a) => a.startsWith('--only='))
+        ?.slice('--only='.length)
+        .split(',') ?? null;
     for (const m of p.micro.filter((x) => only === null || only.includes(x.name))) {
       if (!existsSync(join(HERE, `${m.name}.ts`))) {
         notes.push(`bench/${m.name}.ts does not exist in this build: skipped`);
@@ -170,17 +205,35 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     mode,
     loadDurationMsPerPoint: p.durationMs,
     loadWarmupMsPerPoint: p.warmupMs,
-    loadWorkload: 'closed-loop PUT /kv/bench-<client>-<0..63>, one CoAP client per simulated client, clients spread round-robin over the nodes (followers forward to the leader)',
+    loadWorkload:
+      'closed-loop PUT /kv/bench-<client>-<0..63>, one CoAP client per simulated client, clients spread ' +
+      'round-robin over the nodes (followers forward to the leader)',
     storage: 'lmdb (agent defaults: one synced batch per Ready)',
     raft: 'agent defaults (election 150-300 ms, heartbeat 50 ms, tick 10 ms)',
-    configurations: p.load.map((l) => ({ ...l.config, points: l.points.map((x) => `${x.clients}c/${x.valueBytes}B`).join(' ') })),
+    configurations: p.load.map((l) => ({
+      ...l.config,
+      points: l.points.map((x) => `${x.clients}c/${x.valueBytes}B`).join(' '),
+    })),
     failoverTrials: p.failoverTrials,
-    failoverMethod: 'on the first configuration before its sweep, without load: SIGKILL the leader, then overlapping PUTs every 20 ms to the others (2 s timeout each); write gap = kill to first acknowledged write; new leader = kill to a majority agreeing on another leader',
+    failoverMethod:
+      'on the first configuration before its sweep, without load: SIGKILL the leader, then overlapping PUTs every ' +
+      '20 ms to the others (2 s timeout each); write gap = kill to first acknowledged write; new leader = kill ' +
+      'to a majority agreeing on another leader',
     betweenPoints: 'waits until every node applied the same index and it held still for 300 ms (at most 30 s)',
     benchmarkScripts: p.micro.map((m) => `${m.name} ${m.args.join(' ')}`.trim()),
     benchmarkScriptTimeoutMs: p.microTimeoutMs,
   };
-  const results: SuiteResults = { startedAt, mode, machine: machineInfo(), versions: versions(), settings, micro, load, failover, notes };
+  const results: SuiteResults = {
+    startedAt,
+    mode,
+    machine: machineInfo(),
+    versions: versions(),
+    settings,
+    micro,
+    load,
+    failover,
+    notes,
+  };
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const plots = writePlots(dir, load);
   writeFileSync(join(dir, 'report.md'), renderReport(results, plots, vsEtcdReport(dir, micro)));

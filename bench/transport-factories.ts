@@ -5,7 +5,7 @@
  * a fixed PSK (the client's first call pays for the handshake; the warm-up absorbs it).
  */
 import { createSocket } from 'node:dgram';
-import type { NetworkClient, NetworkServer, RpcHandler } from '../agent/contracts.js';
+import type { NetworkClient, NetworkServer, RpcHandler } from '../contracts/network.js';
 import { CoapClient, CoapResponseCode, CoapServer, createUdpCoapTransport } from '../transport/coap/index.js';
 import { createCryptoPrng, createRealTimers } from '../transport/timers.js';
 import { openUdpEndpoint } from '../transport/udp.js';
@@ -50,8 +50,14 @@ export const BENCH_TRANSPORTS: Readonly<Record<string, BenchTransport>> = {
     createPeerTransport(
       {
         name: 'coaps',
-        openServerEndpoint: () => DtlsServerEndpoint.listen({ host: '127.0.0.1', port, pskLookup: (identity) => (identity === 'bench-client' ? PSK : null) }),
-        openClientEndpoint: () => DtlsClientEndpoint.open({ identity: 'bench-client', psk: PSK, bindAddress: '127.0.0.1' }),
+        openServerEndpoint: () =>
+          DtlsServerEndpoint.listen({
+            host: '127.0.0.1',
+            port,
+            pskLookup: (identity) => (identity === 'bench-client' ? PSK : null),
+          }),
+        openClientEndpoint: () =>
+          DtlsClientEndpoint.open({ identity: 'bench-client', psk: PSK, bindAddress: '127.0.0.1' }),
       },
       { serializer },
     ),
@@ -71,7 +77,14 @@ export const BENCH_TRANSPORTS: Readonly<Record<string, BenchTransport>> = {
 const echo: RpcHandler = (request) =>
   Promise.resolve(
     request.type === 'AppendEntriesRequest'
-      ? { type: 'AppendEntriesResponse', term: request.term, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: request.prevLogIndex + request.entries.length }
+      ? {
+          type: 'AppendEntriesResponse',
+          term: request.term,
+          success: true,
+          conflictIndex: null,
+          conflictTerm: null,
+          lastLogIndex: request.prevLogIndex + request.entries.length,
+        }
       : { type: 'TimeoutNowResponse', term: 0 },
   );
 
@@ -91,8 +104,23 @@ function rpcTransport(make: (listenPort: number) => PeerPair): BenchTransport {
       return Promise.resolve({
         async call(payloadBytes) {
           index += 1;
-          const entries = payloadBytes === 0 ? [] : [{ term: 1, index, type: 'command' as const, command: new Uint8Array(payloadBytes) }];
-          await client.send('peer', { type: 'AppendEntriesRequest', term: 1, leaderId: 'bench', prevLogIndex: index - 1, prevLogTerm: 1, entries, leaderCommit: 0 }, 10_000);
+          const entries =
+            payloadBytes === 0
+              ? []
+              : [{ term: 1, index, type: 'command' as const, command: new Uint8Array(payloadBytes) }];
+          await client.send(
+            'peer',
+            {
+              type: 'AppendEntriesRequest',
+              term: 1,
+              leaderId: 'bench',
+              prevLogIndex: index - 1,
+              prevLogTerm: 1,
+              entries,
+              leaderCommit: 0,
+            },
+            10_000,
+          );
         },
         close: () => client.close(),
       });
@@ -108,16 +136,32 @@ function coapMessaging(): BenchTransport {
   return {
     async startServer() {
       const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), timers: createRealTimers() });
-      server.addResource('/raft/AppendEntries', { POST: (request) => Promise.resolve({ code: CoapResponseCode.Changed, payload: request.payload.subarray(0, 16) }) });
+      server.addResource('/raft/AppendEntries', {
+        POST: (request) =>
+          Promise.resolve({ code: CoapResponseCode.Changed, payload: request.payload.subarray(0, 16) }),
+      });
       await server.start();
       return { port: server.localAddress().port, stop: () => server.stop() };
     },
     connect(port) {
-      const client = new CoapClient({ openEndpoint: () => openUdpEndpoint(), timers: createRealTimers(), prng: createCryptoPrng() });
+      const client = new CoapClient({
+        openEndpoint: () => openUdpEndpoint(),
+        timers: createRealTimers(),
+        prng: createCryptoPrng(),
+      });
       const target = { address: '127.0.0.1', port };
       return Promise.resolve({
         async call(payloadBytes) {
-          await client.request(target, { method: 'POST', path: ['raft', 'AppendEntries'], contentFormat: 42, payload: new Uint8Array(Math.max(16, payloadBytes)) }, 10_000);
+          await client.request(
+            target,
+            {
+              method: 'POST',
+              path: ['raft', 'AppendEntries'],
+              contentFormat: 42,
+              payload: new Uint8Array(Math.max(16, payloadBytes)),
+            },
+            10_000,
+          );
         },
         close: () => client.close(),
       });

@@ -46,7 +46,12 @@ function option(args: readonly string[], name: string, fallback: string): string
 }
 
 /** Keeps `outstanding` calls running for `durationMs` and measures them. */
-async function measure(client: BenchClient, outstanding: number, payloadBytes: number, durationMs: number): Promise<Figures> {
+async function measure(
+  client: BenchClient,
+  outstanding: number,
+  payloadBytes: number,
+  durationMs: number,
+): Promise<Figures> {
   const latencies = new Float64Array(LATENCY_SAMPLES_MAX);
   let recorded = 0;
   let calls = 0;
@@ -92,7 +97,9 @@ function round3(x: number): number {
 /** Starts the echo server of `name` in a child process; resolves with its port and a stop function. */
 async function startPeerProcess(name: string): Promise<BenchServer> {
   const script = fileURLToPath(new URL('./transport-peer.ts', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, name], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, name], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const stdout = child.stdout;
   if (stdout === null) throw new Error('child has no stdout');
   const lines = createInterface({ input: stdout });
@@ -101,7 +108,10 @@ async function startPeerProcess(name: string): Promise<BenchServer> {
     child.once('exit', (code) => reject(new Error(`bench peer ${name} exited with ${String(code)}`)));
   });
   const parsed: unknown = JSON.parse(first);
-  const port = typeof parsed === 'object' && parsed !== null && 'port' in parsed && typeof parsed.port === 'number' ? parsed.port : 0;
+  const port =
+    typeof parsed === 'object' && parsed !== null && 'port' in parsed && typeof parsed.port === 'number'
+      ? parsed.port
+      : 0;
   return {
     port,
     stop: () =>
@@ -116,7 +126,8 @@ function describe(name: string, f: Figures): string {
   const head = `${name.padEnd(8)} ${String(f.outstanding).padStart(2)} outstanding`;
   const fails = f.failures > 0 ? `  (${f.failures} failed)` : '';
   const cpu = `  cpu ${f.cpuMicrosPerCall} µs/call`;
-  if (f.payloadBytes === BULK_PAYLOAD_BYTES) return `${head}, 64 KiB: ${f.megabytesPerSecond} MB/s  ${f.perSecond} msg/s  p50 ${f.p50Ms} ms${cpu}${fails}`;
+  if (f.payloadBytes === BULK_PAYLOAD_BYTES)
+    return `${head}, 64 KiB: ${f.megabytesPerSecond} MB/s  ${f.perSecond} msg/s  p50 ${f.p50Ms} ms${cpu}${fails}`;
   return `${head}: ${f.perSecond.toLocaleString('en')} rt/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms${cpu}${fails}`;
 }
 
@@ -124,13 +135,19 @@ function describe(name: string, f: Figures): string {
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const durationMs = Number(option(args, 'duration-ms', '3000'));
   const bulkOutstanding = Number(option(args, 'bulk-outstanding', '4'));
-  const names = option(args, 'transports', Object.keys(BENCH_TRANSPORTS).join(',')).split(',').filter((n) => n !== '');
+  const names = option(args, 'transports', Object.keys(BENCH_TRANSPORTS).join(','))
+    .split(',')
+    .filter((n) => n !== '');
   const inProcess = args.includes('--in-process');
   const results: Record<string, unknown> = {};
-  console.log(`transport bench: loopback, ${durationMs} ms per figure, server ${inProcess ? 'in this process' : 'in a child process'}`);
+  console.log(
+    `transport bench: loopback, ${durationMs} ms per figure, ` +
+      `server ${inProcess ? 'in this process' : 'in a child process'}`,
+  );
   for (const name of names) {
     const transport = BENCH_TRANSPORTS[name];
-    if (transport === undefined) throw new Error(`unknown transport ${name}; known: ${Object.keys(BENCH_TRANSPORTS).join(', ')}`);
+    if (transport === undefined)
+      throw new Error(`unknown transport ${name}; known: ${Object.keys(BENCH_TRANSPORTS).join(', ')}`);
     const server = inProcess ? await transport.startServer() : await startPeerProcess(name);
     const client = await transport.connect(server.port);
     await measure(client, 1, SMALL_PAYLOAD_BYTES, Math.min(500, durationMs));
@@ -150,8 +167,14 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     await measureHandshakes(Math.min(300, handshakes), 4);
     const sequential = await measureHandshakes(handshakes, 1);
     const concurrent = await measureHandshakes(handshakes, 16);
-    console.log(`dtls handshakes, 1 at a time: ${sequential.handshakesPerSecond}/s  p50 ${sequential.p50Ms} ms  p99 ${sequential.p99Ms} ms`);
-    console.log(`dtls handshakes, 16 at a time: ${concurrent.handshakesPerSecond}/s  p50 ${concurrent.p50Ms} ms  p99 ${concurrent.p99Ms} ms`);
+    console.log(
+      `dtls handshakes, 1 at a time: ${sequential.handshakesPerSecond}/s  p50 ${sequential.p50Ms} ms  ` +
+        `p99 ${sequential.p99Ms} ms`,
+    );
+    console.log(
+      `dtls handshakes, 16 at a time: ${concurrent.handshakesPerSecond}/s  p50 ${concurrent.p50Ms} ms  ` +
+        `p99 ${concurrent.p99Ms} ms`,
+    );
     dtlsHandshakes = { sequential, concurrent16: concurrent };
   }
   return { durationMs, bulkOutstanding, inProcess, transports: results, dtlsHandshakes };

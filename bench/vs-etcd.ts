@@ -58,7 +58,9 @@ function etcdVersion(): string {
 
 /** VmHWM of each member now: its peak resident set since it started. */
 function peakRssMiB(system: BenchSystem): Record<string, number | null> {
-  return Object.fromEntries(system.members().map((m) => [m.id, m.pid === null ? null : mib(readProcess(m.pid)?.rssPeakBytes ?? 0)]));
+  return Object.fromEntries(
+    system.members().map((m) => [m.id, m.pid === null ? null : mib(readProcess(m.pid)?.rssPeakBytes ?? 0)]),
+  );
 }
 
 interface Settings {
@@ -68,75 +70,151 @@ interface Settings {
   readonly points: readonly { clients: number; valueBytes: number }[];
 }
 
-async function measurePoints(coraft: CoraftSystem, etcd: EtcdSystem | null, s: Settings, say: (line: string) => void): Promise<VsPoint[]> {
+async function measurePoints(
+  coraft: CoraftSystem,
+  etcd: EtcdSystem | null,
+  s: Settings,
+  say: (line: string) => void,
+): Promise<VsPoint[]> {
   const out: VsPoint[] = [];
   const sliceMs = Math.max(1, Math.round(s.durationMs / s.slices));
   for (const [i, point] of s.points.entries()) {
-    const acc = { coraft: new LoadAccumulator(point.clients, point.valueBytes), etcd: new LoadAccumulator(point.clients, point.valueBytes) };
+    const acc = {
+      coraft: new LoadAccumulator(point.clients, point.valueBytes),
+      etcd: new LoadAccumulator(point.clients, point.valueBytes),
+    };
     for (let slice = 0; slice < s.slices; slice += 1) {
       for (const name of sliceOrder(i, slice)) {
         const system = name === 'coraft' ? coraft : etcd;
         if (system === null) continue;
-        await runSlice(system, acc[name], { durationMs: sliceMs, warmupMs: s.warmupMs, settleBoundMs: SETTLE_BOUND_MS });
+        await runSlice(system, acc[name], {
+          durationMs: sliceMs,
+          warmupMs: s.warmupMs,
+          settleBoundMs: SETTLE_BOUND_MS,
+        });
       }
     }
     const c = loadFigures(acc.coraft);
     const e = etcd === null ? null : loadFigures(acc.etcd);
     const ratios = vsRatios(c, e);
     out.push({ clients: point.clients, valueBytes: point.valueBytes, coraft: c, etcd: e, ratios });
-    const line = (name: string, f: typeof c): string => `${name} ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, CPU ${f.cpuSecondsPer1000Writes} s/1k, errors ${f.errors}`;
-    say(`${point.clients} clients x ${point.valueBytes} B: ${line('coraft', c)}${e === null ? '' : `; ${line('etcd', e)}; ratio ${ratios.writesPerSecond}`}`);
+    const line = (name: string, f: typeof c): string =>
+      `${name} ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, CPU ${f.cpuSecondsPer1000Writes} s/1k, ` +
+      `errors ${f.errors}`;
+    say(
+      `${point.clients} clients x ${point.valueBytes} ` +
+        `B: ${line('coraft', c)}${e === null ? '' : `; ${line('etcd', e)}; ratio ${ratios.writesPerSecond}`}`,
+    );
   }
   return out;
 }
 
-export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
-  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+/** The settings of a run from its arguments, the grid points it leaves out, and the profile folder ('' for none). */
+function parseSettings(args: readonly string[]): {
+  readonly settings: Settings;
+  readonly grid: ReturnType<typeof gridPoints>;
+  readonly profDir: string;
+} {
   const explicitGrid = option(args, 'clients', '') !== '' || option(args, 'values', '') !== '';
   const clients = parseIntList(option(args, 'clients', DEFAULT_CLIENTS), 'clients', 1, 1024);
   const values = parseIntList(option(args, 'values', DEFAULT_VALUES), 'values', 1, 1024 * 1024);
   const grid = gridPoints(clients, values, (c, v) => !explicitGrid && c >= 256 && v >= 65_536);
-  const durationMs = intOption(args, 'duration-ms', 10_000, 100, 3_600_000);
-  const settings: Settings = { durationMs, warmupMs: intOption(args, 'warmup-ms', 1_000, 0, 600_000), slices: intOption(args, 'slices', 2, 1, 100), points: grid.run };
+  const settings: Settings = {
+    durationMs: intOption(args, 'duration-ms', 10_000, 100, 3_600_000),
+    warmupMs: intOption(args, 'warmup-ms', 1_000, 0, 600_000),
+    slices: intOption(args, 'slices', 2, 1, 100),
+    points: grid.run,
+  };
   const profDir = option(args, 'cpu-prof-dir', '');
-  if (profDir !== '' && existsSync(profDir) && readdirSync(profDir).some((f) => f.endsWith('.cpuprofile'))) throw new Error(`--cpu-prof-dir: ${profDir} holds .cpuprofile files already; give an empty or new folder`);
+  if (profDir !== '' && existsSync(profDir) && readdirSync(profDir).some((f) => f.endsWith('.cpuprofile')))
+    throw new Error(`--cpu-prof-dir: ${profDir} holds .cpuprofile files already; give an empty or new folder`);
+  return { settings, grid, profDir };
+}
+
+const SYSTEM_SETTINGS = {
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  coraft: 'agent defaults: coaps, cbor, lmdb',
+  etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB',
+} as const;
+
+function sayReport(
+  say: (line: string) => void,
+  points: Parameters<typeof figuresTable>[0],
+  coraft: CoraftSystem,
+  etcd: EtcdSystem | null,
+  peakRss: Record<string, unknown>,
+): void {
+  say('');
+  say(figuresTable(points));
+  if (etcd !== null) {
+    say('');
+    say(ratiosTable(points));
+  }
+  say('');
+  say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
+  const etcdSource = etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`;
+  say(
+    `snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcdSource}; ` +
+      `coraft took ${coraft.snapshotsTaken()} snapshots in all`,
+  );
+}
+
+export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const { settings, grid, profDir } = parseSettings(args);
+  const durationMs = settings.durationMs;
   const withEtcd = etcdInstalled();
   const notes: string[] = [];
   if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
-  if (grid.skipped.length > 0) notes.push(`left out of the default grid (too heavy for a shared machine; name --clients/--values to run them): ${grid.skipped.join(', ')}`);
+  if (grid.skipped.length > 0)
+    notes.push(
+      `left out of the default grid (too heavy for a shared machine; name --clients/--values to run ` +
+        `them): ${grid.skipped.join(', ')}`,
+    );
   for (const n of notes) say(`note: ${n}`);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
   try {
     if (profDir !== '') mkdirSync(resolve(profDir), { recursive: true });
-    const coraft = cleanup.addOwner(await CoraftSystem.create({ requestTimeoutMs: REQUEST_TIMEOUT_MS, ...(profDir === '' ? {} : { cpuProfDir: resolve(profDir) }) }));
+    const coraft = cleanup.addOwner(
+      await CoraftSystem.create({
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        ...(profDir === '' ? {} : { cpuProfDir: resolve(profDir) }),
+      }),
+    );
     const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;
     await coraft.start();
     await etcd?.start();
-    say(`vs-etcd: coraft 3 agents (coaps, cbor, lmdb) in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`);
-    say(`leaders: coraft ${await coraft.leader(60_000)}${etcd === null ? '' : `, etcd ${await etcd.leader(60_000)}`}; ${settings.points.length} load points, ${durationMs} ms per system each in ${settings.slices} slice(s), ${settings.warmupMs} ms warm-up per slice`);
+    say(
+      `vs-etcd: coraft 3 agents (coaps, cbor, lmdb) ` +
+        `in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`,
+    );
+    say(
+      `leaders: coraft ${await coraft.leader(60_000)}${etcd === null ? '' : `, etcd ${await etcd.leader(60_000)}`};` +
+        ` ${settings.points.length} load points, ${durationMs} ms per system each in ${settings.slices} ` +
+        `slice(s), ${settings.warmupMs} ms warm-up per slice`,
+    );
     const points = await measurePoints(coraft, etcd, settings, say);
     const peakRss = { coraft: peakRssMiB(coraft), ...(etcd === null ? {} : { etcd: peakRssMiB(etcd) }) };
-    say('');
-    say(figuresTable(points));
-    if (etcd !== null) {
-      say('');
-      say(ratiosTable(points));
-    }
-    say('');
-    say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
-    say(`snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`}; coraft took ${coraft.snapshotsTaken()} snapshots in all`);
+    sayReport(say, points, coraft, etcd, peakRss);
     // The agents write their profiles as they stop.
     await cleanup.run(say);
     const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
-    if (costs !== null) say(`\nCPU profiles of the coraft agents in ${resolve(profDir)} (${costs.profiles}, the whole run):\n${costsTables(costs)}`);
+    if (costs !== null)
+      say(
+        `\nCPU profiles of the coraft agents in ${resolve(profDir)} (${costs.profiles}, the whole ` +
+          `run):\n${costsTables(costs)}`,
+      );
     return {
       etcd: withEtcd ? etcdVersion() : null,
-      settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, requestTimeoutMs: REQUEST_TIMEOUT_MS, coraft: 'agent defaults: coaps, cbor, lmdb', etcdFlags: 'defaults, --logger=zap, --quota-backend-bytes=8 GiB' },
+      settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, ...SYSTEM_SETTINGS },
       points,
       peakRssMiB: peakRss,
       coraftSnapshotsTaken: coraft.snapshotsTaken(),
-      snapshotSendsSource: { coraft: coraft.snapshotSendsSource, etcd: withEtcd ? 'etcd_network_snapshot_send_success' : null },
+      snapshotSendsSource: {
+        coraft: coraft.snapshotSendsSource,
+        etcd: withEtcd ? 'etcd_network_snapshot_send_success' : null,
+      },
       skipped: grid.skipped,
       ...(costs === null ? {} : { cpuProfile: costs }),
       notes,

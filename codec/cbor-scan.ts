@@ -16,7 +16,7 @@
  * The scan is iterative (an explicit stack bounded by depthMax) and reads every head once.
  */
 import { isUtf8 } from 'node:buffer';
-import { SerializationError } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
 
 const MAJOR_UINT = 0;
 const MAJOR_NEGINT = 1;
@@ -40,7 +40,8 @@ function scanError(offset: number, problem: string): SerializationError {
 function headArgument(bytes: Uint8Array, offset: number, ai: number): number {
   if (ai < 24) return ai;
   const size = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
-  if (size === 0) throw scanError(offset, ai === 31 ? 'indefinite lengths are not allowed' : `reserved additional information ${ai}`);
+  if (size === 0)
+    throw scanError(offset, ai === 31 ? 'indefinite lengths are not allowed' : `reserved additional information ${ai}`);
   if (offset + 1 + size > bytes.length) throw scanError(offset, 'truncated head');
   let value = 0;
   for (let i = 1; i <= size; i += 1) {
@@ -81,7 +82,10 @@ export function scanCbor(bytes: Uint8Array, depthMax: number, itemsMax: number, 
     pending -= 1;
     total += 1;
     if (total > totalItemsMax) {
-      throw new SerializationError('CODEC_LIMIT', `cbor: byte ${offset}: more than ${totalItemsMax} data items, more than any message may hold`);
+      throw new SerializationError(
+        'CODEC_LIMIT',
+        `cbor: byte ${offset}: more than ${totalItemsMax} data items, more than any message may hold`,
+      );
     }
     if (offset >= end) throw scanError(offset, 'unexpected end of input');
     const initial = bytes[offset] ?? 0;
@@ -100,11 +104,16 @@ export function scanCbor(bytes: Uint8Array, depthMax: number, itemsMax: number, 
     offset += ai < 24 ? 1 : headSize(ai);
     if (major === MAJOR_UINT || major === MAJOR_NEGINT) continue;
     if (major === MAJOR_ARRAY && argument > itemsMax) {
-      throw new SerializationError('CODEC_LIMIT', `cbor: byte ${start}: an array of ${argument} items exceeds the longest list a message may hold (${itemsMax})`);
+      throw new SerializationError(
+        'CODEC_LIMIT',
+        `cbor: byte ${start}: an array of ${argument} items exceeds the longest list a message may hold (${itemsMax})`,
+      );
     }
-    if (argument > end - offset) throw scanError(start, `declared length ${argument} exceeds the ${end - offset} bytes left`);
+    if (argument > end - offset)
+      throw scanError(start, `declared length ${argument} exceeds the ${end - offset} bytes left`);
     if (major === MAJOR_BYTES || major === MAJOR_TEXT) {
-      if (major === MAJOR_TEXT && !isUtf8(bytes.subarray(offset, offset + argument))) throw scanError(start, 'text is not valid UTF-8');
+      if (major === MAJOR_TEXT && !isUtf8(bytes.subarray(offset, offset + argument)))
+        throw scanError(start, 'text is not valid UTF-8');
       offset += argument;
       continue;
     }

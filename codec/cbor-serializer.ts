@@ -9,8 +9,9 @@
  * must copy the fields it keeps.
  */
 import { Decoder } from 'cbor-x';
-import { SerializationError } from '../agent/contracts.js';
-import type { CodecLimits, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { cborSize, cborWrite } from './cbor-writer.js';
 import { SlabAllocator } from './slab-allocator.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
@@ -73,7 +74,10 @@ export class CborSerializer implements RpcSerializer {
     const input = checkInput(bytes, this.limits);
     const version = peekCborVersion(input);
     if (version !== WIRE_VERSION) {
-      throw new SerializationError('CODEC_VERSION', `cbor: wire format version ${version} is not supported (this node speaks ${WIRE_VERSION})`);
+      throw new SerializationError(
+        'CODEC_VERSION',
+        `cbor: wire format version ${version} is not supported (this node speaks ${WIRE_VERSION})`,
+      );
     }
     scanCbor(input, CBOR_NESTING_DEPTH_MAX, listItemsMax(this.limits), dataItemsMax(this.limits));
     const items = this.parse(input);
@@ -81,7 +85,8 @@ export class CborSerializer implements RpcSerializer {
     const code: unknown = items[1];
     const type = typeof code === 'number' && Number.isInteger(code) ? MESSAGE_TYPES_BY_CODE[code - 1] : undefined;
     const positions = type === undefined ? undefined : MESSAGE_POSITIONS.get(type);
-    if (type === undefined || positions === undefined) throw malformed('message', 'type', `unknown message type code ${describe(code)}`);
+    if (type === undefined || positions === undefined)
+      throw malformed('message', 'type', `unknown message type code ${describe(code)}`);
     return readMessage(type, new PositionalReader(items, positions, 2 + positions.size, type, -1, this.limits));
   }
 
@@ -103,7 +108,11 @@ export class CborSerializer implements RpcSerializer {
       const value: unknown = this.decoder.decode(view);
       return value;
     } catch (error: unknown) {
-      throw new SerializationError('CODEC_MALFORMED', `cbor: ${error instanceof Error ? error.message : 'undecodable'}`, { cause: error });
+      throw new SerializationError(
+        'CODEC_MALFORMED',
+        `cbor: ${error instanceof Error ? error.message : 'undecodable'}`,
+        { cause: error },
+      );
     }
   }
 }

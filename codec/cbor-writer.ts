@@ -12,8 +12,8 @@
  * decodes to the same messages.
  */
 import { Buffer } from 'node:buffer';
-import { isRequest } from '../agent/contracts.js';
-import type { ClusterConfiguration, LogEntry, RequestMessage, ResponseMessage, RpcMessage } from '../agent/contracts.js';
+import type { ClusterConfiguration, LogEntry } from '../contracts/log.js';
+import { isRequest, type RequestMessage, type ResponseMessage, type RpcMessage } from '../contracts/messages.js';
 import { invariant, unreachable } from './checks.js';
 import type { SlabAllocator } from './slab-allocator.js';
 import { ENTRY_TYPE_CODE, FIELD_ORDER, FORWARD_KIND_CODE, MESSAGE_TYPE_CODE, WIRE_VERSION } from './layout.js';

@@ -3,7 +3,8 @@
  * every encoder runs before it writes (so that encode succeeds exactly when the peer's decode
  * will), the size guard every decoder runs before it parses, and the message-type lookup.
  */
-import type { CodecLimits, RpcMessage, RpcMessageType } from '../agent/contracts.js';
+import type { RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits } from '../contracts/serializer.js';
 import { describe, malformed, overLimit } from './checks.js';
 import { OBJECT_DIALECT } from './dialects.js';
 import { KeyedReader } from './keyed-reader.js';
@@ -21,7 +22,8 @@ export function messageTypeNamed(value: unknown): RpcMessageType | null {
  */
 export function checkMessage(message: RpcMessage, limits: CodecLimits): RpcMessage {
   const value: unknown = message;
-  if (typeof value !== 'object' || value === null) throw malformed('message', '', `expected a message, got ${describe(value)}`);
+  if (typeof value !== 'object' || value === null)
+    throw malformed('message', '', `expected a message, got ${describe(value)}`);
   const type = messageTypeNamed(Reflect.get(value, 'type'));
   if (type === null) throw malformed('message', 'type', `unknown message type ${describe(Reflect.get(value, 'type'))}`);
   return readMessage(type, new KeyedReader(value, type, -1, limits, OBJECT_DIALECT));
@@ -35,7 +37,8 @@ export function checkMessage(message: RpcMessage, limits: CodecLimits): RpcMessa
 export function checkInput(bytes: unknown, limits: CodecLimits): Uint8Array {
   if (!(bytes instanceof Uint8Array)) throw malformed('message', '', `expected bytes, got ${describe(bytes)}`);
   // Shared memory could change while it is being checked and decoded.
-  if (!(bytes.buffer instanceof ArrayBuffer)) throw malformed('message', '', 'bytes over shared memory are not accepted');
+  if (!(bytes.buffer instanceof ArrayBuffer))
+    throw malformed('message', '', 'bytes over shared memory are not accepted');
   if (bytes.byteLength > limits.messageBytesMax) {
     throw overLimit('message', '', `${bytes.byteLength} bytes exceed messageBytesMax (${limits.messageBytesMax})`);
   }

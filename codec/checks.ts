@@ -4,13 +4,8 @@
  * builds the path string only when it fails, so that the checks cost nothing on the hot path
  * beyond the test itself.
  */
-import { InvariantError, SerializationError } from '../agent/contracts.js';
-import {
-  ADDRESS_CHARS_MAX,
-  ERROR_CODE_CHARS_MAX,
-  ERROR_MESSAGE_CHARS_MAX,
-  NODE_ID_CHARS_MAX,
-} from './limits.js';
+import { InvariantError, SerializationError } from '../contracts/errors.js';
+import { ADDRESS_CHARS_MAX, ERROR_CODE_CHARS_MAX, ERROR_MESSAGE_CHARS_MAX, NODE_ID_CHARS_MAX } from './limits.js';
 
 /** Throws InvariantError unless `condition` holds: a bug in the codec, never bad input. */
 export function invariant(condition: boolean, message: string): asserts condition {
@@ -54,7 +49,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'number') return `the number ${String(value)}`;
   if (typeof value === 'bigint') return `the big integer ${value.toString().slice(0, 24)}`;
   if (typeof value === 'boolean') return `the boolean ${String(value)}`;
-  if (typeof value === 'string') return value.length <= 24 ? `the string ${JSON.stringify(value)}` : `a string of ${value.length} chars`;
+  if (typeof value === 'string')
+    return value.length <= 24 ? `the string ${JSON.stringify(value)}` : `a string of ${value.length} chars`;
   return `a value of type ${typeof value}`;
 }
 
@@ -67,7 +63,13 @@ export function checkUint(value: unknown, at: At, field: string): number {
 }
 
 /** Returns the name whose code (its position + 1 in `names`) is `value`; `what` names the enumeration. */
-export function checkCode<N extends string>(names: readonly N[], what: string, value: unknown, at: At, field: string): N {
+export function checkCode<N extends string>(
+  names: readonly N[],
+  what: string,
+  value: unknown,
+  at: At,
+  field: string,
+): N {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1) {
     const name = names[value - 1];
     if (name !== undefined) return name;
@@ -94,13 +96,33 @@ export interface TextRule {
 }
 
 /** Node ids: 1 to 64 code units, no control characters. */
-export const NODE_ID_RULE: TextRule = { what: 'node id', charsMin: 1, charsMax: NODE_ID_CHARS_MAX, forbidden: /[\p{Cc}\p{Cs}]/u };
+export const NODE_ID_RULE: TextRule = {
+  what: 'node id',
+  charsMin: 1,
+  charsMax: NODE_ID_CHARS_MAX,
+  forbidden: /[\p{Cc}\p{Cs}]/u,
+};
 /** Member addresses: at most 255 code units (empty in simulation), no control characters. */
-export const ADDRESS_RULE: TextRule = { what: 'address', charsMin: 0, charsMax: ADDRESS_CHARS_MAX, forbidden: /[\p{Cc}\p{Cs}]/u };
+export const ADDRESS_RULE: TextRule = {
+  what: 'address',
+  charsMin: 0,
+  charsMax: ADDRESS_CHARS_MAX,
+  forbidden: /[\p{Cc}\p{Cs}]/u,
+};
 /** Error codes: '' or an upper-case identifier such as RAFT_NOT_LEADER. */
-export const ERROR_CODE_RULE: TextRule = { what: 'error code', charsMin: 0, charsMax: ERROR_CODE_CHARS_MAX, forbidden: /[^A-Z0-9_]/u };
+export const ERROR_CODE_RULE: TextRule = {
+  what: 'error code',
+  charsMin: 0,
+  charsMax: ERROR_CODE_CHARS_MAX,
+  forbidden: /[^A-Z0-9_]/u,
+};
 /** Error messages: any well-formed text up to 4096 code units. */
-export const ERROR_MESSAGE_RULE: TextRule = { what: 'error message', charsMin: 0, charsMax: ERROR_MESSAGE_CHARS_MAX, forbidden: /\p{Cs}/u };
+export const ERROR_MESSAGE_RULE: TextRule = {
+  what: 'error message',
+  charsMin: 0,
+  charsMax: ERROR_MESSAGE_CHARS_MAX,
+  forbidden: /\p{Cs}/u,
+};
 
 /**
  * Returns `value` if it is a string obeying `rule`. Lone surrogates are refused everywhere:
@@ -132,7 +154,14 @@ export function checkByteLength(length: number, max: number, limitName: string, 
  * Throws when a list of `length` items exceeds `max`: CODEC_LIMIT for a configurable limit
  * (`configurable`), CODEC_MALFORMED for a fixed bound of the format.
  */
-export function checkCount(length: number, max: number, limitName: string, configurable: boolean, at: At, field: string): void {
+export function checkCount(
+  length: number,
+  max: number,
+  limitName: string,
+  configurable: boolean,
+  at: At,
+  field: string,
+): void {
   if (length <= max) return;
   const problem = `${length} items exceed ${limitName} (${max})`;
   throw configurable ? overLimit(at, field, problem) : malformed(at, field, problem);

@@ -4,8 +4,17 @@
  * optional fields, unknown fields).
  */
 import { Buffer } from 'node:buffer';
-import type { EntryType } from '../agent/contracts.js';
-import { asPlainBytes, checkByteLength, checkBytes, checkCode, checkUint, describe, joinPath, malformed } from './checks.js';
+import type { EntryType } from '../contracts/log.js';
+import {
+  asPlainBytes,
+  checkByteLength,
+  checkBytes,
+  checkCode,
+  checkUint,
+  describe,
+  joinPath,
+  malformed,
+} from './checks.js';
 import type { At } from './checks.js';
 import type { ByteLimit } from './field-reader.js';
 import type { KeyedDialect } from './keyed-reader.js';
@@ -104,7 +113,8 @@ function protoUint(value: unknown, at: At, field: string): number {
 export const PROTO_DIALECT: KeyedDialect = {
   uint: protoUint,
   // An absent bytes field reads as protobufjs's default, an empty array: empty bytes.
-  bytes: (value, max, limitName, at, field) => (Array.isArray(value) && value.length === 0 ? new Uint8Array(0) : checkBytes(value, max, limitName, at, field)),
+  bytes: (value, max, limitName, at, field) =>
+    Array.isArray(value) && value.length === 0 ? new Uint8Array(0) : checkBytes(value, max, limitName, at, field),
   entryType: (value, at, field) => checkCode(ENTRY_TYPES, 'an entry type', value, at, field),
   forwardKind: (value, at, field) => checkCode(FORWARD_KINDS, 'a forward kind', value, at, field),
   optional: (record, field) => {
@@ -114,7 +124,8 @@ export const PROTO_DIALECT: KeyedDialect = {
   },
   optionalList: (value, at, field) => {
     if (value === null) return null;
-    if (typeof value !== 'object' || Array.isArray(value)) throw malformed(at, field, `expected a NodeIdList, got ${describe(value)}`);
+    if (typeof value !== 'object' || Array.isArray(value))
+      throw malformed(at, field, `expected a NodeIdList, got ${describe(value)}`);
     PROTO_DIALECT.checkRecord(value, joinPath(at, field));
     const ids: unknown = Reflect.get(value, 'ids');
     return ids;

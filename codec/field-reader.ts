@@ -6,13 +6,12 @@
  * value and throws SerializationError naming the field's path. One set of builders thus
  * defines what a valid message is for all codecs.
  */
-import type { LogEntry, NodeId } from '../agent/contracts.js';
+import type { LogEntry, NodeId } from '../contracts/log.js';
 import type { TextRule } from './checks.js';
 import type { ForwardKind } from './layout.js';
 
 /** Which configurable limit bounds a byte field. */
 export type ByteLimit = 'entryBytesMax' | 'chunkBytesMax' | 'messageBytesMax';
-
 
 /** Reads the fields of one record (a message, an entry, a configuration or a member). */
 export interface FieldReader {

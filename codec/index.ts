@@ -1,6 +1,6 @@
 /**
  * The RPC serializers of coraft and the factory that picks one by configuration name. Three
- * encodings of the same messages (agent/core/types.ts), all at wire format version 1:
+ * encodings of the same messages (contracts/messages.ts), all at wire format version 1:
  *
  * | name       | media type               | CoAP Content-Format        |
  * | ---------- | ------------------------ | -------------------------- |
@@ -11,8 +11,8 @@
  * Every decoder is strict and throws only SerializationError (CODEC_MALFORMED, CODEC_LIMIT or
  * CODEC_VERSION) for bad input; see codec/README.md for the formats and the policies.
  */
-import { ConfigError } from '../agent/contracts.js';
-import type { CodecLimits, RpcSerializer } from '../agent/contracts.js';
+import { ConfigError } from '../contracts/errors.js';
+import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { CborSerializer } from './cbor-serializer.js';
 import { JsonSerializer } from './json-serializer.js';
 import { ProtobufSerializer } from './protobuf-serializer.js';
@@ -35,7 +35,11 @@ export { WIRE_VERSION } from './layout.js';
 export type SerializerName = 'cbor' | 'json' | 'protobuf';
 
 /** Every serializer name, the default first. */
-export const SERIALIZER_NAMES: readonly SerializerName[] = Object.freeze(['cbor', 'json', 'protobuf'] satisfies SerializerName[]);
+export const SERIALIZER_NAMES: readonly SerializerName[] = Object.freeze([
+  'cbor',
+  'json',
+  'protobuf',
+] satisfies SerializerName[]);
 
 /**
  * Creates the serializer named `name` with `limits` (each field defaulting to

@@ -15,7 +15,7 @@
  * judge the rest. Structural characters are ASCII and never occur inside a UTF-8 multi-byte
  * sequence, so scanning bytes is exact.
  */
-import { SerializationError } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -26,11 +26,20 @@ const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 
 function tooMany(offset: number, totalItemsMax: number): SerializationError {
-  return new SerializationError('CODEC_LIMIT', `json: byte ${offset}: more than ${totalItemsMax} values, more than any message may hold`);
+  return new SerializationError(
+    'CODEC_LIMIT',
+    `json: byte ${offset}: more than ${totalItemsMax} values, more than any message may hold`,
+  );
 }
 
 /** Throws SerializationError when `text` nests, lists or groups more than the bounds allow. */
-export function scanJson(text: Uint8Array, depthMax: number, itemsMax: number, membersMax: number, totalItemsMax: number): void {
+export function scanJson(
+  text: Uint8Array,
+  depthMax: number,
+  itemsMax: number,
+  membersMax: number,
+  totalItemsMax: number,
+): void {
   // Separators seen so far in each open container, and whether it is an array.
   const counts: number[] = [];
   const isArray: boolean[] = [];
@@ -49,7 +58,8 @@ export function scanJson(text: Uint8Array, depthMax: number, itemsMax: number, m
     } else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
       total += 1;
       if (total > totalItemsMax) throw tooMany(i, totalItemsMax);
-      if (counts.length >= depthMax) throw new SerializationError('CODEC_MALFORMED', `json: byte ${i}: nested deeper than ${depthMax}`);
+      if (counts.length >= depthMax)
+        throw new SerializationError('CODEC_MALFORMED', `json: byte ${i}: nested deeper than ${depthMax}`);
       counts.push(0);
       isArray.push(byte === OPEN_ARRAY);
     } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
@@ -63,10 +73,16 @@ export function scanJson(text: Uint8Array, depthMax: number, itemsMax: number, m
       counts[depth] = separators;
       // n separators mean n + 1 values.
       if (isArray[depth] === true && separators >= itemsMax) {
-        throw new SerializationError('CODEC_LIMIT', `json: byte ${i}: an array of more than ${itemsMax} items exceeds the longest list a message may hold`);
+        throw new SerializationError(
+          'CODEC_LIMIT',
+          `json: byte ${i}: an array of more than ${itemsMax} items exceeds the longest list a message may hold`,
+        );
       }
       if (isArray[depth] === false && separators >= membersMax) {
-        throw new SerializationError('CODEC_MALFORMED', `json: byte ${i}: an object of more than ${membersMax} members`);
+        throw new SerializationError(
+          'CODEC_MALFORMED',
+          `json: byte ${i}: an object of more than ${membersMax} members`,
+        );
       }
     }
   }

@@ -13,8 +13,9 @@
 import { Buffer } from 'node:buffer';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { SerializationError } from '../agent/contracts.js';
-import type { CodecLimits, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { describe, invariant, malformed } from './checks.js';
 import { checkEncodedSize, checkInput, checkMessage, messageTypeNamed } from './check-message.js';
 import { JSON_DIALECT } from './dialects.js';
@@ -47,7 +48,13 @@ const SCHEMA_ID = rpcSchema.$id;
 function compileValidators(): ReadonlyMap<RpcMessageType, ValidateFunction> {
   // allErrors: false stops at the first violation, so hostile documents cost no more than a
   // valid one of the same size; unicodeRegExp makes patterns see code points.
-  const ajv = new Ajv({ strict: true, allErrors: false, allowUnionTypes: true, unicodeRegExp: true, validateFormats: false });
+  const ajv = new Ajv({
+    strict: true,
+    allErrors: false,
+    allowUnionTypes: true,
+    unicodeRegExp: true,
+    validateFormats: false,
+  });
   ajv.addSchema(rpcSchema);
   const validators = new Map<RpcMessageType, ValidateFunction>();
   for (const type of MESSAGE_TYPES_BY_CODE) {
@@ -63,7 +70,9 @@ function fieldPath(instancePath: string): string {
   return instancePath
     .split('/')
     .slice(1)
-    .map((part) => (/^\d+$/u.test(part) ? `[${part}]` : `.${part.replaceAll('~1', '/').replaceAll('~0', '~').slice(0, 64)}`))
+    .map((part) =>
+      /^\d+$/u.test(part) ? `[${part}]` : `.${part.replaceAll('~1', '/').replaceAll('~0', '~').slice(0, 64)}`,
+    )
     .join('');
 }
 
@@ -71,7 +80,10 @@ function schemaError(type: RpcMessageType, error: ErrorObject | undefined): Seri
   if (error === undefined) return malformed(type, '', 'does not match its schema');
   const extra: unknown = error.params['additionalProperty'];
   const detail = extra === undefined ? '' : ` (${describe(extra)})`;
-  return new SerializationError('CODEC_MALFORMED', `${type}${fieldPath(error.instancePath)}: ${error.message ?? 'invalid'}${detail}`);
+  return new SerializationError(
+    'CODEC_MALFORMED',
+    `${type}${fieldPath(error.instancePath)}: ${error.message ?? 'invalid'}${detail}`,
+  );
 }
 
 /**
@@ -79,7 +91,8 @@ function schemaError(type: RpcMessageType, error: ErrorObject | undefined): Seri
  * strings become base64 strings, everything else is kept.
  */
 function toJsonValue(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (value instanceof Uint8Array)
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   if (Array.isArray(value)) return value.map(toJsonValue);
   if (typeof value === 'object' && value !== null) return toJsonRecord(value);
   return value;
@@ -104,7 +117,10 @@ export function peekJsonVersion(input: Uint8Array): number | null {
 /** Throws CODEC_VERSION when `version` is a number other than WIRE_VERSION. */
 function checkVersion(version: unknown): void {
   if (typeof version === 'number' && version !== WIRE_VERSION) {
-    throw new SerializationError('CODEC_VERSION', `json: wire format version ${describe(version)} is not supported (this node speaks ${WIRE_VERSION})`);
+    throw new SerializationError(
+      'CODEC_VERSION',
+      `json: wire format version ${describe(version)} is not supported (this node speaks ${WIRE_VERSION})`,
+    );
   }
 }
 
@@ -139,18 +155,26 @@ export class JsonSerializer implements RpcSerializer {
     // Every version writes "v" first, so another version is recognised before this version's
     // structural bounds could misjudge it.
     checkVersion(peekJsonVersion(input));
-    scanJson(input, JSON_NESTING_DEPTH_MAX, listItemsMax(this.limits), JSON_OBJECT_MEMBERS_MAX, dataItemsMax(this.limits));
+    scanJson(
+      input,
+      JSON_NESTING_DEPTH_MAX,
+      listItemsMax(this.limits),
+      JSON_OBJECT_MEMBERS_MAX,
+      dataItemsMax(this.limits),
+    );
     const document = this.parse(input);
     if (typeof document !== 'object' || document === null || Array.isArray(document)) {
       throw malformed('message', '', `expected a JSON object, got ${describe(document)}`);
     }
     const version: unknown = Reflect.get(document, 'v');
     checkVersion(version);
-    if (version !== WIRE_VERSION) throw malformed('message', 'v', `expected the version ${WIRE_VERSION}, got ${describe(version)}`);
+    if (version !== WIRE_VERSION)
+      throw malformed('message', 'v', `expected the version ${WIRE_VERSION}, got ${describe(version)}`);
     const tag: unknown = Reflect.get(document, 'type');
     const type = messageTypeNamed(tag);
     const validate = type === null ? undefined : this.validators.get(type);
-    if (type === null || validate === undefined) throw malformed('message', 'type', `unknown message type ${describe(tag)}`);
+    if (type === null || validate === undefined)
+      throw malformed('message', 'type', `unknown message type ${describe(tag)}`);
     if (!this.validate(validate, document)) throw schemaError(type, validate.errors?.[0]);
     return readMessage(type, new KeyedReader(document, type, -1, this.limits, JSON_DIALECT));
   }
@@ -167,7 +191,11 @@ export class JsonSerializer implements RpcSerializer {
     try {
       return validate(document);
     } catch (error: unknown) {
-      throw new SerializationError('CODEC_MALFORMED', `json: schema check failed: ${error instanceof Error ? error.message : 'unknown error'}`, { cause: error });
+      throw new SerializationError(
+        'CODEC_MALFORMED',
+        `json: schema check failed: ${error instanceof Error ? error.message : 'unknown error'}`,
+        { cause: error },
+      );
     }
   }
 
@@ -177,7 +205,11 @@ export class JsonSerializer implements RpcSerializer {
       const document: unknown = JSON.parse(this.utf8.decode(input));
       return document;
     } catch (error: unknown) {
-      throw new SerializationError('CODEC_MALFORMED', `json: ${error instanceof Error ? error.message.slice(0, 200) : 'unparsable'}`, { cause: error });
+      throw new SerializationError(
+        'CODEC_MALFORMED',
+        `json: ${error instanceof Error ? error.message.slice(0, 200) : 'unparsable'}`,
+        { cause: error },
+      );
     }
   }
 }

@@ -4,7 +4,8 @@
  * between those forms (how bytes, big integers, enumerations, absent optionals and unknown
  * fields look) is a KeyedDialect.
  */
-import type { CodecLimits, EntryType, LogEntry, NodeId } from '../agent/contracts.js';
+import type { EntryType, LogEntry, NodeId } from '../contracts/log.js';
+import type { CodecLimits } from '../contracts/serializer.js';
 import { checkBool, checkCount, checkText, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
 import type { At, TextRule } from './checks.js';
 import { ListItemPath } from './field-reader.js';
@@ -116,7 +117,8 @@ export class KeyedReader implements FieldReader {
     for (let i = 0; i < list.length; i += 1) {
       at.index = i;
       const item: unknown = list[i];
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw malformed(at, '', `expected an entry, got ${describe(item)}`);
+      if (typeof item !== 'object' || item === null || Array.isArray(item))
+        throw malformed(at, '', `expected an entry, got ${describe(item)}`);
       dialect.checkRecord(item, at);
       entries.push({
         term: dialect.uint(Reflect.get(item, 'term'), at, 'term'),

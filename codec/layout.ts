@@ -4,8 +4,8 @@
  * order of every message's fields (the positions in a CBOR array and the field numbers in
  * coraft.proto). Changing any of this changes the wire format and needs a new version.
  */
-import type { EntryType, MessageOfType, RpcMessageType } from '../agent/contracts.js';
-import type { ForwardKind } from '../agent/core/types.js';
+import type { EntryType } from '../contracts/log.js';
+import type { MessageOfType, RpcMessageType, ForwardKind } from '../contracts/messages.js';
 
 /**
  * The wire format version written by every encoder and the only one its decoders accept. A
@@ -37,7 +37,11 @@ export const MESSAGE_TYPE_CODE: { readonly [T in RpcMessageType]: number } = Obj
 export const ENTRY_TYPE_CODE: { readonly [T in EntryType]: number } = Object.freeze({ command: 1, noop: 2, config: 3 });
 
 /** Forward kind codes (ClientForwardRequest.kind). 0 is invalid. */
-export const FORWARD_KIND_CODE: { readonly [K in ForwardKind]: number } = Object.freeze({ write: 1, read: 2, admin: 3 });
+export const FORWARD_KIND_CODE: { readonly [K in ForwardKind]: number } = Object.freeze({
+  write: 1,
+  read: 2,
+  admin: 3,
+});
 
 /** The fields of a message other than its `type` tag. */
 export type BodyField<T extends RpcMessageType> = Exclude<keyof MessageOfType<T>, 'type'>;

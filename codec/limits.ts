@@ -1,10 +1,11 @@
 /**
  * The limits every codec enforces while it decodes (and, so that a peer never receives what it
- * would refuse, while it encodes): the configurable {@link CodecLimits} of agent/contracts.ts
+ * would refuse, while it encodes): the configurable {@link CodecLimits} of contracts/serializer.ts
  * and the fixed bounds of the wire format that are not worth a configuration option.
  */
-import { ConfigError, NODE_ID_LENGTH_MAX } from '../agent/contracts.js';
-import type { CodecLimits } from '../agent/contracts.js';
+import { ConfigError } from '../contracts/errors.js';
+import { NODE_ID_LENGTH_MAX } from '../contracts/log.js';
+import type { CodecLimits } from '../contracts/serializer.js';
 
 const MIB = 1024 * 1024;
 
@@ -83,7 +84,13 @@ export function resolveCodecLimits(overrides: Partial<CodecLimits> = {}): CodecL
   return Object.freeze(limits);
 }
 
-function checkInteger(problems: string[], limits: CodecLimits, field: keyof CodecLimits, min: number, max: number): void {
+function checkInteger(
+  problems: string[],
+  limits: CodecLimits,
+  field: keyof CodecLimits,
+  min: number,
+  max: number,
+): void {
   const value = limits[field];
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);

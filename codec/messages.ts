@@ -1,17 +1,12 @@
 /**
  * The message builders: for every message type, the one definition of its fields and their
  * kinds, shared by the three codecs through FieldReader. Each builder returns a fresh plain
- * object with exactly the fields of its interface in agent/core/types.ts (the return type
+ * object with exactly the fields of its interface in contracts/messages.ts (the return type
  * annotations make the compiler check that), so decoded messages compare equal to the
  * originals with `deepStrictEqual`.
  */
-import type {
-  ClusterConfiguration,
-  ClusterMember,
-  MessageOfType,
-  RpcMessage,
-  RpcMessageType,
-} from '../agent/contracts.js';
+import type { ClusterConfiguration, ClusterMember } from '../contracts/log.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
 import { ADDRESS_RULE, ERROR_CODE_RULE, ERROR_MESSAGE_RULE } from './checks.js';
 import type { FieldReader } from './field-reader.js';
 
@@ -41,7 +36,11 @@ const BUILDERS: Builders = {
     lastLogTerm: r.uint('lastLogTerm'),
     transfer: r.bool('transfer'),
   }),
-  RequestVoteResponse: (r) => ({ type: 'RequestVoteResponse', term: r.uint('term'), voteGranted: r.bool('voteGranted') }),
+  RequestVoteResponse: (r) => ({
+    type: 'RequestVoteResponse',
+    term: r.uint('term'),
+    voteGranted: r.bool('voteGranted'),
+  }),
   PreVoteRequest: (r) => ({
     type: 'PreVoteRequest',
     term: r.uint('term'),
@@ -79,7 +78,11 @@ const BUILDERS: Builders = {
     totalBytes: r.uint('totalBytes'),
     configuration: r.record('configuration', readConfiguration),
   }),
-  InstallSnapshotResponse: (r) => ({ type: 'InstallSnapshotResponse', term: r.uint('term'), bytesStored: r.uint('bytesStored') }),
+  InstallSnapshotResponse: (r) => ({
+    type: 'InstallSnapshotResponse',
+    term: r.uint('term'),
+    bytesStored: r.uint('bytesStored'),
+  }),
   TimeoutNowRequest: (r) => ({ type: 'TimeoutNowRequest', term: r.uint('term'), leaderId: r.nodeId('leaderId') }),
   TimeoutNowResponse: (r) => ({ type: 'TimeoutNowResponse', term: r.uint('term') }),
   ClientForwardRequest: (r) => ({

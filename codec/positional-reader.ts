@@ -5,13 +5,31 @@
  * the order of layout.ts. Every array must have exactly its layout's length, so an extra or a
  * missing field is refused.
  */
-import type { CodecLimits, LogEntry, NodeId } from '../agent/contracts.js';
-import { checkBool, checkBytes, checkCode, checkCount, checkText, checkUint, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
+import type { LogEntry, NodeId } from '../contracts/log.js';
+import type { CodecLimits } from '../contracts/serializer.js';
+import {
+  checkBool,
+  checkBytes,
+  checkCode,
+  checkCount,
+  checkText,
+  checkUint,
+  describe,
+  invariant,
+  malformed,
+  NODE_ID_RULE,
+} from './checks.js';
 import type { TextRule } from './checks.js';
 import { ListItemPath } from './field-reader.js';
 import type { ByteLimit, FieldReader } from './field-reader.js';
 import { readNodeIds } from './keyed-reader.js';
-import { CONFIGURATION_FIELD_ORDER, ENTRY_FIELD_ORDER, ENTRY_TYPES, FORWARD_KINDS, MEMBER_FIELD_ORDER } from './layout.js';
+import {
+  CONFIGURATION_FIELD_ORDER,
+  ENTRY_FIELD_ORDER,
+  ENTRY_TYPES,
+  FORWARD_KINDS,
+  MEMBER_FIELD_ORDER,
+} from './layout.js';
 import type { ForwardKind } from './layout.js';
 import { CONFIGURATION_NODES_MAX } from './limits.js';
 
@@ -44,10 +62,18 @@ export class PositionalReader implements FieldReader {
    * Reads `items` laid out as `positions` (which must cover every item after the first
    * `positions`-less ones); its path is `pathPrefix`, followed by `[pathIndex]` when >= 0.
    */
-  constructor(value: unknown, positions: Positions, length: number, pathPrefix: string, pathIndex: number, limits: CodecLimits) {
+  constructor(
+    value: unknown,
+    positions: Positions,
+    length: number,
+    pathPrefix: string,
+    pathIndex: number,
+    limits: CodecLimits,
+  ) {
     this.pathPrefix = pathPrefix;
     this.pathIndex = pathIndex;
-    if (!Array.isArray(value)) throw malformed(this.path, '', `expected an array of ${length} fields, got ${describe(value)}`);
+    if (!Array.isArray(value))
+      throw malformed(this.path, '', `expected an array of ${length} fields, got ${describe(value)}`);
     if (value.length !== length) throw malformed(this.path, '', `expected ${length} fields, got ${value.length}`);
     this.items = value;
     this.positions = positions;
@@ -146,7 +172,9 @@ export class PositionalReader implements FieldReader {
 
   record<T>(field: string, read: (reader: FieldReader) => T): T {
     const positions = nestedPositions(field);
-    return read(new PositionalReader(this.get(field), positions, positions.size, `${this.path}.${field}`, -1, this.limits));
+    return read(
+      new PositionalReader(this.get(field), positions, positions.size, `${this.path}.${field}`, -1, this.limits),
+    );
   }
 }
 

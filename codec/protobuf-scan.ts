@@ -12,7 +12,7 @@
  * The walk keeps an explicit stack whose depth is bounded by the schema's nesting (4).
  */
 import protobuf from 'protobufjs';
-import { SerializationError } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -30,7 +30,13 @@ function scanError(offset: number, problem: string): SerializationError {
 }
 
 /** Skips the field whose tag was just read, or opens it when it is a nested message. */
-function skipOrOpen(reader: protobuf.Reader, open: OpenMessage, fieldNumber: number, wireType: number, stack: OpenMessage[]): void {
+function skipOrOpen(
+  reader: protobuf.Reader,
+  open: OpenMessage,
+  fieldNumber: number,
+  wireType: number,
+  stack: OpenMessage[],
+): void {
   switch (wireType) {
     case WIRE_VARINT:
       reader.skip();
@@ -43,7 +49,8 @@ function skipOrOpen(reader: protobuf.Reader, open: OpenMessage, fieldNumber: num
       return;
     case WIRE_LENGTH_DELIMITED: {
       const length = reader.uint32();
-      if (length > open.end - reader.pos) throw scanError(reader.pos, `field ${fieldNumber} of ${length} bytes overruns its message`);
+      if (length > open.end - reader.pos)
+        throw scanError(reader.pos, `field ${fieldNumber} of ${length} bytes overruns its message`);
       const nested = open.type.fieldsById[fieldNumber]?.resolvedType;
       if (nested instanceof protobuf.Type) stack.push({ type: nested, end: reader.pos + length });
       else reader.skip(length);
@@ -71,13 +78,21 @@ export function scanProtobuf(bytes: Uint8Array, root: protobuf.Type, fieldsMax: 
       }
       const tag = reader.uint32();
       fields += 1;
-      if (fields > fieldsMax) throw new SerializationError('CODEC_LIMIT', `protobuf: byte ${reader.pos}: more than ${fieldsMax} fields, more than any message may hold`);
+      if (fields > fieldsMax)
+        throw new SerializationError(
+          'CODEC_LIMIT',
+          `protobuf: byte ${reader.pos}: more than ${fieldsMax} fields, more than any message may hold`,
+        );
       if (tag >>> 3 === 0) throw scanError(reader.pos, 'field number 0');
       skipOrOpen(reader, open, tag >>> 3, tag & 7, stack);
     }
   } catch (error: unknown) {
     if (error instanceof SerializationError) throw error;
     // protobufjs's reader throws RangeError on reads past the end of the input.
-    throw new SerializationError('CODEC_MALFORMED', `protobuf: ${error instanceof Error ? error.message : 'unreadable'}`, { cause: error });
+    throw new SerializationError(
+      'CODEC_MALFORMED',
+      `protobuf: ${error instanceof Error ? error.message : 'unreadable'}`,
+      { cause: error },
+    );
   }
 }

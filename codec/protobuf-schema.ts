@@ -5,7 +5,7 @@
  * package's codec/ folder (running from dist/, which package.json's "files" ships).
  */
 import { readFileSync } from 'node:fs';
-import { SerializationError } from '../agent/errors.js';
+import { SerializationError, describeError } from '../contracts/errors.js';
 
 const CANDIDATES = [new URL('./coraft.proto', import.meta.url), new URL('../../codec/coraft.proto', import.meta.url)];
 
@@ -20,7 +20,7 @@ export function protoSchema(): string {
       cached = readFileSync(url, 'utf8');
       return cached;
     } catch (error) {
-      problems.push(`${url.pathname}: ${error instanceof Error ? error.message : String(error)}`);
+      problems.push(`${url.pathname}: ${describeError(error)}`);
     }
   }
   throw new SerializationError('CODEC_SCHEMA', `cannot read the protobuf schema coraft.proto (${problems.join('; ')})`);

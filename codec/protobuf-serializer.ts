@@ -9,8 +9,10 @@
  * input with `subarray`): a caller that reuses that buffer must copy the fields it keeps.
  */
 import protobuf from 'protobufjs';
-import { SerializationError } from '../agent/contracts.js';
-import type { ClusterConfiguration, CodecLimits, LogEntry, MessageOfType, RpcMessage, RpcMessageType, RpcSerializer } from '../agent/contracts.js';
+import { SerializationError } from '../contracts/errors.js';
+import type { ClusterConfiguration, LogEntry } from '../contracts/log.js';
+import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
+import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { describe, invariant, malformed } from './checks.js';
 import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
 import { PROTO_DIALECT } from './dialects.js';
@@ -35,14 +37,17 @@ function bodyField(type: RpcMessageType): string {
   return `${type.charAt(0).toLowerCase()}${type.slice(1)}`;
 }
 
-const BODY_FIELDS: readonly (readonly [RpcMessageType, string])[] = MESSAGE_TYPES_BY_CODE.map((type) => [type, bodyField(type)] as const);
+const BODY_FIELDS: readonly (readonly [RpcMessageType, string])[] = MESSAGE_TYPES_BY_CODE.map(
+  (type) => [type, bodyField(type)] as const,
+);
 
 /**
  * Reads the leading version varint (Envelope field 1) without decoding the rest; throws
  * CODEC_MALFORMED when the encoding does not start with it.
  */
 export function peekProtobufVersion(bytes: Uint8Array): number {
-  if (bytes[0] !== VERSION_TAG) throw malformed('protobuf', '', 'the encoding must start with the version field (0x08)');
+  if (bytes[0] !== VERSION_TAG)
+    throw malformed('protobuf', '', 'the encoding must start with the version field (0x08)');
   let version = 0;
   for (let i = 1; i <= 5; i += 1) {
     const byte = bytes[i];
@@ -112,16 +117,21 @@ export class ProtobufSerializer implements RpcSerializer {
     const input = checkInput(bytes, this.limits);
     const version = peekProtobufVersion(input);
     if (version !== WIRE_VERSION) {
-      throw new SerializationError('CODEC_VERSION', `protobuf: wire format version ${version} is not supported (this node speaks ${WIRE_VERSION})`);
+      throw new SerializationError(
+        'CODEC_VERSION',
+        `protobuf: wire format version ${version} is not supported (this node speaks ${WIRE_VERSION})`,
+      );
     }
     scanProtobuf(input, this.envelope, dataItemsMax(this.limits));
     const envelope = this.parse(input);
     PROTO_DIALECT.checkRecord(envelope, 'protobuf');
     const decodedVersion: unknown = Reflect.get(envelope, 'version');
-    if (decodedVersion !== WIRE_VERSION) throw malformed('protobuf', 'version', `repeated with another value ${describe(decodedVersion)}`);
+    if (decodedVersion !== WIRE_VERSION)
+      throw malformed('protobuf', 'version', `repeated with another value ${describe(decodedVersion)}`);
     const present = BODY_FIELDS.filter(([, field]) => Object.hasOwn(envelope, field));
     const only = present[0];
-    if (only === undefined || present.length !== 1) throw malformed('protobuf', 'body', `expected exactly one message body, got ${present.length}`);
+    if (only === undefined || present.length !== 1)
+      throw malformed('protobuf', 'body', `expected exactly one message body, got ${present.length}`);
     const [type, field] = only;
     return readMessage(type, new KeyedReader(Reflect.get(envelope, field), type, -1, this.limits, PROTO_DIALECT));
   }
@@ -133,16 +143,26 @@ export class ProtobufSerializer implements RpcSerializer {
     return message;
   }
 
-  /** Runs protobufjs over the input, keeping unknown fields (to refuse them) and turning its errors into CODEC_MALFORMED. */
+  /**
+   * Runs protobufjs over the input, keeping unknown fields (to refuse them) and turning its errors into
+   * CODEC_MALFORMED.
+   */
   private parse(input: Uint8Array): object {
     // A plain Uint8Array makes protobufjs slice byte fields with `subarray` (views, no copies).
-    const view = Object.getPrototypeOf(input) === Uint8Array.prototype ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    const view =
+      Object.getPrototypeOf(input) === Uint8Array.prototype
+        ? input
+        : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     const reader = protobuf.Reader.create(view);
     reader.discardUnknown = false;
     try {
       return this.envelope.decode(reader);
     } catch (error: unknown) {
-      throw new SerializationError('CODEC_MALFORMED', `protobuf: ${error instanceof Error ? error.message : 'undecodable'}`, { cause: error });
+      throw new SerializationError(
+        'CODEC_MALFORMED',
+        `protobuf: ${error instanceof Error ? error.message : 'undecodable'}`,
+        { cause: error },
+      );
     }
   }
 }

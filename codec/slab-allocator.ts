@@ -6,7 +6,9 @@ import { Buffer } from 'node:buffer';
 
 /** Size of the slabs small encodings are carved from, bytes. */
 const SLAB_BYTES = 128 * 1024;
-/** Encodings above this size get their own allocation, bytes (a 100-entry AppendEntries of 128-byte commands is 14 KB). */
+/**
+ * Encodings above this size get their own allocation, bytes (a 100-entry AppendEntries of 128-byte commands is 14 KB).
+ */
 const SLAB_SHARE_BYTES_MAX = SLAB_BYTES / 4;
 
 /**

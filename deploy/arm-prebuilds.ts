@@ -23,7 +23,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** The native packages and their per-platform prebuild packages (scope/prefix). */
-export const NATIVE_PACKAGES: readonly { readonly name: string; readonly prebuildPrefix: string; readonly required: boolean }[] = [
+export const NATIVE_PACKAGES: readonly {
+  readonly name: string;
+  readonly prebuildPrefix: string;
+  readonly required: boolean;
+}[] = [
   { name: 'lmdb', prebuildPrefix: '@lmdb/lmdb', required: true },
   { name: 'cbor-extract', prebuildPrefix: '@cbor-extract/cbor-extract', required: false },
   { name: 'msgpackr-extract', prebuildPrefix: '@msgpackr-extract/msgpackr-extract', required: false },
@@ -70,7 +74,13 @@ function readLockfile(lockfile: string): { readonly packages: Readonly<Record<st
       ...(typeof integrity === 'string' ? { integrity } : {}),
       ...(cpu === undefined ? {} : { cpu }),
       ...(os === undefined ? {} : { os }),
-      ...(typeof optional === 'object' && optional !== null ? { optionalDependencies: Object.fromEntries(Object.entries(optional).filter((e): e is [string, string] => typeof e[1] === 'string')) } : {}),
+      ...(typeof optional === 'object' && optional !== null
+        ? {
+            optionalDependencies: Object.fromEntries(
+              Object.entries(optional).filter((e): e is [string, string] => typeof e[1] === 'string'),
+            ),
+          }
+        : {}),
     };
   }
   return { packages };
@@ -93,8 +103,16 @@ export function checkLockfile(lockfile: string): { readonly problems: string[]; 
       const locked = lock.packages[`node_modules/${pkg}`];
       if (wanted === undefined) problems.push(`${native.name}@${entry.version ?? '?'} names no ${pkg}`);
       else if (locked === undefined) problems.push(`${pkg} is not in the lockfile`);
-      else if (locked.version !== wanted || !(locked.cpu ?? []).includes(cpu) || !(locked.os ?? []).includes('linux') || locked.integrity === undefined) {
-        problems.push(`${pkg}: lockfile entry does not match (version ${locked.version ?? '?'} vs ${wanted}, cpu ${String(locked.cpu)}, os ${String(locked.os)})`);
+      else if (
+        locked.version !== wanted ||
+        !(locked.cpu ?? []).includes(cpu) ||
+        !(locked.os ?? []).includes('linux') ||
+        locked.integrity === undefined
+      ) {
+        problems.push(
+          `${pkg}: lockfile entry does not match (version ${locked.version ?? '?'} vs ${wanted}, ` +
+            `cpu ${String(locked.cpu)}, os ${String(locked.os)})`,
+        );
       } else prebuilds.push({ pkg, version: wanted, cpu });
     }
   }
@@ -110,16 +128,27 @@ const ELF_MACHINE: Readonly<Record<string, number>> = { arm64: 0xb7, arm: 0x28 }
  * the right machine.
  */
 export function inspectPrebuild(prebuild: Prebuild, dir: string): string | null {
-  const output = execFileSync('npm', ['pack', `${prebuild.pkg}@${prebuild.version}`, '--json', '--ignore-scripts', '--pack-destination', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  const output = execFileSync(
+    'npm',
+    ['pack', `${prebuild.pkg}@${prebuild.version}`, '--json', '--ignore-scripts', '--pack-destination', dir],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
+  );
   const packed: unknown = JSON.parse(output);
   const first: unknown = Array.isArray(packed) ? packed[0] : null;
   const tarball: unknown = typeof first === 'object' && first !== null ? Reflect.get(first, 'filename') : undefined;
   if (typeof tarball !== 'string') return `${prebuild.pkg}: npm pack returned no tarball`;
-  const binary = execFileSync('tar', ['-xzOf', join(dir, tarball), 'package/node.napi.glibc.node'], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+  const binary = execFileSync('tar', ['-xzOf', join(dir, tarball), 'package/node.napi.glibc.node'], {
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 60_000,
+  });
   const elf = binary.subarray(0, 4).toString('latin1') === '\x7fELF';
   const type = binary.readUInt16LE(16);
   const machine = binary.readUInt16LE(18);
-  if (!elf || type !== 3 || machine !== ELF_MACHINE[prebuild.cpu]) return `${prebuild.pkg}: node.napi.glibc.node is not an ELF shared object for ${prebuild.cpu} (machine 0x${machine.toString(16)})`;
+  if (!elf || type !== 3 || machine !== ELF_MACHINE[prebuild.cpu])
+    return (
+      `${prebuild.pkg}: node.napi.glibc.node is not an ELF shared object for ${prebuild.cpu} (machine ` +
+      `0x${machine.toString(16)})`
+    );
   return null;
 }
 
@@ -133,11 +162,18 @@ export function checkRegistry(prebuilds: readonly Prebuild[]): string[] {
   }
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]).replace(/\.js$/, '.ts') === resolve(import.meta.filename).replace(/\.js$/, '.ts')) {
+if (
+  process.argv[1] !== undefined &&
+  resolve(process.argv[1]).replace(/\.js$/, '.ts') === resolve(import.meta.filename).replace(/\.js$/, '.ts')
+) {
   const { problems, prebuilds } = checkLockfile(resolve('package-lock.json'));
   for (const p of prebuilds) process.stdout.write(`lockfile: ${p.pkg}@${p.version} (${p.cpu})\n`);
   const all = process.argv.includes('--registry') ? [...problems, ...checkRegistry(prebuilds)] : problems;
   for (const problem of all) process.stderr.write(`problem: ${problem}\n`);
-  process.stdout.write(all.length === 0 ? 'every native dependency has linux-arm64 and linux-arm prebuilds\n' : `${all.length} problem(s)\n`);
+  process.stdout.write(
+    all.length === 0
+      ? 'every native dependency has linux-arm64 and linux-arm prebuilds\n'
+      : `${all.length} problem(s)\n`,
+  );
   process.exitCode = all.length === 0 ? 0 : 1;
 }

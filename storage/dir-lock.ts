@@ -18,7 +18,7 @@
  */
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PersistenceError } from '../agent/contracts.js';
+import { PersistenceError, describeError } from '../contracts/errors.js';
 
 /** Name of the lock file inside the data directory. */
 export const LOCK_FILE_NAME = 'coraft.lock';
@@ -102,7 +102,7 @@ export function holderAlive(holder: LockHolder, me: LockHolder): boolean {
 }
 
 function ioError(message: string, cause: unknown): PersistenceError {
-  return new PersistenceError('STORAGE_IO', `${message}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  return new PersistenceError('STORAGE_IO', `${message}: ${describeError(cause)}`, { cause });
 }
 
 /**
@@ -130,7 +130,10 @@ export function acquireDirectoryLock(directory: string): DirectoryLock {
     }
     removeIfStale(directory, lockPath, me, attempt);
   }
-  throw new PersistenceError('STORAGE_LOCKED', `${directory} is locked: ${lockPath} kept reappearing over ${ATTEMPTS_MAX} attempts`);
+  throw new PersistenceError(
+    'STORAGE_LOCKED',
+    `${directory} is locked: ${lockPath} kept reappearing over ${ATTEMPTS_MAX} attempts`,
+  );
 }
 
 /** Removes the lock at `lockPath` if its holder is gone; throws STORAGE_LOCKED if it is alive. */
@@ -139,7 +142,10 @@ function removeIfStale(directory: string, lockPath: string, me: LockHolder, atte
   if (seen === '') return; // Released meanwhile: try again.
   const holder = parseHolder(seen);
   if (holder !== null && holderAlive(holder, me)) {
-    throw new PersistenceError('STORAGE_LOCKED', `${directory} is in use by process ${holder.pid} (lock file ${lockPath})`);
+    throw new PersistenceError(
+      'STORAGE_LOCKED',
+      `${directory} is in use by process ${holder.pid} (lock file ${lockPath})`,
+    );
   }
   const aside = join(directory, `${LOCK_FILE_NAME}.stale.${me.pid}.${attempt}`);
   try {
@@ -156,7 +162,10 @@ function removeIfStale(directory: string, lockPath: string, me: LockHolder, atte
     } finally {
       unlinkSync(aside);
     }
-    throw new PersistenceError('STORAGE_LOCKED', `${directory} was locked by another process while a stale lock was removed (lock file ${lockPath})`);
+    throw new PersistenceError(
+      'STORAGE_LOCKED',
+      `${directory} was locked by another process while a stale lock was removed (lock file ${lockPath})`,
+    );
   }
   unlinkSync(aside);
 }

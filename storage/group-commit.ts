@@ -10,8 +10,8 @@
  * counts those writes, so carrying on could write a log the checks were never run against;
  * reopening the engine rebuilds the projection from the disk.
  */
-import { PersistenceError, RaftError } from '../agent/contracts.js';
-import { assert } from './assert.js';
+import { PersistenceError, RaftError } from '../contracts/errors.js';
+import { assert } from '../contracts/assert.js';
 
 /** One queued write. */
 export interface QueuedWrite<T> {
@@ -65,10 +65,17 @@ export class GroupCommitQueue<T> {
   checkAccepts(bytes: number): void {
     if (this.failure !== null) throw this.failure;
     if (this.waiting.length >= this.limits.pendingWritesMax) {
-      throw new PersistenceError('STORAGE_FULL', `write queue is full: ${this.waiting.length} writes wait (pendingWritesMax)`);
+      throw new PersistenceError(
+        'STORAGE_FULL',
+        `write queue is full: ${this.waiting.length} writes wait (pendingWritesMax)`,
+      );
     }
     if (this.waiting.length > 0 && this.waitingBytes + bytes > this.limits.pendingBytesMax) {
-      throw new PersistenceError('STORAGE_FULL', `write queue is full: ${this.waitingBytes + bytes} bytes would wait (pendingBytesMax ${this.limits.pendingBytesMax})`);
+      throw new PersistenceError(
+        'STORAGE_FULL',
+        `write queue is full: ${this.waitingBytes + bytes} bytes would wait ` +
+          `(pendingBytesMax ${this.limits.pendingBytesMax})`,
+      );
     }
   }
 
@@ -122,7 +129,8 @@ export class GroupCommitQueue<T> {
     try {
       await this.commitGroup(group);
     } catch (error) {
-      const failure = error instanceof RaftError ? error : new PersistenceError('STORAGE_IO', 'commit failed', { cause: error });
+      const failure =
+        error instanceof RaftError ? error : new PersistenceError('STORAGE_IO', 'commit failed', { cause: error });
       for (const write of group) write.reject(failure);
       this.fail(failure);
       return;

@@ -3,8 +3,9 @@
  * is written (a caller bug must not reach the disk) and after a log is read back (a damaged
  * disk must not reach the core). Terms never decrease along the log and indexes are contiguous.
  */
-import { InvariantError, PersistenceError } from '../agent/contracts.js';
-import type { LogEntry, LogIndex, PersistBatch, Snapshot, Term } from '../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../contracts/errors.js';
+import type { LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
+import type { PersistBatch } from '../contracts/persistence.js';
 
 /** The stored log as a batch sees it before it is applied. */
 export interface LogShape {
@@ -47,7 +48,9 @@ export function checkBatch(shape: LogShape, batch: PersistBatch): LogShape {
       throw new InvariantError(`appended entry index ${entry.index} does not follow last index ${lastIndex}`);
     }
     if (entry.term < lastTerm) {
-      throw new InvariantError(`appended entry ${entry.index} has term ${entry.term} below the previous term ${lastTerm}`);
+      throw new InvariantError(
+        `appended entry ${entry.index} has term ${entry.term} below the previous term ${lastTerm}`,
+      );
     }
     lastIndex = entry.index;
     lastTerm = entry.term;
@@ -63,7 +66,8 @@ export function checkBatch(shape: LogShape, batch: PersistBatch): LogShape {
 }
 
 function checkIndex(value: number, what: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvariantError(`${what} is not a non-negative safe integer: ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new InvariantError(`${what} is not a non-negative safe integer: ${value}`);
 }
 
 /**
@@ -76,10 +80,16 @@ export function checkLoadedLog(entries: readonly LogEntry[], snapshot: Snapshot 
   for (const entry of entries) {
     if (previous !== null) {
       if (entry.index !== previous.index + 1) {
-        throw new PersistenceError('STORAGE_CORRUPT', `log has a gap: entry ${entry.index} follows entry ${previous.index}`);
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `log has a gap: entry ${entry.index} follows entry ${previous.index}`,
+        );
       }
       if (entry.term < previous.term) {
-        throw new PersistenceError('STORAGE_CORRUPT', `log term goes backwards at entry ${entry.index}: ${entry.term} after ${previous.term}`);
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `log term goes backwards at entry ${entry.index}: ${entry.term} after ${previous.term}`,
+        );
       }
     }
     previous = entry;
@@ -87,7 +97,10 @@ export function checkLoadedLog(entries: readonly LogEntry[], snapshot: Snapshot 
   const first = entries[0];
   if (snapshot !== null && first !== undefined) {
     if (first.index > snapshot.lastIncludedIndex + 1) {
-      throw new PersistenceError('STORAGE_CORRUPT', `log starts at ${first.index}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`);
+      throw new PersistenceError(
+        'STORAGE_CORRUPT',
+        `log starts at ${first.index}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`,
+      );
     }
   }
   if (snapshot === null && first !== undefined && first.index !== 1) {

@@ -7,8 +7,9 @@
  * The projection follows {@link MemoryDisk.apply} step by step, so that the LMDB engine and the
  * memory engine accept and refuse exactly the same batches and end in the same state.
  */
-import type { HardState, LogEntry, LogIndex, PersistBatch, Snapshot, Term } from '../agent/contracts.js';
-import { assert } from './assert.js';
+import type { HardState, LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
+import type { PersistBatch } from '../contracts/persistence.js';
+import { assert } from '../contracts/assert.js';
 import type { LogShape } from './log-checks.js';
 
 /** One step of a write plan, applied in order inside one LMDB transaction. */
@@ -78,7 +79,8 @@ export class LogProjection {
       this.snapshotIndex = batch.snapshot.lastIncludedIndex;
       this.snapshotTerm = batch.snapshot.lastIncludedTerm;
       // Entries the snapshot covers are kept only while the log continues past it.
-      if (this.terms.length > 0 && batch.snapshot.lastIncludedIndex >= this.lastIndex()) this.deleteFrom(this.first, steps);
+      if (this.terms.length > 0 && batch.snapshot.lastIncludedIndex >= this.lastIndex())
+        this.deleteFrom(this.first, steps);
     }
     if (batch.truncateFrom !== null && this.terms.length > 0) {
       this.deleteFrom(Math.max(batch.truncateFrom, this.first), steps);

@@ -7,18 +7,10 @@
  * A write becomes durable only when its (optionally delayed) sync completes: a crash before
  * then keeps exactly what was persisted before it and nothing more. Each batch is atomic.
  */
-import { PersistenceError } from '../agent/contracts.js';
-import type {
-  HardState,
-  LogEntry,
-  LogIndex,
-  PersistBatch,
-  PersistedState,
-  PersistenceEngine,
-  Snapshot,
-  Term,
-  Timers,
-} from '../agent/contracts.js';
+import type { Timers } from '../contracts/clock.js';
+import { PersistenceError } from '../contracts/errors.js';
+import type { HardState, LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
+import type { PersistBatch, PersistedState, PersistenceEngine } from '../contracts/persistence.js';
 import { checkBatch, checkLoadedLog } from './log-checks.js';
 
 /** The durable contents of one simulated disk. */

@@ -4,15 +4,22 @@
  * (HTTP/1.1 over TLS 1.2 PSK) and `http`. Each returns the NetworkClient and NetworkServer of
  * one node.
  */
-import type { Metrics, NetworkClient, NetworkServer, Prng, RpcSerializer, Timers } from '../agent/contracts.js';
+import type { Timers } from '../contracts/clock.js';
+import type { Metrics } from '../contracts/metrics.js';
+import type { NetworkClient, NetworkServer } from '../contracts/network.js';
+import type { Prng } from '../contracts/prng.js';
+import type { RpcSerializer } from '../contracts/serializer.js';
 import { createCoapTransport, createUdpCoapTransport, type CoapTransportOptions } from './coap/index.js';
-import { assertNever } from './assert.js';
+import { assertNever } from '../contracts/assert.js';
 import type { DatagramEndpoint } from './datagram.js';
 import type { HostResolver } from './peer-book.js';
-import { createHttpsTransport, createHttpTransport, type HttpTransportOptions, type PskClientCredentials, type PskServerCredentials } from './http/index.js';
-
-/** The configuration names of the peer transports. */
-export type PeerTransportName = 'coaps' | 'coap' | 'https' | 'http';
+import {
+  createHttpsTransport,
+  createHttpTransport,
+  type HttpTransportOptions,
+  type PskClientCredentials,
+  type PskServerCredentials,
+} from './http/index.js';
 
 /** Where and how one node's peer transport runs. */
 export type PeerTransportConfig =
@@ -24,7 +31,12 @@ export type PeerTransportConfig =
       readonly openClientEndpoint: () => Promise<DatagramEndpoint>;
       readonly options?: CoapTransportOptions;
     }
-  | { readonly name: 'coap'; readonly listenAddress: string; readonly listenPort: number; readonly options?: CoapTransportOptions }
+  | {
+      readonly name: 'coap';
+      readonly listenAddress: string;
+      readonly listenPort: number;
+      readonly options?: CoapTransportOptions;
+    }
   | {
       readonly name: 'https';
       readonly listenAddress: string;
@@ -34,7 +46,12 @@ export type PeerTransportConfig =
       readonly ciphers?: string;
       readonly options?: HttpTransportOptions;
     }
-  | { readonly name: 'http'; readonly listenAddress: string; readonly listenPort: number; readonly options?: HttpTransportOptions };
+  | {
+      readonly name: 'http';
+      readonly listenAddress: string;
+      readonly listenPort: number;
+      readonly options?: HttpTransportOptions;
+    };
 
 /** What every peer transport is given besides its configuration. */
 export interface PeerTransportDeps {
@@ -58,15 +75,27 @@ export interface PeerTransport {
 /** Builds the peer transport named by `config.name`. */
 export function createPeerTransport(config: PeerTransportConfig, deps: PeerTransportDeps): PeerTransport {
   const common = { serializer: deps.serializer, ...(deps.timers === undefined ? {} : { timers: deps.timers }) };
-  const withPrng = { ...common, ...(deps.prng === undefined ? {} : { prng: deps.prng }), ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) };
+  const withPrng = {
+    ...common,
+    ...(deps.prng === undefined ? {} : { prng: deps.prng }),
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+  };
   switch (config.name) {
     case 'coaps':
       return createCoapTransport(
-        { ...withPrng, ...(deps.resolver === undefined ? {} : { resolver: deps.resolver }), openServerEndpoint: config.openServerEndpoint, openClientEndpoint: config.openClientEndpoint },
+        {
+          ...withPrng,
+          ...(deps.resolver === undefined ? {} : { resolver: deps.resolver }),
+          openServerEndpoint: config.openServerEndpoint,
+          openClientEndpoint: config.openClientEndpoint,
+        },
         config.options,
       );
     case 'coap':
-      return createUdpCoapTransport({ ...withPrng, listenAddress: config.listenAddress, listenPort: config.listenPort }, config.options);
+      return createUdpCoapTransport(
+        { ...withPrng, listenAddress: config.listenAddress, listenPort: config.listenPort },
+        config.options,
+      );
     case 'https':
       return createHttpsTransport(
         {
@@ -80,7 +109,10 @@ export function createPeerTransport(config: PeerTransportConfig, deps: PeerTrans
         config.options,
       );
     case 'http':
-      return createHttpTransport({ ...common, listenAddress: config.listenAddress, listenPort: config.listenPort }, config.options);
+      return createHttpTransport(
+        { ...common, listenAddress: config.listenAddress, listenPort: config.listenPort },
+        config.options,
+      );
     default:
       return assertNever(config, 'peer transport name');
   }

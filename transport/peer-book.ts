@@ -5,7 +5,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { ConfigError, NetworkError, NODE_ID_LENGTH_MAX, type NodeId } from '../agent/contracts.js';
+import { ConfigError, NetworkError } from '../contracts/errors.js';
+import { NODE_ID_LENGTH_MAX, type NodeId } from '../contracts/log.js';
 import { parsePeerAddress, type PeerAddress } from './rpc-routes.js';
 
 /** Resolves a host name to one IP address literal. */
@@ -37,7 +38,8 @@ export class PeerBook {
     if (members.length > PEERS_MAX) problems.push(`at most ${PEERS_MAX} peers, got ${members.length}`);
     for (const member of members) {
       const parsed = parsePeerAddress(member.address);
-      if (member.id.length === 0 || member.id.length > NODE_ID_LENGTH_MAX) problems.push(`peer id "${member.id}" must have 1..${NODE_ID_LENGTH_MAX} characters`);
+      if (member.id.length === 0 || member.id.length > NODE_ID_LENGTH_MAX)
+        problems.push(`peer id "${member.id}" must have 1..${NODE_ID_LENGTH_MAX} characters`);
       if (parsed === null) problems.push(`peer ${member.id}: address "${member.address}" is not host:port`);
       else {
         const isLiteral = isIP(parsed.host) !== 0;

@@ -2,7 +2,7 @@
  * A fixed-capacity FIFO ring buffer (after etcd-io/raft's inflights and undici's FixedQueue):
  * O(1) push and shift, no allocation after construction, and a hard bound.
  */
-import { assert } from './assert.js';
+import { assert } from '../contracts/assert.js';
 
 /** A bounded FIFO queue. */
 export class RingBuffer<T> {

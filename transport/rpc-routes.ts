@@ -3,18 +3,15 @@
  * checking that a response answers its request, and how a handler's failure is reported.
  */
 import { isIP } from 'node:net';
+import { InvariantError, NetworkError, RaftError, SerializationError, describeError } from '../contracts/errors.js';
 import {
-  InvariantError,
-  NetworkError,
-  RaftError,
-  SerializationError,
   RPC_OF_REQUEST,
   type RequestMessage,
   type ResponseFor,
   type RpcMessage,
   type RpcName,
-  type RpcSerializer,
-} from '../agent/contracts.js';
+} from '../contracts/messages.js';
+import type { RpcSerializer } from '../contracts/serializer.js';
 
 /** The first path segment of every peer RPC resource. */
 export const RPC_PATH_ROOT = 'raft';
@@ -30,7 +27,14 @@ export const REQUEST_TYPE_OF_RPC: Readonly<Record<RpcName, RequestMessage['type'
 };
 
 /** Every RPC name. */
-export const RPC_NAMES: readonly RpcName[] = ['RequestVote', 'PreVote', 'AppendEntries', 'InstallSnapshot', 'TimeoutNow', 'ClientForward'];
+export const RPC_NAMES: readonly RpcName[] = [
+  'RequestVote',
+  'PreVote',
+  'AppendEntries',
+  'InstallSnapshot',
+  'TimeoutNow',
+  'ClientForward',
+];
 
 /** The resource path of an RPC, e.g. "/raft/AppendEntries". */
 export function rpcPath(name: RpcName): string {
@@ -91,10 +95,10 @@ export function classifyHandlerError(error: unknown): HandlerFailureKind {
   return 'internal';
 }
 
-/** A short description of an error for a diagnostic payload. */
-export function describeError(error: unknown): string {
+/** A short description of a handler's error for a diagnostic payload: its code first, when it has one. */
+export function describeHandlerError(error: unknown): string {
   if (error instanceof RaftError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
+  return describeError(error);
 }
 
 /** Encodes a request; a message the codec refuses as too large is NET_TOO_LARGE. */
@@ -103,7 +107,9 @@ export function encodeRequest(serializer: RpcSerializer, request: RequestMessage
     return serializer.encode(request);
   } catch (error: unknown) {
     if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
-      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, { cause: error });
+      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, {
+        cause: error,
+      });
     }
     throw error;
   }

@@ -4,8 +4,9 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Prng, TimerHandle, Timers } from '../agent/contracts.js';
-import { assert } from './assert.js';
+import type { TimerHandle, Timers } from '../contracts/clock.js';
+import type { Prng } from '../contracts/prng.js';
+import { assert } from '../contracts/assert.js';
 
 /** A pending setTimeout (a class: one timer per request is on the hot path). */
 class RealTimer implements TimerHandle {
@@ -56,7 +57,10 @@ export function createCryptoPrng(): Prng {
     nextUint32,
     nextFloat,
     intBetween(min: number, maxExclusive: number): number {
-      assert(Number.isSafeInteger(min) && Number.isSafeInteger(maxExclusive) && maxExclusive > min, 'intBetween range is a non-empty integer range');
+      assert(
+        Number.isSafeInteger(min) && Number.isSafeInteger(maxExclusive) && maxExclusive > min,
+        'intBetween range is a non-empty integer range',
+      );
       return min + Math.floor(nextFloat() * (maxExclusive - min));
     },
     chance: (p: number): boolean => nextFloat() < p,

@@ -8,8 +8,8 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { NetworkError } from '../agent/contracts.js';
-import { assert } from './assert.js';
+import { NetworkError } from '../contracts/errors.js';
+import { assert } from '../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from './datagram.js';
 
 /** Options of a UDP endpoint. */
@@ -47,7 +47,8 @@ export class UdpEndpoint implements DatagramEndpoint {
     private readonly onSocketError: ((error: Error) => void) | null,
   ) {
     socket.on('message', (data, remote) => {
-      const address = ipv6 && remote.address.startsWith(MAPPED_PREFIX) ? remote.address.slice(MAPPED_PREFIX.length) : remote.address;
+      const address =
+        ipv6 && remote.address.startsWith(MAPPED_PREFIX) ? remote.address.slice(MAPPED_PREFIX.length) : remote.address;
       this.handler?.(data, { address, port: remote.port, identity: null });
     });
     socket.on('error', (error) => {
@@ -64,11 +65,17 @@ export class UdpEndpoint implements DatagramEndpoint {
     assert(family === 4 || family === 6, 'udp bind address is an IP literal');
     assert(Number.isInteger(port) && port >= 0 && port <= 65535, 'udp port is 0..65535');
     for (const bytes of [options.receiveBufferBytes, options.sendBufferBytes]) {
-      assert(bytes == null || (Number.isInteger(bytes) && bytes >= 4096 && bytes <= 64 * 1024 * 1024), 'udp buffer size is 4 KiB..64 MiB');
+      assert(
+        bytes == null || (Number.isInteger(bytes) && bytes >= 4096 && bytes <= 64 * 1024 * 1024),
+        'udp buffer size is 4 KiB..64 MiB',
+      );
     }
     const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: false });
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => reject(new NetworkError('NET_UNREACHABLE', `cannot bind udp ${address}:${port}: ${error.message}`, { cause: error }));
+      const onError = (error: Error): void =>
+        reject(
+          new NetworkError('NET_UNREACHABLE', `cannot bind udp ${address}:${port}: ${error.message}`, { cause: error }),
+        );
       socket.once('error', onError);
       socket.bind(port, address, () => {
         socket.off('error', onError);
@@ -88,13 +95,20 @@ export class UdpEndpoint implements DatagramEndpoint {
   send(data: Uint8Array, address: string, port: number): Promise<void> {
     if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'udp endpoint is closed'));
     if (data.length > UDP_PAYLOAD_BYTES_MAX) {
-      return Promise.reject(new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`));
+      return Promise.reject(
+        new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
+      );
     }
     const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
     return new Promise((resolve, reject) => {
       this.socket.send(data, port, to, (error) => {
         if (error === null) resolve();
-        else reject(new NetworkError('NET_UNREACHABLE', `udp send to ${address}:${port} failed: ${error.message}`, { cause: error }));
+        else
+          reject(
+            new NetworkError('NET_UNREACHABLE', `udp send to ${address}:${port} failed: ${error.message}`, {
+              cause: error,
+            }),
+          );
       });
     });
   }

@@ -31,8 +31,18 @@ rekey: commits ID's new links; then install ID's new bundle and restart it (depl
 Removing or rekeying the leader hands leadership to another voter first.`;
 
 /** Sends a signed command and returns the JSON answer. */
-async function sendSigned(client: EndpointClient, method: 'POST' | 'PUT' | 'DELETE', path: string, envelope: Uint8Array): Promise<JsonFields> {
-  const response = await client.call({ method, path: path.split('/').filter((s) => s !== ''), payload: envelope, contentFormat: 50 });
+async function sendSigned(
+  client: EndpointClient,
+  method: 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  envelope: Uint8Array,
+): Promise<JsonFields> {
+  const response = await client.call({
+    method,
+    path: path.split('/').filter((s) => s !== ''),
+    payload: envelope,
+    contentFormat: 50,
+  });
   const text = new TextDecoder().decode(response.payload);
   return JsonFields.of(text === '' ? {} : JSON.parse(text), 'the answer');
 }
@@ -45,11 +55,23 @@ async function moveLeadershipFrom(client: EndpointClient, signer: Signer, id: st
 }
 
 /** The operation a `members` verb signs. */
-function membersOperation(verb: string, id: string, address: string | undefined, values: { learner?: boolean | undefined; links?: string | undefined }, signer: Signer): AdminOperation {
+function membersOperation(
+  verb: string,
+  id: string,
+  address: string | undefined,
+  values: { learner?: boolean | undefined; links?: string | undefined },
+  signer: Signer,
+): AdminOperation {
   switch (verb) {
     case 'add':
       if (address === undefined) throw new UsageError('members add: ID and ADDRESS are required');
-      return { op: 'add-member', id, address, learner: values.learner === true, links: readLinks(values.links, signer, id) };
+      return {
+        op: 'add-member',
+        id,
+        address,
+        learner: values.learner === true,
+        links: readLinks(values.links, signer, id),
+      };
     case 'remove':
       return { op: 'remove-member', id };
     case 'rekey':
@@ -60,75 +82,122 @@ function membersOperation(verb: string, id: string, address: string | undefined,
 }
 
 export async function runMembers(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS, learner: { type: 'boolean' }, links: { type: 'string' } });
+  const { values, positionals } = parseOptions(args, {
+    ...COMMON,
+    ...SIGNING_OPTIONS,
+    learner: { type: 'boolean' },
+    links: { type: 'string' },
+  });
   const [verb, id, address] = positionals;
   if (values.help === true || verb === undefined) {
     out(MEMBERS_HELP);
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;
   }
-  const report = (body: JsonFields, text: string): void => out(values.json === true ? JSON.stringify({ id, leaderId: body.nullableString('leaderId') }) : text);
+  const report = (body: JsonFields, text: string): void =>
+    out(values.json === true ? JSON.stringify({ id, leaderId: body.nullableString('leaderId') }) : text);
   const timeouts = { ...values, 'timeout-ms': values['timeout-ms'] ?? '90000' };
   if (verb === 'list') {
-    return withClient(timeouts, async (client) => {
-      const document = await client.json('GET', '/members');
-      const body = JsonFields.of(document, 'the member list');
-      out(values.json === true ? JSON.stringify(document) : membersTable(memberRows(body), body.nullableString('leaderId')));
-      return CLIENT_EXIT.ok;
-    }, 'admin');
+    return withClient(
+      timeouts,
+      async (client) => {
+        const document = await client.json('GET', '/members');
+        const body = JsonFields.of(document, 'the member list');
+        out(
+          values.json === true
+            ? JSON.stringify(document)
+            : membersTable(memberRows(body), body.nullableString('leaderId')),
+        );
+        return CLIENT_EXIT.ok;
+      },
+      'admin',
+    );
   }
   if (id === undefined) throw new UsageError(`members ${verb}: ID is required`);
   const signer = signerOf(values);
   const operation = membersOperation(verb, id, address, values, signer);
   if (maybeSignOnly(values, signer.sign(operation))) return CLIENT_EXIT.ok;
-  return withClient(timeouts, async (client) => {
-    switch (verb) {
-      case 'add':
-        if (values.json !== true) process.stderr.write(`adding ${id} at ${address ?? ''}: it joins as a learner, catches up, then becomes a voter...\n`);
-        report(await sendSigned(client, 'POST', '/members', signer.sign(operation)), `added ${id}${values.learner === true ? ' as a learner' : ''}`);
-        return CLIENT_EXIT.ok;
-      case 'remove':
-        await moveLeadershipFrom(client, signer, id);
-        report(await sendSigned(client, 'DELETE', `/members/${id}`, signer.sign(operation)), `removed ${id}`);
-        return CLIENT_EXIT.ok;
-      default:
-        await moveLeadershipFrom(client, signer, id);
-        report(await sendSigned(client, 'PUT', `/members/${id}/key`, signer.sign(operation)), `rekeyed ${id}: install its new bundle and restart it now`);
-        return CLIENT_EXIT.ok;
-    }
-  }, 'admin');
+  return withClient(
+    timeouts,
+    async (client) => {
+      switch (verb) {
+        case 'add':
+          if (values.json !== true)
+            process.stderr.write(
+              `adding ${id} at ${address ?? ''}: it joins as a learner, catches up, then becomes a voter...\n`,
+            );
+          report(
+            await sendSigned(client, 'POST', '/members', signer.sign(operation)),
+            `added ${id}${values.learner === true ? ' as a learner' : ''}`,
+          );
+          return CLIENT_EXIT.ok;
+        case 'remove':
+          await moveLeadershipFrom(client, signer, id);
+          report(await sendSigned(client, 'DELETE', `/members/${id}`, signer.sign(operation)), `removed ${id}`);
+          return CLIENT_EXIT.ok;
+        default:
+          await moveLeadershipFrom(client, signer, id);
+          report(
+            await sendSigned(client, 'PUT', `/members/${id}/key`, signer.sign(operation)),
+            `rekeyed ${id}: install its new bundle and restart it now`,
+          );
+          return CLIENT_EXIT.ok;
+      }
+    },
+    'admin',
+  );
 }
 
 export async function runLeader(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS, to: { type: 'string' } });
   if (values.help === true || positionals[0] !== 'transfer') {
-    out(`usage: coraft leader transfer [--to ID]\n${OPTIONS_HELP}\n\nHands leadership to ID, or to the most up-to-date voter (a signed command).`);
+    out(
+      `usage: coraft leader transfer [--to ID]\n${OPTIONS_HELP}\n\nHands leadership to ID, or to the most ` +
+        `up-to-date voter (a signed command).`,
+    );
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;
   }
   const operation: AdminOperation = { op: 'transfer-leadership', to: values.to ?? null };
   const signer = signerOf(values);
   if (maybeSignOnly(values, signer.sign(operation))) return CLIENT_EXIT.ok;
-  return withClient(values, async (client) => {
-    const leaderId = (await sendSigned(client, 'POST', '/leader/transfer', signer.sign(operation))).nullableString('leaderId');
-    out(values.json === true ? JSON.stringify({ leaderId }) : `leader is now ${leaderId ?? '(unknown)'}`);
-    return CLIENT_EXIT.ok;
-  }, 'admin');
+  return withClient(
+    values,
+    async (client) => {
+      const leaderId = (await sendSigned(client, 'POST', '/leader/transfer', signer.sign(operation))).nullableString(
+        'leaderId',
+      );
+      out(values.json === true ? JSON.stringify({ leaderId }) : `leader is now ${leaderId ?? '(unknown)'}`);
+      return CLIENT_EXIT.ok;
+    },
+    'admin',
+  );
 }
 
 export async function runSnapshot(args: readonly string[]): Promise<number> {
   const { values } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS });
   if (values.help === true) {
-    out(`usage: coraft snapshot\n${OPTIONS_HELP}\n\nTakes a snapshot on the node now and compacts its log (a signed command naming that node).`);
+    out(
+      `usage: coraft snapshot\n${OPTIONS_HELP}\n\nTakes a snapshot on the node now and compacts its log (a signed ` +
+        `command naming that node).`,
+    );
     return CLIENT_EXIT.ok;
   }
   const signer = signerOf(values);
-  return withClient(values, async (client) => {
-    const node = JsonFields.of(await client.json('GET', '/status'), 'the status').string('nodeId');
-    const body = await sendSigned(client, 'POST', '/snapshot', signer.sign({ op: 'snapshot', node }));
-    const nodeId = body.string('nodeId');
-    const snapshotIndex = body.number('snapshotIndex');
-    out(values.json === true ? JSON.stringify({ nodeId, snapshotIndex }) : `${nodeId}: snapshot at index ${snapshotIndex}`);
-    return CLIENT_EXIT.ok;
-  }, 'admin');
+  return withClient(
+    values,
+    async (client) => {
+      const node = JsonFields.of(await client.json('GET', '/status'), 'the status').string('nodeId');
+      const body = await sendSigned(client, 'POST', '/snapshot', signer.sign({ op: 'snapshot', node }));
+      const nodeId = body.string('nodeId');
+      const snapshotIndex = body.number('snapshotIndex');
+      out(
+        values.json === true
+          ? JSON.stringify({ nodeId, snapshotIndex })
+          : `${nodeId}: snapshot at index ${snapshotIndex}`,
+      );
+      return CLIENT_EXIT.ok;
+    },
+    'admin',
+  );
 }
 
 const ADMIN_HELP = `usage: coraft admin set-key --public-key FILE
@@ -140,17 +209,32 @@ current admin key (--admin-key). From then on every node accepts only the new ke
 submit sends a command signed elsewhere (--sign-only) to this endpoint; no admin key needed.`;
 
 /** Sends a command signed elsewhere; the node checks it like any other. */
-async function submit(values: Parameters<typeof withClient>[0] & { json?: boolean | undefined }, file: string): Promise<number> {
+async function submit(
+  values: Parameters<typeof withClient>[0] & { json?: boolean | undefined },
+  file: string,
+): Promise<number> {
   const envelope = Uint8Array.from(readFileSync(file));
-  return withClient(values, async (client) => {
-    const body = await sendSigned(client, 'POST', '/admin', envelope);
-    out(values.json === true ? JSON.stringify({ leaderId: body.nullableString('leaderId') }) : `done: ${body.nullableString('op') ?? 'command'} applied`);
-    return CLIENT_EXIT.ok;
-  }, 'admin');
+  return withClient(
+    values,
+    async (client) => {
+      const body = await sendSigned(client, 'POST', '/admin', envelope);
+      out(
+        values.json === true
+          ? JSON.stringify({ leaderId: body.nullableString('leaderId') })
+          : `done: ${body.nullableString('op') ?? 'command'} applied`,
+      );
+      return CLIENT_EXIT.ok;
+    },
+    'admin',
+  );
 }
 
 export async function runAdmin(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS, 'public-key': { type: 'string' } });
+  const { values, positionals } = parseOptions(args, {
+    ...COMMON,
+    ...SIGNING_OPTIONS,
+    'public-key': { type: 'string' },
+  });
   if (positionals[0] === 'submit' && values.help !== true) {
     const file = positionals[1];
     if (file === undefined) throw new UsageError('admin submit: SIGNED_FILE is required');
@@ -163,13 +247,22 @@ export async function runAdmin(args: readonly string[]): Promise<number> {
   const file = values['public-key'];
   if (file === undefined) throw new UsageError('admin set-key: --public-key FILE is required');
   const publicKey = readFileSync(file, 'utf8');
-  if (publicKeyFromText(publicKey) === null) throw new UsageError(`--public-key: ${file} is not an Ed25519 public key (PEM)`);
+  if (publicKeyFromText(publicKey) === null)
+    throw new UsageError(`--public-key: ${file} is not an Ed25519 public key (PEM)`);
   const signer = signerOf(values);
   const envelope = signer.sign({ op: 'set-admin-key', publicKey });
   if (maybeSignOnly(values, envelope)) return CLIENT_EXIT.ok;
-  return withClient(values, async (client) => {
-    const body = await sendSigned(client, 'POST', '/admin', envelope);
-    out(values.json === true ? JSON.stringify({ leaderId: body.nullableString('leaderId') }) : 'the new admin key is in force on every node');
-    return CLIENT_EXIT.ok;
-  }, 'admin');
+  return withClient(
+    values,
+    async (client) => {
+      const body = await sendSigned(client, 'POST', '/admin', envelope);
+      out(
+        values.json === true
+          ? JSON.stringify({ leaderId: body.nullableString('leaderId') })
+          : 'the new admin key is in force on every node',
+      );
+      return CLIENT_EXIT.ok;
+    },
+    'admin',
+  );
 }

@@ -8,11 +8,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { isValidNodeId } from '../core/membership.js';
-import { ADMIN_VALIDITY_MAX_MS, privateKeyFromText, signAdminCommand, type AdminOperation, type WrappedLink } from '../trust/admin-command.js';
+import { isValidNodeId } from '../core/configuration.js';
+import {
+  ADMIN_VALIDITY_MAX_MS,
+  privateKeyFromText,
+  signAdminCommand,
+  type AdminOperation,
+  type WrappedLink,
+} from '../trust/admin-command.js';
 import { WRAPPED_LINK_BYTES } from '../trust/crypto.js';
 import { intOption, UsageError } from './args.js';
 import { readSecretText, writeSecretFile } from '../config/secret-files.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** The options that sign. */
 export interface SigningValues {
@@ -42,7 +49,7 @@ function readText(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`${what}: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(`${what}: cannot read ${file}: ${describeError(error)}`);
   }
 }
 
@@ -58,7 +65,10 @@ function clusterNextTo(keyFile: string): string | null {
 /** The signer of `values`; UsageError when there is no admin key. */
 export function signerOf(values: SigningValues): Signer {
   const keyFile = values['admin-key'] ?? process.env.CORAFT_ADMIN_KEY_FILE;
-  if (keyFile === undefined || keyFile === '') throw new UsageError('admin commands are signed: --admin-key FILE (the admin private key, e.g. DIR/secrets/admin.key) is required');
+  if (keyFile === undefined || keyFile === '')
+    throw new UsageError(
+      'admin commands are signed: --admin-key FILE (the admin private key, e.g. DIR/secrets/admin.key) is required',
+    );
   // A secret file: refused (ConfigError) when others may read it, see secret-files.ts.
   const key: KeyObject | null = privateKeyFromText(readSecretText(keyFile, '--admin-key'));
   if (key === null) throw new UsageError(`--admin-key: ${keyFile} is not an Ed25519 private key (PEM)`);
@@ -78,17 +88,21 @@ export function readLinks(file: string | undefined, signer: Signer, id: string):
     if (error instanceof UsageError) throw error;
     throw new UsageError(`--links: ${path} is not JSON`);
   }
-  const field = (name: string): unknown => (typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined);
-  if (field('cluster') !== signer.cluster || field('id') !== id) throw new UsageError(`--links: ${path} is not the links file of ${id} in cluster ${signer.cluster}`);
+  const field = (name: string): unknown =>
+    typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined;
+  if (field('cluster') !== signer.cluster || field('id') !== id)
+    throw new UsageError(`--links: ${path} is not the links file of ${id} in cluster ${signer.cluster}`);
   const links = field('links');
   if (!Array.isArray(links)) throw new UsageError(`--links: ${path} has no links array`);
   return links.map((item: unknown) => {
-    const get = (name: string): unknown => (typeof item === 'object' && item !== null ? Reflect.get(item, name) : undefined);
+    const get = (name: string): unknown =>
+      typeof item === 'object' && item !== null ? Reflect.get(item, name) : undefined;
     const holder = get('holder');
     const generation = get('generation');
     const wrapped = get('wrapped');
     const bytes = typeof wrapped === 'string' ? Uint8Array.from(Buffer.from(wrapped, 'base64')) : new Uint8Array(0);
-    if (!isValidNodeId(holder) || typeof generation !== 'string' || bytes.byteLength !== WRAPPED_LINK_BYTES) throw new UsageError(`--links: ${path} holds a malformed link`);
+    if (!isValidNodeId(holder) || typeof generation !== 'string' || bytes.byteLength !== WRAPPED_LINK_BYTES)
+      throw new UsageError(`--links: ${path} holds a malformed link`);
     return { holder, generation, wrapped: bytes };
   });
 }
@@ -101,6 +115,9 @@ export function maybeSignOnly(values: SigningValues, envelope: Uint8Array): bool
   const file = values['sign-only'];
   if (file === undefined) return false;
   writeSecretFile(file, envelope);
-  process.stdout.write(`wrote the signed command to ${file}; send it with: coraft admin submit ${file} --endpoint HOST:PORT --endpoint-key FILE\n`);
+  process.stdout.write(
+    `wrote the signed command to ${file}; send it with: coraft admin submit ${file} --endpoint HOST:PORT ` +
+      `--endpoint-key FILE\n`,
+  );
   return true;
 }

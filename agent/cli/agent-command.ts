@@ -5,8 +5,9 @@
  */
 import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, Metrics } from '../contracts.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { Agent, EXIT, exitCodeFor } from '../runtime/agent.js';
 import { ConsoleLogger, PinoLogger } from '../observability/loggers.js';
 import { EmfMetrics, PrometheusMetrics, StatsdMetrics } from '../observability/metrics.js';
@@ -24,7 +25,9 @@ exit codes: 0 stopped on request, 64 usage, 69 a port could not be bound, 70 int
 74 data directory error, 78 invalid configuration`;
 
 function buildLogger(config: AgentConfig): DiagnosticLogger {
-  return config.logFormat === 'console' ? new ConsoleLogger(config.logLevel) : new PinoLogger({ level: config.logLevel, base: { node: config.nodeId } });
+  return config.logFormat === 'console'
+    ? new ConsoleLogger(config.logLevel)
+    : new PinoLogger({ level: config.logLevel, base: { node: config.nodeId } });
 }
 
 async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; close: () => Promise<void> }> {
@@ -36,16 +39,23 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
       return { metrics, close: () => metrics.close() };
     }
     case 'statsd': {
-      const metrics = new StatsdMetrics({ host: settings.statsdHost, port: settings.statsdPort, prefix: settings.prefix });
+      const metrics = new StatsdMetrics({
+        host: settings.statsdHost,
+        port: settings.statsdPort,
+        prefix: settings.prefix,
+      });
       return { metrics, close: () => metrics.flush() };
     }
     case 'cloudwatch-emf': {
       const metrics = EmfMetrics.toFile(settings.emfNamespace, settings.emfFile);
       const timer = setInterval(() => void metrics.flush(), settings.flushIntervalMs);
-      return { metrics, close: async () => {
-        clearInterval(timer);
-        await metrics.flush();
-      } };
+      return {
+        metrics,
+        close: async () => {
+          clearInterval(timer);
+          await metrics.flush();
+        },
+      };
     }
     case 'none':
       return { metrics: new NoopMetrics(), close: () => Promise.resolve() };
@@ -53,7 +63,11 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
 }
 
 export async function runAgentCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseOptions(args, { config: { type: 'string' }, trace: { type: 'string' }, help: { type: 'boolean' } });
+  const { values } = parseOptions(args, {
+    config: { type: 'string' },
+    trace: { type: 'string' },
+    help: { type: 'boolean' },
+  });
   if (values.help === true) {
     process.stdout.write(`${HELP}\n`);
     return EXIT.ok;
@@ -76,12 +90,15 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     metricsHandle = await buildMetrics(config);
     agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics);
   } catch (error) {
-    logger.critical('agent failed to start', { node: config.nodeId, error: error instanceof Error ? error.message : String(error) });
-    process.stderr.write(`coraft agent: ${error instanceof Error ? error.message : String(error)}\n`);
+    logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });
+    process.stderr.write(`coraft agent: ${describeError(error)}\n`);
     return exitCodeFor(error);
   }
   // Under systemd (Type=notify): the state is loaded and every port is open.
-  void sdNotify({ kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` }, logger);
+  void sdNotify(
+    { kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` },
+    logger,
+  );
   const code = await new Promise<number>((resolveExit) => {
     const stopFor = (reason: string, exitCode: number): void => {
       void sdNotify({ kind: 'stopping' }, logger);

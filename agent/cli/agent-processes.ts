@@ -49,7 +49,14 @@ export interface StatusView {
 export function parseStatus(value: unknown): StatusView | null {
   try {
     const s = JsonFields.of(value, 'the status');
-    return { nodeId: s.string('nodeId'), state: s.string('state'), term: s.number('term'), leaderId: s.nullableString('leaderId'), commitIndex: s.number('commitIndex'), lastApplied: s.number('lastApplied') };
+    return {
+      nodeId: s.string('nodeId'),
+      state: s.string('state'),
+      term: s.number('term'),
+      leaderId: s.nullableString('leaderId'),
+      commitIndex: s.number('commitIndex'),
+      lastApplied: s.number('lastApplied'),
+    };
   } catch (error) {
     if (error instanceof EndpointError) return null;
     throw error;
@@ -64,7 +71,12 @@ export function parseStatus(value: unknown): StatusView | null {
 export function endpointKeyOpener(init: InitNode): (() => Promise<DatagramEndpoint>) | null {
   const file = join(init.dir, 'endpoint-kv.key');
   if (!existsSync(file)) return null;
-  return () => DtlsClientEndpoint.open({ identity: 'kv', psk: readKeyFile(file, 'endpoint-kv.key'), bindAddress: init.endpoint.startsWith('[') ? '::' : '0.0.0.0' });
+  return () =>
+    DtlsClientEndpoint.open({
+      identity: 'kv',
+      psk: readKeyFile(file, 'endpoint-kv.key'),
+      bindAddress: init.endpoint.startsWith('[') ? '::' : '0.0.0.0',
+    });
 }
 
 /** One agent of the cluster. */
@@ -120,7 +132,10 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** Finds `count` consecutive ports free for both UDP and TCP on 127.0.0.1, starting near `from`. */
-export async function findFreePorts(count: number, from = 20_000 + Math.floor(Math.random() * 30_000)): Promise<number> {
+export async function findFreePorts(
+  count: number,
+  from = 20_000 + Math.floor(Math.random() * 30_000),
+): Promise<number> {
   for (let base = from; base + count < 65_000; base += count) {
     let free = true;
     for (let port = base; port < base + count && free; port += 1) free = await portFree(port);
@@ -145,7 +160,12 @@ export class AgentProcesses {
     const target = endpointTarget(init.endpoint, this.options.requestTimeoutMs ?? 2000);
     const open = this.options.openEndpointClient;
     const keyed = endpointKeyOpener(init);
-    const withOpen = open !== undefined ? { ...target, open: () => open(init.id) } : keyed !== null ? { ...target, open: keyed } : target;
+    const withOpen =
+      open !== undefined
+        ? { ...target, open: () => open(init.id) }
+        : keyed !== null
+          ? { ...target, open: keyed }
+          : target;
     return { init, process: null, client: new EndpointClient(withOpen), exited: Promise.resolve(null) };
   }
 
@@ -197,7 +217,16 @@ export class AgentProcesses {
     const output = this.options.output ?? 'ignore';
     const stdio = output === 'inherit' ? 'inherit' : output === 'ignore' ? 'ignore' : 'pipe';
     const extra = this.options.agentArgs?.(id) ?? [];
-    const argv = [...(this.options.wrapCommand?.(id) ?? []), process.execPath, ...(this.options.nodeArgs ?? []), CORAFT_BIN, 'agent', '--config', slot.init.config, ...extra];
+    const argv = [
+      ...(this.options.wrapCommand?.(id) ?? []),
+      process.execPath,
+      ...(this.options.nodeArgs ?? []),
+      CORAFT_BIN,
+      'agent',
+      '--config',
+      slot.init.config,
+      ...extra,
+    ];
     const [command = process.execPath, ...rest] = argv;
     const env = { ...process.env, ...this.options.agentEnv?.(id) };
     const child = spawn(command, rest, { stdio: ['ignore', stdio, stdio, 'ipc'], env });
@@ -229,7 +258,10 @@ export class AgentProcesses {
     for (const id of this.slots.keys()) this.start(id);
   }
 
-  /** Sends `signal` to the agent `id` and, unless it is SIGSTOP/SIGCONT, waits for it to exit. Resolves with its exit code. */
+  /**
+   * Sends `signal` to the agent `id` and, unless it is SIGSTOP/SIGCONT, waits for it to exit. Resolves with its exit
+   * code.
+   */
   async signal(id: string, signal: NodeJS.Signals): Promise<number | null> {
     const slot = this.slot(id);
     if (slot.process === null) return null;
@@ -255,7 +287,10 @@ export class AgentProcesses {
     }
   }
 
-  /** Waits until a running agent (not `not`) reports itself leader and a majority of the running agents agree on it; resolves with its id. */
+  /**
+   * Waits until a running agent (not `not`) reports itself leader and a majority of the running agents agree on it;
+   * resolves with its id.
+   */
   async waitForLeader(timeoutMs: number, not: string | null = null): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -5,9 +5,18 @@
  * not exist, 4 the endpoint did not answer.
  */
 import { basename } from 'node:path';
-import { NetworkError } from '../errors.js';
+import { NetworkError } from '../../contracts/errors.js';
 import { intOption, parseOptions, UsageError } from './args.js';
-import { EndpointClient, EndpointError, JsonFields, endpointTarget, ifMatchRevision, ifNoneMatch, revisionOf, type EndpointTarget } from './endpoint-client.js';
+import {
+  EndpointClient,
+  EndpointError,
+  JsonFields,
+  endpointTarget,
+  ifMatchRevision,
+  ifNoneMatch,
+  revisionOf,
+  type EndpointTarget,
+} from './endpoint-client.js';
 import { readKeyFile } from '../config/agent-config.js';
 import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 
@@ -46,7 +55,8 @@ function clientTarget(values: ClientValues, role: 'kv' | 'admin'): EndpointTarge
   const keyFile = values['endpoint-key'] ?? process.env.CORAFT_ENDPOINT_KEY_FILE;
   if (keyFile === undefined || keyFile === '') return target;
   const psk = readKeyFile(keyFile, '--endpoint-key');
-  const identity = values['endpoint-identity'] ?? process.env.CORAFT_ENDPOINT_IDENTITY ?? identityOfKeyFile(keyFile) ?? role;
+  const identity =
+    values['endpoint-identity'] ?? process.env.CORAFT_ENDPOINT_IDENTITY ?? identityOfKeyFile(keyFile) ?? role;
   const bindAddress = target.endpoint.host.includes(':') ? '::' : '0.0.0.0';
   return { ...target, open: () => DtlsClientEndpoint.open({ identity, psk, bindAddress }) };
 }
@@ -58,7 +68,11 @@ function identityOfKeyFile(file: string): 'kv' | 'admin' | null {
 }
 
 /** Runs `action` with a client (identity `role` over DTLS), mapping failures to exit codes and one-line messages. */
-export async function withClient(values: ClientValues, action: (client: EndpointClient) => Promise<number>, role: 'kv' | 'admin' = 'kv'): Promise<number> {
+export async function withClient(
+  values: ClientValues,
+  action: (client: EndpointClient) => Promise<number>,
+  role: 'kv' | 'admin' = 'kv',
+): Promise<number> {
   const client = new EndpointClient(clientTarget(values, role));
   try {
     return await action(client);
@@ -68,7 +82,9 @@ export async function withClient(values: ClientValues, action: (client: Endpoint
       return CLIENT_EXIT.failed;
     }
     if (error instanceof NetworkError) {
-      process.stderr.write(`coraft: the endpoint ${values.endpoint ?? '127.0.0.1:5683'} did not answer (${error.message})\n`);
+      process.stderr.write(
+        `coraft: the endpoint ${values.endpoint ?? '127.0.0.1:5683'} did not answer (${error.message})\n`,
+      );
       return CLIENT_EXIT.unreachable;
     }
     throw error;
@@ -80,7 +96,11 @@ export async function withClient(values: ClientValues, action: (client: Endpoint
 /** Renders rows as an aligned table. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -94,18 +114,34 @@ export interface MemberRow {
 
 /** The members of a status or member-list document. */
 export function memberRows(body: JsonFields): MemberRow[] {
-  return body.objects('members').map((m) => ({ id: m.string('id'), address: m.string('address'), role: m.string('role'), matchIndex: m.nullableNumber('matchIndex') }));
+  return body.objects('members').map((m) => ({
+    id: m.string('id'),
+    address: m.string('address'),
+    role: m.string('role'),
+    matchIndex: m.nullableNumber('matchIndex'),
+  }));
 }
 
 /** The members as a table. */
 export function membersTable(members: readonly MemberRow[], leaderId: string | null): string {
-  return table(['MEMBER', 'ADDRESS', 'ROLE', 'MATCH'], members.map((m) => [m.id, m.address, m.id === leaderId ? `${m.role} (leader)` : m.role, m.matchIndex === null ? '-' : String(m.matchIndex)]));
+  return table(
+    ['MEMBER', 'ADDRESS', 'ROLE', 'MATCH'],
+    members.map((m) => [
+      m.id,
+      m.address,
+      m.id === leaderId ? `${m.role} (leader)` : m.role,
+      m.matchIndex === null ? '-' : String(m.matchIndex),
+    ]),
+  );
 }
 
 export async function runStatus(args: readonly string[]): Promise<number> {
   const { values } = parseOptions(args, COMMON);
   if (values.help === true) {
-    out('usage: coraft status [--endpoint HOST:PORT] [--json]\n\nShows the node\'s state, term, leader, commit and apply indexes and the members.');
+    out(
+      "usage: coraft status [--endpoint HOST:PORT] [--json]\n\nShows the node's state, term, leader, commit and " +
+        'apply indexes and the members.',
+    );
     return CLIENT_EXIT.ok;
   }
   return withClient(values, async (client) => {
@@ -116,7 +152,11 @@ export async function runStatus(args: readonly string[]): Promise<number> {
     }
     const status = JsonFields.of(document, 'the status');
     const leaderId = status.nullableString('leaderId');
-    out(`node ${status.string('nodeId')}: ${status.string('state')}, term ${status.number('term')}, leader ${leaderId ?? '(none)'}, commit ${status.number('commitIndex')}, applied ${status.number('lastApplied')}`);
+    out(
+      `node ${status.string('nodeId')}: ${status.string('state')}, term ${status.number('term')}, ` +
+        `leader ${leaderId ?? '(none)'}, commit ${status.number('commitIndex')}, ` +
+        `applied ${status.number('lastApplied')}`,
+    );
     out(membersTable(memberRows(status), leaderId));
     return CLIENT_EXIT.ok;
   });
@@ -129,7 +169,13 @@ const KV_HELP = `usage: coraft kv get KEY [--stale]
 options: --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS`;
 
 export async function runKv(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, { ...COMMON, stale: { type: 'boolean' }, client: { type: 'string' }, seq: { type: 'string' }, expect: { type: 'string' } });
+  const { values, positionals } = parseOptions(args, {
+    ...COMMON,
+    stale: { type: 'boolean' },
+    client: { type: 'string' },
+    seq: { type: 'string' },
+    expect: { type: 'string' },
+  });
   const [verb, key, value] = positionals;
   if (values.help === true || verb === undefined) {
     out(KV_HELP);
@@ -144,25 +190,23 @@ export async function runKv(args: readonly string[]): Promise<number> {
   }
   return withClient(values, async (client) => {
     switch (verb) {
-      case 'get': {
-        const response = await client.request({ method: 'GET', path, query: values.stale === true ? ['stale'] : [] });
-        if (response.code === 0x84) {
-          if (values.json === true) out(JSON.stringify({ key, found: false }));
-          else process.stderr.write(`coraft: no such key: ${key}\n`);
-          return CLIENT_EXIT.notFound;
-        }
-        if (response.code >= 0x80) throw new EndpointError('', `${new TextDecoder().decode(response.payload)}`);
-        const text = new TextDecoder().decode(response.payload);
-        out(values.json === true ? JSON.stringify({ key, found: true, value: text, revision: revisionOf(response.etag) }) : text);
-        return CLIENT_EXIT.ok;
-      }
+      case 'get':
+        return kvGet(client, path, key, values.stale === true, values.json === true);
       case 'put':
       case 'cas': {
         if (value === undefined) throw new UsageError(`kv ${verb}: VALUE is required`);
         const options = verb === 'cas' ? [casOption(values.expect)] : [];
-        const response = await client.call({ method: 'PUT', path, query: session, payload: new TextEncoder().encode(value), options });
+        const response = await client.call({
+          method: 'PUT',
+          path,
+          query: session,
+          payload: new TextEncoder().encode(value),
+          options,
+        });
         const revision = revisionOf(response.etag);
-        out(values.json === true ? JSON.stringify({ key, revision }) : `${key} = ${value} (revision ${String(revision)})`);
+        out(
+          values.json === true ? JSON.stringify({ key, revision }) : `${key} = ${value} (revision ${String(revision)})`,
+        );
         return CLIENT_EXIT.ok;
       }
       case 'del':
@@ -170,7 +214,13 @@ export async function runKv(args: readonly string[]): Promise<number> {
         const response = await client.call({ method: 'DELETE', path, query: session });
         const body = JsonFields.of(JSON.parse(new TextDecoder().decode(response.payload)), 'the delete answer');
         const deleted = body.boolean('deleted');
-        out(values.json === true ? JSON.stringify({ key, deleted, revision: body.number('revision') }) : deleted ? `deleted ${key}` : `${key} did not exist`);
+        out(
+          values.json === true
+            ? JSON.stringify({ key, deleted, revision: body.number('revision') })
+            : deleted
+              ? `deleted ${key}`
+              : `${key} did not exist`,
+        );
         return CLIENT_EXIT.ok;
       }
       default:
@@ -179,9 +229,28 @@ export async function runKv(args: readonly string[]): Promise<number> {
   });
 }
 
+/** `coraft kv get`: prints the value (or its JSON document) of `key`; exits notFound when there is none. */
+async function kvGet(
+  client: EndpointClient,
+  path: readonly string[],
+  key: string,
+  stale: boolean,
+  json: boolean,
+): Promise<number> {
+  const response = await client.request({ method: 'GET', path, query: stale ? ['stale'] : [] });
+  if (response.code === 0x84) {
+    if (json) out(JSON.stringify({ key, found: false }));
+    else process.stderr.write(`coraft: no such key: ${key}\n`);
+    return CLIENT_EXIT.notFound;
+  }
+  if (response.code >= 0x80) throw new EndpointError('', `${new TextDecoder().decode(response.payload)}`);
+  const text = new TextDecoder().decode(response.payload);
+  out(json ? JSON.stringify({ key, found: true, value: text, revision: revisionOf(response.etag) }) : text);
+  return CLIENT_EXIT.ok;
+}
+
 function casOption(expect: string | undefined): ReturnType<typeof ifNoneMatch> {
   if (expect === undefined) throw new UsageError('kv cas: --expect REVISION is required (0 means: create only)');
   const revision = intOption(expect, 'expect', 0, 0, Number.MAX_SAFE_INTEGER);
   return revision === 0 ? ifNoneMatch() : ifMatchRevision(revision);
 }
-

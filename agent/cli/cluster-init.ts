@@ -12,13 +12,22 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { STORAGE_SETTINGS, isStorageSetting } from '../config/agent-config.js';
 import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { isLoopbackHost } from '../config/trust-config.js';
 import { intOption, parseOptions } from './args.js';
-import { linksDocument, linksFile, newAdminKeyPair, nodeKeyFiles, trustConfigOf, type FleetKeys } from '../../deploy/fleet-keys.js';
-import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../../deploy/provision.js';
+import {
+  linksDocument,
+  linksFile,
+  newAdminKeyPair,
+  nodeKeyFiles,
+  trustConfigOf,
+  type FleetKeys,
+} from '../fleet/fleet-keys.js';
+import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../fleet/provision.js';
 
-const HELP = `usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] [--initial-members M] [--force]
+const HELP =
+  'usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] ' +
+  `[--initial-members M] [--force]
 
 Writes DIR/<id>/ for a loopback cluster of N nodes (n1..nN) with fresh link keys, and
 DIR/provisioner/secrets/ with the fleet secret and the admin key (admin.key: sign admin
@@ -96,7 +105,8 @@ export function initCluster(options: InitOptions): InitNode[] {
     chmodSync(dir, 0o700);
     // An endpoint beyond loopback must have keys (the agent refuses to start otherwise).
     const endpointKeys = !isLoopbackHost(host(id));
-    for (const [name, text, mode] of nodeKeyFiles(keys, id, ids, endpointKeys)) writeFileDurably(join(dir, name), text, mode);
+    for (const [name, text, mode] of nodeKeyFiles(keys, id, ids, endpointKeys))
+      writeFileDurably(join(dir, name), text, mode);
     const endpoint = `${host(id)}:${options.basePort + 2 * i + 1}`;
     const config = {
       nodeId: id,
@@ -120,7 +130,11 @@ export function initCluster(options: InitOptions): InitNode[] {
  * Writes the local provisioner: a fresh fleet secret and admin key pair in
  * DIR/provisioner/secrets, and the links files of the nodes outside the initial cluster.
  */
-function writeProvisioner(root: string, addresses: readonly { id: string; address: string }[], initialMembers: number): FleetKeys {
+function writeProvisioner(
+  root: string,
+  addresses: readonly { id: string; address: string }[],
+  initialMembers: number,
+): FleetKeys {
   const pair = newAdminKeyPair();
   const cluster = `local-${randomBytes(4).toString('hex')}`;
   const state: FleetState = {
@@ -138,9 +152,15 @@ function writeProvisioner(root: string, addresses: readonly { id: string; addres
   const secrets = secretsDir(provisioner);
   writeIfChanged(join(secrets, 'admin.key'), pair.privateKeyPem);
   writeIfChanged(join(secrets, 'admin.pub'), pair.publicKeyPem, 0o644);
-  const keys: FleetKeys = { cluster, fleetSecret: Uint8Array.from(Buffer.from(state.fleetSecret, 'hex')), generations: {}, adminPublicKeyPem: pair.publicKeyPem };
+  const keys: FleetKeys = {
+    cluster,
+    fleetSecret: Uint8Array.from(Buffer.from(state.fleetSecret, 'hex')),
+    generations: {},
+    adminPublicKeyPem: pair.publicKeyPem,
+  };
   const ids = addresses.map((a) => a.id);
-  for (const joiner of ids.slice(initialMembers)) writeIfChanged(linksFile(secrets, joiner), linksDocument(keys, joiner, ids));
+  for (const joiner of ids.slice(initialMembers))
+    writeIfChanged(linksFile(secrets, joiner), linksDocument(keys, joiner, ids));
   return keys;
 }
 
@@ -166,9 +186,11 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
   }
   if (values.dir === undefined) throw new ConfigError(['--dir: required']);
   const transport = values.transport ?? 'coaps';
-  if (!['coaps', 'coap', 'http', 'https'].includes(transport)) throw new ConfigError([`--transport: expected coaps, coap, http or https, got ${JSON.stringify(transport)}`]);
+  if (!['coaps', 'coap', 'http', 'https'].includes(transport))
+    throw new ConfigError([`--transport: expected coaps, coap, http or https, got ${JSON.stringify(transport)}`]);
   const storage = values.storage ?? 'wal';
-  if (!isStorageSetting(storage)) throw new ConfigError([`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`]);
+  if (!isStorageSetting(storage))
+    throw new ConfigError([`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`]);
   const count = intOption(values.nodes, 'nodes', 3, 1, 9);
   const nodes = initCluster({
     dir: values.dir,

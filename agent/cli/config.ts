@@ -16,7 +16,10 @@ export function runConfigCommand(args: readonly string[]): Promise<number> {
   }
   if (sub === 'check' && file !== undefined) {
     const config = loadAgentConfig(file);
-    process.stdout.write(`${config.file}: valid (node ${config.nodeId}, ${config.members.length} members, ${config.transport}/${config.codec}/${config.storage})\n`);
+    process.stdout.write(
+      `${config.file}: valid (node ${config.nodeId}, ${config.members.length} ` +
+        `members, ${config.transport}/${config.codec}/${config.storage})\n`,
+    );
     return Promise.resolve(0);
   }
   process.stdout.write(HELP);

@@ -6,8 +6,8 @@
  * once, and the failed endpoint is passed over for a while (it is tried again only when no
  * other endpoint is left).
  */
-import { assert } from '../core/assert.js';
-import { ConfigError, InvariantError, RaftError } from '../errors.js';
+import { assert } from '../../contracts/assert.js';
+import { ConfigError, InvariantError, RaftError } from '../../contracts/errors.js';
 
 /** A request of the demo client: a path under the endpoint and, for a write, a body. */
 export interface DemoRequest {
@@ -70,8 +70,10 @@ export class DemoClient {
     private readonly options: DemoClientOptions = DEFAULT_DEMO_CLIENT_OPTIONS,
   ) {
     const problems: string[] = [];
-    if (!Number.isInteger(options.passOverMs) || options.passOverMs < 0 || options.passOverMs > 60_000) problems.push(`passOverMs must be an integer in [0, 60000], got ${options.passOverMs}`);
-    if (!Number.isInteger(options.keyCount) || options.keyCount < 1 || options.keyCount > 1000) problems.push(`keyCount must be an integer in [1, 1000], got ${options.keyCount}`);
+    if (!Number.isInteger(options.passOverMs) || options.passOverMs < 0 || options.passOverMs > 60_000)
+      problems.push(`passOverMs must be an integer in [0, 60000], got ${options.passOverMs}`);
+    if (!Number.isInteger(options.keyCount) || options.keyCount < 1 || options.keyCount > 1000)
+      problems.push(`keyCount must be an integer in [1, 1000], got ${options.keyCount}`);
     if (problems.length > 0) throw new ConfigError(problems);
   }
 
@@ -115,8 +117,13 @@ export class DemoClient {
     return 'ok';
   }
 
-  /** Sends `request`; on an error answer or no answer, counts the failure, passes the endpoint over and returns null. */
-  private async send(target: DemoTarget, request: DemoRequest): Promise<{ readonly code: number; readonly payload: Uint8Array } | null> {
+  /**
+   * Sends `request`; on an error answer or no answer, counts the failure, passes the endpoint over and returns null.
+   */
+  private async send(
+    target: DemoTarget,
+    request: DemoRequest,
+  ): Promise<{ readonly code: number; readonly payload: Uint8Array } | null> {
     try {
       const response = await target.request(request);
       if (response.code < 0x80) {

@@ -20,14 +20,27 @@ const DEMO_ROUND_PAUSE_MS = 100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runDemoClusterCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseOptions(args, { 'base-port': { type: 'string' }, 'duration-s': { type: 'string' }, help: { type: 'boolean' } });
+  const { values } = parseOptions(args, {
+    'base-port': { type: 'string' },
+    'duration-s': { type: 'string' },
+    help: { type: 'boolean' },
+  });
   if (values.help === true) {
-    process.stdout.write('usage: coraft demo [--base-port P] [--duration-s S]\n\nRuns three real agents on loopback (DTLS, LMDB) and shows them at work until Ctrl-C.\n');
+    process.stdout.write(
+      'usage: coraft demo [--base-port P] [--duration-s S]\n\nRuns three real agents on loopback (DTLS, LMDB) and ' +
+        'shows them at work until Ctrl-C.\n',
+    );
     return 0;
   }
   const basePort = intOption(values['base-port'], 'base-port', 5700, 1024, 65000);
   const durationS = intOption(values['duration-s'], 'duration-s', 0, 0, 86_400);
-  const cluster = await AgentProcesses.create({ nodes: 3, basePort, transport: 'coaps', storage: 'wal', requestTimeoutMs: DEMO_REQUEST_TIMEOUT_MS });
+  const cluster = await AgentProcesses.create({
+    nodes: 3,
+    basePort,
+    transport: 'coaps',
+    storage: 'wal',
+    requestTimeoutMs: DEMO_REQUEST_TIMEOUT_MS,
+  });
   let stopping = false;
   const stop = (): void => {
     stopping = true;
@@ -37,7 +50,10 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
-  say(`coraft demo: 3 agents on 127.0.0.1 ports ${basePort}-${basePort + 5}, coaps + cbor + lmdb, in ${cluster.dir}. Ctrl-C to stop.\n`);
+  say(
+    `coraft demo: 3 agents on 127.0.0.1 ports ${basePort}-${basePort + 5}, coaps + cbor + lmdb, in ${cluster.dir}. ` +
+      `Ctrl-C to stop.\n`,
+  );
   cluster.startAll();
   const started = Date.now();
   const done = (): boolean => stopping || (durationS !== 0 && Date.now() - started >= durationS * 1000);
@@ -71,7 +87,13 @@ function demoTargets(cluster: AgentProcesses): DemoTarget[] {
 }
 
 /** Prints the status table every second; kills the leader after 8 s and restarts it after 16 s. */
-async function showCluster(cluster: AgentProcesses, client: DemoClient, started: number, done: () => boolean, say: (line: string) => void): Promise<void> {
+async function showCluster(
+  cluster: AgentProcesses,
+  client: DemoClient,
+  started: number,
+  done: () => boolean,
+  say: (line: string) => void,
+): Promise<void> {
   let phase: 'warmup' | 'killed' | 'restarted' = 'warmup';
   let victim: string | null = null;
   while (!done()) {
@@ -91,7 +113,9 @@ async function showCluster(cluster: AgentProcesses, client: DemoClient, started:
     }
     const rows = agents.map((agent, i) => {
       const s = statuses[i] ?? null;
-      return s === null ? [agent.init.id, 'down', '-', '-', '-', '-'] : [s.nodeId, s.state, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.lastApplied)];
+      return s === null
+        ? [agent.init.id, 'down', '-', '-', '-', '-']
+        : [s.nodeId, s.state, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.lastApplied)];
     });
     say(`t=${String(elapsed).padStart(3)}s  writes ok ${client.writes}, linearizable reads ok ${client.reads}`);
     say(table(['NODE', 'STATE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED'], rows));

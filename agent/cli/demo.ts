@@ -9,9 +9,15 @@ import type { TraceEvent } from '../sim/cluster.js';
 import { intOption, parseOptions } from './args.js';
 
 export async function runDemoCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseOptions(args, { seed: { type: 'string' }, 'duration-ms': { type: 'string' }, help: { type: 'boolean' } });
+  const { values } = parseOptions(args, {
+    seed: { type: 'string' },
+    'duration-ms': { type: 'string' },
+    help: { type: 'boolean' },
+  });
   if (values.help === true) {
-    process.stdout.write('usage: coraft demo [--seed S] [--duration-ms T]\n\nRuns a narrated simulated 5-node cluster under faults.\n');
+    process.stdout.write(
+      'usage: coraft demo [--seed S] [--duration-ms T]\n\nRuns a narrated simulated 5-node cluster under faults.\n',
+    );
     return 0;
   }
   const seed = intOption(values.seed, 'seed', randomInt(0, 2 ** 31), 0, 2 ** 32 - 1);
@@ -34,9 +40,20 @@ export async function runDemoCommand(args: readonly string[]): Promise<number> {
       nextReport += 1000 * Math.ceil((t - nextReport + 1) / 1000);
     }
   };
-  const summary = await runSimulation({ seed, nodes: 5, durationMs, clients: 3, faults: [...FAULT_KINDS], trace, onFault: (t, what) => out(`${at(t)}  fault: ${what}`) });
+  const summary = await runSimulation({
+    seed,
+    nodes: 5,
+    durationMs,
+    clients: 3,
+    faults: [...FAULT_KINDS],
+    trace,
+    onFault: (t, what) => out(`${at(t)}  fault: ${what}`),
+  });
   out('');
-  out(`healed and converged; ${summary.elections} elections, commit index ${summary.commits}, operations ok ${summary.ops.ok} / fail ${summary.ops.fail} / unknown ${summary.ops.info}`);
+  out(
+    `healed and converged; ${summary.elections} elections, commit index ${summary.commits}, operations ` +
+      `ok ${summary.ops.ok} / fail ${summary.ops.fail} / unknown ${summary.ops.info}`,
+  );
   out(`forged messages rejected: ${summary.forgedRejected}; history linearizable: ${String(summary.linearizable)}`);
   out(summary.ok ? 'all safety checks passed' : `FAILED (SEED=${seed}):\n  ${summary.violations.join('\n  ')}`);
   return summary.ok ? 0 : 1;

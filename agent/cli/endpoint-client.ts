@@ -48,21 +48,33 @@ export class EndpointClient {
   constructor(private readonly target: EndpointTarget) {
     const host = target.endpoint.host;
     this.client = new CoapClient(
-      { openEndpoint: target.open ?? (() => openUdpEndpoint({ address: host.includes(':') ? '::' : '0.0.0.0', port: 0 })), timers: createRealTimers(), prng: createCryptoPrng() },
+      {
+        openEndpoint:
+          target.open ?? (() => openUdpEndpoint({ address: host.includes(':') ? '::' : '0.0.0.0', port: 0 })),
+        timers: createRealTimers(),
+        prng: createCryptoPrng(),
+      },
       {},
     );
   }
 
   /** Sends a request and returns the response, whatever its code. */
   async request(request: CoapClientRequest): Promise<CoapClientResponse> {
-    return this.client.request({ address: this.target.endpoint.host, port: this.target.endpoint.port }, request, this.target.timeoutMs);
+    return this.client.request(
+      { address: this.target.endpoint.host, port: this.target.endpoint.port },
+      request,
+      this.target.timeoutMs,
+    );
   }
 
   /** Sends a request and returns its response, throwing EndpointError on a 4.xx or 5.xx. */
   async call(request: CoapClientRequest): Promise<CoapClientResponse> {
     const response = await this.request(request);
     if (response.code >= 0x80) {
-      throw new EndpointError(formatCode(response.code), `${formatCode(response.code)} ${new TextDecoder().decode(response.payload)}`);
+      throw new EndpointError(
+        formatCode(response.code),
+        `${formatCode(response.code)} ${new TextDecoder().decode(response.payload)}`,
+      );
     }
     return response;
   }
@@ -116,7 +128,8 @@ export class JsonFields {
 
   /** Wraps `value`, which must be a JSON object. */
   static of(value: unknown, at = 'the answer'): JsonFields {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EndpointError('', `${at} is not a JSON object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new EndpointError('', `${at} is not a JSON object`);
     return new JsonFields(value, at);
   }
 

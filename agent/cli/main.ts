@@ -1,7 +1,7 @@
 /**
  * The `coraft` command line: one entry point, every command a subcommand.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { UsageError } from './args.js';
 
 /** A subcommand: its one-line summary and its implementation, loaded on demand. */
@@ -20,7 +20,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (args) => (await import('./demo-cluster.js')).runDemoClusterCommand(args),
   },
   provision: {
-    summary: 'provision --inventory FILE --out DIR [--add ID ADDRESS | --remove ID | --rekey ID | --rotate-admin-key]: write gateway bundles',
+    summary:
+      'provision --inventory FILE --out DIR [--add ID ADDRESS | --remove ID | --rekey ID | --rotate-admin-key]: ' +
+      'write gateway bundles',
     run: async (args) => (await import('./provision.js')).runProvisionCommand(args),
   },
   'sim-demo': {

@@ -8,6 +8,7 @@
  * it with {@link openOutputFile}, where `-` is standard output.
  */
 import { createWriteStream } from 'node:fs';
+import { describeError } from '../../contracts/errors.js';
 
 /** The exit status of a command whose reader went away. */
 export const EXIT_OUTPUT_CLOSED = 0;
@@ -29,7 +30,7 @@ export function endOnOutputError(error: unknown, what: string, exit: Exit = (cod
     exit(EXIT_OUTPUT_CLOSED);
     return;
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   // Writing to stderr may fail too (it may be the broken stream); the exit status still tells.
   if (what !== 'standard error') process.stderr.write(`coraft: cannot write ${what}: ${message}\n`);
   exit(EXIT_OUTPUT_FAILED);

@@ -1,15 +1,15 @@
 /**
  * `coraft provision`: writes the bundles of a fleet from its inventory, and changes a
  * provisioned fleet: add or remove a gateway, rekey one, rotate the admin key
- * (deploy/provision.ts, deploy/bundle.ts, deploy/fleet-keys.ts). Idempotent: every key derives
+ * (agent/fleet/: provision.ts, bundle.ts, fleet-keys.ts). Idempotent: every key derives
  * from the fleet secret, so a re-run rewrites only files whose content changes. Each change
  * prints the signed `coraft` command that commits it to the running cluster.
  */
 import { existsSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
-import { writeBundle, type BundleResult } from '../../deploy/bundle.js';
-import { linksDocument, linksFile, newAdminKeyPair } from '../../deploy/fleet-keys.js';
+import { ConfigError } from '../../contracts/errors.js';
+import { writeBundle, type BundleResult } from '../fleet/bundle.js';
+import { linksDocument, linksFile, newAdminKeyPair } from '../fleet/fleet-keys.js';
 import {
   currentGateways,
   fleetKeysOf,
@@ -23,7 +23,7 @@ import {
   type FleetState,
   type Gateway,
   type GatewaySettings,
-} from '../../deploy/provision.js';
+} from '../fleet/provision.js';
 import { parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: coraft provision --inventory FILE --out DIR
@@ -50,14 +50,22 @@ const out = (line: string): void => {
 };
 
 function report(results: readonly BundleResult[]): void {
-  for (const r of results) out(`${r.id}: ${r.dir} ${r.written.length === 0 ? '(unchanged)' : `(wrote ${r.written.join(', ')})`}`);
+  for (const r of results)
+    out(`${r.id}: ${r.dir} ${r.written.length === 0 ? '(unchanged)' : `(wrote ${r.written.join(', ')})`}`);
 }
 
 /** Writes the bundle of every current gateway; initial members start with the initial cluster, added ones join it. */
 function writeAllBundles(dir: string, state: FleetState): BundleResult[] {
   const current = currentGateways(state);
   const initial = new Set(state.members.map((g) => g.id));
-  return current.map((g) => writeBundle(dir, state, g, initial.has(g.id) ? current.filter((m) => initial.has(m.id)) : current.filter((m) => m.id !== g.id)));
+  return current.map((g) =>
+    writeBundle(
+      dir,
+      state,
+      g,
+      initial.has(g.id) ? current.filter((m) => initial.has(m.id)) : current.filter((m) => m.id !== g.id),
+    ),
+  );
 }
 
 /** Provisions the fleet of `inventoryFile` into `dir`; returns what each bundle wrote. */
@@ -70,7 +78,10 @@ export function provisionFleet(inventoryFile: string, dir: string): BundleResult
 
 function requireState(dir: string): FleetState {
   const state = readFleetState(dir);
-  if (state === null) throw new ConfigError([`--out: ${resolve(dir)} holds no provisioned fleet; run coraft provision --inventory first`]);
+  if (state === null)
+    throw new ConfigError([
+      `--out: ${resolve(dir)} holds no provisioned fleet; run coraft provision --inventory first`,
+    ]);
   return state;
 }
 
@@ -90,19 +101,35 @@ function parseOverrides(json: string | undefined): GatewaySettings | undefined {
 /** Writes the links file of `id`: its link keys wrapped for every other current gateway. */
 function writeLinks(dir: string, state: FleetState, id: string): string {
   const file = linksFile(secretsDir(dir), id);
-  writeIfChanged(file, linksDocument(fleetKeysOf(state), id, currentGateways(state).map((g) => g.id)));
+  writeIfChanged(
+    file,
+    linksDocument(
+      fleetKeysOf(state),
+      id,
+      currentGateways(state).map((g) => g.id),
+    ),
+  );
   return file;
 }
 
-const bump = (state: FleetState, id: string): Record<string, number> => ({ ...state.generations, [id]: (state.generations[id] ?? 1) + 1 });
+const bump = (state: FleetState, id: string): Record<string, number> => ({
+  ...state.generations,
+  [id]: (state.generations[id] ?? 1) + 1,
+});
 
 /** Provisions gateway `id` for the fleet in `dir`; returns every bundle written and the links file. */
-export function addGateway(dir: string, id: string, address: string, overrides: GatewaySettings | undefined): { bundles: BundleResult[]; links: string } {
+export function addGateway(
+  dir: string,
+  id: string,
+  address: string,
+  overrides: GatewaySettings | undefined,
+): { bundles: BundleResult[]; links: string } {
   const state = requireState(dir);
   const gateway: Gateway = { id, address, ...(overrides === undefined ? {} : { overrides }) };
   parseInventory({ cluster: state.cluster, gateways: [gateway] });
   const wasRemoved = state.removed.includes(id);
-  if (state.members.some((m) => m.id === id) && !wasRemoved) throw new ConfigError([`--add: ${id} is an initial member of the fleet already`]);
+  if (state.members.some((m) => m.id === id) && !wasRemoved)
+    throw new ConfigError([`--add: ${id} is an initial member of the fleet already`]);
   const next: FleetState = {
     ...state,
     // A gateway that comes back gets new keys: the files it had before must not work again.
@@ -118,7 +145,8 @@ export function addGateway(dir: string, id: string, address: string, overrides: 
 /** Drops `id` from the fleet: no bundle names it any more. */
 export function removeGateway(dir: string, id: string): BundleResult[] {
   const state = requireState(dir);
-  if (!currentGateways(state).some((g) => g.id === id)) throw new ConfigError([`--remove: ${id} is not a gateway of this fleet`]);
+  if (!currentGateways(state).some((g) => g.id === id))
+    throw new ConfigError([`--remove: ${id} is not a gateway of this fleet`]);
   const next: FleetState = { ...state, removed: [...state.removed, id] };
   writeFleetState(dir, next);
   return writeAllBundles(dir, next);
@@ -127,7 +155,8 @@ export function removeGateway(dir: string, id: string): BundleResult[] {
 /** Gives `id` new keys (a new generation: every link it is an end of changes). */
 export function rekeyGateway(dir: string, id: string): { bundles: BundleResult[]; links: string } {
   const state = requireState(dir);
-  if (!currentGateways(state).some((g) => g.id === id)) throw new ConfigError([`--rekey: ${id} is not a gateway of this fleet`]);
+  if (!currentGateways(state).some((g) => g.id === id))
+    throw new ConfigError([`--rekey: ${id} is not a gateway of this fleet`]);
   const next: FleetState = { ...state, generations: bump(state, id) };
   writeFleetState(dir, next);
   return { bundles: writeAllBundles(dir, next), links: writeLinks(dir, next, id) };
@@ -148,9 +177,19 @@ export function rotateAdminKey(dir: string): { previous: string; current: string
 }
 
 /** The endpoint options of a printed command: gateway `via`'s endpoint and admin endpoint key. */
-function endpointOptions(dir: string, state: FleetState, changed: string | null, via: string | undefined, endpoint: string | undefined): string {
-  const gateway = via === undefined ? currentGateways(state).find((g) => g.id !== changed) : currentGateways(state).find((g) => g.id === via);
-  if (gateway === undefined) throw new UsageError(`--via: ${via ?? '(default)'} is not a current gateway other than ${changed ?? '-'}`);
+function endpointOptions(
+  dir: string,
+  state: FleetState,
+  changed: string | null,
+  via: string | undefined,
+  endpoint: string | undefined,
+): string {
+  const gateway =
+    via === undefined
+      ? currentGateways(state).find((g) => g.id !== changed)
+      : currentGateways(state).find((g) => g.id === via);
+  if (gateway === undefined)
+    throw new UsageError(`--via: ${via ?? '(default)'} is not a current gateway other than ${changed ?? '-'}`);
   const address = endpoint ?? { ...state.defaults, ...gateway.overrides }.endpoint ?? '127.0.0.1:5683';
   return `--endpoint ${address} --endpoint-key ${join(resolve(dir), 'bundles', gateway.id, 'endpoint-admin.key')}`;
 }
@@ -175,7 +214,8 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
   if (values.out === undefined) throw new UsageError('--out DIR is required');
   const dir = values.out;
   const adminKey = `--admin-key ${join(resolve(dir), 'secrets', 'admin.key')}`;
-  const target = (changed: string | null): string => endpointOptions(dir, requireState(dir), changed, values.via, values.endpoint);
+  const target = (changed: string | null): string =>
+    endpointOptions(dir, requireState(dir), changed, values.via, values.endpoint);
   if (values.add !== undefined) {
     const address = positionals[0];
     if (address === undefined) throw new UsageError('--add ID ADDRESS: ADDRESS is required');
@@ -194,7 +234,9 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
   if (values.rekey !== undefined) {
     const result = rekeyGateway(dir, values.rekey);
     report(result.bundles);
-    out(`commit the new links from another member, then install ${values.rekey}'s new bundle and restart coraft there:`);
+    out(
+      `commit the new links from another member, then install ${values.rekey}'s new bundle and restart coraft there:`,
+    );
     out(`  coraft members rekey ${values.rekey} --links ${result.links} ${adminKey} ${target(values.rekey)}`);
     return Promise.resolve(0);
   }
@@ -204,7 +246,8 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
     out(`  coraft admin set-key --public-key ${rotated.publicKey} --admin-key ${rotated.previous} ${target(null)}`);
     return Promise.resolve(0);
   }
-  if (values.inventory === undefined) throw new UsageError('--inventory FILE is required (or --add, --remove, --rekey, --rotate-admin-key)');
+  if (values.inventory === undefined)
+    throw new UsageError('--inventory FILE is required (or --add, --remove, --rekey, --rotate-admin-key)');
   report(provisionFleet(values.inventory, dir));
   return Promise.resolve(0);
 }

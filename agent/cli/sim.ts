@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../sim/run.js';
 import type { FaultKind, SimRunOptions, SimSummary } from '../sim/run.js';
 import type { TraceEvent } from '../sim/cluster.js';
-import { ConfigError, RaftError } from '../errors.js';
+import { ConfigError, RaftError, describeError } from '../../contracts/errors.js';
 import { intOption, parseOptions } from './args.js';
 import { openOutputFile } from './output.js';
 
@@ -35,7 +35,10 @@ export function parseFaults(list: string | undefined): FaultKind[] {
   const kinds: FaultKind[] = [];
   for (const item of list.split(',')) {
     const kind = FAULT_KINDS.find((k) => k === item.trim());
-    if (kind === undefined) throw new ConfigError([`--faults: unknown fault ${JSON.stringify(item)}; expected some of ${FAULT_KINDS.join(', ')}`]);
+    if (kind === undefined)
+      throw new ConfigError([
+        `--faults: unknown fault ${JSON.stringify(item)}; expected some of ${FAULT_KINDS.join(', ')}`,
+      ]);
     kinds.push(kind);
   }
   return kinds;
@@ -56,7 +59,10 @@ export interface SimCommand {
  * same function, so the command it prints for a failing seed replays that run exactly.
  * `randomSeed` supplies the seed when --seed is absent.
  */
-export function parseSimArgs(args: readonly string[], randomSeed: () => number = () => randomInt(0, 2 ** 31)): SimCommand {
+export function parseSimArgs(
+  args: readonly string[],
+  randomSeed: () => number = () => randomInt(0, 2 ** 31),
+): SimCommand {
   const { values } = parseOptions(args, {
     seed: { type: 'string' },
     nodes: { type: 'string' },
@@ -98,13 +104,18 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
   try {
     summary = await runSimulation({
       ...command.run,
-      ...(stream === null ? {} : { trace: (event: TraceEvent) => write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event) }),
+      ...(stream === null
+        ? {}
+        : {
+            trace: (event: TraceEvent) =>
+              write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event),
+          }),
     });
   } catch (error) {
     // A run that throws is a bug of the simulator or of the node: it must name its seed too.
     // The trace so far is kept; a failure to close it must not hide the abort.
     await stream?.close().catch(() => undefined);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeError(error);
     throw new RaftError('RAFT_INVARIANT', `simulation aborted: SEED=${seed}: ${message}`, { cause: error });
   }
   write(summary);

@@ -9,10 +9,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from './agent-config.schema.json' with { type: 'json' };
-import { ConfigError } from '../errors.js';
-import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../raft-configuration.js';
-import type { RaftConfiguration } from '../raft-configuration.js';
-import type { ClusterMember, LogLevel, NodeId } from '../contracts.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
+import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { ClusterMember, NodeId } from '../../contracts/log.js';
+import type { LogLevel } from '../../contracts/logger.js';
 import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
 
 export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';
@@ -134,10 +135,22 @@ export function parseHostPort(text: string, field: string): HostPort {
 }
 
 function describe(error: ErrorObject): string {
-  const path = error.instancePath === '' ? '(top level)' : error.instancePath.slice(1).replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
-  if (error.keyword === 'additionalProperties') return `${path}: unknown field ${JSON.stringify(error.params.additionalProperty)}`;
-  if (error.keyword === 'enum') return `${path}: expected one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  if (error.keyword === 'required') return `${path}: missing required field ${JSON.stringify(error.params.missingProperty)}`;
+  const path =
+    error.instancePath === ''
+      ? '(top level)'
+      : error.instancePath
+          .slice(1)
+          .replace(/\/(\d+)/g, '[$1]')
+          .replace(/\//g, '.');
+  if (error.keyword === 'additionalProperties')
+    return `${path}: unknown field ${JSON.stringify(error.params.additionalProperty)}`;
+  if (error.keyword === 'enum')
+    return (
+      `${path}: expected one ` +
+      `of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
+    );
+  if (error.keyword === 'required')
+    return `${path}: missing required field ${JSON.stringify(error.params.missingProperty)}`;
   return `${path}: ${error.message ?? 'invalid'}`;
 }
 
@@ -148,13 +161,13 @@ export function loadAgentConfig(file: string): AgentConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError([`cannot read configuration file ${path}: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`cannot read configuration file ${path}: ${describeError(error)}`]);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError([`${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`${path} is not valid JSON: ${describeError(error)}`]);
   }
   return resolveAgentConfig(raw, path);
 }

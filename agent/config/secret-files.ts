@@ -27,12 +27,23 @@
  * `writeSecretFile(path, data)`: a fresh temporary file, mode 0600 set explicitly (the umask
  * cannot widen or narrow it), synced, renamed over the target, and the folder synced.
  */
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import type { Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
-import { assert } from '../core/assert.js';
-import { ConfigError } from '../errors.js';
+import { assert } from '../../contracts/assert.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 
 /** Largest secret file read, bytes: a keystore of thousands of members fits many times over. */
 export const SECRET_FILE_BYTES_MAX = 4 * 1024 * 1024;
@@ -55,7 +66,8 @@ export type SecretFileStat = Pick<Stats, 'mode' | 'uid' | 'gid'> & { isFile(): b
 
 /** The identity of this process. Coraft runs on POSIX systems only: without uids nothing can be checked. */
 export function currentIdentity(): ProcessIdentity {
-  if (process.geteuid === undefined || process.getegid === undefined) throw new ConfigError(['secret files: this platform has no user ids; coraft runs on Linux']);
+  if (process.geteuid === undefined || process.getegid === undefined)
+    throw new ConfigError(['secret files: this platform has no user ids; coraft runs on Linux']);
   const uid = process.geteuid();
   let userName: string | null = null;
   try {
@@ -84,7 +96,11 @@ export interface SecretFileProblem {
  * Why `stat` breaks the rule for `identity`, with the shell command that fixes it (`path` is
  * quoted into it), or null when the file may hold a secret.
  */
-export function secretFileProblem(stat: SecretFileStat, path: string, identity: ProcessIdentity): SecretFileProblem | null {
+export function secretFileProblem(
+  stat: SecretFileStat,
+  path: string,
+  identity: ProcessIdentity,
+): SecretFileProblem | null {
   const quoted = shellQuote(path);
   if (!stat.isFile()) return { reason: 'is not a regular file', fix: null };
   const mode = stat.mode & 0o777;
@@ -92,15 +108,24 @@ export function secretFileProblem(stat: SecretFileStat, path: string, identity: 
   if (!owned) {
     // chmod too: once the agent's user owns it, group read is no longer allowed, and owner read is needed.
     const chmod = ` && chmod 600 ${quoted}`;
+    const owner = identity.userName === null ? String(identity.uid) : shellQuote(identity.userName);
     return {
-      reason: `is owned by uid ${stat.uid}, neither root nor this process's user ${identity.userName === null ? '' : `${identity.userName} `}(uid ${identity.uid})`,
-      fix: `chown ${identity.userName === null ? String(identity.uid) : shellQuote(identity.userName)} ${quoted}${chmod}`,
+      reason:
+        `is owned by uid ${stat.uid}, neither root nor this process's ` +
+        `user ${identity.userName === null ? '' : `${identity.userName} `}(uid ${identity.uid})`,
+      fix: `chown ${owner} ${quoted}${chmod}`,
     };
   }
   const bad = mode & forbiddenBits(stat.uid);
   if (bad === 0) return null;
   const who = (bad & 0o007) !== 0 ? 'other users' : 'its group';
-  const can = [(bad & 0o044) !== 0 ? 'read' : '', (bad & 0o022) !== 0 ? 'write' : '', (bad & 0o011) !== 0 ? 'execute' : ''].filter((verb) => verb !== '').join(' and ');
+  const can = [
+    (bad & 0o044) !== 0 ? 'read' : '',
+    (bad & 0o022) !== 0 ? 'write' : '',
+    (bad & 0o011) !== 0 ? 'execute' : '',
+  ]
+    .filter((verb) => verb !== '')
+    .join(' and ');
   const reason = `has mode ${octal(mode)} (owner uid ${stat.uid}, group gid ${stat.gid}): ${who} may ${can} it`;
   // Root's file read by a non-root agent: keep the group read it needs, through a group it is in.
   if (stat.uid !== 0 || identity.uid === 0) return { reason, fix: `chmod 600 ${quoted}` };
@@ -115,10 +140,13 @@ function shellQuote(text: string): string {
 
 /** The ConfigError of a refused secret file. */
 function refusal(field: string, path: string, problem: SecretFileProblem): ConfigError {
-  if (problem.fix === null) return new ConfigError([`${field}: secret file ${path} ${problem.reason}; point ${field} at the file that holds the secret`]);
+  if (problem.fix === null)
+    return new ConfigError([
+      `${field}: secret file ${path} ${problem.reason}; point ${field} at the file that holds the secret`,
+    ]);
   return new ConfigError([
-    `${field}: secret file ${path} ${problem.reason}; a secret file must be owned by root or by the user coraft runs as, ` +
-      `with no permissions for others and group read only when root owns it. Run: ${problem.fix}`,
+    `${field}: secret file ${path} ${problem.reason}; a secret file must be owned by root or by the user coraft ` +
+      `runs as, with no permissions for others and group read only when root owns it. Run: ${problem.fix}`,
   ]);
 }
 
@@ -132,7 +160,8 @@ function readBounded(fd: number, sizeBytes: number, field: string, path: string)
     length += read;
   }
   assert(length <= buffer.length, 'a read stays inside its buffer');
-  if (length > SECRET_FILE_BYTES_MAX) throw new ConfigError([`${field}: secret file ${path} is larger than ${SECRET_FILE_BYTES_MAX} bytes`]);
+  if (length > SECRET_FILE_BYTES_MAX)
+    throw new ConfigError([`${field}: secret file ${path} is larger than ${SECRET_FILE_BYTES_MAX} bytes`]);
   return buffer.subarray(0, length);
 }
 
@@ -146,7 +175,7 @@ export function readSecretFile(path: string, field: string, identity: ProcessIde
     // O_NONBLOCK: a FIFO opens at once (and is then refused) instead of waiting for a writer.
     fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new ConfigError([`${field}: cannot read secret file ${path}: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`${field}: cannot read secret file ${path}: ${describeError(error)}`]);
   }
   try {
     const stat = fstatSync(fd);
@@ -189,7 +218,11 @@ export const REAL_DURABLE_WRITE_OPS: DurableWriteOps = {
  * Writes a secret to `path` durably with mode 0600 (see writeFileDurably). A crash leaves the old
  * file or the new one, never a torn or readable-by-others secret.
  */
-export function writeSecretFile(path: string, data: string | Uint8Array, ops: DurableWriteOps = REAL_DURABLE_WRITE_OPS): void {
+export function writeSecretFile(
+  path: string,
+  data: string | Uint8Array,
+  ops: DurableWriteOps = REAL_DURABLE_WRITE_OPS,
+): void {
   writeFileDurably(path, data, SECRET_FILE_MODE, ops);
 }
 
@@ -198,7 +231,12 @@ export function writeSecretFile(path: string, data: string | Uint8Array, ops: Du
  * then fchmod, so the umask changes nothing), fsync, rename over `path`, then fsync of the
  * folder so that the rename survives a power loss.
  */
-export function writeFileDurably(path: string, data: string | Uint8Array, mode: number, ops: DurableWriteOps = REAL_DURABLE_WRITE_OPS): void {
+export function writeFileDurably(
+  path: string,
+  data: string | Uint8Array,
+  mode: number,
+  ops: DurableWriteOps = REAL_DURABLE_WRITE_OPS,
+): void {
   const temporary = `${path}.${process.pid}.tmp`;
   ops.rmSync(temporary, { force: true });
   const fd = ops.openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, SECRET_FILE_MODE);
@@ -206,7 +244,7 @@ export function writeFileDurably(path: string, data: string | Uint8Array, mode: 
     try {
       ops.fchmodSync(fd, mode);
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      for (let at = 0; at < bytes.length; ) at += ops.writeSync(fd, bytes, at, bytes.length - at);
+      for (let at = 0; at < bytes.length;) at += ops.writeSync(fd, bytes, at, bytes.length - at);
       ops.fsyncSync(fd);
     } finally {
       ops.closeSync(fd);
@@ -220,7 +258,10 @@ export function writeFileDurably(path: string, data: string | Uint8Array, mode: 
 }
 
 /** Syncs a folder, so that a name created or renamed in it is durable. */
-export function syncFolder(path: string, ops: Pick<DurableWriteOps, 'openSync' | 'fsyncSync' | 'closeSync'> = REAL_DURABLE_WRITE_OPS): void {
+export function syncFolder(
+  path: string,
+  ops: Pick<DurableWriteOps, 'openSync' | 'fsyncSync' | 'closeSync'> = REAL_DURABLE_WRITE_OPS,
+): void {
   const fd = ops.openSync(path, constants.O_RDONLY);
   try {
     ops.fsyncSync(fd);

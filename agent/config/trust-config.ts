@@ -5,8 +5,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ConfigError } from '../errors.js';
-import type { NodeId } from '../contracts.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
 import { SECRET_BYTES } from '../trust/crypto.js';
 import { readSecretText } from './secret-files.js';
@@ -20,7 +20,12 @@ export interface EndpointIdentity {
 /** The trust settings, resolved. */
 export interface TrustSettings {
   readonly cluster: string | null;
-  readonly psk: { readonly identity: string; readonly keystore: ReadonlyMap<string, Uint8Array>; readonly keystoreFile: string; readonly nodeSecret: Uint8Array } | null;
+  readonly psk: {
+    readonly identity: string;
+    readonly keystore: ReadonlyMap<string, Uint8Array>;
+    readonly keystoreFile: string;
+    readonly nodeSecret: Uint8Array;
+  } | null;
   readonly adminPublicKey: KeyObject | null;
   readonly endpointKeys: { readonly kv: EndpointIdentity | null; readonly admin: EndpointIdentity | null };
 }
@@ -51,7 +56,8 @@ export function readKeyFile(path: string, field: string): Uint8Array {
 
 /** Parses a hex key of 16 to 64 bytes. */
 export function parseHexKey(hex: string, field: string): Uint8Array {
-  if (!/^([0-9a-fA-F]{2}){16,64}$/.test(hex)) throw new ConfigError([`${field}: expected a key of 16 to 64 bytes as hex`]);
+  if (!/^([0-9a-fA-F]{2}){16,64}$/.test(hex))
+    throw new ConfigError([`${field}: expected a key of 16 to 64 bytes as hex`]);
   return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
 
@@ -62,13 +68,19 @@ export function readKeystore(path: string, self: NodeId): Map<string, Uint8Array
     value = JSON.parse(readText(path, 'psk.keystoreFile'));
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError([`psk.keystoreFile: cannot read ${path} as JSON: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`psk.keystoreFile: cannot read ${path} as JSON: ${describeError(error)}`]);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError([`psk.keystoreFile: ${path} must hold a JSON object of peer id -> hex link key`]);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError([`psk.keystoreFile: ${path} must hold a JSON object of peer id -> hex link key`]);
   const keys = new Map<string, Uint8Array>();
   for (const [id, hex] of Object.entries(value)) {
-    if (id === self) throw new ConfigError([`psk.keystoreFile: ${path} holds a key for ${self} itself: a shared keystore from before link keys? Re-provision (see deploy/README.md)`]);
-    if (typeof hex !== 'string') throw new ConfigError([`psk.keystoreFile: the key of ${JSON.stringify(id)} is not a hex string`]);
+    if (id === self)
+      throw new ConfigError([
+        `psk.keystoreFile: ${path} holds a key for ${self} itself: a shared keystore from before link keys? ` +
+          `Re-provision (see deploy/README.md)`,
+      ]);
+    if (typeof hex !== 'string')
+      throw new ConfigError([`psk.keystoreFile: the key of ${JSON.stringify(id)} is not a hex string`]);
     keys.set(id, parseHexKey(hex, `psk.keystoreFile: key of ${JSON.stringify(id)}`));
   }
   return keys;
@@ -76,7 +88,8 @@ export function readKeystore(path: string, self: NodeId): Map<string, Uint8Array
 
 function readNodeSecret(path: string): Uint8Array {
   const hex = readText(path, 'psk.nodeSecretFile').trim();
-  if (!new RegExp(`^[0-9a-fA-F]{${2 * SECRET_BYTES}}$`).test(hex)) throw new ConfigError([`psk.nodeSecretFile: ${path} must hold ${SECRET_BYTES} bytes as hex`]);
+  if (!new RegExp(`^[0-9a-fA-F]{${2 * SECRET_BYTES}}$`).test(hex))
+    throw new ConfigError([`psk.nodeSecretFile: ${path} must hold ${SECRET_BYTES} bytes as hex`]);
   return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
 
@@ -96,38 +109,69 @@ export function isLoopbackHost(host: string): boolean {
 /** Problems found before any file is read. */
 function shapeProblems(raw: RawTrustFields, endpointHost: string, needsPsk: boolean): string[] {
   const problems: string[] = [];
-  if (raw.endpointPsk !== undefined) problems.push('endpointPsk: replaced by endpointKeys {kv, admin} (separate identities for key-value and admin access)');
-  if (raw.psk?.keyFile !== undefined) problems.push('psk.keyFile: removed; each pair of members has its own link key in psk.keystoreFile (re-provision: see deploy/README.md)');
-  if (raw.psk !== undefined && raw.psk.identity !== raw.nodeId) problems.push(`psk.identity: must equal nodeId ${JSON.stringify(raw.nodeId)} (the PSK identity is the node id)`);
-  if (needsPsk && raw.psk === undefined) problems.push('psk: required for a transport that authenticates peers (coaps, https)');
-  if ((raw.psk !== undefined || raw.admin !== undefined) && raw.cluster === undefined) problems.push('cluster: required with psk or admin (it binds link keys and admin commands to this cluster)');
+  if (raw.endpointPsk !== undefined)
+    problems.push(
+      'endpointPsk: replaced by endpointKeys {kv, admin} (separate identities for key-value and admin access)',
+    );
+  if (raw.psk?.keyFile !== undefined)
+    problems.push(
+      'psk.keyFile: removed; each pair of members has its own link key in psk.keystoreFile (re-provision: see ' +
+        'deploy/README.md)',
+    );
+  if (raw.psk !== undefined && raw.psk.identity !== raw.nodeId)
+    problems.push(`psk.identity: must equal nodeId ${JSON.stringify(raw.nodeId)} (the PSK identity is the node id)`);
+  if (needsPsk && raw.psk === undefined)
+    problems.push('psk: required for a transport that authenticates peers (coaps, https)');
+  if ((raw.psk !== undefined || raw.admin !== undefined) && raw.cluster === undefined)
+    problems.push('cluster: required with psk or admin (it binds link keys and admin commands to this cluster)');
   const kv = raw.endpointKeys?.kv;
   const admin = raw.endpointKeys?.admin;
-  if (kv !== undefined && admin !== undefined && kv.identity === admin.identity) problems.push('endpointKeys: kv and admin must use different identities');
+  if (kv !== undefined && admin !== undefined && kv.identity === admin.identity)
+    problems.push('endpointKeys: kv and admin must use different identities');
   if (!isLoopbackHost(endpointHost) && kv === undefined && admin === undefined) {
-    problems.push(`listen.endpoint: ${endpointHost} is reachable beyond this host; such an endpoint needs endpointKeys (a kv and/or admin identity), or listen on 127.0.0.1`);
+    problems.push(
+      `listen.endpoint: ${endpointHost} is reachable beyond this host; such an endpoint needs endpointKeys (a kv ` +
+        `and/or admin identity), or listen on 127.0.0.1`,
+    );
   }
   return problems;
 }
 
 /** Resolves the trust settings; `at` resolves a path against the file's folder. */
-export function resolveTrustSettings(raw: RawTrustFields, at: (path: string) => string, endpointHost: string, needsPsk: boolean): TrustSettings {
+export function resolveTrustSettings(
+  raw: RawTrustFields,
+  at: (path: string) => string,
+  endpointHost: string,
+  needsPsk: boolean,
+): TrustSettings {
   const problems = shapeProblems(raw, endpointHost, needsPsk);
   if (problems.length > 0) throw new ConfigError(problems);
   const psk =
     raw.psk === undefined
       ? null
-      : { identity: raw.psk.identity, keystore: readKeystore(at(raw.psk.keystoreFile), raw.nodeId), keystoreFile: at(raw.psk.keystoreFile), nodeSecret: readNodeSecret(at(raw.psk.nodeSecretFile)) };
+      : {
+          identity: raw.psk.identity,
+          keystore: readKeystore(at(raw.psk.keystoreFile), raw.nodeId),
+          keystoreFile: at(raw.psk.keystoreFile),
+          nodeSecret: readNodeSecret(at(raw.psk.nodeSecretFile)),
+        };
   if (psk !== null && needsPsk) {
     const missing = raw.members.map((m) => m.id).filter((id) => id !== raw.nodeId && !psk.keystore.has(id));
-    if (missing.length > 0) throw new ConfigError([`psk.keystoreFile: no link key for member(s) ${missing.join(', ')}`]);
+    if (missing.length > 0)
+      throw new ConfigError([`psk.keystoreFile: no link key for member(s) ${missing.join(', ')}`]);
   }
-  const identity = (entry: { identity: string; keyFile: string } | undefined, field: string): EndpointIdentity | null =>
+  const identity = (
+    entry: { identity: string; keyFile: string } | undefined,
+    field: string,
+  ): EndpointIdentity | null =>
     entry === undefined ? null : { identity: entry.identity, key: readKeyFile(at(entry.keyFile), `${field}.keyFile`) };
   return {
     cluster: raw.cluster ?? null,
     psk,
     adminPublicKey: raw.admin === undefined ? null : readAdminKey(at(raw.admin.publicKeyFile)),
-    endpointKeys: { kv: identity(raw.endpointKeys?.kv, 'endpointKeys.kv'), admin: identity(raw.endpointKeys?.admin, 'endpointKeys.admin') },
+    endpointKeys: {
+      kv: identity(raw.endpointKeys?.kv, 'endpointKeys.kv'),
+      admin: identity(raw.endpointKeys?.admin, 'endpointKeys.admin'),
+    },
   };
 }

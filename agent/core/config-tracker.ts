@@ -4,9 +4,9 @@
  * and is undone if the entry is truncated. The tracker keeps the configuration as of the
  * commit index (or the snapshot, or the bootstrap) plus the configuration entries after it.
  */
-import { assert } from './assert.js';
-import { decodeConfiguration, leaveJoint } from './membership.js';
-import type { ClusterConfiguration, LogEntry, LogIndex } from './types.js';
+import { assert } from '../../contracts/assert.js';
+import { decodeConfiguration, leaveJoint } from './configuration.js';
+import type { ClusterConfiguration, LogEntry, LogIndex } from '../../contracts/log.js';
 
 /** A configuration and the index of the entry that holds it (0 for the bootstrap one). */
 export interface IndexedConfiguration {

@@ -4,10 +4,16 @@
  * the minimum election timeout ignores requests to elect someone else, so a node that was
  * partitioned away cannot disrupt a healthy cluster when it comes back.
  */
-import { quorumVoters } from './membership.js';
+import { quorumVoters } from './configuration.js';
 import { allVoters, voteResult } from './quorum.js';
 import type { CoreState } from './state.js';
-import type { NodeId, PreVoteRequest, PreVoteResponse, RequestVoteRequest, RequestVoteResponse } from './types.js';
+import type { NodeId } from '../../contracts/log.js';
+import type {
+  PreVoteRequest,
+  PreVoteResponse,
+  RequestVoteRequest,
+  RequestVoteResponse,
+} from '../../contracts/messages.js';
 
 /**
  * Starts a pre-campaign (`pre`: ask whether we could win term + 1 without changing any state)
@@ -18,7 +24,9 @@ export function campaign(core: CoreState, kind: 'pre' | 'real', transfer: boolea
   if (kind === 'pre') {
     core.becomePreCandidate();
   } else {
-    core.becomeCandidate(transfer ? 'TimeoutNow from the leader' : core.options.preVote ? 'won the pre-vote' : 'election timeout');
+    core.becomeCandidate(
+      transfer ? 'TimeoutNow from the leader' : core.options.preVote ? 'won the pre-vote' : 'election timeout',
+    );
   }
   core.votes.set(core.id, true);
   if (tallyAndAct(core)) return;
@@ -27,9 +35,22 @@ export function campaign(core: CoreState, kind: 'pre' | 'real', transfer: boolea
   for (const id of allVoters(quorumVoters(core.configs.current()))) {
     if (id === core.id) continue;
     if (kind === 'pre') {
-      core.send(id, { type: 'PreVoteRequest', term: core.currentTerm + 1, candidateId: core.id, lastLogIndex, lastLogTerm });
+      core.send(id, {
+        type: 'PreVoteRequest',
+        term: core.currentTerm + 1,
+        candidateId: core.id,
+        lastLogIndex,
+        lastLogTerm,
+      });
     } else {
-      core.send(id, { type: 'RequestVoteRequest', term: core.currentTerm, candidateId: core.id, lastLogIndex, lastLogTerm, transfer });
+      core.send(id, {
+        type: 'RequestVoteRequest',
+        term: core.currentTerm,
+        candidateId: core.id,
+        lastLogIndex,
+        lastLogTerm,
+        transfer,
+      });
     }
   }
 }
@@ -66,7 +87,10 @@ export function handleVoteRequest(core: CoreState, replyTo: number, request: Req
     }
     core.becomeFollower(request.term, null, `RequestVote from ${request.candidateId} with a higher term`);
   }
-  if (request.term < core.currentTerm || !canGrant(core, request.candidateId, request.lastLogIndex, request.lastLogTerm)) {
+  if (
+    request.term < core.currentTerm ||
+    !canGrant(core, request.candidateId, request.lastLogIndex, request.lastLogTerm)
+  ) {
     core.reply(replyTo, { type: 'RequestVoteResponse', term: core.currentTerm, voteGranted: false });
     return;
   }
@@ -82,7 +106,8 @@ export function handleVoteRequest(core: CoreState, replyTo: number, request: Req
 /** Answers PreVote (thesis §9.6): would this node vote for the candidate in its next term? */
 export function handlePreVoteRequest(core: CoreState, replyTo: number, request: PreVoteRequest): void {
   // A pre-vote changes nothing here: neither term nor vote nor timer.
-  const reject = (): void => core.reply(replyTo, { type: 'PreVoteResponse', term: core.currentTerm, voteGranted: false });
+  const reject = (): void =>
+    core.reply(replyTo, { type: 'PreVoteResponse', term: core.currentTerm, voteGranted: false });
   if (request.term < core.currentTerm || core.inLease()) {
     reject();
     return;
@@ -100,7 +125,12 @@ export function handlePreVoteRequest(core: CoreState, replyTo: number, request: 
 }
 
 /** Counts a pre-vote; a refusal with a higher term makes this node a follower of that term. */
-export function handlePreVoteResponse(core: CoreState, from: NodeId, request: PreVoteRequest, response: PreVoteResponse): void {
+export function handlePreVoteResponse(
+  core: CoreState,
+  from: NodeId,
+  request: PreVoteRequest,
+  response: PreVoteResponse,
+): void {
   if (!response.voteGranted && response.term > core.currentTerm) {
     core.becomeFollower(response.term, null, `pre-vote refused by ${from} with a higher term`);
     return;
@@ -111,7 +141,12 @@ export function handlePreVoteResponse(core: CoreState, from: NodeId, request: Pr
 }
 
 /** Counts a vote; a response with a higher term makes this node a follower of that term. */
-export function handleVoteResponse(core: CoreState, from: NodeId, request: RequestVoteRequest, response: RequestVoteResponse): void {
+export function handleVoteResponse(
+  core: CoreState,
+  from: NodeId,
+  request: RequestVoteRequest,
+  response: RequestVoteResponse,
+): void {
   if (response.term > core.currentTerm) {
     core.becomeFollower(response.term, null, `vote refused by ${from} with a higher term`);
     return;

@@ -5,10 +5,11 @@
  * chunk by chunk, resumable from the offset it reports. The term check and the leader check
  * of every such request are done by step.ts before these handlers run.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { onCommitAdvanced } from './commit.js';
 import type { CoreState } from './state.js';
-import type { AppendEntriesRequest, InstallSnapshotRequest, Snapshot } from './types.js';
+import type { Snapshot } from '../../contracts/log.js';
+import type { AppendEntriesRequest, InstallSnapshotRequest } from '../../contracts/messages.js';
 
 /** Handles AppendEntries from the leader of the current term (Raft Figure 2, receiver rules 2-5). */
 export function handleAppendEntries(core: CoreState, replyTo: number, request: AppendEntriesRequest): void {
@@ -31,30 +32,52 @@ export function handleAppendEntries(core: CoreState, replyTo: number, request: A
     if (truncated || appended) core.onConfigurationChanged();
   }
   if (core.log.commitTo(Math.min(request.leaderCommit, outcome.lastNewIndex))) onCommitAdvanced(core);
-  core.reply(replyTo, { type: 'AppendEntriesResponse', term: core.currentTerm, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: core.log.lastIndex() });
+  core.reply(replyTo, {
+    type: 'AppendEntriesResponse',
+    term: core.currentTerm,
+    success: true,
+    conflictIndex: null,
+    conflictTerm: null,
+    lastLogIndex: core.log.lastIndex(),
+  });
 }
 
 /** Handles one InstallSnapshot chunk from the leader of the current term (Raft Figure 13). */
 export function handleInstallSnapshot(core: CoreState, replyTo: number, request: InstallSnapshotRequest): void {
-  const reply = (bytesStored: number): void => core.reply(replyTo, { type: 'InstallSnapshotResponse', term: core.currentTerm, bytesStored });
+  const reply = (bytesStored: number): void =>
+    core.reply(replyTo, { type: 'InstallSnapshotResponse', term: core.currentTerm, bytesStored });
   if (request.lastIncludedIndex <= core.log.commitIndex) {
     // We already hold everything this snapshot covers.
     reply(request.totalBytes);
     return;
   }
   if (request.totalBytes > core.options.snapshotBytesMax) {
-    core.emit({ kind: 'warning', message: `refused a snapshot of ${request.totalBytes} bytes (limit ${core.options.snapshotBytesMax})` });
+    core.emit({
+      kind: 'warning',
+      message: `refused a snapshot of ${request.totalBytes} bytes (limit ${core.options.snapshotBytesMax})`,
+    });
     reply(0);
     return;
   }
   let incoming = core.incoming;
-  const same = incoming !== null && incoming.index === request.lastIncludedIndex && incoming.term === request.lastIncludedTerm && incoming.totalBytes === request.totalBytes;
+  const same =
+    incoming !== null &&
+    incoming.index === request.lastIncludedIndex &&
+    incoming.term === request.lastIncludedTerm &&
+    incoming.totalBytes === request.totalBytes;
   if (incoming === null || !same) {
     if (request.offset !== 0) {
       reply(0);
       return;
     }
-    incoming = { index: request.lastIncludedIndex, term: request.lastIncludedTerm, totalBytes: request.totalBytes, configuration: request.configuration, chunks: [], bytesStored: 0 };
+    incoming = {
+      index: request.lastIncludedIndex,
+      term: request.lastIncludedTerm,
+      totalBytes: request.totalBytes,
+      configuration: request.configuration,
+      chunks: [],
+      bytesStored: 0,
+    };
     core.incoming = incoming;
   }
   if (request.offset !== incoming.bytesStored) {
@@ -86,7 +109,10 @@ function restoreFromLeader(core: CoreState, snapshot: Snapshot): void {
   core.log.restoreSnapshot(snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
   core.latestSnapshot = snapshot;
   core.pendingRestore = snapshot;
-  core.configs.restore({ index: snapshot.lastIncludedIndex, config: snapshot.configuration }, core.log.entriesAfter(snapshot.lastIncludedIndex));
+  core.configs.restore(
+    { index: snapshot.lastIncludedIndex, config: snapshot.configuration },
+    core.log.entriesAfter(snapshot.lastIncludedIndex),
+  );
   core.onConfigurationChanged();
 }
 

@@ -3,8 +3,8 @@
  * and byte size of each unacknowledged append, bounded in count and bytes (after etcd-io/raft
  * tracker/inflights.go). The leader stops sending to a follower whose window is full.
  */
-import { assert } from './assert.js';
-import type { LogIndex } from './types.js';
+import { assert } from '../../contracts/assert.js';
+import type { LogIndex } from '../../contracts/log.js';
 
 export class Inflights {
   private readonly lastIndexes: number[];

@@ -9,8 +9,8 @@
  *   firstIndex <= snapshotIndex + 1
  *   stableIndex <= handedOutIndex <= lastIndex
  */
-import { assert } from './assert.js';
-import type { LogEntry, LogIndex, Term } from './types.js';
+import { assert } from '../../contracts/assert.js';
+import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
 
 /** The outcome of matching an AppendEntries against the log (Raft §5.3). */
 export type AppendOutcome =
@@ -152,7 +152,10 @@ export class RaftLog {
       const localTerm = this.term(entry.index);
       if (localTerm === null) break;
       if (localTerm !== entry.term) {
-        assert(entry.index > this.commitIndex, `a conflicting entry ${entry.index} is not committed (${this.commitIndex})`);
+        assert(
+          entry.index > this.commitIndex,
+          `a conflicting entry ${entry.index} is not committed (${this.commitIndex})`,
+        );
         this.truncateFrom(entry.index);
         break;
       }

@@ -3,8 +3,8 @@
  * and the state it starts from. The runtime derives the options from RaftConfiguration and the
  * start state from what the node persisted.
  */
-import type { Prng } from './prng.js';
-import type { ClusterConfiguration, HardState, LogEntry, NodeId, Snapshot } from './types.js';
+import type { Prng } from '../../contracts/prng.js';
+import type { ClusterConfiguration, HardState, LogEntry, NodeId, Snapshot } from '../../contracts/log.js';
 
 /** Options of the core, in ticks and bytes. The runtime derives them from RaftConfiguration. */
 export interface CoreOptions {

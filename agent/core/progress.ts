@@ -6,9 +6,9 @@
  * - replicate: the logs match up to `match`; appends are pipelined up to the in-flight window;
  * - snapshot: the follower needs a snapshot; the leader streams it and sends no appends.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { Inflights } from './inflights.js';
-import type { LogIndex } from './types.js';
+import type { LogIndex } from '../../contracts/log.js';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 

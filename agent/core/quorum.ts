@@ -3,7 +3,7 @@
  * quorum/majority.go and quorum/joint.go). A joint configuration (C_old,new, Raft §6) decides
  * only with majorities of both halves.
  */
-import type { LogIndex, NodeId } from './types.js';
+import type { LogIndex, NodeId } from '../../contracts/log.js';
 
 /** The outcome of counting votes. */
 export type VoteResult = 'won' | 'lost' | 'pending';

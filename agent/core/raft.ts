@@ -11,10 +11,10 @@
  * appends and snapshots), follower.ts (the follower's side), commit.ts and read-index.ts.
  * Imports run one way: this file → handlers → state.ts.
  */
-import { assert, assertNever } from './assert.js';
+import { assert, assertNever } from '../../contracts/assert.js';
 import { maybeCommit } from './commit.js';
 import { campaign } from './election.js';
-import { encodeConfiguration, transitionProblem } from './membership.js';
+import { encodeConfiguration, transitionProblem } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
 import type { CoreInput, ProposeResult, Ready, RequestResult, Role, SoftState, StepResult } from './ready.js';
@@ -22,7 +22,7 @@ import { flushReplication, handleUnreachable, sendHeartbeats, sendTimeoutNow } f
 import { CoreState } from './state.js';
 import { stepRequest, stepResponse } from './step.js';
 import { inputProblem } from './validate.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
 
 // The option and result types stay importable from here, where the runtime imports them.
 export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
@@ -121,10 +121,19 @@ export class RaftCore {
       return { ok: false, reason: 'change-in-progress', message: 'a membership change is still being committed' };
     }
     if (s.log.term(s.log.commitIndex) !== s.currentTerm) {
-      return { ok: false, reason: 'change-in-progress', message: 'the leader has not yet committed an entry of its term' };
+      return {
+        ok: false,
+        reason: 'change-in-progress',
+        message: 'the leader has not yet committed an entry of its term',
+      };
     }
     const problem = transitionProblem(s.configs.current(), next);
-    if (problem !== null) return { ok: false, reason: problem.includes('in progress') ? 'change-in-progress' : 'invalid-change', message: problem };
+    if (problem !== null)
+      return {
+        ok: false,
+        reason: problem.includes('in progress') ? 'change-in-progress' : 'invalid-change',
+        message: problem,
+      };
     return s.appendEntry('config', encodeConfiguration(next));
   }
 
@@ -136,9 +145,11 @@ export class RaftCore {
   /** Starts handing leadership to `to` (thesis §3.10); proposals are refused meanwhile. */
   transferLeadership(to: NodeId): RequestResult {
     const s = this.state;
-    if (s.role !== 'leader') return { ok: false, reason: 'not-leader', message: 'only the leader transfers leadership' };
+    if (s.role !== 'leader')
+      return { ok: false, reason: 'not-leader', message: 'only the leader transfers leadership' };
     if (to === s.id) return { ok: false, reason: 'invalid', message: 'the leader cannot transfer to itself' };
-    if (!s.configs.current().voters.includes(to)) return { ok: false, reason: 'invalid', message: `${to} is not a voter` };
+    if (!s.configs.current().voters.includes(to))
+      return { ok: false, reason: 'invalid', message: `${to} is not a voter` };
     if (s.transferee === to) return { ok: true };
     s.transferee = to;
     s.electionElapsed = 0;
@@ -200,7 +211,8 @@ export class RaftCore {
       snapshot: s.pendingRestore,
       truncateFrom: unstable.truncateFrom,
       entries: unstable.entries,
-      compactBefore: s.pendingCompactBefore ?? (s.pendingRestore === null ? null : s.pendingRestore.lastIncludedIndex + 1),
+      compactBefore:
+        s.pendingCompactBefore ?? (s.pendingRestore === null ? null : s.pendingRestore.lastIncludedIndex + 1),
       committed,
       messages: s.outbox,
       readStates: s.readStates,
@@ -295,7 +307,13 @@ export class RaftCore {
 
   /** On a leader, the replication progress of every other member. */
   getProgress(): MemberProgress[] {
-    return [...this.state.progress.entries()].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, recentActive: p.recentActive }));
+    return [...this.state.progress.entries()].map(([id, p]) => ({
+      id,
+      match: p.match,
+      next: p.next,
+      state: p.state,
+      recentActive: p.recentActive,
+    }));
   }
 
   getTransferee(): NodeId | null {

@@ -5,8 +5,8 @@
  * served once the state machine has applied the recorded index. The pending reads themselves
  * are kept by read-queue.ts.
  */
-import { assert } from './assert.js';
-import { quorumVoters } from './membership.js';
+import { assert } from '../../contracts/assert.js';
+import { quorumVoters } from './configuration.js';
 import { hasQuorum } from './quorum.js';
 import type { RequestResult } from './ready.js';
 import type { CoreState } from './state.js';
@@ -14,7 +14,8 @@ import type { CoreState } from './state.js';
 /** Registers the read `token` on the leader; its ReadState comes out in a later Ready. */
 export function requestRead(core: CoreState, token: number): RequestResult {
   if (core.role !== 'leader') return { ok: false, reason: 'not-leader', message: 'reads are served by the leader' };
-  if (core.reads.isFull()) return { ok: false, reason: 'busy', message: `more than ${core.options.pendingReadsMax} reads pending` };
+  if (core.reads.isFull())
+    return { ok: false, reason: 'busy', message: `more than ${core.options.pendingReadsMax} reads pending` };
   if (core.log.term(core.log.commitIndex) !== core.currentTerm) {
     // Thesis §6.4 step 1: the leader must first commit an entry of its own term.
     core.reads.addWaiting(token);
@@ -29,7 +30,9 @@ export function requestRead(core: CoreState, token: number): RequestResult {
 /** Confirms the reads whose leadership check a quorum has acknowledged. */
 export function maybeConfirmReads(core: CoreState): void {
   const voters = quorumVoters(core.configs.current());
-  const confirmed = core.reads.takeConfirmed((seq) => hasQuorum(voters, (id) => id === core.id || (core.ackedSeq.get(id) ?? 0) >= seq));
+  const confirmed = core.reads.takeConfirmed((seq) =>
+    hasQuorum(voters, (id) => id === core.id || (core.ackedSeq.get(id) ?? 0) >= seq),
+  );
   for (const read of confirmed) core.readStates.push(read);
 }
 

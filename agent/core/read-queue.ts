@@ -7,8 +7,8 @@
  * acknowledgements: it is confirmed when a quorum's highest acknowledged sequence number is at
  * least the first sequence number issued after the read arrived.
  */
-import { assert } from './assert.js';
-import type { LogIndex } from './types.js';
+import { assert } from '../../contracts/assert.js';
+import type { LogIndex } from '../../contracts/log.js';
 
 interface PendingRead {
   readonly token: number;

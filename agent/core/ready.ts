@@ -1,28 +1,34 @@
 /**
  * What goes into the core and what comes out of it. Input arrives through `step(input)`;
- * output leaves as a `Ready` value that the runtime handles in a fixed order: persist (one
- * atomic, synced batch), then send the messages, then restore the snapshot and apply the
- * committed entries, then call `advance(ready)` (after etcd-io/raft's Ready/Advance).
+ * output leaves as a `Ready` value that the runtime handles in a fixed order (after
+ * etcd-io/raft's Ready/Advance; agent/runtime/node.ts states it in full): a leader's requests
+ * under an unchanged term and vote may leave first, while the entries are written (Raft thesis
+ * §10.2.1); then one atomic, synced batch is persisted; then every other message leaves, so no
+ * vote, no answer and nothing under a new term leaves before the state it rests on is durable;
+ * then the snapshot is restored and the committed entries applied; then `advance(ready)`.
  */
 import type {
-  AppendEntriesRequest,
   ClusterConfiguration,
   HardState,
-  InstallSnapshotRequest,
   LogEntry,
   LogIndex,
   NodeId,
+  Snapshot,
+  Term,
+} from '../../contracts/log.js';
+import type {
+  AppendEntriesRequest,
+  InstallSnapshotRequest,
   PreVoteRequest,
   RequestVoteRequest,
   ResponseFor,
   ResponseMessage,
-  Snapshot,
-  Term,
   TimeoutNowRequest,
-} from './types.js';
+} from '../../contracts/messages.js';
 
 /** The requests the core sends and handles: every RPC but ClientForward, which the runtime owns. */
-export type CoreRequest = RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;
+export type CoreRequest =
+  RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;
 
 /** A request that arrived from a peer; the core answers it exactly once, through `replyTo`. */
 export interface InboundRequest {
@@ -134,7 +140,13 @@ export interface Ready {
 export type ProposeResult =
   | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
   | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | null }
-  | { readonly ok: false; readonly reason: 'transferring' | 'uncommitted-limit' | 'change-in-progress' | 'invalid-change'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'transferring' | 'uncommitted-limit' | 'change-in-progress' | 'invalid-change';
+      readonly message: string;
+    };
 
 /** The outcome of a read or transfer request. */
-export type RequestResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'not-leader' | 'busy' | 'invalid'; readonly message: string };
+export type RequestResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not-leader' | 'busy' | 'invalid'; readonly message: string };

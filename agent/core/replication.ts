@@ -8,14 +8,20 @@
  * in replicate state gets a pipeline bounded by its in-flight window, and one in snapshot state
  * gets snapshot chunks one at a time, resumable from the offset it reports.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { maybeCommit } from './commit.js';
 import { entryBytes } from './log.js';
 import type { Progress } from './progress.js';
 import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
 import type { CoreState } from './state.js';
-import type { AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, LogIndex, NodeId } from './types.js';
+import type { LogIndex, NodeId } from '../../contracts/log.js';
+import type {
+  AppendEntriesRequest,
+  AppendEntriesResponse,
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
+} from '../../contracts/messages.js';
 
 /** Sends whatever each follower is owed and may receive now. Idempotent. */
 export function flushReplication(core: CoreState): void {
@@ -48,7 +54,15 @@ function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   // In probe state an empty append still finds out whether the logs match at next - 1.
   const probing = progress.state === 'probe' && progress.match < prevLogIndex;
   if (entries.length === 0 && !probing) return false;
-  core.send(id, { type: 'AppendEntriesRequest', term: core.currentTerm, leaderId: core.id, prevLogIndex, prevLogTerm, entries, leaderCommit: core.log.commitIndex });
+  core.send(id, {
+    type: 'AppendEntriesRequest',
+    term: core.currentTerm,
+    leaderId: core.id,
+    prevLogIndex,
+    prevLogTerm,
+    entries,
+    leaderCommit: core.log.commitIndex,
+  });
   let bytes = 0;
   for (const entry of entries) bytes += entryBytes(entry);
   progress.sentEntries(prevLogIndex + entries.length, entries.length, bytes);
@@ -76,7 +90,15 @@ export function sendHeartbeats(core: CoreState): void {
       prevLogIndex = 0;
       prevLogTerm = 0;
     }
-    core.send(id, { type: 'AppendEntriesRequest', term: core.currentTerm, leaderId: core.id, prevLogIndex, prevLogTerm, entries: [], leaderCommit: core.log.commitIndex });
+    core.send(id, {
+      type: 'AppendEntriesRequest',
+      term: core.currentTerm,
+      leaderId: core.id,
+      prevLogIndex,
+      prevLogTerm,
+      entries: [],
+      leaderCommit: core.log.commitIndex,
+    });
   }
 }
 
@@ -121,8 +143,16 @@ export function sendTimeoutNow(core: CoreState, to: NodeId): void {
   core.emit({ kind: 'transfer', to, outcome: 'timeout-now-sent' });
 }
 
-/** Records a follower's answer to an append: advance its match (and maybe the commit index) or back up its next index. */
-export function handleAppendResponse(core: CoreState, from: NodeId, seq: number, request: AppendEntriesRequest, response: AppendEntriesResponse): void {
+/**
+ * Records a follower's answer to an append: advance its match (and maybe the commit index) or back up its next index.
+ */
+export function handleAppendResponse(
+  core: CoreState,
+  from: NodeId,
+  seq: number,
+  request: AppendEntriesRequest,
+  response: AppendEntriesResponse,
+): void {
   const progress = core.progress.get(from);
   if (progress === undefined || response.term !== core.currentTerm) return;
   progress.heardFrom();
@@ -161,7 +191,12 @@ function nextFromHint(core: CoreState, request: AppendEntriesRequest, response: 
 }
 
 /** Records a follower's answer to a snapshot chunk: resume from its offset, or probe after the whole snapshot. */
-export function handleSnapshotResponse(core: CoreState, from: NodeId, request: InstallSnapshotRequest, response: InstallSnapshotResponse): void {
+export function handleSnapshotResponse(
+  core: CoreState,
+  from: NodeId,
+  request: InstallSnapshotRequest,
+  response: InstallSnapshotResponse,
+): void {
   const progress = core.progress.get(from);
   if (progress === undefined) return;
   progress.heardFrom();

@@ -8,17 +8,25 @@
  * read-index.ts and step.ts import it, raft.ts (the facade) imports them, and nothing here
  * imports a handler, so the core has no import circle.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import { ConfigTracker } from './config-tracker.js';
 import { RaftLog } from './log.js';
-import { allMembers, isMember, isVoter, quorumVoters, sameConfiguration } from './membership.js';
+import { allMembers, isMember, isVoter, quorumVoters, sameConfiguration } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { Progress } from './progress.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../contracts/prng.js';
 import { hasQuorum } from './quorum.js';
 import { ReadIndexQueue } from './read-queue.js';
 import type { CoreEvent, CoreRequest, Outbound, ProposeResult, ReadState, Role, SoftState } from './ready.js';
-import type { ClusterConfiguration, EntryType, LogEntry, LogIndex, NodeId, Snapshot, Term } from './types.js';
+import type {
+  ClusterConfiguration,
+  EntryType,
+  LogEntry,
+  LogIndex,
+  NodeId,
+  Snapshot,
+  Term,
+} from '../../contracts/log.js';
 
 /** A snapshot being received from the leader, chunk by chunk. */
 export interface IncomingSnapshot {
@@ -87,11 +95,17 @@ export class CoreState {
     this.options = options;
     this.prng = deps.prng;
     assert(options.electionTimeoutMaxTicks > options.electionTimeoutMinTicks, 'election timeout range is not empty');
-    assert(options.heartbeatTicks > 0 && options.heartbeatTicks < options.electionTimeoutMinTicks, 'heartbeats are more frequent than elections');
+    assert(
+      options.heartbeatTicks > 0 && options.heartbeatTicks < options.electionTimeoutMinTicks,
+      'heartbeats are more frequent than elections',
+    );
     const snapshot = start.snapshot;
     this.log = new RaftLog(snapshot?.lastIncludedIndex ?? 0, snapshot?.lastIncludedTerm ?? 0, start.entries);
     this.latestSnapshot = snapshot;
-    const base = snapshot === null ? { index: 0, config: start.bootstrap } : { index: snapshot.lastIncludedIndex, config: snapshot.configuration };
+    const base =
+      snapshot === null
+        ? { index: 0, config: start.bootstrap }
+        : { index: snapshot.lastIncludedIndex, config: snapshot.configuration };
     this.configs = new ConfigTracker(base, start.entries);
     this.currentTerm = start.hardState.currentTerm;
     this.votedFor = start.hardState.votedFor;
@@ -145,12 +159,17 @@ export class CoreState {
 
   /** True while a follower hears from a leader within an election timeout (thesis §4.2.3). */
   inLease(): boolean {
-    return this.options.checkQuorum && this.leaderId !== null && this.electionElapsed < this.options.electionTimeoutMinTicks;
+    return (
+      this.options.checkQuorum && this.leaderId !== null && this.electionElapsed < this.options.electionTimeoutMinTicks
+    );
   }
 
   /** True when a quorum of voters was heard from since the last check (check-quorum). */
   quorumActive(): boolean {
-    return hasQuorum(quorumVoters(this.configs.current()), (id) => id === this.id || this.progress.get(id)?.recentActive === true);
+    return hasQuorum(
+      quorumVoters(this.configs.current()),
+      (id) => id === this.id || this.progress.get(id)?.recentActive === true,
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -224,7 +243,10 @@ export class CoreState {
   }
 
   private resetRandomizedElectionTimeout(): void {
-    this.randomizedElectionTimeout = this.prng.intBetween(this.options.electionTimeoutMinTicks, this.options.electionTimeoutMaxTicks);
+    this.randomizedElectionTimeout = this.prng.intBetween(
+      this.options.electionTimeoutMinTicks,
+      this.options.electionTimeoutMaxTicks,
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -254,7 +276,11 @@ export class CoreState {
       return { ok: false, reason: 'transferring', message: `leadership is being transferred to ${this.transferee}` };
     }
     if (type === 'command' && this.log.uncommittedBytes() + command.byteLength > this.options.uncommittedBytesMax) {
-      return { ok: false, reason: 'uncommitted-limit', message: `more than ${this.options.uncommittedBytesMax} bytes uncommitted` };
+      return {
+        ok: false,
+        reason: 'uncommitted-limit',
+        message: `more than ${this.options.uncommittedBytesMax} bytes uncommitted`,
+      };
     }
     const entry: LogEntry = { term: this.currentTerm, index: this.log.lastIndex() + 1, type, command };
     this.log.appendOwn(entry);

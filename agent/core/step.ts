@@ -3,13 +3,19 @@
  * with the checks every input shares: Raft §5.1's term rule (a higher term turns the node into a
  * follower, an older term is answered with ours), and the refusal of a second leader of a term.
  */
-import { assertNever } from './assert.js';
-import { campaign, handlePreVoteRequest, handlePreVoteResponse, handleVoteRequest, handleVoteResponse } from './election.js';
+import { assertNever } from '../../contracts/assert.js';
+import {
+  campaign,
+  handlePreVoteRequest,
+  handlePreVoteResponse,
+  handleVoteRequest,
+  handleVoteResponse,
+} from './election.js';
 import { handleAppendEntries, handleInstallSnapshot } from './follower.js';
 import type { CoreInput, CoreRequest, InboundRequest, StepResult } from './ready.js';
 import { handleAppendResponse, handleSnapshotResponse } from './replication.js';
 import type { CoreState } from './state.js';
-import type { NodeId } from './types.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** Dispatches an inbound request to its handler. */
 export function stepRequest(core: CoreState, input: InboundRequest): StepResult {
@@ -31,8 +37,13 @@ export function stepRequest(core: CoreState, input: InboundRequest): StepResult 
 }
 
 /** Requests that only a leader sends: the term check of Raft §5.1, then the handler. */
-function stepLeaderRequest(core: CoreState, input: InboundRequest, request: Extract<CoreRequest, { leaderId: NodeId }>): StepResult {
-  if (request.leaderId !== input.from) return { ok: false, reason: `${request.type} from ${input.from} claims leader ${request.leaderId}` };
+function stepLeaderRequest(
+  core: CoreState,
+  input: InboundRequest,
+  request: Extract<CoreRequest, { leaderId: NodeId }>,
+): StepResult {
+  if (request.leaderId !== input.from)
+    return { ok: false, reason: `${request.type} from ${input.from} claims leader ${request.leaderId}` };
   if (request.term > core.currentTerm) {
     core.becomeFollower(request.term, request.leaderId, `${request.type} from ${request.leaderId} with a higher term`);
   }
@@ -40,11 +51,19 @@ function stepLeaderRequest(core: CoreState, input: InboundRequest, request: Extr
     rejectStale(core, input.replyTo, request);
     return { ok: true };
   }
-  if (core.role === 'leader') return { ok: false, reason: `${request.leaderId} claims leadership of term ${request.term}, which this node leads` };
+  if (core.role === 'leader')
+    return {
+      ok: false,
+      reason: `${request.leaderId} claims leadership of term ${request.term}, which this node leads`,
+    };
   if (core.leaderId !== null && core.leaderId !== request.leaderId) {
-    return { ok: false, reason: `${request.leaderId} claims leadership of term ${request.term}, led by ${core.leaderId}` };
+    return {
+      ok: false,
+      reason: `${request.leaderId} claims leadership of term ${request.term}, led by ${core.leaderId}`,
+    };
   }
-  if (core.role !== 'follower') core.becomeFollower(request.term, request.leaderId, `${request.type} from the leader of the term`);
+  if (core.role !== 'follower')
+    core.becomeFollower(request.term, request.leaderId, `${request.type} from the leader of the term`);
   if (core.leaderId === null) core.emit({ kind: 'leader', term: core.currentTerm, leaderId: request.leaderId });
   core.leaderId = request.leaderId;
   core.electionElapsed = 0;
@@ -69,7 +88,14 @@ function stepLeaderRequest(core: CoreState, input: InboundRequest, request: Extr
 function rejectStale(core: CoreState, replyTo: number, request: Extract<CoreRequest, { leaderId: NodeId }>): void {
   switch (request.type) {
     case 'AppendEntriesRequest':
-      core.reply(replyTo, { type: 'AppendEntriesResponse', term: core.currentTerm, success: false, conflictIndex: null, conflictTerm: null, lastLogIndex: core.log.lastIndex() });
+      core.reply(replyTo, {
+        type: 'AppendEntriesResponse',
+        term: core.currentTerm,
+        success: false,
+        conflictIndex: null,
+        conflictTerm: null,
+        lastLogIndex: core.log.lastIndex(),
+      });
       return;
     case 'InstallSnapshotRequest':
       core.reply(replyTo, { type: 'InstallSnapshotResponse', term: core.currentTerm, bytesStored: 0 });
@@ -86,10 +112,12 @@ function rejectStale(core: CoreState, replyTo: number, request: Extract<CoreRequ
 export function stepResponse(core: CoreState, input: Extract<CoreInput, { kind: 'response' }>): StepResult {
   switch (input.response.type) {
     case 'PreVoteResponse':
-      if (input.request.type === 'PreVoteRequest') handlePreVoteResponse(core, input.from, input.request, input.response);
+      if (input.request.type === 'PreVoteRequest')
+        handlePreVoteResponse(core, input.from, input.request, input.response);
       return { ok: true };
     case 'RequestVoteResponse':
-      if (input.request.type === 'RequestVoteRequest') handleVoteResponse(core, input.from, input.request, input.response);
+      if (input.request.type === 'RequestVoteRequest')
+        handleVoteResponse(core, input.from, input.request, input.response);
       return { ok: true };
     case 'AppendEntriesResponse':
     case 'InstallSnapshotResponse':

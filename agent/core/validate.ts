@@ -4,10 +4,10 @@
  * not contiguous or whose terms go backwards, or a response that does not fit its request is
  * rejected with a reason (the runtime logs a warning) and changes nothing.
  */
-import { configurationProblems, decodeConfiguration, isValidNodeId } from './membership.js';
+import { configurationProblems, decodeConfiguration, isValidNodeId } from './configuration.js';
 import type { CoreInput, CoreRequest, InboundResponse } from './ready.js';
-import { RPC_OF_REQUEST } from './types.js';
-import type { LogEntry } from './types.js';
+import type { LogEntry } from '../../contracts/log.js';
+import { RPC_OF_REQUEST } from '../../contracts/messages.js';
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -34,21 +34,37 @@ function requestProblem(request: CoreRequest): string | null {
     case 'RequestVoteRequest':
     case 'PreVoteRequest':
       if (!isValidNodeId(request.candidateId)) return `${request.type}: invalid candidateId`;
-      if (!isCount(request.lastLogIndex) || !isCount(request.lastLogTerm)) return `${request.type}: invalid last log position`;
-      if (request.lastLogTerm > request.term) return `${request.type}: lastLogTerm ${request.lastLogTerm} above term ${request.term}`;
+      if (!isCount(request.lastLogIndex) || !isCount(request.lastLogTerm))
+        return `${request.type}: invalid last log position`;
+      if (request.lastLogTerm > request.term)
+        return `${request.type}: lastLogTerm ${request.lastLogTerm} above term ${request.term}`;
       return null;
     case 'AppendEntriesRequest':
-      return appendProblem(request.term, request.prevLogIndex, request.prevLogTerm, request.leaderCommit, request.entries, request.leaderId);
+      return appendProblem(
+        request.term,
+        request.prevLogIndex,
+        request.prevLogTerm,
+        request.leaderCommit,
+        request.entries,
+        request.leaderId,
+      );
     case 'InstallSnapshotRequest': {
       if (!isValidNodeId(request.leaderId)) return 'InstallSnapshot: invalid leaderId';
-      if (!isCount(request.lastIncludedIndex) || !isCount(request.lastIncludedTerm) || !isCount(request.offset) || !isCount(request.totalBytes)) {
+      if (
+        !isCount(request.lastIncludedIndex) ||
+        !isCount(request.lastIncludedTerm) ||
+        !isCount(request.offset) ||
+        !isCount(request.totalBytes)
+      ) {
         return 'InstallSnapshot: invalid numbers';
       }
       if (request.lastIncludedIndex === 0) return 'InstallSnapshot: snapshot of an empty log';
       if (request.lastIncludedTerm > request.term) return 'InstallSnapshot: lastIncludedTerm above term';
-      if (request.offset + request.data.byteLength > request.totalBytes) return 'InstallSnapshot: chunk beyond totalBytes';
+      if (request.offset + request.data.byteLength > request.totalBytes)
+        return 'InstallSnapshot: chunk beyond totalBytes';
       const end = request.offset + request.data.byteLength;
-      if (request.done !== (end === request.totalBytes)) return 'InstallSnapshot: done must be set exactly on the chunk that ends the snapshot';
+      if (request.done !== (end === request.totalBytes))
+        return 'InstallSnapshot: done must be set exactly on the chunk that ends the snapshot';
       const problems = configurationProblems(request.configuration);
       return problems.length === 0 ? null : `InstallSnapshot: bad configuration: ${problems.join('; ')}`;
     }
@@ -66,7 +82,8 @@ function appendProblem(
   leaderId: string,
 ): string | null {
   if (!isValidNodeId(leaderId)) return 'AppendEntries: invalid leaderId';
-  if (!isCount(prevLogIndex) || !isCount(prevLogTerm) || !isCount(leaderCommit)) return 'AppendEntries: invalid numbers';
+  if (!isCount(prevLogIndex) || !isCount(prevLogTerm) || !isCount(leaderCommit))
+    return 'AppendEntries: invalid numbers';
   if (prevLogTerm > term) return `AppendEntries: prevLogTerm ${prevLogTerm} above term ${term}`;
   if (prevLogIndex === 0 && prevLogTerm !== 0) return 'AppendEntries: index 0 has term 0';
   let expectedIndex = prevLogIndex + 1;
@@ -74,11 +91,14 @@ function appendProblem(
   for (const entry of entries) {
     if (entry.index !== expectedIndex) return `AppendEntries: entry index ${entry.index}, expected ${expectedIndex}`;
     if (!isCount(entry.term) || entry.term < lastTerm) return `AppendEntries: entry ${entry.index} term goes backwards`;
-    if (entry.term > term) return `AppendEntries: entry ${entry.index} term ${entry.term} above the leader's term ${term}`;
+    if (entry.term > term)
+      return `AppendEntries: entry ${entry.index} term ${entry.term} above the leader's term ${term}`;
     if (entry.term === 0) return `AppendEntries: entry ${entry.index} has term 0`;
-    if (entry.type !== 'command' && entry.type !== 'noop' && entry.type !== 'config') return `AppendEntries: entry ${entry.index} has an unknown type`;
+    if (entry.type !== 'command' && entry.type !== 'noop' && entry.type !== 'config')
+      return `AppendEntries: entry ${entry.index} has an unknown type`;
     if (!(entry.command instanceof Uint8Array)) return `AppendEntries: entry ${entry.index} command is not bytes`;
-    if (entry.type === 'config' && decodeConfiguration(entry.command) === null) return `AppendEntries: entry ${entry.index} holds a malformed configuration`;
+    if (entry.type === 'config' && decodeConfiguration(entry.command) === null)
+      return `AppendEntries: entry ${entry.index} holds a malformed configuration`;
     expectedIndex += 1;
     lastTerm = entry.term;
   }
@@ -87,7 +107,8 @@ function appendProblem(
 
 function responseProblem(input: InboundResponse): string | null {
   const { request, response } = input;
-  if (RPC_OF_REQUEST[request.type].responseType !== response.type) return `${response.type} does not answer ${request.type}`;
+  if (RPC_OF_REQUEST[request.type].responseType !== response.type)
+    return `${response.type} does not answer ${request.type}`;
   if (!isCount(response.term)) return `${response.type}: term is not a non-negative integer`;
   switch (response.type) {
     case 'RequestVoteResponse':
@@ -99,16 +120,20 @@ function responseProblem(input: InboundResponse): string | null {
       if (request.type !== 'AppendEntriesRequest') return 'AppendEntriesResponse answers another request type';
       if (response.success) {
         if (response.term !== request.term) return 'AppendEntriesResponse: success in another term';
-        if (response.lastLogIndex < request.prevLogIndex + request.entries.length) return 'AppendEntriesResponse: success but log shorter than the entries sent';
+        if (response.lastLogIndex < request.prevLogIndex + request.entries.length)
+          return 'AppendEntriesResponse: success but log shorter than the entries sent';
         return null;
       }
-      if (response.conflictIndex !== null && !isCount(response.conflictIndex)) return 'AppendEntriesResponse: invalid conflictIndex';
-      if (response.conflictTerm !== null && !isCount(response.conflictTerm)) return 'AppendEntriesResponse: invalid conflictTerm';
+      if (response.conflictIndex !== null && !isCount(response.conflictIndex))
+        return 'AppendEntriesResponse: invalid conflictIndex';
+      if (response.conflictTerm !== null && !isCount(response.conflictTerm))
+        return 'AppendEntriesResponse: invalid conflictTerm';
       return null;
     }
     case 'InstallSnapshotResponse':
       if (request.type !== 'InstallSnapshotRequest') return 'InstallSnapshotResponse answers another request type';
-      if (!isCount(response.bytesStored) || response.bytesStored > request.totalBytes) return 'InstallSnapshotResponse: invalid bytesStored';
+      if (!isCount(response.bytesStored) || response.bytesStored > request.totalBytes)
+        return 'InstallSnapshotResponse: invalid bytesStored';
       return null;
   }
 }

@@ -29,13 +29,22 @@ export function mayUse(access: EndpointAccess, area: EndpointArea, identity: str
 }
 
 /** `methods` with every handler refusing (4.03) identities that may not use `area`. */
-export function restricted(methods: CoapResourceMethods, area: EndpointArea, access: EndpointAccess): CoapResourceMethods {
+export function restricted(
+  methods: CoapResourceMethods,
+  area: EndpointArea,
+  access: EndpointAccess,
+): CoapResourceMethods {
   const guarded: Record<string, (request: CoapRequest) => Promise<CoapResponse>> = {};
   for (const [method, handler] of Object.entries(methods)) {
     guarded[method] = (request) =>
       mayUse(access, area, request.peer.identity)
         ? handler(request)
-        : Promise.resolve(errorResponse(CoapResponseCode.Forbidden, `identity ${JSON.stringify(request.peer.identity)} may not use the ${area} resources`));
+        : Promise.resolve(
+            errorResponse(
+              CoapResponseCode.Forbidden,
+              `identity ${JSON.stringify(request.peer.identity)} may not use the ${area} resources`,
+            ),
+          );
   }
   return guarded;
 }

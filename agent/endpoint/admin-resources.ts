@@ -17,7 +17,7 @@
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
-import { ForbiddenError, SerializationError } from '../errors.js';
+import { ForbiddenError, SerializationError } from '../../contracts/errors.js';
 import { decodeSignedAdmin, type AdminBody } from '../trust/admin-command.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { restricted, type EndpointAccess } from './access.js';
@@ -36,40 +36,88 @@ function commandOf(request: CoapRequest): AdminBody {
   try {
     return decodeSignedAdmin(request.payload).body;
   } catch (error) {
-    if (error instanceof SerializationError) throw new ForbiddenError(`admin requests carry a command signed with the admin key (coraft ... --admin-key FILE): ${error.message}`);
+    if (error instanceof SerializationError)
+      throw new ForbiddenError(
+        `admin requests carry a command signed with the admin key (coraft ... --admin-key FILE): ${error.message}`,
+      );
     throw error;
   }
 }
 
-/** The resources, as (path, methods) pairs, each method restricted to the identities that may use it. */
-export function adminResources(node: NodeApi, timeoutMs: number, access: EndpointAccess): [string, CoapResourceMethods][] {
-  const run = async (request: CoapRequest, body: AdminBody): Promise<CoapResponse> => {
-    if (body.op === 'snapshot') return jsonResponse(CoapResponseCode.Changed, { nodeId: node.getNodeId(), snapshotIndex: await node.snapshotSigned(request.payload) });
-    const result = await node.adminAnywhere(request.payload, timeoutMs);
-    const code = body.op === 'add-member' ? CoapResponseCode.Created : body.op === 'remove-member' ? CoapResponseCode.Deleted : CoapResponseCode.Changed;
-    return jsonResponse(code, { op: body.op, ...('id' in body ? { id: body.id } : {}), leaderId: result.leader });
-  };
-  /** A handler for the command `op` (and, for /members/{id}, the id of the path). */
-  const expecting = (op: AdminBody['op'] | null, idAt: number | null = null) => (request: CoapRequest): Promise<CoapResponse> =>
-    guarded(async () => {
-      const body = commandOf(request);
-      if (op !== null && body.op !== op) return errorResponse(CoapResponseCode.BadRequest, `this resource takes a signed ${op} command, not ${body.op}`);
-      const id = idAt === null ? null : request.path[idAt];
-      if (id !== null && (!('id' in body) || body.id !== id)) return errorResponse(CoapResponseCode.BadRequest, `the signed command names ${'id' in body ? body.id : 'no member'}, the path ${String(id)}`);
-      return run(request, body);
+/** Runs a signed command `body` (its bytes: the request's payload) and answers with its outcome. */
+async function runAdmin(
+  node: NodeApi,
+  timeoutMs: number,
+  request: CoapRequest,
+  body: AdminBody,
+): Promise<CoapResponse> {
+  if (body.op === 'snapshot')
+    return jsonResponse(CoapResponseCode.Changed, {
+      nodeId: node.getNodeId(),
+      snapshotIndex: await node.snapshotSigned(request.payload),
     });
+  const result = await node.adminAnywhere(request.payload, timeoutMs);
+  const code =
+    body.op === 'add-member'
+      ? CoapResponseCode.Created
+      : body.op === 'remove-member'
+        ? CoapResponseCode.Deleted
+        : CoapResponseCode.Changed;
+  return jsonResponse(code, { op: body.op, ...('id' in body ? { id: body.id } : {}), leaderId: result.leader });
+}
+
+/** The resources, as (path, methods) pairs, each method restricted to the identities that may use it. */
+export function adminResources(
+  node: NodeApi,
+  timeoutMs: number,
+  access: EndpointAccess,
+): [string, CoapResourceMethods][] {
+  /** A handler for the command `op` (and, for /members/{id}, the id of the path). */
+  const expecting =
+    (op: AdminBody['op'] | null, idAt: number | null = null) =>
+    (request: CoapRequest): Promise<CoapResponse> =>
+      guarded(async () => {
+        const body = commandOf(request);
+        if (op !== null && body.op !== op)
+          return errorResponse(
+            CoapResponseCode.BadRequest,
+            `this resource takes a signed ${op} command, not ${body.op}`,
+          );
+        const id = idAt === null ? null : request.path[idAt];
+        if (id !== null && (!('id' in body) || body.id !== id))
+          return errorResponse(
+            CoapResponseCode.BadRequest,
+            `the signed command names ${'id' in body ? body.id : 'no member'}, the path ${String(id)}`,
+          );
+        return runAdmin(node, timeoutMs, request, body);
+      });
   const members = (): Promise<CoapResponse> => {
     const status = node.getStatus();
-    return Promise.resolve(jsonResponse(CoapResponseCode.Content, { leaderId: status.leaderId, members: status.members }));
+    return Promise.resolve(
+      jsonResponse(CoapResponseCode.Content, { leaderId: status.leaderId, members: status.members }),
+    );
   };
   const memberPath = (request: CoapRequest, method: 'DELETE' | 'PUT'): Promise<CoapResponse> => {
-    const shapeOk = method === 'DELETE' ? request.path.length === 2 : request.path.length === 3 && request.path[2] === 'key';
-    if (!shapeOk) return Promise.resolve(errorResponse(CoapResponseCode.BadRequest, 'use DELETE /members/{id} or PUT /members/{id}/key'));
+    const shapeOk =
+      method === 'DELETE' ? request.path.length === 2 : request.path.length === 3 && request.path[2] === 'key';
+    if (!shapeOk)
+      return Promise.resolve(
+        errorResponse(CoapResponseCode.BadRequest, 'use DELETE /members/{id} or PUT /members/{id}/key'),
+      );
     return expecting(method === 'DELETE' ? 'remove-member' : 'rekey-member', 1)(request);
   };
   return [
-    ['/members', { ...restricted({ GET: members }, 'status', access), ...restricted({ POST: expecting('add-member') }, 'admin', access) }],
-    ['/members/*', restricted({ DELETE: (r) => memberPath(r, 'DELETE'), PUT: (r) => memberPath(r, 'PUT') }, 'admin', access)],
+    [
+      '/members',
+      {
+        ...restricted({ GET: members }, 'status', access),
+        ...restricted({ POST: expecting('add-member') }, 'admin', access),
+      },
+    ],
+    [
+      '/members/*',
+      restricted({ DELETE: (r) => memberPath(r, 'DELETE'), PUT: (r) => memberPath(r, 'PUT') }, 'admin', access),
+    ],
     ['/leader/transfer', restricted({ POST: expecting('transfer-leadership') }, 'admin', access)],
     ['/snapshot', restricted({ POST: expecting('snapshot') }, 'admin', access)],
     ['/admin', restricted({ POST: expecting(null) }, 'admin', access)],

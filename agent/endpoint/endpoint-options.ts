@@ -4,9 +4,9 @@
  * error and a diagnostic naming the option, and counts the refusal in a metric.
  */
 import type { CoapServerOptions } from '../../transport/coap/index.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { DEFAULT_KV_OPTIONS } from '../kv/index.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../raft-configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../contracts/raft-configuration.js';
 import { DEFAULT_WRITE_SESSION_OPTIONS } from './write-session.js';
 import type { WriteSessionOptions } from './write-session.js';
 
@@ -40,9 +40,14 @@ export interface LocalEndpointOptions {
    * 24 hours). Default 86,400,000 (24 h); 1,000..86,400,000 ms.
    */
   readonly observeConfirmableIntervalMs: number;
-  /** First retransmission timeout of a confirmable notification, ms (RFC 7252 ACK_TIMEOUT). Default 2,000; 10..60,000. */
+  /**
+   * First retransmission timeout of a confirmable notification, ms (RFC 7252 ACK_TIMEOUT). Default 2,000; 10..60,000.
+   */
   readonly notifyAckTimeoutMs: number;
-  /** Retransmissions of a confirmable notification before its observer is dropped (RFC 7252 MAX_RETRANSMIT). Default 4; 0..20. */
+  /**
+   * Retransmissions of a confirmable notification before its observer is dropped (RFC 7252 MAX_RETRANSMIT). Default 4;
+   * 0..20.
+   */
   readonly notifyRetransmitMax: number;
   /** Shortest interval between two /status notifications, ms. Default 200; 10..60,000. */
   readonly statusNotifyIntervalMs: number;
@@ -113,7 +118,13 @@ export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
   writeSession: DEFAULT_WRITE_SESSION_OPTIONS,
 };
 
-function checkInteger(problems: string[], options: LocalEndpointOptions, field: keyof LocalEndpointOptions, min: number, max: number): void {
+function checkInteger(
+  problems: string[],
+  options: LocalEndpointOptions,
+  field: keyof LocalEndpointOptions,
+  min: number,
+  max: number,
+): void {
   const value: unknown = options[field];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     problems.push(`endpoint.${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
@@ -137,13 +148,21 @@ export function validateLocalEndpointOptions(options: LocalEndpointOptions): str
   checkInteger(problems, options, 'blockTransfersMax', 1, 4_096);
   checkInteger(problems, options, 'blockTransfersPerPeerMax', 1, options.blockTransfersMax);
   const min = options.block1BytesMin;
-  if (!Number.isInteger(min) || min < 16 || min > 1024 || (min & (min - 1)) !== 0) problems.push(`endpoint.block1BytesMin: expected a power of two from 16 to 1024, got ${String(min)}`);
+  if (!Number.isInteger(min) || min < 16 || min > 1024 || (min & (min - 1)) !== 0)
+    problems.push(`endpoint.block1BytesMin: expected a power of two from 16 to 1024, got ${String(min)}`);
   checkInteger(problems, options, 'valueBytesMax', 0, 16 * MIB);
   checkInteger(problems, options, 'commandBytesMax', 1, 64 * MIB);
-  if (typeof options.unsafeAckBeforeCommit !== 'boolean') problems.push(`endpoint.unsafeAckBeforeCommit: expected a boolean, got ${String(options.unsafeAckBeforeCommit)}`);
+  if (typeof options.unsafeAckBeforeCommit !== 'boolean')
+    problems.push(`endpoint.unsafeAckBeforeCommit: expected a boolean, got ${String(options.unsafeAckBeforeCommit)}`);
   const { writesInFlightMax, idleRotateMs } = options.writeSession;
-  if (!Number.isSafeInteger(writesInFlightMax) || writesInFlightMax < 1 || writesInFlightMax > 65_536) problems.push(`endpoint.writeSession.writesInFlightMax: expected an integer from 1 to 65536, got ${String(writesInFlightMax)}`);
-  if (!Number.isSafeInteger(idleRotateMs) || idleRotateMs < 1000) problems.push(`endpoint.writeSession.idleRotateMs: expected an integer of at least 1000, got ${String(idleRotateMs)}`);
+  if (!Number.isSafeInteger(writesInFlightMax) || writesInFlightMax < 1 || writesInFlightMax > 65_536)
+    problems.push(
+      `endpoint.writeSession.writesInFlightMax: expected an integer from 1 to 65536, got ${String(writesInFlightMax)}`,
+    );
+  if (!Number.isSafeInteger(idleRotateMs) || idleRotateMs < 1000)
+    problems.push(
+      `endpoint.writeSession.idleRotateMs: expected an integer of at least 1000, got ${String(idleRotateMs)}`,
+    );
   return problems;
 }
 

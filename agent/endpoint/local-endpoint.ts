@@ -27,11 +27,21 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
-import type { LogEntry, Metrics, Timers } from '../contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { LogEntry } from '../../contracts/log.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { resolveLocalEndpointOptions, serverOptionsOf, type LocalEndpointOptions } from './endpoint-options.js';
 import { missingObserved, Observations } from './observe.js';
-import { CONTENT_FORMAT, errorResponse, etagRevision, jsonResponse, responseForError, responseForKvError, revisionEtag } from './responses.js';
+import {
+  CONTENT_FORMAT,
+  errorResponse,
+  etagRevision,
+  jsonResponse,
+  responseForError,
+  responseForKvError,
+  revisionEtag,
+} from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 import { EndpointWrites } from './writes.js';
@@ -58,7 +68,6 @@ export interface LocalEndpointDeps {
   readonly bootId: string;
 }
 
-
 export class LocalEndpoint {
   readonly server: CoapServer;
   private readonly observations: Observations;
@@ -72,21 +81,39 @@ export class LocalEndpoint {
     options: Partial<LocalEndpointOptions> = {},
   ) {
     this.options = resolveLocalEndpointOptions(options);
-    this.server = new CoapServer({ openEndpoint: deps.openEndpoint, timers: deps.timers, name: 'endpoint', ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) }, serverOptionsOf(this.options));
+    this.server = new CoapServer(
+      {
+        openEndpoint: deps.openEndpoint,
+        timers: deps.timers,
+        name: 'endpoint',
+        ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+      },
+      serverOptionsOf(this.options),
+    );
     this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options);
-    const session = new ImplicitSession({ nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers }, this.options.writeSession);
+    const session = new ImplicitSession(
+      { nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers },
+      this.options.writeSession,
+    );
     const oversize = (bytes: number): CoapResponse | null =>
-      bytes > this.options.commandBytesMax ? this.tooLarge('commandBytesMax', `write of ${bytes} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`) : null;
+      bytes > this.options.commandBytesMax
+        ? this.tooLarge(
+            'commandBytesMax',
+            `write of ${bytes} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`,
+          )
+        : null;
     this.writes = new EndpointWrites(deps.node, session, { timeoutMs: this.options.requestTimeoutMs, oversize });
     const access = deps.access ?? { kv: null, admin: null };
-    const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void => this.server.addResource(path, restricted(methods, area, access));
+    const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
+      this.server.addResource(path, restricted(methods, area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
       DELETE: (request) => this.deleteKey(request),
     });
-    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access)) this.server.addResource(path, methods);
+    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access))
+      this.server.addResource(path, methods);
   }
 
   async start(): Promise<void> {
@@ -148,7 +175,9 @@ export class LocalEndpoint {
     const text = JSON.stringify(body);
     if (text === this.lastStatus) return;
     this.lastStatus = text;
-    this.observations.notify('/status', (seq) => jsonResponse(CoapResponseCode.Content, body, seq === null ? {} : { observe: seq }));
+    this.observations.notify('/status', (seq) =>
+      jsonResponse(CoapResponseCode.Content, body, seq === null ? {} : { observe: seq }),
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -171,11 +200,14 @@ export class LocalEndpoint {
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key)) return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (isSystemKey(key))
+      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
     const query = encodeKvQuery({ op: 'get', key });
     try {
       const stale = this.queryValue(request, 'stale') !== null;
-      const bytes = stale ? this.deps.node.readLocal(query) : await this.deps.node.readAnywhere(query, this.options.requestTimeoutMs);
+      const bytes = stale
+        ? this.deps.node.readLocal(query)
+        : await this.deps.node.readAnywhere(query, this.options.requestTimeoutMs);
       const result = decodeKvResult(bytes);
       // RFC 7641 §4.1: only a 2.05 answer registers; Observe of a missing key ends at once.
       if (result.type !== 'get' || result.current === null) {
@@ -191,9 +223,22 @@ export class LocalEndpoint {
   private valueResponse(result: KvResult, observe: number | null): CoapResponse {
     const extra = observe === null ? {} : { observe };
     if (result.type === 'error') return responseForKvError(result);
-    if (result.type !== 'get') return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a read`);
-    if (result.current === null) return { code: CoapResponseCode.NotFound, payload: new TextEncoder().encode('no such key'), contentFormat: CONTENT_FORMAT.text, ...extra };
-    return { code: CoapResponseCode.Content, payload: result.current.value, contentFormat: CONTENT_FORMAT.octetStream, etag: revisionEtag(result.current.revision), ...extra };
+    if (result.type !== 'get')
+      return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a read`);
+    if (result.current === null)
+      return {
+        code: CoapResponseCode.NotFound,
+        payload: new TextEncoder().encode('no such key'),
+        contentFormat: CONTENT_FORMAT.text,
+        ...extra,
+      };
+    return {
+      code: CoapResponseCode.Content,
+      payload: result.current.value,
+      contentFormat: CONTENT_FORMAT.octetStream,
+      etag: revisionEtag(result.current.revision),
+      ...extra,
+    };
   }
 
   /** The session of a request's `client` and `seq` query parameters, or an error response. */
@@ -206,7 +251,10 @@ export class LocalEndpoint {
       return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
     }
     if (clientId.startsWith(IMPLICIT_CLIENT_PREFIX)) {
-      return errorResponse(CoapResponseCode.BadRequest, `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`);
+      return errorResponse(
+        CoapResponseCode.BadRequest,
+        `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`,
+      );
     }
     return { clientId, seq };
   }
@@ -214,8 +262,14 @@ export class LocalEndpoint {
   private async putKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key)) return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
-    if (request.payload.byteLength > this.options.valueBytesMax) return this.tooLarge('valueBytesMax', `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax (${this.options.valueBytesMax} bytes)`);
+    if (isSystemKey(key))
+      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (request.payload.byteLength > this.options.valueBytesMax)
+      return this.tooLarge(
+        'valueBytesMax',
+        `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax ` +
+          `(${this.options.valueBytesMax} bytes)`,
+      );
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;
     const header = { session, timeMs: Math.floor(Date.now()) };
@@ -223,7 +277,11 @@ export class LocalEndpoint {
     const ifMatch = request.ifMatch[0];
     if (ifMatch !== undefined) {
       const expectedRevision = etagRevision(ifMatch);
-      if (expectedRevision === null) return errorResponse(CoapResponseCode.BadRequest, 'If-Match must carry the revision ETag of the key (1 to 8 bytes)');
+      if (expectedRevision === null)
+        return errorResponse(
+          CoapResponseCode.BadRequest,
+          'If-Match must carry the revision ETag of the key (1 to 8 bytes)',
+        );
       command = { ...header, op: 'cas', key, expectedRevision, value: request.payload };
     } else if (request.ifNoneMatch) {
       command = { ...header, op: 'cas', key, expectedRevision: 0, value: request.payload };
@@ -236,8 +294,10 @@ export class LocalEndpoint {
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key)) return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
-    if (request.ifMatch.length > 0) return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
+    if (isSystemKey(key))
+      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (request.ifMatch.length > 0)
+      return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
     const session = this.sessionOf(request);
     if (session !== null && 'code' in session) return session;
     return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false }, request);
@@ -246,7 +306,9 @@ export class LocalEndpoint {
   private async write(command: KvCommand, request: CoapRequest): Promise<CoapResponse> {
     if (this.options.unsafeAckBeforeCommit) {
       // Deliberately broken (test-only): acknowledge now, let the write happen or not later.
-      void this.deps.node.submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs).catch(() => undefined);
+      void this.deps.node
+        .submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs)
+        .catch(() => undefined);
       if (command.op === 'delete') return jsonResponse(CoapResponseCode.Deleted, { revision: 0, deleted: true });
       return jsonResponse(CoapResponseCode.Changed, { revision: 0 }, { etag: revisionEtag(0) });
     }
@@ -255,13 +317,25 @@ export class LocalEndpoint {
     const result = outcome.result;
     switch (result.type) {
       case 'put':
-        return jsonResponse(CoapResponseCode.Changed, { revision: result.revision }, { etag: revisionEtag(result.revision) });
+        return jsonResponse(
+          CoapResponseCode.Changed,
+          { revision: result.revision },
+          { etag: revisionEtag(result.revision) },
+        );
       case 'delete':
         return jsonResponse(CoapResponseCode.Deleted, { revision: result.revision, deleted: result.deleted });
       case 'cas':
-        if (result.succeeded) return jsonResponse(CoapResponseCode.Changed, { revision: result.revision }, { etag: revisionEtag(result.revision) });
+        if (result.succeeded)
+          return jsonResponse(
+            CoapResponseCode.Changed,
+            { revision: result.revision },
+            { etag: revisionEtag(result.revision) },
+          );
         return {
-          ...errorResponse(CoapResponseCode.PreconditionFailed, result.current === null ? 'the key is absent' : `the key is at revision ${result.current.revision}`),
+          ...errorResponse(
+            CoapResponseCode.PreconditionFailed,
+            result.current === null ? 'the key is absent' : `the key is at revision ${result.current.revision}`,
+          ),
           ...(result.current === null ? {} : { etag: revisionEtag(result.current.revision) }),
         };
       case 'get':
@@ -296,6 +370,9 @@ export class LocalEndpoint {
   private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {
     this.deps.metrics?.increment('endpoint_limit_refusals_total', 1, { limit });
     const max = limit === 'valueBytesMax' ? this.options.valueBytesMax : this.options.commandBytesMax;
-    return { ...errorResponse(CoapResponseCode.RequestEntityTooLarge, text), options: [uintOption(CoapOption.Size1, max)] };
+    return {
+      ...errorResponse(CoapResponseCode.RequestEntityTooLarge, text),
+      options: [uintOption(CoapOption.Size1, max)],
+    };
   }
 }

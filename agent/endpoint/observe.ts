@@ -11,7 +11,8 @@
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse, CoapServer } from '../../transport/coap/index.js';
 import type { DatagramPeer } from '../../transport/datagram.js';
-import type { Clock, Metrics } from '../contracts.js';
+import type { Clock } from '../../contracts/clock.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { ObserverTable, type Registration } from './observers.js';
 import { errorResponse } from './responses.js';
 
@@ -78,7 +79,9 @@ export class Observations {
         this.table.remove(registration);
         // The observation is over whether or not this last message leaves: a client that
         // misses it stops trusting the resource when its Max-Age runs out (RFC 7641 §3.3.1).
-        this.server.notify(registration.peer, registration.token, response(null)).catch(() => this.count('send-failed'));
+        this.server
+          .notify(registration.peer, registration.token, response(null))
+          .catch(() => this.count('send-failed'));
         continue;
       }
       this.send(registration, response(this.table.nextSeq(registration)));
@@ -94,7 +97,9 @@ export class Observations {
 
   private send(registration: Registration, response: CoapResponse): void {
     const nowMs = this.clock.nowMs();
-    const due = registration.sinceConfirmable + 1 >= this.options.observeConfirmableEvery || nowMs - registration.confirmableAtMs >= this.options.observeConfirmableIntervalMs;
+    const due =
+      registration.sinceConfirmable + 1 >= this.options.observeConfirmableEvery ||
+      nowMs - registration.confirmableAtMs >= this.options.observeConfirmableIntervalMs;
     // At most one confirmable notification in flight per observer (RFC 7641 §4.5.2): newer
     // ones go non-confirmable meanwhile, and the client orders them by their Observe values.
     const confirmable = due && !registration.confirmablePending;
@@ -114,7 +119,8 @@ export class Observations {
         }
         return sent.outcome.then((outcome) => {
           registration.confirmablePending = false;
-          if (outcome === 'reset' || outcome === 'timeout') this.drop(registration, outcome === 'reset' ? 'reset' : 'unacknowledged');
+          if (outcome === 'reset' || outcome === 'timeout')
+            this.drop(registration, outcome === 'reset' ? 'reset' : 'unacknowledged');
         });
       },
       // A notification that cannot be sent ends the registration (RFC 7641 §4.5).

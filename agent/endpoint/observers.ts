@@ -10,7 +10,7 @@
  * token and resource again) counts as new. This is a pure data structure: no clock, no I/O.
  */
 import type { DatagramPeer } from '../../transport/datagram.js';
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Limits of the table. */
 export interface ObserverTableOptions {
@@ -82,13 +82,26 @@ export class ObserverTable {
     const own = this.byPeer.get(peerKey);
     if (own !== undefined && own.size >= this.options.observersPerPeerMax) {
       const oldest = own.values().next();
-      if (oldest.done !== true && this.remove(oldest.value)) evicted.push({ registration: oldest.value, reason: 'observersPerPeerMax' });
+      if (oldest.done !== true && this.remove(oldest.value))
+        evicted.push({ registration: oldest.value, reason: 'observersPerPeerMax' });
     }
     if (this.all.size >= this.options.observersMax) {
       const oldest = this.all.values().next();
-      if (oldest.done !== true && this.remove(oldest.value)) evicted.push({ registration: oldest.value, reason: 'observersMax' });
+      if (oldest.done !== true && this.remove(oldest.value))
+        evicted.push({ registration: oldest.value, reason: 'observersMax' });
     }
-    const registration: Registration = existing ?? { key, resource, peer, peerKey, token: token.slice(), seq: 2, sinceConfirmable: 0, confirmableAtMs: nowMs, confirmablePending: false, lastMessageId: null };
+    const registration: Registration = existing ?? {
+      key,
+      resource,
+      peer,
+      peerKey,
+      token: token.slice(),
+      seq: 2,
+      sinceConfirmable: 0,
+      confirmableAtMs: nowMs,
+      confirmablePending: false,
+      lastMessageId: null,
+    };
     // A refresh is a confirmed exchange too (the client asked again).
     registration.sinceConfirmable = 0;
     registration.confirmableAtMs = nowMs;
@@ -108,7 +121,8 @@ export class ObserverTable {
     this.all.delete(registration.key);
     deleteFrom(this.byResource, registration.resource, registration.key);
     deleteFrom(this.byPeer, registration.peerKey, registration.key);
-    if (registration.lastMessageId !== null) this.byMessage.delete(`${registration.peerKey}#${registration.lastMessageId}`);
+    if (registration.lastMessageId !== null)
+      this.byMessage.delete(`${registration.peerKey}#${registration.lastMessageId}`);
     return true;
   }
 
@@ -120,7 +134,8 @@ export class ObserverTable {
   /** Records the message id of a non-confirmable notification just sent to `registration`. */
   noteMessageId(registration: Registration, messageId: number): void {
     if (this.all.get(registration.key) !== registration) return;
-    if (registration.lastMessageId !== null) this.byMessage.delete(`${registration.peerKey}#${registration.lastMessageId}`);
+    if (registration.lastMessageId !== null)
+      this.byMessage.delete(`${registration.peerKey}#${registration.lastMessageId}`);
     registration.lastMessageId = messageId;
     this.byMessage.set(`${registration.peerKey}#${messageId}`, registration);
   }
@@ -147,9 +162,13 @@ export class ObserverTable {
     this.all.set(registration.key, registration);
     addTo(this.byResource, registration.resource, registration);
     addTo(this.byPeer, registration.peerKey, registration);
-    if (registration.lastMessageId !== null) this.byMessage.set(`${registration.peerKey}#${registration.lastMessageId}`, registration);
+    if (registration.lastMessageId !== null)
+      this.byMessage.set(`${registration.peerKey}#${registration.lastMessageId}`, registration);
     assert(this.all.size <= this.options.observersMax, 'registrations within observersMax');
-    assert((this.byPeer.get(registration.peerKey)?.size ?? 0) <= this.options.observersPerPeerMax, 'registrations within observersPerPeerMax');
+    assert(
+      (this.byPeer.get(registration.peerKey)?.size ?? 0) <= this.options.observersPerPeerMax,
+      'registrations within observersPerPeerMax',
+    );
   }
 }
 

@@ -6,8 +6,8 @@
  */
 import { coapCode } from '../../transport/coap/codes.js';
 import { CoapResponseCode } from '../../transport/coap/index.js';
-import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import { RaftError } from '../errors.js';
+import type { CoapResponse } from '../../transport/coap/index.js';
+import { RaftError, describeError } from '../../contracts/errors.js';
 import type { KvErrorResult } from '../kv/index.js';
 
 /** CoAP Content-Format numbers used here (RFC 7252 §12.3). */
@@ -18,7 +18,6 @@ const CONFLICT = coapCode(4, 9);
 const GATEWAY_TIMEOUT = coapCode(5, 4);
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** A JSON response. */
 export function jsonResponse(code: number, value: unknown, extra: Partial<CoapResponse> = {}): CoapResponse {
@@ -28,7 +27,12 @@ export function jsonResponse(code: number, value: unknown, extra: Partial<CoapRe
 /** An error response with a one-line diagnostic payload (RFC 7252 §5.5.2). */
 export function errorResponse(code: number, text: string, maxAgeS?: number): CoapResponse {
   const line = text.split('\n')[0] ?? '';
-  return { code, payload: encoder.encode(line.slice(0, 200)), contentFormat: CONTENT_FORMAT.text, ...(maxAgeS === undefined ? {} : { maxAge: maxAgeS }) };
+  return {
+    code,
+    payload: encoder.encode(line.slice(0, 200)),
+    contentFormat: CONTENT_FORMAT.text,
+    ...(maxAgeS === undefined ? {} : { maxAge: maxAgeS }),
+  };
 }
 
 /** The ETag of a revision: 8 bytes, big-endian. */
@@ -48,8 +52,9 @@ export function etagRevision(etag: Uint8Array): number | null {
 
 /** The response for an error the node threw. */
 export function responseForError(error: unknown): CoapResponse {
-  const message = error instanceof Error ? error.message : String(error);
-  if (!(error instanceof RaftError)) return errorResponse(CoapResponseCode.InternalServerError, `internal error: ${message}`);
+  const message = describeError(error);
+  if (!(error instanceof RaftError))
+    return errorResponse(CoapResponseCode.InternalServerError, `internal error: ${message}`);
   switch (error.code) {
     case 'RAFT_NOT_LEADER':
     case 'RAFT_STOPPED':
@@ -62,7 +67,11 @@ export function responseForError(error: unknown): CoapResponse {
     case 'NET_TIMEOUT':
       return errorResponse(GATEWAY_TIMEOUT, message);
     case 'RAFT_PROPOSAL_DROPPED':
-      return errorResponse(message.includes('exceeds') ? CoapResponseCode.RequestEntityTooLarge : CoapResponseCode.ServiceUnavailable, message, 1);
+      return errorResponse(
+        message.includes('exceeds') ? CoapResponseCode.RequestEntityTooLarge : CoapResponseCode.ServiceUnavailable,
+        message,
+        1,
+      );
     case 'RAFT_MEMBERSHIP':
       return errorResponse(CONFLICT, message);
     case 'RAFT_FORBIDDEN':
@@ -96,18 +105,5 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
     case 'KV_KEY_TOO_LONG':
     case 'KV_CLIENT_ID_TOO_LONG':
       return errorResponse(CoapResponseCode.BadRequest, text);
-  }
-}
-
-/** Parses a JSON request body; null when it is not a JSON object. */
-export function jsonBody(request: CoapRequest): Record<string, unknown> | null {
-  if (request.payload.byteLength === 0) return {};
-  try {
-    const value: unknown = JSON.parse(decoder.decode(request.payload));
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-    return Object.fromEntries(Object.entries(value));
-  } catch {
-    // Not JSON: the caller answers 4.00.
-    return null;
   }
 }

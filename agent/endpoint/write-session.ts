@@ -18,9 +18,9 @@
  * within kv.sessionResponsesMax: a write past it is refused at once (5.03), never queued.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ConfigError } from '../errors.js';
-import type { Clock } from '../contracts.js';
-import { assert } from '../core/assert.js';
+import { ConfigError } from '../../contracts/errors.js';
+import type { Clock } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapRequest } from '../../transport/coap/index.js';
 import { REQUEST_ID_BYTES } from '../kv/index.js';
 import type { KvOptions, KvSession } from '../kv/index.js';
@@ -58,7 +58,11 @@ export function newBootId(): string {
 export function writeSessionOptionsFor(kv: KvOptions, nodeId: string): WriteSessionOptions {
   // '@' + node id + '/' + 16 hex digits + '.' + a generation of up to 15 digits.
   const idBytes = Buffer.byteLength(nodeId, 'utf8') + 34;
-  if (idBytes > kv.clientIdBytesMax) throw new ConfigError([`kv.clientIdBytesMax: must be at least ${idBytes} to hold the endpoint's session ids for node ${nodeId}, got ${kv.clientIdBytesMax}`]);
+  if (idBytes > kv.clientIdBytesMax)
+    throw new ConfigError([
+      `kv.clientIdBytesMax: must be at least ${idBytes} to hold the endpoint's session ids for node ${nodeId}, ` +
+        `got ${kv.clientIdBytesMax}`,
+    ]);
   return {
     writesInFlightMax: Math.min(DEFAULT_WRITE_SESSION_OPTIONS.writesInFlightMax, kv.sessionResponsesMax),
     idleRotateMs: Math.min(DEFAULT_WRITE_SESSION_OPTIONS.idleRotateMs, Math.floor(kv.sessionTtlMs / 2)),
@@ -92,7 +96,10 @@ export class ImplicitSession {
     private readonly deps: WriteSessionDeps,
     private readonly options: WriteSessionOptions,
   ) {
-    assert(Number.isSafeInteger(options.writesInFlightMax) && options.writesInFlightMax >= 1, 'writesInFlightMax is a positive integer');
+    assert(
+      Number.isSafeInteger(options.writesInFlightMax) && options.writesInFlightMax >= 1,
+      'writesInFlightMax is a positive integer',
+    );
     assert(options.idleRotateMs >= 1, 'idleRotateMs is positive');
     assert(deps.bootId.length > 0, 'a boot id is given');
     this.lastUsedMs = deps.clock.nowMs();
@@ -111,7 +118,8 @@ export class ImplicitSession {
   /** Gives the next write its sequence and watermark; null when writesInFlightMax is reached. */
   begin(): WriteTicket | null {
     const nowMs = this.deps.clock.nowMs();
-    if (this.inFlight.size === 0 && this.nextSeq > 1 && nowMs - this.lastUsedMs >= this.options.idleRotateMs) this.rotate();
+    if (this.inFlight.size === 0 && this.nextSeq > 1 && nowMs - this.lastUsedMs >= this.options.idleRotateMs)
+      this.rotate();
     const oldest = this.oldestUnfinished();
     if (this.nextSeq - oldest + 1 > this.options.writesInFlightMax) return null;
     const seq = this.nextSeq;

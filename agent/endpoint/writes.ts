@@ -21,12 +21,17 @@ import type { ImplicitSession } from './write-session.js';
 /** What the write path needs of the node. */
 export interface WriteNode {
   getNodeId(): string;
-  /** Runs a write on the leader; `retryUnknown`: the command carries an identity, so retrying it after an unknown outcome is safe. */
+  /**
+   * Runs a write on the leader; `retryUnknown`: the command carries an identity, so retrying it after an unknown
+   * outcome is safe.
+   */
   submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown?: boolean): Promise<Uint8Array>;
 }
 
 /** A write's end: the state machine's result, or the error response to send. */
-export type WriteOutcome = { readonly kind: 'result'; readonly result: KvResult } | { readonly kind: 'response'; readonly response: CoapResponse };
+export type WriteOutcome =
+  | { readonly kind: 'result'; readonly result: KvResult }
+  | { readonly kind: 'response'; readonly response: CoapResponse };
 
 const UNKNOWN = 'the write may or may not have been applied';
 
@@ -60,10 +65,21 @@ export class EndpointWrites {
     if (command.session !== null) return this.submitExplicit(command);
     const ticket = this.session.begin();
     if (ticket === null) {
-      return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, 'too many writes in flight at this endpoint; nothing was applied, retry later', 1) };
+      return {
+        kind: 'response',
+        response: errorResponse(
+          CoapResponseCode.ServiceUnavailable,
+          'too many writes in flight at this endpoint; nothing was applied, retry later',
+          1,
+        ),
+      };
     }
     try {
-      const identified = encodeKvCommand({ ...command, session: ticket.session, requestId: requestIdOf(this.node.getNodeId(), request) });
+      const identified = encodeKvCommand({
+        ...command,
+        session: ticket.session,
+        requestId: requestIdOf(this.node.getNodeId(), request),
+      });
       const refusal = this.options.oversize(identified.byteLength);
       if (refusal !== null) return { kind: 'response', response: refusal };
       const result = decodeKvResult(await this.node.submitAnywhere(identified, this.options.timeoutMs, true));
@@ -75,7 +91,13 @@ export class EndpointWrites {
         case 'KV_STALE_SEQUENCE':
           return unknown(`the state machine retired this write's sequence (${result.message})`);
         case 'KV_RESPONSE_NOT_RETAINED':
-          return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, `the write was applied, but its result is no longer kept (${result.message})`) };
+          return {
+            kind: 'response',
+            response: errorResponse(
+              CoapResponseCode.ServiceUnavailable,
+              `the write was applied, but its result is no longer kept (${result.message})`,
+            ),
+          };
         default:
           return { kind: 'result', result };
       }
@@ -91,7 +113,10 @@ export class EndpointWrites {
     const refusal = this.options.oversize(encoded.byteLength);
     if (refusal !== null) return { kind: 'response', response: refusal };
     try {
-      return { kind: 'result', result: decodeKvResult(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)) };
+      return {
+        kind: 'result',
+        result: decodeKvResult(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)),
+      };
     } catch (error) {
       return { kind: 'response', response: responseForError(error) };
     }

@@ -3,7 +3,7 @@
  * everything but the store: the same store, operation and index always give the same result
  * and the same store afterwards. Limits are checked before any change.
  */
-import { assertNever } from '../core/assert.js';
+import { assertNever } from '../../contracts/assert.js';
 import type { KvStore } from './store.js';
 import type { KvOperation, KvResult } from './types.js';
 
@@ -22,7 +22,12 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
       const problem = store.checkKey(operation.key);
       if (problem !== null) return problem;
       const previous = store.delete(operation.key);
-      return { type: 'delete', revision: index, deleted: previous !== null, previous: operation.returnPrevious ? previous : null };
+      return {
+        type: 'delete',
+        revision: index,
+        deleted: previous !== null,
+        previous: operation.returnPrevious ? previous : null,
+      };
     }
     case 'cas': {
       const problem = store.checkWrite(operation.key, operation.value);

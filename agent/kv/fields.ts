@@ -5,7 +5,7 @@
  * messages depend only on the input, so every replica reports the same one.
  */
 import { Decoder } from 'cbor-x';
-import { SerializationError } from '../errors.js';
+import { SerializationError } from '../../contracts/errors.js';
 
 /** Builds the error for malformed input. */
 export function malformed(message: string): SerializationError {

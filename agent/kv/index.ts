@@ -6,7 +6,14 @@ export { KvStateMachine } from './state-machine.js';
 export type { KvStateMachineDeps, KvStats } from './state-machine.js';
 export { DEFAULT_KV_OPTIONS, resolveKvOptions, validateKvOptions } from './options.js';
 export type { KvOptions } from './options.js';
-export { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from './codec.js';
+export {
+  decodeKvCommand,
+  decodeKvQuery,
+  decodeKvResult,
+  encodeKvCommand,
+  encodeKvQuery,
+  encodeKvResult,
+} from './encoding.js';
 export { KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION } from './snapshot.js';
 export { KV_ERROR_CODES } from './types.js';
 export { REQUEST_ID_BYTES } from './request-ids.js';

@@ -5,7 +5,7 @@
  * if every limit agrees). `validateKvOptions` checks every field once, at construction, and
  * names every bad field with its limit.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 
 /** Limits of the key-value state machine. Every field states its unit, default and limit. */
 export interface KvOptions {
@@ -20,7 +20,9 @@ export interface KvOptions {
    * value's length). Default 64 MiB. Limit: keyBytesMax + valueBytesMax to 2^40.
    */
   readonly dataBytesMax: number;
-  /** Most client sessions kept; opening one more evicts the least recently used. Default 1,000. Limit: 1 to 1,000,000. */
+  /**
+   * Most client sessions kept; opening one more evicts the least recently used. Default 1,000. Limit: 1 to 1,000,000.
+   */
   readonly sessionCountMax: number;
   /**
    * How long a session lives without a command, in milliseconds of log time (the largest

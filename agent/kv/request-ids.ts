@@ -15,7 +15,7 @@
  * writes would run again, as it would against any CoAP server's bounded cache). Insertion order
  * is apply order, so it is also log-time order, and expiry drops from the front.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 
 /** The length of a request id, bytes. */
 export const REQUEST_ID_BYTES = 16;
@@ -97,7 +97,8 @@ export class RequestIdTable {
   /** Replaces every id by `entries`, given oldest first; keeps the newest countMax. */
   load(entries: readonly RequestIdEntry[]): void {
     this.records.clear();
-    for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax))) this.records.set(keyOf(entry.requestId), entry);
+    for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax)))
+      this.records.set(keyOf(entry.requestId), entry);
   }
 
   /** Checks size, order and clock at `clockMs`; throws InvariantError on the first broken one. */

@@ -26,7 +26,7 @@
  * commands were applied. The Map's insertion order is that recency order: a use deletes and
  * re-inserts the session.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Limits of the session table; see KvOptions for units, defaults and ranges. */
 export interface SessionLimits {
@@ -97,7 +97,10 @@ export class SessionTable {
   constructor(limits: SessionLimits) {
     assert(Number.isSafeInteger(limits.countMax) && limits.countMax >= 1, 'sessionCountMax is a positive integer');
     assert(Number.isSafeInteger(limits.ttlMs) && limits.ttlMs >= 1, 'sessionTtlMs is a positive integer');
-    assert(Number.isSafeInteger(limits.responsesMax) && limits.responsesMax >= 1, 'sessionResponsesMax is a positive integer');
+    assert(
+      Number.isSafeInteger(limits.responsesMax) && limits.responsesMax >= 1,
+      'sessionResponsesMax is a positive integer',
+    );
     assert(Number.isSafeInteger(limits.bytesMax) && limits.bytesMax >= 1, 'sessionBytesMax is a positive integer');
     this.limits = limits;
   }
@@ -184,7 +187,12 @@ export class SessionTable {
     this.sessions.clear();
     this.bytesTotal = 0;
     for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax))) {
-      const session: Session = { floor: entry.floor, lastUsedMs: entry.lastUsedMs, retained: [...entry.responses], bytes: 0 };
+      const session: Session = {
+        floor: entry.floor,
+        lastUsedMs: entry.lastUsedMs,
+        retained: [...entry.responses],
+        bytes: 0,
+      };
       for (const kept of session.retained) session.bytes += kept.response.byteLength;
       this.bytesTotal += session.bytes;
       while (session.retained.length > this.limits.responsesMax) this.dropLowest(session);

@@ -19,7 +19,7 @@
  * (CODEC_MALFORMED).
  */
 import { Encoder } from 'cbor-x';
-import { SerializationError } from '../errors.js';
+import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
@@ -57,7 +57,12 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.lastApplied,
     image.clockMs,
     image.entries.map(([key, versioned]) => [key, asByteString(versioned.value), versioned.revision]),
-    image.sessions.map((s) => [s.clientId, s.floor, s.lastUsedMs, s.responses.map((kept) => [kept.seq, asByteString(kept.response)])]),
+    image.sessions.map((s) => [
+      s.clientId,
+      s.floor,
+      s.lastUsedMs,
+      s.responses.map((kept) => [kept.seq, asByteString(kept.response)]),
+    ]),
     image.requestIds.map((r) => [asByteString(r.requestId), r.clientId, r.seq, r.usedMs]),
   ]);
 }
@@ -71,7 +76,8 @@ function readEntries(value: unknown, lastApplied: number): (readonly [string, Kv
     if (fields.length !== 3) throw malformed('snapshot entry must have 3 items');
     const key = readString(fields[0], 'snapshot entry key');
     if (key.length === 0) throw malformed('snapshot entry key must not be empty');
-    if (previousKey !== null && !(previousKey < key)) throw malformed('snapshot entries must be sorted by key without duplicates');
+    if (previousKey !== null && !(previousKey < key))
+      throw malformed('snapshot entries must be sorted by key without duplicates');
     const versioned: KvVersioned = {
       value: readBytes(fields[1], 'snapshot entry value'),
       revision: readInteger(fields[2], 'snapshot entry revision', 1, lastApplied),
@@ -85,7 +91,12 @@ function readEntries(value: unknown, lastApplied: number): (readonly [string, Kv
 /** A version 1 session: its one response becomes the one kept, at its floor. */
 function readSessionV1(fields: readonly unknown[], clientId: string, lastUsedMs: number): SessionEntry {
   const lastSeq = readInteger(fields[1], 'snapshot session sequence', 1);
-  return { clientId, floor: lastSeq, lastUsedMs, responses: [{ seq: lastSeq, response: new Uint8Array(readBytes(fields[3], 'snapshot session response')) }] };
+  return {
+    clientId,
+    floor: lastSeq,
+    lastUsedMs,
+    responses: [{ seq: lastSeq, response: new Uint8Array(readBytes(fields[3], 'snapshot session response')) }],
+  };
 }
 
 /** A version 2 session: floor and the responses kept, by increasing sequence, none below the floor. */
@@ -112,9 +123,12 @@ function readSessions(value: unknown, clockMs: number, version: number): Session
     const fields = readArray(item, 'snapshot session', 4);
     if (fields.length !== 4) throw malformed('snapshot session must have 4 items');
     const clientId = readString(fields[0], 'snapshot session client id');
-    if (clientId.length === 0 || seen.has(clientId)) throw malformed('snapshot session client ids must be non-empty and unique');
+    if (clientId.length === 0 || seen.has(clientId))
+      throw malformed('snapshot session client ids must be non-empty and unique');
     const lastUsedMs = readInteger(fields[2], 'snapshot session last use', lastUsedMin, clockMs);
-    sessions.push(version === 1 ? readSessionV1(fields, clientId, lastUsedMs) : readSessionV2(fields, clientId, lastUsedMs));
+    sessions.push(
+      version === 1 ? readSessionV1(fields, clientId, lastUsedMs) : readSessionV2(fields, clientId, lastUsedMs),
+    );
     seen.add(clientId);
     lastUsedMin = lastUsedMs;
   }
@@ -130,7 +144,8 @@ function readRequestIds(value: unknown, clockMs: number): RequestIdEntry[] {
     if (fields.length !== 4) throw malformed('snapshot request id must have 4 items');
     const requestId = new Uint8Array(readBytes(fields[0], 'snapshot request id'));
     const key = Buffer.from(requestId).toString('hex');
-    if (requestId.byteLength !== REQUEST_ID_BYTES || seen.has(key)) throw malformed(`snapshot request ids must have ${REQUEST_ID_BYTES} bytes and be unique`);
+    if (requestId.byteLength !== REQUEST_ID_BYTES || seen.has(key))
+      throw malformed(`snapshot request ids must have ${REQUEST_ID_BYTES} bytes and be unique`);
     const clientId = readString(fields[1], 'snapshot request id client id');
     if (clientId.length === 0) throw malformed('snapshot request id client id must not be empty');
     const usedMs = readInteger(fields[3], 'snapshot request id use', usedMin, clockMs);
@@ -146,8 +161,17 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
   const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 7);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < KV_SNAPSHOT_VERSION_OLDEST || version > KV_SNAPSHOT_VERSION) {
-    throw new SerializationError('CODEC_VERSION', `snapshot version ${String(version)} is not supported; expected ${KV_SNAPSHOT_VERSION_OLDEST} to ${KV_SNAPSHOT_VERSION}`);
+  if (
+    typeof version !== 'number' ||
+    !Number.isSafeInteger(version) ||
+    version < KV_SNAPSHOT_VERSION_OLDEST ||
+    version > KV_SNAPSHOT_VERSION
+  ) {
+    throw new SerializationError(
+      'CODEC_VERSION',
+      `snapshot version ${String(version)} is not supported; expected ${KV_SNAPSHOT_VERSION_OLDEST} ` +
+        `to ${KV_SNAPSHOT_VERSION}`,
+    );
   }
   const items = version === 1 ? 6 : 7;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);

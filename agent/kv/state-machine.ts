@@ -8,10 +8,12 @@
  * for anything a client can put in the log. It throws InvariantError only for a bug of its
  * caller (an entry out of order) or of its own.
  */
-import type { LogEntry, LogIndex, Metrics, SnapshotMeta, StateMachine } from '../contracts.js';
-import { assert } from '../core/assert.js';
-import { SerializationError } from '../errors.js';
-import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './codec.js';
+import type { LogEntry, LogIndex, SnapshotMeta } from '../../contracts/log.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { StateMachine } from '../../contracts/state-machine.js';
+import { assert } from '../../contracts/assert.js';
+import { SerializationError } from '../../contracts/errors.js';
+import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
 import { executeGet, executeOperation } from './execute.js';
 import type { KvOptions } from './options.js';
 import { resolveKvOptions } from './options.js';
@@ -104,7 +106,10 @@ export class KvStateMachine implements StateMachine {
    */
   apply(entry: LogEntry): Uint8Array {
     assert(Number.isSafeInteger(entry.index), 'entry index is a safe integer');
-    assert(entry.index === this.lastAppliedIndex + 1, `entry ${entry.index} follows lastApplied ${this.lastAppliedIndex}`);
+    assert(
+      entry.index === this.lastAppliedIndex + 1,
+      `entry ${entry.index} follows lastApplied ${this.lastAppliedIndex}`,
+    );
     this.lastAppliedIndex = entry.index;
     if (entry.type !== 'command') return EMPTY;
     let command: KvCommand;
@@ -125,9 +130,14 @@ export class KvStateMachine implements StateMachine {
     const { clientId, seq } = session;
     const clientIdBytes = utf8Length(clientId);
     if (clientIdBytes > this.options.clientIdBytesMax) {
-      return this.errorResult('KV_CLIENT_ID_TOO_LONG', `client id is ${clientIdBytes} bytes; clientIdBytesMax is ${this.options.clientIdBytesMax}`);
+      return this.errorResult(
+        'KV_CLIENT_ID_TOO_LONG',
+        `client id is ${clientIdBytes} bytes; clientIdBytesMax is ${this.options.clientIdBytesMax}`,
+      );
     }
-    const outcome = this.sessions.apply(clientId, seq, session.ackedBelow ?? seq, this.logClockMs, () => this.run(command, session, index));
+    const outcome = this.sessions.apply(clientId, seq, session.ackedBelow ?? seq, this.logClockMs, () =>
+      this.run(command, session, index),
+    );
     switch (outcome.kind) {
       case 'ran':
         this.countRemovals('sessions_evicted', outcome.evicted);
@@ -136,9 +146,15 @@ export class KvStateMachine implements StateMachine {
         this.metrics?.increment('kv_duplicate_commands_total');
         return outcome.response;
       case 'stale':
-        return this.errorResult('KV_STALE_SEQUENCE', `sequence ${seq} is below the session's floor, ${outcome.floor}; it was not run now`);
+        return this.errorResult(
+          'KV_STALE_SEQUENCE',
+          `sequence ${seq} is below the session's floor, ${outcome.floor}; it was not run now`,
+        );
       case 'expired':
-        return this.errorResult('KV_SESSION_EXPIRED', `no session for this client (expired or evicted); sequence ${seq} was not run`);
+        return this.errorResult(
+          'KV_SESSION_EXPIRED',
+          `no session for this client (expired or evicted); sequence ${seq} was not run`,
+        );
     }
   }
 
@@ -155,16 +171,28 @@ export class KvStateMachine implements StateMachine {
       this.metrics?.increment('kv_duplicate_requests_total');
       const kept =
         this.sessions.responseOf(earlier.clientId, earlier.seq) ??
-        this.encode({ type: 'error', code: 'KV_RESPONSE_NOT_RETAINED', message: `this request was applied before (sequence ${earlier.seq} of another session); its response is no longer kept` });
+        this.encode({
+          type: 'error',
+          code: 'KV_RESPONSE_NOT_RETAINED',
+          message:
+            `this request was applied before (sequence ${earlier.seq} of another session); its response is ` +
+            `no longer kept`,
+        });
       return { response: kept, retained: kept };
     }
-    if (requestId !== undefined) this.countRemovals('request_ids_evicted', this.requestIds.record(requestId, session.clientId, session.seq, this.logClockMs));
+    if (requestId !== undefined)
+      this.countRemovals(
+        'request_ids_evicted',
+        this.requestIds.record(requestId, session.clientId, session.seq, this.logClockMs),
+      );
     const response = this.encode(executeOperation(this.store, command, index));
     if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: new Uint8Array(response) };
     const retained = encodeKvResult({
       type: 'error',
       code: 'KV_RESPONSE_NOT_RETAINED',
-      message: `sequence ${session.seq} was applied at index ${index}; its ${response.length}-byte response exceeded cachedResponseBytesMax`,
+      message:
+        `sequence ${session.seq} was applied at index ${index}; its ${response.length}-byte response ` +
+        `exceeded cachedResponseBytesMax`,
     });
     return { response, retained };
   }
@@ -202,7 +230,10 @@ export class KvStateMachine implements StateMachine {
         ? { lastApplied: meta.lastIncludedIndex, clockMs: 0, entries: [], sessions: [], requestIds: [] }
         : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
-      throw new SerializationError('CODEC_MALFORMED', `snapshot image is at index ${image.lastApplied}, its metadata at ${meta.lastIncludedIndex}`);
+      throw new SerializationError(
+        'CODEC_MALFORMED',
+        `snapshot image is at index ${image.lastApplied}, its metadata at ${meta.lastIncludedIndex}`,
+      );
     }
     this.store.clear();
     for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
@@ -229,7 +260,10 @@ export class KvStateMachine implements StateMachine {
     return this.encode({ type: 'error', code, message });
   }
 
-  private countRemovals(kind: 'sessions_expired' | 'sessions_evicted' | 'request_ids_expired' | 'request_ids_evicted', count: number): void {
+  private countRemovals(
+    kind: 'sessions_expired' | 'sessions_evicted' | 'request_ids_expired' | 'request_ids_evicted',
+    count: number,
+  ): void {
     if (count > 0) this.metrics?.increment(`kv_${kind}_total`, count);
   }
 }

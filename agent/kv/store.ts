@@ -4,7 +4,7 @@
  * refused command leaves no trace. Values are copied in, so a stored value never aliases a log
  * entry or a snapshot buffer (which would keep those alive and let their owner change it).
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { KvOptions } from './options.js';
 import type { KvErrorResult, KvVersioned } from './types.js';
 
@@ -47,7 +47,11 @@ export class KvStore {
   checkKey(key: string): KvErrorResult | null {
     const keyBytes = utf8Length(key);
     if (keyBytes > this.limits.keyBytesMax) {
-      return { type: 'error', code: 'KV_KEY_TOO_LONG', message: `key is ${keyBytes} bytes; keyBytesMax is ${this.limits.keyBytesMax}` };
+      return {
+        type: 'error',
+        code: 'KV_KEY_TOO_LONG',
+        message: `key is ${keyBytes} bytes; keyBytesMax is ${this.limits.keyBytesMax}`,
+      };
     }
     return null;
   }
@@ -57,15 +61,28 @@ export class KvStore {
     const keyProblem = this.checkKey(key);
     if (keyProblem !== null) return keyProblem;
     if (value.length > this.limits.valueBytesMax) {
-      return { type: 'error', code: 'KV_VALUE_TOO_LARGE', message: `value is ${value.length} bytes; valueBytesMax is ${this.limits.valueBytesMax}` };
+      return {
+        type: 'error',
+        code: 'KV_VALUE_TOO_LARGE',
+        message: `value is ${value.length} bytes; valueBytesMax is ${this.limits.valueBytesMax}`,
+      };
     }
     const current = this.entries.get(key);
     if (current === undefined && this.entries.size >= this.limits.keyCountMax) {
-      return { type: 'error', code: 'KV_KEY_COUNT_LIMIT', message: `store holds keyCountMax (${this.limits.keyCountMax}) keys` };
+      return {
+        type: 'error',
+        code: 'KV_KEY_COUNT_LIMIT',
+        message: `store holds keyCountMax (${this.limits.keyCountMax}) keys`,
+      };
     }
-    const after = this.dataBytesValue + value.length - (current === undefined ? -utf8Length(key) : current.value.length);
+    const after =
+      this.dataBytesValue + value.length - (current === undefined ? -utf8Length(key) : current.value.length);
     if (after > this.limits.dataBytesMax) {
-      return { type: 'error', code: 'KV_DATA_LIMIT', message: `write would store ${after} bytes; dataBytesMax is ${this.limits.dataBytesMax}` };
+      return {
+        type: 'error',
+        code: 'KV_DATA_LIMIT',
+        message: `write would store ${after} bytes; dataBytesMax is ${this.limits.dataBytesMax}`,
+      };
     }
     return null;
   }

@@ -14,14 +14,20 @@
  *
  * Refusals are logged (rate-limited, never with a key) and counted; they change no Raft state.
  */
-import { isMember } from '../core/membership.js';
-import type { ClusterConfiguration, ClusterMember, DiagnosticLogger, InboundContext, MembershipManager, Metrics, NodeId, NodeValidation } from '../contracts.js';
+import { isMember } from '../core/configuration.js';
+import type { ClusterConfiguration, ClusterMember, NodeId } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { InboundContext } from '../../contracts/network.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import type { PeerAddresses } from '../trust/peer-addresses.js';
 import type { HostResolver } from '../../transport/peer-book.js';
 
-/** Something holding authenticated sessions that can drop those of one identity (a DTLS or HTTPS server, a DTLS client). */
+/**
+ * Something holding authenticated sessions that can drop those of one identity (a DTLS or HTTPS server, a DTLS client).
+ */
 export interface SessionCloser {
   closeSessionsOf(identity: string): number;
   /** The identities of its live sessions. */
@@ -34,7 +40,9 @@ export interface AuthenticatedMembershipDeps {
   readonly keystore: LinkKeystore;
   readonly logger: DiagnosticLogger;
   readonly metrics: Metrics | null;
-  /** Maps a server address to a member, for the DTLS client's key choice. Default: none (keyForAddress answers null). */
+  /**
+   * Maps a server address to a member, for the DTLS client's key choice. Default: none (keyForAddress answers null).
+   */
   readonly addresses?: PeerAddresses;
   /** Most refusals logged per second; the rest are only counted. Default 10; 1..10000. */
   readonly refusalLogsPerSecondMax?: number;
@@ -68,7 +76,11 @@ export class AuthenticatedMembershipManager implements MembershipManager {
    * node knows (null before it starts); `bootstrapMembers` are the configured members, whose
    * addresses count too; `view` is the replicated trust state the keystore reads.
    */
-  attach(configuration: () => ClusterConfiguration | null, bootstrapMembers: readonly ClusterMember[], view: ReplicatedView): void {
+  attach(
+    configuration: () => ClusterConfiguration | null,
+    bootstrapMembers: readonly ClusterMember[],
+    view: ReplicatedView,
+  ): void {
     this.configuration = configuration;
     this.bootstrapMembers = bootstrapMembers;
     this.deps.keystore.attach(view);
@@ -95,7 +107,13 @@ export class AuthenticatedMembershipManager implements MembershipManager {
   /** The PSK to accept for `identity` in a handshake, or null to refuse it. */
   pskLookup(identity: string): Uint8Array | null {
     const key = this.deps.keystore.keyOf(identity);
-    if (key === null) this.refused('handshake', identity, null, 'no link key for this identity (unknown, removed, or not a peer of this node)');
+    if (key === null)
+      this.refused(
+        'handshake',
+        identity,
+        null,
+        'no link key for this identity (unknown, removed, or not a peer of this node)',
+      );
     return key;
   }
 
@@ -116,7 +134,12 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     const basic = this.base.validateNewNode(node, address);
     if (!basic.ok) return basic;
     if (this.deps.keystore.keyOf(node) === null) {
-      return { ok: false, reason: `this node shares no link key with ${node}: admit it with a signed add-member carrying its wrapped links (coraft provision --add prints the command)` };
+      return {
+        ok: false,
+        reason:
+          `this node shares no link key with ${node}: admit it with a signed add-member carrying its wrapped ` +
+          `links (coraft provision --add prints the command)`,
+      };
     }
     return { ok: true };
   }
@@ -126,7 +149,8 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     let reason: string | null = null;
     if (identity === null) reason = 'the transport did not authenticate the peer';
     else if (identity !== claimedId) reason = `authenticated as ${identity} but claims to be ${claimedId}`;
-    else if (this.deps.keystore.keyOf(identity) === null) reason = 'it has no link key with this node (unknown or removed)';
+    else if (this.deps.keystore.keyOf(identity) === null)
+      reason = 'it has no link key with this node (unknown or removed)';
     else {
       const config = this.configuration();
       if (config !== null && !isMember(config, identity)) reason = 'not a member of the cluster';
@@ -147,7 +171,11 @@ export class AuthenticatedMembershipManager implements MembershipManager {
   handleNodeRemoval(node: NodeId): void {
     if (node === this.deps.nodeId) return;
     const closed = this.closeSessionsOf(node);
-    this.deps.logger.info('closed the sessions of a removed member', { node: this.deps.nodeId, removed: node, sessionsClosed: closed });
+    this.deps.logger.info('closed the sessions of a removed member', {
+      node: this.deps.nodeId,
+      removed: node,
+      sessionsClosed: closed,
+    });
   }
 
   /**
@@ -161,14 +189,21 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     const targets = all ? this.identitiesWithoutKey() : ids;
     let closed = 0;
     for (const id of targets) closed += this.closeSessionsOf(id);
-    if (closed > 0 || !all) this.deps.logger.info('link credentials changed', { node: this.deps.nodeId, ids: all ? 'all' : ids.join(','), sessionsClosed: closed });
+    if (closed > 0 || !all)
+      this.deps.logger.info('link credentials changed', {
+        node: this.deps.nodeId,
+        ids: all ? 'all' : ids.join(','),
+        sessionsClosed: closed,
+      });
   }
 
   /** Identities with live sessions that no longer have a key or a place in the configuration. */
   private identitiesWithoutKey(): string[] {
     const config = this.configuration();
     const live = new Set(this.closers.flatMap((c) => c.sessionIdentities()));
-    return [...live].filter((id) => this.deps.keystore.keyOf(id) === null || (config !== null && !isMember(config, id)));
+    return [...live].filter(
+      (id) => this.deps.keystore.keyOf(id) === null || (config !== null && !isMember(config, id)),
+    );
   }
 
   private closeSessionsOf(id: NodeId): number {

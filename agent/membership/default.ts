@@ -3,12 +3,15 @@
  * id may join, and a peer is who it claims to be unless the transport authenticated it as
  * someone else. The PSK-authenticated manager (fleet issue) adds credentials.
  */
-import { isMember, isValidNodeId } from '../core/membership.js';
-import type { ClusterConfiguration, InboundContext, MembershipManager, NodeId, NodeValidation } from '../contracts.js';
+import { isMember, isValidNodeId } from '../core/configuration.js';
+import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
+import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
+import type { InboundContext } from '../../contracts/network.js';
 
 export class DefaultMembershipManager implements MembershipManager {
   validateNewNode(node: NodeId, address: string): NodeValidation {
-    if (!isValidNodeId(node)) return { ok: false, reason: `invalid node id ${JSON.stringify(node)}: 1 to 64 printable ASCII characters` };
+    if (!isValidNodeId(node))
+      return { ok: false, reason: `invalid node id ${JSON.stringify(node)}: 1 to 64 printable ASCII characters` };
     if (address.length > 255) return { ok: false, reason: 'address longer than 255 characters' };
     return { ok: true };
   }

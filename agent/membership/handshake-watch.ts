@@ -7,7 +7,8 @@
  * load, not a refused key, and have counters of their own.
  */
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import type { DiagnosticLogger, Metrics } from '../contracts.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { Metrics } from '../../contracts/metrics.js';
 
 /** A datagram endpoint that counts its failed handshakes (our DTLS server). */
 export interface HandshakeCounting extends DatagramEndpoint {
@@ -18,13 +19,22 @@ export interface HandshakeCounting extends DatagramEndpoint {
 export const HANDSHAKE_WATCH_PERIOD_MS = 2000;
 
 /** Returns `server` with a watch on its failed handshakes, stopped when it closes. */
-export function watchHandshakeFailures(server: HandshakeCounting, node: string, logger: DiagnosticLogger, metrics: Metrics | null = null, periodMs = HANDSHAKE_WATCH_PERIOD_MS): DatagramEndpoint {
+export function watchHandshakeFailures(
+  server: HandshakeCounting,
+  node: string,
+  logger: DiagnosticLogger,
+  metrics: Metrics | null = null,
+  periodMs = HANDSHAKE_WATCH_PERIOD_MS,
+): DatagramEndpoint {
   let seen = server.stats().handshakesAuthFailed;
   const timer = setInterval(() => {
     const failed = server.stats().handshakesAuthFailed;
     if (failed === seen) return;
     metrics?.increment('membership_refusals_total', failed - seen, { where: 'handshake-key' });
-    logger.warning('refused peer handshakes that failed authentication (wrong key, or not a member)', { node, failed: failed - seen });
+    logger.warning('refused peer handshakes that failed authentication (wrong key, or not a member)', {
+      node,
+      failed: failed - seen,
+    });
     seen = failed;
   }, periodMs);
   timer.unref();

@@ -11,8 +11,9 @@
  * A revoked id has no key whatever the bundle says. No key of another pair is ever known here:
  * the bundle lists only this node's links and the log carries only ciphertexts.
  */
-import { isValidNodeId } from '../core/membership.js';
-import type { DiagnosticLogger, NodeId } from '../contracts.js';
+import { isValidNodeId } from '../core/configuration.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
 import { unwrapLinkKey } from '../trust/crypto.js';
 import type { CacheEntry, KeystoreCache } from '../trust/keystore-cache.js';
 import type { TrustState } from '../trust/trust-state.js';
@@ -20,20 +21,9 @@ import type { TrustState } from '../trust/trust-state.js';
 /** Prefix of every KV key reserved for the agent itself; clients may neither read nor write it. */
 export const SYSTEM_KEY_PREFIX = '.coraft/';
 
-/** Shortest PSK accepted, bytes (also the config loader's minimum). */
-export const PSK_BYTES_MIN = 16;
-
-/** Longest PSK accepted, bytes. */
-export const PSK_BYTES_MAX = 64;
-
 /** True when `key` is reserved for the agent (clients may neither read nor write it). */
 export function isSystemKey(key: string): boolean {
   return key.startsWith(SYSTEM_KEY_PREFIX);
-}
-
-/** True when `hex` is a key of PSK_BYTES_MIN to PSK_BYTES_MAX bytes written as hex. */
-export function isHexKey(hex: unknown): hex is string {
-  return typeof hex === 'string' && hex.length % 2 === 0 && hex.length >= 2 * PSK_BYTES_MIN && hex.length <= 2 * PSK_BYTES_MAX && /^[0-9a-fA-F]+$/.test(hex);
 }
 
 /** What the keystore is given. */
@@ -55,7 +45,10 @@ export interface ReplicatedView {
 export class LinkKeystore {
   private view: ReplicatedView | null = null;
   /** Unwrapping results by ciphertext object (records are immutable); weak, so it never outgrows the state. */
-  private readonly opened = new WeakMap<Uint8Array, { readonly generation: string; readonly peer: NodeId; readonly key: Uint8Array | null }>();
+  private readonly opened = new WeakMap<
+    Uint8Array,
+    { readonly generation: string; readonly peer: NodeId; readonly key: Uint8Array | null }
+  >();
 
   constructor(
     private readonly options: LinkKeystoreOptions,
@@ -73,7 +66,8 @@ export class LinkKeystore {
     if (!isValidNodeId(peer) || peer === this.options.nodeId) return null;
     const cached = this.cache?.get(peer);
     const view = this.view;
-    if (cached !== undefined && (view === null || cached.index > view.appliedIndex())) return this.fromCache(peer, cached);
+    if (cached !== undefined && (view === null || cached.index > view.appliedIndex()))
+      return this.fromCache(peer, cached);
     if (view !== null) {
       if (view.trust.isRevoked(peer)) return null;
       const record = view.trust.linkOf(this.options.nodeId, peer);
@@ -100,7 +94,12 @@ export class LinkKeystore {
     const known = this.opened.get(wrapped);
     if (known !== undefined && known.peer === peer && known.generation === generation) return known.key;
     const key = unwrapLinkKey(secret, this.options.cluster, this.options.nodeId, peer, generation, wrapped);
-    if (key === null) this.logger?.warning('a link key wrapped for this node does not open with its node secret (stale bundle?)', { node: this.options.nodeId, peer, generation });
+    if (key === null)
+      this.logger?.warning('a link key wrapped for this node does not open with its node secret (stale bundle?)', {
+        node: this.options.nodeId,
+        peer,
+        generation,
+      });
     this.opened.set(wrapped, { peer, generation, key });
     return key;
   }
@@ -115,7 +114,10 @@ export class LinkKeystore {
     if (view === null || cache === null) return;
     const index = view.appliedIndex();
     const self = this.options.nodeId;
-    const ids = peers === 'all' ? new Set([...cache.peers(), ...view.trust.revokedIds(), ...view.trust.linksOf(self).map((l) => l.peer)]) : new Set(peers);
+    const ids =
+      peers === 'all'
+        ? new Set([...cache.peers(), ...view.trust.revokedIds(), ...view.trust.linksOf(self).map((l) => l.peer)])
+        : new Set(peers);
     let changed = false;
     for (const peer of ids) {
       if (peer === self) continue;

@@ -5,10 +5,17 @@
  */
 import { pino } from 'pino';
 import type { Logger as PinoInstance } from 'pino';
-import type { LogFields, LogLevel } from '../contracts.js';
+import type { LogFields, LogLevel } from '../../contracts/logger.js';
 import { LevelledLogger } from './noop.js';
 
-const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warning: 40, error: 50, critical: 60 };
+const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warning: 40,
+  error: 50,
+  critical: 60,
+};
 
 /** pino's name for each of our levels (`warning` is pino's `warn`, `critical` its `fatal`). */
 const PINO_LEVEL: Readonly<Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'>> = {
@@ -34,7 +41,10 @@ export class PinoLogger extends LevelledLogger {
     super();
     this.base = { ...options.base };
     // base: null leaves out pino's own pid and hostname; journald records both already.
-    this.pino = pino({ level: PINO_LEVEL[options.level], base: null, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: options.fd ?? 1, sync: true }));
+    this.pino = pino(
+      { level: PINO_LEVEL[options.level], base: null, timestamp: pino.stdTimeFunctions.isoTime },
+      pino.destination({ fd: options.fd ?? 1, sync: true }),
+    );
   }
 
   log(level: LogLevel, message: string, fields: LogFields = {}): void {
@@ -60,6 +70,8 @@ export class ConsoleLogger extends LevelledLogger {
     const rest = Object.entries(fields)
       .map(([k, v]) => `${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`)
       .join(' ');
-    this.write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(8)} ${message}${rest === '' ? '' : ` ${rest}`}\n`);
+    this.write(
+      `${new Date().toISOString()} ${level.toUpperCase().padEnd(8)} ${message}${rest === '' ? '' : ` ${rest}`}\n`,
+    );
   }
 }

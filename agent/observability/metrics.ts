@@ -9,8 +9,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import promClient from 'prom-client';
 import { StatsD } from 'hot-shots';
-import type { MetricDimensions, Metrics } from '../contracts.js';
+import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
 import type { HostPort } from '../config/agent-config.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** Most metric series one implementation keeps. */
 export const SERIES_MAX = 2000;
@@ -37,7 +38,12 @@ export class PrometheusMetrics implements Metrics {
     return this.counters.size + this.gauges.size + this.histograms.size >= SERIES_MAX;
   }
 
-  private get<T>(map: Map<string, T>, name: string, dimensions: MetricDimensions, make: (full: string, labels: string[]) => T): T | null {
+  private get<T>(
+    map: Map<string, T>,
+    name: string,
+    dimensions: MetricDimensions,
+    make: (full: string, labels: string[]) => T,
+  ): T | null {
     const existing = map.get(name);
     if (existing !== undefined) return existing;
     if (this.full()) {
@@ -50,15 +56,37 @@ export class PrometheusMetrics implements Metrics {
   }
 
   increment(name: string, count = 1, dimensions: MetricDimensions = {}): void {
-    this.get(this.counters, name, dimensions, (full, labelNames) => new promClient.Counter({ name: full, help: name, labelNames, registers: [this.registry] }))?.inc(dimensions, count);
+    this.get(
+      this.counters,
+      name,
+      dimensions,
+      (full, labelNames) => new promClient.Counter({ name: full, help: name, labelNames, registers: [this.registry] }),
+    )?.inc(dimensions, count);
   }
 
   setGauge(name: string, value: number, dimensions: MetricDimensions = {}): void {
-    this.get(this.gauges, name, dimensions, (full, labelNames) => new promClient.Gauge({ name: full, help: name, labelNames, registers: [this.registry] }))?.set(dimensions, value);
+    this.get(
+      this.gauges,
+      name,
+      dimensions,
+      (full, labelNames) => new promClient.Gauge({ name: full, help: name, labelNames, registers: [this.registry] }),
+    )?.set(dimensions, value);
   }
 
   observe(name: string, value: number, dimensions: MetricDimensions = {}): void {
-    this.get(this.histograms, name, dimensions, (full, labelNames) => new promClient.Histogram({ name: full, help: name, labelNames, buckets: DURATION_BUCKETS_MS, registers: [this.registry] }))?.observe(dimensions, value);
+    this.get(
+      this.histograms,
+      name,
+      dimensions,
+      (full, labelNames) =>
+        new promClient.Histogram({
+          name: full,
+          help: name,
+          labelNames,
+          buckets: DURATION_BUCKETS_MS,
+          registers: [this.registry],
+        }),
+    )?.observe(dimensions, value);
   }
 
   observeDurationMs(name: string, durationMs: number, dimensions: MetricDimensions = {}): void {
@@ -76,7 +104,7 @@ export class PrometheusMetrics implements Metrics {
       }
       this.registry.metrics().then(
         (text) => response.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-        (error: unknown) => response.writeHead(500).end(`${error instanceof Error ? error.message : String(error)}\n`),
+        (error: unknown) => response.writeHead(500).end(`${describeError(error)}\n`),
       );
     });
     this.server = server;
@@ -89,7 +117,9 @@ export class PrometheusMetrics implements Metrics {
   /** The address /metrics is served on, once listening. */
   address(): HostPort | null {
     const address = this.server?.address();
-    return address === undefined || address === null || typeof address === 'string' ? null : { host: address.address, port: address.port };
+    return address === undefined || address === null || typeof address === 'string'
+      ? null
+      : { host: address.address, port: address.port };
   }
 
   close(): Promise<void> {
@@ -166,10 +196,19 @@ export class EmfMetrics implements Metrics {
 
   /** EMF lines appended to `file`, or written to stdout when `file` is null. */
   static toFile(namespace: string, file: string | null): EmfMetrics {
-    return new EmfMetrics(namespace, file === null ? (line) => process.stdout.write(line) : (line) => appendFileSync(file, line));
+    return new EmfMetrics(
+      namespace,
+      file === null ? (line) => process.stdout.write(line) : (line) => appendFileSync(file, line),
+    );
   }
 
-  private record(name: string, value: number, dimensions: MetricDimensions, unit: EmfSeries['unit'], accumulate: boolean): void {
+  private record(
+    name: string,
+    value: number,
+    dimensions: MetricDimensions,
+    unit: EmfSeries['unit'],
+    accumulate: boolean,
+  ): void {
     const key = `${name}|${JSON.stringify(Object.entries(dimensions).sort())}`;
     let series = this.series.get(key);
     if (series === undefined) {
@@ -207,7 +246,16 @@ export class EmfMetrics implements Metrics {
       if (series.values.length === 0) continue;
       const dimensionNames = Object.keys(series.dimensions).sort();
       const document = {
-        _aws: { Timestamp: timestamp, CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: [dimensionNames], Metrics: [{ Name: series.name, Unit: series.unit }] }] },
+        _aws: {
+          Timestamp: timestamp,
+          CloudWatchMetrics: [
+            {
+              Namespace: this.namespace,
+              Dimensions: [dimensionNames],
+              Metrics: [{ Name: series.name, Unit: series.unit }],
+            },
+          ],
+        },
         ...series.dimensions,
         [series.name]: series.values.length === 1 ? series.values[0] : series.values,
       };

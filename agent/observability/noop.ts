@@ -2,7 +2,8 @@
  * Loggers and metrics that record nothing or record in memory: for tests, the simulator and
  * embedders that bring their own observability.
  */
-import type { DiagnosticLogger, LogFields, LogLevel, MetricDimensions, Metrics } from '../contracts.js';
+import type { DiagnosticLogger, LogFields, LogLevel } from '../../contracts/logger.js';
+import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
 
 /** Metrics that record nothing (reference `noop_metrics`). */
 export class NoopMetrics implements Metrics {
@@ -59,15 +60,4 @@ export class MemoryLogger extends LevelledLogger {
     this.records.push({ level, message, fields });
     this.forward?.log(level, message, fields);
   }
-}
-
-/** A logger that drops everything. */
-export class NullLogger implements DiagnosticLogger {
-  log(_level: LogLevel, _message: string, _fields?: LogFields): void {}
-  trace(_message: string, _fields?: LogFields): void {}
-  debug(_message: string, _fields?: LogFields): void {}
-  info(_message: string, _fields?: LogFields): void {}
-  warning(_message: string, _fields?: LogFields): void {}
-  error(_message: string, _fields?: LogFields): void {}
-  critical(_message: string, _fields?: LogFields): void {}
 }

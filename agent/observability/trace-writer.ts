@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createWriteStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../contracts.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
 import type { NodeObserver } from '../runtime/node-deps.js';
 
 /** Most bytes waiting to be written before lines are dropped. */
@@ -83,11 +83,25 @@ export class TraceWriter implements NodeObserver {
   }
 
   onSnapshotRestore(meta: SnapshotMeta): void {
-    this.write({ t: this.nowMs(), type: 'snapshot', node: this.node, index: meta.lastIncludedIndex, term: meta.lastIncludedTerm });
+    this.write({
+      t: this.nowMs(),
+      type: 'snapshot',
+      node: this.node,
+      index: meta.lastIncludedIndex,
+      term: meta.lastIncludedTerm,
+    });
   }
 
   onConfiguration(index: LogIndex, configuration: ClusterConfiguration): void {
-    this.write({ t: this.nowMs(), type: 'config', node: this.node, index, voters: configuration.voters, learners: configuration.learners, joint: configuration.oldVoters !== null });
+    this.write({
+      t: this.nowMs(),
+      type: 'config',
+      node: this.node,
+      index,
+      voters: configuration.voters,
+      learners: configuration.learners,
+      joint: configuration.oldVoters !== null,
+    });
   }
 
   close(): Promise<void> {

@@ -14,10 +14,21 @@
  * Nothing here trusts who forwarded the command: the signature is the authority.
  */
 import type { KeyObject } from 'node:crypto';
-import { isMember } from '../core/membership.js';
-import { ForbiddenError, MembershipError, NotLeaderError, ProposalError, SerializationError } from '../errors.js';
-import type { ClusterConfiguration, LogIndex, NodeId } from '../contracts.js';
-import { admissionProblem, decodeSignedAdmin, isLoggedOperation, type SignedAdminCommand } from '../trust/admin-command.js';
+import { isMember } from '../core/configuration.js';
+import {
+  ForbiddenError,
+  MembershipError,
+  NotLeaderError,
+  ProposalError,
+  SerializationError,
+} from '../../contracts/errors.js';
+import type { ClusterConfiguration, LogIndex, NodeId } from '../../contracts/log.js';
+import {
+  admissionProblem,
+  decodeSignedAdmin,
+  isLoggedOperation,
+  type SignedAdminCommand,
+} from '../trust/admin-command.js';
 import { decodeAdminApplyResult, encodeAdminEntry } from '../trust/trust-codec.js';
 
 /** The result of an administration command. */
@@ -43,7 +54,8 @@ export function decodeAdminResult(bytes: Uint8Array): AdminResult {
     throw new SerializationError('CODEC_MALFORMED', 'admin result is not JSON', { cause: error });
   }
   const leader: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'leader') : undefined;
-  if (leader !== null && typeof leader !== 'string') throw new SerializationError('CODEC_MALFORMED', 'admin result: leader must be a node id or null');
+  if (leader !== null && typeof leader !== 'string')
+    throw new SerializationError('CODEC_MALFORMED', 'admin result: leader must be a node id or null');
   return { leader };
 }
 
@@ -72,7 +84,10 @@ export interface AdminHost {
 const RECENT_NONCES_MAX = 1024;
 
 export class AdminRunner {
-  /** Nonces this node accepted recently (proposed, transferred, snapshotted) and their expiry. Invariant: size <= RECENT_NONCES_MAX. */
+  /**
+   * Nonces this node accepted recently (proposed, transferred, snapshotted) and their expiry. Invariant: size <=
+   * RECENT_NONCES_MAX.
+   */
   private readonly recent = new Map<string, number>();
 
   constructor(
@@ -83,7 +98,8 @@ export class AdminRunner {
 
   /** Checks a command as the node that acts on it; throws ForbiddenError or SerializationError. */
   private admit(payload: Uint8Array): SignedAdminCommand {
-    if (this.authority === null) throw new ForbiddenError('admin operations are disabled on this node (no admin public key in its configuration)');
+    if (this.authority === null)
+      throw new ForbiddenError('admin operations are disabled on this node (no admin public key in its configuration)');
     let command: SignedAdminCommand;
     try {
       command = decodeSignedAdmin(payload);
@@ -95,8 +111,12 @@ export class AdminRunner {
     const problem = admissionProblem(command, this.authority.cluster, this.authority.adminKey(), now);
     if (problem !== null) throw new ForbiddenError(`refused admin command: ${problem}`);
     for (const [nonce, expires] of this.recent) if (expires <= now) this.recent.delete(nonce);
-    if (this.recent.has(command.body.nonce) || this.authority.nonceSeen(command.body.nonce)) throw new ForbiddenError('refused admin command: it was used already (replayed nonce)');
-    if (this.recent.size >= RECENT_NONCES_MAX) throw new ForbiddenError(`refused admin command: ${RECENT_NONCES_MAX} recent commands are still unexpired; retry later`);
+    if (this.recent.has(command.body.nonce) || this.authority.nonceSeen(command.body.nonce))
+      throw new ForbiddenError('refused admin command: it was used already (replayed nonce)');
+    if (this.recent.size >= RECENT_NONCES_MAX)
+      throw new ForbiddenError(
+        `refused admin command: ${RECENT_NONCES_MAX} recent commands are still unexpired; retry later`,
+      );
     return command;
   }
 
@@ -110,7 +130,8 @@ export class AdminRunner {
     try {
       return await act();
     } catch (error) {
-      if (error instanceof NotLeaderError || (error instanceof ProposalError && error.code !== 'RAFT_PROPOSAL_DROPPED')) this.recent.delete(command.body.nonce);
+      if (error instanceof NotLeaderError || (error instanceof ProposalError && error.code !== 'RAFT_PROPOSAL_DROPPED'))
+        this.recent.delete(command.body.nonce);
       throw error;
     }
   }
@@ -119,9 +140,14 @@ export class AdminRunner {
   async runOnLeader(payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const command = this.admit(payload);
     const body = command.body;
-    if (body.op === 'snapshot') throw new ForbiddenError('a snapshot command runs on the node it names, not through the leader');
-    if (body.op === 'transfer-leadership') return encodeAdminResult({ leader: await this.once(command, () => this.host.transferLeadership(body.to, timeoutMs)) });
-    if (body.op === 'rekey-member' && !isMember(this.host.getConfiguration(), body.id)) throw new MembershipError(`${body.id} is not a member; add it instead`);
+    if (body.op === 'snapshot')
+      throw new ForbiddenError('a snapshot command runs on the node it names, not through the leader');
+    if (body.op === 'transfer-leadership')
+      return encodeAdminResult({
+        leader: await this.once(command, () => this.host.transferLeadership(body.to, timeoutMs)),
+      });
+    if (body.op === 'rekey-member' && !isMember(this.host.getConfiguration(), body.id))
+      throw new MembershipError(`${body.id} is not a member; add it instead`);
     if (isLoggedOperation(body)) await this.once(command, () => this.propose(payload, timeoutMs));
     switch (body.op) {
       case 'add-member':
@@ -142,13 +168,16 @@ export class AdminRunner {
     const command = this.admit(payload);
     const body = command.body;
     if (body.op !== 'snapshot') throw new ForbiddenError(`expected a signed snapshot command, got ${body.op}`);
-    if (body.node !== this.host.getNodeId()) throw new ForbiddenError(`the snapshot command names ${body.node}, not this node`);
+    if (body.node !== this.host.getNodeId())
+      throw new ForbiddenError(`the snapshot command names ${body.node}, not this node`);
     return this.once(command, () => this.host.snapshotNow());
   }
 
   /** Proposes the command as an admin entry and waits for its verdict at apply. */
   private async propose(envelope: Uint8Array, timeoutMs: number): Promise<void> {
-    const result = decodeAdminApplyResult(await this.host.submitCommand(encodeAdminEntry({ envelope, timeMs: Math.floor(this.wallClockMs()) }), timeoutMs));
+    const result = decodeAdminApplyResult(
+      await this.host.submitCommand(encodeAdminEntry({ envelope, timeMs: Math.floor(this.wallClockMs()) }), timeoutMs),
+    );
     if (!result.ok) throw new ForbiddenError(`the admin command was refused at apply: ${result.reason}`);
   }
 }

@@ -7,13 +7,20 @@
  *
  * Exit codes follow sysexits(3), so scripts and systemd can tell why the process ended.
  */
-import { simpleConfiguration } from '../core/membership.js';
-import { SeededPrng } from '../core/prng.js';
+import { simpleConfiguration } from '../core/configuration.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
-import { ConfigError, PersistenceError, RaftError } from '../errors.js';
-import type { ClusterConfiguration, DiagnosticLogger, LogEntry, Metrics, NetworkClient, NetworkServer, PersistenceEngine, RaftNode, RpcSerializer } from '../contracts.js';
+import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
+import type { ClusterConfiguration, LogEntry } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { MembershipManager } from '../../contracts/membership.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { PeerTransport } from '../../transport/index.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
+import type { RaftNode } from '../../contracts/raft-node.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine, resolveKvOptions } from '../kv/index.js';
+import { KvStateMachine, resolveKvOptions, type KvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -24,7 +31,6 @@ import { TraceWriter } from '../observability/trace-writer.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
-import type { MembershipManager } from '../contracts.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 
@@ -49,21 +55,24 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.config;
   if (error instanceof PersistenceError) return EXIT.ioError;
   if (error instanceof RaftError && error.code.startsWith('NET_')) return EXIT.unavailable;
-  if (error instanceof Error && 'code' in error && (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL')) return EXIT.unavailable;
+  if (
+    error instanceof Error &&
+    'code' in error &&
+    (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL')
+  )
+    return EXIT.unavailable;
   if (error instanceof RaftError && error.code === 'RAFT_STOPPED') return EXIT.software;
   return EXIT.software;
-}
-
-/** The peer transport's two halves. */
-export interface PeerTransport {
-  readonly client: NetworkClient;
-  readonly server: NetworkServer;
 }
 
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */
 export interface AgentFactories {
   createSerializer(config: AgentConfig): RpcSerializer;
-  createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport;
+  createTransport(
+    config: AgentConfig,
+    serializer: RpcSerializer,
+    deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
+  ): PeerTransport;
   createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
   /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
@@ -106,61 +115,39 @@ export class Agent {
   ) {}
 
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
-  static async start(config: AgentConfig, factories: AgentFactories, logger: DiagnosticLogger, metrics: Metrics): Promise<Agent> {
+  static async start(
+    config: AgentConfig,
+    factories: AgentFactories,
+    logger: DiagnosticLogger,
+    metrics: Metrics,
+  ): Promise<Agent> {
     const timers = new RealTimers();
     // The folder is private (0700, this user's) before the engine creates anything in it.
-    if (config.storage !== 'memory') for (const path of prepareDataDir(config.dataDir)) logger.warning('data folder: removed group and other permissions', { path });
+    if (config.storage !== 'memory')
+      for (const path of prepareDataDir(config.dataDir))
+        logger.warning('data folder: removed group and other permissions', { path });
     const storage = await openStorage(config);
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
     const observer = agentObserver(trace, () => endpoint);
     try {
-      const membership = factories.createMembership(config, logger);
-      const serializer = factories.createSerializer(config);
-      const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
-      const kvOptions = resolveKvOptions(config.kv);
-      const kv = new KvStateMachine(kvOptions, { metrics });
-      // The trust state rides along the KV state: signed admin entries, link keys, revocations.
-      const stateMachine = new TrustedStateMachine(kv, { cluster: config.cluster ?? '', genesisAdminKey: config.adminPublicKey });
-      const node = new RaftNodeImpl(
-        {
-          timers,
-          prng: new SeededPrng(randomInt(0, 2 ** 31)),
-          client: transport.client,
-          server: transport.server,
-          storage,
-          stateMachine,
-          logger,
-          metrics,
-          membership,
-          observer,
-          ...(config.cluster === null ? {} : { admin: { cluster: config.cluster, adminKey: () => stateMachine.trust.adminKey(), nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce) } }),
-        },
-        { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
-      );
-      if (membership instanceof AuthenticatedMembershipManager) {
-        membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, { trust: stateMachine.trust, appliedIndex: () => kv.lastApplied });
-        stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
-      }
+      const { node, kvOptions } = buildNode(config, factories, { timers, storage, logger, metrics, observer });
       await node.start();
-      const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
-      if (unsafeAckBeforeCommit) logger.error('CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN BE LOST (test-only switch)', { node: config.nodeId });
-      // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
-      const limits = { valueBytesMax: kvOptions.valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
-      const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
-      const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
-      endpoint = new LocalEndpoint(
-        { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
-        { unsafeAckBeforeCommit, ...limits, writeSession },
-      );
-      try {
-        await endpoint.start();
-      } catch (error) {
-        await node.stop();
-        throw error;
-      }
+      endpoint = await startEndpoint(config, factories, node, kvOptions, {
+        timers,
+        logger,
+        metrics,
+        built: (e) => (endpoint = e),
+      });
       const { listenPeer: peer, listenEndpoint: local } = config;
-      logger.info('agent started', { node: config.nodeId, peer: `${peer.host}:${peer.port}`, endpoint: `${local.host}:${local.port}`, transport: config.transport, codec: config.codec, storage: config.storage });
+      logger.info('agent started', {
+        node: config.nodeId,
+        peer: `${peer.host}:${peer.port}`,
+        endpoint: `${local.host}:${local.port}`,
+        transport: config.transport,
+        codec: config.codec,
+        storage: config.storage,
+      });
       return new Agent(config, node, endpoint, storage, logger, metrics, trace);
     } catch (error) {
       await storage.close().catch(() => undefined);
@@ -189,9 +176,14 @@ export class Agent {
         // hand-off ran are answered "not leader, try <to>" (and retried there) instead of
         // timing out against a closed socket.
         await this.endpoint.stop();
-        await new Promise((resolve) => setTimeout(resolve, Math.max(2 * this.config.raft.rpcTimeoutMs, 2 * this.config.raft.heartbeatIntervalMs)));
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.max(2 * this.config.raft.rpcTimeoutMs, 2 * this.config.raft.heartbeatIntervalMs)),
+        );
       } catch (error) {
-        this.logger.warning('could not hand leadership over before stopping', { node: this.config.nodeId, error: error instanceof Error ? error.message : String(error) });
+        this.logger.warning('could not hand leadership over before stopping', {
+          node: this.config.nodeId,
+          error: describeError(error),
+        });
       }
     }
     await this.endpoint.stop();
@@ -206,4 +198,107 @@ export class Agent {
   fatalError(): unknown {
     return this.node.getFatalError();
   }
+}
+
+/** What the node of an agent is built with, besides the configuration and the factories. */
+interface NodeParts {
+  readonly timers: RealTimers;
+  readonly storage: PersistenceEngine;
+  readonly logger: DiagnosticLogger;
+  readonly metrics: Metrics;
+  readonly observer: NodeObserver;
+}
+
+/**
+ * Builds the node (not started) with its membership manager, peer transport and the KV state
+ * machine under the trust state; returns it with the resolved KV options.
+ */
+function buildNode(
+  config: AgentConfig,
+  factories: AgentFactories,
+  parts: NodeParts,
+): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
+  const { timers, storage, logger, metrics, observer } = parts;
+  const membership = factories.createMembership(config, logger);
+  const serializer = factories.createSerializer(config);
+  const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
+  const kvOptions = resolveKvOptions(config.kv);
+  const kv = new KvStateMachine(kvOptions, { metrics });
+  // The trust state rides along the KV state: signed admin entries, link keys, revocations.
+  const stateMachine = new TrustedStateMachine(kv, {
+    cluster: config.cluster ?? '',
+    genesisAdminKey: config.adminPublicKey,
+  });
+  const node = new RaftNodeImpl(
+    {
+      timers,
+      prng: new SeededPrng(randomInt(0, 2 ** 31)),
+      client: transport.client,
+      server: transport.server,
+      storage,
+      stateMachine,
+      logger,
+      metrics,
+      membership,
+      observer,
+      ...(config.cluster === null
+        ? {}
+        : {
+            admin: {
+              cluster: config.cluster,
+              adminKey: () => stateMachine.trust.adminKey(),
+              nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce),
+            },
+          }),
+    },
+    { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
+  );
+  if (membership instanceof AuthenticatedMembershipManager) {
+    membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {
+      trust: stateMachine.trust,
+      appliedIndex: () => kv.lastApplied,
+    });
+    stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
+  }
+  return { node, kvOptions };
+}
+
+/**
+ * Builds and starts the local endpoint of a started node (handing it to `parts.built` before it
+ * starts, so that applied entries reach it from then on); stops the node if it cannot start.
+ */
+async function startEndpoint(
+  config: AgentConfig,
+  factories: AgentFactories,
+  node: RaftNodeImpl,
+  kvOptions: KvOptions,
+  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & { readonly built: (endpoint: LocalEndpoint) => void },
+): Promise<LocalEndpoint> {
+  const { timers, logger, metrics } = parts;
+  const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
+  if (unsafeAckBeforeCommit)
+    logger.error(
+      'CORAFT_UNSAFE_ACK_BEFORE_COMMIT=1: writes are acknowledged before they commit; acknowledged writes CAN ' +
+        'BE LOST (test-only switch)',
+      { node: config.nodeId },
+    );
+  // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
+  const limits = { valueBytesMax: kvOptions.valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
+  const access = {
+    kv: config.endpointKeys.kv?.identity ?? null,
+    admin: config.endpointKeys.admin?.identity ?? null,
+  };
+  const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
+  const endpoint = new LocalEndpoint(
+    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+    { unsafeAckBeforeCommit, ...limits, writeSession },
+  );
+  parts.built(endpoint);
+  try {
+    await endpoint.start();
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+  return endpoint;
 }

@@ -7,15 +7,20 @@
  * forwarded here is run and answered with an error code the follower rebuilds.
  */
 import type { RaftCore } from '../core/raft.js';
-import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../errors.js';
-import type { ClientForwardRequest, ClientForwardResponse, ForwardKind, NodeId, RaftConfiguration } from '../contracts.js';
+import { NotLeaderError, ProposalError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { ClientForwardRequest, ClientForwardResponse, ForwardKind } from '../../contracts/messages.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import { errorFromCode, ForwardingClient } from './forwarding.js';
 import type { ForwardingHost } from './forwarding.js';
 import type { PendingRequests } from './pending.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** What client operations need of the node. */
-export interface ClientHost extends Pick<ForwardingHost, 'getNodeId' | 'isLeader' | 'getLeaderId' | 'isRunning' | 'runAdmin'> {
+export interface ClientHost extends Pick<
+  ForwardingHost,
+  'getNodeId' | 'isLeader' | 'getLeaderId' | 'isRunning' | 'runAdmin'
+> {
   requireCore(): ClientCore;
   scheduleReady(): void;
 }
@@ -65,7 +70,10 @@ export class ClientOperations {
   async submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const core = this.runningCore();
     if (command.byteLength > this.limits.commandBytesMax) {
-      throw new ProposalError('RAFT_PROPOSAL_DROPPED', `command of ${command.byteLength} bytes exceeds commandBytesMax ${this.limits.commandBytesMax}`);
+      throw new ProposalError(
+        'RAFT_PROPOSAL_DROPPED',
+        `command of ${command.byteLength} bytes exceeds commandBytesMax ${this.limits.commandBytesMax}`,
+      );
     }
     this.pending.checkRoom();
     const result = core.propose(command);
@@ -84,7 +92,10 @@ export class ClientOperations {
     const { token, index } = this.pending.addRead(timeoutMs);
     const registered = core.readIndex(token);
     if (!registered.ok) {
-      const error = registered.reason === 'not-leader' ? new NotLeaderError(core.getLeaderId()) : new ProposalError('RAFT_BUSY', registered.message);
+      const error =
+        registered.reason === 'not-leader'
+          ? new NotLeaderError(core.getLeaderId())
+          : new ProposalError('RAFT_BUSY', registered.message);
       this.pending.dropRead(token, error);
     }
     this.host.scheduleReady();
@@ -116,7 +127,13 @@ export class ClientOperations {
     } catch (error) {
       const code = error instanceof RaftError ? error.code : 'RAFT_INVARIANT';
       const hint = error instanceof NotLeaderError ? error.leaderHint : this.host.getLeaderId();
-      return { type: 'ClientForwardResponse', code, message: error instanceof Error ? error.message : String(error), leaderHint: hint, result: new Uint8Array(0) };
+      return {
+        type: 'ClientForwardResponse',
+        code,
+        message: describeError(error),
+        leaderHint: hint,
+        result: new Uint8Array(0),
+      };
     }
   }
 

@@ -16,7 +16,7 @@
  */
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import { currentIdentity, type ProcessIdentity } from '../config/secret-files.js';
 
 /** The data folder's mode. */
@@ -39,13 +39,14 @@ function settleFolder(path: string, identity: ProcessIdentity): boolean {
     created = mkdirSync(path, { recursive: true, mode: DATA_DIR_MODE });
     if (created !== undefined) chmodSync(path, DATA_DIR_MODE);
   } catch (error) {
-    throw new ConfigError([`dataDir: cannot create ${path}: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`dataDir: cannot create ${path}: ${describeError(error)}`]);
   }
   const stat = statSync(path);
   if (!stat.isDirectory()) throw new ConfigError([`dataDir: ${path} is not a directory`]);
   if (stat.uid !== identity.uid) {
     throw new ConfigError([
-      `dataDir: ${path} is owned by uid ${stat.uid} (mode ${octal(stat.mode)}), not by this process's user ${ownerName(identity)} (uid ${identity.uid}); ` +
+      `dataDir: ${path} is owned by uid ${stat.uid} (mode ${octal(stat.mode)}), not by this process's ` +
+        `user ${ownerName(identity)} (uid ${identity.uid}); ` +
         `the agent writes its log there. Run: chown -R ${ownerName(identity)} ${path} && chmod 700 ${path}`,
     ]);
   }
@@ -63,7 +64,11 @@ export function prepareDataDir(path: string, identity: ProcessIdentity = current
   const tightened: string[] = [];
   if (settleFolder(path, identity)) tightened.push(path);
   const names = readdirSync(path);
-  if (names.length > DATA_DIR_ENTRIES_MAX) throw new ConfigError([`dataDir: ${path} holds ${names.length} entries, more than ${DATA_DIR_ENTRIES_MAX}; it is not a coraft data folder`]);
+  if (names.length > DATA_DIR_ENTRIES_MAX)
+    throw new ConfigError([
+      `dataDir: ${path} holds ${names.length} entries, more than ${DATA_DIR_ENTRIES_MAX}; it is not a coraft data ` +
+        `folder`,
+    ]);
   for (const name of names) {
     const entry = join(path, name);
     // lstat: a link is not followed out of the folder, and a link's own mode means nothing.

@@ -11,8 +11,12 @@ import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../trans
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ConfigError } from '../errors.js';
-import type { DiagnosticLogger, MembershipManager, Metrics, NetworkClient, RpcSerializer } from '../contracts.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { MembershipManager } from '../../contracts/membership.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { NetworkClient } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { LinkKeystore } from '../membership/keystore.js';
@@ -29,7 +33,10 @@ function requirePsk(config: AgentConfig): NonNullable<AgentConfig['psk']> {
 }
 
 /** The membership manager that holds the link keys, required by the transports that authenticate peers. */
-function requireAuthenticated(config: AgentConfig, membership: MembershipManager | null): AuthenticatedMembershipManager {
+function requireAuthenticated(
+  config: AgentConfig,
+  membership: MembershipManager | null,
+): AuthenticatedMembershipManager {
   if (membership instanceof AuthenticatedMembershipManager) return membership;
   throw new ConfigError([`psk: the ${config.transport} transport needs the PSK-authenticated membership manager`]);
 }
@@ -38,21 +45,34 @@ function requireAuthenticated(config: AgentConfig, membership: MembershipManager
 export function createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager {
   // Key-checked membership needs a transport that authenticates peers (coaps, https); over
   // coap and http no peer has an identity, and the default manager is all there is.
-  if (config.psk === null || config.transport === 'coap' || config.transport === 'http') return new DefaultMembershipManager();
+  if (config.psk === null || config.transport === 'coap' || config.transport === 'http')
+    return new DefaultMembershipManager();
   const cacheFile = config.storage === 'memory' ? null : join(config.dataDir, 'keystore-cache.json');
   if (cacheFile !== null) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const keystore = new LinkKeystore(
-    { nodeId: config.nodeId, cluster: config.cluster ?? '', nodeSecret: config.psk.nodeSecret, bootstrap: config.psk.keystore },
+    {
+      nodeId: config.nodeId,
+      cluster: config.cluster ?? '',
+      nodeSecret: config.psk.nodeSecret,
+      bootstrap: config.psk.keystore,
+    },
     new KeystoreCache(cacheFile, logger),
     logger,
   );
-  return new AuthenticatedMembershipManager({ nodeId: config.nodeId, keystore, logger, metrics: null, addresses: new PeerAddresses() });
+  return new AuthenticatedMembershipManager({
+    nodeId: config.nodeId,
+    keystore,
+    logger,
+    metrics: null,
+    addresses: new PeerAddresses(),
+  });
 }
 
 /** A DTLS client's sessions as a SessionCloser: the sessions to the addresses of a member. */
 function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembershipManager): SessionCloser {
   return {
-    closeSessionsOf: (identity) => membership.addressesOf(identity).filter((a) => client.resetSession(a.address, a.port)).length,
+    closeSessionsOf: (identity) =>
+      membership.addressesOf(identity).filter((a) => client.resetSession(a.address, a.port)).length,
     sessionIdentities: () => [],
   };
 }
@@ -71,7 +91,8 @@ export function peerTransportConfig(
   metrics: Metrics | null = null,
 ): PeerTransportConfig {
   const { host, port } = config.listenPeer;
-  const onInternalError = (error: unknown): void => logger.error('dtls: contained internal error', { error: error instanceof Error ? error.message : String(error) });
+  const onInternalError = (error: unknown): void =>
+    logger.error('dtls: contained internal error', { error: describeError(error) });
   switch (config.transport) {
     case 'coaps': {
       const psk = requirePsk(config);
@@ -84,12 +105,22 @@ export function peerTransportConfig(
             { host, port, pskLookup: (identity) => manager.pskLookup(identity), isMemberAddress },
             { onInternalError, ...(metrics === null ? {} : { metrics }) },
           );
-          manager.addSessionCloser({ closeSessionsOf: (identity) => server.closeSessionsOf(identity), sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])) });
+          manager.addSessionCloser({
+            closeSessionsOf: (identity) => server.closeSessionsOf(identity),
+            sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])),
+          });
           return watchHandshakeFailures(server, config.nodeId, logger);
         },
         openClientEndpoint: async () => {
           // Each server is a member with its own link key: the key is chosen by the server's address.
-          const client = await DtlsClientEndpoint.open({ identity: psk.identity, pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort), bindAddress: host }, { onInternalError });
+          const client = await DtlsClientEndpoint.open(
+            {
+              identity: psk.identity,
+              pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort),
+              bindAddress: host,
+            },
+            { onInternalError },
+          );
           manager.addSessionCloser(clientCloser(client, manager));
           return client;
         },
@@ -121,7 +152,11 @@ async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint
   const { host, port } = config.listenEndpoint;
   const identities = [config.endpointKeys.kv, config.endpointKeys.admin].flatMap((e) => (e === null ? [] : [e]));
   if (identities.length === 0) return openUdpEndpoint({ address: host, port });
-  return DtlsServerEndpoint.listen({ host, port, pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null });
+  return DtlsServerEndpoint.listen({
+    host,
+    port,
+    pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null,
+  });
 }
 
 /** `client`, which also keeps `hosts` up to date with the members it is given. */
@@ -141,17 +176,30 @@ export function followingMembers(client: NetworkClient, hosts: MemberHosts): Net
  * which maps addresses to members. Its DTLS server learns the members' addresses as the
  * membership changes (the node hands every change to the client's setPeers).
  */
-function createTransport(config: AgentConfig, serializer: RpcSerializer, deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics }): PeerTransport {
+function createTransport(
+  config: AgentConfig,
+  serializer: RpcSerializer,
+  deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
+): PeerTransport {
   const membership = deps.membership instanceof AuthenticatedMembershipManager ? deps.membership : null;
   const resolver = membership?.resolver ?? null;
-  const hosts = new MemberHosts(undefined, (host, error) => deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', { host, error: error instanceof Error ? error.message : String(error) }));
+  const hosts = new MemberHosts(undefined, (host, error) =>
+    deps.logger.warning('cannot resolve a member host; it gets no reserved handshakes', {
+      host,
+      error: describeError(error),
+    }),
+  );
   hosts.replace(config.members.map((m) => m.address));
-  const transport = createPeerTransport(peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null), {
-    serializer,
-    ...(resolver === null ? {} : { resolver }),
-    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
-  });
-  if (membership !== null && transport.server instanceof HttpNetworkServer) membership.addSessionCloser(transport.server);
+  const transport = createPeerTransport(
+    peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null),
+    {
+      serializer,
+      ...(resolver === null ? {} : { resolver }),
+      ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+    },
+  );
+  if (membership !== null && transport.server instanceof HttpNetworkServer)
+    membership.addSessionCloser(transport.server);
   return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 

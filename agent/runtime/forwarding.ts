@@ -12,8 +12,22 @@
  * also retried after a failed forward (outcome unknown), where one without it fails with a
  * TimeoutError saying it may or may not have been applied. Reads are retried freely.
  */
-import { ElectionError, ForbiddenError, MembershipError, NotLeaderError, ProposalError, RaftError, SerializationError, StoppedError, TimeoutError } from '../errors.js';
-import type { ForwardKind, NetworkClient, NodeId, Timers } from '../contracts.js';
+import {
+  ElectionError,
+  ForbiddenError,
+  MembershipError,
+  NotLeaderError,
+  ProposalError,
+  RaftError,
+  SerializationError,
+  StoppedError,
+  TimeoutError,
+  describeError,
+} from '../../contracts/errors.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { ForwardKind } from '../../contracts/messages.js';
+import type { NetworkClient } from '../../contracts/network.js';
 import { clientRequestRefusal } from '../trust/forward-policy.js';
 
 /** Most leaders a request is forwarded to before it gives up. */
@@ -64,7 +78,9 @@ export function errorFromCode(code: string, message: string, leaderHint: NodeId 
 }
 
 /** One attempt: the result, or the error and whether the request may have run all the same. */
-type Attempt = { readonly done: true; readonly result: Uint8Array } | { readonly done: false; readonly error: RaftError; readonly unknown: boolean };
+type Attempt =
+  | { readonly done: true; readonly result: Uint8Array }
+  | { readonly done: false; readonly error: RaftError; readonly unknown: boolean };
 
 /** Runs client requests on the leader, wherever it is; see the module comment. */
 export class ForwardingClient {
@@ -94,7 +110,10 @@ export class ForwardingClient {
         await this.host.waitForLeader(remaining);
         continue;
       }
-      const outcome = leader === this.host.getNodeId() ? await this.runHere(kind, payload, remaining) : await this.forwardOnce(leader, kind, payload, remaining);
+      const outcome =
+        leader === this.host.getNodeId()
+          ? await this.runHere(kind, payload, remaining)
+          : await this.forwardOnce(leader, kind, payload, remaining);
       if (outcome.done) return outcome.result;
       lastError = outcome.error;
       if (outcome.unknown) unknownError = outcome.error;
@@ -107,7 +126,9 @@ export class ForwardingClient {
         attempt -= 1;
       }
       // The leader we knew has moved on (or is moving): wait a little for news of the next one.
-      await new Promise<void>((resolve) => this.timers.setTimer(Math.min(remaining, transferring ? TRANSFER_WAIT_MS : 10), resolve));
+      await new Promise<void>((resolve) =>
+        this.timers.setTimer(Math.min(remaining, transferring ? TRANSFER_WAIT_MS : 10), resolve),
+      );
     }
     throw unknownError ?? lastError ?? new NotLeaderError(null, 'no leader is known');
   }
@@ -117,12 +138,16 @@ export class ForwardingClient {
     try {
       return { done: true, result: await this.runLocally(kind, payload, timeoutMs) };
     } catch (error) {
-      if (error instanceof RaftError && (error.code === 'RAFT_TRANSFER' || error instanceof NotLeaderError)) return { done: false, error, unknown: false };
+      if (error instanceof RaftError && (error.code === 'RAFT_TRANSFER' || error instanceof NotLeaderError))
+        return { done: false, error, unknown: false };
       throw error;
     }
   }
 
-  /** Runs a request on this node, which leads; a write or read of a reserved key, or a disguised admin entry, is refused. */
+  /**
+   * Runs a request on this node, which leads; a write or read of a reserved key, or a disguised admin entry, is
+   * refused.
+   */
   runLocally(kind: ForwardKind, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const refusal = clientRequestRefusal(kind, payload);
     if (refusal !== null) return Promise.reject(new ForbiddenError(refusal));
@@ -144,12 +169,23 @@ export class ForwardingClient {
   ): Promise<Attempt> {
     let response;
     try {
-      response = await this.client.send(leader, { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs }, timeoutMs);
+      response = await this.client.send(
+        leader,
+        { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs },
+        timeoutMs,
+      );
     } catch (error) {
       // A read never changes anything and is retried; a write's outcome is now unknown.
-      if (kind === 'read') return { done: false, error: new NotLeaderError(null, `forwarding to ${leader} failed`), unknown: false };
-      const detail = error instanceof Error ? error.message : String(error);
-      return { done: false, error: new TimeoutError(`forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`), unknown: true };
+      if (kind === 'read')
+        return { done: false, error: new NotLeaderError(null, `forwarding to ${leader} failed`), unknown: false };
+      const detail = describeError(error);
+      return {
+        done: false,
+        error: new TimeoutError(
+          `forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`,
+        ),
+        unknown: true,
+      };
     }
     if (response.code === '') return { done: true, result: response.result };
     return { done: false, error: errorFromCode(response.code, response.message, response.leaderHint), unknown: false };

@@ -4,10 +4,11 @@
  * module picks the target when none is named (the most up-to-date voter) and waits, with a
  * deadline, until another node leads.
  */
-import { quorumVoters } from '../core/membership.js';
+import { quorumVoters } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
-import { NotLeaderError, ProposalError, StoppedError, TimeoutError } from '../errors.js';
-import type { NodeId, Timers } from '../contracts.js';
+import { NotLeaderError, ProposalError, StoppedError, TimeoutError } from '../../contracts/errors.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** What a transfer needs of the node. */
 export interface LeadershipHost {
@@ -17,7 +18,10 @@ export interface LeadershipHost {
 }
 
 /** What a transfer reads and calls of the core. */
-export type LeadershipCore = Pick<RaftCore, 'getRole' | 'getLeaderId' | 'getConfiguration' | 'getProgress' | 'transferLeadership'>;
+export type LeadershipCore = Pick<
+  RaftCore,
+  'getRole' | 'getLeaderId' | 'getConfiguration' | 'getProgress' | 'transferLeadership'
+>;
 
 /** Plain-data options of a transfer. */
 export interface LeadershipOptions {
@@ -30,14 +34,23 @@ export interface LeadershipOptions {
  * Hands leadership to `to` (or the most up-to-date follower) and resolves with the new leader
  * once another node leads; TimeoutError when none does within `timeoutMs`.
  */
-export async function transferLeadership(host: LeadershipHost, timers: Timers, options: LeadershipOptions, to: NodeId | null, timeoutMs: number): Promise<NodeId> {
+export async function transferLeadership(
+  host: LeadershipHost,
+  timers: Timers,
+  options: LeadershipOptions,
+  to: NodeId | null,
+  timeoutMs: number,
+): Promise<NodeId> {
   if (!host.isRunning()) throw new StoppedError();
   const core = host.requireCore();
   if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
   const target = to ?? mostUpToDateFollower(core);
   if (target === null) throw new ProposalError('RAFT_TRANSFER', 'no other voter to transfer leadership to');
   const result = core.transferLeadership(target);
-  if (!result.ok) throw result.reason === 'not-leader' ? new NotLeaderError(core.getLeaderId()) : new ProposalError('RAFT_TRANSFER', result.message);
+  if (!result.ok)
+    throw result.reason === 'not-leader'
+      ? new NotLeaderError(core.getLeaderId())
+      : new ProposalError('RAFT_TRANSFER', result.message);
   host.scheduleReady();
   const deadline = timers.nowMs() + timeoutMs;
   while (host.isRunning()) {

@@ -4,11 +4,14 @@
  * through the joint configuration C_old,new, which the core leaves for C_new once committed.
  * One change runs at a time; every wait has a deadline.
  */
-import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../errors.js';
-import { isVoter, planChange } from '../core/membership.js';
-import type { MembershipChange } from '../core/membership.js';
+import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../../contracts/errors.js';
+import { isVoter, planChange } from '../core/configuration.js';
+import type { ConfigurationChange } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
-import type { ClusterConfiguration, MembershipManager, NodeId, RaftConfiguration, TimerHandle, Timers } from '../contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
+import type { MembershipManager } from '../../contracts/membership.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 
 /** What the driver needs of the node. */
 export interface MembershipHost {
@@ -54,7 +57,9 @@ export class MembershipDriver {
       try {
         await this.waitCaughtUp(id);
       } catch (error) {
-        await this.change({ kind: 'remove', id }, (c) => !this.membership.isNodeInConfiguration(id, c)).catch(() => undefined);
+        await this.change({ kind: 'remove', id }, (c) => !this.membership.isNodeInConfiguration(id, c)).catch(
+          () => undefined,
+        );
         throw error;
       }
       await this.change({ kind: 'promote', id }, (c) => c.oldVoters === null && c.voters.includes(id));
@@ -66,7 +71,10 @@ export class MembershipDriver {
     return this.exclusive(async () => {
       const config = this.host.requireCore().getConfiguration();
       if (!this.membership.isNodeInConfiguration(id, config)) return true;
-      await this.change({ kind: 'remove', id }, (c) => c.oldVoters === null && !this.membership.isNodeInConfiguration(id, c));
+      await this.change(
+        { kind: 'remove', id },
+        (c) => c.oldVoters === null && !this.membership.isNodeInConfiguration(id, c),
+      );
       return true;
     });
   }
@@ -89,13 +97,16 @@ export class MembershipDriver {
    * changes are one step; voter changes go through the joint configuration that the
    * membership manager builds (reference `create_joint_configuration`).
    */
-  private async change(change: MembershipChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
+  private async change(change: ConfigurationChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
     await this.waitLeaderSettled();
     const core = this.host.requireCore();
     const current = core.getConfiguration();
     const plan = planChange(current, change);
     if (!plan.ok) throw new MembershipError(`${change.kind} ${change.id} refused: ${plan.reason}`);
-    const next = plan.next.oldVoters === null ? plan.next : this.membership.createJointConfiguration(current, { ...plan.next, oldVoters: null });
+    const next =
+      plan.next.oldVoters === null
+        ? plan.next
+        : this.membership.createJointConfiguration(current, { ...plan.next, oldVoters: null });
     const result = core.proposeConfiguration(next);
     if (!result.ok) {
       if (result.reason === 'not-leader') throw new NotLeaderError(result.leaderHint);
@@ -132,7 +143,8 @@ export class MembershipDriver {
       const core = this.host.requireCore();
       if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
       if (core.termAt(core.getCommitIndex()) === core.getTerm() && !core.hasUncommittedConfiguration()) return;
-      if (this.timers.nowMs() >= deadline || !this.host.isRunning()) throw new TimeoutError('the leader did not commit an entry of its term in time');
+      if (this.timers.nowMs() >= deadline || !this.host.isRunning())
+        throw new TimeoutError('the leader did not commit an entry of its term in time');
       await new Promise<void>((resolve) => this.timers.setTimer(this.raft.heartbeatIntervalMs, resolve));
     }
   }
@@ -145,9 +157,18 @@ export class MembershipDriver {
       if (core.getRole() !== 'leader') throw new NotLeaderError(core.getLeaderId());
       const progress = core.getProgress().find((p) => p.id === id);
       // Caught up (thesis §4.2.1): it answers, its log matches ours, and it is close behind.
-      if (progress !== undefined && progress.recentActive && progress.state === 'replicate' && progress.match + this.raft.learnerCatchUpEntries >= core.getLastIndex()) return;
+      if (
+        progress !== undefined &&
+        progress.recentActive &&
+        progress.state === 'replicate' &&
+        progress.match + this.raft.learnerCatchUpEntries >= core.getLastIndex()
+      )
+        return;
       if (this.timers.nowMs() >= deadline) {
-        throw new MembershipError(`learner ${id} did not catch up within ${this.raft.learnerCatchUpTimeoutMs} ms (match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter`);
+        throw new MembershipError(
+          `learner ${id} did not catch up within ${this.raft.learnerCatchUpTimeoutMs} ms ` +
+            `(match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter`,
+        );
       }
       await new Promise<void>((resolve) => this.timers.setTimer(this.raft.heartbeatIntervalMs, resolve));
     }
@@ -174,7 +195,9 @@ export class MembershipDriver {
   rejectAll(): void {
     for (const waiter of this.waiters) {
       waiter.timer.cancel();
-      waiter.reject(new TimeoutError('the node stopped before the membership change was committed; it may still be committed'));
+      waiter.reject(
+        new TimeoutError('the node stopped before the membership change was committed; it may still be committed'),
+      );
     }
     this.waiters = [];
   }

@@ -4,16 +4,20 @@
  * on the RaftNodeImpl class, which implements it together with the reference's RaftNode.
  *
  * The part the reference defines (lifecycle, leadership, status) is taken from RaftNode in
- * agent/contracts.ts, so each of those methods is declared and documented once; the rest is
+ * contracts/raft-node.ts, so each of those methods is declared and documented once; the rest is
  * what the product adds: requests that run on the leader wherever they are made (forwarded
  * over the peer transport from a follower), stale local reads, signed administration, and the
  * state the assembly needs.
  */
-import type { ClusterConfiguration, LogIndex, RaftNode } from '../contracts.js';
+import type { ClusterConfiguration, LogIndex } from '../../contracts/log.js';
+import type { RaftNode } from '../../contracts/raft-node.js';
 import type { AdminResult } from './admin.js';
 
 /** What the local endpoint and the agent's assembly call on the node. */
-export interface NodeApi extends Pick<RaftNode, 'start' | 'stop' | 'isRunning' | 'isLeader' | 'getNodeId' | 'getStatus' | 'transferLeadership'> {
+export interface NodeApi extends Pick<
+  RaftNode,
+  'start' | 'stop' | 'isRunning' | 'isLeader' | 'getNodeId' | 'getStatus' | 'transferLeadership'
+> {
   /**
    * Runs a write on the leader, forwarding it there from a follower, and resolves with the state
    * machine's result once it is applied on the leader. Errors as RaftNode.submitCommand; a
@@ -26,11 +30,16 @@ export interface NodeApi extends Pick<RaftNode, 'start' | 'stop' | 'isRunning' |
   readAnywhere(query: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Answers a query from this node's state machine without any check (a stale read). */
   readLocal(query: Uint8Array): Uint8Array;
-  /** Runs a signed administration command on the leader, forwarding it there from a follower; ForbiddenError when it is not authorized. */
+  /**
+   * Runs a signed administration command on the leader, forwarding it there from a follower; ForbiddenError when it is
+   * not authorized.
+   */
   adminAnywhere(envelope: Uint8Array, timeoutMs: number): Promise<AdminResult>;
   /** Takes a snapshot on this node on the authority of a signed snapshot command naming it; resolves with its index. */
   snapshotSigned(envelope: Uint8Array): Promise<LogIndex>;
-  /** The configuration in force: the latest in the log, committed or not. Throws StoppedError before the node started. */
+  /**
+   * The configuration in force: the latest in the log, committed or not. Throws StoppedError before the node started.
+   */
   getConfiguration(): ClusterConfiguration;
   /** The fatal error that stopped the node, if any (null otherwise). */
   getFatalError(): unknown;

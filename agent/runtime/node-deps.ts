@@ -4,24 +4,16 @@
  * millisecond RaftConfiguration into the core's tick-based options.
  */
 import type { CoreOptions } from '../core/raft.js';
-import type {
-  ClusterConfiguration,
-  DiagnosticLogger,
-  LogEntry,
-  LogIndex,
-  MembershipManager,
-  Metrics,
-  NetworkClient,
-  NetworkServer,
-  NodeId,
-  PersistenceEngine,
-  Prng,
-  RaftConfiguration,
-  SnapshotMeta,
-  StateMachine,
-  Term,
-  Timers,
-} from '../contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { MembershipManager } from '../../contracts/membership.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { NetworkClient, NetworkServer } from '../../contracts/network.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
+import type { Prng } from '../../contracts/prng.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { StateMachine } from '../../contracts/state-machine.js';
 import type { AdminAuthority } from './admin.js';
 
 /** Callbacks for the simulator's checks and the agent's trace file; all optional. */

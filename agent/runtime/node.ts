@@ -28,8 +28,10 @@
  */
 import { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
-import { NotLeaderError, RaftError, StoppedError } from '../errors.js';
-import type { AddServerOptions, ClusterConfiguration, LogEntry, LogIndex, NodeId, NodeStatus, RaftNode, ServerState, Term, TimerHandle } from '../contracts.js';
+import { NotLeaderError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
+import type { TimerHandle } from '../../contracts/clock.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
+import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raft-node.js';
 import { PendingRequests } from './pending.js';
 import { MembershipDriver } from './membership-driver.js';
 import { AdminRunner, decodeAdminResult } from './admin.js';
@@ -75,20 +77,42 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     private readonly options: RaftNodeOptions,
   ) {
     const { nodeId, raft } = options;
-    const host: NodeHost = { isRunning: () => this.running, requireCore: () => this.requireCore(), scheduleReady: () => this.scheduleReady() };
+    const host: NodeHost = {
+      isRunning: () => this.running,
+      requireCore: () => this.requireCore(),
+      scheduleReady: () => this.scheduleReady(),
+    };
     this.host = host;
     this.readyEventSink = { ...deps, nodeId, leaderReported: (leaderId) => this.clientOps.leaderReported(leaderId) };
     this.pending = new PendingRequests(deps.timers, raft.pendingRequestsMax);
-    this.rpcs = new PeerRpcs({ ...host, answerForward: (request) => this.clientOps.answerForward(request) }, deps, { nodeId, rpcTimeoutMs: raft.rpcTimeoutMs });
+    this.rpcs = new PeerRpcs({ ...host, answerForward: (request) => this.clientOps.answerForward(request) }, deps, {
+      nodeId,
+      rpcTimeoutMs: raft.rpcTimeoutMs,
+    });
     this.snapshots = new Snapshots(
       { ...host, betweenReadies: (task) => this.betweenReadies(task) },
       deps,
-      { nodeId, thresholdBytes: raft.snapshotThresholdBytes, logRetainEntries: options.logRetainEntries ?? LOG_RETAIN_ENTRIES_DEFAULT },
+      {
+        nodeId,
+        thresholdBytes: raft.snapshotThresholdBytes,
+        logRetainEntries: options.logRetainEntries ?? LOG_RETAIN_ENTRIES_DEFAULT,
+      },
       options.bootstrap,
     );
-    const clientHost = { ...host, getNodeId: () => nodeId, isLeader: () => this.isLeader(), getLeaderId: () => this.getLeaderId(), runAdmin: (payload: Uint8Array, timeoutMs: number) => this.admin.runOnLeader(payload, timeoutMs) };
+    const clientHost = {
+      ...host,
+      getNodeId: () => nodeId,
+      isLeader: () => this.isLeader(),
+      getLeaderId: () => this.getLeaderId(),
+      runAdmin: (payload: Uint8Array, timeoutMs: number) => this.admin.runOnLeader(payload, timeoutMs),
+    };
     this.clientOps = new ClientOperations(clientHost, deps, this.pending, raft);
-    this.membershipDriver = new MembershipDriver({ ...host, getAppliedConfiguration: () => this.snapshots.appliedConfiguration() }, deps.membership, deps.timers, raft);
+    this.membershipDriver = new MembershipDriver(
+      { ...host, getAppliedConfiguration: () => this.snapshots.appliedConfiguration() },
+      deps.membership,
+      deps.timers,
+      raft,
+    );
     const adminHost = {
       getNodeId: () => nodeId,
       getLeaderId: () => this.getLeaderId(),
@@ -113,7 +137,12 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     const snapshot = persisted.snapshot;
     this.snapshots.restoreAtStart(snapshot);
     const coreOptions = coreOptionsFor(nodeId, raft, this.options.snapshotBytesMax ?? SNAPSHOT_BYTES_MAX_DEFAULT);
-    const core = new RaftCore({ prng: this.deps.prng }, coreOptions, { hardState: persisted.hardState, snapshot, entries: persisted.entries, bootstrap });
+    const core = new RaftCore({ prng: this.deps.prng }, coreOptions, {
+      hardState: persisted.hardState,
+      snapshot,
+      entries: persisted.entries,
+      bootstrap,
+    });
     this.core = core;
     this.deps.observer?.onRestart?.(snapshot);
     this.deps.client.setPeers(core.getConfiguration().members.filter((m) => m.id !== nodeId));
@@ -121,7 +150,12 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.running = true;
     this.fatalError = null;
     await this.deps.server.start();
-    this.deps.logger.info('raft node started', { node: nodeId, term: core.getTerm(), lastIndex: core.getLastIndex(), snapshotIndex: core.getSnapshotIndex() });
+    this.deps.logger.info('raft node started', {
+      node: nodeId,
+      term: core.getTerm(),
+      lastIndex: core.getLastIndex(),
+      snapshotIndex: core.getSnapshotIndex(),
+    });
     this.armTick();
   }
 
@@ -148,8 +182,12 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   private fatal(error: unknown): void {
     if (!this.running) return;
     this.fatalError = error;
-    const message = error instanceof Error ? error.message : String(error);
-    this.deps.logger.critical('fatal error; stopping the node', { node: this.options.nodeId, error: message, code: error instanceof RaftError ? error.code : 'UNKNOWN' });
+    const message = describeError(error);
+    this.deps.logger.critical('fatal error; stopping the node', {
+      node: this.options.nodeId,
+      error: message,
+      code: error instanceof RaftError ? error.code : 'UNKNOWN',
+    });
     this.halt(() => new StoppedError(`node stopped after a fatal error: ${message}`));
     this.deps.observer?.onFatal?.(error);
     void this.deps.server.stop().catch(() => undefined);
@@ -224,9 +262,14 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   private async handleReady(core: RaftCore, ready: Ready): Promise<void> {
     reportReadyEvents(this.readyEventSink, ready);
     const needsPersist =
-      ready.hardState !== null || ready.snapshot !== null || ready.truncateFrom !== null || ready.entries.length > 0 || ready.compactBefore !== null;
+      ready.hardState !== null ||
+      ready.snapshot !== null ||
+      ready.truncateFrom !== null ||
+      ready.entries.length > 0 ||
+      ready.compactBefore !== null;
     // Step 1: a leader sends its entries while it writes them (Raft thesis §10.2.1).
-    const sendFirst = core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
+    const sendFirst =
+      core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
     if (sendFirst) {
       for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
     }
@@ -242,7 +285,11 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     if (ready.snapshot !== null) this.snapshots.restore(ready.snapshot);
     for (const entry of ready.committed) this.applyEntry(entry);
     for (const read of ready.readStates) {
-      this.pending.readConfirmed(read.token, read.index, () => new NotLeaderError(core.getLeaderId(), 'leadership changed before the read was confirmed'));
+      this.pending.readConfirmed(
+        read.token,
+        read.index,
+        () => new NotLeaderError(core.getLeaderId(), 'leadership changed before the read was confirmed'),
+      );
     }
     core.advance(ready);
     this.pending.readsApplied(core.getAppliedIndex());
@@ -301,7 +348,13 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   transferLeadership(to: NodeId | null, timeoutMs: number): Promise<NodeId> {
-    return transferLeadership(this.host, this.deps.timers, { nodeId: this.options.nodeId, pollIntervalMs: this.options.raft.tickIntervalMs }, to, timeoutMs);
+    return transferLeadership(
+      this.host,
+      this.deps.timers,
+      { nodeId: this.options.nodeId, pollIntervalMs: this.options.raft.tickIntervalMs },
+      to,
+      timeoutMs,
+    );
   }
 
   // -------------------------------------------------------------------------------------------

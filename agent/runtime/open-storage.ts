@@ -5,7 +5,7 @@
  * alias `lmdb` to `wal` (agent-config.ts), so an agent.json written before `wal` existed opens
  * the engine it always opened.
  */
-import type { PersistenceEngine } from '../contracts.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';

@@ -14,9 +14,16 @@
 import type { RaftCore } from '../core/raft.js';
 import type { CoreRequest, Outbound } from '../core/ready.js';
 import { entryBytes } from '../core/log.js';
-import { NetworkError } from '../errors.js';
-import type { ClientForwardRequest, ClientForwardResponse, InboundContext, NodeId, RequestMessage, ResponseMessage } from '../contracts.js';
-import { claimedSender } from '../contracts.js';
+import { NetworkError, describeError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import {
+  type ClientForwardRequest,
+  type ClientForwardResponse,
+  type RequestMessage,
+  type ResponseMessage,
+  claimedSender,
+} from '../../contracts/messages.js';
+import type { InboundContext } from '../../contracts/network.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** What the RPC traffic needs of the node. */
@@ -71,7 +78,12 @@ export class PeerRpcs {
         type: request.type,
       });
       this.deps.metrics.increment('raft_rpc_refused_total', 1, { reason: 'auth' });
-      return Promise.reject(new NetworkError('NET_AUTH', `peer authenticated as ${String(context.peerIdentity)} may not speak for ${claimed}`));
+      return Promise.reject(
+        new NetworkError(
+          'NET_AUTH',
+          `peer authenticated as ${String(context.peerIdentity)} may not speak for ${claimed}`,
+        ),
+      );
     }
     if (request.type === 'ClientForwardRequest') return this.host.answerForward(request);
     const core = this.host.requireCore();
@@ -120,7 +132,12 @@ export class PeerRpcs {
       (error: unknown) => {
         this.deps.metrics.increment('raft_rpc_failed_total', 1, dimensions);
         if (!this.host.isRunning()) return;
-        this.deps.logger.debug('rpc failed', { node: this.options.nodeId, peer: to, type: request.type, error: error instanceof Error ? error.message : String(error) });
+        this.deps.logger.debug('rpc failed', {
+          node: this.options.nodeId,
+          peer: to,
+          type: request.type,
+          error: describeError(error),
+        });
         this.host.requireCore().step({ kind: 'unreachable', to, seq, request });
         this.host.scheduleReady();
       },
@@ -130,13 +147,21 @@ export class PeerRpcs {
   /** rpcTimeoutMs, plus as much again per RPC_DEADLINE_BYTES_PER_STEP bytes the request carries. */
   private deadlineMs(request: CoreRequest): number {
     const bytes =
-      request.type === 'AppendEntriesRequest' ? request.entries.reduce((sum, e) => sum + entryBytes(e), 0) : request.type === 'InstallSnapshotRequest' ? request.data.byteLength : 0;
+      request.type === 'AppendEntriesRequest'
+        ? request.entries.reduce((sum, e) => sum + entryBytes(e), 0)
+        : request.type === 'InstallSnapshotRequest'
+          ? request.data.byteLength
+          : 0;
     return this.options.rpcTimeoutMs * (1 + Math.floor(bytes / RPC_DEADLINE_BYTES_PER_STEP));
   }
 
   /** A peer's message broke the protocol: the core refused it; logged, counted and observed. */
   private protocolViolation(peer: NodeId, reason: string): void {
-    this.deps.logger.warning('rejected a message that breaks the protocol', { node: this.options.nodeId, peer, reason });
+    this.deps.logger.warning('rejected a message that breaks the protocol', {
+      node: this.options.nodeId,
+      peer,
+      reason,
+    });
     this.deps.metrics.increment('raft_protocol_violations_total', 1, { peer });
     this.deps.observer?.onProtocolViolation?.(peer, reason);
   }

@@ -3,9 +3,10 @@
  * their read index. Every wait has a deadline and the total is bounded by
  * `pendingRequestsMax`: past it a request is refused at once (RAFT_BUSY), never queued.
  */
-import { ProposalError, TimeoutError } from '../errors.js';
-import type { LogEntry, LogIndex, Term, TimerHandle, Timers } from '../contracts.js';
-import { assert } from '../core/assert.js';
+import { ProposalError, TimeoutError } from '../../contracts/errors.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
+import { assert } from '../../contracts/assert.js';
 
 interface Waiter<T> {
   readonly resolve: (value: T) => void;
@@ -58,7 +59,11 @@ export class PendingRequests {
     return new Promise((resolve, reject) => {
       const timer = this.timers.setTimer(timeoutMs, () => {
         this.proposals.delete(index);
-        reject(new TimeoutError(`command at index ${index} not applied within ${timeoutMs} ms; it may still be applied later`));
+        reject(
+          new TimeoutError(
+            `command at index ${index} not applied within ${timeoutMs} ms; it may still be applied later`,
+          ),
+        );
       });
       this.proposals.set(index, { term, resolve, reject, timer, startedMs: this.timers.nowMs() });
     });
@@ -77,7 +82,12 @@ export class PendingRequests {
     if (waiter.term === entry.term) {
       waiter.resolve(result);
     } else {
-      waiter.reject(new ProposalError('RAFT_PROPOSAL_DROPPED', `the command at index ${entry.index} was overwritten by a new leader and not applied`));
+      waiter.reject(
+        new ProposalError(
+          'RAFT_PROPOSAL_DROPPED',
+          `the command at index ${entry.index} was overwritten by a new leader and not applied`,
+        ),
+      );
     }
     return this.timers.nowMs() - waiter.startedMs;
   }
@@ -137,7 +147,9 @@ export class PendingRequests {
   rejectAll(error: () => unknown): void {
     for (const [index, waiter] of this.proposals) {
       waiter.timer.cancel();
-      waiter.reject(new TimeoutError(`the node stopped before the command at index ${index} was applied; it may still be applied`));
+      waiter.reject(
+        new TimeoutError(`the node stopped before the command at index ${index} was applied; it may still be applied`),
+      );
     }
     for (const waiter of this.reads.values()) {
       waiter.timer.cancel();

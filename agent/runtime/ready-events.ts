@@ -5,7 +5,7 @@
  * replaces the transport's address book, and a newly known leader ends the waits for one.
  */
 import type { Ready } from '../core/ready.js';
-import type { NodeId } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** Where a Ready's events go. */
@@ -21,7 +21,13 @@ export function reportReadyEvents(sink: ReadyEventSink, ready: Ready): void {
   for (const event of ready.events) {
     switch (event.kind) {
       case 'role':
-        sink.logger.info(`became ${event.to}`, { node, term: event.term, from: event.from, to: event.to, reason: event.reason });
+        sink.logger.info(`became ${event.to}`, {
+          node,
+          term: event.term,
+          from: event.from,
+          to: event.to,
+          reason: event.reason,
+        });
         sink.metrics.increment('raft_role_changes_total', 1, { to: event.to });
         if (event.to === 'leader') sink.observer?.onLeader?.(event.term);
         break;

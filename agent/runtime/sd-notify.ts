@@ -7,7 +7,7 @@
  * does nothing. A failure is logged and never stops the agent: systemd then times the start out.
  */
 import { execFile } from 'node:child_process';
-import type { DiagnosticLogger } from '../contracts.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
 
 /** How long systemd-notify may take, ms. */
 const NOTIFY_TIMEOUT_MS = 10_000;
@@ -16,7 +16,11 @@ const NOTIFY_TIMEOUT_MS = 10_000;
 export type SdNotifyState = { readonly kind: 'ready'; readonly status: string } | { readonly kind: 'stopping' };
 
 /** Sends `state` to systemd when NOTIFY_SOCKET is set; resolves true when systemd-notify succeeded. */
-export function sdNotify(state: SdNotifyState, logger: DiagnosticLogger, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export function sdNotify(
+  state: SdNotifyState,
+  logger: DiagnosticLogger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<boolean> {
   if (env.NOTIFY_SOCKET === undefined || env.NOTIFY_SOCKET === '') return Promise.resolve(false);
   const args = state.kind === 'ready' ? ['--ready', `--status=${state.status.slice(0, 200)}`] : ['STOPPING=1'];
   return new Promise((resolve) => {

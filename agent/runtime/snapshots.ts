@@ -14,11 +14,11 @@
  * configuration as of the last applied entry; when an applied configuration drops members, the
  * membership manager hears of it (it forgets their link keys).
  */
-import { allMembers, decodeConfiguration, isMember } from '../core/membership.js';
+import { allMembers, decodeConfiguration, isMember } from '../core/configuration.js';
 import { entryBytes } from '../core/log.js';
 import type { RaftCore } from '../core/raft.js';
-import { StoppedError } from '../errors.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../contracts.js';
+import { StoppedError } from '../../contracts/errors.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** What snapshotting needs of the node. */
@@ -34,7 +34,10 @@ export interface SnapshotHost {
 export type SnapshotCore = Pick<RaftCore, 'getAppliedIndex' | 'getSnapshotIndex' | 'termAt' | 'compact'>;
 
 /** The edges snapshotting reaches. */
-export type SnapshotDeps = Pick<RaftNodeDeps, 'stateMachine' | 'storage' | 'membership' | 'logger' | 'metrics' | 'observer'>;
+export type SnapshotDeps = Pick<
+  RaftNodeDeps,
+  'stateMachine' | 'storage' | 'membership' | 'logger' | 'metrics' | 'observer'
+>;
 
 /** Plain-data options of snapshotting. */
 export interface SnapshotOptions {
@@ -80,7 +83,11 @@ export class Snapshots {
     this.deps.stateMachine.restore(snapshot, snapshot.data);
     this.appliedConfig = snapshot.configuration;
     this.appliedBytesSinceSnapshot = 0;
-    this.deps.logger.info('restored a snapshot from the leader', { node: this.options.nodeId, index: snapshot.lastIncludedIndex, bytes: snapshot.data.byteLength });
+    this.deps.logger.info('restored a snapshot from the leader', {
+      node: this.options.nodeId,
+      index: snapshot.lastIncludedIndex,
+      bytes: snapshot.data.byteLength,
+    });
     this.deps.observer?.onSnapshotRestore?.(snapshot);
   }
 
@@ -118,12 +125,28 @@ export class Snapshots {
     const index = core.getAppliedIndex();
     const term = core.termAt(index);
     if (term === null || index <= core.getSnapshotIndex()) return core.getSnapshotIndex();
-    const snapshot: Snapshot = { lastIncludedIndex: index, lastIncludedTerm: term, configuration: this.appliedConfig, data: this.deps.stateMachine.snapshot() };
-    await this.deps.storage.persist({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
+    const snapshot: Snapshot = {
+      lastIncludedIndex: index,
+      lastIncludedTerm: term,
+      configuration: this.appliedConfig,
+      data: this.deps.stateMachine.snapshot(),
+    };
+    await this.deps.storage.persist({
+      snapshot,
+      truncateFrom: null,
+      entries: [],
+      compactBefore: null,
+      hardState: null,
+    });
     if (!this.host.isRunning()) return index;
     core.compact(snapshot, index + 1 - this.options.logRetainEntries);
     this.appliedBytesSinceSnapshot = 0;
-    this.deps.logger.info('took a snapshot', { node: this.options.nodeId, index, term, bytes: snapshot.data.byteLength });
+    this.deps.logger.info('took a snapshot', {
+      node: this.options.nodeId,
+      index,
+      term,
+      bytes: snapshot.data.byteLength,
+    });
     this.deps.metrics.increment('raft_snapshots_taken_total');
     this.host.scheduleReady();
     return index;

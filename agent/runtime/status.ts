@@ -3,14 +3,23 @@
  * indexes, members with their replication progress), computed from what the core exposes.
  * Pure functions: they read the core through {@link StatusCore} and change nothing.
  */
-import { addressOf, allMembers } from '../core/membership.js';
+import { addressOf, allMembers } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
-import type { MemberStatus, NodeId, NodeStatus, ServerState } from '../contracts.js';
+import type { NodeId, ServerState } from '../../contracts/log.js';
+import type { MemberStatus, NodeStatus } from '../../contracts/raft-node.js';
 
 /** What the status reads of the core. */
 export type StatusCore = Pick<
   RaftCore,
-  'getRole' | 'getTerm' | 'getLeaderId' | 'getConfiguration' | 'getProgress' | 'getCommitIndex' | 'getAppliedIndex' | 'getLastIndex' | 'getSnapshotIndex'
+  | 'getRole'
+  | 'getTerm'
+  | 'getLeaderId'
+  | 'getConfiguration'
+  | 'getProgress'
+  | 'getCommitIndex'
+  | 'getAppliedIndex'
+  | 'getLastIndex'
+  | 'getSnapshotIndex'
 >;
 
 /**

@@ -2,7 +2,7 @@
  * Real time for production: a monotonic clock from `performance.now()` and timers from
  * `setTimeout`. The simulator supplies virtual time through the same `Timers` interface.
  */
-import type { TimerHandle, Timers } from '../contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 
 /** Timers on the process's monotonic clock. */
 export class RealTimers implements Timers {

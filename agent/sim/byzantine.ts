@@ -5,9 +5,10 @@
  * receiver knows, a sender claiming another node's id, and responses that answer another
  * request. A node must reject each of these (with a logged warning) and carry on unharmed.
  */
-import type { Prng } from '../core/prng.js';
+import type { Prng } from '../../contracts/prng.js';
 import type { RaftCore } from '../core/raft.js';
-import type { NodeId, RequestMessage, ResponseMessage } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { AppendEntriesRequest, RequestMessage, ResponseMessage } from '../../contracts/messages.js';
 
 /** A forged request and who sends it. */
 export interface Forgery {
@@ -17,38 +18,93 @@ export interface Forgery {
   readonly request: RequestMessage;
 }
 
-const entry = (term: number, index: number): { term: number; index: number; type: 'command'; command: Uint8Array } => ({ term, index, type: 'command', command: new Uint8Array([1, 2, 3]) });
+const entry = (term: number, index: number): { term: number; index: number; type: 'command'; command: Uint8Array } => ({
+  term,
+  index,
+  type: 'command',
+  command: new Uint8Array([1, 2, 3]),
+});
+
+/** An AppendEntries from `leaderId` (the forger names the fields that make it wrong). */
+function append(
+  leaderId: NodeId,
+  term: number,
+  prevLogIndex: number,
+  entries: AppendEntriesRequest['entries'],
+  leaderCommit = 0,
+): AppendEntriesRequest {
+  return { type: 'AppendEntriesRequest', term, leaderId, prevLogIndex, prevLogTerm: 0, entries, leaderCommit };
+}
+
+/** A second leader for a term whose leader the target already follows, or null when it follows none. */
+function secondLeader(target: NodeId, core: RaftCore, others: readonly NodeId[]): Forgery | null {
+  const leader = core.getLeaderId();
+  if (core.getRole() !== 'follower' || leader === null) return null;
+  const impostor = others.find((id) => id !== leader && id !== target);
+  if (impostor === undefined) return null;
+  return { kind: 'second-leader', from: impostor, request: append(impostor, core.getTerm(), 0, []) };
+}
+
+/** A RequestVote whose sender claims the id of a third node, or null when there is none. */
+function claimsAnotherId(target: NodeId, core: RaftCore, sender: NodeId, others: readonly NodeId[]): Forgery | null {
+  const victim = others.find((id) => id !== sender && id !== target);
+  if (victim === undefined) return null;
+  const term = core.getTerm();
+  return {
+    kind: 'claims-another-id',
+    from: sender,
+    request: {
+      type: 'RequestVoteRequest',
+      term: term + 1,
+      candidateId: victim,
+      lastLogIndex: core.getLastIndex() + 100,
+      lastLogTerm: term,
+      transfer: true,
+    },
+  };
+}
 
 /**
  * A forged request for `target` (whose core is `core`), sent by `sender`, or null when none of
  * the detectable kinds applies right now.
  */
-export function forgeRequest(prng: Prng, target: NodeId, core: RaftCore, sender: NodeId, others: readonly NodeId[]): Forgery | null {
+export function forgeRequest(
+  prng: Prng,
+  target: NodeId,
+  core: RaftCore,
+  sender: NodeId,
+  others: readonly NodeId[],
+): Forgery | null {
   const term = core.getTerm();
   const last = core.getLastIndex();
   const pick = prng.intBetween(0, 6);
   switch (pick) {
-    case 0:
-      return { kind: 'terms-backwards', from: sender, request: { type: 'AppendEntriesRequest', term: term + 1, leaderId: sender, prevLogIndex: last, prevLogTerm: 0, entries: [entry(term + 1, last + 1), entry(term, last + 2)], leaderCommit: 0 } };
+    case 0: {
+      const entries = [entry(term + 1, last + 1), entry(term, last + 2)];
+      return { kind: 'terms-backwards', from: sender, request: append(sender, term + 1, last, entries) };
+    }
     case 1:
-      return { kind: 'impossible-index', from: sender, request: { type: 'AppendEntriesRequest', term, leaderId: sender, prevLogIndex: -5, prevLogTerm: 0, entries: [], leaderCommit: 1.5 } };
-    case 2:
-      return { kind: 'index-gap', from: sender, request: { type: 'AppendEntriesRequest', term: term + 1, leaderId: sender, prevLogIndex: last, prevLogTerm: 0, entries: [entry(term + 1, last + 1), entry(term + 1, last + 3)], leaderCommit: 0 } };
-    case 3: {
-      // A second leader for a term whose leader the target already follows.
-      const leader = core.getLeaderId();
-      if (core.getRole() !== 'follower' || leader === null) return null;
-      const impostor = others.find((id) => id !== leader && id !== target);
-      if (impostor === undefined) return null;
-      return { kind: 'second-leader', from: impostor, request: { type: 'AppendEntriesRequest', term, leaderId: impostor, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 } };
+      return { kind: 'impossible-index', from: sender, request: append(sender, term, -5, [], 1.5) };
+    case 2: {
+      const entries = [entry(term + 1, last + 1), entry(term + 1, last + 3)];
+      return { kind: 'index-gap', from: sender, request: append(sender, term + 1, last, entries) };
     }
-    case 4: {
-      const victim = others.find((id) => id !== sender && id !== target);
-      if (victim === undefined) return null;
-      return { kind: 'claims-another-id', from: sender, request: { type: 'RequestVoteRequest', term: term + 1, candidateId: victim, lastLogIndex: last + 100, lastLogTerm: term, transfer: true } };
-    }
+    case 3:
+      return secondLeader(target, core, others);
+    case 4:
+      return claimsAnotherId(target, core, sender, others);
     default:
-      return { kind: 'log-term-above-term', from: sender, request: { type: 'PreVoteRequest', term: term + 1, candidateId: sender, lastLogIndex: last + 1, lastLogTerm: term + 5 } };
+      return {
+        kind: 'log-term-above-term',
+        from: sender,
+        request: {
+          type: 'PreVoteRequest',
+          term: term + 1,
+          candidateId: sender,
+          lastLogIndex: last + 1,
+          lastLogTerm: term + 5,
+        },
+      };
   }
 }
 
@@ -59,7 +115,14 @@ export function forgeResponse(request: RequestMessage): ResponseMessage | null {
       return { type: 'RequestVoteResponse', term: request.term, voteGranted: true };
     case 'RequestVoteRequest':
     case 'PreVoteRequest':
-      return { type: 'AppendEntriesResponse', term: request.term, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: 1 };
+      return {
+        type: 'AppendEntriesResponse',
+        term: request.term,
+        success: true,
+        conflictIndex: null,
+        conflictTerm: null,
+        lastLogIndex: 1,
+      };
     case 'InstallSnapshotRequest':
     case 'TimeoutNowRequest':
     case 'ClientForwardRequest':

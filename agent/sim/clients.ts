@@ -6,8 +6,8 @@
  * with the same sequence number too, which the state machine's sessions make safe (reference
  * Property 19). An operation that never resolves is recorded as `info`.
  */
-import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../errors.js';
-import type { Prng } from '../contracts.js';
+import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../../contracts/errors.js';
+import type { Prng } from '../../contracts/prng.js';
 import { decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import type { SimCluster, TraceSink } from './cluster.js';
@@ -88,7 +88,13 @@ export class SimClients {
     this.trace({ t: this.timers.nowMs(), type: 'invoke', client, id, op, key, value });
     const outcome = op === 'get' ? await this.read(key) : await this.write(client, op, key, value);
     this.counts[outcome.type] += 1;
-    this.trace({ t: this.timers.nowMs(), type: outcome.type, client, id, value: outcome.type === 'ok' ? outcome.value : null });
+    this.trace({
+      t: this.timers.nowMs(),
+      type: outcome.type,
+      client,
+      id,
+      value: outcome.type === 'ok' ? outcome.value : null,
+    });
     return outcome;
   }
 
@@ -106,7 +112,8 @@ export class SimClients {
         try {
           const bytes = await node.readAnywhere(encodeKvQuery({ op: 'get', key }), deadline - this.timers.nowMs());
           const result = decodeKvResult(bytes);
-          if (result.type === 'get') return { type: 'ok', value: result.current === null ? null : decoder.decode(result.current.value) };
+          if (result.type === 'get')
+            return { type: 'ok', value: result.current === null ? null : decoder.decode(result.current.value) };
           return { type: 'fail' };
         } catch (error) {
           if (!isRetryable(error)) return { type: 'fail' };
@@ -124,7 +131,9 @@ export class SimClients {
     session.seq += 1;
     const base = { session: { clientId: session.clientId, seq: session.seq }, timeMs: Math.floor(this.timers.nowMs()) };
     const command: KvCommand =
-      op === 'put' ? { ...base, op: 'put', key, value: encoder.encode(value ?? ''), returnPrevious: false } : { ...base, op: 'delete', key, returnPrevious: false };
+      op === 'put'
+        ? { ...base, op: 'put', key, value: encoder.encode(value ?? ''), returnPrevious: false }
+        : { ...base, op: 'delete', key, returnPrevious: false };
     const bytes = encodeKvCommand(command);
     const deadline = this.timers.nowMs() + this.options.operationTimeoutMs;
     let uncertain = false;

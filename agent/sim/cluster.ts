@@ -5,13 +5,16 @@
  * The trace marks each crash and each (re)start, so that an outside checker tells a restarted
  * node's replay from a double apply (the format: trace-check.ts).
  */
-import { SeededPrng } from '../core/prng.js';
-import { simpleConfiguration } from '../core/membership.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../raft-configuration.js';
-import type { ClusterConfiguration, LogEntry, NodeId, RaftConfiguration, SnapshotMeta, StateMachine } from '../contracts.js';
+import { SeededPrng } from '../../contracts/prng.js';
+import { simpleConfiguration } from '../core/configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../contracts/raft-configuration.js';
+import type { ClusterConfiguration, LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { StateMachine } from '../../contracts/state-machine.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../observability/noop.js';
 import { RaftNodeImpl } from '../runtime/node.js';
+import type { NodeObserver } from '../runtime/node-deps.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { KvStateMachine } from '../kv/index.js';
 import { SafetyChecker, entryDigest } from './safety.js';
@@ -19,6 +22,7 @@ import type { CheckedNode } from './safety.js';
 import { SimNetwork } from './network.js';
 import type { NetworkFaults } from './network.js';
 import type { VirtualTimers } from './virtual-time.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** One line of the simulator's JSON Lines trace. */
 export type TraceEvent = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
@@ -55,7 +59,11 @@ export interface SimClusterOptions {
 }
 
 /** The Raft timing used in simulation: the defaults, ticks of 10 ms. */
-export const SIM_RAFT_CONFIGURATION: RaftConfiguration = { ...DEFAULT_RAFT_CONFIGURATION, snapshotThresholdBytes: 1_000_000, learnerCatchUpTimeoutMs: 5_000 };
+export const SIM_RAFT_CONFIGURATION: RaftConfiguration = {
+  ...DEFAULT_RAFT_CONFIGURATION,
+  snapshotThresholdBytes: 1_000_000,
+  learnerCatchUpTimeoutMs: 5_000,
+};
 
 /** The broken state machine of `corruptReads`: some reads see nothing. */
 class StaleReadingStateMachine implements StateMachine {
@@ -103,7 +111,15 @@ export class SimCluster {
   }
 
   private addNodeSlot(id: NodeId): SimNode {
-    const slot: SimNode = { id, disk: new MemoryDisk(), node: null, storage: null, incarnation: 0, logger: new MemoryLogger(200), violationsRejected: 0 };
+    const slot: SimNode = {
+      id,
+      disk: new MemoryDisk(),
+      node: null,
+      storage: null,
+      incarnation: 0,
+      logger: new MemoryLogger(200),
+      violationsRejected: 0,
+    };
     this.nodes.set(id, slot);
     return slot;
   }
@@ -113,7 +129,10 @@ export class SimCluster {
     const slot = this.nodes.get(id) ?? this.addNodeSlot(id);
     if (slot.node !== null) return;
     slot.incarnation += 1;
-    const storage = new MemoryPersistenceEngine({ disk: slot.disk, timers: this.timers }, { syncDelayMs: this.options.syncDelayMs });
+    const storage = new MemoryPersistenceEngine(
+      { disk: slot.disk, timers: this.timers },
+      { syncDelayMs: this.options.syncDelayMs },
+    );
     const { client, server } = this.network.endpoint(id);
     const logger = slot.logger;
     // Only the current run of the node writes to the trace: nothing a crashed run still
@@ -132,44 +151,73 @@ export class SimCluster {
         logger,
         metrics: new NoopMetrics(),
         membership: new DefaultMembershipManager(),
-        observer: {
-          onRestart: (snapshot) => {
-            // Every start is a restart from the disk: the trace says so before anything the
-            // node re-applies, with the snapshot it restored (trace-check.ts).
-            trace({ t: this.timers.nowMs(), type: 'restart', node: id });
-            if (snapshot !== null) {
-              this.checker.onSnapshotRestore(id, snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
-              trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: snapshot.lastIncludedIndex, term: snapshot.lastIncludedTerm });
-            }
-          },
-          onLeader: (term) => {
-            trace({ t: this.timers.nowMs(), type: 'leader', node: id, term });
-            this.checker.onLeader(id, term, node.requireCore());
-          },
-          onApply: (entry: LogEntry) => {
-            const digest = this.checker.onApply(id, entry);
-            trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
-          },
-          onSnapshotRestore: (meta) => {
-            this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
-            trace({ t: this.timers.nowMs(), type: 'snapshot', node: id, index: meta.lastIncludedIndex, term: meta.lastIncludedTerm });
-          },
-          onConfiguration: (index, config) => {
-            trace({ t: this.timers.nowMs(), type: 'config', node: id, index, voters: config.voters, learners: config.learners, joint: config.oldVoters !== null });
-          },
-          onProtocolViolation: () => {
-            slot.violationsRejected += 1;
-          },
-          onFatal: (error) => {
-            this.checker.violations.push(`${id} stopped on a fatal error: ${error instanceof Error ? error.message : String(error)}`);
-          },
-        },
+        observer: this.observerFor(slot, trace, () => node),
       },
       { nodeId: id, raft: this.options.raft, bootstrap, logRetainEntries: this.options.logRetainEntries },
     );
     slot.node = node;
     slot.storage = storage;
     await node.start();
+  }
+
+  /**
+   * The observer of a run of the node of `slot`: it feeds the safety checker and writes the trace
+   * (through `trace`, which only the current run reaches).
+   */
+  private observerFor(slot: SimNode, trace: (event: TraceEvent) => void, node: () => RaftNodeImpl): NodeObserver {
+    const id = slot.id;
+    return {
+      onRestart: (snapshot) => {
+        // Every start is a restart from the disk: the trace says so before anything the
+        // node re-applies, with the snapshot it restored (trace-check.ts).
+        trace({ t: this.timers.nowMs(), type: 'restart', node: id });
+        if (snapshot !== null) {
+          this.checker.onSnapshotRestore(id, snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
+          trace({
+            t: this.timers.nowMs(),
+            type: 'snapshot',
+            node: id,
+            index: snapshot.lastIncludedIndex,
+            term: snapshot.lastIncludedTerm,
+          });
+        }
+      },
+      onLeader: (term) => {
+        trace({ t: this.timers.nowMs(), type: 'leader', node: id, term });
+        this.checker.onLeader(id, term, node().requireCore());
+      },
+      onApply: (entry: LogEntry) => {
+        const digest = this.checker.onApply(id, entry);
+        trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
+      },
+      onSnapshotRestore: (meta) => {
+        this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
+        trace({
+          t: this.timers.nowMs(),
+          type: 'snapshot',
+          node: id,
+          index: meta.lastIncludedIndex,
+          term: meta.lastIncludedTerm,
+        });
+      },
+      onConfiguration: (index, config) => {
+        trace({
+          t: this.timers.nowMs(),
+          type: 'config',
+          node: id,
+          index,
+          voters: config.voters,
+          learners: config.learners,
+          joint: config.oldVoters !== null,
+        });
+      },
+      onProtocolViolation: () => {
+        slot.violationsRejected += 1;
+      },
+      onFatal: (error) => {
+        this.checker.violations.push(`${id} stopped on a fatal error: ${describeError(error)}`);
+      },
+    };
   }
 
   /** Crashes node `id`: it stops at once and loses every write not yet synced. */
@@ -205,7 +253,12 @@ export class SimCluster {
 
   /** The checker's view of every node. */
   checked(): CheckedNode[] {
-    return [...this.nodes.values()].map((slot) => ({ id: slot.id, core: slot.node?.isRunning() === true ? slot.node.requireCore() : null, disk: slot.disk, incarnation: slot.incarnation }));
+    return [...this.nodes.values()].map((slot) => ({
+      id: slot.id,
+      core: slot.node?.isRunning() === true ? slot.node.requireCore() : null,
+      disk: slot.disk,
+      incarnation: slot.incarnation,
+    }));
   }
 
   /** The per-event checks; cheap enough to run after every timer. */
@@ -219,7 +272,9 @@ export class SimCluster {
 
   /** Nodes that stopped on their own (a fatal error), which must never happen. */
   fatalNodes(): NodeId[] {
-    return [...this.nodes.values()].filter((slot) => slot.node !== null && !slot.node.isRunning()).map((slot) => slot.id);
+    return [...this.nodes.values()]
+      .filter((slot) => slot.node !== null && !slot.node.isRunning())
+      .map((slot) => slot.id);
   }
 
   digestOf(entry: LogEntry): string {

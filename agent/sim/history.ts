@@ -15,7 +15,7 @@
  * or null when absent); other completions may carry null, a string or their cas argument, and
  * the checker ignores it. An invoke with no completion is treated like `info`.
  */
-import { SerializationError } from '../errors.js';
+import { SerializationError, describeError } from '../../contracts/errors.js';
 
 /** A client of a history: a name or a number. */
 export type HistoryClient = string | number;
@@ -84,7 +84,10 @@ function isRecord(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function fieldsOf(value: unknown, allowed: (fields: ReadonlyMap<string, unknown>) => readonly string[]): Map<string, unknown> {
+function fieldsOf(
+  value: unknown,
+  allowed: (fields: ReadonlyMap<string, unknown>) => readonly string[],
+): Map<string, unknown> {
   if (!isRecord(value)) throw new Error('expected a JSON object');
   const fields = new Map<string, unknown>(Object.entries(value));
   const names = allowed(fields);
@@ -125,7 +128,8 @@ function readInvokeValue(op: HistoryOp, value: unknown): InvokeValue {
 }
 
 function readOutput(value: unknown): string | null {
-  if (value !== null && typeof value !== 'string') throw new Error("a completion's 'value' must be a string, null or a cas argument");
+  if (value !== null && typeof value !== 'string')
+    throw new Error("a completion's 'value' must be a string, null or a cas argument");
   return value;
 }
 
@@ -137,7 +141,8 @@ function readEvent(value: unknown): HistoryEvent {
   if (typeof t !== 'number' || !Number.isFinite(t)) throw new Error("'t' must be a finite number");
   const client = readClient(fields.get('client'));
   const id = fields.get('id');
-  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) throw new Error("'id' must be a non-negative integer");
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0)
+    throw new Error("'id' must be a non-negative integer");
   if (type === 'invoke') {
     const op = readOp(fields.get('op'));
     const key = fields.get('key');
@@ -162,12 +167,15 @@ export function parseHistory(text: string, options: Partial<HistoryParseOptions>
   for (let i = 0; i < lines.length; i += 1) {
     const line = (lines[i] ?? '').trim();
     if (line.length === 0) continue;
-    if (events.length >= eventsMax) throw new SerializationError('CODEC_LIMIT', `history line ${i + 1}: more than eventsMax (${eventsMax}) events`);
+    if (events.length >= eventsMax)
+      throw new SerializationError('CODEC_LIMIT', `history line ${i + 1}: more than eventsMax (${eventsMax}) events`);
     try {
       events.push(readEvent(JSON.parse(line)));
     } catch (error: unknown) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new SerializationError('CODEC_MALFORMED', `history line ${i + 1}: ${reason}: ${line.slice(0, 200)}`, { cause: error });
+      const reason = describeError(error);
+      throw new SerializationError('CODEC_MALFORMED', `history line ${i + 1}: ${reason}: ${line.slice(0, 200)}`, {
+        cause: error,
+      });
     }
   }
   return events;
@@ -176,7 +184,15 @@ export function parseHistory(text: string, options: Partial<HistoryParseOptions>
 /** Formats one event as a JSON line (without the newline), fields in the documented order. */
 export function formatHistoryEvent(event: HistoryEvent): string {
   return event.type === 'invoke'
-    ? JSON.stringify({ t: event.t, type: event.type, client: event.client, id: event.id, op: event.op, key: event.key, value: event.value })
+    ? JSON.stringify({
+        t: event.t,
+        type: event.type,
+        client: event.client,
+        id: event.id,
+        op: event.op,
+        key: event.key,
+        value: event.value,
+      })
     : JSON.stringify({ t: event.t, type: event.type, client: event.client, id: event.id, value: event.value });
 }
 
@@ -208,7 +224,8 @@ export function pairOperations(events: readonly HistoryEvent[]): HistoryOperatio
     const invoke = invokes.get(k);
     if (invoke === undefined) throw bad(event, i + 1, 'completes an operation that was not invoked before');
     if (completions.has(k)) throw bad(event, i + 1, 'completes an operation a second time');
-    if (event.t < invoke.event.t) throw bad(event, i + 1, `completes at ${event.t} before its invoke at ${invoke.event.t}`);
+    if (event.t < invoke.event.t)
+      throw bad(event, i + 1, `completes at ${event.t} before its invoke at ${invoke.event.t}`);
     completions.set(k, event);
   });
   return [...invokes.entries()].map(([k, { event, position }]) => {
@@ -216,7 +233,8 @@ export function pairOperations(events: readonly HistoryEvent[]): HistoryOperatio
     const status = completion === undefined ? 'info' : completion.type;
     let output: string | null = null;
     if (event.op === 'get' && completion !== undefined && status === 'ok') {
-      if (completion.value !== null && typeof completion.value !== 'string') throw bad(event, position, 'an ok get must carry a string or null');
+      if (completion.value !== null && typeof completion.value !== 'string')
+        throw bad(event, position, 'an ok get must carry a string or null');
       output = completion.value;
     }
     return {

@@ -21,8 +21,8 @@
  * effect in time. The search then undoes choices, and succeeds once every ok operation has
  * taken effect.
  */
-import { assert } from '../core/assert.js';
-import { SeededPrng } from '../core/prng.js';
+import { assert } from '../../contracts/assert.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import type { HistoryOperation } from './history.js';
 import type { StateCacheLimits } from './linearizability-memo.js';
 import { StateCache } from './linearizability-memo.js';
@@ -123,7 +123,8 @@ export class KeySearch {
     this.cache = new StateCache(ops, new SeededPrng(0x51ce), limits);
     this.windowOperationsMax = limits.windowOperationsMax;
     this.wanted = new Int32Array(this.values.size);
-    for (const step of this.steps) if (step.requires >= 0) this.wanted[step.requires] = (this.wanted[step.requires] ?? 0) + 1;
+    for (const step of this.steps)
+      if (step.requires >= 0) this.wanted[step.requires] = (this.wanted[step.requires] ?? 0) + 1;
     this.stackOp = new Int32Array(ops.length);
     this.stackValue = new Int32Array(ops.length);
     this.okRemaining = ops.length - this.isInfo.reduce((sum, x) => sum + x, 0);
@@ -223,7 +224,8 @@ export class KeySearch {
       this.adjust(undone, 1);
       const step = this.steps[undone];
       const wasRead = this.isInfo[undone] === 0 && step !== undefined && step.leaves < 0;
-      if (!wasRead) return { phase: this.isInfo[undone] === 1 ? 2 : 1, entry: this.list.next(this.list.invokeEntry(undone)) };
+      if (!wasRead)
+        return { phase: this.isInfo[undone] === 1 ? 2 : 1, entry: this.list.next(this.list.invokeEntry(undone)) };
     }
   }
 

@@ -12,8 +12,8 @@
  * register value) into an open-addressing table of typed arrays; a hash match is confirmed by
  * comparing the value and the record.
  */
-import { assert } from '../core/assert.js';
-import type { Prng } from '../core/prng.js';
+import { assert } from '../../contracts/assert.js';
+import type { Prng } from '../../contracts/prng.js';
 import type { HistoryOperation } from './history.js';
 
 /** The outcome of offering a state to the memo. */
@@ -73,7 +73,9 @@ export class StateCache {
 
   /** Why the memo is full, for the `unknown` verdict. */
   limitReason(): string {
-    return this.size >= this.limits.statesMaxPerKey ? `statesMaxPerKey ${this.limits.statesMaxPerKey}` : `cacheBytesMaxPerKey ${this.limits.cacheBytesMaxPerKey}`;
+    return this.size >= this.limits.statesMaxPerKey
+      ? `statesMaxPerKey ${this.limits.statesMaxPerKey}`
+      : `cacheBytesMaxPerKey ${this.limits.cacheBytesMaxPerKey}`;
   }
 
   /** Marks `op` taken and offers the state; when seen before or the memo is full, unmarks it. */
@@ -140,7 +142,8 @@ export class StateCache {
 
   private advancePrefix(): void {
     let p = this.prefix;
-    while (((this.okBits[p >>> 5] ?? 0) & (1 << (p & 31))) !== 0) p += (p & 31) === 0 && this.okBits[p >>> 5] === 0xffffffff ? 32 : 1;
+    while (((this.okBits[p >>> 5] ?? 0) & (1 << (p & 31))) !== 0)
+      p += (p & 31) === 0 && this.okBits[p >>> 5] === 0xffffffff ? 32 : 1;
     this.prefix = p;
   }
 

@@ -3,7 +3,7 @@
  * of invoke and completion events that the search lifts operations out of and puts them back
  * into (Knuth's dancing links, as in Porcupine), and the wording of operations in verdicts.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { HistoryOperation } from './history.js';
 
 /** The events of one key in time order, as a doubly linked list with head and tail sentinels. */
@@ -126,6 +126,13 @@ function formatTime(ms: number): string {
 /** One operation in words, e.g. `client 3 #9 get -> "a" [13, 20] ok`. */
 export function describeOperation(op: HistoryOperation): string {
   const what =
-    op.op === 'get' ? `get -> ${JSON.stringify(op.output)}` : op.op === 'delete' ? 'delete' : `${op.op} ${JSON.stringify(op.value)}`;
-  return `client ${JSON.stringify(op.client)} #${op.id} ${what} [${formatTime(op.invokeMs)}, ${formatTime(op.completeMs)}] ${op.status}`;
+    op.op === 'get'
+      ? `get -> ${JSON.stringify(op.output)}`
+      : op.op === 'delete'
+        ? 'delete'
+        : `${op.op} ${JSON.stringify(op.value)}`;
+  return (
+    `client ${JSON.stringify(op.client)} #${op.id} ${what} ` +
+    `[${formatTime(op.invokeMs)}, ${formatTime(op.completeMs)}] ${op.status}`
+  );
 }

@@ -19,7 +19,7 @@
  * so the search succeeds once every `ok` operation has taken effect. An info get constrains
  * nothing and is dropped.
  */
-import { assert } from '../core/assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { HistoryOperation } from './history.js';
 import { pairOperations, parseHistory } from './history.js';
 import type { DeepestPoint, ValueTable } from './linearizability-key.js';
@@ -28,7 +28,10 @@ import { describeOperation } from './linearizability-search.js';
 
 /** Limits of the search. */
 export interface LinearizabilityOptions {
-  /** Most (operations taken, value) states remembered for one key before giving up with `unknown`. Default 1,000,000. Limit: >= 1. */
+  /**
+   * Most (operations taken, value) states remembered for one key before giving up with `unknown`. Default 1,000,000.
+   * Limit: >= 1.
+   */
   readonly statesMaxPerKey: number;
   /** Most bytes of remembered states for one key before giving up with `unknown`. Default 256 MiB. Limit: >= 1 MiB. */
   readonly cacheBytesMaxPerKey: number;
@@ -69,14 +72,24 @@ export type LinearizabilityResult =
 /** The outcome for one key. */
 type KeyVerdict =
   | { readonly ok: true; readonly states: number }
-  | { readonly ok: false; readonly states: number; readonly explanation: string; readonly window: readonly HistoryOperation[] }
+  | {
+      readonly ok: false;
+      readonly states: number;
+      readonly explanation: string;
+      readonly window: readonly HistoryOperation[];
+    }
   | { readonly ok: 'unknown'; readonly states: number; readonly explanation: string };
 
 /** Checks the operations of one key (see linearizability-key.ts for the search). */
 function checkKey(ops: readonly HistoryOperation[], options: LinearizabilityOptions): KeyVerdict {
   const outcome = new KeySearch(ops, options).run();
   if (outcome.ok === true) return outcome;
-  if (outcome.ok === 'unknown') return { ok: 'unknown', states: outcome.states, explanation: `gave up after ${outcome.states} states (${outcome.reason})` };
+  if (outcome.ok === 'unknown')
+    return {
+      ok: 'unknown',
+      states: outcome.states,
+      explanation: `gave up after ${outcome.states} states (${outcome.reason})`,
+    };
   return explainFailure(ops, outcome.values, outcome.deepest, outcome.states, options);
 }
 
@@ -106,8 +119,9 @@ function explainFailure(
   const explanation =
     `no linearization: at best ${deepest.depth} of ${ops.length} operations take effect` +
     (last.length > 0 ? ` (the last: ${last.join('; ')})` : '') +
-    `, leaving the key ${describeValue(values.name(deepest.value))}; then ${describeOperation(blocked)} must take effect by ` +
-    `${blocked.completeMs} ms, but neither it nor any operation pending with it can take effect in that state`;
+    `, leaving the key ${describeValue(values.name(deepest.value))}; ` +
+    `then ${describeOperation(blocked)} must take effect by ${blocked.completeMs} ms, ` +
+    'but neither it nor any operation pending with it can take effect in that state';
   return { ok: false, states, explanation, window };
 }
 
@@ -116,11 +130,20 @@ function explainFailure(
  * Keys are checked one at a time, in sorted order; the first key that fails is reported. A key
  * whose search runs out of budget makes the result `unknown` unless another key fails.
  */
-export function checkLinearizability(operations: readonly HistoryOperation[], options: Partial<LinearizabilityOptions> = {}): LinearizabilityResult {
+export function checkLinearizability(
+  operations: readonly HistoryOperation[],
+  options: Partial<LinearizabilityOptions> = {},
+): LinearizabilityResult {
   const resolved: LinearizabilityOptions = { ...DEFAULT_LINEARIZABILITY_OPTIONS, ...options };
   assert(Number.isSafeInteger(resolved.statesMaxPerKey) && resolved.statesMaxPerKey >= 1, 'statesMaxPerKey >= 1');
-  assert(Number.isSafeInteger(resolved.cacheBytesMaxPerKey) && resolved.cacheBytesMaxPerKey >= 1 << 20, 'cacheBytesMaxPerKey >= 1 MiB');
-  assert(Number.isSafeInteger(resolved.windowOperationsMax) && resolved.windowOperationsMax >= 1, 'windowOperationsMax >= 1');
+  assert(
+    Number.isSafeInteger(resolved.cacheBytesMaxPerKey) && resolved.cacheBytesMaxPerKey >= 1 << 20,
+    'cacheBytesMaxPerKey >= 1 MiB',
+  );
+  assert(
+    Number.isSafeInteger(resolved.windowOperationsMax) && resolved.windowOperationsMax >= 1,
+    'windowOperationsMax >= 1',
+  );
   const byKey = new Map<string, HistoryOperation[]>();
   for (const op of operations) {
     if (op.status === 'fail' || (op.op === 'get' && op.status === 'info')) continue;
@@ -137,8 +160,16 @@ export function checkLinearizability(operations: readonly HistoryOperation[], op
     states += verdict.states;
     checked += ops.length;
     const stats = { keys: byKey.size, operations: checked, statesExplored: states };
-    if (verdict.ok === false) return { ok: false, key, explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}`, window: verdict.window, ...stats };
-    if (verdict.ok === 'unknown' && unknown === null) unknown = { key, explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}` };
+    if (verdict.ok === false)
+      return {
+        ok: false,
+        key,
+        explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}`,
+        window: verdict.window,
+        ...stats,
+      };
+    if (verdict.ok === 'unknown' && unknown === null)
+      unknown = { key, explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}` };
   }
   const stats = { keys: byKey.size, operations: checked, statesExplored: states };
   return unknown === null ? { ok: true, ...stats } : { ok: 'unknown', ...unknown, ...stats };

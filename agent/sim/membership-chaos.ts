@@ -5,8 +5,8 @@
  * RaftNode API, exactly as an operator would; a refused or timed-out change is normal under
  * faults and is simply retried later.
  */
-import type { Prng } from '../core/prng.js';
-import type { NodeId } from '../contracts.js';
+import type { Prng } from '../../contracts/prng.js';
+import type { NodeId } from '../../contracts/log.js';
 import type { SimCluster } from './cluster.js';
 import type { VirtualTimers } from './virtual-time.js';
 
@@ -49,18 +49,25 @@ export class MembershipChaos {
       task = victim === undefined ? Promise.resolve('none') : this.remove(victim);
     } else if (roll < 0.75 && config.voters.length >= VOTERS_MIN) {
       const victim = config.voters[this.prng.intBetween(0, config.voters.length)];
-      task = victim === undefined ? Promise.resolve('none') : this.remove(victim).then(() => this.add(leader.getNodeId())).then(() => 'replace');
+      task =
+        victim === undefined
+          ? Promise.resolve('none')
+          : this.remove(victim)
+              .then(() => this.add(leader.getNodeId()))
+              .then(() => 'replace');
     } else {
       const target = config.voters.filter((id) => id !== leader.getNodeId())[0] ?? null;
       task = leader.transferLeadership(target, 1000).then(() => 'transfer');
     }
     this.busy = true;
-    task.then(
-      (kind) => this.completed.set(kind, (this.completed.get(kind) ?? 0) + 1),
-      () => undefined,
-    ).finally(() => {
-      this.busy = false;
-    });
+    task
+      .then(
+        (kind) => this.completed.set(kind, (this.completed.get(kind) ?? 0) + 1),
+        () => undefined,
+      )
+      .finally(() => {
+        this.busy = false;
+      });
   }
 
   /** Starts a new node (fresh disk, new id) and adds it through the current leader. */

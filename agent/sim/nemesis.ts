@@ -5,9 +5,9 @@
  * clogged links, forged messages, and membership changes. Each action is drawn from the
  * simulator's Prng.
  */
-import type { Prng } from '../core/prng.js';
+import type { Prng } from '../../contracts/prng.js';
 import type { RaftCore } from '../core/raft.js';
-import type { NodeId } from '../contracts.js';
+import type { NodeId } from '../../contracts/log.js';
 import type { SimCluster } from './cluster.js';
 import type { FaultKind } from './fault-kinds.js';
 import type { VirtualTimers } from './virtual-time.js';
@@ -137,7 +137,8 @@ export class Nemesis {
     void this.cluster.crash(victim);
     this.onFault(`${victim} crashed${victim === leader ? ' (the leader)' : ''}`);
     this.timers.setTimer(this.prng.intBetween(200, 3000), () => {
-      if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null) void this.cluster.start(victim);
+      if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null)
+        void this.cluster.start(victim);
     });
   }
 

@@ -5,18 +5,11 @@
  * asymmetric ones included), clogged links (heavy extra delay), and a node that is down.
  * Every random choice comes from the injected Prng, so a run replays exactly from its seed.
  */
-import { NetworkError } from '../errors.js';
-import type {
-  InboundContext,
-  NetworkClient,
-  NetworkServer,
-  NodeId,
-  Prng,
-  RequestMessage,
-  ResponseFor,
-  ResponseMessage,
-  RpcHandler,
-} from '../contracts.js';
+import { NetworkError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { RequestMessage, ResponseFor, ResponseMessage } from '../../contracts/messages.js';
+import type { InboundContext, NetworkClient, NetworkServer, RpcHandler } from '../../contracts/network.js';
+import type { Prng } from '../../contracts/prng.js';
 import type { VirtualTimers } from './virtual-time.js';
 
 /** Fault rates of the network; every rate is a probability per message. */

@@ -6,8 +6,9 @@
  * client history is checked for linearizability at the end, and everything — fault rates
  * included — follows from the seed: the same seed and options give the same trace.
  */
-import { SeededPrng } from '../core/prng.js';
-import type { RaftConfiguration } from '../contracts.js';
+import { SeededPrng } from '../../contracts/prng.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import { checkHistoryText } from './linearizability.js';
 import { forgeRequest, forgeResponse } from './byzantine.js';
 import { SimClients } from './clients.js';
@@ -35,7 +36,9 @@ export interface SimRunOptions {
   readonly durationMs: number;
   readonly clients: number;
   readonly faults: readonly FaultKind[];
-  /** Receives every trace line (restart, crash, leader, apply, snapshot, config, invoke/ok/fail/info: trace-check.ts). */
+  /**
+   * Receives every trace line (restart, crash, leader, apply, snapshot, config, invoke/ok/fail/info: trace-check.ts).
+   */
   readonly trace?: TraceSink;
   /** Budget for convergence after healing, simulated ms. Default 20,000. */
   readonly convergeMs?: number;
@@ -83,22 +86,21 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   const prng = new SeededPrng(options.seed);
   const faults = new Set(options.faults);
   const timers = new VirtualTimers();
-  const history: TraceEvent[] = [];
-  // The run's own trace must pass the outside checker's rules too (apply agreement, and no
-  // index applied twice by a node except its replay after a restart).
-  const traceChecker = new TraceApplyChecker();
-  const sink: TraceSink = (event) => {
-    if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info') history.push(event);
-    else traceChecker.add(event);
-    options.trace?.(event);
-  };
+  const { history, traceChecker, sink } = recorder(options.trace);
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
-  const raft: RaftConfiguration = { ...SIM_RAFT_CONFIGURATION, ...options.raft };
-  const cluster = new SimCluster(timers, { seed: prng.nextUint32(), nodeIds: ids, raft, faults: networkFaults(prng, faults), syncDelayMs: 1, logRetainEntries: 10, corruptReads: options.corruptReads === true }, sink);
+  const cluster = newCluster(options, ids, prng, faults, timers, sink);
   for (const id of ids) await cluster.start(id);
-  const clients = new SimClients(cluster, timers, prng.fork(), { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 }, sink);
+  const clients = new SimClients(
+    cluster,
+    timers,
+    prng.fork(),
+    { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 },
+    sink,
+  );
   clients.start(options.clients);
-  const nemesis = new Nemesis(cluster, timers, prng.fork(), faults, options.durationMs, { membership: options.membership ?? false });
+  const nemesis = new Nemesis(cluster, timers, prng.fork(), faults, options.durationMs, {
+    membership: options.membership ?? false,
+  });
   if (options.onFault !== undefined) {
     const onFault = options.onFault;
     nemesis.onFault = (description) => onFault(timers.nowMs(), description);
@@ -116,13 +118,19 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     return cluster.checker.violations.length === 0;
   };
   const healthyUntilHeal = await timers.runUntil(options.durationMs, afterEach);
-  const healthy = await healAndConverge(cluster, timers, nemesis, clients, healthyUntilHeal, options.convergeMs ?? 20_000, afterEach);
+  const healthy = await healAndConverge(
+    cluster,
+    timers,
+    nemesis,
+    clients,
+    healthyUntilHeal,
+    options.convergeMs ?? 20_000,
+    afterEach,
+  );
   await stopClients(clients, timers);
   cluster.checkAll();
 
-  for (const violation of traceChecker.report().violations) cluster.checker.violations.push(`trace: ${violation}`);
-  const lin = healthy && options.checkLinearizability !== false ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n')) : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
-  if (lin.ok === false) cluster.checker.violations.push(`history is not linearizable: ${lin.explanation}`);
+  const linearizable = finalChecks(cluster, traceChecker, history, healthy && options.checkLinearizability !== false);
   const summary: SimSummary = {
     type: 'summary',
     seed: options.seed,
@@ -133,11 +141,75 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     simulatedMs: timers.nowMs(),
     events: timers.firedCount,
     forgedRejected: forged.rejected,
-    linearizable: lin.ok,
+    linearizable,
     violations: cluster.checker.violations,
   };
   for (const node of cluster.running()) await node.stop();
   return summary;
+}
+
+/**
+ * Where a run's trace goes: client events into the history, the rest into a trace checker (the
+ * run's own trace must pass the outside checker's rules too: apply agreement, and no index
+ * applied twice by a node except its replay after a restart), and every event to `trace`.
+ */
+function recorder(trace: TraceSink | undefined): {
+  readonly history: TraceEvent[];
+  readonly traceChecker: TraceApplyChecker;
+  readonly sink: TraceSink;
+} {
+  const history: TraceEvent[] = [];
+  const traceChecker = new TraceApplyChecker();
+  const sink: TraceSink = (event) => {
+    if (event.type === 'invoke' || event.type === 'ok' || event.type === 'fail' || event.type === 'info')
+      history.push(event);
+    else traceChecker.add(event);
+    trace?.(event);
+  };
+  return { history, traceChecker, sink };
+}
+
+/** The simulated cluster of a run: its seed and its network's fault rates are drawn from `prng`, in that order. */
+function newCluster(
+  options: SimRunOptions,
+  ids: readonly NodeId[],
+  prng: SeededPrng,
+  faults: ReadonlySet<FaultKind>,
+  timers: VirtualTimers,
+  sink: TraceSink,
+): SimCluster {
+  const raft: RaftConfiguration = { ...SIM_RAFT_CONFIGURATION, ...options.raft };
+  return new SimCluster(
+    timers,
+    {
+      seed: prng.nextUint32(),
+      nodeIds: ids,
+      raft,
+      faults: networkFaults(prng, faults),
+      syncDelayMs: 1,
+      logRetainEntries: 10,
+      corruptReads: options.corruptReads === true,
+    },
+    sink,
+  );
+}
+
+/**
+ * The checks at the end of a run, each failure added to the cluster's violations: the trace's
+ * apply rules, then (when `checkHistory`) the linearizability of the history. Returns the latter.
+ */
+function finalChecks(
+  cluster: SimCluster,
+  traceChecker: TraceApplyChecker,
+  history: readonly TraceEvent[],
+  checkHistory: boolean,
+): boolean | 'unknown' {
+  for (const violation of traceChecker.report().violations) cluster.checker.violations.push(`trace: ${violation}`);
+  const lin = checkHistory
+    ? checkHistoryText(history.map((event) => JSON.stringify(event)).join('\n'))
+    : { ok: 'unknown' as const, explanation: 'not checked after a failed run' };
+  if (lin.ok === false) cluster.checker.violations.push(`history is not linearizable: ${lin.explanation}`);
+  return lin.ok;
 }
 
 /**
@@ -152,7 +224,10 @@ function forgeMessages(cluster: SimCluster, nemesis: Nemesis, prng: SeededPrng):
     const forgery = forgeRequest(prng, target, core, sender, others);
     if (forgery === null) return;
     void cluster.network.inject(forgery.from, target, forgery.request).then((outcome) => {
-      if (outcome === 'accepted') cluster.checker.violations.push(`forged ${forgery.kind} request from ${forgery.from} was accepted by ${target}`);
+      if (outcome === 'accepted')
+        cluster.checker.violations.push(
+          `forged ${forgery.kind} request from ${forgery.from} was accepted by ${target}`,
+        );
       if (outcome === 'rejected') forged.rejected += 1;
     });
   };
@@ -181,7 +256,8 @@ async function healAndConverge(
   for (const id of cluster.nodes.keys()) if (cluster.node(id) === null) await cluster.start(id);
   const opsBefore = clients.counts.ok;
   const converged = await converge(cluster, timers, budgetMs, afterEach, () => clients.counts.ok > opsBefore);
-  if (!converged) cluster.checker.violations.push(`the cluster did not converge within ${budgetMs} ms after healing (liveness)`);
+  if (!converged)
+    cluster.checker.violations.push(`the cluster did not converge within ${budgetMs} ms after healing (liveness)`);
   return converged;
 }
 
@@ -189,7 +265,13 @@ async function healAndConverge(
  * Runs until exactly one leader leads every running node, all of them have applied its whole
  * log, and `progressed()` says clients completed work since healing.
  */
-async function converge(cluster: SimCluster, timers: VirtualTimers, budgetMs: number, afterEach: () => boolean, progressed: () => boolean): Promise<boolean> {
+async function converge(
+  cluster: SimCluster,
+  timers: VirtualTimers,
+  budgetMs: number,
+  afterEach: () => boolean,
+  progressed: () => boolean,
+): Promise<boolean> {
   const deadline = timers.nowMs() + budgetMs;
   while (timers.nowMs() < deadline) {
     if (!(await timers.runUntil(timers.nowMs() + 50, afterEach))) return false;
@@ -198,10 +280,15 @@ async function converge(cluster: SimCluster, timers: VirtualTimers, budgetMs: nu
     if (leaders.length !== 1 || leader === undefined || !progressed()) continue;
     const status = leader.getStatus();
     const members = new Set(status.configuration.voters.concat(status.configuration.learners));
-    const caughtUp = cluster.running().filter((n) => members.has(n.getNodeId())).every((n) => {
-      const s = n.getStatus();
-      return s.lastApplied === status.commitIndex && s.lastLogIndex === status.lastLogIndex && s.leaderId === status.nodeId;
-    });
+    const caughtUp = cluster
+      .running()
+      .filter((n) => members.has(n.getNodeId()))
+      .every((n) => {
+        const s = n.getStatus();
+        return (
+          s.lastApplied === status.commitIndex && s.lastLogIndex === status.lastLogIndex && s.leaderId === status.nodeId
+        );
+      });
     if (caughtUp && status.commitIndex === status.lastLogIndex) return true;
   }
   return false;

@@ -11,10 +11,10 @@
  * A violation is recorded as a sentence; the simulator fails the run on the first one.
  */
 import { createHash } from 'node:crypto';
-import { quorumVoters } from '../core/membership.js';
+import { quorumVoters } from '../core/configuration.js';
 import { hasQuorum } from '../core/quorum.js';
 import type { RaftCore } from '../core/raft.js';
-import type { LogEntry, LogIndex, NodeId, Term } from '../contracts.js';
+import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 import type { MemoryDisk } from '../../storage/memory.js';
 
 /** What the checker may inspect of one node. */
@@ -66,7 +66,8 @@ export class SafetyChecker {
   onLeader(node: NodeId, term: Term, core: RaftCore): void {
     this.elections += 1;
     const previous = this.leaderOfTerm.get(term);
-    if (previous !== undefined && previous !== node) this.violate(`Election Safety: ${previous} and ${node} both led term ${term}`);
+    if (previous !== undefined && previous !== node)
+      this.violate(`Election Safety: ${previous} and ${node} both led term ${term}`);
     this.leaderOfTerm.set(term, node);
     this.checkLeaderCompleteness(node, core);
   }
@@ -78,7 +79,10 @@ export class SafetyChecker {
     if (known === undefined) {
       this.applied.set(entry.index, { term: entry.term, digest, node });
     } else if (known.term !== entry.term || known.digest !== digest) {
-      this.violate(`State Machine Safety: ${node} applied (${entry.index}, term ${entry.term}) but ${known.node} applied term ${known.term} there, with other contents`);
+      this.violate(
+        `State Machine Safety: ${node} applied (${entry.index}, term ${entry.term}) but ${known.node} applied ` +
+          `term ${known.term} there, with other contents`,
+      );
     }
     if (entry.index > this.committed.index) this.committed = { index: entry.index, term: entry.term };
     return digest;
@@ -87,7 +91,11 @@ export class SafetyChecker {
   /** Snapshots restored count as applying everything they cover. */
   onSnapshotRestore(node: NodeId, index: LogIndex, term: Term): void {
     const known = this.applied.get(index);
-    if (known !== undefined && known.term !== term) this.violate(`State Machine Safety: ${node} restored a snapshot at ${index} of term ${term}, applied elsewhere with term ${known.term}`);
+    if (known !== undefined && known.term !== term)
+      this.violate(
+        `State Machine Safety: ${node} restored a snapshot at ${index} of term ${term}, applied elsewhere with ` +
+          `term ${known.term}`,
+      );
   }
 
   /** Cheap per-event checks of one node: monotonic indexes and the leader's append-only log. */
@@ -102,7 +110,8 @@ export class SafetyChecker {
       this.watermarks.set(node.id, { incarnation: node.incarnation, commit, applied });
     } else {
       if (commit < mark.commit) this.violate(`${node.id}: commit index went back from ${mark.commit} to ${commit}`);
-      if (applied < mark.applied) this.violate(`${node.id}: applied index went back from ${mark.applied} to ${applied}`);
+      if (applied < mark.applied)
+        this.violate(`${node.id}: applied index went back from ${mark.applied} to ${applied}`);
       mark.commit = commit;
       mark.applied = applied;
     }
@@ -132,7 +141,11 @@ export class SafetyChecker {
     const { index, term } = this.committed;
     if (index === 0 || index <= core.getSnapshotIndex() || core.getTerm() <= term) return;
     const held = core.termAt(index);
-    if (held !== term) this.violate(`Leader Completeness: leader ${id} of term ${core.getTerm()} lacks committed entry ${index} (term ${term}); holds ${String(held)}`);
+    if (held !== term)
+      this.violate(
+        `Leader Completeness: leader ${id} of term ${core.getTerm()} lacks committed entry ${index} ` +
+          `(term ${term}); holds ${String(held)}`,
+      );
   }
 
   /** The expensive checks, run periodically: Log Matching and Commit Implies Replication. */
@@ -172,7 +185,13 @@ export class SafetyChecker {
     for (let k = 0; k < left.length; k += 1) {
       const x = left[k];
       const y = right[k];
-      if (x === undefined || y === undefined || x.term !== y.term || x.type !== y.type || !sameBytes(x.command, y.command)) {
+      if (
+        x === undefined ||
+        y === undefined ||
+        x.term !== y.term ||
+        x.type !== y.type ||
+        !sameBytes(x.command, y.command)
+      ) {
         this.violate(`Log Matching: ${aId} and ${bId} agree at ${top} but differ at ${from + k}`);
         return;
       }
@@ -196,7 +215,9 @@ export class SafetyChecker {
     if (leader.hasUncommittedConfiguration()) return;
     const voters = quorumVoters(leader.getConfiguration());
     if (!hasQuorum(voters, (id) => holders.has(id))) {
-      this.violate(`Commit Implies Replication: entry ${commit} is committed but durable only on ${[...holders].join(',')}`);
+      this.violate(
+        `Commit Implies Replication: entry ${commit} is committed but durable only on ${[...holders].join(',')}`,
+      );
     }
   }
 }

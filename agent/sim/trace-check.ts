@@ -122,7 +122,9 @@ export class TraceApplyChecker {
     if (!isIndex(index) || !isIndex(term) || typeof digest !== 'string') return;
     if (state.down) this.violate(`${node} applied index ${index} while crashed (no restart since its crash)`);
     if (index <= state.floor) {
-      this.violate(`${node} applied index ${index} twice: it had applied or restored up to ${state.floor} since its last restart`);
+      this.violate(
+        `${node} applied index ${index} twice: it had applied or restored up to ${state.floor} since its last restart`,
+      );
     } else if (index <= state.highest) {
       this.replays += 1;
     }
@@ -135,10 +137,16 @@ export class TraceApplyChecker {
     } else if (known.node !== node) {
       this.appliers.set(index, (this.appliers.get(index) ?? 1) + 1);
       if (known.term !== term || known.digest !== digest) {
-        this.violate(`index ${index}: ${known.node} applied term ${known.term} digest ${known.digest.slice(0, 12)}, ${node} applied term ${term} digest ${digest.slice(0, 12)}`);
+        this.violate(
+          `index ${index}: ${known.node} applied term ${known.term} digest ${known.digest.slice(0, 12)}, ${node} ` +
+            `applied term ${term} digest ${digest.slice(0, 12)}`,
+        );
       }
     } else if (known.term !== term || known.digest !== digest) {
-      this.violate(`index ${index}: ${node} applied term ${known.term} digest ${known.digest.slice(0, 12)} and later term ${term} digest ${digest.slice(0, 12)}`);
+      this.violate(
+        `index ${index}: ${node} applied term ${known.term} digest ${known.digest.slice(0, 12)} and later ` +
+          `term ${term} digest ${digest.slice(0, 12)}`,
+      );
     }
   }
 

@@ -4,8 +4,8 @@
  * After each timer fires, every promise continuation it caused runs before the next timer
  * (`drain`), as if each event took no time at all.
  */
-import { assert } from '../core/assert.js';
-import type { TimerHandle, Timers } from '../contracts.js';
+import { assert } from '../../contracts/assert.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 
 interface Scheduled {
   readonly dueMs: number;
@@ -33,7 +33,12 @@ export class VirtualTimers implements Timers {
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     assert(Number.isFinite(delayMs), 'timer delay is finite');
-    const item: Scheduled = { dueMs: this.now + Math.max(0, delayMs), order: this.nextOrder, callback, cancelled: false };
+    const item: Scheduled = {
+      dueMs: this.now + Math.max(0, delayMs),
+      order: this.nextOrder,
+      callback,
+      cancelled: false,
+    };
     this.nextOrder += 1;
     this.push(item);
     return {

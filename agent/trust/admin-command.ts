@@ -9,9 +9,9 @@
  * it was issued and when it expires, and the operation. Parsing is strict and bounded.
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { isValidNodeId } from '../core/membership.js';
-import { SerializationError } from '../errors.js';
-import type { NodeId } from '../contracts.js';
+import { isValidNodeId } from '../core/configuration.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
 import { GENERATION_MAX, WRAPPED_LINK_BYTES } from './crypto.js';
 
 /** Largest envelope accepted, bytes (64 wrapped links fit with room to spare). */
@@ -35,7 +35,13 @@ export interface WrappedLink {
 
 /** What an administration command does. */
 export type AdminOperation =
-  | { readonly op: 'add-member'; readonly id: NodeId; readonly address: string; readonly learner: boolean; readonly links: readonly WrappedLink[] }
+  | {
+      readonly op: 'add-member';
+      readonly id: NodeId;
+      readonly address: string;
+      readonly learner: boolean;
+      readonly links: readonly WrappedLink[];
+    }
   | { readonly op: 'remove-member'; readonly id: NodeId }
   | { readonly op: 'rekey-member'; readonly id: NodeId; readonly links: readonly WrappedLink[] }
   | { readonly op: 'set-admin-key'; readonly publicKey: string }
@@ -43,7 +49,10 @@ export type AdminOperation =
   | { readonly op: 'snapshot'; readonly node: NodeId };
 
 /** The operations that travel through the log and are verified again at apply by every node. */
-export type LoggedAdminOperation = Extract<AdminOperation, { op: 'add-member' | 'remove-member' | 'rekey-member' | 'set-admin-key' }>;
+export type LoggedAdminOperation = Extract<
+  AdminOperation,
+  { op: 'add-member' | 'remove-member' | 'rekey-member' | 'set-admin-key' }
+>;
 
 /** The signed fields of a command. */
 export type AdminBody = AdminOperation & {
@@ -62,7 +71,9 @@ export interface SignedAdminCommand {
 
 /** True when the operation is one that travels through the log. */
 export function isLoggedOperation(body: AdminOperation): body is LoggedAdminOperation {
-  return body.op === 'add-member' || body.op === 'remove-member' || body.op === 'rekey-member' || body.op === 'set-admin-key';
+  return (
+    body.op === 'add-member' || body.op === 'remove-member' || body.op === 'rekey-member' || body.op === 'set-admin-key'
+  );
 }
 
 const DOMAIN = new TextEncoder().encode('coraft-admin-v1\0');
@@ -73,7 +84,8 @@ function signedBytes(bodyText: string): Buffer {
   return Buffer.concat([DOMAIN, encoder.encode(bodyText)]);
 }
 
-const malformed = (message: string): SerializationError => new SerializationError('CODEC_MALFORMED', `admin command: ${message}`);
+const malformed = (message: string): SerializationError =>
+  new SerializationError('CODEC_MALFORMED', `admin command: ${message}`);
 
 function parseObject(text: string, what: string): object {
   let value: unknown;
@@ -82,12 +94,14 @@ function parseObject(text: string, what: string): object {
   } catch (error) {
     throw new SerializationError('CODEC_MALFORMED', `${what} is not JSON`, { cause: error });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(`${what} is not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw malformed(`${what} is not a JSON object`);
   return value;
 }
 
 function exactFields(value: object, allowed: readonly string[], what: string): (name: string) => unknown {
-  for (const name of Object.keys(value)) if (!allowed.includes(name)) throw malformed(`${what}: unknown field ${JSON.stringify(name)}`);
+  for (const name of Object.keys(value))
+    if (!allowed.includes(name)) throw malformed(`${what}: unknown field ${JSON.stringify(name)}`);
   return (name): unknown => Reflect.get(value, name);
 }
 
@@ -97,12 +111,14 @@ function nodeId(value: unknown, what: string): NodeId {
 }
 
 function timestamp(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw malformed(`${what} must be a non-negative integer of ms`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw malformed(`${what} must be a non-negative integer of ms`);
   return value;
 }
 
 function parseLinks(value: unknown): WrappedLink[] {
-  if (!Array.isArray(value) || value.length > ADMIN_LINKS_MAX) throw malformed(`links must be an array of at most ${ADMIN_LINKS_MAX}`);
+  if (!Array.isArray(value) || value.length > ADMIN_LINKS_MAX)
+    throw malformed(`links must be an array of at most ${ADMIN_LINKS_MAX}`);
   const holders = new Set<string>();
   const items: readonly unknown[] = value;
   return items.map((item): WrappedLink => {
@@ -112,10 +128,13 @@ function parseLinks(value: unknown): WrappedLink[] {
     if (holders.has(holder)) throw malformed(`two links for ${holder}`);
     holders.add(holder);
     const generation = field('generation');
-    if (typeof generation !== 'string' || !/^\d{1,7}\.\d{1,7}$/.test(generation)) throw malformed('link generation must be "N.M"');
+    if (typeof generation !== 'string' || !/^\d{1,7}\.\d{1,7}$/.test(generation))
+      throw malformed('link generation must be "N.M"');
     const wrappedText = field('wrapped');
-    const wrapped = typeof wrappedText === 'string' ? Uint8Array.from(Buffer.from(wrappedText, 'base64')) : new Uint8Array(0);
-    if (wrapped.byteLength !== WRAPPED_LINK_BYTES) throw malformed(`a wrapped link is ${WRAPPED_LINK_BYTES} bytes as base64`);
+    const wrapped =
+      typeof wrappedText === 'string' ? Uint8Array.from(Buffer.from(wrappedText, 'base64')) : new Uint8Array(0);
+    if (wrapped.byteLength !== WRAPPED_LINK_BYTES)
+      throw malformed(`a wrapped link is ${WRAPPED_LINK_BYTES} bytes as base64`);
     return { holder, generation, wrapped };
   });
 }
@@ -129,9 +148,16 @@ function parseOperation(field: (name: string) => unknown, value: object): AdminO
       only(['id', 'address', 'learner', 'links'], 'add-member');
       const address = field('address');
       const learner = field('learner');
-      if (typeof address !== 'string' || address.length === 0 || address.length > 255) throw malformed('add-member: address must be "host:port"');
+      if (typeof address !== 'string' || address.length === 0 || address.length > 255)
+        throw malformed('add-member: address must be "host:port"');
       if (typeof learner !== 'boolean') throw malformed('add-member: learner must be a boolean');
-      return { op: 'add-member', id: nodeId(field('id'), 'add-member: id'), address, learner, links: parseLinks(field('links')) };
+      return {
+        op: 'add-member',
+        id: nodeId(field('id'), 'add-member: id'),
+        address,
+        learner,
+        links: parseLinks(field('links')),
+      };
     }
     case 'remove-member':
       only(['id'], 'remove-member');
@@ -142,7 +168,8 @@ function parseOperation(field: (name: string) => unknown, value: object): AdminO
     case 'set-admin-key': {
       only(['publicKey'], 'set-admin-key');
       const publicKey = field('publicKey');
-      if (typeof publicKey !== 'string' || publicKeyFromText(publicKey) === null) throw malformed('set-admin-key: publicKey must be an Ed25519 public key (PEM)');
+      if (typeof publicKey !== 'string' || publicKeyFromText(publicKey) === null)
+        throw malformed('set-admin-key: publicKey must be an Ed25519 public key (PEM)');
       return { op: 'set-admin-key', publicKey };
     }
     case 'transfer-leadership': {
@@ -164,8 +191,10 @@ export function parseAdminBody(bodyText: string): AdminBody {
   const field = (name: string): unknown => Reflect.get(value, name);
   const cluster = field('cluster');
   const nonce = field('nonce');
-  if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 128) throw malformed('cluster must be a string of 1 to 128 characters');
-  if (typeof nonce !== 'string' || !new RegExp(`^[0-9a-f]{${NONCE_HEX_LENGTH}}$`).test(nonce)) throw malformed(`nonce must be ${NONCE_HEX_LENGTH} lowercase hex characters`);
+  if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 128)
+    throw malformed('cluster must be a string of 1 to 128 characters');
+  if (typeof nonce !== 'string' || !new RegExp(`^[0-9a-f]{${NONCE_HEX_LENGTH}}$`).test(nonce))
+    throw malformed(`nonce must be ${NONCE_HEX_LENGTH} lowercase hex characters`);
   const issuedAtMs = timestamp(field('issuedAtMs'), 'issuedAtMs');
   const expiresAtMs = timestamp(field('expiresAtMs'), 'expiresAtMs');
   return { ...parseOperation(field, value), cluster, nonce, issuedAtMs, expiresAtMs };
@@ -173,7 +202,8 @@ export function parseAdminBody(bodyText: string): AdminBody {
 
 /** Parses an envelope; throws SerializationError (CODEC_MALFORMED or CODEC_LIMIT). */
 export function decodeSignedAdmin(bytes: Uint8Array): SignedAdminCommand {
-  if (bytes.byteLength > ADMIN_COMMAND_BYTES_MAX) throw new SerializationError('CODEC_LIMIT', `admin command larger than ${ADMIN_COMMAND_BYTES_MAX} bytes`);
+  if (bytes.byteLength > ADMIN_COMMAND_BYTES_MAX)
+    throw new SerializationError('CODEC_LIMIT', `admin command larger than ${ADMIN_COMMAND_BYTES_MAX} bytes`);
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -186,7 +216,8 @@ export function decodeSignedAdmin(bytes: Uint8Array): SignedAdminCommand {
   const bodyText = field('body');
   const sig = field('sig');
   if (typeof bodyText !== 'string') throw malformed('body must be the signed JSON text');
-  if (typeof sig !== 'string' || !/^[A-Za-z0-9+/]{86}==$/.test(sig)) throw malformed('sig must be an Ed25519 signature as base64 (unsigned commands are refused)');
+  if (typeof sig !== 'string' || !/^[A-Za-z0-9+/]{86}==$/.test(sig))
+    throw malformed('sig must be an Ed25519 signature as base64 (unsigned commands are refused)');
   return { body: parseAdminBody(bodyText), bodyText, signature: Uint8Array.from(Buffer.from(sig, 'base64')) };
 }
 
@@ -231,24 +262,55 @@ export function newNonce(): string {
 }
 
 /** Signs `operation` for `cluster`, valid from `nowMs` for `validForMs`; returns the envelope bytes. */
-export function signAdminCommand(operation: AdminOperation, cluster: string, privateKey: KeyObject, nowMs: number, validForMs: number): Uint8Array {
-  if (!Number.isSafeInteger(validForMs) || validForMs < 1 || validForMs > ADMIN_VALIDITY_MAX_MS) throw new RangeError(`validity must be 1 to ${ADMIN_VALIDITY_MAX_MS} ms`);
-  const links = 'links' in operation ? { links: operation.links.map((l) => ({ holder: l.holder, generation: l.generation, wrapped: Buffer.from(l.wrapped).toString('base64') })) } : {};
-  const body = { ...operation, ...links, cluster, nonce: newNonce(), issuedAtMs: Math.floor(nowMs), expiresAtMs: Math.floor(nowMs) + validForMs };
+export function signAdminCommand(
+  operation: AdminOperation,
+  cluster: string,
+  privateKey: KeyObject,
+  nowMs: number,
+  validForMs: number,
+): Uint8Array {
+  if (!Number.isSafeInteger(validForMs) || validForMs < 1 || validForMs > ADMIN_VALIDITY_MAX_MS)
+    throw new RangeError(`validity must be 1 to ${ADMIN_VALIDITY_MAX_MS} ms`);
+  const links =
+    'links' in operation
+      ? {
+          links: operation.links.map((l) => ({
+            holder: l.holder,
+            generation: l.generation,
+            wrapped: Buffer.from(l.wrapped).toString('base64'),
+          })),
+        }
+      : {};
+  const body = {
+    ...operation,
+    ...links,
+    cluster,
+    nonce: newNonce(),
+    issuedAtMs: Math.floor(nowMs),
+    expiresAtMs: Math.floor(nowMs) + validForMs,
+  };
   const bodyText = JSON.stringify(body);
   const sig = sign(null, signedBytes(bodyText), privateKey).toString('base64');
   return encoder.encode(JSON.stringify({ v: 1, body: bodyText, sig }));
 }
 
 /** Why a command is refused, or null when its signature, cluster and times are acceptable at `nowMs`. */
-export function admissionProblem(command: SignedAdminCommand, cluster: string, publicKey: KeyObject | null, nowMs: number): string | null {
+export function admissionProblem(
+  command: SignedAdminCommand,
+  cluster: string,
+  publicKey: KeyObject | null,
+  nowMs: number,
+): string | null {
   const body = command.body;
-  if (publicKey === null) return 'this node has no admin public key (admin.publicKeyFile); admin operations are disabled';
-  if (!signatureValid(command, publicKey)) return 'the signature is not the admin key\'s';
+  if (publicKey === null)
+    return 'this node has no admin public key (admin.publicKeyFile); admin operations are disabled';
+  if (!signatureValid(command, publicKey)) return "the signature is not the admin key's";
   if (body.cluster !== cluster) return `signed for cluster ${JSON.stringify(body.cluster)}, not this one`;
-  if (body.expiresAtMs <= body.issuedAtMs || body.expiresAtMs - body.issuedAtMs > ADMIN_VALIDITY_MAX_MS) return `its validity must be positive and at most ${ADMIN_VALIDITY_MAX_MS} ms`;
+  if (body.expiresAtMs <= body.issuedAtMs || body.expiresAtMs - body.issuedAtMs > ADMIN_VALIDITY_MAX_MS)
+    return `its validity must be positive and at most ${ADMIN_VALIDITY_MAX_MS} ms`;
   if (body.expiresAtMs <= nowMs) return 'it has expired';
-  if (body.issuedAtMs > nowMs + ADMIN_CLOCK_SKEW_MAX_MS) return 'it was issued in the future (check the signer\'s clock)';
+  if (body.issuedAtMs > nowMs + ADMIN_CLOCK_SKEW_MAX_MS)
+    return "it was issued in the future (check the signer's clock)";
   return null;
 }
 

@@ -18,8 +18,8 @@
  * them. Key files hold every PSK as the hex of its bytes, like any other key.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { isValidNodeId } from '../core/membership.js';
-import type { NodeId } from '../contracts.js';
+import { isValidNodeId } from '../core/configuration.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** Bytes of a fleet secret and of a node secret. */
 export const SECRET_BYTES = 32;
@@ -56,7 +56,8 @@ function fields(parts: readonly string[]): Buffer {
 }
 
 function checkGeneration(generation: number, what: string): void {
-  if (!Number.isSafeInteger(generation) || generation < 1 || generation > GENERATION_MAX) throw new RangeError(`${what}: generation must be an integer from 1 to ${GENERATION_MAX}`);
+  if (!Number.isSafeInteger(generation) || generation < 1 || generation > GENERATION_MAX)
+    throw new RangeError(`${what}: generation must be an integer from 1 to ${GENERATION_MAX}`);
 }
 
 function checkId(id: string, what: string): void {
@@ -75,7 +76,12 @@ function printable(bytes: Buffer): Uint8Array {
 }
 
 /** The two ends of a link in canonical order, with their generations. */
-export function linkEnds(a: NodeId, generationA: number, b: NodeId, generationB: number): readonly [string, number, string, number] {
+export function linkEnds(
+  a: NodeId,
+  generationA: number,
+  b: NodeId,
+  generationB: number,
+): readonly [string, number, string, number] {
   return a < b ? [a, generationA, b, generationB] : [b, generationB, a, generationA];
 }
 
@@ -86,7 +92,14 @@ export function linkGeneration(a: NodeId, generationA: number, b: NodeId, genera
 }
 
 /** The PSK shared by `a` and `b`; symmetric in its two ends. */
-export function deriveLinkKey(fleetSecret: Uint8Array, cluster: string, a: NodeId, generationA: number, b: NodeId, generationB: number): Uint8Array {
+export function deriveLinkKey(
+  fleetSecret: Uint8Array,
+  cluster: string,
+  a: NodeId,
+  generationA: number,
+  b: NodeId,
+  generationB: number,
+): Uint8Array {
   checkId(a, 'link');
   checkId(b, 'link');
   if (a === b) throw new RangeError('a link joins two different members');
@@ -104,10 +117,18 @@ export function deriveNodeSecret(fleetSecret: Uint8Array, cluster: string, id: N
 }
 
 /** The PSK of `id`'s local endpoint for `role`. */
-export function deriveEndpointKey(fleetSecret: Uint8Array, cluster: string, id: NodeId, generation: number, role: EndpointRole): Uint8Array {
+export function deriveEndpointKey(
+  fleetSecret: Uint8Array,
+  cluster: string,
+  id: NodeId,
+  generation: number,
+  role: EndpointRole,
+): Uint8Array {
   checkId(id, 'endpoint key');
   checkGeneration(generation, id);
-  return printable(derive(fleetSecret, cluster, role === 'kv' ? 'endpoint-kv' : 'endpoint-admin', [id, String(generation)]));
+  return printable(
+    derive(fleetSecret, cluster, role === 'kv' ? 'endpoint-kv' : 'endpoint-admin', [id, String(generation)]),
+  );
 }
 
 /** A fresh fleet secret. */
@@ -126,11 +147,23 @@ function wrapAad(cluster: string, holder: NodeId, peer: NodeId, generation: stri
  * same key again gives the same bytes, so re-provisioning is idempotent, and two different
  * plaintexts never share an IV under one node secret.
  */
-export function wrapLinkKey(nodeSecret: Uint8Array, cluster: string, holder: NodeId, peer: NodeId, generation: string, linkKey: Uint8Array): Uint8Array {
+export function wrapLinkKey(
+  nodeSecret: Uint8Array,
+  cluster: string,
+  holder: NodeId,
+  peer: NodeId,
+  generation: string,
+  linkKey: Uint8Array,
+): Uint8Array {
   if (nodeSecret.byteLength !== SECRET_BYTES) throw new RangeError(`a node secret is ${SECRET_BYTES} bytes`);
   if (linkKey.byteLength !== PRINTABLE_PSK_BYTES) throw new RangeError(`a link key is ${PRINTABLE_PSK_BYTES} bytes`);
   const aad = wrapAad(cluster, holder, peer, generation);
-  const iv = createHmac('sha256', nodeSecret).update(fields(['coraft/v1 wrap iv'])).update(aad).update(linkKey).digest().subarray(0, IV_BYTES);
+  const iv = createHmac('sha256', nodeSecret)
+    .update(fields(['coraft/v1 wrap iv']))
+    .update(aad)
+    .update(linkKey)
+    .digest()
+    .subarray(0, IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', nodeSecret, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const body = Buffer.concat([cipher.update(linkKey), cipher.final()]);
@@ -141,7 +174,14 @@ export function wrapLinkKey(nodeSecret: Uint8Array, cluster: string, holder: Nod
  * Opens a wrapped link key; null when it was not wrapped for this holder, link, generation and
  * cluster under this node secret (or was altered).
  */
-export function unwrapLinkKey(nodeSecret: Uint8Array, cluster: string, holder: NodeId, peer: NodeId, generation: string, wrapped: Uint8Array): Uint8Array | null {
+export function unwrapLinkKey(
+  nodeSecret: Uint8Array,
+  cluster: string,
+  holder: NodeId,
+  peer: NodeId,
+  generation: string,
+  wrapped: Uint8Array,
+): Uint8Array | null {
   if (nodeSecret.byteLength !== SECRET_BYTES || wrapped.byteLength !== WRAPPED_LINK_BYTES) return null;
   const iv = wrapped.subarray(0, IV_BYTES);
   const body = wrapped.subarray(IV_BYTES, wrapped.byteLength - TAG_BYTES);

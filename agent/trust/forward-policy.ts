@@ -6,8 +6,8 @@
  * again at apply, whoever proposed it. Admin requests carry their own authority, a signature,
  * which the leader verifies (agent/runtime/admin.ts).
  */
-import type { ForwardKind } from '../contracts.js';
-import { SerializationError } from '../errors.js';
+import type { ForwardKind } from '../../contracts/messages.js';
+import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvQuery } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { decodeAdminEntry } from './trust-codec.js';
@@ -37,7 +37,8 @@ function readsReservedKey(payload: Uint8Array): boolean {
 export function clientRequestRefusal(kind: ForwardKind, payload: Uint8Array): string | null {
   switch (kind) {
     case 'write':
-      if (isAdminEntry(payload)) return 'a client write may not carry an admin entry: send the signed command as an admin request';
+      if (isAdminEntry(payload))
+        return 'a client write may not carry an admin entry: send the signed command as an admin request';
       if (reservedKeyOf(payload) !== null) return `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`;
       return null;
     case 'read':

@@ -15,11 +15,17 @@
  * synced before it is renamed into place, then its folder synced.
  */
 import { existsSync, renameSync } from 'node:fs';
-import { isValidNodeId } from '../core/membership.js';
-import type { DiagnosticLogger, NodeId } from '../contracts.js';
+import { isValidNodeId } from '../core/configuration.js';
+import type { NodeId } from '../../contracts/log.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
 import { WRAPPED_LINK_BYTES } from './crypto.js';
-import { REAL_DURABLE_WRITE_OPS, readSecretText, writeSecretFile, type DurableWriteOps } from '../config/secret-files.js';
-import { ConfigError } from '../errors.js';
+import {
+  REAL_DURABLE_WRITE_OPS,
+  readSecretText,
+  writeSecretFile,
+  type DurableWriteOps,
+} from '../config/secret-files.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 
 /** Most entries the cache keeps. */
 export const CACHE_ENTRIES_MAX = 4096;
@@ -48,7 +54,8 @@ function parseEntry(value: unknown): CacheEntry | null {
 /** Parses a cache document; throws Error naming the problem. */
 function parseCache(text: string): Map<NodeId, CacheEntry> {
   const value: unknown = JSON.parse(text);
-  if (typeof value !== 'object' || value === null || Reflect.get(value, 'version') !== VERSION) throw new Error(`not a version ${VERSION} keystore cache`);
+  if (typeof value !== 'object' || value === null || Reflect.get(value, 'version') !== VERSION)
+    throw new Error(`not a version ${VERSION} keystore cache`);
   const peers: unknown = Reflect.get(value, 'peers');
   if (typeof peers !== 'object' || peers === null) throw new Error('no "peers" object');
   const entries = new Map<NodeId, CacheEntry>();
@@ -82,7 +89,11 @@ export class KeystoreCache {
       if (error instanceof ConfigError) throw error;
       const aside = `${file}.corrupt`;
       renameSync(file, aside);
-      this.logger.warning('the keystore cache is unreadable; moved it aside and rebuilding it from the log', { file, movedTo: aside, error: error instanceof Error ? error.message : String(error) });
+      this.logger.warning('the keystore cache is unreadable; moved it aside and rebuilding it from the log', {
+        file,
+        movedTo: aside,
+        error: describeError(error),
+      });
       return new Map<NodeId, CacheEntry>();
     }
   }
@@ -109,7 +120,15 @@ export class KeystoreCache {
     if (this.file === null) return;
     const peers: Record<string, unknown> = {};
     for (const [id, entry] of this.entries) {
-      peers[id] = entry.kind === 'link' ? { index: entry.index, kind: entry.kind, generation: entry.generation, wrapped: Buffer.from(entry.wrapped).toString('base64') } : entry;
+      peers[id] =
+        entry.kind === 'link'
+          ? {
+              index: entry.index,
+              kind: entry.kind,
+              generation: entry.generation,
+              wrapped: Buffer.from(entry.wrapped).toString('base64'),
+            }
+          : entry;
     }
     writeSecretFile(this.file, `${JSON.stringify({ version: VERSION, peers })}\n`, this.ops);
   }

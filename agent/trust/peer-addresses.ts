@@ -5,7 +5,7 @@
  * before it sends, through `resolver`, which records each answer here).
  */
 import { isIP } from 'node:net';
-import type { ClusterMember, NodeId } from '../contracts.js';
+import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import { systemResolver, type HostResolver } from '../../transport/peer-book.js';
 import { parsePeerAddress } from '../../transport/rpc-routes.js';
 
@@ -32,7 +32,8 @@ export class PeerAddresses {
       const parsed = parsePeerAddress(member.address);
       if (parsed === null) continue;
       const literal = isIP(parsed.host) !== 0 ? parsed.host : (this.resolved.get(parsed.host) ?? null);
-      if (literal !== null && !found.some((f) => f.address === literal && f.port === parsed.port)) found.push({ address: literal, port: parsed.port });
+      if (literal !== null && !found.some((f) => f.address === literal && f.port === parsed.port))
+        found.push({ address: literal, port: parsed.port });
     }
     return found;
   }

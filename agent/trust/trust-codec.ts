@@ -9,9 +9,18 @@
  *   node state:    ['coraft-state', 1, kvSnapshotBytes, trustImageBytes]
  */
 import { Encoder } from 'cbor-x';
-import { isValidNodeId } from '../core/membership.js';
-import { SerializationError } from '../errors.js';
-import { Fields, asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from '../kv/fields.js';
+import { isValidNodeId } from '../core/configuration.js';
+import { SerializationError } from '../../contracts/errors.js';
+import {
+  Fields,
+  asByteString,
+  decodeCbor,
+  malformed,
+  readArray,
+  readBytes,
+  readInteger,
+  readString,
+} from '../kv/fields.js';
 import { KNOWN_MAX, LINKS_MAX, NONCES_MAX, REVOKED_MAX, type LinkRecord, type TrustImage } from './trust-state.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -93,13 +102,19 @@ function readLink(item: unknown): LinkRecord {
   if (parts.length !== 4) throw malformed('trust link must have 4 items');
   const [holder, peer] = idList(parts.slice(0, 2), 'trust link ends', 2);
   if (holder === undefined || peer === undefined) throw malformed('trust link ends');
-  return { holder, peer, generation: readString(parts[2], 'trust link generation'), wrapped: new Uint8Array(readBytes(parts[3], 'trust link key')) };
+  return {
+    holder,
+    peer,
+    generation: readString(parts[2], 'trust link generation'),
+    wrapped: new Uint8Array(readBytes(parts[3], 'trust link key')),
+  };
 }
 
 /** Decodes and checks a trust image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeTrustImage(bytes: Uint8Array): TrustImage {
   const top = readArray(decodeCbor(bytes, 'trust image'), 'trust image', 8);
-  if (top.length !== 8 || top[0] !== TRUST_IMAGE_FORMAT || top[1] !== 1) throw malformed(`trust image must be ['${TRUST_IMAGE_FORMAT}', 1, ...8 items]`);
+  if (top.length !== 8 || top[0] !== TRUST_IMAGE_FORMAT || top[1] !== 1)
+    throw malformed(`trust image must be ['${TRUST_IMAGE_FORMAT}', 1, ...8 items]`);
   const adminKeyPem = top[3] === null ? null : readString(top[3], 'trust admin key');
   const nonces = readArray(top[7], 'trust nonces', NONCES_MAX).map((item): readonly [string, number] => {
     const pair = readArray(item, 'trust nonce', 2);
@@ -128,6 +143,7 @@ export function decodeNodeState(bytes: Uint8Array): { readonly kv: Uint8Array; r
   const top = decodeCbor(bytes, 'snapshot');
   if (!Array.isArray(top) || top[0] !== NODE_STATE_FORMAT) return null;
   const items = readArray(top, 'node state', 4);
-  if (items.length !== 4 || items[1] !== 1) throw malformed(`node state must be ['${NODE_STATE_FORMAT}', 1, kv, trust]`);
+  if (items.length !== 4 || items[1] !== 1)
+    throw malformed(`node state must be ['${NODE_STATE_FORMAT}', 1, kv, trust]`);
   return { kv: readBytes(items[2], 'node state kv'), trust: readBytes(items[3], 'node state trust') };
 }

@@ -16,8 +16,8 @@
  * it or refuses it; the same entry gives the same outcome on every replica.
  */
 import type { KeyObject } from 'node:crypto';
-import { allMembers } from '../core/membership.js';
-import type { ClusterConfiguration, NodeId } from '../contracts.js';
+import { allMembers } from '../core/configuration.js';
+import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
 import { admissionProblem, generationInRange, publicKeyFromText, type SignedAdminCommand } from './admin-command.js';
 
 /** Most wrapped links held (64 members, each linked to every other). */
@@ -38,7 +38,8 @@ export interface LinkRecord {
 }
 
 /** The outcome of applying an admin command. */
-export type AdminOutcome = { readonly ok: true; readonly changed: readonly NodeId[] } | { readonly ok: false; readonly reason: string };
+export type AdminOutcome =
+  { readonly ok: true; readonly changed: readonly NodeId[] } | { readonly ok: false; readonly reason: string };
 
 /** What the state is compared against when it applies an admin command. */
 export interface TrustContext {
@@ -92,7 +93,8 @@ export class TrustState {
   /** The admin key in force: the rotated one, else the genesis one. */
   adminKey(): KeyObject | null {
     if (this.adminKeyPem === null) return this.context.genesisAdminKey;
-    if (this.adminKeyCache?.pem !== this.adminKeyPem) this.adminKeyCache = { pem: this.adminKeyPem, key: publicKeyFromText(this.adminKeyPem) };
+    if (this.adminKeyCache?.pem !== this.adminKeyPem)
+      this.adminKeyCache = { pem: this.adminKeyPem, key: publicKeyFromText(this.adminKeyPem) };
     return this.adminKeyCache.key;
   }
 
@@ -129,21 +131,32 @@ export class TrustState {
    */
   applyAdmin(command: SignedAdminCommand, entryTimeMs: number): AdminOutcome {
     this.advanceClock(entryTimeMs);
-    const problem = admissionProblem(command, this.context.cluster, this.adminKey(), this.clock) ?? this.nonceProblem(command.body.nonce);
+    const problem =
+      admissionProblem(command, this.context.cluster, this.adminKey(), this.clock) ??
+      this.nonceProblem(command.body.nonce);
     if (problem !== null) return { ok: false, reason: problem };
     const body = command.body;
     switch (body.op) {
       case 'add-member':
       case 'rekey-member': {
         const links = body.links.filter((l) => l.holder !== body.id);
-        if (links.length !== body.links.length) return { ok: false, reason: `${body.id} cannot hold a link with itself` };
-        if (!links.every((l) => generationInRange(l.generation))) return { ok: false, reason: 'a link generation is out of range' };
+        if (links.length !== body.links.length)
+          return { ok: false, reason: `${body.id} cannot hold a link with itself` };
+        if (!links.every((l) => generationInRange(l.generation)))
+          return { ok: false, reason: 'a link generation is out of range' };
         const fresh = links.filter((l) => !this.links.has(linkId(l.holder, body.id))).length;
-        if (this.links.size + fresh > LINKS_MAX) return { ok: false, reason: `the trust state holds ${LINKS_MAX} links already` };
+        if (this.links.size + fresh > LINKS_MAX)
+          return { ok: false, reason: `the trust state holds ${LINKS_MAX} links already` };
         this.recordNonce(body.nonce, body.expiresAtMs);
         // A rekeyed member's own side comes from its new bundle: the old wrapped keys go.
         if (body.op === 'rekey-member') this.deleteLinks((l) => l.holder === body.id);
-        for (const l of links) this.links.set(linkId(l.holder, body.id), { holder: l.holder, peer: body.id, generation: l.generation, wrapped: Uint8Array.from(l.wrapped) });
+        for (const l of links)
+          this.links.set(linkId(l.holder, body.id), {
+            holder: l.holder,
+            peer: body.id,
+            generation: l.generation,
+            wrapped: Uint8Array.from(l.wrapped),
+          });
         if (body.op === 'add-member') this.revoked.delete(body.id);
         return { ok: true, changed: [body.id] };
       }
@@ -187,7 +200,8 @@ export class TrustState {
   private nonceProblem(nonce: string): string | null {
     if (this.nonceSeen(nonce)) return 'it was applied already (replayed nonce)';
     for (const [seen, expires] of this.nonces) if (expires <= this.clock) this.nonces.delete(seen);
-    if (this.nonces.size >= NONCES_MAX) return `${NONCES_MAX} admin commands are still unexpired; retry after some expire`;
+    if (this.nonces.size >= NONCES_MAX)
+      return `${NONCES_MAX} admin commands are still unexpired; retry after some expire`;
     return null;
   }
 
@@ -197,9 +211,18 @@ export class TrustState {
 
   /** The whole state in canonical order. */
   image(): TrustImage {
-    const links = [...this.links.values()].sort((a, b) => (a.holder === b.holder ? compare(a.peer, b.peer) : compare(a.holder, b.holder)));
+    const links = [...this.links.values()].sort((a, b) =>
+      a.holder === b.holder ? compare(a.peer, b.peer) : compare(a.holder, b.holder),
+    );
     const nonces = [...this.nonces].filter(([, expires]) => expires > this.clock).sort((a, b) => compare(a[0], b[0]));
-    return { clockMs: this.clock, adminKeyPem: this.adminKeyPem, known: [...this.known].sort(), revoked: [...this.revoked], links, nonces };
+    return {
+      clockMs: this.clock,
+      adminKeyPem: this.adminKeyPem,
+      known: [...this.known].sort(),
+      revoked: [...this.revoked],
+      links,
+      nonces,
+    };
   }
 
   /** Replaces the whole state with an image's. */

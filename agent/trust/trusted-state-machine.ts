@@ -15,14 +15,22 @@
  * snapshots stay its own. After each change of credentials, `onCredentialsChanged` tells the
  * node (outside the deterministic state) whose sessions to close.
  */
-import type { LogEntry, NodeId, SnapshotMeta, StateMachine } from '../contracts.js';
-import { allMembers, decodeConfiguration } from '../core/membership.js';
-import { SerializationError } from '../errors.js';
+import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
+import type { StateMachine } from '../../contracts/state-machine.js';
+import { allMembers, decodeConfiguration } from '../core/configuration.js';
+import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../kv/index.js';
 import type { KvStateMachine } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { decodeSignedAdmin, isLoggedOperation } from './admin-command.js';
-import { decodeAdminEntry, decodeNodeState, decodeTrustImage, encodeAdminApplyResult, encodeNodeState, encodeTrustImage } from './trust-codec.js';
+import {
+  decodeAdminEntry,
+  decodeNodeState,
+  decodeTrustImage,
+  encodeAdminApplyResult,
+  encodeNodeState,
+  encodeTrustImage,
+} from './trust-codec.js';
 import { TrustState, type AdminOutcome, type TrustContext } from './trust-state.js';
 
 /** Told after an applied entry or a restored snapshot changed credentials. */
@@ -64,7 +72,8 @@ export class TrustedStateMachine implements StateMachine {
     let admin = null;
     try {
       // A cheap scan first: most commands are KV commands that do not even contain the marker.
-      if (Buffer.from(entry.command.buffer, entry.command.byteOffset, entry.command.byteLength).includes(ADMIN_MARKER)) admin = decodeAdminEntry(entry.command);
+      if (Buffer.from(entry.command.buffer, entry.command.byteOffset, entry.command.byteLength).includes(ADMIN_MARKER))
+        admin = decodeAdminEntry(entry.command);
     } catch (error) {
       if (!(error instanceof SerializationError)) throw error;
       return this.refuse(entry, error.message);
@@ -78,7 +87,11 @@ export class TrustedStateMachine implements StateMachine {
     const reserved = reservedKeyOf(entry.command);
     if (reserved !== null) {
       this.kv.apply({ ...entry, type: 'noop', command: NOOP });
-      return encodeKvResult({ type: 'error', code: 'KV_RESERVED_KEY', message: `keys under ${SYSTEM_KEY_PREFIX} change only through signed admin commands` });
+      return encodeKvResult({
+        type: 'error',
+        code: 'KV_RESERVED_KEY',
+        message: `keys under ${SYSTEM_KEY_PREFIX} change only through signed admin commands`,
+      });
     }
     const result = this.kv.apply(entry);
     this.trust.advanceClock(this.kv.clockMs);

@@ -26,9 +26,10 @@
  * `load()` reads LMDB's latest committed transaction, which with these options is always a
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
  */
-import type { Metrics } from '../../agent/contracts.js';
-import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistedState, PersistenceEngine, Snapshot, Term } from '../../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../../contracts/errors.js';
+import type { LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import type { QueuedWrite } from '../group-commit.js';
@@ -39,7 +40,16 @@ import { openDirectory } from './lmdb-open.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
-import { META_KEYS, checkSnapshotData, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState, parseSnapshotMeta } from './lmdb-records.js';
+import {
+  META_KEYS,
+  checkSnapshotData,
+  decodeEntry,
+  entryKey,
+  entryStoredBytes,
+  parseEntryKey,
+  parseHardState,
+  parseSnapshotMeta,
+} from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
 import type { EncodedStep } from './lmdb-write-plan.js';
 import { checkSpace } from './lmdb-space.js';
@@ -48,7 +58,9 @@ export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
 /** Dependencies of {@link LmdbPersistenceEngine}. */
 export interface LmdbPersistenceDeps {
-  /** Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes` and `coraft_storage_errors_total{code}`. */
+  /**
+   * Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes` and `coraft_storage_errors_total{code}`.
+   */
   readonly metrics?: Metrics;
 }
 
@@ -91,7 +103,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       return this.queue.enqueue(encodeSteps(this.projection.apply(batch)), bytes);
     } catch (error) {
       // A refused write (closed, queue full, failed earlier, invalid batch) never reaches LMDB.
-      if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      if (error instanceof PersistenceError)
+        this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
       return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
     }
   }
@@ -101,13 +114,20 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     let bytes = WRITE_OVERHEAD_BYTES;
     for (const entry of batch.entries) {
       if (entry.command.byteLength > this.options.entryBytesMax) {
-        throw new InvariantError(`entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${this.options.entryBytesMax}`);
+        throw new InvariantError(
+          `entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond ` +
+            `entryBytesMax ${this.options.entryBytesMax}`,
+        );
       }
       bytes += entryStoredBytes(entry);
     }
     if (batch.snapshot !== null) {
       if (batch.snapshot.data.byteLength > this.options.snapshotBytesMax) {
-        throw new PersistenceError('STORAGE_FULL', `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${this.options.snapshotBytesMax}`);
+        throw new PersistenceError(
+          'STORAGE_FULL',
+          `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond ` +
+            `snapshotBytesMax ${this.options.snapshotBytesMax}`,
+        );
       }
       bytes += batch.snapshot.data.byteLength;
     }
@@ -117,7 +137,11 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   private async commit(writes: readonly QueuedWrite<readonly EncodedStep[]>[]): Promise<void> {
     const { env, log, meta } = this.handles;
     try {
-      checkSpace(this.handles, writes.reduce((sum, write) => sum + write.bytes, 0), this.options);
+      checkSpace(
+        this.handles,
+        writes.reduce((sum, write) => sum + write.bytes, 0),
+        this.options,
+      );
       // A child transaction, so that an exception in the callback aborts every write of the
       // group instead of committing the part done before it.
       await env.childTransaction(() => {
@@ -149,7 +173,12 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.queue.fail(new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} was closed before the write was committed`));
+    this.queue.fail(
+      new PersistenceError(
+        'STORAGE_CLOSED',
+        `engine on ${this.options.path} was closed before the write was committed`,
+      ),
+    );
     await this.queue.drain();
     try {
       await this.handles.env.close();
@@ -172,19 +201,28 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     if (stored === undefined) return null;
     const meta = parseSnapshotMeta(stored);
     const data = checkSnapshotData(meta, this.handles.meta.get(META_KEYS.snapshotData));
-    return { lastIncludedIndex: meta.lastIncludedIndex, lastIncludedTerm: meta.lastIncludedTerm, configuration: meta.configuration, data };
+    return {
+      lastIncludedIndex: meta.lastIncludedIndex,
+      lastIncludedTerm: meta.lastIncludedTerm,
+      configuration: meta.configuration,
+      data,
+    };
   }
 
   /** The stored entries with from <= index <= to, checked to be contiguous. */
   private readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
     const entries: LogEntry[] = [];
     if (from > to) return entries;
-    const range = to >= Number.MAX_SAFE_INTEGER ? { start: entryKey(from) } : { start: entryKey(from), end: entryKey(to + 1) };
+    const range =
+      to >= Number.MAX_SAFE_INTEGER ? { start: entryKey(from) } : { start: entryKey(from), end: entryKey(to + 1) };
     for (const { key, value } of this.handles.log.getRange(range)) {
       const index = parseEntryKey(key);
       const previous = entries[entries.length - 1];
       if (previous !== undefined && index !== previous.index + 1) {
-        throw new PersistenceError('STORAGE_CORRUPT', `${this.options.path}: log has a gap: entry ${index} follows entry ${previous.index}`);
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `${this.options.path}: log has a gap: entry ${index} follows entry ${previous.index}`,
+        );
       }
       entries.push(decodeEntry(index, value));
     }

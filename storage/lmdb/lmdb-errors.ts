@@ -4,7 +4,7 @@
  * `code`; Node's fs uses string codes. A failed asynchronous commit rejects with a generic
  * "Commit failed" error whose `commitError` promise carries the real cause.
  */
-import { PersistenceError, RaftError } from '../../agent/contracts.js';
+import { PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
 
 type PersistenceCode = 'STORAGE_IO' | 'STORAGE_CORRUPT' | 'STORAGE_FULL' | 'STORAGE_VERSION';
 
@@ -57,7 +57,7 @@ export function toPersistenceError(error: unknown, context: string): RaftError {
   if (error instanceof RaftError) return error;
   const name = errorCodeName(error);
   const code = CATEGORY.get(name) ?? 'STORAGE_IO';
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = describeError(error);
   const label = name === '' || reason.includes(name) ? reason : `${name}: ${reason}`;
   return new PersistenceError(code, `${context}: ${label}`, { cause: error });
 }

@@ -15,7 +15,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { PersistenceError } from '../../agent/contracts.js';
+import { PersistenceError, describeError } from '../../contracts/errors.js';
 
 const MAGIC = 0xbeefc0de;
 /** LMDB's MDB_DATA_VERSION in lmdb-js 3.x. */
@@ -37,17 +37,25 @@ function readAt(fd: number, offset: number, length: number): Buffer {
 
 function parseMeta(page: Buffer, path: string, which: string): Meta {
   const header = HEADER_OFFSETS.find((offset) => page.length >= offset + 136 && page.readUInt32LE(offset) === MAGIC);
-  if (header === undefined) throw new PersistenceError('STORAGE_CORRUPT', `${path} is not an LMDB environment: no magic number in its ${which} meta page`);
+  if (header === undefined)
+    throw new PersistenceError(
+      'STORAGE_CORRUPT',
+      `${path} is not an LMDB environment: no magic number in its ${which} meta page`,
+    );
   const version = page.readUInt32LE(header + 4);
   if (version !== DATA_VERSION) {
-    throw new PersistenceError('STORAGE_VERSION', `${path} has LMDB data version ${version}; this build reads ${DATA_VERSION}`);
+    throw new PersistenceError(
+      'STORAGE_VERSION',
+      `${path} has LMDB data version ${version}; this build reads ${DATA_VERSION}`,
+    );
   }
   const pageBytes = page.readUInt32LE(header + 24);
   if (pageBytes < 512 || pageBytes > 65_536 || (pageBytes & (pageBytes - 1)) !== 0) {
     throw new PersistenceError('STORAGE_CORRUPT', `${path}: its ${which} meta page gives a page size of ${pageBytes}`);
   }
   const lastPage = page.readBigUInt64LE(header + 120);
-  if (lastPage > BigInt(Number.MAX_SAFE_INTEGER)) throw new PersistenceError('STORAGE_CORRUPT', `${path}: its ${which} meta page gives last page ${lastPage}`);
+  if (lastPage > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new PersistenceError('STORAGE_CORRUPT', `${path}: its ${which} meta page gives last page ${lastPage}`);
   return { pageBytes, lastPage: Number(lastPage), txnId: page.readBigUInt64LE(header + 128) };
 }
 
@@ -63,14 +71,18 @@ export function checkDataFile(directory: string): void {
     fd = openSync(path, 'r');
   } catch (error) {
     if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return;
-    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${describeError(error)}`, { cause: error });
   }
   try {
     const size = fstatSync(fd).size;
     if (size === 0) return;
     const first = parseMeta(readAt(fd, 0, META_BYTES), path, 'first');
     if (size < 2 * first.pageBytes) {
-      throw new PersistenceError('STORAGE_CORRUPT', `${path} is ${size} bytes, shorter than its two meta pages (${2 * first.pageBytes} bytes): the file was truncated`);
+      throw new PersistenceError(
+        'STORAGE_CORRUPT',
+        `${path} is ${size} bytes, shorter than its two meta pages (${2 * first.pageBytes} bytes): the file was ` +
+          `truncated`,
+      );
     }
     parseMeta(readAt(fd, first.pageBytes, META_BYTES), path, 'second');
     // The file may legitimately end before the latest meta page's last page: LMDB counts pages

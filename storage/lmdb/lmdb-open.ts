@@ -30,8 +30,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { open } from 'lmdb';
 import type { Database, RootDatabase, RootDatabaseOptionsWithPath } from 'lmdb';
-import { PersistenceError } from '../../agent/contracts.js';
-import type { HardState, LogIndex, Term } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { HardState, LogIndex, Term } from '../../contracts/log.js';
 import { acquireDirectoryLock } from '../dir-lock.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from './lmdb-errors.js';
@@ -74,13 +74,16 @@ function checkDirectory(options: ResolvedLmdbOptions): void {
   const path = options.path;
   try {
     if (options.createDirectory) mkdirSync(path, { recursive: true, mode: 0o700 });
-    if (!statSync(path).isDirectory()) throw new PersistenceError('STORAGE_IO', `data directory ${path} is not a directory`);
+    if (!statSync(path).isDirectory())
+      throw new PersistenceError('STORAGE_IO', `data directory ${path} is not a directory`);
   } catch (error) {
     throw toPersistenceError(error, `data directory ${path} is not usable`);
   }
 }
 
-/** Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker). */
+/**
+ * Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker).
+ */
 export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
   const rootOptions: RootDatabaseOptionsWithPath & { readonly permissionsMode: number } = {
     path: options.path,
@@ -105,8 +108,20 @@ export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
   };
   const env = open<Uint8Array, string>(rootOptions);
   try {
-    const log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', encoding: 'binary', keyEncoding: 'binary', cache: false, compression: false });
-    const meta = env.openDB<Uint8Array, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary', cache: false, compression: false });
+    const log = env.openDB<Uint8Array, Uint8Array>({
+      name: 'log',
+      encoding: 'binary',
+      keyEncoding: 'binary',
+      cache: false,
+      compression: false,
+    });
+    const meta = env.openDB<Uint8Array, string>({
+      name: 'meta',
+      encoding: 'binary',
+      keyEncoding: 'ordered-binary',
+      cache: false,
+      compression: false,
+    });
     // Reader slots left by a killed process would pin old pages and grow the file.
     env.readerCheck();
     return { env, log, meta };
@@ -121,7 +136,10 @@ export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
  * another live process has it, STORAGE_VERSION for a newer format, STORAGE_CORRUPT for a
  * data file that is not a whole LMDB environment or an inconsistent log. The lock is released again on any failure.
  */
-export async function openDirectory(options: ResolvedLmdbOptions, formatVersion: number = FORMAT_VERSION): Promise<OpenedDirectory> {
+export async function openDirectory(
+  options: ResolvedLmdbOptions,
+  formatVersion: number = FORMAT_VERSION,
+): Promise<OpenedDirectory> {
   checkDirectory(options);
   const lock = acquireDirectoryLock(options.path);
   let handles: LmdbHandles | null = null;
@@ -152,7 +170,10 @@ async function checkFormat(handles: LmdbHandles, path: string, formatVersion: nu
   if (stored !== undefined) {
     const version = parseFormat(stored);
     if (version > formatVersion) {
-      throw new PersistenceError('STORAGE_VERSION', `${path} holds format version ${version}; this build reads up to ${formatVersion}`);
+      throw new PersistenceError(
+        'STORAGE_VERSION',
+        `${path} holds format version ${version}; this build reads up to ${formatVersion}`,
+      );
     }
     if (version === formatVersion) return;
   } else {
@@ -178,7 +199,8 @@ function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
 /** Scans the whole log once, checking every record, and builds the projection. */
 function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
   const storedHardState = handles.meta.get(META_KEYS.hardState);
-  const hardState: HardState = storedHardState === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(storedHardState);
+  const hardState: HardState =
+    storedHardState === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(storedHardState);
   const snapshot = recoverSnapshot(handles);
   let first: LogIndex = 0;
   const terms: Term[] = [];
@@ -190,18 +212,28 @@ function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
       first = index;
     } else {
       if (index !== first + terms.length) {
-        throw new PersistenceError('STORAGE_CORRUPT', `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`);
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`,
+        );
       }
       if (entry.term < previousTerm) {
-        throw new PersistenceError('STORAGE_CORRUPT', `${path}: log term goes backwards at entry ${index}: ${entry.term} after ${previousTerm}`);
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `${path}: log term goes backwards at entry ${index}: ${entry.term} after ${previousTerm}`,
+        );
       }
     }
     terms.push(entry.term);
   }
   if (terms.length > 0) {
-    if (snapshot === null && first !== 1) throw new PersistenceError('STORAGE_CORRUPT', `${path}: log starts at ${first} but there is no snapshot`);
+    if (snapshot === null && first !== 1)
+      throw new PersistenceError('STORAGE_CORRUPT', `${path}: log starts at ${first} but there is no snapshot`);
     if (snapshot !== null && first > snapshot.lastIncludedIndex + 1) {
-      throw new PersistenceError('STORAGE_CORRUPT', `${path}: log starts at ${first}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`);
+      throw new PersistenceError(
+        'STORAGE_CORRUPT',
+        `${path}: log starts at ${first}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`,
+      );
     }
   }
   return new LogProjection(hardState, snapshot, first, terms);

@@ -19,9 +19,18 @@
  * view of LMDB's memory), so `deepStrictEqual` with a Uint8Array that was written holds.
  */
 import { crc32 } from 'node:zlib';
-import { NODE_ID_LENGTH_MAX, PersistenceError } from '../../agent/contracts.js';
-import type { ClusterConfiguration, ClusterMember, EntryType, HardState, LogEntry, LogIndex, SnapshotMeta } from '../../agent/contracts.js';
-import { assertIndex } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import {
+  NODE_ID_LENGTH_MAX,
+  type ClusterConfiguration,
+  type ClusterMember,
+  type EntryType,
+  type HardState,
+  type LogEntry,
+  type LogIndex,
+  type SnapshotMeta,
+} from '../../contracts/log.js';
+import { assertIndex } from '../../contracts/assert.js';
 
 /** The format version this code writes; a data directory with a higher one is STORAGE_VERSION. */
 export const FORMAT_VERSION = 1;
@@ -131,18 +140,21 @@ function parseJsonRecord(bytes: unknown, what: string): Record<string, unknown> 
   } catch (error) {
     throw new PersistenceError('STORAGE_CORRUPT', `${what} record is not JSON`, { cause: error });
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw corrupt(`${what} record is not an object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw corrupt(`${what} record is not an object`);
   return Object.fromEntries(Object.entries(parsed));
 }
 
 function parseIndexField(record: Record<string, unknown>, field: string, what: string): number {
   const value = record[field];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw corrupt(`${what}.${field} is not a non-negative integer`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw corrupt(`${what}.${field} is not a non-negative integer`);
   return value;
 }
 
 function parseNodeId(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > NODE_ID_LENGTH_MAX) throw corrupt(`${what} is not a node id`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > NODE_ID_LENGTH_MAX)
+    throw corrupt(`${what} is not a node id`);
   return value;
 }
 
@@ -159,7 +171,8 @@ export function encodeFormat(version: number = FORMAT_VERSION): Buffer {
 /** Parses a format record and returns its version (any positive integer; the caller compares). */
 export function parseFormat(bytes: unknown): number {
   const record = parseJsonRecord(bytes, 'format');
-  if (record['format'] !== FORMAT_NAME) throw corrupt(`format record names ${String(record['format'])}, not ${FORMAT_NAME}`);
+  if (record['format'] !== FORMAT_NAME)
+    throw corrupt(`format record names ${String(record['format'])}, not ${FORMAT_NAME}`);
   const version = parseIndexField(record, 'version', 'format');
   if (version < 1) throw corrupt(`format version ${version} is not positive`);
   return version;
@@ -207,7 +220,8 @@ function parseConfiguration(value: unknown): ClusterConfiguration {
   const membersValue = record['members'];
   if (!Array.isArray(membersValue)) throw corrupt('snapshot configuration members is not a list');
   const members: ClusterMember[] = membersValue.map((member: unknown, i) => {
-    if (typeof member !== 'object' || member === null) throw corrupt(`snapshot configuration members[${i}] is not an object`);
+    if (typeof member !== 'object' || member === null)
+      throw corrupt(`snapshot configuration members[${i}] is not an object`);
     const fields: Record<string, unknown> = Object.fromEntries(Object.entries(member));
     const address = fields['address'];
     if (typeof address !== 'string') throw corrupt(`snapshot configuration members[${i}].address is not a string`);
@@ -216,7 +230,8 @@ function parseConfiguration(value: unknown): ClusterConfiguration {
   return {
     voters: parseNodeIds(record['voters'], 'snapshot configuration voters'),
     learners: parseNodeIds(record['learners'], 'snapshot configuration learners'),
-    oldVoters: record['oldVoters'] === null ? null : parseNodeIds(record['oldVoters'], 'snapshot configuration oldVoters'),
+    oldVoters:
+      record['oldVoters'] === null ? null : parseNodeIds(record['oldVoters'], 'snapshot configuration oldVoters'),
     members,
   };
 }
@@ -239,7 +254,9 @@ export function parseSnapshotMeta(bytes: unknown): StoredSnapshotMeta {
 export function checkSnapshotData(meta: StoredSnapshotMeta, bytes: unknown): Uint8Array {
   if (!(bytes instanceof Uint8Array)) throw corrupt(`snapshot ${meta.lastIncludedIndex} has no image`);
   if (bytes.byteLength !== meta.dataBytes) {
-    throw corrupt(`snapshot ${meta.lastIncludedIndex} image is ${bytes.byteLength} bytes, its metadata says ${meta.dataBytes}`);
+    throw corrupt(
+      `snapshot ${meta.lastIncludedIndex} image is ${bytes.byteLength} bytes, its metadata says ${meta.dataBytes}`,
+    );
   }
   if (crc32(bytes) !== meta.dataCrc32) throw corrupt(`snapshot ${meta.lastIncludedIndex} image fails its checksum`);
   const data = new Uint8Array(bytes.byteLength);

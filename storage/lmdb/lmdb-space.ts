@@ -7,7 +7,7 @@
  * earlier commits freed are reused before the file grows, so when the file's high-water mark
  * is near the limit the pages actually in use are counted instead.
  */
-import { PersistenceError } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
 import type { LmdbHandles } from './lmdb-open.js';
 
 /** Pages a commit may copy besides its data: root, branch and leaf paths of three trees, freelist, meta. */
@@ -19,31 +19,48 @@ interface TreeStats {
 
 function field(record: Record<string, unknown>, name: string): number {
   const value = record[name];
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new PersistenceError('STORAGE_IO', `LMDB statistics lack ${name}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new PersistenceError('STORAGE_IO', `LMDB statistics lack ${name}`);
   return value;
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) throw new PersistenceError('STORAGE_IO', 'LMDB statistics are not an object');
+  if (typeof value !== 'object' || value === null)
+    throw new PersistenceError('STORAGE_IO', 'LMDB statistics are not an object');
   return Object.fromEntries(Object.entries(value));
 }
 
 function treeStats(value: unknown): TreeStats {
   const record = asRecord(value);
-  return { pages: field(record, 'treeBranchPageCount') + field(record, 'treeLeafPageCount') + field(record, 'overflowPages') };
+  return {
+    pages: field(record, 'treeBranchPageCount') + field(record, 'treeLeafPageCount') + field(record, 'overflowPages'),
+  };
 }
 
 /** Bytes the file uses now: its high-water mark and the pages that live trees occupy. */
-export function spaceUsage(handles: LmdbHandles): { readonly highWaterBytes: number; readonly inUseBytes: number; readonly pageBytes: number } {
+export function spaceUsage(handles: LmdbHandles): {
+  readonly highWaterBytes: number;
+  readonly inUseBytes: number;
+  readonly pageBytes: number;
+} {
   const root = asRecord(handles.env.getStats());
   const pageBytes = field(root, 'pageSize');
   const highWaterBytes = (field(root, 'lastPageNumber') + 1) * pageBytes;
-  const pages = 2 + treeStats(root).pages + treeStats(root['free']).pages + treeStats(handles.log.getStats()).pages + treeStats(handles.meta.getStats()).pages;
+  const pages =
+    2 +
+    treeStats(root).pages +
+    treeStats(root['free']).pages +
+    treeStats(handles.log.getStats()).pages +
+    treeStats(handles.meta.getStats()).pages;
   return { highWaterBytes, inUseBytes: pages * pageBytes, pageBytes };
 }
 
 /** Throws STORAGE_FULL unless a commit adding about `bytes` fits under `mapSizeMaxBytes`. */
-export function checkSpace(handles: LmdbHandles, bytes: number, options: { readonly path: string; readonly mapSizeMaxBytes: number }): void {
+export function checkSpace(
+  handles: LmdbHandles,
+  bytes: number,
+  options: { readonly path: string; readonly mapSizeMaxBytes: number },
+): void {
   const root = asRecord(handles.env.getStats());
   const pageBytes = field(root, 'pageSize');
   const neededBytes = 2 * bytes + COMMIT_OVERHEAD_PAGES * pageBytes;
@@ -53,6 +70,7 @@ export function checkSpace(handles: LmdbHandles, bytes: number, options: { reado
   if (usage.inUseBytes + neededBytes <= options.mapSizeMaxBytes) return;
   throw new PersistenceError(
     'STORAGE_FULL',
-    `${options.path} is full: ${usage.inUseBytes} bytes in use and a commit may need ${neededBytes} more, beyond mapSizeMaxBytes ${options.mapSizeMaxBytes}`,
+    `${options.path} is full: ${usage.inUseBytes} bytes in use and a commit may need ${neededBytes} more, beyond ` +
+      `mapSizeMaxBytes ${options.mapSizeMaxBytes}`,
   );
 }

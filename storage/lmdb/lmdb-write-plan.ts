@@ -2,10 +2,17 @@
  * The write plan of the LMDB engine with its records encoded, and how each step is applied
  * inside the commit's transaction.
  */
-import { InvariantError } from '../../agent/contracts.js';
-import type { LogIndex } from '../../agent/contracts.js';
+import { InvariantError } from '../../contracts/errors.js';
+import type { LogIndex } from '../../contracts/log.js';
 import type { LmdbHandles } from './lmdb-open.js';
-import { META_KEYS, encodeEntry, encodeHardState, encodeSnapshotMeta, entryKey, parseEntryKey } from './lmdb-records.js';
+import {
+  META_KEYS,
+  encodeEntry,
+  encodeHardState,
+  encodeSnapshotMeta,
+  entryKey,
+  parseEntryKey,
+} from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';
 
 /**
@@ -24,14 +31,22 @@ export function encodeSteps(steps: readonly WriteStep[]): EncodedStep[] {
   for (const step of steps) {
     switch (step.kind) {
       case 'snapshot':
-        encoded.push({ kind: 'put-meta', key: META_KEYS.snapshotMeta, value: encodeSnapshotMeta(step.snapshot, step.snapshot.data) });
+        encoded.push({
+          kind: 'put-meta',
+          key: META_KEYS.snapshotMeta,
+          value: encodeSnapshotMeta(step.snapshot, step.snapshot.data),
+        });
         encoded.push({ kind: 'put-meta', key: META_KEYS.snapshotData, value: step.snapshot.data });
         break;
       case 'delete':
         encoded.push(step);
         break;
       case 'append':
-        encoded.push({ kind: 'append', keys: step.entries.map((entry) => entryKey(entry.index)), values: step.entries.map(encodeEntry) });
+        encoded.push({
+          kind: 'append',
+          keys: step.entries.map((entry) => entryKey(entry.index)),
+          values: step.entries.map(encodeEntry),
+        });
         break;
       case 'hardState':
         encoded.push({ kind: 'put-meta', key: META_KEYS.hardState, value: encodeHardState(step.hardState) });
@@ -52,7 +67,8 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
     case 'delete':
       for (let index = step.from; index <= step.to; index += 1) {
         // The projection says the entry is stored; if LMDB disagrees the group aborts.
-        if (!log.removeSync(entryKey(index))) throw new InvariantError(`entry ${index} planned for deletion is not stored`);
+        if (!log.removeSync(entryKey(index)))
+          throw new InvariantError(`entry ${index} planned for deletion is not stored`);
       }
       return;
     case 'append':
@@ -64,7 +80,8 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
         if (key === undefined || value === undefined) throw new InvariantError(`append step lacks record ${i}`);
         // Inside a transaction lmdb-js returns false when a conditional put fails (its types say void).
         const stored: unknown = log.putSync(key, value, { append: true });
-        if (stored === false) throw new InvariantError(`log record ${parseEntryKey(key)} is not past the last stored key`);
+        if (stored === false)
+          throw new InvariantError(`log record ${parseEntryKey(key)} is not past the last stored key`);
       }
       return;
     default:

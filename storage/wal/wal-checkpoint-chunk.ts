@@ -8,8 +8,8 @@
  * LMDB's records and applies them (wal-checkpoint-worker.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { InvariantError, PersistenceError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import { META_KEYS, encodeEntry, encodeHardState, entryKey } from '../lmdb/lmdb-records.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 import type { WriteStep } from '../log-projection.js';
@@ -88,7 +88,11 @@ export function decodeChunk(request: ChunkRequest, path: string): EncodedStep[][
     } else if (kind === OP_APPEND) {
       const bytes = Buffer.from(records.buffer, records.byteOffset + a, b);
       const entries = decodeBatchRecords(bytes, 1, `${path} checkpoint record`)[0]?.entries ?? [];
-      plan.push({ kind: 'append', keys: entries.map((entry) => entryKey(entry.index)), values: entries.map(encodeEntry) });
+      plan.push({
+        kind: 'append',
+        keys: entries.map((entry) => entryKey(entry.index)),
+        values: entries.map(encodeEntry),
+      });
     } else if (kind === OP_HARD_STATE) {
       const votedFor = request.votes[b];
       assert(votedFor !== undefined, `chunk vote ${b} exists`);
@@ -106,9 +110,11 @@ export function decodeChunk(request: ChunkRequest, path: string): EncodedStep[][
  * worker thread does not inherit the loader hooks of the main thread.
  */
 function startWorker(options: ResolvedWalOptions): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./wal-checkpoint-worker.js', import.meta.url), { workerData: options });
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./wal-checkpoint-worker.js', import.meta.url), { workerData: options });
   const script = new URL('./wal-checkpoint-worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(script)}); });`;
+  const bootstrap =
+    `import('tsx/esm/api').then((api) => { api.register(); return ` + `import(${JSON.stringify(script)}); });`;
   return new Worker(bootstrap, { eval: true, workerData: options });
 }
 
@@ -169,9 +175,18 @@ export class CheckpointThread {
     if (this.worker !== null) return this.worker;
     const worker = startWorker(this.options);
     worker.on('message', (reply: ChunkReply) => this.settle(reply));
-    worker.on('error', (error) => this.failAll(new PersistenceError('STORAGE_IO', `checkpoint worker of ${this.options.path} failed: ${error.message}`, { cause: error })));
+    worker.on('error', (error) =>
+      this.failAll(
+        new PersistenceError('STORAGE_IO', `checkpoint worker of ${this.options.path} failed: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
     worker.on('exit', (code) => {
-      if (!this.closing) this.failAll(new PersistenceError('STORAGE_IO', `checkpoint worker of ${this.options.path} exited with code ${code}`));
+      if (!this.closing)
+        this.failAll(
+          new PersistenceError('STORAGE_IO', `checkpoint worker of ${this.options.path} exited with code ${code}`),
+        );
     });
     worker.unref();
     this.worker = worker;

@@ -18,14 +18,22 @@ import { decodeChunk } from './wal-checkpoint-chunk.js';
 import type { ChunkReply, ChunkRequest } from './wal-checkpoint-chunk.js';
 import { applyToStore } from './wal-store.js';
 
-const PERSISTENCE_CODES = ['STORAGE_IO', 'STORAGE_CORRUPT', 'STORAGE_FULL', 'STORAGE_LOCKED', 'STORAGE_VERSION', 'STORAGE_CLOSED'] as const;
+const PERSISTENCE_CODES = [
+  'STORAGE_IO',
+  'STORAGE_CORRUPT',
+  'STORAGE_FULL',
+  'STORAGE_LOCKED',
+  'STORAGE_VERSION',
+  'STORAGE_CLOSED',
+] as const;
 
 function isOptions(value: unknown): value is ResolvedLmdbOptions {
   return typeof value === 'object' && value !== null && 'path' in value && typeof value.path === 'string';
 }
 
 const port = parentPort;
-if (port === null || !isOptions(workerData)) throw new Error('wal-checkpoint-worker runs as a worker thread given the engine options');
+if (port === null || !isOptions(workerData))
+  throw new Error('wal-checkpoint-worker runs as a worker thread given the engine options');
 const options = workerData;
 const handles = openHandles(options);
 

@@ -6,14 +6,14 @@
  *
  * A checkpoint starts once walCheckpointBytes of records wait, and runs until none does, one
  * LMDB transaction per walCheckpointTxnBytesMax, applied on this thread or, with
- * walCheckpointWorker, by a worker thread (wal-checkpoint-chunk.ts). Writes wait (waitForRoom) when walPendingBytesMax of
- * records wait. A failed checkpoint fails the engine: what the log holds stays durable and is
- * replayed when the directory is opened again.
+ * walCheckpointWorker, by a worker thread (wal-checkpoint-chunk.ts). Writes wait (waitForRoom)
+ * when walPendingBytesMax of records wait. A failed checkpoint fails the engine: what the log
+ * holds stays durable and is replayed when the directory is opened again.
  */
-import type { Metrics } from '../../agent/contracts.js';
-import { PersistenceError } from '../../agent/contracts.js';
-import type { PersistBatch } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { PersistBatch } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
@@ -88,7 +88,10 @@ export class Checkpointer {
   /** Records that record `seq` (bytes `record`), holding `batch` with write plan `steps`, is synced in the log. */
   add(seq: number, batch: PersistBatch, steps: readonly WriteStep[], record: Buffer, bytes: number): void {
     const last = this.pending[this.pending.length - 1];
-    assert(this.head === this.pending.length || (last !== undefined && seq === last.seq + 1), `record ${seq} follows the last pending record`);
+    assert(
+      this.head === this.pending.length || (last !== undefined && seq === last.seq + 1),
+      `record ${seq} follows the last pending record`,
+    );
     assert(seq > this.checkpointSeq, `record ${seq} is above the checkpoint ${this.checkpointSeq}`);
     this.durable.apply(batch);
     this.tail.apply(steps, seq);
@@ -156,13 +159,22 @@ export class Checkpointer {
         const lastSeq = this.pending[end - 1]?.seq ?? 0;
         assert(lastSeq > this.checkpointSeq, `checkpoint through ${lastSeq} advances past ${this.checkpointSeq}`);
         if (this.thread !== null) await this.thread.apply(chunk, lastSeq);
-        else await applyToStore(this.store.handles, chunk.map((record) => encodeSteps(record.steps)), lastSeq, this.store.path);
+        else
+          await applyToStore(
+            this.store.handles,
+            chunk.map((record) => encodeSteps(record.steps)),
+            lastSeq,
+            this.store.path,
+          );
         this.dropThrough(end, bytes, lastSeq);
       }
       this.writer.deleteThrough(this.checkpointSeq);
     } catch (error) {
       const failure = toPersistenceError(error, `checkpoint of the log in ${this.store.path} failed`);
-      this.failure = failure instanceof PersistenceError ? failure : new PersistenceError('STORAGE_IO', failure.message, { cause: failure });
+      this.failure =
+        failure instanceof PersistenceError
+          ? failure
+          : new PersistenceError('STORAGE_IO', failure.message, { cause: failure });
       this.failureListener(this.failure);
     }
   }

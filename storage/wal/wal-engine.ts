@@ -33,9 +33,10 @@
  * Recovery (wal-recover.ts) replays the records after the checkpoint, truncates a torn last
  * frame, refuses any other damage with STORAGE_CORRUPT, and checkpoints what it replayed.
  */
-import type { Metrics } from '../../agent/contracts.js';
-import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import type { LogEntry, LogIndex, PersistBatch, PersistedState, PersistenceEngine } from '../../agent/contracts.js';
+import { InvariantError, PersistenceError } from '../../contracts/errors.js';
+import type { LogEntry, LogIndex } from '../../contracts/log.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
@@ -57,7 +58,10 @@ export type { WalPersistenceOptions } from './wal-options.js';
 
 /** Dependencies of {@link WalPersistenceEngine}. */
 export interface WalPersistenceDeps {
-  /** Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes`, `coraft_storage_checkpoints_total` and `coraft_storage_errors_total{code}`. */
+  /**
+   * Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes`, `coraft_storage_checkpoints_total` and
+   * `coraft_storage_errors_total{code}`.
+   */
   readonly metrics?: Metrics;
 }
 
@@ -112,12 +116,22 @@ export class WalPersistenceEngine implements PersistenceEngine {
         try {
           checkBatch(durable.shape(), record.batch);
         } catch (error) {
-          throw new PersistenceError('STORAGE_CORRUPT', `${resolved.path}: log record ${record.seq} does not follow the stored log`, { cause: error });
+          throw new PersistenceError(
+            'STORAGE_CORRUPT',
+            `${resolved.path}: log record ${record.seq} does not follow the stored log`,
+            { cause: error },
+          );
         }
         replayed.push(durable.apply(record.batch));
       }
-      if (replayed.length > 0) await applyToStore(opened.handles, replayed.map(encodeSteps), recovered.lastSeq, resolved.path);
-      const writer = await SegmentWriter.open(resolved.path, resolved.walSegmentBytes, resolved.walSyncMode, recovered.start);
+      if (replayed.length > 0)
+        await applyToStore(opened.handles, replayed.map(encodeSteps), recovered.lastSeq, resolved.path);
+      const writer = await SegmentWriter.open(
+        resolved.path,
+        resolved.walSegmentBytes,
+        resolved.walSyncMode,
+        recovered.start,
+      );
       writer.deleteThrough(recovered.lastSeq);
       const checkpointer = new Checkpointer(store, writer, durable, recovered.lastSeq, resolved, deps.metrics ?? null);
       try {
@@ -127,7 +141,15 @@ export class WalPersistenceEngine implements PersistenceEngine {
         await writer.close();
         throw error;
       }
-      return new WalPersistenceEngine(resolved, store, writer, durable.clone(), checkpointer, recovered.lastSeq + 1, deps.metrics ?? null);
+      return new WalPersistenceEngine(
+        resolved,
+        store,
+        writer,
+        durable.clone(),
+        checkpointer,
+        recovered.lastSeq + 1,
+        deps.metrics ?? null,
+      );
     } catch (error) {
       await opened.handles.env.close();
       opened.lock.release();
@@ -147,7 +169,8 @@ export class WalPersistenceEngine implements PersistenceEngine {
       return this.queue.enqueue({ batch, steps: this.accepted.apply(batch), record }, queued);
     } catch (error) {
       // A refused write (closed, queue full, failed earlier, invalid batch) never reaches the disk.
-      if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      if (error instanceof PersistenceError)
+        this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
       return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
     }
   }
@@ -167,7 +190,8 @@ export class WalPersistenceEngine implements PersistenceEngine {
       }
       if (run.length > 0) await this.writeFrame(run);
     } catch (error) {
-      if (error instanceof PersistenceError) this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      if (error instanceof PersistenceError)
+        this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
       throw error;
     }
     this.metrics?.increment('coraft_storage_commits_total');
@@ -187,7 +211,14 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const firstSeq = this.nextSeq;
     this.nextSeq += run.length;
     await this.writer.append(encodeFrame(firstSeq, records), firstSeq + run.length - 1, run.length === 1);
-    for (const [i, write] of run.entries()) this.checkpointer.add(firstSeq + i, write.payload.batch, write.payload.steps, records[i] ?? Buffer.alloc(0), write.bytes);
+    for (const [i, write] of run.entries())
+      this.checkpointer.add(
+        firstSeq + i,
+        write.payload.batch,
+        write.payload.steps,
+        records[i] ?? Buffer.alloc(0),
+        write.bytes,
+      );
   }
 
   private async writeDirect(write: QueuedWrite<WalWrite>): Promise<void> {
@@ -219,7 +250,9 @@ export class WalPersistenceEngine implements PersistenceEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.queue.fail(new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} was closed before the write was synced`));
+    this.queue.fail(
+      new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} was closed before the write was synced`),
+    );
     await this.queue.drain();
     try {
       await this.checkpointer.close();
@@ -245,11 +278,13 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const tailFirst = tail.firstIndex() ?? end + 1;
     if (start < tailFirst) {
       const range = { start: entryKey(start), end: entryKey(Math.min(end, tailFirst - 1) + 1) };
-      for (const { key, value } of this.store.handles.log.getRange(range)) entries.push(decodeEntry(parseEntryKey(key), value));
+      for (const { key, value } of this.store.handles.log.getRange(range))
+        entries.push(decodeEntry(parseEntryKey(key), value));
     }
     for (let index = Math.max(start, tailFirst); index <= end; index += 1) {
       const entry = tail.get(index);
-      if (entry === undefined) throw new InvariantError(`entry ${index} is durable but neither in LMDB nor in the tail`);
+      if (entry === undefined)
+        throw new InvariantError(`entry ${index} is durable but neither in LMDB nor in the tail`);
       entries.push(entry);
     }
     return entries;

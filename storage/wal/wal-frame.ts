@@ -24,9 +24,10 @@
  * (wal-recover.ts), which sees what follows it.
  */
 import { crc32 } from 'node:zlib';
-import { NODE_ID_LENGTH_MAX, PersistenceError } from '../../agent/contracts.js';
-import type { EntryType, HardState, LogEntry, PersistBatch } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import { NODE_ID_LENGTH_MAX, type EntryType, type HardState, type LogEntry } from '../../contracts/log.js';
+import type { PersistBatch } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Bytes of a frame header. */
 export const FRAME_HEADER_BYTES = 24;
@@ -65,8 +66,14 @@ function corrupt(message: string): PersistenceError {
 /** Encodes a batch (which must have no snapshot) as one record. */
 export function encodeBatchRecord(batch: PersistBatch): Buffer {
   assert(batch.snapshot === null, 'a log record never holds a snapshot');
-  const vote = batch.hardState?.votedFor === null || batch.hardState === null ? null : Buffer.from(batch.hardState.votedFor, 'utf8');
-  assert(vote === null || (vote.length > 0 && vote.length <= Math.min(255, NODE_ID_LENGTH_MAX * 4)), 'vote fits its length byte');
+  const vote =
+    batch.hardState?.votedFor === null || batch.hardState === null
+      ? null
+      : Buffer.from(batch.hardState.votedFor, 'utf8');
+  assert(
+    vote === null || (vote.length > 0 && vote.length <= Math.min(255, NODE_ID_LENGTH_MAX * 4)),
+    'vote fits its length byte',
+  );
   let bytes = 1 + 4;
   if (batch.truncateFrom !== null) bytes += 8;
   if (batch.compactBefore !== null) bytes += 8;
@@ -131,7 +138,13 @@ export function encodeFrame(firstSeq: number, records: readonly Buffer[]): Buffe
 
 /** What is found at an offset of a segment. */
 export type FrameRead =
-  | { readonly kind: 'frame'; readonly firstSeq: number; readonly count: number; readonly payload: Buffer; readonly nextOffset: number }
+  | {
+      readonly kind: 'frame';
+      readonly firstSeq: number;
+      readonly count: number;
+      readonly payload: Buffer;
+      readonly nextOffset: number;
+    }
   /** Eight zero bytes: the preallocated space after the last frame. */
   | { readonly kind: 'zero' }
   | { readonly kind: 'bad'; readonly reason: string };
@@ -140,7 +153,9 @@ export type FrameRead =
 export function readFrame(segment: Buffer, offset: number): FrameRead {
   assert(offset % 8 === 0, `frame offset ${offset} is aligned`);
   if (offset + FRAME_HEADER_BYTES > segment.length) {
-    return offset + 8 <= segment.length && segment.readUInt32BE(offset) === 0 && segment.readUInt32BE(offset + 4) === 0 ? { kind: 'zero' } : { kind: 'bad', reason: 'header runs past the segment' };
+    return offset + 8 <= segment.length && segment.readUInt32BE(offset) === 0 && segment.readUInt32BE(offset + 4) === 0
+      ? { kind: 'zero' }
+      : { kind: 'bad', reason: 'header runs past the segment' };
   }
   const magic = segment.readUInt32BE(offset);
   const payloadBytes = segment.readUInt32BE(offset + 4);
@@ -152,9 +167,16 @@ export function readFrame(segment: Buffer, offset: number): FrameRead {
   if (high >= SAFE_HIGH_LIMIT) return { kind: 'bad', reason: 'sequence number beyond the safe range' };
   const count = segment.readUInt32BE(offset + 16);
   const payload = segment.subarray(offset + FRAME_HEADER_BYTES, end);
-  if (crc32(payload, crc32(segment.subarray(offset, offset + 20))) !== segment.readUInt32BE(offset + 20)) return { kind: 'bad', reason: 'checksum mismatch' };
+  if (crc32(payload, crc32(segment.subarray(offset, offset + 20))) !== segment.readUInt32BE(offset + 20))
+    return { kind: 'bad', reason: 'checksum mismatch' };
   if (count === 0) return { kind: 'bad', reason: 'frame of no records' };
-  return { kind: 'frame', firstSeq: high * TWO_TO_32 + segment.readUInt32BE(offset + 12), count, payload, nextOffset: padded(end) };
+  return {
+    kind: 'frame',
+    firstSeq: high * TWO_TO_32 + segment.readUInt32BE(offset + 12),
+    count,
+    payload,
+    nextOffset: padded(end),
+  };
 }
 
 /** Parses the `count` batch records of a frame payload whose checksum was valid. */
@@ -176,9 +198,14 @@ export function decodeBatchRecords(payload: Buffer, count: number, where: string
   return batches;
 }
 
-function decodeBatchRecord(payload: Buffer, start: number, where: string): { readonly batch: PersistBatch; readonly next: number } {
+function decodeBatchRecord(
+  payload: Buffer,
+  start: number,
+  where: string,
+): { readonly batch: PersistBatch; readonly next: number } {
   const flags = payload.readUInt8(start);
-  if ((flags & ~(FLAG_TRUNCATE | FLAG_COMPACT | FLAG_HARD_STATE)) !== 0) throw corrupt(`${where}: unknown flags ${flags}`);
+  if ((flags & ~(FLAG_TRUNCATE | FLAG_COMPACT | FLAG_HARD_STATE)) !== 0)
+    throw corrupt(`${where}: unknown flags ${flags}`);
   let at = start + 1;
   let truncateFrom: number | null = null;
   let compactBefore: number | null = null;
@@ -195,7 +222,10 @@ function decodeBatchRecord(payload: Buffer, start: number, where: string): { rea
     const currentTerm = readU64(payload, at, `${where} term`);
     const voteBytes = payload.readUInt8(at + 8);
     if (at + 9 + voteBytes > payload.length) throw corrupt(`${where}: vote runs past its frame`);
-    hardState = { currentTerm, votedFor: voteBytes === 0 ? null : payload.toString('utf8', at + 9, at + 9 + voteBytes) };
+    hardState = {
+      currentTerm,
+      votedFor: voteBytes === 0 ? null : payload.toString('utf8', at + 9, at + 9 + voteBytes),
+    };
     at += 9 + voteBytes;
   }
   const entryCount = payload.readUInt32BE(at);

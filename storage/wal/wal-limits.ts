@@ -3,9 +3,9 @@
  * of a batch, and the room LMDB has for what the log holds (a checkpoint that failed for want
  * of room after the write was acknowledged would stop the engine with the write only in the log).
  */
-import { InvariantError, PersistenceError } from '../../agent/contracts.js';
-import type { PersistBatch } from '../../agent/contracts.js';
-import { assertIndex } from '../assert.js';
+import { InvariantError, PersistenceError } from '../../contracts/errors.js';
+import type { PersistBatch } from '../../contracts/persistence.js';
+import { assertIndex } from '../../contracts/assert.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
 import { entryStoredBytes } from '../lmdb/lmdb-records.js';
 import { checkSpace } from '../lmdb/lmdb-space.js';
@@ -21,13 +21,19 @@ export function checkBatchLimits(batch: PersistBatch, options: ResolvedWalOption
   if (batch.compactBefore !== null) assertIndex(batch.compactBefore, 'compactBefore');
   for (const entry of batch.entries) {
     if (entry.command.byteLength > options.entryBytesMax) {
-      throw new InvariantError(`entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond entryBytesMax ${options.entryBytesMax}`);
+      throw new InvariantError(
+        `entry ${entry.index} command is ${entry.command.byteLength} bytes, beyond ` +
+          `entryBytesMax ${options.entryBytesMax}`,
+      );
     }
     bytes += entryStoredBytes(entry);
   }
   if (batch.snapshot !== null) {
     if (batch.snapshot.data.byteLength > options.snapshotBytesMax) {
-      throw new PersistenceError('STORAGE_FULL', `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${options.snapshotBytesMax}`);
+      throw new PersistenceError(
+        'STORAGE_FULL',
+        `snapshot of ${batch.snapshot.data.byteLength} bytes is beyond snapshotBytesMax ${options.snapshotBytesMax}`,
+      );
     }
     bytes += batch.snapshot.data.byteLength;
   }

@@ -3,7 +3,7 @@
  * log) plus the write-ahead log's own, each with its unit, default and limit. They are checked
  * once, when the engine opens, and every bad field is reported by name (ConfigError).
  */
-import { ConfigError } from '../../agent/contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { resolveLmdbOptions } from '../lmdb/lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from '../lmdb/lmdb-options.js';
 
@@ -35,7 +35,10 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
    * the memory that holds those entries for reads). Default 32 MiB. Limit: 2 × walCheckpointBytes to 4 GiB.
    */
   readonly walPendingBytesMax?: number;
-  /** Log bytes a checkpoint applies in one LMDB transaction (one event-loop turn). Default 1 MiB. Limit: 1 KiB to 256 MiB. */
+  /**
+   * Log bytes a checkpoint applies in one LMDB transaction (one event-loop turn). Default 1 MiB. Limit: 1 KiB to 256
+   * MiB.
+   */
   readonly walCheckpointTxnBytesMax?: number;
   /**
    * How a frame is synced. `background` runs fdatasync on libuv's thread pool, so the event loop
@@ -58,7 +61,8 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
 }
 
 /** {@link WalPersistenceOptions} with every default filled in. */
-export type ResolvedWalOptions = ResolvedLmdbOptions & Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>>;
+export type ResolvedWalOptions = ResolvedLmdbOptions &
+  Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>>;
 
 /** The defaults of the log's own fields. */
 export const DEFAULT_WAL_OPTIONS: Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>> = {
@@ -93,7 +97,8 @@ export function resolveWalOptions(options: WalPersistenceOptions): ResolvedWalOp
   checkInteger(problems, wal.walCheckpointBytes, 'walCheckpointBytes', KIB, GIB);
   checkInteger(problems, wal.walPendingBytesMax, 'walPendingBytesMax', 2 * wal.walCheckpointBytes, 4 * GIB);
   checkInteger(problems, wal.walCheckpointTxnBytesMax, 'walCheckpointTxnBytesMax', KIB, 256 * MIB);
-  if (!['auto', 'background', 'inline'].includes(wal.walSyncMode)) problems.push(`walSyncMode: expected 'auto', 'background' or 'inline', got ${String(wal.walSyncMode)}`);
+  if (!['auto', 'background', 'inline'].includes(wal.walSyncMode))
+    problems.push(`walSyncMode: expected 'auto', 'background' or 'inline', got ${String(wal.walSyncMode)}`);
   if (typeof wal.walCheckpointWorker !== 'boolean') problems.push('walCheckpointWorker: expected a boolean');
   if (problems.length > 0 || lmdb === null) throw new ConfigError(problems);
   return {

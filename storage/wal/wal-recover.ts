@@ -14,9 +14,9 @@
  */
 import { fdatasyncSync, openSync, closeSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PersistenceError } from '../../agent/contracts.js';
-import type { PersistBatch } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { PersistBatch } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import { FRAME_MAGIC, decodeBatchRecords, readFrame } from './wal-frame.js';
 import { parseSegmentName, segmentName } from './wal-segments.js';
@@ -43,7 +43,12 @@ export interface RecoveredWal {
 interface ScannedSegment {
   readonly number: number;
   readonly bytes: number;
-  readonly frames: readonly { readonly firstSeq: number; readonly count: number; readonly offset: number; readonly decode: () => PersistBatch[] }[];
+  readonly frames: readonly {
+    readonly firstSeq: number;
+    readonly count: number;
+    readonly offset: number;
+    readonly decode: () => PersistBatch[];
+  }[];
   /** Offset after the last valid frame. */
   readonly end: number;
   /** Offset just past the last non-zero byte after `end`, or null when all of it is zero. */
@@ -81,7 +86,12 @@ function scanSegment(dir: string, number: number): ScannedSegment {
       break;
     }
     const at = offset;
-    frames.push({ firstSeq: read.firstSeq, count: read.count, offset: at, decode: () => decodeBatchRecords(read.payload, read.count, `${name} offset ${at}`) });
+    frames.push({
+      firstSeq: read.firstSeq,
+      count: read.count,
+      offset: at,
+      decode: () => decodeBatchRecords(read.payload, read.count, `${name} offset ${at}`),
+    });
     offset = read.nextOffset;
   }
   const dirtyEnd = nonZeroEnd(buffer, offset);
@@ -90,7 +100,10 @@ function scanSegment(dir: string, number: number): ScannedSegment {
     for (let at = offset + 8; at + 8 <= dirtyEnd; at += 8) {
       if (buffer.readUInt32BE(at) !== FRAME_MAGIC) continue;
       if (readFrame(buffer, at).kind === 'frame') {
-        throw corrupt(`${join(dir, name)}: the frame at offset ${offset} is damaged (${reason}) but a valid frame follows at offset ${at}`);
+        throw corrupt(
+          `${join(dir, name)}: the frame at offset ${offset} is damaged (${reason}) but a valid frame follows at ` +
+            `offset ${at}`,
+        );
       }
     }
   }
@@ -129,10 +142,14 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
   }
   // The active segment: the last one holding a frame or damaged bytes.
   let activeAt = -1;
-  for (const [i, segment] of scanned.entries()) if (segment.frames.length > 0 || segment.dirtyEnd !== null) activeAt = i;
+  for (const [i, segment] of scanned.entries())
+    if (segment.frames.length > 0 || segment.dirtyEnd !== null) activeAt = i;
   for (const [i, segment] of scanned.entries()) {
     if (segment.dirtyEnd !== null && i < activeAt) {
-      throw corrupt(`${join(dir, segmentName(segment.number))}: the frame at offset ${segment.end} is damaged (${segment.reason}) but later segments hold frames`);
+      throw corrupt(
+        `${join(dir, segmentName(segment.number))}: the frame at offset ${segment.end} is damaged ` +
+          `(${segment.reason}) but later segments hold frames`,
+      );
     }
   }
   const records = collectRecords(dir, scanned.slice(0, activeAt + 1), appliedSeq);
@@ -153,27 +170,45 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
     const last = segment.frames[segment.frames.length - 1];
     return { number: segment.number, lastSeq: last === undefined ? null : last.firstSeq + last.count - 1 };
   });
-  return { start: { segments, activeOffset: active.end, activeBytes: active.bytes }, records: records.records, lastSeq: records.lastSeq, tornBytes };
+  return {
+    start: { segments, activeOffset: active.end, activeBytes: active.bytes },
+    records: records.records,
+    lastSeq: records.lastSeq,
+    tornBytes,
+  };
 }
 
-function collectRecords(dir: string, scanned: readonly ScannedSegment[], appliedSeq: number): { records: RecoveredRecord[]; lastSeq: number } {
+function collectRecords(
+  dir: string,
+  scanned: readonly ScannedSegment[],
+  appliedSeq: number,
+): { records: RecoveredRecord[]; lastSeq: number } {
   const records: RecoveredRecord[] = [];
   let expected: number | null = null;
   for (const segment of scanned) {
     for (const frame of segment.frames) {
       const where = `${join(dir, segmentName(segment.number))} offset ${frame.offset}`;
       if (expected === null && frame.firstSeq > appliedSeq + 1) {
-        throw corrupt(`${where}: the log starts at record ${frame.firstSeq} but the store holds records up to ${appliedSeq} only: records are missing`);
+        throw corrupt(
+          `${where}: the log starts at record ${frame.firstSeq} but the store holds records up to ${appliedSeq} ` +
+            `only: records are missing`,
+        );
       }
-      if (expected !== null && frame.firstSeq !== expected) throw corrupt(`${where}: frame starts at record ${frame.firstSeq}, expected ${expected}`);
+      if (expected !== null && frame.firstSeq !== expected)
+        throw corrupt(`${where}: frame starts at record ${frame.firstSeq}, expected ${expected}`);
       expected = frame.firstSeq + frame.count;
       if (expected - 1 <= appliedSeq) continue;
       const batches = frame.decode();
       assert(batches.length === frame.count, 'a frame decodes to its record count');
-      for (const [i, batch] of batches.entries()) if (frame.firstSeq + i > appliedSeq) records.push({ seq: frame.firstSeq + i, batch });
+      for (const [i, batch] of batches.entries())
+        if (frame.firstSeq + i > appliedSeq) records.push({ seq: frame.firstSeq + i, batch });
     }
   }
   const lastSeq = expected === null ? appliedSeq : expected - 1;
-  if (lastSeq < appliedSeq) throw corrupt(`${dir}: the log ends at record ${lastSeq} but the store holds records up to ${appliedSeq}: log segments are missing`);
+  if (lastSeq < appliedSeq)
+    throw corrupt(
+      `${dir}: the log ends at record ${lastSeq} but the store holds records up to ${appliedSeq}: log segments are ` +
+        `missing`,
+    );
   return { records, lastSeq };
 }

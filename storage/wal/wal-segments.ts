@@ -17,8 +17,8 @@
 import { closeSync, constants, openSync, unlinkSync, write, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PersistenceError } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { WalSyncMode } from './wal-options.js';
 
@@ -65,7 +65,8 @@ export async function createSegment(dir: string, number: number, bytes: number):
   const handle = await open(temporary, 'w', 0o600);
   try {
     const zeros = Buffer.alloc(Math.min(ZERO_CHUNK_BYTES, bytes));
-    for (let at = 0; at < bytes; at += zeros.length) await handle.write(zeros, 0, Math.min(zeros.length, bytes - at), at);
+    for (let at = 0; at < bytes; at += zeros.length)
+      await handle.write(zeros, 0, Math.min(zeros.length, bytes - at), at);
     await handle.datasync();
   } finally {
     await handle.close();
@@ -120,10 +121,19 @@ export class SegmentWriter {
   }
 
   /** Opens the writer at `start`, or on a new first segment when `start` has none. */
-  static async open(dir: string, segmentBytes: number, syncMode: WalSyncMode, start: WriterStart | null): Promise<SegmentWriter> {
+  static async open(
+    dir: string,
+    segmentBytes: number,
+    syncMode: WalSyncMode,
+    start: WriterStart | null,
+  ): Promise<SegmentWriter> {
     if (start !== null) return new SegmentWriter(dir, segmentBytes, syncMode, start);
     await createSegment(dir, 1, segmentBytes);
-    return new SegmentWriter(dir, segmentBytes, syncMode, { segments: [{ number: 1, lastSeq: null }], activeOffset: 0, activeBytes: segmentBytes });
+    return new SegmentWriter(dir, segmentBytes, syncMode, {
+      segments: [{ number: 1, lastSeq: null }],
+      activeOffset: 0,
+      activeBytes: segmentBytes,
+    });
   }
 
   private active(): SegmentInfo {
@@ -144,14 +154,23 @@ export class SegmentWriter {
     const started = performance.now();
     let written: number;
     try {
-      written = this.syncInline(single) ? writeSync(this.fd, frame, 0, frame.length, at) : await writeInBackground(this.fd, frame, at);
+      written = this.syncInline(single)
+        ? writeSync(this.fd, frame, 0, frame.length, at)
+        : await writeInBackground(this.fd, frame, at);
     } catch (error) {
-      throw toPersistenceError(error, `append to ${join(this.dir, segmentName(this.active().number))} at offset ${at} failed`);
+      throw toPersistenceError(
+        error,
+        `append to ${join(this.dir, segmentName(this.active().number))} at offset ${at} failed`,
+      );
     }
     this.syncMeanMs += (performance.now() - started - this.syncMeanMs) * SYNC_MEAN_WEIGHT;
     // A short write leaves part of a frame on disk: the log cannot go on past it, so the
     // engine fails, and recovery treats the part as a torn tail.
-    if (written !== frame.length) throw new PersistenceError('STORAGE_IO', `append to ${segmentName(this.active().number)} wrote ${written} of ${frame.length} bytes`);
+    if (written !== frame.length)
+      throw new PersistenceError(
+        'STORAGE_IO',
+        `append to ${segmentName(this.active().number)} wrote ${written} of ${frame.length} bytes`,
+      );
     this.offset = at + frame.length;
     this.active().lastSeq = lastSeq;
     if (this.next === null && this.offset * 2 > this.capacity) this.next = this.prepare(this.active().number + 1);
@@ -180,7 +199,8 @@ export class SegmentWriter {
     const next = this.next ?? this.prepare(number);
     this.next = null;
     const failure = await next;
-    if (failure !== null) throw toPersistenceError(failure, `creating log segment ${segmentName(number)} in ${this.dir} failed`);
+    if (failure !== null)
+      throw toPersistenceError(failure, `creating log segment ${segmentName(number)} in ${this.dir} failed`);
     const fd = openSync(join(this.dir, segmentName(number)), ACTIVE_FLAGS);
     closeSync(this.fd);
     this.fd = fd;

@@ -8,8 +8,8 @@
  * rest. LMDB commits with its own sync (data pages, then meta page; see lmdb-open.ts), which
  * costs two syncs per checkpoint transaction, not per write.
  */
-import { PersistenceError } from '../../agent/contracts.js';
-import type { Snapshot } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
+import type { Snapshot } from '../../contracts/log.js';
 import { commitFailureCause, toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
 import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from '../lmdb/lmdb-records.js';
@@ -27,7 +27,8 @@ export function readCheckpoint(handles: LmdbHandles, path: string): number {
   if (stored === undefined) return 0;
   const text = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8');
   const seq = Number(text);
-  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(seq)) throw new PersistenceError('STORAGE_CORRUPT', `${path}: the checkpoint record is not a sequence number`);
+  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(seq))
+    throw new PersistenceError('STORAGE_CORRUPT', `${path}: the checkpoint record is not a sequence number`);
   return seq;
 }
 
@@ -35,7 +36,12 @@ export function readCheckpoint(handles: LmdbHandles, path: string): number {
  * Applies `steps` in one LMDB transaction (all or nothing) and, when `checkpointSeq` is not
  * null, sets the checkpoint record to it; resolves once the transaction is synced.
  */
-export async function applyToStore(handles: LmdbHandles, steps: readonly (readonly EncodedStep[])[], checkpointSeq: number | null, path: string): Promise<void> {
+export async function applyToStore(
+  handles: LmdbHandles,
+  steps: readonly (readonly EncodedStep[])[],
+  checkpointSeq: number | null,
+  path: string,
+): Promise<void> {
   const { env, log, meta } = handles;
   try {
     await env.childTransaction(() => {
@@ -53,5 +59,10 @@ export function readSnapshot(handles: LmdbHandles): Snapshot | null {
   if (stored === undefined) return null;
   const meta = parseSnapshotMeta(stored);
   const data = checkSnapshotData(meta, handles.meta.get(META_KEYS.snapshotData));
-  return { lastIncludedIndex: meta.lastIncludedIndex, lastIncludedTerm: meta.lastIncludedTerm, configuration: meta.configuration, data };
+  return {
+    lastIncludedIndex: meta.lastIncludedIndex,
+    lastIncludedTerm: meta.lastIncludedTerm,
+    configuration: meta.configuration,
+    data,
+  };
 }

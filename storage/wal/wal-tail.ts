@@ -5,9 +5,9 @@
  * sequence number of the record that wrote it; sequence numbers never decrease along it, so a
  * checkpoint through record `seq` drops a prefix.
  */
-import { InvariantError } from '../../agent/contracts.js';
-import type { LogEntry, LogIndex } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import { InvariantError } from '../../contracts/errors.js';
+import type { LogEntry, LogIndex } from '../../contracts/log.js';
+import { assert } from '../../contracts/assert.js';
 import type { WriteStep } from '../log-projection.js';
 
 /** Dropped slots kept before the arrays are compacted. */
@@ -48,7 +48,10 @@ export class WalTail {
         case 'append':
           for (const entry of step.entries) {
             const last = this.entries[this.entries.length - 1];
-            assert(this.size() === 0 || (last !== undefined && entry.index === last.index + 1), `tail append of ${entry.index} is contiguous`);
+            assert(
+              this.size() === 0 || (last !== undefined && entry.index === last.index + 1),
+              `tail append of ${entry.index} is contiguous`,
+            );
             this.entries.push(entry);
             this.seqs.push(seq);
           }

@@ -6,7 +6,13 @@ import { strict as assert } from 'node:assert';
 import { LoadAccumulator, loadFigures } from '../../bench/_closed-loop.js';
 import type { ProcessSample } from '../../bench/_proc.js';
 
-const sample = (cpuSeconds: number, writeBytes: number | null): ProcessSample => ({ cpuSeconds, rssBytes: 0, rssPeakBytes: 0, rssAnonBytes: 0, writeBytes });
+const sample = (cpuSeconds: number, writeBytes: number | null): ProcessSample => ({
+  cpuSeconds,
+  rssBytes: 0,
+  rssPeakBytes: 0,
+  rssAnonBytes: 0,
+  writeBytes,
+});
 
 describe('bench closed-loop figures', () => {
   it('adds slices: CPU and writes as differences, peaks as maxima, rates over measured time', () => {
@@ -23,7 +29,14 @@ describe('bench closed-loop figures', () => {
     assert.equal(f.writesPerSecond, 2000);
     assert.equal(f.cpuSecondsPer1000Writes, 1.3333);
     assert.deepEqual(
-      f.members.map((m) => [m.id, m.cpuSeconds, m.cpuSecondsPer1000Writes, m.writeBytes, m.rssPeakBytes, m.rssAnonPeakBytes]),
+      f.members.map((m) => [
+        m.id,
+        m.cpuSeconds,
+        m.cpuSecondsPer1000Writes,
+        m.writeBytes,
+        m.rssPeakBytes,
+        m.rssAnonPeakBytes,
+      ]),
       [
         ['a', 3, 1, 4096, 80, 50],
         ['b', 1, 0.3333, 8192, 90, 30],

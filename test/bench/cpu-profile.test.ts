@@ -8,9 +8,21 @@ import { addProfile, shortUrl, topCosts } from '../../bench/_cpu-profile.js';
 const ROOT = '/work/coraft';
 
 function profile(samples: number[], deltas: number[]): unknown {
-  const node = (id: number, functionName: string, url: string, lineNumber: number): unknown => ({ id, callFrame: { functionName, scriptId: '1', url, lineNumber, columnNumber: 0 }, hitCount: 0, children: [] });
+  const node = (id: number, functionName: string, url: string, lineNumber: number): unknown => ({
+    id,
+    callFrame: { functionName, scriptId: '1', url, lineNumber, columnNumber: 0 },
+    hitCount: 0,
+    children: [],
+  });
   return {
-    nodes: [node(1, '(root)', '', -1), node(2, '(idle)', '', -1), node(3, 'seal', `file://${ROOT}/dist/transport/dtls/record.js`, 41), node(4, 'encode', `file://${ROOT}/node_modules/cbor-x/encode.js`, 9), node(5, '', `file://${ROOT}/dist/transport/dtls/record.js`, 99), node(6, '(garbage collector)', '', -1)],
+    nodes: [
+      node(1, '(root)', '', -1),
+      node(2, '(idle)', '', -1),
+      node(3, 'seal', `file://${ROOT}/dist/transport/dtls/record.js`, 41),
+      node(4, 'encode', `file://${ROOT}/node_modules/cbor-x/encode.js`, 9),
+      node(5, '', `file://${ROOT}/dist/transport/dtls/record.js`, 99),
+      node(6, '(garbage collector)', '', -1),
+    ],
     startTime: 0,
     endTime: 1,
     samples,
@@ -30,7 +42,12 @@ describe('bench cpu profile summary', () => {
     assert.deepEqual(costs.functions[0], { name: 'seal dist/transport/dtls/record.js:42', selfMs: 8, percent: 66.7 });
     assert.deepEqual(
       costs.functions.map((f) => f.name),
-      ['seal dist/transport/dtls/record.js:42', 'encode node_modules/cbor-x/encode.js:10', '(anonymous) dist/transport/dtls/record.js:100', '(garbage collector)'],
+      [
+        'seal dist/transport/dtls/record.js:42',
+        'encode node_modules/cbor-x/encode.js:10',
+        '(anonymous) dist/transport/dtls/record.js:100',
+        '(garbage collector)',
+      ],
     );
     assert.deepEqual(costs.files[0], { name: 'dist/transport/dtls/record.js', selfMs: 9, percent: 75 });
     assert.equal(topCosts(self, ROOT, 1).functions.length, 1);

@@ -5,7 +5,18 @@
 // nothing, and tables whose columns line up.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { LatencyRecorder, cell, formatTable, intOption, option, parseIntList, percentile, ratio, sizeName } from '../../bench/_figures.js';
+import {
+  LatencyRecorder,
+  cell,
+  formatTable,
+  intOption,
+  option,
+  parseIntList,
+  percentile,
+  ratio,
+  sizeName,
+} from '../../bench/_figures.js';
+import { fcParams } from '../fc-params.js';
 
 describe('bench figures', () => {
   it('takes nearest-rank percentiles', () => {
@@ -19,16 +30,21 @@ describe('bench figures', () => {
     assert.ok(Number.isNaN(percentile([], 0.5)));
   });
 
-  it('property: a percentile is a sample with at least p of the samples at or below it and fewer than p below it', () => {
+  it('property: a percentile is a sample with at least p of the samples at or below it, fewer than p below', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 200 }), fc.double({ min: 0, max: 1, noNaN: true }), (samples, p) => {
-        const sorted = Float64Array.from(samples).sort();
-        const r = percentile(sorted, p);
-        const n = sorted.length;
-        assert.ok(sorted.includes(r));
-        assert.ok(sorted.filter((x) => x <= r).length >= p * n);
-        assert.ok(sorted.filter((x) => x < r).length < Math.max(1, p * n));
-      }),
+      fc.property(
+        fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 200 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (samples, p) => {
+          const sorted = Float64Array.from(samples).sort();
+          const r = percentile(sorted, p);
+          const n = sorted.length;
+          assert.ok(sorted.includes(r));
+          assert.ok(sorted.filter((x) => x <= r).length >= p * n);
+          assert.ok(sorted.filter((x) => x < r).length < Math.max(1, p * n));
+        },
+      ),
+      fcParams(100),
     );
   });
 
@@ -46,14 +62,18 @@ describe('bench figures', () => {
     assert.equal(option(['--a=1', '--b', '2'], 'b', 'x'), '2');
     assert.equal(option(['--ab=1'], 'a', 'x'), 'x');
     assert.equal(intOption(['--duration-ms=500'], 'duration-ms', 10, 100, 1000), 500);
-    assert.throws(() => intOption(['--duration-ms=50'], 'duration-ms', 10, 100, 1000), /--duration-ms: expected an integer from 100 to 1000, got "50"/);
+    assert.throws(
+      () => intOption(['--duration-ms=50'], 'duration-ms', 10, 100, 1000),
+      /--duration-ms: expected an integer from 100 to 1000, got "50"/,
+    );
     assert.throws(() => intOption(['--duration-ms=1e9x'], 'duration-ms', 10, 100, 1000), /--duration-ms/);
   });
 
   it('parses comma lists, dropping repeats and refusing gaps, fractions and out-of-range items', () => {
     assert.deepEqual(parseIntList('1,16,64,16', 'clients', 1, 1024), [1, 16, 64]);
     assert.deepEqual(parseIntList(' 256, 4096 ', 'values', 1, 2 ** 20), [256, 4096]);
-    for (const bad of ['1,,2', '0', '1.5', 'x', '2048', '']) assert.throws(() => parseIntList(bad, 'clients', 1, 1024), /--clients: expected integers from 1 to 1024/);
+    for (const bad of ['1,,2', '0', '1.5', 'x', '2048', ''])
+      assert.throws(() => parseIntList(bad, 'clients', 1, 1024), /--clients: expected integers from 1 to 1024/);
   });
 
   it('divides only by something', () => {
@@ -76,7 +96,16 @@ describe('bench figures', () => {
   });
 
   it('lines up table columns: text to the left, figures to the right', () => {
-    const table = formatTable(['load', 'writes/s'], [['1 x 256 B', '559'], ['64 x 4 KiB', '1,766']]);
-    assert.equal(table, ['load        writes/s', '----------  --------', '1 x 256 B        559', '64 x 4 KiB     1,766'].join('\n'));
+    const table = formatTable(
+      ['load', 'writes/s'],
+      [
+        ['1 x 256 B', '559'],
+        ['64 x 4 KiB', '1,766'],
+      ],
+    );
+    assert.equal(
+      table,
+      ['load        writes/s', '----------  --------', '1 x 256 B        559', '64 x 4 KiB     1,766'].join('\n'),
+    );
   });
 });

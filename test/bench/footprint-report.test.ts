@@ -17,13 +17,41 @@ function system(over: Partial<SystemFootprint> = {}): SystemFootprint {
     startupWriteBytes: { n1: MiB, n2: MiB, n3: 1.5 * MiB },
     idleWriteBytes: { n1: 0, n2: 0, n3: 0 },
     dataAfterStartupBytes: { n1: MiB, n2: MiB, n3: MiB },
-    load: { clients: 64, valueBytes: 256, durationMs: 30_000, writes: 60_000, writesPerSecond: 2000, rssPeakBytes: { n1: 85 * MiB, n2: 70 * MiB, n3: 70 * MiB }, rssAnonPeakBytes: { n1: 50 * MiB }, rssAnonAfterBytes: { n1: 30 * MiB }, writeBytes: 60_000 * 256 * 9, writeAmplification: 9 },
+    load: {
+      clients: 64,
+      valueBytes: 256,
+      durationMs: 30_000,
+      writes: 60_000,
+      writesPerSecond: 2000,
+      rssPeakBytes: { n1: 85 * MiB, n2: 70 * MiB, n3: 70 * MiB },
+      rssAnonPeakBytes: { n1: 50 * MiB },
+      rssAnonAfterBytes: { n1: 30 * MiB },
+      writeBytes: 60_000 * 256 * 9,
+      writeAmplification: 9,
+    },
     ...over,
   };
 }
 
-function footprint(coraft: SystemFootprint, etcd: SystemFootprint | null, memoryHighBytes: number | null = 160 * MiB): Footprint {
-  return { coraft, etcd, install: { tarballBytes: MiB, installedBytes: 19 * MiB, installedApparentBytes: 18 * MiB, packages: 10, largest: [], seconds: 3 }, nodeBaselineRssBytes: 39 * MiB, memoryHighBytes };
+function footprint(
+  coraft: SystemFootprint,
+  etcd: SystemFootprint | null,
+  memoryHighBytes: number | null = 160 * MiB,
+): Footprint {
+  return {
+    coraft,
+    etcd,
+    install: {
+      tarballBytes: MiB,
+      installedBytes: 19 * MiB,
+      installedApparentBytes: 18 * MiB,
+      packages: 10,
+      largest: [],
+      seconds: 3,
+    },
+    nodeBaselineRssBytes: 39 * MiB,
+    memoryHighBytes,
+  };
 }
 
 const met = (rows: readonly GoalRow[], prefix: string): boolean | null => {
@@ -55,13 +83,35 @@ describe('bench footprint goals', () => {
     const rows = goalRows(footprint(system(), system({ idleCpuPercent: { m1: 1, m2: 0.8, m3: 0.9 } })));
     const judged = rows.filter((r) => r.met !== null);
     assert.equal(judged.length, 9);
-    assert.deepEqual(judged.filter((r) => r.met !== true).map((r) => r.figure), []);
+    assert.deepEqual(
+      judged.filter((r) => r.met !== true).map((r) => r.figure),
+      [],
+    );
     assert.match(goalsTable(rows), /idle RSS per agent, MiB\s+45 \/ 48 \/ 49\s+45 \/ 48 \/ 49\s+<= 50\s+yes/);
   });
 
   it('fails each goal by its worst member', () => {
-    const rows = goalRows(footprint(system({ idleRssBytes: { n1: 45 * MiB, n2: 51 * MiB }, idleWriteBytes: { n1: 0, n2: 4096 }, startupWriteBytes: { n1: 3 * MiB }, startup: { leaderKnownMs: 1100, answeredMs: { n1: 301 } }, restartAnsweredMs: 400 }), system()));
-    for (const prefix of ['idle RSS', 'written while idle', 'written at start-up', 'fresh cluster', "agent's own start-up", 'agent restart']) assert.equal(met(rows, prefix), false, prefix);
+    const rows = goalRows(
+      footprint(
+        system({
+          idleRssBytes: { n1: 45 * MiB, n2: 51 * MiB },
+          idleWriteBytes: { n1: 0, n2: 4096 },
+          startupWriteBytes: { n1: 3 * MiB },
+          startup: { leaderKnownMs: 1100, answeredMs: { n1: 301 } },
+          restartAnsweredMs: 400,
+        }),
+        system(),
+      ),
+    );
+    for (const prefix of [
+      'idle RSS',
+      'written while idle',
+      'written at start-up',
+      'fresh cluster',
+      "agent's own start-up",
+      'agent restart',
+    ])
+      assert.equal(met(rows, prefix), false, prefix);
   });
 
   it("judges idle CPU against etcd's, and not at all without etcd", () => {
@@ -81,9 +131,13 @@ describe('bench footprint goals', () => {
 
   it('judges the install size, and reports what has no goal', () => {
     const f = footprint(system(), null);
-    assert.equal(met(goalRows({ ...f, install: { ...f.install!, installedBytes: 21 * MiB } }), 'production install'), false);
+    assert.equal(
+      met(goalRows({ ...f, install: { ...f.install!, installedBytes: 21 * MiB } }), 'production install'),
+      false,
+    );
     assert.equal(met(goalRows({ ...f, install: null }), 'production install'), null);
-    for (const prefix of ['data folder', 'peak RssAnon', 'RssAnon after', 'write amplification', 'bare node']) assert.equal(met(goalRows(f), prefix), null, prefix);
+    for (const prefix of ['data folder', 'peak RssAnon', 'RssAnon after', 'write amplification', 'bare node'])
+      assert.equal(met(goalRows(f), prefix), null, prefix);
     assert.equal(goalRows(f).find((r) => r.figure.startsWith('write amplification'))?.coraft, '9');
   });
 });

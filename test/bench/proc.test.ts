@@ -6,11 +6,19 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { folderBytes, ioWriteBytes, parseIo, parseStatCpuTicks, parseStatusBytes, readProcess } from '../../bench/_proc.js';
+import {
+  folderBytes,
+  ioWriteBytes,
+  parseIo,
+  parseStatCpuTicks,
+  parseStatusBytes,
+  readProcess,
+} from '../../bench/_proc.js';
 
 describe('bench /proc readers', () => {
   it('adds utime and stime (fields 14 and 15) even when the command name holds ") "', () => {
-    const line = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 37 0 0 20 0 11 0 123 1000 20 18446744073709551615\n';
+    const line =
+      '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 37 0 0 20 0 11 0 123 1000 20 18446744073709551615\n';
     assert.equal(parseStatCpuTicks(line), 187);
     assert.equal(parseStatCpuTicks('4242 (node) S 1 2 3'), null);
     assert.equal(parseStatCpuTicks('no parenthesis here'), null);
@@ -18,7 +26,8 @@ describe('bench /proc readers', () => {
   });
 
   it('reads kB fields of /proc/PID/status as bytes, by exact name', () => {
-    const status = 'Name:\tnode\nVmHWM:\t   90000 kB\nVmRSS:\t   80000 kB\nRssAnon:\t   50000 kB\nRssFile:\t   30000 kB\n';
+    const status =
+      'Name:\tnode\nVmHWM:\t   90000 kB\nVmRSS:\t   80000 kB\nRssAnon:\t   50000 kB\nRssFile:\t   30000 kB\n';
     assert.equal(parseStatusBytes(status, 'VmRSS'), 80_000 * 1024);
     assert.equal(parseStatusBytes(status, 'VmHWM'), 90_000 * 1024);
     assert.equal(parseStatusBytes(status, 'RssAnon'), 50_000 * 1024);
@@ -27,7 +36,9 @@ describe('bench /proc readers', () => {
   });
 
   it('counts block-layer writes less the cancelled ones, and none without accounting', () => {
-    const io = parseIo('rchar: 100\nwchar: 2000\nsyscr: 3\nsyscw: 4\nread_bytes: 0\nwrite_bytes: 81920\ncancelled_write_bytes: 4096\n');
+    const io = parseIo(
+      'rchar: 100\nwchar: 2000\nsyscr: 3\nsyscw: 4\nread_bytes: 0\nwrite_bytes: 81920\ncancelled_write_bytes: 4096\n',
+    );
     assert.equal(io.get('wchar'), 2000);
     assert.equal(ioWriteBytes(io), 77_824);
     assert.equal(ioWriteBytes(parseIo('write_bytes: 4096\n')), 4096);

@@ -6,7 +6,10 @@ import { renderLinePlot } from '../../bench/_svg-plot.js';
 
 function polylines(svg: string): { points: number[][]; dashed: boolean }[] {
   return [...svg.matchAll(/<polyline points="([^"]*)"[^>]*?( stroke-dasharray="[^"]*")?\/>/g)].map((m) => ({
-    points: (m[1] ?? '').split(' ').filter((p) => p !== '').map((p) => p.split(',').map(Number)),
+    points: (m[1] ?? '')
+      .split(' ')
+      .filter((p) => p !== '')
+      .map((p) => p.split(',').map(Number)),
     dashed: m[2] !== undefined,
   }));
 }
@@ -18,8 +21,21 @@ describe('bench svg plot', () => {
       xLabel: 'ops/s',
       yLabel: 'ms',
       series: [
-        { name: 'p50', points: [{ x: 10, y: 1, label: '1c' }, { x: 100, y: 2, label: '16c' }] },
-        { name: 'p99', points: [{ x: 10, y: 5 }, { x: 100, y: 50 }], dashed: true },
+        {
+          name: 'p50',
+          points: [
+            { x: 10, y: 1, label: '1c' },
+            { x: 100, y: 2, label: '16c' },
+          ],
+        },
+        {
+          name: 'p99',
+          points: [
+            { x: 10, y: 5 },
+            { x: 100, y: 50 },
+          ],
+          dashed: true,
+        },
       ],
       logY: true,
     });
@@ -27,7 +43,10 @@ describe('bench svg plot', () => {
     assert.match(svg, /a &lt;b&gt; &amp; c/);
     const lines = polylines(svg);
     assert.equal(lines.length, 2);
-    assert.deepEqual(lines.map((l) => l.dashed), [false, true]);
+    assert.deepEqual(
+      lines.map((l) => l.dashed),
+      [false, true],
+    );
     assert.equal((svg.match(/<circle /g) ?? []).length, 4);
     assert.match(svg, />16c</);
     // More throughput is further right; more latency is higher up (smaller y in SVG).
@@ -38,7 +57,14 @@ describe('bench svg plot', () => {
   });
 
   it('draws an empty plot without failing', () => {
-    const svg = renderLinePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'none', points: [] }], logX: true, logY: true });
+    const svg = renderLinePlot({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [{ name: 'none', points: [] }],
+      logX: true,
+      logY: true,
+    });
     assert.match(svg, /<\/svg>\n$/);
     assert.doesNotMatch(svg, /NaN|Infinity/);
   });

@@ -10,8 +10,14 @@ import { LogMessageCounter } from '../../bench/_system.js';
 describe('bench snapshot-send counters', () => {
   it('counts log lines by exact msg, across chunk boundaries', () => {
     const counter = new LogMessageCounter(['sending snapshot', 'took a snapshot']);
-    const line = (msg: string): string => `${JSON.stringify({ level: 30, time: '2026-01-01T00:00:00Z', node: 'n1', msg, to: 'n2' })}\n`;
-    const text = line('sending snapshot') + line('took a snapshot') + line('sending snapshot chunk') + 'warning: sending snapshot is not JSON\n' + line('sending snapshot');
+    const line = (msg: string): string =>
+      `${JSON.stringify({ level: 30, time: '2026-01-01T00:00:00Z', node: 'n1', msg, to: 'n2' })}\n`;
+    const text =
+      line('sending snapshot') +
+      line('took a snapshot') +
+      line('sending snapshot chunk') +
+      'warning: sending snapshot is not JSON\n' +
+      line('sending snapshot');
     for (let i = 0; i < text.length; i += 7) counter.feed(text.slice(i, i + 7));
     assert.equal(counter.count('sending snapshot'), 2);
     assert.equal(counter.count('took a snapshot'), 1);

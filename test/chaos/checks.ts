@@ -46,7 +46,12 @@ export function compareTraces(files: ReadonlyMap<string, string>): TraceCheck {
     }
   }
   const report = checker.report();
-  return { indexesCompared: report.indexesCompared, lastApplied: { ...lastApplied, ...report.lastApplied }, linesSkipped, violations: report.violations.slice(0, 20) };
+  return {
+    indexesCompared: report.indexesCompared,
+    lastApplied: { ...lastApplied, ...report.lastApplied },
+    linesSkipped,
+    violations: report.violations.slice(0, 20),
+  };
 }
 
 /** The value a write leaves: a put's string, null for a delete. */
@@ -59,10 +64,15 @@ function written(op: HistoryOperation): string | null {
  * write that may have taken effect after it (one not completed before it began, or of unknown
  * outcome). Returns one line per lost write.
  */
-export function checkAcknowledgedWrites(operations: readonly HistoryOperation[], finals: ReadonlyMap<string, string | null>): string[] {
+export function checkAcknowledgedWrites(
+  operations: readonly HistoryOperation[],
+  finals: ReadonlyMap<string, string | null>,
+): string[] {
   const violations: string[] = [];
   for (const [key, final] of finals) {
-    const writes = operations.filter((o) => o.key === key && (o.op === 'put' || o.op === 'delete') && o.status !== 'fail');
+    const writes = operations.filter(
+      (o) => o.key === key && (o.op === 'put' || o.op === 'delete') && o.status !== 'fail',
+    );
     const acknowledged = writes.filter((o) => o.status === 'ok');
     if (acknowledged.length === 0) continue;
     const last = acknowledged.reduce((a, b) => (b.completeMs > a.completeMs ? b : a));
@@ -70,7 +80,9 @@ export function checkAcknowledgedWrites(operations: readonly HistoryOperation[],
     for (const w of writes) if (w !== last && w.completeMs > last.invokeMs) allowed.add(written(w));
     if (!allowed.has(final)) {
       violations.push(
-        `key ${key}: the last acknowledged write (${last.op} ${JSON.stringify(written(last))} by ${String(last.client)}, done at ${last.completeMs} ms) is lost: the key holds ${JSON.stringify(final)}`,
+        `key ${key}: the last acknowledged write (${last.op} ${JSON.stringify(written(last))} ` +
+          `by ${String(last.client)}, done at ${last.completeMs} ms) is lost: the key ` +
+          `holds ${JSON.stringify(final)}`,
       );
     }
   }

@@ -9,7 +9,7 @@
  */
 import { EndpointClient, endpointTarget, type EndpointTarget } from '../../agent/cli/endpoint-client.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import type { SeededPrng } from '../../agent/core/prng.js';
+import type { SeededPrng } from '../../contracts/prng.js';
 import type { Completion, HistoryRecorder } from './recorder.js';
 
 /** Options of the chaos clients. */
@@ -26,7 +26,13 @@ export interface ChaosClientOptions {
   readonly thinkTimeMaxMs: number;
 }
 
-export const DEFAULT_CHAOS_CLIENT_OPTIONS: ChaosClientOptions = { clients: 4, keyCount: 5, attemptTimeoutMs: 7_000, operationTimeoutMs: 15_000, thinkTimeMaxMs: 20 };
+export const DEFAULT_CHAOS_CLIENT_OPTIONS: ChaosClientOptions = {
+  clients: 4,
+  keyCount: 5,
+  attemptTimeoutMs: 7_000,
+  operationTimeoutMs: 15_000,
+  thinkTimeMaxMs: 20,
+};
 
 /** Counts by outcome. */
 export interface ClientCounts {
@@ -117,10 +123,17 @@ class ChaosClient {
     return { type: uncertain ? 'info' : 'fail' };
   }
 
-  private async attemptWrite(op: 'put' | 'delete', key: string, value: string, query: readonly string[]): Promise<Attempt> {
+  private async attemptWrite(
+    op: 'put' | 'delete',
+    key: string,
+    value: string,
+    query: readonly string[],
+  ): Promise<Attempt> {
     try {
       const response = await this.client().request(
-        op === 'put' ? { method: 'PUT', path: ['kv', key], query, payload: encoder.encode(value) } : { method: 'DELETE', path: ['kv', key], query },
+        op === 'put'
+          ? { method: 'PUT', path: ['kv', key], query, payload: encoder.encode(value) }
+          : { method: 'DELETE', path: ['kv', key], query },
       );
       if (response.code >= 0x40 && response.code < 0x60) return 'ok';
       if (response.code === 0x89) return 'session';
@@ -166,9 +179,19 @@ export class ChaosClients {
         const open = this.openers.get(id);
         return open === undefined ? plain : { ...plain, open };
       };
-      const endpoints = new Map([...this.nodes].map(([id, endpoint]) => [id, new EndpointClient(target(id, endpoint))]));
+      const endpoints = new Map(
+        [...this.nodes].map(([id, endpoint]) => [id, new EndpointClient(target(id, endpoint))]),
+      );
       this.endpoints.push(endpoints);
-      const client = new ChaosClient(`c${i}`, endpoints, this.prng.fork(), this.options, this.history, this.counts, pickNode);
+      const client = new ChaosClient(
+        `c${i}`,
+        endpoints,
+        this.prng.fork(),
+        this.options,
+        this.history,
+        this.counts,
+        pickNode,
+      );
       this.loops.push(client.loop(() => this.running));
     }
   }

@@ -16,7 +16,7 @@ import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcesses, endpointKeyOpener, findFreePorts } from '../../agent/cli/agent-processes.js';
-import { SeededPrng } from '../../agent/core/prng.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { ChaosClients } from './clients.js';
 import type { ClientCounts } from './clients.js';
@@ -117,19 +117,33 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Where the network faults come from: a namespace lab, or none (and why). */
 function networkLab(options: ChaosOptions, ids: readonly string[]): { lab: NetnsLab | null; note: string } {
-  if (options.network === 'off') return { lab: null, note: 'loopback (network faults off by request): process faults only' };
-  if (options.workload === 'libcoap') return { lab: null, note: 'loopback (the libcoap workload runs coap-client here): process faults only' };
+  if (options.network === 'off')
+    return { lab: null, note: 'loopback (network faults off by request): process faults only' };
+  if (options.workload === 'libcoap')
+    return { lab: null, note: 'loopback (the libcoap workload runs coap-client here): process faults only' };
   const available = netnsAvailable();
-  if (!available.ok) return { lab: null, note: `loopback (${available.reason}): process faults only, no network faults` };
+  if (!available.ok)
+    return { lab: null, note: `loopback (${available.reason}): process faults only, no network faults` };
   const lab = new NetnsLab(ids, 100 + (process.pid % 150));
   lab.create();
   // Namespaces outlive the process: remove them however it ends (run.ts turns SIGINT into exit).
   process.once('exit', () => lab.destroy());
-  return { lab, note: 'network namespaces + veth/bridge: partitions and flaky links by blackhole routes (no netem/iptables here: no delay or loss)' };
+  return {
+    lab,
+    note:
+      'network namespaces + veth/bridge: partitions and flaky links by blackhole routes (no netem/iptables ' +
+      'here: no delay or loss)',
+  };
 }
 
 /** Makes the cluster: coaps, lmdb, cbor, traces on, snapshots every 256 KiB applied (8 MiB for libcoap). */
-async function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab | null, traces: ReadonlyMap<string, string>, logs: ReadonlyMap<string, WriteStream>): Promise<AgentProcesses> {
+async function createProcesses(
+  options: ChaosOptions,
+  dir: string,
+  lab: NetnsLab | null,
+  traces: ReadonlyMap<string, string>,
+  logs: ReadonlyMap<string, WriteStream>,
+): Promise<AgentProcesses> {
   return AgentProcesses.create({
     dir: join(dir, 'cluster'),
     nodes: options.nodes,
@@ -138,7 +152,9 @@ async function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab
     codec: 'cbor',
     // The endpoint workload snapshots often (snapshot transfer under faults); the libcoap workload
     // keeps its whole log in a 45 s round, so that the replay check sees every write.
-    configOverrides: () => ({ raft: { snapshotThresholdBytes: options.workload === 'libcoap' ? 8 * 1024 * 1024 : 256 * 1024 } }),
+    configOverrides: () => ({
+      raft: { snapshotThresholdBytes: options.workload === 'libcoap' ? 8 * 1024 * 1024 : 256 * 1024 },
+    }),
     agentArgs: (id) => ['--trace', traces.get(id) ?? join(dir, `${id}.trace.jsonl`)],
     agentEnv: () => (options.unsafeAckBeforeCommit ? { CORAFT_UNSAFE_ACK_BEFORE_COMMIT: '1' } : {}),
     output: (id, chunk) => logs.get(id)?.write(chunk),
@@ -146,7 +162,12 @@ async function createProcesses(options: ChaosOptions, dir: string, lab: NetnsLab
     // Below the kernel's ephemeral range (32768 and up on Linux): a client process must never be
     // given a killed agent's port as its source port, which would keep the agent from restarting.
     basePort: await findFreePorts(2 * options.nodes, 10_000 + Math.floor(Math.random() * 20_000)),
-    ...(lab === null ? {} : { hostOf: (id: string) => lab.address(id), wrapCommand: (id: string) => ['ip', 'netns', 'exec', lab.namespace(id)] }),
+    ...(lab === null
+      ? {}
+      : {
+          hostOf: (id: string) => lab.address(id),
+          wrapCommand: (id: string) => ['ip', 'netns', 'exec', lab.namespace(id)],
+        }),
   });
 }
 
@@ -169,12 +190,20 @@ function nemesisTarget(processes: AgentProcesses, ids: readonly string[], lab: N
 }
 
 /** Injects faults for the round's duration, logging progress every 10 s. */
-async function drive(options: ChaosOptions, nemesis: RoundNemesis, clients: RoundClients, started: number): Promise<void> {
+async function drive(
+  options: ChaosOptions,
+  nemesis: RoundNemesis,
+  clients: RoundClients,
+  started: number,
+): Promise<void> {
   nemesis.start();
   const end = Date.now() + options.durationMs;
   while (Date.now() < end - 100) {
     await sleep(Math.min(10_000, end - Date.now()));
-    options.log(`  ${Math.round((Date.now() - started) / 1000)} s: ops ok ${clients.counts.ok}, fail ${clients.counts.fail}, info ${clients.counts.info}; faults ${nemesis.faults.length}`);
+    options.log(
+      `  ${Math.round((Date.now() - started) / 1000)} s: ops ok ${clients.counts.ok}, fail ${clients.counts.fail}, ` +
+        `info ${clients.counts.info}; faults ${nemesis.faults.length}`,
+    );
   }
 }
 
@@ -182,7 +211,10 @@ async function drive(options: ChaosOptions, nemesis: RoundNemesis, clients: Roun
 function makeWorkload(
   options: ChaosOptions,
   target: NemesisTarget,
-  reach: { readonly endpoints: ReadonlyMap<string, string>; readonly openers: ReadonlyMap<string, () => Promise<DatagramEndpoint>> },
+  reach: {
+    readonly endpoints: ReadonlyMap<string, string>;
+    readonly openers: ReadonlyMap<string, () => Promise<DatagramEndpoint>>;
+  },
   prng: SeededPrng,
   history: HistoryRecorder,
 ): { nemesis: RoundNemesis; clients: RoundClients; pickNode: (p: SeededPrng) => string } {
@@ -190,8 +222,17 @@ function makeWorkload(
   const endpoints = reach.endpoints;
   if (options.workload === 'libcoap') {
     return {
-      nemesis: new LeaderKillNemesis(target, prng.fork(), () => history.nowMs(), options.durationMs, options.leaderKill),
-      clients: new LibcoapClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount }),
+      nemesis: new LeaderKillNemesis(
+        target,
+        prng.fork(),
+        () => history.nowMs(),
+        options.durationMs,
+        options.leaderKill,
+      ),
+      clients: new LibcoapClients(endpoints, prng.fork(), history, {
+        clients: options.clients,
+        keyCount: options.keyCount,
+      }),
       // Any node, dead or paused ones included: requests queued at a paused node are handled late.
       pickNode: (p) => ids[p.intBetween(0, ids.length)] ?? 'n1',
     };
@@ -199,7 +240,13 @@ function makeWorkload(
   const nemesis = new ChaosNemesis(target, prng.fork(), () => history.nowMs(), options.nemesis);
   return {
     nemesis,
-    clients: new ChaosClients(endpoints, prng.fork(), history, { clients: options.clients, keyCount: options.keyCount }, reach.openers),
+    clients: new ChaosClients(
+      endpoints,
+      prng.fork(),
+      history,
+      { clients: options.clients, keyCount: options.keyCount },
+      reach.openers,
+    ),
     pickNode: (p) => {
       const healthy = nemesis.healthy();
       const pool = healthy.length > 0 && p.chance(0.9) ? healthy : ids;
@@ -214,8 +261,13 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   const dir = mkdtempSync(join(tmpdir(), `coraft-chaos-${options.seed}-`));
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const { lab, note } = networkLab(options, ids);
-  options.log(`chaos: seed ${options.seed}, workload ${options.workload}, ${options.nodes} nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`);
-  const logs = new Map<string, WriteStream>(ids.map((id) => [id, createWriteStream(join(dir, `${id}.log`), { flags: 'a' })]));
+  options.log(
+    `chaos: seed ${options.seed}, workload ${options.workload}, ${options.nodes} ` +
+      `nodes, ${options.durationMs / 1000} s, ${note}; files in ${dir}`,
+  );
+  const logs = new Map<string, WriteStream>(
+    ids.map((id) => [id, createWriteStream(join(dir, `${id}.log`), { flags: 'a' })]),
+  );
   const traces = new Map(ids.map((id) => [id, join(dir, `${id}.trace.jsonl`)]));
   const processes = await createProcesses(options, dir, lab, traces, logs).catch((error: unknown) => {
     lab?.destroy();
@@ -224,11 +276,19 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   const history = new HistoryRecorder(join(dir, 'history.jsonl'));
   const endpoints = new Map(processes.agents().map((a) => [a.init.id, a.init.endpoint]));
   // In namespaces the endpoints are beyond loopback, so they have keys: the clients use them.
-  const openers = new Map(processes.agents().flatMap((a) => {
-    const open = endpointKeyOpener(a.init);
-    return open === null ? [] : [[a.init.id, open] as const];
-  }));
-  const { nemesis, clients, pickNode } = makeWorkload(options, nemesisTarget(processes, ids, lab), { endpoints, openers }, new SeededPrng(options.seed), history);
+  const openers = new Map(
+    processes.agents().flatMap((a) => {
+      const open = endpointKeyOpener(a.init);
+      return open === null ? [] : [[a.init.id, open] as const];
+    }),
+  );
+  const { nemesis, clients, pickNode } = makeWorkload(
+    options,
+    nemesisTarget(processes, ids, lab),
+    { endpoints, openers },
+    new SeededPrng(options.seed),
+    history,
+  );
   const started = Date.now();
   let live: LiveFindings;
   try {
@@ -253,7 +313,13 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   }
   const replay = await checkSingleApply(new Map(processes.nodes.map((n) => [n.id, n.dir])), live.convergedIndex ?? 0);
   const after = verifyAfter(history, live, traces);
-  const verdict: Verdict = { ...after, ok: after.ok && replay.violations.length === 0, violations: [...after.violations, ...replay.violations], entriesReplayed: replay.entriesReplayed, duplicatesAnswered: replay.duplicatesAnswered };
+  const verdict: Verdict = {
+    ...after,
+    ok: after.ok && replay.violations.length === 0,
+    violations: [...after.violations, ...replay.violations],
+    entriesReplayed: replay.entriesReplayed,
+    duplicatesAnswered: replay.duplicatesAnswered,
+  };
   const summary: ChaosSummary = {
     ...verdict,
     seed: options.seed,

@@ -4,7 +4,7 @@
  * `pauseMs` and resumes it. Every time comes from the seeded Prng, so a round's schedule replays
  * from its seed; every fault is logged with its time, to be read against the history.
  */
-import type { SeededPrng } from '../../agent/core/prng.js';
+import type { SeededPrng } from '../../contracts/prng.js';
 import type { FaultKind, FaultRecord, NemesisTarget } from './nemesis.js';
 
 /** Options of the leader-kill nemesis. */
@@ -18,7 +18,12 @@ export interface LeaderKillOptions {
   readonly pauseMs: number;
 }
 
-export const DEFAULT_LEADER_KILL_OPTIONS: LeaderKillOptions = { cycles: 3, downMinMs: 200, downMaxMs: 2_000, pauseMs: 2_000 };
+export const DEFAULT_LEADER_KILL_OPTIONS: LeaderKillOptions = {
+  cycles: 3,
+  downMinMs: 200,
+  downMaxMs: 2_000,
+  pauseMs: 2_000,
+};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

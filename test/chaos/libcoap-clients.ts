@@ -17,7 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { SeededPrng } from '../../agent/core/prng.js';
+import type { SeededPrng } from '../../contracts/prng.js';
 import type { Completion, HistoryRecorder } from './recorder.js';
 import type { ClientCounts } from './clients.js';
 
@@ -36,7 +36,12 @@ export interface LibcoapClientOptions {
   readonly thinkTimeMaxMs: number;
 }
 
-export const DEFAULT_LIBCOAP_CLIENT_OPTIONS: LibcoapClientOptions = { clients: 6, keyCount: 8, waitSeconds: 4, thinkTimeMaxMs: 20 };
+export const DEFAULT_LIBCOAP_CLIENT_OPTIONS: LibcoapClientOptions = {
+  clients: 6,
+  keyCount: 8,
+  waitSeconds: 4,
+  thinkTimeMaxMs: 20,
+};
 
 /** What one coap-client run answered. */
 export type LibcoapAnswer =
@@ -51,12 +56,14 @@ export type LibcoapAnswer =
 const LOG_LINE = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? (?:EMRG|ALRT|CRIT|ERR|WARN|NOTE|INFO|DEBG|OSC)\b/;
 
 /**
- * Reads coap-client's output: an error answer is a line `d.dd diagnostic` on stderr; otherwise any stdout is a 2.xx answer's payload, and
- * silence is no answer. A 2.xx without a payload cannot be told from silence, so every request
- * of this workload asks for an answer that has one (PUT and DELETE answer JSON, a GET the value).
+ * Reads coap-client's output: an error answer is a line `d.dd diagnostic` on stderr; otherwise
+ * any stdout is a 2.xx answer's payload, and silence is no answer. A 2.xx without a payload
+ * cannot be told from silence, so every request of this workload asks for an answer that has
+ * one (PUT and DELETE answer JSON, a GET the value).
  */
 export function parseLibcoapOutput(rawStdout: string, stderr: string): LibcoapAnswer {
-  // libcoap writes its log lines (`Dec 03 09:30:08.762 WARN ...`) to stdout; `-v 0` silences them, and any left are dropped.
+  // libcoap writes its log lines (`Dec 03 09:30:08.762 WARN ...`) to stdout; `-v 0` silences them, and any left are
+  // dropped.
   const stdout = rawStdout
     .split(/(?<=\n)/)
     .filter((line) => !LOG_LINE.test(line))
@@ -65,7 +72,8 @@ export function parseLibcoapOutput(rawStdout: string, stderr: string): LibcoapAn
     const match = /^([245])\.(\d\d)(?: (.*))?$/.exec(line.trim());
     if (match === null) continue;
     const code = `${match[1] ?? ''}.${match[2] ?? ''}`;
-    if (code.startsWith('2.')) return { kind: 'success', payload: stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout };
+    if (code.startsWith('2.'))
+      return { kind: 'success', payload: stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout };
     return { kind: 'error', code, diagnostic: match[3] ?? '' };
   }
   // coap-client ends what it prints with a newline of its own.
@@ -102,13 +110,18 @@ export function randomToken(): string {
 /** Runs one coap-client process and reads its answer. */
 export function runLibcoap(args: readonly string[], waitSeconds: number): Promise<LibcoapAnswer> {
   return new Promise((resolve, reject) => {
-    execFile(LIBCOAP_CLIENT, ['-v', '0', '-B', String(waitSeconds), '-T', randomToken(), ...args], { timeout: (waitSeconds + 10) * 1000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      if (error !== null && (error.code === 'ENOENT' || error.killed === true)) {
-        reject(new Error(`${LIBCOAP_CLIENT} could not run: ${error.message}`));
-        return;
-      }
-      resolve(parseLibcoapOutput(stdout, stderr));
-    });
+    execFile(
+      LIBCOAP_CLIENT,
+      ['-v', '0', '-B', String(waitSeconds), '-T', randomToken(), ...args],
+      { timeout: (waitSeconds + 10) * 1000, maxBuffer: 1 << 20 },
+      (error, stdout, stderr) => {
+        if (error !== null && (error.code === 'ENOENT' || error.killed === true)) {
+          reject(new Error(`${LIBCOAP_CLIENT} could not run: ${error.message}`));
+          return;
+        }
+        resolve(parseLibcoapOutput(stdout, stderr));
+      },
+    );
   });
 }
 

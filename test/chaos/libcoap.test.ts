@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LogEntry } from '../../agent/contracts.js';
+import type { LogEntry } from '../../contracts/log.js';
 import { KvStateMachine, encodeKvCommand } from '../../agent/kv/index.js';
 import { encodeNodeState } from '../../agent/trust/trust-codec.js';
 import type { KvSession } from '../../agent/kv/index.js';
@@ -25,12 +25,30 @@ import { checkSingleApply } from './single-apply.js';
 import { formatSummary } from './summary.js';
 
 function putEntry(index: number, value: string, session: KvSession | null): LogEntry {
-  return { term: 1, index, type: 'command', command: encodeKvCommand({ op: 'put', key: 'k', value: new TextEncoder().encode(value), returnPrevious: false, session, timeMs: index }) };
+  return {
+    term: 1,
+    index,
+    type: 'command',
+    command: encodeKvCommand({
+      op: 'put',
+      key: 'k',
+      value: new TextEncoder().encode(value),
+      returnPrevious: false,
+      session,
+      timeMs: index,
+    }),
+  };
 }
 
 async function writeLog(dir: string, entries: readonly LogEntry[]): Promise<void> {
   const engine = await WalPersistenceEngine.open({ path: join(dir, 'data'), createDirectory: true });
-  await engine.persist({ snapshot: null, truncateFrom: null, entries, compactBefore: null, hardState: { currentTerm: 1, votedFor: null } });
+  await engine.persist({
+    snapshot: null,
+    truncateFrom: null,
+    entries,
+    compactBefore: null,
+    hardState: { currentTerm: 1, votedFor: null },
+  });
   await engine.close();
 }
 
@@ -48,10 +66,17 @@ describe('libcoap chaos workload', function () {
 
   it('reads coap-client output: payloads, error lines, silence, log lines', () => {
     assert.deepEqual(parseLibcoapOutput('{"revision":3}\n', ''), { kind: 'success', payload: '{"revision":3}' });
-    assert.deepEqual(parseLibcoapOutput('', '5.03 no leader\n'), { kind: 'error', code: '5.03', diagnostic: 'no leader' });
+    assert.deepEqual(parseLibcoapOutput('', '5.03 no leader\n'), {
+      kind: 'error',
+      code: '5.03',
+      diagnostic: 'no leader',
+    });
     assert.deepEqual(parseLibcoapOutput('', '4.04\n'), { kind: 'error', code: '4.04', diagnostic: '' });
     assert.deepEqual(parseLibcoapOutput('', ''), { kind: 'none' });
-    assert.deepEqual(parseLibcoapOutput('Dec 03 09:30:08.762 WARN ** 127.0.0.1:48109 <-> 127.0.0.1:1 UDP : ICMP\n', ''), { kind: 'none' });
+    assert.deepEqual(
+      parseLibcoapOutput('Dec 03 09:30:08.762 WARN ** 127.0.0.1:48109 <-> 127.0.0.1:1 UDP : ICMP\n', ''),
+      { kind: 'none' },
+    );
     assert.deepEqual(parseLibcoapOutput('Dec 03 09:30:08.762 WARN ** x\nv9\n', ''), { kind: 'success', payload: 'v9' });
     assert.deepEqual(writeCompletion({ kind: 'error', code: '4.00', diagnostic: '' }), { type: 'fail' });
     assert.deepEqual(writeCompletion({ kind: 'error', code: '5.04', diagnostic: '' }), { type: 'info' });
@@ -65,7 +90,11 @@ describe('libcoap chaos workload', function () {
     try {
       await writeLog(join(dir, 'twice'), [putEntry(1, 'v1', null), putEntry(2, 'v2', null), putEntry(3, 'v1', null)]);
       const session = { clientId: '@n1/b.0', seq: 1, ackedBelow: 1 };
-      await writeLog(join(dir, 'once'), [putEntry(1, 'v1', session), putEntry(2, 'v2', null), putEntry(3, 'v1', session)]);
+      await writeLog(join(dir, 'once'), [
+        putEntry(1, 'v1', session),
+        putEntry(2, 'v2', null),
+        putEntry(3, 'v1', session),
+      ]);
       const twice = await checkSingleApply(new Map([['twice', join(dir, 'twice')]]), 3);
       assert.equal(twice.entriesReplayed, 3);
       assert.deepEqual(twice.violations, ['twice: the put of "v1" took effect twice, at index 1 and again at index 3']);
@@ -85,11 +114,33 @@ describe('libcoap chaos workload', function () {
       const kv = new KvStateMachine();
       kv.apply(putEntry(1, 'v1', null));
       kv.apply(putEntry(2, 'v2', null));
-      const configuration = { voters: ['n1'], learners: [], oldVoters: null, members: [{ id: 'n1', address: '127.0.0.1:1' }] };
+      const configuration = {
+        voters: ['n1'],
+        learners: [],
+        oldVoters: null,
+        members: [{ id: 'n1', address: '127.0.0.1:1' }],
+      };
       const engine = await WalPersistenceEngine.open({ path: join(dir, 'n1', 'data'), createDirectory: true });
-      await engine.persist({ snapshot: null, truncateFrom: null, entries: [putEntry(1, 'v1', null), putEntry(2, 'v2', null)], compactBefore: null, hardState: { currentTerm: 1, votedFor: null } });
-      const snapshot = { lastIncludedIndex: 2, lastIncludedTerm: 1, configuration, data: encodeNodeState(kv.snapshot(), new Uint8Array([0xa0])) };
-      await engine.persist({ snapshot, truncateFrom: null, entries: [putEntry(3, 'v9', null), putEntry(4, 'v9', null)], compactBefore: 3, hardState: null });
+      await engine.persist({
+        snapshot: null,
+        truncateFrom: null,
+        entries: [putEntry(1, 'v1', null), putEntry(2, 'v2', null)],
+        compactBefore: null,
+        hardState: { currentTerm: 1, votedFor: null },
+      });
+      const snapshot = {
+        lastIncludedIndex: 2,
+        lastIncludedTerm: 1,
+        configuration,
+        data: encodeNodeState(kv.snapshot(), new Uint8Array([0xa0])),
+      };
+      await engine.persist({
+        snapshot,
+        truncateFrom: null,
+        entries: [putEntry(3, 'v9', null), putEntry(4, 'v9', null)],
+        compactBefore: 3,
+        hardState: null,
+      });
       await engine.close();
       const check = await checkSingleApply(new Map([['n1', join(dir, 'n1')]]), 4);
       assert.equal(check.entriesReplayed, 2);
@@ -99,12 +150,24 @@ describe('libcoap chaos workload', function () {
     }
   });
 
-  it('a short round of coap-client processes while the leader is killed and a follower paused keeps every guarantee', async function () {
+  it('coap-client processes keep every guarantee while the leader is killed and a follower paused', async function () {
     if (!hasLibcoap()) this.skip();
-    const summary = await runChaos({ workload: 'libcoap', seed: 20261203, nodes: 3, clients: 6, keyCount: 8, durationMs: 12_000, leaderKill: { cycles: 1 } });
+    const summary = await runChaos({
+      workload: 'libcoap',
+      seed: 20261203,
+      nodes: 3,
+      clients: 6,
+      keyCount: 8,
+      durationMs: 12_000,
+      leaderKill: { cycles: 1 },
+    });
     const text = formatSummary(summary).join('\n');
     assert.ok(summary.ok, text);
-    assert.deepEqual(summary.faults.map((f) => f.kind), ['kill-leader', 'pause'], text);
+    assert.deepEqual(
+      summary.faults.map((f) => f.kind),
+      ['kill-leader', 'pause'],
+      text,
+    );
     assert.ok(summary.counts.ok > 20, `only ${summary.counts.ok} operations succeeded\n${text}`);
     assert.ok(summary.entriesReplayed > 0, text);
   });

@@ -8,11 +8,19 @@
  * - flaky: cut and mend a node's links at random every few tens of ms (network namespaces only).
  * Every fault is logged with its time, so a failing run can be read against the history.
  */
-import type { SeededPrng } from '../../agent/core/prng.js';
+import type { SeededPrng } from '../../contracts/prng.js';
 import type { NetnsLab } from './netns.js';
 
 /** The kinds of fault. */
-export const FAULT_KINDS = ['kill', 'kill-leader', 'pause', 'pause-leader', 'partition', 'partition-leader', 'flaky'] as const;
+export const FAULT_KINDS = [
+  'kill',
+  'kill-leader',
+  'pause',
+  'pause-leader',
+  'partition',
+  'partition-leader',
+  'flaky',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 const NETWORK_FAULTS: readonly FaultKind[] = ['partition', 'partition-leader', 'flaky'];
 
@@ -39,7 +47,12 @@ export interface NemesisOptions {
   readonly restMaxMs: number;
 }
 
-export const DEFAULT_NEMESIS_OPTIONS: NemesisOptions = { holdMinMs: 1_000, holdMaxMs: 4_000, restMinMs: 1_000, restMaxMs: 3_000 };
+export const DEFAULT_NEMESIS_OPTIONS: NemesisOptions = {
+  holdMinMs: 1_000,
+  holdMaxMs: 4_000,
+  restMinMs: 1_000,
+  restMaxMs: 3_000,
+};
 
 /** One fault injected. */
 export interface FaultRecord {

@@ -9,6 +9,7 @@
  * loss are not injected here; a flaky link is emulated by a blackhole route that comes and goes.
  */
 import { execFileSync } from 'node:child_process';
+import { describeError } from '../../contracts/errors.js';
 
 /** Whether namespaces can be used here, and why not if not. */
 export interface NetnsAvailability {
@@ -37,7 +38,7 @@ export function netnsAvailable(): NetnsAvailability {
     ip(['netns', 'del', probe]);
     return { ok: true, reason: 'root and ip netns work' };
   } catch (error) {
-    return { ok: false, reason: `ip netns does not work: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` };
+    return { ok: false, reason: `ip netns does not work: ${describeError(error).split('\n')[0]}` };
   }
 }
 

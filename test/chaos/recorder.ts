@@ -43,7 +43,13 @@ export class HistoryRecorder {
 
   /** Records the completion of operation `id` of `client`. */
   complete(client: string, id: number, completion: Completion): void {
-    this.push({ t: this.nowMs(), type: completion.type, client, id, value: completion.type === 'ok' ? completion.value : null });
+    this.push({
+      t: this.nowMs(),
+      type: completion.type,
+      client,
+      id,
+      value: completion.type === 'ok' ? completion.value : null,
+    });
   }
 
   /** Appends what is buffered to the file. */

@@ -13,17 +13,20 @@ import { parseArgs } from 'node:util';
 import { CHAOS_WORKLOADS, runChaos } from './harness.js';
 import type { ChaosSummary, ChaosWorkload } from './harness.js';
 import { formatSummary } from './summary.js';
+import { describeError } from '../../contracts/errors.js';
 
 function number(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`--${name}: expected a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new Error(`--${name}: expected a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return value;
 }
 
 function workloadOf(text: string | undefined): ChaosWorkload {
   const workload = CHAOS_WORKLOADS.find((w) => w === (text ?? 'endpoint'));
-  if (workload === undefined) throw new Error(`--workload: one of ${CHAOS_WORKLOADS.join(', ')}, got ${JSON.stringify(text)}`);
+  if (workload === undefined)
+    throw new Error(`--workload: one of ${CHAOS_WORKLOADS.join(', ')}, got ${JSON.stringify(text)}`);
   return workload;
 }
 
@@ -48,10 +51,14 @@ async function main(): Promise<number> {
   const { values } = parseArgs({ options: OPTIONS });
   const network = values.network ?? 'auto';
   if (network !== 'auto' && network !== 'off') throw new Error('--network: auto or off');
-  if (values.seconds !== undefined && values.minutes !== undefined) throw new Error('--seconds and --minutes: give one');
+  if (values.seconds !== undefined && values.minutes !== undefined)
+    throw new Error('--seconds and --minutes: give one');
   const workload = workloadOf(values.workload);
   const libcoap = workload === 'libcoap';
-  const durationMs = values.seconds !== undefined ? Math.round(number(values.seconds, 'seconds', 60, 5, 24 * 3600) * 1000) : Math.round(number(values.minutes, 'minutes', 1, 0.1, 24 * 60) * 60_000);
+  const durationMs =
+    values.seconds !== undefined
+      ? Math.round(number(values.seconds, 'seconds', 60, 5, 24 * 3600) * 1000)
+      : Math.round(number(values.minutes, 'minutes', 1, 0.1, 24 * 60) * 60_000);
   const firstSeed = number(values.seed, 'seed', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31);
   const rounds = number(values.repeat, 'repeat', 1, 1, 10_000);
   let passed = 0;
@@ -71,14 +78,21 @@ async function main(): Promise<number> {
       log: (line) => process.stdout.write(`${line}\n`),
     });
     for (const line of formatSummary(summary)) process.stdout.write(`${line}\n`);
-    if (values.json === true) process.stdout.write(`${JSON.stringify({ ...summary, faults: summary.faults.length })}\n`);
+    if (values.json === true)
+      process.stdout.write(`${JSON.stringify({ ...summary, faults: summary.faults.length })}\n`);
     if (!summary.ok) {
-      if (rounds > 1) process.stdout.write(`stopped at the first failure: round ${round + 1}, seed ${seed}, after ${passed} consecutive clean rounds\n`);
+      if (rounds > 1)
+        process.stdout.write(
+          `stopped at the first failure: round ${round + 1}, seed ${seed}, after ${passed} consecutive clean rounds\n`,
+        );
       return 1;
     }
     passed += 1;
   }
-  if (rounds > 1) process.stdout.write(`${passed} consecutive clean rounds of ${rounds} (seeds ${firstSeed} to ${firstSeed + rounds - 1})\n`);
+  if (rounds > 1)
+    process.stdout.write(
+      `${passed} consecutive clean rounds of ${rounds} (seeds ${firstSeed} to ${firstSeed + rounds - 1})\n`,
+    );
   return 0;
 }
 
@@ -87,7 +101,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`chaos failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(`chaos failed to run: ${describeError(error, { stack: true })}\n`);
     process.exitCode = 2;
   },
 );

@@ -9,10 +9,11 @@
  * (same revision), which is what the state machine's deduplication does.
  */
 import { join } from 'node:path';
-import type { LogEntry } from '../../agent/contracts.js';
+import type { LogEntry } from '../../contracts/log.js';
 import { KvStateMachine, decodeKvCommand, decodeKvResult } from '../../agent/kv/index.js';
 import { decodeNodeState } from '../../agent/trust/trust-codec.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** What the replay found on one node. */
 export interface SingleApplyCheck {
@@ -39,7 +40,11 @@ function putValueOf(entry: LogEntry): string | null {
 }
 
 /** Replays one node's persisted log; returns how many entries it replayed and the double applies. */
-async function replayNode(id: string, dataDir: string, committed: number): Promise<{ replayed: number; duplicates: number; violations: string[] }> {
+async function replayNode(
+  id: string,
+  dataDir: string,
+  committed: number,
+): Promise<{ replayed: number; duplicates: number; violations: string[] }> {
   const engine = await WalPersistenceEngine.open({ path: dataDir });
   try {
     const state = await engine.load();
@@ -48,7 +53,11 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
     // From index 1 when the log still has it (more writes checked), else from the snapshot.
     const fromStart = state.entries[0]?.index === 1;
     // A node's snapshot holds its KV image beside its trust state (agent/trust); older ones the KV image alone.
-    if (!fromStart && snapshot !== null) sm.restore(snapshot, snapshot.data.byteLength === 0 ? snapshot.data : (decodeNodeState(snapshot.data)?.kv ?? snapshot.data));
+    if (!fromStart && snapshot !== null)
+      sm.restore(
+        snapshot,
+        snapshot.data.byteLength === 0 ? snapshot.data : (decodeNodeState(snapshot.data)?.kv ?? snapshot.data),
+      );
     const tookEffect = new Map<string, number>();
     const violations: string[] = [];
     let replayed = 0;
@@ -66,7 +75,10 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
       if (first === undefined) tookEffect.set(value, result.revision);
       else if (first === result.revision) duplicates += 1;
       else if (violations.length < 20) {
-        violations.push(`${id}: the put of ${JSON.stringify(value)} took effect twice, at index ${first} and again at index ${result.revision}`);
+        violations.push(
+          `${id}: the put of ${JSON.stringify(value)} took effect twice, at index ${first} and again at ` +
+            `index ${result.revision}`,
+        );
       }
     }
     return { replayed, duplicates, violations };
@@ -79,7 +91,10 @@ async function replayNode(id: string, dataDir: string, committed: number): Promi
  * Replays the log of every node (`dirs`: node id → its folder, holding `data/`) up to index
  * `committed` (one every node applied; later entries may never commit). Agents must be stopped.
  */
-export async function checkSingleApply(dirs: ReadonlyMap<string, string>, committed: number): Promise<SingleApplyCheck> {
+export async function checkSingleApply(
+  dirs: ReadonlyMap<string, string>,
+  committed: number,
+): Promise<SingleApplyCheck> {
   let entriesReplayed = 0;
   let duplicatesAnswered: number | null = null;
   const violations: string[] = [];
@@ -90,7 +105,7 @@ export async function checkSingleApply(dirs: ReadonlyMap<string, string>, commit
       duplicatesAnswered ??= node.duplicates;
       violations.push(...node.violations);
     } catch (error) {
-      violations.push(`${id}: its log could not be replayed: ${error instanceof Error ? error.message : String(error)}`);
+      violations.push(`${id}: its log could not be replayed: ${describeError(error)}`);
     }
   }
   return { entriesReplayed, duplicatesAnswered: duplicatesAnswered ?? 0, violations };

@@ -20,8 +20,14 @@ describe('import circles', () => {
     const dirs = SOURCE_DIRS.map((d) => join(ROOT, d)).filter((d) => existsSync(d));
     const graph = importGraph(dirs);
     assert.ok(graph.size > 50, `the walk found the sources (${graph.size} files)`);
-    assert.ok([...graph.values()].some((targets) => targets.length > 0), 'the walk found imports');
-    assert.deepEqual(importCircles(graph).map((c) => describeCircle(ROOT, c)), []);
+    assert.ok(
+      [...graph.values()].some((targets) => targets.length > 0),
+      'the walk found imports',
+    );
+    assert.deepEqual(
+      importCircles(graph).map((c) => describeCircle(ROOT, c)),
+      [],
+    );
   });
 
   describe('the walk', () => {
@@ -37,7 +43,8 @@ describe('import circles', () => {
         writeFileSync(join(dir, name), text);
       }
     };
-    const circles = (dirs = ['src']): string[] => importCircles(importGraph(dirs.map((d) => join(dir, d)))).map((c) => describeCircle(dir, c));
+    const circles = (dirs = ['src']): string[] =>
+      importCircles(importGraph(dirs.map((d) => join(dir, d)))).map((c) => describeCircle(dir, c));
 
     it('finds a circle of value imports and names every file of it', () => {
       write({
@@ -46,7 +53,9 @@ describe('import circles', () => {
         'src/sub/c.ts': "import { a } from '../a.js';\nexport const c = () => a;",
         'src/d.ts': "import { a } from './a.js';\nexport const d = a;",
       });
-      assert.deepEqual(circles(), ['src/a.ts → src/b.ts → src/sub/c.ts → src/a.ts (3 files: src/a.ts, src/b.ts, src/sub/c.ts)']);
+      assert.deepEqual(circles(), [
+        'src/a.ts → src/b.ts → src/sub/c.ts → src/a.ts (3 files: src/a.ts, src/b.ts, src/sub/c.ts)',
+      ]);
     });
 
     it('counts type-only imports, type re-exports and type import() as edges', () => {
@@ -60,10 +69,16 @@ describe('import circles', () => {
         'src/a.ts → src/b.ts → src/a.ts (2 files: src/a.ts, src/b.ts)',
         'src/c.ts → src/d.ts → src/c.ts (2 files: src/c.ts, src/d.ts)',
       ]);
-      assert.deepEqual(moduleImports('a.ts', "import type { X } from './x.js';\nimport { y } from 'pkg';").map((i) => [i.specifier, i.typeOnly]), [
-        ['./x.js', true],
-        ['pkg', false],
-      ]);
+      assert.deepEqual(
+        moduleImports('a.ts', "import type { X } from './x.js';\nimport { y } from 'pkg';").map((i) => [
+          i.specifier,
+          i.typeOnly,
+        ]),
+        [
+          ['./x.js', true],
+          ['pkg', false],
+        ],
+      );
     });
 
     it('finds a file that imports itself', () => {
@@ -73,15 +88,20 @@ describe('import circles', () => {
 
     it('passes a diamond, package imports, and imports of files outside the scanned folders', () => {
       write({
-        'src/top.ts': "import { l } from './left.js';\nimport { r } from './right.js';\nimport ts from 'typescript';\nexport const t = [l, r, ts];",
+        'src/top.ts':
+          "import { l } from './left.js';\nimport { r } from './right.js';\nimport ts from 'typescript';\nexport " +
+          'const t = [l, r, ts];',
         'src/left.ts': "import { base } from './base.js';\nexport const l = base;",
-        'src/right.ts': "import { base } from './base.js';\nimport { o } from '../other/o.js';\nexport const r = [base, o];",
+        'src/right.ts':
+          "import { base } from './base.js';\nimport { o } from '../other/o.js';\nexport const r = [base, o];",
         'src/base.ts': 'export const base = 0;',
         'other/o.ts': "import { t } from '../src/top.js';\nexport const o = t;",
       });
       assert.deepEqual(circles(), []);
       // Scanned together, the outside file closes a circle.
-      assert.deepEqual(circles(['src', 'other']), ['other/o.ts → src/top.ts → src/right.ts → other/o.ts (3 files: other/o.ts, src/right.ts, src/top.ts)']);
+      assert.deepEqual(circles(['src', 'other']), [
+        'other/o.ts → src/top.ts → src/right.ts → other/o.ts (3 files: other/o.ts, src/right.ts, src/top.ts)',
+      ]);
     });
   });
 });

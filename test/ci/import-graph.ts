@@ -72,7 +72,8 @@ function circleThrough(graph: ImportGraph, members: ReadonlySet<string>, start: 
       if (!members.has(next)) continue;
       if (next === start) {
         const chain: string[] = [];
-        for (let at: string | undefined = node; at !== undefined && at !== start; at = previous.get(at)) chain.unshift(at);
+        for (let at: string | undefined = node; at !== undefined && at !== start; at = previous.get(at))
+          chain.unshift(at);
         return [start, ...chain, start];
       }
       if (!previous.has(next)) {
@@ -141,5 +142,8 @@ function stronglyConnected(graph: ImportGraph): string[][] {
 /** A circle as one line of paths relative to `root`: `a.ts → b.ts → a.ts`, then every file of its component. */
 export function describeCircle(root: string, circle: ImportCircle): string {
   const path = circle.path.map((file) => relative(root, file)).join(' → ');
-  return `${path} (${circle.files.length} ${circle.files.length === 1 ? 'file' : 'files'}: ${circle.files.map((file) => relative(root, file)).join(', ')})`;
+  return (
+    `${path} (${circle.files.length} ${circle.files.length === 1 ? 'file' : 'files'}:` +
+    ` ${circle.files.map((file) => relative(root, file)).join(', ')})`
+  );
 }

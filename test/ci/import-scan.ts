@@ -18,7 +18,10 @@ export interface PackageImport {
   readonly line: number;
 }
 
-/** The package a bare specifier names ('@scope/name/sub' → '@scope/name'); null for relative paths and Node.js built-ins. */
+/**
+ * The package a bare specifier names ('@scope/name/sub' → '@scope/name'); null for relative paths and Node.js
+ * built-ins.
+ */
 export function packageOf(specifier: string): string | null {
   if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return null;
   const parts = specifier.split('/');
@@ -38,7 +41,9 @@ function runtimeSpecifier(node: ts.Node): ts.Expression | undefined {
   if (ts.isImportDeclaration(node)) return node.importClause?.isTypeOnly === true ? undefined : node.moduleSpecifier;
   if (ts.isExportDeclaration(node)) return node.isTypeOnly ? undefined : node.moduleSpecifier;
   if (ts.isImportEqualsDeclaration(node)) {
-    return !node.isTypeOnly && ts.isExternalModuleReference(node.moduleReference) ? node.moduleReference.expression : undefined;
+    return !node.isTypeOnly && ts.isExternalModuleReference(node.moduleReference)
+      ? node.moduleReference.expression
+      : undefined;
   }
   if (ts.isCallExpression(node)) {
     const callee = node.expression;
@@ -50,22 +55,37 @@ function runtimeSpecifier(node: ts.Node): ts.Expression | undefined {
 
 /** The specifier of a whole `import type` / `export type` declaration, or of a type `import('x')`. */
 function typeOnlySpecifier(node: ts.Node): ts.Expression | undefined {
-  if (ts.isImportTypeNode(node)) return ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal) ? node.argument.literal : undefined;
+  if (ts.isImportTypeNode(node))
+    return ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)
+      ? node.argument.literal
+      : undefined;
   if (ts.isImportDeclaration(node)) return node.importClause?.isTypeOnly === true ? node.moduleSpecifier : undefined;
   if (ts.isExportDeclaration(node)) return node.isTypeOnly ? node.moduleSpecifier : undefined;
-  if (ts.isImportEqualsDeclaration(node) && node.isTypeOnly && ts.isExternalModuleReference(node.moduleReference)) return node.moduleReference.expression;
+  if (ts.isImportEqualsDeclaration(node) && node.isTypeOnly && ts.isExternalModuleReference(node.moduleReference))
+    return node.moduleReference.expression;
   return undefined;
 }
 
 /** Every module specifier of `text` (the source of `file`), type-only ones included, in source order. */
 export function moduleImports(file: string, text: string): ModuleImport[] {
-  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, file.endsWith('.ts') ? ts.ScriptKind.TS : ts.ScriptKind.JS);
+  const source = ts.createSourceFile(
+    file,
+    text,
+    ts.ScriptTarget.Latest,
+    true,
+    file.endsWith('.ts') ? ts.ScriptKind.TS : ts.ScriptKind.JS,
+  );
   const found: ModuleImport[] = [];
   const visit = (node: ts.Node): void => {
     const runtime = runtimeSpecifier(node);
     const specifier = runtime ?? typeOnlySpecifier(node);
     if (specifier !== undefined && ts.isStringLiteralLike(specifier)) {
-      found.push({ specifier: specifier.text, file, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, typeOnly: runtime === undefined });
+      found.push({
+        specifier: specifier.text,
+        file,
+        line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+        typeOnly: runtime === undefined,
+      });
     }
     ts.forEachChild(node, visit);
   };

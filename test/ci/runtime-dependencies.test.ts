@@ -1,5 +1,5 @@
 // Proves that package.json's runtime dependencies are exactly what the runtime loads: every
-// package that the runtime's sources (agent/, codec/, transport/, storage/, deploy/, bin/)
+// package that the runtime's sources (contracts/, agent/, codec/, transport/, storage/, deploy/, bin/)
 // and the built dist/ load at run time is in "dependencies" (so a runtime import of a
 // devDependency, which `npm install --omit=dev` would not install, fails here), and every
 // entry of "dependencies" is loaded by the runtime (so a package only tests or benchmarks use,
@@ -13,7 +13,7 @@ import { packageImports, packageImportsUnder, packageOf } from './import-scan.js
 import type { PackageImport } from './import-scan.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const RUNTIME_SOURCES = ['agent', 'codec', 'transport', 'storage', 'deploy', 'bin'];
+const RUNTIME_SOURCES = ['contracts', 'agent', 'codec', 'transport', 'storage', 'deploy', 'bin'];
 
 interface Manifest {
   readonly dependencies: Readonly<Record<string, string>>;
@@ -29,7 +29,11 @@ function manifest(): Manifest {
 function notRuntimeDependencies(imports: readonly PackageImport[], m: Manifest): string[] {
   return imports
     .filter((i) => !(i.pkg in m.dependencies))
-    .map((i) => `${relative(ROOT, i.file)}:${i.line} loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`);
+    .map(
+      (i) =>
+        `${relative(ROOT, i.file)}:${i.line} ` +
+        `loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`,
+    );
 }
 
 describe('runtime dependencies', () => {
@@ -41,18 +45,25 @@ describe('runtime dependencies', () => {
     assert.deepEqual(notRuntimeDependencies(imports, m), []);
   });
 
-  it('lists in "dependencies" only packages the runtime loads (test and benchmark packages are devDependencies)', () => {
+  it('lists in "dependencies" only packages the runtime loads (test and bench packages are devDependencies)', () => {
     const loaded = new Set(packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d))).map((i) => i.pkg));
     const unused = Object.keys(m.dependencies).filter((pkg) => !loaded.has(pkg));
     assert.deepEqual(unused, [], `runtime dependencies no runtime code loads: ${unused.join(', ')}`);
-    assert.deepEqual(Object.keys(m.dependencies).filter((pkg) => pkg in m.devDependencies), [], 'no package is both');
+    assert.deepEqual(
+      Object.keys(m.dependencies).filter((pkg) => pkg in m.devDependencies),
+      [],
+      'no package is both',
+    );
   });
 
   it('ships a dist/ whose code loads only runtime dependencies', () => {
     assert.ok(existsSync(join(ROOT, 'dist', 'agent', 'cli', 'main.js')), 'dist/ is built (npm run build)');
     const imports = packageImportsUnder([join(ROOT, 'dist'), join(ROOT, 'bin')]);
     assert.deepEqual(notRuntimeDependencies(imports, m), []);
-    assert.deepEqual(imports.filter((i) => i.pkg === 'coap' || i.pkg === 'coap-packet'), []);
+    assert.deepEqual(
+      imports.filter((i) => i.pkg === 'coap' || i.pkg === 'coap-packet'),
+      [],
+    );
   });
 
   describe('the import scan', () => {
@@ -69,7 +80,16 @@ describe('runtime dependencies', () => {
         "const e = require('coap-packet');",
         "import f = require('old-style');",
       ].join('\n');
-      assert.deepEqual(pkgs(text), ['sinon', 'fast-check', 'side-effect', '@scope/pkg', 'star', 'coap', 'coap-packet', 'old-style']);
+      assert.deepEqual(pkgs(text), [
+        'sinon',
+        'fast-check',
+        'side-effect',
+        '@scope/pkg',
+        'star',
+        'coap',
+        'coap-packet',
+        'old-style',
+      ]);
       assert.deepEqual(pkgs("import { x } from 'mocha';\nrequire('sinon');", 'y.js'), ['mocha', 'sinon']);
     });
 
@@ -88,11 +108,14 @@ describe('runtime dependencies', () => {
     });
 
     it('reports a runtime import of a devDependency by file, line and kind', () => {
-      const imports = packageImports(join(ROOT, 'agent', 'example.ts'), "import { x } from 'lmdb';\nimport sinon from 'sinon';\nimport z from 'left-pad';");
-      assert.deepEqual(notRuntimeDependencies(imports, { dependencies: { lmdb: '1' }, devDependencies: { sinon: '1' } }), [
-        'agent/example.ts:2 loads sinon, a devDependency',
-        'agent/example.ts:3 loads left-pad, not a dependency',
-      ]);
+      const imports = packageImports(
+        join(ROOT, 'agent', 'example.ts'),
+        "import { x } from 'lmdb';\nimport sinon from 'sinon';\nimport z from 'left-pad';",
+      );
+      assert.deepEqual(
+        notRuntimeDependencies(imports, { dependencies: { lmdb: '1' }, devDependencies: { sinon: '1' } }),
+        ['agent/example.ts:2 loads sinon, a devDependency', 'agent/example.ts:3 loads left-pad, not a dependency'],
+      );
     });
   });
 });

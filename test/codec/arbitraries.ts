@@ -4,19 +4,15 @@
 // units, astral-plane and combining characters, and byte fields exactly at their bound.
 // Byte fields are plain Uint8Arrays, sometimes views at an offset into a larger buffer.
 import fc from 'fast-check';
-import type {
-  AppendEntriesRequest,
-  ClusterConfiguration,
-  ClusterMember,
-  CodecLimits,
-  EntryType,
-  LogEntry,
-  MessageOfType,
-  NodeId,
-  RpcMessage,
-  RpcMessageType,
-} from '../../agent/contracts.js';
-import { RPC_MESSAGE_TYPES } from '../../agent/contracts.js';
+import type { ClusterConfiguration, ClusterMember, EntryType, LogEntry, NodeId } from '../../contracts/log.js';
+import {
+  type AppendEntriesRequest,
+  type MessageOfType,
+  type RpcMessage,
+  type RpcMessageType,
+  RPC_MESSAGE_TYPES,
+} from '../../contracts/messages.js';
+import type { CodecLimits } from '../../contracts/serializer.js';
 
 /** How large generated values may get. Codec tests configure their serializers with the same numbers. */
 export interface ArbitraryBounds {
@@ -51,20 +47,6 @@ export function codecLimitsFor(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BOUND
     entryBytesMax: bounds.entryBytesMax,
     chunkBytesMax: bounds.chunkBytesMax,
     messageBytesMax: 256 * 1024,
-  };
-}
-
-/**
- * Parameters for fc.assert: `numRuns`, and the seed and path of a failed run when the FC_SEED
- * and FC_PATH environment variables are set (fast-check prints both when a property fails).
- */
-export function fcParameters(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env['FC_SEED'];
-  const path = process.env['FC_PATH'];
-  return {
-    numRuns,
-    ...(seed === undefined ? {} : { seed: Number(seed) }),
-    ...(path === undefined ? {} : { path }),
   };
 }
 
@@ -137,7 +119,12 @@ export const entryTypeArbitrary: fc.Arbitrary<EntryType> = fc.constantFrom('comm
 
 /** Log entries with commands of up to `entryBytesMax` bytes. */
 export function logEntryArbitrary(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BOUNDS): fc.Arbitrary<LogEntry> {
-  return record({ term: uintArbitrary, index: uintArbitrary, type: entryTypeArbitrary, command: bytesArbitrary(bounds.entryBytesMax) });
+  return record({
+    term: uintArbitrary,
+    index: uintArbitrary,
+    type: entryTypeArbitrary,
+    command: bytesArbitrary(bounds.entryBytesMax),
+  });
 }
 
 /** Configuration members with edge-case ids and addresses. */
@@ -145,11 +132,17 @@ export const memberArbitrary: fc.Arbitrary<ClusterMember> = record({ id: nodeIdA
 
 /** Lists of up to `max` items, biased to empty and exactly `max`. */
 export function listArbitrary<T>(item: fc.Arbitrary<T>, max: number): fc.Arbitrary<T[]> {
-  return fc.oneof(fc.array(item, { maxLength: 0 }), fc.array(item, { maxLength: max }), fc.array(item, { minLength: max, maxLength: max }));
+  return fc.oneof(
+    fc.array(item, { maxLength: 0 }),
+    fc.array(item, { maxLength: max }),
+    fc.array(item, { minLength: max, maxLength: max }),
+  );
 }
 
 /** Configurations, simple and joint (oldVoters non-null), including empty and full ones. */
-export function configurationArbitrary(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BOUNDS): fc.Arbitrary<ClusterConfiguration> {
+export function configurationArbitrary(
+  bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BOUNDS,
+): fc.Arbitrary<ClusterConfiguration> {
   const ids = listArbitrary(nodeIdArbitrary, bounds.nodesMax);
   return record({
     voters: ids,
@@ -175,9 +168,22 @@ export function messageArbitraries(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_B
     leaderCommit: u,
   });
   return {
-    RequestVoteRequest: record({ type: fc.constant('RequestVoteRequest'), term: u, candidateId: id, lastLogIndex: u, lastLogTerm: u, transfer: fc.boolean() }),
+    RequestVoteRequest: record({
+      type: fc.constant('RequestVoteRequest'),
+      term: u,
+      candidateId: id,
+      lastLogIndex: u,
+      lastLogTerm: u,
+      transfer: fc.boolean(),
+    }),
     RequestVoteResponse: record({ type: fc.constant('RequestVoteResponse'), term: u, voteGranted: fc.boolean() }),
-    PreVoteRequest: record({ type: fc.constant('PreVoteRequest'), term: u, candidateId: id, lastLogIndex: u, lastLogTerm: u }),
+    PreVoteRequest: record({
+      type: fc.constant('PreVoteRequest'),
+      term: u,
+      candidateId: id,
+      lastLogIndex: u,
+      lastLogTerm: u,
+    }),
     PreVoteResponse: record({ type: fc.constant('PreVoteResponse'), term: u, voteGranted: fc.boolean() }),
     AppendEntriesRequest: appendEntries,
     AppendEntriesResponse: record({
@@ -212,7 +218,10 @@ export function messageArbitraries(bounds: ArbitraryBounds = DEFAULT_ARBITRARY_B
     }),
     ClientForwardResponse: record({
       type: fc.constant('ClientForwardResponse'),
-      code: fc.oneof(fc.constantFrom('', 'RAFT_NOT_LEADER', 'RAFT_TIMEOUT', 'X'.repeat(64)), fc.stringMatching(/^[A-Z0-9_]{0,64}$/)),
+      code: fc.oneof(
+        fc.constantFrom('', 'RAFT_NOT_LEADER', 'RAFT_TIMEOUT', 'X'.repeat(64)),
+        fc.stringMatching(/^[A-Z0-9_]{0,64}$/),
+      ),
       message: fc.oneof(fc.constant(''), textArbitrary(0, 4096, true), textArbitrary(0, 64, true)),
       leaderHint: fc.option(id, { nil: null }),
       result: bytesArbitrary(bounds.resultBytesMax),

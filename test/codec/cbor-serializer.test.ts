@@ -5,8 +5,8 @@
 // strict field checks with field paths, the configurable limits, and zero-copy byte fields.
 import { strict as assert } from 'node:assert';
 import { Encoder } from 'cbor-x';
-import { SerializationError } from '../../agent/contracts.js';
-import type { AppendEntriesRequest, RpcMessage } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { AppendEntriesRequest, RpcMessage } from '../../contracts/messages.js';
 import { CborSerializer } from '../../codec/index.js';
 import { prototypePolluted } from './hostile.js';
 
@@ -50,16 +50,32 @@ describe('CborSerializer', () => {
     });
 
     it('writes nulls, large integers as major type 0 and text as UTF-8', () => {
-      const bytes = cbor.encode({ type: 'AppendEntriesResponse', term: 2 ** 53 - 1, success: false, conflictIndex: null, conflictTerm: 2 ** 32, lastLogIndex: 0 });
+      const bytes = cbor.encode({
+        type: 'AppendEntriesResponse',
+        term: 2 ** 53 - 1,
+        success: false,
+        conflictIndex: null,
+        conflictTerm: 2 ** 32,
+        lastLogIndex: 0,
+      });
       assert.equal(toHex(bytes), '870106' + '1b001fffffffffffff' + 'f4' + 'f6' + '1b0000000100000000' + '00');
-      const response = cbor.encode({ type: 'ClientForwardResponse', code: '', message: 'é', leaderHint: 'ñ', result: new Uint8Array(0) });
+      const response = cbor.encode({
+        type: 'ClientForwardResponse',
+        code: '',
+        message: 'é',
+        leaderHint: 'ñ',
+        result: new Uint8Array(0),
+      });
       assert.equal(toHex(response), '86010c' + '60' + '62c3a9' + '62c3b1' + '40');
     });
 
     it('decodes what cbor-x itself encodes for the same arrays', () => {
       const encoder = new Encoder({ useRecords: false, tagUint8Array: false });
       const bytes = encoder.encode([1, 5, 2, 'n1', 4, 1, [[2, 5, 1, Buffer.from([1, 2])]], 3]);
-      assert.deepStrictEqual(cbor.decode(bytes), append([{ term: 2, index: 5, type: 'command', command: new Uint8Array([1, 2]) }]));
+      assert.deepStrictEqual(
+        cbor.decode(bytes),
+        append([{ term: 2, index: 5, type: 'command', command: new Uint8Array([1, 2]) }]),
+      );
     });
   });
 
@@ -103,7 +119,11 @@ describe('CborSerializer', () => {
     }
 
     it('refuses arrays longer than any list a message may hold with CODEC_LIMIT, before decoding them', () => {
-      rejects(hex('83 01 0a 9a ffffffff'), 'CODEC_LIMIT', /an array of 4294967295 items exceeds the longest list a message may hold \(10000\)/u);
+      rejects(
+        hex('83 01 0a 9a ffffffff'),
+        'CODEC_LIMIT',
+        /an array of 4294967295 items exceeds the longest list a message may hold \(10000\)/u,
+      );
       rejects(hex('83 01 0a 9b ffffffffffffffff'), 'CODEC_LIMIT', /an array of Infinity items/u);
       const long = new Uint8Array(3 + 3 + 10_001).fill(0x00);
       long.set([0x88, 0x01, 0x05, 0x99, 0x27, 0x11]);
@@ -125,7 +145,9 @@ describe('CborSerializer', () => {
     });
 
     it('refuses a __proto__ map key without touching Object.prototype', () => {
-      const encoded = new Encoder({ useRecords: false }).encode(JSON.parse('[1, 10, {"__proto__": {"polluted": true}}]'));
+      const encoded = new Encoder({ useRecords: false }).encode(
+        JSON.parse('[1, 10, {"__proto__": {"polluted": true}}]'),
+      );
       rejects(encoded, 'CODEC_MALFORMED', /maps/u);
       assert.equal(prototypePolluted(), false);
     });
@@ -133,7 +155,11 @@ describe('CborSerializer', () => {
 
   describe('fields', () => {
     const cases: readonly (readonly [string, string, RegExp])[] = [
-      ['a negative term', '83 01 0a 20', /TimeoutNowResponse\.term: expected a non-negative safe integer, got the number -1/u],
+      [
+        'a negative term',
+        '83 01 0a 20',
+        /TimeoutNowResponse\.term: expected a non-negative safe integer, got the number -1/u,
+      ],
       ['a term above 2^53 - 1', '83 01 0a 1b 0020000000000000', /TimeoutNowResponse\.term/u],
       ['a text term', '83 01 0a 61 35', /TimeoutNowResponse\.term/u],
       ['a missing field', '82 01 0a', /expected 3 fields, got 2/u],
@@ -143,9 +169,21 @@ describe('CborSerializer', () => {
       ['an empty node id', '84 01 09 05 60', /TimeoutNowRequest\.leaderId: node id must not be empty/u],
       ['a 65-char node id', `84 01 09 05 78 41 ${'61'.repeat(65)}`, /leaderId: node id of 65 chars exceeds 64/u],
       ['a control character in a node id', '84 01 09 05 62 61 0a', /leaderId: node id contains a forbidden character/u],
-      ['a bad entry type code', '88 01 05 02 62 6e 31 04 01 81 84 02 05 04 40 03', /entries\[0\]\.type: expected an entry type code/u],
-      ['an entry of the wrong shape', '88 01 05 02 62 6e 31 04 01 81 83 02 05 01 03', /entries\[0\]: expected an entry of 4 fields/u],
-      ['a text command', '88 01 05 02 62 6e 31 04 01 81 84 02 05 01 60 03', /entries\[0\]\.command: expected a byte string/u],
+      [
+        'a bad entry type code',
+        '88 01 05 02 62 6e 31 04 01 81 84 02 05 04 40 03',
+        /entries\[0\]\.type: expected an entry type code/u,
+      ],
+      [
+        'an entry of the wrong shape',
+        '88 01 05 02 62 6e 31 04 01 81 83 02 05 01 03',
+        /entries\[0\]: expected an entry of 4 fields/u,
+      ],
+      [
+        'a text command',
+        '88 01 05 02 62 6e 31 04 01 81 84 02 05 01 60 03',
+        /entries\[0\]\.command: expected a byte string/u,
+      ],
       ['a non-boolean flag', '84 01 02 05 01', /RequestVoteResponse\.voteGranted: expected a boolean/u],
     ];
     for (const [what, bytes, pattern] of cases) {
@@ -154,8 +192,18 @@ describe('CborSerializer', () => {
   });
 
   describe('limits', () => {
-    const small = new CborSerializer({ entriesPerMessageMax: 2, entryBytesMax: 4, chunkBytesMax: 8, messageBytesMax: 1024 });
-    const entry = (size: number): AppendEntriesRequest['entries'][number] => ({ term: 1, index: 1, type: 'command', command: new Uint8Array(size) });
+    const small = new CborSerializer({
+      entriesPerMessageMax: 2,
+      entryBytesMax: 4,
+      chunkBytesMax: 8,
+      messageBytesMax: 1024,
+    });
+    const entry = (size: number): AppendEntriesRequest['entries'][number] => ({
+      term: 1,
+      index: 1,
+      type: 'command',
+      command: new Uint8Array(size),
+    });
 
     it('refuses more entries than entriesPerMessageMax, on decode and on encode', () => {
       const three = cbor.encode(append([entry(1), entry(1), entry(1)]));
@@ -164,7 +212,12 @@ describe('CborSerializer', () => {
     });
 
     it('refuses a command above entryBytesMax, naming the entry', () => {
-      rejects(cbor.encode(append([entry(4), entry(5)])), 'CODEC_LIMIT', /entries\[1\]\.command: 5 bytes exceed entryBytesMax \(4\)/u, small);
+      rejects(
+        cbor.encode(append([entry(4), entry(5)])),
+        'CODEC_LIMIT',
+        /entries\[1\]\.command: 5 bytes exceed entryBytesMax \(4\)/u,
+        small,
+      );
     });
 
     it('refuses a snapshot chunk above chunkBytesMax', () => {
@@ -185,7 +238,13 @@ describe('CborSerializer', () => {
 
     it('refuses input above messageBytesMax before parsing it', () => {
       rejects(new Uint8Array(1025), 'CODEC_LIMIT', /1025 bytes exceed messageBytesMax \(1024\)/u, small);
-      const large = { type: 'ClientForwardResponse', code: '', message: 'x'.repeat(1100), leaderHint: null, result: new Uint8Array(0) } as const;
+      const large = {
+        type: 'ClientForwardResponse',
+        code: '',
+        message: 'x'.repeat(1100),
+        leaderHint: null,
+        result: new Uint8Array(0),
+      } as const;
       assert.throws(() => small.encode(large), { code: 'CODEC_LIMIT' });
     });
   });
@@ -206,7 +265,10 @@ describe('CborSerializer', () => {
 
     it('accept Buffers and offset views when encoding', () => {
       const backing = Buffer.from([0, 1, 2, 3, 4, 5]);
-      const decoded = cbor.decodeAs('AppendEntriesRequest', cbor.encode(append([{ term: 1, index: 1, type: 'config', command: backing.subarray(2, 5) }])));
+      const decoded = cbor.decodeAs(
+        'AppendEntriesRequest',
+        cbor.encode(append([{ term: 1, index: 1, type: 'config', command: backing.subarray(2, 5) }])),
+      );
       assert.deepStrictEqual(decoded.entries[0]?.command, new Uint8Array([2, 3, 4]));
     });
   });

@@ -10,7 +10,8 @@ import { Decoder, Encoder } from 'cbor-x';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { createSerializer } from '../../codec/index.js';
-import { codecLimitsFor, fcParameters, rpcMessageArbitrary } from './arbitraries.js';
+import { codecLimitsFor, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 import { DecodeCounter, prototypePolluted } from './hostile.js';
 
 const RUNS = 1500;
@@ -23,7 +24,10 @@ function batch<T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T[]> {
   return fc.array(arbitrary, { minLength: PER_RUN, maxLength: PER_RUN });
 }
 
-const trickyKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'v', 'type', 'term', 'entries'), fc.string({ maxLength: 8 }));
+const trickyKey = fc.oneof(
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'v', 'type', 'term', 'entries'),
+  fc.string({ maxLength: 8 }),
+);
 
 /** Every path to a node of a nested array/object value, root excluded, in a fixed order. */
 function pathsOf(value: unknown, prefix: readonly (string | number)[] = []): (string | number)[][] {
@@ -40,9 +44,15 @@ function pathsOf(value: unknown, prefix: readonly (string | number)[] = []): (st
 function replaceAt(root: unknown, path: readonly (string | number)[], replacement: unknown): unknown {
   const [head, ...rest] = path;
   if (head === undefined) return replacement;
-  if (Array.isArray(root)) return root.map((item: unknown, i) => (i === head ? replaceAt(item, rest, replacement) : item));
+  if (Array.isArray(root))
+    return root.map((item: unknown, i) => (i === head ? replaceAt(item, rest, replacement) : item));
   const copy: Record<string, unknown> = { ...(root as Record<string, unknown>) };
-  Object.defineProperty(copy, head, { value: replaceAt(copy[head], rest, replacement), enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(copy, head, {
+    value: replaceAt(copy[head], rest, replacement),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   return copy;
 }
 
@@ -74,12 +84,17 @@ describe('cbor decoder against type-confused documents (property 7)', () => {
 
   it(`rejects or decodes ${BUDGET} CBOR documents of the wrong structure`, () => {
     const counter = new DecodeCounter();
-    const document = fc.oneof(value, fc.tuple(fc.integer({ min: 0, max: 13 }), fc.array(value, { maxLength: 10 })).map(([code, fields]) => [1, code, ...fields]));
+    const document = fc.oneof(
+      value,
+      fc
+        .tuple(fc.integer({ min: 0, max: 13 }), fc.array(value, { maxLength: 10 }))
+        .map(([code, fields]) => [1, code, ...fields]),
+    );
     fc.assert(
       fc.property(batch(fc.tuple(document, fc.boolean())), (inputs) => {
         for (const [doc, useTags] of inputs) counter.decode(serializer, encode(doc, useTags));
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);
@@ -96,10 +111,13 @@ describe('cbor decoder against type-confused documents (property 7)', () => {
           counter.decode(serializer, encode(replaceAt(form, path, replacement), useTags));
         }
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
-    assert.ok(counter.rejected > counter.count / 2, `most replacements are caught (${counter.rejected} of ${counter.count})`);
+    assert.ok(
+      counter.rejected > counter.count / 2,
+      `most replacements are caught (${counter.rejected} of ${counter.count})`,
+    );
   });
 });
 
@@ -111,13 +129,17 @@ describe('json decoder against type-confused documents (property 7)', () => {
   it(`rejects or decodes ${BUDGET} JSON documents of the wrong structure`, () => {
     const counter = new DecodeCounter();
     const headed = fc
-      .tuple(fc.constantFrom(1, 2, 0, -1, 1.5, '1'), fc.constantFrom('AppendEntriesRequest', 'RequestVoteRequest', 'Nope', '__proto__'), fc.dictionary(trickyKey, json, { maxKeys: 6 }))
+      .tuple(
+        fc.constantFrom(1, 2, 0, -1, 1.5, '1'),
+        fc.constantFrom('AppendEntriesRequest', 'RequestVoteRequest', 'Nope', '__proto__'),
+        fc.dictionary(trickyKey, json, { maxKeys: 6 }),
+      )
       .map(([v, type, rest]) => ({ v, type, ...rest }));
     fc.assert(
       fc.property(batch(fc.oneof(json, headed)), (inputs) => {
         for (const document of inputs) counter.decode(serializer, text(document));
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);
@@ -134,12 +156,18 @@ describe('json decoder against type-confused documents (property 7)', () => {
         for (const [kind, pick, replacement, key] of edits) {
           const path = paths[pick % paths.length] ?? [];
           if (kind === 'replace') counter.decode(serializer, text(replaceAt(form, path, replacement)));
-          if (kind === 'add') counter.reject(serializer, text(replaceAt(form, [key === 'v' || key === 'type' ? `${key}x` : `${key}_`], replacement)));
-          if (kind === 'proto') counter.reject(serializer, Buffer.from(`{"__proto__":${JSON.stringify(replacement)},${source.slice(1)}`));
-          if (kind === 'remove') counter.decode(serializer, Buffer.from(source.replace(/"[A-Za-z]+":("[^"]*"|[^,{}[\]]*),/u, '')));
+          if (kind === 'add')
+            counter.reject(
+              serializer,
+              text(replaceAt(form, [key === 'v' || key === 'type' ? `${key}x` : `${key}_`], replacement)),
+            );
+          if (kind === 'proto')
+            counter.reject(serializer, Buffer.from(`{"__proto__":${JSON.stringify(replacement)},${source.slice(1)}`));
+          if (kind === 'remove')
+            counter.decode(serializer, Buffer.from(source.replace(/"[A-Za-z]+":("[^"]*"|[^,{}[\]]*),/u, '')));
         }
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);
@@ -169,16 +197,25 @@ describe('protobuf decoder against type-confused documents (property 7)', () => 
 
   it(`rejects or decodes ${BUDGET} envelopes with random fields`, () => {
     const counter = new DecodeCounter();
-    const input = fc.tuple(fc.array(field, { maxLength: 6 }), fc.array(field, { maxLength: 4 }), fc.integer({ min: 2, max: 14 }));
+    const input = fc.tuple(
+      fc.array(field, { maxLength: 6 }),
+      fc.array(field, { maxLength: 4 }),
+      fc.integer({ min: 2, max: 14 }),
+    );
     fc.assert(
       fc.property(batch(input), (inputs) => {
         for (const [bodyFields, innerFields, bodyNumber] of inputs) {
           const body = writeFields(bodyFields, writeFields(innerFields, null));
-          const envelope = protobuf.Writer.create().uint32(8).uint32(1).uint32(bodyNumber * 8 + 2).bytes(body).finish();
+          const envelope = protobuf.Writer.create()
+            .uint32(8)
+            .uint32(1)
+            .uint32(bodyNumber * 8 + 2)
+            .bytes(body)
+            .finish();
           counter.decode(serializer, envelope);
         }
       }),
-      fcParameters(RUNS),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
   });
@@ -186,25 +223,44 @@ describe('protobuf decoder against type-confused documents (property 7)', () => 
   it(`rejects or decodes ${BUDGET} valid bodies under another type or with an extra field`, () => {
     const counter = new DecodeCounter();
     fc.assert(
-      fc.property(rpcMessageArbitrary(), batch(fc.tuple(fc.integer({ min: 2, max: 13 }), field, fc.boolean())), (message, edits) => {
-        const bytes = serializer.encode(message);
-        const reader = protobuf.Reader.create(bytes);
-        reader.uint32();
-        reader.uint32();
-        const bodyTag = reader.uint32();
-        const body = reader.bytes();
-        for (const [number, extra, retag] of edits) {
-          const writer = protobuf.Writer.create().uint32(8).uint32(1);
-          if (retag) {
-            counter.decode(serializer, writer.uint32(number * 8 + 2).bytes(body).finish());
-          } else {
-            const [extraNumber, wireType, integer, payload] = extra;
-            const unknown = writeFields([[16 + (extraNumber % 100_000), wireType === 3 || wireType === 4 ? 0 : wireType, integer, payload]], null);
-            counter.reject(serializer, writer.uint32(bodyTag).bytes(Buffer.concat([body, unknown])).finish());
+      fc.property(
+        rpcMessageArbitrary(),
+        batch(fc.tuple(fc.integer({ min: 2, max: 13 }), field, fc.boolean())),
+        (message, edits) => {
+          const bytes = serializer.encode(message);
+          const reader = protobuf.Reader.create(bytes);
+          reader.uint32();
+          reader.uint32();
+          const bodyTag = reader.uint32();
+          const body = reader.bytes();
+          for (const [number, extra, retag] of edits) {
+            const writer = protobuf.Writer.create().uint32(8).uint32(1);
+            if (retag) {
+              counter.decode(
+                serializer,
+                writer
+                  .uint32(number * 8 + 2)
+                  .bytes(body)
+                  .finish(),
+              );
+            } else {
+              const [extraNumber, wireType, integer, payload] = extra;
+              const unknown = writeFields(
+                [[16 + (extraNumber % 100_000), wireType === 3 || wireType === 4 ? 0 : wireType, integer, payload]],
+                null,
+              );
+              counter.reject(
+                serializer,
+                writer
+                  .uint32(bodyTag)
+                  .bytes(Buffer.concat([body, unknown]))
+                  .finish(),
+              );
+            }
           }
-        }
-      }),
-      fcParameters(RUNS),
+        },
+      ),
+      fcParams(RUNS),
     );
     assert.ok(counter.count >= BUDGET, `${counter.count} inputs`);
     assert.equal(prototypePolluted(), false);

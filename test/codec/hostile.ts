@@ -4,8 +4,8 @@
 // InvariantError, a hang) fails the test. A returned message must itself be valid: encoding
 // it again must succeed and decode to the same message.
 import { strict as assert } from 'node:assert';
-import { SerializationError } from '../../agent/contracts.js';
-import type { RpcSerializer } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 
 export type Outcome = 'message' | 'rejected';
 
@@ -29,18 +29,28 @@ export class DecodeCounter {
       }
       throw error;
     }
-    assert.deepStrictEqual(serializer.decode(serializer.encode(message)), message, 'an accepted message re-encodes to itself');
+    assert.deepStrictEqual(
+      serializer.decode(serializer.encode(message)),
+      message,
+      'an accepted message re-encodes to itself',
+    );
     return 'message';
   }
 
   /** Decodes `bytes` and requires a SerializationError. */
   reject(serializer: RpcSerializer, bytes: Uint8Array): void {
-    assert.equal(this.decode(serializer, bytes), 'rejected', `expected ${Buffer.from(bytes.subarray(0, 48)).toString('hex')} to be rejected`);
+    assert.equal(
+      this.decode(serializer, bytes),
+      'rejected',
+      `expected ${Buffer.from(bytes.subarray(0, 48)).toString('hex')} to be rejected`,
+    );
   }
 }
 
 /** True when Object.prototype has been polluted by a decoder. */
 export function prototypePolluted(): boolean {
   const probe: Record<string, unknown> = {};
-  return ['polluted', 'v', 'type', 'term', 'isAdmin'].some((key) => key in probe) || Object.keys(Object.prototype).length > 0;
+  return (
+    ['polluted', 'v', 'type', 'term', 'isAdmin'].some((key) => key in probe) || Object.keys(Object.prototype).length > 0
+  );
 }

@@ -5,14 +5,22 @@
 // naming the field, so that a peer is never sent a message it must reject.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { ConfigError, RPC_MESSAGE_TYPES, SerializationError } from '../../agent/contracts.js';
-import type { RpcMessage } from '../../agent/contracts.js';
+import { ConfigError, SerializationError } from '../../contracts/errors.js';
+import { RPC_MESSAGE_TYPES, type RpcMessage } from '../../contracts/messages.js';
 import { createSerializer, DEFAULT_CODEC_LIMITS, resolveCodecLimits, SERIALIZER_NAMES } from '../../codec/index.js';
 import type { SerializerName } from '../../codec/index.js';
 import { FIELD_ORDER } from '../../codec/layout.js';
-import { fcParameters, messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 
-const vote = { type: 'RequestVoteRequest', term: 3, candidateId: 'n1', lastLogIndex: 9, lastLogTerm: 2, transfer: false } as const;
+const vote = {
+  type: 'RequestVoteRequest',
+  term: 3,
+  candidateId: 'n1',
+  lastLogIndex: 9,
+  lastLogTerm: 2,
+  transfer: false,
+} as const;
 
 describe('createSerializer', () => {
   it('builds each codec by its configuration name', () => {
@@ -28,19 +36,31 @@ describe('createSerializer', () => {
   });
 
   it('refuses an unknown name with ConfigError', () => {
-    assert.throws(() => createSerializer('msgpack' as SerializerName), (error: unknown) => error instanceof ConfigError && /msgpack/u.test(error.message));
+    assert.throws(
+      () => createSerializer('msgpack' as SerializerName),
+      (error: unknown) => error instanceof ConfigError && /msgpack/u.test(error.message),
+    );
   });
 
   it('refuses bad limits with ConfigError naming every bad field and its limit', () => {
     assert.throws(
-      () => createSerializer('cbor', { messageBytesMax: 10, entriesPerMessageMax: 0, entryBytesMax: 1.5, chunkBytesMax: -1 }),
+      () =>
+        createSerializer('cbor', {
+          messageBytesMax: 10,
+          entriesPerMessageMax: 0,
+          entryBytesMax: 1.5,
+          chunkBytesMax: -1,
+        }),
       (error: unknown) =>
         error instanceof ConfigError &&
         error.problems.length === 4 &&
         error.problems.some((p) => p.includes('messageBytesMax: expected an integer from 1024 to 268435456, got 10')) &&
         error.problems.some((p) => p.includes('entriesPerMessageMax')),
     );
-    assert.throws(() => resolveCodecLimits({ messageBytesMax: 4096, chunkBytesMax: 8192 }), /chunkBytesMax: expected an integer from 1 to 4096/u);
+    assert.throws(
+      () => resolveCodecLimits({ messageBytesMax: 4096, chunkBytesMax: 8192 }),
+      /chunkBytesMax: expected an integer from 1 to 4096/u,
+    );
   });
 });
 
@@ -50,7 +70,10 @@ describe('decoders', () => {
       const serializer = createSerializer(name);
       const shared = new Uint8Array(new SharedArrayBuffer(8));
       for (const input of [shared, 'text', null, [1, 2], new Uint16Array(2)]) {
-        assert.throws(() => serializer.decode(input as Uint8Array), (error: unknown) => error instanceof SerializationError && error.code === 'CODEC_MALFORMED');
+        assert.throws(
+          () => serializer.decode(input as Uint8Array),
+          (error: unknown) => error instanceof SerializationError && error.code === 'CODEC_MALFORMED',
+        );
       }
     });
   }
@@ -58,7 +81,10 @@ describe('decoders', () => {
 
 describe('codec limits', () => {
   it('default to 8 MiB messages, 10,000 entries, 1 MiB entries and 4 MiB chunks', () => {
-    assert.deepStrictEqual({ ...DEFAULT_CODEC_LIMITS }, { messageBytesMax: 8 << 20, entriesPerMessageMax: 10_000, entryBytesMax: 1 << 20, chunkBytesMax: 4 << 20 });
+    assert.deepStrictEqual(
+      { ...DEFAULT_CODEC_LIMITS },
+      { messageBytesMax: 8 << 20, entriesPerMessageMax: 10_000, entryBytesMax: 1 << 20, chunkBytesMax: 4 << 20 },
+    );
     assert.deepStrictEqual({ ...resolveCodecLimits() }, { ...DEFAULT_CODEC_LIMITS });
   });
 
@@ -77,7 +103,13 @@ describe('layout', () => {
       const arbitrary: fc.Arbitrary<RpcMessage> = arbitraries[type];
       const [sample] = fc.sample(arbitrary, { numRuns: 1, seed: 1 });
       assert.ok(sample !== undefined);
-      assert.deepStrictEqual(Object.keys(sample).filter((key) => key !== 'type').sort(), [...FIELD_ORDER[type]].sort(), type);
+      assert.deepStrictEqual(
+        Object.keys(sample)
+          .filter((key) => key !== 'type')
+          .sort(),
+        [...FIELD_ORDER[type]].sort(),
+        type,
+      );
     }
   });
 });
@@ -87,14 +119,46 @@ describe('encoders', () => {
     ['a negative term', { ...vote, term: -1 }, /RequestVoteRequest\.term: expected a non-negative safe integer/u],
     ['a NaN index', { ...vote, lastLogIndex: Number.NaN }, /RequestVoteRequest\.lastLogIndex/u],
     ['an unsafe integer', { ...vote, lastLogTerm: 2 ** 53 }, /RequestVoteRequest\.lastLogTerm/u],
-    ['a missing field', { type: 'RequestVoteRequest', term: 3, candidateId: 'n1', lastLogIndex: 9, lastLogTerm: 2 }, /transfer: expected a boolean, got nothing/u],
+    [
+      'a missing field',
+      { type: 'RequestVoteRequest', term: 3, candidateId: 'n1', lastLogIndex: 9, lastLogTerm: 2 },
+      /transfer: expected a boolean, got nothing/u,
+    ],
     ['an empty node id', { ...vote, candidateId: '' }, /candidateId: node id must not be empty/u],
     ['a lone surrogate', { ...vote, candidateId: 'n\ud800' }, /candidateId: node id contains a forbidden character/u],
     ['an unknown type', { ...vote, type: 'Gossip' }, /message\.type: unknown message type the string "Gossip"/u],
     ['a non-object', 'RequestVoteRequest', /expected a message/u],
-    ['an unknown entry type', { type: 'AppendEntriesRequest', term: 1, leaderId: 'n1', prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, index: 1, type: 'snapshot', command: new Uint8Array(0) }], leaderCommit: 0 }, /entries\[0\]\.type: expected an entry type/u],
-    ['a command that is not bytes', { type: 'AppendEntriesRequest', term: 1, leaderId: 'n1', prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, index: 1, type: 'noop', command: [1, 2] }], leaderCommit: 0 }, /entries\[0\]\.command: expected a byte string/u],
-    ['a lower-case error code', { type: 'ClientForwardResponse', code: 'not_leader', message: '', leaderHint: null, result: new Uint8Array(0) }, /code: error code contains a forbidden character/u],
+    [
+      'an unknown entry type',
+      {
+        type: 'AppendEntriesRequest',
+        term: 1,
+        leaderId: 'n1',
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        entries: [{ term: 1, index: 1, type: 'snapshot', command: new Uint8Array(0) }],
+        leaderCommit: 0,
+      },
+      /entries\[0\]\.type: expected an entry type/u,
+    ],
+    [
+      'a command that is not bytes',
+      {
+        type: 'AppendEntriesRequest',
+        term: 1,
+        leaderId: 'n1',
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        entries: [{ term: 1, index: 1, type: 'noop', command: [1, 2] }],
+        leaderCommit: 0,
+      },
+      /entries\[0\]\.command: expected a byte string/u,
+    ],
+    [
+      'a lower-case error code',
+      { type: 'ClientForwardResponse', code: 'not_leader', message: '', leaderHint: null, result: new Uint8Array(0) },
+      /code: error code contains a forbidden character/u,
+    ],
   ];
 
   for (const name of SERIALIZER_NAMES) {
@@ -103,7 +167,8 @@ describe('encoders', () => {
       it(`${name} refuses to encode ${what}`, () => {
         assert.throws(
           () => serializer.encode(message as RpcMessage),
-          (error: unknown) => error instanceof SerializationError && error.code === 'CODEC_MALFORMED' && pattern.test(error.message),
+          (error: unknown) =>
+            error instanceof SerializationError && error.code === 'CODEC_MALFORMED' && pattern.test(error.message),
         );
       });
     }
@@ -134,7 +199,7 @@ describe('encoders', () => {
           assert.equal(encodable, decodable, `${strict.name}: encode and decode agree`);
         }
       }),
-      fcParameters(500),
+      fcParams(500),
     );
   });
 });

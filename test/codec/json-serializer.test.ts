@@ -4,8 +4,8 @@
 // order marks, numbers JSON can spell but messages cannot hold, deep nesting, the limits, and
 // that the schema file and the field order of layout.ts describe the same fields.
 import { strict as assert } from 'node:assert';
-import { SerializationError } from '../../agent/contracts.js';
-import type { RpcMessageType } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import type { RpcMessageType } from '../../contracts/messages.js';
 import { FIELD_ORDER, MESSAGE_TYPES_BY_CODE } from '../../codec/layout.js';
 import { JsonSerializer } from '../../codec/index.js';
 import schema from '../../codec/schemas/rpc-v1.schema.json' with { type: 'json' };
@@ -22,7 +22,8 @@ function rejects(document: string | Uint8Array, code: string, pattern: RegExp, s
 }
 
 const entriesDocument = (entries: string): string =>
-  `{"v":1,"type":"AppendEntriesRequest","term":2,"leaderId":"n1","prevLogIndex":4,"prevLogTerm":1,"entries":[${entries}],"leaderCommit":3}`;
+  `{"v":1,"type":"AppendEntriesRequest","term":2,"leaderId":"n1","prevLogIndex":4,"prevLogTerm":1,"entries":` +
+  `[${entries}],"leaderCommit":3}`;
 
 describe('JsonSerializer', () => {
   it('names itself json with Content-Format 50 and application/json', () => {
@@ -41,7 +42,10 @@ describe('JsonSerializer', () => {
       entries: [{ term: 2, index: 5, type: 'command', command: new Uint8Array([0xfb, 0xff]) }],
       leaderCommit: 3,
     });
-    assert.equal(Buffer.from(bytes).toString('utf8'), entriesDocument('{"term":2,"index":5,"type":"command","command":"+/8="}'));
+    assert.equal(
+      Buffer.from(bytes).toString('utf8'),
+      entriesDocument('{"term":2,"index":5,"type":"command","command":"+/8="}'),
+    );
   });
 
   it('decodes a document whatever the order of its fields', () => {
@@ -58,7 +62,11 @@ describe('JsonSerializer', () => {
     });
 
     it('refuses a missing or non-numeric version as malformed', () => {
-      rejects('{"type":"TimeoutNowResponse","term":7}', 'CODEC_MALFORMED', /message\.v: expected the version 1, got nothing/u);
+      rejects(
+        '{"type":"TimeoutNowResponse","term":7}',
+        'CODEC_MALFORMED',
+        /message\.v: expected the version 1, got nothing/u,
+      );
       rejects('{"v":"1","type":"TimeoutNowResponse","term":7}', 'CODEC_MALFORMED', /message\.v/u);
       rejects('[1]', 'CODEC_MALFORMED', /expected a JSON object/u);
       rejects('null', 'CODEC_MALFORMED', /expected a JSON object/u);
@@ -67,14 +75,34 @@ describe('JsonSerializer', () => {
 
   describe('unknown and hostile keys', () => {
     it('refuses unknown fields, naming them', () => {
-      rejects('{"v":1,"type":"TimeoutNowResponse","term":7,"extra":true}', 'CODEC_MALFORMED', /TimeoutNowResponse: must NOT have additional properties \(the string "extra"\)/u);
-      rejects(entriesDocument('{"term":2,"index":5,"type":"noop","command":"","x":1}'), 'CODEC_MALFORMED', /entries\[0\]: must NOT have additional properties/u);
+      rejects(
+        '{"v":1,"type":"TimeoutNowResponse","term":7,"extra":true}',
+        'CODEC_MALFORMED',
+        /TimeoutNowResponse: must NOT have additional properties \(the string "extra"\)/u,
+      );
+      rejects(
+        entriesDocument('{"term":2,"index":5,"type":"noop","command":"","x":1}'),
+        'CODEC_MALFORMED',
+        /entries\[0\]: must NOT have additional properties/u,
+      );
     });
 
     it('refuses __proto__ and constructor keys at any depth without polluting Object.prototype', () => {
-      rejects('{"__proto__":{"polluted":true},"v":1,"type":"TimeoutNowResponse","term":7}', 'CODEC_MALFORMED', /additional properties \(the string "__proto__"\)/u);
-      rejects(entriesDocument('{"__proto__":{"polluted":1},"term":2,"index":5,"type":"noop","command":""}'), 'CODEC_MALFORMED', /__proto__/u);
-      rejects('{"constructor":{"prototype":{"polluted":1}},"v":1,"type":"TimeoutNowResponse","term":7}', 'CODEC_MALFORMED', /constructor/u);
+      rejects(
+        '{"__proto__":{"polluted":true},"v":1,"type":"TimeoutNowResponse","term":7}',
+        'CODEC_MALFORMED',
+        /additional properties \(the string "__proto__"\)/u,
+      );
+      rejects(
+        entriesDocument('{"__proto__":{"polluted":1},"term":2,"index":5,"type":"noop","command":""}'),
+        'CODEC_MALFORMED',
+        /__proto__/u,
+      );
+      rejects(
+        '{"constructor":{"prototype":{"polluted":1}},"v":1,"type":"TimeoutNowResponse","term":7}',
+        'CODEC_MALFORMED',
+        /constructor/u,
+      );
       rejects('{"v":1,"type":"__proto__"}', 'CODEC_MALFORMED', /unknown message type/u);
       rejects('{"v":1,"type":"toString"}', 'CODEC_MALFORMED', /unknown message type/u);
       assert.equal(prototypePolluted(), false);
@@ -85,21 +113,65 @@ describe('JsonSerializer', () => {
     const cases: readonly (readonly [string, string, RegExp])[] = [
       ['a fractional term', '{"v":1,"type":"TimeoutNowResponse","term":1.5}', /\.term: must be integer/u],
       ['a negative term', '{"v":1,"type":"TimeoutNowResponse","term":-1}', /\.term: must be >= 0/u],
-      ['a term above 2^53 - 1', '{"v":1,"type":"TimeoutNowResponse","term":9007199254740993}', /\.term: must be <= 9007199254740991/u],
+      [
+        'a term above 2^53 - 1',
+        '{"v":1,"type":"TimeoutNowResponse","term":9007199254740993}',
+        /\.term: must be <= 9007199254740991/u,
+      ],
       ['an infinite term', '{"v":1,"type":"TimeoutNowResponse","term":1e400}', /\.term/u],
       ['a string term', '{"v":1,"type":"TimeoutNowResponse","term":"7"}', /\.term: must be integer/u],
       ['a null term', '{"v":1,"type":"TimeoutNowResponse","term":null}', /\.term: must be integer/u],
       ['a missing field', '{"v":1,"type":"TimeoutNowResponse"}', /must have required property 'term'/u],
-      ['an empty node id', '{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":""}', /\.leaderId: must NOT have fewer than 1 characters/u],
-      ['a lone surrogate in a node id', '{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":"a\\ud800"}', /leaderId: node id contains a forbidden character/u],
-      ['a control character in a node id', '{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":"a\\n"}', /\.leaderId: must match pattern/u],
-      ['64 astral characters as a node id (128 code units)', `{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":"${'😀'.repeat(64)}"}`, /node id of 128 chars exceeds 64/u],
-      ['an unknown entry type', entriesDocument('{"term":2,"index":5,"type":"snapshot","command":""}'), /entries\[0\]\.type: must be equal to one of the allowed values/u],
-      ['base64 without padding', entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQ"}'), /entries\[0\]\.command: base64 length is not a multiple of 4/u],
-      ['base64 with stray bits', entriesDocument('{"term":2,"index":5,"type":"noop","command":"AR=="}'), /entries\[0\]\.command: not canonical padded base64/u],
-      ['base64url characters', entriesDocument('{"term":2,"index":5,"type":"noop","command":"-_8="}'), /command: not canonical padded base64/u],
-      ['base64 with whitespace', entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQ==    "}'), /command: not canonical padded base64/u],
-      ['a byte array instead of base64', entriesDocument('{"term":2,"index":5,"type":"noop","command":[1]}'), /command: must be string/u],
+      [
+        'an empty node id',
+        '{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":""}',
+        /\.leaderId: must NOT have fewer than 1 characters/u,
+      ],
+      [
+        'a lone surrogate in a node id',
+        '{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":"a\\ud800"}',
+        /leaderId: node id contains a forbidden character/u,
+      ],
+      [
+        'a control character in a node id',
+        '{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":"a\\n"}',
+        /\.leaderId: must match pattern/u,
+      ],
+      [
+        '64 astral characters as a node id (128 code units)',
+        `{"v":1,"type":"TimeoutNowRequest","term":1,"leaderId":"${'😀'.repeat(64)}"}`,
+        /node id of 128 chars exceeds 64/u,
+      ],
+      [
+        'an unknown entry type',
+        entriesDocument('{"term":2,"index":5,"type":"snapshot","command":""}'),
+        /entries\[0\]\.type: must be equal to one of the allowed values/u,
+      ],
+      [
+        'base64 without padding',
+        entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQ"}'),
+        /entries\[0\]\.command: base64 length is not a multiple of 4/u,
+      ],
+      [
+        'base64 with stray bits',
+        entriesDocument('{"term":2,"index":5,"type":"noop","command":"AR=="}'),
+        /entries\[0\]\.command: not canonical padded base64/u,
+      ],
+      [
+        'base64url characters',
+        entriesDocument('{"term":2,"index":5,"type":"noop","command":"-_8="}'),
+        /command: not canonical padded base64/u,
+      ],
+      [
+        'base64 with whitespace',
+        entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQ==    "}'),
+        /command: not canonical padded base64/u,
+      ],
+      [
+        'a byte array instead of base64',
+        entriesDocument('{"term":2,"index":5,"type":"noop","command":[1]}'),
+        /command: must be string/u,
+      ],
     ];
     for (const [what, document, pattern] of cases) {
       it(`refuses ${what}, naming the field`, () => rejects(document, 'CODEC_MALFORMED', pattern));
@@ -109,24 +181,51 @@ describe('JsonSerializer', () => {
   describe('text', () => {
     it('refuses invalid UTF-8, a byte order mark and trailing garbage', () => {
       rejects(Uint8Array.of(0x7b, 0xff, 0x7d), 'CODEC_MALFORMED', /json:/u);
-      rejects(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), text('{"v":1,"type":"TimeoutNowResponse","term":7}')]), 'CODEC_MALFORMED', /json:/u);
+      rejects(
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), text('{"v":1,"type":"TimeoutNowResponse","term":7}')]),
+        'CODEC_MALFORMED',
+        /json:/u,
+      );
       rejects('{"v":1,"type":"TimeoutNowResponse","term":7} x', 'CODEC_MALFORMED', /json:/u);
       rejects('', 'CODEC_MALFORMED', /json:/u);
     });
 
     it('refuses deep nesting and value bombs before JSON.parse builds them', () => {
-      rejects(`${'['.repeat(4_000_000)}${']'.repeat(4_000_000)}`, 'CODEC_MALFORMED', /json: byte 4: nested deeper than 4/u);
-      rejects(`{"v":1,"type":"TimeoutNowResponse","term":${'['.repeat(200_000)}${']'.repeat(200_000)}}`, 'CODEC_MALFORMED', /nested deeper than 4/u);
-      rejects(`{"v":1,"type":"TimeoutNowResponse","term":7,"x":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`, 'CODEC_MALFORMED', /nested deeper than 4/u);
-      const bomb = (item: string, count: number, per: number): string => `{"v":1,"a":[${Array.from({ length: count / per }, () => `[${Array(per).fill(item).join(',')}]`).join(',')}]}`;
+      rejects(
+        `${'['.repeat(4_000_000)}${']'.repeat(4_000_000)}`,
+        'CODEC_MALFORMED',
+        /json: byte 4: nested deeper than 4/u,
+      );
+      rejects(
+        `{"v":1,"type":"TimeoutNowResponse","term":${'['.repeat(200_000)}${']'.repeat(200_000)}}`,
+        'CODEC_MALFORMED',
+        /nested deeper than 4/u,
+      );
+      rejects(
+        `{"v":1,"type":"TimeoutNowResponse","term":7,"x":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`,
+        'CODEC_MALFORMED',
+        /nested deeper than 4/u,
+      );
+      const bomb = (item: string, count: number, per: number): string =>
+        `{"v":1,"a":[${Array.from({ length: count / per }, () => `[${Array(per).fill(item).join(',')}]`).join(',')}]}`;
       rejects(bomb('{}', 1_000_000, 5000), 'CODEC_LIMIT', /json: byte \d+: more than 58256 values/u);
       rejects(bomb('[]', 1_000_000, 5000), 'CODEC_LIMIT', /more than 58256 values/u);
       rejects(`[${Array(20_000).fill('0').join(',')}]`, 'CODEC_LIMIT', /an array of more than 10000 items/u);
-      rejects(`{${Array.from({ length: 40 }, (_, i) => `"k${i}":0`).join(',')}}`, 'CODEC_MALFORMED', /an object of more than 32 members/u);
+      rejects(
+        `{${Array.from({ length: 40 }, (_, i) => `"k${i}":0`).join(',')}}`,
+        'CODEC_MALFORMED',
+        /an object of more than 32 members/u,
+      );
     });
 
     it('skips brackets and quotes inside strings when scanning', () => {
-      const message = { type: 'ClientForwardResponse', code: '', message: '[[[[[{{{{{ \\" ]]]', leaderHint: null, result: new Uint8Array(0) } as const;
+      const message = {
+        type: 'ClientForwardResponse',
+        code: '',
+        message: '[[[[[{{{{{ \\" ]]]',
+        leaderHint: null,
+        result: new Uint8Array(0),
+      } as const;
       assert.deepStrictEqual(json.decode(json.encode(message)), message);
     });
   });
@@ -136,14 +235,27 @@ describe('JsonSerializer', () => {
 
     it('refuses too many entries and too large commands with CODEC_LIMIT', () => {
       const entry = '{"term":2,"index":5,"type":"noop","command":"AQI="}';
-      rejects(entriesDocument(`${entry},${entry}`), 'CODEC_LIMIT', /entries: 2 items exceed entriesPerMessageMax \(1\)/u, small);
-      rejects(entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQID"}'), 'CODEC_LIMIT', /entries\[0\]\.command: 3 bytes exceed entryBytesMax \(2\)/u, small);
+      rejects(
+        entriesDocument(`${entry},${entry}`),
+        'CODEC_LIMIT',
+        /entries: 2 items exceed entriesPerMessageMax \(1\)/u,
+        small,
+      );
+      rejects(
+        entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQID"}'),
+        'CODEC_LIMIT',
+        /entries\[0\]\.command: 3 bytes exceed entryBytesMax \(2\)/u,
+        small,
+      );
       rejects(new Uint8Array(1025).fill(0x20), 'CODEC_LIMIT', /messageBytesMax/u, small);
     });
   });
 
   it('returns byte fields as plain Uint8Arrays decoded from base64', () => {
-    const decoded = json.decodeAs('AppendEntriesRequest', text(entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQID"}')));
+    const decoded = json.decodeAs(
+      'AppendEntriesRequest',
+      text(entriesDocument('{"term":2,"index":5,"type":"noop","command":"AQID"}')),
+    );
     assert.deepStrictEqual(decoded.entries[0]?.command, new Uint8Array([1, 2, 3]));
   });
 

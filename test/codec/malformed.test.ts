@@ -8,7 +8,8 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { createSerializer, SERIALIZER_NAMES } from '../../codec/index.js';
-import { codecLimitsFor, fcParameters, rpcMessageArbitrary } from './arbitraries.js';
+import { codecLimitsFor, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 import { DecodeCounter, prototypePolluted } from './hostile.js';
 
 const MUTATIONS_PER_MESSAGE = 24;
@@ -17,7 +18,11 @@ const MESSAGES = 1000;
 /** Bytes that start like a valid message of each codec, to push random tails past the header checks. */
 const HEADERS: Readonly<Record<string, readonly Uint8Array[]>> = {
   cbor: [Uint8Array.of(0x87, 0x01, 0x01), Uint8Array.of(0x88, 0x01, 0x05), Uint8Array.of(0x8b, 0x01, 0x07)],
-  json: [Buffer.from('{"v":1,"type":"AppendEntriesRequest",'), Buffer.from('{"v":1,"type":"InstallSnapshotRequest","configuration":'), Buffer.from('{"v":1,')],
+  json: [
+    Buffer.from('{"v":1,"type":"AppendEntriesRequest",'),
+    Buffer.from('{"v":1,"type":"InstallSnapshotRequest","configuration":'),
+    Buffer.from('{"v":1,'),
+  ],
   protobuf: [Uint8Array.of(0x08, 0x01), Uint8Array.of(0x08, 0x01, 0x32), Uint8Array.of(0x08, 0x01, 0x3a, 0x7f, 0x08)],
 };
 
@@ -38,7 +43,7 @@ for (const name of SERIALIZER_NAMES) {
         fc.property(fc.array(fc.uint8Array({ maxLength: 96 }), { minLength: 12, maxLength: 12 }), (inputs) => {
           for (const bytes of inputs) counter.decode(serializer, bytes);
         }),
-        fcParameters(MESSAGES),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 12_000, `${counter.count} inputs`);
     });
@@ -47,10 +52,16 @@ for (const name of SERIALIZER_NAMES) {
       const counter = new DecodeCounter();
       const headers = HEADERS[name] ?? [];
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.constantFrom(...headers), fc.uint8Array({ maxLength: 64 })), { minLength: 12, maxLength: 12 }), (inputs) => {
-          for (const [header, tail] of inputs) counter.decode(serializer, concat(header, tail));
-        }),
-        fcParameters(MESSAGES),
+        fc.property(
+          fc.array(fc.tuple(fc.constantFrom(...headers), fc.uint8Array({ maxLength: 64 })), {
+            minLength: 12,
+            maxLength: 12,
+          }),
+          (inputs) => {
+            for (const [header, tail] of inputs) counter.decode(serializer, concat(header, tail));
+          },
+        ),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 12_000, `${counter.count} inputs`);
     });
@@ -63,7 +74,7 @@ for (const name of SERIALIZER_NAMES) {
           const bytes = serializer.encode(message);
           for (const position of positions) counter.reject(serializer, bytes.subarray(0, position % bytes.byteLength));
         }),
-        fcParameters(MESSAGES),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 24_000, `${counter.count} inputs`);
     });
@@ -81,10 +92,13 @@ for (const name of SERIALIZER_NAMES) {
             counter.decode(serializer, flipped);
           }
         }),
-        fcParameters(MESSAGES),
+        fcParams(MESSAGES),
       );
       assert.ok(counter.count >= 24_000, `${counter.count} inputs`);
-      assert.ok(counter.rejected > counter.count / 2, `most flips are caught (${counter.rejected} of ${counter.count})`);
+      assert.ok(
+        counter.rejected > counter.count / 2,
+        `most flips are caught (${counter.rejected} of ${counter.count})`,
+      );
     });
 
     it('leaves Object.prototype untouched', () => {

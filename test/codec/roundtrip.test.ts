@@ -5,10 +5,11 @@
 // serializers are configured with the same bounds, so values at a bound are valid.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { RPC_MESSAGE_TYPES, SerializationError } from '../../agent/contracts.js';
-import type { RpcMessage, RpcMessageType } from '../../agent/contracts.js';
+import { SerializationError } from '../../contracts/errors.js';
+import { RPC_MESSAGE_TYPES, type RpcMessage, type RpcMessageType } from '../../contracts/messages.js';
 import { createSerializer, SERIALIZER_NAMES } from '../../codec/index.js';
-import { codecLimitsFor, fcParameters, messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { codecLimitsFor, messageArbitraries, rpcMessageArbitrary } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 
 const serializers = SERIALIZER_NAMES.map((name) => createSerializer(name, codecLimitsFor()));
 const arbitraries = messageArbitraries();
@@ -37,7 +38,7 @@ describe('codec round trip (property 6)', () => {
               assert.deepStrictEqual(serializer.decodeAs(type, bytes), message);
               assertPlainBytes(decoded, type);
             }),
-            fcParameters(300),
+            fcParams(300),
           );
         });
       }
@@ -52,7 +53,7 @@ describe('codec round trip (property 6)', () => {
             assert.deepStrictEqual(decoded, message);
             assertPlainBytes(decoded, message.type);
           }),
-          fcParameters(300),
+          fcParams(300),
         );
       });
     });
@@ -67,7 +68,7 @@ describe('codecs agree', () => {
         for (const other of decoded) assert.deepStrictEqual(other, decoded[0]);
         assert.deepStrictEqual(decoded[0], message);
       }),
-      fcParameters(1000),
+      fcParams(1000),
     );
   });
 
@@ -75,20 +76,26 @@ describe('codecs agree', () => {
     fc.assert(
       fc.property(rpcMessageArbitrary(), (message) => {
         for (const serializer of serializers) {
-          assert.deepStrictEqual(Buffer.from(serializer.encode(message)), Buffer.from(serializer.encode(structuredClone(message))));
+          assert.deepStrictEqual(
+            Buffer.from(serializer.encode(message)),
+            Buffer.from(serializer.encode(structuredClone(message))),
+          );
         }
       }),
-      fcParameters(300),
+      fcParams(300),
     );
   });
 });
 
 describe('decodeAs', () => {
-  const otherType = (type: RpcMessageType): fc.Arbitrary<RpcMessageType> => fc.constantFrom(...RPC_MESSAGE_TYPES.filter((t) => t !== type));
+  const otherType = (type: RpcMessageType): fc.Arbitrary<RpcMessageType> =>
+    fc.constantFrom(...RPC_MESSAGE_TYPES.filter((t) => t !== type));
 
   for (const serializer of serializers) {
     it(`${serializer.name}: refuses a valid message of another type with CODEC_MALFORMED`, () => {
-      const pairs = rpcMessageArbitrary().chain((message) => otherType(message.type).map((expected) => [message, expected] as const));
+      const pairs = rpcMessageArbitrary().chain((message) =>
+        otherType(message.type).map((expected) => [message, expected] as const),
+      );
       fc.assert(
         fc.property(pairs, ([message, expected]: readonly [RpcMessage, RpcMessageType]) => {
           const bytes = serializer.encode(message);
@@ -101,7 +108,7 @@ describe('decodeAs', () => {
               error.message.includes(message.type),
           );
         }),
-        fcParameters(500),
+        fcParams(500),
       );
     });
   }

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { SlabAllocator } from '../../codec/slab-allocator.js';
-import { fcParameters } from './arbitraries.js';
+import { fcParams } from '../fc-params.js';
 
 describe('SlabAllocator', () => {
   it('hands out disjoint, exact-size, aligned buffers', () => {
@@ -19,9 +19,14 @@ describe('SlabAllocator', () => {
           buffer.fill(i & 0xff);
           return buffer;
         });
-        buffers.forEach((buffer, i) => assert.ok(buffer.every((byte) => byte === (i & 0xff)), `buffer ${i} kept its contents`));
+        buffers.forEach((buffer, i) =>
+          assert.ok(
+            buffer.every((byte) => byte === (i & 0xff)),
+            `buffer ${i} kept its contents`,
+          ),
+        );
       }),
-      fcParameters(200),
+      fcParams(200),
     );
   });
 

@@ -9,7 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ARM_TARGETS, checkLockfile, checkRegistry, inspectPrebuild, NATIVE_PACKAGES } from '../../deploy/arm-prebuilds.js';
+import {
+  ARM_TARGETS,
+  checkLockfile,
+  checkRegistry,
+  inspectPrebuild,
+  NATIVE_PACKAGES,
+} from '../../deploy/arm-prebuilds.js';
 
 const LOCKFILE = resolve(import.meta.dirname, '../../package-lock.json');
 
@@ -23,11 +29,15 @@ describe('ARM prebuilds of the native dependencies', function () {
   });
 
   it('every published ARM prebuild is an N-API glibc binary for its machine', function () {
-    if (spawnSync('npm', ['view', 'lmdb@3.5.6', 'version'], { timeout: 30_000 }).status !== 0) this.skip(); // the npm registry is unreachable
+    // the npm registry is unreachable
+    if (spawnSync('npm', ['view', 'lmdb@3.5.6', 'version'], { timeout: 30_000 }).status !== 0) this.skip();
     assert.deepEqual(checkRegistry(prebuilds), []);
     const dir = mkdtempSync(join(tmpdir(), 'coraft-arm-test-'));
     try {
-      assert.match(inspectPrebuild({ pkg: '@lmdb/lmdb-linux-x64', version: '3.5.6', cpu: 'arm64' }, dir) ?? '', /not an ELF shared object for arm64/);
+      assert.match(
+        inspectPrebuild({ pkg: '@lmdb/lmdb-linux-x64', version: '3.5.6', cpu: 'arm64' }, dir) ?? '',
+        /not an ELF shared object for arm64/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -34,10 +34,35 @@ describe('install.sh and systemd/coraft.service', function () {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'coraft-install-'));
     destdir = join(dir, 'root');
-    writeFileSync(join(dir, 'fleet.json'), JSON.stringify({ cluster: 'plant-a', defaults: { memoryMax: '128M' }, gateways: [{ id: 'gw1', address: '10.0.0.1:5684' }, { id: 'gw2', address: '10.0.0.2:5684' }, { id: 'gw3', address: '10.0.0.3:5684' }] }));
+    writeFileSync(
+      join(dir, 'fleet.json'),
+      JSON.stringify({
+        cluster: 'plant-a',
+        defaults: { memoryMax: '128M' },
+        gateways: [
+          { id: 'gw1', address: '10.0.0.1:5684' },
+          { id: 'gw2', address: '10.0.0.2:5684' },
+          { id: 'gw3', address: '10.0.0.3:5684' },
+        ],
+      }),
+    );
     provisionFleet(join(dir, 'fleet.json'), join(dir, 'out'));
     // A loose umask must not loosen what is installed.
-    execFileSync('sh', ['-c', 'umask 000 && exec sh "$@"', 'sh', join(ROOT, 'deploy/install.sh'), '--bundle', join(dir, 'out/bundles/gw2'), '--no-package', '--destdir', destdir], { stdio: 'pipe' });
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        'umask 000 && exec sh "$@"',
+        'sh',
+        join(ROOT, 'deploy/install.sh'),
+        '--bundle',
+        join(dir, 'out/bundles/gw2'),
+        '--no-package',
+        '--destdir',
+        destdir,
+      ],
+      { stdio: 'pipe' },
+    );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -47,8 +72,14 @@ describe('install.sh and systemd/coraft.service', function () {
     for (const file of INSTALLED) assert.equal(mode(`etc/coraft/${file}`), 0o640, file);
     assert.equal(mode('etc/coraft'), 0o750);
     assert.equal(mode('var/lib/coraft'), 0o700);
-    assert.equal(readFileSync(join(destdir, 'etc/coraft/keystore.json'), 'utf8'), readFileSync(join(dir, 'out/bundles/gw2/keystore.json'), 'utf8'));
-    assert.match(readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8'), /gateway gw2[\s\S]*MemoryMax=128M/);
+    assert.equal(
+      readFileSync(join(destdir, 'etc/coraft/keystore.json'), 'utf8'),
+      readFileSync(join(dir, 'out/bundles/gw2/keystore.json'), 'utf8'),
+    );
+    assert.match(
+      readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8'),
+      /gateway gw2[\s\S]*MemoryMax=128M/,
+    );
     assert.match(readFileSync(join(destdir, 'usr/lib/sysusers.d/coraft.conf'), 'utf8'), /^u coraft /m);
     const coraft = spawnSync('id', ['-g', 'coraft'], { encoding: 'utf8' });
     if (process.getuid?.() !== 0 || coraft.status !== 0) return; // owners: see the stand-in test below
@@ -64,32 +95,61 @@ describe('install.sh and systemd/coraft.service', function () {
     const bin = join(dir, 'stand-ins');
     const calls = join(dir, 'chown.calls');
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'id'), `#!/bin/sh\ncase "$1" in coraft) exit 0 ;; -u) echo 0 ;; *) exec /usr/bin/id "$@" ;; esac\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'id'),
+      `#!/bin/sh\ncase "$1" in coraft) exit 0 ;; -u) echo 0 ;; *) exec /usr/bin/id "$@" ;; esac\n`,
+      { mode: 0o755 },
+    );
     writeFileSync(join(bin, 'chown'), `#!/bin/sh\necho "$@" >> '${calls}'\n`, { mode: 0o755 });
     const staged = join(dir, 'staged');
-    execFileSync('sh', [join(ROOT, 'deploy/install.sh'), '--bundle', join(dir, 'out/bundles/gw2'), '--no-package', '--destdir', staged], { stdio: 'pipe', env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    execFileSync(
+      'sh',
+      [join(ROOT, 'deploy/install.sh'), '--bundle', join(dir, 'out/bundles/gw2'), '--no-package', '--destdir', staged],
+      { stdio: 'pipe', env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } },
+    );
     const recorded = readFileSync(calls, 'utf8').trim().split('\n');
-    const expected = [`root:coraft ${staged}/etc/coraft`, ...INSTALLED.map((file) => `root:coraft ${staged}/etc/coraft/${file}`), `coraft:coraft ${staged}/var/lib/coraft`];
+    const expected = [
+      `root:coraft ${staged}/etc/coraft`,
+      ...INSTALLED.map((file) => `root:coraft ${staged}/etc/coraft/${file}`),
+      `coraft:coraft ${staged}/var/lib/coraft`,
+    ];
     assert.deepEqual(recorded, expected);
   });
 
-  it('the agent, running as a user of the files\' group, reads the installed layout and refuses a group-writable key', function () {
+  it("as a user of the files' group, the agent reads the installed layout, refuses a group-writable key", function () {
     // nobody:nogroup stands for coraft:coraft (no user is created here): the files become
     // root:nogroup 0640 and `coraft config check` runs as nobody, like the service would.
-    if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) this.skip(); // needs root and setpriv
+    // needs root and setpriv
+    if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) this.skip();
     const copy = join(dir, 'as-nobody');
     execFileSync('cp', ['-a', join(destdir, 'etc/coraft'), copy]);
     chmodSync(dir, 0o755); // mkdtemp's 0700 would keep nobody out of the whole tree
     for (const file of ['', ...INSTALLED]) chownSync(join(copy, file), 0, NOGROUP);
     const check = (): ReturnType<typeof spawnSync> =>
-      spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOGROUP}`, '--clear-groups', process.execPath, CORAFT_BIN, 'config', 'check', join(copy, 'agent.json')], { encoding: 'utf8' });
+      spawnSync(
+        'setpriv',
+        [
+          `--reuid=${NOBODY}`,
+          `--regid=${NOGROUP}`,
+          '--clear-groups',
+          process.execPath,
+          CORAFT_BIN,
+          'config',
+          'check',
+          join(copy, 'agent.json'),
+        ],
+        { encoding: 'utf8' },
+      );
     const accepted = check();
     assert.equal(accepted.status, 0, `${String(accepted.stderr)}`);
     assert.match(String(accepted.stdout), /valid \(node gw2/);
     chmodSync(join(copy, 'node.secret'), 0o660);
     const refused = check();
     assert.notEqual(refused.status, 0);
-    assert.ok(String(refused.stderr).includes(`psk.nodeSecretFile: secret file ${join(copy, 'node.secret')} has mode 0660`), String(refused.stderr));
+    assert.ok(
+      String(refused.stderr).includes(`psk.nodeSecretFile: secret file ${join(copy, 'node.secret')} has mode 0660`),
+      String(refused.stderr),
+    );
     assert.ok(String(refused.stderr).includes(`Run: chmod 640 ${join(copy, 'node.secret')}`), String(refused.stderr));
   });
 
@@ -109,7 +169,11 @@ describe('install.sh and systemd/coraft.service', function () {
 
   it('has a systemd-analyze security exposure under 2.0', function () {
     if (!hasAnalyze) this.skip(); // systemd-analyze is not installed here
-    const result = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', join(ROOT, 'systemd/coraft.service')], { encoding: 'utf8' });
+    const result = spawnSync(
+      'systemd-analyze',
+      ['security', '--offline=yes', '--no-pager', join(ROOT, 'systemd/coraft.service')],
+      { encoding: 'utf8' },
+    );
     const match = /Overall exposure level for coraft\.service: ([0-9.]+)/.exec(result.stdout);
     assert.ok(match !== null, result.stdout + result.stderr);
     const score = Number(match[1]);

@@ -6,7 +6,7 @@ import type { TraceEvent } from '../../agent/sim/cluster.js';
 import { RELIABLE_NETWORK } from '../../agent/sim/network.js';
 import type { NetworkFaults } from '../../agent/sim/network.js';
 import { VirtualTimers } from '../../agent/sim/virtual-time.js';
-import type { RaftConfiguration } from '../../agent/contracts.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { RaftNodeImpl } from '../../agent/runtime/node.js';
 import { encodeKvCommand, encodeKvQuery, decodeKvResult } from '../../agent/kv/index.js';
 import type { KvResult } from '../../agent/kv/index.js';
@@ -22,7 +22,18 @@ export class SimHarness {
     faults: NetworkFaults = RELIABLE_NETWORK,
     raft: Partial<RaftConfiguration> = {},
   ) {
-    this.cluster = new SimCluster(this.timers, { seed, nodeIds: ids, raft: { ...SIM_RAFT_CONFIGURATION, ...raft }, faults, syncDelayMs: 1, logRetainEntries: 100 }, (e) => this.trace.push(e));
+    this.cluster = new SimCluster(
+      this.timers,
+      {
+        seed,
+        nodeIds: ids,
+        raft: { ...SIM_RAFT_CONFIGURATION, ...raft },
+        faults,
+        syncDelayMs: 1,
+        logRetainEntries: 100,
+      },
+      (e) => this.trace.push(e),
+    );
   }
 
   async startAll(): Promise<void> {
@@ -73,8 +84,20 @@ export class SimHarness {
     return observed;
   }
 
-  async put(node: RaftNodeImpl, key: string, value: string, session: { clientId: string; seq: number } | null = null): Promise<KvResult> {
-    const command = encodeKvCommand({ op: 'put', key, value: new TextEncoder().encode(value), returnPrevious: true, session, timeMs: Math.floor(this.timers.nowMs()) });
+  async put(
+    node: RaftNodeImpl,
+    key: string,
+    value: string,
+    session: { clientId: string; seq: number } | null = null,
+  ): Promise<KvResult> {
+    const command = encodeKvCommand({
+      op: 'put',
+      key,
+      value: new TextEncoder().encode(value),
+      returnPrevious: true,
+      session,
+      timeMs: Math.floor(this.timers.nowMs()),
+    });
     return decodeKvResult(await this.settle(node.submitAnywhere(command, 3000)));
   }
 

@@ -39,7 +39,10 @@ describe('membership, transfer and snapshots', function () {
       assert.deepEqual(voters(node), ['n1', 'n2', 'n3', 'n4', 'n5'], `${node.getNodeId()} knows the configuration`);
       assert.equal(await sim.get(node, 'a'), '1');
     }
-    assert.ok(sim.trace.some((e) => e.type === 'config' && e.joint === true), 'changes went through joint configurations');
+    assert.ok(
+      sim.trace.some((e) => e.type === 'config' && e.joint === true),
+      'changes went through joint configurations',
+    );
   });
 
   it('shrinks 5 to 3 and stays available', async () => {
@@ -148,7 +151,10 @@ describe('membership, transfer and snapshots', function () {
 
   it('sends a snapshot in chunks over a lossy, reordering network', async () => {
     const faults = { ...RELIABLE_NETWORK, lossRate: 0.1, reorderRate: 0.2, reorderDelayMs: 15, latencyMaxMs: 6 };
-    const sim = new SimHarness(['n1', 'n2', 'n3'], 30, faults, { snapshotThresholdBytes: 2048, snapshotChunkBytes: 512 });
+    const sim = new SimHarness(['n1', 'n2', 'n3'], 30, faults, {
+      snapshotThresholdBytes: 2048,
+      snapshotChunkBytes: 512,
+    });
     await sim.startAll();
     let leader = await sim.waitLeader(20_000);
     const lagger = sim.ids.find((id) => id !== leader.getNodeId()) ?? 'n1';
@@ -159,8 +165,16 @@ describe('membership, transfer and snapshots', function () {
       await sim.put(leader, `k${i % 40}`, `value-${i}-${'x'.repeat(40)}`).catch(() => undefined);
     }
     await sim.cluster.start(lagger);
-    await sim.until(() => sim.trace.some((e) => e.type === 'snapshot' && e.node === lagger), 20_000, 'the lagging node restores a snapshot');
-    await sim.until(() => (sim.cluster.node(lagger)?.getStatus().lastApplied ?? 0) >= sim.leader().getStatus().commitIndex, 20_000, 'it catches up');
+    await sim.until(
+      () => sim.trace.some((e) => e.type === 'snapshot' && e.node === lagger),
+      20_000,
+      'the lagging node restores a snapshot',
+    );
+    await sim.until(
+      () => (sim.cluster.node(lagger)?.getStatus().lastApplied ?? 0) >= sim.leader().getStatus().commitIndex,
+      20_000,
+      'it catches up',
+    );
     const node = sim.cluster.node(lagger);
     assert.ok(node);
     assert.equal(node.readLocal(new Uint8Array()) instanceof Uint8Array, true);
@@ -168,7 +182,10 @@ describe('membership, transfer and snapshots', function () {
   });
 
   it('survives crashes at any point while snapshots are written', async () => {
-    const sim = new SimHarness(['n1', 'n2', 'n3'], 31, RELIABLE_NETWORK, { snapshotThresholdBytes: 1024, snapshotChunkBytes: 512 });
+    const sim = new SimHarness(['n1', 'n2', 'n3'], 31, RELIABLE_NETWORK, {
+      snapshotThresholdBytes: 1024,
+      snapshotChunkBytes: 512,
+    });
     await sim.startAll();
     await sim.waitLeader();
     let written = 0;

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { randomInt } from 'node:crypto';
 import { FAULT_KINDS, runSimulation } from '../../agent/sim/run.js';
 import type { FaultKind, SimSummary } from '../../agent/sim/run.js';
-import { SeededPrng } from '../../agent/core/prng.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import type { TraceEvent } from '../../agent/sim/cluster.js';
 
 const PINNED_SEEDS = [1, 2, 3, 42, 1337, 20261126, 7, 99];
@@ -28,7 +28,10 @@ function seeds(): number[] {
 }
 
 function explain(summary: SimSummary): string {
-  return `SEED=${summary.seed} failed (replay: SIM_SEED=${summary.seed} npm run test:sim):\n  ${summary.violations.join('\n  ')}`;
+  return (
+    `SEED=${summary.seed} failed (replay: SIM_SEED=${summary.seed} npm run test:sim):\n ` +
+    ` ${summary.violations.join('\n  ')}`
+  );
 }
 
 describe('simulated clusters under faults', function () {
@@ -48,7 +51,15 @@ describe('simulated clusters under faults', function () {
   for (const seed of seeds().map((s) => s + 1000)) {
     it(`SEED=${seed}: 5 nodes, membership changes, tiny snapshots, every fault`, async () => {
       process.stdout.write(`SEED=${seed}\n`);
-      const summary = await runSimulation({ seed, nodes: 5, durationMs: 8_000, clients: 3, faults: [...FAULT_KINDS], membership: true, raft: { snapshotThresholdBytes: 2048, snapshotChunkBytes: 512 } });
+      const summary = await runSimulation({
+        seed,
+        nodes: 5,
+        durationMs: 8_000,
+        clients: 3,
+        faults: [...FAULT_KINDS],
+        membership: true,
+        raft: { snapshotThresholdBytes: 2048, snapshotChunkBytes: 512 },
+      });
       assert.ok(summary.ok, explain(summary));
       assert.equal(summary.linearizable, true, explain(summary));
     });
@@ -57,7 +68,14 @@ describe('simulated clusters under faults', function () {
   it('replays a run byte for byte from its seed', async () => {
     const traceOf = async (): Promise<string> => {
       const lines: string[] = [];
-      await runSimulation({ seed: 77, nodes: 5, durationMs: 3_000, clients: 3, faults: [...FAULT_KINDS], trace: (e: TraceEvent) => lines.push(JSON.stringify(e)) });
+      await runSimulation({
+        seed: 77,
+        nodes: 5,
+        durationMs: 3_000,
+        clients: 3,
+        faults: [...FAULT_KINDS],
+        trace: (e: TraceEvent) => lines.push(JSON.stringify(e)),
+      });
       return lines.join('\n');
     };
     const first = await traceOf();
@@ -68,7 +86,14 @@ describe('simulated clusters under faults', function () {
 
   it('fails a run whose history is not linearizable, so the check can fail', async () => {
     // A run whose state machine lies about reads must be caught by the history check.
-    const summary = await runSimulation({ seed: 5, nodes: 3, durationMs: 2_000, clients: 3, faults: [], corruptReads: true });
+    const summary = await runSimulation({
+      seed: 5,
+      nodes: 3,
+      durationMs: 2_000,
+      clients: 3,
+      faults: [],
+      corruptReads: true,
+    });
     assert.equal(summary.ok, false);
     assert.equal(summary.linearizable, false);
   });

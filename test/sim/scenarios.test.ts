@@ -19,7 +19,11 @@ describe('simulator scenarios', function () {
     sim.cluster.network.partition([[old.getNodeId()], others]);
     const stranded = old.submitCommand(new TextEncoder().encode('never'), 2000);
     stranded.catch(() => undefined);
-    await sim.until(() => sim.cluster.leaders().some((l) => l.getNodeId() !== old.getNodeId()), 3000, 'the majority elects a new leader');
+    await sim.until(
+      () => sim.cluster.leaders().some((l) => l.getNodeId() !== old.getNodeId()),
+      3000,
+      'the majority elects a new leader',
+    );
     const fresh = sim.cluster.leaders().find((l) => l.getNodeId() !== old.getNodeId());
     assert.ok(fresh);
     assert.ok(fresh.getCurrentTerm() > old.getCurrentTerm() || !old.isLeader());
@@ -40,7 +44,11 @@ describe('simulator scenarios', function () {
     await sim.run(10_000);
     const lonerNode = sim.cluster.node(loner);
     assert.ok(lonerNode);
-    assert.equal(lonerNode.getCurrentTerm(), leader.getCurrentTerm(), 'pre-vote kept the isolated node from raising its term');
+    assert.equal(
+      lonerNode.getCurrentTerm(),
+      leader.getCurrentTerm(),
+      'pre-vote kept the isolated node from raising its term',
+    );
     const term = leader.getCurrentTerm();
     sim.cluster.network.heal();
     await sim.run(3000);

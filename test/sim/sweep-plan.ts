@@ -42,7 +42,8 @@ export interface SweepRun {
 function integer(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new Error(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -72,7 +73,17 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
 
 /** The `coraft sim` arguments of one seed. */
 export function simArgs(seed: number, nodes: number): string[] {
-  return ['--seed', String(seed), '--nodes', String(nodes), '--membership', '--snapshot-bytes', String(SWEEP_SNAPSHOT_BYTES), '--faults', SWEEP_FAULTS];
+  return [
+    '--seed',
+    String(seed),
+    '--nodes',
+    String(nodes),
+    '--membership',
+    '--snapshot-bytes',
+    String(SWEEP_SNAPSHOT_BYTES),
+    '--faults',
+    SWEEP_FAULTS,
+  ];
 }
 
 /** Every run of the plan, in seed order; seeds past 2^32 - 1 (the CLI's limit) are not planned. */

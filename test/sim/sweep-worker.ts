@@ -1,11 +1,13 @@
 /**
- * A worker process of the simulator sweep (sweep.ts forks it): once loaded it says `ready`, then
- * it runs the seeds the parent sends, one at a time, through the same argument parsing and run function as `coraft sim`, and
- * answers each with its outcome. A run that throws, or whose code throws where nothing catches
- * it, is a failure of that seed (reported, then the worker exits and the parent starts another).
+ * A worker process of the simulator sweep (sweep.ts forks it): once loaded it says `ready`,
+ * then it runs the seeds the parent sends, one at a time, through the same argument parsing and
+ * run function as `coraft sim`, and answers each with its outcome. A run that throws, or whose
+ * code throws where nothing catches it, is a failure of that seed (reported, then the worker
+ * exits and the parent starts another).
  */
 import { parseSimArgs } from '../../agent/cli/sim.js';
 import { runSimulation } from '../../agent/sim/run.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** What the parent sends: one run. */
 export interface SweepRequest {
@@ -25,18 +27,28 @@ export interface SweepOutcome {
   readonly opsOk: number;
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
 /** Runs one sweep request in this process; never throws (an exception is the outcome). */
 export async function runSweepRequest(request: SweepRequest): Promise<SweepOutcome> {
   try {
     const command = parseSimArgs(request.args);
     const summary = await runSimulation(command.run);
-    return { seed: request.seed, ok: summary.ok, violations: summary.violations, error: null, elections: summary.elections, opsOk: summary.ops.ok };
+    return {
+      seed: request.seed,
+      ok: summary.ok,
+      violations: summary.violations,
+      error: null,
+      elections: summary.elections,
+      opsOk: summary.ops.ok,
+    };
   } catch (error) {
-    return { seed: request.seed, ok: false, violations: [], error: describeError(error), elections: 0, opsOk: 0 };
+    return {
+      seed: request.seed,
+      ok: false,
+      violations: [],
+      error: describeError(error, { stack: true }),
+      elections: 0,
+      opsOk: 0,
+    };
   }
 }
 
@@ -51,7 +63,17 @@ if (process.send !== undefined) {
   let current: SweepRequest | null = null;
   const fail = (error: unknown): void => {
     const seed = current?.seed ?? -1;
-    process.send?.({ seed, ok: false, violations: [], error: `uncaught: ${describeError(error)}`, elections: 0, opsOk: 0 } satisfies SweepOutcome, () => process.exit(1));
+    process.send?.(
+      {
+        seed,
+        ok: false,
+        violations: [],
+        error: `uncaught: ${describeError(error, { stack: true })}`,
+        elections: 0,
+        opsOk: 0,
+      } satisfies SweepOutcome,
+      () => process.exit(1),
+    );
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);

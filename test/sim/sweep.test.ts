@@ -18,11 +18,29 @@ const FAKE_WORKER = fileURLToPath(new URL('./fixtures/sweep-fake-worker.ts', imp
  * code before its fix, and must pass now.
  */
 const PINNED = [
-  { seed: 21, nodes: 3, bug: 'the nemesis drew a node to restart from an empty list when membership changes left two nodes (intBetween abort)' },
+  {
+    seed: 21,
+    nodes: 3,
+    bug:
+      'the nemesis drew a node to restart from an empty list when membership changes left two nodes (intBetween ' +
+      'abort)',
+  },
   { seed: 52, nodes: 5, bug: 'the same abort on a five-node cluster shrunk by removals' },
-  { seed: 669, nodes: 3, bug: 'a leader that stopped told the waiter of a proposed write RAFT_STOPPED ("not done"); the write then committed' },
+  {
+    seed: 669,
+    nodes: 3,
+    bug:
+      'a leader that stopped told the waiter of a proposed write RAFT_STOPPED ("not done"); the write then ' +
+      'committed',
+  },
   { seed: 1798, nodes: 5, bug: 'the same, through a follower that forwarded the write' },
-  { seed: 436, nodes: 5, bug: 'the simulated network ran both copies of a duplicated forwarded write; one proposed it, the other answered "not leader"' },
+  {
+    seed: 436,
+    nodes: 5,
+    bug:
+      'the simulated network ran both copies of a duplicated forwarded write; one proposed it, the other ' +
+      'answered "not leader"',
+  },
 ];
 
 describe('simulator sweep', function () {
@@ -31,41 +49,83 @@ describe('simulator sweep', function () {
   it('plans seeds over the node counts, with a replay command that parses to the same run', () => {
     const plan = parseSweepArgs(['--seeds', '6', '--from', '10', '--nodes', '3,5,7', '--jobs', '2']);
     const runs = sweepRuns(plan);
-    assert.deepEqual(runs.map((r) => [r.seed, r.nodes]), [[10, 5], [11, 7], [12, 3], [13, 5], [14, 7], [15, 3]]);
+    assert.deepEqual(
+      runs.map((r) => [r.seed, r.nodes]),
+      [
+        [10, 5],
+        [11, 7],
+        [12, 3],
+        [13, 5],
+        [14, 7],
+        [15, 3],
+      ],
+    );
     const run = runs[0];
     assert.ok(run);
     const command = replayCommand(run);
-    assert.equal(command, `node bin/coraft.js sim --seed 10 --nodes 5 --membership --snapshot-bytes 2048 --faults ${SWEEP_FAULTS}`);
+    assert.equal(
+      command,
+      `node bin/coraft.js sim --seed 10 --nodes 5 --membership --snapshot-bytes 2048 --faults ${SWEEP_FAULTS}`,
+    );
     const parsed = parseSimArgs(command.split(' ').slice(3)).run;
-    assert.deepEqual(parsed, { seed: 10, nodes: 5, durationMs: 10_000, clients: 3, faults: ['partition', 'loss', 'reorder', 'duplicate', 'crash'], membership: true, raft: { snapshotThresholdBytes: 2048 } });
+    assert.deepEqual(parsed, {
+      seed: 10,
+      nodes: 5,
+      durationMs: 10_000,
+      clients: 3,
+      faults: ['partition', 'loss', 'reorder', 'duplicate', 'crash'],
+      membership: true,
+      raft: { snapshotThresholdBytes: 2048 },
+    });
     assert.equal(parseSweepArgs([]).seeds, SEEDS_DEFAULT);
     assert.equal(parseSweepArgs(['--long']).seeds, SEEDS_LONG);
     assert.throws(() => parseSweepArgs(['--nodes', '3,10']), /--nodes: expected an integer from 1 to 9/);
   });
 
-  it('reports a violation, a worker that dies and a hung run with their seeds and replay commands, and exits 1', async () => {
+  it('reports a violation, a dead worker and a hung run with seeds and replay commands, and exits 1', async () => {
     let out = '';
-    const code = await runSweep({ from: 1, seeds: 8, nodes: [3], jobs: 2, runTimeoutMs: 1000 }, { write: (text) => (out += text), workerPath: FAKE_WORKER });
+    const code = await runSweep(
+      { from: 1, seeds: 8, nodes: [3], jobs: 2, runTimeoutMs: 1000 },
+      { write: (text) => (out += text), workerPath: FAKE_WORKER },
+    );
     assert.equal(code, 1);
     assert.match(out, /sweep: 8 seeds run, 6 failed, /);
-    for (const seed of [2, 3, 4, 6, 7, 8]) assert.match(out, new RegExp(`failed: node bin/coraft\\.js sim --seed ${seed} --nodes 3 `), `seed ${seed} is reported`);
+    for (const seed of [2, 3, 4, 6, 7, 8])
+      assert.match(
+        out,
+        new RegExp(`failed: node bin/coraft\\.js sim --seed ${seed} --nodes 3 `),
+        `seed ${seed} is reported`,
+      );
     assert.doesNotMatch(out, /FAIL SEED=(1|5) /);
-    assert.match(out, /FAIL SEED=2 \(3 nodes\): Election Safety: made up\n {2}replay: node bin\/coraft\.js sim --seed 2 /);
+    assert.match(
+      out,
+      /FAIL SEED=2 \(3 nodes\): Election Safety: made up\n {2}replay: node bin\/coraft\.js sim --seed 2 /,
+    );
     assert.match(out, /FAIL SEED=3 \(3 nodes\): worker exited \(code 1, signal null\)/);
     assert.match(out, /FAIL SEED=4 \(3 nodes\): no result within 1000 ms \(hung\)/);
   });
 
   it('exits 0 when every seed passes', async () => {
     let out = '';
-    const code = await runSweep({ from: 1, seeds: 2, nodes: [3, 5], jobs: 1, runTimeoutMs: 120_000 }, { write: (text) => (out += text) });
+    const code = await runSweep(
+      { from: 1, seeds: 2, nodes: [3, 5], jobs: 1, runTimeoutMs: 120_000 },
+      { write: (text) => (out += text) },
+    );
     assert.equal(code, 0, out);
     assert.match(out, /sweep: 2 seeds run, 0 failed, /);
   });
 
   for (const { seed, nodes, bug } of PINNED) {
     it(`SEED=${seed} on ${nodes} nodes passes (${bug})`, async () => {
-      const outcome = await runSweepRequest({ seed, args: sweepRuns({ from: seed, seeds: 1, nodes: [nodes], jobs: 1, runTimeoutMs: 1000 })[0]?.args ?? [] });
-      assert.ok(outcome.ok, `SEED=${seed} failed (replay: node bin/coraft.js sim --seed ${seed} --nodes ${nodes} --membership --snapshot-bytes 2048 --faults ${SWEEP_FAULTS}):\n${outcome.error ?? outcome.violations.join('\n')}`);
+      const outcome = await runSweepRequest({
+        seed,
+        args: sweepRuns({ from: seed, seeds: 1, nodes: [nodes], jobs: 1, runTimeoutMs: 1000 })[0]?.args ?? [],
+      });
+      assert.ok(
+        outcome.ok,
+        `SEED=${seed} failed (replay: node bin/coraft.js sim --seed ${seed} --nodes ${nodes} --membership ` +
+          `--snapshot-bytes 2048 --faults ${SWEEP_FAULTS}):\n${outcome.error ?? outcome.violations.join('\n')}`,
+      );
     });
   }
 });

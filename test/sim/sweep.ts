@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseSweepArgs, replayCommand, sweepRuns } from './sweep-plan.js';
 import type { SweepPlan, SweepRun } from './sweep-plan.js';
 import type { SweepOutcome } from './sweep-worker.js';
+import { describeError } from '../../contracts/errors.js';
 
 const WORKER = fileURLToPath(new URL('./sweep-worker.ts', import.meta.url));
 /** How many progress lines a sweep prints at most. */
@@ -23,7 +24,12 @@ interface Failure {
 }
 
 function isOutcome(value: unknown): value is SweepOutcome {
-  return typeof value === 'object' && value !== null && typeof Reflect.get(value, 'seed') === 'number' && typeof Reflect.get(value, 'ok') === 'boolean';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof Reflect.get(value, 'seed') === 'number' &&
+    typeof Reflect.get(value, 'ok') === 'boolean'
+  );
 }
 
 function isReady(value: unknown): boolean {
@@ -36,7 +42,13 @@ function reasonOf(outcome: SweepOutcome): string {
 }
 
 /** Runs every planned run on `plan.jobs` workers; resolves with the failures, in seed order. */
-async function runPool(plan: SweepPlan, runs: readonly SweepRun[], workerPath: string, onFailure: (failure: Failure) => void, onDone: (done: number) => void): Promise<Failure[]> {
+async function runPool(
+  plan: SweepPlan,
+  runs: readonly SweepRun[],
+  workerPath: string,
+  onFailure: (failure: Failure) => void,
+  onDone: (done: number) => void,
+): Promise<Failure[]> {
   const failures: Failure[] = [];
   let next = 0;
   let done = 0;
@@ -75,7 +87,10 @@ async function runPool(plan: SweepPlan, runs: readonly SweepRun[], workerPath: s
         to.send({ seed: run.seed, args: run.args });
       };
       const spawnWorker = (): ChildProcess => {
-        const spawned = fork(workerPath, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+        const spawned = fork(workerPath, [], {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        });
         spawned.on('message', (message: unknown) => {
           if (isReady(message)) {
             if (current !== null) send(spawned, current);
@@ -86,14 +101,18 @@ async function runPool(plan: SweepPlan, runs: readonly SweepRun[], workerPath: s
           const run = current;
           current = null;
           record(run, message.ok ? null : reasonOf(message));
-          if (message.error !== null && message.error.startsWith('uncaught:')) return; // The worker exits; 'exit' dispatches.
+          // The worker exits; 'exit' dispatches.
+          if (message.error !== null && message.error.startsWith('uncaught:')) return;
           dispatch();
         });
         spawned.on('exit', (code, signal) => {
           if (timer !== null) clearTimeout(timer);
           child = null;
           if (current !== null) {
-            const reason = signal === 'SIGKILL' ? `no result within ${plan.runTimeoutMs} ms (hung)` : `worker exited (code ${String(code)}, signal ${String(signal)})`;
+            const reason =
+              signal === 'SIGKILL'
+                ? `no result within ${plan.runTimeoutMs} ms (hung)`
+                : `worker exited (code ${String(code)}, signal ${String(signal)})`;
             const run = current;
             current = null;
             record(run, reason);
@@ -131,10 +150,14 @@ export async function runSweep(plan: SweepPlan, io: SweepIo): Promise<number> {
     io.workerPath ?? WORKER,
     (failure) => {
       failed += 1;
-      io.write(`FAIL SEED=${failure.run.seed} (${failure.run.nodes} nodes): ${failure.reason}\n  replay: ${replayCommand(failure.run)}\n`);
+      io.write(
+        `FAIL SEED=${failure.run.seed} (${failure.run.nodes} nodes): ${failure.reason}\n  ` +
+          `replay: ${replayCommand(failure.run)}\n`,
+      );
     },
     (done) => {
-      if (done % every === 0 || done === runs.length) io.write(`  ${done}/${runs.length} runs, ${failed} failed, ${seconds()} s\n`);
+      if (done % every === 0 || done === runs.length)
+        io.write(`  ${done}/${runs.length} runs, ${failed} failed, ${seconds()} s\n`);
     },
   );
   io.write(`sweep: ${runs.length} seeds run, ${failures.length} failed, ${seconds()} s\n`);
@@ -149,7 +172,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`sweep failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(`sweep failed to run: ${describeError(error, { stack: true })}\n`);
       process.exitCode = 2;
     },
   );

@@ -12,11 +12,19 @@ describe('simulator trace: crashes and restarts', function () {
   it('marks a crash, then the restart and the restored snapshot before the re-applied entries', async () => {
     const sim = new SimHarness(['n1', 'n2', 'n3'], 31, RELIABLE_NETWORK, { snapshotThresholdBytes: 1024 });
     await sim.startAll();
-    for (const id of sim.ids) assert.deepEqual(sim.trace.find((e) => e.node === id), { t: 0, type: 'restart', node: id });
+    for (const id of sim.ids)
+      assert.deepEqual(
+        sim.trace.find((e) => e.node === id),
+        { t: 0, type: 'restart', node: id },
+      );
     const leader = await sim.waitLeader();
     for (let i = 0; i < 30; i += 1) await sim.put(leader, `k${i}`, 'v'.repeat(80));
     const victim = sim.ids.find((id) => id !== leader.getNodeId()) ?? 'n1';
-    await sim.until(() => (sim.cluster.nodes.get(victim)?.disk.snapshot?.lastIncludedIndex ?? 0) > 0, 2000, `${victim} took a snapshot`);
+    await sim.until(
+      () => (sim.cluster.nodes.get(victim)?.disk.snapshot?.lastIncludedIndex ?? 0) > 0,
+      2000,
+      `${victim} took a snapshot`,
+    );
     await sim.cluster.crash(victim);
     const persisted = sim.cluster.nodes.get(victim)?.disk.snapshot?.lastIncludedIndex ?? 0;
     const persistedTerm = sim.cluster.nodes.get(victim)?.disk.snapshot?.lastIncludedTerm;
@@ -31,7 +39,13 @@ describe('simulator trace: crashes and restarts', function () {
     await sim.run(500);
     const after = own().slice(before);
     assert.deepEqual(after[0], { t: restartedAt, type: 'restart', node: victim });
-    assert.deepEqual(after[1], { t: restartedAt, type: 'snapshot', node: victim, index: persisted, term: persistedTerm });
+    assert.deepEqual(after[1], {
+      t: restartedAt,
+      type: 'snapshot',
+      node: victim,
+      index: persisted,
+      term: persistedTerm,
+    });
     const applies = after.filter((e) => e.type === 'apply').map((e) => Number(e.index));
     assert.ok(applies.length > 0, 'the restarted node applied entries');
     assert.equal(applies[0], persisted + 1, 're-applies start right after the restored snapshot');

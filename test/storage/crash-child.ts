@@ -7,7 +7,13 @@ import { isCrashEngineName, openCrashEngine } from './crash-engines.js';
 import { CrashWorkload } from './crash-workload.js';
 
 const [dir, seedText, inflightText, mode, engineName] = process.argv.slice(2);
-if (dir === undefined || seedText === undefined || inflightText === undefined || (mode !== 'mixed' && mode !== 'snapshots') || !isCrashEngineName(engineName)) {
+if (
+  dir === undefined ||
+  seedText === undefined ||
+  inflightText === undefined ||
+  (mode !== 'mixed' && mode !== 'snapshots') ||
+  !isCrashEngineName(engineName)
+) {
   process.stderr.write('usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots> <lmdb|wal|wal-background>\n');
   process.exit(2);
 }

@@ -5,7 +5,7 @@
 // `wal-background` syncs on the thread pool and checkpoints every 256 KiB in the checkpoint
 // worker (walCheckpointWorker), so that most kills land while hundreds of records wait in the
 // log and recovery replays them, and some while the worker commits.
-import type { PersistenceEngine } from '../../agent/contracts.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 import { lmdbTestOptions, walTestOptions } from './helpers.js';
@@ -27,7 +27,13 @@ export function openCrashEngine(name: CrashEngineName, dir: string): Promise<Per
       return WalPersistenceEngine.open(walTestOptions(dir));
     case 'wal-background':
       return WalPersistenceEngine.open(
-        walTestOptions(dir, { walSyncMode: 'background', walCheckpointWorker: true, walCheckpointBytes: 256 * 1024, walPendingBytesMax: 1024 * 1024, walCheckpointTxnBytesMax: 64 * 1024 }),
+        walTestOptions(dir, {
+          walSyncMode: 'background',
+          walCheckpointWorker: true,
+          walCheckpointBytes: 256 * 1024,
+          walPendingBytesMax: 1024 * 1024,
+          walCheckpointTxnBytesMax: 64 * 1024,
+        }),
       );
   }
 }

@@ -15,8 +15,8 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import type { PersistedState } from '../../agent/contracts.js';
-import { SeededPrng } from '../../agent/core/prng.js';
+import type { PersistedState } from '../../contracts/persistence.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import { openCrashEngine } from './crash-engines.js';
 import type { CrashEngineName } from './crash-engines.js';
 import { CrashWorkload } from './crash-workload.js';
@@ -33,10 +33,18 @@ interface RoundResult {
 
 /** Runs the child until READY, lets it write for `runMs`, kills it and collects its acks. */
 function runChild(
-  engineName: CrashEngineName, dir: string, seed: number, runMs: number, mode: CrashWorkloadMode,
+  engineName: CrashEngineName,
+  dir: string,
+  seed: number,
+  runMs: number,
+  mode: CrashWorkloadMode,
 ): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(seed), String(INFLIGHT), mode, engineName], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CHILD, dir, String(seed), String(INFLIGHT), mode, engineName],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let buffered = '';
     let acked = 0;
     const errors: string[] = [];
@@ -64,7 +72,8 @@ function runChild(
     // 'close' fires after the process was reaped and its stdout fully read.
     child.on('close', (code, signal) => {
       if (timer !== null) clearTimeout(timer);
-      if (signal !== 'SIGKILL') errors.push(`child ended with code ${String(code)} signal ${String(signal)}: ${stderr.trim()}`);
+      if (signal !== 'SIGKILL')
+        errors.push(`child ended with code ${String(code)} signal ${String(signal)}: ${stderr.trim()}`);
       resolve({ acked, errors });
     });
   });
@@ -76,7 +85,11 @@ function sameState(actual: PersistedState, workload: CrashWorkload): boolean {
 }
 
 /** Registers the crash property for one engine, with `rounds` kills per workload mode. */
-export function crashProperty(engineName: CrashEngineName, rounds: Readonly<Record<CrashWorkloadMode, number>>, runMsMax = 200): void {
+export function crashProperty(
+  engineName: CrashEngineName,
+  rounds: Readonly<Record<CrashWorkloadMode, number>>,
+  runMsMax = 200,
+): void {
   describe(`${engineName} engine under SIGKILL (Property 9)`, function () {
     this.timeout(300_000);
     let dir: string;
@@ -104,7 +117,9 @@ export function crashProperty(engineName: CrashEngineName, rounds: Readonly<Reco
           const roundSeed = prng.nextUint32();
           const runMs = prng.intBetween(0, runMsMax);
           const { acked, errors } = await runChild(engineName, dir, roundSeed, runMs, mode);
-          const context = `SEED=${seed} ${engineName} ${mode} round ${round} (seed ${roundSeed}, killed after ${runMs} ms, ${acked} acknowledged)`;
+          const context =
+            `SEED=${seed} ${engineName} ${mode} round ${round} (seed ${roundSeed}, killed ` +
+            `after ${runMs} ms, ${acked} acknowledged)`;
           assert.deepEqual(errors, [], context);
           const engine = await openCrashEngine(engineName, dir);
           let recovered: PersistedState;
@@ -117,7 +132,10 @@ export function crashProperty(engineName: CrashEngineName, rounds: Readonly<Reco
           for (let k = 0; k < acked; k += 1) workload.next();
           let extra = 0;
           while (!sameState(recovered, workload)) {
-            assert.ok(extra < INFLIGHT, `${context}: the recovered state matches no prefix of ${acked} to ${acked + INFLIGHT} batches`);
+            assert.ok(
+              extra < INFLIGHT,
+              `${context}: the recovered state matches no prefix of ${acked} to ${acked + INFLIGHT} batches`,
+            );
             workload.next();
             extra += 1;
           }
@@ -126,7 +144,10 @@ export function crashProperty(engineName: CrashEngineName, rounds: Readonly<Reco
           verified = recovered;
         }
         assert.ok(totalAcked > enoughAcked, `only ${totalAcked} writes were acknowledged in ${round} rounds`);
-        console.log(`      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${round} kills, ${unackedSurvivors} unacknowledged survived`);
+        console.log(
+          `      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${round} ` +
+            `kills, ${unackedSurvivors} unacknowledged survived`,
+        );
       });
     }
   });

@@ -3,8 +3,9 @@
 // It depends only on the state it starts from and its seed, so the child process that writes
 // it and the parent that checks the survivors generate exactly the same batches. It keeps its
 // own MemoryDisk, the reference model of what the disk holds after each batch.
-import type { PersistBatch, PersistedState, Snapshot } from '../../agent/contracts.js';
-import { SeededPrng } from '../../agent/core/prng.js';
+import type { Snapshot } from '../../contracts/log.js';
+import type { PersistBatch, PersistedState } from '../../contracts/persistence.js';
+import { SeededPrng } from '../../contracts/prng.js';
 import { checkBatch } from '../../storage/log-checks.js';
 import { EMPTY_BATCH, MemoryDisk } from '../../storage/memory.js';
 import { CONFIGURATION } from './helpers.js';
@@ -65,7 +66,9 @@ export class CrashWorkload {
     const disk = this.disk;
     const length = disk.entries.length;
     if (this.mode === 'snapshots') {
-      return this.prng.chance(0.8) ? this.snapshotBatch(LARGE_SNAPSHOT_BYTES + this.prng.intBetween(0, 4096), true) : this.appendBatch(4);
+      return this.prng.chance(0.8)
+        ? this.snapshotBatch(LARGE_SNAPSHOT_BYTES + this.prng.intBetween(0, 4096), true)
+        : this.appendBatch(4);
     }
     if (length > LOG_LENGTH_MAX) return this.snapshotBatch(this.prng.chance(0.3) ? LARGE_SNAPSHOT_BYTES : 2000, true);
     const roll = this.prng.intBetween(0, 100);
@@ -107,16 +110,31 @@ export class CrashWorkload {
       type: 'noop' as const,
       command: fill(this.prng.intBetween(0, 64), from + i + term),
     }));
-    return { snapshot: null, truncateFrom: from, entries, compactBefore: null, hardState: { currentTerm: term, votedFor: 'n2' } };
+    return {
+      snapshot: null,
+      truncateFrom: from,
+      entries,
+      compactBefore: null,
+      hardState: { currentTerm: term, votedFor: 'n2' },
+    };
   }
 
   private snapshotBatch(bytes: number, compact: boolean): PersistBatch {
     const disk = this.disk;
     const last = disk.lastIndex();
-    const index = Math.max(disk.firstIndex() - 1, disk.snapshot?.lastIncludedIndex ?? 0, last - this.prng.intBetween(0, 40));
+    const index = Math.max(
+      disk.firstIndex() - 1,
+      disk.snapshot?.lastIncludedIndex ?? 0,
+      last - this.prng.intBetween(0, 40),
+    );
     const covered = disk.entries.find((e) => e.index === index);
     const term = covered?.term ?? disk.snapshot?.lastIncludedTerm ?? 0;
-    const snapshot: Snapshot = { lastIncludedIndex: index, lastIncludedTerm: term, configuration: CONFIGURATION, data: fill(bytes, index) };
+    const snapshot: Snapshot = {
+      lastIncludedIndex: index,
+      lastIncludedTerm: term,
+      configuration: CONFIGURATION,
+      data: fill(bytes, index),
+    };
     return { ...EMPTY_BATCH, snapshot, compactBefore: compact ? index + 1 : null };
   }
 }

@@ -34,8 +34,8 @@ describe('acquireDirectoryLock', () => {
     const after = readFileSync(lock.path, 'utf8');
     assert.notEqual(after, before, 'the stale lock file was replaced');
     const holder = JSON.parse(after) as { pid: unknown };
-    assert.equal(holder.pid, process.pid, 'the lock file carries this process\'s pid');
-    assert.deepEqual(holder, me, 'and this process\'s boot id and start time');
+    assert.equal(holder.pid, process.pid, "the lock file carries this process's pid");
+    assert.deepEqual(holder, me, "and this process's boot id and start time");
     assert.deepEqual(readdirSync(dir), [LOCK_FILE_NAME], 'no stale or temporary file is left');
     lock.release();
     assert.deepEqual(readdirSync(dir), []);
@@ -44,11 +44,14 @@ describe('acquireDirectoryLock', () => {
   it('is exclusive until released, and leaves no temporary files', () => {
     const lock = acquireDirectoryLock(dir);
     assert.deepEqual(JSON.parse(readFileSync(lock.path, 'utf8')), me);
-    assert.throws(() => acquireDirectoryLock(dir), (error: Error & { code?: string }) => {
-      assert.equal(error.code, 'STORAGE_LOCKED');
-      assert.ok(error.message.includes(String(process.pid)));
-      return true;
-    });
+    assert.throws(
+      () => acquireDirectoryLock(dir),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'STORAGE_LOCKED');
+        assert.ok(error.message.includes(String(process.pid)));
+        return true;
+      },
+    );
     lock.release();
     assert.equal(existsSync(lock.path), false);
     acquireDirectoryLock(dir).release();

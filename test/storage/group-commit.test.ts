@@ -3,7 +3,7 @@
 // groups respect the count and byte limits; the waiting limits refuse with STORAGE_FULL; and
 // one failed commit rejects its group, everything waiting and everything after with its error.
 import { strict as assert } from 'node:assert';
-import { PersistenceError } from '../../agent/contracts.js';
+import { PersistenceError } from '../../contracts/errors.js';
 import { GroupCommitQueue } from '../../storage/group-commit.js';
 import type { QueuedWrite } from '../../storage/group-commit.js';
 
@@ -16,7 +16,9 @@ class ScriptedCommits {
 
   readonly commit = (writes: readonly QueuedWrite<number>[]): Promise<void> => {
     this.groups.push(writes.map((w) => w.payload));
-    return new Promise((resolve, reject) => this.finishers.push((error) => (error === undefined ? resolve() : reject(error))));
+    return new Promise((resolve, reject) =>
+      this.finishers.push((error) => (error === undefined ? resolve() : reject(error))),
+    );
   };
 
   finish(error?: Error): void {
@@ -87,7 +89,10 @@ describe('GroupCommitQueue', () => {
     commits.finish(failure);
     await assert.rejects(first, (error) => error === failure);
     await assert.rejects(waiting, (error) => error === failure);
-    assert.throws(() => queue.enqueue(3, 10), (error) => error === failure);
+    assert.throws(
+      () => queue.enqueue(3, 10),
+      (error) => error === failure,
+    );
     assert.equal(queue.failed(), failure);
     await queue.drain();
     assert.deepEqual(commits.groups, [[1]]);

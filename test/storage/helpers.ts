@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClusterConfiguration, EntryType, LogEntry, PersistenceEngine, Snapshot } from '../../agent/contracts.js';
+import type { ClusterConfiguration, EntryType, LogEntry, Snapshot } from '../../contracts/log.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import type { LmdbPersistenceOptions } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
@@ -45,7 +46,13 @@ export const memoryHarness: HarnessFactory = () => {
 
 /** Small limits so that tests exercise map growth; callers may override any option. */
 export function lmdbTestOptions(path: string, overrides: Partial<LmdbPersistenceOptions> = {}): LmdbPersistenceOptions {
-  return { path, mapSizeInitialBytes: 256 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024, snapshotBytesMax: 8 * 1024 * 1024, ...overrides };
+  return {
+    path,
+    mapSizeInitialBytes: 256 * 1024,
+    mapSizeMaxBytes: 64 * 1024 * 1024,
+    snapshotBytesMax: 8 * 1024 * 1024,
+    ...overrides,
+  };
 }
 
 /** A harness over a fresh directory that `open` opens the engine in; closes what it opened. */
@@ -134,14 +141,4 @@ export function snapshot(lastIncludedIndex: number, lastIncludedTerm: number, by
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i += 1) data[i] = (lastIncludedIndex + i * 13) & 0xff;
   return { lastIncludedIndex, lastIncludedTerm, configuration: CONFIGURATION, data };
-}
-
-/** fast-check parameters: `numRuns`, replayable with FC_SEED and FC_PATH. */
-export function fcParams(numRuns: number): { numRuns: number; seed?: number; path?: string; endOnFailure?: boolean } {
-  const seed = process.env['FC_SEED'];
-  const path = process.env['FC_PATH'];
-  const params: { numRuns: number; seed?: number; path?: string; endOnFailure?: boolean } = { numRuns };
-  if (seed !== undefined) params.seed = Number(seed);
-  if (path !== undefined) params.path = path;
-  return params;
 }

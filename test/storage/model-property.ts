@@ -8,9 +8,11 @@
 // failure with FC_SEED=... FC_PATH=....
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import type { HardState, LogEntry, PersistBatch, PersistenceEngine, Snapshot } from '../../agent/contracts.js';
+import type { HardState, LogEntry, Snapshot } from '../../contracts/log.js';
+import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 import { EMPTY_BATCH, MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
-import { CONFIGURATION, fcParams, makeTempDir, removeDir } from './helpers.js';
+import { CONFIGURATION, makeTempDir, removeDir } from './helpers.js';
+import { fcParams } from '../fc-params.js';
 import {
   getFirstLogIndex,
   getLastLogIndex,
@@ -22,22 +24,92 @@ import {
 } from './reference-fields.js';
 
 type Op =
-  | { readonly kind: 'append'; readonly count: number; readonly termBump: number; readonly gap: boolean; readonly termDrop: boolean; readonly bytes: number }
+  | {
+      readonly kind: 'append';
+      readonly count: number;
+      readonly termBump: number;
+      readonly gap: boolean;
+      readonly termDrop: boolean;
+      readonly bytes: number;
+    }
   | { readonly kind: 'truncate'; readonly offset: number }
-  | { readonly kind: 'snapshot'; readonly offset: number; readonly termBump: number; readonly bytes: number; readonly compact: boolean }
+  | {
+      readonly kind: 'snapshot';
+      readonly offset: number;
+      readonly termBump: number;
+      readonly bytes: number;
+      readonly compact: boolean;
+    }
   | { readonly kind: 'compact'; readonly back: number } // back -1: the whole log
   | { readonly kind: 'hardState'; readonly termBump: number; readonly vote: string | null }
-  | { readonly kind: 'batch'; readonly truncate: number | null; readonly append: number; readonly compact: boolean; readonly vote: string | null }
+  | {
+      readonly kind: 'batch';
+      readonly truncate: number | null;
+      readonly append: number;
+      readonly compact: boolean;
+      readonly vote: string | null;
+    }
   | { readonly kind: 'reopen' };
 
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), count: fc.integer({ min: 0, max: 6 }), termBump: fc.integer({ min: 0, max: 2 }), gap: fc.constant(false), termDrop: fc.integer({ min: 0, max: 9 }).map((n) => n === 0), bytes: fc.integer({ min: 0, max: 48 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('append' as const), count: fc.constant(1), termBump: fc.constant(0), gap: fc.constant(true), termDrop: fc.constant(false), bytes: fc.constant(4) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), offset: fc.integer({ min: -1, max: 8 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('snapshot' as const), offset: fc.integer({ min: -6, max: 4 }), termBump: fc.integer({ min: 0, max: 1 }), bytes: fc.integer({ min: 0, max: 3000 }), compact: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('compact' as const), back: fc.constantFrom(-1, -1, 0, 1, 2, 4) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('hardState' as const), termBump: fc.integer({ min: 0, max: 2 }), vote: fc.constantFrom(null, 'n1', 'n2') }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('batch' as const), truncate: fc.option(fc.integer({ min: -1, max: 6 })), append: fc.integer({ min: 0, max: 4 }), compact: fc.boolean(), vote: fc.constantFrom(null, 'n3') }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      count: fc.integer({ min: 0, max: 6 }),
+      termBump: fc.integer({ min: 0, max: 2 }),
+      gap: fc.constant(false),
+      termDrop: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+      bytes: fc.integer({ min: 0, max: 48 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      count: fc.constant(1),
+      termBump: fc.constant(0),
+      gap: fc.constant(true),
+      termDrop: fc.constant(false),
+      bytes: fc.constant(4),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('truncate' as const), offset: fc.integer({ min: -1, max: 8 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('snapshot' as const),
+      offset: fc.integer({ min: -6, max: 4 }),
+      termBump: fc.integer({ min: 0, max: 1 }),
+      bytes: fc.integer({ min: 0, max: 3000 }),
+      compact: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('compact' as const), back: fc.constantFrom(-1, -1, 0, 1, 2, 4) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('hardState' as const),
+      termBump: fc.integer({ min: 0, max: 2 }),
+      vote: fc.constantFrom(null, 'n1', 'n2'),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('batch' as const),
+      truncate: fc.option(fc.integer({ min: -1, max: 6 })),
+      append: fc.integer({ min: 0, max: 4 }),
+      compact: fc.boolean(),
+      vote: fc.constantFrom(null, 'n3'),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );
 
@@ -48,7 +120,12 @@ function image(index: number, bytes: number): Uint8Array {
 }
 
 function newEntries(start: number, count: number, term: number, bytes: number): LogEntry[] {
-  return Array.from({ length: count }, (_, i) => ({ index: start + i, term, type: i % 3 === 2 ? 'noop' : 'command', command: image(start + i, bytes) }));
+  return Array.from({ length: count }, (_, i) => ({
+    index: start + i,
+    term,
+    type: i % 3 === 2 ? 'noop' : 'command',
+    command: image(start + i, bytes),
+  }));
 }
 
 /** Resolves an operation against the model's disk into one batch (null for reopen). */
@@ -68,13 +145,19 @@ function toBatch(op: Op, disk: MemoryDisk): PersistBatch | null {
       // Never before the first stored entry - 1: Raft snapshots what it has applied.
       const index = Math.max(first - 1, last + op.offset, 0);
       const term = Math.max(lastTerm, disk.snapshot?.lastIncludedTerm ?? 0) + op.termBump;
-      const snap: Snapshot = { lastIncludedIndex: index, lastIncludedTerm: term, configuration: CONFIGURATION, data: image(index, op.bytes) };
+      const snap: Snapshot = {
+        lastIncludedIndex: index,
+        lastIncludedTerm: term,
+        configuration: CONFIGURATION,
+        data: image(index, op.bytes),
+      };
       return { ...EMPTY_BATCH, snapshot: snap, compactBefore: op.compact ? index + 1 : null };
     }
     case 'compact': {
       // Compaction only below a snapshot, as Raft does, or (back -1) of the whole log.
       if (disk.snapshot === null) return { ...EMPTY_BATCH };
-      if (op.back < 0) return { ...EMPTY_BATCH, compactBefore: Math.max(last + 1, disk.snapshot.lastIncludedIndex + 1) + 2 };
+      if (op.back < 0)
+        return { ...EMPTY_BATCH, compactBefore: Math.max(last + 1, disk.snapshot.lastIncludedIndex + 1) + 2 };
       return { ...EMPTY_BATCH, compactBefore: Math.max(0, disk.snapshot.lastIncludedIndex + 1 - op.back) };
     }
     case 'hardState':
@@ -143,7 +226,10 @@ export function modelProperty(name: string, open: (dir: string) => Promise<Persi
                 model = new MemoryPersistenceEngine({ disk });
                 real = await open(dir);
               } else {
-                const [expected, actual] = await Promise.all([outcome(model.persist(batch)), outcome(real.persist(batch))]);
+                const [expected, actual] = await Promise.all([
+                  outcome(model.persist(batch)),
+                  outcome(real.persist(batch)),
+                ]);
                 assert.equal(actual, expected, `step ${step} (${op.kind}) outcome`);
               }
               assert.deepStrictEqual(await observe(real), await observe(model), `step ${step} (${op.kind}) state`);

@@ -4,7 +4,7 @@
 // the per-field reads over it and a reopened engine return. Refusals are checked to leave state
 // unchanged.
 import { strict as assert } from 'node:assert';
-import type { PersistBatch, PersistenceEngine } from '../../agent/contracts.js';
+import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 import { EMPTY_BATCH } from '../../storage/memory.js';
 import { entries, entry, snapshot } from './helpers.js';
 import type { EngineHarness, HarnessFactory } from './helpers.js';
@@ -51,7 +51,11 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       assert.deepEqual(await logShape(), [1, 0]);
       assert.equal(await loadSnapshot(engine), null);
       assert.equal(await getLogEntry(engine, 1), null);
-      assert.deepStrictEqual(await engine.load(), { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [] });
+      assert.deepStrictEqual(await engine.load(), {
+        hardState: { currentTerm: 0, votedFor: null },
+        snapshot: null,
+        entries: [],
+      });
     });
 
     it('keeps term and vote, each save leaving the other alone, across a reopen', async () => {
@@ -74,7 +78,12 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       assert.equal(await getLogEntry(engine, 5), null);
       assert.equal(await getLogEntry(engine, 0), null);
       assert.deepStrictEqual(await getLogEntries(engine, 2, 3), [entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300)]);
-      assert.deepStrictEqual(await getLogEntries(engine, 0, 100), [entry(1, 1), entry(2, 1, 'noop', 0), entry(3, 2, 'config', 300), entry(4, 2)]);
+      assert.deepStrictEqual(await getLogEntries(engine, 0, 100), [
+        entry(1, 1),
+        entry(2, 1, 'noop', 0),
+        entry(3, 2, 'config', 300),
+        entry(4, 2),
+      ]);
       assert.deepStrictEqual(await getLogEntries(engine, 3, 2), []);
       assert.deepStrictEqual(await getLogEntries(engine, 9, 12), []);
       assert.deepEqual(await logShape(), [1, 4]);
@@ -113,7 +122,11 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       assert.deepEqual(await logShape(), [6, 10]);
       assert.equal(await getLogEntry(engine, 5), null);
       engine = await harness.reopen(engine);
-      assert.deepStrictEqual(await engine.load(), { hardState: { currentTerm: 0, votedFor: null }, snapshot: image, entries: entries(6, 10, 1) });
+      assert.deepStrictEqual(await engine.load(), {
+        hardState: { currentTerm: 0, votedFor: null },
+        snapshot: image,
+        entries: entries(6, 10, 1),
+      });
     });
 
     it('drops the log when a snapshot covers it, and the last index then comes from the snapshot', async () => {
@@ -157,16 +170,23 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
 
     it('refuses a whole batch when one part is invalid', async () => {
       await appendLogEntries(engine, entries(1, 3, 1));
-      const bad: PersistBatch = { ...EMPTY_BATCH, hardState: { currentTerm: 5, votedFor: 'n3' }, entries: [entry(5, 1)] };
+      const bad: PersistBatch = {
+        ...EMPTY_BATCH,
+        hardState: { currentTerm: 5, votedFor: 'n3' },
+        entries: [entry(5, 1)],
+      };
       await assert.rejects(engine.persist(bad), { code: 'RAFT_INVARIANT' });
-      await assert.rejects(engine.persist({ ...EMPTY_BATCH, truncateFrom: 0, snapshot: null }), { code: 'RAFT_INVARIANT' });
+      await assert.rejects(engine.persist({ ...EMPTY_BATCH, truncateFrom: 0, snapshot: null }), {
+        code: 'RAFT_INVARIANT',
+      });
       assert.equal(await loadCurrentTerm(engine), 0);
       assert.deepEqual(await logShape(), [1, 3]);
     });
 
     it('applies concurrent writes in the order they were issued', async () => {
       const writes: Promise<void>[] = [];
-      for (let index = 1; index <= 200; index += 1) writes.push(appendLogEntry(engine, entry(index, 1 + Math.floor(index / 50))));
+      for (let index = 1; index <= 200; index += 1)
+        writes.push(appendLogEntry(engine, entry(index, 1 + Math.floor(index / 50))));
       writes.push(truncateLog(engine, 150));
       writes.push(saveCurrentTerm(engine, 9));
       for (let index = 150; index <= 160; index += 1) writes.push(appendLogEntry(engine, entry(index, 9)));

@@ -1,6 +1,6 @@
 // The reference design's per-field methods of `persistence_engine` (save_current_term,
 // append_log_entry, get_log_entry, ...), rebuilt for the storage tests over the narrow port that
-// the engines implement (agent/contracts.ts, PersistenceEngine: load, persist, close), as its
+// the engines implement (contracts/persistence.ts, PersistenceEngine: load, persist, close), as its
 // TSDoc maps them. Reads go through load(), so they see exactly what a restarting node would;
 // writes are one persist() each, issued at once, so that concurrent calls reach the engine in
 // the order they were made.
@@ -8,7 +8,8 @@
 // Two writes read before they write: saveCurrentTerm and saveVotedFor take the other half of
 // the hard state from load(), so their persist() is issued a turn later, and they must not race
 // another hard-state write (the reference's calls are sequential).
-import type { LogEntry, LogIndex, NodeId, PersistBatch, PersistenceEngine, Snapshot, Term } from '../../agent/contracts.js';
+import type { LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
+import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 
 const EMPTY: PersistBatch = { snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
 

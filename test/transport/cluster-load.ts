@@ -59,14 +59,22 @@ export async function writeKeys(load: WriteLoad): Promise<WriteResult> {
         const i = next;
         next += 1;
         seq += 1;
-        const request = { method: 'PUT' as const, path: ['kv', `${load.prefix}${i}`], query: [`client=${session}`, `seq=${seq}`], payload: new TextEncoder().encode(valueOf(i)) };
+        const request = {
+          method: 'PUT' as const,
+          path: ['kv', `${load.prefix}${i}`],
+          query: [`client=${session}`, `seq=${seq}`],
+          payload: new TextEncoder().encode(valueOf(i)),
+        };
         for (let attempt = 1; ; attempt += 1) {
           try {
             await client.call(request);
             written += 1;
             break;
           } catch (error) {
-            if (attempt >= attempts) throw new Error(`write of ${load.prefix}${i} failed ${attempts} times, last: ${String(error)}`, { cause: error });
+            if (attempt >= attempts)
+              throw new Error(`write of ${load.prefix}${i} failed ${attempts} times, last: ${String(error)}`, {
+                cause: error,
+              });
             retries += 1;
             // Back off before retrying (e.g. a 5.03 while an election runs), not to synchronise.
             await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
@@ -82,7 +90,12 @@ export async function writeKeys(load: WriteLoad): Promise<WriteResult> {
 }
 
 /** Polls until every agent in `ids` has committed and applied at least `index`; resolves with their statuses. */
-export async function waitForApplied(cluster: AgentProcesses, ids: readonly string[], index: number, timeoutMs: number): Promise<readonly StatusView[]> {
+export async function waitForApplied(
+  cluster: AgentProcesses,
+  ids: readonly string[],
+  index: number,
+  timeoutMs: number,
+): Promise<readonly StatusView[]> {
   const deadline = Date.now() + timeoutMs;
   let last: readonly (StatusView | null)[] = [];
   while (Date.now() < deadline) {
@@ -100,7 +113,11 @@ export async function checkKeys(endpoint: string, prefix: string, indexes: reado
   try {
     for (const i of indexes) {
       const response = await client.call({ method: 'GET', path: ['kv', `${prefix}${i}`] });
-      assert.equal(new TextDecoder().decode(response.payload), valueOf(i), `key ${prefix}${i} read through ${endpoint}`);
+      assert.equal(
+        new TextDecoder().decode(response.payload),
+        valueOf(i),
+        `key ${prefix}${i} read through ${endpoint}`,
+      );
     }
   } finally {
     await client.close();

@@ -10,7 +10,8 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentProcesses } from '../../agent/cli/agent-processes.js';
-import { NetworkError, type NetworkClient } from '../../agent/contracts.js';
+import { NetworkError } from '../../contracts/errors.js';
+import type { NetworkClient } from '../../contracts/network.js';
 import { createSerializer } from '../../codec/index.js';
 import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 import { createPeerTransport, type PeerTransportConfig } from '../../transport/index.js';
@@ -50,7 +51,11 @@ describe('a peer claiming another node id than its PSK identity (agent processes
   for (const transport of ['coaps', 'https'] as const) {
     it(`${transport}: is refused with NET_AUTH, logged, and leaves the cluster undisturbed`, async function () {
       const logs: string[] = [];
-      const cluster = await AgentProcesses.create({ transport, storage: 'memory', output: (id, chunk) => logs.push(`${id} ${chunk}`) });
+      const cluster = await AgentProcesses.create({
+        transport,
+        storage: 'memory',
+        output: (id, chunk) => logs.push(`${id} ${chunk}`),
+      });
       let client: NetworkClient | null = null;
       try {
         cluster.startAll();
@@ -63,22 +68,51 @@ describe('a peer claiming another node id than its PSK identity (agent processes
         const n3Config: unknown = JSON.parse(readFileSync(cluster.agent('n3').init.config, 'utf8'));
         const n3Address = String(Reflect.get(Object(Reflect.get(Object(n3Config), 'listen')), 'peer'));
 
-        client = createPeerTransport(impostorConfig(transport, 'n2', n2Key), { serializer: createSerializer('cbor') }).client;
+        client = createPeerTransport(impostorConfig(transport, 'n2', n2Key), {
+          serializer: createSerializer('cbor'),
+        }).client;
         client.setPeers([{ id: 'n3', address: n3Address }]);
         const before = await statuses(cluster, ids);
         const term = before[0]?.term ?? 0;
         assert.ok(before.every((s) => s.term === term && s.leaderId === leader));
 
-        const control = await client.send('n3', { type: 'RequestVoteRequest', term: 0, candidateId: 'n2', lastLogIndex: 0, lastLogTerm: 0, transfer: false }, 5000);
+        const control = await client.send(
+          'n3',
+          { type: 'RequestVoteRequest', term: 0, candidateId: 'n2', lastLogIndex: 0, lastLogTerm: 0, transfer: false },
+          5000,
+        );
         assert.equal(control.voteGranted, false);
         assert.equal(control.term, term);
 
         const vote = await refusal(
-          client.send('n3', { type: 'RequestVoteRequest', term: term + 10, candidateId: 'n1', lastLogIndex: 1_000_000, lastLogTerm: term + 9, transfer: true }, 5000),
+          client.send(
+            'n3',
+            {
+              type: 'RequestVoteRequest',
+              term: term + 10,
+              candidateId: 'n1',
+              lastLogIndex: 1_000_000,
+              lastLogTerm: term + 9,
+              transfer: true,
+            },
+            5000,
+          ),
         );
         assert.equal(vote.code, 'NET_AUTH', vote.message);
         const append = await refusal(
-          client.send('n3', { type: 'AppendEntriesRequest', term: term + 10, leaderId: 'n1', prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 }, 5000),
+          client.send(
+            'n3',
+            {
+              type: 'AppendEntriesRequest',
+              term: term + 10,
+              leaderId: 'n1',
+              prevLogIndex: 0,
+              prevLogTerm: 0,
+              entries: [],
+              leaderCommit: 0,
+            },
+            5000,
+          ),
         );
         assert.equal(append.code, 'NET_AUTH', append.message);
 
@@ -87,10 +121,24 @@ describe('a peer claiming another node id than its PSK identity (agent processes
           after.map((s) => [s.term, s.leaderId]),
           ids.map(() => [term, leader]),
         );
-        const written = await writeKeys({ endpoints: [cluster.agent('n3').init.endpoint], prefix: 'after-', from: 0, count: 20, concurrency: 4 });
+        const written = await writeKeys({
+          endpoints: [cluster.agent('n3').init.endpoint],
+          prefix: 'after-',
+          from: 0,
+          count: 20,
+          concurrency: 4,
+        });
         await waitForApplied(cluster, ids, Math.max(...after.map((s) => s.commitIndex)) + written.written, 20_000);
-        const n3Log = logs.filter((chunk) => chunk.startsWith('n3 ')).map((chunk) => chunk.slice(3)).join('');
-        const refusals = n3Log.split('\n').filter((line) => line.includes('refused an RPC') && line.includes('"claimed":"n1"') && line.includes('"identity":"n2"'));
+        const n3Log = logs
+          .filter((chunk) => chunk.startsWith('n3 '))
+          .map((chunk) => chunk.slice(3))
+          .join('');
+        const refusals = n3Log
+          .split('\n')
+          .filter(
+            (line) =>
+              line.includes('refused an RPC') && line.includes('"claimed":"n1"') && line.includes('"identity":"n2"'),
+          );
         assert.equal(refusals.length, 2, 'n3 logged both refusals');
       } finally {
         await client?.close();

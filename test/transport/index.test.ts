@@ -2,7 +2,7 @@
 // each kind (coaps on identity-carrying in-memory endpoints standing in for DTLS) exchange an
 // AppendEntries, and over the authenticating kinds the handler sees the sender's identity.
 import { strict as assert } from 'node:assert';
-import type { InboundContext } from '../../agent/contracts.js';
+import type { InboundContext } from '../../contracts/network.js';
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
 import { MemoryNetwork } from './memory-datagram.js';
 import { append, echoHandler } from './rpc-fixtures.js';
@@ -15,9 +15,19 @@ const network = new MemoryNetwork();
 function config(name: PeerTransportConfig['name'], node: string): PeerTransportConfig {
   switch (name) {
     case 'coaps':
-      return { name, openServerEndpoint: () => Promise.resolve(network.open(`10.1.0.${node === 'a' ? 1 : 2}`)), openClientEndpoint: () => Promise.resolve(network.open(`10.1.1.${node === 'a' ? 1 : 2}`, node)) };
+      return {
+        name,
+        openServerEndpoint: () => Promise.resolve(network.open(`10.1.0.${node === 'a' ? 1 : 2}`)),
+        openClientEndpoint: () => Promise.resolve(network.open(`10.1.1.${node === 'a' ? 1 : 2}`, node)),
+      };
     case 'https':
-      return { name, listenAddress: '127.0.0.1', listenPort: 0, clientCredentials: { identity: node, keyForPeer: () => PSK }, serverCredentials: { keyForIdentity: () => PSK } };
+      return {
+        name,
+        listenAddress: '127.0.0.1',
+        listenPort: 0,
+        clientCredentials: { identity: node, keyForPeer: () => PSK },
+        serverCredentials: { keyForIdentity: () => PSK },
+      };
     case 'coap':
     case 'http':
       return { name, listenAddress: '127.0.0.1', listenPort: 0 };
@@ -25,7 +35,12 @@ function config(name: PeerTransportConfig['name'], node: string): PeerTransportC
 }
 
 describe('createPeerTransport', () => {
-  for (const [name, identity] of [['coaps', 'a'], ['coap', null], ['https', 'a'], ['http', null]] as const) {
+  for (const [name, identity] of [
+    ['coaps', 'a'],
+    ['coap', null],
+    ['https', 'a'],
+    ['http', null],
+  ] as const) {
     it(`builds a working ${name} transport`, async () => {
       const a: PeerTransport = createPeerTransport(config(name, 'a'), { serializer });
       const b: PeerTransport = createPeerTransport(config(name, 'b'), { serializer });

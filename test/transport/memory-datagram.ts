@@ -55,7 +55,12 @@ export class MemoryEndpoint implements DatagramEndpoint {
 
   send(data: Uint8Array, address: string, port: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error('closed'));
-    this.network.route({ data: Uint8Array.from(data), from: { address: this.address, port: this.port, identity: this.identity }, toAddress: address, toPort: port });
+    this.network.route({
+      data: Uint8Array.from(data),
+      from: { address: this.address, port: this.port, identity: this.identity },
+      toAddress: address,
+      toPort: port,
+    });
     return Promise.resolve();
   }
 

@@ -27,8 +27,12 @@ describe('Raft over every peer transport (3 agent processes)', function () {
   this.timeout(120_000);
 
   for (const transport of TRANSPORTS) {
-    it(`${transport}: elects, commits ${COMMANDS.toLocaleString('en')} writes, survives the leader's SIGKILL`, async function () {
-      const cluster = await AgentProcesses.create({ transport, storage: transport === 'coaps' ? 'lmdb' : 'memory', requestTimeoutMs: 2000 });
+    it(`${transport}: elects, commits ${COMMANDS} writes, survives a leader SIGKILL`, async function () {
+      const cluster = await AgentProcesses.create({
+        transport,
+        storage: transport === 'coaps' ? 'lmdb' : 'memory',
+        requestTimeoutMs: 2000,
+      });
       try {
         cluster.startAll();
         const ids = cluster.agents().map((a) => a.init.id);
@@ -36,11 +40,20 @@ describe('Raft over every peer transport (3 agent processes)', function () {
         const before = await statuses(cluster, ids);
 
         const prefix = `${transport}-k`;
-        const first = await writeKeys({ endpoints: cluster.agents().map((a) => a.init.endpoint), prefix, from: 0, count: COMMANDS, concurrency: CONCURRENCY });
+        const first = await writeKeys({
+          endpoints: cluster.agents().map((a) => a.init.endpoint),
+          prefix,
+          from: 0,
+          count: COMMANDS,
+          concurrency: CONCURRENCY,
+        });
         assert.equal(first.written, COMMANDS);
         const base = Math.max(...before.map((s) => s.commitIndex));
         const applied = await waitForApplied(cluster, ids, base + COMMANDS, 30_000);
-        assert.ok(applied.every((s) => s.term === applied[0]?.term), `one term across the nodes: ${JSON.stringify(applied)}`);
+        assert.ok(
+          applied.every((s) => s.term === applied[0]?.term),
+          `one term across the nodes: ${JSON.stringify(applied)}`,
+        );
         for (const agent of cluster.agents()) await checkKeys(agent.init.endpoint, prefix, sample(0, COMMANDS));
 
         // Kill the leader of now: under load leadership may have moved during the writes, and
@@ -52,15 +65,28 @@ describe('Raft over every peer transport (3 agent processes)', function () {
         const next = await cluster.waitForLeader(30_000, leader);
         assert.notEqual(next, leader);
         const [nextStatus] = await statuses(cluster, [next]);
-        assert.ok(nextStatus !== undefined && nextStatus.term > (leaderStatus?.term ?? Infinity), 'the new leader leads a later term');
+        assert.ok(
+          nextStatus !== undefined && nextStatus.term > (leaderStatus?.term ?? Infinity),
+          'the new leader leads a later term',
+        );
 
         const endpoints = survivors.map((id) => cluster.agent(id).init.endpoint);
-        const second = await writeKeys({ endpoints, prefix, from: COMMANDS, count: AFTER_FAILOVER, concurrency: CONCURRENCY });
+        const second = await writeKeys({
+          endpoints,
+          prefix,
+          from: COMMANDS,
+          count: AFTER_FAILOVER,
+          concurrency: CONCURRENCY,
+        });
         assert.equal(second.written, AFTER_FAILOVER);
         const after = await waitForApplied(cluster, survivors, base + COMMANDS + AFTER_FAILOVER, 30_000);
         assert.ok(after.every((s) => s.leaderId === next));
-        for (const endpoint of endpoints) await checkKeys(endpoint, prefix, [...sample(COMMANDS, AFTER_FAILOVER), 0, COMMANDS - 1]);
-        console.log(`      ${transport}: ${COMMANDS} writes in ${first.elapsedMs} ms (${first.retries} retried), ${AFTER_FAILOVER} after failover in ${second.elapsedMs} ms`);
+        for (const endpoint of endpoints)
+          await checkKeys(endpoint, prefix, [...sample(COMMANDS, AFTER_FAILOVER), 0, COMMANDS - 1]);
+        console.log(
+          `      ${transport}: ${COMMANDS} writes in ${first.elapsedMs} ms (${first.retries} ` +
+            `retried), ${AFTER_FAILOVER} after failover in ${second.elapsedMs} ms`,
+        );
       } finally {
         await cluster.close();
       }

@@ -3,24 +3,30 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { RingBuffer } from '../../transport/ring-buffer.js';
+import { fcParams } from '../fc-params.js';
 
 describe('RingBuffer', () => {
   it('behaves like a bounded array queue', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.oneof(fc.integer(), fc.constant(null)), { maxLength: 100 }), (capacity, steps) => {
-        const ring = new RingBuffer<number>(capacity);
-        const model: number[] = [];
-        for (const step of steps) {
-          if (step === null) assert.equal(ring.shift(), model.shift());
-          else if (model.length < capacity) {
-            ring.push(step);
-            model.push(step);
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.oneof(fc.integer(), fc.constant(null)), { maxLength: 100 }),
+        (capacity, steps) => {
+          const ring = new RingBuffer<number>(capacity);
+          const model: number[] = [];
+          for (const step of steps) {
+            if (step === null) assert.equal(ring.shift(), model.shift());
+            else if (model.length < capacity) {
+              ring.push(step);
+              model.push(step);
+            }
+            assert.equal(ring.length, model.length);
+            assert.equal(ring.peek(), model[0]);
+            assert.equal(ring.isFull(), model.length === capacity);
           }
-          assert.equal(ring.length, model.length);
-          assert.equal(ring.peek(), model[0]);
-          assert.equal(ring.isFull(), model.length === capacity);
-        }
-      }),
+        },
+      ),
+      fcParams(100),
     );
   });
 

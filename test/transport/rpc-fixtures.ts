@@ -1,10 +1,29 @@
 // RPC messages and a handler shared by the transport tests.
-import type { AppendEntriesRequest, InboundContext, InstallSnapshotRequest, RequestMessage, RpcHandler } from '../../agent/contracts.js';
+import type { AppendEntriesRequest, InstallSnapshotRequest, RequestMessage } from '../../contracts/messages.js';
+import type { InboundContext, RpcHandler } from '../../contracts/network.js';
 
 /** An AppendEntries after `prevLogIndex` with one entry of `entryBytes` bytes (none when 0). */
 export function append(prevLogIndex: number, entryBytes = 0): AppendEntriesRequest {
-  const entries = entryBytes > 0 ? [{ term: 1, index: prevLogIndex + 1, type: 'command' as const, command: new Uint8Array(entryBytes).fill(prevLogIndex & 0xff) }] : [];
-  return { type: 'AppendEntriesRequest', term: 1, leaderId: 'a', prevLogIndex, prevLogTerm: 1, entries, leaderCommit: 0 };
+  const entries =
+    entryBytes > 0
+      ? [
+          {
+            term: 1,
+            index: prevLogIndex + 1,
+            type: 'command' as const,
+            command: new Uint8Array(entryBytes).fill(prevLogIndex & 0xff),
+          },
+        ]
+      : [];
+  return {
+    type: 'AppendEntriesRequest',
+    term: 1,
+    leaderId: 'a',
+    prevLogIndex,
+    prevLogTerm: 1,
+    entries,
+    leaderCommit: 0,
+  };
 }
 
 /** One chunk of a snapshot of `totalBytes` bytes. */
@@ -29,17 +48,34 @@ export function snapshotChunk(offset: number, data: Uint8Array, totalBytes: numb
  * (a way to ask for a large response), and anything else with TimeoutNowResponse. Records
  * each context in `seen` and waits `delayMs(request)` ms first.
  */
-export function echoHandler(delayMs: (request: RequestMessage) => number = () => 0, seen: InboundContext[] = []): RpcHandler {
+export function echoHandler(
+  delayMs: (request: RequestMessage) => number = () => 0,
+  seen: InboundContext[] = [],
+): RpcHandler {
   return async (request, context) => {
     seen.push(context);
     const wait = delayMs(request);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (request.type === 'AppendEntriesRequest') {
-      return { type: 'AppendEntriesResponse', term: 1, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: request.prevLogIndex + request.entries.length };
+      return {
+        type: 'AppendEntriesResponse',
+        term: 1,
+        success: true,
+        conflictIndex: null,
+        conflictTerm: null,
+        lastLogIndex: request.prevLogIndex + request.entries.length,
+      };
     }
-    if (request.type === 'InstallSnapshotRequest') return { type: 'InstallSnapshotResponse', term: 1, bytesStored: request.offset + request.data.length };
+    if (request.type === 'InstallSnapshotRequest')
+      return { type: 'InstallSnapshotResponse', term: 1, bytesStored: request.offset + request.data.length };
     if (request.type === 'ClientForwardRequest') {
-      return { type: 'ClientForwardResponse', code: '', message: '', leaderHint: null, result: new Uint8Array(request.timeoutMs).fill(7) };
+      return {
+        type: 'ClientForwardResponse',
+        code: '',
+        message: '',
+        leaderHint: null,
+        result: new Uint8Array(request.timeoutMs).fill(7),
+      };
     }
     return { type: 'TimeoutNowResponse', term: 1 };
   };

@@ -1,14 +1,14 @@
 // A test-only RpcSerializer: JSON with Uint8Array fields as {"$b64": "..."}, Content-Format 50.
 // The transports take any RpcSerializer; the real codecs live in codec/, which transport
 // tests do not import. Decoding checks only the type tag: enough to prove what transports do.
+import { SerializationError } from '../../contracts/errors.js';
 import {
-  SerializationError,
   RPC_MESSAGE_TYPES,
   type MessageOfType,
   type RpcMessage,
   type RpcMessageType,
-  type RpcSerializer,
-} from '../../agent/contracts.js';
+} from '../../contracts/messages.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 
 function replacer(this: unknown, _key: string, value: unknown): unknown {
   if (value instanceof Uint8Array) return { $b64: Buffer.from(value).toString('base64') };
@@ -37,7 +37,12 @@ export function createTestSerializer(options: TestSerializerOptions = {}): RpcSe
     } catch (error) {
       throw new SerializationError('CODEC_MALFORMED', 'not JSON', { cause: error });
     }
-    if (value === null || typeof value !== 'object' || !('type' in value) || !RPC_MESSAGE_TYPES.includes(value.type as RpcMessageType)) {
+    if (
+      value === null ||
+      typeof value !== 'object' ||
+      !('type' in value) ||
+      !RPC_MESSAGE_TYPES.includes(value.type as RpcMessageType)
+    ) {
       throw new SerializationError('CODEC_MALFORMED', 'no known type tag');
     }
     return value as RpcMessage;
@@ -54,7 +59,8 @@ export function createTestSerializer(options: TestSerializerOptions = {}): RpcSe
     decode,
     decodeAs<T extends RpcMessageType>(type: T, bytes: Uint8Array): MessageOfType<T> {
       const message = decode(bytes);
-      if (message.type !== type) throw new SerializationError('CODEC_MALFORMED', `expected ${type}, got ${message.type}`);
+      if (message.type !== type)
+        throw new SerializationError('CODEC_MALFORMED', `expected ${type}, got ${message.type}`);
       return message as MessageOfType<T>;
     },
   };

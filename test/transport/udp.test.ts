@@ -10,7 +10,9 @@ describe('UdpEndpoint', () => {
   it('exchanges datagrams with the sender address and no identity', async () => {
     const a = await openUdpEndpoint();
     const b = await openUdpEndpoint({ address: '127.0.0.1', port: 0 });
-    const arrived = new Promise<[Uint8Array, DatagramPeer]>((resolve) => b.onMessage((data, peer) => resolve([data, peer])));
+    const arrived = new Promise<[Uint8Array, DatagramPeer]>((resolve) =>
+      b.onMessage((data, peer) => resolve([data, peer])),
+    );
     await a.send(Uint8Array.from([1, 2, 3]), '127.0.0.1', b.localAddress().port);
     const [data, peer] = await arrived;
     assert.deepEqual([...data], [1, 2, 3]);

@@ -1,6 +1,6 @@
 // Virtual time for transport tests: timers fire only when the test advances the clock, in
 // due order, so retransmission and deadline behaviour is checked exactly and never flakes.
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 
 interface Pending {
   readonly dueMs: number;
@@ -21,7 +21,11 @@ export class VirtualTimers implements Timers {
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const entry: Pending = { dueMs: this.now + delayMs, seq: this.seq++, callback, cancelled: false };
     this.pending.push(entry);
-    return { cancel: () => { entry.cancelled = true; } };
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
   }
 
   /** Live timers. */

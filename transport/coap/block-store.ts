@@ -13,8 +13,8 @@
  * hint); a body that fits one block is accepted at any size. Every refusal names the limit
  * that refused it, for the server's metrics.
  */
-import type { Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
 import { blockSizeOf, encodeBlock, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { diagnosticResponse, type CoapResponse } from './request.js';
@@ -84,15 +84,18 @@ export class Block1Reassembler {
   /** Accepts the block `block` carrying `payload` of the transfer `key` of peer `peerKey`. */
   accept(peerKey: string, key: string, block: BlockValue, payload: Uint8Array, size1: number | null): Block1Outcome {
     const blockBytes = blockSizeOf(block.szx);
-    if (block.more && payload.length !== blockBytes) return refuse(CoapResponseCode.BadRequest, 'a Block1 block before the last is not full-size', null);
-    if (payload.length > blockBytes) return refuse(CoapResponseCode.BadRequest, 'a Block1 block is larger than its size', null);
+    if (block.more && payload.length !== blockBytes)
+      return refuse(CoapResponseCode.BadRequest, 'a Block1 block before the last is not full-size', null);
+    if (payload.length > blockBytes)
+      return refuse(CoapResponseCode.BadRequest, 'a Block1 block is larger than its size', null);
     if (block.szx < this.szxMin && (block.more || block.num > 0)) {
       this.table.delete(key);
       return this.blockTooSmall();
     }
     if (block.num === 0) return this.begin(peerKey, key, block, payload, size1);
     const transfer = this.table.get(key);
-    if (transfer === undefined) return refuse(CoapResponseCode.RequestEntityIncomplete, 'no transfer in progress for this block', null);
+    if (transfer === undefined)
+      return refuse(CoapResponseCode.RequestEntityIncomplete, 'no transfer in progress for this block', null);
     const offset = block.num * blockBytes;
     // The previous block again, under a new message id: acknowledge it again.
     if (offset + payload.length === transfer.bytes && block.more) return { kind: 'continue' };
@@ -108,18 +111,31 @@ export class Block1Reassembler {
     this.table.clear();
   }
 
-  private begin(peerKey: string, key: string, block: BlockValue, payload: Uint8Array, size1: number | null): Block1Outcome {
+  private begin(
+    peerKey: string,
+    key: string,
+    block: BlockValue,
+    payload: Uint8Array,
+    size1: number | null,
+  ): Block1Outcome {
     this.table.delete(key);
     if (size1 !== null && size1 > this.options.bodyBytesMax) return this.tooLarge();
     // The whole body in one block: nothing to reassemble or hold.
     if (!block.more) return { kind: 'complete', body: payload };
     const announced = size1 !== null && size1 >= payload.length ? size1 : 0;
-    const capacity = announced > 0 ? announced : Math.min(this.options.bodyBytesMax, INITIAL_BLOCKS * blockSizeOf(block.szx));
+    const capacity =
+      announced > 0 ? announced : Math.min(this.options.bodyBytesMax, INITIAL_BLOCKS * blockSizeOf(block.szx));
     const limit = this.table.refusalOf(peerKey, capacity);
     if (limit !== null) return refuse(CoapResponseCode.ServiceUnavailable, refusalText(limit), limit);
     const buffer = new Uint8Array(capacity);
     buffer.set(payload);
-    this.table.add(key, { peerKey, heldBytes: capacity, expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs, buffer, bytes: payload.length });
+    this.table.add(key, {
+      peerKey,
+      heldBytes: capacity,
+      expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs,
+      buffer,
+      bytes: payload.length,
+    });
     return { kind: 'continue' };
   }
 
@@ -140,7 +156,8 @@ export class Block1Reassembler {
     if (more) return { kind: 'continue' };
     this.table.delete(key);
     // A buffer announced larger than the body is trimmed, so the handler keeps only the body.
-    const body = transfer.bytes === transfer.buffer.byteLength ? transfer.buffer : transfer.buffer.slice(0, transfer.bytes);
+    const body =
+      transfer.bytes === transfer.buffer.byteLength ? transfer.buffer : transfer.buffer.slice(0, transfer.bytes);
     return { kind: 'complete', body };
   }
 
@@ -162,7 +179,10 @@ export class Block1Reassembler {
       kind: 'refused',
       limit: 'bodyBytesMax',
       response: {
-        ...diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, `request body exceeds ${this.options.bodyBytesMax} bytes`),
+        ...diagnosticResponse(
+          CoapResponseCode.RequestEntityTooLarge,
+          `request body exceeds ${this.options.bodyBytesMax} bytes`,
+        ),
         options: [uintOption(CoapOption.Size1, this.options.bodyBytesMax)],
       },
     };
@@ -174,8 +194,14 @@ export class Block1Reassembler {
       kind: 'refused',
       limit: 'block1BytesMin',
       response: {
-        ...diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, `Block1 blocks must be at least ${this.options.blockBytesMin} bytes (block1BytesMin)`),
-        options: [option(CoapOption.Block1, encodeBlock({ num: 0, more: false, szx: this.szxMin })), uintOption(CoapOption.Size1, this.options.bodyBytesMax)],
+        ...diagnosticResponse(
+          CoapResponseCode.RequestEntityTooLarge,
+          `Block1 blocks must be at least ${this.options.blockBytesMin} bytes (block1BytesMin)`,
+        ),
+        options: [
+          option(CoapOption.Block1, encodeBlock({ num: 0, more: false, szx: this.szxMin })),
+          uintOption(CoapOption.Size1, this.options.bodyBytesMax),
+        ],
       },
     };
   }

@@ -5,8 +5,8 @@
  * bytes, lifetime), and holds a body in a buffer of its own, so what it counts is what it
  * keeps alive.
  */
-import type { Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapResponse } from './request.js';
 import { TransferTable, type TransferLimitName, type TransferTableLimits } from './transfer-table.js';
 
@@ -64,7 +64,12 @@ export class Block2Store {
     // new Uint8Array(view) copies (a Buffer's slice would not).
     const body = stored.body.byteLength === stored.body.buffer.byteLength ? stored.body : new Uint8Array(stored.body);
     assert(body.buffer.byteLength === body.byteLength, 'a held body owns its buffer');
-    this.table.add(key, { peerKey, heldBytes: body.byteLength, expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs, stored: { ...stored, body } });
+    this.table.add(key, {
+      peerKey,
+      heldBytes: body.byteLength,
+      expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs,
+      stored: { ...stored, body },
+    });
     return null;
   }
 

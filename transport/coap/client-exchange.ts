@@ -2,14 +2,26 @@
  * One request of the CoAP client, from its first block to its last response block: the
  * messages it sends (RFC 7252 §5; Block1 and Block2 of RFC 7959; Request-Tag of RFC 9175)
  * and what each response it receives means for it. The client (client.ts) owns the timers,
- * the endpoint and the lookup tables; this file decides what to send next.
+ * the endpoint and the lookup tables; this file decides what to send next. It also holds the
+ * types the client answers with (where a request goes, the counters) and the token lookup key.
  */
-import { NetworkError, type TimerHandle } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { TimerHandle } from '../../contracts/clock.js';
+import { NetworkError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';
-import { BLOCK_NUM_MAX, blockSizeOf, decodeBlock, decodeUint, encodeBlock, firstOption, option, stringOption, uintOption } from './options.js';
+import {
+  BLOCK_NUM_MAX,
+  blockSizeOf,
+  decodeBlock,
+  decodeUint,
+  encodeBlock,
+  firstOption,
+  option,
+  stringOption,
+  uintOption,
+} from './options.js';
 
 /** A request the client sends. */
 export interface CoapClientRequest {
@@ -36,8 +48,16 @@ export interface CoapClientResponse {
 
 /** Options a response may carry that this client understands (critical ones matter). */
 const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
-  CoapOption.ETag, CoapOption.Observe, CoapOption.LocationPath, CoapOption.ContentFormat, CoapOption.MaxAge,
-  CoapOption.LocationQuery, CoapOption.Block2, CoapOption.Block1, CoapOption.Size2, CoapOption.Size1,
+  CoapOption.ETag,
+  CoapOption.Observe,
+  CoapOption.LocationPath,
+  CoapOption.ContentFormat,
+  CoapOption.MaxAge,
+  CoapOption.LocationQuery,
+  CoapOption.Block2,
+  CoapOption.Block1,
+  CoapOption.Size2,
+  CoapOption.Size1,
 ]);
 
 /** What a request starts with. */
@@ -137,7 +157,8 @@ export class ClientExchange {
     const options: CoapOptionValue[] = [...this.pathOptions()];
     let payload = this.body;
     const follow = this.firstResponse !== null;
-    if (!follow && this.request.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
+    if (!follow && this.request.contentFormat !== undefined)
+      options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
     for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
     if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
     if (follow) {
@@ -148,14 +169,23 @@ export class ClientExchange {
       const size = blockSizeOf(this.block1Szx);
       if (this.body.length > size) {
         const more = this.block1Offset + size < this.body.length;
-        options.push(option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })));
+        options.push(
+          option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })),
+        );
         if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
         payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
       }
     }
     options.push(option(CoapOption.RequestTag, this.requestTag));
     if (!follow) options.push(...(this.request.options ?? []));
-    return { type: CoapType.CON, code: CoapMethodCode[this.request.method], messageId, token: this.token, options, payload };
+    return {
+      type: CoapType.CON,
+      code: CoapMethodCode[this.request.method],
+      messageId,
+      token: this.token,
+      options,
+      payload,
+    };
   }
 
   /** The Uri-Path options of this request, built once. */
@@ -168,7 +198,8 @@ export class ClientExchange {
   /** Interprets a response message matched to this request. */
   onResponse(message: CoapMessage, peer: DatagramPeer): ExchangeStep {
     for (const o of message.options) {
-      if (isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number)) return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
+      if (isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number))
+        return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
     }
     if (this.firstResponse === null && message.code === CoapResponseCode.Continue) return this.onContinue(message);
     const block2Value = firstOption(message.options, CoapOption.Block2);
@@ -177,20 +208,25 @@ export class ClientExchange {
       return { kind: 'done', response: toResponse(message, message.payload, peer) };
     }
     const block = decodeBlock(block2Value);
-    if (block === null || block.num !== this.block2Num) return failed('NET_REJECTED', 'unexpected Block2 block in response');
-    if (block.more && message.payload.length !== blockSizeOf(block.szx)) return failed('NET_REJECTED', 'a Block2 block before the last is not full-size');
+    if (block === null || block.num !== this.block2Num)
+      return failed('NET_REJECTED', 'unexpected Block2 block in response');
+    if (block.more && message.payload.length !== blockSizeOf(block.szx))
+      return failed('NET_REJECTED', 'a Block2 block before the last is not full-size');
     const first = this.firstResponse ?? message;
     if (this.firstResponse === null) {
       const size2 = decodeUint(firstOption(message.options, CoapOption.Size2) ?? new Uint8Array(0), 4) ?? 0;
-      if (size2 > this.bodyBytesMax) return failed('NET_TOO_LARGE', `response body of ${size2} bytes exceeds ${this.bodyBytesMax}`);
+      if (size2 > this.bodyBytesMax)
+        return failed('NET_TOO_LARGE', `response body of ${size2} bytes exceeds ${this.bodyBytesMax}`);
       this.firstResponse = message;
     } else if (message.code !== first.code || !sameEtag(first, message)) {
       return failed('NET_REJECTED', 'the response changed during a Block2 transfer');
     }
     this.responseBytes += message.payload.length;
-    if (this.responseBytes > this.bodyBytesMax) return failed('NET_TOO_LARGE', `response body exceeds ${this.bodyBytesMax} bytes`);
+    if (this.responseBytes > this.bodyBytesMax)
+      return failed('NET_TOO_LARGE', `response body exceeds ${this.bodyBytesMax} bytes`);
     this.chunks.push(message.payload);
-    if (!block.more) return { kind: 'done', response: toResponse(first, Buffer.concat(this.chunks, this.responseBytes), peer) };
+    if (!block.more)
+      return { kind: 'done', response: toResponse(first, Buffer.concat(this.chunks, this.responseBytes), peer) };
     this.block2Num = block.num + 1;
     this.block2Szx = block.szx;
     return { kind: 'send-next' };
@@ -201,12 +237,15 @@ export class ClientExchange {
     const value = firstOption(message.options, CoapOption.Block1);
     const block = value === null ? null : decodeBlock(value);
     const size = blockSizeOf(this.block1Szx);
-    if (block === null || this.body.length <= size) return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
-    if (block.num * blockSizeOf(block.szx) !== this.block1Offset) return failed('NET_REJECTED', '2.31 Continue for another block');
+    if (block === null || this.body.length <= size)
+      return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
+    if (block.num * blockSizeOf(block.szx) !== this.block1Offset)
+      return failed('NET_REJECTED', '2.31 Continue for another block');
     const next = this.block1Offset + size;
     if (next >= this.body.length) return failed('NET_REJECTED', '2.31 Continue after the last block');
     const szx = Math.min(this.block1Szx, block.szx);
-    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX) return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
+    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX)
+      return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
     this.block1Offset = next;
     this.block1Szx = szx;
     return { kind: 'send-next' };
@@ -234,4 +273,28 @@ function sameEtag(a: CoapMessage, b: CoapMessage): boolean {
 
 function failed(code: 'NET_REJECTED' | 'NET_TOO_LARGE', message: string): ExchangeStep {
   return { kind: 'failed', error: new NetworkError(code, message) };
+}
+
+/** Where a request goes: an IP address literal and a port. */
+export interface CoapTarget {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Counters of a client, since it was built. */
+export interface CoapClientStats {
+  requests: number;
+  retransmissions: number;
+  timeouts: number;
+  /** Requests refused because `outstandingPerPeerMax` was reached. */
+  refusedOutstanding: number;
+  /** Datagrams that were malformed or matched no request. */
+  ignored: number;
+  /** Empty ACKs and RSTs the endpoint failed to send. */
+  sendFailures: number;
+}
+
+/** The lookup key of one of our tokens: its first four bytes. */
+export function tokenIdOf(token: Uint8Array): number {
+  return (((token[0] ?? 0) << 24) | ((token[1] ?? 0) << 16) | ((token[2] ?? 0) << 8) | (token[3] ?? 0)) >>> 0;
 }

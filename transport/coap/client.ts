@@ -18,10 +18,21 @@
  * processes (`npm run bench -- transport`: coap-msg is this layer alone, coap adds the RPC
  * wrappers and a serializer).
  */
-import { NetworkError, type Prng, type Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError, describeError } from '../../contracts/errors.js';
+import type { Prng } from '../../contracts/prng.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
-import { ClientExchange, type CoapClientRequest, type CoapClientResponse, type ExchangeSettler, type ExchangeStep } from './client-exchange.js';
+import {
+  ClientExchange,
+  tokenIdOf,
+  type CoapClientRequest,
+  type CoapClientResponse,
+  type CoapClientStats,
+  type CoapTarget,
+  type ExchangeSettler,
+  type ExchangeStep,
+} from './client-exchange.js';
 import { CoapOption, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
@@ -37,25 +48,6 @@ export interface CoapClientDeps {
   readonly prng: Prng;
 }
 
-/** Where a request goes: an IP address literal and a port. */
-export interface CoapTarget {
-  readonly address: string;
-  readonly port: number;
-}
-
-/** Counters of a client, since it was built. */
-export interface CoapClientStats {
-  requests: number;
-  retransmissions: number;
-  timeouts: number;
-  /** Requests refused because `outstandingPerPeerMax` was reached. */
-  refusedOutstanding: number;
-  /** Datagrams that were malformed or matched no request. */
-  ignored: number;
-  /** Empty ACKs and RSTs the endpoint failed to send. */
-  sendFailures: number;
-}
-
 /**
  * Most requests outstanding to all peers together: each holds a 16-bit message id, which must
  * stay unique while it may still be acknowledged (RFC 7252 §4.4).
@@ -67,7 +59,14 @@ const SEGMENT_CACHE_MAX = 256;
 
 /** A CoAP client; see the module comment. */
 export class CoapClient {
-  readonly stats: CoapClientStats = { requests: 0, retransmissions: 0, timeouts: 0, refusedOutstanding: 0, ignored: 0, sendFailures: 0 };
+  readonly stats: CoapClientStats = {
+    requests: 0,
+    retransmissions: 0,
+    timeouts: 0,
+    refusedOutstanding: 0,
+    ignored: 0,
+    sendFailures: 0,
+  };
   private readonly options: CoapClientOptions;
   private readonly szx: number;
   private readonly byToken = new Map<number, ClientExchange>();
@@ -114,14 +113,24 @@ export class CoapClient {
     if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'coap client is closed'));
     const body = request.payload ?? new Uint8Array(0);
     if (body.length > this.options.bodyBytesMax) {
-      return Promise.reject(new NetworkError('NET_TOO_LARGE', `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`));
+      return Promise.reject(
+        new NetworkError(
+          'NET_TOO_LARGE',
+          `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`,
+        ),
+      );
     }
     const peerKey = `${target.address}|${target.port}`;
     const count = this.outstanding.get(peerKey) ?? 0;
     if (count >= this.options.outstandingPerPeerMax || this.byToken.size >= OUTSTANDING_TOTAL_MAX) {
       this.stats.refusedOutstanding += 1;
-      const bound = count >= this.options.outstandingPerPeerMax ? `outstandingPerPeerMax (${this.options.outstandingPerPeerMax})` : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
-      return Promise.reject(new NetworkError('NET_REJECTED', `${bound} requests already outstanding, to ${target.address}:${target.port}`));
+      const bound =
+        count >= this.options.outstandingPerPeerMax
+          ? `outstandingPerPeerMax (${this.options.outstandingPerPeerMax})`
+          : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
+      return Promise.reject(
+        new NetworkError('NET_REJECTED', `${bound} requests already outstanding, to ${target.address}:${target.port}`),
+      );
     }
     this.outstanding.set(peerKey, count + 1);
     this.stats.requests += 1;
@@ -136,7 +145,8 @@ export class CoapClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const exchange of [...this.byToken.values()]) this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
+    for (const exchange of [...this.byToken.values()])
+      this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
     const opening = this.endpoint;
     this.endpoint = null;
     this.openedEndpoint = null;
@@ -152,7 +162,13 @@ export class CoapClient {
     await endpoint.close();
   }
 
-  private newExchange(target: CoapTarget, peerKey: string, deadlineMs: number, request: CoapClientRequest, body: Uint8Array): ClientExchange {
+  private newExchange(
+    target: CoapTarget,
+    peerKey: string,
+    deadlineMs: number,
+    request: CoapClientRequest,
+    body: Uint8Array,
+  ): ClientExchange {
     // Tokens are 8 bytes: a 32-bit request counter (the lookup key) and 32 random bits, so
     // that an off-path attacker cannot guess one (RFC 7252 §5.3.1).
     let tokenId = this.nextTokenId >>> 0;
@@ -162,7 +178,13 @@ export class CoapClient {
     token.writeUInt32BE(tokenId, 0);
     token.writeUInt32BE(this.deps.prng.nextUint32() >>> 0, 4);
     const exchange = new ClientExchange({
-      tokenId, token, target, peerKey, deadlineMs, request, body,
+      tokenId,
+      token,
+      target,
+      peerKey,
+      deadlineMs,
+      request,
+      body,
       requestTag: token.subarray(0, 4),
       szx: this.szx,
       bodyBytesMax: this.options.bodyBytesMax,
@@ -199,13 +221,15 @@ export class CoapClient {
     const sent =
       opened !== null
         ? opened.send(exchange.datagram, exchange.target.address, exchange.target.port)
-        : this.openEndpoint().then((endpoint) => endpoint.send(exchange.datagram, exchange.target.address, exchange.target.port));
+        : this.openEndpoint().then((endpoint) =>
+            endpoint.send(exchange.datagram, exchange.target.address, exchange.target.port),
+          );
     sent.then(
-        () => {
-          if (exchange.messageId === messageId) exchange.sending = false;
-        },
-        (error: unknown) => this.fail(exchange, asNetworkError(error)),
-      );
+      () => {
+        if (exchange.messageId === messageId) exchange.sending = false;
+      },
+      (error: unknown) => this.fail(exchange, asNetworkError(error)),
+    );
   }
 
   private openEndpoint(): Promise<DatagramEndpoint> {
@@ -233,7 +257,9 @@ export class CoapClient {
     if (exchange.settle === null) return;
     exchange.timer?.cancel();
     const dueMs = Math.min(exchange.deadlineMs, exchange.retransmitAtMs);
-    exchange.timer = this.deps.timers.setTimer(Math.max(0, dueMs - this.deps.timers.nowMs()), () => this.onTimer(exchange));
+    exchange.timer = this.deps.timers.setTimer(Math.max(0, dueMs - this.deps.timers.nowMs()), () =>
+      this.onTimer(exchange),
+    );
   }
 
   private onTimer(exchange: ClientExchange): void {
@@ -242,7 +268,13 @@ export class CoapClient {
     const nowMs = this.deps.timers.nowMs();
     if (nowMs >= exchange.deadlineMs) {
       this.stats.timeouts += 1;
-      return this.fail(exchange, new NetworkError('NET_TIMEOUT', `no response from ${exchange.target.address}:${exchange.target.port} within the deadline`));
+      return this.fail(
+        exchange,
+        new NetworkError(
+          'NET_TIMEOUT',
+          `no response from ${exchange.target.address}:${exchange.target.port} within the deadline`,
+        ),
+      );
     }
     if (nowMs >= exchange.retransmitAtMs) this.maybeRetransmit(exchange, nowMs);
     this.arm(exchange);
@@ -276,10 +308,18 @@ export class CoapClient {
     const message = decoded.message;
     if (message.code === 0) return this.onEmpty(message, peer);
     const codeClass = codeClassOf(message.code);
-    const exchange = codeClass >= 2 && codeClass <= 5 && message.token.length === 8 ? this.byToken.get(tokenIdOf(message.token)) : undefined;
+    const exchange =
+      codeClass >= 2 && codeClass <= 5 && message.token.length === 8
+        ? this.byToken.get(tokenIdOf(message.token))
+        : undefined;
     const matches = exchange !== undefined && exchange.isFrom(peer) && sameBytes(exchange.token, message.token);
     // A piggybacked response belongs to the message in flight; an ACK of an earlier block is stale.
-    if (exchange === undefined || !matches || message.type === CoapType.RST || (message.type === CoapType.ACK && message.messageId !== exchange.messageId)) {
+    if (
+      exchange === undefined ||
+      !matches ||
+      message.type === CoapType.RST ||
+      (message.type === CoapType.ACK && message.messageId !== exchange.messageId)
+    ) {
       this.stats.ignored += 1;
       if (message.type === CoapType.CON) this.sendEmpty(CoapType.RST, message.messageId, peer);
       return;
@@ -294,7 +334,8 @@ export class CoapClient {
     if (message.type === CoapType.CON) return this.sendEmpty(CoapType.RST, message.messageId, peer);
     if (exchange === undefined || !exchange.isFrom(peer)) return;
     if (message.type === CoapType.ACK) exchange.acknowledged = true;
-    if (message.type === CoapType.RST) this.fail(exchange, new NetworkError('NET_REJECTED', `${peer.address}:${peer.port} reset the request`));
+    if (message.type === CoapType.RST)
+      this.fail(exchange, new NetworkError('NET_REJECTED', `${peer.address}:${peer.port} reset the request`));
   }
 
   private onStep(exchange: ClientExchange, step: ExchangeStep): void {
@@ -340,13 +381,8 @@ export class CoapClient {
   }
 }
 
-/** The lookup key of one of our tokens: its first four bytes. */
-function tokenIdOf(token: Uint8Array): number {
-  return (((token[0] ?? 0) << 24) | ((token[1] ?? 0) << 16) | ((token[2] ?? 0) << 8) | (token[3] ?? 0)) >>> 0;
-}
-
 /** Endpoint failures: a NetworkError (a refused DTLS handshake) as is, anything else as unreachable. */
 function asNetworkError(error: unknown): NetworkError {
   if (error instanceof NetworkError) return error;
-  return new NetworkError('NET_UNREACHABLE', `send failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new NetworkError('NET_UNREACHABLE', `send failed: ${describeError(error)}`, { cause: error });
 }

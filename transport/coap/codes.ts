@@ -52,7 +52,9 @@ export type CoapMethod = keyof typeof CoapMethodCode;
 /** Every method name, in code order. */
 export const COAP_METHODS: readonly CoapMethod[] = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'];
 
-const METHOD_BY_CODE: ReadonlyMap<number, CoapMethod> = new Map(COAP_METHODS.map((name) => [CoapMethodCode[name], name]));
+const METHOD_BY_CODE: ReadonlyMap<number, CoapMethod> = new Map(
+  COAP_METHODS.map((name) => [CoapMethodCode[name], name]),
+);
 
 /** The method of a request code, or null when the code is not a known method. */
 export function methodOfCode(code: number): CoapMethod | null {

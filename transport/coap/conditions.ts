@@ -16,15 +16,23 @@ import { diagnosticResponse, type CoapRequest, type CoapResponse } from './reque
  */
 export function failedPrecondition(request: CoapRequest, currentEtag: Uint8Array | null): CoapResponse | null {
   if (request.ifMatch.length > 0) {
-    const matches = currentEtag !== null && request.ifMatch.some((value) => value.length === 0 || sameBytes(value, currentEtag));
-    if (!matches) return diagnosticResponse(CoapResponseCode.PreconditionFailed, 'If-Match does not match the current representation');
+    const matches =
+      currentEtag !== null && request.ifMatch.some((value) => value.length === 0 || sameBytes(value, currentEtag));
+    if (!matches)
+      return diagnosticResponse(
+        CoapResponseCode.PreconditionFailed,
+        'If-Match does not match the current representation',
+      );
   }
-  if (request.ifNoneMatch && currentEtag !== null) return diagnosticResponse(CoapResponseCode.PreconditionFailed, 'the resource exists (If-None-Match)');
+  if (request.ifNoneMatch && currentEtag !== null)
+    return diagnosticResponse(CoapResponseCode.PreconditionFailed, 'the resource exists (If-None-Match)');
   return null;
 }
 
 /** 2.03 Valid (with the tag) when a GET names the current entity-tag in an ETag option, else null. */
 export function validResponse(request: CoapRequest, currentEtag: Uint8Array | null): CoapResponse | null {
   if (request.method !== 'GET' || currentEtag === null) return null;
-  return request.etags.some((tag) => sameBytes(tag, currentEtag)) ? { code: CoapResponseCode.Valid, etag: currentEtag } : null;
+  return request.etags.some((tag) => sameBytes(tag, currentEtag))
+    ? { code: CoapResponseCode.Valid, etag: currentEtag }
+    : null;
 }

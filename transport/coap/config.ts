@@ -7,7 +7,7 @@
  * request has a Raft deadline that ends retransmission anyway (CoAP's 247 s exchange lifetime
  * never applies).
  */
-import { ConfigError } from '../../agent/contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { checkRange } from '../config-checks.js';
 
 /** Options of a CoAP client. */
@@ -33,7 +33,9 @@ export interface CoapClientOptions {
    * Default 128; 1..4,096.
    */
   readonly outstandingPerPeerMax: number;
-  /** Block size of Block1 request bodies and preferred Block2 size, in bytes. Default 1024; a power of two in 16..1024. */
+  /**
+   * Block size of Block1 request bodies and preferred Block2 size, in bytes. Default 1024; a power of two in 16..1024.
+   */
   readonly blockBytes: number;
   /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
   readonly bodyBytesMax: number;
@@ -165,7 +167,8 @@ export function resolveCoapServerOptions(partial: Partial<CoapServerOptions> = {
 
 /** A block number has 20 bits (RFC 7959 §2.2): the largest body must fit 2^20 blocks. */
 function checkBlockCount(problems: string[], bodyBytesMax: number, blockBytes: number): void {
-  if (bodyBytesMax > blockBytes * 2 ** 20) problems.push(`bodyBytesMax must be at most blockBytes × 2^20 = ${blockBytes * 2 ** 20}, got ${bodyBytesMax}`);
+  if (bodyBytesMax > blockBytes * 2 ** 20)
+    problems.push(`bodyBytesMax must be at most blockBytes × 2^20 = ${blockBytes * 2 ** 20}, got ${bodyBytesMax}`);
 }
 
 function checkBlockBytes(problems: string[], value: number, name = 'blockBytes'): void {

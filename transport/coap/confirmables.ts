@@ -8,8 +8,8 @@
  * The back-off has no jitter (the server has no random source); notifications to different
  * clients are spread by the events that cause them.
  */
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
 
 /** How a confirmable message ended. */
@@ -91,7 +91,9 @@ export class PendingConfirmables {
       return;
     }
     entry.retransmits += 1;
-    entry.timer = this.timers.setTimer(this.options.ackTimeoutMs * 2 ** entry.retransmits, () => this.onTimeout(key, entry));
+    entry.timer = this.timers.setTimer(this.options.ackTimeoutMs * 2 ** entry.retransmits, () =>
+      this.onTimeout(key, entry),
+    );
     this.transmit(entry.bytes, entry.peer);
   }
 

@@ -10,8 +10,8 @@
  * evicted (and counted): a retransmission that arrives after its entry was evicted runs the
  * handler again, which Raft's RPCs tolerate (they are idempotent for a given term).
  */
-import type { Clock } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Clock } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import { RingBuffer } from '../ring-buffer.js';
 
 /** Limits of the duplicate cache. */
@@ -84,7 +84,13 @@ export class DuplicateCache {
     }
     if (entry !== undefined) this.remove(entry);
     if (this.order.isFull()) this.evictOldest();
-    const fresh: Entry = { peerKey, messageId, token: Uint8Array.from(token), expiresAtMs: nowMs + this.options.lifetimeMs, response: null };
+    const fresh: Entry = {
+      peerKey,
+      messageId,
+      token: Uint8Array.from(token),
+      expiresAtMs: nowMs + this.options.lifetimeMs,
+      response: null,
+    };
     let inner = this.peers.get(peerKey);
     if (inner === undefined) {
       inner = new Map();
@@ -111,7 +117,11 @@ export class DuplicateCache {
   }
 
   private dropExpired(nowMs: number): void {
-    for (let oldest = this.order.peek(); oldest !== undefined && oldest.expiresAtMs <= nowMs; oldest = this.order.peek()) {
+    for (
+      let oldest = this.order.peek();
+      oldest !== undefined && oldest.expiresAtMs <= nowMs;
+      oldest = this.order.peek()
+    ) {
       this.order.shift();
       this.remove(oldest);
     }

@@ -8,7 +8,10 @@
  * port; the client's is opened on the first request (for DTLS a client endpoint runs the
  * handshakes, a server endpoint only answers sessions).
  */
-import type { Metrics, Prng, RpcSerializer, Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { Prng } from '../../contracts/prng.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { DatagramEndpoint } from '../datagram.js';
 import { PeerBook, systemResolver, type HostResolver } from '../peer-book.js';
 import { createCryptoPrng, createRealTimers } from '../timers.js';
@@ -64,9 +67,16 @@ export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransp
   const prng = deps.prng ?? createCryptoPrng();
   const coapClient = new CoapClient({ openEndpoint: deps.openClientEndpoint, timers, prng }, options.client);
   const metrics = deps.metrics === undefined ? {} : { metrics: deps.metrics };
-  const coapServer = new CoapServer({ openEndpoint: deps.openServerEndpoint, timers, name: 'peer', ...metrics }, options.server);
+  const coapServer = new CoapServer(
+    { openEndpoint: deps.openServerEndpoint, timers, name: 'peer', ...metrics },
+    options.server,
+  );
   return {
-    client: new CoapNetworkClient({ coap: coapClient, serializer: deps.serializer, peers: new PeerBook(deps.resolver ?? systemResolver) }),
+    client: new CoapNetworkClient({
+      coap: coapClient,
+      serializer: deps.serializer,
+      peers: new PeerBook(deps.resolver ?? systemResolver),
+    }),
     server: new CoapNetworkServer(coapServer, deps.serializer),
   };
 }

@@ -8,7 +8,7 @@
  * accepted), and its encoder stringifies the payload and allocates per option. The wire
  * format is the same: the tests check both directions against coap-packet.
  */
-import { assert } from '../assert.js';
+import { assert } from '../../contracts/assert.js';
 import { CoapType } from './codes.js';
 
 /** One option: its number and raw value. */
@@ -198,16 +198,28 @@ function sortedOptions(options: readonly CoapOptionValue[]): readonly CoapOption
 /** Messages are built by this layer, so a bad one is a bug. */
 function assertEncodable(message: CoapMessage): void {
   assert(message.token.length <= TOKEN_BYTES_MAX, 'coap token is at most 8 bytes');
-  assert(Number.isInteger(message.messageId) && message.messageId >= 0 && message.messageId <= 0xffff, 'coap message id is 16-bit');
+  assert(
+    Number.isInteger(message.messageId) && message.messageId >= 0 && message.messageId <= 0xffff,
+    'coap message id is 16-bit',
+  );
   assert(Number.isInteger(message.code) && message.code >= 0 && message.code <= 0xff, 'coap code is one byte');
-  assert(message.code !== 0 || (message.token.length === 0 && message.options.length === 0 && message.payload.length === 0), 'coap empty message has no content');
+  assert(
+    message.code !== 0 || (message.token.length === 0 && message.options.length === 0 && message.payload.length === 0),
+    'coap empty message has no content',
+  );
   for (const option of message.options) {
-    assert(Number.isInteger(option.number) && option.number >= 0 && option.number <= OPTION_NUMBER_MAX, 'coap option number in 0..65535');
+    assert(
+      Number.isInteger(option.number) && option.number >= 0 && option.number <= OPTION_NUMBER_MAX,
+      'coap option number in 0..65535',
+    );
     assert(option.value.length <= OPTION_VALUE_BYTES_MAX, 'coap option value fits the length encoding');
   }
 }
 
-function malformed(reason: string, header: { readonly type: CoapType; readonly messageId: number } | null): CoapDecodeResult {
+function malformed(
+  reason: string,
+  header: { readonly type: CoapType; readonly messageId: number } | null,
+): CoapDecodeResult {
   return { ok: false, reason, header };
 }
 

@@ -2,7 +2,7 @@
  * Option values: unsigned integers (RFC 7252 §3.2), strings, and the Block1/Block2 value of
  * RFC 7959 §2.2 (NUM, M and SZX packed into up to three bytes).
  */
-import { assert } from '../assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapOptionValue } from './message.js';
 
 const EMPTY = new Uint8Array(0);
@@ -107,11 +107,4 @@ export function firstOption(options: readonly CoapOptionValue[], number: number)
     if (candidate.number === number) return candidate.value;
   }
   return null;
-}
-
-/** How many options `number` there are. */
-export function countOption(options: readonly CoapOptionValue[], number: number): number {
-  let count = 0;
-  for (const candidate of options) if (candidate.number === number) count += 1;
-  return count;
 }

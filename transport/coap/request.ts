@@ -102,11 +102,16 @@ export function diagnosticResponse(code: number, text: string): CoapResponse {
 /** Parses a request message; a bad option gives the error response to send instead. */
 export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRequest {
   const method = methodOfCode(message.code);
-  if (method === null) return { ok: false, response: diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'unknown method') };
+  if (method === null)
+    return { ok: false, response: diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'unknown method') };
   const bad = findBadOption(message.options);
   if (bad !== null) return { ok: false, response: bad };
   const fields = collectOptions(message.options);
-  if (fields === null) return { ok: false, response: diagnosticResponse(CoapResponseCode.BadRequest, 'Uri-Path or Uri-Query is not UTF-8') };
+  if (fields === null)
+    return {
+      ok: false,
+      response: diagnosticResponse(CoapResponseCode.BadRequest, 'Uri-Path or Uri-Query is not UTF-8'),
+    };
   const block1 = fields.block1 === null ? null : decodeBlock(fields.block1);
   const block2 = fields.block2 === null ? null : decodeBlock(fields.block2);
   if ((fields.block1 !== null && block1 === null) || (fields.block2 !== null && block2 === null)) {
@@ -154,8 +159,18 @@ interface CollectedOptions {
  */
 function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions | null {
   const c: CollectedOptions = {
-    path: [], query: [], ifMatch: [], etags: [], ifNoneMatch: false,
-    contentFormat: null, accept: null, observe: null, size1: null, block1: null, block2: null, requestTag: null,
+    path: [],
+    query: [],
+    ifMatch: [],
+    etags: [],
+    ifNoneMatch: false,
+    contentFormat: null,
+    accept: null,
+    observe: null,
+    size1: null,
+    block1: null,
+    block2: null,
+    requestTag: null,
   };
   for (const o of options) {
     if (!isValidOption(o)) continue;
@@ -167,17 +182,38 @@ function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions |
         (o.number === CoapOption.UriPath ? c.path : c.query).push(text);
         break;
       }
-      case CoapOption.IfMatch: c.ifMatch.push(o.value); break;
-      case CoapOption.ETag: c.etags.push(o.value); break;
-      case CoapOption.IfNoneMatch: c.ifNoneMatch = true; break;
-      case CoapOption.ContentFormat: c.contentFormat ??= decodeUint(o.value, 2); break;
-      case CoapOption.Accept: c.accept ??= decodeUint(o.value, 2); break;
-      case CoapOption.Observe: c.observe ??= decodeUint(o.value, 3); break;
-      case CoapOption.Size1: c.size1 ??= decodeUint(o.value, 4); break;
-      case CoapOption.Block1: c.block1 ??= o.value; break;
-      case CoapOption.Block2: c.block2 ??= o.value; break;
-      case CoapOption.RequestTag: c.requestTag ??= o.value; break;
-      default: break;
+      case CoapOption.IfMatch:
+        c.ifMatch.push(o.value);
+        break;
+      case CoapOption.ETag:
+        c.etags.push(o.value);
+        break;
+      case CoapOption.IfNoneMatch:
+        c.ifNoneMatch = true;
+        break;
+      case CoapOption.ContentFormat:
+        c.contentFormat ??= decodeUint(o.value, 2);
+        break;
+      case CoapOption.Accept:
+        c.accept ??= decodeUint(o.value, 2);
+        break;
+      case CoapOption.Observe:
+        c.observe ??= decodeUint(o.value, 3);
+        break;
+      case CoapOption.Size1:
+        c.size1 ??= decodeUint(o.value, 4);
+        break;
+      case CoapOption.Block1:
+        c.block1 ??= o.value;
+        break;
+      case CoapOption.Block2:
+        c.block2 ??= o.value;
+        break;
+      case CoapOption.RequestTag:
+        c.requestTag ??= o.value;
+        break;
+      default:
+        break;
     }
   }
   return c;
@@ -194,8 +230,10 @@ function findBadOption(options: readonly CoapOptionValue[]): CoapResponse | null
       return diagnosticResponse(CoapResponseCode.ProxyingNotSupported, 'proxying is not supported');
     }
     const rule = REQUEST_OPTION_RULES.get(candidate.number);
-    if (rule === undefined) return diagnosticResponse(CoapResponseCode.BadOption, `unrecognised critical option ${candidate.number}`);
-    if (repeated && !rule.repeatable) return diagnosticResponse(CoapResponseCode.BadOption, `option ${candidate.number} repeated`);
+    if (rule === undefined)
+      return diagnosticResponse(CoapResponseCode.BadOption, `unrecognised critical option ${candidate.number}`);
+    if (repeated && !rule.repeatable)
+      return diagnosticResponse(CoapResponseCode.BadOption, `option ${candidate.number} repeated`);
     if (candidate.value.length < rule.bytesMin || candidate.value.length > rule.bytesMax) {
       return diagnosticResponse(CoapResponseCode.BadOption, `option ${candidate.number} has a bad length`);
     }

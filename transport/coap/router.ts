@@ -2,7 +2,7 @@
  * Resources by path and method: exact paths ("/raft/AppendEntries") and subtrees ("/kv/*",
  * where the handler reads the rest of the path from the request).
  */
-import { assert } from '../assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { CoapMethod } from './codes.js';
 import type { CoapRequest, CoapResponse } from './request.js';
 
@@ -46,7 +46,8 @@ export class ResourceRouter {
   lookup(method: CoapMethod, path: readonly string[]): RouteLookup {
     // A segment holding "/" would make the joined key ambiguous; no resource has one.
     if (path.some((segment) => segment.includes('/'))) return { kind: 'no-resource' };
-    const methods = this.exact.get(path.join('/')) ?? this.subtrees.find((tree) => hasPrefix(path, tree.prefix))?.methods;
+    const methods =
+      this.exact.get(path.join('/')) ?? this.subtrees.find((tree) => hasPrefix(path, tree.prefix))?.methods;
     if (methods === undefined) return { kind: 'no-resource' };
     const handler = methods[method];
     return handler === undefined ? { kind: 'no-method' } : { kind: 'found', handler };

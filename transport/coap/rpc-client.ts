@@ -4,16 +4,11 @@
  * responses become NetworkError: 4.01/4.03 NET_AUTH, 4.13 NET_TOO_LARGE, any other NET_REJECTED,
  * each with the server's diagnostic payload in its message.
  */
-import {
-  NetworkError,
-  RPC_OF_REQUEST,
-  SerializationError,
-  type NetworkClient,
-  type NodeId,
-  type RequestMessage,
-  type ResponseFor,
-  type RpcSerializer,
-} from '../../agent/contracts.js';
+import { NetworkError, SerializationError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor } from '../../contracts/messages.js';
+import type { NetworkClient } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { PeerBook } from '../peer-book.js';
 import { RPC_PATH_ROOT, encodeRequest, isResponseTo } from '../rpc-routes.js';
 import type { CoapClient } from './client.js';
@@ -45,21 +40,34 @@ export class CoapNetworkClient implements NetworkClient {
     const payload = encodeRequest(serializer, request);
     const response = await this.deps.coap.request(
       peer,
-      { method: 'POST', path: [RPC_PATH_ROOT, rpc], contentFormat: serializer.contentFormat, accept: serializer.contentFormat, payload },
+      {
+        method: 'POST',
+        path: [RPC_PATH_ROOT, rpc],
+        contentFormat: serializer.contentFormat,
+        accept: serializer.contentFormat,
+        payload,
+      },
       timeoutMs,
     );
-    if (codeClassOf(response.code) !== 2 || response.code === CoapResponseCode.Continue) throw errorOfResponse(target, response);
+    if (codeClassOf(response.code) !== 2 || response.code === CoapResponseCode.Continue)
+      throw errorOfResponse(target, response);
     if (response.contentFormat !== null && response.contentFormat !== serializer.contentFormat) {
-      throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} in Content-Format ${response.contentFormat}`);
+      throw new NetworkError(
+        'NET_REJECTED',
+        `peer ${target} answered ${rpc} in Content-Format ${response.contentFormat}`,
+      );
     }
     let decoded;
     try {
       decoded = serializer.decodeAs(RPC_OF_REQUEST[request.type].responseType, response.payload);
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
-      throw new NetworkError('NET_REJECTED', `peer ${target} sent a malformed ${rpc} response: ${error.message}`, { cause: error });
+      throw new NetworkError('NET_REJECTED', `peer ${target} sent a malformed ${rpc} response: ${error.message}`, {
+        cause: error,
+      });
     }
-    if (!isResponseTo(request, decoded)) throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} with ${decoded.type}`);
+    if (!isResponseTo(request, decoded))
+      throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} with ${decoded.type}`);
     return decoded;
   }
 
@@ -73,7 +81,9 @@ export class CoapNetworkClient implements NetworkClient {
 }
 
 function errorOfResponse(target: NodeId, response: CoapClientResponse): NetworkError {
-  const text = `peer ${target} answered ${formatCode(response.code)}: ${diagnosticText.decode(response.payload.subarray(0, 200))}`;
+  const text =
+    `peer ${target} ` +
+    `answered ${formatCode(response.code)}: ${diagnosticText.decode(response.payload.subarray(0, 200))}`;
   switch (response.code) {
     case CoapResponseCode.Unauthorized:
     case CoapResponseCode.Forbidden:

@@ -7,16 +7,19 @@
  * the node is stopping, 5.00 when the handler fails otherwise. Unknown paths get 4.04 from
  * the CoAP server itself.
  */
+import { SerializationError } from '../../contracts/errors.js';
+import { type RpcName, RPC_OF_REQUEST } from '../../contracts/messages.js';
+import type { NetworkServer, RpcHandler } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
+import { assert } from '../../contracts/assert.js';
 import {
-  SerializationError,
-  type NetworkServer,
-  type RpcHandler,
-  type RpcName,
-  type RpcSerializer,
-  RPC_OF_REQUEST,
-} from '../../agent/contracts.js';
-import { assert } from '../assert.js';
-import { REQUEST_TYPE_OF_RPC, RPC_NAMES, classifyHandlerError, describeError, formatAddress, rpcPath } from '../rpc-routes.js';
+  REQUEST_TYPE_OF_RPC,
+  RPC_NAMES,
+  classifyHandlerError,
+  describeHandlerError,
+  formatAddress,
+  rpcPath,
+} from '../rpc-routes.js';
 import { CoapResponseCode } from './codes.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse } from './request.js';
 import type { CoapServer } from './server.js';
@@ -61,23 +64,33 @@ export class CoapNetworkServer implements NetworkServer {
     if (request.contentFormat !== null && request.contentFormat !== format) {
       return diagnosticResponse(CoapResponseCode.UnsupportedContentFormat, `expected Content-Format ${format}`);
     }
-    if (request.accept !== null && request.accept !== format) return diagnosticResponse(CoapResponseCode.NotAcceptable, `only Content-Format ${format}`);
+    if (request.accept !== null && request.accept !== format)
+      return diagnosticResponse(CoapResponseCode.NotAcceptable, `only Content-Format ${format}`);
     let message;
     try {
       message = this.serializer.decodeAs(REQUEST_TYPE_OF_RPC[name], request.payload);
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
       const code = error.code === 'CODEC_LIMIT' ? CoapResponseCode.RequestEntityTooLarge : CoapResponseCode.BadRequest;
-      return diagnosticResponse(code, describeError(error));
+      return diagnosticResponse(code, describeHandlerError(error));
     }
-    const context = { peerIdentity: request.peer.identity, remoteAddress: formatAddress(request.peer.address, request.peer.port) };
+    const context = {
+      peerIdentity: request.peer.identity,
+      remoteAddress: formatAddress(request.peer.address, request.peer.port),
+    };
     let response;
     try {
       response = await handler(message, context);
     } catch (error: unknown) {
-      return diagnosticResponse(failureCode(classifyHandlerError(error), context.peerIdentity), describeError(error));
+      return diagnosticResponse(
+        failureCode(classifyHandlerError(error), context.peerIdentity),
+        describeHandlerError(error),
+      );
     }
-    assert(response.type === RPC_OF_REQUEST[message.type].responseType, 'the handler answers with the response type of the request');
+    assert(
+      response.type === RPC_OF_REQUEST[message.type].responseType,
+      'the handler answers with the response type of the request',
+    );
     return { code: CoapResponseCode.Changed, payload: this.serializer.encode(response), contentFormat: format };
   }
 }

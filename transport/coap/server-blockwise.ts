@@ -4,7 +4,7 @@
  * (block2-store.ts). It decides what to answer and leaves sending to the server; every
  * refusal by a limit is reported through `countLimit` with the option's name.
  */
-import type { Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
 import { Block1Reassembler, refusalText } from './block-store.js';
 import { Block2Store, type StoredResponse } from './block2-store.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
@@ -20,7 +20,8 @@ export interface Answer {
 }
 
 /** The whole request body, or the answer that ends the request here. */
-export type BodyOutcome = { readonly kind: 'body'; readonly body: Uint8Array } | { readonly kind: 'answer'; readonly answer: Answer };
+export type BodyOutcome =
+  { readonly kind: 'body'; readonly body: Uint8Array } | { readonly kind: 'answer'; readonly answer: Answer };
 
 /** Block-wise bodies of one server; see the module comment. */
 export class ServerBlockwise {
@@ -34,14 +35,34 @@ export class ServerBlockwise {
     private readonly countLimit: (limit: string) => void,
   ) {
     const o = options;
-    const table = { transfersMax: o.blockTransfersMax, transfersPerPeerMax: o.blockTransfersPerPeerMax, totalBytesMax: o.blockBytesTotalMax, lifetimeMs: o.blockTransferLifetimeMs };
-    this.block1 = new Block1Reassembler({ ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin }, timers);
+    const table = {
+      transfersMax: o.blockTransfersMax,
+      transfersPerPeerMax: o.blockTransfersPerPeerMax,
+      totalBytesMax: o.blockBytesTotalMax,
+      lifetimeMs: o.blockTransferLifetimeMs,
+    };
+    this.block1 = new Block1Reassembler(
+      { ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin },
+      timers,
+    );
     this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers);
   }
 
   /** What the stores hold. */
-  stats(): { block1Transfers: number; block1HeldBytes: number; block1BufferBytes: number; block2Bodies: number; block2HeldBytes: number } {
-    return { block1Transfers: this.block1.size, block1HeldBytes: this.block1.heldBytes, block1BufferBytes: this.block1.bufferBytes(), block2Bodies: this.block2.size, block2HeldBytes: this.block2.heldBytes };
+  stats(): {
+    block1Transfers: number;
+    block1HeldBytes: number;
+    block1BufferBytes: number;
+    block2Bodies: number;
+    block2HeldBytes: number;
+  } {
+    return {
+      block1Transfers: this.block1.size,
+      block1HeldBytes: this.block1.heldBytes,
+      block1BufferBytes: this.block1.bufferBytes(),
+      block2Bodies: this.block2.size,
+      block2HeldBytes: this.block2.heldBytes,
+    };
   }
 
   /** Forgets every transfer. */
@@ -58,7 +79,13 @@ export class ServerBlockwise {
     const stored = this.block2.get(transferKey);
     if (stored !== null) return this.blockOf(stored, block2, transferKey, []);
     if (request.method === 'GET') return null;
-    return { response: diagnosticResponse(CoapResponseCode.RequestEntityIncomplete, 'no stored response body; repeat the request'), extra: [] };
+    return {
+      response: diagnosticResponse(
+        CoapResponseCode.RequestEntityIncomplete,
+        'no stored response body; repeat the request',
+      ),
+      extra: [],
+    };
   }
 
   /** The whole request body, or the answer (2.31 Continue, or a refusal) to send instead. */
@@ -72,7 +99,13 @@ export class ServerBlockwise {
     const outcome = this.block1.accept(peerKey, transferKey, block.block1, request.payload, block.size1);
     switch (outcome.kind) {
       case 'continue':
-        return { kind: 'answer', answer: { response: { code: CoapResponseCode.Continue }, extra: [option(CoapOption.Block1, encodeBlock(block.block1))] } };
+        return {
+          kind: 'answer',
+          answer: {
+            response: { code: CoapResponseCode.Continue },
+            extra: [option(CoapOption.Block1, encodeBlock(block.block1))],
+          },
+        };
       case 'refused':
         if (outcome.limit !== null) this.countLimit(outcome.limit);
         return { kind: 'answer', answer: { response: outcome.response, extra: [] } };
@@ -92,14 +125,25 @@ export class ServerBlockwise {
     const refusal = this.block2.put(peerKey, transferKey, stored);
     if (refusal !== null) {
       this.countLimit(refusal);
-      const text = refusal === 'bodyBytesMax' ? 'response body exceeds bodyBytesMax' : `response body: ${refusalText(refusal)}`;
+      const text =
+        refusal === 'bodyBytesMax' ? 'response body exceeds bodyBytesMax' : `response body: ${refusalText(refusal)}`;
       return { response: diagnosticResponse(CoapResponseCode.ServiceUnavailable, text), extra: echo };
     }
-    return this.blockOf(this.block2.get(transferKey) ?? stored, { num: block.block2?.num ?? 0, more: false, szx }, transferKey, echo);
+    return this.blockOf(
+      this.block2.get(transferKey) ?? stored,
+      { num: block.block2?.num ?? 0, more: false, szx },
+      transferKey,
+      echo,
+    );
   }
 
   /** Block `wanted.num` of a stored response body (RFC 7959 §2.4). */
-  private blockOf(stored: StoredResponse, wanted: BlockValue, transferKey: string, extra: readonly CoapOptionValue[]): Answer {
+  private blockOf(
+    stored: StoredResponse,
+    wanted: BlockValue,
+    transferKey: string,
+    extra: readonly CoapOptionValue[],
+  ): Answer {
     const szx = Math.min(wanted.szx, szxOf(this.options.blockBytes));
     const size = blockSizeOf(szx);
     const offset = wanted.num * size;
@@ -108,8 +152,15 @@ export class ServerBlockwise {
     }
     const more = offset + size < stored.body.length;
     if (!more) this.block2.delete(transferKey);
-    const response: CoapResponse = { ...stored.response, payload: stored.body.subarray(offset, offset + size), etag: stored.etag };
-    const blockOptions = [option(CoapOption.Block2, encodeBlock({ num: wanted.num, more, szx })), uintOption(CoapOption.Size2, stored.body.length)];
+    const response: CoapResponse = {
+      ...stored.response,
+      payload: stored.body.subarray(offset, offset + size),
+      etag: stored.etag,
+    };
+    const blockOptions = [
+      option(CoapOption.Block2, encodeBlock({ num: wanted.num, more, szx })),
+      uintOption(CoapOption.Size2, stored.body.length),
+    ];
     return { response, extra: [...extra, ...blockOptions] };
   }
 

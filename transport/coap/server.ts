@@ -10,15 +10,23 @@
  * buffer has a limit (config.ts); a refusal by one is counted by the option's name, in `stats`
  * and in the metrics.
  */
-import { InvariantError, type Metrics, type Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { InvariantError, describeError } from '../../contracts/errors.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import { CoapResponseCode, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapServerOptions, type CoapServerOptions } from './config.js';
 import { PendingConfirmables, type ConfirmableOutcome } from './confirmables.js';
 import { DuplicateCache } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from './message.js';
-import { diagnosticResponse, parseRequest, type CoapRequest, type CoapResponse, type RequestBlockFields } from './request.js';
+import {
+  diagnosticResponse,
+  parseRequest,
+  type CoapRequest,
+  type CoapResponse,
+  type RequestBlockFields,
+} from './request.js';
 import { responseOptions } from './response-options.js';
 import { ResourceRouter, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
 import { ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
@@ -85,7 +93,14 @@ interface Exchange {
 
 /** A CoAP server; see the module comment. */
 export class CoapServer {
-  readonly stats: CoapServerStats = { requests: 0, duplicates: 0, malformed: 0, busy: 0, sendFailures: 0, limitRefusals: {} };
+  readonly stats: CoapServerStats = {
+    requests: 0,
+    duplicates: 0,
+    malformed: 0,
+    busy: 0,
+    sendFailures: 0,
+    limitRefusals: {},
+  };
   private readonly options: CoapServerOptions;
   private readonly router = new ResourceRouter();
   private readonly duplicates: DuplicateCache;
@@ -104,9 +119,16 @@ export class CoapServer {
   ) {
     this.options = resolveCoapServerOptions(options);
     const o = this.options;
-    this.duplicates = new DuplicateCache({ entriesMax: o.duplicateCacheEntriesMax, lifetimeMs: o.duplicateCacheLifetimeMs }, deps.timers);
+    this.duplicates = new DuplicateCache(
+      { entriesMax: o.duplicateCacheEntriesMax, lifetimeMs: o.duplicateCacheLifetimeMs },
+      deps.timers,
+    );
     this.blockwise = new ServerBlockwise(o, deps.timers, (limit) => this.countLimit(limit));
-    const pending = { ackTimeoutMs: o.notifyAckTimeoutMs, retransmitMax: o.notifyRetransmitMax, pendingMax: o.notificationsPendingMax };
+    const pending = {
+      ackTimeoutMs: o.notifyAckTimeoutMs,
+      retransmitMax: o.notifyRetransmitMax,
+      pendingMax: o.notificationsPendingMax,
+    };
     this.confirmables = new PendingConfirmables(pending, deps.timers, (bytes, peer) => this.transmit(bytes, peer));
   }
 
@@ -158,14 +180,27 @@ export class CoapServer {
    * answered (RFC 7252 §4.2 retransmission, notifyAckTimeoutMs and notifyRetransmitMax).
    * An RST to a non-confirmable notification reaches the listener set by `onReset`.
    */
-  async notify(peer: DatagramPeer, token: Uint8Array, response: CoapResponse, confirmable = false): Promise<Notification> {
+  async notify(
+    peer: DatagramPeer,
+    token: Uint8Array,
+    response: CoapResponse,
+    confirmable = false,
+  ): Promise<Notification> {
     const endpoint = this.endpoint;
     assert(endpoint !== null, 'notify on a running server');
     const messageId = this.allocateMessageId();
-    const message: CoapMessage = { type: CoapType.CON, code: response.code, messageId, token, options: responseOptions(response), payload: response.payload ?? new Uint8Array(0) };
+    const message: CoapMessage = {
+      type: CoapType.CON,
+      code: response.code,
+      messageId,
+      token,
+      options: responseOptions(response),
+      payload: response.payload ?? new Uint8Array(0),
+    };
     if (confirmable) {
       const outcome = this.confirmables.send(peerKeyOf(peer), peer, messageId, encodeMessage(message));
-      if (outcome !== null) return { messageId, confirmable: true, outcome: outcome.then((end) => this.countNotification(end)) };
+      if (outcome !== null)
+        return { messageId, confirmable: true, outcome: outcome.then((end) => this.countNotification(end)) };
       this.countLimit('notificationsPendingMax');
     }
     await endpoint.send(encodeMessage({ ...message, type: CoapType.NON }), peer.address, peer.port);
@@ -190,7 +225,8 @@ export class CoapServer {
       this.onRequest(message, peer);
       return;
     }
-    if (message.code === 0 && message.type === CoapType.ACK) return void this.confirmables.onAck(peerKeyOf(peer), message.messageId);
+    if (message.code === 0 && message.type === CoapType.ACK)
+      return void this.confirmables.onAck(peerKeyOf(peer), message.messageId);
     if (message.code === 0 && message.type === CoapType.RST) {
       if (this.confirmables.onReset(peerKeyOf(peer), message.messageId)) return;
       return this.resetListener?.(peer, message.messageId);
@@ -201,7 +237,13 @@ export class CoapServer {
 
   private onRequest(message: CoapMessage, peer: DatagramPeer): void {
     const peerKey = peerKeyOf(peer);
-    const exchange: Exchange = { peer, peerKey, messageId: message.messageId, token: message.token, confirmable: message.type === CoapType.CON };
+    const exchange: Exchange = {
+      peer,
+      peerKey,
+      messageId: message.messageId,
+      token: message.token,
+      confirmable: message.type === CoapType.CON,
+    };
     if (exchange.confirmable) {
       const status = this.duplicates.check(peerKey, message.messageId, message.token);
       if (status.kind !== 'new') {
@@ -215,8 +257,10 @@ export class CoapServer {
     if (!parsed.ok) return this.respond(exchange, parsed.response, []);
     const { request, block } = parsed;
     const route = this.router.lookup(request.method, request.path);
-    if (route.kind === 'no-resource') return this.respond(exchange, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), []);
-    if (route.kind === 'no-method') return this.respond(exchange, diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed'), []);
+    if (route.kind === 'no-resource')
+      return this.respond(exchange, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), []);
+    if (route.kind === 'no-method')
+      return this.respond(exchange, diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed'), []);
     const blockwise = block.block1 !== null || block.block2 !== null;
     // Only block-wise requests need their transfer key; building it costs a few strings.
     const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
@@ -230,12 +274,28 @@ export class CoapServer {
     if (this.inFlight >= this.options.requestsInFlightMax) {
       this.stats.busy += 1;
       this.countLimit('requestsInFlightMax');
-      return this.respond(exchange, diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'), []);
+      return this.respond(
+        exchange,
+        diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'),
+        [],
+      );
     }
-    void this.runHandler(exchange, route.handler, body === request.payload ? request : { ...request, payload: body }, block, transferKey);
+    void this.runHandler(
+      exchange,
+      route.handler,
+      body === request.payload ? request : { ...request, payload: body },
+      block,
+      transferKey,
+    );
   }
 
-  private async runHandler(exchange: Exchange, handler: CoapResourceHandler, request: CoapRequest, block: RequestBlockFields, transferKey: string): Promise<void> {
+  private async runHandler(
+    exchange: Exchange,
+    handler: CoapResourceHandler,
+    request: CoapRequest,
+    block: RequestBlockFields,
+    transferKey: string,
+  ): Promise<void> {
     const generation = this.generation;
     this.inFlight += 1;
     let response: CoapResponse;
@@ -244,7 +304,7 @@ export class CoapServer {
     } catch (error: unknown) {
       // A bug is not an operating condition: let it stop the process.
       if (error instanceof InvariantError) throw error;
-      response = diagnosticResponse(CoapResponseCode.InternalServerError, `handler failed: ${error instanceof Error ? error.message : String(error)}`);
+      response = diagnosticResponse(CoapResponseCode.InternalServerError, `handler failed: ${describeError(error)}`);
     } finally {
       this.inFlight -= 1;
     }
@@ -278,7 +338,10 @@ export class CoapServer {
 
   private sendReset(messageId: number, peer: DatagramPeer): void {
     const empty = new Uint8Array(0);
-    this.transmit(encodeMessage({ type: CoapType.RST, code: 0, messageId, token: empty, options: [], payload: empty }), peer);
+    this.transmit(
+      encodeMessage({ type: CoapType.RST, code: 0, messageId, token: empty, options: [], payload: empty }),
+      peer,
+    );
   }
 
   private transmit(bytes: Uint8Array, peer: DatagramPeer): void {

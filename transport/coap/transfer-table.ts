@@ -7,8 +7,8 @@
  * "Bytes held" is what the owner says a transfer really keeps alive (the byteLength of the
  * buffers it owns); the table never estimates.
  */
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 
 /** The limits one table enforces. */
 export interface TransferTableLimits {

@@ -6,7 +6,7 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { AEAD_OVERHEAD_BYTES, FIXED_IV_BYTES, KEY_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 const TAG_BYTES = 8;
 const EXPLICIT_NONCE_BYTES = 8;

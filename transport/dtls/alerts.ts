@@ -39,16 +39,24 @@ export function judgeAlert(context: AlertContext, level: number, description: nu
     // An unauthenticated alert on an established session. A server ignores it. A client takes
     // a fatal one as the sign that the server lost the session (it restarted and cannot read
     // our records); a forger gains only a new handshake.
-    return context.role === 'client' && level === AlertLevel.fatal ? { kind: 'fatal', reason: 'peer-alert' } : { kind: 'ignore' };
+    return context.role === 'client' && level === AlertLevel.fatal
+      ? { kind: 'fatal', reason: 'peer-alert' }
+      : { kind: 'ignore' };
   }
-  if (context.role === 'client' && !context.established && context.epoch === 0 && context.serverSilentSoFar &&
-    description === AlertDescription.unexpectedMessage) {
+  if (
+    context.role === 'client' &&
+    !context.established &&
+    context.epoch === 0 &&
+    context.serverSilentSoFar &&
+    description === AlertDescription.unexpectedMessage
+  ) {
     // Before the server answered this handshake, this alert is a late answer to records of a
     // session it lost (DtlsServerEndpoint's unknown-session alert), not a refusal.
     return { kind: 'ignore' };
   }
   // RFC 5246 §7.2.1: close_notify is answered with close_notify and the session closes.
-  if (description === AlertDescription.closeNotify) return { kind: 'close', reason: context.established ? 'peer-closed' : 'protocol' };
+  if (description === AlertDescription.closeNotify)
+    return { kind: 'close', reason: context.established ? 'peer-closed' : 'protocol' };
   if (level !== AlertLevel.fatal) return { kind: 'warning' };
   if (context.established) return { kind: 'fatal', reason: 'peer-alert' };
   return { kind: 'fatal', reason: AUTH_ALERTS.has(description) ? 'auth' : 'protocol' };

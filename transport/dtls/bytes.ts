@@ -4,7 +4,7 @@
  * which the parse functions turn into a `null` result at the message boundary; nothing that
  * arrives from the network can make a reader touch memory outside its view.
  */
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Thrown by {@link ByteReader} on malformed input; caught by {@link tryDecode}. */
 export class DecodeError extends Error {

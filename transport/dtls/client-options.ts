@@ -51,16 +51,29 @@ export interface ResolvedClientOptions {
 export function resolveClientOptions(options: DtlsClientOptions): ResolvedClientOptions {
   const problems = new Problems();
   const session = resolveSessionOptions(options, problems);
-  const o = { bindAddress: '0.0.0.0', bindPort: 0, sessionsMax: 64, queuedDatagramsMax: 32, handshakeRestartsMax: 3, ...stripUndefined(options) };
+  const o = {
+    bindAddress: '0.0.0.0',
+    bindPort: 0,
+    sessionsMax: 64,
+    queuedDatagramsMax: 32,
+    handshakeRestartsMax: 3,
+    ...stripUndefined(options),
+  };
   const identityBytes = typeof options.identity === 'string' ? new TextEncoder().encode(options.identity).length : 0;
-  problems.check(identityBytes > 0 && identityBytes <= session.pskIdentityBytesMax, `identity must be 1..${session.pskIdentityBytesMax} UTF-8 bytes`);
+  problems.check(
+    identityBytes > 0 && identityBytes <= session.pskIdentityBytesMax,
+    `identity must be 1..${session.pskIdentityBytesMax} UTF-8 bytes`,
+  );
   const hasPsk = options.psk !== undefined;
   const hasLookup = options.pskForPeer !== undefined;
   problems.check(hasPsk !== hasLookup, 'give exactly one of psk and pskForPeer');
   if (options.psk instanceof Uint8Array) checkPsk('psk', options.psk, problems);
   else problems.check(!hasPsk, 'psk must be a Uint8Array');
   problems.check(!hasLookup || typeof options.pskForPeer === 'function', 'pskForPeer must be a function');
-  problems.check(typeof o.bindAddress === 'string' && o.bindAddress.length > 0, 'bindAddress must be a non-empty address');
+  problems.check(
+    typeof o.bindAddress === 'string' && o.bindAddress.length > 0,
+    'bindAddress must be a non-empty address',
+  );
   problems.int('bindPort', o.bindPort, 0, 65_535);
   problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
   problems.int('queuedDatagramsMax', o.queuedDatagramsMax, 1, 4096);

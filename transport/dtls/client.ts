@@ -10,13 +10,13 @@
  * {@link DtlsClientEndpoint.resetSession}.
  */
 import type { Socket } from 'node:dgram';
-import { NetworkError } from '../../agent/contracts.js';
-import type { Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError } from '../../contracts/errors.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { resolveClientOptions } from './client-options.js';
 import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.js';
 import { AlertDescription } from './constants.js';
-import { assertNever } from './errors.js';
+import { assertNever } from '../../contracts/assert.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { ClientHandshake } from './handshake-client.js';
 import type { DtlsDeps } from './options.js';
@@ -47,7 +47,11 @@ interface Peer {
 
 /** Whether a handshake ended on the server's plaintext "I lost this handshake" alert. */
 function serverLostHandshake(end: SessionEnd): boolean {
-  return end.reason === 'protocol' && end.error?.code === 'DTLS_ALERT' && end.error.alert === AlertDescription.unexpectedMessage;
+  return (
+    end.reason === 'protocol' &&
+    end.error?.code === 'DTLS_ALERT' &&
+    end.error.alert === AlertDescription.unexpectedMessage
+  );
 }
 
 /** How a failed handshake surfaces to the caller of `send`. */
@@ -82,7 +86,11 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   private closed = false;
   private readonly sweeper: IdleSweeper;
 
-  private constructor(private readonly socket: Socket, private readonly options: ResolvedClientOptions, deps: DtlsDeps) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: ResolvedClientOptions,
+    deps: DtlsDeps,
+  ) {
     this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
@@ -100,10 +108,17 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     };
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
     socket.on('error', (error) => this.receiver.report(error));
-    const established = (): Session[] => [...this.peers.values()].map((p) => p.session).filter((s) => s.state === 'established');
-    this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, established, () => {
-      this.counters.sessionsExpired += 1;
-    }, (error) => this.receiver.report(error));
+    const established = (): Session[] =>
+      [...this.peers.values()].map((p) => p.session).filter((s) => s.state === 'established');
+    this.sweeper = new IdleSweeper(
+      this.timers,
+      options.session.sessionIdleTimeoutMs,
+      established,
+      () => {
+        this.counters.sessionsExpired += 1;
+      },
+      (error) => this.receiver.report(error),
+    );
   }
 
   /** Validates `options` and binds the socket. Rejects with ConfigError or the bind error. */
@@ -120,7 +135,9 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
    */
   send(data: Uint8Array, address: string, port: number): Promise<void> {
     if (data.length > this.options.session.applicationDataBytesMax) {
-      return Promise.reject(new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`));
+      return Promise.reject(
+        new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`),
+      );
     }
     const peer = this.peerFor(address, port);
     if (peer instanceof NetworkError) return Promise.reject(peer);
@@ -216,13 +233,15 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const peer: Peer = { ...waiting, session: new Session(this.host, 'client', address, port, records, role, 0) };
     this.peers.set(key, peer);
     this.receiver.contain(peer.session, () => peer.session.begin(role.start()));
-    if (peer.session.state === 'closed') return new NetworkError('NET_UNREACHABLE', `DTLS handshake with ${address}:${port} could not start`);
+    if (peer.session.state === 'closed')
+      return new NetworkError('NET_UNREACHABLE', `DTLS handshake with ${address}:${port} could not start`);
     return peer;
   }
 
   private sendOn(session: Session, data: Uint8Array): Promise<void> {
     const record = session.sendApplicationData(data);
-    if (record === null) return Promise.reject(new NetworkError('NET_TOO_LARGE', 'datagram exceeds applicationDataBytesMax'));
+    if (record === null)
+      return Promise.reject(new NetworkError('NET_TOO_LARGE', 'datagram exceeds applicationDataBytesMax'));
     return this.sender.sendAwaited(record, session.address, session.port);
   }
 
@@ -259,7 +278,11 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     if (peer.queue.length === 0 && peer.waiters.length === 0) return;
     if (!this.closed && serverLostHandshake(end) && peer.restarts < this.options.handshakeRestartsMax) {
       this.counters.handshakesRestarted += 1;
-      const restarted = this.startPeer(session.address, session.port, { queue: peer.queue, waiters: peer.waiters, restarts: peer.restarts + 1 });
+      const restarted = this.startPeer(session.address, session.port, {
+        queue: peer.queue,
+        waiters: peer.waiters,
+        restarts: peer.restarts + 1,
+      });
       if (!(restarted instanceof NetworkError)) return;
     }
     const error = networkErrorFor(end, session.address, session.port);

@@ -3,12 +3,13 @@
  * server secret, of the client's address and port and of the leading ClientHello fields the
  * client must repeat (version, random, session_id), so the server keeps no state for a client
  * until it proves it can receive at its source address. Covering only the leading fields lets
- * the server check a cookie from the first fragment of a fragmented ClientHello. The secret rotates every `rotationMs`; a cookie made under the previous
+ * the server check a cookie from the first fragment of a fragmented ClientHello. The secret rotates every `rotationMs`;
+ * a cookie made under the previous
  * secret is still accepted, so a cookie lives between one and two rotation periods.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../../agent/contracts.js';
-import { assert } from './errors.js';
+import type { Clock } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { ClientHelloPrefix } from './handshake-messages.js';
 
 /** Length of the cookies made here, in bytes. */

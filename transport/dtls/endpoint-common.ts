@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 
 /** Timers on the process's monotonic clock. Timers are unref'd: the socket keeps the process alive. */
 export function realTimers(): Timers {
@@ -83,7 +83,11 @@ export class IdleSweeper {
   constructor(
     private readonly timers: Timers,
     private readonly idleMs: number,
-    private readonly sessions: () => Iterable<{ readonly lastReceivedMs: number; close(): void; drop(reason: 'internal'): void }>,
+    private readonly sessions: () => Iterable<{
+      readonly lastReceivedMs: number;
+      close(): void;
+      drop(reason: 'internal'): void;
+    }>,
     private readonly onExpired: () => void,
     private readonly onError: (error: unknown) => void,
   ) {
@@ -121,7 +125,10 @@ export class RateLimiter {
   private windowStartMs = -Infinity;
   private used = 0;
 
-  constructor(private readonly clock: { nowMs(): number }, private readonly perSecond: number) {}
+  constructor(
+    private readonly clock: { nowMs(): number },
+    private readonly perSecond: number,
+  ) {}
 
   /** Whether one more event is allowed now (and counts it if so). */
   take(): boolean {

@@ -1,19 +1,7 @@
 /**
- * Errors and assertions of the DTLS component. Components import only `agent/contracts.ts`
- * from agent/, so the assertion helper lives here, throwing the project's `InvariantError`.
+ * The errors of the DTLS component: DtlsError, a RaftError with the alert involved.
  */
-import { InvariantError, RaftError } from '../../agent/contracts.js';
-import type { RaftErrorOptions } from '../../agent/contracts.js';
-
-/** Throws InvariantError with `message` unless `condition` holds. A failure is a bug. */
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new InvariantError(message);
-}
-
-/** Marks a branch the type system proves unreachable. */
-export function assertNever(value: never, message = 'unexpected value'): never {
-  throw new InvariantError(`${message}: ${String(value)}`);
-}
+import { RaftError, type RaftErrorOptions } from '../../contracts/errors.js';
 
 /**
  * A DTLS operating error: an alert sent or received (`DTLS_ALERT`), a failed handshake

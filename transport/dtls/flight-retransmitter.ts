@@ -5,8 +5,8 @@
  * own previous flight, which shows ours was lost. A final flight (the server's Finished) has
  * no timer and is only sent again on the peer's repeat.
  */
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
-import { assert } from './errors.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import type { ResolvedSessionOptions } from './options.js';
 import type { FlightItem } from './record-layer.js';
 import type { StatsCounters } from './stats.js';

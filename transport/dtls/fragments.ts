@@ -6,7 +6,7 @@
  */
 import { ByteReader, ByteWriter, tryDecode } from './bytes.js';
 import { HANDSHAKE_HEADER_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** One handshake fragment as it arrived; `body` is a view into the record. */
 export interface HandshakeFragment {
@@ -108,7 +108,10 @@ export class HandshakeReassembler {
   private readonly partial = new Map<number, PartialMessage>();
   private expected: number;
 
-  constructor(private readonly limits: ReassemblyLimits, nextSeq = 0) {
+  constructor(
+    private readonly limits: ReassemblyLimits,
+    nextSeq = 0,
+  ) {
     assert(limits.messageBytesMax > 0, 'messageBytesMax is positive');
     assert(limits.messagesAheadMax >= 0, 'messagesAheadMax is not negative');
     this.expected = nextSeq;
@@ -128,11 +131,21 @@ export class HandshakeReassembler {
     let entry = this.partial.get(messageSeq);
     if (entry === undefined && fragmentOffset === 0 && body.length === length) {
       // The common case: an unfragmented message needs no coverage map.
-      this.partial.set(messageSeq, { msgType: fragment.msgType, body: Uint8Array.from(body), covered: new Uint8Array(0), coveredBytes: length });
+      this.partial.set(messageSeq, {
+        msgType: fragment.msgType,
+        body: Uint8Array.from(body),
+        covered: new Uint8Array(0),
+        coveredBytes: length,
+      });
       return 'accepted';
     }
     if (entry === undefined) {
-      entry = { msgType: fragment.msgType, body: new Uint8Array(length), covered: new Uint8Array(length), coveredBytes: 0 };
+      entry = {
+        msgType: fragment.msgType,
+        body: new Uint8Array(length),
+        covered: new Uint8Array(length),
+        coveredBytes: 0,
+      };
       this.partial.set(messageSeq, entry);
     } else if (entry.msgType !== fragment.msgType || entry.body.length !== length) {
       return 'invalid';

@@ -6,7 +6,7 @@
  * same ServerHello flight and transcript as the first time.
  */
 import { HandshakeType, RANDOM_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { ServerHandshake } from './handshake-server.js';
 import { RecordLayer } from './record-layer.js';
 import type { FlightItem } from './record-layer.js';
@@ -24,7 +24,10 @@ export const HALF_OPEN_CHARGE_BYTES = {
   session: 10240,
 } as const;
 
-/** The charge of a half-open handshake with a Session: its base and its largest reassembly buffers (body and coverage map). */
+/**
+ * The charge of a half-open handshake with a Session: its base and its largest reassembly buffers (body and coverage
+ * map).
+ */
 export function sessionChargeBytes(handshakeMessageBytesMax: number): number {
   return HALF_OPEN_CHARGE_BYTES.session + (MESSAGES_AHEAD_MAX.server + 1) * 2 * handshakeMessageBytesMax;
 }
@@ -78,7 +81,11 @@ export function rebuildWaiting(
   const layer = new RecordLayer(false, replayWindowSize);
   layer.setEpoch0WriteSeq(state.nextWriteSeq);
   const role = newRole(layer, state.bytes.subarray(0, RANDOM_BYTES));
-  const outcome = role.handleMessage({ msgType: HandshakeType.clientHello, messageSeq: state.messageSeq, body: state.bytes.subarray(RANDOM_BYTES) });
+  const outcome = role.handleMessage({
+    msgType: HandshakeType.clientHello,
+    messageSeq: state.messageSeq,
+    body: state.bytes.subarray(RANDOM_BYTES),
+  });
   assert(outcome.kind === 'flight', 'a ClientHello answered once is answered again');
   return { layer, role, flight: outcome.items };
 }

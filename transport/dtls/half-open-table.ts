@@ -12,13 +12,13 @@
  * - their charged bytes (an upper bound of the memory each one holds) at most `bytesMax`.
  *
  * When a limit is reached, a newcomer pushes out the oldest half-open handshake it may
- * displace: the oldest of its own address for the per-address limit, else the oldest
- * non-member one; a member may also displace the oldest member one. A non-member never
- * displaces a member's handshake, not even of its own address: it is refused instead. Established sessions are not here and
- * are never displaced. Oldest means first admitted: Maps iterate in insertion order, so every
- * "oldest" is the first entry of a Map, found in O(1).
+ * displace: the oldest of its own address for the per-address limit, else the oldest non-member
+ * one; a member may also displace the oldest member one. A non-member never displaces a
+ * member's handshake, not even of its own address: it is refused instead. Established sessions
+ * are not here and are never displaced. Oldest means first admitted: Maps iterate in insertion
+ * order, so every "oldest" is the first entry of a Map, found in O(1).
  */
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { EvictionReason } from './stats.js';
 
 /** The limits of a {@link HalfOpenTable}; see the module comment. */
@@ -72,7 +72,10 @@ export class HalfOpenTable {
   constructor(private readonly limits: HalfOpenLimits) {
     assert(limits.countMax >= 1, 'countMax is at least 1');
     assert(limits.perAddressMax >= 1, 'perAddressMax is at least 1');
-    assert(limits.reservedForMembers >= 0 && limits.reservedForMembers < limits.countMax, 'the reserve leaves room for others');
+    assert(
+      limits.reservedForMembers >= 0 && limits.reservedForMembers < limits.countMax,
+      'the reserve leaves room for others',
+    );
     assert(limits.bytesMax >= 1, 'bytesMax is positive');
   }
 
@@ -125,7 +128,8 @@ export class HalfOpenTable {
     // a member's, or stopped being one, since that handshake was admitted).
     const displaceable = (victim: Slot): boolean => slot.member || !victim.member;
     while (this.countOf(slot.address) - plan.fromAddress(slot.address) >= this.limits.perAddressMax) {
-      if (!plan.takeNext(fromAddress, 'address', displaceable)) return { admitted: false, reason: slot.member ? 'no-room' : 'members-only' };
+      if (!plan.takeNext(fromAddress, 'address', displaceable))
+        return { admitted: false, reason: slot.member ? 'no-room' : 'members-only' };
     }
     const others = this.others.values();
     if (!slot.member) {
@@ -139,7 +143,8 @@ export class HalfOpenTable {
       const overBytes = this.totalBytes - plan.bytes + slot.bytes > this.limits.bytesMax;
       if (!overCount && !overBytes) break;
       const reason = overCount ? 'total' : 'bytes';
-      if (!plan.takeNext(others, reason) && !plan.takeNext(members, reason)) return { admitted: false, reason: slot.member ? 'no-room' : 'members-only' };
+      if (!plan.takeNext(others, reason) && !plan.takeNext(members, reason))
+        return { admitted: false, reason: slot.member ? 'no-room' : 'members-only' };
     }
     for (const eviction of plan.evictions) this.remove(eviction.key);
     this.insert({ ...slot });
@@ -193,10 +198,16 @@ export class HalfOpenTable {
       assert(this.byAddress.get(slot.address)?.get(slot.key) === slot, 'a slot is in its address index');
     }
     for (const ofAddress of this.byAddress.values()) {
-      assert(ofAddress.size > 0 && ofAddress.size <= this.limits.perAddressMax, 'an address holds 1..perAddressMax slots');
+      assert(
+        ofAddress.size > 0 && ofAddress.size <= this.limits.perAddressMax,
+        'an address holds 1..perAddressMax slots',
+      );
       indexed += ofAddress.size;
     }
-    assert(indexed === this.slots.size && this.members.size + this.others.size === this.slots.size, 'the indexes hold the same slots');
+    assert(
+      indexed === this.slots.size && this.members.size + this.others.size === this.slots.size,
+      'the indexes hold the same slots',
+    );
     assert(bytes === this.totalBytes && bytes <= this.limits.bytesMax, 'charged bytes add up, within bytesMax');
     assert(this.slots.size <= this.limits.countMax, 'at most countMax slots');
   }
@@ -228,7 +239,11 @@ class EvictionPlan {
   }
 
   /** Takes the next slot of `slots` not yet chosen; false when there is none. */
-  takeNext(slots: Iterator<Slot> | undefined, reason: EvictionReason, eligible: (slot: Slot) => boolean = () => true): boolean {
+  takeNext(
+    slots: Iterator<Slot> | undefined,
+    reason: EvictionReason,
+    eligible: (slot: Slot) => boolean = () => true,
+  ): boolean {
     if (slots === undefined) return false;
     for (let next = slots.next(); next.done !== true; next = slots.next()) {
       const slot = next.value;

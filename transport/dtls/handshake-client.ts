@@ -9,8 +9,15 @@
  * (RFC 5746) and extended_master_secret (RFC 7627). A PSK identity hint from the server is
  * read and ignored: the client's identity is configured.
  */
-import { AlertDescription, DTLS_1_2, ExtensionType, HandshakeType, RANDOM_BYTES, TLS_PSK_WITH_AES_128_CCM_8 } from './constants.js';
-import { assert } from './errors.js';
+import {
+  AlertDescription,
+  DTLS_1_2,
+  ExtensionType,
+  HandshakeType,
+  RANDOM_BYTES,
+  TLS_PSK_WITH_AES_128_CCM_8,
+} from './constants.js';
+import { assert } from '../../contracts/assert.js';
 import type { HandshakeMessage } from './fragments.js';
 import { NO_OUTCOME, Transcript, deriveKeySchedule, failOutcome, finishedMatches } from './handshake-common.js';
 import type { HandshakeRole, KeySchedule, RoleOutcome } from './handshake-common.js';
@@ -106,7 +113,11 @@ export class ClientHandshake implements HandshakeRole {
       case 'done':
         break;
     }
-    return failOutcome(AlertDescription.unexpectedMessage, 'protocol', `unexpected handshake message ${message.msgType}`);
+    return failOutcome(
+      AlertDescription.unexpectedMessage,
+      'protocol',
+      `unexpected handshake message ${message.msgType}`,
+    );
   }
 
   private handleHelloVerifyRequest(message: HandshakeMessage): RoleOutcome {
@@ -123,9 +134,14 @@ export class ClientHandshake implements HandshakeRole {
   private handleServerHello(message: HandshakeMessage): RoleOutcome {
     const hello = parseServerHello(message.body);
     if (hello === null) return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ServerHello');
-    if (hello.version !== DTLS_1_2) return failOutcome(AlertDescription.protocolVersion, 'protocol', 'server did not choose DTLS 1.2');
+    if (hello.version !== DTLS_1_2)
+      return failOutcome(AlertDescription.protocolVersion, 'protocol', 'server did not choose DTLS 1.2');
     if (hello.cipherSuite !== TLS_PSK_WITH_AES_128_CCM_8 || hello.compressionMethod !== 0) {
-      return failOutcome(AlertDescription.illegalParameter, 'protocol', 'server chose a suite or compression not offered');
+      return failOutcome(
+        AlertDescription.illegalParameter,
+        'protocol',
+        'server chose a suite or compression not offered',
+      );
     }
     const problem = this.checkServerExtensions(hello);
     if (problem !== null) return problem;
@@ -142,18 +158,31 @@ export class ClientHandshake implements HandshakeRole {
   private checkServerExtensions(hello: ServerHello): RoleOutcome | null {
     for (const extension of hello.extensions) {
       if (extension.type !== ExtensionType.renegotiationInfo && extension.type !== ExtensionType.extendedMasterSecret) {
-        return failOutcome(AlertDescription.unsupportedExtension, 'protocol', `server sent extension ${extension.type} not offered`);
+        return failOutcome(
+          AlertDescription.unsupportedExtension,
+          'protocol',
+          `server sent extension ${extension.type} not offered`,
+        );
       }
     }
     const renegotiation = findExtension(hello.extensions, ExtensionType.renegotiationInfo);
     if (renegotiation !== null && (renegotiation.data.length !== 1 || renegotiation.data[0] !== 0)) {
-      return failOutcome(AlertDescription.handshakeFailure, 'protocol', 'non-empty renegotiation_info on an initial handshake');
+      return failOutcome(
+        AlertDescription.handshakeFailure,
+        'protocol',
+        'non-empty renegotiation_info on an initial handshake',
+      );
     }
     const ems = findExtension(hello.extensions, ExtensionType.extendedMasterSecret);
-    if (ems !== null && ems.data.length !== 0) return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed extended_master_secret');
+    if (ems !== null && ems.data.length !== 0)
+      return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed extended_master_secret');
     this.extendedMasterSecret = ems !== null;
     if (!this.extendedMasterSecret && this.params.requireExtendedMasterSecret) {
-      return failOutcome(AlertDescription.handshakeFailure, 'protocol', 'server did not negotiate the extended master secret');
+      return failOutcome(
+        AlertDescription.handshakeFailure,
+        'protocol',
+        'server did not negotiate the extended master secret',
+      );
     }
     return null;
   }
@@ -168,9 +197,14 @@ export class ClientHandshake implements HandshakeRole {
   }
 
   private handleServerHelloDone(message: HandshakeMessage): RoleOutcome {
-    if (message.body.length !== 0) return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ServerHelloDone');
+    if (message.body.length !== 0)
+      return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ServerHelloDone');
     this.transcript.add(message);
-    const keyExchange = { msgType: HandshakeType.clientKeyExchange, messageSeq: this.nextMessageSeq, body: encodePskIdentity(this.identityBytes) };
+    const keyExchange = {
+      msgType: HandshakeType.clientKeyExchange,
+      messageSeq: this.nextMessageSeq,
+      body: encodePskIdentity(this.identityBytes),
+    };
     this.nextMessageSeq += 1;
     this.transcript.add(keyExchange);
     const sessionHash = this.extendedMasterSecret ? this.transcript.hash() : null;

@@ -59,7 +59,12 @@ export function deriveKeySchedule(
 }
 
 /** Whether `received` is the verify_data expected from `side` over `handshakeHash`. */
-export function finishedMatches(master: Uint8Array, side: 'client' | 'server', handshakeHash: Uint8Array, received: Uint8Array): boolean {
+export function finishedMatches(
+  master: Uint8Array,
+  side: 'client' | 'server',
+  handshakeHash: Uint8Array,
+  received: Uint8Array,
+): boolean {
   const expected = verifyData(master, side, handshakeHash);
   return received.length === expected.length && timingSafeEqual(expected, received);
 }

@@ -7,7 +7,7 @@
  */
 import { ByteReader, ByteWriter, DecodeError, tryDecode } from './bytes.js';
 import { COOKIE_BYTES_MAX, ExtensionType, RANDOM_BYTES, VERIFY_DATA_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Most extensions accepted in one hello; more is treated as malformed. */
 const EXTENSIONS_MAX = 64;
@@ -97,8 +97,17 @@ export function encodeClientHello(hello: Omit<ClientHello, 'cipherSuitesRaw'>): 
   assert(hello.random.length === RANDOM_BYTES, 'client random is 32 bytes');
   const extBytes = hello.extensions.length === 0 ? 0 : 2 + extensionsBytes(hello.extensions);
   const size =
-    2 + RANDOM_BYTES + 1 + hello.sessionId.length + 1 + hello.cookie.length +
-    2 + 2 * hello.cipherSuites.length + 1 + hello.compressionMethods.length + extBytes;
+    2 +
+    RANDOM_BYTES +
+    1 +
+    hello.sessionId.length +
+    1 +
+    hello.cookie.length +
+    2 +
+    2 * hello.cipherSuites.length +
+    1 +
+    hello.compressionMethods.length +
+    extBytes;
   const writer = new ByteWriter(size)
     .uint16(hello.version)
     .raw(hello.random)

@@ -9,8 +9,16 @@
  * an empty renegotiation_info when the client signals RFC 5746 support (extension or SCSV),
  * and uses the extended master secret when the client offers it (RFC 7627 §5.2).
  */
-import { AlertDescription, DTLS_1_2, ExtensionType, HandshakeType, RANDOM_BYTES, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_PSK_WITH_AES_128_CCM_8 } from './constants.js';
-import { assert } from './errors.js';
+import {
+  AlertDescription,
+  DTLS_1_2,
+  ExtensionType,
+  HandshakeType,
+  RANDOM_BYTES,
+  TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+  TLS_PSK_WITH_AES_128_CCM_8,
+} from './constants.js';
+import { assert } from '../../contracts/assert.js';
 import type { HandshakeMessage } from './fragments.js';
 import { NO_OUTCOME, Transcript, deriveKeySchedule, failOutcome, finishedMatches } from './handshake-common.js';
 import type { HandshakeRole, KeySchedule, RoleOutcome } from './handshake-common.js';
@@ -102,20 +110,31 @@ export class ServerHandshake implements HandshakeRole {
       case 'done':
         break;
     }
-    return failOutcome(AlertDescription.unexpectedMessage, 'protocol', `unexpected handshake message ${message.msgType}`);
+    return failOutcome(
+      AlertDescription.unexpectedMessage,
+      'protocol',
+      `unexpected handshake message ${message.msgType}`,
+    );
   }
 
   private handleClientHello(message: HandshakeMessage): RoleOutcome {
     const hello = parseClientHello(message.body);
     if (hello === null) return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ClientHello');
     // DTLS versions count down: a client_version above 1.2's wire value is an older version.
-    if (hello.version > DTLS_1_2) return failOutcome(AlertDescription.protocolVersion, 'protocol', 'client does not offer DTLS 1.2');
+    if (hello.version > DTLS_1_2)
+      return failOutcome(AlertDescription.protocolVersion, 'protocol', 'client does not offer DTLS 1.2');
     if (!hello.cipherSuites.includes(TLS_PSK_WITH_AES_128_CCM_8)) {
-      return failOutcome(AlertDescription.handshakeFailure, 'protocol', 'client does not offer TLS_PSK_WITH_AES_128_CCM_8');
+      return failOutcome(
+        AlertDescription.handshakeFailure,
+        'protocol',
+        'client does not offer TLS_PSK_WITH_AES_128_CCM_8',
+      );
     }
-    if (!hello.compressionMethods.includes(0)) return failOutcome(AlertDescription.handshakeFailure, 'protocol', 'client does not offer null compression');
+    if (!hello.compressionMethods.includes(0))
+      return failOutcome(AlertDescription.handshakeFailure, 'protocol', 'client does not offer null compression');
     const extensions = this.negotiateExtensions(hello);
-    if (extensions === null) return failOutcome(AlertDescription.handshakeFailure, 'protocol', 'extension negotiation failed');
+    if (extensions === null)
+      return failOutcome(AlertDescription.handshakeFailure, 'protocol', 'extension negotiation failed');
     this.clientRandom = Uint8Array.from(hello.random);
     this.nextMessageSeq = message.messageSeq;
     this.transcript.add(message);
@@ -126,15 +145,19 @@ export class ServerHandshake implements HandshakeRole {
       this.transcript.add(out);
       flight.push({ kind: 'handshake', epoch: 0, message: out });
     };
-    push(HandshakeType.serverHello, encodeServerHello({
-      version: DTLS_1_2,
-      random: this.serverRandom,
-      sessionId: new Uint8Array(0),
-      cipherSuite: TLS_PSK_WITH_AES_128_CCM_8,
-      compressionMethod: 0,
-      extensions,
-    }));
-    if (this.params.identityHint !== null) push(HandshakeType.serverKeyExchange, encodePskIdentity(this.params.identityHint));
+    push(
+      HandshakeType.serverHello,
+      encodeServerHello({
+        version: DTLS_1_2,
+        random: this.serverRandom,
+        sessionId: new Uint8Array(0),
+        cipherSuite: TLS_PSK_WITH_AES_128_CCM_8,
+        compressionMethod: 0,
+        extensions,
+      }),
+    );
+    if (this.params.identityHint !== null)
+      push(HandshakeType.serverKeyExchange, encodePskIdentity(this.params.identityHint));
     push(HandshakeType.serverHelloDone, new Uint8Array(0));
     this.state = 'wait-key-exchange';
     return { kind: 'flight', items: flight };
@@ -159,7 +182,8 @@ export class ServerHandshake implements HandshakeRole {
 
   private handleClientKeyExchange(message: HandshakeMessage): RoleOutcome {
     const identityBytes = parsePskIdentity(message.body, this.params.pskIdentityBytesMax);
-    if (identityBytes === null) return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ClientKeyExchange');
+    if (identityBytes === null)
+      return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ClientKeyExchange');
     const identity = decodeIdentity(identityBytes);
     const found = identity === null ? null : this.params.pskLookup(identity);
     const known = found !== null && found.length > 0;
@@ -183,7 +207,11 @@ export class ServerHandshake implements HandshakeRole {
     const received = parseFinished(message.body);
     // With an unknown identity the Finished cannot even be decrypted; the identity check is
     // a second lock on the same door.
-    if (this.identity === null || received === null || !finishedMatches(this.schedule.master, 'client', this.transcript.hash(), received)) {
+    if (
+      this.identity === null ||
+      received === null ||
+      !finishedMatches(this.schedule.master, 'client', this.transcript.hash(), received)
+    ) {
       return failOutcome(AlertDescription.decryptError, 'auth', 'client Finished does not verify');
     }
     this.transcript.add(message);

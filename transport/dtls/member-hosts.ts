@@ -17,14 +17,16 @@ export const MEMBER_ADDRESSES_MAX = 4096;
 export type HostsResolver = (host: string) => Promise<readonly string[]>;
 
 /** Every address of a host name, from the operating system's resolver. */
-export const systemHostsResolver: HostsResolver = async (host) => (await lookup(host, { all: true })).map((a) => a.address);
+export const systemHostsResolver: HostsResolver = async (host) =>
+  (await lookup(host, { all: true })).map((a) => a.address);
 
 const MAPPED_IPV4_PREFIX = '::ffff:';
 
 /** The form an address is compared in: IPv4-mapped IPv6 becomes IPv4, IPv6 lowercase. */
 export function normalizeAddress(address: string): string {
   const lower = address.toLowerCase();
-  if (lower.startsWith(MAPPED_IPV4_PREFIX) && isIP(lower.slice(MAPPED_IPV4_PREFIX.length)) === 4) return lower.slice(MAPPED_IPV4_PREFIX.length);
+  if (lower.startsWith(MAPPED_IPV4_PREFIX) && isIP(lower.slice(MAPPED_IPV4_PREFIX.length)) === 4)
+    return lower.slice(MAPPED_IPV4_PREFIX.length);
   return lower;
 }
 

@@ -2,8 +2,9 @@
  * Options of the DTLS endpoints, with their units, defaults and limits, and the one place
  * that validates them (STYLE §4: report every bad field by name, with its limit).
  */
-import { ConfigError } from '../../agent/contracts.js';
-import type { Metrics, Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import { ConfigError } from '../../contracts/errors.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { REPLAY_WINDOW_SIZE_MAX, REPLAY_WINDOW_SIZE_MIN } from './replay-window.js';
 
 /** Options shared by both roles: retransmission, limits and timeouts of one session. */

@@ -7,7 +7,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { concatBytes } from './bytes.js';
 import { FIXED_IV_BYTES, KEY_BYTES, MASTER_SECRET_BYTES, RANDOM_BYTES, VERIFY_DATA_BYTES } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 const encoder = new TextEncoder();
 

@@ -16,7 +16,7 @@ import {
   RECORD_HEADER_BYTES,
   SEQUENCE_NUMBER_MAX,
 } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import { fragmentHandshakeMessage } from './fragments.js';
 import type { HandshakeMessage } from './fragments.js';
 import type { TrafficKeys } from './prf.js';
@@ -51,7 +51,10 @@ export class RecordLayer {
   private write1: CcmCipher | null = null;
   private readonly replay: ReplayWindow;
 
-  constructor(private readonly isClient: boolean, replayWindowSize: number) {
+  constructor(
+    private readonly isClient: boolean,
+    replayWindowSize: number,
+  ) {
     this.replay = new ReplayWindow(replayWindowSize);
   }
 

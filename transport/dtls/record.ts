@@ -5,7 +5,7 @@
  */
 import { ByteWriter } from './bytes.js';
 import { AEAD_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_PLAINTEXT_BYTES_MAX } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** One record as it arrived, its fragment a view into the datagram. */
 export interface RawRecord {
@@ -41,19 +41,31 @@ export function splitRecords(datagram: Uint8Array, recordsMax: number): SplitRec
     const epoch = ((datagram[at + 3] ?? 0) << 8) | (datagram[at + 4] ?? 0);
     const seqHigh = ((datagram[at + 5] ?? 0) << 8) | (datagram[at + 6] ?? 0);
     const seqLow =
-      ((datagram[at + 7] ?? 0) * 0x100_0000) +
+      (datagram[at + 7] ?? 0) * 0x100_0000 +
       (((datagram[at + 8] ?? 0) << 16) | ((datagram[at + 9] ?? 0) << 8) | (datagram[at + 10] ?? 0));
     const length = ((datagram[at + 11] ?? 0) << 8) | (datagram[at + 12] ?? 0);
     const start = at + RECORD_HEADER_BYTES;
     if (length > RECORD_FRAGMENT_BYTES_MAX || start + length > datagram.length) return { records, malformed: true };
-    records.push({ type, version, epoch, seq: seqHigh * 0x1_0000_0000 + seqLow, fragment: datagram.subarray(start, start + length) });
+    records.push({
+      type,
+      version,
+      epoch,
+      seq: seqHigh * 0x1_0000_0000 + seqLow,
+      fragment: datagram.subarray(start, start + length),
+    });
     at = start + length;
   }
   return { records, malformed: false };
 }
 
 /** Writes one record: header plus `fragment` (already protected when the epoch is > 0). */
-export function encodeRecord(type: number, version: number, epoch: number, seq: number, fragment: Uint8Array): Uint8Array {
+export function encodeRecord(
+  type: number,
+  version: number,
+  epoch: number,
+  seq: number,
+  fragment: Uint8Array,
+): Uint8Array {
   assert(fragment.length <= RECORD_FRAGMENT_BYTES_MAX, 'record fragment within the RFC limit');
   assert(epoch >= 0 && epoch <= 0xffff, 'epoch is 16 bits');
   return new ByteWriter(RECORD_HEADER_BYTES + fragment.length)

@@ -7,7 +7,7 @@
  * holds whether `s` was seen, for `s` in (highest - size, highest].
  */
 import { SEQUENCE_NUMBER_MAX } from './constants.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 
 /** Smallest window size accepted, in records (RFC 6347 §4.1.2.6 requires at least 32). */
 export const REPLAY_WINDOW_SIZE_MIN = 32;

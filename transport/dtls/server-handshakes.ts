@@ -15,10 +15,11 @@
  * - A short deadline: what is still half-open `clientFlightTimeoutMs` after its admission is
  *   dropped by one sweep timer, in admission order.
  */
-import type { Metrics, TimerHandle, Timers } from '../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { AlertLevel, ContentType, HandshakeType, RANDOM_BYTES } from './constants.js';
 import { peerKey } from './endpoint-common.js';
-import { assert } from './errors.js';
+import { assert } from '../../contracts/assert.js';
 import { HalfOpenTable } from './half-open-table.js';
 import type { Eviction } from './half-open-table.js';
 import { ServerHandshake } from './handshake-server.js';
@@ -108,11 +109,19 @@ export class ServerHandshakes {
       session.receive(records);
       return;
     }
-    const outcome = role.handleMessage({ msgType: HandshakeType.clientHello, messageSeq: fragment.messageSeq, body: fragment.body });
+    const outcome = role.handleMessage({
+      msgType: HandshakeType.clientHello,
+      messageSeq: fragment.messageSeq,
+      body: fragment.body,
+    });
     if (outcome.kind === 'fail') {
       this.deps.counters.handshakesFailed += 1;
       this.deps.counters.alertsSent += 1;
-      this.deps.host.sendDatagram(layer.seal(ContentType.alert, 0, Uint8Array.of(AlertLevel.fatal, outcome.alert)), address, port);
+      this.deps.host.sendDatagram(
+        layer.seal(ContentType.alert, 0, Uint8Array.of(AlertLevel.fatal, outcome.alert)),
+        address,
+        port,
+      );
       return;
     }
     assert(outcome.kind === 'flight', 'a ClientHello is answered with a flight or refused');
@@ -121,7 +130,12 @@ export class ServerHandshakes {
     const bytes = new Uint8Array(RANDOM_BYTES + fragment.body.length);
     bytes.set(role.serverRandom, 0);
     bytes.set(fragment.body, RANDOM_BYTES);
-    const state: Waiting = { kind: 'waiting', bytes, messageSeq: fragment.messageSeq, nextWriteSeq: layer.nextWriteSeq(0) };
+    const state: Waiting = {
+      kind: 'waiting',
+      bytes,
+      messageSeq: fragment.messageSeq,
+      nextWriteSeq: layer.nextWriteSeq(0),
+    };
     this.pending.set(key, { key, address, port, admittedMs: this.deps.timers.nowMs(), state });
   }
 
@@ -139,7 +153,9 @@ export class ServerHandshakes {
       return;
     }
     this.deps.counters.retransmissions += 1;
-    const { layer, flight } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) => this.newRole(layer, random));
+    const { layer, flight } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) =>
+      this.newRole(layer, random),
+    );
     this.transmit(layer, flight, entry.address, entry.port);
     state.nextWriteSeq = layer.nextWriteSeq(0);
   }
@@ -159,7 +175,9 @@ export class ServerHandshakes {
     if (state.kind === 'session') return state.session;
     for (const eviction of this.table.recharge(entry.key, this.sessionCharge)) this.evict(eviction);
     if (this.pending.get(entry.key) !== entry) return null;
-    const { layer, role } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) => this.newRole(layer, random));
+    const { layer, role } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) =>
+      this.newRole(layer, random),
+    );
     const session = new Session(this.deps.host, 'server', entry.address, entry.port, layer, role, state.messageSeq + 1);
     entry.state = { kind: 'session', session, role, clientRandom: Uint8Array.from(clientRandomOf(state)) };
     return session;
@@ -196,7 +214,9 @@ export class ServerHandshakes {
   /** Drops the half-open handshakes that presented `identity`; returns how many. */
   discardIdentity(identity: string): number {
     // A waiting handshake has read no identity yet.
-    const keys = [...this.pending.values()].filter((e) => e.state.kind === 'session' && e.state.role.identity === identity).map((e) => e.key);
+    const keys = [...this.pending.values()]
+      .filter((e) => e.state.kind === 'session' && e.state.role.identity === identity)
+      .map((e) => e.key);
     for (const key of keys) this.discard(key, 'local');
     return keys.length;
   }
@@ -212,7 +232,8 @@ export class ServerHandshakes {
   checkInvariants(): void {
     this.table.checkInvariants();
     assert(this.table.count === this.pending.size, 'the table counts every half-open handshake');
-    for (const entry of this.pending.values()) assert(this.table.has(entry.key), 'every half-open handshake has a slot');
+    for (const entry of this.pending.values())
+      assert(this.table.has(entry.key), 'every half-open handshake has a slot');
   }
 
   private newRole(layer: RecordLayer, serverRandom: Uint8Array | undefined): ServerHandshake {
@@ -229,7 +250,10 @@ export class ServerHandshakes {
   }
 
   private admit(key: string, address: string, member: boolean, bytes: number): boolean {
-    const admission = this.table.admit({ key, address, member, bytes }, this.deps.mayComplete(key) ? this.deps.options.handshakesInProgressMax : 0);
+    const admission = this.table.admit(
+      { key, address, member, bytes },
+      this.deps.mayComplete(key) ? this.deps.options.handshakesInProgressMax : 0,
+    );
     if (!admission.admitted) {
       this.deps.counters.drop('limit');
       this.deps.metrics?.increment('dtls_half_open_refusals_total', 1);

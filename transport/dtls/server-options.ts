@@ -127,11 +127,17 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
   problems.int('handshakesReservedForMembers', reserved, 0, o.handshakesInProgressMax - 1);
   problems.int('handshakesInProgressBytesMax', o.handshakesInProgressBytesMax, 65_536, 1_073_741_824);
   problems.int('clientFlightTimeoutMs', o.clientFlightTimeoutMs, 100, session.handshakeTimeoutMs);
-  problems.check(o.isMemberAddress === null || typeof o.isMemberAddress === 'function', 'isMemberAddress must be a function or null');
+  problems.check(
+    o.isMemberAddress === null || typeof o.isMemberAddress === 'function',
+    'isMemberAddress must be a function or null',
+  );
   problems.int('cookieSecretRotationMs', o.cookieSecretRotationMs, 1000, 3_600_000);
   problems.int('unknownSessionAlertsPerSecondMax', o.unknownSessionAlertsPerSecondMax, 0, 100_000);
   const hint = o.pskIdentityHint === null ? null : new TextEncoder().encode(o.pskIdentityHint);
-  problems.check(hint === null || hint.length <= session.pskIdentityBytesMax, `pskIdentityHint must be at most pskIdentityBytesMax (${session.pskIdentityBytesMax}) bytes`);
+  problems.check(
+    hint === null || hint.length <= session.pskIdentityBytesMax,
+    `pskIdentityHint must be at most pskIdentityBytesMax (${session.pskIdentityBytesMax}) bytes`,
+  );
   problems.throwIfAny();
   return {
     session,

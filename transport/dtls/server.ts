@@ -13,12 +13,20 @@
  * nothing a peer sends can make a socket handler throw.
  */
 import type { Socket } from 'node:dgram';
-import { NetworkError } from '../../agent/contracts.js';
-import type { Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError } from '../../contracts/errors.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
-import { IdleSweeper, RateLimiter, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
+import {
+  IdleSweeper,
+  RateLimiter,
+  bindSocket,
+  closeSocket,
+  peerKey,
+  realRandomBytes,
+  realTimers,
+} from './endpoint-common.js';
 import type { ServerHandshake } from './handshake-server.js';
 import { helloVerifyRequestDatagram, readInitialHello } from './hello-verify.js';
 import type { InitialHello } from './hello-verify.js';
@@ -64,7 +72,11 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private readonly unknownSessionAlerts: RateLimiter;
   private readonly sessionsMax: number;
 
-  private constructor(private readonly socket: Socket, options: ResolvedServerOptions, deps: DtlsDeps) {
+  private constructor(
+    private readonly socket: Socket,
+    options: ResolvedServerOptions,
+    deps: DtlsDeps,
+  ) {
     this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
@@ -94,9 +106,15 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
     socket.on('error', (error) => this.receiver.report(error));
     this.unknownSessionAlerts = new RateLimiter(this.timers, options.unknownSessionAlertsPerSecondMax);
-    this.sweeper = new IdleSweeper(this.timers, options.session.sessionIdleTimeoutMs, () => [...this.sessions.values()].map((e) => e.session), () => {
-      this.counters.sessionsExpired += 1;
-    }, (error) => this.receiver.report(error));
+    this.sweeper = new IdleSweeper(
+      this.timers,
+      options.session.sessionIdleTimeoutMs,
+      () => [...this.sessions.values()].map((e) => e.session),
+      () => {
+        this.counters.sessionsExpired += 1;
+      },
+      (error) => this.receiver.report(error),
+    );
   }
 
   /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
@@ -114,7 +132,9 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     }
     const record = session.sendApplicationData(data);
     if (record === null) {
-      return Promise.reject(new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`));
+      return Promise.reject(
+        new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`),
+      );
     }
     return this.sender.sendAwaited(record, address, port);
   }
@@ -155,13 +175,22 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** The established sessions: peer address, port and authenticated identity. */
   sessionList(): { readonly address: string; readonly port: number; readonly identity: string | null }[] {
-    return [...this.sessions.values()].map(({ session: s }) => ({ address: s.address, port: s.port, identity: s.identity }));
+    return [...this.sessions.values()].map(({ session: s }) => ({
+      address: s.address,
+      port: s.port,
+      identity: s.identity,
+    }));
   }
 
   /** Counters and gauges for metrics. */
   stats(): DtlsStats {
     const { size, bytes, memberCount } = this.handshakes;
-    return this.counters.snapshot({ sessions: this.sessions.size, handshakesInProgress: size, handshakesInProgressBytes: bytes, handshakesInProgressMembers: memberCount });
+    return this.counters.snapshot({
+      sessions: this.sessions.size,
+      handshakesInProgress: size,
+      handshakesInProgressBytes: bytes,
+      handshakesInProgressMembers: memberCount,
+    });
   }
 
   private onDatagram(datagram: Uint8Array, address: string, port: number): void {
@@ -197,7 +226,10 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     const pending = this.handshakes.get(key);
     const established = this.sessions.get(key)?.session;
     const pendingSession = pending === undefined ? null : this.handshakes.sessionOf(pending);
-    if (pending !== undefined && (first.epoch === 0 || pendingSession?.records.readEpoch === 1 || established === undefined)) {
+    if (
+      pending !== undefined &&
+      (first.epoch === 0 || pendingSession?.records.readEpoch === 1 || established === undefined)
+    ) {
       // A handshake waiting for the client's second flight gets a session only for a
       // plaintext record: nothing else can come before the client's ChangeCipherSpec.
       if (pendingSession === null && first.epoch !== 0) {
@@ -221,7 +253,13 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     established.receive(records);
   }
 
-  private handleClientHello(hello: InitialHello, records: readonly RawRecord[], address: string, port: number, key: string): void {
+  private handleClientHello(
+    hello: InitialHello,
+    records: readonly RawRecord[],
+    address: string,
+    port: number,
+    key: string,
+  ): void {
     // A repeat of the hello that started the current handshake or session is a retransmission
     // (our flight was lost): it is answered by retransmitting.
     const pending = this.handshakes.get(key);

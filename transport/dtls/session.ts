@@ -4,9 +4,10 @@
  * established session's application data. The role-specific handshake logic is a
  * {@link HandshakeRole}; everything the session needs from its endpoint is a {@link SessionHost}.
  */
-import type { TimerHandle, Timers } from '../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import { AlertDescription, AlertLevel, ContentType, HandshakeType } from './constants.js';
-import { DtlsError, assert, assertNever } from './errors.js';
+import { assert, assertNever } from '../../contracts/assert.js';
+import { DtlsError } from './errors.js';
 import { judgeAlert } from './alerts.js';
 import { FlightRetransmitter } from './flight-retransmitter.js';
 import { HandshakeReassembler, parseHandshakeFragments } from './fragments.js';
@@ -188,7 +189,11 @@ export class Session {
         if (result === 'invalid') this.host.stats.drop('malformed');
       }
     }
-    for (let message = this.reassembler.next(); message !== null && this.state === 'handshaking'; message = this.reassembler.next()) {
+    for (
+      let message = this.reassembler.next();
+      message !== null && this.state === 'handshaking';
+      message = this.reassembler.next()
+    ) {
       this.apply(this.handshake.handleMessage(message));
     }
     return old;
@@ -250,7 +255,10 @@ export class Session {
         this.end({ reason: verdict.reason, error: null });
         return;
       case 'fatal':
-        this.end({ reason: verdict.reason, error: new DtlsError('DTLS_ALERT', `peer sent fatal alert ${description}`, description) });
+        this.end({
+          reason: verdict.reason,
+          error: new DtlsError('DTLS_ALERT', `peer sent fatal alert ${description}`, description),
+        });
         return;
       default:
         assertNever(verdict, 'alert verdict');

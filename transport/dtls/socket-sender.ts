@@ -3,7 +3,7 @@
  * endpoint can let its close_notify alerts leave before it closes the socket.
  */
 import type { Socket } from 'node:dgram';
-import { NetworkError } from '../../agent/contracts.js';
+import { NetworkError } from '../../contracts/errors.js';
 import type { StatsCounters } from './stats.js';
 
 /** Sends datagrams and counts the sends not yet completed. */
@@ -12,7 +12,10 @@ export class SocketSender {
   private drained: (() => void)[] = [];
   private open = true;
 
-  constructor(private readonly socket: Socket, private readonly stats: StatsCounters) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly stats: StatsCounters,
+  ) {
     socket.once('close', () => {
       this.open = false;
     });
@@ -41,7 +44,12 @@ export class SocketSender {
       this.socket.send(data, port, address, (error) => {
         this.done();
         if (error === null) resolve();
-        else reject(new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed: ${error.message}`, { cause: error }));
+        else
+          reject(
+            new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed: ${error.message}`, {
+              cause: error,
+            }),
+          );
       });
     });
   }

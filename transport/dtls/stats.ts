@@ -64,7 +64,9 @@ export interface DtlsStats {
   readonly handshakesEvicted: Readonly<Record<EvictionReason, number>>;
   /** Handshakes started over after the server said it lost them (client; see handshakeRestartsMax). */
   readonly handshakesRestarted: number;
-  /** Half-open handshakes dropped because the client's second flight did not come within clientFlightTimeoutMs (server). */
+  /**
+   * Half-open handshakes dropped because the client's second flight did not come within clientFlightTimeoutMs (server).
+   */
   readonly handshakesExpired: number;
   /** Established sessions now (gauge). */
   readonly sessions: number;

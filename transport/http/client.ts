@@ -7,18 +7,13 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import {
-  NetworkError,
-  RPC_OF_REQUEST,
-  SerializationError,
-  type NetworkClient,
-  type NodeId,
-  type RequestMessage,
-  type ResponseFor,
-  type RpcSerializer,
-  type Timers,
-} from '../../agent/contracts.js';
-import { assert } from '../assert.js';
+import type { Timers } from '../../contracts/clock.js';
+import { NetworkError, SerializationError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
+import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor } from '../../contracts/messages.js';
+import type { NetworkClient } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
+import { assert } from '../../contracts/assert.js';
 import { PeerBook } from '../peer-book.js';
 import { encodeRequest, isResponseTo, rpcPath, type PeerAddress } from '../rpc-routes.js';
 import { resolveHttpClientOptions, type HttpClientOptions } from './config.js';
@@ -65,7 +60,10 @@ export class HttpNetworkClient implements NetworkClient {
     const peer = this.agentFor(target);
     const count = this.outstanding.get(target) ?? 0;
     if (count >= this.options.outstandingPerPeerMax) {
-      throw new NetworkError('NET_REJECTED', `outstandingPerPeerMax (${this.options.outstandingPerPeerMax}) requests already outstanding to ${target}`);
+      throw new NetworkError(
+        'NET_REJECTED',
+        `outstandingPerPeerMax (${this.options.outstandingPerPeerMax}) requests already outstanding to ${target}`,
+      );
     }
     const { rpc } = RPC_OF_REQUEST[request.type];
     const body = encodeRequest(this.deps.serializer, request);
@@ -105,9 +103,21 @@ export class HttpNetworkClient implements NetworkClient {
     if (existing !== undefined) return existing;
     const address = this.book.get(target);
     if (address === null) throw new NetworkError('NET_UNREACHABLE', `unknown peer ${target}`);
-    const common = { keepAlive: true, maxSockets: this.options.socketsPerPeerMax, maxFreeSockets: this.options.socketsPerPeerMax, scheduling: 'lifo' as const };
+    const common = {
+      keepAlive: true,
+      maxSockets: this.options.socketsPerPeerMax,
+      maxFreeSockets: this.options.socketsPerPeerMax,
+      scheduling: 'lifo' as const,
+    };
     const tls = this.deps.tls;
-    const agent = tls === null ? new HttpAgent(common) : new HttpsAgent({ ...common, maxCachedSessions: 0, ...pskClientTlsOptions(tls.credentials, target, tls.ciphers) });
+    const agent =
+      tls === null
+        ? new HttpAgent(common)
+        : new HttpsAgent({
+            ...common,
+            maxCachedSessions: 0,
+            ...pskClientTlsOptions(tls.credentials, target, tls.ciphers),
+          });
     const peer = { address, agent };
     this.agents.set(target, peer);
     return peer;
@@ -128,7 +138,9 @@ export class HttpNetworkClient implements NetworkClient {
         headers: { 'content-type': serializer.mediaType, accept: serializer.mediaType, 'content-length': body.length },
       });
       this.live.add(request);
-      const timer = this.deps.timers.setTimer(timeoutMs, () => request.destroy(new NetworkError('NET_TIMEOUT', `no response from ${where} within ${timeoutMs} ms`)));
+      const timer = this.deps.timers.setTimer(timeoutMs, () =>
+        request.destroy(new NetworkError('NET_TIMEOUT', `no response from ${where} within ${timeoutMs} ms`)),
+      );
       let settled = false;
       const finish = (outcome: RawResponse | NetworkError): void => {
         if (settled) return;
@@ -144,9 +156,15 @@ export class HttpNetworkClient implements NetworkClient {
     });
   }
 
-  private collect(request: ClientRequest, response: IncomingMessage, done: (outcome: RawResponse | NetworkError) => void, where: string): void {
+  private collect(
+    request: ClientRequest,
+    response: IncomingMessage,
+    done: (outcome: RawResponse | NetworkError) => void,
+    where: string,
+  ): void {
     const max = this.options.bodyBytesMax;
-    const tooLarge = (): void => void request.destroy(new NetworkError('NET_TOO_LARGE', `response body exceeds bodyBytesMax ${max}`));
+    const tooLarge = (): void =>
+      void request.destroy(new NetworkError('NET_TOO_LARGE', `response body exceeds bodyBytesMax ${max}`));
     response.on('error', (error) => done(networkErrorOf(error, where)));
     if (Number(response.headers['content-length'] ?? 0) > max) return tooLarge();
     const chunks: Buffer[] = [];
@@ -158,7 +176,11 @@ export class HttpNetworkClient implements NetworkClient {
     });
     response.once('end', () => {
       if (!response.complete) return done(new NetworkError('NET_UNREACHABLE', `${where}: response cut short`));
-      done({ status: response.statusCode ?? 0, contentType: response.headers['content-type'] ?? '', body: Buffer.concat(chunks, bytes) });
+      done({
+        status: response.statusCode ?? 0,
+        contentType: response.headers['content-type'] ?? '',
+        body: Buffer.concat(chunks, bytes),
+      });
     });
   }
 
@@ -177,9 +199,12 @@ export class HttpNetworkClient implements NetworkClient {
       decoded = this.deps.serializer.decodeAs(responseType, raw.body);
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
-      throw new NetworkError('NET_REJECTED', `peer ${target} sent a malformed ${rpc} response: ${error.message}`, { cause: error });
+      throw new NetworkError('NET_REJECTED', `peer ${target} sent a malformed ${rpc} response: ${error.message}`, {
+        cause: error,
+      });
     }
-    if (!isResponseTo(request, decoded)) throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} with ${decoded.type}`);
+    if (!isResponseTo(request, decoded))
+      throw new NetworkError('NET_REJECTED', `peer ${target} answered ${rpc} with ${decoded.type}`);
     return decoded;
   }
 }

@@ -2,7 +2,7 @@
  * Options of the HTTP(S) peer client and server, with units, defaults and limits, validated
  * once when a client or server is built.
  */
-import { ConfigError } from '../../agent/contracts.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { checkRange } from '../config-checks.js';
 
 /** Options of an HTTP(S) NetworkClient. */

@@ -3,7 +3,8 @@
  * same pre-shared keys as `coaps` (no certificates), and hands the accepted PSK identity to
  * the handler as InboundContext.peerIdentity.
  */
-import type { RpcSerializer, Timers } from '../../agent/contracts.js';
+import type { Timers } from '../../contracts/clock.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
 import { createRealTimers } from '../timers.js';
 import { HttpNetworkClient } from './client.js';
 import type { HttpClientOptions, HttpServerOptions } from './config.js';
@@ -53,7 +54,10 @@ export function createHttpTransport(deps: HttpTransportDeps, options: HttpTransp
   const timers = deps.timers ?? createRealTimers();
   return {
     client: new HttpNetworkClient({ serializer: deps.serializer, timers, tls: null }, options.client),
-    server: new HttpNetworkServer({ serializer: deps.serializer, listenAddress: deps.listenAddress, listenPort: deps.listenPort, tls: null }, options.server),
+    server: new HttpNetworkServer(
+      { serializer: deps.serializer, listenAddress: deps.listenAddress, listenPort: deps.listenPort, tls: null },
+      options.server,
+    ),
   };
 }
 
@@ -62,9 +66,17 @@ export function createHttpsTransport(deps: HttpsTransportDeps, options: HttpTran
   const timers = deps.timers ?? createRealTimers();
   const ciphers = deps.ciphers ?? DEFAULT_PSK_CIPHERS;
   return {
-    client: new HttpNetworkClient({ serializer: deps.serializer, timers, tls: { credentials: deps.clientCredentials, ciphers } }, options.client),
+    client: new HttpNetworkClient(
+      { serializer: deps.serializer, timers, tls: { credentials: deps.clientCredentials, ciphers } },
+      options.client,
+    ),
     server: new HttpNetworkServer(
-      { serializer: deps.serializer, listenAddress: deps.listenAddress, listenPort: deps.listenPort, tls: { credentials: deps.serverCredentials, ciphers } },
+      {
+        serializer: deps.serializer,
+        listenAddress: deps.listenAddress,
+        listenPort: deps.listenPort,
+        tls: { credentials: deps.serverCredentials, ciphers },
+      },
       options.server,
     ),
   };

@@ -6,7 +6,8 @@
  */
 import { constants as cryptoConstants, randomBytes } from 'node:crypto';
 import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
-import { NetworkError, type NodeId } from '../../agent/contracts.js';
+import { NetworkError, describeError } from '../../contracts/errors.js';
+import type { NodeId } from '../../contracts/log.js';
 
 /** The server side's keys. */
 export interface PskServerCredentials {
@@ -31,7 +32,11 @@ const UNKNOWN_IDENTITY_KEY_BYTES = 32;
 export const DEFAULT_PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-GCM-SHA256';
 
 /** TLS options of a PSK server; `onIdentity` learns which identity each socket authenticated. */
-export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: string, onIdentity: (socket: TLSSocket, identity: string) => void): TlsOptions {
+export function pskServerTlsOptions(
+  credentials: PskServerCredentials,
+  ciphers: string,
+  onIdentity: (socket: TLSSocket, identity: string) => void,
+): TlsOptions {
   return {
     ciphers,
     minVersion: 'TLSv1.2',
@@ -57,7 +62,11 @@ export function pskServerTlsOptions(credentials: PskServerCredentials, ciphers: 
 }
 
 /** TLS options of a PSK client talking to `peer`. */
-export function pskClientTlsOptions(credentials: PskClientCredentials, peer: NodeId, ciphers: string): ConnectionOptions {
+export function pskClientTlsOptions(
+  credentials: PskClientCredentials,
+  peer: NodeId,
+  ciphers: string,
+): ConnectionOptions {
   return {
     ciphers,
     minVersion: 'TLSv1.2',
@@ -76,7 +85,14 @@ export function pskClientTlsOptions(credentials: PskClientCredentials, peer: Nod
 export function networkErrorOf(error: unknown, where: string): NetworkError {
   if (error instanceof NetworkError) return error;
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const message = error instanceof Error ? error.message : String(error);
-  const tls = code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || (code === 'EPROTO' && /alert|psk|handshake/i.test(message));
-  return new NetworkError(tls ? 'NET_AUTH' : 'NET_UNREACHABLE', `${where}: ${code === '' ? '' : `${code} `}${message}`, { cause: error });
+  const message = describeError(error);
+  const tls =
+    code.startsWith('ERR_SSL') ||
+    code.startsWith('ERR_TLS') ||
+    (code === 'EPROTO' && /alert|psk|handshake/i.test(message));
+  return new NetworkError(
+    tls ? 'NET_AUTH' : 'NET_UNREACHABLE',
+    `${where}: ${code === '' ? '' : `${code} `}${message}`,
+    { cause: error },
+  );
 }

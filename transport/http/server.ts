@@ -12,9 +12,18 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { NetworkError, SerializationError, RPC_OF_REQUEST, type NetworkServer, type RpcHandler, type RpcName, type RpcSerializer } from '../../agent/contracts.js';
-import { assert } from '../assert.js';
-import { REQUEST_TYPE_OF_RPC, classifyHandlerError, describeError, formatAddress, rpcNameOfSegments } from '../rpc-routes.js';
+import { NetworkError, SerializationError } from '../../contracts/errors.js';
+import { RPC_OF_REQUEST, type RpcName } from '../../contracts/messages.js';
+import type { NetworkServer, RpcHandler } from '../../contracts/network.js';
+import type { RpcSerializer } from '../../contracts/serializer.js';
+import { assert } from '../../contracts/assert.js';
+import {
+  REQUEST_TYPE_OF_RPC,
+  classifyHandlerError,
+  describeHandlerError,
+  formatAddress,
+  rpcNameOfSegments,
+} from '../rpc-routes.js';
 import { mediaTypeOf } from './client.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './config.js';
 import { pskServerTlsOptions, type PskServerCredentials } from './psk.js';
@@ -61,12 +70,21 @@ export class HttpNetworkServer implements NetworkServer {
     if (this.server !== null) return;
     const o = this.options;
     const common = { noDelay: true, headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs };
-    const onRequest = (request: IncomingMessage, response: ServerResponse): void => void this.onRequest(request, response);
+    const onRequest = (request: IncomingMessage, response: ServerResponse): void =>
+      void this.onRequest(request, response);
     const tls = this.deps.tls;
     let server: Server;
     if (tls === null) server = createHttpServer(common, onRequest);
     else {
-      const secure = createHttpsServer({ ...common, ...pskServerTlsOptions(tls.credentials, tls.ciphers, (socket, identity) => this.authenticated(socket, identity)) }, onRequest);
+      const secure = createHttpsServer(
+        {
+          ...common,
+          ...pskServerTlsOptions(tls.credentials, tls.ciphers, (socket, identity) =>
+            this.authenticated(socket, identity),
+          ),
+        },
+        onRequest,
+      );
       // A failed handshake (unknown identity, wrong key) concerns one peer, not the server.
       secure.on('tlsClientError', (_error, socket) => socket.destroy());
       server = secure;
@@ -76,7 +94,15 @@ export class HttpNetworkServer implements NetworkServer {
     server.headersTimeout = o.headersTimeoutMs;
     server.requestTimeout = o.requestTimeoutMs;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new NetworkError('NET_UNREACHABLE', `cannot listen on ${this.deps.listenAddress}:${this.deps.listenPort}: ${error.message}`, { cause: error })));
+      server.once('error', (error) =>
+        reject(
+          new NetworkError(
+            'NET_UNREACHABLE',
+            `cannot listen on ${this.deps.listenAddress}:${this.deps.listenPort}: ${error.message}`,
+            { cause: error },
+          ),
+        ),
+      );
       server.listen(this.deps.listenPort, this.deps.listenAddress, () => resolve());
     });
     // A malformed request or a broken connection concerns one peer, not the server.
@@ -154,19 +180,29 @@ export class HttpNetworkServer implements NetworkServer {
     }
     if (response.destroyed) return;
     const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
-    response.writeHead(reply.status, { 'content-type': reply.contentType ?? 'text/plain; charset=utf-8', 'content-length': body.length });
+    response.writeHead(reply.status, {
+      'content-type': reply.contentType ?? 'text/plain; charset=utf-8',
+      'content-length': body.length,
+    });
     response.end(body);
   }
 
   private async answer(request: IncomingMessage): Promise<Reply> {
-    const name = rpcNameOfSegments((request.url ?? '').split('?')[0]?.split('/').filter((s) => s.length > 0) ?? []);
+    const name = rpcNameOfSegments(
+      (request.url ?? '')
+        .split('?')[0]
+        ?.split('/')
+        .filter((s) => s.length > 0) ?? [],
+    );
     if (name === null) return drained(request, { status: 404, body: 'no such resource' });
     if (request.method !== 'POST') return drained(request, { status: 405, body: 'method not allowed' });
     const mediaType = this.deps.serializer.mediaType;
-    if (mediaTypeOf(request.headers['content-type'] ?? '') !== mediaType) return drained(request, { status: 415, body: `expected ${mediaType}` });
+    if (mediaTypeOf(request.headers['content-type'] ?? '') !== mediaType)
+      return drained(request, { status: 415, body: `expected ${mediaType}` });
     const handler = this.handler;
     if (handler === null) return drained(request, { status: 503, body: 'no handler yet' });
-    if (this.inFlight >= this.options.requestsInFlightMax) return drained(request, { status: 503, body: 'too many requests in progress' });
+    if (this.inFlight >= this.options.requestsInFlightMax)
+      return drained(request, { status: 503, body: 'too many requests in progress' });
     this.inFlight += 1;
     try {
       const body = await readBody(request, this.options.bodyBytesMax);
@@ -183,19 +219,34 @@ export class HttpNetworkServer implements NetworkServer {
       message = this.deps.serializer.decodeAs(REQUEST_TYPE_OF_RPC[name], body);
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
-      return { status: error.code === 'CODEC_LIMIT' ? 413 : 400, body: describeError(error) };
+      return { status: error.code === 'CODEC_LIMIT' ? 413 : 400, body: describeHandlerError(error) };
     }
     const socket = request.socket;
-    const context = { peerIdentity: this.identities.get(socket) ?? null, remoteAddress: formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0) };
+    const context = {
+      peerIdentity: this.identities.get(socket) ?? null,
+      remoteAddress: formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0),
+    };
     let response;
     try {
       response = await handler(message, context);
     } catch (error: unknown) {
       const kind = classifyHandlerError(error);
-      const status = kind === 'auth' ? (context.peerIdentity === null ? 401 : 403) : kind === 'too-large' ? 413 : kind === 'unavailable' ? 503 : 500;
-      return { status, body: describeError(error) };
+      const status =
+        kind === 'auth'
+          ? context.peerIdentity === null
+            ? 401
+            : 403
+          : kind === 'too-large'
+            ? 413
+            : kind === 'unavailable'
+              ? 503
+              : 500;
+      return { status, body: describeHandlerError(error) };
     }
-    assert(response.type === RPC_OF_REQUEST[message.type].responseType, 'the handler answers with the response type of the request');
+    assert(
+      response.type === RPC_OF_REQUEST[message.type].responseType,
+      'the handler answers with the response type of the request',
+    );
     return { status: 200, body: this.deps.serializer.encode(response), contentType: this.deps.serializer.mediaType };
   }
 }
@@ -222,7 +273,9 @@ function readBody(request: IncomingMessage, bytesMax: number): Promise<Uint8Arra
     request.once('end', () => {
       if (!refused) resolve(Buffer.concat(chunks, bytes));
     });
-    request.on('error', (error) => reject(new NetworkError('NET_UNREACHABLE', `request body cut short: ${error.message}`, { cause: error })));
+    request.on('error', (error) =>
+      reject(new NetworkError('NET_UNREACHABLE', `request body cut short: ${error.message}`, { cause: error })),
+    );
   });
 }
 

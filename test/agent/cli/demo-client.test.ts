@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { DemoClient } from '../../../agent/cli/demo-client.js';
 import type { DemoRequest, DemoTarget } from '../../../agent/cli/demo-client.js';
-import { ConfigError, InvariantError, NetworkError } from '../../../agent/errors.js';
+import { ConfigError, InvariantError, NetworkError } from '../../../contracts/errors.js';
 import { startCluster } from '../integration/helpers.js';
 
 /** A fake endpoint: a key-value map that answers, fails with NET_TIMEOUT, or fails with a bug. */
@@ -26,7 +26,8 @@ class FakeTarget implements DemoTarget {
 
   request(request: DemoRequest): Promise<{ code: number; payload: Uint8Array }> {
     this.asked.push(request.method);
-    if (this.behaviour === 'timeout') return Promise.reject(new NetworkError('NET_TIMEOUT', `${this.id} did not answer`));
+    if (this.behaviour === 'timeout')
+      return Promise.reject(new NetworkError('NET_TIMEOUT', `${this.id} did not answer`));
     if (this.behaviour === 'bug') return Promise.reject(new TypeError('a bug'));
     if (this.behaviour === 'invariant') return Promise.reject(new InvariantError('a failed assertion'));
     const key = request.path.join('/');
@@ -35,7 +36,9 @@ class FakeTarget implements DemoTarget {
       return Promise.resolve({ code: 0x44, payload: new Uint8Array(0) });
     }
     const value = this.values.get(key);
-    return Promise.resolve(value === undefined ? { code: 0x84, payload: new Uint8Array(0) } : { code: 0x45, payload: value });
+    return Promise.resolve(
+      value === undefined ? { code: 0x84, payload: new Uint8Array(0) } : { code: 0x45, payload: value },
+    );
   }
 }
 
@@ -63,7 +66,11 @@ describe('demo client', () => {
     for (let i = 0; i < 6; i += 1) assert.equal(await client.round(), 'ok');
     assert.equal(client.writes, 6);
     assert.equal(client.reads, 6);
-    assert.deepEqual(targets.map((t) => t.asked.length), [4, 4, 4], 'a PUT and a GET on each endpoint, twice');
+    assert.deepEqual(
+      targets.map((t) => t.asked.length),
+      [4, 4, 4],
+      'a PUT and a GET on each endpoint, twice',
+    );
   });
 
   it('skips an agent that is down without sending it anything, whichever agent it is', async () => {
@@ -102,7 +109,10 @@ describe('demo client', () => {
   it('does nothing while every agent is down', async () => {
     for (const t of targets) t.isUp = false;
     assert.equal(await client.round(), 'no-target');
-    assert.deepEqual(targets.flatMap((t) => t.asked), []);
+    assert.deepEqual(
+      targets.flatMap((t) => t.asked),
+      [],
+    );
   });
 
   it('lets a bug through instead of counting it as a failed request', async () => {
@@ -114,11 +124,17 @@ describe('demo client', () => {
   });
 
   it('validates its options', () => {
-    assert.throws(() => new DemoClient({ targets: () => targets, nowMs: () => now }, { passOverMs: -1, keyCount: 0 }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.deepEqual(error.problems, ['passOverMs must be an integer in [0, 60000], got -1', 'keyCount must be an integer in [1, 1000], got 0']);
-      return true;
-    });
+    assert.throws(
+      () => new DemoClient({ targets: () => targets, nowMs: () => now }, { passOverMs: -1, keyCount: 0 }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(error.problems, [
+          'passOverMs must be an integer in [0, 60000], got -1',
+          'keyCount must be an integer in [1, 1000], got 0',
+        ]);
+        return true;
+      },
+    );
   });
 });
 
@@ -156,7 +172,10 @@ describe('demo client on a real cluster', function () {
       const gaps = marks.slice(1).map((t, i) => t - (marks[i] ?? t));
       assert.ok(marks.length > 2, 'no write acknowledged after the kill');
       const worst = Math.max(...gaps);
-      assert.ok(worst < 2000, `writes stopped for ${Math.round(worst)} ms after the kill (gaps ${gaps.map(Math.round).join(', ')})`);
+      assert.ok(
+        worst < 2000,
+        `writes stopped for ${Math.round(worst)} ms after the kill (gaps ${gaps.map(Math.round).join(', ')})`,
+      );
     } finally {
       running = false;
       await loop;

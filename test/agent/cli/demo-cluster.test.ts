@@ -14,7 +14,8 @@ interface StatusLine {
 
 function statusLines(stdout: string): StatusLine[] {
   const lines: StatusLine[] = [];
-  for (const match of stdout.matchAll(/^t=\s*(\d+)s\s+writes ok (\d+),/gmu)) lines.push({ t: Number(match[1]), writes: Number(match[2]) });
+  for (const match of stdout.matchAll(/^t=\s*(\d+)s\s+writes ok (\d+),/gmu))
+    lines.push({ t: Number(match[1]), writes: Number(match[2]) });
   return lines;
 }
 
@@ -32,13 +33,19 @@ describe('coraft demo', function () {
     const first = lines.find((l) => l.writes > 0);
     assert.ok(first !== undefined && first.t < killedAt, `no write before the kill:\n${run.stdout}`);
     const last = lines.at(-1);
-    assert.ok(last !== undefined && last.t >= killedAt + 4, `the demo ran on for less than 4 s after the kill:\n${run.stdout}`);
+    assert.ok(
+      last !== undefined && last.t >= killedAt + 4,
+      `the demo ran on for less than 4 s after the kill:\n${run.stdout}`,
+    );
     // The demo sleeps 1 s after each status line, so a line and the one two after it are at
     // least 2 s apart: some write must have been acknowledged in between.
     const writing = lines.slice(lines.indexOf(first));
     for (let i = 0; i + 2 < writing.length; i += 1) {
       const [a, b] = [writing[i], writing[i + 2]];
-      assert.ok(a !== undefined && b !== undefined && b.writes > a.writes, `no write acknowledged from t=${a?.t}s to t=${b?.t}s (leader killed at t=${killedAt}s):\n${run.stdout}`);
+      assert.ok(
+        a !== undefined && b !== undefined && b.writes > a.writes,
+        `no write acknowledged from t=${a?.t}s to t=${b?.t}s (leader killed at t=${killedAt}s):\n${run.stdout}`,
+      );
     }
   });
 });

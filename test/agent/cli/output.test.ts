@@ -11,7 +11,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORAFT_BIN, findFreePorts } from '../../../agent/cli/agent-processes.js';
-import { EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED, endOnOutputError, isClosedOutputError } from '../../../agent/cli/output.js';
+import {
+  EXIT_OUTPUT_CLOSED,
+  EXIT_OUTPUT_FAILED,
+  endOnOutputError,
+  isClosedOutputError,
+} from '../../../agent/cli/output.js';
 import { coraft, runProcess, waitFor } from '../integration/helpers.js';
 import type { Run } from '../integration/helpers.js';
 
@@ -19,7 +24,10 @@ import type { Run } from '../integration/helpers.js';
  * Runs `coraft ARGS` with stdout a pipe whose read end this process closes after reading
  * `closeAfterBytes` bytes (0: at once, before the command writes anything).
  */
-function runWithClosedStdout(args: readonly string[], closeAfterBytes: number): Promise<Run & { readonly read: number }> {
+function runWithClosedStdout(
+  args: readonly string[],
+  closeAfterBytes: number,
+): Promise<Run & { readonly read: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CORAFT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let read = 0;
@@ -48,7 +56,11 @@ describe('CLI output closed by its reader', function () {
   this.timeout(90_000);
 
   const cases: readonly (readonly [string, readonly string[], number])[] = [
-    ['sim with its trace on standard output, closed after the first 64 KiB', ['sim', '--seed', '7', '--duration-ms', '60000', '--faults', 'loss', '--trace', '-'], 65_536],
+    [
+      'sim with its trace on standard output, closed after the first 64 KiB',
+      ['sim', '--seed', '7', '--duration-ms', '60000', '--faults', 'loss', '--trace', '-'],
+      65_536,
+    ],
     ['config schema, closed before it writes', ['config', 'schema'], 0],
     ['the usage, closed before it writes', ['--help'], 0],
   ];
@@ -62,9 +74,14 @@ describe('CLI output closed by its reader', function () {
   }
 
   // Node.js gives a child a socket pair for 'pipe'; a shell gives it a real pipe.
-  for (const [what, trace] of [['standard output', '-'], ['/dev/stdout (a descriptor of its own)', '/dev/stdout']]) {
+  for (const [what, trace] of [
+    ['standard output', '-'],
+    ['/dev/stdout (a descriptor of its own)', '/dev/stdout'],
+  ]) {
     it(`ends quietly in a shell pipeline into head -1, the trace on ${what}`, async () => {
-      const command = `"${process.execPath}" "${CORAFT_BIN}" sim --seed 3 --duration-ms 60000 --trace ${trace} | head -1; echo "status $?"`;
+      const command =
+        `"${process.execPath}" "${CORAFT_BIN}" sim --seed 3 --duration-ms 60000 --trace ${trace} | ` +
+        `head -1; echo "status $?"`;
       const run = await runProcess('bash', ['-c', `set -o pipefail; ${command}`]);
       assert.equal(run.stderr, '', 'nothing on stderr (no EPIPE stack trace)');
       assert.match(run.stdout, /^SEED=3\nstatus 0\n$/u, 'one line through head, and the pipeline succeeds');
@@ -81,12 +98,17 @@ describe('CLI output closed by its reader', function () {
     const dir = mkdtempSync(join(tmpdir(), 'coraft-output-'));
     const basePort = await findFreePorts(2);
     try {
-      assert.equal((await coraft('cluster', 'init', '--nodes', '1', '--dir', dir, '--base-port', String(basePort))).code, 0);
+      assert.equal(
+        (await coraft('cluster', 'init', '--nodes', '1', '--dir', dir, '--base-port', String(basePort))).code,
+        0,
+      );
       const config = join(dir, 'n1', 'agent.json');
       // Console logs at info go through process.stdout/stderr writes, which meet the closed pipes.
       const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
       writeFileSync(config, JSON.stringify({ ...parsed, logging: { level: 'debug', format: 'console' } }));
-      const agent = spawn(process.execPath, [CORAFT_BIN, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const agent = spawn(process.execPath, [CORAFT_BIN, 'agent', '--config', config], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let exited: number | null | undefined;
       agent.once('exit', (code) => (exited = code));
       agent.stdout.destroy();
@@ -114,7 +136,9 @@ describe('CLI output closed by its reader', function () {
     assert.equal(isClosedOutputError('EPIPE'), false);
     const codes: number[] = [];
     endOnOutputError(epipe, 'standard output', (code) => codes.push(code));
-    endOnOutputError(Object.assign(new Error('I/O error'), { code: 'EIO' }), 'standard error', (code) => codes.push(code));
+    endOnOutputError(Object.assign(new Error('I/O error'), { code: 'EIO' }), 'standard error', (code) =>
+      codes.push(code),
+    );
     assert.deepEqual(codes, [EXIT_OUTPUT_CLOSED, EXIT_OUTPUT_FAILED]);
   });
 });

@@ -14,18 +14,43 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SECRET_FILE_BYTES_MAX, readSecretFile, readSecretText, secretFileProblem, writeSecretFile, type ProcessIdentity, type SecretFileStat } from '../../../agent/config/secret-files.js';
-import { ConfigError } from '../../../agent/errors.js';
+import {
+  SECRET_FILE_BYTES_MAX,
+  readSecretFile,
+  readSecretText,
+  secretFileProblem,
+  writeSecretFile,
+  type ProcessIdentity,
+  type SecretFileStat,
+} from '../../../agent/config/secret-files.js';
+import { ConfigError } from '../../../contracts/errors.js';
 
 const CORAFT: ProcessIdentity = { uid: 999, groups: [999], userName: 'coraft' };
 const ROOT: ProcessIdentity = { uid: 0, groups: [0], userName: 'root' };
 const OTHER_UID = 1000;
 const OTHER_GID = 1000;
 
-const fileStat = (mode: number, uid: number, gid: number): SecretFileStat => ({ mode: 0o100000 | mode, uid, gid, isFile: () => true });
+const fileStat = (mode: number, uid: number, gid: number): SecretFileStat => ({
+  mode: 0o100000 | mode,
+  uid,
+  gid,
+  isFile: () => true,
+});
 
 /** The rule in words: who besides the owner may do what. */
 function expectedAccepted(mode: number, uid: number, identity: ProcessIdentity): boolean {
@@ -49,7 +74,8 @@ function applyFix(fix: string, stat: SecretFileStat, identity: ProcessIdentity):
   for (const step of fix.split(' && ')) {
     const [command, argument] = step.split(' ');
     if (command === 'chmod') mode = (mode & ~0o777) | Number.parseInt(argument ?? '', 8);
-    else if (command === 'chown') uid = argument === identity.userName || argument === String(identity.uid) ? identity.uid : -1;
+    else if (command === 'chown')
+      uid = argument === identity.userName || argument === String(identity.uid) ? identity.uid : -1;
     else if (command === 'chgrp') gid = Number(argument);
     else assert.fail(`unexpected advice ${fix}`);
   }
@@ -67,7 +93,11 @@ describe('secret files: the rule', () => {
         for (const uid of owners) {
           for (const gid of groups) {
             const problem = secretFileProblem(fileStat(mode, uid, gid), '/etc/coraft/n1.key', identity);
-            assert.equal(problem === null, expectedAccepted(mode, uid, identity), `mode ${mode.toString(8)} uid ${uid} gid ${gid}: ${problem?.reason ?? 'accepted'}`);
+            assert.equal(
+              problem === null,
+              expectedAccepted(mode, uid, identity),
+              `mode ${mode.toString(8)} uid ${uid} gid ${gid}: ${problem?.reason ?? 'accepted'}`,
+            );
             if (problem === null) accepted += 1;
           }
         }
@@ -75,7 +105,7 @@ describe('secret files: the rule', () => {
       assert.ok(accepted > 0);
     });
 
-    it(`gives advice that fixes every refused file and keeps it readable, for an agent running as ${identity.userName ?? ''}`, () => {
+    it(`its advice fixes every refused file and keeps it readable, for agent user ${identity.userName ?? ''}`, () => {
       for (let mode = 0; mode <= 0o777; mode += 1) {
         for (const uid of owners) {
           for (const gid of groups) {
@@ -84,8 +114,15 @@ describe('secret files: the rule', () => {
             if (problem === null) continue;
             assert.ok(problem.fix !== null, 'a regular file always gets a command');
             const after = applyFix(problem.fix, before, identity);
-            assert.equal(secretFileProblem(after, '/etc/coraft/n1.key', identity), null, `${mode.toString(8)} ${uid}:${gid} -> ${problem.fix}`);
-            assert.ok(canRead(after, identity), `${mode.toString(8)} ${uid}:${gid} -> ${problem.fix} leaves it unreadable`);
+            assert.equal(
+              secretFileProblem(after, '/etc/coraft/n1.key', identity),
+              null,
+              `${mode.toString(8)} ${uid}:${gid} -> ${problem.fix}`,
+            );
+            assert.ok(
+              canRead(after, identity),
+              `${mode.toString(8)} ${uid}:${gid} -> ${problem.fix} leaves it unreadable`,
+            );
           }
         }
       }
@@ -94,8 +131,14 @@ describe('secret files: the rule', () => {
 
   it('accepts the installed layout, root:coraft 0640, for the agent running as coraft', () => {
     assert.equal(secretFileProblem(fileStat(0o640, 0, CORAFT.uid), '/etc/coraft/n1.key', CORAFT), null);
-    assert.match(secretFileProblem(fileStat(0o640, CORAFT.uid, CORAFT.uid), '/k', CORAFT)?.fix ?? '', /^chmod 600 \/k$/);
-    assert.match(secretFileProblem(fileStat(0o644, 0, OTHER_GID), '/k', CORAFT)?.fix ?? '', /^chgrp 999 \/k && chmod 640 \/k$/);
+    assert.match(
+      secretFileProblem(fileStat(0o640, CORAFT.uid, CORAFT.uid), '/k', CORAFT)?.fix ?? '',
+      /^chmod 600 \/k$/,
+    );
+    assert.match(
+      secretFileProblem(fileStat(0o644, 0, OTHER_GID), '/k', CORAFT)?.fix ?? '',
+      /^chgrp 999 \/k && chmod 640 \/k$/,
+    );
   });
 
   it('refuses what is not a regular file, and quotes paths in the advice', () => {
@@ -139,7 +182,10 @@ describe('secret files: reading and writing real files', () => {
     const key = join(dir, 'n1.key');
     writeFileSync(key, 'secret\n', { mode: 0o600 });
     chownSync(key, 65534, 65534);
-    assert.ok(refusal(key).message.includes(`is owned by uid 65534, neither root nor this process's user root (uid 0); `), 'names the owner');
+    assert.ok(
+      refusal(key).message.includes(`is owned by uid 65534, neither root nor this process's user root (uid 0); `),
+      'names the owner',
+    );
     assert.ok(refusal(key).message.includes(`Run: chown root ${key} && chmod 600 ${key}`));
   });
 

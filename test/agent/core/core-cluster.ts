@@ -1,12 +1,12 @@
 // A test harness that runs several RaftCores in one process with instant persistence and a
 // message queue the test controls: no runtime, no timers, no mocks. Used by the core tests.
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions } from '../../../agent/core/raft.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { CoreInput, CoreRequest, Ready } from '../../../agent/core/ready.js';
-import type { LogEntry, NodeId } from '../../../agent/core/types.js';
+import type { LogEntry, NodeId } from '../../../contracts/log.js';
 
 export const TEST_OPTIONS: Omit<CoreOptions, 'id'> = {
   electionTimeoutMinTicks: 10,
@@ -52,13 +52,27 @@ export class CoreCluster {
   /** Return true to drop this request (a finer filter than `drop`). */
   dropRequest: (from: NodeId, to: NodeId, request: CoreRequest) => boolean = () => false;
 
-  constructor(ids: readonly NodeId[], seed = 1, options: Partial<CoreOptions> = {}, starts: ReadonlyMap<NodeId, StartLog> = new Map()) {
+  constructor(
+    ids: readonly NodeId[],
+    seed = 1,
+    options: Partial<CoreOptions> = {},
+    starts: ReadonlyMap<NodeId, StartLog> = new Map(),
+  ) {
     const prng = new SeededPrng(seed);
     const bootstrap = simpleConfiguration(ids);
     for (const id of ids) {
       const start = starts.get(id) ?? { term: 0, terms: [] };
-      const entries = start.terms.map((term, i) => ({ term, index: i + 1, type: 'command' as const, command: new TextEncoder().encode(`${id}@${i + 1}`) }));
-      const core = new RaftCore({ prng: prng.fork() }, { ...TEST_OPTIONS, ...options, id }, { hardState: { currentTerm: start.term, votedFor: null }, snapshot: null, entries, bootstrap });
+      const entries = start.terms.map((term, i) => ({
+        term,
+        index: i + 1,
+        type: 'command' as const,
+        command: new TextEncoder().encode(`${id}@${i + 1}`),
+      }));
+      const core = new RaftCore(
+        { prng: prng.fork() },
+        { ...TEST_OPTIONS, ...options, id },
+        { hardState: { currentTerm: start.term, votedFor: null }, snapshot: null, entries, bootstrap },
+      );
       this.cores.set(id, core);
       this.applied.set(id, []);
       this.readies.set(id, []);
@@ -100,20 +114,29 @@ export class CoreCluster {
       if (message.kind === 'request') {
         if (this.drop(id, message.to) || this.dropRequest(id, message.to, message.request)) {
           // A lost request surfaces as the transport's timeout.
-          this.queue.push({ to: id, input: { kind: 'unreachable', to: message.to, seq: message.seq, request: message.request } });
+          this.queue.push({
+            to: id,
+            input: { kind: 'unreachable', to: message.to, seq: message.seq, request: message.request },
+          });
           continue;
         }
         const token = this.nextToken;
         this.nextToken += 1;
         this.pending.set(token, { requester: id, seq: message.seq, request: message.request });
-        this.queue.push({ to: message.to, input: { kind: 'request', from: id, replyTo: token, request: message.request } });
+        this.queue.push({
+          to: message.to,
+          input: { kind: 'request', from: id, replyTo: token, request: message.request },
+        });
       } else {
         const pending = this.pending.get(message.replyTo);
         assert.ok(pending, 'a reply answers a pending request');
         this.pending.delete(message.replyTo);
         if (this.drop(id, pending.requester)) continue;
         // The harness pairs each response with its request, as the runtime does.
-        this.queue.push({ to: pending.requester, input: { kind: 'response', from: id, seq: pending.seq, request: pending.request, response: message.response } });
+        this.queue.push({
+          to: pending.requester,
+          input: { kind: 'response', from: id, seq: pending.seq, request: pending.request, response: message.response },
+        });
       }
     }
     core.advance(ready);

@@ -31,7 +31,19 @@ describe('datadriven scripts', () => {
   });
 
   it('keeps comments, blank lines and commands, and replaces each expected output with the actual one', () => {
-    const script = ['# A comment.', '', 'add-nodes 1', '----', 'stale output', 'of two lines', '', '# Another.', 'raft-log 1', '----', ''].join('\n');
+    const script = [
+      '# A comment.',
+      '',
+      'add-nodes 1',
+      '----',
+      'stale output',
+      'of two lines',
+      '',
+      '# Another.',
+      'raft-log 1',
+      '----',
+      '',
+    ].join('\n');
     const expected = [
       '# A comment.',
       '',
@@ -59,14 +71,19 @@ describe('datadriven scripts', () => {
 
   it('refuses an output with a blank line, a command without "----", and typos', () => {
     assert.throws(() => runScript('cmd\n----\n', 'f.txt', () => 'a\n\nb'), /f\.txt:1: cmd printed a blank line/);
-    assert.throws(() => parseScript('cmd\nnot a separator\n', 'f.txt'), /f\.txt:1: a command is followed by a line "----"/);
+    assert.throws(
+      () => parseScript('cmd\nnot a separator\n', 'f.txt'),
+      /f\.txt:1: a command is followed by a line "----"/,
+    );
     assert.throws(() => run('add-nodes 1\n----\n\nfly 1\n----\n'), /line 4: unknown command fly/);
     assert.throws(() => run('add-nodes 1 prevot=false\n----\n'), /add-nodes does not take prevot/);
     assert.throws(() => run('add-nodes 1 prevote=maybe\n----\n'), /prevote=maybe is not true or false/);
   });
 
   it('gives the same output on every run of a script (a deterministic core)', () => {
-    const script = 'add-nodes 3\n----\n\ncampaign 1\n----\n\nstabilize\n----\n\npropose 1 a\n----\n\nelapse ticks=30\n----\n\nstatus 1\n----\n';
+    const script =
+      'add-nodes 3\n----\n\ncampaign 1\n----\n\nstabilize\n----\n\npropose 1 a\n----\n\nelapse ' +
+      'ticks=30\n----\n\nstatus 1\n----\n';
     const first = run(script);
     assert.match(first, /1: leader term=1/);
     for (let i = 0; i < 3; i += 1) assert.equal(run(script), first);

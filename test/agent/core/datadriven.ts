@@ -27,7 +27,9 @@ export interface Case {
   readonly expected: string;
 }
 
-type Chunk = { readonly kind: 'text'; readonly text: string } | { readonly kind: 'case'; readonly commandLine: string; readonly testCase: Case };
+type Chunk =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'case'; readonly commandLine: string; readonly testCase: Case };
 
 /** Parses one command line: the command, then its arguments separated by spaces. */
 export function parseCommandLine(text: string, line: number): { command: string; args: Argument[] } {
@@ -76,7 +78,11 @@ function parseChunks(text: string, file: string): Chunk[] {
       at += 1;
     }
     const { command, args } = parseCommandLine(line, start);
-    chunks.push({ kind: 'case', commandLine: line, testCase: { line: start, command, args, expected: output.join('\n') } });
+    chunks.push({
+      kind: 'case',
+      commandLine: line,
+      testCase: { line: start, command, args, expected: output.join('\n') },
+    });
   }
   return chunks;
 }
@@ -101,20 +107,26 @@ export function runScript(text: string, file: string, handle: (testCase: Case) =
     }
     const output = handle(chunk.testCase).replace(/\n+$/u, '');
     const lines = output === '' ? ['ok'] : output.split('\n');
-    if (lines.some((l) => l.trim() === '')) throw new Error(`${file}:${chunk.testCase.line}: ${chunk.testCase.command} printed a blank line`);
+    if (lines.some((l) => l.trim() === ''))
+      throw new Error(`${file}:${chunk.testCase.line}: ${chunk.testCase.command} printed a blank line`);
     out.push(chunk.commandLine, '----', ...lines);
   }
   return `${out.join('\n')}\n`;
 }
 
 /** The line of the first case whose output differs between two runs of the same script, or null. */
-export function firstDifference(expected: string, actual: string, file: string): { line: number; command: string } | null {
+export function firstDifference(
+  expected: string,
+  actual: string,
+  file: string,
+): { line: number; command: string } | null {
   const a = parseScript(expected, file);
   const b = parseScript(actual, file);
   for (let i = 0; i < Math.max(a.length, b.length); i += 1) {
     const x = a[i];
     const y = b[i];
-    if (x === undefined || y === undefined || x.expected !== y.expected) return { line: (x ?? y)?.line ?? 0, command: (x ?? y)?.command ?? '' };
+    if (x === undefined || y === undefined || x.expected !== y.expected)
+      return { line: (x ?? y)?.line ?? 0, command: (x ?? y)?.command ?? '' };
   }
   return null;
 }

@@ -32,10 +32,10 @@ import type { Argument, Case } from './datadriven.js';
 import type { InteractionEnv } from './interaction-env.js';
 import { describeConfig, describeEntry } from './interaction-format.js';
 import { TEST_OPTIONS } from './core-cluster.js';
-import { planChange } from '../../../agent/core/membership.js';
-import type { MembershipChange } from '../../../agent/core/membership.js';
+import { planChange } from '../../../agent/core/configuration.js';
+import type { ConfigurationChange } from '../../../agent/core/configuration.js';
 import type { CoreOptions, ProposeResult, RequestResult } from '../../../agent/core/raft.js';
-import type { ClusterConfiguration, LogEntry, NodeId } from '../../../agent/core/types.js';
+import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
 
 const encoder = new TextEncoder();
 
@@ -69,21 +69,24 @@ class Args {
     const text = this.string(key);
     if (text === undefined) return fallback;
     const value = Number(text);
-    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`line ${this.c.line}: ${key}=${text} is not a count`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new Error(`line ${this.c.line}: ${key}=${text} is not a count`);
     return value;
   }
 
   bool(key: string, fallback: boolean): boolean {
     const text = this.string(key);
     if (text === undefined) return fallback;
-    if (text !== 'true' && text !== 'false') throw new Error(`line ${this.c.line}: ${key}=${text} is not true or false`);
+    if (text !== 'true' && text !== 'false')
+      throw new Error(`line ${this.c.line}: ${key}=${text} is not true or false`);
     return text === 'true';
   }
 
   /** Fails on any argument no handler read. */
   done(): void {
     const unused = this.c.args.filter((a) => !this.used.has(a));
-    if (unused.length > 0) throw new Error(`line ${this.c.line}: ${this.c.command} does not take ${unused.map((a) => a.key).join(', ')}`);
+    if (unused.length > 0)
+      throw new Error(`line ${this.c.line}: ${this.c.command} does not take ${unused.map((a) => a.key).join(', ')}`);
   }
 }
 
@@ -125,9 +128,12 @@ function statusLines(env: InteractionEnv, id: NodeId): string[] {
   const core = node.core;
   const vote = node.storage.hardState.votedFor ?? 'none';
   const head = `${id}: ${core.getRole()} term=${core.getTerm()} vote=${vote} leader=${core.getLeaderId() ?? 'none'}`;
-  const indexes = `commit=${core.getCommitIndex()} applied=${core.getAppliedIndex()} last=${core.getLastIndex()} snapshot=${core.getSnapshotIndex()}`;
+  const indexes =
+    `commit=${core.getCommitIndex()} applied=${core.getAppliedIndex()} last=${core.getLastIndex()} ` +
+    `snapshot=${core.getSnapshotIndex()}`;
   const lines = [`${head} ${indexes} ${describeConfig(core.getConfiguration())}`];
-  for (const p of core.getProgress()) lines.push(`  ${p.id}: ${p.state} match=${p.match} next=${p.next}${p.recentActive ? ' active' : ''}`);
+  for (const p of core.getProgress())
+    lines.push(`  ${p.id}: ${p.state} match=${p.match} next=${p.next}${p.recentActive ? ' active' : ''}`);
   const transferee = core.getTransferee();
   if (transferee !== null) lines.push(`  transferring to ${transferee}`);
   return lines;
@@ -140,11 +146,21 @@ function addNodes(env: InteractionEnv, args: Args): string[] {
   const first = env.nodes.size + 1;
   const added = Array.from({ length: count }, (_, i) => String(first + i));
   const voters = args.list('voters') ?? added;
-  const bootstrap: ClusterConfiguration = { voters: [...voters].sort(), learners: (args.list('learners') ?? []).sort(), oldVoters: null, members: [] };
+  const bootstrap: ClusterConfiguration = {
+    voters: [...voters].sort(),
+    learners: (args.list('learners') ?? []).sort(),
+    oldVoters: null,
+    members: [],
+  };
   const index = args.int('index', 0);
   const terms = (args.list('log') ?? []).map(Number);
   if (index > 0 && terms.length > 0) throw new Error('add-nodes takes index= or log=, not both');
-  const entries: LogEntry[] = terms.map((term, i) => ({ term, index: i + 1, type: 'command', command: encoder.encode(`${term}/${i + 1}`) }));
+  const entries: LogEntry[] = terms.map((term, i) => ({
+    term,
+    index: i + 1,
+    type: 'command',
+    command: encoder.encode(`${term}/${i + 1}`),
+  }));
   const lastTerm = index > 0 ? 1 : (terms[terms.length - 1] ?? 0);
   const term = args.int('term', lastTerm);
   const options: Omit<CoreOptions, 'id'> = {
@@ -160,7 +176,8 @@ function addNodes(env: InteractionEnv, args: Args): string[] {
   const data = encoder.encode('[]');
   const lines: string[] = [];
   for (const id of added) {
-    const snapshot = index > 0 ? { lastIncludedIndex: index, lastIncludedTerm: 1, configuration: bootstrap, data } : null;
+    const snapshot =
+      index > 0 ? { lastIncludedIndex: index, lastIncludedTerm: 1, configuration: bootstrap, data } : null;
     env.addNode({ ...options, id }, { hardState: { currentTerm: term, votedFor: null }, snapshot, entries, bootstrap });
     lines.push(...statusLines(env, id));
   }
@@ -202,7 +219,11 @@ function processReady(env: InteractionEnv, args: Args): string[] {
 
 function deliver(drop: boolean): Handler {
   return (env, args) => {
-    const selection = { to: args.positional(), from: args.string('from') ?? null, count: args.int('count', Number.MAX_SAFE_INTEGER) };
+    const selection = {
+      to: args.positional(),
+      from: args.string('from') ?? null,
+      count: args.int('count', Number.MAX_SAFE_INTEGER),
+    };
     const lines = env.deliver(selection, drop);
     return lines.length === 0 ? ['no messages'] : lines;
   };
@@ -211,13 +232,16 @@ function deliver(drop: boolean): Handler {
 function partition(env: InteractionEnv, args: Args): string[] {
   const groups = args.positional().map((word) => {
     if (!word.startsWith('(') || !word.endsWith(')')) throw new Error(`partition takes groups like (1,2), not ${word}`);
-    return word.slice(1, -1).split(',').filter((id) => id !== '');
+    return word
+      .slice(1, -1)
+      .split(',')
+      .filter((id) => id !== '');
   });
   env.partition(groups);
   return [];
 }
 
-function membershipChange(args: Args): MembershipChange | null {
+function membershipChange(args: Args): ConfigurationChange | null {
   const learner = args.string('add-learner');
   if (learner !== undefined) return { kind: 'add-learner', id: learner, address: '' };
   const promote = args.string('promote');
@@ -238,7 +262,12 @@ function proposeConfChange(env: InteractionEnv, args: Args): string[] {
     next = plan.next;
   } else {
     const old = args.list('old');
-    next = { voters: args.list('voters') ?? [], learners: args.list('learners') ?? [], oldVoters: old ?? null, members: [] };
+    next = {
+      voters: args.list('voters') ?? [],
+      learners: args.list('learners') ?? [],
+      oldVoters: old ?? null,
+      members: [],
+    };
   }
   return [proposed(id, `config ${describeConfig(next)}`, core.proposeConfiguration(next))];
 }
@@ -248,11 +277,15 @@ function compact(env: InteractionEnv, args: Args): string[] {
   const core = env.node(id).core;
   const index = args.int('index', core.getAppliedIndex());
   const keep = args.int('keep', 0);
-  if (index > core.getAppliedIndex()) return [`${id}: refused: index ${index} is not applied (applied ${core.getAppliedIndex()})`];
+  if (index > core.getAppliedIndex())
+    return [`${id}: refused: index ${index} is not applied (applied ${core.getAppliedIndex()})`];
   const snapshot = env.snapshotOf(id, index);
   core.compact(snapshot, index + 1 - keep);
   env.node(id).storage.snapshot = snapshot;
-  return [`${id}: snapshot at ${snapshot.lastIncludedTerm}/${index} (${snapshot.data.byteLength} bytes), log from ${core.entriesBetween(0, core.getLastIndex())[0]?.index ?? index + 1}`];
+  return [
+    `${id}: snapshot at ${snapshot.lastIncludedTerm}/${index} (${snapshot.data.byteLength} bytes), log ` +
+      `from ${core.entriesBetween(0, core.getLastIndex())[0]?.index ?? index + 1}`,
+  ];
 }
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
@@ -296,10 +329,16 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     return [`${id}: restarted`, ...statusLines(env, id)];
   },
   status: (env, args) => ids(env, args).flatMap((id) => statusLines(env, id)),
-  'raft-state': (env) => [...env.nodes.values()].map((n) => `${n.id}: ${n.core.getRole()} term=${n.core.getTerm()} leader=${n.core.getLeaderId() ?? 'none'}`),
+  'raft-state': (env) =>
+    [...env.nodes.values()].map(
+      (n) => `${n.id}: ${n.core.getRole()} term=${n.core.getTerm()} leader=${n.core.getLeaderId() ?? 'none'}`,
+    ),
   'raft-log': (env, args) => {
     const core = env.node(one(args)).core;
-    const lines = core.getSnapshotIndex() > 0 ? [`snapshot ${core.termAt(core.getSnapshotIndex()) ?? '?'}/${core.getSnapshotIndex()}`] : [];
+    const lines =
+      core.getSnapshotIndex() > 0
+        ? [`snapshot ${core.termAt(core.getSnapshotIndex()) ?? '?'}/${core.getSnapshotIndex()}`]
+        : [];
     lines.push(...core.entriesBetween(0, core.getLastIndex()).map(describeEntry));
     return lines.length === 0 ? ['empty'] : lines;
   },

@@ -6,14 +6,21 @@
 // each core. While it runs, the env checks two safety properties on its own: every node
 // applies the same entry at an index (state machine safety) and a term has one leader
 // (election safety); a violation throws and fails the script.
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions, CoreStartState } from '../../../agent/core/raft.js';
 import type { CoreInput, CoreRequest, Outbound, Ready } from '../../../agent/core/ready.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../../agent/core/types.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../../contracts/log.js';
 import type { Machine, Storage } from './interaction-storage.js';
 import { applyEntry, freshMachine, persist, snapshotAt } from './interaction-storage.js';
-import { describeEntry, describeEvent, describeMessage, describeReady, describeRequest, describeResponse } from './interaction-format.js';
+import {
+  describeEntry,
+  describeEvent,
+  describeMessage,
+  describeReady,
+  describeRequest,
+  describeResponse,
+} from './interaction-format.js';
 
 /** One node of the env. */
 export interface EnvNode {
@@ -80,7 +87,14 @@ export class InteractionEnv {
   addNode(options: CoreOptions, start: CoreStartState): EnvNode {
     if (this.nodes.has(options.id)) throw new Error(`node ${options.id} exists`);
     const storage: Storage = { hardState: start.hardState, snapshot: start.snapshot, entries: [...start.entries] };
-    const node: EnvNode = { id: options.id, options, bootstrap: start.bootstrap, core: this.newCore(options, start), storage, machine: freshMachine(start.snapshot, start.bootstrap) };
+    const node: EnvNode = {
+      id: options.id,
+      options,
+      bootstrap: start.bootstrap,
+      core: this.newCore(options, start),
+      storage,
+      machine: freshMachine(start.snapshot, start.bootstrap),
+    };
     this.nodes.set(options.id, node);
     return node;
   }
@@ -159,8 +173,19 @@ export class InteractionEnv {
       }
       const token = this.nextToken;
       this.nextToken += 1;
-      this.pending.set(token, { requester: from, responder: message.to, seq: message.seq, request: message.request, delivered: false });
-      this.messages.push({ from, to: message.to, input: { kind: 'request', from, replyTo: token, request: message.request }, text });
+      this.pending.set(token, {
+        requester: from,
+        responder: message.to,
+        seq: message.seq,
+        request: message.request,
+        delivered: false,
+      });
+      this.messages.push({
+        from,
+        to: message.to,
+        input: { kind: 'request', from, replyTo: token, request: message.request },
+        text,
+      });
       return text;
     }
     const p = this.pending.get(message.replyTo);
@@ -171,7 +196,12 @@ export class InteractionEnv {
       this.reportUnreachable(p.requester, from, p.seq, p.request);
       return `${text} (dropped: partitioned)`;
     }
-    this.messages.push({ from, to: p.requester, input: { kind: 'response', from, seq: p.seq, request: p.request, response: message.response }, text });
+    this.messages.push({
+      from,
+      to: p.requester,
+      input: { kind: 'response', from, seq: p.seq, request: p.request, response: message.response },
+      text,
+    });
     return text;
   }
 
@@ -196,7 +226,8 @@ export class InteractionEnv {
   private apply(node: EnvNode, entry: LogEntry): void {
     const described = describeEntry(entry);
     const earlier = this.appliedAt.get(entry.index);
-    if (earlier !== undefined && earlier !== described) throw new Error(`state machine safety: ${node.id} applied ${described}, another node ${earlier}`);
+    if (earlier !== undefined && earlier !== described)
+      throw new Error(`state machine safety: ${node.id} applied ${described}, another node ${earlier}`);
     this.appliedAt.set(entry.index, described);
     applyEntry(node.machine, entry);
   }
@@ -205,7 +236,8 @@ export class InteractionEnv {
     if (node.core.getRole() !== 'leader') return;
     const term = node.core.getTerm();
     const other = this.leaderOf.get(term);
-    if (other !== undefined && other !== node.id) throw new Error(`election safety: ${node.id} and ${other} both lead term ${term}`);
+    if (other !== undefined && other !== node.id)
+      throw new Error(`election safety: ${node.id} and ${other} both lead term ${term}`);
     this.leaderOf.set(term, node.id);
   }
 
@@ -256,7 +288,9 @@ export class InteractionEnv {
     const chosen: Envelope[] = [];
     const kept: Envelope[] = [];
     for (const m of this.messages) {
-      const wanted = (selection.to.length === 0 || selection.to.includes(m.to)) && (selection.from === null || selection.from === m.from);
+      const wanted =
+        (selection.to.length === 0 || selection.to.includes(m.to)) &&
+        (selection.from === null || selection.from === m.from);
       if (wanted && chosen.length < selection.count) chosen.push(m);
       else kept.push(m);
     }
@@ -295,9 +329,12 @@ export class InteractionEnv {
         if (handled === null) continue;
         if (quiet) {
           lines.push(...handled.ready.events.map((e) => `${id} ${describeEvent(e)}`));
-          lines.push(...handled.ready.readStates.map((r) => `${id} read ${r.token} ${r.index === null ? 'aborted' : `at index ${r.index}`}`));
-        }
-        else lines.push(`> ${id} handling Ready`, ...handled.lines.map((l) => `  ${l}`));
+          lines.push(
+            ...handled.ready.readStates.map(
+              (r) => `${id} read ${r.token} ${r.index === null ? 'aborted' : `at index ${r.index}`}`,
+            ),
+          );
+        } else lines.push(`> ${id} handling Ready`, ...handled.lines.map((l) => `  ${l}`));
         moved = true;
       }
       for (const id of ids) {

@@ -2,12 +2,14 @@
 // short and stable, so that a script's expected output reads like a trace (after etcd-io/raft's
 // rafttest formatting, in our own words and fields).
 import type { CoreEvent, CoreRequest, CoreResponse, Ready } from '../../../agent/core/ready.js';
-import type { ClusterConfiguration, LogEntry, NodeId } from '../../../agent/core/types.js';
-import { decodeConfiguration } from '../../../agent/core/membership.js';
+import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
+import { decodeConfiguration } from '../../../agent/core/configuration.js';
 
 const decoder = new TextDecoder();
 
-/** `voters=(1,2,3)`, then ` learners=(4)` and ` old=(1,2)` (the outgoing half of a joint configuration) when present. */
+/**
+ * `voters=(1,2,3)`, then ` learners=(4)` and ` old=(1,2)` (the outgoing half of a joint configuration) when present.
+ */
 export function describeConfig(config: ClusterConfiguration): string {
   let text = `voters=(${config.voters.join(',')})`;
   if (config.learners.length > 0) text += ` learners=(${config.learners.join(',')})`;
@@ -36,15 +38,24 @@ export function describeRequest(request: CoreRequest): string {
     case 'PreVoteRequest':
       return `PreVote term=${request.term} last=${request.lastLogTerm}/${request.lastLogIndex}`;
     case 'RequestVoteRequest':
-      return `RequestVote term=${request.term} last=${request.lastLogTerm}/${request.lastLogIndex}${request.transfer ? ' transfer' : ''}`;
+      return (
+        `RequestVote term=${request.term} ` +
+        `last=${request.lastLogTerm}/${request.lastLogIndex}${request.transfer ? ' transfer' : ''}`
+      );
     case 'AppendEntriesRequest': {
       const entries = request.entries.length === 0 ? '' : ` entries=[${request.entries.map(describeEntry).join(', ')}]`;
-      return `AppendEntries term=${request.term} prev=${request.prevLogTerm}/${request.prevLogIndex} commit=${request.leaderCommit}${entries}`;
+      return (
+        `AppendEntries term=${request.term} prev=${request.prevLogTerm}/${request.prevLogIndex} ` +
+        `commit=${request.leaderCommit}${entries}`
+      );
     }
     case 'InstallSnapshotRequest': {
       const end = request.offset + request.data.byteLength;
       const config = request.offset === 0 ? ` ${describeConfig(request.configuration)}` : '';
-      return `InstallSnapshot term=${request.term} snap=${request.lastIncludedTerm}/${request.lastIncludedIndex} bytes=${request.offset}-${end}/${request.totalBytes}${request.done ? ' done' : ''}${config}`;
+      return (
+        `InstallSnapshot term=${request.term} snap=${request.lastIncludedTerm}/${request.lastIncludedIndex} ` +
+        `bytes=${request.offset}-${end}/${request.totalBytes}${request.done ? ' done' : ''}${config}`
+      );
     }
     case 'TimeoutNowRequest':
       return `TimeoutNow term=${request.term}`;
@@ -59,7 +70,10 @@ export function describeResponse(response: CoreResponse): string {
       return `${response.type} term=${response.term} ${response.voteGranted ? 'granted' : 'rejected'}`;
     case 'AppendEntriesResponse': {
       const hint = response.success ? '' : ` hint=${response.conflictTerm ?? '-'}/${response.conflictIndex ?? '-'}`;
-      return `AppendEntriesResponse term=${response.term} ${response.success ? 'ok' : 'rejected'} last=${response.lastLogIndex}${hint}`;
+      return (
+        `AppendEntriesResponse term=${response.term} ${response.success ? 'ok' : 'rejected'} ` +
+        `last=${response.lastLogIndex}${hint}`
+      );
     }
     case 'InstallSnapshotResponse':
       return `InstallSnapshotResponse term=${response.term} stored=${response.bytesStored}`;
@@ -99,15 +113,26 @@ export function describeReady(ready: Ready, messages: readonly string[]): string
     for (const item of items) lines.push(`  ${item}`);
   };
   section('events', ready.events.map(describeEvent));
-  if (ready.softState !== null) lines.push(`soft-state: ${ready.softState.role} term=${ready.softState.term} leader=${ready.softState.leaderId ?? 'none'}`);
-  if (ready.hardState !== null) lines.push(`hard-state: term=${ready.hardState.currentTerm} vote=${ready.hardState.votedFor ?? 'none'}`);
+  if (ready.softState !== null)
+    lines.push(
+      `soft-state: ${ready.softState.role} term=${ready.softState.term} leader=${ready.softState.leaderId ?? 'none'}`,
+    );
+  if (ready.hardState !== null)
+    lines.push(`hard-state: term=${ready.hardState.currentTerm} vote=${ready.hardState.votedFor ?? 'none'}`);
   const snap = ready.snapshot;
-  if (snap !== null) lines.push(`snapshot: ${snap.lastIncludedTerm}/${snap.lastIncludedIndex} ${describeConfig(snap.configuration)} data=${decoder.decode(snap.data)}`);
+  if (snap !== null)
+    lines.push(
+      `snapshot: ${snap.lastIncludedTerm}/${snap.lastIncludedIndex} ${describeConfig(snap.configuration)} ` +
+        `data=${decoder.decode(snap.data)}`,
+    );
   if (ready.truncateFrom !== null) lines.push(`truncate-from: ${ready.truncateFrom}`);
   section('entries', ready.entries.map(describeEntry));
   if (ready.compactBefore !== null) lines.push(`compact-before: ${ready.compactBefore}`);
   section('committed', ready.committed.map(describeEntry));
-  section('read-states', ready.readStates.map((r) => `token=${r.token} ${r.index === null ? 'aborted' : `index=${r.index}`}`));
+  section(
+    'read-states',
+    ready.readStates.map((r) => `token=${r.token} ${r.index === null ? 'aborted' : `index=${r.index}`}`),
+  );
   section('messages', messages);
   return lines;
 }

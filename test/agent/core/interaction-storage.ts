@@ -2,8 +2,8 @@
 // persist into (what a restart starts from) and the state machine its committed entries are
 // applied to, whose snapshot is the JSON list of the commands it applied.
 import type { Ready } from '../../../agent/core/ready.js';
-import { decodeConfiguration } from '../../../agent/core/membership.js';
-import type { ClusterConfiguration, HardState, LogEntry, LogIndex, Snapshot, Term } from '../../../agent/core/types.js';
+import { decodeConfiguration } from '../../../agent/core/configuration.js';
+import type { ClusterConfiguration, HardState, LogEntry, LogIndex, Snapshot, Term } from '../../../contracts/log.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -19,7 +19,10 @@ export interface Storage {
 export interface Machine {
   appliedIndex: LogIndex;
   commands: { readonly index: LogIndex; readonly text: string }[];
-  /** Configurations in force from each index on, oldest first (the snapshot's or bootstrap one, then each applied config entry). */
+  /**
+   * Configurations in force from each index on, oldest first (the snapshot's or bootstrap one, then each applied config
+   * entry).
+   */
   configs: { readonly index: LogIndex; readonly config: ClusterConfiguration }[];
 }
 
@@ -50,7 +53,12 @@ export function applyEntry(machine: Machine, entry: LogEntry): void {
 export function snapshotAt(machine: Machine, index: LogIndex, term: Term, bootstrap: ClusterConfiguration): Snapshot {
   const config = [...machine.configs].reverse().find((c) => c.index <= index)?.config ?? bootstrap;
   const texts = machine.commands.filter((c) => c.index <= index).map((c) => c.text);
-  return { lastIncludedIndex: index, lastIncludedTerm: term, configuration: config, data: encoder.encode(JSON.stringify(texts)) };
+  return {
+    lastIncludedIndex: index,
+    lastIncludedTerm: term,
+    configuration: config,
+    data: encoder.encode(JSON.stringify(texts)),
+  };
 }
 
 /** Persists a Ready into `storage` in the order the storage engines apply a batch. */

@@ -24,7 +24,9 @@ export function runInteraction(text: string, file: string): string {
 }
 
 describe('core interaction scripts (testdata/*.txt)', () => {
-  const files = readdirSync(TESTDATA).filter((f) => f.endsWith('.txt')).sort();
+  const files = readdirSync(TESTDATA)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
 
   it('finds the scripts', () => {
     assert.ok(files.length >= 20, `${files.length} scripts`);

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { RaftLog } from '../../../agent/core/log.js';
-import type { LogEntry } from '../../../agent/core/types.js';
+import type { LogEntry } from '../../../contracts/log.js';
 import { fcParams } from '../../fc-params.js';
 
 interface Model {
@@ -17,14 +17,20 @@ interface Model {
 
 type Real = { log: RaftLog };
 
-const entry = (index: number, term: number): LogEntry => ({ index, term, type: 'command', command: new Uint8Array([index & 255]) });
+const entry = (index: number, term: number): LogEntry => ({
+  index,
+  term,
+  type: 'command',
+  command: new Uint8Array([index & 255]),
+});
 
 function check(model: Model, real: Real): void {
   const log = real.log;
   log.checkInvariants();
   assert.equal(log.lastIndex(), model.terms.length);
   assert.equal(log.commitIndex, model.commit);
-  for (let i = Math.max(1, log.firstIndex()); i <= model.terms.length; i += 1) assert.equal(log.term(i), model.terms[i - 1], `term at ${i}`);
+  for (let i = Math.max(1, log.firstIndex()); i <= model.terms.length; i += 1)
+    assert.equal(log.term(i), model.terms[i - 1], `term at ${i}`);
 }
 
 class LeaderAppend implements fc.Command<Model, Real> {
@@ -131,14 +137,23 @@ describe('RaftLog against an array model', () => {
   it('holds exactly the model entries under random commands', () => {
     const commands = [
       fc.integer({ min: 0, max: 1 }).map((b) => new LeaderAppend(b)),
-      fc.tuple(fc.nat({ max: 12 }), fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 5 })).map(([p, t]) => new FollowerAppend(p, [...t].sort((a, b) => a - b))),
+      fc.tuple(fc.nat({ max: 12 }), fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 5 })).map(
+        ([p, t]) =>
+          new FollowerAppend(
+            p,
+            [...t].sort((a, b) => a - b),
+          ),
+      ),
       fc.integer({ min: 1, max: 3 }).map((a) => new Commit(a)),
       fc.constant(new Persist()),
       fc.constant(new Compact()),
     ];
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 60 }), (cmds) => {
-        fc.modelRun(() => ({ model: { terms: [], commit: 0, snapshot: 0 }, real: { log: new RaftLog(0, 0, []) } }), cmds);
+        fc.modelRun(
+          () => ({ model: { terms: [], commit: 0, snapshot: 0 }, real: { log: new RaftLog(0, 0, []) } }),
+          cmds,
+        );
       }),
       fcParams(200),
     );

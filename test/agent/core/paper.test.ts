@@ -6,13 +6,22 @@ import { strict as assert } from 'node:assert';
 import { CoreCluster, bytes } from './core-cluster.js';
 import type { StartLog } from './core-cluster.js';
 import { RaftCore } from '../../../agent/core/raft.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { TEST_OPTIONS } from './core-cluster.js';
 import type { Ready } from '../../../agent/core/ready.js';
 
 function lone(id: string, voters: string[], term = 0, options = {}): RaftCore {
-  return new RaftCore({ prng: new SeededPrng(11) }, { ...TEST_OPTIONS, ...options, id }, { hardState: { currentTerm: term, votedFor: null }, snapshot: null, entries: [], bootstrap: simpleConfiguration(voters) });
+  return new RaftCore(
+    { prng: new SeededPrng(11) },
+    { ...TEST_OPTIONS, ...options, id },
+    {
+      hardState: { currentTerm: term, votedFor: null },
+      snapshot: null,
+      entries: [],
+      bootstrap: simpleConfiguration(voters),
+    },
+  );
 }
 
 function drain(core: RaftCore): Ready[] {
@@ -26,7 +35,9 @@ function drain(core: RaftCore): Ready[] {
 }
 
 function responses(readies: Ready[]): unknown[] {
-  return readies.flatMap((r) => r.messages.filter((m) => m.kind === 'response').map((m) => (m.kind === 'response' ? m.response : null)));
+  return readies.flatMap((r) =>
+    r.messages.filter((m) => m.kind === 'response').map((m) => (m.kind === 'response' ? m.response : null)),
+  );
 }
 
 describe('Raft paper claims', () => {
@@ -39,8 +50,23 @@ describe('Raft paper claims', () => {
       kind: 'response',
       from: leader === 'a' ? 'b' : 'a',
       seq: 1,
-      request: { type: 'AppendEntriesRequest', term, leaderId: leader, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 },
-      response: { type: 'AppendEntriesResponse', term: term + 3, success: false, conflictIndex: null, conflictTerm: null, lastLogIndex: 0 },
+      request: {
+        type: 'AppendEntriesRequest',
+        term,
+        leaderId: leader,
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        entries: [],
+        leaderCommit: 0,
+      },
+      response: {
+        type: 'AppendEntriesResponse',
+        term: term + 3,
+        success: false,
+        conflictIndex: null,
+        conflictTerm: null,
+        lastLogIndex: 0,
+      },
     });
     assert.ok(result.ok);
     assert.equal(core.getRole(), 'follower');
@@ -49,8 +75,30 @@ describe('Raft paper claims', () => {
 
   it('§5.1: a request with a stale term is rejected with the current term', () => {
     const core = lone('a', ['a', 'b', 'c'], 5);
-    core.step({ kind: 'request', from: 'b', replyTo: 1, request: { type: 'AppendEntriesRequest', term: 4, leaderId: 'b', prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 } });
-    assert.deepEqual(responses(drain(core)), [{ type: 'AppendEntriesResponse', term: 5, success: false, conflictIndex: null, conflictTerm: null, lastLogIndex: 0 }]);
+    core.step({
+      kind: 'request',
+      from: 'b',
+      replyTo: 1,
+      request: {
+        type: 'AppendEntriesRequest',
+        term: 4,
+        leaderId: 'b',
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        entries: [],
+        leaderCommit: 0,
+      },
+    });
+    assert.deepEqual(responses(drain(core)), [
+      {
+        type: 'AppendEntriesResponse',
+        term: 5,
+        success: false,
+        conflictIndex: null,
+        conflictTerm: null,
+        lastLogIndex: 0,
+      },
+    ]);
     assert.equal(core.getTerm(), 5);
   });
 
@@ -69,7 +117,19 @@ describe('Raft paper claims', () => {
   it('§5.2: each server votes for at most one candidate per term, first come first served', () => {
     const core = lone('a', ['a', 'b', 'c'], 1);
     const vote = (from: string, token: number): void => {
-      core.step({ kind: 'request', from, replyTo: token, request: { type: 'RequestVoteRequest', term: 2, candidateId: from, lastLogIndex: 0, lastLogTerm: 0, transfer: false } });
+      core.step({
+        kind: 'request',
+        from,
+        replyTo: token,
+        request: {
+          type: 'RequestVoteRequest',
+          term: 2,
+          candidateId: from,
+          lastLogIndex: 0,
+          lastLogTerm: 0,
+          transfer: false,
+        },
+      });
     };
     vote('b', 1);
     vote('c', 2);
@@ -77,9 +137,21 @@ describe('Raft paper claims', () => {
     assert.deepEqual(granted, [true, false]);
   });
 
-  it('§5.2: the vote is persisted in the same Ready as the grant, so it is durable before it is sent (Property 9)', () => {
+  it('§5.2: the vote is persisted in the Ready of the grant, so it is durable before it is sent (Property 9)', () => {
     const core = lone('a', ['a', 'b', 'c'], 1);
-    core.step({ kind: 'request', from: 'b', replyTo: 1, request: { type: 'RequestVoteRequest', term: 2, candidateId: 'b', lastLogIndex: 0, lastLogTerm: 0, transfer: false } });
+    core.step({
+      kind: 'request',
+      from: 'b',
+      replyTo: 1,
+      request: {
+        type: 'RequestVoteRequest',
+        term: 2,
+        candidateId: 'b',
+        lastLogIndex: 0,
+        lastLogTerm: 0,
+        transfer: false,
+      },
+    });
     const [ready] = drain(core);
     assert.deepEqual(ready?.hardState, { currentTerm: 2, votedFor: 'b' });
     assert.equal(ready?.messages.length, 1);
@@ -89,7 +161,20 @@ describe('Raft paper claims', () => {
     const core = lone('a', ['a', 'b', 'c'], 1, { preVote: false });
     for (let i = 0; i < TEST_OPTIONS.electionTimeoutMaxTicks; i += 1) core.tick();
     assert.equal(core.getRole(), 'candidate');
-    core.step({ kind: 'request', from: 'b', replyTo: 9, request: { type: 'AppendEntriesRequest', term: core.getTerm(), leaderId: 'b', prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 } });
+    core.step({
+      kind: 'request',
+      from: 'b',
+      replyTo: 9,
+      request: {
+        type: 'AppendEntriesRequest',
+        term: core.getTerm(),
+        leaderId: 'b',
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        entries: [],
+        leaderCommit: 0,
+      },
+    });
     assert.equal(core.getRole(), 'follower');
     assert.equal(core.getLeaderId(), 'b');
   });
@@ -97,13 +182,25 @@ describe('Raft paper claims', () => {
   it('§5.2: election timeouts are randomized within [min, max)', () => {
     const seen = new Set<number>();
     for (let seed = 1; seed <= 30; seed += 1) {
-      const core = new RaftCore({ prng: new SeededPrng(seed) }, { ...TEST_OPTIONS, id: 'a', preVote: false }, { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [], bootstrap: simpleConfiguration(['a', 'b', 'c']) });
+      const core = new RaftCore(
+        { prng: new SeededPrng(seed) },
+        { ...TEST_OPTIONS, id: 'a', preVote: false },
+        {
+          hardState: { currentTerm: 0, votedFor: null },
+          snapshot: null,
+          entries: [],
+          bootstrap: simpleConfiguration(['a', 'b', 'c']),
+        },
+      );
       let ticks = 0;
       while (core.getRole() === 'follower') {
         core.tick();
         ticks += 1;
       }
-      assert.ok(ticks >= TEST_OPTIONS.electionTimeoutMinTicks && ticks < TEST_OPTIONS.electionTimeoutMaxTicks, `timeout ${ticks}`);
+      assert.ok(
+        ticks >= TEST_OPTIONS.electionTimeoutMinTicks && ticks < TEST_OPTIONS.electionTimeoutMaxTicks,
+        `timeout ${ticks}`,
+      );
       seen.add(ticks);
     }
     assert.ok(seen.size > 3, 'timeouts vary');
@@ -111,9 +208,29 @@ describe('Raft paper claims', () => {
 
   it('§5.3: a follower rejects AppendEntries whose previous entry it does not hold', () => {
     const core = lone('a', ['a', 'b', 'c'], 1);
-    core.step({ kind: 'request', from: 'b', replyTo: 1, request: { type: 'AppendEntriesRequest', term: 1, leaderId: 'b', prevLogIndex: 3, prevLogTerm: 1, entries: [], leaderCommit: 0 } });
+    core.step({
+      kind: 'request',
+      from: 'b',
+      replyTo: 1,
+      request: {
+        type: 'AppendEntriesRequest',
+        term: 1,
+        leaderId: 'b',
+        prevLogIndex: 3,
+        prevLogTerm: 1,
+        entries: [],
+        leaderCommit: 0,
+      },
+    });
     const [response] = responses(drain(core));
-    assert.deepEqual(response, { type: 'AppendEntriesResponse', term: 1, success: false, conflictIndex: 1, conflictTerm: null, lastLogIndex: 0 });
+    assert.deepEqual(response, {
+      type: 'AppendEntriesResponse',
+      term: 1,
+      success: false,
+      conflictIndex: 1,
+      conflictTerm: null,
+      lastLogIndex: 0,
+    });
   });
 
   it('§5.3, Figure 7: a new leader brings every follower log to match its own', () => {
@@ -143,7 +260,8 @@ describe('Raft paper claims', () => {
       const leader = cluster.core('ld');
       const follower = cluster.core(name);
       assert.equal(follower.getLastIndex(), leader.getLastIndex(), `${name} log length`);
-      for (let i = 1; i <= leader.getLastIndex(); i += 1) assert.equal(follower.termAt(i), leader.termAt(i), `${name} index ${i}`);
+      for (let i = 1; i <= leader.getLastIndex(); i += 1)
+        assert.equal(follower.termAt(i), leader.termAt(i), `${name} index ${i}`);
     }
   });
 
@@ -151,8 +269,32 @@ describe('Raft paper claims', () => {
     const starts = new Map<string, StartLog>([['a', { term: 3, terms: [1, 2, 3] }]]);
     const cluster = new CoreCluster(['a', 'b', 'c'], 1, {}, starts);
     const core = cluster.core('a');
-    core.step({ kind: 'request', from: 'b', replyTo: 1, request: { type: 'RequestVoteRequest', term: 4, candidateId: 'b', lastLogIndex: 5, lastLogTerm: 2, transfer: false } });
-    core.step({ kind: 'request', from: 'c', replyTo: 2, request: { type: 'RequestVoteRequest', term: 4, candidateId: 'c', lastLogIndex: 3, lastLogTerm: 3, transfer: false } });
+    core.step({
+      kind: 'request',
+      from: 'b',
+      replyTo: 1,
+      request: {
+        type: 'RequestVoteRequest',
+        term: 4,
+        candidateId: 'b',
+        lastLogIndex: 5,
+        lastLogTerm: 2,
+        transfer: false,
+      },
+    });
+    core.step({
+      kind: 'request',
+      from: 'c',
+      replyTo: 2,
+      request: {
+        type: 'RequestVoteRequest',
+        term: 4,
+        candidateId: 'c',
+        lastLogIndex: 3,
+        lastLogTerm: 3,
+        transfer: false,
+      },
+    });
     const granted = responses(drain(core)).map((r) => (r as { voteGranted: boolean }).voteGranted);
     assert.deepEqual(granted, [false, true]);
   });
@@ -168,7 +310,9 @@ describe('Raft paper claims', () => {
     const cluster = new CoreCluster(['a', 'b', 'c'], 1, { preVote: false, maxEntriesPerAppend: 1 }, starts);
     cluster.dropRequest = (_from, to, request) =>
       (to === 'b' && request.type !== 'RequestVoteRequest') ||
-      (request.type === 'AppendEntriesRequest' && request.entries.some((e) => e.index === 3) && cluster.core('c').getLastIndex() >= 2);
+      (request.type === 'AppendEntriesRequest' &&
+        request.entries.some((e) => e.index === 3) &&
+        cluster.core('c').getLastIndex() >= 2);
     while (cluster.core('a').getRole() !== 'leader') cluster.tick(1, ['a']);
     cluster.tick(5, ['a']);
     const leader = cluster.core('a');
@@ -181,7 +325,15 @@ describe('Raft paper claims', () => {
 
   it('§5.5: a follower handles a duplicate AppendEntries idempotently', () => {
     const core = lone('a', ['a', 'b', 'c'], 1);
-    const request = { type: 'AppendEntriesRequest' as const, term: 1, leaderId: 'b', prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, index: 1, type: 'command' as const, command: bytes('x') }], leaderCommit: 0 };
+    const request = {
+      type: 'AppendEntriesRequest' as const,
+      term: 1,
+      leaderId: 'b',
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [{ term: 1, index: 1, type: 'command' as const, command: bytes('x') }],
+      leaderCommit: 0,
+    };
     core.step({ kind: 'request', from: 'b', replyTo: 1, request });
     core.step({ kind: 'request', from: 'b', replyTo: 2, request });
     const answers = responses(drain(core)).map((r) => (r as { success: boolean }).success);
@@ -198,8 +350,20 @@ describe('Raft paper claims', () => {
     assert.equal(ready?.hardState, null, 'a pre-candidate persists nothing');
     const request = ready?.messages[0];
     assert.ok(request?.kind === 'request' && request.request.type === 'PreVoteRequest');
-    core.step({ kind: 'response', from: 'b', seq: request.seq, request: request.request, response: { type: 'PreVoteResponse', term: 4, voteGranted: false } });
-    core.step({ kind: 'response', from: 'c', seq: request.seq + 1, request: request.request, response: { type: 'PreVoteResponse', term: 4, voteGranted: false } });
+    core.step({
+      kind: 'response',
+      from: 'b',
+      seq: request.seq,
+      request: request.request,
+      response: { type: 'PreVoteResponse', term: 4, voteGranted: false },
+    });
+    core.step({
+      kind: 'response',
+      from: 'c',
+      seq: request.seq + 1,
+      request: request.request,
+      response: { type: 'PreVoteResponse', term: 4, voteGranted: false },
+    });
     assert.equal(core.getRole(), 'follower');
     assert.equal(core.getTerm(), 4);
   });

@@ -24,7 +24,10 @@ describe('quorum', () => {
   it('majority commit index equals the brute-force reference', () => {
     fc.assert(
       fc.property(voterSet, matches, (voters, match) => {
-        assert.equal(majorityCommitted(voters, (id) => match[id] ?? 0), bruteMajority(voters, match));
+        assert.equal(
+          majorityCommitted(voters, (id) => match[id] ?? 0),
+          bruteMajority(voters, match),
+        );
       }),
       fcParams(),
     );
@@ -34,7 +37,10 @@ describe('quorum', () => {
     fc.assert(
       fc.property(voterSet, voterSet, matches, (incoming, outgoing, match) => {
         const expected = Math.min(bruteMajority(incoming, match), bruteMajority(outgoing, match));
-        assert.equal(committedIndex({ incoming, outgoing }, (id) => match[id] ?? 0), expected);
+        assert.equal(
+          committedIndex({ incoming, outgoing }, (id) => match[id] ?? 0),
+          expected,
+        );
       }),
       fcParams(),
     );
@@ -43,13 +49,16 @@ describe('quorum', () => {
   it('a joint configuration whose halves are equal decides like a simple one', () => {
     fc.assert(
       fc.property(voterSet, matches, (voters, match) => {
-        assert.equal(committedIndex({ incoming: voters, outgoing: voters }, (id) => match[id] ?? 0), committedIndex({ incoming: voters, outgoing: null }, (id) => match[id] ?? 0));
+        assert.equal(
+          committedIndex({ incoming: voters, outgoing: voters }, (id) => match[id] ?? 0),
+          committedIndex({ incoming: voters, outgoing: null }, (id) => match[id] ?? 0),
+        );
       }),
       fcParams(),
     );
   });
 
-  it('vote results agree with counting: won needs a majority of every half; lost when one half cannot reach one', () => {
+  it('vote results agree with counting: won needs a majority of each half; lost when one half cannot reach one', () => {
     const votes = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'), fc.boolean());
     fc.assert(
       fc.property(voterSet, fc.option(voterSet, { nil: null }), votes, (incoming, outgoing, vote) => {
@@ -60,8 +69,15 @@ describe('quorum', () => {
           return (yes + open) * 2 > voters.length ? 'pending' : 'lost';
         };
         const halves = outgoing === null ? [half(incoming)] : [half(incoming), half(outgoing)];
-        const expected = halves.every((h) => h === 'won') ? 'won' : halves.some((h) => h === 'lost') ? 'lost' : 'pending';
-        assert.equal(voteResult({ incoming, outgoing }, (id) => vote[id]), expected);
+        const expected = halves.every((h) => h === 'won')
+          ? 'won'
+          : halves.some((h) => h === 'lost')
+            ? 'lost'
+            : 'pending';
+        assert.equal(
+          voteResult({ incoming, outgoing }, (id) => vote[id]),
+          expected,
+        );
       }),
       fcParams(),
     );

@@ -14,8 +14,15 @@ describe('RaftCore on a synchronous cluster', () => {
     }
     cluster.stabilize();
     cluster.tick(3);
-    const logs = ['a', 'b', 'c'].map((id) => (cluster.applied.get(id) ?? []).filter((e) => e.type === 'command').map((e) => new TextDecoder().decode(e.command)));
-    assert.deepEqual(logs[0], Array.from({ length: 10 }, (_, i) => `cmd${i}`));
+    const logs = ['a', 'b', 'c'].map((id) =>
+      (cluster.applied.get(id) ?? [])
+        .filter((e) => e.type === 'command')
+        .map((e) => new TextDecoder().decode(e.command)),
+    );
+    assert.deepEqual(
+      logs[0],
+      Array.from({ length: 10 }, (_, i) => `cmd${i}`),
+    );
     assert.deepEqual(logs[1], logs[0]);
     assert.deepEqual(logs[2], logs[0]);
   });

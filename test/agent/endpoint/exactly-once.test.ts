@@ -13,8 +13,9 @@
 // And an explicit `?client=` id in the endpoint's namespace is refused (an attack on another
 // incarnation's session).
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import type { NodeId, RequestMessage, ResponseMessage } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import type { NodeId } from '../../../contracts/log.js';
+import type { RequestMessage, ResponseMessage } from '../../../contracts/messages.js';
 import { LocalEndpoint } from '../../../agent/endpoint/local-endpoint.js';
 import { decodeKvCommand } from '../../../agent/kv/index.js';
 import type { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -38,9 +39,19 @@ function endpointAddress(id: NodeId): string {
   return `10.0.0.${id.slice(1)}`;
 }
 
-function startEndpoint(sim: SimHarness, net: MemoryNetwork, node: RaftNodeImpl, bootId: string): Promise<LocalEndpoint> {
+function startEndpoint(
+  sim: SimHarness,
+  net: MemoryNetwork,
+  node: RaftNodeImpl,
+  bootId: string,
+): Promise<LocalEndpoint> {
   const endpoint = new LocalEndpoint(
-    { node, timers: sim.timers, bootId, openEndpoint: () => Promise.resolve(net.open(endpointAddress(node.getNodeId()), null, ENDPOINT_PORT)) },
+    {
+      node,
+      timers: sim.timers,
+      bootId,
+      openEndpoint: () => Promise.resolve(net.open(endpointAddress(node.getNodeId()), null, ENDPOINT_PORT)),
+    },
     { requestTimeoutMs: 20_000 },
   );
   return endpoint.start().then(() => endpoint);
@@ -55,7 +66,11 @@ function client(sim: SimHarness, net: MemoryNetwork): CoapClient {
 }
 
 function put(coap: CoapClient, id: NodeId, key: string, value: string): Promise<CoapClientResponse> {
-  return coap.request({ address: endpointAddress(id), port: ENDPOINT_PORT }, { method: 'PUT', path: ['kv', key], payload: new TextEncoder().encode(value) }, 60_000);
+  return coap.request(
+    { address: endpointAddress(id), port: ENDPOINT_PORT },
+    { method: 'PUT', path: ['kv', key], payload: new TextEncoder().encode(value) },
+    60_000,
+  );
 }
 
 /** How many entries of `node`'s log from index `from` put `value` at `key`. */
@@ -75,7 +90,11 @@ function putsOf(node: RaftNodeImpl, from: number, key: string, value: string): n
 
 /** The revision a 2.04 answer to a PUT reports. */
 function revisionOf(response: CoapClientResponse): number {
-  assert.equal(response.code, 0x44, `2.04 Changed, got ${response.code.toString(16)}: ${new TextDecoder().decode(response.payload)}`);
+  assert.equal(
+    response.code,
+    0x44,
+    `2.04 Changed, got ${response.code.toString(16)}: ${new TextDecoder().decode(response.payload)}`,
+  );
   const body: unknown = JSON.parse(new TextDecoder().decode(response.payload));
   assert.ok(typeof body === 'object' && body !== null && 'revision' in body && typeof body.revision === 'number');
   return body.revision;
@@ -118,14 +137,24 @@ describe('a write through the local endpoint is applied once', function () {
     network.cutLink(x, old);
     const lastBefore = oldLeader.requireCore().getLastIndex();
     const answer = put(coap, f, 'k', 'w');
-    await sim.until(() => sim.cluster.node(x)?.requireCore().getLastIndex() === lastBefore + 1 && follower.requireCore().getLastIndex() === lastBefore + 1, 1000, 'the proposal reaches both followers');
+    await sim.until(
+      () =>
+        sim.cluster.node(x)?.requireCore().getLastIndex() === lastBefore + 1 &&
+        follower.requireCore().getLastIndex() === lastBefore + 1,
+      1000,
+      'the proposal reaches both followers',
+    );
     const proposedAt = lastBefore + 1;
     network.cutLink(old, f);
     network.cutLink(old, x);
     await sim.until(() => sim.cluster.leaders().some((l) => l.getNodeId() !== old), 5000, 'a new leader is elected');
     const fresh = sim.cluster.leaders().find((l) => l.getNodeId() !== old);
     assert.ok(fresh !== undefined);
-    await sim.until(() => fresh.requireCore().getAppliedIndex() >= proposedAt, 2000, 'the new leader commits the first proposal');
+    await sim.until(
+      () => fresh.requireCore().getAppliedIndex() >= proposedAt,
+      2000,
+      'the new leader commits the first proposal',
+    );
     assert.equal(await sim.put(fresh, 'k', 'other').then((r) => r.type), 'put');
     await sim.until(() => !oldLeader.isLeader(), 5000, 'the old leader steps down (check-quorum)');
     network.heal();
@@ -136,7 +165,10 @@ describe('a write through the local endpoint is applied once', function () {
     send(f, old, duplicate.request, 5000).then(duplicate.resolve, duplicate.reject);
     const response = await sim.settle(answer, 20_000);
     assert.equal(forwards[0], old);
-    assert.ok(putsOf(fresh, proposedAt, 'k', 'w') >= 2, 'f retried the write at the new leader, which proposed it again');
+    assert.ok(
+      putsOf(fresh, proposedAt, 'k', 'w') >= 2,
+      'f retried the write at the new leader, which proposed it again',
+    );
     assert.equal(revisionOf(response), proposedAt, 'the retry got the result of the first proposal');
     await sim.run(500);
     assert.equal(await sim.get(fresh, 'k'), 'other', 'the write did not run a second time over the later one');
@@ -158,13 +190,21 @@ describe('a write through the local endpoint is applied once', function () {
     for (const other of others) sim.cluster.network.cutLink(other, id);
     const proposedAt = leader.requireCore().getLastIndex() + 1;
     const answer = put(coap, id, 'k', 'w');
-    await sim.until(() => others.every((other) => sim.cluster.node(other)?.requireCore().getLastIndex() === proposedAt), 1000, 'the proposal reaches the followers');
+    await sim.until(
+      () => others.every((other) => sim.cluster.node(other)?.requireCore().getLastIndex() === proposedAt),
+      1000,
+      'the proposal reaches the followers',
+    );
     await first.stop();
     await sim.cluster.crash(id);
     sim.cluster.network.heal();
     await sim.until(() => sim.cluster.leaders().length === 1, 5000, 'a new leader is elected');
     const fresh = sim.leader();
-    await sim.until(() => fresh.requireCore().getAppliedIndex() >= proposedAt, 2000, 'the new leader commits the first proposal');
+    await sim.until(
+      () => fresh.requireCore().getAppliedIndex() >= proposedAt,
+      2000,
+      'the new leader commits the first proposal',
+    );
     assert.equal((await sim.put(fresh, 'k', 'other')).type, 'put');
 
     // The node comes back with a new endpoint incarnation on the same address; the client is still retransmitting.
@@ -174,14 +214,17 @@ describe('a write through the local endpoint is applied once', function () {
     const second = await startEndpoint(sim, net, restarted, 'boot-2');
     const response = await sim.settle(answer, 20_000);
     assert.equal(revisionOf(response), proposedAt, 'the retransmission got the result of the first proposal');
-    assert.ok(putsOf(fresh, proposedAt, 'k', 'w') >= 2, 'the restarted endpoint proposed the retransmitted write again');
+    assert.ok(
+      putsOf(fresh, proposedAt, 'k', 'w') >= 2,
+      'the restarted endpoint proposed the retransmitted write again',
+    );
     await sim.run(500);
     assert.equal(await sim.get(fresh, 'k'), 'other', 'the write did not run a second time over the later one');
     await coap.close();
     await second.stop();
   });
 
-  it("refuses an explicit client id in the endpoint's namespace: no client can pose as an endpoint session", async () => {
+  it("refuses an explicit client id in the endpoint's namespace: no client poses as an endpoint session", async () => {
     const sim = new SimHarness(['n1'], 5);
     await sim.startAll();
     const leader = await sim.waitLeader();
@@ -189,7 +232,16 @@ describe('a write through the local endpoint is applied once', function () {
     const endpoint = await startEndpoint(sim, net, leader, 'boot-1');
     const coap = client(sim, net);
     const target = { address: endpointAddress('n1'), port: ENDPOINT_PORT };
-    const forged = coap.request(target, { method: 'PUT', path: ['kv', 'k'], query: ['client=@n1/boot-1.0', 'seq=1'], payload: new TextEncoder().encode('w') }, 10_000);
+    const forged = coap.request(
+      target,
+      {
+        method: 'PUT',
+        path: ['kv', 'k'],
+        query: ['client=@n1/boot-1.0', 'seq=1'],
+        payload: new TextEncoder().encode('w'),
+      },
+      10_000,
+    );
     const response = await sim.settle(forged);
     assert.equal(response.code, 0x80, '4.00');
     assert.match(new TextDecoder().decode(response.payload), /reserved for the endpoint's own sessions/);

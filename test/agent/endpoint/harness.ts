@@ -3,14 +3,16 @@
 // with the endpoint on the in-memory datagram network (deterministic, byte-level checks), or
 // on real time with the endpoint on loopback UDP (for libcoap's coap-client). Raw "wire"
 // clients send hand-built CoAP messages and keep every message they receive, decoded.
-import type { MetricDimensions, Metrics, NetworkClient, NetworkServer, Timers } from '../../../agent/contracts.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import type { Timers } from '../../../contracts/clock.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
+import type { NetworkClient, NetworkServer } from '../../../contracts/network.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { LocalEndpoint, type LocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { RealTimers } from '../../../agent/runtime/timers.js';
 import { RELIABLE_NETWORK, SimNetwork } from '../../../agent/sim/network.js';
@@ -18,7 +20,12 @@ import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { CoapMethodCode, CoapOption, CoapType, type CoapMethod } from '../../../transport/coap/codes.js';
 import { createUdpCoapTransport } from '../../../transport/coap/index.js';
-import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from '../../../transport/coap/message.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type CoapMessage,
+  type CoapOptionValue,
+} from '../../../transport/coap/message.js';
 import { stringOption, uintOption } from '../../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../../transport/datagram.js';
 import { openUdpEndpoint } from '../../../transport/udp.js';
@@ -54,7 +61,12 @@ export interface EndpointNode {
   stop(): Promise<void>;
 }
 
-async function startNode(timers: Timers, peer: { client: NetworkClient; server: NetworkServer }, openEndpoint: () => Promise<DatagramEndpoint>, options: Partial<LocalEndpointOptions>): Promise<EndpointNode> {
+async function startNode(
+  timers: Timers,
+  peer: { client: NetworkClient; server: NetworkServer },
+  openEndpoint: () => Promise<DatagramEndpoint>,
+  options: Partial<LocalEndpointOptions>,
+): Promise<EndpointNode> {
   const metrics = new RecordingMetrics();
   let endpoint: LocalEndpoint | null = null;
   const node = new RaftNodeImpl(
@@ -107,13 +119,31 @@ export async function virtualEndpointNode(options: Partial<LocalEndpointOptions>
   const run = (ms: number): Promise<void> => timers.runUntil(timers.nowMs() + ms).then(() => undefined);
   await run(1000);
   if (!started.node.isLeader()) throw new Error('the one-node cluster did not elect itself');
-  return { ...started, timers, network, address: socket.localAddress(), run, wire: () => new Wire(network.open('127.0.0.1'), socket.localAddress()) };
+  return {
+    ...started,
+    timers,
+    network,
+    address: socket.localAddress(),
+    run,
+    wire: () => new Wire(network.open('127.0.0.1'), socket.localAddress()),
+  };
 }
 
 /** A one-node cluster on real time, its endpoint on loopback UDP. */
-export async function udpEndpointNode(options: Partial<LocalEndpointOptions> = {}): Promise<EndpointNode & { readonly port: number }> {
-  const peer = createUdpCoapTransport({ serializer: createTestSerializer(), listenAddress: '127.0.0.1', listenPort: 0 });
-  const started = await startNode(new RealTimers(), peer, () => openUdpEndpoint({ address: '127.0.0.1', port: 0, receiveBufferBytes: 4 * 1024 * 1024 }), options);
+export async function udpEndpointNode(
+  options: Partial<LocalEndpointOptions> = {},
+): Promise<EndpointNode & { readonly port: number }> {
+  const peer = createUdpCoapTransport({
+    serializer: createTestSerializer(),
+    listenAddress: '127.0.0.1',
+    listenPort: 0,
+  });
+  const started = await startNode(
+    new RealTimers(),
+    peer,
+    () => openUdpEndpoint({ address: '127.0.0.1', port: 0, receiveBufferBytes: 4 * 1024 * 1024 }),
+    options,
+  );
   const deadline = Date.now() + 10_000;
   while (!started.node.isLeader() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   if (!started.node.isLeader()) throw new Error('the one-node cluster did not elect itself');
@@ -138,8 +168,10 @@ export function requestDatagram(spec: WireRequest): Uint8Array {
   const [pathPart = '', queryPart] = spec.path.split('?');
   const options: CoapOptionValue[] = [];
   if (spec.observe !== undefined) options.push(uintOption(CoapOption.Observe, spec.observe));
-  for (const segment of pathPart.split('/').filter((s) => s !== '')) options.push(stringOption(CoapOption.UriPath, segment));
-  for (const argument of queryPart === undefined ? [] : queryPart.split('&')) options.push(stringOption(CoapOption.UriQuery, argument));
+  for (const segment of pathPart.split('/').filter((s) => s !== ''))
+    options.push(stringOption(CoapOption.UriPath, segment));
+  for (const argument of queryPart === undefined ? [] : queryPart.split('&'))
+    options.push(stringOption(CoapOption.UriQuery, argument));
   return encodeMessage({
     type: spec.type ?? CoapType.CON,
     code: CoapMethodCode[spec.method ?? 'GET'],
@@ -175,7 +207,18 @@ export class Wire {
 
   /** Sends an empty ACK or RST for `messageId`. */
   reply(type: 'ack' | 'rst', messageId: number): Promise<void> {
-    return this.socket.send(encodeMessage({ type: type === 'ack' ? CoapType.ACK : CoapType.RST, code: 0, messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }), this.server.address, this.server.port);
+    return this.socket.send(
+      encodeMessage({
+        type: type === 'ack' ? CoapType.ACK : CoapType.RST,
+        code: 0,
+        messageId,
+        token: new Uint8Array(0),
+        options: [],
+        payload: new Uint8Array(0),
+      }),
+      this.server.address,
+      this.server.port,
+    );
   }
 
   /** Messages received with `token`. */

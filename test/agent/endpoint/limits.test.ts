@@ -8,9 +8,9 @@
 //   upload a 10 KiB value;
 // - every bad option is reported by name with its limit.
 import { strict as assert } from 'node:assert';
-import { ConfigError } from '../../../agent/errors.js';
+import { ConfigError } from '../../../contracts/errors.js';
 import { resolveLocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { CoapOption, formatCode } from '../../../transport/coap/codes.js';
 import type { CoapClientResponse } from '../../../transport/coap/index.js';
@@ -18,7 +18,11 @@ import { decodeBlock, decodeUint, encodeBlock, firstOption, option } from '../..
 import { virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
 
 async function putValue(h: VirtualEndpointNode, key: string, value: Uint8Array): Promise<CoapClientResponse> {
-  const client = new CoapClient({ openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')), timers: h.timers, prng: new SeededPrng(5) });
+  const client = new CoapClient({
+    openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')),
+    timers: h.timers,
+    prng: new SeededPrng(5),
+  });
   const pending = client.request(h.address, { method: 'PUT', path: ['kv', key], payload: value }, 10_000);
   await h.run(1000);
   const response = await pending;
@@ -42,7 +46,10 @@ describe('local endpoint: write and upload limits', function () {
     assert.equal(formatCode(response.code), '4.13');
     await h.run(500);
     assert.equal(lastLogIndex(h), before, 'the log did not grow');
-    assert.match(Buffer.from(response.payload).toString(), /value of 65537 bytes exceeds the key-value limit valueBytesMax \(65536 bytes\)/);
+    assert.match(
+      Buffer.from(response.payload).toString(),
+      /value of 65537 bytes exceeds the key-value limit valueBytesMax \(65536 bytes\)/,
+    );
     assert.equal(decodeUint(firstOption(response.options, CoapOption.Size1) ?? new Uint8Array(), 4), 65536);
     assert.equal(h.metrics.count('endpoint_limit_refusals_total', { limit: 'valueBytesMax' }), 1);
     const fits = await putValue(h, 'big', new Uint8Array(64 * 1024));
@@ -64,11 +71,22 @@ describe('local endpoint: write and upload limits', function () {
   it('refuses Block1 uploads in 16-byte blocks with a 512-byte hint, and takes 1 KiB blocks', async () => {
     h = await virtualEndpointNode();
     const wire = h.wire();
-    await wire.send({ method: 'PUT', path: '/kv/tiny', messageId: 1, token: Uint8Array.from([1]), options: [option(CoapOption.Block1, encodeBlock({ num: 0, more: true, szx: 0 }))], payload: new Uint8Array(16) });
+    await wire.send({
+      method: 'PUT',
+      path: '/kv/tiny',
+      messageId: 1,
+      token: Uint8Array.from([1]),
+      options: [option(CoapOption.Block1, encodeBlock({ num: 0, more: true, szx: 0 }))],
+      payload: new Uint8Array(16),
+    });
     await h.run(10);
     const refusal = wire.received[0];
     assert.equal(formatCode(refusal?.code ?? 0), '4.13');
-    assert.deepEqual(decodeBlock(firstOption(refusal?.options ?? [], CoapOption.Block1) ?? new Uint8Array()), { num: 0, more: false, szx: 5 });
+    assert.deepEqual(decodeBlock(firstOption(refusal?.options ?? [], CoapOption.Block1) ?? new Uint8Array()), {
+      num: 0,
+      more: false,
+      szx: 5,
+    });
     assert.equal(h.endpoint.server.blockStats().block1Transfers, 0);
     assert.equal(h.metrics.count('coap_limit_refusals_total', { server: 'endpoint', limit: 'block1BytesMin' }), 1);
     const upload = await putValue(h, 'tiny', new Uint8Array(10 * 1024).fill(7));
@@ -78,13 +96,27 @@ describe('local endpoint: write and upload limits', function () {
   it('names every bad option with its limit', () => {
     let problems: readonly string[] = [];
     try {
-      resolveLocalEndpointOptions({ observersMax: 10, observersPerPeerMax: 11, block1BytesMin: 100, blockBytesTotalMax: 1024, observeConfirmableEvery: 0 });
+      resolveLocalEndpointOptions({
+        observersMax: 10,
+        observersPerPeerMax: 11,
+        block1BytesMin: 100,
+        blockBytesTotalMax: 1024,
+        observeConfirmableEvery: 0,
+      });
     } catch (error) {
       assert.ok(error instanceof ConfigError);
       problems = error.problems;
     }
-    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['endpoint.block1BytesMin', 'endpoint.blockBytesTotalMax', 'endpoint.observeConfirmableEvery', 'endpoint.observersPerPeerMax']);
-    assert.ok(problems.some((p) => p.includes('expected an integer from 1 to 10, got 11')), problems.join('; '));
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), [
+      'endpoint.block1BytesMin',
+      'endpoint.blockBytesTotalMax',
+      'endpoint.observeConfirmableEvery',
+      'endpoint.observersPerPeerMax',
+    ]);
+    assert.ok(
+      problems.some((p) => p.includes('expected an integer from 1 to 10, got 11')),
+      problems.join('; '),
+    );
     resolveLocalEndpointOptions();
   });
 });

@@ -33,7 +33,11 @@ async function register(port: number, socketIndex: number, tokens: number): Prom
   });
   for (let t = 0; t < tokens; t += 1) {
     const path = t % 2 === 0 ? '/kv/k?stale' : '/status';
-    socket.send(requestDatagram({ path, messageId: t + 1, token: Uint8Array.from([socketIndex, t]), observe: 0 }), port, '127.0.0.1');
+    socket.send(
+      requestDatagram({ path, messageId: t + 1, token: Uint8Array.from([socketIndex, t]), observe: 0 }),
+      port,
+      '127.0.0.1',
+    );
   }
   await done;
   return socket;

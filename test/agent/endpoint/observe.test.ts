@@ -26,7 +26,13 @@ let nextMessageId = 1;
 async function put(h: VirtualEndpointNode, key: string, value: string): Promise<void> {
   const writer = h.wire();
   const messageId = nextMessageId++;
-  await writer.send({ method: 'PUT', path: `/kv/${key}`, messageId, token: token(messageId), payload: Buffer.from(value) });
+  await writer.send({
+    method: 'PUT',
+    path: `/kv/${key}`,
+    messageId,
+    token: token(messageId),
+    payload: Buffer.from(value),
+  });
   await h.run(300);
   assert.equal(formatCode(writer.received[0]?.code ?? 0), '2.04', `PUT ${key}=${value}`);
   await writer.socket.close();
@@ -52,7 +58,13 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     await put(h, 'k', 'v0');
     for (let port = 0; port < 100; port += 1) {
       const wire = h.wire();
-      for (let t = 0; t < 100; t += 1) await wire.send({ path: t % 2 === 0 ? '/kv/k?stale' : '/status', messageId: t + 1, token: token(t), observe: 0 });
+      for (let t = 0; t < 100; t += 1)
+        await wire.send({
+          path: t % 2 === 0 ? '/kv/k?stale' : '/status',
+          messageId: t + 1,
+          token: token(t),
+          observe: 0,
+        });
     }
     await h.run(50);
     const fresh = h.wire();
@@ -64,8 +76,14 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     await put(h, 'k', 'v1');
     await h.run(500);
     const onKey = fresh.withToken(token(1));
-    assert.deepEqual(onKey.map((m) => text(m.payload)), ['v0', 'v1']);
-    assert.ok((observeOf(onKey[1] ?? first) ?? 0) > (observeOf(first) ?? 0), 'the notification carries a newer Observe value');
+    assert.deepEqual(
+      onKey.map((m) => text(m.payload)),
+      ['v0', 'v1'],
+    );
+    assert.ok(
+      (observeOf(onKey[1] ?? first) ?? 0) > (observeOf(first) ?? 0),
+      'the notification carries a newer Observe value',
+    );
     assert.ok(fresh.withToken(token(2)).length >= 2, 'a /status notification followed the commit');
     assert.equal(h.endpoint.observerCount(), 1024, 'the table holds observersMax');
     // Each port's 100 registrations pass its 64 (observersPerPeerMax), and all of them, with the
@@ -78,11 +96,16 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     h = await virtualEndpointNode({ observersPerPeerMax: 8 });
     await put(h, 'k', 'v0');
     const wire = h.wire();
-    for (let t = 0; t < 12; t += 1) await wire.send({ path: '/kv/k?stale', messageId: t + 1, token: token(t), observe: 0 });
+    for (let t = 0; t < 12; t += 1)
+      await wire.send({ path: '/kv/k?stale', messageId: t + 1, token: token(t), observe: 0 });
     await h.run(10);
     await put(h, 'k', 'v1');
     const notified = Array.from({ length: 12 }, (_, t) => wire.withToken(token(t)).length);
-    assert.deepEqual(notified, [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2], 'the four oldest were evicted, the newest notified');
+    assert.deepEqual(
+      notified,
+      [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2],
+      'the four oldest were evicted, the newest notified',
+    );
     assert.equal(h.endpoint.observerCount(), 8);
     assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'observersPerPeerMax' }), 4);
   });
@@ -99,7 +122,11 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     await wire.reply('rst', notification.messageId);
     await h.run(10);
     await put(h, 'k', 'v2');
-    assert.deepEqual(wire.withToken(token(1)).map((m) => text(m.payload)), ['v0', 'v1'], 'nothing after the RST');
+    assert.deepEqual(
+      wire.withToken(token(1)).map((m) => text(m.payload)),
+      ['v0', 'v1'],
+      'nothing after the RST',
+    );
     assert.equal(h.endpoint.observerCount(), 0);
     assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'reset' }), 1);
   });
@@ -114,15 +141,28 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     await observe(h, live, '/kv/k', token(2));
     await put(h, 'k', 'v1');
     await put(h, 'k', 'v2');
-    const types = silent.withToken(token(1)).slice(1).map((m) => [text(m.payload), m.type]);
-    assert.deepEqual(types.slice(0, 2), [['v1', CoapType.NON], ['v2', CoapType.CON]]);
+    const types = silent
+      .withToken(token(1))
+      .slice(1)
+      .map((m) => [text(m.payload), m.type]);
+    assert.deepEqual(types.slice(0, 2), [
+      ['v1', CoapType.NON],
+      ['v2', CoapType.CON],
+    ]);
     assert.equal(h.endpoint.observerCount(), 2, 'nobody is dropped before the retransmissions run out');
     await h.run(1000);
-    assert.equal(silent.withToken(token(1)).filter((m) => text(m.payload) === 'v2').length, 3, 'the CON and two retransmissions');
+    assert.equal(
+      silent.withToken(token(1)).filter((m) => text(m.payload) === 'v2').length,
+      3,
+      'the CON and two retransmissions',
+    );
     assert.equal(h.endpoint.observerCount(), 1, 'the silent observer is dropped, the live one stays');
     assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'unacknowledged' }), 1);
     assert.equal(h.metrics.count('coap_notifications_total', { server: 'endpoint', outcome: 'acknowledged' }), 1);
-    assert.deepEqual(live.withToken(token(2)).map((m) => text(m.payload)), ['v0', 'v1', 'v2']);
+    assert.deepEqual(
+      live.withToken(token(2)).map((m) => text(m.payload)),
+      ['v0', 'v1', 'v2'],
+    );
   });
 
   it('sends a notification confirmable once observeConfirmableIntervalMs passed without one', async () => {
@@ -133,7 +173,13 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     await put(h, 'k', 'v1');
     await h.run(5_000);
     await put(h, 'k', 'v2');
-    assert.deepEqual(wire.withToken(token(1)).slice(1).map((m) => m.type), [CoapType.NON, CoapType.CON]);
+    assert.deepEqual(
+      wire
+        .withToken(token(1))
+        .slice(1)
+        .map((m) => m.type),
+      [CoapType.NON, CoapType.CON],
+    );
   });
 
   it('answers Observe of a missing key with 4.04 at once, keeps no registration and names /watch?key=', async () => {

@@ -7,11 +7,14 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { ObserverTable } from '../../../agent/endpoint/observers.js';
+import { fcParams } from '../../fc-params.js';
 
 const RESOURCES = ['/status', '/kv/a', '/kv/b'];
 const peer = (p: number) => ({ address: '127.0.0.1', port: 40000 + p, identity: null });
 
-type Op = { kind: 'register'; resource: number; peer: number; token: number } | { kind: 'deregister'; resource: number; peer: number; token: number };
+type Op =
+  | { kind: 'register'; resource: number; peer: number; token: number }
+  | { kind: 'deregister'; resource: number; peer: number; token: number };
 
 const op: fc.Arbitrary<Op> = fc.record({
   kind: fc.constantFrom<'register' | 'deregister'>('register', 'register', 'register', 'deregister'),
@@ -23,31 +26,42 @@ const op: fc.Arbitrary<Op> = fc.record({
 describe('ObserverTable', () => {
   it('holds what the eviction model holds, within observersMax and observersPerPeerMax', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 200 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 6 }), (ops, perPeer, extra) => {
-        const options = { observersMax: perPeer + extra, observersPerPeerMax: perPeer };
-        const table = new ObserverTable(options);
-        let model: { key: string; peer: number }[] = [];
-        for (const [step, o] of ops.entries()) {
-          const resource = RESOURCES[o.resource] ?? '/status';
-          const key = `${resource}|${o.peer}|${o.token}`;
-          if (o.kind === 'deregister') {
-            assert.equal(table.deregister(resource, peer(o.peer), Uint8Array.from([o.token])), model.some((m) => m.key === key));
+      fc.property(
+        fc.array(op, { maxLength: 200 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 6 }),
+        (ops, perPeer, extra) => {
+          const options = { observersMax: perPeer + extra, observersPerPeerMax: perPeer };
+          const table = new ObserverTable(options);
+          let model: { key: string; peer: number }[] = [];
+          for (const [step, o] of ops.entries()) {
+            const resource = RESOURCES[o.resource] ?? '/status';
+            const key = `${resource}|${o.peer}|${o.token}`;
+            if (o.kind === 'deregister') {
+              assert.equal(
+                table.deregister(resource, peer(o.peer), Uint8Array.from([o.token])),
+                model.some((m) => m.key === key),
+              );
+              model = model.filter((m) => m.key !== key);
+              continue;
+            }
             model = model.filter((m) => m.key !== key);
-            continue;
+            const own = model.filter((m) => m.peer === o.peer);
+            if (own.length >= options.observersPerPeerMax) model = model.filter((m) => m !== own[0]);
+            if (model.length >= options.observersMax) model = model.slice(1);
+            model.push({ key, peer: o.peer });
+            const { registration } = table.register(resource, peer(o.peer), Uint8Array.from([o.token]), step);
+            assert.ok(table.observersOf(resource).includes(registration), 'a new observer always gets in');
           }
-          model = model.filter((m) => m.key !== key);
-          const own = model.filter((m) => m.peer === o.peer);
-          if (own.length >= options.observersPerPeerMax) model = model.filter((m) => m !== own[0]);
-          if (model.length >= options.observersMax) model = model.slice(1);
-          model.push({ key, peer: o.peer });
-          const { registration } = table.register(resource, peer(o.peer), Uint8Array.from([o.token]), step);
-          assert.ok(table.observersOf(resource).includes(registration), 'a new observer always gets in');
-        }
-        const held = RESOURCES.flatMap((r) => table.observersOf(r).map((reg) => `${r}|${reg.peer.port - 40000}|${reg.token[0] ?? -1}`));
-        assert.deepEqual(held.sort(), model.map((m) => m.key).sort());
-        assert.equal(table.size(), model.length);
-        assert.ok(table.size() <= options.observersMax);
-      }),
+          const held = RESOURCES.flatMap((r) =>
+            table.observersOf(r).map((reg) => `${r}|${reg.peer.port - 40000}|${reg.token[0] ?? -1}`),
+          );
+          assert.deepEqual(held.sort(), model.map((m) => m.key).sort());
+          assert.equal(table.size(), model.length);
+          assert.ok(table.size() <= options.observersMax);
+        },
+      ),
+      fcParams(100),
     );
   });
 

@@ -10,12 +10,12 @@
 //   session, the watermark and the request id, and the forwarding may retry it;
 //   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted.
 import { strict as assert } from 'node:assert';
-import type { Clock } from '../../../agent/contracts.js';
+import type { Clock } from '../../../contracts/clock.js';
 import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
 import type { WriteTicket } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
-import { NotLeaderError, TimeoutError } from '../../../agent/errors.js';
+import { NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';
@@ -63,23 +63,38 @@ function request(overrides: Partial<CoapRequest> = {}): CoapRequest {
   };
 }
 
-const PUT: KvCommand = { op: 'put', key: 'k', value: new TextEncoder().encode('v'), returnPrevious: false, session: null, timeMs: 0 };
+const PUT: KvCommand = {
+  op: 'put',
+  key: 'k',
+  value: new TextEncoder().encode('v'),
+  returnPrevious: false,
+  session: null,
+  timeMs: 0,
+};
 
 function diagnostic(outcome: Awaited<ReturnType<EndpointWrites['submit']>>): string {
   assert.equal(outcome.kind, 'response');
-  return outcome.kind === 'response' ? `${(outcome.response.code >> 5).toString()}.${(outcome.response.code & 31).toString().padStart(2, '0')} ${new TextDecoder().decode(outcome.response.payload)}` : '';
+  if (outcome.kind !== 'response') return '';
+  const { code, payload } = outcome.response;
+  return `${(code >> 5).toString()}.${(code & 31).toString().padStart(2, '0')} ${new TextDecoder().decode(payload)}`;
 }
 
 describe('the endpoint write session', () => {
   it('numbers writes and sends the oldest unfinished one as the watermark', () => {
-    const session = new ImplicitSession({ nodeId: 'n1', bootId: 'b00t', clock: new FakeClock() }, { writesInFlightMax: 10, idleRotateMs: 1000 });
+    const session = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b00t', clock: new FakeClock() },
+      { writesInFlightMax: 10, idleRotateMs: 1000 },
+    );
     const [a, b, c] = [session.begin(), session.begin(), session.begin()];
     assert.ok(a !== null && b !== null && c !== null);
-    assert.deepEqual([a.session, b.session, c.session], [
-      { clientId: '@n1/b00t.0', seq: 1, ackedBelow: 1 },
-      { clientId: '@n1/b00t.0', seq: 2, ackedBelow: 1 },
-      { clientId: '@n1/b00t.0', seq: 3, ackedBelow: 1 },
-    ]);
+    assert.deepEqual(
+      [a.session, b.session, c.session],
+      [
+        { clientId: '@n1/b00t.0', seq: 1, ackedBelow: 1 },
+        { clientId: '@n1/b00t.0', seq: 2, ackedBelow: 1 },
+        { clientId: '@n1/b00t.0', seq: 3, ackedBelow: 1 },
+      ],
+    );
     session.finish(b);
     assert.equal(session.begin()?.session.ackedBelow, 1, 'sequence 1 is still in flight');
     session.finish(a);
@@ -87,7 +102,10 @@ describe('the endpoint write session', () => {
   });
 
   it('bounds the span of writes in flight: a flood is refused, not queued', () => {
-    const session = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    const session = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+      { writesInFlightMax: 3, idleRotateMs: 1000 },
+    );
     const stuck = session.begin();
     const tickets: (WriteTicket | null)[] = [session.begin(), session.begin()];
     assert.equal(session.begin(), null, 'a fourth write would span 4 sequences');
@@ -98,9 +116,12 @@ describe('the endpoint write session', () => {
     assert.equal(session.begin()?.session.seq, 4);
   });
 
-  it('starts a new session after a long idle time (not while a write is in flight) or when the state machine forgot it', () => {
+  it('starts a new session after a long idle time (not while a write is in flight) or once forgotten', () => {
     const clock = new FakeClock();
-    const session = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    const session = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock },
+      { writesInFlightMax: 3, idleRotateMs: 1000 },
+    );
     const first = session.begin();
     assert.ok(first !== null);
     session.finish(first);
@@ -108,14 +129,28 @@ describe('the endpoint write session', () => {
     const busy = session.begin();
     assert.equal(busy?.session.clientId, '@n1/b.0', 'not idle long enough');
     clock.now = 5000;
-    assert.deepEqual(session.begin()?.session, { clientId: '@n1/b.0', seq: 3, ackedBelow: 2 }, 'no new session while a write is in flight');
-    const renewed = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    assert.deepEqual(
+      session.begin()?.session,
+      { clientId: '@n1/b.0', seq: 3, ackedBelow: 2 },
+      'no new session while a write is in flight',
+    );
+    const renewed = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock },
+      { writesInFlightMax: 3, idleRotateMs: 1000 },
+    );
     const done = renewed.begin();
     assert.ok(done !== null);
     renewed.finish(done);
     clock.now = 6000;
-    assert.deepEqual(renewed.begin()?.session, { clientId: '@n1/b.1', seq: 1, ackedBelow: 1 }, 'idle for 1000 ms: a new session');
-    const forgotten = new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 3, idleRotateMs: 1000 });
+    assert.deepEqual(
+      renewed.begin()?.session,
+      { clientId: '@n1/b.1', seq: 1, ackedBelow: 1 },
+      'idle for 1000 ms: a new session',
+    );
+    const forgotten = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock },
+      { writesInFlightMax: 3, idleRotateMs: 1000 },
+    );
     const lost = forgotten.begin();
     assert.ok(lost !== null);
     forgotten.forgotten(lost);
@@ -136,7 +171,8 @@ describe('the endpoint write session', () => {
       { method: 'DELETE' },
       { ifNoneMatch: true },
     ];
-    for (const variant of variants) assert.notDeepEqual(requestIdOf('n1', request(variant)), base, JSON.stringify(Object.keys(variant)));
+    for (const variant of variants)
+      assert.notDeepEqual(requestIdOf('n1', request(variant)), base, JSON.stringify(Object.keys(variant)));
     assert.notDeepEqual(requestIdOf('n2', request()), base);
   });
 });
@@ -144,7 +180,14 @@ describe('the endpoint write session', () => {
 describe('the endpoint write path', () => {
   it('submits every write with its session, watermark and request id, retryable', async () => {
     const node = new FakeNode();
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    const writes = new EndpointWrites(
+      node,
+      new ImplicitSession(
+        { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+        { writesInFlightMax: 8, idleRotateMs: 1000 },
+      ),
+      { timeoutMs: 1000, oversize: () => null },
+    );
     const outcome = await writes.submit(PUT, request());
     assert.deepEqual(outcome, { kind: 'result', result: { type: 'put', revision: 1, previous: null } });
     const sent = node.submitted[0];
@@ -153,12 +196,23 @@ describe('the endpoint write path', () => {
     assert.deepEqual(sent.command.requestId, requestIdOf('n1', request()));
     assert.equal(sent.retryUnknown, true);
     await writes.submit(PUT, request({ messageId: 78 }));
-    assert.deepEqual(node.submitted[1]?.command.session, { clientId: '@n1/b.0', seq: 2, ackedBelow: 2 }, 'the first write is finished');
+    assert.deepEqual(
+      node.submitted[1]?.command.session,
+      { clientId: '@n1/b.0', seq: 2, ackedBelow: 2 },
+      'the first write is finished',
+    );
   });
 
   it('answers a write of unknown outcome with 5.03/5.04 saying it may or may not have been applied', async () => {
     const node = new FakeNode();
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    const writes = new EndpointWrites(
+      node,
+      new ImplicitSession(
+        { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+        { writesInFlightMax: 8, idleRotateMs: 1000 },
+      ),
+      { timeoutMs: 1000, oversize: () => null },
+    );
     node.answer = () => Promise.reject(new TimeoutError('command at index 9 not applied within 1000 ms'));
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.04 .*may or may not have been applied/);
     node.answer = () => Promise.reject(new NotLeaderError(null, 'no leader is known'));
@@ -166,12 +220,23 @@ describe('the endpoint write path', () => {
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_STALE_SEQUENCE', message: 'below the floor' });
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_VALUE_TOO_LARGE', message: 'too big' });
-    assert.deepEqual(await writes.submit(PUT, request()), { kind: 'result', result: { type: 'error', code: 'KV_VALUE_TOO_LARGE', message: 'too big' } }, 'a refusal is definite');
+    assert.deepEqual(
+      await writes.submit(PUT, request()),
+      { kind: 'result', result: { type: 'error', code: 'KV_VALUE_TOO_LARGE', message: 'too big' } },
+      'a refusal is definite',
+    );
   });
 
   it('starts a new session when the state machine forgot the current one', async () => {
     const node = new FakeNode();
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    const writes = new EndpointWrites(
+      node,
+      new ImplicitSession(
+        { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+        { writesInFlightMax: 8, idleRotateMs: 1000 },
+      ),
+      { timeoutMs: 1000, oversize: () => null },
+    );
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_SESSION_EXPIRED', message: 'no session' });
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
     node.answer = () => Promise.resolve({ type: 'put', revision: 4, previous: null });
@@ -182,16 +247,27 @@ describe('the endpoint write path', () => {
   it('refuses a flood of writes beyond writesInFlightMax at once, submitting nothing', async () => {
     const node = new FakeNode();
     const waiting: (() => void)[] = [];
-    node.answer = () => new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 2, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    node.answer = () =>
+      new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
+    const writes = new EndpointWrites(
+      node,
+      new ImplicitSession(
+        { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+        { writesInFlightMax: 2, idleRotateMs: 1000 },
+      ),
+      { timeoutMs: 1000, oversize: () => null },
+    );
     const pending = [writes.submit(PUT, request({ messageId: 1 })), writes.submit(PUT, request({ messageId: 2 }))];
     assert.match(diagnostic(await writes.submit(PUT, request({ messageId: 3 }))), /^5\.03 too many writes in flight/);
     assert.equal(node.submitted.length, 2);
     for (const release of waiting) release();
-    assert.deepEqual((await Promise.all(pending)).map((o) => o.kind), ['result', 'result']);
+    assert.deepEqual(
+      (await Promise.all(pending)).map((o) => o.kind),
+      ['result', 'result'],
+    );
   });
 
-  it('measures a write against commandBytesMax with its identity, and submits nothing when it is too large', async () => {
+  it('measures a write against commandBytesMax with its identity, and submits nothing when too large', async () => {
     const node = new FakeNode();
     const seen: number[] = [];
     const tooLarge = { code: 0x8d, payload: new TextEncoder().encode('too large') };
@@ -199,10 +275,24 @@ describe('the endpoint write path', () => {
       seen.push(bytes);
       return bytes > 60 ? tooLarge : null;
     };
-    const writes = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize });
+    const writes = new EndpointWrites(
+      node,
+      new ImplicitSession(
+        { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+        { writesInFlightMax: 8, idleRotateMs: 1000 },
+      ),
+      { timeoutMs: 1000, oversize },
+    );
     assert.deepEqual(await writes.submit(PUT, request()), { kind: 'response', response: tooLarge });
     assert.equal(node.submitted.length, 0);
-    const plain = new EndpointWrites(node, new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock: new FakeClock() }, { writesInFlightMax: 8, idleRotateMs: 1000 }), { timeoutMs: 1000, oversize: () => null });
+    const plain = new EndpointWrites(
+      node,
+      new ImplicitSession(
+        { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+        { writesInFlightMax: 8, idleRotateMs: 1000 },
+      ),
+      { timeoutMs: 1000, oversize: () => null },
+    );
     await plain.submit(PUT, request());
     assert.ok((seen[0] ?? 0) > 60, `the identity is counted (${String(seen[0])} bytes)`);
   });

@@ -43,7 +43,12 @@ describe('agent integration: a running cluster through the CLI and coap-client',
 
   before(async function () {
     // n4 has keys and a config but starts outside the cluster: the membership case adds it.
-    ({ cluster, leader } = await startCluster({ nodes: 4, initialMembers: 3, startCount: 3, agentArgs: (id) => ['--trace', traceOf(id)] }));
+    ({ cluster, leader } = await startCluster({
+      nodes: 4,
+      initialMembers: 3,
+      startCount: 3,
+      agentArgs: (id) => ['--trace', traceOf(id)],
+    }));
     followers = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
   });
 
@@ -69,7 +74,10 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     }
     // Committed and applied on every node: local (stale) reads converge.
     for (const id of ['n1', 'n2', 'n3']) {
-      await waitFor(`fwd/b applied on ${id}`, async () => (await coapClient('-m', 'get', url(id, '/kv/fwd/b?stale'))) === 'from-coap');
+      await waitFor(
+        `fwd/b applied on ${id}`,
+        async () => (await coapClient('-m', 'get', url(id, '/kv/fwd/b?stale'))) === 'from-coap',
+      );
     }
     const missing = await coraft('kv', 'get', 'fwd/none', '--endpoint', endpointOf(cluster, f1));
     assert.equal(missing.code, 3);
@@ -87,13 +95,37 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     assert.ok(revision > 0, first);
     // The retry, through another node and with another payload, answers what the first did and changes nothing.
     assert.equal(await coapClient('-m', 'put', '-e', 'one-again', url(f2, '/kv/once?client=c1&seq=1')), first);
-    const retryCli = await coraft('kv', 'put', 'once', 'one-cli', '--client', 'c1', '--seq', '1', '--json', '--endpoint', endpointOf(cluster, leader));
+    const retryCli = await coraft(
+      'kv',
+      'put',
+      'once',
+      'one-cli',
+      '--client',
+      'c1',
+      '--seq',
+      '1',
+      '--json',
+      '--endpoint',
+      endpointOf(cluster, leader),
+    );
     assert.equal(retryCli.code, 0, retryCli.stderr);
     assert.deepEqual(JSON.parse(retryCli.stdout), { key: 'once', revision });
     const read = await coraft('kv', 'get', 'once', '--json', '--endpoint', endpointOf(cluster, f2));
     assert.deepEqual(JSON.parse(read.stdout), { key: 'once', found: true, value: 'one', revision });
     // The next sequence number is a new write.
-    const second = await coraft('kv', 'put', 'once', 'two', '--client', 'c1', '--seq', '2', '--json', '--endpoint', endpointOf(cluster, f1));
+    const second = await coraft(
+      'kv',
+      'put',
+      'once',
+      'two',
+      '--client',
+      'c1',
+      '--seq',
+      '2',
+      '--json',
+      '--endpoint',
+      endpointOf(cluster, f1),
+    );
     assert.equal(second.code, 0, second.stderr);
     const next = (JSON.parse(second.stdout) as { revision: number }).revision;
     assert.ok(next > revision);
@@ -102,7 +134,10 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     const after = await coraft('kv', 'get', 'once', '--json', '--endpoint', endpointOf(cluster, f1));
     assert.deepEqual(JSON.parse(after.stdout), { key: 'once', found: true, value: 'two', revision: next });
     // Half a session is refused.
-    assert.match(await coapClient('-m', 'put', '-e', 'x', url(f1, '/kv/once?client=c1')), /^4\.00 client and seq go together/);
+    assert.match(
+      await coapClient('-m', 'put', '-e', 'x', url(f1, '/kv/once?client=c1')),
+      /^4\.00 client and seq go together/,
+    );
   });
 
   it('sends Observe notifications on /kv/{key} and /status', async function () {
@@ -114,7 +149,11 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     try {
       await waitFor('the first answer to the observer of /kv/watched', () => onKey.output().includes('<v0>'));
       await waitFor('the first answer to the observer of /status', () => onStatus.output().includes('"nodeId"'));
-      const statusDocs = (): { commitIndex: number }[] => onStatus.output().split(/(?=\{"nodeId")/).map((text) => JSON.parse(text) as { commitIndex: number });
+      const statusDocs = (): { commitIndex: number }[] =>
+        onStatus
+          .output()
+          .split(/(?=\{"nodeId")/)
+          .map((text) => JSON.parse(text) as { commitIndex: number });
       const commitBefore = statusDocs().at(-1)?.commitIndex ?? 0;
       for (const value of ['<v1>', '<v2>', '<v3>']) {
         const put = await coraft('kv', 'put', 'watched', value, '--endpoint', endpointOf(cluster, f2));
@@ -127,7 +166,11 @@ describe('agent integration: a running cluster through the CLI and coap-client',
         return docs.length > 1 && (docs.at(-1)?.commitIndex ?? 0) >= commitBefore + 3 ? docs : null;
       });
       const indexes = statuses.map((s) => s.commitIndex);
-      assert.deepEqual([...indexes].sort((a, b) => a - b), indexes, 'notifications arrive in order');
+      assert.deepEqual(
+        [...indexes].sort((a, b) => a - b),
+        indexes,
+        'notifications arrive in order',
+      );
     } finally {
       onKey.stop();
       onStatus.stop();
@@ -142,7 +185,12 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     // that the new node must catch up by InstallSnapshot.
     const client = cluster.agent(leader).client;
     const bulk = Array.from({ length: 8 }, async (_, worker) => {
-      for (let i = worker; i < 1100; i += 8) await client.call({ method: 'PUT', path: ['kv', 'bulk', String(i % 50)], payload: new TextEncoder().encode(`b${i}`) });
+      for (let i = worker; i < 1100; i += 8)
+        await client.call({
+          method: 'PUT',
+          path: ['kv', 'bulk', String(i % 50)],
+          payload: new TextEncoder().encode(`b${i}`),
+        });
     });
     await Promise.all(bulk);
     const admin = ['--admin-key', adminKeyFile(cluster.dir)];
@@ -155,7 +203,10 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     const unsigned = await coraft('members', 'add', 'n4', address, '--endpoint', endpointOf(cluster, f1));
     assert.equal(unsigned.code, 2);
     assert.match(unsigned.stderr, /--admin-key FILE/);
-    assert.match(await coapClient('-m', 'post', '-e', JSON.stringify({ id: 'n4', address }), url(f1, '/members')), /^4\.03 /);
+    assert.match(
+      await coapClient('-m', 'post', '-e', JSON.stringify({ id: 'n4', address }), url(f1, '/members')),
+      /^4\.03 /,
+    );
     const add = await coraft('members', 'add', 'n4', address, '--endpoint', endpointOf(cluster, f1), ...admin);
     assert.equal(add.code, 0, add.stderr);
     assert.equal(add.stdout, 'added n4\n');
@@ -163,9 +214,17 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     const list = await coraft('members', 'list', '--json', '--endpoint', endpointOf(cluster, 'n4'));
     assert.equal(list.code, 0, list.stderr);
     const members = (JSON.parse(list.stdout) as { members: { id: string; role: string }[] }).members;
-    assert.deepEqual(members.map((m) => [m.id, m.role]).sort(), [['n1', 'voter'], ['n2', 'voter'], ['n3', 'voter'], ['n4', 'voter']]);
+    assert.deepEqual(members.map((m) => [m.id, m.role]).sort(), [
+      ['n1', 'voter'],
+      ['n2', 'voter'],
+      ['n3', 'voter'],
+      ['n4', 'voter'],
+    ]);
     // The new node holds the data (from the snapshot) and serves writes through the leader.
-    await waitFor('n4 to hold the data written before it joined', async () => (await coapClient('-m', 'get', url('n4', '/kv/before-join?stale'))) === 'old');
+    await waitFor(
+      'n4 to hold the data written before it joined',
+      async () => (await coapClient('-m', 'get', url('n4', '/kv/before-join?stale'))) === 'old',
+    );
     assert.match(await coapClient('-m', 'put', '-e', 'via-n4', url('n4', '/kv/joined')), /^\{"revision":\d+\}$/);
     assert.equal(await coapClient('-m', 'get', url(leader, '/kv/joined')), 'via-n4');
 
@@ -194,23 +253,48 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     const traces = new Map(['n1', 'n2', 'n3', 'n4'].map((id) => [id, readTrace(traceOf(id))]));
     const applied = new Map<number, { digest: string; term: number; node: string }>();
     for (const [id, events] of traces) {
-      assert.ok(events.every((e) => e.node === id), `${id}'s trace holds only its own events`);
+      assert.ok(
+        events.every((e) => e.node === id),
+        `${id}'s trace holds only its own events`,
+      );
       const applies = events.filter((e) => e.type === 'apply');
       assert.ok(applies.length > 0, `${id} traced applied entries`);
-      for (let i = 1; i < applies.length; i += 1) assert.equal(applies[i]?.index, (applies[i - 1]?.index ?? 0) + 1, `${id} applies entries in order, without gaps`);
+      for (let i = 1; i < applies.length; i += 1)
+        assert.equal(
+          applies[i]?.index,
+          (applies[i - 1]?.index ?? 0) + 1,
+          `${id} applies entries in order, without gaps`,
+        );
       for (const e of applies) {
         assert.ok(e.index !== undefined && e.digest !== undefined && e.term !== undefined);
         const seen = applied.get(e.index);
         if (seen === undefined) applied.set(e.index, { digest: e.digest, term: e.term, node: id });
-        else assert.deepEqual([e.digest, e.term], [seen.digest, seen.term], `${id} and ${seen.node} applied different entries at index ${e.index}`);
+        else
+          assert.deepEqual(
+            [e.digest, e.term],
+            [seen.digest, seen.term],
+            `${id} and ${seen.node} applied different entries at index ${e.index}`,
+          );
       }
     }
     const all = [...traces.values()].flat();
     const leaders = all.filter((e) => e.type === 'leader');
-    assert.ok(leaders.some((e) => e.node === leader), 'the leader traced its election');
+    assert.ok(
+      leaders.some((e) => e.node === leader),
+      'the leader traced its election',
+    );
     assert.equal(new Set(leaders.map((e) => e.term)).size, leaders.length, 'one leader per term');
-    assert.ok(all.some((e) => e.type === 'config' && e.voters?.includes('n4') === true), 'adding n4 is traced');
-    assert.ok(all.some((e) => e.type === 'config' && e.voters !== undefined && !e.voters.includes('n4')), 'removing n4 is traced');
-    assert.ok(traces.get('n4')?.some((e) => e.type === 'snapshot'), 'n4 traced the snapshot it installed');
+    assert.ok(
+      all.some((e) => e.type === 'config' && e.voters?.includes('n4') === true),
+      'adding n4 is traced',
+    );
+    assert.ok(
+      all.some((e) => e.type === 'config' && e.voters !== undefined && !e.voters.includes('n4')),
+      'removing n4 is traced',
+    );
+    assert.ok(
+      traces.get('n4')?.some((e) => e.type === 'snapshot'),
+      'n4 traced the snapshot it installed',
+    );
   });
 });

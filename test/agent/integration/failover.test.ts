@@ -13,6 +13,7 @@ import type { HistoryEvent } from '../../../agent/sim/history.js';
 import { pairOperations } from '../../../agent/sim/history.js';
 import { checkLinearizability } from '../../../agent/sim/linearizability.js';
 import { startCluster, waitFor } from './helpers.js';
+import { describeError } from '../../../contracts/errors.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -48,20 +49,40 @@ class Workload {
       const key = this.keys[(client * 7 + id) % this.keys.length] ?? 'none';
       const isPut = id % 2 === 0;
       const value = `c${client}-${id}`;
-      this.events.push({ t: this.now(), type: 'invoke', client, id, op: isPut ? 'put' : 'get', key, value: isPut ? value : null });
+      this.events.push({
+        t: this.now(),
+        type: 'invoke',
+        client,
+        id,
+        op: isPut ? 'put' : 'get',
+        key,
+        value: isPut ? value : null,
+      });
       try {
-        const response = await this.cluster.agent(target).client.request(isPut ? { method: 'PUT', path: ['kv', key], payload: encoder.encode(value) } : { method: 'GET', path: ['kv', key] });
+        const response = await this.cluster
+          .agent(target)
+          .client.request(
+            isPut
+              ? { method: 'PUT', path: ['kv', key], payload: encoder.encode(value) }
+              : { method: 'GET', path: ['kv', key] },
+          );
         const text = decoder.decode(response.payload);
         if (response.code < 0x80 || (!isPut && response.code === 0x84)) {
           this.ok += 1;
-          this.events.push({ t: this.now(), type: 'ok', client, id, value: isPut ? null : response.code === 0x84 ? null : text });
+          this.events.push({
+            t: this.now(),
+            type: 'ok',
+            client,
+            id,
+            value: isPut ? null : response.code === 0x84 ? null : text,
+          });
         } else {
           this.errors.push(`${target}: ${text}`);
           // A refused write may still have been proposed: its outcome is unknown.
           this.events.push({ t: this.now(), type: isPut ? 'info' : 'fail', client, id, value: null });
         }
       } catch (error) {
-        this.errors.push(`${target} ${isPut ? "put" : "get"} at ${Math.round(this.now())} ms: ${error instanceof Error ? error.message : String(error)}`);
+        this.errors.push(`${target} ${isPut ? 'put' : 'get'} at ${Math.round(this.now())} ms: ${describeError(error)}`);
         this.events.push({ t: this.now(), type: isPut ? 'info' : 'fail', client, id, value: null });
       }
     }
@@ -91,7 +112,11 @@ describe('agent integration: leader failover on real agents', function () {
     await cluster.close();
   });
 
-  const running = (): string[] => cluster.agents().filter((a) => a.process !== null).map((a) => a.init.id);
+  const running = (): string[] =>
+    cluster
+      .agents()
+      .filter((a) => a.process !== null)
+      .map((a) => a.init.id);
 
   it('keeps reads linearizable when the leader is killed (SIGKILL) under load', async function () {
     const workload = new Workload(cluster, 4, running, ['kill-a', 'kill-b', 'kill-c']);

@@ -16,7 +16,17 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORAFT_BIN, findFreePorts } from '../../../agent/cli/agent-processes.js';
@@ -75,7 +85,10 @@ describe('agent integration: secret files and the data folder', function () {
     writeFileSync(key, `${'ab'.repeat(32)}\n`, { mode: 0o644 });
     chmodSync(key, 0o644);
     const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
-    writeFileSync(config, JSON.stringify({ ...parsed, endpointKeys: { kv: { identity: 'kv', keyFile: 'endpoint-kv.key' } } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ ...parsed, endpointKeys: { kv: { identity: 'kv', keyFile: 'endpoint-kv.key' } } }),
+    );
     const stderr = await refused();
     assert.ok(stderr.includes(`endpointKeys.kv.keyFile: secret file ${key} has mode 0644`), stderr);
     assert.ok(stderr.includes(`Run: chmod 600 ${key}`), stderr);
@@ -97,7 +110,20 @@ describe('agent integration: secret files and the data folder', function () {
     const status = await coraft('status', '--endpoint-key', key, '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
     assert.equal(status.code, 2, status.stderr);
     assert.ok(status.stderr.includes(`--endpoint-key: secret file ${key} has mode 0644`), status.stderr);
-    const add = await coraft('members', 'add', 'n9', '127.0.0.1:9', '--admin-key', key, '--cluster', 'c', '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
+    const add = await coraft(
+      'members',
+      'add',
+      'n9',
+      '127.0.0.1:9',
+      '--admin-key',
+      key,
+      '--cluster',
+      'c',
+      '--endpoint',
+      '127.0.0.1:9',
+      '--timeout-ms',
+      '200',
+    );
     assert.equal(add.code, 2, add.stderr);
     assert.ok(add.stderr.includes(`--admin-key: secret file ${key} has mode 0644`), add.stderr);
   });
@@ -113,8 +139,13 @@ describe('agent integration: secret files and the data folder', function () {
     await cluster.close();
     assert.equal(mode(data), 0o700);
     assert.equal(mode(join(data, 'left-over')), 0o600);
-    const warnings = log.split('\n').filter((line) => line.includes('data folder: removed group and other permissions'));
-    assert.deepEqual(warnings.map((line) => (JSON.parse(line) as { path: string }).path).sort(), [data, join(data, 'left-over')]);
+    const warnings = log
+      .split('\n')
+      .filter((line) => line.includes('data folder: removed group and other permissions'));
+    assert.deepEqual(warnings.map((line) => (JSON.parse(line) as { path: string }).path).sort(), [
+      data,
+      join(data, 'left-over'),
+    ]);
   });
 
   it('exits 78 when another user owns the data folder, naming the chown', async function () {
@@ -132,11 +163,26 @@ describe('agent integration: secret files and the data folder', function () {
     const previous = process.umask(0o022);
     const traces = (id: string): string => join(dir, 'c', id, 'data', 'trace.jsonl');
     try {
-      const { cluster } = await startCluster({ dir: join(dir, 'c'), nodes: 2, initialMembers: 1, startCount: 1, agentArgs: (id) => ['--trace', traces(id)] });
+      const { cluster } = await startCluster({
+        dir: join(dir, 'c'),
+        nodes: 2,
+        initialMembers: 1,
+        startCount: 1,
+        agentArgs: (id) => ['--trace', traces(id)],
+      });
       try {
         const n2 = cluster.agent('n2').init;
         cluster.start('n2');
-        const add = await coraft('members', 'add', 'n2', JSON.parse(readFileSync(n2.config, 'utf8')).listen.peer, '--admin-key', adminKeyFile(join(dir, 'c')), '--endpoint', endpointOf(cluster, 'n1'));
+        const add = await coraft(
+          'members',
+          'add',
+          'n2',
+          JSON.parse(readFileSync(n2.config, 'utf8')).listen.peer,
+          '--admin-key',
+          adminKeyFile(join(dir, 'c')),
+          '--endpoint',
+          endpointOf(cluster, 'n1'),
+        );
         assert.equal(add.code, 0, add.stderr + add.stdout);
         const put = await coraft('kv', 'put', 'k', 'v', '--endpoint', endpointOf(cluster, 'n1'));
         assert.equal(put.code, 0, put.stderr);
@@ -150,8 +196,12 @@ describe('agent integration: secret files and the data folder', function () {
       const data = join(dir, 'c', id, 'data');
       assert.equal(mode(data), 0o700, data);
       const names = readdirSync(data);
-      for (const expected of ['data.mdb', 'lock.mdb', 'trace.jsonl']) assert.ok(names.includes(expected), `${id}: ${expected} in ${names.join(', ')}`);
-      assert.ok(names.some((name) => name.startsWith('wal-')), `${id}: a WAL segment in ${names.join(', ')}`);
+      for (const expected of ['data.mdb', 'lock.mdb', 'trace.jsonl'])
+        assert.ok(names.includes(expected), `${id}: ${expected} in ${names.join(', ')}`);
+      assert.ok(
+        names.some((name) => name.startsWith('wal-')),
+        `${id}: a WAL segment in ${names.join(', ')}`,
+      );
       for (const name of names) assert.equal(mode(join(data, name)).toString(8), '600', `${id}/data/${name}`);
     }
     assert.ok(readdirSync(join(dir, 'c', 'n1', 'data')).includes('keystore-cache.json'), 'n1 cached its link with n2');
@@ -164,7 +214,21 @@ describe('agent integration: secret files and the data folder', function () {
      */
     function syncedRenames(root: string, args: readonly string[]): Map<string, boolean> {
       const log = join(dir, 'strace.log');
-      const run = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,fsync,fdatasync,close,rename,renameat,renameat2', '-o', log, process.execPath, CORAFT_BIN, ...args], { encoding: 'utf8' });
+      const run = spawnSync(
+        'strace',
+        [
+          '-f',
+          '-qq',
+          '-e',
+          'trace=openat,fsync,fdatasync,close,rename,renameat,renameat2',
+          '-o',
+          log,
+          process.execPath,
+          CORAFT_BIN,
+          ...args,
+        ],
+        { encoding: 'utf8' },
+      );
       assert.equal(run.status, 0, run.stderr);
       const open = new Map<string, string>(); // "pid fd" -> path
       const synced = new Set<string>();
@@ -185,7 +249,8 @@ describe('agent integration: secret files and the data folder', function () {
           }
         }
         const renamed = /^\d+ +rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)".* = 0$/.exec(line);
-        if (renamed !== null && (renamed[2] ?? '').startsWith(root)) pending.set(renamed[2] ?? '', synced.has(renamed[1] ?? ''));
+        if (renamed !== null && (renamed[2] ?? '').startsWith(root))
+          pending.set(renamed[2] ?? '', synced.has(renamed[1] ?? ''));
       }
       for (const target of pending.keys()) result.set(target, false);
       return result;
@@ -196,16 +261,33 @@ describe('agent integration: secret files and the data folder', function () {
       const cluster = join(dir, 'traced');
       const init = syncedRenames(cluster, ['cluster', 'init', '--nodes', '2', '--dir', cluster]);
       for (const id of ['n1', 'n2']) {
-        for (const name of ['node.secret', 'keystore.json', 'admin.pub', 'agent.json']) assert.equal(init.get(join(cluster, id, name)), true, `${id}/${name}: ${JSON.stringify([...init])}`);
+        for (const name of ['node.secret', 'keystore.json', 'admin.pub', 'agent.json'])
+          assert.equal(init.get(join(cluster, id, name)), true, `${id}/${name}: ${JSON.stringify([...init])}`);
       }
       for (const name of ['secrets/fleet.json', 'secrets/admin.key']) {
-        assert.equal(init.get(join(cluster, 'provisioner', name)), true, `provisioner/${name}: ${JSON.stringify([...init])}`);
+        assert.equal(
+          init.get(join(cluster, 'provisioner', name)),
+          true,
+          `provisioner/${name}: ${JSON.stringify([...init])}`,
+        );
       }
       const inventory = join(dir, 'fleet.json');
-      writeFileSync(inventory, JSON.stringify({ cluster: 'plant-a', gateways: [{ id: 'gw1', address: '10.0.0.1:5684' }] }));
+      writeFileSync(
+        inventory,
+        JSON.stringify({ cluster: 'plant-a', gateways: [{ id: 'gw1', address: '10.0.0.1:5684' }] }),
+      );
       const out = join(dir, 'fleet');
       const provisioned = syncedRenames(out, ['provision', '--inventory', inventory, '--out', out]);
-      for (const name of ['secrets/fleet.json', 'secrets/admin.key', 'bundles/gw1/node.secret', 'bundles/gw1/keystore.json', 'bundles/gw1/endpoint-kv.key', 'bundles/gw1/endpoint-admin.key', 'bundles/gw1/admin.pub', 'bundles/gw1/agent.json']) {
+      for (const name of [
+        'secrets/fleet.json',
+        'secrets/admin.key',
+        'bundles/gw1/node.secret',
+        'bundles/gw1/keystore.json',
+        'bundles/gw1/endpoint-kv.key',
+        'bundles/gw1/endpoint-admin.key',
+        'bundles/gw1/admin.pub',
+        'bundles/gw1/agent.json',
+      ]) {
         assert.equal(provisioned.get(join(out, name)), true, `${name}: ${JSON.stringify([...provisioned])}`);
       }
     });

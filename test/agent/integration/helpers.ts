@@ -69,7 +69,12 @@ export function watchCoapClient(...args: string[]): Watcher {
 }
 
 /** Polls `probe` every `everyMs` until it returns a value other than null/false; throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | null | false> | T | null | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | false> | T | null | false,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   for (;;) {
@@ -79,16 +84,31 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | f
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})`}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}` +
+          (last === null ? '' : ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})`),
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
 /** Makes a cluster with `cluster init`, starts the first `startCount` agents and waits for a leader. */
-export async function startCluster(options: AgentProcessesOptions & { readonly startCount?: number }): Promise<{ cluster: AgentProcesses; leader: string }> {
+export async function startCluster(
+  options: AgentProcessesOptions & { readonly startCount?: number },
+): Promise<{ cluster: AgentProcesses; leader: string }> {
   // CORAFT_TEST_LOG=1 shows what the agents print (for debugging a failing case).
-  const output = process.env.CORAFT_TEST_LOG === '1' ? (id: string, chunk: string): void => void process.stderr.write(`[${id}] ${chunk}`) : 'ignore';
-  const cluster = await AgentProcesses.create({ transport: 'coaps', storage: 'lmdb', codec: 'cbor', output, ...options });
+  const output =
+    process.env.CORAFT_TEST_LOG === '1'
+      ? (id: string, chunk: string): void => void process.stderr.write(`[${id}] ${chunk}`)
+      : 'ignore';
+  const cluster = await AgentProcesses.create({
+    transport: 'coaps',
+    storage: 'lmdb',
+    codec: 'cbor',
+    output,
+    ...options,
+  });
   try {
     const count = options.startCount ?? cluster.nodes.length;
     for (const node of cluster.nodes.slice(0, count)) cluster.start(node.id);

@@ -67,10 +67,16 @@ describe('agent integration: start-up failures', function () {
 
   it('exits 78 when the local endpoint listens beyond loopback without endpoint keys', async function () {
     const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
-    writeFileSync(config, JSON.stringify({ ...parsed, listen: { peer: `127.0.0.1:${basePort}`, endpoint: `0.0.0.0:${basePort + 1}` } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ ...parsed, listen: { peer: `127.0.0.1:${basePort}`, endpoint: `0.0.0.0:${basePort + 1}` } }),
+    );
     const run = await coraft('agent', '--config', config);
     assert.equal(run.code, EXIT.config);
-    assert.match(run.stderr, /listen\.endpoint: 0\.0\.0\.0 is reachable beyond this host; such an endpoint needs endpointKeys/);
+    assert.match(
+      run.stderr,
+      /listen\.endpoint: 0\.0\.0\.0 is reachable beyond this host; such an endpoint needs endpointKeys/,
+    );
   });
 
   it('exits 78 on a configuration from before link keys (one shared keystore, psk.keyFile)', async function () {
@@ -87,7 +93,10 @@ describe('agent integration: start-up failures', function () {
     try {
       const run = await coraft('agent', '--config', config);
       assert.equal(run.code, EXIT.unavailable);
-      assert.match(run.stderr, new RegExp(`^coraft agent: cannot bind udp 127\\.0\\.0\\.1:${basePort + 1}: .*EADDRINUSE`));
+      assert.match(
+        run.stderr,
+        new RegExp(`^coraft agent: cannot bind udp 127\\.0\\.0\\.1:${basePort + 1}: .*EADDRINUSE`),
+      );
     } finally {
       squatter.close();
     }
@@ -98,7 +107,10 @@ describe('agent integration: start-up failures', function () {
     try {
       const run = await coraft('agent', '--config', config);
       assert.equal(run.code, EXIT.unavailable);
-      assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${basePort}\\b.*EADDRINUSE|EADDRINUSE.*127\\.0\\.0\\.1:${basePort}\\b`));
+      assert.match(
+        run.stderr,
+        new RegExp(`127\\.0\\.0\\.1:${basePort}\\b.*EADDRINUSE|EADDRINUSE.*127\\.0\\.0\\.1:${basePort}\\b`),
+      );
     } finally {
       squatter.close();
     }

@@ -38,7 +38,14 @@ describe('agent integration: --trace marks restarts', function () {
       assert.equal(run.code, 0, run.stderr);
     };
     for (const key of ['a', 'b', 'c']) await put(key);
-    const snap = await coraft('snapshot', '--json', '--endpoint', endpointOf(cluster, 'n1'), '--admin-key', adminKeyFile(cluster.dir));
+    const snap = await coraft(
+      'snapshot',
+      '--json',
+      '--endpoint',
+      endpointOf(cluster, 'n1'),
+      '--admin-key',
+      adminKeyFile(cluster.dir),
+    );
     assert.equal(snap.code, 0, snap.stderr);
     const snapshotIndex = (JSON.parse(snap.stdout) as { snapshotIndex: number }).snapshotIndex;
     for (const key of ['d', 'e']) await put(key);
@@ -49,19 +56,30 @@ describe('agent integration: --trace marks restarts', function () {
     assert.equal(await cluster.signal('n1', 'SIGTERM'), 0);
 
     const text = readFileSync(file, 'utf8');
-    const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Line);
+    const lines = text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Line);
     assert.deepEqual([lines[0]?.type, lines[0]?.node], ['restart', 'n1'], 'the first line is the restart');
     const second = lines.findIndex((l, i) => i > 0 && l.type === 'restart');
     assert.ok(second > 0, 'the second run starts with its own restart line');
     assert.deepEqual([lines[second + 1]?.type, lines[second + 1]?.index], ['snapshot', snapshotIndex]);
-    const reapplied = lines.slice(second).filter((l) => l.type === 'apply').map((l) => l.index);
+    const reapplied = lines
+      .slice(second)
+      .filter((l) => l.type === 'apply')
+      .map((l) => l.index);
     assert.equal(reapplied[0], snapshotIndex + 1, 're-applying starts right after the restored snapshot');
 
     const report = checkTraceText(text);
     assert.deepEqual(report.violations, []);
     assert.equal(report.restarts, 2);
     assert.ok(report.replays >= 2, 'the entries after the snapshot (d, e) were re-applied');
-    const stripped = checkTraceText(text.split('\n').filter((l) => !l.includes('"type":"restart"')).join('\n'));
+    const stripped = checkTraceText(
+      text
+        .split('\n')
+        .filter((l) => !l.includes('"type":"restart"'))
+        .join('\n'),
+    );
     assert.ok(stripped.violationCount >= 2, 'without the restart lines the replays are double applies');
   });
 });

@@ -3,8 +3,8 @@
 // watermarks and request ids, results, and logs mixing commands with noop, config and garbage
 // entries.
 import * as fc from 'fast-check';
-import type { LogEntry } from '../../../agent/contracts.js';
-import { encodeKvCommand } from '../../../agent/kv/codec.js';
+import type { LogEntry } from '../../../contracts/log.js';
+import { encodeKvCommand } from '../../../agent/kv/encoding.js';
 import type { KvCommand, KvOperation, KvResult, KvSession, KvVersioned } from '../../../agent/kv/types.js';
 import { KV_ERROR_CODES } from '../../../agent/kv/types.js';
 
@@ -21,7 +21,12 @@ export const valueArb = fc.uint8Array({ maxLength: 12 });
 export const operationArb: fc.Arbitrary<KvOperation> = fc.oneof(
   rec({ op: fc.constant('put' as const), key: keyArb, value: valueArb, returnPrevious: fc.boolean() }),
   rec({ op: fc.constant('delete' as const), key: keyArb, returnPrevious: fc.boolean() }),
-  rec({ op: fc.constant('cas' as const), key: keyArb, expectedRevision: fc.integer({ min: 0, max: 40 }), value: valueArb }),
+  rec({
+    op: fc.constant('cas' as const),
+    key: keyArb,
+    expectedRevision: fc.integer({ min: 0, max: 40 }),
+    value: valueArb,
+  }),
   rec({ op: fc.constant('get' as const), key: keyArb }),
 );
 
@@ -37,7 +42,9 @@ export const sessionArb: fc.Arbitrary<KvSession | null> = fc.option(
 );
 
 /** A request id from a pool of three, so that generated logs repeat them. */
-export const requestIdArb: fc.Arbitrary<Uint8Array> = fc.integer({ min: 1, max: 3 }).map((n) => new Uint8Array(16).fill(n));
+export const requestIdArb: fc.Arbitrary<Uint8Array> = fc
+  .integer({ min: 1, max: 3 })
+  .map((n) => new Uint8Array(16).fill(n));
 
 /**
  * What a generated command does with its client's session: none, the next sequence, a retry of
@@ -67,7 +74,10 @@ export const genCommandArb: fc.Arbitrary<GenCommand> = rec({
   client: fc.integer({ min: 0, max: 2 }),
   intent: fc.constantFrom<SessionIntent>('none', 'none', 'next', 'next', 'next', 'retry', 'stale', 'jump'),
   casBack: fc.integer({ min: 0, max: 4 }),
-  timeStepMs: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: -100, max: 400 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 5000 }) }),
+  timeStepMs: fc.oneof(
+    { weight: 9, arbitrary: fc.integer({ min: -100, max: 400 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 5000 }) },
+  ),
   ackedBack: fc.option(fc.integer({ min: 0, max: 4 }), { nil: null }),
   requestId: fc.option(fc.integer({ min: 1, max: 3 }), { nil: null, freq: 3 }),
 });
@@ -112,9 +122,13 @@ function resolveSession(seqs: number[], g: GenCommand): KvSession | null {
 function resolveCommand(g: GenCommand, index: number, seqs: number[], clockMs: number): KvCommand {
   const session = resolveSession(seqs, g);
   const operation: KvOperation =
-    g.operation.op === 'cas' ? { ...g.operation, expectedRevision: g.casBack === 0 ? 0 : Math.max(0, index - g.casBack) } : g.operation;
+    g.operation.op === 'cas'
+      ? { ...g.operation, expectedRevision: g.casBack === 0 ? 0 : Math.max(0, index - g.casBack) }
+      : g.operation;
   const command: KvCommand = { ...operation, session, timeMs: clockMs };
-  return session === null || g.requestId === null ? command : { ...command, requestId: new Uint8Array(16).fill(g.requestId) };
+  return session === null || g.requestId === null
+    ? command
+    : { ...command, requestId: new Uint8Array(16).fill(g.requestId) };
 }
 
 /** Turns generated entries into log entries starting at `firstIndex`, with a running clock. */
@@ -144,7 +158,12 @@ const versionedArb: fc.Arbitrary<KvVersioned | null> = fc.option(
 
 export const resultArb: fc.Arbitrary<KvResult> = fc.oneof(
   rec({ type: fc.constant('put' as const), revision: fc.integer({ min: 1 }), previous: versionedArb }),
-  rec({ type: fc.constant('delete' as const), revision: fc.integer({ min: 1 }), deleted: fc.boolean(), previous: versionedArb }),
+  rec({
+    type: fc.constant('delete' as const),
+    revision: fc.integer({ min: 1 }),
+    deleted: fc.boolean(),
+    previous: versionedArb,
+  }),
   rec({ type: fc.constant('cas' as const), succeeded: fc.constant(true as const), revision: fc.integer({ min: 1 }) }),
   rec({ type: fc.constant('cas' as const), succeeded: fc.constant(false as const), current: versionedArb }),
   rec({ type: fc.constant('get' as const), current: versionedArb }),

@@ -1,6 +1,6 @@
 // Helpers for the KV tests: build log entries from commands and read results back.
-import type { LogEntry } from '../../../agent/contracts.js';
-import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/codec.js';
+import type { LogEntry } from '../../../contracts/log.js';
+import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/encoding.js';
 import type { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvOperation, KvResult, KvSession } from '../../../agent/kv/types.js';
 

@@ -10,11 +10,11 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
-import type { LogEntry, SnapshotMeta } from '../../../agent/contracts.js';
-import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/codec.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
+import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
 import type { KvOptions } from '../../../agent/kv/options.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { genEntryArb, toLogEntries } from './arbitraries.js';
 
 /** Small limits so that generated logs hit every one of them. */
@@ -38,7 +38,11 @@ function digest(bytes: Uint8Array): string {
 }
 
 function metaAt(index: number): SnapshotMeta {
-  return { lastIncludedIndex: index, lastIncludedTerm: 1, configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] } };
+  return {
+    lastIncludedIndex: index,
+    lastIncludedTerm: 1,
+    configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] },
+  };
 }
 
 function queries(sm: KvStateMachine): string[] {
@@ -70,7 +74,7 @@ describe('KvStateMachine properties', () => {
         original.checkInvariants();
         restored.checkInvariants();
       }),
-      fcParams('kv property 14 snapshot restore', 300),
+      fcParams(300, 'kv property 14 snapshot restore'),
     );
   });
 
@@ -90,7 +94,7 @@ describe('KvStateMachine properties', () => {
         assert.deepEqual(resultsB, resultsA);
         assert.equal(digest(b.snapshot()), digest(a.snapshot()));
       }),
-      fcParams('kv replicas agree', 300),
+      fcParams(300, 'kv replicas agree'),
     );
   });
 
@@ -99,7 +103,13 @@ describe('KvStateMachine properties', () => {
     const garbage = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
       fc.anything().map((v) => new Uint8Array(raw.encode(v))),
-      fc.record({ op: fc.constantFrom('put', 'get', 'cas', 'delete'), key: fc.anything(), time: fc.anything(), value: fc.anything() })
+      fc
+        .record({
+          op: fc.constantFrom('put', 'get', 'cas', 'delete'),
+          key: fc.anything(),
+          time: fc.anything(),
+          value: fc.anything(),
+        })
         .map((v) => new Uint8Array(raw.encode(v))),
     );
     fc.assert(
@@ -112,7 +122,10 @@ describe('KvStateMachine properties', () => {
             changed = true; // a random map can be a valid command
             return;
           }
-          assert.ok(['KV_MALFORMED', 'KV_KEY_TOO_LONG', 'KV_VALUE_TOO_LARGE', 'KV_SESSION_EXPIRED'].includes(result.code), result.code);
+          assert.ok(
+            ['KV_MALFORMED', 'KV_KEY_TOO_LONG', 'KV_VALUE_TOO_LARGE', 'KV_SESSION_EXPIRED'].includes(result.code),
+            result.code,
+          );
         });
         if (!changed) {
           const fresh = new KvStateMachine(SMALL);
@@ -120,7 +133,7 @@ describe('KvStateMachine properties', () => {
           assert.equal(digest(sm.snapshot()), digest(fresh.snapshot()), 'only lastApplied moved');
         }
       }),
-      fcParams('kv malformed never throws', 500),
+      fcParams(500, 'kv malformed never throws'),
     );
   });
 
@@ -149,7 +162,17 @@ describe('KvStateMachine properties', () => {
     assert.throws(() => sm.restore(metaAt(5), other.snapshot()), { code: 'CODEC_MALFORMED' });
     assert.throws(() => sm.restore(metaAt(0), new Uint8Array([1, 2, 3])), { code: 'CODEC_MALFORMED' });
     const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
-    const unsorted = raw.encode(['coraft-kv', 1, 9, 0, [['b', Buffer.from(''), 1], ['a', Buffer.from(''), 2]], []]);
+    const unsorted = raw.encode([
+      'coraft-kv',
+      1,
+      9,
+      0,
+      [
+        ['b', Buffer.from(''), 1],
+        ['a', Buffer.from(''), 2],
+      ],
+      [],
+    ]);
     assert.throws(() => sm.restore(metaAt(9), unsorted), /sorted by key/);
     const future = raw.encode(['coraft-kv', 1, 9, 0, [['a', Buffer.from(''), 10]], []]);
     assert.throws(() => sm.restore(metaAt(9), future), /revision must be an integer from 1 to 9/);

@@ -16,7 +16,7 @@ import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { SessionTable } from '../../../agent/kv/sessions.js';
 import type { RunResult, SessionLimits, SessionOutcome } from '../../../agent/kv/sessions.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 
 const ROOMY: SessionLimits = { countMax: 10, ttlMs: 1_000_000, responsesMax: 100, bytesMax: 1_000_000 };
 
@@ -66,7 +66,10 @@ describe('SessionTable', () => {
     assert.equal(h.apply('s', 4, 3).kind, 'ran');
     assert.deepEqual(h.apply('s', 2, 1), { kind: 'stale', floor: 3 });
     assert.equal(h.apply('s', 3, 1).kind, 'duplicate', 'a sequence at the floor is still answered');
-    assert.deepEqual(h.table.lookup('s')?.responses.map((r) => r.seq), [3, 4]);
+    assert.deepEqual(
+      h.table.lookup('s')?.responses.map((r) => r.seq),
+      [3, 4],
+    );
     assert.equal(h.ran('s', 2), 1);
   });
 
@@ -84,7 +87,11 @@ describe('SessionTable', () => {
     const h = new Harness();
     assert.deepEqual(h.apply('s', 5, 2), { kind: 'expired' });
     assert.equal(h.table.size, 0);
-    assert.equal(h.apply('s', 5, 1).kind, 'ran', 'watermark 1: the client finished nothing yet, so this cannot be a lost retry');
+    assert.equal(
+      h.apply('s', 5, 1).kind,
+      'ran',
+      'watermark 1: the client finished nothing yet, so this cannot be a lost retry',
+    );
     assert.equal(h.apply('s', 4, 1).kind, 'ran', 'an earlier concurrent command of the same session');
   });
 
@@ -109,7 +116,10 @@ describe('SessionTable', () => {
     h.apply('s', 1, 1, 8);
     h.apply('s', 2, 1, 8);
     h.apply('s', 3, 1, 8);
-    assert.deepEqual(h.table.lookup('s')?.responses.map((r) => r.seq), [2, 3]);
+    assert.deepEqual(
+      h.table.lookup('s')?.responses.map((r) => r.seq),
+      [2, 3],
+    );
     assert.deepEqual(h.apply('s', 1, 1), { kind: 'stale', floor: 2 });
     h.table.checkInvariants(h.clockMs);
   });
@@ -185,7 +195,8 @@ function runChecked(limits: SessionLimits, commands: readonly GenCommand[]): str
       // (1) a second run needs its session removed in between (and reopened, which the
       // expired check below shows takes watermark 1).
       const before = ranAt.get(key);
-      if (before !== undefined) assert.ok((removals.get(clientId) ?? 0) > before, `${key} ran twice without its session being removed`);
+      if (before !== undefined)
+        assert.ok((removals.get(clientId) ?? 0) > before, `${key} ran twice without its session being removed`);
       ranAt.set(key, removals.get(clientId) ?? 0);
       counter += 1;
       const response = new Uint8Array(g.size).fill(counter % 256);
@@ -195,23 +206,30 @@ function runChecked(limits: SessionLimits, commands: readonly GenCommand[]): str
     ranAt.set(`${clientId}@`, 1);
     // (2) a duplicate is exactly what the run kept.
     if (outcome.kind === 'duplicate') assert.deepEqual(outcome.response, firstKept.get(key));
-    assert.equal(outcome.kind === 'expired', known === undefined && ackedBelow !== 1, 'an unknown session opens only with watermark 1');
-    if (table.lookup(clientId) === undefined && known !== undefined) removals.set(clientId, (removals.get(clientId) ?? 0) + 1);
+    assert.equal(
+      outcome.kind === 'expired',
+      known === undefined && ackedBelow !== 1,
+      'an unknown session opens only with watermark 1',
+    );
+    if (table.lookup(clientId) === undefined && known !== undefined)
+      removals.set(clientId, (removals.get(clientId) ?? 0) + 1);
     // (4) invariants after every command.
     table.checkInvariants(clockMs);
   }
-  return JSON.stringify(table.list(), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+  return JSON.stringify(table.list(), (_k, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
+  );
 }
 
 describe('SessionTable properties', () => {
-  it('any interleaving and duplication of (seq, watermark) commands runs each sequence at most once while its session lives', () => {
+  it('any interleaving and duplication of (seq, watermark) commands runs each sequence at most once', () => {
     fc.assert(
       fc.property(limitsArb, fc.array(commandArb, { maxLength: 60 }), (limits, commands) => {
         const listing = runChecked(limits, commands);
         // (5) a replay of the same commands gives the same table.
         assert.equal(runChecked(limits, commands), listing);
       }),
-      fcParams('session table at most once', 1000),
+      fcParams(1000, 'session table at most once'),
     );
   });
 
@@ -223,7 +241,7 @@ describe('SessionTable properties', () => {
         for (const count of h.runs.values()) assert.equal(count, 1);
         h.table.checkInvariants(h.clockMs);
       }),
-      fcParams('session table never evicting', 1000),
+      fcParams(1000, 'session table never evicting'),
     );
   });
 });

@@ -5,10 +5,10 @@
 // session refuses sequences above 1, and an oversized response is not kept. It drives a real
 // state machine with encoded entries.
 import { strict as assert } from 'node:assert';
-import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/codec.js';
+import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/types.js';
-import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
 import { Driver, bytes, textOf } from './kv-helpers.js';
 
 /** A Metrics fake that sums increments by name and dimensions. */
@@ -31,12 +31,24 @@ function errorCode(result: KvResult): string | false {
 describe('KvStateMachine sessions', () => {
   it('returns the cached response to a retry without running it again', () => {
     const sm = new KvStateMachine();
-    const command: KvCommand = { op: 'put', key: 'k', value: bytes('v1'), returnPrevious: true, session: { clientId: 'c', seq: 1 }, timeMs: 10 };
+    const command: KvCommand = {
+      op: 'put',
+      key: 'k',
+      value: bytes('v1'),
+      returnPrevious: true,
+      session: { clientId: 'c', seq: 1 },
+      timeMs: 10,
+    };
     const first = sm.apply({ term: 1, index: 1, type: 'command', command: encodeKvCommand(command) });
     // Someone else writes in between; a re-execution would now report 'other' as previous.
     const d = new Driver(sm);
     d.put('k', 'other');
-    const retry = sm.apply({ term: 2, index: 3, type: 'command', command: encodeKvCommand({ ...command, timeMs: 20 }) });
+    const retry = sm.apply({
+      term: 2,
+      index: 3,
+      type: 'command',
+      command: encodeKvCommand({ ...command, timeMs: 20 }),
+    });
     assert.equal(Buffer.compare(retry, first), 0, 'byte-identical cached response');
     assert.deepEqual(decodeKvResult(retry), { type: 'put', revision: 1, previous: null });
     assert.equal(textOf(d.get('k')), 'other', 'the retry did not write again');
@@ -50,7 +62,11 @@ describe('KvStateMachine sessions', () => {
     const s2 = { clientId: 'c', seq: 2 };
     const cas = d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('a') }, s2);
     assert.deepEqual(cas, { type: 'cas', succeeded: true, revision: 3 });
-    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('a') }, s2), cas, 'no second cas, no failure');
+    assert.deepEqual(
+      d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('a') }, s2),
+      cas,
+      'no second cas, no failure',
+    );
   });
 
   it('refuses a sequence below the latest as stale, without running it', () => {
@@ -122,13 +138,23 @@ describe('KvStateMachine sessions', () => {
 
   it('runs commands without a client id every time (no deduplication)', () => {
     const d = new Driver(new KvStateMachine());
-    const command: KvCommand = { op: 'put', key: 'k', value: bytes('v'), returnPrevious: false, session: null, timeMs: 0 };
+    const command: KvCommand = {
+      op: 'put',
+      key: 'k',
+      value: bytes('v'),
+      returnPrevious: false,
+      session: null,
+      timeMs: 0,
+    };
     const a = decodeKvResult(d.applyRaw(encodeKvCommand(command)));
     const b = decodeKvResult(d.applyRaw(encodeKvCommand(command)));
-    assert.deepEqual([a, b], [
-      { type: 'put', revision: 1, previous: null },
-      { type: 'put', revision: 2, previous: null },
-    ]);
+    assert.deepEqual(
+      [a, b],
+      [
+        { type: 'put', revision: 1, previous: null },
+        { type: 'put', revision: 2, previous: null },
+      ],
+    );
   });
 
   it('counts duplicates, errors, expiries and evictions in metrics', () => {

@@ -4,7 +4,7 @@
 // leaves the state unchanged. It drives a real state machine with encoded log entries and
 // decodes the results.
 import { strict as assert } from 'node:assert';
-import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/codec.js';
+import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { Driver, bytes, commandEntry, textOf } from './kv-helpers.js';
 
@@ -31,7 +31,10 @@ describe('KvStateMachine operations', () => {
     assert.deepEqual(d.get('missing'), { type: 'get', current: null });
     const viaQuery = decodeKvResult(d.sm.query(encodeKvQuery({ op: 'get', key: 'k' })));
     assert.deepEqual(viaQuery, { type: 'get', current: { value: bytes('v'), revision: 1 } });
-    assert.deepEqual(decodeKvResult(d.sm.query(encodeKvQuery({ op: 'get', key: 'nope' }))), { type: 'get', current: null });
+    assert.deepEqual(decodeKvResult(d.sm.query(encodeKvQuery({ op: 'get', key: 'nope' }))), {
+      type: 'get',
+      current: null,
+    });
     assert.equal(d.sm.lastApplied, 3, 'queries do not advance lastApplied; get commands do');
   });
 
@@ -43,13 +46,22 @@ describe('KvStateMachine operations', () => {
       deleted: true,
       previous: { value: bytes('v'), revision: 1 },
     });
-    assert.deepEqual(d.run({ op: 'delete', key: 'k', returnPrevious: true }), { type: 'delete', revision: 3, deleted: false, previous: null });
+    assert.deepEqual(d.run({ op: 'delete', key: 'k', returnPrevious: true }), {
+      type: 'delete',
+      revision: 3,
+      deleted: false,
+      previous: null,
+    });
     assert.equal(d.sm.read('k'), null);
     assert.equal(d.sm.stats().dataBytes, 0);
   });
 
   it('cas with revision 0 creates only when absent', () => {
-    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('first') }), { type: 'cas', succeeded: true, revision: 1 });
+    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('first') }), {
+      type: 'cas',
+      succeeded: true,
+      revision: 1,
+    });
     assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('second') }), {
       type: 'cas',
       succeeded: false,
@@ -63,10 +75,22 @@ describe('KvStateMachine operations', () => {
     d.put('k', 'b');
     assert.equal(d.run({ op: 'cas', key: 'k', expectedRevision: 1, value: bytes('x') }).type, 'cas');
     assert.equal(textOf(d.get('k')), 'b', 'stale revision 1 did not write');
-    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 2, value: bytes('c') }), { type: 'cas', succeeded: true, revision: 5 });
+    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 2, value: bytes('c') }), {
+      type: 'cas',
+      succeeded: true,
+      revision: 5,
+    });
     d.run({ op: 'delete', key: 'k', returnPrevious: false });
-    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 5, value: bytes('y') }), { type: 'cas', succeeded: false, current: null });
-    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('z') }), { type: 'cas', succeeded: true, revision: 8 });
+    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 5, value: bytes('y') }), {
+      type: 'cas',
+      succeeded: false,
+      current: null,
+    });
+    assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('z') }), {
+      type: 'cas',
+      succeeded: true,
+      revision: 8,
+    });
   });
 
   it('noop and config entries advance lastApplied only and return empty bytes', () => {
@@ -76,15 +100,26 @@ describe('KvStateMachine operations', () => {
     assert.equal(d.applyRaw(new Uint8Array([0xff]), 'config').length, 0);
     assert.equal(d.sm.lastApplied, 3);
     const after = new KvStateMachine();
-    after.restore({ lastIncludedIndex: 3, lastIncludedTerm: 1, configuration: { voters: [], learners: [], oldVoters: null, members: [] } }, d.sm.snapshot());
+    after.restore(
+      {
+        lastIncludedIndex: 3,
+        lastIncludedTerm: 1,
+        configuration: { voters: [], learners: [], oldVoters: null, members: [] },
+      },
+      d.sm.snapshot(),
+    );
     assert.deepEqual(after.read('k'), { value: bytes('v'), revision: 1 });
     assert.notDeepEqual(before, d.sm.snapshot(), 'lastApplied is part of the snapshot');
   });
 
   it('rejects an entry that does not follow lastApplied by exactly one', () => {
     d.put('k', 'v');
-    assert.throws(() => d.sm.apply(commandEntry(3, { op: 'get', key: 'k', session: null, timeMs: 0 })), { code: 'RAFT_INVARIANT' });
-    assert.throws(() => d.sm.apply(commandEntry(1, { op: 'get', key: 'k', session: null, timeMs: 0 })), { code: 'RAFT_INVARIANT' });
+    assert.throws(() => d.sm.apply(commandEntry(3, { op: 'get', key: 'k', session: null, timeMs: 0 })), {
+      code: 'RAFT_INVARIANT',
+    });
+    assert.throws(() => d.sm.apply(commandEntry(1, { op: 'get', key: 'k', session: null, timeMs: 0 })), {
+      code: 'RAFT_INVARIANT',
+    });
     assert.equal(d.sm.lastApplied, 1);
   });
 
@@ -101,12 +136,15 @@ describe('KvStateMachine limits', () => {
   const errorCode = (r: ReturnType<Driver['run']>): string | false => r.type === 'error' && r.code;
 
   it('validates options and names every bad field', () => {
-    assert.throws(() => new KvStateMachine({ keyBytesMax: 0, sessionTtlMs: 5 }), (e: unknown) => {
-      assert.ok(e instanceof Error && 'code' in e && e.code === 'CONFIG_INVALID');
-      assert.match(e.message, /kv\.keyBytesMax/);
-      assert.match(e.message, /kv\.sessionTtlMs/);
-      return true;
-    });
+    assert.throws(
+      () => new KvStateMachine({ keyBytesMax: 0, sessionTtlMs: 5 }),
+      (e: unknown) => {
+        assert.ok(e instanceof Error && 'code' in e && e.code === 'CONFIG_INVALID');
+        assert.match(e.message, /kv\.keyBytesMax/);
+        assert.match(e.message, /kv\.sessionTtlMs/);
+        return true;
+      },
+    );
   });
 
   it('refuses a key longer than keyBytesMax (in UTF-8 bytes) for every operation', () => {
@@ -116,7 +154,10 @@ describe('KvStateMachine limits', () => {
     assert.equal(errorCode(d.put('ééé', 'v')), 'KV_KEY_TOO_LONG', 'three 2-byte characters are 6 bytes');
     assert.equal(errorCode(d.get('abcde')), 'KV_KEY_TOO_LONG');
     assert.equal(errorCode(d.run({ op: 'delete', key: 'abcde', returnPrevious: false })), 'KV_KEY_TOO_LONG');
-    assert.equal(errorCode(d.run({ op: 'cas', key: 'abcde', expectedRevision: 0, value: bytes('') })), 'KV_KEY_TOO_LONG');
+    assert.equal(
+      errorCode(d.run({ op: 'cas', key: 'abcde', expectedRevision: 0, value: bytes('') })),
+      'KV_KEY_TOO_LONG',
+    );
     const q = decodeKvResult(d.sm.query(encodeKvQuery({ op: 'get', key: 'abcde' })));
     assert.equal(q.type === 'error' && q.code, 'KV_KEY_TOO_LONG');
   });
@@ -133,7 +174,10 @@ describe('KvStateMachine limits', () => {
     d.put('a', '1');
     d.put('b', '2');
     assert.equal(errorCode(d.put('c', '3')), 'KV_KEY_COUNT_LIMIT');
-    assert.equal(errorCode(d.run({ op: 'cas', key: 'c', expectedRevision: 0, value: bytes('3') })), 'KV_KEY_COUNT_LIMIT');
+    assert.equal(
+      errorCode(d.run({ op: 'cas', key: 'c', expectedRevision: 0, value: bytes('3') })),
+      'KV_KEY_COUNT_LIMIT',
+    );
     assert.equal(d.put('a', 'again').type, 'put');
     d.run({ op: 'delete', key: 'b', returnPrevious: false });
     assert.equal(d.put('c', '3').type, 'put');

@@ -15,11 +15,11 @@
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
-import type { SnapshotMeta } from '../../../agent/contracts.js';
-import { decodeKvResult, encodeKvCommand, encodeKvResult } from '../../../agent/kv/codec.js';
+import type { SnapshotMeta } from '../../../contracts/log.js';
+import { decodeKvResult, encodeKvCommand, encodeKvResult } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvResult, KvSession } from '../../../agent/kv/types.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { Driver, bytes, textOf } from './kv-helpers.js';
 
 function errorCode(result: KvResult): string | false {
@@ -32,12 +32,25 @@ function session(seq: number, ackedBelow: number, clientId = '@n1/boot'): KvSess
 
 /** A put in `s`, optionally carrying request id `rid` (16 bytes filled with it). */
 function putIn(d: Driver, key: string, value: string, s: KvSession, rid?: number): KvResult {
-  const command: KvCommand = { op: 'put', key, value: bytes(value), returnPrevious: false, session: s, timeMs: d.timeMs };
-  return decodeKvResult(d.applyRaw(encodeKvCommand(rid === undefined ? command : { ...command, requestId: new Uint8Array(16).fill(rid) })));
+  const command: KvCommand = {
+    op: 'put',
+    key,
+    value: bytes(value),
+    returnPrevious: false,
+    session: s,
+    timeMs: d.timeMs,
+  };
+  return decodeKvResult(
+    d.applyRaw(encodeKvCommand(rid === undefined ? command : { ...command, requestId: new Uint8Array(16).fill(rid) })),
+  );
 }
 
 function metaAt(index: number): SnapshotMeta {
-  return { lastIncludedIndex: index, lastIncludedTerm: 1, configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] } };
+  return {
+    lastIncludedIndex: index,
+    lastIncludedTerm: 1,
+    configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] },
+  };
 }
 
 describe('KvStateMachine sessions with watermarks and request ids', () => {
@@ -46,14 +59,22 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
     assert.deepEqual(putIn(d, 'k', 'three', session(3, 1)), { type: 'put', revision: 1, previous: null });
     assert.deepEqual(putIn(d, 'k', 'one', session(1, 1)), { type: 'put', revision: 2, previous: null });
     d.put('k', 'other');
-    assert.deepEqual(putIn(d, 'k', 'three', session(3, 1)), { type: 'put', revision: 1, previous: null }, 'the retry is answered, not run');
+    assert.deepEqual(
+      putIn(d, 'k', 'three', session(3, 1)),
+      { type: 'put', revision: 1, previous: null },
+      'the retry is answered, not run',
+    );
     assert.equal(putIn(d, 'k', 'two', session(2, 1)).type, 'put');
     assert.equal(textOf(d.get('k')), 'two');
     assert.equal(putIn(d, 'k', 'four', session(4, 3)).type, 'put', 'watermark 3: sequences 1 and 2 are finished');
     assert.equal(errorCode(putIn(d, 'k', 'one', session(1, 1))), 'KV_STALE_SEQUENCE');
     assert.equal(errorCode(putIn(d, 'k', 'two', session(2, 1))), 'KV_STALE_SEQUENCE');
     assert.equal(textOf(d.get('k')), 'four', 'nothing ran again');
-    assert.deepEqual(putIn(d, 'k', 'three', session(3, 1)), { type: 'put', revision: 1, previous: null }, 'sequence 3 is at the floor: still answered');
+    assert.deepEqual(
+      putIn(d, 'k', 'three', session(3, 1)),
+      { type: 'put', revision: 1, previous: null },
+      'sequence 3 is at the floor: still answered',
+    );
   });
 
   it('opens an unknown session only with watermark 1', () => {
@@ -79,10 +100,18 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
     const again = putIn(d, 'k', 'v1', session(1, 1, '@n1/new'), 7);
     assert.deepEqual(again, first);
     assert.equal(textOf(d.get('k')), 'later', 'the retransmitted write did not run');
-    assert.deepEqual(putIn(d, 'k', 'v1', session(1, 1, '@n1/new')), first, 'the new session keeps that answer for its own retries');
+    assert.deepEqual(
+      putIn(d, 'k', 'v1', session(1, 1, '@n1/new')),
+      first,
+      'the new session keeps that answer for its own retries',
+    );
     assert.equal(d.sm.stats().requestIdCount, 1);
     putIn(d, 'k', 'x', session(6, 6, '@n1/old'));
-    assert.equal(errorCode(putIn(d, 'k', 'v1', session(2, 2, '@n1/new'), 7)), 'KV_RESPONSE_NOT_RETAINED', 'applied before; its response is gone');
+    assert.equal(
+      errorCode(putIn(d, 'k', 'v1', session(2, 2, '@n1/new'), 7)),
+      'KV_RESPONSE_NOT_RETAINED',
+      'applied before; its response is gone',
+    );
     assert.equal(textOf(d.get('k')), 'x');
   });
 
@@ -107,7 +136,11 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
     sm.restore(metaAt(3), image);
     const r = new Driver(sm);
     r.timeMs = 100;
-    assert.deepEqual(r.put('k', 'again', { clientId: 'c', seq: 4 }), { type: 'put', revision: 3, previous: null }, 'the kept response');
+    assert.deepEqual(
+      r.put('k', 'again', { clientId: 'c', seq: 4 }),
+      { type: 'put', revision: 3, previous: null },
+      'the kept response',
+    );
     assert.equal(errorCode(r.put('k', 'old', { clientId: 'c', seq: 3 })), 'KV_STALE_SEQUENCE');
     assert.equal(textOf(r.get('k')), 'v');
     assert.equal(r.put('k', 'next', { clientId: 'c', seq: 5 }).type, 'put');
@@ -120,23 +153,72 @@ describe('KvStateMachine snapshot version 2', () => {
     const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
     const sm = new KvStateMachine();
     const before = Buffer.from(sm.snapshot());
-    const image = (sessions: unknown[], requestIds: unknown[]): Uint8Array => raw.encode(['coraft-kv', 2, 5, 100, [], sessions, requestIds]);
+    const image = (sessions: unknown[], requestIds: unknown[]): Uint8Array =>
+      raw.encode(['coraft-kv', 2, 5, 100, [], sessions, requestIds]);
     const kept = Buffer.from(encodeKvResult({ type: 'put', revision: 3, previous: null }));
     const rid = Buffer.alloc(16, 1);
-    sm.restore(metaAt(5), image([['c', 2, 90, [[2, kept], [4, kept]]]], [[rid, 'c', 4, 90]]));
+    sm.restore(
+      metaAt(5),
+      image(
+        [
+          [
+            'c',
+            2,
+            90,
+            [
+              [2, kept],
+              [4, kept],
+            ],
+          ],
+        ],
+        [[rid, 'c', 4, 90]],
+      ),
+    );
     assert.equal(sm.stats().requestIdCount, 1);
     const bad: [unknown[], unknown[], RegExp][] = [
       [[['c', 3, 90, [[2, kept]]]], [], /response sequence must be an integer from 3/],
-      [[['c', 1, 90, [[4, kept], [2, kept]]]], [], /response sequence must be an integer from 5/],
+      [
+        [
+          [
+            'c',
+            1,
+            90,
+            [
+              [4, kept],
+              [2, kept],
+            ],
+          ],
+        ],
+        [],
+        /response sequence must be an integer from 5/,
+      ],
       [[['c', 0, 90, []]], [], /floor must be an integer from 1/],
       [[], [[Buffer.alloc(15), 'c', 1, 90]], /request ids must have 16 bytes/],
-      [[], [[rid, 'c', 1, 90], [rid, 'c', 2, 95]], /request ids must have 16 bytes and be unique/],
-      [[], [[rid, 'c', 1, 99], [Buffer.alloc(16, 2), 'c', 2, 95]], /request id use must be an integer from 99/],
+      [
+        [],
+        [
+          [rid, 'c', 1, 90],
+          [rid, 'c', 2, 95],
+        ],
+        /request ids must have 16 bytes and be unique/,
+      ],
+      [
+        [],
+        [
+          [rid, 'c', 1, 99],
+          [Buffer.alloc(16, 2), 'c', 2, 95],
+        ],
+        /request id use must be an integer from 99/,
+      ],
       [[], [[rid, 'c', 1, 101]], /request id use must be an integer from 0 to 100/],
     ];
     const fresh = new KvStateMachine();
-    for (const [sessions, requestIds, pattern] of bad) assert.throws(() => fresh.restore(metaAt(5), image(sessions, requestIds)), pattern);
-    assert.throws(() => fresh.restore(metaAt(5), raw.encode(['coraft-kv', 2, 5, 100, [], []])), /version 2 snapshot must have 7 items/);
+    for (const [sessions, requestIds, pattern] of bad)
+      assert.throws(() => fresh.restore(metaAt(5), image(sessions, requestIds)), pattern);
+    assert.throws(
+      () => fresh.restore(metaAt(5), raw.encode(['coraft-kv', 2, 5, 100, [], []])),
+      /version 2 snapshot must have 7 items/,
+    );
     assert.deepEqual(Buffer.from(fresh.snapshot()), before, 'a refused snapshot changes nothing');
   });
 });
@@ -148,8 +230,12 @@ interface GenWrite {
 }
 
 describe('KvStateMachine sessions with watermarks: properties', () => {
-  it('writes each (session, sequence) at most once under any interleaving and duplication, and replays byte-identically', () => {
-    const writeArb = fc.record({ client: fc.integer({ min: 0, max: 2 }), seq: fc.integer({ min: 1, max: 10 }), back: fc.integer({ min: 0, max: 10 }) });
+  it('writes each (session, sequence) at most once under any interleaving and duplication; replays alike', () => {
+    const writeArb = fc.record({
+      client: fc.integer({ min: 0, max: 2 }),
+      seq: fc.integer({ min: 1, max: 10 }),
+      back: fc.integer({ min: 0, max: 10 }),
+    });
     fc.assert(
       fc.property(fc.array(writeArb, { maxLength: 60 }), fc.nat(60), (writes: GenWrite[], cut) => {
         const options = { sessionResponsesMax: 3 };
@@ -159,7 +245,14 @@ describe('KvStateMachine sessions with watermarks: properties', () => {
           term: 1,
           index: i + 1,
           type: 'command' as const,
-          command: encodeKvCommand({ op: 'put', key: `k${w.seq % 3}`, value: bytes(`c${w.client}#${w.seq}`), returnPrevious: false, session: { clientId: `c${w.client}`, seq: w.seq, ackedBelow: Math.max(1, w.seq - w.back) }, timeMs: i }),
+          command: encodeKvCommand({
+            op: 'put',
+            key: `k${w.seq % 3}`,
+            value: bytes(`c${w.client}#${w.seq}`),
+            returnPrevious: false,
+            session: { clientId: `c${w.client}`, seq: w.seq, ackedBelow: Math.max(1, w.seq - w.back) },
+            timeMs: i,
+          }),
         }));
         entries.forEach((entry, i) => {
           const result = decodeKvResult(sm.apply(entry));
@@ -179,7 +272,7 @@ describe('KvStateMachine sessions with watermarks: properties', () => {
         for (const entry of entries.slice(at)) restored.apply(entry);
         assert.equal(Buffer.compare(restored.snapshot(), sm.snapshot()), 0, 'byte-identical snapshots');
       }),
-      fcParams('kv watermark sessions at most once', 500),
+      fcParams(500, 'kv watermark sessions at most once'),
     );
   });
 });

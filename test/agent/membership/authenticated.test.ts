@@ -11,8 +11,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/membership.js';
-import type { ClusterConfiguration, InboundContext, LogEntry } from '../../../agent/contracts.js';
+import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/configuration.js';
+import type { ClusterConfiguration, LogEntry } from '../../../contracts/log.js';
+import type { InboundContext } from '../../../contracts/network.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';
 import { AuthenticatedMembershipManager } from '../../../agent/membership/authenticated.js';
 import { LinkKeystore } from '../../../agent/membership/keystore.js';
@@ -30,26 +31,56 @@ const admin = generateKeyPairSync('ed25519');
 const link = (a: string, b: string, ga = 1, gb = 1): Uint8Array => deriveLinkKey(fleet, CLUSTER, a, ga, b, gb);
 const members = ['n1', 'n2', 'n3'].map((id, i) => ({ id, address: `127.0.0.1:${7000 + i}` }));
 const from = (identity: string | null): InboundContext => ({ peerIdentity: identity, remoteAddress: '127.0.0.1:9999' });
-const warnings = (logger: MemoryLogger): string[] => logger.records.filter((r) => r.level === 'warning').map((r) => r.message);
+const warnings = (logger: MemoryLogger): string[] =>
+  logger.records.filter((r) => r.level === 'warning').map((r) => r.message);
 
 /** Node n1: its bundle's links, the replicated state, its manager; `apply` feeds entries as the log would. */
 function setup(options: { cacheFile?: string; state?: TrustedStateMachine; config?: ClusterConfiguration } = {}) {
   const logger = new MemoryLogger();
-  const state = options.state ?? new TrustedStateMachine(new KvStateMachine({}), { cluster: CLUSTER, genesisAdminKey: admin.publicKey });
+  const state =
+    options.state ??
+    new TrustedStateMachine(new KvStateMachine({}), { cluster: CLUSTER, genesisAdminKey: admin.publicKey });
   const keystore = new LinkKeystore(
-    { nodeId: 'n1', cluster: CLUSTER, nodeSecret: deriveNodeSecret(fleet, CLUSTER, 'n1', 1), bootstrap: new Map([['n2', link('n1', 'n2')], ['n3', link('n1', 'n3')]]) },
+    {
+      nodeId: 'n1',
+      cluster: CLUSTER,
+      nodeSecret: deriveNodeSecret(fleet, CLUSTER, 'n1', 1),
+      bootstrap: new Map([
+        ['n2', link('n1', 'n2')],
+        ['n3', link('n1', 'n3')],
+      ]),
+    },
     new KeystoreCache(options.cacheFile ?? null, logger),
     logger,
   );
   let now = 0;
-  const manager = new AuthenticatedMembershipManager({ nodeId: 'n1', keystore, logger, metrics: null, refusalLogsPerSecondMax: 3, nowMs: () => now, addresses: new PeerAddresses() });
+  const manager = new AuthenticatedMembershipManager({
+    nodeId: 'n1',
+    keystore,
+    logger,
+    metrics: null,
+    refusalLogsPerSecondMax: 3,
+    nowMs: () => now,
+    addresses: new PeerAddresses(),
+  });
   let config = options.config ?? simpleConfiguration(['n1', 'n2', 'n3'], members);
   manager.attach(() => config, members, { trust: state.trust, appliedIndex: () => state.kv.lastApplied });
   state.onCredentialsChanged((ids) => manager.onCredentialsChanged(ids));
   const closed: string[] = [];
-  manager.addSessionCloser({ closeSessionsOf: (id) => (closed.push(id), 1), sessionIdentities: () => ['n2', 'n3', 'n4'] });
-  const apply = (entry: Omit<LogEntry, 'index' | 'term'>): void => void state.apply({ ...entry, index: state.kv.lastApplied + 1, term: 1 });
-  const signed = (operation: AdminOperation): void => apply({ type: 'command', command: encodeAdminEntry({ envelope: signAdminCommand(operation, CLUSTER, admin.privateKey, Date.now(), 60_000), timeMs: Date.now() }) });
+  manager.addSessionCloser({
+    closeSessionsOf: (id) => (closed.push(id), 1),
+    sessionIdentities: () => ['n2', 'n3', 'n4'],
+  });
+  const apply = (entry: Omit<LogEntry, 'index' | 'term'>): void =>
+    void state.apply({ ...entry, index: state.kv.lastApplied + 1, term: 1 });
+  const signed = (operation: AdminOperation): void =>
+    apply({
+      type: 'command',
+      command: encodeAdminEntry({
+        envelope: signAdminCommand(operation, CLUSTER, admin.privateKey, Date.now(), 60_000),
+        timeMs: Date.now(),
+      }),
+    });
   const configure = (next: ClusterConfiguration): void => {
     config = next;
     apply({ type: 'config', command: encodeConfiguration(next) });
@@ -59,9 +90,26 @@ function setup(options: { cacheFile?: string; state?: TrustedStateMachine; confi
 
 const wrappedFor = (holder: string, peer: string, gHolder = 1, gPeer = 1) => {
   const generation = holder < peer ? `${gHolder}.${gPeer}` : `${gPeer}.${gHolder}`;
-  return { holder, generation, wrapped: wrapLinkKey(deriveNodeSecret(fleet, CLUSTER, holder, gHolder), CLUSTER, holder, peer, generation, link(holder, peer, gHolder, gPeer)) };
+  return {
+    holder,
+    generation,
+    wrapped: wrapLinkKey(
+      deriveNodeSecret(fleet, CLUSTER, holder, gHolder),
+      CLUSTER,
+      holder,
+      peer,
+      generation,
+      link(holder, peer, gHolder, gPeer),
+    ),
+  };
 };
-const addN4: AdminOperation = { op: 'add-member', id: 'n4', address: '127.0.0.1:7003', learner: false, links: ['n1', 'n2', 'n3'].map((h) => wrappedFor(h, 'n4')) };
+const addN4: AdminOperation = {
+  op: 'add-member',
+  id: 'n4',
+  address: '127.0.0.1:7003',
+  learner: false,
+  links: ['n1', 'n2', 'n3'].map((h) => wrappedFor(h, 'n4')),
+};
 const withN4 = simpleConfiguration(['n1', 'n2', 'n3', 'n4'], [...members, { id: 'n4', address: '127.0.0.1:7003' }]);
 
 describe('AuthenticatedMembershipManager with link keys', () => {
@@ -98,11 +146,11 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     for (const peer of ['n2', 'n3']) assert.equal(text.includes(Buffer.from(link('n1', peer)).toString('hex')), false);
   });
 
-  it('learns a new member\'s link through a signed add-member, and only then validates it', () => {
+  it("learns a new member's link through a signed add-member, and only then validates it", () => {
     const { manager, signed, closed } = setup();
     assert.equal(manager.validateNewNode('n4', '127.0.0.1:7003').ok, false);
     signed(addN4);
-    assert.deepEqual(manager.pskLookup('n4'), link('n1', 'n4'), 'opened with n1\'s node secret');
+    assert.deepEqual(manager.pskLookup('n4'), link('n1', 'n4'), "opened with n1's node secret");
     assert.deepEqual(manager.validateNewNode('n4', '127.0.0.1:7003'), { ok: true });
     assert.deepEqual(closed, ['n4']);
   });
@@ -122,14 +170,21 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     leader.configure(simpleConfiguration(['n1', 'n2', 'n3'], members));
     leader.configure(simpleConfiguration(['n1', 'n2'], members.slice(0, 2)));
     const follower = setup();
-    assert.deepEqual(follower.manager.pskLookup('n3'), link('n1', 'n3'), 'before: the bundle\'s link');
-    follower.state.restore({ lastIncludedIndex: leader.state.kv.lastApplied, lastIncludedTerm: 1, configuration: simpleConfiguration(['n1', 'n2'], members.slice(0, 2)) }, leader.state.snapshot());
+    assert.deepEqual(follower.manager.pskLookup('n3'), link('n1', 'n3'), "before: the bundle's link");
+    follower.state.restore(
+      {
+        lastIncludedIndex: leader.state.kv.lastApplied,
+        lastIncludedTerm: 1,
+        configuration: simpleConfiguration(['n1', 'n2'], members.slice(0, 2)),
+      },
+      leader.state.snapshot(),
+    );
     assert.equal(follower.manager.pskLookup('n3'), null);
     assert.ok(follower.closed.includes('n3'), `closed ${follower.closed.join(',')}`);
     assert.equal(follower.closed.includes('n2'), false);
   });
 
-  it('takes a rekeyed link over the bundle\'s and closes the sessions made with the old one', () => {
+  it("takes a rekeyed link over the bundle's and closes the sessions made with the old one", () => {
     const { manager, signed, closed } = setup();
     signed({ op: 'rekey-member', id: 'n2', links: [wrappedFor('n1', 'n2', 1, 2), wrappedFor('n3', 'n2', 1, 2)] });
     assert.deepEqual(manager.pskLookup('n2'), link('n1', 'n2', 1, 2));
@@ -150,7 +205,9 @@ describe('keystore cache across a restart', () => {
     const before = setup({ cacheFile: file, config: withN4 });
     before.signed(addN4);
     before.configure(withN4);
-    before.configure(simpleConfiguration(['n1', 'n2', 'n4'], [...members.slice(0, 2), { id: 'n4', address: '127.0.0.1:7003' }]));
+    before.configure(
+      simpleConfiguration(['n1', 'n2', 'n4'], [...members.slice(0, 2), { id: 'n4', address: '127.0.0.1:7003' }]),
+    );
     assert.equal(statSync(file).mode & 0o777, 0o600);
     // A restart: a fresh replicated state (nothing re-applied yet), the same bundle and cache.
     const after = setup({ cacheFile: file, config: withN4 });

@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { watchHandshakeFailures } from '../../../agent/membership/handshake-watch.js';
 import type { HandshakeCounting } from '../../../agent/membership/handshake-watch.js';
-import type { DiagnosticLogger, Metrics } from '../../../agent/contracts.js';
+import type { DiagnosticLogger } from '../../../contracts/logger.js';
+import type { Metrics } from '../../../contracts/metrics.js';
 
 class FakeServer implements HandshakeCounting {
   handshakesFailed = 0;
@@ -36,9 +37,23 @@ describe('watchHandshakeFailures', () => {
   it('warns once per period about failed authentication, and not about load', async () => {
     const clock = sandbox.useFakeTimers();
     const warnings: unknown[] = [];
-    const logger: DiagnosticLogger = { log() {}, trace() {}, debug() {}, info() {}, warning: (message, fields) => warnings.push({ message, fields }), error() {}, critical() {} };
+    const logger: DiagnosticLogger = {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warning: (message, fields) => warnings.push({ message, fields }),
+      error() {},
+      critical() {},
+    };
     const increments: number[] = [];
-    const metrics: Metrics = { increment: (_name, by = 1) => void increments.push(by), setGauge() {}, observe() {}, observeDurationMs() {}, flush: () => Promise.resolve() };
+    const metrics: Metrics = {
+      increment: (_name, by = 1) => void increments.push(by),
+      setGauge() {},
+      observe() {},
+      observeDurationMs() {},
+      flush: () => Promise.resolve(),
+    };
     const server = new FakeServer();
     const watched = watchHandshakeFailures(server, 'n1', logger, metrics, 1000);
     server.handshakesFailed += 50; // a flood's evicted and expired half-open handshakes

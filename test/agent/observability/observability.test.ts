@@ -35,7 +35,7 @@ describe('observability', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('PinoLogger', () => {
-    it('writes one JSON object per line, maps warning/critical to warn/fatal, keeps fields and drops lines below its level', () => {
+    it('writes a JSON object per line, maps warning/critical to warn/fatal, keeps fields, drops lower levels', () => {
       const file = join(dir, 'log.jsonl');
       const fd = openSync(file, 'w');
       const logger = new PinoLogger({ level: 'info', base: { node: 'n1' }, fd });
@@ -45,8 +45,18 @@ describe('observability', () => {
       logger.critical('disk failed');
       logger.flush();
       closeSync(fd);
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.deepEqual(lines.map((l) => [l.level, l.msg]), [[30, 'became leader'], [40, 'peer refused'], [60, 'disk failed']]);
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        lines.map((l) => [l.level, l.msg]),
+        [
+          [30, 'became leader'],
+          [40, 'peer refused'],
+          [60, 'disk failed'],
+        ],
+      );
       assert.equal(lines[0]?.term, 3);
       assert.equal(lines[0]?.reason, 'won election');
       assert.equal(lines[0]?.node, 'n1');
@@ -65,9 +75,20 @@ describe('observability', () => {
       // JSON.parse keeps the last of two equal keys, so count them in the raw text.
       const raw = readFileSync(file, 'utf8').trim().split('\n');
       assert.equal(raw.length, 3);
-      assert.deepEqual(raw.map((line) => line.match(/"node":/g)?.length ?? 0), [1, 1, 1], raw.join('\n'));
-      assert.deepEqual(raw.map((line) => (JSON.parse(line) as Record<string, unknown>).node), ['n1', 'n1', 'n2'], 'a field of the call replaces the base field');
-      assert.ok(raw.every((line) => !line.includes('"pid":') && !line.includes('"hostname":')), 'no pid or hostname: journald records them');
+      assert.deepEqual(
+        raw.map((line) => line.match(/"node":/g)?.length ?? 0),
+        [1, 1, 1],
+        raw.join('\n'),
+      );
+      assert.deepEqual(
+        raw.map((line) => (JSON.parse(line) as Record<string, unknown>).node),
+        ['n1', 'n1', 'n2'],
+        'a field of the call replaces the base field',
+      );
+      assert.ok(
+        raw.every((line) => !line.includes('"pid":') && !line.includes('"hostname":')),
+        'no pid or hostname: journald records them',
+      );
     });
   });
 
@@ -88,7 +109,10 @@ describe('observability', () => {
       logger.info('a');
       logger.info('b');
       logger.error('c');
-      assert.deepEqual(logger.records.map((r) => r.message), ['b', 'c']);
+      assert.deepEqual(
+        logger.records.map((r) => r.message),
+        ['b', 'c'],
+      );
     });
   });
 
@@ -147,7 +171,11 @@ describe('observability', () => {
   describe('EmfMetrics', () => {
     it('writes one EMF document per series on flush, counters summed and gauges last-value', async () => {
       const lines: string[] = [];
-      const metrics = new EmfMetrics('coraft', (line) => lines.push(line), () => 1_700_000_000_000);
+      const metrics = new EmfMetrics(
+        'coraft',
+        (line) => lines.push(line),
+        () => 1_700_000_000_000,
+      );
       metrics.increment('raft_proposals_total');
       metrics.increment('raft_proposals_total', 2);
       metrics.setGauge('raft_term', 1);
@@ -162,7 +190,13 @@ describe('observability', () => {
       assert.equal(latency?.node, 'n1');
       assert.deepEqual(latency?._aws, {
         Timestamp: 1_700_000_000_000,
-        CloudWatchMetrics: [{ Namespace: 'coraft', Dimensions: [['node']], Metrics: [{ Name: 'raft_commit_latency_ms', Unit: 'Milliseconds' }] }],
+        CloudWatchMetrics: [
+          {
+            Namespace: 'coraft',
+            Dimensions: [['node']],
+            Metrics: [{ Name: 'raft_commit_latency_ms', Unit: 'Milliseconds' }],
+          },
+        ],
       });
       lines.length = 0;
       await metrics.flush();
@@ -176,13 +210,27 @@ describe('observability', () => {
       const trace = new TraceWriter(file, 'n1', () => 42);
       trace.onLeader(2);
       trace.onApply({ index: 5, term: 2, type: 'command', command: new TextEncoder().encode('abc') });
-      trace.onSnapshotRestore({ lastIncludedIndex: 9, lastIncludedTerm: 2, configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] } });
+      trace.onSnapshotRestore({
+        lastIncludedIndex: 9,
+        lastIncludedTerm: 2,
+        configuration: { voters: ['n1'], learners: [], oldVoters: null, members: [] },
+      });
       trace.onConfiguration(6, { voters: ['n1', 'n2'], learners: [], oldVoters: ['n1'], members: [] });
       await trace.close();
-      const events = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const events = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(events, [
         { t: 42, type: 'leader', node: 'n1', term: 2 },
-        { t: 42, type: 'apply', node: 'n1', index: 5, term: 2, digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' },
+        {
+          t: 42,
+          type: 'apply',
+          node: 'n1',
+          index: 5,
+          term: 2,
+          digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+        },
         { t: 42, type: 'snapshot', node: 'n1', index: 9, term: 2 },
         { t: 42, type: 'config', node: 'n1', index: 6, voters: ['n1', 'n2'], learners: [], joint: true },
       ]);

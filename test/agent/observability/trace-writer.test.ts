@@ -23,7 +23,7 @@ describe('TraceWriter: restarts', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes restart first, then the snapshot restored from disk, and appends a new run after the old one', async () => {
+  it('writes restart first, then the snapshot restored from disk, and appends a new run after the old', async () => {
     const file = join(dir, 'trace.jsonl');
     const first = new TraceWriter(file, 'n1', () => 1);
     first.onRestart(null);

@@ -7,8 +7,8 @@
 // may be retried on the next leader.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
-import { NotLeaderError } from '../../../agent/errors.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
+import { NotLeaderError } from '../../../contracts/errors.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { AdminRunner, decodeAdminResult, type AdminHost } from '../../../agent/runtime/admin.js';
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { decodeAdminEntry, encodeAdminApplyResult } from '../../../agent/trust/trust-codec.js';
@@ -28,7 +28,9 @@ function setup(options: { applyOk?: boolean; leads?: () => boolean } = {}) {
       if (options.leads !== undefined && !options.leads()) return Promise.reject(new NotLeaderError('n2'));
       const entry = decodeAdminEntry(command);
       calls.push(`propose ${entry === null ? 'not an admin entry' : 'admin entry'}`);
-      return Promise.resolve(encodeAdminApplyResult(options.applyOk === false ? { ok: false, reason: 'refused at apply' } : { ok: true }));
+      return Promise.resolve(
+        encodeAdminApplyResult(options.applyOk === false ? { ok: false, reason: 'refused at apply' } : { ok: true }),
+      );
     },
     addServer: (id) => (calls.push(`add ${id}`), Promise.resolve(true)),
     removeServer: (id) => (calls.push(`remove ${id}`), Promise.resolve(true)),
@@ -39,11 +41,21 @@ function setup(options: { applyOk?: boolean; leads?: () => boolean } = {}) {
     },
     snapshotNow: () => (calls.push('snapshot'), Promise.resolve(42)),
   };
-  const runner = new AdminRunner(host, { cluster: 'c', adminKey: () => admin.publicKey, nonceSeen: (n) => seen.has(n) }, () => NOW);
+  const runner = new AdminRunner(
+    host,
+    { cluster: 'c', adminKey: () => admin.publicKey, nonceSeen: (n) => seen.has(n) },
+    () => NOW,
+  );
   return { runner, calls, seen };
 }
 
-const sign = (operation: AdminOperation, key = admin.privateKey, cluster = 'c', at = NOW, validMs = 60_000): Uint8Array => signAdminCommand(operation, cluster, key, at, validMs);
+const sign = (
+  operation: AdminOperation,
+  key = admin.privateKey,
+  cluster = 'c',
+  at = NOW,
+  validMs = 60_000,
+): Uint8Array => signAdminCommand(operation, cluster, key, at, validMs);
 const add: AdminOperation = { op: 'add-member', id: 'n4', address: '127.0.0.1:9', learner: false, links: [] };
 
 describe('AdminRunner: signed admin commands on the node that acts', () => {
@@ -56,14 +68,21 @@ describe('AdminRunner: signed admin commands on the node that acts', () => {
 
   it('refuses unsigned, forged, foreign, expired and replayed commands before proposing anything', async () => {
     const { runner, calls } = setup();
-    const unsigned = new TextEncoder().encode(JSON.stringify({ op: 'add-member', id: 'n4', address: 'h:1', learner: false }));
+    const unsigned = new TextEncoder().encode(
+      JSON.stringify({ op: 'add-member', id: 'n4', address: 'h:1', learner: false }),
+    );
     const cases: [string, Uint8Array, RegExp][] = [
       ['unsigned', unsigned, /refused admin command/],
       ['forged', sign(add, intruder.privateKey), /signature/],
       ['foreign', sign(add, admin.privateKey, 'other'), /cluster/],
       ['expired', sign(add, admin.privateKey, 'c', NOW - 120_000), /expired/],
     ];
-    for (const [name, payload, reason] of cases) await assert.rejects(runner.runOnLeader(payload, 5000), (e: unknown) => e instanceof Error && 'code' in e && e.code === 'RAFT_FORBIDDEN' && reason.test(e.message), name);
+    for (const [name, payload, reason] of cases)
+      await assert.rejects(
+        runner.runOnLeader(payload, 5000),
+        (e: unknown) => e instanceof Error && 'code' in e && e.code === 'RAFT_FORBIDDEN' && reason.test(e.message),
+        name,
+      );
     const once = sign({ op: 'remove-member', id: 'n3' });
     await runner.runOnLeader(once, 5000);
     await assert.rejects(runner.runOnLeader(once, 5000), /replayed/);

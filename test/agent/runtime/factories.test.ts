@@ -9,7 +9,7 @@ import sinon from 'sinon';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NetworkClient } from '../../../agent/contracts.js';
+import type { NetworkClient } from '../../../contracts/network.js';
 import { initCluster } from '../../../agent/cli/cluster-init.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
@@ -38,7 +38,7 @@ async function cookieCompletingHello(source: string, port: number): Promise<void
   await new Promise<void>((resolve) => socket.close(() => resolve()));
 }
 
-describe('agent factories: members\' addresses for the DTLS server', () => {
+describe("agent factories: members' addresses for the DTLS server", () => {
   let dir = '';
   const sandbox = sinon.createSandbox();
   beforeEach(() => {
@@ -49,7 +49,7 @@ describe('agent factories: members\' addresses for the DTLS server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('counts a member host\'s hello as a member\'s and another address\'s as not', async () => {
+  it("counts a member host's hello as a member's and another address's as not", async () => {
     const [node] = initCluster({ dir, nodes: 3, basePort: 40_000, transport: 'coaps', storage: 'memory', force: true });
     assert.ok(node !== undefined);
     const config = { ...loadAgentConfig(node.config), listenPeer: { host: '0.0.0.0', port: 0 } };
@@ -74,9 +74,13 @@ describe('agent factories: members\' addresses for the DTLS server', () => {
     }
   });
 
-  it('updates the members\' addresses whenever the node sets its peers', async () => {
+  it("updates the members' addresses whenever the node sets its peers", async () => {
     const given: unknown[] = [];
-    const inner: NetworkClient = { send: () => Promise.reject(new Error('unused')), setPeers: (members) => given.push(members), close: () => Promise.resolve() };
+    const inner: NetworkClient = {
+      send: () => Promise.reject(new Error('unused')),
+      setPeers: (members) => given.push(members),
+      close: () => Promise.resolve(),
+    };
     const hosts = new MemberHosts();
     const client = followingMembers(inner, hosts);
     client.setPeers([{ id: 'n2', address: '10.1.1.2:5684' }]);

@@ -4,8 +4,15 @@
 // identity the state machine deduplicates (`retryUnknown`), and when every attempt fails the
 // caller hears the unknown outcome ("may or may not have been applied"), not a later refusal.
 import { strict as assert } from 'node:assert';
-import type { ClientForwardRequest, ClientForwardResponse, NetworkClient, NodeId, RequestMessage, ResponseFor } from '../../../agent/contracts.js';
-import { NetworkError } from '../../../agent/errors.js';
+import type { NodeId } from '../../../contracts/log.js';
+import type {
+  ClientForwardRequest,
+  ClientForwardResponse,
+  RequestMessage,
+  ResponseFor,
+} from '../../../contracts/messages.js';
+import type { NetworkClient } from '../../../contracts/network.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { ForwardingClient } from '../../../agent/runtime/forwarding.js';
 import type { ForwardingHost } from '../../../agent/runtime/forwarding.js';
 import { VirtualTimers } from '../../transport/virtual-timers.js';
@@ -57,7 +64,13 @@ class ScriptedClient implements NetworkClient {
   }
 }
 
-const OK: ClientForwardResponse = { type: 'ClientForwardResponse', code: '', message: '', leaderHint: 'n3', result: new Uint8Array([42]) };
+const OK: ClientForwardResponse = {
+  type: 'ClientForwardResponse',
+  code: '',
+  message: '',
+  leaderHint: 'n3',
+  result: new Uint8Array([42]),
+};
 
 async function run<T>(timers: VirtualTimers, promise: Promise<T>): Promise<T> {
   let done = false;
@@ -76,13 +89,25 @@ describe('ForwardingClient', () => {
     const client = new ScriptedClient((target) => {
       if (target === 'n3') return OK;
       host.leader = 'n3';
-      return { type: 'ClientForwardResponse', code: 'RAFT_NOT_LEADER', message: 'not leader', leaderHint: 'n3', result: new Uint8Array(0) };
+      return {
+        type: 'ClientForwardResponse',
+        code: 'RAFT_NOT_LEADER',
+        message: 'not leader',
+        leaderHint: 'n3',
+        result: new Uint8Array(0),
+      };
     });
     const payload = new Uint8Array([1, 2, 3]);
     const result = await run(timers, new ForwardingClient(host, client, timers).run('write', payload, 1000));
     assert.deepEqual([...result], [42]);
-    assert.deepEqual(client.sent.map((s) => s.target), ['n2', 'n3']);
-    assert.ok(client.sent.every((s) => s.payload === payload), 'every attempt carries the same bytes');
+    assert.deepEqual(
+      client.sent.map((s) => s.target),
+      ['n2', 'n3'],
+    );
+    assert.ok(
+      client.sent.every((s) => s.payload === payload),
+      'every attempt carries the same bytes',
+    );
   });
 
   it('retries a failed forward of a write only with retryUnknown', async () => {
@@ -91,14 +116,20 @@ describe('ForwardingClient', () => {
     let failures = 1;
     const script: Script = () => (failures-- > 0 ? new NetworkError('NET_UNREACHABLE', 'handshake failed') : OK);
     const plain = new ScriptedClient(script);
-    await assert.rejects(run(timers, new ForwardingClient(host, plain, timers).run('write', new Uint8Array([1]), 1000)), (error: unknown) => {
-      assert.ok(error instanceof Error && /may or may not have been applied/.test(error.message));
-      return true;
-    });
+    await assert.rejects(
+      run(timers, new ForwardingClient(host, plain, timers).run('write', new Uint8Array([1]), 1000)),
+      (error: unknown) => {
+        assert.ok(error instanceof Error && /may or may not have been applied/.test(error.message));
+        return true;
+      },
+    );
     assert.equal(plain.sent.length, 1);
     failures = 1;
     const identified = new ScriptedClient(script);
-    const result = await run(timers, new ForwardingClient(host, identified, timers).run('write', new Uint8Array([1]), 1000, true));
+    const result = await run(
+      timers,
+      new ForwardingClient(host, identified, timers).run('write', new Uint8Array([1]), 1000, true),
+    );
     assert.deepEqual([...result], [42]);
     assert.equal(identified.sent.length, 2);
   });
@@ -112,9 +143,18 @@ describe('ForwardingClient', () => {
         first = false;
         return new NetworkError('NET_TIMEOUT', 'no answer');
       }
-      return { type: 'ClientForwardResponse', code: 'RAFT_NOT_LEADER', message: 'not leader', leaderHint: null, result: new Uint8Array(0) };
+      return {
+        type: 'ClientForwardResponse',
+        code: 'RAFT_NOT_LEADER',
+        message: 'not leader',
+        leaderHint: null,
+        result: new Uint8Array(0),
+      };
     });
-    await assert.rejects(run(timers, new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 1000, true)), /may or may not have been applied/);
+    await assert.rejects(
+      run(timers, new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 1000, true)),
+      /may or may not have been applied/,
+    );
     assert.ok(client.sent.length >= 2);
   });
 });

@@ -2,22 +2,25 @@
 // applies commands; it persists before it answers (the persisted batch precedes every reply);
 // a persistence error is fatal (logged, node stopped, waiters rejected); a command or membership
 // change proposed by a leader that stops is reported as outcome-unknown, since the next leader
-// may commit it (and does, here); limits refuse work at once; a follower refuses proposals with the leader hint; and the tick loop runs on real
-// timers (sinon fake timers drive setTimeout).
+// may commit it (and does, here); limits refuse work at once; a follower refuses proposals with
+// the leader hint; and the tick loop runs on real timers (sinon fake timers drive setTimeout).
 import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { RealTimers } from '../../../agent/runtime/timers.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import { PersistenceError } from '../../../agent/errors.js';
-import type { LogEntry, PersistBatch, StateMachine, SnapshotMeta, Timers } from '../../../agent/contracts.js';
+import { PersistenceError } from '../../../contracts/errors.js';
+import type { Timers } from '../../../contracts/clock.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
+import type { PersistBatch } from '../../../contracts/persistence.js';
+import type { StateMachine } from '../../../contracts/state-machine.js';
 
 /** A state machine that records what it applied and echoes commands. */
 class EchoStateMachine implements StateMachine {
@@ -35,12 +38,28 @@ class EchoStateMachine implements StateMachine {
   restore(_meta: SnapshotMeta, _data: Uint8Array): void {}
 }
 
-function makeNode(timers: Timers & { nowMs(): number }, network: SimNetwork, id: string, voters: string[], storage = new MemoryPersistenceEngine()) {
+function makeNode(
+  timers: Timers & { nowMs(): number },
+  network: SimNetwork,
+  id: string,
+  voters: string[],
+  storage = new MemoryPersistenceEngine(),
+) {
   const { client, server } = network.endpoint(id);
   const logger = new MemoryLogger();
   const stateMachine = new EchoStateMachine();
   const node = new RaftNodeImpl(
-    { timers, prng: new SeededPrng(1), client, server, storage, stateMachine, logger, metrics: new NoopMetrics(), membership: new DefaultMembershipManager() },
+    {
+      timers,
+      prng: new SeededPrng(1),
+      client,
+      server,
+      storage,
+      stateMachine,
+      logger,
+      metrics: new NoopMetrics(),
+      membership: new DefaultMembershipManager(),
+    },
     { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(voters) },
   );
   return { node, logger, stateMachine, storage };
@@ -63,8 +82,14 @@ describe('RaftNodeImpl', () => {
     const result = node.submitCommand(bytes('hello'), 1000);
     await runFor(timers, 50);
     assert.deepEqual(await result, bytes('hello'));
-    assert.deepEqual(stateMachine.applied.filter((e) => e.type === 'command').map((e) => new TextDecoder().decode(e.command)), ['hello']);
-    assert.ok(logger.records.some((r) => r.message === 'became leader' && r.fields.term === 1), 'the state transition is logged with its term (Property 21)');
+    assert.deepEqual(
+      stateMachine.applied.filter((e) => e.type === 'command').map((e) => new TextDecoder().decode(e.command)),
+      ['hello'],
+    );
+    assert.ok(
+      logger.records.some((r) => r.message === 'became leader' && r.fields.term === 1),
+      'the state transition is logged with its term (Property 21)',
+    );
     await node.stop();
   });
 
@@ -77,15 +102,30 @@ describe('RaftNodeImpl', () => {
     const checked = { votes: 0, appends: 0 };
     // The hook sees every answer as it leaves its node: the durable state must already back it.
     network.forger = (request, response) => {
-      const responder = request.type === 'RequestVoteRequest' ? [a, b, c].find((n) => n.node.getNodeId() !== request.candidateId && n.storage.disk.hardState.votedFor === request.candidateId) : null;
+      const responder =
+        request.type === 'RequestVoteRequest'
+          ? [a, b, c].find(
+              (n) =>
+                n.node.getNodeId() !== request.candidateId && n.storage.disk.hardState.votedFor === request.candidateId,
+            )
+          : null;
       if (response.type === 'RequestVoteResponse' && response.voteGranted) {
         assert.ok(responder, 'a granted vote is on the voter disk before the answer leaves');
         assert.equal(responder.storage.disk.hardState.currentTerm, response.term);
         checked.votes += 1;
       }
-      if (response.type === 'AppendEntriesResponse' && response.success && request.type === 'AppendEntriesRequest' && request.entries.length > 0) {
+      if (
+        response.type === 'AppendEntriesResponse' &&
+        response.success &&
+        request.type === 'AppendEntriesRequest' &&
+        request.entries.length > 0
+      ) {
         const last = request.entries[request.entries.length - 1];
-        const holders = [a, b, c].filter((n) => n.node.getNodeId() !== request.leaderId && n.storage.disk.entries.some((e) => e.index === last?.index && e.term === last.term));
+        const holders = [a, b, c].filter(
+          (n) =>
+            n.node.getNodeId() !== request.leaderId &&
+            n.storage.disk.entries.some((e) => e.index === last?.index && e.term === last.term),
+        );
         assert.ok(holders.length > 0, 'acknowledged entries are on the follower disk before the answer leaves');
         checked.appends += 1;
       }
@@ -97,7 +137,10 @@ describe('RaftNodeImpl', () => {
     assert.ok(leader);
     for (let i = 0; i < 5; i += 1) void leader.node.submitCommand(bytes(`c${i}`), 1000);
     await runFor(timers, 500);
-    assert.ok(checked.votes > 0 && checked.appends > 0, `checked ${checked.votes} votes and ${checked.appends} appends`);
+    assert.ok(
+      checked.votes > 0 && checked.appends > 0,
+      `checked ${checked.votes} votes and ${checked.appends} appends`,
+    );
     for (const n of [a, b, c]) await n.node.stop();
   });
 
@@ -123,7 +166,7 @@ describe('RaftNodeImpl', () => {
     assert.ok(logger.records.some((r) => r.level === 'critical' && r.fields.code === 'STORAGE_FULL'));
   });
 
-  it('tells the waiter of a command that a stopping leader proposed that its outcome is unknown, and the next leader commits it', async () => {
+  it("tells the waiter of a stopping leader's command its outcome is unknown; the next leader commits it", async () => {
     const timers = new VirtualTimers();
     const network = new SimNetwork(timers, new SeededPrng(6), RELIABLE_NETWORK);
     const nodes = ['a', 'b', 'c'].map((id) => makeNode(timers, network, id, ['a', 'b', 'c']));
@@ -142,12 +185,15 @@ describe('RaftNodeImpl', () => {
     network.heal();
     await runFor(timers, 3000);
     for (const n of nodes.filter((m) => m !== leader)) {
-      assert.ok(n.stateMachine.applied.some((e) => new TextDecoder().decode(e.command) === 'proposed-then-stopped'), `${n.node.getNodeId()} applied the command`);
+      assert.ok(
+        n.stateMachine.applied.some((e) => new TextDecoder().decode(e.command) === 'proposed-then-stopped'),
+        `${n.node.getNodeId()} applied the command`,
+      );
     }
     for (const n of nodes) await n.node.stop();
   });
 
-  it('tells the waiter of a membership change that a stopping leader proposed that its outcome is unknown', async () => {
+  it('tells the waiter of a membership change a stopping leader proposed that its outcome is unknown', async () => {
     const timers = new VirtualTimers();
     const network = new SimNetwork(timers, new SeededPrng(7), RELIABLE_NETWORK);
     const nodes = ['a', 'b', 'c'].map((id) => makeNode(timers, network, id, ['a', 'b', 'c']));
@@ -180,7 +226,10 @@ describe('RaftNodeImpl', () => {
       assert.equal((error as { leaderHint: string }).leaderHint, leader.node.getNodeId());
       return true;
     });
-    await assert.rejects(leader.node.submitCommand(new Uint8Array(DEFAULT_RAFT_CONFIGURATION.commandBytesMax + 1), 100), { code: 'RAFT_PROPOSAL_DROPPED' });
+    await assert.rejects(
+      leader.node.submitCommand(new Uint8Array(DEFAULT_RAFT_CONFIGURATION.commandBytesMax + 1), 100),
+      { code: 'RAFT_PROPOSAL_DROPPED' },
+    );
     for (const n of nodes) await n.node.stop();
   });
 

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
-import type { PersistenceEngine } from '../../../agent/contracts.js';
+import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { STORAGE_SETTINGS, loadAgentConfig, resolveAgentConfig } from '../../../agent/config/agent-config.js';
 import type { AgentConfig } from '../../../agent/config/agent-config.js';
 import schema from '../../../agent/config/agent-config.schema.json' with { type: 'json' };
@@ -108,11 +108,14 @@ describe('storage setting: the engine each value opens', () => {
   });
 
   it('refuses an unknown value, naming the field and every accepted one', () => {
-    assert.throws(() => configWith(dir, 'rocksdb'), (error: Error & { code?: string; problems?: string[] }) => {
-      assert.equal(error.code, 'CONFIG_INVALID');
-      assert.deepEqual(error.problems, ['storage: expected one of "wal", "lmdb-direct", "memory", "lmdb"']);
-      return true;
-    });
+    assert.throws(
+      () => configWith(dir, 'rocksdb'),
+      (error: Error & { code?: string; problems?: string[] }) => {
+        assert.equal(error.code, 'CONFIG_INVALID');
+        assert.deepEqual(error.problems, ['storage: expected one of "wal", "lmdb-direct", "memory", "lmdb"']);
+        return true;
+      },
+    );
   });
 });
 
@@ -148,7 +151,10 @@ describe('storage setting: defaults of the tools that write agent.json', () => {
   });
 
   it('cluster init refuses an unknown engine', async () => {
-    await assert.rejects(clusterInit('--storage', 'rocksdb'), { code: 'CONFIG_INVALID', message: /--storage: expected wal, lmdb-direct, memory, lmdb/ });
+    await assert.rejects(clusterInit('--storage', 'rocksdb'), {
+      code: 'CONFIG_INVALID',
+      message: /--storage: expected wal, lmdb-direct, memory, lmdb/,
+    });
   });
 
   it('provisioning writes wal unless the inventory says otherwise', () => {

@@ -14,17 +14,16 @@ import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import type { CoreInput, StepResult } from '../../../agent/core/ready.js';
+import type { NodeId } from '../../../contracts/log.js';
 import type {
   AppendEntriesRequest,
   ClientForwardRequest,
   ClientForwardResponse,
-  InboundContext,
-  NetworkClient,
-  NodeId,
   RequestMessage,
   RequestVoteRequest,
   ResponseFor,
-} from '../../../agent/contracts.js';
+} from '../../../contracts/messages.js';
+import type { InboundContext, NetworkClient } from '../../../contracts/network.js';
 
 class FakeHost implements PeerRpcHost {
   running = true;
@@ -48,7 +47,13 @@ class FakeHost implements PeerRpcHost {
   }
   answerForward(request: ClientForwardRequest): Promise<ClientForwardResponse> {
     this.forwarded.push(request);
-    return Promise.resolve({ type: 'ClientForwardResponse', code: '', message: '', leaderHint: 'n1', result: new Uint8Array([7]) });
+    return Promise.resolve({
+      type: 'ClientForwardResponse',
+      code: '',
+      message: '',
+      leaderHint: 'n1',
+      result: new Uint8Array([7]),
+    });
   }
 }
 
@@ -80,21 +85,34 @@ function setUp() {
   const metrics = new CountingMetrics();
   const violations: string[] = [];
   const observer = { onProtocolViolation: (peer: NodeId, reason: string) => violations.push(`${peer}: ${reason}`) };
-  const rpcs = new PeerRpcs(host, { client, membership: new DefaultMembershipManager(), logger, metrics, observer }, { nodeId: 'n1', rpcTimeoutMs: 100 });
+  const rpcs = new PeerRpcs(
+    host,
+    { client, membership: new DefaultMembershipManager(), logger, metrics, observer },
+    { nodeId: 'n1', rpcTimeoutMs: 100 },
+  );
   return { host, client, logger, metrics, violations, rpcs };
 }
 
-const vote: RequestVoteRequest = { type: 'RequestVoteRequest', term: 3, candidateId: 'n2', lastLogIndex: 5, lastLogTerm: 2, transfer: false };
+const vote: RequestVoteRequest = {
+  type: 'RequestVoteRequest',
+  term: 3,
+  candidateId: 'n2',
+  lastLogIndex: 5,
+  lastLogTerm: 2,
+  transfer: false,
+};
 const from = (peerIdentity: NodeId | null): InboundContext => ({ peerIdentity, remoteAddress: '127.0.0.1:5684' });
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('PeerRpcs', () => {
-  it('refuses an RPC whose sender claims another node than the authenticated one, before the core sees it', async () => {
+  it('refuses an RPC whose sender claims a node other than the authenticated one, before the core', async () => {
     const { host, rpcs, logger, metrics } = setUp();
     await assert.rejects(rpcs.handle(vote, from('n3')), { code: 'NET_AUTH' });
     assert.equal(host.stepped.length, 0, 'the core never saw the forged request');
     assert.equal(metrics.counts.get('raft_rpc_refused_total'), 1);
-    assert.ok(logger.records.some((r) => r.level === 'warning' && r.fields.claimed === 'n2' && r.fields.identity === 'n3'));
+    assert.ok(
+      logger.records.some((r) => r.level === 'warning' && r.fields.claimed === 'n2' && r.fields.identity === 'n3'),
+    );
   });
 
   it('refuses every RPC while the node is not running', async () => {
@@ -125,25 +143,66 @@ describe('PeerRpcs', () => {
 
   it('sends a ClientForward to the client operations, not to the core', async () => {
     const { host, rpcs } = setUp();
-    const forward: ClientForwardRequest = { type: 'ClientForwardRequest', sourceId: 'n2', kind: 'read', payload: new Uint8Array([1]), timeoutMs: 1000 };
+    const forward: ClientForwardRequest = {
+      type: 'ClientForwardRequest',
+      sourceId: 'n2',
+      kind: 'read',
+      payload: new Uint8Array([1]),
+      timeoutMs: 1000,
+    };
     const response = await rpcs.handle(forward, from('n2'));
     assert.equal(response.type, 'ClientForwardResponse');
     assert.deepEqual(host.forwarded, [forward]);
     assert.equal(host.stepped.length, 0);
   });
 
-  it("sends the core's requests with a deadline that grows with the bytes carried, and steps back what comes of them", async () => {
+  it("sends the core's requests with a deadline growing with their bytes, and steps back what comes", async () => {
     const { host, client, rpcs, metrics } = setUp();
-    const entries = Array.from({ length: 4 }, (_, i) => ({ term: 2, index: i + 1, type: 'command' as const, command: new Uint8Array(50 * 1024) }));
-    const append: AppendEntriesRequest = { type: 'AppendEntriesRequest', term: 2, leaderId: 'n1', prevLogIndex: 0, prevLogTerm: 0, entries, leaderCommit: 0 };
-    const appendResponse = { type: 'AppendEntriesResponse', term: 2, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: 4 };
-    client.answer = (request) => (request.type === 'AppendEntriesRequest' ? Promise.resolve(appendResponse) : Promise.reject(new Error('timed out')));
+    const entries = Array.from({ length: 4 }, (_, i) => ({
+      term: 2,
+      index: i + 1,
+      type: 'command' as const,
+      command: new Uint8Array(50 * 1024),
+    }));
+    const append: AppendEntriesRequest = {
+      type: 'AppendEntriesRequest',
+      term: 2,
+      leaderId: 'n1',
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries,
+      leaderCommit: 0,
+    };
+    const appendResponse = {
+      type: 'AppendEntriesResponse',
+      term: 2,
+      success: true,
+      conflictIndex: null,
+      conflictTerm: null,
+      lastLogIndex: 4,
+    };
+    client.answer = (request) =>
+      request.type === 'AppendEntriesRequest'
+        ? Promise.resolve(appendResponse)
+        : Promise.reject(new Error('timed out'));
     rpcs.dispatch({ kind: 'request', to: 'n2', seq: 1, request: append });
     rpcs.dispatch({ kind: 'request', to: 'n3', seq: 2, request: vote });
     await flush();
     // 200 KiB of commands (plus per-entry overhead) is three 64 KiB steps: 100 ms * (1 + 3).
-    assert.deepEqual(client.sent.map((s) => [s.target, s.timeoutMs]), [['n2', 400], ['n3', 100]]);
-    assert.deepEqual(host.stepped.map((i) => [i.kind, 'seq' in i ? i.seq : null]), [['response', 1], ['unreachable', 2]]);
+    assert.deepEqual(
+      client.sent.map((s) => [s.target, s.timeoutMs]),
+      [
+        ['n2', 400],
+        ['n3', 100],
+      ],
+    );
+    assert.deepEqual(
+      host.stepped.map((i) => [i.kind, 'seq' in i ? i.seq : null]),
+      [
+        ['response', 1],
+        ['unreachable', 2],
+      ],
+    );
     assert.equal(metrics.counts.get('raft_rpc_failed_total'), 1);
   });
 });

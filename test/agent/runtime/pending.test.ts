@@ -6,11 +6,11 @@
 import { strict as assert } from 'node:assert';
 import { PendingRequests } from '../../../agent/runtime/pending.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { StoppedError } from '../../../agent/errors.js';
-import type { Term } from '../../../agent/contracts.js';
+import { StoppedError } from '../../../contracts/errors.js';
+import type { Term } from '../../../contracts/log.js';
 
 describe('PendingRequests', () => {
-  it('rejects a waiting proposal as outcome-unknown when the node stops, and a waiting read with the stop error', async () => {
+  it('on stop, rejects a waiting proposal as outcome-unknown and a waiting read with the stop error', async () => {
     const timers = new VirtualTimers();
     const pending = new PendingRequests(timers, 10);
     const term: Term = 3;

@@ -12,13 +12,15 @@ import { strict as assert } from 'node:assert';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { simpleConfiguration } from '../../../agent/core/membership.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../agent/raft-configuration.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import type { LogEntry, PersistBatch, SnapshotMeta, StateMachine } from '../../../agent/contracts.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
+import type { PersistBatch } from '../../../contracts/persistence.js';
+import type { StateMachine } from '../../../contracts/state-machine.js';
 
 /** A memory engine whose writes wait, while `holding`, until `release()`. */
 class GatedStorage extends MemoryPersistenceEngine {
@@ -67,7 +69,17 @@ async function cluster(seed: number) {
     const storage = new GatedStorage();
     const stateMachine = new EchoStateMachine();
     const node = new RaftNodeImpl(
-      { timers, prng: new SeededPrng(seed * 10 + i), client, server, storage, stateMachine, logger: new MemoryLogger(), metrics: new NoopMetrics(), membership: new DefaultMembershipManager() },
+      {
+        timers,
+        prng: new SeededPrng(seed * 10 + i),
+        client,
+        server,
+        storage,
+        stateMachine,
+        logger: new MemoryLogger(),
+        metrics: new NoopMetrics(),
+        membership: new DefaultMembershipManager(),
+      },
       { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
     );
     return { node, storage, stateMachine };
@@ -105,9 +117,14 @@ describe('the Ready loop order (node.ts)', () => {
     await timers.runUntil(timers.nowMs() + HOLD_MS);
     assert.ok(leader.storage.heldCount > 0, 'the leader is writing the entry');
     assert.equal(holds(leader.storage, index), false, 'the leader has not stored it yet');
-    for (const f of followers) assert.ok(holds(f.storage, index), `${f.node.getNodeId()} stored the entry the leader is still writing`);
+    for (const f of followers)
+      assert.ok(holds(f.storage, index), `${f.node.getNodeId()} stored the entry the leader is still writing`);
     assert.equal(acknowledged, false, 'the client has no answer while the leader is still writing');
-    assert.equal(leader.stateMachine.applied.some((e) => e.index === index), false, 'the leader applied nothing yet');
+    assert.equal(
+      leader.stateMachine.applied.some((e) => e.index === index),
+      false,
+      'the leader applied nothing yet',
+    );
     leader.storage.release();
     await timers.runUntil(timers.nowMs() + 100);
     assert.deepEqual(await submitted, text('while-writing'));
@@ -127,7 +144,10 @@ describe('the Ready loop order (node.ts)', () => {
     assert.ok(holds(up.storage, index), 'the live follower stored the entry');
     assert.equal(holds(leader.storage, index), false, 'the leader has not stored it yet');
     // Leader plus one follower is a majority of three, but the leader's copy is not durable.
-    assert.ok(leader.node.getStatus().commitIndex < index, `not committed while the leader's write is held (commit ${leader.node.getStatus().commitIndex}, entry ${index})`);
+    assert.ok(
+      leader.node.getStatus().commitIndex < index,
+      `not committed while the leader's write is held (commit ${leader.node.getStatus().commitIndex}, entry ${index})`,
+    );
     leader.storage.release();
     await timers.runUntil(timers.nowMs() + 100);
     assert.ok(leader.node.getStatus().commitIndex >= index, 'committed once the leader synced');

@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 
-const available = spawnSync('systemd-notify', ['--help']).status === 0 && spawnSync('python3', ['--version']).status === 0;
-const LISTENER = 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\nwhile True:\n  print(repr(s.recv(4096)),flush=True)\n';
+const available =
+  spawnSync('systemd-notify', ['--help']).status === 0 && spawnSync('python3', ['--version']).status === 0;
+const LISTENER =
+  'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=T' +
+  'rue)\nwhile True:\n  print(repr(s.recv(4096)),flush=True)\n';
 
 describe('sd_notify readiness', function () {
   this.timeout(60_000);

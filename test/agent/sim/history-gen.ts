@@ -3,8 +3,14 @@
 // window (anywhere after its invoke for an info operation), and the outputs come from running
 // the operations on a sequential model (a map of registers) in linearization-point order. Used
 // by the checker's property tests and by bench/lincheck.ts.
-import type { Prng } from '../../../agent/core/prng.js';
-import type { CasArgument, HistoryEvent, HistoryOp, HistoryOperation, InvokeEvent } from '../../../agent/sim/history.js';
+import type { Prng } from '../../../contracts/prng.js';
+import type {
+  CasArgument,
+  HistoryEvent,
+  HistoryOp,
+  HistoryOperation,
+  InvokeEvent,
+} from '../../../agent/sim/history.js';
 
 /** Shape of a generated history. */
 export interface HistoryGenOptions {
@@ -46,12 +52,20 @@ function pick<T>(prng: Prng, items: readonly T[]): T {
   return item;
 }
 
-function planOne(prng: Prng, o: HistoryGenOptions, client: number, id: number, startMs: number, fresh: () => string): Planned {
+function planOne(
+  prng: Prng,
+  o: HistoryGenOptions,
+  client: number,
+  id: number,
+  startMs: number,
+  fresh: () => string,
+): Planned {
   const op = pick<HistoryOp>(prng, ['put', 'put', 'get', 'get', 'get', 'delete', 'cas']);
   const keyIndex = prng.intBetween(0, o.keys);
   const key = `k${keyIndex}`;
   const valueOf = (): string => (o.valuePool === 0 ? fresh() : `v${prng.intBetween(0, o.valuePool)}`);
-  const value = op === 'put' ? valueOf() : op === 'cas' ? { expect: prng.chance(0.2) ? null : valueOf(), set: valueOf() } : null;
+  const value =
+    op === 'put' ? valueOf() : op === 'cas' ? { expect: prng.chance(0.2) ? null : valueOf(), set: valueOf() } : null;
   const invokeMs = startMs + prng.intBetween(0, o.gapMsMax + 1);
   const completeMs = invokeMs + prng.intBetween(0, o.durationMsMax + 1);
   let fate: Fate = 'ok';
@@ -60,7 +74,19 @@ function planOne(prng: Prng, o: HistoryGenOptions, client: number, id: number, s
   let pointMs: number | null = null;
   if (fate === 'ok') pointMs = invokeMs + prng.nextFloat() * (completeMs - invokeMs);
   if (fate === 'info-applied') pointMs = invokeMs + prng.nextFloat() * (completeMs - invokeMs + 3 * o.durationMsMax);
-  return { client, id, op, key, value, invokeMs, completeMs, fate, pointMs, output: null, infoRecorded: prng.chance(0.5) };
+  return {
+    client,
+    id,
+    op,
+    key,
+    value,
+    invokeMs,
+    completeMs,
+    fate,
+    pointMs,
+    output: null,
+    infoRecorded: prng.chance(0.5),
+  };
 }
 
 /** Runs the planned operations that take effect on a map of registers, in point order. */
@@ -84,7 +110,15 @@ function runModel(planned: readonly Planned[]): void {
 }
 
 function eventsOf(p: Planned): HistoryEvent[] {
-  const invoke: InvokeEvent = { t: p.invokeMs, type: 'invoke', client: `c${p.client}`, id: p.id, op: p.op, key: p.key, value: p.value };
+  const invoke: InvokeEvent = {
+    t: p.invokeMs,
+    type: 'invoke',
+    client: `c${p.client}`,
+    id: p.id,
+    op: p.op,
+    key: p.key,
+    value: p.value,
+  };
   const base = { t: p.completeMs, client: `c${p.client}`, id: p.id };
   switch (p.fate) {
     case 'ok':
@@ -138,11 +172,15 @@ function writesOf(ops: readonly HistoryOperation[], key: string): Write[] {
  */
 export function impossibleValueFor(ops: readonly HistoryOperation[], read: HistoryOperation): string {
   const writes = writesOf(ops, read.key);
-  const overwriters = writes.filter((w) => w.op.status === 'ok' && w.op.op !== 'cas' && w.op.completeMs < read.invokeMs);
+  const overwriters = writes.filter(
+    (w) => w.op.status === 'ok' && w.op.op !== 'cas' && w.op.completeMs < read.invokeMs,
+  );
   for (const candidate of writes) {
     if (candidate.value === null || candidate.value === read.output) continue;
     const all = writes.filter((w) => w.value === candidate.value);
-    const stale = overwriters.some((o) => o.value !== candidate.value && all.every((w) => w.op.completeMs < o.op.invokeMs));
+    const stale = overwriters.some(
+      (o) => o.value !== candidate.value && all.every((w) => w.op.completeMs < o.op.invokeMs),
+    );
     if (stale) return candidate.value;
   }
   return 'never-written';

@@ -3,7 +3,7 @@
 // its line, formatting round-trips, and pairing builds operations with Jepsen's meaning (info
 // and missing completions complete at infinity) while refusing inconsistent pairings.
 import { strict as assert } from 'node:assert';
-import { SerializationError } from '../../../agent/errors.js';
+import { SerializationError } from '../../../contracts/errors.js';
 import type { HistoryEvent } from '../../../agent/sim/history.js';
 import { formatHistoryEvent, pairOperations, parseHistory } from '../../../agent/sim/history.js';
 
@@ -21,14 +21,25 @@ const GOOD = [
 ].join('\n');
 
 function expectLineError(text: string, pattern: RegExp): void {
-  assert.throws(() => parseHistory(text), (e: unknown) => e instanceof SerializationError && e.code === 'CODEC_MALFORMED' && pattern.test(e.message));
+  assert.throws(
+    () => parseHistory(text),
+    (e: unknown) => e instanceof SerializationError && e.code === 'CODEC_MALFORMED' && pattern.test(e.message),
+  );
 }
 
 describe('history parsing', () => {
   it('parses every kind of event and skips blank lines', () => {
     const events = parseHistory(GOOD);
     assert.equal(events.length, 9);
-    assert.deepEqual(events[4], { t: 4, type: 'invoke', client: 'a', id: 2, op: 'cas', key: 'x', value: { expect: '1', set: '2' } });
+    assert.deepEqual(events[4], {
+      t: 4,
+      type: 'invoke',
+      client: 'a',
+      id: 2,
+      op: 'cas',
+      key: 'x',
+      value: { expect: '1', set: '2' },
+    });
     assert.deepEqual(events[2], { t: 2, type: 'ok', client: 'a', id: 1, value: '1' });
   });
 
@@ -49,11 +60,26 @@ describe('history parsing', () => {
     expectLineError('{"t":0,"type":"ok","client":"a","id":1}', /line 1: a completion must have a 'value'/);
     expectLineError('{"t":0,"type":"ok","client":"a","id":1,"value":3}', /line 1: a completion's 'value'/);
     expectLineError('{"t":0,"type":"invoke","client":"a","id":1,"op":"incr","key":"x","value":null}', /'op' must be/);
-    expectLineError('{"t":0,"type":"invoke","client":"a","id":1,"op":"put","key":"x","value":null}', /a put's 'value' must be a string/);
-    expectLineError('{"t":0,"type":"invoke","client":"a","id":1,"op":"get","key":"x","value":"v"}', /a get's 'value' must be null/);
-    expectLineError('{"t":0,"type":"invoke","client":"a","id":1,"op":"cas","key":"x","value":{"set":"1"}}', /must have 'expect' and 'set'/);
-    expectLineError('{"t":0,"type":"invoke","client":"a","id":1,"op":"cas","key":"x","value":{"expect":null,"set":1}}', /'set' must be a string/);
-    expectLineError('{"t":0,"type":"invoke","client":"a","id":1,"op":"put","key":"x","value":"v","extra":1}', /unexpected field 'extra'/);
+    expectLineError(
+      '{"t":0,"type":"invoke","client":"a","id":1,"op":"put","key":"x","value":null}',
+      /a put's 'value' must be a string/,
+    );
+    expectLineError(
+      '{"t":0,"type":"invoke","client":"a","id":1,"op":"get","key":"x","value":"v"}',
+      /a get's 'value' must be null/,
+    );
+    expectLineError(
+      '{"t":0,"type":"invoke","client":"a","id":1,"op":"cas","key":"x","value":{"set":"1"}}',
+      /must have 'expect' and 'set'/,
+    );
+    expectLineError(
+      '{"t":0,"type":"invoke","client":"a","id":1,"op":"cas","key":"x","value":{"expect":null,"set":1}}',
+      /'set' must be a string/,
+    );
+    expectLineError(
+      '{"t":0,"type":"invoke","client":"a","id":1,"op":"put","key":"x","value":"v","extra":1}',
+      /unexpected field 'extra'/,
+    );
     expectLineError('{"t":0,"type":"invoke","client":"a","id":1,"op":"put","value":"v"}', /'key' must be a string/);
   });
 
@@ -66,8 +92,28 @@ describe('history pairing', () => {
   it('pairs invokes with completions; info and missing completions complete at infinity', () => {
     const ops = pairOperations(parseHistory(GOOD));
     assert.equal(ops.length, 5);
-    assert.deepEqual(ops[0], { client: 'a', id: 1, op: 'put', key: 'x', value: '1', output: null, invokeMs: 0, completeMs: 2, status: 'ok' });
-    assert.deepEqual(ops[1], { client: 7, id: 1, op: 'get', key: 'x', value: null, output: '1', invokeMs: 1, completeMs: 3, status: 'ok' });
+    assert.deepEqual(ops[0], {
+      client: 'a',
+      id: 1,
+      op: 'put',
+      key: 'x',
+      value: '1',
+      output: null,
+      invokeMs: 0,
+      completeMs: 2,
+      status: 'ok',
+    });
+    assert.deepEqual(ops[1], {
+      client: 7,
+      id: 1,
+      op: 'get',
+      key: 'x',
+      value: null,
+      output: '1',
+      invokeMs: 1,
+      completeMs: 3,
+      status: 'ok',
+    });
     assert.equal(ops[2]?.status, 'info');
     assert.equal(ops[2]?.completeMs, Infinity);
     assert.equal(ops[3]?.status, 'fail');
@@ -81,16 +127,25 @@ describe('history pairing', () => {
       { t: 1, type: 'ok', client: '1', id: 1, value: 'v' },
     ];
     const ops = pairOperations(events);
-    assert.deepEqual(ops.map((o) => o.status), ['info', 'ok']);
+    assert.deepEqual(
+      ops.map((o) => o.status),
+      ['info', 'ok'],
+    );
   });
 
   it('refuses inconsistent pairings, naming the event', () => {
     const invoke: HistoryEvent = { t: 5, type: 'invoke', client: 'a', id: 1, op: 'get', key: 'x', value: null };
     const ok: HistoryEvent = { t: 6, type: 'ok', client: 'a', id: 1, value: null };
-    assert.throws(() => pairOperations([ok]), /event 1 \(client "a", id 1\): completes an operation that was not invoked/);
+    assert.throws(
+      () => pairOperations([ok]),
+      /event 1 \(client "a", id 1\): completes an operation that was not invoked/,
+    );
     assert.throws(() => pairOperations([invoke, invoke]), /event 2 .*repeats an invoke/);
     assert.throws(() => pairOperations([invoke, ok, ok]), /event 3 .*a second time/);
     assert.throws(() => pairOperations([invoke, { ...ok, t: 4 }]), /completes at 4 before its invoke at 5/);
-    assert.throws(() => pairOperations([invoke, { ...ok, value: { expect: null, set: 'v' } }]), /an ok get must carry a string or null/);
+    assert.throws(
+      () => pairOperations([invoke, { ...ok, value: { expect: null, set: 'v' } }]),
+      /an ok get must carry a string or null/,
+    );
   });
 });

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import type { HistoryOp, HistoryOperation } from '../../../agent/sim/history.js';
 import { checkLinearizability } from '../../../agent/sim/linearizability.js';
-import { fcParams } from './fc-params.js';
+import { fcParams } from '../../fc-params.js';
 
 type Register = string | null;
 
@@ -33,7 +33,9 @@ function referenceKey(ops: readonly HistoryOperation[]): boolean {
     for (let i = 0; i < ops.length; i += 1) {
       const op = ops[i];
       if (op === undefined || taken[i] === true) continue;
-      const blocked = ops.some((p, j) => taken[j] !== true && j !== i && p.status === 'ok' && p.completeMs < op.invokeMs);
+      const blocked = ops.some(
+        (p, j) => taken[j] !== true && j !== i && p.status === 'ok' && p.completeMs < op.invokeMs,
+      );
       if (blocked) continue;
       const next = apply(op, state);
       if (next === undefined) continue;
@@ -67,7 +69,7 @@ const opArb: fc.Arbitrary<HistoryOperation> = fc
     },
     { noNullPrototype: true },
   )
-  .map((r, ): HistoryOperation => ({
+  .map((r): HistoryOperation => ({
     client: 'c',
     id: 0,
     op: r.op,
@@ -92,7 +94,7 @@ describe('linearizability checker against a brute-force reference', () => {
         if (!expected) violations += 1;
         assert.equal(result.ok, expected, result.ok === true ? 'checker accepted' : result.explanation);
       }),
-      fcParams('lincheck agrees with brute force', 3000),
+      fcParams(3000, 'lincheck agrees with brute force'),
     );
     // The generator must produce both verdicts often enough for the comparison to mean much.
     assert.ok(violations > runs / 10 && violations < (runs * 9) / 10, `${violations} of ${runs} not linearizable`);

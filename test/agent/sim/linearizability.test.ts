@@ -7,11 +7,11 @@
 // one read to a value it cannot have read makes them non-linearizable, naming that key.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import type { CasArgument, HistoryOp, HistoryOperation } from '../../../agent/sim/history.js';
 import { formatHistoryEvent, pairOperations, parseHistory } from '../../../agent/sim/history.js';
 import { checkHistoryText, checkLinearizability } from '../../../agent/sim/linearizability.js';
-import { fcParams } from './fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { generateHistory, impossibleValueFor } from './history-gen.js';
 
 let nextId = 0;
@@ -40,7 +40,8 @@ function op(
   };
 }
 
-const put = (c: string, v: string, i: number, e: number | null, s?: HistoryOperation['status']): HistoryOperation => op(c, 'put', 'x', v, i, e, s);
+const put = (c: string, v: string, i: number, e: number | null, s?: HistoryOperation['status']): HistoryOperation =>
+  op(c, 'put', 'x', v, i, e, s);
 const get = (c: string, v: string | null, i: number, e: number): HistoryOperation => op(c, 'get', 'x', v, i, e);
 
 function assertOk(ops: readonly HistoryOperation[]): void {
@@ -94,7 +95,12 @@ describe('linearizability checker: hand-written histories', () => {
   it('assumes an info write applied when a later read needs it, at any time after its invoke', () => {
     assertOk([put('a', '1', 0, 10), put('a', '2', 20, null), get('b', '2', 1000, 1010)]);
     // Recorded info completions count the same as missing ones.
-    assertOk([put('a', '1', 0, 10), put('a', '2', 20, 25, 'info'), get('b', '2', 1000, 1010), get('b', '2', 2000, 2010)]);
+    assertOk([
+      put('a', '1', 0, 10),
+      put('a', '2', 20, 25, 'info'),
+      get('b', '2', 1000, 1010),
+      get('b', '2', 2000, 2010),
+    ]);
   });
 
   it('assumes an info write not applied when reads do not see it', () => {
@@ -113,9 +119,16 @@ describe('linearizability checker: hand-written histories', () => {
   });
 
   it('models cas and delete', () => {
-    const cas = (c: string, expect: string | null, set: string, i: number, e: number | null): HistoryOperation => op(c, 'cas', 'x', { expect, set }, i, e);
+    const cas = (c: string, expect: string | null, set: string, i: number, e: number | null): HistoryOperation =>
+      op(c, 'cas', 'x', { expect, set }, i, e);
     const del = (c: string, i: number, e: number): HistoryOperation => op(c, 'delete', 'x', null, i, e);
-    assertOk([cas('a', null, '1', 0, 10), cas('a', '1', '2', 20, 30), get('b', '2', 40, 50), del('a', 60, 70), get('b', null, 80, 90)]);
+    assertOk([
+      cas('a', null, '1', 0, 10),
+      cas('a', '1', '2', 20, 30),
+      get('b', '2', 40, 50),
+      del('a', 60, 70),
+      get('b', null, 80, 90),
+    ]);
     assertNotOk([put('a', '1', 0, 10), cas('a', '9', '2', 20, 30)]);
     assertNotOk([put('a', '1', 0, 10), del('a', 20, 30), get('b', '1', 40, 50)]);
     // An info cas may apply only if its comparison holds.
@@ -145,7 +158,8 @@ describe('linearizability checker: hand-written histories', () => {
 
   it('checks a long sequential history without recursion', () => {
     const ops: HistoryOperation[] = [];
-    for (let i = 0; i < 50_000; i += 1) ops.push(i % 2 === 0 ? put('a', `v${i}`, i * 10, i * 10 + 5) : get('b', `v${i - 1}`, i * 10, i * 10 + 5));
+    for (let i = 0; i < 50_000; i += 1)
+      ops.push(i % 2 === 0 ? put('a', `v${i}`, i * 10, i * 10 + 5) : get('b', `v${i - 1}`, i * 10, i * 10 + 5));
     assertOk(ops);
     ops.push(get('b', 'v0', 1e9, 1e9 + 1));
     assertNotOk(ops);
@@ -186,7 +200,7 @@ describe('linearizability checker: properties', () => {
         const result = checkLinearizability(generated(s));
         assert.equal(result.ok, true, result.ok === true ? '' : result.explanation);
       }),
-      fcParams('lincheck generated histories are linearizable', 400),
+      fcParams(400, 'lincheck generated histories are linearizable'),
     );
   });
 
@@ -205,7 +219,7 @@ describe('linearizability checker: properties', () => {
         assert.equal(result.ok, false, `mutated read ${JSON.stringify(mutated[index])} was accepted`);
         assert.equal(result.ok === false && result.key, read.key);
       }),
-      fcParams('lincheck mutated reads are caught', 400),
+      fcParams(400, 'lincheck mutated reads are caught'),
     );
   });
 });

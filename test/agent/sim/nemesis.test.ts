@@ -7,14 +7,30 @@ import { Nemesis } from '../../../agent/sim/nemesis.js';
 import { SIM_RAFT_CONFIGURATION, SimCluster } from '../../../agent/sim/cluster.js';
 import { RELIABLE_NETWORK } from '../../../agent/sim/network.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 
-async function crashOnly(ids: string[], seed: number): Promise<{ cluster: SimCluster; faults: string[]; mostDown: number }> {
+async function crashOnly(
+  ids: string[],
+  seed: number,
+): Promise<{ cluster: SimCluster; faults: string[]; mostDown: number }> {
   const timers = new VirtualTimers();
-  const cluster = new SimCluster(timers, { seed, nodeIds: ids, raft: SIM_RAFT_CONFIGURATION, faults: RELIABLE_NETWORK, syncDelayMs: 1, logRetainEntries: 10 }, () => undefined);
+  const cluster = new SimCluster(
+    timers,
+    {
+      seed,
+      nodeIds: ids,
+      raft: SIM_RAFT_CONFIGURATION,
+      faults: RELIABLE_NETWORK,
+      syncDelayMs: 1,
+      logRetainEntries: 10,
+    },
+    () => undefined,
+  );
   for (const id of ids) await cluster.start(id);
   const faults: string[] = [];
-  const nemesis = new Nemesis(cluster, timers, new SeededPrng(seed), new Set(['crash'] as const), 5_000, { membership: false });
+  const nemesis = new Nemesis(cluster, timers, new SeededPrng(seed), new Set(['crash'] as const), 5_000, {
+    membership: false,
+  });
   let mostDown = 0;
   nemesis.onFault = (description) => {
     faults.push(description);
@@ -38,8 +54,14 @@ describe('nemesis: crashes', () => {
 
   it('keeps at most a minority of three nodes down, and does crash and restart them', async () => {
     const { cluster, faults, mostDown } = await crashOnly(['n1', 'n2', 'n3'], 1);
-    assert.ok(faults.some((f) => f.includes('crashed')), 'it crashed a node');
-    assert.ok(faults.some((f) => f.includes('restarted')), 'it restarted a node');
+    assert.ok(
+      faults.some((f) => f.includes('crashed')),
+      'it crashed a node',
+    );
+    assert.ok(
+      faults.some((f) => f.includes('restarted')),
+      'it restarted a node',
+    );
     assert.equal(mostDown, 1);
     for (const node of cluster.running()) await node.stop();
   });

@@ -8,13 +8,28 @@
 import { strict as assert } from 'node:assert';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import type { RequestMessage, ResponseMessage, RpcHandler } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import type { RequestMessage, ResponseMessage } from '../../../contracts/messages.js';
+import type { RpcHandler } from '../../../contracts/network.js';
 
 const ALWAYS_TWICE = { ...RELIABLE_NETWORK, duplicateRate: 1, latencyMinMs: 1, latencyMaxMs: 30 };
 
-const forward: RequestMessage = { type: 'ClientForwardRequest', sourceId: 'a', kind: 'write', payload: new Uint8Array([1]), timeoutMs: 1000 };
-const append: RequestMessage = { type: 'AppendEntriesRequest', term: 1, leaderId: 'a', prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 };
+const forward: RequestMessage = {
+  type: 'ClientForwardRequest',
+  sourceId: 'a',
+  kind: 'write',
+  payload: new Uint8Array([1]),
+  timeoutMs: 1000,
+};
+const append: RequestMessage = {
+  type: 'AppendEntriesRequest',
+  term: 1,
+  leaderId: 'a',
+  prevLogIndex: 0,
+  prevLogTerm: 0,
+  entries: [],
+  leaderCommit: 0,
+};
 
 /** A handler that proposes on its first call and refuses afterwards, as a leader that steps down. */
 function leaderThatStepsDown(calls: { count: number }): RpcHandler {
@@ -23,13 +38,30 @@ function leaderThatStepsDown(calls: { count: number }): RpcHandler {
     const first = calls.count === 1;
     const response: ResponseMessage =
       request.type === 'ClientForwardRequest'
-        ? { type: 'ClientForwardResponse', code: first ? '' : 'RAFT_NOT_LEADER', message: '', leaderHint: null, result: new Uint8Array(first ? [42] : []) }
-        : { type: 'AppendEntriesResponse', term: 1, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: 0 };
+        ? {
+            type: 'ClientForwardResponse',
+            code: first ? '' : 'RAFT_NOT_LEADER',
+            message: '',
+            leaderHint: null,
+            result: new Uint8Array(first ? [42] : []),
+          }
+        : {
+            type: 'AppendEntriesResponse',
+            term: 1,
+            success: true,
+            conflictIndex: null,
+            conflictTerm: null,
+            lastLogIndex: 0,
+          };
     return Promise.resolve(response);
   };
 }
 
-async function sendTwice(seed: number, request: RequestMessage, restartBetween = false): Promise<{ calls: number; response: ResponseMessage; network: SimNetwork }> {
+async function sendTwice(
+  seed: number,
+  request: RequestMessage,
+  restartBetween = false,
+): Promise<{ calls: number; response: ResponseMessage; network: SimNetwork }> {
   const timers = new VirtualTimers();
   const network = new SimNetwork(timers, new SeededPrng(seed), ALWAYS_TWICE);
   const calls = { count: 0 };
@@ -56,7 +88,10 @@ describe('simulated network: duplicated requests', () => {
       assert.equal(calls, 1, `seed ${seed}: the handler ran once`);
       assert.equal(network.stats.duplicated, 1);
       assert.equal(network.stats.deduplicated, 1);
-      assert.ok(response.type === 'ClientForwardResponse' && response.code === '', `seed ${seed}: the sender gets the answer of the one run`);
+      assert.ok(
+        response.type === 'ClientForwardResponse' && response.code === '',
+        `seed ${seed}: the sender gets the answer of the one run`,
+      );
     }
   });
 

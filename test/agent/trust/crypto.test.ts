@@ -4,7 +4,15 @@
 // idempotent); a wrapped link key opens only for its holder, link, generation and cluster,
 // under the holder's node secret, and wrapping is deterministic.
 import { strict as assert } from 'node:assert';
-import { deriveEndpointKey, deriveLinkKey, deriveNodeSecret, linkGeneration, newFleetSecret, unwrapLinkKey, wrapLinkKey } from '../../../agent/trust/crypto.js';
+import {
+  deriveEndpointKey,
+  deriveLinkKey,
+  deriveNodeSecret,
+  linkGeneration,
+  newFleetSecret,
+  unwrapLinkKey,
+  wrapLinkKey,
+} from '../../../agent/trust/crypto.js';
 
 const secret = Uint8Array.from(Buffer.alloc(32, 7));
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
@@ -27,7 +35,8 @@ describe('trust crypto', () => {
 
   it('a generation bump changes exactly the links of that member', () => {
     const before = (a: string, b: string): string => text(deriveLinkKey(secret, 'c', a, 1, b, 1));
-    const after = (a: string, b: string): string => text(deriveLinkKey(secret, 'c', a, a === 'gw2' ? 2 : 1, b, b === 'gw2' ? 2 : 1));
+    const after = (a: string, b: string): string =>
+      text(deriveLinkKey(secret, 'c', a, a === 'gw2' ? 2 : 1, b, b === 'gw2' ? 2 : 1));
     assert.notEqual(after('gw1', 'gw2'), before('gw1', 'gw2'));
     assert.notEqual(after('gw2', 'gw3'), before('gw2', 'gw3'));
     assert.equal(after('gw1', 'gw3'), before('gw1', 'gw3'));
@@ -39,7 +48,10 @@ describe('trust crypto', () => {
     const kv = text(deriveEndpointKey(secret, 'c', 'x', 1, 'kv'));
     const admin = text(deriveEndpointKey(secret, 'c', 'x', 1, 'admin'));
     assert.notEqual(kv, admin);
-    assert.notEqual(Buffer.from(deriveNodeSecret(secret, 'c', 'x', 1)).toString('hex'), Buffer.from(deriveNodeSecret(secret, 'c', 'x', 2)).toString('hex'));
+    assert.notEqual(
+      Buffer.from(deriveNodeSecret(secret, 'c', 'x', 1)).toString('hex'),
+      Buffer.from(deriveNodeSecret(secret, 'c', 'x', 2)).toString('hex'),
+    );
     assert.notDeepEqual(newFleetSecret(), newFleetSecret());
     assert.throws(() => deriveLinkKey(secret, 'c', 'x', 1, 'x', 1), /two different members/);
   });

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminKeyFile, provisionerSecrets } from '../../../agent/cli/cluster-init.js';
-import type { ClusterMember } from '../../../agent/contracts.js';
+import type { ClusterMember } from '../../../contracts/log.js';
 import { privateKeyFromText, signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { createSerializer } from '../../../codec/index.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint } from '../../../transport/dtls/index.js';
@@ -21,7 +21,22 @@ import { createPeerTransport, type PeerTransport } from '../../../transport/inde
  */
 export function handshake(port: number, identity: string, pskHex: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn('openssl', ['s_client', '-dtls1_2', '-psk', pskHex, '-psk_identity', identity, '-cipher', 'PSK-AES128-CCM8', '-connect', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'openssl',
+      [
+        's_client',
+        '-dtls1_2',
+        '-psk',
+        pskHex,
+        '-psk_identity',
+        identity,
+        '-cipher',
+        'PSK-AES128-CCM8',
+        '-connect',
+        `127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -42,7 +57,10 @@ function filesOf(dir: string): string[] {
   });
 }
 
-/** Every key-looking string in `dir`'s files, as the hex of candidate PSK bytes (hex read as bytes, and as text; base64 decoded). */
+/**
+ * Every key-looking string in `dir`'s files, as the hex of candidate PSK bytes (hex read as bytes, and as text; base64
+ * decoded).
+ */
 export function candidateKeys(dir: string): string[] {
   const candidates = new Set<string>();
   for (const file of filesOf(dir)) {
@@ -52,7 +70,8 @@ export function candidateKeys(dir: string): string[] {
       if (hex.length % 2 === 0) candidates.add(hex.toLowerCase());
       candidates.add(Buffer.from(hex, 'latin1').toString('hex'));
     }
-    for (const match of text.matchAll(/[A-Za-z0-9+/]{24,}={0,2}/g)) candidates.add(Buffer.from(match[0], 'base64').toString('hex'));
+    for (const match of text.matchAll(/[A-Za-z0-9+/]{24,}={0,2}/g))
+      candidates.add(Buffer.from(match[0], 'base64').toString('hex'));
   }
   return [...candidates].filter((hex) => hex.length >= 2 && hex.length <= 1024);
 }
@@ -75,13 +94,24 @@ export async function pool<T>(tasks: readonly (() => Promise<T>)[], width: numbe
 }
 
 /** Signs operations with the admin key of the cluster made by `cluster init` in `dir`. */
-export function clusterSigner(dir: string): { readonly cluster: string; sign(operation: AdminOperation, options?: { cluster?: string; atMs?: number; validMs?: number }): Uint8Array } {
+export function clusterSigner(dir: string): {
+  readonly cluster: string;
+  sign(operation: AdminOperation, options?: { cluster?: string; atMs?: number; validMs?: number }): Uint8Array;
+} {
   const key = privateKeyFromText(readFileSync(adminKeyFile(dir), 'utf8'));
   if (key === null) throw new Error('no admin key');
-  const cluster = (JSON.parse(readFileSync(join(provisionerSecrets(dir), 'fleet.json'), 'utf8')) as { cluster: string }).cluster;
+  const cluster = (JSON.parse(readFileSync(join(provisionerSecrets(dir), 'fleet.json'), 'utf8')) as { cluster: string })
+    .cluster;
   return {
     cluster,
-    sign: (operation, options = {}) => signAdminCommand(operation, options.cluster ?? cluster, key, options.atMs ?? Date.now(), options.validMs ?? 60_000),
+    sign: (operation, options = {}) =>
+      signAdminCommand(
+        operation,
+        options.cluster ?? cluster,
+        key,
+        options.atMs ?? Date.now(),
+        options.validMs ?? 60_000,
+      ),
   };
 }
 
@@ -92,12 +122,17 @@ export function linkKeysOf(folder: string): Map<string, Uint8Array> {
 }
 
 /** A peer transport presenting `identity`, with the key `keyAt(address, port)` toward each server, aimed at `peers`. */
-export function roguePeer(identity: string, keyAt: (port: number) => Uint8Array | null, peers: readonly ClusterMember[]): PeerTransport {
+export function roguePeer(
+  identity: string,
+  keyAt: (port: number) => Uint8Array | null,
+  peers: readonly ClusterMember[],
+): PeerTransport {
   const transport = createPeerTransport(
     {
       name: 'coaps',
       openServerEndpoint: () => DtlsServerEndpoint.listen({ host: '127.0.0.1', port: 0, pskLookup: () => null }),
-      openClientEndpoint: () => DtlsClientEndpoint.open({ identity, pskForPeer: (_address, port) => keyAt(port), bindAddress: '127.0.0.1' }),
+      openClientEndpoint: () =>
+        DtlsClientEndpoint.open({ identity, pskForPeer: (_address, port) => keyAt(port), bindAddress: '127.0.0.1' }),
     },
     { serializer: createSerializer('cbor') },
   );

@@ -55,13 +55,25 @@ describe('KeystoreCache', () => {
       writeSync: (fd, data, offset, length) => (calls.push('write'), REAL.writeSync(fd, data, offset, length)),
       fsyncSync: (fd) => (calls.push(`fsync ${fds.get(fd) ?? '?'}`), REAL.fsyncSync(fd)),
       closeSync: (fd) => (calls.push('close'), REAL.closeSync(fd)),
-      renameSync: (from, to) => (calls.push(`rename ${name(from)} -> ${name(to) === file ? 'cache' : to}`), REAL.renameSync(from, to)),
+      renameSync: (from, to) => (
+        calls.push(`rename ${name(from)} -> ${name(to) === file ? 'cache' : to}`),
+        REAL.renameSync(from, to)
+      ),
       rmSync: (path, options) => REAL.rmSync(path, options),
     };
     const cache = new KeystoreCache(file, new MemoryLogger(), ops);
     cache.set('n2', { index: 3, kind: 'revoked' });
     cache.save();
-    assert.deepEqual(calls, ['open tmp', 'write', 'fsync tmp', 'close', 'rename tmp -> cache', 'open dir', 'fsync dir', 'close']);
+    assert.deepEqual(calls, [
+      'open tmp',
+      'write',
+      'fsync tmp',
+      'close',
+      'rename tmp -> cache',
+      'open dir',
+      'fsync dir',
+      'close',
+    ]);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(new KeystoreCache(file, new MemoryLogger()).get('n2')?.kind, 'revoked');
     assert.deepEqual(readdirSync(dir), ['keystore-cache.json'], 'no temporary file left');

@@ -27,7 +27,7 @@ interface Member {
   readonly peerPort: number;
 }
 
-describe('a gateway\'s folder holds no key that authenticates it as another member', function () {
+describe("a gateway's folder holds no key that authenticates it as another member", function () {
   this.timeout(300_000);
   let dir: string;
   const agents: Agent[] = [];
@@ -42,7 +42,15 @@ describe('a gateway\'s folder holds no key that authenticates it as another memb
   });
 
   async function start(members: readonly Member[]): Promise<void> {
-    for (const m of members) agents.push(await Agent.start(loadAgentConfig(join(m.folder, 'agent.json')), REAL_FACTORIES, new MemoryLogger(), new NoopMetrics()));
+    for (const m of members)
+      agents.push(
+        await Agent.start(
+          loadAgentConfig(join(m.folder, 'agent.json')),
+          REAL_FACTORIES,
+          new MemoryLogger(),
+          new NoopMetrics(),
+        ),
+      );
   }
 
   async function sweep(members: readonly Member[]): Promise<void> {
@@ -52,11 +60,23 @@ describe('a gateway\'s folder holds no key that authenticates it as another memb
       const others = members.filter((m) => m.id !== holder.id);
       // The control: with its own identity, some key of the folder reaches each other member.
       for (const target of others) {
-        const reached = await pool(candidates.map((key) => () => handshake(target.peerPort, holder.id, key)), 4);
+        const reached = await pool(
+          candidates.map((key) => () => handshake(target.peerPort, holder.id, key)),
+          4,
+        );
         assert.ok(reached.includes(true), `control: ${holder.id}'s folder authenticates it toward ${target.id}`);
       }
       const attempts = others.flatMap((victim) =>
-        others.filter((t) => t.id !== victim.id).flatMap((t) => candidates.map((key) => async () => ({ victim: victim.id, target: t.id, key, ok: await handshake(t.peerPort, victim.id, key) }))),
+        others
+          .filter((t) => t.id !== victim.id)
+          .flatMap((t) =>
+            candidates.map((key) => async () => ({
+              victim: victim.id,
+              target: t.id,
+              key,
+              ok: await handshake(t.peerPort, victim.id, key),
+            })),
+          ),
       );
       const results = await pool(attempts, 4);
       const succeeded = results.filter((r) => r.ok).map((r) => `as ${r.victim} toward ${r.target}`);
@@ -70,18 +90,37 @@ describe('a gateway\'s folder holds no key that authenticates it as another memb
     const gateways = [1, 2, 3].map((i) => ({
       id: `gw${i}`,
       address: `127.0.0.1:${base + 2 * (i - 1)}`,
-      overrides: { endpoint: `127.0.0.1:${base + 2 * (i - 1) + 1}`, listenHost: '127.0.0.1', dataDir: 'data', storage: 'memory', raft: RAFT, logging: { level: 'warning' } },
+      overrides: {
+        endpoint: `127.0.0.1:${base + 2 * (i - 1) + 1}`,
+        listenHost: '127.0.0.1',
+        dataDir: 'data',
+        storage: 'memory',
+        raft: RAFT,
+        logging: { level: 'warning' },
+      },
     }));
     writeFileSync(join(dir, 'fleet.json'), JSON.stringify({ cluster: 'sweep', gateways }));
     provisionFleet(join(dir, 'fleet.json'), join(dir, 'out'));
-    const members = gateways.map((g, i) => ({ id: g.id, folder: join(dir, 'out', 'bundles', g.id), peerPort: base + 2 * i }));
+    const members = gateways.map((g, i) => ({
+      id: g.id,
+      folder: join(dir, 'out', 'bundles', g.id),
+      peerPort: base + 2 * i,
+    }));
     await start(members);
     await sweep(members);
   });
 
   it('in a `cluster init` folder (every node folder, every other identity)', async () => {
     const base = await findFreePorts(6);
-    const nodes = initCluster({ dir: join(dir, 'init'), nodes: 3, basePort: base, transport: 'coaps', storage: 'memory', force: true, configOverrides: () => ({ raft: RAFT, logging: { level: 'warning' } }) });
+    const nodes = initCluster({
+      dir: join(dir, 'init'),
+      nodes: 3,
+      basePort: base,
+      transport: 'coaps',
+      storage: 'memory',
+      force: true,
+      configOverrides: () => ({ raft: RAFT, logging: { level: 'warning' } }),
+    });
     const members = nodes.map((n, i) => ({ id: n.id, folder: n.dir, peerPort: base + 2 * i }));
     await start(members);
     await sweep(members);

@@ -8,8 +8,8 @@
 // admin-key rotation retires the old key.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import type { LogEntry } from '../../../agent/contracts.js';
-import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/membership.js';
+import type { LogEntry } from '../../../contracts/log.js';
+import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/configuration.js';
 import { decodeKvResult, encodeKvCommand, KvStateMachine } from '../../../agent/kv/index.js';
 import { publicKeyPem, signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { deriveLinkKey, deriveNodeSecret, unwrapLinkKey, wrapLinkKey } from '../../../agent/trust/crypto.js';
@@ -29,11 +29,27 @@ function replica(adminKey: KeyObject = admin.publicKey): TrustedStateMachine {
 /** gw4's link with `holder`, wrapped for the holder as the provisioner does. */
 function wrapped(holder: string) {
   const link = deriveLinkKey(fleet, CLUSTER, holder, 1, 'gw4', 1);
-  return { holder, generation: '1.1', wrapped: wrapLinkKey(deriveNodeSecret(fleet, CLUSTER, holder, 1), CLUSTER, holder, 'gw4', '1.1', link) };
+  return {
+    holder,
+    generation: '1.1',
+    wrapped: wrapLinkKey(deriveNodeSecret(fleet, CLUSTER, holder, 1), CLUSTER, holder, 'gw4', '1.1', link),
+  };
 }
 
-const addGw4: AdminOperation = { op: 'add-member', id: 'gw4', address: '10.0.0.4:5684', learner: false, links: ['gw1', 'gw2', 'gw3'].map(wrapped) };
-const sign = (operation: AdminOperation, key: KeyObject = admin.privateKey, cluster = CLUSTER, at = T0, validMs = 60_000): Uint8Array => signAdminCommand(operation, cluster, key, at, validMs);
+const addGw4: AdminOperation = {
+  op: 'add-member',
+  id: 'gw4',
+  address: '10.0.0.4:5684',
+  learner: false,
+  links: ['gw1', 'gw2', 'gw3'].map(wrapped),
+};
+const sign = (
+  operation: AdminOperation,
+  key: KeyObject = admin.privateKey,
+  cluster = CLUSTER,
+  at = T0,
+  validMs = 60_000,
+): Uint8Array => signAdminCommand(operation, cluster, key, at, validMs);
 
 class Log {
   readonly entries: LogEntry[] = [];
@@ -41,7 +57,17 @@ class Log {
     this.push({ type: 'command', command: encodeAdminEntry({ envelope, timeMs }) });
   }
   kvPut(key: string, timeMs = T0 + 1000): void {
-    this.push({ type: 'command', command: encodeKvCommand({ op: 'put', key, value: new Uint8Array([1]), returnPrevious: false, session: null, timeMs }) });
+    this.push({
+      type: 'command',
+      command: encodeKvCommand({
+        op: 'put',
+        key,
+        value: new Uint8Array([1]),
+        returnPrevious: false,
+        session: null,
+        timeMs,
+      }),
+    });
   }
   config(voters: readonly string[], oldVoters: readonly string[] | null = null): void {
     this.push({ type: 'config', command: encodeConfiguration({ ...simpleConfiguration(voters), oldVoters }) });
@@ -52,13 +78,18 @@ class Log {
 }
 
 const okOf = (result: Uint8Array): boolean => decodeAdminApplyResult(result).ok;
-const imageOf = (sm: TrustedStateMachine): string => JSON.stringify(sm.trust.image(), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+const imageOf = (sm: TrustedStateMachine): string =>
+  JSON.stringify(sm.trust.image(), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 
 describe('TrustedStateMachine: admin entries verified at apply', () => {
   it('applies only the signed command, identically on every replica, whatever a faulty leader logs', () => {
     const log = new Log();
     const good = sign(addGw4);
-    log.admin(new TextEncoder().encode(JSON.stringify({ op: 'add-member', id: 'gw4', address: 'h:1', learner: false, links: [] }))); // unsigned
+    log.admin(
+      new TextEncoder().encode(
+        JSON.stringify({ op: 'add-member', id: 'gw4', address: 'h:1', learner: false, links: [] }),
+      ),
+    ); // unsigned
     log.admin(sign(addGw4, intruder.privateKey)); // forged
     log.admin(sign(addGw4, admin.privateKey, 'plant-b')); // another cluster
     log.admin(sign(addGw4, admin.privateKey, CLUSTER, T0, 500), T0 + 1000); // expired against the log clock
@@ -70,7 +101,8 @@ describe('TrustedStateMachine: admin entries verified at apply', () => {
     const results = replicas.map((sm) => log.entries.map((e) => sm.apply(e)));
     for (const r of results.slice(1)) assert.deepEqual(r, results[0], 'every replica answers alike');
     const [unsigned, forged, foreign, expired, reserved, applied, replayed] = results[0] ?? [];
-    for (const [name, result] of Object.entries({ unsigned, forged, foreign, expired, replayed })) assert.equal(okOf(result ?? new Uint8Array()), false, name);
+    for (const [name, result] of Object.entries({ unsigned, forged, foreign, expired, replayed }))
+      assert.equal(okOf(result ?? new Uint8Array()), false, name);
     assert.match(JSON.stringify(decodeAdminApplyResult(forged ?? new Uint8Array())), /signature/);
     assert.match(JSON.stringify(decodeAdminApplyResult(expired ?? new Uint8Array())), /expired/);
     assert.match(JSON.stringify(decodeAdminApplyResult(replayed ?? new Uint8Array())), /replayed/);
@@ -81,7 +113,17 @@ describe('TrustedStateMachine: admin entries verified at apply', () => {
     for (const sm of replicas) {
       const record = sm.trust.linkOf('gw1', 'gw4');
       assert.ok(record !== null);
-      assert.deepEqual(unwrapLinkKey(deriveNodeSecret(fleet, CLUSTER, 'gw1', 1), CLUSTER, 'gw1', 'gw4', record.generation, record.wrapped), deriveLinkKey(fleet, CLUSTER, 'gw1', 1, 'gw4', 1));
+      assert.deepEqual(
+        unwrapLinkKey(
+          deriveNodeSecret(fleet, CLUSTER, 'gw1', 1),
+          CLUSTER,
+          'gw1',
+          'gw4',
+          record.generation,
+          record.wrapped,
+        ),
+        deriveLinkKey(fleet, CLUSTER, 'gw1', 1, 'gw4', 1),
+      );
       assert.equal(sm.kv.lastApplied, log.entries.length);
     }
     const snapshots = replicas.map((sm) => Buffer.from(sm.snapshot()).toString('hex'));
@@ -122,7 +164,14 @@ describe('TrustedStateMachine: admin entries verified at apply', () => {
     const fresh = replica();
     const restored: (readonly string[] | 'all')[] = [];
     fresh.onCredentialsChanged((ids) => restored.push(ids));
-    fresh.restore({ lastIncludedIndex: log.entries.length, lastIncludedTerm: 1, configuration: simpleConfiguration(['gw1', 'gw2', 'gw3']) }, sm.snapshot());
+    fresh.restore(
+      {
+        lastIncludedIndex: log.entries.length,
+        lastIncludedTerm: 1,
+        configuration: simpleConfiguration(['gw1', 'gw2', 'gw3']),
+      },
+      sm.snapshot(),
+    );
     assert.equal(fresh.trust.isRevoked('gw4'), true, 'the removal arrives inside the snapshot');
     assert.deepEqual(restored, ['all']);
     // Replaying the signed add after the snapshot is still refused (its nonce travelled too):

@@ -12,11 +12,12 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sinon from 'sinon';
-import type { PersistenceEngine } from '../../../agent/contracts.js';
+import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import type { LmdbPersistenceOptions } from '../../../storage/lmdb/lmdb-engine.js';
 import { entry, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';
 import { appendLogEntry, getLastLogIndex, saveCurrentTerm } from '../reference-fields.js';
+import { describeError } from '../../../contracts/errors.js';
 
 const HOLD_CHILD = fileURLToPath(new URL('./hold-child.ts', import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -26,7 +27,7 @@ function mount(args: readonly string[]): string | null {
     execFileSync('mount', args, { stdio: 'pipe' });
     return null;
   } catch (error) {
-    return error instanceof Error ? error.message.split('\n')[0] ?? 'mount failed' : String(error);
+    return describeError(error).split('\n')[0] ?? 'mount failed';
   }
 }
 
@@ -90,7 +91,9 @@ describe('LMDB engine under bad conditions', function () {
       // chmod does not stop root: make the file system itself read-only.
       const failure = mount(['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', data]);
       if (failure !== null) {
-        console.log(`      skipped: running as root, chmod cannot make a directory read-only, and mount failed (${failure})`);
+        console.log(
+          `      skipped: running as root, chmod cannot make a directory read-only, and mount failed (${failure})`,
+        );
         this.skip();
       }
     }
@@ -115,7 +118,11 @@ describe('LMDB engine under bad conditions', function () {
   });
 
   it('refuses a commit beyond mapSizeMaxBytes with STORAGE_FULL and keeps what was acknowledged', async () => {
-    const options = lmdbTestOptions(dir, { mapSizeInitialBytes: 64 * 1024, mapSizeMaxBytes: 2 * 1024 * 1024, snapshotBytesMax: 256 * 1024 });
+    const options = lmdbTestOptions(dir, {
+      mapSizeInitialBytes: 64 * 1024,
+      mapSizeMaxBytes: 2 * 1024 * 1024,
+      snapshotBytesMax: 256 * 1024,
+    });
     const engine = await LmdbPersistenceEngine.open(options);
     const { acked, error } = await fillUntilRefused(engine, 2000);
     assert.ok(acked > 100, `only ${acked} entries fitted`);
@@ -133,7 +140,9 @@ describe('LMDB engine under bad conditions', function () {
   it('refuses a commit on a full disk with STORAGE_FULL and keeps what was acknowledged', async function () {
     const failure = isRoot ? mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]) : 'not running as root';
     if (failure !== null) {
-      console.log(`      skipped: a full disk needs a small file system mounted here, and mounting failed (${failure})`);
+      console.log(
+        `      skipped: a full disk needs a small file system mounted here, and mounting failed (${failure})`,
+      );
       this.skip();
     }
     try {

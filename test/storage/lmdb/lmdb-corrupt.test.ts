@@ -23,7 +23,13 @@ interface Raw {
 
 /** Writes to the closed data directory with lmdb itself, bypassing every check of the engine. */
 async function tamper(dir: string, change: (raw: Raw) => void): Promise<void> {
-  const env = open<Uint8Array, string>({ path: dir, maxDbs: 4, overlappingSync: false, encoding: 'binary', eventTurnBatching: false });
+  const env = open<Uint8Array, string>({
+    path: dir,
+    maxDbs: 4,
+    overlappingSync: false,
+    encoding: 'binary',
+    eventTurnBatching: false,
+  });
   const raw: Raw = {
     env,
     log: env.openDB<Uint8Array, Uint8Array>({ name: 'log', encoding: 'binary', keyEncoding: 'binary' }),
@@ -89,7 +95,9 @@ describe('LMDB engine on damaged or newer data', () => {
   });
 
   it('refuses a key that is not an 8-byte index', async () => {
-    await tamper(dir, ({ log }) => log.putSync(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 11, 1]), encodeEntry(entry(11, 2))));
+    await tamper(dir, ({ log }) =>
+      log.putSync(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 11, 1]), encodeEntry(entry(11, 2))),
+    );
     await assertRefused(dir, 'STORAGE_CORRUPT', /log key is not 8 bytes/);
   });
 

@@ -3,7 +3,7 @@
 // promises: commands and snapshot images come back as plain Uint8Arrays whatever was written,
 // the map grows from a small initial size, and concurrent writes share commits.
 import { strict as assert } from 'node:assert';
-import type { Metrics } from '../../../agent/contracts.js';
+import type { Metrics } from '../../../contracts/metrics.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { CONFIGURATION, entries, entry, lmdbHarness, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';
@@ -50,7 +50,12 @@ describe('LmdbPersistenceEngine', () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
     const written = { index: 1, term: 1, type: 'command' as const, command: Buffer.from('hello') };
     await appendLogEntry(engine, written);
-    await saveSnapshot(engine, { lastIncludedIndex: 0, lastIncludedTerm: 0, configuration: CONFIGURATION, data: Buffer.from('image') });
+    await saveSnapshot(engine, {
+      lastIncludedIndex: 0,
+      lastIncludedTerm: 0,
+      configuration: CONFIGURATION,
+      data: Buffer.from('image'),
+    });
     const read = await getLogEntry(engine, 1);
     assert.ok(read !== null);
     assert.equal(Object.getPrototypeOf(read.command), Uint8Array.prototype);
@@ -84,11 +89,14 @@ describe('LmdbPersistenceEngine', () => {
   });
 
   it('refuses options out of range, naming every bad field', async () => {
-    await assert.rejects(LmdbPersistenceEngine.open({ path: dir, mapSizeMaxBytes: 1024, pageSizeBytes: 3000 }), (error: Error & { problems?: string[] }) => {
-      assert.equal((error as { code?: string }).code, 'CONFIG_INVALID');
-      assert.ok(error.problems?.some((p) => p.startsWith('mapSizeMaxBytes')));
-      assert.ok(error.problems?.some((p) => p.startsWith('pageSizeBytes')));
-      return true;
-    });
+    await assert.rejects(
+      LmdbPersistenceEngine.open({ path: dir, mapSizeMaxBytes: 1024, pageSizeBytes: 3000 }),
+      (error: Error & { problems?: string[] }) => {
+        assert.equal((error as { code?: string }).code, 'CONFIG_INVALID');
+        assert.ok(error.problems?.some((p) => p.startsWith('mapSizeMaxBytes')));
+        assert.ok(error.problems?.some((p) => p.startsWith('pageSizeBytes')));
+        return true;
+      },
+    );
   });
 });

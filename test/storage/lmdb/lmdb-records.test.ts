@@ -4,7 +4,7 @@
 // round-trip and refuse malformed input. Properties replay with FC_SEED/FC_PATH.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import type { EntryType, LogEntry } from '../../../agent/contracts.js';
+import type { EntryType, LogEntry } from '../../../contracts/log.js';
 import {
   checkSnapshotData,
   decodeEntry,
@@ -17,14 +17,17 @@ import {
   parseHardState,
   parseSnapshotMeta,
 } from '../../../storage/lmdb/lmdb-records.js';
-import { CONFIGURATION, fcParams } from '../helpers.js';
+import { CONFIGURATION } from '../helpers.js';
+import { fcParams } from '../../fc-params.js';
 
-const entryArbitrary: fc.Arbitrary<LogEntry> = fc.record({
-  term: fc.maxSafeNat(),
-  index: fc.maxSafeNat(),
-  type: fc.constantFrom<EntryType>('command', 'noop', 'config'),
-  command: fc.uint8Array({ maxLength: 300 }),
-}).map((e) => ({ ...e })); // fast-check records have no prototype; entries read back do
+const entryArbitrary: fc.Arbitrary<LogEntry> = fc
+  .record({
+    term: fc.maxSafeNat(),
+    index: fc.maxSafeNat(),
+    type: fc.constantFrom<EntryType>('command', 'noop', 'config'),
+    command: fc.uint8Array({ maxLength: 300 }),
+  })
+  .map((e) => ({ ...e })); // fast-check records have no prototype; entries read back do
 
 describe('LMDB records', () => {
   it('round-trips every entry exactly', () => {
@@ -61,17 +64,28 @@ describe('LMDB records', () => {
   });
 
   it('refuses a record under the wrong key, a short record and a wrong key length', () => {
-    assert.throws(() => decodeEntry(4, encodeEntry({ term: 1, index: 5, type: 'noop', command: new Uint8Array() })), /key 4 has index 5/);
+    assert.throws(
+      () => decodeEntry(4, encodeEntry({ term: 1, index: 5, type: 'noop', command: new Uint8Array() })),
+      /key 4 has index 5/,
+    );
     assert.throws(() => decodeEntry(1, new Uint8Array(10)), { code: 'STORAGE_CORRUPT' });
     assert.throws(() => parseEntryKey(new Uint8Array(7)), { code: 'STORAGE_CORRUPT' });
     assert.throws(() => entryKey(-1), { code: 'RAFT_INVARIANT' });
   });
 
   it('round-trips hard state and snapshot metadata and checks the image', () => {
-    assert.deepStrictEqual(parseHardState(encodeHardState({ currentTerm: 9, votedFor: 'n2' })), { currentTerm: 9, votedFor: 'n2' });
-    assert.deepStrictEqual(parseHardState(encodeHardState({ currentTerm: 0, votedFor: null })), { currentTerm: 0, votedFor: null });
+    assert.deepStrictEqual(parseHardState(encodeHardState({ currentTerm: 9, votedFor: 'n2' })), {
+      currentTerm: 9,
+      votedFor: 'n2',
+    });
+    assert.deepStrictEqual(parseHardState(encodeHardState({ currentTerm: 0, votedFor: null })), {
+      currentTerm: 0,
+      votedFor: null,
+    });
     const data = new Uint8Array([1, 2, 3]);
-    const meta = parseSnapshotMeta(encodeSnapshotMeta({ lastIncludedIndex: 7, lastIncludedTerm: 2, configuration: CONFIGURATION }, data));
+    const meta = parseSnapshotMeta(
+      encodeSnapshotMeta({ lastIncludedIndex: 7, lastIncludedTerm: 2, configuration: CONFIGURATION }, data),
+    );
     assert.deepStrictEqual(meta.configuration, CONFIGURATION);
     assert.equal(meta.lastIncludedIndex, 7);
     assert.deepStrictEqual(checkSnapshotData(meta, Buffer.from([1, 2, 3])), data);
@@ -80,7 +94,14 @@ describe('LMDB records', () => {
   });
 
   it('refuses malformed JSON records with STORAGE_CORRUPT', () => {
-    const bad = ['', 'null', '[]', '{"currentTerm":1.5,"votedFor":null}', '{"currentTerm":1,"votedFor":""}', '{"currentTerm":1}'];
+    const bad = [
+      '',
+      'null',
+      '[]',
+      '{"currentTerm":1.5,"votedFor":null}',
+      '{"currentTerm":1,"votedFor":""}',
+      '{"currentTerm":1}',
+    ];
     for (const text of bad) assert.throws(() => parseHardState(Buffer.from(text)), { code: 'STORAGE_CORRUPT' }, text);
     assert.throws(() => parseSnapshotMeta(Buffer.from('{"lastIncludedIndex":1}')), { code: 'STORAGE_CORRUPT' });
     assert.throws(() => parseFormat(Buffer.from('{"format":"coraft-lmdb","version":0}')), { code: 'STORAGE_CORRUPT' });

@@ -9,7 +9,8 @@
 // writes LMDB could not hold are refused (STORAGE_FULL) without losing acknowledged ones.
 import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
-import type { ConfigError, Metrics } from '../../../agent/contracts.js';
+import type { ConfigError } from '../../../contracts/errors.js';
+import type { Metrics } from '../../../contracts/metrics.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';
@@ -17,7 +18,10 @@ import { persistenceContract } from '../persistence-contract.js';
 import { appendLogEntries, appendLogEntry, getLogEntries, saveVotedFor } from '../reference-fields.js';
 
 persistenceContract('wal, frequent checkpoints in the worker', walHarness({ walCheckpointWorker: true }));
-persistenceContract('wal, checkpoint at close only, main thread', walHarness({ walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024}));
+persistenceContract(
+  'wal, checkpoint at close only, main thread',
+  walHarness({ walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024 }),
+);
 
 /** Counts commits, the writes they carried and checkpoints. */
 class CountingMetrics implements Metrics {
@@ -56,7 +60,13 @@ describe('WalPersistenceEngine', function () {
 
   it('reports every bad option by name with its limit', async () => {
     await assert.rejects(
-      WalPersistenceEngine.open({ path: dir, walSegmentBytes: 1000, walCheckpointBytes: 4096, walPendingBytesMax: 4096, walSyncMode: 'sometimes' as 'auto' }),
+      WalPersistenceEngine.open({
+        path: dir,
+        walSegmentBytes: 1000,
+        walCheckpointBytes: 4096,
+        walPendingBytesMax: 4096,
+        walSyncMode: 'sometimes' as 'auto',
+      }),
       (error: ConfigError) => {
         assert.equal(error.code, 'CONFIG_INVALID');
         assert.equal(error.problems.length, 4);
@@ -77,7 +87,8 @@ describe('WalPersistenceEngine', function () {
       assert.equal(metrics.writes, 400);
       assert.ok(metrics.commits < 400, `${metrics.commits} commits for 400 writes`);
       // The checkpoint runs after the writes are acknowledged; wait for its first transaction.
-      for (let polls = 0; metrics.checkpoints === 0 && polls < 10_000; polls += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      for (let polls = 0; metrics.checkpoints === 0 && polls < 10_000; polls += 1)
+        await new Promise((resolve) => setTimeout(resolve, 1));
       assert.ok(metrics.checkpoints > 0, 'no checkpoint ran');
       assert.deepStrictEqual(await getLogEntries(engine, 1, 400), entries(1, 400, 1));
     } finally {
@@ -90,7 +101,10 @@ describe('WalPersistenceEngine', function () {
     try {
       // About 5 MiB of records through 1 MiB segments.
       for (let index = 1; index <= 5000; index += 40) {
-        await appendLogEntries(engine, entries(index, index + 39, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(index & 0xff) })));
+        await appendLogEntries(
+          engine,
+          entries(index, index + 39, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(index & 0xff) })),
+        );
         assert.ok(logSegments(dir).length <= 3, `${logSegments(dir).length} segments after entry ${index}`);
       }
       assert.equal((await engine.load()).entries.length, 5000);
@@ -103,7 +117,11 @@ describe('WalPersistenceEngine', function () {
     let engine = await WalPersistenceEngine.open(walTestOptions(dir));
     const big = entries(3, 200, 1).map((e) => ({ ...e, command: new Uint8Array(1000).fill(e.index & 0xff) }));
     try {
-      const writes = [appendLogEntries(engine, entries(1, 2, 1)), appendLogEntries(engine, big), appendLogEntry(engine, entry(201, 2))];
+      const writes = [
+        appendLogEntries(engine, entries(1, 2, 1)),
+        appendLogEntries(engine, big),
+        appendLogEntry(engine, entry(201, 2)),
+      ];
       await Promise.all(writes);
       assert.deepStrictEqual(await getLogEntries(engine, 1, 201), [...entries(1, 2, 1), ...big, entry(201, 2)]);
       await engine.close();
@@ -122,15 +140,26 @@ describe('WalPersistenceEngine', function () {
     const engine = await WalPersistenceEngine.open(walTestOptions(dir));
     try {
       await appendLogEntry(engine, entry(6, 1));
-      assert.deepStrictEqual(await engine.load(), { hardState: { currentTerm: 0, votedFor: 'n3' }, snapshot: null, entries: entries(1, 6, 1) });
+      assert.deepStrictEqual(await engine.load(), {
+        hardState: { currentTerm: 0, votedFor: 'n3' },
+        snapshot: null,
+        entries: entries(1, 6, 1),
+      });
     } finally {
       await engine.close();
     }
-    await assert.rejects(LmdbPersistenceEngine.open(lmdbTestOptions(dir)), { code: 'STORAGE_VERSION', message: /format version 2; this build reads up to 1/ });
+    await assert.rejects(LmdbPersistenceEngine.open(lmdbTestOptions(dir)), {
+      code: 'STORAGE_VERSION',
+      message: /format version 2; this build reads up to 1/,
+    });
   });
 
   it('refuses writes LMDB could not hold with STORAGE_FULL, keeping every acknowledged one', async () => {
-    const options = walTestOptions(dir, { mapSizeInitialBytes: 256 * 1024, mapSizeMaxBytes: 1024 * 1024, snapshotBytesMax: 0 });
+    const options = walTestOptions(dir, {
+      mapSizeInitialBytes: 256 * 1024,
+      mapSizeMaxBytes: 1024 * 1024,
+      snapshotBytesMax: 0,
+    });
     const engine = await WalPersistenceEngine.open(options);
     let acked = 0;
     let refusal: unknown = null;

@@ -9,9 +9,16 @@ import { walTestOptions } from '../helpers.js';
 import { modelProperty } from '../model-property.js';
 
 modelProperty('WAL (frequent checkpoints, main thread)', (dir) => WalPersistenceEngine.open(walTestOptions(dir)), 60);
-modelProperty('WAL (frequent checkpoints, worker)', (dir) => WalPersistenceEngine.open(walTestOptions(dir, { walCheckpointWorker: true })), 8);
+modelProperty(
+  'WAL (frequent checkpoints, worker)',
+  (dir) => WalPersistenceEngine.open(walTestOptions(dir, { walCheckpointWorker: true })),
+  8,
+);
 modelProperty(
   'WAL (checkpoint at close)',
-  (dir) => WalPersistenceEngine.open(walTestOptions(dir, { walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024 })),
+  (dir) =>
+    WalPersistenceEngine.open(
+      walTestOptions(dir, { walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024 }),
+    ),
   60,
 );

@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PersistenceEngine } from '../../../agent/contracts.js';
+import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { readFrame } from '../../../storage/wal/wal-frame.js';
 import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
@@ -69,7 +69,13 @@ describe('WAL engine recovery', function () {
   async function crashAfterWrites(count: number, overrides = {}): Promise<void> {
     live = await WalPersistenceEngine.open(walTestOptions(dir, { ...NO_CHECKPOINT, ...overrides }));
     for (let index = 1; index <= count; index += 1) await appendLogEntry(live, entry(index, 1));
-    await live.persist({ snapshot: null, truncateFrom: count, entries: [entry(count, 2)], compactBefore: null, hardState: { currentTerm: 2, votedFor: 'n2' } });
+    await live.persist({
+      snapshot: null,
+      truncateFrom: count,
+      entries: [entry(count, 2)],
+      compactBefore: null,
+      hardState: { currentTerm: 2, votedFor: 'n2' },
+    });
     crashCopy(dir, copy);
   }
 
@@ -85,7 +91,11 @@ describe('WAL engine recovery', function () {
   it('replays every record after the checkpoint', async () => {
     await crashAfterWrites(50);
     assert.equal(segments(copy).length, 1);
-    assert.deepStrictEqual(await loadCopy(), { hardState: { currentTerm: 2, votedFor: 'n2' }, snapshot: null, entries: [...entries(1, 49, 1), entry(50, 2)] });
+    assert.deepStrictEqual(await loadCopy(), {
+      hardState: { currentTerm: 2, votedFor: 'n2' },
+      snapshot: null,
+      entries: [...entries(1, 49, 1), entry(50, 2)],
+    });
   });
 
   it('zeroes stray bytes after the last frame (a torn write) and goes on writing', async () => {
@@ -109,7 +119,11 @@ describe('WAL engine recovery', function () {
     const segment = join(copy, segments(copy)[0] ?? '');
     const { offsets } = frameOffsets(segment);
     patch(segment, (offsets[offsets.length - 1] ?? 0) + 30, Buffer.from([0xff, 0xee]));
-    assert.deepStrictEqual(await loadCopy(), { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: entries(1, 20, 1) });
+    assert.deepStrictEqual(await loadCopy(), {
+      hardState: { currentTerm: 0, votedFor: null },
+      snapshot: null,
+      entries: entries(1, 20, 1),
+    });
   });
 
   it('refuses a damaged frame that valid frames follow, naming segment and offset', async () => {
@@ -120,18 +134,31 @@ describe('WAL engine recovery', function () {
     patch(segment, damaged + 30, Buffer.from([0xff]));
     await assert.rejects(WalPersistenceEngine.open(walTestOptions(copy)), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'STORAGE_CORRUPT');
-      assert.match(error.message, new RegExp(`${segments(copy)[0] ?? ''}: the frame at offset ${damaged} is damaged \\(checksum mismatch\\) but a valid frame follows`));
+      assert.match(
+        error.message,
+        new RegExp(
+          `${segments(copy)[0] ?? ''}: the frame at offset ${damaged} is damaged \\(checksum mismatch\\) but a ` +
+            `valid frame follows`,
+        ),
+      );
       return true;
     });
   });
 
   it('refuses a log whose first segment is missing', async () => {
     await crashAfterWrites(1);
-    for (let index = 2; live !== null && index <= 2000; index += 50) await appendLogEntries(live, entries(index, index + 49, 2).map((e) => ({ ...e, command: new Uint8Array(900) })));
+    for (let index = 2; live !== null && index <= 2000; index += 50)
+      await appendLogEntries(
+        live,
+        entries(index, index + 49, 2).map((e) => ({ ...e, command: new Uint8Array(900) })),
+      );
     crashCopy(dir, copy);
     const names = segments(copy);
     assert.ok(names.length >= 2, `the log spans ${names.length} segments`);
     unlinkSync(join(copy, names[0] ?? ''));
-    await assert.rejects(WalPersistenceEngine.open(walTestOptions(copy)), { code: 'STORAGE_CORRUPT', message: /records are missing/ });
+    await assert.rejects(WalPersistenceEngine.open(walTestOptions(copy)), {
+      code: 'STORAGE_CORRUPT',
+      message: /records are missing/,
+    });
   });
 });

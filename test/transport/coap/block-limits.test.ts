@@ -8,16 +8,26 @@
 // confirmable notification ends acknowledged, reset, or timed out after its retransmissions,
 // or goes non-confirmable when notificationsPendingMax is reached.
 import { strict as assert } from 'node:assert';
-import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
 import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { CoapServer } from '../../../transport/coap/server.js';
-import { decodeBlock, decodeUint, encodeBlock, firstOption, option, uintOption } from '../../../transport/coap/options.js';
+import {
+  decodeBlock,
+  decodeUint,
+  encodeBlock,
+  firstOption,
+  option,
+  uintOption,
+} from '../../../transport/coap/options.js';
 import { MemoryNetwork } from '../memory-datagram.js';
 import { settle, VirtualTimers } from '../virtual-timers.js';
 import { request, serverHarness, text } from './harness.js';
 
 function block1(num: number, more: boolean, szx: number, tag: number) {
-  return [option(CoapOption.Block1, encodeBlock({ num, more, szx })), option(CoapOption.RequestTag, Uint8Array.from([tag]))];
+  return [
+    option(CoapOption.Block1, encodeBlock({ num, more, szx })),
+    option(CoapOption.RequestTag, Uint8Array.from([tag])),
+  ];
 }
 
 /** Records every counter increment. */
@@ -34,52 +44,108 @@ class RecordingMetrics implements Metrics {
   }
 }
 
-const upload = { POST: (r: { payload: Uint8Array }) => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(String(r.payload.length)) }) };
+const upload = {
+  POST: (r: { payload: Uint8Array }) =>
+    Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(String(r.payload.length)) }),
+};
 
 describe('CoAP server limits on hostile input', () => {
-  it('counts what a Block1 transfer really holds: its own buffer, preallocated from Size1 or grown geometrically', async () => {
+  it('counts what a Block1 transfer holds: its buffer, preallocated from Size1 or grown geometrically', async () => {
     const h = await serverHarness();
     h.server.addResource('/raft/AppendEntries', upload);
     // Without Size1: room for four 64-byte blocks, then doubling.
-    for (let num = 0; num < 5; num += 1) await h.send(request({ messageId: num + 1, token: Uint8Array.from([1]), options: block1(num, true, 2, 1), payload: new Uint8Array(64).fill(num) }));
+    for (let num = 0; num < 5; num += 1)
+      await h.send(
+        request({
+          messageId: num + 1,
+          token: Uint8Array.from([1]),
+          options: block1(num, true, 2, 1),
+          payload: new Uint8Array(64).fill(num),
+        }),
+      );
     let stats = h.server.blockStats();
     assert.equal(stats.block1Transfers, 1);
     assert.equal(stats.block1HeldBytes, 512, 'four blocks of room, doubled when the fifth came');
     assert.equal(stats.block1BufferBytes, stats.block1HeldBytes, 'the count is the byteLength of the buffers held');
     // With Size1: exactly the announced size, at once.
-    await h.send(request({ messageId: 10, token: Uint8Array.from([2]), options: [...block1(0, true, 6, 2), uintOption(CoapOption.Size1, 5000)], payload: new Uint8Array(1024) }));
+    await h.send(
+      request({
+        messageId: 10,
+        token: Uint8Array.from([2]),
+        options: [...block1(0, true, 6, 2), uintOption(CoapOption.Size1, 5000)],
+        payload: new Uint8Array(1024),
+      }),
+    );
     stats = h.server.blockStats();
     assert.equal(stats.block1HeldBytes, 512 + 5000);
     assert.equal(stats.block1BufferBytes, stats.block1HeldBytes);
     // The bodies come out whole, and the store holds nothing afterwards.
-    await h.send(request({ messageId: 11, token: Uint8Array.from([1]), options: block1(5, false, 2, 1), payload: new Uint8Array(10) }));
-    for (let num = 1; num < 5; num += 1) await h.send(request({ messageId: 11 + num, token: Uint8Array.from([2]), options: block1(num, num < 4, 6, 2), payload: new Uint8Array(num < 4 ? 1024 : 904) }));
-    assert.deepEqual(h.received.filter((m) => m.code === CoapResponseCode.Changed).map((m) => text(m.payload)), ['330', '5000']);
-    assert.deepEqual(h.server.blockStats(), { block1Transfers: 0, block1HeldBytes: 0, block1BufferBytes: 0, block2Bodies: 0, block2HeldBytes: 0, notificationsPending: 0 });
+    await h.send(
+      request({
+        messageId: 11,
+        token: Uint8Array.from([1]),
+        options: block1(5, false, 2, 1),
+        payload: new Uint8Array(10),
+      }),
+    );
+    for (let num = 1; num < 5; num += 1)
+      await h.send(
+        request({
+          messageId: 11 + num,
+          token: Uint8Array.from([2]),
+          options: block1(num, num < 4, 6, 2),
+          payload: new Uint8Array(num < 4 ? 1024 : 904),
+        }),
+      );
+    assert.deepEqual(
+      h.received.filter((m) => m.code === CoapResponseCode.Changed).map((m) => text(m.payload)),
+      ['330', '5000'],
+    );
+    assert.deepEqual(h.server.blockStats(), {
+      block1Transfers: 0,
+      block1HeldBytes: 0,
+      block1BufferBytes: 0,
+      block2Bodies: 0,
+      block2HeldBytes: 0,
+      notificationsPending: 0,
+    });
   });
 
-  it('answers blocks below block1BytesMin with 4.13 and a Block1 hint, and takes a one-block body of any size', async () => {
+  it('answers blocks under block1BytesMin with 4.13 and a Block1 hint; takes a lone block of any size', async () => {
     const h = await serverHarness({ block1BytesMin: 512 });
     h.server.addResource('/raft/AppendEntries', upload);
     await h.send(request({ messageId: 1, options: block1(0, true, 0, 1), payload: new Uint8Array(16) }));
     await h.send(request({ messageId: 2, options: block1(3, false, 0, 1), payload: new Uint8Array(16) }));
     await h.send(request({ messageId: 3, options: block1(0, false, 0, 2), payload: new Uint8Array(9) }));
     await h.send(request({ messageId: 4, options: block1(0, true, 5, 3), payload: new Uint8Array(512) }));
-    assert.deepEqual(h.received.map((m) => formatCode(m.code)), ['4.13', '4.13', '2.04', '2.31']);
+    assert.deepEqual(
+      h.received.map((m) => formatCode(m.code)),
+      ['4.13', '4.13', '2.04', '2.31'],
+    );
     const hint = h.received[0];
-    assert.deepEqual(decodeBlock(firstOption(hint?.options ?? [], CoapOption.Block1) ?? new Uint8Array()), { num: 0, more: false, szx: 5 });
-    assert.equal(decodeUint(firstOption(hint?.options ?? [], CoapOption.Size1) ?? new Uint8Array(), 4), 8 * 1024 * 1024);
+    assert.deepEqual(decodeBlock(firstOption(hint?.options ?? [], CoapOption.Block1) ?? new Uint8Array()), {
+      num: 0,
+      more: false,
+      szx: 5,
+    });
+    assert.equal(
+      decodeUint(firstOption(hint?.options ?? [], CoapOption.Size1) ?? new Uint8Array(), 4),
+      8 * 1024 * 1024,
+    );
     assert.match(text(hint?.payload ?? new Uint8Array()), /at least 512 bytes \(block1BytesMin\)/);
     assert.equal(h.server.stats.limitRefusals['block1BytesMin'], 2);
     assert.equal(h.server.blockStats().block1Transfers, 1);
   });
 
-  it('refuses a peer beyond blockTransfersPerPeerMax and a Size1 beyond blockBytesTotalMax with 5.03, counted in metrics', async () => {
+  it('refuses a peer over blockTransfersPerPeerMax, a Size1 over blockBytesTotalMax: 5.03, counted', async () => {
     const network = new MemoryNetwork();
     const timers = new VirtualTimers();
     const metrics = new RecordingMetrics();
     const serverEndpoint = network.open('10.0.0.1');
-    const server = new CoapServer({ openEndpoint: () => Promise.resolve(serverEndpoint), timers, metrics, name: 'test' }, { blockTransfersPerPeerMax: 2, bodyBytesMax: 64 * 1024, blockBytesTotalMax: 64 * 1024 });
+    const server = new CoapServer(
+      { openEndpoint: () => Promise.resolve(serverEndpoint), timers, metrics, name: 'test' },
+      { blockTransfersPerPeerMax: 2, bodyBytesMax: 64 * 1024, blockBytesTotalMax: 64 * 1024 },
+    );
     server.addResource('/up', upload);
     await server.start();
     const codes: string[][] = [[], []];
@@ -87,7 +153,17 @@ describe('CoAP server limits on hostile input', () => {
     peers.forEach((peer, i) => peer.onMessage((data) => codes[i]?.push(formatCode(data[1] ?? 0))));
     const send = async (peer: number, tag: number, size1: number | null): Promise<void> => {
       const options = [...block1(0, true, 6, tag), ...(size1 === null ? [] : [uintOption(CoapOption.Size1, size1)])];
-      await peers[peer]?.send(request({ messageId: tag, token: Uint8Array.from([tag]), path: '/up', options, payload: new Uint8Array(1024) }), serverEndpoint.address, serverEndpoint.port);
+      await peers[peer]?.send(
+        request({
+          messageId: tag,
+          token: Uint8Array.from([tag]),
+          path: '/up',
+          options,
+          payload: new Uint8Array(1024),
+        }),
+        serverEndpoint.address,
+        serverEndpoint.port,
+      );
       await settle();
     };
     await send(0, 1, null);
@@ -95,8 +171,14 @@ describe('CoAP server limits on hostile input', () => {
     await send(0, 3, null);
     await send(1, 4, null);
     await send(1, 5, 60 * 1024);
-    assert.deepEqual(codes, [['2.31', '2.31', '5.03'], ['2.31', '5.03']]);
-    assert.deepEqual(metrics.counts, ['coap_limit_refusals_total{"server":"test","limit":"blockTransfersPerPeerMax"}', 'coap_limit_refusals_total{"server":"test","limit":"blockBytesTotalMax"}']);
+    assert.deepEqual(codes, [
+      ['2.31', '2.31', '5.03'],
+      ['2.31', '5.03'],
+    ]);
+    assert.deepEqual(metrics.counts, [
+      'coap_limit_refusals_total{"server":"test","limit":"blockTransfersPerPeerMax"}',
+      'coap_limit_refusals_total{"server":"test","limit":"blockBytesTotalMax"}',
+    ]);
     assert.equal(server.blockStats().block1HeldBytes, 3 * 4096);
     await server.stop();
   });
@@ -113,11 +195,12 @@ describe('CoAP server limits on hostile input', () => {
     assert.equal(h.timers.pendingCount, 0, 'no sweep timer runs while nothing is held');
   });
 
-  it('ends a confirmable notification acknowledged, reset, or timed out after notifyRetransmitMax retransmissions', async () => {
+  it('ends a confirmable notification acked, reset, or timed out after notifyRetransmitMax resends', async () => {
     const h = await serverHarness({ notifyAckTimeoutMs: 100, notifyRetransmitMax: 2 });
     const peer = { address: h.wire.address, port: h.wire.port, identity: null };
     const notification = { code: CoapResponseCode.Content, observe: 3, payload: Buffer.from('n') };
-    const reply = (type: CoapType, messageId: number): Uint8Array => Uint8Array.from([0x40 | (type << 4), 0, messageId >> 8, messageId & 0xff]);
+    const reply = (type: CoapType, messageId: number): Uint8Array =>
+      Uint8Array.from([0x40 | (type << 4), 0, messageId >> 8, messageId & 0xff]);
 
     const acked = await h.server.notify(peer, Uint8Array.from([1]), notification, true);
     await h.send(reply(CoapType.ACK, acked.messageId));
@@ -146,7 +229,10 @@ describe('CoAP server limits on hostile input', () => {
     await h.send(new Uint8Array(0));
     assert.deepEqual([first.confirmable, second.confirmable], [true, false]);
     assert.equal(await second.outcome, 'sent');
-    assert.deepEqual(h.received.map((m) => m.type), [CoapType.CON, CoapType.NON]);
+    assert.deepEqual(
+      h.received.map((m) => m.type),
+      [CoapType.CON, CoapType.NON],
+    );
     assert.equal(h.server.stats.limitRefusals['notificationsPendingMax'], 1);
     await h.server.stop();
     assert.equal(await first.outcome, 'stopped');

@@ -29,9 +29,21 @@ describe('Block1 flood: 16-byte blocks from many peers and tokens', function () 
 
   it('holds at most blockBytesTotalMax, counted as the real buffer sizes, and RSS stays bounded', async () => {
     const boundBytes = 2 * MIB;
-    const report = await runFlood({ peers: 100, tagsPerPeer: 8, blocksPerTransfer: 200, blockBytes: 16, server: { blockTransfersMax: 1024, bodyBytesMax: MIB, blockBytesTotalMax: boundBytes } });
+    const report = await runFlood({
+      peers: 100,
+      tagsPerPeer: 8,
+      blocksPerTransfer: 200,
+      blockBytes: 16,
+      server: { blockTransfersMax: 1024, bodyBytesMax: MIB, blockBytesTotalMax: boundBytes },
+    });
     const { baseline, after: held } = report;
-    const summary = JSON.stringify({ codes: report.codes, held: held.heldBytes, buffers: held.bufferBytes, heap: held.heapUsedBytes - baseline.heapUsedBytes, rss: held.rssBytes - baseline.rssBytes });
+    const summary = JSON.stringify({
+      codes: report.codes,
+      held: held.heldBytes,
+      buffers: held.bufferBytes,
+      heap: held.heapUsedBytes - baseline.heapUsedBytes,
+      rss: held.rssBytes - baseline.rssBytes,
+    });
     assert.ok(report.blocksSent > 100_000, `the flood sent ${report.blocksSent} blocks: ${summary}`);
     assert.equal(held.bufferBytes, held.heldBytes, `the store counts the buffers it really holds: ${summary}`);
     assert.ok(held.heldBytes <= boundBytes, `held within blockBytesTotalMax: ${summary}`);
@@ -42,7 +54,13 @@ describe('Block1 flood: 16-byte blocks from many peers and tokens', function () 
   });
 
   it('refuses every 16-byte-block transfer at the endpoint minimum block size, holding nothing', async () => {
-    const report = await runFlood({ peers: 100, tagsPerPeer: 8, blocksPerTransfer: 200, blockBytes: 16, server: { block1BytesMin: 512, blockBytesTotalMax: 4 * MIB, bodyBytesMax: MIB } });
+    const report = await runFlood({
+      peers: 100,
+      tagsPerPeer: 8,
+      blocksPerTransfer: 200,
+      blockBytes: 16,
+      server: { block1BytesMin: 512, blockBytesTotalMax: 4 * MIB, bodyBytesMax: MIB },
+    });
     assert.deepEqual(report.codes, { '4.13': 800 });
     assert.equal(report.after.heldBytes, 0);
     assert.equal(report.after.transfers, 0);

@@ -5,7 +5,8 @@
 // process RSS with the store's configured bound.
 //
 // Run by hand (prints one JSON report):
-//   node --expose-gc --import tsx test/transport/coap/block1-flood.ts [peers] [tags] [blocks] [blockBytes] [serverOptionsJson]
+//   node --expose-gc --import tsx test/transport/coap/block1-flood.ts \
+//     [peers] [tags] [blocks] [blockBytes] [serverOptionsJson]
 import { fork, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
@@ -50,15 +51,21 @@ export interface FloodReport {
 }
 
 type ToChild = { readonly kind: 'report' } | { readonly kind: 'exit' };
-type FromChild = { readonly kind: 'port'; readonly port: number } | { readonly kind: 'usage'; readonly usage: FloodUsage };
+type FromChild =
+  { readonly kind: 'port'; readonly port: number } | { readonly kind: 'usage'; readonly usage: FloodUsage };
 
 // -------------------------------------------------------------------------------------------
 // The child: a server with one resource, reporting on request.
 // -------------------------------------------------------------------------------------------
 
 async function runChild(serverOptions: Partial<CoapServerOptions>): Promise<void> {
-  const server = new CoapServer({ openEndpoint: () => openUdpEndpoint({ receiveBufferBytes: 4 * 1024 * 1024 }), timers: createRealTimers() }, serverOptions);
-  server.addResource('/upload', { POST: (r) => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(String(r.payload.length)) }) });
+  const server = new CoapServer(
+    { openEndpoint: () => openUdpEndpoint({ receiveBufferBytes: 4 * 1024 * 1024 }), timers: createRealTimers() },
+    serverOptions,
+  );
+  server.addResource('/upload', {
+    POST: (r) => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(String(r.payload.length)) }),
+  });
   await server.start();
   const send = (message: FromChild): void => void process.send?.(message);
   process.on('message', (message: ToChild) => {
@@ -71,7 +78,17 @@ async function runChild(serverOptions: Partial<CoapServerOptions>): Promise<void
     gc?.();
     const memory = process.memoryUsage();
     const store = server.blockStats();
-    send({ kind: 'usage', usage: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, arrayBuffersBytes: memory.arrayBuffers, heldBytes: store.block1HeldBytes, bufferBytes: store.block1BufferBytes, transfers: store.block1Transfers } });
+    send({
+      kind: 'usage',
+      usage: {
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        arrayBuffersBytes: memory.arrayBuffers,
+        heldBytes: store.block1HeldBytes,
+        bufferBytes: store.block1BufferBytes,
+        transfers: store.block1Transfers,
+      },
+    });
   });
   send({ kind: 'port', port: server.localAddress().port });
 }
@@ -81,7 +98,10 @@ async function runChild(serverOptions: Partial<CoapServerOptions>): Promise<void
 // -------------------------------------------------------------------------------------------
 
 /** A message from the child, of one kind. */
-function nextMessage<K extends FromChild['kind']>(child: ChildProcess, kind: K): Promise<Extract<FromChild, { kind: K }>> {
+function nextMessage<K extends FromChild['kind']>(
+  child: ChildProcess,
+  kind: K,
+): Promise<Extract<FromChild, { kind: K }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromChild): void => {
       if (message.kind !== kind) return;
@@ -126,7 +146,10 @@ function blockDatagram(options: FloodOptions, transfer: Transfer, payload: Uint8
   });
 }
 
-async function flood(options: FloodOptions, port: number): Promise<{ codes: Record<string, number>; blocksSent: number }> {
+async function flood(
+  options: FloodOptions,
+  port: number,
+): Promise<{ codes: Record<string, number>; blocksSent: number }> {
   const codes: Record<string, number> = {};
   let blocksSent = 0;
   let open = options.peers * options.tagsPerPeer;
@@ -150,7 +173,8 @@ async function flood(options: FloodOptions, port: number): Promise<{ codes: Reco
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     sockets.push(socket);
     const transfers = new Map<number, Transfer>();
-    for (let tag = 0; tag < options.tagsPerPeer; tag += 1) transfers.set(tag, { socket, tag, next: 0, done: false, messageId: tag * 1000 });
+    for (let tag = 0; tag < options.tagsPerPeer; tag += 1)
+      transfers.set(tag, { socket, tag, next: 0, done: false, messageId: tag * 1000 });
     socket.on('message', (data) => {
       const decoded = decodeMessage(data);
       if (!decoded.ok || decoded.message.token.length !== 2) return;
@@ -159,7 +183,8 @@ async function flood(options: FloodOptions, port: number): Promise<{ codes: Reco
       const code = formatCode(decoded.message.code);
       codes[code] = (codes[code] ?? 0) + 1;
       transfer.next += 1;
-      if (decoded.message.code !== CoapResponseCode.Continue || transfer.next >= options.blocksPerTransfer) return end(transfer);
+      if (decoded.message.code !== CoapResponseCode.Continue || transfer.next >= options.blocksPerTransfer)
+        return end(transfer);
       send(transfer);
     });
     for (const transfer of transfers.values()) send(transfer);
@@ -179,7 +204,12 @@ async function flood(options: FloodOptions, port: number): Promise<{ codes: Reco
 /** Starts the server child, floods it, and reports. */
 export async function runFlood(options: FloodOptions): Promise<FloodReport> {
   const child = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(options.server)], {
-    execArgv: ['--expose-gc', ...(process.env.FLOOD_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), '--import', 'tsx'],
+    execArgv: [
+      '--expose-gc',
+      ...(process.env.FLOOD_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
+      '--import',
+      'tsx',
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -204,6 +234,12 @@ if (process.argv[1] === self && process.argv[2] === '--child') {
   await runChild(JSON.parse(process.argv[3] ?? '{}') as Partial<CoapServerOptions>);
 } else if (process.argv[1] === self) {
   const [peers = '100', tags = '8', blocks = '200', blockBytes = '16', server = '{}'] = process.argv.slice(2);
-  const report = await runFlood({ peers: Number(peers), tagsPerPeer: Number(tags), blocksPerTransfer: Number(blocks), blockBytes: Number(blockBytes), server: JSON.parse(server) as Partial<CoapServerOptions> });
+  const report = await runFlood({
+    peers: Number(peers),
+    tagsPerPeer: Number(tags),
+    blocksPerTransfer: Number(blocks),
+    blockBytes: Number(blockBytes),
+    server: JSON.parse(server) as Partial<CoapServerOptions>,
+  });
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }

@@ -9,12 +9,15 @@ import { strict as assert } from 'node:assert';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { CoapOption, CoapResponseCode, formatCode } from '../../../transport/coap/codes.js';
 import { decodeBlock, encodeBlock, firstOption, option, uintOption } from '../../../transport/coap/options.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { request, serverHarness, text } from './harness.js';
 import type { CoapRequest } from '../../../transport/coap/request.js';
 
 function block1(num: number, more: boolean, szx = 6, tag?: number) {
-  return [option(CoapOption.Block1, encodeBlock({ num, more, szx })), ...(tag === undefined ? [] : [option(CoapOption.RequestTag, Uint8Array.from([tag]))])];
+  return [
+    option(CoapOption.Block1, encodeBlock({ num, more, szx })),
+    ...(tag === undefined ? [] : [option(CoapOption.RequestTag, Uint8Array.from([tag]))]),
+  ];
 }
 
 function pattern(length: number, seed = 1): Uint8Array {
@@ -27,26 +30,77 @@ describe('CoAP block-wise transfer', () => {
   it('reassembles Block1 blocks, answering 2.31 until the last and echoing Block1 on the final response', async () => {
     const h = await serverHarness();
     const bodies: number[] = [];
-    h.server.addResource('/raft/AppendEntries', { POST: (r) => { bodies.push(r.payload.length); return Promise.resolve({ code: CoapResponseCode.Changed }); } });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: (r) => {
+        bodies.push(r.payload.length);
+        return Promise.resolve({ code: CoapResponseCode.Changed });
+      },
+    });
     const body = pattern(2500);
-    await h.send(request({ messageId: 1, options: [...block1(0, true), uintOption(CoapOption.Size1, 2500)], payload: body.subarray(0, 1024) }));
+    await h.send(
+      request({
+        messageId: 1,
+        options: [...block1(0, true), uintOption(CoapOption.Size1, 2500)],
+        payload: body.subarray(0, 1024),
+      }),
+    );
     await h.send(request({ messageId: 2, options: block1(1, true), payload: body.subarray(1024, 2048) }));
     await h.send(request({ messageId: 3, options: block1(2, false), payload: body.subarray(2048) }));
-    assert.deepEqual(h.received.map((m) => formatCode(m.code)), ['2.31', '2.31', '2.04']);
-    assert.deepEqual(decodeBlock(firstOption(h.received[2]?.options ?? [], CoapOption.Block1) ?? new Uint8Array()), { num: 2, more: false, szx: 6 });
+    assert.deepEqual(
+      h.received.map((m) => formatCode(m.code)),
+      ['2.31', '2.31', '2.04'],
+    );
+    assert.deepEqual(decodeBlock(firstOption(h.received[2]?.options ?? [], CoapOption.Block1) ?? new Uint8Array()), {
+      num: 2,
+      more: false,
+      szx: 6,
+    });
     assert.deepEqual(bodies, [2500]);
   });
 
   it('keeps concurrent transfers to one resource apart by Request-Tag', async () => {
     const h = await serverHarness();
     const bodies: string[] = [];
-    h.server.addResource('/raft/AppendEntries', { POST: (r) => { bodies.push(text(r.payload).slice(0, 1) + r.payload.length); return Promise.resolve({ code: CoapResponseCode.Changed }); } });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: (r) => {
+        bodies.push(text(r.payload).slice(0, 1) + r.payload.length);
+        return Promise.resolve({ code: CoapResponseCode.Changed });
+      },
+    });
     const a = Buffer.alloc(1500, 'a');
     const b = Buffer.alloc(1200, 'b');
-    await h.send(request({ messageId: 1, token: Uint8Array.from([1]), options: block1(0, true, 6, 1), payload: a.subarray(0, 1024) }));
-    await h.send(request({ messageId: 2, token: Uint8Array.from([2]), options: block1(0, true, 6, 2), payload: b.subarray(0, 1024) }));
-    await h.send(request({ messageId: 3, token: Uint8Array.from([2]), options: block1(1, false, 6, 2), payload: b.subarray(1024) }));
-    await h.send(request({ messageId: 4, token: Uint8Array.from([1]), options: block1(1, false, 6, 1), payload: a.subarray(1024) }));
+    await h.send(
+      request({
+        messageId: 1,
+        token: Uint8Array.from([1]),
+        options: block1(0, true, 6, 1),
+        payload: a.subarray(0, 1024),
+      }),
+    );
+    await h.send(
+      request({
+        messageId: 2,
+        token: Uint8Array.from([2]),
+        options: block1(0, true, 6, 2),
+        payload: b.subarray(0, 1024),
+      }),
+    );
+    await h.send(
+      request({
+        messageId: 3,
+        token: Uint8Array.from([2]),
+        options: block1(1, false, 6, 2),
+        payload: b.subarray(1024),
+      }),
+    );
+    await h.send(
+      request({
+        messageId: 4,
+        token: Uint8Array.from([1]),
+        options: block1(1, false, 6, 1),
+        payload: a.subarray(1024),
+      }),
+    );
     assert.deepEqual(bodies, ['b1200', 'a1500']);
   });
 
@@ -54,11 +108,20 @@ describe('CoAP block-wise transfer', () => {
     const h = await serverHarness({ bodyBytesMax: 2048 });
     h.server.addResource('/raft/AppendEntries', { POST: () => Promise.resolve({ code: CoapResponseCode.Changed }) });
     await h.send(request({ messageId: 1, options: block1(1, true), payload: new Uint8Array(1024) }));
-    await h.send(request({ messageId: 2, options: [...block1(0, true), uintOption(CoapOption.Size1, 4096)], payload: new Uint8Array(1024) }));
+    await h.send(
+      request({
+        messageId: 2,
+        options: [...block1(0, true), uintOption(CoapOption.Size1, 4096)],
+        payload: new Uint8Array(1024),
+      }),
+    );
     await h.send(request({ messageId: 3, options: block1(0, true), payload: new Uint8Array(1024) }));
     await h.send(request({ messageId: 4, options: block1(1, true), payload: new Uint8Array(1024) }));
     await h.send(request({ messageId: 5, options: block1(2, false), payload: new Uint8Array(10) }));
-    assert.deepEqual(h.received.map((m) => formatCode(m.code)), ['4.08', '4.13', '2.31', '2.31', '4.13']);
+    assert.deepEqual(
+      h.received.map((m) => formatCode(m.code)),
+      ['4.08', '4.13', '2.31', '2.31', '4.13'],
+    );
     assert.deepEqual([...(firstOption(h.received[1]?.options ?? [], CoapOption.Size1) ?? [])], [8, 0]);
   });
 
@@ -70,33 +133,84 @@ describe('CoAP block-wise transfer', () => {
     await h.timers.advance(1000);
     await h.send(request({ messageId: 3, options: block1(1, false, 6, 1), payload: new Uint8Array(1) }));
     await h.send(request({ messageId: 4, options: block1(0, true, 6, 2), payload: new Uint8Array(1024) }));
-    assert.deepEqual(h.received.map((m) => formatCode(m.code)), ['2.31', '5.03', '4.08', '2.31']);
+    assert.deepEqual(
+      h.received.map((m) => formatCode(m.code)),
+      ['2.31', '5.03', '4.08', '2.31'],
+    );
   });
 
   it('serves a large response as Block2 blocks, and a GET block by number without stored state', async () => {
     const h = await serverHarness();
     const body = pattern(3000);
     let runs = 0;
-    h.server.addResource('/status', { GET: () => { runs += 1; return Promise.resolve({ code: CoapResponseCode.Content, payload: body, etag: Uint8Array.from([7]) }); } });
+    h.server.addResource('/status', {
+      GET: () => {
+        runs += 1;
+        return Promise.resolve({ code: CoapResponseCode.Content, payload: body, etag: Uint8Array.from([7]) });
+      },
+    });
     await h.send(request({ messageId: 1, method: 'GET', path: '/status' }));
-    await h.send(request({ messageId: 2, method: 'GET', path: '/status', options: [option(CoapOption.Block2, encodeBlock({ num: 1, more: false, szx: 6 }))] }));
-    await h.send(request({ messageId: 3, method: 'GET', path: '/status', options: [option(CoapOption.Block2, encodeBlock({ num: 2, more: false, szx: 6 }))] }));
+    await h.send(
+      request({
+        messageId: 2,
+        method: 'GET',
+        path: '/status',
+        options: [option(CoapOption.Block2, encodeBlock({ num: 1, more: false, szx: 6 }))],
+      }),
+    );
+    await h.send(
+      request({
+        messageId: 3,
+        method: 'GET',
+        path: '/status',
+        options: [option(CoapOption.Block2, encodeBlock({ num: 2, more: false, szx: 6 }))],
+      }),
+    );
     // A fresh client asks for block 1 at 512 bytes straight away: the handler runs again.
-    await h.send(request({ messageId: 4, token: Uint8Array.from([4]), method: 'GET', path: '/status', options: [option(CoapOption.Block2, encodeBlock({ num: 1, more: false, szx: 5 }))] }));
+    await h.send(
+      request({
+        messageId: 4,
+        token: Uint8Array.from([4]),
+        method: 'GET',
+        path: '/status',
+        options: [option(CoapOption.Block2, encodeBlock({ num: 1, more: false, szx: 5 }))],
+      }),
+    );
     const blocks = h.received.map((m) => decodeBlock(firstOption(m.options, CoapOption.Block2) ?? new Uint8Array()));
-    assert.deepEqual(blocks, [{ num: 0, more: true, szx: 6 }, { num: 1, more: true, szx: 6 }, { num: 2, more: false, szx: 6 }, { num: 1, more: true, szx: 5 }]);
+    assert.deepEqual(blocks, [
+      { num: 0, more: true, szx: 6 },
+      { num: 1, more: true, szx: 6 },
+      { num: 2, more: false, szx: 6 },
+      { num: 1, more: true, szx: 5 },
+    ]);
     assert.deepEqual(Buffer.concat(h.received.slice(0, 3).map((m) => m.payload)), Buffer.from(body));
     assert.deepEqual(Buffer.from(h.received[3]?.payload ?? []), Buffer.from(body.subarray(512, 1024)));
     assert.equal(runs, 2);
   });
 
-  for (const [name, size] of [['64 KiB', 64 * 1024], ['1 MiB', 1024 * 1024]] as const) {
+  for (const [name, size] of [
+    ['64 KiB', 64 * 1024],
+    ['1 MiB', 1024 * 1024],
+  ] as const) {
     it(`moves a ${name} request body and a ${name} response body between client and server`, async () => {
       const h = await serverHarness();
       let received: Uint8Array = new Uint8Array(0);
-      h.server.addResource('/raft/InstallSnapshot', { POST: (r: CoapRequest) => { received = r.payload; return Promise.resolve({ code: CoapResponseCode.Changed, payload: pattern(size, 2) }); } });
-      const client = new CoapClient({ openEndpoint: () => Promise.resolve(h.network.open('10.0.0.3')), timers: h.timers, prng: new SeededPrng(1) });
-      const response = await client.request(h.serverEndpoint.localAddress(), { method: 'POST', path: ['raft', 'InstallSnapshot'], payload: pattern(size, 1) }, 60_000);
+      h.server.addResource('/raft/InstallSnapshot', {
+        POST: (r: CoapRequest) => {
+          received = r.payload;
+          return Promise.resolve({ code: CoapResponseCode.Changed, payload: pattern(size, 2) });
+        },
+      });
+      const client = new CoapClient({
+        openEndpoint: () => Promise.resolve(h.network.open('10.0.0.3')),
+        timers: h.timers,
+        prng: new SeededPrng(1),
+      });
+      const response = await client.request(
+        h.serverEndpoint.localAddress(),
+        { method: 'POST', path: ['raft', 'InstallSnapshot'], payload: pattern(size, 1) },
+        60_000,
+      );
       assert.ok(Buffer.from(received).equals(pattern(size, 1)), 'request body intact');
       assert.ok(Buffer.from(response.payload).equals(pattern(size, 2)), 'response body intact');
       assert.equal(response.code, CoapResponseCode.Changed);
@@ -107,7 +221,11 @@ describe('CoAP block-wise transfer', () => {
   it('follows a server that asks for smaller Block1 blocks', async () => {
     const h = await serverHarness();
     const wire = h.network.open('10.0.0.9');
-    const client = new CoapClient({ openEndpoint: () => Promise.resolve(wire), timers: h.timers, prng: new SeededPrng(2) });
+    const client = new CoapClient({
+      openEndpoint: () => Promise.resolve(wire),
+      timers: h.timers,
+      prng: new SeededPrng(2),
+    });
     // A stand-in server that takes 1024 bytes, then asks for 256-byte blocks.
     const seen: { num: number; szx: number; bytes: number }[] = [];
     h.serverEndpoint.onMessage((data, peer) => void answerSmall(data, peer));
@@ -120,13 +238,31 @@ describe('CoAP block-wise transfer', () => {
       if (b === null) return;
       seen.push({ num: b.num, szx: b.szx, bytes: m.payload.length });
       const code = b.more ? CoapResponseCode.Continue : CoapResponseCode.Changed;
-      const reply = encodeMessage({ type: 2, code, messageId: m.messageId, token: m.token, options: [option(CoapOption.Block1, encodeBlock({ num: b.num, more: b.more, szx: 4 }))], payload: new Uint8Array(0) });
+      const reply = encodeMessage({
+        type: 2,
+        code,
+        messageId: m.messageId,
+        token: m.token,
+        options: [option(CoapOption.Block1, encodeBlock({ num: b.num, more: b.more, szx: 4 }))],
+        payload: new Uint8Array(0),
+      });
       await h.serverEndpoint.send(reply, peer.address, peer.port);
     }
-    const response = await client.request(h.serverEndpoint.localAddress(), { method: 'POST', path: ['x'], payload: new Uint8Array(2048) }, 10_000);
+    const response = await client.request(
+      h.serverEndpoint.localAddress(),
+      { method: 'POST', path: ['x'], payload: new Uint8Array(2048) },
+      10_000,
+    );
     assert.equal(response.code, CoapResponseCode.Changed);
-    assert.deepEqual(seen.slice(0, 3), [{ num: 0, szx: 6, bytes: 1024 }, { num: 4, szx: 4, bytes: 256 }, { num: 5, szx: 4, bytes: 256 }]);
-    assert.equal(seen.reduce((sum, s) => sum + s.bytes, 0), 2048);
+    assert.deepEqual(seen.slice(0, 3), [
+      { num: 0, szx: 6, bytes: 1024 },
+      { num: 4, szx: 4, bytes: 256 },
+      { num: 5, szx: 4, bytes: 256 },
+    ]);
+    assert.equal(
+      seen.reduce((sum, s) => sum + s.bytes, 0),
+      2048,
+    );
     await client.close();
   });
 });

@@ -6,7 +6,7 @@
 // the deadline; the outstanding bound refuses at once; RST, empty ACK + separate response,
 // stray responses and close all behave as RFC 7252 says.
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
 import type { CoapClientOptions } from '../../../transport/coap/config.js';
@@ -15,7 +15,11 @@ import { MemoryNetwork, type MemoryEndpoint } from '../memory-datagram.js';
 import { VirtualTimers, settle } from '../virtual-timers.js';
 import { serverHarness, text } from './harness.js';
 
-const post = (payload: string) => ({ method: 'POST' as const, path: ['raft', 'AppendEntries'], payload: Buffer.from(payload) });
+const post = (payload: string) => ({
+  method: 'POST' as const,
+  path: ['raft', 'AppendEntries'],
+  payload: Buffer.from(payload),
+});
 
 /** A client and a raw peer endpoint that records what reaches it. */
 function clientAndPeer(options: Partial<CoapClientOptions> = {}) {
@@ -27,16 +31,36 @@ function clientAndPeer(options: Partial<CoapClientOptions> = {}) {
     const decoded = decodeMessage(data);
     if (decoded.ok) arrivals.push({ at: timers.nowMs(), messageId: decoded.message.messageId, data, from });
   });
-  const client = new CoapClient({ openEndpoint: () => Promise.resolve(network.open('10.0.0.2')), timers, prng: new SeededPrng(3) }, { ackRandomFactor: 1, ...options });
+  const client = new CoapClient(
+    { openEndpoint: () => Promise.resolve(network.open('10.0.0.2')), timers, prng: new SeededPrng(3) },
+    { ackRandomFactor: 1, ...options },
+  );
   return { network, timers, peer, arrivals, client };
 }
 
-async function reply(peer: MemoryEndpoint, to: { data: Uint8Array; from: { address: string; port: number } }, type: CoapType, code: number, payload = ''): Promise<void> {
+async function reply(
+  peer: MemoryEndpoint,
+  to: { data: Uint8Array; from: { address: string; port: number } },
+  type: CoapType,
+  code: number,
+  payload = '',
+): Promise<void> {
   const decoded = decodeMessage(to.data);
   assert.ok(decoded.ok);
   const m = decoded.message;
   const empty = code === 0;
-  await peer.send(encodeMessage({ type, code, messageId: m.messageId, token: empty ? new Uint8Array(0) : m.token, options: [], payload: Buffer.from(payload) }), to.from.address, to.from.port);
+  await peer.send(
+    encodeMessage({
+      type,
+      code,
+      messageId: m.messageId,
+      token: empty ? new Uint8Array(0) : m.token,
+      options: [],
+      payload: Buffer.from(payload),
+    }),
+    to.from.address,
+    to.from.port,
+  );
 }
 
 describe('CoapClient', () => {
@@ -59,11 +83,21 @@ describe('CoapClient', () => {
   it('rejects with NET_TIMEOUT exactly at the deadline, and retransmits with doubling back-off before it', async () => {
     const { timers, peer, arrivals, client } = clientAndPeer({ ackTimeoutMs: 100, maxRetransmit: 4 });
     let outcome: unknown = 'pending';
-    client.request(peer.localAddress(), post('x'), 1000).then((r) => { outcome = r; }, (e: unknown) => { outcome = e; });
+    client.request(peer.localAddress(), post('x'), 1000).then(
+      (r) => {
+        outcome = r;
+      },
+      (e: unknown) => {
+        outcome = e;
+      },
+    );
     await timers.advance(999);
     assert.equal(outcome, 'pending');
     // Sent at 0, then after 100, 200 and 400 ms more; the next (800 ms later) would pass the deadline.
-    assert.deepEqual(arrivals.map((a) => a.at), [0, 100, 300, 700]);
+    assert.deepEqual(
+      arrivals.map((a) => a.at),
+      [0, 100, 300, 700],
+    );
     assert.equal(new Set(arrivals.map((a) => a.messageId)).size, 1, 'a retransmission keeps its message id');
     await timers.advance(1);
     assert.equal((outcome as { code?: string }).code, 'NET_TIMEOUT');
@@ -71,11 +105,18 @@ describe('CoapClient', () => {
   });
 
   it('scales the first retransmission to a short deadline and stops after maxRetransmit', async () => {
-    const { timers, peer, arrivals, client } = clientAndPeer({ ackTimeoutMs: 2000, ackTimeoutMinMs: 10, maxRetransmit: 2 });
+    const { timers, peer, arrivals, client } = clientAndPeer({
+      ackTimeoutMs: 2000,
+      ackTimeoutMinMs: 10,
+      maxRetransmit: 2,
+    });
     const result = client.request(peer.localAddress(), post('x'), 200).catch((e: unknown) => e);
     await timers.advance(200);
     // A quarter of 200 ms, then doubled; the third retransmission is not allowed.
-    assert.deepEqual(arrivals.map((a) => a.at), [0, 50, 150]);
+    assert.deepEqual(
+      arrivals.map((a) => a.at),
+      [0, 50, 150],
+    );
     assert.equal(((await result) as { code: string }).code, 'NET_TIMEOUT');
   });
 
@@ -95,7 +136,11 @@ describe('CoapClient', () => {
     const { peer, client } = clientAndPeer({ outstandingPerPeerMax: 2 });
     const first = client.request(peer.localAddress(), post('1'), 1000).catch(() => undefined);
     const second = client.request(peer.localAddress(), post('2'), 1000).catch(() => undefined);
-    await assert.rejects(client.request(peer.localAddress(), post('3'), 1000), { name: 'NetworkError', code: 'NET_REJECTED', message: /outstandingPerPeerMax/ });
+    await assert.rejects(client.request(peer.localAddress(), post('3'), 1000), {
+      name: 'NetworkError',
+      code: 'NET_REJECTED',
+      message: /outstandingPerPeerMax/,
+    });
     assert.equal(client.stats.refusedOutstanding, 1);
     await client.close();
     await Promise.all([first, second]);
@@ -118,7 +163,18 @@ describe('CoapClient', () => {
     assert.equal(arrivals.length, 1, 'no retransmission after the empty ACK');
     const decoded = decodeMessage(arrivals[0]!.data);
     assert.ok(decoded.ok);
-    await peer.send(encodeMessage({ type: CoapType.CON, code: CoapResponseCode.Content, messageId: 4242, token: decoded.message.token, options: [], payload: Buffer.from('late') }), arrivals[0]!.from.address, arrivals[0]!.from.port);
+    await peer.send(
+      encodeMessage({
+        type: CoapType.CON,
+        code: CoapResponseCode.Content,
+        messageId: 4242,
+        token: decoded.message.token,
+        options: [],
+        payload: Buffer.from('late'),
+      }),
+      arrivals[0]!.from.address,
+      arrivals[0]!.from.port,
+    );
     assert.equal(text((await result).payload), 'late');
     await settle();
     const ack = decodeMessage(arrivals[1]!.data);
@@ -133,7 +189,18 @@ describe('CoapClient', () => {
     const impostor = network.open('10.6.6.6');
     const decoded = decodeMessage(arrivals[0]!.data);
     assert.ok(decoded.ok);
-    await impostor.send(encodeMessage({ type: CoapType.ACK, code: CoapResponseCode.Changed, messageId: decoded.message.messageId, token: decoded.message.token, options: [], payload: new Uint8Array(0) }), arrivals[0]!.from.address, arrivals[0]!.from.port);
+    await impostor.send(
+      encodeMessage({
+        type: CoapType.ACK,
+        code: CoapResponseCode.Changed,
+        messageId: decoded.message.messageId,
+        token: decoded.message.token,
+        options: [],
+        payload: new Uint8Array(0),
+      }),
+      arrivals[0]!.from.address,
+      arrivals[0]!.from.port,
+    );
     await timers.advance(300);
     assert.equal(((await result) as { code: string }).code, 'NET_TIMEOUT');
     assert.ok(client.stats.ignored >= 1);
@@ -150,7 +217,10 @@ describe('CoapClient', () => {
 
   it('refuses a body over bodyBytesMax with NET_TOO_LARGE before sending anything', async () => {
     const { peer, arrivals, client } = clientAndPeer({ bodyBytesMax: 4096 });
-    await assert.rejects(client.request(peer.localAddress(), { method: 'POST', path: ['x'], payload: new Uint8Array(4097) }, 1000), { code: 'NET_TOO_LARGE' });
+    await assert.rejects(
+      client.request(peer.localAddress(), { method: 'POST', path: ['x'], payload: new Uint8Array(4097) }, 1000),
+      { code: 'NET_TOO_LARGE' },
+    );
     await settle();
     assert.equal(arrivals.length, 0);
   });
@@ -158,11 +228,21 @@ describe('CoapClient', () => {
   it('recovers every request, each handled once, through a network that drops and duplicates datagrams', async () => {
     const h = await serverHarness();
     let runs = 0;
-    h.server.addResource('/raft/AppendEntries', { POST: (r) => { runs += 1; return Promise.resolve({ code: CoapResponseCode.Changed, payload: r.payload }); } });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: (r) => {
+        runs += 1;
+        return Promise.resolve({ code: CoapResponseCode.Changed, payload: r.payload });
+      },
+    });
     const prng = new SeededPrng(20240601);
     h.network.fate = () => (prng.chance(0.25) ? 'drop' : prng.chance(0.1) ? 'duplicate' : 'deliver');
-    const client = new CoapClient({ openEndpoint: () => Promise.resolve(h.network.open('10.0.0.5')), timers: h.timers, prng: new SeededPrng(4) }, { ackTimeoutMs: 50, maxRetransmit: 10 });
-    const results = Array.from({ length: 40 }, (_, i) => client.request(h.serverEndpoint.localAddress(), post(`${i}`), 60_000));
+    const client = new CoapClient(
+      { openEndpoint: () => Promise.resolve(h.network.open('10.0.0.5')), timers: h.timers, prng: new SeededPrng(4) },
+      { ackTimeoutMs: 50, maxRetransmit: 10 },
+    );
+    const results = Array.from({ length: 40 }, (_, i) =>
+      client.request(h.serverEndpoint.localAddress(), post(`${i}`), 60_000),
+    );
     for (let i = 0; i < 200 && client.outstandingCount > 0; i += 1) await h.timers.advance(50);
     const responses = await Promise.all(results);
     responses.forEach((r, i) => assert.equal(text(r.payload), `${i}`));

@@ -1,7 +1,12 @@
 // Shared set-up of the CoAP tests: a server and a raw "wire" endpoint on the in-memory
 // network with virtual time, and helpers to build requests and read responses byte by byte.
 import { CoapMethodCode, CoapOption, CoapType, type CoapMethod } from '../../../transport/coap/codes.js';
-import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from '../../../transport/coap/message.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type CoapMessage,
+  type CoapOptionValue,
+} from '../../../transport/coap/message.js';
 import { stringOption } from '../../../transport/coap/options.js';
 import { CoapServer } from '../../../transport/coap/server.js';
 import type { CoapServerOptions } from '../../../transport/coap/config.js';
@@ -20,13 +25,23 @@ export interface ServerHarness {
   send(data: Uint8Array): Promise<void>;
 }
 
-export async function serverHarness(options: Partial<CoapServerOptions> = {}, identity: string | null = null): Promise<ServerHarness> {
+export async function serverHarness(
+  options: Partial<CoapServerOptions> = {},
+  identity: string | null = null,
+): Promise<ServerHarness> {
   const network = new MemoryNetwork();
   const timers = new VirtualTimers();
   // Each start of the server opens a fresh endpoint; serverEndpoint is the latest.
   let serverEndpoint = network.open('10.0.0.1');
   let opened = 0;
-  const server = new CoapServer({ openEndpoint: () => Promise.resolve(opened++ === 0 ? serverEndpoint : (serverEndpoint = network.open('10.0.0.1'))), timers }, options);
+  const server = new CoapServer(
+    {
+      openEndpoint: () =>
+        Promise.resolve(opened++ === 0 ? serverEndpoint : (serverEndpoint = network.open('10.0.0.1'))),
+      timers,
+    },
+    options,
+  );
   await server.start();
   const wire = network.open('10.0.0.2', identity);
   const received: CoapMessage[] = [];

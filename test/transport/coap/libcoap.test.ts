@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ResponseMessage } from '../../../agent/contracts.js';
+import type { ResponseMessage } from '../../../contracts/messages.js';
 import { CoapResponseCode, CoapServer } from '../../../transport/coap/index.js';
 import { createUdpCoapTransport } from '../../../transport/coap/index.js';
 import { createRealTimers } from '../../../transport/timers.js';
@@ -47,29 +47,63 @@ describe('interop with libcoap coap-client', function () {
   });
 
   it('posts an RPC to /raft/TimeoutNow and reads the JSON answer', async () => {
-    const transport = createUdpCoapTransport({ serializer: createTestSerializer(), listenAddress: '127.0.0.1', listenPort: 0 });
-    transport.server.setHandler((request) => Promise.resolve<ResponseMessage>({ type: 'TimeoutNowResponse', term: request.type === 'TimeoutNowRequest' ? request.term + 1 : 0 }));
+    const transport = createUdpCoapTransport({
+      serializer: createTestSerializer(),
+      listenAddress: '127.0.0.1',
+      listenPort: 0,
+    });
+    transport.server.setHandler((request) =>
+      Promise.resolve<ResponseMessage>({
+        type: 'TimeoutNowResponse',
+        term: request.type === 'TimeoutNowRequest' ? request.term + 1 : 0,
+      }),
+    );
     await transport.server.start();
     stops.push(() => transport.server.stop());
     const base = `coap://127.0.0.1:${transport.server.localAddress().port}`;
-    const answer = await coapClient(['-m', 'post', '-t', '50', '-e', '{"type":"TimeoutNowRequest","term":41,"leaderId":"a"}', `${base}/raft/TimeoutNow`]);
+    const answer = await coapClient([
+      '-m',
+      'post',
+      '-t',
+      '50',
+      '-e',
+      '{"type":"TimeoutNowRequest","term":41,"leaderId":"a"}',
+      `${base}/raft/TimeoutNow`,
+    ]);
     assert.deepEqual(JSON.parse(answer), { type: 'TimeoutNowResponse', term: 42 });
     assert.match(await coapClient(['-m', 'post', '-e', 'payload', `${base}/raft/x`]), /4\.04 no such resource/);
     assert.match(await coapClient(['-m', 'get', `${base}/raft/TimeoutNow`]), /4\.05/);
-    assert.match(await coapClient(['-m', 'post', '-e', 'not json', `${base}/raft/TimeoutNow`]), /4\.00 CODEC_MALFORMED/);
+    assert.match(
+      await coapClient(['-m', 'post', '-e', 'not json', `${base}/raft/TimeoutNow`]),
+      /4\.00 CODEC_MALFORMED/,
+    );
   });
 
   it('sends a Block1 body and receives a Block2 body, separately and combined', async () => {
     const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), timers: createRealTimers() });
-    server.addResource('/upload', { POST: (r) => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`got ${r.payload.length} bytes ${r.payload[9999] ?? -1}`) }) });
-    server.addResource('/both', { POST: (r) => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.alloc(5000, String(r.payload.length % 10)) }) });
-    server.addResource('/big', { GET: () => Promise.resolve({ code: CoapResponseCode.Content, payload: Buffer.alloc(5000, 'x') }) });
+    server.addResource('/upload', {
+      POST: (r) =>
+        Promise.resolve({
+          code: CoapResponseCode.Changed,
+          payload: Buffer.from(`got ${r.payload.length} bytes ${r.payload[9999] ?? -1}`),
+        }),
+    });
+    server.addResource('/both', {
+      POST: (r) =>
+        Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.alloc(5000, String(r.payload.length % 10)) }),
+    });
+    server.addResource('/big', {
+      GET: () => Promise.resolve({ code: CoapResponseCode.Content, payload: Buffer.alloc(5000, 'x') }),
+    });
     await server.start();
     stops.push(() => server.stop());
     const base = `coap://127.0.0.1:${server.localAddress().port}`;
     const file = join(dir, 'body.bin');
     await writeFile(file, Buffer.alloc(10_000, 0x2a));
-    assert.equal((await coapClient(['-m', 'post', '-b', '1024', '-f', file, `${base}/upload`])).trim(), 'got 10000 bytes 42');
+    assert.equal(
+      (await coapClient(['-m', 'post', '-b', '1024', '-f', file, `${base}/upload`])).trim(),
+      'got 10000 bytes 42',
+    );
     assert.equal((await coapClient(['-m', 'get', `${base}/big`])).trim(), 'x'.repeat(5000));
     assert.equal((await coapClient(['-m', 'post', '-b', '512', '-f', file, `${base}/both`])).trim(), '0'.repeat(5000));
   });

@@ -10,18 +10,50 @@ import fc from 'fast-check';
 import { CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { decodeMessage, encodeMessage, type CoapMessage } from '../../../transport/coap/message.js';
 import { decodeBlock, decodeUint, encodeBlock, encodeUint } from '../../../transport/coap/options.js';
+import { fcParams } from '../../fc-params.js';
 
 const require = createRequire(import.meta.url);
 const coapPacket = require('coap-packet') as {
   generate(packet: object, maxLength?: number): Buffer;
-  parse(buffer: Buffer): { code: string; messageId: number; token: Buffer; options: { name: string | number; value: Buffer }[]; payload: Buffer; confirmable: boolean; ack: boolean; reset: boolean };
+  parse(buffer: Buffer): {
+    code: string;
+    messageId: number;
+    token: Buffer;
+    options: { name: string | number; value: Buffer }[];
+    payload: Buffer;
+    confirmable: boolean;
+    ack: boolean;
+    reset: boolean;
+  };
 };
 
 const OPTION_NUMBERS_BY_NAME: Record<string, number> = {
-  'If-Match': 1, 'Uri-Host': 3, ETag: 4, 'If-None-Match': 5, Observe: 6, 'Uri-Port': 7, 'Location-Path': 8, OSCORE: 9,
-  'Uri-Path': 11, 'Content-Format': 12, 'Max-Age': 14, 'Uri-Query': 15, 'Hop-Limit': 16, Accept: 17, 'Q-Block1': 19,
-  'Location-Query': 20, Block2: 23, Block1: 27, Size2: 28, 'Q-Block2': 31, 'Proxy-Uri': 35, 'Proxy-Scheme': 39, Size1: 60,
-  'No-Response': 258, 'OCF-Accept-Content-Format-Version': 2049, 'OCF-Content-Format-Version': 2053,
+  'If-Match': 1,
+  'Uri-Host': 3,
+  ETag: 4,
+  'If-None-Match': 5,
+  Observe: 6,
+  'Uri-Port': 7,
+  'Location-Path': 8,
+  OSCORE: 9,
+  'Uri-Path': 11,
+  'Content-Format': 12,
+  'Max-Age': 14,
+  'Uri-Query': 15,
+  'Hop-Limit': 16,
+  Accept: 17,
+  'Q-Block1': 19,
+  'Location-Query': 20,
+  Block2: 23,
+  Block1: 27,
+  Size2: 28,
+  'Q-Block2': 31,
+  'Proxy-Uri': 35,
+  'Proxy-Scheme': 39,
+  Size1: 60,
+  'No-Response': 258,
+  'OCF-Accept-Content-Format-Version': 2049,
+  'OCF-Content-Format-Version': 2053,
 };
 
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
@@ -32,7 +64,13 @@ const nonEmptyMessage: fc.Arbitrary<CoapMessage> = fc
     code: fc.integer({ min: 1, max: 255 }),
     messageId: fc.integer({ min: 0, max: 0xffff }),
     token: bytes(0, 8),
-    options: fc.array(fc.record({ number: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 65535 })), value: bytes(0, 300) }), { maxLength: 6 }),
+    options: fc.array(
+      fc.record({
+        number: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 65535 })),
+        value: bytes(0, 300),
+      }),
+      { maxLength: 6 },
+    ),
     payload: bytes(0, 600),
   })
   .map((m) => ({ ...m, options: [...m.options].sort((a, b) => a.number - b.number) }));
@@ -56,6 +94,7 @@ describe('CoAP message codec', () => {
         assert.ok(decoded.ok);
         assert.deepEqual(plain(decoded.message), plain(message));
       }),
+      fcParams(100),
     );
   });
 
@@ -82,9 +121,15 @@ describe('CoAP message codec', () => {
         assert.equal(parsed.messageId, message.messageId);
         assert.equal(parsed.token.toString('hex'), Buffer.from(message.token).toString('hex'));
         assert.equal(parsed.payload.toString('hex'), Buffer.from(message.payload).toString('hex'));
-        const numbers = parsed.options.map((o) => (typeof o.name === 'number' ? o.name : (OPTION_NUMBERS_BY_NAME[o.name] ?? Number(o.name))));
-        assert.deepEqual(numbers, message.options.map((o) => o.number));
+        const numbers = parsed.options.map((o) =>
+          typeof o.name === 'number' ? o.name : (OPTION_NUMBERS_BY_NAME[o.name] ?? Number(o.name)),
+        );
+        assert.deepEqual(
+          numbers,
+          message.options.map((o) => o.number),
+        );
       }),
+      fcParams(100),
     );
   });
 
@@ -92,14 +137,17 @@ describe('CoAP message codec', () => {
     const datagram = fc.oneof(
       bytes(0, 64),
       // Mostly-valid headers reach the option parser more often.
-      fc.tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 3 }), bytes(3, 80)).map(([tkl, type, rest]) => Uint8Array.from([0x40 | (type << 4) | tkl, ...rest])),
+      fc
+        .tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 3 }), bytes(3, 80))
+        .map(([tkl, type, rest]) => Uint8Array.from([0x40 | (type << 4) | tkl, ...rest])),
     );
     fc.assert(
       fc.property(datagram, (data) => {
         const decoded = decodeMessage(data);
-        if (decoded.ok) assert.equal(Buffer.from(encodeMessage(decoded.message)).toString('hex'), Buffer.from(data).toString('hex'));
+        if (decoded.ok)
+          assert.equal(Buffer.from(encodeMessage(decoded.message)).toString('hex'), Buffer.from(data).toString('hex'));
       }),
-      { numRuns: 5000 },
+      fcParams(5000),
     );
   });
 
@@ -132,12 +180,22 @@ describe('CoAP message codec', () => {
     assert.equal(decodeUint(Uint8Array.from([0, 0, 1]), 3), 1);
     assert.equal(decodeUint(Uint8Array.from([1, 2, 3, 4, 5]), 4), null);
     assert.deepEqual([...encodeBlock({ num: 0, more: true, szx: 6 })], [0x0e]);
-    assert.deepEqual(decodeBlock(encodeBlock({ num: 0xfffff, more: false, szx: 2 })), { num: 0xfffff, more: false, szx: 2 });
+    assert.deepEqual(decodeBlock(encodeBlock({ num: 0xfffff, more: false, szx: 2 })), {
+      num: 0xfffff,
+      more: false,
+      szx: 2,
+    });
     assert.equal(decodeBlock(Uint8Array.from([0x07])), null, 'SZX 7 (BERT) is refused over UDP');
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xfffff }), fc.boolean(), fc.integer({ min: 0, max: 6 }), (num, more, szx) => {
-        assert.deepEqual(decodeBlock(encodeBlock({ num, more, szx })), { num, more, szx });
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xfffff }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 6 }),
+        (num, more, szx) => {
+          assert.deepEqual(decodeBlock(encodeBlock({ num, more, szx })), { num, more, szx });
+        },
+      ),
+      fcParams(100),
     );
   });
 });

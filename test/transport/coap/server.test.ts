@@ -12,8 +12,11 @@ import { firstOption, option, uintOption } from '../../../transport/coap/options
 import { failedPrecondition, validResponse } from '../../../transport/coap/conditions.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse } from '../../../transport/coap/request.js';
 import { request, serverHarness, text } from './harness.js';
+import { fcParams } from '../../fc-params.js';
 
-const echo = { POST: (r: { payload: Uint8Array }) => Promise.resolve({ code: CoapResponseCode.Changed, payload: r.payload }) };
+const echo = {
+  POST: (r: { payload: Uint8Array }) => Promise.resolve({ code: CoapResponseCode.Changed, payload: r.payload }),
+};
 
 describe('CoapServer', () => {
   it('answers a confirmable request with a piggybacked ACK carrying token and message id', async () => {
@@ -40,7 +43,9 @@ describe('CoapServer', () => {
   it('runs the handler once for a retransmitted request and replays the cached response', async () => {
     const h = await serverHarness();
     let runs = 0;
-    h.server.addResource('/raft/AppendEntries', { POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`run ${++runs}`) }) });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`run ${++runs}`) }),
+    });
     const datagram = request({ messageId: 1000, payload: Buffer.from('a') });
     await h.send(datagram);
     await h.send(datagram);
@@ -76,17 +81,24 @@ describe('CoapServer', () => {
   it('treats a reused message id with another token as a new request', async () => {
     const h = await serverHarness();
     let runs = 0;
-    h.server.addResource('/raft/AppendEntries', { POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`run ${++runs}`) }) });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`run ${++runs}`) }),
+    });
     await h.send(request({ messageId: 8, token: Uint8Array.from([1]) }));
     await h.send(request({ messageId: 8, token: Uint8Array.from([2]) }));
     assert.equal(runs, 2);
-    assert.deepEqual(h.received.map((m) => text(m.payload)), ['run 1', 'run 2']);
+    assert.deepEqual(
+      h.received.map((m) => text(m.payload)),
+      ['run 1', 'run 2'],
+    );
   });
 
   it('forgets requests after the duplicate cache lifetime', async () => {
     const h = await serverHarness({ duplicateCacheLifetimeMs: 1000 });
     let runs = 0;
-    h.server.addResource('/raft/AppendEntries', { POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`${++runs}`) }) });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`${++runs}`) }),
+    });
     const datagram = request({ messageId: 4 });
     await h.send(datagram);
     await h.timers.advance(999);
@@ -103,14 +115,23 @@ describe('CoapServer', () => {
     await h.send(Uint8Array.from([0x40, 0x44, 0x00, 0x07])); // a CON 2.04 response
     await h.send(Uint8Array.from([0x60, 0x00, 0x00, 0x08])); // empty ACK
     await h.send(Uint8Array.from([0x50, 0x44, 0x00, 0x09])); // a NON response
-    assert.deepEqual(h.received.map((m) => [m.type, m.messageId, m.code]), [[CoapType.RST, 0x1234, 0], [CoapType.RST, 7, 0]]);
+    assert.deepEqual(
+      h.received.map((m) => [m.type, m.messageId, m.code]),
+      [
+        [CoapType.RST, 0x1234, 0],
+        [CoapType.RST, 7, 0],
+      ],
+    );
   });
 
   it('answers a malformed CON with RST and drops a malformed NON silently', async () => {
     const h = await serverHarness();
     await h.send(Uint8Array.from([0x40, 0x02, 0x00, 0x21, 0xff])); // marker without payload
     await h.send(Uint8Array.from([0x50, 0x02, 0x00, 0x22, 0xff]));
-    assert.deepEqual(h.received.map((m) => [m.type, m.messageId]), [[CoapType.RST, 0x21]]);
+    assert.deepEqual(
+      h.received.map((m) => [m.type, m.messageId]),
+      [[CoapType.RST, 0x21]],
+    );
     assert.equal(h.server.stats.malformed, 2);
   });
 
@@ -122,7 +143,10 @@ describe('CoapServer', () => {
     await h.send(request({ messageId: 3, options: [option(2049 + 2, Uint8Array.from([1]))] }));
     await h.send(request({ messageId: 4, options: [option(CoapOption.ProxyUri, Buffer.from('coap://x/'))] }));
     await h.send(request({ messageId: 5, options: [option(2048, Uint8Array.from([1]))], payload: Buffer.from('ok') }));
-    assert.deepEqual(h.received.map((m) => formatCode(m.code)), ['4.04', '4.05', '4.02', '5.05', '2.04']);
+    assert.deepEqual(
+      h.received.map((m) => formatCode(m.code)),
+      ['4.04', '4.05', '4.02', '5.05', '2.04'],
+    );
     for (const m of h.received.slice(0, 4)) assert.ok(m.payload.length > 0, 'errors carry a diagnostic');
   });
 
@@ -146,7 +170,10 @@ describe('CoapServer', () => {
     const h = await serverHarness({ requestsInFlightMax: 2 });
     h.server.addResource('/raft/AppendEntries', { POST: () => new Promise(() => undefined) });
     for (let id = 1; id <= 3; id += 1) await h.send(request({ messageId: id, token: Uint8Array.from([id]) }));
-    assert.deepEqual(h.received.map((m) => [m.messageId, formatCode(m.code)]), [[3, '5.03']]);
+    assert.deepEqual(
+      h.received.map((m) => [m.messageId, formatCode(m.code)]),
+      [[3, '5.03']],
+    );
     assert.equal(h.server.stats.busy, 1);
   });
 
@@ -155,17 +182,44 @@ describe('CoapServer', () => {
     let seen: unknown = null;
     h.server.addResource('/kv/*', {
       PUT: (r) => {
-        seen = { method: r.method, path: r.path, query: r.query, format: r.contentFormat, ifMatch: r.ifMatch.map((v) => [...v]), ifNoneMatch: r.ifNoneMatch, identity: r.peer.identity };
-        return Promise.resolve({ ...diagnosticResponse(CoapResponseCode.Created, ''), etag: Uint8Array.from([5]), maxAge: 0 });
+        seen = {
+          method: r.method,
+          path: r.path,
+          query: r.query,
+          format: r.contentFormat,
+          ifMatch: r.ifMatch.map((v) => [...v]),
+          ifNoneMatch: r.ifNoneMatch,
+          identity: r.peer.identity,
+        };
+        return Promise.resolve({
+          ...diagnosticResponse(CoapResponseCode.Created, ''),
+          etag: Uint8Array.from([5]),
+          maxAge: 0,
+        });
       },
     });
-    await h.send(request({
-      messageId: 1,
+    await h.send(
+      request({
+        messageId: 1,
+        method: 'PUT',
+        path: '/kv/a/b',
+        options: [
+          option(CoapOption.IfMatch, Uint8Array.from([1, 2])),
+          option(CoapOption.IfNoneMatch, new Uint8Array(0)),
+          uintOption(CoapOption.ContentFormat, 60),
+          option(CoapOption.UriQuery, Buffer.from('stale=1')),
+        ],
+      }),
+    );
+    assert.deepEqual(seen, {
       method: 'PUT',
-      path: '/kv/a/b',
-      options: [option(CoapOption.IfMatch, Uint8Array.from([1, 2])), option(CoapOption.IfNoneMatch, new Uint8Array(0)), uintOption(CoapOption.ContentFormat, 60), option(CoapOption.UriQuery, Buffer.from('stale=1'))],
-    }));
-    assert.deepEqual(seen, { method: 'PUT', path: ['kv', 'a', 'b'], query: ['stale=1'], format: 60, ifMatch: [[1, 2]], ifNoneMatch: true, identity: 'node-7' });
+      path: ['kv', 'a', 'b'],
+      query: ['stale=1'],
+      format: 60,
+      ifMatch: [[1, 2]],
+      ifNoneMatch: true,
+      identity: 'node-7',
+    });
     assert.equal(formatCode(h.received[0]?.code ?? 0), '2.01');
     assert.deepEqual([...(firstOption(h.received[0]?.options ?? [], CoapOption.ETag) ?? [])], [5]);
   });
@@ -178,10 +232,12 @@ describe('CoapServer', () => {
         await h.send(Uint8Array.from([0x40 | (type << 4) | (tail.length % 9), ...tail]));
         await h.send(tail);
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
     h.received.length = 0;
-    await h.send(request({ messageId: 0xbeef, token: Uint8Array.from([0xaa, 0xbb, 0xcc]), payload: Buffer.from('still here') }));
+    await h.send(
+      request({ messageId: 0xbeef, token: Uint8Array.from([0xaa, 0xbb, 0xcc]), payload: Buffer.from('still here') }),
+    );
     assert.equal(text(h.received.at(-1)?.payload ?? new Uint8Array()), 'still here');
   });
 
@@ -189,25 +245,44 @@ describe('CoapServer', () => {
     const h = await serverHarness();
     let current: Uint8Array | null = Uint8Array.from([1]);
     const answer = (r: CoapRequest): Promise<CoapResponse> =>
-      Promise.resolve(failedPrecondition(r, current) ?? validResponse(r, current) ?? { code: CoapResponseCode.Content, payload: Buffer.from('v') });
+      Promise.resolve(
+        failedPrecondition(r, current) ??
+          validResponse(r, current) ?? { code: CoapResponseCode.Content, payload: Buffer.from('v') },
+      );
     h.server.addResource('/kv/*', { GET: answer, PUT: answer });
-    const put = (id: number, options: ReturnType<typeof option>[]) => h.send(request({ messageId: id, token: Uint8Array.from([id]), method: 'PUT', path: '/kv/k', options }));
+    const put = (id: number, options: ReturnType<typeof option>[]) =>
+      h.send(request({ messageId: id, token: Uint8Array.from([id]), method: 'PUT', path: '/kv/k', options }));
     await put(1, [option(CoapOption.IfMatch, Uint8Array.from([1]))]);
     await put(2, [option(CoapOption.IfMatch, Uint8Array.from([2]))]);
     await put(3, [option(CoapOption.IfMatch, new Uint8Array(0))]);
     await put(4, [option(CoapOption.IfNoneMatch, new Uint8Array(0))]);
-    await h.send(request({ messageId: 5, token: Uint8Array.from([5]), method: 'GET', path: '/kv/k', options: [option(CoapOption.ETag, Uint8Array.from([1]))] }));
+    await h.send(
+      request({
+        messageId: 5,
+        token: Uint8Array.from([5]),
+        method: 'GET',
+        path: '/kv/k',
+        options: [option(CoapOption.ETag, Uint8Array.from([1]))],
+      }),
+    );
     current = null;
     await put(6, [option(CoapOption.IfNoneMatch, new Uint8Array(0))]);
     await put(7, [option(CoapOption.IfMatch, new Uint8Array(0))]);
-    assert.deepEqual(h.received.map((m) => formatCode(m.code)), ['2.05', '4.12', '2.05', '4.12', '2.03', '2.05', '4.12']);
+    assert.deepEqual(
+      h.received.map((m) => formatCode(m.code)),
+      ['2.05', '4.12', '2.05', '4.12', '2.03', '2.05', '4.12'],
+    );
   });
 
   it('sends notifications outside an exchange and reports a client RST to the listener', async () => {
     const h = await serverHarness();
     const resets: number[] = [];
     h.server.onReset((_peer, messageId) => resets.push(messageId));
-    const { messageId } = await h.server.notify({ address: h.wire.address, port: h.wire.port, identity: null }, Uint8Array.from([7, 7]), { code: CoapResponseCode.Content, observe: 5, payload: Buffer.from('n') });
+    const { messageId } = await h.server.notify(
+      { address: h.wire.address, port: h.wire.port, identity: null },
+      Uint8Array.from([7, 7]),
+      { code: CoapResponseCode.Content, observe: 5, payload: Buffer.from('n') },
+    );
     await h.send(new Uint8Array(0));
     assert.equal(h.received[0]?.type, CoapType.NON);
     assert.equal(h.received[0]?.messageId, messageId);
@@ -219,7 +294,9 @@ describe('CoapServer', () => {
   it('stops, forgets its caches, and serves again after a restart', async () => {
     const h = await serverHarness();
     let runs = 0;
-    h.server.addResource('/raft/AppendEntries', { POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`${++runs}`) }) });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: () => Promise.resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`${++runs}`) }),
+    });
     await h.send(request({ messageId: 1 }));
     const firstPort = h.serverEndpoint.port;
     await h.server.stop();
@@ -228,6 +305,9 @@ describe('CoapServer', () => {
     assert.notEqual(h.serverEndpoint.port, firstPort);
     // The same message id and token again: a new request, since the cache was forgotten.
     await h.send(request({ messageId: 1 }));
-    assert.deepEqual(h.received.map((m) => text(m.payload)), ['1', '2']);
+    assert.deepEqual(
+      h.received.map((m) => text(m.payload)),
+      ['1', '2'],
+    );
   });
 });

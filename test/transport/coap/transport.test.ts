@@ -9,9 +9,17 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { NetworkError, type InboundContext, type ResponseMessage, type RpcSerializer } from '../../../agent/contracts.js';
-import { createCoapTransport, createUdpCoapTransport, type CoapTransport, type CoapTransportOptions } from '../../../transport/coap/index.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { ResponseMessage } from '../../../contracts/messages.js';
+import type { InboundContext } from '../../../contracts/network.js';
+import type { RpcSerializer } from '../../../contracts/serializer.js';
+import {
+  createCoapTransport,
+  createUdpCoapTransport,
+  type CoapTransport,
+  type CoapTransportOptions,
+} from '../../../transport/coap/index.js';
 import { CoapMethodCode, CoapOption, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { encodeMessage } from '../../../transport/coap/message.js';
 import { stringOption } from '../../../transport/coap/options.js';
@@ -31,7 +39,11 @@ interface Pair {
 }
 
 /** Node a's client talks to node b's server, a's client endpoint optionally lossy. */
-async function pair(options: CoapTransportOptions = {}, lossRate = 0, clientSerializer: RpcSerializer = serializer): Promise<Pair> {
+async function pair(
+  options: CoapTransportOptions = {},
+  lossRate = 0,
+  clientSerializer: RpcSerializer = serializer,
+): Promise<Pair> {
   const prng = new SeededPrng(7);
   const b = createUdpCoapTransport({ serializer, listenAddress: '127.0.0.1', listenPort: 0 }, options);
   const a = createCoapTransport(
@@ -45,7 +57,14 @@ async function pair(options: CoapTransportOptions = {}, lossRate = 0, clientSeri
   );
   await b.server.start();
   a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);
-  const opened = { a, b, close: async () => { await a.client.close(); await b.server.stop(); } };
+  const opened = {
+    a,
+    b,
+    close: async () => {
+      await a.client.close();
+      await b.server.stop();
+    },
+  };
   openPairs.push(opened);
   return opened;
 }
@@ -64,7 +83,14 @@ describe('CoAP transport over UDP', function () {
     const seen: InboundContext[] = [];
     p.b.server.setHandler(echoHandler(() => 0, seen));
     const response = await p.a.client.send('b', append(41, 10), 2000);
-    assert.deepEqual(response, { type: 'AppendEntriesResponse', term: 1, success: true, conflictIndex: null, conflictTerm: null, lastLogIndex: 42 });
+    assert.deepEqual(response, {
+      type: 'AppendEntriesResponse',
+      term: 1,
+      success: true,
+      conflictIndex: null,
+      conflictTerm: null,
+      lastLogIndex: 42,
+    });
     assert.equal(seen[0]?.peerIdentity, null);
     assert.match(seen[0]?.remoteAddress ?? '', /^127\.0\.0\.1:\d+$/);
     assert.ok(p.b.server.isRunning());
@@ -76,7 +102,9 @@ describe('CoAP transport over UDP', function () {
     const p = await pair();
     const delays = new SeededPrng(11);
     p.b.server.setHandler(echoHandler(() => delays.intBetween(0, 20)));
-    const responses = await Promise.all(Array.from({ length: 120 }, (_, i) => p.a.client.send('b', append(i * 3), 10_000)));
+    const responses = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => p.a.client.send('b', append(i * 3), 10_000)),
+    );
     responses.forEach((r, i) => assert.equal(r.lastLogIndex, i * 3));
     await p.close();
   });
@@ -87,9 +115,16 @@ describe('CoAP transport over UDP', function () {
     assert.equal((await p.a.client.send('b', append(9, 64 * 1024), 10_000)).lastLogIndex, 10);
     const chunk = new Uint8Array(256 * 1024).fill(3);
     for (let offset = 0; offset < 1024 * 1024; offset += chunk.length) {
-      assert.equal((await p.a.client.send('b', snapshotChunk(offset, chunk, 1024 * 1024), 10_000)).bytesStored, offset + chunk.length);
+      assert.equal(
+        (await p.a.client.send('b', snapshotChunk(offset, chunk, 1024 * 1024), 10_000)).bytesStored,
+        offset + chunk.length,
+      );
     }
-    const forwarded = await p.a.client.send('b', { type: 'ClientForwardRequest', sourceId: 'a', kind: 'read', payload: new Uint8Array(0), timeoutMs: 1024 * 1024 }, 20_000);
+    const forwarded = await p.a.client.send(
+      'b',
+      { type: 'ClientForwardRequest', sourceId: 'a', kind: 'read', payload: new Uint8Array(0), timeoutMs: 1024 * 1024 },
+      20_000,
+    );
     assert.equal(forwarded.result.length, 1024 * 1024);
     assert.ok(forwarded.result.every((byte) => byte === 7));
     await p.close();
@@ -100,10 +135,13 @@ describe('CoAP transport over UDP', function () {
     const handled = new Map<number, number>();
     const inner = echoHandler();
     p.b.server.setHandler(async (request, context) => {
-      if (request.type === 'AppendEntriesRequest') handled.set(request.prevLogIndex, (handled.get(request.prevLogIndex) ?? 0) + 1);
+      if (request.type === 'AppendEntriesRequest')
+        handled.set(request.prevLogIndex, (handled.get(request.prevLogIndex) ?? 0) + 1);
       return inner(request, context);
     });
-    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => p.a.client.send('b', append(i, i % 3 === 0 ? 4000 : 10), 30_000)));
+    const responses = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => p.a.client.send('b', append(i, i % 3 === 0 ? 4000 : 10), 30_000)),
+    );
     responses.forEach((r, i) => assert.equal(r.lastLogIndex, i + 1));
     assert.equal(handled.size, 60);
     for (const [index, count] of handled) assert.equal(count, 1, `request ${index} handled once`);
@@ -137,7 +175,10 @@ describe('CoAP transport over UDP', function () {
     const garbling: RpcSerializer = { ...serializer, encode: () => Buffer.from('{"not": "a message"}') };
     const p = await pair({}, 0, garbling);
     p.b.server.setHandler(echoHandler());
-    await assert.rejects(p.a.client.send('b', append(1), 2000), { code: 'NET_REJECTED', message: /4\.00.*CODEC_MALFORMED/ });
+    await assert.rejects(p.a.client.send('b', append(1), 2000), {
+      code: 'NET_REJECTED',
+      message: /4\.00.*CODEC_MALFORMED/,
+    });
     await p.close();
   });
 
@@ -146,8 +187,20 @@ describe('CoAP transport over UDP', function () {
     p.b.server.setHandler(echoHandler());
     const socket = createSocket('udp4');
     const port = p.b.server.localAddress().port;
-    const junk = [[], [0x40], [0x4f, 1, 2, 3], [0x40, 0x02, 0, 1, 0xff], [0x40, 0x02, 0, 2, 0xbf], Array.from({ length: 1400 }, (_, i) => i & 0xff)];
-    await Promise.all(junk.map((bytes) => new Promise<void>((resolve) => socket.send(Uint8Array.from(bytes), port, '127.0.0.1', () => resolve()))));
+    const junk = [
+      [],
+      [0x40],
+      [0x4f, 1, 2, 3],
+      [0x40, 0x02, 0, 1, 0xff],
+      [0x40, 0x02, 0, 2, 0xbf],
+      Array.from({ length: 1400 }, (_, i) => i & 0xff),
+    ];
+    await Promise.all(
+      junk.map(
+        (bytes) =>
+          new Promise<void>((resolve) => socket.send(Uint8Array.from(bytes), port, '127.0.0.1', () => resolve())),
+      ),
+    );
     socket.close();
     assert.equal((await p.a.client.send('b', append(5), 2000)).lastLogIndex, 5);
     await p.close();
@@ -155,29 +208,60 @@ describe('CoAP transport over UDP', function () {
 
   it('hands the endpoint-authenticated identity to the handler, and answers a failed check 4.03', async () => {
     const network = new MemoryNetwork();
-    const server = createCoapTransport({ serializer, openServerEndpoint: () => Promise.resolve(network.open('10.0.0.1')), openClientEndpoint: () => Promise.resolve(network.open('10.0.0.1')) });
-    const client = createCoapTransport({ serializer, openServerEndpoint: () => Promise.resolve(network.open('10.0.0.2')), openClientEndpoint: () => Promise.resolve(network.open('10.0.0.2', 'node-a')) });
+    const server = createCoapTransport({
+      serializer,
+      openServerEndpoint: () => Promise.resolve(network.open('10.0.0.1')),
+      openClientEndpoint: () => Promise.resolve(network.open('10.0.0.1')),
+    });
+    const client = createCoapTransport({
+      serializer,
+      openServerEndpoint: () => Promise.resolve(network.open('10.0.0.2')),
+      openClientEndpoint: () => Promise.resolve(network.open('10.0.0.2', 'node-a')),
+    });
     const seen: InboundContext[] = [];
     const inner = echoHandler(() => 0, seen);
-    server.server.setHandler((request, context) => (request.type === 'TimeoutNowRequest' ? Promise.reject(new NetworkError('NET_AUTH', 'identity mismatch')) : inner(request, context)));
+    server.server.setHandler((request, context) =>
+      request.type === 'TimeoutNowRequest'
+        ? Promise.reject(new NetworkError('NET_AUTH', 'identity mismatch'))
+        : inner(request, context),
+    );
     await server.server.start();
     const { address, port } = server.server.localAddress();
     client.client.setPeers([{ id: 'b', address: `${address}:${port}` }]);
     await client.client.send('b', append(1), 1000);
     assert.equal(seen[0]?.peerIdentity, 'node-a');
-    await assert.rejects(client.client.send('b', { type: 'TimeoutNowRequest', term: 1, leaderId: 'a' }, 1000), { code: 'NET_AUTH', message: /4\.03/ });
+    await assert.rejects(client.client.send('b', { type: 'TimeoutNowRequest', term: 1, leaderId: 'a' }, 1000), {
+      code: 'NET_AUTH',
+      message: /4\.03/,
+    });
     await client.client.close();
     await server.server.stop();
   });
 
   it('counts a refusal by a limit of the peer server in the metrics given to createPeerTransport', async () => {
     const counts: string[] = [];
-    const metrics = { increment: (name: string, _n?: number, d?: object) => void counts.push(`${name}${JSON.stringify(d)}`), setGauge: () => undefined, observe: () => undefined, observeDurationMs: () => undefined, flush: () => Promise.resolve() };
-    const peer = createPeerTransport({ name: 'coap', listenAddress: '127.0.0.1', listenPort: 0, options: { server: { bodyBytesMax: 1024 } } }, { serializer, metrics });
+    const metrics = {
+      increment: (name: string, _n?: number, d?: object) => void counts.push(`${name}${JSON.stringify(d)}`),
+      setGauge: () => undefined,
+      observe: () => undefined,
+      observeDurationMs: () => undefined,
+      flush: () => Promise.resolve(),
+    };
+    const peer = createPeerTransport(
+      { name: 'coap', listenAddress: '127.0.0.1', listenPort: 0, options: { server: { bodyBytesMax: 1024 } } },
+      { serializer, metrics },
+    );
     await peer.server.start();
     const socket = createSocket('udp4');
     const answered = new Promise<number>((resolve) => socket.once('message', (data) => resolve(data[1] ?? 0)));
-    const oversize = encodeMessage({ type: CoapType.CON, code: CoapMethodCode.POST, messageId: 1, token: Uint8Array.from([1]), options: [stringOption(CoapOption.UriPath, 'raft'), stringOption(CoapOption.UriPath, 'AppendEntries')], payload: new Uint8Array(1100) });
+    const oversize = encodeMessage({
+      type: CoapType.CON,
+      code: CoapMethodCode.POST,
+      messageId: 1,
+      token: Uint8Array.from([1]),
+      options: [stringOption(CoapOption.UriPath, 'raft'), stringOption(CoapOption.UriPath, 'AppendEntries')],
+      payload: new Uint8Array(1100),
+    });
     socket.send(oversize, peer.server.localAddress().port, '127.0.0.1');
     assert.equal(formatCode(await answered), '4.13');
     socket.close();

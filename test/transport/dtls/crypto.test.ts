@@ -8,24 +8,39 @@ import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { CcmCipher } from '../../../transport/dtls/aead.js';
 import { masterSecret, prf, pskPremasterSecret, trafficKeys, verifyData } from '../../../transport/dtls/prf.js';
+import { fcParams } from '../../fc-params.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 describe('DTLS crypto', () => {
   it('PRF(SHA-256) matches the TLS 1.2 test vector', () => {
-    const out = prf(hex('9bbe436ba940f017b17652849a71db35'), 'test label', hex('a0ba9f936cda311827a6f796ffd5198c'), 100);
+    const out = prf(
+      hex('9bbe436ba940f017b17652849a71db35'),
+      'test label',
+      hex('a0ba9f936cda311827a6f796ffd5198c'),
+      100,
+    );
     assert.equal(
       Buffer.from(out).toString('hex'),
-      'e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a6b301791e90d35c9c9a46b4e14baf9af0fa022f7077def17abfd3797c0564bab4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a72e5a5110fff70187347b66',
+      'e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a6b301791e90d35c9c9a46b4e14baf9af0fa022f7077d' +
+        'ef17abfd3797c0564bab4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a72e5a5110fff70187347b66',
     );
   });
 
   it('AES-128-CCM with an 8-byte tag matches NIST SP 800-38C Example 3', () => {
-    const cipher = createCipheriv('aes-128-ccm', hex('404142434445464748494a4b4c4d4e4f'), hex('101112131415161718191a1b'), { authTagLength: 8 });
+    const cipher = createCipheriv(
+      'aes-128-ccm',
+      hex('404142434445464748494a4b4c4d4e4f'),
+      hex('101112131415161718191a1b'),
+      { authTagLength: 8 },
+    );
     const plaintext = hex('202122232425262728292a2b2c2d2e2f3031323334353637');
     cipher.setAAD(hex('000102030405060708090a0b0c0d0e0f10111213'), { plaintextLength: plaintext.length });
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    assert.equal(Buffer.concat([body, cipher.getAuthTag()]).toString('hex'), 'e3b201a9f5b71a7a9b1ceaeccd97e70b6176aad9a4428aa5484392fbc1b09951');
+    assert.equal(
+      Buffer.concat([body, cipher.getAuthTag()]).toString('hex'),
+      'e3b201a9f5b71a7a9b1ceaeccd97e70b6176aad9a4428aa5484392fbc1b09951',
+    );
   });
 
   it('builds the PSK premaster secret of RFC 4279 §2', () => {
@@ -44,7 +59,10 @@ describe('DTLS crypto', () => {
     assert.deepEqual(plain, prf(premaster, 'master secret', Buffer.concat([cr, sr]), 48));
     const keys = trafficKeys(plain, cr, sr);
     const block = prf(plain, 'key expansion', Buffer.concat([sr, cr]), 40);
-    assert.deepEqual(Buffer.concat([keys.clientWriteKey, keys.serverWriteKey, keys.clientWriteIv, keys.serverWriteIv]), Buffer.from(block));
+    assert.deepEqual(
+      Buffer.concat([keys.clientWriteKey, keys.serverWriteKey, keys.clientWriteIv, keys.serverWriteIv]),
+      Buffer.from(block),
+    );
     assert.equal(verifyData(plain, 'client', Buffer.alloc(32)).length, 12);
     assert.notDeepEqual(verifyData(plain, 'client', Buffer.alloc(32)), verifyData(plain, 'server', Buffer.alloc(32)));
   });
@@ -57,7 +75,10 @@ describe('DTLS crypto', () => {
     const reference = createCipheriv('aes-128-ccm', key, nonce, { authTagLength: 8 });
     reference.setAAD(hex('0001000203040506 17 fefd 0005'), { plaintextLength: 5 });
     const body = Buffer.concat([reference.update(Buffer.from('hello')), reference.final()]);
-    assert.equal(Buffer.from(sealed).toString('hex'), Buffer.concat([nonce.subarray(4), body, reference.getAuthTag()]).toString('hex'));
+    assert.equal(
+      Buffer.from(sealed).toString('hex'),
+      Buffer.concat([nonce.subarray(4), body, reference.getAuthTag()]).toString('hex'),
+    );
   });
 
   it('opens what it sealed and rejects every single-bit change and every header change', () => {
@@ -73,7 +94,7 @@ describe('DTLS crypto', () => {
         assert.equal(cipher.open(22, 0xfefd, 1, seq, sealed), null);
         assert.equal(cipher.open(23, 0xfefd, 1, seq + 1, sealed), null);
       }),
-      { verbose: true },
+      fcParams(100),
     );
   });
 

@@ -4,15 +4,28 @@
 // NET_TIMEOUT after the retransmissions (virtual clock), close_notify, idle expiry (virtual
 // clock), a restarted server being noticed, and the size and queue limits.
 import { strict as assert } from 'node:assert';
-import { NetworkError } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { resolveServerOptions } from '../../../transport/dtls/server-options.js';
 import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';
 import { ManualTimers } from './fake-timers.js';
-import { Cleanup, Inbox, LossyRelay, echo, internalErrors, plaintextHandshakes, startClient, startServer, until } from './helpers.js';
+import {
+  Cleanup,
+  Inbox,
+  LossyRelay,
+  echo,
+  internalErrors,
+  plaintextHandshakes,
+  startClient,
+  startServer,
+  until,
+} from './helpers.js';
 
 const key = Buffer.from('correct horse battery staple');
-const keys = new Map<string, Uint8Array>([['node-a', key], ['node-b', Buffer.from('another key')]]);
+const keys = new Map<string, Uint8Array>([
+  ['node-a', key],
+  ['node-b', Buffer.from('another key')],
+]);
 const lookup = (id: string): Uint8Array | null => keys.get(id) ?? null;
 
 /** Closes an endpoint's socket behind its back: the process died without a word to peers. */
@@ -46,7 +59,10 @@ describe('DTLS client and server endpoints', function () {
     await client.send(Buffer.from('ping'), '127.0.0.1', port);
     await inbox.waitFor('pong');
     assert.deepEqual(seen, ['node-a:ping']);
-    assert.deepEqual(server.sessionList().map((s) => s.identity), ['node-a']);
+    assert.deepEqual(
+      server.sessionList().map((s) => s.identity),
+      ['node-a'],
+    );
     const stats = server.stats();
     assert.equal(stats.handshakesCompleted, 1);
     assert.equal(stats.helloVerifyRequestsSent, 1);
@@ -58,15 +74,24 @@ describe('DTLS client and server endpoints', function () {
     const second = await startServer(cleanup, { pskLookup: lookup });
     echo(server);
     echo(second);
-    const clients = await Promise.all(Array.from({ length: 40 }, (_, i) => startClient(cleanup, { identity: i % 2 === 0 ? 'node-a' : 'node-b', psk: keys.get(i % 2 === 0 ? 'node-a' : 'node-b') ?? key })));
-    await Promise.all(clients.map(async (client, i) => {
-      const inbox = new Inbox(client);
-      const id = i % 2 === 0 ? 'node-a' : 'node-b';
-      await client.send(Buffer.from(`m${i}`), '127.0.0.1', server.localAddress().port);
-      await client.send(Buffer.from(`n${i}`), '127.0.0.1', second.localAddress().port);
-      await inbox.waitFor(`${id}:m${i}`);
-      await inbox.waitFor(`${id}:n${i}`);
-    }));
+    const clients = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        startClient(cleanup, {
+          identity: i % 2 === 0 ? 'node-a' : 'node-b',
+          psk: keys.get(i % 2 === 0 ? 'node-a' : 'node-b') ?? key,
+        }),
+      ),
+    );
+    await Promise.all(
+      clients.map(async (client, i) => {
+        const inbox = new Inbox(client);
+        const id = i % 2 === 0 ? 'node-a' : 'node-b';
+        await client.send(Buffer.from(`m${i}`), '127.0.0.1', server.localAddress().port);
+        await client.send(Buffer.from(`n${i}`), '127.0.0.1', second.localAddress().port);
+        await inbox.waitFor(`${id}:m${i}`);
+        await inbox.waitFor(`${id}:n${i}`);
+      }),
+    );
     assert.equal(server.stats().sessions, 40);
     assert.equal(second.stats().sessions, 40);
     assert.equal(clients[0]?.stats().sessions, 2);
@@ -82,7 +107,7 @@ describe('DTLS client and server endpoints', function () {
     assert.ok(client.stats().datagramsSent > 4, 'the flights were split over several datagrams');
   });
 
-  it('sends a PSK identity hint (ServerKeyExchange) only when one is configured, and completes the handshake either way', async () => {
+  it('sends a PSK identity hint (ServerKeyExchange) only when configured; handshakes complete anyway', async () => {
     for (const hint of ['coraft', null]) {
       const server = await startServer(cleanup, { pskLookup: lookup, pskIdentityHint: hint });
       echo(server);
@@ -91,14 +116,21 @@ describe('DTLS client and server endpoints', function () {
       const inbox = new Inbox(client);
       await client.send(Buffer.from('hinted'), '127.0.0.1', relay.port());
       await inbox.waitFor('node-a:hinted');
-      assert.deepEqual(server.sessionList().map((s) => s.identity), ['node-a']);
+      assert.deepEqual(
+        server.sessionList().map((s) => s.identity),
+        ['node-a'],
+      );
       // ServerKeyExchange (type 12) carries the hint as a psk_identity_hint<0..2^16-1> (RFC 4279 §2).
       const keyExchanges = relay.forwardedDown.flatMap(plaintextHandshakes).filter((m) => m.type === 12);
       if (hint === null) {
         assert.deepEqual(keyExchanges, [], 'no ServerKeyExchange without a hint');
       } else {
         assert.ok(keyExchanges.length > 0, 'the server sent a ServerKeyExchange');
-        for (const m of keyExchanges) assert.equal(m.body.toString('hex'), Buffer.concat([Buffer.from([0, hint.length]), Buffer.from(hint)]).toString('hex'));
+        for (const m of keyExchanges)
+          assert.equal(
+            m.body.toString('hex'),
+            Buffer.concat([Buffer.from([0, hint.length]), Buffer.from(hint)]).toString('hex'),
+          );
       }
     }
   });
@@ -125,7 +157,11 @@ describe('DTLS client and server endpoints', function () {
     const silent = await startServer(cleanup, { pskLookup: lookup });
     const port = silent.localAddress().port;
     await silent.close();
-    const client = await startClient(cleanup, { identity: 'node-a', psk: key, retransmitInitialMs: 100, retransmitMaxMs: 400, retransmitCountMax: 3 }, { timers });
+    const client = await startClient(
+      cleanup,
+      { identity: 'node-a', psk: key, retransmitInitialMs: 100, retransmitMaxMs: 400, retransmitCountMax: 3 },
+      { timers },
+    );
     const sent = client.send(Buffer.from('x'), '127.0.0.1', port);
     const failed = rejectsWith(sent, 'NET_TIMEOUT');
     // 100 + 200 + 400 + 400 ms of timers, each with at most 1/8 of jitter.
@@ -205,7 +241,10 @@ describe('DTLS client and server endpoints', function () {
     revoked.add('node-a');
     assert.equal(server.stats().sessions, 2, 'revocation alone leaves established sessions');
     assert.equal(server.closeSessionsOf('node-a'), 1);
-    assert.deepEqual(server.sessionList().map((s) => s.identity), ['node-b']);
+    assert.deepEqual(
+      server.sessionList().map((s) => s.identity),
+      ['node-b'],
+    );
     await until(() => !a.hasSession('127.0.0.1', port), 'node-a to receive close_notify');
     await rejectsWith(a.send(Buffer.from('x'), '127.0.0.1', port), 'NET_AUTH');
   });
@@ -230,17 +269,29 @@ describe('DTLS client and server endpoints', function () {
     await before.connect('127.0.0.1', port);
     const clientPort = before.localAddress().port;
     await crash(before);
-    const after = await startClient(cleanup, { identity: 'node-b', psk: keys.get('node-b') ?? key, bindPort: clientPort });
+    const after = await startClient(cleanup, {
+      identity: 'node-b',
+      psk: keys.get('node-b') ?? key,
+      bindPort: clientPort,
+    });
     const inbox = new Inbox(after);
     await after.send(Buffer.from('again'), '127.0.0.1', port);
     await inbox.waitFor('node-b:again');
-    assert.deepEqual(server.sessionList().map((s) => [s.port, s.identity]), [[clientPort, 'node-b']]);
+    assert.deepEqual(
+      server.sessionList().map((s) => [s.port, s.identity]),
+      [[clientPort, 'node-b']],
+    );
   });
 
   it('rejects oversized datagrams, full queues, and sends without a session', async () => {
     const server = await startServer(cleanup, { pskLookup: lookup });
     const { port } = server.localAddress();
-    const client = await startClient(cleanup, { identity: 'node-a', psk: key, applicationDataBytesMax: 100, queuedDatagramsMax: 2 });
+    const client = await startClient(cleanup, {
+      identity: 'node-a',
+      psk: key,
+      applicationDataBytesMax: 100,
+      queuedDatagramsMax: 2,
+    });
     await rejectsWith(client.send(new Uint8Array(101), '127.0.0.1', port), 'NET_TOO_LARGE');
     const queued = [client.send(Buffer.from('1'), '127.0.0.1', port), client.send(Buffer.from('2'), '127.0.0.1', port)];
     await rejectsWith(client.send(Buffer.from('3'), '127.0.0.1', port), 'NET_UNREACHABLE');
@@ -260,7 +311,10 @@ describe('DTLS client and server endpoints', function () {
     assert.deepEqual(inbox.received, ['node-a:six']);
     assert.equal(client.localAddress().address, '::1');
     assert.deepEqual(server.sessionList(), [{ address: '::1', port: client.localAddress().port, identity: 'node-a' }]);
-    assert.ok(client.hasSession('::1', server.localAddress().port), 'the client keeps its session under the IPv6 address');
+    assert.ok(
+      client.hasSession('::1', server.localAddress().port),
+      'the client keeps its session under the IPv6 address',
+    );
   });
 
   it('validates options, naming every bad field', async () => {
@@ -275,24 +329,53 @@ describe('DTLS client and server endpoints', function () {
         resolveServerOptions({ pskLookup: lookup, ...options });
         return [];
       } catch (e: unknown) {
-        return e instanceof Error && 'problems' in e && Array.isArray(e.problems) ? e.problems.map(String) : [String(e)];
+        return e instanceof Error && 'problems' in e && Array.isArray(e.problems)
+          ? e.problems.map(String)
+          : [String(e)];
       }
     };
-    assert.deepEqual(problems({ handshakesInProgressMax: 8, handshakesInProgressPerAddressMax: 9, handshakesReservedForMembers: 8, handshakesInProgressBytesMax: 1000, clientFlightTimeoutMs: 50 }), [
-      'handshakesInProgressPerAddressMax must be an integer in 1..8 (got 9)',
-      'handshakesReservedForMembers must be an integer in 0..7 (got 8)',
-      'handshakesInProgressBytesMax must be an integer in 65536..1073741824 (got 1000)',
-      'clientFlightTimeoutMs must be an integer in 100..30000 (got 50)',
+    assert.deepEqual(
+      problems({
+        handshakesInProgressMax: 8,
+        handshakesInProgressPerAddressMax: 9,
+        handshakesReservedForMembers: 8,
+        handshakesInProgressBytesMax: 1000,
+        clientFlightTimeoutMs: 50,
+      }),
+      [
+        'handshakesInProgressPerAddressMax must be an integer in 1..8 (got 9)',
+        'handshakesReservedForMembers must be an integer in 0..7 (got 8)',
+        'handshakesInProgressBytesMax must be an integer in 65536..1073741824 (got 1000)',
+        'clientFlightTimeoutMs must be an integer in 100..30000 (got 50)',
+      ],
+    );
+    assert.deepEqual(problems({ handshakeTimeoutMs: 2000, clientFlightTimeoutMs: 2500 }), [
+      'clientFlightTimeoutMs must be an integer in 100..2000 (got 2500)',
     ]);
-    assert.deepEqual(problems({ handshakeTimeoutMs: 2000, clientFlightTimeoutMs: 2500 }), ['clientFlightTimeoutMs must be an integer in 100..2000 (got 2500)']);
     const defaults = resolveServerOptions({ pskLookup: lookup });
     assert.deepEqual(
-      [defaults.handshakesInProgressMax, defaults.handshakesInProgressPerAddressMax, defaults.handshakesReservedForMembers, defaults.handshakesInProgressBytesMax, defaults.clientFlightTimeoutMs],
+      [
+        defaults.handshakesInProgressMax,
+        defaults.handshakesInProgressPerAddressMax,
+        defaults.handshakesReservedForMembers,
+        defaults.handshakesInProgressBytesMax,
+        defaults.clientFlightTimeoutMs,
+      ],
       [2048, 512, 0, 4 * 1024 * 1024, 3000],
       'no reserve without isMemberAddress',
     );
-    const small = resolveServerOptions({ pskLookup: lookup, handshakesInProgressMax: 10, handshakeTimeoutMs: 1000, isMemberAddress: () => true });
-    assert.deepEqual([small.handshakesInProgressPerAddressMax, small.handshakesReservedForMembers, small.clientFlightTimeoutMs], [3, 2, 1000]);
-    assert.deepEqual(problems({ isMemberAddress: 'yes' as unknown as null }), ['isMemberAddress must be a function or null']);
+    const small = resolveServerOptions({
+      pskLookup: lookup,
+      handshakesInProgressMax: 10,
+      handshakeTimeoutMs: 1000,
+      isMemberAddress: () => true,
+    });
+    assert.deepEqual(
+      [small.handshakesInProgressPerAddressMax, small.handshakesReservedForMembers, small.clientFlightTimeoutMs],
+      [3, 2, 1000],
+    );
+    assert.deepEqual(problems({ isMemberAddress: 'yes' as unknown as null }), [
+      'isMemberAddress must be a function or null',
+    ]);
   });
 });

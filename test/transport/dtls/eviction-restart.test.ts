@@ -59,7 +59,11 @@ describe('DTLS half-open handshake pushed out', function () {
     assert.equal(strangers.length, 1, 'the second flight was lost once');
     await Promise.all(strangers);
     // Both from 127.0.0.1, so the per-address limit (also 1) is the one reached.
-    assert.equal(server.stats().handshakesEvicted.address, 2, 'the stranger pushed the client out, and the client the stranger');
+    assert.equal(
+      server.stats().handshakesEvicted.address,
+      2,
+      'the stranger pushed the client out, and the client the stranger',
+    );
     assert.ok(server.stats().alertsSent >= 1, 'the server said it lost the handshake');
     assert.equal(client.stats().handshakesRestarted, 1);
     assert.equal(client.stats().handshakesCompleted, 1);
@@ -74,7 +78,12 @@ describe('DTLS half-open handshake pushed out', function () {
       void strangerHello(cleanup, serverPort);
       return true;
     });
-    const client = await startClient(cleanup, { identity: 'node-a', psk: key, retransmitInitialMs: 500, handshakeRestartsMax: 0 });
+    const client = await startClient(cleanup, {
+      identity: 'node-a',
+      psk: key,
+      retransmitInitialMs: 500,
+      handshakeRestartsMax: 0,
+    });
     const started = Date.now();
     await assert.rejects(client.connect('127.0.0.1', relay.port()), { code: 'NET_UNREACHABLE' });
     // One retransmission of the second flight (500 ms) and its answer, not the 30 s handshake timeout.

@@ -1,5 +1,5 @@
 // A virtual clock and timers for DTLS tests: time moves only when a test calls advance().
-import type { TimerHandle, Timers } from '../../../agent/contracts.js';
+import type { TimerHandle, Timers } from '../../../contracts/clock.js';
 
 interface Pending {
   readonly atMs: number;
@@ -20,7 +20,11 @@ export class ManualTimers implements Timers {
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const entry = { atMs: this.now + delayMs, id: this.nextId++, callback };
     this.pending.push(entry);
-    return { cancel: () => { this.pending = this.pending.filter((p) => p !== entry); } };
+    return {
+      cancel: () => {
+        this.pending = this.pending.filter((p) => p !== entry);
+      },
+    };
   }
 
   /** Moves the clock forward, running every timer that falls due, in order. */

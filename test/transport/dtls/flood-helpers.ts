@@ -27,7 +27,10 @@ export function heapAfterCollection(): number {
 
 /** A flood running in a child process. */
 export class ChildFlood {
-  private constructor(private readonly child: ChildProcessWithoutNullStreams, private readonly lines: AsyncIterator<string>) {}
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly lines: AsyncIterator<string>,
+  ) {}
 
   /** Starts the flooder with `options` and resolves once every port is bound. */
   static async start(options: FloodOptions): Promise<ChildFlood> {
@@ -57,8 +60,18 @@ export class ChildFlood {
  * Times one member handshake from a fresh client endpoint bound to `bindAddress`: resolves
  * with the milliseconds it took, or rejects once `limitMs` passed without a session.
  */
-export async function timeMemberHandshake(options: { identity: string; psk: Uint8Array; bindAddress: string; port: number; limitMs: number }): Promise<number> {
-  const client = await DtlsClientEndpoint.open({ identity: options.identity, psk: options.psk, bindAddress: options.bindAddress });
+export async function timeMemberHandshake(options: {
+  identity: string;
+  psk: Uint8Array;
+  bindAddress: string;
+  port: number;
+  limitMs: number;
+}): Promise<number> {
+  const client = await DtlsClientEndpoint.open({
+    identity: options.identity,
+    psk: options.psk,
+    bindAddress: options.bindAddress,
+  });
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   try {

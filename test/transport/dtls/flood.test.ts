@@ -36,24 +36,50 @@ describe('DTLS server under a flood of cookie-completing ClientHellos', function
    * `probes` member handshakes once the flood holds `filledAt` half-open handshakes, and
    * checks the gauges.
    */
-  async function floodAndProbe(options: Partial<DtlsServerOptions>, flood: Omit<FloodOptions, 'serverAddress' | 'serverPort' | 'durationMs'>, filledAt: number, probes = 3) {
-    const server = await startServer(cleanup, { pskLookup: lookup, isMemberAddress: (address) => address === MEMBER, ...options });
+  async function floodAndProbe(
+    options: Partial<DtlsServerOptions>,
+    flood: Omit<FloodOptions, 'serverAddress' | 'serverPort' | 'durationMs'>,
+    filledAt: number,
+    probes = 3,
+  ) {
+    const server = await startServer(cleanup, {
+      pskLookup: lookup,
+      isMemberAddress: (address) => address === MEMBER,
+      ...options,
+    });
     server.onMessage(() => undefined);
     const heapBefore = heapAfterCollection();
-    const child = await ChildFlood.start({ ...flood, serverAddress: '127.0.0.1', serverPort: server.localAddress().port, durationMs: 90_000 });
+    const child = await ChildFlood.start({
+      ...flood,
+      serverAddress: '127.0.0.1',
+      serverPort: server.localAddress().port,
+      durationMs: 90_000,
+    });
     cleanup.add(() => Promise.resolve(child.kill()));
     const sampler = new GaugeSampler(server);
     cleanup.add(() => Promise.resolve(sampler.stop()));
     await until(() => server.stats().handshakesInProgress >= filledAt, 'the flood to fill the server', 30_000);
     const timings: number[] = [];
     for (let i = 0; i < probes; i += 1) {
-      timings.push(await timeMemberHandshake({ identity: 'member', psk, bindAddress: MEMBER, port: server.localAddress().port, limitMs: MEMBER_HANDSHAKE_LIMIT_MS }));
+      timings.push(
+        await timeMemberHandshake({
+          identity: 'member',
+          psk,
+          bindAddress: MEMBER,
+          port: server.localAddress().port,
+          limitMs: MEMBER_HANDSHAKE_LIMIT_MS,
+        }),
+      );
     }
     const heapDuring = heapAfterCollection();
     const stats = sampler.sample();
     const figures = await child.stop();
     sampler.stop();
-    console.log(`      member handshakes ${timings.join(', ')} ms; flood ${JSON.stringify(figures)}; half-open max ${sampler.max.handshakesInProgress}, bytes max ${sampler.max.handshakesInProgressBytes}; heap +${((heapDuring - heapBefore) / MIB).toFixed(2)} MiB`);
+    console.log(
+      `      member handshakes ${timings.join(', ')} ms; flood ${JSON.stringify(figures)}; half-open ` +
+        `max ${sampler.max.handshakesInProgress}, bytes max ${sampler.max.handshakesInProgressBytes}; heap ` +
+        `+${((heapDuring - heapBefore) / MIB).toFixed(2)} MiB`,
+    );
     assert.equal(stats.handshakesCompleted, probes, 'every member handshake completed');
     const bytesMax = options.handshakesInProgressBytesMax ?? 4 * MIB;
     assert.ok(sampler.max.handshakesInProgressBytes <= bytesMax, 'charged bytes within handshakesInProgressBytesMax');
@@ -66,9 +92,17 @@ describe('DTLS server under a flood of cookie-completing ClientHellos', function
     assert.ok(max.handshakesInProgress <= 2048);
   });
 
-  it('keeps the members\' share: 200 ports of 127.0.0.2 never hold more than the others\' share, and a member gets in', async () => {
-    const options = { handshakesInProgressMax: 64, handshakesInProgressPerAddressMax: 64, handshakesReservedForMembers: 16 };
-    const { stats, max } = await floodAndProbe(options, { sourceAddress: '127.0.0.2', ports: 200, mode: 'continuous' }, 40);
+  it("keeps the members' share: 200 ports of 127.0.0.2 hold at most the others' share; a member gets in", async () => {
+    const options = {
+      handshakesInProgressMax: 64,
+      handshakesInProgressPerAddressMax: 64,
+      handshakesReservedForMembers: 16,
+    };
+    const { stats, max } = await floodAndProbe(
+      options,
+      { sourceAddress: '127.0.0.2', ports: 200, mode: 'continuous' },
+      40,
+    );
     assert.ok(max.handshakesInProgress <= 64, `${max.handshakesInProgress} half-open`);
     assert.ok(max.others <= 48, `${max.others} half-open from non-members`);
     assert.ok(stats.handshakesEvicted.total > 0, 'the flood pushed out its own oldest handshakes');
@@ -76,29 +110,47 @@ describe('DTLS server under a flood of cookie-completing ClientHellos', function
 
   it('caps one address: 200 ports of 127.0.0.2 hold at most handshakesInProgressPerAddressMax', async () => {
     const options = { handshakesInProgressMax: 256, handshakesInProgressPerAddressMax: 32 };
-    const { stats, max } = await floodAndProbe(options, { sourceAddress: '127.0.0.2', ports: 200, mode: 'continuous' }, 30);
+    const { stats, max } = await floodAndProbe(
+      options,
+      { sourceAddress: '127.0.0.2', ports: 200, mode: 'continuous' },
+      30,
+    );
     assert.ok(max.handshakesInProgress <= 32 + 1, `${max.handshakesInProgress} half-open (127.0.0.2 and the member)`);
     assert.ok(max.others <= 32, `${max.others} half-open from 127.0.0.2`);
     assert.ok(stats.handshakesEvicted.address > 0);
   });
 
-  it('pushes out the oldest: 200 ports of the member\'s address, each admitted once, cannot keep it out of 32 slots', async () => {
+  it("pushes out the oldest: 200 ports of the member's address, each admitted once, cannot keep it out", async () => {
     const options = { handshakesInProgressMax: 32, handshakesInProgressPerAddressMax: 32, clientFlightTimeoutMs: 5000 };
     const { stats, max } = await floodAndProbe(options, { sourceAddress: MEMBER, ports: 200, mode: 'once' }, 32);
     assert.ok(max.handshakesInProgress <= 32);
-    assert.ok(stats.handshakesEvicted.address + stats.handshakesEvicted.total >= 150, JSON.stringify(stats.handshakesEvicted));
+    assert.ok(
+      stats.handshakesEvicted.address + stats.handshakesEvicted.total >= 150,
+      JSON.stringify(stats.handshakesEvicted),
+    );
   });
 
-  it('counts real memory: 200 ports that send a ClientKeyExchange (a session each) stay within handshakesInProgressBytesMax', async () => {
+  it('counts real memory: 200 ports sending a ClientKeyExchange stay within handshakesInProgressBytesMax', async () => {
     const options = { handshakesInProgressBytesMax: 1 * MIB };
-    const { stats, max } = await floodAndProbe(options, { sourceAddress: '127.0.0.2', ports: 200, mode: 'continuous', secondFlight: 'key-exchange' }, 30);
+    const { stats, max } = await floodAndProbe(
+      options,
+      { sourceAddress: '127.0.0.2', ports: 200, mode: 'continuous', secondFlight: 'key-exchange' },
+      30,
+    );
     assert.ok(max.handshakesInProgressBytes <= 1 * MIB);
     assert.ok(stats.handshakesEvicted.bytes > 0, 'sessions were pushed out to stay within the bytes cap');
   });
 
   it('drops half-open handshakes clientFlightTimeoutMs after their ServerHello flight', async () => {
     const server = await startServer(cleanup, { pskLookup: lookup, clientFlightTimeoutMs: 2000 });
-    const child = await ChildFlood.start({ serverAddress: '127.0.0.1', serverPort: server.localAddress().port, sourceAddress: '127.0.0.2', ports: 50, mode: 'once', durationMs: 60_000 });
+    const child = await ChildFlood.start({
+      serverAddress: '127.0.0.1',
+      serverPort: server.localAddress().port,
+      sourceAddress: '127.0.0.2',
+      ports: 50,
+      mode: 'once',
+      durationMs: 60_000,
+    });
     cleanup.add(() => Promise.resolve(child.kill()));
     await until(() => server.stats().handshakesInProgress === 50, 'every port to be admitted', 30_000);
     const full = Date.now();

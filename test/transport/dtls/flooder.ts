@@ -16,7 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../../../transport/dtls/constants.js';
 import { encodeHandshakeFragment } from '../../../transport/dtls/fragments.js';
-import { encodeClientHello, encodePskIdentity, parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';
+import {
+  encodeClientHello,
+  encodePskIdentity,
+  parseHelloVerifyRequest,
+} from '../../../transport/dtls/handshake-messages.js';
 import { encodeRecord, splitRecords } from '../../../transport/dtls/record.js';
 
 /** What to flood, from where, and how. */
@@ -52,16 +56,33 @@ export interface FloodFigures {
 /** A ClientHello record offering only TLS_PSK_WITH_AES_128_CCM_8. */
 export function clientHelloRecord(random: Uint8Array, cookie: Uint8Array, messageSeq: number): Uint8Array {
   const body = encodeClientHello({
-    version: DTLS_1_2, random, sessionId: new Uint8Array(0), cookie,
-    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8], compressionMethods: Uint8Array.of(0), extensions: [],
+    version: DTLS_1_2,
+    random,
+    sessionId: new Uint8Array(0),
+    cookie,
+    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8],
+    compressionMethods: Uint8Array.of(0),
+    extensions: [],
   });
-  return encodeRecord(ContentType.handshake, DTLS_1_2, 0, messageSeq, encodeHandshakeFragment(HandshakeType.clientHello, body.length, messageSeq, 0, body));
+  return encodeRecord(
+    ContentType.handshake,
+    DTLS_1_2,
+    0,
+    messageSeq,
+    encodeHandshakeFragment(HandshakeType.clientHello, body.length, messageSeq, 0, body),
+  );
 }
 
 /** A ClientKeyExchange record presenting the PSK identity `identity` (message_seq 2, after the two ClientHellos). */
 export function clientKeyExchangeRecord(identity: string): Uint8Array {
   const body = encodePskIdentity(Buffer.from(identity));
-  return encodeRecord(ContentType.handshake, DTLS_1_2, 0, 2, encodeHandshakeFragment(HandshakeType.clientKeyExchange, body.length, 2, 0, body));
+  return encodeRecord(
+    ContentType.handshake,
+    DTLS_1_2,
+    0,
+    2,
+    encodeHandshakeFragment(HandshakeType.clientKeyExchange, body.length, 2, 0, body),
+  );
 }
 
 /** The handshake type of the first record of a datagram, or null. */
@@ -79,7 +100,11 @@ class FloodPort {
   /** Whether the verified hello is out and its ServerHello not yet counted (the server may repeat it). */
   private awaitingServerHello = false;
 
-  constructor(private readonly socket: Socket, private readonly options: FloodOptions, private readonly figures: { hellosSent: number; verifiedHellosSent: number; admitted: number }) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: FloodOptions,
+    private readonly figures: { hellosSent: number; verifiedHellosSent: number; admitted: number },
+  ) {
     socket.on('message', (datagram) => this.onAnswer(datagram));
   }
 
@@ -115,7 +140,8 @@ class FloodPort {
     } else if (type === HandshakeType.serverHello && this.awaitingServerHello) {
       this.awaitingServerHello = false;
       this.figures.admitted += 1;
-      if (this.options.secondFlight === 'key-exchange') this.socket.send(clientKeyExchangeRecord('flood'), this.options.serverPort, this.options.serverAddress);
+      if (this.options.secondFlight === 'key-exchange')
+        this.socket.send(clientKeyExchangeRecord('flood'), this.options.serverPort, this.options.serverAddress);
       // Silent from here on: the server holds a half-open handshake for this port.
       if (this.options.mode === 'continuous') this.start();
       else if (this.timer !== null) clearTimeout(this.timer);
@@ -131,11 +157,17 @@ export interface Flood {
 /** Binds `options.ports` sockets on the source address and starts flooding. */
 export async function startFlood(options: FloodOptions): Promise<Flood> {
   const figures = { hellosSent: 0, verifiedHellosSent: 0, admitted: 0 };
-  const sockets = await Promise.all(Array.from({ length: options.ports }, () => new Promise<Socket>((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, options.sourceAddress, () => resolve(socket));
-  })));
+  const sockets = await Promise.all(
+    Array.from(
+      { length: options.ports },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = createSocket('udp4');
+          socket.once('error', reject);
+          socket.bind(0, options.sourceAddress, () => resolve(socket));
+        }),
+    ),
+  );
   const ports = sockets.map((socket) => new FloodPort(socket, options, figures));
   for (const port of ports) port.start();
   let stopped: Promise<FloodFigures> | null = null;

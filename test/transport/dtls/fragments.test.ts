@@ -4,6 +4,7 @@
 // far ahead are refused without buffering; parsing arbitrary bytes never throws.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import {
   HandshakeReassembler,
   encodeHandshakeFragment,
@@ -21,7 +22,9 @@ describe('handshake fragments', () => {
         fc.integer({ min: 1, max: 300 }),
         fc.integer({ min: 0, max: 0xffff_ffff }),
         (bodies, fragmentSize, shuffleSeed) => {
-          const fragments = bodies.flatMap((body, i) => fragmentHandshakeMessage({ msgType: 1 + i, messageSeq: i, body }, fragmentSize));
+          const fragments = bodies.flatMap((body, i) =>
+            fragmentHandshakeMessage({ msgType: 1 + i, messageSeq: i, body }, fragmentSize),
+          );
           // A deterministic shuffle with duplicates, from the generated seed.
           let state = shuffleSeed;
           const order = [...fragments, ...fragments.slice(0, 2)].map((f) => {
@@ -43,16 +46,23 @@ describe('handshake fragments', () => {
               out.push(m.body);
             }
           }
-          assert.deepEqual(out.map((b) => Buffer.from(b)), bodies.map((b) => Buffer.from(b)));
+          assert.deepEqual(
+            out.map((b) => Buffer.from(b)),
+            bodies.map((b) => Buffer.from(b)),
+          );
           assert.equal(reassembler.bufferedBytes(), 0);
         },
       ),
+      fcParams(100),
     );
   });
 
   it('splits into fragments of the requested size', () => {
     const parts = fragmentHandshakeMessage({ msgType: 1, messageSeq: 3, body: new Uint8Array(250) }, 100);
-    assert.deepEqual(parts.map((p) => p.length - 12), [100, 100, 50]);
+    assert.deepEqual(
+      parts.map((p) => p.length - 12),
+      [100, 100, 50],
+    );
   });
 
   it('reports retransmissions as old and refuses inconsistent, oversized or far-ahead fragments', () => {
@@ -86,6 +96,7 @@ describe('handshake fragments', () => {
         const parsed = parseHandshakeFragments(bytes, 4);
         if (parsed !== null) for (const f of parsed) assert.ok(f.fragmentOffset + f.body.length <= f.length);
       }),
+      fcParams(100),
     );
   });
 });

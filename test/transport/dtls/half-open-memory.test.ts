@@ -31,7 +31,9 @@ describe('DTLS half-open handshake memory', function () {
    * bytes. Measuring the second wave leaves out what the first run of the code allocates once
    * (compiled code, feedback, pools).
    */
-  async function measure(secondFlight: NonNullable<FloodOptions['secondFlight']>): Promise<{ held: number; charged: number }> {
+  async function measure(
+    secondFlight: NonNullable<FloodOptions['secondFlight']>,
+  ): Promise<{ held: number; charged: number }> {
     const server = await startServer(cleanup, {
       pskLookup: () => null,
       handshakesInProgressMax: 4 * COUNT,
@@ -42,7 +44,15 @@ describe('DTLS half-open handshake memory', function () {
     });
     // The waves come from two addresses: the second one's ports may reuse the first one's numbers.
     const wave = async (sourceAddress: string, total: number): Promise<{ heap: number; bytes: number }> => {
-      const flood: Flood = await startFlood({ serverAddress: '127.0.0.1', serverPort: server.localAddress().port, sourceAddress, ports: COUNT, mode: 'once', durationMs: 60_000, secondFlight });
+      const flood: Flood = await startFlood({
+        serverAddress: '127.0.0.1',
+        serverPort: server.localAddress().port,
+        sourceAddress,
+        ports: COUNT,
+        mode: 'once',
+        durationMs: 60_000,
+        secondFlight,
+      });
       await until(() => server.stats().handshakesInProgress === total, `${total} half-open handshakes`, 60_000);
       // A ClientKeyExchange follows each ServerHello flight; wait until no more arrive.
       for (let last = -1; last !== server.stats().handshakesInProgressBytes;) {
@@ -75,7 +85,10 @@ describe('DTLS half-open handshake memory', function () {
     assert.ok(sessions >= COUNT * 0.9, `${sessions} of ${COUNT} handshakes have a session`);
     // The reassembly buffers are empty here, so the session's base charge alone must cover it.
     const bound = sessions * HALF_OPEN_CHARGE_BYTES.session + (COUNT - sessions) * waitingCharge;
-    console.log(`      with a session: ${Math.round(held / COUNT)} bytes each (${sessions} sessions), base charge ${HALF_OPEN_CHARGE_BYTES.session}`);
+    console.log(
+      `      with a session: ${Math.round(held / COUNT)} bytes each (${sessions} sessions), base ` +
+        `charge ${HALF_OPEN_CHARGE_BYTES.session}`,
+    );
     assert.ok(held <= bound, `holds ${held} bytes, base charges ${bound}`);
   });
 });

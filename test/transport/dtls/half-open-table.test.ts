@@ -9,10 +9,16 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { HalfOpenTable } from '../../../transport/dtls/half-open-table.js';
 import type { Admission, HalfOpenLimits, HalfOpenSlot } from '../../../transport/dtls/half-open-table.js';
-import { fcParams } from '../../agent/sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 
-const slot = (key: string, address: string, member = false, bytes = 100): HalfOpenSlot => ({ key, address, member, bytes });
-const keysOf = (admission: Admission): string[] => (admission.admitted ? admission.evicted.map((e) => `${e.key}:${e.reason}`) : [admission.reason]);
+const slot = (key: string, address: string, member = false, bytes = 100): HalfOpenSlot => ({
+  key,
+  address,
+  member,
+  bytes,
+});
+const keysOf = (admission: Admission): string[] =>
+  admission.admitted ? admission.evicted.map((e) => `${e.key}:${e.reason}`) : [admission.reason];
 
 /** The brute-force model: slots in admission order, every rule a linear search from the front. */
 class Model {
@@ -36,7 +42,8 @@ class Model {
       return true;
     };
     while (left().filter((x) => x.address === s.address).length >= this.limits.perAddressMax) {
-      if (!take((x) => x.address === s.address && (s.member || !x.member), 'address')) return { admitted: false, reason: s.member ? 'no-room' : 'members-only' };
+      if (!take((x) => x.address === s.address && (s.member || !x.member), 'address'))
+        return { admitted: false, reason: s.member ? 'no-room' : 'members-only' };
     }
     while (!s.member && left().filter((x) => !x.member).length >= othersCapacity) {
       if (!take((x) => !x.member, 'total')) return { admitted: false, reason: 'members-only' };
@@ -95,10 +102,16 @@ describe('HalfOpenTable', () => {
     table.admit(slot('a', 'A', false, 400), 100);
     table.admit(slot('b', 'B', false, 400), 100);
     assert.deepEqual(keysOf(table.admit(slot('c', 'C', false, 400), 100)), ['a:bytes']);
-    assert.deepEqual(table.recharge('c', 700).map((e) => e.key), ['b']);
+    assert.deepEqual(
+      table.recharge('c', 700).map((e) => e.key),
+      ['b'],
+    );
     assert.equal(table.bytes, 700);
     // A handshake that cannot fit even alone goes itself.
-    assert.deepEqual(table.recharge('c', 1200).map((e) => e.key), ['c']);
+    assert.deepEqual(
+      table.recharge('c', 1200).map((e) => e.key),
+      ['c'],
+    );
     assert.equal(table.count, 0);
     assert.deepEqual(keysOf(table.admit(slot('d', 'D', false, 1200), 100)), ['no-room']);
   });
@@ -112,57 +125,94 @@ describe('HalfOpenTable', () => {
   });
 
   it('agrees with the brute-force model and keeps its limits on arbitrary sequences', () => {
-    const limitsArb = fc.integer({ min: 1, max: 10 }).chain((countMax) => fc.record({
-      countMax: fc.constant(countMax),
-      perAddressMax: fc.integer({ min: 1, max: countMax }),
-      reservedForMembers: fc.integer({ min: 0, max: countMax - 1 }),
-      bytesMax: fc.integer({ min: 500, max: 6000 }),
-    }));
-    const op = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ kind: fc.constant('admit' as const), address: fc.integer({ min: 0, max: 4 }), port: fc.integer({ min: 0, max: 9 }), member: fc.boolean(), bytes: fc.integer({ min: 50, max: 2500 }), free: fc.integer({ min: -1, max: 12 }) }) },
-      { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('recharge' as const), pick: fc.nat(), bytes: fc.integer({ min: 50, max: 7000 }) }) },
+    const limitsArb = fc.integer({ min: 1, max: 10 }).chain((countMax) =>
+      fc.record({
+        countMax: fc.constant(countMax),
+        perAddressMax: fc.integer({ min: 1, max: countMax }),
+        reservedForMembers: fc.integer({ min: 0, max: countMax - 1 }),
+        bytesMax: fc.integer({ min: 500, max: 6000 }),
+      }),
     );
-    fc.assert(fc.property(limitsArb, fc.array(op, { maxLength: 80 }), (l, ops) => {
-      const table = new HalfOpenTable(l);
-      const model = new Model(l);
-      for (const o of ops) {
-        if (o.kind === 'admit') {
-          const key = `${o.port}/${o.address}`;
-          // The server removes a handshake of the same key before admitting its successor.
-          table.remove(key);
-          model.slots = model.slots.filter((x) => x.key !== key);
-          const s = slot(key, `10.0.0.${o.address}`, o.member, o.bytes);
-          const before = new Map(model.slots.map((x) => [x.key, x]));
-          const expected = model.admit(s, o.free);
-          const got = table.admit(s, o.free);
-          assert.deepEqual(got, expected);
-          if (got.admitted && !s.member) assert.ok(got.evicted.every((e) => before.get(e.key)?.member === false), 'a non-member pushed out a member');
-          if (s.member && Math.min(l.countMax, o.free) > 0 && s.bytes <= l.bytesMax) assert.ok(got.admitted, 'a member was refused');
-        } else if (model.slots.length > 0) {
-          const victim = model.slots[o.pick % model.slots.length]!;
-          if (o.kind === 'remove') {
-            assert.ok(table.remove(victim.key));
-            model.slots = model.slots.filter((x) => x.key !== victim.key);
-          } else {
-            const evicted = table.recharge(victim.key, o.bytes);
-            // The model: the new charge, then the oldest non-members (and members, for a member) until it fits, itself last.
-            model.slots = model.slots.map((x) => (x.key === victim.key ? { ...x, bytes: o.bytes } : x));
-            const expected: string[] = [];
-            const total = (): number => model.slots.reduce((sum, x) => sum + x.bytes, 0);
-            while (total() > l.bytesMax) {
-              const next = model.slots.find((x) => x.key !== victim.key && !x.member) ?? (victim.member ? model.slots.find((x) => x.key !== victim.key) : undefined) ?? model.slots.find((x) => x.key === victim.key)!;
-              expected.push(next.key);
-              model.slots = model.slots.filter((x) => x.key !== next.key);
+    const op = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          kind: fc.constant('admit' as const),
+          address: fc.integer({ min: 0, max: 4 }),
+          port: fc.integer({ min: 0, max: 9 }),
+          member: fc.boolean(),
+          bytes: fc.integer({ min: 50, max: 2500 }),
+          free: fc.integer({ min: -1, max: 12 }),
+        }),
+      },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('recharge' as const),
+          pick: fc.nat(),
+          bytes: fc.integer({ min: 50, max: 7000 }),
+        }),
+      },
+    );
+    fc.assert(
+      fc.property(limitsArb, fc.array(op, { maxLength: 80 }), (l, ops) => {
+        const table = new HalfOpenTable(l);
+        const model = new Model(l);
+        for (const o of ops) {
+          if (o.kind === 'admit') {
+            const key = `${o.port}/${o.address}`;
+            // The server removes a handshake of the same key before admitting its successor.
+            table.remove(key);
+            model.slots = model.slots.filter((x) => x.key !== key);
+            const s = slot(key, `10.0.0.${o.address}`, o.member, o.bytes);
+            const before = new Map(model.slots.map((x) => [x.key, x]));
+            const expected = model.admit(s, o.free);
+            const got = table.admit(s, o.free);
+            assert.deepEqual(got, expected);
+            if (got.admitted && !s.member)
+              assert.ok(
+                got.evicted.every((e) => before.get(e.key)?.member === false),
+                'a non-member pushed out a member',
+              );
+            if (s.member && Math.min(l.countMax, o.free) > 0 && s.bytes <= l.bytesMax)
+              assert.ok(got.admitted, 'a member was refused');
+          } else if (model.slots.length > 0) {
+            const victim = model.slots[o.pick % model.slots.length]!;
+            if (o.kind === 'remove') {
+              assert.ok(table.remove(victim.key));
+              model.slots = model.slots.filter((x) => x.key !== victim.key);
+            } else {
+              const evicted = table.recharge(victim.key, o.bytes);
+              // The model: the new charge, then the oldest non-members (and members, for a member) until it fits,
+              // itself last.
+              model.slots = model.slots.map((x) => (x.key === victim.key ? { ...x, bytes: o.bytes } : x));
+              const expected: string[] = [];
+              const total = (): number => model.slots.reduce((sum, x) => sum + x.bytes, 0);
+              while (total() > l.bytesMax) {
+                const next =
+                  model.slots.find((x) => x.key !== victim.key && !x.member) ??
+                  (victim.member ? model.slots.find((x) => x.key !== victim.key) : undefined) ??
+                  model.slots.find((x) => x.key === victim.key)!;
+                expected.push(next.key);
+                model.slots = model.slots.filter((x) => x.key !== next.key);
+              }
+              assert.deepEqual(
+                evicted.map((e) => e.key),
+                expected,
+              );
             }
-            assert.deepEqual(evicted.map((e) => e.key), expected);
           }
+          table.checkInvariants();
+          assert.equal(table.count, model.slots.length);
+          assert.ok(
+            table.count - table.memberCount <= l.countMax - l.reservedForMembers,
+            'non-members stay out of the reserve',
+          );
+          assert.deepEqual(table.oldest()?.key, model.slots[0]?.key);
         }
-        table.checkInvariants();
-        assert.equal(table.count, model.slots.length);
-        assert.ok(table.count - table.memberCount <= l.countMax - l.reservedForMembers, 'non-members stay out of the reserve');
-        assert.deepEqual(table.oldest()?.key, model.slots[0]?.key);
-      }
-    }), fcParams('half-open table agrees with the model', 300));
+      }),
+      fcParams(300, 'half-open table agrees with the model'),
+    );
   });
 });

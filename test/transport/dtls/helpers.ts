@@ -25,14 +25,28 @@ export class Cleanup {
 export const internalErrors: unknown[] = [];
 const deps = (extra: DtlsDeps): DtlsDeps => ({ onInternalError: (e) => internalErrors.push(e), ...extra });
 
-export async function startServer(cleanup: Cleanup, options: Partial<DtlsServerOptions> & Pick<DtlsServerOptions, 'pskLookup'>, extra: DtlsDeps = {}): Promise<DtlsServerEndpoint> {
-  const server = await DtlsServerEndpoint.listen({ host: '127.0.0.1', port: 0, retransmitInitialMs: 200, ...options }, deps(extra));
+export async function startServer(
+  cleanup: Cleanup,
+  options: Partial<DtlsServerOptions> & Pick<DtlsServerOptions, 'pskLookup'>,
+  extra: DtlsDeps = {},
+): Promise<DtlsServerEndpoint> {
+  const server = await DtlsServerEndpoint.listen(
+    { host: '127.0.0.1', port: 0, retransmitInitialMs: 200, ...options },
+    deps(extra),
+  );
   cleanup.add(() => server.close());
   return server;
 }
 
-export async function startClient(cleanup: Cleanup, options: Partial<DtlsClientOptions> & Pick<DtlsClientOptions, 'identity' | 'psk'>, extra: DtlsDeps = {}): Promise<DtlsClientEndpoint> {
-  const client = await DtlsClientEndpoint.open({ bindAddress: '127.0.0.1', retransmitInitialMs: 200, ...options }, deps(extra));
+export async function startClient(
+  cleanup: Cleanup,
+  options: Partial<DtlsClientOptions> & Pick<DtlsClientOptions, 'identity' | 'psk'>,
+  extra: DtlsDeps = {},
+): Promise<DtlsClientEndpoint> {
+  const client = await DtlsClientEndpoint.open(
+    { bindAddress: '127.0.0.1', retransmitInitialMs: 200, ...options },
+    deps(extra),
+  );
   cleanup.add(() => client.close());
   return client;
 }
@@ -40,7 +54,9 @@ export async function startClient(cleanup: Cleanup, options: Partial<DtlsClientO
 /** Makes `server` echo every datagram back, prefixed with the peer identity. */
 export function echo(server: DtlsServerEndpoint): void {
   server.onMessage((data, peer) => {
-    void server.send(Buffer.concat([Buffer.from(`${peer.identity ?? '?'}:`), data]), peer.address, peer.port).catch(() => undefined);
+    void server
+      .send(Buffer.concat([Buffer.from(`${peer.identity ?? '?'}:`), data]), peer.address, peer.port)
+      .catch(() => undefined);
   });
 }
 
@@ -76,7 +92,7 @@ export interface PlaintextHandshake {
  */
 export function plaintextHandshakes(datagram: Buffer): PlaintextHandshake[] {
   const found: PlaintextHandshake[] = [];
-  for (let at = 0; at + 13 <= datagram.length; ) {
+  for (let at = 0; at + 13 <= datagram.length;) {
     const contentType = datagram[at];
     const epoch = datagram.readUInt16BE(at + 3);
     const length = datagram.readUInt16BE(at + 11);
@@ -141,7 +157,11 @@ export class LossyRelay {
     });
   }
 
-  static async start(cleanup: Cleanup, serverPort: number, drop: (direction: 'up' | 'down', index: number) => boolean): Promise<LossyRelay> {
+  static async start(
+    cleanup: Cleanup,
+    serverPort: number,
+    drop: (direction: 'up' | 'down', index: number) => boolean,
+  ): Promise<LossyRelay> {
     const front = createSocket('udp4');
     await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()));
     const relay = new LossyRelay(front, serverPort, drop);

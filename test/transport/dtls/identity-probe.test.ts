@@ -5,7 +5,7 @@
 // handshake message types, and the alert bytes (fatal bad_record_mac in both). Run with our
 // client through a recording relay, and with OpenSSL s_client (-msg shows every record).
 import { strict as assert } from 'node:assert';
-import { NetworkError } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { ContentType } from '../../../transport/dtls/constants.js';
 import { splitRecords } from '../../../transport/dtls/record.js';
 import { Cleanup, LossyRelay, internalErrors, startClient, startServer } from './helpers.js';
@@ -19,8 +19,10 @@ const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null)
 /** What a datagram from the server shows besides its random bytes. */
 function shape(datagram: Uint8Array): string[] {
   return splitRecords(datagram, 32).records.map((r) => {
-    const head = `type ${r.type} version ${r.version.toString(16)} epoch ${r.epoch} seq ${r.seq} length ${r.fragment.length}`;
-    if (r.type === ContentType.alert && r.epoch === 0) return `${head} alert ${Buffer.from(r.fragment).toString('hex')}`;
+    const head =
+      `type ${r.type} version ${r.version.toString(16)} epoch ${r.epoch} seq ${r.seq} ` + `length ${r.fragment.length}`;
+    if (r.type === ContentType.alert && r.epoch === 0)
+      return `${head} alert ${Buffer.from(r.fragment).toString('hex')}`;
     if (r.type === ContentType.handshake && r.epoch === 0) return `${head} handshake ${r.fragment[0] ?? -1}`;
     return head;
   });
@@ -57,10 +59,16 @@ describe('DTLS server: unknown PSK identity and wrong key look the same', functi
   it('sends our client the same records, and the same bad_record_mac alert, for both', async () => {
     const server = await startServer(cleanup, { pskLookup: lookup });
     const answers: string[][] = [];
-    for (const [identity, psk] of [['node-a', Buffer.from('not the key')], ['stranger', Buffer.from('not the key')]] as const) {
+    for (const [identity, psk] of [
+      ['node-a', Buffer.from('not the key')],
+      ['stranger', Buffer.from('not the key')],
+    ] as const) {
       const relay = await LossyRelay.start(cleanup, server.localAddress().port, () => false);
       const client = await startClient(cleanup, { identity, psk });
-      await assert.rejects(client.send(Buffer.from('x'), '127.0.0.1', relay.port()), (e: unknown) => e instanceof NetworkError && e.code === 'NET_AUTH');
+      await assert.rejects(
+        client.send(Buffer.from('x'), '127.0.0.1', relay.port()),
+        (e: unknown) => e instanceof NetworkError && e.code === 'NET_AUTH',
+      );
       answers.push(relay.forwardedDown.flatMap(shape));
     }
     const [wrongKey, unknownIdentity] = answers;
@@ -79,16 +87,42 @@ describe('DTLS server: unknown PSK identity and wrong key look the same', functi
     const outputs: string[][] = [];
     // 'node-z' has the length of 'node-a', so even the client's flights have the same lengths.
     for (const identity of ['node-a', 'node-z']) {
-      const peer = new Peer('openssl', ['s_client', '-dtls1_2', '-msg', '-psk', wrongKeyHex, '-psk_identity', identity, '-cipher', 'PSK-AES128-CCM8', '-connect', `127.0.0.1:${server.localAddress().port}`]);
+      const peer = new Peer('openssl', [
+        's_client',
+        '-dtls1_2',
+        '-msg',
+        '-psk',
+        wrongKeyHex,
+        '-psk_identity',
+        identity,
+        '-cipher',
+        'PSK-AES128-CCM8',
+        '-connect',
+        `127.0.0.1:${server.localAddress().port}`,
+      ]);
       cleanup.add(() => Promise.resolve(peer.kill()));
       assert.notEqual(await peer.exit(10_000), 0);
       outputs.push(received(peer.output));
     }
     const [wrongKey, unknownIdentity] = outputs;
-    assert.ok(wrongKey?.some((l) => l.includes('SSL alert number 20')), `no bad_record_mac in:\n${wrongKey?.join('\n')}`);
+    assert.ok(
+      wrongKey?.some((l) => l.includes('SSL alert number 20')),
+      `no bad_record_mac in:\n${wrongKey?.join('\n')}`,
+    );
     assert.deepEqual(unknownIdentity, wrongKey);
     // The sanity check of the comparison: the right key gets through.
-    const good = new Peer('openssl', ['s_client', '-dtls1_2', '-psk', keyHex, '-psk_identity', 'node-a', '-cipher', 'PSK-AES128-CCM8', '-connect', `127.0.0.1:${server.localAddress().port}`]);
+    const good = new Peer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      keyHex,
+      '-psk_identity',
+      'node-a',
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-connect',
+      `127.0.0.1:${server.localAddress().port}`,
+    ]);
     cleanup.add(() => Promise.resolve(good.kill()));
     await good.waitFor('Cipher is PSK-AES128-CCM8');
   });

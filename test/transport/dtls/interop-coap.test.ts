@@ -18,7 +18,10 @@ function serveCoap(server: DtlsServerEndpoint): string[] {
   const paths: string[] = [];
   server.onMessage((data, peer) => {
     const request = parse(Buffer.from(data));
-    const path = request.options.filter((o) => o.name === 'Uri-Path').map((o) => o.value.toString()).join('/');
+    const path = request.options
+      .filter((o) => o.name === 'Uri-Path')
+      .map((o) => o.value.toString())
+      .join('/');
     paths.push(path);
     const response = generate({
       messageId: request.messageId,
@@ -49,7 +52,17 @@ describe('DTLS interop with CoAP clients', function () {
       const server = await startServer(cleanup, { pskLookup: lookup });
       const paths = serveCoap(server);
       const port = server.localAddress().port;
-      const client = new Peer(command, ['-m', 'get', '-B', '10', '-k', pskText, '-u', 'node-a', `coaps://127.0.0.1:${port}/x`]);
+      const client = new Peer(command, [
+        '-m',
+        'get',
+        '-B',
+        '10',
+        '-k',
+        pskText,
+        '-u',
+        'node-a',
+        `coaps://127.0.0.1:${port}/x`,
+      ]);
       await client.exit(15_000);
       assert.match(client.output, /hello node-a from \/x/);
       assert.deepEqual(paths, ['x']);
@@ -64,7 +77,13 @@ describe('DTLS interop with CoAP clients', function () {
       received.push(`${peer.identity}:${Buffer.from(data).toString()}`);
       void server.send(Buffer.from('pong'), peer.address, peer.port);
     });
-    const socket = dtls.createSocket({ type: 'udp4', address: '127.0.0.1', port: server.localAddress().port, psk: { 'node-a': pskText }, timeout: 5000 });
+    const socket = dtls.createSocket({
+      type: 'udp4',
+      address: '127.0.0.1',
+      port: server.localAddress().port,
+      psk: { 'node-a': pskText },
+      timeout: 5000,
+    });
     const reply = await new Promise<string>((resolve, reject) => {
       socket.on('connected', () => socket.send(Buffer.from('ping')));
       socket.on('message', (message: Buffer) => resolve(message.toString()));
@@ -77,7 +96,13 @@ describe('DTLS interop with CoAP clients', function () {
 
   it('node-dtls-client, which offers no extended master secret, is refused when the server requires it', async () => {
     const server = await startServer(cleanup, { pskLookup: lookup, requireExtendedMasterSecret: true });
-    const socket = dtls.createSocket({ type: 'udp4', address: '127.0.0.1', port: server.localAddress().port, psk: { 'node-a': pskText }, timeout: 5000 });
+    const socket = dtls.createSocket({
+      type: 'udp4',
+      address: '127.0.0.1',
+      port: server.localAddress().port,
+      psk: { 'node-a': pskText },
+      timeout: 5000,
+    });
     const outcome = await new Promise<string>((resolve) => {
       socket.on('connected', () => resolve('connected'));
       socket.on('error', (error: Error) => resolve(`error: ${error.message}`));

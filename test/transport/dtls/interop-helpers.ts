@@ -41,13 +41,22 @@ export class Peer {
   waitFor(text: string, timeoutMs = 10_000): Promise<void> {
     if (this.output.includes(text)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "${text}" within ${timeoutMs} ms; output:\n${this.output}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no "${text}" within ${timeoutMs} ms; output:\n${this.output}`)),
+        timeoutMs,
+      );
       void this.exited.then(() => {
         clearTimeout(timer);
         if (this.output.includes(text)) resolve();
         else reject(new Error(`exited without "${text}"; output:\n${this.output}`));
       });
-      this.watchers.push({ text, resolve: () => { clearTimeout(timer); resolve(); } });
+      this.watchers.push({
+        text,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
     });
   }
 

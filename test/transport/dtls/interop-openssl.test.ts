@@ -5,7 +5,7 @@
 // a renegotiation attempt is refused. Our client reaches `openssl s_server` with and without
 // its cookie exchange (-listen), with fragmented flights, and exchanges data both ways.
 import { strict as assert } from 'node:assert';
-import { NetworkError } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import { Cleanup, echo, internalErrors, startClient, startServer, until } from './helpers.js';
 import { Peer, freeUdpPort, hasCommand } from './interop-helpers.js';
 
@@ -14,7 +14,19 @@ const psk = Buffer.from(pskHex, 'hex');
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? psk : null);
 
 function sClient(port: number, key: string, extra: readonly string[] = []): Peer {
-  return new Peer('openssl', ['s_client', '-dtls1_2', '-psk', key, '-psk_identity', 'node-a', '-cipher', 'PSK-AES128-CCM8', '-connect', `127.0.0.1:${port}`, ...extra]);
+  return new Peer('openssl', [
+    's_client',
+    '-dtls1_2',
+    '-psk',
+    key,
+    '-psk_identity',
+    'node-a',
+    '-cipher',
+    'PSK-AES128-CCM8',
+    '-connect',
+    `127.0.0.1:${port}`,
+    ...extra,
+  ]);
 }
 
 describe('DTLS interop with OpenSSL', function () {
@@ -93,7 +105,10 @@ describe('DTLS interop with OpenSSL', function () {
     assert.match(client.output, /PSK identity hint: coraft-hint/);
     client.write('hinted\n');
     await client.waitFor('node-a:hinted');
-    assert.deepEqual(hinted.sessionList().map((s) => s.identity), ['node-a']);
+    assert.deepEqual(
+      hinted.sessionList().map((s) => s.identity),
+      ['node-a'],
+    );
     assert.deepEqual(received, [], 'the unhinted server saw no data');
   });
 
@@ -109,9 +124,22 @@ describe('DTLS interop with OpenSSL', function () {
   });
 
   for (const mode of [[], ['-listen']]) {
-    it(`our client exchanges data with s_server ${mode.join(' ') || '(no cookie)'}, with fragmented flights`, async () => {
+    it(`our client exchanges data with s_server ${mode.join(' ') || '(no cookie)'}, flights fragmented`, async () => {
       const port = await freeUdpPort();
-      const server = new Peer('openssl', ['s_server', '-dtls1_2', '-psk', pskHex, '-cipher', 'PSK-AES128-CCM8', '-nocert', '-accept', `127.0.0.1:${port}`, '-naccept', '1', ...mode]);
+      const server = new Peer('openssl', [
+        's_server',
+        '-dtls1_2',
+        '-psk',
+        pskHex,
+        '-cipher',
+        'PSK-AES128-CCM8',
+        '-nocert',
+        '-accept',
+        `127.0.0.1:${port}`,
+        '-naccept',
+        '1',
+        ...mode,
+      ]);
       peers.push(server);
       await server.waitFor('ACCEPT');
       const client = await startClient(cleanup, { identity: 'node-a', psk, handshakeDatagramBytesMax: 96 });
@@ -129,11 +157,29 @@ describe('DTLS interop with OpenSSL', function () {
 
   it('our client reports a failure (not a hang) when s_server has another key', async () => {
     const port = await freeUdpPort();
-    const server = new Peer('openssl', ['s_server', '-dtls1_2', '-psk', pskHex.replace(/^0/, '1'), '-cipher', 'PSK-AES128-CCM8', '-nocert', '-accept', `127.0.0.1:${port}`]);
+    const server = new Peer('openssl', [
+      's_server',
+      '-dtls1_2',
+      '-psk',
+      pskHex.replace(/^0/, '1'),
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-nocert',
+      '-accept',
+      `127.0.0.1:${port}`,
+    ]);
     peers.push(server);
     await server.waitFor('ACCEPT');
-    const client = await startClient(cleanup, { identity: 'node-a', psk, retransmitInitialMs: 100, retransmitCountMax: 2 });
+    const client = await startClient(cleanup, {
+      identity: 'node-a',
+      psk,
+      retransmitInitialMs: 100,
+      retransmitCountMax: 2,
+    });
     // OpenSSL drops records that fail authentication silently, so the handshake times out.
-    await assert.rejects(client.send(Buffer.from('x'), '127.0.0.1', port), (e: unknown) => e instanceof NetworkError && (e.code === 'NET_TIMEOUT' || e.code === 'NET_AUTH'));
+    await assert.rejects(
+      client.send(Buffer.from('x'), '127.0.0.1', port),
+      (e: unknown) => e instanceof NetworkError && (e.code === 'NET_TIMEOUT' || e.code === 'NET_AUTH'),
+    );
   });
 });

@@ -4,7 +4,7 @@
 // flight), the client's last flight, and then seeded random loss over many sessions
 // (the seed is printed; set DTLS_LOSS_SEED to reuse it).
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { Cleanup, Inbox, LossyRelay, echo, internalErrors, startClient, startServer } from './helpers.js';
 
 const key = Buffer.from('lossy link key');
@@ -32,13 +32,16 @@ describe('DTLS over a lossy link', function () {
   }
 
   it('recovers from lost first copies of flights in both directions', async () => {
-    // Up: ClientHello (0) and the first ClientHello with cookie (3). Down: HelloVerifyRequest (0), ServerHello flight (2).
-    const { client, relay } = await handshakeThrough((dir, i) => (dir === 'up' ? i === 0 || i === 3 : i === 0 || i === 2));
+    // Up: ClientHello (0) and the first ClientHello with cookie (3).
+    // Down: HelloVerifyRequest (0), ServerHello flight (2).
+    const { client, relay } = await handshakeThrough((dir, i) =>
+      dir === 'up' ? i === 0 || i === 3 : i === 0 || i === 2,
+    );
     assert.equal(relay.dropped.up + relay.dropped.down, 4);
     assert.ok(client.stats().retransmissions >= 3, `client retransmitted ${client.stats().retransmissions} times`);
   });
 
-  it("recovers a lost final server flight when the client repeats its last flight", async () => {
+  it('recovers a lost final server flight when the client repeats its last flight', async () => {
     // Down: HelloVerifyRequest (0), ServerHello flight (1), ChangeCipherSpec+Finished (2).
     const { server, client, relay } = await handshakeThrough((dir, i) => dir === 'down' && i === 2);
     assert.equal(relay.dropped.down, 1);
@@ -47,7 +50,7 @@ describe('DTLS over a lossy link', function () {
     assert.equal(server.stats().handshakesCompleted, 1);
   });
 
-  it("recovers a lost client key exchange flight", async () => {
+  it('recovers a lost client key exchange flight', async () => {
     // Up: ClientHello (0), ClientHello with cookie (1), ClientKeyExchange+CCS+Finished (2).
     const { server, relay } = await handshakeThrough((dir, i) => dir === 'up' && i === 2);
     assert.equal(relay.dropped.up, 1);
@@ -58,10 +61,23 @@ describe('DTLS over a lossy link', function () {
     const seed = Number(process.env.DTLS_LOSS_SEED ?? Date.now() % 1_000_000);
     console.log(`      SEED=${seed} (DTLS_LOSS_SEED)`);
     const prng = new SeededPrng(seed);
-    const server = await startServer(cleanup, { pskLookup: lookup, retransmitInitialMs: 50, retransmitMaxMs: 400, retransmitCountMax: 10 });
+    const server = await startServer(cleanup, {
+      pskLookup: lookup,
+      retransmitInitialMs: 50,
+      retransmitMaxMs: 400,
+      retransmitCountMax: 10,
+    });
     const relay = await LossyRelay.start(cleanup, server.localAddress().port, () => prng.chance(0.1));
     const clients = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => startClient(cleanup, { identity: `node-${i}`, psk: key, retransmitInitialMs: 50, retransmitMaxMs: 400, retransmitCountMax: 10 })),
+      Array.from({ length: 20 }, (_, i) =>
+        startClient(cleanup, {
+          identity: `node-${i}`,
+          psk: key,
+          retransmitInitialMs: 50,
+          retransmitMaxMs: 400,
+          retransmitCountMax: 10,
+        }),
+      ),
     );
     try {
       await Promise.all(clients.map((c) => c.connect('127.0.0.1', relay.port())));

@@ -9,7 +9,8 @@ import { MEMBER_ADDRESSES_MAX, MemberHosts, normalizeAddress } from '../../../tr
 /** A resolver whose answers the test releases by hand. */
 class ManualResolver {
   readonly pending = new Map<string, { resolve: (a: readonly string[]) => void; reject: (e: Error) => void }>();
-  readonly resolve = (host: string): Promise<readonly string[]> => new Promise((resolve, reject) => this.pending.set(host, { resolve, reject }));
+  readonly resolve = (host: string): Promise<readonly string[]> =>
+    new Promise((resolve, reject) => this.pending.set(host, { resolve, reject }));
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -51,7 +52,12 @@ describe('MemberHosts', () => {
 
   it('keeps at most MEMBER_ADDRESSES_MAX addresses', () => {
     const hosts = new MemberHosts();
-    hosts.replace(Array.from({ length: MEMBER_ADDRESSES_MAX + 10 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:1`));
+    hosts.replace(
+      Array.from(
+        { length: MEMBER_ADDRESSES_MAX + 10 },
+        (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:1`,
+      ),
+    );
     assert.equal(hosts.size, MEMBER_ADDRESSES_MAX);
   });
 });

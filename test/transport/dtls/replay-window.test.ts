@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { ReplayWindow } from '../../../transport/dtls/replay-window.js';
+import { fcParams } from '../../fc-params.js';
 
 describe('ReplayWindow', () => {
   it('accepts new numbers once and rejects repeats', () => {
@@ -59,6 +60,7 @@ describe('ReplayWindow', () => {
           }
         },
       ),
+      fcParams(100),
     );
   });
 });

@@ -60,26 +60,58 @@ describe('flight retransmission', () => {
 });
 
 describe('alert decisions', () => {
-  const ctx = (role: 'client' | 'server', established: boolean, epoch: number, serverSilentSoFar = false) => ({ role, established, epoch, serverSilentSoFar });
+  const ctx = (role: 'client' | 'server', established: boolean, epoch: number, serverSilentSoFar = false) => ({
+    role,
+    established,
+    epoch,
+    serverSilentSoFar,
+  });
 
   it('lets only a client act on an unauthenticated fatal alert of an established session', () => {
-    assert.deepEqual(judgeAlert(ctx('server', true, 0), AlertLevel.fatal, AlertDescription.unexpectedMessage), { kind: 'ignore' });
-    assert.deepEqual(judgeAlert(ctx('client', true, 0), AlertLevel.fatal, AlertDescription.unexpectedMessage), { kind: 'fatal', reason: 'peer-alert' });
-    assert.deepEqual(judgeAlert(ctx('client', true, 0), AlertLevel.warning, AlertDescription.closeNotify), { kind: 'ignore' });
+    assert.deepEqual(judgeAlert(ctx('server', true, 0), AlertLevel.fatal, AlertDescription.unexpectedMessage), {
+      kind: 'ignore',
+    });
+    assert.deepEqual(judgeAlert(ctx('client', true, 0), AlertLevel.fatal, AlertDescription.unexpectedMessage), {
+      kind: 'fatal',
+      reason: 'peer-alert',
+    });
+    assert.deepEqual(judgeAlert(ctx('client', true, 0), AlertLevel.warning, AlertDescription.closeNotify), {
+      kind: 'ignore',
+    });
   });
 
   it('ignores a stale unknown-session alert before the server answered a new handshake', () => {
-    assert.deepEqual(judgeAlert(ctx('client', false, 0, true), AlertLevel.fatal, AlertDescription.unexpectedMessage), { kind: 'ignore' });
-    assert.deepEqual(judgeAlert(ctx('client', false, 0, false), AlertLevel.fatal, AlertDescription.unexpectedMessage), { kind: 'fatal', reason: 'protocol' });
+    assert.deepEqual(judgeAlert(ctx('client', false, 0, true), AlertLevel.fatal, AlertDescription.unexpectedMessage), {
+      kind: 'ignore',
+    });
+    assert.deepEqual(judgeAlert(ctx('client', false, 0, false), AlertLevel.fatal, AlertDescription.unexpectedMessage), {
+      kind: 'fatal',
+      reason: 'protocol',
+    });
   });
 
   it('closes on close_notify and classifies handshake failures', () => {
-    assert.deepEqual(judgeAlert(ctx('server', true, 1), AlertLevel.warning, AlertDescription.closeNotify), { kind: 'close', reason: 'peer-closed' });
-    assert.deepEqual(judgeAlert(ctx('server', true, 1), AlertLevel.warning, AlertDescription.noRenegotiation), { kind: 'warning' });
-    for (const d of [AlertDescription.badRecordMac, AlertDescription.decryptError, AlertDescription.unknownPskIdentity]) {
+    assert.deepEqual(judgeAlert(ctx('server', true, 1), AlertLevel.warning, AlertDescription.closeNotify), {
+      kind: 'close',
+      reason: 'peer-closed',
+    });
+    assert.deepEqual(judgeAlert(ctx('server', true, 1), AlertLevel.warning, AlertDescription.noRenegotiation), {
+      kind: 'warning',
+    });
+    for (const d of [
+      AlertDescription.badRecordMac,
+      AlertDescription.decryptError,
+      AlertDescription.unknownPskIdentity,
+    ]) {
       assert.deepEqual(judgeAlert(ctx('client', false, 0), AlertLevel.fatal, d), { kind: 'fatal', reason: 'auth' });
     }
-    assert.deepEqual(judgeAlert(ctx('client', false, 0), AlertLevel.fatal, AlertDescription.handshakeFailure), { kind: 'fatal', reason: 'protocol' });
-    assert.deepEqual(judgeAlert(ctx('server', true, 1), AlertLevel.fatal, AlertDescription.internalError), { kind: 'fatal', reason: 'peer-alert' });
+    assert.deepEqual(judgeAlert(ctx('client', false, 0), AlertLevel.fatal, AlertDescription.handshakeFailure), {
+      kind: 'fatal',
+      reason: 'protocol',
+    });
+    assert.deepEqual(judgeAlert(ctx('server', true, 1), AlertLevel.fatal, AlertDescription.internalError), {
+      kind: 'fatal',
+      reason: 'peer-alert',
+    });
   });
 });

@@ -9,8 +9,8 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import type { MetricDimensions, Metrics } from '../../../agent/contracts.js';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
+import { SeededPrng } from '../../../contracts/prng.js';
 import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../../../transport/dtls/constants.js';
 import { encodeHandshakeFragment } from '../../../transport/dtls/fragments.js';
 import { encodeClientHello, parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';
@@ -36,17 +36,34 @@ class RecordingMetrics implements Metrics {
 
 function clientHello(random: Uint8Array, cookie: Uint8Array, messageSeq: number): Uint8Array {
   const body = encodeClientHello({
-    version: DTLS_1_2, random, sessionId: new Uint8Array(0), cookie,
-    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8], compressionMethods: Uint8Array.of(0), extensions: [],
+    version: DTLS_1_2,
+    random,
+    sessionId: new Uint8Array(0),
+    cookie,
+    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8],
+    compressionMethods: Uint8Array.of(0),
+    extensions: [],
   });
-  return encodeRecord(ContentType.handshake, DTLS_1_2, 0, messageSeq, encodeHandshakeFragment(HandshakeType.clientHello, body.length, messageSeq, 0, body));
+  return encodeRecord(
+    ContentType.handshake,
+    DTLS_1_2,
+    0,
+    messageSeq,
+    encodeHandshakeFragment(HandshakeType.clientHello, body.length, messageSeq, 0, body),
+  );
 }
 
 async function openSockets(cleanup: Cleanup, count: number): Promise<Socket[]> {
-  const sockets = await Promise.all(Array.from({ length: count }, () => new Promise<Socket>((resolve) => {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => resolve(s));
-  })));
+  const sockets = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Socket>((resolve) => {
+          const s = createSocket('udp4');
+          s.bind(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
   cleanup.add(async () => {
     for (const s of sockets) await new Promise<void>((r) => s.close(() => r()));
   });
@@ -82,7 +99,10 @@ describe('DTLS server robustness', function () {
       for (let attempt = 0; attempt < 10; attempt += 1) {
         const text = `ping-${pings}-${attempt}`;
         await client.send(Buffer.from(text), '127.0.0.1', relay.port());
-        const answered = await Promise.race([inbox.waitFor(text).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+        const answered = await Promise.race([
+          inbox.waitFor(text).then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+        ]);
         if (answered) return;
       }
       throw new Error(`ping ${pings} never answered`);
@@ -116,7 +136,11 @@ describe('DTLS server robustness', function () {
       maxHalfOpen = Math.max(maxHalfOpen, server.stats().handshakesInProgress);
     }
     const stats = server.stats();
-    assert.deepEqual([...deliveries.values()].filter((n) => n !== 1), [], 'replays were never delivered twice');
+    assert.deepEqual(
+      [...deliveries.values()].filter((n) => n !== 1),
+      [],
+      'replays were never delivered twice',
+    );
     assert.ok(deliveries.size >= pings);
     assert.equal(maxHalfOpen, 0, 'hellos that never answer the HelloVerifyRequest leave no state');
     assert.equal(stats.sessions, 1);
@@ -129,23 +153,37 @@ describe('DTLS server robustness', function () {
     assert.equal(client.stats().handshakesCompleted, 1, 'the real session survived throughout');
   });
 
-  it('caps half-open handshakes, pushes out the oldest for a newcomer and drops the rest at clientFlightTimeoutMs, counting each in metrics', async () => {
+  it('caps half-open handshakes, evicts the oldest for a newcomer, drops others at clientFlightTimeoutMs', async () => {
     const metrics = new RecordingMetrics();
-    const server = await startServer(cleanup, { pskLookup: lookup, handshakesInProgressMax: 8, handshakesInProgressPerAddressMax: 8, clientFlightTimeoutMs: 1000 }, { metrics });
+    const server = await startServer(
+      cleanup,
+      {
+        pskLookup: lookup,
+        handshakesInProgressMax: 8,
+        handshakesInProgressPerAddressMax: 8,
+        clientFlightTimeoutMs: 1000,
+      },
+      { metrics },
+    );
     const serverPort = server.localAddress().port;
     const sockets = await openSockets(cleanup, 40);
     // Each socket answers the HelloVerifyRequest once, then goes silent.
-    await Promise.all(sockets.map((socket, i) => new Promise<void>((resolve) => {
-      const random = new Uint8Array(32).fill(i);
-      socket.on('message', (msg) => {
-        const record = splitRecords(msg, 4).records[0];
-        if (record?.fragment[0] !== HandshakeType.helloVerifyRequest) return;
-        const hvr = parseHelloVerifyRequest(record.fragment.subarray(12));
-        assert.ok(hvr);
-        socket.send(clientHello(random, hvr.cookie, 1), serverPort, '127.0.0.1', () => resolve());
-      });
-      socket.send(clientHello(random, new Uint8Array(0), 0), serverPort, '127.0.0.1');
-    })));
+    await Promise.all(
+      sockets.map(
+        (socket, i) =>
+          new Promise<void>((resolve) => {
+            const random = new Uint8Array(32).fill(i);
+            socket.on('message', (msg) => {
+              const record = splitRecords(msg, 4).records[0];
+              if (record?.fragment[0] !== HandshakeType.helloVerifyRequest) return;
+              const hvr = parseHelloVerifyRequest(record.fragment.subarray(12));
+              assert.ok(hvr);
+              socket.send(clientHello(random, hvr.cookie, 1), serverPort, '127.0.0.1', () => resolve());
+            });
+            socket.send(clientHello(random, new Uint8Array(0), 0), serverPort, '127.0.0.1');
+          }),
+      ),
+    );
     // Every verified hello was admitted; each one past the eighth pushed out the oldest.
     const evicted = (): number => server.stats().handshakesEvicted.address + server.stats().handshakesEvicted.total;
     await until(() => server.stats().handshakesInProgress + evicted() === 40, 'every verified hello to be admitted');
@@ -156,14 +194,21 @@ describe('DTLS server robustness', function () {
     const client = await startClient(cleanup, { identity: 'node-a', psk: key });
     const started = Date.now();
     await client.connect('127.0.0.1', serverPort);
-    assert.ok(Date.now() - started < 900, `handshake took ${Date.now() - started} ms, before any half-open one expired`);
+    assert.ok(
+      Date.now() - started < 900,
+      `handshake took ${Date.now() - started} ms, before any half-open one expired`,
+    );
     assert.equal(server.stats().sessions, 1);
     assert.ok(server.stats().handshakesInProgress <= 7);
     await until(() => server.stats().handshakesInProgress === 0, 'half-open handshakes to expire', 5000);
     assert.ok(server.stats().handshakesExpired >= 7);
     assert.equal(server.stats().handshakesInProgressBytes, 0);
     const count = (name: string): number => metrics.counts.filter((c) => c === name).length;
-    assert.equal(count('dtls_half_open_evictions_total{"limit":"address"}') + count('dtls_half_open_evictions_total{"limit":"total"}'), server.stats().handshakesEvicted.address + server.stats().handshakesEvicted.total);
+    assert.equal(
+      count('dtls_half_open_evictions_total{"limit":"address"}') +
+        count('dtls_half_open_evictions_total{"limit":"total"}'),
+      server.stats().handshakesEvicted.address + server.stats().handshakesEvicted.total,
+    );
     assert.equal(count('dtls_half_open_expired_total{}'), server.stats().handshakesExpired);
   });
 });

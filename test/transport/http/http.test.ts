@@ -7,8 +7,11 @@
 import { strict as assert } from 'node:assert';
 import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { NetworkError, type InboundContext, type ResponseMessage, type RpcSerializer } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { ResponseMessage } from '../../../contracts/messages.js';
+import type { InboundContext } from '../../../contracts/network.js';
+import type { RpcSerializer } from '../../../contracts/serializer.js';
 import { createHttpTransport, type HttpTransport, type HttpTransportOptions } from '../../../transport/http/index.js';
 import { append, echoHandler, snapshotChunk } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';
@@ -16,7 +19,10 @@ import { createTestSerializer } from '../test-serializer.js';
 const serializer = createTestSerializer();
 const opened: HttpTransport[] = [];
 
-async function pair(options: HttpTransportOptions = {}, clientSerializer: RpcSerializer = serializer): Promise<{ a: HttpTransport; b: HttpTransport; port: number }> {
+async function pair(
+  options: HttpTransportOptions = {},
+  clientSerializer: RpcSerializer = serializer,
+): Promise<{ a: HttpTransport; b: HttpTransport; port: number }> {
   const b = createHttpTransport({ serializer, listenAddress: '127.0.0.1', listenPort: 0 }, options);
   const a = createHttpTransport({ serializer: clientSerializer, listenAddress: '127.0.0.1', listenPort: 0 }, options);
   opened.push(a, b);
@@ -28,11 +34,14 @@ async function pair(options: HttpTransportOptions = {}, clientSerializer: RpcSer
 
 function raw(port: number, method: string, path: string, contentType: string, body: string): Promise<[number, string]> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, method, path, headers: { 'content-type': contentType } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve([response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')]));
-    });
+    const request = httpRequest(
+      { host: '127.0.0.1', port, method, path, headers: { 'content-type': contentType } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve([response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')]));
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -61,7 +70,9 @@ describe('HTTP transport', function () {
     const { a, b } = await pair();
     const delays = new SeededPrng(5);
     b.server.setHandler(echoHandler(() => delays.intBetween(0, 20)));
-    const responses = await Promise.all(Array.from({ length: 120 }, (_, i) => a.client.send('b', append(i * 2), 10_000)));
+    const responses = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => a.client.send('b', append(i * 2), 10_000)),
+    );
     responses.forEach((r, i) => assert.equal(r.lastLogIndex, i * 2));
   });
 
@@ -69,8 +80,16 @@ describe('HTTP transport', function () {
     const { a, b } = await pair();
     b.server.setHandler(echoHandler());
     assert.equal((await a.client.send('b', append(3, 64 * 1024), 10_000)).lastLogIndex, 4);
-    assert.equal((await a.client.send('b', snapshotChunk(0, new Uint8Array(1024 * 1024).fill(1), 1024 * 1024), 10_000)).bytesStored, 1024 * 1024);
-    const forwarded = await a.client.send('b', { type: 'ClientForwardRequest', sourceId: 'a', kind: 'read', payload: new Uint8Array(0), timeoutMs: 1024 * 1024 }, 10_000);
+    assert.equal(
+      (await a.client.send('b', snapshotChunk(0, new Uint8Array(1024 * 1024).fill(1), 1024 * 1024), 10_000))
+        .bytesStored,
+      1024 * 1024,
+    );
+    const forwarded = await a.client.send(
+      'b',
+      { type: 'ClientForwardRequest', sourceId: 'a', kind: 'read', payload: new Uint8Array(0), timeoutMs: 1024 * 1024 },
+      10_000,
+    );
     assert.equal(forwarded.result.length, 1024 * 1024);
   });
 
@@ -92,7 +111,14 @@ describe('HTTP transport', function () {
   it('refuses a response over the client bodyBytesMax with NET_TOO_LARGE', async () => {
     const { a, b } = await pair({ client: { bodyBytesMax: 64 * 1024 } });
     b.server.setHandler(echoHandler());
-    await assert.rejects(a.client.send('b', { type: 'ClientForwardRequest', sourceId: 'a', kind: 'read', payload: new Uint8Array(0), timeoutMs: 100_000 }, 2000), { code: 'NET_TOO_LARGE' });
+    await assert.rejects(
+      a.client.send(
+        'b',
+        { type: 'ClientForwardRequest', sourceId: 'a', kind: 'read', payload: new Uint8Array(0), timeoutMs: 100_000 },
+        2000,
+      ),
+      { code: 'NET_TOO_LARGE' },
+    );
   });
 
   it('maps failures to NetworkError codes with the server diagnostic', async () => {
@@ -112,7 +138,10 @@ describe('HTTP transport', function () {
     const garbling: RpcSerializer = { ...serializer, encode: () => Buffer.from('{"not": "a message"}') };
     const { a, b } = await pair({}, garbling);
     b.server.setHandler(echoHandler());
-    await assert.rejects(a.client.send('b', append(1), 2000), { code: 'NET_REJECTED', message: /400.*CODEC_MALFORMED/ });
+    await assert.rejects(a.client.send('b', append(1), 2000), {
+      code: 'NET_REJECTED',
+      message: /400.*CODEC_MALFORMED/,
+    });
   });
 
   it('answers foreign requests 404, 405 and 415', async () => {

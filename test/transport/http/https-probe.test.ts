@@ -62,12 +62,26 @@ describe('HTTPS-PSK server refusals', function () {
   }
 
   /** A Node TLS 1.2 PSK connection as `identity` with `psk`; resolves once connected or with the error code. */
-  function tlsConnect(port: number, identity: string, psk: Buffer): Promise<{ socket: TLSSocket; error: string | null }> {
+  function tlsConnect(
+    port: number,
+    identity: string,
+    psk: Buffer,
+  ): Promise<{ socket: TLSSocket; error: string | null }> {
     return new Promise((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port, ciphers: CIPHER, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', pskCallback: () => ({ identity, psk }), checkServerIdentity: () => undefined });
+      const socket = connect({
+        host: '127.0.0.1',
+        port,
+        ciphers: CIPHER,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+        pskCallback: () => ({ identity, psk }),
+        checkServerIdentity: () => undefined,
+      });
       sockets.push(socket);
       socket.once('secureConnect', () => resolve({ socket, error: null }));
-      socket.once('error', (error: Error & { code?: string }) => resolve({ socket, error: error.code ?? error.message }));
+      socket.once('error', (error: Error & { code?: string }) =>
+        resolve({ socket, error: error.code ?? error.message }),
+      );
     });
   }
 
@@ -77,7 +91,9 @@ describe('HTTPS-PSK server refusals', function () {
     assert.equal(error, null);
     const outcome = await new Promise<string>((resolve) => {
       socket.once('error', (e: Error & { code?: string }) => resolve(`${e.code ?? ''} ${e.message}`));
-      const started = socket.renegotiate({}, (e) => resolve(e === null ? 'renegotiated' : `${String(Reflect.get(e, 'code'))} ${e.message}`));
+      const started = socket.renegotiate({}, (e) =>
+        resolve(e === null ? 'renegotiated' : `${String(Reflect.get(e, 'code'))} ${e.message}`),
+      );
       if (!started) resolve('not started');
     });
     assert.match(outcome, /no renegotiation|NO_RENEGOTIATION/i);
@@ -87,7 +103,18 @@ describe('HTTPS-PSK server refusals', function () {
   it('refuses renegotiation from OpenSSL s_client (R) with no_renegotiation', async function () {
     if (!hasCommand('openssl')) this.skip();
     const port = await serve();
-    const client = new Peer('openssl', ['s_client', '-tls1_2', '-cipher', CIPHER, '-psk', keyHex, '-psk_identity', 'a', '-connect', `127.0.0.1:${port}`]);
+    const client = new Peer('openssl', [
+      's_client',
+      '-tls1_2',
+      '-cipher',
+      CIPHER,
+      '-psk',
+      keyHex,
+      '-psk_identity',
+      'a',
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
     peers.push(client);
     await client.waitFor(`Cipher is ${CIPHER}`);
     client.write('R\n');
@@ -109,11 +136,27 @@ describe('HTTPS-PSK server refusals', function () {
     const port = await serve();
     const seen: string[][] = [];
     for (const identity of ['a', 'z']) {
-      const client = new Peer('openssl', ['s_client', '-tls1_2', '-msg', '-cipher', CIPHER, '-psk', wrongKeyHex, '-psk_identity', identity, '-connect', `127.0.0.1:${port}`]);
+      const client = new Peer('openssl', [
+        's_client',
+        '-tls1_2',
+        '-msg',
+        '-cipher',
+        CIPHER,
+        '-psk',
+        wrongKeyHex,
+        '-psk_identity',
+        identity,
+        '-connect',
+        `127.0.0.1:${port}`,
+      ]);
       peers.push(client);
       assert.notEqual(await client.exit(10_000), 0);
       const records = client.output.split('\n').filter((l) => l.startsWith('<<<'));
-      seen.push([...records, /SSL alert number \d+/.exec(client.output)?.[0] ?? 'no alert', /SSL handshake has read \d+ bytes/.exec(client.output)?.[0] ?? '']);
+      seen.push([
+        ...records,
+        /SSL alert number \d+/.exec(client.output)?.[0] ?? 'no alert',
+        /SSL handshake has read \d+ bytes/.exec(client.output)?.[0] ?? '',
+      ]);
     }
     const [wrongKey, unknown] = seen;
     assert.ok(wrongKey?.includes('<<< TLS 1.2, Alert [length 0002], fatal bad_record_mac'), wrongKey?.join('\n'));

@@ -4,7 +4,8 @@
 // names who is connected, and once a's key is gone a's next request is refused (NET_AUTH)
 // while b keeps being served.
 import { strict as assert } from 'node:assert';
-import { NetworkError, type NodeId } from '../../../agent/contracts.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { NodeId } from '../../../contracts/log.js';
 import { createHttpsTransport, type HttpTransport } from '../../../transport/http/index.js';
 import { append, echoHandler } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';
@@ -21,8 +22,11 @@ describe('HTTPS transport: closing the sessions of one identity', function () {
     }
   });
 
-  it('closes only that identity\'s connections, and a revoked key opens no new one', async () => {
-    const keys = new Map<string, Buffer>([['a', Buffer.alloc(32, 1)], ['b', Buffer.alloc(32, 2)]]);
+  it("closes only that identity's connections, and a revoked key opens no new one", async () => {
+    const keys = new Map<string, Buffer>([
+      ['a', Buffer.alloc(32, 1)],
+      ['b', Buffer.alloc(32, 2)],
+    ]);
     // What the server accepts; the clients keep presenting their keys.
     const accepted = new Map(keys);
     const make = (id: NodeId): HttpTransport => {
@@ -50,7 +54,10 @@ describe('HTTPS transport: closing the sessions of one identity', function () {
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(server.server.sessionIdentities(), ['b']);
     accepted.delete('a');
-    const refused = await a.client.send('s', append(1, 10), 5000).then(() => null, (error: unknown) => error);
+    const refused = await a.client.send('s', append(1, 10), 5000).then(
+      () => null,
+      (error: unknown) => error,
+    );
     assert.ok(refused instanceof NetworkError, String(refused));
     assert.equal(refused.code, 'NET_AUTH');
     assert.equal((await b.client.send('s', append(1, 10), 5000)).lastLogIndex, 2);

@@ -5,8 +5,10 @@
 // and a client that offers only TLS 1.3 / certificate suites cannot connect.
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:tls';
-import { SeededPrng } from '../../../agent/core/prng.js';
-import { NetworkError, type InboundContext, type NodeId } from '../../../agent/contracts.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { NetworkError } from '../../../contracts/errors.js';
+import type { NodeId } from '../../../contracts/log.js';
+import type { InboundContext } from '../../../contracts/network.js';
 import { createHttpsTransport, type HttpTransport } from '../../../transport/http/index.js';
 import { append, echoHandler, snapshotChunk } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';
@@ -64,7 +66,10 @@ describe('HTTPS transport (TLS 1.2 PSK)', function () {
     a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);
     const responses = await Promise.all(Array.from({ length: 64 }, (_, i) => a.client.send('b', append(i), 10_000)));
     responses.forEach((r, i) => assert.equal(r.lastLogIndex, i));
-    assert.equal((await a.client.send('b', snapshotChunk(0, new Uint8Array(1024 * 1024), 1024 * 1024), 10_000)).bytesStored, 1024 * 1024);
+    assert.equal(
+      (await a.client.send('b', snapshotChunk(0, new Uint8Array(1024 * 1024), 1024 * 1024), 10_000)).bytesStored,
+      1024 * 1024,
+    );
   });
 
   it('refuses a wrong key, an unknown identity and a missing key as NET_AUTH, and keeps serving', async () => {
@@ -74,7 +79,10 @@ describe('HTTPS transport (TLS 1.2 PSK)', function () {
     const keyless = node('a', null);
     for (const client of [wrongKey, stranger, keyless]) {
       client.client.setPeers([{ id: 'b', address }]);
-      await assert.rejects(client.client.send('b', append(1), 5000), (error: unknown) => error instanceof NetworkError && error.code === 'NET_AUTH');
+      await assert.rejects(
+        client.client.send('b', append(1), 5000),
+        (error: unknown) => error instanceof NetworkError && error.code === 'NET_AUTH',
+      );
     }
     const good = node('a');
     good.client.setPeers([{ id: 'b', address }]);
@@ -83,7 +91,9 @@ describe('HTTPS transport (TLS 1.2 PSK)', function () {
 
   it('answers 403 when the handler finds the identity does not match the claimed sender', async () => {
     const b = node('b');
-    b.server.setHandler((request, context) => Promise.reject(new NetworkError('NET_AUTH', `identity ${context.peerIdentity ?? '-'} claims ${request.type}`)));
+    b.server.setHandler((request, context) =>
+      Promise.reject(new NetworkError('NET_AUTH', `identity ${context.peerIdentity ?? '-'} claims ${request.type}`)),
+    );
     await b.server.start();
     const a = node('a');
     a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);

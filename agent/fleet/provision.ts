@@ -24,12 +24,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
-import schema from './inventory.schema.json' with { type: 'json' };
-import { ConfigError } from '../agent/errors.js';
-import type { StorageSetting } from '../agent/config/agent-config.js';
-import { readSecretText, writeFileDurably } from '../agent/config/secret-files.js';
-import { publicKeyFromText } from '../agent/trust/admin-command.js';
-import { GENERATION_MAX, SECRET_BYTES } from '../agent/trust/crypto.js';
+import schema from '../../deploy/inventory.schema.json' with { type: 'json' };
+import { ConfigError, describeError } from '../../contracts/errors.js';
+import type { StorageSetting } from '../config/agent-config.js';
+import { readSecretText, writeFileDurably } from '../config/secret-files.js';
+import { publicKeyFromText } from '../trust/admin-command.js';
+import { GENERATION_MAX, SECRET_BYTES } from '../trust/crypto.js';
 import { newAdminKeyPair, type FleetKeys } from './fleet-keys.js';
 
 /** Settings of a gateway, from the inventory's defaults and its overrides. */
@@ -83,7 +83,12 @@ export interface FleetState {
 
 /** The derivation inputs of a fleet state. */
 export function fleetKeysOf(state: FleetState): FleetKeys {
-  return { cluster: state.cluster, fleetSecret: Uint8Array.from(Buffer.from(state.fleetSecret, 'hex')), generations: state.generations, adminPublicKeyPem: state.adminPublicKey };
+  return {
+    cluster: state.cluster,
+    fleetSecret: Uint8Array.from(Buffer.from(state.fleetSecret, 'hex')),
+    generations: state.generations,
+    adminPublicKeyPem: state.adminPublicKey,
+  };
 }
 
 /** Every gateway of the fleet now: the initial members and those added, less those removed. */
@@ -97,7 +102,8 @@ const validateInventory = new Ajv({ allErrors: true, strict: false }).compile<In
 
 function describe(error: ErrorObject): string {
   const path = error.instancePath === '' ? '(top level)' : error.instancePath.slice(1).replace(/\//g, '.');
-  if (error.keyword === 'additionalProperties') return `${path}: unknown field ${JSON.stringify(error.params.additionalProperty)}`;
+  if (error.keyword === 'additionalProperties')
+    return `${path}: unknown field ${JSON.stringify(error.params.additionalProperty)}`;
   return `${path}: ${error.message ?? 'invalid'}`;
 }
 
@@ -120,7 +126,7 @@ export function readInventory(file: string): Inventory {
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new ConfigError([`--inventory: cannot read ${file} as JSON: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([`--inventory: cannot read ${file} as JSON: ${describeError(error)}`]);
   }
   return parseInventory(value);
 }
@@ -158,7 +164,13 @@ function parseGenerations(value: unknown, problem: (message: string) => ConfigEr
   if (typeof value !== 'object' || value === null) throw problem('generations must be an object');
   const generations: Record<string, number> = {};
   for (const [id, generation] of Object.entries(value)) {
-    if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 1 || generation > GENERATION_MAX) throw problem(`the generation of ${id} is not 1..${GENERATION_MAX}`);
+    if (
+      typeof generation !== 'number' ||
+      !Number.isSafeInteger(generation) ||
+      generation < 1 ||
+      generation > GENERATION_MAX
+    )
+      throw problem(`the generation of ${id} is not 1..${GENERATION_MAX}`);
     generations[id] = generation;
   }
   return generations;
@@ -169,11 +181,37 @@ export function parseFleetState(value: unknown, file: string): FleetState {
   const problem = (message: string): ConfigError => new ConfigError([`${file}: ${message}`]);
   if (typeof value !== 'object' || value === null) throw problem('not a JSON object');
   const field = (name: string): unknown => Reflect.get(value, name);
-  if (field('keys') !== undefined) throw problem('a fleet state from before link keys (one key per gateway); provision the fleet again into a new folder (see deploy/README.md)');
-  const [cluster, fleetSecret, adminPublicKey, members, added, removed, defaults] = ['cluster', 'fleetSecret', 'adminPublicKey', 'members', 'added', 'removed', 'defaults'].map(field);
-  if (typeof cluster !== 'string' || typeof fleetSecret !== 'string' || !new RegExp(`^[0-9a-f]{${2 * SECRET_BYTES}}$`).test(fleetSecret)) throw problem('expected {cluster, fleetSecret (hex), generations, adminPublicKey, members[], added[], removed[], defaults}');
-  if (typeof adminPublicKey !== 'string' || publicKeyFromText(adminPublicKey) === null) throw problem('adminPublicKey must be an Ed25519 public key (PEM)');
-  if (!Array.isArray(members) || !Array.isArray(added) || !Array.isArray(removed) || !removed.every((id): id is string => typeof id === 'string')) throw problem('members, added and removed must be arrays');
+  if (field('keys') !== undefined)
+    throw problem(
+      'a fleet state from before link keys (one key per gateway); provision the fleet again into a new folder (see ' +
+        'deploy/README.md)',
+    );
+  const [cluster, fleetSecret, adminPublicKey, members, added, removed, defaults] = [
+    'cluster',
+    'fleetSecret',
+    'adminPublicKey',
+    'members',
+    'added',
+    'removed',
+    'defaults',
+  ].map(field);
+  if (
+    typeof cluster !== 'string' ||
+    typeof fleetSecret !== 'string' ||
+    !new RegExp(`^[0-9a-f]{${2 * SECRET_BYTES}}$`).test(fleetSecret)
+  )
+    throw problem(
+      'expected {cluster, fleetSecret (hex), generations, adminPublicKey, members[], added[], removed[], defaults}',
+    );
+  if (typeof adminPublicKey !== 'string' || publicKeyFromText(adminPublicKey) === null)
+    throw problem('adminPublicKey must be an Ed25519 public key (PEM)');
+  if (
+    !Array.isArray(members) ||
+    !Array.isArray(added) ||
+    !Array.isArray(removed) ||
+    !removed.every((id): id is string => typeof id === 'string')
+  )
+    throw problem('members, added and removed must be arrays');
   const gateways = [members, added].flatMap((list: unknown[]) => list.map((gateway: unknown) => gateway));
   const inventory = parseInventory({ cluster, defaults: defaults ?? {}, gateways });
   return {
@@ -199,7 +237,10 @@ export function writeFleetState(out: string, state: FleetState): void {
  */
 export function planFleet(out: string, inventory: Inventory, previous: FleetState | null): FleetState {
   if (previous !== null && previous.cluster !== inventory.cluster) {
-    throw new ConfigError([`cluster: the output folder holds cluster ${JSON.stringify(previous.cluster)}, not ${JSON.stringify(inventory.cluster)}`]);
+    throw new ConfigError([
+      `cluster: the output folder holds cluster ${JSON.stringify(previous.cluster)}, ` +
+        `not ${JSON.stringify(inventory.cluster)}`,
+    ]);
   }
   let adminPublicKey = previous?.adminPublicKey;
   if (adminPublicKey === undefined) {

@@ -6,28 +6,43 @@
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
-import { decodeKvCommand, decodeKvQuery, decodeKvResult, encodeKvCommand, encodeKvQuery, encodeKvResult } from '../../../agent/kv/codec.js';
-import { SerializationError } from '../../../agent/errors.js';
+import {
+  decodeKvCommand,
+  decodeKvQuery,
+  decodeKvResult,
+  encodeKvCommand,
+  encodeKvQuery,
+  encodeKvResult,
+} from '../../../agent/kv/encoding.js';
+import { SerializationError } from '../../../contracts/errors.js';
 import type { KvCommand } from '../../../agent/kv/types.js';
-import { fcParams } from '../sim/fc-params.js';
+import { fcParams } from '../../fc-params.js';
 import { keyArb, operationArb, requestIdArb, resultArb, sessionArb } from './arbitraries.js';
 
 const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 function expectMalformed(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof SerializationError && e.code === 'CODEC_MALFORMED' && pattern.test(e.message));
+  assert.throws(
+    fn,
+    (e: unknown) => e instanceof SerializationError && e.code === 'CODEC_MALFORMED' && pattern.test(e.message),
+  );
 }
 
-describe('KV codec', () => {
+describe('KV encoding', () => {
   it('round-trips every command', () => {
-    const arb = fc.record({ operation: operationArb, session: sessionArb, timeMs: fc.nat(), requestId: fc.option(requestIdArb, { nil: null }) });
+    const arb = fc.record({
+      operation: operationArb,
+      session: sessionArb,
+      timeMs: fc.nat(),
+      requestId: fc.option(requestIdArb, { nil: null }),
+    });
     fc.assert(
       fc.property(arb, ({ operation, session, timeMs, requestId }) => {
         const plain: KvCommand = { ...operation, session, timeMs };
         const command: KvCommand = session === null || requestId === null ? plain : { ...plain, requestId };
         assert.deepEqual(decodeKvCommand(encodeKvCommand(command)), command);
       }),
-      fcParams('kv codec command round trip', 300),
+      fcParams(300, 'kv codec command round trip'),
     );
   });
 
@@ -37,12 +52,19 @@ describe('KV codec', () => {
         assert.deepEqual(decodeKvResult(encodeKvResult(result)), result);
         assert.deepEqual(decodeKvQuery(encodeKvQuery({ op: 'get', key })), { op: 'get', key });
       }),
-      fcParams('kv codec result round trip', 300),
+      fcParams(300, 'kv codec result round trip'),
     );
   });
 
   it('encodes values as plain byte strings', () => {
-    const bytes = encodeKvCommand({ op: 'put', key: 'k', value: new Uint8Array([7, 8]), returnPrevious: false, session: null, timeMs: 0 });
+    const bytes = encodeKvCommand({
+      op: 'put',
+      key: 'k',
+      value: new Uint8Array([7, 8]),
+      returnPrevious: false,
+      session: null,
+      timeMs: 0,
+    });
     const hex = Buffer.from(bytes).toString('hex');
     assert.ok(hex.includes('420708'), `byte string 0x42 0x07 0x08 in ${hex}`);
     assert.ok(!hex.includes('d840'), 'no tag 64 (typed array)');
@@ -51,23 +73,50 @@ describe('KV codec', () => {
   it('refuses unknown fields, missing fields, wrong types and half a session', () => {
     const put = { op: 'put', key: 'k', value: Buffer.from('v'), prev: false, time: 0 };
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, extra: 1 })), /unexpected field 'extra'/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ op: 'put', key: 'k', prev: false, time: 0 })), /missing field 'value'/);
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ op: 'put', key: 'k', prev: false, time: 0 })),
+      /missing field 'value'/,
+    );
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, value: 'text' })), /'value' must be a byte string/);
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, time: -1 })), /'time' must be an integer/);
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, time: 1.5 })), /'time' must be an integer/);
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c' })), /'client' and 'seq' go together/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 0 })), /'seq' must be an integer from 1/);
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 0 })),
+      /'seq' must be an integer from 1/,
+    );
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: '', seq: 1 })), /'client' must not be empty/);
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, key: '' })), /'key' must not be empty/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, acked: 1 })), /'acked' and 'rid' need 'client' and 'seq'/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, rid: Buffer.alloc(16) })), /'acked' and 'rid' need 'client' and 'seq'/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, acked: 4 })), /'acked' must be an integer from 1 to 3/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, acked: 0 })), /'acked' must be an integer from 1 to 3/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, rid: Buffer.alloc(15) })), /'rid' must have 16 bytes/);
-    expectMalformed(() => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, rid: 'text' })), /'rid' must be a byte string/);
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ ...put, acked: 1 })),
+      /'acked' and 'rid' need 'client' and 'seq'/,
+    );
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ ...put, rid: Buffer.alloc(16) })),
+      /'acked' and 'rid' need 'client' and 'seq'/,
+    );
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, acked: 4 })),
+      /'acked' must be an integer from 1 to 3/,
+    );
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, acked: 0 })),
+      /'acked' must be an integer from 1 to 3/,
+    );
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, rid: Buffer.alloc(15) })),
+      /'rid' must have 16 bytes/,
+    );
+    expectMalformed(
+      () => decodeKvCommand(raw.encode({ ...put, client: 'c', seq: 3, rid: 'text' })),
+      /'rid' must be a byte string/,
+    );
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, op: 'increment' })), /unknown op/);
     expectMalformed(() => decodeKvCommand(raw.encode([put])), /expected a map/);
-    expectMalformed(() => decodeKvCommand(Buffer.concat([raw.encode(put), Buffer.from([0])])), /not a single well-formed CBOR item/);
+    expectMalformed(
+      () => decodeKvCommand(Buffer.concat([raw.encode(put), Buffer.from([0])])),
+      /not a single well-formed CBOR item/,
+    );
     expectMalformed(() => decodeKvCommand(new Uint8Array(0)), /empty/);
     expectMalformed(() => decodeKvResult(raw.encode({ type: 'error', code: 'NOPE', message: '' })), /unknown code/);
     expectMalformed(() => decodeKvQuery(raw.encode({ op: 'put', key: 'k' })), /unknown op/);
@@ -75,7 +124,10 @@ describe('KV codec', () => {
 
   it('decodes arbitrary bytes to a value or CODEC_MALFORMED only', () => {
     const decoders = [decodeKvCommand, decodeKvQuery, decodeKvResult];
-    const inputs = fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.anything().map((v) => new Uint8Array(raw.encode(v))));
+    const inputs = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      fc.anything().map((v) => new Uint8Array(raw.encode(v))),
+    );
     fc.assert(
       fc.property(inputs, (bytes) => {
         for (const decode of decoders) {
@@ -86,7 +138,7 @@ describe('KV codec', () => {
           }
         }
       }),
-      fcParams('kv codec arbitrary bytes', 1000),
+      fcParams(1000, 'kv codec arbitrary bytes'),
     );
   });
 });

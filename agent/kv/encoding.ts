@@ -13,7 +13,17 @@
  * SerializationError (CODEC_MALFORMED) and nothing else.
  */
 import { Encoder } from 'cbor-x';
-import type { KvCasOperation, KvCommand, KvErrorCode, KvOperation, KvPutOperation, KvQuery, KvResult, KvSession, KvVersioned } from './types.js';
+import type {
+  KvCasOperation,
+  KvCommand,
+  KvErrorCode,
+  KvOperation,
+  KvPutOperation,
+  KvQuery,
+  KvResult,
+  KvSession,
+  KvVersioned,
+} from './types.js';
 import { KV_ERROR_CODES } from './types.js';
 import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
@@ -57,7 +67,8 @@ function readSession(fields: Fields): KvSession | null {
   const hasClient = fields.has('client');
   if (hasClient !== fields.has('seq')) throw malformed("command: fields 'client' and 'seq' go together");
   if (!hasClient) {
-    if (fields.has('acked') || fields.has('rid')) throw malformed("command: fields 'acked' and 'rid' need 'client' and 'seq'");
+    if (fields.has('acked') || fields.has('rid'))
+      throw malformed("command: fields 'acked' and 'rid' need 'client' and 'seq'");
     return null;
   }
   const clientId = fields.string('client');
@@ -74,12 +85,22 @@ function readKey(fields: Fields): string {
 }
 
 function readOperation(value: unknown): { readonly operation: KvOperation; readonly fields: Fields } {
-  const all = Fields.of(value, 'command', ['op'], ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev']);
+  const all = Fields.of(
+    value,
+    'command',
+    ['op'],
+    ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev'],
+  );
   const op = all.string('op');
   switch (op) {
     case 'put': {
       const fields = all.expect('put command', PUT_FIELDS, SESSION_FIELDS);
-      const operation: KvPutOperation = { op, key: readKey(fields), value: fields.bytes('value'), returnPrevious: fields.boolean('prev') };
+      const operation: KvPutOperation = {
+        op,
+        key: readKey(fields),
+        value: fields.bytes('value'),
+        returnPrevious: fields.boolean('prev'),
+      };
       return { operation, fields };
     }
     case 'delete': {
@@ -88,7 +109,12 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
     }
     case 'cas': {
       const fields = all.expect('cas command', CAS_FIELDS, SESSION_FIELDS);
-      const operation: KvCasOperation = { op, key: readKey(fields), expectedRevision: fields.integer('rev', 0), value: fields.bytes('value') };
+      const operation: KvCasOperation = {
+        op,
+        key: readKey(fields),
+        expectedRevision: fields.integer('rev', 0),
+        value: fields.bytes('value'),
+      };
       return { operation, fields };
     }
     case 'get': {
@@ -106,7 +132,8 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   const command: KvCommand = { ...operation, session: readSession(fields), timeMs: fields.integer('time', 0) };
   if (!fields.has('rid')) return command;
   const requestId = fields.bytes('rid');
-  if (requestId.byteLength !== REQUEST_ID_BYTES) throw malformed(`command: field 'rid' must have ${REQUEST_ID_BYTES} bytes`);
+  if (requestId.byteLength !== REQUEST_ID_BYTES)
+    throw malformed(`command: field 'rid' must have ${REQUEST_ID_BYTES} bytes`);
   return { ...command, requestId };
 }
 
@@ -134,7 +161,12 @@ export function encodeKvResult(result: KvResult): Uint8Array {
     case 'put':
       return encoder.encode({ type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) });
     case 'delete':
-      return encoder.encode({ type: 'delete', rev: result.revision, deleted: result.deleted, prev: encodeVersioned(result.previous) });
+      return encoder.encode({
+        type: 'delete',
+        rev: result.revision,
+        deleted: result.deleted,
+        prev: encodeVersioned(result.previous),
+      });
     case 'cas':
       return result.succeeded
         ? encoder.encode({ type: 'cas', ok: true, rev: result.revision })
@@ -160,7 +192,12 @@ function readErrorCode(code: string): KvErrorCode {
 
 function readCasResult(value: unknown): KvResult {
   const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current']).boolean('ok');
-  if (ok) return { type: 'cas', succeeded: true, revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev']).integer('rev', 1) };
+  if (ok)
+    return {
+      type: 'cas',
+      succeeded: true,
+      revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev']).integer('rev', 1),
+    };
   const fields = Fields.of(value, 'cas result', ['type', 'ok', 'current']);
   return { type: 'cas', succeeded: false, current: readVersioned(fields.raw('current'), 'cas result current') };
 }
@@ -168,11 +205,20 @@ function readCasResult(value: unknown): KvResult {
 /** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvResult(bytes: Uint8Array): KvResult {
   const value = decodeCbor(bytes, 'result');
-  const type = Fields.of(value, 'result', ['type'], ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message']).string('type');
+  const type = Fields.of(
+    value,
+    'result',
+    ['type'],
+    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message'],
+  ).string('type');
   switch (type) {
     case 'put': {
       const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev']);
-      return { type, revision: fields.integer('rev', 1), previous: readVersioned(fields.raw('prev'), 'put result prev') };
+      return {
+        type,
+        revision: fields.integer('rev', 1),
+        previous: readVersioned(fields.raw('prev'), 'put result prev'),
+      };
     }
     case 'delete': {
       const fields = Fields.of(value, 'delete result', ['type', 'rev', 'deleted', 'prev']);
@@ -182,7 +228,13 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
     case 'cas':
       return readCasResult(value);
     case 'get':
-      return { type, current: readVersioned(Fields.of(value, 'get result', ['type', 'current']).raw('current'), 'get result current') };
+      return {
+        type,
+        current: readVersioned(
+          Fields.of(value, 'get result', ['type', 'current']).raw('current'),
+          'get result current',
+        ),
+      };
     case 'error': {
       const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
       return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };

@@ -1,13 +1,20 @@
 /**
  * One gateway's bundle: its agent.json, its link keys (one per other gateway, nothing else),
  * its node secret, the admin public key, its endpoint keys and its systemd drop-in (see
- * deploy/provision.ts for the layout). Files are rewritten only when their content changes, so
+ * provision.ts for the layout). Files are rewritten only when their content changes, so
  * a re-run reports exactly what is new.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { nodeKeyFiles, trustConfigOf } from './fleet-keys.js';
-import { currentGateways, fleetKeysOf, writeIfChanged, type FleetState, type Gateway, type GatewaySettings } from './provision.js';
+import {
+  currentGateways,
+  fleetKeysOf,
+  writeIfChanged,
+  type FleetState,
+  type Gateway,
+  type GatewaySettings,
+} from './provision.js';
 
 /** What writing one bundle did. */
 export interface BundleResult {
@@ -23,12 +30,20 @@ function portOf(address: string): number {
 }
 
 /** The gateway's agent.json document. */
-export function agentConfigOf(state: FleetState, gateway: Gateway, members: readonly Gateway[], settings: GatewaySettings): Record<string, unknown> {
+export function agentConfigOf(
+  state: FleetState,
+  gateway: Gateway,
+  members: readonly Gateway[],
+  settings: GatewaySettings,
+): Record<string, unknown> {
   const host = settings.listenHost ?? '0.0.0.0';
   return {
     nodeId: gateway.id,
     dataDir: settings.dataDir ?? '/var/lib/coraft',
-    listen: { peer: `${host.includes(':') ? `[${host}]` : host}:${portOf(gateway.address)}`, endpoint: settings.endpoint ?? '127.0.0.1:5683' },
+    listen: {
+      peer: `${host.includes(':') ? `[${host}]` : host}:${portOf(gateway.address)}`,
+      endpoint: settings.endpoint ?? '127.0.0.1:5683',
+    },
     members: members.map((m) => ({ id: m.id, address: m.address })),
     transport: settings.transport ?? 'coaps',
     codec: settings.codec ?? 'cbor',
@@ -61,7 +76,12 @@ export function dropInOf(cluster: string, gateway: Gateway, settings: GatewaySet
  * with (for a gateway added later: the running members, without itself); its keystore holds
  * the link key of every other current gateway.
  */
-export function writeBundle(out: string, state: FleetState, gateway: Gateway, members: readonly Gateway[]): BundleResult {
+export function writeBundle(
+  out: string,
+  state: FleetState,
+  gateway: Gateway,
+  members: readonly Gateway[],
+): BundleResult {
   const settings: GatewaySettings = { ...state.defaults, ...gateway.overrides };
   const dir = join(resolve(out), 'bundles', gateway.id);
   mkdirSync(join(dir, 'coraft.service.d'), { recursive: true, mode: 0o700 });
@@ -72,6 +92,8 @@ export function writeBundle(out: string, state: FleetState, gateway: Gateway, me
     ...nodeKeyFiles(fleetKeysOf(state), gateway.id, peers, true),
     [join('coraft.service.d', '10-gateway.conf'), dropInOf(state.cluster, gateway, settings), 0o644],
   ];
-  const written = files.filter(([name, text, mode]) => writeIfChanged(join(dir, name), text, mode)).map(([name]) => name);
+  const written = files
+    .filter(([name, text, mode]) => writeIfChanged(join(dir, name), text, mode))
+    .map(([name]) => name);
   return { id: gateway.id, dir, written };
 }

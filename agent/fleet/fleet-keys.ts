@@ -8,8 +8,15 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import type { WrappedLink } from '../agent/trust/admin-command.js';
-import { deriveEndpointKey, deriveLinkKey, deriveNodeSecret, linkGeneration, wrapLinkKey, type EndpointRole } from '../agent/trust/crypto.js';
+import type { WrappedLink } from '../trust/admin-command.js';
+import {
+  deriveEndpointKey,
+  deriveLinkKey,
+  deriveNodeSecret,
+  linkGeneration,
+  wrapLinkKey,
+  type EndpointRole,
+} from '../trust/crypto.js';
 
 /** What the provisioner derives from. */
 export interface FleetKeys {
@@ -55,21 +62,35 @@ export function wrappedLinksFor(keys: FleetKeys, id: string, holders: readonly s
     .map((holder) => {
       const generation = linkGeneration(holder, generationOf(keys, holder), id, generationOf(keys, id));
       const secret = deriveNodeSecret(keys.fleetSecret, keys.cluster, holder, generationOf(keys, holder));
-      const link = deriveLinkKey(keys.fleetSecret, keys.cluster, holder, generationOf(keys, holder), id, generationOf(keys, id));
+      const link = deriveLinkKey(
+        keys.fleetSecret,
+        keys.cluster,
+        holder,
+        generationOf(keys, holder),
+        id,
+        generationOf(keys, id),
+      );
       return { holder, generation, wrapped: wrapLinkKey(secret, keys.cluster, holder, id, generation, link) };
     });
 }
 
 /** The links file of `id` (read by `coraft members add|rekey --links`): not secret, only ciphertexts. */
 export function linksDocument(keys: FleetKeys, id: string, holders: readonly string[]): string {
-  const links = wrappedLinksFor(keys, id, holders).map((l) => ({ holder: l.holder, generation: l.generation, wrapped: Buffer.from(l.wrapped).toString('base64') }));
+  const links = wrappedLinksFor(keys, id, holders).map((l) => ({
+    holder: l.holder,
+    generation: l.generation,
+    wrapped: Buffer.from(l.wrapped).toString('base64'),
+  }));
   return `${JSON.stringify({ cluster: keys.cluster, id, links }, null, 2)}\n`;
 }
 
 /** A fresh admin key pair (Ed25519) as PEM. */
 export function newAdminKeyPair(): { readonly privateKeyPem: string; readonly publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
 
 /** The file names a node folder holds. */
@@ -89,7 +110,12 @@ export const ENDPOINT_IDENTITIES = { kv: 'kv', admin: 'admin' } as const;
  * secret, the admin public key and, with `endpointKeys`, its endpoint keys. Returns
  * [relative name, text, mode] triples for the caller to write.
  */
-export function nodeKeyFiles(keys: FleetKeys, id: string, peers: readonly string[], endpointKeys: boolean): [string, string, number][] {
+export function nodeKeyFiles(
+  keys: FleetKeys,
+  id: string,
+  peers: readonly string[],
+  endpointKeys: boolean,
+): [string, string, number][] {
   const files: [string, string, number][] = [
     [NODE_FILES.keystore, `${JSON.stringify(keystoreOf(keys, id, peers), null, 2)}\n`, 0o600],
     [NODE_FILES.nodeSecret, `${nodeSecretHex(keys, id)}\n`, 0o600],
@@ -97,7 +123,10 @@ export function nodeKeyFiles(keys: FleetKeys, id: string, peers: readonly string
     [NODE_FILES.adminPublicKey, keys.adminPublicKeyPem, 0o600],
   ];
   if (endpointKeys) {
-    files.push([NODE_FILES.endpointKv, `${endpointKeyHex(keys, id, 'kv')}\n`, 0o600], [NODE_FILES.endpointAdmin, `${endpointKeyHex(keys, id, 'admin')}\n`, 0o600]);
+    files.push(
+      [NODE_FILES.endpointKv, `${endpointKeyHex(keys, id, 'kv')}\n`, 0o600],
+      [NODE_FILES.endpointAdmin, `${endpointKeyHex(keys, id, 'admin')}\n`, 0o600],
+    );
   }
   return files;
 }
@@ -109,7 +138,12 @@ export function trustConfigOf(keys: FleetKeys, id: string, endpointKeys: boolean
     psk: { identity: id, keystoreFile: NODE_FILES.keystore, nodeSecretFile: NODE_FILES.nodeSecret },
     admin: { publicKeyFile: NODE_FILES.adminPublicKey },
     ...(endpointKeys
-      ? { endpointKeys: { kv: { identity: ENDPOINT_IDENTITIES.kv, keyFile: NODE_FILES.endpointKv }, admin: { identity: ENDPOINT_IDENTITIES.admin, keyFile: NODE_FILES.endpointAdmin } } }
+      ? {
+          endpointKeys: {
+            kv: { identity: ENDPOINT_IDENTITIES.kv, keyFile: NODE_FILES.endpointKv },
+            admin: { identity: ENDPOINT_IDENTITIES.admin, keyFile: NODE_FILES.endpointAdmin },
+          },
+        }
       : {}),
   };
 }

@@ -5,7 +5,8 @@
  * (`NotLeaderError` with its leader hint, `TimeoutError`, `ConfigError`, ...).
  *
  * Every class has a fixed `name` and a readonly string-literal `code`; callers match on
- * `code`, never on message text. An error that wraps another sets `cause`.
+ * `code`, never on message text. An error that wraps another sets `cause`. `describeError`
+ * gives the text of anything thrown.
  *
  * This file is pure (no imports) so that the core may use it.
  */
@@ -108,7 +109,11 @@ export class PersistenceError extends RaftError {
 
 /** Bytes that are not a valid message of the expected kind (reference `serialization_exception`). */
 export class SerializationError extends RaftError {
-  constructor(code: 'CODEC_MALFORMED' | 'CODEC_LIMIT' | 'CODEC_VERSION' | 'CODEC_SCHEMA', message: string, options: RaftErrorOptions = {}) {
+  constructor(
+    code: 'CODEC_MALFORMED' | 'CODEC_LIMIT' | 'CODEC_VERSION' | 'CODEC_SCHEMA',
+    message: string,
+    options: RaftErrorOptions = {},
+  ) {
     super(code, message, options);
   }
 
@@ -133,7 +138,10 @@ export class NotLeaderError extends RaftError {
   readonly leaderHint: string | null;
 
   constructor(leaderHint: string | null, message?: string) {
-    super('RAFT_NOT_LEADER', message ?? (leaderHint === null ? 'not leader; leader unknown' : `not leader; leader is ${leaderHint}`));
+    super(
+      'RAFT_NOT_LEADER',
+      message ?? (leaderHint === null ? 'not leader; leader unknown' : `not leader; leader is ${leaderHint}`),
+    );
     this.leaderHint = leaderHint;
   }
 
@@ -219,4 +227,14 @@ export class ConfigError extends RaftError {
   override get name(): string {
     return 'ConfigError';
   }
+}
+
+/**
+ * The text of anything thrown, for a log field or an error message: an Error's message (its
+ * stack, which starts with the message, when `stack` is set and there is one), or the value as
+ * a string.
+ */
+export function describeError(error: unknown, options: { readonly stack?: boolean } = {}): string {
+  if (!(error instanceof Error)) return String(error);
+  return options.stack === true ? (error.stack ?? error.message) : error.message;
 }

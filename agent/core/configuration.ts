@@ -3,10 +3,9 @@
  * the pure maths of a change. A configuration is joint (C_old,new) while `oldVoters` is set;
  * then elections and commitment need majorities of both `voters` and `oldVoters`.
  */
-import { assert } from './assert.js';
+import { assert } from '../../contracts/assert.js';
 import type { QuorumVoters } from './quorum.js';
-import { NODE_ID_LENGTH_MAX } from './types.js';
-import type { ClusterConfiguration, ClusterMember, NodeId } from './types.js';
+import { NODE_ID_LENGTH_MAX, type ClusterConfiguration, type ClusterMember, type NodeId } from '../../contracts/log.js';
 
 /** Most members of one configuration. */
 export const MEMBERS_MAX = 64;
@@ -15,10 +14,18 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** A configuration with the given voters and no learners (addresses empty). */
-export function simpleConfiguration(voters: readonly NodeId[], members: readonly ClusterMember[] = []): ClusterConfiguration {
+export function simpleConfiguration(
+  voters: readonly NodeId[],
+  members: readonly ClusterMember[] = [],
+): ClusterConfiguration {
   const sorted = [...new Set(voters)].sort();
   const known = new Map(members.map((m) => [m.id, m.address]));
-  return { voters: sorted, learners: [], oldVoters: null, members: sorted.map((id) => ({ id, address: known.get(id) ?? '' })) };
+  return {
+    voters: sorted,
+    learners: [],
+    oldVoters: null,
+    members: sorted.map((id) => ({ id, address: known.get(id) ?? '' })),
+  };
 }
 
 /** The voters of a configuration, as quorum arithmetic sees them. */
@@ -65,7 +72,8 @@ export function configurationProblems(config: ClusterConfiguration): string[] {
   if (allMembers(config).length > MEMBERS_MAX) problems.push(`more than ${MEMBERS_MAX} members`);
   for (const member of config.members) {
     if (!isMember(config, member.id)) problems.push(`address given for non-member ${member.id}`);
-    if (typeof member.address !== 'string' || member.address.length > 255) problems.push(`bad address for ${member.id}`);
+    if (typeof member.address !== 'string' || member.address.length > 255)
+      problems.push(`bad address for ${member.id}`);
   }
   return problems;
 }
@@ -82,7 +90,9 @@ export function encodeConfiguration(config: ClusterConfiguration): Uint8Array {
     voters: [...config.voters].sort(),
     learners: [...config.learners].sort(),
     oldVoters: config.oldVoters === null ? null : [...config.oldVoters].sort(),
-    members: [...config.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((m) => ({ id: m.id, address: m.address })),
+    members: [...config.members]
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((m) => ({ id: m.id, address: m.address })),
   };
   return encoder.encode(JSON.stringify(canonical));
 }
@@ -150,26 +160,32 @@ function canonicalOf(config: ClusterConfiguration): unknown {
 }
 
 /** A membership change the leader can propose. */
-export type MembershipChange =
+export type ConfigurationChange =
   | { readonly kind: 'add-learner'; readonly id: NodeId; readonly address: string }
   | { readonly kind: 'promote'; readonly id: NodeId }
   | { readonly kind: 'remove'; readonly id: NodeId };
 
 /** The outcome of planning a change. */
-export type ChangePlan = { readonly ok: true; readonly next: ClusterConfiguration } | { readonly ok: false; readonly reason: string };
+export type ChangePlan =
+  { readonly ok: true; readonly next: ClusterConfiguration } | { readonly ok: false; readonly reason: string };
 
 /**
  * The configuration that starts `change` from the non-joint `current`: adding or removing a
  * learner is one step (learners never count toward a quorum); promoting or removing a voter
  * enters the joint configuration C_old,new, which the leader leaves once it commits.
  */
-export function planChange(current: ClusterConfiguration, change: MembershipChange): ChangePlan {
-  if (current.oldVoters !== null) return { ok: false, reason: 'a membership change is already in progress (joint configuration)' };
+export function planChange(current: ClusterConfiguration, change: ConfigurationChange): ChangePlan {
+  if (current.oldVoters !== null)
+    return { ok: false, reason: 'a membership change is already in progress (joint configuration)' };
   const members = current.members.filter((m) => m.id !== change.id);
   switch (change.kind) {
     case 'add-learner': {
       if (isMember(current, change.id)) return { ok: false, reason: `${change.id} is already a member` };
-      return checked({ ...current, learners: [...current.learners, change.id].sort(), members: [...members, { id: change.id, address: change.address }] });
+      return checked({
+        ...current,
+        learners: [...current.learners, change.id].sort(),
+        members: [...members, { id: change.id, address: change.address }],
+      });
     }
     case 'promote': {
       if (!current.learners.includes(change.id)) return { ok: false, reason: `${change.id} is not a learner` };
@@ -186,7 +202,12 @@ export function planChange(current: ClusterConfiguration, change: MembershipChan
       }
       if (!current.voters.includes(change.id)) return { ok: false, reason: `${change.id} is not a member` };
       if (current.voters.length === 1) return { ok: false, reason: 'cannot remove the last voter' };
-      return checked({ voters: current.voters.filter((id) => id !== change.id), learners: current.learners, oldVoters: current.voters, members: current.members });
+      return checked({
+        voters: current.voters.filter((id) => id !== change.id),
+        learners: current.learners,
+        oldVoters: current.voters,
+        members: current.members,
+      });
     }
   }
 }
@@ -200,11 +221,14 @@ export function transitionProblem(current: ClusterConfiguration, next: ClusterCo
   if (current.oldVoters !== null) return 'a membership change is already in progress (joint configuration)';
   const problems = configurationProblems(next);
   if (problems.length > 0) return `invalid configuration: ${problems.join('; ')}`;
-  const same = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+  const same = (a: readonly NodeId[], b: readonly NodeId[]): boolean =>
+    a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
   if (next.oldVoters === null) {
     return same(next.voters, current.voters) ? null : 'changing voters needs a joint configuration (C_old,new)';
   }
-  return same(next.oldVoters, current.voters) ? null : 'the old half of a joint configuration must be the current voters';
+  return same(next.oldVoters, current.voters)
+    ? null
+    : 'the old half of a joint configuration must be the current voters';
 }
 
 /** The configuration that leaves a joint one: C_new, dropping addresses of nodes no longer named. */

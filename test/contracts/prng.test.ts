@@ -1,7 +1,7 @@
 // Proves the seeded PRNG is deterministic (same seed, same sequence), that different seeds
 // diverge, and that intBetween stays in range and reaches both ends.
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../agent/core/prng.js';
+import { SeededPrng } from '../../contracts/prng.js';
 
 describe('SeededPrng', () => {
   it('gives the same sequence for the same seed', () => {

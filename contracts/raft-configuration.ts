@@ -9,7 +9,10 @@
 export interface RaftConfiguration {
   /** Lower bound of the randomized election timeout, ms. Default 150 (reference). Limit: >= 2 × heartbeatIntervalMs. */
   readonly electionTimeoutMinMs: number;
-  /** Upper bound (exclusive) of the randomized election timeout, ms. Default 300 (reference). Limit: > electionTimeoutMinMs. */
+  /**
+   * Upper bound (exclusive) of the randomized election timeout, ms. Default 300 (reference). Limit: >
+   * electionTimeoutMinMs.
+   */
   readonly electionTimeoutMaxMs: number;
   /** Interval between leader heartbeats, ms. Default 50 (reference). Limit: >= tickIntervalMs. */
   readonly heartbeatIntervalMs: number;
@@ -19,7 +22,10 @@ export interface RaftConfiguration {
   readonly maxEntriesPerAppend: number;
   /** Log bytes since the last snapshot that trigger a new one. Default 10,000,000 (reference). Limit: >= 1,024. */
   readonly snapshotThresholdBytes: number;
-  /** Bytes of snapshot per InstallSnapshot chunk (reference `snapshot_chunk_size`). Default 1,000,000. Limit: 512 to 4 MiB. */
+  /**
+   * Bytes of snapshot per InstallSnapshot chunk (reference `snapshot_chunk_size`). Default 1,000,000. Limit: 512 to 4
+   * MiB.
+   */
   readonly snapshotChunkBytes: number;
   /** Length of one core tick, ms: the resolution of every timeout. Default 10. Limit: 1 to 1,000. */
   readonly tickIntervalMs: number;
@@ -33,15 +39,24 @@ export interface RaftConfiguration {
   readonly inflightBytesMax: number;
   /** Most entry bytes in one AppendEntries (one entry is always allowed). Default 1 MiB. Limit: >= 1,024. */
   readonly appendBytesMax: number;
-  /** Most bytes of uncommitted entries a leader holds before refusing proposals. Default 32 MiB. Limit: >= commandBytesMax. */
+  /**
+   * Most bytes of uncommitted entries a leader holds before refusing proposals. Default 32 MiB. Limit: >=
+   * commandBytesMax.
+   */
   readonly uncommittedBytesMax: number;
   /** Largest command accepted by submitCommand, bytes. Default 1 MiB. Limit: 1 to appendBytesMax. */
   readonly commandBytesMax: number;
   /** Most proposals and reads waiting for their result on one node. Default 8,192. Limit: 1 to 1,000,000. */
   readonly pendingRequestsMax: number;
-  /** A learner counts as caught up when its match index is within this many entries of the leader's last index. Default 100. Limit: >= 0. */
+  /**
+   * A learner counts as caught up when its match index is within this many entries of the leader's last index. Default
+   * 100. Limit: >= 0.
+   */
   readonly learnerCatchUpEntries: number;
-  /** How long addServer waits for a learner to catch up before it fails, ms. Default 60,000. Limit: >= electionTimeoutMaxMs. */
+  /**
+   * How long addServer waits for a learner to catch up before it fails, ms. Default 60,000. Limit: >=
+   * electionTimeoutMaxMs.
+   */
   readonly learnerCatchUpTimeoutMs: number;
 }
 
@@ -67,7 +82,13 @@ export const DEFAULT_RAFT_CONFIGURATION: RaftConfiguration = {
   learnerCatchUpTimeoutMs: 60_000,
 };
 
-function checkInteger(problems: string[], config: RaftConfiguration, field: keyof RaftConfiguration, min: number, max: number): void {
+function checkInteger(
+  problems: string[],
+  config: RaftConfiguration,
+  field: keyof RaftConfiguration,
+  min: number,
+  max: number,
+): void {
   const value = config[field];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     problems.push(`${field}: expected an integer from ${min} to ${max}, got ${String(value)}`);
@@ -84,7 +105,13 @@ export function validateRaftConfiguration(config: RaftConfiguration): string[] {
   checkInteger(problems, config, 'tickIntervalMs', 1, 1000);
   checkInteger(problems, config, 'heartbeatIntervalMs', config.tickIntervalMs, 60_000);
   checkInteger(problems, config, 'electionTimeoutMinMs', 2 * config.heartbeatIntervalMs, 600_000);
-  checkInteger(problems, config, 'electionTimeoutMaxMs', config.electionTimeoutMinMs + config.tickIntervalMs, 1_200_000);
+  checkInteger(
+    problems,
+    config,
+    'electionTimeoutMaxMs',
+    config.electionTimeoutMinMs + config.tickIntervalMs,
+    1_200_000,
+  );
   checkInteger(problems, config, 'rpcTimeoutMs', 1, 60_000);
   checkInteger(problems, config, 'maxEntriesPerAppend', 1, 10_000);
   checkInteger(problems, config, 'snapshotThresholdBytes', 1024, big);
@@ -98,6 +125,7 @@ export function validateRaftConfiguration(config: RaftConfiguration): string[] {
   checkInteger(problems, config, 'learnerCatchUpEntries', 0, big);
   checkInteger(problems, config, 'learnerCatchUpTimeoutMs', config.electionTimeoutMaxMs, big);
   if (typeof config.preVote !== 'boolean') problems.push(`preVote: expected a boolean, got ${String(config.preVote)}`);
-  if (typeof config.checkQuorum !== 'boolean') problems.push(`checkQuorum: expected a boolean, got ${String(config.checkQuorum)}`);
+  if (typeof config.checkQuorum !== 'boolean')
+    problems.push(`checkQuorum: expected a boolean, got ${String(config.checkQuorum)}`);
   return problems;
 }

@@ -1,0 +1,47 @@
+/**
+ * The NetworkClient and NetworkServer ports (reference concepts `network_client`,
+ * `network_server`): how RPCs travel between peers. Implemented by transport/.
+ */
+import type { NodeId } from './log.js';
+import type { RequestMessage, ResponseFor, ResponseMessage } from './messages.js';
+
+/**
+ * Sends RPCs to peers (reference `network_client`). The reference's `send_request_vote`,
+ * `send_append_entries` and `send_install_snapshot` are `send(target, request, timeoutMs)`,
+ * whose result type follows the request's type. Many requests to one peer may be outstanding
+ * at once. A failure rejects with `NetworkError` (NET_UNREACHABLE, NET_TIMEOUT, NET_REJECTED,
+ * NET_AUTH, NET_TOO_LARGE); the client never retries on its own beyond its transport's
+ * retransmission: retrying is the caller's (Raft's) decision.
+ */
+export interface NetworkClient {
+  send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>>;
+  /** Replaces the address book; called when the cluster configuration changes. */
+  setPeers(members: readonly { readonly id: NodeId; readonly address: string }[]): void;
+  /** Aborts outstanding requests and releases sockets and sessions. */
+  close(): Promise<void>;
+}
+
+/** What the server knows of the sender of a request. */
+export interface InboundContext {
+  /**
+   * The identity the transport authenticated (the DTLS PSK identity), or null when the
+   * transport does not authenticate peers (`coap`, `http`).
+   */
+  readonly peerIdentity: NodeId | null;
+  /** The sender's address as "host:port", for logs. */
+  readonly remoteAddress: string;
+}
+
+/** Handles one inbound request; resolves with the response to send back. */
+export type RpcHandler = (request: RequestMessage, context: InboundContext) => Promise<ResponseMessage>;
+
+/**
+ * Receives RPCs from peers (reference `network_server`). The reference registers one handler
+ * per RPC; here one handler receives the request union and switches on its `type`.
+ */
+export interface NetworkServer {
+  setHandler(handler: RpcHandler): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  isRunning(): boolean;
+}

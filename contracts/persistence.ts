@@ -1,0 +1,66 @@
+/**
+ * The PersistenceEngine port (reference concept `persistence_engine`): the durable storage of
+ * Raft state, narrowed to load, persist and close. Implemented by storage/.
+ */
+import type { HardState, LogEntry, LogIndex, Snapshot } from './log.js';
+
+/**
+ * One atomic, durable write: what the runtime persists for one Ready. The engine applies the
+ * parts in this order — snapshot, truncateFrom, entries, compactBefore, hardState — in one
+ * transaction with one sync, and the promise resolves only when all of it is on disk.
+ */
+export interface PersistBatch {
+  /** Replaces the stored snapshot. */
+  readonly snapshot: Snapshot | null;
+  /** Deletes every entry with index >= truncateFrom. */
+  readonly truncateFrom: LogIndex | null;
+  /** Appends these entries; they must follow the last stored entry contiguously. */
+  readonly entries: readonly LogEntry[];
+  /** Deletes every entry with index < compactBefore (log compaction after a snapshot). */
+  readonly compactBefore: LogIndex | null;
+  /** Replaces term and vote. */
+  readonly hardState: HardState | null;
+}
+
+/** Everything a node restores from disk when it starts. */
+export interface PersistedState {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  /** The stored entries, contiguous, after the snapshot (if any). */
+  readonly entries: readonly LogEntry[];
+}
+
+/**
+ * Durable storage of Raft state (reference `persistence_engine`), narrowed to what the runtime
+ * uses: one `load` when the node starts, one `persist` per Ready (and per snapshot taken), one
+ * `close` when it stops. A write resolves only once it is durable; any failure rejects with
+ * `PersistenceError` (or `InvariantError` for a batch that would break the log), which the node
+ * treats as fatal.
+ *
+ * The reference's per-field methods map onto these two as follows; a run of them becomes one
+ * batch, written atomically with one sync instead of one sync each:
+ *
+ * - `save_current_term(t)` and `save_voted_for(n)`: `persist({ hardState })` with the whole
+ *   hard state, `{ currentTerm: t, votedFor }` or `{ currentTerm, votedFor: n }`.
+ * - `append_log_entry(e)`: `persist({ entries: [e] })`; a batch carries any number of entries.
+ * - `truncate_log(i)`: `persist({ truncateFrom: i })`, i at or after the first stored index.
+ * - `save_snapshot(s)`: `persist({ snapshot: s })`.
+ * - `delete_log_entries_before(i)`: `persist({ compactBefore: i })`.
+ * - `load_current_term()`, `load_voted_for()`: `load().hardState`.
+ * - `load_snapshot()`: `load().snapshot`.
+ * - `get_log_entry(i)`, `get_log_entries(a, b)`, `get_last_log_index()`: `load().entries`,
+ *   the stored log after the snapshot (the last index is the snapshot's when it is empty).
+ *
+ * The hard state is one record, so a new term or vote is written together with the other
+ * half, which the caller holds. Reads after start are the core's job: it keeps the log it
+ * loaded in memory (agent/core/log.ts), so an engine never serves a read while it runs. The
+ * test harness rebuilds the per-field methods over this port (test/storage/reference-fields.ts).
+ */
+export interface PersistenceEngine {
+  /** Applies one batch atomically with one sync; see {@link PersistBatch}. */
+  persist(batch: PersistBatch): Promise<void>;
+  /** Loads everything a restarting node needs, checking it for consistency. */
+  load(): Promise<PersistedState>;
+  /** Refuses every write not yet durable with STORAGE_CLOSED and releases the store. Idempotent. */
+  close(): Promise<void>;
+}

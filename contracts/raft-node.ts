@@ -1,0 +1,62 @@
+/**
+ * The RaftNode interface (reference concept `raft_node`) and the status a node reports.
+ */
+import type { ClusterConfiguration, LogIndex, NodeId, ServerState, Term } from './log.js';
+
+/** Options of {@link RaftNode.addServer}. */
+export interface AddServerOptions {
+  /** Keep the node a non-voting learner instead of promoting it once it has caught up. */
+  readonly learner?: boolean;
+}
+
+/** A node's view of one member, for status displays. */
+export interface MemberStatus {
+  readonly id: NodeId;
+  readonly address: string;
+  readonly role: 'voter' | 'learner';
+  /** On the leader: the highest index known replicated on the member; otherwise null. */
+  readonly matchIndex: LogIndex | null;
+}
+
+/** A snapshot of a node's state, for `/status` and the CLI. */
+export interface NodeStatus {
+  readonly nodeId: NodeId;
+  readonly state: ServerState;
+  readonly term: Term;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: LogIndex;
+  readonly lastApplied: LogIndex;
+  readonly lastLogIndex: LogIndex;
+  readonly snapshotIndex: LogIndex;
+  readonly configuration: ClusterConfiguration;
+  readonly members: readonly MemberStatus[];
+}
+
+/**
+ * A Raft node (reference `raft_node`). Futures become Promises; durations are milliseconds.
+ */
+export interface RaftNode {
+  /**
+   * Replicates `command` and resolves with the state machine's result once it is committed and
+   * applied on this node. Rejects with NotLeaderError (with the leader hint), TimeoutError
+   * (outcome unknown), ProposalError (definitely not applied) or StoppedError.
+   */
+  submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Answers `query` from a state at least as new as any write acknowledged before the call (ReadIndex). */
+  readState(query: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  isRunning(): boolean;
+  getNodeId(): NodeId;
+  getCurrentTerm(): Term;
+  getState(): ServerState;
+  isLeader(): boolean;
+  getLeaderId(): NodeId | null;
+  getStatus(): NodeStatus;
+  /** Adds a server through joint consensus; resolves true once the new configuration is committed. */
+  addServer(node: NodeId, address: string, options?: AddServerOptions): Promise<boolean>;
+  /** Removes a server through joint consensus; resolves true once the new configuration is committed. */
+  removeServer(node: NodeId): Promise<boolean>;
+  /** Hands leadership to `to` (or the most up-to-date follower) and resolves once it leads. */
+  transferLeadership(to: NodeId | null, timeoutMs: number): Promise<NodeId>;
+}
