@@ -21,6 +21,10 @@ export interface CoraftOptions {
   readonly cpuProfDir?: string;
   /** Timeout of one client request, ms. */
   readonly requestTimeoutMs: number;
+  /** Extra Node.js flags of every agent (after the unit's; bench/soak.ts bounds the heap). Default none. */
+  readonly nodeArgs?: readonly string[];
+  /** Every chunk an agent writes to stdout or stderr, by node id. Default none. */
+  readonly onOutput?: (id: string, chunk: string) => void;
 }
 
 const SNAPSHOT_SENT = 'sending snapshot';
@@ -48,8 +52,14 @@ export class CoraftSystem implements BenchSystem {
       codec: 'cbor',
       storage: 'lmdb',
       requestTimeoutMs: 2_000,
-      output: (_id, chunk) => self?.log.feed(chunk),
-      ...(options.cpuProfDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
+      output: (id, chunk) => {
+        self?.log.feed(chunk);
+        options.onOutput?.(id, chunk);
+      },
+      nodeArgs: [
+        ...(options.nodeArgs ?? []),
+        ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),
+      ],
     });
     self = new CoraftSystem(cluster, options);
     return self;

@@ -117,6 +117,20 @@ interface RawAgentConfig {
   kv?: Record<string, unknown>;
 }
 
+/**
+ * The agent's Raft timing when agent.json sets none, sized for a gateway at rest (issue 17): a
+ * heartbeat every 100 ms (the reference's 50 ms sent twice the packets, each a DTLS record
+ * both ways) and a 20 ms tick, with the election timeout kept at three heartbeat intervals and
+ * up. Everything else is the reference's (DEFAULT_RAFT_CONFIGURATION, which the simulator uses).
+ */
+export const AGENT_RAFT_DEFAULTS: RaftConfiguration = {
+  ...DEFAULT_RAFT_CONFIGURATION,
+  tickIntervalMs: 20,
+  heartbeatIntervalMs: 100,
+  electionTimeoutMinMs: 300,
+  electionTimeoutMaxMs: 600,
+};
+
 /** Ajv's validator for agent-config.schema.json, compiled ahead of time (see validator-source.ts). */
 interface CompiledValidator {
   (data: unknown): boolean;
@@ -184,7 +198,7 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
   const base = dirname(path);
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const problems: string[] = [];
-  const raft: RaftConfiguration = { ...DEFAULT_RAFT_CONFIGURATION, ...raw.raft };
+  const raft: RaftConfiguration = { ...AGENT_RAFT_DEFAULTS, ...raw.raft };
   problems.push(...validateRaftConfiguration(raft).map((p) => `raft.${p}`));
   const transport = raw.transport ?? 'coaps';
   const ids = raw.members.map((m) => m.id);
