@@ -36,6 +36,11 @@ export interface EndpointTarget {
   /** Opens the client's datagram endpoint (UDP, or DTLS with the admin PSK). */
   readonly open?: () => Promise<DatagramEndpoint>;
   readonly timeoutMs: number;
+  /**
+   * The largest request body sent whole in one datagram (CoapClientOptions.datagramBodyBytesMax).
+   * Default: LOOPBACK_DATAGRAM_BODY_BYTES_MAX to a plain-UDP endpoint on loopback, else 1024.
+   */
+  readonly datagramBodyBytesMax?: number;
 }
 
 /** Resolves --endpoint (default 127.0.0.1:5683). */
@@ -61,7 +66,9 @@ export class EndpointClient {
 
   constructor(private readonly target: EndpointTarget) {
     const host = target.endpoint.host;
-    const whole = target.open === undefined && isLoopbackAddress(host);
+    const whole =
+      target.datagramBodyBytesMax ??
+      (target.open === undefined && isLoopbackAddress(host) ? LOOPBACK_DATAGRAM_BODY_BYTES_MAX : null);
     this.client = new CoapClient(
       {
         openEndpoint:
@@ -69,7 +76,7 @@ export class EndpointClient {
         timers: createRealTimers(),
         prng: createCryptoPrng(),
       },
-      whole ? { datagramBodyBytesMax: LOOPBACK_DATAGRAM_BODY_BYTES_MAX } : {},
+      whole === null ? {} : { datagramBodyBytesMax: whole },
     );
   }
 
