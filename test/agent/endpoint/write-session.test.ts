@@ -4,7 +4,9 @@
 //   writes in flight are bounded by their span (a flood is refused at once, nothing submitted);
 //   a long idle time or a forgotten session starts a new session id at sequence 1;
 // - request ids: equal for a retransmission (same peer, token, message id, request), different
-//   when any of them differs;
+//   when any of them differs; and equal to the field-by-field hash they were first defined as
+//   (length-prefixed fields), over many generated requests, so ids stay the same across versions
+//   (a retransmission that reaches an upgraded node is still recognised);
 // - answers: a write whose outcome is unknown is 5.03/5.04 saying it may or may not have been
 //   applied; KV_SESSION_EXPIRED starts a new session; every submitted command carries the
 //   session, the watermark and the request id, and the forwarding may retry it;
@@ -19,6 +21,33 @@ import { NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';
+import { createHash } from 'node:crypto';
+import { SeededPrng } from '../../../contracts/prng.js';
+
+/** The request id as first defined: SHA-256 over length-prefixed fields, one at a time, first 16 bytes. */
+function referenceRequestId(nodeId: string, request: CoapRequest): Uint8Array {
+  const hash = createHash('sha256');
+  const field = (bytes: Uint8Array | string): void => {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.byteLength);
+    hash.update(length).update(data);
+  };
+  field('coraft-endpoint-request/1');
+  field(nodeId);
+  field(request.peer.address);
+  field(String(request.peer.port));
+  field(request.peer.identity ?? '');
+  field(request.token);
+  field(String(request.messageId));
+  field(request.method);
+  field(request.path.join('/'));
+  field(request.query.join('&'));
+  for (const etag of request.ifMatch) field(etag);
+  field(request.ifNoneMatch ? '1' : '0');
+  field(request.payload);
+  return new Uint8Array(hash.digest().subarray(0, 16));
+}
 
 class FakeClock implements Clock {
   now = 0;
@@ -174,6 +203,36 @@ describe('the endpoint write session', () => {
     for (const variant of variants)
       assert.notDeepEqual(requestIdOf('n1', request(variant)), base, JSON.stringify(Object.keys(variant)));
     assert.notDeepEqual(requestIdOf('n2', request()), base);
+  });
+
+  it('computes the same request id as the field-by-field definition, for any request', () => {
+    const prng = new SeededPrng(16);
+    const bytes = (max: number): Uint8Array =>
+      Uint8Array.from({ length: prng.nextUint32() % (max + 1) }, () => prng.nextUint32() & 0xff);
+    const word = (): string => ['', 'k', 'ключ', '日本', 'a/b', '@x', 'z'.repeat(300)][prng.nextUint32() % 7] ?? '';
+    for (let i = 0; i < 500; i += 1) {
+      const variant: Partial<CoapRequest> = {
+        messageId: prng.nextUint32() & 0xffff,
+        token: bytes(8),
+        peer: {
+          address: i % 2 === 0 ? '127.0.0.1' : '::1',
+          port: prng.nextUint32() & 0xffff,
+          identity: i % 3 === 0 ? null : word(),
+        },
+        payload: bytes(i % 50 === 0 ? 70_000 : 600),
+        path: ['kv', word(), word()],
+        query: i % 4 === 0 ? [] : [`client=${word()}`, `seq=${i}`],
+        method: i % 5 === 0 ? 'DELETE' : 'PUT',
+        ifMatch: Array.from({ length: i % 3 }, () => bytes(8)),
+        ifNoneMatch: i % 7 === 0,
+      };
+      const nodeId = word();
+      assert.deepEqual(
+        requestIdOf(nodeId, request(variant)),
+        referenceRequestId(nodeId, request(variant)),
+        `case ${i}`,
+      );
+    }
   });
 });
 
