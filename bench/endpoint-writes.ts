@@ -6,15 +6,21 @@
  *
  *   npm run bench -- endpoint-writes [--json] [--nodes=1] [--duration-ms=4000] [--clients=1,16]
  *                                    [--sizes=256,4096] [--modes=whole,block1] [--cpu-prof-dir=DIR]
+ *                                    [--server=agent|bare]
  *
  * For each size, client count and mode: writes/s, p50/p99 latency, and the CPU the agents used
  * per write (all agents together, ms of CPU per write, from /proc). A one-node cluster (the
  * default) makes the endpoint's share of the work the largest; --nodes=3 adds replication.
+ * --server=bare measures the CoAP exchange alone: an in-process CoapServer on loopback UDP that
+ * answers every PUT at once, the CPU being this process's (client and server together).
  */
 import { performance } from 'node:perf_hooks';
 import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
 import { AgentProcesses } from '../agent/cli/agent-processes.js';
 import { processUsage } from './_load.js';
+import { CoapResponseCode, CoapServer } from '../transport/coap/index.js';
+import { createRealTimers } from '../transport/timers.js';
+import { openUdpEndpoint } from '../transport/udp.js';
 
 type Mode = 'whole' | 'block1';
 
@@ -59,21 +65,14 @@ async function leaderEndpoint(cluster: AgentProcesses): Promise<string | undefin
   return cluster.agent(leader).init.endpoint;
 }
 
-/** One closed-loop measurement: `clients` writers for warm-up then `durationMs`. */
-async function measure(
-  cluster: AgentProcesses,
-  mode: Mode,
-  valueBytes: number,
-  clients: number,
-  durationMs: number,
+/** Closed-loop writers against `target` for `durationMs` after a warm-up; CPU from `cpuSeconds`. */
+async function closedLoop(
+  target: ReturnType<typeof endpointTarget>,
+  shape: { readonly mode: Mode; readonly valueBytes: number; readonly clients: number; readonly durationMs: number },
+  cpuSeconds: () => number,
 ): Promise<Point> {
-  const endpoint = await leaderEndpoint(cluster);
-  const target = {
-    ...endpointTarget(endpoint, 5_000),
-    ...(mode === 'block1' ? { datagramBodyBytesMax: 1024 } : {}),
-  };
-  const writers = Array.from({ length: clients }, () => new EndpointClient(target));
-  const value = new Uint8Array(valueBytes).fill(0x62);
+  const writers = Array.from({ length: shape.clients }, () => new EndpointClient(target));
+  const value = new Uint8Array(shape.valueBytes).fill(0x62);
   const latencies: number[] = [];
   let failures = 0;
   let measuring = false;
@@ -89,23 +88,23 @@ async function measure(
     }
   };
   const loops = writers.map((w, i) => loop(w, i).catch(() => undefined));
-  await sleep(Math.min(1_000, durationMs / 4));
-  const cpuBefore = cpuSeconds(cluster);
+  await sleep(Math.min(1_000, shape.durationMs / 4));
+  const cpuBefore = cpuSeconds();
   const started = performance.now();
   measuring = true;
-  await sleep(durationMs);
+  await sleep(shape.durationMs);
   measuring = false;
   const elapsedMs = performance.now() - started;
-  const cpu = cpuSeconds(cluster) - cpuBefore;
+  const cpu = cpuSeconds() - cpuBefore;
   running = false;
   await Promise.all(loops);
   for (const w of writers) await w.close();
   latencies.sort((a, b) => a - b);
   const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
   return {
-    mode,
-    valueBytes,
-    clients,
+    mode: shape.mode,
+    valueBytes: shape.valueBytes,
+    clients: shape.clients,
     writes: latencies.length,
     failures,
     writesPerSecond: round(latencies.length / (elapsedMs / 1000), 1),
@@ -115,14 +114,66 @@ async function measure(
   };
 }
 
+/** Every point of the bench against `endpoint`, in the order of `plan`. */
+async function runPlan(
+  plan: ReturnType<typeof planOf>,
+  endpoint: () => Promise<string | undefined>,
+  cpuSeconds: () => number,
+): Promise<Point[]> {
+  const points: Point[] = [];
+  for (const valueBytes of plan.sizes)
+    for (const clients of plan.clientCounts)
+      for (const mode of plan.modes) {
+        // A value that fits one block goes the same way in both modes: measure it once.
+        if (mode === 'block1' && valueBytes <= 1024) continue;
+        const base = endpointTarget(await endpoint(), 5_000);
+        const target = mode === 'block1' ? { ...base, datagramBodyBytesMax: 1024 } : base;
+        const point = await closedLoop(target, { mode, valueBytes, clients, durationMs: plan.durationMs }, cpuSeconds);
+        points.push(point);
+        process.stderr.write(`${JSON.stringify(point)}\n`);
+      }
+  return points;
+}
+
+function planOf(args: readonly string[]) {
+  const modes = option(args, 'modes', 'whole,block1').split(',');
+  const checked = modes.map((m): Mode => {
+    if (m === 'whole' || m === 'block1') return m;
+    throw new Error('--modes takes whole and block1');
+  });
+  return {
+    durationMs: numbers(option(args, 'duration-ms', '4000'), 'duration-ms')[0] ?? 4000,
+    clientCounts: numbers(option(args, 'clients', '1,16'), 'clients'),
+    sizes: numbers(option(args, 'sizes', '256,4096'), 'sizes'),
+    modes: checked,
+  };
+}
+
+/** The CoAP exchange alone: an in-process server that answers every PUT at once. */
+async function runBare(plan: ReturnType<typeof planOf>): Promise<Point[]> {
+  const server = new CoapServer(
+    { openEndpoint: () => openUdpEndpoint({ address: '127.0.0.1', port: 0 }), timers: createRealTimers() },
+    { bodyBytesMax: 1024 * 1024 },
+  );
+  server.addResource('/kv/*', { PUT: () => Promise.resolve({ code: CoapResponseCode.Changed }) });
+  await server.start();
+  try {
+    const cpu = (): number => {
+      const usage = process.cpuUsage();
+      return (usage.user + usage.system) / 1e6;
+    };
+    return await runPlan(plan, () => Promise.resolve(`127.0.0.1:${server.localAddress().port}`), cpu);
+  } finally {
+    await server.stop();
+  }
+}
+
 /** Runs the bench; see the module comment. */
 export async function run(args: readonly string[]): Promise<unknown> {
+  const plan = planOf(args);
+  if (option(args, 'server', 'agent') === 'bare')
+    return { bench: 'endpoint-writes', server: 'bare', points: await runBare(plan) };
   const nodes = numbers(option(args, 'nodes', '1'), 'nodes')[0] ?? 1;
-  const durationMs = numbers(option(args, 'duration-ms', '4000'), 'duration-ms')[0] ?? 4000;
-  const clientCounts = numbers(option(args, 'clients', '1,16'), 'clients');
-  const sizes = numbers(option(args, 'sizes', '256,4096'), 'sizes');
-  const modes = option(args, 'modes', 'whole,block1').split(',');
-  if (modes.some((m) => m !== 'whole' && m !== 'block1')) throw new Error('--modes takes whole and block1');
   const profileDir = option(args, 'cpu-prof-dir', '');
   const cluster = await AgentProcesses.create({
     nodes,
@@ -132,21 +183,16 @@ export async function run(args: readonly string[]): Promise<unknown> {
     requestTimeoutMs: 5_000,
     ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
   });
-  const points: Point[] = [];
   try {
     cluster.startAll();
     await cluster.waitForLeader(60_000);
-    for (const size of sizes)
-      for (const clients of clientCounts)
-        for (const mode of modes) {
-          // A 256-byte value fits one block: both modes send it the same way, so measure it once.
-          if (mode === 'block1' && size <= 1024) continue;
-          const point = await measure(cluster, mode === 'whole' ? 'whole' : 'block1', size, clients, durationMs);
-          points.push(point);
-          process.stderr.write(`${JSON.stringify(point)}\n`);
-        }
+    const points = await runPlan(
+      plan,
+      () => leaderEndpoint(cluster),
+      () => cpuSeconds(cluster),
+    );
+    return { bench: 'endpoint-writes', server: 'agent', nodes, durationMs: plan.durationMs, points };
   } finally {
     await cluster.close();
   }
-  return { bench: 'endpoint-writes', nodes, durationMs, points };
 }
