@@ -10,14 +10,15 @@
 // - answers: a write whose outcome is unknown is 5.03/5.04 saying it may or may not have been
 //   applied; KV_SESSION_EXPIRED starts a new session; every submitted command carries the
 //   session, the watermark and the request id, and the forwarding may retry it;
-//   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted.
+//   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted;
+//   a failed assertion (a bug) is thrown on, never answered as a write of unknown outcome.
 import { strict as assert } from 'node:assert';
 import type { Clock } from '../../../contracts/clock.js';
 import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
 import type { WriteTicket } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
-import { NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
+import { InvariantError, NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';
@@ -237,6 +238,19 @@ describe('the endpoint write session', () => {
 });
 
 describe('the endpoint write path', () => {
+  it('lets a failed assertion (a bug) through instead of answering it as an unknown outcome', async () => {
+    const node = new FakeNode();
+    const session = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+      { writesInFlightMax: 8, idleRotateMs: 1000 },
+    );
+    const writes = new EndpointWrites(node, session, { timeoutMs: 1000, oversize: () => null });
+    node.answer = () => Promise.reject(new InvariantError('applied <= committed'));
+    await assert.rejects(writes.submit(PUT, request()), InvariantError);
+    assert.equal(session.inFlightCount, 0, 'the write is finished all the same');
+    await assert.rejects(writes.submit({ ...PUT, session: { clientId: 'c', seq: 1 } }, request()), InvariantError);
+  });
+
   it('submits every write with its session, watermark and request id, retryable', async () => {
     const node = new FakeNode();
     const writes = new EndpointWrites(
