@@ -36,11 +36,15 @@ describe('EndpointClient', function () {
       const small = await client.request({ method: 'PUT', path: ['kv', 'a'], payload: new Uint8Array(4096) });
       assert.equal(small.code, CoapResponseCode.Changed);
       assert.equal(server.stats.requests, 1, 'one request for a 4 KiB value');
-      const size = LOOPBACK_DATAGRAM_BODY_BYTES_MAX + 1;
-      const large = await client.request({ method: 'PUT', path: ['kv', 'b'], payload: new Uint8Array(size) });
+      const bound = LOOPBACK_DATAGRAM_BODY_BYTES_MAX;
+      const whole = await client.request({ method: 'PUT', path: ['kv', 'b'], payload: new Uint8Array(bound) });
+      assert.equal(whole.code, CoapResponseCode.Changed);
+      assert.equal(server.stats.requests, 2, 'a value of the bound still goes in one datagram');
+      const size = bound + 1;
+      const large = await client.request({ method: 'PUT', path: ['kv', 'c'], payload: new Uint8Array(size) });
       assert.equal(large.code, CoapResponseCode.Changed);
-      assert.equal(server.stats.requests, 1 + Math.ceil(size / 1024), 'block-wise past the bound');
-      assert.deepEqual(sizes, [4096, size]);
+      assert.equal(server.stats.requests, 2 + Math.ceil(size / 1024), 'block-wise past the bound');
+      assert.deepEqual(sizes, [4096, bound, size]);
     } finally {
       await client.close();
       await server.stop();
