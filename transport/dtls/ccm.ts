@@ -54,10 +54,20 @@ function messageOffset(aadBytes: number): number {
   return BLOCK_BYTES + (aadBytes === 0 ? 0 : roundUpToBlock(2 + aadBytes));
 }
 
-/** One AES-128 key in CCM mode with a fixed nonce length and tag length. */
+/** The two keyed ciphers of an {@link AesCcm}. */
+interface KeyedCiphers {
+  readonly ecb: Cipher;
+  readonly cbc: Cipher;
+}
+
+/**
+ * One AES-128 key in CCM mode with a fixed nonce length and tag length. Its two ciphers hold
+ * about 3 KiB outside the JS heap, so they are made at the first message: a server's half-open
+ * handshake derives keys before the client has proven it holds them, and may never use them.
+ */
 export class AesCcm {
-  private readonly ecb: Cipher;
-  private readonly cbc: Cipher;
+  private readonly key: Uint8Array;
+  private ciphers: KeyedCiphers | null = null;
   // Invariant: the last ciphertext block the CBC cipher produced (its IV, zero at first).
   private readonly chain = new Uint8Array(BLOCK_BYTES);
   /** L, the bytes of the length field and of the counter: 15 - nonce length (RFC 3610 §2). */
@@ -72,8 +82,17 @@ export class AesCcm {
     assert(Number.isInteger(nonceBytes) && nonceBytes >= 7 && nonceBytes <= 13, 'CCM nonce is 7..13 bytes');
     assert(tagBytes >= 4 && tagBytes <= 16 && tagBytes % 2 === 0, 'CCM tag is 4, 6, .., 16 bytes');
     this.lengthBytes = 15 - nonceBytes;
-    this.ecb = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
-    this.cbc = createCipheriv('aes-128-cbc', key, new Uint8Array(BLOCK_BYTES)).setAutoPadding(false);
+    this.key = Uint8Array.from(key);
+  }
+
+  private keyed(): KeyedCiphers {
+    if (this.ciphers === null) {
+      this.ciphers = {
+        ecb: createCipheriv('aes-128-ecb', this.key, null).setAutoPadding(false),
+        cbc: createCipheriv('aes-128-cbc', this.key, new Uint8Array(BLOCK_BYTES)).setAutoPadding(false),
+      };
+    }
+    return this.ciphers;
   }
 
   /** Encrypts `plaintext` into `out` at `at`: the ciphertext, then the tag. */
@@ -155,7 +174,7 @@ export class AesCcm {
     assert(bytes % BLOCK_BYTES === 0 && bytes >= BLOCK_BYTES, 'CBC-MAC input is whole blocks');
     const mac = scratch.mac;
     for (let i = 0; i < BLOCK_BYTES; i += 1) mac[i] = (mac[i] ?? 0) ^ (this.chain[i] ?? 0);
-    const out = this.cbc.update(mac.subarray(0, bytes));
+    const out = this.keyed().cbc.update(mac.subarray(0, bytes));
     assert(out.length === bytes, 'CBC without padding returns every block');
     const last = out.subarray(bytes - BLOCK_BYTES);
     this.chain.set(last);
@@ -175,7 +194,7 @@ export class AesCcm {
       counters[i * BLOCK_BYTES + 14] = i >>> 8;
       counters[i * BLOCK_BYTES + 15] = i & 0xff;
     }
-    const stream = this.ecb.update(counters);
+    const stream = this.keyed().ecb.update(counters);
     assert(stream.length === counters.length, 'ECB without padding returns every block');
     // Node gives update() its own ArrayBuffer; the words XORed into it must be aligned.
     assert(stream.byteOffset % 4 === 0, 'the key stream is 4-byte aligned');
