@@ -91,6 +91,8 @@ export class AesCcm {
         ecb: createCipheriv('aes-128-ecb', this.key, null).setAutoPadding(false),
         cbc: createCipheriv('aes-128-cbc', this.key, new Uint8Array(BLOCK_BYTES)).setAutoPadding(false),
       };
+      // From here on the key lives only in the ciphers.
+      this.key.fill(0);
     }
     return this.ciphers;
   }
