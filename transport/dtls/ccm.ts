@@ -19,11 +19,15 @@ import { assert } from '../../contracts/assert.js';
 
 const BLOCK_BYTES = 16;
 /** Largest message: its length fits the 2-byte length field of the shortest L (RFC 3610 §2). */
-export const CCM_DATA_BYTES_MAX = 0xffff;
+const CCM_DATA_BYTES_MAX = 0xffff;
 /** Largest additional data: beyond it RFC 3610 §2.2 needs a longer length encoding. */
-export const CCM_AAD_BYTES_MAX = 0xfeff;
+const CCM_AAD_BYTES_MAX = 0xfeff;
 
-/** Scratch memory shared by every instance (see the file comment for why that is safe). */
+/**
+ * Scratch memory shared by every instance (see the file comment for why that is safe). It grows
+ * to fit the largest message seen, which CCM_DATA_BYTES_MAX and CCM_AAD_BYTES_MAX bound to
+ * under 200 KiB in all; DTLS records (16 KiB of plaintext, 13 bytes of AAD) need 34 KiB.
+ */
 class Scratch {
   /** The CBC-MAC input: B0, the additional data blocks, the message blocks. */
   mac = new Uint8Array(0);
