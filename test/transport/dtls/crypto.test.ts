@@ -2,8 +2,9 @@
 // SHA-256 (the IETF TLS WG test vector, also what `openssl kdf TLS1-PRF` prints), AES-128-CCM
 // with an 8-byte tag and 12-byte nonce (NIST SP 800-38C Example 3, exactly the parameters of
 // RFC 6655's CCM_8), and that the record cipher builds its nonce and additional data as
-// RFC 6655 §3 / RFC 6347 §4.1.2.1 say, rejecting any tampered byte. The CCM itself is proven
-// in ccm.test.ts.
+// RFC 6655 §3 / RFC 6347 §4.1.2.1 say, rejecting any tampered byte, and that the record layer
+// writes an epoch-1 record exactly as one built by hand with node:crypto's aes-128-ccm. The
+// CCM itself is proven in ccm.test.ts.
 import { strict as assert } from 'node:assert';
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
