@@ -65,8 +65,34 @@ export interface RaftNodeOptions {
   readonly snapshotBytesMax?: number;
 }
 
-/** Derives the core's tick-based options from a RaftConfiguration. */
-export function coreOptionsFor(nodeId: NodeId, raft: RaftConfiguration, snapshotBytesMax: number): CoreOptions {
+/**
+ * Bytes of an encoded AppendEntries besides its entries (type, term, leader id of up to 64
+ * characters, indexes, framing), kept free when appends are sized to the transport's datagram.
+ */
+export const APPEND_ENVELOPE_BYTES = 512;
+
+/**
+ * The byte limit of one AppendEntries: the configured appendBytesMax, lowered so that an append
+ * travels whole in one datagram when the transport says how much one carries
+ * (NetworkClient.wholeRequestBytesMax). The core counts an entry as its command plus
+ * ENTRY_OVERHEAD_BYTES, which bounds the cbor and protobuf encodings; an entry larger than the
+ * limit still goes alone, and the transport splits it.
+ */
+export function appendBytesFor(appendBytesMax: number, wholeRequestBytesMax: number | undefined): number {
+  if (wholeRequestBytesMax === undefined) return appendBytesMax;
+  return Math.max(1, Math.min(appendBytesMax, wholeRequestBytesMax - APPEND_ENVELOPE_BYTES));
+}
+
+/**
+ * Derives the core's tick-based options from a RaftConfiguration; `wholeRequestBytesMax` is the
+ * transport's (NetworkClient.wholeRequestBytesMax), when it has one.
+ */
+export function coreOptionsFor(
+  nodeId: NodeId,
+  raft: RaftConfiguration,
+  snapshotBytesMax: number,
+  wholeRequestBytesMax?: number,
+): CoreOptions {
   const ticks = (ms: number): number => Math.max(1, Math.round(ms / raft.tickIntervalMs));
   return {
     id: nodeId,
@@ -76,7 +102,7 @@ export function coreOptionsFor(nodeId: NodeId, raft: RaftConfiguration, snapshot
     preVote: raft.preVote,
     checkQuorum: raft.checkQuorum,
     maxEntriesPerAppend: raft.maxEntriesPerAppend,
-    appendBytesMax: raft.appendBytesMax,
+    appendBytesMax: appendBytesFor(raft.appendBytesMax, wholeRequestBytesMax),
     inflightCountMax: raft.inflightCountMax,
     inflightBytesMax: raft.inflightBytesMax,
     uncommittedBytesMax: raft.uncommittedBytesMax,

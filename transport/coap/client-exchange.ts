@@ -75,6 +75,8 @@ export interface ExchangeInit {
   readonly requestTag: Uint8Array;
   /** The preferred block size exponent. */
   readonly szx: number;
+  /** A body up to this size goes whole in one message; a larger one goes block-wise. */
+  readonly wholeBodyBytesMax: number;
   readonly bodyBytesMax: number;
   /** Builds a Uri-Path option (the client caches the encodings). */
   readonly uriPath: (segment: string) => CoapOptionValue;
@@ -128,6 +130,8 @@ export class ClientExchange {
   private readonly body: Uint8Array;
   private readonly requestTag: Uint8Array;
   private readonly bodyBytesMax: number;
+  /** True when the body goes block-wise (Block1): it is larger than the whole-body limit. */
+  private readonly block1: boolean;
   private readonly uriPath: (segment: string) => CoapOptionValue;
 
   constructor(init: ExchangeInit) {
@@ -141,6 +145,7 @@ export class ClientExchange {
     this.body = init.body;
     this.requestTag = init.requestTag;
     this.bodyBytesMax = init.bodyBytesMax;
+    this.block1 = init.body.length > init.wholeBodyBytesMax;
     this.uriPath = init.uriPath;
     this.block1Szx = init.szx;
     this.block2Szx = init.szx;
@@ -165,16 +170,14 @@ export class ClientExchange {
       // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
       options.push(option(CoapOption.Block2, encodeBlock({ num: this.block2Num, more: false, szx: this.block2Szx })));
       payload = new Uint8Array(0);
-    } else {
+    } else if (this.block1) {
       const size = blockSizeOf(this.block1Szx);
-      if (this.body.length > size) {
-        const more = this.block1Offset + size < this.body.length;
-        options.push(
-          option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })),
-        );
-        if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
-        payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
-      }
+      const more = this.block1Offset + size < this.body.length;
+      options.push(
+        option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })),
+      );
+      if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
+      payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
     }
     options.push(option(CoapOption.RequestTag, this.requestTag));
     if (!follow) options.push(...(this.request.options ?? []));
@@ -237,8 +240,7 @@ export class ClientExchange {
     const value = firstOption(message.options, CoapOption.Block1);
     const block = value === null ? null : decodeBlock(value);
     const size = blockSizeOf(this.block1Szx);
-    if (block === null || this.body.length <= size)
-      return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
+    if (block === null || !this.block1) return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
     if (block.num * blockSizeOf(block.szx) !== this.block1Offset)
       return failed('NET_REJECTED', '2.31 Continue for another block');
     const next = this.block1Offset + size;
