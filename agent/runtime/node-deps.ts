@@ -84,6 +84,22 @@ export function appendBytesFor(appendBytesMax: number, wholeRequestBytesMax: num
 }
 
 /**
+ * Bytes of an encoded InstallSnapshot besides its data (the fields of an append, the offsets
+ * and the snapshot's configuration: its members' ids and addresses).
+ */
+export const SNAPSHOT_ENVELOPE_BYTES = 4096;
+
+/**
+ * The size of one snapshot chunk: the configured snapshotChunkBytes, lowered so that a chunk
+ * travels whole in one datagram when the transport says how much one carries. Chunks go one at
+ * a time, so a whole chunk costs one round trip where a block-wise one costs one per KiB.
+ */
+export function snapshotChunkBytesFor(snapshotChunkBytes: number, wholeRequestBytesMax: number | undefined): number {
+  if (wholeRequestBytesMax === undefined) return snapshotChunkBytes;
+  return Math.max(1, Math.min(snapshotChunkBytes, wholeRequestBytesMax - SNAPSHOT_ENVELOPE_BYTES));
+}
+
+/**
  * Derives the core's tick-based options from a RaftConfiguration; `wholeRequestBytesMax` is the
  * transport's (NetworkClient.wholeRequestBytesMax), when it has one.
  */
@@ -107,7 +123,7 @@ export function coreOptionsFor(
     inflightBytesMax: raft.inflightBytesMax,
     uncommittedBytesMax: raft.uncommittedBytesMax,
     pendingReadsMax: raft.pendingRequestsMax,
-    snapshotChunkBytes: raft.snapshotChunkBytes,
+    snapshotChunkBytes: snapshotChunkBytesFor(raft.snapshotChunkBytes, wholeRequestBytesMax),
     snapshotBytesMax,
     applyBytesMax: Math.max(raft.appendBytesMax, 4 * 1024 * 1024),
   };

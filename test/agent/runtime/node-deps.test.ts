@@ -7,7 +7,13 @@
 import { strict as assert } from 'node:assert';
 import { createSerializer } from '../../../codec/index.js';
 import { entryBytes } from '../../../agent/core/log.js';
-import { APPEND_ENVELOPE_BYTES, appendBytesFor, coreOptionsFor } from '../../../agent/runtime/node-deps.js';
+import {
+  APPEND_ENVELOPE_BYTES,
+  SNAPSHOT_ENVELOPE_BYTES,
+  appendBytesFor,
+  coreOptionsFor,
+  snapshotChunkBytesFor,
+} from '../../../agent/runtime/node-deps.js';
 import { NODE_ID_LENGTH_MAX, type LogEntry } from '../../../contracts/log.js';
 import type { AppendEntriesRequest } from '../../../contracts/messages.js';
 import { SeededPrng } from '../../../contracts/prng.js';
@@ -38,6 +44,36 @@ describe('sizing AppendEntries to the transport', () => {
     assert.equal(coreOptionsFor('n1', raft, MIB).appendBytesMax, MIB);
     assert.equal(coreOptionsFor('n1', raft, MIB, 8192).appendBytesMax, 8192 - APPEND_ENVELOPE_BYTES);
     assert.equal(coreOptionsFor('n1', raft, MIB, 8192).applyBytesMax, 4 * MIB, 'apply batches are not cut');
+  });
+
+  it('sizes snapshot chunks to the datagram too, and an InstallSnapshot with five members fits', () => {
+    assert.equal(snapshotChunkBytesFor(1_000_000, undefined), 1_000_000);
+    const chunk = snapshotChunkBytesFor(1_000_000, PEER_WHOLE_BODY_BYTES_MAX);
+    assert.equal(chunk, PEER_WHOLE_BODY_BYTES_MAX - SNAPSHOT_ENVELOPE_BYTES);
+    assert.equal(
+      coreOptionsFor('n1', DEFAULT_RAFT_CONFIGURATION, MIB, PEER_WHOLE_BODY_BYTES_MAX).snapshotChunkBytes,
+      chunk,
+    );
+    const members = Array.from({ length: 5 }, (_, i) => ({
+      id: `${i}`.padStart(NODE_ID_LENGTH_MAX, 'n'),
+      address: `gateway-${i}.site-with-a-long-name.example.internal:5684`,
+    }));
+    const ids = members.map((m) => m.id);
+    for (const codec of ['cbor', 'protobuf'] as const) {
+      const size = createSerializer(codec).encode({
+        type: 'InstallSnapshotRequest',
+        term: Number.MAX_SAFE_INTEGER,
+        leaderId: 'n'.repeat(NODE_ID_LENGTH_MAX),
+        lastIncludedIndex: Number.MAX_SAFE_INTEGER,
+        lastIncludedTerm: Number.MAX_SAFE_INTEGER,
+        offset: Number.MAX_SAFE_INTEGER,
+        data: new Uint8Array(chunk),
+        done: false,
+        totalBytes: Number.MAX_SAFE_INTEGER,
+        configuration: { voters: ids, learners: [], oldVoters: ids, members },
+      }).length;
+      assert.ok(size <= PEER_WHOLE_BODY_BYTES_MAX, `${codec}: ${size}`);
+    }
   });
 
   for (const codec of ['cbor', 'protobuf'] as const) {
