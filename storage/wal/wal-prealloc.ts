@@ -7,7 +7,7 @@
  * Lazily and in steps. A segment is created with GROW_BYTES_MIN of zeros and grows in steps that
  * double up to GROW_BYTES_MAX while it fills, up to walSegmentBytes; so a new or idle agent has
  * written 64 KiB of log, not a whole segment (it used to be 16 MiB at start-up), and nothing at
- * all while idle. Growth runs on libuv's thread pool while appends continue below it.
+ * all while idle. Growth is synced on libuv's thread pool while appends continue below it.
  *
  * In page-sized writes. Linux's page cache (ext4 with large folios, Linux 6.16 and later) sizes a
  * folio after the write that created it, and a later write into a folio dirties, and accounts to
@@ -19,6 +19,7 @@
  * Node has no fallocate(2); it would allocate without writing, but as unwritten extents, whose
  * conversion on first write is again a journal commit per sync.
  */
+import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,12 +34,19 @@ export const GROW_BYTES_MAX = 1024 * 1024;
 
 const ZEROS = Buffer.alloc(ZERO_WRITE_BYTES);
 
-/** Writes zeros over `from`..`to` of `handle` one page at a time (page-aligned), then syncs its data. */
+/**
+ * Writes zeros over `from`..`to` of `handle` one page at a time (page-aligned), then syncs its
+ * data. The writes only fill the page cache (about a millisecond per MiB), so they run on the
+ * event loop: hundreds of page-sized jobs on libuv's four-thread pool would queue behind the
+ * log's own syncs under load, and appends that reach the end of the space would wait for them.
+ * The sync, the slow part, runs on the pool.
+ */
 export async function zeroFill(handle: FileHandle, from: number, to: number): Promise<void> {
   assert(Number.isSafeInteger(from) && from >= 0 && from <= to, `zero fill of ${from}..${to} is a range`);
   for (let at = from; at < to;) {
     const end = Math.min(to, (Math.floor(at / ZERO_WRITE_BYTES) + 1) * ZERO_WRITE_BYTES);
-    await handle.write(ZEROS, 0, end - at, at);
+    const written = writeSync(handle.fd, ZEROS, 0, end - at, at);
+    assert(written === end - at, `zero fill wrote ${written} of ${end - at} bytes at ${at}`);
     at = end;
   }
   await handle.datasync();
