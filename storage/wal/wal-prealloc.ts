@@ -23,6 +23,7 @@ import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 
 /** Bytes of one zero-filling write: a page, so that the page cache keeps page-sized folios. */
@@ -46,7 +47,9 @@ export async function zeroFill(handle: FileHandle, from: number, to: number): Pr
   for (let at = from; at < to;) {
     const end = Math.min(to, (Math.floor(at / ZERO_WRITE_BYTES) + 1) * ZERO_WRITE_BYTES);
     const written = writeSync(handle.fd, ZEROS, 0, end - at, at);
-    assert(written === end - at, `zero fill wrote ${written} of ${end - at} bytes at ${at}`);
+    // A short write to a regular file: the file system is full or the file size limit is reached.
+    if (written !== end - at)
+      throw new PersistenceError('STORAGE_FULL', `zero fill wrote ${written} of ${end - at} bytes at offset ${at}`);
     at = end;
   }
   await handle.datasync();
