@@ -4,9 +4,10 @@
  * A segment is `wal-<16 hex digits>.log` in the data directory, numbered in the order it was
  * created. Appends go only into space that was zero-filled and synced ahead of them
  * (wal-prealloc.ts): a segment is created with a first small step of zeros under a `.tmp` name
- * and renamed into place, then grows in steps, on libuv's thread pool, while appends continue
- * below the growing end, up to walSegmentBytes. Appends therefore never change the file's size,
- * and fdatasync has no file-size or block-map metadata to flush.
+ * and renamed into place, then grows in steps (zeros written on the event loop, synced on
+ * libuv's thread pool) while appends continue below the growing end, up to walSegmentBytes.
+ * Appends therefore never change the file's size, and fdatasync has no file-size or block-map
+ * metadata to flush.
  *
  * A frame never spans two segments: one that does not fit in what is left of the active
  * segment goes to the next one, and the rest of the active one stays zero. The active segment
