@@ -20,6 +20,8 @@ import { LEAK_GROWTH_BYTES_MIN, LEAK_GROWTH_SHARE, isOutOfMemory, soakFigures } 
 import type { SoakMemberFigures, SoakSample } from './_soak-analysis.js';
 
 const OUTPUT_KEPT_CHARS = 64 * 1024;
+/** How much of a dead agent's last output the report shows. */
+const OUTPUT_SHOWN_CHARS = 4 * 1024;
 
 /** Samples every member every `everyMs` until stopped; notes members that died (no or another pid). */
 function sampler(system: CoraftSystem, everyMs: number) {
@@ -107,6 +109,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
         `leak bound: growth after warm-up over ${mib(LEAK_GROWTH_BYTES_MIN)} MiB and ${100 * LEAK_GROWTH_SHARE}%\n`,
     );
     const failed = oom.size > 0 || sampling.died.size > 0 || leaks.length > 0;
+    for (const id of new Set([...oom, ...sampling.died]))
+      process.stdout.write(`--- last output of ${id}:\n${(output.get(id) ?? '').slice(-OUTPUT_SHOWN_CHARS)}\n`);
     if (failed) {
       process.stdout.write(
         `soak FAILED: OOM [${[...oom].join(' ')}], died [${[...sampling.died].join(' ')}], ` +
