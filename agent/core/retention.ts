@@ -1,0 +1,82 @@
+/**
+ * How much log a snapshot leaves behind (Raft §7): where compaction may start so that the
+ * followers that are replicating still catch up by AppendEntries rather than by a whole
+ * InstallSnapshot, within a bound on what the compacted log keeps.
+ *
+ * Every node keeps `entries` entries behind its snapshot (etcd's SnapshotCatchUpEntries). A leader
+ * also keeps the log back to the slowest follower that is actively replicating (see
+ * {@link isActivelyReplicating}). Both give way to the bound: at most `entriesMax` entries and
+ * `bytesMax` entry bytes behind the snapshot, so a follower that is down or far behind cannot
+ * make the log grow without limit; it gets the snapshot instead.
+ */
+import { assert } from '../../contracts/assert.js';
+import { entryBytes } from './log.js';
+import type { RaftLog } from './log.js';
+import type { Progress } from './progress.js';
+import type { LogIndex } from '../../contracts/log.js';
+
+/** What compaction keeps behind a snapshot. */
+export interface LogRetention {
+  /** Entries always kept behind the snapshot (within bytesMax). */
+  readonly entries: number;
+  /** Most entries kept behind the snapshot, for lagging followers included. Invariant: >= entries. */
+  readonly entriesMax: number;
+  /** Most entry bytes kept behind the snapshot. */
+  readonly bytesMax: number;
+}
+
+/**
+ * True when the leader counts `progress`'s follower as actively replicating, so that compaction
+ * waits for it:
+ * - the leader knows where its log matches (match > 0), or it is receiving a snapshot, after
+ *   which it resumes right behind that snapshot; and
+ * - it is alive as far as the leader can tell: it answered within the current check-quorum
+ *   period (recentActive), or no request to it has failed since it last answered. A follower
+ *   that is down fails every request and stops answering, so it stops counting within one
+ *   election timeout; it counts again with its next answer.
+ */
+export function isActivelyReplicating(progress: Progress): boolean {
+  const known = progress.match > 0 || progress.state === 'snapshot';
+  return known && (progress.recentActive || progress.failures === 0);
+}
+
+/**
+ * The first index the log must hold for `progress`'s follower: the entry it resumes after (the
+ * next append names that entry's term as prevLogTerm) and every one after it.
+ */
+function neededFrom(progress: Progress): LogIndex {
+  return progress.state === 'snapshot' ? Math.max(progress.match, progress.pendingSnapshot) : progress.match;
+}
+
+/**
+ * The index before which the log may be compacted once a snapshot at `index` is taken: the
+ * lowest index that `retention` and the followers in `followers` (a leader's progress; empty
+ * elsewhere) ask to keep, raised to honour the bound. Never below the log's first index, never
+ * above `index + 1`.
+ */
+export function compactionPoint(
+  log: RaftLog,
+  followers: Iterable<Progress>,
+  index: LogIndex,
+  retention: LogRetention,
+): LogIndex {
+  assert(retention.entries <= retention.entriesMax, 'the retained entries are within their bound');
+  assert(index <= log.lastIndex(), 'a snapshot covers entries the log has');
+  let from = index + 1 - retention.entries;
+  for (const progress of followers) {
+    if (isActivelyReplicating(progress)) from = Math.min(from, neededFrom(progress));
+  }
+  from = Math.max(from, index + 1 - retention.entriesMax, log.firstIndex());
+  // The bytes bound: walk back from the snapshot while the kept entries fit.
+  let start = index + 1;
+  let bytes = 0;
+  while (start > from) {
+    const entry = log.entry(start - 1);
+    assert(entry !== null, 'entries between the first index and the snapshot are held');
+    bytes += entryBytes(entry);
+    if (bytes > retention.bytesMax) break;
+    start -= 1;
+  }
+  assert(start <= index + 1, 'compaction stops at the snapshot');
+  return start;
+}
