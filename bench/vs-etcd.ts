@@ -34,7 +34,7 @@ import { costsTables, profileCosts } from './_cpu-profile.js';
 import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
 import { intOption, mib, option, parseIntList } from './_figures.js';
 import { readProcess } from './_proc.js';
-import type { BenchSystem } from './_system.js';
+import type { BenchSystem, SnapshotTotals } from './_system.js';
 import { figuresTable, gridPoints, ratiosTable, sliceOrder, vsRatios } from './_vs-etcd-report.js';
 import type { VsPoint } from './_vs-etcd-report.js';
 
@@ -143,6 +143,7 @@ function sayReport(
   coraft: CoraftSystem,
   etcd: EtcdSystem | null,
   peakRss: Record<string, unknown>,
+  coraftSnapshots: SnapshotTotals | null,
 ): void {
   say('');
   say(figuresTable(points));
@@ -153,9 +154,14 @@ function sayReport(
   say('');
   say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
   const etcdSource = etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`;
+  say(`snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcdSource}`);
   say(
-    `snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcdSource}; ` +
-      `coraft took ${coraft.snapshotsTaken()} snapshots in all`,
+    coraftSnapshots === null
+      ? 'coraft snapshots over the run: unknown (an agent did not answer GET /status)'
+      : `coraft snapshots over the run, all agents: ${coraftSnapshots.taken} taken, ` +
+          `${coraftSnapshots.restored} restored from a leader; InstallSnapshot transfers ` +
+          `${coraftSnapshots.sendsStarted} started, ${coraftSnapshots.sendsCompleted} completed, ` +
+          `${coraftSnapshots.sendsFailed} failed`,
   );
 }
 
@@ -196,7 +202,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     );
     const points = await measurePoints(coraft, etcd, settings, say);
     const peakRss = { coraft: peakRssMiB(coraft), ...(etcd === null ? {} : { etcd: peakRssMiB(etcd) }) };
-    sayReport(say, points, coraft, etcd, peakRss);
+    // Read before the agents stop: the counters live in them.
+    const coraftSnapshots = await coraft.snapshotTotals();
+    sayReport(say, points, coraft, etcd, peakRss, coraftSnapshots);
     // The agents write their profiles as they stop.
     await cleanup.run(say);
     const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
@@ -210,7 +218,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, ...SYSTEM_SETTINGS },
       points,
       peakRssMiB: peakRss,
-      coraftSnapshotsTaken: coraft.snapshotsTaken(),
+      coraftSnapshots,
       snapshotSendsSource: {
         coraft: coraft.snapshotSendsSource,
         etcd: withEtcd ? 'etcd_network_snapshot_send_success' : null,
