@@ -9,6 +9,7 @@
  * snapshots it took (agent/runtime/snapshots.ts). The raft_snapshot_sends_total metric counts
  * the same, but metrics are off in the agent's defaults, which the bench runs.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentProcesses } from '../agent/cli/agent-processes.js';
 import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
@@ -22,6 +23,17 @@ export interface CoraftOptions {
   readonly cpuProfDir?: string;
   /** Timeout of one client request, ms. */
   readonly requestTimeoutMs: number;
+  /** RaftConfiguration fields written into every agent.json's `raft` (the agent validates them). Default none. */
+  readonly raft?: Readonly<Record<string, unknown>>;
+}
+
+/** Merges `raft` into the `raft` object of the agent.json at `file`. */
+function overrideRaft(file: string, raft: Readonly<Record<string, unknown>>): void {
+  const config: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof config !== 'object' || config === null) throw new Error(`${file}: not a JSON object`);
+  const current: unknown = Reflect.get(config, 'raft');
+  Reflect.set(config, 'raft', { ...(typeof current === 'object' && current !== null ? current : {}), ...raft });
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** A running (or ready to run) coraft cluster. */
@@ -48,6 +60,8 @@ export class CoraftSystem implements BenchSystem {
       output: 'ignore',
       ...(options.cpuProfDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
     });
+    const raft = options.raft ?? {};
+    if (Object.keys(raft).length > 0) for (const agent of cluster.agents()) overrideRaft(agent.init.config, raft);
     return new CoraftSystem(cluster, options);
   }
 

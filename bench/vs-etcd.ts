@@ -3,7 +3,7 @@
  *
  *   npm run bench -- vs-etcd [--json] [--duration-ms=10000] [--clients=1,16,64,256]
  *                            [--values=256,4096,65536] [--slices=2] [--warmup-ms=1000]
- *                            [--cpu-prof-dir=DIR]
+ *                            [--cpu-prof-dir=DIR] [--coraft-raft=JSON]
  *
  * Starts a 3-agent coraft cluster with the agent's defaults (coaps, cbor, LMDB) and, when
  * /usr/bin/etcd is installed, a 3-member etcd 3.4 cluster with its defaults, both on loopback
@@ -21,9 +21,13 @@
  * shared cores a slice of it mostly measures timeouts); name the clients or the values to run
  * every combination. --cpu-prof-dir writes a V8 CPU profile of each coraft agent when it stops
  * (the whole run: pass one --clients and --values to profile one load) and prints the top self
- * costs over them (bench/_cpu-profile.ts).
+ * costs over them (bench/_cpu-profile.ts). --coraft-raft='{"snapshotThresholdBytes":2000000}'
+ * writes RaftConfiguration fields into every coraft agent.json (the agent validates them), e.g.
+ * to snapshot often enough within a short run to compare log-retention settings by their
+ * snapshot sends, which the agents count in GET /status.
  */
 import { execFileSync } from 'node:child_process';
+import { describeError } from '../contracts/errors.js';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +118,7 @@ function parseSettings(args: readonly string[]): {
   readonly settings: Settings;
   readonly grid: ReturnType<typeof gridPoints>;
   readonly profDir: string;
+  readonly coraftRaft: Readonly<Record<string, unknown>>;
 } {
   const explicitGrid = option(args, 'clients', '') !== '' || option(args, 'values', '') !== '';
   const clients = parseIntList(option(args, 'clients', DEFAULT_CLIENTS), 'clients', 1, 1024);
@@ -128,7 +133,20 @@ function parseSettings(args: readonly string[]): {
   const profDir = option(args, 'cpu-prof-dir', '');
   if (profDir !== '' && existsSync(profDir) && readdirSync(profDir).some((f) => f.endsWith('.cpuprofile')))
     throw new Error(`--cpu-prof-dir: ${profDir} holds .cpuprofile files already; give an empty or new folder`);
-  return { settings, grid, profDir };
+  return { settings, grid, profDir, coraftRaft: raftOverrides(option(args, 'coraft-raft', '{}')) };
+}
+
+/** The --coraft-raft option: a JSON object of RaftConfiguration fields. */
+function raftOverrides(text: string): Readonly<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--coraft-raft: not JSON: ${describeError(error)}`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error('--coraft-raft: expected a JSON object of RaftConfiguration fields');
+  return Object.fromEntries(Object.entries(value));
 }
 
 const SYSTEM_SETTINGS = {
@@ -165,18 +183,23 @@ function sayReport(
   );
 }
 
-export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
-  const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  const { settings, grid, profDir } = parseSettings(args);
-  const durationMs = settings.durationMs;
-  const withEtcd = etcdInstalled();
+function runNotes(withEtcd: boolean, skipped: readonly string[]): string[] {
   const notes: string[] = [];
   if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
-  if (grid.skipped.length > 0)
+  if (skipped.length > 0)
     notes.push(
       `left out of the default grid (too heavy for a shared machine; name --clients/--values to run ` +
-        `them): ${grid.skipped.join(', ')}`,
+        `them): ${skipped.join(', ')}`,
     );
+  return notes;
+}
+
+export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const { settings, grid, profDir, coraftRaft } = parseSettings(args);
+  const durationMs = settings.durationMs;
+  const withEtcd = etcdInstalled();
+  const notes = runNotes(withEtcd, grid.skipped);
   for (const n of notes) say(`note: ${n}`);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
@@ -185,14 +208,16 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const coraft = cleanup.addOwner(
       await CoraftSystem.create({
         requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        raft: coraftRaft,
         ...(profDir === '' ? {} : { cpuProfDir: resolve(profDir) }),
       }),
     );
     const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;
     await coraft.start();
     await etcd?.start();
+    const raftNote = Object.keys(coraftRaft).length > 0 ? `, raft ${JSON.stringify(coraftRaft)}` : '';
     say(
-      `vs-etcd: coraft 3 agents (coaps, cbor, lmdb) ` +
+      `vs-etcd: coraft 3 agents (coaps, cbor, lmdb${raftNote}) ` +
         `in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`,
     );
     say(
@@ -215,7 +240,13 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       );
     return {
       etcd: withEtcd ? etcdVersion() : null,
-      settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, ...SYSTEM_SETTINGS },
+      settings: {
+        durationMs,
+        warmupMs: settings.warmupMs,
+        slices: settings.slices,
+        ...SYSTEM_SETTINGS,
+        coraftRaft,
+      },
       points,
       peakRssMiB: peakRss,
       coraftSnapshots,

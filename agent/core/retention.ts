@@ -28,24 +28,17 @@ export interface LogRetention {
 /**
  * True when the leader counts `progress`'s follower as actively replicating, so that compaction
  * waits for it:
- * - the leader knows where its log matches (match > 0), or it is receiving a snapshot, after
- *   which it resumes right behind that snapshot; and
+ * - it is replicated by appends (probe or replicate state) and the leader knows where its log
+ *   matches (match > 0). A follower receiving a snapshot does not count: a newer snapshot
+ *   replaces the one in transfer whatever the log keeps (replication.ts); and
  * - it is alive as far as the leader can tell: it answered within the current check-quorum
  *   period (recentActive), or no request to it has failed since it last answered. A follower
  *   that is down fails every request and stops answering, so it stops counting within one
  *   election timeout; it counts again with its next answer.
  */
 export function isActivelyReplicating(progress: Progress): boolean {
-  const known = progress.match > 0 || progress.state === 'snapshot';
+  const known = progress.state !== 'snapshot' && progress.match > 0;
   return known && (progress.recentActive || progress.failures === 0);
-}
-
-/**
- * The first index the log must hold for `progress`'s follower: the entry it resumes after (the
- * next append names that entry's term as prevLogTerm) and every one after it.
- */
-function neededFrom(progress: Progress): LogIndex {
-  return progress.state === 'snapshot' ? Math.max(progress.match, progress.pendingSnapshot) : progress.match;
 }
 
 /**
@@ -64,7 +57,8 @@ export function compactionPoint(
   assert(index <= log.lastIndex(), 'a snapshot covers entries the log has');
   let from = index + 1 - retention.entries;
   for (const progress of followers) {
-    if (isActivelyReplicating(progress)) from = Math.min(from, neededFrom(progress));
+    // The follower resumes after its match: the next append names that entry's term (prevLogTerm).
+    if (isActivelyReplicating(progress)) from = Math.min(from, progress.match);
   }
   from = Math.max(from, index + 1 - retention.entriesMax, log.firstIndex());
   // The bytes bound: walk back from the snapshot while the kept entries fit.
