@@ -28,6 +28,8 @@ export class Progress {
   snapshotChunkSent = false;
   /** Set on any response in the current check-quorum period (thesis §6.2). */
   recentActive = false;
+  /** Leader ticks since the follower last answered (or since tracking began); log retention reads it. */
+  silentTicks = 0;
   /** Requests to this follower that failed in a row (unreachable or timed out). */
   failures = 0;
   /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
@@ -68,6 +70,7 @@ export class Progress {
   /** Any answer from the follower ends the backoff. */
   heardFrom(): void {
     this.recentActive = true;
+    this.silentTicks = 0;
     this.failures = 0;
     this.backoffRounds = 0;
   }

@@ -17,7 +17,7 @@ import { campaign } from './election.js';
 import { encodeConfiguration, transitionProblem } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
-import { compactionPoint, isActivelyReplicating } from './retention.js';
+import { compactionPoint, isActivelyReplicating, retainSilentTicksMax } from './retention.js';
 import type { LogRetention } from './retention.js';
 import type { CoreInput, ProposeResult, Ready, RequestResult, Role, SoftState, StepResult } from './ready.js';
 import { flushReplication, handleUnreachable, sendHeartbeats, sendTimeoutNow } from './replication.js';
@@ -74,6 +74,7 @@ export class RaftCore {
     const s = this.state;
     s.heartbeatElapsed += 1;
     s.electionElapsed += 1;
+    for (const progress of s.progress.values()) progress.silentTicks += 1;
     if (s.electionElapsed >= s.options.electionTimeoutMinTicks) {
       s.electionElapsed = 0;
       if (s.options.checkQuorum && !s.quorumActive()) {
@@ -186,7 +187,8 @@ export class RaftCore {
    */
   compactionPoint(index: LogIndex, retention: LogRetention): LogIndex {
     const s = this.state;
-    return compactionPoint(s.log, s.role === 'leader' ? s.progress.values() : [], index, retention);
+    const followers = s.role === 'leader' ? s.progress.values() : [];
+    return compactionPoint(s.log, followers, index, retention, retainSilentTicksMax(s.options));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -328,7 +330,7 @@ export class RaftCore {
       next: p.next,
       state: p.state,
       recentActive: p.recentActive,
-      replicating: isActivelyReplicating(p),
+      replicating: isActivelyReplicating(p, retainSilentTicksMax(this.state.options)),
     }));
   }
 

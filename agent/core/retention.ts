@@ -12,6 +12,7 @@
 import { assert } from '../../contracts/assert.js';
 import { entryBytes } from './log.js';
 import type { RaftLog } from './log.js';
+import type { CoreOptions } from './options.js';
 import type { Progress } from './progress.js';
 import type { LogIndex } from '../../contracts/log.js';
 
@@ -25,40 +26,50 @@ export interface LogRetention {
   readonly bytesMax: number;
 }
 
+/** Election timeouts of silence after which a follower no longer holds compaction back. */
+export const RETAIN_SILENT_ELECTION_TIMEOUTS = 20;
+
+/** The silence, in leader ticks, after which a follower no longer counts as replicating (3 s at the defaults). */
+export function retainSilentTicksMax(options: Pick<CoreOptions, 'electionTimeoutMinTicks'>): number {
+  return RETAIN_SILENT_ELECTION_TIMEOUTS * options.electionTimeoutMinTicks;
+}
+
 /**
  * True when the leader counts `progress`'s follower as actively replicating, so that compaction
  * waits for it:
  * - it is replicated by appends (probe or replicate state) and the leader knows where its log
  *   matches (match > 0). A follower receiving a snapshot does not count: a newer snapshot
  *   replaces the one in transfer whatever the log keeps (replication.ts); and
- * - it is alive as far as the leader can tell: it answered within the current check-quorum
- *   period (recentActive), or no request to it has failed since it last answered. A follower
- *   that is down fails every request and stops answering, so it stops counting within one
- *   election timeout; it counts again with its next answer.
+ * - the leader heard from it within the last `silentTicksMax` ticks. A follower that answers,
+ *   even late, after timeouts, or only some requests, counts: it is slow, not gone, and appends
+ *   catch it up for far less than a whole snapshot. One that is down stops counting after that
+ *   silence (RETAIN_SILENT_ELECTION_TIMEOUTS election timeouts), and counts again with its next
+ *   answer. The entry and byte bounds hold either way.
  */
-export function isActivelyReplicating(progress: Progress): boolean {
+export function isActivelyReplicating(progress: Progress, silentTicksMax: number): boolean {
   const known = progress.state !== 'snapshot' && progress.match > 0;
-  return known && (progress.recentActive || progress.failures === 0);
+  return known && progress.silentTicks <= silentTicksMax;
 }
 
 /**
  * The index before which the log may be compacted once a snapshot at `index` is taken: the
  * lowest index that `retention` and the followers in `followers` (a leader's progress; empty
- * elsewhere) ask to keep, raised to honour the bound. Never below the log's first index, never
- * above `index + 1`.
+ * elsewhere) that are replicating (heard from within `silentTicksMax`) ask to keep, raised to
+ * honour the bound. Never below the log's first index, never above `index + 1`.
  */
 export function compactionPoint(
   log: RaftLog,
   followers: Iterable<Progress>,
   index: LogIndex,
   retention: LogRetention,
+  silentTicksMax: number,
 ): LogIndex {
   assert(retention.entries <= retention.entriesMax, 'the retained entries are within their bound');
   assert(index <= log.lastIndex(), 'a snapshot covers entries the log has');
   let from = index + 1 - retention.entries;
   for (const progress of followers) {
     // The follower resumes after its match: the next append names that entry's term (prevLogTerm).
-    if (isActivelyReplicating(progress)) from = Math.min(from, progress.match);
+    if (isActivelyReplicating(progress, silentTicksMax)) from = Math.min(from, progress.match);
   }
   from = Math.max(from, index + 1 - retention.entriesMax, log.firstIndex());
   // The bytes bound: walk back from the snapshot while the kept entries fit.

@@ -3,8 +3,9 @@
 // - a follower that lags but is still replicating keeps the entries it needs, so after the
 //   leader snapshots and compacts it catches up by AppendEntries, with no InstallSnapshot; the
 //   fixed retain count alone (the former rule) would have cut it off;
-// - a follower that is down no longer counts: compaction keeps only the retain count, and the
-//   follower gets the snapshot when it comes back (reported sent, then installed);
+// - a follower that is down no longer counts once silent for 20 election timeouts: compaction
+//   keeps only the retain count, and the follower gets the snapshot when it comes back (reported
+//   sent, then installed);
 // - the bound wins over a lagging follower, in entries and in bytes;
 // - a node that does not lead keeps just the retain count.
 import { strict as assert } from 'node:assert';
@@ -88,7 +89,7 @@ describe('log retention at compaction', () => {
     const before = matchOf(cluster, leader, lagging);
     cluster.hold = (from, to) => from === leader && to === lagging;
     propose(cluster, leader, 40);
-    // Longer than a check-quorum period: the follower has not answered lately, but nothing to it failed.
+    // Longer than a check-quorum period: the follower has not answered lately, but it is not gone.
     cluster.tick(15);
     assert.equal(matchOf(cluster, leader, lagging), before, 'the follower lags');
     const index = cluster.core(leader).getAppliedIndex();
@@ -116,7 +117,17 @@ describe('log retention at compaction', () => {
     const { cluster, leader, lagging } = setup();
     cluster.drop = (from, to) => to === lagging || from === lagging;
     propose(cluster, leader, 40);
-    cluster.tick(25);
+    // Silent for 20 election timeouts (10 ticks each): it no longer counts.
+    cluster.tick(195);
+    assert.equal(
+      cluster
+        .core(leader)
+        .getProgress()
+        .find((p) => p.id === lagging)?.replicating,
+      true,
+      'not yet',
+    );
+    cluster.tick(10);
     assert.equal(
       cluster
         .core(leader)

@@ -73,6 +73,8 @@ describe('runtime snapshots: log retention and counters', () => {
     await writeMany(sim, leader, 3, 'warm');
     const down = follower(leader);
     await sim.cluster.crash(down);
+    // Past 20 election timeouts of silence (3 s), the leader stops keeping the log for it.
+    await sim.run(3500);
     await writeMany(sim, leader, 50, 'k');
     assert.ok(leader.getStatus().snapshots.taken >= 1);
     await sim.cluster.start(down);
