@@ -28,8 +28,11 @@ export class Progress {
   snapshotChunkSent = false;
   /** Set on any response in the current check-quorum period (thesis §6.2). */
   recentActive = false;
-  /** Leader ticks since the follower last answered (or since tracking began); log retention reads it. */
-  silentTicks = 0;
+  /**
+   * Leader ticks the follower spent behind the leader's last index without its match advancing;
+   * 0 while it is caught up. Log retention reads it (retention.ts).
+   */
+  stalledTicks = 0;
   /** Requests to this follower that failed in a row (unreachable or timed out). */
   failures = 0;
   /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
@@ -70,7 +73,6 @@ export class Progress {
   /** Any answer from the follower ends the backoff. */
   heardFrom(): void {
     this.recentActive = true;
-    this.silentTicks = 0;
     this.failures = 0;
     this.backoffRounds = 0;
   }
@@ -90,6 +92,7 @@ export class Progress {
     let updated = false;
     if (index > this.match) {
       this.match = index;
+      this.stalledTicks = 0;
       updated = true;
       this.probeSent = false;
     }

@@ -17,7 +17,7 @@ import { campaign } from './election.js';
 import { encodeConfiguration, transitionProblem } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
-import { compactionPoint, isActivelyReplicating, retainSilentTicksMax } from './retention.js';
+import { compactionPoint, isActivelyReplicating, retainStalledTicksMax } from './retention.js';
 import type { LogRetention } from './retention.js';
 import type { CoreInput, ProposeResult, Ready, RequestResult, Role, SoftState, StepResult } from './ready.js';
 import { flushReplication, handleUnreachable, sendHeartbeats, sendTimeoutNow } from './replication.js';
@@ -74,7 +74,9 @@ export class RaftCore {
     const s = this.state;
     s.heartbeatElapsed += 1;
     s.electionElapsed += 1;
-    for (const progress of s.progress.values()) progress.silentTicks += 1;
+    const lastIndex = s.log.lastIndex();
+    for (const progress of s.progress.values())
+      progress.stalledTicks = progress.match >= lastIndex ? 0 : progress.stalledTicks + 1;
     if (s.electionElapsed >= s.options.electionTimeoutMinTicks) {
       s.electionElapsed = 0;
       if (s.options.checkQuorum && !s.quorumActive()) {
@@ -188,7 +190,7 @@ export class RaftCore {
   compactionPoint(index: LogIndex, retention: LogRetention): LogIndex {
     const s = this.state;
     const followers = s.role === 'leader' ? s.progress.values() : [];
-    return compactionPoint(s.log, followers, index, retention, retainSilentTicksMax(s.options));
+    return compactionPoint(s.log, followers, index, retention, retainStalledTicksMax(s.options));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -330,7 +332,7 @@ export class RaftCore {
       next: p.next,
       state: p.state,
       recentActive: p.recentActive,
-      replicating: isActivelyReplicating(p, retainSilentTicksMax(this.state.options)),
+      replicating: isActivelyReplicating(p, retainStalledTicksMax(this.state.options)),
     }));
   }
 

@@ -26,12 +26,12 @@ export interface LogRetention {
   readonly bytesMax: number;
 }
 
-/** Election timeouts of silence after which a follower no longer holds compaction back. */
-export const RETAIN_SILENT_ELECTION_TIMEOUTS = 20;
+/** Election timeouts a follower may stay behind without progress and still hold compaction back. */
+export const RETAIN_STALLED_ELECTION_TIMEOUTS = 20;
 
-/** The silence, in leader ticks, after which a follower no longer counts as replicating (3 s at the defaults). */
-export function retainSilentTicksMax(options: Pick<CoreOptions, 'electionTimeoutMinTicks'>): number {
-  return RETAIN_SILENT_ELECTION_TIMEOUTS * options.electionTimeoutMinTicks;
+/** How long, in leader ticks, a follower may stall and still count as replicating (3 s at the defaults). */
+export function retainStalledTicksMax(options: Pick<CoreOptions, 'electionTimeoutMinTicks'>): number {
+  return RETAIN_STALLED_ELECTION_TIMEOUTS * options.electionTimeoutMinTicks;
 }
 
 /**
@@ -40,21 +40,23 @@ export function retainSilentTicksMax(options: Pick<CoreOptions, 'electionTimeout
  * - it is replicated by appends (probe or replicate state) and the leader knows where its log
  *   matches (match > 0). A follower receiving a snapshot does not count: a newer snapshot
  *   replaces the one in transfer whatever the log keeps (replication.ts); and
- * - the leader heard from it within the last `silentTicksMax` ticks. A follower that answers,
- *   even late, after timeouts, or only some requests, counts: it is slow, not gone, and appends
- *   catch it up for far less than a whole snapshot. One that is down stops counting after that
- *   silence (RETAIN_SILENT_ELECTION_TIMEOUTS election timeouts), and counts again with its next
- *   answer. The entry and byte bounds hold either way.
+ * - it makes progress: its match advanced within the last `stalledTicksMax` ticks in which it
+ *   was behind (progress.stalledTicks). A slow follower counts, even one whose requests time out
+ *   now and then: appends catch it up for far less than a whole snapshot. A follower that is
+ *   down stops counting after RETAIN_STALLED_ELECTION_TIMEOUTS election timeouts, and so does
+ *   one that answers but does not advance (heartbeats get through, appends do not): the
+ *   snapshot, sent with a longer deadline, is what unblocks it. The entry and byte bounds hold
+ *   either way.
  */
-export function isActivelyReplicating(progress: Progress, silentTicksMax: number): boolean {
+export function isActivelyReplicating(progress: Progress, stalledTicksMax: number): boolean {
   const known = progress.state !== 'snapshot' && progress.match > 0;
-  return known && progress.silentTicks <= silentTicksMax;
+  return known && progress.stalledTicks <= stalledTicksMax;
 }
 
 /**
  * The index before which the log may be compacted once a snapshot at `index` is taken: the
  * lowest index that `retention` and the followers in `followers` (a leader's progress; empty
- * elsewhere) that are replicating (heard from within `silentTicksMax`) ask to keep, raised to
+ * elsewhere) that are replicating (advancing within `stalledTicksMax`) ask to keep, raised to
  * honour the bound. Never below the log's first index, never above `index + 1`.
  */
 export function compactionPoint(
@@ -62,14 +64,14 @@ export function compactionPoint(
   followers: Iterable<Progress>,
   index: LogIndex,
   retention: LogRetention,
-  silentTicksMax: number,
+  stalledTicksMax: number,
 ): LogIndex {
   assert(retention.entries <= retention.entriesMax, 'the retained entries are within their bound');
   assert(index <= log.lastIndex(), 'a snapshot covers entries the log has');
   let from = index + 1 - retention.entries;
   for (const progress of followers) {
     // The follower resumes after its match: the next append names that entry's term (prevLogTerm).
-    if (isActivelyReplicating(progress, silentTicksMax)) from = Math.min(from, progress.match);
+    if (isActivelyReplicating(progress, stalledTicksMax)) from = Math.min(from, progress.match);
   }
   from = Math.max(from, index + 1 - retention.entriesMax, log.firstIndex());
   // The bytes bound: walk back from the snapshot while the kept entries fit.

@@ -6,6 +6,7 @@
 // - a follower that is down no longer counts once silent for 20 election timeouts: compaction
 //   keeps only the retain count, and the follower gets the snapshot when it comes back (reported
 //   sent, then installed);
+// - so does one that answers heartbeats but whose match does not advance (appends lost);
 // - the bound wins over a lagging follower, in entries and in bytes;
 // - a node that does not lead keeps just the retain count.
 import { strict as assert } from 'node:assert';
@@ -146,6 +147,30 @@ describe('log retention at compaction', () => {
       `installed ${index} to ${lagging}`,
     ]);
     assert.equal(cluster.core(lagging).getSnapshotIndex(), index);
+    assert.equal(cluster.core(lagging).getAppliedIndex(), cluster.core(leader).getAppliedIndex());
+  });
+
+  it('stops waiting for a follower that answers heartbeats but never advances: the snapshot unblocks it', () => {
+    const { cluster, leader, lagging } = setup();
+    // Appends carrying entries are lost on the way to the follower; heartbeats get through.
+    cluster.dropRequest = (from, to, request) =>
+      from === leader && to === lagging && request.type === 'AppendEntriesRequest' && request.entries.length > 0;
+    propose(cluster, leader, 40);
+    cluster.tick(205);
+    const progress = cluster
+      .core(leader)
+      .getProgress()
+      .find((p) => p.id === lagging);
+    assert.equal(progress?.recentActive, true, 'the follower answers');
+    assert.equal(progress.replicating, false, 'but it does not count');
+    const index = cluster.core(leader).getAppliedIndex();
+    assert.equal(snapshotAndCompact(cluster, leader), index + 1 - RETENTION.entries);
+    cluster.dropRequest = () => false;
+    cluster.tick(30);
+    assert.deepEqual(snapshotEvents(cluster, leader).slice(0, 2), [
+      `sent ${index} to ${lagging}`,
+      `installed ${index} to ${lagging}`,
+    ]);
     assert.equal(cluster.core(lagging).getAppliedIndex(), cluster.core(leader).getAppliedIndex());
   });
 

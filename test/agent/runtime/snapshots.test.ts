@@ -4,9 +4,9 @@
 //   so it falls behind by more than logRetainEntries, but it answers) while the leader snapshots
 //   and compacts several times catches up by AppendEntries: no InstallSnapshot is started (the
 //   fixed retain count alone cut it off, again and again, each snapshot superseding the last);
-// - a follower that is down does not hold compaction back (nor would it past
-//   logRetainEntriesMax, test/agent/core/retention.test.ts): it gets a snapshot when it returns,
-//   and both ends count the transfer in their status.
+// - a follower that is down (behind, its match stalled for 20 election timeouts) does not hold
+//   compaction back (nor would it past logRetainEntriesMax, test/agent/core/retention.test.ts):
+//   it gets a snapshot when it returns, and both ends count the transfer in their status.
 import { strict as assert } from 'node:assert';
 import { SimHarness } from '../../sim/harness.js';
 import type { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -73,9 +73,10 @@ describe('runtime snapshots: log retention and counters', () => {
     await writeMany(sim, leader, 3, 'warm');
     const down = follower(leader);
     await sim.cluster.crash(down);
-    // Past 20 election timeouts of silence (3 s), the leader stops keeping the log for it.
-    await sim.run(3500);
     await writeMany(sim, leader, 50, 'k');
+    // Behind without progress for 20 election timeouts (3 s): the leader stops keeping the log for it.
+    await sim.run(3500);
+    await writeMany(sim, leader, 20, 'later');
     assert.ok(leader.getStatus().snapshots.taken >= 1);
     await sim.cluster.start(down);
     await converged(sim);
