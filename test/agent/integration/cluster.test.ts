@@ -48,6 +48,9 @@ describe('agent integration: a running cluster through the CLI and coap-client',
       initialMembers: 3,
       startCount: 3,
       agentArgs: (id) => ['--trace', traceOf(id)],
+      // A leader keeps its log back to its followers, and 5,000 entries by default; keep 100, so
+      // that the 1,100 writes before n4 joins leave it to catch up by InstallSnapshot.
+      configOverrides: () => ({ raft: { logRetainEntries: 100 } }),
     }));
     followers = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
   });
@@ -181,7 +184,7 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     const [f1] = followers;
     assert.ok(f1 !== undefined);
     assert.equal((await coraft('kv', 'put', 'before-join', 'old', '--endpoint', endpointOf(cluster, leader))).code, 0);
-    // More entries than a snapshot leaves in the log (1,000), then a snapshot on the leader, so
+    // More entries than a snapshot leaves in the log (100 here), then a snapshot on the leader, so
     // that the new node must catch up by InstallSnapshot.
     const client = cluster.agent(leader).client;
     const bulk = Array.from({ length: 8 }, async (_, worker) => {
