@@ -42,7 +42,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (args) => (await import('./client-commands.js')).runStatus(args),
   },
   kv: {
-    summary: 'kv get|put|del|cas: use the replicated key-value store',
+    summary: 'kv get|put|del|cas|list: use the replicated key-value store',
     run: async (args) => (await import('./client-commands.js')).runKv(args),
   },
   members: {

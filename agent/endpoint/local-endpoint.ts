@@ -6,6 +6,8 @@
  * with the admin key (agent/trust/admin-command.ts).
  *
  *   GET  /status                      the node's view of the cluster (Observe)
+ *   GET  /kv?prefix=P[&limit=N][&after=K][&stale]
+ *                                     list a prefix (list-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
  *                                     If-None-Match: create only. Without client and seq the
@@ -18,6 +20,9 @@
  *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
  *                                     snapshot, admin-key rotation) as the payload
+ *
+ * Every key-value answer carries the store revision in the Store-Revision option, and JSON
+ * write answers also in `storeRevision` (documents.ts).
  */
 import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
@@ -45,6 +50,8 @@ import {
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 import { EndpointWrites } from './writes.js';
+import { listHandler } from './list-resource.js';
+import { storeRevisionOption } from './documents.js';
 import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
@@ -107,6 +114,7 @@ export class LocalEndpoint {
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
       this.server.addResource(path, restricted(methods, area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
+    add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
@@ -221,7 +229,10 @@ export class LocalEndpoint {
   }
 
   private valueResponse(result: KvResult, observe: number | null): CoapResponse {
-    const extra = observe === null ? {} : { observe };
+    const extra = {
+      ...(observe === null ? {} : { observe }),
+      ...(result.type === 'error' ? {} : { options: [storeRevisionOption(result.storeRevision ?? 0)] }),
+    };
     if (result.type === 'error') return responseForKvError(result);
     if (result.type !== 'get')
       return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a read`);
@@ -315,21 +326,27 @@ export class LocalEndpoint {
     const outcome = await this.writes.submit(command, request);
     if (outcome.kind === 'response') return outcome.response;
     const result = outcome.result;
+    const storeRevision = result.type === 'error' ? 0 : (result.storeRevision ?? 0);
+    const options = [storeRevisionOption(storeRevision)];
     switch (result.type) {
       case 'put':
         return jsonResponse(
           CoapResponseCode.Changed,
-          { revision: result.revision },
-          { etag: revisionEtag(result.revision) },
+          { revision: result.revision, storeRevision },
+          { etag: revisionEtag(result.revision), options },
         );
       case 'delete':
-        return jsonResponse(CoapResponseCode.Deleted, { revision: result.revision, deleted: result.deleted });
+        return jsonResponse(
+          CoapResponseCode.Deleted,
+          { revision: result.revision, deleted: result.deleted, storeRevision },
+          { options },
+        );
       case 'cas':
         if (result.succeeded)
           return jsonResponse(
             CoapResponseCode.Changed,
-            { revision: result.revision },
-            { etag: revisionEtag(result.revision) },
+            { revision: result.revision, storeRevision },
+            { etag: revisionEtag(result.revision), options },
           );
         return {
           ...errorResponse(
@@ -339,7 +356,8 @@ export class LocalEndpoint {
           ...(result.current === null ? {} : { etag: revisionEtag(result.current.revision) }),
         };
       case 'get':
-        return errorResponse(CoapResponseCode.InternalServerError, 'unexpected get result for a write');
+      case 'list':
+        return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'error':
         return responseForKvError(result);
     }

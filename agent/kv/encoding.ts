@@ -6,8 +6,10 @@
  * `delete: prev`, `cas: rev, value`, `get: (nothing)`. `client` and `seq` are both present
  * (a session) or both absent; `acked`, the session's watermark (1 to seq), and `rid`, the
  * request id (16 bytes), only with them.
- * Queries: `{op: 'get', key}`. Results: `{type, ...}` as in types.ts, a versioned value being
- * `{value, rev}`.
+ * Queries: `{op: 'get', key}`, `{op: 'list', prefix, limit, [after]}`. Results: `{type, ...}` as in
+ * types.ts, a versioned value being `{value, rev}`, a listed key `{key, value, rev}`; every result
+ * but an error carries the store revision as `srev` (optional when decoding: responses kept for
+ * retries by an older version lack it).
  *
  * Decoders are strict: exact field sets, exact types, integer ranges. They throw
  * SerializationError (CODEC_MALFORMED) and nothing else.
@@ -17,6 +19,8 @@ import type {
   KvCasOperation,
   KvCommand,
   KvErrorCode,
+  KvErrorResult,
+  KvListItem,
   KvOperation,
   KvPutOperation,
   KvQuery,
@@ -25,7 +29,8 @@ import type {
   KvVersioned,
 } from './types.js';
 import { KV_ERROR_CODES } from './types.js';
-import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
+import { Fields, asByteString, decodeCbor, malformed, readArray } from './fields.js';
+import { LIST_ITEMS_MAX } from './execute.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -139,15 +144,25 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 
 /** Encodes a query. */
 export function encodeKvQuery(query: KvQuery): Uint8Array {
-  return encoder.encode({ op: query.op, key: query.key });
+  if (query.op === 'get') return encoder.encode({ op: query.op, key: query.key });
+  const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
+  if (query.after !== null) map['after'] = query.after;
+  return encoder.encode(map);
 }
 
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   const value = decodeCbor(bytes, 'query');
-  const op = Fields.of(value, 'query', ['op'], ['key']).string('op');
-  if (op !== 'get') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
-  return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
+  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after']).string('op');
+  if (op === 'get') return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
+  if (op !== 'list') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
+  const fields = Fields.of(value, 'list query', ['op', 'prefix', 'limit'], ['after']);
+  return {
+    op,
+    prefix: fields.string('prefix'),
+    after: fields.has('after') ? fields.string('after') : null,
+    limit: fields.integer('limit', 1, LIST_ITEMS_MAX),
+  };
 }
 
 function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown> | null {
@@ -157,24 +172,30 @@ function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown>
 
 /** Encodes a result. */
 export function encodeKvResult(result: KvResult): Uint8Array {
+  if (result.type === 'error') return encoder.encode({ type: 'error', code: result.code, message: result.message });
+  const map = resultMap(result);
+  if (result.storeRevision !== undefined) map['srev'] = result.storeRevision;
+  return encoder.encode(map);
+}
+
+function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unknown> {
   switch (result.type) {
     case 'put':
-      return encoder.encode({ type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) });
+      return { type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) };
     case 'delete':
-      return encoder.encode({
-        type: 'delete',
-        rev: result.revision,
-        deleted: result.deleted,
-        prev: encodeVersioned(result.previous),
-      });
+      return { type: 'delete', rev: result.revision, deleted: result.deleted, prev: encodeVersioned(result.previous) };
     case 'cas':
       return result.succeeded
-        ? encoder.encode({ type: 'cas', ok: true, rev: result.revision })
-        : encoder.encode({ type: 'cas', ok: false, current: encodeVersioned(result.current) });
+        ? { type: 'cas', ok: true, rev: result.revision }
+        : { type: 'cas', ok: false, current: encodeVersioned(result.current) };
     case 'get':
-      return encoder.encode({ type: 'get', current: encodeVersioned(result.current) });
-    case 'error':
-      return encoder.encode({ type: 'error', code: result.code, message: result.message });
+      return { type: 'get', current: encodeVersioned(result.current) };
+    case 'list':
+      return {
+        type: 'list',
+        items: result.items.map((item) => ({ key: item.key, value: asByteString(item.value), rev: item.revision })),
+        more: result.more,
+      };
   }
 }
 
@@ -190,30 +211,31 @@ function readErrorCode(code: string): KvErrorCode {
   return known;
 }
 
+const SREV = ['srev'];
+
 function readCasResult(value: unknown): KvResult {
-  const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current']).boolean('ok');
+  const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current', 'srev']).boolean('ok');
   if (ok)
     return {
       type: 'cas',
       succeeded: true,
-      revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev']).integer('rev', 1),
+      revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev'], SREV).integer('rev', 1),
     };
-  const fields = Fields.of(value, 'cas result', ['type', 'ok', 'current']);
+  const fields = Fields.of(value, 'cas result', ['type', 'ok', 'current'], SREV);
   return { type: 'cas', succeeded: false, current: readVersioned(fields.raw('current'), 'cas result current') };
 }
 
-/** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
-export function decodeKvResult(bytes: Uint8Array): KvResult {
-  const value = decodeCbor(bytes, 'result');
-  const type = Fields.of(
-    value,
-    'result',
-    ['type'],
-    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message'],
-  ).string('type');
+function readListItems(value: unknown): KvListItem[] {
+  return readArray(value, 'list result items', LIST_ITEMS_MAX).map((item) => {
+    const fields = Fields.of(item, 'list result item', ['key', 'value', 'rev']);
+    return { key: readKey(fields), value: fields.bytes('value'), revision: fields.integer('rev', 1) };
+  });
+}
+
+function readResult(value: unknown, type: string): KvResult {
   switch (type) {
     case 'put': {
-      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev']);
+      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev'], SREV);
       return {
         type,
         revision: fields.integer('rev', 1),
@@ -221,20 +243,20 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
       };
     }
     case 'delete': {
-      const fields = Fields.of(value, 'delete result', ['type', 'rev', 'deleted', 'prev']);
+      const fields = Fields.of(value, 'delete result', ['type', 'rev', 'deleted', 'prev'], SREV);
       const previous = readVersioned(fields.raw('prev'), 'delete result prev');
       return { type, revision: fields.integer('rev', 1), deleted: fields.boolean('deleted'), previous };
     }
     case 'cas':
       return readCasResult(value);
-    case 'get':
-      return {
-        type,
-        current: readVersioned(
-          Fields.of(value, 'get result', ['type', 'current']).raw('current'),
-          'get result current',
-        ),
-      };
+    case 'get': {
+      const fields = Fields.of(value, 'get result', ['type', 'current'], SREV);
+      return { type, current: readVersioned(fields.raw('current'), 'get result current') };
+    }
+    case 'list': {
+      const fields = Fields.of(value, 'list result', ['type', 'items', 'more'], SREV);
+      return { type, items: readListItems(fields.raw('items')), more: fields.boolean('more') };
+    }
     case 'error': {
       const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
       return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };
@@ -242,4 +264,18 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
     default:
       throw malformed(`result: unknown type '${type.slice(0, 32)}'`);
   }
+}
+
+/** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
+export function decodeKvResult(bytes: Uint8Array): KvResult {
+  const value = decodeCbor(bytes, 'result');
+  const fields = Fields.of(
+    value,
+    'result',
+    ['type'],
+    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'srev'],
+  );
+  const result = readResult(value, fields.string('type'));
+  if (!fields.has('srev') || result.type === 'error') return result;
+  return { ...result, storeRevision: fields.integer('srev', 0) };
 }

@@ -2,16 +2,21 @@
  * The snapshot image of the KV state machine: one CBOR array, with no maps, so that equal
  * states give byte-identical snapshots on every replica:
  *
- *   ['coraft-kv', 2, lastApplied, clockMs,
+ *   ['coraft-kv', 3, lastApplied, clockMs,
  *    [[key, value, revision], ...],                 // sorted by key, UTF-16 code unit order
  *    [[clientId, floor, lastUsedMs,                 // sessions, least recently used first
  *      [[seq, response], ...]], ...],               // kept responses, by increasing seq
- *    [[requestId, clientId, seq, usedMs], ...]]     // request ids, oldest first
+ *    [[requestId, clientId, seq, usedMs], ...],     // request ids, oldest first
+ *    storeRevision]                                 // the log index of the last change
  *
+ * Version 2 (no store revision: 7 items) is still read, its store revision taken as lastApplied
+ * (an upper bound of the last change, so a revision a client saw is never above it; until the
+ * next change such a node may answer a higher store revision than a replica that applied the
+ * log itself).
  * Version 1 (one response per session: `[clientId, lastSeq, lastUsedMs, response]`) is still
  * read, as a session whose floor is lastSeq and which keeps that one response (and no request
  * ids: version 1 has 6 items), so a node
- * restores the snapshots an older version wrote; this version writes version 2 only, which an
+ * restores the snapshots an older version wrote; this version writes version 3 only, which an
  * older node refuses with CODEC_VERSION.
  *
  * Decoding checks the whole structure (a snapshot arrives from another node), including key
@@ -29,7 +34,7 @@ import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger,
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
 /** The version of the snapshot layout this code writes. */
-export const KV_SNAPSHOT_VERSION = 2;
+export const KV_SNAPSHOT_VERSION = 3;
 /** The oldest version this code reads. */
 const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
@@ -45,6 +50,8 @@ export interface KvSnapshotImage {
   readonly sessions: readonly SessionEntry[];
   /** Every request id, oldest first. */
   readonly requestIds: readonly RequestIdEntry[];
+  /** The store revision: the log index of the last change; from 0 to lastApplied, >= every key's revision. */
+  readonly storeRevision: number;
 }
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -64,6 +71,7 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
       s.responses.map((kept) => [kept.seq, asByteString(kept.response)]),
     ]),
     image.requestIds.map((r) => [asByteString(r.requestId), r.clientId, r.seq, r.usedMs]),
+    image.storeRevision,
   ]);
 }
 
@@ -158,7 +166,7 @@ function readRequestIds(value: unknown, clockMs: number): RequestIdEntry[] {
 
 /** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 7);
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 8);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];
   if (
@@ -173,15 +181,18 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
         `to ${KV_SNAPSHOT_VERSION}`,
     );
   }
-  const items = version === 1 ? 6 : 7;
+  const items = version + 5;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);
   const clockMs = readInteger(top[3], 'snapshot clock', 0);
+  const entries = readEntries(top[4], lastApplied);
+  const revisionMin = entries.reduce((max, [, versioned]) => Math.max(max, versioned.revision), 0);
   return {
     lastApplied,
     clockMs,
-    entries: readEntries(top[4], lastApplied),
+    entries,
     sessions: readSessions(top[5], clockMs, version),
     requestIds: version === 1 ? [] : readRequestIds(top[6], clockMs),
+    storeRevision: version < 3 ? lastApplied : readInteger(top[7], 'snapshot store revision', revisionMin, lastApplied),
   };
 }

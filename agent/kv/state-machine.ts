@@ -14,7 +14,7 @@ import type { StateMachine } from '../../contracts/state-machine.js';
 import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
-import { executeGet, executeOperation } from './execute.js';
+import { executeGet, executeList, executeOperation } from './execute.js';
 import type { KvOptions } from './options.js';
 import { resolveKvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
@@ -92,6 +92,11 @@ export class KvStateMachine implements StateMachine {
       sessionBytes: this.sessions.bytes,
       requestIdCount: this.requestIds.size,
     };
+  }
+
+  /** The store revision: the log index of the last entry that changed a key (0 before any). */
+  get revision(): number {
+    return this.store.revision;
   }
 
   /** Reads `key` from local state, for embedding applications and tests. */
@@ -201,7 +206,7 @@ export class KvStateMachine implements StateMachine {
   query(query: Uint8Array): Uint8Array {
     try {
       const decoded = decodeKvQuery(query);
-      return this.encode(executeGet(this.store, decoded.key));
+      return this.encode(decoded.op === 'get' ? executeGet(this.store, decoded.key) : executeList(this.store, decoded));
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
       return this.errorResult('KV_MALFORMED', error.message);
@@ -216,6 +221,7 @@ export class KvStateMachine implements StateMachine {
       entries: this.store.sortedEntries(),
       sessions: this.sessions.list(),
       requestIds: this.requestIds.list(),
+      storeRevision: this.store.revision,
     });
   }
 
@@ -227,7 +233,14 @@ export class KvStateMachine implements StateMachine {
   restore(meta: SnapshotMeta, data: Uint8Array): void {
     const image =
       data.length === 0
-        ? { lastApplied: meta.lastIncludedIndex, clockMs: 0, entries: [], sessions: [], requestIds: [] }
+        ? {
+            lastApplied: meta.lastIncludedIndex,
+            clockMs: 0,
+            entries: [],
+            sessions: [],
+            requestIds: [],
+            storeRevision: 0,
+          }
         : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
       throw new SerializationError(
@@ -237,6 +250,7 @@ export class KvStateMachine implements StateMachine {
     }
     this.store.clear();
     for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
+    this.store.restoreRevision(image.storeRevision);
     this.sessions.load(image.sessions);
     this.requestIds.load(image.requestIds);
     this.lastAppliedIndex = image.lastApplied;
@@ -251,9 +265,13 @@ export class KvStateMachine implements StateMachine {
     this.store.checkInvariants(this.lastAppliedIndex);
   }
 
+  /** Encodes a result; every result but an error carries the store revision as it is now. */
   private encode(result: KvResult): Uint8Array {
-    if (result.type === 'error') this.metrics?.increment('kv_command_errors_total', 1, { code: result.code });
-    return encodeKvResult(result);
+    if (result.type === 'error') {
+      this.metrics?.increment('kv_command_errors_total', 1, { code: result.code });
+      return encodeKvResult(result);
+    }
+    return encodeKvResult({ ...result, storeRevision: this.store.revision });
   }
 
   private errorResult(code: KvErrorCode, message: string): Uint8Array {

@@ -99,8 +99,20 @@ export interface KvGetQuery {
   readonly key: string;
 }
 
+/**
+ * Lists the keys that start with `prefix` (every key when empty) and sort after `after` (UTF-16
+ * code unit order), at most `limit` of them (1 to LIST_ITEMS_MAX), fewer when their bytes reach
+ * LIST_BYTES_MAX.
+ */
+export interface KvListQuery {
+  readonly op: 'list';
+  readonly prefix: string;
+  readonly after: string | null;
+  readonly limit: number;
+}
+
 /** Every query. */
-export type KvQuery = KvGetQuery;
+export type KvQuery = KvGetQuery | KvListQuery;
 
 /** Every error code of a KV result. */
 export type KvErrorCode =
@@ -139,8 +151,17 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'KV_RESERVED_KEY',
 ];
 
+/**
+ * What every result but an error carries: the store revision after the command or at the query
+ * (the log index of the last change to the store). Absent in results kept for retries by an
+ * older version.
+ */
+export interface KvRevisioned {
+  readonly storeRevision?: number;
+}
+
 /** The result of a put: the revision it wrote and, if asked, what it replaced. */
-export interface KvPutResult {
+export interface KvPutResult extends KvRevisioned {
   readonly type: 'put';
   readonly revision: number;
   /** The replaced value; null when the key was absent or `returnPrevious` was false. */
@@ -148,7 +169,7 @@ export interface KvPutResult {
 }
 
 /** The result of a delete. `revision` is the log index of the delete. */
-export interface KvDeleteResult {
+export interface KvDeleteResult extends KvRevisioned {
   readonly type: 'delete';
   readonly revision: number;
   /** True when the key existed. */
@@ -158,23 +179,35 @@ export interface KvDeleteResult {
 }
 
 /** A compare-and-set that matched and wrote at `revision`. */
-export interface KvCasSucceeded {
+export interface KvCasSucceeded extends KvRevisioned {
   readonly type: 'cas';
   readonly succeeded: true;
   readonly revision: number;
 }
 
 /** A compare-and-set that did not match; `current` is what the key holds (null when absent). */
-export interface KvCasFailed {
+export interface KvCasFailed extends KvRevisioned {
   readonly type: 'cas';
   readonly succeeded: false;
   readonly current: KvVersioned | null;
 }
 
 /** The result of a get (command or query): the key's value, or null when absent. */
-export interface KvGetResult {
+export interface KvGetResult extends KvRevisioned {
   readonly type: 'get';
   readonly current: KvVersioned | null;
+}
+
+/** One key of a listing. */
+export interface KvListItem extends KvVersioned {
+  readonly key: string;
+}
+
+/** The result of a list query: the keys in order; `more` when keys past the last one match too. */
+export interface KvListResult extends KvRevisioned {
+  readonly type: 'list';
+  readonly items: readonly KvListItem[];
+  readonly more: boolean;
 }
 
 /** A command or query that was refused; nothing changed. */
@@ -185,4 +218,5 @@ export interface KvErrorResult {
 }
 
 /** Every result of a command or a query. */
-export type KvResult = KvPutResult | KvDeleteResult | KvCasSucceeded | KvCasFailed | KvGetResult | KvErrorResult;
+export type KvResult =
+  KvPutResult | KvDeleteResult | KvCasSucceeded | KvCasFailed | KvGetResult | KvListResult | KvErrorResult;
