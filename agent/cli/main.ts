@@ -45,6 +45,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'kv get|put|del|cas|list: use the replicated key-value store',
     run: async (args) => (await import('./client-commands.js')).runKv(args),
   },
+  txn: {
+    summary: 'txn --file F: run a transaction (compares, then one branch of puts, deletes and gets)',
+    run: async (args) => (await import('./txn-command.js')).runTxn(args),
+  },
   members: {
     summary: 'members list|add|remove|rekey: change the cluster (signed with --admin-key)',
     run: async (args) => (await import('./admin-commands.js')).runMembers(args),

@@ -8,6 +8,7 @@
  *   GET  /status                      the node's view of the cluster (Observe)
  *   GET  /kv?prefix=P[&limit=N][&after=K][&stale]
  *                                     list a prefix (list-resource.ts)
+ *   POST /txn                         a transaction: compares, then one branch (txn-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
  *                                     If-None-Match: create only. Without client and seq the
@@ -29,7 +30,7 @@ import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery, operationKeys } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -51,6 +52,7 @@ import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 import { EndpointWrites } from './writes.js';
 import { listHandler } from './list-resource.js';
+import { txnHandler } from './txn-resource.js';
 import { storeRevisionOption } from './documents.js';
 import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
 
@@ -115,6 +117,7 @@ export class LocalEndpoint {
       this.server.addResource(path, restricted(methods, area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
+    add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
@@ -357,31 +360,31 @@ export class LocalEndpoint {
         };
       case 'get':
       case 'list':
+      case 'txn':
         return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'error':
         return responseForKvError(result);
     }
   }
 
-  /**
-   * Tells observers of the key an applied entry wrote (the node calls it after every apply).
-   */
+  /** Tells observers of the keys an applied entry wrote (the node calls it after every apply). */
   onApply(entry: LogEntry): void {
     if (entry.type !== 'command' || this.observations.size() === 0) return;
-    let key: string;
+    let keys: string[];
     try {
-      key = decodeKvCommand(entry.command).key;
+      keys = operationKeys(decodeKvCommand(entry.command));
     } catch {
       // A malformed command changed nothing, so no observer needs telling.
       return;
     }
-    if (isSystemKey(key)) return;
-    const resource = `/kv/${key}`;
-    if (!this.observations.observed(resource)) return;
-    const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
-    // A deleted key ends its observations with a 4.04 that carries no Observe (RFC 7641 §4.2).
-    const final = result.type !== 'get' || result.current === null;
-    this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
+    for (const key of new Set(keys)) {
+      const resource = `/kv/${key}`;
+      if (isSystemKey(key) || !this.observations.observed(resource)) continue;
+      const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
+      // A deleted key ends its observations with a 4.04 that carries no Observe (RFC 7641 §4.2).
+      const final = result.type !== 'get' || result.current === null;
+      this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
+    }
   }
 
   /** 4.13 for a write over a limit, counted, before anything is proposed. */

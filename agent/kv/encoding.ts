@@ -3,7 +3,8 @@
  * read back. Each is one CBOR map with text field names; bytes are plain byte strings.
  *
  * Commands: `{op, key, time, [client, seq, [acked], [rid]], ...}` with, per op, `put: value, prev`,
- * `delete: prev`, `cas: rev, value`, `get: (nothing)`. `client` and `seq` are both present
+ * `delete: prev`, `cas: rev, value`, `get: (nothing)`, and `{op: 'txn', time, compare, success, failure}`
+ * (no key; txn.ts). `client` and `seq` are both present
  * (a session) or both absent; `acked`, the session's watermark (1 to seq), and `rid`, the
  * request id (16 bytes), only with them.
  * Queries: `{op: 'get', key}`, `{op: 'list', prefix, limit, [after]}`. Results: `{type, ...}` as in
@@ -31,6 +32,7 @@ import type {
 import { KV_ERROR_CODES } from './types.js';
 import { Fields, asByteString, decodeCbor, malformed, readArray } from './fields.js';
 import { LIST_ITEMS_MAX } from './execute.js';
+import { decodeTxnFields, decodeTxnResults, encodeTxnFields, encodeTxnResults } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -41,6 +43,7 @@ const SESSION_FIELDS: readonly string[] = ['client', 'seq', 'acked', 'rid'];
 const PUT_FIELDS: readonly string[] = [...HEADER_FIELDS, 'value', 'prev'];
 const DELETE_FIELDS: readonly string[] = [...HEADER_FIELDS, 'prev'];
 const CAS_FIELDS: readonly string[] = [...HEADER_FIELDS, 'rev', 'value'];
+const TXN_FIELDS: readonly string[] = ['op', 'time', 'compare', 'success', 'failure'];
 
 function encodeOperation(operation: KvOperation): Record<string, unknown> {
   switch (operation.op) {
@@ -52,6 +55,8 @@ function encodeOperation(operation: KvOperation): Record<string, unknown> {
       return { op: 'cas', key: operation.key, rev: operation.expectedRevision, value: asByteString(operation.value) };
     case 'get':
       return { op: 'get', key: operation.key };
+    case 'txn':
+      return encodeTxnFields(operation);
   }
 }
 
@@ -94,7 +99,7 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
     value,
     'command',
     ['op'],
-    ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev'],
+    ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev', 'compare', 'success', 'failure'],
   );
   const op = all.string('op');
   switch (op) {
@@ -125,6 +130,13 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
     case 'get': {
       const fields = all.expect('get command', HEADER_FIELDS, SESSION_FIELDS);
       return { operation: { op, key: readKey(fields) }, fields };
+    }
+    case 'txn': {
+      const fields = all.expect('txn command', TXN_FIELDS, SESSION_FIELDS);
+      return {
+        operation: decodeTxnFields(fields.raw('compare'), fields.raw('success'), fields.raw('failure')),
+        fields,
+      };
     }
     default:
       throw malformed(`command: unknown op '${op.slice(0, 32)}'`);
@@ -196,6 +208,8 @@ function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unk
         items: result.items.map((item) => ({ key: item.key, value: asByteString(item.value), rev: item.revision })),
         more: result.more,
       };
+    case 'txn':
+      return { type: 'txn', ok: result.succeeded, results: encodeTxnResults(result.results) };
   }
 }
 
@@ -257,6 +271,10 @@ function readResult(value: unknown, type: string): KvResult {
       const fields = Fields.of(value, 'list result', ['type', 'items', 'more'], SREV);
       return { type, items: readListItems(fields.raw('items')), more: fields.boolean('more') };
     }
+    case 'txn': {
+      const fields = Fields.of(value, 'txn result', ['type', 'ok', 'results'], SREV);
+      return { type, succeeded: fields.boolean('ok'), results: decodeTxnResults(fields.raw('results')) };
+    }
     case 'error': {
       const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
       return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };
@@ -273,7 +291,7 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
     value,
     'result',
     ['type'],
-    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'srev'],
+    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'srev'],
   );
   const result = readResult(value, fields.string('type'));
   if (!fields.has('srev') || result.type === 'error') return result;

@@ -5,6 +5,7 @@
  */
 import { assertNever } from '../../contracts/assert.js';
 import type { KvStore } from './store.js';
+import { executeTxn, txnKeys } from './txn.js';
 import type { KvListQuery, KvOperation, KvResult } from './types.js';
 
 /** Most keys one listing returns. */
@@ -46,6 +47,8 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
       store.set(operation.key, operation.value, index);
       return { type: 'cas', succeeded: true, revision: index };
     }
+    case 'txn':
+      return executeTxn(store, operation, index);
     default:
       return assertNever(operation, 'unknown KV operation');
   }
@@ -65,4 +68,9 @@ export function executeList(store: KvStore, query: KvListQuery): KvResult {
     LIST_BYTES_MAX,
   );
   return { type: 'list', items: entries.map(([key, versioned]) => ({ key, ...versioned })), more };
+}
+
+/** Every key a command's operation names. */
+export function operationKeys(operation: KvOperation): string[] {
+  return operation.op === 'txn' ? txnKeys(operation) : [operation.key];
 }

@@ -69,8 +69,32 @@ export interface KvGetOperation {
   readonly key: string;
 }
 
+/** A condition of a transaction on one key: its revision (0: absent), its value, or its absence. */
+export type KvCompare =
+  | { readonly key: string; readonly target: 'revision'; readonly revision: number }
+  | { readonly key: string; readonly target: 'value'; readonly value: Uint8Array }
+  | { readonly key: string; readonly target: 'absent' };
+
+/** An operation of a transaction's branch. */
+export type KvTxnOp =
+  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'get'; readonly key: string };
+
+/**
+ * A transaction (txn.ts): when every compare holds, runs `success`, else `failure`, in order, as
+ * the one change of its log entry: all of the branch or, when one operation is refused, none.
+ * At most TXN_OPS_MAX compares and TXN_OPS_MAX operations per branch.
+ */
+export interface KvTxnOperation {
+  readonly op: 'txn';
+  readonly compare: readonly KvCompare[];
+  readonly success: readonly KvTxnOp[];
+  readonly failure: readonly KvTxnOp[];
+}
+
 /** What a command does. */
-export type KvOperation = KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation;
+export type KvOperation = KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation | KvTxnOperation;
 
 /** The fields every command carries besides its operation. */
 export interface KvCommandHeader {
@@ -210,6 +234,19 @@ export interface KvListResult extends KvRevisioned {
   readonly more: boolean;
 }
 
+/** The result of one operation of a transaction's branch. */
+export type KvTxnOpResult =
+  | { readonly type: 'put'; readonly revision: number }
+  | { readonly type: 'delete'; readonly deleted: boolean }
+  | { readonly type: 'get'; readonly current: KvVersioned | null };
+
+/** The result of a transaction: which branch ran, and the result of each of its operations. */
+export interface KvTxnResult extends KvRevisioned {
+  readonly type: 'txn';
+  readonly succeeded: boolean;
+  readonly results: readonly KvTxnOpResult[];
+}
+
 /** A command or query that was refused; nothing changed. */
 export interface KvErrorResult {
   readonly type: 'error';
@@ -219,4 +256,11 @@ export interface KvErrorResult {
 
 /** Every result of a command or a query. */
 export type KvResult =
-  KvPutResult | KvDeleteResult | KvCasSucceeded | KvCasFailed | KvGetResult | KvListResult | KvErrorResult;
+  | KvPutResult
+  | KvDeleteResult
+  | KvCasSucceeded
+  | KvCasFailed
+  | KvGetResult
+  | KvListResult
+  | KvTxnResult
+  | KvErrorResult;

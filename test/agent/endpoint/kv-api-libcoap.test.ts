@@ -3,9 +3,14 @@
 // store revision, that a write's answer carries the same store revision, and that bad arguments
 // are answered 4.00 (coap-client exits 0 on errors, so the test reads its output); and that
 // `coraft kv list` (dist/, run through bin/coraft.js: build first) follows the pages to the end
-// or to --limit. Skipped when coap-client-notls is not installed.
+// or to --limit; that `POST /txn` from coap-client runs a transaction (and answers a bad one
+// 4.00), and `coraft txn --file F` prints the branch and results. Skipped when
+// coap-client-notls is not installed.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { coapClient, coraft } from '../integration/helpers.js';
 import { udpEndpointNode, type EndpointNode } from './harness.js';
 
@@ -18,7 +23,7 @@ function installed(): boolean {
   }
 }
 
-describe('local endpoint: listing with coap-client-notls', function () {
+describe('local endpoint: listing and transactions with coap-client-notls', function () {
   this.timeout(60_000);
   let h: (EndpointNode & { readonly port: number }) | null = null;
 
@@ -76,5 +81,42 @@ describe('local endpoint: listing with coap-client-notls', function () {
     const two = await coraft('kv', 'list', '--prefix', 'cli/', '--limit', '2', '--endpoint', endpoint);
     assert.equal(two.code, 0, two.stderr);
     assert.match(two.stdout, /^KEY +REVISION +VALUE\ncli\/0 +\d+ +n0\ncli\/1 +\d+ +n1\n$/);
+  });
+
+  it('runs a transaction from coap-client and from coraft txn', async () => {
+    assert.ok(h !== null);
+    const endpoint = `127.0.0.1:${h.port}`;
+    const body = JSON.stringify({
+      compare: [{ key: 'leader', absent: true }],
+      success: [
+        { op: 'put', key: 'leader', value: 'gw1' },
+        { op: 'get', key: 'leader' },
+      ],
+    });
+    const answer = JSON.parse(await coapClient('-m', 'post', '-t', '50', '-e', body, `coap://${endpoint}/txn`)) as {
+      succeeded: boolean;
+      revision: number;
+      results: unknown[];
+    };
+    assert.equal(answer.succeeded, true);
+    assert.deepEqual(answer.results, [
+      { op: 'put', revision: answer.revision },
+      { op: 'get', key: 'leader', found: true, value: 'gw1', revision: answer.revision },
+    ]);
+    const bad = await coapClient(
+      '-m',
+      'post',
+      '-t',
+      '50',
+      '-e',
+      '{"success":[{"op":"cas"}]}',
+      `coap://${endpoint}/txn`,
+    );
+    assert.match(bad, /key must be a non-empty string/);
+    const file = join(mkdtempSync(join(tmpdir(), 'coraft-txn-')), 'txn.json');
+    writeFileSync(file, body);
+    const cli = await coraft('txn', '--file', file, '--endpoint', endpoint);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^failure branch ran at revision \d+\n$/);
   });
 });
