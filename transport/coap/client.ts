@@ -187,6 +187,7 @@ export class CoapClient {
       body,
       requestTag: token.subarray(0, 4),
       szx: this.szx,
+      datagramBodyBytesMax: this.options.datagramBodyBytesMax,
       bodyBytesMax: this.options.bodyBytesMax,
       uriPath: this.uriPath,
     });

@@ -39,6 +39,14 @@ export interface CoapClientOptions {
   readonly blockBytes: number;
   /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
   readonly bodyBytesMax: number;
+  /**
+   * Largest request body sent whole in one message, in bytes; a larger one goes in Block1
+   * blocks of blockBytes. Above blockBytes it saves a round trip per block where datagrams
+   * that large arrive whole (loopback: one UDP datagram holds up to 65,507 bytes). A server that
+   * wants blocks instead answers 4.13 with a Block1 size (RFC 7959 §2.9.3), and the body goes
+   * again block-wise. Default 1024 (bodies over one block go block-wise); 16..60,000.
+   */
+  readonly datagramBodyBytesMax: number;
 }
 
 /** Options of a CoAP server. */
@@ -107,6 +115,7 @@ export const DEFAULT_COAP_CLIENT_OPTIONS: CoapClientOptions = {
   outstandingPerPeerMax: 128,
   blockBytes: 1024,
   bodyBytesMax: 8 * MIB,
+  datagramBodyBytesMax: 1024,
 };
 
 /** Defaults of {@link CoapServerOptions}. */
@@ -139,9 +148,16 @@ export function resolveCoapClientOptions(partial: Partial<CoapClientOptions> = {
   checkBlockBytes(problems, options.blockBytes);
   checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
   checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
+  checkRange(problems, 'datagramBodyBytesMax', options.datagramBodyBytesMax, 16, DATAGRAM_BODY_BYTES_MAX);
   if (problems.length > 0) throw new ConfigError(problems);
   return options;
 }
+
+/**
+ * The most a client sends whole: one UDP datagram over IPv4 holds 65,507 bytes, which leaves
+ * room for the CoAP header, token and options (and a DTLS record's overhead).
+ */
+export const DATAGRAM_BODY_BYTES_MAX = 60_000;
 
 /** Fills defaults and validates; throws ConfigError naming every bad field. */
 export function resolveCoapServerOptions(partial: Partial<CoapServerOptions> = {}): CoapServerOptions {

@@ -31,6 +31,7 @@ describe('transport options', () => {
       outstandingPerPeerMax: 128,
       blockBytes: 1024,
       bodyBytesMax: 8 * MIB,
+      datagramBodyBytesMax: 1024,
     });
     assert.deepEqual(resolveCoapServerOptions(), {
       blockBytes: 1024,
@@ -72,6 +73,7 @@ describe('transport options', () => {
       outstandingPerPeerMax: 1,
       blockBytes: 16,
       bodyBytesMax: 1024,
+      datagramBodyBytesMax: 16,
     };
     const high = {
       ackTimeoutMs: 60_000,
@@ -82,6 +84,7 @@ describe('transport options', () => {
       outstandingPerPeerMax: 4096,
       blockBytes: 1024,
       bodyBytesMax: 64 * MIB,
+      datagramBodyBytesMax: 60_000,
     };
     assert.deepEqual(resolveCoapClientOptions(low), low);
     assert.deepEqual(resolveCoapClientOptions(high), high);
@@ -115,9 +118,15 @@ describe('transport options', () => {
 
   it('names every bad field with its limit', () => {
     const client = problemsOf(() =>
-      resolveCoapClientOptions({ ackTimeoutMs: 5, blockBytes: 1000, outstandingPerPeerMax: 0 }),
+      resolveCoapClientOptions({
+        ackTimeoutMs: 5,
+        blockBytes: 1000,
+        outstandingPerPeerMax: 0,
+        datagramBodyBytesMax: 60_001,
+      }),
     );
-    assert.equal(client.length, 4, client.join('; '));
+    assert.equal(client.length, 5, client.join('; '));
+    assert.ok(client.some((p) => p.startsWith('datagramBodyBytesMax must be an integer in [16, 60000]')));
     assert.ok(
       client.some((p) => p.startsWith('ackTimeoutMinMs must be an integer in [1, 5]')),
       'a limit that depends on another field',
