@@ -6,9 +6,9 @@
  * with the admin key (agent/trust/admin-command.ts).
  *
  *   GET  /status                      the node's view of the cluster (Observe)
- *   GET  /kv?prefix=P[&limit=N][&after=K][&stale]
- *                                     list a prefix (list-resource.ts)
+ *   GET  /kv?prefix=P&limit=N&after=K list a prefix (list-resource.ts)
  *   POST /txn                         a transaction: compares, then one branch (txn-resource.ts)
+ *   GET  /watch?prefix=P|key=K&since=R  the changes after R (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
  *                                     If-None-Match: create only. Without client and seq the
@@ -21,9 +21,7 @@
  *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
  *                                     snapshot, admin-key rotation) as the payload
- *
- * Every key-value answer carries the store revision in the Store-Revision option, and JSON
- * write answers also in `storeRevision` (documents.ts).
+ * Key-value answers carry the store revision (option Store-Revision, documents.ts).
  */
 import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
@@ -53,6 +51,7 @@ import { restricted, type EndpointAccess, type EndpointArea } from './access.js'
 import { EndpointWrites } from './writes.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
+import { watchHandler } from './watch-resource.js';
 import { storeRevisionOption } from './documents.js';
 import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
 
@@ -118,6 +117,7 @@ export class LocalEndpoint {
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
+    add('/watch', 'kv', { GET: watchHandler(deps.node, this.options.requestTimeoutMs) });
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
@@ -361,6 +361,7 @@ export class LocalEndpoint {
       case 'get':
       case 'list':
       case 'txn':
+      case 'changes':
         return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'error':
         return responseForKvError(result);

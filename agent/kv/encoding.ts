@@ -20,6 +20,7 @@ import type {
   KvCasOperation,
   KvCommand,
   KvErrorCode,
+  KvChangeEvent,
   KvErrorResult,
   KvListItem,
   KvOperation,
@@ -30,7 +31,16 @@ import type {
   KvVersioned,
 } from './types.js';
 import { KV_ERROR_CODES } from './types.js';
-import { Fields, asByteString, decodeCbor, malformed, readArray } from './fields.js';
+import {
+  Fields,
+  asByteString,
+  decodeCbor,
+  malformed,
+  readArray,
+  readBytes,
+  readInteger,
+  readString,
+} from './fields.js';
 import { LIST_ITEMS_MAX } from './execute.js';
 import { decodeTxnFields, decodeTxnResults, encodeTxnFields, encodeTxnResults } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
@@ -157,6 +167,14 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 /** Encodes a query. */
 export function encodeKvQuery(query: KvQuery): Uint8Array {
   if (query.op === 'get') return encoder.encode({ op: query.op, key: query.key });
+  if (query.op === 'changes')
+    return encoder.encode({
+      op: 'changes',
+      since: query.since,
+      prefix: query.prefix,
+      exact: query.exact,
+      limit: query.limit,
+    });
   const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
   if (query.after !== null) map['after'] = query.after;
   return encoder.encode(map);
@@ -165,8 +183,18 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   const value = decodeCbor(bytes, 'query');
-  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after']).string('op');
+  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact']).string('op');
   if (op === 'get') return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
+  if (op === 'changes') {
+    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit']);
+    return {
+      op,
+      since: fields.integer('since', 0),
+      prefix: fields.string('prefix'),
+      exact: fields.boolean('exact'),
+      limit: fields.integer('limit', 1, LIST_ITEMS_MAX),
+    };
+  }
   if (op !== 'list') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
   const fields = Fields.of(value, 'list query', ['op', 'prefix', 'limit'], ['after']);
   return {
@@ -210,6 +238,16 @@ function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unk
       };
     case 'txn':
       return { type: 'txn', ok: result.succeeded, results: encodeTxnResults(result.results) };
+    case 'changes':
+      return {
+        type: 'changes',
+        events: result.events.map((e) => [
+          e.revision,
+          e.key,
+          e.type === 'put' && e.value !== null ? asByteString(e.value) : null,
+        ]),
+        more: result.more,
+      };
   }
 }
 
@@ -246,6 +284,17 @@ function readListItems(value: unknown): KvListItem[] {
   });
 }
 
+function readChangeEvents(value: unknown): KvChangeEvent[] {
+  return readArray(value, 'changes result events', Number.MAX_SAFE_INTEGER).map((item) => {
+    const fields = readArray(item, 'change event', 3);
+    if (fields.length !== 3) throw malformed('change event must have 3 items');
+    const revision = readInteger(fields[0], 'change event revision', 1);
+    const key = readString(fields[1], 'change event key');
+    if (fields[2] === null) return { type: 'delete', key, value: null, revision };
+    return { type: 'put', key, value: readBytes(fields[2], 'change event value'), revision };
+  });
+}
+
 function readResult(value: unknown, type: string): KvResult {
   switch (type) {
     case 'put': {
@@ -271,6 +320,10 @@ function readResult(value: unknown, type: string): KvResult {
       const fields = Fields.of(value, 'list result', ['type', 'items', 'more'], SREV);
       return { type, items: readListItems(fields.raw('items')), more: fields.boolean('more') };
     }
+    case 'changes': {
+      const fields = Fields.of(value, 'changes result', ['type', 'events', 'more'], SREV);
+      return { type, events: readChangeEvents(fields.raw('events')), more: fields.boolean('more') };
+    }
     case 'txn': {
       const fields = Fields.of(value, 'txn result', ['type', 'ok', 'results'], SREV);
       return { type, succeeded: fields.boolean('ok'), results: decodeTxnResults(fields.raw('results')) };
@@ -291,7 +344,7 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
     value,
     'result',
     ['type'],
-    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'srev'],
+    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events', 'srev'],
   );
   const result = readResult(value, fields.string('type'));
   if (!fields.has('srev') || result.type === 'error') return result;

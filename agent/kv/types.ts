@@ -135,8 +135,20 @@ export interface KvListQuery {
   readonly limit: number;
 }
 
+/**
+ * The changes after revision `since` (from the history window) to the keys that start with
+ * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX).
+ */
+export interface KvChangesQuery {
+  readonly op: 'changes';
+  readonly since: number;
+  readonly prefix: string;
+  readonly exact: boolean;
+  readonly limit: number;
+}
+
 /** Every query. */
-export type KvQuery = KvGetQuery | KvListQuery;
+export type KvQuery = KvGetQuery | KvListQuery | KvChangesQuery;
 
 /** Every error code of a KV result. */
 export type KvErrorCode =
@@ -159,7 +171,9 @@ export type KvErrorCode =
   /** A retry of a command that was applied, whose response was too large to keep or is kept no more. */
   | 'KV_RESPONSE_NOT_RETAINED'
   /** The key is under the agent's reserved prefix `.coraft/`; only verified admin entries change agent state. */
-  | 'KV_RESERVED_KEY';
+  | 'KV_RESERVED_KEY'
+  /** The changes asked for are older than the history window; the message says `compacted: oldest revision N`. */
+  | 'KV_COMPACTED';
 
 /** Every KV error code, in a fixed order. */
 export const KV_ERROR_CODES: readonly KvErrorCode[] = [
@@ -173,6 +187,7 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'KV_SESSION_EXPIRED',
   'KV_RESPONSE_NOT_RETAINED',
   'KV_RESERVED_KEY',
+  'KV_COMPACTED',
 ];
 
 /**
@@ -247,6 +262,22 @@ export interface KvTxnResult extends KvRevisioned {
   readonly results: readonly KvTxnOpResult[];
 }
 
+/** One change of the history: a put (with the value written) or a delete. */
+export interface KvChangeEvent {
+  readonly type: 'put' | 'delete';
+  readonly key: string;
+  /** The value written; null for a delete. */
+  readonly value: Uint8Array | null;
+  readonly revision: number;
+}
+
+/** The result of a changes query: the changes in revision order; `more` when later ones match too. */
+export interface KvChangesResult extends KvRevisioned {
+  readonly type: 'changes';
+  readonly events: readonly KvChangeEvent[];
+  readonly more: boolean;
+}
+
 /** A command or query that was refused; nothing changed. */
 export interface KvErrorResult {
   readonly type: 'error';
@@ -263,4 +294,5 @@ export type KvResult =
   | KvGetResult
   | KvListResult
   | KvTxnResult
+  | KvChangesResult
   | KvErrorResult;

@@ -5,7 +5,8 @@
 // `coraft kv list` (dist/, run through bin/coraft.js: build first) follows the pages to the end
 // or to --limit; that `POST /txn` from coap-client runs a transaction (and answers a bad one
 // 4.00), and `coraft txn --file F` prints the branch and results. Skipped when
-// coap-client-notls is not installed.
+// coap-client-notls is not installed. Also that `GET /watch?prefix=P&since=R` replays the
+// changes after R to coap-client.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -118,5 +119,20 @@ describe('local endpoint: listing and transactions with coap-client-notls', func
     const cli = await coraft('txn', '--file', file, '--endpoint', endpoint);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /^failure branch ran at revision \d+\n$/);
+  });
+
+  it('replays the changes after a revision to coap-client', async () => {
+    assert.ok(h !== null);
+    const base = `coap://127.0.0.1:${h.port}`;
+    const first = JSON.parse(await coapClient('-m', 'put', '-e', 'one', `${base}/kv/feed/a`)) as { revision: number };
+    await coapClient('-m', 'put', '-e', 'two', `${base}/kv/feed/b`);
+    await coapClient('-m', 'delete', `${base}/kv/feed/a`);
+    const replay = JSON.parse(await coapClient('-m', 'get', `${base}/watch?prefix=feed/&since=${first.revision}`)) as {
+      events: unknown[];
+    };
+    assert.deepEqual(replay.events, [
+      { type: 'put', key: 'feed/b', value: 'two', revision: first.revision + 1 },
+      { type: 'delete', key: 'feed/a', revision: first.revision + 2 },
+    ]);
   });
 });

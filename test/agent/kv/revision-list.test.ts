@@ -77,7 +77,7 @@ describe('KvStateMachine store revision', () => {
     const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
     const sm = new KvStateMachine();
     const image = (revision: number): Uint8Array =>
-      raw.encode(['coraft-kv', 3, 7, 0, [['k', Buffer.from('v'), 5]], [], [], revision]);
+      raw.encode(['coraft-kv', 3, 7, 0, [['k', Buffer.from('v'), 5]], [], [], revision, 0, []]);
     assert.throws(() => sm.restore(metaAt(7), image(4)), /store revision must be an integer from 5 to 7/);
     assert.throws(() => sm.restore(metaAt(7), image(8)), /store revision must be an integer from 5 to 7/);
     sm.restore(metaAt(7), image(6));
