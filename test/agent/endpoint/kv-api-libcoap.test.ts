@@ -6,13 +6,16 @@
 // or to --limit; that `POST /txn` from coap-client runs a transaction (and answers a bad one
 // 4.00), and `coraft txn --file F` prints the branch and results. Skipped when
 // coap-client-notls is not installed. Also that `GET /watch?prefix=P&since=R` replays the
-// changes after R to coap-client.
+// changes after R to coap-client, and `coraft watch` prints them (--once) and then follows new
+// changes, one line each.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { coapClient, coraft } from '../integration/helpers.js';
+import { spawn } from 'node:child_process';
+import { CORAFT_BIN } from '../../../agent/cli/agent-processes.js';
+import { coapClient, coraft, waitFor } from '../integration/helpers.js';
 import { udpEndpointNode, type EndpointNode } from './harness.js';
 
 function installed(): boolean {
@@ -134,5 +137,59 @@ describe('local endpoint: listing and transactions with coap-client-notls', func
       { type: 'put', key: 'feed/b', value: 'two', revision: first.revision + 1 },
       { type: 'delete', key: 'feed/a', revision: first.revision + 2 },
     ]);
+  });
+
+  it('coraft watch replays and follows', async () => {
+    assert.ok(h !== null);
+    const endpoint = `127.0.0.1:${h.port}`;
+    const first = JSON.parse(await coapClient('-m', 'put', '-e', 'v1', `coap://${endpoint}/kv/cw/a`)) as {
+      revision: number;
+    };
+    await coapClient('-m', 'delete', `coap://${endpoint}/kv/cw/a`);
+    const once = await coraft(
+      'watch',
+      '--prefix',
+      'cw/',
+      '--since',
+      String(first.revision - 1),
+      '--once',
+      '--endpoint',
+      endpoint,
+    );
+    assert.equal(once.code, 0, once.stderr);
+    assert.equal(
+      once.stdout,
+      `put cw/a = v1 (revision ${first.revision})\ndelete cw/a (revision ${first.revision + 1})\n`,
+    );
+    const child = spawn(process.execPath, [
+      CORAFT_BIN,
+      'watch',
+      'cw/b',
+      '--json',
+      '--interval-ms',
+      '50',
+      '--endpoint',
+      endpoint,
+    ]);
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await coapClient('-m', 'put', '-e', 'followed', `coap://${endpoint}/kv/cw/b`);
+      await coapClient('-m', 'put', '-e', 'other', `coap://${endpoint}/kv/cw/c`);
+      await waitFor('the followed change', () => output.includes('followed'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const lines = output
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { key: string; value: string });
+      assert.deepEqual(
+        lines.map((l) => [l.key, l.value]),
+        [['cw/b', 'followed']],
+        'exactly once, that key only',
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });
