@@ -132,7 +132,7 @@ async function runPlan(
         // A value that fits one block goes the same way in both modes: measure it once.
         if (mode === 'block1' && valueBytes <= 1024) continue;
         const base = endpointTarget(await endpoint(), 5_000);
-        const target = mode === 'block1' ? { ...base, datagramBodyBytesMax: 1024 } : base;
+        const target = mode === 'block1' ? { ...base, wholeBodyBytesMax: 1024 } : base;
         const point = await closedLoop(target, { mode, valueBytes, clients, durationMs: plan.durationMs }, cpuSeconds);
         points.push(point);
         process.stderr.write(`${JSON.stringify(point)}\n`);

@@ -6,7 +6,6 @@
 import { CoapClient, CoapOption, formatCode } from '../../transport/coap/index.js';
 import type { CoapClientRequest, CoapClientResponse } from '../../transport/coap/index.js';
 import { option } from '../../transport/coap/options.js';
-import { DATAGRAM_BODY_BYTES_MAX } from '../../transport/coap/config.js';
 import { createCryptoPrng, createRealTimers } from '../../transport/timers.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import { parseHostPort } from '../config/agent-config.js';
@@ -37,10 +36,10 @@ export interface EndpointTarget {
   readonly open?: () => Promise<DatagramEndpoint>;
   readonly timeoutMs: number;
   /**
-   * The largest request body sent whole in one datagram (CoapClientOptions.datagramBodyBytesMax).
-   * Default: LOOPBACK_DATAGRAM_BODY_BYTES_MAX to a plain-UDP endpoint on loopback, else 1024.
+   * The largest request body sent whole in one datagram (CoapClientOptions.wholeBodyBytesMax).
+   * Default: LOOPBACK_WHOLE_BODY_BYTES_MAX to a plain-UDP endpoint on loopback, else 1024.
    */
-  readonly datagramBodyBytesMax?: number;
+  readonly wholeBodyBytesMax?: number;
 }
 
 /** Resolves --endpoint (default 127.0.0.1:5683). */
@@ -54,7 +53,7 @@ export function endpointTarget(text: string | undefined, timeoutMs: number): End
  * Block1 round trips. Larger bodies, and every body to another host or through DTLS, go in
  * 1 KiB Block1 blocks.
  */
-export const LOOPBACK_DATAGRAM_BODY_BYTES_MAX = DATAGRAM_BODY_BYTES_MAX;
+export const LOOPBACK_WHOLE_BODY_BYTES_MAX = 60_000;
 
 /** True for an IPv4 loopback address (127.0.0.0/8) or ::1. */
 export function isLoopbackAddress(host: string): boolean {
@@ -67,8 +66,8 @@ export class EndpointClient {
   constructor(private readonly target: EndpointTarget) {
     const host = target.endpoint.host;
     const whole =
-      target.datagramBodyBytesMax ??
-      (target.open === undefined && isLoopbackAddress(host) ? LOOPBACK_DATAGRAM_BODY_BYTES_MAX : null);
+      target.wholeBodyBytesMax ??
+      (target.open === undefined && isLoopbackAddress(host) ? LOOPBACK_WHOLE_BODY_BYTES_MAX : null);
     this.client = new CoapClient(
       {
         openEndpoint:
@@ -76,7 +75,7 @@ export class EndpointClient {
         timers: createRealTimers(),
         prng: createCryptoPrng(),
       },
-      whole === null ? {} : { datagramBodyBytesMax: whole },
+      whole === null ? {} : { wholeBodyBytesMax: whole },
     );
   }
 

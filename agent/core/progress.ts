@@ -28,10 +28,20 @@ export class Progress {
   snapshotChunkSent = false;
   /** Set on any response in the current check-quorum period (thesis §6.2). */
   recentActive = false;
+  /**
+   * Leader ticks the follower spent behind the leader's last index without its match advancing;
+   * 0 while it is caught up. Log retention reads it (retention.ts).
+   */
+  stalledTicks = 0;
   /** Requests to this follower that failed in a row (unreachable or timed out). */
   failures = 0;
   /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
   backoffRounds = 0;
+  /**
+   * The leader's heartbeatElapsed when it last sent this follower entries in the current
+   * heartbeat interval; null when it sent none since the last heartbeat round.
+   */
+  appendElapsed: number | null = null;
   readonly inflights: Inflights;
 
   constructor(next: LogIndex, inflightCountMax: number, inflightBytesMax: number) {
@@ -87,6 +97,7 @@ export class Progress {
     let updated = false;
     if (index > this.match) {
       this.match = index;
+      this.stalledTicks = 0;
       updated = true;
       this.probeSent = false;
     }

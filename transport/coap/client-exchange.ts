@@ -79,7 +79,7 @@ export interface ExchangeInit {
    * A body of at most this many bytes goes whole in one message; a larger one goes in Block1
    * blocks. At least the block size (then only a body that fits one block goes whole).
    */
-  readonly datagramBodyBytesMax: number;
+  readonly wholeBodyBytesMax: number;
   readonly bodyBytesMax: number;
   /** Builds a Uri-Path option (the client caches the encodings). */
   readonly uriPath: (segment: string) => CoapOptionValue;
@@ -135,6 +135,7 @@ export class ClientExchange {
   private readonly body: Uint8Array;
   private readonly requestTag: Uint8Array;
   private readonly bodyBytesMax: number;
+  /** True when the body goes block-wise (Block1): it is larger than the whole-body limit. */
   private readonly uriPath: (segment: string) => CoapOptionValue;
 
   constructor(init: ExchangeInit) {
@@ -151,7 +152,7 @@ export class ClientExchange {
     this.uriPath = init.uriPath;
     this.block1Szx = init.szx;
     this.block2Szx = init.szx;
-    this.unfragmented = init.body.length <= Math.max(blockSizeOf(init.szx), init.datagramBodyBytesMax);
+    this.unfragmented = init.body.length <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
   }
 
   /** True when `peer` is the endpoint this request went to. */

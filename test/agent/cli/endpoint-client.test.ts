@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import {
   EndpointClient,
-  LOOPBACK_DATAGRAM_BODY_BYTES_MAX,
+  LOOPBACK_WHOLE_BODY_BYTES_MAX,
   isLoopbackAddress,
 } from '../../../agent/cli/endpoint-client.js';
 import { CoapResponseCode, CoapServer } from '../../../transport/coap/index.js';
@@ -36,7 +36,7 @@ describe('EndpointClient', function () {
       const small = await client.request({ method: 'PUT', path: ['kv', 'a'], payload: new Uint8Array(4096) });
       assert.equal(small.code, CoapResponseCode.Changed);
       assert.equal(server.stats.requests, 1, 'one request for a 4 KiB value');
-      const bound = LOOPBACK_DATAGRAM_BODY_BYTES_MAX;
+      const bound = LOOPBACK_WHOLE_BODY_BYTES_MAX;
       const whole = await client.request({ method: 'PUT', path: ['kv', 'b'], payload: new Uint8Array(bound) });
       assert.equal(whole.code, CoapResponseCode.Changed);
       assert.equal(server.stats.requests, 2, 'a value of the bound still goes in one datagram');

@@ -21,7 +21,7 @@ async function putValue(
   h: VirtualEndpointNode,
   key: string,
   value: Uint8Array,
-  datagramBodyBytesMax = 1024,
+  wholeBodyBytesMax = 1024,
 ): Promise<CoapClientResponse> {
   const client = new CoapClient(
     {
@@ -29,7 +29,7 @@ async function putValue(
       timers: h.timers,
       prng: new SeededPrng(5),
     },
-    { datagramBodyBytesMax },
+    { wholeBodyBytesMax },
   );
   const pending = client.request(h.address, { method: 'PUT', path: ['kv', key], payload: value }, 10_000);
   await h.run(1000);

@@ -1,5 +1,5 @@
 // Proves request bodies sent whole, in one message, where one datagram holds them
-// (datagramBodyBytesMax): a 4 KiB body reaches the handler in one request instead of four
+// (wholeBodyBytesMax): a 4 KiB body reaches the handler in one request instead of four
 // Block1 round trips; a body over the option still goes block-wise; a server that answers a
 // whole body with 4.13 and a Block1 size (RFC 7959 §2.9.3) gets it again block-wise from block
 // 0; and the server refuses a whole body over its bodyBytesMax with 4.13 and Size1 before any
@@ -18,7 +18,7 @@ function pattern(length: number): Uint8Array {
   return out;
 }
 
-async function upload(size: number, datagramBodyBytesMax?: number) {
+async function upload(size: number, wholeBodyBytesMax?: number) {
   const h = await serverHarness();
   const bodies: Uint8Array[] = [];
   h.server.addResource('/kv/*', {
@@ -29,7 +29,7 @@ async function upload(size: number, datagramBodyBytesMax?: number) {
   });
   const client = new CoapClient(
     { openEndpoint: () => Promise.resolve(h.network.open('10.0.0.3')), timers: h.timers, prng: new SeededPrng(4) },
-    datagramBodyBytesMax === undefined ? {} : { datagramBodyBytesMax },
+    wholeBodyBytesMax === undefined ? {} : { wholeBodyBytesMax },
   );
   const response = await client.request(
     h.serverEndpoint.localAddress(),
@@ -41,7 +41,7 @@ async function upload(size: number, datagramBodyBytesMax?: number) {
 }
 
 describe('CoAP request bodies sent whole', () => {
-  it('sends a 4 KiB body in one request when datagramBodyBytesMax allows, else in four Block1 blocks', async () => {
+  it('sends a 4 KiB body in one request when wholeBodyBytesMax allows, else in four Block1 blocks', async () => {
     const whole = await upload(4096, 8192);
     assert.equal(whole.response.code, CoapResponseCode.Changed);
     assert.equal(whole.requests, 1, 'one request, no 2.31 round trips');
@@ -52,7 +52,7 @@ describe('CoAP request bodies sent whole', () => {
     assert.ok(Buffer.from(blocks.bodies[0] ?? []).equals(pattern(4096)));
   });
 
-  it('sends a body over datagramBodyBytesMax block-wise', async () => {
+  it('sends a body over wholeBodyBytesMax block-wise', async () => {
     const over = await upload(9000, 8192);
     assert.equal(over.requests, 9);
     assert.ok(Buffer.from(over.bodies[0] ?? []).equals(pattern(9000)));
@@ -87,7 +87,7 @@ describe('CoAP request bodies sent whole', () => {
     });
     const client = new CoapClient(
       { openEndpoint: () => Promise.resolve(h.network.open('10.0.0.4')), timers: h.timers, prng: new SeededPrng(5) },
-      { datagramBodyBytesMax: 8192 },
+      { wholeBodyBytesMax: 8192 },
     );
     const response = await client.request(
       h.serverEndpoint.localAddress(),
