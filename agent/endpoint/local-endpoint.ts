@@ -52,7 +52,7 @@ import { EndpointWrites } from './writes.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
 import { watchHandler } from './watch-resource.js';
-import { storeRevisionOption } from './documents.js';
+import { queryArgument, storeRevisionOption } from './documents.js';
 import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
@@ -201,14 +201,6 @@ export class LocalEndpoint {
     return key === '' ? null : key;
   }
 
-  private queryValue(request: CoapRequest, name: string): string | null {
-    for (const item of request.query) {
-      if (item === name) return '';
-      if (item.startsWith(`${name}=`)) return item.slice(name.length + 1);
-    }
-    return null;
-  }
-
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
@@ -216,7 +208,7 @@ export class LocalEndpoint {
       return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
     const query = encodeKvQuery({ op: 'get', key });
     try {
-      const stale = this.queryValue(request, 'stale') !== null;
+      const stale = queryArgument(request, 'stale') !== null;
       const bytes = stale
         ? this.deps.node.readLocal(query)
         : await this.deps.node.readAnywhere(query, this.options.requestTimeoutMs);
@@ -258,8 +250,8 @@ export class LocalEndpoint {
 
   /** The session of a request's `client` and `seq` query parameters, or an error response. */
   private sessionOf(request: CoapRequest): { clientId: string; seq: number } | null | CoapResponse {
-    const clientId = this.queryValue(request, 'client');
-    const seqText = this.queryValue(request, 'seq');
+    const clientId = queryArgument(request, 'client');
+    const seqText = queryArgument(request, 'seq');
     if (clientId === null && seqText === null) return null;
     const seq = Number(seqText);
     if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
