@@ -25,6 +25,10 @@ export interface CoraftOptions {
   readonly requestTimeoutMs: number;
   /** RaftConfiguration fields written into every agent.json's `raft` (the agent validates them). Default none. */
   readonly raft?: Readonly<Record<string, unknown>>;
+  /** Extra Node.js flags of every agent (after the unit's; bench/soak.ts bounds the heap). Default none. */
+  readonly nodeArgs?: readonly string[];
+  /** Every chunk an agent writes to stdout or stderr, by node id. Default none (the output is ignored). */
+  readonly onOutput?: (id: string, chunk: string) => void;
 }
 
 /** Merges `raft` into the `raft` object of the agent.json at `file`. */
@@ -57,8 +61,11 @@ export class CoraftSystem implements BenchSystem {
       codec: 'cbor',
       storage: 'lmdb',
       requestTimeoutMs: 2_000,
-      output: 'ignore',
-      ...(options.cpuProfDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
+      output: options.onOutput ?? 'ignore',
+      nodeArgs: [
+        ...(options.nodeArgs ?? []),
+        ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),
+      ],
     });
     const raft = options.raft ?? {};
     if (Object.keys(raft).length > 0) for (const agent of cluster.agents()) overrideRaft(agent.init.config, raft);

@@ -1,5 +1,6 @@
 // Proves that a full disk stops the write-ahead-log engine without losing an acknowledged write:
-// a child process (fixtures/full-disk-child.ts, out of reach of `mocha test/storage/wal/`) runs under a file size limit (ulimit -f, 512 KiB less 512 bytes), so that
+// a child process (fixtures/full-disk-child.ts, out of reach of `mocha test/storage/wal/`) runs
+// under a file size limit (ulimit -f, 512 KiB less 512 bytes), so that
 // growing its log segment fails as a full file system would (here a short write, then EFBIG), and
 // appends until a write is refused. The refusal must be a PersistenceError STORAGE_FULL (the node
 // then stops without acknowledging), and the directory, reopened without the limit, must hold
