@@ -107,7 +107,7 @@ function ensureBinfmt(arch: Arch): void {
 /** `npm pack SPEC` into the cache (once); returns the tarball's path. */
 function packOnce(spec: string, prefix: string): string {
   mkdirSync(CACHE, { recursive: true });
-  const found = execFileSync('sh', ['-c', `ls ${CACHE}/${prefix}-*.tgz 2>/dev/null | head -n 1`], { encoding: 'utf8' });
+  const found = execFileSync('sh', ['-c', `ls ${CACHE}/${prefix}*.tgz 2>/dev/null | head -n 1`], { encoding: 'utf8' });
   if (found.trim() !== '') return found.trim();
   say(`npm: fetching ${spec} into ${CACHE} (npm pack)`);
   const out = execFileSync('npm', ['pack', spec, '--silent', '--pack-destination', CACHE], {

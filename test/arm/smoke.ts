@@ -18,9 +18,11 @@ import type { Run } from '../agent/integration/helpers.js';
  * stands for, and the defaults (election 150-300 ms, heartbeat 50 ms) would have the agents
  * time out on one another. Real ARM gateways run the defaults.
  */
-const EMULATION_RAFT = { electionTimeoutMinMs: 3_000, electionTimeoutMaxMs: 6_000, heartbeatIntervalMs: 500 };
+const EMULATION_RAFT = { electionTimeoutMinMs: 10_000, electionTimeoutMaxMs: 20_000, heartbeatIntervalMs: 1_000 };
 /** How long the agents get to elect a leader under emulation, ms. */
-const LEADER_TIMEOUT_MS = 180_000;
+const LEADER_TIMEOUT_MS = 600_000;
+/** Most characters of the agents' output kept for a failure report. */
+const OUTPUT_KEPT = 8_000;
 /** Longest one `coraft` command may take under emulation (node's start-up alone takes seconds), ms. */
 const COMMAND_TIMEOUT_MS = 300_000;
 /** How long the agents idle after the election before their RSS is read, ms. */
@@ -38,12 +40,14 @@ function rssBytes(pid: number | undefined): number | null {
 }
 
 async function main(): Promise<void> {
+  let output = '';
   const cluster = await AgentProcesses.create({
     nodes: 3,
     transport: 'coaps',
     codec: 'cbor',
     requestTimeoutMs: 10_000,
     configOverrides: () => ({ raft: EMULATION_RAFT }),
+    output: (id, chunk) => void (output = `${output}[${id}] ${chunk}`.slice(-OUTPUT_KEPT)),
   });
   try {
     const started = performance.now();
@@ -63,6 +67,9 @@ async function main(): Promise<void> {
     assert.match(get.stdout, new RegExp(`^arm/smoke = ${process.arch}\\b`, 'u'));
     const figures = { arch: process.arch, node: process.version, leader, startupToLeaderMs: leaderMs, rssBytes: rss };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
+  } catch (error) {
+    process.stderr.write(`the agents' last output:\n${output}\n`);
+    throw error;
   } finally {
     await cluster.close();
   }
