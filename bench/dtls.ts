@@ -2,17 +2,23 @@
  * DTLS benchmark on loopback: full handshakes per second (sequential and concurrent) with
  * p50/p99 latency, and application-data round trips per second over one established session
  * with 1 and 64 datagrams outstanding. Client and server run in this one process, so every
- * figure pays for both sides on the same core.
+ * figure pays for both sides on the same core. The record figures (no sockets) seal records
+ * with one record layer and split and open them with another, as a session does per datagram,
+ * and time that in CPU seconds of this process, so that other load on the machine does not
+ * count; beside them, in the same run, the same work done with one node:crypto
+ * `aes-128-ccm` cipher built per record (what the record layer did before).
  *
- * `npm run bench -- dtls [--json] [--quick]`, or `run([])` from another bench.
+ * `npm run bench -- dtls [--json] [--quick] [--records]` (`--records`: the record figures
+ * only), or `run([])` from another bench.
  */
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { ContentType, DTLS_1_2, HandshakeType, TLS_PSK_WITH_AES_128_CCM_8 } from '../transport/dtls/constants.js';
 import { encodeHandshakeFragment } from '../transport/dtls/fragments.js';
 import { encodeClientHello } from '../transport/dtls/handshake-messages.js';
-import { encodeRecord } from '../transport/dtls/record.js';
+import { encodeRecord, splitRecords } from '../transport/dtls/record.js';
+import { RecordLayer } from '../transport/dtls/record-layer.js';
 import { DtlsClientEndpoint } from '../transport/dtls/client.js';
 import { DtlsServerEndpoint } from '../transport/dtls/server.js';
 
@@ -170,9 +176,121 @@ export async function measureHelloVerifyRequests(count: number, window = 32): Pr
   return Math.round((answered / elapsedMs) * 1000);
 }
 
+/** Results of {@link measureRecords}: records sealed and opened per CPU second of this process. */
+export interface RecordFigures {
+  readonly bytes: number;
+  readonly records: number;
+  readonly recordsPerCpuSecond: number;
+  readonly megabytesPerCpuSecond: number;
+  /** The same work with one node:crypto `aes-128-ccm` cipher built per record. */
+  readonly oneShotRecordsPerCpuSecond: number;
+  readonly oneShotMegabytesPerCpuSecond: number;
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+/** Seals `count` application-data records of `bytes` bytes, then splits and opens each; CPU seconds. */
+function recordLayerSeconds(count: number, bytes: number): number {
+  const keys = {
+    clientWriteKey: randomBytes(16),
+    serverWriteKey: randomBytes(16),
+    clientWriteIv: randomBytes(4),
+    serverWriteIv: randomBytes(4),
+  };
+  const writer = new RecordLayer(true, 64);
+  const reader = new RecordLayer(false, 64);
+  writer.setKeys(keys);
+  reader.setKeys(keys);
+  writer.activateWrite();
+  reader.activateRead();
+  const payload = randomBytes(bytes);
+  const start = process.cpuUsage();
+  for (let i = 0; i < count; i += 1) {
+    const raw = splitRecords(writer.seal(ContentType.applicationData, 1, payload), 1).records[0];
+    if (raw === undefined || typeof reader.open(raw) === 'string') throw new Error('a sealed record did not open');
+  }
+  return cpuSecondsSince(start);
+}
+
+/** The work of {@link recordLayerSeconds} with a node:crypto aes-128-ccm cipher built per record. */
+function oneShotCcmSeconds(count: number, bytes: number): number {
+  const key = randomBytes(16);
+  const salt = randomBytes(4);
+  const payload = randomBytes(bytes);
+  const type = ContentType.applicationData;
+  const start = process.cpuUsage();
+  for (let seq = 0; seq < count; seq += 1) {
+    const nonce = Buffer.alloc(12);
+    nonce.set(salt);
+    nonce[5] = 1; // epoch 1
+    nonce.writeUIntBE(seq, 6, 6);
+    const aad = Buffer.alloc(13);
+    aad.set(nonce.subarray(4), 0);
+    aad.set([type, DTLS_1_2 >>> 8, DTLS_1_2 & 0xff, bytes >>> 8, bytes & 0xff], 8);
+    const cipher = createCipheriv('aes-128-ccm', key, nonce, { authTagLength: 8 });
+    cipher.setAAD(aad, { plaintextLength: bytes });
+    const body = cipher.update(payload);
+    cipher.final();
+    const fragment = Buffer.concat([nonce.subarray(4), body, cipher.getAuthTag()]);
+    const raw = splitRecords(encodeRecord(type, DTLS_1_2, 1, seq, fragment), 1).records[0];
+    if (raw === undefined) throw new Error('a sealed record did not split');
+    const opened = Buffer.alloc(12);
+    opened.set(salt);
+    opened.set(raw.fragment.subarray(0, 8), 4);
+    const decipher = createDecipheriv('aes-128-ccm', key, opened, { authTagLength: 8 });
+    decipher.setAuthTag(raw.fragment.subarray(8 + bytes));
+    decipher.setAAD(aad, { plaintextLength: bytes });
+    decipher.update(raw.fragment.subarray(8, 8 + bytes));
+    decipher.final();
+  }
+  return cpuSecondsSince(start);
+}
+
+/**
+ * Seals and opens `count` records of `bytes` bytes through the record layer, and does the same
+ * with a cipher built per record, alternating the two `rounds` times and keeping each one's best.
+ */
+export function measureRecords(count: number, bytes: number, rounds = 3): RecordFigures {
+  let layer = Infinity;
+  let oneShot = Infinity;
+  for (let round = 0; round < rounds; round += 1) {
+    layer = Math.min(layer, recordLayerSeconds(count, bytes));
+    oneShot = Math.min(oneShot, oneShotCcmSeconds(count, bytes));
+  }
+  return {
+    bytes,
+    records: count,
+    recordsPerCpuSecond: Math.round(count / layer),
+    megabytesPerCpuSecond: Number(((count * bytes) / layer / 1e6).toFixed(1)),
+    oneShotRecordsPerCpuSecond: Math.round(count / oneShot),
+    oneShotMegabytesPerCpuSecond: Number(((count * bytes) / oneShot / 1e6).toFixed(1)),
+  };
+}
+
+function reportRecords(quick: boolean): Record<string, unknown> {
+  const figures: Record<string, unknown> = {};
+  for (const bytes of [256, 1200]) {
+    const r = measureRecords(quick ? 5000 : 50_000, bytes);
+    console.log(
+      `dtls records of ${bytes} B sealed+opened: ${r.recordsPerCpuSecond}/cpu-s, ${r.megabytesPerCpuSecond} MB/cpu-s ` +
+        `(cipher per record: ${r.oneShotRecordsPerCpuSecond}/cpu-s, ${r.oneShotMegabytesPerCpuSecond} MB/cpu-s)`,
+    );
+    figures[`records${bytes}PerCpuSecond`] = r.recordsPerCpuSecond;
+    figures[`records${bytes}MegabytesPerCpuSecond`] = r.megabytesPerCpuSecond;
+    figures[`records${bytes}OneShotPerCpuSecond`] = r.oneShotRecordsPerCpuSecond;
+    figures[`records${bytes}OneShotMegabytesPerCpuSecond`] = r.oneShotMegabytesPerCpuSecond;
+  }
+  return figures;
+}
+
 /** Runs every measurement; `--quick` shortens them. Prints one line per figure. */
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const quick = args.includes('--quick');
+  const records = reportRecords(quick);
+  if (args.includes('--records')) return records;
   const handshakes = quick ? 300 : 3000;
   const roundTrips = quick ? 2000 : 30_000;
   // Warm up the JIT and the crypto paths before measuring.
@@ -194,6 +312,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const hvr = await measureHelloVerifyRequests(quick ? 2000 : 30_000);
   console.log(`dtls stateless HelloVerifyRequests: ${hvr}/s`);
   return {
+    ...records,
     handshakesSequentialPerSecond: sequential.handshakesPerSecond,
     handshakeSequentialP50Ms: sequential.p50Ms,
     handshakeSequentialP99Ms: sequential.p99Ms,

@@ -8,12 +8,14 @@
  * (the ratios use the mean).
  *
  * Each run opens a fresh data directory, so the log only grows. Figures are wall-clock over
- * `--duration-ms` per run. `--engines lmdb,wal` picks engines.
+ * `--duration-ms` per run. `--engines lmdb,wal` picks engines. On Linux each run also reports
+ * its write amplification: the bytes this process wrote to the block layer during the engine's
+ * slices (/proc/self/io write_bytes) over the bytes of the entries' commands.
  *
  *     npm run bench -- storage [--json] [--duration-ms 1500] [--dir /path/on/the/disk]
  *                              [--engines lmdb,wal,wal-background,wal-inline]
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogEntry } from '../contracts/log.js';
@@ -71,6 +73,13 @@ function openEngine(engine: EngineName, path: string, metrics: Metrics): Promise
     case 'wal-inline':
       return WalPersistenceEngine.open({ ...lmdb, walSyncMode: 'inline' }, { metrics });
   }
+}
+
+/** Bytes this process has written to the block layer (/proc/self/io write_bytes), or null off Linux. */
+function writtenBytes(): number | null {
+  if (!existsSync('/proc/self/io')) return null;
+  const match = /write_bytes: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'));
+  return match?.[1] === undefined ? null : Number(match[1]);
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -144,6 +153,8 @@ interface EngineFigure {
   readonly rawP50Us: number;
   /** appendsPerSec / rawPerSec. */
   readonly vsRaw: number;
+  /** Bytes written during the engine's slices per byte of command appended, or null off Linux. */
+  readonly writeAmplification: number | null;
 }
 
 /** Slices each run is cut into, alternating with raw syncs of the same length. */
@@ -173,6 +184,7 @@ async function engineRun(
   const latencies: number[] = [];
   const rawLatencies: number[] = [];
   const sliceMs = durationMs / SLICES;
+  let written: number | null = 0;
   const writer = async (deadline: number): Promise<void> => {
     while (performance.now() < deadline) {
       const entries: LogEntry[] = [];
@@ -190,8 +202,14 @@ async function engineRun(
       rawLatencies.push(...raw.run(sliceMs));
       rawMs += performance.now() - rawStart;
       const start = performance.now();
+      const writtenBefore = writtenBytes();
       await Promise.all(Array.from({ length: writers }, () => writer(start + sliceMs)));
       engineMs += performance.now() - start;
+      const writtenAfter = writtenBytes();
+      written =
+        written === null || writtenBefore === null || writtenAfter === null
+          ? null
+          : written + writtenAfter - writtenBefore;
     }
     const seconds = engineMs / 1000;
     latencies.sort((a, b) => a - b);
@@ -207,6 +225,8 @@ async function engineRun(
       rawPerSec: rawSide.perSec,
       rawP50Us: rawSide.p50Us,
       vsRaw: Number(((calls * batch) / seconds / rawSide.perSec).toFixed(3)),
+      writeAmplification:
+        written === null || calls === 0 ? null : Number((written / (calls * batch * ENTRY_BYTES)).toFixed(2)),
     };
   } finally {
     await engine.close();
@@ -236,7 +256,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
               `writers: ${figure.appendsPerSec} appends/s ` +
               `(${figure.vsRaw}× raw ${figure.rawPerSec}/s p50 ${figure.rawP50Us} µs alongside), ` +
               `${figure.callsPerSec} calls/s, ${figure.commitsPerSec} commits/s, ` +
-              `call p50 ${figure.callP50Us} µs`,
+              `call p50 ${figure.callP50Us} µs, write amplification ${figure.writeAmplification ?? '-'}`,
           );
         }
       }

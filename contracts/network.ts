@@ -15,6 +15,12 @@ import type { RequestMessage, ResponseFor, ResponseMessage } from './messages.js
  */
 export interface NetworkClient {
   send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>>;
+  /**
+   * Largest encoded request, in bytes, that travels whole in one datagram; the transport splits
+   * a larger one (CoAP Block1: one round trip per block). Absent when the transport has no such
+   * limit (HTTP streams its bodies). The runtime keeps AppendEntries under it.
+   */
+  readonly wholeRequestBytesMax?: number;
   /** Replaces the address book; called when the cluster configuration changes. */
   setPeers(members: readonly { readonly id: NodeId; readonly address: string }[]): void;
   /** Aborts outstanding requests and releases sockets and sessions. */

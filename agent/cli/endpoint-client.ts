@@ -35,6 +35,11 @@ export interface EndpointTarget {
   /** Opens the client's datagram endpoint (UDP, or DTLS with the admin PSK). */
   readonly open?: () => Promise<DatagramEndpoint>;
   readonly timeoutMs: number;
+  /**
+   * The largest request body sent whole in one datagram (CoapClientOptions.wholeBodyBytesMax).
+   * Default: LOOPBACK_WHOLE_BODY_BYTES_MAX to a plain-UDP endpoint on loopback, else 1024.
+   */
+  readonly wholeBodyBytesMax?: number;
 }
 
 /** Resolves --endpoint (default 127.0.0.1:5683). */
@@ -42,11 +47,27 @@ export function endpointTarget(text: string | undefined, timeoutMs: number): End
   return { endpoint: parseHostPort(text ?? DEFAULT_ENDPOINT, '--endpoint'), timeoutMs };
 }
 
+/**
+ * The largest request body sent whole to a plain-UDP endpoint on loopback, where one datagram
+ * holds it and nothing fragments or drops it: a 4 KiB value goes in one request, not in four
+ * Block1 round trips. Larger bodies, and every body to another host or through DTLS, go in
+ * 1 KiB Block1 blocks.
+ */
+export const LOOPBACK_WHOLE_BODY_BYTES_MAX = 60_000;
+
+/** True for an IPv4 loopback address (127.0.0.0/8) or ::1. */
+export function isLoopbackAddress(host: string): boolean {
+  return host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export class EndpointClient {
   private readonly client: CoapClient;
 
   constructor(private readonly target: EndpointTarget) {
     const host = target.endpoint.host;
+    const whole =
+      target.wholeBodyBytesMax ??
+      (target.open === undefined && isLoopbackAddress(host) ? LOOPBACK_WHOLE_BODY_BYTES_MAX : null);
     this.client = new CoapClient(
       {
         openEndpoint:
@@ -54,7 +75,7 @@ export class EndpointClient {
         timers: createRealTimers(),
         prng: createCryptoPrng(),
       },
-      {},
+      whole === null ? {} : { wholeBodyBytesMax: whole },
     );
   }
 

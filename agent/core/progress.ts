@@ -32,6 +32,11 @@ export class Progress {
   failures = 0;
   /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
   backoffRounds = 0;
+  /**
+   * The leader's heartbeatElapsed when it last sent this follower entries in the current
+   * heartbeat interval; null when it sent none since the last heartbeat round.
+   */
+  appendElapsed: number | null = null;
   readonly inflights: Inflights;
 
   constructor(next: LogIndex, inflightCountMax: number, inflightBytesMax: number) {

@@ -82,8 +82,9 @@ export class RaftCore {
       }
     }
     if (s.heartbeatElapsed >= s.options.heartbeatTicks) {
+      // Before the reset: the round compares each follower's last append with heartbeatElapsed.
+      sendHeartbeats(s, true);
       s.heartbeatElapsed = 0;
-      sendHeartbeats(s);
     }
   }
 

@@ -66,15 +66,38 @@ function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   let bytes = 0;
   for (const entry of entries) bytes += entryBytes(entry);
   progress.sentEntries(prevLogIndex + entries.length, entries.length, bytes);
+  if (entries.length > 0) progress.appendElapsed = core.heartbeatElapsed;
   return true;
+}
+
+/**
+ * True when a periodic heartbeat to this follower can be left out: it is in replicate state,
+ * not backing off, and was sent entries in the last half heartbeat interval. That append reset
+ * its election timer and carried the commit index, so the follower still hears from the leader
+ * within 1.5 heartbeat intervals; heartbeats are never left out when that gap would exceed half
+ * the shortest election timeout (the other half is the margin for delivery delays).
+ */
+function heartbeatCovered(core: CoreState, progress: Progress): boolean {
+  if (progress.appendElapsed === null || progress.state !== 'replicate' || progress.backoffRounds > 0) return false;
+  const half = Math.floor(core.options.heartbeatTicks / 2);
+  if (2 * (core.options.heartbeatTicks + half) > core.options.electionTimeoutMinTicks) return false;
+  const ticksSince = core.heartbeatElapsed - progress.appendElapsed;
+  assert(ticksSince >= 0, 'the append was sent in this heartbeat interval');
+  return ticksSince <= half;
 }
 
 /**
  * Sends an empty AppendEntries to every follower: it asserts leadership, carries the commit
  * index, confirms pending reads, and lets stalled probes and snapshot chunks be retried.
+ * A `periodic` round (the heartbeat tick) leaves out the followers a recent append already
+ * reached (heartbeatCovered); a round for reads never does: a read needs answers to messages
+ * sent after it.
  */
-export function sendHeartbeats(core: CoreState): void {
+export function sendHeartbeats(core: CoreState, periodic = false): void {
   for (const [id, progress] of core.progress) {
+    const covered = periodic && heartbeatCovered(core, progress);
+    progress.appendElapsed = null;
+    if (covered) continue;
     if (progress.backoffRounds > 0) {
       // An unreachable follower is retried less and less often.
       progress.backoffRounds -= 1;

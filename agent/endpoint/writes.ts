@@ -14,6 +14,7 @@ import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import { decodeKvResult, encodeKvCommand } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
+import { InvariantError } from '../../contracts/errors.js';
 import { errorResponse, responseForError } from './responses.js';
 import { requestIdOf } from './write-session.js';
 import type { ImplicitSession } from './write-session.js';
@@ -102,6 +103,8 @@ export class EndpointWrites {
           return { kind: 'result', result };
       }
     } catch (error) {
+      // A bug is not an outcome to report: let it stop the process (the CoAP server rethrows it).
+      if (error instanceof InvariantError) throw error;
       return { kind: 'response', response: responseForWriteError(error) };
     } finally {
       this.session.finish(ticket);
@@ -118,6 +121,7 @@ export class EndpointWrites {
         result: decodeKvResult(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)),
       };
     } catch (error) {
+      if (error instanceof InvariantError) throw error;
       return { kind: 'response', response: responseForError(error) };
     }
   }

@@ -163,6 +163,7 @@ async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint
 export function followingMembers(client: NetworkClient, hosts: MemberHosts): NetworkClient {
   return {
     send: (target, request, timeoutMs) => client.send(target, request, timeoutMs),
+    ...(client.wholeRequestBytesMax === undefined ? {} : { wholeRequestBytesMax: client.wholeRequestBytesMax }),
     setPeers: (members) => {
       client.setPeers(members);
       hosts.replace(members.map((m) => m.address));

@@ -65,8 +65,50 @@ export interface RaftNodeOptions {
   readonly snapshotBytesMax?: number;
 }
 
-/** Derives the core's tick-based options from a RaftConfiguration. */
-export function coreOptionsFor(nodeId: NodeId, raft: RaftConfiguration, snapshotBytesMax: number): CoreOptions {
+/**
+ * Bytes of an encoded AppendEntries besides its entries (type, term, leader id of up to 64
+ * characters, indexes, framing), kept free when appends are sized to the transport's datagram.
+ */
+export const APPEND_ENVELOPE_BYTES = 512;
+
+/**
+ * The byte limit of one AppendEntries: the configured appendBytesMax, lowered so that an append
+ * travels whole in one datagram when the transport says how much one carries
+ * (NetworkClient.wholeRequestBytesMax). The core counts an entry as its command plus
+ * ENTRY_OVERHEAD_BYTES, which bounds the cbor and protobuf encodings; an entry larger than the
+ * limit still goes alone, and the transport splits it.
+ */
+export function appendBytesFor(appendBytesMax: number, wholeRequestBytesMax: number | undefined): number {
+  if (wholeRequestBytesMax === undefined) return appendBytesMax;
+  return Math.max(1, Math.min(appendBytesMax, wholeRequestBytesMax - APPEND_ENVELOPE_BYTES));
+}
+
+/**
+ * Bytes of an encoded InstallSnapshot besides its data (the fields of an append, the offsets
+ * and the snapshot's configuration: its members' ids and addresses).
+ */
+export const SNAPSHOT_ENVELOPE_BYTES = 4096;
+
+/**
+ * The size of one snapshot chunk: the configured snapshotChunkBytes, lowered so that a chunk
+ * travels whole in one datagram when the transport says how much one carries. Chunks go one at
+ * a time, so a whole chunk costs one round trip where a block-wise one costs one per KiB.
+ */
+export function snapshotChunkBytesFor(snapshotChunkBytes: number, wholeRequestBytesMax: number | undefined): number {
+  if (wholeRequestBytesMax === undefined) return snapshotChunkBytes;
+  return Math.max(1, Math.min(snapshotChunkBytes, wholeRequestBytesMax - SNAPSHOT_ENVELOPE_BYTES));
+}
+
+/**
+ * Derives the core's tick-based options from a RaftConfiguration; `wholeRequestBytesMax` is the
+ * transport's (NetworkClient.wholeRequestBytesMax), when it has one.
+ */
+export function coreOptionsFor(
+  nodeId: NodeId,
+  raft: RaftConfiguration,
+  snapshotBytesMax: number,
+  wholeRequestBytesMax?: number,
+): CoreOptions {
   const ticks = (ms: number): number => Math.max(1, Math.round(ms / raft.tickIntervalMs));
   return {
     id: nodeId,
@@ -76,12 +118,12 @@ export function coreOptionsFor(nodeId: NodeId, raft: RaftConfiguration, snapshot
     preVote: raft.preVote,
     checkQuorum: raft.checkQuorum,
     maxEntriesPerAppend: raft.maxEntriesPerAppend,
-    appendBytesMax: raft.appendBytesMax,
+    appendBytesMax: appendBytesFor(raft.appendBytesMax, wholeRequestBytesMax),
     inflightCountMax: raft.inflightCountMax,
     inflightBytesMax: raft.inflightBytesMax,
     uncommittedBytesMax: raft.uncommittedBytesMax,
     pendingReadsMax: raft.pendingRequestsMax,
-    snapshotChunkBytes: raft.snapshotChunkBytes,
+    snapshotChunkBytes: snapshotChunkBytesFor(raft.snapshotChunkBytes, wholeRequestBytesMax),
     snapshotBytesMax,
     applyBytesMax: Math.max(raft.appendBytesMax, 4 * 1024 * 1024),
   };

@@ -136,7 +136,12 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     const persisted = await this.deps.storage.load();
     const snapshot = persisted.snapshot;
     this.snapshots.restoreAtStart(snapshot);
-    const coreOptions = coreOptionsFor(nodeId, raft, this.options.snapshotBytesMax ?? SNAPSHOT_BYTES_MAX_DEFAULT);
+    const coreOptions = coreOptionsFor(
+      nodeId,
+      raft,
+      this.options.snapshotBytesMax ?? SNAPSHOT_BYTES_MAX_DEFAULT,
+      this.deps.client.wholeRequestBytesMax,
+    );
     const core = new RaftCore({ prng: this.deps.prng }, coreOptions, {
       hardState: persisted.hardState,
       snapshot,

@@ -2,6 +2,11 @@
  * Client requests waiting for the core: proposals waiting to be applied and reads waiting for
  * their read index. Every wait has a deadline and the total is bounded by
  * `pendingRequestsMax`: past it a request is refused at once (RAFT_BUSY), never queued.
+ *
+ * One timer serves every deadline, not one per request: it is armed at the earliest deadline
+ * it knows of, expires every wait then due, and re-arms at the earliest left. Requests usually
+ * share one timeout, so deadlines arrive in order and a request costs no timer at all; a wait
+ * that ends early leaves the timer be (it fires, finds less to do, and re-arms).
  */
 import { ProposalError, TimeoutError } from '../../contracts/errors.js';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
@@ -11,7 +16,9 @@ import { assert } from '../../contracts/assert.js';
 interface Waiter<T> {
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: TimerHandle;
+  /** When the wait times out, by the timers' clock. */
+  readonly deadlineMs: number;
+  readonly timeoutMs: number;
 }
 
 interface PendingProposal extends Waiter<Uint8Array> {
@@ -34,6 +41,9 @@ export class PendingRequests {
   private readonly proposals = new Map<LogIndex, PendingProposal>();
   private readonly reads = new Map<number, PendingRead>();
   private nextToken = 1;
+  /** The one deadline timer; null when none is armed. Invariant: armed at or before every deadline waiting. */
+  private timer: TimerHandle | null = null;
+  private timerDueMs = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly timers: Timers,
@@ -56,16 +66,11 @@ export class PendingRequests {
   /** Waits for the entry proposed at (index, term) to be applied; resolves with its result. */
   waitForApply(index: LogIndex, term: Term, timeoutMs: number): Promise<Uint8Array> {
     assert(!this.proposals.has(index), `one proposal waits per index (${index})`);
+    const startedMs = this.timers.nowMs();
+    const deadlineMs = startedMs + timeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = this.timers.setTimer(timeoutMs, () => {
-        this.proposals.delete(index);
-        reject(
-          new TimeoutError(
-            `command at index ${index} not applied within ${timeoutMs} ms; it may still be applied later`,
-          ),
-        );
-      });
-      this.proposals.set(index, { term, resolve, reject, timer, startedMs: this.timers.nowMs() });
+      this.proposals.set(index, { term, resolve, reject, deadlineMs, timeoutMs, startedMs });
+      this.arm(deadlineMs);
     });
   }
 
@@ -78,7 +83,6 @@ export class PendingRequests {
     const waiter = this.proposals.get(entry.index);
     if (waiter === undefined) return null;
     this.proposals.delete(entry.index);
-    waiter.timer.cancel();
     if (waiter.term === entry.term) {
       waiter.resolve(result);
     } else {
@@ -96,12 +100,10 @@ export class PendingRequests {
   addRead(timeoutMs: number): { token: number; index: Promise<LogIndex> } {
     const token = this.nextToken;
     this.nextToken += 1;
+    const deadlineMs = this.timers.nowMs() + timeoutMs;
     const index = new Promise<LogIndex>((resolve, reject) => {
-      const timer = this.timers.setTimer(timeoutMs, () => {
-        this.reads.delete(token);
-        reject(new TimeoutError(`read not confirmed within ${timeoutMs} ms`));
-      });
-      this.reads.set(token, { resolve, reject, timer, index: null });
+      this.reads.set(token, { resolve, reject, deadlineMs, timeoutMs, index: null });
+      this.arm(deadlineMs);
     });
     return { token, index };
   }
@@ -112,7 +114,6 @@ export class PendingRequests {
     if (waiter === undefined) return;
     if (index === null) {
       this.reads.delete(token);
-      waiter.timer.cancel();
       waiter.reject(abort());
       return;
     }
@@ -124,7 +125,6 @@ export class PendingRequests {
     for (const [token, waiter] of this.reads) {
       if (waiter.index === null || waiter.index > appliedIndex) continue;
       this.reads.delete(token);
-      waiter.timer.cancel();
       waiter.resolve(waiter.index);
     }
   }
@@ -134,7 +134,6 @@ export class PendingRequests {
     const waiter = this.reads.get(token);
     if (waiter === undefined) return;
     this.reads.delete(token);
-    waiter.timer.cancel();
     waiter.reject(error);
   }
 
@@ -145,17 +144,57 @@ export class PendingRequests {
    * believed it would record a write that happened as one that did not.
    */
   rejectAll(error: () => unknown): void {
+    this.disarm();
     for (const [index, waiter] of this.proposals) {
-      waiter.timer.cancel();
       waiter.reject(
         new TimeoutError(`the node stopped before the command at index ${index} was applied; it may still be applied`),
       );
     }
-    for (const waiter of this.reads.values()) {
-      waiter.timer.cancel();
-      waiter.reject(error());
-    }
+    for (const waiter of this.reads.values()) waiter.reject(error());
     this.proposals.clear();
     this.reads.clear();
+  }
+
+  /** Makes sure the timer fires by `deadlineMs`. */
+  private arm(deadlineMs: number): void {
+    if (this.timer !== null && this.timerDueMs <= deadlineMs) return;
+    this.timer?.cancel();
+    this.timerDueMs = deadlineMs;
+    this.timer = this.timers.setTimer(deadlineMs - this.timers.nowMs(), () => this.expire());
+  }
+
+  private disarm(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    this.timerDueMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** Times out every wait whose deadline has come, and re-arms for the earliest left. */
+  private expire(): void {
+    this.timer = null;
+    this.timerDueMs = Number.POSITIVE_INFINITY;
+    const nowMs = this.timers.nowMs();
+    let nextMs = Number.POSITIVE_INFINITY;
+    for (const [index, waiter] of this.proposals) {
+      if (waiter.deadlineMs > nowMs) {
+        nextMs = Math.min(nextMs, waiter.deadlineMs);
+        continue;
+      }
+      this.proposals.delete(index);
+      const within = waiter.timeoutMs;
+      waiter.reject(
+        new TimeoutError(`command at index ${index} not applied within ${within} ms; it may still be applied later`),
+      );
+    }
+    for (const [token, waiter] of this.reads) {
+      if (waiter.deadlineMs > nowMs) {
+        nextMs = Math.min(nextMs, waiter.deadlineMs);
+        continue;
+      }
+      this.reads.delete(token);
+      waiter.reject(new TimeoutError(`read not confirmed within ${waiter.timeoutMs} ms`));
+    }
+    if (nextMs !== Number.POSITIVE_INFINITY) this.arm(nextMs);
+    assert(this.timer !== null || this.proposals.size + this.reads.size === 0, 'a wait always has a timer');
   }
 }

@@ -17,9 +17,10 @@ export type WalSyncMode = 'auto' | 'background' | 'inline';
 /** Options of {@link WalPersistenceEngine.open}. */
 export interface WalPersistenceOptions extends LmdbPersistenceOptions {
   /**
-   * Size of one log segment file, bytes. Each is zero-filled once when created, so that an
-   * append never changes the file's size and fdatasync flushes data only. Default 16 MiB.
-   * Limit: 1 MiB to 256 MiB (recovery reads a segment whole).
+   * Largest size of one log segment file, bytes. A segment is created with 64 KiB of zeros and
+   * grows in zero-filled steps (doubling up to 1 MiB) ahead of the appends, so that an append
+   * never changes the file's size and fdatasync flushes data only (wal-prealloc.ts). Default 16
+   * MiB. Limit: 1 MiB to 256 MiB (recovery reads a segment whole).
    */
   readonly walSegmentBytes?: number;
   /**

@@ -8,8 +8,8 @@
  * it every byte is zero, and a damaged frame is a torn tail, the normal trace of a crash in
  * the middle of a write (never acknowledged). It is zeroed and the log resumes there. Damage
  * anywhere else (a bad frame or stray bytes followed by a valid frame in the same or a later
- * segment, a gap in the sequence numbers, a log that starts after or ends before the
- * checkpoint) cannot come from a crash: it is STORAGE_CORRUPT, naming the segment and offset,
+ * segment, a gap in the sequence numbers or in the segment numbers, a log that starts after or
+ * ends before the checkpoint) cannot come from a crash: it is STORAGE_CORRUPT, naming the segment and offset,
  * and the engine refuses to open rather than lose acknowledged writes silently.
  */
 import { fdatasyncSync, openSync, closeSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
@@ -121,6 +121,24 @@ function listSegments(dir: string): number[] {
   return numbers.sort((a, b) => a - b);
 }
 
+/**
+ * Segments are numbered in creation order and deleted oldest first, so the numbers left are
+ * consecutive; a gap is a segment lost to something other than the engine (even when the segment
+ * after it holds no frame yet, so that the records would otherwise just seem to end there).
+ */
+function checkConsecutive(dir: string, numbers: readonly number[]): void {
+  for (let i = 1; i < numbers.length; i += 1) {
+    const previous = numbers[i - 1] ?? 0;
+    const number = numbers[i] ?? 0;
+    if (number !== previous + 1) {
+      throw corrupt(
+        `${dir}: log segment ${segmentName(previous + 1)} is missing between ${segmentName(previous)} and ` +
+          `${segmentName(number)}`,
+      );
+    }
+  }
+}
+
 function zeroTail(dir: string, segment: ScannedSegment, dirtyEnd: number): void {
   const fd = openSync(join(dir, segmentName(segment.number)), 'r+');
   try {
@@ -134,9 +152,16 @@ function zeroTail(dir: string, segment: ScannedSegment, dirtyEnd: number): void 
 
 /** Reads the log in `dir`; see the file comment. Throws STORAGE_CORRUPT or STORAGE_IO. */
 export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
+  let numbers: number[];
+  try {
+    numbers = listSegments(dir);
+  } catch (error) {
+    throw toPersistenceError(error, `cannot read the log in ${dir}`);
+  }
+  checkConsecutive(dir, numbers);
   let scanned: ScannedSegment[];
   try {
-    scanned = listSegments(dir).map((number) => scanSegment(dir, number));
+    scanned = numbers.map((number) => scanSegment(dir, number));
   } catch (error) {
     throw toPersistenceError(error, `cannot read the log in ${dir}`);
   }

@@ -2,10 +2,12 @@
  * The segment files of the write-ahead log and the writer that appends frames to them.
  *
  * A segment is `wal-<16 hex digits>.log` in the data directory, numbered in the order it was
- * created. It is created whole before it is used: zero-filled under a `.tmp` name, synced,
- * renamed into place and the directory synced, all on libuv's thread pool while the previous
- * segment still takes writes. Appends therefore only overwrite zeros inside the file, never
- * change its size, and fdatasync has no file-size metadata to flush.
+ * created. Appends go only into space that was zero-filled and synced ahead of them
+ * (wal-prealloc.ts): a segment is created with a first small step of zeros under a `.tmp` name
+ * and renamed into place, then grows in steps (zeros written on the event loop, synced on
+ * libuv's thread pool) while appends continue below the growing end, up to walSegmentBytes.
+ * Appends therefore never change the file's size, and fdatasync has no file-size or block-map
+ * metadata to flush.
  *
  * A frame never spans two segments: one that does not fit in what is left of the active
  * segment goes to the next one, and the rest of the active one stays zero. The active segment
@@ -15,15 +17,16 @@
  * (see wal-recover.ts).
  */
 import { closeSync, constants, openSync, unlinkSync, write, writeSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { WalSyncMode } from './wal-options.js';
+import { GROW_BYTES_MIN, createZeroFile, growFile, grownCapacity } from './wal-prealloc.js';
+
+export { syncDirectory } from './wal-prealloc.js';
 
 const NAME_PATTERN = /^wal-([0-9a-f]{16})\.log$/;
-const ZERO_CHUNK_BYTES = 1024 * 1024;
 /** In `auto` sync mode, syncs inline only while the recent mean sync time is below this, ms. */
 const AUTO_INLINE_SYNC_MS_MAX = 1;
 /** Weight of the latest sync in the running mean of sync times. */
@@ -48,31 +51,9 @@ export interface SegmentInfo {
   lastSeq: number | null;
 }
 
-/** Syncs the directory itself, so that a created, renamed or deleted name is durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Creates segment `number` of `bytes` zeros in `dir`, durably, off the event loop. */
+/** Creates segment `number` in `dir` with its first step of zeros, durably, off the event loop. */
 export async function createSegment(dir: string, number: number, bytes: number): Promise<void> {
-  const path = join(dir, segmentName(number));
-  const temporary = `${path}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
-  try {
-    const zeros = Buffer.alloc(Math.min(ZERO_CHUNK_BYTES, bytes));
-    for (let at = 0; at < bytes; at += zeros.length)
-      await handle.write(zeros, 0, Math.min(zeros.length, bytes - at), at);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
-  await syncDirectory(dir);
+  await createZeroFile(dir, segmentName(number), Math.min(bytes, GROW_BYTES_MIN));
 }
 
 /** Flags of the active segment: every write is durable when it returns. */
@@ -100,7 +81,10 @@ export class SegmentWriter {
   private readonly segments: SegmentInfo[];
   private fd: number;
   private offset: number;
+  /** Invariant: the preallocated (zero-filled and synced) size of the active segment; offset <= capacity. */
   private capacity: number;
+  /** The growth of the active segment under way: resolves to null once done, or to the error that stopped it. */
+  private growing: Promise<unknown> | null = null;
   /** The next segment being created: resolves to null once it is, or to the error that stopped it. */
   private next: Promise<unknown> | null = null;
   private closed = false;
@@ -132,7 +116,7 @@ export class SegmentWriter {
     return new SegmentWriter(dir, segmentBytes, syncMode, {
       segments: [{ number: 1, lastSeq: null }],
       activeOffset: 0,
-      activeBytes: segmentBytes,
+      activeBytes: Math.min(segmentBytes, GROW_BYTES_MIN),
     });
   }
 
@@ -149,7 +133,10 @@ export class SegmentWriter {
   async append(frame: Buffer, lastSeq: number, single: boolean): Promise<void> {
     assert(!this.closed, 'append on a closed log');
     assert(frame.length <= this.segmentBytes, `frame of ${frame.length} bytes fits a segment`);
-    if (this.offset + frame.length > this.capacity) await this.rotate();
+    if (this.offset + frame.length > this.capacity) {
+      if (this.offset + frame.length <= this.segmentBytes) await this.grow(frame.length);
+      else await this.rotate();
+    }
     const at = this.offset;
     const started = performance.now();
     let written: number;
@@ -173,7 +160,46 @@ export class SegmentWriter {
       );
     this.offset = at + frame.length;
     this.active().lastSeq = lastSeq;
-    if (this.next === null && this.offset * 2 > this.capacity) this.next = this.prepare(this.active().number + 1);
+    this.maybePrepareAhead();
+  }
+
+  /** Starts growing the active segment, or creating the next one, once the write position passes half its space. */
+  private maybePrepareAhead(): void {
+    if (this.offset * 2 <= this.capacity) return;
+    if (this.capacity < this.segmentBytes) {
+      // Never rejects; after a failure the append that needs the space grows again and fails if that fails.
+      if (this.growing === null) void this.startGrowth(grownCapacity(this.capacity, this.offset, 0, this.segmentBytes));
+    } else if (this.next === null) {
+      this.next = this.prepare(this.active().number + 1);
+    }
+  }
+
+  /** Grows the active segment until `needBytes` more fit past the write position. */
+  private async grow(needBytes: number): Promise<void> {
+    while (this.offset + needBytes > this.capacity) {
+      const growth =
+        this.growing ?? this.startGrowth(grownCapacity(this.capacity, this.offset, needBytes, this.segmentBytes));
+      const failure = await growth;
+      if (failure !== null)
+        throw toPersistenceError(failure, `growing log segment ${segmentName(this.active().number)} failed`);
+    }
+  }
+
+  private startGrowth(target: number): Promise<unknown> {
+    assert(target > this.capacity, `segment growth to ${target} is beyond ${this.capacity}`);
+    const number = this.active().number;
+    const growth = growFile(join(this.dir, segmentName(number)), this.capacity, target).then(
+      () => {
+        if (this.active().number === number) this.capacity = Math.max(this.capacity, target);
+        return null;
+      },
+      (error: unknown) => error ?? new Error('segment growth failed'),
+    );
+    this.growing = growth;
+    void growth.then(() => {
+      if (this.growing === growth) this.growing = null;
+    });
+    return growth;
   }
 
   private syncInline(single: boolean): boolean {
@@ -195,6 +221,8 @@ export class SegmentWriter {
   }
 
   private async rotate(): Promise<void> {
+    // A growth of the segment being left behind matters to no one, but must not outlive it.
+    if (this.growing !== null) await this.growing;
     const number = this.active().number + 1;
     const next = this.next ?? this.prepare(number);
     this.next = null;
@@ -206,7 +234,7 @@ export class SegmentWriter {
     this.fd = fd;
     this.segments.push({ number, lastSeq: null });
     this.offset = 0;
-    this.capacity = this.segmentBytes;
+    this.capacity = Math.min(this.segmentBytes, GROW_BYTES_MIN);
   }
 
   /** Deletes every segment but the active one whose records are all at or below `seq`. */
@@ -229,6 +257,7 @@ export class SegmentWriter {
     this.closed = true;
     // A failure to create the next segment matters only to a write that needs it.
     if (this.next !== null) await this.next;
+    if (this.growing !== null) await this.growing;
     closeSync(this.fd);
   }
 }

@@ -75,6 +75,11 @@ export interface ExchangeInit {
   readonly requestTag: Uint8Array;
   /** The preferred block size exponent. */
   readonly szx: number;
+  /**
+   * A body of at most this many bytes goes whole in one message; a larger one goes in Block1
+   * blocks. At least the block size (then only a body that fits one block goes whole).
+   */
+  readonly wholeBodyBytesMax: number;
   readonly bodyBytesMax: number;
   /** Builds a Uri-Path option (the client caches the encodings). */
   readonly uriPath: (segment: string) => CoapOptionValue;
@@ -97,6 +102,8 @@ export class ClientExchange {
   /** Where the next Block1 block starts (bytes of the body the server has acknowledged). */
   private block1Offset = 0;
   private block1Szx: number;
+  /** The body goes whole in one message (no Block1) until the server asks for blocks. */
+  private unfragmented: boolean;
   /** The Block2 block to ask for next, once the first response block arrived. */
   private block2Num = 0;
   private block2Szx: number;
@@ -128,6 +135,7 @@ export class ClientExchange {
   private readonly body: Uint8Array;
   private readonly requestTag: Uint8Array;
   private readonly bodyBytesMax: number;
+  /** True when the body goes block-wise (Block1): it is larger than the whole-body limit. */
   private readonly uriPath: (segment: string) => CoapOptionValue;
 
   constructor(init: ExchangeInit) {
@@ -144,6 +152,7 @@ export class ClientExchange {
     this.uriPath = init.uriPath;
     this.block1Szx = init.szx;
     this.block2Szx = init.szx;
+    this.unfragmented = init.body.length <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
   }
 
   /** True when `peer` is the endpoint this request went to. */
@@ -165,16 +174,14 @@ export class ClientExchange {
       // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
       options.push(option(CoapOption.Block2, encodeBlock({ num: this.block2Num, more: false, szx: this.block2Szx })));
       payload = new Uint8Array(0);
-    } else {
+    } else if (!this.unfragmented) {
       const size = blockSizeOf(this.block1Szx);
-      if (this.body.length > size) {
-        const more = this.block1Offset + size < this.body.length;
-        options.push(
-          option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })),
-        );
-        if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
-        payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
-      }
+      const more = this.block1Offset + size < this.body.length;
+      options.push(
+        option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })),
+      );
+      if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
+      payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
     }
     options.push(option(CoapOption.RequestTag, this.requestTag));
     if (!follow) options.push(...(this.request.options ?? []));
@@ -202,6 +209,10 @@ export class ClientExchange {
         return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
     }
     if (this.firstResponse === null && message.code === CoapResponseCode.Continue) return this.onContinue(message);
+    if (this.firstResponse === null && message.code === CoapResponseCode.RequestEntityTooLarge) {
+      const hint = this.blockHint(message);
+      if (hint !== null) return hint;
+    }
     const block2Value = firstOption(message.options, CoapOption.Block2);
     if (block2Value === null) {
       if (this.firstResponse !== null) return failed('NET_REJECTED', 'a Block2 follow-up was answered without Block2');
@@ -232,13 +243,29 @@ export class ClientExchange {
     return { kind: 'send-next' };
   }
 
+  /**
+   * A 4.13 with a Block1 option, to a body sent whole, asks for blocks of at most that size
+   * (RFC 7959 §2.9.3): the body goes again, block-wise from block 0. Null: the 4.13 is the answer.
+   */
+  private blockHint(message: CoapMessage): ExchangeStep | null {
+    const value = firstOption(message.options, CoapOption.Block1);
+    const block = value === null ? null : decodeBlock(value);
+    if (!this.unfragmented || block === null || this.body.length <= blockSizeOf(block.szx)) return null;
+    const szx = Math.min(this.block1Szx, block.szx);
+    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX)
+      return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
+    this.unfragmented = false;
+    this.block1Szx = szx;
+    this.block1Offset = 0;
+    return { kind: 'send-next' };
+  }
+
   /** 2.31 Continue: the server took the block; send the next one at its block size (RFC 7959 §2.5). */
   private onContinue(message: CoapMessage): ExchangeStep {
     const value = firstOption(message.options, CoapOption.Block1);
     const block = value === null ? null : decodeBlock(value);
     const size = blockSizeOf(this.block1Szx);
-    if (block === null || this.body.length <= size)
-      return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
+    if (block === null || this.unfragmented) return failed('NET_REJECTED', '2.31 Continue without a Block1 transfer');
     if (block.num * blockSizeOf(block.szx) !== this.block1Offset)
       return failed('NET_REJECTED', '2.31 Continue for another block');
     const next = this.block1Offset + size;

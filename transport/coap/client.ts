@@ -101,6 +101,11 @@ export class CoapClient {
     this.nextMessageId = deps.prng.nextUint32() & 0xffff;
   }
 
+  /** The largest request body sent whole, in one message (CoapClientOptions.wholeBodyBytesMax). */
+  get wholeBodyBytesMax(): number {
+    return this.options.wholeBodyBytesMax;
+  }
+
   /** Requests outstanding to all peers. */
   get outstandingCount(): number {
     return this.byToken.size;
@@ -187,6 +192,7 @@ export class CoapClient {
       body,
       requestTag: token.subarray(0, 4),
       szx: this.szx,
+      wholeBodyBytesMax: this.options.wholeBodyBytesMax,
       bodyBytesMax: this.options.bodyBytesMax,
       uriPath: this.uriPath,
     });

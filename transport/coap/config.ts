@@ -37,9 +37,27 @@ export interface CoapClientOptions {
    * Block size of Block1 request bodies and preferred Block2 size, in bytes. Default 1024; a power of two in 16..1024.
    */
   readonly blockBytes: number;
+  /**
+   * Largest request body sent whole, in one message (one datagram, one DTLS record); a larger
+   * body goes block-wise (Block1) in `blockBytes` blocks, one round trip per block. Default
+   * `blockBytes` (every body over one block goes block-wise, as RFC 7252 §4.6 advises when
+   * the path MTU is unknown); blockBytes..WHOLE_BODY_BYTES_LIMIT. Above blockBytes it saves a
+   * round trip per block where datagrams that large arrive whole (loopback; a LAN with IP
+   * fragmentation). A server that wants blocks instead answers 4.13 with a Block1 size
+   * (RFC 7959 §2.9.3), and the body goes again block-wise. The peer transport raises it to the
+   * DTLS record limit (PEER_WHOLE_BODY_BYTES_MAX); the CLI's endpoint client to
+   * LOOPBACK_WHOLE_BODY_BYTES_MAX on a loopback endpoint.
+   */
+  readonly wholeBodyBytesMax: number;
   /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
   readonly bodyBytesMax: number;
 }
+
+/**
+ * The upper limit of {@link CoapClientOptions.wholeBodyBytesMax}: the largest UDP payload
+ * (65,507) less room for the CoAP header and options.
+ */
+export const WHOLE_BODY_BYTES_LIMIT = 65_000;
 
 /** Options of a CoAP server. */
 export interface CoapServerOptions {
@@ -106,6 +124,7 @@ export const DEFAULT_COAP_CLIENT_OPTIONS: CoapClientOptions = {
   retransmitDelayMaxMs: 8_000,
   outstandingPerPeerMax: 128,
   blockBytes: 1024,
+  wholeBodyBytesMax: 1024,
   bodyBytesMax: 8 * MIB,
 };
 
@@ -128,7 +147,8 @@ export const DEFAULT_COAP_SERVER_OPTIONS: CoapServerOptions = {
 
 /** Fills defaults and validates; throws ConfigError naming every bad field. */
 export function resolveCoapClientOptions(partial: Partial<CoapClientOptions> = {}): CoapClientOptions {
-  const options = { ...DEFAULT_COAP_CLIENT_OPTIONS, ...partial };
+  const blockBytes = partial.blockBytes ?? DEFAULT_COAP_CLIENT_OPTIONS.blockBytes;
+  const options = { ...DEFAULT_COAP_CLIENT_OPTIONS, wholeBodyBytesMax: blockBytes, ...partial };
   const problems: string[] = [];
   checkRange(problems, 'ackTimeoutMs', options.ackTimeoutMs, 10, 60_000);
   checkRange(problems, 'ackTimeoutMinMs', options.ackTimeoutMinMs, 1, options.ackTimeoutMs);
@@ -137,6 +157,7 @@ export function resolveCoapClientOptions(partial: Partial<CoapClientOptions> = {
   checkRange(problems, 'retransmitDelayMaxMs', options.retransmitDelayMaxMs, options.ackTimeoutMs, 60_000);
   checkRange(problems, 'outstandingPerPeerMax', options.outstandingPerPeerMax, 1, 4_096);
   checkBlockBytes(problems, options.blockBytes);
+  checkRange(problems, 'wholeBodyBytesMax', options.wholeBodyBytesMax, options.blockBytes, WHOLE_BODY_BYTES_LIMIT);
   checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
   checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -61,11 +61,27 @@ export interface CoapTransport {
   readonly server: CoapNetworkServer;
 }
 
+/** The largest plaintext of one DTLS record, 2^14 bytes (RFC 5246 §6.2.1, RFC 6347 §4.1). */
+const RECORD_PLAINTEXT_BYTES_MAX = 16_384;
+
+/** Room left in a peer datagram for the CoAP header, token and options of an RPC request, bytes. */
+export const PEER_REQUEST_HEADER_BYTES_MAX = 128;
+
+/**
+ * The peer client's default whole-body limit: a request body up to it travels in one CoAP
+ * message, so in one DTLS record (RECORD_PLAINTEXT_BYTES_MAX, the DTLS endpoints'
+ * applicationDataBytesMax) and one datagram, without a Block1 round trip per KiB. Peers are
+ * our own agents, whose receivers take such records; on a link with a smaller MTU the kernel
+ * fragments the datagram (set CoapTransportOptions.client.wholeBodyBytesMax lower to avoid it).
+ */
+export const PEER_WHOLE_BODY_BYTES_MAX = RECORD_PLAINTEXT_BYTES_MAX - PEER_REQUEST_HEADER_BYTES_MAX;
+
 /** Builds the CoAP transport over the given endpoints. */
 export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransportOptions = {}): CoapTransport {
   const timers = deps.timers ?? createRealTimers();
   const prng = deps.prng ?? createCryptoPrng();
-  const coapClient = new CoapClient({ openEndpoint: deps.openClientEndpoint, timers, prng }, options.client);
+  const clientOptions = { wholeBodyBytesMax: PEER_WHOLE_BODY_BYTES_MAX, ...options.client };
+  const coapClient = new CoapClient({ openEndpoint: deps.openClientEndpoint, timers, prng }, clientOptions);
   const metrics = deps.metrics === undefined ? {} : { metrics: deps.metrics };
   const coapServer = new CoapServer(
     { openEndpoint: deps.openServerEndpoint, timers, name: 'peer', ...metrics },

@@ -33,6 +33,11 @@ export class CoapNetworkClient implements NetworkClient {
     return this.deps.coap;
   }
 
+  /** See NetworkClient.wholeRequestBytesMax: the CoAP client's whole-body limit. */
+  get wholeRequestBytesMax(): number {
+    return this.deps.coap.wholeBodyBytesMax;
+  }
+
   async send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>> {
     const { rpc } = RPC_OF_REQUEST[request.type];
     const peer = this.deps.peers.literal(target) ?? (await this.deps.peers.resolve(target));

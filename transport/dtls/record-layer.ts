@@ -20,7 +20,7 @@ import { assert } from '../../contracts/assert.js';
 import { fragmentHandshakeMessage } from './fragments.js';
 import type { HandshakeMessage } from './fragments.js';
 import type { TrafficKeys } from './prf.js';
-import { encodeRecord } from './record.js';
+import { encodeRecord, writeRecordHeader } from './record.js';
 import type { RawRecord } from './record.js';
 import { ReplayWindow } from './replay-window.js';
 import type { DropReason } from './stats.js';
@@ -122,7 +122,12 @@ export class RecordLayer {
     this.writeSeq[epoch] = seq + 1;
     if (epoch === 0) return encodeRecord(type, version, 0, seq, content);
     assert(this.write1 !== null, 'epoch 1 has keys before it is written');
-    return encodeRecord(type, version, 1, seq, this.write1.seal(type, version, 1, seq, content));
+    // Sealed straight into the record: one buffer per record, handed to the socket.
+    const fragmentBytes = content.length + AEAD_OVERHEAD_BYTES;
+    const record = new Uint8Array(RECORD_HEADER_BYTES + fragmentBytes);
+    writeRecordHeader(record, type, version, 1, seq, fragmentBytes);
+    this.write1.seal(type, version, 1, seq, content, record, RECORD_HEADER_BYTES);
+    return record;
   }
 
   /**

@@ -3,7 +3,6 @@
  * A datagram may carry several records; a malformed header ends the walk, since the records
  * after it cannot be located (RFC 6347 §4.1.2.7 drops them silently).
  */
-import { ByteWriter } from './bytes.js';
 import { AEAD_OVERHEAD_BYTES, RECORD_HEADER_BYTES, RECORD_PLAINTEXT_BYTES_MAX } from './constants.js';
 import { assert } from '../../contracts/assert.js';
 
@@ -58,6 +57,41 @@ export function splitRecords(datagram: Uint8Array, recordsMax: number): SplitRec
   return { records, malformed: false };
 }
 
+/**
+ * Writes a record header into `out` at 0 for a fragment of `length` bytes, which the caller
+ * writes after it (at RECORD_HEADER_BYTES).
+ */
+export function writeRecordHeader(
+  out: Uint8Array,
+  type: number,
+  version: number,
+  epoch: number,
+  seq: number,
+  length: number,
+): void {
+  assert(length <= RECORD_FRAGMENT_BYTES_MAX, 'record fragment within the RFC limit');
+  assert(out.length >= RECORD_HEADER_BYTES + length, 'the record fits its buffer');
+  assert(type >= 0 && type <= 0xff, 'content type is 8 bits');
+  assert(version >= 0 && version <= 0xffff, 'version is 16 bits');
+  assert(epoch >= 0 && epoch <= 0xffff, 'epoch is 16 bits');
+  assert(Number.isSafeInteger(seq) && seq >= 0 && seq < 2 ** 48, 'sequence number is 48 bits');
+  const high = Math.floor(seq / 0x1_0000_0000);
+  const low = seq - high * 0x1_0000_0000;
+  out[0] = type;
+  out[1] = version >>> 8;
+  out[2] = version & 0xff;
+  out[3] = epoch >>> 8;
+  out[4] = epoch & 0xff;
+  out[5] = high >>> 8;
+  out[6] = high & 0xff;
+  out[7] = low >>> 24;
+  out[8] = (low >>> 16) & 0xff;
+  out[9] = (low >>> 8) & 0xff;
+  out[10] = low & 0xff;
+  out[11] = length >>> 8;
+  out[12] = length & 0xff;
+}
+
 /** Writes one record: header plus `fragment` (already protected when the epoch is > 0). */
 export function encodeRecord(
   type: number,
@@ -66,13 +100,8 @@ export function encodeRecord(
   seq: number,
   fragment: Uint8Array,
 ): Uint8Array {
-  assert(fragment.length <= RECORD_FRAGMENT_BYTES_MAX, 'record fragment within the RFC limit');
-  assert(epoch >= 0 && epoch <= 0xffff, 'epoch is 16 bits');
-  return new ByteWriter(RECORD_HEADER_BYTES + fragment.length)
-    .uint8(type)
-    .uint16(version)
-    .uint16(epoch)
-    .uint48(seq)
-    .vector16(fragment)
-    .finish();
+  const record = new Uint8Array(RECORD_HEADER_BYTES + fragment.length);
+  writeRecordHeader(record, type, version, epoch, seq, fragment.length);
+  record.set(fragment, RECORD_HEADER_BYTES);
+  return record;
 }

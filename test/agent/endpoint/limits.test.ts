@@ -17,12 +17,20 @@ import type { CoapClientResponse } from '../../../transport/coap/index.js';
 import { decodeBlock, decodeUint, encodeBlock, firstOption, option } from '../../../transport/coap/options.js';
 import { virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
 
-async function putValue(h: VirtualEndpointNode, key: string, value: Uint8Array): Promise<CoapClientResponse> {
-  const client = new CoapClient({
-    openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')),
-    timers: h.timers,
-    prng: new SeededPrng(5),
-  });
+async function putValue(
+  h: VirtualEndpointNode,
+  key: string,
+  value: Uint8Array,
+  wholeBodyBytesMax = 1024,
+): Promise<CoapClientResponse> {
+  const client = new CoapClient(
+    {
+      openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')),
+      timers: h.timers,
+      prng: new SeededPrng(5),
+    },
+    { wholeBodyBytesMax },
+  );
   const pending = client.request(h.address, { method: 'PUT', path: ['kv', key], payload: value }, 10_000);
   await h.run(1000);
   const response = await pending;
@@ -55,6 +63,25 @@ describe('local endpoint: write and upload limits', function () {
     const fits = await putValue(h, 'big', new Uint8Array(64 * 1024));
     assert.equal(formatCode(fits.code), '2.04');
     assert.equal(lastLogIndex(h), before + 1);
+  });
+
+  it('takes a value sent whole in one datagram, refuses one over a limit with 4.13 before proposing', async () => {
+    h = await virtualEndpointNode({ valueBytesMax: 8192, bodyBytesMax: 16 * 1024 });
+    const before = lastLogIndex(h);
+    const requests = h.endpoint.server.stats.requests;
+    const fits = await putValue(h, 'whole', new Uint8Array(4096).fill(7), 60_000);
+    assert.equal(formatCode(fits.code), '2.04');
+    assert.equal(h.endpoint.server.stats.requests - requests, 1, 'one request, no Block1 round trips');
+    assert.equal(lastLogIndex(h), before + 1);
+    const value = await putValue(h, 'whole', new Uint8Array(8193), 60_000);
+    assert.equal(formatCode(value.code), '4.13');
+    assert.match(Buffer.from(value.payload).toString(), /valueBytesMax \(8192 bytes\)/);
+    const body = await putValue(h, 'whole', new Uint8Array(16 * 1024 + 1), 60_000);
+    assert.equal(formatCode(body.code), '4.13');
+    assert.equal(decodeUint(firstOption(body.options, CoapOption.Size1) ?? new Uint8Array(), 4), 16 * 1024);
+    assert.equal(h.endpoint.server.stats.limitRefusals['bodyBytesMax'], 1, 'the CoAP layer counted its bound');
+    await h.run(500);
+    assert.equal(lastLogIndex(h), before + 1, 'nothing over a limit was proposed');
   });
 
   it('refuses a write whose command exceeds commandBytesMax before it is proposed', async () => {

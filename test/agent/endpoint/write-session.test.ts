@@ -4,21 +4,51 @@
 //   writes in flight are bounded by their span (a flood is refused at once, nothing submitted);
 //   a long idle time or a forgotten session starts a new session id at sequence 1;
 // - request ids: equal for a retransmission (same peer, token, message id, request), different
-//   when any of them differs;
+//   when any of them differs; and equal to the field-by-field hash they were first defined as
+//   (length-prefixed fields), over many generated requests, so ids stay the same across versions
+//   (a retransmission that reaches an upgraded node is still recognised);
 // - answers: a write whose outcome is unknown is 5.03/5.04 saying it may or may not have been
 //   applied; KV_SESSION_EXPIRED starts a new session; every submitted command carries the
 //   session, the watermark and the request id, and the forwarding may retry it;
-//   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted.
+//   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted;
+//   a failed assertion (a bug) is thrown on, never answered as a write of unknown outcome.
 import { strict as assert } from 'node:assert';
 import type { Clock } from '../../../contracts/clock.js';
 import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
 import type { WriteTicket } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
-import { NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
+import { InvariantError, NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';
+import { createHash } from 'node:crypto';
+import { SeededPrng } from '../../../contracts/prng.js';
+
+/** The request id as first defined: SHA-256 over length-prefixed fields, one at a time, first 16 bytes. */
+function referenceRequestId(nodeId: string, request: CoapRequest): Uint8Array {
+  const hash = createHash('sha256');
+  const field = (bytes: Uint8Array | string): void => {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.byteLength);
+    hash.update(length).update(data);
+  };
+  field('coraft-endpoint-request/1');
+  field(nodeId);
+  field(request.peer.address);
+  field(String(request.peer.port));
+  field(request.peer.identity ?? '');
+  field(request.token);
+  field(String(request.messageId));
+  field(request.method);
+  field(request.path.join('/'));
+  field(request.query.join('&'));
+  for (const etag of request.ifMatch) field(etag);
+  field(request.ifNoneMatch ? '1' : '0');
+  field(request.payload);
+  return new Uint8Array(hash.digest().subarray(0, 16));
+}
 
 class FakeClock implements Clock {
   now = 0;
@@ -175,9 +205,52 @@ describe('the endpoint write session', () => {
       assert.notDeepEqual(requestIdOf('n1', request(variant)), base, JSON.stringify(Object.keys(variant)));
     assert.notDeepEqual(requestIdOf('n2', request()), base);
   });
+
+  it('computes the same request id as the field-by-field definition, for any request', () => {
+    const prng = new SeededPrng(16);
+    const bytes = (max: number): Uint8Array =>
+      Uint8Array.from({ length: prng.nextUint32() % (max + 1) }, () => prng.nextUint32() & 0xff);
+    const word = (): string => ['', 'k', 'ключ', '日本', 'a/b', '@x', 'z'.repeat(300)][prng.nextUint32() % 7] ?? '';
+    for (let i = 0; i < 500; i += 1) {
+      const variant: Partial<CoapRequest> = {
+        messageId: prng.nextUint32() & 0xffff,
+        token: bytes(8),
+        peer: {
+          address: i % 2 === 0 ? '127.0.0.1' : '::1',
+          port: prng.nextUint32() & 0xffff,
+          identity: i % 3 === 0 ? null : word(),
+        },
+        payload: bytes(i % 50 === 0 ? 70_000 : 600),
+        path: ['kv', word(), word()],
+        query: i % 4 === 0 ? [] : [`client=${word()}`, `seq=${i}`],
+        method: i % 5 === 0 ? 'DELETE' : 'PUT',
+        ifMatch: Array.from({ length: i % 3 }, () => bytes(8)),
+        ifNoneMatch: i % 7 === 0,
+      };
+      const nodeId = word();
+      assert.deepEqual(
+        requestIdOf(nodeId, request(variant)),
+        referenceRequestId(nodeId, request(variant)),
+        `case ${i}`,
+      );
+    }
+  });
 });
 
 describe('the endpoint write path', () => {
+  it('lets a failed assertion (a bug) through instead of answering it as an unknown outcome', async () => {
+    const node = new FakeNode();
+    const session = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+      { writesInFlightMax: 8, idleRotateMs: 1000 },
+    );
+    const writes = new EndpointWrites(node, session, { timeoutMs: 1000, oversize: () => null });
+    node.answer = () => Promise.reject(new InvariantError('applied <= committed'));
+    await assert.rejects(writes.submit(PUT, request()), InvariantError);
+    assert.equal(session.inFlightCount, 0, 'the write is finished all the same');
+    await assert.rejects(writes.submit({ ...PUT, session: { clientId: 'c', seq: 1 } }, request()), InvariantError);
+  });
+
   it('submits every write with its session, watermark and request id, retryable', async () => {
     const node = new FakeNode();
     const writes = new EndpointWrites(

@@ -20,6 +20,9 @@ import { PersistenceError } from '../../../contracts/errors.js';
 import type { Timers } from '../../../contracts/clock.js';
 import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 import type { PersistBatch } from '../../../contracts/persistence.js';
+import type { NetworkClient } from '../../../contracts/network.js';
+import { entryBytes } from '../../../agent/core/log.js';
+import { APPEND_ENVELOPE_BYTES } from '../../../agent/runtime/node-deps.js';
 import type { StateMachine } from '../../../contracts/state-machine.js';
 
 /** A state machine that records what it applied and echoes commands. */
@@ -44,8 +47,20 @@ function makeNode(
   id: string,
   voters: string[],
   storage = new MemoryPersistenceEngine(),
+  wholeRequestBytesMax?: number,
 ) {
-  const { client, server } = network.endpoint(id);
+  const endpoint = network.endpoint(id);
+  const server = endpoint.server;
+  // A transport that carries at most wholeRequestBytesMax bytes in one datagram says so.
+  const client: NetworkClient =
+    wholeRequestBytesMax === undefined
+      ? endpoint.client
+      : {
+          send: (target, request, timeoutMs) => endpoint.client.send(target, request, timeoutMs),
+          setPeers: (members) => endpoint.client.setPeers(members),
+          close: () => endpoint.client.close(),
+          wholeRequestBytesMax,
+        };
   const logger = new MemoryLogger();
   const stateMachine = new EchoStateMachine();
   const node = new RaftNodeImpl(
@@ -142,6 +157,36 @@ describe('RaftNodeImpl', () => {
       `checked ${checked.votes} votes and ${checked.appends} appends`,
     );
     for (const n of [a, b, c]) await n.node.stop();
+  });
+
+  it("sizes each AppendEntries to the transport's datagram (NetworkClient.wholeRequestBytesMax)", async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(4), RELIABLE_NETWORK);
+    const whole = 4096;
+    const nodes = ['a', 'b', 'c'].map((id) =>
+      makeNode(timers, network, id, ['a', 'b', 'c'], new MemoryPersistenceEngine(), whole),
+    );
+    const appends: number[][] = [];
+    network.forger = (request) => {
+      if (request.type === 'AppendEntriesRequest' && request.entries.length > 0)
+        appends.push(request.entries.map(entryBytes));
+      return null;
+    };
+    for (const n of nodes) await n.node.start();
+    await runFor(timers, 2000);
+    const leader = nodes.find((n) => n.node.isLeader());
+    assert.ok(leader);
+    const command = new Uint8Array(300).fill(1);
+    const results = Array.from({ length: 60 }, () => leader.node.submitCommand(command, 5000));
+    await runFor(timers, 1000);
+    await Promise.all(results);
+    const multi = appends.filter((sizes) => sizes.length > 1);
+    assert.ok(multi.length > 0, 'entries are batched');
+    for (const sizes of multi) {
+      const bytes = sizes.reduce((sum, size) => sum + size, 0);
+      assert.ok(bytes <= whole - APPEND_ENVELOPE_BYTES, `an append of ${sizes.length} entries, ${bytes} bytes`);
+    }
+    for (const n of nodes) await n.node.stop();
   });
 
   it('stops on a persistence error, logs it as critical and rejects waiting commands', async () => {

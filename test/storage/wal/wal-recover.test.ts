@@ -2,11 +2,13 @@
 // the checkpoint; it truncates a torn tail (stray bytes after the last frame, or a damaged last
 // frame: never acknowledged, the normal trace of a crash mid-write) and goes on writing; it
 // refuses with STORAGE_CORRUPT, naming the place, a damaged frame that valid frames follow and
-// a log whose first segments are missing. The directories are copies taken while an engine
+// a log whose first or middle segments are missing; and it goes on writing in a segment whose
+// preallocated space ends right after its last frame, at any size (a crash before a growth step
+// reached the disk). The directories are copies taken while an engine
 // with no checkpoint threshold in reach was open (LMDB's file is consistent between commits),
 // i.e. what a crash leaves, damaged on purpose where the test says so.
 import { strict as assert } from 'node:assert';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
@@ -160,5 +162,45 @@ describe('WAL engine recovery', function () {
       code: 'STORAGE_CORRUPT',
       message: /records are missing/,
     });
+  });
+
+  /** Writes enough 900-byte entries after a crashAfterWrites(1) to span `count` segments or more, and copies. */
+  async function crashAcrossSegments(count: number): Promise<string[]> {
+    await crashAfterWrites(1);
+    for (let index = 2; live !== null && segments(dir).length < count; index += 50)
+      await appendLogEntries(
+        live,
+        entries(index, index + 49, 2).map((e) => ({ ...e, command: new Uint8Array(900) })),
+      );
+    crashCopy(dir, copy);
+    const names = segments(copy);
+    assert.ok(names.length >= count, `the log spans ${names.length} segments`);
+    return names;
+  }
+
+  it('refuses a log with a segment missing in the middle, naming it', async () => {
+    const names = await crashAcrossSegments(3);
+    unlinkSync(join(copy, names[1] ?? ''));
+    await assert.rejects(WalPersistenceEngine.open(walTestOptions(copy)), {
+      code: 'STORAGE_CORRUPT',
+      message: new RegExp(`log segment ${names[1] ?? ''} is missing between ${names[0] ?? ''} and ${names[2] ?? ''}`),
+    });
+  });
+
+  it('goes on writing in a segment whose space ends right after its last frame', async () => {
+    await crashAfterWrites(30);
+    const segment = join(copy, segments(copy)[0] ?? '');
+    // As if no growth step had reached the disk: the file ends 3 bytes past the last frame.
+    truncateSync(segment, frameOffsets(segment).end + 3);
+    const engine = await WalPersistenceEngine.open(walTestOptions(copy));
+    try {
+      for (let index = 31; index <= 120; index += 1)
+        await appendLogEntry(engine, { ...entry(index, 2), command: new Uint8Array(2000).fill(index) });
+    } finally {
+      await engine.close();
+    }
+    const state = await loadCopy();
+    assert.equal(state.entries.length, 120);
+    assert.deepStrictEqual(state.entries[119], { ...entry(120, 2), command: new Uint8Array(2000).fill(120) });
   });
 });

@@ -8,9 +8,10 @@
 import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { CoapClient } from '../../../transport/coap/client.js';
-import { CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
+import { CoapOption, CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
 import type { CoapClientOptions } from '../../../transport/coap/config.js';
 import { decodeMessage, encodeMessage } from '../../../transport/coap/message.js';
+import { firstOption } from '../../../transport/coap/options.js';
 import { MemoryNetwork, type MemoryEndpoint } from '../memory-datagram.js';
 import { VirtualTimers, settle } from '../virtual-timers.js';
 import { serverHarness, text } from './harness.js';
@@ -223,6 +224,36 @@ describe('CoapClient', () => {
     );
     await settle();
     assert.equal(arrivals.length, 0);
+  });
+
+  it('sends a body up to wholeBodyBytesMax whole in one message, and a larger one block-wise', async () => {
+    const { peer, arrivals, client } = clientAndPeer({ wholeBodyBytesMax: 8000 });
+    const whole = client.request(
+      peer.localAddress(),
+      { method: 'POST', path: ['x'], payload: new Uint8Array(8000) },
+      1000,
+    );
+    await settle();
+    assert.equal(arrivals.length, 1, 'one datagram carries the whole body');
+    const first = decodeMessage(arrivals[0]?.data ?? new Uint8Array());
+    assert.ok(first.ok);
+    assert.equal(first.message.payload.length, 8000);
+    assert.equal(firstOption(first.message.options, CoapOption.Block1), null, 'no Block1 option');
+    const arrival = arrivals[0];
+    assert.ok(arrival !== undefined);
+    await reply(peer, arrival, CoapType.ACK, CoapResponseCode.Changed, 'ok');
+    assert.equal(text((await whole).payload), 'ok');
+    arrivals.length = 0;
+    void client
+      .request(peer.localAddress(), { method: 'POST', path: ['x'], payload: new Uint8Array(8001) }, 1000)
+      .catch(() => undefined);
+    await settle();
+    assert.equal(arrivals.length, 1, 'the first block waits for its 2.31 Continue');
+    const block = decodeMessage(arrivals[0]?.data ?? new Uint8Array());
+    assert.ok(block.ok);
+    assert.equal(block.message.payload.length, 1024, 'one block of blockBytes');
+    assert.notEqual(firstOption(block.message.options, CoapOption.Block1), null, 'a Block1 option');
+    await client.close();
   });
 
   it('recovers every request, each handled once, through a network that drops and duplicates datagrams', async () => {

@@ -30,6 +30,7 @@ describe('transport options', () => {
       retransmitDelayMaxMs: 8000,
       outstandingPerPeerMax: 128,
       blockBytes: 1024,
+      wholeBodyBytesMax: 1024,
       bodyBytesMax: 8 * MIB,
     });
     assert.deepEqual(resolveCoapServerOptions(), {
@@ -71,6 +72,7 @@ describe('transport options', () => {
       retransmitDelayMaxMs: 10,
       outstandingPerPeerMax: 1,
       blockBytes: 16,
+      wholeBodyBytesMax: 16,
       bodyBytesMax: 1024,
     };
     const high = {
@@ -81,6 +83,7 @@ describe('transport options', () => {
       retransmitDelayMaxMs: 60_000,
       outstandingPerPeerMax: 4096,
       blockBytes: 1024,
+      wholeBodyBytesMax: 65_000,
       bodyBytesMax: 64 * MIB,
     };
     assert.deepEqual(resolveCoapClientOptions(low), low);
@@ -115,15 +118,30 @@ describe('transport options', () => {
 
   it('names every bad field with its limit', () => {
     const client = problemsOf(() =>
-      resolveCoapClientOptions({ ackTimeoutMs: 5, blockBytes: 1000, outstandingPerPeerMax: 0 }),
+      resolveCoapClientOptions({
+        ackTimeoutMs: 5,
+        blockBytes: 1000,
+        outstandingPerPeerMax: 0,
+        wholeBodyBytesMax: 65_001,
+      }),
     );
-    assert.equal(client.length, 4, client.join('; '));
+    assert.equal(client.length, 5, client.join('; '));
+    assert.ok(client.some((p) => p.startsWith('wholeBodyBytesMax must be an integer in [1000, 65000]')));
     assert.ok(
       client.some((p) => p.startsWith('ackTimeoutMinMs must be an integer in [1, 5]')),
       'a limit that depends on another field',
     );
     assert.ok(client.some((p) => p.startsWith('ackTimeoutMs must be an integer in [10, 60000]')));
     assert.ok(client.some((p) => p.startsWith('blockBytes must be a power of two')));
+    // The whole-body limit defaults to the block size and may not go below it or past a datagram.
+    assert.equal(resolveCoapClientOptions({ blockBytes: 256 }).wholeBodyBytesMax, 256);
+    const whole = [
+      ...problemsOf(() => resolveCoapClientOptions({ blockBytes: 512, wholeBodyBytesMax: 511 })),
+      ...problemsOf(() => resolveCoapClientOptions({ wholeBodyBytesMax: 65_001 })),
+    ];
+    assert.equal(whole.length, 2, whole.join('; '));
+    assert.ok(whole[0]?.startsWith('wholeBodyBytesMax must be an integer in [512, 65000]'), whole[0]);
+    assert.ok(whole[1]?.startsWith('wholeBodyBytesMax must be an integer in [1024, 65000]'), whole[1]);
     const server = problemsOf(() =>
       resolveCoapServerOptions({ blockBytes: 16, bodyBytesMax: 64 * 1024 * 1024, duplicateCacheLifetimeMs: 300_000 }),
     );

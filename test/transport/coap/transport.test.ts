@@ -17,6 +17,7 @@ import type { RpcSerializer } from '../../../contracts/serializer.js';
 import {
   createCoapTransport,
   createUdpCoapTransport,
+  PEER_WHOLE_BODY_BYTES_MAX,
   type CoapTransport,
   type CoapTransportOptions,
 } from '../../../transport/coap/index.js';
@@ -128,6 +129,37 @@ describe('CoAP transport over UDP', function () {
     assert.equal(forwarded.result.length, 1024 * 1024);
     assert.ok(forwarded.result.every((byte) => byte === 7));
     await p.close();
+  });
+
+  it('sends an AppendEntries up to the DTLS record limit in one datagram, and a larger one block-wise', async () => {
+    const b = createUdpCoapTransport({ serializer, listenAddress: '127.0.0.1', listenPort: 0 });
+    const sent: number[] = [];
+    const a = createCoapTransport({
+      serializer,
+      openServerEndpoint: () => openUdpEndpoint(),
+      openClientEndpoint: async () =>
+        new LossyEndpoint(await openUdpEndpoint(), (direction, data) => {
+          if (direction === 'out') sent.push(data.length);
+          return false;
+        }),
+    });
+    openPairs.push({ a, b, close: () => a.client.close().then(() => b.server.stop()) });
+    await b.server.start();
+    a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);
+    b.server.setHandler(echoHandler());
+    assert.equal(a.client.wholeRequestBytesMax, PEER_WHOLE_BODY_BYTES_MAX);
+    // The test serializer is JSON with base64 bytes: 3/4 of the budget less the envelope fills it.
+    const whole = append(9, Math.floor((PEER_WHOLE_BODY_BYTES_MAX * 3) / 4) - 300);
+    const wholeBytes = serializer.encode(whole).length;
+    assert.ok(wholeBytes > PEER_WHOLE_BODY_BYTES_MAX - 500 && wholeBytes <= PEER_WHOLE_BODY_BYTES_MAX, `${wholeBytes}`);
+    assert.equal((await a.client.send('b', whole, 10_000)).lastLogIndex, 10);
+    assert.deepEqual(sent.length, 1, 'one datagram');
+    assert.ok((sent[0] ?? 0) <= 16_384, `${sent[0]} bytes fit one DTLS record`);
+    sent.length = 0;
+    const larger = append(9, Math.floor((PEER_WHOLE_BODY_BYTES_MAX * 3) / 4) + 300);
+    assert.ok(serializer.encode(larger).length > PEER_WHOLE_BODY_BYTES_MAX);
+    assert.equal((await a.client.send('b', larger, 10_000)).lastLogIndex, 10);
+    assert.equal(sent.length, Math.ceil(serializer.encode(larger).length / 1024), 'one datagram per 1 KiB block');
   });
 
   it('handles every request exactly once through 20% loss in each direction', async () => {

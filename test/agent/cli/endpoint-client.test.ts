@@ -1,0 +1,59 @@
+// Proves that the CLI's endpoint client sends a value whole in one datagram to a plain-UDP
+// endpoint on loopback (one request for a 4 KiB value, where 1 KiB Block1 blocks took four
+// round trips), goes block-wise for a value over the whole-datagram bound, and recognises
+// loopback addresses only (127.0.0.0/8 and ::1), so that no other host gets large datagrams.
+import { strict as assert } from 'node:assert';
+import {
+  EndpointClient,
+  LOOPBACK_WHOLE_BODY_BYTES_MAX,
+  isLoopbackAddress,
+} from '../../../agent/cli/endpoint-client.js';
+import { CoapResponseCode, CoapServer } from '../../../transport/coap/index.js';
+import { createRealTimers } from '../../../transport/timers.js';
+import { openUdpEndpoint } from '../../../transport/udp.js';
+
+describe('EndpointClient', function () {
+  this.timeout(20_000);
+
+  it('sends a 4 KiB value to a loopback endpoint in one request, and a larger one block-wise', async () => {
+    const server = new CoapServer(
+      { openEndpoint: () => openUdpEndpoint({ address: '127.0.0.1', port: 0 }), timers: createRealTimers() },
+      { bodyBytesMax: 128 * 1024 },
+    );
+    const sizes: number[] = [];
+    server.addResource('/kv/*', {
+      PUT: (request) => {
+        sizes.push(request.payload.length);
+        return Promise.resolve({ code: CoapResponseCode.Changed });
+      },
+    });
+    await server.start();
+    const client = new EndpointClient({
+      endpoint: { host: '127.0.0.1', port: server.localAddress().port },
+      timeoutMs: 5_000,
+    });
+    try {
+      const small = await client.request({ method: 'PUT', path: ['kv', 'a'], payload: new Uint8Array(4096) });
+      assert.equal(small.code, CoapResponseCode.Changed);
+      assert.equal(server.stats.requests, 1, 'one request for a 4 KiB value');
+      const bound = LOOPBACK_WHOLE_BODY_BYTES_MAX;
+      const whole = await client.request({ method: 'PUT', path: ['kv', 'b'], payload: new Uint8Array(bound) });
+      assert.equal(whole.code, CoapResponseCode.Changed);
+      assert.equal(server.stats.requests, 2, 'a value of the bound still goes in one datagram');
+      const size = bound + 1;
+      const large = await client.request({ method: 'PUT', path: ['kv', 'c'], payload: new Uint8Array(size) });
+      assert.equal(large.code, CoapResponseCode.Changed);
+      assert.equal(server.stats.requests, 2 + Math.ceil(size / 1024), 'block-wise past the bound');
+      assert.deepEqual(sizes, [4096, bound, size]);
+    } finally {
+      await client.close();
+      await server.stop();
+    }
+  });
+
+  it('takes only 127.0.0.0/8 and ::1 for loopback', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1']) assert.equal(isLoopbackAddress(host), true, host);
+    for (const host of ['10.0.0.1', '0.0.0.0', '::', '127.0.0.1.example', 'localhost', '::ffff:10.0.0.1'])
+      assert.equal(isLoopbackAddress(host), false, host);
+  });
+});
