@@ -1,9 +1,9 @@
 /**
  * The 3-agent smoke test of `npm run test:arm`, run by the ARM node under qemu-user (test/arm/run.ts):
  * `coraft cluster init` of 3 loopback nodes (coaps peers, cbor, the default storage), the 3 agents
- * started at once, a leader that a majority agrees on, a `coraft kv put` through one agent and a
- * linearizable `coraft kv get` (the default) through another. Prints one JSON line of figures:
- * start-up (spawn to an agreed leader) and each agent's VmRSS once the leader is known; the
+ * started at once, a leader that a majority agrees on, a `coraft kv put` and a linearizable
+ * `coraft kv get` (the default: a ReadIndex round with the followers) through the leader. Prints
+ * one JSON line of figures: start-up (spawn to an agreed leader) and each agent's VmRSS once the leader is known; the
  * agents' processes are qemu emulating node, so their RSS includes qemu's translated-code cache.
  */
 import { strict as assert } from 'node:assert';
@@ -15,10 +15,15 @@ import type { Run } from '../agent/integration/helpers.js';
 
 /**
  * Raft timers sized for emulation: qemu-user runs node 10 to 30 times slower than the hardware it
- * stands for, and the defaults (election 150-300 ms, heartbeat 50 ms) would have the agents
- * time out on one another. Real ARM gateways run the defaults.
+ * stands for, and the defaults (election 150-300 ms, heartbeat 50 ms, RPC timeout 100 ms) would
+ * have the agents time out on one another. Real ARM gateways run the defaults.
  */
-const EMULATION_RAFT = { electionTimeoutMinMs: 10_000, electionTimeoutMaxMs: 20_000, heartbeatIntervalMs: 1_000 };
+const EMULATION_RAFT = {
+  electionTimeoutMinMs: 10_000,
+  electionTimeoutMaxMs: 20_000,
+  heartbeatIntervalMs: 1_000,
+  rpcTimeoutMs: 5_000,
+};
 /** How long the agents get to elect a leader under emulation, ms. */
 const LEADER_TIMEOUT_MS = 600_000;
 /** Most characters of the agents' output kept for a failure report. */
@@ -57,12 +62,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     process.stderr.write(`smoke: leader ${leader} known after ${leaderMs} ms\n`);
     const rss = Object.fromEntries(cluster.agents().map((a) => [a.init.id, rssBytes(a.process?.pid)]));
-    const other = cluster.nodes.find((n) => n.id !== leader);
-    assert.ok(other !== undefined);
-    const put = await kv('put', 'arm/smoke', process.arch, '--endpoint', other.endpoint);
+    const at = cluster.nodes.find((n) => n.id === leader);
+    assert.ok(at !== undefined);
+    const put = await kv('put', 'arm/smoke', process.arch, '--endpoint', at.endpoint);
     assert.equal(put.code, 0, put.stderr);
-    const reader = cluster.nodes.find((n) => n.id !== leader && n.id !== other.id) ?? other;
-    const get = await kv('get', 'arm/smoke', '--endpoint', reader.endpoint);
+    const get = await kv('get', 'arm/smoke', '--endpoint', at.endpoint);
     assert.equal(get.code, 0, get.stderr);
     assert.match(get.stdout, new RegExp(`^arm/smoke = ${process.arch}\\b`, 'u'));
     const figures = { arch: process.arch, node: process.version, leader, startupToLeaderMs: leaderMs, rssBytes: rss };
