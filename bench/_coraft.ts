@@ -4,15 +4,17 @@
  * temporary folder, written to through the leader's local CoAP endpoint with the project's
  * EndpointClient, one client (one UDP socket) per simulated client.
  *
- * Snapshot sends are counted from the agents' own log ("sending snapshot", logged at info by
- * the runtime each time the leader starts an InstallSnapshot), so the agents run unchanged; the
- * raft_snapshot_sends_total metric says the same but is off by default.
+ * Snapshot sends come from the agents themselves: GET /status counts, on each agent since it
+ * started, the InstallSnapshot transfers it started as leader (and how they ended) and the
+ * snapshots it took (agent/runtime/snapshots.ts). The raft_snapshot_sends_total metric counts
+ * the same, but metrics are off in the agent's defaults, which the bench runs.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentProcesses } from '../agent/cli/agent-processes.js';
 import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
-import { LogMessageCounter, sleep } from './_system.js';
-import type { BenchSystem, BenchWriter, ProbeResult, SystemMember } from './_system.js';
+import { snapshotTotalsOf, sleep, sumSnapshotTotals } from './_system.js';
+import type { BenchSystem, BenchWriter, ProbeResult, SnapshotTotals, SystemMember } from './_system.js';
 import { performance } from 'node:perf_hooks';
 
 /** How the coraft cluster is run. */
@@ -21,16 +23,28 @@ export interface CoraftOptions {
   readonly cpuProfDir?: string;
   /** Timeout of one client request, ms. */
   readonly requestTimeoutMs: number;
+  /** RaftConfiguration fields written into every agent.json's `raft` (the agent validates them). Default none. */
+  readonly raft?: Readonly<Record<string, unknown>>;
+  /** Extra Node.js flags of every agent (after the unit's; bench/soak.ts bounds the heap). Default none. */
+  readonly nodeArgs?: readonly string[];
+  /** Every chunk an agent writes to stdout or stderr, by node id. Default none (the output is ignored). */
+  readonly onOutput?: (id: string, chunk: string) => void;
 }
 
-const SNAPSHOT_SENT = 'sending snapshot';
-const SNAPSHOT_TAKEN = 'took a snapshot';
+/** Merges `raft` into the `raft` object of the agent.json at `file`. */
+function overrideRaft(file: string, raft: Readonly<Record<string, unknown>>): void {
+  const config: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof config !== 'object' || config === null) throw new Error(`${file}: not a JSON object`);
+  const current: unknown = Reflect.get(config, 'raft');
+  Reflect.set(config, 'raft', { ...(typeof current === 'object' && current !== null ? current : {}), ...raft });
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+}
 
 /** A running (or ready to run) coraft cluster. */
 export class CoraftSystem implements BenchSystem {
   readonly name = 'coraft';
-  readonly snapshotSendsSource = `the agents' log lines "${SNAPSHOT_SENT}" (one per InstallSnapshot the leader starts)`;
-  private readonly log = new LogMessageCounter([SNAPSHOT_SENT, SNAPSHOT_TAKEN]);
+  readonly snapshotSendsSource =
+    'GET /status of every agent (snapshots.sendsStarted: InstallSnapshot transfers started)';
   private readonly probes = new Map<string, EndpointClient>();
   private closed = false;
 
@@ -41,18 +55,21 @@ export class CoraftSystem implements BenchSystem {
 
   /** Writes a fresh cluster's configuration into a temporary folder; no agent runs yet. */
   static async create(options: CoraftOptions): Promise<CoraftSystem> {
-    let self: CoraftSystem | null = null;
     const cluster = await AgentProcesses.create({
       nodes: 3,
       transport: 'coaps',
       codec: 'cbor',
       storage: 'lmdb',
       requestTimeoutMs: 2_000,
-      output: (_id, chunk) => self?.log.feed(chunk),
-      ...(options.cpuProfDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] }),
+      output: options.onOutput ?? 'ignore',
+      nodeArgs: [
+        ...(options.nodeArgs ?? []),
+        ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),
+      ],
     });
-    self = new CoraftSystem(cluster, options);
-    return self;
+    const raft = options.raft ?? {};
+    if (Object.keys(raft).length > 0) for (const agent of cluster.agents()) overrideRaft(agent.init.config, raft);
+    return new CoraftSystem(cluster, options);
   }
 
   /** The cluster's folder (removed by close). */
@@ -123,13 +140,28 @@ export class CoraftSystem implements BenchSystem {
     }
   }
 
-  snapshotSends(): Promise<number | null> {
-    return Promise.resolve(this.log.count(SNAPSHOT_SENT));
+  async snapshotSends(): Promise<number | null> {
+    return (await this.snapshotTotals())?.sendsStarted ?? null;
   }
 
-  /** Snapshots taken by all agents so far (log compactions). */
-  snapshotsTaken(): number {
-    return this.log.count(SNAPSHOT_TAKEN);
+  /**
+   * The snapshot counters of every agent's GET /status added up (each since the agent started):
+   * snapshots taken and restored, transfers started, completed and failed. Null when an agent
+   * does not answer.
+   */
+  async snapshotTotals(): Promise<SnapshotTotals | null> {
+    const ids = this.cluster.agents().map((a) => a.init.id);
+    const totals = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          return snapshotTotalsOf(await this.cluster.agent(id).client.json('GET', '/status'));
+        } catch {
+          // No answer (the agent is down or busy past the timeout): its counters are unknown.
+          return null;
+        }
+      }),
+    );
+    return sumSnapshotTotals(totals);
   }
 
   /** Stops agent `id` gracefully (SIGTERM) and starts it again; resolves with the new spawn time. */

@@ -54,42 +54,45 @@ export interface BenchSystem {
 /** Resolves after `ms`. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Counts the JSON log lines (pino's, one object a line) whose `msg` is one of `messages`, fed in
- * chunks as they arrive from a process's output; a line split between chunks is joined first.
- */
-export class LogMessageCounter {
-  private readonly counts = new Map<string, number>();
-  private partial = '';
-  /** Longest partial line kept while waiting for its end, characters. */
-  static readonly PARTIAL_MAX = 1024 * 1024;
+/** A member's snapshot counters, as coraft's GET /status reports them (contracts/raft-node.ts SnapshotCounts). */
+export interface SnapshotTotals {
+  readonly taken: number;
+  readonly restored: number;
+  readonly sendsStarted: number;
+  readonly sendsCompleted: number;
+  readonly sendsFailed: number;
+}
 
-  constructor(private readonly messages: readonly string[]) {
-    for (const m of messages) this.counts.set(m, 0);
-  }
+const SNAPSHOT_FIELDS = ['taken', 'restored', 'sendsStarted', 'sendsCompleted', 'sendsFailed'] as const;
 
-  feed(chunk: string): void {
-    const lines = (this.partial + chunk).split('\n');
-    const last = lines.pop() ?? '';
-    this.partial = last.length > LogMessageCounter.PARTIAL_MAX ? '' : last;
-    for (const line of lines) this.line(line);
-  }
+/** The `snapshots` counters of a parsed GET /status answer; null when it has none or they are not counts. */
+export function snapshotTotalsOf(status: unknown): SnapshotTotals | null {
+  const snapshots: unknown = typeof status === 'object' && status !== null ? Reflect.get(status, 'snapshots') : null;
+  if (typeof snapshots !== 'object' || snapshots === null) return null;
+  const values = SNAPSHOT_FIELDS.map((field): unknown => Reflect.get(snapshots, field));
+  if (!values.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return null;
+  const [taken, restored, sendsStarted, sendsCompleted, sendsFailed] = values.map(Number);
+  return {
+    taken: taken ?? 0,
+    restored: restored ?? 0,
+    sendsStarted: sendsStarted ?? 0,
+    sendsCompleted: sendsCompleted ?? 0,
+    sendsFailed: sendsFailed ?? 0,
+  };
+}
 
-  private line(line: string): void {
-    // Cheap test first: most lines carry none of the messages counted.
-    if (!this.messages.some((m) => line.includes(m))) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      // Not a JSON log line (e.g. a Node warning on stderr).
-      return;
-    }
-    const msg: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'msg') : undefined;
-    if (typeof msg === 'string' && this.counts.has(msg)) this.counts.set(msg, (this.counts.get(msg) ?? 0) + 1);
+/** The counters of every member added up; null when any member's are unknown. */
+export function sumSnapshotTotals(members: readonly (SnapshotTotals | null)[]): SnapshotTotals | null {
+  let sum: SnapshotTotals = { taken: 0, restored: 0, sendsStarted: 0, sendsCompleted: 0, sendsFailed: 0 };
+  for (const m of members) {
+    if (m === null) return null;
+    sum = {
+      taken: sum.taken + m.taken,
+      restored: sum.restored + m.restored,
+      sendsStarted: sum.sendsStarted + m.sendsStarted,
+      sendsCompleted: sum.sendsCompleted + m.sendsCompleted,
+      sendsFailed: sum.sendsFailed + m.sendsFailed,
+    };
   }
-
-  count(message: string): number {
-    return this.counts.get(message) ?? 0;
-  }
+  return sum;
 }

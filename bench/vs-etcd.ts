@@ -3,7 +3,7 @@
  *
  *   npm run bench -- vs-etcd [--json] [--duration-ms=10000] [--clients=1,16,64,256]
  *                            [--values=256,4096,65536] [--slices=2] [--warmup-ms=1000]
- *                            [--cpu-prof-dir=DIR]
+ *                            [--cpu-prof-dir=DIR] [--coraft-raft=JSON]
  *
  * Starts a 3-agent coraft cluster with the agent's defaults (coaps, cbor, LMDB) and, when
  * /usr/bin/etcd is installed, a 3-member etcd 3.4 cluster with its defaults, both on loopback
@@ -21,9 +21,13 @@
  * shared cores a slice of it mostly measures timeouts); name the clients or the values to run
  * every combination. --cpu-prof-dir writes a V8 CPU profile of each coraft agent when it stops
  * (the whole run: pass one --clients and --values to profile one load) and prints the top self
- * costs over them (bench/_cpu-profile.ts).
+ * costs over them (bench/_cpu-profile.ts). --coraft-raft='{"snapshotThresholdBytes":2000000}'
+ * writes RaftConfiguration fields into every coraft agent.json (the agent validates them), e.g.
+ * to snapshot often enough within a short run to compare log-retention settings by their
+ * snapshot sends, which the agents count in GET /status.
  */
 import { execFileSync } from 'node:child_process';
+import { describeError } from '../contracts/errors.js';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +38,7 @@ import { costsTables, profileCosts } from './_cpu-profile.js';
 import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
 import { intOption, mib, option, parseIntList } from './_figures.js';
 import { readProcess } from './_proc.js';
-import type { BenchSystem } from './_system.js';
+import type { BenchSystem, SnapshotTotals } from './_system.js';
 import { figuresTable, gridPoints, ratiosTable, sliceOrder, vsRatios } from './_vs-etcd-report.js';
 import type { VsPoint } from './_vs-etcd-report.js';
 
@@ -114,6 +118,7 @@ function parseSettings(args: readonly string[]): {
   readonly settings: Settings;
   readonly grid: ReturnType<typeof gridPoints>;
   readonly profDir: string;
+  readonly coraftRaft: Readonly<Record<string, unknown>>;
 } {
   const explicitGrid = option(args, 'clients', '') !== '' || option(args, 'values', '') !== '';
   const clients = parseIntList(option(args, 'clients', DEFAULT_CLIENTS), 'clients', 1, 1024);
@@ -128,7 +133,20 @@ function parseSettings(args: readonly string[]): {
   const profDir = option(args, 'cpu-prof-dir', '');
   if (profDir !== '' && existsSync(profDir) && readdirSync(profDir).some((f) => f.endsWith('.cpuprofile')))
     throw new Error(`--cpu-prof-dir: ${profDir} holds .cpuprofile files already; give an empty or new folder`);
-  return { settings, grid, profDir };
+  return { settings, grid, profDir, coraftRaft: raftOverrides(option(args, 'coraft-raft', '{}')) };
+}
+
+/** The --coraft-raft option: a JSON object of RaftConfiguration fields. */
+function raftOverrides(text: string): Readonly<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--coraft-raft: not JSON: ${describeError(error)}`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error('--coraft-raft: expected a JSON object of RaftConfiguration fields');
+  return Object.fromEntries(Object.entries(value));
 }
 
 const SYSTEM_SETTINGS = {
@@ -143,6 +161,7 @@ function sayReport(
   coraft: CoraftSystem,
   etcd: EtcdSystem | null,
   peakRss: Record<string, unknown>,
+  coraftSnapshots: SnapshotTotals | null,
 ): void {
   say('');
   say(figuresTable(points));
@@ -153,24 +172,34 @@ function sayReport(
   say('');
   say(`peak RSS over the whole run (VmHWM, MiB): ${JSON.stringify(peakRss)}`);
   const etcdSource = etcd === null ? '' : `; etcd from ${etcd.snapshotSendsSource}`;
+  say(`snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcdSource}`);
   say(
-    `snapshot sends: coraft from ${coraft.snapshotSendsSource}${etcdSource}; ` +
-      `coraft took ${coraft.snapshotsTaken()} snapshots in all`,
+    coraftSnapshots === null
+      ? 'coraft snapshots over the run: unknown (an agent did not answer GET /status)'
+      : `coraft snapshots over the run, all agents: ${coraftSnapshots.taken} taken, ` +
+          `${coraftSnapshots.restored} restored from a leader; InstallSnapshot transfers ` +
+          `${coraftSnapshots.sendsStarted} started, ${coraftSnapshots.sendsCompleted} completed, ` +
+          `${coraftSnapshots.sendsFailed} failed`,
   );
+}
+
+function runNotes(withEtcd: boolean, skipped: readonly string[]): string[] {
+  const notes: string[] = [];
+  if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
+  if (skipped.length > 0)
+    notes.push(
+      `left out of the default grid (too heavy for a shared machine; name --clients/--values to run ` +
+        `them): ${skipped.join(', ')}`,
+    );
+  return notes;
 }
 
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  const { settings, grid, profDir } = parseSettings(args);
+  const { settings, grid, profDir, coraftRaft } = parseSettings(args);
   const durationMs = settings.durationMs;
   const withEtcd = etcdInstalled();
-  const notes: string[] = [];
-  if (!withEtcd) notes.push(`${ETCD_BIN} is not installed: coraft measured alone, no ratios`);
-  if (grid.skipped.length > 0)
-    notes.push(
-      `left out of the default grid (too heavy for a shared machine; name --clients/--values to run ` +
-        `them): ${grid.skipped.join(', ')}`,
-    );
+  const notes = runNotes(withEtcd, grid.skipped);
   for (const n of notes) say(`note: ${n}`);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
@@ -179,14 +208,16 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const coraft = cleanup.addOwner(
       await CoraftSystem.create({
         requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        raft: coraftRaft,
         ...(profDir === '' ? {} : { cpuProfDir: resolve(profDir) }),
       }),
     );
     const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;
     await coraft.start();
     await etcd?.start();
+    const raftNote = Object.keys(coraftRaft).length > 0 ? `, raft ${JSON.stringify(coraftRaft)}` : '';
     say(
-      `vs-etcd: coraft 3 agents (coaps, cbor, lmdb) ` +
+      `vs-etcd: coraft 3 agents (coaps, cbor, lmdb${raftNote}) ` +
         `in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`,
     );
     say(
@@ -196,7 +227,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     );
     const points = await measurePoints(coraft, etcd, settings, say);
     const peakRss = { coraft: peakRssMiB(coraft), ...(etcd === null ? {} : { etcd: peakRssMiB(etcd) }) };
-    sayReport(say, points, coraft, etcd, peakRss);
+    // Read before the agents stop: the counters live in them.
+    const coraftSnapshots = await coraft.snapshotTotals();
+    sayReport(say, points, coraft, etcd, peakRss, coraftSnapshots);
     // The agents write their profiles as they stop.
     await cleanup.run(say);
     const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
@@ -207,10 +240,16 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       );
     return {
       etcd: withEtcd ? etcdVersion() : null,
-      settings: { durationMs, warmupMs: settings.warmupMs, slices: settings.slices, ...SYSTEM_SETTINGS },
+      settings: {
+        durationMs,
+        warmupMs: settings.warmupMs,
+        slices: settings.slices,
+        ...SYSTEM_SETTINGS,
+        coraftRaft,
+      },
       points,
       peakRssMiB: peakRss,
-      coraftSnapshotsTaken: coraft.snapshotsTaken(),
+      coraftSnapshots,
       snapshotSendsSource: {
         coraft: coraft.snapshotSendsSource,
         etcd: withEtcd ? 'etcd_network_snapshot_send_success' : null,

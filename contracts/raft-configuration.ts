@@ -58,6 +58,21 @@ export interface RaftConfiguration {
    * electionTimeoutMaxMs.
    */
   readonly learnerCatchUpTimeoutMs: number;
+  /**
+   * Entries kept behind a new snapshot when the log is compacted, for followers that lag a little (etcd's
+   * SnapshotCatchUpEntries). Default 5,000. Limit: 0 to logRetainEntriesMax. logRetainBytesMax caps it.
+   */
+  readonly logRetainEntries: number;
+  /**
+   * Most entries a leader keeps behind a new snapshot for a follower that is replicating but lags further than
+   * logRetainEntries; a follower further behind gets the snapshot. Default 50,000. Limit: >= logRetainEntries.
+   */
+  readonly logRetainEntriesMax: number;
+  /**
+   * Most entry bytes kept behind a new snapshot, whatever logRetainEntries and the followers ask for: the memory the
+   * compacted log may still hold. Default 32 MiB. Limit: >= 0.
+   */
+  readonly logRetainBytesMax: number;
 }
 
 /** The defaults: the reference's values and coraft's limits. */
@@ -80,6 +95,9 @@ export const DEFAULT_RAFT_CONFIGURATION: RaftConfiguration = {
   pendingRequestsMax: 8192,
   learnerCatchUpEntries: 100,
   learnerCatchUpTimeoutMs: 60_000,
+  logRetainEntries: 5000,
+  logRetainEntriesMax: 50_000,
+  logRetainBytesMax: 32 * 1024 * 1024,
 };
 
 function checkInteger(
@@ -124,6 +142,9 @@ export function validateRaftConfiguration(config: RaftConfiguration): string[] {
   checkInteger(problems, config, 'pendingRequestsMax', 1, 1_000_000);
   checkInteger(problems, config, 'learnerCatchUpEntries', 0, big);
   checkInteger(problems, config, 'learnerCatchUpTimeoutMs', config.electionTimeoutMaxMs, big);
+  checkInteger(problems, config, 'logRetainEntriesMax', 0, big);
+  checkInteger(problems, config, 'logRetainEntries', 0, config.logRetainEntriesMax);
+  checkInteger(problems, config, 'logRetainBytesMax', 0, big);
   if (typeof config.preVote !== 'boolean') problems.push(`preVote: expected a boolean, got ${String(config.preVote)}`);
   if (typeof config.checkQuorum !== 'boolean')
     problems.push(`checkQuorum: expected a boolean, got ${String(config.checkQuorum)}`);

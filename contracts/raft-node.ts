@@ -18,6 +18,24 @@ export interface MemberStatus {
   readonly matchIndex: LogIndex | null;
 }
 
+/**
+ * Snapshot activity of a node since it started (counters that start at 0 with the process), for
+ * `/status` and the benches: how often this node snapshotted its state machine, and how often,
+ * as leader, it had to send a follower a whole snapshot because the log it needed was compacted.
+ */
+export interface SnapshotCounts {
+  /** Snapshots this node took of its state machine (each one compacts its log). */
+  readonly taken: number;
+  /** Snapshots received from a leader and restored. */
+  readonly restored: number;
+  /** InstallSnapshot transfers this node started as leader. */
+  readonly sendsStarted: number;
+  /** Transfers that ended with the follower holding the whole snapshot. */
+  readonly sendsCompleted: number;
+  /** Transfers that ended unfinished: superseded by a newer snapshot, or abandoned (leadership or membership lost). */
+  readonly sendsFailed: number;
+}
+
 /** A snapshot of a node's state, for `/status` and the CLI. */
 export interface NodeStatus {
   readonly nodeId: NodeId;
@@ -30,6 +48,7 @@ export interface NodeStatus {
   readonly snapshotIndex: LogIndex;
   readonly configuration: ClusterConfiguration;
   readonly members: readonly MemberStatus[];
+  readonly snapshots: SnapshotCounts;
 }
 
 /**

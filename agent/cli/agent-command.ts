@@ -10,7 +10,6 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { Agent, EXIT, exitCodeFor } from '../runtime/agent.js';
 import { ConsoleLogger, PinoLogger } from '../observability/loggers.js';
-import { EmfMetrics, PrometheusMetrics, StatsdMetrics } from '../observability/metrics.js';
 import { NoopMetrics } from '../observability/noop.js';
 import { parseHostPort } from '../config/agent-config.js';
 import { REAL_FACTORIES } from '../runtime/factories.js';
@@ -30,8 +29,14 @@ function buildLogger(config: AgentConfig): DiagnosticLogger {
     : new PinoLogger({ level: config.logLevel, base: { node: config.nodeId } });
 }
 
+/**
+ * The metrics backend the configuration names. The backends (prom-client, hot-shots, the EMF
+ * writer) are imported only when configured: an agent without metrics never loads them.
+ */
 async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; close: () => Promise<void> }> {
   const settings = config.metrics;
+  if (settings.kind === 'none') return { metrics: new NoopMetrics(), close: () => Promise.resolve() };
+  const { EmfMetrics, PrometheusMetrics, StatsdMetrics } = await import('../observability/metrics.js');
   switch (settings.kind) {
     case 'prometheus': {
       const metrics = await PrometheusMetrics.create(settings.prefix);
@@ -57,8 +62,6 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
         },
       };
     }
-    case 'none':
-      return { metrics: new NoopMetrics(), close: () => Promise.resolve() };
   }
 }
 

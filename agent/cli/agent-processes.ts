@@ -20,6 +20,7 @@ import { EndpointClient, EndpointError, JsonFields, endpointTarget } from './end
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 import { readKeyFile } from '../config/agent-config.js';
+import { UNIT_MALLOC_ARENA_MAX, UNIT_NODE_FLAGS } from '../fleet/memory-sizing.js';
 
 /** The package's bin/coraft.js, found upward from this module (dist/agent/cli or agent/cli under tsx). */
 function findCoraftBin(): string {
@@ -97,7 +98,10 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
   readonly agentArgs?: (id: string) => readonly string[];
   /** Where an agent's stdout and stderr go: 'ignore' (default), 'inherit', or a callback per line chunk. */
   readonly output?: 'ignore' | 'inherit' | ((id: string, chunk: string) => void);
-  /** Extra Node.js flags of every agent process (e.g. `--cpu-prof`). Default none. */
+  /**
+   * Extra Node.js flags of every agent process (e.g. `--cpu-prof`), after the shipped unit's memory
+   * flags (UNIT_NODE_FLAGS, which a flag here overrides). Default none.
+   */
   readonly nodeArgs?: readonly string[];
   /** Timeout of one endpoint request, ms. Default 2000. */
   readonly requestTimeoutMs?: number;
@@ -220,6 +224,8 @@ export class AgentProcesses {
     const argv = [
       ...(this.options.wrapCommand?.(id) ?? []),
       process.execPath,
+      // The shipped unit's memory flags first (a later flag of nodeArgs overrides one).
+      ...UNIT_NODE_FLAGS,
       ...(this.options.nodeArgs ?? []),
       CORAFT_BIN,
       'agent',
@@ -228,7 +234,7 @@ export class AgentProcesses {
       ...extra,
     ];
     const [command = process.execPath, ...rest] = argv;
-    const env = { ...process.env, ...this.options.agentEnv?.(id) };
+    const env = { ...process.env, MALLOC_ARENA_MAX: UNIT_MALLOC_ARENA_MAX, ...this.options.agentEnv?.(id) };
     const child = spawn(command, rest, { stdio: ['ignore', stdio, stdio, 'ipc'], env });
     if (typeof output === 'function') {
       child.stdout?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));

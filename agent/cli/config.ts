@@ -2,7 +2,8 @@
  * `coraft config schema` prints the JSON Schema of agent.json; `coraft config check FILE`
  * validates a file and names every problem.
  */
-import { AGENT_CONFIG_SCHEMA, loadAgentConfig } from '../config/agent-config.js';
+import { loadAgentConfig } from '../config/agent-config.js';
+import schema from '../config/agent-config.schema.json' with { type: 'json' };
 
 const HELP = `usage: coraft config schema        print the JSON Schema of agent.json
        coraft config check FILE    validate FILE (keys included) and report every problem
@@ -11,7 +12,7 @@ const HELP = `usage: coraft config schema        print the JSON Schema of agent.
 export function runConfigCommand(args: readonly string[]): Promise<number> {
   const [sub, file] = args;
   if (sub === 'schema') {
-    process.stdout.write(`${JSON.stringify(AGENT_CONFIG_SCHEMA, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
     return Promise.resolve(0);
   }
   if (sub === 'check' && file !== undefined) {

@@ -1,14 +1,14 @@
 /**
  * The agent's configuration file: JSON validated once at startup against the JSON Schema kept
- * in agent-config.schema.json (printed by `coraft config schema`). Every problem names the
- * field and what was expected; relative paths resolve against the file's folder; keys are read
+ * in agent-config.schema.json (printed by `coraft config schema`), by a validator Ajv compiled
+ * from it ahead of time (agent-config-validate.ts), so no schema compiler runs at start-up.
+ * Every problem names the field and what was expected; relative paths resolve against the file's folder; keys are read
  * and checked here, so a bad file stops the agent before it touches anything.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import AjvModule from 'ajv';
 import type { ErrorObject } from 'ajv';
-import schema from './agent-config.schema.json' with { type: 'json' };
+import { validate as compiledValidate } from './agent-config-validate.js';
 import { ConfigError, describeError } from '../../contracts/errors.js';
 import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
@@ -17,9 +17,6 @@ import type { LogLevel } from '../../contracts/logger.js';
 import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
 
 export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';
-
-/** The schema, for `coraft config schema`. */
-export const AGENT_CONFIG_SCHEMA: unknown = schema;
 
 /** Metrics settings, resolved. */
 export interface MetricsSettings {
@@ -120,8 +117,31 @@ interface RawAgentConfig {
   kv?: Record<string, unknown>;
 }
 
-const Ajv = AjvModule.default;
-const validate = new Ajv({ allErrors: true, strict: false }).compile<RawAgentConfig>(schema);
+/**
+ * The agent's Raft timing when agent.json sets none, sized for a gateway at rest (issue 17): a
+ * heartbeat every 100 ms (the reference's 50 ms sent twice the packets, each a DTLS record
+ * both ways) and a 20 ms tick, with the election timeout kept at three heartbeat intervals and
+ * up. Everything else is the reference's (DEFAULT_RAFT_CONFIGURATION, which the simulator uses).
+ */
+export const AGENT_RAFT_DEFAULTS: RaftConfiguration = {
+  ...DEFAULT_RAFT_CONFIGURATION,
+  tickIntervalMs: 20,
+  heartbeatIntervalMs: 100,
+  electionTimeoutMinMs: 300,
+  electionTimeoutMaxMs: 600,
+};
+
+/** Ajv's validator for agent-config.schema.json, compiled ahead of time (see validator-source.ts). */
+interface CompiledValidator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+const validator: CompiledValidator = compiledValidate;
+
+/** Whether `raw` follows the schema; when not, `validator.errors` says why. */
+function validate(raw: unknown): raw is RawAgentConfig {
+  return validator(raw);
+}
 
 /** Parses "host:port" (IPv6 hosts in brackets). */
 export function parseHostPort(text: string, field: string): HostPort {
@@ -174,11 +194,11 @@ export function loadAgentConfig(file: string): AgentConfig {
 
 /** Validates a parsed configuration `raw` read from `path`. */
 export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
-  if (!validate(raw)) throw new ConfigError((validate.errors ?? []).map(describe));
+  if (!validate(raw)) throw new ConfigError((validator.errors ?? []).map(describe));
   const base = dirname(path);
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const problems: string[] = [];
-  const raft: RaftConfiguration = { ...DEFAULT_RAFT_CONFIGURATION, ...raw.raft };
+  const raft: RaftConfiguration = { ...AGENT_RAFT_DEFAULTS, ...raw.raft };
   problems.push(...validateRaftConfiguration(raft).map((p) => `raft.${p}`));
   const transport = raw.transport ?? 'coaps';
   const ids = raw.members.map((m) => m.id);

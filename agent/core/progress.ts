@@ -28,6 +28,11 @@ export class Progress {
   snapshotChunkSent = false;
   /** Set on any response in the current check-quorum period (thesis §6.2). */
   recentActive = false;
+  /**
+   * Leader ticks the follower spent behind the leader's last index without its match advancing;
+   * 0 while it is caught up. Log retention reads it (retention.ts).
+   */
+  stalledTicks = 0;
   /** Requests to this follower that failed in a row (unreachable or timed out). */
   failures = 0;
   /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
@@ -92,6 +97,7 @@ export class Progress {
     let updated = false;
     if (index > this.match) {
       this.match = index;
+      this.stalledTicks = 0;
       updated = true;
       this.probeSent = false;
     }

@@ -17,6 +17,8 @@ import { campaign } from './election.js';
 import { encodeConfiguration, transitionProblem } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
+import { compactionPoint, isActivelyReplicating, retainStalledTicksMax } from './retention.js';
+import type { LogRetention } from './retention.js';
 import type { CoreInput, ProposeResult, Ready, RequestResult, Role, SoftState, StepResult } from './ready.js';
 import { flushReplication, handleUnreachable, sendHeartbeats, sendTimeoutNow } from './replication.js';
 import { CoreState } from './state.js';
@@ -27,6 +29,7 @@ import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term }
 // The option and result types stay importable from here, where the runtime imports them.
 export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 export type { ProposeResult, RequestResult } from './ready.js';
+export type { LogRetention } from './retention.js';
 
 /** A progress report on one member, for the runtime's status. */
 export interface MemberProgress {
@@ -35,6 +38,8 @@ export interface MemberProgress {
   readonly next: LogIndex;
   readonly state: string;
   readonly recentActive: boolean;
+  /** The leader counts it as actively replicating: compaction keeps the entries it needs (retention.ts). */
+  readonly replicating: boolean;
 }
 
 /** One Raft node's algorithm: feed it ticks and messages, take its Readies, advance them. */
@@ -69,6 +74,9 @@ export class RaftCore {
     const s = this.state;
     s.heartbeatElapsed += 1;
     s.electionElapsed += 1;
+    const lastIndex = s.log.lastIndex();
+    for (const progress of s.progress.values())
+      progress.stalledTicks = progress.match >= lastIndex ? 0 : progress.stalledTicks + 1;
     if (s.electionElapsed >= s.options.electionTimeoutMinTicks) {
       s.electionElapsed = 0;
       if (s.options.checkQuorum && !s.quorumActive()) {
@@ -173,6 +181,17 @@ export class RaftCore {
     s.log.compact(index, snapshot.lastIncludedTerm, from);
     s.latestSnapshot = snapshot;
     s.pendingCompactBefore = from;
+  }
+
+  /**
+   * Where to compact the log once a snapshot at `index` is taken (retention.ts): `retention.entries`
+   * behind the snapshot and, on a leader, back to the slowest follower that is actively
+   * replicating, within the bound of `retention`. The runtime passes it to {@link compact}.
+   */
+  compactionPoint(index: LogIndex, retention: LogRetention): LogIndex {
+    const s = this.state;
+    const followers = s.role === 'leader' ? s.progress.values() : [];
+    return compactionPoint(s.log, followers, index, retention, retainStalledTicksMax(s.options));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -314,6 +333,7 @@ export class RaftCore {
       next: p.next,
       state: p.state,
       recentActive: p.recentActive,
+      replicating: isActivelyReplicating(p, retainStalledTicksMax(this.state.options)),
     }));
   }
 

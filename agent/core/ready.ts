@@ -105,6 +105,9 @@ export interface SoftState {
   readonly leaderId: NodeId | null;
 }
 
+/** How an InstallSnapshot transfer the leader started ended. */
+export type SnapshotSendOutcome = 'installed' | 'superseded' | 'abandoned';
+
 /** Something worth a log line: a role change with its reason, a configuration change, a warning. */
 export type CoreEvent =
   | { readonly kind: 'role'; readonly from: Role; readonly to: Role; readonly term: Term; readonly reason: string }
@@ -112,6 +115,16 @@ export type CoreEvent =
   | { readonly kind: 'config'; readonly index: LogIndex; readonly configuration: ClusterConfiguration }
   | { readonly kind: 'transfer'; readonly to: NodeId; readonly outcome: 'started' | 'aborted' | 'timeout-now-sent' }
   | { readonly kind: 'snapshot-sent'; readonly to: NodeId; readonly index: LogIndex; readonly bytes: number }
+  | {
+      readonly kind: 'snapshot-done';
+      readonly to: NodeId;
+      readonly index: LogIndex;
+      /**
+       * installed: the follower holds the whole snapshot; superseded: a newer snapshot replaced it
+       * (and is being sent); abandoned: this node stopped leading, or the follower left the configuration.
+       */
+      readonly outcome: SnapshotSendOutcome;
+    }
   | { readonly kind: 'warning'; readonly message: string };
 
 /** Everything the runtime must do for one round. */

@@ -139,6 +139,7 @@ function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress)
   assert(snapshot !== null, 'a follower in snapshot state has a snapshot to receive');
   if (snapshot.lastIncludedIndex !== progress.pendingSnapshot) {
     // A newer snapshot supersedes the transfer in progress.
+    core.emit({ kind: 'snapshot-done', to: id, index: progress.pendingSnapshot, outcome: 'superseded' });
     startSnapshot(core, id, progress);
     return;
   }
@@ -227,6 +228,7 @@ export function handleSnapshotResponse(
   progress.snapshotChunkSent = false;
   // The follower holds the whole snapshot: it just installed it, or it already had it.
   if (response.bytesStored === request.totalBytes) {
+    core.emit({ kind: 'snapshot-done', to: from, index: request.lastIncludedIndex, outcome: 'installed' });
     progress.maybeUpdate(request.lastIncludedIndex);
     progress.becomeProbe();
     return;

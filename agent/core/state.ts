@@ -233,6 +233,7 @@ export class CoreState {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
+    for (const id of this.progress.keys()) this.abandonSnapshotSend(id);
     this.progress.clear();
     this.votes.clear();
     this.ackedSeq.clear();
@@ -258,13 +259,24 @@ export class CoreState {
     return new Progress(this.log.lastIndex() + 1, this.options.inflightCountMax, this.options.inflightBytesMax);
   }
 
+  /** Reports a snapshot transfer to `id` that ends unfinished because the leader stops tracking `id`. */
+  private abandonSnapshotSend(id: NodeId): void {
+    const progress = this.progress.get(id);
+    if (progress === undefined || progress.state !== 'snapshot') return;
+    this.events.push({ kind: 'snapshot-done', to: id, index: progress.pendingSnapshot, outcome: 'abandoned' });
+  }
+
   /** Keeps the leader's progress map in step with the configuration in force. */
   onConfigurationChanged(): void {
     const config = this.configs.current();
     this.events.push({ kind: 'config', index: this.configs.currentIndex(), configuration: config });
     if (this.role !== 'leader') return;
     const members = new Set(allMembers(config));
-    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    for (const id of [...this.progress.keys()]) {
+      if (members.has(id)) continue;
+      this.abandonSnapshotSend(id);
+      this.progress.delete(id);
+    }
     for (const id of members) if (id !== this.id && !this.progress.has(id)) this.progress.set(id, this.newProgress());
     if (this.transferee !== null && !isMember(config, this.transferee)) this.transferee = null;
   }

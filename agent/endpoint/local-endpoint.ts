@@ -148,6 +148,7 @@ export class LocalEndpoint {
       lastLogIndex: status.lastLogIndex,
       snapshotIndex: status.snapshotIndex,
       members: status.members,
+      snapshots: status.snapshots,
     };
   }
 

@@ -15,6 +15,7 @@ import {
   type Gateway,
   type GatewaySettings,
 } from './provision.js';
+import { memoryLinesFor } from './memory-sizing.js';
 
 /** What writing one bundle did. */
 export interface BundleResult {
@@ -67,7 +68,8 @@ export function dropInOf(cluster: string, gateway: Gateway, settings: GatewaySet
     '[Service]',
     `Environment=CORAFT_CLUSTER=${cluster} CORAFT_GATEWAY=${gateway.id}`,
   ];
-  if (settings.memoryMax !== undefined) lines.push(`MemoryMax=${settings.memoryMax}`);
+  // MemoryHigh and the V8 heap bound follow MemoryMax (agent/fleet/memory-sizing.ts).
+  if (settings.memoryMax !== undefined) lines.push(...memoryLinesFor(settings.memoryMax));
   return `${lines.join('\n')}\n`;
 }
 

@@ -67,7 +67,8 @@ export function exitCodeFor(error: unknown): number {
 
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */
 export interface AgentFactories {
-  createSerializer(config: AgentConfig): RpcSerializer;
+  /** The codec; a promise when it is loaded on demand (see REAL_FACTORIES). */
+  createSerializer(config: AgentConfig): RpcSerializer | Promise<RpcSerializer>;
   createTransport(
     config: AgentConfig,
     serializer: RpcSerializer,
@@ -131,7 +132,9 @@ export class Agent {
     let endpoint: LocalEndpoint | null = null;
     const observer = agentObserver(trace, () => endpoint);
     try {
-      const { node, kvOptions } = buildNode(config, factories, { timers, storage, logger, metrics, observer });
+      const serializer = await factories.createSerializer(config);
+      const parts = { timers, storage, logger, metrics, observer, serializer };
+      const { node, kvOptions } = buildNode(config, factories, parts);
       await node.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
@@ -207,6 +210,7 @@ interface NodeParts {
   readonly logger: DiagnosticLogger;
   readonly metrics: Metrics;
   readonly observer: NodeObserver;
+  readonly serializer: RpcSerializer;
 }
 
 /**
@@ -218,9 +222,8 @@ function buildNode(
   factories: AgentFactories,
   parts: NodeParts,
 ): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
-  const { timers, storage, logger, metrics, observer } = parts;
+  const { timers, storage, logger, metrics, observer, serializer } = parts;
   const membership = factories.createMembership(config, logger);
-  const serializer = factories.createSerializer(config);
   const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
   const kvOptions = resolveKvOptions(config.kv);
   const kv = new KvStateMachine(kvOptions, { metrics });

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSerializer } from '../../codec/index.js';
+import { CborSerializer } from '../../codec/cbor-serializer.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../transport/dtls/index.js';
 import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
@@ -204,8 +204,17 @@ function createTransport(
   return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 
+/**
+ * The codec: cbor, the default, directly; the others (json brings Ajv, protobuf protobufjs)
+ * are imported only when configured, so an agent loads one codec.
+ */
+async function createAgentSerializer(config: AgentConfig): Promise<RpcSerializer> {
+  if (config.codec === 'cbor') return new CborSerializer();
+  return (await import('../../codec/index.js')).createSerializer(config.codec);
+}
+
 export const REAL_FACTORIES: AgentFactories = {
-  createSerializer: (config: AgentConfig): RpcSerializer => createSerializer(config.codec),
+  createSerializer: createAgentSerializer,
   createTransport,
   createMembership,
   openEndpoint: openEndpointSocket,

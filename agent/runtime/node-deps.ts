@@ -3,7 +3,7 @@
  * optional observer the simulator and the trace file listen with, and the translation of the
  * millisecond RaftConfiguration into the core's tick-based options.
  */
-import type { CoreOptions } from '../core/raft.js';
+import type { CoreOptions, LogRetention } from '../core/raft.js';
 import type { Timers } from '../../contracts/clock.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
@@ -48,8 +48,6 @@ export interface RaftNodeDeps {
   readonly admin?: AdminAuthority;
 }
 
-/** Default of {@link RaftNodeOptions.logRetainEntries}. */
-export const LOG_RETAIN_ENTRIES_DEFAULT = 1000;
 /** Default of {@link RaftNodeOptions.snapshotBytesMax}: 1 GiB. */
 export const SNAPSHOT_BYTES_MAX_DEFAULT = 1024 * 1024 * 1024;
 
@@ -59,8 +57,8 @@ export interface RaftNodeOptions {
   readonly raft: RaftConfiguration;
   /** The cluster to start with when storage holds no configuration. */
   readonly bootstrap: ClusterConfiguration;
-  /** Entries kept behind a snapshot for followers that lag a little. Default 1,000. */
-  readonly logRetainEntries?: number;
+  /** Removed: replaced by RaftConfiguration's logRetainEntries (with logRetainEntriesMax and logRetainBytesMax). */
+  readonly logRetainEntries?: never;
   /** Largest snapshot accepted from a leader, bytes. Default 1 GiB. */
   readonly snapshotBytesMax?: number;
 }
@@ -127,4 +125,9 @@ export function coreOptionsFor(
     snapshotBytesMax,
     applyBytesMax: Math.max(raft.appendBytesMax, 4 * 1024 * 1024),
   };
+}
+
+/** What compaction keeps behind a snapshot, from a RaftConfiguration (agent/core/retention.ts). */
+export function logRetentionOf(raft: RaftConfiguration): LogRetention {
+  return { entries: raft.logRetainEntries, entriesMax: raft.logRetainEntriesMax, bytesMax: raft.logRetainBytesMax };
 }

@@ -36,7 +36,7 @@ import { PendingRequests } from './pending.js';
 import { MembershipDriver } from './membership-driver.js';
 import { AdminRunner, decodeAdminResult } from './admin.js';
 import type { AdminResult } from './admin.js';
-import { coreOptionsFor, LOG_RETAIN_ENTRIES_DEFAULT, SNAPSHOT_BYTES_MAX_DEFAULT } from './node-deps.js';
+import { coreOptionsFor, logRetentionOf, SNAPSHOT_BYTES_MAX_DEFAULT } from './node-deps.js';
 import type { RaftNodeDeps, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { PeerRpcs } from './peer-rpcs.js';
@@ -83,7 +83,6 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       scheduleReady: () => this.scheduleReady(),
     };
     this.host = host;
-    this.readyEventSink = { ...deps, nodeId, leaderReported: (leaderId) => this.clientOps.leaderReported(leaderId) };
     this.pending = new PendingRequests(deps.timers, raft.pendingRequestsMax);
     this.rpcs = new PeerRpcs({ ...host, answerForward: (request) => this.clientOps.answerForward(request) }, deps, {
       nodeId,
@@ -92,13 +91,15 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.snapshots = new Snapshots(
       { ...host, betweenReadies: (task) => this.betweenReadies(task) },
       deps,
-      {
-        nodeId,
-        thresholdBytes: raft.snapshotThresholdBytes,
-        logRetainEntries: options.logRetainEntries ?? LOG_RETAIN_ENTRIES_DEFAULT,
-      },
+      { nodeId, thresholdBytes: raft.snapshotThresholdBytes, retention: logRetentionOf(raft) },
       options.bootstrap,
     );
+    this.readyEventSink = {
+      ...deps,
+      nodeId,
+      snapshotCounters: this.snapshots.counters,
+      leaderReported: (leaderId) => this.clientOps.leaderReported(leaderId),
+    };
     const clientHost = {
       ...host,
       getNodeId: () => nodeId,
@@ -387,7 +388,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   getStatus(): NodeStatus {
-    return nodeStatusOf(this.requireCore(), this.options.nodeId);
+    return nodeStatusOf(this.requireCore(), this.options.nodeId, this.snapshots.counters.counts());
   }
 
   getConfiguration(): ClusterConfiguration {

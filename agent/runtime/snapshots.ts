@@ -1,9 +1,13 @@
 /**
  * Snapshots in the runtime (Raft §7). This node takes one of its state machine at the applied
  * index once `snapshotThresholdBytes` of entries were applied since the last one (or when a
- * signed snapshot command asks), persists it, and only then lets the core compact its log,
- * keeping `logRetainEntries` behind it for followers that lag a little. It restores the state
- * machine from a snapshot: the one on disk when it starts, or one the leader sent.
+ * signed snapshot command asks), persists it, and only then lets the core compact its log. The
+ * core says where (agent/core/retention.ts): `logRetainEntries` behind the snapshot and, on a
+ * leader, back to the slowest follower that is replicating, within `logRetainEntriesMax` and
+ * `logRetainBytesMax`, so a follower briefly behind catches up by AppendEntries rather than by a
+ * whole InstallSnapshot. It restores the state machine from a snapshot: the one on disk when it
+ * starts, or one the leader sent. It counts all of this, and the snapshot transfers the Ready
+ * events report, for the node's status ({@link SnapshotCounters}).
  *
  * InstallSnapshot itself belongs to the core and the Ready loop: a leader's core cuts its latest
  * snapshot into chunks and hands them out as requests (peer-rpcs.ts gives a large one a longer
@@ -16,9 +20,11 @@
  */
 import { allMembers, decodeConfiguration, isMember } from '../core/configuration.js';
 import { entryBytes } from '../core/log.js';
-import type { RaftCore } from '../core/raft.js';
+import type { LogRetention, RaftCore } from '../core/raft.js';
+import type { SnapshotSendOutcome } from '../core/ready.js';
 import { StoppedError } from '../../contracts/errors.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
+import type { SnapshotCounts } from '../../contracts/raft-node.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
 /** What snapshotting needs of the node. */
@@ -31,7 +37,10 @@ export interface SnapshotHost {
 }
 
 /** What snapshotting reads and changes of the core. */
-export type SnapshotCore = Pick<RaftCore, 'getAppliedIndex' | 'getSnapshotIndex' | 'termAt' | 'compact'>;
+export type SnapshotCore = Pick<
+  RaftCore,
+  'getAppliedIndex' | 'getSnapshotIndex' | 'termAt' | 'compact' | 'compactionPoint'
+>;
 
 /** The edges snapshotting reaches. */
 export type SnapshotDeps = Pick<
@@ -44,8 +53,47 @@ export interface SnapshotOptions {
   readonly nodeId: NodeId;
   /** Bytes of applied entries after which a snapshot is taken. */
   readonly thresholdBytes: number;
-  /** Entries kept behind a snapshot. */
-  readonly logRetainEntries: number;
+  /** What compaction keeps behind a snapshot (RaftConfiguration's logRetain* fields). */
+  readonly retention: LogRetention;
+}
+
+/** The node's snapshot counters since it started; see {@link SnapshotCounts}. */
+export class SnapshotCounters {
+  private taken = 0;
+  private restored = 0;
+  private sendsStarted = 0;
+  private sendsCompleted = 0;
+  private sendsFailed = 0;
+
+  tookSnapshot(): void {
+    this.taken += 1;
+  }
+
+  restoredSnapshot(): void {
+    this.restored += 1;
+  }
+
+  /** The leader started an InstallSnapshot transfer. */
+  sendStarted(): void {
+    this.sendsStarted += 1;
+  }
+
+  /** A transfer the leader started ended. */
+  sendEnded(outcome: SnapshotSendOutcome): void {
+    if (outcome === 'installed') this.sendsCompleted += 1;
+    else this.sendsFailed += 1;
+  }
+
+  /** The counters as they are now. */
+  counts(): SnapshotCounts {
+    return {
+      taken: this.taken,
+      restored: this.restored,
+      sendsStarted: this.sendsStarted,
+      sendsCompleted: this.sendsCompleted,
+      sendsFailed: this.sendsFailed,
+    };
+  }
 }
 
 /** Takes and restores snapshots; see the module comment. */
@@ -54,6 +102,8 @@ export class Snapshots {
   private appliedConfig: ClusterConfiguration;
   /** Bytes of entries applied since the last snapshot taken or restored. */
   private appliedBytesSinceSnapshot = 0;
+  /** What this node counted of snapshots since it started. */
+  readonly counters = new SnapshotCounters();
 
   constructor(
     private readonly host: SnapshotHost,
@@ -83,6 +133,7 @@ export class Snapshots {
     this.deps.stateMachine.restore(snapshot, snapshot.data);
     this.appliedConfig = snapshot.configuration;
     this.appliedBytesSinceSnapshot = 0;
+    this.counters.restoredSnapshot();
     this.deps.logger.info('restored a snapshot from the leader', {
       node: this.options.nodeId,
       index: snapshot.lastIncludedIndex,
@@ -139,13 +190,16 @@ export class Snapshots {
       hardState: null,
     });
     if (!this.host.isRunning()) return index;
-    core.compact(snapshot, index + 1 - this.options.logRetainEntries);
+    const compactBefore = core.compactionPoint(index, this.options.retention);
+    core.compact(snapshot, compactBefore);
     this.appliedBytesSinceSnapshot = 0;
+    this.counters.tookSnapshot();
     this.deps.logger.info('took a snapshot', {
       node: this.options.nodeId,
       index,
       term,
       bytes: snapshot.data.byteLength,
+      keptBehind: index + 1 - compactBefore,
     });
     this.deps.metrics.increment('raft_snapshots_taken_total');
     this.host.scheduleReady();

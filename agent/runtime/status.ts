@@ -6,7 +6,7 @@
 import { addressOf, allMembers } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
 import type { NodeId, ServerState } from '../../contracts/log.js';
-import type { MemberStatus, NodeStatus } from '../../contracts/raft-node.js';
+import type { MemberStatus, NodeStatus, SnapshotCounts } from '../../contracts/raft-node.js';
 
 /** What the status reads of the core. */
 export type StatusCore = Pick<
@@ -38,8 +38,9 @@ export function serverStateOf(core: StatusCore | null, nodeId: NodeId): ServerSt
 /**
  * The status of node `nodeId`. Match indexes are known only on a leader: there each member's is
  * its replication progress, and the leader's own is its last log index; elsewhere they are null.
+ * `snapshots` are the node's snapshot counters (snapshots.ts).
  */
-export function nodeStatusOf(core: StatusCore, nodeId: NodeId): NodeStatus {
+export function nodeStatusOf(core: StatusCore, nodeId: NodeId, snapshots: SnapshotCounts): NodeStatus {
   const config = core.getConfiguration();
   const leading = core.getRole() === 'leader';
   const progress = new Map(core.getProgress().map((p) => [p.id, p.match]));
@@ -60,5 +61,6 @@ export function nodeStatusOf(core: StatusCore, nodeId: NodeId): NodeStatus {
     snapshotIndex: core.getSnapshotIndex(),
     configuration: config,
     members,
+    snapshots,
   };
 }

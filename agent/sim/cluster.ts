@@ -50,7 +50,6 @@ export interface SimClusterOptions {
   readonly faults: NetworkFaults;
   /** Simulated fsync latency, ms. */
   readonly syncDelayMs: number;
-  readonly logRetainEntries: number;
   /**
    * A deliberately broken build for proving the checks can fail: every third query answers
    * from an empty state machine (a stale read).
@@ -58,11 +57,18 @@ export interface SimClusterOptions {
   readonly corruptReads?: boolean;
 }
 
-/** The Raft timing used in simulation: the defaults, ticks of 10 ms. */
+/**
+ * The Raft timing used in simulation: the defaults, ticks of 10 ms. The log keeps little behind a
+ * snapshot (10 entries, at most 100 or 8 KiB for a lagging follower), so that followers that were
+ * down or cut off still need InstallSnapshot and the runs exercise it.
+ */
 export const SIM_RAFT_CONFIGURATION: RaftConfiguration = {
   ...DEFAULT_RAFT_CONFIGURATION,
   snapshotThresholdBytes: 1_000_000,
   learnerCatchUpTimeoutMs: 5_000,
+  logRetainEntries: 10,
+  logRetainEntriesMax: 100,
+  logRetainBytesMax: 8 * 1024,
 };
 
 /** The broken state machine of `corruptReads`: some reads see nothing. */
@@ -153,7 +159,7 @@ export class SimCluster {
         membership: new DefaultMembershipManager(),
         observer: this.observerFor(slot, trace, () => node),
       },
-      { nodeId: id, raft: this.options.raft, bootstrap, logRetainEntries: this.options.logRetainEntries },
+      { nodeId: id, raft: this.options.raft, bootstrap },
     );
     slot.node = node;
     slot.storage = storage;

@@ -187,7 +187,6 @@ function newCluster(
       raft,
       faults: networkFaults(prng, faults),
       syncDelayMs: 1,
-      logRetainEntries: 10,
       corruptReads: options.corruptReads === true,
     },
     sink,

@@ -1,38 +1,36 @@
-// Proves how the comparison benches count snapshot sends: coraft's from its JSON log lines
-// (bench/_system.ts LogMessageCounter: lines split across chunks are joined, only an exact msg
-// counts, non-JSON output is ignored, an endless line is dropped rather than kept), and etcd's
+// Proves how the comparison benches count snapshot sends: coraft's from the snapshot counters of
+// every agent's GET /status (bench/_system.ts snapshotTotalsOf, sumSnapshotTotals: summed over the
+// agents, unknown rather than wrong when an agent has none or does not answer), and etcd's
 // from its Prometheus text (bench/_etcd.ts sumPrometheus: every labelled sample summed, other
 // metrics sharing the name's prefix and comments left out).
 import { strict as assert } from 'node:assert';
 import { sumPrometheus } from '../../bench/_etcd.js';
-import { LogMessageCounter } from '../../bench/_system.js';
+import { snapshotTotalsOf, sumSnapshotTotals } from '../../bench/_system.js';
 
 describe('bench snapshot-send counters', () => {
-  it('counts log lines by exact msg, across chunk boundaries', () => {
-    const counter = new LogMessageCounter(['sending snapshot', 'took a snapshot']);
-    const line = (msg: string): string =>
-      `${JSON.stringify({ level: 30, time: '2026-01-01T00:00:00Z', node: 'n1', msg, to: 'n2' })}\n`;
-    const text =
-      line('sending snapshot') +
-      line('took a snapshot') +
-      line('sending snapshot chunk') +
-      'warning: sending snapshot is not JSON\n' +
-      line('sending snapshot');
-    for (let i = 0; i < text.length; i += 7) counter.feed(text.slice(i, i + 7));
-    assert.equal(counter.count('sending snapshot'), 2);
-    assert.equal(counter.count('took a snapshot'), 1);
-    assert.equal(counter.count('anything else'), 0);
+  it("reads coraft's counters from GET /status and adds them up over the agents", () => {
+    const counts = { taken: 3, restored: 1, sendsStarted: 2, sendsCompleted: 1, sendsFailed: 1 };
+    const status = { nodeId: 'n1', state: 'leader', snapshots: counts };
+    assert.deepEqual(snapshotTotalsOf(status), counts);
+    assert.deepEqual(sumSnapshotTotals([snapshotTotalsOf(status), snapshotTotalsOf(status)]), {
+      taken: 6,
+      restored: 2,
+      sendsStarted: 4,
+      sendsCompleted: 2,
+      sendsFailed: 2,
+    });
   });
 
-  it('does not count a line before its end arrives, nor keep an endless one', () => {
-    const counter = new LogMessageCounter(['sending snapshot']);
-    counter.feed('{"msg":"sending snapshot"}');
-    assert.equal(counter.count('sending snapshot'), 0);
-    counter.feed('\n');
-    assert.equal(counter.count('sending snapshot'), 1);
-    counter.feed(`{"msg":"sending snapshot","pad":"${'x'.repeat(LogMessageCounter.PARTIAL_MAX)}`);
-    counter.feed('"}\n');
-    assert.equal(counter.count('sending snapshot'), 1);
+  it('says unknown rather than a wrong count when an agent reports no counters', () => {
+    assert.equal(snapshotTotalsOf({ nodeId: 'n1' }), null, 'an agent from before the counters');
+    assert.equal(snapshotTotalsOf(null), null);
+    assert.equal(snapshotTotalsOf({ snapshots: { taken: 1, restored: 0, sendsStarted: '2' } }), null);
+    assert.equal(
+      snapshotTotalsOf({ snapshots: { taken: -1, restored: 0, sendsStarted: 0, sendsCompleted: 0, sendsFailed: 0 } }),
+      null,
+    );
+    const counts = { taken: 0, restored: 0, sendsStarted: 1, sendsCompleted: 1, sendsFailed: 0 };
+    assert.equal(sumSnapshotTotals([counts, null]), null, 'an agent that did not answer');
   });
 
   it('sums a Prometheus counter over its labels', () => {

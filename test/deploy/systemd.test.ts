@@ -11,7 +11,8 @@
 // `systemd-analyze verify` accepts the installed unit (ExecStart pointed into the temporary
 // root, where a stand-in executable sits) without a single warning, and
 // `systemd-analyze security --offline=yes` rates its exposure under 2.0. The systemd checks are
-// skipped, saying so, only when systemd-analyze is not installed.
+// skipped, saying so, only when systemd-analyze is not installed. MemoryHigh, MemoryMax and the
+// Node heap flags of the unit and of the drop-in follow agent/fleet/memory-sizing.ts.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CORAFT_BIN } from '../../agent/cli/agent-processes.js';
 import { provisionFleet } from '../../agent/cli/provision.js';
+import { UNIT_MEMORY_MAX_MIB, UNIT_NODE_FLAGS, memoryLinesFor } from '../../agent/fleet/memory-sizing.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** What install.sh puts in /etc/coraft for gateway gw2. */
@@ -165,6 +167,18 @@ describe('install.sh and systemd/coraft.service', function () {
     const result = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stderr.trim(), '', 'no warnings');
+  });
+
+  it('bounds memory by one rule: MemoryHigh under MemoryMax, the V8 heap under MemoryHigh', () => {
+    const unit = readFileSync(join(ROOT, 'systemd/coraft.service'), 'utf8');
+    const [max, high, nodeOptions] = memoryLinesFor(`${UNIT_MEMORY_MAX_MIB}M`);
+    for (const line of [max, high, nodeOptions, 'Environment=MALLOC_ARENA_MAX=2'])
+      assert.ok(line !== undefined && unit.split('\n').includes(line), `the unit has ${String(line)}`);
+    assert.ok(nodeOptions?.includes(UNIT_NODE_FLAGS.join(' ')));
+    // The gateway's drop-in lowers MemoryMax to 128M: MemoryHigh and the heap bound follow it.
+    const dropIn = readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8');
+    for (const line of memoryLinesFor('128M')) assert.ok(dropIn.split('\n').includes(line), `the drop-in has ${line}`);
+    assert.match(dropIn, /MemoryHigh=106M\n/);
   });
 
   it('has a systemd-analyze security exposure under 2.0', function () {

@@ -27,10 +27,15 @@ export class SimHarness {
       {
         seed,
         nodeIds: ids,
-        raft: { ...SIM_RAFT_CONFIGURATION, ...raft },
+        raft: {
+          ...SIM_RAFT_CONFIGURATION,
+          logRetainEntries: 100,
+          logRetainEntriesMax: 1000,
+          logRetainBytesMax: 1 << 20,
+          ...raft,
+        },
         faults,
         syncDelayMs: 1,
-        logRetainEntries: 100,
       },
       (e) => this.trace.push(e),
     );

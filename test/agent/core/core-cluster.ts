@@ -49,6 +49,10 @@ export class CoreCluster {
   private readonly pending = new Map<number, Pending>();
   private nextToken = 1;
 
+  /** Return true to hold a request from `from` to `to` back (a slow link) until `release()`. */
+  hold: (from: NodeId, to: NodeId) => boolean = () => false;
+  private held: Envelope[] = [];
+
   /** Return true to drop this request (a finer filter than `drop`). */
   dropRequest: (from: NodeId, to: NodeId, request: CoreRequest) => boolean = () => false;
 
@@ -123,10 +127,12 @@ export class CoreCluster {
         const token = this.nextToken;
         this.nextToken += 1;
         this.pending.set(token, { requester: id, seq: message.seq, request: message.request });
-        this.queue.push({
+        const envelope: Envelope = {
           to: message.to,
           input: { kind: 'request', from: id, replyTo: token, request: message.request },
-        });
+        };
+        if (this.hold(id, message.to)) this.held.push(envelope);
+        else this.queue.push(envelope);
       } else {
         const pending = this.pending.get(message.replyTo);
         assert.ok(pending, 'a reply answers a pending request');
@@ -141,6 +147,12 @@ export class CoreCluster {
     }
     core.advance(ready);
     core.checkInvariants();
+  }
+
+  /** Delivers the requests held back so far, in the order they were sent. */
+  release(): void {
+    this.queue.push(...this.held);
+    this.held = [];
   }
 
   /** Ticks every core (or the given ones) `count` times, stabilizing after each tick. */

@@ -95,6 +95,8 @@ export function describeEvent(event: CoreEvent): string {
       return `transfer to ${event.to}: ${event.outcome}`;
     case 'snapshot-sent':
       return `sending snapshot at index ${event.index} (${event.bytes} bytes) to ${event.to}`;
+    case 'snapshot-done':
+      return `snapshot at index ${event.index} to ${event.to}: ${event.outcome}`;
     case 'warning':
       return `warning: ${event.message}`;
   }

@@ -22,7 +22,6 @@ async function crashOnly(
       raft: SIM_RAFT_CONFIGURATION,
       faults: RELIABLE_NETWORK,
       syncDelayMs: 1,
-      logRetainEntries: 10,
     },
     () => undefined,
   );

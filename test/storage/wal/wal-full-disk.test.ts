@@ -1,5 +1,6 @@
 // Proves that a full disk stops the write-ahead-log engine without losing an acknowledged write:
-// a child process (full-disk-child.ts) runs under a file size limit (ulimit -f, 512 KiB less 512 bytes), so that
+// a child process (fixtures/full-disk-child.ts, out of reach of `mocha test/storage/wal/`) runs
+// under a file size limit (ulimit -f, 512 KiB less 512 bytes), so that
 // growing its log segment fails as a full file system would (here a short write, then EFBIG), and
 // appends until a write is refused. The refusal must be a PersistenceError STORAGE_FULL (the node
 // then stops without acknowledging), and the directory, reopened without the limit, must hold
@@ -12,7 +13,7 @@ import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntry } from '../reference-fields.js';
 
-const CHILD = fileURLToPath(new URL('./full-disk-child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('./fixtures/full-disk-child.ts', import.meta.url));
 /**
  * The child's file size limit, in the 512-byte blocks of POSIX sh's ulimit -f: not a whole page, so that a zero
  * fill is cut short.

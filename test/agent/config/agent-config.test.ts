@@ -1,0 +1,95 @@
+// Proves that agent.json's log-retention settings (raft.logRetainEntries, logRetainEntriesMax,
+// logRetainBytesMax, beside snapshotThresholdBytes) default to the documented values, pass
+// through when valid, and are refused with an error that names each bad field and its limit,
+// every problem at once. The agent.json under test is the one `cluster init` writes.
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sinon from 'sinon';
+import { resolveAgentConfig } from '../../../agent/config/agent-config.js';
+import { runClusterCommand } from '../../../agent/cli/cluster-init.js';
+import { ConfigError } from '../../../contracts/errors.js';
+import { makeTempDir, removeDir } from '../../storage/helpers.js';
+
+describe('agent.json: log retention settings', () => {
+  let dir: string;
+  let file: string;
+  let base: Record<string, unknown>;
+
+  before(async () => {
+    dir = makeTempDir('coraft-agent-config-');
+    const write = sinon.stub(process.stdout, 'write').returns(true);
+    try {
+      assert.equal(await runClusterCommand(['init', '--nodes', '1', '--dir', dir, '--force']), 0);
+    } finally {
+      write.restore();
+    }
+    file = join(dir, 'n1', 'agent.json');
+    base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  });
+
+  after(() => removeDir(dir));
+
+  function withRaft(raft: Record<string, unknown>): unknown {
+    return { ...base, raft };
+  }
+
+  function problemsOf(raw: unknown): readonly string[] {
+    try {
+      resolveAgentConfig(raw, file);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.code, 'CONFIG_INVALID');
+      return error.problems;
+    }
+    return assert.fail('the configuration was accepted');
+  }
+
+  it('defaults to 5,000 entries kept, at most 50,000 or 32 MiB, snapshots every 10 MB', () => {
+    const raft = resolveAgentConfig(withRaft({}), file).raft;
+    assert.equal(raft.logRetainEntries, 5000);
+    assert.equal(raft.logRetainEntriesMax, 50_000);
+    assert.equal(raft.logRetainBytesMax, 32 * 1024 * 1024);
+    assert.equal(raft.snapshotThresholdBytes, 10_000_000);
+  });
+
+  it('takes valid settings as given', () => {
+    const settings = {
+      logRetainEntries: 100,
+      logRetainEntriesMax: 100,
+      logRetainBytesMax: 0,
+      snapshotThresholdBytes: 2048,
+    };
+    const raft = resolveAgentConfig(withRaft(settings), file).raft;
+    assert.deepEqual(
+      {
+        logRetainEntries: raft.logRetainEntries,
+        logRetainEntriesMax: raft.logRetainEntriesMax,
+        logRetainBytesMax: raft.logRetainBytesMax,
+        snapshotThresholdBytes: raft.snapshotThresholdBytes,
+      },
+      settings,
+    );
+  });
+
+  it('refuses a retain count above its bound, naming the field and the limit', () => {
+    assert.deepEqual(problemsOf(withRaft({ logRetainEntries: 60_000 })), [
+      'raft.logRetainEntries: expected an integer from 0 to 50000, got 60000',
+    ]);
+    assert.deepEqual(problemsOf(withRaft({ logRetainEntries: 10, logRetainEntriesMax: 5 })), [
+      'raft.logRetainEntries: expected an integer from 0 to 5, got 10',
+    ]);
+    assert.deepEqual(problemsOf(withRaft({ snapshotThresholdBytes: 100 })), [
+      `raft.snapshotThresholdBytes: expected an integer from 1024 to ${Number.MAX_SAFE_INTEGER}, got 100`,
+    ]);
+  });
+
+  it('refuses negative, fractional and non-numeric values, every one of them', () => {
+    const problems = problemsOf(withRaft({ logRetainEntries: -1, logRetainEntriesMax: 1.5, logRetainBytesMax: '1' }));
+    assert.deepEqual(problems, [
+      'raft.logRetainEntries: must be >= 0',
+      'raft.logRetainEntriesMax: must be integer',
+      'raft.logRetainBytesMax: must be integer',
+    ]);
+  });
+});

@@ -1,0 +1,35 @@
+// Proves the agent's Raft timing defaults (AGENT_RAFT_DEFAULTS, issue 17: CPU at rest): an
+// agent.json without `raft` runs a 100 ms heartbeat on a 20 ms tick with a 300-600 ms election
+// timeout, which the Raft configuration's own checks accept; a field of agent.json replaces its
+// default and leaves the others; the simulator's reference defaults are left as they were.
+import { strict as assert } from 'node:assert';
+import { AGENT_RAFT_DEFAULTS, resolveAgentConfig } from '../../../agent/config/agent-config.js';
+import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../../contracts/raft-configuration.js';
+
+const raw = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  nodeId: 'n1',
+  dataDir: 'data',
+  listen: { peer: '127.0.0.1:7000', endpoint: '127.0.0.1:7001' },
+  members: [{ id: 'n1', address: '127.0.0.1:7000' }],
+  transport: 'coap',
+  storage: 'memory',
+  ...extra,
+});
+
+describe("the agent's Raft timing", () => {
+  it('heartbeats every 100 ms on a 20 ms tick by default, and the defaults are valid', () => {
+    const { raft } = resolveAgentConfig(raw(), '/etc/coraft/agent.json');
+    assert.deepEqual(raft, AGENT_RAFT_DEFAULTS);
+    assert.equal(raft.heartbeatIntervalMs, 100);
+    assert.equal(raft.tickIntervalMs, 20);
+    assert.ok(raft.electionTimeoutMinMs >= 3 * raft.heartbeatIntervalMs);
+    assert.deepEqual(validateRaftConfiguration(AGENT_RAFT_DEFAULTS), []);
+    assert.equal(DEFAULT_RAFT_CONFIGURATION.heartbeatIntervalMs, 50, 'the reference defaults stay');
+  });
+
+  it('lets agent.json replace one field and keeps the other defaults', () => {
+    const { raft } = resolveAgentConfig(raw({ raft: { heartbeatIntervalMs: 50 } }), '/etc/coraft/agent.json');
+    assert.equal(raft.heartbeatIntervalMs, 50);
+    assert.equal(raft.electionTimeoutMinMs, AGENT_RAFT_DEFAULTS.electionTimeoutMinMs);
+  });
+});

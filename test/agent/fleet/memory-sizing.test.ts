@@ -1,0 +1,77 @@
+// Proves the memory rule of the unit and of every gateway drop-in (agent/fleet/memory-sizing.ts):
+// for every MemoryMax a gateway may set, MemoryHigh is below MemoryMax and the V8 old-generation
+// bound plus what an agent holds outside it fits under MemoryHigh (property over sizes); too
+// small a MemoryMax is refused naming the field and its least value; sizes parse in systemd's
+// units; the lines a drop-in gets agree with each other.
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import { ConfigError } from '../../../contracts/errors.js';
+import {
+  OUTSIDE_OLD_SPACE_MIB,
+  UNIT_MEMORY_MAX_MIB,
+  UNIT_NODE_FLAGS,
+  memoryLinesFor,
+  nodeFlagsOf,
+  parseSizeMiB,
+  sizeForMemoryMax,
+} from '../../../agent/fleet/memory-sizing.js';
+
+describe('memory sizing of the unit and the drop-ins', () => {
+  it('keeps MemoryHigh below MemoryMax and the V8 heap with its surroundings under MemoryHigh', () => {
+    // Property: for every accepted MemoryMax, old space + outside <= MemoryHigh < MemoryMax.
+    fc.assert(
+      fc.property(fc.integer({ min: 116, max: 65_536 }), (max) => {
+        const s = sizeForMemoryMax(max);
+        assert.ok(s.memoryHighMiB < s.memoryMaxMiB);
+        assert.ok(s.maxOldSpaceMiB + OUTSIDE_OLD_SPACE_MIB <= s.memoryHighMiB);
+        assert.ok(s.maxOldSpaceMiB >= 32);
+        assert.ok(s.maxSemiSpaceMiB >= 1 && s.maxSemiSpaceMiB < s.maxOldSpaceMiB);
+      }),
+    );
+  });
+
+  it('sizes the 256 MB and 512 MB gateways of deploy/README.md', () => {
+    assert.deepEqual(sizeForMemoryMax(UNIT_MEMORY_MAX_MIB), {
+      memoryMaxMiB: 192,
+      memoryHighMiB: 160,
+      maxOldSpaceMiB: 96,
+      maxSemiSpaceMiB: 1,
+    });
+    assert.deepEqual(UNIT_NODE_FLAGS, ['--max-semi-space-size=1', '--max-old-space-size=96']);
+    assert.deepEqual(nodeFlagsOf(sizeForMemoryMax(384)), ['--max-semi-space-size=1', '--max-old-space-size=256']);
+  });
+
+  it('refuses a MemoryMax that leaves too small a heap, naming the least one', () => {
+    assert.throws(
+      () => sizeForMemoryMax(100),
+      (e: unknown) => e instanceof ConfigError && /memoryMax: at least 116M \(got 100M\)/.test(e.message),
+    );
+    assert.doesNotThrow(() => sizeForMemoryMax(116));
+    assert.throws(() => memoryLinesFor('64M'), ConfigError);
+  });
+
+  it("parses systemd's sizes and refuses others", () => {
+    assert.equal(parseSizeMiB('128M', 'memoryMax'), 128);
+    assert.equal(parseSizeMiB('1G', 'memoryMax'), 1024);
+    assert.equal(parseSizeMiB('262144K', 'memoryMax'), 256);
+    assert.equal(parseSizeMiB(String(200 * 1024 * 1024), 'memoryMax'), 200);
+    for (const bad of ['', '12T', '1.5G', '-5M', '128 M', 'infinity'])
+      assert.throws(
+        () => parseSizeMiB(bad, 'memoryMax'),
+        (e: unknown) => e instanceof ConfigError && e.message.includes('memoryMax'),
+      );
+  });
+
+  it("writes a drop-in's MemoryMax with its MemoryHigh and heap bound", () => {
+    assert.deepEqual(memoryLinesFor('128M'), [
+      'MemoryMax=128M',
+      'MemoryHigh=106M',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=42"',
+    ]);
+    assert.deepEqual(memoryLinesFor('1G'), [
+      'MemoryMax=1024M',
+      'MemoryHigh=853M',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=789"',
+    ]);
+  });
+});
