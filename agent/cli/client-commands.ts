@@ -166,9 +166,11 @@ const KV_HELP = `usage: coraft kv get KEY [--stale]
        coraft kv put KEY VALUE [--client ID --seq N]
        coraft kv del KEY [--client ID --seq N]
        coraft kv cas KEY VALUE --expect REVISION   (REVISION 0: create only)
+       coraft kv list [--prefix P] [--limit N] [--after KEY] [--stale]
 options: --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS`;
 
 export async function runKv(args: readonly string[]): Promise<number> {
+  if (args[0] === 'list') return (await import('./kv-list.js')).runKvList(args.slice(1));
   const { values, positionals } = parseOptions(args, {
     ...COMMON,
     stale: { type: 'boolean' },

@@ -32,7 +32,9 @@ export async function runDemoCommand(args: readonly string[]): Promise<number> {
   let nextReport = 1000;
   const trace = (event: TraceEvent): void => {
     const t = typeof event.t === 'number' ? event.t : 0;
-    if (event.type === 'leader') out(`${at(t)}  ${String(event.node)} became leader of term ${String(event.term)}`);
+    const text = (value: TraceEvent[string] | undefined): string =>
+      typeof value === 'string' || typeof value === 'number' ? String(value) : JSON.stringify(value);
+    if (event.type === 'leader') out(`${at(t)}  ${text(event.node)} became leader of term ${text(event.term)}`);
     if (event.type === 'apply') applied += 1;
     if (event.type === 'ok') oks += 1;
     if (t >= nextReport) {

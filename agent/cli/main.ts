@@ -42,8 +42,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (args) => (await import('./client-commands.js')).runStatus(args),
   },
   kv: {
-    summary: 'kv get|put|del|cas: use the replicated key-value store',
+    summary: 'kv get|put|del|cas|list: use the replicated key-value store',
     run: async (args) => (await import('./client-commands.js')).runKv(args),
+  },
+  txn: {
+    summary: 'txn --file F: run a transaction (compares, then one branch of puts, deletes and gets)',
+    run: async (args) => (await import('./txn-command.js')).runTxn(args),
+  },
+  watch: {
+    summary: 'watch [--prefix P | KEY] [--since R]: print each change, one per line, and keep following',
+    run: async (args) => (await import('./watch-command.js')).runWatch(args),
   },
   members: {
     summary: 'members list|add|remove|rekey: change the cluster (signed with --admin-key)',

@@ -6,6 +6,9 @@
  * with the admin key (agent/trust/admin-command.ts).
  *
  *   GET  /status                      the node's view of the cluster (Observe)
+ *   GET  /kv?prefix=P&limit=N&after=K list a prefix (list-resource.ts)
+ *   POST /txn                         a transaction: compares, then one branch (txn-resource.ts)
+ *   GET  /watch?prefix=P|key=K&since=R  the changes after R (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
  *                                     If-None-Match: create only. Without client and seq the
@@ -18,13 +21,14 @@
  *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
  *                                     snapshot, admin-key rotation) as the payload
+ * Key-value answers carry the store revision (option Store-Revision, documents.ts).
  */
 import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery, operationKeys } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -45,6 +49,10 @@ import {
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 import { EndpointWrites } from './writes.js';
+import { listHandler } from './list-resource.js';
+import { txnHandler } from './txn-resource.js';
+import { watchHandler } from './watch-resource.js';
+import { queryArgument, storeRevisionOption } from './documents.js';
 import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
@@ -107,6 +115,9 @@ export class LocalEndpoint {
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
       this.server.addResource(path, restricted(methods, area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
+    add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
+    add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
+    add('/watch', 'kv', { GET: watchHandler(deps.node, this.options.requestTimeoutMs) });
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
@@ -190,14 +201,6 @@ export class LocalEndpoint {
     return key === '' ? null : key;
   }
 
-  private queryValue(request: CoapRequest, name: string): string | null {
-    for (const item of request.query) {
-      if (item === name) return '';
-      if (item.startsWith(`${name}=`)) return item.slice(name.length + 1);
-    }
-    return null;
-  }
-
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
@@ -205,7 +208,7 @@ export class LocalEndpoint {
       return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
     const query = encodeKvQuery({ op: 'get', key });
     try {
-      const stale = this.queryValue(request, 'stale') !== null;
+      const stale = queryArgument(request, 'stale') !== null;
       const bytes = stale
         ? this.deps.node.readLocal(query)
         : await this.deps.node.readAnywhere(query, this.options.requestTimeoutMs);
@@ -222,7 +225,10 @@ export class LocalEndpoint {
   }
 
   private valueResponse(result: KvResult, observe: number | null): CoapResponse {
-    const extra = observe === null ? {} : { observe };
+    const extra = {
+      ...(observe === null ? {} : { observe }),
+      ...(result.type === 'error' ? {} : { options: [storeRevisionOption(result.storeRevision ?? 0)] }),
+    };
     if (result.type === 'error') return responseForKvError(result);
     if (result.type !== 'get')
       return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a read`);
@@ -244,8 +250,8 @@ export class LocalEndpoint {
 
   /** The session of a request's `client` and `seq` query parameters, or an error response. */
   private sessionOf(request: CoapRequest): { clientId: string; seq: number } | null | CoapResponse {
-    const clientId = this.queryValue(request, 'client');
-    const seqText = this.queryValue(request, 'seq');
+    const clientId = queryArgument(request, 'client');
+    const seqText = queryArgument(request, 'seq');
     if (clientId === null && seqText === null) return null;
     const seq = Number(seqText);
     if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
@@ -316,21 +322,27 @@ export class LocalEndpoint {
     const outcome = await this.writes.submit(command, request);
     if (outcome.kind === 'response') return outcome.response;
     const result = outcome.result;
+    const storeRevision = result.type === 'error' ? 0 : (result.storeRevision ?? 0);
+    const options = [storeRevisionOption(storeRevision)];
     switch (result.type) {
       case 'put':
         return jsonResponse(
           CoapResponseCode.Changed,
-          { revision: result.revision },
-          { etag: revisionEtag(result.revision) },
+          { revision: result.revision, storeRevision },
+          { etag: revisionEtag(result.revision), options },
         );
       case 'delete':
-        return jsonResponse(CoapResponseCode.Deleted, { revision: result.revision, deleted: result.deleted });
+        return jsonResponse(
+          CoapResponseCode.Deleted,
+          { revision: result.revision, deleted: result.deleted, storeRevision },
+          { options },
+        );
       case 'cas':
         if (result.succeeded)
           return jsonResponse(
             CoapResponseCode.Changed,
-            { revision: result.revision },
-            { etag: revisionEtag(result.revision) },
+            { revision: result.revision, storeRevision },
+            { etag: revisionEtag(result.revision), options },
           );
         return {
           ...errorResponse(
@@ -340,31 +352,33 @@ export class LocalEndpoint {
           ...(result.current === null ? {} : { etag: revisionEtag(result.current.revision) }),
         };
       case 'get':
-        return errorResponse(CoapResponseCode.InternalServerError, 'unexpected get result for a write');
+      case 'list':
+      case 'txn':
+      case 'changes':
+        return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'error':
         return responseForKvError(result);
     }
   }
 
-  /**
-   * Tells observers of the key an applied entry wrote (the node calls it after every apply).
-   */
+  /** Tells observers of the keys an applied entry wrote (the node calls it after every apply). */
   onApply(entry: LogEntry): void {
     if (entry.type !== 'command' || this.observations.size() === 0) return;
-    let key: string;
+    let keys: string[];
     try {
-      key = decodeKvCommand(entry.command).key;
+      keys = operationKeys(decodeKvCommand(entry.command));
     } catch {
       // A malformed command changed nothing, so no observer needs telling.
       return;
     }
-    if (isSystemKey(key)) return;
-    const resource = `/kv/${key}`;
-    if (!this.observations.observed(resource)) return;
-    const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
-    // A deleted key ends its observations with a 4.04 that carries no Observe (RFC 7641 §4.2).
-    const final = result.type !== 'get' || result.current === null;
-    this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
+    for (const key of new Set(keys)) {
+      const resource = `/kv/${key}`;
+      if (isSystemKey(key) || !this.observations.observed(resource)) continue;
+      const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
+      // A deleted key ends its observations with a 4.04 that carries no Observe (RFC 7641 §4.2).
+      const final = result.type !== 'get' || result.current === null;
+      this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
+    }
   }
 
   /** 4.13 for a write over a limit, counted, before anything is proposed. */

@@ -101,6 +101,9 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
       return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
     case 'KV_RESERVED_KEY':
       return errorResponse(CoapResponseCode.Forbidden, text);
+    case 'KV_COMPACTED':
+      // The message is `compacted: oldest revision N`, which clients read as it is.
+      return errorResponse(CoapResponseCode.NotFound, result.message);
     case 'KV_MALFORMED':
     case 'KV_KEY_TOO_LONG':
     case 'KV_CLIENT_ID_TOO_LONG':

@@ -3,11 +3,14 @@
  * read back. Each is one CBOR map with text field names; bytes are plain byte strings.
  *
  * Commands: `{op, key, time, [client, seq, [acked], [rid]], ...}` with, per op, `put: value, prev`,
- * `delete: prev`, `cas: rev, value`, `get: (nothing)`. `client` and `seq` are both present
+ * `delete: prev`, `cas: rev, value`, `get: (nothing)`, and `{op: 'txn', time, compare, success, failure}`
+ * (no key; txn.ts). `client` and `seq` are both present
  * (a session) or both absent; `acked`, the session's watermark (1 to seq), and `rid`, the
  * request id (16 bytes), only with them.
- * Queries: `{op: 'get', key}`. Results: `{type, ...}` as in types.ts, a versioned value being
- * `{value, rev}`.
+ * Queries: `{op: 'get', key}`, `{op: 'list', prefix, limit, [after]}`. Results: `{type, ...}` as in
+ * types.ts, a versioned value being `{value, rev}`, a listed key `{key, value, rev}`; every result
+ * but an error carries the store revision as `srev` (optional when decoding: responses kept for
+ * retries by an older version lack it).
  *
  * Decoders are strict: exact field sets, exact types, integer ranges. They throw
  * SerializationError (CODEC_MALFORMED) and nothing else.
@@ -17,6 +20,9 @@ import type {
   KvCasOperation,
   KvCommand,
   KvErrorCode,
+  KvChangeEvent,
+  KvErrorResult,
+  KvListItem,
   KvOperation,
   KvPutOperation,
   KvQuery,
@@ -25,7 +31,18 @@ import type {
   KvVersioned,
 } from './types.js';
 import { KV_ERROR_CODES } from './types.js';
-import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
+import {
+  Fields,
+  asByteString,
+  decodeCbor,
+  malformed,
+  readArray,
+  readBytes,
+  readInteger,
+  readString,
+} from './fields.js';
+import { LIST_ITEMS_MAX } from './execute.js';
+import { decodeTxnFields, decodeTxnResults, encodeTxnFields, encodeTxnResults } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -36,6 +53,7 @@ const SESSION_FIELDS: readonly string[] = ['client', 'seq', 'acked', 'rid'];
 const PUT_FIELDS: readonly string[] = [...HEADER_FIELDS, 'value', 'prev'];
 const DELETE_FIELDS: readonly string[] = [...HEADER_FIELDS, 'prev'];
 const CAS_FIELDS: readonly string[] = [...HEADER_FIELDS, 'rev', 'value'];
+const TXN_FIELDS: readonly string[] = ['op', 'time', 'compare', 'success', 'failure'];
 
 function encodeOperation(operation: KvOperation): Record<string, unknown> {
   switch (operation.op) {
@@ -47,6 +65,8 @@ function encodeOperation(operation: KvOperation): Record<string, unknown> {
       return { op: 'cas', key: operation.key, rev: operation.expectedRevision, value: asByteString(operation.value) };
     case 'get':
       return { op: 'get', key: operation.key };
+    case 'txn':
+      return encodeTxnFields(operation);
   }
 }
 
@@ -89,7 +109,7 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
     value,
     'command',
     ['op'],
-    ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev'],
+    ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev', 'compare', 'success', 'failure'],
   );
   const op = all.string('op');
   switch (op) {
@@ -121,6 +141,13 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
       const fields = all.expect('get command', HEADER_FIELDS, SESSION_FIELDS);
       return { operation: { op, key: readKey(fields) }, fields };
     }
+    case 'txn': {
+      const fields = all.expect('txn command', TXN_FIELDS, SESSION_FIELDS);
+      return {
+        operation: decodeTxnFields(fields.raw('compare'), fields.raw('success'), fields.raw('failure')),
+        fields,
+      };
+    }
     default:
       throw malformed(`command: unknown op '${op.slice(0, 32)}'`);
   }
@@ -139,15 +166,43 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 
 /** Encodes a query. */
 export function encodeKvQuery(query: KvQuery): Uint8Array {
-  return encoder.encode({ op: query.op, key: query.key });
+  if (query.op === 'get') return encoder.encode({ op: query.op, key: query.key });
+  if (query.op === 'changes')
+    return encoder.encode({
+      op: 'changes',
+      since: query.since,
+      prefix: query.prefix,
+      exact: query.exact,
+      limit: query.limit,
+    });
+  const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
+  if (query.after !== null) map['after'] = query.after;
+  return encoder.encode(map);
 }
 
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   const value = decodeCbor(bytes, 'query');
-  const op = Fields.of(value, 'query', ['op'], ['key']).string('op');
-  if (op !== 'get') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
-  return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
+  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact']).string('op');
+  if (op === 'get') return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
+  if (op === 'changes') {
+    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit']);
+    return {
+      op,
+      since: fields.integer('since', 0),
+      prefix: fields.string('prefix'),
+      exact: fields.boolean('exact'),
+      limit: fields.integer('limit', 1, LIST_ITEMS_MAX),
+    };
+  }
+  if (op !== 'list') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
+  const fields = Fields.of(value, 'list query', ['op', 'prefix', 'limit'], ['after']);
+  return {
+    op,
+    prefix: fields.string('prefix'),
+    after: fields.has('after') ? fields.string('after') : null,
+    limit: fields.integer('limit', 1, LIST_ITEMS_MAX),
+  };
 }
 
 function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown> | null {
@@ -157,24 +212,42 @@ function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown>
 
 /** Encodes a result. */
 export function encodeKvResult(result: KvResult): Uint8Array {
+  if (result.type === 'error') return encoder.encode({ type: 'error', code: result.code, message: result.message });
+  const map = resultMap(result);
+  if (result.storeRevision !== undefined) map['srev'] = result.storeRevision;
+  return encoder.encode(map);
+}
+
+function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unknown> {
   switch (result.type) {
     case 'put':
-      return encoder.encode({ type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) });
+      return { type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) };
     case 'delete':
-      return encoder.encode({
-        type: 'delete',
-        rev: result.revision,
-        deleted: result.deleted,
-        prev: encodeVersioned(result.previous),
-      });
+      return { type: 'delete', rev: result.revision, deleted: result.deleted, prev: encodeVersioned(result.previous) };
     case 'cas':
       return result.succeeded
-        ? encoder.encode({ type: 'cas', ok: true, rev: result.revision })
-        : encoder.encode({ type: 'cas', ok: false, current: encodeVersioned(result.current) });
+        ? { type: 'cas', ok: true, rev: result.revision }
+        : { type: 'cas', ok: false, current: encodeVersioned(result.current) };
     case 'get':
-      return encoder.encode({ type: 'get', current: encodeVersioned(result.current) });
-    case 'error':
-      return encoder.encode({ type: 'error', code: result.code, message: result.message });
+      return { type: 'get', current: encodeVersioned(result.current) };
+    case 'list':
+      return {
+        type: 'list',
+        items: result.items.map((item) => ({ key: item.key, value: asByteString(item.value), rev: item.revision })),
+        more: result.more,
+      };
+    case 'txn':
+      return { type: 'txn', ok: result.succeeded, results: encodeTxnResults(result.results) };
+    case 'changes':
+      return {
+        type: 'changes',
+        events: result.events.map((e) => [
+          e.revision,
+          e.key,
+          e.type === 'put' && e.value !== null ? asByteString(e.value) : null,
+        ]),
+        more: result.more,
+      };
   }
 }
 
@@ -190,30 +263,42 @@ function readErrorCode(code: string): KvErrorCode {
   return known;
 }
 
+const SREV = ['srev'];
+
 function readCasResult(value: unknown): KvResult {
-  const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current']).boolean('ok');
+  const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current', 'srev']).boolean('ok');
   if (ok)
     return {
       type: 'cas',
       succeeded: true,
-      revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev']).integer('rev', 1),
+      revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev'], SREV).integer('rev', 1),
     };
-  const fields = Fields.of(value, 'cas result', ['type', 'ok', 'current']);
+  const fields = Fields.of(value, 'cas result', ['type', 'ok', 'current'], SREV);
   return { type: 'cas', succeeded: false, current: readVersioned(fields.raw('current'), 'cas result current') };
 }
 
-/** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
-export function decodeKvResult(bytes: Uint8Array): KvResult {
-  const value = decodeCbor(bytes, 'result');
-  const type = Fields.of(
-    value,
-    'result',
-    ['type'],
-    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message'],
-  ).string('type');
+function readListItems(value: unknown): KvListItem[] {
+  return readArray(value, 'list result items', LIST_ITEMS_MAX).map((item) => {
+    const fields = Fields.of(item, 'list result item', ['key', 'value', 'rev']);
+    return { key: readKey(fields), value: fields.bytes('value'), revision: fields.integer('rev', 1) };
+  });
+}
+
+function readChangeEvents(value: unknown): KvChangeEvent[] {
+  return readArray(value, 'changes result events', Number.MAX_SAFE_INTEGER).map((item) => {
+    const fields = readArray(item, 'change event', 3);
+    if (fields.length !== 3) throw malformed('change event must have 3 items');
+    const revision = readInteger(fields[0], 'change event revision', 1);
+    const key = readString(fields[1], 'change event key');
+    if (fields[2] === null) return { type: 'delete', key, value: null, revision };
+    return { type: 'put', key, value: readBytes(fields[2], 'change event value'), revision };
+  });
+}
+
+function readResult(value: unknown, type: string): KvResult {
   switch (type) {
     case 'put': {
-      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev']);
+      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev'], SREV);
       return {
         type,
         revision: fields.integer('rev', 1),
@@ -221,20 +306,28 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
       };
     }
     case 'delete': {
-      const fields = Fields.of(value, 'delete result', ['type', 'rev', 'deleted', 'prev']);
+      const fields = Fields.of(value, 'delete result', ['type', 'rev', 'deleted', 'prev'], SREV);
       const previous = readVersioned(fields.raw('prev'), 'delete result prev');
       return { type, revision: fields.integer('rev', 1), deleted: fields.boolean('deleted'), previous };
     }
     case 'cas':
       return readCasResult(value);
-    case 'get':
-      return {
-        type,
-        current: readVersioned(
-          Fields.of(value, 'get result', ['type', 'current']).raw('current'),
-          'get result current',
-        ),
-      };
+    case 'get': {
+      const fields = Fields.of(value, 'get result', ['type', 'current'], SREV);
+      return { type, current: readVersioned(fields.raw('current'), 'get result current') };
+    }
+    case 'list': {
+      const fields = Fields.of(value, 'list result', ['type', 'items', 'more'], SREV);
+      return { type, items: readListItems(fields.raw('items')), more: fields.boolean('more') };
+    }
+    case 'changes': {
+      const fields = Fields.of(value, 'changes result', ['type', 'events', 'more'], SREV);
+      return { type, events: readChangeEvents(fields.raw('events')), more: fields.boolean('more') };
+    }
+    case 'txn': {
+      const fields = Fields.of(value, 'txn result', ['type', 'ok', 'results'], SREV);
+      return { type, succeeded: fields.boolean('ok'), results: decodeTxnResults(fields.raw('results')) };
+    }
     case 'error': {
       const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
       return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };
@@ -242,4 +335,18 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
     default:
       throw malformed(`result: unknown type '${type.slice(0, 32)}'`);
   }
+}
+
+/** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
+export function decodeKvResult(bytes: Uint8Array): KvResult {
+  const value = decodeCbor(bytes, 'result');
+  const fields = Fields.of(
+    value,
+    'result',
+    ['type'],
+    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events', 'srev'],
+  );
+  const result = readResult(value, fields.string('type'));
+  if (!fields.has('srev') || result.type === 'error') return result;
+  return { ...result, storeRevision: fields.integer('srev', 0) };
 }

@@ -5,7 +5,16 @@
  */
 import { assertNever } from '../../contracts/assert.js';
 import type { KvStore } from './store.js';
-import type { KvOperation, KvResult } from './types.js';
+import { executeTxn, txnKeys } from './txn.js';
+import type { KvListQuery, KvOperation, KvResult } from './types.js';
+
+/** Most keys one listing returns. */
+export const LIST_ITEMS_MAX = 1000;
+/**
+ * Key and value bytes past which a listing stops (it holds at least one key, so it may exceed
+ * this by one value): bounds a reply, sent block-wise (Block2) when larger than one block.
+ */
+export const LIST_BYTES_MAX = 256 * 1024;
 
 /** Runs `operation` as the command of log entry `index`. */
 export function executeOperation(store: KvStore, operation: KvOperation, index: number): KvResult {
@@ -21,7 +30,7 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
     case 'delete': {
       const problem = store.checkKey(operation.key);
       if (problem !== null) return problem;
-      const previous = store.delete(operation.key);
+      const previous = store.delete(operation.key, index);
       return {
         type: 'delete',
         revision: index,
@@ -38,6 +47,8 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
       store.set(operation.key, operation.value, index);
       return { type: 'cas', succeeded: true, revision: index };
     }
+    case 'txn':
+      return executeTxn(store, operation, index);
     default:
       return assertNever(operation, 'unknown KV operation');
   }
@@ -46,4 +57,20 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
 /** Runs a read-only query: the same as a get command, without an index. */
 export function executeGet(store: KvStore, key: string): KvResult {
   return store.checkKey(key) ?? { type: 'get', current: store.get(key) };
+}
+
+/** Lists keys by prefix (see KvListQuery). */
+export function executeList(store: KvStore, query: KvListQuery): KvResult {
+  const { entries, more } = store.range(
+    query.prefix,
+    query.after,
+    Math.min(query.limit, LIST_ITEMS_MAX),
+    LIST_BYTES_MAX,
+  );
+  return { type: 'list', items: entries.map(([key, versioned]) => ({ key, ...versioned })), more };
+}
+
+/** Every key a command's operation names. */
+export function operationKeys(operation: KvOperation): string[] {
+  return operation.op === 'txn' ? txnKeys(operation) : [operation.key];
 }

@@ -16,5 +16,7 @@ export {
 } from './encoding.js';
 export { KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION } from './snapshot.js';
 export { KV_ERROR_CODES } from './types.js';
+export { LIST_BYTES_MAX, LIST_ITEMS_MAX, operationKeys } from './execute.js';
+export { TXN_OPS_MAX } from './txn.js';
 export { REQUEST_ID_BYTES } from './request-ids.js';
 export type * from './types.js';

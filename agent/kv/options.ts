@@ -63,9 +63,17 @@ export interface KvOptions {
    * EXCHANGE_LIFETIME, which bounds a client's retransmissions). Limit: 1,000 to 2^40.
    */
   readonly requestIdTtlMs: number;
+  /**
+   * Most revisions (changes: a transaction is one) the history window keeps for watches that
+   * resume from a revision (history.ts); older ones are forgotten and a watch from before them
+   * is told `compacted`. Default 10,000. Limit: 0 (none) to 10,000,000.
+   */
+  readonly historyRevisionsMax: number;
+  /** Most key and value bytes the history window keeps. Default 4 MiB. Limit: 0 to 2^40. */
+  readonly historyBytesMax: number;
 }
 
-/** The defaults, sized for a gateway: at most about 64 MiB of data and 8 MiB of cached responses. */
+/** The defaults, sized for a gateway: at most about 64 MiB of data, 8 MiB of cached responses and 4 MiB of history. */
 export const DEFAULT_KV_OPTIONS: KvOptions = {
   keyBytesMax: 1024,
   valueBytesMax: 64 * 1024,
@@ -79,6 +87,8 @@ export const DEFAULT_KV_OPTIONS: KvOptions = {
   sessionBytesMax: 8 * 1024 * 1024,
   requestIdsMax: 8192,
   requestIdTtlMs: 247_000,
+  historyRevisionsMax: 10_000,
+  historyBytesMax: 4 * 1024 * 1024,
 };
 
 function checkInteger(problems: string[], options: KvOptions, field: keyof KvOptions, min: number, max: number): void {
@@ -104,6 +114,8 @@ export function validateKvOptions(options: KvOptions): string[] {
   checkInteger(problems, options, 'sessionBytesMax', options.cachedResponseBytesMax + 1024, 2 ** 40);
   checkInteger(problems, options, 'requestIdsMax', 1, 1_000_000);
   checkInteger(problems, options, 'requestIdTtlMs', 1000, 2 ** 40);
+  checkInteger(problems, options, 'historyRevisionsMax', 0, 10_000_000);
+  checkInteger(problems, options, 'historyBytesMax', 0, 2 ** 40);
   return problems;
 }
 

@@ -2,16 +2,23 @@
  * The snapshot image of the KV state machine: one CBOR array, with no maps, so that equal
  * states give byte-identical snapshots on every replica:
  *
- *   ['coraft-kv', 2, lastApplied, clockMs,
+ *   ['coraft-kv', 3, lastApplied, clockMs,
  *    [[key, value, revision], ...],                 // sorted by key, UTF-16 code unit order
  *    [[clientId, floor, lastUsedMs,                 // sessions, least recently used first
  *      [[seq, response], ...]], ...],               // kept responses, by increasing seq
- *    [[requestId, clientId, seq, usedMs], ...]]     // request ids, oldest first
+ *    [[requestId, clientId, seq, usedMs], ...],     // request ids, oldest first
+ *    storeRevision,                                 // the log index of the last change
+ *    historyCompacted,                              // the history window holds every change above it
+ *    [[revision, key, value | null], ...]]          // the window, in revision order (null: a delete)
  *
+ * Version 2 (no store revision nor history: 7 items) is still read, its store revision taken as lastApplied
+ * (an upper bound of the last change, so a revision a client saw is never above it; until the
+ * next change such a node may answer a higher store revision than a replica that applied the
+ * log itself) and its history window empty, compacted at that revision.
  * Version 1 (one response per session: `[clientId, lastSeq, lastUsedMs, response]`) is still
  * read, as a session whose floor is lastSeq and which keeps that one response (and no request
  * ids: version 1 has 6 items), so a node
- * restores the snapshots an older version wrote; this version writes version 2 only, which an
+ * restores the snapshots an older version wrote; this version writes version 3 only, which an
  * older node refuses with CODEC_VERSION.
  *
  * Decoding checks the whole structure (a snapshot arrives from another node), including key
@@ -24,12 +31,13 @@ import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
 import type { KvVersioned } from './types.js';
+import type { KvChange } from './history.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
 /** The version of the snapshot layout this code writes. */
-export const KV_SNAPSHOT_VERSION = 2;
+export const KV_SNAPSHOT_VERSION = 3;
 /** The oldest version this code reads. */
 const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
@@ -45,6 +53,12 @@ export interface KvSnapshotImage {
   readonly sessions: readonly SessionEntry[];
   /** Every request id, oldest first. */
   readonly requestIds: readonly RequestIdEntry[];
+  /** The store revision: the log index of the last change; from 0 to lastApplied, >= every key's revision. */
+  readonly storeRevision: number;
+  /** The history window holds every change above this revision. */
+  readonly historyCompacted: number;
+  /** The history window, in revision order. */
+  readonly history: readonly KvChange[];
 }
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -64,6 +78,9 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
       s.responses.map((kept) => [kept.seq, asByteString(kept.response)]),
     ]),
     image.requestIds.map((r) => [asByteString(r.requestId), r.clientId, r.seq, r.usedMs]),
+    image.storeRevision,
+    image.historyCompacted,
+    image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
   ]);
 }
 
@@ -156,9 +173,25 @@ function readRequestIds(value: unknown, clockMs: number): RequestIdEntry[] {
   return entries;
 }
 
+function readHistory(value: unknown, compacted: number, storeRevision: number): KvChange[] {
+  const changes: KvChange[] = [];
+  let revisionMin = compacted + 1;
+  for (const item of readArray(value, 'snapshot history', Number.MAX_SAFE_INTEGER)) {
+    const fields = readArray(item, 'snapshot history change', 3);
+    if (fields.length !== 3) throw malformed('snapshot history change must have 3 items');
+    const revision = readInteger(fields[0], 'snapshot history revision', revisionMin, storeRevision);
+    const key = readString(fields[1], 'snapshot history key');
+    if (key.length === 0) throw malformed('snapshot history key must not be empty');
+    const data = fields[2] === null ? null : new Uint8Array(readBytes(fields[2], 'snapshot history value'));
+    changes.push({ revision, key, value: data });
+    revisionMin = revision;
+  }
+  return changes;
+}
+
 /** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 7);
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 10);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];
   if (
@@ -173,15 +206,24 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
         `to ${KV_SNAPSHOT_VERSION}`,
     );
   }
-  const items = version === 1 ? 6 : 7;
+  const items = version === 3 ? 10 : version + 5;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);
   const clockMs = readInteger(top[3], 'snapshot clock', 0);
+  const entries = readEntries(top[4], lastApplied);
+  const revisionMin = entries.reduce((max, [, versioned]) => Math.max(max, versioned.revision), 0);
+  const storeRevision =
+    version < 3 ? lastApplied : readInteger(top[7], 'snapshot store revision', revisionMin, lastApplied);
+  const historyCompacted =
+    version < 3 ? storeRevision : readInteger(top[8], 'snapshot history start', 0, storeRevision);
   return {
     lastApplied,
     clockMs,
-    entries: readEntries(top[4], lastApplied),
+    entries,
     sessions: readSessions(top[5], clockMs, version),
     requestIds: version === 1 ? [] : readRequestIds(top[6], clockMs),
+    storeRevision,
+    historyCompacted,
+    history: version < 3 ? [] : readHistory(top[9], historyCompacted, storeRevision),
   };
 }

@@ -14,7 +14,7 @@ import type { StateMachine } from '../../contracts/state-machine.js';
 import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
-import { executeGet, executeOperation } from './execute.js';
+import { executeGet, executeList, executeOperation, LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import type { KvOptions } from './options.js';
 import { resolveKvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
@@ -22,7 +22,8 @@ import { SessionTable } from './sessions.js';
 import type { RunResult } from './sessions.js';
 import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
-import type { KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
+import { changeEvent, changesOf, KvHistory } from './history.js';
+import type { KvChangesQuery, KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
 
 /** What the state machine may report to. */
 export interface KvStateMachineDeps {
@@ -52,6 +53,7 @@ export class KvStateMachine implements StateMachine {
   private readonly store: KvStore;
   private readonly sessions: SessionTable;
   private readonly requestIds: RequestIdTable;
+  private readonly history: KvHistory;
   /** Invariant: the index of the last entry applied or restored; entries arrive at lastApplied + 1. */
   private lastAppliedIndex: LogIndex = 0;
   /** Invariant: the largest timeMs of any command applied (or restored); never decreases. */
@@ -62,6 +64,7 @@ export class KvStateMachine implements StateMachine {
     this.options = resolveKvOptions(options);
     this.metrics = deps.metrics;
     this.store = new KvStore(this.options);
+    this.history = new KvHistory(this.options);
     this.requestIds = new RequestIdTable({ countMax: this.options.requestIdsMax, ttlMs: this.options.requestIdTtlMs });
     this.sessions = new SessionTable({
       countMax: this.options.sessionCountMax,
@@ -94,6 +97,11 @@ export class KvStateMachine implements StateMachine {
     };
   }
 
+  /** The store revision: the log index of the last entry that changed a key (0 before any). */
+  get revision(): number {
+    return this.store.revision;
+  }
+
   /** Reads `key` from local state, for embedding applications and tests. */
   read(key: string): KvVersioned | null {
     return this.store.get(key);
@@ -122,7 +130,7 @@ export class KvStateMachine implements StateMachine {
     this.logClockMs = Math.max(this.logClockMs, command.timeMs);
     this.countRemovals('sessions_expired', this.sessions.expire(this.logClockMs));
     this.countRemovals('request_ids_expired', this.requestIds.expire(this.logClockMs));
-    if (command.session === null) return this.encode(executeOperation(this.store, command, entry.index));
+    if (command.session === null) return this.encode(this.execute(command, entry.index));
     return this.applyInSession(command, command.session, entry.index);
   }
 
@@ -185,7 +193,7 @@ export class KvStateMachine implements StateMachine {
         'request_ids_evicted',
         this.requestIds.record(requestId, session.clientId, session.seq, this.logClockMs),
       );
-    const response = this.encode(executeOperation(this.store, command, index));
+    const response = this.encode(this.execute(command, index));
     if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: new Uint8Array(response) };
     const retained = encodeKvResult({
       type: 'error',
@@ -197,11 +205,28 @@ export class KvStateMachine implements StateMachine {
     return { response, retained };
   }
 
+  /** Runs a command's operation and records its changes in the history window. */
+  private execute(command: KvCommand, index: LogIndex): KvResult {
+    const result = executeOperation(this.store, command, index);
+    this.history.record(index, changesOf(command, result, index));
+    return result;
+  }
+
+  /** The changes after `since` to the keys a changes query names, from the history window. */
+  private changes(query: KvChangesQuery): KvResult {
+    const matches = (key: string): boolean => (query.exact ? key === query.prefix : key.startsWith(query.prefix));
+    const read = this.history.read(query.since, matches, Math.min(query.limit, LIST_ITEMS_MAX), LIST_BYTES_MAX);
+    if (read.kind === 'compacted')
+      return { type: 'error', code: 'KV_COMPACTED', message: `compacted: oldest revision ${read.oldest}` };
+    return { type: 'changes', events: read.changes.map(changeEvent), more: read.more };
+  }
+
   /** Answers a query from local state; a query that does not decode yields an error result. */
   query(query: Uint8Array): Uint8Array {
     try {
       const decoded = decodeKvQuery(query);
-      return this.encode(executeGet(this.store, decoded.key));
+      if (decoded.op === 'changes') return this.encode(this.changes(decoded));
+      return this.encode(decoded.op === 'get' ? executeGet(this.store, decoded.key) : executeList(this.store, decoded));
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
       return this.errorResult('KV_MALFORMED', error.message);
@@ -216,6 +241,9 @@ export class KvStateMachine implements StateMachine {
       entries: this.store.sortedEntries(),
       sessions: this.sessions.list(),
       requestIds: this.requestIds.list(),
+      storeRevision: this.store.revision,
+      historyCompacted: this.history.compactedRevision,
+      history: this.history.list(),
     });
   }
 
@@ -227,7 +255,16 @@ export class KvStateMachine implements StateMachine {
   restore(meta: SnapshotMeta, data: Uint8Array): void {
     const image =
       data.length === 0
-        ? { lastApplied: meta.lastIncludedIndex, clockMs: 0, entries: [], sessions: [], requestIds: [] }
+        ? {
+            lastApplied: meta.lastIncludedIndex,
+            clockMs: 0,
+            entries: [],
+            sessions: [],
+            requestIds: [],
+            storeRevision: 0,
+            historyCompacted: 0,
+            history: [],
+          }
         : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
       throw new SerializationError(
@@ -237,6 +274,8 @@ export class KvStateMachine implements StateMachine {
     }
     this.store.clear();
     for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
+    this.store.restoreRevision(image.storeRevision);
+    this.history.load(image.historyCompacted, image.history);
     this.sessions.load(image.sessions);
     this.requestIds.load(image.requestIds);
     this.lastAppliedIndex = image.lastApplied;
@@ -249,11 +288,16 @@ export class KvStateMachine implements StateMachine {
     this.sessions.checkInvariants(this.logClockMs);
     this.requestIds.checkInvariants(this.logClockMs);
     this.store.checkInvariants(this.lastAppliedIndex);
+    this.history.checkInvariants(this.store.revision);
   }
 
+  /** Encodes a result; every result but an error carries the store revision as it is now. */
   private encode(result: KvResult): Uint8Array {
-    if (result.type === 'error') this.metrics?.increment('kv_command_errors_total', 1, { code: result.code });
-    return encodeKvResult(result);
+    if (result.type === 'error') {
+      this.metrics?.increment('kv_command_errors_total', 1, { code: result.code });
+      return encodeKvResult(result);
+    }
+    return encodeKvResult({ ...result, storeRevision: this.store.revision });
   }
 
   private errorResult(code: KvErrorCode, message: string): Uint8Array {

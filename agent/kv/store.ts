@@ -23,6 +23,13 @@ export class KvStore {
   private readonly entries = new Map<string, KvVersioned>();
   /** Invariant: the sum of utf8Length(key) + value.length over `entries`. */
   private dataBytesValue = 0;
+  /**
+   * The store revision: the log index of the last entry that changed the store (0: none yet).
+   * Invariant: >= every stored revision; raised by every set and every delete of a present key.
+   */
+  private revisionValue = 0;
+  /** Every key, sorted (UTF-16 code unit order), built on the first listing and kept up to date; null before. */
+  private sortedKeys: string[] | null = null;
 
   constructor(limits: KvStoreLimits) {
     this.limits = limits;
@@ -36,6 +43,20 @@ export class KvStore {
   /** The key and value bytes stored. */
   get dataBytes(): number {
     return this.dataBytesValue;
+  }
+
+  /** The store revision: the log index of the last change (0 before any). */
+  get revision(): number {
+    return this.revisionValue;
+  }
+
+  /**
+   * Sets the store revision restored from a snapshot; it never goes below a stored key's
+   * revision, which `checkInvariants` checks.
+   */
+  restoreRevision(revision: number): void {
+    assert(Number.isSafeInteger(revision) && revision >= 0, 'the store revision is a log index');
+    this.revisionValue = revision;
   }
 
   /** The value at `key`, or null. */
@@ -94,24 +115,69 @@ export class KvStore {
     const previous = this.entries.get(key) ?? null;
     const stored: KvVersioned = { value: new Uint8Array(value), revision };
     this.entries.set(key, stored);
+    if (previous === null && this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
+    this.revisionValue = Math.max(this.revisionValue, revision);
     this.dataBytesValue += value.length - (previous === null ? -utf8Length(key) : previous.value.length);
     return previous;
   }
 
-  /** Deletes `key` and returns what it held, or null when it was absent. */
-  delete(key: string): KvVersioned | null {
+  /**
+   * Deletes `key` as the change of log entry `revision` and returns what it held, or null when
+   * it was absent (then nothing changed and the store revision stays).
+   */
+  delete(key: string, revision: number): KvVersioned | null {
     const previous = this.entries.get(key);
     if (previous === undefined) return null;
+    assert(Number.isSafeInteger(revision) && revision >= previous.revision, 'a delete follows the write it removes');
     this.entries.delete(key);
+    if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
+    this.revisionValue = Math.max(this.revisionValue, revision);
     this.dataBytesValue -= utf8Length(key) + previous.value.length;
     assert(this.dataBytesValue >= 0, 'data bytes stay non-negative');
     return previous;
   }
 
+  /** Every key, sorted (UTF-16 code unit order); the array is shared until the key set changes. */
+  private keys(): readonly string[] {
+    if (this.sortedKeys === null) this.sortedKeys = [...this.entries.keys()].sort();
+    return this.sortedKeys;
+  }
+
+  /**
+   * The entries whose keys start with `prefix` and sort after `after` (all when null), in key
+   * order: at most `limit` of them, and no more once their key and value bytes reach
+   * `bytesMax` (at least one, so that a caller paging with `after` always advances). `more`:
+   * entries past the last one returned match too.
+   */
+  range(
+    prefix: string,
+    after: string | null,
+    limit: number,
+    bytesMax: number,
+  ): { readonly entries: (readonly [string, KvVersioned])[]; readonly more: boolean } {
+    assert(limit >= 1, 'a range returns at least one entry');
+    const keys = this.keys();
+    const from = after !== null && after >= prefix ? after : prefix;
+    let index = lowerBound(keys, from);
+    if (after !== null && keys[index] === after) index += 1;
+    const entries: (readonly [string, KvVersioned])[] = [];
+    let bytes = 0;
+    for (; index < keys.length; index += 1) {
+      const key = keys[index];
+      if (key === undefined || !key.startsWith(prefix)) return { entries, more: false };
+      const versioned = this.entries.get(key);
+      assert(versioned !== undefined, 'sorted key is stored');
+      const size = utf8Length(key) + versioned.value.length;
+      if (entries.length >= limit || (entries.length > 0 && bytes + size > bytesMax)) return { entries, more: true };
+      entries.push([key, versioned]);
+      bytes += size;
+    }
+    return { entries, more: false };
+  }
+
   /** Every entry, sorted by key (UTF-16 code unit order), for a deterministic snapshot. */
   sortedEntries(): readonly (readonly [string, KvVersioned])[] {
-    const keys = [...this.entries.keys()].sort();
-    return keys.map((key) => {
+    return this.keys().map((key) => {
       const versioned = this.entries.get(key);
       assert(versioned !== undefined, 'sorted key is stored');
       const entry: readonly [string, KvVersioned] = [key, versioned];
@@ -122,7 +188,9 @@ export class KvStore {
   /** Empties the store. */
   clear(): void {
     this.entries.clear();
+    this.sortedKeys = null;
     this.dataBytesValue = 0;
+    this.revisionValue = 0;
   }
 
   /** Recomputes the size accounting and checks it and every revision against `lastApplied`. */
@@ -132,8 +200,23 @@ export class KvStore {
       assert(key.length > 0, 'stored keys are non-empty');
       assert(versioned.revision >= 1, 'revisions are >= 1');
       assert(versioned.revision <= lastApplied, 'no revision is beyond lastApplied');
+      assert(versioned.revision <= this.revisionValue, 'no key revision is beyond the store revision');
       bytes += utf8Length(key) + versioned.value.length;
     }
     assert(bytes === this.dataBytesValue, 'dataBytes matches the stored entries');
+    assert(this.revisionValue <= lastApplied, 'the store revision is not beyond lastApplied');
   }
+}
+
+/** The first position in sorted `keys` whose key is >= `key`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const probe = keys[middle];
+    if (probe !== undefined && probe < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

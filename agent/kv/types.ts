@@ -69,8 +69,32 @@ export interface KvGetOperation {
   readonly key: string;
 }
 
+/** A condition of a transaction on one key: its revision (0: absent), its value, or its absence. */
+export type KvCompare =
+  | { readonly key: string; readonly target: 'revision'; readonly revision: number }
+  | { readonly key: string; readonly target: 'value'; readonly value: Uint8Array }
+  | { readonly key: string; readonly target: 'absent' };
+
+/** An operation of a transaction's branch. */
+export type KvTxnOp =
+  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'get'; readonly key: string };
+
+/**
+ * A transaction (txn.ts): when every compare holds, runs `success`, else `failure`, in order, as
+ * the one change of its log entry: all of the branch or, when one operation is refused, none.
+ * At most TXN_OPS_MAX compares and TXN_OPS_MAX operations per branch.
+ */
+export interface KvTxnOperation {
+  readonly op: 'txn';
+  readonly compare: readonly KvCompare[];
+  readonly success: readonly KvTxnOp[];
+  readonly failure: readonly KvTxnOp[];
+}
+
 /** What a command does. */
-export type KvOperation = KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation;
+export type KvOperation = KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation | KvTxnOperation;
 
 /** The fields every command carries besides its operation. */
 export interface KvCommandHeader {
@@ -99,8 +123,32 @@ export interface KvGetQuery {
   readonly key: string;
 }
 
+/**
+ * Lists the keys that start with `prefix` (every key when empty) and sort after `after` (UTF-16
+ * code unit order), at most `limit` of them (1 to LIST_ITEMS_MAX), fewer when their bytes reach
+ * LIST_BYTES_MAX.
+ */
+export interface KvListQuery {
+  readonly op: 'list';
+  readonly prefix: string;
+  readonly after: string | null;
+  readonly limit: number;
+}
+
+/**
+ * The changes after revision `since` (from the history window) to the keys that start with
+ * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX).
+ */
+export interface KvChangesQuery {
+  readonly op: 'changes';
+  readonly since: number;
+  readonly prefix: string;
+  readonly exact: boolean;
+  readonly limit: number;
+}
+
 /** Every query. */
-export type KvQuery = KvGetQuery;
+export type KvQuery = KvGetQuery | KvListQuery | KvChangesQuery;
 
 /** Every error code of a KV result. */
 export type KvErrorCode =
@@ -123,7 +171,9 @@ export type KvErrorCode =
   /** A retry of a command that was applied, whose response was too large to keep or is kept no more. */
   | 'KV_RESPONSE_NOT_RETAINED'
   /** The key is under the agent's reserved prefix `.coraft/`; only verified admin entries change agent state. */
-  | 'KV_RESERVED_KEY';
+  | 'KV_RESERVED_KEY'
+  /** The changes asked for are older than the history window; the message says `compacted: oldest revision N`. */
+  | 'KV_COMPACTED';
 
 /** Every KV error code, in a fixed order. */
 export const KV_ERROR_CODES: readonly KvErrorCode[] = [
@@ -137,10 +187,20 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'KV_SESSION_EXPIRED',
   'KV_RESPONSE_NOT_RETAINED',
   'KV_RESERVED_KEY',
+  'KV_COMPACTED',
 ];
 
+/**
+ * What every result but an error carries: the store revision after the command or at the query
+ * (the log index of the last change to the store). Absent in results kept for retries by an
+ * older version.
+ */
+export interface KvRevisioned {
+  readonly storeRevision?: number;
+}
+
 /** The result of a put: the revision it wrote and, if asked, what it replaced. */
-export interface KvPutResult {
+export interface KvPutResult extends KvRevisioned {
   readonly type: 'put';
   readonly revision: number;
   /** The replaced value; null when the key was absent or `returnPrevious` was false. */
@@ -148,7 +208,7 @@ export interface KvPutResult {
 }
 
 /** The result of a delete. `revision` is the log index of the delete. */
-export interface KvDeleteResult {
+export interface KvDeleteResult extends KvRevisioned {
   readonly type: 'delete';
   readonly revision: number;
   /** True when the key existed. */
@@ -158,23 +218,64 @@ export interface KvDeleteResult {
 }
 
 /** A compare-and-set that matched and wrote at `revision`. */
-export interface KvCasSucceeded {
+export interface KvCasSucceeded extends KvRevisioned {
   readonly type: 'cas';
   readonly succeeded: true;
   readonly revision: number;
 }
 
 /** A compare-and-set that did not match; `current` is what the key holds (null when absent). */
-export interface KvCasFailed {
+export interface KvCasFailed extends KvRevisioned {
   readonly type: 'cas';
   readonly succeeded: false;
   readonly current: KvVersioned | null;
 }
 
 /** The result of a get (command or query): the key's value, or null when absent. */
-export interface KvGetResult {
+export interface KvGetResult extends KvRevisioned {
   readonly type: 'get';
   readonly current: KvVersioned | null;
+}
+
+/** One key of a listing. */
+export interface KvListItem extends KvVersioned {
+  readonly key: string;
+}
+
+/** The result of a list query: the keys in order; `more` when keys past the last one match too. */
+export interface KvListResult extends KvRevisioned {
+  readonly type: 'list';
+  readonly items: readonly KvListItem[];
+  readonly more: boolean;
+}
+
+/** The result of one operation of a transaction's branch. */
+export type KvTxnOpResult =
+  | { readonly type: 'put'; readonly revision: number }
+  | { readonly type: 'delete'; readonly deleted: boolean }
+  | { readonly type: 'get'; readonly current: KvVersioned | null };
+
+/** The result of a transaction: which branch ran, and the result of each of its operations. */
+export interface KvTxnResult extends KvRevisioned {
+  readonly type: 'txn';
+  readonly succeeded: boolean;
+  readonly results: readonly KvTxnOpResult[];
+}
+
+/** One change of the history: a put (with the value written) or a delete. */
+export interface KvChangeEvent {
+  readonly type: 'put' | 'delete';
+  readonly key: string;
+  /** The value written; null for a delete. */
+  readonly value: Uint8Array | null;
+  readonly revision: number;
+}
+
+/** The result of a changes query: the changes in revision order; `more` when later ones match too. */
+export interface KvChangesResult extends KvRevisioned {
+  readonly type: 'changes';
+  readonly events: readonly KvChangeEvent[];
+  readonly more: boolean;
 }
 
 /** A command or query that was refused; nothing changed. */
@@ -185,4 +286,13 @@ export interface KvErrorResult {
 }
 
 /** Every result of a command or a query. */
-export type KvResult = KvPutResult | KvDeleteResult | KvCasSucceeded | KvCasFailed | KvGetResult | KvErrorResult;
+export type KvResult =
+  | KvPutResult
+  | KvDeleteResult
+  | KvCasSucceeded
+  | KvCasFailed
+  | KvGetResult
+  | KvListResult
+  | KvTxnResult
+  | KvChangesResult
+  | KvErrorResult;

@@ -1,15 +1,22 @@
 /**
- * Simulated clients: each runs one operation at a time (put, get or delete on a small set of
- * keys) against a random live node, which forwards it to the leader, and records the history
+ * Simulated clients: each runs one operation at a time (put, get, delete, or a transaction on
+ * one key, on a small set of keys) against a random live node, which forwards it to the leader, and records the history
  * in Jepsen's terms. A write that failed for sure (no leader, refused) is retried elsewhere
  * with the same session sequence number; one whose outcome is unknown (timeout) is retried
  * with the same sequence number too, which the state machine's sessions make safe (reference
  * Property 19). An operation that never resolves is recorded as `info`.
+ *
+ * A transaction compares the key with the value the client last saw there (or its absence),
+ * puts a new value when it matches and reads the key otherwise. It is recorded as a `cas` of
+ * the history: ok when its success branch ran, `fail` when the compare failed (its failure
+ * branch changed nothing), so the linearizability checker checks it in the register model.
+ * (Transactions over several keys need a checker of the whole store: not here yet.)
  */
 import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../../contracts/errors.js';
 import type { Prng } from '../../contracts/prng.js';
 import { decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
-import type { KvCommand, KvResult } from '../kv/index.js';
+import type { KvOperation, KvResult } from '../kv/index.js';
+import type { CasArgument, InvokeValue } from './history.js';
 import type { SimCluster, TraceSink } from './cluster.js';
 import type { VirtualTimers } from './virtual-time.js';
 
@@ -40,6 +47,8 @@ export class SimClients {
   private running = false;
   private nextOperationId = 1;
   private readonly loops: Promise<void>[] = [];
+  /** Per client: the value it last saw at each key (null: absent), the expectation of its transactions. */
+  private readonly lastSeen = new Map<string, Map<string, string | null>>();
   /** Per client: its session id and last sequence number. */
   private readonly sessions = new Map<string, { clientId: string; seq: number; generation: number }>();
 
@@ -83,10 +92,14 @@ export class SimClients {
     this.nextOperationId += 1;
     const key = `k${this.prng.intBetween(0, this.options.keyCount)}`;
     const roll = this.prng.nextFloat();
-    const op = roll < 0.45 ? 'get' : roll < 0.9 ? 'put' : 'delete';
-    const value = op === 'put' ? `${client}-${id}` : null;
+    const op = roll < 0.45 ? 'get' : roll < 0.8 ? 'put' : roll < 0.9 ? 'cas' : 'delete';
+    const seen = this.lastSeen.get(client) ?? new Map<string, string | null>();
+    this.lastSeen.set(client, seen);
+    const set = `${client}-${id}`;
+    const value = op === 'put' ? set : op === 'cas' ? { expect: seen.get(key) ?? null, set } : null;
     this.trace({ t: this.timers.nowMs(), type: 'invoke', client, id, op, key, value });
     const outcome = op === 'get' ? await this.read(key) : await this.write(client, op, key, value);
+    if (outcome.type === 'ok') seen.set(key, op === 'delete' ? null : op === 'get' ? outcome.value : set);
     this.counts[outcome.type] += 1;
     this.trace({
       t: this.timers.nowMs(),
@@ -125,16 +138,17 @@ export class SimClients {
     return { type: 'fail' };
   }
 
-  private async write(client: string, op: 'put' | 'delete', key: string, value: string | null): Promise<Outcome> {
+  private async write(
+    client: string,
+    op: 'put' | 'delete' | 'cas',
+    key: string,
+    value: string | CasArgument | null,
+  ): Promise<Outcome> {
     const session = this.sessions.get(client);
     if (session === undefined) return { type: 'fail' };
     session.seq += 1;
     const base = { session: { clientId: session.clientId, seq: session.seq }, timeMs: Math.floor(this.timers.nowMs()) };
-    const command: KvCommand =
-      op === 'put'
-        ? { ...base, op: 'put', key, value: encoder.encode(value ?? ''), returnPrevious: false }
-        : { ...base, op: 'delete', key, returnPrevious: false };
-    const bytes = encodeKvCommand(command);
+    const bytes = encodeKvCommand({ ...base, ...operationOf(op, key, value) });
     const deadline = this.timers.nowMs() + this.options.operationTimeoutMs;
     let uncertain = false;
     while (this.timers.nowMs() < deadline) {
@@ -152,8 +166,10 @@ export class SimClients {
     return { type: uncertain ? 'info' : 'fail' };
   }
 
-  private writeOutcome(client: string, result: KvResult, uncertain: boolean, value: string | null): Outcome {
-    if (result.type !== 'error') return { type: 'ok', value };
+  private writeOutcome(client: string, result: KvResult, uncertain: boolean, value: InvokeValue): Outcome {
+    // A transaction whose compare failed ran its failure branch, a read: it changed nothing.
+    if (result.type === 'txn' && !result.succeeded) return { type: 'fail' };
+    if (result.type !== 'error') return { type: 'ok', value: typeof value === 'string' ? value : null };
     if (result.code === 'KV_SESSION_EXPIRED' || result.code === 'KV_STALE_SEQUENCE') {
       // Start a new session; whether the command ran before is unknown if it was ever uncertain.
       const session = this.sessions.get(client);
@@ -166,6 +182,22 @@ export class SimClients {
     }
     return { type: uncertain ? 'info' : 'fail' };
   }
+}
+
+/** The operation of a write: a put, a delete, or a one-key transaction standing for a cas. */
+function operationOf(op: 'put' | 'delete' | 'cas', key: string, value: string | CasArgument | null): KvOperation {
+  if (op === 'delete') return { op, key, returnPrevious: false };
+  if (op === 'put')
+    return { op, key, value: encoder.encode(typeof value === 'string' ? value : ''), returnPrevious: false };
+  const arg = value !== null && typeof value === 'object' ? value : { expect: null, set: '' };
+  return {
+    op: 'txn',
+    compare: [
+      arg.expect === null ? { key, target: 'absent' } : { key, target: 'value', value: encoder.encode(arg.expect) },
+    ],
+    success: [{ op: 'put', key, value: encoder.encode(arg.set) }],
+    failure: [{ op: 'get', key }],
+  };
 }
 
 /** Errors after which the operation definitely did not happen, so it may be retried anywhere. */

@@ -25,7 +25,9 @@ import type { VirtualTimers } from './virtual-time.js';
 import { describeError } from '../../contracts/errors.js';
 
 /** One line of the simulator's JSON Lines trace. */
-export type TraceEvent = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+export type TraceEvent = Readonly<
+  Record<string, string | number | boolean | null | readonly string[] | Readonly<Record<string, string | null>>>
+>;
 
 /** Receives trace events; the simulator writes them to the --trace file. */
 export type TraceSink = (event: TraceEvent) => void;

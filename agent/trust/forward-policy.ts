@@ -25,7 +25,8 @@ function isAdminEntry(payload: Uint8Array): boolean {
 
 function readsReservedKey(payload: Uint8Array): boolean {
   try {
-    return isSystemKey(decodeKvQuery(payload).key);
+    const query = decodeKvQuery(payload);
+    return isSystemKey(query.op === 'get' ? query.key : query.prefix);
   } catch (error) {
     // Not a query: the state machine answers KV_MALFORMED, which reveals nothing.
     if (error instanceof SerializationError) return false;

@@ -19,7 +19,7 @@ import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
 import { allMembers, decodeConfiguration } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
-import { decodeKvCommand, encodeKvResult } from '../kv/index.js';
+import { decodeKvCommand, encodeKvResult, operationKeys } from '../kv/index.js';
 import type { KvStateMachine } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { decodeSignedAdmin, isLoggedOperation } from './admin-command.js';
@@ -147,12 +147,14 @@ export class TrustedStateMachine implements StateMachine {
   }
 }
 
-/** The reserved key a KV command writes, or null (not a KV command, or an ordinary key). */
+/**
+ * The first reserved key a KV command names (a transaction names several), or null (not a KV
+ * command, or ordinary keys only).
+ */
 export function reservedKeyOf(command: Uint8Array): string | null {
   if (!Buffer.from(command.buffer, command.byteOffset, command.byteLength).includes(RESERVED_MARKER)) return null;
   try {
-    const key = decodeKvCommand(command).key;
-    return isSystemKey(key) ? key : null;
+    return operationKeys(decodeKvCommand(command)).find(isSystemKey) ?? null;
   } catch (error) {
     if (error instanceof SerializationError) return null;
     throw error;

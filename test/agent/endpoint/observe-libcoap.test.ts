@@ -60,12 +60,18 @@ describe('local endpoint: a fresh libcoap observer after 10,000 registrations', 
   it('notifies coap-client-notls -s of a write', async () => {
     h = await udpEndpointNode();
     const url = `coap://127.0.0.1:${h.port}/kv/k`;
-    assert.match(await coapClient('-m', 'put', '-T', 'a1', '-e', 'v0', url), /^\{"revision":\d+\}$/);
+    assert.match(
+      await coapClient('-m', 'put', '-T', 'a1', '-e', 'v0', url),
+      /^\{"revision":\d+,"storeRevision":\d+\}$/,
+    );
     for (let i = 0; i < 100; i += 1) sockets.push(await register(h.port, i, 100));
     const observer = watchCoapClient('-s', '20', '-B', '20', '-T', 'f1', '-m', 'get', url);
     try {
       await waitFor('the first answer to the fresh observer', () => observer.output().includes('v0'));
-      assert.match(await coapClient('-m', 'put', '-T', 'a2', '-e', 'v1-after-flood', url), /^\{"revision":\d+\}$/);
+      assert.match(
+        await coapClient('-m', 'put', '-T', 'a2', '-e', 'v1-after-flood', url),
+        /^\{"revision":\d+,"storeRevision":\d+\}$/,
+      );
       await waitFor('the notification of the write', () => observer.output().includes('v1-after-flood'));
     } finally {
       observer.stop();

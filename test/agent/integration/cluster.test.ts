@@ -48,6 +48,9 @@ describe('agent integration: a running cluster through the CLI and coap-client',
       initialMembers: 3,
       startCount: 3,
       agentArgs: (id) => ['--trace', traceOf(id)],
+      // A leader keeps its log back to its followers, and 5,000 entries by default; keep 100, so
+      // that the 1,100 writes before n4 joins leave it to catch up by InstallSnapshot.
+      configOverrides: () => ({ raft: { logRetainEntries: 100 } }),
     }));
     followers = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
   });
@@ -64,7 +67,7 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     assert.equal(put.code, 0, put.stderr);
     assert.match(put.stdout, /^fwd\/a = from-cli \(revision \d+\)\n$/);
     const coapPut = await coapClient('-m', 'put', '-e', 'from-coap', url(f2, '/kv/fwd/b'));
-    assert.match(coapPut, /^\{"revision":\d+\}$/);
+    assert.match(coapPut, /^\{"revision":\d+,"storeRevision":\d+\}$/);
     // Linearizable reads on every node (followers forward them) see both writes.
     for (const id of ['n1', 'n2', 'n3']) {
       assert.equal(await coapClient('-m', 'get', url(id, '/kv/fwd/a')), 'from-cli');
@@ -84,14 +87,14 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     assert.match(missing.stderr, /no such key: fwd\/none/);
     assert.match(await coapClient('-m', 'get', url(f2, '/kv/fwd/none')), /^4\.04 no such key$/);
     const del = await coapClient('-m', 'delete', url(f2, '/kv/fwd/a'));
-    assert.match(del, /^\{"revision":\d+,"deleted":true\}$/);
+    assert.match(del, /^\{"revision":\d+,"deleted":true,"storeRevision":\d+\}$/);
   });
 
   it('applies a retried (client, seq) write once', async function () {
     const [f1, f2] = followers;
     assert.ok(f1 !== undefined && f2 !== undefined);
     const first = await coapClient('-m', 'put', '-e', 'one', url(f1, '/kv/once?client=c1&seq=1'));
-    const revision = Number(/^\{"revision":(\d+)\}$/.exec(first)?.[1]);
+    const revision = Number(/^\{"revision":(\d+),"storeRevision":\d+\}$/.exec(first)?.[1]);
     assert.ok(revision > 0, first);
     // The retry, through another node and with another payload, answers what the first did and changes nothing.
     assert.equal(await coapClient('-m', 'put', '-e', 'one-again', url(f2, '/kv/once?client=c1&seq=1')), first);
@@ -181,7 +184,7 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     const [f1] = followers;
     assert.ok(f1 !== undefined);
     assert.equal((await coraft('kv', 'put', 'before-join', 'old', '--endpoint', endpointOf(cluster, leader))).code, 0);
-    // More entries than a snapshot leaves in the log (1,000), then a snapshot on the leader, so
+    // More entries than a snapshot leaves in the log (100 here), then a snapshot on the leader, so
     // that the new node must catch up by InstallSnapshot.
     const client = cluster.agent(leader).client;
     const bulk = Array.from({ length: 8 }, async (_, worker) => {
@@ -225,7 +228,10 @@ describe('agent integration: a running cluster through the CLI and coap-client',
       'n4 to hold the data written before it joined',
       async () => (await coapClient('-m', 'get', url('n4', '/kv/before-join?stale'))) === 'old',
     );
-    assert.match(await coapClient('-m', 'put', '-e', 'via-n4', url('n4', '/kv/joined')), /^\{"revision":\d+\}$/);
+    assert.match(
+      await coapClient('-m', 'put', '-e', 'via-n4', url('n4', '/kv/joined')),
+      /^\{"revision":\d+,"storeRevision":\d+\}$/,
+    );
     assert.equal(await coapClient('-m', 'get', url(leader, '/kv/joined')), 'via-n4');
 
     // Signed offline (--sign-only), sent later by someone without the admin key (admin submit).

@@ -159,6 +159,12 @@ const versionedArb: fc.Arbitrary<KvVersioned | null> = fc.option(
 export const resultArb: fc.Arbitrary<KvResult> = fc.oneof(
   rec({ type: fc.constant('put' as const), revision: fc.integer({ min: 1 }), previous: versionedArb }),
   rec({
+    type: fc.constant('put' as const),
+    revision: fc.integer({ min: 1 }),
+    previous: versionedArb,
+    storeRevision: fc.nat(),
+  }),
+  rec({
     type: fc.constant('delete' as const),
     revision: fc.integer({ min: 1 }),
     deleted: fc.boolean(),
@@ -167,5 +173,12 @@ export const resultArb: fc.Arbitrary<KvResult> = fc.oneof(
   rec({ type: fc.constant('cas' as const), succeeded: fc.constant(true as const), revision: fc.integer({ min: 1 }) }),
   rec({ type: fc.constant('cas' as const), succeeded: fc.constant(false as const), current: versionedArb }),
   rec({ type: fc.constant('get' as const), current: versionedArb }),
+  rec({ type: fc.constant('get' as const), current: versionedArb, storeRevision: fc.nat() }),
+  rec({
+    type: fc.constant('list' as const),
+    items: fc.array(rec({ key: keyArb, value: valueArb, revision: fc.integer({ min: 1 }) }), { maxLength: 4 }),
+    more: fc.boolean(),
+    storeRevision: fc.nat(),
+  }),
   rec({ type: fc.constant('error' as const), code: fc.constantFrom(...KV_ERROR_CODES), message: fc.string() }),
 );

@@ -50,7 +50,7 @@ describe('KvStateMachine sessions', () => {
       command: encodeKvCommand({ ...command, timeMs: 20 }),
     });
     assert.equal(Buffer.compare(retry, first), 0, 'byte-identical cached response');
-    assert.deepEqual(decodeKvResult(retry), { type: 'put', revision: 1, previous: null });
+    assert.deepEqual(decodeKvResult(retry), { type: 'put', revision: 1, previous: null, storeRevision: 1 });
     assert.equal(textOf(d.get('k')), 'other', 'the retry did not write again');
   });
 
@@ -61,7 +61,7 @@ describe('KvStateMachine sessions', () => {
     assert.equal(errorCode(d.put('k', 'ok', s1)), 'KV_VALUE_TOO_LARGE', 'the retry of seq 1 gets the first answer');
     const s2 = { clientId: 'c', seq: 2 };
     const cas = d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('a') }, s2);
-    assert.deepEqual(cas, { type: 'cas', succeeded: true, revision: 3 });
+    assert.deepEqual(cas, { type: 'cas', succeeded: true, revision: 3, storeRevision: 3 });
     assert.deepEqual(
       d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('a') }, s2),
       cas,
@@ -151,8 +151,8 @@ describe('KvStateMachine sessions', () => {
     assert.deepEqual(
       [a, b],
       [
-        { type: 'put', revision: 1, previous: null },
-        { type: 'put', revision: 2, previous: null },
+        { type: 'put', revision: 1, previous: null, storeRevision: 1 },
+        { type: 'put', revision: 2, previous: null, storeRevision: 2 },
       ],
     );
   });

@@ -15,42 +15,45 @@ describe('KvStateMachine operations', () => {
   });
 
   it('put sets the revision to the entry index and returns the previous value when asked', () => {
-    assert.deepEqual(d.put('a', 'one'), { type: 'put', revision: 1, previous: null });
+    assert.deepEqual(d.put('a', 'one'), { type: 'put', revision: 1, previous: null, storeRevision: 1 });
     const second = d.put('a', 'two');
     assert.equal(second.type, 'put');
     assert.equal(second.type === 'put' && second.revision, 2);
     assert.deepEqual(second.type === 'put' && second.previous, { value: bytes('one'), revision: 1 });
     const third = d.run({ op: 'put', key: 'a', value: bytes('three'), returnPrevious: false });
-    assert.deepEqual(third, { type: 'put', revision: 3, previous: null });
+    assert.deepEqual(third, { type: 'put', revision: 3, previous: null, storeRevision: 3 });
     assert.deepEqual(d.sm.read('a'), { value: bytes('three'), revision: 3 });
   });
 
   it('get as a command and as a query returns value and revision, or null when absent', () => {
     d.put('k', 'v');
-    assert.deepEqual(d.get('k'), { type: 'get', current: { value: bytes('v'), revision: 1 } });
-    assert.deepEqual(d.get('missing'), { type: 'get', current: null });
+    assert.deepEqual(d.get('k'), { type: 'get', current: { value: bytes('v'), revision: 1 }, storeRevision: 1 });
+    assert.deepEqual(d.get('missing'), { type: 'get', current: null, storeRevision: 1 });
     const viaQuery = decodeKvResult(d.sm.query(encodeKvQuery({ op: 'get', key: 'k' })));
-    assert.deepEqual(viaQuery, { type: 'get', current: { value: bytes('v'), revision: 1 } });
+    assert.deepEqual(viaQuery, { type: 'get', current: { value: bytes('v'), revision: 1 }, storeRevision: 1 });
     assert.deepEqual(decodeKvResult(d.sm.query(encodeKvQuery({ op: 'get', key: 'nope' }))), {
       type: 'get',
       current: null,
+      storeRevision: 1,
     });
     assert.equal(d.sm.lastApplied, 3, 'queries do not advance lastApplied; get commands do');
   });
 
-  it('delete removes a key, reports whether it existed, and carries its own index', () => {
+  it('delete removes a key, says if it existed, carries its own index, raises the store revision if so', () => {
     d.put('k', 'v');
     assert.deepEqual(d.run({ op: 'delete', key: 'k', returnPrevious: true }), {
       type: 'delete',
       revision: 2,
       deleted: true,
       previous: { value: bytes('v'), revision: 1 },
+      storeRevision: 2,
     });
     assert.deepEqual(d.run({ op: 'delete', key: 'k', returnPrevious: true }), {
       type: 'delete',
       revision: 3,
       deleted: false,
       previous: null,
+      storeRevision: 2,
     });
     assert.equal(d.sm.read('k'), null);
     assert.equal(d.sm.stats().dataBytes, 0);
@@ -61,11 +64,13 @@ describe('KvStateMachine operations', () => {
       type: 'cas',
       succeeded: true,
       revision: 1,
+      storeRevision: 1,
     });
     assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('second') }), {
       type: 'cas',
       succeeded: false,
       current: { value: bytes('first'), revision: 1 },
+      storeRevision: 1,
     });
     assert.equal(textOf(d.get('k')), 'first');
   });
@@ -79,17 +84,20 @@ describe('KvStateMachine operations', () => {
       type: 'cas',
       succeeded: true,
       revision: 5,
+      storeRevision: 5,
     });
     d.run({ op: 'delete', key: 'k', returnPrevious: false });
     assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 5, value: bytes('y') }), {
       type: 'cas',
       succeeded: false,
       current: null,
+      storeRevision: 6,
     });
     assert.deepEqual(d.run({ op: 'cas', key: 'k', expectedRevision: 0, value: bytes('z') }), {
       type: 'cas',
       succeeded: true,
       revision: 8,
+      storeRevision: 8,
     });
   });
 

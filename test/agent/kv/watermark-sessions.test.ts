@@ -56,12 +56,22 @@ function metaAt(index: number): SnapshotMeta {
 describe('KvStateMachine sessions with watermarks and request ids', () => {
   it('runs concurrent sequences once each in any order and answers their retries with the first result', () => {
     const d = new Driver(new KvStateMachine());
-    assert.deepEqual(putIn(d, 'k', 'three', session(3, 1)), { type: 'put', revision: 1, previous: null });
-    assert.deepEqual(putIn(d, 'k', 'one', session(1, 1)), { type: 'put', revision: 2, previous: null });
+    assert.deepEqual(putIn(d, 'k', 'three', session(3, 1)), {
+      type: 'put',
+      revision: 1,
+      previous: null,
+      storeRevision: 1,
+    });
+    assert.deepEqual(putIn(d, 'k', 'one', session(1, 1)), {
+      type: 'put',
+      revision: 2,
+      previous: null,
+      storeRevision: 2,
+    });
     d.put('k', 'other');
     assert.deepEqual(
       putIn(d, 'k', 'three', session(3, 1)),
-      { type: 'put', revision: 1, previous: null },
+      { type: 'put', revision: 1, previous: null, storeRevision: 1 },
       'the retry is answered, not run',
     );
     assert.equal(putIn(d, 'k', 'two', session(2, 1)).type, 'put');
@@ -72,7 +82,7 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
     assert.equal(textOf(d.get('k')), 'four', 'nothing ran again');
     assert.deepEqual(
       putIn(d, 'k', 'three', session(3, 1)),
-      { type: 'put', revision: 1, previous: null },
+      { type: 'put', revision: 1, previous: null, storeRevision: 1 },
       'sequence 3 is at the floor: still answered',
     );
   });

@@ -1,0 +1,69 @@
+/**
+ * `POST /txn`: a transaction (txn-body.ts) run as one log entry through the endpoint's write
+ * path (writes.ts), so it is applied at most once like every write. Answers 2.04 with
+ * `{"succeeded":bool,"revision":R,"results":[...]}`: R the store revision after it, one result
+ * per operation of the branch that ran: `{"op":"put","revision":r}`, `{"op":"delete","deleted":b}`,
+ * `{"op":"get","key":K,"found":false}` or `{"op":"get","key":K,"found":true,"value":V,"revision":r}`
+ * (`valueBase64` for a value that is not UTF-8). JSON, or CBOR for Accept 60. A refused
+ * operation (a limit) changes nothing and answers its error; keys under the agent's reserved
+ * prefix are 4.03.
+ */
+import { CoapResponseCode } from '../../transport/coap/index.js';
+import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import type { KvCommand, KvTxnOperation, KvTxnResult } from '../kv/index.js';
+import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
+import { documentResponse, storeRevisionOption, unacceptable, valueField } from './documents.js';
+import { errorResponse, responseForKvError } from './responses.js';
+import { readTxnBody, TxnBodyError } from './txn-body.js';
+import type { WriteOutcome } from './writes.js';
+
+/** Submits a write command built from a request (the endpoint's write path). */
+export type SubmitWrite = (command: KvCommand, request: CoapRequest) => Promise<WriteOutcome>;
+
+function resultDocument(txn: KvTxnOperation, result: KvTxnResult): unknown {
+  const ops = result.succeeded ? txn.success : txn.failure;
+  return {
+    succeeded: result.succeeded,
+    revision: result.storeRevision ?? 0,
+    results: result.results.map((item, i) => {
+      switch (item.type) {
+        case 'put':
+          return { op: 'put', revision: item.revision };
+        case 'delete':
+          return { op: 'delete', deleted: item.deleted };
+        case 'get': {
+          const key = ops[i]?.key ?? '';
+          if (item.current === null) return { op: 'get', key, found: false };
+          return { op: 'get', key, found: true, ...valueField(item.current.value), revision: item.current.revision };
+        }
+      }
+    }),
+  };
+}
+
+/** The handler of POST /txn. */
+export function txnHandler(submit: SubmitWrite): (request: CoapRequest) => Promise<CoapResponse> {
+  return async (request) => {
+    const refusal = unacceptable(request);
+    if (refusal !== null) return refusal;
+    let txn: KvTxnOperation;
+    try {
+      txn = readTxnBody(request.payload, request.contentFormat);
+    } catch (error) {
+      if (!(error instanceof TxnBodyError)) throw error;
+      const code = error.unsupportedFormat ? CoapResponseCode.UnsupportedContentFormat : CoapResponseCode.BadRequest;
+      return errorResponse(code, error.message);
+    }
+    if ([...txn.compare, ...txn.success, ...txn.failure].some((item) => isSystemKey(item.key)))
+      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    const outcome = await submit({ ...txn, session: null, timeMs: Math.floor(Date.now()) }, request);
+    if (outcome.kind === 'response') return outcome.response;
+    const result = outcome.result;
+    if (result.type === 'error') return responseForKvError(result);
+    if (result.type !== 'txn')
+      return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a transaction`);
+    return documentResponse(request, CoapResponseCode.Changed, resultDocument(txn, result), {
+      options: [storeRevisionOption(result.storeRevision ?? 0)],
+    });
+  };
+}
