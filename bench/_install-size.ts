@@ -1,8 +1,10 @@
 /**
  * The size of a production install, as an operator gets it: `npm pack` of this checkout (its
  * dist/ as built by `npm run build`), then `npm install --omit=dev` of the tarball into an empty
- * temporary project, from the warm npm cache (--prefer-offline), and the space its node_modules
- * (coraft's own files included) takes on disk, with the largest packages named.
+ * temporary project, from the warm npm cache (--prefer-offline), then the prune step
+ * deploy/install.sh runs (dist/deploy/prune-prebuilds.js: only the native build this node loads),
+ * and the space its node_modules (coraft's own files included) takes on disk, with the largest
+ * packages named.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,8 @@ export interface InstallSize {
   readonly installedBytes: number;
   readonly installedApparentBytes: number;
   readonly packages: number;
+  /** Bytes the prune step removed (native builds for other Node.js ABIs and C libraries). */
+  readonly prunedBytes: number;
   /** The largest installed packages, allocated bytes, largest first. */
   readonly largest: readonly { readonly name: string; readonly bytes: number }[];
   readonly seconds: number;
@@ -27,9 +31,9 @@ const LARGEST_NAMED = 8;
 /** Longest an npm command may take, ms. */
 const NPM_TIMEOUT_MS = 300_000;
 
-function npm(args: readonly string[], cwd: string): Promise<string> {
+function npm(args: readonly string[], cwd: string, command = 'npm'): Promise<string> {
   return new Promise((done, fail) => {
-    const child = spawn('npm', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => void (out += c.toString('utf8')));
@@ -40,7 +44,9 @@ function npm(args: readonly string[], cwd: string): Promise<string> {
       if (code === 0) done(out);
       else
         fail(
-          new Error(`npm ${args.join(' ')} failed (${String(code)}): ${err.trim().split('\n').slice(-4).join(' | ')}`),
+          new Error(
+            `${command} ${args.join(' ')} failed (${String(code)}): ${err.trim().split('\n').slice(-4).join(' | ')}`,
+          ),
         );
     });
   });
@@ -89,6 +95,9 @@ export async function measureInstall(
     );
     await npm(['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--no-save', tarball], app);
     const modules = join(app, 'node_modules');
+    const before = folderBytes(modules).allocatedBytes;
+    // As deploy/install.sh does: keep only the native build this node loads.
+    await npm([join(modules, 'coraft', 'dist', 'deploy', 'prune-prebuilds.js'), modules], app, process.execPath);
     const size = folderBytes(modules);
     const packages = packageSizes(modules);
     return {
@@ -96,6 +105,7 @@ export async function measureInstall(
       installedBytes: size.allocatedBytes,
       installedApparentBytes: size.apparentBytes,
       packages: packages.length,
+      prunedBytes: before - size.allocatedBytes,
       largest: packages.slice(0, LARGEST_NAMED),
       seconds: Math.round((Date.now() - started) / 100) / 10,
     };

@@ -163,7 +163,10 @@ function memoryHigh(): number | null {
 
 function installLine(install: NonNullable<Footprint['install']>): string {
   const largest = install.largest.map((p) => `${p.name} ${round(p.bytes / 2 ** 20, 1)}`).join(', ');
-  return `\nlargest installed packages (MiB): ${largest}; tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB`;
+  return (
+    `\nlargest installed packages (MiB): ${largest}; tarball ${round(install.tarballBytes / 2 ** 20, 2)} MiB; ` +
+    `prebuilds pruned ${round(install.prunedBytes / 2 ** 20, 1)} MiB`
+  );
 }
 
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
@@ -201,7 +204,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     }
     const restartAnsweredMs = await restartFollower(coraft);
     await cleanup.run(say);
-    say('production install: npm pack, npm install --omit=dev --prefer-offline');
+    say('production install: npm pack, npm install --omit=dev --prefer-offline, prune-prebuilds (deploy/install.sh)');
     const install = args.includes('--no-install') ? null : await installSize();
     const footprint = (i: number, restart: number | null): SystemFootprint | null => {
       const r = rest[i];

@@ -11,8 +11,9 @@
  *
  * The walk keeps an explicit stack whose depth is bounded by the schema's nesting (4).
  */
-import protobuf from 'protobufjs';
+import type { Reader, Type } from 'protobufjs';
 import { SerializationError } from '../contracts/errors.js';
+import { loadProtobuf } from './protobuf-module.js';
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -20,7 +21,7 @@ const WIRE_LENGTH_DELIMITED = 2;
 const WIRE_FIXED32 = 5;
 
 interface OpenMessage {
-  readonly type: protobuf.Type;
+  readonly type: Type;
   /** Offset just past the message's last byte. */
   readonly end: number;
 }
@@ -31,7 +32,7 @@ function scanError(offset: number, problem: string): SerializationError {
 
 /** Skips the field whose tag was just read, or opens it when it is a nested message. */
 function skipOrOpen(
-  reader: protobuf.Reader,
+  reader: Reader,
   open: OpenMessage,
   fieldNumber: number,
   wireType: number,
@@ -52,7 +53,7 @@ function skipOrOpen(
       if (length > open.end - reader.pos)
         throw scanError(reader.pos, `field ${fieldNumber} of ${length} bytes overruns its message`);
       const nested = open.type.fieldsById[fieldNumber]?.resolvedType;
-      if (nested instanceof protobuf.Type) stack.push({ type: nested, end: reader.pos + length });
+      if (nested instanceof loadProtobuf().Type) stack.push({ type: nested, end: reader.pos + length });
       else reader.skip(length);
       return;
     }
@@ -65,8 +66,8 @@ function skipOrOpen(
  * Throws SerializationError unless `bytes` is a well-formed encoding of `root` (as far as wire
  * types and lengths go) with at most `fieldsMax` fields. `root` must be resolved.
  */
-export function scanProtobuf(bytes: Uint8Array, root: protobuf.Type, fieldsMax: number): void {
-  const reader = protobuf.Reader.create(bytes);
+export function scanProtobuf(bytes: Uint8Array, root: Type, fieldsMax: number): void {
+  const reader = loadProtobuf().Reader.create(bytes);
   const stack: OpenMessage[] = [{ type: root, end: bytes.length }];
   let fields = 0;
   try {

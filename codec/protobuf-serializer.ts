@@ -8,7 +8,7 @@
  * Decoded byte fields are views into the buffer passed to `decode` (protobufjs slices its
  * input with `subarray`): a caller that reuses that buffer must copy the fields it keeps.
  */
-import protobuf from 'protobufjs';
+import type { Type } from 'protobufjs';
 import { SerializationError } from '../contracts/errors.js';
 import type { ClusterConfiguration, LogEntry } from '../contracts/log.js';
 import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
@@ -22,6 +22,7 @@ import { dataItemsMax, resolveCodecLimits } from './limits.js';
 import { scanProtobuf } from './protobuf-scan.js';
 import { hasType, readMessage } from './messages.js';
 import { protoSchema } from './protobuf-schema.js';
+import { loadProtobuf } from './protobuf-module.js';
 
 /**
  * CoAP Content-Format used for application/x-protobuf: 65000, the first number of the
@@ -93,11 +94,15 @@ export class ProtobufSerializer implements RpcSerializer {
   readonly contentFormat = PROTOBUF_CONTENT_FORMAT;
   readonly mediaType = 'application/x-protobuf';
   private readonly limits: CodecLimits;
-  private readonly envelope: protobuf.Type;
+  private readonly envelope: Type;
 
-  /** A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits. */
+  /**
+   * A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits, or when
+   * protobufjs is not installed (protobuf-module.ts).
+   */
   constructor(limits: Partial<CodecLimits> = {}) {
     this.limits = resolveCodecLimits(limits);
+    const protobuf = loadProtobuf();
     const root = protobuf.parse(protoSchema(), { keepCase: false }).root;
     root.resolveAll();
     this.envelope = root.lookupType('coraft.rpc.v1.Envelope');
@@ -153,7 +158,7 @@ export class ProtobufSerializer implements RpcSerializer {
       Object.getPrototypeOf(input) === Uint8Array.prototype
         ? input
         : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-    const reader = protobuf.Reader.create(view);
+    const reader = loadProtobuf().Reader.create(view);
     reader.discardUnknown = false;
     try {
       return this.envelope.decode(reader);

@@ -238,3 +238,11 @@ export function describeError(error: unknown, options: { readonly stack?: boolea
   if (!(error instanceof Error)) return String(error);
   return options.stack === true ? (error.stack ?? error.message) : error.message;
 }
+
+/** Whether `error` says that the package `pkg` itself (not something it loads) cannot be found. */
+export function isPackageMissing(error: unknown, pkg: string): boolean {
+  if (!(error instanceof Error)) return false;
+  const code: unknown = Reflect.get(error, 'code');
+  const missing = code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND';
+  return missing && (error.message.includes(`'${pkg}'`) || error.message.includes(`"${pkg}"`));
+}

@@ -12,8 +12,11 @@
 # nothing is enabled or started (packaging and tests); ownership is set only when run as root
 # on a host that has the coraft user, else left to the packager (with a warning).
 #
+# After `npm install` it removes the native builds this gateway cannot load (other Node.js ABIs,
+# the other C library: deploy/prune-prebuilds.ts), unless --keep-prebuilds.
+#
 # usage: install.sh --bundle DIR (--package TARBALL | --no-package) [--prefix DIR]
-#                   [--destdir DIR] [--start]
+#                   [--destdir DIR] [--keep-prebuilds] [--start]
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +26,7 @@ skip_package=no
 prefix=/opt/coraft
 destdir=""
 start=no
+keep_prebuilds=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --bundle) bundle=$2; shift 2 ;;
@@ -31,7 +35,8 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2; shift 2 ;;
     --destdir) destdir=$2; shift 2 ;;
     --start) start=yes; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --keep-prebuilds) keep_prebuilds=yes; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -48,6 +53,10 @@ umask 077
 if [ "$skip_package" = no ]; then
   mkdir -p "$destdir$prefix"
   npm install --omit=dev --no-audit --no-fund --no-save --prefix "$destdir$prefix" "$package"
+  # Keep only the native build the node running here loads (deploy/README.md, "Install size").
+  if [ "$keep_prebuilds" = no ]; then
+    node "$destdir$prefix/node_modules/coraft/dist/deploy/prune-prebuilds.js" "$destdir$prefix/node_modules"
+  fi
 fi
 
 # 2. The service user (real installs only).

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { AdminOperation } from '../trust/admin-command.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
 import { parseOptions, UsageError } from './args.js';
-import { CLIENT_EXIT, COMMON, memberRows, membersTable, out, withClient } from './client-commands.js';
+import { CLIENT_EXIT, COMMON, memberRows, membersTable, out, withClient } from './client-common.js';
 import { JsonFields, type EndpointClient } from './endpoint-client.js';
 import { maybeSignOnly, readLinks, SIGNING_OPTIONS, signerOf, type Signer } from './admin-signing.js';
 

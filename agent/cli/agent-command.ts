@@ -39,12 +39,12 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
   const { EmfMetrics, PrometheusMetrics, StatsdMetrics } = await import('../observability/metrics.js');
   switch (settings.kind) {
     case 'prometheus': {
-      const metrics = new PrometheusMetrics(settings.prefix);
+      const metrics = await PrometheusMetrics.create(settings.prefix);
       await metrics.listen(parseHostPort(settings.listen, 'metrics.listen'));
       return { metrics, close: () => metrics.close() };
     }
     case 'statsd': {
-      const metrics = new StatsdMetrics({
+      const metrics = await StatsdMetrics.create({
         host: settings.statsdHost,
         port: settings.statsdPort,
         prefix: settings.prefix,

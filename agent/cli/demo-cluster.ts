@@ -8,7 +8,7 @@
  */
 import { AgentProcesses } from './agent-processes.js';
 import { intOption, parseOptions } from './args.js';
-import { table } from './client-commands.js';
+import { table } from './client-common.js';
 import { DemoClient } from './demo-client.js';
 import type { DemoTarget } from './demo-client.js';
 

@@ -6,7 +6,7 @@
  * `more`: keys past the last printed one match too).
  */
 import { intOption, parseOptions } from './args.js';
-import { CLIENT_EXIT, COMMON, out, table, withClient } from './client-commands.js';
+import { CLIENT_EXIT, COMMON, out, table, withClient } from './client-common.js';
 import { JsonFields } from './endpoint-client.js';
 import type { EndpointClient } from './endpoint-client.js';
 

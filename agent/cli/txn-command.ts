@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseOptions, UsageError } from './args.js';
-import { CLIENT_EXIT, COMMON, out, withClient } from './client-commands.js';
+import { CLIENT_EXIT, COMMON, out, withClient } from './client-common.js';
 import { JsonFields } from './endpoint-client.js';
 
 const HELP = `usage: coraft txn --file F [--json]

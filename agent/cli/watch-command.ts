@@ -8,7 +8,7 @@
  * ends with exit 1 and `compacted: oldest revision N`.
  */
 import { intOption, parseOptions, UsageError } from './args.js';
-import { CLIENT_EXIT, COMMON, out, withClient } from './client-commands.js';
+import { CLIENT_EXIT, COMMON, out, withClient } from './client-common.js';
 import { JsonFields } from './endpoint-client.js';
 import type { EndpointClient } from './endpoint-client.js';
 

@@ -3,15 +3,47 @@
  * registry, served on a loopback HTTP port at /metrics), StatsD (hot-shots), CloudWatch
  * embedded metric format (JSON lines to a file or stdout; no AWS access needed). The number of
  * series each keeps is bounded: past `seriesMax`, new series are dropped and counted.
+ *
+ * prom-client and hot-shots are optional peer dependencies (package.json), left out of a
+ * production install: `PrometheusMetrics.create` and `StatsdMetrics.create` import them when the
+ * configuration asks for that backend, and throw a ConfigError saying what to install when
+ * they are absent (optional-package.ts).
  */
 import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import promClient from 'prom-client';
-import { StatsD } from 'hot-shots';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as HotShots from 'hot-shots';
+import type { StatsD } from 'hot-shots';
 import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
 import type { HostPort } from '../config/agent-config.js';
 import { describeError } from '../../contracts/errors.js';
+import { importOptional } from './optional-package.js';
+
+/** The prom-client module. */
+export type PromClientModule = typeof PromClient;
+/** The hot-shots module. */
+export type HotShotsModule = typeof HotShots;
+
+function isPromClient(value: unknown): value is PromClientModule {
+  if (typeof value !== 'object' || value === null) return false;
+  return ['Registry', 'Counter', 'Gauge', 'Histogram'].every((name) => typeof Reflect.get(value, name) === 'function');
+}
+
+function isHotShots(value: unknown): value is HotShotsModule {
+  return typeof value === 'object' && value !== null && typeof Reflect.get(value, 'StatsD') === 'function';
+}
+
+/** prom-client, imported now; ConfigError when it is not installed. */
+export function importPromClient(): Promise<PromClientModule> {
+  return importOptional('prom-client', 'metrics.kind "prometheus"', () => import('prom-client'), isPromClient);
+}
+
+/** hot-shots, imported now; ConfigError when it is not installed. */
+export function importHotShots(): Promise<HotShotsModule> {
+  return importOptional('hot-shots', 'metrics.kind "statsd"', () => import('hot-shots'), isHotShots);
+}
 
 /** Most metric series one implementation keeps. */
 export const SERIES_MAX = 2000;
@@ -25,14 +57,25 @@ function metricName(prefix: string, name: string): string {
 
 /** Prometheus metrics on a registry of their own. */
 export class PrometheusMetrics implements Metrics {
-  readonly registry = new promClient.Registry();
-  private readonly counters = new Map<string, promClient.Counter>();
-  private readonly gauges = new Map<string, promClient.Gauge>();
-  private readonly histograms = new Map<string, promClient.Histogram>();
+  readonly registry: Registry;
+  private readonly counters = new Map<string, Counter>();
+  private readonly gauges = new Map<string, Gauge>();
+  private readonly histograms = new Map<string, Histogram>();
   private server: Server | null = null;
   droppedSeries = 0;
 
-  constructor(private readonly prefix: string) {}
+  /** Metrics named `prefix`_*, on prom-client as `promClient` (see create). */
+  constructor(
+    private readonly prefix: string,
+    private readonly promClient: PromClientModule,
+  ) {
+    this.registry = new promClient.Registry();
+  }
+
+  /** Imports prom-client (ConfigError when it is not installed) and makes the metrics. */
+  static async create(prefix: string): Promise<PrometheusMetrics> {
+    return new PrometheusMetrics(prefix, await importPromClient());
+  }
 
   private full(): boolean {
     return this.counters.size + this.gauges.size + this.histograms.size >= SERIES_MAX;
@@ -60,7 +103,8 @@ export class PrometheusMetrics implements Metrics {
       this.counters,
       name,
       dimensions,
-      (full, labelNames) => new promClient.Counter({ name: full, help: name, labelNames, registers: [this.registry] }),
+      (full, labelNames) =>
+        new this.promClient.Counter({ name: full, help: name, labelNames, registers: [this.registry] }),
     )?.inc(dimensions, count);
   }
 
@@ -69,7 +113,8 @@ export class PrometheusMetrics implements Metrics {
       this.gauges,
       name,
       dimensions,
-      (full, labelNames) => new promClient.Gauge({ name: full, help: name, labelNames, registers: [this.registry] }),
+      (full, labelNames) =>
+        new this.promClient.Gauge({ name: full, help: name, labelNames, registers: [this.registry] }),
     )?.set(dimensions, value);
   }
 
@@ -79,7 +124,7 @@ export class PrometheusMetrics implements Metrics {
       name,
       dimensions,
       (full, labelNames) =>
-        new promClient.Histogram({
+        new this.promClient.Histogram({
           name: full,
           help: name,
           labelNames,
@@ -129,13 +174,21 @@ export class PrometheusMetrics implements Metrics {
   }
 }
 
+/** Where StatsD metrics go, and their prefix. */
+export interface StatsdOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly prefix: string;
+}
+
 /** StatsD metrics through hot-shots (UDP, fire and forget). */
 export class StatsdMetrics implements Metrics {
   private readonly client: StatsD;
   errors = 0;
 
-  constructor(options: { readonly host: string; readonly port: number; readonly prefix: string }) {
-    this.client = new StatsD({
+  /** A client of the StatsD server in `options`, on hot-shots as `hotShots` (see create). */
+  constructor(options: StatsdOptions, hotShots: HotShotsModule) {
+    this.client = new hotShots.StatsD({
       host: options.host,
       port: options.port,
       prefix: `${options.prefix}.`,
@@ -143,6 +196,11 @@ export class StatsdMetrics implements Metrics {
         this.errors += 1;
       },
     });
+  }
+
+  /** Imports hot-shots (ConfigError when it is not installed) and makes the client. */
+  static async create(options: StatsdOptions): Promise<StatsdMetrics> {
+    return new StatsdMetrics(options, await importHotShots());
   }
 
   private tags(dimensions: MetricDimensions): string[] {

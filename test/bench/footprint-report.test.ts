@@ -46,6 +46,7 @@ function footprint(
       installedBytes: 19 * MiB,
       installedApparentBytes: 18 * MiB,
       packages: 10,
+      prunedBytes: 11 * MiB,
       largest: [],
       seconds: 3,
     },

@@ -4,6 +4,7 @@
 // recognised and ordinary log lines are not.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
+import { fcParams } from '../fc-params.js';
 import { LEAK_GROWTH_BYTES_MIN, isOutOfMemory, slope, soakFigures } from '../../bench/_soak-analysis.js';
 import type { SoakSample } from '../../bench/_soak-analysis.js';
 
@@ -22,6 +23,7 @@ describe('the soak verdict', () => {
         const s = slope(points);
         assert.ok(s !== null && Math.abs(s - a) < 1e-9);
       }),
+      fcParams(),
     );
     assert.equal(slope([[0, 1]]), null);
     assert.equal(

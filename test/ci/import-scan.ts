@@ -16,6 +16,8 @@ export interface PackageImport {
   readonly pkg: string;
   readonly file: string;
   readonly line: number;
+  /** An import() or require() call inside a function: the package loads only when that function runs. */
+  readonly onDemand: boolean;
 }
 
 /**
@@ -35,6 +37,15 @@ export interface ModuleImport {
   readonly file: string;
   readonly line: number;
   readonly typeOnly: boolean;
+  /** An import() or require() call inside a function (not at the top level of the module). */
+  readonly onDemand: boolean;
+}
+
+/** Whether `node` is an import() or require() call inside a function. */
+function loadsOnDemand(node: ts.Node): boolean {
+  if (!ts.isCallExpression(node)) return false;
+  for (let up = node.parent; up !== undefined; up = up.parent) if (ts.isFunctionLike(up)) return true;
+  return false;
 }
 
 function runtimeSpecifier(node: ts.Node): ts.Expression | undefined {
@@ -85,6 +96,7 @@ export function moduleImports(file: string, text: string): ModuleImport[] {
         file,
         line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1,
         typeOnly: runtime === undefined,
+        onDemand: runtime !== undefined && loadsOnDemand(node),
       });
     }
     ts.forEachChild(node, visit);
@@ -98,7 +110,7 @@ export function packageImports(file: string, text: string): PackageImport[] {
   const found: PackageImport[] = [];
   for (const i of moduleImports(file, text)) {
     const pkg = i.typeOnly ? null : packageOf(i.specifier);
-    if (pkg !== null) found.push({ pkg, file: i.file, line: i.line });
+    if (pkg !== null) found.push({ pkg, file: i.file, line: i.line, onDemand: i.onDemand });
   }
   return found;
 }

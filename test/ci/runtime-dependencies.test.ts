@@ -6,6 +6,11 @@
 // such as coap or coap-packet, stays a devDependency). The import scan itself is checked on
 // small sources: value imports, re-exports, import() and require() count; type-only imports
 // and Node.js built-ins do not.
+// The optional peer dependencies (peerDependencies marked optional in peerDependenciesMeta:
+// the protobuf codec's protobufjs, the metrics backends prom-client and hot-shots), which a
+// production install leaves out, are loaded only on demand: by an import() or require() call
+// inside a function, never by a static import or at a module's top level, so that a node
+// configured without them starts without them.
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -18,21 +23,36 @@ const RUNTIME_SOURCES = ['contracts', 'agent', 'codec', 'transport', 'storage', 
 interface Manifest {
   readonly dependencies: Readonly<Record<string, string>>;
   readonly devDependencies: Readonly<Record<string, string>>;
+  readonly peerDependencies?: Readonly<Record<string, string>>;
+  readonly peerDependenciesMeta?: Readonly<Record<string, { readonly optional?: boolean }>>;
 }
 
 function manifest(): Manifest {
   const json = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Partial<Manifest>;
-  return { dependencies: json.dependencies ?? {}, devDependencies: json.devDependencies ?? {} };
+  return { ...json, dependencies: json.dependencies ?? {}, devDependencies: json.devDependencies ?? {} };
 }
 
-/** The imports of packages that are not runtime dependencies, one line each. */
+/** The optional peer dependencies: listed in peerDependencies and marked optional. */
+function optionalPeers(m: Manifest): Set<string> {
+  return new Set(Object.keys(m.peerDependencies ?? {}).filter((p) => m.peerDependenciesMeta?.[p]?.optional === true));
+}
+
+/**
+ * The imports of packages that are not runtime dependencies, one line each: an optional peer dependency counts as
+ * one only where it is loaded on demand.
+ */
 function notRuntimeDependencies(imports: readonly PackageImport[], m: Manifest): string[] {
+  const optional = optionalPeers(m);
   return imports
-    .filter((i) => !(i.pkg in m.dependencies))
+    .filter((i) => !(i.pkg in m.dependencies) && !(optional.has(i.pkg) && i.onDemand))
     .map(
       (i) =>
-        `${relative(ROOT, i.file)}:${i.line} ` +
-        `loads ${i.pkg}, ${i.pkg in m.devDependencies ? 'a devDependency' : 'not a dependency'}`,
+        `${relative(ROOT, i.file)}:${i.line} loads ${i.pkg}, ` +
+        (optional.has(i.pkg)
+          ? 'an optional peer dependency, at start-up (load it on demand, in a function)'
+          : i.pkg in m.devDependencies
+            ? 'a devDependency'
+            : 'not a dependency'),
     );
 }
 
@@ -49,10 +69,25 @@ describe('runtime dependencies', () => {
     const loaded = new Set(packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d))).map((i) => i.pkg));
     const unused = Object.keys(m.dependencies).filter((pkg) => !loaded.has(pkg));
     assert.deepEqual(unused, [], `runtime dependencies no runtime code loads: ${unused.join(', ')}`);
+    const unusedPeers = [...optionalPeers(m)].filter((pkg) => !loaded.has(pkg));
+    assert.deepEqual(unusedPeers, [], `optional peer dependencies no runtime code loads: ${unusedPeers.join(', ')}`);
     assert.deepEqual(
       Object.keys(m.dependencies).filter((pkg) => pkg in m.devDependencies),
       [],
       'no package is both',
+    );
+  });
+
+  it('keeps the optional peer dependencies out of "dependencies" and in "devDependencies" (for the tests)', () => {
+    const optional = [...optionalPeers(m)];
+    assert.deepEqual(optional.sort(), ['hot-shots', 'prom-client', 'protobufjs']);
+    assert.deepEqual(
+      optional.filter((pkg) => pkg in m.dependencies),
+      [],
+    );
+    assert.deepEqual(
+      optional.filter((pkg) => !(pkg in m.devDependencies)),
+      [],
     );
   });
 
@@ -105,6 +140,44 @@ describe('runtime dependencies', () => {
       assert.deepEqual(pkgs(text), []);
       assert.equal(packageOf('fs/promises'), null);
       assert.equal(packageOf('@types/node'), '@types/node');
+    });
+
+    it('tells an on-demand load (import() or require() in a function) from a start-up one', () => {
+      const text = [
+        "import a from 'static';",
+        "const b = await import('top-level');",
+        "const c = require('top-level-require');",
+        "function d() { return import('in-function'); }",
+        "const e = () => require('in-arrow');",
+        "class F { load() { return import('in-method'); } }",
+      ].join('\n');
+      assert.deepEqual(
+        packageImports('x.ts', text).map((i) => [i.pkg, i.onDemand]),
+        [
+          ['static', false],
+          ['top-level', false],
+          ['top-level-require', false],
+          ['in-function', true],
+          ['in-arrow', true],
+          ['in-method', true],
+        ],
+      );
+    });
+
+    it('accepts an optional peer dependency only where it is loaded on demand', () => {
+      const imports = packageImports(
+        join(ROOT, 'agent', 'example.ts'),
+        "import p from 'peer';\nconst load = () => import('peer');",
+      );
+      assert.deepEqual(
+        notRuntimeDependencies(imports, {
+          dependencies: {},
+          devDependencies: { peer: '1' },
+          peerDependencies: { peer: '^1' },
+          peerDependenciesMeta: { peer: { optional: true } },
+        }),
+        ['agent/example.ts:1 loads peer, an optional peer dependency, at start-up (load it on demand, in a function)'],
+      );
     });
 
     it('reports a runtime import of a devDependency by file, line and kind', () => {

@@ -40,6 +40,10 @@ const NOT_LOADED = [
   '/dist/agent/cli/demo',
   '/dist/agent/cli/sim.js',
   '/dist/agent/cli/client-commands.js',
+  '/dist/agent/cli/client-common.js',
+  '/dist/agent/cli/kv-list.js',
+  '/dist/agent/cli/txn-command.js',
+  '/dist/agent/cli/watch-command.js',
   '/dist/agent/cli/admin-commands.js',
   '/dist/agent/fleet/',
 ];

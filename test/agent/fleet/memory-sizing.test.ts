@@ -5,6 +5,7 @@
 // units; the lines a drop-in gets agree with each other.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import { ConfigError } from '../../../contracts/errors.js';
 import {
   OUTSIDE_OLD_SPACE_MIB,
@@ -27,6 +28,7 @@ describe('memory sizing of the unit and the drop-ins', () => {
         assert.ok(s.maxOldSpaceMiB >= 32);
         assert.ok(s.maxSemiSpaceMiB >= 1 && s.maxSemiSpaceMiB < s.maxOldSpaceMiB);
       }),
+      fcParams(),
     );
   });
 

@@ -11,6 +11,7 @@
 //   byte-identical.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import type { SnapshotMeta } from '../../../contracts/log.js';
 import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
@@ -80,7 +81,7 @@ describe('KvStateMachine history window', () => {
           oracle.filter((l) => after(l) && key(l) === 'a'),
         );
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
   });
 

@@ -10,6 +10,7 @@
 // - list queries outside the limits do not decode.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import { Encoder } from 'cbor-x';
 import type { SnapshotMeta } from '../../../contracts/log.js';
 import { decodeKvQuery, decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
@@ -119,7 +120,7 @@ describe('KvStateMachine listing', () => {
             assert.deepEqual(d.sm.read(item.key), { value: item.value, revision: item.revision });
         },
       ),
-      { numRuns: 200 },
+      fcParams(200),
     );
   });
 

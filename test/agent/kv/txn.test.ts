@@ -11,6 +11,7 @@
 // - encoding bounds (TXN_OPS_MAX) and the reserved-key guard of the trusted state machine.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import type { SnapshotMeta } from '../../../contracts/log.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand } from '../../../agent/kv/encoding.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
@@ -166,7 +167,7 @@ describe('KvStateMachine transactions', () => {
         const other = replica as Driver | null;
         if (other !== null) assert.deepEqual(other.sm.snapshot(), d.sm.snapshot());
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
   });
 

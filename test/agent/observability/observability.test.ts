@@ -118,7 +118,7 @@ describe('observability', () => {
 
   describe('PrometheusMetrics', () => {
     it('serves counters with labels, gauges and histograms at /metrics and 404 elsewhere', async () => {
-      const metrics = new PrometheusMetrics('coraft');
+      const metrics = await PrometheusMetrics.create('coraft');
       await metrics.listen({ host: '127.0.0.1', port: 0 });
       try {
         metrics.increment('raft_rpc_sent_total', 2, { peer: 'n2', type: 'AppendEntriesRequest' });
@@ -137,8 +137,8 @@ describe('observability', () => {
       }
     });
 
-    it(`keeps at most ${SERIES_MAX} metrics and counts the ones it drops`, () => {
-      const metrics = new PrometheusMetrics('coraft');
+    it(`keeps at most ${SERIES_MAX} metrics and counts the ones it drops`, async () => {
+      const metrics = await PrometheusMetrics.create('coraft');
       for (let i = 0; i < SERIES_MAX + 5; i += 1) metrics.increment(`m${i}`);
       assert.equal(metrics.droppedSeries, 5);
     });
@@ -155,7 +155,7 @@ describe('observability', () => {
           if (received.length >= 3) resolve();
         });
       });
-      const metrics = new StatsdMetrics({ host: '127.0.0.1', port: server.address().port, prefix: 'coraft' });
+      const metrics = await StatsdMetrics.create({ host: '127.0.0.1', port: server.address().port, prefix: 'coraft' });
       metrics.increment('raft_proposals_total', 1, { node: 'n1' });
       metrics.setGauge('raft_term', 4);
       metrics.observeDurationMs('storage_sync_ms', 1.5);
