@@ -25,6 +25,7 @@ import {
 } from '../../contracts/messages.js';
 import type { InboundContext } from '../../contracts/network.js';
 import type { RaftNodeDeps } from './node-deps.js';
+import { ownRequestBytes } from './own-bytes.js';
 
 /** What the RPC traffic needs of the node. */
 export interface PeerRpcHost {
@@ -85,6 +86,11 @@ export class PeerRpcs {
         ),
       );
     }
+    return this.accept(claimed, ownRequestBytes(request));
+  }
+
+  /** Runs an authenticated request whose kept bytes are the node's own (own-bytes.ts). */
+  private accept(claimed: NodeId, request: RequestMessage): Promise<ResponseMessage> {
     if (request.type === 'ClientForwardRequest') return this.host.answerForward(request);
     const core = this.host.requireCore();
     return new Promise<ResponseMessage>((resolve, reject) => {

@@ -65,7 +65,19 @@ export class PendingRequests {
 
   /** Waits for the entry proposed at (index, term) to be applied; resolves with its result. */
   waitForApply(index: LogIndex, term: Term, timeoutMs: number): Promise<Uint8Array> {
-    assert(!this.proposals.has(index), `one proposal waits per index (${index})`);
+    // A proposal of an earlier term at this index was cut from the log: this node lost the lead,
+    // its uncommitted tail was overwritten, and it leads again and appends at that index anew.
+    const earlier = this.proposals.get(index);
+    if (earlier !== undefined) {
+      assert(earlier.term < term, `one proposal waits per index and term (${index}, ${term})`);
+      this.proposals.delete(index);
+      earlier.reject(
+        new ProposalError(
+          'RAFT_PROPOSAL_DROPPED',
+          `the command at index ${index} was overwritten by a new leader and not applied`,
+        ),
+      );
+    }
     const startedMs = this.timers.nowMs();
     const deadlineMs = startedMs + timeoutMs;
     return new Promise((resolve, reject) => {

@@ -38,6 +38,9 @@ interface PendingRecord extends ChunkRecord {
   readonly bytes: number;
 }
 
+/** What a pending record holds in place of its bytes when no worker will be sent them. */
+const NO_RECORD = Buffer.alloc(0);
+
 /** Records applied before the pending array is compacted. */
 const COMPACT_AFTER_APPLIED = 4096;
 
@@ -80,12 +83,23 @@ export class Checkpointer {
     this.failureListener = listener;
   }
 
+  /** Bytes of encoded records held in memory for the checkpoint worker (0 without one). */
+  heldRecordBytes(): number {
+    let held = 0;
+    for (let i = this.head; i < this.pending.length; i += 1) held += this.pending[i]?.record.length ?? 0;
+    return held;
+  }
+
   /** Bytes of records durable in the log and not yet in LMDB. */
   pendingBytes(): number {
     return this.waitingBytes;
   }
 
-  /** Records that record `seq` (bytes `record`), holding `batch` with write plan `steps`, is synced in the log. */
+  /**
+   * Records that record `seq` (bytes `record`), holding `batch` with write plan `steps`, is synced in the log.
+   * The record's bytes are kept only for the checkpoint worker, which is sent them; without one, the
+   * steps are what is applied, and keeping the bytes too would hold every pending entry twice.
+   */
   add(seq: number, batch: PersistBatch, steps: readonly WriteStep[], record: Buffer, bytes: number): void {
     const last = this.pending[this.pending.length - 1];
     assert(
@@ -95,7 +109,7 @@ export class Checkpointer {
     assert(seq > this.checkpointSeq, `record ${seq} is above the checkpoint ${this.checkpointSeq}`);
     this.durable.apply(batch);
     this.tail.apply(steps, seq);
-    this.pending.push({ seq, steps, record, bytes });
+    this.pending.push({ seq, steps, record: this.thread === null ? NO_RECORD : record, bytes });
     this.waitingBytes += bytes;
     if (this.waitingBytes >= this.options.walCheckpointBytes) void this.start();
   }

@@ -33,7 +33,11 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
   readonly walCheckpointBytes?: number;
   /**
    * Log bytes not yet in LMDB beyond which new writes wait for the checkpoint (this also bounds
-   * the memory that holds those entries for reads). Default 32 MiB. Limit: 2 × walCheckpointBytes to 4 GiB.
+   * the memory that holds those entries for reads). Default 8 MiB (2 × walCheckpointBytes, the
+   * least allowed): the entries wait in memory as objects, which cost about as much again as their
+   * bytes, so 32 MiB (the former default) could hold some 64 MiB, two thirds of the heap a
+   * 256 MB gateway's unit allows (deploy/README.md); a checkpoint that falls that far behind
+   * holds writes back instead. Limit: 2 × walCheckpointBytes to 4 GiB.
    */
   readonly walPendingBytesMax?: number;
   /**
@@ -70,7 +74,7 @@ export const DEFAULT_WAL_OPTIONS: Required<Omit<WalPersistenceOptions, keyof Lmd
   walSegmentBytes: 16 * MIB,
   walFrameBytesMax: 4 * MIB,
   walCheckpointBytes: 4 * MIB,
-  walPendingBytesMax: 32 * MIB,
+  walPendingBytesMax: 8 * MIB,
   walCheckpointTxnBytesMax: 1 * MIB,
   walSyncMode: 'auto',
   walCheckpointWorker: false,

@@ -70,6 +70,20 @@ describe('KV encoding', () => {
     assert.ok(!hex.includes('d840'), 'no tag 64 (typed array)');
   });
 
+  // Memory: a command stays in the in-memory log after it is applied; decoding it must add nothing to it.
+  it('leaves a decoded command as it was, with no property added', () => {
+    const command = encodeKvCommand({
+      op: 'put',
+      key: 'k',
+      value: new Uint8Array(256).fill(1),
+      returnPrevious: false,
+      timeMs: 1,
+      session: { clientId: 'c', seq: 1 },
+    });
+    decodeKvCommand(command);
+    assert.deepEqual(Object.getOwnPropertyNames(command), [...command.keys()].map(String));
+  });
+
   it('refuses unknown fields, missing fields, wrong types and half a session', () => {
     const put = { op: 'put', key: 'k', value: Buffer.from('v'), prev: false, time: 0 };
     expectMalformed(() => decodeKvCommand(raw.encode({ ...put, extra: 1 })), /unexpected field 'extra'/);

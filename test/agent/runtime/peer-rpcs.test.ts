@@ -7,7 +7,9 @@
 //   a request the core refuses is rejected (NET_REJECTED) and reported as a
 //   protocol violation; a ClientForward goes to the client operations, not to the core;
 // - the core's requests leave with a deadline of rpcTimeoutMs plus as much again per 64 KiB
-//   carried, and their responses and failures are stepped back into the core.
+//   carried, and their responses and failures are stepped back into the core;
+// - the entries of an AppendEntries and a forwarded command reach the core and the client
+//   operations copied out of the received message (no view keeps the datagram alive).
 import { strict as assert } from 'node:assert';
 import { PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
 import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
@@ -154,6 +156,43 @@ describe('PeerRpcs', () => {
     assert.equal(response.type, 'ClientForwardResponse');
     assert.deepEqual(host.forwarded, [forward]);
     assert.equal(host.stepped.length, 0);
+  });
+
+  // Memory: decoded byte fields are views into the received message; an entry kept in the log
+  // must not keep the whole datagram (or a block-wise body) alive.
+  it('copies the entries and a forwarded command out of the message they arrived in', async () => {
+    const { host, rpcs } = setUp();
+    const datagram = new Uint8Array(16 * 1024).fill(9);
+    const entries = [0, 1, 2].map((i) => ({
+      term: 2,
+      index: 10 + i,
+      type: 'command' as const,
+      command: datagram.subarray(1000 + 400 * i, 1000 + 400 * i + 300),
+    }));
+    const append: AppendEntriesRequest = {
+      type: 'AppendEntriesRequest',
+      term: 2,
+      leaderId: 'n2',
+      prevLogIndex: 9,
+      prevLogTerm: 2,
+      entries,
+      leaderCommit: 9,
+    };
+    void rpcs.handle(append, from('n2'));
+    const input = host.stepped[0];
+    assert.ok(input?.kind === 'request' && input.request.type === 'AppendEntriesRequest');
+    assert.deepEqual(input.request.entries, entries, 'the same entries, byte for byte');
+    for (const entry of input.request.entries) assert.equal(entry.command.buffer.byteLength, 3 * 300);
+    const forward: ClientForwardRequest = {
+      type: 'ClientForwardRequest',
+      sourceId: 'n2',
+      kind: 'write',
+      payload: datagram.subarray(100, 400),
+      timeoutMs: 1000,
+    };
+    await rpcs.handle(forward, from('n2'));
+    assert.equal(host.forwarded[0]?.payload.buffer.byteLength, 300);
+    assert.deepEqual(host.forwarded[0]?.payload, forward.payload);
   });
 
   it("sends the core's requests with a deadline growing with their bytes, and steps back what comes", async () => {

@@ -6,6 +6,7 @@
 // Also: one timer serves every deadline (a hundred waits in flight hold one timer, not a
 // hundred), and each wait still times out exactly at its own deadline, also when a later wait
 // has an earlier deadline, while waits that end in time never time out.
+// Also: a new proposal at the index of one from an earlier term (cut from the log) drops that one.
 import { strict as assert } from 'node:assert';
 import { PendingRequests } from '../../../agent/runtime/pending.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
@@ -41,6 +42,18 @@ describe('PendingRequests', () => {
     });
     await assert.rejects(read, { code: 'RAFT_STOPPED' });
     assert.deepEqual(pending.counts(), { proposals: 0, reads: 0 });
+  });
+
+  // Found by the memory soak: a leader proposed at index i, lost the lead before i committed, had
+  // its tail overwritten, won again and proposed at i anew; the agent died on the assertion.
+  it('drops the proposal of an earlier term when a new one is made at its index', async () => {
+    const pending = new PendingRequests(new VirtualTimers(), 10);
+    const first = pending.waitForApply(24950, 1, 1000);
+    const second = pending.waitForApply(24950, 3, 1000);
+    await assert.rejects(first, { code: 'RAFT_PROPOSAL_DROPPED' });
+    assert.equal(pending.counts().proposals, 1);
+    pending.applied({ index: 24950, term: 3, type: 'command', command: new Uint8Array(0) }, new Uint8Array([1]));
+    assert.deepEqual(await second, new Uint8Array([1]));
   });
 
   it('keeps one timer for many waits, and times each out exactly at its deadline', async () => {

@@ -12,6 +12,7 @@ import { readdirSync } from 'node:fs';
 import type { ConfigError } from '../../../contracts/errors.js';
 import type { Metrics } from '../../../contracts/metrics.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
+import { Checkpointer } from '../../../storage/wal/wal-checkpoint.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';
@@ -95,6 +96,34 @@ describe('WalPersistenceEngine', function () {
       await engine.close();
     }
   });
+
+  // Memory: a pending record is applied from its write plan on the main thread; its encoded bytes,
+  // kept too, held every pending entry twice (up to walPendingBytesMax twice over).
+  for (const worker of [false, true])
+    it(`holds pending records' bytes only for a checkpoint worker (worker ${worker ? 'on' : 'off'})`, async () => {
+      const options = walTestOptions(dir, {
+        walCheckpointBytes: 512 * 1024 * 1024,
+        walPendingBytesMax: 1024 * 1024 * 1024,
+        walCheckpointWorker: worker,
+      });
+      const engine = await WalPersistenceEngine.open(options);
+      try {
+        await appendLogEntries(engine, entries(1, 200, 1));
+        const checkpointer: unknown = Reflect.get(engine, 'checkpointer');
+        assert.ok(checkpointer instanceof Checkpointer);
+        assert.ok(checkpointer.pendingBytes() > 200 * 16, `${checkpointer.pendingBytes()} bytes pending`);
+        assert.equal(checkpointer.heldRecordBytes() > 0, worker);
+        assert.deepStrictEqual(await getLogEntries(engine, 1, 200), entries(1, 200, 1));
+      } finally {
+        await engine.close();
+      }
+      const reopened = await WalPersistenceEngine.open(options);
+      try {
+        assert.deepStrictEqual((await reopened.load()).entries, entries(1, 200, 1));
+      } finally {
+        await reopened.close();
+      }
+    });
 
   it('deletes the segments a checkpoint no longer needs', async () => {
     const engine = await WalPersistenceEngine.open(walTestOptions(dir));
