@@ -245,14 +245,14 @@ describe('the trust model on a real coaps cluster', function () {
     if (leader.config.nodeId === 'n3') await leader.node.transferLeadership(null, 10_000);
     leader = await until('a leader among n1 and n2', 20_000, () => leaderOf(['n1', 'n2']));
     await leader.node.adminAnywhere(signer.sign({ op: 'remove-member', id: 'n3' }), 20_000);
+    // The removal is applied (n3's link keys leave the keystore at apply), not only appended (the
+    // configuration, and so the member list, changes at append): wait for both.
+    const removedAt = leader.node.getStatus().commitIndex;
     for (const id of ['n1', 'n2'])
-      await until(`${id} to drop n3`, 10_000, () =>
-        agent(id)
-          .node.getStatus()
-          .members.some((m) => m.id === 'n3')
-          ? null
-          : true,
-      );
+      await until(`${id} to drop n3`, 10_000, () => {
+        const status = agent(id).node.getStatus();
+        return status.members.some((m) => m.id === 'n3') || status.lastApplied < removedAt ? null : true;
+      });
 
     // Every key-looking string of n3's folder, as n3, toward n1 and n2: no session.
     const candidates = candidateKeys(folder('n3'));
