@@ -20,6 +20,8 @@ import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { CoapMethodCode, CoapOption, CoapType, type CoapMethod } from '../../../transport/coap/codes.js';
 import { createUdpCoapTransport } from '../../../transport/coap/index.js';
+import { CoapClient } from '../../../transport/coap/client.js';
+import type { CoapClientRequest, CoapClientResponse } from '../../../transport/coap/index.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -225,4 +227,18 @@ export class Wire {
   withToken(token: Uint8Array): CoapMessage[] {
     return this.received.filter((m) => Buffer.from(m.token).equals(token));
   }
+}
+
+/** One request from a fresh CoAP client on the virtual network, run to its answer. */
+export async function callEndpoint(h: VirtualEndpointNode, request: CoapClientRequest): Promise<CoapClientResponse> {
+  const client = new CoapClient({
+    openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')),
+    timers: h.timers,
+    prng: new SeededPrng(5),
+  });
+  const pending = client.request(h.address, request, 10_000);
+  await h.run(1000);
+  const response = await pending;
+  await client.close();
+  return response;
 }

@@ -9,26 +9,11 @@
 // - a listing larger than one block arrives whole through Block2.
 import { strict as assert } from 'node:assert';
 import { Decoder } from 'cbor-x';
-import { SeededPrng } from '../../../contracts/prng.js';
 import { STORE_REVISION_OPTION } from '../../../agent/endpoint/documents.js';
-import { CoapClient } from '../../../transport/coap/client.js';
 import { formatCode } from '../../../transport/coap/codes.js';
-import type { CoapClientRequest, CoapClientResponse } from '../../../transport/coap/index.js';
+import type { CoapClientResponse } from '../../../transport/coap/index.js';
 import { firstOption } from '../../../transport/coap/options.js';
-import { virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
-
-async function call(h: VirtualEndpointNode, request: CoapClientRequest): Promise<CoapClientResponse> {
-  const client = new CoapClient({
-    openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')),
-    timers: h.timers,
-    prng: new SeededPrng(5),
-  });
-  const pending = client.request(h.address, request, 10_000);
-  await h.run(1000);
-  const response = await pending;
-  await client.close();
-  return response;
-}
+import { callEndpoint as call, virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
 
 const text = (r: CoapClientResponse): string => Buffer.from(r.payload).toString('utf8');
 const json = (r: CoapClientResponse): unknown => JSON.parse(text(r));

@@ -4,25 +4,10 @@
 // not exist at `since`; without since nothing is replayed; a compacted answer maps to 4.04 with
 // the diagnostic `compacted: oldest revision N`; bad arguments are 4.00, the reserved prefix 4.03.
 import { strict as assert } from 'node:assert';
-import { SeededPrng } from '../../../contracts/prng.js';
 import { responseForKvError } from '../../../agent/endpoint/responses.js';
-import { CoapClient } from '../../../transport/coap/client.js';
 import { formatCode } from '../../../transport/coap/codes.js';
-import type { CoapClientRequest, CoapClientResponse } from '../../../transport/coap/index.js';
-import { virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
-
-async function call(h: VirtualEndpointNode, request: CoapClientRequest): Promise<CoapClientResponse> {
-  const client = new CoapClient({
-    openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')),
-    timers: h.timers,
-    prng: new SeededPrng(5),
-  });
-  const pending = client.request(h.address, request, 10_000);
-  await h.run(1000);
-  const response = await pending;
-  await client.close();
-  return response;
-}
+import type { CoapClientResponse } from '../../../transport/coap/index.js';
+import { callEndpoint as call, virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
 
 const text = (r: CoapClientResponse): string => Buffer.from(r.payload).toString('utf8');
 const watch = (h: VirtualEndpointNode, ...query: string[]): Promise<CoapClientResponse> =>
