@@ -14,6 +14,7 @@ import { NoopMetrics } from '../observability/noop.js';
 import { parseHostPort } from '../config/agent-config.js';
 import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
+import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
 import { parseOptions } from './args.js';
 
 const HELP = `usage: coraft agent --config FILE [--trace FILE]
@@ -65,44 +66,12 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
   }
 }
 
-export async function runAgentCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseOptions(args, {
-    config: { type: 'string' },
-    trace: { type: 'string' },
-    help: { type: 'boolean' },
-  });
-  if (values.help === true) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  if (values.config === undefined) throw new ConfigError(['--config: required (the agent.json of this node)']);
-  let loaded: AgentConfig;
-  try {
-    loaded = loadAgentConfig(values.config);
-  } catch (error) {
-    // An invalid configuration is EX_CONFIG (78), not a usage error: systemd and scripts tell them apart.
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`coraft agent: ${error.message}\n`);
-    return EXIT.config;
-  }
-  const config: AgentConfig = values.trace === undefined ? loaded : { ...loaded, trace: values.trace };
-  const logger = buildLogger(config);
-  let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
-  let agent: Agent;
-  try {
-    metricsHandle = await buildMetrics(config);
-    agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics);
-  } catch (error) {
-    logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });
-    process.stderr.write(`coraft agent: ${describeError(error)}\n`);
-    return exitCodeFor(error);
-  }
-  // Under systemd (Type=notify): the state is loaded and every port is open.
-  void sdNotify(
-    { kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` },
-    logger,
-  );
-  const code = await new Promise<number>((resolveExit) => {
+/**
+ * Resolves with the exit code once the agent stopped: on SIGTERM or SIGINT, when the parent
+ * that started it over IPC goes away, or after a fatal error.
+ */
+function untilStopped(agent: Agent, logger: DiagnosticLogger): Promise<number> {
+  return new Promise<number>((resolveExit) => {
     const stopFor = (reason: string, exitCode: number): void => {
       void sdNotify({ kind: 'stopping' }, logger);
       void agent.stop(reason).then(
@@ -127,6 +96,54 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     }, 200);
     watch.unref();
   });
+}
+
+export async function runAgentCommand(args: readonly string[]): Promise<number> {
+  // Everything up to here is Node's bootstrap and loading the modules (start-up phases, issue 17).
+  const phases = new StartupPhases();
+  phases.mark('bootstrap', nodeBootstrapEndMs());
+  phases.mark('modules');
+  const { values } = parseOptions(args, {
+    config: { type: 'string' },
+    trace: { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (values.help === true) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.ok;
+  }
+  if (values.config === undefined) throw new ConfigError(['--config: required (the agent.json of this node)']);
+  let loaded: AgentConfig;
+  try {
+    loaded = loadAgentConfig(values.config);
+  } catch (error) {
+    // An invalid configuration is EX_CONFIG (78), not a usage error: systemd and scripts tell them apart.
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`coraft agent: ${error.message}\n`);
+    return EXIT.config;
+  }
+  phases.mark('config');
+  const config: AgentConfig = values.trace === undefined ? loaded : { ...loaded, trace: values.trace };
+  const logger = buildLogger(config);
+  let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
+  let agent: Agent;
+  try {
+    metricsHandle = await buildMetrics(config);
+    phases.mark('logger');
+    agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics, phases);
+  } catch (error) {
+    logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });
+    process.stderr.write(`coraft agent: ${describeError(error)}\n`);
+    return exitCodeFor(error);
+  }
+  // Under systemd (Type=notify): the state is loaded and every port is open.
+  phases.mark('ready');
+  logger.info('agent ready', { node: config.nodeId, ...startupLogFields(phases.record(), process.cpuUsage()) });
+  void sdNotify(
+    { kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` },
+    logger,
+  );
+  const code = await untilStopped(agent, logger);
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();
   // A listened-to IPC channel keeps the process alive: let it go, or a stopped agent never exits.

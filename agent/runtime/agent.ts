@@ -33,6 +33,7 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
+import { StartupPhases } from '../observability/startup-phases.js';
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -88,9 +89,17 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
 }
 
 /** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
-function agentObserver(trace: TraceWriter | null, endpoint: () => LocalEndpoint | null): NodeObserver {
+function agentObserver(
+  trace: TraceWriter | null,
+  endpoint: () => LocalEndpoint | null,
+  phases: StartupPhases,
+): NodeObserver {
   return {
-    onRestart: (snapshot) => trace?.onRestart(snapshot),
+    onRestart: (snapshot) => {
+      // The node has read its log back and restored its core; it binds its peer socket next.
+      phases.mark('log');
+      trace?.onRestart(snapshot);
+    },
     onLeader: (term) => trace?.onLeader(term),
     onApply: (entry: LogEntry) => {
       trace?.onApply(entry);
@@ -115,12 +124,16 @@ export class Agent {
     private readonly trace: TraceWriter | null,
   ) {}
 
-  /** Builds and starts every component; on failure, stops what was started and rethrows. */
+  /**
+   * Builds and starts every component; on failure, stops what was started and rethrows. Marks
+   * the end of each start-up phase from `storage` to `endpoint` in `phases`.
+   */
   static async start(
     config: AgentConfig,
     factories: AgentFactories,
     logger: DiagnosticLogger,
     metrics: Metrics,
+    phases: StartupPhases = new StartupPhases(),
   ): Promise<Agent> {
     const timers = new RealTimers();
     // The folder is private (0700, this user's) before the engine creates anything in it.
@@ -128,20 +141,24 @@ export class Agent {
       for (const path of prepareDataDir(config.dataDir))
         logger.warning('data folder: removed group and other permissions', { path });
     const storage = await openStorage(config);
+    phases.mark('storage');
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
-    const observer = agentObserver(trace, () => endpoint);
+    const observer = agentObserver(trace, () => endpoint, phases);
     try {
       const serializer = await factories.createSerializer(config);
+      phases.mark('codec');
       const parts = { timers, storage, logger, metrics, observer, serializer };
       const { node, kvOptions } = buildNode(config, factories, parts);
       await node.start();
+      phases.mark('peer');
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
         metrics,
         built: (e) => (endpoint = e),
       });
+      phases.mark('endpoint');
       const { listenPeer: peer, listenEndpoint: local } = config;
       logger.info('agent started', {
         node: config.nodeId,
