@@ -112,7 +112,28 @@ export class CoreState {
     assert(this.log.lastTerm() <= this.currentTerm, 'the log holds no term above the current term');
     this.reads = new ReadIndexQueue(options.pendingReadsMax);
     this.resetRandomizedElectionTimeout();
+    if (options.earlyFirstCampaign === true && this.isFirstOfFreshCluster(start)) {
+      // See CoreOptions.earlyFirstCampaign; the randomized draw above is made all the same, so
+      // the Prng's sequence does not depend on the option.
+      this.randomizedElectionTimeout = options.heartbeatTicks;
+    }
+    assert(this.randomizedElectionTimeout > 0, 'the first election timeout is at least one tick');
     this.lastSoftState = this.softState();
+  }
+
+  /**
+   * Whether this node starts a brand-new cluster (no term, no vote, no log, no snapshot) as the
+   * voter with the lowest id of its configuration (CoreOptions.earlyFirstCampaign).
+   */
+  private isFirstOfFreshCluster(start: CoreStartState): boolean {
+    const fresh =
+      start.snapshot === null &&
+      start.entries.length === 0 &&
+      start.hardState.currentTerm === 0 &&
+      start.hardState.votedFor === null;
+    if (!fresh) return false;
+    const voters = [...this.configs.current().voters].sort();
+    return voters[0] === this.id;
   }
 
   // -------------------------------------------------------------------------------------------
