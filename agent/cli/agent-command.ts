@@ -68,9 +68,10 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
 
 /**
  * Resolves with the exit code once the agent stopped: on SIGTERM or SIGINT, when the parent
- * that started it over IPC goes away, or after a fatal error.
+ * that started it over IPC goes away, or after a fatal error (waited on, not polled: an agent
+ * at rest has no timer of its own to wake for).
  */
-function untilStopped(agent: Agent, logger: DiagnosticLogger): Promise<number> {
+export function untilStopped(agent: Pick<Agent, 'stop' | 'whenFatal'>, logger: DiagnosticLogger): Promise<number> {
   return new Promise<number>((resolveExit) => {
     const stopFor = (reason: string, exitCode: number): void => {
       void sdNotify({ kind: 'stopping' }, logger);
@@ -87,14 +88,8 @@ function untilStopped(agent: Agent, logger: DiagnosticLogger): Promise<number> {
       // A 'disconnect' listener refs the IPC channel; unref it so the process can exit once stopped.
       process.channel?.unref();
     }
-    const watch = setInterval(() => {
-      const fatal = agent.fatalError();
-      if (fatal !== null) {
-        clearInterval(watch);
-        stopFor('fatal error', exitCodeFor(fatal));
-      }
-    }, 200);
-    watch.unref();
+    // A fatal error stops the node on its own; the process then stops and exits with its code.
+    void agent.whenFatal().then((fatal) => stopFor('fatal error', exitCodeFor(fatal)));
   });
 }
 

@@ -93,8 +93,10 @@ function agentObserver(
   trace: TraceWriter | null,
   endpoint: () => LocalEndpoint | null,
   phases: StartupPhases,
+  onFatal: (error: unknown) => void,
 ): NodeObserver {
   return {
+    onFatal,
     onRestart: (snapshot) => {
       // The node has read its log back and restored its core; it binds its peer socket next.
       phases.mark('log');
@@ -110,6 +112,18 @@ function agentObserver(
   };
 }
 
+/** A promise with its resolver: settled by whoever learns the outcome. */
+interface Pending<T> {
+  readonly promise: Promise<T>;
+  readonly resolve: (value: T) => void;
+}
+
+function pending<T>(): Pending<T> {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 export class Agent {
   private stopping: Promise<void> | null = null;
 
@@ -122,6 +136,7 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
+    private readonly fatal: Promise<unknown>,
   ) {}
 
   /**
@@ -144,7 +159,8 @@ export class Agent {
     phases.mark('storage');
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
-    const observer = agentObserver(trace, () => endpoint, phases);
+    const fatal = pending<unknown>();
+    const observer = agentObserver(trace, () => endpoint, phases, fatal.resolve);
     try {
       const serializer = await factories.createSerializer(config);
       phases.mark('codec');
@@ -168,7 +184,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace);
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace, fatal.promise);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -214,9 +230,17 @@ export class Agent {
     this.logger.info('agent stopped', { node: this.config.nodeId });
   }
 
-  /** Resolves when the node stops on its own (a fatal error), with that error. */
+  /** The error that stopped the node on its own (a fatal error), or null while it has none. */
   fatalError(): unknown {
     return this.node.getFatalError();
+  }
+
+  /**
+   * Resolves with the error when the node stops on its own (a fatal error); never while it runs.
+   * The agent command waits on it instead of polling fatalError (no wake-ups at rest, issue 17).
+   */
+  whenFatal(): Promise<unknown> {
+    return this.fatal;
   }
 }
 
