@@ -15,7 +15,7 @@ import type { ClusterConfiguration, LogEntry } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { PeerTransport } from '../../transport/index.js';
+import type { PeerTransport } from '../../transport/peer-transport.js';
 import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
@@ -70,11 +70,12 @@ export function exitCodeFor(error: unknown): number {
 export interface AgentFactories {
   /** The codec; a promise when it is loaded on demand (see REAL_FACTORIES). */
   createSerializer(config: AgentConfig): RpcSerializer | Promise<RpcSerializer>;
+  /** The peer transport; a promise when it is loaded on demand (HTTP, see REAL_FACTORIES). */
   createTransport(
     config: AgentConfig,
     serializer: RpcSerializer,
     deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
-  ): PeerTransport;
+  ): PeerTransport | Promise<PeerTransport>;
   createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
   /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
@@ -165,7 +166,7 @@ export class Agent {
       const serializer = await factories.createSerializer(config);
       phases.mark('codec');
       const parts = { timers, storage, logger, metrics, observer, serializer };
-      const { node, kvOptions } = buildNode(config, factories, parts);
+      const { node, kvOptions } = await buildNode(config, factories, parts);
       await node.start();
       phases.mark('peer');
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
@@ -258,14 +259,14 @@ interface NodeParts {
  * Builds the node (not started) with its membership manager, peer transport and the KV state
  * machine under the trust state; returns it with the resolved KV options.
  */
-function buildNode(
+async function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
+): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions }> {
   const { timers, storage, logger, metrics, observer, serializer } = parts;
   const membership = factories.createMembership(config, logger);
-  const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
+  const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
   const kvOptions = resolveKvOptions(config.kv);
   const kv = new KvStateMachine(kvOptions, { metrics });
   // The trust state rides along the KV state: signed admin entries, link keys, revocations.

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { CborSerializer } from '../../codec/cbor-serializer.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../transport/dtls/index.js';
-import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
+import { createCoapPeerTransport } from '../../transport/peer-transport.js';
+import type { PeerTransport, PeerTransportConfig, PeerTransportDeps } from '../../transport/peer-transport.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError, describeError } from '../../contracts/errors.js';
@@ -23,7 +24,6 @@ import { LinkKeystore } from '../membership/keystore.js';
 import { watchHandshakeFailures } from '../membership/handshake-watch.js';
 import { KeystoreCache } from '../trust/keystore-cache.js';
 import { PeerAddresses } from '../trust/peer-addresses.js';
-import { HttpNetworkServer } from '../../transport/http/index.js';
 import type { AgentFactories } from './agent.js';
 
 /** The PSK settings of a transport that needs them, or a ConfigError naming the missing field. */
@@ -173,15 +173,37 @@ export function followingMembers(client: NetworkClient, hosts: MemberHosts): Net
 }
 
 /**
+ * Builds the transport `transportConfig` names: the CoAP ones directly, the HTTP ones (which
+ * bring node:http, node:https and TLS) imported only when configured, so an agent on the
+ * default transport does not load them (issue 17: start-up time and memory).
+ */
+async function buildPeerTransport(
+  transportConfig: PeerTransportConfig,
+  transportDeps: PeerTransportDeps,
+  membership: AuthenticatedMembershipManager | null,
+): Promise<PeerTransport> {
+  if (transportConfig.name === 'coaps' || transportConfig.name === 'coap')
+    return createCoapPeerTransport(transportConfig, transportDeps);
+  const [{ createPeerTransport }, { HttpNetworkServer }] = await Promise.all([
+    import('../../transport/index.js'),
+    import('../../transport/http/index.js'),
+  ]);
+  const transport = createPeerTransport(transportConfig, transportDeps);
+  if (membership !== null && transport.server instanceof HttpNetworkServer)
+    membership.addSessionCloser(transport.server);
+  return transport;
+}
+
+/**
  * Builds the peer transport; an authenticated one resolves host names through the manager,
  * which maps addresses to members. Its DTLS server learns the members' addresses as the
  * membership changes (the node hands every change to the client's setPeers).
  */
-function createTransport(
+async function createTransport(
   config: AgentConfig,
   serializer: RpcSerializer,
   deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
-): PeerTransport {
+): Promise<PeerTransport> {
   const membership = deps.membership instanceof AuthenticatedMembershipManager ? deps.membership : null;
   const resolver = membership?.resolver ?? null;
   const hosts = new MemberHosts(undefined, (host, error) =>
@@ -191,16 +213,15 @@ function createTransport(
     }),
   );
   hosts.replace(config.members.map((m) => m.address));
-  const transport = createPeerTransport(
+  const transport = await buildPeerTransport(
     peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null),
     {
       serializer,
       ...(resolver === null ? {} : { resolver }),
       ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     },
+    membership,
   );
-  if (membership !== null && transport.server instanceof HttpNetworkServer)
-    membership.addSessionCloser(transport.server);
   return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 
