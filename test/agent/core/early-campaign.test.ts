@@ -1,8 +1,9 @@
 // Proves CoreOptions.earlyFirstCampaign (agent/core/state.ts): in a brand-new cluster (no term,
 // no vote, no log) the voter with the lowest id campaigns after one heartbeat interval and wins,
-// so a fresh cluster has a leader well before the shortest randomized election timeout; the other
-// voters keep their randomized timeouts; a node that starts with a term or a log keeps its
-// randomized timeout too; and without the option nobody campaigns before the shortest timeout.
+// so a fresh cluster has a leader well before the shortest randomized election timeout, and it
+// retries as often while its peers are still starting; the other voters keep their randomized
+// timeouts; a node that starts with a term or a log keeps its randomized timeout too; and
+// without the option nobody campaigns before the shortest timeout.
 import { strict as assert } from 'node:assert';
 import { CoreCluster } from './core-cluster.js';
 
@@ -19,6 +20,19 @@ describe('early first campaign of a fresh cluster', () => {
     cluster.tick(1);
     assert.deepEqual(cluster.leaders(), ['a']);
     assert.equal(cluster.core('a').getTerm(), 1);
+  });
+
+  it('retries every heartbeat interval while its peers are not up yet', () => {
+    const cluster = new CoreCluster(['a', 'b', 'c'], 4, early);
+    // b and c are still starting: nothing reaches them for two heartbeat intervals.
+    cluster.drop = () => true;
+    cluster.tick(2 * HEARTBEAT_TICKS);
+    assert.equal(cluster.core('a').getRole(), 'precandidate');
+    assert.equal(cluster.core('a').getTerm(), 0);
+    cluster.drop = () => false;
+    cluster.tick(HEARTBEAT_TICKS);
+    assert.deepEqual(cluster.leaders(), ['a'], 'elected at its next retry, before the shortest election timeout');
+    assert.ok(3 * HEARTBEAT_TICKS < ELECTION_MIN_TICKS);
   });
 
   it('leaves the other voters their randomized timeouts', () => {
