@@ -87,6 +87,11 @@ export interface AgentConfig {
   readonly metrics: MetricsSettings;
   readonly trace: string | null;
   readonly kv: Readonly<Record<string, unknown>>;
+  /**
+   * The space quota of the key-value store this member proposes when it leads (agent/kv/quota.ts),
+   * bytes; 0: none (the default). A cluster setting replicated through the log.
+   */
+  readonly quotaBytes: number;
 }
 
 /** A listening address. */
@@ -115,6 +120,7 @@ interface RawAgentConfig {
   metrics?: Partial<Omit<MetricsSettings, 'emfFile'>> & { emfFile?: string };
   trace?: string;
   kv?: Record<string, unknown>;
+  quotaBytes?: number;
 }
 
 /**
@@ -234,5 +240,6 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     },
     trace: raw.trace === undefined ? null : at(raw.trace),
     kv: raw.kv ?? {},
+    quotaBytes: raw.quotaBytes ?? 0,
   };
 }

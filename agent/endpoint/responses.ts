@@ -101,6 +101,9 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
       return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
     case 'KV_RESERVED_KEY':
       return errorResponse(CoapResponseCode.Forbidden, text);
+    case 'KV_QUOTA_EXCEEDED':
+      // 4.13 with the diagnostic `quota exceeded: N of M bytes` alone (README, "Quotas").
+      return errorResponse(CoapResponseCode.RequestEntityTooLarge, result.message);
     case 'KV_COMPACTED':
       // The message is `compacted: oldest revision N`, which clients read as it is.
       return errorResponse(CoapResponseCode.NotFound, result.message);

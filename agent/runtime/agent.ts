@@ -20,7 +20,7 @@ import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine, resolveKvOptions, type KvOptions } from '../kv/index.js';
+import { KvStateMachine, QuotaKeeper, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -113,6 +113,7 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
+    private readonly quotaKeeper: QuotaKeeper,
   ) {}
 
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
@@ -134,14 +135,16 @@ export class Agent {
     try {
       const serializer = await factories.createSerializer(config);
       const parts = { timers, storage, logger, metrics, observer, serializer };
-      const { node, kvOptions } = buildNode(config, factories, parts);
+      const { node, kvOptions, kv } = buildNode(config, factories, parts);
       await node.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
         metrics,
         built: (e) => (endpoint = e),
+        spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, false),
       });
+      const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
       const { listenPeer: peer, listenEndpoint: local } = config;
       logger.info('agent started', {
         node: config.nodeId,
@@ -151,7 +154,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace);
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -189,6 +192,7 @@ export class Agent {
         });
       }
     }
+    this.quotaKeeper.stop();
     await this.endpoint.stop();
     await this.node.stop();
     await this.storage.close();
@@ -221,7 +225,7 @@ function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
+): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine } {
   const { timers, storage, logger, metrics, observer, serializer } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
@@ -263,7 +267,30 @@ function buildNode(
     });
     stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
   }
-  return { node, kvOptions };
+  return { node, kvOptions, kv };
+}
+
+/** Starts the keeper of the cluster's quota: this member proposes its own while it leads (kv/quota-keeper.ts). */
+function startQuotaKeeper(
+  config: AgentConfig,
+  node: RaftNodeImpl,
+  kv: KvStateMachine,
+  deps: Pick<NodeParts, 'timers' | 'logger'>,
+): QuotaKeeper {
+  const host = {
+    isRunning: () => node.isRunning(),
+    isLeader: () => node.isLeader(),
+    appliedQuotaBytes: () => kv.stats().quotaBytes,
+    submitCommand: (command: Uint8Array, timeoutMs: number) => node.submitCommand(command, timeoutMs),
+  };
+  const interval = Math.max(config.raft.heartbeatIntervalMs, config.raft.tickIntervalMs);
+  const keeper = new QuotaKeeper(host, deps, {
+    quotaBytes: config.quotaBytes,
+    checkIntervalMs: interval,
+    proposeTimeoutMs: 2 * config.raft.electionTimeoutMaxMs,
+  });
+  keeper.start();
+  return keeper;
 }
 
 /**
@@ -275,9 +302,12 @@ async function startEndpoint(
   factories: AgentFactories,
   node: RaftNodeImpl,
   kvOptions: KvOptions,
-  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & { readonly built: (endpoint: LocalEndpoint) => void },
+  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & {
+    readonly built: (endpoint: LocalEndpoint) => void;
+    readonly spaceStatus: () => Readonly<Record<string, unknown>>;
+  },
 ): Promise<LocalEndpoint> {
-  const { timers, logger, metrics } = parts;
+  const { timers, logger, metrics, spaceStatus } = parts;
   const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
   if (unsafeAckBeforeCommit)
     logger.error(
@@ -293,7 +323,15 @@ async function startEndpoint(
   };
   const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
   const endpoint = new LocalEndpoint(
-    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+    {
+      node,
+      timers,
+      metrics,
+      openEndpoint: () => factories.openEndpoint(config),
+      access,
+      bootId: newBootId(),
+      spaceStatus,
+    },
     { unsafeAckBeforeCommit, ...limits, writeSession },
   );
   parts.built(endpoint);
