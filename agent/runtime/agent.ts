@@ -33,6 +33,10 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
+import { CommitMarker } from './commit-marker.js';
+
+/** How often the commit marker (commit-marker.ts) is written while entries apply, ms. */
+const COMMIT_MARKER_INTERVAL_MS = 1000;
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -88,15 +92,23 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
 }
 
 /** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
-function agentObserver(trace: TraceWriter | null, endpoint: () => LocalEndpoint | null): NodeObserver {
+function agentObserver(
+  trace: TraceWriter | null,
+  endpoint: () => LocalEndpoint | null,
+  marker: CommitMarker | null,
+): NodeObserver {
   return {
     onRestart: (snapshot) => trace?.onRestart(snapshot),
     onLeader: (term) => trace?.onLeader(term),
     onApply: (entry: LogEntry) => {
       trace?.onApply(entry);
+      marker?.noteApplied(entry.index);
       endpoint()?.onApply(entry);
     },
-    onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+    onSnapshotRestore: (meta) => {
+      marker?.noteApplied(meta.lastIncludedIndex);
+      trace?.onSnapshotRestore(meta);
+    },
     onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
   };
 }
@@ -114,6 +126,7 @@ export class Agent {
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
     private readonly quotaKeeper: QuotaKeeper,
+    private readonly marker: CommitMarker | null,
   ) {}
 
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
@@ -131,7 +144,13 @@ export class Agent {
     const storage = await openStorage(config);
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
-    const observer = agentObserver(trace, () => endpoint);
+    const marker =
+      config.storage === 'memory'
+        ? null
+        : new CommitMarker(config.dataDir, timers, COMMIT_MARKER_INTERVAL_MS, (error) =>
+            logger.warning('could not write the commit marker', { error: describeError(error) }),
+          );
+    const observer = agentObserver(trace, () => endpoint, marker);
     try {
       const serializer = await factories.createSerializer(config);
       const parts = { timers, storage, logger, metrics, observer, serializer };
@@ -145,6 +164,7 @@ export class Agent {
         spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, false),
       });
       const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
+      marker?.start();
       const { listenPeer: peer, listenEndpoint: local } = config;
       logger.info('agent started', {
         node: config.nodeId,
@@ -154,7 +174,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper);
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper, marker);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -195,6 +215,7 @@ export class Agent {
     this.quotaKeeper.stop();
     await this.endpoint.stop();
     await this.node.stop();
+    this.marker?.stop();
     await this.storage.close();
     await this.trace?.close();
     await this.metrics.flush();
