@@ -76,6 +76,9 @@ export function responseForError(error: unknown): CoapResponse {
       return errorResponse(CONFLICT, message);
     case 'RAFT_FORBIDDEN':
       return errorResponse(CoapResponseCode.Forbidden, message);
+    case 'STORAGE_FULL':
+      // A disk's NOSPACE alarm (disk-guard.ts): the write was not proposed. 4.13, as a quota refusal.
+      return errorResponse(CoapResponseCode.RequestEntityTooLarge, message);
     case 'CODEC_MALFORMED':
     case 'CODEC_LIMIT':
     case 'CODEC_VERSION':

@@ -34,7 +34,10 @@ import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 import { CommitMarker } from './commit-marker.js';
+import { DiskGuard } from './disk-guard.js';
 
+/** Longest the full-disk guard reuses a reading of the free space, ms (disk-guard.ts). */
+const DISK_REFRESH_MS = 250;
 /** How often the commit marker (commit-marker.ts) is written while entries apply, ms. */
 const COMMIT_MARKER_INTERVAL_MS = 1000;
 
@@ -153,7 +156,14 @@ export class Agent {
     const observer = agentObserver(trace, () => endpoint, marker);
     try {
       const serializer = await factories.createSerializer(config);
-      const parts = { timers, storage, logger, metrics, observer, serializer };
+      const diskGuard =
+        config.storage === 'memory'
+          ? null
+          : new DiskGuard(
+              { path: config.dataDir, reserveBytes: config.diskReserveBytes, refreshMs: DISK_REFRESH_MS },
+              { clock: timers, logger, metrics },
+            );
+      const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
       const { node, kvOptions, kv } = buildNode(config, factories, parts);
       await node.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
@@ -161,7 +171,7 @@ export class Agent {
         logger,
         metrics,
         built: (e) => (endpoint = e),
-        spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, false),
+        spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
       const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
       marker?.start();
@@ -236,6 +246,7 @@ interface NodeParts {
   readonly metrics: Metrics;
   readonly observer: NodeObserver;
   readonly serializer: RpcSerializer;
+  readonly diskGuard: DiskGuard | null;
 }
 
 /**
@@ -247,7 +258,7 @@ function buildNode(
   factories: AgentFactories,
   parts: NodeParts,
 ): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine } {
-  const { timers, storage, logger, metrics, observer, serializer } = parts;
+  const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
   const kvOptions = resolveKvOptions(config.kv);
@@ -269,6 +280,7 @@ function buildNode(
       metrics,
       membership,
       observer,
+      ...(diskGuard === null ? {} : { writeGate: diskGuard }),
       ...(config.cluster === null
         ? {}
         : {
