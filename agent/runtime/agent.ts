@@ -130,6 +130,7 @@ export class Agent {
     private readonly trace: TraceWriter | null,
     private readonly quotaKeeper: QuotaKeeper,
     private readonly marker: CommitMarker | null,
+    private readonly diskGuard: DiskGuard | null,
   ) {}
 
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
@@ -175,6 +176,7 @@ export class Agent {
       });
       const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
       marker?.start();
+      diskGuard?.start();
       const { listenPeer: peer, listenEndpoint: local } = config;
       logger.info('agent started', {
         node: config.nodeId,
@@ -184,7 +186,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper, marker);
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper, marker, diskGuard);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -223,6 +225,7 @@ export class Agent {
       }
     }
     this.quotaKeeper.stop();
+    this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
     this.marker?.stop();

@@ -15,7 +15,7 @@
  * most once per `refreshMs`: a write costs one statfs call at most that often.
  */
 import { statfsSync } from 'node:fs';
-import type { Clock } from '../../contracts/clock.js';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { assert } from '../../contracts/assert.js';
@@ -51,11 +51,12 @@ export class DiskGuard implements WriteGate {
   private freeBytes = Number.MAX_SAFE_INTEGER;
   private readAtMs = Number.NEGATIVE_INFINITY;
   private full = false;
+  private timer: TimerHandle | null = null;
 
   constructor(
     private readonly options: DiskGuardOptions,
     private readonly deps: {
-      readonly clock: Clock;
+      readonly clock: Timers;
       readonly logger: DiagnosticLogger;
       readonly metrics: Metrics;
       readonly freeBytes?: FreeBytesReader;
@@ -63,6 +64,20 @@ export class DiskGuard implements WriteGate {
   ) {
     assert(Number.isSafeInteger(options.reserveBytes) && options.reserveBytes >= 0, 'the reserve is a byte count');
     assert(options.refreshMs >= 1, 'the refresh interval is positive');
+  }
+
+  /** Reads the free space every refresh interval, so the alarm and its gauge follow the disk without writes. */
+  start(): void {
+    this.timer = this.deps.clock.setTimer(this.options.refreshMs, () => {
+      this.refresh();
+      if (this.timer !== null) this.start();
+    });
+  }
+
+  /** Stops the periodic reading. */
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
   }
 
   /** Whether the disk's NOSPACE alarm is raised (refreshing the reading when it is old). */

@@ -45,9 +45,9 @@ class CountingStateMachine implements StateMachine {
 }
 
 describe('full-disk guard', () => {
-  it('refuses below the reserve, admits above it, and reads at most once per refresh interval', () => {
-    let now = 0;
-    const timers = { nowMs: () => now, advance: (ms: number) => (now += ms) };
+  it('refuses below the reserve, admits above it, and reads at most once per refresh interval', async () => {
+    const timers = new VirtualTimers();
+    const advance = (ms: number): Promise<boolean> => timers.runUntil(timers.nowMs() + ms);
     const metrics = new RecordingMetrics();
     let free = 10_000;
     let reads = 0;
@@ -67,7 +67,7 @@ describe('full-disk guard', () => {
     free = 1000;
     assert.equal(guard.writeRefusal(), null, 'the reading is reused within the refresh interval');
     assert.equal(reads, 1);
-    timers.advance(100);
+    await advance(100);
     assert.equal(
       guard.writeRefusal(),
       'disk full: 1000 bytes free in /data, below the reserve of 4096 bytes (NOSPACE); ' +
@@ -76,7 +76,7 @@ describe('full-disk guard', () => {
     assert.equal(guard.isFull(), true);
     assert.deepEqual(metrics.gauges.at(-1), ['storage_alarm', 1, { alarm: 'NOSPACE' }]);
     free = 5000;
-    timers.advance(100);
+    await advance(100);
     assert.equal(guard.writeRefusal(), null);
     assert.deepEqual(metrics.gauges.at(-1), ['storage_alarm', 0, { alarm: 'NOSPACE' }]);
     const off = new DiskGuard(
@@ -84,6 +84,12 @@ describe('full-disk guard', () => {
       { clock: timers, logger: new MemoryLogger(), metrics, freeBytes: () => 0 },
     );
     assert.equal(off.writeRefusal(), null, 'a reserve of 0 turns the guard off');
+    // Started, it follows the disk without any write asking.
+    guard.start();
+    free = 10;
+    await advance(150);
+    assert.deepEqual(metrics.gauges.at(-1), ['storage_alarm', 1, { alarm: 'NOSPACE' }]);
+    guard.stop();
   });
 
   it('on a leader whose disk is full, refuses local and forwarded writes with STORAGE_FULL; reads go on', async () => {
