@@ -22,11 +22,12 @@ import { readCommitMarker } from '../runtime/commit-marker.js';
 import { planForceNewCluster, recoveryBatch, type RecoveryPlan } from '../runtime/force-new-cluster.js';
 import { parseOptions, UsageError } from './args.js';
 
-const HELP = `usage: coraft recover --config FILE --force-new-cluster [--yes]
+const HELP = `usage: coraft recover --config FILE --force-new-cluster [--keep-uncommitted] [--yes]
 
 Run on a STOPPED member of a cluster that has lost quorum for good. Rewrites that member's
-configuration to itself alone, keeping every entry it knows committed and dropping the rest.
-Without --yes it prints what it would do and changes nothing. See deploy/README.md.`;
+configuration to itself alone, keeping every entry it knows committed and dropping the rest
+(--keep-uncommitted: keep its whole log, see deploy/README.md). Without --yes it prints what it
+would do and changes nothing.`;
 
 /** The loud warning printed before anything else. */
 const WARNING = [
@@ -42,8 +43,9 @@ export function describePlan(plan: RecoveryPlan): string {
   const marker = plan.markerIndex === null ? 'no commit marker' : `commit marker ${plan.markerIndex}`;
   const lines = [
     `node ${plan.nodeId}: term ${plan.term}, snapshot at ${plan.snapshotIndex}, log up to ${plan.lastIndex}`,
-    `known committed up to ${plan.commitIndex} (${marker}, snapshot ${plan.snapshotIndex})`,
-    `kept: every entry up to ${plan.commitIndex}`,
+    `known committed up to ${plan.knownCommitIndex} (${marker}, snapshot ${plan.snapshotIndex})`,
+    `kept: every entry up to ${plan.commitIndex}` +
+      (plan.keptUncommittedCount === 0 ? '' : ` (${plan.keptUncommittedCount} not known committed, kept)`),
     plan.droppedCount === 0
       ? 'dropped: 0 uncommitted entries'
       : `dropped: ${plan.droppedCount} uncommitted entries (${plan.commitIndex + 1} to ${plan.lastIndex})`,
@@ -80,7 +82,7 @@ function rewriteMembers(config: AgentConfig): void {
 }
 
 /** Opens the storage (refused while the agent runs), plans, and with `apply` writes the plan. */
-async function recover(config: AgentConfig, apply: boolean): Promise<RecoveryPlan> {
+async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boolean): Promise<RecoveryPlan> {
   const storage = await openStorage(config);
   try {
     const state = await storage.load();
@@ -88,7 +90,8 @@ async function recover(config: AgentConfig, apply: boolean): Promise<RecoveryPla
       config.members.map((m) => m.id),
       config.members,
     );
-    const plan = planForceNewCluster(state, config.nodeId, readCommitMarker(config.dataDir), bootstrap);
+    const marker = readCommitMarker(config.dataDir);
+    const plan = planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
     if (apply) await storage.persist(recoveryBatch(plan));
     return plan;
   } finally {
@@ -101,6 +104,7 @@ export async function runRecoverCommand(args: readonly string[]): Promise<number
   const { values } = parseOptions(args, {
     config: { type: 'string' },
     'force-new-cluster': { type: 'boolean' },
+    'keep-uncommitted': { type: 'boolean' },
     yes: { type: 'boolean' },
     help: { type: 'boolean' },
   });
@@ -124,7 +128,7 @@ export async function runRecoverCommand(args: readonly string[]): Promise<number
   process.stderr.write(WARNING);
   let plan: RecoveryPlan;
   try {
-    plan = await recover(config, apply);
+    plan = await recover(config, apply, values['keep-uncommitted'] === true);
   } catch (error) {
     const locked = error instanceof PersistenceError && error.code === 'STORAGE_LOCKED';
     const hint = locked ? ' (is the agent running? stop it first: systemctl stop coraft)' : '';

@@ -9,7 +9,11 @@
  * trust state (trust-state.ts), as any removal does. Members are then added back as usual.
  *
  * What it knows committed: the highest of its snapshot's index and the commit marker
- * (commit-marker.ts, the last index the agent applied), never beyond its last entry.
+ * (commit-marker.ts, the last index the agent applied), never beyond its last entry. With
+ * `keepUncommitted` it keeps its whole log instead: an entry the old leader committed (and
+ * acknowledged) just before it died may be in this member's log without this member having
+ * heard it was committed; keeping the tail keeps such writes, at the price of also committing
+ * entries whose clients were told the outcome was unknown.
  *
  * The plan is pure (planForceNewCluster); the batch it writes is one atomic persist of the
  * storage engine (truncate, append, hard state), so a crash halfway leaves the old log or the
@@ -32,8 +36,12 @@ export interface RecoveryPlan {
   readonly lastIndex: LogIndex;
   /** The commit marker's index, null when the folder has none. */
   readonly markerIndex: LogIndex | null;
-  /** The last entry kept: the highest index known committed. */
+  /** The highest index known committed (snapshot or commit marker). */
+  readonly knownCommitIndex: LogIndex;
+  /** The last entry kept: knownCommitIndex, or the last entry with keepUncommitted. */
   readonly commitIndex: LogIndex;
+  /** Entries after knownCommitIndex that are kept (keepUncommitted), else 0. */
+  readonly keptUncommittedCount: number;
   /** Entries after commitIndex, dropped. */
   readonly droppedCount: number;
   /** The index of the configuration entry written: commitIndex + 1. */
@@ -68,11 +76,13 @@ export function planForceNewCluster(
   nodeId: NodeId,
   markerIndex: LogIndex | null,
   bootstrap: ClusterConfiguration,
+  keepUncommitted = false,
 ): RecoveryPlan {
   const snapshotIndex = state.snapshot?.lastIncludedIndex ?? 0;
   const last = state.entries.at(-1);
   const lastIndex = last?.index ?? snapshotIndex;
-  const commitIndex = Math.min(lastIndex, Math.max(snapshotIndex, markerIndex ?? 0));
+  const known = Math.min(lastIndex, Math.max(snapshotIndex, markerIndex ?? 0));
+  const commitIndex = keepUncommitted ? lastIndex : known;
   assert(commitIndex >= snapshotIndex && commitIndex <= lastIndex, 'the kept prefix lies within the stored log');
   let termMax = Math.max(state.hardState.currentTerm, state.snapshot?.lastIncludedTerm ?? 0);
   for (const entry of state.entries) termMax = Math.max(termMax, entry.term);
@@ -91,7 +101,9 @@ export function planForceNewCluster(
     snapshotIndex,
     lastIndex,
     markerIndex,
+    knownCommitIndex: known,
     commitIndex,
+    keptUncommittedCount: commitIndex - known,
     droppedCount: lastIndex - commitIndex,
     configIndex: commitIndex + 1,
     previous,

@@ -104,6 +104,14 @@ describe('recover --force-new-cluster: plan and write', () => {
     assert.equal(all.droppedCount, 0);
     assert.equal(recoveryBatch(all).truncateFrom, null);
     assert.equal(recoveryBatch(planForceNewCluster(state, 'b', 6, THREE)).truncateFrom, 7);
+    // --keep-uncommitted keeps the whole log, and says how much of it was not known committed.
+    const kept = planForceNewCluster(state, 'b', null, THREE, true);
+    assert.equal(kept.knownCommitIndex, 5);
+    assert.equal(kept.commitIndex, 7);
+    assert.equal(kept.keptUncommittedCount, 2);
+    assert.equal(kept.droppedCount, 0);
+    assert.equal(recoveryBatch(kept).truncateFrom, null);
+    assert.equal(recoveryBatch(kept).entries[0]?.index, 8);
   });
 
   it('refuses a member that is not a voter, and a marker that is not one', () => {
