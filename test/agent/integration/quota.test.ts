@@ -4,12 +4,12 @@
  * quota in force is the leader's, replicated through the log, and every node reports the same
  * quota, size and alarm. Writes through libcoap's coap-client fill the store until one is refused
  * with 4.13 and `quota exceeded: N of M bytes`; every node then shows `alarms: ["NOSPACE"]` and
- * holds the same keys; a delete is accepted, clears the alarm on every node, and the refused
- * write is then taken.
+ * holds the same keys (`coraft status` prints the alarm); a delete is accepted, clears the alarm
+ * on every node, and writes are taken again.
  */
 import { strict as assert } from 'node:assert';
 import type { AgentProcesses } from '../../../agent/cli/agent-processes.js';
-import { coapClient, endpointOf, startCluster, waitFor } from './helpers.js';
+import { coapClient, coraft, endpointOf, startCluster, waitFor } from './helpers.js';
 
 const QUOTAS: Readonly<Record<string, number>> = { n1: 3000, n2: 5000, n3: 7000 };
 const IDS = ['n1', 'n2', 'n3'];
@@ -62,6 +62,8 @@ describe('agent integration: the space quota (quotaBytes)', function () {
     await waitFor('every node to raise NOSPACE', async () =>
       (await Promise.all(IDS.map(space))).every((v) => v.alarms.includes('NOSPACE')),
     );
+    const shown = await coraft('status', '--endpoint', endpointOf(cluster, leader));
+    assert.match(shown.stdout, new RegExp(`^alarms: NOSPACE \\(quota: \\d+ of ${quota} bytes used\\)$`, 'm'));
     const sizes = new Set((await Promise.all(IDS.map(space))).map((v) => v.quota.usedBytes));
     assert.equal(sizes.size, 1, 'every node counts the same size');
     const [used] = [...sizes];
