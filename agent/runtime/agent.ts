@@ -152,7 +152,7 @@ export class Agent {
       config.storage === 'memory'
         ? null
         : new CommitMarker(config.dataDir, timers, COMMIT_MARKER_INTERVAL_MS, (error) =>
-            logger.warning('could not write the commit marker', { error: describeError(error) }),
+            logger.warning('commit marker: cannot read or write it', { error: describeError(error) }),
           );
     const observer = agentObserver(trace, () => endpoint, marker);
     try {

@@ -58,11 +58,16 @@ export function writeCommitMarker(dataDir: string, appliedIndex: LogIndex): void
 
 /** Keeps the marker of a running agent; see the module comment. */
 export class CommitMarker {
-  /** Invariant: never decreases; the highest index applied. */
-  private applied: LogIndex = 0;
-  private written: LogIndex = -1;
+  /**
+   * Invariant: never decreases, and never below the marker found on disk: after a restart the
+   * node re-applies from its snapshot, and a node that cannot reach a quorum applies nothing, so
+   * the marker must keep what an earlier run recorded (recover relies on it then).
+   */
+  private applied: LogIndex;
+  private written: LogIndex;
   private timer: TimerHandle | null = null;
 
+  /** Reads the marker on disk; a damaged one is reported to `onWriteError` and replaced as entries apply. */
   constructor(
     private readonly dataDir: string,
     private readonly timers: Timers,
@@ -72,6 +77,15 @@ export class CommitMarker {
     private readonly onWriteError: (error: unknown) => void,
   ) {
     assert(intervalMs >= 1, 'the marker interval is positive');
+    let found: LogIndex = 0;
+    try {
+      found = readCommitMarker(dataDir) ?? 0;
+    } catch (error) {
+      // The marker is a hint for recover: a damaged one must not keep the agent from starting.
+      onWriteError(error);
+    }
+    this.applied = found;
+    this.written = found;
   }
 
   /** Notes an applied entry (cheap: the file is written on the next interval). */
