@@ -7,13 +7,16 @@
  * (the stored log and hard state are identical before and after); (3) with --yes rewrites the
  * member to a one-member cluster and removes the others' link keys from its keystore file. The
  * survivor then starts alone, elects itself, serves every key that was acknowledged before, and
- * takes new writes; its member list is itself alone.
+ * takes new writes; its member list is itself alone. Then a spare member (n4, provisioned but
+ * never started) is added the usual way, `coraft members add` signed with the admin key: it
+ * catches up, becomes a voter, and takes writes.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import type { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { openStorage } from '../../../agent/runtime/open-storage.js';
+import { adminKeyFile } from '../../../agent/cli/cluster-init.js';
 import { coapClient, coraft, endpointOf, startCluster, waitFor } from './helpers.js';
 
 /** The stored log and hard state of a stopped node, as comparable text. */
@@ -41,7 +44,8 @@ describe('agent integration: recover a survivor after losing quorum (--force-new
   const KEYS = 30;
 
   before(async function () {
-    ({ cluster, leader } = await startCluster({ nodes: 3, storage: 'wal' }));
+    // n4 has keys and a config but starts outside the cluster: it is added to the recovered one.
+    ({ cluster, leader } = await startCluster({ nodes: 4, initialMembers: 3, startCount: 3, storage: 'wal' }));
     // A follower survives: recover does not need the node that led.
     survivor = ['n1', 'n2', 'n3'].find((id) => id !== leader) ?? 'n1';
   });
@@ -92,7 +96,7 @@ describe('agent integration: recover a survivor after losing quorum (--force-new
     const loaded = loadAgentConfig(config);
     assert.ok(loaded.psk !== null);
     const keystore = JSON.parse(readFileSync(loaded.psk.keystoreFile, 'utf8')) as Record<string, string>;
-    assert.deepEqual(Object.keys(keystore), [], 'the removed members left the keystore file');
+    for (const id of others) assert.equal(keystore[id], undefined, `${id}'s link key left the keystore file`);
 
     cluster.start(survivor);
     assert.equal(await cluster.waitForLeader(30_000), survivor);
@@ -107,5 +111,28 @@ describe('agent integration: recover a survivor after losing quorum (--force-new
     assert.equal(list.code, 0, list.stderr);
     const members = (JSON.parse(list.stdout) as { members: { id: string }[] }).members.map((m) => m.id);
     assert.deepEqual(members, [survivor]);
+  });
+
+  it('adds a member back the usual way (coraft members add), which catches up and votes', async function () {
+    cluster.start('n4');
+    const address = `127.0.0.1:${Number(endpointOf(cluster, 'n4').split(':')[1]) - 1}`;
+    const admin = ['--admin-key', adminKeyFile(cluster.dir)];
+    const add = await coraft('members', 'add', 'n4', address, '--endpoint', endpointOf(cluster, survivor), ...admin);
+    assert.equal(add.code, 0, add.stderr);
+    await waitFor('n4 to hold the keys written before the recovery', async () =>
+      (await coapClient('-m', 'get', url('n4', '/kv/key-0?stale'))) === 'value-0' ? true : null,
+    );
+    const list = await coraft('members', 'list', '--json', '--endpoint', endpointOf(cluster, survivor));
+    const members = (JSON.parse(list.stdout) as { members: { id: string; role: string }[] }).members;
+    assert.deepEqual(
+      members.map((m) => [m.id, m.role]).sort(),
+      [
+        ['n4', 'voter'],
+        [survivor, 'voter'],
+      ].sort(),
+    );
+    // Two voters now: a write needs both, and goes through n4.
+    assert.match(await coapClient('-m', 'put', '-e', 'two', url('n4', '/kv/two-members')), /^\{"revision":\d+/);
+    assert.equal(await coapClient('-m', 'get', url(survivor, '/kv/two-members')), 'two');
   });
 });
