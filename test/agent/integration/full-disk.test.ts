@@ -6,7 +6,9 @@
  * refused with 4.13 and the diagnostic `disk full: ...`, /status shows `alarms: ["NOSPACE"]` and
  * `diskFull: true`, and reads (linearizable and stale) are still served. Once the ballast is
  * deleted the alarm clears, writes are taken again, and every write acknowledged before is read
- * back, also after a restart of the agent (nothing was lost or corrupted).
+ * back, also after a restart of the agent (nothing was lost or corrupted). Without a reserve the
+ * disk fills for real: the write that finds no room is not acknowledged, the agent stops with
+ * exit 74, and once space is freed it restarts with every acknowledged write.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -94,5 +96,39 @@ describe('agent integration: a full disk (size-limited tmpfs)', function () {
     await running.waitForLeader(30_000);
     for (const key of acked) assert.equal(await coapClient('-m', 'get', url(`/kv/${key}`)), `value-of-${key}`, key);
     assert.equal(acked.length, 25);
+    await running.close();
+    cluster = null;
+  });
+
+  it('without a reserve, a write finding no room stops the agent (74), losing nothing acknowledged', async function () {
+    assert.ok(mountPoint !== null);
+    ({ cluster } = await startCluster({
+      dir: join(mountPoint, 'no-reserve'),
+      nodes: 1,
+      storage: 'wal',
+      configOverrides: () => ({ storageOptions: { diskReserveBytes: 0 } }),
+    }));
+    const running = cluster;
+    const url = (path: string): string => `coap://${endpointOf(running, 'n1')}${path}`;
+    const acked: string[] = [];
+    const value = 'x'.repeat(4000);
+    for (let i = 0; i < 10; i += 1)
+      assert.match(await coapClient('-m', 'put', '-e', value, url(`/kv/k-${i}`)), /^\{"revision":\d+/);
+    for (let i = 0; i < 10; i += 1) acked.push(`k-${i}`);
+    // Take every free byte, then write until a write is not acknowledged.
+    const ballast = join(mountPoint, 'ballast-all');
+    writeFileSync(ballast, Buffer.alloc(freeBytes(mountPoint)));
+    let refused = '';
+    for (let i = 10; i < 5000 && refused === ''; i += 1) {
+      const answer = await coapClient('-m', 'put', '-e', value, url(`/kv/k-${i}`));
+      if (/^\{"revision":\d+/.test(answer)) acked.push(`k-${i}`);
+      else refused = answer;
+    }
+    assert.notEqual(refused, '', 'the disk filled up');
+    assert.equal(await running.exited('n1'), 74, 'the agent stops on STORAGE_FULL (EX_IOERR)');
+    rmSync(ballast);
+    running.start('n1');
+    await running.waitForLeader(30_000);
+    for (const key of acked) assert.equal(await coapClient('-m', 'get', url(`/kv/${key}`)), value, key);
   });
 });
