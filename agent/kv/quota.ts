@@ -51,8 +51,29 @@ export function breaksQuota(beforeBytes: number, afterBytes: number, quotaBytes:
 }
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
-/** The CBOR text string 'quota' that every quota command holds (its op). */
-const QUOTA_MARKER = Buffer.from([0x65, ...Buffer.from('quota')]);
+/**
+ * How every quota command starts: a CBOR map header (cbor-x writes 0xb9 and two length bytes),
+ * then the key 'op' and its value 'quota'. encodeQuotaCommand writes that order; a map with
+ * another first entry is not a quota command (the KV decoder then refuses it as malformed, on
+ * every replica alike). Checking a fixed prefix costs the same for every command, whatever its
+ * size.
+ */
+const OP_QUOTA = [0x62, ...Buffer.from('op'), 0x65, ...Buffer.from('quota')];
+
+/** The length of the CBOR map header `bytes` starts with, or 0 when it starts with no map. */
+function mapHeaderLength(bytes: Uint8Array): number {
+  const first = bytes[0];
+  if (first === undefined || first < 0xa0 || first > 0xba) return 0;
+  if (first <= 0xb7) return 1;
+  return first === 0xb8 ? 2 : first === 0xb9 ? 3 : 5;
+}
+
+/** Whether `bytes` starts as a quota command does (see OP_QUOTA). */
+function looksLikeQuotaCommand(bytes: Uint8Array): boolean {
+  const at = mapHeaderLength(bytes);
+  if (at === 0 || bytes.byteLength < at + OP_QUOTA.length) return false;
+  return OP_QUOTA.every((byte, i) => bytes[at + i] === byte);
+}
 
 /** Encodes the quota command that sets the cluster's quota to `quotaBytes` (0: none). */
 export function encodeQuotaCommand(quotaBytes: number): Uint8Array {
@@ -66,8 +87,7 @@ export function encodeQuotaCommand(quotaBytes: number): Uint8Array {
  * the KV decoder reads). Throws SerializationError for a quota command that is malformed.
  */
 export function decodeQuotaCommand(bytes: Uint8Array): number | null {
-  // A cheap scan first: most commands do not even hold the marker.
-  if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(QUOTA_MARKER)) return null;
+  if (!looksLikeQuotaCommand(bytes)) return null;
   const value = decodeCbor(bytes, 'command');
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   if (!('op' in value) || value.op !== 'quota') return null;
