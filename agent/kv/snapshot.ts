@@ -13,7 +13,10 @@
  *    quotaBytes,                                    // the cluster's quota (quota.ts); 0: none
  *    quotaAlarm]                                    // the NOSPACE alarm of the quota (boolean)
  *
- * Version 3 (no quota: 10 items) is still read, as no quota and no alarm.
+ * Version 3 (no quota: 10 items) is still read, as no quota and no alarm, and still written for
+ * a state with no quota and no alarm, so that a cluster that sets no quota can be upgraded member
+ * by member (a member of an earlier version refuses version 4 with CODEC_VERSION). The choice
+ * depends on the state alone, so equal states still give equal bytes.
  * Version 2 (no store revision nor history: 7 items) is still read, its store revision taken as lastApplied
  * (an upper bound of the last change, so a revision a client saw is never above it; until the
  * next change such a node may answer a higher store revision than a replica that applied the
@@ -73,9 +76,10 @@ const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 /** Encodes a snapshot image; `entries` must already be sorted by key. */
 export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
+  const quota = image.quotaBytes === 0 && !image.quotaAlarm ? [] : [image.quotaBytes, image.quotaAlarm];
   return encoder.encode([
     KV_SNAPSHOT_FORMAT,
-    KV_SNAPSHOT_VERSION,
+    quota.length === 0 ? 3 : KV_SNAPSHOT_VERSION,
     image.lastApplied,
     image.clockMs,
     image.entries.map(([key, versioned]) => [key, asByteString(versioned.value), versioned.revision]),
@@ -89,8 +93,7 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.storeRevision,
     image.historyCompacted,
     image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
-    image.quotaBytes,
-    image.quotaAlarm,
+    ...quota,
   ]);
 }
 

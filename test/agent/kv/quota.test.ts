@@ -114,6 +114,13 @@ describe('KV space quota', () => {
     d.put('l', 'x');
     const image = d.sm.snapshot();
     const decoded = decodeKvSnapshot(image);
+    const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
+    assert.equal((raw.decode(image) as unknown[])[1], 4, 'a quota is written as version 4');
+    assert.equal(
+      (raw.decode(new KvStateMachine().snapshot()) as unknown[])[1],
+      3,
+      'no quota: version 3, which earlier members read',
+    );
     assert.equal(decoded.quotaBytes, sizeOf('k', 10));
     assert.equal(decoded.quotaAlarm, true);
     const other = new KvStateMachine();
