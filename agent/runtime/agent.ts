@@ -11,7 +11,7 @@ import { simpleConfiguration } from '../core/configuration.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
-import type { ClusterConfiguration, LogEntry } from '../../contracts/log.js';
+import type { ClusterConfiguration } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
@@ -20,7 +20,7 @@ import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine, resolveKvOptions, type KvOptions } from '../kv/index.js';
+import { KvStateMachine, QuotaKeeper, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -33,7 +33,13 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
+import type { CommitMarker } from './commit-marker.js';
+import { DiskGuard } from './disk-guard.js';
 import { StartupPhases } from '../observability/startup-phases.js';
+import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
+
+/** Longest the full-disk guard reuses a reading of the free space, ms (disk-guard.ts). */
+const DISK_REFRESH_MS = 250;
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -89,42 +95,6 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   );
 }
 
-/** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
-function agentObserver(
-  trace: TraceWriter | null,
-  endpoint: () => LocalEndpoint | null,
-  phases: StartupPhases,
-  onFatal: (error: unknown) => void,
-): NodeObserver {
-  return {
-    onFatal,
-    onRestart: (snapshot) => {
-      // The node has read its log back and restored its core; it binds its peer socket next.
-      phases.mark('log');
-      trace?.onRestart(snapshot);
-    },
-    onLeader: (term) => trace?.onLeader(term),
-    onApply: (entry: LogEntry) => {
-      trace?.onApply(entry);
-      endpoint()?.onApply(entry);
-    },
-    onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
-    onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
-  };
-}
-
-/** A promise with its resolver: settled by whoever learns the outcome. */
-interface Pending<T> {
-  readonly promise: Promise<T>;
-  readonly resolve: (value: T) => void;
-}
-
-function pending<T>(): Pending<T> {
-  let resolve: (value: T) => void = () => undefined;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
 export class Agent {
   private stopping: Promise<void> | null = null;
 
@@ -137,6 +107,9 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
+    private readonly quotaKeeper: QuotaKeeper,
+    private readonly marker: CommitMarker | null,
+    private readonly diskGuard: DiskGuard | null,
     private readonly fatal: Promise<unknown>,
   ) {}
 
@@ -160,13 +133,21 @@ export class Agent {
     phases.mark('storage');
     const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
     let endpoint: LocalEndpoint | null = null;
+    const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
-    const observer = agentObserver(trace, () => endpoint, phases, fatal.resolve);
+    const observer = agentObserver({ trace, endpoint: () => endpoint, marker, phases, onFatal: fatal.resolve });
     try {
       const serializer = await factories.createSerializer(config);
       phases.mark('codec');
-      const parts = { timers, storage, logger, metrics, observer, serializer };
-      const { node, kvOptions } = await buildNode(config, factories, parts);
+      const diskGuard =
+        config.storage === 'memory'
+          ? null
+          : new DiskGuard(
+              { path: config.dataDir, reserveBytes: config.diskReserveBytes, refreshMs: DISK_REFRESH_MS },
+              { clock: timers, logger, metrics },
+            );
+      const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
+      const { node, kvOptions, kv } = await buildNode(config, factories, parts);
       await node.start();
       phases.mark('peer');
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
@@ -174,18 +155,26 @@ export class Agent {
         logger,
         metrics,
         built: (e) => (endpoint = e),
+        spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
       phases.mark('endpoint');
-      const { listenPeer: peer, listenEndpoint: local } = config;
-      logger.info('agent started', {
-        node: config.nodeId,
-        peer: `${peer.host}:${peer.port}`,
-        endpoint: `${local.host}:${local.port}`,
-        transport: config.transport,
-        codec: config.codec,
-        storage: config.storage,
-      });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace, fatal.promise);
+      const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
+      marker?.start();
+      diskGuard?.start();
+      logStarted(config, logger);
+      return new Agent(
+        config,
+        node,
+        endpoint,
+        storage,
+        logger,
+        metrics,
+        trace,
+        quotaKeeper,
+        marker,
+        diskGuard,
+        fatal.promise,
+      );
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -223,8 +212,11 @@ export class Agent {
         });
       }
     }
+    this.quotaKeeper.stop();
+    this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
+    this.marker?.stop();
     await this.storage.close();
     await this.trace?.close();
     await this.metrics.flush();
@@ -253,6 +245,7 @@ interface NodeParts {
   readonly metrics: Metrics;
   readonly observer: NodeObserver;
   readonly serializer: RpcSerializer;
+  readonly diskGuard: DiskGuard | null;
 }
 
 /**
@@ -263,8 +256,8 @@ async function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions }> {
-  const { timers, storage, logger, metrics, observer, serializer } = parts;
+): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine }> {
+  const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
   const kvOptions = resolveKvOptions(config.kv);
@@ -286,6 +279,7 @@ async function buildNode(
       metrics,
       membership,
       observer,
+      ...(diskGuard === null ? {} : { writeGate: diskGuard }),
       ...(config.cluster === null
         ? {}
         : {
@@ -305,7 +299,30 @@ async function buildNode(
     });
     stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
   }
-  return { node, kvOptions };
+  return { node, kvOptions, kv };
+}
+
+/** Starts the keeper of the cluster's quota: this member proposes its own while it leads (kv/quota-keeper.ts). */
+function startQuotaKeeper(
+  config: AgentConfig,
+  node: RaftNodeImpl,
+  kv: KvStateMachine,
+  deps: Pick<NodeParts, 'timers' | 'logger'>,
+): QuotaKeeper {
+  const host = {
+    isRunning: () => node.isRunning(),
+    isLeader: () => node.isLeader(),
+    appliedQuotaBytes: () => kv.stats().quotaBytes,
+    submitCommand: (command: Uint8Array, timeoutMs: number) => node.submitCommand(command, timeoutMs),
+  };
+  const interval = Math.max(config.raft.heartbeatIntervalMs, config.raft.tickIntervalMs);
+  const keeper = new QuotaKeeper(host, deps, {
+    quotaBytes: config.quotaBytes,
+    checkIntervalMs: interval,
+    proposeTimeoutMs: 2 * config.raft.electionTimeoutMaxMs,
+  });
+  keeper.start();
+  return keeper;
 }
 
 /**
@@ -317,9 +334,12 @@ async function startEndpoint(
   factories: AgentFactories,
   node: RaftNodeImpl,
   kvOptions: KvOptions,
-  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & { readonly built: (endpoint: LocalEndpoint) => void },
+  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & {
+    readonly built: (endpoint: LocalEndpoint) => void;
+    readonly spaceStatus: () => Readonly<Record<string, unknown>>;
+  },
 ): Promise<LocalEndpoint> {
-  const { timers, logger, metrics } = parts;
+  const { timers, logger, metrics, spaceStatus } = parts;
   const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
   if (unsafeAckBeforeCommit)
     logger.error(
@@ -335,7 +355,15 @@ async function startEndpoint(
   };
   const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
   const endpoint = new LocalEndpoint(
-    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+    {
+      node,
+      timers,
+      metrics,
+      openEndpoint: () => factories.openEndpoint(config),
+      access,
+      bootId: newBootId(),
+      spaceStatus,
+    },
     { unsafeAckBeforeCommit, ...limits, writeSession },
   );
   parts.built(endpoint);
