@@ -122,10 +122,16 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     return this.deps.keystore.keyOf(peer);
   }
 
-  /** The PSK to present to the server at `address:port`: the link key of the member there. */
+  /**
+   * The PSK to present to the server at `address:port`: the link key of the member there. A
+   * member's configured address is a hint: the replicated configuration, which records where a
+   * member moved, outranks the agent.json members list, whose address for a member that moved
+   * is stale (and may by now be another member's).
+   */
   keyForAddress(address: string, port: number): Uint8Array | null {
     const config = this.configuration();
-    const members = config === null ? this.bootstrapMembers : [...config.members, ...this.bootstrapMembers];
+    const replicated = config?.members ?? [];
+    const members = [...replicated, ...this.bootstrapMembers.filter((b) => !replicated.some((m) => m.id === b.id))];
     const id = this.deps.addresses?.idAt(address, port, members) ?? null;
     return id === null ? null : this.keyForPeer(id);
   }

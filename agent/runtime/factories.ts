@@ -24,6 +24,7 @@ import { watchHandshakeFailures } from '../membership/handshake-watch.js';
 import { KeystoreCache } from '../trust/keystore-cache.js';
 import { PeerAddresses } from '../trust/peer-addresses.js';
 import { HttpNetworkServer } from '../../transport/http/index.js';
+import { formatAddress } from '../../transport/rpc-routes.js';
 import type { AgentFactories } from './agent.js';
 
 /** The PSK settings of a transport that needs them, or a ConfigError naming the missing field. */
@@ -68,6 +69,19 @@ export function createMembership(config: AgentConfig, logger: DiagnosticLogger):
   });
 }
 
+/**
+ * Where this node's peer server is reached, as its RPCs tell peers (CoapTransportOptions
+ * .advertisedAddress): its own entry in `members`, else its listen address unless that is a
+ * wildcard. A member that restarts on a new address with only its own agent.json changed says
+ * so with every RPC, and the leader records it through the log once the session authenticated it.
+ */
+export function advertisedPeerAddress(config: AgentConfig): string | null {
+  const own = config.members.find((m) => m.id === config.nodeId);
+  if (own !== undefined) return own.address;
+  const { host, port } = config.listenPeer;
+  return host === '0.0.0.0' || host === '::' ? null : formatAddress(host, port);
+}
+
 /** A DTLS client's sessions as a SessionCloser: the sessions to the addresses of a member. */
 function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembershipManager): SessionCloser {
   return {
@@ -97,8 +111,10 @@ export function peerTransportConfig(
     case 'coaps': {
       const psk = requirePsk(config);
       const manager = requireAuthenticated(config, membership);
+      const advertisedAddress = advertisedPeerAddress(config);
       return {
         name: 'coaps',
+        ...(advertisedAddress === null ? {} : { options: { advertisedAddress } }),
         openServerEndpoint: async () => {
           const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
           const server = await DtlsServerEndpoint.listen(

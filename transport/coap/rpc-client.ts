@@ -13,20 +13,36 @@ import type { PeerBook } from '../peer-book.js';
 import { RPC_PATH_ROOT, encodeRequest, isResponseTo } from '../rpc-routes.js';
 import type { CoapClient } from './client.js';
 import type { CoapClientResponse } from './client-exchange.js';
-import { CoapResponseCode, codeClassOf, formatCode } from './codes.js';
+import { CoapOption, CoapResponseCode, codeClassOf, formatCode } from './codes.js';
+import type { CoapOptionValue } from './message.js';
+import { stringOption } from './options.js';
+
+/** Longest advertised peer address sent or read, in bytes (a configured member address is at most 255). */
+export const PEER_ADDRESS_BYTES_MAX = 255;
 
 /** What a CoAP NetworkClient is given. */
 export interface CoapNetworkClientDeps {
   readonly coap: CoapClient;
   readonly serializer: RpcSerializer;
   readonly peers: PeerBook;
+  /**
+   * The "host:port" this node's peer server listens at, sent with every RPC (option
+   * CoraftPeerAddress) so that a peer that authenticated this node learns where it is
+   * reached (InboundContext.peerAddress). Default: not sent.
+   */
+  readonly advertisedAddress?: string;
 }
 
 const diagnosticText = new TextDecoder('utf-8', { fatal: false });
 
 /** NetworkClient over CoAP; see the module comment. */
 export class CoapNetworkClient implements NetworkClient {
-  constructor(private readonly deps: CoapNetworkClientDeps) {}
+  private readonly extraOptions: readonly CoapOptionValue[];
+
+  constructor(private readonly deps: CoapNetworkClientDeps) {
+    const advertised = deps.advertisedAddress;
+    this.extraOptions = advertised === undefined ? [] : [stringOption(CoapOption.CoraftPeerAddress, advertised)];
+  }
 
   /** The CoAP client underneath, for its counters. */
   get coap(): CoapClient {
@@ -51,6 +67,7 @@ export class CoapNetworkClient implements NetworkClient {
         contentFormat: serializer.contentFormat,
         accept: serializer.contentFormat,
         payload,
+        options: this.extraOptions,
       },
       timeoutMs,
     );
