@@ -17,8 +17,13 @@ import { CoapOption, CoapResponseCode, codeClassOf, formatCode } from './codes.j
 import type { CoapOptionValue } from './message.js';
 import { stringOption } from './options.js';
 
-/** Longest advertised peer address sent or read, in bytes (a configured member address is at most 255). */
-export const PEER_ADDRESS_BYTES_MAX = 255;
+/**
+ * Longest advertised peer address sent or read, in bytes. The option must fit the room a peer
+ * request keeps for its header (PEER_REQUEST_HEADER_BYTES_MAX) beside a whole-body payload, so
+ * a longer address (a host name of more than about 58 characters) is not advertised: that
+ * member's address is then corrected only by editing the configuration.
+ */
+export const PEER_ADDRESS_BYTES_MAX = 64;
 
 /** What a CoAP NetworkClient is given. */
 export interface CoapNetworkClientDeps {
@@ -28,7 +33,7 @@ export interface CoapNetworkClientDeps {
   /**
    * The "host:port" this node's peer server listens at, sent with every RPC (option
    * CoraftPeerAddress) so that a peer that authenticated this node learns where it is
-   * reached (InboundContext.peerAddress). Default: not sent.
+   * reached (InboundContext.peerAddress); one over PEER_ADDRESS_BYTES_MAX is not sent. Default: not sent.
    */
   readonly advertisedAddress?: string;
 }
@@ -41,7 +46,8 @@ export class CoapNetworkClient implements NetworkClient {
 
   constructor(private readonly deps: CoapNetworkClientDeps) {
     const advertised = deps.advertisedAddress;
-    this.extraOptions = advertised === undefined ? [] : [stringOption(CoapOption.CoraftPeerAddress, advertised)];
+    const option = advertised === undefined ? null : stringOption(CoapOption.CoraftPeerAddress, advertised);
+    this.extraOptions = option === null || option.value.length > PEER_ADDRESS_BYTES_MAX ? [] : [option];
   }
 
   /** The CoAP client underneath, for its counters. */
