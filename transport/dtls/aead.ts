@@ -15,6 +15,7 @@ import {
   AEAD_OVERHEAD_BYTES,
   CONNECTION_ID_BYTES_MAX,
   ContentType,
+  EXPLICIT_NONCE_BYTES,
   FIXED_IV_BYTES,
   KEY_BYTES,
   RECORD_PLAINTEXT_BYTES_MAX,
@@ -23,7 +24,6 @@ import { assert } from '../../contracts/assert.js';
 import { AesCcm } from './ccm.js';
 
 const TAG_BYTES = 8;
-const EXPLICIT_NONCE_BYTES = 8;
 const NONCE_BYTES = FIXED_IV_BYTES + EXPLICIT_NONCE_BYTES;
 const AAD_BYTES = 13;
 /** Additional data of a tls12_cid record without its CID (RFC 9146 §5). */

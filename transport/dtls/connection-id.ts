@@ -55,12 +55,19 @@ export const CID_CONTENT_BYTES_MAX = RECORD_PLAINTEXT_BYTES_MAX - 1;
 
 /** Encodes a DTLSInnerPlaintext (RFC 9146 §4): the content, its real type, and `padding` zeros. */
 export function encodeInnerPlaintext(type: number, content: Uint8Array, padding = 0): Uint8Array {
-  assert(type > 0 && type <= 0xff, 'the real content type is a non-zero byte');
   assert(content.length + 1 + padding <= RECORD_PLAINTEXT_BYTES_MAX, 'inner plaintext within 2^14 bytes');
   const inner = new Uint8Array(content.length + 1 + padding);
-  inner.set(content, 0);
-  inner[content.length] = type;
+  writeInnerPlaintext(inner.subarray(0, content.length + 1), type, content);
   return inner;
+}
+
+/** Writes a DTLSInnerPlaintext without padding into `out`, which is exactly one byte longer than `content`. */
+export function writeInnerPlaintext(out: Uint8Array, type: number, content: Uint8Array): void {
+  assert(type > 0 && type <= 0xff, 'the real content type is a non-zero byte');
+  assert(out.length === content.length + 1, 'the inner plaintext is the content and its type');
+  assert(out.length <= RECORD_PLAINTEXT_BYTES_MAX, 'inner plaintext within 2^14 bytes');
+  out.set(content, 0);
+  out[content.length] = type;
 }
 
 /**

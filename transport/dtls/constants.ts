@@ -72,6 +72,8 @@ export const CONNECTION_ID_BYTES_MAX = 32;
 export const RECORD_HEADER_BYTES = 13;
 /** Handshake header: type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3). */
 export const HANDSHAKE_HEADER_BYTES = 12;
+/** The explicit nonce in front of an AES-128-CCM-8 record's ciphertext (RFC 6655 §3). */
+export const EXPLICIT_NONCE_BYTES = 8;
 /** AES-128-CCM-8 record overhead: 8-byte explicit nonce plus 8-byte tag (RFC 6655 §3). */
 export const AEAD_OVERHEAD_BYTES = 16;
 /** Largest plaintext of one record (RFC 5246 §6.2.1). */

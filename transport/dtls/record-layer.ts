@@ -15,6 +15,7 @@ import { CcmCipher } from './aead.js';
 import {
   AEAD_OVERHEAD_BYTES,
   ContentType,
+  EXPLICIT_NONCE_BYTES,
   DTLS_1_2,
   HANDSHAKE_HEADER_BYTES,
   RECORD_HEADER_BYTES,
@@ -23,7 +24,7 @@ import {
 } from './constants.js';
 import { timingSafeEqual } from 'node:crypto';
 import { assert } from '../../contracts/assert.js';
-import { encodeInnerPlaintext, parseInnerPlaintext } from './connection-id.js';
+import { parseInnerPlaintext, writeInnerPlaintext } from './connection-id.js';
 import type { ConnectionIds } from './connection-id.js';
 import { fragmentHandshakeMessage } from './fragments.js';
 import type { HandshakeMessage } from './fragments.js';
@@ -185,11 +186,16 @@ export class RecordLayer {
     assert(this.write1 !== null, 'epoch 1 has keys before it is written');
     const cid = this.cids.write;
     if (cid !== null) {
-      const inner = encodeInnerPlaintext(type, content);
-      const fragmentBytes = inner.length + AEAD_OVERHEAD_BYTES;
-      const record = new Uint8Array(RECORD_HEADER_BYTES + cid.length + fragmentBytes);
+      // The DTLSInnerPlaintext is written where its ciphertext goes and sealed in place (the
+      // cipher copies its input before it writes): one buffer per record, as below.
+      const innerBytes = content.length + 1;
+      const fragmentBytes = innerBytes + AEAD_OVERHEAD_BYTES;
+      const at = RECORD_HEADER_BYTES + cid.length;
+      const record = new Uint8Array(at + fragmentBytes);
       writeRecordHeader(record, ContentType.tls12Cid, version, 1, seq, fragmentBytes, cid);
-      this.write1.seal(ContentType.tls12Cid, version, 1, seq, inner, record, RECORD_HEADER_BYTES + cid.length, cid);
+      const inner = record.subarray(at + EXPLICIT_NONCE_BYTES, at + EXPLICIT_NONCE_BYTES + innerBytes);
+      writeInnerPlaintext(inner, type, content);
+      this.write1.seal(ContentType.tls12Cid, version, 1, seq, inner, record, at, cid);
       return record;
     }
     // Sealed straight into the record: one buffer per record, handed to the socket.
