@@ -147,8 +147,10 @@ export function peerTransportConfig(
     case 'https': {
       const psk = requirePsk(config);
       const manager = requireAuthenticated(config, membership);
+      const advertisedAddress = advertisedPeerAddress(config);
       return {
         name: 'https',
+        ...(advertisedAddress === null ? {} : { options: { advertisedAddress } }),
         listenAddress: host,
         listenPort: port,
         clientCredentials: { identity: psk.identity, keyForPeer: (peer) => manager.keyForPeer(peer) },
