@@ -22,7 +22,7 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { InboundContext } from '../../contracts/network.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
-import type { PeerAddresses } from '../trust/peer-addresses.js';
+import { addressHints, type PeerAddresses } from '../trust/peer-addresses.js';
 import type { HostResolver } from '../../transport/peer-book.js';
 
 /**
@@ -129,9 +129,7 @@ export class AuthenticatedMembershipManager implements MembershipManager {
    * is stale (and may by now be another member's).
    */
   keyForAddress(address: string, port: number): Uint8Array | null {
-    const config = this.configuration();
-    const replicated = config?.members ?? [];
-    const members = [...replicated, ...this.bootstrapMembers.filter((b) => !replicated.some((m) => m.id === b.id))];
+    const members = addressHints(this.configuration()?.members ?? [], this.bootstrapMembers);
     const id = this.deps.addresses?.idAt(address, port, members) ?? null;
     return id === null ? null : this.keyForPeer(id);
   }
