@@ -67,6 +67,10 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private readonly sessions = new Map<string, Entry>();
   // Invariant: byCid holds exactly the sessions of `sessions` that have a read CID, by its hex.
   private readonly byCid = new Map<string, Entry>();
+  // Invariant: movedFrom maps the previous address of a moved, live session to it (one per
+  // session, recorded in aliasOf), so that a reply addressed before the move still reaches it.
+  private readonly movedFrom = new Map<string, Entry>();
+  private readonly aliasOf = new Map<Session, string>();
   private readonly handshakes: ServerHandshakes;
   private readonly counters = new StatsCounters();
   private readonly timers: Timers;
@@ -135,9 +139,14 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     return new DtlsServerEndpoint(socket, resolved, deps);
   }
 
-  /** Encrypts `data` for the established session with `address:port`; rejects with NET_UNREACHABLE without one. */
+  /**
+   * Encrypts `data` for the established session with `address:port` (or the one that moved
+   * from there: it goes to where the session is now); rejects with NET_UNREACHABLE without one.
+   */
   send(data: Uint8Array, address: string, port: number): Promise<void> {
-    const session = this.sessions.get(peerKey(address, port))?.session;
+    const key = peerKey(address, port);
+    // A session that moved since the request came is found under its previous address too.
+    const session = (this.sessions.get(key) ?? this.movedFrom.get(key))?.session;
     if (this.closed || session === undefined) {
       return Promise.reject(new NetworkError('NET_UNREACHABLE', `no DTLS session with ${address}:${port}`));
     }
@@ -147,7 +156,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
         new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`),
       );
     }
-    return this.sender.sendAwaited(record, address, port);
+    return this.sender.sendAwaited(record, session.address, session.port);
   }
 
   onMessage(handler: DatagramHandler): void {
@@ -348,6 +357,10 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     // An older session at the new address is stale: that address now belongs to this peer.
     this.sessions.get(newKey)?.session.drop('local');
     this.sessions.set(newKey, entry);
+    const previousAlias = this.aliasOf.get(session);
+    if (previousAlias !== undefined) this.movedFrom.delete(previousAlias);
+    this.movedFrom.set(oldKey, entry);
+    this.aliasOf.set(session, oldKey);
     this.counters.sessionsMigrated += 1;
   }
 
@@ -357,6 +370,10 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
     const cid = session.records.connectionIds().read;
     if (cid !== null && this.byCid.get(cidKey(cid))?.session === session) this.byCid.delete(cidKey(cid));
+    const alias = this.aliasOf.get(session);
+    if (alias === undefined) return;
+    this.aliasOf.delete(session);
+    if (this.movedFrom.get(alias)?.session === session) this.movedFrom.delete(alias);
   }
 }
 

@@ -2,7 +2,8 @@
 // address and port, and that only an authenticated record moves it. A UDP relay (node:dgram)
 // between our client and our server replaces its upstream socket mid-session, as a NAT that
 // rebinds: datagrams and CoAP RPCs sent before and after all arrive, with one handshake on
-// each side, and the server's session follows the new port. Then attacks from a new address:
+// each side, the server's session follows the new port, and a reply addressed to the old port
+// (the request came before the move) reaches the new one. Then attacks from a new address:
 // a record whose tag was altered, and a genuine record replayed, move nothing. Without the
 // extension (a client that does not offer it) the same rebinding loses the session, as before.
 import { strict as assert } from 'node:assert';
@@ -92,6 +93,25 @@ describe('DTLS Connection ID: a session survives a new client address', function
     const stats = (dtlsServer as DtlsServerEndpoint).stats();
     assert.equal(stats.handshakesCompleted, 1, 'one handshake for all 30 RPCs');
     assert.equal(stats.sessionsMigrated, 2);
+  });
+
+  it('delivers a reply addressed to where the session was before it moved', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    const peers: { address: string; port: number }[] = [];
+    server.onMessage((_data, peer) => peers.push({ address: peer.address, port: peer.port }));
+    const relay = await RebindingRelay.start(cleanup, server.localAddress().port);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('request'), '127.0.0.1', relay.port());
+    await until(() => peers.length === 1, 'the request');
+    await relay.rebind();
+    await client.send(Buffer.from('more'), '127.0.0.1', relay.port());
+    await until(() => peers.length === 2, 'the session moved');
+    const [before, after] = peers;
+    assert.ok(before !== undefined && after !== undefined && before.port !== after.port);
+    // The reply to the first request is addressed to the old port, which the relay closed.
+    await server.send(Buffer.from('reply'), before.address, before.port);
+    await inbox.waitFor('reply');
   });
 
   it('does not move the session for a forged or a replayed record from a new address', async () => {
