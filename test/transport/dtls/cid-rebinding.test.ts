@@ -10,6 +10,10 @@ import { strict as assert } from 'node:assert';
 import type { AppendEntriesResponse } from '../../../contracts/messages.js';
 import { createCoapTransport } from '../../../transport/coap/index.js';
 import type { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
+import { DTLS_1_2, TLS_PSK_WITH_AES_128_CCM_8 } from '../../../transport/dtls/constants.js';
+import { ServerHandshake } from '../../../transport/dtls/handshake-server.js';
+import { encodeClientHello, parseServerHello } from '../../../transport/dtls/handshake-messages.js';
+import { RecordLayer } from '../../../transport/dtls/record-layer.js';
 import { append, echoHandler } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';
 import { Cleanup, Inbox, echo, internalErrors, startClient, startServer, until } from './helpers.js';
@@ -17,6 +21,40 @@ import { RebindingRelay, bound } from './rebinding-relay.js';
 
 const key = Buffer.from('link key of a and b');
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null);
+
+/**
+ * The extension types of the ServerHello a server handshake (asking for an 8-byte CID, the
+ * default) answers a ClientHello whose connection_id asks for `clientCid` with.
+ */
+function serverHelloExtensions(clientCid: Uint8Array): number[] {
+  const layer = new RecordLayer(false, 64);
+  const role = new ServerHandshake({
+    records: layer,
+    randomBytes: (n) => new Uint8Array(n).fill(5),
+    pskLookup: lookup,
+    identityHint: null,
+    pskIdentityBytesMax: 128,
+    requireExtendedMasterSecret: false,
+    connectionIdBytes: 8,
+  });
+  const data = new Uint8Array(1 + clientCid.length);
+  data[0] = clientCid.length;
+  data.set(clientCid, 1);
+  const body = encodeClientHello({
+    version: DTLS_1_2,
+    random: new Uint8Array(32).fill(1),
+    sessionId: new Uint8Array(0),
+    cookie: new Uint8Array(0),
+    cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8],
+    compressionMethods: Uint8Array.of(0),
+    extensions: [{ type: 54, data }],
+  });
+  const outcome = role.handleMessage({ msgType: 1, messageSeq: 0, body });
+  assert.ok(outcome.kind === 'flight');
+  const first = outcome.items[0];
+  assert.ok(first?.kind === 'handshake');
+  return (parseServerHello(first.message.body)?.extensions ?? []).map((e) => e.type);
+}
 
 /** The only session of `server`: its port. */
 function sessionPort(server: DtlsServerEndpoint): number {
@@ -148,6 +186,23 @@ describe('DTLS Connection ID: a session survives a new client address', function
       ['node-a:one', 'node-a:two'],
       'nothing was delivered twice',
     );
+  });
+
+  it('uses a CID both ways when the client asks for one of its own; none for one asking too long a CID', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    const relay = await RebindingRelay.start(cleanup, server.localAddress().port);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key, connectionIdBytes: 4 });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('both'), '127.0.0.1', relay.port());
+    await inbox.waitFor('node-a:both');
+    assert.equal(relay.forwardedUp.at(-1)?.[0], 25, 'client to server: tls12_cid');
+    assert.equal(relay.forwardedDown.at(-1)?.[0], 25, 'server to client: tls12_cid');
+    assert.equal(relay.forwardedDown.at(-1)?.length, 13 + 4 + 16 + 'node-a:both'.length + 1, 'a 4-byte CID');
+    // A ClientHello asking for a CID over 32 bytes: the server ignores the extension.
+    const extensions = serverHelloExtensions(Uint8Array.from({ length: 33 }, (_, i) => i));
+    assert.equal(extensions.includes(54), false);
+    assert.equal(serverHelloExtensions(Uint8Array.of(1, 2)).includes(54), true);
   });
 
   it('without the extension the server cannot place records from the new port (as before RFC 9146)', async () => {

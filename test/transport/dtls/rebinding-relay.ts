@@ -21,6 +21,8 @@ export class RebindingRelay {
   private readonly made: Link[] = [];
   /** Every datagram forwarded to the server, in order. */
   readonly forwardedUp: Buffer[] = [];
+  /** Every datagram forwarded from the server to a client, in order. */
+  readonly forwardedDown: Buffer[] = [];
   /** How many times the upstream sockets were replaced. */
   rebinds = 0;
 
@@ -89,7 +91,10 @@ export class RebindingRelay {
 
   private async upstreamFor(client: { readonly address: string; readonly port: number }): Promise<Socket> {
     const socket = await bound(0);
-    socket.on('message', (reply) => this.front.send(reply, client.port, client.address));
+    socket.on('message', (reply) => {
+      this.forwardedDown.push(Buffer.from(reply));
+      this.front.send(reply, client.port, client.address);
+    });
     return socket;
   }
 
