@@ -53,6 +53,8 @@ export interface CoapTransportDeps {
 export interface CoapTransportOptions {
   readonly client?: Partial<CoapClientOptions>;
   readonly server?: Partial<CoapServerOptions>;
+  /** See CoapNetworkClientDeps.advertisedAddress: this node's "host:port", sent with every RPC. Default: not sent. */
+  readonly advertisedAddress?: string;
 }
 
 /** A peer transport: the client and the server of one node. */
@@ -92,6 +94,7 @@ export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransp
       coap: coapClient,
       serializer: deps.serializer,
       peers: new PeerBook(deps.resolver ?? systemResolver),
+      ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
     }),
     server: new CoapNetworkServer(coapServer, deps.serializer),
   };
