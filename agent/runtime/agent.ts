@@ -96,7 +96,10 @@ function agentObserver(trace: TraceWriter | null, endpoint: () => LocalEndpoint 
       trace?.onApply(entry);
       endpoint()?.onApply(entry);
     },
-    onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+    onSnapshotRestore: (meta) => {
+      trace?.onSnapshotRestore(meta);
+      endpoint()?.onSnapshotRestore();
+    },
     onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
   };
 }
