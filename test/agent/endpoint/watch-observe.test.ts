@@ -8,12 +8,17 @@
 //   with a final 4.13 naming since (and a registration answer is 4.13 with no registration);
 // - one notification in flight per observer: nothing more until it is acknowledged, and an
 //   observer that never acknowledges is dropped (its watch with it);
-// - a compacted since answers 4.04 without registering; limits are validated.
+// - a compacted since answers 4.04 without registering; limits are validated;
+// - our CoapClient.observe takes the notifications (acknowledging the confirmable ones), and
+//   after cancel answers the next one with RST, which ends the registration at the endpoint.
 import { strict as assert } from 'node:assert';
 import { CoapOption, CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
 import type { CoapMessage } from '../../../transport/coap/message.js';
 import { decodeUint, firstOption } from '../../../transport/coap/options.js';
 import { resolveLocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { CoapClient } from '../../../transport/coap/client.js';
+import type { CoapClientResponse } from '../../../transport/coap/index.js';
 import { virtualEndpointNode, type VirtualEndpointNode, type Wire } from './harness.js';
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
@@ -198,6 +203,40 @@ describe('local endpoint: GET /watch with Observe', function () {
     assert.equal(final?.code, CoapResponseCode.NotFound);
     assert.match(text(final.payload), /^compacted/);
     assert.equal(h.endpoint.observerCount(), 0);
+  });
+
+  it('CoapClient.observe takes notifications and ends the observation with RST after cancel', async () => {
+    h = await virtualEndpointNode();
+    const client = new CoapClient({
+      openEndpoint: () => Promise.resolve(h.network.open('127.0.0.1')),
+      timers: h.timers,
+      prng: new SeededPrng(9),
+    });
+    const got: { doc: Doc | null; final: boolean }[] = [];
+    const listener = (n: CoapClientResponse, final: boolean): void =>
+      void got.push({ doc: final ? null : (JSON.parse(text(n.payload)) as Doc), final });
+    const pending = client.observe(h.address, { method: 'GET', path: ['watch'], query: ['prefix=o/'] }, 5000, listener);
+    await h.run(200);
+    const observation = await pending;
+    assert.equal(observation.registered, true);
+    const start = docOf({ payload: observation.response.payload } as CoapMessage).revision;
+    await put(h, 'o/1', 'a');
+    await put(h, 'o/2', 'b');
+    assert.deepEqual(
+      got.map((g) => g.doc?.events.map((e) => e.value)),
+      [['a'], ['b']],
+    );
+    assert.equal(got[0]?.doc?.since, start);
+    assert.equal(h.metrics.count('coap_notifications_total', { server: 'endpoint', outcome: 'acknowledged' }), 2);
+    observation.cancel();
+    await put(h, 'o/3', 'c');
+    await h.run(100);
+    assert.equal(got.length, 2, 'nothing after cancel');
+    assert.equal(h.endpoint.observerCount(), 0, 'the RST ended the registration');
+    const refused = client.observe(h.address, { method: 'GET', path: ['watch'], query: ['key=', 'x'] }, 5000, listener);
+    await h.run(200);
+    assert.equal((await refused).registered, false);
+    await client.close();
   });
 
   it('validates watchNotificationBytesMax', () => {
