@@ -86,6 +86,7 @@ export class Observations {
    * (RST, no ACK after the retransmissions, or a failed send: it is dropped and counted).
    */
   async sendConfirmable(registration: Registration, response: (seq: number) => CoapResponse): Promise<boolean> {
+    if (!this.table.holds(registration)) return false;
     registration.sinceConfirmable = 0;
     registration.confirmableAtMs = this.clock.nowMs();
     let sent;

@@ -10,7 +10,9 @@
 //   observer that never acknowledges is dropped (its watch with it);
 // - a compacted since answers 4.04 without registering; limits are validated;
 // - our CoapClient.observe takes the notifications (acknowledging the confirmable ones), and
-//   after cancel answers the next one with RST, which ends the registration at the endpoint.
+//   after cancel answers the next one with RST, which ends the registration at the endpoint;
+// - a flood of watch registrations keeps at most observersMax watches: the evicted ones get
+//   nothing more (their state left with their registration).
 import { strict as assert } from 'node:assert';
 import { CoapOption, CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
 import type { CoapMessage } from '../../../transport/coap/message.js';
@@ -237,6 +239,25 @@ describe('local endpoint: GET /watch with Observe', function () {
     await h.run(200);
     assert.equal((await refused).registered, false);
     await client.close();
+  });
+
+  it('keeps at most observersMax watches under a flood of registrations', async () => {
+    h = await virtualEndpointNode({ observersMax: 50, observersPerPeerMax: 50 });
+    const wires = Array.from({ length: 4 }, () => h.wire());
+    for (const [w, wire] of wires.entries()) {
+      wire.autoAck = true;
+      for (let t = 0; t < 50; t += 1)
+        await wire.send({ path: '/watch?prefix=f/', messageId: t + 1, token: token(w * 100 + t), observe: 0 });
+    }
+    await h.run(200);
+    assert.equal(h.endpoint.observerCount(), 50);
+    const answered = wires.reduce((sum, wire) => sum + wire.received.length, 0);
+    assert.equal(answered, 200, 'every registration was answered');
+    await put(h, 'f/1', 'x');
+    const notified = wires.reduce((sum, wire) => sum + wire.received.length, 0) - answered;
+    assert.equal(notified, 50, 'only the 50 watches held are notified');
+    assert.ok(wires[3]?.withToken(token(349)).length === 2, 'the newest registration is among them');
+    assert.equal(h.metrics.count('endpoint_observers_dropped_total', { reason: 'observersMax' }), 150);
   });
 
   it('validates watchNotificationBytesMax', () => {
