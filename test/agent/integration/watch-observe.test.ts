@@ -5,6 +5,9 @@
 // bin/coraft.js: `npm run build` first) both watch a prefix on a follower while puts go through
 // the endpoints before and after the leader is killed (SIGKILL); each put shows up once, in
 // revision order, and the documents' ranges (since, revision] chain without gap or overlap.
+// Then the watched node itself is killed and restarted while puts go on through the others:
+// `coraft watch` reconnects and registers again with since = its last revision, so it still
+// prints every put exactly once, in order.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
 import { CORAFT_BIN, type AgentProcesses } from '../../../agent/cli/agent-processes.js';
@@ -65,7 +68,19 @@ describe('agent integration: watch with Observe across a leader change', functio
     const other = agents.nodes.map((n) => n.id).find((id) => id !== leader && id !== follower) ?? '';
     const watched = endpointOf(agents, follower);
     const observer = watchCoapClient('-s', '90', '-B', '90', '-m', 'get', `coap://${watched}/watch?prefix=wo/`);
-    const cli = spawn(process.execPath, [CORAFT_BIN, 'watch', '--prefix', 'wo/', '--json', '--endpoint', watched]);
+    const cli = spawn(process.execPath, [
+      CORAFT_BIN,
+      'watch',
+      '--prefix',
+      'wo/',
+      '--json',
+      '--endpoint',
+      watched,
+      '--refresh-ms',
+      '1000',
+      '--timeout-ms',
+      '2000',
+    ]);
     let cliOutput = '';
     cli.stdout.on('data', (chunk: Buffer) => (cliOutput += chunk.toString('utf8')));
     const expected: string[] = [];
@@ -98,6 +113,30 @@ describe('agent integration: watch with Observe across a leader change', functio
         'coraft watch: each put once, in order',
       );
       assert.ok(lines.every((l, i) => i === 0 || l.revision > (lines[i - 1]?.revision ?? 0)));
+      observer.stop();
+      // The watched node goes down and comes back: the CLI reconnects and resumes from its revision.
+      agents.start(leader);
+      await waitFor(`${leader} back`, async () => (await agents.status(leader))?.leaderId != null);
+      assert.equal(await agents.signal(follower, 'SIGKILL'), null);
+      for (let i = 20; i < 25; i += 1)
+        await waitFor(`put ${i}`, () => put(i % 2 === 0 ? other : leader, i).then(() => true));
+      agents.start(follower);
+      for (let i = 25; i < 30; i += 1)
+        await waitFor(`put ${i}`, () => put(i % 2 === 0 ? other : leader, i).then(() => true));
+      await waitFor(
+        'every put at coraft watch after the restart',
+        () => cliOutput.trim().split('\n').length >= 30,
+        60_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.deepEqual(
+        cliOutput
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { value: string }).value),
+        expected,
+        'coraft watch: each put once, in order, across the restart of the watched node',
+      );
     } finally {
       observer.stop();
       cli.kill('SIGTERM');
