@@ -165,7 +165,11 @@ export class WatchResource {
     if (!observing) return response;
     const registration = this.observations().register(parsed.resource, request);
     if (registration === null) return response;
-    this.feed.add(registration.key, parsed.target, fitted.document.revision, this.sinkOf(request, registration));
+    if (!this.feed.add(registration.key, parsed.target, fitted.document.revision, this.sinkOf(request, registration))) {
+      // Not reached while watchesMax >= observersMax (the table evicts first); an answer without Observe says so.
+      this.observations().cancel(parsed.resource, request);
+      return response;
+    }
     return { ...response, observe: this.observations().nextSeq(registration) };
   }
 
