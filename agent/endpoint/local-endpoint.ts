@@ -73,6 +73,8 @@ export interface LocalEndpointDeps {
   readonly metrics?: Metrics;
   /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
   readonly bootId: string;
+  /** The space fields of /status: `alarms` (e.g. ["NOSPACE"]) and the quota's figures. Default: none. */
+  readonly spaceStatus?: () => Readonly<Record<string, unknown>>;
 }
 
 export class LocalEndpoint {
@@ -162,6 +164,7 @@ export class LocalEndpoint {
       snapshotIndex: status.snapshotIndex,
       members: status.members,
       snapshots: status.snapshots,
+      ...this.deps.spaceStatus?.(),
     };
   }
 

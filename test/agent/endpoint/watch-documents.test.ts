@@ -40,8 +40,11 @@ describe('watch documents', () => {
     const all = fitWatchDocument(4, events, 9, false, encode, 10_000);
     assert.ok(all.kind === 'fits');
     assert.deepEqual([all.document.since, all.document.revision, all.document.more], [4, 9, false]);
-    const size = (n: number): number =>
-      encode(fitWatchDocument(4, events.slice(0, n), 9, true, encode, 1e9).document).length;
+    const size = (n: number): number => {
+      const fitted = fitWatchDocument(4, events.slice(0, n), 9, true, encode, 1e9);
+      assert.ok(fitted.kind === 'fits');
+      return fitted.payload.length;
+    };
     const cut = fitWatchDocument(4, events, 9, false, encode, size(3));
     assert.ok(cut.kind === 'fits');
     assert.deepEqual(
