@@ -386,9 +386,7 @@ export class LocalEndpoint {
   }
 
   /** The node restored a snapshot: watches go on from the history window it brought. */
-  onSnapshotRestore(): void {
-    this.watch.feed.onApply();
-  }
+  readonly onSnapshotRestore = (): void => this.watch.feed.onApply();
 
   /** 4.13 for a write over a limit, counted, before anything is proposed. */
   private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {

@@ -2,8 +2,13 @@
  * A linearizability checker for KV histories (reference Property 15), after Wing & Gong's
  * search with Lowe's memoisation, as in Porcupine (Athalye) and Knossos (Kingsbury).
  *
- * The model is one register per key (a string, or absent); keys are independent, so each key's
- * sub-history is checked alone (P-compositionality, Horn & Kroening). For one key, invoke and
+ * The model is one register per key (a string, or absent). Keys that no multi-key transaction
+ * ties together are independent, so each key's sub-history is checked alone (P-compositionality,
+ * Horn & Kroening); keys that transactions tie together (a connected component of the graph whose
+ * edges are the transactions' key sets) are checked together as a map of registers, a `txn`
+ * comparing several keys and writing several at one point (linearizability-model.ts). The search
+ * stays bounded: each component's states are limited by statesMaxPerKey and cacheBytesMaxPerKey,
+ * and a component is only as large as the transactions make it. For one key, invoke and
  * completion events are put in a doubly linked list in time order (at equal times invokes come
  * first, so that touching operations count as concurrent). The search walks the list: the first
  * operations whose invoke precedes every pending completion may take effect next; taking one
