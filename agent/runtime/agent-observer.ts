@@ -48,6 +48,7 @@ export function agentObserver(parts: AgentObserverParts): NodeObserver {
     onSnapshotRestore: (meta) => {
       marker?.noteApplied(meta.lastIncludedIndex);
       trace?.onSnapshotRestore(meta);
+      endpoint()?.onSnapshotRestore();
     },
     onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
   };
