@@ -133,6 +133,27 @@ export function peerHandshakeRetransmitInitialMs(config: Pick<AgentConfig, 'raft
   return Math.min(1000, Math.max(100, Math.floor(config.raft.electionTimeoutMinMs / 3)));
 }
 
+/** Opens the agent's peer DTLS client; each server is a member with its own link key, chosen by its address. */
+async function openPeerClient(
+  config: AgentConfig,
+  identity: string,
+  manager: AuthenticatedMembershipManager,
+  onInternalError: (error: unknown) => void,
+): Promise<DtlsClientEndpoint> {
+  const client = await DtlsClientEndpoint.open(
+    {
+      identity,
+      pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort),
+      bindAddress: config.listenPeer.host,
+      retransmitInitialMs: peerHandshakeRetransmitInitialMs(config),
+      receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
+    },
+    { onInternalError },
+  );
+  manager.addSessionCloser(clientCloser(client, manager));
+  return client;
+}
+
 /**
  * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
  * the DTLS server which source addresses are members', for the half-open handshakes it keeps
@@ -175,21 +196,7 @@ export function peerTransportConfig(
           });
           return watchHandshakeFailures(server, config.nodeId, logger);
         },
-        openClientEndpoint: async () => {
-          // Each server is a member with its own link key: the key is chosen by the server's address.
-          const client = await DtlsClientEndpoint.open(
-            {
-              identity: psk.identity,
-              pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort),
-              bindAddress: host,
-              retransmitInitialMs: peerHandshakeRetransmitInitialMs(config),
-              receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
-            },
-            { onInternalError },
-          );
-          manager.addSessionCloser(clientCloser(client, manager));
-          return client;
-        },
+        openClientEndpoint: () => openPeerClient(config, psk.identity, manager, onInternalError),
       };
     }
     case 'coap':

@@ -263,8 +263,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       this.fatal(error);
     } finally {
       this.processing = false;
-      // What the Ready loop handled may have brought the next due tick closer (a new leader's
-      // first heartbeat round, a new election timeout).
+      // What the Ready loop handled may have brought the next due tick closer (tick-driver.ts).
       this.ticks?.rearm();
     }
   }
