@@ -355,6 +355,8 @@ export class LocalEndpoint {
       case 'list':
       case 'txn':
       case 'changes':
+      case 'lease':
+      case 'lease-end':
         return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'error':
         return responseForKvError(result);

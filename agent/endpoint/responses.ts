@@ -101,6 +101,12 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
       return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
     case 'KV_RESERVED_KEY':
       return errorResponse(CoapResponseCode.Forbidden, text);
+    case 'KV_LEASE_NOT_FOUND':
+      return errorResponse(CoapResponseCode.NotFound, text);
+    case 'KV_LEASE_LIMIT':
+      return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
+    case 'KV_LEASE_TTL':
+      return errorResponse(CoapResponseCode.BadRequest, text);
     case 'KV_COMPACTED':
       // The message is `compacted: oldest revision N`, which clients read as it is.
       return errorResponse(CoapResponseCode.NotFound, result.message);

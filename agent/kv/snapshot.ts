@@ -2,15 +2,17 @@
  * The snapshot image of the KV state machine: one CBOR array, with no maps, so that equal
  * states give byte-identical snapshots on every replica:
  *
- *   ['coraft-kv', 3, lastApplied, clockMs,
- *    [[key, value, revision], ...],                 // sorted by key, UTF-16 code unit order
+ *   ['coraft-kv', 4, lastApplied, clockMs,
+ *    [[key, value, revision, lease], ...],          // sorted by key, UTF-16 code unit order; lease 0: none
  *    [[clientId, floor, lastUsedMs,                 // sessions, least recently used first
  *      [[seq, response], ...]], ...],               // kept responses, by increasing seq
  *    [[requestId, clientId, seq, usedMs], ...],     // request ids, oldest first
  *    storeRevision,                                 // the log index of the last change
  *    historyCompacted,                              // the history window holds every change above it
- *    [[revision, key, value | null], ...]]          // the window, in revision order (null: a delete)
+ *    [[revision, key, value | null], ...],          // the window, in revision order (null: a delete)
+ *    [[id, ttlMs, refreshIndex], ...]]              // the leases, by increasing id
  *
+ * Version 3 (no leases: 10 items, entries of 3 items) is still read, as a state without leases.
  * Version 2 (no store revision nor history: 7 items) is still read, its store revision taken as lastApplied
  * (an upper bound of the last change, so a revision a client saw is never above it; until the
  * next change such a node may answer a higher store revision than a replica that applied the
@@ -18,7 +20,7 @@
  * Version 1 (one response per session: `[clientId, lastSeq, lastUsedMs, response]`) is still
  * read, as a session whose floor is lastSeq and which keeps that one response (and no request
  * ids: version 1 has 6 items), so a node
- * restores the snapshots an older version wrote; this version writes version 3 only, which an
+ * restores the snapshots an older version wrote; this version writes version 4 only, which an
  * older node refuses with CODEC_VERSION.
  *
  * Decoding checks the whole structure (a snapshot arrives from another node), including key
@@ -30,14 +32,15 @@ import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
-import type { KvVersioned } from './types.js';
 import type { KvChange } from './history.js';
+import type { KvLease } from './leases.js';
+import type { KvStored } from './store.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
 /** The version of the snapshot layout this code writes. */
-export const KV_SNAPSHOT_VERSION = 3;
+export const KV_SNAPSHOT_VERSION = 4;
 /** The oldest version this code reads. */
 const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
@@ -47,8 +50,8 @@ export interface KvSnapshotImage {
   readonly lastApplied: number;
   /** The log clock, ms. */
   readonly clockMs: number;
-  /** Every key, sorted. */
-  readonly entries: readonly (readonly [string, KvVersioned])[];
+  /** Every key, sorted, with the lease it is attached to (0: none). */
+  readonly entries: readonly (readonly [string, KvStored])[];
   /** Every session, least recently used first. */
   readonly sessions: readonly SessionEntry[];
   /** Every request id, oldest first. */
@@ -59,6 +62,8 @@ export interface KvSnapshotImage {
   readonly historyCompacted: number;
   /** The history window, in revision order. */
   readonly history: readonly KvChange[];
+  /** The leases, by increasing id. */
+  readonly leases: readonly KvLease[];
 }
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -70,7 +75,7 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     KV_SNAPSHOT_VERSION,
     image.lastApplied,
     image.clockMs,
-    image.entries.map(([key, versioned]) => [key, asByteString(versioned.value), versioned.revision]),
+    image.entries.map(([key, stored]) => [key, asByteString(stored.value), stored.revision, stored.lease]),
     image.sessions.map((s) => [
       s.clientId,
       s.floor,
@@ -81,23 +86,26 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.storeRevision,
     image.historyCompacted,
     image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
+    image.leases.map((lease) => [lease.id, lease.ttlMs, lease.refreshIndex]),
   ]);
 }
 
-function readEntries(value: unknown, lastApplied: number): (readonly [string, KvVersioned])[] {
+function readEntries(value: unknown, lastApplied: number, leased: boolean): (readonly [string, KvStored])[] {
   const items = readArray(value, 'snapshot entries', Number.MAX_SAFE_INTEGER);
-  const entries: (readonly [string, KvVersioned])[] = [];
+  const entries: (readonly [string, KvStored])[] = [];
   let previousKey: string | null = null;
+  const length = leased ? 4 : 3;
   for (const item of items) {
-    const fields = readArray(item, 'snapshot entry', 3);
-    if (fields.length !== 3) throw malformed('snapshot entry must have 3 items');
+    const fields = readArray(item, 'snapshot entry', length);
+    if (fields.length !== length) throw malformed(`snapshot entry must have ${length} items`);
     const key = readString(fields[0], 'snapshot entry key');
     if (key.length === 0) throw malformed('snapshot entry key must not be empty');
     if (previousKey !== null && !(previousKey < key))
       throw malformed('snapshot entries must be sorted by key without duplicates');
-    const versioned: KvVersioned = {
+    const versioned: KvStored = {
       value: readBytes(fields[1], 'snapshot entry value'),
       revision: readInteger(fields[2], 'snapshot entry revision', 1, lastApplied),
+      lease: leased ? readInteger(fields[3], 'snapshot entry lease', 0, lastApplied) : 0,
     };
     entries.push([key, versioned]);
     previousKey = key;
@@ -189,9 +197,27 @@ function readHistory(value: unknown, compacted: number, storeRevision: number): 
   return changes;
 }
 
+/** The leases, by increasing id, each granted and refreshed at or before lastApplied; every key's lease among them. */
+function readLeases(value: unknown, lastApplied: number, entries: readonly (readonly [string, KvStored])[]): KvLease[] {
+  const leases: KvLease[] = [];
+  let idMin = 1;
+  for (const item of readArray(value, 'snapshot leases', Number.MAX_SAFE_INTEGER)) {
+    const fields = readArray(item, 'snapshot lease', 3);
+    if (fields.length !== 3) throw malformed('snapshot lease must have 3 items');
+    const id = readInteger(fields[0], 'snapshot lease id', idMin, lastApplied);
+    const ttlMs = readInteger(fields[1], 'snapshot lease ttl', 1);
+    leases.push({ id, ttlMs, refreshIndex: readInteger(fields[2], 'snapshot lease refresh index', id, lastApplied) });
+    idMin = id + 1;
+  }
+  const ids = new Set(leases.map((lease) => lease.id));
+  for (const [, stored] of entries)
+    if (stored.lease !== 0 && !ids.has(stored.lease)) throw malformed(`snapshot entry names lease ${stored.lease}, not granted`);
+  return leases;
+}
+
 /** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 10);
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 11);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];
   if (
@@ -206,11 +232,11 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
         `to ${KV_SNAPSHOT_VERSION}`,
     );
   }
-  const items = version === 3 ? 10 : version + 5;
+  const items = version >= 3 ? version + 7 : version + 5;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);
   const clockMs = readInteger(top[3], 'snapshot clock', 0);
-  const entries = readEntries(top[4], lastApplied);
+  const entries = readEntries(top[4], lastApplied, version >= 4);
   const revisionMin = entries.reduce((max, [, versioned]) => Math.max(max, versioned.revision), 0);
   const storeRevision =
     version < 3 ? lastApplied : readInteger(top[7], 'snapshot store revision', revisionMin, lastApplied);
@@ -225,5 +251,6 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
     storeRevision,
     historyCompacted,
     history: version < 3 ? [] : readHistory(top[9], historyCompacted, storeRevision),
+    leases: version < 4 ? [] : readLeases(top[10], lastApplied, entries),
   };
 }

@@ -23,6 +23,8 @@ import type { RunResult } from './sessions.js';
 import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
+import { executeLease, leaseResult } from './lease-ops.js';
+import type { KvLease } from './leases.js';
 import type { KvChangesQuery, KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
 
 /** What the state machine may report to. */
@@ -42,6 +44,8 @@ export interface KvStats {
   readonly sessionBytes: number;
   /** Request ids kept. */
   readonly requestIdCount: number;
+  /** Leases granted. */
+  readonly leaseCount: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -94,12 +98,23 @@ export class KvStateMachine implements StateMachine {
       sessionCount: this.sessions.size,
       sessionBytes: this.sessions.bytes,
       requestIdCount: this.requestIds.size,
+      leaseCount: this.store.leases.size,
     };
   }
 
   /** The store revision: the log index of the last entry that changed a key (0 before any). */
   get revision(): number {
     return this.store.revision;
+  }
+
+  /** Every lease granted, by increasing id (for the leader's countdown, lease-keeper.ts). */
+  leases(): readonly KvLease[] {
+    return this.store.leases.list();
+  }
+
+  /** Changes whenever a lease is granted, kept alive or ended, or a snapshot is restored (runtime only). */
+  get leaseVersion(): number {
+    return this.store.leases.version;
   }
 
   /** Reads `key` from local state, for embedding applications and tests. */
@@ -207,6 +222,20 @@ export class KvStateMachine implements StateMachine {
 
   /** Runs a command's operation and records its changes in the history window. */
   private execute(command: KvCommand, index: LogIndex): KvResult {
+    switch (command.op) {
+      case 'lease-grant':
+      case 'lease-keepalive':
+      case 'lease-revoke':
+      case 'lease-expire': {
+        const outcome = executeLease(this.store, command, index);
+        this.history.record(index, outcome.changes);
+        if (outcome.result.type === 'lease-end' && outcome.result.ended && command.op === 'lease-expire')
+          this.metrics?.increment('kv_leases_expired_total');
+        return outcome.result;
+      }
+      default:
+        break;
+    }
     const result = executeOperation(this.store, command, index);
     this.history.record(index, changesOf(command, result, index));
     return result;
@@ -226,6 +255,7 @@ export class KvStateMachine implements StateMachine {
     try {
       const decoded = decodeKvQuery(query);
       if (decoded.op === 'changes') return this.encode(this.changes(decoded));
+      if (decoded.op === 'lease') return this.encode(leaseResult(this.store, decoded.id, LIST_ITEMS_MAX));
       return this.encode(decoded.op === 'get' ? executeGet(this.store, decoded.key) : executeList(this.store, decoded));
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
@@ -244,6 +274,7 @@ export class KvStateMachine implements StateMachine {
       storeRevision: this.store.revision,
       historyCompacted: this.history.compactedRevision,
       history: this.history.list(),
+      leases: this.store.leases.list(),
     });
   }
 
@@ -264,6 +295,7 @@ export class KvStateMachine implements StateMachine {
             storeRevision: 0,
             historyCompacted: 0,
             history: [],
+            leases: [],
           }
         : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
@@ -273,7 +305,8 @@ export class KvStateMachine implements StateMachine {
       );
     }
     this.store.clear();
-    for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
+    this.store.leases.load(image.leases);
+    for (const [key, stored] of image.entries) this.store.set(key, stored.value, stored.revision, stored.lease);
     this.store.restoreRevision(image.storeRevision);
     this.history.load(image.historyCompacted, image.history);
     this.sessions.load(image.sessions);
