@@ -50,6 +50,7 @@ import {
   LEASE_COMMAND_FIELDS,
   LEASE_OPS,
   LEASE_RESULT_FIELDS,
+  leaseField,
   leaseResultMap,
   readLeaseResult,
 } from './lease-codec.js';
@@ -68,23 +69,30 @@ const TXN_FIELDS: readonly string[] = ['op', 'time', 'compare', 'success', 'fail
 function encodeOperation(operation: KvOperation): Record<string, unknown> {
   switch (operation.op) {
     case 'put': {
-      const map = { op: 'put', key: operation.key, value: asByteString(operation.value), prev: operation.returnPrevious };
+      const map = {
+        op: 'put',
+        key: operation.key,
+        value: asByteString(operation.value),
+        prev: operation.returnPrevious,
+      };
       return operation.lease === undefined ? map : { ...map, lease: operation.lease };
     }
     case 'delete':
       return { op: 'delete', key: operation.key, prev: operation.returnPrevious };
     case 'cas': {
-      const map = { op: 'cas', key: operation.key, rev: operation.expectedRevision, value: asByteString(operation.value) };
+      const map = {
+        op: 'cas',
+        key: operation.key,
+        rev: operation.expectedRevision,
+        value: asByteString(operation.value),
+      };
       return operation.lease === undefined ? map : { ...map, lease: operation.lease };
     }
     case 'get':
       return { op: 'get', key: operation.key };
     case 'txn':
       return encodeTxnFields(operation);
-    case 'lease-grant':
-    case 'lease-keepalive':
-    case 'lease-revoke':
-    case 'lease-expire':
+    default:
       return encodeLeaseFields(operation);
   }
 }
@@ -123,11 +131,6 @@ function readKey(fields: Fields): string {
   return key;
 }
 
-/** The lease a put or cas attaches its key to, when it names one. */
-function leaseOf(fields: Fields): { lease?: number } {
-  return fields.has('lease') ? { lease: fields.integer('lease', 1) } : {};
-}
-
 function readOperation(value: unknown): { readonly operation: KvOperation; readonly fields: Fields } {
   const all = Fields.of(
     value,
@@ -148,7 +151,7 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
         key: readKey(fields),
         value: fields.bytes('value'),
         returnPrevious: fields.boolean('prev'),
-        ...leaseOf(fields),
+        ...leaseField(fields),
       };
       return { operation, fields };
     }
@@ -163,7 +166,7 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
         key: readKey(fields),
         expectedRevision: fields.integer('rev', 0),
         value: fields.bytes('value'),
-        ...leaseOf(fields),
+        ...leaseField(fields),
       };
       return { operation, fields };
     }
@@ -214,7 +217,9 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   const value = decodeCbor(bytes, 'query');
-  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact', 'id']).string('op');
+  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact', 'id']).string(
+    'op',
+  );
   if (op === 'get') return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
   if (op === 'lease') return { op, id: Fields.of(value, 'lease query', ['op', 'id']).integer('id', 1) };
   if (op === 'changes') {

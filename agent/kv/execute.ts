@@ -44,8 +44,7 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
       if (problem !== null) return problem;
       const current = store.get(operation.key);
       const currentRevision = current === null ? 0 : current.revision;
-      if (currentRevision !== operation.expectedRevision)
-        return { type: 'cas', succeeded: false, current };
+      if (currentRevision !== operation.expectedRevision) return { type: 'cas', succeeded: false, current };
       store.set(operation.key, operation.value, index, operation.lease ?? 0);
       return { type: 'cas', succeeded: true, revision: index };
     }
@@ -91,4 +90,3 @@ export function operationKeys(operation: KvOperation): string[] {
       return [operation.key];
   }
 }
-

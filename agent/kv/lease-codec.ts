@@ -21,6 +21,11 @@ export const LEASE_COMMAND_FIELDS: readonly string[] = ['ttl', 'id', 'refresh'];
 /** Most keys a lease result lists (the state machine's query lists at most LIST_ITEMS_MAX). */
 const LEASE_KEYS_LISTED_MAX = 100_000;
 
+/** The lease a put or cas attaches its key to, when its map names one. */
+export function leaseField(fields: Fields): { lease?: number } {
+  return fields.has('lease') ? { lease: fields.integer('lease', 1) } : {};
+}
+
 /** The fields of a lease command map (without time and session). */
 export function encodeLeaseFields(operation: KvLeaseOperation): Record<string, unknown> {
   switch (operation.op) {
@@ -35,7 +40,11 @@ export function encodeLeaseFields(operation: KvLeaseOperation): Record<string, u
 }
 
 /** Reads a lease command's operation from its fields; `sessionFields` are allowed beside. */
-export function decodeLeaseFields(all: Fields, op: string, sessionFields: readonly string[]): {
+export function decodeLeaseFields(
+  all: Fields,
+  op: string,
+  sessionFields: readonly string[],
+): {
   readonly operation: KvLeaseOperation;
   readonly fields: Fields;
 } {
@@ -80,5 +89,10 @@ export function readLeaseResult(value: unknown, type: 'lease' | 'lease-end'): Kv
     return { type, id, ttlMs: fields.integer('ttl', 1), refreshIndex: fields.integer('refresh', id), keys };
   }
   const fields = Fields.of(value, 'lease-end result', ['type', 'id', 'ended', 'deleted'], ['srev']);
-  return { type, id: fields.integer('id', 1), ended: fields.boolean('ended'), deletedKeys: fields.integer('deleted', 0) };
+  return {
+    type,
+    id: fields.integer('id', 1),
+    ended: fields.boolean('ended'),
+    deletedKeys: fields.integer('deleted', 0),
+  };
 }

@@ -7,7 +7,7 @@
  * membership, only the leader's countdown). Deterministic: the same store, operation and index
  * give the same result, the same store and the same changes.
  */
-import { assertNever } from '../../contracts/assert.js';
+import { assert, assertNever } from '../../contracts/assert.js';
 import type { KvChange } from './history.js';
 import type { KvStore } from './store.js';
 import type { KvLeaseOperation, KvResult } from './types.js';
@@ -19,13 +19,14 @@ export interface LeaseOutcome {
 }
 
 function ended(store: KvStore, id: number, index: number): LeaseOutcome {
-  const keys = store.leases.remove(id);
-  if (keys === null) return { result: notFound(id), changes: [] };
+  if (store.leases.get(id) === null) return { result: notFound(id), changes: [] };
   const changes: KvChange[] = [];
-  for (const key of keys) {
+  for (const key of store.leases.keysOf(id)) {
     const removed = store.delete(key, index);
     if (removed !== null) changes.push({ revision: index, key, value: null });
   }
+  const rest = store.leases.remove(id);
+  assert(rest !== null && rest.length === 0, 'an ended lease keeps no key');
   store.touch(index);
   return { result: { type: 'lease-end', id, ended: true, deletedKeys: changes.length }, changes };
 }
@@ -49,7 +50,10 @@ export function executeLease(store: KvStore, operation: KvLeaseOperation, index:
       if (problem !== null) return { result: problem, changes: [] };
       store.leases.grant(index, operation.ttlMs);
       store.touch(index);
-      return { result: { type: 'lease', id: index, ttlMs: operation.ttlMs, refreshIndex: index, keys: [] }, changes: [] };
+      return {
+        result: { type: 'lease', id: index, ttlMs: operation.ttlMs, refreshIndex: index, keys: [] },
+        changes: [],
+      };
     }
     case 'lease-keepalive': {
       const problem = store.leases.refresh(operation.id, index);

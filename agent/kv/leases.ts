@@ -73,7 +73,9 @@ export class LeaseTable {
       return {
         type: 'error',
         code: 'KV_LEASE_TTL',
-        message: `ttlMs ${ttlMs} is outside leaseTtlMsMin ${this.limits.leaseTtlMsMin} to leaseTtlMsMax ${this.limits.leaseTtlMsMax}`,
+        message:
+          `ttlMs ${ttlMs} is outside leaseTtlMsMin ${this.limits.leaseTtlMsMin} to ` +
+          `leaseTtlMsMax ${this.limits.leaseTtlMsMax}`,
       };
     if (this.leases.size >= this.limits.leaseCountMax)
       return {
@@ -110,7 +112,7 @@ export class LeaseTable {
       return {
         type: 'error',
         code: 'KV_LEASE_LIMIT',
-        message: `lease ${id} holds leaseKeysMax (${this.limits.leaseKeysMax}) keys; ${key.slice(0, 64)} was not written`,
+        message: `lease ${id} holds leaseKeysMax (${this.limits.leaseKeysMax}) keys; '${key.slice(0, 64)}' not written`,
       };
     return null;
   }
@@ -152,7 +154,8 @@ export class LeaseTable {
   /** Replaces the table (from a snapshot); keys are attached afterwards with `move`. */
   load(leases: readonly KvLease[]): void {
     this.leases.clear();
-    for (const lease of leases) this.leases.set(lease.id, { ttlMs: lease.ttlMs, refreshIndex: lease.refreshIndex, keys: new Set() });
+    for (const lease of leases)
+      this.leases.set(lease.id, { ttlMs: lease.ttlMs, refreshIndex: lease.refreshIndex, keys: new Set() });
     this.changes += 1;
   }
 
@@ -160,7 +163,10 @@ export class LeaseTable {
   checkInvariants(lastApplied: number, leaseOf: (key: string) => number): void {
     for (const [id, lease] of this.leases) {
       assert(id >= 1 && id <= lastApplied, 'a lease id is an applied index');
-      assert(lease.refreshIndex >= id && lease.refreshIndex <= lastApplied, 'a refresh index is applied, after the grant');
+      assert(
+        lease.refreshIndex >= id && lease.refreshIndex <= lastApplied,
+        'a refresh index is applied, after the grant',
+      );
       for (const key of lease.keys) assert(leaseOf(key) === id, 'a lease key is stored on that lease');
     }
   }

@@ -71,7 +71,10 @@ export interface KvOptions {
   readonly historyRevisionsMax: number;
   /** Most key and value bytes the history window keeps. Default 4 MiB. Limit: 0 to 2^40. */
   readonly historyBytesMax: number;
-  /** Most leases granted at once; a grant past it is refused (KV_LEASE_LIMIT). Default 10,000. Limit: 0 to 1,000,000. */
+  /**
+   * Most leases granted at once; a grant past it is refused (KV_LEASE_LIMIT). Default 10,000.
+   * Limit: 0 to 1,000,000.
+   */
   readonly leaseCountMax: number;
   /** Most keys attached to one lease (KV_LEASE_LIMIT past it). Default 1,000. Limit: 1 to 10,000,000. */
   readonly leaseKeysMax: number;

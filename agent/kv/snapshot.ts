@@ -211,7 +211,8 @@ function readLeases(value: unknown, lastApplied: number, entries: readonly (read
   }
   const ids = new Set(leases.map((lease) => lease.id));
   for (const [, stored] of entries)
-    if (stored.lease !== 0 && !ids.has(stored.lease)) throw malformed(`snapshot entry names lease ${stored.lease}, not granted`);
+    if (stored.lease !== 0 && !ids.has(stored.lease))
+      throw malformed(`snapshot entry names lease ${stored.lease}, not granted`);
   return leases;
 }
 

@@ -134,19 +134,11 @@ export interface KvLeaseExpireOperation {
 
 /** Every lease operation. */
 export type KvLeaseOperation =
-  | KvLeaseGrantOperation
-  | KvLeaseKeepaliveOperation
-  | KvLeaseRevokeOperation
-  | KvLeaseExpireOperation;
+  KvLeaseGrantOperation | KvLeaseKeepaliveOperation | KvLeaseRevokeOperation | KvLeaseExpireOperation;
 
 /** What a command does. */
 export type KvOperation =
-  | KvPutOperation
-  | KvDeleteOperation
-  | KvCasOperation
-  | KvGetOperation
-  | KvTxnOperation
-  | KvLeaseOperation;
+  KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation | KvTxnOperation | KvLeaseOperation;
 
 /** The fields every command carries besides its operation. */
 export interface KvCommandHeader {
