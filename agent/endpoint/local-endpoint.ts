@@ -15,6 +15,8 @@
  *                                     write runs in the endpoint's own session (writes.ts), so it
  *                                     is applied at most once; client ids starting with '@' are
  *                                     reserved for that session (4.00)
+ *   PUT  /kv/{key}?lease=L            ... attached to lease L (deleted with it)
+ *   POST /lease, POST /lease/L/keepalive, DELETE /lease/L, GET /lease/L   leases (lease-resource.ts)
  *   DELETE /kv/{key}[?client=C&seq=N]
  *                                     (keys under ".coraft/" are the agent's own: 4.03)
  *   GET  /members                     the members
@@ -48,12 +50,13 @@ import {
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
-import { EndpointWrites } from './writes.js';
+import { EndpointWrites, explicitSessionOf, leaseArgumentOf } from './writes.js';
+import { leaseResources } from './lease-resource.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
 import { watchHandler } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
-import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
+import { ImplicitSession } from './write-session.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -74,6 +77,8 @@ export interface LocalEndpointDeps {
   readonly metrics?: Metrics;
   /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
   readonly bootId: string;
+  /** This node's lease countdowns (agent/kv/lease-keeper.ts), for GET /lease/{id}. Default: none counted. */
+  readonly leases?: { remainingMs(id: number): number | null };
 }
 
 export class LocalEndpoint {
@@ -118,6 +123,14 @@ export class LocalEndpoint {
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
     add('/watch', 'kv', { GET: watchHandler(deps.node, this.options.requestTimeoutMs) });
+    const leases = leaseResources({
+      node: deps.node,
+      submit: (command, request) => this.writes.submit(command, request),
+      clock: deps.timers,
+      remainingMs: (id) => deps.leases?.remainingMs(id) ?? null,
+      timeoutMs: this.options.requestTimeoutMs,
+    });
+    for (const [path, methods] of leases) add(path, 'kv', methods);
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
@@ -248,24 +261,6 @@ export class LocalEndpoint {
     };
   }
 
-  /** The session of a request's `client` and `seq` query parameters, or an error response. */
-  private sessionOf(request: CoapRequest): { clientId: string; seq: number } | null | CoapResponse {
-    const clientId = queryArgument(request, 'client');
-    const seqText = queryArgument(request, 'seq');
-    if (clientId === null && seqText === null) return null;
-    const seq = Number(seqText);
-    if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
-      return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
-    }
-    if (clientId.startsWith(IMPLICIT_CLIENT_PREFIX)) {
-      return errorResponse(
-        CoapResponseCode.BadRequest,
-        `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`,
-      );
-    }
-    return { clientId, seq };
-  }
-
   private async putKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
@@ -277,9 +272,11 @@ export class LocalEndpoint {
         `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax ` +
           `(${this.options.valueBytesMax} bytes)`,
       );
-    const session = this.sessionOf(request);
+    const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
-    const header = { session, timeMs: Math.floor(Date.now()) };
+    const lease = leaseArgumentOf(request);
+    if (typeof lease !== 'number') return lease;
+    const header = { session, timeMs: Math.floor(Date.now()), ...(lease === 0 ? {} : { lease }) };
     let command: KvCommand;
     const ifMatch = request.ifMatch[0];
     if (ifMatch !== undefined) {
@@ -305,7 +302,7 @@ export class LocalEndpoint {
       return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
     if (request.ifMatch.length > 0)
       return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
-    const session = this.sessionOf(request);
+    const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
     return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false }, request);
   }

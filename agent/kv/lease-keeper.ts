@@ -89,6 +89,25 @@ export interface LeaseKeeperHost {
   submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
 }
 
+/** The node as the keeper's host needs it (RaftNode has these). */
+export interface LeaseKeeperNode {
+  isRunning(): boolean;
+  isLeader(): boolean;
+  getCurrentTerm(): number;
+  getLeaderId(): string | null;
+  submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+}
+
+/** The keeper's host over a node. */
+export function leaseKeeperHostOf(node: LeaseKeeperNode): LeaseKeeperHost {
+  return {
+    isRunning: () => node.isRunning(),
+    isLeader: () => node.isLeader(),
+    leadership: () => ({ term: node.getCurrentTerm(), leaderId: node.getLeaderId() }),
+    submitCommand: (command, timeoutMs) => node.submitCommand(command, timeoutMs),
+  };
+}
+
 /** The keeper's edges. */
 export interface LeaseKeeperDeps {
   readonly timers: Timers;

@@ -21,6 +21,7 @@ import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, resolveKvOptions, type KvOptions } from '../kv/index.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -109,6 +110,7 @@ export class Agent {
     /** The node, as the reference's RaftNode and as the NodeApi the endpoint uses. */
     readonly node: RaftNode & NodeApi,
     readonly endpoint: LocalEndpoint,
+    private readonly leases: LeaseKeeper,
     private readonly storage: PersistenceEngine,
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
@@ -134,12 +136,14 @@ export class Agent {
     try {
       const serializer = await factories.createSerializer(config);
       const parts = { timers, storage, logger, metrics, observer, serializer };
-      const { node, kvOptions } = buildNode(config, factories, parts);
+      const { node, kvOptions, leases } = buildNode(config, factories, parts);
       await node.start();
+      leases.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
         metrics,
+        leases,
         built: (e) => (endpoint = e),
       });
       const { listenPeer: peer, listenEndpoint: local } = config;
@@ -151,7 +155,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace);
+      return new Agent(config, node, endpoint, leases, storage, logger, metrics, trace);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -190,6 +194,7 @@ export class Agent {
       }
     }
     await this.endpoint.stop();
+    this.leases.stop();
     await this.node.stop();
     await this.storage.close();
     await this.trace?.close();
@@ -215,13 +220,14 @@ interface NodeParts {
 
 /**
  * Builds the node (not started) with its membership manager, peer transport and the KV state
- * machine under the trust state; returns it with the resolved KV options.
+ * machine under the trust state; returns it with the resolved KV options and the lease countdown
+ * (lease-keeper.ts; started once the node is).
  */
 function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
+): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly leases: LeaseKeeper } {
   const { timers, storage, logger, metrics, observer, serializer } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
@@ -263,7 +269,8 @@ function buildNode(
     });
     stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
   }
-  return { node, kvOptions };
+  const leases = new LeaseKeeper({ timers, source: kv, host: leaseKeeperHostOf(node), metrics });
+  return { node, kvOptions, leases };
 }
 
 /**
@@ -275,9 +282,12 @@ async function startEndpoint(
   factories: AgentFactories,
   node: RaftNodeImpl,
   kvOptions: KvOptions,
-  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & { readonly built: (endpoint: LocalEndpoint) => void },
+  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & {
+    readonly leases: LeaseKeeper;
+    readonly built: (endpoint: LocalEndpoint) => void;
+  },
 ): Promise<LocalEndpoint> {
-  const { timers, logger, metrics } = parts;
+  const { timers, logger, metrics, leases } = parts;
   const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
   if (unsafeAckBeforeCommit)
     logger.error(
@@ -293,13 +303,22 @@ async function startEndpoint(
   };
   const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
   const endpoint = new LocalEndpoint(
-    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+    {
+      node,
+      timers,
+      metrics,
+      leases,
+      openEndpoint: () => factories.openEndpoint(config),
+      access,
+      bootId: newBootId(),
+    },
     { unsafeAckBeforeCommit, ...limits, writeSession },
   );
   parts.built(endpoint);
   try {
     await endpoint.start();
   } catch (error) {
+    leases.stop();
     await node.stop();
     throw error;
   }

@@ -17,7 +17,7 @@ import { RaftNodeImpl } from '../runtime/node.js';
 import type { NodeObserver } from '../runtime/node-deps.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { KvStateMachine } from '../kv/index.js';
-import { LeaseKeeper } from '../kv/lease-keeper.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { SafetyChecker, entryDigest } from './safety.js';
 import type { CheckedNode } from './safety.js';
 import { SimNetwork } from './network.js';
@@ -180,12 +180,7 @@ export class SimCluster {
       timers: this.timers,
       source: kv,
       metrics: null,
-      host: {
-        isRunning: () => slot.node === node && node.isRunning(),
-        isLeader: () => node.isLeader(),
-        leadership: () => ({ term: node.getCurrentTerm(), leaderId: node.getLeaderId() }),
-        submitCommand: (command, timeoutMs) => node.submitCommand(command, timeoutMs),
-      },
+      host: { ...leaseKeeperHostOf(node), isRunning: () => slot.node === node && node.isRunning() },
     });
     slot.keeper.start();
   }
