@@ -21,8 +21,8 @@ import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import type { Clock } from '../../contracts/clock.js';
-import { decodeKvResult, encodeKvQuery } from '../kv/index.js';
-import type { KvResult } from '../kv/index.js';
+import { decodeKvResult, encodeKvQuery, LIST_ITEMS_MAX, operationKeys } from '../kv/index.js';
+import type { KvCommand, KvResult } from '../kv/index.js';
 import { keepAlive } from '../kv/lease-keeper.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import {
@@ -162,6 +162,19 @@ function handle(deps: LeaseResourceDeps, request: CoapRequest): Promise<CoapResp
       'use POST /lease, POST /lease/{id}/keepalive, DELETE /lease/{id} or GET /lease/{id}',
     ),
   );
+}
+
+/**
+ * The keys an applied command changed, for Observe notifications: those it names, or for a
+ * lease revoke or expiry (which names none) the keys the history window holds as changed at its
+ * index (none when the window is off or already past it: their observers then learn nothing).
+ */
+export function keysChangedBy(node: Pick<NodeApi, 'readLocal'>, command: KvCommand, index: number): string[] {
+  if (command.op !== 'lease-revoke' && command.op !== 'lease-expire') return operationKeys(command);
+  const query = encodeKvQuery({ op: 'changes', since: index - 1, prefix: '', exact: false, limit: LIST_ITEMS_MAX });
+  const result = decodeKvResult(node.readLocal(query));
+  if (result.type !== 'changes') return [];
+  return result.events.filter((event) => event.revision === index).map((event) => event.key);
 }
 
 /** The resources `/lease` (POST) and `/lease/*` (GET, POST, DELETE). */

@@ -30,7 +30,7 @@ import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery, operationKeys } from '../kv/index.js';
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -51,7 +51,7 @@ import {
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 import { EndpointWrites, explicitSessionOf, leaseArgumentOf } from './writes.js';
-import { leaseResources } from './lease-resource.js';
+import { keysChangedBy, leaseResources } from './lease-resource.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
 import { watchHandler } from './watch-resource.js';
@@ -365,7 +365,7 @@ export class LocalEndpoint {
     if (entry.type !== 'command' || this.observations.size() === 0) return;
     let keys: string[];
     try {
-      keys = operationKeys(decodeKvCommand(entry.command));
+      keys = keysChangedBy(this.deps.node, decodeKvCommand(entry.command), entry.index);
     } catch {
       // A malformed command changed nothing, so no observer needs telling.
       return;
