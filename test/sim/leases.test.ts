@@ -22,10 +22,13 @@ const SETTLE_MS = 2000;
 const END_MS = 24_000;
 
 async function runSeed(seed: number): Promise<{ violations: string[]; expired: number; granted: number }> {
-  // Lossy, reordering links: a reply may take up to 25 + 80 ms, and 2% of messages are lost.
-  const sim = new SimHarness(['n1', 'n2', 'n3'], seed, {
+  // Lossy, reordering, duplicating links: a reply may take up to 25 + 80 ms, 2% of messages are
+  // lost and 2% delivered twice. Odd seeds run 5 nodes, even ones 3.
+  const ids = seed % 2 === 1 ? ['n1', 'n2', 'n3', 'n4', 'n5'] : ['n1', 'n2', 'n3'];
+  const sim = new SimHarness(ids, seed, {
     ...RELIABLE_NETWORK,
     lossRate: 0.02,
+    duplicateRate: 0.02,
     latencyMaxMs: 25,
     reorderRate: 0.05,
     reorderDelayMs: 80,
