@@ -79,6 +79,8 @@ export interface LocalEndpointDeps {
   readonly bootId: string;
   /** This node's lease countdowns (agent/kv/lease-keeper.ts), for GET /lease/{id}. Default: none counted. */
   readonly leases?: { remainingMs(id: number): number | null };
+  /** The space fields of /status: `alarms` (e.g. ["NOSPACE"]) and the quota's figures. Default: none. */
+  readonly spaceStatus?: () => Readonly<Record<string, unknown>>;
 }
 
 export class LocalEndpoint {
@@ -173,6 +175,7 @@ export class LocalEndpoint {
       snapshotIndex: status.snapshotIndex,
       members: status.members,
       snapshots: status.snapshots,
+      ...this.deps.spaceStatus?.(),
     };
   }
 

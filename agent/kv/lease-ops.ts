@@ -10,7 +10,7 @@
 import { assert, assertNever } from '../../contracts/assert.js';
 import type { KvChange } from './history.js';
 import type { KvStore } from './store.js';
-import type { KvLeaseOperation, KvResult } from './types.js';
+import type { KvLeaseOperation, KvOperation, KvResult } from './types.js';
 
 /** The result of a lease operation and the key changes it made (deletes), for the history. */
 export interface LeaseOutcome {
@@ -40,6 +40,11 @@ export function leaseResult(store: KvStore, id: number, keysMax: number): KvResu
   const lease = store.leases.get(id);
   if (lease === null) return notFound(id);
   return { type: 'lease', ...lease, keys: store.leases.keysOf(id).slice(0, keysMax) };
+}
+
+/** True for the lease operations. */
+export function isLeaseOperation<T extends KvOperation>(operation: T): operation is T & KvLeaseOperation {
+  return operation.op.startsWith('lease-');
 }
 
 /** Runs a lease operation as the command of log entry `index`. */

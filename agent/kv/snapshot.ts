@@ -2,7 +2,7 @@
  * The snapshot image of the KV state machine: one CBOR array, with no maps, so that equal
  * states give byte-identical snapshots on every replica:
  *
- *   ['coraft-kv', 4, lastApplied, clockMs,
+ *   ['coraft-kv', 5, lastApplied, clockMs,
  *    [[key, value, revision, lease], ...],          // sorted by key, UTF-16 code unit order; lease 0: none
  *    [[clientId, floor, lastUsedMs,                 // sessions, least recently used first
  *      [[seq, response], ...]], ...],               // kept responses, by increasing seq
@@ -10,9 +10,16 @@
  *    storeRevision,                                 // the log index of the last change
  *    historyCompacted,                              // the history window holds every change above it
  *    [[revision, key, value | null], ...],          // the window, in revision order (null: a delete)
- *    [[id, ttlMs, refreshIndex], ...]]              // the leases, by increasing id
+ *    quotaBytes,                                    // the cluster's quota (quota.ts); 0: none
+ *    quotaAlarm,                                    // the NOSPACE alarm of the quota (boolean)
+ *    [[id, ttlMs, refreshIndex], ...]]              // the leases (leases.ts), by increasing id
  *
- * Version 3 (no leases: 10 items, entries of 3 items) is still read, as a state without leases.
+ * Version 5 is written only for a state with a lease. Version 4 (no leases: 12 items, entries of
+ * 3 items) is written for a state with no lease but a quota or an alarm, and version 3 (neither:
+ * 10 items) for a state with neither, so that a cluster that uses neither leases nor a quota can
+ * be upgraded member by member (a member of an earlier version refuses a later version with
+ * CODEC_VERSION). The choice depends on the state alone, so equal states still give equal bytes.
+ * Versions 3 and 4 are read as no leases, version 3 as no quota and no alarm.
  * Version 2 (no store revision nor history: 7 items) is still read, its store revision taken as lastApplied
  * (an upper bound of the last change, so a revision a client saw is never above it; until the
  * next change such a node may answer a higher store revision than a replica that applied the
@@ -20,7 +27,7 @@
  * Version 1 (one response per session: `[clientId, lastSeq, lastUsedMs, response]`) is still
  * read, as a session whose floor is lastSeq and which keeps that one response (and no request
  * ids: version 1 has 6 items), so a node
- * restores the snapshots an older version wrote; this version writes version 4 only, which an
+ * restores the snapshots an older version wrote (versions 1 and 2 are no longer written), which an
  * older node refuses with CODEC_VERSION.
  *
  * Decoding checks the whole structure (a snapshot arrives from another node), including key
@@ -35,12 +42,13 @@ import type { RequestIdEntry } from './request-ids.js';
 import type { KvChange } from './history.js';
 import type { KvLease } from './leases.js';
 import type { KvStored } from './store.js';
+import { QUOTA_BYTES_MAX } from './quota.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
 /** The version of the snapshot layout this code writes. */
-export const KV_SNAPSHOT_VERSION = 4;
+export const KV_SNAPSHOT_VERSION = 5;
 /** The oldest version this code reads. */
 const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
@@ -62,6 +70,10 @@ export interface KvSnapshotImage {
   readonly historyCompacted: number;
   /** The history window, in revision order. */
   readonly history: readonly KvChange[];
+  /** The cluster's quota, bytes; 0: none. */
+  readonly quotaBytes: number;
+  /** The NOSPACE alarm of the quota. */
+  readonly quotaAlarm: boolean;
   /** The leases, by increasing id. */
   readonly leases: readonly KvLease[];
 }
@@ -70,12 +82,19 @@ const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 /** Encodes a snapshot image; `entries` must already be sorted by key. */
 export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
+  const leased = image.leases.length > 0;
+  const version = leased ? KV_SNAPSHOT_VERSION : image.quotaBytes === 0 && !image.quotaAlarm ? 3 : 4;
+  const quota = version === 3 ? [] : [image.quotaBytes, image.quotaAlarm];
+  const leases = leased ? [image.leases.map((lease) => [lease.id, lease.ttlMs, lease.refreshIndex])] : [];
   return encoder.encode([
     KV_SNAPSHOT_FORMAT,
-    KV_SNAPSHOT_VERSION,
+    version,
     image.lastApplied,
     image.clockMs,
-    image.entries.map(([key, stored]) => [key, asByteString(stored.value), stored.revision, stored.lease]),
+    image.entries.map(([key, stored]) => {
+      const entry = [key, asByteString(stored.value), stored.revision];
+      return leased ? [...entry, stored.lease] : entry;
+    }),
     image.sessions.map((s) => [
       s.clientId,
       s.floor,
@@ -86,7 +105,8 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.storeRevision,
     image.historyCompacted,
     image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
-    image.leases.map((lease) => [lease.id, lease.ttlMs, lease.refreshIndex]),
+    ...quota,
+    ...leases,
   ]);
 }
 
@@ -218,7 +238,7 @@ function readLeases(value: unknown, lastApplied: number, entries: readonly (read
 
 /** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 11);
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 13);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];
   if (
@@ -233,11 +253,11 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
         `to ${KV_SNAPSHOT_VERSION}`,
     );
   }
-  const items = version >= 3 ? version + 7 : version + 5;
+  const items = version === 5 ? 13 : version === 4 ? 12 : version === 3 ? 10 : version + 5;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);
   const clockMs = readInteger(top[3], 'snapshot clock', 0);
-  const entries = readEntries(top[4], lastApplied, version >= 4);
+  const entries = readEntries(top[4], lastApplied, version >= 5);
   const revisionMin = entries.reduce((max, [, versioned]) => Math.max(max, versioned.revision), 0);
   const storeRevision =
     version < 3 ? lastApplied : readInteger(top[7], 'snapshot store revision', revisionMin, lastApplied);
@@ -252,6 +272,13 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
     storeRevision,
     historyCompacted,
     history: version < 3 ? [] : readHistory(top[9], historyCompacted, storeRevision),
-    leases: version < 4 ? [] : readLeases(top[10], lastApplied, entries),
+    quotaBytes: version < 4 ? 0 : readInteger(top[10], 'snapshot quota', 0, QUOTA_BYTES_MAX),
+    quotaAlarm: version < 4 ? false : readBoolean(top[11], 'snapshot quota alarm'),
+    leases: version < 5 ? [] : readLeases(top[12], lastApplied, entries),
   };
+}
+
+function readBoolean(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') throw malformed(`${what} must be a boolean`);
+  return value;
 }

@@ -9,9 +9,10 @@
 //   the attachments as they were;
 // - a grant retried in its session returns the first answer (the same id) and grants nothing more;
 // - a snapshot carries the leases and the attachments (a restored replica answers and behaves
-//   alike, byte-identical snapshots), and a version 3 snapshot (no leases) is still read.
+//   alike, byte-identical snapshots); version 5 is written only while a lease exists (else the
+//   version 3 or 4 an older member reads), and a version 3 snapshot (no leases) is still read.
 import { strict as assert } from 'node:assert';
-import { Encoder } from 'cbor-x';
+import { Decoder, Encoder } from 'cbor-x';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { decodeKvResult, encodeKvQuery } from '../../../agent/kv/encoding.js';
 import type { KvResult } from '../../../agent/kv/types.js';
@@ -180,6 +181,18 @@ describe('KvStateMachine leases', () => {
     assert.deepEqual(Buffer.from(replica.snapshot()), Buffer.from(d.sm.snapshot()));
   });
 
+  it('writes version 5 only for a state with a lease, so a cluster without leases upgrades member by member', () => {
+    const d = new Driver(new KvStateMachine());
+    const versionOf = (sm: KvStateMachine): unknown =>
+      (new Decoder({ mapsAsObjects: true, useRecords: false }).decode(sm.snapshot()) as unknown[])[1];
+    d.put('k', 'v');
+    assert.equal(versionOf(d.sm), 3);
+    const id = grant(d);
+    assert.equal(versionOf(d.sm), 5);
+    d.run({ op: 'lease-revoke', id });
+    assert.equal(versionOf(d.sm), 3);
+  });
+
   it('reads a version 3 snapshot (no leases) as a state without leases', () => {
     const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
     const v3 = raw.encode(['coraft-kv', 3, 4, 0, [['k', Buffer.from('v'), 3]], [], [], 3, 3, []]);
@@ -187,7 +200,7 @@ describe('KvStateMachine leases', () => {
     sm.restore(metaAt(4), v3);
     assert.deepEqual(sm.leases(), []);
     assert.equal(textOf(new Driver(sm).get('k')), 'v');
-    const bad = raw.encode(['coraft-kv', 4, 4, 0, [['k', Buffer.from('v'), 3, 2]], [], [], 3, 3, [], []]);
+    const bad = raw.encode(['coraft-kv', 5, 4, 0, [['k', Buffer.from('v'), 3, 2]], [], [], 3, 3, [], 0, false, []]);
     assert.throws(() => new KvStateMachine().restore(metaAt(4), bad), /names lease 2, not granted/);
   });
 });
