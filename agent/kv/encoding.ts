@@ -41,19 +41,10 @@ import {
   readInteger,
   readString,
 } from './fields.js';
-import { LIST_ITEMS_MAX } from './execute.js';
+import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import { decodeTxnFields, decodeTxnResults, encodeTxnFields, encodeTxnResults } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
-import {
-  decodeLeaseFields,
-  encodeLeaseFields,
-  LEASE_COMMAND_FIELDS,
-  LEASE_OPS,
-  LEASE_RESULT_FIELDS,
-  leaseField,
-  leaseResultMap,
-  readLeaseResult,
-} from './lease-codec.js';
+import * as leaseCodec from './lease-codec.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
@@ -93,7 +84,7 @@ function encodeOperation(operation: KvOperation): Record<string, unknown> {
     case 'txn':
       return encodeTxnFields(operation);
     default:
-      return encodeLeaseFields(operation);
+      return leaseCodec.encodeLeaseFields(operation);
   }
 }
 
@@ -138,11 +129,11 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
     ['op'],
     [
       ...['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev', 'compare', 'success', 'failure'],
-      ...['lease', ...LEASE_COMMAND_FIELDS],
+      ...['lease', ...leaseCodec.LEASE_COMMAND_FIELDS],
     ],
   );
   const op = all.string('op');
-  if (LEASE_OPS.includes(op)) return decodeLeaseFields(all, op, SESSION_FIELDS);
+  if (leaseCodec.LEASE_OPS.includes(op)) return leaseCodec.decodeLeaseFields(all, op, SESSION_FIELDS);
   switch (op) {
     case 'put': {
       const fields = all.expect('put command', PUT_FIELDS, LEASED_FIELDS);
@@ -151,7 +142,7 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
         key: readKey(fields),
         value: fields.bytes('value'),
         returnPrevious: fields.boolean('prev'),
-        ...leaseField(fields),
+        ...leaseCodec.leaseField(fields),
       };
       return { operation, fields };
     }
@@ -166,7 +157,7 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
         key: readKey(fields),
         expectedRevision: fields.integer('rev', 0),
         value: fields.bytes('value'),
-        ...leaseField(fields),
+        ...leaseCodec.leaseField(fields),
       };
       return { operation, fields };
     }
@@ -208,6 +199,7 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
       prefix: query.prefix,
       exact: query.exact,
       limit: query.limit,
+      ...(query.bytesMax === undefined ? {} : { bytes: query.bytesMax }),
     });
   const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
   if (query.after !== null) map['after'] = query.after;
@@ -217,19 +209,23 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   const value = decodeCbor(bytes, 'query');
-  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact', 'id']).string(
-    'op',
-  );
+  const op = Fields.of(
+    value,
+    'query',
+    ['op'],
+    ['key', 'prefix', 'limit', 'after', 'since', 'exact', 'bytes', 'id'],
+  ).string('op');
   if (op === 'get') return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
   if (op === 'lease') return { op, id: Fields.of(value, 'lease query', ['op', 'id']).integer('id', 1) };
   if (op === 'changes') {
-    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit']);
+    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit'], ['bytes']);
     return {
       op,
       since: fields.integer('since', 0),
       prefix: fields.string('prefix'),
       exact: fields.boolean('exact'),
       limit: fields.integer('limit', 1, LIST_ITEMS_MAX),
+      ...(fields.has('bytes') ? { bytesMax: fields.integer('bytes', 1, LIST_BYTES_MAX) } : {}),
     };
   }
   if (op !== 'list') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
@@ -287,7 +283,7 @@ function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unk
       };
     case 'lease':
     case 'lease-end':
-      return leaseResultMap(result);
+      return leaseCodec.leaseResultMap(result);
   }
 }
 
@@ -370,7 +366,7 @@ function readResult(value: unknown, type: string): KvResult {
     }
     case 'lease':
     case 'lease-end':
-      return readLeaseResult(value, type);
+      return leaseCodec.readLeaseResult(value, type);
     case 'error': {
       const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
       return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };
@@ -389,7 +385,7 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
     ['type'],
     [
       ...['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events', 'srev'],
-      ...LEASE_RESULT_FIELDS,
+      ...leaseCodec.LEASE_RESULT_FIELDS,
     ],
   );
   const result = readResult(value, fields.string('type'));

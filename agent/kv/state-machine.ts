@@ -290,7 +290,8 @@ export class KvStateMachine implements StateMachine {
   /** The changes after `since` to the keys a changes query names, from the history window. */
   private changes(query: KvChangesQuery): KvResult {
     const matches = (key: string): boolean => (query.exact ? key === query.prefix : key.startsWith(query.prefix));
-    const read = this.history.read(query.since, matches, Math.min(query.limit, LIST_ITEMS_MAX), LIST_BYTES_MAX);
+    const bytesMax = Math.min(query.bytesMax ?? LIST_BYTES_MAX, LIST_BYTES_MAX);
+    const read = this.history.read(query.since, matches, Math.min(query.limit, LIST_ITEMS_MAX), bytesMax);
     if (read.kind === 'compacted')
       return { type: 'error', code: 'KV_COMPACTED', message: `compacted: oldest revision ${read.oldest}` };
     return { type: 'changes', events: read.changes.map(changeEvent), more: read.more };

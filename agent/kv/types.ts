@@ -181,7 +181,9 @@ export interface KvListQuery {
 
 /**
  * The changes after revision `since` (from the history window) to the keys that start with
- * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX).
+ * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX), and
+ * whole revisions of at most about `bytesMax` key and value bytes (1 to LIST_BYTES_MAX; default
+ * LIST_BYTES_MAX; the first revision comes whole even when larger).
  */
 export interface KvChangesQuery {
   readonly op: 'changes';
@@ -189,6 +191,7 @@ export interface KvChangesQuery {
   readonly prefix: string;
   readonly exact: boolean;
   readonly limit: number;
+  readonly bytesMax?: number;
 }
 
 /** A lease's TTL, refresh index and keys. */

@@ -112,6 +112,7 @@ function agentObserver(
     onSnapshotRestore: (meta) => {
       marker?.noteApplied(meta.lastIncludedIndex);
       trace?.onSnapshotRestore(meta);
+      endpoint()?.onSnapshotRestore();
     },
     onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
   };
