@@ -21,6 +21,7 @@ import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, QuotaKeeper, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -107,7 +108,8 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
-    private readonly quotaKeeper: QuotaKeeper,
+    /** The keepers that propose on the leader's behalf: the quota and lease expiry. */
+    private readonly keepers: { readonly quotaKeeper: QuotaKeeper; readonly leases: LeaseKeeper },
     private readonly marker: CommitMarker | null,
     private readonly diskGuard: DiskGuard | null,
     private readonly fatal: Promise<unknown>,
@@ -150,10 +152,13 @@ export class Agent {
       const { node, kvOptions, kv } = await buildNode(config, factories, parts);
       await node.start();
       phases.mark('peer');
+      const leases = new LeaseKeeper({ timers, source: kv, host: leaseKeeperHostOf(node), metrics });
+      leases.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
         metrics,
+        leases,
         built: (e) => (endpoint = e),
         spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
@@ -162,6 +167,7 @@ export class Agent {
       marker?.start();
       diskGuard?.start();
       logStarted(config, logger);
+      const keepers = { quotaKeeper, leases };
       return new Agent(
         config,
         node,
@@ -170,7 +176,7 @@ export class Agent {
         logger,
         metrics,
         trace,
-        quotaKeeper,
+        keepers,
         marker,
         diskGuard,
         fatal.promise,
@@ -212,7 +218,8 @@ export class Agent {
         });
       }
     }
-    this.quotaKeeper.stop();
+    this.keepers.quotaKeeper.stop();
+    this.keepers.leases.stop();
     this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
@@ -335,11 +342,12 @@ async function startEndpoint(
   node: RaftNodeImpl,
   kvOptions: KvOptions,
   parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & {
+    readonly leases: LeaseKeeper;
     readonly built: (endpoint: LocalEndpoint) => void;
     readonly spaceStatus: () => Readonly<Record<string, unknown>>;
   },
 ): Promise<LocalEndpoint> {
-  const { timers, logger, metrics, spaceStatus } = parts;
+  const { timers, logger, metrics, leases, spaceStatus } = parts;
   const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
   if (unsafeAckBeforeCommit)
     logger.error(
@@ -359,6 +367,7 @@ async function startEndpoint(
       node,
       timers,
       metrics,
+      leases,
       openEndpoint: () => factories.openEndpoint(config),
       access,
       bootId: newBootId(),
@@ -370,6 +379,7 @@ async function startEndpoint(
   try {
     await endpoint.start();
   } catch (error) {
+    leases.stop();
     await node.stop();
     throw error;
   }
