@@ -223,9 +223,11 @@ export class SimCluster {
       onApply: (entry: LogEntry) => {
         const digest = this.checker.onApply(id, entry);
         trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
+        slot.keeper?.noteApplied();
       },
       onSnapshotRestore: (meta) => {
         this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
+        slot.keeper?.noteApplied();
         trace({
           t: this.timers.nowMs(),
           type: 'snapshot',
