@@ -69,6 +69,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'take a snapshot on the node and compact its log',
     run: async (args) => (await import('./admin-commands.js')).runSnapshot(args),
   },
+  backup: {
+    summary: 'copy the state of a live cluster, checksummed, into a file (signed with --admin-key)',
+    run: async (args) => (await import('./backup-command.js')).runBackup(args),
+  },
+  restore: {
+    summary: 'restore --from FILE --nodes N --dir DIR | --config agent.json: a new cluster seeded with a backup',
+    run: async (args) => (await import('./restore-command.js')).runRestore(args),
+  },
   sim: {
     summary: 'run a deterministic simulated cluster under faults and check it',
     run: async (args) => (await import('./sim.js')).runSimCommand(args),

@@ -21,6 +21,7 @@
  *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
  *                                     snapshot, admin-key rotation) as the payload
+ *   POST /backup, GET /backup/{id}/{n}  a backup, begun by a signed command (backup-resources.ts)
  * Key-value answers carry the store revision (option Store-Revision, documents.ts).
  */
 import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
@@ -47,6 +48,7 @@ import {
   revisionEtag,
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
+import type { BackupApi } from './backup-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 import { EndpointWrites } from './writes.js';
 import { listHandler } from './list-resource.js';
@@ -74,6 +76,8 @@ export interface LocalEndpointDeps {
   readonly metrics?: Metrics;
   /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
   readonly bootId: string;
+  /** Serves POST /backup and GET /backup/{id}/{n} (backup-resources.ts). Default: none, no backups here. */
+  readonly backups?: BackupApi;
 }
 
 export class LocalEndpoint {
@@ -123,7 +127,7 @@ export class LocalEndpoint {
       PUT: (request) => this.putKey(request),
       DELETE: (request) => this.deleteKey(request),
     });
-    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access))
+    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access, deps.backups))
       this.server.addResource(path, methods);
   }
 

@@ -63,14 +63,26 @@ export interface KvSnapshotImage {
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
-/** Encodes a snapshot image; `entries` must already be sorted by key. */
-export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
-  return encoder.encode([
-    KV_SNAPSHOT_FORMAT,
-    KV_SNAPSHOT_VERSION,
-    image.lastApplied,
-    image.clockMs,
-    image.entries.map(([key, versioned]) => [key, asByteString(versioned.value), versioned.revision]),
+/**
+ * The key entries of an image as two parallel columns (key i holds values[i]), sorted by key: a
+ * frozen view of the store that a backup encodes a batch at a time (agent/backup/).
+ */
+export interface KvEntryColumns {
+  readonly keys: readonly string[];
+  readonly values: readonly KvVersioned[];
+}
+
+/** An image whose entries are columns; every other field as in {@link KvSnapshotImage}. */
+export type KvSnapshotSource = Omit<KvSnapshotImage, 'entries'> & { readonly entries: KvEntryColumns };
+
+/** The top-level items before the entries. */
+function headItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
+  return [KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION, image.lastApplied, image.clockMs];
+}
+
+/** The top-level items after the entries: everything else the image holds, in layout order. */
+function tailItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
+  return [
     image.sessions.map((s) => [
       s.clientId,
       s.floor,
@@ -81,7 +93,67 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.storeRevision,
     image.historyCompacted,
     image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
+  ];
+}
+
+const entryItem = (key: string, versioned: KvVersioned): unknown[] => [
+  key,
+  asByteString(versioned.value),
+  versioned.revision,
+];
+
+/** Encodes a snapshot image; `entries` must already be sorted by key. */
+export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
+  return encoder.encode([
+    ...headItems(image),
+    image.entries.map(([key, versioned]) => entryItem(key, versioned)),
+    ...tailItems(image),
   ]);
+}
+
+/** The header of a definite-length CBOR array of `count` items (RFC 8949 §3.1, major type 4). */
+function arrayHeader(count: number): Uint8Array {
+  if (count < 24) return Uint8Array.of(0x80 | count);
+  if (count < 0x100) return Uint8Array.of(0x98, count);
+  if (count < 0x10000) return Uint8Array.of(0x99, count >>> 8, count & 0xff);
+  const bytes = new Uint8Array(5);
+  bytes[0] = 0x9a;
+  new DataView(bytes.buffer).setUint32(1, count);
+  return bytes;
+}
+
+/**
+ * A snapshot image cut into three parts whose concatenation, `prefix`, each entry's
+ * {@link encodeKvEntry} in column order, then `suffix`, is byte for byte what
+ * {@link encodeKvSnapshot} gives for the same image. The prefix and the suffix (every bounded
+ * part: sessions, request ids, history) are encoded now; the entries, the unbounded part, are
+ * left to the caller to encode a batch at a time from the columns.
+ */
+export interface KvSnapshotParts {
+  readonly prefix: Uint8Array;
+  readonly entries: KvEntryColumns;
+  readonly suffix: Uint8Array;
+}
+
+/** Cuts `source` into {@link KvSnapshotParts}, encoding everything but the entries now. */
+export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
+  const { keys, values } = source.entries;
+  if (keys.length !== values.length) throw malformed('snapshot entry columns must have equal lengths');
+  if (keys.length >= 2 ** 32) throw malformed('a snapshot holds fewer than 2^32 entries');
+  const head = headItems(source);
+  const tail = tailItems(source);
+  const prefix = Buffer.concat([
+    arrayHeader(head.length + 1 + tail.length),
+    ...head.map((item) => encoder.encode(item)),
+    arrayHeader(keys.length),
+  ]);
+  const suffix = Buffer.concat(tail.map((item) => encoder.encode(item)));
+  return { prefix: new Uint8Array(prefix), entries: source.entries, suffix: new Uint8Array(suffix) };
+}
+
+/** One entry as it stands in the entries array of a snapshot. */
+export function encodeKvEntry(key: string, versioned: KvVersioned): Uint8Array {
+  return encoder.encode(entryItem(key, versioned));
 }
 
 function readEntries(value: unknown, lastApplied: number): (readonly [string, KvVersioned])[] {

@@ -20,7 +20,7 @@ import { resolveKvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable } from './sessions.js';
 import type { RunResult } from './sessions.js';
-import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
+import { decodeKvSnapshot, encodeKvSnapshot, kvSnapshotParts, type KvSnapshotParts } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
 import type { KvChangesQuery, KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
@@ -239,6 +239,24 @@ export class KvStateMachine implements StateMachine {
       lastApplied: this.lastAppliedIndex,
       clockMs: this.logClockMs,
       entries: this.store.sortedEntries(),
+      sessions: this.sessions.list(),
+      requestIds: this.requestIds.list(),
+      storeRevision: this.store.revision,
+      historyCompacted: this.history.compactedRevision,
+      history: this.history.list(),
+    });
+  }
+
+  /**
+   * The state of this moment as {@link snapshot} would encode it, in parts (snapshot.ts
+   * `KvSnapshotParts`): everything encoded but the keys, which are a frozen view (store.ts
+   * `entryColumns`) that a backup encodes a batch at a time while writes go on (agent/backup/).
+   */
+  snapshotParts(): KvSnapshotParts {
+    return kvSnapshotParts({
+      lastApplied: this.lastAppliedIndex,
+      clockMs: this.logClockMs,
+      entries: this.store.entryColumns(),
       sessions: this.sessions.list(),
       requestIds: this.requestIds.list(),
       storeRevision: this.store.revision,

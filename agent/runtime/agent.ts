@@ -33,6 +33,7 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
+import { BackupService } from '../backup/backup-service.js';
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -113,6 +114,7 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
+    private readonly backups: BackupService,
   ) {}
 
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
@@ -134,14 +136,19 @@ export class Agent {
     try {
       const serializer = await factories.createSerializer(config);
       const parts = { timers, storage, logger, metrics, observer, serializer };
-      const { node, kvOptions } = buildNode(config, factories, parts);
+      const { node, kvOptions, backups } = buildNode(config, factories, parts);
       await node.start();
-      endpoint = await startEndpoint(config, factories, node, kvOptions, {
-        timers,
-        logger,
-        metrics,
-        built: (e) => (endpoint = e),
-      });
+      endpoint = await startEndpoint(
+        config,
+        factories,
+        { node, kvOptions, backups },
+        {
+          timers,
+          logger,
+          metrics,
+          built: (e) => (endpoint = e),
+        },
+      );
       const { listenPeer: peer, listenEndpoint: local } = config;
       logger.info('agent started', {
         node: config.nodeId,
@@ -151,7 +158,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace);
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace, backups);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -190,6 +197,7 @@ export class Agent {
       }
     }
     await this.endpoint.stop();
+    this.backups.clear();
     await this.node.stop();
     await this.storage.close();
     await this.trace?.close();
@@ -213,15 +221,18 @@ interface NodeParts {
   readonly serializer: RpcSerializer;
 }
 
+/** A node as built: not started yet, with the resolved KV options and its backups. */
+interface BuiltNode {
+  readonly node: RaftNodeImpl;
+  readonly kvOptions: KvOptions;
+  readonly backups: BackupService;
+}
+
 /**
  * Builds the node (not started) with its membership manager, peer transport and the KV state
- * machine under the trust state; returns it with the resolved KV options.
+ * machine under the trust state; returns it with the resolved KV options and its backups.
  */
-function buildNode(
-  config: AgentConfig,
-  factories: AgentFactories,
-  parts: NodeParts,
-): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
+function buildNode(config: AgentConfig, factories: AgentFactories, parts: NodeParts): BuiltNode {
   const { timers, storage, logger, metrics, observer, serializer } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
@@ -232,6 +243,14 @@ function buildNode(
     cluster: config.cluster ?? '',
     genesisAdminKey: config.adminPublicKey,
   });
+  const admin =
+    config.cluster === null
+      ? null
+      : {
+          cluster: config.cluster,
+          adminKey: () => stateMachine.trust.adminKey(),
+          nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce),
+        };
   const node = new RaftNodeImpl(
     {
       timers,
@@ -244,15 +263,7 @@ function buildNode(
       metrics,
       membership,
       observer,
-      ...(config.cluster === null
-        ? {}
-        : {
-            admin: {
-              cluster: config.cluster,
-              adminKey: () => stateMachine.trust.adminKey(),
-              nonceSeen: (nonce: string) => stateMachine.trust.nonceSeen(nonce),
-            },
-          }),
+      ...(admin === null ? {} : { admin }),
     },
     { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
   );
@@ -263,7 +274,16 @@ function buildNode(
     });
     stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
   }
-  return { node, kvOptions };
+  const backups = new BackupService({
+    nodeId: config.nodeId,
+    readAnywhere: (query, timeoutMs) => node.readAnywhere(query, timeoutMs),
+    stateMachine,
+    termAt: (index) => node.requireCore().termAt(index),
+    authority: admin,
+    timers,
+    wallClockMs: () => Date.now(),
+  });
+  return { node, kvOptions, backups };
 }
 
 /**
@@ -273,11 +293,11 @@ function buildNode(
 async function startEndpoint(
   config: AgentConfig,
   factories: AgentFactories,
-  node: RaftNodeImpl,
-  kvOptions: KvOptions,
+  built: BuiltNode,
   parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & { readonly built: (endpoint: LocalEndpoint) => void },
 ): Promise<LocalEndpoint> {
   const { timers, logger, metrics } = parts;
+  const { node, kvOptions, backups } = built;
   const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
   if (unsafeAckBeforeCommit)
     logger.error(
@@ -293,7 +313,7 @@ async function startEndpoint(
   };
   const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
   const endpoint = new LocalEndpoint(
-    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId(), backups },
     { unsafeAckBeforeCommit, ...limits, writeSession },
   );
   parts.built(endpoint);
