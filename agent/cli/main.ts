@@ -21,8 +21,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   provision: {
     summary:
-      'provision --inventory FILE --out DIR [--add ID ADDRESS | --remove ID | --rekey ID | --rotate-admin-key]: ' +
-      'write gateway bundles',
+      'provision --inventory FILE --out DIR [--restore BACKUP | --add ID ADDRESS | --remove ID | --rekey ID | ' +
+      '--rotate-admin-key]: write gateway bundles',
     run: async (args) => (await import('./provision.js')).runProvisionCommand(args),
   },
   'sim-demo': {

@@ -9,7 +9,11 @@
 //   agents serve reads of the backed-up keys from every node and take writes above the backup's
 //   index;
 // - a truncated or altered file is refused by `coraft restore` (exit 1) and nothing is written;
-// - a backup signed with another key than the cluster's admin key is refused, and leaves no file.
+// - a backup signed with another key than the cluster's admin key is refused, and leaves no file;
+// - `coraft provision --restore` refuses the old cluster id and writes nothing, else gives every
+//   bundle the backup; `coraft restore --config` seeds each gateway's empty data folder (never a
+//   seeded one again); the gateways serve the backed-up keys; over their DTLS endpoints the
+//   key-value identity is refused a backup (4.03) and the admin identity takes one.
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
@@ -19,7 +23,7 @@ import { AgentProcesses, findFreePorts } from '../../../agent/cli/agent-processe
 import { adminKeyFile } from '../../../agent/cli/cluster-init.js';
 import { EndpointClient, JsonFields, endpointTarget } from '../../../agent/cli/endpoint-client.js';
 import { verifyBackupFile } from '../../../agent/backup/backup-reader.js';
-import { coraft, endpointOf, startCluster, waitFor } from './helpers.js';
+import { coraft, endpointOf, startCluster, waitFor, type Run } from './helpers.js';
 
 interface Write {
   readonly key: string;
@@ -205,5 +209,101 @@ describe('backup and restore (real agents)', function () {
       readdirSync(work).filter((name) => name.startsWith('stolen')),
       [],
     );
+  });
+
+  it('provision --restore seeds a new fleet whose gateways serve the backup after restore --config', async () => {
+    const { header } = verifyBackupFile(backupFile);
+    const base = await findFreePorts(6);
+    const inventory = (cluster: string): string => {
+      const file = join(work, `fleet-${cluster}.json`);
+      const gateways = [0, 1, 2].map((i) => ({
+        id: `gw${i + 1}`,
+        address: `127.0.0.1:${base + 2 * i}`,
+        overrides: { endpoint: `127.0.0.1:${base + 2 * i + 1}`, listenHost: '127.0.0.1', dataDir: 'data' },
+      }));
+      writeFileSync(file, JSON.stringify({ cluster, gateways }));
+      return file;
+    };
+    const refused = await coraft(
+      'provision',
+      '--inventory',
+      inventory(header.cluster),
+      '--out',
+      join(work, 'same'),
+      '--restore',
+      backupFile,
+    );
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /new cluster id/);
+    assert.equal(existsSync(join(work, 'same')), false, 'nothing written for the old cluster id');
+    const out = join(work, 'fleet');
+    const provisioned = await coraft(
+      'provision',
+      '--inventory',
+      inventory('site-b'),
+      '--out',
+      out,
+      '--restore',
+      backupFile,
+    );
+    assert.equal(provisioned.code, 0, provisioned.stderr);
+    assert.match(
+      provisioned.stdout,
+      /coraft restore --from \/etc\/coraft\/restore.backup --config \/etc\/coraft\/agent.json/,
+    );
+    const bundle = (id: string): string => join(out, 'bundles', id);
+    for (const id of ['gw1', 'gw2', 'gw3']) {
+      const seeded = await coraft(
+        'restore',
+        '--from',
+        join(bundle(id), 'restore.backup'),
+        '--config',
+        join(bundle(id), 'agent.json'),
+      );
+      assert.equal(seeded.code, 0, seeded.stderr);
+    }
+    const again = await coraft('restore', '--from', backupFile, '--config', join(bundle('gw1'), 'agent.json'));
+    assert.equal(again.code, 2, 'a seeded data folder is never overwritten');
+    assert.match(again.stderr, /holds a node's state already/);
+    const nodes = [0, 1, 2].map((i) => ({
+      id: `gw${i + 1}`,
+      dir: bundle(`gw${i + 1}`),
+      config: join(bundle(`gw${i + 1}`), 'agent.json'),
+      endpoint: `127.0.0.1:${base + 2 * i + 1}`,
+    }));
+    const fleet = AgentProcesses.fromConfigs(nodes, { dir: out });
+    try {
+      for (const node of nodes) fleet.start(node.id);
+      const key = ['--endpoint-key', join(bundle('gw2'), 'endpoint-kv.key'), '--endpoint', nodes[1]?.endpoint ?? ''];
+      const listed = await waitFor('the restored fleet to serve reads', async () => {
+        const run = await coraft('kv', 'list', '--prefix', 'w', '--json', ...key);
+        return run.code === 0 ? run : null;
+      });
+      const document = JSON.parse(listed.stdout) as { revision: number; items: unknown[] };
+      assert.equal(document.revision, header.revision);
+      assert.equal(document.items.length, header.keyCount);
+      // Over DTLS: the key-value identity may not take a backup, the admin identity may.
+      const backupAs = (role: string): Promise<Run> =>
+        coraft(
+          'backup',
+          '--out',
+          join(work, `${role}.backup`),
+          '--admin-key',
+          join(out, 'secrets', 'admin.key'),
+          '--endpoint',
+          nodes[1]?.endpoint ?? '',
+          '--endpoint-key',
+          join(bundle('gw2'), `endpoint-${role}.key`),
+        );
+      const asKv = await backupAs('kv');
+      assert.equal(asKv.code, 1, asKv.stderr);
+      assert.match(asKv.stderr, /4\.03 identity "kv" may not use the admin resources/);
+      assert.equal(existsSync(join(work, 'kv.backup')), false);
+      const asAdmin = await backupAs('admin');
+      assert.equal(asAdmin.code, 0, asAdmin.stderr);
+      assert.equal(verifyBackupFile(join(work, 'admin.backup')).header.cluster, 'site-b');
+    } finally {
+      await fleet.close();
+    }
   });
 });
