@@ -121,7 +121,12 @@ interface RawAgentConfig {
  * The agent's Raft timing when agent.json sets none, sized for a gateway at rest (issue 17): a
  * heartbeat every 100 ms (the reference's 50 ms sent twice the packets, each a DTLS record
  * both ways) and a 20 ms tick, with the election timeout kept at three heartbeat intervals and
- * up. Everything else is the reference's (DEFAULT_RAFT_CONFIGURATION, which the simulator uses).
+ * up. A peer RPC's deadline is the shortest election timeout (issue 16): a follower answers an
+ * append only after its sync, and under load that took longer than the reference's 100 ms (whose
+ * first CoAP retransmission comes after 25 ms), so each slow sync cost a resent 16 KiB append and
+ * a timed-out one dropped the follower from pipelining to probing; at 64 clients of 4 KiB values
+ * the longer deadline cut the CPU per write by about a quarter. Everything else is the
+ * reference's (DEFAULT_RAFT_CONFIGURATION, which the simulator uses).
  */
 export const AGENT_RAFT_DEFAULTS: RaftConfiguration = {
   ...DEFAULT_RAFT_CONFIGURATION,
@@ -129,6 +134,7 @@ export const AGENT_RAFT_DEFAULTS: RaftConfiguration = {
   heartbeatIntervalMs: 100,
   electionTimeoutMinMs: 300,
   electionTimeoutMaxMs: 600,
+  rpcTimeoutMs: 300,
 };
 
 /** Ajv's validator for agent-config.schema.json, compiled ahead of time (see validator-source.ts). */
