@@ -41,7 +41,7 @@ async function load(endpoint: string, keys: number, valueBytes: number): Promise
             await client.call(request);
             break;
           } catch (error) {
-            if (attempt >= 10) throw error;
+            if (attempt >= 50) throw error;
             await new Promise((r) => setTimeout(r, 200));
           }
         }
