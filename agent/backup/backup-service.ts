@@ -39,7 +39,7 @@ export interface BackupOptions {
   readonly transfersMax: number;
   /** A backup without a request for this long is forgotten, ms. Default 60,000; 1,000..3,600,000. */
   readonly idleMs: number;
-  /** How often the node checks whether it applied the read index, ms. Default 10. */
+  /** How often the node checks whether it applied the read index, ms. Default 10; 1..1,000. */
   readonly pollMs: number;
 }
 
@@ -110,6 +110,8 @@ export class BackupService {
       throw new RangeError('transfersMax must be 1..16');
     if (!Number.isSafeInteger(o.idleMs) || o.idleMs < 1000 || o.idleMs > 3_600_000)
       throw new RangeError('idleMs must be 1,000..3,600,000');
+    if (!Number.isSafeInteger(o.pollMs) || o.pollMs < 1 || o.pollMs > 1000)
+      throw new RangeError('pollMs must be 1..1,000');
   }
 
   /** Backups in progress (holding a frozen state). */
