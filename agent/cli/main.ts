@@ -77,6 +77,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'restore --from FILE --nodes N --dir DIR | --config agent.json: a new cluster seeded with a backup',
     run: async (args) => (await import('./restore-command.js')).runRestore(args),
   },
+  recover: {
+    summary: 'recover --config FILE --force-new-cluster [--yes]: make a stopped survivor a one-member cluster',
+    run: async (args) => (await import('./recover.js')).runRecoverCommand(args),
+  },
   sim: {
     summary: 'run a deterministic simulated cluster under faults and check it',
     run: async (args) => (await import('./sim.js')).runSimCommand(args),

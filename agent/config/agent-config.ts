@@ -82,12 +82,22 @@ export interface AgentConfig {
   readonly endpointKeys: TrustSettings['endpointKeys'];
   readonly raft: RaftConfiguration;
   readonly mapSizeMaxBytes: number;
+  /** Free bytes the data folder keeps: below it client writes are refused (agent/runtime/disk-guard.ts); 0: off. */
+  readonly diskReserveBytes: number;
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'console';
   readonly metrics: MetricsSettings;
   readonly trace: string | null;
   readonly kv: Readonly<Record<string, unknown>>;
+  /**
+   * The space quota of the key-value store this member proposes when it leads (agent/kv/quota.ts),
+   * bytes; 0: none (the default). A cluster setting replicated through the log.
+   */
+  readonly quotaBytes: number;
 }
+
+/** Default of storageOptions.diskReserveBytes: 32 MiB. */
+export const DISK_RESERVE_BYTES_DEFAULT = 32 * 1024 * 1024;
 
 /** A listening address. */
 export interface HostPort {
@@ -110,11 +120,12 @@ interface RawAgentConfig {
   endpointKeys?: { kv?: { identity: string; keyFile: string }; admin?: { identity: string; keyFile: string } };
   endpointPsk?: unknown;
   raft?: Partial<RaftConfiguration>;
-  storageOptions?: { mapSizeMaxBytes?: number };
+  storageOptions?: { mapSizeMaxBytes?: number; diskReserveBytes?: number };
   logging?: { level?: LogLevel; format?: 'json' | 'console' };
   metrics?: Partial<Omit<MetricsSettings, 'emfFile'>> & { emfFile?: string };
   trace?: string;
   kv?: Record<string, unknown>;
+  quotaBytes?: number;
 }
 
 /**
@@ -226,6 +237,7 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     ...trust,
     raft,
     mapSizeMaxBytes: raw.storageOptions?.mapSizeMaxBytes ?? 1024 * 1024 * 1024,
+    diskReserveBytes: raw.storageOptions?.diskReserveBytes ?? DISK_RESERVE_BYTES_DEFAULT,
     logLevel: raw.logging?.level ?? 'info',
     logFormat: raw.logging?.format ?? 'json',
     metrics: {
@@ -240,5 +252,6 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     },
     trace: raw.trace === undefined ? null : at(raw.trace),
     kv: raw.kv ?? {},
+    quotaBytes: raw.quotaBytes ?? 0,
   };
 }

@@ -11,7 +11,6 @@
  *   POST   /leader/transfer      transfer-leadership
  *   POST   /snapshot             snapshot (naming this node)
  *   POST   /admin                any of them (and set-admin-key)
- *   POST   /backup, GET /backup/{id}/{n}   a backup (backup-resources.ts)
  *
  * An unsigned, forged, foreign, expired or replayed command is answered 4.03 with the reason.
  */
@@ -22,7 +21,6 @@ import { ForbiddenError, SerializationError } from '../../contracts/errors.js';
 import { decodeSignedAdmin, type AdminBody } from '../trust/admin-command.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { restricted, type EndpointAccess } from './access.js';
-import { backupResources, type BackupApi } from './backup-resources.js';
 import { errorResponse, jsonResponse, responseForError } from './responses.js';
 
 async function guarded(run: () => Promise<CoapResponse>): Promise<CoapResponse> {
@@ -68,15 +66,11 @@ async function runAdmin(
   return jsonResponse(code, { op: body.op, ...('id' in body ? { id: body.id } : {}), leaderId: result.leader });
 }
 
-/**
- * The resources, as (path, methods) pairs, each method restricted to the identities that may use
- * it; with `backups`, the backup resources too (backup-resources.ts).
- */
+/** The resources, as (path, methods) pairs, each method restricted to the identities that may use it. */
 export function adminResources(
   node: NodeApi,
   timeoutMs: number,
   access: EndpointAccess,
-  backups: BackupApi | undefined = undefined,
 ): [string, CoapResourceMethods][] {
   /** A handler for the command `op` (and, for /members/{id}, the id of the path). */
   const expecting =
@@ -127,6 +121,5 @@ export function adminResources(
     ['/leader/transfer', restricted({ POST: expecting('transfer-leadership') }, 'admin', access)],
     ['/snapshot', restricted({ POST: expecting('snapshot') }, 'admin', access)],
     ['/admin', restricted({ POST: expecting(null) }, 'admin', access)],
-    ...backupResources(backups ?? null, timeoutMs, access),
   ];
 }

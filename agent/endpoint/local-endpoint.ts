@@ -8,20 +8,17 @@
  *   GET  /status                      the node's view of the cluster (Observe)
  *   GET  /kv?prefix=P&limit=N&after=K list a prefix (list-resource.ts)
  *   POST /txn                         a transaction: compares, then one branch (txn-resource.ts)
- *   GET  /watch?prefix=P|key=K&since=R  the changes after R (watch-resource.ts)
+ *   GET  /watch?prefix=P|key=K&since=R  the changes after R, then each change with Observe (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
- *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
- *                                     If-None-Match: create only. Without client and seq the
- *                                     write runs in the endpoint's own session (writes.ts), so it
- *                                     is applied at most once; client ids starting with '@' are
- *                                     reserved for that session (4.00)
- *   DELETE /kv/{key}[?client=C&seq=N]
- *                                     (keys under ".coraft/" are the agent's own: 4.03)
+ *   PUT|DELETE /kv/{key}[?client=C&seq=N]  write; PUT If-Match: compare-and-set on the revision
+ *                                     (ETag); If-None-Match: create only. Without client and seq a
+ *                                     write runs in the endpoint's own session (writes.ts), applied
+ *                                     at most once; client ids starting with '@' are reserved for it
+ *                                     (4.00); keys under ".coraft/" are the agent's own (4.03)
  *   GET  /members                     the members
  *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
  *                                     snapshot, admin-key rotation) as the payload
- *   POST /backup, GET /backup/{id}/{n}  a backup, begun by a signed command (backup-resources.ts)
  * Key-value answers carry the store revision (option Store-Revision, documents.ts).
  */
 import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
@@ -38,6 +35,7 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { resolveLocalEndpointOptions, serverOptionsOf, type LocalEndpointOptions } from './endpoint-options.js';
 import { missingObserved, Observations } from './observe.js';
+import type { Registration } from './observers.js';
 import {
   CONTENT_FORMAT,
   errorResponse,
@@ -48,12 +46,11 @@ import {
   revisionEtag,
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
-import type { BackupApi } from './backup-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
 import { EndpointWrites } from './writes.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
-import { watchHandler } from './watch-resource.js';
+import { WatchResource } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
 import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
 
@@ -76,8 +73,8 @@ export interface LocalEndpointDeps {
   readonly metrics?: Metrics;
   /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
   readonly bootId: string;
-  /** Serves POST /backup and GET /backup/{id}/{n} (backup-resources.ts). Default: none, no backups here. */
-  readonly backups?: BackupApi;
+  /** The space fields of /status: `alarms` (e.g. ["NOSPACE"]) and the quota's figures. Default: none. */
+  readonly spaceStatus?: () => Readonly<Record<string, unknown>>;
 }
 
 export class LocalEndpoint {
@@ -85,6 +82,7 @@ export class LocalEndpoint {
   private readonly observations: Observations;
   private readonly options: LocalEndpointOptions;
   private readonly writes: EndpointWrites;
+  private readonly watch: WatchResource;
   private statusTimer: { cancel(): void } | null = null;
   private lastStatus = '';
 
@@ -102,7 +100,9 @@ export class LocalEndpoint {
       },
       serverOptionsOf(this.options),
     );
-    this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options);
+    this.watch = new WatchResource(deps.node, deps.timers, () => this.observations, this.options);
+    const forget = (gone: Registration): void => this.watch.forget(gone);
+    this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options, forget);
     const session = new ImplicitSession(
       { nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers },
       this.options.writeSession,
@@ -121,13 +121,13 @@ export class LocalEndpoint {
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
-    add('/watch', 'kv', { GET: watchHandler(deps.node, this.options.requestTimeoutMs) });
+    add('/watch', 'kv', { GET: this.watch.handle });
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
       DELETE: (request) => this.deleteKey(request),
     });
-    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access, deps.backups))
+    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access))
       this.server.addResource(path, methods);
   }
 
@@ -164,6 +164,7 @@ export class LocalEndpoint {
       snapshotIndex: status.snapshotIndex,
       members: status.members,
       snapshots: status.snapshots,
+      ...this.deps.spaceStatus?.(),
     };
   }
 
@@ -200,16 +201,18 @@ export class LocalEndpoint {
   // /kv/{key}
   // -------------------------------------------------------------------------------------------
 
-  private keyOf(request: CoapRequest): string | null {
+  /** The key of /kv/{key}, or the 4.xx answer to a missing or reserved one. */
+  private keyOf(request: CoapRequest): string | CoapResponse {
     const key = request.path.slice(1).join('/');
-    return key === '' ? null : key;
+    if (key === '') return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    if (isSystemKey(key))
+      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    return key;
   }
 
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
-    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (typeof key !== 'string') return key;
     const query = encodeKvQuery({ op: 'get', key });
     try {
       const stale = queryArgument(request, 'stale') !== null;
@@ -272,9 +275,7 @@ export class LocalEndpoint {
 
   private async putKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
-    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (typeof key !== 'string') return key;
     if (request.payload.byteLength > this.options.valueBytesMax)
       return this.tooLarge(
         'valueBytesMax',
@@ -304,9 +305,7 @@ export class LocalEndpoint {
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
-    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (typeof key !== 'string') return key;
     if (request.ifMatch.length > 0)
       return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
     const session = this.sessionOf(request);
@@ -367,6 +366,7 @@ export class LocalEndpoint {
 
   /** Tells observers of the keys an applied entry wrote (the node calls it after every apply). */
   onApply(entry: LogEntry): void {
+    this.watch.feed.onApply();
     if (entry.type !== 'command' || this.observations.size() === 0) return;
     let keys: string[];
     try {
@@ -384,6 +384,9 @@ export class LocalEndpoint {
       this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
     }
   }
+
+  /** The node restored a snapshot: watches go on from the history window it brought. */
+  readonly onSnapshotRestore = (): void => this.watch.feed.onApply();
 
   /** 4.13 for a write over a limit, counted, before anything is proposed. */
   private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {

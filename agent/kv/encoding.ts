@@ -41,7 +41,7 @@ import {
   readInteger,
   readString,
 } from './fields.js';
-import { LIST_ITEMS_MAX } from './execute.js';
+import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import { decodeTxnFields, decodeTxnResults, encodeTxnFields, encodeTxnResults } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 
@@ -174,6 +174,7 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
       prefix: query.prefix,
       exact: query.exact,
       limit: query.limit,
+      ...(query.bytesMax === undefined ? {} : { bytes: query.bytesMax }),
     });
   const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
   if (query.after !== null) map['after'] = query.after;
@@ -183,16 +184,19 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   const value = decodeCbor(bytes, 'query');
-  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact']).string('op');
+  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact', 'bytes']).string(
+    'op',
+  );
   if (op === 'get') return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
   if (op === 'changes') {
-    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit']);
+    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit'], ['bytes']);
     return {
       op,
       since: fields.integer('since', 0),
       prefix: fields.string('prefix'),
       exact: fields.boolean('exact'),
       limit: fields.integer('limit', 1, LIST_ITEMS_MAX),
+      ...(fields.has('bytes') ? { bytesMax: fields.integer('bytes', 1, LIST_BYTES_MAX) } : {}),
     };
   }
   if (op !== 'list') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);

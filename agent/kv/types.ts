@@ -137,7 +137,9 @@ export interface KvListQuery {
 
 /**
  * The changes after revision `since` (from the history window) to the keys that start with
- * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX).
+ * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX), and
+ * whole revisions of at most about `bytesMax` key and value bytes (1 to LIST_BYTES_MAX; default
+ * LIST_BYTES_MAX; the first revision comes whole even when larger).
  */
 export interface KvChangesQuery {
   readonly op: 'changes';
@@ -145,6 +147,7 @@ export interface KvChangesQuery {
   readonly prefix: string;
   readonly exact: boolean;
   readonly limit: number;
+  readonly bytesMax?: number;
 }
 
 /** Every query. */
@@ -162,6 +165,8 @@ export type KvErrorCode =
   | 'KV_KEY_COUNT_LIMIT'
   /** The write would store more than `dataBytesMax`. */
   | 'KV_DATA_LIMIT'
+  /** The write would leave the store above the cluster's quota (quota.ts): `quota exceeded: N of M bytes`. */
+  | 'KV_QUOTA_EXCEEDED'
   /** The client id is longer than `clientIdBytesMax`. */
   | 'KV_CLIENT_ID_TOO_LONG'
   /** The sequence number is below the session's floor (the watermarks applied); the command was not run now. */
@@ -182,6 +187,7 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'KV_VALUE_TOO_LARGE',
   'KV_KEY_COUNT_LIMIT',
   'KV_DATA_LIMIT',
+  'KV_QUOTA_EXCEEDED',
   'KV_CLIENT_ID_TOO_LONG',
   'KV_STALE_SEQUENCE',
   'KV_SESSION_EXPIRED',

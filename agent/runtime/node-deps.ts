@@ -3,6 +3,7 @@
  * optional observer the simulator and the trace file listen with, and the translation of the
  * millisecond RaftConfiguration into the core's tick-based options.
  */
+import type { WriteGate } from './disk-guard.js';
 import type { CoreOptions, LogRetention } from '../core/raft.js';
 import type { Timers } from '../../contracts/clock.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
@@ -46,6 +47,11 @@ export interface RaftNodeDeps {
   readonly observer?: NodeObserver;
   /** Verifies signed admin commands (the replicated admin key and nonces); absent: every admin command is refused. */
   readonly admin?: AdminAuthority;
+  /**
+   * Decides whether client writes may be proposed (the full-disk guard, disk-guard.ts): a write
+   * made here or forwarded here is refused with STORAGE_FULL while it says so. Absent: always.
+   */
+  readonly writeGate?: WriteGate;
 }
 
 /** Default of {@link RaftNodeOptions.snapshotBytesMax}: 1 GiB. */

@@ -26,7 +26,16 @@ import { describeError } from '../../contracts/errors.js';
 
 /** One line of the simulator's JSON Lines trace. */
 export type TraceEvent = Readonly<
-  Record<string, string | number | boolean | null | readonly string[] | Readonly<Record<string, string | null>>>
+  Record<
+    string,
+    | string
+    | number
+    | boolean
+    | null
+    | readonly string[]
+    | Readonly<Record<string, string | null>>
+    | Readonly<Record<string, Readonly<Record<string, string | null>>>>
+  >
 >;
 
 /** Receives trace events; the simulator writes them to the --trace file. */
