@@ -55,13 +55,7 @@ type Piece = readonly [kind: number, bytes: Uint8Array];
 /** The sections' bytes in file order: the KV image (prefix, each key, suffix), then the trust image. */
 function* pieces(state: FrozenState): Generator<Piece> {
   yield [FRAME_KIND.kv, state.kv.prefix];
-  const { keys, values } = state.kv.entries;
-  for (let i = 0; i < keys.length; i += 1) {
-    const key = keys[i];
-    const versioned = values[i];
-    assert(key !== undefined && versioned !== undefined, 'entry columns have equal lengths');
-    yield [FRAME_KIND.kv, encodeKvEntry(key, versioned)];
-  }
+  for (let i = 0; i < state.kv.entries.keys.length; i += 1) yield [FRAME_KIND.kv, encodeKvEntry(state.kv, i)];
   yield [FRAME_KIND.kv, state.kv.suffix];
   yield [FRAME_KIND.trust, state.trust];
 }

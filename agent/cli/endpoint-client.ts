@@ -204,6 +204,14 @@ export class JsonFields {
     return v;
   }
 
+  /** The array field `name`, each element a string. */
+  strings(name: string): string[] {
+    const v: unknown = this.get(name);
+    if (!Array.isArray(v) || !v.every((element: unknown) => typeof element === 'string'))
+      throw this.wrong(name, 'an array of strings');
+    return v.filter((element: unknown): element is string => typeof element === 'string');
+  }
+
   /** The array field `name`, each element an object. */
   objects(name: string): JsonFields[] {
     const v: unknown = this.get(name);

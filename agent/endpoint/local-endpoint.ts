@@ -15,6 +15,8 @@
  *                                     write runs in the endpoint's own session (writes.ts), applied
  *                                     at most once; client ids starting with '@' are reserved for it
  *                                     (4.00); keys under ".coraft/" are the agent's own (4.03)
+ *   PUT  /kv/{key}?lease=L            ... attached to lease L (deleted with it)
+ *   POST /lease, POST /lease/L/keepalive, DELETE /lease/L, GET /lease/L   leases (lease-resource.ts)
  *   GET  /members                     the members
  *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
@@ -26,7 +28,7 @@ import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery, operationKeys } from '../kv/index.js';
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -47,12 +49,13 @@ import {
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
-import { EndpointWrites } from './writes.js';
+import { EndpointWrites, explicitSessionOf, leaseArgumentOf } from './writes.js';
+import { keysChangedBy, leaseResources } from './lease-resource.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
 import { WatchResource } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
-import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
+import { ImplicitSession } from './write-session.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -73,6 +76,8 @@ export interface LocalEndpointDeps {
   readonly metrics?: Metrics;
   /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
   readonly bootId: string;
+  /** This node's lease countdowns (agent/kv/lease-keeper.ts), for GET /lease/{id}. Default: none counted. */
+  readonly leases?: { remainingMs(id: number): number | null };
   /** The space fields of /status: `alarms` (e.g. ["NOSPACE"]) and the quota's figures. Default: none. */
   readonly spaceStatus?: () => Readonly<Record<string, unknown>>;
 }
@@ -122,6 +127,14 @@ export class LocalEndpoint {
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
     add('/watch', 'kv', { GET: this.watch.handle });
+    const leases = leaseResources({
+      node: deps.node,
+      submit: (command, request) => this.writes.submit(command, request),
+      clock: deps.timers,
+      remainingMs: (id) => deps.leases?.remainingMs(id) ?? null,
+      timeoutMs: this.options.requestTimeoutMs,
+    });
+    for (const [path, methods] of leases) add(path, 'kv', methods);
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
@@ -255,24 +268,6 @@ export class LocalEndpoint {
     };
   }
 
-  /** The session of a request's `client` and `seq` query parameters, or an error response. */
-  private sessionOf(request: CoapRequest): { clientId: string; seq: number } | null | CoapResponse {
-    const clientId = queryArgument(request, 'client');
-    const seqText = queryArgument(request, 'seq');
-    if (clientId === null && seqText === null) return null;
-    const seq = Number(seqText);
-    if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
-      return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
-    }
-    if (clientId.startsWith(IMPLICIT_CLIENT_PREFIX)) {
-      return errorResponse(
-        CoapResponseCode.BadRequest,
-        `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`,
-      );
-    }
-    return { clientId, seq };
-  }
-
   private async putKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
     if (typeof key !== 'string') return key;
@@ -282,9 +277,11 @@ export class LocalEndpoint {
         `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax ` +
           `(${this.options.valueBytesMax} bytes)`,
       );
-    const session = this.sessionOf(request);
+    const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
-    const header = { session, timeMs: Math.floor(Date.now()) };
+    const lease = leaseArgumentOf(request);
+    if (typeof lease !== 'number') return lease;
+    const header = { session, timeMs: Math.floor(Date.now()), ...(lease === 0 ? {} : { lease }) };
     let command: KvCommand;
     const ifMatch = request.ifMatch[0];
     if (ifMatch !== undefined) {
@@ -308,7 +305,7 @@ export class LocalEndpoint {
     if (typeof key !== 'string') return key;
     if (request.ifMatch.length > 0)
       return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
-    const session = this.sessionOf(request);
+    const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
     return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false }, request);
   }
@@ -358,6 +355,8 @@ export class LocalEndpoint {
       case 'list':
       case 'txn':
       case 'changes':
+      case 'lease':
+      case 'lease-end':
         return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'error':
         return responseForKvError(result);
@@ -370,7 +369,7 @@ export class LocalEndpoint {
     if (entry.type !== 'command' || this.observations.size() === 0) return;
     let keys: string[];
     try {
-      keys = operationKeys(decodeKvCommand(entry.command));
+      keys = keysChangedBy(this.deps.node, decodeKvCommand(entry.command), entry.index);
     } catch {
       // A malformed command changed nothing, so no observer needs telling.
       return;

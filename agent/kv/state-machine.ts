@@ -20,15 +20,12 @@ import { resolveKvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable } from './sessions.js';
 import type { RunResult } from './sessions.js';
-import {
-  decodeKvSnapshot,
-  encodeKvSnapshot,
-  kvSnapshotParts,
-  type KvSnapshotImage,
-  type KvSnapshotParts,
-} from './snapshot.js';
+import { decodeKvSnapshot, emptyKvSnapshotImage, encodeKvSnapshot, kvSnapshotParts } from './snapshot.js';
+import type { KvSnapshotImage, KvSnapshotParts } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
+import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
+import type { KvLease } from './leases.js';
 import { decodeQuotaCommand } from './quota.js';
 import type { KvChangesQuery, KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
 
@@ -49,6 +46,8 @@ export interface KvStats {
   readonly sessionBytes: number;
   /** Request ids kept. */
   readonly requestIdCount: number;
+  /** Leases granted. */
+  readonly leaseCount: number;
   /** The size counted against the quota (quota.ts), bytes. */
   readonly usageBytes: number;
   /** The cluster's quota in force, bytes; 0: none. */
@@ -113,6 +112,7 @@ export class KvStateMachine implements StateMachine {
       sessionCount: this.sessions.size,
       sessionBytes: this.sessions.bytes,
       requestIdCount: this.requestIds.size,
+      leaseCount: this.store.leases.size,
       usageBytes: this.store.usageBytes,
       quotaBytes: this.store.quotaBytes,
       quotaAlarm: this.quotaAlarmValue,
@@ -122,6 +122,16 @@ export class KvStateMachine implements StateMachine {
   /** The store revision: the log index of the last entry that changed a key (0 before any). */
   get revision(): number {
     return this.store.revision;
+  }
+
+  /** Every lease granted, by increasing id (for the leader's countdown, lease-keeper.ts). */
+  leases(): readonly KvLease[] {
+    return this.store.leases.list();
+  }
+
+  /** Changes whenever a lease is granted, kept alive or ended, or a snapshot is restored (runtime only). */
+  get leaseVersion(): number {
+    return this.store.leases.version;
   }
 
   /** Reads `key` from local state, for embedding applications and tests. */
@@ -243,8 +253,7 @@ export class KvStateMachine implements StateMachine {
    */
   private execute(command: KvCommand, index: LogIndex): KvResult {
     const usageBefore = this.store.usageBytes;
-    const result = executeOperation(this.store, command, index);
-    this.history.record(index, changesOf(command, result, index));
+    const result = this.executeRecorded(command, index);
     const alarm =
       result.type === 'error' && result.code === 'KV_QUOTA_EXCEEDED'
         ? true
@@ -255,6 +264,20 @@ export class KvStateMachine implements StateMachine {
       this.quotaAlarmValue = alarm;
       this.reportQuota();
     }
+    return result;
+  }
+
+  /** Runs a command's operation (a lease one through lease-ops.ts) and records its changes in the history. */
+  private executeRecorded(command: KvCommand, index: LogIndex): KvResult {
+    if (!isLeaseOperation(command)) {
+      const result = executeOperation(this.store, command, index);
+      this.history.record(index, changesOf(command, result, index));
+      return result;
+    }
+    const { result, changes } = executeLease(this.store, command, index);
+    this.history.record(index, changes);
+    if (result.type === 'lease-end' && result.ended && command.op === 'lease-expire')
+      this.metrics?.increment('kv_leases_expired_total');
     return result;
   }
 
@@ -280,6 +303,7 @@ export class KvStateMachine implements StateMachine {
     try {
       const decoded = decodeKvQuery(query);
       if (decoded.op === 'changes') return this.encode(this.changes(decoded));
+      if (decoded.op === 'lease') return this.encode(leaseResult(this.store, decoded.id, LIST_ITEMS_MAX));
       return this.encode(decoded.op === 'get' ? executeGet(this.store, decoded.key) : executeList(this.store, decoded));
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
@@ -290,6 +314,15 @@ export class KvStateMachine implements StateMachine {
   /** The whole state (keys, sessions, log clock, lastApplied) as deterministic bytes. */
   snapshot(): Uint8Array {
     return encodeKvSnapshot({ ...this.snapshotFields(), entries: this.store.sortedEntries() });
+  }
+
+  /**
+   * The state of this moment as {@link snapshot} would encode it, in parts (snapshot.ts
+   * `KvSnapshotParts`): everything encoded but the keys, which are a frozen view (store.ts
+   * `entryColumns`) that a backup encodes a batch at a time while writes go on (agent/backup/).
+   */
+  snapshotParts(): KvSnapshotParts {
+    return kvSnapshotParts({ ...this.snapshotFields(), entries: this.store.entryColumns() });
   }
 
   /** Everything a snapshot holds but the keys: what {@link snapshot} and {@link snapshotParts} share. */
@@ -304,16 +337,8 @@ export class KvStateMachine implements StateMachine {
       history: this.history.list(),
       quotaBytes: this.store.quotaBytes,
       quotaAlarm: this.quotaAlarmValue,
+      leases: this.store.leases.list(),
     };
-  }
-
-  /**
-   * The state of this moment as {@link snapshot} would encode it, in parts (snapshot.ts
-   * `KvSnapshotParts`): everything encoded but the keys, which are a frozen view (store.ts
-   * `entryColumns`) that a backup encodes a batch at a time while writes go on (agent/backup/).
-   */
-  snapshotParts(): KvSnapshotParts {
-    return kvSnapshotParts({ ...this.snapshotFields(), entries: this.store.entryColumns() });
   }
 
   /**
@@ -322,21 +347,7 @@ export class KvStateMachine implements StateMachine {
    * when `data` is not a valid image or its index differs from `meta`, leaving the state as it was.
    */
   restore(meta: SnapshotMeta, data: Uint8Array): void {
-    const image =
-      data.length === 0
-        ? {
-            lastApplied: meta.lastIncludedIndex,
-            clockMs: 0,
-            entries: [],
-            sessions: [],
-            requestIds: [],
-            storeRevision: 0,
-            historyCompacted: 0,
-            history: [],
-            quotaBytes: 0,
-            quotaAlarm: false,
-          }
-        : decodeKvSnapshot(data);
+    const image = data.length === 0 ? emptyKvSnapshotImage(meta.lastIncludedIndex) : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
       throw new SerializationError(
         'CODEC_MALFORMED',
@@ -344,7 +355,8 @@ export class KvStateMachine implements StateMachine {
       );
     }
     this.store.clear();
-    for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
+    this.store.leases.load(image.leases);
+    for (const [key, stored] of image.entries) this.store.set(key, stored.value, stored.revision, stored.lease);
     this.store.restoreRevision(image.storeRevision);
     this.store.setQuota(image.quotaBytes);
     this.quotaAlarmValue = image.quotaAlarm;

@@ -10,6 +10,7 @@ import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { LocalEndpoint, type LocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
 import { KvStateMachine, type KvOptions } from '../../../agent/kv/index.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../../../agent/kv/lease-keeper.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
@@ -72,13 +73,14 @@ async function startNode(
 ): Promise<EndpointNode> {
   const metrics = new RecordingMetrics();
   let endpoint: LocalEndpoint | null = null;
+  const stateMachine = new KvStateMachine(kv);
   const node = new RaftNodeImpl(
     {
       timers,
       prng: new SeededPrng(7),
       ...peer,
       storage: new MemoryPersistenceEngine(),
-      stateMachine: new KvStateMachine(kv),
+      stateMachine,
       logger: new MemoryLogger(),
       metrics,
       membership: new DefaultMembershipManager(),
@@ -87,7 +89,9 @@ async function startNode(
     { nodeId: 'n1', raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(['n1']) },
   );
   await node.start();
-  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot' }, options);
+  const leases = new LeaseKeeper({ timers, source: stateMachine, host: leaseKeeperHostOf(node), metrics });
+  leases.start();
+  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot', leases }, options);
   await endpoint.start();
   const started = endpoint;
   return {
@@ -96,6 +100,7 @@ async function startNode(
     metrics,
     stop: async () => {
       await started.stop();
+      leases.stop();
       await node.stop();
     },
   };
