@@ -30,7 +30,6 @@
 import { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
 import { NotLeaderError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
-import type { TimerHandle } from '../../contracts/clock.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
 import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raft-node.js';
 import { assert } from '../../contracts/assert.js';
@@ -48,6 +47,7 @@ import { transferLeadership } from './leadership.js';
 import { reportReadyEvents } from './ready-events.js';
 import type { ReadyEventSink } from './ready-events.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
+import { TickDriver } from './tick-driver.js';
 
 /** What every module's host offers: the node's running flag, its core, and its Ready loop. */
 interface NodeHost {
@@ -61,7 +61,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   private core: RaftCore | null = null;
   private running = false;
   private fatalError: unknown = null;
-  private tickTimer: TimerHandle | null = null;
+  /** The core's clock (tick-driver.ts); null before the node started. */
+  private ticks: TickDriver | null = null;
   private readyScheduled = false;
   /** True while the Ready loop (or a task between two Readies) runs; one at a time. */
   private processing = false;
@@ -154,6 +155,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       bootstrap,
     });
     this.core = core;
+    this.ticks = new TickDriver(this.deps.timers, raft.tickIntervalMs, core, () => this.scheduleReady());
     this.deps.observer?.onRestart?.(snapshot);
     this.deps.client.setPeers(core.getConfiguration().members.filter((m) => m.id !== nodeId));
     this.deps.server.setHandler((request, context) => this.rpcs.handle(request, context));
@@ -166,7 +168,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       lastIndex: core.getLastIndex(),
       snapshotIndex: core.getSnapshotIndex(),
     });
-    this.armTick();
+    this.ticks.start();
   }
 
   async stop(): Promise<void> {
@@ -180,8 +182,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   /** Stops everything at once: timers, pending requests, owed replies. */
   private halt(error: () => unknown): void {
     this.running = false;
-    this.tickTimer?.cancel();
-    this.tickTimer = null;
+    this.ticks?.stop();
     this.pending.rejectAll(error);
     this.membershipDriver.rejectAll();
     this.clientOps.endLeaderWaits();
@@ -211,18 +212,13 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     return this.running;
   }
 
-  private armTick(): void {
-    this.tickTimer = this.deps.timers.setTimer(this.options.raft.tickIntervalMs, () => {
-      if (!this.running) return;
-      this.requireCore().tick();
-      this.scheduleReady();
-      this.armTick();
-    });
-  }
-
-  /** @internal The core; StoppedError before the node started. */
+  /**
+   * @internal The core, with the ticks that passed since it was last used applied (every input
+   * and query goes through here, see tick-driver.ts); StoppedError before the node started.
+   */
   requireCore(): RaftCore {
     if (this.core === null) throw new StoppedError('node not started');
+    this.ticks?.catchUp();
     return this.core;
   }
 
@@ -232,6 +228,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
 
   /** Makes sure the Ready loop runs soon. */
   private scheduleReady(): void {
+    // An input may have brought the next due tick closer; the timer follows (tick-driver.ts).
+    this.ticks?.rearm();
     if (this.readyScheduled || this.processing || !this.running) return;
     this.readyScheduled = true;
     queueMicrotask(() => {
@@ -265,6 +263,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       this.fatal(error);
     } finally {
       this.processing = false;
+      // What the Ready loop handled may have brought the next due tick closer (tick-driver.ts).
+      this.ticks?.rearm();
     }
   }
 
