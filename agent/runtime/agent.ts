@@ -35,6 +35,7 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
+import { serveBackups } from '../backup/serve-backups.js';
 import type { CommitMarker } from './commit-marker.js';
 import type { DiskGuard } from './disk-guard.js';
 import { diskGuardFor, startLeaseKeeper, startQuotaKeeper } from './keepers.js';
@@ -150,7 +151,8 @@ export class Agent {
       phases.mark('codec');
       const diskGuard = diskGuardFor(config, { clock: timers, logger, metrics });
       const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
-      const { node, kvOptions, kv } = await buildNode(config, factories, parts);
+      const { node, kvOptions, stateMachine } = await buildNode(config, factories, parts);
+      const kv = stateMachine.kv;
       await node.start();
       phases.mark('peer');
       const keeper = startLeaseKeeper(kv, node, { timers, metrics });
@@ -165,6 +167,7 @@ export class Agent {
       });
       phases.mark('endpoint');
       const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
+      serveBackups(endpoint, node, stateMachine, config);
       marker?.start();
       diskGuard?.start();
       logStarted(config, logger);
@@ -264,7 +267,7 @@ async function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine }> {
+): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly stateMachine: TrustedStateMachine }> {
   const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
@@ -307,7 +310,7 @@ async function buildNode(
     });
     stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
   }
-  return { node, kvOptions, kv };
+  return { node, kvOptions, stateMachine };
 }
 
 /**
