@@ -16,13 +16,21 @@
  * (node-gyp-build-optional-packages, resolved from the native package's folder) must pick the
  * kept file with the others out of its sight; otherwise nothing is removed and it fails.
  */
-import { existsSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
-/** The native packages and the scope/prefix of their per-platform prebuild packages. */
-export const PRUNED_PACKAGES: readonly { readonly name: string; readonly prebuildPrefix: string }[] = [
-  { name: 'lmdb', prebuildPrefix: '@lmdb/lmdb' },
+/**
+ * The native packages, the scope/prefix of their per-platform prebuild packages, and the folders
+ * of the package that only a build from source reads (C/C++ sources; lmdb 3.5: 2.2 MB), removed
+ * once the loader is shown to pick a prebuild.
+ */
+export const PRUNED_PACKAGES: readonly {
+  readonly name: string;
+  readonly prebuildPrefix: string;
+  readonly buildSources?: readonly string[];
+}[] = [
+  { name: 'lmdb', prebuildPrefix: '@lmdb/lmdb', buildSources: ['dependencies', 'src'] },
   { name: 'msgpackr-extract', prebuildPrefix: '@msgpackr-extract/msgpackr-extract' },
   { name: 'cbor-extract', prebuildPrefix: '@cbor-extract/cbor-extract' },
 ];
@@ -37,7 +45,27 @@ export interface PrunedPackage {
   readonly pkg: string;
   readonly kept: string;
   readonly removed: readonly string[];
+  /** Bytes of the removed builds and build sources. */
   readonly removedBytes: number;
+}
+
+/** Bytes of the files under `path`. */
+function treeBytes(path: string): number {
+  const stats = statSync(path);
+  if (!stats.isDirectory()) return stats.size;
+  return readdirSync(path).reduce((sum, name) => sum + treeBytes(join(path, name)), 0);
+}
+
+/** Removes (or with `dryRun` only counts) the build-source folders of `packageDir`; returns what it removed. */
+function removeBuildSources(
+  packageDir: string,
+  folders: readonly string[],
+  dryRun: boolean,
+): { readonly removed: string[]; readonly bytes: number } {
+  const present = folders.filter((f) => existsSync(join(packageDir, f)));
+  const bytes = present.reduce((sum, f) => sum + treeBytes(join(packageDir, f)), 0);
+  if (!dryRun) for (const f of present) rmSync(join(packageDir, f), { recursive: true, force: true });
+  return { removed: present.map((f) => `${f}/`), bytes };
 }
 
 /** The C library of this process: glibc when Node reports a glibc runtime version, else musl. */
@@ -108,8 +136,16 @@ export function prunePrebuilds(
     const pkg = `${native.prebuildPrefix}-${process.platform}-${process.arch}`;
     const dir = join(modules, pkg);
     if (!existsSync(packageDir) || !existsSync(dir)) continue;
-    const pruned = prunePackage(pkg, dir, packageDir, libc, options.dryRun === true);
-    if (pruned !== null) done.push(pruned);
+    const dryRun = options.dryRun === true;
+    const pruned = prunePackage(pkg, dir, packageDir, libc, dryRun);
+    if (pruned === null) continue;
+    // The loader picked the kept prebuild (prunePackage throws otherwise): the sources go too.
+    const sources = removeBuildSources(packageDir, native.buildSources ?? [], dryRun);
+    done.push({
+      ...pruned,
+      removed: [...pruned.removed, ...sources.removed.map((f) => `${native.name}/${f}`)],
+      removedBytes: pruned.removedBytes + sources.bytes,
+    });
   }
   return done;
 }

@@ -1,11 +1,12 @@
 // Proves the prune step of deploy/install.sh keeps the one native build the gateway loads and
 // nothing else, and removes nothing when the native package's own loader would not load what it
-// keeps: on a fake install (a native package "lmdb" with a loader that picks like
+// keeps (the package's C sources go with the other builds, and stay when nothing is pruned):
+// on a fake install (a native package "lmdb" with a loader that picks like
 // node-gyp-build-optional-packages, or one that picks otherwise) and on this platform's prebuild
 // folder name. The real install and a real LMDB put/get after pruning are in
 // production-install.test.ts.
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chooseBuild, currentLibc, prunePrebuilds } from '../../deploy/prune-prebuilds.js';
@@ -30,6 +31,11 @@ function fakeInstall(loader: string): { modules: string; prebuilds: string } {
   const lmdb = join(modules, 'lmdb');
   mkdirSync(join(lmdb, 'node_modules', 'node-gyp-build-optional-packages'), { recursive: true });
   writeFileSync(join(lmdb, 'package.json'), '{"name":"lmdb"}');
+  // The C sources a build from source reads: removed with the other builds, kept when nothing is.
+  for (const folder of ['dependencies', 'src']) {
+    mkdirSync(join(lmdb, folder));
+    writeFileSync(join(lmdb, folder, 'source.c'), 'c'.repeat(500));
+  }
   writeFileSync(join(lmdb, 'node_modules', 'node-gyp-build-optional-packages', 'index.js'), loader);
   const prebuilds = join(modules, '@lmdb', `lmdb-${process.platform}-${process.arch}`);
   mkdirSync(prebuilds, { recursive: true });
@@ -51,16 +57,24 @@ describe('prune-prebuilds', () => {
       const dry = prunePrebuilds(modules, { dryRun: true, libc: 'glibc' });
       assert.equal(dry.length, 1);
       assert.equal(readdirSync(prebuilds).length, 5, 'a dry run removes nothing');
+      assert.ok(existsSync(join(modules, 'lmdb', 'src')), 'a dry run keeps the sources');
       const done = prunePrebuilds(modules, { libc: 'glibc' });
       assert.deepEqual(done, [
         {
           pkg: `@lmdb/lmdb-${process.platform}-${process.arch}`,
           kept: 'node.napi.glibc.node',
-          removed: ['node.abi115.glibc.node', 'node.abi127.glibc.node', 'node.napi.musl.node'],
-          removedBytes: 3000,
+          removed: [
+            'node.abi115.glibc.node',
+            'node.abi127.glibc.node',
+            'node.napi.musl.node',
+            'lmdb/dependencies/',
+            'lmdb/src/',
+          ],
+          removedBytes: 4000,
         },
       ]);
       assert.deepEqual(readdirSync(prebuilds).sort(), ['node.napi.glibc.node', 'package.json']);
+      assert.deepEqual(readdirSync(join(modules, 'lmdb')).sort(), ['node_modules', 'package.json'], 'sources gone');
       assert.deepEqual(prunePrebuilds(modules, { libc: 'glibc' }), [], 'a second run has nothing to do');
     } finally {
       rmSync(join(modules, '..'), { recursive: true, force: true });
@@ -72,6 +86,7 @@ describe('prune-prebuilds', () => {
     try {
       assert.throws(() => prunePrebuilds(modules, { libc: 'glibc' }), /the loader would pick .*: nothing removed/);
       assert.deepEqual(readdirSync(prebuilds).sort(), [...BUILDS, 'package.json'].sort());
+      assert.ok(existsSync(join(modules, 'lmdb', 'dependencies')), 'the sources stay when nothing is pruned');
     } finally {
       rmSync(join(modules, '..'), { recursive: true, force: true });
     }
