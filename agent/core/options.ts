@@ -4,6 +4,7 @@
  * start state from what the node persisted.
  */
 import type { Prng } from '../../contracts/prng.js';
+import type { WitnessView } from './witness.js';
 import type { ClusterConfiguration, HardState, LogEntry, NodeId, Snapshot } from '../../contracts/log.js';
 
 /** Options of the core, in ticks and bytes. The runtime derives them from RaftConfiguration. */
@@ -27,11 +28,19 @@ export interface CoreOptions {
   readonly snapshotBytesMax: number;
   /** Most committed-entry bytes handed out to apply in one Ready (at least one entry). */
   readonly applyBytesMax: number;
+  /**
+   * This node was set up as a witness (agent.json marks it so). A witness never campaigns and
+   * strips what it stores whatever the configuration says, so a witness whose configuration
+   * lost track of its role still never leads and never keeps a value. Default false.
+   */
+  readonly witness?: boolean;
 }
 
-/** Dependencies of the core: only randomness. */
+/** Dependencies of the core: randomness, and what witnesses may see. */
 export interface CoreDeps {
   readonly prng: Prng;
+  /** What a witness is sent and stores (witness.ts). Default STRIPPED_WITNESS_VIEW. */
+  readonly witnessView?: WitnessView;
 }
 
 /** What a core starts from: what the node persisted, and the cluster to bootstrap without a log. */

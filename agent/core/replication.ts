@@ -15,7 +15,9 @@ import type { Progress } from './progress.js';
 import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
 import type { CoreState } from './state.js';
-import type { LogIndex, NodeId } from '../../contracts/log.js';
+import { isWitness } from './configuration.js';
+import { entriesForWitness } from './witness.js';
+import type { LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
 import type {
   AppendEntriesRequest,
   AppendEntriesResponse,
@@ -45,12 +47,14 @@ export function flushReplication(core: CoreState): void {
 function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   const prevLogIndex = progress.next - 1;
   const prevLogTerm = core.log.term(prevLogIndex);
-  const entries = core.log.slice(progress.next, core.options.maxEntriesPerAppend, core.options.appendBytesMax);
-  if (prevLogTerm === null || entries === null) {
+  const slice = core.log.slice(progress.next, core.options.maxEntriesPerAppend, core.options.appendBytesMax);
+  if (prevLogTerm === null || slice === null) {
     // The entries the follower needs were compacted away: it needs the snapshot.
     startSnapshot(core, id, progress);
     return false;
   }
+  // A witness is sent terms, indexes and configurations only (witness.ts).
+  const entries = isWitness(core.configs.current(), id) ? entriesForWitness(core.witnessView, slice) : slice;
   // In probe state an empty append still finds out whether the logs match at next - 1.
   const probing = progress.state === 'probe' && progress.match < prevLogIndex;
   if (entries.length === 0 && !probing) return false;
@@ -129,7 +133,8 @@ function startSnapshot(core: CoreState, id: NodeId, progress: Progress): void {
   const snapshot = core.latestSnapshot;
   assert(snapshot !== null, 'a compacted log has a snapshot');
   progress.becomeSnapshot(snapshot.lastIncludedIndex);
-  core.emit({ kind: 'snapshot-sent', to: id, index: snapshot.lastIncludedIndex, bytes: snapshot.data.byteLength });
+  const bytes = snapshotDataFor(core, id, snapshot).byteLength;
+  core.emit({ kind: 'snapshot-sent', to: id, index: snapshot.lastIncludedIndex, bytes });
   maybeSendSnapshotChunk(core, id, progress);
 }
 
@@ -144,8 +149,9 @@ function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress)
     return;
   }
   const offset = progress.snapshotOffset;
-  const data = snapshot.data.subarray(offset, offset + core.options.snapshotChunkBytes);
-  const done = offset + data.byteLength === snapshot.data.byteLength;
+  const whole = snapshotDataFor(core, id, snapshot);
+  const data = whole.subarray(offset, offset + core.options.snapshotChunkBytes);
+  const done = offset + data.byteLength === whole.byteLength;
   core.send(id, {
     type: 'InstallSnapshotRequest',
     term: core.currentTerm,
@@ -155,10 +161,16 @@ function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress)
     offset,
     data,
     done,
-    totalBytes: snapshot.data.byteLength,
+    totalBytes: whole.byteLength,
     configuration: snapshot.configuration,
   });
   progress.snapshotChunkSent = true;
+}
+
+/** The snapshot data `id` is sent: all of it, or for a witness only what the witness view keeps. */
+function snapshotDataFor(core: CoreState, id: NodeId, snapshot: Snapshot): Uint8Array {
+  if (!isWitness(core.configs.current(), id)) return snapshot.data;
+  return core.witnessView.snapshotData(snapshot);
 }
 
 /** Tells `to` to campaign at once (thesis §3.10). */
