@@ -65,6 +65,10 @@ export interface AgentConfig {
   readonly listenPeer: HostPort;
   readonly listenEndpoint: HostPort;
   readonly members: readonly ClusterMember[];
+  /** The members marked `"witness": true` (DESIGN.md, "Witness members"). */
+  readonly witnesses: readonly NodeId[];
+  /** This node is a witness: marked so among the members, or by the top-level `witness`. */
+  readonly witness: boolean;
   readonly transport: 'coaps' | 'coap' | 'http' | 'https';
   readonly codec: 'cbor' | 'json' | 'protobuf';
   /** The engine to open; the alias `lmdb` is resolved to `wal`. */
@@ -100,7 +104,8 @@ interface RawAgentConfig {
   nodeId: string;
   dataDir: string;
   listen: { peer: string; endpoint: string };
-  members: { id: string; address: string }[];
+  members: { id: string; address: string; witness?: boolean }[];
+  witness?: boolean;
   transport?: 'coaps' | 'coap' | 'http' | 'https';
   codec?: 'cbor' | 'json' | 'protobuf';
   storage?: StorageSetting;
@@ -203,6 +208,9 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
   const transport = raw.transport ?? 'coaps';
   const ids = raw.members.map((m) => m.id);
   if (new Set(ids).size !== ids.length) problems.push('members: duplicate ids');
+  const witnesses = raw.members.filter((m) => m.witness === true).map((m) => m.id);
+  if (witnesses.length === raw.members.length)
+    problems.push('members: every member is a witness; at least one must hold the data (a witness never leads)');
   if (problems.length > 0) throw new ConfigError(problems);
   const listenEndpoint = parseHostPort(raw.listen.endpoint, 'listen.endpoint');
   const trust = resolveTrustSettings(raw, at, listenEndpoint.host, transport === 'coaps' || transport === 'https');
@@ -214,6 +222,8 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     listenPeer: parseHostPort(raw.listen.peer, 'listen.peer'),
     listenEndpoint,
     members: raw.members.map((m) => ({ id: m.id, address: m.address })),
+    witnesses,
+    witness: raw.witness === true || witnesses.includes(raw.nodeId),
     transport,
     codec: raw.codec ?? 'cbor',
     storage: storageEngineOf(raw.storage ?? 'wal'),

@@ -51,6 +51,7 @@ import { restricted, type EndpointAccess, type EndpointArea } from './access.js'
 import { EndpointWrites } from './writes.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
+import { witnessGuarded } from './witness-guard.js';
 import { watchHandler } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
 import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
@@ -112,8 +113,12 @@ export class LocalEndpoint {
         : null;
     this.writes = new EndpointWrites(deps.node, session, { timeoutMs: this.options.requestTimeoutMs, oversize });
     const access = deps.access ?? { kv: null, admin: null };
+    // A witness serves no key-value request (witness-guard.ts).
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
-      this.server.addResource(path, restricted(methods, area, access));
+      this.server.addResource(
+        path,
+        restricted(area === 'kv' ? witnessGuarded(methods, deps.node) : methods, area, access),
+      );
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });

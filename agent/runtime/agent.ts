@@ -8,6 +8,7 @@
  * Exit codes follow sysexits(3), so scripts and systemd can tell why the process ended.
  */
 import { simpleConfiguration } from '../core/configuration.js';
+import { AGENT_WITNESS_VIEW } from '../trust/witness-view.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
@@ -84,6 +85,7 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   return simpleConfiguration(
     config.members.map((m) => m.id),
     config.members,
+    config.witnesses,
   );
 }
 
@@ -244,6 +246,7 @@ function buildNode(
       metrics,
       membership,
       observer,
+      witnessView: AGENT_WITNESS_VIEW,
       ...(config.cluster === null
         ? {}
         : {
@@ -254,7 +257,7 @@ function buildNode(
             },
           }),
     },
-    { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
+    { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config), witness: config.witness },
   );
   if (membership instanceof AuthenticatedMembershipManager) {
     membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {
