@@ -130,7 +130,8 @@ export class Agent {
       for (const path of prepareDataDir(config.dataDir))
         logger.warning('data folder: removed group and other permissions', { path });
     const storage = await openStorage(config);
-    const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
+    const trace =
+      config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now(), config.witness);
     let endpoint: LocalEndpoint | null = null;
     const observer = agentObserver(trace, () => endpoint);
     try {
