@@ -109,8 +109,12 @@ export function configurationProblems(config: ClusterConfiguration): string[] {
 
 /**
  * The problems of the witness list: each witness is a member, the list is absent rather than
- * empty, and each half of the configuration keeps a voter that is not a witness (a witness
- * never leads, so a configuration of witnesses alone could never elect a leader).
+ * empty, and in each half of the configuration the witnesses are fewer than a quorum, so that
+ * every quorum holds a full member. A commit then always reaches the disk of a full member of
+ * the configuration that committed it: a quorum of witnesses alone could commit an entry whose
+ * value no remaining member holds (say, once the leader that wrote it removed itself), and the
+ * witnesses, which keep its term, would then refuse every full member their votes for ever.
+ * It also keeps a voter that can lead in each half (a witness never leads).
  */
 function witnessProblems(
   config: ClusterConfiguration,
@@ -122,10 +126,12 @@ function witnessProblems(
   if (witnesses.length === 0) problems.push('witnesses is empty (leave it out instead)');
   checkIds(witnesses, 'witnesses');
   for (const id of witnesses) if (!isMember(config, id)) problems.push(`witness ${id} is not a member`);
-  const leads = (ids: readonly NodeId[]): boolean => ids.some((id) => !witnesses.includes(id));
-  if (config.voters.length > 0 && !leads(config.voters)) problems.push('every voter is a witness: none could lead');
-  if (config.oldVoters !== null && config.oldVoters.length > 0 && !leads(config.oldVoters))
-    problems.push('every old voter is a witness: none could lead');
+  const tooMany = (ids: readonly NodeId[]): boolean =>
+    ids.length > 0 && ids.filter((id) => witnesses.includes(id)).length >= Math.floor(ids.length / 2) + 1;
+  if (tooMany(config.voters))
+    problems.push('witnesses make up a quorum of the voters: a quorum must hold a full member');
+  if (config.oldVoters !== null && tooMany(config.oldVoters))
+    problems.push('witnesses make up a quorum of the old voters: a quorum must hold a full member');
   return problems;
 }
 

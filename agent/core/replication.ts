@@ -15,7 +15,7 @@ import type { Progress } from './progress.js';
 import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
 import type { CoreState } from './state.js';
-import { isWitness } from './configuration.js';
+import { isVoter, isWitness } from './configuration.js';
 import { entriesForWitness } from './witness.js';
 import type { LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
 import type {
@@ -47,14 +47,17 @@ export function flushReplication(core: CoreState): void {
 function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   const prevLogIndex = progress.next - 1;
   const prevLogTerm = core.log.term(prevLogIndex);
-  const slice = core.log.slice(progress.next, core.options.maxEntriesPerAppend, core.options.appendBytesMax);
+  const witness = isWitness(core.configs.current(), id);
+  // A witness is sent only entries already durable on the leader (witnessEntriesMax).
+  const countMax = witness ? witnessEntriesMax(core, progress.next) : core.options.maxEntriesPerAppend;
+  const slice = core.log.slice(progress.next, countMax, core.options.appendBytesMax);
   if (prevLogTerm === null || slice === null) {
     // The entries the follower needs were compacted away: it needs the snapshot.
     startSnapshot(core, id, progress);
     return false;
   }
   // A witness is sent terms, indexes and configurations only (witness.ts).
-  const entries = isWitness(core.configs.current(), id) ? entriesForWitness(core.witnessView, slice) : slice;
+  const entries = witness ? entriesForWitness(core.witnessView, slice) : slice;
   // In probe state an empty append still finds out whether the logs match at next - 1.
   const probing = progress.state === 'probe' && progress.match < prevLogIndex;
   if (entries.length === 0 && !probing) return false;
@@ -72,6 +75,27 @@ function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   progress.sentEntries(prevLogIndex + entries.length, entries.length, bytes);
   if (entries.length > 0) progress.appendElapsed = core.heartbeatElapsed;
   return true;
+}
+
+/**
+ * How many entries from `next` on a witness may be sent: only those the leader has synced, and
+ * from a leader that the configuration in force no longer names as a voter (it is removing
+ * itself), none past that configuration's entry.
+ *
+ * So every entry a witness holds is on the disk of a full member that stays in the cluster: the
+ * leader that created it (a node's log never becomes less up to date than what it synced), or,
+ * for the entries up to a configuration that removes that leader, a full member of the new
+ * configuration (a quorum of it holds the entry before it commits, and every quorum holds a
+ * full member: configuration.ts). Some full member can thus always win the witness's vote.
+ * Otherwise an uncommitted entry could end up on the witness alone (sent before the leader's own
+ * sync, thesis §10.2.1, then the leader crashed; or the leader removed itself): the witness would
+ * refuse every full member its vote, and never campaigns, so the cluster would wait for ever for
+ * an entry that was never committed. Full members still get every entry at once.
+ */
+function witnessEntriesMax(core: CoreState, next: LogIndex): number {
+  let last = core.log.stableIndex;
+  if (!isVoter(core.configs.current(), core.id)) last = Math.min(last, core.configs.currentIndex());
+  return Math.max(0, Math.min(core.options.maxEntriesPerAppend, last - next + 1));
 }
 
 /**

@@ -8,6 +8,7 @@
 // runs real cores on the CoreCluster harness (no mocks) and inspects what they hand out.
 import { strict as assert } from 'node:assert';
 import {
+  configurationProblems,
   decodeConfiguration,
   encodeConfiguration,
   planChange,
@@ -142,6 +143,71 @@ describe('witness member (core)', () => {
     assert.notEqual(reads[0]?.index, null, 'confirmed by the leader and the witness');
   });
 
+  it('sends the witness only entries the leader has synced (the voter gets them at once)', () => {
+    const { cluster, leader, other } = start(9);
+    const core = cluster.core(leader);
+    const proposed = core.propose(bytes('not yet durable'));
+    assert.ok(proposed.ok);
+    const index = proposed.ok ? proposed.index : 0;
+    const sentTo = (ready: ReturnType<typeof core.takeReady>, to: string): number[] =>
+      ready.messages.flatMap((m) =>
+        m.kind === 'request' && m.to === to && m.request.type === 'AppendEntriesRequest'
+          ? m.request.entries.map((e) => e.index)
+          : [],
+      );
+    const first = core.takeReady();
+    assert.deepEqual(
+      first.entries.map((e) => e.index),
+      [index],
+      'the entry is being persisted',
+    );
+    assert.ok(sentTo(first, other).includes(index), 'a full member gets it while the leader persists it');
+    assert.ok(!sentTo(first, 'w').includes(index), 'the witness does not');
+    core.advance(first);
+    const second = core.takeReady();
+    assert.ok(sentTo(second, 'w').includes(index), 'the witness gets it once the leader synced it');
+  });
+
+  it('sends the witness nothing past the configuration in which the leader removes itself', () => {
+    const cluster = new CoreCluster(['a', 'b', 'c', 'w'], 10, {}, new Map(), ['w']);
+    const leader = cluster.electLeader();
+    cluster.tick(3);
+    const core = cluster.core(leader);
+    const plan = planChange(core.getConfiguration(), { kind: 'remove', id: leader });
+    assert.ok(plan.ok);
+    const joint = core.proposeConfiguration(plan.ok ? plan.next : core.getConfiguration());
+    assert.ok(joint.ok);
+    const jointIndex = joint.ok ? joint.index : 0;
+    // The full members never get what follows the joint configuration: C_new cannot commit, so
+    // the leader goes on leading (and taking proposals) while the witness still answers.
+    cluster.dropRequest = (from, to, request) =>
+      from === leader &&
+      to !== 'w' &&
+      request.type === 'AppendEntriesRequest' &&
+      request.entries.some((e) => e.index > jointIndex);
+    cluster.tick(3);
+    const configIndex = core.getLastIndex();
+    assert.equal(core.getConfiguration().oldVoters, null, 'C_new is in force');
+    assert.ok(!core.getConfiguration().voters.includes(leader));
+    const mark = cluster.readies.get(leader)?.length ?? 0;
+    const proposed = core.propose(bytes('after my removal'));
+    assert.ok(proposed.ok);
+    cluster.tick(3);
+    const sent = (cluster.readies.get(leader) ?? []).slice(mark).flatMap((r) => r.messages);
+    const indexesTo = (to: string): number[] =>
+      sent.flatMap((m) =>
+        m.kind === 'request' && m.to === to && m.request.type === 'AppendEntriesRequest'
+          ? m.request.entries.map((e) => e.index)
+          : [],
+      );
+    assert.equal(core.getLastIndex(), configIndex + 1, 'the leader took the proposal');
+    assert.equal(cluster.core('w').getLastIndex(), configIndex, 'the witness holds the configuration and no more');
+    assert.ok(
+      indexesTo('w').every((i) => i <= configIndex),
+      'the witness gets nothing past the configuration that removes the leader',
+    );
+  });
+
   it('never hands leadership to the witness', () => {
     const { cluster, leader } = start(7);
     const result = cluster.core(leader).transferLeadership('w');
@@ -196,6 +262,25 @@ describe('witness configurations', () => {
     assert.equal(decodeConfiguration(bytesOf({ ...base, witnesses: ['w'] })), null);
     assert.equal(decodeConfiguration(bytesOf({ ...base, voters: ['a', 'w'], witnesses: ['x'] })), null);
     assert.equal(decodeConfiguration(bytesOf({ ...base, voters: ['a', 'w'], witnesses: [] })), null);
+  });
+
+  it('refuses witnesses that make up a quorum of either half, so every quorum holds a full member', () => {
+    assert.equal(configurationProblems(simpleConfiguration(['a', 'b', 'w'], [], ['w'])).length, 0);
+    assert.equal(configurationProblems(simpleConfiguration(['a', 'w'], [], ['w'])).length, 0);
+    assert.equal(configurationProblems(simpleConfiguration(['a', 'b', 'c', 'v', 'w'], [], ['v', 'w'])).length, 0);
+    assert.match(
+      configurationProblems(simpleConfiguration(['a', 'v', 'w'], [], ['v', 'w'])).join(),
+      /witnesses make up a quorum of the voters/,
+    );
+    const fromTwoPlusOne = planChange(simpleConfiguration(['a', 'b', 'w'], [], ['w']), { kind: 'remove', id: 'b' });
+    assert.ok(fromTwoPlusOne.ok, 'a and the witness: every quorum still holds a');
+    const joint = {
+      ...simpleConfiguration(['a', 'w'], [], ['v', 'w']),
+      learners: ['v'],
+      members: [],
+    };
+    const promoted = planChange({ ...joint, members: [] }, { kind: 'promote', id: 'v' });
+    assert.equal(promoted.ok, false, 'promoting a second witness next to one full member is refused');
   });
 
   it('adds a witness as a witness learner, promotes it as a voter, and never converts a member in place', () => {
