@@ -14,6 +14,7 @@ import { STORAGE_SETTINGS, isStorageSetting } from '../config/agent-config.js';
 import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { isLoopbackHost } from '../config/trust-config.js';
+import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
 import { intOption, parseOptions } from './args.js';
 import {
   linksDocument,
@@ -102,6 +103,9 @@ export function initCluster(options: InitOptions): InitNode[] {
     throw new ConfigError([`witnesses: expected 0 to 9, got ${witnessCount}`]);
   const ids = Array.from({ length: options.nodes + witnessCount }, (_, i) => `n${i + 1}`);
   const isWitnessId = (id: string): boolean => ids.indexOf(id) >= options.nodes;
+  // Witnesses fewer than a quorum, so that every quorum holds a full member (DESIGN.md).
+  const witnessProblems = configurationProblems(simpleConfiguration(ids, [], ids.filter(isWitnessId)));
+  if (witnessProblems.length > 0) throw new ConfigError(witnessProblems.map((p) => `--witnesses: ${p}`));
   if (!options.force && ids.some((id) => existsSync(join(root, id, 'agent.json')))) {
     throw new ConfigError([`--dir: ${root} already holds a cluster; use --force to overwrite it`]);
   }

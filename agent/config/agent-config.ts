@@ -14,6 +14,7 @@ import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../con
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import type { LogLevel } from '../../contracts/logger.js';
+import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
 import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
 
 export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';
@@ -209,8 +210,9 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
   const ids = raw.members.map((m) => m.id);
   if (new Set(ids).size !== ids.length) problems.push('members: duplicate ids');
   const witnesses = raw.members.filter((m) => m.witness === true).map((m) => m.id);
-  if (witnesses.length === raw.members.length)
-    problems.push('members: every member is a witness; at least one must hold the data (a witness never leads)');
+  // Witnesses fewer than a quorum, so that every quorum holds a full member (DESIGN.md).
+  for (const problem of configurationProblems(simpleConfiguration(ids, [], witnesses)))
+    if (problem.includes('witness')) problems.push(`members: ${problem}`);
   if (problems.length > 0) throw new ConfigError(problems);
   const listenEndpoint = parseHostPort(raw.listen.endpoint, 'listen.endpoint');
   const trust = resolveTrustSettings(raw, at, listenEndpoint.host, transport === 'coaps' || transport === 'https');
