@@ -33,16 +33,15 @@ describe('agent.json: witnesses', () => {
 
   it('cluster init --nodes 2 --witnesses 1 writes two members and a witness', async () => {
     const write = sinon.stub(process.stdout, 'write').returns(true);
-    let printed = '';
     try {
       assert.equal(await runClusterCommand(['init', '--nodes', '2', '--witnesses', '1', '--dir', dir]), 0);
-      printed = write
-        .getCalls()
-        .map((c) => String(c.args[0]))
-        .join('');
     } finally {
       write.restore();
     }
+    const printed = write
+      .getCalls()
+      .map((c) => String(c.args[0]))
+      .join('');
     assert.match(printed, /n3: witness /);
     for (const id of ['n1', 'n2', 'n3']) {
       const file = join(dir, id, 'agent.json');
