@@ -15,7 +15,8 @@ import type { Progress } from './progress.js';
 import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
 import type { CoreState } from './state.js';
-import { isVoter, isWitness } from './configuration.js';
+import { isVoter, isWitness, quorumVoters } from './configuration.js';
+import { allVoters } from './quorum.js';
 import { entriesForWitness } from './witness.js';
 import type { LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
 import type {
@@ -78,23 +79,28 @@ function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
 }
 
 /**
- * How many entries from `next` on a witness may be sent: only those the leader has synced, and
- * from a leader that the configuration in force no longer names as a voter (it is removing
- * itself), none past that configuration's entry.
+ * How many entries from `next` on a witness may be sent: only entries already durable on a full
+ * member that can campaign, namely the leader's own synced entries when it is a full voter of
+ * the configuration in force, and whatever a full voter of that configuration has acknowledged
+ * once it holds that configuration's entry (then its latest configuration names it a voter).
  *
- * So every entry a witness holds is on the disk of a full member that stays in the cluster: the
- * leader that created it (a node's log never becomes less up to date than what it synced), or,
- * for the entries up to a configuration that removes that leader, a full member of the new
- * configuration (a quorum of it holds the entry before it commits, and every quorum holds a
- * full member: configuration.ts). Some full member can thus always win the witness's vote.
- * Otherwise an uncommitted entry could end up on the witness alone (sent before the leader's own
- * sync, thesis §10.2.1, then the leader crashed; or the leader removed itself): the witness would
- * refuse every full member its vote, and never campaigns, so the cluster would wait for ever for
- * an entry that was never committed. Full members still get every entry at once.
+ * A node's log never becomes less up to date than what it synced, so some full member that can
+ * campaign is then always at least as up to date as the witness and can win its vote. Without
+ * the rule an uncommitted entry could end up on the witness alone, or on the witness and a
+ * leader that removed itself (which no longer campaigns): the witness would refuse every full
+ * member its vote, and never campaigns itself, so the cluster would wait for ever for an entry
+ * that was never committed. Full members still get every entry at once, before the leader's own
+ * sync (thesis §10.2.1); only the witness waits.
  */
 function witnessEntriesMax(core: CoreState, next: LogIndex): number {
-  let last = core.log.stableIndex;
-  if (!isVoter(core.configs.current(), core.id)) last = Math.min(last, core.configs.currentIndex());
+  const config = core.configs.current();
+  const configIndex = core.configs.currentIndex();
+  let last = isVoter(config, core.id) && !isWitness(config, core.id) ? core.log.stableIndex : 0;
+  for (const id of allVoters(quorumVoters(config))) {
+    if (id === core.id || isWitness(config, id)) continue;
+    const match = core.progress.get(id)?.match ?? 0;
+    if (match >= configIndex) last = Math.max(last, match);
+  }
   return Math.max(0, Math.min(core.options.maxEntriesPerAppend, last - next + 1));
 }
 
