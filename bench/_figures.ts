@@ -75,9 +75,14 @@ export class LatencyRecorder {
     return this.seen;
   }
 
+  /** The kept samples, ascending (a copy). */
+  sorted(): Float64Array {
+    return this.samples.slice(0, this.kept).sort();
+  }
+
   /** p50, p99 and the largest kept sample, ms rounded to 0.01; NaN when empty. */
   summary(): { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly truncated: boolean } {
-    const sorted = this.samples.slice(0, this.kept).sort();
+    const sorted = this.sorted();
     const r = (x: number): number => round(x, 2);
     return {
       p50Ms: r(percentile(sorted, 0.5)),

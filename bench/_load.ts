@@ -11,6 +11,8 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { AgentProcesses } from '../agent/cli/agent-processes.js';
 import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
+import { endpointClosedLoop } from './_endpoint-loop.js';
+import { percentile } from './_figures.js';
 
 /** One cluster under test. */
 export interface ClusterConfig {
@@ -77,11 +79,6 @@ export function processUsage(pid: number): { cpuSeconds: number; rssMiB: number 
   }
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-}
-
 /** Starts a cluster, waits for a leader, runs `body`, and always stops the cluster. */
 export async function withCluster<T>(config: ClusterConfig, body: (cluster: AgentProcesses) => Promise<T>): Promise<T> {
   const cluster = await AgentProcesses.create({
@@ -137,40 +134,17 @@ export async function measureLoad(
     { length: clients },
     (_, i) => new EndpointClient(endpointTarget(agents[i % agents.length]?.init.endpoint, 10_000)),
   );
-  const payload = new Uint8Array(valueBytes).fill(0x61);
-  const latencies: number[] = [];
-  let errors = 0;
-  let measuring = false;
-  let running = true;
-  const loop = async (client: EndpointClient, i: number): Promise<void> => {
-    for (let j = 0; running; j += 1) {
-      const started = performance.now();
-      let ok = false;
-      try {
-        const response = await client.request({ method: 'PUT', path: ['kv', `bench-${i}-${j % 64}`], payload });
-        ok = response.code >= 0x40 && response.code < 0x60;
-      } catch {
-        // Counted below.
-      }
-      if (!measuring) continue;
-      if (ok) latencies.push(performance.now() - started);
-      else errors += 1;
-    }
-  };
-  const loops = endpoints.map((c, i) => loop(c, i));
-  await sleep(warmupMs);
-  const before = usageOf(cluster);
-  measuring = true;
-  const started = performance.now();
-  await sleep(durationMs);
-  measuring = false;
-  const elapsedMs = performance.now() - started;
-  const after = usageOf(cluster);
-  running = false;
-  await Promise.all(loops);
+  let before = new Map<string, { cpuSeconds: number; rssMiB: number }>();
+  let after = before;
+  const shape = { keyPrefix: 'bench', payload: new Uint8Array(valueBytes).fill(0x61), warmupMs, durationMs };
+  const { latencies, errors, elapsedMs } = await endpointClosedLoop(endpoints, shape, {
+    start: () => (before = usageOf(cluster)),
+    stop: () => (after = usageOf(cluster)),
+  });
   for (const c of endpoints) await c.close();
-  latencies.sort((a, b) => a - b);
+  const sorted = latencies.sorted();
   const round = (v: number): number => Math.round(v * 100) / 100;
+  const at = (p: number): number => round(sorted.length === 0 ? 0 : percentile(sorted, p));
   const usage: AgentUsage[] = [...after].map(([id, a]) => ({
     id,
     cpuPercent: round((100 * (a.cpuSeconds - (before.get(id)?.cpuSeconds ?? a.cpuSeconds))) / (elapsedMs / 1000)),
@@ -180,13 +154,13 @@ export async function measureLoad(
     clients,
     valueBytes,
     durationMs: Math.round(elapsedMs),
-    ops: latencies.length,
+    ops: latencies.count,
     errors,
-    opsPerSecond: round(latencies.length / (elapsedMs / 1000)),
-    p50Ms: round(percentile(latencies, 0.5)),
-    p90Ms: round(percentile(latencies, 0.9)),
-    p99Ms: round(percentile(latencies, 0.99)),
-    maxMs: round(latencies[latencies.length - 1] ?? 0),
+    opsPerSecond: round(latencies.count / (elapsedMs / 1000)),
+    p50Ms: at(0.5),
+    p90Ms: at(0.9),
+    p99Ms: at(0.99),
+    maxMs: round(sorted[sorted.length - 1] ?? 0),
     agents: usage,
   };
 }

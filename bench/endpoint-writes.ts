@@ -14,10 +14,11 @@
  * --server=bare measures the CoAP exchange alone: an in-process CoapServer on loopback UDP that
  * answers every PUT at once, the CPU being this process's (client and server together).
  */
-import { performance } from 'node:perf_hooks';
 import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
 import { AgentProcesses } from '../agent/cli/agent-processes.js';
 import { processUsage } from './_load.js';
+import { endpointClosedLoop } from './_endpoint-loop.js';
+import { intOption, option, parseIntList, percentile } from './_figures.js';
 import { CoapResponseCode, CoapServer } from '../transport/coap/index.js';
 import { createRealTimers } from '../transport/timers.js';
 import { openUdpEndpoint } from '../transport/udp.js';
@@ -37,19 +38,7 @@ interface Point {
   readonly agentCpuMsPerWrite: number;
 }
 
-function option(args: readonly string[], name: string, fallback: string): string {
-  for (const arg of args) if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
-  return fallback;
-}
-
-function numbers(text: string, name: string): number[] {
-  const values = text.split(',').map(Number);
-  if (values.some((v) => !Number.isSafeInteger(v) || v < 1)) throw new Error(`--${name} expects positive integers`);
-  return values;
-}
-
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function cpuSeconds(cluster: AgentProcesses): number {
   let sum = 0;
@@ -72,50 +61,31 @@ async function closedLoop(
   cpuSeconds: () => number,
 ): Promise<Point> {
   const writers = Array.from({ length: shape.clients }, () => new EndpointClient(target));
-  const value = new Uint8Array(shape.valueBytes).fill(0x62);
-  const latencies: number[] = [];
-  let failures = 0;
-  let measuring = false;
-  let running = true;
-  const loop = async (client: EndpointClient, i: number): Promise<void> => {
-    for (let j = 0; running; j += 1) {
-      const started = performance.now();
-      let ok = false;
-      try {
-        const response = await client.request({ method: 'PUT', path: ['kv', `ew-${i}-${j % 64}`], payload: value });
-        ok = response.code >= 0x40 && response.code < 0x60;
-      } catch {
-        // A request with no answer in time (a loaded machine, an election): counted as a failure.
-      }
-      if (!measuring) continue;
-      if (ok) latencies.push(performance.now() - started);
-      else failures += 1;
-    }
+  let cpuBefore = 0;
+  let cpu = 0;
+  const loopShape = {
+    keyPrefix: 'ew',
+    payload: new Uint8Array(shape.valueBytes).fill(0x62),
+    warmupMs: Math.min(1_000, shape.durationMs / 4),
+    durationMs: shape.durationMs,
   };
-  const loops = writers.map((w, i) => loop(w, i));
-  await sleep(Math.min(1_000, shape.durationMs / 4));
-  const cpuBefore = cpuSeconds();
-  const started = performance.now();
-  measuring = true;
-  await sleep(shape.durationMs);
-  measuring = false;
-  const elapsedMs = performance.now() - started;
-  const cpu = cpuSeconds() - cpuBefore;
-  running = false;
-  await Promise.all(loops);
+  const { latencies, errors, elapsedMs } = await endpointClosedLoop(writers, loopShape, {
+    start: () => (cpuBefore = cpuSeconds()),
+    stop: () => (cpu = cpuSeconds() - cpuBefore),
+  });
   for (const w of writers) await w.close();
-  latencies.sort((a, b) => a - b);
-  const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  const sorted = latencies.sorted();
+  const at = (p: number): number => (sorted.length === 0 ? 0 : percentile(sorted, p));
   return {
     mode: shape.mode,
     valueBytes: shape.valueBytes,
     clients: shape.clients,
-    writes: latencies.length,
-    failures,
-    writesPerSecond: round(latencies.length / (elapsedMs / 1000), 1),
+    writes: latencies.count,
+    failures: errors,
+    writesPerSecond: round(latencies.count / (elapsedMs / 1000), 1),
     p50Ms: round(at(0.5), 2),
     p99Ms: round(at(0.99), 2),
-    agentCpuMsPerWrite: latencies.length === 0 ? 0 : round((1000 * cpu) / latencies.length),
+    agentCpuMsPerWrite: latencies.count === 0 ? 0 : round((1000 * cpu) / latencies.count),
   };
 }
 
@@ -147,9 +117,9 @@ function planOf(args: readonly string[]) {
     throw new Error('--modes takes whole and block1');
   });
   return {
-    durationMs: numbers(option(args, 'duration-ms', '4000'), 'duration-ms')[0] ?? 4000,
-    clientCounts: numbers(option(args, 'clients', '1,16'), 'clients'),
-    sizes: numbers(option(args, 'sizes', '256,4096'), 'sizes'),
+    durationMs: intOption(args, 'duration-ms', 4000, 1, 3_600_000),
+    clientCounts: parseIntList(option(args, 'clients', '1,16'), 'clients', 1, 4096),
+    sizes: parseIntList(option(args, 'sizes', '256,4096'), 'sizes', 1, 1 << 20),
     modes: checked,
   };
 }
@@ -178,7 +148,7 @@ export async function run(args: readonly string[]): Promise<unknown> {
   const plan = planOf(args);
   if (option(args, 'server', 'agent') === 'bare')
     return { bench: 'endpoint-writes', server: 'bare', points: await runBare(plan) };
-  const nodes = numbers(option(args, 'nodes', '1'), 'nodes')[0] ?? 1;
+  const nodes = intOption(args, 'nodes', 1, 1, 7);
   const profileDir = option(args, 'cpu-prof-dir', '');
   const cluster = await AgentProcesses.create({
     nodes,

@@ -117,6 +117,11 @@ export class UdpEndpoint implements DatagramEndpoint {
     this.handler = handler;
   }
 
+  /** The socket's receive buffer as the kernel reports it (SO_RCVBUF; Linux reports twice what it grants). */
+  receiveBufferBytes(): number {
+    return this.socket.getRecvBufferSize();
+  }
+
   localAddress(): { readonly address: string; readonly port: number } {
     const bound = this.socket.address();
     return { address: bound.address, port: bound.port };

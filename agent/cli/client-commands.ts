@@ -32,9 +32,26 @@ export async function runStatus(args: readonly string[]): Promise<number> {
         `leader ${leaderId ?? '(none)'}, commit ${status.number('commitIndex')}, ` +
         `applied ${status.number('lastApplied')}`,
     );
+    const alarms = alarmsLine(document);
+    if (alarms !== null) out(alarms);
     out(membersTable(memberRows(status), leaderId));
     return CLIENT_EXIT.ok;
   });
+}
+
+/** `alarms: NOSPACE (quota: N of M bytes used; disk full)` when the status shows an alarm, else null. */
+export function alarmsLine(document: unknown): string | null {
+  if (typeof document !== 'object' || document === null) return null;
+  const alarms: unknown = Reflect.get(document, 'alarms');
+  if (!Array.isArray(alarms) || alarms.length === 0) return null;
+  const causes: string[] = [];
+  const quota: unknown = Reflect.get(document, 'quota');
+  if (typeof quota === 'object' && quota !== null && Reflect.get(quota, 'alarm') === true)
+    causes.push(
+      `quota: ${String(Reflect.get(quota, 'usedBytes'))} of ${String(Reflect.get(quota, 'quotaBytes'))} bytes used`,
+    );
+  if (Reflect.get(document, 'diskFull') === true) causes.push('disk full');
+  return `alarms: ${alarms.map(String).join(', ')}${causes.length === 0 ? '' : ` (${causes.join('; ')})`}`;
 }
 
 const KV_HELP = `usage: coraft kv get KEY [--stale]

@@ -69,6 +69,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'take a snapshot on the node and compact its log',
     run: async (args) => (await import('./admin-commands.js')).runSnapshot(args),
   },
+  recover: {
+    summary: 'recover --config FILE --force-new-cluster [--yes]: make a stopped survivor a one-member cluster',
+    run: async (args) => (await import('./recover.js')).runRecoverCommand(args),
+  },
   sim: {
     summary: 'run a deterministic simulated cluster under faults and check it',
     run: async (args) => (await import('./sim.js')).runSimCommand(args),

@@ -87,12 +87,22 @@ export interface AgentConfig {
   readonly endpointKeys: TrustSettings['endpointKeys'];
   readonly raft: RaftConfiguration;
   readonly mapSizeMaxBytes: number;
+  /** Free bytes the data folder keeps: below it client writes are refused (agent/runtime/disk-guard.ts); 0: off. */
+  readonly diskReserveBytes: number;
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'console';
   readonly metrics: MetricsSettings;
   readonly trace: string | null;
   readonly kv: Readonly<Record<string, unknown>>;
+  /**
+   * The space quota of the key-value store this member proposes when it leads (agent/kv/quota.ts),
+   * bytes; 0: none (the default). A cluster setting replicated through the log.
+   */
+  readonly quotaBytes: number;
 }
+
+/** Default of storageOptions.diskReserveBytes: 32 MiB. */
+export const DISK_RESERVE_BYTES_DEFAULT = 32 * 1024 * 1024;
 
 /** A listening address. */
 export interface HostPort {
@@ -116,18 +126,24 @@ interface RawAgentConfig {
   endpointKeys?: { kv?: { identity: string; keyFile: string }; admin?: { identity: string; keyFile: string } };
   endpointPsk?: unknown;
   raft?: Partial<RaftConfiguration>;
-  storageOptions?: { mapSizeMaxBytes?: number };
+  storageOptions?: { mapSizeMaxBytes?: number; diskReserveBytes?: number };
   logging?: { level?: LogLevel; format?: 'json' | 'console' };
   metrics?: Partial<Omit<MetricsSettings, 'emfFile'>> & { emfFile?: string };
   trace?: string;
   kv?: Record<string, unknown>;
+  quotaBytes?: number;
 }
 
 /**
  * The agent's Raft timing when agent.json sets none, sized for a gateway at rest (issue 17): a
  * heartbeat every 100 ms (the reference's 50 ms sent twice the packets, each a DTLS record
  * both ways) and a 20 ms tick, with the election timeout kept at three heartbeat intervals and
- * up. Everything else is the reference's (DEFAULT_RAFT_CONFIGURATION, which the simulator uses).
+ * up. A peer RPC's deadline is the shortest election timeout (issue 16): a follower answers an
+ * append only after its sync, and under load that took longer than the reference's 100 ms (whose
+ * first CoAP retransmission comes after 25 ms), so each slow sync cost a resent 16 KiB append and
+ * a timed-out one dropped the follower from pipelining to probing; at 64 clients of 4 KiB values
+ * the longer deadline cut the CPU per write by about a quarter. Everything else is the
+ * reference's (DEFAULT_RAFT_CONFIGURATION, which the simulator uses).
  */
 export const AGENT_RAFT_DEFAULTS: RaftConfiguration = {
   ...DEFAULT_RAFT_CONFIGURATION,
@@ -135,6 +151,7 @@ export const AGENT_RAFT_DEFAULTS: RaftConfiguration = {
   heartbeatIntervalMs: 100,
   electionTimeoutMinMs: 300,
   electionTimeoutMaxMs: 600,
+  rpcTimeoutMs: 300,
 };
 
 /** Ajv's validator for agent-config.schema.json, compiled ahead of time (see validator-source.ts). */
@@ -232,6 +249,7 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     ...trust,
     raft,
     mapSizeMaxBytes: raw.storageOptions?.mapSizeMaxBytes ?? 1024 * 1024 * 1024,
+    diskReserveBytes: raw.storageOptions?.diskReserveBytes ?? DISK_RESERVE_BYTES_DEFAULT,
     logLevel: raw.logging?.level ?? 'info',
     logFormat: raw.logging?.format ?? 'json',
     metrics: {
@@ -246,5 +264,6 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     },
     trace: raw.trace === undefined ? null : at(raw.trace),
     kv: raw.kv ?? {},
+    quotaBytes: raw.quotaBytes ?? 0,
   };
 }

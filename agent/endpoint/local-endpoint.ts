@@ -75,6 +75,8 @@ export interface LocalEndpointDeps {
   readonly metrics?: Metrics;
   /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
   readonly bootId: string;
+  /** The space fields of /status: `alarms` (e.g. ["NOSPACE"]) and the quota's figures. Default: none. */
+  readonly spaceStatus?: () => Readonly<Record<string, unknown>>;
 }
 
 export class LocalEndpoint {
@@ -113,12 +115,8 @@ export class LocalEndpoint {
         : null;
     this.writes = new EndpointWrites(deps.node, session, { timeoutMs: this.options.requestTimeoutMs, oversize });
     const access = deps.access ?? { kv: null, admin: null };
-    // A witness serves no key-value request (witness-guard.ts).
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
-      this.server.addResource(
-        path,
-        restricted(area === 'kv' ? witnessGuarded(methods, deps.node) : methods, area, access),
-      );
+      this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
@@ -165,6 +163,7 @@ export class LocalEndpoint {
       snapshotIndex: status.snapshotIndex,
       members: status.members,
       snapshots: status.snapshots,
+      ...this.deps.spaceStatus?.(),
     };
   }
 

@@ -76,6 +76,9 @@ export function responseForError(error: unknown): CoapResponse {
       return errorResponse(CONFLICT, message);
     case 'RAFT_FORBIDDEN':
       return errorResponse(CoapResponseCode.Forbidden, message);
+    case 'STORAGE_FULL':
+      // A disk's NOSPACE alarm (disk-guard.ts): the write was not proposed. 4.13, as a quota refusal.
+      return errorResponse(CoapResponseCode.RequestEntityTooLarge, message);
     case 'CODEC_MALFORMED':
     case 'CODEC_LIMIT':
     case 'CODEC_VERSION':
@@ -101,6 +104,9 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
       return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
     case 'KV_RESERVED_KEY':
       return errorResponse(CoapResponseCode.Forbidden, text);
+    case 'KV_QUOTA_EXCEEDED':
+      // 4.13 with the diagnostic `quota exceeded: N of M bytes` alone (README, "Quotas").
+      return errorResponse(CoapResponseCode.RequestEntityTooLarge, result.message);
     case 'KV_COMPACTED':
       // The message is `compacted: oldest revision N`, which clients read as it is.
       return errorResponse(CoapResponseCode.NotFound, result.message);

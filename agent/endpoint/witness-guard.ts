@@ -12,6 +12,7 @@ import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import type { NodeApi } from '../runtime/node-api.js';
+import type { EndpointArea } from './access.js';
 import { errorResponse } from './responses.js';
 
 /** The refusal a witness answers a key-value request with. */
@@ -27,8 +28,13 @@ export function witnessRefusal(node: WitnessNode): CoapResponse {
 /** What the guard asks of the node. */
 export type WitnessNode = Pick<NodeApi, 'isWitness' | 'isRunning' | 'getNodeId' | 'getStatus'>;
 
-/** `methods` with every handler refusing (5.01) while `node` is a witness. */
-export function witnessGuarded(methods: CoapResourceMethods, node: WitnessNode): CoapResourceMethods {
+/** `methods` of `area`; for the key-value area, with every handler refusing (5.01) while `node` is a witness. */
+export function witnessGuarded(
+  methods: CoapResourceMethods,
+  area: EndpointArea,
+  node: WitnessNode,
+): CoapResourceMethods {
+  if (area !== 'kv') return methods;
   const guarded: Record<string, (request: CoapRequest) => Promise<CoapResponse>> = {};
   for (const [method, handler] of Object.entries(methods)) {
     guarded[method] = (request) => (node.isWitness() ? Promise.resolve(witnessRefusal(node)) : handler(request));

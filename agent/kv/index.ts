@@ -18,5 +18,7 @@ export { KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION } from './snapshot.js';
 export { KV_ERROR_CODES } from './types.js';
 export { LIST_BYTES_MAX, LIST_ITEMS_MAX, operationKeys } from './execute.js';
 export { TXN_OPS_MAX } from './txn.js';
+export { NOSPACE_ALARM, QUOTA_KEY_OVERHEAD_BYTES, decodeQuotaCommand, encodeQuotaCommand } from './quota.js';
+export { QuotaKeeper, spaceStatusOf } from './quota-keeper.js';
 export { REQUEST_ID_BYTES } from './request-ids.js';
 export type * from './types.js';

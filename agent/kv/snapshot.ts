@@ -9,8 +9,14 @@
  *    [[requestId, clientId, seq, usedMs], ...],     // request ids, oldest first
  *    storeRevision,                                 // the log index of the last change
  *    historyCompacted,                              // the history window holds every change above it
- *    [[revision, key, value | null], ...]]          // the window, in revision order (null: a delete)
+ *    [[revision, key, value | null], ...],          // the window, in revision order (null: a delete)
+ *    quotaBytes,                                    // the cluster's quota (quota.ts); 0: none
+ *    quotaAlarm]                                    // the NOSPACE alarm of the quota (boolean)
  *
+ * Version 3 (no quota: 10 items) is still read, as no quota and no alarm, and still written for
+ * a state with no quota and no alarm, so that a cluster that sets no quota can be upgraded member
+ * by member (a member of an earlier version refuses version 4 with CODEC_VERSION). The choice
+ * depends on the state alone, so equal states still give equal bytes.
  * Version 2 (no store revision nor history: 7 items) is still read, its store revision taken as lastApplied
  * (an upper bound of the last change, so a revision a client saw is never above it; until the
  * next change such a node may answer a higher store revision than a replica that applied the
@@ -32,12 +38,13 @@ import { REQUEST_ID_BYTES } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
 import type { KvVersioned } from './types.js';
 import type { KvChange } from './history.js';
+import { QUOTA_BYTES_MAX } from './quota.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
 /** The version of the snapshot layout this code writes. */
-export const KV_SNAPSHOT_VERSION = 3;
+export const KV_SNAPSHOT_VERSION = 4;
 /** The oldest version this code reads. */
 const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
@@ -59,15 +66,20 @@ export interface KvSnapshotImage {
   readonly historyCompacted: number;
   /** The history window, in revision order. */
   readonly history: readonly KvChange[];
+  /** The cluster's quota, bytes; 0: none. */
+  readonly quotaBytes: number;
+  /** The NOSPACE alarm of the quota. */
+  readonly quotaAlarm: boolean;
 }
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 /** Encodes a snapshot image; `entries` must already be sorted by key. */
 export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
+  const quota = image.quotaBytes === 0 && !image.quotaAlarm ? [] : [image.quotaBytes, image.quotaAlarm];
   return encoder.encode([
     KV_SNAPSHOT_FORMAT,
-    KV_SNAPSHOT_VERSION,
+    quota.length === 0 ? 3 : KV_SNAPSHOT_VERSION,
     image.lastApplied,
     image.clockMs,
     image.entries.map(([key, versioned]) => [key, asByteString(versioned.value), versioned.revision]),
@@ -81,6 +93,7 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.storeRevision,
     image.historyCompacted,
     image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
+    ...quota,
   ]);
 }
 
@@ -191,7 +204,7 @@ function readHistory(value: unknown, compacted: number, storeRevision: number): 
 
 /** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 10);
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 12);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];
   if (
@@ -206,7 +219,7 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
         `to ${KV_SNAPSHOT_VERSION}`,
     );
   }
-  const items = version === 3 ? 10 : version + 5;
+  const items = version === 4 ? 12 : version === 3 ? 10 : version + 5;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);
   const clockMs = readInteger(top[3], 'snapshot clock', 0);
@@ -225,5 +238,12 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
     storeRevision,
     historyCompacted,
     history: version < 3 ? [] : readHistory(top[9], historyCompacted, storeRevision),
+    quotaBytes: version < 4 ? 0 : readInteger(top[10], 'snapshot quota', 0, QUOTA_BYTES_MAX),
+    quotaAlarm: version < 4 ? false : readBoolean(top[11], 'snapshot quota alarm'),
   };
+}
+
+function readBoolean(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') throw malformed(`${what} must be a boolean`);
+  return value;
 }

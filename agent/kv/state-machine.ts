@@ -23,6 +23,7 @@ import type { RunResult } from './sessions.js';
 import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
+import { decodeQuotaCommand } from './quota.js';
 import type { KvChangesQuery, KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
 
 /** What the state machine may report to. */
@@ -42,6 +43,12 @@ export interface KvStats {
   readonly sessionBytes: number;
   /** Request ids kept. */
   readonly requestIdCount: number;
+  /** The size counted against the quota (quota.ts), bytes. */
+  readonly usageBytes: number;
+  /** The cluster's quota in force, bytes; 0: none. */
+  readonly quotaBytes: number;
+  /** True from a write refused by the quota until an applied entry frees space or changes the quota. */
+  readonly quotaAlarm: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -58,6 +65,12 @@ export class KvStateMachine implements StateMachine {
   private lastAppliedIndex: LogIndex = 0;
   /** Invariant: the largest timeMs of any command applied (or restored); never decreases. */
   private logClockMs = 0;
+  /**
+   * The NOSPACE alarm of the quota: raised by a write the quota refuses, cleared by the first
+   * entry that shrinks the store or sets the quota. Replicated state (in snapshots), so every
+   * replica shows the same alarm at the same index.
+   */
+  private quotaAlarmValue = false;
 
   /** Throws ConfigError naming every bad option. */
   constructor(options: Partial<KvOptions> = {}, deps: KvStateMachineDeps = { metrics: null }) {
@@ -94,6 +107,9 @@ export class KvStateMachine implements StateMachine {
       sessionCount: this.sessions.size,
       sessionBytes: this.sessions.bytes,
       requestIdCount: this.requestIds.size,
+      usageBytes: this.store.usageBytes,
+      quotaBytes: this.store.quotaBytes,
+      quotaAlarm: this.quotaAlarmValue,
     };
   }
 
@@ -122,6 +138,8 @@ export class KvStateMachine implements StateMachine {
     if (entry.type !== 'command') return EMPTY;
     let command: KvCommand;
     try {
+      const quota = decodeQuotaCommand(entry.command);
+      if (quota !== null) return this.applyQuota(quota);
       command = decodeKvCommand(entry.command);
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
@@ -205,11 +223,40 @@ export class KvStateMachine implements StateMachine {
     return { response, retained };
   }
 
-  /** Runs a command's operation and records its changes in the history window. */
+  /** Sets the cluster's quota (a quota command, quota.ts); the alarm clears until a write is refused again. */
+  private applyQuota(quotaBytes: number): Uint8Array {
+    this.store.setQuota(quotaBytes);
+    this.quotaAlarmValue = false;
+    this.reportQuota();
+    return EMPTY;
+  }
+
+  /**
+   * Runs a command's operation and records its changes in the history window; raises the quota
+   * alarm when the quota refused it, and clears it when it shrank the store.
+   */
   private execute(command: KvCommand, index: LogIndex): KvResult {
+    const usageBefore = this.store.usageBytes;
     const result = executeOperation(this.store, command, index);
     this.history.record(index, changesOf(command, result, index));
+    const alarm =
+      result.type === 'error' && result.code === 'KV_QUOTA_EXCEEDED'
+        ? true
+        : this.store.usageBytes < usageBefore
+          ? false
+          : this.quotaAlarmValue;
+    if (alarm !== this.quotaAlarmValue || usageBefore !== this.store.usageBytes) {
+      this.quotaAlarmValue = alarm;
+      this.reportQuota();
+    }
     return result;
+  }
+
+  /** Sets the quota gauges: the size counted, the quota, and the alarm (1 while raised). */
+  private reportQuota(): void {
+    this.metrics?.setGauge('kv_quota_usage_bytes', this.store.usageBytes);
+    this.metrics?.setGauge('kv_quota_bytes', this.store.quotaBytes);
+    this.metrics?.setGauge('kv_alarm', this.quotaAlarmValue ? 1 : 0, { alarm: 'NOSPACE' });
   }
 
   /** The changes after `since` to the keys a changes query names, from the history window. */
@@ -244,6 +291,8 @@ export class KvStateMachine implements StateMachine {
       storeRevision: this.store.revision,
       historyCompacted: this.history.compactedRevision,
       history: this.history.list(),
+      quotaBytes: this.store.quotaBytes,
+      quotaAlarm: this.quotaAlarmValue,
     });
   }
 
@@ -264,6 +313,8 @@ export class KvStateMachine implements StateMachine {
             storeRevision: 0,
             historyCompacted: 0,
             history: [],
+            quotaBytes: 0,
+            quotaAlarm: false,
           }
         : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
@@ -275,12 +326,15 @@ export class KvStateMachine implements StateMachine {
     this.store.clear();
     for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
     this.store.restoreRevision(image.storeRevision);
+    this.store.setQuota(image.quotaBytes);
+    this.quotaAlarmValue = image.quotaAlarm;
     this.history.load(image.historyCompacted, image.history);
     this.sessions.load(image.sessions);
     this.requestIds.load(image.requestIds);
     this.lastAppliedIndex = image.lastApplied;
     this.logClockMs = image.clockMs;
     this.checkInvariants();
+    this.reportQuota();
   }
 
   /** Checks every invariant of the state; throws InvariantError on the first broken one. */

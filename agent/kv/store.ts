@@ -6,6 +6,7 @@
  */
 import { assert } from '../../contracts/assert.js';
 import type { KvOptions } from './options.js';
+import { QUOTA_BYTES_MAX, breaksQuota, quotaExceeded, quotaUsageOf } from './quota.js';
 import type { KvErrorResult, KvVersioned } from './types.js';
 
 /** The UTF-8 length of `text`, in bytes. */
@@ -28,6 +29,8 @@ export class KvStore {
    * Invariant: >= every stored revision; raised by every set and every delete of a present key.
    */
   private revisionValue = 0;
+  /** The replicated space quota (quota.ts), bytes; 0: none. Set only by an applied quota command or a snapshot. */
+  private quotaBytesValue = 0;
   /** Every key, sorted (UTF-16 code unit order), built on the first listing and kept up to date; null before. */
   private sortedKeys: string[] | null = null;
 
@@ -43,6 +46,33 @@ export class KvStore {
   /** The key and value bytes stored. */
   get dataBytes(): number {
     return this.dataBytesValue;
+  }
+
+  /** The size counted against the quota (quota.ts): key and value bytes plus an overhead per key. */
+  get usageBytes(): number {
+    return quotaUsageOf(this.entries.size, this.dataBytesValue);
+  }
+
+  /** The quota in force, bytes (0: none). */
+  get quotaBytes(): number {
+    return this.quotaBytesValue;
+  }
+
+  /** Sets the quota (0: none), as an applied quota command or a restored snapshot says. */
+  setQuota(quotaBytes: number): void {
+    assert(Number.isSafeInteger(quotaBytes) && quotaBytes >= 0, 'the quota is a non-negative integer');
+    assert(quotaBytes <= QUOTA_BYTES_MAX, 'the quota is at most QUOTA_BYTES_MAX');
+    this.quotaBytesValue = quotaBytes;
+  }
+
+  /**
+   * The quota's error result when a change that leaves the store at `afterBytes` from
+   * `beforeBytes` breaks it (see quota.ts), else null.
+   */
+  checkQuota(beforeBytes: number, afterBytes: number): KvErrorResult | null {
+    return breaksQuota(beforeBytes, afterBytes, this.quotaBytesValue)
+      ? quotaExceeded(afterBytes, this.quotaBytesValue)
+      : null;
   }
 
   /** The store revision: the log index of the last change (0 before any). */
@@ -77,8 +107,11 @@ export class KvStore {
     return null;
   }
 
-  /** An error result when writing `value` at `key` would break a limit, else null. */
-  checkWrite(key: string, value: Uint8Array): KvErrorResult | null {
+  /**
+   * An error result when writing `value` at `key` would break a limit, else null. With
+   * `quota` false the quota is left to the caller (a transaction checks its branch as a whole).
+   */
+  checkWrite(key: string, value: Uint8Array, quota = true): KvErrorResult | null {
     const keyProblem = this.checkKey(key);
     if (keyProblem !== null) return keyProblem;
     if (value.length > this.limits.valueBytesMax) {
@@ -105,7 +138,8 @@ export class KvStore {
         message: `write would store ${after} bytes; dataBytesMax is ${this.limits.dataBytesMax}`,
       };
     }
-    return null;
+    if (!quota) return null;
+    return this.checkQuota(this.usageBytes, quotaUsageOf(this.entries.size + (current === undefined ? 1 : 0), after));
   }
 
   /** Writes `value` at `key` with `revision` and returns what it replaced. The caller ran checkWrite. */
@@ -185,7 +219,7 @@ export class KvStore {
     });
   }
 
-  /** Empties the store. */
+  /** Empties the store (the quota, a cluster setting, stays until a snapshot sets it). */
   clear(): void {
     this.entries.clear();
     this.sortedKeys = null;

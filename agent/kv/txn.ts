@@ -50,7 +50,8 @@ function runOp(store: KvStore, op: KvTxnOp, index: number, undo: Undo[]): KvTxnO
     case 'get':
       return store.checkKey(op.key) ?? { type: 'get', current: store.get(op.key) };
     case 'put': {
-      const problem = store.checkWrite(op.key, op.value);
+      // The quota is checked for the branch as a whole (executeTxn), so a branch that frees space runs.
+      const problem = store.checkWrite(op.key, op.value, false);
       if (problem !== null) return problem;
       undo.push({ key: op.key, previous: store.set(op.key, op.value, index) });
       return { type: 'put', revision: index };
@@ -75,21 +76,33 @@ export function executeTxn(store: KvStore, txn: KvTxnOperation, index: number): 
   }
   const succeeded = txn.compare.every((compare) => holds(store, compare));
   const revisionBefore = store.revision;
+  const usageBefore = store.usageBytes;
   const undo: Undo[] = [];
   const results: KvTxnOpResult[] = [];
   for (const op of succeeded ? txn.success : txn.failure) {
     const result = runOp(store, op, index, undo);
-    if (result.type === 'error') {
-      for (const step of undo.reverse()) {
-        if (step.previous === null) store.delete(step.key, index);
-        else store.set(step.key, step.previous.value, step.previous.revision);
-      }
-      store.restoreRevision(revisionBefore);
-      return result;
-    }
+    if (result.type === 'error') return undoBranch(store, undo, index, revisionBefore, result);
     results.push(result);
   }
+  const overQuota = store.checkQuota(usageBefore, store.usageBytes);
+  if (overQuota !== null) return undoBranch(store, undo, index, revisionBefore, overQuota);
   return { type: 'txn', succeeded, results };
+}
+
+/** Undoes the changes of a refused branch, newest first, and answers the refusal. */
+function undoBranch(
+  store: KvStore,
+  undo: Undo[],
+  index: number,
+  revisionBefore: number,
+  refusal: KvErrorResult,
+): KvErrorResult {
+  for (const step of undo.reverse()) {
+    if (step.previous === null) store.delete(step.key, index);
+    else store.set(step.key, step.previous.value, step.previous.revision);
+  }
+  store.restoreRevision(revisionBefore);
+  return refusal;
 }
 
 /** Every key a transaction names (compares and both branches). */

@@ -162,6 +162,8 @@ export type KvErrorCode =
   | 'KV_KEY_COUNT_LIMIT'
   /** The write would store more than `dataBytesMax`. */
   | 'KV_DATA_LIMIT'
+  /** The write would leave the store above the cluster's quota (quota.ts): `quota exceeded: N of M bytes`. */
+  | 'KV_QUOTA_EXCEEDED'
   /** The client id is longer than `clientIdBytesMax`. */
   | 'KV_CLIENT_ID_TOO_LONG'
   /** The sequence number is below the session's floor (the watermarks applied); the command was not run now. */
@@ -182,6 +184,7 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'KV_VALUE_TOO_LARGE',
   'KV_KEY_COUNT_LIMIT',
   'KV_DATA_LIMIT',
+  'KV_QUOTA_EXCEEDED',
   'KV_CLIENT_ID_TOO_LONG',
   'KV_STALE_SEQUENCE',
   'KV_SESSION_EXPIRED',

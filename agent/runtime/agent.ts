@@ -21,7 +21,7 @@ import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine, resolveKvOptions, type KvOptions } from '../kv/index.js';
+import { KvStateMachine, QuotaKeeper, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -34,6 +34,13 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
+import { CommitMarker } from './commit-marker.js';
+import { DiskGuard } from './disk-guard.js';
+
+/** Longest the full-disk guard reuses a reading of the free space, ms (disk-guard.ts). */
+const DISK_REFRESH_MS = 250;
+/** How often the commit marker (commit-marker.ts) is written while entries apply, ms. */
+const COMMIT_MARKER_INTERVAL_MS = 1000;
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -90,15 +97,23 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
 }
 
 /** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
-function agentObserver(trace: TraceWriter | null, endpoint: () => LocalEndpoint | null): NodeObserver {
+function agentObserver(
+  trace: TraceWriter | null,
+  endpoint: () => LocalEndpoint | null,
+  marker: CommitMarker | null,
+): NodeObserver {
   return {
     onRestart: (snapshot) => trace?.onRestart(snapshot),
     onLeader: (term) => trace?.onLeader(term),
     onApply: (entry: LogEntry) => {
       trace?.onApply(entry);
+      marker?.noteApplied(entry.index);
       endpoint()?.onApply(entry);
     },
-    onSnapshotRestore: (meta) => trace?.onSnapshotRestore(meta),
+    onSnapshotRestore: (meta) => {
+      marker?.noteApplied(meta.lastIncludedIndex);
+      trace?.onSnapshotRestore(meta);
+    },
     onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
   };
 }
@@ -115,6 +130,9 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
+    private readonly quotaKeeper: QuotaKeeper,
+    private readonly marker: CommitMarker | null,
+    private readonly diskGuard: DiskGuard | null,
   ) {}
 
   /** Builds and starts every component; on failure, stops what was started and rethrows. */
@@ -133,18 +151,35 @@ export class Agent {
     const trace =
       config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now(), config.witness);
     let endpoint: LocalEndpoint | null = null;
-    const observer = agentObserver(trace, () => endpoint);
+    const marker =
+      config.storage === 'memory'
+        ? null
+        : new CommitMarker(config.dataDir, timers, COMMIT_MARKER_INTERVAL_MS, (error) =>
+            logger.warning('commit marker: cannot read or write it', { error: describeError(error) }),
+          );
+    const observer = agentObserver(trace, () => endpoint, marker);
     try {
       const serializer = await factories.createSerializer(config);
-      const parts = { timers, storage, logger, metrics, observer, serializer };
-      const { node, kvOptions } = buildNode(config, factories, parts);
+      const diskGuard =
+        config.storage === 'memory'
+          ? null
+          : new DiskGuard(
+              { path: config.dataDir, reserveBytes: config.diskReserveBytes, refreshMs: DISK_REFRESH_MS },
+              { clock: timers, logger, metrics },
+            );
+      const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
+      const { node, kvOptions, kv } = buildNode(config, factories, parts);
       await node.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
         metrics,
         built: (e) => (endpoint = e),
+        spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
+      const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
+      marker?.start();
+      diskGuard?.start();
       const { listenPeer: peer, listenEndpoint: local } = config;
       logger.info('agent started', {
         node: config.nodeId,
@@ -154,7 +189,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace);
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper, marker, diskGuard);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -192,8 +227,11 @@ export class Agent {
         });
       }
     }
+    this.quotaKeeper.stop();
+    this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
+    this.marker?.stop();
     await this.storage.close();
     await this.trace?.close();
     await this.metrics.flush();
@@ -214,6 +252,7 @@ interface NodeParts {
   readonly metrics: Metrics;
   readonly observer: NodeObserver;
   readonly serializer: RpcSerializer;
+  readonly diskGuard: DiskGuard | null;
 }
 
 /**
@@ -224,8 +263,8 @@ function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions } {
-  const { timers, storage, logger, metrics, observer, serializer } = parts;
+): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine } {
+  const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
   const kvOptions = resolveKvOptions(config.kv);
@@ -248,6 +287,7 @@ function buildNode(
       membership,
       observer,
       witnessView: AGENT_WITNESS_VIEW,
+      ...(diskGuard === null ? {} : { writeGate: diskGuard }),
       ...(config.cluster === null
         ? {}
         : {
@@ -267,7 +307,30 @@ function buildNode(
     });
     stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
   }
-  return { node, kvOptions };
+  return { node, kvOptions, kv };
+}
+
+/** Starts the keeper of the cluster's quota: this member proposes its own while it leads (kv/quota-keeper.ts). */
+function startQuotaKeeper(
+  config: AgentConfig,
+  node: RaftNodeImpl,
+  kv: KvStateMachine,
+  deps: Pick<NodeParts, 'timers' | 'logger'>,
+): QuotaKeeper {
+  const host = {
+    isRunning: () => node.isRunning(),
+    isLeader: () => node.isLeader(),
+    appliedQuotaBytes: () => kv.stats().quotaBytes,
+    submitCommand: (command: Uint8Array, timeoutMs: number) => node.submitCommand(command, timeoutMs),
+  };
+  const interval = Math.max(config.raft.heartbeatIntervalMs, config.raft.tickIntervalMs);
+  const keeper = new QuotaKeeper(host, deps, {
+    quotaBytes: config.quotaBytes,
+    checkIntervalMs: interval,
+    proposeTimeoutMs: 2 * config.raft.electionTimeoutMaxMs,
+  });
+  keeper.start();
+  return keeper;
 }
 
 /**
@@ -279,9 +342,12 @@ async function startEndpoint(
   factories: AgentFactories,
   node: RaftNodeImpl,
   kvOptions: KvOptions,
-  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & { readonly built: (endpoint: LocalEndpoint) => void },
+  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & {
+    readonly built: (endpoint: LocalEndpoint) => void;
+    readonly spaceStatus: () => Readonly<Record<string, unknown>>;
+  },
 ): Promise<LocalEndpoint> {
-  const { timers, logger, metrics } = parts;
+  const { timers, logger, metrics, spaceStatus } = parts;
   const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
   if (unsafeAckBeforeCommit)
     logger.error(
@@ -297,7 +363,15 @@ async function startEndpoint(
   };
   const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
   const endpoint = new LocalEndpoint(
-    { node, timers, metrics, openEndpoint: () => factories.openEndpoint(config), access, bootId: newBootId() },
+    {
+      node,
+      timers,
+      metrics,
+      openEndpoint: () => factories.openEndpoint(config),
+      access,
+      bootId: newBootId(),
+      spaceStatus,
+    },
     { unsafeAckBeforeCommit, ...limits, writeSession },
   );
   parts.built(endpoint);

@@ -7,7 +7,14 @@
  * forwarded here is run and answered with an error code the follower rebuilds.
  */
 import type { RaftCore } from '../core/raft.js';
-import { NotLeaderError, ProposalError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
+import {
+  NotLeaderError,
+  PersistenceError,
+  ProposalError,
+  RaftError,
+  StoppedError,
+  describeError,
+} from '../../contracts/errors.js';
 import type { NodeId } from '../../contracts/log.js';
 import type { ClientForwardRequest, ClientForwardResponse, ForwardKind } from '../../contracts/messages.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
@@ -29,7 +36,7 @@ export interface ClientHost extends Pick<
 export type ClientCore = Pick<RaftCore, 'getRole' | 'getLeaderId' | 'propose' | 'readIndex'>;
 
 /** The edges client operations reach. */
-export type ClientDeps = Pick<RaftNodeDeps, 'timers' | 'client' | 'stateMachine' | 'metrics'>;
+export type ClientDeps = Pick<RaftNodeDeps, 'timers' | 'client' | 'stateMachine' | 'metrics' | 'writeGate'>;
 
 /** The limits client operations enforce (from the RaftConfiguration). */
 export type ClientLimits = Pick<RaftConfiguration, 'commandBytesMax' | 'pendingRequestsMax'>;
@@ -115,13 +122,27 @@ export class ClientOperations {
    * attempt whose outcome is unknown (see forwarding.ts). Default false.
    */
   runAnywhere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+    const refusal = this.writeRefusal(kind);
+    if (refusal !== null) return Promise.reject(refusal);
     return this.forwarding.run(kind, payload, timeoutMs, retryUnknown);
+  }
+
+  /** STORAGE_FULL for a client write while the write gate (the full-disk guard) refuses writes; else null. */
+  private writeRefusal(kind: ForwardKind): PersistenceError | null {
+    if (kind !== 'write') return null;
+    const reason = this.deps.writeGate?.writeRefusal() ?? null;
+    if (reason === null) return null;
+    this.deps.metrics.increment('client_writes_refused_total', 1, { reason: 'disk_full' });
+    return new PersistenceError('STORAGE_FULL', reason);
   }
 
   /** Runs a request a follower forwarded here; it runs here or fails, and is never forwarded again. */
   async answerForward(request: ClientForwardRequest): Promise<ClientForwardResponse> {
     const timeoutMs = Math.min(request.timeoutMs, FORWARDED_TIMEOUT_MS_MAX);
     try {
+      // This node's disk must hold the write too: a forwarded write meets the same gate.
+      const refusal = this.writeRefusal(request.kind);
+      if (refusal !== null) throw refusal;
       const result = await this.forwarding.runLocally(request.kind, request.payload, timeoutMs);
       return { type: 'ClientForwardResponse', code: '', message: '', leaderHint: this.host.getLeaderId(), result };
     } catch (error) {

@@ -26,6 +26,28 @@ import { PeerAddresses } from '../trust/peer-addresses.js';
 import { HttpNetworkServer } from '../../transport/http/index.js';
 import type { AgentFactories } from './agent.js';
 
+/**
+ * The receive buffer the agent's sockets ask for (SO_RCVBUF: the peer sockets and the local
+ * endpoint), bytes. Under load a leader's endpoint holds a request from every client at once
+ * and a follower a window of appends (up to inflightCountMax datagrams of up to 16 KiB); the
+ * system's default (208 KiB on Linux) overflowed at 64 clients writing 4 KiB values, and every
+ * dropped datagram cost its sender a retransmission timeout: the long latency tail of the
+ * vs-etcd bench. Linux grants at most net.core.rmem_max (deploy/README.md); the kernel charges
+ * the memory only while datagrams wait.
+ */
+export const SOCKET_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Warns once when the kernel granted a socket less receive buffer than asked (net.core.rmem_max is lower). */
+function checkReceiveBuffer(reportedBytes: number, logger: DiagnosticLogger): void {
+  // Linux reports twice what it grants; a grant of half the request still holds a burst.
+  if (reportedBytes >= SOCKET_RECEIVE_BUFFER_BYTES) return;
+  logger.warning('the kernel granted a smaller socket receive buffer than asked; under load datagrams may drop', {
+    askedBytes: SOCKET_RECEIVE_BUFFER_BYTES,
+    reportedBytes,
+    fix: `sysctl net.core.rmem_max=${SOCKET_RECEIVE_BUFFER_BYTES}`,
+  });
+}
+
 /** The PSK settings of a transport that needs them, or a ConfigError naming the missing field. */
 function requirePsk(config: AgentConfig): NonNullable<AgentConfig['psk']> {
   if (config.psk === null) throw new ConfigError([`psk: required by transport "${config.transport}"`]);
@@ -102,9 +124,16 @@ export function peerTransportConfig(
         openServerEndpoint: async () => {
           const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
           const server = await DtlsServerEndpoint.listen(
-            { host, port, pskLookup: (identity) => manager.pskLookup(identity), isMemberAddress },
+            {
+              host,
+              port,
+              receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
+              pskLookup: (identity) => manager.pskLookup(identity),
+              isMemberAddress,
+            },
             { onInternalError, ...(metrics === null ? {} : { metrics }) },
           );
+          checkReceiveBuffer(server.receiveBufferBytes(), logger);
           manager.addSessionCloser({
             closeSessionsOf: (identity) => server.closeSessionsOf(identity),
             sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])),
@@ -118,6 +147,7 @@ export function peerTransportConfig(
               identity: psk.identity,
               pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort),
               bindAddress: host,
+              receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
             },
             { onInternalError },
           );
@@ -151,10 +181,12 @@ export function peerTransportConfig(
 async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint> {
   const { host, port } = config.listenEndpoint;
   const identities = [config.endpointKeys.kv, config.endpointKeys.admin].flatMap((e) => (e === null ? [] : [e]));
-  if (identities.length === 0) return openUdpEndpoint({ address: host, port });
+  const receiveBufferBytes = SOCKET_RECEIVE_BUFFER_BYTES;
+  if (identities.length === 0) return openUdpEndpoint({ address: host, port, receiveBufferBytes });
   return DtlsServerEndpoint.listen({
     host,
     port,
+    receiveBufferBytes,
     pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null,
   });
 }

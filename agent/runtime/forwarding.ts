@@ -17,6 +17,7 @@ import {
   ForbiddenError,
   MembershipError,
   NotLeaderError,
+  PersistenceError,
   ProposalError,
   RaftError,
   SerializationError,
@@ -72,6 +73,9 @@ export function errorFromCode(code: string, message: string, leaderHint: NodeId 
     case 'CODEC_LIMIT':
     case 'CODEC_VERSION':
       return new SerializationError(code, message);
+    case 'STORAGE_FULL':
+      // The leader's disk is (nearly) full: the write was not proposed.
+      return new PersistenceError(code, message);
     default:
       return new RaftError('RAFT_INVARIANT', `leader failed: ${code}: ${message}`);
   }

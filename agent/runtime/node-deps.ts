@@ -4,6 +4,7 @@
  * millisecond RaftConfiguration into the core's tick-based options.
  */
 import { RaftCore } from '../core/raft.js';
+import type { WriteGate } from './disk-guard.js';
 import type { CoreOptions, LogRetention } from '../core/raft.js';
 import type { Timers } from '../../contracts/clock.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
@@ -50,6 +51,11 @@ export interface RaftNodeDeps {
   readonly admin?: AdminAuthority;
   /** What witnesses are sent and store (agent/core/witness.ts). Default: configurations only. */
   readonly witnessView?: WitnessView;
+  /**
+   * Decides whether client writes may be proposed (the full-disk guard, disk-guard.ts): a write
+   * made here or forwarded here is refused with STORAGE_FULL while it says so. Absent: always.
+   */
+  readonly writeGate?: WriteGate;
 }
 
 /** Default of {@link RaftNodeOptions.snapshotBytesMax}: 1 GiB. */

@@ -10,13 +10,14 @@
  * The Ready loop handles one Ready at a time, in this order:
  * 1. On a leader, when the Ready changes neither term nor vote and carries no snapshot and no
  *    truncation, its requests to peers (AppendEntries with the new entries) leave at once: a
- *    leader replicates entries while it writes them (Raft thesis §10.2.1).
+ *    leader replicates entries while it writes them (Raft thesis §10.2.1). It applies the committed
+ *    entries then too (synced in earlier Readies: see 5), not after this Ready's sync.
  * 2. Everything to persist is written as one batch with one sync.
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
  *    the state it rests on is durable (reference Property 9).
- * 4. A snapshot from the leader is restored, the committed entries are applied, and confirmed
- *    reads learn their read index.
+ * 4. A snapshot from the leader is restored, the committed entries are applied (unless step 1
+ *    did), and confirmed reads learn their read index.
  * 5. The core is advanced: only now does it count the entries as stable, so a leader counts
  *    itself toward a commit only with entries that are on its own disk. Then the reads whose
  *    read index is applied are answered, and membership changes see the applied configuration.
@@ -32,6 +33,7 @@ import { NotLeaderError, RaftError, StoppedError, describeError } from '../../co
 import type { TimerHandle } from '../../contracts/clock.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
 import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raft-node.js';
+import { assert } from '../../contracts/assert.js';
 import { PendingRequests } from './pending.js';
 import { MembershipDriver } from './membership-driver.js';
 import { AdminRunner, decodeAdminResult } from './admin.js';
@@ -262,11 +264,14 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       ready.truncateFrom !== null ||
       ready.entries.length > 0 ||
       ready.compactBefore !== null;
-    // Step 1: a leader sends its entries while it writes them (Raft thesis §10.2.1).
+    // Step 1: a leader sends its entries while it writes them (Raft thesis §10.2.1), and applies the
+    // committed ones: they are synced (step 5), so a write waits for its own sync, not the next group's.
     const sendFirst =
       core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
     if (sendFirst) {
       for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
+      assert((ready.committed.at(-1)?.index ?? 0) < (ready.entries[0]?.index ?? Infinity), 'committed is synced');
+      for (const entry of ready.committed) this.applyEntry(entry);
     }
     if (needsPersist) {
       const started = this.deps.timers.nowMs();
@@ -278,14 +283,10 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     // Step 3: answers, votes and anything under a new term leave only now that they are durable.
     for (const message of ready.messages) if (!sendFirst || message.kind === 'response') this.rpcs.dispatch(message);
     if (ready.snapshot !== null) this.snapshots.restore(ready.snapshot);
-    for (const entry of ready.committed) this.applyEntry(entry);
-    for (const read of ready.readStates) {
-      this.pending.readConfirmed(
-        read.token,
-        read.index,
-        () => new NotLeaderError(core.getLeaderId(), 'leadership changed before the read was confirmed'),
-      );
-    }
+    if (!sendFirst) for (const entry of ready.committed) this.applyEntry(entry);
+    const lost = (): unknown =>
+      new NotLeaderError(core.getLeaderId(), 'leadership changed before the read was confirmed');
+    for (const read of ready.readStates) this.pending.readConfirmed(read.token, read.index, lost);
     core.advance(ready);
     this.pending.readsApplied(core.getAppliedIndex());
     if (ready.committed.length > 0) this.membershipDriver.onApplied();

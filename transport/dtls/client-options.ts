@@ -1,7 +1,7 @@
 /**
  * Options of {@link DtlsClientEndpoint}, their defaults and their validation.
  */
-import { Problems, checkPsk, resolveSessionOptions, stripUndefined } from './options.js';
+import { Problems, checkPsk, checkReceiveBuffer, resolveSessionOptions, stripUndefined } from './options.js';
 import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
 
 /** Options of a DTLS client endpoint. */
@@ -20,6 +20,14 @@ export interface DtlsClientOptions extends DtlsSessionOptions {
   readonly bindAddress?: string;
   /** Port to bind; 0 picks a free one. Default 0. */
   readonly bindPort?: number;
+  /**
+   * The receive buffer to ask the kernel for (SO_RCVBUF), bytes, or null for the system's
+   * default (net.core.rmem_default, 208 KiB on Linux). Datagrams that arrive while it is full
+   * are dropped and cost the sender a retransmission timeout, so a busy endpoint wants room
+   * for a burst. Linux caps the request at net.core.rmem_max and reports twice what it grants
+   * (see receiveBufferBytes()). Default null; 4096..67108864.
+   */
+  readonly receiveBufferBytes?: number | null;
   /** Most sessions (established or handshaking) with distinct peers. Default 64; 1..65536. */
   readonly sessionsMax?: number;
   /** Most datagrams queued per peer while its handshake runs. Default 32; 1..4096. */
@@ -42,6 +50,7 @@ export interface ResolvedClientOptions {
   readonly pskFor: (address: string, port: number) => Uint8Array | null;
   readonly bindAddress: string;
   readonly bindPort: number;
+  readonly receiveBufferBytes: number | null;
   readonly sessionsMax: number;
   readonly queuedDatagramsMax: number;
   readonly handshakeRestartsMax: number;
@@ -54,6 +63,7 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
   const o = {
     bindAddress: '0.0.0.0',
     bindPort: 0,
+    receiveBufferBytes: null,
     sessionsMax: 64,
     queuedDatagramsMax: 32,
     handshakeRestartsMax: 3,
@@ -75,6 +85,7 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
     'bindAddress must be a non-empty address',
   );
   problems.int('bindPort', o.bindPort, 0, 65_535);
+  checkReceiveBuffer(o.receiveBufferBytes, problems);
   problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
   problems.int('queuedDatagramsMax', o.queuedDatagramsMax, 1, 4096);
   problems.int('handshakeRestartsMax', o.handshakeRestartsMax, 0, 20);
@@ -85,6 +96,7 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
     pskFor: pskLookupOf(options),
     bindAddress: o.bindAddress,
     bindPort: o.bindPort,
+    receiveBufferBytes: o.receiveBufferBytes,
     sessionsMax: o.sessionsMax,
     queuedDatagramsMax: o.queuedDatagramsMax,
     handshakeRestartsMax: o.handshakeRestartsMax,

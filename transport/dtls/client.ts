@@ -124,7 +124,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   /** Validates `options` and binds the socket. Rejects with ConfigError or the bind error. */
   static async open(options: DtlsClientOptions, deps: DtlsDeps = {}): Promise<DtlsClientEndpoint> {
     const resolved = resolveClientOptions(options);
-    const socket = await bindSocket(resolved.bindAddress, resolved.bindPort);
+    const socket = await bindSocket(resolved.bindAddress, resolved.bindPort, resolved.receiveBufferBytes);
     return new DtlsClientEndpoint(socket, resolved, deps);
   }
 
@@ -176,6 +176,11 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
 
   onMessage(handler: DatagramHandler): void {
     this.receiver.setHandler(handler);
+  }
+
+  /** The socket's receive buffer as the kernel reports it (SO_RCVBUF; Linux reports twice what it grants). */
+  receiveBufferBytes(): number {
+    return this.socket.getRecvBufferSize();
   }
 
   localAddress(): { readonly address: string; readonly port: number } {

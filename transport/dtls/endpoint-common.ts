@@ -45,8 +45,11 @@ export function peerKey(address: string, port: number): string {
   return `${port}/${address}`;
 }
 
-/** Binds a UDP socket of the address's family; rejects when binding fails. */
-export function bindSocket(address: string, port: number): Promise<Socket> {
+/**
+ * Binds a UDP socket of the address's family and asks for a receive buffer of
+ * `receiveBufferBytes` (null: the system's default); rejects when binding fails.
+ */
+export function bindSocket(address: string, port: number, receiveBufferBytes: number | null = null): Promise<Socket> {
   const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
@@ -56,6 +59,7 @@ export function bindSocket(address: string, port: number): Promise<Socket> {
     socket.once('error', onError);
     socket.bind(port, address, () => {
       socket.off('error', onError);
+      if (receiveBufferBytes !== null) socket.setRecvBufferSize(receiveBufferBytes);
       resolve(socket);
     });
   });

@@ -90,6 +90,15 @@ export class Problems {
   }
 }
 
+/** Least and most receive buffer an endpoint may ask for (SO_RCVBUF), bytes. */
+const RECEIVE_BUFFER_BYTES_MIN = 4096;
+const RECEIVE_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
+
+/** Records a receiveBufferBytes that is neither null nor within its limits. */
+export function checkReceiveBuffer(bytes: number | null, problems: Problems): void {
+  if (bytes !== null) problems.int('receiveBufferBytes', bytes, RECEIVE_BUFFER_BYTES_MIN, RECEIVE_BUFFER_BYTES_MAX);
+}
+
 /** Fills defaults and records every out-of-range session option in `problems`. */
 export function resolveSessionOptions(options: DtlsSessionOptions, problems: Problems): ResolvedSessionOptions {
   const o: ResolvedSessionOptions = { ...DEFAULT_SESSION_OPTIONS, ...stripUndefined(options) };

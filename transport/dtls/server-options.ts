@@ -1,7 +1,7 @@
 /**
  * Options of {@link DtlsServerEndpoint}, their defaults and their validation.
  */
-import { Problems, resolveSessionOptions, stripUndefined } from './options.js';
+import { Problems, checkReceiveBuffer, resolveSessionOptions, stripUndefined } from './options.js';
 import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
 
 /** Default of {@link DtlsServerOptions.handshakesInProgressMax}. */
@@ -13,6 +13,14 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
   readonly host?: string;
   /** UDP port to bind; 0 picks a free one. Default 5684 (coaps). */
   readonly port?: number;
+  /**
+   * The receive buffer to ask the kernel for (SO_RCVBUF), bytes, or null for the system's
+   * default (net.core.rmem_default, 208 KiB on Linux). Datagrams that arrive while it is full
+   * are dropped and cost the sender a retransmission timeout, so a busy endpoint wants room
+   * for a burst. Linux caps the request at net.core.rmem_max and reports twice what it grants
+   * (see receiveBufferBytes()). Default null; 4096..67108864.
+   */
+  readonly receiveBufferBytes?: number | null;
   /**
    * Maps a PSK identity (UTF-8) to its key, or null when unknown or revoked. Called for every
    * new handshake, so key changes and revocations apply to the next handshake; drop existing
@@ -83,6 +91,7 @@ export interface ResolvedServerOptions {
   readonly session: ResolvedSessionOptions;
   readonly host: string;
   readonly port: number;
+  readonly receiveBufferBytes: number | null;
   readonly pskLookup: (identity: string) => Uint8Array | null;
   readonly sessionsMax: number;
   readonly handshakesInProgressMax: number;
@@ -104,6 +113,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
   const o = {
     host: '0.0.0.0',
     port: 5684,
+    receiveBufferBytes: null,
     sessionsMax: 1024,
     handshakesInProgressMax: DEFAULT_HANDSHAKES_IN_PROGRESS_MAX,
     handshakesInProgressBytesMax: 4 * 1024 * 1024,
@@ -121,6 +131,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
   problems.check(typeof o.pskLookup === 'function', 'pskLookup must be a function');
   problems.check(typeof o.host === 'string' && o.host.length > 0, 'host must be a non-empty address');
   problems.int('port', o.port, 0, 65_535);
+  checkReceiveBuffer(o.receiveBufferBytes, problems);
   problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
   problems.int('handshakesInProgressMax', o.handshakesInProgressMax, 1, 65_536);
   problems.int('handshakesInProgressPerAddressMax', perAddress, 1, o.handshakesInProgressMax);
@@ -143,6 +154,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     session,
     host: o.host,
     port: o.port,
+    receiveBufferBytes: o.receiveBufferBytes,
     pskLookup: options.pskLookup,
     sessionsMax: o.sessionsMax,
     handshakesInProgressMax: o.handshakesInProgressMax,

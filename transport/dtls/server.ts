@@ -120,7 +120,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
   static async listen(options: DtlsServerOptions, deps: DtlsDeps = {}): Promise<DtlsServerEndpoint> {
     const resolved = resolveServerOptions(options);
-    const socket = await bindSocket(resolved.host, resolved.port);
+    const socket = await bindSocket(resolved.host, resolved.port, resolved.receiveBufferBytes);
     return new DtlsServerEndpoint(socket, resolved, deps);
   }
 
@@ -141,6 +141,11 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   onMessage(handler: DatagramHandler): void {
     this.receiver.setHandler(handler);
+  }
+
+  /** The socket's receive buffer as the kernel reports it (SO_RCVBUF; Linux reports twice what it grants). */
+  receiveBufferBytes(): number {
+    return this.socket.getRecvBufferSize();
   }
 
   localAddress(): { readonly address: string; readonly port: number } {

@@ -1,7 +1,9 @@
 // Proves the agent's Raft timing defaults (AGENT_RAFT_DEFAULTS, issue 17: CPU at rest): an
 // agent.json without `raft` runs a 100 ms heartbeat on a 20 ms tick with a 300-600 ms election
-// timeout, which the Raft configuration's own checks accept; a field of agent.json replaces its
-// default and leaves the others; the simulator's reference defaults are left as they were.
+// timeout and a peer RPC deadline of the shortest election timeout (issue 16: a follower's
+// answer waits for its sync, slow under load), which the Raft configuration's own checks
+// accept; a field of agent.json replaces its default and leaves the others; the simulator's
+// reference defaults are left as they were.
 import { strict as assert } from 'node:assert';
 import { AGENT_RAFT_DEFAULTS, resolveAgentConfig } from '../../../agent/config/agent-config.js';
 import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../../contracts/raft-configuration.js';
@@ -23,8 +25,10 @@ describe("the agent's Raft timing", () => {
     assert.equal(raft.heartbeatIntervalMs, 100);
     assert.equal(raft.tickIntervalMs, 20);
     assert.ok(raft.electionTimeoutMinMs >= 3 * raft.heartbeatIntervalMs);
+    assert.equal(raft.rpcTimeoutMs, raft.electionTimeoutMinMs);
     assert.deepEqual(validateRaftConfiguration(AGENT_RAFT_DEFAULTS), []);
     assert.equal(DEFAULT_RAFT_CONFIGURATION.heartbeatIntervalMs, 50, 'the reference defaults stay');
+    assert.equal(DEFAULT_RAFT_CONFIGURATION.rpcTimeoutMs, 100, 'the reference defaults stay');
   });
 
   it('lets agent.json replace one field and keeps the other defaults', () => {

@@ -2,13 +2,16 @@
 // for every MemoryMax a gateway may set, MemoryHigh is below MemoryMax and the V8 old-generation
 // bound plus what an agent holds outside it fits under MemoryHigh (property over sizes); too
 // small a MemoryMax is refused naming the field and its least value; sizes parse in systemd's
-// units; the lines a drop-in gets agree with each other.
+// units; the lines a drop-in gets agree with each other; the young generation's semi-space grows
+// with MemoryMax within its bounds.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { fcParams } from '../../fc-params.js';
 import { ConfigError } from '../../../contracts/errors.js';
 import {
-  OUTSIDE_OLD_SPACE_MIB,
+  OUTSIDE_HEAP_MIB,
+  SEMI_SPACE_MAX_MIB,
+  SEMI_SPACE_MIN_MIB,
   UNIT_MEMORY_MAX_MIB,
   UNIT_NODE_FLAGS,
   memoryLinesFor,
@@ -19,14 +22,16 @@ import {
 
 describe('memory sizing of the unit and the drop-ins', () => {
   it('keeps MemoryHigh below MemoryMax and the V8 heap with its surroundings under MemoryHigh', () => {
-    // Property: for every accepted MemoryMax, old space + outside <= MemoryHigh < MemoryMax.
+    // Property: for every accepted MemoryMax, old space + young generation + outside <= MemoryHigh < MemoryMax,
+    // and a larger MemoryMax never gets a smaller semi-space.
     fc.assert(
-      fc.property(fc.integer({ min: 116, max: 65_536 }), (max) => {
+      fc.property(fc.integer({ min: 119, max: 65_536 }), (max) => {
         const s = sizeForMemoryMax(max);
         assert.ok(s.memoryHighMiB < s.memoryMaxMiB);
-        assert.ok(s.maxOldSpaceMiB + OUTSIDE_OLD_SPACE_MIB <= s.memoryHighMiB);
+        assert.ok(s.maxOldSpaceMiB + 3 * s.maxSemiSpaceMiB + OUTSIDE_HEAP_MIB <= s.memoryHighMiB);
         assert.ok(s.maxOldSpaceMiB >= 32);
-        assert.ok(s.maxSemiSpaceMiB >= 1 && s.maxSemiSpaceMiB < s.maxOldSpaceMiB);
+        assert.ok(s.maxSemiSpaceMiB >= SEMI_SPACE_MIN_MIB && s.maxSemiSpaceMiB <= SEMI_SPACE_MAX_MIB);
+        assert.ok(sizeForMemoryMax(max + 1).maxSemiSpaceMiB >= s.maxSemiSpaceMiB);
       }),
       fcParams(),
     );
@@ -36,19 +41,20 @@ describe('memory sizing of the unit and the drop-ins', () => {
     assert.deepEqual(sizeForMemoryMax(UNIT_MEMORY_MAX_MIB), {
       memoryMaxMiB: 192,
       memoryHighMiB: 160,
-      maxOldSpaceMiB: 96,
-      maxSemiSpaceMiB: 1,
+      maxOldSpaceMiB: 87,
+      maxSemiSpaceMiB: 4,
     });
-    assert.deepEqual(UNIT_NODE_FLAGS, ['--max-semi-space-size=1', '--max-old-space-size=96']);
-    assert.deepEqual(nodeFlagsOf(sizeForMemoryMax(384)), ['--max-semi-space-size=1', '--max-old-space-size=256']);
+    assert.deepEqual(UNIT_NODE_FLAGS, ['--max-semi-space-size=4', '--max-old-space-size=87']);
+    assert.deepEqual(nodeFlagsOf(sizeForMemoryMax(384)), ['--max-semi-space-size=8', '--max-old-space-size=235']);
   });
 
   it('refuses a MemoryMax that leaves too small a heap, naming the least one', () => {
     assert.throws(
       () => sizeForMemoryMax(100),
-      (e: unknown) => e instanceof ConfigError && /memoryMax: at least 116M \(got 100M\)/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && /memoryMax: at least 119M \(got 100M\)/.test(e.message),
     );
-    assert.doesNotThrow(() => sizeForMemoryMax(116));
+    assert.throws(() => sizeForMemoryMax(118), ConfigError);
+    assert.doesNotThrow(() => sizeForMemoryMax(119));
     assert.throws(() => memoryLinesFor('64M'), ConfigError);
   });
 
@@ -68,12 +74,12 @@ describe('memory sizing of the unit and the drop-ins', () => {
     assert.deepEqual(memoryLinesFor('128M'), [
       'MemoryMax=128M',
       'MemoryHigh=106M',
-      'Environment="NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=42"',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=2 --max-old-space-size=39"',
     ]);
     assert.deepEqual(memoryLinesFor('1G'), [
       'MemoryMax=1024M',
       'MemoryHigh=853M',
-      'Environment="NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=789"',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=8 --max-old-space-size=768"',
     ]);
   });
 });

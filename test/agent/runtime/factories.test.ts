@@ -3,20 +3,30 @@
 // configured member's host (127.0.0.1 here) as a member's and one from another address
 // (127.0.0.2) as not, so the reserved share of half-open handshakes works for members; and the
 // client wrapper that the real factories hand to the node updates the set on every setPeers.
+// Also that every agent socket (the coaps server and client, the local endpoint) asks the kernel
+// for SOCKET_RECEIVE_BUFFER_BYTES of receive buffer, and that a smaller grant is logged: with
+// the system's default (208 KiB) a leader under 64 clients of 4 KiB dropped datagrams.
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import sinon from 'sinon';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkClient } from '../../../contracts/network.js';
 import { initCluster } from '../../../agent/cli/cluster-init.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
-import { createMembership, followingMembers, peerTransportConfig } from '../../../agent/runtime/factories.js';
+import {
+  REAL_FACTORIES,
+  SOCKET_RECEIVE_BUFFER_BYTES,
+  createMembership,
+  followingMembers,
+  peerTransportConfig,
+} from '../../../agent/runtime/factories.js';
 import { HandshakeType } from '../../../transport/dtls/constants.js';
 import { parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';
-import { DtlsServerEndpoint, MemberHosts } from '../../../transport/dtls/index.js';
+import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../../transport/dtls/index.js';
+import { UdpEndpoint } from '../../../transport/udp.js';
 import { splitRecords } from '../../../transport/dtls/record.js';
 import { clientHelloRecord } from '../../transport/dtls/flooder.js';
 
@@ -89,5 +99,45 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     assert.ok(!hosts.has('10.1.1.2') && hosts.has('10.1.1.3'));
     assert.equal(given.length, 2);
     await client.close();
+  });
+
+  it('asks for SOCKET_RECEIVE_BUFFER_BYTES on every socket, logging a smaller grant', async function () {
+    // Linux grants min(asked, net.core.rmem_max) and reports twice that.
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
+    const rmemDefault = Number(readFileSync('/proc/sys/net/core/rmem_default', 'utf8').trim());
+    if (!(rmemMax > rmemDefault)) this.skip();
+    const expected = 2 * Math.min(SOCKET_RECEIVE_BUFFER_BYTES, rmemMax);
+    const [node] = initCluster({ dir, nodes: 3, basePort: 40_100, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const loaded = loadAgentConfig(node.config);
+    const config = {
+      ...loaded,
+      listenPeer: { host: '127.0.0.1', port: 0 },
+      listenEndpoint: { host: '127.0.0.1', port: 0 },
+    };
+    const logger = new MemoryLogger();
+    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger), new MemberHosts());
+    assert.equal(transportConfig.name, 'coaps');
+    if (transportConfig.name !== 'coaps') return;
+    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
+    const open = sandbox.spy(DtlsClientEndpoint, 'open');
+    const serverEndpoint = await transportConfig.openServerEndpoint();
+    const clientEndpoint = await transportConfig.openClientEndpoint();
+    const endpoint = await REAL_FACTORIES.openEndpoint(config);
+    try {
+      const server = await listen.returnValues[0];
+      const client = await open.returnValues[0];
+      assert.ok(server !== undefined && client !== undefined);
+      assert.ok(endpoint instanceof UdpEndpoint, 'an endpoint without keys is plain UDP');
+      assert.equal(server.receiveBufferBytes(), expected);
+      assert.equal(client.receiveBufferBytes(), expected);
+      assert.equal(endpoint.receiveBufferBytes(), expected);
+      const warned = logger.records.some((r) => r.level === 'warning' && r.message.includes('receive buffer'));
+      assert.equal(warned, expected < SOCKET_RECEIVE_BUFFER_BYTES);
+    } finally {
+      await serverEndpoint.close();
+      await clientEndpoint.close();
+      await endpoint.close();
+    }
   });
 });

@@ -6,7 +6,9 @@
 // - the leader counts itself toward a commit only once its write is synced: with one follower
 //   down, the entry that the other follower has stored stays uncommitted until the leader's
 //   write is released, and commits right after;
-// - nothing is applied or acknowledged to the client before the leader's write is done.
+// - nothing is applied or acknowledged to the client before the leader's write is done;
+// - an entry that committed while the leader wrote a later one is applied and acknowledged
+//   while the leader writes the next group, without waiting for that group's sync.
 // That votes and answers wait for the disk is node.test.ts's "Property 9" test.
 import { strict as assert } from 'node:assert';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -33,6 +35,11 @@ class GatedStorage extends MemoryPersistenceEngine {
         super.persist(batch).then(resolve, reject);
       }),
     );
+  }
+  /** Releases the writes held so far and holds the next ones. */
+  releaseAndHoldNext(): void {
+    this.release();
+    this.holding = true;
   }
   /** Writes held so far. */
   get heldCount(): number {
@@ -152,6 +159,37 @@ describe('the Ready loop order (node.ts)', () => {
     await timers.runUntil(timers.nowMs() + 100);
     assert.ok(leader.node.getStatus().commitIndex >= index, 'committed once the leader synced');
     assert.deepEqual(await submitted, text('needs-the-leader'));
+    for (const n of nodes) await n.node.stop();
+  });
+
+  it("a leader applies what committed while it wrote, without waiting for the next group's sync", async () => {
+    const { timers, leader, followers, nodes } = await cluster(13);
+    const first = leader.node.getStatus().lastLogIndex + 1;
+    leader.storage.holding = true;
+    let firstAcknowledged = false;
+    const submitted = leader.node.submitCommand(text('first'), 5000).then((result) => {
+      firstAcknowledged = true;
+      return result;
+    });
+    await timers.runUntil(timers.nowMs() + HOLD_MS);
+    for (const f of followers) assert.ok(holds(f.storage, first), `${f.node.getNodeId()} stored the first entry`);
+    // A second write arrives while the first is being written: it goes into the next group.
+    const second = leader.node.submitCommand(text('second'), 5000);
+    // The first write is synced; it commits at once (the followers' answers are in), and the
+    // group holding the second entry is written next, held.
+    leader.storage.releaseAndHoldNext();
+    await timers.runUntil(timers.nowMs() + HOLD_MS);
+    assert.ok(leader.storage.heldCount > 0, "the leader is writing the second entry's group");
+    assert.equal(holds(leader.storage, first + 1), false, 'the second entry is not stored yet');
+    assert.ok(
+      leader.stateMachine.applied.some((e) => e.index === first),
+      'the first entry is applied while the next group is written',
+    );
+    assert.equal(firstAcknowledged, true, 'the first client has its answer while the next group is written');
+    assert.deepEqual(await submitted, text('first'));
+    leader.storage.release();
+    await timers.runUntil(timers.nowMs() + 100);
+    assert.deepEqual(await second, text('second'));
     for (const n of nodes) await n.node.stop();
   });
 });

@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../contracts/errors.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { resolveServerOptions } from '../../../transport/dtls/server-options.js';
+import { resolveClientOptions } from '../../../transport/dtls/client-options.js';
 import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';
 import { ManualTimers } from './fake-timers.js';
 import {
@@ -352,6 +353,16 @@ describe('DTLS client and server endpoints', function () {
     assert.deepEqual(problems({ handshakeTimeoutMs: 2000, clientFlightTimeoutMs: 2500 }), [
       'clientFlightTimeoutMs must be an integer in 100..2000 (got 2500)',
     ]);
+    // The receive buffer to ask for: null (the system's default) or 4 KiB..64 MiB, on both endpoints.
+    assert.deepEqual(problems({ receiveBufferBytes: 1000 }), [
+      'receiveBufferBytes must be an integer in 4096..67108864 (got 1000)',
+    ]);
+    assert.deepEqual(problems({ receiveBufferBytes: null }), []);
+    assert.equal(resolveServerOptions({ pskLookup: lookup }).receiveBufferBytes, null);
+    assert.throws(
+      () => resolveClientOptions({ identity: 'node-a', psk: key, receiveBufferBytes: 128 * 1024 * 1024 }),
+      (e: unknown) => e instanceof Error && 'problems' in e && String(e.problems).includes('receiveBufferBytes'),
+    );
     const defaults = resolveServerOptions({ pskLookup: lookup });
     assert.deepEqual(
       [

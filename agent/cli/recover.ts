@@ -1,0 +1,153 @@
+/**
+ * `coraft recover --config agent.json --force-new-cluster [--yes]`: turns a stopped member of a
+ * cluster that lost quorum for good into a one-member cluster that keeps every entry it knows
+ * committed (agent/runtime/force-new-cluster.ts). Without --yes it only reports what it would
+ * do and changes nothing. It refuses while the agent runs (the data folder's lock). With --yes
+ * it also removes the other members from agent.json's `members`, their link keys from this
+ * member's keystore file, and the keystore cache, so nothing on this gateway still names them
+ * (and the agent, whose configuration needs a link key for every listed member, starts); the
+ * replicated trust state revokes them when the new configuration applies. Runbook:
+ * deploy/README.md.
+ */
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAgentConfig } from '../config/agent-config.js';
+import type { AgentConfig } from '../config/agent-config.js';
+import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
+import { ConfigError, PersistenceError, describeError } from '../../contracts/errors.js';
+import { simpleConfiguration } from '../core/configuration.js';
+import { EXIT, exitCodeFor } from '../runtime/agent.js';
+import { openStorage } from '../runtime/open-storage.js';
+import { readCommitMarker } from '../runtime/commit-marker.js';
+import { planForceNewCluster, recoveryBatch, type RecoveryPlan } from '../runtime/force-new-cluster.js';
+import { parseOptions, UsageError } from './args.js';
+
+const HELP = `usage: coraft recover --config FILE --force-new-cluster [--keep-uncommitted] [--yes]
+
+Run on a STOPPED member of a cluster that has lost quorum for good. Rewrites that member's
+configuration to itself alone, keeping every entry it knows committed and dropping the rest
+(--keep-uncommitted: keep its whole log, see deploy/README.md). Without --yes it prints what it
+would do and changes nothing.`;
+
+/** The loud warning printed before anything else. */
+const WARNING = [
+  '!!! WARNING: coraft recover --force-new-cluster !!!',
+  'This makes this member a cluster of ONE. Every other member is removed and must be wiped and added',
+  'back (coraft members add). Entries this member did not know committed are DROPPED. Run it on one',
+  'survivor only (the one with the highest commit index), and only when the others are gone for good.',
+  '',
+].join('\n');
+
+/** The report of a plan, one fact per line. */
+export function describePlan(plan: RecoveryPlan): string {
+  const marker = plan.markerIndex === null ? 'no commit marker' : `commit marker ${plan.markerIndex}`;
+  const lines = [
+    `node ${plan.nodeId}: term ${plan.term}, snapshot at ${plan.snapshotIndex}, log up to ${plan.lastIndex}`,
+    `known committed up to ${plan.knownCommitIndex} (${marker}, snapshot ${plan.snapshotIndex})`,
+    `kept: every entry up to ${plan.commitIndex}` +
+      (plan.keptUncommittedCount === 0 ? '' : ` (${plan.keptUncommittedCount} not known committed, kept)`),
+    plan.droppedCount === 0
+      ? 'dropped: 0 uncommitted entries'
+      : `dropped: ${plan.droppedCount} uncommitted entries (${plan.commitIndex + 1} to ${plan.lastIndex})`,
+    `removed members: ${plan.removed.length === 0 ? '(none)' : plan.removed.join(', ')}`,
+    `new configuration: voters [${plan.next.voters.join(', ')}] at index ${plan.configIndex}, term ${plan.newTerm}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Removes the link keys of `removed` from the bundle's keystore file; returns how many it removed. */
+function pruneKeystoreFile(config: AgentConfig, removed: readonly string[]): number {
+  if (config.psk === null) return 0;
+  const path = config.psk.keystoreFile;
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError([`psk.keystoreFile: ${path} must hold a JSON object`]);
+  const kept = Object.fromEntries(Object.entries(parsed).filter(([id]) => !removed.includes(id)));
+  const count = Object.keys(parsed).length - Object.keys(kept).length;
+  if (count > 0) writeSecretFile(path, `${JSON.stringify(kept, null, 2)}\n`);
+  return count;
+}
+
+/** Rewrites agent.json's `members` to this member alone, keeping every other field and the file's mode. */
+function rewriteMembers(config: AgentConfig): void {
+  const raw: unknown = JSON.parse(readFileSync(config.file, 'utf8'));
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError([`${config.file} must hold a JSON object`]);
+  const self = config.members.find((m) => m.id === config.nodeId) ?? {
+    id: config.nodeId,
+    address: `${config.listenPeer.host}:${config.listenPeer.port}`,
+  };
+  const rewritten = { ...raw, members: [{ id: self.id, address: self.address }] };
+  writeFileDurably(config.file, `${JSON.stringify(rewritten, null, 2)}\n`, statSync(config.file).mode & 0o777);
+}
+
+/** Opens the storage (refused while the agent runs), plans, and with `apply` writes the plan. */
+async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boolean): Promise<RecoveryPlan> {
+  const storage = await openStorage(config);
+  try {
+    const state = await storage.load();
+    const bootstrap = simpleConfiguration(
+      config.members.map((m) => m.id),
+      config.members,
+    );
+    const marker = readCommitMarker(config.dataDir);
+    const plan = planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
+    if (apply) await storage.persist(recoveryBatch(plan));
+    return plan;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Runs `coraft recover`; returns the exit code. */
+export async function runRecoverCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseOptions(args, {
+    config: { type: 'string' },
+    'force-new-cluster': { type: 'boolean' },
+    'keep-uncommitted': { type: 'boolean' },
+    yes: { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
+  if (values.help === true) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.ok;
+  }
+  if (values.config === undefined) throw new UsageError('--config: required (the agent.json of the member)');
+  if (values['force-new-cluster'] !== true)
+    throw new UsageError('recover needs --force-new-cluster (the one recovery it performs); see --help');
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig(values.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`coraft recover: ${error.message}\n`);
+    return EXIT.config;
+  }
+  if (config.storage === 'memory') throw new UsageError('recover: storage "memory" keeps nothing to recover');
+  const apply = values.yes === true;
+  process.stderr.write(WARNING);
+  let plan: RecoveryPlan;
+  try {
+    plan = await recover(config, apply, values['keep-uncommitted'] === true);
+  } catch (error) {
+    const locked = error instanceof PersistenceError && error.code === 'STORAGE_LOCKED';
+    const hint = locked ? ' (is the agent running? stop it first: systemctl stop coraft)' : '';
+    process.stderr.write(`coraft recover: ${describeError(error)}${hint}\n`);
+    return exitCodeFor(error);
+  }
+  process.stdout.write(describePlan(plan));
+  if (!apply) {
+    process.stdout.write('dry run: nothing was changed. Run again with --yes to do it.\n');
+    return EXIT.ok;
+  }
+  const pruned = pruneKeystoreFile(config, plan.removed);
+  rewriteMembers(config);
+  const cache = join(config.dataDir, 'keystore-cache.json');
+  if (existsSync(cache)) rmSync(cache);
+  process.stdout.write(
+    `done: ${config.nodeId} is now a one-member cluster; ${pruned} link keys removed from the keystore file.\n` +
+      `${config.file}: members is now ${config.nodeId} alone.\n` +
+      'Start the agent, then add members back with `coraft members add` (deploy/README.md).\n',
+  );
+  return EXIT.ok;
+}

@@ -1,0 +1,120 @@
+/**
+ * The commit marker (`<dataDir>/commit-index.json`): the highest log index this node has applied,
+ * so known to be committed, written from time to time and when the agent stops. Raft keeps the
+ * commit index in memory only (a node learns it again from the leader); `coraft recover
+ * --force-new-cluster` has no leader to learn it from, and needs it to tell the entries it must
+ * keep (committed) from those it may drop (recover.ts). etcd keeps it in its WAL's HardState for
+ * the same reason.
+ *
+ * The marker may lag behind the truth (by at most one write interval after a crash, never after
+ * a clean stop), never run ahead of it: it only ever names an applied entry, and every applied
+ * entry is committed and on this node's disk. A lagging marker makes recover keep fewer entries
+ * than it could, which it reports. Written durably (temporary file, fsync, rename, folder fsync).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import type { LogIndex } from '../../contracts/log.js';
+import { assert } from '../../contracts/assert.js';
+import { PersistenceError, describeError } from '../../contracts/errors.js';
+import { writeFileDurably } from '../config/secret-files.js';
+
+/** The marker's file name in the data folder. */
+export const COMMIT_MARKER_FILE = 'commit-index.json';
+/** Most bytes of a marker file read (it holds one small JSON object). */
+const MARKER_BYTES_MAX = 4096;
+
+/** Reads the marker of `dataDir`: the applied index it names, or null when there is none. Throws STORAGE_CORRUPT. */
+export function readCommitMarker(dataDir: string): LogIndex | null {
+  const path = join(dataDir, COMMIT_MARKER_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return null;
+    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${describeError(error)}`, { cause: error });
+  }
+  const value: unknown = text.length <= MARKER_BYTES_MAX ? safeParse(text) : null;
+  const index: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'appliedIndex') : null;
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)
+    throw new PersistenceError('STORAGE_CORRUPT', `${path} does not hold {"appliedIndex": <log index>}`);
+  return index;
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // A torn or foreign file: the caller reports it as corrupt.
+    return null;
+  }
+}
+
+/** Writes the marker of `dataDir` durably. */
+export function writeCommitMarker(dataDir: string, appliedIndex: LogIndex): void {
+  assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'the marker names a log index');
+  writeFileDurably(join(dataDir, COMMIT_MARKER_FILE), `${JSON.stringify({ appliedIndex })}\n`, 0o600);
+}
+
+/** Keeps the marker of a running agent; see the module comment. */
+export class CommitMarker {
+  /**
+   * Invariant: never decreases, and never below the marker found on disk: after a restart the
+   * node re-applies from its snapshot, and a node that cannot reach a quorum applies nothing, so
+   * the marker must keep what an earlier run recorded (recover relies on it then).
+   */
+  private applied: LogIndex;
+  private written: LogIndex;
+  private timer: TimerHandle | null = null;
+
+  /** Reads the marker on disk; a damaged one is reported to `onWriteError` and replaced as entries apply. */
+  constructor(
+    private readonly dataDir: string,
+    private readonly timers: Timers,
+    /** How often a changed marker is written, ms. */
+    private readonly intervalMs: number,
+    /** Told when a write fails (a full disk): the marker is a hint, so the agent carries on. */
+    private readonly onWriteError: (error: unknown) => void,
+  ) {
+    assert(intervalMs >= 1, 'the marker interval is positive');
+    let found: LogIndex = 0;
+    try {
+      found = readCommitMarker(dataDir) ?? 0;
+    } catch (error) {
+      // The marker is a hint for recover: a damaged one must not keep the agent from starting.
+      onWriteError(error);
+    }
+    this.applied = found;
+    this.written = found;
+  }
+
+  /** Notes an applied entry (cheap: the file is written on the next interval). */
+  noteApplied(index: LogIndex): void {
+    if (index > this.applied) this.applied = index;
+  }
+
+  /** Starts the periodic write. */
+  start(): void {
+    this.timer = this.timers.setTimer(this.intervalMs, () => {
+      this.flush();
+      if (this.timer !== null) this.start();
+    });
+  }
+
+  /** Stops the periodic write and writes the marker one last time. */
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.applied === this.written) return;
+    try {
+      writeCommitMarker(this.dataDir, this.applied);
+      this.written = this.applied;
+    } catch (error) {
+      this.onWriteError(error);
+    }
+  }
+}
