@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentProcesses } from '../../../agent/cli/agent-processes.js';
-import { startCluster, waitFor } from './helpers.js';
+import { adminKeyFile } from '../../../agent/cli/cluster-init.js';
+import { coraft, startCluster, waitFor } from './helpers.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -150,5 +151,59 @@ describe('agent integration: two members and a witness', function () {
     assert.match(log, /raft node started/);
     assert.doesNotMatch(log, /became (precandidate|candidate|leader)/);
     assert.deepEqual(filesHolding(join(cluster.agent(WITNESS).init.dir, 'data'), `witness-probe-${tag}`), []);
+  });
+});
+
+describe('agent integration: members add --witness', function () {
+  this.timeout(180_000);
+  let cluster: AgentProcesses;
+  let leader: string;
+
+  before(async function () {
+    // n3 is provisioned as a witness but starts outside the cluster (top-level "witness": true).
+    ({ cluster, leader } = await startCluster({
+      nodes: 2,
+      witnesses: 1,
+      initialMembers: 2,
+      startCount: 2,
+      storage: 'wal',
+      requestTimeoutMs: 3000,
+    }));
+  });
+
+  after(async function () {
+    await cluster?.close();
+  });
+
+  it('adds a witness that votes but stores no value and shows as one in the member list', async () => {
+    const value = `joiner-probe-${randomBytes(6).toString('hex')}`;
+    const put = await cluster
+      .agent(leader)
+      .client.request({ method: 'PUT', path: ['kv', 'before'], payload: encoder.encode(value) });
+    assert.ok(put.code < 0x80);
+    cluster.start(WITNESS);
+    const address = `127.0.0.1:${Number(cluster.agent(WITNESS).init.endpoint.split(':')[1]) - 1}`;
+    const admin = ['--admin-key', adminKeyFile(cluster.dir)];
+    const endpoint = cluster.agent(leader).init.endpoint;
+    const add = await coraft('members', 'add', WITNESS, address, '--witness', '--endpoint', endpoint, ...admin);
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(add.stdout, `added ${WITNESS} (a witness)\n`);
+    const list = await coraft('members', 'list', '--endpoint', endpoint);
+    assert.match(list.stdout, new RegExp(`${WITNESS}\\s+\\S+\\s+voter witness`));
+    const after = await cluster
+      .agent(leader)
+      .client.request({ method: 'PUT', path: ['kv', 'after'], payload: encoder.encode(value) });
+    assert.ok(after.code < 0x80);
+    const target = (await cluster.status(leader))?.commitIndex ?? Number.MAX_SAFE_INTEGER;
+    await waitFor('the witness caught up', async () => ((await cluster.status(WITNESS))?.lastApplied ?? -1) >= target);
+    assert.equal((await cluster.status(WITNESS))?.state, 'follower');
+    assert.deepEqual(filesHolding(join(cluster.agent(WITNESS).init.dir, 'data'), value), []);
+    // The witness's vote now counts: with the other full member down, the leader still commits.
+    const other = ['n1', 'n2'].find((id) => id !== leader) ?? '';
+    assert.equal(await cluster.signal(other, 'SIGKILL'), null);
+    const alone = await cluster
+      .agent(leader)
+      .client.request({ method: 'PUT', path: ['kv', 'with-witness'], payload: encoder.encode('x') });
+    assert.ok(alone.code < 0x80, new TextDecoder().decode(alone.payload));
   });
 });
