@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- witness [--json] [--writes=N] [--value-bytes=B] [--clients=C]`: the
+ * `npm run bench -- witness [--json] [--writes=N] [--value-bytes=B] [--clients=C] [--no-witness]`: the
  * footprint of a witness beside a full member's, on one cluster of two full members and a
  * witness (`cluster init --nodes 2 --witnesses 1`: coaps, cbor, wal). It measures each agent
  * idle after start-up, then writes N values of B bytes through the leader with C concurrent
@@ -7,7 +7,8 @@
  * and measures again: resident memory (VmRSS, its peak VmHWM, and RssAnon: heap and buffers,
  * not LMDB's mapped pages) and the data folder (bytes allocated on disk, and apparent bytes).
  * The three agents run side by side, so the comparison is within one run; absolute figures
- * move with the machine's load.
+ * move with the machine's load. `--no-witness` runs three full members instead, for an A/B of
+ * the write time (run both back to back).
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -92,12 +93,18 @@ function print(title: string, figures: Record<string, AgentFigures>): void {
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const { values } = parseArgs({
     args: [...args],
-    options: { writes: { type: 'string' }, 'value-bytes': { type: 'string' }, clients: { type: 'string' } },
+    options: {
+      writes: { type: 'string' },
+      'value-bytes': { type: 'string' },
+      clients: { type: 'string' },
+      'no-witness': { type: 'boolean' },
+    },
   });
   const writes = Number(values.writes ?? 5000);
   const valueBytes = Number(values['value-bytes'] ?? 1024);
   const clients = Number(values.clients ?? 16);
-  const cluster = await Cluster.create({ nodes: 2, witnesses: 1, storage: 'wal', requestTimeoutMs: 5000 });
+  const shape = values['no-witness'] === true ? { nodes: 3 } : { nodes: 2, witnesses: 1 };
+  const cluster = await Cluster.create({ ...shape, storage: 'wal', requestTimeoutMs: 5000 });
   try {
     cluster.startAll();
     const leader = await cluster.waitForLeader(60_000);
@@ -109,11 +116,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const seconds = (Date.now() - started) / 1000;
     await settled(cluster);
     const loaded = measure(cluster, leader);
-    print(
-      `after ${writes} writes of ${valueBytes} bytes (${clients} clients, ${round(seconds)} s), all applied`,
-      loaded,
-    );
-    return { writes, valueBytes, clients, writeSeconds: round(seconds), idle, loaded };
+    const rate = Math.round(writes / seconds);
+    print(`after ${writes} writes of ${valueBytes} bytes (${clients} clients, ${round(seconds)} s, ${rate}/s)`, loaded);
+    return { ...shape, writes, valueBytes, clients, writeSeconds: round(seconds), writesPerSecond: rate, idle, loaded };
   } finally {
     await cluster.close();
   }
