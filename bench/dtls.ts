@@ -8,6 +8,9 @@
  * count; beside them, in the same run, the same work done with one node:crypto
  * `aes-128-ccm` cipher built per record (what the record layer did before).
  *
+ * The record figures also time tls12_cid records (RFC 9146, an 8-byte CID), the format our
+ * client sends once our server gave it a CID.
+ *
  * `npm run bench -- dtls [--json] [--quick] [--records]` (`--records`: the record figures
  * only), or `run([])` from another bench.
  */
@@ -185,6 +188,8 @@ export interface RecordFigures {
   /** The same work with one node:crypto `aes-128-ccm` cipher built per record. */
   readonly oneShotRecordsPerCpuSecond: number;
   readonly oneShotMegabytesPerCpuSecond: number;
+  /** The record layer's figure for tls12_cid records with an 8-byte CID (RFC 9146). */
+  readonly cidRecordsPerCpuSecond: number;
 }
 
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
@@ -192,8 +197,11 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
-/** Seals `count` application-data records of `bytes` bytes, then splits and opens each; CPU seconds. */
-function recordLayerSeconds(count: number, bytes: number): number {
+/**
+ * Seals `count` application-data records of `bytes` bytes, then splits and opens each; CPU
+ * seconds. With `cidBytes` > 0 the records are tls12_cid records with a CID that long (RFC 9146).
+ */
+function recordLayerSeconds(count: number, bytes: number, cidBytes = 0): number {
   const keys = {
     clientWriteKey: randomBytes(16),
     serverWriteKey: randomBytes(16),
@@ -202,6 +210,11 @@ function recordLayerSeconds(count: number, bytes: number): number {
   };
   const writer = new RecordLayer(true, 64);
   const reader = new RecordLayer(false, 64);
+  if (cidBytes > 0) {
+    const cid = randomBytes(cidBytes);
+    writer.setConnectionIds({ read: null, write: cid });
+    reader.setConnectionIds({ read: cid, write: null });
+  }
   writer.setKeys(keys);
   reader.setKeys(keys);
   writer.activateWrite();
@@ -209,7 +222,7 @@ function recordLayerSeconds(count: number, bytes: number): number {
   const payload = randomBytes(bytes);
   const start = process.cpuUsage();
   for (let i = 0; i < count; i += 1) {
-    const raw = splitRecords(writer.seal(ContentType.applicationData, 1, payload), 1).records[0];
+    const raw = splitRecords(writer.seal(ContentType.applicationData, 1, payload), 1, cidBytes).records[0];
     if (raw === undefined || typeof reader.open(raw) === 'string') throw new Error('a sealed record did not open');
   }
   return cpuSecondsSince(start);
@@ -256,9 +269,11 @@ function oneShotCcmSeconds(count: number, bytes: number): number {
 export function measureRecords(count: number, bytes: number, rounds = 3): RecordFigures {
   let layer = Infinity;
   let oneShot = Infinity;
+  let cid = Infinity;
   for (let round = 0; round < rounds; round += 1) {
     layer = Math.min(layer, recordLayerSeconds(count, bytes));
     oneShot = Math.min(oneShot, oneShotCcmSeconds(count, bytes));
+    cid = Math.min(cid, recordLayerSeconds(count, bytes, 8));
   }
   return {
     bytes,
@@ -267,6 +282,7 @@ export function measureRecords(count: number, bytes: number, rounds = 3): Record
     megabytesPerCpuSecond: Number(((count * bytes) / layer / 1e6).toFixed(1)),
     oneShotRecordsPerCpuSecond: Math.round(count / oneShot),
     oneShotMegabytesPerCpuSecond: Number(((count * bytes) / oneShot / 1e6).toFixed(1)),
+    cidRecordsPerCpuSecond: Math.round(count / cid),
   };
 }
 
@@ -276,8 +292,10 @@ function reportRecords(quick: boolean): Record<string, unknown> {
     const r = measureRecords(quick ? 5000 : 50_000, bytes);
     console.log(
       `dtls records of ${bytes} B sealed+opened: ${r.recordsPerCpuSecond}/cpu-s, ${r.megabytesPerCpuSecond} MB/cpu-s ` +
-        `(cipher per record: ${r.oneShotRecordsPerCpuSecond}/cpu-s, ${r.oneShotMegabytesPerCpuSecond} MB/cpu-s)`,
+        `(cipher per record: ${r.oneShotRecordsPerCpuSecond}/cpu-s, ${r.oneShotMegabytesPerCpuSecond} MB/cpu-s; ` +
+        `tls12_cid records: ${r.cidRecordsPerCpuSecond}/cpu-s)`,
     );
+    figures[`records${bytes}CidPerCpuSecond`] = r.cidRecordsPerCpuSecond;
     figures[`records${bytes}PerCpuSecond`] = r.recordsPerCpuSecond;
     figures[`records${bytes}MegabytesPerCpuSecond`] = r.megabytesPerCpuSecond;
     figures[`records${bytes}OneShotPerCpuSecond`] = r.oneShotRecordsPerCpuSecond;

@@ -36,6 +36,13 @@ export interface InboundContext {
   readonly peerIdentity: NodeId | null;
   /** The sender's address as "host:port", for logs. */
   readonly remoteAddress: string;
+  /**
+   * The address ("host:port") at which the sender says its own peer server listens, when it
+   * says so. It travels inside the sender's session, so it is as authentic as `peerIdentity`
+   * (and means nothing when that is null). A request comes from the sender's client socket,
+   * whose port is not the one it listens at, so this, not `remoteAddress`, is where it is reached.
+   */
+  readonly peerAddress?: string;
 }
 
 /** Handles one inbound request; resolves with the response to send back. */

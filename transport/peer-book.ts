@@ -1,10 +1,13 @@
 /**
  * The address book of a NetworkClient: node id → host and port, replaced as a whole by
- * `setPeers`, with host names resolved to an IP address once per book (datagram transports
- * match responses by the sender's address, so they need the literal).
+ * `setPeers`, with host names resolved to an IP address (datagram transports match responses
+ * by the sender's address, so they need the literal). An address is a hint of where a member
+ * is reached: a host name is looked up again once its answer is `resolveTtlMs` old, so a
+ * gateway whose name moved to a new IP (DHCP) is found there without a configuration change.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { ConfigError, NetworkError } from '../contracts/errors.js';
 import { NODE_ID_LENGTH_MAX, type NodeId } from '../contracts/log.js';
 import { parsePeerAddress, type PeerAddress } from './rpc-routes.js';
@@ -20,16 +23,31 @@ interface Entry extends PeerAddress {
   readonly literal: { readonly address: string; readonly port: number } | null;
   /** The IP literal, once known. */
   resolved: Promise<string> | null;
+  /** When the lookup behind `resolved` started, on the book's clock. */
+  resolvedAtMs: number;
 }
 
 /** Most peers in a book: far beyond any Raft cluster, a bound against a runaway caller. */
 export const PEERS_MAX = 1024;
 
+/** Default age after which a host name's answer is looked up again, ms. */
+export const RESOLVE_TTL_MS_DEFAULT = 30_000;
+
 /** Node id → address. */
 export class PeerBook {
   private entries = new Map<NodeId, Entry>();
 
-  constructor(private readonly resolver: HostResolver = systemResolver) {}
+  /**
+   * `resolveTtlMs`: how old a host name's answer may get before the next request looks it up
+   * again, ms (default 30 s; 0 looks up every time); `nowMs`: the clock it is measured on.
+   */
+  constructor(
+    private readonly resolver: HostResolver = systemResolver,
+    private readonly resolveTtlMs = RESOLVE_TTL_MS_DEFAULT,
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {
+    if (!Number.isInteger(resolveTtlMs) || resolveTtlMs < 0) throw new RangeError('resolveTtlMs is a natural number');
+  }
 
   /** Replaces the book; throws ConfigError naming every malformed member. */
   set(members: readonly { readonly id: NodeId; readonly address: string }[]): void {
@@ -47,6 +65,7 @@ export class PeerBook {
           ...parsed,
           literal: isLiteral ? { address: parsed.host, port: parsed.port } : null,
           resolved: isLiteral ? Promise.resolve(parsed.host) : null,
+          resolvedAtMs: 0,
         });
       }
     }
@@ -68,9 +87,12 @@ export class PeerBook {
   async resolve(id: NodeId): Promise<{ readonly address: string; readonly port: number }> {
     const entry = this.entries.get(id);
     if (entry === undefined) throw new NetworkError('NET_UNREACHABLE', `unknown peer ${id}`);
-    if (entry.resolved === null) {
+    const now = this.nowMs();
+    const stale = entry.literal === null && now - entry.resolvedAtMs >= this.resolveTtlMs;
+    if (entry.resolved === null || stale) {
       const resolving = this.resolver(entry.host);
       entry.resolved = resolving;
+      entry.resolvedAtMs = now;
       // A failed lookup is retried on the next request.
       resolving.catch(() => {
         if (entry.resolved === resolving) entry.resolved = null;

@@ -55,7 +55,7 @@ export function alarmsLine(document: unknown): string | null {
 }
 
 const KV_HELP = `usage: coraft kv get KEY [--stale]
-       coraft kv put KEY VALUE [--client ID --seq N]
+       coraft kv put KEY VALUE [--lease ID] [--client ID --seq N]
        coraft kv del KEY [--client ID --seq N]
        coraft kv cas KEY VALUE --expect REVISION   (REVISION 0: create only)
        coraft kv list [--prefix P] [--limit N] [--after KEY] [--stale]
@@ -69,6 +69,7 @@ export async function runKv(args: readonly string[]): Promise<number> {
     client: { type: 'string' },
     seq: { type: 'string' },
     expect: { type: 'string' },
+    lease: { type: 'string' },
   });
   const [verb, key, value] = positionals;
   if (values.help === true || verb === undefined) {
@@ -90,10 +91,12 @@ export async function runKv(args: readonly string[]): Promise<number> {
       case 'cas': {
         if (value === undefined) throw new UsageError(`kv ${verb}: VALUE is required`);
         const options = verb === 'cas' ? [casOption(values.expect)] : [];
+        const lease =
+          values.lease === undefined ? [] : [`lease=${intOption(values.lease, 'lease', 0, 1, 2 ** 53 - 1)}`];
         const response = await client.call({
           method: 'PUT',
           path,
-          query: session,
+          query: [...session, ...lease],
           payload: new TextEncoder().encode(value),
           options,
         });

@@ -6,6 +6,7 @@
 import { CoapClient, CoapOption, formatCode } from '../../transport/coap/index.js';
 import type { CoapClientRequest, CoapClientResponse } from '../../transport/coap/index.js';
 import { option } from '../../transport/coap/options.js';
+import type { CoapObservation, NotificationListener } from '../../transport/coap/client-observations.js';
 import { createCryptoPrng, createRealTimers } from '../../transport/timers.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import { parseHostPort } from '../config/agent-config.js';
@@ -86,6 +87,15 @@ export class EndpointClient {
       request,
       this.target.timeoutMs,
     );
+  }
+
+  /**
+   * Registers an Observe observation (RFC 7641) with `request`; `listener` receives every later
+   * notification (`final`: the observation is over) until the observation is cancelled.
+   */
+  observe(request: CoapClientRequest, listener: NotificationListener): Promise<CoapObservation> {
+    const target = { address: this.target.endpoint.host, port: this.target.endpoint.port };
+    return this.client.observe(target, request, this.target.timeoutMs, listener);
   }
 
   /** Sends a request and returns its response, throwing EndpointError on a 4.xx or 5.xx. */
@@ -200,6 +210,14 @@ export class JsonFields {
     if (v === null || v === undefined) return null;
     if (typeof v !== 'number') throw this.wrong(name, 'a number or null');
     return v;
+  }
+
+  /** The array field `name`, each element a string. */
+  strings(name: string): string[] {
+    const v: unknown = this.get(name);
+    if (!Array.isArray(v) || !v.every((element: unknown) => typeof element === 'string'))
+      throw this.wrong(name, 'an array of strings');
+    return v.filter((element: unknown): element is string => typeof element === 'string');
   }
 
   /** The array field `name`, each element an object. */

@@ -49,6 +49,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'txn --file F: run a transaction (compares, then one branch of puts, deletes and gets)',
     run: async (args) => (await import('./txn-command.js')).runTxn(args),
   },
+  lease: {
+    summary: 'lease grant TTL_MS | keepalive ID | revoke ID | show ID: keys that vanish unless kept alive',
+    run: async (args) => (await import('./lease-command.js')).runLease(args),
+  },
   watch: {
     summary: 'watch [--prefix P | KEY] [--since R]: print each change, one per line, and keep following',
     run: async (args) => (await import('./watch-command.js')).runWatch(args),

@@ -12,7 +12,7 @@ import { JsonFields } from './endpoint-client.js';
 const HELP = `usage: coraft txn --file F [--json]
 Runs the transaction in F (JSON; - reads standard input) as one write:
   {"compare":[{"key":K,"revision":R} | {"key":K,"value":V} | {"key":K,"absent":true}],
-   "success":[{"op":"put","key":K,"value":V} | {"op":"delete","key":K} | {"op":"get","key":K}],
+   "success":[{"op":"put","key":K,"value":V[,"lease":L]} | {"op":"delete","key":K} | {"op":"get","key":K}],
    "failure":[...]}
 options: --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS`;
 

@@ -53,6 +53,21 @@ export function unacceptable(request: CoapRequest): CoapResponse | null {
   );
 }
 
+/** The Content-Format of documents for a request's Accept: CBOR for 60, else JSON. */
+export function documentFormat(accept: number | null): number {
+  return accept === CBOR_CONTENT_FORMAT ? CBOR_CONTENT_FORMAT : CONTENT_FORMAT.json;
+}
+
+/** A document's bytes and Content-Format: CBOR for Accept 60, else JSON. */
+export function encodeDocument(
+  accept: number | null,
+  document: unknown,
+): { readonly payload: Uint8Array; readonly contentFormat: number } {
+  if (accept === CBOR_CONTENT_FORMAT)
+    return { payload: new Uint8Array(cbor.encode(document)), contentFormat: CBOR_CONTENT_FORMAT };
+  return { payload: new TextEncoder().encode(JSON.stringify(document)), contentFormat: CONTENT_FORMAT.json };
+}
+
 /** A document in the format the request accepts (CBOR for Accept 60, else JSON). */
 export function documentResponse(
   request: CoapRequest,
@@ -60,16 +75,7 @@ export function documentResponse(
   document: unknown,
   extra: Partial<CoapResponse> = {},
 ): CoapResponse {
-  if (request.accept === CBOR_CONTENT_FORMAT) {
-    const encoded = cbor.encode(document);
-    return { code, payload: new Uint8Array(encoded), contentFormat: CBOR_CONTENT_FORMAT, ...extra };
-  }
-  return {
-    code,
-    payload: new TextEncoder().encode(JSON.stringify(document)),
-    contentFormat: CONTENT_FORMAT.json,
-    ...extra,
-  };
+  return { code, ...encodeDocument(request.accept, document), ...extra };
 }
 
 /** The value of the query argument `name` (`name=value`; '' for a bare `name`), or null when absent. */

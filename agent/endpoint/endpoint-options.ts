@@ -49,6 +49,13 @@ export interface LocalEndpointOptions {
    * 0..20.
    */
   readonly notifyRetransmitMax: number;
+  /**
+   * Most payload bytes of one watch notification (GET /watch with Observe), and of a watch's
+   * first answer: a burst of changes goes out over several notifications, by whole revisions; a
+   * revision larger than this alone is answered 4.13 (fetch it without Observe, block-wise).
+   * Default 1,024 (one block: libcoap's clients take datagrams up to 1,152 bytes); 64..16,000.
+   */
+  readonly watchNotificationBytesMax: number;
   /** Shortest interval between two /status notifications, ms. Default 200; 10..60,000. */
   readonly statusNotifyIntervalMs: number;
   /** Largest request body, bytes. Default 1 MiB + 1 KiB; 1 KiB..64 MiB. */
@@ -106,6 +113,7 @@ export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
   observeConfirmableIntervalMs: 86_400_000,
   notifyAckTimeoutMs: 2_000,
   notifyRetransmitMax: 4,
+  watchNotificationBytesMax: 1_024,
   statusNotifyIntervalMs: 200,
   bodyBytesMax: MIB + 1024,
   blockBytesTotalMax: 4 * MIB,
@@ -142,6 +150,7 @@ export function validateLocalEndpointOptions(options: LocalEndpointOptions): str
   checkInteger(problems, options, 'observeConfirmableIntervalMs', 1_000, 86_400_000);
   checkInteger(problems, options, 'notifyAckTimeoutMs', 10, 60_000);
   checkInteger(problems, options, 'notifyRetransmitMax', 0, 20);
+  checkInteger(problems, options, 'watchNotificationBytesMax', 64, 16_000);
   checkInteger(problems, options, 'statusNotifyIntervalMs', 10, 60_000);
   checkInteger(problems, options, 'bodyBytesMax', 1024, 64 * MIB);
   checkInteger(problems, options, 'blockBytesTotalMax', options.bodyBytesMax, 64 * MIB);

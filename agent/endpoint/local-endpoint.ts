@@ -8,15 +8,15 @@
  *   GET  /status                      the node's view of the cluster (Observe)
  *   GET  /kv?prefix=P&limit=N&after=K list a prefix (list-resource.ts)
  *   POST /txn                         a transaction: compares, then one branch (txn-resource.ts)
- *   GET  /watch?prefix=P|key=K&since=R  the changes after R (watch-resource.ts)
+ *   GET  /watch?prefix=P|key=K&since=R  the changes after R, then each change with Observe (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
- *   PUT  /kv/{key}[?client=C&seq=N]   write; If-Match: compare-and-set on the revision (ETag);
- *                                     If-None-Match: create only. Without client and seq the
- *                                     write runs in the endpoint's own session (writes.ts), so it
- *                                     is applied at most once; client ids starting with '@' are
- *                                     reserved for that session (4.00)
- *   DELETE /kv/{key}[?client=C&seq=N]
- *                                     (keys under ".coraft/" are the agent's own: 4.03)
+ *   PUT|DELETE /kv/{key}[?client=C&seq=N]  write; PUT If-Match: compare-and-set on the revision
+ *                                     (ETag); If-None-Match: create only. Without client and seq a
+ *                                     write runs in the endpoint's own session (writes.ts), applied
+ *                                     at most once; client ids starting with '@' are reserved for it
+ *                                     (4.00); keys under ".coraft/" are the agent's own (4.03)
+ *   PUT  /kv/{key}?lease=L            ... attached to lease L (deleted with it)
+ *   POST /lease, POST /lease/L/keepalive, DELETE /lease/L, GET /lease/L   leases (lease-resource.ts)
  *   GET  /members                     the members
  *   POST /members, DELETE /members/{id}, PUT /members/{id}/key, POST /leader/transfer,
  *   POST /snapshot, POST /admin       a signed admin command (add, remove, rekey, transfer,
@@ -28,7 +28,7 @@ import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery, operationKeys } from '../kv/index.js';
+import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -37,6 +37,7 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { resolveLocalEndpointOptions, serverOptionsOf, type LocalEndpointOptions } from './endpoint-options.js';
 import { missingObserved, Observations } from './observe.js';
+import type { Registration } from './observers.js';
 import {
   CONTENT_FORMAT,
   errorResponse,
@@ -48,13 +49,14 @@ import {
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
-import { EndpointWrites } from './writes.js';
+import { EndpointWrites, explicitSessionOf, leaseArgumentOf } from './writes.js';
+import { keysChangedBy, leaseResources } from './lease-resource.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
 import { witnessGuarded } from './witness-guard.js';
-import { watchHandler } from './watch-resource.js';
+import { WatchResource } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
-import { IMPLICIT_CLIENT_PREFIX, ImplicitSession } from './write-session.js';
+import { ImplicitSession } from './write-session.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -75,6 +77,8 @@ export interface LocalEndpointDeps {
   readonly metrics?: Metrics;
   /** Drawn once per process start (e.g. 8 random bytes in hex): names this incarnation's write session. */
   readonly bootId: string;
+  /** This node's lease countdowns (agent/kv/lease-keeper.ts), for GET /lease/{id}. Default: none counted. */
+  readonly leases?: { remainingMs(id: number): number | null };
   /** The space fields of /status: `alarms` (e.g. ["NOSPACE"]) and the quota's figures. Default: none. */
   readonly spaceStatus?: () => Readonly<Record<string, unknown>>;
 }
@@ -84,6 +88,7 @@ export class LocalEndpoint {
   private readonly observations: Observations;
   private readonly options: LocalEndpointOptions;
   private readonly writes: EndpointWrites;
+  private readonly watch: WatchResource;
   private statusTimer: { cancel(): void } | null = null;
   private lastStatus = '';
 
@@ -101,7 +106,9 @@ export class LocalEndpoint {
       },
       serverOptionsOf(this.options),
     );
-    this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options);
+    this.watch = new WatchResource(deps.node, deps.timers, () => this.observations, this.options);
+    const forget = (gone: Registration): void => this.watch.forget(gone);
+    this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options, forget);
     const session = new ImplicitSession(
       { nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers },
       this.options.writeSession,
@@ -120,7 +127,15 @@ export class LocalEndpoint {
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
-    add('/watch', 'kv', { GET: watchHandler(deps.node, this.options.requestTimeoutMs) });
+    add('/watch', 'kv', { GET: this.watch.handle });
+    const leases = leaseResources({
+      node: deps.node,
+      submit: (command, request) => this.writes.submit(command, request),
+      clock: deps.timers,
+      remainingMs: (id) => deps.leases?.remainingMs(id) ?? null,
+      timeoutMs: this.options.requestTimeoutMs,
+    });
+    for (const [path, methods] of leases) add(path, 'kv', methods);
     add('/kv/*', 'kv', {
       GET: (request) => this.getKey(request),
       PUT: (request) => this.putKey(request),
@@ -200,16 +215,18 @@ export class LocalEndpoint {
   // /kv/{key}
   // -------------------------------------------------------------------------------------------
 
-  private keyOf(request: CoapRequest): string | null {
+  /** The key of /kv/{key}, or the 4.xx answer to a missing or reserved one. */
+  private keyOf(request: CoapRequest): string | CoapResponse {
     const key = request.path.slice(1).join('/');
-    return key === '' ? null : key;
+    if (key === '') return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+    if (isSystemKey(key))
+      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    return key;
   }
 
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
-    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (typeof key !== 'string') return key;
     const query = encodeKvQuery({ op: 'get', key });
     try {
       const stale = queryArgument(request, 'stale') !== null;
@@ -252,38 +269,20 @@ export class LocalEndpoint {
     };
   }
 
-  /** The session of a request's `client` and `seq` query parameters, or an error response. */
-  private sessionOf(request: CoapRequest): { clientId: string; seq: number } | null | CoapResponse {
-    const clientId = queryArgument(request, 'client');
-    const seqText = queryArgument(request, 'seq');
-    if (clientId === null && seqText === null) return null;
-    const seq = Number(seqText);
-    if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
-      return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
-    }
-    if (clientId.startsWith(IMPLICIT_CLIENT_PREFIX)) {
-      return errorResponse(
-        CoapResponseCode.BadRequest,
-        `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`,
-      );
-    }
-    return { clientId, seq };
-  }
-
   private async putKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
-    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (typeof key !== 'string') return key;
     if (request.payload.byteLength > this.options.valueBytesMax)
       return this.tooLarge(
         'valueBytesMax',
         `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax ` +
           `(${this.options.valueBytesMax} bytes)`,
       );
-    const session = this.sessionOf(request);
+    const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
-    const header = { session, timeMs: Math.floor(Date.now()) };
+    const lease = leaseArgumentOf(request);
+    if (typeof lease !== 'number') return lease;
+    const header = { session, timeMs: Math.floor(Date.now()), ...(lease === 0 ? {} : { lease }) };
     let command: KvCommand;
     const ifMatch = request.ifMatch[0];
     if (ifMatch !== undefined) {
@@ -304,12 +303,10 @@ export class LocalEndpoint {
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
     const key = this.keyOf(request);
-    if (key === null) return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    if (typeof key !== 'string') return key;
     if (request.ifMatch.length > 0)
       return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
-    const session = this.sessionOf(request);
+    const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
     return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false }, request);
   }
@@ -359,6 +356,8 @@ export class LocalEndpoint {
       case 'list':
       case 'txn':
       case 'changes':
+      case 'lease':
+      case 'lease-end':
         return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'error':
         return responseForKvError(result);
@@ -367,10 +366,11 @@ export class LocalEndpoint {
 
   /** Tells observers of the keys an applied entry wrote (the node calls it after every apply). */
   onApply(entry: LogEntry): void {
+    this.watch.feed.onApply();
     if (entry.type !== 'command' || this.observations.size() === 0) return;
     let keys: string[];
     try {
-      keys = operationKeys(decodeKvCommand(entry.command));
+      keys = keysChangedBy(this.deps.node, decodeKvCommand(entry.command), entry.index);
     } catch {
       // A malformed command changed nothing, so no observer needs telling.
       return;
@@ -384,6 +384,9 @@ export class LocalEndpoint {
       this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
     }
   }
+
+  /** The node restored a snapshot: watches go on from the history window it brought. */
+  readonly onSnapshotRestore = (): void => this.watch.feed.onApply();
 
   /** 4.13 for a write over a limit, counted, before anything is proposed. */
   private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {

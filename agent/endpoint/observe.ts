@@ -36,8 +36,9 @@ export class Observations {
     private readonly clock: Clock,
     private readonly metrics: Metrics | null,
     private readonly options: ObserveOptions,
+    onRemove: (registration: Registration) => void = () => undefined,
   ) {
-    this.table = new ObserverTable(options);
+    this.table = new ObserverTable(options, onRemove);
     server.onReset((peer, messageId) => this.onReset(peer, messageId));
   }
 
@@ -51,12 +52,70 @@ export class Observations {
    * returns the Observe value for the response, or null when the response carries none.
    */
   observe(resource: string, request: CoapRequest): number | null {
+    const registration = this.register(resource, request);
+    return registration === null ? null : this.table.nextSeq(registration);
+  }
+
+  /**
+   * Like `observe`, but gives the registration itself (null when the request does not register);
+   * the caller takes the response's Observe value with `nextSeq`.
+   */
+  register(resource: string, request: CoapRequest): Registration | null {
     if (request.observe === 1) this.table.deregister(resource, request.peer, request.token);
     if (request.observe !== 0) return null;
     const { registration, evicted } = this.table.register(resource, request.peer, request.token, this.clock.nowMs());
     for (const gone of evicted) this.count(gone.reason);
     this.gauge();
+    return registration;
+  }
+
+  /** The Observe value of the next message to `registration`, advancing it. */
+  nextSeq(registration: Registration): number {
     return this.table.nextSeq(registration);
+  }
+
+  /** Whether `registration` is still held. */
+  holds(registration: Registration): boolean {
+    return this.table.holds(registration);
+  }
+
+  /**
+   * Sends `response(seq)` to `registration` as a confirmable notification (every one, unlike
+   * `notify`); resolves true once the observer acknowledged it (or it went non-confirmable
+   * because the server's notificationsPendingMax was reached), false when the observer is gone
+   * (RST, no ACK after the retransmissions, or a failed send: it is dropped and counted).
+   */
+  async sendConfirmable(registration: Registration, response: (seq: number) => CoapResponse): Promise<boolean> {
+    if (!this.table.holds(registration)) return false;
+    registration.sinceConfirmable = 0;
+    registration.confirmableAtMs = this.clock.nowMs();
+    let sent;
+    try {
+      sent = await this.server.notify(
+        registration.peer,
+        registration.token,
+        response(this.nextSeq(registration)),
+        true,
+      );
+    } catch {
+      this.drop(registration, 'send-failed');
+      return false;
+    }
+    if (!sent.confirmable) {
+      this.table.noteMessageId(registration, sent.messageId);
+      return this.table.holds(registration);
+    }
+    const outcome = await sent.outcome;
+    if (outcome === 'reset' || outcome === 'timeout')
+      this.drop(registration, outcome === 'reset' ? 'reset' : 'unacknowledged');
+    return outcome !== 'stopped' && this.table.holds(registration);
+  }
+
+  /** Ends `registration` with a final notification (an error: no Observe value, RFC 7641 §4.2). */
+  end(registration: Registration, response: CoapResponse): void {
+    if (!this.table.remove(registration)) return;
+    this.gauge();
+    this.server.notify(registration.peer, registration.token, response).catch(() => this.count('send-failed'));
   }
 
   /** Ends the observation `request` would have made or refreshed (its answer is an error). */

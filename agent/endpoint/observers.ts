@@ -63,7 +63,14 @@ export class ObserverTable {
   /** Registrations by the message id of their last non-confirmable notification. */
   private readonly byMessage = new Map<string, Registration>();
 
-  constructor(private readonly options: ObserverTableOptions) {
+  /**
+   * @param onRemove told of every registration that leaves the table (removed, evicted,
+   *   refreshed, cleared), so that state kept beside a registration leaves with it.
+   */
+  constructor(
+    private readonly options: ObserverTableOptions,
+    private readonly onRemove: (registration: Registration) => void = () => undefined,
+  ) {
     assert(options.observersPerPeerMax >= 1, 'an observer table admits one registration per peer');
     assert(options.observersMax >= options.observersPerPeerMax, 'the per-peer bound is within the total bound');
   }
@@ -123,7 +130,13 @@ export class ObserverTable {
     deleteFrom(this.byPeer, registration.peerKey, registration.key);
     if (registration.lastMessageId !== null)
       this.byMessage.delete(`${registration.peerKey}#${registration.lastMessageId}`);
+    this.onRemove(registration);
     return true;
+  }
+
+  /** Whether exactly this registration is held. */
+  holds(registration: Registration): boolean {
+    return this.all.get(registration.key) === registration;
   }
 
   /** The registration whose last non-confirmable notification had `messageId`, if held. */
@@ -152,10 +165,12 @@ export class ObserverTable {
   }
 
   clear(): void {
+    const held = [...this.all.values()];
     this.all.clear();
     this.byResource.clear();
     this.byPeer.clear();
     this.byMessage.clear();
+    for (const registration of held) this.onRemove(registration);
   }
 
   private insert(registration: Registration): void {

@@ -104,6 +104,12 @@ export function responseForKvError(result: KvErrorResult): CoapResponse {
       return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
     case 'KV_RESERVED_KEY':
       return errorResponse(CoapResponseCode.Forbidden, text);
+    case 'KV_LEASE_NOT_FOUND':
+      return errorResponse(CoapResponseCode.NotFound, text);
+    case 'KV_LEASE_LIMIT':
+      return errorResponse(CoapResponseCode.ServiceUnavailable, text, 60);
+    case 'KV_LEASE_TTL':
+      return errorResponse(CoapResponseCode.BadRequest, text);
     case 'KV_QUOTA_EXCEEDED':
       // 4.13 with the diagnostic `quota exceeded: N of M bytes` alone (README, "Quotas").
       return errorResponse(CoapResponseCode.RequestEntityTooLarge, result.message);

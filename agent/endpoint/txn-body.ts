@@ -3,7 +3,8 @@
  *
  *   {"compare":[C...],"success":[O...],"failure":[O...]}   (each list optional, empty by default)
  *   C: {"key":K,"revision":R} | {"key":K,"value":V} | {"key":K,"valueBase64":B} | {"key":K,"absent":true}
- *   O: {"op":"put","key":K,"value":V} | {"op":"put","key":K,"valueBase64":B} | {"op":"delete","key":K}
+ *   O: {"op":"put","key":K,"value":V[,"lease":L]} | {"op":"put","key":K,"valueBase64":B[,"lease":L]}
+ *      | {"op":"delete","key":K}
  *      | {"op":"get","key":K}
  *
  * At most TXN_OPS_MAX compares and operations per branch. A problem is a TxnBodyError whose
@@ -79,8 +80,13 @@ function readOp(value: unknown, what: string): KvTxnOp {
   const fields = record(value, what, ['op', 'key', 'value', 'valueBase64', 'lease']);
   const op = fields.get('op');
   const key = keyOf(fields, what);
-  if (fields.has('lease')) throw new TxnBodyError(`${what}: leases are not supported by this node yet`);
-  if (op === 'put') return { op, key, value: valueOf(fields, what) };
+  if (op === 'put') {
+    if (!fields.has('lease')) return { op, key, value: valueOf(fields, what) };
+    const lease = fields.get('lease');
+    if (typeof lease !== 'number' || !Number.isSafeInteger(lease) || lease < 1)
+      throw new TxnBodyError(`${what}: lease must be a lease id (a positive integer)`);
+    return { op, key, value: valueOf(fields, what), lease };
+  }
   if ((op === 'delete' || op === 'get') && fields.size === 2) return { op, key };
   throw new TxnBodyError(`${what}: op must be put (with a value), delete or get`);
 }

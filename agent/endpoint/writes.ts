@@ -16,7 +16,8 @@ import { decodeKvResult, encodeKvCommand } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { InvariantError } from '../../contracts/errors.js';
 import { errorResponse, responseForError } from './responses.js';
-import { requestIdOf } from './write-session.js';
+import { IMPLICIT_CLIENT_PREFIX, requestIdOf } from './write-session.js';
+import { integerArgument, queryArgument } from './documents.js';
 import type { ImplicitSession } from './write-session.js';
 
 /** What the write path needs of the node. */
@@ -125,6 +126,32 @@ export class EndpointWrites {
       return { kind: 'response', response: responseForError(error) };
     }
   }
+}
+
+/** The session of a request's `client` and `seq` query parameters (null: none), or the 4.00 answer. */
+export function explicitSessionOf(request: CoapRequest): { clientId: string; seq: number } | null | CoapResponse {
+  const clientId = queryArgument(request, 'client');
+  const seqText = queryArgument(request, 'seq');
+  if (clientId === null && seqText === null) return null;
+  const seq = Number(seqText);
+  if (clientId === null || clientId === '' || !Number.isSafeInteger(seq) || seq < 1) {
+    return errorResponse(CoapResponseCode.BadRequest, 'client and seq go together: client=ID&seq=N with N >= 1');
+  }
+  if (clientId.startsWith(IMPLICIT_CLIENT_PREFIX)) {
+    return errorResponse(
+      CoapResponseCode.BadRequest,
+      `client ids starting with '${IMPLICIT_CLIENT_PREFIX}' are reserved for the endpoint's own sessions`,
+    );
+  }
+  return { clientId, seq };
+}
+
+/** The lease of a PUT's `lease` query parameter (0: none), or the 4.00 answer. */
+export function leaseArgumentOf(request: CoapRequest): number | CoapResponse {
+  const text = queryArgument(request, 'lease');
+  if (text === null) return 0;
+  const lease = integerArgument(text, 'lease', 1, Number.MAX_SAFE_INTEGER);
+  return typeof lease === 'string' ? errorResponse(CoapResponseCode.BadRequest, `${lease} (a lease id)`) : lease;
 }
 
 function unknown(reason: string): WriteOutcome {

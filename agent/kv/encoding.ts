@@ -41,15 +41,17 @@ import {
   readInteger,
   readString,
 } from './fields.js';
-import { LIST_ITEMS_MAX } from './execute.js';
+import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import { decodeTxnFields, decodeTxnResults, encodeTxnFields, encodeTxnResults } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
+import * as leaseCodec from './lease-codec.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 /** The field names of a command's header. */
 const HEADER_FIELDS: readonly string[] = ['op', 'key', 'time'];
 const SESSION_FIELDS: readonly string[] = ['client', 'seq', 'acked', 'rid'];
+const LEASED_FIELDS: readonly string[] = [...SESSION_FIELDS, 'lease'];
 const PUT_FIELDS: readonly string[] = [...HEADER_FIELDS, 'value', 'prev'];
 const DELETE_FIELDS: readonly string[] = [...HEADER_FIELDS, 'prev'];
 const CAS_FIELDS: readonly string[] = [...HEADER_FIELDS, 'rev', 'value'];
@@ -57,16 +59,32 @@ const TXN_FIELDS: readonly string[] = ['op', 'time', 'compare', 'success', 'fail
 
 function encodeOperation(operation: KvOperation): Record<string, unknown> {
   switch (operation.op) {
-    case 'put':
-      return { op: 'put', key: operation.key, value: asByteString(operation.value), prev: operation.returnPrevious };
+    case 'put': {
+      const map = {
+        op: 'put',
+        key: operation.key,
+        value: asByteString(operation.value),
+        prev: operation.returnPrevious,
+      };
+      return operation.lease === undefined ? map : { ...map, lease: operation.lease };
+    }
     case 'delete':
       return { op: 'delete', key: operation.key, prev: operation.returnPrevious };
-    case 'cas':
-      return { op: 'cas', key: operation.key, rev: operation.expectedRevision, value: asByteString(operation.value) };
+    case 'cas': {
+      const map = {
+        op: 'cas',
+        key: operation.key,
+        rev: operation.expectedRevision,
+        value: asByteString(operation.value),
+      };
+      return operation.lease === undefined ? map : { ...map, lease: operation.lease };
+    }
     case 'get':
       return { op: 'get', key: operation.key };
     case 'txn':
       return encodeTxnFields(operation);
+    default:
+      return leaseCodec.encodeLeaseFields(operation);
   }
 }
 
@@ -109,17 +127,22 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
     value,
     'command',
     ['op'],
-    ['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev', 'compare', 'success', 'failure'],
+    [
+      ...['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev', 'compare', 'success', 'failure'],
+      ...['lease', ...leaseCodec.LEASE_COMMAND_FIELDS],
+    ],
   );
   const op = all.string('op');
+  if (leaseCodec.LEASE_OPS.includes(op)) return leaseCodec.decodeLeaseFields(all, op, SESSION_FIELDS);
   switch (op) {
     case 'put': {
-      const fields = all.expect('put command', PUT_FIELDS, SESSION_FIELDS);
+      const fields = all.expect('put command', PUT_FIELDS, LEASED_FIELDS);
       const operation: KvPutOperation = {
         op,
         key: readKey(fields),
         value: fields.bytes('value'),
         returnPrevious: fields.boolean('prev'),
+        ...leaseCodec.leaseField(fields),
       };
       return { operation, fields };
     }
@@ -128,12 +151,13 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
       return { operation: { op, key: readKey(fields), returnPrevious: fields.boolean('prev') }, fields };
     }
     case 'cas': {
-      const fields = all.expect('cas command', CAS_FIELDS, SESSION_FIELDS);
+      const fields = all.expect('cas command', CAS_FIELDS, LEASED_FIELDS);
       const operation: KvCasOperation = {
         op,
         key: readKey(fields),
         expectedRevision: fields.integer('rev', 0),
         value: fields.bytes('value'),
+        ...leaseCodec.leaseField(fields),
       };
       return { operation, fields };
     }
@@ -167,6 +191,7 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 /** Encodes a query. */
 export function encodeKvQuery(query: KvQuery): Uint8Array {
   if (query.op === 'get') return encoder.encode({ op: query.op, key: query.key });
+  if (query.op === 'lease') return encoder.encode({ op: query.op, id: query.id });
   if (query.op === 'changes')
     return encoder.encode({
       op: 'changes',
@@ -174,6 +199,7 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
       prefix: query.prefix,
       exact: query.exact,
       limit: query.limit,
+      ...(query.bytesMax === undefined ? {} : { bytes: query.bytesMax }),
     });
   const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
   if (query.after !== null) map['after'] = query.after;
@@ -183,16 +209,23 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   const value = decodeCbor(bytes, 'query');
-  const op = Fields.of(value, 'query', ['op'], ['key', 'prefix', 'limit', 'after', 'since', 'exact']).string('op');
+  const op = Fields.of(
+    value,
+    'query',
+    ['op'],
+    ['key', 'prefix', 'limit', 'after', 'since', 'exact', 'bytes', 'id'],
+  ).string('op');
   if (op === 'get') return { op, key: readKey(Fields.of(value, 'get query', ['op', 'key'])) };
+  if (op === 'lease') return { op, id: Fields.of(value, 'lease query', ['op', 'id']).integer('id', 1) };
   if (op === 'changes') {
-    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit']);
+    const fields = Fields.of(value, 'changes query', ['op', 'since', 'prefix', 'exact', 'limit'], ['bytes']);
     return {
       op,
       since: fields.integer('since', 0),
       prefix: fields.string('prefix'),
       exact: fields.boolean('exact'),
       limit: fields.integer('limit', 1, LIST_ITEMS_MAX),
+      ...(fields.has('bytes') ? { bytesMax: fields.integer('bytes', 1, LIST_BYTES_MAX) } : {}),
     };
   }
   if (op !== 'list') throw malformed(`query: unknown op '${op.slice(0, 32)}'`);
@@ -248,6 +281,9 @@ function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unk
         ]),
         more: result.more,
       };
+    case 'lease':
+    case 'lease-end':
+      return leaseCodec.leaseResultMap(result);
   }
 }
 
@@ -328,6 +364,9 @@ function readResult(value: unknown, type: string): KvResult {
       const fields = Fields.of(value, 'txn result', ['type', 'ok', 'results'], SREV);
       return { type, succeeded: fields.boolean('ok'), results: decodeTxnResults(fields.raw('results')) };
     }
+    case 'lease':
+    case 'lease-end':
+      return leaseCodec.readLeaseResult(value, type);
     case 'error': {
       const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
       return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };
@@ -344,7 +383,10 @@ export function decodeKvResult(bytes: Uint8Array): KvResult {
     value,
     'result',
     ['type'],
-    ['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events', 'srev'],
+    [
+      ...['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events', 'srev'],
+      ...leaseCodec.LEASE_RESULT_FIELDS,
+    ],
   );
   const result = readResult(value, fields.string('type'));
   if (!fields.has('srev') || result.type === 'error') return result;

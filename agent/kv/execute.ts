@@ -6,6 +6,7 @@
 import { assertNever } from '../../contracts/assert.js';
 import type { KvStore } from './store.js';
 import { executeTxn, txnKeys } from './txn.js';
+import { executeLease } from './lease-ops.js';
 import type { KvListQuery, KvOperation, KvResult } from './types.js';
 
 /** Most keys one listing returns. */
@@ -22,9 +23,9 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
     case 'get':
       return store.checkKey(operation.key) ?? { type: 'get', current: store.get(operation.key) };
     case 'put': {
-      const problem = store.checkWrite(operation.key, operation.value);
+      const problem = store.checkWrite(operation.key, operation.value, operation.lease ?? 0);
       if (problem !== null) return problem;
-      const previous = store.set(operation.key, operation.value, index);
+      const previous = store.set(operation.key, operation.value, index, operation.lease ?? 0);
       return { type: 'put', revision: index, previous: operation.returnPrevious ? previous : null };
     }
     case 'delete': {
@@ -39,16 +40,21 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
       };
     }
     case 'cas': {
-      const problem = store.checkWrite(operation.key, operation.value);
+      const problem = store.checkWrite(operation.key, operation.value, operation.lease ?? 0);
       if (problem !== null) return problem;
       const current = store.get(operation.key);
       const currentRevision = current === null ? 0 : current.revision;
       if (currentRevision !== operation.expectedRevision) return { type: 'cas', succeeded: false, current };
-      store.set(operation.key, operation.value, index);
+      store.set(operation.key, operation.value, index, operation.lease ?? 0);
       return { type: 'cas', succeeded: true, revision: index };
     }
     case 'txn':
       return executeTxn(store, operation, index);
+    case 'lease-grant':
+    case 'lease-keepalive':
+    case 'lease-revoke':
+    case 'lease-expire':
+      return executeLease(store, operation, index).result;
     default:
       return assertNever(operation, 'unknown KV operation');
   }
@@ -70,7 +76,17 @@ export function executeList(store: KvStore, query: KvListQuery): KvResult {
   return { type: 'list', items: entries.map(([key, versioned]) => ({ key, ...versioned })), more };
 }
 
-/** Every key a command's operation names. */
+/** Every key a command's operation names (none for a lease operation: its keys are the lease's). */
 export function operationKeys(operation: KvOperation): string[] {
-  return operation.op === 'txn' ? txnKeys(operation) : [operation.key];
+  switch (operation.op) {
+    case 'txn':
+      return txnKeys(operation);
+    case 'lease-grant':
+    case 'lease-keepalive':
+    case 'lease-revoke':
+    case 'lease-expire':
+      return [];
+    default:
+      return [operation.key];
+  }
 }

@@ -71,6 +71,20 @@ export interface KvOptions {
   readonly historyRevisionsMax: number;
   /** Most key and value bytes the history window keeps. Default 4 MiB. Limit: 0 to 2^40. */
   readonly historyBytesMax: number;
+  /**
+   * Most leases granted at once; a grant past it is refused (KV_LEASE_LIMIT). Default 10,000.
+   * Limit: 0 to 1,000,000.
+   */
+  readonly leaseCountMax: number;
+  /** Most keys attached to one lease (KV_LEASE_LIMIT past it). Default 1,000. Limit: 1 to 10,000,000. */
+  readonly leaseKeysMax: number;
+  /**
+   * Shortest lease TTL a grant may ask for, ms (KV_LEASE_TTL below it). Default 1,000. Limit: 100 to
+   * leaseTtlMsMax. A TTL shorter than an election is legal, but such a lease may expire during one.
+   */
+  readonly leaseTtlMsMin: number;
+  /** Longest lease TTL, ms. Default 86,400,000 (one day). Limit: leaseTtlMsMin to 2^40. */
+  readonly leaseTtlMsMax: number;
 }
 
 /** The defaults, sized for a gateway: at most about 64 MiB of data, 8 MiB of cached responses and 4 MiB of history. */
@@ -89,6 +103,10 @@ export const DEFAULT_KV_OPTIONS: KvOptions = {
   requestIdTtlMs: 247_000,
   historyRevisionsMax: 10_000,
   historyBytesMax: 4 * 1024 * 1024,
+  leaseCountMax: 10_000,
+  leaseKeysMax: 1000,
+  leaseTtlMsMin: 1000,
+  leaseTtlMsMax: 86_400_000,
 };
 
 function checkInteger(problems: string[], options: KvOptions, field: keyof KvOptions, min: number, max: number): void {
@@ -116,6 +134,10 @@ export function validateKvOptions(options: KvOptions): string[] {
   checkInteger(problems, options, 'requestIdTtlMs', 1000, 2 ** 40);
   checkInteger(problems, options, 'historyRevisionsMax', 0, 10_000_000);
   checkInteger(problems, options, 'historyBytesMax', 0, 2 ** 40);
+  checkInteger(problems, options, 'leaseCountMax', 0, 1_000_000);
+  checkInteger(problems, options, 'leaseKeysMax', 1, 10_000_000);
+  checkInteger(problems, options, 'leaseTtlMsMin', 100, options.leaseTtlMsMax);
+  checkInteger(problems, options, 'leaseTtlMsMax', options.leaseTtlMsMin, 2 ** 40);
   return problems;
 }
 

@@ -2,8 +2,8 @@
  * The snapshot image of the KV state machine: one CBOR array, with no maps, so that equal
  * states give byte-identical snapshots on every replica:
  *
- *   ['coraft-kv', 3, lastApplied, clockMs,
- *    [[key, value, revision], ...],                 // sorted by key, UTF-16 code unit order
+ *   ['coraft-kv', 5, lastApplied, clockMs,
+ *    [[key, value, revision, lease], ...],          // sorted by key, UTF-16 code unit order; lease 0: none
  *    [[clientId, floor, lastUsedMs,                 // sessions, least recently used first
  *      [[seq, response], ...]], ...],               // kept responses, by increasing seq
  *    [[requestId, clientId, seq, usedMs], ...],     // request ids, oldest first
@@ -11,12 +11,15 @@
  *    historyCompacted,                              // the history window holds every change above it
  *    [[revision, key, value | null], ...],          // the window, in revision order (null: a delete)
  *    quotaBytes,                                    // the cluster's quota (quota.ts); 0: none
- *    quotaAlarm]                                    // the NOSPACE alarm of the quota (boolean)
+ *    quotaAlarm,                                    // the NOSPACE alarm of the quota (boolean)
+ *    [[id, ttlMs, refreshIndex], ...]]              // the leases (leases.ts), by increasing id
  *
- * Version 3 (no quota: 10 items) is still read, as no quota and no alarm, and still written for
- * a state with no quota and no alarm, so that a cluster that sets no quota can be upgraded member
- * by member (a member of an earlier version refuses version 4 with CODEC_VERSION). The choice
- * depends on the state alone, so equal states still give equal bytes.
+ * Version 5 is written only for a state with a lease. Version 4 (no leases: 12 items, entries of
+ * 3 items) is written for a state with no lease but a quota or an alarm, and version 3 (neither:
+ * 10 items) for a state with neither, so that a cluster that uses neither leases nor a quota can
+ * be upgraded member by member (a member of an earlier version refuses a later version with
+ * CODEC_VERSION). The choice depends on the state alone, so equal states still give equal bytes.
+ * Versions 3 and 4 are read as no leases, version 3 as no quota and no alarm.
  * Version 2 (no store revision nor history: 7 items) is still read, its store revision taken as lastApplied
  * (an upper bound of the last change, so a revision a client saw is never above it; until the
  * next change such a node may answer a higher store revision than a replica that applied the
@@ -24,7 +27,7 @@
  * Version 1 (one response per session: `[clientId, lastSeq, lastUsedMs, response]`) is still
  * read, as a session whose floor is lastSeq and which keeps that one response (and no request
  * ids: version 1 has 6 items), so a node
- * restores the snapshots an older version wrote; this version writes version 3 only, which an
+ * restores the snapshots an older version wrote (versions 1 and 2 are no longer written), which an
  * older node refuses with CODEC_VERSION.
  *
  * Decoding checks the whole structure (a snapshot arrives from another node), including key
@@ -36,15 +39,16 @@ import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
-import type { KvVersioned } from './types.js';
 import type { KvChange } from './history.js';
+import type { KvLease } from './leases.js';
+import type { KvStored } from './store.js';
 import { QUOTA_BYTES_MAX } from './quota.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
 /** The version of the snapshot layout this code writes. */
-export const KV_SNAPSHOT_VERSION = 4;
+export const KV_SNAPSHOT_VERSION = 5;
 /** The oldest version this code reads. */
 const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
@@ -54,8 +58,8 @@ export interface KvSnapshotImage {
   readonly lastApplied: number;
   /** The log clock, ms. */
   readonly clockMs: number;
-  /** Every key, sorted. */
-  readonly entries: readonly (readonly [string, KvVersioned])[];
+  /** Every key, sorted, with the lease it is attached to (0: none). */
+  readonly entries: readonly (readonly [string, KvStored])[];
   /** Every session, least recently used first. */
   readonly sessions: readonly SessionEntry[];
   /** Every request id, oldest first. */
@@ -70,19 +74,27 @@ export interface KvSnapshotImage {
   readonly quotaBytes: number;
   /** The NOSPACE alarm of the quota. */
   readonly quotaAlarm: boolean;
+  /** The leases, by increasing id. */
+  readonly leases: readonly KvLease[];
 }
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
 /** Encodes a snapshot image; `entries` must already be sorted by key. */
 export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
-  const quota = image.quotaBytes === 0 && !image.quotaAlarm ? [] : [image.quotaBytes, image.quotaAlarm];
+  const leased = image.leases.length > 0;
+  const version = leased ? KV_SNAPSHOT_VERSION : image.quotaBytes === 0 && !image.quotaAlarm ? 3 : 4;
+  const quota = version === 3 ? [] : [image.quotaBytes, image.quotaAlarm];
+  const leases = leased ? [image.leases.map((lease) => [lease.id, lease.ttlMs, lease.refreshIndex])] : [];
   return encoder.encode([
     KV_SNAPSHOT_FORMAT,
-    quota.length === 0 ? 3 : KV_SNAPSHOT_VERSION,
+    version,
     image.lastApplied,
     image.clockMs,
-    image.entries.map(([key, versioned]) => [key, asByteString(versioned.value), versioned.revision]),
+    image.entries.map(([key, stored]) => {
+      const entry = [key, asByteString(stored.value), stored.revision];
+      return leased ? [...entry, stored.lease] : entry;
+    }),
     image.sessions.map((s) => [
       s.clientId,
       s.floor,
@@ -94,23 +106,26 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.historyCompacted,
     image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
     ...quota,
+    ...leases,
   ]);
 }
 
-function readEntries(value: unknown, lastApplied: number): (readonly [string, KvVersioned])[] {
+function readEntries(value: unknown, lastApplied: number, leased: boolean): (readonly [string, KvStored])[] {
   const items = readArray(value, 'snapshot entries', Number.MAX_SAFE_INTEGER);
-  const entries: (readonly [string, KvVersioned])[] = [];
+  const entries: (readonly [string, KvStored])[] = [];
   let previousKey: string | null = null;
+  const length = leased ? 4 : 3;
   for (const item of items) {
-    const fields = readArray(item, 'snapshot entry', 3);
-    if (fields.length !== 3) throw malformed('snapshot entry must have 3 items');
+    const fields = readArray(item, 'snapshot entry', length);
+    if (fields.length !== length) throw malformed(`snapshot entry must have ${length} items`);
     const key = readString(fields[0], 'snapshot entry key');
     if (key.length === 0) throw malformed('snapshot entry key must not be empty');
     if (previousKey !== null && !(previousKey < key))
       throw malformed('snapshot entries must be sorted by key without duplicates');
-    const versioned: KvVersioned = {
+    const versioned: KvStored = {
       value: readBytes(fields[1], 'snapshot entry value'),
       revision: readInteger(fields[2], 'snapshot entry revision', 1, lastApplied),
+      lease: leased ? readInteger(fields[3], 'snapshot entry lease', 0, lastApplied) : 0,
     };
     entries.push([key, versioned]);
     previousKey = key;
@@ -202,9 +217,28 @@ function readHistory(value: unknown, compacted: number, storeRevision: number): 
   return changes;
 }
 
+/** The leases, by increasing id, each granted and refreshed at or before lastApplied; every key's lease among them. */
+function readLeases(value: unknown, lastApplied: number, entries: readonly (readonly [string, KvStored])[]): KvLease[] {
+  const leases: KvLease[] = [];
+  let idMin = 1;
+  for (const item of readArray(value, 'snapshot leases', Number.MAX_SAFE_INTEGER)) {
+    const fields = readArray(item, 'snapshot lease', 3);
+    if (fields.length !== 3) throw malformed('snapshot lease must have 3 items');
+    const id = readInteger(fields[0], 'snapshot lease id', idMin, lastApplied);
+    const ttlMs = readInteger(fields[1], 'snapshot lease ttl', 1);
+    leases.push({ id, ttlMs, refreshIndex: readInteger(fields[2], 'snapshot lease refresh index', id, lastApplied) });
+    idMin = id + 1;
+  }
+  const ids = new Set(leases.map((lease) => lease.id));
+  for (const [, stored] of entries)
+    if (stored.lease !== 0 && !ids.has(stored.lease))
+      throw malformed(`snapshot entry names lease ${stored.lease}, not granted`);
+  return leases;
+}
+
 /** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 12);
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 13);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];
   if (
@@ -219,11 +253,11 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
         `to ${KV_SNAPSHOT_VERSION}`,
     );
   }
-  const items = version === 4 ? 12 : version === 3 ? 10 : version + 5;
+  const items = version === 5 ? 13 : version === 4 ? 12 : version === 3 ? 10 : version + 5;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);
   const clockMs = readInteger(top[3], 'snapshot clock', 0);
-  const entries = readEntries(top[4], lastApplied);
+  const entries = readEntries(top[4], lastApplied, version >= 5);
   const revisionMin = entries.reduce((max, [, versioned]) => Math.max(max, versioned.revision), 0);
   const storeRevision =
     version < 3 ? lastApplied : readInteger(top[7], 'snapshot store revision', revisionMin, lastApplied);
@@ -240,6 +274,7 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
     history: version < 3 ? [] : readHistory(top[9], historyCompacted, storeRevision),
     quotaBytes: version < 4 ? 0 : readInteger(top[10], 'snapshot quota', 0, QUOTA_BYTES_MAX),
     quotaAlarm: version < 4 ? false : readBoolean(top[11], 'snapshot quota alarm'),
+    leases: version < 5 ? [] : readLeases(top[12], lastApplied, entries),
   };
 }
 

@@ -23,6 +23,8 @@ import type { RunResult } from './sessions.js';
 import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
+import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
+import type { KvLease } from './leases.js';
 import { decodeQuotaCommand } from './quota.js';
 import type { KvChangesQuery, KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
 
@@ -43,6 +45,8 @@ export interface KvStats {
   readonly sessionBytes: number;
   /** Request ids kept. */
   readonly requestIdCount: number;
+  /** Leases granted. */
+  readonly leaseCount: number;
   /** The size counted against the quota (quota.ts), bytes. */
   readonly usageBytes: number;
   /** The cluster's quota in force, bytes; 0: none. */
@@ -107,6 +111,7 @@ export class KvStateMachine implements StateMachine {
       sessionCount: this.sessions.size,
       sessionBytes: this.sessions.bytes,
       requestIdCount: this.requestIds.size,
+      leaseCount: this.store.leases.size,
       usageBytes: this.store.usageBytes,
       quotaBytes: this.store.quotaBytes,
       quotaAlarm: this.quotaAlarmValue,
@@ -116,6 +121,16 @@ export class KvStateMachine implements StateMachine {
   /** The store revision: the log index of the last entry that changed a key (0 before any). */
   get revision(): number {
     return this.store.revision;
+  }
+
+  /** Every lease granted, by increasing id (for the leader's countdown, lease-keeper.ts). */
+  leases(): readonly KvLease[] {
+    return this.store.leases.list();
+  }
+
+  /** Changes whenever a lease is granted, kept alive or ended, or a snapshot is restored (runtime only). */
+  get leaseVersion(): number {
+    return this.store.leases.version;
   }
 
   /** Reads `key` from local state, for embedding applications and tests. */
@@ -237,8 +252,7 @@ export class KvStateMachine implements StateMachine {
    */
   private execute(command: KvCommand, index: LogIndex): KvResult {
     const usageBefore = this.store.usageBytes;
-    const result = executeOperation(this.store, command, index);
-    this.history.record(index, changesOf(command, result, index));
+    const result = this.executeRecorded(command, index);
     const alarm =
       result.type === 'error' && result.code === 'KV_QUOTA_EXCEEDED'
         ? true
@@ -252,6 +266,20 @@ export class KvStateMachine implements StateMachine {
     return result;
   }
 
+  /** Runs a command's operation (a lease one through lease-ops.ts) and records its changes in the history. */
+  private executeRecorded(command: KvCommand, index: LogIndex): KvResult {
+    if (!isLeaseOperation(command)) {
+      const result = executeOperation(this.store, command, index);
+      this.history.record(index, changesOf(command, result, index));
+      return result;
+    }
+    const { result, changes } = executeLease(this.store, command, index);
+    this.history.record(index, changes);
+    if (result.type === 'lease-end' && result.ended && command.op === 'lease-expire')
+      this.metrics?.increment('kv_leases_expired_total');
+    return result;
+  }
+
   /** Sets the quota gauges: the size counted, the quota, and the alarm (1 while raised). */
   private reportQuota(): void {
     this.metrics?.setGauge('kv_quota_usage_bytes', this.store.usageBytes);
@@ -262,7 +290,8 @@ export class KvStateMachine implements StateMachine {
   /** The changes after `since` to the keys a changes query names, from the history window. */
   private changes(query: KvChangesQuery): KvResult {
     const matches = (key: string): boolean => (query.exact ? key === query.prefix : key.startsWith(query.prefix));
-    const read = this.history.read(query.since, matches, Math.min(query.limit, LIST_ITEMS_MAX), LIST_BYTES_MAX);
+    const bytesMax = Math.min(query.bytesMax ?? LIST_BYTES_MAX, LIST_BYTES_MAX);
+    const read = this.history.read(query.since, matches, Math.min(query.limit, LIST_ITEMS_MAX), bytesMax);
     if (read.kind === 'compacted')
       return { type: 'error', code: 'KV_COMPACTED', message: `compacted: oldest revision ${read.oldest}` };
     return { type: 'changes', events: read.changes.map(changeEvent), more: read.more };
@@ -273,6 +302,7 @@ export class KvStateMachine implements StateMachine {
     try {
       const decoded = decodeKvQuery(query);
       if (decoded.op === 'changes') return this.encode(this.changes(decoded));
+      if (decoded.op === 'lease') return this.encode(leaseResult(this.store, decoded.id, LIST_ITEMS_MAX));
       return this.encode(decoded.op === 'get' ? executeGet(this.store, decoded.key) : executeList(this.store, decoded));
     } catch (error: unknown) {
       if (!(error instanceof SerializationError)) throw error;
@@ -293,6 +323,7 @@ export class KvStateMachine implements StateMachine {
       history: this.history.list(),
       quotaBytes: this.store.quotaBytes,
       quotaAlarm: this.quotaAlarmValue,
+      leases: this.store.leases.list(),
     });
   }
 
@@ -315,6 +346,7 @@ export class KvStateMachine implements StateMachine {
             history: [],
             quotaBytes: 0,
             quotaAlarm: false,
+            leases: [],
           }
         : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
@@ -324,7 +356,8 @@ export class KvStateMachine implements StateMachine {
       );
     }
     this.store.clear();
-    for (const [key, versioned] of image.entries) this.store.set(key, versioned.value, versioned.revision);
+    this.store.leases.load(image.leases);
+    for (const [key, stored] of image.entries) this.store.set(key, stored.value, stored.revision, stored.lease);
     this.store.restoreRevision(image.storeRevision);
     this.store.setQuota(image.quotaBytes);
     this.quotaAlarmValue = image.quotaAlarm;

@@ -5,9 +5,16 @@
  * entry or a snapshot buffer (which would keep those alive and let their owner change it).
  */
 import { assert } from '../../contracts/assert.js';
+import { LeaseTable } from './leases.js';
+import type { LeaseLimits } from './leases.js';
 import type { KvOptions } from './options.js';
 import { QUOTA_BYTES_MAX, breaksQuota, quotaExceeded, quotaUsageOf } from './quota.js';
 import type { KvErrorResult, KvVersioned } from './types.js';
+
+/** A stored value: its bytes, its revision and the lease it is attached to (0: none). */
+export interface KvStored extends KvVersioned {
+  readonly lease: number;
+}
 
 /** The UTF-8 length of `text`, in bytes. */
 export function utf8Length(text: string): number {
@@ -15,13 +22,18 @@ export function utf8Length(text: string): number {
 }
 
 /** The limits the store enforces. */
-export type KvStoreLimits = Pick<KvOptions, 'keyBytesMax' | 'valueBytesMax' | 'keyCountMax' | 'dataBytesMax'>;
+export type KvStoreLimits = Pick<KvOptions, 'keyBytesMax' | 'valueBytesMax' | 'keyCountMax' | 'dataBytesMax'> &
+  LeaseLimits;
 
 /** The map from key to versioned value. */
 export class KvStore {
   private readonly limits: KvStoreLimits;
   /** Invariant: every revision is >= 1 and every key is non-empty and within keyBytesMax when written. */
   private readonly entries = new Map<string, KvVersioned>();
+  /** The lease of each leased key. Invariant: every key here is stored, its lease granted and listing it. */
+  private readonly keyLeases = new Map<string, number>();
+  /** The leases. */
+  readonly leases: LeaseTable;
   /** Invariant: the sum of utf8Length(key) + value.length over `entries`. */
   private dataBytesValue = 0;
   /**
@@ -36,6 +48,7 @@ export class KvStore {
 
   constructor(limits: KvStoreLimits) {
     this.limits = limits;
+    this.leases = new LeaseTable(limits);
   }
 
   /** The number of keys stored. */
@@ -89,9 +102,23 @@ export class KvStore {
     this.revisionValue = revision;
   }
 
+  /**
+   * Raises the store revision to `revision`: a change of the leases (a grant, or a revoke or
+   * expiry that deleted nothing) changes the store without writing a key.
+   */
+  touch(revision: number): void {
+    assert(Number.isSafeInteger(revision) && revision >= this.revisionValue, 'the store revision never decreases');
+    this.revisionValue = revision;
+  }
+
   /** The value at `key`, or null. */
   get(key: string): KvVersioned | null {
     return this.entries.get(key) ?? null;
+  }
+
+  /** The lease `key` is attached to; 0 when none (or absent). */
+  leaseOf(key: string): number {
+    return this.keyLeases.get(key) ?? 0;
   }
 
   /** An error result when `key` breaks the key limit, else null. */
@@ -108,12 +135,17 @@ export class KvStore {
   }
 
   /**
-   * An error result when writing `value` at `key` would break a limit, else null. With
-   * `quota` false the quota is left to the caller (a transaction checks its branch as a whole).
+   * An error result when writing `value` at `key` (attached to lease `lease`, 0: none) would
+   * break a limit, else null. With `quota` false the quota is left to the caller (a transaction
+   * checks its branch as a whole).
    */
-  checkWrite(key: string, value: Uint8Array, quota = true): KvErrorResult | null {
+  checkWrite(key: string, value: Uint8Array, lease = 0, quota = true): KvErrorResult | null {
     const keyProblem = this.checkKey(key);
     if (keyProblem !== null) return keyProblem;
+    if (lease !== 0) {
+      const leaseProblem = this.leases.checkAttach(key, lease, this.leaseOf(key));
+      if (leaseProblem !== null) return leaseProblem;
+    }
     if (value.length > this.limits.valueBytesMax) {
       return {
         type: 'error',
@@ -142,11 +174,17 @@ export class KvStore {
     return this.checkQuota(this.usageBytes, quotaUsageOf(this.entries.size + (current === undefined ? 1 : 0), after));
   }
 
-  /** Writes `value` at `key` with `revision` and returns what it replaced. The caller ran checkWrite. */
-  set(key: string, value: Uint8Array, revision: number): KvVersioned | null {
+  /**
+   * Writes `value` at `key` with `revision`, attached to `lease` (0: none), and returns what it
+   * replaced. The caller ran checkWrite.
+   */
+  set(key: string, value: Uint8Array, revision: number, lease = 0): KvVersioned | null {
     assert(key.length > 0, 'stored keys are non-empty');
     assert(Number.isSafeInteger(revision) && revision >= 1, 'revisions are log indexes >= 1');
     const previous = this.entries.get(key) ?? null;
+    this.leases.move(key, this.leaseOf(key), lease);
+    if (lease === 0) this.keyLeases.delete(key);
+    else this.keyLeases.set(key, lease);
     const stored: KvVersioned = { value: new Uint8Array(value), revision };
     this.entries.set(key, stored);
     if (previous === null && this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
@@ -163,6 +201,8 @@ export class KvStore {
     const previous = this.entries.get(key);
     if (previous === undefined) return null;
     assert(Number.isSafeInteger(revision) && revision >= previous.revision, 'a delete follows the write it removes');
+    this.leases.move(key, this.leaseOf(key), 0);
+    this.keyLeases.delete(key);
     this.entries.delete(key);
     if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
     this.revisionValue = Math.max(this.revisionValue, revision);
@@ -210,18 +250,20 @@ export class KvStore {
   }
 
   /** Every entry, sorted by key (UTF-16 code unit order), for a deterministic snapshot. */
-  sortedEntries(): readonly (readonly [string, KvVersioned])[] {
+  sortedEntries(): readonly (readonly [string, KvStored])[] {
     return this.keys().map((key) => {
       const versioned = this.entries.get(key);
       assert(versioned !== undefined, 'sorted key is stored');
-      const entry: readonly [string, KvVersioned] = [key, versioned];
+      const entry: readonly [string, KvStored] = [key, { ...versioned, lease: this.leaseOf(key) }];
       return entry;
     });
   }
 
-  /** Empties the store (the quota, a cluster setting, stays until a snapshot sets it). */
+  /** Empties the store, leases included (the quota, a cluster setting, stays until a snapshot sets it). */
   clear(): void {
     this.entries.clear();
+    this.keyLeases.clear();
+    this.leases.load([]);
     this.sortedKeys = null;
     this.dataBytesValue = 0;
     this.revisionValue = 0;
@@ -230,6 +272,10 @@ export class KvStore {
   /** Recomputes the size accounting and checks it and every revision against `lastApplied`. */
   checkInvariants(lastApplied: number): void {
     let bytes = 0;
+    for (const [key, lease] of this.keyLeases) {
+      assert(this.entries.has(key), 'a leased key is stored');
+      assert(this.leases.get(lease) !== null, 'a key lease is granted');
+    }
     for (const [key, versioned] of this.entries) {
       assert(key.length > 0, 'stored keys are non-empty');
       assert(versioned.revision >= 1, 'revisions are >= 1');
@@ -239,6 +285,8 @@ export class KvStore {
     }
     assert(bytes === this.dataBytesValue, 'dataBytes matches the stored entries');
     assert(this.revisionValue <= lastApplied, 'the store revision is not beyond lastApplied');
+    assert(this.keyLeases.size === this.leases.attachedCount(), 'every leased key is listed by its lease');
+    this.leases.checkInvariants(lastApplied, (key) => this.leaseOf(key));
   }
 }
 

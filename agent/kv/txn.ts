@@ -6,7 +6,7 @@
  * it depends only on the store and the entry.
  *
  * Encoding in a command: `compare: [[key, 'rev', r] | [key, 'value', bytes] | [key, 'absent']]`,
- * `success` and `failure: [['put', key, bytes] | ['delete', key] | ['get', key]]`; in a result
+ * `success` and `failure: [['put', key, bytes, (lease)] | ['delete', key] | ['get', key]]`; in a result
  * `results: [['put', rev] | ['delete', deleted] | ['get', {value, rev} | null]]`.
  */
 import { assertNever } from '../../contracts/assert.js';
@@ -43,6 +43,8 @@ function holds(store: KvStore, compare: KvCompare): boolean {
 interface Undo {
   readonly key: string;
   readonly previous: KvVersioned | null;
+  /** The lease the key was attached to (0: none). */
+  readonly lease: number;
 }
 
 function runOp(store: KvStore, op: KvTxnOp, index: number, undo: Undo[]): KvTxnOpResult | KvErrorResult {
@@ -51,16 +53,18 @@ function runOp(store: KvStore, op: KvTxnOp, index: number, undo: Undo[]): KvTxnO
       return store.checkKey(op.key) ?? { type: 'get', current: store.get(op.key) };
     case 'put': {
       // The quota is checked for the branch as a whole (executeTxn), so a branch that frees space runs.
-      const problem = store.checkWrite(op.key, op.value, false);
+      const problem = store.checkWrite(op.key, op.value, op.lease ?? 0, false);
       if (problem !== null) return problem;
-      undo.push({ key: op.key, previous: store.set(op.key, op.value, index) });
+      const lease = store.leaseOf(op.key);
+      undo.push({ key: op.key, previous: store.set(op.key, op.value, index, op.lease ?? 0), lease });
       return { type: 'put', revision: index };
     }
     case 'delete': {
       const problem = store.checkKey(op.key);
       if (problem !== null) return problem;
+      const lease = store.leaseOf(op.key);
       const previous = store.delete(op.key, index);
-      if (previous !== null) undo.push({ key: op.key, previous });
+      if (previous !== null) undo.push({ key: op.key, previous, lease });
       return { type: 'delete', deleted: previous !== null };
     }
     default:
@@ -99,7 +103,7 @@ function undoBranch(
 ): KvErrorResult {
   for (const step of undo.reverse()) {
     if (step.previous === null) store.delete(step.key, index);
-    else store.set(step.key, step.previous.value, step.previous.revision);
+    else store.set(step.key, step.previous.value, step.previous.revision, step.lease);
   }
   store.restoreRevision(revisionBefore);
   return refusal;
@@ -122,7 +126,9 @@ function encodeCompare(compare: KvCompare): unknown[] {
 }
 
 function encodeOp(op: KvTxnOp): unknown[] {
-  return op.op === 'put' ? ['put', op.key, asByteString(op.value)] : [op.op, op.key];
+  if (op.op !== 'put') return [op.op, op.key];
+  const put = ['put', op.key, asByteString(op.value)];
+  return op.lease === undefined ? put : [...put, op.lease];
 }
 
 /** The txn fields of a command map. */
@@ -154,12 +160,14 @@ function decodeCompare(value: unknown): KvCompare {
 }
 
 function decodeOp(value: unknown): KvTxnOp {
-  const items = readArray(value, 'txn operation', 3);
+  const items = readArray(value, 'txn operation', 4);
   const op = items[0];
   const key = readKey(items[1], 'txn operation key');
   if (op === 'put' && items.length === 3) return { op, key, value: readBytes(items[2], 'txn put value') };
+  if (op === 'put' && items.length === 4)
+    return { op, key, value: readBytes(items[2], 'txn put value'), lease: readInteger(items[3], 'txn put lease', 1) };
   if ((op === 'delete' || op === 'get') && items.length === 2) return { op, key };
-  throw malformed("txn operation must be ['put', key, bytes], ['delete', key] or ['get', key]");
+  throw malformed("txn operation must be ['put', key, bytes, (lease)], ['delete', key] or ['get', key]");
 }
 
 /** Reads the txn fields of a decoded command map (compare, success, failure). */

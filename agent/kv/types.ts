@@ -37,12 +37,17 @@ export interface KvSession {
   readonly ackedBelow?: number;
 }
 
-/** Writes `value` at `key`. With `returnPrevious`, the result carries the value it replaced. */
+/**
+ * Writes `value` at `key`. With `returnPrevious`, the result carries the value it replaced. With
+ * `lease` (a lease id, leases.ts), the key is attached to that lease and deleted with it; without,
+ * the key is attached to no lease (a put detaches it from the one it had).
+ */
 export interface KvPutOperation {
   readonly op: 'put';
   readonly key: string;
   readonly value: Uint8Array;
   readonly returnPrevious: boolean;
+  readonly lease?: number;
 }
 
 /** Deletes `key`. With `returnPrevious`, the result carries the value it removed. */
@@ -61,6 +66,8 @@ export interface KvCasOperation {
   readonly key: string;
   readonly expectedRevision: number;
   readonly value: Uint8Array;
+  /** The lease the key is attached to when the write happens (as for a put); absent: none. */
+  readonly lease?: number;
 }
 
 /** Reads `key`; as a command, the read is ordered through the log. */
@@ -77,7 +84,7 @@ export type KvCompare =
 
 /** An operation of a transaction's branch. */
 export type KvTxnOp =
-  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array }
+  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array; readonly lease?: number }
   | { readonly op: 'delete'; readonly key: string }
   | { readonly op: 'get'; readonly key: string };
 
@@ -93,8 +100,45 @@ export interface KvTxnOperation {
   readonly failure: readonly KvTxnOp[];
 }
 
+/** Grants a lease of `ttlMs`; its id is the log index of the command (leases.ts). */
+export interface KvLeaseGrantOperation {
+  readonly op: 'lease-grant';
+  readonly ttlMs: number;
+}
+
+/**
+ * Keeps a lease alive: records the command's index as the lease's refresh index, from which the
+ * leader counts its TTL down again (lease-keeper.ts).
+ */
+export interface KvLeaseKeepaliveOperation {
+  readonly op: 'lease-keepalive';
+  readonly id: number;
+}
+
+/** Revokes a lease: deletes every key attached to it, at this command's index, and forgets it. */
+export interface KvLeaseRevokeOperation {
+  readonly op: 'lease-revoke';
+  readonly id: number;
+}
+
+/**
+ * The leader's expiry of a lease whose countdown ran out: a revoke that only takes effect if the
+ * lease was not refreshed since (its refresh index is still `refreshIndex`), so an expiry
+ * proposed before a keepalive and ordered after it in the log does nothing.
+ */
+export interface KvLeaseExpireOperation {
+  readonly op: 'lease-expire';
+  readonly id: number;
+  readonly refreshIndex: number;
+}
+
+/** Every lease operation. */
+export type KvLeaseOperation =
+  KvLeaseGrantOperation | KvLeaseKeepaliveOperation | KvLeaseRevokeOperation | KvLeaseExpireOperation;
+
 /** What a command does. */
-export type KvOperation = KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation | KvTxnOperation;
+export type KvOperation =
+  KvPutOperation | KvDeleteOperation | KvCasOperation | KvGetOperation | KvTxnOperation | KvLeaseOperation;
 
 /** The fields every command carries besides its operation. */
 export interface KvCommandHeader {
@@ -137,7 +181,9 @@ export interface KvListQuery {
 
 /**
  * The changes after revision `since` (from the history window) to the keys that start with
- * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX).
+ * `prefix`, or to `key` alone when `exact`; at most `limit` changes (1 to LIST_ITEMS_MAX), and
+ * whole revisions of at most about `bytesMax` key and value bytes (1 to LIST_BYTES_MAX; default
+ * LIST_BYTES_MAX; the first revision comes whole even when larger).
  */
 export interface KvChangesQuery {
   readonly op: 'changes';
@@ -145,10 +191,17 @@ export interface KvChangesQuery {
   readonly prefix: string;
   readonly exact: boolean;
   readonly limit: number;
+  readonly bytesMax?: number;
+}
+
+/** A lease's TTL, refresh index and keys. */
+export interface KvLeaseQuery {
+  readonly op: 'lease';
+  readonly id: number;
 }
 
 /** Every query. */
-export type KvQuery = KvGetQuery | KvListQuery | KvChangesQuery;
+export type KvQuery = KvGetQuery | KvListQuery | KvChangesQuery | KvLeaseQuery;
 
 /** Every error code of a KV result. */
 export type KvErrorCode =
@@ -175,7 +228,13 @@ export type KvErrorCode =
   /** The key is under the agent's reserved prefix `.coraft/`; only verified admin entries change agent state. */
   | 'KV_RESERVED_KEY'
   /** The changes asked for are older than the history window; the message says `compacted: oldest revision N`. */
-  | 'KV_COMPACTED';
+  | 'KV_COMPACTED'
+  /** The lease named is not granted (never, or revoked or expired since). */
+  | 'KV_LEASE_NOT_FOUND'
+  /** A lease limit: leaseCountMax leases, or leaseKeysMax keys on one lease. */
+  | 'KV_LEASE_LIMIT'
+  /** A lease's TTL is outside leaseTtlMsMin to leaseTtlMsMax. */
+  | 'KV_LEASE_TTL';
 
 /** Every KV error code, in a fixed order. */
 export const KV_ERROR_CODES: readonly KvErrorCode[] = [
@@ -191,6 +250,9 @@ export const KV_ERROR_CODES: readonly KvErrorCode[] = [
   'KV_RESPONSE_NOT_RETAINED',
   'KV_RESERVED_KEY',
   'KV_COMPACTED',
+  'KV_LEASE_NOT_FOUND',
+  'KV_LEASE_LIMIT',
+  'KV_LEASE_TTL',
 ];
 
 /**
@@ -281,6 +343,26 @@ export interface KvChangesResult extends KvRevisioned {
   readonly more: boolean;
 }
 
+/**
+ * A lease (the result of a grant, a keepalive or a lease query): its TTL, the index of the entry
+ * that last granted or kept it alive, and its keys, sorted (a query lists at most LIST_ITEMS_MAX).
+ */
+export interface KvLeaseResult extends KvRevisioned {
+  readonly type: 'lease';
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly refreshIndex: number;
+  readonly keys: readonly string[];
+}
+
+/** A revoke or an expiry: `ended` when it ended the lease (false for a stale expiry), and the keys it deleted. */
+export interface KvLeaseEndResult extends KvRevisioned {
+  readonly type: 'lease-end';
+  readonly id: number;
+  readonly ended: boolean;
+  readonly deletedKeys: number;
+}
+
 /** A command or query that was refused; nothing changed. */
 export interface KvErrorResult {
   readonly type: 'error';
@@ -298,4 +380,6 @@ export type KvResult =
   | KvListResult
   | KvTxnResult
   | KvChangesResult
+  | KvLeaseResult
+  | KvLeaseEndResult
   | KvErrorResult;

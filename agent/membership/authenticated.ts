@@ -22,7 +22,7 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { InboundContext } from '../../contracts/network.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
-import type { PeerAddresses } from '../trust/peer-addresses.js';
+import { addressHints, type PeerAddresses } from '../trust/peer-addresses.js';
 import type { HostResolver } from '../../transport/peer-book.js';
 
 /**
@@ -122,10 +122,14 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     return this.deps.keystore.keyOf(peer);
   }
 
-  /** The PSK to present to the server at `address:port`: the link key of the member there. */
+  /**
+   * The PSK to present to the server at `address:port`: the link key of the member there. A
+   * member's configured address is a hint: the replicated configuration, which records where a
+   * member moved, outranks the agent.json members list, whose address for a member that moved
+   * is stale (and may by now be another member's).
+   */
   keyForAddress(address: string, port: number): Uint8Array | null {
-    const config = this.configuration();
-    const members = config === null ? this.bootstrapMembers : [...config.members, ...this.bootstrapMembers];
+    const members = addressHints(this.configuration()?.members ?? [], this.bootstrapMembers);
     const id = this.deps.addresses?.idAt(address, port, members) ?? null;
     return id === null ? null : this.keyForPeer(id);
   }

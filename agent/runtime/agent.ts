@@ -22,6 +22,7 @@ import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { KvStateMachine, QuotaKeeper, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -113,6 +114,7 @@ function agentObserver(
     onSnapshotRestore: (meta) => {
       marker?.noteApplied(meta.lastIncludedIndex);
       trace?.onSnapshotRestore(meta);
+      endpoint()?.onSnapshotRestore();
     },
     onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
   };
@@ -131,6 +133,7 @@ export class Agent {
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
     private readonly quotaKeeper: QuotaKeeper,
+    private readonly leases: LeaseKeeper,
     private readonly marker: CommitMarker | null,
     private readonly diskGuard: DiskGuard | null,
   ) {}
@@ -170,10 +173,13 @@ export class Agent {
       const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
       const { node, kvOptions, kv } = buildNode(config, factories, parts);
       await node.start();
+      const leases = new LeaseKeeper({ timers, source: kv, host: leaseKeeperHostOf(node), metrics });
+      leases.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
         metrics,
+        leases,
         built: (e) => (endpoint = e),
         spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
@@ -189,7 +195,7 @@ export class Agent {
         codec: config.codec,
         storage: config.storage,
       });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper, marker, diskGuard);
+      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper, leases, marker, diskGuard);
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -228,6 +234,7 @@ export class Agent {
       }
     }
     this.quotaKeeper.stop();
+    this.leases.stop();
     this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
@@ -343,11 +350,12 @@ async function startEndpoint(
   node: RaftNodeImpl,
   kvOptions: KvOptions,
   parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & {
+    readonly leases: LeaseKeeper;
     readonly built: (endpoint: LocalEndpoint) => void;
     readonly spaceStatus: () => Readonly<Record<string, unknown>>;
   },
 ): Promise<LocalEndpoint> {
-  const { timers, logger, metrics, spaceStatus } = parts;
+  const { timers, logger, metrics, leases, spaceStatus } = parts;
   const unsafeAckBeforeCommit = unsafeAckFromEnvironment(process.env);
   if (unsafeAckBeforeCommit)
     logger.error(
@@ -367,6 +375,7 @@ async function startEndpoint(
       node,
       timers,
       metrics,
+      leases,
       openEndpoint: () => factories.openEndpoint(config),
       access,
       bootId: newBootId(),
@@ -378,6 +387,7 @@ async function startEndpoint(
   try {
     await endpoint.start();
   } catch (error) {
+    leases.stop();
     await node.stop();
     throw error;
   }

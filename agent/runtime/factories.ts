@@ -24,6 +24,7 @@ import { watchHandshakeFailures } from '../membership/handshake-watch.js';
 import { KeystoreCache } from '../trust/keystore-cache.js';
 import { PeerAddresses } from '../trust/peer-addresses.js';
 import { HttpNetworkServer } from '../../transport/http/index.js';
+import { formatAddress } from '../../transport/rpc-routes.js';
 import type { AgentFactories } from './agent.js';
 
 /**
@@ -90,6 +91,25 @@ export function createMembership(config: AgentConfig, logger: DiagnosticLogger):
   });
 }
 
+/**
+ * Where this node's peer server is reached, as its RPCs tell peers (CoapTransportOptions
+ * .advertisedAddress): its own entry in `members`, else its listen address unless that is a
+ * wildcard. A member that restarts on a new address with only its own agent.json changed says
+ * so with every RPC, and the leader records it through the log once the session authenticated it.
+ */
+export function advertisedPeerAddress(config: AgentConfig): string | null {
+  const own = config.members.find((m) => m.id === config.nodeId);
+  if (own !== undefined) return own.address;
+  const { host, port } = config.listenPeer;
+  return host === '0.0.0.0' || host === '::' ? null : formatAddress(host, port);
+}
+
+/** The transport options that advertise this node's peer address, when it has one to advertise. */
+function advertisingOptions(config: AgentConfig): { readonly options?: { readonly advertisedAddress: string } } {
+  const advertisedAddress = advertisedPeerAddress(config);
+  return advertisedAddress === null ? {} : { options: { advertisedAddress } };
+}
+
 /** A DTLS client's sessions as a SessionCloser: the sessions to the addresses of a member. */
 function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembershipManager): SessionCloser {
   return {
@@ -121,6 +141,7 @@ export function peerTransportConfig(
       const manager = requireAuthenticated(config, membership);
       return {
         name: 'coaps',
+        ...advertisingOptions(config),
         openServerEndpoint: async () => {
           const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
           const server = await DtlsServerEndpoint.listen(
@@ -163,6 +184,7 @@ export function peerTransportConfig(
       const manager = requireAuthenticated(config, membership);
       return {
         name: 'https',
+        ...advertisingOptions(config),
         listenAddress: host,
         listenPort: port,
         clientCredentials: { identity: psk.identity, keyForPeer: (peer) => manager.keyForPeer(peer) },

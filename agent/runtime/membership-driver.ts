@@ -12,6 +12,7 @@ import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+import { AddressUpdates, type AddressPlan } from '../membership/address-updates.js';
 
 /** What the driver needs of the node. */
 export interface MembershipHost {
@@ -31,13 +32,35 @@ interface ConfigWaiter {
 export class MembershipDriver {
   private busy = false;
   private waiters: ConfigWaiter[] = [];
+  private readonly addressUpdates: AddressUpdates;
 
   constructor(
     private readonly host: MembershipHost,
     private readonly membership: MembershipManager,
     private readonly timers: Timers,
     private readonly raft: RaftConfiguration,
-  ) {}
+  ) {
+    this.addressUpdates = new AddressUpdates(() => this.timers.nowMs());
+  }
+
+  /**
+   * Member `id`, authenticated by the transport as itself, says it listens at `address`. On a
+   * leader with no change in flight, proposes the configuration that records it (see
+   * agent/membership/address-updates.ts); null when this node cannot propose now (not the
+   * leader, a change running or uncommitted), else what was decided.
+   */
+  maybeRecordAddress(id: NodeId, address: string): AddressPlan | null {
+    if (!this.host.isRunning() || this.busy) return null;
+    const core = this.host.requireCore();
+    if (core.getRole() !== 'leader' || core.hasUncommittedConfiguration()) return null;
+    if (core.termAt(core.getCommitIndex()) !== core.getTerm()) return null;
+    const plan = this.addressUpdates.plan(core.getConfiguration(), id, address);
+    if (plan.kind !== 'propose') return plan;
+    const result = core.proposeConfiguration(plan.next);
+    if (!result.ok) return null;
+    this.host.scheduleReady();
+    return plan;
+  }
 
   /** How long one step of a change may take to commit. */
   private stepTimeoutMs(): number {

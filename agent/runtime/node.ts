@@ -41,7 +41,7 @@ import type { AdminResult } from './admin.js';
 import { coreFromDisk, logRetentionOf } from './node-deps.js';
 import type { RaftNodeDeps, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
-import { PeerRpcs } from './peer-rpcs.js';
+import { PeerRpcs, type PeerRpcHost } from './peer-rpcs.js';
 import { Snapshots } from './snapshots.js';
 import { ClientOperations } from './client-ops.js';
 import { transferLeadership } from './leadership.js';
@@ -86,10 +86,12 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     };
     this.host = host;
     this.pending = new PendingRequests(deps.timers, raft.pendingRequestsMax);
-    this.rpcs = new PeerRpcs({ ...host, answerForward: (request) => this.clientOps.answerForward(request) }, deps, {
-      nodeId,
-      rpcTimeoutMs: raft.rpcTimeoutMs,
-    });
+    const rpcHost: PeerRpcHost = {
+      ...host,
+      answerForward: (request) => this.clientOps.answerForward(request),
+      peerAddressSeen: (id, address) => this.membershipDriver.maybeRecordAddress(id, address),
+    };
+    this.rpcs = new PeerRpcs(rpcHost, deps, { nodeId, rpcTimeoutMs: raft.rpcTimeoutMs });
     this.snapshots = new Snapshots(
       { ...host, betweenReadies: (task) => this.betweenReadies(task) },
       deps,

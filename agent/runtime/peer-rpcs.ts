@@ -26,6 +26,7 @@ import {
 import type { InboundContext } from '../../contracts/network.js';
 import type { RaftNodeDeps } from './node-deps.js';
 import { ownRequestBytes } from './own-bytes.js';
+import type { AddressPlan } from '../membership/address-updates.js';
 
 /** What the RPC traffic needs of the node. */
 export interface PeerRpcHost {
@@ -34,6 +35,11 @@ export interface PeerRpcHost {
   scheduleReady(): void;
   /** Runs a request a follower forwarded here (client-ops.ts). */
   answerForward(request: ClientForwardRequest): Promise<ClientForwardResponse>;
+  /**
+   * Member `id`, authenticated as itself, says its peer server listens at `address`; the leader
+   * may record it through the log (membership-driver.ts). Returns what was done (null: nothing now).
+   */
+  peerAddressSeen(id: NodeId, address: string): AddressPlan | null;
 }
 
 /** The edges the RPC traffic reaches. */
@@ -86,7 +92,27 @@ export class PeerRpcs {
         ),
       );
     }
+    this.notePeerAddress(claimed, context);
     return this.accept(claimed, ownRequestBytes(request));
+  }
+
+  /**
+   * Hands the address an authenticated sender advertises to the host. Only a transport that
+   * authenticated the sender as the member it claims to be counts: over `coap` and `http`
+   * (no identity) an address claim is ignored, whatever the membership manager accepts.
+   */
+  private notePeerAddress(claimed: NodeId, context: InboundContext): void {
+    const address = context.peerAddress;
+    if (address === undefined || context.peerIdentity === null || context.peerIdentity !== claimed) return;
+    const plan = this.host.peerAddressSeen(claimed, address);
+    if (plan?.kind !== 'propose') return;
+    this.deps.metrics.increment('membership_address_updates_total', 1);
+    this.deps.logger.info('a member authenticated from a new address: proposing it in the configuration', {
+      node: this.options.nodeId,
+      member: claimed,
+      from: plan.previous,
+      to: address,
+    });
   }
 
   /** Runs an authenticated request whose kept bytes are the node's own (own-bytes.ts). */

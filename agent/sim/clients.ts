@@ -1,6 +1,7 @@
 /**
  * Simulated clients: each runs one operation at a time (put, get, delete, or a transaction on
- * one key, on a small set of keys) against a random live node, which forwards it to the leader, and records the history
+ * one key or two, on a small set of keys) against a random live node, which forwards it to the
+ * leader, and records the history
  * in Jepsen's terms. A write that failed for sure (no leader, refused) is retried elsewhere
  * with the same session sequence number; one whose outcome is unknown (timeout) is retried
  * with the same sequence number too, which the state machine's sessions make safe (reference
@@ -9,14 +10,17 @@
  * A transaction compares the key with the value the client last saw there (or its absence),
  * puts a new value when it matches and reads the key otherwise. It is recorded as a `cas` of
  * the history: ok when its success branch ran, `fail` when the compare failed (its failure
- * branch changed nothing), so the linearizability checker checks it in the register model.
- * (Transactions over several keys need a checker of the whole store: not here yet.)
+ * branch changed nothing), so the linearizability checker checks it in the register model. A
+ * transaction on two keys compares both with the values last seen and writes both (one of them
+ * sometimes deleted); it is recorded as a `txn`, which the checker checks in its map-of-registers
+ * model (linearizability-model.ts).
  */
 import { NotLeaderError, ProposalError, RaftError, StoppedError } from '../../contracts/errors.js';
 import type { Prng } from '../../contracts/prng.js';
 import { decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvOperation, KvResult } from '../kv/index.js';
-import type { CasArgument, InvokeValue } from './history.js';
+import type { CasArgument, InvokeValue, TxnArgument } from './history.js';
+import { isTxnArgument } from './history.js';
 import type { SimCluster, TraceSink } from './cluster.js';
 import type { VirtualTimers } from './virtual-time.js';
 
@@ -92,14 +96,23 @@ export class SimClients {
     this.nextOperationId += 1;
     const key = `k${this.prng.intBetween(0, this.options.keyCount)}`;
     const roll = this.prng.nextFloat();
-    const op = roll < 0.45 ? 'get' : roll < 0.8 ? 'put' : roll < 0.9 ? 'cas' : 'delete';
+    const op = roll < 0.45 ? 'get' : roll < 0.75 ? 'put' : roll < 0.83 ? 'cas' : roll < 0.91 ? 'txn' : 'delete';
     const seen = this.lastSeen.get(client) ?? new Map<string, string | null>();
     this.lastSeen.set(client, seen);
     const set = `${client}-${id}`;
-    const value = op === 'put' ? set : op === 'cas' ? { expect: seen.get(key) ?? null, set } : null;
-    this.trace({ t: this.timers.nowMs(), type: 'invoke', client, id, op, key, value });
+    const value =
+      op === 'put'
+        ? set
+        : op === 'cas'
+          ? { expect: seen.get(key) ?? null, set }
+          : op === 'txn'
+            ? this.txnArgument(key, seen, set)
+            : null;
+    const traced = isTxnArgument(value) ? { expect: { ...value.expect }, set: { ...value.set } } : value;
+    this.trace({ t: this.timers.nowMs(), type: 'invoke', client, id, op, key, value: traced });
     const outcome = op === 'get' ? await this.read(key) : await this.write(client, op, key, value);
-    if (outcome.type === 'ok') seen.set(key, op === 'delete' ? null : op === 'get' ? outcome.value : set);
+    if (outcome.type === 'ok' && isTxnArgument(value)) for (const [k, v] of Object.entries(value.set)) seen.set(k, v);
+    else if (outcome.type === 'ok') seen.set(key, op === 'delete' ? null : op === 'get' ? outcome.value : set);
     this.counts[outcome.type] += 1;
     this.trace({
       t: this.timers.nowMs(),
@@ -109,6 +122,16 @@ export class SimClients {
       value: outcome.type === 'ok' ? outcome.value : null,
     });
     return outcome;
+  }
+
+  /** A transaction on `key` and another key: both must hold what the client saw; both are written. */
+  private txnArgument(key: string, seen: ReadonlyMap<string, string | null>, set: string): TxnArgument {
+    const index = Number(key.slice(1));
+    const other = `k${(index + 1 + this.prng.intBetween(0, this.options.keyCount - 1)) % this.options.keyCount}`;
+    return {
+      expect: { [key]: seen.get(key) ?? null, [other]: seen.get(other) ?? null },
+      set: { [key]: set, [other]: this.prng.chance(0.3) ? null : `${set}b` },
+    };
   }
 
   private pickNode(): ReturnType<SimCluster['running']>[number] | null {
@@ -140,9 +163,9 @@ export class SimClients {
 
   private async write(
     client: string,
-    op: 'put' | 'delete' | 'cas',
+    op: 'put' | 'delete' | 'cas' | 'txn',
     key: string,
-    value: string | CasArgument | null,
+    value: InvokeValue,
   ): Promise<Outcome> {
     const session = this.sessions.get(client);
     if (session === undefined) return { type: 'fail' };
@@ -184,12 +207,30 @@ export class SimClients {
   }
 }
 
-/** The operation of a write: a put, a delete, or a one-key transaction standing for a cas. */
-function operationOf(op: 'put' | 'delete' | 'cas', key: string, value: string | CasArgument | null): KvOperation {
+/** A transaction over several keys: compare each key of expect, then write each key of set (null: delete). */
+function txnOperation(arg: TxnArgument): KvOperation {
+  const keys = Object.keys(arg.expect);
+  return {
+    op: 'txn',
+    compare: keys.map((key) => {
+      const expect = arg.expect[key] ?? null;
+      return expect === null ? { key, target: 'absent' } : { key, target: 'value', value: encoder.encode(expect) };
+    }),
+    success: Object.entries(arg.set).map(([key, v]) =>
+      v === null ? { op: 'delete', key } : { op: 'put', key, value: encoder.encode(v) },
+    ),
+    failure: keys.map((key) => ({ op: 'get', key })),
+  };
+}
+
+/** The operation of a write: a put, a delete, a one-key transaction standing for a cas, or a transaction. */
+function operationOf(op: 'put' | 'delete' | 'cas' | 'txn', key: string, value: InvokeValue): KvOperation {
+  if (op === 'txn') return isTxnArgument(value) ? txnOperation(value) : { op: 'delete', key, returnPrevious: false };
   if (op === 'delete') return { op, key, returnPrevious: false };
   if (op === 'put')
     return { op, key, value: encoder.encode(typeof value === 'string' ? value : ''), returnPrevious: false };
-  const arg = value !== null && typeof value === 'object' ? value : { expect: null, set: '' };
+  const arg: CasArgument =
+    value !== null && typeof value === 'object' && !isTxnArgument(value) ? value : { expect: null, set: '' };
   return {
     op: 'txn',
     compare: [

@@ -17,6 +17,7 @@ import { RaftNodeImpl } from '../runtime/node.js';
 import type { NodeObserver } from '../runtime/node-deps.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { KvStateMachine } from '../kv/index.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { SafetyChecker, entryDigest } from './safety.js';
 import type { CheckedNode } from './safety.js';
 import { SimNetwork } from './network.js';
@@ -26,7 +27,16 @@ import { describeError } from '../../contracts/errors.js';
 
 /** One line of the simulator's JSON Lines trace. */
 export type TraceEvent = Readonly<
-  Record<string, string | number | boolean | null | readonly string[] | Readonly<Record<string, string | null>>>
+  Record<
+    string,
+    | string
+    | number
+    | boolean
+    | null
+    | readonly string[]
+    | Readonly<Record<string, string | null>>
+    | Readonly<Record<string, Readonly<Record<string, string | null>>>>
+  >
 >;
 
 /** Receives trace events; the simulator writes them to the --trace file. */
@@ -42,6 +52,10 @@ export interface SimNode {
   readonly logger: MemoryLogger;
   /** Protocol violations this node rejected (forged messages, malformed input). */
   violationsRejected: number;
+  /** The current run's lease countdown (lease-keeper.ts); null while the node is down. */
+  keeper: LeaseKeeper | null;
+  /** The current run's state machine; null while the node is down. */
+  kv: KvStateMachine | null;
 }
 
 /** Options of a simulated cluster. */
@@ -77,9 +91,10 @@ export const SIM_RAFT_CONFIGURATION: RaftConfiguration = {
 
 /** The broken state machine of `corruptReads`: some reads see nothing. */
 class StaleReadingStateMachine implements StateMachine {
-  private readonly real = new KvStateMachine({});
   private readonly empty = new KvStateMachine({});
   private queries = 0;
+
+  constructor(private readonly real: KvStateMachine) {}
 
   apply(entry: LogEntry): Uint8Array {
     return this.real.apply(entry);
@@ -133,6 +148,8 @@ export class SimCluster {
       incarnation: 0,
       logger: new MemoryLogger(200),
       violationsRejected: 0,
+      keeper: null,
+      kv: null,
     };
     this.nodes.set(id, slot);
     return slot;
@@ -158,6 +175,7 @@ export class SimCluster {
     );
     const { client, server } = this.network.endpoint(id);
     const logger = slot.logger;
+    const kv = new KvStateMachine({});
     // Only the current run of the node writes to the trace: nothing a crashed run still
     // finishes may appear after its `crash` line.
     const trace = (event: TraceEvent): void => {
@@ -170,7 +188,7 @@ export class SimCluster {
         client,
         server,
         storage,
-        stateMachine: this.options.corruptReads === true ? new StaleReadingStateMachine() : new KvStateMachine({}),
+        stateMachine: this.options.corruptReads === true ? new StaleReadingStateMachine(kv) : kv,
         logger,
         metrics: new NoopMetrics(),
         membership: new DefaultMembershipManager(),
@@ -180,7 +198,15 @@ export class SimCluster {
     );
     slot.node = node;
     slot.storage = storage;
+    slot.kv = kv;
     await node.start();
+    slot.keeper = new LeaseKeeper({
+      timers: this.timers,
+      source: kv,
+      metrics: null,
+      host: { ...leaseKeeperHostOf(node), isRunning: () => slot.node === node && node.isRunning() },
+    });
+    slot.keeper.start();
   }
 
   /**
@@ -252,6 +278,9 @@ export class SimCluster {
     if (slot === undefined || slot.node === null) return;
     const node = slot.node;
     slot.node = null;
+    slot.keeper?.stop();
+    slot.keeper = null;
+    slot.kv = null;
     this.trace({ t: this.timers.nowMs(), type: 'crash', node: id });
     await slot.storage?.close();
     slot.storage = null;

@@ -2,13 +2,17 @@
  * Histories of client operations on the KV store, as JSON Lines: the format the simulator and
  * real-cluster chaos runs write, and the linearizability checker reads. One event per line:
  *
- *   {"t":ms,"type":"invoke","client":C,"id":N,"op":"put"|"get"|"delete"|"cas","key":K,"value":V}
+ *   {"t":ms,"type":"invoke","client":C,"id":N,"op":"put"|"get"|"delete"|"cas"|"txn","key":K,"value":V}
  *   {"t":ms,"type":"ok"|"fail"|"info","client":C,"id":N,"value":V}
  *
  * `client` is a string or a non-negative integer; `id` a non-negative integer, unique per client;
  * `(client, id)` pairs an invoke with its completion. `t` is a finite number of milliseconds.
  * Invoke values: put the string written; get and delete null; cas `{"expect":E,"set":S}` where E
- * is the value the key must hold (null: absent) and S the string written when it does.
+ * is the value the key must hold (null: absent) and S the string written when it does; txn (a
+ * transaction over several keys, `key` ignored) `{"expect":{K:E,...},"set":{K:S,...}}`: when every
+ * key K of expect holds E (null: absent), every key of set takes S (null: deleted), all at one
+ * point; an ok txn did that, a fail txn found another value and changed nothing. A txn with an
+ * empty set and an ok completion is an atomic read of several keys (expect: the values read).
  * Completions have Jepsen's meaning: `ok` it happened; `fail` it definitely did not happen (a cas
  * whose comparison failed is a `fail`); `info` unknown, it may have happened at any time after
  * its invoke, or never. Every completion has a `value`: an ok get's is the value read (a string,
@@ -20,14 +24,21 @@ import { SerializationError, describeError } from '../../contracts/errors.js';
 /** A client of a history: a name or a number. */
 export type HistoryClient = string | number;
 /** The operations a history records. */
-export type HistoryOp = 'put' | 'get' | 'delete' | 'cas';
+export type HistoryOp = 'put' | 'get' | 'delete' | 'cas' | 'txn';
 /** The argument of a cas: write `set` if the key holds `expect` (null: absent). */
 export interface CasArgument {
   readonly expect: string | null;
   readonly set: string;
 }
-/** The value of an invoke: a put's string, a cas argument, or null (get, delete). */
-export type InvokeValue = string | null | CasArgument;
+/** The argument of a txn: when every key of `expect` holds its value (null: absent), write `set` (null: delete). */
+export interface TxnArgument {
+  readonly expect: Readonly<Record<string, string | null>>;
+  readonly set: Readonly<Record<string, string | null>>;
+}
+/** Most keys one txn names (expect and set together). */
+export const TXN_KEYS_MAX = 64;
+/** The value of an invoke: a put's string, a cas or txn argument, or null (get, delete). */
+export type InvokeValue = string | null | CasArgument | TxnArgument;
 
 /** The start of an operation. */
 export interface InvokeEvent {
@@ -58,6 +69,8 @@ export interface HistoryOperation {
   readonly id: number;
   readonly op: HistoryOp;
   readonly key: string;
+  /** Every key the operation touches, sorted, for a txn (absent: [key]). */
+  readonly keys?: readonly string[];
   /** The invoke's value. */
   readonly value: InvokeValue;
   /** The value an ok get read (null when absent); null for every other operation. */
@@ -102,8 +115,8 @@ function readClient(value: unknown): HistoryClient {
 }
 
 function readOp(value: unknown): HistoryOp {
-  if (value === 'put' || value === 'get' || value === 'delete' || value === 'cas') return value;
-  throw new Error("'op' must be put, get, delete or cas");
+  if (value === 'put' || value === 'get' || value === 'delete' || value === 'cas' || value === 'txn') return value;
+  throw new Error("'op' must be put, get, delete, cas or txn");
 }
 
 function readInvokeValue(op: HistoryOp, value: unknown): InvokeValue {
@@ -115,6 +128,8 @@ function readInvokeValue(op: HistoryOp, value: unknown): InvokeValue {
     case 'delete':
       if (value !== null) throw new Error(`a ${op}'s 'value' must be null`);
       return null;
+    case 'txn':
+      return readTxnArgument(value);
     case 'cas': {
       const fields = fieldsOf(value, () => CAS_FIELDS);
       if (!fields.has('expect') || !fields.has('set')) throw new Error("a cas's 'value' must have 'expect' and 'set'");
@@ -125,6 +140,37 @@ function readInvokeValue(op: HistoryOp, value: unknown): InvokeValue {
       return { expect, set };
     }
   }
+}
+
+function readKeyValues(value: unknown, name: string): Record<string, string | null> {
+  const fields = fieldsOf(value, (f) => [...f.keys()]);
+  const out: Record<string, string | null> = {};
+  for (const [key, v] of fields) {
+    if (v !== null && typeof v !== 'string') throw new Error(`a txn's '${name}.${key}' must be a string or null`);
+    out[key] = v;
+  }
+  return out;
+}
+
+function readTxnArgument(value: unknown): TxnArgument {
+  const fields = fieldsOf(value, () => ['expect', 'set']);
+  if (!fields.has('expect') || !fields.has('set')) throw new Error("a txn's 'value' must have 'expect' and 'set'");
+  const expect = readKeyValues(fields.get('expect'), 'expect');
+  const set = readKeyValues(fields.get('set'), 'set');
+  if (new Set([...Object.keys(expect), ...Object.keys(set)]).size > TXN_KEYS_MAX)
+    throw new Error(`a txn names more than TXN_KEYS_MAX (${TXN_KEYS_MAX}) keys`);
+  return { expect, set };
+}
+
+/** Whether an invoke value is a txn argument. */
+export function isTxnArgument(value: InvokeValue): value is TxnArgument {
+  return value !== null && typeof value === 'object' && typeof value.set === 'object';
+}
+
+/** The keys an operation touches, sorted. */
+export function keysOf(op: HistoryOp, key: string, value: InvokeValue): string[] {
+  if (op !== 'txn' || !isTxnArgument(value)) return [key];
+  return [...new Set([...Object.keys(value.expect), ...Object.keys(value.set)])].sort();
 }
 
 function readOutput(value: unknown): string | null {
@@ -153,7 +199,11 @@ function readEvent(value: unknown): HistoryEvent {
   if (type !== 'ok' && type !== 'fail' && type !== 'info') throw new Error("'type' must be invoke, ok, fail or info");
   if (!fields.has('value')) throw new Error("a completion must have a 'value' (null when it has none)");
   const output = fields.get('value');
-  return { t, type, client, id, value: isRecord(output) ? readInvokeValue('cas', output) : readOutput(output) };
+  if (isRecord(output)) {
+    const kind = typeof Reflect.get(output, 'set') === 'string' ? 'cas' : 'txn';
+    return { t, type, client, id, value: readInvokeValue(kind, output) };
+  }
+  return { t, type, client, id, value: readOutput(output) };
 }
 
 /**
@@ -242,6 +292,7 @@ export function pairOperations(events: readonly HistoryEvent[]): HistoryOperatio
       id: event.id,
       op: event.op,
       key: event.key,
+      ...(event.op === 'txn' ? { keys: keysOf(event.op, event.key, event.value) } : {}),
       value: event.value,
       output,
       invokeMs: event.t,

@@ -1,6 +1,8 @@
 /**
- * The search for one key's linearization (Wing & Gong with Lowe's memo), over a register model.
- * Never recurses: the stack of choices is explicit.
+ * The search for a linearization of one key's operations, or of a component of keys that
+ * multi-key transactions tie together (Wing & Gong with Lowe's memo), over a model whose states
+ * are integers (linearizability-model.ts: one register, or a map of registers). Never recurses:
+ * the stack of choices is explicit.
  *
  * At each node the candidates are the pending operations invoked before the first pending
  * completion. They are tried in three phases; every pruning below keeps the search complete:
@@ -14,7 +16,9 @@
  *    operation wants the value it leaves, and right after one only a reader (get, cas) may
  *    follow: were a blind write (put, delete) to follow, the state would be dominated by the one
  *    that skips the info operation, which was explored from the parent already (that blind write
- *    was a candidate there, and phase 2 starts only after every ok candidate failed). Without
+ *    was a candidate there, and phase 2 starts only after every ok candidate failed). Over several
+ *    keys this holds only for a blind write that overwrites every key the info operation wrote
+ *    (SearchModel.covers). Without
  *    this, k pending writes of unknown outcome cost up to 2^k states per backtrack.
  *
  * Meeting a completion in phase 2 is a dead end: the operation completing there could not take
@@ -28,60 +32,12 @@ import type { StateCacheLimits } from './linearizability-memo.js';
 import { StateCache } from './linearizability-memo.js';
 import type { EventList } from './linearizability-search.js';
 import { buildEventList } from './linearizability-search.js';
-
-/** Interns register values: 0 is "absent", each distinct string gets the next integer. */
-export class ValueTable {
-  private readonly ids = new Map<string, number>();
-  private readonly names: (string | null)[] = [null];
-
-  id(value: string | null): number {
-    if (value === null) return 0;
-    let id = this.ids.get(value);
-    if (id === undefined) {
-      id = this.names.length;
-      this.ids.set(value, id);
-      this.names.push(value);
-    }
-    return id;
-  }
-
-  /** The number of distinct values, absent included. */
-  get size(): number {
-    return this.names.length;
-  }
-
-  name(id: number): string | null {
-    return this.names[id] ?? null;
-  }
-}
-
-/** One operation compiled for the model: what it needs and what it leaves. */
-interface ModelStep {
-  /** The value the register must hold before, or -1 for any. */
-  readonly requires: number;
-  /** The value the register holds after, or -1 for "unchanged" (a read). */
-  readonly leaves: number;
-}
-
-function compile(op: HistoryOperation, values: ValueTable): ModelStep {
-  switch (op.op) {
-    case 'put':
-      return { requires: -1, leaves: values.id(typeof op.value === 'string' ? op.value : null) };
-    case 'delete':
-      return { requires: -1, leaves: 0 };
-    case 'get':
-      return { requires: values.id(op.output), leaves: -1 };
-    case 'cas': {
-      const arg = op.value;
-      assert(arg !== null && typeof arg === 'object', 'a cas carries {expect, set}');
-      return { requires: values.id(arg.expect), leaves: values.id(arg.set) };
-    }
-  }
-}
+import type { SearchModel } from './linearizability-model.js';
 
 /** Where the search got furthest: what it had taken and which completion stopped it. */
 export interface DeepestPoint {
   readonly depth: number;
+  /** The model state there. */
   readonly value: number;
   /** The operation whose completion came before anything else could take effect. */
   readonly blockedOp: number;
@@ -94,37 +50,34 @@ export interface DeepestPoint {
 /** The outcome of one key's search. */
 export type KeySearchOutcome =
   | { readonly ok: true; readonly states: number }
-  | { readonly ok: false; readonly states: number; readonly deepest: DeepestPoint; readonly values: ValueTable }
+  | { readonly ok: false; readonly states: number; readonly deepest: DeepestPoint; readonly model: SearchModel }
   | { readonly ok: 'unknown'; readonly states: number; readonly reason: string };
 
 /** Searches for a linearization of one key's operations (fail operations already removed). */
 export class KeySearch {
-  private readonly values = new ValueTable();
-  private readonly steps: readonly ModelStep[];
   private readonly isInfo: Uint8Array;
   private readonly list: EventList;
   private readonly cache: StateCache;
   private readonly windowOperationsMax: number;
-  /** wanted[v]: pending operations that require the register to hold v. */
-  private readonly wanted: Int32Array;
   private readonly stackOp: Int32Array;
   private readonly stackValue: Int32Array;
   private depth = 0;
-  /** The register's value at the current node. */
-  private value = 0;
+  /** The model's state at the current node. */
+  private value: number;
   /** Invariant: the ok operations not taken. */
   private okRemaining: number;
   private deepest: DeepestPoint | null = null;
 
-  constructor(ops: readonly HistoryOperation[], limits: StateCacheLimits & { readonly windowOperationsMax: number }) {
-    this.steps = ops.map((op) => compile(op, this.values));
+  constructor(
+    ops: readonly HistoryOperation[],
+    private readonly model: SearchModel,
+    limits: StateCacheLimits & { readonly windowOperationsMax: number },
+  ) {
+    this.value = model.initial;
     this.isInfo = Uint8Array.from(ops, (op) => (op.status === 'ok' ? 0 : 1));
     this.list = buildEventList(ops);
     this.cache = new StateCache(ops, new SeededPrng(0x51ce), limits);
     this.windowOperationsMax = limits.windowOperationsMax;
-    this.wanted = new Int32Array(this.values.size);
-    for (const step of this.steps)
-      if (step.requires >= 0) this.wanted[step.requires] = (this.wanted[step.requires] ?? 0) + 1;
     this.stackOp = new Int32Array(ops.length);
     this.stackValue = new Int32Array(ops.length);
     this.okRemaining = ops.length - this.isInfo.reduce((sum, x) => sum + x, 0);
@@ -144,8 +97,10 @@ export class KeySearch {
           continue;
         }
       } else if (this.isCandidate(op, phase)) {
-        const outcome = this.cache.addIfAbsent(op, this.after(op));
+        const outcome = this.cache.addIfAbsent(op, this.model.after(op, this.value));
         if (outcome === 'full') return { ok: 'unknown', states: this.cache.size, reason: this.cache.limitReason() };
+        if (this.model.overflow)
+          return { ok: 'unknown', states: this.cache.size, reason: 'statesMaxPerKey model states' };
         if (outcome === 'added') {
           this.take(op);
           phase = 0;
@@ -164,7 +119,7 @@ export class KeySearch {
       const resume = this.backtrack(entry);
       if (resume === null) {
         assert(this.deepest !== null, 'a failed search recorded where it got furthest');
-        return { ok: false, states: this.cache.size, deepest: this.deepest, values: this.values };
+        return { ok: false, states: this.cache.size, deepest: this.deepest, model: this.model };
       }
       ({ phase, entry } = resume);
     }
@@ -173,32 +128,25 @@ export class KeySearch {
 
   /** Whether `op` may be taken now, in `phase`. */
   private isCandidate(op: number, phase: number): boolean {
-    const step = this.steps[op];
-    assert(step !== undefined, 'every operation has a step');
-    if (step.requires >= 0 && step.requires !== this.value) return false;
-    const afterInfo = this.depth > 0 && this.isInfo[this.stackOp[this.depth - 1] ?? 0] === 1;
-    if (afterInfo && step.requires < 0) return false;
-    if (this.isInfo[op] === 1) return phase === 2 && step.leaves >= 0 && (this.wanted[step.leaves] ?? 0) > 0;
-    return phase === (step.leaves < 0 ? 0 : 1);
-  }
-
-  private after(op: number): number {
-    const leaves = this.steps[op]?.leaves ?? -1;
-    return leaves < 0 ? this.value : leaves;
+    if (!this.model.allows(op, this.value)) return false;
+    const previous = this.depth > 0 ? (this.stackOp[this.depth - 1] ?? -1) : -1;
+    if (previous >= 0 && this.isInfo[previous] === 1 && this.model.isBlind(op) && this.model.covers(op, previous))
+      return false;
+    if (this.isInfo[op] === 1) return phase === 2 && !this.model.isRead(op) && this.model.isWanted(op);
+    return phase === (this.model.isRead(op) ? 0 : 1);
   }
 
   private take(op: number): void {
     this.stackOp[this.depth] = op;
     this.stackValue[this.depth] = this.value;
     this.depth += 1;
-    this.value = this.after(op);
+    this.value = this.model.after(op, this.value);
     this.list.lift(op);
     this.adjust(op, -1);
   }
 
   private adjust(op: number, sign: 1 | -1): void {
-    const requires = this.steps[op]?.requires ?? -1;
-    if (requires >= 0) this.wanted[requires] = (this.wanted[requires] ?? 0) + sign;
+    this.model.adjustWanted(op, sign);
     if (this.isInfo[op] === 0) this.okRemaining += sign;
   }
 
@@ -222,8 +170,7 @@ export class KeySearch {
       this.cache.unmark(undone);
       this.list.unlift(undone);
       this.adjust(undone, 1);
-      const step = this.steps[undone];
-      const wasRead = this.isInfo[undone] === 0 && step !== undefined && step.leaves < 0;
+      const wasRead = this.isInfo[undone] === 0 && this.model.isRead(undone);
       if (!wasRead)
         return { phase: this.isInfo[undone] === 1 ? 2 : 1, entry: this.list.next(this.list.invokeEntry(undone)) };
     }

@@ -2,8 +2,13 @@
  * A linearizability checker for KV histories (reference Property 15), after Wing & Gong's
  * search with Lowe's memoisation, as in Porcupine (Athalye) and Knossos (Kingsbury).
  *
- * The model is one register per key (a string, or absent); keys are independent, so each key's
- * sub-history is checked alone (P-compositionality, Horn & Kroening). For one key, invoke and
+ * The model is one register per key (a string, or absent). Keys that no multi-key transaction
+ * ties together are independent, so each key's sub-history is checked alone (P-compositionality,
+ * Horn & Kroening); keys that transactions tie together (a connected component of the graph whose
+ * edges are the transactions' key sets) are checked together as a map of registers, a `txn`
+ * comparing several keys and writing several at one point (linearizability-model.ts). The search
+ * stays bounded: each component's states are limited by statesMaxPerKey and cacheBytesMaxPerKey,
+ * and a component is only as large as the transactions make it. For one key, invoke and
  * completion events are put in a doubly linked list in time order (at equal times invokes come
  * first, so that touching operations count as concurrent). The search walks the list: the first
  * operations whose invoke precedes every pending completion may take effect next; taking one
@@ -21,9 +26,10 @@
  */
 import { assert } from '../../contracts/assert.js';
 import type { HistoryOperation } from './history.js';
-import { pairOperations, parseHistory } from './history.js';
-import type { DeepestPoint, ValueTable } from './linearizability-key.js';
+import { isTxnArgument, pairOperations, parseHistory } from './history.js';
+import type { DeepestPoint } from './linearizability-key.js';
 import { KeySearch } from './linearizability-key.js';
+import { RegisterMapModel, RegisterModel, type SearchModel } from './linearizability-model.js';
 import { describeOperation } from './linearizability-search.js';
 
 /** Limits of the search. */
@@ -80,9 +86,17 @@ type KeyVerdict =
     }
   | { readonly ok: 'unknown'; readonly states: number; readonly explanation: string };
 
-/** Checks the operations of one key (see linearizability-key.ts for the search). */
-function checkKey(ops: readonly HistoryOperation[], options: LinearizabilityOptions): KeyVerdict {
-  const outcome = new KeySearch(ops, options).run();
+/** Checks the operations of one key, or of a component of keys (see linearizability-key.ts for the search). */
+function checkKey(
+  keys: readonly string[],
+  ops: readonly HistoryOperation[],
+  options: LinearizabilityOptions,
+): KeyVerdict {
+  const model =
+    keys.length === 1
+      ? new RegisterModel(keys[0] ?? '', ops)
+      : new RegisterMapModel(keys, ops, options.statesMaxPerKey);
+  const outcome = new KeySearch(ops, model, options).run();
   if (outcome.ok === true) return outcome;
   if (outcome.ok === 'unknown')
     return {
@@ -90,16 +104,12 @@ function checkKey(ops: readonly HistoryOperation[], options: LinearizabilityOpti
       states: outcome.states,
       explanation: `gave up after ${outcome.states} states (${outcome.reason})`,
     };
-  return explainFailure(ops, outcome.values, outcome.deepest, outcome.states, options);
-}
-
-function describeValue(value: string | null): string {
-  return value === null ? 'absent' : `at ${JSON.stringify(value)}`;
+  return explainFailure(ops, outcome.model, outcome.deepest, outcome.states, options);
 }
 
 function explainFailure(
   ops: readonly HistoryOperation[],
-  values: ValueTable,
+  model: SearchModel,
   deepest: DeepestPoint,
   states: number,
   options: LinearizabilityOptions,
@@ -119,7 +129,7 @@ function explainFailure(
   const explanation =
     `no linearization: at best ${deepest.depth} of ${ops.length} operations take effect` +
     (last.length > 0 ? ` (the last: ${last.join('; ')})` : '') +
-    `, leaving the key ${describeValue(values.name(deepest.value))}; ` +
+    `, leaving ${model.describe(deepest.value)}; ` +
     `then ${describeOperation(blocked)} must take effect by ${blocked.completeMs} ms, ` +
     'but neither it nor any operation pending with it can take effect in that state';
   return { ok: false, states, explanation, window };
@@ -144,35 +154,77 @@ export function checkLinearizability(
     Number.isSafeInteger(resolved.windowOperationsMax) && resolved.windowOperationsMax >= 1,
     'windowOperationsMax >= 1',
   );
-  const byKey = new Map<string, HistoryOperation[]>();
-  for (const op of operations) {
-    if (op.status === 'fail' || (op.op === 'get' && op.status === 'info')) continue;
-    const list = byKey.get(op.key);
-    if (list === undefined) byKey.set(op.key, [op]);
-    else list.push(op);
-  }
+  const byKey = componentsOf(operations.filter((op) => !constrainsNothing(op)));
+  const keyCount = [...byKey.values()].reduce((sum, group) => sum + group.keys.length, 0);
   let states = 0;
   let checked = 0;
   let unknown: { readonly key: string; readonly explanation: string } | null = null;
   for (const key of [...byKey.keys()].sort()) {
-    const ops = byKey.get(key) ?? [];
-    const verdict = checkKey(ops, resolved);
+    const { keys, ops } = byKey.get(key) ?? { keys: [key], ops: [] };
+    const verdict = checkKey(keys, ops, resolved);
     states += verdict.states;
     checked += ops.length;
-    const stats = { keys: byKey.size, operations: checked, statesExplored: states };
+    const stats = { keys: keyCount, operations: checked, statesExplored: states };
+    const named =
+      keys.length === 1 ? `key ${JSON.stringify(key)}` : `keys ${keys.map((k) => JSON.stringify(k)).join(', ')}`;
     if (verdict.ok === false)
       return {
         ok: false,
         key,
-        explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}`,
+        explanation: `${named}: ${verdict.explanation}`,
         window: verdict.window,
         ...stats,
       };
     if (verdict.ok === 'unknown' && unknown === null)
-      unknown = { key, explanation: `key ${JSON.stringify(key)}: ${verdict.explanation}` };
+      unknown = { key, explanation: `${named}: ${verdict.explanation}` };
   }
-  const stats = { keys: byKey.size, operations: checked, statesExplored: states };
+  const stats = { keys: keyCount, operations: checked, statesExplored: states };
   return unknown === null ? { ok: true, ...stats } : { ok: 'unknown', ...unknown, ...stats };
+}
+
+/** A failed operation did not happen; a read of unknown outcome (get, txn without writes) constrains nothing. */
+function constrainsNothing(op: HistoryOperation): boolean {
+  if (op.status === 'fail') return true;
+  if (op.status !== 'info') return false;
+  return op.op === 'get' || (isTxnArgument(op.value) && Object.keys(op.value.set).length === 0);
+}
+
+/**
+ * The operations grouped by component: keys that a multi-key txn names together are one
+ * component (union-find), checked as a map of registers; every other key alone, as a register.
+ * Each component is named by its smallest key, its keys sorted, its operations in input order.
+ */
+function componentsOf(
+  operations: readonly HistoryOperation[],
+): Map<string, { readonly keys: string[]; readonly ops: HistoryOperation[] }> {
+  const parent = new Map<string, string>();
+  const find = (key: string): string => {
+    let root = key;
+    for (let next = parent.get(root); next !== undefined && next !== root; next = parent.get(root)) root = next;
+    for (let at = key; at !== root;) {
+      const next = parent.get(at) ?? root;
+      parent.set(at, root);
+      at = next;
+    }
+    return root;
+  };
+  for (const op of operations) {
+    const keys = op.keys ?? [op.key];
+    for (const key of keys) if (!parent.has(key)) parent.set(key, key);
+    for (const key of keys.slice(1)) {
+      const [a, b] = [find(keys[0] ?? key), find(key)];
+      if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
+    }
+  }
+  const groups = new Map<string, { keys: string[]; ops: HistoryOperation[] }>();
+  for (const key of [...parent.keys()].sort()) {
+    const root = find(key);
+    const group = groups.get(root) ?? { keys: [], ops: [] };
+    group.keys.push(key);
+    groups.set(root, group);
+  }
+  for (const op of operations) groups.get(find((op.keys ?? [op.key])[0] ?? op.key))?.ops.push(op);
+  return groups;
 }
 
 /** Parses a JSON Lines history, pairs its events and checks it; parse errors throw SerializationError. */

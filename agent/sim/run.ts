@@ -21,6 +21,8 @@ import { VirtualTimers } from './virtual-time.js';
 import { Nemesis } from './nemesis.js';
 import { TraceApplyChecker } from './trace-check.js';
 import type { FaultKind } from './fault-kinds.js';
+import { SimWatchers, type SimWatcherOptions } from './watchers.js';
+import { checkWatchers } from './watch-check.js';
 
 /** How often the expensive whole-cluster checks run, simulated ms. */
 const FULL_CHECK_INTERVAL_MS = 250;
@@ -50,6 +52,10 @@ export interface SimRunOptions {
   readonly checkLinearizability?: boolean;
   /** Told of every fault the nemesis injects, in words. */
   readonly onFault?: (atMs: number, description: string) => void;
+  /** Watch clients (watchers.ts), checked at the end (watch-check.ts). Default 3. */
+  readonly watchers?: number;
+  /** Test-only: watch clients that take a document after a gap (SimWatcherOptions.unsafeAcceptGaps). */
+  readonly corruptWatches?: boolean;
   /** Test-only: a broken state machine whose reads are sometimes stale (proves the check can fail). */
   readonly corruptReads?: boolean;
   /** Witnesses beyond the `nodes` full members (ids n(nodes+1) on). Default 0. */
@@ -68,6 +74,8 @@ export interface SimSummary {
   readonly events: number;
   readonly forgedRejected: number;
   readonly linearizable: boolean | 'unknown';
+  /** Changes the watch clients took, over all of them. */
+  readonly watched: number;
   readonly violations: readonly string[];
 }
 
@@ -92,14 +100,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   const ids = Array.from({ length: options.nodes + (options.witnesses ?? 0) }, (_, i) => `n${i + 1}`);
   const cluster = newCluster(options, ids, prng, faults, timers, sink);
   for (const id of ids) await cluster.start(id);
-  const clients = new SimClients(
-    cluster,
-    timers,
-    prng.fork(),
-    { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 },
-    sink,
-  );
-  clients.start(options.clients);
+  const { clients, watchers } = startWorkload(cluster, timers, prng, options, sink);
   const nemesis = new Nemesis(cluster, timers, prng.fork(), faults, options.durationMs, {
     membership: options.membership ?? false,
   });
@@ -131,6 +132,8 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   );
   await stopClients(clients, timers);
   cluster.checkAll();
+  if (healthy) await checkWatchesAfter(cluster, timers, watchers);
+  watchers.stop();
 
   const linearizable = finalChecks(cluster, traceChecker, history, healthy && options.checkLinearizability !== false);
   const summary: SimSummary = {
@@ -144,6 +147,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     events: timers.firedCount,
     forgedRejected: forged.rejected,
     linearizable,
+    watched: watchers.watchers.reduce((sum, w) => sum + w.events.length, 0),
     violations: cluster.checker.violations,
   };
   for (const node of cluster.running()) await node.stop();
@@ -303,4 +307,42 @@ async function stopClients(clients: SimClients, timers: VirtualTimers): Promise<
   });
   for (let i = 0; i < 1000 && !stopped; i += 1) await timers.runUntil(timers.nowMs() + 100);
   await done;
+}
+
+/** Starts the clients and the watch clients (each on a fork of `prng`, in that order). */
+function startWorkload(
+  cluster: SimCluster,
+  timers: VirtualTimers,
+  prng: SeededPrng,
+  options: SimRunOptions,
+  sink: TraceSink,
+): { readonly clients: SimClients; readonly watchers: SimWatchers } {
+  const settings = { operationTimeoutMs: 2_000, thinkTimeMaxMs: 50, keyCount: 5 };
+  const clients = new SimClients(cluster, timers, prng.fork(), settings, sink);
+  clients.start(options.clients);
+  const watchers = new SimWatchers(cluster, timers, prng.fork(), watcherOptions(new Set(options.faults), options));
+  watchers.start(options.watchers ?? 3, settings.keyCount);
+  return { clients, watchers };
+}
+
+/** The watch clients' channel: as lossy as the network's faults. */
+function watcherOptions(faults: ReadonlySet<FaultKind>, options: SimRunOptions): SimWatcherOptions {
+  return {
+    notificationBytesMax: 256,
+    silenceMs: 500,
+    lossRate: faults.has('loss') ? 0.05 : 0,
+    duplicateRate: faults.has('duplicate') ? 0.05 : 0,
+    delayMaxMs: faults.has('reorder') ? 20 : 3,
+    unsafeAcceptGaps: options.corruptWatches === true,
+  };
+}
+
+/** Gives the watch clients time to catch up with the healed cluster, then checks them against its leader. */
+async function checkWatchesAfter(cluster: SimCluster, timers: VirtualTimers, watchers: SimWatchers): Promise<void> {
+  await timers.runUntil(timers.nowMs() + 3_000);
+  const leader = cluster.leaders()[0];
+  if (leader === undefined) return;
+  const revision = leader.getStatus().lastApplied;
+  for (const violation of checkWatchers(leader, watchers.watchers, revision))
+    cluster.checker.violations.push(violation);
 }

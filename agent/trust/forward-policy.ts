@@ -39,6 +39,8 @@ function isQuotaCommand(payload: Uint8Array): boolean {
 function readsReservedKey(payload: Uint8Array): boolean {
   try {
     const query = decodeKvQuery(payload);
+    // A lease's keys are ordinary keys: reserved ones are never attached to a lease.
+    if (query.op === 'lease') return false;
     return isSystemKey(query.op === 'get' ? query.key : query.prefix);
   } catch (error) {
     // Not a query: the state machine answers KV_MALFORMED, which reveals nothing.

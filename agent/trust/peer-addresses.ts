@@ -9,6 +9,18 @@ import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import { systemResolver, type HostResolver } from '../../transport/peer-book.js';
 import { parsePeerAddress } from '../../transport/rpc-routes.js';
 
+/**
+ * The members to match addresses against: the replicated configuration's, then the configured
+ * (agent.json) members it does not name. A configured address is a hint: once the log records
+ * that a member moved, its old address (which may by now be another member's) no longer counts.
+ */
+export function addressHints(
+  replicated: readonly ClusterMember[],
+  configured: readonly ClusterMember[],
+): ClusterMember[] {
+  return [...replicated, ...configured.filter((c) => !replicated.some((m) => m.id === c.id))];
+}
+
 /** Most host names remembered. */
 const HOSTS_MAX = 1024;
 

@@ -2,7 +2,9 @@
 // under partitions, crashes and message loss, the clients' one-key transactions (compare with
 // the value last seen, put on success, read on failure) appear in the history as cas
 // operations, both branches happen, and the run's history passes the linearizability check
-// (a transaction that ran its success branch against another value, or twice, would not).
+// (a transaction that ran its success branch against another value, or twice, would not); and
+// the two-key transactions appear as txn operations, with both outcomes, checked in the
+// map-of-registers model.
 import { strict as assert } from 'node:assert';
 import { runSimulation } from '../../agent/sim/run.js';
 import type { TraceEvent } from '../../agent/sim/cluster.js';
@@ -13,6 +15,8 @@ describe('simulator: transactions in checked histories', function () {
   it('records transactions as cas operations and checks them under faults', async () => {
     let succeeded = 0;
     let failed = 0;
+    let multiSucceeded = 0;
+    let multiFailed = 0;
     for (const seed of [11, 12, 13]) {
       const events: TraceEvent[] = [];
       const summary = await runSimulation({
@@ -27,7 +31,10 @@ describe('simulator: transactions in checked histories', function () {
       assert.equal(summary.linearizable, true);
       const idOf = (e: TraceEvent): string => JSON.stringify([e['client'], e['id']]);
       const casIds = new Set(events.filter((e) => e.type === 'invoke' && e.op === 'cas').map(idOf));
+      const txnIds = new Set(events.filter((e) => e.type === 'invoke' && e.op === 'txn').map(idOf));
       for (const e of events) {
+        if (txnIds.has(idOf(e)) && e.type === 'ok') multiSucceeded += 1;
+        if (txnIds.has(idOf(e)) && e.type === 'fail') multiFailed += 1;
         if (!casIds.has(idOf(e))) continue;
         if (e.type === 'ok') succeeded += 1;
         if (e.type === 'fail') failed += 1;
@@ -35,5 +42,7 @@ describe('simulator: transactions in checked histories', function () {
     }
     assert.ok(succeeded > 0, 'some transactions ran their success branch');
     assert.ok(failed > 0, 'some transactions found another value');
+    assert.ok(multiSucceeded > 0, 'some two-key transactions ran their success branch');
+    assert.ok(multiFailed > 0, 'some two-key transactions found another value');
   });
 });

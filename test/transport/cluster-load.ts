@@ -132,3 +132,24 @@ export async function statuses(cluster: AgentProcesses, ids: readonly string[]):
     return s;
   });
 }
+
+/**
+ * Waits until every one of `ids` answers /status with `leader` as its leader in one term (waitForLeader waits for a
+ * majority only, so a third node may not have heard from the new leader yet); resolves with those statuses.
+ */
+export async function waitForAgreement(
+  cluster: AgentProcesses,
+  ids: readonly string[],
+  leader: string,
+  boundMs: number,
+): Promise<readonly StatusView[]> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const all = await statuses(cluster, ids);
+    const term = all[0]?.term;
+    if (all.every((s) => s.leaderId === leader && s.term === term)) return all;
+    if (Date.now() > deadline)
+      assert.fail(`members did not agree on leader ${leader} within ${boundMs} ms: ${JSON.stringify(all)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

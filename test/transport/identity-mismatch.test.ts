@@ -15,7 +15,7 @@ import type { NetworkClient } from '../../contracts/network.js';
 import { createSerializer } from '../../codec/index.js';
 import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 import { createPeerTransport, type PeerTransportConfig } from '../../transport/index.js';
-import { statuses, waitForApplied, writeKeys } from './cluster-load.js';
+import { statuses, waitForAgreement, waitForApplied, writeKeys } from './cluster-load.js';
 
 /** A client that authenticates as `identity` with `key` over `transport`. */
 function impostorConfig(transport: 'coaps' | 'https', identity: string, key: Buffer): PeerTransportConfig {
@@ -72,7 +72,7 @@ describe('a peer claiming another node id than its PSK identity (agent processes
           serializer: createSerializer('cbor'),
         }).client;
         client.setPeers([{ id: 'n3', address: n3Address }]);
-        const before = await statuses(cluster, ids);
+        const before = await waitForAgreement(cluster, ids, leader, 10_000);
         const term = before[0]?.term ?? 0;
         assert.ok(before.every((s) => s.term === term && s.leaderId === leader));
 

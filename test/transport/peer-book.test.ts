@@ -1,6 +1,7 @@
 // Proves peer address handling: "host:port" and "[v6]:port" parse and anything else is a
 // ConfigError naming the member; IP literals need no lookup; host names are resolved once
-// through the injected resolver, and a failed lookup is NET_UNREACHABLE and retried later.
+// through the injected resolver, and a failed lookup is NET_UNREACHABLE and retried later; an
+// answer older than the TTL is looked up again (a gateway whose name moved to a new IP).
 import { strict as assert } from 'node:assert';
 import { PeerBook } from '../../transport/peer-book.js';
 import { formatAddress, parsePeerAddress } from '../../transport/rpc-routes.js';
@@ -19,10 +20,14 @@ describe('peer addresses', () => {
   it('resolves host names once, reports failures as NET_UNREACHABLE and retries them', async () => {
     const lookups: string[] = [];
     let fail = true;
-    const book = new PeerBook((host) => {
-      lookups.push(host);
-      return fail ? Promise.reject(new Error('no such host')) : Promise.resolve('10.9.9.9');
-    });
+    const book = new PeerBook(
+      (host) => {
+        lookups.push(host);
+        return fail ? Promise.reject(new Error('no such host')) : Promise.resolve('10.9.9.9');
+      },
+      60_000,
+      () => 1000,
+    );
     book.set([
       { id: 'a', address: '10.0.0.1:1' },
       { id: 'b', address: 'gw-b:2' },
@@ -47,5 +52,27 @@ describe('peer addresses', () => {
         return true;
       },
     );
+  });
+
+  it('looks a host name up again once its answer is older than the TTL', async () => {
+    let now = 0;
+    let answer = '10.0.0.7';
+    const lookups: string[] = [];
+    const book = new PeerBook(
+      (host) => {
+        lookups.push(host);
+        return Promise.resolve(answer);
+      },
+      30_000,
+      () => now,
+    );
+    book.set([{ id: 'gw', address: 'gw.local:5684' }]);
+    assert.deepEqual(await book.resolve('gw'), { address: '10.0.0.7', port: 5684 });
+    answer = '10.0.0.8'; // DHCP gave the gateway a new address
+    now = 29_999;
+    assert.deepEqual(await book.resolve('gw'), { address: '10.0.0.7', port: 5684 }, 'within the TTL');
+    now = 30_000;
+    assert.deepEqual(await book.resolve('gw'), { address: '10.0.0.8', port: 5684 }, 'looked up again');
+    assert.equal(lookups.length, 2);
   });
 });

@@ -6,7 +6,7 @@
  * types the client answers with (where a request goes, the counters) and the token lookup key.
  */
 import type { TimerHandle } from '../../contracts/clock.js';
-import { NetworkError } from '../../contracts/errors.js';
+import { NetworkError, describeError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
@@ -279,7 +279,8 @@ export class ClientExchange {
   }
 }
 
-function toResponse(first: CoapMessage, payload: Uint8Array, peer: DatagramPeer): CoapClientResponse {
+/** A response message (with its whole body) as the caller sees it. */
+export function toResponse(first: CoapMessage, payload: Uint8Array, peer: DatagramPeer): CoapClientResponse {
   const format = firstOption(first.options, CoapOption.ContentFormat);
   return {
     code: first.code,
@@ -324,4 +325,18 @@ export interface CoapClientStats {
 /** The lookup key of one of our tokens: its first four bytes. */
 export function tokenIdOf(token: Uint8Array): number {
   return (((token[0] ?? 0) << 24) | ((token[1] ?? 0) << 16) | ((token[2] ?? 0) << 8) | (token[3] ?? 0)) >>> 0;
+}
+
+/** Endpoint failures: a NetworkError (a refused DTLS handshake) as is, anything else as unreachable. */
+export function asNetworkError(error: unknown): NetworkError {
+  if (error instanceof NetworkError) return error;
+  return new NetworkError('NET_UNREACHABLE', `send failed: ${describeError(error)}`, { cause: error });
+}
+
+/** An 8-byte token: the 32-bit lookup key, then 32 random bits. */
+export function tokenOf(tokenId: number, random: number): Uint8Array {
+  const token = Buffer.allocUnsafe(8);
+  token.writeUInt32BE(tokenId >>> 0, 0);
+  token.writeUInt32BE(random >>> 0, 4);
+  return token;
 }

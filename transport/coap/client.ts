@@ -5,27 +5,18 @@
  * 247 s exchange lifetime, retransmitted with exponential back-off within that deadline, and
  * bodies of any size up to a bound through Block1/Block2 (RFC 7959).
  *
- * Why our own layer rather than the `coap` package (measured first, on this 2-core machine,
- * Node 20, loopback, client and server in one process, 100-byte confirmable POSTs echoed):
- *   raw node:dgram ping-pong       48,000-49,000 round trips/s with 1 outstanding, 53,000-61,000 with 64
- *   coap 1.5.0 Agent + Server       5,500-6,500 with 1 outstanding (about 12% of raw), 11,600-14,800 with 64
- *   coap-packet encode/parse only  30,000-34,000 with 1 outstanding
- *   this layer (CoapClient/Server) 24,500-28,100 with 1 outstanding (about half of raw), 26,000-32,500 with 64
- * coap's per-message cost missed our aim (half the raw rate) by a factor of four. It also
- * has global retransmission timing with a 247 s exchange lifetime, 16-bit message ids per
- * Agent, and with a custom socket it neither replays cached responses to retransmissions
- * nor sends its own error responses. bench/transport.ts measures the layers across
- * processes (`npm run bench -- transport`: coap-msg is this layer alone, coap adds the RPC
- * wrappers and a serializer).
+ * Why our own layer rather than the `coap` package: transport/coap/index.ts.
  */
 import type { Timers } from '../../contracts/clock.js';
-import { NetworkError, describeError } from '../../contracts/errors.js';
+import { NetworkError } from '../../contracts/errors.js';
 import type { Prng } from '../../contracts/prng.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import {
   ClientExchange,
   tokenIdOf,
+  tokenOf,
+  asNetworkError,
   type CoapClientRequest,
   type CoapClientResponse,
   type CoapClientStats,
@@ -38,6 +29,12 @@ import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from './message.js';
 import { stringOption, szxOf } from './options.js';
+import {
+  ClientObservations,
+  type CoapObservation,
+  type NotificationListener,
+  type ObservationHandle,
+} from './client-observations.js';
 
 /** What a CoAP client is given. */
 export interface CoapClientDeps {
@@ -48,12 +45,10 @@ export interface CoapClientDeps {
   readonly prng: Prng;
 }
 
-/**
- * Most requests outstanding to all peers together: each holds a 16-bit message id, which must
- * stay unique while it may still be acknowledged (RFC 7252 §4.4).
- */
+/** Most requests outstanding to all peers: each holds a 16-bit message id, unique while it may be ACKed (§4.4). */
 export const OUTSTANDING_TOTAL_MAX = 32_768;
 
+const EMPTY = new Uint8Array(0);
 /** Most cached Uri-Path encodings. */
 const SEGMENT_CACHE_MAX = 256;
 
@@ -72,6 +67,7 @@ export class CoapClient {
   private readonly byToken = new Map<number, ClientExchange>();
   private readonly byMessageId = new Map<number, ClientExchange>();
   private readonly outstanding = new Map<string, number>();
+  private readonly observations = new ClientObservations();
   private endpoint: Promise<DatagramEndpoint> | null = null;
   /** The endpoint once open: sends skip the promise hop. */
   private openedEndpoint: DatagramEndpoint | null = null;
@@ -112,18 +108,19 @@ export class CoapClient {
   }
 
   /** Sends `request` to `target` and resolves with the complete response, or rejects with NetworkError. */
-  request(target: CoapTarget, request: CoapClientRequest, timeoutMs: number): Promise<CoapClientResponse> {
+  request(
+    target: CoapTarget,
+    request: CoapClientRequest,
+    timeoutMs: number,
+    observer: ObservationHandle | null = null,
+  ): Promise<CoapClientResponse> {
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'request timeout is a positive number of ms');
     const deadlineMs = this.deps.timers.nowMs() + timeoutMs;
     if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'coap client is closed'));
     const body = request.payload ?? new Uint8Array(0);
     if (body.length > this.options.bodyBytesMax) {
-      return Promise.reject(
-        new NetworkError(
-          'NET_TOO_LARGE',
-          `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`,
-        ),
-      );
+      const text = `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`;
+      return Promise.reject(new NetworkError('NET_TOO_LARGE', text));
     }
     const peerKey = `${target.address}|${target.port}`;
     const count = this.outstanding.get(peerKey) ?? 0;
@@ -133,23 +130,36 @@ export class CoapClient {
         count >= this.options.outstandingPerPeerMax
           ? `outstandingPerPeerMax (${this.options.outstandingPerPeerMax})`
           : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
-      return Promise.reject(
-        new NetworkError('NET_REJECTED', `${bound} requests already outstanding, to ${target.address}:${target.port}`),
-      );
+      const text = `${bound} requests already outstanding, to ${target.address}:${target.port}`;
+      return Promise.reject(new NetworkError('NET_REJECTED', text));
     }
     this.outstanding.set(peerKey, count + 1);
     this.stats.requests += 1;
     const exchange = this.newExchange(target, peerKey, deadlineMs, request, body);
+    if (observer !== null) this.observations.sent(observer, exchange.tokenId, exchange.token);
     return new Promise<CoapClientResponse>((resolve, reject) => {
       exchange.settle = { resolve, reject };
       this.transmitNext(exchange);
     });
   }
 
+  /** Registers an observation (RFC 7641, client-observations.ts); `listener` takes its notifications. */
+  async observe(
+    target: CoapTarget,
+    request: CoapClientRequest,
+    timeoutMs: number,
+    listener: NotificationListener,
+  ): Promise<CoapObservation> {
+    const handle = this.observations.newHandle(target, listener);
+    const response = await this.request(target, this.observations.registration(request), timeoutMs, handle);
+    return this.observations.observation(handle, response);
+  }
+
   /** Rejects every outstanding request and closes the endpoint. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.observations.clear();
     for (const exchange of [...this.byToken.values()])
       this.fail(exchange, new NetworkError('NET_UNREACHABLE', 'coap client closed'));
     const opening = this.endpoint;
@@ -179,9 +189,7 @@ export class CoapClient {
     let tokenId = this.nextTokenId >>> 0;
     while (this.byToken.has(tokenId)) tokenId = (tokenId + 1) >>> 0;
     this.nextTokenId = (tokenId + 1) >>> 0;
-    const token = Buffer.allocUnsafe(8);
-    token.writeUInt32BE(tokenId, 0);
-    token.writeUInt32BE(this.deps.prng.nextUint32() >>> 0, 4);
+    const token = tokenOf(tokenId, this.deps.prng.nextUint32());
     const exchange = new ClientExchange({
       tokenId,
       token,
@@ -320,6 +328,8 @@ export class CoapClient {
         : undefined;
     const matches = exchange !== undefined && exchange.isFrom(peer) && sameBytes(exchange.token, message.token);
     // A piggybacked response belongs to the message in flight; an ACK of an earlier block is stale.
+    const ack = (): void => this.sendEmpty(CoapType.ACK, message.messageId, peer);
+    if (exchange === undefined && this.observations.notified(message, peer, ack)) return;
     if (
       exchange === undefined ||
       !matches ||
@@ -351,6 +361,7 @@ export class CoapClient {
       case 'failed':
         return this.fail(exchange, step.error);
       case 'done':
+        this.observations.settled(exchange.tokenId, step.response);
         return this.forget(exchange)?.resolve(step.response);
     }
   }
@@ -367,6 +378,7 @@ export class CoapClient {
     exchange.timer?.cancel();
     exchange.timer = null;
     this.byToken.delete(exchange.tokenId);
+    this.observations.settled(exchange.tokenId, null);
     if (this.byMessageId.get(exchange.messageId) === exchange) this.byMessageId.delete(exchange.messageId);
     const count = (this.outstanding.get(exchange.peerKey) ?? 0) - 1;
     assert(count >= 0, 'outstanding count never negative');
@@ -376,19 +388,11 @@ export class CoapClient {
   }
 
   private sendEmpty(type: CoapType, messageId: number, peer: DatagramPeer): void {
-    const empty = new Uint8Array(0);
-    const bytes = encodeMessage({ type, code: 0, messageId, token: empty, options: [], payload: empty });
+    const bytes = encodeMessage({ type, code: 0, messageId, token: EMPTY, options: [], payload: EMPTY });
     // Best effort: a lost ACK or RST is answered again when the peer retransmits.
+    const counted = (): number => (this.stats.sendFailures += 1);
     this.openEndpoint()
       .then((endpoint) => endpoint.send(bytes, peer.address, peer.port))
-      .catch(() => {
-        this.stats.sendFailures += 1;
-      });
+      .catch(counted);
   }
-}
-
-/** Endpoint failures: a NetworkError (a refused DTLS handshake) as is, anything else as unreachable. */
-function asNetworkError(error: unknown): NetworkError {
-  if (error instanceof NetworkError) return error;
-  return new NetworkError('NET_UNREACHABLE', `send failed: ${describeError(error)}`, { cause: error });
 }

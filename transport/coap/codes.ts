@@ -108,6 +108,11 @@ export const CoapOption = {
   ProxyScheme: 39,
   Size1: 60,
   RequestTag: 292,
+  /**
+   * coraft's peer RPCs: the "host:port" the sending node's peer server listens at. Elective
+   * (even), from the range for experimental use (RFC 7252 §12.2): other servers ignore it.
+   */
+  CoraftPeerAddress: 65004,
 } as const;
 
 /** True when an option number is critical: an unrecognised one must be rejected (RFC 7252 §5.4.1). */

@@ -13,20 +13,42 @@ import type { PeerBook } from '../peer-book.js';
 import { RPC_PATH_ROOT, encodeRequest, isResponseTo } from '../rpc-routes.js';
 import type { CoapClient } from './client.js';
 import type { CoapClientResponse } from './client-exchange.js';
-import { CoapResponseCode, codeClassOf, formatCode } from './codes.js';
+import { CoapOption, CoapResponseCode, codeClassOf, formatCode } from './codes.js';
+import type { CoapOptionValue } from './message.js';
+import { stringOption } from './options.js';
+
+/**
+ * Longest advertised peer address sent or read, in bytes. The option must fit the room a peer
+ * request keeps for its header (PEER_REQUEST_HEADER_BYTES_MAX) beside a whole-body payload, so
+ * a longer address (a host name of more than about 58 characters) is not advertised: that
+ * member's address is then corrected only by editing the configuration.
+ */
+export const PEER_ADDRESS_BYTES_MAX = 64;
 
 /** What a CoAP NetworkClient is given. */
 export interface CoapNetworkClientDeps {
   readonly coap: CoapClient;
   readonly serializer: RpcSerializer;
   readonly peers: PeerBook;
+  /**
+   * The "host:port" this node's peer server listens at, sent with every RPC (option
+   * CoraftPeerAddress) so that a peer that authenticated this node learns where it is
+   * reached (InboundContext.peerAddress); one over PEER_ADDRESS_BYTES_MAX is not sent. Default: not sent.
+   */
+  readonly advertisedAddress?: string;
 }
 
 const diagnosticText = new TextDecoder('utf-8', { fatal: false });
 
 /** NetworkClient over CoAP; see the module comment. */
 export class CoapNetworkClient implements NetworkClient {
-  constructor(private readonly deps: CoapNetworkClientDeps) {}
+  private readonly extraOptions: readonly CoapOptionValue[];
+
+  constructor(private readonly deps: CoapNetworkClientDeps) {
+    const advertised = deps.advertisedAddress;
+    const option = advertised === undefined ? null : stringOption(CoapOption.CoraftPeerAddress, advertised);
+    this.extraOptions = option === null || option.value.length > PEER_ADDRESS_BYTES_MAX ? [] : [option];
+  }
 
   /** The CoAP client underneath, for its counters. */
   get coap(): CoapClient {
@@ -51,6 +73,7 @@ export class CoapNetworkClient implements NetworkClient {
         contentFormat: serializer.contentFormat,
         accept: serializer.contentFormat,
         payload,
+        options: this.extraOptions,
       },
       timeoutMs,
     );

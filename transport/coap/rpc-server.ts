@@ -5,7 +5,8 @@
  * not decode, 4.15 for a foreign Content-Format, 4.01/4.03 for a failed authentication (no
  * identity / wrong identity), 4.13 for a body over a limit, 5.03 while no handler is set or
  * the node is stopping, 5.00 when the handler fails otherwise. Unknown paths get 4.04 from
- * the CoAP server itself.
+ * the CoAP server itself. The address a sender advertises (option CoraftPeerAddress) reaches
+ * the handler as InboundContext.peerAddress.
  */
 import { SerializationError } from '../../contracts/errors.js';
 import { type RpcName, RPC_OF_REQUEST } from '../../contracts/messages.js';
@@ -18,9 +19,12 @@ import {
   classifyHandlerError,
   describeHandlerError,
   formatAddress,
+  parsePeerAddress,
   rpcPath,
 } from '../rpc-routes.js';
-import { CoapResponseCode } from './codes.js';
+import { CoapOption, CoapResponseCode } from './codes.js';
+import { decodeString, firstOption } from './options.js';
+import { PEER_ADDRESS_BYTES_MAX } from './rpc-client.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse } from './request.js';
 import type { CoapServer } from './server.js';
 
@@ -77,6 +81,7 @@ export class CoapNetworkServer implements NetworkServer {
     const context = {
       peerIdentity: request.peer.identity,
       remoteAddress: formatAddress(request.peer.address, request.peer.port),
+      ...advertisedAddressOf(request),
     };
     let response;
     try {
@@ -93,6 +98,14 @@ export class CoapNetworkServer implements NetworkServer {
     );
     return { code: CoapResponseCode.Changed, payload: this.serializer.encode(response), contentFormat: format };
   }
+}
+
+/** The peer address the sender advertised (option CoraftPeerAddress), when present and well-formed. */
+function advertisedAddressOf(request: CoapRequest): { readonly peerAddress?: string } {
+  const value = firstOption(request.options, CoapOption.CoraftPeerAddress);
+  if (value === null || value.length > PEER_ADDRESS_BYTES_MAX) return {};
+  const text = decodeString(value);
+  return text === null || parsePeerAddress(text) === null ? {} : { peerAddress: text };
 }
 
 function failureCode(kind: ReturnType<typeof classifyHandlerError>, identity: string | null): number {

@@ -4,17 +4,57 @@
  * the record's epoch and sequence number, sent in front of the ciphertext. The additional
  * data is epoch+sequence (8 bytes), type, version and plaintext length (RFC 6347 §4.1.2.1).
  *
+ * A tls12_cid record (RFC 9146 §5) has other additional data: seq_num_placeholder (8 bytes of
+ * 0xff), tls12_cid, cid_length, tls12_cid, version, epoch, sequence number, the CID and the
+ * length of the DTLSInnerPlaintext; its nonce is built as for any other record.
+ *
  * The nonce and additional data are written per record into buffers this direction keeps; the
  * cipher itself is an {@link AesCcm}, keyed once for the life of the connection.
  */
-import { AEAD_OVERHEAD_BYTES, FIXED_IV_BYTES, KEY_BYTES, RECORD_PLAINTEXT_BYTES_MAX } from './constants.js';
+import {
+  AEAD_OVERHEAD_BYTES,
+  CONNECTION_ID_BYTES_MAX,
+  ContentType,
+  EXPLICIT_NONCE_BYTES,
+  FIXED_IV_BYTES,
+  KEY_BYTES,
+  RECORD_PLAINTEXT_BYTES_MAX,
+} from './constants.js';
 import { assert } from '../../contracts/assert.js';
 import { AesCcm } from './ccm.js';
 
 const TAG_BYTES = 8;
-const EXPLICIT_NONCE_BYTES = 8;
 const NONCE_BYTES = FIXED_IV_BYTES + EXPLICIT_NONCE_BYTES;
 const AAD_BYTES = 13;
+/** Additional data of a tls12_cid record without its CID (RFC 9146 §5). */
+const CID_AAD_FIXED_BYTES = 23;
+
+/**
+ * The additional data of a tls12_cid record (RFC 9146 §5) written into `aad` from 0; returns
+ * the view of its `CID_AAD_FIXED_BYTES + cid.length` bytes.
+ */
+export function cidAdditionalData(
+  aad: Uint8Array,
+  version: number,
+  epoch: number,
+  seq: number,
+  cid: Uint8Array,
+  innerLength: number,
+): Uint8Array {
+  assert(cid.length > 0 && cid.length <= CONNECTION_ID_BYTES_MAX, 'a CID record has a CID within the limit');
+  assert(aad.length >= CID_AAD_FIXED_BYTES + cid.length, 'the additional data fits its buffer');
+  aad.fill(0xff, 0, 8);
+  aad[8] = ContentType.tls12Cid;
+  aad[9] = cid.length;
+  aad[10] = ContentType.tls12Cid;
+  aad[11] = version >>> 8;
+  aad[12] = version & 0xff;
+  writeSeq(aad, 13, epoch, seq);
+  aad.set(cid, 21);
+  aad[21 + cid.length] = innerLength >>> 8;
+  aad[22 + cid.length] = innerLength & 0xff;
+  return aad.subarray(0, CID_AAD_FIXED_BYTES + cid.length);
+}
 
 function writeSeq(target: Uint8Array, at: number, epoch: number, seq: number): void {
   const high = Math.floor(seq / 0x1_0000_0000);
@@ -36,6 +76,8 @@ export class CcmCipher {
   private readonly nonce = new Uint8Array(NONCE_BYTES);
   /** The additional data of the record at hand. */
   private readonly aad = new Uint8Array(AAD_BYTES);
+  /** The additional data of the tls12_cid record at hand. */
+  private readonly cidAad = new Uint8Array(CID_AAD_FIXED_BYTES + CONNECTION_ID_BYTES_MAX);
 
   constructor(key: Uint8Array, salt: Uint8Array) {
     assert(key.length === KEY_BYTES, 'CCM key is 16 bytes');
@@ -57,7 +99,8 @@ export class CcmCipher {
 
   /**
    * Encrypts `plaintext` into a record fragment written into `out` at `at`: explicit nonce,
-   * ciphertext, tag; `plaintext.length + AEAD_OVERHEAD_BYTES` bytes.
+   * ciphertext, tag; `plaintext.length + AEAD_OVERHEAD_BYTES` bytes. For a tls12_cid record
+   * (`cid` set) the plaintext is the DTLSInnerPlaintext.
    */
   seal(
     type: number,
@@ -67,26 +110,43 @@ export class CcmCipher {
     plaintext: Uint8Array,
     out: Uint8Array,
     at: number,
+    cid: Uint8Array | null = null,
   ): void {
     assert(plaintext.length <= RECORD_PLAINTEXT_BYTES_MAX, 'record plaintext within the RFC limit');
     assert(at >= 0 && at + plaintext.length + AEAD_OVERHEAD_BYTES <= out.length, 'record fragment fits the output');
+    assert((cid !== null) === (type === ContentType.tls12Cid), 'a CID exactly on tls12_cid records');
     writeSeq(this.nonce, FIXED_IV_BYTES, epoch, seq);
     out.set(this.nonce.subarray(FIXED_IV_BYTES), at);
-    const aad = this.additionalData(epoch, seq, type, version, plaintext.length);
+    const aad =
+      cid === null
+        ? this.additionalData(epoch, seq, type, version, plaintext.length)
+        : cidAdditionalData(this.cidAad, version, epoch, seq, cid, plaintext.length);
     this.ccm.seal(this.nonce, aad, plaintext, out, at + EXPLICIT_NONCE_BYTES);
   }
 
   /**
    * Decrypts a record fragment; null when it is too short or fails authentication. The
    * explicit nonce is taken from the fragment as RFC 5246 §6.2.3.3 says; the record's own
-   * epoch and sequence number enter the additional data.
+   * epoch and sequence number enter the additional data (and its CID, for a tls12_cid record,
+   * whose plaintext is a DTLSInnerPlaintext).
    */
-  open(type: number, version: number, epoch: number, seq: number, fragment: Uint8Array): Uint8Array | null {
+  open(
+    type: number,
+    version: number,
+    epoch: number,
+    seq: number,
+    fragment: Uint8Array,
+    cid: Uint8Array | null = null,
+  ): Uint8Array | null {
     if (fragment.length < AEAD_OVERHEAD_BYTES) return null;
     const length = fragment.length - AEAD_OVERHEAD_BYTES;
     if (length > RECORD_PLAINTEXT_BYTES_MAX) return null;
+    if ((cid !== null) !== (type === ContentType.tls12Cid)) return null;
     this.nonce.set(fragment.subarray(0, EXPLICIT_NONCE_BYTES), FIXED_IV_BYTES);
-    const aad = this.additionalData(epoch, seq, type, version, length);
+    const aad =
+      cid === null
+        ? this.additionalData(epoch, seq, type, version, length)
+        : cidAdditionalData(this.cidAad, version, epoch, seq, cid, length);
     const ciphertext = fragment.subarray(EXPLICIT_NONCE_BYTES, EXPLICIT_NONCE_BYTES + length);
     // Authentication failed when null: the caller drops the record (RFC 6347 §4.1.2.7).
     return this.ccm.open(this.nonce, aad, ciphertext, fragment.subarray(EXPLICIT_NONCE_BYTES + length));

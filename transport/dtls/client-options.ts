@@ -1,6 +1,7 @@
 /**
  * Options of {@link DtlsClientEndpoint}, their defaults and their validation.
  */
+import { CONNECTION_ID_BYTES_MAX } from './constants.js';
 import { Problems, checkPsk, checkReceiveBuffer, resolveSessionOptions, stripUndefined } from './options.js';
 import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
 
@@ -40,6 +41,14 @@ export interface DtlsClientOptions extends DtlsSessionOptions {
    * costs only a new cookie exchange. Default 3; 0..20.
    */
   readonly handshakeRestartsMax?: number;
+  /**
+   * The connection_id extension (RFC 9146) this client offers: the length of the CID it asks
+   * servers to put in records to it, in bytes, or null to offer no extension. With 0 it asks
+   * for none but takes the server's, so that its records reach their session after its own
+   * address or port changes (a NAT rebinding); it recognises a server by its address and needs
+   * none of its own. Default 0; null or 0..32.
+   */
+  readonly connectionIdBytes?: number | null;
 }
 
 /** Client options with every default filled in. */
@@ -54,6 +63,7 @@ export interface ResolvedClientOptions {
   readonly sessionsMax: number;
   readonly queuedDatagramsMax: number;
   readonly handshakeRestartsMax: number;
+  readonly connectionIdBytes: number | null;
 }
 
 /** Fills defaults and validates; throws ConfigError naming every bad field. */
@@ -67,6 +77,7 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
     sessionsMax: 64,
     queuedDatagramsMax: 32,
     handshakeRestartsMax: 3,
+    connectionIdBytes: 0,
     ...stripUndefined(options),
   };
   const identityBytes = typeof options.identity === 'string' ? new TextEncoder().encode(options.identity).length : 0;
@@ -89,6 +100,9 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
   problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
   problems.int('queuedDatagramsMax', o.queuedDatagramsMax, 1, 4096);
   problems.int('handshakeRestartsMax', o.handshakeRestartsMax, 0, 20);
+  // null (left in by stripUndefined) turns the extension off.
+  const cidBytes = options.connectionIdBytes === null ? null : o.connectionIdBytes;
+  if (cidBytes !== null) problems.int('connectionIdBytes', cidBytes, 0, CONNECTION_ID_BYTES_MAX);
   problems.throwIfAny();
   return {
     session,
@@ -100,6 +114,7 @@ export function resolveClientOptions(options: DtlsClientOptions): ResolvedClient
     sessionsMax: o.sessionsMax,
     queuedDatagramsMax: o.queuedDatagramsMax,
     handshakeRestartsMax: o.handshakeRestartsMax,
+    connectionIdBytes: cidBytes,
   };
 }
 

@@ -103,6 +103,8 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       sendDatagram: (data, address, port) => this.sender.send(data, address, port),
       contain: (session, action) => this.receiver.contain(session, action),
       established: (session) => this.onEstablished(session),
+      // A client recognises its servers by address; its sessions never move.
+      moved: () => undefined,
       ended: (session, end) => this.onEnded(session, end),
       applicationData: (session, data) => this.receiver.deliver(session, data),
     };
@@ -228,12 +230,14 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       return new NetworkError('NET_AUTH', `no pre-shared key for ${address}:${port}`);
     }
     const records = new RecordLayer(true, this.options.session.replayWindowSize);
+    const cidBytes = this.options.connectionIdBytes;
     const role = new ClientHandshake({
       records,
       randomBytes: this.randomBytes,
       identity: this.options.identity,
       psk,
       requireExtendedMasterSecret: this.options.session.requireExtendedMasterSecret,
+      connectionId: cidBytes === null ? null : this.randomBytes(cidBytes),
     });
     const peer: Peer = { ...waiting, session: new Session(this.host, 'client', address, port, records, role, 0) };
     this.peers.set(key, peer);
@@ -255,7 +259,11 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const peer = this.peers.get(peerKey(address, port));
     try {
       this.counters.datagramsReceived += 1;
-      const { records, malformed } = splitRecords(datagram, RECORDS_PER_DATAGRAM_MAX);
+      const { records, malformed } = splitRecords(
+        datagram,
+        RECORDS_PER_DATAGRAM_MAX,
+        this.options.connectionIdBytes ?? 0,
+      );
       if (malformed) this.counters.drop('malformed');
       if (peer === undefined) {
         if (records.length > 0) this.counters.drop('unknownSession');

@@ -9,6 +9,8 @@ export const ContentType = {
   alert: 21,
   handshake: 22,
   applicationData: 23,
+  /** A record carrying a connection ID, its real type inside the ciphertext (RFC 9146 §4). */
+  tls12Cid: 25,
 } as const;
 
 /** Handshake message types (RFC 5246 §7.4, RFC 6347 §4.3.2). */
@@ -55,13 +57,23 @@ export const TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00ff;
 /** Extension numbers this implementation understands. */
 export const ExtensionType = {
   extendedMasterSecret: 0x0017,
+  /** connection_id (RFC 9146 §3): the CID the sender wants to receive, opaque cid<0..2^8-1>. */
+  connectionId: 0x0036,
   renegotiationInfo: 0xff01,
 } as const;
 
+/**
+ * Longest connection ID this implementation asks for or accepts from a peer, in bytes. RFC 9146
+ * allows 255; a longer one only costs every record more bytes, so a peer asking for one is
+ * refused (server: the extension is ignored; client: the handshake fails).
+ */
+export const CONNECTION_ID_BYTES_MAX = 32;
 /** Record header: type(1) version(2) epoch(2) sequence_number(6) length(2) (RFC 6347 §4.1). */
 export const RECORD_HEADER_BYTES = 13;
 /** Handshake header: type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3). */
 export const HANDSHAKE_HEADER_BYTES = 12;
+/** The explicit nonce in front of an AES-128-CCM-8 record's ciphertext (RFC 6655 §3). */
+export const EXPLICIT_NONCE_BYTES = 8;
 /** AES-128-CCM-8 record overhead: 8-byte explicit nonce plus 8-byte tag (RFC 6655 §3). */
 export const AEAD_OVERHEAD_BYTES = 16;
 /** Largest plaintext of one record (RFC 5246 §6.2.1). */

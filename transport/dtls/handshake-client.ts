@@ -6,11 +6,14 @@
  *   ClientKeyExchange, CCS, Finished <- CCS, Finished
  *
  * The client offers only TLS_PSK_WITH_AES_128_CCM_8, the empty renegotiation_info
- * (RFC 5746) and extended_master_secret (RFC 7627). A PSK identity hint from the server is
- * read and ignored: the client's identity is configured.
+ * (RFC 5746), extended_master_secret (RFC 7627) and, unless told not to, connection_id
+ * (RFC 9146) naming the CID it wants to receive (by default an empty one: it asks the server
+ * for a CID to send, so that its records find their session after its address changes). A
+ * PSK identity hint from the server is read and ignored: the client's identity is configured.
  */
 import {
   AlertDescription,
+  CONNECTION_ID_BYTES_MAX,
   DTLS_1_2,
   ExtensionType,
   HandshakeType,
@@ -18,6 +21,7 @@ import {
   TLS_PSK_WITH_AES_128_CCM_8,
 } from './constants.js';
 import { assert } from '../../contracts/assert.js';
+import { connectionIdExtension, parseConnectionIdExtension } from './connection-id.js';
 import type { HandshakeMessage } from './fragments.js';
 import { NO_OUTCOME, Transcript, deriveKeySchedule, failOutcome, finishedMatches } from './handshake-common.js';
 import type { HandshakeRole, KeySchedule, RoleOutcome } from './handshake-common.js';
@@ -46,6 +50,11 @@ export interface ClientHandshakeParams {
   readonly identity: string;
   readonly psk: Uint8Array;
   readonly requireExtendedMasterSecret: boolean;
+  /**
+   * The CID to offer in connection_id, the one this client wants to receive (empty: none, but
+   * it asks the server for one); null to offer no connection_id at all.
+   */
+  readonly connectionId: Uint8Array | null;
 }
 
 type ClientState = 'wait-hello' | 'wait-hello-done' | 'wait-finished' | 'done';
@@ -69,6 +78,7 @@ export class ClientHandshake implements HandshakeRole {
     this.identityBytes = new TextEncoder().encode(params.identity);
     assert(this.clientRandom.length === RANDOM_BYTES, 'client random is 32 bytes');
     assert(params.psk.length > 0, 'a PSK is configured');
+    assert((params.connectionId?.length ?? 0) <= CONNECTION_ID_BYTES_MAX, 'our CID within the limit');
   }
 
   /** The first flight: a ClientHello without cookie. */
@@ -85,7 +95,10 @@ export class ClientHandshake implements HandshakeRole {
       cookie: this.cookie,
       cipherSuites: [TLS_PSK_WITH_AES_128_CCM_8],
       compressionMethods: Uint8Array.of(0),
-      extensions: [EMPTY_RENEGOTIATION_INFO, EXTENDED_MASTER_SECRET],
+      extensions:
+        this.params.connectionId === null
+          ? [EMPTY_RENEGOTIATION_INFO, EXTENDED_MASTER_SECRET]
+          : [EMPTY_RENEGOTIATION_INFO, EXTENDED_MASTER_SECRET, connectionIdExtension(this.params.connectionId)],
     });
     const message = { msgType: HandshakeType.clientHello, messageSeq: this.nextMessageSeq, body };
     this.nextMessageSeq += 1;
@@ -156,8 +169,10 @@ export class ClientHandshake implements HandshakeRole {
   }
 
   private checkServerExtensions(hello: ServerHello): RoleOutcome | null {
+    const offered: number[] = [ExtensionType.renegotiationInfo, ExtensionType.extendedMasterSecret];
+    if (this.params.connectionId !== null) offered.push(ExtensionType.connectionId);
     for (const extension of hello.extensions) {
-      if (extension.type !== ExtensionType.renegotiationInfo && extension.type !== ExtensionType.extendedMasterSecret) {
+      if (!offered.includes(extension.type)) {
         return failOutcome(
           AlertDescription.unsupportedExtension,
           'protocol',
@@ -184,6 +199,23 @@ export class ClientHandshake implements HandshakeRole {
         'server did not negotiate the extended master secret',
       );
     }
+    return this.takeConnectionIds(hello);
+  }
+
+  /** RFC 9146 §3: the server's connection_id names the CID we send; without it, none is used. */
+  private takeConnectionIds(hello: ServerHello): RoleOutcome | null {
+    const extension = findExtension(hello.extensions, ExtensionType.connectionId);
+    if (extension === null || this.params.connectionId === null) return null;
+    const cid = parseConnectionIdExtension(extension);
+    if (cid === 'malformed') return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed connection_id');
+    if (cid === 'too-long') {
+      return failOutcome(
+        AlertDescription.illegalParameter,
+        'protocol',
+        `server asked for a CID over ${CONNECTION_ID_BYTES_MAX} bytes`,
+      );
+    }
+    this.params.records.setConnectionIds({ read: this.params.connectionId, write: cid });
     return null;
   }
 

@@ -7,7 +7,8 @@
  *
  * It answers a ClientHello offering TLS_PSK_WITH_AES_128_CCM_8 and null compression, echoes
  * an empty renegotiation_info when the client signals RFC 5746 support (extension or SCSV),
- * and uses the extended master secret when the client offers it (RFC 7627 §5.2).
+ * uses the extended master secret when the client offers it (RFC 7627 §5.2), and answers a
+ * connection_id with the CID it wants to receive (RFC 9146 §3).
  */
 import {
   AlertDescription,
@@ -19,6 +20,7 @@ import {
   TLS_PSK_WITH_AES_128_CCM_8,
 } from './constants.js';
 import { assert } from '../../contracts/assert.js';
+import { connectionIdExtension, parseConnectionIdExtension, serverConnectionId } from './connection-id.js';
 import type { HandshakeMessage } from './fragments.js';
 import { NO_OUTCOME, Transcript, deriveKeySchedule, failOutcome, finishedMatches } from './handshake-common.js';
 import type { HandshakeRole, KeySchedule, RoleOutcome } from './handshake-common.js';
@@ -46,6 +48,11 @@ export interface ServerHandshakeParams {
   readonly identityHint: Uint8Array | null;
   readonly pskIdentityBytesMax: number;
   readonly requireExtendedMasterSecret: boolean;
+  /**
+   * Length of the CID this server asks a client for when the client offers connection_id
+   * (RFC 9146); 0 ignores the extension (no CID either way).
+   */
+  readonly connectionIdBytes: number;
   /**
    * The server random, when a handshake is rebuilt from a ClientHello it answered before (the
    * server keeps only that while it waits for the client's second flight); default fresh
@@ -177,7 +184,27 @@ export class ServerHandshake implements HandshakeRole {
     this.extendedMasterSecret = ems !== null;
     if (this.extendedMasterSecret) extensions.push(EXTENDED_MASTER_SECRET);
     else if (this.params.requireExtendedMasterSecret) return null;
+    const cid = this.negotiateConnectionId(hello);
+    if (cid === 'malformed') return null;
+    if (cid !== null) extensions.push(cid);
     return extensions;
+  }
+
+  /**
+   * RFC 9146 §3: a client that offers connection_id gets one back naming the CID this server
+   * wants to receive; the client's own CID (possibly empty) is the one written to it. A CID
+   * longer than CONNECTION_ID_BYTES_MAX is not taken: the extension is ignored, and the
+   * connection runs without CIDs, as with a client that offers none.
+   */
+  private negotiateConnectionId(hello: ClientHello): Extension | null | 'malformed' {
+    const offer = findExtension(hello.extensions, ExtensionType.connectionId);
+    if (offer === null || this.params.connectionIdBytes === 0) return null;
+    const clientCid = parseConnectionIdExtension(offer);
+    if (clientCid === 'malformed') return 'malformed';
+    if (clientCid === 'too-long') return null;
+    const own = serverConnectionId(this.serverRandom, this.params.connectionIdBytes);
+    this.params.records.setConnectionIds({ read: own, write: clientCid });
+    return connectionIdExtension(own);
   }
 
   private handleClientKeyExchange(message: HandshakeMessage): RoleOutcome {

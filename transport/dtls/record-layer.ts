@@ -6,17 +6,26 @@
  *
  * Renegotiation is refused, so a connection never goes past epoch 1; a new handshake from the
  * same peer makes a new connection.
+ *
+ * With connection IDs negotiated (RFC 9146), epoch-1 records to a peer that asked for a CID are
+ * tls12_cid records carrying it, their real type inside the encrypted DTLSInnerPlaintext; and
+ * once we asked for one, an epoch-1 record without our CID is refused.
  */
 import { CcmCipher } from './aead.js';
 import {
   AEAD_OVERHEAD_BYTES,
   ContentType,
+  EXPLICIT_NONCE_BYTES,
   DTLS_1_2,
   HANDSHAKE_HEADER_BYTES,
   RECORD_HEADER_BYTES,
+  RECORD_PLAINTEXT_BYTES_MAX,
   SEQUENCE_NUMBER_MAX,
 } from './constants.js';
+import { timingSafeEqual } from 'node:crypto';
 import { assert } from '../../contracts/assert.js';
+import { parseInnerPlaintext, writeInnerPlaintext } from './connection-id.js';
+import type { ConnectionIds } from './connection-id.js';
 import { fragmentHandshakeMessage } from './fragments.js';
 import type { HandshakeMessage } from './fragments.js';
 import type { TrafficKeys } from './prf.js';
@@ -32,10 +41,18 @@ export type FlightItem =
 
 /** A record that passed the record layer's checks, its content decrypted. */
 export interface OpenedRecord {
+  /** The real content type (of a tls12_cid record: the one inside its DTLSInnerPlaintext). */
   readonly type: number;
   readonly epoch: number;
   readonly content: Uint8Array;
+  /**
+   * Whether this epoch-1 record is the newest authenticated so far (its sequence number beyond
+   * every earlier one): only such a record may move a session to a new address (RFC 9146 §6).
+   */
+  readonly newest: boolean;
 }
+
+const NO_CONNECTION_IDS: ConnectionIds = { read: null, write: null };
 
 const CHANGE_CIPHER_SPEC_BODY = Uint8Array.of(1);
 
@@ -50,6 +67,7 @@ export class RecordLayer {
   private read1: CcmCipher | null = null;
   private write1: CcmCipher | null = null;
   private readonly replay: ReplayWindow;
+  private cids: ConnectionIds = NO_CONNECTION_IDS;
 
   constructor(
     private readonly isClient: boolean,
@@ -70,6 +88,34 @@ export class RecordLayer {
   /** Whether keys are installed and the peer's ChangeCipherSpec is awaited. */
   hasPendingRead(): boolean {
     return this.pendingRead !== null && this.readEpoch === 0;
+  }
+
+  /**
+   * Sets the connection IDs the handshake negotiated, before epoch 1 is written or read. Empty
+   * CIDs mean none.
+   */
+  setConnectionIds(cids: ConnectionIds): void {
+    assert(this.writeEpoch === 0 && this.readEpoch === 0, 'connection IDs are set before epoch 1');
+    this.cids = {
+      read: cids.read === null || cids.read.length === 0 ? null : cids.read,
+      write: cids.write === null || cids.write.length === 0 ? null : cids.write,
+    };
+  }
+
+  /** The negotiated connection IDs (null fields when none). */
+  connectionIds(): ConnectionIds {
+    return this.cids;
+  }
+
+  /** Largest content one epoch-1 record carries: a byte less with a CID (the inner type takes it). */
+  contentBytesMax(): number {
+    return RECORD_PLAINTEXT_BYTES_MAX - (this.cids.write === null ? 0 : 1);
+  }
+
+  /** Bytes an epoch-1 record adds to its content: header, AEAD, and a CID record's CID and type. */
+  recordOverheadBytes(): number {
+    const write = this.cids.write;
+    return RECORD_HEADER_BYTES + AEAD_OVERHEAD_BYTES + (write === null ? 0 : write.length + 1);
   }
 
   /** Switches reading to epoch 1 (the peer's ChangeCipherSpec arrived). */
@@ -101,17 +147,33 @@ export class RecordLayer {
     if (raw.epoch === 0) {
       // Epoch 0 is plaintext; any {254, x} version is allowed in it (RFC 6347 §4.1).
       if (raw.version >>> 8 !== 0xfe) return 'version';
-      if (raw.type === ContentType.applicationData) return 'unexpected';
-      return { type: raw.type, epoch: 0, content: raw.fragment };
+      if (raw.type === ContentType.applicationData || raw.type === ContentType.tls12Cid) return 'unexpected';
+      return { type: raw.type, epoch: 0, content: raw.fragment, newest: false };
     }
     if (raw.epoch !== 1 || this.read1 === null) return 'epoch';
     if (raw.version !== DTLS_1_2) return 'version';
+    const cidProblem = this.cidProblem(raw);
+    if (cidProblem !== null) return cidProblem;
     if (!this.replay.check(raw.seq)) return 'replay';
-    const content = this.read1.open(raw.type, raw.version, raw.epoch, raw.seq, raw.fragment);
-    if (content === null) return 'auth';
+    const plaintext = this.read1.open(raw.type, raw.version, raw.epoch, raw.seq, raw.fragment, raw.cid);
+    if (plaintext === null) return 'auth';
+    const inner = raw.cid === null ? { type: raw.type, content: plaintext } : parseInnerPlaintext(plaintext);
+    // An inner plaintext of zeros only has no type (RFC 9146 §4); it authenticated, so the
+    // peer sent it: drop it without marking, like any malformed record.
+    if (inner === null) return 'malformed';
+    const newest = raw.seq > this.replay.highestSeq();
     // RFC 6347 §4.1.2.6: the window moves only for records that authenticated.
     this.replay.mark(raw.seq);
-    return { type: raw.type, epoch: 1, content };
+    return { type: inner.type, epoch: 1, content: inner.content, newest };
+  }
+
+  /** Why an epoch-1 record's CID (or its lack) is wrong for this connection; null when right. */
+  private cidProblem(raw: RawRecord): DropReason | null {
+    const expected = this.cids.read;
+    if (expected === null) return raw.cid === null ? null : 'unexpected';
+    // Once we asked for a CID, records without it are refused (RFC 9146 §3).
+    if (raw.cid === null) return 'unexpected';
+    return raw.cid.length === expected.length && timingSafeEqual(raw.cid, expected) ? null : 'unknownSession';
   }
 
   /** Writes one record of `type` in `epoch` with the next sequence number of that epoch. */
@@ -122,6 +184,20 @@ export class RecordLayer {
     this.writeSeq[epoch] = seq + 1;
     if (epoch === 0) return encodeRecord(type, version, 0, seq, content);
     assert(this.write1 !== null, 'epoch 1 has keys before it is written');
+    const cid = this.cids.write;
+    if (cid !== null) {
+      // The DTLSInnerPlaintext is written where its ciphertext goes and sealed in place (the
+      // cipher copies its input before it writes): one buffer per record, as below.
+      const innerBytes = content.length + 1;
+      const fragmentBytes = innerBytes + AEAD_OVERHEAD_BYTES;
+      const at = RECORD_HEADER_BYTES + cid.length;
+      const record = new Uint8Array(at + fragmentBytes);
+      writeRecordHeader(record, ContentType.tls12Cid, version, 1, seq, fragmentBytes, cid);
+      const inner = record.subarray(at + EXPLICIT_NONCE_BYTES, at + EXPLICIT_NONCE_BYTES + innerBytes);
+      writeInnerPlaintext(inner, type, content);
+      this.write1.seal(ContentType.tls12Cid, version, 1, seq, inner, record, at, cid);
+      return record;
+    }
     // Sealed straight into the record: one buffer per record, handed to the socket.
     const fragmentBytes = content.length + AEAD_OVERHEAD_BYTES;
     const record = new Uint8Array(RECORD_HEADER_BYTES + fragmentBytes);
@@ -142,7 +218,7 @@ export class RecordLayer {
         records.push(this.seal(ContentType.changeCipherSpec, 0, CHANGE_CIPHER_SPEC_BODY));
         continue;
       }
-      const overhead = RECORD_HEADER_BYTES + HANDSHAKE_HEADER_BYTES + (item.epoch === 1 ? AEAD_OVERHEAD_BYTES : 0);
+      const overhead = HANDSHAKE_HEADER_BYTES + (item.epoch === 1 ? this.recordOverheadBytes() : RECORD_HEADER_BYTES);
       assert(datagramBytesMax > overhead, 'a datagram fits a record with at least one byte');
       for (const fragment of fragmentHandshakeMessage(item.message, datagramBytesMax - overhead)) {
         records.push(this.seal(ContentType.handshake, item.epoch, fragment));

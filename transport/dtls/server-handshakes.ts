@@ -245,6 +245,7 @@ export class ServerHandshakes {
       identityHint: o.pskIdentityHint,
       pskIdentityBytesMax: o.session.pskIdentityBytesMax,
       requireExtendedMasterSecret: o.session.requireExtendedMasterSecret,
+      connectionIdBytes: o.connectionIdBytes,
       ...(serverRandom === undefined ? {} : { serverRandom }),
     });
   }

@@ -1,6 +1,7 @@
 /**
  * Options of {@link DtlsServerEndpoint}, their defaults and their validation.
  */
+import { CONNECTION_ID_BYTES_MAX } from './constants.js';
 import { Problems, checkReceiveBuffer, resolveSessionOptions, stripUndefined } from './options.js';
 import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
 
@@ -84,6 +85,13 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
    * 0 disables them. Default 100; 0..100000.
    */
   readonly unknownSessionAlertsPerSecondMax?: number;
+  /**
+   * Length of the connection ID (RFC 9146) this server asks of a client that offers the
+   * connection_id extension, in bytes: with it the client's records find their session after
+   * its address or port changes (a NAT rebinding). Clients that do not offer the extension
+   * run without CIDs, as before. 0 ignores the extension. Default 8; 0..32.
+   */
+  readonly connectionIdBytes?: number;
 }
 
 /** Server options with every default filled in. */
@@ -104,6 +112,7 @@ export interface ResolvedServerOptions {
   readonly cookieSecretRotationMs: number;
   readonly pskIdentityHint: Uint8Array | null;
   readonly unknownSessionAlertsPerSecondMax: number;
+  readonly connectionIdBytes: number;
 }
 
 /** Fills defaults and validates; throws ConfigError naming every bad field. */
@@ -123,6 +132,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     cookieSecretRotationMs: 60_000,
     pskIdentityHint: null,
     unknownSessionAlertsPerSecondMax: 100,
+    connectionIdBytes: 8,
     ...stripUndefined(options),
   };
   // A quarter of the total each by default, so that a smaller total keeps them consistent.
@@ -144,6 +154,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
   );
   problems.int('cookieSecretRotationMs', o.cookieSecretRotationMs, 1000, 3_600_000);
   problems.int('unknownSessionAlertsPerSecondMax', o.unknownSessionAlertsPerSecondMax, 0, 100_000);
+  problems.int('connectionIdBytes', o.connectionIdBytes, 0, CONNECTION_ID_BYTES_MAX);
   const hint = o.pskIdentityHint === null ? null : new TextEncoder().encode(o.pskIdentityHint);
   problems.check(
     hint === null || hint.length <= session.pskIdentityBytesMax,
@@ -166,5 +177,6 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     cookieSecretRotationMs: o.cookieSecretRotationMs,
     pskIdentityHint: hint,
     unknownSessionAlertsPerSecondMax: o.unknownSessionAlertsPerSecondMax,
+    connectionIdBytes: o.connectionIdBytes,
   };
 }

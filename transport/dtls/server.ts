@@ -11,10 +11,16 @@
  * replaces the old session only once that handshake completes (RFC 6347 §4.2.8); established
  * sessions are never pushed out by half-open ones. Bad records are dropped and counted;
  * nothing a peer sends can make a socket handler throw.
+ *
+ * A client that offers connection_id (RFC 9146) gets a connection ID of its own; its records
+ * then carry it, and find their session from any address. A record from a new address moves
+ * the session there only once it authenticates and is the newest (RFC 9146 §6): a forged or
+ * replayed datagram from elsewhere moves nothing.
  */
 import type { Socket } from 'node:dgram';
 import type { Timers } from '../../contracts/clock.js';
 import { NetworkError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
@@ -59,6 +65,12 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   // Invariant: a session is in `sessions` only while established, in `handshakes` only while
   // handshaking; both are keyed by peerKey(address, port).
   private readonly sessions = new Map<string, Entry>();
+  // Invariant: byCid holds exactly the sessions of `sessions` that have a read CID, by its hex.
+  private readonly byCid = new Map<string, Entry>();
+  // Invariant: movedFrom maps the previous address of a moved, live session to it (one per
+  // session, recorded in aliasOf), so that a reply addressed before the move still reaches it.
+  private readonly movedFrom = new Map<string, Entry>();
+  private readonly aliasOf = new Map<Session, string>();
   private readonly handshakes: ServerHandshakes;
   private readonly counters = new StatsCounters();
   private readonly timers: Timers;
@@ -71,6 +83,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private readonly sweeper: IdleSweeper;
   private readonly unknownSessionAlerts: RateLimiter;
   private readonly sessionsMax: number;
+  private readonly cidBytes: number;
 
   private constructor(
     private readonly socket: Socket,
@@ -81,6 +94,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
     this.sessionsMax = options.sessionsMax;
+    this.cidBytes = options.connectionIdBytes;
     this.cookies = new CookieJar(this.timers, this.randomBytes, options.cookieSecretRotationMs);
     this.sender = new SocketSender(socket, this.counters);
     this.host = {
@@ -91,6 +105,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       sendDatagram: (data, address, port) => this.sender.send(data, address, port),
       contain: (session, action) => this.receiver.contain(session, action),
       established: (session) => this.onEstablished(session),
+      moved: (session, from) => this.onMoved(session, from),
       ended: (session, end) => this.onEnded(session, end),
       applicationData: (session, data) => this.receiver.deliver(session, data),
     };
@@ -124,9 +139,14 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     return new DtlsServerEndpoint(socket, resolved, deps);
   }
 
-  /** Encrypts `data` for the established session with `address:port`; rejects with NET_UNREACHABLE without one. */
+  /**
+   * Encrypts `data` for the established session with `address:port` (or the one that moved
+   * from there: it goes to where the session is now); rejects with NET_UNREACHABLE without one.
+   */
   send(data: Uint8Array, address: string, port: number): Promise<void> {
-    const session = this.sessions.get(peerKey(address, port))?.session;
+    const key = peerKey(address, port);
+    // A session that moved since the request came is found under its previous address too.
+    const session = (this.sessions.get(key) ?? this.movedFrom.get(key))?.session;
     if (this.closed || session === undefined) {
       return Promise.reject(new NetworkError('NET_UNREACHABLE', `no DTLS session with ${address}:${port}`));
     }
@@ -136,7 +156,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
         new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`),
       );
     }
-    return this.sender.sendAwaited(record, address, port);
+    return this.sender.sendAwaited(record, session.address, session.port);
   }
 
   onMessage(handler: DatagramHandler): void {
@@ -214,10 +234,17 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   private handleDatagram(datagram: Uint8Array, address: string, port: number): void {
     this.counters.datagramsReceived += 1;
-    const { records, malformed } = splitRecords(datagram, RECORDS_PER_DATAGRAM_MAX);
+    const { records, malformed } = splitRecords(datagram, RECORDS_PER_DATAGRAM_MAX, this.cidBytes);
     if (malformed) this.counters.drop('malformed');
     const first = records[0];
     if (first === undefined) return;
+    const byCid = first.cid === null ? undefined : this.byCid.get(cidKey(first.cid));
+    if (byCid !== undefined) {
+      const session = byCid.session;
+      if (session.address === address && session.port === port) session.receive(records);
+      else session.receiveFromNewAddress(records, address, port);
+      return;
+    }
     const hello = readInitialHello(first);
     if (hello === 'malformed') {
       this.counters.drop('malformed');
@@ -310,16 +337,54 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       session.close();
       return;
     }
+    const cid = session.records.connectionIds().read;
+    if (cid !== null && this.byCid.has(cidKey(cid))) {
+      // Two live sessions with one CID (a 2^-64 chance at 8 bytes): the newer one goes, and
+      // its client handshakes again with a fresh random, so a fresh CID.
+      this.counters.drop('limit');
+      session.close();
+      return;
+    }
     // A completed handshake from the address of an older session replaces it (RFC 6347 §4.2.8).
     replaced?.drop('local');
-    this.sessions.set(key, { session, role: entry.role, clientRandom: entry.clientRandom });
+    const established = { session, role: entry.role, clientRandom: entry.clientRandom };
+    this.sessions.set(key, established);
+    if (cid !== null) this.byCid.set(cidKey(cid), established);
+  }
+
+  /** An established session moved to a new address (its CID came from there, authenticated). */
+  private onMoved(session: Session, from: { readonly address: string; readonly port: number }): void {
+    const oldKey = peerKey(from.address, from.port);
+    const entry = this.sessions.get(oldKey);
+    assert(entry !== undefined && entry.session === session, 'a session that moves is established');
+    this.sessions.delete(oldKey);
+    const newKey = peerKey(session.address, session.port);
+    // An older session at the new address is stale: that address now belongs to this peer.
+    this.sessions.get(newKey)?.session.drop('local');
+    this.sessions.set(newKey, entry);
+    const previousAlias = this.aliasOf.get(session);
+    if (previousAlias !== undefined) this.movedFrom.delete(previousAlias);
+    this.movedFrom.set(oldKey, entry);
+    this.aliasOf.set(session, oldKey);
+    this.counters.sessionsMigrated += 1;
   }
 
   private onEnded(session: Session, _end: SessionEnd): void {
     const key = peerKey(session.address, session.port);
     this.handshakes.ended(session);
     if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
+    const cid = session.records.connectionIds().read;
+    if (cid !== null && this.byCid.get(cidKey(cid))?.session === session) this.byCid.delete(cidKey(cid));
+    const alias = this.aliasOf.get(session);
+    if (alias === undefined) return;
+    this.aliasOf.delete(session);
+    if (this.movedFrom.get(alias)?.session === session) this.movedFrom.delete(alias);
   }
+}
+
+/** The map key of a connection ID. */
+function cidKey(cid: Uint8Array): string {
+  return Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('hex');
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -55,6 +55,8 @@ export interface SessionHost {
   /** Runs a timer callback of `session`, containing any error it throws. */
   contain(session: Session, action: () => void): void;
   established(session: Session): void;
+  /** The established `session` moved from `from` to its current address and port (RFC 9146 §6). */
+  moved(session: Session, from: { readonly address: string; readonly port: number }): void;
   ended(session: Session, end: SessionEnd): void;
   applicationData(session: Session, data: Uint8Array): void;
 }
@@ -74,16 +76,20 @@ export class Session {
   // flight until the client's first application data shows the flight arrived.
   private readonly flights: FlightRetransmitter;
   private deadline: TimerHandle | null = null;
+  private peerAddress: string;
+  private peerPort: number;
 
   constructor(
     private readonly host: SessionHost,
     readonly role: 'client' | 'server',
-    readonly address: string,
-    readonly port: number,
+    address: string,
+    port: number,
     readonly records: RecordLayer,
     private readonly handshake: HandshakeRole,
     firstPeerMessageSeq: number,
   ) {
+    this.peerAddress = address;
+    this.peerPort = port;
     this.lastReceivedMs = host.timers.nowMs();
     this.flights = new FlightRetransmitter({
       options: host.options,
@@ -101,6 +107,16 @@ export class Session {
     this.deadline = host.timers.setTimer(host.options.handshakeTimeoutMs, () => {
       host.contain(this, () => this.fail('timeout', null, 'handshake deadline passed'));
     });
+  }
+
+  /** The peer's address: where the session began, or where its connection ID last moved it. */
+  get address(): string {
+    return this.peerAddress;
+  }
+
+  /** The peer's port (see {@link Session.address}). */
+  get port(): number {
+    return this.peerPort;
   }
 
   /** Applies a role's first outcome (the client's first flight). */
@@ -126,32 +142,71 @@ export class Session {
         this.host.stats.drop(opened);
         continue;
       }
-      if (opened.epoch === 1 || this.state === 'handshaking') this.lastReceivedMs = this.host.timers.nowMs();
-      switch (opened.type) {
-        case ContentType.handshake:
-          if (this.onHandshake(opened)) peerRetransmitted = true;
-          break;
-        case ContentType.changeCipherSpec:
-          this.onChangeCipherSpec(opened);
-          break;
-        case ContentType.alert:
-          this.onAlert(opened);
-          break;
-        case ContentType.applicationData:
-          this.onApplicationData(opened);
-          break;
-        default:
-          this.host.stats.drop('unexpected');
-      }
+      if (this.dispatch(opened)) peerRetransmitted = true;
     }
     // RFC 6347 §4.2.4: a retransmission of the peer's previous flight means ours was lost.
     if (peerRetransmitted && this.state !== 'closed') this.flights.repeat();
   }
 
+  /**
+   * Processes the records of a datagram that found this established session by its connection
+   * ID but came from another address or port (RFC 9146 §6). The session moves there only if a
+   * record authenticates (AEAD and replay window) and is the newest so far; a forged, replayed
+   * or reordered older record moves nothing. Only protected records count: a plaintext one
+   * from elsewhere is dropped. Returns whether the session moved.
+   */
+  receiveFromNewAddress(records: readonly RawRecord[], address: string, port: number): boolean {
+    assert(this.state === 'established', 'only an established session moves');
+    const opened: OpenedRecord[] = [];
+    let newest = false;
+    for (const raw of records) {
+      const result = raw.epoch === 0 ? 'unexpected' : this.records.open(raw);
+      if (typeof result === 'string') {
+        this.host.stats.drop(result);
+        continue;
+      }
+      newest ||= result.newest;
+      opened.push(result);
+    }
+    if (newest) {
+      const from = { address: this.peerAddress, port: this.peerPort };
+      this.peerAddress = address;
+      this.peerPort = port;
+      this.host.moved(this, from);
+    }
+    for (const record of opened) if (this.isOpen()) this.dispatch(record);
+    return newest;
+  }
+
+  private isOpen(): boolean {
+    return this.state !== 'closed';
+  }
+
+  /** Acts on one opened record; true when it is a retransmission of the peer's last flight. */
+  private dispatch(opened: OpenedRecord): boolean {
+    if (opened.epoch === 1 || this.state === 'handshaking') this.lastReceivedMs = this.host.timers.nowMs();
+    switch (opened.type) {
+      case ContentType.handshake:
+        return this.onHandshake(opened);
+      case ContentType.changeCipherSpec:
+        this.onChangeCipherSpec(opened);
+        return false;
+      case ContentType.alert:
+        this.onAlert(opened);
+        return false;
+      case ContentType.applicationData:
+        this.onApplicationData(opened);
+        return false;
+      default:
+        this.host.stats.drop('unexpected');
+        return false;
+    }
+  }
+
   /** Seals one application datagram into a record; null when it exceeds applicationDataBytesMax. */
   sendApplicationData(data: Uint8Array): Uint8Array | null {
     assert(this.state === 'established', 'application data only on an established session');
-    if (data.length > this.host.options.applicationDataBytesMax) return null;
+    if (data.length > Math.min(this.host.options.applicationDataBytesMax, this.records.contentBytesMax())) return null;
     return this.records.seal(ContentType.applicationData, 1, data);
   }
 

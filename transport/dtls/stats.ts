@@ -82,6 +82,11 @@ export interface DtlsStats {
   readonly datagramsSent: number;
   /** Sessions closed for idleness. */
   readonly sessionsExpired: number;
+  /**
+   * Sessions that moved to a new peer address and port (server): a record carrying their
+   * connection ID arrived from there, authenticated, and was the newest (RFC 9146 §6).
+   */
+  readonly sessionsMigrated: number;
   /** Records and datagrams dropped, by reason. */
   readonly dropped: Readonly<Record<DropReason, number>>;
   /** Errors contained while processing a datagram (bugs; the session involved was closed). */
@@ -109,6 +114,7 @@ export class StatsCounters {
   datagramsReceived = 0;
   datagramsSent = 0;
   sessionsExpired = 0;
+  sessionsMigrated = 0;
   internalErrors = 0;
   handshakesExpired = 0;
   handshakesRestarted = 0;
@@ -150,6 +156,7 @@ export class StatsCounters {
       datagramsReceived: this.datagramsReceived,
       datagramsSent: this.datagramsSent,
       sessionsExpired: this.sessionsExpired,
+      sessionsMigrated: this.sessionsMigrated,
       dropped: { ...this.dropped },
       internalErrors: this.internalErrors,
     };

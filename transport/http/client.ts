@@ -19,12 +19,17 @@ import { encodeRequest, isResponseTo, rpcPath, type PeerAddress } from '../rpc-r
 import { resolveHttpClientOptions, type HttpClientOptions } from './config.js';
 import { networkErrorOf, pskClientTlsOptions, type PskClientCredentials } from './psk.js';
 
+/** The header that carries the sender's own peer address (InboundContext.peerAddress). */
+export const PEER_ADDRESS_HEADER = 'coraft-peer-address';
+
 /** What an HTTP(S) NetworkClient is given. */
 export interface HttpNetworkClientDeps {
   readonly serializer: RpcSerializer;
   readonly timers: Timers;
   /** PSK credentials and cipher list for `https`; null for plain `http`. */
   readonly tls: { readonly credentials: PskClientCredentials; readonly ciphers: string } | null;
+  /** This node's peer "host:port", sent as header `coraft-peer-address` (see HttpTransportOptions). */
+  readonly advertisedAddress?: string;
 }
 
 interface RawResponse {
@@ -135,7 +140,12 @@ export class HttpNetworkClient implements NetworkClient {
         method: 'POST',
         path,
         agent: peer.agent,
-        headers: { 'content-type': serializer.mediaType, accept: serializer.mediaType, 'content-length': body.length },
+        headers: {
+          'content-type': serializer.mediaType,
+          accept: serializer.mediaType,
+          'content-length': body.length,
+          ...(this.deps.advertisedAddress === undefined ? {} : { [PEER_ADDRESS_HEADER]: this.deps.advertisedAddress }),
+        },
       });
       this.live.add(request);
       const timer = this.deps.timers.setTimer(timeoutMs, () =>

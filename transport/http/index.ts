@@ -41,6 +41,11 @@ export interface HttpsTransportDeps extends HttpTransportDeps {
 export interface HttpTransportOptions {
   readonly client?: Partial<HttpClientOptions>;
   readonly server?: Partial<HttpServerOptions>;
+  /**
+   * This node's peer "host:port", sent with every RPC (header `coraft-peer-address`) and handed
+   * to the receiving handler as InboundContext.peerAddress. Default: not sent.
+   */
+  readonly advertisedAddress?: string;
 }
 
 /** The client and the server of one node. */
@@ -53,7 +58,15 @@ export interface HttpTransport {
 export function createHttpTransport(deps: HttpTransportDeps, options: HttpTransportOptions = {}): HttpTransport {
   const timers = deps.timers ?? createRealTimers();
   return {
-    client: new HttpNetworkClient({ serializer: deps.serializer, timers, tls: null }, options.client),
+    client: new HttpNetworkClient(
+      {
+        serializer: deps.serializer,
+        timers,
+        tls: null,
+        ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
+      },
+      options.client,
+    ),
     server: new HttpNetworkServer(
       { serializer: deps.serializer, listenAddress: deps.listenAddress, listenPort: deps.listenPort, tls: null },
       options.server,
@@ -67,7 +80,12 @@ export function createHttpsTransport(deps: HttpsTransportDeps, options: HttpTran
   const ciphers = deps.ciphers ?? DEFAULT_PSK_CIPHERS;
   return {
     client: new HttpNetworkClient(
-      { serializer: deps.serializer, timers, tls: { credentials: deps.clientCredentials, ciphers } },
+      {
+        serializer: deps.serializer,
+        timers,
+        tls: { credentials: deps.clientCredentials, ciphers },
+        ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
+      },
       options.client,
     ),
     server: new HttpNetworkServer(

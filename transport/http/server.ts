@@ -23,8 +23,9 @@ import {
   describeHandlerError,
   formatAddress,
   rpcNameOfSegments,
+  parsePeerAddress,
 } from '../rpc-routes.js';
-import { mediaTypeOf } from './client.js';
+import { PEER_ADDRESS_HEADER, mediaTypeOf } from './client.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './config.js';
 import { pskServerTlsOptions, type PskServerCredentials } from './psk.js';
 
@@ -222,9 +223,13 @@ export class HttpNetworkServer implements NetworkServer {
       return { status: error.code === 'CODEC_LIMIT' ? 413 : 400, body: describeHandlerError(error) };
     }
     const socket = request.socket;
+    const advertised = request.headers[PEER_ADDRESS_HEADER];
     const context = {
       peerIdentity: this.identities.get(socket) ?? null,
       remoteAddress: formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0),
+      ...(typeof advertised === 'string' && advertised.length <= 255 && parsePeerAddress(advertised) !== null
+        ? { peerAddress: advertised }
+        : {}),
     };
     let response;
     try {

@@ -43,6 +43,7 @@ const NOT_LOADED = [
   '/dist/agent/cli/client-common.js',
   '/dist/agent/cli/kv-list.js',
   '/dist/agent/cli/txn-command.js',
+  '/dist/agent/cli/lease-command.js',
   '/dist/agent/cli/watch-command.js',
   '/dist/agent/cli/admin-commands.js',
   '/dist/agent/fleet/',

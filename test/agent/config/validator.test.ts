@@ -55,6 +55,19 @@ describe('the precompiled configuration validator', () => {
     );
   });
 
+  it('checks the lease limits of kv and leaves its other fields to the state machine', () => {
+    assert.deepEqual(problems(minimal({ kv: { leaseTtlMsMin: 5000, leaseCountMax: 10, keyCountMax: 7 } })), []);
+    const found = problems(minimal({ kv: { leaseTtlMsMin: 10, leaseKeysMax: 'many' } }));
+    assert.ok(
+      found.some((p) => p.includes('kv.leaseTtlMsMin') && p.includes('100')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.includes('kv.leaseKeysMax')),
+      found.join('\n'),
+    );
+  });
+
   it('counts maxLength in code points, as Ajv does', () => {
     const pairs = (n: number): string => '\u{1F600}'.repeat(n); // one character, two UTF-16 units
     const longest = problems(minimal({ metrics: { prefix: pairs(64) } }));

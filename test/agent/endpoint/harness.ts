@@ -9,7 +9,8 @@ import type { NetworkClient, NetworkServer } from '../../../contracts/network.js
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { LocalEndpoint, type LocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
-import { KvStateMachine } from '../../../agent/kv/index.js';
+import { KvStateMachine, type KvOptions } from '../../../agent/kv/index.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../../../agent/kv/lease-keeper.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
@@ -68,16 +69,18 @@ async function startNode(
   peer: { client: NetworkClient; server: NetworkServer },
   openEndpoint: () => Promise<DatagramEndpoint>,
   options: Partial<LocalEndpointOptions>,
+  kv: Partial<KvOptions> = {},
 ): Promise<EndpointNode> {
   const metrics = new RecordingMetrics();
   let endpoint: LocalEndpoint | null = null;
+  const stateMachine = new KvStateMachine(kv);
   const node = new RaftNodeImpl(
     {
       timers,
       prng: new SeededPrng(7),
       ...peer,
       storage: new MemoryPersistenceEngine(),
-      stateMachine: new KvStateMachine(),
+      stateMachine,
       logger: new MemoryLogger(),
       metrics,
       membership: new DefaultMembershipManager(),
@@ -86,7 +89,9 @@ async function startNode(
     { nodeId: 'n1', raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(['n1']) },
   );
   await node.start();
-  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot' }, options);
+  const leases = new LeaseKeeper({ timers, source: stateMachine, host: leaseKeeperHostOf(node), metrics });
+  leases.start();
+  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot', leases }, options);
   await endpoint.start();
   const started = endpoint;
   return {
@@ -95,6 +100,7 @@ async function startNode(
     metrics,
     stop: async () => {
       await started.stop();
+      leases.stop();
       await node.stop();
     },
   };
@@ -112,12 +118,15 @@ export interface VirtualEndpointNode extends EndpointNode {
 }
 
 /** Starts a one-node cluster on virtual time and waits until it leads. */
-export async function virtualEndpointNode(options: Partial<LocalEndpointOptions> = {}): Promise<VirtualEndpointNode> {
+export async function virtualEndpointNode(
+  options: Partial<LocalEndpointOptions> = {},
+  kv: Partial<KvOptions> = {},
+): Promise<VirtualEndpointNode> {
   const timers = new VirtualTimers();
   const network = new MemoryNetwork();
   const peers = new SimNetwork(timers, new SeededPrng(3), RELIABLE_NETWORK);
   const socket = network.open('127.0.0.1');
-  const started = await startNode(timers, peers.endpoint('n1'), () => Promise.resolve(socket), options);
+  const started = await startNode(timers, peers.endpoint('n1'), () => Promise.resolve(socket), options, kv);
   const run = (ms: number): Promise<void> => timers.runUntil(timers.nowMs() + ms).then(() => undefined);
   await run(1000);
   if (!started.node.isLeader()) throw new Error('the one-node cluster did not elect itself');

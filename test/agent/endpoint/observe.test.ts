@@ -8,7 +8,8 @@
 //   acknowledges it is dropped after the retransmissions, while one that does stays (§4.5);
 //   a notification is confirmable too once observeConfirmableIntervalMs passed without one;
 // - Observe of a missing key ends at once with 4.04, no registration, and a diagnostic naming
-//   the watch resource; a deleted key ends its observations with a final 4.04 (§4.2).
+//   the watch resource; a deleted key ends its observations with a final 4.04 (§4.2), and so
+//   does a key deleted with its lease (a revoke names no key: the history gives them).
 import { strict as assert } from 'node:assert';
 import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import type { CoapMessage } from '../../../transport/coap/message.js';
@@ -207,6 +208,26 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     await deleter.send({ method: 'DELETE', path: '/kv/k', messageId: nextMessageId++, token: token(9) });
     await h.run(300);
     const last = wire.withToken(token(1)).at(-1);
+    assert.equal(last?.code, CoapResponseCode.NotFound);
+    assert.equal(last === undefined ? 0 : observeOf(last), null);
+    assert.equal(h.endpoint.observerCount(), 0);
+  });
+
+  it('ends the observations of a key its lease took with it (revoke) with a final 4.04', async () => {
+    h = await virtualEndpointNode();
+    const granter = h.wire();
+    const body = Buffer.from(JSON.stringify({ ttlMs: 60_000 }));
+    await granter.send({ method: 'POST', path: '/lease', messageId: nextMessageId++, token: token(7), payload: body });
+    await h.run(300);
+    const { id } = JSON.parse(Buffer.from(granter.received[0]?.payload ?? []).toString('utf8')) as { id: number };
+    await put(h, `k?lease=${id}`, 'v0');
+    const wire = h.wire();
+    const first = await observe(h, wire, '/kv/k', token(2));
+    assert.equal(first.code, CoapResponseCode.Content);
+    const revoker = h.wire();
+    await revoker.send({ method: 'DELETE', path: `/lease/${id}`, messageId: nextMessageId++, token: token(8) });
+    await h.run(300);
+    const last = wire.withToken(token(2)).at(-1);
     assert.equal(last?.code, CoapResponseCode.NotFound);
     assert.equal(last === undefined ? 0 : observeOf(last), null);
     assert.equal(h.endpoint.observerCount(), 0);

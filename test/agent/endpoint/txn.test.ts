@@ -112,7 +112,7 @@ describe('local endpoint: POST /txn', function () {
       ['{not json', '4.00', /not well-formed JSON/],
       [{ compare: [{ key: 'k', revision: 1, absent: true }] }, '4.00', /compare\[0\]: give key and one of/],
       [{ success: [{ op: 'cas', key: 'k' }] }, '4.00', /success\[0\]: op must be put/],
-      [{ success: [{ op: 'put', key: 'k', value: 'v', lease: 5 }] }, '4.00', /leases are not supported/],
+      [{ success: [{ op: 'put', key: 'k', value: 'v', lease: 'x' }] }, '4.00', /lease must be a lease id/],
       [{ success: [{ op: 'put', key: 'k', valueBase64: '***' }] }, '4.00', /valueBase64/],
       [{ success: many }, '4.00', /success has 65 items; at most 64/],
       [{ extra: [] }, '4.00', /unexpected field 'extra'/],

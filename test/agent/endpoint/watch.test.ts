@@ -1,7 +1,8 @@
 // Proves GET /watch (the replay a watch starts with) on the local endpoint, one-node cluster on
 // virtual time: the changes after `since` to a prefix or to one key, in revision order, puts
 // with their values and deletes, a transaction's changes at its one revision, a key that did
-// not exist at `since`; without since nothing is replayed; a compacted answer maps to 4.04 with
+// not exist at `since`, each answer naming the range (since, revision] it covers; without since
+// nothing is replayed; a compacted answer maps to 4.04 with
 // the diagnostic `compacted: oldest revision N`; bad arguments are 4.00, the reserved prefix 4.03.
 import { strict as assert } from 'node:assert';
 import { responseForKvError } from '../../../agent/endpoint/responses.js';
@@ -45,6 +46,7 @@ describe('local endpoint: GET /watch replay', function () {
     assert.equal(formatCode(replay.code), '2.05', text(replay));
     const r = start;
     assert.deepEqual(JSON.parse(text(replay)), {
+      since: start,
       revision: r + 4,
       events: [
         { type: 'put', key: 'w/b', value: 'two', revision: r + 2 },
@@ -57,7 +59,7 @@ describe('local endpoint: GET /watch replay', function () {
     const missing = JSON.parse(text(await watch(h, 'key=w/new', `since=${start - 1}`))) as { events: unknown[] };
     assert.deepEqual(missing.events, [{ type: 'put', key: 'w/new', value: 'n', revision: r + 4 }]);
     const now = JSON.parse(text(await watch(h, 'prefix=w/'))) as { revision: number; events: unknown[] };
-    assert.deepEqual(now, { revision: r + 4, events: [], more: false });
+    assert.deepEqual(now, { since: r + 4, revision: r + 4, events: [], more: false });
   });
 
   it('refuses bad arguments and maps a compacted window to 4.04', async () => {

@@ -56,6 +56,14 @@ describe('KV encoding', () => {
     );
   });
 
+  it('round-trips a changes query with and without a byte budget, and refuses a budget out of range', () => {
+    const base = { op: 'changes', since: 7, prefix: 'a/', exact: false, limit: 10 } as const;
+    assert.deepEqual(decodeKvQuery(encodeKvQuery(base)), base);
+    assert.deepEqual(decodeKvQuery(encodeKvQuery({ ...base, bytesMax: 1024 })), { ...base, bytesMax: 1024 });
+    for (const bytesMax of [0, 256 * 1024 + 1])
+      assert.throws(() => decodeKvQuery(encodeKvQuery({ ...base, bytesMax })), { code: 'CODEC_MALFORMED' });
+  });
+
   it('encodes values as plain byte strings', () => {
     const bytes = encodeKvCommand({
       op: 'put',

@@ -176,7 +176,7 @@ describe('KvStateMachine properties', () => {
     assert.throws(() => sm.restore(metaAt(9), unsorted), /sorted by key/);
     const future = raw.encode(['coraft-kv', 1, 9, 0, [['a', Buffer.from(''), 10]], []]);
     assert.throws(() => sm.restore(metaAt(9), future), /revision must be an integer from 1 to 9/);
-    assert.throws(() => sm.restore(metaAt(9), raw.encode(['coraft-kv', 5, 9, 0, [], []])), { code: 'CODEC_VERSION' });
+    assert.throws(() => sm.restore(metaAt(9), raw.encode(['coraft-kv', 6, 9, 0, [], []])), { code: 'CODEC_VERSION' });
     assert.throws(() => sm.restore(metaAt(9), raw.encode(['coraft-kv', 0, 9, 0, [], []])), { code: 'CODEC_VERSION' });
     assert.equal(digest(sm.snapshot()), before);
   });

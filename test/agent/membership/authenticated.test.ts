@@ -6,6 +6,7 @@
 // over the bundle's, and closes the sessions concerned each time. Unknown, unauthenticated,
 // impersonating and non-member peers are refused and logged (rate-limited, never with a key).
 // The keystore cache keeps what was applied across a restart until the log is re-applied.
+// The link toward a server address follows the replicated configuration before agent.json.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -120,6 +121,22 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     assert.deepEqual(manager.keyForAddress('127.0.0.1', 7002), link('n1', 'n3'));
     assert.equal(manager.keyForAddress('127.0.0.1', 7999), null);
     assert.equal(manager.pskLookup('n1'), null, 'no key with itself');
+  });
+
+  it('picks the link by the replicated address of a member that moved, not the stale agent.json one', () => {
+    // n2 moved to port 7005 and n3 took n2's old port 7001: the log says so, agent.json does not.
+    const moved = simpleConfiguration(
+      ['n1', 'n2', 'n3'],
+      [
+        members[0] ?? { id: 'n1', address: '' },
+        { id: 'n2', address: '127.0.0.1:7005' },
+        { id: 'n3', address: '127.0.0.1:7001' },
+      ],
+    );
+    const { manager } = setup({ config: moved });
+    assert.deepEqual(manager.keyForAddress('127.0.0.1', 7005), link('n1', 'n2'));
+    assert.deepEqual(manager.keyForAddress('127.0.0.1', 7001), link('n1', 'n3'), "n2's old address is n3's now");
+    assert.equal(manager.keyForAddress('127.0.0.1', 7002), null, "n3's old address is nobody's");
   });
 
   it('refuses an unauthenticated peer, an impersonator, an unknown identity and a non-member, and logs each', () => {

@@ -9,7 +9,10 @@
 // - the core's requests leave with a deadline of rpcTimeoutMs plus as much again per 64 KiB
 //   carried, and their responses and failures are stepped back into the core;
 // - the entries of an AppendEntries and a forwarded command reach the core and the client
-//   operations copied out of the received message (no view keeps the datagram alive).
+//   operations copied out of the received message (no view keeps the datagram alive);
+// - the peer address a sender advertises reaches the host only when the transport
+//   authenticated the sender as the member it claims to be: not over an unauthenticated
+//   transport (no identity), and not from a member speaking for another (impersonation).
 import { strict as assert } from 'node:assert';
 import { PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
 import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
@@ -26,6 +29,7 @@ import type {
   ResponseFor,
 } from '../../../contracts/messages.js';
 import type { InboundContext, NetworkClient } from '../../../contracts/network.js';
+import type { AddressPlan } from '../../../agent/membership/address-updates.js';
 
 class FakeHost implements PeerRpcHost {
   running = true;
@@ -33,6 +37,12 @@ class FakeHost implements PeerRpcHost {
   refuse: string | null = null;
   readyScheduled = 0;
   readonly forwarded: ClientForwardRequest[] = [];
+  readonly addressesSeen: string[] = [];
+  peerAddressSeen(id: NodeId, address: string): AddressPlan | null {
+    this.addressesSeen.push(`${id}@${address}`);
+    const next = { voters: ['n1', id], learners: [], oldVoters: null, members: [{ id, address }] };
+    return { kind: 'propose', next, previous: '127.0.0.1:1' };
+  }
   isRunning(): boolean {
     return this.running;
   }
@@ -107,6 +117,26 @@ const from = (peerIdentity: NodeId | null): InboundContext => ({ peerIdentity, r
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('PeerRpcs', () => {
+  it('hands an authenticated sender’s advertised address to the host, and counts a proposal', async () => {
+    const { host, rpcs, metrics, logger } = setUp();
+    void rpcs.handle(vote, { ...from('n2'), peerAddress: '127.0.0.1:7009' });
+    await flush();
+    assert.deepEqual(host.addressesSeen, ['n2@127.0.0.1:7009']);
+    assert.equal(metrics.counts.get('membership_address_updates_total'), 1);
+    assert.ok(logger.records.some((r) => r.level === 'info' && r.fields.to === '127.0.0.1:7009'));
+  });
+
+  it('never moves a member on an unauthenticated or impersonating request', async () => {
+    const { host, rpcs } = setUp();
+    // No identity (coap, http): the default membership accepts the RPC, but not its address.
+    void rpcs.handle(vote, { ...from(null), peerAddress: '10.0.0.66:5684' });
+    // n3 authenticated, speaking for n2: refused, and n2 does not move.
+    await assert.rejects(rpcs.handle(vote, { ...from('n3'), peerAddress: '10.0.0.66:5684' }), { code: 'NET_AUTH' });
+    await flush();
+    assert.deepEqual(host.addressesSeen, []);
+    assert.equal(host.stepped.length, 1, 'the unauthenticated vote itself still reached the core');
+  });
+
   it('refuses an RPC whose sender claims a node other than the authenticated one, before the core', async () => {
     const { host, rpcs, logger, metrics } = setUp();
     await assert.rejects(rpcs.handle(vote, from('n3')), { code: 'NET_AUTH' });

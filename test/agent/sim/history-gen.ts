@@ -4,6 +4,7 @@
 // the operations on a sequential model (a map of registers) in linearization-point order. Used
 // by the checker's property tests and by bench/lincheck.ts.
 import type { Prng } from '../../../contracts/prng.js';
+import { isTxnArgument } from '../../../agent/sim/history.js';
 import type {
   CasArgument,
   HistoryEvent,
@@ -160,7 +161,8 @@ function writesOf(ops: readonly HistoryOperation[], key: string): Write[] {
     if (op.key !== key || op.status === 'fail') return [];
     if (op.op === 'put' && typeof op.value === 'string') return [{ value: op.value, op }];
     if (op.op === 'delete') return [{ value: null, op }];
-    if (op.op === 'cas' && op.value !== null && typeof op.value === 'object') return [{ value: op.value.set, op }];
+    if (op.op === 'cas' && op.value !== null && typeof op.value === 'object' && !isTxnArgument(op.value))
+      return [{ value: op.value.set, op }];
     return [];
   });
 }

@@ -2,7 +2,9 @@
 // linearizable ones; a stale read after a completed write; a read of a value never written; two
 // readers seeing two writes in opposite orders; info operations that must be assumed applied or
 // not applied; fail operations; cas and delete; keys checked independently; the search budget;
-// a long history without recursion), then by properties: histories generated from a sequential
+// a long history without recursion; multi-key transactions in the map-of-registers model: an
+// atomic swap, a torn read, lost updates across keys, parsed from JSON Lines), then by
+// properties: histories generated from a sequential
 // model with linearization points inside random windows are always linearizable, and changing
 // one read to a value it cannot have read makes them non-linearizable, naming that key.
 import { strict as assert } from 'node:assert';
@@ -57,6 +59,86 @@ function assertNotOk(ops: readonly HistoryOperation[], key = 'x'): string {
   assert.ok(result.window.length >= 1);
   return result.explanation;
 }
+
+/** A txn: when every key of expect holds its value, write set (null: absent / delete). */
+function txn(
+  client: string,
+  expect: Record<string, string | null>,
+  set: Record<string, string | null>,
+  invokeMs: number,
+  completeMs: number | null,
+  status: HistoryOperation['status'] = completeMs === null ? 'info' : 'ok',
+): HistoryOperation {
+  nextId += 1;
+  const keys = [...new Set([...Object.keys(expect), ...Object.keys(set)])].sort();
+  return {
+    client,
+    id: nextId,
+    op: 'txn',
+    key: keys[0] ?? '',
+    keys,
+    value: { expect, set },
+    output: null,
+    invokeMs,
+    completeMs: completeMs === null || status === 'info' ? Infinity : completeMs,
+    status,
+  };
+}
+
+describe('linearizability checker: multi-key transactions', () => {
+  const at = (key: string, value: string | null, i: number, e: number): HistoryOperation =>
+    op('r', 'get', key, value, i, e);
+
+  it('accepts an atomic swap seen whole, and reads on either side of it', () => {
+    assertOk([
+      txn('a', { x: null, y: null }, { x: '1', y: '1' }, 0, 5),
+      txn('b', { x: '1', y: '1' }, { x: '2', y: '2' }, 10, 20),
+      txn('r', { x: '1', y: '1' }, {}, 12, 14),
+      at('y', '2', 21, 22),
+    ]);
+  });
+
+  it('rejects a torn read: an atomic read of x and y that no state held', () => {
+    const ops = [
+      txn('a', { x: null, y: null }, { x: '1', y: '1' }, 0, 5),
+      txn('b', { x: '1', y: '1' }, { x: '2', y: '2' }, 10, 20),
+      txn('r', { x: '2', y: '1' }, {}, 12, 14),
+    ];
+    const result = checkLinearizability(ops);
+    assert.equal(result.ok, false);
+    assert.ok(result.ok === false);
+    assert.equal(result.key, 'x');
+    assert.match(result.explanation, /^keys "x", "y": no linearization/);
+    assert.match(result.explanation, /the keys "x" at "1", "y" at "1"|the keys "x" at "2", "y" at "2"/);
+  });
+
+  it('rejects two transactions that both succeeded on the same expected values (a lost update)', () => {
+    assertNotOk(
+      [
+        txn('a', { x: null, y: null }, { x: '1', y: '1' }, 0, 5),
+        txn('b', { x: '1', y: '1' }, { x: '2' }, 10, 20),
+        txn('c', { x: '1', y: '1' }, { y: '3' }, 10, 20),
+      ],
+      'x',
+    );
+  });
+
+  it('ties single-key operations to the transactions over their keys, and parses txn histories', () => {
+    // The put of y happened after the swap completed, so the swap cannot see it.
+    assertNotOk([op('p', 'put', 'y', 'late', 6, 8), txn('a', { y: 'late' }, { x: '1' }, 0, 5)], 'x');
+    const text = [
+      '{"t":0,"type":"invoke","client":"a","id":1,"op":"txn","key":"",' +
+        '"value":{"expect":{"x":null},"set":{"x":"1","y":null}}}',
+      '{"t":1,"type":"ok","client":"a","id":1,"value":null}',
+      '{"t":2,"type":"invoke","client":"b","id":1,"op":"get","key":"x","value":null}',
+      '{"t":3,"type":"ok","client":"b","id":1,"value":"1"}',
+    ].join('\n');
+    const result = checkHistoryText(text);
+    assert.equal(result.ok, true, result.ok === true ? '' : result.explanation);
+    assert.equal(result.keys, 2);
+    assert.throws(() => checkHistoryText(text.replace('"x":"1","y":null', '"x":1')), /txn's 'set.x'/);
+  });
+});
 
 describe('linearizability checker: hand-written histories', () => {
   it('accepts sequential and overlapping histories', () => {

@@ -5,7 +5,8 @@
 // honoured; error responses mapped to NetworkError codes with their diagnostics; malformed
 // datagrams leave the server answering; the authenticated identity of a (DTLS-like)
 // endpoint reaching the handler; and a refusal by a limit counted in the metrics handed to
-// createPeerTransport (server dimension "peer").
+// createPeerTransport (server dimension "peer"); and the address a sender advertises reaching
+// the handler, one too long for the room of a whole-body request not sent.
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +25,7 @@ import {
 import { CoapMethodCode, CoapOption, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import { encodeMessage } from '../../../transport/coap/message.js';
 import { stringOption } from '../../../transport/coap/options.js';
+import { PEER_ADDRESS_BYTES_MAX } from '../../../transport/coap/rpc-client.js';
 import { createPeerTransport } from '../../../transport/index.js';
 import { openUdpEndpoint } from '../../../transport/udp.js';
 import { LossyEndpoint } from '../lossy-endpoint.js';
@@ -160,6 +162,42 @@ describe('CoAP transport over UDP', function () {
     assert.ok(serializer.encode(larger).length > PEER_WHOLE_BODY_BYTES_MAX);
     assert.equal((await a.client.send('b', larger, 10_000)).lastLogIndex, 10);
     assert.equal(sent.length, Math.ceil(serializer.encode(larger).length / 1024), 'one datagram per 1 KiB block');
+  });
+
+  it('hands the advertised address to the handler, and keeps a whole request within a CID record', async () => {
+    const longest = `${'h'.repeat(PEER_ADDRESS_BYTES_MAX - 6)}:65535`;
+    const cases: [string, string | undefined][] = [
+      ['127.0.0.1:7001', '127.0.0.1:7001'],
+      [longest, longest],
+      [`h${longest}`, undefined],
+    ];
+    for (const [advertised, expected] of cases) {
+      const b = createUdpCoapTransport({ serializer, listenAddress: '127.0.0.1', listenPort: 0 });
+      const sent: number[] = [];
+      const a = createCoapTransport(
+        {
+          serializer,
+          openServerEndpoint: () => openUdpEndpoint(),
+          openClientEndpoint: async () =>
+            new LossyEndpoint(await openUdpEndpoint(), (direction, data) => {
+              if (direction === 'out') sent.push(data.length);
+              return false;
+            }),
+        },
+        { advertisedAddress: advertised },
+      );
+      openPairs.push({ a, b, close: () => a.client.close().then(() => b.server.stop()) });
+      await b.server.start();
+      a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);
+      const seen: InboundContext[] = [];
+      b.server.setHandler(echoHandler(() => 0, seen));
+      const whole = append(9, Math.floor((PEER_WHOLE_BODY_BYTES_MAX * 3) / 4) - 300);
+      assert.equal((await a.client.send('b', whole, 10_000)).lastLogIndex, 10);
+      assert.equal(seen[0]?.peerAddress, expected, advertised);
+      assert.equal(sent.length, 1);
+      // A tls12_cid record holds 2^14 - 1 bytes of content (its real type takes one).
+      assert.ok((sent[0] ?? 0) <= 16_383, `${sent[0]} bytes fit one DTLS record with a CID`);
+    }
   });
 
   it('handles every request exactly once through 20% loss in each direction', async () => {

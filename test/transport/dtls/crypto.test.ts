@@ -164,7 +164,7 @@ describe('DTLS crypto', () => {
         const fragmentLength = Buffer.of((content.length + 16) >>> 8, (content.length + 16) & 0xff);
         const expected = Buffer.concat([Buffer.of(type, 0xfe, 0xfd), explicit, fragmentLength, explicit, body]);
         assert.equal(Buffer.from(record).toString('hex'), expected.toString('hex'));
-        const opened = reader.open({ type, version: 0xfefd, epoch: 1, seq, fragment: record.subarray(13) });
+        const opened = reader.open({ type, version: 0xfefd, epoch: 1, seq, cid: null, fragment: record.subarray(13) });
         assert.ok(typeof opened !== 'string');
         assert.deepEqual(Buffer.from(opened.content), Buffer.from(content));
         seq += 1;

@@ -2,7 +2,8 @@
 // sees the PSK identity the server accepted; many requests run at once and a 1 MiB body
 // passes; a wrong key, an unknown identity or a missing key is refused cleanly as NET_AUTH
 // (the server keeps serving good peers); an identity check failing in the handler is 403;
-// and a client that offers only TLS 1.3 / certificate suites cannot connect.
+// a client that offers only TLS 1.3 / certificate suites cannot connect; and the peer address
+// a sender advertises reaches the handler.
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:tls';
 import { SeededPrng } from '../../../contracts/prng.js';
@@ -20,15 +21,18 @@ const KEYS: Record<string, Buffer> = {
 };
 const opened: HttpTransport[] = [];
 
-/** Node `id` presenting `key` (its own by default) to every peer. */
-function node(id: NodeId, key: Buffer | null = KEYS[id] ?? null): HttpTransport {
-  const transport = createHttpsTransport({
-    serializer,
-    listenAddress: '127.0.0.1',
-    listenPort: 0,
-    clientCredentials: { identity: id, keyForPeer: () => key },
-    serverCredentials: { keyForIdentity: (identity) => KEYS[identity] ?? null, identityHint: id },
-  });
+/** Node `id` presenting `key` (its own by default) to every peer, advertising `advertisedAddress` if given. */
+function node(id: NodeId, key: Buffer | null = KEYS[id] ?? null, advertisedAddress?: string): HttpTransport {
+  const transport = createHttpsTransport(
+    {
+      serializer,
+      listenAddress: '127.0.0.1',
+      listenPort: 0,
+      clientCredentials: { identity: id, keyForPeer: () => key },
+      serverCredentials: { keyForIdentity: (identity) => KEYS[identity] ?? null, identityHint: id },
+    },
+    advertisedAddress === undefined ? {} : { advertisedAddress },
+  );
   opened.push(transport);
   return transport;
 }
@@ -55,6 +59,20 @@ describe('HTTPS transport (TLS 1.2 PSK)', function () {
     a.client.setPeers([{ id: 'b', address }]);
     assert.equal((await a.client.send('b', append(1, 100), 5000)).lastLogIndex, 2);
     assert.equal(seen[0]?.peerIdentity, 'a');
+  });
+
+  it('hands the peer address a sender advertises to the handler, and not a malformed one', async () => {
+    const seen: InboundContext[] = [];
+    const address = await serving(node('b'), seen);
+    for (const [advertised, expected] of [
+      ['127.0.0.1:7001', '127.0.0.1:7001'],
+      ['not an address', undefined],
+    ] as const) {
+      const a = node('a', KEYS['a'], advertised);
+      a.client.setPeers([{ id: 'b', address }]);
+      await a.client.send('b', append(1, 10), 5000);
+      assert.equal(seen.at(-1)?.peerAddress, expected);
+    }
   });
 
   it('runs 64 requests at once and carries a 1 MiB chunk', async () => {
