@@ -16,6 +16,8 @@ import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js'
 import { snapshotTotalsOf, sleep, sumSnapshotTotals } from './_system.js';
 import type { BenchSystem, BenchWriter, ProbeResult, SnapshotTotals, SystemMember } from './_system.js';
 import { performance } from 'node:perf_hooks';
+import { StartupReports } from './_startup-phases.js';
+import type { AgentStartup } from './_startup-phases.js';
 
 /** How the coraft cluster is run. */
 export interface CoraftOptions {
@@ -51,17 +53,24 @@ export class CoraftSystem implements BenchSystem {
   private constructor(
     private readonly cluster: AgentProcesses,
     private readonly options: CoraftOptions,
+    private readonly reports: StartupReports,
   ) {}
 
   /** Writes a fresh cluster's configuration into a temporary folder; no agent runs yet. */
   static async create(options: CoraftOptions): Promise<CoraftSystem> {
+    // Every agent's output is read for its start-up report ("agent ready"), then handed on.
+    const reports = new StartupReports();
+    const onOutput = options.onOutput;
     const cluster = await AgentProcesses.create({
       nodes: 3,
       transport: 'coaps',
       codec: 'cbor',
       storage: 'lmdb',
       requestTimeoutMs: 2_000,
-      output: options.onOutput ?? 'ignore',
+      output: (id, chunk) => {
+        reports.add(id, chunk);
+        onOutput?.(id, chunk);
+      },
       nodeArgs: [
         ...(options.nodeArgs ?? []),
         ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),
@@ -69,7 +78,12 @@ export class CoraftSystem implements BenchSystem {
     });
     const raft = options.raft ?? {};
     if (Object.keys(raft).length > 0) for (const agent of cluster.agents()) overrideRaft(agent.init.config, raft);
-    return new CoraftSystem(cluster, options);
+    return new CoraftSystem(cluster, options, reports);
+  }
+
+  /** Each agent's latest start-up report (the phases of its last start, from its "agent ready" log line). */
+  startupReports(): Readonly<Record<string, AgentStartup>> {
+    return this.reports.all();
   }
 
   /** The cluster's folder (removed by close). */
@@ -167,6 +181,7 @@ export class CoraftSystem implements BenchSystem {
   /** Stops agent `id` gracefully (SIGTERM) and starts it again; resolves with the new spawn time. */
   async restart(id: string): Promise<number> {
     await this.cluster.signal(id, 'SIGTERM');
+    this.reports.forget(id);
     const at = performance.now();
     this.cluster.start(id);
     return at;

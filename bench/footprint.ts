@@ -7,8 +7,10 @@
  *                              [--no-load] [--no-install]
  *
  * 1. Start-up: a fresh 3-agent coraft cluster (defaults: coaps, cbor, LMDB), then a fresh
- *    3-member etcd, each timed from spawn to each member's endpoint answering and to the first
- *    answer naming a leader (bench/_startup.ts).
+ *    3-member etcd, each timed from spawn to each member's endpoint answering (the agent's own
+ *    start-up) and to the first answer naming a leader (bench/_startup.ts). Each coraft agent's
+ *    own account of its start-up (the phases from process start to READY, and its CPU time) is
+ *    printed beside it (bench/_startup-phases.ts).
  * 2. Rest: after --settle-ms, each member's RSS (VmRSS), the bytes it has written to the block
  *    layer since spawn (/proc/PID/io) and its data folder's size; then over --idle-ms, its CPU
  *    (% of one core, /proc/PID/stat) and the bytes it wrote while idle.
@@ -39,6 +41,8 @@ import type { InstallSize } from './_install-size.js';
 import { folderBytes, readProcess } from './_proc.js';
 import type { ProcessSample } from './_proc.js';
 import { measureStartup, probeStartup } from './_startup.js';
+import { phasesTable } from './_startup-phases.js';
+import type { AgentStartup } from './_startup-phases.js';
 import type { StartupFigures } from './_startup.js';
 import { sleep } from './_system.js';
 import type { BenchSystem } from './_system.js';
@@ -135,14 +139,22 @@ async function measureLoadFootprint(
   };
 }
 
-/** Restarts one coraft follower on its data and times it to its endpoint answering. */
-async function restartFollower(coraft: CoraftSystem): Promise<number | null> {
+/**
+ * Restarts one coraft follower on its data and times it to its endpoint answering; with the
+ * phases it reported. Null when there was no follower to restart.
+ */
+async function restartFollower(
+  coraft: CoraftSystem,
+): Promise<{ answeredMs: number | null; phases: Record<string, AgentStartup> } | null> {
   const leader = await coraft.leader(STARTUP_BOUND_MS);
   const follower = coraft.members().find((m) => m.id !== leader)?.id;
   if (follower === undefined) return null;
   const at = await coraft.restart(follower);
   const seen = await probeStartup(coraft, new Map([[follower, at]]), false, STARTUP_BOUND_MS);
-  return seen.answeredMs[follower] ?? null;
+  // The agent logs its report just after its endpoint opens: give the line a moment to arrive.
+  for (let waited = 0; coraft.startupReports()[follower] === undefined && waited < 2_000; waited += 50) await sleep(50);
+  const report = coraft.startupReports()[follower];
+  return { answeredMs: seen.answeredMs[follower] ?? null, phases: report === undefined ? {} : { [follower]: report } };
 }
 
 /** measureInstall in a temporary folder that is removed even if this process is killed. */
@@ -169,6 +181,30 @@ function installLine(install: NonNullable<Footprint['install']>): string {
   );
 }
 
+/** Starts a fresh coraft cluster, then a fresh etcd one when installed, and times each start-up. */
+async function startSystems(
+  cleanup: Cleanup,
+  withEtcd: boolean,
+  say: (line: string) => void,
+): Promise<{
+  coraft: CoraftSystem;
+  etcd: EtcdSystem | null;
+  startups: StartupFigures[];
+  startupPhases: Readonly<Record<string, AgentStartup>>;
+}> {
+  const coraft = cleanup.addOwner(await CoraftSystem.create({ requestTimeoutMs: REQUEST_TIMEOUT_MS }));
+  const startups: StartupFigures[] = [await measureStartup(coraft, STARTUP_BOUND_MS)];
+  say(`coraft start-up: ${JSON.stringify(startups[0])}`);
+  const startupPhases = coraft.startupReports();
+  say(`coraft start-up phases, as each agent reports them (3 agents started at once):\n${phasesTable(startupPhases)}`);
+  const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;
+  if (etcd !== null) {
+    startups.push(await measureStartup(etcd, STARTUP_BOUND_MS));
+    say(`etcd start-up: ${JSON.stringify(startups[1])}`);
+  }
+  return { coraft, etcd, startups, startupPhases };
+}
+
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const settleMs = intOption(args, 'settle-ms', 10_000, 0, 600_000);
@@ -184,14 +220,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const uninstall = cleanup.onSignals(say);
   try {
     const nodeBaselineRssBytes = await nodeBaselineRss();
-    const coraft = cleanup.addOwner(await CoraftSystem.create({ requestTimeoutMs: REQUEST_TIMEOUT_MS }));
-    const startups: StartupFigures[] = [await measureStartup(coraft, STARTUP_BOUND_MS)];
-    say(`coraft start-up: ${JSON.stringify(startups[0])}`);
-    const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;
-    if (etcd !== null) {
-      startups.push(await measureStartup(etcd, STARTUP_BOUND_MS));
-      say(`etcd start-up: ${JSON.stringify(startups[1])}`);
-    }
+    const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, say);
     const systems: BenchSystem[] = etcd === null ? [coraft] : [coraft, etcd];
     say(`settling ${settleMs} ms, then ${idleMs} ms idle, side by side`);
     await sleep(settleMs);
@@ -202,7 +231,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       say(`${system.name}: ${clients} clients x ${valueBytes} B for ${loadMs} ms, then ${afterLoadMs} ms at rest`);
       loads.push(await measureLoadFootprint(system, clients, valueBytes, loadMs, afterLoadMs));
     }
-    const restartAnsweredMs = await restartFollower(coraft);
+    const restart = await restartFollower(coraft);
+    const restartAnsweredMs = restart?.answeredMs ?? null;
+    if (restart !== null) say(`restarted follower's start-up phases (on its data):\n${phasesTable(restart.phases)}`);
     await cleanup.run(say);
     say('production install: npm pack, npm install --omit=dev --prefer-offline, prune-prebuilds (deploy/install.sh)');
     const install = args.includes('--no-install') ? null : await installSize();
@@ -229,6 +260,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       etcdInstalled: withEtcd,
       settings: { settleMs, idleMs, loadMs, afterLoadMs, clients, valueBytes },
       ...figures,
+      coraftStartupPhases: startupPhases,
       goals: goalRows(figures),
     };
   } finally {

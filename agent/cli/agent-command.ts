@@ -14,6 +14,7 @@ import { NoopMetrics } from '../observability/noop.js';
 import { parseHostPort } from '../config/agent-config.js';
 import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
+import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
 import { parseOptions } from './args.js';
 
 const HELP = `usage: coraft agent --config FILE [--trace FILE]
@@ -65,7 +66,38 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
   }
 }
 
+/**
+ * Resolves with the exit code once the agent stopped: on SIGTERM or SIGINT, when the parent
+ * that started it over IPC goes away, or after a fatal error (waited on, not polled: an agent
+ * at rest has no timer of its own to wake for).
+ */
+export function untilStopped(agent: Pick<Agent, 'stop' | 'whenFatal'>, logger: DiagnosticLogger): Promise<number> {
+  return new Promise<number>((resolveExit) => {
+    const stopFor = (reason: string, exitCode: number): void => {
+      void sdNotify({ kind: 'stopping' }, logger);
+      void agent.stop(reason).then(
+        () => resolveExit(exitCode),
+        (error: unknown) => resolveExit(exitCodeFor(error)),
+      );
+    };
+    process.once('SIGTERM', () => stopFor('SIGTERM', EXIT.ok));
+    process.once('SIGINT', () => stopFor('SIGINT', EXIT.ok));
+    // Started by a supervising process over IPC (the demo, the tests): stop when it goes.
+    if (process.send !== undefined) {
+      process.once('disconnect', () => stopFor('parent exited', EXIT.ok));
+      // A 'disconnect' listener refs the IPC channel; unref it so the process can exit once stopped.
+      process.channel?.unref();
+    }
+    // A fatal error stops the node on its own; the process then stops and exits with its code.
+    void agent.whenFatal().then((fatal) => stopFor('fatal error', exitCodeFor(fatal)));
+  });
+}
+
 export async function runAgentCommand(args: readonly string[]): Promise<number> {
+  // Everything up to here is Node's bootstrap and loading the modules (start-up phases, issue 17).
+  const phases = new StartupPhases();
+  phases.mark('bootstrap', nodeBootstrapEndMs());
+  phases.mark('modules');
   const { values } = parseOptions(args, {
     config: { type: 'string' },
     trace: { type: 'string' },
@@ -85,48 +117,28 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     process.stderr.write(`coraft agent: ${error.message}\n`);
     return EXIT.config;
   }
+  phases.mark('config');
   const config: AgentConfig = values.trace === undefined ? loaded : { ...loaded, trace: values.trace };
   const logger = buildLogger(config);
   let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
   let agent: Agent;
   try {
     metricsHandle = await buildMetrics(config);
-    agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics);
+    phases.mark('logger');
+    agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics, phases);
   } catch (error) {
     logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });
     process.stderr.write(`coraft agent: ${describeError(error)}\n`);
     return exitCodeFor(error);
   }
   // Under systemd (Type=notify): the state is loaded and every port is open.
+  phases.mark('ready');
+  logger.info('agent ready', { node: config.nodeId, ...startupLogFields(phases.record(), process.cpuUsage()) });
   void sdNotify(
     { kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` },
     logger,
   );
-  const code = await new Promise<number>((resolveExit) => {
-    const stopFor = (reason: string, exitCode: number): void => {
-      void sdNotify({ kind: 'stopping' }, logger);
-      void agent.stop(reason).then(
-        () => resolveExit(exitCode),
-        (error: unknown) => resolveExit(exitCodeFor(error)),
-      );
-    };
-    process.once('SIGTERM', () => stopFor('SIGTERM', EXIT.ok));
-    process.once('SIGINT', () => stopFor('SIGINT', EXIT.ok));
-    // Started by a supervising process over IPC (the demo, the tests): stop when it goes.
-    if (process.send !== undefined) {
-      process.once('disconnect', () => stopFor('parent exited', EXIT.ok));
-      // A 'disconnect' listener refs the IPC channel; unref it so the process can exit once stopped.
-      process.channel?.unref();
-    }
-    const watch = setInterval(() => {
-      const fatal = agent.fatalError();
-      if (fatal !== null) {
-        clearInterval(watch);
-        stopFor('fatal error', exitCodeFor(fatal));
-      }
-    }, 200);
-    watch.unref();
-  });
+  const code = await untilStopped(agent, logger);
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();
   // A listened-to IPC channel keeps the process alive: let it go, or a stopped agent never exits.

@@ -34,6 +34,16 @@ export interface CoreOptions {
    * lost track of its role still never leads and never keeps a value. Default false.
    */
   readonly witness?: boolean;
+  /**
+   * A brand-new cluster elects its first leader early: while the node has no term, no vote, no
+   * log and no snapshot, and is the voter with the lowest id of its configuration, its election
+   * timeout is one heartbeat interval (`heartbeatTicks`) instead of a randomized one, so it
+   * (pre-)campaigns soon after it starts and retries as soon if its peers were not up yet. Once
+   * any term begins, every timeout is randomized as usual. Timeouts only pace elections; safety
+   * does not rest on them (Raft §5.2, §5.4), and only one node of a fresh cluster (the same one
+   * on every node, by id) shortens its timeout, so the first election is not split. Default false.
+   */
+  readonly earlyFirstCampaign?: boolean;
 }
 
 /** Dependencies of the core: randomness, and what witnesses may see. */

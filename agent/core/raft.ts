@@ -70,6 +70,27 @@ export class RaftCore {
     }
   }
 
+  /**
+   * The fewest ticks after which `tick()` may do more than count: a follower's or candidate's
+   * election timeout, a leader's heartbeat round or its check-quorum. The ticks before that only
+   * advance counters, so a driver may let them accumulate and apply them just before the next
+   * input (step, propose, read, any query), which leaves the core in the state the fixed tick
+   * would have; only the due tick needs a timer of its own. At least 1.
+   */
+  ticksUntilDue(): number {
+    const s = this.state;
+    if (s.role === 'leader') {
+      return Math.max(
+        1,
+        Math.min(s.options.heartbeatTicks - s.heartbeatElapsed, s.options.electionTimeoutMinTicks - s.electionElapsed),
+      );
+    }
+    // A learner never campaigns: its ticks only age its lease; it is asked again at the latest
+    // an election timeout later (the driver applies the ticks before any input anyway).
+    if (!s.isPromotable()) return s.options.electionTimeoutMaxTicks;
+    return Math.max(1, s.randomizedElectionTimeout - s.electionElapsed);
+  }
+
   private tickLeader(): void {
     const s = this.state;
     s.heartbeatElapsed += 1;

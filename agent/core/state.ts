@@ -116,7 +116,22 @@ export class CoreState {
     assert(this.log.lastTerm() <= this.currentTerm, 'the log holds no term above the current term');
     this.reads = new ReadIndexQueue(options.pendingReadsMax);
     this.resetRandomizedElectionTimeout();
+    assert(this.randomizedElectionTimeout > 0, 'the first election timeout is at least one tick');
     this.lastSoftState = this.softState();
+  }
+
+  /**
+   * Whether this node is in a brand-new cluster (no term, no vote, no log, no snapshot) as the
+   * full voter (not a witness) with the lowest id of its configuration (CoreOptions.earlyFirstCampaign).
+   */
+  private isFirstOfFreshCluster(): boolean {
+    const fresh =
+      this.currentTerm === 0 && this.votedFor === null && this.log.lastIndex() === 0 && this.latestSnapshot === null;
+    if (!fresh) return false;
+    // A witness never campaigns: the lowest-id full voter is the one that goes first.
+    const config = this.configs.current();
+    const voters = config.voters.filter((id) => !isWitness(config, id)).sort();
+    return voters[0] === this.id;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -260,6 +275,12 @@ export class CoreState {
       this.options.electionTimeoutMinTicks,
       this.options.electionTimeoutMaxTicks,
     );
+    // See CoreOptions.earlyFirstCampaign: while the cluster is brand-new, its lowest-id voter
+    // (pre-)campaigns every heartbeat interval, so a first pre-vote that reached no one (its
+    // peers were still starting) is retried soon. The draw above is made all the same, so the
+    // Prng's sequence does not depend on the option.
+    if (this.options.earlyFirstCampaign === true && this.isFirstOfFreshCluster())
+      this.randomizedElectionTimeout = this.options.heartbeatTicks;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -12,11 +12,11 @@ import { AGENT_WITNESS_VIEW } from '../trust/witness-view.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
-import type { ClusterConfiguration, LogEntry } from '../../contracts/log.js';
+import type { ClusterConfiguration } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { PeerTransport } from '../../transport/index.js';
+import type { PeerTransport } from '../../transport/peer-transport.js';
 import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
@@ -35,13 +35,13 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
-import { CommitMarker } from './commit-marker.js';
+import type { CommitMarker } from './commit-marker.js';
 import { DiskGuard } from './disk-guard.js';
+import { StartupPhases } from '../observability/startup-phases.js';
+import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
 
 /** Longest the full-disk guard reuses a reading of the free space, ms (disk-guard.ts). */
 const DISK_REFRESH_MS = 250;
-/** How often the commit marker (commit-marker.ts) is written while entries apply, ms. */
-const COMMIT_MARKER_INTERVAL_MS = 1000;
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -78,11 +78,12 @@ export function exitCodeFor(error: unknown): number {
 export interface AgentFactories {
   /** The codec; a promise when it is loaded on demand (see REAL_FACTORIES). */
   createSerializer(config: AgentConfig): RpcSerializer | Promise<RpcSerializer>;
+  /** The peer transport; a promise when it is loaded on demand (HTTP, see REAL_FACTORIES). */
   createTransport(
     config: AgentConfig,
     serializer: RpcSerializer,
     deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
-  ): PeerTransport;
+  ): PeerTransport | Promise<PeerTransport>;
   createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
   /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
@@ -97,29 +98,6 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   );
 }
 
-/** The node's observer in the agent: the trace file, if any, and the endpoint's Observe notifications. */
-function agentObserver(
-  trace: TraceWriter | null,
-  endpoint: () => LocalEndpoint | null,
-  marker: CommitMarker | null,
-): NodeObserver {
-  return {
-    onRestart: (snapshot) => trace?.onRestart(snapshot),
-    onLeader: (term) => trace?.onLeader(term),
-    onApply: (entry: LogEntry) => {
-      trace?.onApply(entry);
-      marker?.noteApplied(entry.index);
-      endpoint()?.onApply(entry);
-    },
-    onSnapshotRestore: (meta) => {
-      marker?.noteApplied(meta.lastIncludedIndex);
-      trace?.onSnapshotRestore(meta);
-      endpoint()?.onSnapshotRestore();
-    },
-    onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
-  };
-}
-
 export class Agent {
   private stopping: Promise<void> | null = null;
 
@@ -132,18 +110,23 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
-    private readonly quotaKeeper: QuotaKeeper,
-    private readonly leases: LeaseKeeper,
+    /** The keepers that propose on the leader's behalf: the quota and lease expiry. */
+    private readonly keepers: { readonly quotaKeeper: QuotaKeeper; readonly leases: LeaseKeeper },
     private readonly marker: CommitMarker | null,
     private readonly diskGuard: DiskGuard | null,
+    private readonly fatal: Promise<unknown>,
   ) {}
 
-  /** Builds and starts every component; on failure, stops what was started and rethrows. */
+  /**
+   * Builds and starts every component; on failure, stops what was started and rethrows. Marks
+   * the end of each start-up phase from `storage` to `endpoint` in `phases`.
+   */
   static async start(
     config: AgentConfig,
     factories: AgentFactories,
     logger: DiagnosticLogger,
     metrics: Metrics,
+    phases: StartupPhases = new StartupPhases(),
   ): Promise<Agent> {
     const timers = new RealTimers();
     // The folder is private (0700, this user's) before the engine creates anything in it.
@@ -151,18 +134,16 @@ export class Agent {
       for (const path of prepareDataDir(config.dataDir))
         logger.warning('data folder: removed group and other permissions', { path });
     const storage = await openStorage(config);
+    phases.mark('storage');
     const trace =
       config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now(), config.witness);
     let endpoint: LocalEndpoint | null = null;
-    const marker =
-      config.storage === 'memory'
-        ? null
-        : new CommitMarker(config.dataDir, timers, COMMIT_MARKER_INTERVAL_MS, (error) =>
-            logger.warning('commit marker: cannot read or write it', { error: describeError(error) }),
-          );
-    const observer = agentObserver(trace, () => endpoint, marker);
+    const marker = commitMarkerFor(config, timers, logger);
+    const fatal = pending<unknown>();
+    const observer = agentObserver({ trace, endpoint: () => endpoint, marker, phases, onFatal: fatal.resolve });
     try {
       const serializer = await factories.createSerializer(config);
+      phases.mark('codec');
       const diskGuard =
         config.storage === 'memory'
           ? null
@@ -171,8 +152,9 @@ export class Agent {
               { clock: timers, logger, metrics },
             );
       const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
-      const { node, kvOptions, kv } = buildNode(config, factories, parts);
+      const { node, kvOptions, kv } = await buildNode(config, factories, parts);
       await node.start();
+      phases.mark('peer');
       const leases = new LeaseKeeper({ timers, source: kv, host: leaseKeeperHostOf(node), metrics });
       leases.start();
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
@@ -183,19 +165,25 @@ export class Agent {
         built: (e) => (endpoint = e),
         spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
+      phases.mark('endpoint');
       const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
       marker?.start();
       diskGuard?.start();
-      const { listenPeer: peer, listenEndpoint: local } = config;
-      logger.info('agent started', {
-        node: config.nodeId,
-        peer: `${peer.host}:${peer.port}`,
-        endpoint: `${local.host}:${local.port}`,
-        transport: config.transport,
-        codec: config.codec,
-        storage: config.storage,
-      });
-      return new Agent(config, node, endpoint, storage, logger, metrics, trace, quotaKeeper, leases, marker, diskGuard);
+      logStarted(config, logger);
+      const keepers = { quotaKeeper, leases };
+      return new Agent(
+        config,
+        node,
+        endpoint,
+        storage,
+        logger,
+        metrics,
+        trace,
+        keepers,
+        marker,
+        diskGuard,
+        fatal.promise,
+      );
     } catch (error) {
       await storage.close().catch(() => undefined);
       await trace?.close();
@@ -233,8 +221,8 @@ export class Agent {
         });
       }
     }
-    this.quotaKeeper.stop();
-    this.leases.stop();
+    this.keepers.quotaKeeper.stop();
+    this.keepers.leases.stop();
     this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
@@ -245,9 +233,17 @@ export class Agent {
     this.logger.info('agent stopped', { node: this.config.nodeId });
   }
 
-  /** Resolves when the node stops on its own (a fatal error), with that error. */
+  /** The error that stopped the node on its own (a fatal error), or null while it has none. */
   fatalError(): unknown {
     return this.node.getFatalError();
+  }
+
+  /**
+   * Resolves with the error when the node stops on its own (a fatal error); never while it runs.
+   * The agent command waits on it instead of polling fatalError (no wake-ups at rest, issue 17).
+   */
+  whenFatal(): Promise<unknown> {
+    return this.fatal;
   }
 }
 
@@ -266,14 +262,14 @@ interface NodeParts {
  * Builds the node (not started) with its membership manager, peer transport and the KV state
  * machine under the trust state; returns it with the resolved KV options.
  */
-function buildNode(
+async function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): { readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine } {
+): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine }> {
   const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger);
-  const transport = factories.createTransport(config, serializer, { logger, membership, metrics });
+  const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
   const kvOptions = resolveKvOptions(config.kv);
   const kv = new KvStateMachine(kvOptions, { metrics });
   // The trust state rides along the KV state: signed admin entries, link keys, revocations.

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { CborSerializer } from '../../codec/cbor-serializer.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../transport/dtls/index.js';
-import { createPeerTransport, type PeerTransport, type PeerTransportConfig } from '../../transport/index.js';
+import { createCoapPeerTransport } from '../../transport/peer-transport.js';
+import type { PeerTransport, PeerTransportConfig, PeerTransportDeps } from '../../transport/peer-transport.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { ConfigError, describeError } from '../../contracts/errors.js';
@@ -23,7 +24,6 @@ import { LinkKeystore } from '../membership/keystore.js';
 import { watchHandshakeFailures } from '../membership/handshake-watch.js';
 import { KeystoreCache } from '../trust/keystore-cache.js';
 import { PeerAddresses } from '../trust/peer-addresses.js';
-import { HttpNetworkServer } from '../../transport/http/index.js';
 import { formatAddress } from '../../transport/rpc-routes.js';
 import type { AgentFactories } from './agent.js';
 
@@ -120,6 +120,41 @@ function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembe
 }
 
 /**
+ * First retransmission timeout of the handshakes this agent starts with its peers, ms: a third
+ * of the lowest election timeout (100 ms with the agent's timing), at least 100 ms and at most
+ * RFC 6347's 1 s. When a cluster starts, an agent's first ClientHello to a peer that is still
+ * starting is lost; with the 1 s default every request to that peer would wait a second for
+ * the retransmission, longer than any election timeout, and the early first campaign
+ * (CoreOptions.earlyFirstCampaign) could not reach it. Peers are on a LAN or loopback, where a
+ * flight takes far less than this; a late answer only costs a duplicate flight, which DTLS
+ * handles. The timeout doubles on each retransmission as usual.
+ */
+export function peerHandshakeRetransmitInitialMs(config: Pick<AgentConfig, 'raft'>): number {
+  return Math.min(1000, Math.max(100, Math.floor(config.raft.electionTimeoutMinMs / 3)));
+}
+
+/** Opens the agent's peer DTLS client; each server is a member with its own link key, chosen by its address. */
+async function openPeerClient(
+  config: AgentConfig,
+  identity: string,
+  manager: AuthenticatedMembershipManager,
+  onInternalError: (error: unknown) => void,
+): Promise<DtlsClientEndpoint> {
+  const client = await DtlsClientEndpoint.open(
+    {
+      identity,
+      pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort),
+      bindAddress: config.listenPeer.host,
+      retransmitInitialMs: peerHandshakeRetransmitInitialMs(config),
+      receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
+    },
+    { onInternalError },
+  );
+  manager.addSessionCloser(clientCloser(client, manager));
+  return client;
+}
+
+/**
  * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
  * the DTLS server which source addresses are members', for the half-open handshakes it keeps
  * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers); `metrics`
@@ -161,20 +196,7 @@ export function peerTransportConfig(
           });
           return watchHandshakeFailures(server, config.nodeId, logger);
         },
-        openClientEndpoint: async () => {
-          // Each server is a member with its own link key: the key is chosen by the server's address.
-          const client = await DtlsClientEndpoint.open(
-            {
-              identity: psk.identity,
-              pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort),
-              bindAddress: host,
-              receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
-            },
-            { onInternalError },
-          );
-          manager.addSessionCloser(clientCloser(client, manager));
-          return client;
-        },
+        openClientEndpoint: () => openPeerClient(config, psk.identity, manager, onInternalError),
       };
     }
     case 'coap':
@@ -227,15 +249,37 @@ export function followingMembers(client: NetworkClient, hosts: MemberHosts): Net
 }
 
 /**
+ * Builds the transport `transportConfig` names: the CoAP ones directly, the HTTP ones (which
+ * bring node:http, node:https and TLS) imported only when configured, so an agent on the
+ * default transport does not load them (issue 17: start-up time and memory).
+ */
+async function buildPeerTransport(
+  transportConfig: PeerTransportConfig,
+  transportDeps: PeerTransportDeps,
+  membership: AuthenticatedMembershipManager | null,
+): Promise<PeerTransport> {
+  if (transportConfig.name === 'coaps' || transportConfig.name === 'coap')
+    return createCoapPeerTransport(transportConfig, transportDeps);
+  const [{ createPeerTransport }, { HttpNetworkServer }] = await Promise.all([
+    import('../../transport/index.js'),
+    import('../../transport/http/index.js'),
+  ]);
+  const transport = createPeerTransport(transportConfig, transportDeps);
+  if (membership !== null && transport.server instanceof HttpNetworkServer)
+    membership.addSessionCloser(transport.server);
+  return transport;
+}
+
+/**
  * Builds the peer transport; an authenticated one resolves host names through the manager,
  * which maps addresses to members. Its DTLS server learns the members' addresses as the
  * membership changes (the node hands every change to the client's setPeers).
  */
-function createTransport(
+async function createTransport(
   config: AgentConfig,
   serializer: RpcSerializer,
   deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
-): PeerTransport {
+): Promise<PeerTransport> {
   const membership = deps.membership instanceof AuthenticatedMembershipManager ? deps.membership : null;
   const resolver = membership?.resolver ?? null;
   const hosts = new MemberHosts(undefined, (host, error) =>
@@ -245,16 +289,15 @@ function createTransport(
     }),
   );
   hosts.replace(config.members.map((m) => m.address));
-  const transport = createPeerTransport(
+  const transport = await buildPeerTransport(
     peerTransportConfig(config, deps.logger, deps.membership, hosts, deps.metrics ?? null),
     {
       serializer,
       ...(resolver === null ? {} : { resolver }),
       ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     },
+    membership,
   );
-  if (membership !== null && transport.server instanceof HttpNetworkServer)
-    membership.addSessionCloser(transport.server);
   return { server: transport.server, client: followingMembers(transport.client, hosts) };
 }
 

@@ -139,6 +139,9 @@ export function coreOptionsFor(
     snapshotChunkBytes: snapshotChunkBytesFor(raft.snapshotChunkBytes, wholeRequestBytesMax),
     snapshotBytesMax,
     applyBytesMax: Math.max(raft.appendBytesMax, 4 * 1024 * 1024),
+    // A fresh cluster's lowest-id voter campaigns after one heartbeat interval (issue 17: a fresh
+    // cluster serves within a second, not after a randomized election timeout).
+    earlyFirstCampaign: true,
   };
 }
 

@@ -30,7 +30,6 @@
 import type { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
 import { NotLeaderError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
-import type { TimerHandle } from '../../contracts/clock.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
 import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raft-node.js';
 import { assert } from '../../contracts/assert.js';
@@ -48,6 +47,7 @@ import { transferLeadership } from './leadership.js';
 import { reportReadyEvents } from './ready-events.js';
 import type { ReadyEventSink } from './ready-events.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
+import { TickDriver } from './tick-driver.js';
 
 /** What every module's host offers: the node's running flag, its core, and its Ready loop. */
 interface NodeHost {
@@ -61,7 +61,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   private core: RaftCore | null = null;
   private running = false;
   private fatalError: unknown = null;
-  private tickTimer: TimerHandle | null = null;
+  /** The core's clock (tick-driver.ts); null before the node started. */
+  private ticks: TickDriver | null = null;
   private readyScheduled = false;
   /** True while the Ready loop (or a task between two Readies) runs; one at a time. */
   private processing = false;
@@ -137,12 +138,13 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const { nodeId } = this.options;
+    const { nodeId, raft } = this.options;
     const persisted = await this.deps.storage.load();
     const snapshot = persisted.snapshot;
     this.snapshots.restoreAtStart(snapshot);
     const core = coreFromDisk(this.deps, this.options, persisted);
     this.core = core;
+    this.ticks = new TickDriver(this.deps.timers, raft.tickIntervalMs, core, () => this.scheduleReady());
     this.deps.observer?.onRestart?.(snapshot);
     this.deps.client.setPeers(core.getConfiguration().members.filter((m) => m.id !== nodeId));
     this.deps.server.setHandler((request, context) => this.rpcs.handle(request, context));
@@ -155,7 +157,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       lastIndex: core.getLastIndex(),
       snapshotIndex: core.getSnapshotIndex(),
     });
-    this.armTick();
+    this.ticks.start();
   }
 
   async stop(): Promise<void> {
@@ -169,8 +171,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   /** Stops everything at once: timers, pending requests, owed replies. */
   private halt(error: () => unknown): void {
     this.running = false;
-    this.tickTimer?.cancel();
-    this.tickTimer = null;
+    this.ticks?.stop();
     this.pending.rejectAll(error);
     this.membershipDriver.rejectAll();
     this.clientOps.endLeaderWaits();
@@ -200,18 +201,13 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     return this.running;
   }
 
-  private armTick(): void {
-    this.tickTimer = this.deps.timers.setTimer(this.options.raft.tickIntervalMs, () => {
-      if (!this.running) return;
-      this.requireCore().tick();
-      this.scheduleReady();
-      this.armTick();
-    });
-  }
-
-  /** @internal The core; StoppedError before the node started. */
+  /**
+   * @internal The core, with the ticks that passed since it was last used applied (every input
+   * and query goes through here, see tick-driver.ts); StoppedError before the node started.
+   */
   requireCore(): RaftCore {
     if (this.core === null) throw new StoppedError('node not started');
+    this.ticks?.catchUp();
     return this.core;
   }
 
@@ -221,6 +217,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
 
   /** Makes sure the Ready loop runs soon. */
   private scheduleReady(): void {
+    // An input may have brought the next due tick closer; the timer follows (tick-driver.ts).
+    this.ticks?.rearm();
     if (this.readyScheduled || this.processing || !this.running) return;
     this.readyScheduled = true;
     queueMicrotask(() => {
@@ -254,6 +252,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       this.fatal(error);
     } finally {
       this.processing = false;
+      // What the Ready loop handled may have brought the next due tick closer (tick-driver.ts).
+      this.ticks?.rearm();
     }
   }
 

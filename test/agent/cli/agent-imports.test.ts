@@ -1,7 +1,8 @@
 // Proves that a started agent (the default coaps transport, no metrics) loads only what it
 // runs (issue 17: idle memory and start-up time): not Ajv (its configuration validator is
 // compiled ahead of time), not the metrics backends (prom-client, hot-shots), not the
-// simulator and not the other CLI commands. A real agent process (dist/, through
+// simulator, not the other CLI commands, not the HTTP peer transports with node:http,
+// node:https and TLS, and not node:child_process (only systemd-notify needs it). A real agent process (dist/, through
 // bin/coraft.js: `npm run build` first) runs with a preload that records every module the
 // ES module loader loads, written out when the agent exits.
 import { strict as assert } from 'node:assert';
@@ -47,6 +48,10 @@ const NOT_LOADED = [
   '/dist/agent/cli/watch-command.js',
   '/dist/agent/cli/admin-commands.js',
   '/dist/agent/fleet/',
+  '/dist/transport/http/',
+  '/dist/transport/index.js',
+  'node:http',
+  'node:child_process',
 ];
 
 describe('what a started agent loads', function () {

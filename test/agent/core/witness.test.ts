@@ -214,6 +214,13 @@ describe('witness member (core)', () => {
     assert.ok(cluster.core('w').getLastIndex() >= configIndex);
   });
 
+  it('lets the lowest-id full voter, not a witness, campaign first in a brand-new cluster', () => {
+    const cluster = new CoreCluster(['a', 'b', 'c'], 11, { earlyFirstCampaign: true }, new Map(), ['a']);
+    // One heartbeat interval plus the exchange: b goes first; a (the witness) never campaigns.
+    cluster.tick(3);
+    assert.deepEqual(cluster.leaders(), ['b']);
+  });
+
   it('never hands leadership to the witness', () => {
     const { cluster, leader } = start(7);
     const result = cluster.core(leader).transferLeadership('w');

@@ -3,6 +3,9 @@
 // configured member's host (127.0.0.1 here) as a member's and one from another address
 // (127.0.0.2) as not, so the reserved share of half-open handshakes works for members; and the
 // client wrapper that the real factories hand to the node updates the set on every setPeers.
+// And the agent's peer DTLS client is opened to retry a lost ClientHello within a third of the
+// lowest election timeout, not after DTLS's default second: a peer still starting when the first
+// hello went out is reached in time for the early first campaign (issue 17).
 // Also that every agent socket (the coaps server and client, the local endpoint) asks the kernel
 // for SOCKET_RECEIVE_BUFFER_BYTES of receive buffer, and that a smaller grant is logged: with
 // the system's default (208 KiB) a leader under 64 clients of 4 KiB dropped datagrams.
@@ -21,6 +24,7 @@ import {
   SOCKET_RECEIVE_BUFFER_BYTES,
   createMembership,
   followingMembers,
+  peerHandshakeRetransmitInitialMs,
   peerTransportConfig,
 } from '../../../agent/runtime/factories.js';
 import { HandshakeType } from '../../../transport/dtls/constants.js';
@@ -81,6 +85,25 @@ describe("agent factories: members' addresses for the DTLS server", () => {
       assert.equal(server.stats().handshakesInProgressMembers, 1);
     } finally {
       await endpoint.close();
+    }
+  });
+
+  it('retries a lost ClientHello to a peer within a third of the lowest election timeout', async () => {
+    const [node] = initCluster({ dir, nodes: 3, basePort: 40_100, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = { ...loadAgentConfig(node.config), listenPeer: { host: '127.0.0.1', port: 0 } };
+    const retryMs = peerHandshakeRetransmitInitialMs(config);
+    assert.ok(retryMs >= 100 && retryMs <= config.raft.electionTimeoutMinMs / 3, `${retryMs} ms`);
+    assert.ok(retryMs < 1000, "below DTLS's default first retransmission");
+    const logger = new MemoryLogger();
+    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger));
+    if (transportConfig.name !== 'coaps') return assert.fail('coaps expected');
+    const open = sandbox.spy(DtlsClientEndpoint, 'open');
+    const client = await transportConfig.openClientEndpoint();
+    try {
+      assert.equal(open.firstCall.args[0].retransmitInitialMs, retryMs, 'the peer client retries that soon');
+    } finally {
+      await client.close();
     }
   });
 

@@ -66,7 +66,10 @@ function makeNode(
   const node = new RaftNodeImpl(
     {
       timers,
-      prng: new SeededPrng(1),
+      // A seed of its own per node: with one shared seed, nodes with the same history draw the
+      // same election timeouts and split every vote (a fresh cluster's lowest-id voter campaigns
+      // first, so its two followers share their history).
+      prng: new SeededPrng([...id].reduce((hash, c) => hash * 31 + c.charCodeAt(0), 7)),
       client,
       server,
       storage,

@@ -1,0 +1,152 @@
+// Proves the deadline-driven tick (agent/runtime/tick-driver.ts, issue 17: CPU at rest): the
+// timer wakes only for a due tick (not once per tick); before the core is used the ticks that
+// passed are applied, so the core has seen as many ticks as a fixed tick timer would have given
+// it; a due tick that comes closer re-arms the timer earlier; after a stall at most the ticks up
+// to the first due one are applied and the rest dropped, as the fixed timer did; nothing ticks
+// once stopped. And on a whole idle 3-node cluster (virtual time, the agent's timing), an agent
+// wakes for timers far fewer than the 50 times a second a fixed 20 ms tick took.
+import { strict as assert } from 'node:assert';
+import { TickDriver } from '../../../agent/runtime/tick-driver.js';
+import type { TickedCore } from '../../../agent/runtime/tick-driver.js';
+import { RaftNodeImpl } from '../../../agent/runtime/node.js';
+import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
+import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
+import { AGENT_RAFT_DEFAULTS } from '../../../agent/config/agent-config.js';
+import { DefaultMembershipManager } from '../../../agent/membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import { MemoryPersistenceEngine } from '../../../storage/memory.js';
+import { KvStateMachine } from '../../../agent/kv/index.js';
+import type { TimerHandle, Timers } from '../../../contracts/clock.js';
+
+const TICK_MS = 20;
+
+/** A core that is due every `period` ticks (like a leader's heartbeat) and counts its ticks. */
+class PeriodicCore implements TickedCore {
+  ticks = 0;
+  constructor(public period: number) {}
+  tick(): void {
+    this.ticks += 1;
+  }
+  ticksUntilDue(): number {
+    return this.period - (this.ticks % this.period);
+  }
+}
+
+/** Virtual timers that count the callbacks they run. */
+class CountingTimers extends VirtualTimers {
+  fired = 0;
+  override setTimer(delayMs: number, callback: () => void): TimerHandle {
+    return super.setTimer(delayMs, () => {
+      this.fired += 1;
+      callback();
+    });
+  }
+}
+
+/** A clock the test sets by hand, with timers that never fire (to stand for a stalled process). */
+class StalledClock implements Timers {
+  now = 0;
+  nowMs(): number {
+    return this.now;
+  }
+  setTimer(): TimerHandle {
+    return { cancel: () => undefined };
+  }
+}
+
+describe('tick driver', () => {
+  it('wakes only for due ticks and applies the others from the clock', async () => {
+    const timers = new CountingTimers();
+    const core = new PeriodicCore(5);
+    const driver = new TickDriver(timers, TICK_MS, core, () => undefined);
+    driver.start();
+    // 1000 ms is 50 ticks (each timer is set 1 ms past its due tick, see TIMER_SLACK_MS); the
+    // timer fired once per 5 (the due ones), not 50 times.
+    await timers.runUntil(1001);
+    assert.equal(timers.fired, 10);
+    assert.equal(core.ticks, 50);
+    await timers.runUntil(1070);
+    assert.equal(core.ticks, 50, 'the ticks between due ones wait for the next use of the core');
+    assert.equal(driver.catchUp(), 3);
+    assert.equal(core.ticks, 53, 'a catch-up applies the 3 ticks that passed');
+    driver.stop();
+  });
+
+  it('re-arms earlier when the due tick comes closer', async () => {
+    const timers = new CountingTimers();
+    const core = new PeriodicCore(50);
+    const driver = new TickDriver(timers, TICK_MS, core, () => undefined);
+    driver.start();
+    await timers.runUntil(100);
+    driver.catchUp();
+    assert.equal(core.ticks, 5);
+    core.period = 7; // due in 2 ticks now
+    driver.rearm();
+    await timers.runUntil(142);
+    assert.equal(core.ticks, 7, 'the due tick came at 140 ms, not at 1000 ms');
+    driver.stop();
+  });
+
+  it('after a stall applies ticks only up to the first due one and drops the rest', () => {
+    const clock = new StalledClock();
+    const core = new PeriodicCore(5);
+    const driver = new TickDriver(clock, TICK_MS, core, () => undefined);
+    driver.start();
+    clock.now = 30 * TICK_MS;
+    assert.equal(driver.catchUp(), 5);
+    assert.equal(core.ticks, 5);
+    assert.equal(driver.catchUp(), 0, 'the dropped ticks are not applied later');
+    clock.now += TICK_MS;
+    assert.equal(driver.catchUp(), 1);
+  });
+
+  it('ticks nothing once stopped', async () => {
+    const timers = new CountingTimers();
+    const core = new PeriodicCore(5);
+    const driver = new TickDriver(timers, TICK_MS, core, () => undefined);
+    driver.start();
+    await timers.runUntil(200);
+    driver.stop();
+    const ticks = core.ticks;
+    await timers.runUntil(2000);
+    assert.equal(driver.catchUp(), 0);
+    assert.equal(core.ticks, ticks);
+  });
+
+  it('lets an idle 3-node cluster sleep between heartbeats', async () => {
+    const timers = new CountingTimers();
+    const network = new SimNetwork(timers, new SeededPrng(5), RELIABLE_NETWORK);
+    const ids = ['n1', 'n2', 'n3'];
+    const root = new SeededPrng(11);
+    const nodes = ids.map(
+      (id) =>
+        new RaftNodeImpl(
+          {
+            timers,
+            prng: root.fork(),
+            ...network.endpoint(id),
+            storage: new MemoryPersistenceEngine(),
+            stateMachine: new KvStateMachine({}),
+            logger: new MemoryLogger(10),
+            metrics: new NoopMetrics(),
+            membership: new DefaultMembershipManager(),
+          },
+          { nodeId: id, raft: AGENT_RAFT_DEFAULTS, bootstrap: simpleConfiguration(ids) },
+        ),
+    );
+    for (const node of nodes) await node.start();
+    await timers.runUntil(3000);
+    assert.equal(nodes.filter((n) => n.isLeader()).length, 1);
+    const before = timers.fired;
+    const seconds = 10;
+    await timers.runUntil(timers.nowMs() + seconds * 1000);
+    const perAgentPerSecond = (timers.fired - before) / seconds / nodes.length;
+    // A fixed 20 ms tick alone was 50 per agent per second; what is left is the leader's
+    // heartbeat rounds (10 a second) and the transport's own timers for each RPC.
+    assert.ok(perAgentPerSecond < 25, `${perAgentPerSecond} timer callbacks per agent per second`);
+    assert.equal(nodes.filter((n) => n.isLeader()).length, 1, 'the leader kept its lead');
+    for (const node of nodes) await node.stop();
+  });
+});
