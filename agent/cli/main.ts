@@ -21,8 +21,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   provision: {
     summary:
-      'provision --inventory FILE --out DIR [--add ID ADDRESS | --remove ID | --rekey ID | --rotate-admin-key]: ' +
-      'write gateway bundles',
+      'provision --inventory FILE --out DIR [--restore BACKUP | --add ID ADDRESS | --remove ID | --rekey ID | ' +
+      '--rotate-admin-key]: write gateway bundles',
     run: async (args) => (await import('./provision.js')).runProvisionCommand(args),
   },
   'sim-demo': {
@@ -72,6 +72,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   snapshot: {
     summary: 'take a snapshot on the node and compact its log',
     run: async (args) => (await import('./admin-commands.js')).runSnapshot(args),
+  },
+  backup: {
+    summary: 'copy the state of a live cluster, checksummed, into a file (signed with --admin-key)',
+    run: async (args) => (await import('./backup-command.js')).runBackup(args),
+  },
+  restore: {
+    summary: 'restore --from FILE --nodes N --dir DIR | --config agent.json: a new cluster seeded with a backup',
+    run: async (args) => (await import('./restore-command.js')).runRestore(args),
   },
   recover: {
     summary: 'recover --config FILE --force-new-cluster [--yes]: make a stopped survivor a one-member cluster',

@@ -25,8 +25,9 @@ import {
   type GatewaySettings,
 } from '../fleet/provision.js';
 import { parseOptions, UsageError } from './args.js';
+import { provisionRestored } from './provision-restore.js';
 
-const HELP = `usage: coraft provision --inventory FILE --out DIR
+const HELP = `usage: coraft provision --inventory FILE --out DIR [--restore BACKUP]
        coraft provision --out DIR --add ID ADDRESS [--overrides JSON] [--via ID] [--endpoint HOST:PORT]
        coraft provision --out DIR --remove ID [--via ID] [--endpoint HOST:PORT]
        coraft provision --out DIR --rekey ID [--via ID] [--endpoint HOST:PORT]
@@ -36,6 +37,8 @@ Writes DIR/bundles/<id>/ for every gateway (agent.json, its link keys, its node 
 admin public key, its endpoint keys, its systemd drop-in) and keeps the fleet secret and the
 admin key in DIR/secrets/ (keep that folder on the provisioning host). A re-run writes only
 what is new or changed.
+  --restore BACKUP     a new fleet seeded with a backup (coraft backup): every bundle gets it as
+                       restore.backup; run 'coraft restore --config' on each gateway before its first start
   --add ID ADDRESS     provision one more gateway; print the signed 'coraft members add'
   --overrides JSON     settings of the added gateway (as an inventory gateway's "overrides")
   --remove ID          drop a gateway from every bundle; print 'coraft members remove'
@@ -205,6 +208,7 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
     overrides: { type: 'string' },
     via: { type: 'string' },
     endpoint: { type: 'string' },
+    restore: { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) {
@@ -248,6 +252,12 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
   }
   if (values.inventory === undefined)
     throw new UsageError('--inventory FILE is required (or --add, --remove, --rekey, --rotate-admin-key)');
+  if (values.restore !== undefined) {
+    const restored = provisionRestored(values.inventory, dir, values.restore, provisionFleet);
+    if (restored === 1) return Promise.resolve(1);
+    report(restored);
+    return Promise.resolve(0);
+  }
   report(provisionFleet(values.inventory, dir));
   return Promise.resolve(0);
 }

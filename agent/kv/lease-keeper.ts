@@ -132,29 +132,44 @@ export class LeaseKeeper {
   private seenVersion = -1;
   private seenLeadership = '';
   private timer: TimerHandle | null = null;
+  private started = false;
 
   constructor(private readonly deps: LeaseKeeperDeps) {}
 
-  /** Starts the periodic check. */
+  /**
+   * Starts the keeper. It checks every LEASE_CHECK_INTERVAL_MS while this node counts down a
+   * lease (or has an expiry in flight) and sleeps while there is none, so an idle agent without
+   * leases has no lease timer; `noteApplied` wakes it when a lease appears.
+   */
   start(): void {
-    if (this.timer !== null) return;
-    const arm = (): void => {
-      this.timer = this.deps.timers.setTimer(LEASE_CHECK_INTERVAL_MS, () => {
-        if (this.timer === null) return;
-        this.check();
-        arm();
-      });
-    };
-    arm();
+    if (this.started) return;
+    this.started = true;
+    this.arm(0);
+  }
+
+  /**
+   * Told after entries apply or a snapshot is restored: a lease change wakes a sleeping keeper at
+   * once (on a timer, never inside the apply), so a new lease's countdown starts when it applied.
+   */
+  noteApplied(): void {
+    if (this.started && this.timer === null && this.deps.source.leaseVersion !== this.seenVersion) this.arm(0);
   }
 
   /** Stops the check; the countdowns are forgotten (a restart counts from the full TTL). */
   stop(): void {
+    this.started = false;
     this.timer?.cancel();
     this.timer = null;
     this.countdowns.clear();
     this.seenVersion = -1;
     this.seenLeadership = '';
+  }
+
+  private arm(delayMs: number): void {
+    this.timer = this.deps.timers.setTimer(delayMs, () => {
+      this.timer = null;
+      if (this.started) this.check();
+    });
   }
 
   /** The time left on lease `id` by this node's countdown, ms (0 when run out); null when this node counts none. */
@@ -181,6 +196,8 @@ export class LeaseKeeper {
     }
     if (source.leaseVersion !== this.seenVersion) this.follow(source.leases(), nowMs);
     if (host.isLeader()) this.proposeDue(nowMs);
+    const counting = this.countdowns.size > 0 || this.inFlight.size > 0;
+    if (this.started && this.timer === null && counting) this.arm(LEASE_CHECK_INTERVAL_MS);
   }
 
   private follow(leases: readonly KvLease[], nowMs: number): void {

@@ -42,6 +42,7 @@ import type { RequestIdEntry } from './request-ids.js';
 import type { KvChange } from './history.js';
 import type { KvLease } from './leases.js';
 import type { KvStored } from './store.js';
+import type { KvVersioned } from './types.js';
 import { QUOTA_BYTES_MAX } from './quota.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
@@ -80,21 +81,41 @@ export interface KvSnapshotImage {
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
-/** Encodes a snapshot image; `entries` must already be sorted by key. */
-export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
-  const leased = image.leases.length > 0;
-  const version = leased ? KV_SNAPSHOT_VERSION : image.quotaBytes === 0 && !image.quotaAlarm ? 3 : 4;
+/**
+ * The key entries of an image as parallel columns (key i holds values[i] and is attached to lease
+ * leases[i], 0: none), sorted by key: a frozen view of the store that a backup encodes a batch at
+ * a time (agent/backup/).
+ */
+export interface KvEntryColumns {
+  readonly keys: readonly string[];
+  readonly values: readonly KvVersioned[];
+  readonly leases: readonly number[];
+}
+
+/** An image whose entries are columns; every other field as in {@link KvSnapshotImage}. */
+export type KvSnapshotSource = Omit<KvSnapshotImage, 'entries'> & { readonly entries: KvEntryColumns };
+
+/** The version an image is written in: 5 with a lease, else 4 with a quota or an alarm, else 3. */
+function versionOf(image: Omit<KvSnapshotImage, 'entries'>): number {
+  if (image.leases.length > 0) return KV_SNAPSHOT_VERSION;
+  return image.quotaBytes === 0 && !image.quotaAlarm ? 3 : 4;
+}
+
+/** The top-level items before the entries. */
+function headItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
+  return [KV_SNAPSHOT_FORMAT, versionOf(image), image.lastApplied, image.clockMs];
+}
+
+/**
+ * The top-level items after the entries: everything else the image holds, in layout order. A new
+ * field of the image goes here (or in headItems), so that it travels in backups too.
+ */
+function tailItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
+  const version = versionOf(image);
   const quota = version === 3 ? [] : [image.quotaBytes, image.quotaAlarm];
-  const leases = leased ? [image.leases.map((lease) => [lease.id, lease.ttlMs, lease.refreshIndex])] : [];
-  return encoder.encode([
-    KV_SNAPSHOT_FORMAT,
-    version,
-    image.lastApplied,
-    image.clockMs,
-    image.entries.map(([key, stored]) => {
-      const entry = [key, asByteString(stored.value), stored.revision];
-      return leased ? [...entry, stored.lease] : entry;
-    }),
+  const leases =
+    version === KV_SNAPSHOT_VERSION ? [image.leases.map((lease) => [lease.id, lease.ttlMs, lease.refreshIndex])] : [];
+  return [
     image.sessions.map((s) => [
       s.clientId,
       s.floor,
@@ -107,7 +128,97 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
     image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
     ...quota,
     ...leases,
+  ];
+}
+
+/** One entry's item: with its lease when the image has leases (version 5). */
+function entryItem(key: string, stored: KvStored, leased: boolean): unknown[] {
+  const entry = [key, asByteString(stored.value), stored.revision];
+  return leased ? [...entry, stored.lease] : entry;
+}
+
+/** The empty state at `lastApplied` (what a snapshot taken before any command holds). */
+export function emptyKvSnapshotImage(lastApplied: number): KvSnapshotImage {
+  return {
+    lastApplied,
+    clockMs: 0,
+    entries: [],
+    sessions: [],
+    requestIds: [],
+    storeRevision: 0,
+    historyCompacted: 0,
+    history: [],
+    quotaBytes: 0,
+    quotaAlarm: false,
+    leases: [],
+  };
+}
+
+/** Encodes a snapshot image; `entries` must already be sorted by key. */
+export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
+  const leased = image.leases.length > 0;
+  return encoder.encode([
+    ...headItems(image),
+    image.entries.map(([key, stored]) => entryItem(key, stored, leased)),
+    ...tailItems(image),
   ]);
+}
+
+/** The header of a definite-length CBOR array of `count` items (RFC 8949 §3.1, major type 4). */
+function arrayHeader(count: number): Uint8Array {
+  if (count < 24) return Uint8Array.of(0x80 | count);
+  if (count < 0x100) return Uint8Array.of(0x98, count);
+  if (count < 0x10000) return Uint8Array.of(0x99, count >>> 8, count & 0xff);
+  const bytes = new Uint8Array(5);
+  bytes[0] = 0x9a;
+  new DataView(bytes.buffer).setUint32(1, count);
+  return bytes;
+}
+
+/**
+ * A snapshot image cut into three parts whose concatenation, `prefix`, each entry's
+ * {@link encodeKvEntry} in column order, then `suffix`, is byte for byte what
+ * {@link encodeKvSnapshot} gives for the same image. The prefix and the suffix (every bounded
+ * part: sessions, request ids, history, leases) are encoded now; the entries, the unbounded
+ * part, are left to the caller to encode a batch at a time from the columns.
+ */
+export interface KvSnapshotParts {
+  readonly prefix: Uint8Array;
+  readonly entries: KvEntryColumns;
+  /** Whether each entry carries its lease (the image has leases). */
+  readonly leased: boolean;
+  readonly suffix: Uint8Array;
+}
+
+/** Cuts `source` into {@link KvSnapshotParts}, encoding everything but the entries now. */
+export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
+  const { keys, values, leases } = source.entries;
+  if (keys.length !== values.length || keys.length !== leases.length)
+    throw malformed('snapshot entry columns must have equal lengths');
+  if (keys.length >= 2 ** 32) throw malformed('a snapshot holds fewer than 2^32 entries');
+  const head = headItems(source);
+  const tail = tailItems(source);
+  const prefix = Buffer.concat([
+    arrayHeader(head.length + 1 + tail.length),
+    ...head.map((item) => encoder.encode(item)),
+    arrayHeader(keys.length),
+  ]);
+  const suffix = Buffer.concat(tail.map((item) => encoder.encode(item)));
+  return {
+    prefix: new Uint8Array(prefix),
+    entries: source.entries,
+    leased: source.leases.length > 0,
+    suffix: new Uint8Array(suffix),
+  };
+}
+
+/** Entry `i` of the columns as it stands in the entries array of a snapshot. */
+export function encodeKvEntry(parts: KvSnapshotParts, i: number): Uint8Array {
+  const { keys, values, leases } = parts.entries;
+  const key = keys[i];
+  const versioned = values[i];
+  if (key === undefined || versioned === undefined) throw malformed(`no entry ${i} in the snapshot columns`);
+  return encoder.encode(entryItem(key, { ...versioned, lease: leases[i] ?? 0 }, parts.leased));
 }
 
 function readEntries(value: unknown, lastApplied: number, leased: boolean): (readonly [string, KvStored])[] {

@@ -20,7 +20,8 @@ import { resolveKvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable } from './sessions.js';
 import type { RunResult } from './sessions.js';
-import { decodeKvSnapshot, encodeKvSnapshot } from './snapshot.js';
+import { decodeKvSnapshot, emptyKvSnapshotImage, encodeKvSnapshot, kvSnapshotParts } from './snapshot.js';
+import type { KvSnapshotImage, KvSnapshotParts } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
 import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
@@ -312,10 +313,23 @@ export class KvStateMachine implements StateMachine {
 
   /** The whole state (keys, sessions, log clock, lastApplied) as deterministic bytes. */
   snapshot(): Uint8Array {
-    return encodeKvSnapshot({
+    return encodeKvSnapshot({ ...this.snapshotFields(), entries: this.store.sortedEntries() });
+  }
+
+  /**
+   * The state of this moment as {@link snapshot} would encode it, in parts (snapshot.ts
+   * `KvSnapshotParts`): everything encoded but the keys, which are a frozen view (store.ts
+   * `entryColumns`) that a backup encodes a batch at a time while writes go on (agent/backup/).
+   */
+  snapshotParts(): KvSnapshotParts {
+    return kvSnapshotParts({ ...this.snapshotFields(), entries: this.store.entryColumns() });
+  }
+
+  /** Everything a snapshot holds but the keys: what {@link snapshot} and {@link snapshotParts} share. */
+  private snapshotFields(): Omit<KvSnapshotImage, 'entries'> {
+    return {
       lastApplied: this.lastAppliedIndex,
       clockMs: this.logClockMs,
-      entries: this.store.sortedEntries(),
       sessions: this.sessions.list(),
       requestIds: this.requestIds.list(),
       storeRevision: this.store.revision,
@@ -324,7 +338,7 @@ export class KvStateMachine implements StateMachine {
       quotaBytes: this.store.quotaBytes,
       quotaAlarm: this.quotaAlarmValue,
       leases: this.store.leases.list(),
-    });
+    };
   }
 
   /**
@@ -333,22 +347,7 @@ export class KvStateMachine implements StateMachine {
    * when `data` is not a valid image or its index differs from `meta`, leaving the state as it was.
    */
   restore(meta: SnapshotMeta, data: Uint8Array): void {
-    const image =
-      data.length === 0
-        ? {
-            lastApplied: meta.lastIncludedIndex,
-            clockMs: 0,
-            entries: [],
-            sessions: [],
-            requestIds: [],
-            storeRevision: 0,
-            historyCompacted: 0,
-            history: [],
-            quotaBytes: 0,
-            quotaAlarm: false,
-            leases: [],
-          }
-        : decodeKvSnapshot(data);
+    const image = data.length === 0 ? emptyKvSnapshotImage(meta.lastIncludedIndex) : decodeKvSnapshot(data);
     if (image.lastApplied !== meta.lastIncludedIndex) {
       throw new SerializationError(
         'CODEC_MALFORMED',

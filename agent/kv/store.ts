@@ -259,6 +259,21 @@ export class KvStore {
     });
   }
 
+  /**
+   * Every key, sorted, beside its value and its lease (0: none): a frozen view (fresh arrays;
+   * values are never changed in place, a write stores a new object), so it stays the state of
+   * this moment while later writes go on. Costs three slots per key, not the values' bytes.
+   */
+  entryColumns(): { readonly keys: readonly string[]; readonly values: readonly KvVersioned[]; leases: number[] } {
+    const keys = this.keys().slice();
+    const values = keys.map((key) => {
+      const versioned = this.entries.get(key);
+      assert(versioned !== undefined, 'sorted key is stored');
+      return versioned;
+    });
+    return { keys, values, leases: keys.map((key) => this.leaseOf(key)) };
+  }
+
   /** Empties the store, leases included (the quota, a cluster setting, stays until a snapshot sets it). */
   clear(): void {
     this.entries.clear();

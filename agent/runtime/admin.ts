@@ -9,7 +9,8 @@
  *   command the leader should not have proposed changes nothing anywhere. Once the entry
  *   applied, the leader drives the configuration change it authorizes (add, remove);
  * - transfer-leadership and snapshot are not log entries: the node that acts verifies them,
- *   and a bounded local cache of recent nonces refuses their replay.
+ *   and a bounded local cache of recent nonces refuses their replay. So is backup, which the
+ *   node it names runs itself (agent/backup/backup-service.ts).
  *
  * Nothing here trusts who forwarded the command: the signature is the authority.
  */
@@ -140,8 +141,8 @@ export class AdminRunner {
   async runOnLeader(payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const command = this.admit(payload);
     const body = command.body;
-    if (body.op === 'snapshot')
-      throw new ForbiddenError('a snapshot command runs on the node it names, not through the leader');
+    if (body.op === 'snapshot' || body.op === 'backup')
+      throw new ForbiddenError(`a ${body.op} command runs on the node it names, not through the leader`);
     if (body.op === 'transfer-leadership')
       return encodeAdminResult({
         leader: await this.once(command, () => this.host.transferLeadership(body.to, timeoutMs)),

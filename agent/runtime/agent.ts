@@ -21,8 +21,9 @@ import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { KvStateMachine, QuotaKeeper, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
-import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
+import type { QuotaKeeper } from '../kv/index.js';
+import { KvStateMachine, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
+import type { LeaseKeeper } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
@@ -35,13 +36,12 @@ import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
+import { serveBackups } from '../backup/serve-backups.js';
 import type { CommitMarker } from './commit-marker.js';
-import { DiskGuard } from './disk-guard.js';
+import type { DiskGuard } from './disk-guard.js';
+import { diskGuardFor, startLeaseKeeper, startQuotaKeeper } from './keepers.js';
 import { StartupPhases } from '../observability/startup-phases.js';
 import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
-
-/** Longest the full-disk guard reuses a reading of the free space, ms (disk-guard.ts). */
-const DISK_REFRESH_MS = 250;
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -140,37 +140,41 @@ export class Agent {
     let endpoint: LocalEndpoint | null = null;
     const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
-    const observer = agentObserver({ trace, endpoint: () => endpoint, marker, phases, onFatal: fatal.resolve });
+    let leases: LeaseKeeper | null = null;
+    const observer = agentObserver({
+      trace,
+      endpoint: () => endpoint,
+      leases: () => leases,
+      marker,
+      phases,
+      onFatal: fatal.resolve,
+    });
     try {
       const serializer = await factories.createSerializer(config);
       phases.mark('codec');
-      const diskGuard =
-        config.storage === 'memory'
-          ? null
-          : new DiskGuard(
-              { path: config.dataDir, reserveBytes: config.diskReserveBytes, refreshMs: DISK_REFRESH_MS },
-              { clock: timers, logger, metrics },
-            );
+      const diskGuard = diskGuardFor(config, { clock: timers, logger, metrics });
       const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
-      const { node, kvOptions, kv } = await buildNode(config, factories, parts);
+      const { node, kvOptions, stateMachine } = await buildNode(config, factories, parts);
+      const kv = stateMachine.kv;
       await node.start();
       phases.mark('peer');
-      const leases = new LeaseKeeper({ timers, source: kv, host: leaseKeeperHostOf(node), metrics });
-      leases.start();
+      const keeper = startLeaseKeeper(kv, node, { timers, metrics });
+      leases = keeper;
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
         metrics,
-        leases,
+        leases: keeper,
         built: (e) => (endpoint = e),
         spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
       phases.mark('endpoint');
       const quotaKeeper = startQuotaKeeper(config, node, kv, { timers, logger });
+      serveBackups(endpoint, node, stateMachine, config);
       marker?.start();
       diskGuard?.start();
       logStarted(config, logger);
-      const keepers = { quotaKeeper, leases };
+      const keepers = { quotaKeeper, leases: keeper };
       return new Agent(
         config,
         node,
@@ -266,7 +270,7 @@ async function buildNode(
   config: AgentConfig,
   factories: AgentFactories,
   parts: NodeParts,
-): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly kv: KvStateMachine }> {
+): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly stateMachine: TrustedStateMachine }> {
   const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
@@ -310,30 +314,7 @@ async function buildNode(
     });
     stateMachine.onCredentialsChanged((ids) => membership.onCredentialsChanged(ids));
   }
-  return { node, kvOptions, kv };
-}
-
-/** Starts the keeper of the cluster's quota: this member proposes its own while it leads (kv/quota-keeper.ts). */
-function startQuotaKeeper(
-  config: AgentConfig,
-  node: RaftNodeImpl,
-  kv: KvStateMachine,
-  deps: Pick<NodeParts, 'timers' | 'logger'>,
-): QuotaKeeper {
-  const host = {
-    isRunning: () => node.isRunning(),
-    isLeader: () => node.isLeader(),
-    appliedQuotaBytes: () => kv.stats().quotaBytes,
-    submitCommand: (command: Uint8Array, timeoutMs: number) => node.submitCommand(command, timeoutMs),
-  };
-  const interval = Math.max(config.raft.heartbeatIntervalMs, config.raft.tickIntervalMs);
-  const keeper = new QuotaKeeper(host, deps, {
-    quotaBytes: config.quotaBytes,
-    checkIntervalMs: interval,
-    proposeTimeoutMs: 2 * config.raft.electionTimeoutMaxMs,
-  });
-  keeper.start();
-  return keeper;
+  return { node, kvOptions, stateMachine };
 }
 
 /**

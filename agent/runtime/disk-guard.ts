@@ -42,8 +42,13 @@ export interface DiskGuardOptions {
   readonly path: string;
   /** Free bytes below which client writes are refused; 0 turns the guard off. Limit: 0 to 2^40. */
   readonly reserveBytes: number;
-  /** Longest a reading is reused, ms. Limit: 1 and up. */
+  /** Longest a reading is reused by a write, ms. Limit: 1 and up. */
   readonly refreshMs: number;
+  /**
+   * How often the free space is read with no write asking, so the alarm and its gauge follow the
+   * disk at rest, ms; `refreshMs` when absent. Limit: 1 and up.
+   */
+  readonly pollMs?: number;
 }
 
 /** Refuses client writes while the data folder's file system is nearly full; see the module comment. */
@@ -64,11 +69,12 @@ export class DiskGuard implements WriteGate {
   ) {
     assert(Number.isSafeInteger(options.reserveBytes) && options.reserveBytes >= 0, 'the reserve is a byte count');
     assert(options.refreshMs >= 1, 'the refresh interval is positive');
+    assert((options.pollMs ?? 1) >= 1, 'the poll interval is positive');
   }
 
-  /** Reads the free space every refresh interval, so the alarm and its gauge follow the disk without writes. */
+  /** Reads the free space every poll interval, so the alarm and its gauge follow the disk without writes. */
   start(): void {
-    this.timer = this.deps.clock.setTimer(this.options.refreshMs, () => {
+    this.timer = this.deps.clock.setTimer(this.options.pollMs ?? this.options.refreshMs, () => {
       this.refresh();
       if (this.timer !== null) this.start();
     });

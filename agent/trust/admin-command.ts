@@ -1,6 +1,6 @@
 /**
  * Signed administration commands (SECURITY.md, "Admin operations"). Membership changes,
- * rekeys, admin-key rotations, leadership transfers and snapshots are authorized by a
+ * rekeys, admin-key rotations, leadership transfers, snapshots and backups are authorized by a
  * signature of the fleet's admin key (Ed25519), never by who forwarded them.
  *
  * An envelope is JSON `{"v": 1, "body": TEXT, "sig": BASE64}`: `body` is the exact JSON text
@@ -48,7 +48,8 @@ export type AdminOperation =
   | { readonly op: 'rekey-member'; readonly id: NodeId; readonly links: readonly WrappedLink[] }
   | { readonly op: 'set-admin-key'; readonly publicKey: string }
   | { readonly op: 'transfer-leadership'; readonly to: NodeId | null }
-  | { readonly op: 'snapshot'; readonly node: NodeId };
+  | { readonly op: 'snapshot'; readonly node: NodeId }
+  | { readonly op: 'backup'; readonly node: NodeId };
 
 /** The operations that travel through the log and are verified again at apply by every node. */
 export type LoggedAdminOperation = Extract<
@@ -186,6 +187,9 @@ function parseOperation(field: (name: string) => unknown, value: object): AdminO
     case 'snapshot':
       only(['node'], 'snapshot');
       return { op: 'snapshot', node: nodeId(field('node'), 'snapshot: node') };
+    case 'backup':
+      only(['node'], 'backup');
+      return { op: 'backup', node: nodeId(field('node'), 'backup: node') };
     default:
       throw malformed('unknown op');
   }

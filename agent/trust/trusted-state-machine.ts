@@ -18,7 +18,9 @@
 import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
 import { allMembers, decodeConfiguration } from '../core/configuration.js';
+import { Encoder } from 'cbor-x';
 import { SerializationError } from '../../contracts/errors.js';
+import { decodeCbor } from '../kv/fields.js';
 import { decodeKvCommand, encodeKvResult, operationKeys } from '../kv/index.js';
 import type { KvStateMachine } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
@@ -32,6 +34,30 @@ import {
   encodeTrustImage,
 } from './trust-codec.js';
 import { TrustState, type AdminOutcome, type TrustContext } from './trust-state.js';
+
+const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
+
+/**
+ * The query that a replica answers with the index it has applied (CBOR `{op: 'applied-index'}`):
+ * run as a linearizable read (ReadIndex), it gives an index at least as new as every write
+ * acknowledged before it was asked, which a backup then waits for (agent/backup/). It reveals no
+ * key or value.
+ */
+export const APPLIED_INDEX_QUERY = Buffer.from(encoder.encode({ op: 'applied-index' }));
+
+/** The answer to {@link APPLIED_INDEX_QUERY}: CBOR `{appliedIndex: N}`. */
+function encodeAppliedIndex(index: number): Uint8Array {
+  return encoder.encode({ appliedIndex: index });
+}
+
+/** Reads the answer to {@link APPLIED_INDEX_QUERY}; throws SerializationError when it is not one. */
+export function decodeAppliedIndex(bytes: Uint8Array): number {
+  const value = decodeCbor(bytes, 'applied index');
+  const index: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'appliedIndex') : null;
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)
+    throw new SerializationError('CODEC_MALFORMED', 'not an applied index answer (a node of an older version?)');
+  return index;
+}
 
 /** Told after an applied entry or a restored snapshot changed credentials. */
 export type CredentialsListener = (ids: readonly NodeId[] | 'all') => void;
@@ -124,7 +150,10 @@ export class TrustedStateMachine implements StateMachine {
     this.listener(ids);
   }
 
+  /** Answers a query: {@link APPLIED_INDEX_QUERY} with this replica's applied index, any other from the KV state. */
   query(query: Uint8Array): Uint8Array {
+    if (Buffer.from(query.buffer, query.byteOffset, query.byteLength).equals(APPLIED_INDEX_QUERY))
+      return encodeAppliedIndex(this.kv.lastApplied);
     return this.kv.query(query);
   }
 

@@ -73,6 +73,7 @@ async function startNode(
 ): Promise<EndpointNode> {
   const metrics = new RecordingMetrics();
   let endpoint: LocalEndpoint | null = null;
+  let leases: LeaseKeeper | null = null;
   const stateMachine = new KvStateMachine(kv);
   const node = new RaftNodeImpl(
     {
@@ -84,14 +85,20 @@ async function startNode(
       logger: new MemoryLogger(),
       metrics,
       membership: new DefaultMembershipManager(),
-      observer: { onApply: (entry) => endpoint?.onApply(entry) },
+      observer: {
+        onApply: (entry) => {
+          endpoint?.onApply(entry);
+          leases?.noteApplied();
+        },
+      },
     },
     { nodeId: 'n1', raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(['n1']) },
   );
   await node.start();
-  const leases = new LeaseKeeper({ timers, source: stateMachine, host: leaseKeeperHostOf(node), metrics });
-  leases.start();
-  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot', leases }, options);
+  const keeper = new LeaseKeeper({ timers, source: stateMachine, host: leaseKeeperHostOf(node), metrics });
+  leases = keeper;
+  keeper.start();
+  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot', leases: keeper }, options);
   await endpoint.start();
   const started = endpoint;
   return {
@@ -100,7 +107,7 @@ async function startNode(
     metrics,
     stop: async () => {
       await started.stop();
-      leases.stop();
+      keeper.stop();
       await node.stop();
     },
   };

@@ -1,0 +1,73 @@
+/**
+ * The agent's keepers that run beside its node: the full-disk guard (disk-guard.ts) and the
+ * cluster quota's keeper (kv/quota-keeper.ts), with the intervals that keep an agent at rest
+ * from waking more than it must.
+ */
+import type { Timers } from '../../contracts/clock.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { AgentConfig } from '../config/agent-config.js';
+import { QuotaKeeper, type KvStateMachine } from '../kv/index.js';
+import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
+import { DiskGuard } from './disk-guard.js';
+import type { RaftNodeImpl } from './node.js';
+
+/** Longest the full-disk guard reuses a reading of the free space for a write, ms. */
+const DISK_REFRESH_MS = 250;
+/** How often an agent at rest reads its disk's free space, ms (writes read it at most every DISK_REFRESH_MS). */
+const DISK_POLL_MS = 5000;
+/** How often the quota keeper compares the applied quota with this member's, ms. */
+const QUOTA_CHECK_INTERVAL_MS = 1000;
+
+/** The full-disk guard of an agent with a data folder; null in memory. */
+export function diskGuardFor(
+  config: AgentConfig,
+  deps: { readonly clock: Timers; readonly logger: DiagnosticLogger; readonly metrics: Metrics },
+): DiskGuard | null {
+  if (config.storage === 'memory') return null;
+  const options = {
+    path: config.dataDir,
+    reserveBytes: config.diskReserveBytes,
+    refreshMs: DISK_REFRESH_MS,
+    pollMs: DISK_POLL_MS,
+  };
+  return new DiskGuard(options, deps);
+}
+
+/** Starts the keeper of the cluster's quota: this member proposes its own while it leads (kv/quota-keeper.ts). */
+export function startQuotaKeeper(
+  config: AgentConfig,
+  node: RaftNodeImpl,
+  kv: KvStateMachine,
+  deps: { readonly timers: Timers; readonly logger: DiagnosticLogger },
+): QuotaKeeper {
+  const host = {
+    isRunning: () => node.isRunning(),
+    isLeader: () => node.isLeader(),
+    appliedQuotaBytes: () => kv.stats().quotaBytes,
+    submitCommand: (command: Uint8Array, timeoutMs: number) => node.submitCommand(command, timeoutMs),
+  };
+  const keeper = new QuotaKeeper(host, deps, {
+    quotaBytes: config.quotaBytes,
+    checkIntervalMs: QUOTA_CHECK_INTERVAL_MS,
+    proposeTimeoutMs: 2 * config.raft.electionTimeoutMaxMs,
+  });
+  keeper.start();
+  return keeper;
+}
+
+/** Starts the lease countdown of a started node (kv/lease-keeper.ts); the node's observer tells it of applies. */
+export function startLeaseKeeper(
+  kv: KvStateMachine,
+  node: RaftNodeImpl,
+  deps: { readonly timers: Timers; readonly metrics: Metrics },
+): LeaseKeeper {
+  const keeper = new LeaseKeeper({
+    timers: deps.timers,
+    source: kv,
+    host: leaseKeeperHostOf(node),
+    metrics: deps.metrics,
+  });
+  keeper.start();
+  return keeper;
+}

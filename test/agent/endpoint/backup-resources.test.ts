@@ -1,0 +1,87 @@
+// Proves that the backup resources (agent/endpoint/backup-resources.ts) belong to the admin
+// identity: on an endpoint with keys, a request authenticated as the key-value identity (or
+// with no identity) is refused 4.03 before the backup service hears of it, whatever it
+// carries; the admin identity reaches it. And that a chunk request names its backup and chunk.
+import { strict as assert } from 'node:assert';
+import type { BackupApi } from '../../../agent/endpoint/backup-resources.js';
+import { backupResources } from '../../../agent/endpoint/backup-resources.js';
+import type { ChunkOutcome } from '../../../agent/backup/backup-service.js';
+import type { BackupHeader } from '../../../agent/backup/backup-format.js';
+import { CoapResponseCode, type CoapRequest } from '../../../transport/coap/index.js';
+
+const HEADER: BackupHeader = {
+  cluster: 'c',
+  node: 'n1',
+  index: 5,
+  term: 1,
+  revision: 5,
+  keyCount: 0,
+  dataBytes: 0,
+  createdAtMs: 0,
+};
+
+class RecordingBackups implements BackupApi {
+  readonly calls: string[] = [];
+  begin(_envelope: Uint8Array, owner: string): Promise<{ id: string; header: BackupHeader }> {
+    this.calls.push(`begin ${owner}`);
+    return Promise.resolve({ id: 'a'.repeat(32), header: HEADER });
+  }
+  chunk(id: string, n: number, owner: string): ChunkOutcome {
+    this.calls.push(`chunk ${id} ${n} ${owner}`);
+    return { kind: 'chunk', bytes: Uint8Array.of(1, 2, 3) };
+  }
+}
+
+function request(method: 'GET' | 'POST', path: string[], identity: string | null): CoapRequest {
+  return {
+    method,
+    path,
+    query: [],
+    accept: null,
+    contentFormat: null,
+    ifMatch: [],
+    ifNoneMatch: false,
+    etags: [],
+    observe: null,
+    payload: new TextEncoder().encode('{"v":1}'),
+    token: new Uint8Array(0),
+    messageId: 1,
+    confirmable: true,
+    peer: { address: '127.0.0.1', port: 4000, identity },
+    options: [],
+  };
+}
+
+function handlers(
+  backups: RecordingBackups,
+): Map<string, Record<string, (r: CoapRequest) => Promise<{ code: number }>>> {
+  return new Map(backupResources(backups, 1000, { kv: 'kv', admin: 'admin' }) as never);
+}
+
+describe('backup resources', () => {
+  it('refuse the key-value identity and anonymous requests, 4.03, before the service hears of them', async () => {
+    const backups = new RecordingBackups();
+    const resources = handlers(backups);
+    for (const identity of ['kv', null, 'intruder']) {
+      const begin = await resources.get('/backup')?.['POST']?.(request('POST', ['backup'], identity));
+      assert.equal(begin?.code, CoapResponseCode.Forbidden, `POST /backup as ${String(identity)}`);
+      const chunk = await resources
+        .get('/backup/*')
+        ?.['GET']?.(request('GET', ['backup', 'a'.repeat(32), '0'], identity));
+      assert.equal(chunk?.code, CoapResponseCode.Forbidden, `GET a chunk as ${String(identity)}`);
+    }
+    assert.deepEqual(backups.calls, []);
+  });
+
+  it('let the admin identity begin a backup and fetch its chunks', async () => {
+    const backups = new RecordingBackups();
+    const resources = handlers(backups);
+    const begun = await resources.get('/backup')?.['POST']?.(request('POST', ['backup'], 'admin'));
+    assert.equal(begun?.code, CoapResponseCode.Created);
+    const chunk = await resources.get('/backup/*')?.['GET']?.(request('GET', ['backup', 'b'.repeat(32), '7'], 'admin'));
+    assert.equal(chunk?.code, CoapResponseCode.Content);
+    const bad = await resources.get('/backup/*')?.['GET']?.(request('GET', ['backup', 'x', 'seven'], 'admin'));
+    assert.equal(bad?.code, CoapResponseCode.BadRequest);
+    assert.deepEqual(backups.calls, ['begin 127.0.0.1|4000|admin', `chunk ${'b'.repeat(32)} 7 127.0.0.1|4000|admin`]);
+  });
+});
