@@ -74,6 +74,11 @@ export function exitCodeFor(error: unknown): number {
   return EXIT.software;
 }
 
+/** The agent's trace file (`--trace`), or null; a witness's apply lines say so (trace-check.ts). */
+function traceFor(config: AgentConfig): TraceWriter | null {
+  return config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now(), config.witness);
+}
+
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */
 export interface AgentFactories {
   /** The codec; a promise when it is loaded on demand (see REAL_FACTORIES). */
@@ -135,8 +140,7 @@ export class Agent {
         logger.warning('data folder: removed group and other permissions', { path });
     const storage = await openStorage(config);
     phases.mark('storage');
-    const trace =
-      config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now(), config.witness);
+    const trace = traceFor(config);
     let endpoint: LocalEndpoint | null = null;
     const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
@@ -158,8 +162,7 @@ export class Agent {
       const kv = stateMachine.kv;
       await node.start();
       phases.mark('peer');
-      const keeper = startLeaseKeeper(kv, node, { timers, metrics });
-      leases = keeper;
+      const keeper = (leases = startLeaseKeeper(kv, node, { timers, metrics }));
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
@@ -174,7 +177,6 @@ export class Agent {
       marker?.start();
       diskGuard?.start();
       logStarted(config, logger);
-      const keepers = { quotaKeeper, leases: keeper };
       return new Agent(
         config,
         node,
@@ -183,7 +185,7 @@ export class Agent {
         logger,
         metrics,
         trace,
-        keepers,
+        { quotaKeeper, leases: keeper },
         marker,
         diskGuard,
         fatal.promise,
