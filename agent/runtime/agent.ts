@@ -43,6 +43,13 @@ import { diskGuardFor, startLeaseKeeper, startQuotaKeeper } from './keepers.js';
 import { StartupPhases } from '../observability/startup-phases.js';
 import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
 
+/** Makes the data folder private (0700, this user's) before the engine creates anything in it. */
+function makeDataDirPrivate(config: AgentConfig, logger: DiagnosticLogger): void {
+  if (config.storage === 'memory') return;
+  for (const path of prepareDataDir(config.dataDir))
+    logger.warning('data folder: removed group and other permissions', { path });
+}
+
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
   /** Stopped on request (SIGTERM, SIGINT). */
@@ -134,10 +141,7 @@ export class Agent {
     phases: StartupPhases = new StartupPhases(),
   ): Promise<Agent> {
     const timers = new RealTimers();
-    // The folder is private (0700, this user's) before the engine creates anything in it.
-    if (config.storage !== 'memory')
-      for (const path of prepareDataDir(config.dataDir))
-        logger.warning('data folder: removed group and other permissions', { path });
+    makeDataDirPrivate(config, logger);
     const storage = await openStorage(config);
     phases.mark('storage');
     const trace = traceFor(config);
