@@ -168,7 +168,9 @@ function entries(s: CborSink, list: readonly LogEntry[]): void {
 }
 
 function configuration(s: CborSink, config: ClusterConfiguration): void {
-  s.head(MAJOR_ARRAY, 4);
+  const witnesses = config.witnesses ?? [];
+  // The optional fifth item is written only when there is a witness (layout.ts).
+  s.head(MAJOR_ARRAY, witnesses.length === 0 ? 4 : 5);
   nodeIds(s, config.voters);
   nodeIds(s, config.learners);
   nodeIds(s, config.oldVoters);
@@ -178,6 +180,7 @@ function configuration(s: CborSink, config: ClusterConfiguration): void {
     s.text(member.id);
     s.text(member.address);
   }
+  if (witnesses.length > 0) nodeIds(s, witnesses);
 }
 
 /** Writes the fields of request `m` in the order of FIELD_ORDER (the decoder reads them by that table). */

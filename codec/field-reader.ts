@@ -28,6 +28,8 @@ export interface FieldReader {
   nodeIds(field: string): NodeId[];
   /** A list of node ids or null. */
   nodeIdsOrNull(field: string): NodeId[] | null;
+  /** An optional list of node ids: undefined when absent or empty (the one form of "none"). */
+  nodeIdsOrAbsent(field: string): NodeId[] | undefined;
   text(field: string, rule: TextRule): string;
   /** A byte string of at most the limit named; a view of the input where the codec allows. */
   bytes(field: string, limit: ByteLimit): Uint8Array;

@@ -94,6 +94,13 @@ export class KeyedReader implements FieldReader {
     return value === null ? null : readNodeIds(value, this, field);
   }
 
+  nodeIdsOrAbsent(field: string): NodeId[] | undefined {
+    const value = this.get(field);
+    if (value === undefined || value === null) return undefined;
+    const ids = readNodeIds(value, this, field);
+    return ids.length === 0 ? undefined : ids;
+  }
+
   text(field: string, rule: TextRule): string {
     return checkText(this.get(field), rule, this, field);
   }

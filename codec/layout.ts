@@ -78,8 +78,20 @@ export const FIELD_ORDER: { readonly [T in RpcMessageType]: readonly BodyField<T
 
 /** LogEntry fields in wire order: a CBOR entry is `[term, index, typeCode, command]`. */
 export const ENTRY_FIELD_ORDER = Object.freeze(['term', 'index', 'type', 'command'] as const);
-/** ClusterConfiguration fields in wire order (`oldVoters` is null or an array). */
-export const CONFIGURATION_FIELD_ORDER = Object.freeze(['voters', 'learners', 'oldVoters', 'members'] as const);
+/**
+ * ClusterConfiguration fields in wire order (`oldVoters` is null or an array). `witnesses` is
+ * the one optional trailing field: a CBOR configuration without witnesses is the 4-item array it
+ * always was, one with witnesses adds a fifth item (a non-empty list).
+ */
+export const CONFIGURATION_FIELD_ORDER = Object.freeze([
+  'voters',
+  'learners',
+  'oldVoters',
+  'members',
+  'witnesses',
+] as const);
+/** How many fields at the end of CONFIGURATION_FIELD_ORDER a configuration may leave out. */
+export const CONFIGURATION_OPTIONAL_TRAILING = 1;
 /** ClusterMember fields in wire order: a CBOR member is `[id, address]`. */
 export const MEMBER_FIELD_ORDER = Object.freeze(['id', 'address'] as const);
 

@@ -15,14 +15,16 @@ export function readMember(r: FieldReader): ClusterMember {
   return { id: r.nodeId('id'), address: r.text('address', ADDRESS_RULE) };
 }
 
-/** Reads a cluster configuration. */
+/** Reads a cluster configuration; `witnesses` is present only when it names someone. */
 export function readConfiguration(r: FieldReader): ClusterConfiguration {
-  return {
+  const config: ClusterConfiguration = {
     voters: r.nodeIds('voters'),
     learners: r.nodeIds('learners'),
     oldVoters: r.nodeIdsOrNull('oldVoters'),
     members: r.records('members', readMember),
   };
+  const witnesses = r.nodeIdsOrAbsent('witnesses');
+  return witnesses === undefined ? config : { ...config, witnesses };
 }
 
 type Builders = { readonly [T in RpcMessageType]: (r: FieldReader) => MessageOfType<T> };

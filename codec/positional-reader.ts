@@ -25,6 +25,7 @@ import type { ByteLimit, FieldReader } from './field-reader.js';
 import { readNodeIds } from './keyed-reader.js';
 import {
   CONFIGURATION_FIELD_ORDER,
+  CONFIGURATION_OPTIONAL_TRAILING,
   ENTRY_FIELD_ORDER,
   ENTRY_TYPES,
   FORWARD_KINDS,
@@ -44,6 +45,11 @@ export function positionsOf(fields: readonly string[], offset: number): Position
 const CONFIGURATION_POSITIONS = positionsOf(CONFIGURATION_FIELD_ORDER, 0);
 const MEMBER_POSITIONS = positionsOf(MEMBER_FIELD_ORDER, 0);
 
+/** How many trailing fields each nested record may leave out, by the field that holds it. */
+const NESTED_OPTIONAL_TRAILING: ReadonlyMap<string, number> = new Map([
+  ['configuration', CONFIGURATION_OPTIONAL_TRAILING],
+]);
+
 /** The layout of each nested record, by the field that holds it. */
 const NESTED_POSITIONS: ReadonlyMap<string, Positions> = new Map([
   ['configuration', CONFIGURATION_POSITIONS],
@@ -61,6 +67,7 @@ export class PositionalReader implements FieldReader {
   /**
    * Reads `items` laid out as `positions` (which must cover every item after the first
    * `positions`-less ones); its path is `pathPrefix`, followed by `[pathIndex]` when >= 0.
+   * The last `optionalTrailing` fields may be left out (the array is that much shorter).
    */
   constructor(
     value: unknown,
@@ -69,12 +76,16 @@ export class PositionalReader implements FieldReader {
     pathPrefix: string,
     pathIndex: number,
     limits: CodecLimits,
+    optionalTrailing = 0,
   ) {
     this.pathPrefix = pathPrefix;
     this.pathIndex = pathIndex;
     if (!Array.isArray(value))
       throw malformed(this.path, '', `expected an array of ${length} fields, got ${describe(value)}`);
-    if (value.length !== length) throw malformed(this.path, '', `expected ${length} fields, got ${value.length}`);
+    if (value.length > length || value.length < length - optionalTrailing) {
+      const expected = optionalTrailing === 0 ? `${length}` : `${length - optionalTrailing} to ${length}`;
+      throw malformed(this.path, '', `expected ${expected} fields, got ${value.length}`);
+    }
     this.items = value;
     this.positions = positions;
     this.limits = limits;
@@ -119,6 +130,13 @@ export class PositionalReader implements FieldReader {
   nodeIdsOrNull(field: string): NodeId[] | null {
     const value = this.get(field);
     return value === null ? null : readNodeIds(value, this, field);
+  }
+
+  nodeIdsOrAbsent(field: string): NodeId[] | undefined {
+    const value = this.get(field);
+    if (value === undefined) return undefined;
+    const ids = readNodeIds(value, this, field);
+    return ids.length === 0 ? undefined : ids;
   }
 
   text(field: string, rule: TextRule): string {
@@ -172,8 +190,17 @@ export class PositionalReader implements FieldReader {
 
   record<T>(field: string, read: (reader: FieldReader) => T): T {
     const positions = nestedPositions(field);
+    const optional = NESTED_OPTIONAL_TRAILING.get(field) ?? 0;
     return read(
-      new PositionalReader(this.get(field), positions, positions.size, `${this.path}.${field}`, -1, this.limits),
+      new PositionalReader(
+        this.get(field),
+        positions,
+        positions.size,
+        `${this.path}.${field}`,
+        -1,
+        this.limits,
+        optional,
+      ),
     );
   }
 }

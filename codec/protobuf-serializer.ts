@@ -69,6 +69,7 @@ function configurationToProto(config: ClusterConfiguration): object {
     learners: config.learners,
     oldVoters: config.oldVoters === null ? null : { ids: config.oldVoters },
     members: config.members,
+    ...(config.witnesses !== undefined && config.witnesses.length > 0 ? { witnesses: config.witnesses } : {}),
   };
 }
 

@@ -49,12 +49,19 @@ export interface ClusterMember {
  * is joint (C_old,new, Raft §6), when elections and commitment need majorities of both.
  * Learners receive the log but never vote or count toward a quorum. `members` gives the
  * address of every node named in the other three lists.
+ *
+ * `witnesses` names the members that are witnesses (DESIGN.md, "Witness members"): a witness
+ * votes and counts toward commitment like any voter (or waits as a learner until it is
+ * promoted) but keeps only each entry's term and index, never campaigns and never leads. The
+ * field is absent when the configuration has no witness and never an empty list, so a
+ * configuration without witnesses encodes exactly as before witnesses existed.
  */
 export interface ClusterConfiguration {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
   readonly oldVoters: readonly NodeId[] | null;
   readonly members: readonly ClusterMember[];
+  readonly witnesses?: readonly NodeId[];
 }
 
 /** What identifies a snapshot: the last entry it covers and the configuration as of that entry. */

@@ -7,6 +7,8 @@ import type { ClusterConfiguration, LogIndex, NodeId, ServerState, Term } from '
 export interface AddServerOptions {
   /** Keep the node a non-voting learner instead of promoting it once it has caught up. */
   readonly learner?: boolean;
+  /** Add the node as a witness: it votes but stores only terms and indexes, and never leads. Default false. */
+  readonly witness?: boolean;
 }
 
 /** A node's view of one member, for status displays. */
@@ -14,6 +16,8 @@ export interface MemberStatus {
   readonly id: NodeId;
   readonly address: string;
   readonly role: 'voter' | 'learner';
+  /** Present (true) when the member is a witness: it votes (or will, as a learner) but stores no values. */
+  readonly witness?: true;
   /** On the leader: the highest index known replicated on the member; otherwise null. */
   readonly matchIndex: LogIndex | null;
 }

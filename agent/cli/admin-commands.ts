@@ -18,7 +18,7 @@ const OPTIONS_HELP = `options: --admin-key FILE [--cluster ID] [--valid-for-s S]
 gateway, with 'coraft admin submit FILE').`;
 
 const MEMBERS_HELP = `usage: coraft members list
-       coraft members add ID ADDRESS [--learner] [--links FILE]
+       coraft members add ID ADDRESS [--learner] [--witness] [--links FILE]
        coraft members remove ID
        coraft members rekey ID [--links FILE]
 ${OPTIONS_HELP}
@@ -27,6 +27,8 @@ Changes are signed with the admin private key (--admin-key FILE, or CORAFT_ADMIN
 the cluster is --cluster ID or the one of the fleet.json next to the key.
 --links FILE: the new member's links wrapped for the existing members, written by
 'coraft provision --add|--rekey' (default: links/ID.json next to the admin key).
+--witness: ID joins as a witness: it votes and counts toward commitment but stores only each
+entry's term and index, never leads and serves no key-value requests (DESIGN.md).
 rekey: commits ID's new links; then install ID's new bundle and restart it (deploy/README.md).
 Removing or rekeying the leader hands leadership to another voter first.`;
 
@@ -54,12 +56,17 @@ async function moveLeadershipFrom(client: EndpointClient, signer: Signer, id: st
   await sendSigned(client, 'POST', '/leader/transfer', signer.sign({ op: 'transfer-leadership', to: null }));
 }
 
+/** What `members add` says of a witness it added. */
+function witnessNote(witness: boolean | undefined): string {
+  return witness === true ? ' (a witness)' : '';
+}
+
 /** The operation a `members` verb signs. */
 function membersOperation(
   verb: string,
   id: string,
   address: string | undefined,
-  values: { learner?: boolean | undefined; links?: string | undefined },
+  values: { learner?: boolean | undefined; witness?: boolean | undefined; links?: string | undefined },
   signer: Signer,
 ): AdminOperation {
   switch (verb) {
@@ -70,6 +77,7 @@ function membersOperation(
         id,
         address,
         learner: values.learner === true,
+        ...(values.witness === true ? { witness: true } : {}),
         links: readLinks(values.links, signer, id),
       };
     case 'remove':
@@ -86,6 +94,7 @@ export async function runMembers(args: readonly string[]): Promise<number> {
     ...COMMON,
     ...SIGNING_OPTIONS,
     learner: { type: 'boolean' },
+    witness: { type: 'boolean' },
     links: { type: 'string' },
   });
   const [verb, id, address] = positionals;
@@ -127,7 +136,7 @@ export async function runMembers(args: readonly string[]): Promise<number> {
             );
           report(
             await sendSigned(client, 'POST', '/members', signer.sign(operation)),
-            `added ${id}${values.learner === true ? ' as a learner' : ''}`,
+            `added ${id}${values.learner === true ? ' as a learner' : ''}${witnessNote(values.witness)}`,
           );
           return CLIENT_EXIT.ok;
         case 'remove':

@@ -187,9 +187,10 @@ export class AgentProcesses {
   /** Writes a fresh cluster with `cluster init`; no agent runs yet. */
   static async create(options: AgentProcessesOptions = {}): Promise<AgentProcesses> {
     const nodes = options.nodes ?? 3;
+    const witnesses = options.witnesses ?? 0;
     const ownsDir = options.dir === undefined;
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'coraft-cluster-'));
-    const basePort = options.basePort ?? (await findFreePorts(2 * nodes));
+    const basePort = options.basePort ?? (await findFreePorts(2 * (nodes + witnesses)));
     const init = initCluster({
       dir,
       nodes,
@@ -198,6 +199,7 @@ export class AgentProcesses {
       storage: options.storage ?? 'wal',
       codec: options.codec ?? 'cbor',
       force: true,
+      ...(witnesses === 0 ? {} : { witnesses }),
       ...(options.configOverrides === undefined ? {} : { configOverrides: options.configOverrides }),
       ...(options.hostOf === undefined ? {} : { hostOf: options.hostOf }),
       ...(options.initialMembers === undefined ? {} : { initialMembers: options.initialMembers }),

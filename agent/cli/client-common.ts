@@ -109,7 +109,8 @@ export function memberRows(body: JsonFields): MemberRow[] {
   return body.objects('members').map((m) => ({
     id: m.string('id'),
     address: m.string('address'),
-    role: m.string('role'),
+    // A witness shows as `voter witness` (or `learner witness` while it catches up).
+    role: m.flag('witness') ? `${m.string('role')} witness` : m.string('role'),
     matchIndex: m.nullableNumber('matchIndex'),
   }));
 }

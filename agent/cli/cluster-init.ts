@@ -14,6 +14,7 @@ import { STORAGE_SETTINGS, isStorageSetting } from '../config/agent-config.js';
 import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { isLoopbackHost } from '../config/trust-config.js';
+import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
 import { intOption, parseOptions } from './args.js';
 import {
   linksDocument,
@@ -27,17 +28,20 @@ import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '..
 
 const HELP =
   'usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] ' +
-  `[--initial-members M] [--force]
+  `[--witnesses W] [--initial-members M] [--force]
 
 Writes DIR/<id>/ for a loopback cluster of N nodes (n1..nN) with fresh link keys, and
 DIR/provisioner/secrets/ with the fleet secret and the admin key (admin.key: sign admin
 commands with --admin-key DIR/provisioner/secrets/admin.key).
-  --nodes N        1 to 9 nodes (default 3)
+  --nodes N        1 to 9 nodes that hold the data (default 3)
+  --witnesses W    0 to 9 witnesses more (default 0): n(N+1)..n(N+W) vote and count toward
+                   commitment but store only each entry's term and index and never lead;
+                   --nodes 2 --witnesses 1 is a two-gateway site (DESIGN.md, "Witness members")
   --dir DIR        where to write (required)
   --base-port P    first port (default 5700); node i uses P+2(i-1) for peers and the next one for its endpoint
   --transport T    coaps (default), coap, http or https
   --storage S      wal (default), lmdb-direct or memory (lmdb: the former name of wal)
-  --initial-members M   the first M nodes form the cluster (default N); the others get folders and
+  --initial-members M   the first M nodes form the cluster (default N+W); the others get folders and
                    links files (DIR/provisioner/secrets/links/<id>.json) to join with 'coraft members add'
   --force          overwrite an existing cluster folder
 `;
@@ -58,6 +62,8 @@ export interface InitNode {
   readonly dir: string;
   readonly config: string;
   readonly endpoint: string;
+  /** This node is a witness (absent: it is not). */
+  readonly witness?: boolean;
 }
 
 /** What `initCluster` writes. */
@@ -82,22 +88,34 @@ export interface InitOptions {
    * but start outside it, to join with `members add`. Default: all of them. Limit: 1 to nodes.
    */
   readonly initialMembers?: number;
+  /**
+   * How many witnesses follow the `nodes` full members (ids n(nodes+1) on); they are marked
+   * `"witness": true` in every members list. Default 0. Limit: 0 to 9.
+   */
+  readonly witnesses?: number;
 }
 
 /** Writes the cluster; returns its nodes. */
 export function initCluster(options: InitOptions): InitNode[] {
   const root = resolve(options.dir);
-  const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+  const witnessCount = options.witnesses ?? 0;
+  if (!Number.isSafeInteger(witnessCount) || witnessCount < 0 || witnessCount > 9)
+    throw new ConfigError([`witnesses: expected 0 to 9, got ${witnessCount}`]);
+  const ids = Array.from({ length: options.nodes + witnessCount }, (_, i) => `n${i + 1}`);
+  const isWitnessId = (id: string): boolean => ids.indexOf(id) >= options.nodes;
+  // Witnesses fewer than a quorum, so that every quorum holds a full member (DESIGN.md).
+  const witnessProblems = configurationProblems(simpleConfiguration(ids, [], ids.filter(isWitnessId)));
+  if (witnessProblems.length > 0) throw new ConfigError(witnessProblems.map((p) => `--witnesses: ${p}`));
   if (!options.force && ids.some((id) => existsSync(join(root, id, 'agent.json')))) {
     throw new ConfigError([`--dir: ${root} already holds a cluster; use --force to overwrite it`]);
   }
   const host = options.hostOf ?? (() => '127.0.0.1');
-  const initialMembers = options.initialMembers ?? options.nodes;
-  if (!Number.isSafeInteger(initialMembers) || initialMembers < 1 || initialMembers > options.nodes) {
-    throw new ConfigError([`initialMembers: expected 1 to ${options.nodes}, got ${initialMembers}`]);
+  const initialMembers = options.initialMembers ?? ids.length;
+  if (!Number.isSafeInteger(initialMembers) || initialMembers < 1 || initialMembers > ids.length) {
+    throw new ConfigError([`initialMembers: expected 1 to ${ids.length}, got ${initialMembers}`]);
   }
   const addresses = ids.map((id, i) => ({ id, address: `${host(id)}:${options.basePort + 2 * i}` }));
-  const members = addresses.slice(0, initialMembers);
+  const members = addresses.slice(0, initialMembers).map((m) => (isWitnessId(m.id) ? { ...m, witness: true } : m));
   const keys = writeProvisioner(root, addresses, initialMembers);
   return ids.map((id, i) => {
     const dir = join(root, id);
@@ -113,6 +131,8 @@ export function initCluster(options: InitOptions): InitNode[] {
       dataDir: './data',
       listen: { peer: addresses[i]?.address ?? '', endpoint },
       members,
+      // A witness outside the initial members (a joiner) is told so here; listed ones are marked there.
+      ...(isWitnessId(id) && i >= initialMembers ? { witness: true } : {}),
       transport: options.transport,
       codec: options.codec ?? 'cbor',
       storage: options.storage,
@@ -122,7 +142,7 @@ export function initCluster(options: InitOptions): InitNode[] {
     };
     const file = join(dir, 'agent.json');
     writeSecretFile(file, `${JSON.stringify(config, null, 2)}\n`);
-    return { id, dir, config: file, endpoint };
+    return { id, dir, config: file, endpoint, witness: isWitnessId(id) };
   });
 }
 
@@ -178,6 +198,7 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
     storage: { type: 'string' },
     force: { type: 'boolean' },
     'initial-members': { type: 'string' },
+    witnesses: { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) {
@@ -192,15 +213,20 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
   if (!isStorageSetting(storage))
     throw new ConfigError([`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`]);
   const count = intOption(values.nodes, 'nodes', 3, 1, 9);
+  const witnesses = intOption(values.witnesses, 'witnesses', 0, 0, 9);
   const nodes = initCluster({
     dir: values.dir,
     nodes: count,
-    initialMembers: intOption(values['initial-members'], 'initial-members', count, 1, count),
+    witnesses,
+    initialMembers: intOption(values['initial-members'], 'initial-members', count + witnesses, 1, count + witnesses),
     basePort: intOption(values['base-port'], 'base-port', 5700, 1024, 65000),
     transport,
     storage,
     force: values.force === true,
   });
-  for (const node of nodes) process.stdout.write(`${node.id}: ${node.config} (endpoint coap://${node.endpoint})\n`);
+  for (const node of nodes) {
+    const role = node.witness === true ? ' witness' : '';
+    process.stdout.write(`${node.id}:${role} ${node.config} (endpoint coap://${node.endpoint})\n`);
+  }
   return Promise.resolve(0);
 }

@@ -190,6 +190,14 @@ export class JsonFields {
     return v;
   }
 
+  /** A boolean field that may be absent (absent: false). */
+  flag(name: string): boolean {
+    const v = this.get(name);
+    if (v === undefined) return false;
+    if (typeof v !== 'boolean') throw this.wrong(name, 'a boolean or absent');
+    return v;
+  }
+
   nullableString(name: string): string | null {
     const v = this.get(name);
     if (v === null || v === undefined) return null;

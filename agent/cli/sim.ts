@@ -20,6 +20,8 @@ linearizability of the client history at the end.
 options:
   --seed S             seed (default: random, printed)
   --nodes N            cluster size, 1 to 9 (default 5)
+  --witnesses W        witnesses beyond the N members, 0 to 4 (default 0): they vote but store
+                       only terms and indexes (DESIGN.md, "Witness members")
   --duration-ms T      simulated duration of the faulty period (default 10000)
   --clients C          concurrent clients (default 3)
   --faults LIST        comma-separated: ${FAULT_KINDS.join(',')} (default: none)
@@ -66,6 +68,7 @@ export function parseSimArgs(
   const { values } = parseOptions(args, {
     seed: { type: 'string' },
     nodes: { type: 'string' },
+    witnesses: { type: 'string' },
     'duration-ms': { type: 'string' },
     clients: { type: 'string' },
     faults: { type: 'string' },
@@ -79,6 +82,7 @@ export function parseSimArgs(
   const run: SimRunOptions = {
     seed,
     nodes: intOption(values.nodes, 'nodes', 5, 1, 9),
+    witnesses: intOption(values.witnesses, 'witnesses', 0, 0, 4),
     durationMs: intOption(values['duration-ms'], 'duration-ms', 10_000, 0, 86_400_000),
     clients: intOption(values.clients, 'clients', 3, 0, 1000),
     faults: parseFaults(values.faults),

@@ -14,6 +14,7 @@ import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../con
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import type { LogLevel } from '../../contracts/logger.js';
+import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
 import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
 
 export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';
@@ -65,6 +66,10 @@ export interface AgentConfig {
   readonly listenPeer: HostPort;
   readonly listenEndpoint: HostPort;
   readonly members: readonly ClusterMember[];
+  /** The members marked `"witness": true` (DESIGN.md, "Witness members"). */
+  readonly witnesses: readonly NodeId[];
+  /** This node is a witness: marked so among the members, or by the top-level `witness`. */
+  readonly witness: boolean;
   readonly transport: 'coaps' | 'coap' | 'http' | 'https';
   readonly codec: 'cbor' | 'json' | 'protobuf';
   /** The engine to open; the alias `lmdb` is resolved to `wal`. */
@@ -110,7 +115,8 @@ interface RawAgentConfig {
   nodeId: string;
   dataDir: string;
   listen: { peer: string; endpoint: string };
-  members: { id: string; address: string }[];
+  members: { id: string; address: string; witness?: boolean }[];
+  witness?: boolean;
   transport?: 'coaps' | 'coap' | 'http' | 'https';
   codec?: 'cbor' | 'json' | 'protobuf';
   storage?: StorageSetting;
@@ -220,6 +226,10 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
   const transport = raw.transport ?? 'coaps';
   const ids = raw.members.map((m) => m.id);
   if (new Set(ids).size !== ids.length) problems.push('members: duplicate ids');
+  const witnesses = raw.members.filter((m) => m.witness === true).map((m) => m.id);
+  // Witnesses fewer than a quorum, so that every quorum holds a full member (DESIGN.md).
+  for (const problem of configurationProblems(simpleConfiguration(ids, [], witnesses)))
+    if (problem.includes('witness')) problems.push(`members: ${problem}`);
   if (problems.length > 0) throw new ConfigError(problems);
   const listenEndpoint = parseHostPort(raw.listen.endpoint, 'listen.endpoint');
   const trust = resolveTrustSettings(raw, at, listenEndpoint.host, transport === 'coaps' || transport === 'https');
@@ -231,6 +241,8 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     listenPeer: parseHostPort(raw.listen.peer, 'listen.peer'),
     listenEndpoint,
     members: raw.members.map((m) => ({ id: m.id, address: m.address })),
+    witnesses,
+    witness: raw.witness === true || witnesses.includes(raw.nodeId),
     transport,
     codec: raw.codec ?? 'cbor',
     storage: storageEngineOf(raw.storage ?? 'wal'),

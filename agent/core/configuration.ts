@@ -13,19 +13,47 @@ export const MEMBERS_MAX = 64;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** A configuration with the given voters and no learners (addresses empty). */
+/**
+ * A configuration with the given voters and no learners (addresses empty unless `members` gives
+ * them); `witnesses` (a subset of `voters`) are witness members.
+ */
 export function simpleConfiguration(
   voters: readonly NodeId[],
   members: readonly ClusterMember[] = [],
+  witnesses: readonly NodeId[] = [],
 ): ClusterConfiguration {
   const sorted = [...new Set(voters)].sort();
   const known = new Map(members.map((m) => [m.id, m.address]));
-  return {
-    voters: sorted,
-    learners: [],
-    oldVoters: null,
-    members: sorted.map((id) => ({ id, address: known.get(id) ?? '' })),
-  };
+  return withWitnesses(
+    {
+      voters: sorted,
+      learners: [],
+      oldVoters: null,
+      members: sorted.map((id) => ({ id, address: known.get(id) ?? '' })),
+    },
+    witnesses,
+  );
+}
+
+/** The witnesses of a configuration (empty when it has none). */
+export function witnessesOf(config: ClusterConfiguration): readonly NodeId[] {
+  return config.witnesses ?? [];
+}
+
+/** True when `id` is a witness member of the configuration (it stores only terms and indexes). */
+export function isWitness(config: ClusterConfiguration, id: NodeId): boolean {
+  return config.witnesses?.includes(id) ?? false;
+}
+
+/**
+ * `config` with `witnesses` (sorted, without duplicates) as its witness list: the field is left
+ * out when the list is empty, which is the one canonical form of "no witness".
+ */
+export function withWitnesses(config: ClusterConfiguration, witnesses: readonly NodeId[]): ClusterConfiguration {
+  const { voters, learners, oldVoters, members } = config;
+  const base: ClusterConfiguration = { voters, learners, oldVoters, members };
+  if (witnesses.length === 0) return base;
+  return { ...base, witnesses: [...new Set(witnesses)].sort() };
 }
 
 /** The voters of a configuration, as quorum arithmetic sees them. */
@@ -70,11 +98,40 @@ export function configurationProblems(config: ClusterConfiguration): string[] {
   if (config.voters.length === 0) problems.push('a configuration needs at least one voter');
   for (const id of config.learners) if (isVoter(config, id)) problems.push(`${id} is both a voter and a learner`);
   if (allMembers(config).length > MEMBERS_MAX) problems.push(`more than ${MEMBERS_MAX} members`);
+  problems.push(...witnessProblems(config, checkIds));
   for (const member of config.members) {
     if (!isMember(config, member.id)) problems.push(`address given for non-member ${member.id}`);
     if (typeof member.address !== 'string' || member.address.length > 255)
       problems.push(`bad address for ${member.id}`);
   }
+  return problems;
+}
+
+/**
+ * The problems of the witness list: each witness is a member, the list is absent rather than
+ * empty, and in each half of the configuration the witnesses are fewer than a quorum, so that
+ * every quorum holds a full member. A commit then always reaches the disk of a full member of
+ * the configuration that committed it: a quorum of witnesses alone could commit an entry whose
+ * value no remaining member holds (say, once the leader that wrote it removed itself), and the
+ * witnesses, which keep its term, would then refuse every full member their votes for ever.
+ * It also keeps a voter that can lead in each half (a witness never leads).
+ */
+function witnessProblems(
+  config: ClusterConfiguration,
+  checkIds: (ids: readonly NodeId[], what: string) => void,
+): string[] {
+  if (config.witnesses === undefined) return [];
+  const witnesses = config.witnesses;
+  const problems: string[] = [];
+  if (witnesses.length === 0) problems.push('witnesses is empty (leave it out instead)');
+  checkIds(witnesses, 'witnesses');
+  for (const id of witnesses) if (!isMember(config, id)) problems.push(`witness ${id} is not a member`);
+  const tooMany = (ids: readonly NodeId[]): boolean =>
+    ids.length > 0 && ids.filter((id) => witnesses.includes(id)).length >= Math.floor(ids.length / 2) + 1;
+  if (tooMany(config.voters))
+    problems.push('witnesses make up a quorum of the voters: a quorum must hold a full member');
+  if (config.oldVoters !== null && tooMany(config.oldVoters))
+    problems.push('witnesses make up a quorum of the old voters: a quorum must hold a full member');
   return problems;
 }
 
@@ -93,6 +150,8 @@ export function encodeConfiguration(config: ClusterConfiguration): Uint8Array {
     members: [...config.members]
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .map((m) => ({ id: m.id, address: m.address })),
+    // Only when there is one: a configuration without witnesses encodes as it always did.
+    ...(config.witnesses === undefined ? {} : { witnesses: [...config.witnesses].sort() }),
   };
   return encoder.encode(JSON.stringify(canonical));
 }
@@ -118,7 +177,10 @@ export function parseConfiguration(value: unknown): ClusterConfiguration | null 
   const oldVoters = oldRaw === null ? null : stringList(oldRaw);
   const members = memberList(Reflect.get(value, 'members'));
   if (voters === null || learners === null || members === null || (oldRaw !== null && oldVoters === null)) return null;
-  const config: ClusterConfiguration = { voters, learners, oldVoters, members };
+  const witnessesRaw: unknown = Reflect.get(value, 'witnesses');
+  const witnesses = witnessesRaw === undefined ? undefined : stringList(witnessesRaw);
+  if (witnesses === null) return null;
+  const config: ClusterConfiguration = { voters, learners, oldVoters, members, ...(witnesses && { witnesses }) };
   return configurationProblems(config).length === 0 ? config : null;
 }
 
@@ -156,12 +218,13 @@ function canonicalOf(config: ClusterConfiguration): unknown {
     learners: [...config.learners].sort(),
     oldVoters: config.oldVoters === null ? null : [...config.oldVoters].sort(),
     members: [...config.members].map((m) => `${m.id}=${m.address}`).sort(),
+    witnesses: [...witnessesOf(config)].sort(),
   };
 }
 
 /** A membership change the leader can propose. */
 export type ConfigurationChange =
-  | { readonly kind: 'add-learner'; readonly id: NodeId; readonly address: string }
+  | { readonly kind: 'add-learner'; readonly id: NodeId; readonly address: string; readonly witness?: boolean }
   | { readonly kind: 'promote'; readonly id: NodeId }
   | { readonly kind: 'remove'; readonly id: NodeId };
 
@@ -181,11 +244,12 @@ export function planChange(current: ClusterConfiguration, change: ConfigurationC
   switch (change.kind) {
     case 'add-learner': {
       if (isMember(current, change.id)) return { ok: false, reason: `${change.id} is already a member` };
-      return checked({
+      const next = {
         ...current,
         learners: [...current.learners, change.id].sort(),
         members: [...members, { id: change.id, address: change.address }],
-      });
+      };
+      return checked(withWitnesses(next, [...witnessesOf(current), ...(change.witness === true ? [change.id] : [])]));
     }
     case 'promote': {
       if (!current.learners.includes(change.id)) return { ok: false, reason: `${change.id} is not a learner` };
@@ -194,11 +258,18 @@ export function planChange(current: ClusterConfiguration, change: ConfigurationC
         learners: current.learners.filter((id) => id !== change.id),
         oldVoters: current.voters,
         members: current.members,
+        ...(current.witnesses && { witnesses: current.witnesses }),
       });
     }
     case 'remove': {
       if (current.learners.includes(change.id)) {
-        return checked({ ...current, learners: current.learners.filter((id) => id !== change.id), members });
+        const next = { ...current, learners: current.learners.filter((id) => id !== change.id), members };
+        return checked(
+          withWitnesses(
+            next,
+            witnessesOf(current).filter((id) => id !== change.id),
+          ),
+        );
       }
       if (!current.voters.includes(change.id)) return { ok: false, reason: `${change.id} is not a member` };
       if (current.voters.length === 1) return { ok: false, reason: 'cannot remove the last voter' };
@@ -207,6 +278,7 @@ export function planChange(current: ClusterConfiguration, change: ConfigurationC
         learners: current.learners,
         oldVoters: current.voters,
         members: current.members,
+        ...(current.witnesses && { witnesses: current.witnesses }),
       });
     }
   }
@@ -221,6 +293,12 @@ export function transitionProblem(current: ClusterConfiguration, next: ClusterCo
   if (current.oldVoters !== null) return 'a membership change is already in progress (joint configuration)';
   const problems = configurationProblems(next);
   if (problems.length > 0) return `invalid configuration: ${problems.join('; ')}`;
+  // A witness holds no values, so it can never become a full member, and a full member never
+  // becomes a witness in place (its values would stay on its disk): remove and add again.
+  for (const id of allMembers(next)) {
+    if (isMember(current, id) && isWitness(current, id) !== isWitness(next, id))
+      return `${id} cannot change between witness and full member (remove it and add it again)`;
+  }
   const same = (a: readonly NodeId[], b: readonly NodeId[]): boolean =>
     a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
   if (next.oldVoters === null) {
@@ -235,7 +313,11 @@ export function transitionProblem(current: ClusterConfiguration, next: ClusterCo
 export function leaveJoint(joint: ClusterConfiguration): ClusterConfiguration {
   assert(joint.oldVoters !== null, 'only a joint configuration is left');
   const next: ClusterConfiguration = { voters: joint.voters, learners: joint.learners, oldVoters: null, members: [] };
-  return { ...next, members: joint.members.filter((m) => isMember(next, m.id)) };
+  const left = { ...next, members: joint.members.filter((m) => isMember(next, m.id)) };
+  return withWitnesses(
+    left,
+    witnessesOf(joint).filter((id) => isMember(next, id)),
+  );
 }
 
 function checked(config: ClusterConfiguration): ChangePlan {

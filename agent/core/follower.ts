@@ -10,10 +10,13 @@ import { onCommitAdvanced } from './commit.js';
 import type { CoreState } from './state.js';
 import type { Snapshot } from '../../contracts/log.js';
 import type { AppendEntriesRequest, InstallSnapshotRequest } from '../../contracts/messages.js';
+import { entriesForWitness } from './witness.js';
 
 /** Handles AppendEntries from the leader of the current term (Raft Figure 2, receiver rules 2-5). */
 export function handleAppendEntries(core: CoreState, replyTo: number, request: AppendEntriesRequest): void {
-  const outcome = core.log.maybeAppend(request.prevLogIndex, request.prevLogTerm, request.entries);
+  // A witness keeps terms and indexes only, whatever the leader sent (witness.ts).
+  const entries = core.isSelfWitness() ? entriesForWitness(core.witnessView, request.entries) : request.entries;
+  const outcome = core.log.maybeAppend(request.prevLogIndex, request.prevLogTerm, entries);
   if (!outcome.ok) {
     core.reply(replyTo, {
       type: 'AppendEntriesResponse',

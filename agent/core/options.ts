@@ -4,6 +4,7 @@
  * start state from what the node persisted.
  */
 import type { Prng } from '../../contracts/prng.js';
+import type { WitnessView } from './witness.js';
 import type { ClusterConfiguration, HardState, LogEntry, NodeId, Snapshot } from '../../contracts/log.js';
 
 /** Options of the core, in ticks and bytes. The runtime derives them from RaftConfiguration. */
@@ -28,6 +29,12 @@ export interface CoreOptions {
   /** Most committed-entry bytes handed out to apply in one Ready (at least one entry). */
   readonly applyBytesMax: number;
   /**
+   * This node was set up as a witness (agent.json marks it so). A witness never campaigns and
+   * strips what it stores whatever the configuration says, so a witness whose configuration
+   * lost track of its role still never leads and never keeps a value. Default false.
+   */
+  readonly witness?: boolean;
+  /**
    * A brand-new cluster elects its first leader early: while the node has no term, no vote, no
    * log and no snapshot, and is the voter with the lowest id of its configuration, its election
    * timeout is one heartbeat interval (`heartbeatTicks`) instead of a randomized one, so it
@@ -39,9 +46,11 @@ export interface CoreOptions {
   readonly earlyFirstCampaign?: boolean;
 }
 
-/** Dependencies of the core: only randomness. */
+/** Dependencies of the core: randomness, and what witnesses may see. */
 export interface CoreDeps {
   readonly prng: Prng;
+  /** What a witness is sent and stores (witness.ts). Default STRIPPED_WITNESS_VIEW. */
+  readonly witnessView?: WitnessView;
 }
 
 /** What a core starts from: what the node persisted, and the cluster to bootstrap without a log. */

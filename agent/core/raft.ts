@@ -14,7 +14,7 @@
 import { assert, assertNever } from '../../contracts/assert.js';
 import { maybeCommit } from './commit.js';
 import { campaign } from './election.js';
-import { encodeConfiguration, transitionProblem } from './configuration.js';
+import { encodeConfiguration, isWitness, transitionProblem } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
 import { compactionPoint, isActivelyReplicating, retainStalledTicksMax } from './retention.js';
@@ -180,6 +180,8 @@ export class RaftCore {
     if (to === s.id) return { ok: false, reason: 'invalid', message: 'the leader cannot transfer to itself' };
     if (!s.configs.current().voters.includes(to))
       return { ok: false, reason: 'invalid', message: `${to} is not a voter` };
+    if (isWitness(s.configs.current(), to))
+      return { ok: false, reason: 'invalid', message: `${to} is a witness: it holds no values and never leads` };
     if (s.transferee === to) return { ok: true };
     s.transferee = to;
     s.electionElapsed = 0;
@@ -305,6 +307,11 @@ export class RaftCore {
 
   getConfiguration(): ClusterConfiguration {
     return this.state.configs.current();
+  }
+
+  /** True when this node is a witness: it stores terms and indexes only and never leads. */
+  isWitness(): boolean {
+    return this.state.isSelfWitness();
   }
 
   /** True while a configuration entry above the commit index is in the log. */

@@ -15,7 +15,10 @@ import type { Progress } from './progress.js';
 import { maybeConfirmReads } from './read-index.js';
 import type { CoreRequest } from './ready.js';
 import type { CoreState } from './state.js';
-import type { LogIndex, NodeId } from '../../contracts/log.js';
+import { isVoter, isWitness, quorumVoters } from './configuration.js';
+import { allVoters } from './quorum.js';
+import { entriesForWitness } from './witness.js';
+import type { LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
 import type {
   AppendEntriesRequest,
   AppendEntriesResponse,
@@ -45,12 +48,17 @@ export function flushReplication(core: CoreState): void {
 function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   const prevLogIndex = progress.next - 1;
   const prevLogTerm = core.log.term(prevLogIndex);
-  const entries = core.log.slice(progress.next, core.options.maxEntriesPerAppend, core.options.appendBytesMax);
-  if (prevLogTerm === null || entries === null) {
+  const witness = isWitness(core.configs.current(), id);
+  // A witness is sent only entries already durable on the leader (witnessEntriesMax).
+  const countMax = witness ? witnessEntriesMax(core, progress.next) : core.options.maxEntriesPerAppend;
+  const slice = core.log.slice(progress.next, countMax, core.options.appendBytesMax);
+  if (prevLogTerm === null || slice === null) {
     // The entries the follower needs were compacted away: it needs the snapshot.
     startSnapshot(core, id, progress);
     return false;
   }
+  // A witness is sent terms, indexes and configurations only (witness.ts).
+  const entries = witness ? entriesForWitness(core.witnessView, slice) : slice;
   // In probe state an empty append still finds out whether the logs match at next - 1.
   const probing = progress.state === 'probe' && progress.match < prevLogIndex;
   if (entries.length === 0 && !probing) return false;
@@ -68,6 +76,32 @@ function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
   progress.sentEntries(prevLogIndex + entries.length, entries.length, bytes);
   if (entries.length > 0) progress.appendElapsed = core.heartbeatElapsed;
   return true;
+}
+
+/**
+ * How many entries from `next` on a witness may be sent: only entries already durable on a full
+ * member that can campaign, namely the leader's own synced entries when it is a full voter of
+ * the configuration in force, and whatever a full voter of that configuration has acknowledged
+ * once it holds that configuration's entry (then its latest configuration names it a voter).
+ *
+ * A node's log never becomes less up to date than what it synced, so some full member that can
+ * campaign is then always at least as up to date as the witness and can win its vote. Without
+ * the rule an uncommitted entry could end up on the witness alone, or on the witness and a
+ * leader that removed itself (which no longer campaigns): the witness would refuse every full
+ * member its vote, and never campaigns itself, so the cluster would wait for ever for an entry
+ * that was never committed. Full members still get every entry at once, before the leader's own
+ * sync (thesis §10.2.1); only the witness waits.
+ */
+function witnessEntriesMax(core: CoreState, next: LogIndex): number {
+  const config = core.configs.current();
+  const configIndex = core.configs.currentIndex();
+  let last = isVoter(config, core.id) && !isWitness(config, core.id) ? core.log.stableIndex : 0;
+  for (const id of allVoters(quorumVoters(config))) {
+    if (id === core.id || isWitness(config, id)) continue;
+    const match = core.progress.get(id)?.match ?? 0;
+    if (match >= configIndex) last = Math.max(last, match);
+  }
+  return Math.max(0, Math.min(core.options.maxEntriesPerAppend, last - next + 1));
 }
 
 /**
@@ -129,7 +163,8 @@ function startSnapshot(core: CoreState, id: NodeId, progress: Progress): void {
   const snapshot = core.latestSnapshot;
   assert(snapshot !== null, 'a compacted log has a snapshot');
   progress.becomeSnapshot(snapshot.lastIncludedIndex);
-  core.emit({ kind: 'snapshot-sent', to: id, index: snapshot.lastIncludedIndex, bytes: snapshot.data.byteLength });
+  const bytes = snapshotDataFor(core, id, snapshot).byteLength;
+  core.emit({ kind: 'snapshot-sent', to: id, index: snapshot.lastIncludedIndex, bytes });
   maybeSendSnapshotChunk(core, id, progress);
 }
 
@@ -144,8 +179,9 @@ function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress)
     return;
   }
   const offset = progress.snapshotOffset;
-  const data = snapshot.data.subarray(offset, offset + core.options.snapshotChunkBytes);
-  const done = offset + data.byteLength === snapshot.data.byteLength;
+  const whole = snapshotDataFor(core, id, snapshot);
+  const data = whole.subarray(offset, offset + core.options.snapshotChunkBytes);
+  const done = offset + data.byteLength === whole.byteLength;
   core.send(id, {
     type: 'InstallSnapshotRequest',
     term: core.currentTerm,
@@ -155,10 +191,16 @@ function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress)
     offset,
     data,
     done,
-    totalBytes: snapshot.data.byteLength,
+    totalBytes: whole.byteLength,
     configuration: snapshot.configuration,
   });
   progress.snapshotChunkSent = true;
+}
+
+/** The snapshot data `id` is sent: all of it, or for a witness only what the witness view keeps. */
+function snapshotDataFor(core: CoreState, id: NodeId, snapshot: Snapshot): Uint8Array {
+  if (!isWitness(core.configs.current(), id)) return snapshot.data;
+  return core.witnessView.snapshotData(snapshot);
 }
 
 /** Tells `to` to campaign at once (thesis §3.10). */

@@ -11,13 +11,14 @@
 import { assert } from '../../contracts/assert.js';
 import { ConfigTracker } from './config-tracker.js';
 import { RaftLog } from './log.js';
-import { allMembers, isMember, isVoter, quorumVoters, sameConfiguration } from './configuration.js';
+import { allMembers, isMember, isVoter, isWitness, quorumVoters, sameConfiguration } from './configuration.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { Progress } from './progress.js';
 import type { Prng } from '../../contracts/prng.js';
 import { hasQuorum } from './quorum.js';
 import { ReadIndexQueue } from './read-queue.js';
 import type { CoreEvent, CoreRequest, Outbound, ProposeResult, ReadState, Role, SoftState } from './ready.js';
+import { STRIPPED_WITNESS_VIEW, type WitnessView } from './witness.js';
 import type {
   ClusterConfiguration,
   EntryType,
@@ -51,6 +52,8 @@ export class CoreState {
   readonly id: NodeId;
   readonly options: CoreOptions;
   readonly prng: Prng;
+  /** What witnesses are sent and store. */
+  readonly witnessView: WitnessView;
   readonly log: RaftLog;
   readonly configs: ConfigTracker;
   role: Role = 'follower';
@@ -94,6 +97,7 @@ export class CoreState {
     this.id = options.id;
     this.options = options;
     this.prng = deps.prng;
+    this.witnessView = deps.witnessView ?? STRIPPED_WITNESS_VIEW;
     assert(options.electionTimeoutMaxTicks > options.electionTimeoutMinTicks, 'election timeout range is not empty');
     assert(
       options.heartbeatTicks > 0 && options.heartbeatTicks < options.electionTimeoutMinTicks,
@@ -118,13 +122,15 @@ export class CoreState {
 
   /**
    * Whether this node is in a brand-new cluster (no term, no vote, no log, no snapshot) as the
-   * voter with the lowest id of its configuration (CoreOptions.earlyFirstCampaign).
+   * full voter (not a witness) with the lowest id of its configuration (CoreOptions.earlyFirstCampaign).
    */
   private isFirstOfFreshCluster(): boolean {
     const fresh =
       this.currentTerm === 0 && this.votedFor === null && this.log.lastIndex() === 0 && this.latestSnapshot === null;
     if (!fresh) return false;
-    const voters = [...this.configs.current().voters].sort();
+    // A witness never campaigns: the lowest-id full voter is the one that goes first.
+    const config = this.configs.current();
+    const voters = config.voters.filter((id) => !isWitness(config, id)).sort();
     return voters[0] === this.id;
   }
 
@@ -165,9 +171,17 @@ export class CoreState {
   // Questions every handler asks
   // -------------------------------------------------------------------------------------------
 
-  /** True when this node may campaign: it votes in the configuration in force. */
+  /**
+   * True when this node may campaign: it votes in the configuration in force and is no witness
+   * (a witness holds no values, so it must never lead).
+   */
   isPromotable(): boolean {
-    return isVoter(this.configs.current(), this.id);
+    return isVoter(this.configs.current(), this.id) && !this.isSelfWitness();
+  }
+
+  /** True when this node is a witness: set up as one, or named one by the configuration in force. */
+  isSelfWitness(): boolean {
+    return this.options.witness === true || isWitness(this.configs.current(), this.id);
   }
 
   /** True while a follower hears from a leader within an election timeout (thesis §4.2.3). */
@@ -328,6 +342,8 @@ export class CoreState {
   checkInvariants(): void {
     this.log.checkInvariants();
     assert(this.log.lastTerm() <= this.currentTerm, 'no log term above the current term');
+    if (this.role === 'leader' || this.role === 'candidate' || this.role === 'precandidate')
+      assert(this.options.witness !== true, 'a witness never campaigns and never leads');
     if (this.role === 'leader') {
       assert(this.leaderId === this.id, 'a leader knows it leads');
       assert(this.votedFor === this.id, 'a leader voted for itself in its term');

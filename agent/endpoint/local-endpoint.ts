@@ -53,6 +53,7 @@ import { EndpointWrites, explicitSessionOf, leaseArgumentOf } from './writes.js'
 import { keysChangedBy, leaseResources } from './lease-resource.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
+import { witnessGuarded } from './witness-guard.js';
 import { WatchResource } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
 import { ImplicitSession } from './write-session.js';
@@ -122,7 +123,7 @@ export class LocalEndpoint {
     this.writes = new EndpointWrites(deps.node, session, { timeoutMs: this.options.requestTimeoutMs, oversize });
     const access = deps.access ?? { kv: null, admin: null };
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
-      this.server.addResource(path, restricted(methods, area, access));
+      this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });

@@ -3,7 +3,7 @@
  * id may join, and a peer is who it claims to be unless the transport authenticated it as
  * someone else. The PSK-authenticated manager (fleet issue) adds credentials.
  */
-import { isMember, isValidNodeId } from '../core/configuration.js';
+import { isMember, isValidNodeId, withWitnesses, witnessesOf } from '../core/configuration.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
 import type { InboundContext } from '../../contracts/network.js';
@@ -23,7 +23,17 @@ export class DefaultMembershipManager implements MembershipManager {
   createJointConfiguration(current: ClusterConfiguration, next: ClusterConfiguration): ClusterConfiguration {
     const members = new Map(current.members.map((m) => [m.id, m]));
     for (const m of next.members) members.set(m.id, m);
-    return { voters: next.voters, learners: next.learners, oldVoters: current.voters, members: [...members.values()] };
+    const joint = {
+      voters: next.voters,
+      learners: next.learners,
+      oldVoters: current.voters,
+      members: [...members.values()],
+    };
+    // Witnesses keep their role through the change (a member never changes it in place).
+    return withWitnesses(
+      joint,
+      [...witnessesOf(current), ...witnessesOf(next)].filter((id) => isMember(joint, id)),
+    );
   }
 
   isNodeInConfiguration(node: NodeId, configuration: ClusterConfiguration): boolean {

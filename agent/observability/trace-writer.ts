@@ -47,6 +47,8 @@ export class TraceWriter implements NodeObserver {
     file: string,
     private readonly node: NodeId,
     private readonly nowMs: () => number,
+    /** This node is a witness: its apply lines say so (trace-check.ts compares their terms only). */
+    private readonly witness = false,
   ) {
     // A line cut short at the end of the file (the last run was killed while writing it) would
     // swallow this run's first line, its `restart`: start on a line of our own.
@@ -79,7 +81,16 @@ export class TraceWriter implements NodeObserver {
 
   onApply(entry: LogEntry): void {
     const digest = createHash('sha256').update(entry.command).digest('hex');
-    this.write({ t: this.nowMs(), type: 'apply', node: this.node, index: entry.index, term: entry.term, digest });
+    const witness = this.witness ? { witness: true } : {};
+    this.write({
+      t: this.nowMs(),
+      type: 'apply',
+      node: this.node,
+      index: entry.index,
+      term: entry.term,
+      digest,
+      ...witness,
+    });
   }
 
   onSnapshotRestore(meta: SnapshotMeta): void {

@@ -75,7 +75,7 @@ export interface AdminHost {
   getLeaderId(): NodeId | null;
   getConfiguration(): ClusterConfiguration;
   submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
-  addServer(id: NodeId, address: string, options: { learner: boolean }): Promise<boolean>;
+  addServer(id: NodeId, address: string, options: { learner: boolean; witness: boolean }): Promise<boolean>;
   removeServer(id: NodeId): Promise<boolean>;
   transferLeadership(to: NodeId | null, timeoutMs: number): Promise<NodeId>;
   snapshotNow(): Promise<LogIndex>;
@@ -152,7 +152,7 @@ export class AdminRunner {
     if (isLoggedOperation(body)) await this.once(command, () => this.propose(payload, timeoutMs));
     switch (body.op) {
       case 'add-member':
-        await this.host.addServer(body.id, body.address, { learner: body.learner });
+        await this.host.addServer(body.id, body.address, { learner: body.learner, witness: body.witness === true });
         break;
       case 'remove-member':
         await this.host.removeServer(body.id);

@@ -8,6 +8,7 @@
  * Exit codes follow sysexits(3), so scripts and systemd can tell why the process ended.
  */
 import { simpleConfiguration } from '../core/configuration.js';
+import { AGENT_WITNESS_VIEW } from '../trust/witness-view.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
@@ -80,6 +81,11 @@ export function exitCodeFor(error: unknown): number {
   return EXIT.software;
 }
 
+/** The agent's trace file (`--trace`), or null; a witness's apply lines say so (trace-check.ts). */
+function traceFor(config: AgentConfig): TraceWriter | null {
+  return config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now(), config.witness);
+}
+
 /** How the agent builds the pluggable parts; the CLI passes the real ones. */
 export interface AgentFactories {
   /** The codec; a promise when it is loaded on demand (see REAL_FACTORIES). */
@@ -100,6 +106,7 @@ function bootstrapOf(config: AgentConfig): ClusterConfiguration {
   return simpleConfiguration(
     config.members.map((m) => m.id),
     config.members,
+    config.witnesses,
   );
 }
 
@@ -137,7 +144,7 @@ export class Agent {
     makeDataDirPrivate(config, logger);
     const storage = await openStorage(config);
     phases.mark('storage');
-    const trace = config.trace === null ? null : new TraceWriter(config.trace, config.nodeId, () => Date.now());
+    const trace = traceFor(config);
     let endpoint: LocalEndpoint | null = null;
     const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
@@ -159,8 +166,7 @@ export class Agent {
       const kv = stateMachine.kv;
       await node.start();
       phases.mark('peer');
-      const keeper = startLeaseKeeper(kv, node, { timers, metrics });
-      leases = keeper;
+      const keeper = (leases = startLeaseKeeper(kv, node, { timers, metrics }));
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,
@@ -175,7 +181,6 @@ export class Agent {
       marker?.start();
       diskGuard?.start();
       logStarted(config, logger);
-      const keepers = { quotaKeeper, leases: keeper };
       return new Agent(
         config,
         node,
@@ -184,7 +189,7 @@ export class Agent {
         logger,
         metrics,
         trace,
-        keepers,
+        { quotaKeeper, leases: keeper },
         marker,
         diskGuard,
         fatal.promise,
@@ -294,6 +299,7 @@ async function buildNode(
       metrics,
       membership,
       observer,
+      witnessView: AGENT_WITNESS_VIEW,
       ...(diskGuard === null ? {} : { writeGate: diskGuard }),
       ...(config.cluster === null
         ? {}
@@ -305,7 +311,7 @@ async function buildNode(
             },
           }),
     },
-    { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config) },
+    { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config), witness: config.witness },
   );
   if (membership instanceof AuthenticatedMembershipManager) {
     membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {

@@ -19,7 +19,14 @@
  * storage engine (truncate, append, hard state), so a crash halfway leaves the old log or the
  * new one, never a mix.
  */
-import { addressOf, allMembers, decodeConfiguration, encodeConfiguration, isVoter } from '../core/configuration.js';
+import {
+  addressOf,
+  allMembers,
+  decodeConfiguration,
+  encodeConfiguration,
+  isVoter,
+  isWitness,
+} from '../core/configuration.js';
 import { simpleConfiguration } from '../core/configuration.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 import type { PersistBatch, PersistedState } from '../../contracts/persistence.js';
@@ -92,6 +99,9 @@ export function planForceNewCluster(
       `${nodeId} is not a voter of the configuration it last knows committed (voters: ` +
         `${previous.voters.join(', ')}); recover a member that is`,
     ]);
+  // A witness keeps terms and indexes but no values: a cluster recovered from it would be empty.
+  if (isWitness(previous, nodeId))
+    throw new ConfigError([`${nodeId} is a witness: it holds no values; recover a full member instead`]);
   const address = addressOf(previous, nodeId);
   const next = simpleConfiguration([nodeId], [{ id: nodeId, address }]);
   return {

@@ -67,14 +67,14 @@ export class MembershipDriver {
     return Math.max(5000, 20 * this.raft.electionTimeoutMaxMs);
   }
 
-  async addServer(id: NodeId, address: string, learnerOnly: boolean): Promise<boolean> {
+  async addServer(id: NodeId, address: string, learnerOnly: boolean, witness = false): Promise<boolean> {
     const validation = this.membership.validateNewNode(id, address);
     if (!validation.ok) throw new MembershipError(`cannot add ${id}: ${validation.reason}`);
     return this.exclusive(async () => {
       const config = this.host.requireCore().getConfiguration();
       if (isVoter(config, id)) return true;
       if (!this.membership.isNodeInConfiguration(id, config)) {
-        await this.change({ kind: 'add-learner', id, address }, (c) => c.learners.includes(id));
+        await this.change({ kind: 'add-learner', id, address, witness }, (c) => c.learners.includes(id));
       }
       if (learnerOnly) return true;
       try {

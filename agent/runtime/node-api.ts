@@ -41,6 +41,11 @@ export interface NodeApi extends Pick<
    * The configuration in force: the latest in the log, committed or not. Throws StoppedError before the node started.
    */
   getConfiguration(): ClusterConfiguration;
+  /**
+   * True when this node is a witness: it stores no values, so the endpoint serves it no
+   * key-value request (DESIGN.md, "Witness members").
+   */
+  isWitness(): boolean;
   /** The fatal error that stopped the node, if any (null otherwise). */
   getFatalError(): unknown;
 }

@@ -3,6 +3,7 @@
  * optional observer the simulator and the trace file listen with, and the translation of the
  * millisecond RaftConfiguration into the core's tick-based options.
  */
+import { RaftCore } from '../core/raft.js';
 import type { WriteGate } from './disk-guard.js';
 import type { CoreOptions, LogRetention } from '../core/raft.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -11,11 +12,12 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { NetworkClient, NetworkServer } from '../../contracts/network.js';
-import type { PersistenceEngine } from '../../contracts/persistence.js';
+import type { PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import type { Prng } from '../../contracts/prng.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
 import type { AdminAuthority } from './admin.js';
+import type { WitnessView } from '../core/witness.js';
 
 /** Callbacks for the simulator's checks and the agent's trace file; all optional. */
 export interface NodeObserver {
@@ -47,6 +49,8 @@ export interface RaftNodeDeps {
   readonly observer?: NodeObserver;
   /** Verifies signed admin commands (the replicated admin key and nonces); absent: every admin command is refused. */
   readonly admin?: AdminAuthority;
+  /** What witnesses are sent and store (agent/core/witness.ts). Default: configurations only. */
+  readonly witnessView?: WitnessView;
   /**
    * Decides whether client writes may be proposed (the full-disk guard, disk-guard.ts): a write
    * made here or forwarded here is refused with STORAGE_FULL while it says so. Absent: always.
@@ -67,6 +71,11 @@ export interface RaftNodeOptions {
   readonly logRetainEntries?: never;
   /** Largest snapshot accepted from a leader, bytes. Default 1 GiB. */
   readonly snapshotBytesMax?: number;
+  /**
+   * This node is a witness (agent.json marks it so): it stores terms and indexes only, never
+   * campaigns, applies no key-value entry and serves no key-value request. Default false.
+   */
+  readonly witness?: boolean;
 }
 
 /**
@@ -134,6 +143,27 @@ export function coreOptionsFor(
     // cluster serves within a second, not after a randomized election timeout).
     earlyFirstCampaign: true,
   };
+}
+
+/** The core of a node that starts from what it persisted (`persisted`, as its storage loaded it). */
+export function coreFromDisk(
+  deps: Pick<RaftNodeDeps, 'prng' | 'witnessView' | 'client'>,
+  options: RaftNodeOptions,
+  persisted: Pick<PersistedState, 'hardState' | 'snapshot' | 'entries'>,
+): RaftCore {
+  const snapshotBytesMax = options.snapshotBytesMax ?? SNAPSHOT_BYTES_MAX_DEFAULT;
+  const coreOptions = coreOptionsFor(options.nodeId, options.raft, snapshotBytesMax, deps.client.wholeRequestBytesMax);
+  const witnessView = deps.witnessView;
+  return new RaftCore(
+    { prng: deps.prng, ...(witnessView === undefined ? {} : { witnessView }) },
+    { ...coreOptions, ...(options.witness === true ? { witness: true } : {}) },
+    {
+      hardState: persisted.hardState,
+      snapshot: persisted.snapshot,
+      entries: persisted.entries,
+      bootstrap: options.bootstrap,
+    },
+  );
 }
 
 /** What compaction keeps behind a snapshot, from a RaftConfiguration (agent/core/retention.ts). */

@@ -27,7 +27,7 @@
  * at the protocol's pace (heartbeats, probes); a PersistenceError or a broken invariant is
  * fatal: it is logged and the node stops, so the process can restart from disk.
  */
-import { RaftCore } from '../core/raft.js';
+import type { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
 import { NotLeaderError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
@@ -37,7 +37,7 @@ import { PendingRequests } from './pending.js';
 import { MembershipDriver } from './membership-driver.js';
 import { AdminRunner, decodeAdminResult } from './admin.js';
 import type { AdminResult } from './admin.js';
-import { coreOptionsFor, logRetentionOf, SNAPSHOT_BYTES_MAX_DEFAULT } from './node-deps.js';
+import { coreFromDisk, logRetentionOf } from './node-deps.js';
 import type { RaftNodeDeps, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { PeerRpcs, type PeerRpcHost } from './peer-rpcs.js';
@@ -138,22 +138,11 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const { nodeId, raft, bootstrap } = this.options;
+    const { nodeId, raft } = this.options;
     const persisted = await this.deps.storage.load();
     const snapshot = persisted.snapshot;
     this.snapshots.restoreAtStart(snapshot);
-    const coreOptions = coreOptionsFor(
-      nodeId,
-      raft,
-      this.options.snapshotBytesMax ?? SNAPSHOT_BYTES_MAX_DEFAULT,
-      this.deps.client.wholeRequestBytesMax,
-    );
-    const core = new RaftCore({ prng: this.deps.prng }, coreOptions, {
-      hardState: persisted.hardState,
-      snapshot,
-      entries: persisted.entries,
-      bootstrap,
-    });
+    const core = coreFromDisk(this.deps, this.options, persisted);
     this.core = core;
     this.ticks = new TickDriver(this.deps.timers, raft.tickIntervalMs, core, () => this.scheduleReady());
     this.deps.observer?.onRestart?.(snapshot);
@@ -308,7 +297,10 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   private applyEntry(entry: LogEntry): void {
-    const result = this.deps.stateMachine.apply(entry);
+    // A witness holds key-value commands without their payload: it applies them as no-ops, so
+    // its applied index follows the log while its state machine stays empty (core/witness.ts).
+    const stripped = entry.type === 'command' && entry.command.byteLength === 0 && this.isWitness();
+    const result = this.deps.stateMachine.apply(stripped ? { ...entry, type: 'noop' } : entry);
     this.snapshots.applied(entry);
     const latencyMs = this.pending.applied(entry, result);
     if (latencyMs !== null) this.deps.metrics.observeDurationMs('raft_commit_latency_ms', latencyMs);
@@ -325,6 +317,11 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
 
   readState(query: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     return this.clientOps.readState(query, timeoutMs);
+  }
+
+  /** See NodeApi.isWitness. */
+  isWitness(): boolean {
+    return this.core?.isWitness() ?? this.options.witness === true;
   }
 
   /** See NodeApi.submitAnywhere. */
@@ -349,7 +346,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   addServer(node: NodeId, address: string, options: AddServerOptions = {}): Promise<boolean> {
-    return this.membershipDriver.addServer(node, address, options.learner ?? false);
+    return this.membershipDriver.addServer(node, address, options.learner ?? false, options.witness ?? false);
   }
 
   removeServer(node: NodeId): Promise<boolean> {

@@ -3,9 +3,9 @@
  * indexes, members with their replication progress), computed from what the core exposes.
  * Pure functions: they read the core through {@link StatusCore} and change nothing.
  */
-import { addressOf, allMembers } from '../core/configuration.js';
+import { addressOf, allMembers, isWitness } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
-import type { NodeId, ServerState } from '../../contracts/log.js';
+import type { ClusterConfiguration, NodeId, ServerState } from '../../contracts/log.js';
 import type { MemberStatus, NodeStatus, SnapshotCounts } from '../../contracts/raft-node.js';
 
 /** What the status reads of the core. */
@@ -35,6 +35,11 @@ export function serverStateOf(core: StatusCore | null, nodeId: NodeId): ServerSt
   return core.getConfiguration().learners.includes(nodeId) ? 'learner' : 'follower';
 }
 
+/** `{ witness: true }` for a witness member, nothing otherwise (MemberStatus.witness). */
+function witnessFlag(config: ClusterConfiguration, id: NodeId): { witness?: true } {
+  return isWitness(config, id) ? { witness: true } : {};
+}
+
 /**
  * The status of node `nodeId`. Match indexes are known only on a leader: there each member's is
  * its replication progress, and the leader's own is its last log index; elsewhere they are null.
@@ -48,6 +53,7 @@ export function nodeStatusOf(core: StatusCore, nodeId: NodeId, snapshots: Snapsh
     id,
     address: addressOf(config, id),
     role: config.learners.includes(id) ? 'learner' : 'voter',
+    ...witnessFlag(config, id),
     matchIndex: !leading ? null : id === nodeId ? core.getLastIndex() : (progress.get(id) ?? 0),
   }));
   return {

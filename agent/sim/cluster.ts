@@ -71,6 +71,8 @@ export interface SimClusterOptions {
    * from an empty state machine (a stale read).
    */
   readonly corruptReads?: boolean;
+  /** The nodes among `nodeIds` that are witnesses (DESIGN.md, "Witness members"). Default none. */
+  readonly witnesses?: readonly NodeId[];
 }
 
 /**
@@ -114,7 +116,9 @@ class StaleReadingStateMachine implements StateMachine {
 
 export class SimCluster {
   readonly network: SimNetwork;
-  readonly checker = new SafetyChecker();
+  readonly checker: SafetyChecker;
+  /** The witnesses: the initial ones and any added since (they start with the witness option). */
+  private readonly witnesses: Set<NodeId>;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly prng: SeededPrng;
   private readonly nodePrng: SeededPrng;
@@ -129,7 +133,9 @@ export class SimCluster {
     this.prng = root.fork();
     this.nodePrng = root.fork();
     this.network = new SimNetwork(timers, root.fork(), options.faults);
-    this.bootstrap = simpleConfiguration(options.nodeIds);
+    this.witnesses = new Set(options.witnesses ?? []);
+    this.checker = new SafetyChecker(this.witnesses);
+    this.bootstrap = simpleConfiguration(options.nodeIds, [], options.witnesses ?? []);
     for (const id of options.nodeIds) this.addNodeSlot(id);
   }
 
@@ -149,8 +155,17 @@ export class SimCluster {
     return slot;
   }
 
-  /** Starts (or restarts) node `id` from its disk. `bootstrap` overrides the initial configuration. */
-  async start(id: NodeId, bootstrap: ClusterConfiguration = this.bootstrap): Promise<void> {
+  /** True when the cluster was set up with witnesses (the membership chaos then adds some too). */
+  hasWitnesses(): boolean {
+    return this.witnesses.size > 0;
+  }
+
+  /**
+   * Starts (or restarts) node `id` from its disk. `bootstrap` overrides the initial
+   * configuration; `witness` makes a new node a witness (it stays one across restarts).
+   */
+  async start(id: NodeId, bootstrap: ClusterConfiguration = this.bootstrap, witness = false): Promise<void> {
+    if (witness) this.witnesses.add(id);
     const slot = this.nodes.get(id) ?? this.addNodeSlot(id);
     if (slot.node !== null) return;
     slot.incarnation += 1;
@@ -179,7 +194,7 @@ export class SimCluster {
         membership: new DefaultMembershipManager(),
         observer: this.observerFor(slot, trace, () => node),
       },
-      { nodeId: id, raft: this.options.raft, bootstrap },
+      { nodeId: id, raft: this.options.raft, bootstrap, witness: this.witnesses.has(id) },
     );
     slot.node = node;
     slot.storage = storage;
@@ -222,7 +237,10 @@ export class SimCluster {
       },
       onApply: (entry: LogEntry) => {
         const digest = this.checker.onApply(id, entry);
-        trace({ t: this.timers.nowMs(), type: 'apply', node: id, index: entry.index, term: entry.term, digest });
+        const { index, term } = entry;
+        // A witness's entries have no payload: the trace says so, and its checker compares terms only.
+        const witness = this.witnesses.has(id) ? { witness: true } : {};
+        trace({ t: this.timers.nowMs(), type: 'apply', node: id, index, term, digest, ...witness });
         slot.keeper?.noteApplied();
       },
       onSnapshotRestore: (meta) => {

@@ -7,6 +7,7 @@
  */
 import type { Prng } from '../../contracts/prng.js';
 import type { NodeId } from '../../contracts/log.js';
+import { isWitness } from '../core/configuration.js';
 import type { SimCluster } from './cluster.js';
 import type { VirtualTimers } from './virtual-time.js';
 
@@ -56,7 +57,8 @@ export class MembershipChaos {
               .then(() => this.add(leader.getNodeId()))
               .then(() => 'replace');
     } else {
-      const target = config.voters.filter((id) => id !== leader.getNodeId())[0] ?? null;
+      // Leadership never goes to a witness (the core refuses it).
+      const target = config.voters.filter((id) => id !== leader.getNodeId() && !isWitness(config, id))[0] ?? null;
       task = leader.transferLeadership(target, 1000).then(() => 'transfer');
     }
     this.busy = true;
@@ -76,9 +78,12 @@ export class MembershipChaos {
     this.nextId += 1;
     const leader = this.cluster.leaders()[0];
     if (leader === undefined) return 'none';
-    await this.cluster.start(id, leader.getStatus().configuration);
+    // In a cluster set up with witnesses, some added nodes are witnesses too (the draw is made only
+    // there, so runs without witnesses keep their schedules).
+    const witness = this.cluster.hasWitnesses() && this.prng.nextFloat() < 0.3;
+    await this.cluster.start(id, leader.getStatus().configuration, witness);
     try {
-      await leader.addServer(id, '');
+      await leader.addServer(id, '', { witness });
     } catch (error) {
       // The new node may still have been added; if it was not, it is stopped and forgotten.
       const current = this.cluster.leaders()[0]?.getStatus().configuration;

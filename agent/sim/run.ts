@@ -58,6 +58,8 @@ export interface SimRunOptions {
   readonly corruptWatches?: boolean;
   /** Test-only: a broken state machine whose reads are sometimes stale (proves the check can fail). */
   readonly corruptReads?: boolean;
+  /** Witnesses beyond the `nodes` full members (ids n(nodes+1) on). Default 0. */
+  readonly witnesses?: number;
 }
 
 /** The figures of one run. */
@@ -95,7 +97,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
   const faults = new Set(options.faults);
   const timers = new VirtualTimers();
   const { history, traceChecker, sink } = recorder(options.trace);
-  const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+  const ids = Array.from({ length: options.nodes + (options.witnesses ?? 0) }, (_, i) => `n${i + 1}`);
   const cluster = newCluster(options, ids, prng, faults, timers, sink);
   for (const id of ids) await cluster.start(id);
   const { clients, watchers } = startWorkload(cluster, timers, prng, options, sink);
@@ -192,6 +194,7 @@ function newCluster(
       faults: networkFaults(prng, faults),
       syncDelayMs: 1,
       corruptReads: options.corruptReads === true,
+      witnesses: ids.slice(options.nodes),
     },
     sink,
   );

@@ -7,7 +7,10 @@
  * - Leader Completeness: a leader holds every entry committed before its term;
  * - State Machine Safety: no two nodes apply different entries at one index (every apply);
  * - Commit Implies Replication: a committed entry is on the disk of a quorum;
- * - commit and applied indexes never decrease within one run of a node.
+ * - commit and applied indexes never decrease within one run of a node;
+ * - witnesses (DESIGN.md, "Witness members") never lead and hold no command payload; their
+ *   stripped entries are compared with the others by term and type only (and configuration
+ *   entries whole), so State Machine Safety and Log Matching still hold them to every index's term.
  * A violation is recorded as a sentence; the simulator fails the run on the first one.
  */
 import { createHash } from 'node:crypto';
@@ -26,6 +29,9 @@ export interface CheckedNode {
   /** Increases on every restart. */
   readonly incarnation: number;
 }
+
+/** A node that is up, as the cluster checks see it. */
+type LiveNode = CheckedNode & { readonly core: RaftCore };
 
 /** The digest of an entry's command, as the trace records it. */
 export function entryDigest(entry: LogEntry): string {
@@ -56,7 +62,12 @@ export class SafetyChecker {
   private readonly leaderTails = new Map<Term, { node: NodeId; index: LogIndex; term: Term }>();
   /** The highest index known committed, with its term. */
   private committed: { index: LogIndex; term: Term } = { index: 0, term: 0 };
+  /** The term witnesses applied at each index no full member has applied yet. */
+  private readonly witnessApplied = new Map<LogIndex, { term: Term; node: NodeId }>();
   elections = 0;
+
+  /** `witnesses` may grow while the run goes on (the membership chaos adds witnesses). */
+  constructor(private readonly witnesses: ReadonlySet<NodeId> = new Set()) {}
 
   private violate(message: string): void {
     if (this.violations.length < 100) this.violations.push(message);
@@ -65,6 +76,7 @@ export class SafetyChecker {
   /** Election Safety: called whenever a node becomes leader. */
   onLeader(node: NodeId, term: Term, core: RaftCore): void {
     this.elections += 1;
+    if (this.witnesses.has(node)) this.violate(`Witness: ${node} became leader of term ${term}`);
     const previous = this.leaderOfTerm.get(term);
     if (previous !== undefined && previous !== node)
       this.violate(`Election Safety: ${previous} and ${node} both led term ${term}`);
@@ -75,6 +87,16 @@ export class SafetyChecker {
   /** State Machine Safety: called for every entry a node applies. */
   onApply(node: NodeId, entry: LogEntry): string {
     const digest = entryDigest(entry);
+    if (this.witnesses.has(node)) {
+      this.onWitnessApply(node, entry);
+      return digest;
+    }
+    const stripped = this.witnessApplied.get(entry.index);
+    if (stripped !== undefined && stripped.term !== entry.term)
+      this.violate(
+        `State Machine Safety: ${node} applied (${entry.index}, term ${entry.term}) but witness ${stripped.node} ` +
+          `applied term ${stripped.term} there`,
+      );
     const known = this.applied.get(entry.index);
     if (known === undefined) {
       this.applied.set(entry.index, { term: entry.term, digest, node });
@@ -86,6 +108,22 @@ export class SafetyChecker {
     }
     if (entry.index > this.committed.index) this.committed = { index: entry.index, term: entry.term };
     return digest;
+  }
+
+  /**
+   * A witness applies an entry: it must hold no command payload, and its term must be the one
+   * every other node applies there (the payload was stripped, so only terms and types compare).
+   */
+  private onWitnessApply(node: NodeId, entry: LogEntry): void {
+    if (entry.type === 'command' && entry.command.byteLength > 0)
+      this.violate(`Witness: ${node} holds the payload of entry ${entry.index} (${entry.command.byteLength} bytes)`);
+    const known = this.applied.get(entry.index) ?? this.witnessApplied.get(entry.index);
+    if (known === undefined) this.witnessApplied.set(entry.index, { term: entry.term, node });
+    else if (known.term !== entry.term)
+      this.violate(
+        `State Machine Safety: witness ${node} applied (${entry.index}, term ${entry.term}) but ${known.node} ` +
+          `applied term ${known.term} there`,
+      );
   }
 
   /** Snapshots restored count as applying everything they cover. */
@@ -150,12 +188,12 @@ export class SafetyChecker {
 
   /** The expensive checks, run periodically: Log Matching and Commit Implies Replication. */
   checkCluster(nodes: readonly CheckedNode[]): void {
-    const live = nodes.filter((n): n is CheckedNode & { core: RaftCore } => n.core !== null);
+    const live = nodes.filter((n): n is LiveNode => n.core !== null);
     for (let i = 0; i < live.length; i += 1) {
       for (let j = i + 1; j < live.length; j += 1) {
         const a = live[i];
         const b = live[j];
-        if (a !== undefined && b !== undefined) this.checkLogMatching(a.id, a.core, b.id, b.core);
+        if (a !== undefined && b !== undefined) this.checkLogMatching(a, b);
       }
     }
     for (const node of live) {
@@ -171,7 +209,10 @@ export class SafetyChecker {
    * the lower commit index up (committed entries are compared on every apply by State Machine
    * Safety, so re-reading whole logs adds nothing but time).
    */
-  private checkLogMatching(aId: NodeId, a: RaftCore, bId: NodeId, b: RaftCore): void {
+  private checkLogMatching(left: LiveNode, right: LiveNode): void {
+    const [aId, a, bId, b] = [left.id, left.core, right.id, right.core];
+    // A witness's command entries have no payload: its entries compare by term and type only.
+    const payloads = !this.witnesses.has(aId) && !this.witnesses.has(bId);
     const settled = Math.min(a.getCommitIndex(), b.getCommitIndex()) - LOG_MATCH_WINDOW_BELOW_COMMIT;
     const from = Math.max(a.getSnapshotIndex(), b.getSnapshotIndex(), settled) + 1;
     const to = Math.min(a.getLastIndex(), b.getLastIndex());
@@ -180,17 +221,17 @@ export class SafetyChecker {
     let top = to;
     while (top >= from && a.termAt(top) !== b.termAt(top)) top -= 1;
     if (top < from) return;
-    const left = a.entriesBetween(from, top);
-    const right = b.entriesBetween(from, top);
-    for (let k = 0; k < left.length; k += 1) {
-      const x = left[k];
-      const y = right[k];
+    const xs = a.entriesBetween(from, top);
+    const ys = b.entriesBetween(from, top);
+    for (let k = 0; k < xs.length; k += 1) {
+      const x = xs[k];
+      const y = ys[k];
       if (
         x === undefined ||
         y === undefined ||
         x.term !== y.term ||
         x.type !== y.type ||
-        !sameBytes(x.command, y.command)
+        ((payloads || x.type === 'config') && !sameBytes(x.command, y.command))
       ) {
         this.violate(`Log Matching: ${aId} and ${bId} agree at ${top} but differ at ${from + k}`);
         return;

@@ -11,8 +11,10 @@
  *   {"t":ms,"type":"snapshot","node":ID,"index":I,"term":T}
  *       The node restored a snapshot covering entries up to I (of term T): its own, from its
  *       disk, right after its `restart` line, or one the leader sent.
- *   {"t":ms,"type":"apply","node":ID,"index":I,"term":T,"digest":HEX}
- *       The node applied entry I of term T; HEX is the SHA-256 of its command bytes.
+ *   {"t":ms,"type":"apply","node":ID,"index":I,"term":T,"digest":HEX[,"witness":true]}
+ *       The node applied entry I of term T; HEX is the SHA-256 of its command bytes. A witness
+ *       (`"witness":true`) holds entries without their payload: its applies are compared by term
+ *       only, and follow the same ordering rules.
  *   {"t":ms,"type":"leader","node":ID,"term":T}
  *   {"t":ms,"type":"config","node":ID,"index":I,"voters":[...],"learners":[...],"joint":B}
  *   invoke / ok / fail / info: the client history (agent/sim/history.ts).
@@ -70,6 +72,8 @@ function isIndex(value: unknown): value is number {
 /** Checks apply events one by one, in the order each node wrote them. */
 export class TraceApplyChecker {
   private readonly appliedAt = new Map<number, AppliedAt>();
+  /** The term a witness applied at each index no full member applied yet (witnesses hold no payload). */
+  private readonly witnessTerms = new Map<number, { readonly node: string; readonly term: number }>();
   private readonly appliers = new Map<number, number>();
   private readonly nodes = new Map<string, NodeState>();
   private readonly violations: string[] = [];
@@ -130,6 +134,13 @@ export class TraceApplyChecker {
     }
     state.floor = Math.max(state.floor, index);
     state.highest = Math.max(state.highest, index);
+    if (field(event, 'witness') === true) {
+      this.witnessApply(node, index, term);
+      return;
+    }
+    const stripped = this.witnessTerms.get(index);
+    if (stripped !== undefined && stripped.term !== term)
+      this.violate(`index ${index}: witness ${stripped.node} applied term ${stripped.term}, ${node} term ${term}`);
     const known = this.appliedAt.get(index);
     if (known === undefined) {
       this.appliedAt.set(index, { node, term, digest });
@@ -148,6 +159,14 @@ export class TraceApplyChecker {
           `term ${term} digest ${digest.slice(0, 12)}`,
       );
     }
+  }
+
+  /** A witness applied index `index` of term `term`: the terms must agree with every other apply there. */
+  private witnessApply(node: string, index: number, term: number): void {
+    const known = this.appliedAt.get(index) ?? this.witnessTerms.get(index);
+    if (known === undefined) this.witnessTerms.set(index, { node, term });
+    else if (known.term !== term)
+      this.violate(`index ${index}: ${known.node} applied term ${known.term}, witness ${node} term ${term}`);
   }
 
   private violate(message: string): void {

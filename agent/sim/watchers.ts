@@ -133,11 +133,13 @@ export class SimWatchers {
     watcher.at = null;
   }
 
-  /** Registers `watcher` at a random running node from its last revision (a stale, local read). */
+  /** Registers `watcher` at a random running full member from its last revision (a stale, local read). */
   private register(watcher: SimWatcher): void {
     this.detach(watcher);
     watcher.lastHeardMs = this.timers.nowMs();
-    const live = this.cluster.running().filter((n) => n.isRunning());
+    // Never at a witness: it holds no values, and its endpoint refuses watches (witness-guard.ts).
+    const live = this.cluster.running().filter((n) => n.isRunning() && !n.isWitness());
+    if (live.length === 0) return;
     const node = live[this.prng.intBetween(0, live.length)];
     if (node === undefined) return;
     const feed = this.feedOf(node.getNodeId());

@@ -40,6 +40,8 @@ export type AdminOperation =
       readonly id: NodeId;
       readonly address: string;
       readonly learner: boolean;
+      /** Add the node as a witness (it stores terms and indexes only); absent: false. */
+      readonly witness?: boolean;
       readonly links: readonly WrappedLink[];
     }
   | { readonly op: 'remove-member'; readonly id: NodeId }
@@ -146,9 +148,12 @@ function parseOperation(field: (name: string) => unknown, value: object): AdminO
   const only = (names: readonly string[], op: string): void => void exactFields(value, [...COMMON, ...names], op);
   switch (field('op')) {
     case 'add-member': {
-      only(['id', 'address', 'learner', 'links'], 'add-member');
+      only(['id', 'address', 'learner', 'witness', 'links'], 'add-member');
       const address = field('address');
       const learner = field('learner');
+      const witness = field('witness');
+      if (witness !== undefined && typeof witness !== 'boolean')
+        throw malformed('add-member: witness must be a boolean');
       if (typeof address !== 'string' || address.length === 0 || address.length > 255)
         throw malformed('add-member: address must be "host:port"');
       if (typeof learner !== 'boolean') throw malformed('add-member: learner must be a boolean');
@@ -157,6 +162,7 @@ function parseOperation(field: (name: string) => unknown, value: object): AdminO
         id: nodeId(field('id'), 'add-member: id'),
         address,
         learner,
+        ...(witness === true ? { witness } : {}),
         links: parseLinks(field('links')),
       };
     }

@@ -64,7 +64,7 @@ export type CredentialsListener = (ids: readonly NodeId[] | 'all') => void;
 
 const NOOP = new Uint8Array(0);
 /** The CBOR text string 'admin' that every admin entry holds (its op). */
-const ADMIN_MARKER = Buffer.from([0x65, ...Buffer.from('admin')]);
+export const ADMIN_MARKER = Buffer.from([0x65, ...Buffer.from('admin')]);
 /** The reserved prefix as bytes: a command without it cannot name a reserved key. */
 const RESERVED_MARKER = Buffer.from(SYSTEM_KEY_PREFIX);
 

@@ -208,6 +208,8 @@ export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array): Buffer
       learners: configuration.learners,
       oldVoters: configuration.oldVoters,
       members: configuration.members.map((m) => ({ id: m.id, address: m.address })),
+      // Written only when there is a witness, so records without one keep their old form.
+      ...(configuration.witnesses === undefined ? {} : { witnesses: configuration.witnesses }),
     },
     dataBytes: data.byteLength,
     dataCrc32: crc32(data),
@@ -227,13 +229,17 @@ function parseConfiguration(value: unknown): ClusterConfiguration {
     if (typeof address !== 'string') throw corrupt(`snapshot configuration members[${i}].address is not a string`);
     return { id: parseNodeId(fields['id'], `snapshot configuration members[${i}].id`), address };
   });
-  return {
+  const config: ClusterConfiguration = {
     voters: parseNodeIds(record['voters'], 'snapshot configuration voters'),
     learners: parseNodeIds(record['learners'], 'snapshot configuration learners'),
     oldVoters:
       record['oldVoters'] === null ? null : parseNodeIds(record['oldVoters'], 'snapshot configuration oldVoters'),
     members,
   };
+  if (record['witnesses'] === undefined) return config;
+  const witnesses = parseNodeIds(record['witnesses'], 'snapshot configuration witnesses');
+  if (witnesses.length === 0) throw corrupt('snapshot configuration witnesses is an empty list');
+  return { ...config, witnesses };
 }
 
 /** Parses the snapshot metadata record. */

@@ -139,17 +139,24 @@ export function listArbitrary<T>(item: fc.Arbitrary<T>, max: number): fc.Arbitra
   );
 }
 
-/** Configurations, simple and joint (oldVoters non-null), including empty and full ones. */
+/**
+ * Configurations, simple and joint (oldVoters non-null), including empty and full ones, with or
+ * without witnesses (absent, or a non-empty list: the one form each has on the wire).
+ */
 export function configurationArbitrary(
   bounds: ArbitraryBounds = DEFAULT_ARBITRARY_BOUNDS,
 ): fc.Arbitrary<ClusterConfiguration> {
   const ids = listArbitrary(nodeIdArbitrary, bounds.nodesMax);
-  return record({
+  const base = record({
     voters: ids,
     learners: ids,
     oldVoters: fc.option(ids, { nil: null }),
     members: listArbitrary(memberArbitrary, bounds.nodesMax),
   });
+  const witnesses = fc.option(fc.array(nodeIdArbitrary, { minLength: 1, maxLength: bounds.nodesMax }), { nil: null });
+  return fc
+    .tuple(base, witnesses)
+    .map(([config, list]): ClusterConfiguration => (list === null ? config : { ...config, witnesses: list }));
 }
 
 type MessageArbitraries = { readonly [T in RpcMessageType]: fc.Arbitrary<MessageOfType<T>> };

@@ -19,13 +19,22 @@ export const RUN_TIMEOUT_MS_DEFAULT = 300_000;
 /** Most workers, whatever the machine. */
 const JOBS_MAX = 64;
 
+/** The sizes a sweep cycles through by default: three sizes of full members, and two members with a witness. */
+export const SIZES_DEFAULT = '3,5,7,2+1';
+
+/** A cluster of `nodes` full members and `witnesses` witnesses beyond them (`--nodes 2+1`). */
+export interface ClusterSize {
+  readonly nodes: number;
+  readonly witnesses: number;
+}
+
 /** What to sweep. */
 export interface SweepPlan {
   /** First seed. */
   readonly from: number;
-  /** How many seeds; seed s runs on `nodes[s % nodes.length]` nodes. */
+  /** How many seeds; seed s runs on the size `nodes[s % nodes.length]` (a count of full members, or a ClusterSize). */
   readonly seeds: number;
-  readonly nodes: readonly number[];
+  readonly nodes: readonly (number | ClusterSize)[];
   /** Worker processes running seeds in parallel. */
   readonly jobs: number;
   /** Wall-clock budget of one run, ms. */
@@ -36,7 +45,22 @@ export interface SweepPlan {
 export interface SweepRun {
   readonly seed: number;
   readonly nodes: number;
+  /** Witnesses beyond the `nodes` full members; absent: none. */
+  readonly witnesses?: number;
   readonly args: readonly string[];
+}
+
+/** Parses one size of --nodes: `N` full members, or `N+W` with W witnesses. */
+function parseSize(text: string): number | ClusterSize {
+  const [members, witnesses] = text.split('+');
+  const nodes = integer(members?.trim(), 'nodes', 0, 1, 9);
+  if (witnesses === undefined) return nodes;
+  return { nodes, witnesses: integer(witnesses.trim(), 'nodes (witnesses after +)', 0, 1, 4) };
+}
+
+/** A size as --nodes writes it. */
+export function sizeText(size: number | ClusterSize): string {
+  return typeof size === 'number' ? String(size) : `${size.nodes}+${size.witnesses}`;
 }
 
 function integer(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
@@ -47,7 +71,10 @@ function integer(text: string | undefined, name: string, fallback: number, min: 
   return value;
 }
 
-/** Parses `npm run sweep -- [--seeds N] [--nodes 3,5,7] [--from S] [--long] [--jobs J] [--run-timeout-ms T]`. */
+/**
+ * Parses `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]`;
+ * a size `N+W` runs N full members and W witnesses.
+ */
 export function parseSweepArgs(argv: readonly string[]): SweepPlan {
   const { values } = parseArgs({
     args: [...argv],
@@ -61,7 +88,7 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
     },
     strict: true,
   });
-  const nodes = (values.nodes ?? '3,5,7').split(',').map((text) => integer(text.trim(), 'nodes', 0, 1, 9));
+  const nodes = (values.nodes ?? SIZES_DEFAULT).split(',').map((text) => parseSize(text.trim()));
   return {
     from: integer(values.from, 'from', 1, 0, 2 ** 32 - 1),
     seeds: integer(values.seeds, 'seeds', values.long === true ? SEEDS_LONG : SEEDS_DEFAULT, 1, 10_000_000),
@@ -71,13 +98,14 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
   };
 }
 
-/** The `coraft sim` arguments of one seed. */
-export function simArgs(seed: number, nodes: number): string[] {
+/** The `coraft sim` arguments of one seed (`--witnesses` only when there are some). */
+export function simArgs(seed: number, nodes: number, witnesses = 0): string[] {
   return [
     '--seed',
     String(seed),
     '--nodes',
     String(nodes),
+    ...(witnesses > 0 ? ['--witnesses', String(witnesses)] : []),
     '--membership',
     '--snapshot-bytes',
     String(SWEEP_SNAPSHOT_BYTES),
@@ -91,8 +119,9 @@ export function sweepRuns(plan: SweepPlan): SweepRun[] {
   const runs: SweepRun[] = [];
   const last = Math.min(plan.from + plan.seeds - 1, 2 ** 32 - 1);
   for (let seed = plan.from; seed <= last; seed += 1) {
-    const nodes = plan.nodes[seed % plan.nodes.length] ?? 5;
-    runs.push({ seed, nodes, args: simArgs(seed, nodes) });
+    const size = plan.nodes[seed % plan.nodes.length] ?? 5;
+    if (typeof size === 'number') runs.push({ seed, nodes: size, args: simArgs(seed, size) });
+    else runs.push({ ...size, seed, args: simArgs(seed, size.nodes, size.witnesses) });
   }
   return runs;
 }

@@ -71,6 +71,7 @@ describe('simulator sweep', function () {
     assert.deepEqual(parsed, {
       seed: 10,
       nodes: 5,
+      witnesses: 0,
       durationMs: 10_000,
       clients: 3,
       faults: ['partition', 'loss', 'reorder', 'duplicate', 'crash'],
@@ -80,6 +81,27 @@ describe('simulator sweep', function () {
     assert.equal(parseSweepArgs([]).seeds, SEEDS_DEFAULT);
     assert.equal(parseSweepArgs(['--long']).seeds, SEEDS_LONG);
     assert.throws(() => parseSweepArgs(['--nodes', '3,10']), /--nodes: expected an integer from 1 to 9/);
+  });
+
+  it('plans witness runs by default (2+1: two members and a witness), replayed with --witnesses', () => {
+    const runs = sweepRuns(parseSweepArgs(['--seeds', '4', '--from', '4']));
+    assert.deepEqual(
+      runs.map((r) => [r.seed, r.nodes, r.witnesses ?? 0]),
+      [
+        [4, 3, 0],
+        [5, 5, 0],
+        [6, 7, 0],
+        [7, 2, 1],
+      ],
+    );
+    const witnessRun = runs[3];
+    assert.ok(witnessRun);
+    const command = replayCommand(witnessRun);
+    assert.match(command, / --nodes 2 --witnesses 1 /);
+    const parsed = parseSimArgs(command.split(' ').slice(3)).run;
+    assert.equal(parsed.nodes, 2);
+    assert.equal(parsed.witnesses, 1);
+    assert.throws(() => parseSweepArgs(['--nodes', '2+0']), /witnesses after \+/);
   });
 
   it('reports a violation, a dead worker and a hung run with seeds and replay commands, and exits 1', async () => {

@@ -1,7 +1,8 @@
 /**
- * `npm run sweep -- [--seeds N] [--nodes 3,5,7] [--from S] [--long] [--jobs J]`: runs
+ * `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J]`: runs
  * `coraft sim --membership --snapshot-bytes 2048 --faults partition,loss,reorder,duplicate,crash`
- * over many seeds (seed s on nodes[s % 3] nodes) in a pool of worker processes, one per core.
+ * over many seeds (seed s on the size nodes[s % 4]; 2+1 is two members and a witness) in a pool of
+ * worker processes, one per core.
  * Prints every failing seed with the exact command that replays it, then a summary (seeds run,
  * failures, time), and exits 1 on any failure. The default (200 seeds) is CI-sized; --long runs
  * 3,000.
@@ -9,7 +10,7 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseSweepArgs, replayCommand, sweepRuns } from './sweep-plan.js';
+import { parseSweepArgs, replayCommand, sizeText, sweepRuns } from './sweep-plan.js';
 import type { SweepPlan, SweepRun } from './sweep-plan.js';
 import type { SweepOutcome } from './sweep-worker.js';
 import { describeError } from '../../contracts/errors.js';
@@ -128,6 +129,11 @@ async function runPool(
   return failures.sort((a, b) => a.run.seed - b.run.seed);
 }
 
+/** ` + W witnesses` for a run with witnesses, nothing otherwise. */
+function witnessesNote(run: SweepRun): string {
+  return run.witnesses === undefined ? '' : ` + ${run.witnesses} witnesses`;
+}
+
 /** Where a sweep writes and which worker it forks (a test gives a fake one). */
 export interface SweepIo {
   readonly write: (text: string) => void;
@@ -141,7 +147,8 @@ export async function runSweep(plan: SweepPlan, io: SweepIo): Promise<number> {
   const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
   const first = runs[0]?.seed ?? plan.from;
   const last = runs[runs.length - 1]?.seed ?? plan.from;
-  io.write(`sweep: seeds ${first}..${last} (${runs.length}) on ${plan.nodes.join(',')} nodes, ${plan.jobs} workers\n`);
+  const sizes = plan.nodes.map(sizeText).join(',');
+  io.write(`sweep: seeds ${first}..${last} (${runs.length}) on ${sizes} nodes, ${plan.jobs} workers\n`);
   const every = Math.max(1, Math.ceil(runs.length / PROGRESS_LINES));
   let failed = 0;
   const failures = await runPool(
@@ -151,7 +158,8 @@ export async function runSweep(plan: SweepPlan, io: SweepIo): Promise<number> {
     (failure) => {
       failed += 1;
       io.write(
-        `FAIL SEED=${failure.run.seed} (${failure.run.nodes} nodes): ${failure.reason}\n  ` +
+        `FAIL SEED=${failure.run.seed} (${failure.run.nodes} nodes${witnessesNote(failure.run)}): ` +
+          `${failure.reason}\n  ` +
           `replay: ${replayCommand(failure.run)}\n`,
       );
     },

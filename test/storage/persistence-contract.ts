@@ -150,6 +150,27 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       assert.deepStrictEqual(await loadSnapshot(engine), newer);
     });
 
+    it('keeps the witnesses of a snapshot configuration across a reopen', async () => {
+      const base = snapshot(5, 1, 64);
+      const witnessed = {
+        ...base,
+        configuration: {
+          voters: ['a', 'b', 'w'],
+          learners: [],
+          oldVoters: null,
+          members: [
+            { id: 'a', address: '' },
+            { id: 'b', address: '' },
+            { id: 'w', address: '' },
+          ],
+          witnesses: ['w'],
+        },
+      };
+      await saveSnapshot(engine, witnessed);
+      engine = await harness.reopen(engine);
+      assert.deepStrictEqual(await loadSnapshot(engine), witnessed);
+    });
+
     it('applies a batch in order: snapshot, truncateFrom, entries, compactBefore, hardState', async () => {
       await appendLogEntries(engine, entries(1, 8, 1));
       const batch: PersistBatch = {

@@ -61,9 +61,10 @@ export class CoreCluster {
     seed = 1,
     options: Partial<CoreOptions> = {},
     starts: ReadonlyMap<NodeId, StartLog> = new Map(),
+    witnesses: readonly NodeId[] = [],
   ) {
     const prng = new SeededPrng(seed);
-    const bootstrap = simpleConfiguration(ids);
+    const bootstrap = simpleConfiguration(ids, [], witnesses);
     for (const id of ids) {
       const start = starts.get(id) ?? { term: 0, terms: [] };
       const entries = start.terms.map((term, i) => ({
@@ -74,7 +75,7 @@ export class CoreCluster {
       }));
       const core = new RaftCore(
         { prng: prng.fork() },
-        { ...TEST_OPTIONS, ...options, id },
+        { ...TEST_OPTIONS, ...options, id, ...(witnesses.includes(id) ? { witness: true } : {}) },
         { hardState: { currentTerm: start.term, votedFor: null }, snapshot: null, entries, bootstrap },
       );
       this.cores.set(id, core);

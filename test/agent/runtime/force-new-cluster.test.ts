@@ -4,8 +4,9 @@
 // configuration entry of this member alone at 8 under a term above every term seen, and votes
 // for itself; a core started from the rewritten disk is a one-voter cluster that elects itself
 // and commits the kept entries and the configuration entry. Also: the kept prefix never goes
-// below the snapshot nor beyond the log, the marker round-trips, a member that is not a voter is
-// refused, and a plan with nothing to drop writes no truncation.
+// below the snapshot nor beyond the log, the marker round-trips, a member that is not a voter
+// (or is a witness: it holds no values) is refused, and a plan with nothing to drop writes no
+// truncation.
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -114,9 +115,12 @@ describe('recover --force-new-cluster: plan and write', () => {
     assert.equal(recoveryBatch(kept).entries[0]?.index, 8);
   });
 
-  it('refuses a member that is not a voter, and a marker that is not one', () => {
+  it('refuses a member that is not a voter, a witness, and a marker that is not one', () => {
     const state: PersistedState = { hardState: { currentTerm: 1, votedFor: null }, snapshot: null, entries: [] };
     assert.throws(() => planForceNewCluster(state, 'z', null, THREE), { code: 'CONFIG_INVALID' });
+    const witnessed = simpleConfiguration(['a', 'b', 'c'], THREE.members, ['c']);
+    assert.throws(() => planForceNewCluster(state, 'c', null, witnessed), /c is a witness: it holds no values/);
+    assert.equal(planForceNewCluster(state, 'a', null, witnessed).next.witnesses, undefined);
     writeFileSync(join(dir, COMMIT_MARKER_FILE), '{"appliedIndex": -1}');
     assert.throws(() => readCommitMarker(dir), { code: 'STORAGE_CORRUPT' });
     writeFileSync(join(dir, COMMIT_MARKER_FILE), 'garbage');
