@@ -29,11 +29,11 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
    * directly, like a snapshot. Default 4 MiB. Limit: 4 KiB to walSegmentBytes / 2.
    */
   readonly walFrameBytesMax?: number;
-  /** Log bytes not yet in LMDB that start a checkpoint. Default 4 MiB. Limit: 1 KiB to 1 GiB. */
+  /** Log bytes not yet in LMDB that start a checkpoint. Default 3 MiB. Limit: 1 KiB to 1 GiB. */
   readonly walCheckpointBytes?: number;
   /**
    * Log bytes not yet in LMDB beyond which new writes wait for the checkpoint (this also bounds
-   * the memory that holds those entries for reads). Default 8 MiB (2 × walCheckpointBytes, the
+   * the memory that holds those entries for reads). Default 6 MiB (2 × walCheckpointBytes, the
    * least allowed): the entries wait in memory as objects, which cost about as much again as their
    * bytes, so 32 MiB (the former default) could hold some 64 MiB, two thirds of the heap a
    * 256 MB gateway's unit allows (deploy/README.md); a checkpoint that falls that far behind
@@ -73,8 +73,8 @@ export type ResolvedWalOptions = ResolvedLmdbOptions &
 export const DEFAULT_WAL_OPTIONS: Required<Omit<WalPersistenceOptions, keyof LmdbPersistenceOptions>> = {
   walSegmentBytes: 16 * MIB,
   walFrameBytesMax: 4 * MIB,
-  walCheckpointBytes: 4 * MIB,
-  walPendingBytesMax: 8 * MIB,
+  walCheckpointBytes: 3 * MIB,
+  walPendingBytesMax: 6 * MIB,
   walCheckpointTxnBytesMax: 1 * MIB,
   walSyncMode: 'auto',
   walCheckpointWorker: false,

@@ -9,7 +9,6 @@
 // changes after R to coap-client, and `coraft watch` prints them (--once) and then follows new
 // changes, one line each.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,22 +16,14 @@ import { spawn } from 'node:child_process';
 import { CORAFT_BIN } from '../../../agent/cli/agent-processes.js';
 import { coapClient, coraft, waitFor } from '../integration/helpers.js';
 import { udpEndpointNode, type EndpointNode } from './harness.js';
-
-function installed(): boolean {
-  try {
-    execFileSync('coap-client-notls', ['-h'], { stdio: 'ignore' });
-    return true;
-  } catch (error) {
-    return !(error instanceof Error && 'code' in error && error.code === 'ENOENT');
-  }
-}
+import { coapClientInstalled } from '../../libcoap.js';
 
 describe('local endpoint: listing and transactions with coap-client-notls', function () {
   this.timeout(60_000);
   let h: (EndpointNode & { readonly port: number }) | null = null;
 
   before(function () {
-    if (!installed()) this.skip();
+    if (!coapClientInstalled()) this.skip();
   });
 
   after(async () => {

@@ -5,20 +5,10 @@
 // coap-client process). The endpoint runs in this process on a one-node cluster with real
 // timers. Skipped when coap-client-notls is not installed.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { coapClient, waitFor, watchCoapClient } from '../integration/helpers.js';
 import { requestDatagram, udpEndpointNode, type EndpointNode } from './harness.js';
-
-function installed(): boolean {
-  try {
-    execFileSync('coap-client-notls', ['-h'], { stdio: 'ignore' });
-    return true;
-  } catch (error) {
-    // coap-client -h exits non-zero but runs: only a missing binary is "not installed".
-    return !(error instanceof Error && 'code' in error && error.code === 'ENOENT');
-  }
-}
+import { coapClientInstalled } from '../../libcoap.js';
 
 /** Registers `tokens` observers from one new socket and resolves when all are answered. */
 async function register(port: number, socketIndex: number, tokens: number): Promise<Socket> {
@@ -49,7 +39,7 @@ describe('local endpoint: a fresh libcoap observer after 10,000 registrations', 
   const sockets: Socket[] = [];
 
   before(function () {
-    if (!installed()) this.skip();
+    if (!coapClientInstalled()) this.skip();
   });
 
   after(async () => {

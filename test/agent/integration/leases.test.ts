@@ -11,18 +11,9 @@
  * Skipped when coap-client-notls is not installed.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import type { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 import { coapClient, coraft, endpointOf, startCluster, waitFor } from './helpers.js';
-
-function installed(): boolean {
-  try {
-    execFileSync('coap-client-notls', ['-h'], { stdio: 'ignore' });
-    return true;
-  } catch (error) {
-    return !(error instanceof Error && 'code' in error && error.code === 'ENOENT');
-  }
-}
+import { coapClientInstalled } from '../../libcoap.js';
 
 const TTL_MS = 2000;
 /** What one coap-client run may take on a loaded machine, on top of the TTL + 1 s bound. */
@@ -35,7 +26,7 @@ describe('agent integration: leases through coap-client and the CLI', function (
   const url = (id: string, path: string): string => `coap://${endpointOf(cluster, id)}${path}`;
 
   before(async function () {
-    if (!installed()) this.skip();
+    if (!coapClientInstalled()) this.skip();
     ({ cluster, leader } = await startCluster({ nodes: 3 }));
     for (const id of ['n1', 'n2', 'n3'])
       await waitFor(`${id} follows ${leader}`, async () => (await cluster.status(id))?.leaderId === leader);

@@ -9,18 +9,10 @@
 // `coraft watch` reconnects and registers again with since = its last revision, so it still
 // prints every put exactly once, in order.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { CORAFT_BIN, type AgentProcesses } from '../../../agent/cli/agent-processes.js';
 import { coapClient, endpointOf, startCluster, waitFor, watchCoapClient } from './helpers.js';
-
-function installed(): boolean {
-  try {
-    execFileSync('coap-client-notls', ['-h'], { stdio: 'ignore' });
-    return true;
-  } catch (error) {
-    return !(error instanceof Error && 'code' in error && error.code === 'ENOENT');
-  }
-}
+import { coapClientInstalled } from '../../libcoap.js';
 
 interface Doc {
   since: number;
@@ -52,7 +44,7 @@ describe('agent integration: watch with Observe across a leader change', functio
   let cluster: AgentProcesses | null = null;
 
   before(function () {
-    if (!installed()) this.skip();
+    if (!coapClientInstalled()) this.skip();
   });
 
   after(async () => {
