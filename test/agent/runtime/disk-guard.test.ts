@@ -7,15 +7,9 @@
 // with 4.13.
 import { strict as assert } from 'node:assert';
 import { DiskGuard } from '../../../agent/runtime/disk-guard.js';
-import { RaftNodeImpl } from '../../../agent/runtime/node.js';
+import { startSimCluster } from './sim-cluster.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
-import { SeededPrng } from '../../../contracts/prng.js';
-import { simpleConfiguration } from '../../../agent/core/configuration.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
-import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
-import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { PersistenceError } from '../../../contracts/errors.js';
 import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 import type { StateMachine } from '../../../contracts/state-machine.js';
@@ -93,31 +87,14 @@ describe('full-disk guard', () => {
   });
 
   it('on a leader whose disk is full, refuses local and forwarded writes with STORAGE_FULL; reads go on', async () => {
-    const timers = new VirtualTimers();
-    const network = new SimNetwork(timers, new SeededPrng(4), RELIABLE_NETWORK);
     const full = new Set<string>();
     const ids = ['a', 'b', 'c'];
     const machines = new Map(ids.map((id) => [id, new CountingStateMachine()]));
-    const nodes = ids.map((id) => {
-      const endpoint = network.endpoint(id);
-      return new RaftNodeImpl(
-        {
-          timers,
-          prng: new SeededPrng(id.charCodeAt(0)),
-          client: endpoint.client,
-          server: endpoint.server,
-          storage: new MemoryPersistenceEngine(),
-          stateMachine: machines.get(id) ?? new CountingStateMachine(),
-          logger: new MemoryLogger(),
-          metrics: new NoopMetrics(),
-          membership: new DefaultMembershipManager(),
-          writeGate: { writeRefusal: () => (full.has(id) ? `disk full on ${id}` : null) },
-        },
-        { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
-      );
+    const { timers, nodes } = await startSimCluster(ids, {
+      networkSeed: 4,
+      stateMachine: (id) => machines.get(id) ?? new CountingStateMachine(),
+      extra: (id) => ({ writeGate: { writeRefusal: () => (full.has(id) ? `disk full on ${id}` : null) } }),
     });
-    for (const node of nodes) await node.start();
-    await timers.runUntil(timers.nowMs() + 2000);
     const leader = nodes.find((n) => n.isLeader());
     const follower = nodes.find((n) => !n.isLeader());
     assert.ok(leader !== undefined && follower !== undefined);

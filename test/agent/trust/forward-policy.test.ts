@@ -8,16 +8,8 @@ import { strict as assert } from 'node:assert';
 import { Encoder } from 'cbor-x';
 import { clientRequestRefusal } from '../../../agent/trust/forward-policy.js';
 import { encodeKvCommand, encodeQuotaCommand } from '../../../agent/kv/index.js';
-import { RaftNodeImpl } from '../../../agent/runtime/node.js';
-import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
-import { SeededPrng } from '../../../contracts/prng.js';
-import { simpleConfiguration } from '../../../agent/core/configuration.js';
-import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
-import { DefaultMembershipManager } from '../../../agent/membership/default.js';
-import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
-import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
+import { startSimCluster } from '../runtime/sim-cluster.js';
 
 describe('client request policy: quota commands', () => {
   it('refuses a client write that carries a quota command, malformed or not; passes ordinary writes', () => {
@@ -36,29 +28,12 @@ describe('client request policy: quota commands', () => {
   });
 
   it('a follower forwarding a quota command to the leader is refused and nothing applies', async () => {
-    const timers = new VirtualTimers();
-    const network = new SimNetwork(timers, new SeededPrng(8), RELIABLE_NETWORK);
     const ids = ['a', 'b', 'c'];
     const machines = new Map(ids.map((id) => [id, new KvStateMachine()]));
-    const nodes = ids.map((id) => {
-      const endpoint = network.endpoint(id);
-      return new RaftNodeImpl(
-        {
-          timers,
-          prng: new SeededPrng(id.charCodeAt(0)),
-          client: endpoint.client,
-          server: endpoint.server,
-          storage: new MemoryPersistenceEngine(),
-          stateMachine: machines.get(id) ?? new KvStateMachine(),
-          logger: new MemoryLogger(),
-          metrics: new NoopMetrics(),
-          membership: new DefaultMembershipManager(),
-        },
-        { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
-      );
+    const { timers, nodes } = await startSimCluster(ids, {
+      networkSeed: 8,
+      stateMachine: (id) => machines.get(id) ?? new KvStateMachine(),
     });
-    for (const node of nodes) await node.start();
-    await timers.runUntil(timers.nowMs() + 2000);
     const follower = nodes.find((n) => !n.isLeader());
     assert.ok(follower !== undefined);
     const outcome = follower.submitAnywhere(encodeQuotaCommand(1), 1000).then(
