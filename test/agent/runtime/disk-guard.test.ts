@@ -7,12 +7,10 @@
 // with 4.13.
 import { strict as assert } from 'node:assert';
 import { DiskGuard } from '../../../agent/runtime/disk-guard.js';
-import { startSimCluster } from './sim-cluster.js';
+import { EchoStateMachine, startSimCluster } from './sim-cluster.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { PersistenceError } from '../../../contracts/errors.js';
-import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
-import type { StateMachine } from '../../../contracts/state-machine.js';
 import type { MetricDimensions } from '../../../contracts/metrics.js';
 import { responseForError } from '../../../agent/endpoint/responses.js';
 
@@ -21,21 +19,6 @@ class RecordingMetrics extends NoopMetrics {
   override setGauge(name: string, value: number, dimensions?: MetricDimensions): void {
     this.gauges.push([name, value, dimensions]);
   }
-}
-
-class CountingStateMachine implements StateMachine {
-  commands = 0;
-  apply(entry: LogEntry): Uint8Array {
-    if (entry.type === 'command') this.commands += 1;
-    return entry.command;
-  }
-  query(query: Uint8Array): Uint8Array {
-    return query;
-  }
-  snapshot(): Uint8Array {
-    return new Uint8Array(0);
-  }
-  restore(_meta: SnapshotMeta, _data: Uint8Array): void {}
 }
 
 describe('full-disk guard', () => {
@@ -89,10 +72,10 @@ describe('full-disk guard', () => {
   it('on a leader whose disk is full, refuses local and forwarded writes with STORAGE_FULL; reads go on', async () => {
     const full = new Set<string>();
     const ids = ['a', 'b', 'c'];
-    const machines = new Map(ids.map((id) => [id, new CountingStateMachine()]));
+    const machines = new Map(ids.map((id) => [id, new EchoStateMachine()]));
     const { timers, nodes } = await startSimCluster(ids, {
       networkSeed: 4,
-      stateMachine: (id) => machines.get(id) ?? new CountingStateMachine(),
+      stateMachine: (id) => machines.get(id) ?? new EchoStateMachine(),
       extra: (id) => ({ writeGate: { writeRefusal: () => (full.has(id) ? `disk full on ${id}` : null) } }),
     });
     const leader = nodes.find((n) => n.isLeader());

@@ -18,28 +18,11 @@ import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js'
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { PersistenceError } from '../../../contracts/errors.js';
 import type { Timers } from '../../../contracts/clock.js';
-import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 import type { PersistBatch } from '../../../contracts/persistence.js';
 import type { NetworkClient } from '../../../contracts/network.js';
 import { entryBytes } from '../../../agent/core/log.js';
 import { APPEND_ENVELOPE_BYTES } from '../../../agent/runtime/node-deps.js';
-import type { StateMachine } from '../../../contracts/state-machine.js';
-
-/** A state machine that records what it applied and echoes commands. */
-class EchoStateMachine implements StateMachine {
-  readonly applied: LogEntry[] = [];
-  apply(entry: LogEntry): Uint8Array {
-    this.applied.push(entry);
-    return entry.command;
-  }
-  query(query: Uint8Array): Uint8Array {
-    return query;
-  }
-  snapshot(): Uint8Array {
-    return new Uint8Array(0);
-  }
-  restore(_meta: SnapshotMeta, _data: Uint8Array): void {}
-}
+import { EchoStateMachine } from './sim-cluster.js';
 
 function makeNode(
   timers: Timers & { nowMs(): number },

@@ -20,9 +20,8 @@ import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuratio
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 import type { PersistBatch } from '../../../contracts/persistence.js';
-import type { StateMachine } from '../../../contracts/state-machine.js';
+import { EchoStateMachine } from './sim-cluster.js';
 
 /** A memory engine whose writes wait, while `holding`, until `release()`. */
 class GatedStorage extends MemoryPersistenceEngine {
@@ -49,22 +48,6 @@ class GatedStorage extends MemoryPersistenceEngine {
     this.holding = false;
     for (const write of this.held.splice(0)) write();
   }
-}
-
-/** Records what it applied and echoes commands. */
-class EchoStateMachine implements StateMachine {
-  readonly applied: LogEntry[] = [];
-  apply(entry: LogEntry): Uint8Array {
-    this.applied.push(entry);
-    return entry.command;
-  }
-  query(query: Uint8Array): Uint8Array {
-    return query;
-  }
-  snapshot(): Uint8Array {
-    return new Uint8Array(0);
-  }
-  restore(_meta: SnapshotMeta, _data: Uint8Array): void {}
 }
 
 async function cluster(seed: number) {

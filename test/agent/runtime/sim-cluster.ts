@@ -1,6 +1,6 @@
 // A three-node (or N-node) cluster of real RaftNodeImpl on virtual time and the simulated
-// network, started and given time to elect a leader: what the runtime tests that need a running
-// cluster share.
+// network, started and given time to elect a leader, and a state machine that echoes: what the
+// runtime tests that need a running cluster share.
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import type { RaftNodeDeps } from '../../../agent/runtime/node-deps.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
@@ -12,6 +12,7 @@ import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import type { StateMachine } from '../../../contracts/state-machine.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 
 /** Starts nodes `ids` (each with `stateMachine(id)` and any `extra(id)` deps) and runs 2 s of virtual time. */
 export async function startSimCluster(
@@ -45,4 +46,24 @@ export async function startSimCluster(
   for (const node of nodes) await node.start();
   await timers.runUntil(timers.nowMs() + 2000);
   return { timers, nodes };
+}
+
+/** A state machine that records what it applied and echoes commands (and queries). */
+export class EchoStateMachine implements StateMachine {
+  readonly applied: LogEntry[] = [];
+  apply(entry: LogEntry): Uint8Array {
+    this.applied.push(entry);
+    return entry.command;
+  }
+  /** Command entries applied (configuration and no-op entries left out). */
+  get commands(): number {
+    return this.applied.filter((e) => e.type === 'command').length;
+  }
+  query(query: Uint8Array): Uint8Array {
+    return query;
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  restore(_meta: SnapshotMeta, _data: Uint8Array): void {}
 }
