@@ -13,9 +13,9 @@ import { sleep } from './_system.js';
 import type { BenchSystem, BenchWriter } from './_system.js';
 
 /** Keys each client cycles through. */
-const KEYS_PER_CLIENT = 64;
+export const KEYS_PER_CLIENT = 64;
 /** Most latencies kept per measurement (8 MB); beyond it writes are counted, not timed. */
-const LATENCY_SAMPLES_MAX = 1_000_000;
+export const LATENCY_SAMPLES_MAX = 1_000_000;
 /** How often resident memory is sampled, ms. */
 const RSS_SAMPLE_MS = 250;
 

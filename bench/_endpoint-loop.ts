@@ -6,11 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { EndpointClient } from '../agent/cli/endpoint-client.js';
 import { LatencyRecorder } from './_figures.js';
-
-/** Keys each client cycles through. */
-const KEYS_PER_CLIENT = 64;
-/** Most latencies kept per measurement (8 MB); beyond it answers are counted, not timed. */
-const LATENCY_SAMPLES_MAX = 1_000_000;
+import { KEYS_PER_CLIENT, LATENCY_SAMPLES_MAX } from './_closed-loop.js';
 
 /** How one closed-loop measurement runs. */
 export interface EndpointLoopShape {
