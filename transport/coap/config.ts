@@ -51,6 +51,13 @@ export interface CoapClientOptions {
   readonly wholeBodyBytesMax: number;
   /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
   readonly bodyBytesMax: number;
+  /**
+   * A body that goes block-wise goes with Q-Block1 (RFC 9177) to a server that supports it:
+   * payload sets of 10 blocks, one round trip per set instead of per block (client-qblock.ts).
+   * The first such body to a server probes with block 0 alone; a server that answers 4.02 Bad
+   * Option gets Block1, remembered per server. Default true; false: always Block1.
+   */
+  readonly qblock1: boolean;
 }
 
 /**
@@ -126,6 +133,7 @@ export const DEFAULT_COAP_CLIENT_OPTIONS: CoapClientOptions = {
   blockBytes: 1024,
   wholeBodyBytesMax: 1024,
   bodyBytesMax: 8 * MIB,
+  qblock1: true,
 };
 
 /** Defaults of {@link CoapServerOptions}. */
@@ -160,6 +168,7 @@ export function resolveCoapClientOptions(partial: Partial<CoapClientOptions> = {
   checkRange(problems, 'wholeBodyBytesMax', options.wholeBodyBytesMax, options.blockBytes, WHOLE_BODY_BYTES_LIMIT);
   checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
   checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
+  if (typeof options.qblock1 !== 'boolean') problems.push(`qblock1 must be a boolean, got ${String(options.qblock1)}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return options;
 }
