@@ -66,6 +66,21 @@ export interface CoapClientOptions {
  */
 export const WHOLE_BODY_BYTES_LIMIT = 65_000;
 
+/** The largest plaintext of one DTLS record, 2^14 bytes (RFC 5246 §6.2.1, RFC 6347 §4.1). */
+const RECORD_PLAINTEXT_BYTES_MAX = 16_384;
+
+/** Room left in a peer datagram for the CoAP header, token and options of an RPC request, bytes. */
+export const PEER_REQUEST_HEADER_BYTES_MAX = 128;
+
+/**
+ * The peer client's default whole-body limit: a request body up to it travels in one CoAP
+ * message, so in one DTLS record (RECORD_PLAINTEXT_BYTES_MAX, the DTLS endpoints'
+ * applicationDataBytesMax) and one datagram, without a round trip per payload set of blocks.
+ * Peers are our own agents, whose receivers take such records; on a link with a smaller MTU the
+ * kernel fragments the datagram (agent.json `peerWholeBodyBytesMax` sets it lower to avoid it).
+ */
+export const PEER_WHOLE_BODY_BYTES_MAX = RECORD_PLAINTEXT_BYTES_MAX - PEER_REQUEST_HEADER_BYTES_MAX;
+
 /** Options of a CoAP server. */
 export interface CoapServerOptions {
   /** Block size of Block2 response bodies, in bytes. Default 1024; a power of two in 16..1024. */
