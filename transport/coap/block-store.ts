@@ -83,10 +83,7 @@ export class Block1Reassembler {
   /** The byteLength of every ArrayBuffer the transfers of both kinds keep alive (equals heldBytes). */
   bufferBytes(): number {
     let sum = 0;
-    for (const transfer of this.table.values()) {
-      sum += transfer.buffer.buffer.byteLength;
-      if (transfer.kind === 'qblock1') sum += transfer.received.buffer.byteLength;
-    }
+    for (const transfer of this.table.values()) sum += transfer.buffer.buffer.byteLength;
     return sum;
   }
 

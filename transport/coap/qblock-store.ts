@@ -14,9 +14,12 @@
  * fills the last hole a 4.08 reported; other non-confirmable blocks get no answer.
  *
  * Limits are Block1's (block-store.ts), in the same table: a transfer owns one buffer,
- * preallocated from Size1 (or grown geometrically up to bodyBytesMax without it) and one byte
- * per block of bookkeeping, and the table counts both byteLengths against blockBytesTotalMax,
- * per-peer and total transfer counts, and the idle-transfer sweep. A block beyond the
+ * preallocated from Size1 (or grown geometrically up to bodyBytesMax without it), which the
+ * table counts by its byteLength against blockBytesTotalMax, per-peer and total transfer
+ * counts, and the idle-transfer sweep. What arrived is kept in two numbers, not a buffer: the
+ * count of blocks received from the start without a hole, and a 64-bit window of the blocks
+ * after it (WINDOW_BLOCKS); a block beyond the window is not kept, and a 4.08 asks for it again
+ * (a client sends a set only after the previous one is whole, so a set never reaches past it). A block beyond the
  * announced Size1 or beyond the body's end ends the transfer with 4.13 or 4.00; blocks below
  * block1BytesMin get 4.13 with a Q-Block1 size hint; a duplicate block changes nothing.
  */
@@ -42,18 +45,21 @@ export const MAX_PAYLOADS = 10;
 /** Most block numbers one 4.08 lists, so that it fits one small datagram (RFC 9177 §4.4). */
 export const MISSING_BLOCKS_REPORTED_MAX = 64;
 
+/** Blocks after the first hole whose arrival a transfer records (two 32-bit words). */
+export const WINDOW_BLOCKS = 64;
+
 /** A Q-Block1 transfer's state. */
 export interface QReassembly extends TransferEntry {
   readonly kind: 'qblock1';
   readonly szx: number;
-  /** Owns its ArrayBuffer. Invariant: heldBytes === buffer.byteLength + received.byteLength. */
+  /** Owns its ArrayBuffer. Invariant: heldBytes === buffer.byteLength. */
   buffer: Uint8Array;
-  /** One byte per block of `buffer`: 1 once that block arrived. */
-  received: Uint8Array;
-  /** Blocks received. Invariant: receivedCount <= received.length. */
-  receivedCount: number;
-  /** Every block below it arrived. Invariant: prefix <= received.length. */
+  /** Every block below it arrived, block `prefix` did not. */
   prefix: number;
+  /** Bit i: block prefix + i arrived (i < 32; bit 0 is always clear). */
+  windowLow: number;
+  /** Bit i: block prefix + 32 + i arrived. */
+  windowHigh: number;
   /** The body's length once its last block (M unset) arrived, else -1. */
   bodyBytes: number;
   /** Size1 of the block that opened the transfer, else -1. */
@@ -125,19 +131,18 @@ export class QBlock1Reassembler {
     if ((size1 !== null && size1 > bodyBytesMax) || end > bodyBytesMax) return tooLargeRefusal(bodyBytesMax);
     const announced = size1 !== null && size1 >= end ? size1 : -1;
     const capacity = announced >= 0 ? announced : Math.min(bodyBytesMax, Math.max(end, 4 * blockBytes));
-    const blocks = Math.ceil(capacity / blockBytes);
-    const limit = this.table.refusalOf(peerKey, capacity + blocks);
+    const limit = this.table.refusalOf(peerKey, capacity);
     if (limit !== null) return refuse(CoapResponseCode.ServiceUnavailable, refusalText(limit), limit);
     const transfer: QReassembly = {
       kind: 'qblock1',
       peerKey,
-      heldBytes: capacity + blocks,
+      heldBytes: capacity,
       expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs,
       szx: block.szx,
       buffer: new Uint8Array(capacity),
-      received: new Uint8Array(blocks),
-      receivedCount: 0,
       prefix: 0,
+      windowLow: 0,
+      windowHigh: 0,
       bodyBytes: -1,
       announcedBytes: announced,
       awaitedNum: -1,
@@ -162,13 +167,10 @@ export class QBlock1Reassembler {
     }
     if (!block.more) t.bodyBytes = end;
     t.expiresAtMs = this.timers.nowMs() + this.options.lifetimeMs;
-    // A duplicate block changes nothing: the first copy stays.
-    if (t.received[block.num] === 1) return null;
+    // A duplicate block changes nothing (the first copy stays); one beyond the window is not kept.
+    if (received(t, block.num) || block.num - t.prefix >= WINDOW_BLOCKS) return null;
     t.buffer.set(payload, offset);
-    t.received[block.num] = 1;
-    t.receivedCount += 1;
-    while (t.prefix < t.received.length && t.received[t.prefix] === 1) t.prefix += 1;
-    assert(t.receivedCount <= t.received.length, 'a transfer counts each block once');
+    markReceived(t, block.num);
     return null;
   }
 
@@ -180,7 +182,7 @@ export class QBlock1Reassembler {
     const lastNum = t.bodyBytes < 0 ? -1 : Math.ceil(t.bodyBytes / blockSizeOf(t.szx)) - 1;
     const beyondEnd = t.bodyBytes >= 0 && (block.num > lastNum || (block.num === lastNum && block.more));
     const earlyEnd = !block.more && t.bodyBytes >= 0 && end !== t.bodyBytes;
-    const blocksAfter = !block.more && t.received.subarray(block.num + 1).includes(1);
+    const blocksAfter = !block.more && receivedAfter(t, block.num);
     if (beyondEnd || earlyEnd || blocksAfter)
       return refuse(CoapResponseCode.BadRequest, 'a Q-Block1 block beyond the end of the body', null);
     return null;
@@ -188,19 +190,14 @@ export class QBlock1Reassembler {
 
   /** Grows the buffer (and the block map) to hold `needed` bytes; false when the total bound refuses. */
   private grow(t: QReassembly, needed: number): boolean {
-    const blockBytes = blockSizeOf(t.szx);
     const doubled = Math.min(this.options.bodyBytesMax, Math.max(needed, 2 * t.buffer.byteLength));
-    const held = (capacity: number): number => capacity + Math.ceil(capacity / blockBytes);
-    const capacity = this.table.canResize(t, held(doubled)) ? doubled : needed;
-    if (!this.table.canResize(t, held(capacity))) return false;
+    const capacity = this.table.canResize(t, doubled) ? doubled : needed;
+    if (!this.table.canResize(t, capacity)) return false;
     const buffer = new Uint8Array(capacity);
     buffer.set(t.buffer);
-    const received = new Uint8Array(Math.ceil(capacity / blockBytes));
-    received.set(t.received);
     t.buffer = buffer;
-    t.received = received;
-    this.table.resize(t, held(capacity));
-    assert(t.heldBytes === t.buffer.byteLength + t.received.byteLength, 'a transfer counts what it holds');
+    this.table.resize(t, capacity);
+    assert(t.heldBytes === t.buffer.byteLength, 'a transfer counts what it holds');
     return true;
   }
 
@@ -227,7 +224,7 @@ export class QBlock1Reassembler {
     t.awaitedNum = upTo;
     const missing: number[] = [];
     for (let num = t.prefix; num <= upTo && missing.length < MISSING_BLOCKS_REPORTED_MAX; num += 1)
-      if (t.received[num] !== 1) missing.push(num);
+      if (!received(t, num)) missing.push(num);
     assert(missing.length > 0, 'a 4.08 lists a missing block');
     return {
       kind: 'answer',
@@ -237,6 +234,34 @@ export class QBlock1Reassembler {
         payload: encodeMissingBlocks(missing),
       },
     };
+  }
+}
+
+/** Whether block `num` of the transfer arrived. */
+function received(t: QReassembly, num: number): boolean {
+  const d = num - t.prefix;
+  if (d < 0) return true;
+  if (d >= WINDOW_BLOCKS) return false;
+  return ((d < 32 ? t.windowLow >>> d : t.windowHigh >>> (d - 32)) & 1) === 1;
+}
+
+/** Whether any block after `num` arrived. */
+function receivedAfter(t: QReassembly, num: number): boolean {
+  if (num + 1 < t.prefix) return true;
+  for (let n = Math.max(num + 1, t.prefix); n < t.prefix + WINDOW_BLOCKS; n += 1) if (received(t, n)) return true;
+  return false;
+}
+
+/** Records block `num` (within the window) and slides the window past every block now contiguous. */
+function markReceived(t: QReassembly, num: number): void {
+  const d = num - t.prefix;
+  assert(d >= 0 && d < WINDOW_BLOCKS, 'a recorded block is in the window');
+  if (d < 32) t.windowLow = (t.windowLow | (1 << d)) >>> 0;
+  else t.windowHigh = (t.windowHigh | (1 << (d - 32))) >>> 0;
+  while ((t.windowLow & 1) === 1) {
+    t.windowLow = ((t.windowLow >>> 1) | ((t.windowHigh & 1) << 31)) >>> 0;
+    t.windowHigh >>>= 1;
+    t.prefix += 1;
   }
 }
 
