@@ -104,7 +104,7 @@ describe('CoAP server Q-Block1 reassembly', () => {
     assert.equal(h.server.blockStats().block1HeldBytes, 0);
   });
 
-  it('keeps no block beyond the 64-block window after a hole: a 4.08 asks for it again, and the body is intact', async () => {
+  it('keeps no block beyond the 64-block window past a hole; a 4.08 asks for it again; body intact', async () => {
     const h = await serverHarness();
     let body = new Uint8Array(0);
     h.server.addResource('/raft/AppendEntries', {
