@@ -106,7 +106,7 @@ describe('CoAP server Q-Block1 reassembly', () => {
 
   it('keeps no block beyond the 64-block window past a hole; a 4.08 asks for it again; body intact', async () => {
     const h = await serverHarness();
-    let body = new Uint8Array(0);
+    let body: Uint8Array = new Uint8Array(0);
     h.server.addResource('/raft/AppendEntries', {
       POST: (r) => {
         body = r.payload;

@@ -138,21 +138,13 @@ describe('CoAP Q-Block1 (RFC 9177)', () => {
         client.request(h.serverEndpoint.localAddress(), { method: 'PUT', path: ['kv', `k${i}`], payload }, 60_000),
       );
       for (let i = 0; i < 400 && client.outstandingCount > 0; i += 1) await h.timers.advance(50);
-      const responses = await Promise.all(
-        results.map((r) =>
-          r.then(
-            (x) => x,
-            (e: unknown) => e,
-          ),
-        ),
-      );
+      // Every request succeeds: a rejection fails the test.
+      const responses = await Promise.all(results);
       responses.forEach((r, i) => {
-        if (r instanceof Error) return;
         assert.equal(Buffer.from(r.payload).toString(), `kv/k${i}`);
         const body = Buffer.from(bodies[i] ?? []).toString('base64');
         assert.equal(seen.filter((b) => b === body).length, 1, `seed ${seed}: body ${i} handled once, intact`);
       });
-      assert.equal(responses.filter((r) => !(r instanceof Error)).length, 6, `seed ${seed}: every request succeeds`);
       assert.equal(seen.length, new Set(seen).size, 'no body handled twice');
       await client.close();
     }
