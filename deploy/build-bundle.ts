@@ -59,6 +59,10 @@ const COMMON: BuildOptions = {
   // Source maps are left out of the package ("files" in package.json); names are kept for stack traces.
   sourcemap: 'linked',
   keepNames: true,
+  // Whitespace and syntax only, not identifiers: 1.9 -> 1.3 MB, and the agent at rest holds 5 MiB
+  // less anonymous memory (issue 17, measured: RssAnon 25.0 -> 19.9 MiB); stack traces keep their names.
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,

@@ -163,13 +163,17 @@ export function startCli(bundlePath: string, args: readonly string[], env: NodeJ
   const found = cachedDataFor(cachePath, source);
   const { script, bundle } = compileBundle(bundlePath, source, typeof found === 'string' ? undefined : found);
   const state: CodeCacheState = typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'used';
-  let due = cachePath !== null && state !== 'used';
+  // What the write needs, held only until it is done: the bundle's text is 1.8 MB the agent would
+  // otherwise keep for its whole life (V8 holds its own copy, the wrapped text, for the script).
+  let pending: { readonly path: string; readonly source: string; readonly script: Script } | null =
+    cachePath !== null && state !== 'used' ? { path: cachePath, source, script } : null;
   bundle.runCli(args, {
     codeCache: state,
     afterReady: () => {
-      if (!due || cachePath === null) return;
-      due = false;
-      writeWhole(cachePath, encodeCacheFile(source, script.createCachedData()));
+      if (pending === null) return;
+      const { path, source: text, script: compiled } = pending;
+      pending = null;
+      writeWhole(path, encodeCacheFile(text, compiled.createCachedData()));
     },
   });
 }
