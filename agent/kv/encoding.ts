@@ -16,6 +16,7 @@
  * SerializationError (CODEC_MALFORMED) and nothing else.
  */
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from './cbor-output.js';
 import type {
   KvCasOperation,
   KvCommand,
@@ -98,7 +99,7 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
     if (command.session.ackedBelow !== undefined) map['acked'] = command.session.ackedBelow;
   }
   if (command.requestId !== undefined) map['rid'] = asByteString(command.requestId);
-  return encoder.encode(map);
+  return encodeCbor(encoder, map);
 }
 
 function readSession(fields: Fields): KvSession | null {
@@ -190,10 +191,10 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 
 /** Encodes a query. */
 export function encodeKvQuery(query: KvQuery): Uint8Array {
-  if (query.op === 'get') return encoder.encode({ op: query.op, key: query.key });
-  if (query.op === 'lease') return encoder.encode({ op: query.op, id: query.id });
+  if (query.op === 'get') return encodeCbor(encoder, { op: query.op, key: query.key });
+  if (query.op === 'lease') return encodeCbor(encoder, { op: query.op, id: query.id });
   if (query.op === 'changes')
-    return encoder.encode({
+    return encodeCbor(encoder, {
       op: 'changes',
       since: query.since,
       prefix: query.prefix,
@@ -203,7 +204,7 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
     });
   const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
   if (query.after !== null) map['after'] = query.after;
-  return encoder.encode(map);
+  return encodeCbor(encoder, map);
 }
 
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
@@ -245,10 +246,11 @@ function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown>
 
 /** Encodes a result. */
 export function encodeKvResult(result: KvResult): Uint8Array {
-  if (result.type === 'error') return encoder.encode({ type: 'error', code: result.code, message: result.message });
+  if (result.type === 'error')
+    return encodeCbor(encoder, { type: 'error', code: result.code, message: result.message });
   const map = resultMap(result);
   if (result.storeRevision !== undefined) map['srev'] = result.storeRevision;
-  return encoder.encode(map);
+  return encodeCbor(encoder, map);
 }
 
 function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unknown> {

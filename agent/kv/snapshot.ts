@@ -35,6 +35,7 @@
  * (CODEC_MALFORMED).
  */
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from './cbor-output.js';
 import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
@@ -157,7 +158,7 @@ export function emptyKvSnapshotImage(lastApplied: number): KvSnapshotImage {
 /** Encodes a snapshot image; `entries` must already be sorted by key. */
 export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
   const leased = image.leases.length > 0;
-  return encoder.encode([
+  return encodeCbor(encoder, [
     ...headItems(image),
     image.entries.map(([key, stored]) => entryItem(key, stored, leased)),
     ...tailItems(image),
@@ -200,10 +201,10 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
   const tail = tailItems(source);
   const prefix = Buffer.concat([
     arrayHeader(head.length + 1 + tail.length),
-    ...head.map((item) => encoder.encode(item)),
+    ...head.map((item) => encodeCbor(encoder, item)),
     arrayHeader(keys.length),
   ]);
-  const suffix = Buffer.concat(tail.map((item) => encoder.encode(item)));
+  const suffix = Buffer.concat(tail.map((item) => encodeCbor(encoder, item)));
   return {
     prefix: new Uint8Array(prefix),
     entries: source.entries,
@@ -218,7 +219,7 @@ export function encodeKvEntry(parts: KvSnapshotParts, i: number): Uint8Array {
   const key = keys[i];
   const versioned = values[i];
   if (key === undefined || versioned === undefined) throw malformed(`no entry ${i} in the snapshot columns`);
-  return encoder.encode(entryItem(key, { ...versioned, lease: leases[i] ?? 0 }, parts.leased));
+  return encodeCbor(encoder, entryItem(key, { ...versioned, lease: leases[i] ?? 0 }, parts.leased));
 }
 
 function readEntries(value: unknown, lastApplied: number, leased: boolean): (readonly [string, KvStored])[] {

@@ -9,6 +9,7 @@
  *   node state:    ['coraft-state', 1, kvSnapshotBytes, trustImageBytes]
  */
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from '../kv/index.js';
 import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import {
@@ -39,7 +40,7 @@ export interface AdminEntry {
 
 /** Encodes an admin entry. */
 export function encodeAdminEntry(entry: AdminEntry): Uint8Array {
-  return encoder.encode({ op: 'admin', envelope: asByteString(entry.envelope), time: entry.timeMs });
+  return encodeCbor(encoder, { op: 'admin', envelope: asByteString(entry.envelope), time: entry.timeMs });
 }
 
 /**
@@ -64,7 +65,7 @@ export type AdminApplyResult = { readonly ok: true } | { readonly ok: false; rea
 
 /** Encodes an admin apply result (the bytes the proposer's request resolves with). */
 export function encodeAdminApplyResult(result: AdminApplyResult): Uint8Array {
-  return encoder.encode(result.ok ? { ok: true } : { ok: false, reason: result.reason });
+  return encodeCbor(encoder, result.ok ? { ok: true } : { ok: false, reason: result.reason });
 }
 
 /** Decodes an admin apply result. */
@@ -85,7 +86,7 @@ function idList(value: unknown, what: string, max: number): string[] {
 
 /** Encodes a trust image. */
 export function encodeTrustImage(image: TrustImage): Uint8Array {
-  return encoder.encode([
+  return encodeCbor(encoder, [
     TRUST_IMAGE_FORMAT,
     1,
     image.clockMs,
@@ -132,7 +133,7 @@ export function decodeTrustImage(bytes: Uint8Array): TrustImage {
 
 /** Encodes a node state snapshot. */
 export function encodeNodeState(kv: Uint8Array, trust: Uint8Array): Uint8Array {
-  return encoder.encode([NODE_STATE_FORMAT, 1, asByteString(kv), asByteString(trust)]);
+  return encodeCbor(encoder, [NODE_STATE_FORMAT, 1, asByteString(kv), asByteString(trust)]);
 }
 
 /**
