@@ -42,3 +42,21 @@ export function encodeCbor(encoder: Encoder, value: unknown): Buffer {
   assert(own.buffer.byteLength === own.byteLength, 'a large encoding owns its buffer');
   return own;
 }
+
+/**
+ * The head of a CBOR item of major type `major` (0..7) whose argument is `length` (RFC 8949
+ * §3: a byte string's or array's length), in its shortest form, as cbor-x writes it: to frame
+ * bytes already encoded without encoding them again.
+ */
+export function cborHead(major: number, length: number): Uint8Array {
+  assert(Number.isInteger(major) && major >= 0 && major <= 7, 'a CBOR major type is 0..7');
+  assert(Number.isSafeInteger(length) && length >= 0 && length < 2 ** 32, 'a CBOR head argument below 2^32');
+  const type = major << 5;
+  if (length < 24) return Uint8Array.of(type | length);
+  if (length < 0x100) return Uint8Array.of(type | 24, length);
+  if (length < 0x10000) return Uint8Array.of(type | 25, length >>> 8, length & 0xff);
+  const head = new Uint8Array(5);
+  head[0] = type | 26;
+  new DataView(head.buffer).setUint32(1, length);
+  return head;
+}

@@ -35,7 +35,8 @@
  * (CODEC_MALFORMED).
  */
 import { Encoder } from 'cbor-x';
-import { encodeCbor } from './cbor-output.js';
+import { cborHead, encodeCbor } from './cbor-output.js';
+import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
@@ -165,17 +166,6 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
   ]);
 }
 
-/** The header of a definite-length CBOR array of `count` items (RFC 8949 §3.1, major type 4). */
-function arrayHeader(count: number): Uint8Array {
-  if (count < 24) return Uint8Array.of(0x80 | count);
-  if (count < 0x100) return Uint8Array.of(0x98, count);
-  if (count < 0x10000) return Uint8Array.of(0x99, count >>> 8, count & 0xff);
-  const bytes = new Uint8Array(5);
-  bytes[0] = 0x9a;
-  new DataView(bytes.buffer).setUint32(1, count);
-  return bytes;
-}
-
 /**
  * A snapshot image cut into three parts whose concatenation, `prefix`, each entry's
  * {@link encodeKvEntry} in column order, then `suffix`, is byte for byte what
@@ -200,9 +190,9 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
   const head = headItems(source);
   const tail = tailItems(source);
   const prefix = Buffer.concat([
-    arrayHeader(head.length + 1 + tail.length),
+    cborHead(4, head.length + 1 + tail.length),
     ...head.map((item) => encodeCbor(encoder, item)),
-    arrayHeader(keys.length),
+    cborHead(4, keys.length),
   ]);
   const suffix = Buffer.concat(tail.map((item) => encodeCbor(encoder, item)));
   return {
@@ -211,6 +201,20 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
     leased: source.leases.length > 0,
     suffix: new Uint8Array(suffix),
   };
+}
+
+/**
+ * The pieces (prefix, each entry, suffix) whose concatenation is {@link encodeKvSnapshot}'s bytes:
+ * a snapshot then costs the pieces and one copy, where one encode call grew cbor-x's output
+ * buffer to four times the image (issue 17).
+ */
+export function kvSnapshotPieces(parts: KvSnapshotParts): Uint8Array[] {
+  const count = parts.entries.keys.length;
+  const pieces: Uint8Array[] = [parts.prefix];
+  for (let i = 0; i < count; i += 1) pieces.push(encodeKvEntry(parts, i));
+  pieces.push(parts.suffix);
+  assert(pieces.length === count + 2, 'a piece per entry between the prefix and the suffix');
+  return pieces;
 }
 
 /** Entry `i` of the columns as it stands in the entries array of a snapshot. */
