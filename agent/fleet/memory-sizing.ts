@@ -87,8 +87,8 @@ export const UNIT_NODE_FLAGS: readonly string[] = nodeFlagsOf(sizeForMemoryMax(U
  *   freed. Left unset, glibc raises the threshold to the size of each mapped block freed (up to
  *   32 MiB), so after the first snapshot encoding (a transient buffer of several MiB) the next
  *   ones came from the main heap, which can only shrink from its top: a loaded leader's [heap]
- *   grew 9 -> 70 MiB over 90 s with a snapshot every 30 s, 29 MiB with the threshold fixed
- *   (issue 17, bench/soak.ts). Setting it also fixes the trim threshold at 128 KiB.
+ *   grew 9 -> 70 MiB over 90 s of 64-client load with a snapshot every 30 s, 29-36 MiB with the
+ *   threshold fixed (issue 17, /proc/PID/smaps). Setting it also fixes the trim threshold at 128 KiB.
  */
 export const UNIT_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
