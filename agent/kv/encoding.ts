@@ -16,6 +16,7 @@
  * SerializationError (CODEC_MALFORMED) and nothing else.
  */
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from './cbor-output.js';
 import type { KvCasOperation, KvCommand, KvOperation, KvPutOperation, KvQuery, KvSession } from './types.js';
 import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
 import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
@@ -89,7 +90,7 @@ export function encodeKvCommand(command: KvCommand, identity?: KvCommandIdentity
   }
   const requestId = identity === undefined ? command.requestId : identity.requestId;
   if (requestId !== undefined) map['rid'] = asByteString(requestId);
-  return encoder.encode(map);
+  return encodeCbor(encoder, map);
 }
 
 function readSession(fields: Fields): KvSession | null {
@@ -185,10 +186,10 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 
 /** Encodes a query. */
 export function encodeKvQuery(query: KvQuery): Uint8Array {
-  if (query.op === 'get') return encoder.encode({ op: query.op, key: query.key });
-  if (query.op === 'lease') return encoder.encode({ op: query.op, id: query.id });
+  if (query.op === 'get') return encodeCbor(encoder, { op: query.op, key: query.key });
+  if (query.op === 'lease') return encodeCbor(encoder, { op: query.op, id: query.id });
   if (query.op === 'changes')
-    return encoder.encode({
+    return encodeCbor(encoder, {
       op: 'changes',
       since: query.since,
       prefix: query.prefix,
@@ -198,7 +199,7 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
     });
   const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
   if (query.after !== null) map['after'] = query.after;
-  return encoder.encode(map);
+  return encodeCbor(encoder, map);
 }
 
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */

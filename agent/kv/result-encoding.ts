@@ -5,6 +5,7 @@
  * and nothing else.
  */
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from './cbor-output.js';
 import type { KvChangeEvent, KvErrorCode, KvErrorResult, KvListItem, KvResult, KvVersioned } from './types.js';
 import { KV_ERROR_CODES } from './types.js';
 import {
@@ -39,11 +40,12 @@ function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown>
  * state machine stamps every result it encodes without building a copy of it).
  */
 export function encodeKvResult(result: KvResult, storeRevision?: number): Uint8Array {
-  if (result.type === 'error') return encoder.encode({ type: 'error', code: result.code, message: result.message });
+  if (result.type === 'error')
+    return encodeCbor(encoder, { type: 'error', code: result.code, message: result.message });
   const map = resultMap(result);
   const srev = storeRevision ?? result.storeRevision;
   if (srev !== undefined) map['srev'] = srev;
-  return encoder.encode(map);
+  return encodeCbor(encoder, map);
 }
 
 function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unknown> {

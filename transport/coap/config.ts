@@ -116,6 +116,12 @@ export interface CoapServerOptions {
    * 100..247,000 (EXCHANGE_LIFETIME). Keep it above the longest request deadline of clients.
    */
   readonly duplicateCacheLifetimeMs: number;
+  /**
+   * Most bytes of responses the duplicate cache keeps (each a copy owning exactly its bytes); past
+   * it the oldest requests are forgotten. Default 1 MiB (8,192 small write answers take about
+   * 300 KiB); 1,024..1 GiB.
+   */
+  readonly duplicateCacheBytesMax: number;
   /** Most requests being handled at once; more are answered 5.03. Default 1,024; 1..65,536. */
   readonly requestsInFlightMax: number;
   /**
@@ -162,6 +168,7 @@ export const DEFAULT_COAP_SERVER_OPTIONS: CoapServerOptions = {
   blockTransferLifetimeMs: 30_000,
   duplicateCacheEntriesMax: 8_192,
   duplicateCacheLifetimeMs: 60_000,
+  duplicateCacheBytesMax: MIB,
   requestsInFlightMax: 1_024,
   notifyAckTimeoutMs: 2_000,
   notifyRetransmitMax: 4,
@@ -201,6 +208,7 @@ export function resolveCoapServerOptions(partial: Partial<CoapServerOptions> = {
   checkRange(problems, 'blockTransferLifetimeMs', options.blockTransferLifetimeMs, 100, 247_000);
   checkRange(problems, 'duplicateCacheEntriesMax', options.duplicateCacheEntriesMax, 1, 1_000_000);
   checkRange(problems, 'duplicateCacheLifetimeMs', options.duplicateCacheLifetimeMs, 100, 247_000);
+  checkRange(problems, 'duplicateCacheBytesMax', options.duplicateCacheBytesMax, 1024, 1024 * MIB);
   checkRange(problems, 'requestsInFlightMax', options.requestsInFlightMax, 1, 65_536);
   checkRange(problems, 'notifyAckTimeoutMs', options.notifyAckTimeoutMs, 10, 60_000);
   checkRange(problems, 'notifyRetransmitMax', options.notifyRetransmitMax, 0, 20);
