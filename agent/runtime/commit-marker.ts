@@ -66,6 +66,7 @@ export class CommitMarker {
   private applied: LogIndex;
   private written: LogIndex;
   private timer: TimerHandle | null = null;
+  private running = false;
 
   /** Reads the marker on disk; a damaged one is reported to `onWriteError` and replaced as entries apply. */
   constructor(
@@ -90,22 +91,33 @@ export class CommitMarker {
 
   /** Notes an applied entry (cheap: the file is written on the next interval). */
   noteApplied(index: LogIndex): void {
-    if (index > this.applied) this.applied = index;
+    if (index <= this.applied) return;
+    this.applied = index;
+    this.armIfBehind();
   }
 
-  /** Starts the periodic write. */
+  /** Starts the periodic write: one interval after a change, so an idle agent sets no timer. */
   start(): void {
-    this.timer = this.timers.setTimer(this.intervalMs, () => {
-      this.flush();
-      if (this.timer !== null) this.start();
-    });
+    this.running = true;
+    this.armIfBehind();
   }
 
   /** Stops the periodic write and writes the marker one last time. */
   stop(): void {
+    this.running = false;
     this.timer?.cancel();
     this.timer = null;
     this.flush();
+  }
+
+  /** Arms the one write timer while the marker on disk is behind (a failed write is tried again). */
+  private armIfBehind(): void {
+    if (!this.running || this.timer !== null || this.applied === this.written) return;
+    this.timer = this.timers.setTimer(this.intervalMs, () => {
+      this.timer = null;
+      this.flush();
+      this.armIfBehind();
+    });
   }
 
   private flush(): void {

@@ -1,7 +1,8 @@
 // Proves the commit marker (agent/runtime/commit-marker.ts) that recover --force-new-cluster reads:
 // it only ever rises, also across restarts (a restarted node that applies nothing, having no
 // quorum, must not lower what an earlier run recorded, or recover would drop committed entries),
-// it is written on the interval and at stop, and a damaged marker is reported, not fatal.
+// it is written on the interval and at stop, and a damaged marker is reported, not fatal; and
+// it sets a timer only while the marker on disk is behind (an idle agent does not wake up for it).
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,5 +56,20 @@ describe('commit marker', () => {
     assert.equal(readCommitMarker(dir), 7);
     writeCommitMarker(dir, 9);
     assert.equal(readCommitMarker(dir), 9);
+  });
+
+  it('sets its timer only while the marker on disk is behind', async () => {
+    const timers = new VirtualTimers();
+    const marker = new CommitMarker(dir, timers, 100, () => undefined);
+    marker.start();
+    await timers.runUntil(1_000);
+    assert.equal(timers.firedCount, 0, 'nothing applied: no timer fired');
+    marker.noteApplied(5);
+    marker.noteApplied(6);
+    await timers.runUntil(2_000);
+    assert.equal(readCommitMarker(dir), 6);
+    assert.equal(timers.firedCount, 1, 'one write for the change, then no timer');
+    assert.equal(timers.pendingCount(), 0);
+    marker.stop();
   });
 });
