@@ -27,7 +27,10 @@ export interface CoapClientOptions {
   /**
    * Whether the initial timeout follows each peer's measured round-trip time once it has one
    * (RFC 6298's SRTT and RTTVAR, retransmission.ts), between ackTimeoutMinMs and
-   * retransmitDelayMaxMs. Default true.
+   * retransmitDelayMaxMs. Default false: with it on, the real-cluster SIGTERM hand-off test
+   * (test/agent/integration/failover.test.ts) failed 4 times in 8 on a loaded machine (a client
+   * request refused during the hand-off, once an extra election), against 0 in 9 with it off;
+   * not explained yet, so it stays opt-in.
    */
   readonly adaptiveRetransmission: boolean;
   /** The initial timeout is drawn from [t, t × factor] (ACK_RANDOM_FACTOR). Default 1.5; 1..4. */
@@ -128,7 +131,7 @@ const MIB = 1024 * 1024;
 export const DEFAULT_COAP_CLIENT_OPTIONS: CoapClientOptions = {
   ackTimeoutMs: 500,
   ackTimeoutMinMs: 20,
-  adaptiveRetransmission: true,
+  adaptiveRetransmission: false,
   ackRandomFactor: 1.5,
   maxRetransmit: 4,
   retransmitDelayMaxMs: 8_000,

@@ -3,7 +3,7 @@
  * its measured round trips, rtt-estimator.ts): the first timeout of each confirmable message,
  * the samples its answers give, and the back-off its expiries cause.
  *
- * Before a peer's first sample (and with `adaptiveRetransmission` off) the first timeout is the
+ * Before a peer's first sample (and with `adaptiveRetransmission` off, the default) the first timeout is the
  * configured one: ackTimeoutMs, or a quarter of the request's remaining deadline when that is
  * shorter (at least ackTimeoutMinMs), so a short Raft deadline still leaves room for
  * retransmissions. Once measured, it is the peer's RTO, bounded by ackTimeoutMinMs below and

@@ -25,7 +25,7 @@ describe('transport options', () => {
     assert.deepEqual(resolveCoapClientOptions(), {
       ackTimeoutMs: 500,
       ackTimeoutMinMs: 20,
-      adaptiveRetransmission: true,
+      adaptiveRetransmission: false,
       ackRandomFactor: 1.5,
       maxRetransmit: 4,
       retransmitDelayMaxMs: 8000,
