@@ -29,8 +29,9 @@ export interface CoapClientOptions {
    * (RFC 6298's SRTT and RTTVAR, retransmission.ts), between ackTimeoutMinMs and
    * retransmitDelayMaxMs. Default false: with it on, the real-cluster SIGTERM hand-off test
    * (test/agent/integration/failover.test.ts) failed 4 times in 8 on a loaded machine (a client
-   * request refused during the hand-off, once an extra election), against 0 in 9 with it off;
-   * not explained yet, so it stays opt-in.
+   * request refused during the hand-off, once an extra election), against 0 in 11 with it off;
+   * with estimates aged out after RTT_ESTIMATE_LIFETIME_MS, 1 in 6. Not explained yet, so it
+   * stays opt-in.
    */
   readonly adaptiveRetransmission: boolean;
   /** The initial timeout is drawn from [t, t × factor] (ACK_RANDOM_FACTOR). Default 1.5; 1..4. */

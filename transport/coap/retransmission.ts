@@ -17,6 +17,8 @@ import { RttEstimator } from './rtt-estimator.js';
 
 /** Most peers whose round trips one client keeps (the least recently measured is forgotten). */
 export const RTT_PEERS_MAX = 1_024;
+/** How long a peer's estimate lasts without a sample or an expiry, ms (rtt-estimator.ts). */
+export const RTT_ESTIMATE_LIFETIME_MS = 5_000;
 
 /** The retransmission state of the message in flight of one request (ClientExchange's fields). */
 export interface RetransmittedMessage {
@@ -49,6 +51,7 @@ export class RetransmissionTimeouts {
           rtoMinMs: options.ackTimeoutMinMs,
           rtoMaxMs: options.retransmitDelayMaxMs,
           peersMax: RTT_PEERS_MAX,
+          lifetimeMs: RTT_ESTIMATE_LIFETIME_MS,
         })
       : null;
   }
@@ -58,7 +61,8 @@ export class RetransmissionTimeouts {
     const o = this.options;
     const remainingMs = message.deadlineMs - nowMs;
     const base =
-      this.estimator?.rtoMs(message.peerKey) ?? Math.min(o.ackTimeoutMs, Math.max(o.ackTimeoutMinMs, remainingMs / 4));
+      this.estimator?.rtoMs(message.peerKey, nowMs) ??
+      Math.min(o.ackTimeoutMs, Math.max(o.ackTimeoutMinMs, remainingMs / 4));
     message.retransmits = 0;
     message.sentAtMs = Number.NaN;
     message.backoffMs = base * (1 + this.prng.nextFloat() * (o.ackRandomFactor - 1));
@@ -75,7 +79,7 @@ export class RetransmissionTimeouts {
   answered(message: RetransmittedMessage, nowMs: number): void {
     // Karn's rule: the answer to a retransmitted message may be the first copy's.
     if (message.retransmits > 0 || message.acknowledged || !(nowMs >= message.sentAtMs)) return;
-    this.estimator?.sample(message.peerKey, nowMs - message.sentAtMs);
+    this.estimator?.sample(message.peerKey, nowMs - message.sentAtMs, nowMs);
   }
 
   /**
@@ -92,7 +96,7 @@ export class RetransmissionTimeouts {
       message.retransmitAtMs = Number.POSITIVE_INFINITY;
       return false;
     }
-    this.estimator?.backOff(message.peerKey, message.backoffMs);
+    this.estimator?.backOff(message.peerKey, message.backoffMs, nowMs);
     message.retransmits += 1;
     message.backoffMs = Math.min(message.backoffMs * 2, this.options.retransmitDelayMaxMs);
     message.retransmitAtMs = nowMs + message.backoffMs;

@@ -25,6 +25,13 @@
  *   timeout): with Karn's rule, a link slower than the configured timeout would otherwise never
  *   give a sample, every message being sent twice.
  *
+ * - An estimate neither sampled nor backed off for `lifetimeMs` is forgotten (the configured
+ *   initial timeout applies again), as draft-ietf-core-cocoa ages its RTO. Without it, a peer
+ *   this node stopped talking to keeps what it last learnt: a follower never sends to the other
+ *   followers, so an RTO backed off to its cap while one of them was down (at start-up, say)
+ *   would still be there when this node leads, and a lost append would not be resent within
+ *   its deadline.
+ *
  * The table holds at most `peersMax` peers; the one measured least recently is forgotten first.
  */
 import { assert } from '../../contracts/assert.js';
@@ -37,6 +44,8 @@ export interface RttEstimatorOptions {
   readonly rtoMaxMs: number;
   /** Most peers measured at once. */
   readonly peersMax: number;
+  /** How long an estimate lasts without a sample or an expiry, ms. */
+  readonly lifetimeMs: number;
 }
 
 /** RFC 6298 §2: the gains of SRTT and RTTVAR, and RTTVAR's weight in the RTO. */
@@ -53,6 +62,8 @@ interface PeerRtt {
   srttMs: number;
   rttvarMs: number;
   rtoMs: number;
+  /** When a sample or an expiry last changed it, ms. */
+  atMs: number;
 }
 
 /** What the estimator shows of one peer (for tests and status). */
@@ -71,11 +82,16 @@ export class RttEstimator {
     assert(options.rtoMinMs >= GRANULARITY_MS, 'rtoMinMs is at least the clock granularity');
     assert(options.rtoMaxMs >= options.rtoMinMs, 'rtoMaxMs is at least rtoMinMs');
     assert(Number.isSafeInteger(options.peersMax) && options.peersMax >= 1, 'peersMax is a positive integer');
+    assert(options.lifetimeMs > 0, 'lifetimeMs is positive');
   }
 
-  /** The peer's retransmission timeout, ms; null before its first sample or expiry. */
-  rtoMs(peer: string): number | null {
-    return this.peers.get(peer)?.rtoMs ?? null;
+  /** The peer's retransmission timeout at `nowMs`, ms; null before its first sample or expiry, or once aged out. */
+  rtoMs(peer: string, nowMs: number): number | null {
+    const p = this.peers.get(peer);
+    if (p === undefined) return null;
+    if (nowMs - p.atMs <= this.options.lifetimeMs) return p.rtoMs;
+    this.peers.delete(peer);
+    return null;
   }
 
   /** The peer's estimate, or null before its first sample. */
@@ -89,8 +105,8 @@ export class RttEstimator {
     return this.peers.size;
   }
 
-  /** A round trip of `rttMs` to `peer`, measured on a message sent once (Karn's rule is the caller's). */
-  sample(peer: string, rttMs: number): void {
+  /** A round trip of `rttMs` to `peer`, measured at `nowMs` on a message sent once (Karn's rule is the caller's). */
+  sample(peer: string, rttMs: number, nowMs: number): void {
     assert(Number.isFinite(rttMs) && rttMs >= 0, 'a round trip is a finite, non-negative time');
     const known = this.peers.get(peer);
     let p: PeerRtt;
@@ -100,25 +116,27 @@ export class RttEstimator {
       p.srttMs = (1 - ALPHA) * p.srttMs + ALPHA * rttMs;
     } else {
       if (known === undefined && this.peers.size >= this.options.peersMax) this.forgetOldest();
-      p = { measured: true, srttMs: rttMs, rttvarMs: rttMs / 2, rtoMs: 0 };
+      p = { measured: true, srttMs: rttMs, rttvarMs: rttMs / 2, rtoMs: 0, atMs: nowMs };
     }
     // Re-inserted: the most recently measured peer goes last.
     this.peers.delete(peer);
     p.rtoMs = this.clamp(p.srttMs + Math.max(GRANULARITY_MS, K * p.rttvarMs));
+    p.atMs = nowMs;
     this.peers.set(peer, p);
     assert(this.peers.size <= this.options.peersMax, 'the table stays within peersMax');
   }
 
-  /** A message to `peer` waited `expiredMs` without an answer: its RTO backs off (RFC 6298 §5.5). */
-  backOff(peer: string, expiredMs: number): void {
+  /** A message to `peer` waited `expiredMs` without an answer (at `nowMs`): its RTO backs off (RFC 6298 §5.5). */
+  backOff(peer: string, expiredMs: number, nowMs: number): void {
     assert(Number.isFinite(expiredMs) && expiredMs >= 0, 'an expired timeout is a finite, non-negative time');
     const p = this.peers.get(peer);
     if (p !== undefined) {
       p.rtoMs = this.clamp(Math.max(p.rtoMs, 2 * expiredMs));
+      p.atMs = nowMs;
       return;
     }
     if (this.peers.size >= this.options.peersMax) this.forgetOldest();
-    this.peers.set(peer, { measured: false, srttMs: 0, rttvarMs: 0, rtoMs: this.clamp(2 * expiredMs) });
+    this.peers.set(peer, { measured: false, srttMs: 0, rttvarMs: 0, rtoMs: this.clamp(2 * expiredMs), atMs: nowMs });
   }
 
   private clamp(ms: number): number {
