@@ -49,7 +49,7 @@ import {
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
-import { EndpointWrites, explicitSessionOf, leaseArgumentOf } from './writes.js';
+import { EndpointWrites, explicitSessionOf, leaseArgumentOf, leaseOf } from './writes.js';
 import { keysChangedBy, leaseResources } from './lease-resource.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
@@ -272,7 +272,7 @@ export class LocalEndpoint {
     if (session !== null && 'code' in session) return session;
     const lease = leaseArgumentOf(request);
     if (typeof lease !== 'number') return lease;
-    const header = { session, timeMs: Math.floor(Date.now()), ...(lease === 0 ? {} : { lease }) };
+    const timeMs = Math.floor(Date.now());
     let command: KvCommand;
     const ifMatch = request.ifMatch[0];
     if (ifMatch !== undefined) {
@@ -282,11 +282,11 @@ export class LocalEndpoint {
           CoapResponseCode.BadRequest,
           'If-Match must carry the revision ETag of the key (1 to 8 bytes)',
         );
-      command = { ...header, op: 'cas', key, expectedRevision, value: request.payload };
+      command = { op: 'cas', key, expectedRevision, value: request.payload, session, timeMs, ...leaseOf(lease) };
     } else if (request.ifNoneMatch) {
-      command = { ...header, op: 'cas', key, expectedRevision: 0, value: request.payload };
+      command = { op: 'cas', key, expectedRevision: 0, value: request.payload, session, timeMs, ...leaseOf(lease) };
     } else {
-      command = { ...header, op: 'put', key, value: request.payload, returnPrevious: false };
+      command = { op: 'put', key, value: request.payload, returnPrevious: false, session, timeMs, ...leaseOf(lease) };
     }
     return this.write(command, request);
   }

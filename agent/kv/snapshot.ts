@@ -218,7 +218,8 @@ export function encodeKvEntry(parts: KvSnapshotParts, i: number): Uint8Array {
   const key = keys[i];
   const versioned = values[i];
   if (key === undefined || versioned === undefined) throw malformed(`no entry ${i} in the snapshot columns`);
-  return encoder.encode(entryItem(key, { ...versioned, lease: leases[i] ?? 0 }, parts.leased));
+  const stored: KvStored = { value: versioned.value, revision: versioned.revision, lease: leases[i] ?? 0 };
+  return encoder.encode(entryItem(key, stored, parts.leased));
 }
 
 function readEntries(value: unknown, lastApplied: number, leased: boolean): (readonly [string, KvStored])[] {

@@ -384,7 +384,7 @@ export class KvStateMachine implements StateMachine {
       this.metrics?.increment('kv_command_errors_total', 1, { code: result.code });
       return encodeKvResult(result);
     }
-    return encodeKvResult({ ...result, storeRevision: this.store.revision });
+    return encodeKvResult(result, this.store.revision);
   }
 
   private errorResult(code: KvErrorCode, message: string): Uint8Array {
