@@ -57,6 +57,7 @@ import { witnessGuarded } from './witness-guard.js';
 import { WatchResource } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
 import { ImplicitSession } from './write-session.js';
+import { StatusChecks } from './status-checks.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -89,8 +90,7 @@ export class LocalEndpoint {
   private readonly options: LocalEndpointOptions;
   private readonly writes: EndpointWrites;
   private readonly watch: WatchResource;
-  private statusTimer: { cancel(): void } | null = null;
-  private lastStatus = '';
+  private readonly statusChecks: StatusChecks;
 
   constructor(
     private readonly deps: LocalEndpointDeps,
@@ -106,6 +106,16 @@ export class LocalEndpoint {
       },
       serverOptionsOf(this.options),
     );
+    const statusHost = {
+      isServing: () => this.server.isRunning() && deps.node.isRunning(),
+      isObserved: () => this.observations.observed('/status'),
+      status: () => this.statusBody(),
+      notify: (body: unknown) =>
+        this.observations.notify('/status', (seq) =>
+          jsonResponse(CoapResponseCode.Content, body, seq === null ? {} : { observe: seq }),
+        ),
+    };
+    this.statusChecks = new StatusChecks(statusHost, deps.timers, this.options.statusNotifyIntervalMs);
     this.watch = new WatchResource(deps.node, deps.timers, () => this.observations, this.options);
     const forget = (gone: Registration): void => this.watch.forget(gone);
     this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options, forget);
@@ -147,12 +157,10 @@ export class LocalEndpoint {
 
   async start(): Promise<void> {
     await this.server.start();
-    this.scheduleStatusCheck();
   }
 
   async stop(): Promise<void> {
-    this.statusTimer?.cancel();
-    this.statusTimer = null;
+    this.statusChecks.stop();
     this.observations.clear();
     await this.server.stop();
   }
@@ -184,31 +192,13 @@ export class LocalEndpoint {
 
   private getStatus(request: CoapRequest): CoapResponse {
     const observe = this.observations.observe('/status', request);
+    if (observe !== null) this.statusChecks.observed();
     return jsonResponse(CoapResponseCode.Content, this.statusBody(), observe === null ? {} : { observe });
   }
 
   /** Observe registrations held (for status and tests). */
   observerCount(): number {
     return this.observations.size();
-  }
-
-  private scheduleStatusCheck(): void {
-    this.statusTimer = this.deps.timers.setTimer(this.options.statusNotifyIntervalMs, () => {
-      if (!this.server.isRunning()) return;
-      this.notifyStatusIfChanged();
-      this.scheduleStatusCheck();
-    });
-  }
-
-  private notifyStatusIfChanged(): void {
-    if (!this.observations.observed('/status') || !this.deps.node.isRunning()) return;
-    const body = this.statusBody();
-    const text = JSON.stringify(body);
-    if (text === this.lastStatus) return;
-    this.lastStatus = text;
-    this.observations.notify('/status', (seq) =>
-      jsonResponse(CoapResponseCode.Content, body, seq === null ? {} : { observe: seq }),
-    );
   }
 
   // -------------------------------------------------------------------------------------------
