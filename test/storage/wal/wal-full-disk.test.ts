@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntry } from '../reference-fields.js';
+import { scaledMs } from '../../timing.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/full-disk-child.ts', import.meta.url));
 /**
@@ -21,7 +22,7 @@ const CHILD = fileURLToPath(new URL('./fixtures/full-disk-child.ts', import.meta
 const LIMIT_BLOCKS = 1023;
 
 describe('WAL engine on a full disk', function () {
-  this.timeout(60_000);
+  this.timeout(scaledMs(60_000));
   let dir: string;
 
   beforeEach(function () {
