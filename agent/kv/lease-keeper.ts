@@ -77,6 +77,8 @@ export interface LeaseSource {
   readonly leaseVersion: number;
   /** The log clock, ms: the expiry commands carry it, so that they do not move it. */
   readonly clockMs: number;
+  /** Calls `listener` after every lease change at apply or restore; returns its removal. */
+  onLeaseChange(listener: () => void): () => void;
 }
 
 /** What the keeper needs of its node. */
@@ -133,31 +135,31 @@ export class LeaseKeeper {
   private seenLeadership = '';
   private timer: TimerHandle | null = null;
   private started = false;
+  private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly deps: LeaseKeeperDeps) {}
 
   /**
    * Starts the keeper. It checks every LEASE_CHECK_INTERVAL_MS while this node counts down a
    * lease (or has an expiry in flight) and sleeps while there is none, so an idle agent without
-   * leases has no lease timer; `noteApplied` wakes it when a lease appears.
+   * leases has no lease timer. The source tells it of every lease change (at apply or at a
+   * snapshot restore), which wakes it at once (on a timer, never inside the apply), so a new
+   * lease's countdown starts when it applied.
    */
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.unsubscribe = this.deps.source.onLeaseChange(() => {
+      if (this.started && this.timer === null) this.arm(0);
+    });
     this.arm(0);
-  }
-
-  /**
-   * Told after entries apply or a snapshot is restored: a lease change wakes a sleeping keeper at
-   * once (on a timer, never inside the apply), so a new lease's countdown starts when it applied.
-   */
-  noteApplied(): void {
-    if (this.started && this.timer === null && this.deps.source.leaseVersion !== this.seenVersion) this.arm(0);
   }
 
   /** Stops the check; the countdowns are forgotten (a restart counts from the full TTL). */
   stop(): void {
     this.started = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     this.timer?.cancel();
     this.timer = null;
     this.countdowns.clear();

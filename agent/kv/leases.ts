@@ -43,8 +43,28 @@ export class LeaseTable {
   private readonly leases = new Map<number, LeaseState>();
   /** Counts every change (never reset, not replicated): lets the keeper skip rereading an unchanged table. */
   private changes = 0;
+  /** Told of every change (the node's lease countdown); null for none. */
+  private listener: (() => void) | null = null;
 
   constructor(private readonly limits: LeaseLimits) {}
+
+  /**
+   * Calls `listener` after every change of the table, at apply or at a snapshot restore (the
+   * table outlives restores: load() refills it). One listener; returns its removal. The listener
+   * runs inside the apply, so it must only schedule work.
+   */
+  onChange(listener: () => void): () => void {
+    assert(this.listener === null, 'one lease change listener');
+    this.listener = listener;
+    return () => {
+      if (this.listener === listener) this.listener = null;
+    };
+  }
+
+  private changed(): void {
+    this.changes += 1;
+    this.listener?.();
+  }
 
   /** How many leases are granted. */
   get size(): number {
@@ -91,7 +111,7 @@ export class LeaseTable {
     assert(Number.isSafeInteger(id) && id >= 1, 'a lease id is a log index');
     assert(!this.leases.has(id), 'a lease id is granted once');
     this.leases.set(id, { ttlMs, refreshIndex: id, keys: new Set() });
-    this.changes += 1;
+    this.changed();
   }
 
   /** Records a keepalive at `index`; an error result when the lease is not granted. */
@@ -100,7 +120,7 @@ export class LeaseTable {
     if (lease === undefined) return notFound(id);
     assert(index > lease.refreshIndex, 'a keepalive follows the lease refresh it replaces');
     lease.refreshIndex = index;
-    this.changes += 1;
+    this.changed();
     return null;
   }
 
@@ -136,7 +156,7 @@ export class LeaseTable {
     if (!this.leases.has(id)) return null;
     const keys = this.keysOf(id);
     this.leases.delete(id);
-    this.changes += 1;
+    this.changed();
     return keys;
   }
 
@@ -156,7 +176,7 @@ export class LeaseTable {
     this.leases.clear();
     for (const lease of leases)
       this.leases.set(lease.id, { ttlMs: lease.ttlMs, refreshIndex: lease.refreshIndex, keys: new Set() });
-    this.changes += 1;
+    this.changed();
   }
 
   /** Checks ids and refresh indexes against `lastApplied`, and the attachments against `leaseOf`. */

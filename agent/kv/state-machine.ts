@@ -134,6 +134,11 @@ export class KvStateMachine implements StateMachine {
     return this.store.leases.version;
   }
 
+  /** Calls `listener` after each such change (leases.ts LeaseTable.onChange); returns its removal. */
+  onLeaseChange(listener: () => void): () => void {
+    return this.store.leases.onChange(listener);
+  }
+
   /** Reads `key` from local state, for embedding applications and tests. */
   read(key: string): KvVersioned | null {
     return this.store.get(key);
@@ -254,12 +259,8 @@ export class KvStateMachine implements StateMachine {
   private execute(command: KvCommand, index: LogIndex): KvResult {
     const usageBefore = this.store.usageBytes;
     const result = this.executeRecorded(command, index);
-    const alarm =
-      result.type === 'error' && result.code === 'KV_QUOTA_EXCEEDED'
-        ? true
-        : this.store.usageBytes < usageBefore
-          ? false
-          : this.quotaAlarmValue;
+    const refused = result.type === 'error' && result.code === 'KV_QUOTA_EXCEEDED';
+    const alarm = refused || (this.store.usageBytes >= usageBefore && this.quotaAlarmValue);
     if (alarm !== this.quotaAlarmValue || usageBefore !== this.store.usageBytes) {
       this.quotaAlarmValue = alarm;
       this.reportQuota();

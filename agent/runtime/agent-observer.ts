@@ -23,8 +23,6 @@ export interface AgentObserverParts {
   readonly trace: TraceWriter | null;
   /** The endpoint, once built. */
   readonly endpoint: () => LocalEndpoint | null;
-  /** The lease keeper, once built: told when entries apply (it sleeps while there is no lease). */
-  readonly leases: () => { noteApplied(): void } | null;
   readonly marker: CommitMarker | null;
   readonly phases: StartupPhases;
   /** Called once the node stopped on a fatal error, with the error. */
@@ -33,7 +31,7 @@ export interface AgentObserverParts {
 
 /** The node's observer in the agent. */
 export function agentObserver(parts: AgentObserverParts): NodeObserver {
-  const { trace, endpoint, leases, marker, phases, onFatal } = parts;
+  const { trace, endpoint, marker, phases, onFatal } = parts;
   return {
     onFatal,
     onRestart: (snapshot) => {
@@ -46,13 +44,11 @@ export function agentObserver(parts: AgentObserverParts): NodeObserver {
       trace?.onApply(entry);
       marker?.noteApplied(entry.index);
       endpoint()?.onApply(entry);
-      leases()?.noteApplied();
     },
     onSnapshotRestore: (meta) => {
       marker?.noteApplied(meta.lastIncludedIndex);
       trace?.onSnapshotRestore(meta);
       endpoint()?.onSnapshotRestore();
-      leases()?.noteApplied();
     },
     onConfiguration: (index, configuration) => trace?.onConfiguration(index, configuration),
   };

@@ -148,11 +148,9 @@ export class Agent {
     let endpoint: LocalEndpoint | null = null;
     const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
-    let leases: LeaseKeeper | null = null;
     const observer = agentObserver({
       trace,
       endpoint: () => endpoint,
-      leases: () => leases,
       marker,
       phases,
       onFatal: fatal.resolve,
@@ -166,7 +164,7 @@ export class Agent {
       const kv = stateMachine.kv;
       await node.start();
       phases.mark('peer');
-      const keeper = (leases = startLeaseKeeper(kv, node, { timers, metrics }));
+      const keeper = startLeaseKeeper(kv, node, { timers, metrics });
       endpoint = await startEndpoint(config, factories, node, kvOptions, {
         timers,
         logger,

@@ -56,7 +56,7 @@ export function startQuotaKeeper(
   return keeper;
 }
 
-/** Starts the lease countdown of a started node (kv/lease-keeper.ts); the node's observer tells it of applies. */
+/** Starts the lease countdown of a started node (kv/lease-keeper.ts); the state machine tells it of lease changes. */
 export function startLeaseKeeper(
   kv: KvStateMachine,
   node: RaftNodeImpl,

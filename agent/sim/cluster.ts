@@ -241,11 +241,9 @@ export class SimCluster {
         // A witness's entries have no payload: the trace says so, and its checker compares terms only.
         const witness = this.witnesses.has(id) ? { witness: true } : {};
         trace({ t: this.timers.nowMs(), type: 'apply', node: id, index, term, digest, ...witness });
-        slot.keeper?.noteApplied();
       },
       onSnapshotRestore: (meta) => {
         this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
-        slot.keeper?.noteApplied();
         trace({
           t: this.timers.nowMs(),
           type: 'snapshot',

@@ -73,7 +73,6 @@ async function startNode(
 ): Promise<EndpointNode> {
   const metrics = new RecordingMetrics();
   let endpoint: LocalEndpoint | null = null;
-  let leases: LeaseKeeper | null = null;
   const stateMachine = new KvStateMachine(kv);
   const node = new RaftNodeImpl(
     {
@@ -86,17 +85,13 @@ async function startNode(
       metrics,
       membership: new DefaultMembershipManager(),
       observer: {
-        onApply: (entry) => {
-          endpoint?.onApply(entry);
-          leases?.noteApplied();
-        },
+        onApply: (entry) => endpoint?.onApply(entry),
       },
     },
     { nodeId: 'n1', raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(['n1']) },
   );
   await node.start();
   const keeper = new LeaseKeeper({ timers, source: stateMachine, host: leaseKeeperHostOf(node), metrics });
-  leases = keeper;
   keeper.start();
   endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot', leases: keeper }, options);
   await endpoint.start();

@@ -121,18 +121,21 @@ describe('LeaseKeeper', () => {
 
 describe('LeaseKeeper at rest', () => {
   // Property: with no lease the keeper arms no timer (an idle agent wakes for nothing), and a
-  // lease told by noteApplied starts its countdown at once, so it expires on time.
-  it('arms no timer without a lease, and wakes on noteApplied to count a new one from when it applied', async () => {
+  // lease granted at apply wakes it through the state machine's lease-change notice, so its
+  // countdown starts at once and it expires on time; after stop() a grant arms nothing.
+  it('arms no timer without a lease, and wakes when a lease is applied to count it from then', async () => {
     const { timers, d, node, keeper } = setUp();
     await run(timers, 1000);
     assert.equal(timers.pendingCount(), 0, 'no timer while there is no lease');
     d.run({ op: 'lease-grant', ttlMs: 1000 });
     const grantedAt = timers.nowMs();
-    keeper.noteApplied();
     await run(timers, 1000 + LEASE_EXPIRY_GRACE_MS + 2 * LEASE_CHECK_INTERVAL_MS);
     assert.equal(node.proposed.length, 1, 'the expiry was proposed');
     assert.ok((node.proposed[0]?.atMs ?? 0) - grantedAt <= 1000 + LEASE_EXPIRY_GRACE_MS + LEASE_CHECK_INTERVAL_MS);
     await run(timers, 1000);
     assert.equal(timers.pendingCount(), 0, 'asleep again once the lease is gone');
+    keeper.stop();
+    d.run({ op: 'lease-grant', ttlMs: 1000 });
+    assert.equal(timers.pendingCount(), 0, 'a stopped keeper is no longer told');
   });
 });
