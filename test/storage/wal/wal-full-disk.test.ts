@@ -38,7 +38,7 @@ describe('WAL engine on a full disk', function () {
     const child = spawnSync(
       '/bin/sh',
       ['-c', `ulimit -f ${LIMIT_BLOCKS} && exec "$0" --import tsx "$1" "$2"`, process.execPath, CHILD, dir],
-      { encoding: 'utf8', timeout: 50_000 },
+      { encoding: 'utf8', timeout: scaledMs(50_000) },
     );
     assert.equal(child.status, 0, child.stderr);
     const lines = child.stdout.trim().split('\n');

@@ -31,7 +31,10 @@ describe('WAL options', function () {
   it('bounds the pending records to a quarter of the 256 MB unit heap, as measured in memory', () => {
     // Measured in a process of its own (fixtures/pending-cost.ts), where no other test's memory
     // moves the figure.
-    const child = spawnSync(process.execPath, ['--import', 'tsx', CHILD, dir], { encoding: 'utf8', timeout: 50_000 });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', CHILD, dir], {
+      encoding: 'utf8',
+      timeout: scaledMs(50_000),
+    });
     assert.equal(child.status, 0, child.stderr);
     const perPendingByte = Number(child.stdout.trim());
     assert.ok(Number.isFinite(perPendingByte) && perPendingByte >= 1, `measured: ${child.stdout}`);

@@ -83,7 +83,7 @@ describe('DTLS interop with CoAP clients', function () {
       address: '127.0.0.1',
       port: server.localAddress().port,
       psk: { 'node-a': pskText },
-      timeout: 5000,
+      timeout: scaledMs(5000),
     });
     const reply = await new Promise<string>((resolve, reject) => {
       socket.on('connected', () => socket.send(Buffer.from('ping')));
@@ -102,7 +102,7 @@ describe('DTLS interop with CoAP clients', function () {
       address: '127.0.0.1',
       port: server.localAddress().port,
       psk: { 'node-a': pskText },
-      timeout: 5000,
+      timeout: scaledMs(5000),
     });
     const outcome = await new Promise<string>((resolve) => {
       socket.on('connected', () => resolve('connected'));

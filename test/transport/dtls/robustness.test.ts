@@ -102,7 +102,7 @@ describe('DTLS server robustness', function () {
         await client.send(Buffer.from(text), '127.0.0.1', relay.port());
         const answered = await Promise.race([
           inbox.waitFor(text).then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+          new Promise<boolean>((r) => setTimeout(() => r(false), scaledMs(1000))),
         ]);
         if (answered) return;
       }
