@@ -1,11 +1,12 @@
 /**
  * Endpoint write bench: closed-loop PUTs through one agent's local CoAP endpoint, comparing in
- * one run, back to back on the same cluster, the two ways the client can send a value: whole in
- * one datagram (the endpoint client's default on loopback) and in 1 KiB Block1 blocks (the way
- * every value over 1 KiB went before, and the way libcoap's coap-client sends one).
+ * one run, back to back on the same cluster, the ways the client can send a value: whole in
+ * one datagram (the endpoint client's default on loopback, Q-Block1 above 60,000 bytes), in
+ * 1 KiB Block1 blocks with a round trip each (the way libcoap's coap-client sends one), and in
+ * 1 KiB Q-Block1 blocks, a round trip per set of 10 (RFC 9177; the default beyond one datagram).
  *
  *   npm run bench -- endpoint-writes [--json] [--nodes=1] [--duration-ms=4000] [--clients=1,16]
- *                                    [--sizes=256,4096] [--modes=whole,block1] [--cpu-prof-dir=DIR]
+ *                                    [--sizes=256,4096] [--modes=whole,block1,qblock1] [--cpu-prof-dir=DIR]
  *                                    [--server=agent|bare]
  *
  * For each size, client count and mode: writes/s, p50/p99 latency, and the CPU the agents used
@@ -23,7 +24,7 @@ import { CoapResponseCode, CoapServer } from '../transport/coap/index.js';
 import { createRealTimers } from '../transport/timers.js';
 import { openUdpEndpoint } from '../transport/udp.js';
 
-type Mode = 'whole' | 'block1';
+type Mode = 'whole' | 'block1' | 'qblock1';
 
 interface Point {
   readonly mode: Mode;
@@ -99,10 +100,10 @@ async function runPlan(
   for (const valueBytes of plan.sizes)
     for (const clients of plan.clientCounts)
       for (const mode of plan.modes) {
-        // A value that fits one block goes the same way in both modes: measure it once.
-        if (mode === 'block1' && valueBytes <= 1024) continue;
+        // A value that fits one block goes the same way in every mode: measure it once.
+        if (mode !== 'whole' && valueBytes <= 1024) continue;
         const base = endpointTarget(await endpoint(), 5_000);
-        const target = mode === 'block1' ? { ...base, wholeBodyBytesMax: 1024 } : base;
+        const target = mode === 'whole' ? base : { ...base, wholeBodyBytesMax: 1024, qblock1: mode === 'qblock1' };
         const point = await closedLoop(target, { mode, valueBytes, clients, durationMs: plan.durationMs }, cpuSeconds);
         points.push(point);
         process.stderr.write(`${JSON.stringify(point)}\n`);
@@ -111,10 +112,10 @@ async function runPlan(
 }
 
 function planOf(args: readonly string[]) {
-  const modes = option(args, 'modes', 'whole,block1').split(',');
+  const modes = option(args, 'modes', 'whole,block1,qblock1').split(',');
   const checked = modes.map((m): Mode => {
-    if (m === 'whole' || m === 'block1') return m;
-    throw new Error('--modes takes whole and block1');
+    if (m === 'whole' || m === 'block1' || m === 'qblock1') return m;
+    throw new Error('--modes takes whole, block1 and qblock1');
   });
   return {
     durationMs: intOption(args, 'duration-ms', 4000, 1, 3_600_000),

@@ -1,24 +1,10 @@
 #!/usr/bin/env node
-// The installed entry point: runs the compiled CLI from dist/ (built by `npm run build`,
-// which `npm ci` runs through the prepare script).
-import { main } from '../dist/agent/cli/main.js';
-import { EXIT_OUTPUT_CLOSED, handleStandardOutputErrors, isClosedOutputError } from '../dist/agent/cli/output.js';
-import { describeError } from '../dist/contracts/errors.js';
+// The installed entry point: runs the bundled CLI, dist/bundle/coraft.cjs, one CommonJS file built
+// by `npm run build` with esbuild (deploy/build-bundle.ts; `npm ci` builds it through the prepare
+// script). One file to read and compile instead of the ~250 ES modules of dist/ is most of the
+// agent's start-up time (issue 17); `coraft agent` also compiles it with a V8 code cache
+// (agent/cli/code-cache.ts, bundled as dist/bundle/loader.js).
+import { fileURLToPath } from 'node:url';
+import { startCli } from '../dist/bundle/loader.js';
 
-// Every command ends quietly when its reader goes away (`coraft status | head -1`); the agent
-// keeps serving (see handleStandardOutputErrors).
-handleStandardOutputErrors(undefined, process.argv[2] === 'agent');
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    if (isClosedOutputError(error)) {
-      process.exitCode = EXIT_OUTPUT_CLOSED;
-      return;
-    }
-    process.stderr.write(`coraft: ${describeError(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+startCli(fileURLToPath(new URL('../dist/bundle/coraft.cjs', import.meta.url)), process.argv.slice(2));

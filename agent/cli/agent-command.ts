@@ -16,6 +16,7 @@ import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
 import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
 import { parseOptions } from './args.js';
+import type { CodeCacheHooks } from './code-cache.js';
 
 const HELP = `usage: coraft agent --config FILE [--trace FILE]
 
@@ -93,7 +94,11 @@ export function untilStopped(agent: Pick<Agent, 'stop' | 'whenFatal'>, logger: D
   });
 }
 
-export async function runAgentCommand(args: readonly string[]): Promise<number> {
+/**
+ * Runs `coraft agent args` and resolves with its exit code once it stopped. `hooks`, from the bundle's
+ * loader: the code cache's state goes into "agent ready", and the cache is written once the agent is ready.
+ */
+export async function runAgentCommand(args: readonly string[], hooks?: CodeCacheHooks): Promise<number> {
   // Everything up to here is Node's bootstrap and loading the modules (start-up phases, issue 17).
   const phases = new StartupPhases();
   phases.mark('bootstrap', nodeBootstrapEndMs());
@@ -131,14 +136,22 @@ export async function runAgentCommand(args: readonly string[]): Promise<number> 
     process.stderr.write(`coraft agent: ${describeError(error)}\n`);
     return exitCodeFor(error);
   }
-  // Under systemd (Type=notify): the state is loaded and every port is open.
+  // Under systemd (Type=notify): the state is loaded and every port is open. The stop signals are
+  // handled before anyone hears of it: a SIGTERM sent on "agent ready" must stop the agent, not kill it.
+  const stopped = untilStopped(agent, logger);
   phases.mark('ready');
-  logger.info('agent ready', { node: config.nodeId, ...startupLogFields(phases.record(), process.cpuUsage()) });
+  logger.info('agent ready', {
+    node: config.nodeId,
+    ...startupLogFields(phases.record(), process.cpuUsage()),
+    ...(hooks === undefined ? {} : { codeCache: hooks.codeCache }),
+  });
   void sdNotify(
     { kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` },
     logger,
   );
-  const code = await untilStopped(agent, logger);
+  // After READY: the cache holds the code of the whole start-up path; written only when this start had none.
+  if (hooks !== undefined) setImmediate(hooks.afterReady);
+  const code = await stopped;
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();
   // A listened-to IPC channel keeps the process alive: let it go, or a stopped agent never exits.

@@ -41,6 +41,8 @@ export interface EndpointTarget {
    * Default: LOOPBACK_WHOLE_BODY_BYTES_MAX to a plain-UDP endpoint on loopback, else 1024.
    */
   readonly wholeBodyBytesMax?: number;
+  /** Bodies that go block-wise use Q-Block1 with a server that takes it (CoapClientOptions.qblock1). Default true. */
+  readonly qblock1?: boolean;
 }
 
 /** Resolves --endpoint (default 127.0.0.1:5683). */
@@ -52,7 +54,7 @@ export function endpointTarget(text: string | undefined, timeoutMs: number): End
  * The largest request body sent whole to a plain-UDP endpoint on loopback, where one datagram
  * holds it and nothing fragments or drops it: a 4 KiB value goes in one request, not in four
  * Block1 round trips. Larger bodies, and every body to another host or through DTLS, go in
- * 1 KiB Block1 blocks.
+ * 1 KiB Q-Block1 blocks, a round trip per set of 10 (Block1 to a server without Q-Block1).
  */
 export const LOOPBACK_WHOLE_BODY_BYTES_MAX = 60_000;
 
@@ -76,7 +78,7 @@ export class EndpointClient {
         timers: createRealTimers(),
         prng: createCryptoPrng(),
       },
-      whole === null ? {} : { wholeBodyBytesMax: whole },
+      { ...(whole === null ? {} : { wholeBodyBytesMax: whole }), qblock1: target.qblock1 ?? true },
     );
   }
 

@@ -3,17 +3,18 @@
  */
 import { ConfigError } from '../../contracts/errors.js';
 import { UsageError } from './args.js';
+import type { CodeCacheHooks } from './code-cache.js';
 
 /** A subcommand: its one-line summary and its implementation, loaded on demand. */
 interface Command {
   readonly summary: string;
-  readonly run: (args: readonly string[]) => Promise<number>;
+  readonly run: (args: readonly string[], hooks?: CodeCacheHooks) => Promise<number>;
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   agent: {
     summary: 'agent --config FILE: run one node in the foreground (what the service runs)',
-    run: async (args) => (await import('./agent-command.js')).runAgentCommand(args),
+    run: async (args, hooks) => (await import('./agent-command.js')).runAgentCommand(args, hooks),
   },
   demo: {
     summary: 'three real agents on loopback with a live status table (what npm start runs)',
@@ -98,8 +99,11 @@ function usage(): string {
   return lines.join('\n');
 }
 
-/** Runs the CLI with `args` (without node and script) and resolves with the exit code. */
-export async function main(args: readonly string[]): Promise<number> {
+/**
+ * Runs the CLI with `args` (without node and script) and resolves with the exit code; `hooks`, from
+ * the bundle's loader, go to `coraft agent` (code-cache.ts).
+ */
+export async function main(args: readonly string[], hooks?: CodeCacheHooks): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
@@ -111,7 +115,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await command.run(rest, hooks);
   } catch (error) {
     // Operating errors end the command with a clear message and an exit code scripts can test.
     if (error instanceof ConfigError || error instanceof UsageError) {

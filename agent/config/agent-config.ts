@@ -16,6 +16,7 @@ import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import type { LogLevel } from '../../contracts/logger.js';
 import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
 import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
+import { PEER_WHOLE_BODY_BYTES_MAX } from '../../transport/coap/config.js';
 
 export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';
 
@@ -71,6 +72,11 @@ export interface AgentConfig {
   /** This node is a witness: marked so among the members, or by the top-level `witness`. */
   readonly witness: boolean;
   readonly transport: 'coaps' | 'coap' | 'http' | 'https';
+  /**
+   * CoAP transports: the largest peer RPC body sent whole in one datagram, bytes (CoapClientOptions
+   * .wholeBodyBytesMax of the peer client). Default PEER_WHOLE_BODY_BYTES_MAX; 1024..that.
+   */
+  readonly peerWholeBodyBytesMax: number;
   readonly codec: 'cbor' | 'json' | 'protobuf';
   /** The engine to open; the alias `lmdb` is resolved to `wal`. */
   readonly storage: StorageEngineName;
@@ -118,6 +124,7 @@ interface RawAgentConfig {
   members: { id: string; address: string; witness?: boolean }[];
   witness?: boolean;
   transport?: 'coaps' | 'coap' | 'http' | 'https';
+  peerWholeBodyBytesMax?: number;
   codec?: 'cbor' | 'json' | 'protobuf';
   storage?: StorageSetting;
   cluster?: string;
@@ -244,6 +251,7 @@ export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
     witnesses,
     witness: raw.witness === true || witnesses.includes(raw.nodeId),
     transport,
+    peerWholeBodyBytesMax: raw.peerWholeBodyBytesMax ?? PEER_WHOLE_BODY_BYTES_MAX,
     codec: raw.codec ?? 'cbor',
     storage: storageEngineOf(raw.storage ?? 'wal'),
     ...trust,

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CborSerializer } from '../../codec/cbor-serializer.js';
+import type { CoapTransportOptions } from '../../transport/coap/index.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint, DtlsServerEndpoint, MemberHosts } from '../../transport/dtls/index.js';
 import { createCoapPeerTransport } from '../../transport/peer-transport.js';
@@ -110,6 +111,12 @@ function advertisingOptions(config: AgentConfig): { readonly options?: { readonl
   return advertisedAddress === null ? {} : { options: { advertisedAddress } };
 }
 
+/** A CoAP transport's options: the peer client's whole-body limit (agent.json); for coaps the advertised address. */
+function coapOptions(config: AgentConfig, advertise: boolean): { readonly options: CoapTransportOptions } {
+  const client = { wholeBodyBytesMax: config.peerWholeBodyBytesMax };
+  return { options: { ...(advertise ? advertisingOptions(config).options : {}), client } };
+}
+
 /** A DTLS client's sessions as a SessionCloser: the sessions to the addresses of a member. */
 function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembershipManager): SessionCloser {
   return {
@@ -176,7 +183,7 @@ export function peerTransportConfig(
       const manager = requireAuthenticated(config, membership);
       return {
         name: 'coaps',
-        ...advertisingOptions(config),
+        ...coapOptions(config, true),
         openServerEndpoint: async () => {
           const isMemberAddress = memberHosts === null ? null : (address: string): boolean => memberHosts.has(address);
           const server = await DtlsServerEndpoint.listen(
@@ -200,7 +207,7 @@ export function peerTransportConfig(
       };
     }
     case 'coap':
-      return { name: 'coap', listenAddress: host, listenPort: port };
+      return { name: 'coap', listenAddress: host, listenPort: port, ...coapOptions(config, false) };
     case 'https': {
       const psk = requirePsk(config);
       const manager = requireAuthenticated(config, membership);

@@ -1,11 +1,13 @@
 // Proves that package.json's runtime dependencies are exactly what the runtime loads: every
 // package that the runtime's sources (contracts/, agent/, codec/, transport/, storage/, deploy/, bin/)
 // and the built dist/ load at run time is in "dependencies" (so a runtime import of a
-// devDependency, which `npm install --omit=dev` would not install, fails here), and every
-// entry of "dependencies" is loaded by the runtime (so a package only tests or benchmarks use,
-// such as coap or coap-packet, stays a devDependency). The import scan itself is checked on
-// small sources: value imports, re-exports, import() and require() count; type-only imports
-// and Node.js built-ins do not.
+// devDependency, which `npm install --omit=dev` would not install, fails here), or is one the
+// bundle carries inside it (BUNDLED_PACKAGES of deploy/build-bundle.ts: pino and Ajv, then
+// devDependencies); every package the shipped bundle requires is a dependency, an optional peer
+// dependency or a built-in; and every entry of "dependencies" is loaded by the runtime (so a
+// package only tests or benchmarks use, such as coap or coap-packet, stays a devDependency).
+// The import scan itself is checked on small sources: value imports, re-exports, import() and
+// require() count; type-only imports and Node.js built-ins do not.
 // The optional peer dependencies (peerDependencies marked optional in peerDependenciesMeta:
 // the protobuf codec's protobufjs, the metrics backends prom-client and hot-shots), which a
 // production install leaves out, are loaded only on demand: by an import() or require() call
@@ -13,12 +15,23 @@
 // configured without them starts without them.
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
+import { BUNDLED_PACKAGES, BUNDLE_DIR, EXTERNAL_PACKAGES } from '../../deploy/build-bundle.js';
 import { packageImports, packageImportsUnder, packageOf } from './import-scan.js';
 import type { PackageImport } from './import-scan.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const RUNTIME_SOURCES = ['contracts', 'agent', 'codec', 'transport', 'storage', 'deploy', 'bin'];
+/** Files among the runtime sources that run at build time only (with devDependencies), never installed. */
+const BUILD_TOOLS = ['deploy/build-bundle.ts'];
+
+/** The imports of the runtime sources, build tools left out. */
+function runtimeImports(): PackageImport[] {
+  return packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d))).filter(
+    (i) => !BUILD_TOOLS.includes(relative(ROOT, i.file)),
+  );
+}
 
 interface Manifest {
   readonly dependencies: Readonly<Record<string, string>>;
@@ -43,8 +56,9 @@ function optionalPeers(m: Manifest): Set<string> {
  */
 function notRuntimeDependencies(imports: readonly PackageImport[], m: Manifest): string[] {
   const optional = optionalPeers(m);
+  const bundled = new Set<string>(BUNDLED_PACKAGES);
   return imports
-    .filter((i) => !(i.pkg in m.dependencies) && !(optional.has(i.pkg) && i.onDemand))
+    .filter((i) => !(i.pkg in m.dependencies) && !bundled.has(i.pkg) && !(optional.has(i.pkg) && i.onDemand))
     .map(
       (i) =>
         `${relative(ROOT, i.file)}:${i.line} loads ${i.pkg}, ` +
@@ -60,13 +74,13 @@ describe('runtime dependencies', () => {
   const m = manifest();
 
   it('lists every package the runtime sources load in "dependencies"', () => {
-    const imports = packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d)));
+    const imports = runtimeImports();
     assert.ok(imports.length > 0, 'the scan found the runtime imports');
     assert.deepEqual(notRuntimeDependencies(imports, m), []);
   });
 
   it('lists in "dependencies" only packages the runtime loads (test and bench packages are devDependencies)', () => {
-    const loaded = new Set(packageImportsUnder(RUNTIME_SOURCES.map((d) => join(ROOT, d))).map((i) => i.pkg));
+    const loaded = new Set(runtimeImports().map((i) => i.pkg));
     const unused = Object.keys(m.dependencies).filter((pkg) => !loaded.has(pkg));
     assert.deepEqual(unused, [], `runtime dependencies no runtime code loads: ${unused.join(', ')}`);
     const unusedPeers = [...optionalPeers(m)].filter((pkg) => !loaded.has(pkg));
@@ -87,6 +101,42 @@ describe('runtime dependencies', () => {
     );
     assert.deepEqual(
       optional.filter((pkg) => !(pkg in m.devDependencies)),
+      [],
+    );
+  });
+
+  it('bundles pino and Ajv as devDependencies, and leaves every dependency outside the bundle', () => {
+    assert.deepEqual(
+      BUNDLED_PACKAGES.filter((pkg) => !(pkg in m.devDependencies) || pkg in m.dependencies),
+      [],
+    );
+    const external = new Set<string>(EXTERNAL_PACKAGES);
+    assert.deepEqual(
+      Object.keys(m.dependencies).filter((pkg) => !external.has(pkg)),
+      [],
+    );
+  });
+
+  it('ships a bundle that requires only dependencies, optional peer dependencies and built-ins', () => {
+    const bundle = readFileSync(join(ROOT, BUNDLE_DIR, 'coraft.cjs'), 'utf8');
+    const optional = optionalPeers(m);
+    const required = [...bundle.matchAll(/\brequire\("([^"]+)"\)/gu)].map((r) => r[1] ?? '');
+    assert.ok(required.includes('lmdb') && required.includes('node:dgram'), 'the scan found the requires');
+    // Ajv's code generator holds require("ajv/dist/runtime/…") in strings of the code it generates, never run here.
+    const packages = required.filter((id) => !isBuiltin(id) && !id.startsWith('ajv/dist/runtime/'));
+    assert.deepEqual(
+      packages.filter((id) => {
+        const pkg = packageOf(id) ?? id;
+        return !(pkg in m.dependencies) && !optional.has(pkg);
+      }),
+      [],
+    );
+    const meta = JSON.parse(readFileSync(join(ROOT, BUNDLE_DIR, 'meta.json'), 'utf8')) as {
+      cli: { inputs: Record<string, unknown> };
+    };
+    const inputs = Object.keys(meta.cli.inputs);
+    assert.deepEqual(
+      inputs.filter((input) => /node_modules\/(coap|coap-packet|esbuild|typescript|tsx)\//u.test(input)),
       [],
     );
   });

@@ -1,14 +1,29 @@
 // Proves a production install is what an operator gets from deploy/install.sh, and that it works:
 // `npm pack` of this checkout, `npm install --omit=dev` of the tarball (warm cache), then the
 // prune step. After it, the install holds no optional peer dependency (protobufjs, prom-client,
-// hot-shots) and no source maps, holds one lmdb build (the N-API one for glibc) that still opens
-// an LMDB environment for a real put and get, refuses the protobuf codec and the Prometheus and
-// StatsD backends with an error naming the package to install, serves protobuf again once
-// protobufjs is installed beside it, and takes at most 20 MiB (issue 17). Needs `npm run build`.
+// hot-shots), not the packages inside the bundle (pino, Ajv), no source maps and, of coraft, only
+// the bundled CLI (dist/bundle/) and the prune script; holds one lmdb build (the N-API one for
+// glibc) that still opens an LMDB environment for a real put and get; its `coraft`
+// (node_modules/.bin, what the systemd unit runs) starts a real agent that answers on its
+// endpoint, writes its code cache once and uses it on the next start; the agent refuses the
+// protobuf codec and the Prometheus and StatsD backends with an error naming the package to
+// install, serves protobuf once protobufjs is installed beside it, and the install takes at most
+// 20 MiB (issue 17). Needs `npm run build`.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { findFreePorts } from '../../agent/cli/agent-processes.js';
+import { CACHE_FILE } from '../../agent/cli/code-cache.js';
 import { folderBytes } from '../../bench/_proc.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -34,22 +49,57 @@ function script(app: string, name: string, source: string): string {
   return execFileSync(process.execPath, [join(app, name)], { cwd: app, encoding: 'utf8' }).trim();
 }
 
-const REFUSALS = `
-import { createSerializer } from 'coraft/dist/codec/index.js';
-import { PrometheusMetrics, StatsdMetrics } from 'coraft/dist/agent/observability/metrics.js';
-const out = [];
-try { createSerializer('protobuf'); out.push('protobuf: made'); } catch (e) { out.push(e.message); }
-try { await PrometheusMetrics.create('x'); out.push('prometheus: made'); } catch (e) { out.push(e.message); }
-const statsd = { host: '127.0.0.1', port: 9, prefix: 'x' };
-try { await StatsdMetrics.create(statsd); out.push('statsd: made'); } catch (e) { out.push(e.message); }
-console.log(JSON.stringify(out));
-`;
+/** How long an agent of the install may take to be ready, or to stop (a loaded machine is slow). */
+const AGENT_WAIT_MS = 30_000;
+
+/** How an agent run ended: its "agent ready" log fields (null if it never was), its exit code and stderr. */
+interface AgentRun {
+  readonly ready: Record<string, unknown> | null;
+  readonly code: number | null;
+  readonly stderr: string;
+}
+
+/**
+ * Starts the install's `coraft agent --config config` (node_modules/.bin/coraft, as the unit does), waits for
+ * "agent ready" or its exit, runs `whileReady` while it is ready, then stops it with SIGTERM.
+ */
+function runAgent(app: string, config: string, whileReady: () => void = () => undefined): Promise<AgentRun> {
+  const bin = join(app, 'node_modules', '.bin', 'coraft');
+  const child = spawn(process.execPath, [bin, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let ready: Record<string, unknown> | null = null;
+  const timer = setTimeout(() => child.kill('SIGKILL'), AGENT_WAIT_MS);
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    const line = stdout.split('\n').find((l) => l.includes('"agent ready"'));
+    if (ready !== null || line === undefined) return;
+    ready = JSON.parse(line) as Record<string, unknown>;
+    whileReady();
+    child.kill('SIGTERM');
+  });
+  return new Promise((done) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      done({ ready, code, stderr });
+    }),
+  );
+}
+
+/** Rewrites the agent.json at `config` with `change` applied to it. */
+function editConfig(config: string, change: (json: Record<string, unknown>) => void): void {
+  const json = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+  change(json);
+  writeFileSync(config, JSON.stringify(json, null, 2));
+}
 
 describe('a production install (npm pack, npm install --omit=dev, prune-prebuilds)', function () {
   this.timeout(600_000);
   let work = '';
   let app = '';
   let packed = '';
+  let config = '';
 
   before(() => {
     assert.ok(existsSync(join(ROOT, 'dist', 'deploy', 'prune-prebuilds.js')), 'dist/ is built (npm run build)');
@@ -69,13 +119,27 @@ describe('a production install (npm pack, npm install --omit=dev, prune-prebuild
     });
   });
 
+  before(async () => {
+    const port = await findFreePorts(2);
+    const bin = join(app, 'node_modules', '.bin', 'coraft');
+    const args = ['cluster', 'init', '--nodes', '1', '--dir', join(work, 'cluster'), '--base-port', String(port)];
+    execFileSync(process.execPath, [bin, ...args], { cwd: app, stdio: 'ignore' });
+    config = join(work, 'cluster', 'n1', 'agent.json');
+  });
+
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  it('leaves out the optional peer dependencies and the source maps, and takes at most 20 MiB', () => {
+  it('leaves out the optional peers, the source maps and dist/ but the bundle, and takes at most 20 MiB', () => {
     const modules = join(app, 'node_modules');
-    for (const pkg of ['protobufjs', 'prom-client', 'hot-shots']) assert.ok(!existsSync(join(modules, pkg)), pkg);
-    assert.ok(existsSync(join(modules, 'coraft/dist/codec/index.js')));
-    assert.ok(!existsSync(join(modules, 'coraft/dist/codec/index.js.map')));
+    for (const pkg of ['protobufjs', 'prom-client', 'hot-shots', 'pino', 'ajv'])
+      assert.ok(!existsSync(join(modules, pkg)), pkg);
+    assert.deepEqual(readdirSync(join(modules, 'coraft/dist')).sort(), ['bundle', 'deploy']);
+    assert.deepEqual(readdirSync(join(modules, 'coraft/dist/bundle')).sort(), [
+      'THIRD-PARTY-NOTICES.txt',
+      'coraft.cjs',
+      'loader.js',
+      'wal-checkpoint-worker.js',
+    ]);
     const bytes = folderBytes(modules).allocatedBytes;
     assert.ok(bytes <= 20 * 2 ** 20, `the install takes ${(bytes / 2 ** 20).toFixed(1)} MiB`);
   });
@@ -98,20 +162,59 @@ describe('a production install (npm pack, npm install --omit=dev, prune-prebuild
     assert.equal(out, '{"ok":1}');
   });
 
-  it('refuses the protobuf codec and the Prometheus and StatsD backends, naming what to install', () => {
-    const [protobuf, prometheus, statsd] = JSON.parse(script(app, 'refusals.mjs', REFUSALS)) as string[];
-    assert.match(protobuf ?? '', /install protobufjs to use codec protobuf/);
-    assert.match(prometheus ?? '', /metrics.kind "prometheus" needs the optional package prom-client/);
-    assert.match(statsd ?? '', /metrics.kind "statsd" needs the optional package hot-shots/);
+  it("starts a real agent with the install's coraft: it answers, writes its code cache once, uses it", async () => {
+    const cache = join(app, 'node_modules', 'coraft', 'dist', 'bundle', CACHE_FILE);
+    const endpoint = (JSON.parse(readFileSync(config, 'utf8')) as { listen: { endpoint: string } }).listen.endpoint;
+    const bin = join(app, 'node_modules', '.bin', 'coraft');
+    let status = '';
+    const first = await runAgent(app, config, () => {
+      status = execFileSync(process.execPath, [bin, 'status', '--endpoint', endpoint, '--json'], { encoding: 'utf8' });
+    });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.ready?.codeCache, 'missing');
+    assert.equal((JSON.parse(status) as { nodeId: string }).nodeId, 'n1');
+    const written = statSync(cache);
+    const second = await runAgent(app, config);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.ready?.codeCache, 'used');
+    const after = statSync(cache);
+    assert.deepEqual([after.ino, after.mtimeMs], [written.ino, written.mtimeMs], 'the cache is not written again');
   });
 
-  it('serves the protobuf codec once protobufjs is installed beside coraft', () => {
+  it('refuses the protobuf codec and the Prometheus and StatsD backends, naming what to install', async () => {
+    const refusals: [string, (json: Record<string, unknown>) => void, RegExp][] = [
+      ['protobuf', (json) => (json.codec = 'protobuf'), /install protobufjs to use codec protobuf/],
+      [
+        'prometheus',
+        (json) => (json.metrics = { kind: 'prometheus', listen: '127.0.0.1:0' }),
+        /needs the optional package prom-client/,
+      ],
+      ['statsd', (json) => (json.metrics = { kind: 'statsd', statsdPort: 9 }), /needs the optional package hot-shots/],
+    ];
+    const original = readFileSync(config, 'utf8');
+    try {
+      for (const [name, change, refusal] of refusals) {
+        editConfig(config, change);
+        const run = await runAgent(app, config);
+        assert.equal(run.ready, null, `${name}: the agent does not start`);
+        assert.notEqual(run.code, 0, name);
+        assert.match(run.stderr, refusal, name);
+        writeFileSync(config, original);
+      }
+    } finally {
+      writeFileSync(config, original);
+    }
+  });
+
+  it('serves the protobuf codec once protobufjs is installed beside coraft', async () => {
     // --no-save would prune coraft itself, which the app's package.json does not list.
     npm(
       ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-save', 'protobufjs@8', join(work, packed)],
       app,
     );
-    const [protobuf] = JSON.parse(script(app, 'refusals.mjs', REFUSALS)) as string[];
-    assert.equal(protobuf, 'protobuf: made');
+    editConfig(config, (json) => (json.codec = 'protobuf'));
+    const run = await runAgent(app, config);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.ready?.node, 'n1');
   });
 });

@@ -12,13 +12,15 @@
 // root, where a stand-in executable sits) without a single warning, and
 // `systemd-analyze security --offline=yes` rates its exposure under 2.0. The systemd checks are
 // skipped, saying so, only when systemd-analyze is not installed. MemoryHigh, MemoryMax and the
-// Node heap flags of the unit and of the drop-in follow agent/fleet/memory-sizing.ts.
+// Node heap flags of the unit and of the drop-in follow agent/fleet/memory-sizing.ts. The unit
+// gives the agent a cache folder (CacheDirectory=), where the loader puts its V8 code cache.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CORAFT_BIN } from '../../agent/cli/agent-processes.js';
+import { cacheFolder } from '../../agent/cli/code-cache.js';
 import { provisionFleet } from '../../agent/cli/provision.js';
 import { UNIT_MEMORY_MAX_MIB, UNIT_NODE_FLAGS, memoryLinesFor } from '../../agent/fleet/memory-sizing.js';
 
@@ -179,6 +181,13 @@ describe('install.sh and systemd/coraft.service', function () {
     const dropIn = readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8');
     for (const line of memoryLinesFor('128M')) assert.ok(dropIn.split('\n').includes(line), `the drop-in has ${line}`);
     assert.match(dropIn, /MemoryHigh=106M\n/);
+  });
+
+  it('gives the agent a cache folder of its own, where its code cache goes', () => {
+    const unit = readFileSync(join(ROOT, 'systemd/coraft.service'), 'utf8').split('\n');
+    assert.ok(unit.includes('CacheDirectory=coraft') && unit.includes('CacheDirectoryMode=0700'));
+    // systemd passes the folder as CACHE_DIRECTORY; the bundle's loader (agent/cli/code-cache.ts) writes there.
+    assert.equal(cacheFolder({ CACHE_DIRECTORY: '/var/cache/coraft' }, '/opt/x/coraft.cjs'), '/var/cache/coraft');
   });
 
   it('has a systemd-analyze security exposure under 2.0', function () {

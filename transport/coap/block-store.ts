@@ -18,7 +18,11 @@ import { assert } from '../../contracts/assert.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
 import { blockSizeOf, encodeBlock, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { diagnosticResponse, type CoapResponse } from './request.js';
-import { TransferTable, type TransferLimitName, type TransferTableLimits } from './transfer-table.js';
+import type { QReassembly } from './qblock-store.js';
+import type { TransferTable, TransferLimitName, TransferTableLimits } from './transfer-table.js';
+
+/** A request-body transfer of either kind, as the shared table holds it. */
+export type RequestTransfer = Reassembly | QReassembly;
 
 /** Limits of one block store. */
 export interface BlockStoreOptions extends TransferTableLimits {
@@ -37,7 +41,9 @@ export type Block1Outcome =
   | { readonly kind: 'complete'; readonly body: Uint8Array }
   | { readonly kind: 'refused'; readonly response: CoapResponse; readonly limit: BlockLimitName | null };
 
-interface Reassembly {
+/** A Block1 transfer's state (the shared table also holds Q-Block1 ones, qblock-store.ts). */
+export interface Reassembly {
+  readonly kind: 'block1';
   readonly peerKey: string;
   heldBytes: number;
   expiresAtMs: number;
@@ -52,16 +58,16 @@ const INITIAL_BLOCKS = 4;
 
 /** Reassembles request bodies from Block1 blocks, within bounds; see the module comment. */
 export class Block1Reassembler {
-  private readonly table: TransferTable<Reassembly>;
   private readonly szxMin: number;
 
+  /** `table` is shared with the Q-Block1 store: both kinds count against the same limits. */
   constructor(
     private readonly options: BlockStoreOptions,
     private readonly timers: Timers,
+    private readonly table: TransferTable<RequestTransfer>,
   ) {
     assert(options.totalBytesMax >= options.bodyBytesMax, 'block store total bound holds one body');
     this.szxMin = szxOf(options.blockBytesMin);
-    this.table = new TransferTable(options, timers);
   }
 
   /** Bodies being reassembled. */
@@ -74,7 +80,7 @@ export class Block1Reassembler {
     return this.table.bytes;
   }
 
-  /** The byteLength of every ArrayBuffer the transfers keep alive (equals heldBytes). */
+  /** The byteLength of every ArrayBuffer the transfers of both kinds keep alive (equals heldBytes). */
   bufferBytes(): number {
     let sum = 0;
     for (const transfer of this.table.values()) sum += transfer.buffer.buffer.byteLength;
@@ -90,11 +96,11 @@ export class Block1Reassembler {
       return refuse(CoapResponseCode.BadRequest, 'a Block1 block is larger than its size', null);
     if (block.szx < this.szxMin && (block.more || block.num > 0)) {
       this.table.delete(key);
-      return this.blockTooSmall();
+      return blockTooSmallRefusal(this.options.blockBytesMin, this.options.bodyBytesMax, CoapOption.Block1);
     }
     if (block.num === 0) return this.begin(peerKey, key, block, payload, size1);
     const transfer = this.table.get(key);
-    if (transfer === undefined)
+    if (transfer?.kind !== 'block1')
       return refuse(CoapResponseCode.RequestEntityIncomplete, 'no transfer in progress for this block', null);
     const offset = block.num * blockBytes;
     // The previous block again, under a new message id: acknowledge it again.
@@ -119,7 +125,7 @@ export class Block1Reassembler {
     size1: number | null,
   ): Block1Outcome {
     this.table.delete(key);
-    if (size1 !== null && size1 > this.options.bodyBytesMax) return this.tooLarge();
+    if (size1 !== null && size1 > this.options.bodyBytesMax) return tooLargeRefusal(this.options.bodyBytesMax);
     // The whole body in one block: nothing to reassemble or hold.
     if (!block.more) return { kind: 'complete', body: payload };
     const announced = size1 !== null && size1 >= payload.length ? size1 : 0;
@@ -130,6 +136,7 @@ export class Block1Reassembler {
     const buffer = new Uint8Array(capacity);
     buffer.set(payload);
     this.table.add(key, {
+      kind: 'block1',
       peerKey,
       heldBytes: capacity,
       expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs,
@@ -143,7 +150,7 @@ export class Block1Reassembler {
     const needed = transfer.bytes + payload.length;
     if (needed > this.options.bodyBytesMax) {
       this.table.delete(key);
-      return this.tooLarge();
+      return tooLargeRefusal(this.options.bodyBytesMax);
     }
     if (needed > transfer.buffer.byteLength && !this.grow(transfer, needed)) {
       this.table.delete(key);
@@ -173,38 +180,39 @@ export class Block1Reassembler {
     assert(transfer.heldBytes === transfer.buffer.byteLength, 'a transfer counts its buffer');
     return true;
   }
+}
 
-  private tooLarge(): Block1Outcome {
-    return {
-      kind: 'refused',
-      limit: 'bodyBytesMax',
-      response: {
-        ...diagnosticResponse(
-          CoapResponseCode.RequestEntityTooLarge,
-          `request body exceeds ${this.options.bodyBytesMax} bytes`,
-        ),
-        options: [uintOption(CoapOption.Size1, this.options.bodyBytesMax)],
-      },
-    };
-  }
+/** 4.13 with Size1: the body exceeds bodyBytesMax (RFC 7959 §2.9.3, §4). */
+export function tooLargeRefusal(bodyBytesMax: number): Block1Outcome {
+  return {
+    kind: 'refused',
+    limit: 'bodyBytesMax',
+    response: {
+      ...diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, `request body exceeds ${bodyBytesMax} bytes`),
+      options: [uintOption(CoapOption.Size1, bodyBytesMax)],
+    },
+  };
+}
 
-  /** 4.13 with the smallest block size accepted as a Block1 hint (RFC 7959 §2.9.3). */
-  private blockTooSmall(): Block1Outcome {
-    return {
-      kind: 'refused',
-      limit: 'block1BytesMin',
-      response: {
-        ...diagnosticResponse(
-          CoapResponseCode.RequestEntityTooLarge,
-          `Block1 blocks must be at least ${this.options.blockBytesMin} bytes (block1BytesMin)`,
-        ),
-        options: [
-          option(CoapOption.Block1, encodeBlock({ num: 0, more: false, szx: this.szxMin })),
-          uintOption(CoapOption.Size1, this.options.bodyBytesMax),
-        ],
-      },
-    };
-  }
+/**
+ * 4.13 with the smallest block size accepted as a hint in the option `optionNumber` (Block1,
+ * RFC 7959 §2.9.3; Q-Block1, RFC 9177 §4.4), and Size1.
+ */
+export function blockTooSmallRefusal(blockBytesMin: number, bodyBytesMax: number, optionNumber: number): Block1Outcome {
+  return {
+    kind: 'refused',
+    limit: 'block1BytesMin',
+    response: {
+      ...diagnosticResponse(
+        CoapResponseCode.RequestEntityTooLarge,
+        `blocks must be at least ${blockBytesMin} bytes (block1BytesMin)`,
+      ),
+      options: [
+        option(optionNumber, encodeBlock({ num: 0, more: false, szx: szxOf(blockBytesMin) })),
+        uintOption(CoapOption.Size1, bodyBytesMax),
+      ],
+    },
+  };
 }
 
 /** The diagnostic of a refusal by a table limit. */
@@ -219,6 +227,7 @@ export function refusalText(limit: TransferLimitName): string {
   }
 }
 
-function refuse(code: number, text: string, limit: BlockLimitName | null): Block1Outcome {
+/** A refusal with a diagnostic. */
+export function refuse(code: number, text: string, limit: BlockLimitName | null): Block1Outcome {
   return { kind: 'refused', response: diagnosticResponse(code, text), limit };
 }

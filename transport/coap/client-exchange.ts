@@ -9,6 +9,7 @@ import type { TimerHandle } from '../../contracts/clock.js';
 import { NetworkError, describeError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
+import { QBlock1Sender, type QBlock1Servers } from './client-qblock.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';
 import {
@@ -56,6 +57,7 @@ const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
   CoapOption.LocationQuery,
   CoapOption.Block2,
   CoapOption.Block1,
+  CoapOption.QBlock1,
   CoapOption.Size2,
   CoapOption.Size1,
 ]);
@@ -81,6 +83,8 @@ export interface ExchangeInit {
    */
   readonly wholeBodyBytesMax: number;
   readonly bodyBytesMax: number;
+  /** What servers showed about Q-Block1 (client-qblock.ts); null: a body that goes block-wise uses Block1. */
+  readonly qblock1Servers: QBlock1Servers | null;
   /** Builds a Uri-Path option (the client caches the encodings). */
   readonly uriPath: (segment: string) => CoapOptionValue;
 }
@@ -137,6 +141,9 @@ export class ClientExchange {
   private readonly bodyBytesMax: number;
   /** True when the body goes block-wise (Block1): it is larger than the whole-body limit. */
   private readonly uriPath: (segment: string) => CoapOptionValue;
+  /** The body goes in Q-Block1 payload sets (null: whole, or Block1). */
+  private qblock: QBlock1Sender | null;
+  private readonly qblock1Servers: QBlock1Servers | null;
 
   constructor(init: ExchangeInit) {
     assert(init.token.length === 8, 'client tokens are 8 bytes');
@@ -153,6 +160,9 @@ export class ClientExchange {
     this.block1Szx = init.szx;
     this.block2Szx = init.szx;
     this.unfragmented = init.body.length <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
+    this.qblock1Servers = init.qblock1Servers;
+    const mode = init.qblock1Servers?.modeOf(init.peerKey) ?? 'off';
+    this.qblock = this.unfragmented || mode === 'off' ? null : new QBlock1Sender(init.body, init.szx, mode === 'probe');
   }
 
   /** True when `peer` is the endpoint this request went to. */
@@ -162,6 +172,17 @@ export class ClientExchange {
 
   /** The next message to send (a new message id each time, RFC 7252 §4.4). */
   nextMessage(messageId: number): CoapMessage {
+    return this.buildMessage(messageId, this.firstResponse === null ? (this.qblock?.confirmableNum ?? -1) : -1);
+  }
+
+  /** The non-confirmable Q-Block1 blocks to send before the next message (once each); none outside Q-Block1. */
+  leadingMessages(nextMessageId: () => number): CoapMessage[] {
+    if (this.qblock === null || this.firstResponse !== null) return [];
+    return this.qblock.takeLeading().map((num) => ({ ...this.buildMessage(nextMessageId(), num), type: CoapType.NON }));
+  }
+
+  /** A confirmable message of this request; `qnum` >= 0: Q-Block1 block `qnum`. */
+  private buildMessage(messageId: number, qnum: number): CoapMessage {
     // Options are pushed in ascending number, so the encoder need not sort them.
     const options: CoapOptionValue[] = [...this.pathOptions()];
     let payload = this.body;
@@ -170,7 +191,12 @@ export class ClientExchange {
       options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
     for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
     if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
-    if (follow) {
+    if (this.qblock !== null && qnum >= 0) {
+      // Every block carries Size1, so that any block of a set may be the first to arrive.
+      options.push(option(CoapOption.QBlock1, encodeBlock(this.qblock.blockOf(qnum))));
+      options.push(uintOption(CoapOption.Size1, this.body.length));
+      payload = this.qblock.payloadOf(qnum);
+    } else if (follow) {
       // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
       options.push(option(CoapOption.Block2, encodeBlock({ num: this.block2Num, more: false, szx: this.block2Szx })));
       payload = new Uint8Array(0);
@@ -208,6 +234,10 @@ export class ClientExchange {
       if (isCriticalOption(o.number) && !KNOWN_RESPONSE_OPTIONS.has(o.number))
         return failed('NET_REJECTED', `response carries unrecognised critical option ${o.number}`);
     }
+    if (this.firstResponse === null && this.qblock !== null) {
+      const step = this.onQBlockAnswer(message);
+      if (step !== null) return step;
+    }
     if (this.firstResponse === null && message.code === CoapResponseCode.Continue) return this.onContinue(message);
     if (this.firstResponse === null && message.code === CoapResponseCode.RequestEntityTooLarge) {
       const hint = this.blockHint(message);
@@ -241,6 +271,21 @@ export class ClientExchange {
     this.block2Num = block.num + 1;
     this.block2Szx = block.szx;
     return { kind: 'send-next' };
+  }
+
+  /** 2.31 or 4.08 to a Q-Block1 set (the next set, or the missing blocks), 4.02 (Block1 instead); null: final. */
+  private onQBlockAnswer(message: CoapMessage): ExchangeStep | null {
+    assert(this.qblock !== null, 'a Q-Block1 answer to a Q-Block1 body');
+    const outcome = this.qblock.onAnswer(message);
+    if (outcome === 'final') return null;
+    // RFC 9177 §4.1: a server that does not know Q-Block1 answers 4.02; the body goes again with Block1.
+    this.qblock1Servers?.record(this.peerKey, outcome !== 'fallback');
+    if (outcome === 'fallback') {
+      this.qblock = null;
+      this.block1Offset = 0;
+      return { kind: 'send-next' };
+    }
+    return outcome === 'next' ? { kind: 'send-next' } : { kind: 'failed', error: outcome };
   }
 
   /**

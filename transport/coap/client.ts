@@ -24,11 +24,12 @@ import {
   type ExchangeSettler,
   type ExchangeStep,
 } from './client-exchange.js';
-import { CoapOption, CoapType, codeClassOf } from './codes.js';
+import { CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
-import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from './message.js';
-import { stringOption, szxOf } from './options.js';
+import { decodeMessage, encodeMessage, type CoapMessage } from './message.js';
+import { cachedUriPathOption, szxOf } from './options.js';
+import { QBlock1Servers } from './client-qblock.js';
 import {
   ClientObservations,
   type CoapObservation,
@@ -68,23 +69,15 @@ export class CoapClient {
   private readonly byMessageId = new Map<number, ClientExchange>();
   private readonly outstanding = new Map<string, number>();
   private readonly observations = new ClientObservations();
+  private readonly qblock1Servers = new QBlock1Servers();
   private endpoint: Promise<DatagramEndpoint> | null = null;
   /** The endpoint once open: sends skip the promise hop. */
   private openedEndpoint: DatagramEndpoint | null = null;
   private closed = false;
   private nextTokenId: number;
   private nextMessageId: number;
-  /** Encoded Uri-Path options by segment: RPC paths repeat. Cleared when it reaches SEGMENT_CACHE_MAX. */
-  private readonly segments = new Map<string, CoapOptionValue>();
-  private readonly uriPath = (segment: string): CoapOptionValue => {
-    let cached = this.segments.get(segment);
-    if (cached === undefined) {
-      if (this.segments.size >= SEGMENT_CACHE_MAX) this.segments.clear();
-      cached = stringOption(CoapOption.UriPath, segment);
-      this.segments.set(segment, cached);
-    }
-    return cached;
-  };
+  /** Encoded Uri-Path options by segment: RPC paths repeat. */
+  private readonly uriPath = cachedUriPathOption(SEGMENT_CACHE_MAX);
 
   constructor(
     private readonly deps: CoapClientDeps,
@@ -203,17 +196,24 @@ export class CoapClient {
       wholeBodyBytesMax: this.options.wholeBodyBytesMax,
       bodyBytesMax: this.options.bodyBytesMax,
       uriPath: this.uriPath,
+      qblock1Servers: this.options.qblock1 ? this.qblock1Servers : null,
     });
     this.byToken.set(tokenId, exchange);
     return exchange;
   }
 
-  /** Sends the exchange's next message with a fresh message id and a fresh back-off. */
-  private transmitNext(exchange: ClientExchange): void {
-    if (exchange.messageId >= 0) this.byMessageId.delete(exchange.messageId);
+  /** A message id that no confirmable message in flight holds. */
+  private freeMessageId = (): number => {
     let messageId = this.nextMessageId;
     while (this.byMessageId.has(messageId)) messageId = (messageId + 1) & 0xffff;
     this.nextMessageId = (messageId + 1) & 0xffff;
+    return messageId;
+  };
+
+  /** Sends the exchange's next message with a fresh message id and a fresh back-off. */
+  private transmitNext(exchange: ClientExchange): void {
+    if (exchange.messageId >= 0) this.byMessageId.delete(exchange.messageId);
+    const messageId = this.freeMessageId();
     this.byMessageId.set(messageId, exchange);
     exchange.messageId = messageId;
     exchange.datagram = encodeMessage(exchange.nextMessage(messageId));
@@ -224,6 +224,11 @@ export class CoapClient {
     const base = Math.min(o.ackTimeoutMs, Math.max(o.ackTimeoutMinMs, (exchange.deadlineMs - nowMs) / 4));
     exchange.backoffMs = base * (1 + this.deps.prng.nextFloat() * (o.ackRandomFactor - 1));
     exchange.retransmitAtMs = nowMs + exchange.backoffMs;
+    // Q-Block1: the set's non-confirmable blocks go first, then the confirmable one (client-qblock.ts).
+    for (const leading of exchange.leadingMessages(this.freeMessageId))
+      this.sendRaw(encodeMessage(leading), exchange.target).catch((e: unknown) =>
+        this.fail(exchange, asNetworkError(e)),
+      );
     this.send(exchange);
     this.arm(exchange);
   }
@@ -231,14 +236,7 @@ export class CoapClient {
   private send(exchange: ClientExchange): void {
     exchange.sending = true;
     const messageId = exchange.messageId;
-    const opened = this.openedEndpoint;
-    const sent =
-      opened !== null
-        ? opened.send(exchange.datagram, exchange.target.address, exchange.target.port)
-        : this.openEndpoint().then((endpoint) =>
-            endpoint.send(exchange.datagram, exchange.target.address, exchange.target.port),
-          );
-    sent.then(
+    this.sendRaw(exchange.datagram, exchange.target).then(
       () => {
         if (exchange.messageId === messageId) exchange.sending = false;
       },
@@ -390,9 +388,12 @@ export class CoapClient {
   private sendEmpty(type: CoapType, messageId: number, peer: DatagramPeer): void {
     const bytes = encodeMessage({ type, code: 0, messageId, token: EMPTY, options: [], payload: EMPTY });
     // Best effort: a lost ACK or RST is answered again when the peer retransmits.
-    const counted = (): number => (this.stats.sendFailures += 1);
-    this.openEndpoint()
-      .then((endpoint) => endpoint.send(bytes, peer.address, peer.port))
-      .catch(counted);
+    this.sendRaw(bytes, peer).catch(() => (this.stats.sendFailures += 1));
+  }
+
+  private sendRaw(bytes: Uint8Array, to: { readonly address: string; readonly port: number }): Promise<void> {
+    const opened = this.openedEndpoint;
+    if (opened !== null) return opened.send(bytes, to.address, to.port);
+    return this.openEndpoint().then((endpoint) => endpoint.send(bytes, to.address, to.port));
   }
 }

@@ -86,7 +86,7 @@ export const CoapResponseCode = {
   ProxyingNotSupported: coapCode(5, 5),
 } as const;
 
-/** Option numbers (RFC 7252 §5.10, RFC 7641, RFC 7959, RFC 9175). */
+/** Option numbers (RFC 7252 §5.10, RFC 7641, RFC 7959, RFC 9175, RFC 9177). */
 export const CoapOption = {
   IfMatch: 1,
   UriHost: 3,
@@ -100,6 +100,8 @@ export const CoapOption = {
   MaxAge: 14,
   UriQuery: 15,
   Accept: 17,
+  /** RFC 9177 §4: a request body sent in payload sets without a round trip per block (critical). */
+  QBlock1: 19,
   LocationQuery: 20,
   Block2: 23,
   Block1: 27,
@@ -119,3 +121,6 @@ export const CoapOption = {
 export function isCriticalOption(optionNumber: number): boolean {
   return (optionNumber & 1) === 1;
 }
+
+/** Content-Format of a 4.08 listing missing Q-Block1 blocks: application/missing-blocks+cbor-seq (RFC 9177 §12.3). */
+export const MISSING_BLOCKS_CONTENT_FORMAT = 272;

@@ -51,6 +51,13 @@ export interface CoapClientOptions {
   readonly wholeBodyBytesMax: number;
   /** Largest request or response body, in bytes. Default 8 MiB; 1 KiB..64 MiB. */
   readonly bodyBytesMax: number;
+  /**
+   * A body that goes block-wise goes with Q-Block1 (RFC 9177) to a server that supports it:
+   * payload sets of 10 blocks, one round trip per set instead of per block (client-qblock.ts).
+   * The first such body to a server probes with block 0 alone; a server that answers 4.02 Bad
+   * Option gets Block1, remembered per server. Default true; false: always Block1.
+   */
+  readonly qblock1: boolean;
 }
 
 /**
@@ -58,6 +65,21 @@ export interface CoapClientOptions {
  * (65,507) less room for the CoAP header and options.
  */
 export const WHOLE_BODY_BYTES_LIMIT = 65_000;
+
+/** The largest plaintext of one DTLS record, 2^14 bytes (RFC 5246 §6.2.1, RFC 6347 §4.1). */
+const RECORD_PLAINTEXT_BYTES_MAX = 16_384;
+
+/** Room left in a peer datagram for the CoAP header, token and options of an RPC request, bytes. */
+export const PEER_REQUEST_HEADER_BYTES_MAX = 128;
+
+/**
+ * The peer client's default whole-body limit: a request body up to it travels in one CoAP
+ * message, so in one DTLS record (RECORD_PLAINTEXT_BYTES_MAX, the DTLS endpoints'
+ * applicationDataBytesMax) and one datagram, without a round trip per payload set of blocks.
+ * Peers are our own agents, whose receivers take such records; on a link with a smaller MTU the
+ * kernel fragments the datagram (agent.json `peerWholeBodyBytesMax` sets it lower to avoid it).
+ */
+export const PEER_WHOLE_BODY_BYTES_MAX = RECORD_PLAINTEXT_BYTES_MAX - PEER_REQUEST_HEADER_BYTES_MAX;
 
 /** Options of a CoAP server. */
 export interface CoapServerOptions {
@@ -126,6 +148,7 @@ export const DEFAULT_COAP_CLIENT_OPTIONS: CoapClientOptions = {
   blockBytes: 1024,
   wholeBodyBytesMax: 1024,
   bodyBytesMax: 8 * MIB,
+  qblock1: true,
 };
 
 /** Defaults of {@link CoapServerOptions}. */
@@ -160,6 +183,7 @@ export function resolveCoapClientOptions(partial: Partial<CoapClientOptions> = {
   checkRange(problems, 'wholeBodyBytesMax', options.wholeBodyBytesMax, options.blockBytes, WHOLE_BODY_BYTES_LIMIT);
   checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
   checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
+  if (typeof options.qblock1 !== 'boolean') problems.push(`qblock1 must be a boolean, got ${String(options.qblock1)}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return options;
 }

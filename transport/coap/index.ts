@@ -30,7 +30,7 @@ import { PeerBook, systemResolver, type HostResolver } from '../peer-book.js';
 import { createCryptoPrng, createRealTimers } from '../timers.js';
 import { openUdpEndpoint } from '../udp.js';
 import { CoapClient } from './client.js';
-import type { CoapClientOptions, CoapServerOptions } from './config.js';
+import { PEER_WHOLE_BODY_BYTES_MAX, type CoapClientOptions, type CoapServerOptions } from './config.js';
 import { CoapNetworkClient } from './rpc-client.js';
 import { CoapNetworkServer } from './rpc-server.js';
 import { CoapServer } from './server.js';
@@ -76,20 +76,7 @@ export interface CoapTransport {
   readonly server: CoapNetworkServer;
 }
 
-/** The largest plaintext of one DTLS record, 2^14 bytes (RFC 5246 §6.2.1, RFC 6347 §4.1). */
-const RECORD_PLAINTEXT_BYTES_MAX = 16_384;
-
-/** Room left in a peer datagram for the CoAP header, token and options of an RPC request, bytes. */
-export const PEER_REQUEST_HEADER_BYTES_MAX = 128;
-
-/**
- * The peer client's default whole-body limit: a request body up to it travels in one CoAP
- * message, so in one DTLS record (RECORD_PLAINTEXT_BYTES_MAX, the DTLS endpoints'
- * applicationDataBytesMax) and one datagram, without a Block1 round trip per KiB. Peers are
- * our own agents, whose receivers take such records; on a link with a smaller MTU the kernel
- * fragments the datagram (set CoapTransportOptions.client.wholeBodyBytesMax lower to avoid it).
- */
-export const PEER_WHOLE_BODY_BYTES_MAX = RECORD_PLAINTEXT_BYTES_MAX - PEER_REQUEST_HEADER_BYTES_MAX;
+export { PEER_REQUEST_HEADER_BYTES_MAX, PEER_WHOLE_BODY_BYTES_MAX } from './config.js';
 
 /** Builds the CoAP transport over the given endpoints. */
 export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransportOptions = {}): CoapTransport {

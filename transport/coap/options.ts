@@ -3,6 +3,7 @@
  * RFC 7959 §2.2 (NUM, M and SZX packed into up to three bytes).
  */
 import { assert } from '../../contracts/assert.js';
+import { CoapOption } from './codes.js';
 import type { CoapOptionValue } from './message.js';
 
 const EMPTY = new Uint8Array(0);
@@ -88,6 +89,20 @@ export function uintOption(number: number, value: number): CoapOptionValue {
 /** An option with a UTF-8 string value. */
 export function stringOption(number: number, value: string): CoapOptionValue {
   return { number, value: utf8.encode(value) };
+}
+
+/** Builds Uri-Path options through a cache of at most `entriesMax` encodings, cleared when full. */
+export function cachedUriPathOption(entriesMax: number): (segment: string) => CoapOptionValue {
+  const segments = new Map<string, CoapOptionValue>();
+  return (segment) => {
+    let cached = segments.get(segment);
+    if (cached === undefined) {
+      if (segments.size >= entriesMax) segments.clear();
+      cached = stringOption(CoapOption.UriPath, segment);
+      segments.set(segment, cached);
+    }
+    return cached;
+  };
 }
 
 /** Decodes a UTF-8 option value; null when it is not valid UTF-8. */

@@ -53,6 +53,8 @@ export interface CoapResponse {
 /** The block-wise fields of one request message (RFC 7959, RFC 9175). */
 export interface RequestBlockFields {
   readonly block1: BlockValue | null;
+  /** The Q-Block1 option (RFC 9177 §4): the block of a body sent in payload sets. */
+  readonly qblock1: BlockValue | null;
   readonly block2: BlockValue | null;
   /** The announced size of the whole request body (Size1). */
   readonly size1: number | null;
@@ -83,6 +85,7 @@ const REQUEST_OPTION_RULES: ReadonlyMap<number, OptionRule> = new Map([
   [CoapOption.ContentFormat, { bytesMin: 0, bytesMax: 2, repeatable: false }],
   [CoapOption.UriQuery, { bytesMin: 0, bytesMax: 255, repeatable: true }],
   [CoapOption.Accept, { bytesMin: 0, bytesMax: 2, repeatable: false }],
+  [CoapOption.QBlock1, { bytesMin: 0, bytesMax: 3, repeatable: false }],
   [CoapOption.Block2, { bytesMin: 0, bytesMax: 3, repeatable: false }],
   [CoapOption.Block1, { bytesMin: 0, bytesMax: 3, repeatable: false }],
   [CoapOption.Size2, { bytesMin: 0, bytesMax: 4, repeatable: false }],
@@ -113,10 +116,16 @@ export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRe
       response: diagnosticResponse(CoapResponseCode.BadRequest, 'Uri-Path or Uri-Query is not UTF-8'),
     };
   const block1 = fields.block1 === null ? null : decodeBlock(fields.block1);
+  const qblock1 = fields.qblock1 === null ? null : decodeBlock(fields.qblock1);
   const block2 = fields.block2 === null ? null : decodeBlock(fields.block2);
-  if ((fields.block1 !== null && block1 === null) || (fields.block2 !== null && block2 === null)) {
-    return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'bad block option') };
-  }
+  const badBlock =
+    (fields.block1 !== null && block1 === null) ||
+    (fields.qblock1 !== null && qblock1 === null) ||
+    (fields.block2 !== null && block2 === null);
+  if (badBlock) return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'bad block option') };
+  // RFC 9177 §4.1: Block1 and Q-Block1 in one request is an error.
+  if (block1 !== null && qblock1 !== null)
+    return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'both Block1 and Q-Block1') };
   const request: CoapRequest = {
     method,
     path: fields.path,
@@ -134,7 +143,11 @@ export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRe
     peer,
     options: message.options,
   };
-  return { ok: true, request, block: { block1, block2, size1: fields.size1, requestTag: fields.requestTag } };
+  return {
+    ok: true,
+    request,
+    block: { block1, qblock1, block2, size1: fields.size1, requestTag: fields.requestTag },
+  };
 }
 
 interface CollectedOptions {
@@ -148,6 +161,7 @@ interface CollectedOptions {
   observe: number | null;
   size1: number | null;
   block1: Uint8Array | null;
+  qblock1: Uint8Array | null;
   block2: Uint8Array | null;
   requestTag: Uint8Array | null;
 }
@@ -169,6 +183,7 @@ function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions |
     observe: null,
     size1: null,
     block1: null,
+    qblock1: null,
     block2: null,
     requestTag: null,
   };
@@ -205,6 +220,9 @@ function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions |
         break;
       case CoapOption.Block1:
         c.block1 ??= o.value;
+        break;
+      case CoapOption.QBlock1:
+        c.qblock1 ??= o.value;
         break;
       case CoapOption.Block2:
         c.block2 ??= o.value;

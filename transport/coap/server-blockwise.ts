@@ -5,13 +5,15 @@
  * refusal by a limit is reported through `countLimit` with the option's name.
  */
 import type { Timers } from '../../contracts/clock.js';
-import { Block1Reassembler, refusalText } from './block-store.js';
+import { Block1Reassembler, refusalText, type RequestTransfer } from './block-store.js';
 import { Block2Store, type StoredResponse } from './block2-store.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
 import type { CoapServerOptions } from './config.js';
 import type { CoapOptionValue } from './message.js';
 import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
+import { QBlock1Reassembler } from './qblock-store.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse, type RequestBlockFields } from './request.js';
+import { TransferTable } from './transfer-table.js';
 
 /** A response and the block options to add to it. */
 export interface Answer {
@@ -19,13 +21,16 @@ export interface Answer {
   readonly extra: readonly CoapOptionValue[];
 }
 
-/** The whole request body, or the answer that ends the request here. */
+/** The whole request body, the answer that ends the request here, or no answer (a Q-Block1 block within a set). */
 export type BodyOutcome =
-  { readonly kind: 'body'; readonly body: Uint8Array } | { readonly kind: 'answer'; readonly answer: Answer };
+  | { readonly kind: 'body'; readonly body: Uint8Array }
+  | { readonly kind: 'answer'; readonly answer: Answer }
+  | { readonly kind: 'none' };
 
 /** Block-wise bodies of one server; see the module comment. */
 export class ServerBlockwise {
   private readonly block1: Block1Reassembler;
+  private readonly qblock1: QBlock1Reassembler;
   private readonly block2: Block2Store;
   private nextEtag = 0;
 
@@ -41,10 +46,11 @@ export class ServerBlockwise {
       totalBytesMax: o.blockBytesTotalMax,
       lifetimeMs: o.blockTransferLifetimeMs,
     };
-    this.block1 = new Block1Reassembler(
-      { ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin },
-      timers,
-    );
+    const block1Options = { ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin };
+    // Block1 and Q-Block1 transfers share one table, so its limits bound both together.
+    const requestTransfers = new TransferTable<RequestTransfer>(table, timers);
+    this.block1 = new Block1Reassembler(block1Options, timers, requestTransfers);
+    this.qblock1 = new QBlock1Reassembler(block1Options, timers, requestTransfers);
     this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers);
   }
 
@@ -90,6 +96,7 @@ export class ServerBlockwise {
 
   /** The whole request body, or the answer (2.31 Continue, or a refusal) to send instead. */
   requestBody(peerKey: string, request: CoapRequest, block: RequestBlockFields, transferKey: string): BodyOutcome {
+    if (block.qblock1 !== null) return this.qblockBody(peerKey, request, block.qblock1, block.size1, transferKey);
     if (block.block1 === null) {
       if (request.payload.length <= this.options.bodyBytesMax) return { kind: 'body', body: request.payload };
       this.countLimit('bodyBytesMax');
@@ -109,6 +116,30 @@ export class ServerBlockwise {
       case 'refused':
         if (outcome.limit !== null) this.countLimit(outcome.limit);
         return { kind: 'answer', answer: { response: outcome.response, extra: [] } };
+      case 'complete':
+        return { kind: 'body', body: outcome.body };
+    }
+  }
+
+  /** A Q-Block1 block (RFC 9177 §4): the whole body, 2.31 or 4.08 for its set, a refusal, or no answer. */
+  private qblockBody(
+    peerKey: string,
+    request: CoapRequest,
+    qblock1: BlockValue,
+    size1: number | null,
+    transferKey: string,
+  ): BodyOutcome {
+    const outcome = this.qblock1.accept(peerKey, transferKey, qblock1, request.payload, size1, request.confirmable);
+    switch (outcome.kind) {
+      case 'silent':
+        return { kind: 'none' };
+      case 'answer':
+        return { kind: 'answer', answer: { response: outcome.response, extra: [] } };
+      case 'refused':
+        if (outcome.limit !== null) this.countLimit(outcome.limit);
+        return { kind: 'answer', answer: { response: outcome.response, extra: [] } };
+      case 'continue':
+        return { kind: 'answer', answer: { response: { code: CoapResponseCode.Continue }, extra: [] } };
       case 'complete':
         return { kind: 'body', body: outcome.body };
     }

@@ -261,7 +261,7 @@ export class CoapServer {
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), []);
     if (route.kind === 'no-method')
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed'), []);
-    const blockwise = block.block1 !== null || block.block2 !== null;
+    const blockwise = block.block1 !== null || block.qblock1 !== null || block.block2 !== null;
     // Only block-wise requests need their transfer key; building it costs a few strings.
     const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
     if (block.block2 !== null && block.block2.num > 0 && block.block1 === null) {
@@ -270,6 +270,8 @@ export class CoapServer {
     }
     const outcome = this.blockwise.requestBody(peerKey, request, block, transferKey);
     if (outcome.kind === 'answer') return this.answer(exchange, outcome.answer);
+    // A non-confirmable Q-Block1 block within a set is not answered (RFC 9177 §4.4).
+    if (outcome.kind === 'none') return assert(!exchange.confirmable, 'a confirmable request is answered');
     const body = outcome.body;
     if (this.inFlight >= this.options.requestsInFlightMax) {
       this.stats.busy += 1;

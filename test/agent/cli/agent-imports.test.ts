@@ -1,60 +1,85 @@
-// Proves that a started agent (the default coaps transport, no metrics) loads only what it
-// runs (issue 17: idle memory and start-up time): not Ajv (its configuration validator is
+// Proves that a started agent (the default coaps transport, no metrics) runs only the modules it
+// needs (issue 17: idle memory and start-up time): not Ajv (its configuration validator is
 // compiled ahead of time), not the metrics backends (prom-client, hot-shots), not the
 // simulator, not the other CLI commands, not the HTTP peer transports with node:http,
-// node:https and TLS, and not node:child_process (only systemd-notify needs it). A real agent process (dist/, through
-// bin/coraft.js: `npm run build` first) runs with a preload that records every module the
-// ES module loader loads, written out when the agent exits.
+// node:https and TLS, and not node:child_process (only systemd-notify needs it).
+// A real agent process runs the shipped entry (bin/coraft.js and the bundle dist/bundle/coraft.cjs:
+// `npm run build` first). In the bundle each of our modules reached through import() and each
+// bundled CommonJS file is a function named after its source path, run the first time the module
+// is needed: V8's precise coverage (NODE_V8_COVERAGE) counts which ran. A preload records what
+// the bundle's require() calls ask for (built-ins, lmdb, cbor-x, the optional packages) and every
+// file require() loaded, written out when the agent exits. (What the bundle asks for, not what
+// the process loads: Node.js loads child_process itself for the IPC channel the test starts the
+// agent with, and lmdb's loader asks for it to detect the C library.)
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 
-/** Records each URL the ESM loader loads (CommonJS entry points included) into $CORAFT_LOADED at exit. */
+/** Writes what the bundle's require() asked for (built-ins without "node:") and the files loaded to $CORAFT_LOADED. */
 const PRELOAD = `
-import { register } from 'node:module';
+import { Module, createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
-import { MessageChannel } from 'node:worker_threads';
-const { port1, port2 } = new MessageChannel();
-const loaded = [];
-port1.on('message', (url) => loaded.push(url));
-port1.unref();
-const hooks = 'let port; export function initialize(data) { port = data.port; }' +
-  'export async function load(url, context, next) { port.postMessage(url); return next(url, context); }';
-register('data:text/javascript,' + encodeURIComponent(hooks), import.meta.url, {
-  data: { port: port2 },
-  transferList: [port2],
-});
-process.on('exit', () => writeFileSync(process.env.CORAFT_LOADED, loaded.join('\\n')));
+const require = createRequire(import.meta.url);
+const asked = new Set();
+const original = Module.prototype.require;
+Module.prototype.require = function (id) {
+  if (this.filename.endsWith('/dist/bundle/coraft.cjs')) asked.add(id.replace(/^node:/, ''));
+  return original.call(this, id);
+};
+process.on('exit', () => writeFileSync(process.env.CORAFT_LOADED, JSON.stringify({
+  builtins: [...asked].filter((id) => Module.isBuiltin(id)),
+  required: Object.keys(require.cache),
+})));
 `;
 
-/** What an agent at rest must not load, as a part of the module's URL. */
-const NOT_LOADED = [
-  '/node_modules/ajv/',
-  '/node_modules/prom-client/',
-  '/node_modules/hot-shots/',
-  '/dist/agent/sim/',
-  '/dist/agent/observability/metrics.js',
-  '/dist/agent/cli/provision.js',
-  '/dist/agent/cli/cluster-init.js',
-  '/dist/agent/cli/demo',
-  '/dist/agent/cli/sim.js',
-  '/dist/agent/cli/client-commands.js',
-  '/dist/agent/cli/client-common.js',
-  '/dist/agent/cli/kv-list.js',
-  '/dist/agent/cli/txn-command.js',
-  '/dist/agent/cli/lease-command.js',
-  '/dist/agent/cli/watch-command.js',
-  '/dist/agent/cli/admin-commands.js',
-  '/dist/agent/fleet/',
-  '/dist/transport/http/',
-  '/dist/transport/index.js',
-  'node:http',
-  'node:child_process',
+/** What an agent at rest must not run, as a part of a bundled module's source path. */
+const NOT_RUN = [
+  'node_modules/ajv/',
+  'agent/sim/',
+  'agent/observability/metrics.ts',
+  'agent/cli/provision.ts',
+  'agent/cli/cluster-init.ts',
+  'agent/cli/demo',
+  'agent/cli/sim.ts',
+  'agent/cli/client-commands.ts',
+  'agent/cli/client-common.ts',
+  'agent/cli/kv-list.ts',
+  'agent/cli/txn-command.ts',
+  'agent/cli/lease-command.ts',
+  'agent/cli/watch-command.ts',
+  'agent/cli/admin-commands.ts',
+  'agent/fleet/',
+  'transport/http/',
+  'transport/index.ts',
 ];
+/** Packages the agent must not require (left outside the bundle), as a part of their path. */
+const NOT_REQUIRED = ['/node_modules/prom-client/', '/node_modules/hot-shots/', '/node_modules/protobufjs/'];
+/** Built-in modules the agent must not ask for. */
+const NOT_BUILTIN = ['http', 'https', 'tls', '_http_server', 'child_process'];
 
-describe('what a started agent loads', function () {
+interface CoverageFunction {
+  readonly functionName: string;
+  readonly ranges: readonly { readonly count: number }[];
+}
+
+/** The bundled modules (functions named after a source file) of the coverage in `folder`, and whether each ran. */
+function bundledModules(folder: string): Map<string, boolean> {
+  const modules = new Map<string, boolean>();
+  for (const file of readdirSync(folder)) {
+    const coverage = JSON.parse(readFileSync(join(folder, file), 'utf8')) as {
+      result: { url: string; functions: CoverageFunction[] }[];
+    };
+    for (const script of coverage.result.filter((s) => s.url.endsWith('/dist/bundle/coraft.cjs')))
+      for (const fn of script.functions)
+        if (/\.(ts|js|cjs|json)$/.test(fn.functionName))
+          modules.set(fn.functionName, modules.get(fn.functionName) === true || (fn.ranges[0]?.count ?? 0) > 0);
+  }
+  return modules;
+}
+
+describe('what a started agent runs', function () {
   this.timeout(60_000);
   let dir: string;
   let cluster: AgentProcesses | null = null;
@@ -67,27 +92,51 @@ describe('what a started agent loads', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('leaves Ajv, the metrics backends, the simulator and the other commands unloaded', async () => {
-    const record = join(dir, 'loaded.txt');
+  it('leaves Ajv, the metrics backends, the simulator, the HTTP transports and the other commands unrun', async () => {
+    const record = join(dir, 'loaded.json');
+    const coverage = join(dir, 'coverage');
     cluster = await AgentProcesses.create({
       nodes: 1,
       storage: 'memory',
       nodeArgs: ['--import', join(dir, 'preload.mjs')],
-      agentEnv: () => ({ CORAFT_LOADED: record }),
+      agentEnv: () => ({ CORAFT_LOADED: record, NODE_V8_COVERAGE: coverage }),
     });
     cluster.startAll();
     await cluster.waitForLeader(30_000);
     await cluster.signal('n1', 'SIGTERM');
-    const loaded = readFileSync(record, 'utf8').split('\n');
-    // The record is complete: it holds the agent's own modules and its dependencies.
-    for (const part of ['/dist/agent/runtime/agent.js', '/dist/transport/dtls/server.js', '/node_modules/cbor-x/'])
+    const modules = bundledModules(coverage);
+    const ran = [...modules].filter(([, run]) => run).map(([name]) => name);
+    const loaded = JSON.parse(readFileSync(record, 'utf8')) as { builtins: string[]; required: string[] };
+    // The records are complete: they hold the agent's own modules, the bundled pino, and the packages outside.
+    for (const part of ['agent/runtime/agent.ts', 'transport/dtls/server.ts', 'node_modules/pino/pino.js'])
       assert.ok(
-        loaded.some((url) => url.includes(part)),
-        `${part} is recorded`,
+        ran.some((name) => name.includes(part)),
+        `${part} ran`,
       );
-    for (const part of NOT_LOADED) {
-      const found = loaded.filter((url) => url.includes(part));
-      assert.deepEqual(found, [], `${part} is not loaded`);
-    }
+    for (const part of NOT_RUN)
+      assert.ok(
+        [...modules.keys()].some((name) => name.includes(part)),
+        `${part} is in the bundle, as a module run on demand`,
+      );
+    for (const part of ['/node_modules/cbor-x/', '/node_modules/lmdb/'])
+      assert.ok(
+        loaded.required.some((path) => path.includes(part)),
+        `${part} is required`,
+      );
+    assert.ok(loaded.builtins.includes('dgram'), 'node:dgram is asked for');
+    for (const part of NOT_RUN)
+      assert.deepEqual(
+        ran.filter((name) => name.includes(part)),
+        [],
+        `${part} does not run`,
+      );
+    for (const part of NOT_REQUIRED)
+      assert.deepEqual(
+        loaded.required.filter((path) => path.includes(part)),
+        [],
+        `${part} is not required`,
+      );
+    for (const name of NOT_BUILTIN)
+      assert.ok(!loaded.builtins.includes(name), `node:${name} is not asked for (${loaded.builtins.join(' ')})`);
   });
 });

@@ -9,6 +9,7 @@ import sinon from 'sinon';
 import { resolveAgentConfig } from '../../../agent/config/agent-config.js';
 import { runClusterCommand } from '../../../agent/cli/cluster-init.js';
 import { ConfigError } from '../../../contracts/errors.js';
+import { PEER_WHOLE_BODY_BYTES_MAX } from '../../../transport/coap/config.js';
 import { makeTempDir, removeDir } from '../../storage/helpers.js';
 
 describe('agent.json: log retention settings', () => {
@@ -90,6 +91,56 @@ describe('agent.json: log retention settings', () => {
       'raft.logRetainEntries: must be >= 0',
       'raft.logRetainEntriesMax: must be integer',
       'raft.logRetainBytesMax: must be integer',
+    ]);
+  });
+});
+
+// peerWholeBodyBytesMax: the peer client's whole-body limit (one datagram, one DTLS record),
+// documented in deploy/README.md; the transport built from the configuration carries it
+// (test/agent/runtime/factories.test.ts) and the AOT validator enforces its bounds.
+describe('agent.json: peerWholeBodyBytesMax', () => {
+  let dir: string;
+  let file: string;
+  let base: Record<string, unknown>;
+
+  before(async () => {
+    dir = makeTempDir('coraft-agent-config-');
+    const write = sinon.stub(process.stdout, 'write').returns(true);
+    try {
+      assert.equal(await runClusterCommand(['init', '--nodes', '1', '--dir', dir, '--force']), 0);
+    } finally {
+      write.restore();
+    }
+    file = join(dir, 'n1', 'agent.json');
+    base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  });
+
+  after(() => removeDir(dir));
+
+  function problemsOf(raw: unknown): readonly string[] {
+    try {
+      resolveAgentConfig(raw, file);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems;
+    }
+    return assert.fail('the configuration was accepted');
+  }
+
+  it('defaults to one DTLS record (PEER_WHOLE_BODY_BYTES_MAX) and takes a value within 1024..16256', () => {
+    assert.equal(resolveAgentConfig(base, file).peerWholeBodyBytesMax, PEER_WHOLE_BODY_BYTES_MAX);
+    assert.equal(PEER_WHOLE_BODY_BYTES_MAX, 16_256);
+    assert.equal(resolveAgentConfig({ ...base, peerWholeBodyBytesMax: 1152 }, file).peerWholeBodyBytesMax, 1152);
+    assert.equal(resolveAgentConfig({ ...base, peerWholeBodyBytesMax: 16_256 }, file).peerWholeBodyBytesMax, 16_256);
+  });
+
+  it('refuses a value outside 1024..16256 or not an integer, naming the field', () => {
+    assert.deepEqual(problemsOf({ ...base, peerWholeBodyBytesMax: 1023 }), ['peerWholeBodyBytesMax: must be >= 1024']);
+    assert.deepEqual(problemsOf({ ...base, peerWholeBodyBytesMax: 16_257 }), [
+      'peerWholeBodyBytesMax: must be <= 16256',
+    ]);
+    assert.deepEqual(problemsOf({ ...base, peerWholeBodyBytesMax: '9000' }), [
+      'peerWholeBodyBytesMax: must be integer',
     ]);
   });
 });

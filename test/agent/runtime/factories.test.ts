@@ -107,6 +107,21 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     }
   });
 
+  it("gives the peer CoAP client agent.json's peerWholeBodyBytesMax, coaps and coap alike", () => {
+    const [node] = initCluster({ dir, nodes: 3, basePort: 40_200, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = { ...loadAgentConfig(node.config), peerWholeBodyBytesMax: 1152 };
+    const logger = new MemoryLogger();
+    const coaps = peerTransportConfig(config, logger, createMembership(config, logger));
+    if (coaps.name !== 'coaps') return assert.fail('coaps expected');
+    assert.equal(coaps.options?.client?.wholeBodyBytesMax, 1152);
+    assert.notEqual(coaps.options?.advertisedAddress, undefined, 'coaps still advertises its address');
+    const coap = peerTransportConfig({ ...config, transport: 'coap' }, logger);
+    if (coap.name !== 'coap') return assert.fail('coap expected');
+    assert.equal(coap.options?.client?.wholeBodyBytesMax, 1152);
+    assert.equal(coap.options?.advertisedAddress, undefined);
+  });
+
   it("updates the members' addresses whenever the node sets its peers", async () => {
     const given: unknown[] = [];
     const inner: NetworkClient = {

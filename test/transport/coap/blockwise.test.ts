@@ -188,11 +188,14 @@ describe('CoAP block-wise transfer', () => {
     assert.equal(runs, 2);
   });
 
-  for (const [name, size] of [
-    ['64 KiB', 64 * 1024],
-    ['1 MiB', 1024 * 1024],
+  for (const [name, size, qblock1] of [
+    ['64 KiB', 64 * 1024, false],
+    ['1 MiB', 1024 * 1024, false],
+    ['64 KiB', 64 * 1024, true],
+    ['1 MiB', 1024 * 1024, true],
   ] as const) {
-    it(`moves a ${name} request body and a ${name} response body between client and server`, async () => {
+    const how = qblock1 ? 'Q-Block1' : 'Block1';
+    it(`moves a ${name} request body (${how}) and a ${name} response body between client and server`, async () => {
       const h = await serverHarness();
       let received: Uint8Array = new Uint8Array(0);
       h.server.addResource('/raft/InstallSnapshot', {
@@ -201,11 +204,10 @@ describe('CoAP block-wise transfer', () => {
           return Promise.resolve({ code: CoapResponseCode.Changed, payload: pattern(size, 2) });
         },
       });
-      const client = new CoapClient({
-        openEndpoint: () => Promise.resolve(h.network.open('10.0.0.3')),
-        timers: h.timers,
-        prng: new SeededPrng(1),
-      });
+      const client = new CoapClient(
+        { openEndpoint: () => Promise.resolve(h.network.open('10.0.0.3')), timers: h.timers, prng: new SeededPrng(1) },
+        { qblock1 },
+      );
       const response = await client.request(
         h.serverEndpoint.localAddress(),
         { method: 'POST', path: ['raft', 'InstallSnapshot'], payload: pattern(size, 1) },
@@ -221,11 +223,10 @@ describe('CoAP block-wise transfer', () => {
   it('follows a server that asks for smaller Block1 blocks', async () => {
     const h = await serverHarness();
     const wire = h.network.open('10.0.0.9');
-    const client = new CoapClient({
-      openEndpoint: () => Promise.resolve(wire),
-      timers: h.timers,
-      prng: new SeededPrng(2),
-    });
+    const client = new CoapClient(
+      { openEndpoint: () => Promise.resolve(wire), timers: h.timers, prng: new SeededPrng(2) },
+      { qblock1: false },
+    );
     // A stand-in server that takes 1024 bytes, then asks for 256-byte blocks.
     const seen: { num: number; szx: number; bytes: number }[] = [];
     h.serverEndpoint.onMessage((data, peer) => void answerSmall(data, peer));

@@ -227,7 +227,7 @@ describe('CoapClient', () => {
   });
 
   it('sends a body up to wholeBodyBytesMax whole in one message, and a larger one block-wise', async () => {
-    const { peer, arrivals, client } = clientAndPeer({ wholeBodyBytesMax: 8000 });
+    const { peer, arrivals, client } = clientAndPeer({ wholeBodyBytesMax: 8000, qblock1: false });
     const whole = client.request(
       peer.localAddress(),
       { method: 'POST', path: ['x'], payload: new Uint8Array(8000) },

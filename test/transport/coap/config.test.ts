@@ -32,6 +32,7 @@ describe('transport options', () => {
       blockBytes: 1024,
       wholeBodyBytesMax: 1024,
       bodyBytesMax: 8 * MIB,
+      qblock1: true,
     });
     assert.deepEqual(resolveCoapServerOptions(), {
       blockBytes: 1024,
@@ -74,6 +75,7 @@ describe('transport options', () => {
       blockBytes: 16,
       wholeBodyBytesMax: 16,
       bodyBytesMax: 1024,
+      qblock1: false,
     };
     const high = {
       ackTimeoutMs: 60_000,
@@ -85,6 +87,7 @@ describe('transport options', () => {
       blockBytes: 1024,
       wholeBodyBytesMax: 65_000,
       bodyBytesMax: 64 * MIB,
+      qblock1: true,
     };
     assert.deepEqual(resolveCoapClientOptions(low), low);
     assert.deepEqual(resolveCoapClientOptions(high), high);

@@ -2,16 +2,22 @@
 // local endpoint promises to serve): an RPC posted by coap-client reaches the handler and its
 // JSON answer comes back; unknown paths and methods get 4.04/4.05 with diagnostics; a 10 kB
 // body goes up Block1-wise and a 5 kB response comes down Block2-wise, also in one combined
-// exchange. coap-client exits 0 even on errors, so the tests read its output. Skipped when
-// coap-client-notls is not installed.
+// exchange; a 64 KiB body goes up through coap-client with plain Block1 (Debian's libcoap 4.3.1
+// has no Q-Block1 client). And our client against libcoap's coap-server-notls, which has no
+// Q-Block1 either: the probe gets 4.02 Bad Option, the body goes again with Block1 and arrives
+// whole, and the next body goes straight to Block1. coap-client exits 0 even on errors, so the
+// tests read its output. Skipped when coap-client-notls (or coap-server-notls) is not installed.
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ResponseMessage } from '../../../contracts/messages.js';
-import { CoapResponseCode, CoapServer } from '../../../transport/coap/index.js';
+import { CoapClient, CoapOption, CoapResponseCode, CoapServer } from '../../../transport/coap/index.js';
+import { decodeMessage } from '../../../transport/coap/message.js';
+import { createCryptoPrng } from '../../../transport/timers.js';
 import { createUdpCoapTransport } from '../../../transport/coap/index.js';
 import { createRealTimers } from '../../../transport/timers.js';
 import { openUdpEndpoint } from '../../../transport/udp.js';
@@ -107,4 +113,91 @@ describe('interop with libcoap coap-client', function () {
     assert.equal((await coapClient(['-m', 'get', `${base}/big`])).trim(), 'x'.repeat(5000));
     assert.equal((await coapClient(['-m', 'post', '-b', '512', '-f', file, `${base}/both`])).trim(), '0'.repeat(5000));
   });
+
+  it('takes a 64 KiB body from coap-client in 1 KiB Block1 blocks', async () => {
+    const server = new CoapServer({ openEndpoint: () => openUdpEndpoint(), timers: createRealTimers() });
+    server.addResource('/upload', {
+      PUT: (r) => {
+        const intact = r.payload.every((b, i) => b === (i * 7) % 251);
+        return Promise.resolve({
+          code: CoapResponseCode.Changed,
+          payload: Buffer.from(`${r.payload.length} ${intact}`),
+        });
+      },
+    });
+    await server.start();
+    stops.push(() => server.stop());
+    const file = join(dir, 'value.bin');
+    await writeFile(file, Buffer.from(Array.from({ length: 65_536 }, (_, i) => (i * 7) % 251)));
+    const base = `coap://127.0.0.1:${server.localAddress().port}`;
+    assert.equal((await coapClient(['-m', 'put', '-b', '1024', '-f', file, `${base}/upload`])).trim(), '65536 true');
+    assert.equal(server.stats.requests, 64, 'one request per block');
+  });
+
+  it('falls back to Block1 when coap-server-notls answers the probe 4.02, and remembers it', async function () {
+    const port = await freeUdpPort();
+    const child = spawn('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-L', '7'], { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    stops.push(async () => {
+      child.kill();
+      await exited;
+    });
+    const spawned = await new Promise<boolean>((resolve) => {
+      child.once('spawn', () => resolve(true));
+      child.once('error', () => resolve(false));
+    });
+    if (!spawned) this.skip();
+    const sent: { qblock1: boolean; block1: boolean }[] = [];
+    const client = new CoapClient({
+      openEndpoint: async () => {
+        const endpoint = await openUdpEndpoint({ address: '127.0.0.1', port: 0 });
+        const send = endpoint.send.bind(endpoint);
+        endpoint.send = (data, address, to) => {
+          const decoded = decodeMessage(data);
+          const numbers = decoded.ok && decoded.message.code !== 0 ? decoded.message.options.map((o) => o.number) : [];
+          if (numbers.length > 0)
+            sent.push({ qblock1: numbers.includes(CoapOption.QBlock1), block1: numbers.includes(CoapOption.Block1) });
+          return send(data, address, to);
+        };
+        return endpoint;
+      },
+      timers: createRealTimers(),
+      prng: createCryptoPrng(),
+    });
+    stops.push(() => client.close());
+    const target = { address: '127.0.0.1', port };
+    // coap-server needs a moment to bind: retry the first request until it answers.
+    let first = null;
+    for (let i = 0; i < 20 && first === null; i += 1)
+      first = await client
+        .request(target, { method: 'PUT', path: ['example_data'], payload: Buffer.alloc(20_000, 0x41) }, 1_000)
+        .catch(() => null);
+    assert.ok(first !== null, 'coap-server-notls answered');
+    assert.ok(first.code === CoapResponseCode.Created || first.code === CoapResponseCode.Changed, `${first.code}`);
+    assert.ok(
+      sent.some((m) => m.qblock1),
+      'the probe went out',
+    );
+    assert.equal(sent.filter((m) => m.block1).length, 20, 'then the body with Block1');
+    sent.length = 0;
+    const second = await client.request(
+      target,
+      { method: 'PUT', path: ['example_data'], payload: Buffer.alloc(20_000, 0x42) },
+      5_000,
+    );
+    assert.equal(second.code, CoapResponseCode.Changed);
+    assert.equal(sent.filter((m) => m.qblock1).length, 0, 'no second probe');
+    assert.equal(sent.length, 20);
+    const read = await client.request(target, { method: 'GET', path: ['example_data'] }, 5_000);
+    assert.ok(Buffer.from(read.payload).equals(Buffer.alloc(20_000, 0x42)), 'the server holds the whole body');
+  });
 });
+
+/** A UDP port free on 127.0.0.1 a moment ago. */
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}

@@ -1,0 +1,179 @@
+/**
+ * Runs the bundled CLI (dist/bundle/coraft.cjs) with a V8 code cache for `coraft agent` (issue 17:
+ * the agent's start-up). Node.js 20 has no module compile cache, so the loader compiles the
+ * CommonJS bundle itself through `vm.Script` with `cachedData`: V8 then skips parsing and
+ * compiling what the cache holds, the bundle's top level and every function the previous start
+ * ran. Built by deploy/build-bundle.ts into dist/bundle/loader.js, which bin/coraft.js imports.
+ *
+ * The cache is written once: after the agent's first start (when its state is loaded and its
+ * ports are open, so it holds the code of the whole start-up path), and again only when the file
+ * is missing, damaged, made for another bundle, or refused by V8 (another Node.js, or other V8
+ * flags: NODE_OPTIONS changed). A start that uses the cache writes nothing. Where it goes:
+ * `$CORAFT_CODE_CACHE` (a folder, or `off`), else systemd's `$CACHE_DIRECTORY` (the unit's
+ * CacheDirectory=coraft, /var/cache/coraft), else beside the bundle; a folder the agent cannot
+ * write to only means no cache. The other commands run the bundle without a cache.
+ *
+ * The file: {@link CACHE_MAGIC}, the bundle's length and CRC-32 (the cache is for this bundle only:
+ * V8 itself checks the source's length, not its text), the data's CRC-32 (V8 does not check its
+ * payload in a release build, and a damaged file must not reach it), then V8's data.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Module, createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { crc32 } from 'node:zlib';
+
+/** The first bytes of a cache file (format version 1). */
+export const CACHE_MAGIC = Buffer.from('coraft-v8-code-cache-1\n', 'latin1');
+/** The header: magic, the source's length and CRC-32, the data's CRC-32 (each a 32-bit big-endian word). */
+const HEADER_BYTES = CACHE_MAGIC.length + 12;
+/** The largest cache file read (the agent's measures 0.9 MB): a bigger file is not ours. */
+export const CACHE_BYTES_MAX = 16 * 2 ** 20;
+/** The cache file's name in its folder. */
+export const CACHE_FILE = 'coraft-agent.v8cache';
+
+/** What became of the cache at this start; the agent logs it with "agent ready" (`codeCache`). */
+export type CodeCacheState = 'used' | 'missing' | 'invalid' | 'stale' | 'rejected' | 'off';
+
+/** What the CLI gets from the loader: the cache's state, and the call that writes it when due. */
+export interface CodeCacheHooks {
+  readonly codeCache: CodeCacheState;
+  /** Writes the cache when this start did not use one (once; a no-op otherwise). Never throws. */
+  readonly afterReady: () => void;
+}
+
+/** The bundle's exports that the loader calls. */
+interface CliBundle {
+  readonly runCli: (args: readonly string[], hooks?: CodeCacheHooks) => void;
+}
+
+function isCliBundle(value: unknown): value is CliBundle {
+  return typeof value === 'object' && value !== null && typeof Reflect.get(value, 'runCli') === 'function';
+}
+
+/** The bundle's exports, checked. */
+function cliBundle(exported: unknown, bundlePath: string): CliBundle {
+  if (!isCliBundle(exported)) throw new TypeError(`${bundlePath} does not export runCli: rebuild it (npm run build)`);
+  return exported;
+}
+
+/** The key of `source`: its length and CRC-32. */
+function sourceKey(source: string): readonly [number, number] {
+  const bytes = Buffer.from(source, 'utf8');
+  return [bytes.length, crc32(bytes)];
+}
+
+/** The cache file for `source` holding V8's `data`. */
+export function encodeCacheFile(source: string, data: Buffer): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES);
+  CACHE_MAGIC.copy(header);
+  const [length, crc] = sourceKey(source);
+  header.writeUInt32BE(length, CACHE_MAGIC.length);
+  header.writeUInt32BE(crc, CACHE_MAGIC.length + 4);
+  header.writeUInt32BE(crc32(data), CACHE_MAGIC.length + 8);
+  return Buffer.concat([header, data]);
+}
+
+/**
+ * V8's data out of the cache file `file` when it is whole and made for `source`; 'invalid' when it
+ * is not a whole cache file, 'stale' when it is one for another bundle.
+ */
+export function decodeCacheFile(file: Buffer, source: string): Buffer | 'invalid' | 'stale' {
+  if (file.length <= HEADER_BYTES || !file.subarray(0, CACHE_MAGIC.length).equals(CACHE_MAGIC)) return 'invalid';
+  const data = file.subarray(HEADER_BYTES);
+  if (file.readUInt32BE(CACHE_MAGIC.length + 8) !== crc32(data)) return 'invalid';
+  const [length, crc] = sourceKey(source);
+  const made = [file.readUInt32BE(CACHE_MAGIC.length), file.readUInt32BE(CACHE_MAGIC.length + 4)];
+  return made[0] === length && made[1] === crc ? data : 'stale';
+}
+
+/** The folder of the cache: see the module's comment. Null when the cache is off. */
+export function cacheFolder(env: NodeJS.ProcessEnv, bundlePath: string): string | null {
+  const chosen = env.CORAFT_CODE_CACHE;
+  if (chosen === 'off') return null;
+  if (chosen !== undefined && chosen !== '') return chosen;
+  // systemd may list several folders, separated by colons; the first is the unit's own.
+  const systemd = env.CACHE_DIRECTORY?.split(':')[0];
+  return systemd !== undefined && systemd !== '' ? systemd : dirname(bundlePath);
+}
+
+/** Reads the cache file at `path`: its bytes, or null when there is none (or it cannot be read). */
+function readCache(path: string): Buffer | null {
+  try {
+    const file = readFileSync(path);
+    return file.length <= CACHE_BYTES_MAX ? file : Buffer.alloc(0);
+  } catch {
+    return null;
+  }
+}
+
+/** Writes `bytes` to `path` whole or not at all (a temporary file renamed over it). */
+function writeWhole(path: string, bytes: Buffer): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, bytes, { mode: 0o600 });
+    renameSync(temporary, path);
+  } catch {
+    // A read-only or full folder means only that the next start compiles again.
+  }
+}
+
+/** Compiles the CommonJS file `bundlePath` with `cachedData` and runs its top level; returns the script and exports. */
+function compileBundle(
+  bundlePath: string,
+  source: string,
+  cachedData: Buffer | undefined,
+): { readonly script: Script; readonly bundle: CliBundle } {
+  const script = new Script(Module.wrap(source), {
+    filename: bundlePath,
+    ...(cachedData === undefined ? {} : { cachedData }),
+  });
+  const wrapper: unknown = script.runInThisContext();
+  if (typeof wrapper !== 'function') throw new TypeError(`${bundlePath} did not compile to a module function`);
+  const module: { exports: unknown } = { exports: {} };
+  Reflect.apply(wrapper, module.exports, [
+    module.exports,
+    createRequire(bundlePath),
+    module,
+    bundlePath,
+    dirname(bundlePath),
+  ]);
+  return { script, bundle: cliBundle(module.exports, bundlePath) };
+}
+
+/** What the cache file gave: V8's data to try, or why there is none. */
+function cachedDataFor(cachePath: string | null, source: string): Buffer | Exclude<CodeCacheState, 'used'> {
+  if (cachePath === null) return 'off';
+  const file = readCache(cachePath);
+  return file === null ? 'missing' : decodeCacheFile(file, source);
+}
+
+/**
+ * Runs `coraft args` from the bundle at `bundlePath`; `coraft agent` with the code cache (see the
+ * module's comment), every other command without it.
+ */
+export function startCli(bundlePath: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  if (args[0] !== 'agent') {
+    cliBundle(createRequire(bundlePath)(bundlePath), bundlePath).runCli(args);
+    return;
+  }
+  const source = readFileSync(bundlePath, 'utf8');
+  const folder = cacheFolder(env, bundlePath);
+  const cachePath = folder === null ? null : join(folder, CACHE_FILE);
+  const found = cachedDataFor(cachePath, source);
+  const { script, bundle } = compileBundle(bundlePath, source, typeof found === 'string' ? undefined : found);
+  const state: CodeCacheState = typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'used';
+  // What the write needs, held only until it is done: the bundle's text is 1.8 MB the agent would
+  // otherwise keep for its whole life (V8 holds its own copy, the wrapped text, for the script).
+  let pending: { readonly path: string; readonly source: string; readonly script: Script } | null =
+    cachePath !== null && state !== 'used' ? { path: cachePath, source, script } : null;
+  bundle.runCli(args, {
+    codeCache: state,
+    afterReady: () => {
+      if (pending === null) return;
+      const { path, source: text, script: compiled } = pending;
+      pending = null;
+      writeWhole(path, encodeCacheFile(text, compiled.createCachedData()));
+    },
+  });
+}
