@@ -18,6 +18,8 @@ export interface ProcessSample {
   readonly rssPeakBytes: number;
   /** Anonymous resident memory (RssAnon): heap and buffers, not mapped files such as LMDB's. */
   readonly rssAnonBytes: number;
+  /** Resident pages of mapped files (RssFile): the node binary, native modules, LMDB's map. */
+  readonly rssFileBytes: number;
   /**
    * Bytes the process caused to be written to the block layer (write_bytes minus cancelled_write_bytes); null without
    * task I/O accounting.
@@ -103,8 +105,33 @@ export function readProcess(pid: number): ProcessSample | null {
     rssBytes: parseStatusBytes(status, 'VmRSS') ?? 0,
     rssPeakBytes: parseStatusBytes(status, 'VmHWM') ?? 0,
     rssAnonBytes: parseStatusBytes(status, 'RssAnon') ?? 0,
+    rssFileBytes: parseStatusBytes(status, 'RssFile') ?? 0,
     writeBytes: io === null ? null : ioWriteBytes(parseIo(io)),
   };
+}
+
+/**
+ * Resident bytes of the mappings in /proc/PID/smaps text whose file name ends with `suffix`
+ * (LMDB's data.mdb: '.mdb').
+ */
+export function parseSmapsRss(text: string, suffix: string): number {
+  let bytes = 0;
+  let matching = false;
+  for (const line of text.split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping !== null) matching = (mapping[1] ?? '').endsWith(suffix);
+    else if (matching) {
+      const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+      if (rss?.[1] !== undefined) bytes += Number(rss[1]) * 1024;
+    }
+  }
+  return bytes;
+}
+
+/** Resident bytes of process `pid`'s mappings of files ending with `suffix`; null when it is gone. */
+export function mappedFileBytes(pid: number, suffix: string): number | null {
+  const smaps = readOrNull(`/proc/${pid}/smaps`);
+  return smaps === null ? null : parseSmapsRss(smaps, suffix);
 }
 
 /** Most directory entries walked by folderBytes; a data folder holds a handful. */

@@ -10,6 +10,7 @@
  * experimental range, RFC 7252 §12.2), which raw-value answers (GET /kv/{key}) need.
  */
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from '../kv/index.js';
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapOptionValue } from '../../transport/coap/message.js';
@@ -64,7 +65,7 @@ export function encodeDocument(
   document: unknown,
 ): { readonly payload: Uint8Array; readonly contentFormat: number } {
   if (accept === CBOR_CONTENT_FORMAT)
-    return { payload: new Uint8Array(cbor.encode(document)), contentFormat: CBOR_CONTENT_FORMAT };
+    return { payload: new Uint8Array(encodeCbor(cbor, document)), contentFormat: CBOR_CONTENT_FORMAT };
   return { payload: new TextEncoder().encode(JSON.stringify(document)), contentFormat: CONTENT_FORMAT.json };
 }
 

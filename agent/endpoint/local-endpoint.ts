@@ -49,7 +49,7 @@ import {
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
-import { EndpointWrites, explicitSessionOf, leaseArgumentOf } from './writes.js';
+import { EndpointWrites, explicitSessionOf, leaseArgumentOf, leaseOf } from './writes.js';
 import { keysChangedBy, leaseResources } from './lease-resource.js';
 import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
@@ -57,6 +57,7 @@ import { witnessGuarded } from './witness-guard.js';
 import { WatchResource } from './watch-resource.js';
 import { queryArgument, storeRevisionOption } from './documents.js';
 import { ImplicitSession } from './write-session.js';
+import { StatusChecks } from './status-checks.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -89,8 +90,7 @@ export class LocalEndpoint {
   private readonly options: LocalEndpointOptions;
   private readonly writes: EndpointWrites;
   private readonly watch: WatchResource;
-  private statusTimer: { cancel(): void } | null = null;
-  private lastStatus = '';
+  private readonly statusChecks: StatusChecks;
 
   constructor(
     private readonly deps: LocalEndpointDeps,
@@ -106,6 +106,16 @@ export class LocalEndpoint {
       },
       serverOptionsOf(this.options),
     );
+    const statusHost = {
+      isServing: () => this.server.isRunning() && deps.node.isRunning(),
+      isObserved: () => this.observations.observed('/status'),
+      status: () => this.statusBody(),
+      notify: (body: unknown) =>
+        this.observations.notify('/status', (seq) =>
+          jsonResponse(CoapResponseCode.Content, body, seq === null ? {} : { observe: seq }),
+        ),
+    };
+    this.statusChecks = new StatusChecks(statusHost, deps.timers, this.options.statusNotifyIntervalMs);
     this.watch = new WatchResource(deps.node, deps.timers, () => this.observations, this.options);
     const forget = (gone: Registration): void => this.watch.forget(gone);
     this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options, forget);
@@ -147,12 +157,10 @@ export class LocalEndpoint {
 
   async start(): Promise<void> {
     await this.server.start();
-    this.scheduleStatusCheck();
   }
 
   async stop(): Promise<void> {
-    this.statusTimer?.cancel();
-    this.statusTimer = null;
+    this.statusChecks.stop();
     this.observations.clear();
     await this.server.stop();
   }
@@ -184,31 +192,13 @@ export class LocalEndpoint {
 
   private getStatus(request: CoapRequest): CoapResponse {
     const observe = this.observations.observe('/status', request);
+    if (observe !== null) this.statusChecks.observed();
     return jsonResponse(CoapResponseCode.Content, this.statusBody(), observe === null ? {} : { observe });
   }
 
   /** Observe registrations held (for status and tests). */
   observerCount(): number {
     return this.observations.size();
-  }
-
-  private scheduleStatusCheck(): void {
-    this.statusTimer = this.deps.timers.setTimer(this.options.statusNotifyIntervalMs, () => {
-      if (!this.server.isRunning()) return;
-      this.notifyStatusIfChanged();
-      this.scheduleStatusCheck();
-    });
-  }
-
-  private notifyStatusIfChanged(): void {
-    if (!this.observations.observed('/status') || !this.deps.node.isRunning()) return;
-    const body = this.statusBody();
-    const text = JSON.stringify(body);
-    if (text === this.lastStatus) return;
-    this.lastStatus = text;
-    this.observations.notify('/status', (seq) =>
-      jsonResponse(CoapResponseCode.Content, body, seq === null ? {} : { observe: seq }),
-    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -282,7 +272,7 @@ export class LocalEndpoint {
     if (session !== null && 'code' in session) return session;
     const lease = leaseArgumentOf(request);
     if (typeof lease !== 'number') return lease;
-    const header = { session, timeMs: Math.floor(Date.now()), ...(lease === 0 ? {} : { lease }) };
+    const timeMs = Math.floor(Date.now());
     let command: KvCommand;
     const ifMatch = request.ifMatch[0];
     if (ifMatch !== undefined) {
@@ -292,11 +282,11 @@ export class LocalEndpoint {
           CoapResponseCode.BadRequest,
           'If-Match must carry the revision ETag of the key (1 to 8 bytes)',
         );
-      command = { ...header, op: 'cas', key, expectedRevision, value: request.payload };
+      command = { op: 'cas', key, expectedRevision, value: request.payload, session, timeMs, ...leaseOf(lease) };
     } else if (request.ifNoneMatch) {
-      command = { ...header, op: 'cas', key, expectedRevision: 0, value: request.payload };
+      command = { op: 'cas', key, expectedRevision: 0, value: request.payload, session, timeMs, ...leaseOf(lease) };
     } else {
-      command = { ...header, op: 'put', key, value: request.payload, returnPrevious: false };
+      command = { op: 'put', key, value: request.payload, returnPrevious: false, session, timeMs, ...leaseOf(lease) };
     }
     return this.write(command, request);
   }

@@ -77,8 +77,7 @@ export class EndpointWrites {
       };
     }
     try {
-      const identified = encodeKvCommand({
-        ...command,
+      const identified = encodeKvCommand(command, {
         session: ticket.session,
         requestId: requestIdOf(this.node.getNodeId(), request),
       });
@@ -152,6 +151,15 @@ export function leaseArgumentOf(request: CoapRequest): number | CoapResponse {
   if (text === null) return 0;
   const lease = integerArgument(text, 'lease', 1, Number.MAX_SAFE_INTEGER);
   return typeof lease === 'string' ? errorResponse(CoapResponseCode.BadRequest, `${lease} (a lease id)`) : lease;
+}
+
+/**
+ * The lease field of a command (none for lease 0), to spread last into its literal. On Node 20,
+ * `{ ...header, more }` costs about 0.5 us and, once optimized, gives every object a hidden class
+ * of its own, where a spread that ends a literal costs tens of ns and shares one.
+ */
+export function leaseOf(lease: number): { readonly lease?: number } {
+  return lease === 0 ? {} : { lease };
 }
 
 function unknown(reason: string): WriteOutcome {

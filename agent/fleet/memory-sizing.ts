@@ -79,8 +79,21 @@ export function nodeFlagsOf(sizing: MemorySizing): readonly string[] {
 /** The Node flags of the shipped unit: what the demo, the benches and the tests run agents with too. */
 export const UNIT_NODE_FLAGS: readonly string[] = nodeFlagsOf(sizeForMemoryMax(UNIT_MEMORY_MAX_MIB));
 
-/** MALLOC_ARENA_MAX of the shipped unit: two glibc malloc arenas, not one per thread. */
-export const UNIT_MALLOC_ARENA_MAX = '2';
+/**
+ * The glibc malloc settings of the shipped unit (its Environment= lines), which the demo, the
+ * benches and the tests give agents too:
+ * - MALLOC_ARENA_MAX: two malloc arenas, not one per thread.
+ * - MALLOC_MMAP_THRESHOLD_: allocations from 128 KiB up are mapped on their own and unmapped when
+ *   freed. Left unset, glibc raises the threshold to the size of each mapped block freed (up to
+ *   32 MiB), so after the first snapshot encoding (a transient buffer of several MiB) the next
+ *   ones came from the main heap, which can only shrink from its top: a loaded leader's [heap]
+ *   grew 9 -> 70 MiB over 90 s of 64-client load with a snapshot every 30 s, 29-36 MiB with the
+ *   threshold fixed (issue 17, /proc/PID/smaps). Setting it also fixes the trim threshold at 128 KiB.
+ */
+export const UNIT_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
 
 /** A systemd size (`128M`, `1G`, `524288K`, bytes without a suffix) in MiB, rounded down; a ConfigError otherwise. */
 export function parseSizeMiB(text: string, field: string): number {

@@ -16,33 +16,11 @@
  * SerializationError (CODEC_MALFORMED) and nothing else.
  */
 import { Encoder } from 'cbor-x';
-import type {
-  KvCasOperation,
-  KvCommand,
-  KvErrorCode,
-  KvChangeEvent,
-  KvErrorResult,
-  KvListItem,
-  KvOperation,
-  KvPutOperation,
-  KvQuery,
-  KvResult,
-  KvSession,
-  KvVersioned,
-} from './types.js';
-import { KV_ERROR_CODES } from './types.js';
-import {
-  Fields,
-  asByteString,
-  decodeCbor,
-  malformed,
-  readArray,
-  readBytes,
-  readInteger,
-  readString,
-} from './fields.js';
+import { encodeCbor } from './cbor-output.js';
+import type { KvCasOperation, KvCommand, KvOperation, KvPutOperation, KvQuery, KvSession } from './types.js';
+import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
 import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
-import { decodeTxnFields, decodeTxnResults, encodeTxnFields, encodeTxnResults } from './txn.js';
+import { decodeTxnFields, encodeTxnFields } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 import * as leaseCodec from './lease-codec.js';
 
@@ -60,24 +38,27 @@ const TXN_FIELDS: readonly string[] = ['op', 'time', 'compare', 'success', 'fail
 function encodeOperation(operation: KvOperation): Record<string, unknown> {
   switch (operation.op) {
     case 'put': {
-      const map = {
+      // The lease is set after the fields, so the map's key order (and its bytes) stay as they were.
+      const map: Record<string, unknown> = {
         op: 'put',
         key: operation.key,
         value: asByteString(operation.value),
         prev: operation.returnPrevious,
       };
-      return operation.lease === undefined ? map : { ...map, lease: operation.lease };
+      if (operation.lease !== undefined) map['lease'] = operation.lease;
+      return map;
     }
     case 'delete':
       return { op: 'delete', key: operation.key, prev: operation.returnPrevious };
     case 'cas': {
-      const map = {
+      const map: Record<string, unknown> = {
         op: 'cas',
         key: operation.key,
         rev: operation.expectedRevision,
         value: asByteString(operation.value),
       };
-      return operation.lease === undefined ? map : { ...map, lease: operation.lease };
+      if (operation.lease !== undefined) map['lease'] = operation.lease;
+      return map;
     }
     case 'get':
       return { op: 'get', key: operation.key };
@@ -88,17 +69,28 @@ function encodeOperation(operation: KvOperation): Record<string, unknown> {
   }
 }
 
-/** Encodes a command for a log entry. */
-export function encodeKvCommand(command: KvCommand): Uint8Array {
+/** A write's identity in a session: what the local endpoint gives a command it submits. */
+export interface KvCommandIdentity {
+  readonly session: KvSession;
+  readonly requestId: Uint8Array;
+}
+
+/**
+ * Encodes a command for a log entry; `identity`, when given, is written in place of the
+ * command's session and request id (the endpoint identifies a write without copying it).
+ */
+export function encodeKvCommand(command: KvCommand, identity?: KvCommandIdentity): Uint8Array {
   const map = encodeOperation(command);
   map['time'] = command.timeMs;
-  if (command.session !== null) {
-    map['client'] = command.session.clientId;
-    map['seq'] = command.session.seq;
-    if (command.session.ackedBelow !== undefined) map['acked'] = command.session.ackedBelow;
+  const session = identity === undefined ? command.session : identity.session;
+  if (session !== null) {
+    map['client'] = session.clientId;
+    map['seq'] = session.seq;
+    if (session.ackedBelow !== undefined) map['acked'] = session.ackedBelow;
   }
-  if (command.requestId !== undefined) map['rid'] = asByteString(command.requestId);
-  return encoder.encode(map);
+  const requestId = identity === undefined ? command.requestId : identity.requestId;
+  if (requestId !== undefined) map['rid'] = asByteString(requestId);
+  return encodeCbor(encoder, map);
 }
 
 function readSession(fields: Fields): KvSession | null {
@@ -122,16 +114,15 @@ function readKey(fields: Fields): string {
   return key;
 }
 
+/** Every field a command of any op may have besides `op`; built once, not per decoded command. */
+const COMMAND_FIELDS: readonly string[] = [
+  ...['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev', 'compare', 'success', 'failure'],
+  ...['lease', ...leaseCodec.LEASE_COMMAND_FIELDS],
+];
+const OP_FIELD: readonly string[] = ['op'];
+
 function readOperation(value: unknown): { readonly operation: KvOperation; readonly fields: Fields } {
-  const all = Fields.of(
-    value,
-    'command',
-    ['op'],
-    [
-      ...['key', 'time', 'client', 'seq', 'acked', 'rid', 'value', 'prev', 'rev', 'compare', 'success', 'failure'],
-      ...['lease', ...leaseCodec.LEASE_COMMAND_FIELDS],
-    ],
-  );
+  const all = Fields.of(value, 'command', OP_FIELD, COMMAND_FIELDS);
   const op = all.string('op');
   if (leaseCodec.LEASE_OPS.includes(op)) return leaseCodec.decodeLeaseFields(all, op, SESSION_FIELDS);
   switch (op) {
@@ -180,20 +171,25 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
 /** Decodes a command from a log entry; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   const { operation, fields } = readOperation(decodeCbor(bytes, 'command'));
-  const command: KvCommand = { ...operation, session: readSession(fields), timeMs: fields.integer('time', 0) };
-  if (!fields.has('rid')) return command;
+  // Checked in this order (operation, session, time, request id) so that a malformed command
+  // gets the same message as it always did. The header goes before the spread: on Node 20,
+  // `{ ...operation, more }` costs about 0.5 us and gives every object a hidden class of its own
+  // once optimized, where `{ more, ...operation }` costs tens of ns and shares one.
+  const session = readSession(fields);
+  const timeMs = fields.integer('time', 0);
+  if (!fields.has('rid')) return { session, timeMs, ...operation };
   const requestId = fields.bytes('rid');
   if (requestId.byteLength !== REQUEST_ID_BYTES)
     throw malformed(`command: field 'rid' must have ${REQUEST_ID_BYTES} bytes`);
-  return { ...command, requestId };
+  return { session, timeMs, requestId, ...operation };
 }
 
 /** Encodes a query. */
 export function encodeKvQuery(query: KvQuery): Uint8Array {
-  if (query.op === 'get') return encoder.encode({ op: query.op, key: query.key });
-  if (query.op === 'lease') return encoder.encode({ op: query.op, id: query.id });
+  if (query.op === 'get') return encodeCbor(encoder, { op: query.op, key: query.key });
+  if (query.op === 'lease') return encodeCbor(encoder, { op: query.op, id: query.id });
   if (query.op === 'changes')
-    return encoder.encode({
+    return encodeCbor(encoder, {
       op: 'changes',
       since: query.since,
       prefix: query.prefix,
@@ -203,7 +199,7 @@ export function encodeKvQuery(query: KvQuery): Uint8Array {
     });
   const map: Record<string, unknown> = { op: 'list', prefix: query.prefix, limit: query.limit };
   if (query.after !== null) map['after'] = query.after;
-  return encoder.encode(map);
+  return encodeCbor(encoder, map);
 }
 
 /** Decodes a query; throws SerializationError (CODEC_MALFORMED). */
@@ -238,157 +234,4 @@ export function decodeKvQuery(bytes: Uint8Array): KvQuery {
   };
 }
 
-function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown> | null {
-  if (versioned === null) return null;
-  return { value: asByteString(versioned.value), rev: versioned.revision };
-}
-
-/** Encodes a result. */
-export function encodeKvResult(result: KvResult): Uint8Array {
-  if (result.type === 'error') return encoder.encode({ type: 'error', code: result.code, message: result.message });
-  const map = resultMap(result);
-  if (result.storeRevision !== undefined) map['srev'] = result.storeRevision;
-  return encoder.encode(map);
-}
-
-function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unknown> {
-  switch (result.type) {
-    case 'put':
-      return { type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) };
-    case 'delete':
-      return { type: 'delete', rev: result.revision, deleted: result.deleted, prev: encodeVersioned(result.previous) };
-    case 'cas':
-      return result.succeeded
-        ? { type: 'cas', ok: true, rev: result.revision }
-        : { type: 'cas', ok: false, current: encodeVersioned(result.current) };
-    case 'get':
-      return { type: 'get', current: encodeVersioned(result.current) };
-    case 'list':
-      return {
-        type: 'list',
-        items: result.items.map((item) => ({ key: item.key, value: asByteString(item.value), rev: item.revision })),
-        more: result.more,
-      };
-    case 'txn':
-      return { type: 'txn', ok: result.succeeded, results: encodeTxnResults(result.results) };
-    case 'changes':
-      return {
-        type: 'changes',
-        events: result.events.map((e) => [
-          e.revision,
-          e.key,
-          e.type === 'put' && e.value !== null ? asByteString(e.value) : null,
-        ]),
-        more: result.more,
-      };
-    case 'lease':
-    case 'lease-end':
-      return leaseCodec.leaseResultMap(result);
-  }
-}
-
-function readVersioned(value: unknown, what: string): KvVersioned | null {
-  if (value === null) return null;
-  const fields = Fields.of(value, what, ['value', 'rev']);
-  return { value: fields.bytes('value'), revision: fields.integer('rev', 1) };
-}
-
-function readErrorCode(code: string): KvErrorCode {
-  const known = KV_ERROR_CODES.find((c) => c === code);
-  if (known === undefined) throw malformed(`error result: unknown code '${code.slice(0, 32)}'`);
-  return known;
-}
-
-const SREV = ['srev'];
-
-function readCasResult(value: unknown): KvResult {
-  const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current', 'srev']).boolean('ok');
-  if (ok)
-    return {
-      type: 'cas',
-      succeeded: true,
-      revision: Fields.of(value, 'cas result', ['type', 'ok', 'rev'], SREV).integer('rev', 1),
-    };
-  const fields = Fields.of(value, 'cas result', ['type', 'ok', 'current'], SREV);
-  return { type: 'cas', succeeded: false, current: readVersioned(fields.raw('current'), 'cas result current') };
-}
-
-function readListItems(value: unknown): KvListItem[] {
-  return readArray(value, 'list result items', LIST_ITEMS_MAX).map((item) => {
-    const fields = Fields.of(item, 'list result item', ['key', 'value', 'rev']);
-    return { key: readKey(fields), value: fields.bytes('value'), revision: fields.integer('rev', 1) };
-  });
-}
-
-function readChangeEvents(value: unknown): KvChangeEvent[] {
-  return readArray(value, 'changes result events', Number.MAX_SAFE_INTEGER).map((item) => {
-    const fields = readArray(item, 'change event', 3);
-    if (fields.length !== 3) throw malformed('change event must have 3 items');
-    const revision = readInteger(fields[0], 'change event revision', 1);
-    const key = readString(fields[1], 'change event key');
-    if (fields[2] === null) return { type: 'delete', key, value: null, revision };
-    return { type: 'put', key, value: readBytes(fields[2], 'change event value'), revision };
-  });
-}
-
-function readResult(value: unknown, type: string): KvResult {
-  switch (type) {
-    case 'put': {
-      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev'], SREV);
-      return {
-        type,
-        revision: fields.integer('rev', 1),
-        previous: readVersioned(fields.raw('prev'), 'put result prev'),
-      };
-    }
-    case 'delete': {
-      const fields = Fields.of(value, 'delete result', ['type', 'rev', 'deleted', 'prev'], SREV);
-      const previous = readVersioned(fields.raw('prev'), 'delete result prev');
-      return { type, revision: fields.integer('rev', 1), deleted: fields.boolean('deleted'), previous };
-    }
-    case 'cas':
-      return readCasResult(value);
-    case 'get': {
-      const fields = Fields.of(value, 'get result', ['type', 'current'], SREV);
-      return { type, current: readVersioned(fields.raw('current'), 'get result current') };
-    }
-    case 'list': {
-      const fields = Fields.of(value, 'list result', ['type', 'items', 'more'], SREV);
-      return { type, items: readListItems(fields.raw('items')), more: fields.boolean('more') };
-    }
-    case 'changes': {
-      const fields = Fields.of(value, 'changes result', ['type', 'events', 'more'], SREV);
-      return { type, events: readChangeEvents(fields.raw('events')), more: fields.boolean('more') };
-    }
-    case 'txn': {
-      const fields = Fields.of(value, 'txn result', ['type', 'ok', 'results'], SREV);
-      return { type, succeeded: fields.boolean('ok'), results: decodeTxnResults(fields.raw('results')) };
-    }
-    case 'lease':
-    case 'lease-end':
-      return leaseCodec.readLeaseResult(value, type);
-    case 'error': {
-      const fields = Fields.of(value, 'error result', ['type', 'code', 'message']);
-      return { type, code: readErrorCode(fields.string('code')), message: fields.string('message') };
-    }
-    default:
-      throw malformed(`result: unknown type '${type.slice(0, 32)}'`);
-  }
-}
-
-/** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
-export function decodeKvResult(bytes: Uint8Array): KvResult {
-  const value = decodeCbor(bytes, 'result');
-  const fields = Fields.of(
-    value,
-    'result',
-    ['type'],
-    [
-      ...['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events', 'srev'],
-      ...leaseCodec.LEASE_RESULT_FIELDS,
-    ],
-  );
-  const result = readResult(value, fields.string('type'));
-  if (!fields.has('srev') || result.type === 'error') return result;
-  return { ...result, storeRevision: fields.integer('srev', 0) };
-}
+export { decodeKvResult, encodeKvResult } from './result-encoding.js';

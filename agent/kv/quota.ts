@@ -22,6 +22,7 @@
  * proposes its own when it leads (the status shows both values).
  */
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from './cbor-output.js';
 import { Fields, decodeCbor } from './fields.js';
 import type { KvErrorResult } from './types.js';
 
@@ -79,7 +80,7 @@ function looksLikeQuotaCommand(bytes: Uint8Array): boolean {
 export function encodeQuotaCommand(quotaBytes: number): Uint8Array {
   if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0 || quotaBytes > QUOTA_BYTES_MAX)
     throw new RangeError(`quotaBytes must be an integer from 0 to ${QUOTA_BYTES_MAX}`);
-  return encoder.encode({ op: 'quota', bytes: quotaBytes });
+  return encodeCbor(encoder, { op: 'quota', bytes: quotaBytes });
 }
 
 /**

@@ -35,6 +35,8 @@
  * (CODEC_MALFORMED).
  */
 import { Encoder } from 'cbor-x';
+import { cborHead, encodeCbor } from './cbor-output.js';
+import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
@@ -132,9 +134,9 @@ function tailItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
 }
 
 /** One entry's item: with its lease when the image has leases (version 5). */
-function entryItem(key: string, stored: KvStored, leased: boolean): unknown[] {
+function entryItem(key: string, stored: Omit<KvStored, 'lease'>, lease: number, leased: boolean): unknown[] {
   const entry = [key, asByteString(stored.value), stored.revision];
-  return leased ? [...entry, stored.lease] : entry;
+  return leased ? [...entry, lease] : entry;
 }
 
 /** The empty state at `lastApplied` (what a snapshot taken before any command holds). */
@@ -157,22 +159,11 @@ export function emptyKvSnapshotImage(lastApplied: number): KvSnapshotImage {
 /** Encodes a snapshot image; `entries` must already be sorted by key. */
 export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
   const leased = image.leases.length > 0;
-  return encoder.encode([
+  return encodeCbor(encoder, [
     ...headItems(image),
-    image.entries.map(([key, stored]) => entryItem(key, stored, leased)),
+    image.entries.map(([key, stored]) => entryItem(key, stored, stored.lease, leased)),
     ...tailItems(image),
   ]);
-}
-
-/** The header of a definite-length CBOR array of `count` items (RFC 8949 §3.1, major type 4). */
-function arrayHeader(count: number): Uint8Array {
-  if (count < 24) return Uint8Array.of(0x80 | count);
-  if (count < 0x100) return Uint8Array.of(0x98, count);
-  if (count < 0x10000) return Uint8Array.of(0x99, count >>> 8, count & 0xff);
-  const bytes = new Uint8Array(5);
-  bytes[0] = 0x9a;
-  new DataView(bytes.buffer).setUint32(1, count);
-  return bytes;
 }
 
 /**
@@ -199,11 +190,11 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
   const head = headItems(source);
   const tail = tailItems(source);
   const prefix = Buffer.concat([
-    arrayHeader(head.length + 1 + tail.length),
-    ...head.map((item) => encoder.encode(item)),
-    arrayHeader(keys.length),
+    cborHead(4, head.length + 1 + tail.length),
+    ...head.map((item) => encodeCbor(encoder, item)),
+    cborHead(4, keys.length),
   ]);
-  const suffix = Buffer.concat(tail.map((item) => encoder.encode(item)));
+  const suffix = Buffer.concat(tail.map((item) => encodeCbor(encoder, item)));
   return {
     prefix: new Uint8Array(prefix),
     entries: source.entries,
@@ -212,13 +203,27 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
   };
 }
 
+/**
+ * The pieces (prefix, each entry, suffix) whose concatenation is {@link encodeKvSnapshot}'s bytes:
+ * a snapshot then costs the pieces and one copy, where one encode call grew cbor-x's output
+ * buffer to four times the image (issue 17).
+ */
+export function kvSnapshotPieces(parts: KvSnapshotParts): Uint8Array[] {
+  const count = parts.entries.keys.length;
+  const pieces: Uint8Array[] = [parts.prefix];
+  for (let i = 0; i < count; i += 1) pieces.push(encodeKvEntry(parts, i));
+  pieces.push(parts.suffix);
+  assert(pieces.length === count + 2, 'a piece per entry between the prefix and the suffix');
+  return pieces;
+}
+
 /** Entry `i` of the columns as it stands in the entries array of a snapshot. */
 export function encodeKvEntry(parts: KvSnapshotParts, i: number): Uint8Array {
   const { keys, values, leases } = parts.entries;
   const key = keys[i];
   const versioned = values[i];
   if (key === undefined || versioned === undefined) throw malformed(`no entry ${i} in the snapshot columns`);
-  return encoder.encode(entryItem(key, { ...versioned, lease: leases[i] ?? 0 }, parts.leased));
+  return encodeCbor(encoder, entryItem(key, versioned, leases[i] ?? 0, parts.leased));
 }
 
 function readEntries(value: unknown, lastApplied: number, leased: boolean): (readonly [string, KvStored])[] {

@@ -20,7 +20,7 @@ import { resolveKvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable } from './sessions.js';
 import type { RunResult } from './sessions.js';
-import { decodeKvSnapshot, emptyKvSnapshotImage, encodeKvSnapshot, kvSnapshotParts } from './snapshot.js';
+import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts, kvSnapshotPieces } from './snapshot.js';
 import type { KvSnapshotImage, KvSnapshotParts } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
@@ -312,9 +312,9 @@ export class KvStateMachine implements StateMachine {
     }
   }
 
-  /** The whole state (keys, sessions, log clock, lastApplied) as deterministic bytes. */
+  /** The whole state (keys, sessions, log clock, lastApplied) as deterministic bytes (encodeKvSnapshot's). */
   snapshot(): Uint8Array {
-    return encodeKvSnapshot({ ...this.snapshotFields(), entries: this.store.sortedEntries() });
+    return Buffer.concat(kvSnapshotPieces(this.snapshotParts()));
   }
 
   /**
@@ -384,7 +384,7 @@ export class KvStateMachine implements StateMachine {
       this.metrics?.increment('kv_command_errors_total', 1, { code: result.code });
       return encodeKvResult(result);
     }
-    return encodeKvResult({ ...result, storeRevision: this.store.revision });
+    return encodeKvResult(result, this.store.revision);
   }
 
   private errorResult(code: KvErrorCode, message: string): Uint8Array {

@@ -254,7 +254,9 @@ export class KvStore {
     return this.keys().map((key) => {
       const versioned = this.entries.get(key);
       assert(versioned !== undefined, 'sorted key is stored');
-      const entry: readonly [string, KvStored] = [key, { ...versioned, lease: this.leaseOf(key) }];
+      // Field by field: `{ ...versioned, lease }` costs ~0.5 us a key on Node 20 (agent/endpoint/writes.ts, leaseOf).
+      const stored: KvStored = { value: versioned.value, revision: versioned.revision, lease: this.leaseOf(key) };
+      const entry: readonly [string, KvStored] = [key, stored];
       return entry;
     });
   }

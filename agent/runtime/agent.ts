@@ -234,7 +234,7 @@ export class Agent {
     this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
-    this.marker?.stop();
+    await this.marker?.stop();
     await this.storage.close();
     await this.trace?.close();
     await this.metrics.flush();

@@ -29,10 +29,16 @@ export function ownEntries(entries: readonly LogEntry[]): readonly LogEntry[] {
 /** `request` with the bytes the node may keep (log entries, a forwarded command) in buffers of their own. */
 export function ownRequestBytes(request: RequestMessage): RequestMessage {
   switch (request.type) {
-    case 'AppendEntriesRequest':
-      return { ...request, entries: ownEntries(request.entries) };
-    case 'ClientForwardRequest':
-      return { ...request, payload: request.payload.slice() };
+    // Field by field: on Node 20, `{ ...request, entries }` costs about 0.5 us and, once
+    // optimized, gives every copy a hidden class of its own (see leaseOf in agent/endpoint/writes.ts).
+    case 'AppendEntriesRequest': {
+      const { type, term, leaderId, prevLogIndex, prevLogTerm, leaderCommit } = request;
+      return { type, term, leaderId, prevLogIndex, prevLogTerm, entries: ownEntries(request.entries), leaderCommit };
+    }
+    case 'ClientForwardRequest': {
+      const { type, sourceId, kind, timeoutMs } = request;
+      return { type, sourceId, kind, payload: request.payload.slice(), timeoutMs };
+    }
     default:
       return request;
   }

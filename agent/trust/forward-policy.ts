@@ -14,9 +14,13 @@ import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvQuery, decodeQuotaCommand } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { decodeAdminEntry } from './trust-codec.js';
-import { reservedKeyOf } from './trusted-state-machine.js';
+import { ADMIN_MARKER, reservedKeyOf } from './trusted-state-machine.js';
 
 function isAdminEntry(payload: Uint8Array): boolean {
+  // The state machine takes a command for an admin entry only when it holds ADMIN_MARKER (the op
+  // 'admin' as a CBOR text string); one without it would apply as a key-value command, so it is
+  // no admin entry, and the leader skips decoding every client write a second time.
+  if (!Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).includes(ADMIN_MARKER)) return false;
   try {
     return decodeAdminEntry(payload) !== null;
   } catch (error) {

@@ -9,6 +9,7 @@
  *   node state:    ['coraft-state', 1, kvSnapshotBytes, trustImageBytes]
  */
 import { Encoder } from 'cbor-x';
+import { cborHead, encodeCbor } from '../kv/index.js';
 import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import {
@@ -39,7 +40,7 @@ export interface AdminEntry {
 
 /** Encodes an admin entry. */
 export function encodeAdminEntry(entry: AdminEntry): Uint8Array {
-  return encoder.encode({ op: 'admin', envelope: asByteString(entry.envelope), time: entry.timeMs });
+  return encodeCbor(encoder, { op: 'admin', envelope: asByteString(entry.envelope), time: entry.timeMs });
 }
 
 /**
@@ -64,7 +65,7 @@ export type AdminApplyResult = { readonly ok: true } | { readonly ok: false; rea
 
 /** Encodes an admin apply result (the bytes the proposer's request resolves with). */
 export function encodeAdminApplyResult(result: AdminApplyResult): Uint8Array {
-  return encoder.encode(result.ok ? { ok: true } : { ok: false, reason: result.reason });
+  return encodeCbor(encoder, result.ok ? { ok: true } : { ok: false, reason: result.reason });
 }
 
 /** Decodes an admin apply result. */
@@ -85,7 +86,7 @@ function idList(value: unknown, what: string, max: number): string[] {
 
 /** Encodes a trust image. */
 export function encodeTrustImage(image: TrustImage): Uint8Array {
-  return encoder.encode([
+  return encodeCbor(encoder, [
     TRUST_IMAGE_FORMAT,
     1,
     image.clockMs,
@@ -130,9 +131,21 @@ export function decodeTrustImage(bytes: Uint8Array): TrustImage {
   };
 }
 
-/** Encodes a node state snapshot. */
-export function encodeNodeState(kv: Uint8Array, trust: Uint8Array): Uint8Array {
-  return encoder.encode([NODE_STATE_FORMAT, 1, asByteString(kv), asByteString(trust)]);
+/**
+ * Encodes a node state snapshot: `['coraft-state', 1, kv, trust]`, the KV image given whole or as
+ * the pieces it is the concatenation of (kvSnapshotPieces). The bytes are framed, not encoded
+ * again, in one allocation: encoding a 64 MiB image as a byte string made cbor-x grow its output
+ * buffer to 256 MiB (issue 17). The same bytes as cbor-x's encoding of that array (tested).
+ */
+export function encodeNodeState(kv: Uint8Array | readonly Uint8Array[], trust: Uint8Array): Buffer {
+  const kvPieces = kv instanceof Uint8Array ? [kv] : kv;
+  const kvBytes = kvPieces.reduce((sum, piece) => sum + piece.byteLength, 0);
+  const head = [cborHead(4, 4), encodeCbor(encoder, NODE_STATE_FORMAT), encodeCbor(encoder, 1), cborHead(2, kvBytes)];
+  const parts = [...head, ...kvPieces, cborHead(2, trust.byteLength), trust];
+  return Buffer.concat(
+    parts,
+    parts.reduce((sum, part) => sum + part.byteLength, 0),
+  );
 }
 
 /**

@@ -19,9 +19,10 @@ import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
 import { allMembers, decodeConfiguration } from '../core/configuration.js';
 import { Encoder } from 'cbor-x';
+import { encodeCbor } from '../kv/index.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeCbor } from '../kv/fields.js';
-import { decodeKvCommand, encodeKvResult, operationKeys } from '../kv/index.js';
+import { decodeKvCommand, encodeKvResult, kvSnapshotPieces, operationKeys } from '../kv/index.js';
 import type { KvStateMachine } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { decodeSignedAdmin, isLoggedOperation } from './admin-command.js';
@@ -43,11 +44,11 @@ const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
  * acknowledged before it was asked, which a backup then waits for (agent/backup/). It reveals no
  * key or value.
  */
-export const APPLIED_INDEX_QUERY = Buffer.from(encoder.encode({ op: 'applied-index' }));
+export const APPLIED_INDEX_QUERY = Buffer.from(encodeCbor(encoder, { op: 'applied-index' }));
 
 /** The answer to {@link APPLIED_INDEX_QUERY}: CBOR `{appliedIndex: N}`. */
 function encodeAppliedIndex(index: number): Uint8Array {
-  return encoder.encode({ appliedIndex: index });
+  return encodeCbor(encoder, { appliedIndex: index });
 }
 
 /** Reads the answer to {@link APPLIED_INDEX_QUERY}; throws SerializationError when it is not one. */
@@ -158,7 +159,7 @@ export class TrustedStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeNodeState(this.kv.snapshot(), encodeTrustImage(this.trust.image()));
+    return encodeNodeState(kvSnapshotPieces(this.kv.snapshotParts()), encodeTrustImage(this.trust.image()));
   }
 
   /**

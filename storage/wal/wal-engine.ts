@@ -46,7 +46,7 @@ import { decodeEntry, entryKey, parseEntryKey } from '../lmdb/lmdb-records.js';
 import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
 import { Checkpointer } from './wal-checkpoint.js';
 import type { OpenedStore } from './wal-checkpoint.js';
-import { FRAME_HEADER_BYTES, encodeBatchRecord, encodeFrame } from './wal-frame.js';
+import { FRAME_HEADER_BYTES, encodeBatchRecord, encodeFrameParts } from './wal-frame.js';
 import { StoreRoom, checkBatchLimits } from './wal-limits.js';
 import { resolveWalOptions } from './wal-options.js';
 import type { ResolvedWalOptions, WalPersistenceOptions } from './wal-options.js';
@@ -210,7 +210,8 @@ export class WalPersistenceEngine implements PersistenceEngine {
     this.room.takeForLog(bytes, this.checkpointer.pendingBytes());
     const firstSeq = this.nextSeq;
     this.nextSeq += run.length;
-    await this.writer.append(encodeFrame(firstSeq, records), firstSeq + run.length - 1, run.length === 1);
+    const frame = encodeFrameParts(firstSeq, records);
+    await this.writer.append(frame.parts, frame.bytes, firstSeq + run.length - 1, run.length === 1);
     for (const [i, write] of run.entries())
       this.checkpointer.add(
         firstSeq + i,

@@ -136,6 +136,39 @@ export function encodeFrame(firstSeq: number, records: readonly Buffer[]): Buffe
   return frame;
 }
 
+/** Most records a frame is written from in place (one I/O vector each); more are copied into one buffer. */
+const FRAME_PARTS_RECORDS_MAX = 64;
+const ZERO_PADDING = Buffer.alloc(8);
+
+/**
+ * The frame of {@link encodeFrame} as the pieces to write in order (one gathered write): its
+ * header, the records themselves (not copied), and the zero padding. Same bytes, same checksum,
+ * without a second copy of every record; a frame of more than FRAME_PARTS_RECORDS_MAX records
+ * comes as one buffer.
+ */
+export function encodeFrameParts(firstSeq: number, records: readonly Buffer[]): { parts: Buffer[]; bytes: number } {
+  assert(records.length > 0, 'a frame holds at least one record');
+  if (records.length > FRAME_PARTS_RECORDS_MAX) {
+    const frame = encodeFrame(firstSeq, records);
+    return { parts: [frame], bytes: frame.length };
+  }
+  let payloadBytes = 0;
+  for (const record of records) payloadBytes += record.length;
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(MAGIC, 0);
+  header.writeUInt32BE(payloadBytes, 4);
+  writeU64(header, 8, firstSeq);
+  header.writeUInt32BE(records.length, 16);
+  let crc = crc32(header.subarray(0, 20));
+  for (const record of records) crc = crc32(record, crc);
+  header.writeUInt32BE(crc, 20);
+  const bytes = padded(FRAME_HEADER_BYTES + payloadBytes);
+  const padding = bytes - FRAME_HEADER_BYTES - payloadBytes;
+  const parts = [header, ...records];
+  if (padding > 0) parts.push(ZERO_PADDING.subarray(0, padding));
+  return { parts, bytes };
+}
+
 /** What is found at an offset of a segment. */
 export type FrameRead =
   | {

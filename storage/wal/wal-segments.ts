@@ -16,7 +16,7 @@
  * next starts only after it returned, so a crash can tear at most the last frame of the log
  * (see wal-recover.ts).
  */
-import { closeSync, constants, openSync, unlinkSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, unlinkSync, writev, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
@@ -59,9 +59,9 @@ export async function createSegment(dir: string, number: number, bytes: number):
 /** Flags of the active segment: every write is durable when it returns. */
 const ACTIVE_FLAGS = constants.O_RDWR | constants.O_DSYNC;
 
-function writeInBackground(fd: number, data: Buffer, position: number): Promise<number> {
+function writeInBackground(fd: number, parts: readonly Buffer[], position: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    write(fd, data, 0, data.length, position, (error, written) => {
+    writev(fd, parts, position, (error, written) => {
       if (error === null) resolve(written);
       else reject(error);
     });
@@ -127,23 +127,23 @@ export class SegmentWriter {
   }
 
   /**
-   * Writes `frame` (records up to `lastSeq`) and resolves once it is synced; `single` says
+   * Writes a frame of `bytes` bytes, given as the pieces `parts` (written in order with one
+   * gathered write; records up to `lastSeq`), and resolves once it is synced; `single` says
    * that it holds a single write (see walSyncMode `auto`).
    */
-  async append(frame: Buffer, lastSeq: number, single: boolean): Promise<void> {
+  async append(parts: readonly Buffer[], bytes: number, lastSeq: number, single: boolean): Promise<void> {
     assert(!this.closed, 'append on a closed log');
-    assert(frame.length <= this.segmentBytes, `frame of ${frame.length} bytes fits a segment`);
-    if (this.offset + frame.length > this.capacity) {
-      if (this.offset + frame.length <= this.segmentBytes) await this.grow(frame.length);
+    assert(bytes <= this.segmentBytes, `frame of ${bytes} bytes fits a segment`);
+    assert(parts.reduce((sum, part) => sum + part.length, 0) === bytes, 'the parts of a frame add up to its bytes');
+    if (this.offset + bytes > this.capacity) {
+      if (this.offset + bytes <= this.segmentBytes) await this.grow(bytes);
       else await this.rotate();
     }
     const at = this.offset;
     const started = performance.now();
     let written: number;
     try {
-      written = this.syncInline(single)
-        ? writeSync(this.fd, frame, 0, frame.length, at)
-        : await writeInBackground(this.fd, frame, at);
+      written = this.syncInline(single) ? writevSync(this.fd, parts, at) : await writeInBackground(this.fd, parts, at);
     } catch (error) {
       throw toPersistenceError(
         error,
@@ -153,12 +153,12 @@ export class SegmentWriter {
     this.syncMeanMs += (performance.now() - started - this.syncMeanMs) * SYNC_MEAN_WEIGHT;
     // A short write leaves part of a frame on disk: the log cannot go on past it, so the
     // engine fails, and recovery treats the part as a torn tail.
-    if (written !== frame.length)
+    if (written !== bytes)
       throw new PersistenceError(
         'STORAGE_IO',
-        `append to ${segmentName(this.active().number)} wrote ${written} of ${frame.length} bytes`,
+        `append to ${segmentName(this.active().number)} wrote ${written} of ${bytes} bytes`,
       );
-    this.offset = at + frame.length;
+    this.offset = at + bytes;
     this.active().lastSeq = lastSeq;
     this.maybePrepareAhead();
   }

@@ -11,6 +11,7 @@ const sample = (cpuSeconds: number, writeBytes: number | null): ProcessSample =>
   rssBytes: 0,
   rssPeakBytes: 0,
   rssAnonBytes: 0,
+  rssFileBytes: 0,
   writeBytes,
 });
 

@@ -1,7 +1,8 @@
 // Proves the /proc readers of the comparison benches (bench/_proc.ts) read what Linux writes:
 // CPU ticks from a stat line whose command name holds spaces and parentheses, kB fields of
 // /proc/PID/status, write_bytes less cancelled_write_bytes from /proc/PID/io, and a folder's
-// apparent size; and that malformed or missing lines give null, not a wrong number.
+// apparent size, and the resident pages of the mappings of one kind of file in /proc/PID/smaps;
+// and that malformed or missing lines give null, not a wrong number.
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import {
   ioWriteBytes,
   parseIo,
   parseStatCpuTicks,
+  parseSmapsRss,
   parseStatusBytes,
   readProcess,
 } from '../../bench/_proc.js';
@@ -33,6 +35,25 @@ describe('bench /proc readers', () => {
     assert.equal(parseStatusBytes(status, 'RssAnon'), 50_000 * 1024);
     assert.equal(parseStatusBytes(status, 'Rss'), null);
     assert.equal(parseStatusBytes(status, 'VmSwap'), null);
+  });
+
+  it("adds the Rss of every mapping of a file with the suffix, and nothing else's", () => {
+    const smaps = [
+      '55d0c0000000-55d0c2000000 r-xp 00000000 08:01 1234   /usr/bin/node',
+      'Size:              32768 kB',
+      'Rss:               30000 kB',
+      '7f0000000000-7f0040000000 rw-s 00000000 08:01 99     /var/lib/coraft/data/data.mdb',
+      'Size:            1048576 kB',
+      'Rss:               24000 kB',
+      'Pss:               24000 kB',
+      '7f1000000000-7f1000100000 rw-p 00000000 00:00 0 ',
+      'Rss:                1000 kB',
+      '7f2000000000-7f2000100000 r--s 00000000 08:01 99     /var/lib/coraft/data/data.mdb',
+      'Rss:                 100 kB',
+    ].join('\n');
+    assert.equal(parseSmapsRss(smaps, '.mdb'), 24_100 * 1024);
+    assert.equal(parseSmapsRss(smaps, '/node'), 30_000 * 1024);
+    assert.equal(parseSmapsRss(smaps, '.wal'), 0);
   });
 
   it('counts block-layer writes less the cancelled ones, and none without accounting', () => {

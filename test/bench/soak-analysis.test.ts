@@ -1,11 +1,20 @@
 // Proves the soak's verdict (bench/_soak-analysis.ts): the least-squares slope of a line is its
-// slope (property); a flat or noisy-but-flat RssAnon after warm-up is no leak while growth before
-// warm-up is ignored; steady growth beyond the bound is a leak; V8's out-of-memory lines are
-// recognised and ordinary log lines are not.
+// slope with no error (property), and a small worked example gives the slope and standard error
+// computed by hand; a flat or noisy-but-flat RssAnon after warm-up passes while growth before
+// warm-up is ignored; steady growth beyond the bound is a leak and growth within it passes; flat
+// samples too noisy to bound the slope fail (unproven), as do too few samples; V8's
+// out-of-memory lines are recognised and ordinary log lines are not.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { fcParams } from '../fc-params.js';
-import { LEAK_GROWTH_BYTES_MIN, isOutOfMemory, slope, soakFigures } from '../../bench/_soak-analysis.js';
+import {
+  LEAK_SLOPE_BYTES_PER_MINUTE,
+  fitLine,
+  isOutOfMemory,
+  slope,
+  soakFigures,
+  tCritical95,
+} from '../../bench/_soak-analysis.js';
 import type { SoakSample } from '../../bench/_soak-analysis.js';
 
 const MiB = 1024 * 1024;
@@ -20,8 +29,9 @@ describe('the soak verdict', () => {
     fc.assert(
       fc.property(fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: -1000, max: 1000 }), (a, b) => {
         const points = Array.from({ length: 10 }, (_, x): [number, number] => [x, a * x + b]);
-        const s = slope(points);
-        assert.ok(s !== null && Math.abs(s - a) < 1e-9);
+        const fit = fitLine(points);
+        assert.ok(fit !== null && Math.abs(fit.slope - a) < 1e-9 && Math.abs(fit.intercept - b) < 1e-9);
+        assert.ok(fit.slopeStandardError < 1e-6);
       }),
       fcParams(),
     );
@@ -36,6 +46,23 @@ describe('the soak verdict', () => {
     );
   });
 
+  it('gives the slope and its standard error of a worked example', () => {
+    // x 0..3, y 0 1 1 3: slope 4.5 / 5 = 0.9, intercept -0.1, residuals 0.1 0.2 -0.7 0.4 (sum of squares 0.7),
+    // standard error sqrt(0.7 / 2 / 5).
+    const fit = fitLine([
+      [0, 0],
+      [1, 1],
+      [2, 1],
+      [3, 3],
+    ]);
+    assert.ok(fit !== null);
+    assert.ok(Math.abs(fit.slope - 0.9) < 1e-12);
+    assert.ok(Math.abs(fit.intercept + 0.1) < 1e-12);
+    assert.ok(Math.abs(fit.slopeStandardError - Math.sqrt(0.07)) < 1e-12);
+    assert.equal(tCritical95(2), 4.303);
+    assert.equal(tCritical95(500), 1.96);
+  });
+
   it('calls RssAnon flat after warm-up no leak, whatever it did during warm-up', () => {
     const f = soakFigures(
       series(10, (m) => (m < 2 ? 20 + 15 * m : 50 + (Math.round(m * 12) % 2))),
@@ -43,6 +70,8 @@ describe('the soak verdict', () => {
     );
     assert.equal(f.leak, false);
     assert.ok(f.rssAnonSlopeBytesPerMinute !== null && Math.abs(f.rssAnonSlopeBytesPerMinute) < 0.1 * MiB);
+    assert.ok(f.rssAnonSlopeLowBytesPerMinute !== null && f.rssAnonSlopeLowBytesPerMinute < 0);
+    assert.ok(f.rssAnonSlopeHighBytesPerMinute !== null && f.rssAnonSlopeHighBytesPerMinute > 0);
     assert.equal(f.rssAnonPeakBytes, 51 * MiB);
   });
 
@@ -53,15 +82,27 @@ describe('the soak verdict', () => {
         2 * 60_000,
       ).leak,
       true,
-    ); // 16 MiB over 8 min
+    ); // 2 MiB a minute
     assert.equal(
       soakFigures(
-        series(10, (m) => 40 + 0.5 * m),
+        series(10, (m) => 40 + 0.5 * m + (Math.round(m * 12) % 3)),
         2 * 60_000,
       ).leak,
       false,
-    ); // 4 MiB
-    assert.ok(LEAK_GROWTH_BYTES_MIN >= 4 * MiB);
+    ); // 0.5 MiB a minute, with a sawtooth
+    assert.equal(LEAK_SLOPE_BYTES_PER_MINUTE, MiB);
+  });
+
+  it('fails flat samples too noisy to bound the slope, and too few samples', () => {
+    // Flat on average, but swinging by 40 MiB: the interval reaches past 1 MiB a minute.
+    const noisy = soakFigures(
+      series(3, (m) => 50 + (Math.round(m * 12) % 2 === 0 ? 20 : -20)),
+      60_000,
+    );
+    assert.ok(noisy.rssAnonSlopeBytesPerMinute !== null && Math.abs(noisy.rssAnonSlopeBytesPerMinute) < MiB);
+    assert.ok(noisy.rssAnonSlopeHighBytesPerMinute !== null && noisy.rssAnonSlopeHighBytesPerMinute > MiB);
+    assert.equal(noisy.leak, true);
+    assert.equal(soakFigures(series(1, () => 50).slice(0, 2), 0).leak, true);
   });
 
   it("recognises V8's out-of-memory report", () => {

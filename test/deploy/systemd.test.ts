@@ -22,7 +22,12 @@ import { join, resolve } from 'node:path';
 import { CORAFT_BIN } from '../../agent/cli/agent-processes.js';
 import { cacheFolder } from '../../agent/cli/code-cache.js';
 import { provisionFleet } from '../../agent/cli/provision.js';
-import { UNIT_MEMORY_MAX_MIB, UNIT_NODE_FLAGS, memoryLinesFor } from '../../agent/fleet/memory-sizing.js';
+import {
+  UNIT_MALLOC_ENV,
+  UNIT_MEMORY_MAX_MIB,
+  UNIT_NODE_FLAGS,
+  memoryLinesFor,
+} from '../../agent/fleet/memory-sizing.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** What install.sh puts in /etc/coraft for gateway gw2. */
@@ -174,9 +179,15 @@ describe('install.sh and systemd/coraft.service', function () {
   it('bounds memory by one rule: MemoryHigh under MemoryMax, the V8 heap under MemoryHigh', () => {
     const unit = readFileSync(join(ROOT, 'systemd/coraft.service'), 'utf8');
     const [max, high, nodeOptions] = memoryLinesFor(`${UNIT_MEMORY_MAX_MIB}M`);
-    for (const line of [max, high, nodeOptions, 'Environment=MALLOC_ARENA_MAX=2'])
+    for (const line of [max, high, nodeOptions])
       assert.ok(line !== undefined && unit.split('\n').includes(line), `the unit has ${String(line)}`);
     assert.ok(nodeOptions?.includes(UNIT_NODE_FLAGS.join(' ')));
+    // The unit's whole environment is what agent/cli/agent-processes.ts gives the agents of the
+    // demo, the benches and the tests (UNIT_NODE_FLAGS and UNIT_MALLOC_ENV): their figures are the shipped ones.
+    const environment = unit.split('\n').filter((line) => line.startsWith('Environment'));
+    const malloc = Object.entries(UNIT_MALLOC_ENV).map(([name, value]) => `Environment=${name}=${value}`);
+    assert.deepEqual(environment.sort(), [nodeOptions, ...malloc].sort());
+    assert.equal(UNIT_MALLOC_ENV['MALLOC_MMAP_THRESHOLD_'], '131072');
     // The gateway's drop-in lowers MemoryMax to 128M: MemoryHigh and the heap bound follow it.
     const dropIn = readFileSync(join(destdir, 'etc/systemd/system/coraft.service.d/10-gateway.conf'), 'utf8');
     for (const line of memoryLinesFor('128M')) assert.ok(dropIn.split('\n').includes(line), `the drop-in has ${line}`);

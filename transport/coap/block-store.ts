@@ -18,11 +18,10 @@ import { assert } from '../../contracts/assert.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
 import { blockSizeOf, encodeBlock, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { diagnosticResponse, type CoapResponse } from './request.js';
-import type { QReassembly } from './qblock-store.js';
+import type { Reassembly, RequestTransfer } from './request-transfer.js';
 import type { TransferTable, TransferLimitName, TransferTableLimits } from './transfer-table.js';
 
-/** A request-body transfer of either kind, as the shared table holds it. */
-export type RequestTransfer = Reassembly | QReassembly;
+export type { Reassembly, RequestTransfer } from './request-transfer.js';
 
 /** Limits of one block store. */
 export interface BlockStoreOptions extends TransferTableLimits {
@@ -40,18 +39,6 @@ export type Block1Outcome =
   | { readonly kind: 'continue' }
   | { readonly kind: 'complete'; readonly body: Uint8Array }
   | { readonly kind: 'refused'; readonly response: CoapResponse; readonly limit: BlockLimitName | null };
-
-/** A Block1 transfer's state (the shared table also holds Q-Block1 ones, qblock-store.ts). */
-export interface Reassembly {
-  readonly kind: 'block1';
-  readonly peerKey: string;
-  heldBytes: number;
-  expiresAtMs: number;
-  /** Owns its ArrayBuffer (never a view of a datagram). Invariant: buffer.byteLength === heldBytes. */
-  buffer: Uint8Array;
-  /** Bytes received. Invariant: bytes <= buffer.byteLength. */
-  bytes: number;
-}
 
 /** Transfers start with room for this many blocks when the client announces no Size1. */
 const INITIAL_BLOCKS = 4;

@@ -119,6 +119,8 @@ export class ClientExchange {
   messageId = -1;
   datagram: Uint8Array = new Uint8Array(0);
   retransmits = 0;
+  /** When the endpoint took the message in flight, ms (its round trip starts); NaN before. */
+  sentAtMs = Number.NaN;
   backoffMs = 0;
   retransmitAtMs = Number.POSITIVE_INFINITY;
   /** An empty ACK arrived: stop retransmitting, a separate response follows. */

@@ -30,6 +30,7 @@ import { sameBytes } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage, type CoapMessage } from './message.js';
 import { cachedUriPathOption, szxOf } from './options.js';
 import { QBlock1Servers } from './client-qblock.js';
+import { RetransmissionTimeouts } from './retransmission.js';
 import {
   ClientObservations,
   type CoapObservation,
@@ -64,6 +65,7 @@ export class CoapClient {
     sendFailures: 0,
   };
   private readonly options: CoapClientOptions;
+  private readonly timeouts: RetransmissionTimeouts;
   private readonly szx: number;
   private readonly byToken = new Map<number, ClientExchange>();
   private readonly byMessageId = new Map<number, ClientExchange>();
@@ -84,6 +86,7 @@ export class CoapClient {
     options: Partial<CoapClientOptions> = {},
   ) {
     this.options = resolveCoapClientOptions(options);
+    this.timeouts = new RetransmissionTimeouts(this.options, deps.prng);
     this.szx = szxOf(this.options.blockBytes);
     // RFC 7252 §4.4: start message ids at a random value.
     this.nextTokenId = deps.prng.nextUint32();
@@ -217,13 +220,8 @@ export class CoapClient {
     this.byMessageId.set(messageId, exchange);
     exchange.messageId = messageId;
     exchange.datagram = encodeMessage(exchange.nextMessage(messageId));
-    exchange.retransmits = 0;
     exchange.acknowledged = false;
-    const nowMs = this.deps.timers.nowMs();
-    const o = this.options;
-    const base = Math.min(o.ackTimeoutMs, Math.max(o.ackTimeoutMinMs, (exchange.deadlineMs - nowMs) / 4));
-    exchange.backoffMs = base * (1 + this.deps.prng.nextFloat() * (o.ackRandomFactor - 1));
-    exchange.retransmitAtMs = nowMs + exchange.backoffMs;
+    this.timeouts.first(exchange, this.deps.timers.nowMs());
     // Q-Block1: the set's non-confirmable blocks go first, then the confirmable one (client-qblock.ts).
     for (const leading of exchange.leadingMessages(this.freeMessageId))
       this.sendRaw(encodeMessage(leading), exchange.target).catch((e: unknown) =>
@@ -238,7 +236,9 @@ export class CoapClient {
     const messageId = exchange.messageId;
     this.sendRaw(exchange.datagram, exchange.target).then(
       () => {
-        if (exchange.messageId === messageId) exchange.sending = false;
+        if (exchange.messageId !== messageId) return;
+        exchange.sending = false;
+        this.timeouts.taken(exchange, this.deps.timers.nowMs());
       },
       (error: unknown) => this.fail(exchange, asNetworkError(error)),
     );
@@ -292,21 +292,10 @@ export class CoapClient {
     this.arm(exchange);
   }
 
-  /** RFC 7252 §4.2: resend the same datagram after a doubling timeout, MAX_RETRANSMIT times. */
+  /** RFC 7252 §4.2: resend the same datagram after a doubling timeout (retransmission.ts). */
   private maybeRetransmit(exchange: ClientExchange, nowMs: number): void {
-    if (exchange.sending) {
-      // The endpoint still holds the first copy (a DTLS handshake): wait one more period.
-      exchange.retransmitAtMs = nowMs + exchange.backoffMs;
-      return;
-    }
-    if (exchange.acknowledged || exchange.retransmits >= this.options.maxRetransmit) {
-      exchange.retransmitAtMs = Number.POSITIVE_INFINITY;
-      return;
-    }
-    exchange.retransmits += 1;
+    if (!this.timeouts.expired(exchange, nowMs)) return;
     this.stats.retransmissions += 1;
-    exchange.backoffMs = Math.min(exchange.backoffMs * 2, this.options.retransmitDelayMaxMs);
-    exchange.retransmitAtMs = nowMs + exchange.backoffMs;
     this.send(exchange);
   }
 
@@ -338,6 +327,7 @@ export class CoapClient {
       if (message.type === CoapType.CON) this.sendEmpty(CoapType.RST, message.messageId, peer);
       return;
     }
+    if (message.type === CoapType.ACK) this.timeouts.answered(exchange, this.deps.timers.nowMs());
     // A separate response (RFC 7252 §5.2.2) is acknowledged.
     if (message.type === CoapType.CON) this.sendEmpty(CoapType.ACK, message.messageId, peer);
     this.onStep(exchange, exchange.onResponse(message, peer));
@@ -347,6 +337,7 @@ export class CoapClient {
     const exchange = this.byMessageId.get(message.messageId);
     if (message.type === CoapType.CON) return this.sendEmpty(CoapType.RST, message.messageId, peer);
     if (exchange === undefined || !exchange.isFrom(peer)) return;
+    if (message.type === CoapType.ACK) this.timeouts.answered(exchange, this.deps.timers.nowMs());
     if (message.type === CoapType.ACK) exchange.acknowledged = true;
     if (message.type === CoapType.RST)
       this.fail(exchange, new NetworkError('NET_REJECTED', `${peer.address}:${peer.port} reset the request`));

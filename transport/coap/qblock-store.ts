@@ -37,7 +37,10 @@ import {
 import { CoapOption, CoapResponseCode, MISSING_BLOCKS_CONTENT_FORMAT } from './codes.js';
 import { blockSizeOf, encodeBlock, option, szxOf, type BlockValue } from './options.js';
 import type { CoapResponse } from './request.js';
-import type { TransferEntry, TransferTable } from './transfer-table.js';
+import type { QReassembly } from './request-transfer.js';
+import type { TransferTable } from './transfer-table.js';
+
+export type { QReassembly } from './request-transfer.js';
 
 /** Blocks of one payload set (RFC 9177 §7.2 MAX_PAYLOADS, its default). */
 export const MAX_PAYLOADS = 10;
@@ -47,26 +50,6 @@ export const MISSING_BLOCKS_REPORTED_MAX = 64;
 
 /** Blocks after the first hole whose arrival a transfer records (two 32-bit words). */
 export const WINDOW_BLOCKS = 64;
-
-/** A Q-Block1 transfer's state. */
-export interface QReassembly extends TransferEntry {
-  readonly kind: 'qblock1';
-  readonly szx: number;
-  /** Owns its ArrayBuffer. Invariant: heldBytes === buffer.byteLength. */
-  buffer: Uint8Array;
-  /** Every block below it arrived, block `prefix` did not. */
-  prefix: number;
-  /** Bit i: block prefix + i arrived (i < 32; bit 0 is always clear). */
-  windowLow: number;
-  /** Bit i: block prefix + 32 + i arrived. */
-  windowHigh: number;
-  /** The body's length once its last block (M unset) arrived, else -1. */
-  bodyBytes: number;
-  /** Size1 of the block that opened the transfer, else -1. */
-  readonly announcedBytes: number;
-  /** The block number a 4.08 asked to be filled up to, else -1. */
-  awaitedNum: number;
-}
 
 /** The outcome of one Q-Block1 block: Block1's outcomes, or no answer at all. */
 export type QBlock1Outcome =

@@ -120,7 +120,11 @@ export class CoapServer {
     this.options = resolveCoapServerOptions(options);
     const o = this.options;
     this.duplicates = new DuplicateCache(
-      { entriesMax: o.duplicateCacheEntriesMax, lifetimeMs: o.duplicateCacheLifetimeMs },
+      {
+        entriesMax: o.duplicateCacheEntriesMax,
+        lifetimeMs: o.duplicateCacheLifetimeMs,
+        bytesMax: o.duplicateCacheBytesMax,
+      },
       deps.timers,
     );
     this.blockwise = new ServerBlockwise(o, deps.timers, (limit) => this.countLimit(limit));

@@ -123,8 +123,8 @@ export interface VirtualEndpointNode extends EndpointNode {
 export async function virtualEndpointNode(
   options: Partial<LocalEndpointOptions> = {},
   kv: Partial<KvOptions> = {},
+  timers: VirtualTimers = new VirtualTimers(),
 ): Promise<VirtualEndpointNode> {
-  const timers = new VirtualTimers();
   const network = new MemoryNetwork();
   const peers = new SimNetwork(timers, new SeededPrng(3), RELIABLE_NETWORK);
   const socket = network.open('127.0.0.1');

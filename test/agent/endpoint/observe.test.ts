@@ -9,12 +9,16 @@
 //   a notification is confirmable too once observeConfirmableIntervalMs passed without one;
 // - Observe of a missing key ends at once with 4.04, no registration, and a diagnostic naming
 //   the watch resource; a deleted key ends its observations with a final 4.04 (§4.2), and so
-//   does a key deleted with its lease (a revoke names no key: the history gives them).
+//   does a key deleted with its lease (a revoke names no key: the history gives them);
+// - the endpoint looks for a changed /status only while /status has an observer: without one
+//   it sets no timer for it (an idle agent does not wake up for nothing, issue 17).
 import { strict as assert } from 'node:assert';
 import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
 import type { CoapMessage } from '../../../transport/coap/message.js';
 import { decodeUint, firstOption } from '../../../transport/coap/options.js';
 import { virtualEndpointNode, type VirtualEndpointNode, type Wire } from './harness.js';
+import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
+import type { TimerHandle } from '../../../contracts/clock.js';
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
 const observeOf = (m: CoapMessage): number | null => {
@@ -231,5 +235,32 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     assert.equal(last?.code, CoapResponseCode.NotFound);
     assert.equal(last === undefined ? 0 : observeOf(last), null);
     assert.equal(h.endpoint.observerCount(), 0);
+  });
+
+  it('sets the /status check timer only while /status is observed', async () => {
+    /** Counts the timers set with one delay (statusNotifyIntervalMs below, used by nothing else). */
+    class CountingTimers extends VirtualTimers {
+      statusChecks = 0;
+      override setTimer(delayMs: number, callback: () => void): TimerHandle {
+        if (delayMs === 777) this.statusChecks += 1;
+        return super.setTimer(delayMs, callback);
+      }
+    }
+    const timers = new CountingTimers();
+    h = await virtualEndpointNode({ statusNotifyIntervalMs: 777 }, {}, timers);
+    await h.run(10_000);
+    assert.equal(timers.statusChecks, 0, 'no observer: no status check');
+    const wire = h.wire();
+    await observe(h, wire, '/status', token(3));
+    await put(h, 'k', 'v1');
+    await h.run(2_000);
+    assert.ok(wire.withToken(token(3)).length >= 2, 'the observer was notified of the change');
+    const whileObserved = timers.statusChecks;
+    assert.ok(whileObserved >= 2, `status checks ran while observed (${whileObserved})`);
+    await wire.send({ path: '/status', messageId: nextMessageId++, token: token(3), observe: 1 });
+    await h.run(2_000);
+    const afterCancel = timers.statusChecks;
+    await h.run(10_000);
+    assert.equal(timers.statusChecks, afterCancel, 'no status check after the last observer left');
   });
 });

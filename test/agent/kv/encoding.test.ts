@@ -1,4 +1,5 @@
-// Proves the KV encoding: commands, queries and results round-trip (fast-check), byte values
+// Proves the KV encoding: commands, queries and results round-trip (fast-check), an identity or
+// store revision passed beside a command or result encodes as if it were inside it, byte values
 // are plain CBOR byte strings (no typed-array tag), decoders are strict (unknown fields, wrong
 // types, half a session, a watermark above the sequence or without a session, a request id of
 // the wrong length or without a session, unknown ops are refused), and arbitrary bytes decode to a value or a
@@ -53,6 +54,37 @@ describe('KV encoding', () => {
         assert.deepEqual(decodeKvQuery(encodeKvQuery({ op: 'get', key })), { op: 'get', key });
       }),
       fcParams(300, 'kv codec result round trip'),
+    );
+  });
+
+  it('writes an identity given beside a command exactly as the same identity inside it', () => {
+    // encodeKvCommand(command, identity) is how the endpoint stamps a write without copying it:
+    // the log entry must be byte for byte the one the copied command would have made.
+    const arb = fc.record({
+      operation: operationArb,
+      session: sessionArb,
+      identity: sessionArb,
+      timeMs: fc.nat(),
+      requestId: requestIdArb,
+    });
+    fc.assert(
+      fc.property(arb, ({ operation, session, identity, timeMs, requestId }) => {
+        const command: KvCommand = { ...operation, session, timeMs };
+        if (identity === null) return;
+        const copied: KvCommand = { ...command, session: identity, requestId };
+        assert.deepEqual(encodeKvCommand(command, { session: identity, requestId }), encodeKvCommand(copied));
+      }),
+      fcParams(300, 'kv codec command identity'),
+    );
+  });
+
+  it('writes a store revision given beside a result exactly as the same revision inside it', () => {
+    fc.assert(
+      fc.property(resultArb, fc.nat(), (result, storeRevision) => {
+        const stamped = result.type === 'error' ? result : { ...result, storeRevision };
+        assert.deepEqual(encodeKvResult(result, storeRevision), encodeKvResult(stamped));
+      }),
+      fcParams(300, 'kv codec result store revision'),
     );
   });
 

@@ -2,19 +2,23 @@
 // streams) is the state machine's own snapshot: prefix, every entry encoded on its own in column
 // order, then suffix, concatenate to exactly the bytes `snapshot()` gives at the same moment
 // (property over generated logs, and over stores whose entry counts cross the CBOR array header
-// sizes: 23/24, 255/256, 65,535/65,536 entries). And that the parts are a frozen view: writes
-// applied after the parts were taken do not change what they encode.
+// sizes: 23/24, 255/256, 65,535/65,536 entries), and that those bytes are what encoding the image
+// in one call (encodeKvSnapshot) gives. And that the parts are a frozen view: writes applied after
+// the parts were taken do not change what they encode.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
-import { encodeKvEntry, type KvSnapshotParts } from '../../../agent/kv/snapshot.js';
+import { decodeKvSnapshot, encodeKvEntry, encodeKvSnapshot, type KvSnapshotParts } from '../../../agent/kv/snapshot.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { fcParams } from '../../fc-params.js';
 import { genEntryArb, toLogEntries } from './arbitraries.js';
 import { Driver } from './kv-helpers.js';
 
+/** The parts joined, after checking that they are the one-call encoding of the image they hold. */
 function joined(parts: KvSnapshotParts): Buffer {
   const entries = parts.entries.keys.map((_, i) => encodeKvEntry(parts, i));
-  return Buffer.concat([parts.prefix, ...entries, parts.suffix]);
+  const bytes = Buffer.concat([parts.prefix, ...entries, parts.suffix]);
+  assert.deepEqual(Buffer.from(encodeKvSnapshot(decodeKvSnapshot(bytes))), bytes);
+  return bytes;
 }
 
 describe('KV snapshot parts', () => {

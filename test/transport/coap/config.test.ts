@@ -25,6 +25,7 @@ describe('transport options', () => {
     assert.deepEqual(resolveCoapClientOptions(), {
       ackTimeoutMs: 500,
       ackTimeoutMinMs: 20,
+      adaptiveRetransmission: false,
       ackRandomFactor: 1.5,
       maxRetransmit: 4,
       retransmitDelayMaxMs: 8000,
@@ -44,6 +45,7 @@ describe('transport options', () => {
       blockTransferLifetimeMs: 30_000,
       duplicateCacheEntriesMax: 8192,
       duplicateCacheLifetimeMs: 60_000,
+      duplicateCacheBytesMax: MIB,
       requestsInFlightMax: 1024,
       notifyAckTimeoutMs: 2000,
       notifyRetransmitMax: 4,
@@ -68,6 +70,7 @@ describe('transport options', () => {
     const low = {
       ackTimeoutMs: 10,
       ackTimeoutMinMs: 1,
+      adaptiveRetransmission: false,
       ackRandomFactor: 1,
       maxRetransmit: 0,
       retransmitDelayMaxMs: 10,
@@ -80,6 +83,7 @@ describe('transport options', () => {
     const high = {
       ackTimeoutMs: 60_000,
       ackTimeoutMinMs: 60_000,
+      adaptiveRetransmission: true,
       ackRandomFactor: 4,
       maxRetransmit: 20,
       retransmitDelayMaxMs: 60_000,
@@ -101,6 +105,7 @@ describe('transport options', () => {
       blockTransferLifetimeMs: 247_000,
       duplicateCacheEntriesMax: 1,
       duplicateCacheLifetimeMs: 100,
+      duplicateCacheBytesMax: 1024,
       requestsInFlightMax: 65_536,
       notifyAckTimeoutMs: 60_000,
       notifyRetransmitMax: 20,
@@ -136,6 +141,8 @@ describe('transport options', () => {
     );
     assert.ok(client.some((p) => p.startsWith('ackTimeoutMs must be an integer in [10, 60000]')));
     assert.ok(client.some((p) => p.startsWith('blockBytes must be a power of two')));
+    const flag = problemsOf(() => resolveCoapClientOptions(JSON.parse('{"adaptiveRetransmission": "yes"}')));
+    assert.deepEqual(flag, ['adaptiveRetransmission must be a boolean, got yes']);
     // The whole-body limit defaults to the block size and may not go below it or past a datagram.
     assert.equal(resolveCoapClientOptions({ blockBytes: 256 }).wholeBodyBytesMax, 256);
     const whole = [
