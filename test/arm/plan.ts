@@ -41,15 +41,6 @@ export const EXCLUSIONS: readonly Exclusion[] = [
   { file: 'test/storage/lmdb/lmdb-crash.test.ts', arches: BOTH, reason: CRASH_REASON },
   { file: 'test/storage/wal/wal-crash.test.ts', arches: BOTH, reason: CRASH_REASON },
   {
-    file: 'test/storage/lmdb/lmdb-conditions.test.ts',
-    title: 'refuses a directory another process holds, and takes it over once that process is killed',
-    arches: BOTH,
-    reason:
-      'qemu-user answers a process reading its own /proc/<pid>/stat with a start time of its own making, ' +
-      'which differs from what other processes read there, so the lock (storage/dir-lock.ts) judges a live ' +
-      "holder's lock stale",
-  },
-  {
     file: 'test/transport/dtls/flood.test.ts',
     arches: BOTH,
     reason:
