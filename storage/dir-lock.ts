@@ -54,9 +54,15 @@ function readOptional(path: string): string {
   }
 }
 
-/** Fields of /proc/<pid>/stat after the command name, which may itself contain spaces. */
+/**
+ * Fields of the stat file of `pid`'s main thread after the command name, which may itself contain
+ * spaces. Read from /proc/<pid>/task/<pid>/stat (/proc/<pid>/stat where that is absent): the same
+ * numbers on Linux, but qemu-user answers a process reading its own /proc/<pid>/stat with a start
+ * time of its own making, which differs from what other processes read there, so a live holder
+ * under emulation would look stale.
+ */
 function procStat(pid: number): readonly string[] {
-  const stat = readOptional(`/proc/${pid}/stat`);
+  const stat = readOptional(`/proc/${pid}/task/${pid}/stat`) || readOptional(`/proc/${pid}/stat`);
   const end = stat.lastIndexOf(')');
   if (end < 0) return [];
   return stat.slice(end + 2).split(' ');

@@ -21,7 +21,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Module, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../storage/crc32.js';
 
 /** The first bytes of a cache file (format version 1). */
 export const CACHE_MAGIC = Buffer.from('coraft-v8-code-cache-1\n', 'latin1');

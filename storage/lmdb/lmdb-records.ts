@@ -18,7 +18,7 @@
  * Commands and snapshot images are returned as plain Uint8Array copies (never Buffer, never a
  * view of LMDB's memory), so `deepStrictEqual` with a Uint8Array that was written holds.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../crc32.js';
 import { PersistenceError } from '../../contracts/errors.js';
 import {
   NODE_ID_LENGTH_MAX,

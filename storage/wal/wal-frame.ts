@@ -23,7 +23,7 @@
  * valid checksum; whether a bad one is a torn tail or corruption is decided by the caller
  * (wal-recover.ts), which sees what follows it.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../crc32.js';
 import { PersistenceError } from '../../contracts/errors.js';
 import { NODE_ID_LENGTH_MAX, type EntryType, type HardState, type LogEntry } from '../../contracts/log.js';
 import type { PersistBatch } from '../../contracts/persistence.js';

@@ -22,6 +22,7 @@ import type { CrashEngineName } from './crash-engines.js';
 import { CrashWorkload } from './crash-workload.js';
 import type { CrashWorkloadMode } from './crash-workload.js';
 import { makeTempDir, removeDir } from './helpers.js';
+import { scaledMs } from '../timing.js';
 
 const INFLIGHT = 8;
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -91,7 +92,7 @@ export function crashProperty(
   runMsMax = 200,
 ): void {
   describe(`${engineName} engine under SIGKILL (Property 9)`, function () {
-    this.timeout(300_000);
+    this.timeout(scaledMs(300_000));
     let dir: string;
 
     beforeEach(() => {

@@ -22,6 +22,7 @@ import {
   loadSnapshot,
   loadVotedFor,
 } from './reference-fields.js';
+import { scaledMs } from '../timing.js';
 
 type Op =
   | {
@@ -208,7 +209,7 @@ async function observe(engine: PersistenceEngine): Promise<unknown> {
 /** Registers the property for the engine that `open` opens on a directory. */
 export function modelProperty(name: string, open: (dir: string) => Promise<PersistenceEngine>, numRuns = 100): void {
   describe(`${name} engine against the memory model (Property 10)`, function () {
-    this.timeout(60_000);
+    this.timeout(scaledMs(60_000));
 
     it('ends every step in the same observable state, across reopens', async () => {
       await fc.assert(

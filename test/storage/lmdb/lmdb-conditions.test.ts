@@ -18,6 +18,7 @@ import type { LmdbPersistenceOptions } from '../../../storage/lmdb/lmdb-engine.j
 import { entry, lmdbTestOptions, makeTempDir, removeDir } from '../helpers.js';
 import { appendLogEntry, getLastLogIndex, saveCurrentTerm } from '../reference-fields.js';
 import { describeError } from '../../../contracts/errors.js';
+import { scaledMs } from '../../timing.js';
 
 const HOLD_CHILD = fileURLToPath(new URL('./hold-child.ts', import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -55,7 +56,7 @@ async function assertHoldsEntries(options: LmdbPersistenceOptions, count: number
 }
 
 describe('LMDB engine under bad conditions', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   let dir: string;
 
   beforeEach(() => {

@@ -17,6 +17,7 @@ import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';
 import { appendLogEntries, appendLogEntry, getLogEntries, saveVotedFor } from '../reference-fields.js';
+import { scaledMs } from '../../timing.js';
 
 persistenceContract('wal, frequent checkpoints in the worker', walHarness({ walCheckpointWorker: true }));
 persistenceContract(
@@ -48,7 +49,7 @@ function logSegments(dir: string): string[] {
 }
 
 describe('WalPersistenceEngine', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   let dir: string;
 
   beforeEach(() => {

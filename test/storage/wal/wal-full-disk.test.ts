@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntry } from '../reference-fields.js';
+import { scaledMs } from '../../timing.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/full-disk-child.ts', import.meta.url));
 /**
@@ -21,7 +22,7 @@ const CHILD = fileURLToPath(new URL('./fixtures/full-disk-child.ts', import.meta
 const LIMIT_BLOCKS = 1023;
 
 describe('WAL engine on a full disk', function () {
-  this.timeout(60_000);
+  this.timeout(scaledMs(60_000));
   let dir: string;
 
   beforeEach(function () {
@@ -37,7 +38,7 @@ describe('WAL engine on a full disk', function () {
     const child = spawnSync(
       '/bin/sh',
       ['-c', `ulimit -f ${LIMIT_BLOCKS} && exec "$0" --import tsx "$1" "$2"`, process.execPath, CHILD, dir],
-      { encoding: 'utf8', timeout: 50_000 },
+      { encoding: 'utf8', timeout: scaledMs(50_000) },
     );
     assert.equal(child.status, 0, child.stderr);
     const lines = child.stdout.trim().split('\n');

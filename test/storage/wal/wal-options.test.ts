@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { UNIT_MEMORY_MAX_MIB, sizeForMemoryMax } from '../../../agent/fleet/memory-sizing.js';
 import { DEFAULT_WAL_OPTIONS } from '../../../storage/wal/wal-options.js';
 import { makeTempDir, removeDir } from '../helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const MIB = 1024 * 1024;
 /** The share of the unit's old space the pending records may take at most. */
@@ -18,7 +19,7 @@ const PENDING_SHARE_OF_OLD_SPACE = 1 / 4;
 const CHILD = fileURLToPath(new URL('./fixtures/pending-cost.ts', import.meta.url));
 
 describe('WAL options', function () {
-  this.timeout(60_000);
+  this.timeout(scaledMs(60_000));
   let dir: string;
   beforeEach(() => {
     dir = makeTempDir();
@@ -30,7 +31,10 @@ describe('WAL options', function () {
   it('bounds the pending records to a quarter of the 256 MB unit heap, as measured in memory', () => {
     // Measured in a process of its own (fixtures/pending-cost.ts), where no other test's memory
     // moves the figure.
-    const child = spawnSync(process.execPath, ['--import', 'tsx', CHILD, dir], { encoding: 'utf8', timeout: 50_000 });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', CHILD, dir], {
+      encoding: 'utf8',
+      timeout: scaledMs(50_000),
+    });
     assert.equal(child.status, 0, child.stderr);
     const perPendingByte = Number(child.stdout.trim());
     assert.ok(Number.isFinite(perPendingByte) && perPendingByte >= 1, `measured: ${child.stdout}`);

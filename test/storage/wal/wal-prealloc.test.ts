@@ -14,6 +14,7 @@ import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { GROW_BYTES_MAX, GROW_BYTES_MIN, grownCapacity } from '../../../storage/wal/wal-prealloc.js';
 import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntries, appendLogEntry } from '../reference-fields.js';
+import { scaledMs } from '../../timing.js';
 
 const PROC_IO = '/proc/self/io';
 const KIB = 1024;
@@ -35,7 +36,7 @@ function segmentSizes(dir: string): number[] {
 }
 
 describe('WAL segment preallocation', function () {
-  this.timeout(60_000);
+  this.timeout(scaledMs(60_000));
   let dir: string;
 
   beforeEach(function () {

@@ -15,6 +15,7 @@ import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { readFrame } from '../../../storage/wal/wal-frame.js';
 import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntries, appendLogEntry } from '../reference-fields.js';
+import { scaledMs } from '../../timing.js';
 
 /** No checkpoint before close: everything written stays in the log. */
 const NO_CHECKPOINT = { walCheckpointBytes: 512 * 1024 * 1024, walPendingBytesMax: 1024 * 1024 * 1024 };
@@ -50,7 +51,7 @@ function crashCopy(from: string, to: string): void {
 }
 
 describe('WAL engine recovery', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   let dir: string;
   let copy: string;
   let live: PersistenceEngine | null;

@@ -18,6 +18,7 @@ import { append, echoHandler } from '../rpc-fixtures.js';
 import { createTestSerializer } from '../test-serializer.js';
 import { Cleanup, Inbox, echo, internalErrors, startClient, startServer, until } from './helpers.js';
 import { RebindingRelay, bound } from './rebinding-relay.js';
+import { scaledMs } from '../../timing.js';
 
 const key = Buffer.from('link key of a and b');
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null);
@@ -64,7 +65,7 @@ function sessionPort(server: DtlsServerEndpoint): number {
 }
 
 describe('DTLS Connection ID: a session survives a new client address', function () {
-  this.timeout(20_000);
+  this.timeout(scaledMs(20_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();

@@ -21,6 +21,7 @@ import {
   startServer,
   until,
 } from './helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const key = Buffer.from('correct horse battery staple');
 const keys = new Map<string, Uint8Array>([
@@ -40,7 +41,7 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
 }
 
 describe('DTLS client and server endpoints', function () {
-  this.timeout(20_000);
+  this.timeout(scaledMs(20_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();

@@ -12,6 +12,7 @@ import { parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messa
 import { splitRecords } from '../../../transport/dtls/record.js';
 import { clientHelloRecord } from './flooder.js';
 import { Cleanup, LossyRelay, internalErrors, startClient, startServer, until } from './helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const key = Buffer.from('eviction test key');
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null);
@@ -37,7 +38,7 @@ async function strangerHello(cleanup: Cleanup, serverPort: number): Promise<void
 }
 
 describe('DTLS half-open handshake pushed out', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();

@@ -13,6 +13,7 @@ import { Cleanup, internalErrors, startServer, until } from './helpers.js';
 import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';
 import type { FloodOptions } from './flooder.js';
 import { ChildFlood, GaugeSampler, heapAfterCollection, timeMemberHandshake } from './flood-helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const psk = Buffer.from('flood test member key');
 const MEMBER = '127.0.0.1';
@@ -24,7 +25,7 @@ const MIB = 1024 * 1024;
 const HEAP_SLACK_BYTES = 2 * MIB;
 
 describe('DTLS server under a flood of cookie-completing ClientHellos', function () {
-  this.timeout(120_000);
+  this.timeout(scaledMs(120_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();

@@ -14,11 +14,12 @@ import { clientHelloRecord, startFlood } from './flooder.js';
 import type { Flood, FloodOptions } from './flooder.js';
 import { heapAfterCollection } from './flood-helpers.js';
 import { Cleanup, internalErrors, startServer, until } from './helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const COUNT = 1000;
 
 describe('DTLS half-open handshake memory', function () {
-  this.timeout(120_000);
+  this.timeout(scaledMs(120_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();

@@ -6,6 +6,7 @@ import { DtlsClientEndpoint } from '../../../transport/dtls/client.js';
 import type { DtlsClientOptions } from '../../../transport/dtls/client-options.js';
 import type { DtlsDeps } from '../../../transport/dtls/options.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
+import { scaledMs } from '../../timing.js';
 import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';
 
 /** Closes everything a test opened. */
@@ -105,9 +106,9 @@ export function plaintextHandshakes(datagram: Buffer): PlaintextHandshake[] {
   return found;
 }
 
-/** Polls `condition` every 5 ms until it holds; rejects after `timeoutMs`. */
+/** Polls `condition` every 5 ms until it holds; rejects after `timeoutMs` (scaled: test/timing.ts). */
 export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaledMs(timeoutMs);
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));

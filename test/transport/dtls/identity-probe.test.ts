@@ -10,6 +10,7 @@ import { ContentType } from '../../../transport/dtls/constants.js';
 import { splitRecords } from '../../../transport/dtls/record.js';
 import { Cleanup, LossyRelay, internalErrors, startClient, startServer } from './helpers.js';
 import { Peer, hasCommand } from './interop-helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const keyHex = '0123456789abcdef0123456789abcdef';
 const key = Buffer.from(keyHex, 'hex');
@@ -49,7 +50,7 @@ function received(output: string): string[] {
 }
 
 describe('DTLS server: unknown PSK identity and wrong key look the same', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();

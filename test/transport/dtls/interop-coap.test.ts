@@ -9,6 +9,7 @@ import { dtls } from 'node-dtls-client';
 import type { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { Cleanup, internalErrors, startServer } from './helpers.js';
 import { Peer, hasCommand } from './interop-helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const pskText = 'coraft-secret-key';
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? Buffer.from(pskText) : null);
@@ -36,7 +37,7 @@ function serveCoap(server: DtlsServerEndpoint): string[] {
 }
 
 describe('DTLS interop with CoAP clients', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();
@@ -82,7 +83,7 @@ describe('DTLS interop with CoAP clients', function () {
       address: '127.0.0.1',
       port: server.localAddress().port,
       psk: { 'node-a': pskText },
-      timeout: 5000,
+      timeout: scaledMs(5000),
     });
     const reply = await new Promise<string>((resolve, reject) => {
       socket.on('connected', () => socket.send(Buffer.from('ping')));
@@ -101,7 +102,7 @@ describe('DTLS interop with CoAP clients', function () {
       address: '127.0.0.1',
       port: server.localAddress().port,
       psk: { 'node-a': pskText },
-      timeout: 5000,
+      timeout: scaledMs(5000),
     });
     const outcome = await new Promise<string>((resolve) => {
       socket.on('connected', () => resolve('connected'));

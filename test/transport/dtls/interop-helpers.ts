@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { scaledMs } from '../../timing.js';
 
 /** Whether `command` is on the PATH. */
 export function hasCommand(command: string): boolean {
@@ -37,13 +38,17 @@ export class Peer {
     this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
   }
 
-  /** Resolves once the output contains `text`; rejects (with the output) on exit or after `timeoutMs`. */
+  /**
+   * Resolves once the output contains `text`; rejects (with the output) on exit or after `timeoutMs`
+   * (scaled: test/timing.ts).
+   */
   waitFor(text: string, timeoutMs = 10_000): Promise<void> {
+    const limitMs = scaledMs(timeoutMs);
     if (this.output.includes(text)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no "${text}" within ${timeoutMs} ms; output:\n${this.output}`)),
-        timeoutMs,
+        () => reject(new Error(`no "${text}" within ${limitMs} ms; output:\n${this.output}`)),
+        limitMs,
       );
       void this.exited.then(() => {
         clearTimeout(timer);
@@ -72,9 +77,9 @@ export class Peer {
     this.child.kill('SIGKILL');
   }
 
-  /** Waits for the exit, killing the process after `timeoutMs`. */
+  /** Waits for the exit, killing the process after `timeoutMs` (scaled: test/timing.ts). */
   async exit(timeoutMs = 5000): Promise<number | null> {
-    const timer = setTimeout(() => this.kill(), timeoutMs);
+    const timer = setTimeout(() => this.kill(), scaledMs(timeoutMs));
     const code = await this.exited;
     clearTimeout(timer);
     return code;

@@ -8,6 +8,7 @@ import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../contracts/errors.js';
 import { Cleanup, echo, internalErrors, startClient, startServer, until } from './helpers.js';
 import { Peer, freeUdpPort, hasCommand } from './interop-helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const pskHex = '0123456789abcdef0123456789abcdef';
 const psk = Buffer.from(pskHex, 'hex');
@@ -30,7 +31,7 @@ function sClient(port: number, key: string, extra: readonly string[] = []): Peer
 }
 
 describe('DTLS interop with OpenSSL', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   const cleanup = new Cleanup();
   const peers: Peer[] = [];
   before(function () {

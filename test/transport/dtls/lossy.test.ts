@@ -6,12 +6,13 @@
 import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { Cleanup, Inbox, LossyRelay, echo, internalErrors, startClient, startServer } from './helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const key = Buffer.from('lossy link key');
 const lookup = (id: string): Uint8Array | null => (id.startsWith('node-') ? key : null);
 
 describe('DTLS over a lossy link', function () {
-  this.timeout(30_000);
+  this.timeout(scaledMs(30_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();

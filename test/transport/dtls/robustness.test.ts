@@ -16,6 +16,7 @@ import { encodeHandshakeFragment } from '../../../transport/dtls/fragments.js';
 import { encodeClientHello, parseHelloVerifyRequest } from '../../../transport/dtls/handshake-messages.js';
 import { encodeRecord, splitRecords } from '../../../transport/dtls/record.js';
 import { Cleanup, Inbox, LossyRelay, internalErrors, startClient, startServer, until } from './helpers.js';
+import { scaledMs } from '../../timing.js';
 
 const key = Buffer.from('robust key');
 const lookup = (id: string): Uint8Array | null => (id === 'node-a' ? key : null);
@@ -71,7 +72,7 @@ async function openSockets(cleanup: Cleanup, count: number): Promise<Socket[]> {
 }
 
 describe('DTLS server robustness', function () {
-  this.timeout(60_000);
+  this.timeout(scaledMs(60_000));
   const cleanup = new Cleanup();
   afterEach(async () => {
     await cleanup.run();
@@ -101,7 +102,7 @@ describe('DTLS server robustness', function () {
         await client.send(Buffer.from(text), '127.0.0.1', relay.port());
         const answered = await Promise.race([
           inbox.waitFor(text).then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+          new Promise<boolean>((r) => setTimeout(() => r(false), scaledMs(1000))),
         ]);
         if (answered) return;
       }

