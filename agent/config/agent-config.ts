@@ -6,6 +6,7 @@
  * and checked here, so a bad file stops the agent before it touches anything.
  */
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { validate as compiledValidate } from './agent-config-validate.js';
@@ -16,6 +17,7 @@ import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import type { LogLevel } from '../../contracts/logger.js';
 import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
 import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
+import { raftDefaultsForHeap } from './memory-budget.js';
 import { PEER_WHOLE_BODY_BYTES_MAX } from '../../transport/coap/config.js';
 
 export { isLoopbackHost, parseHexKey, readKeyFile, type EndpointIdentity } from './trust-config.js';
@@ -222,13 +224,20 @@ export function loadAgentConfig(file: string): AgentConfig {
   return resolveAgentConfig(raw, path);
 }
 
-/** Validates a parsed configuration `raw` read from `path`. */
-export function resolveAgentConfig(raw: unknown, path: string): AgentConfig {
+/**
+ * Validates a parsed configuration `raw` read from `path`. The Raft log's bounds that agent.json
+ * leaves out are sized to `heapLimitBytes` (memory-budget.ts; default this process's V8 heap limit).
+ */
+export function resolveAgentConfig(
+  raw: unknown,
+  path: string,
+  heapLimitBytes: number = getHeapStatistics().heap_size_limit,
+): AgentConfig {
   if (!validate(raw)) throw new ConfigError((validator.errors ?? []).map(describe));
   const base = dirname(path);
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const problems: string[] = [];
-  const raft: RaftConfiguration = { ...AGENT_RAFT_DEFAULTS, ...raw.raft };
+  const raft: RaftConfiguration = { ...raftDefaultsForHeap(AGENT_RAFT_DEFAULTS, heapLimitBytes), ...raw.raft };
   problems.push(...validateRaftConfiguration(raft).map((p) => `raft.${p}`));
   const transport = raw.transport ?? 'coaps';
   const ids = raw.members.map((m) => m.id);

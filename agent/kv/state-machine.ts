@@ -15,12 +15,12 @@ import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
 import { executeGet, executeList, executeOperation, LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
-import type { KvOptions } from './options.js';
-import { resolveKvOptions } from './options.js';
+import { resolveKvOptions, type KvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable } from './sessions.js';
 import type { RunResult } from './sessions.js';
-import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts, kvSnapshotPieces } from './snapshot.js';
+import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts } from './snapshot.js';
+import { encodeKvSnapshotParts } from './snapshot-bytes.js';
 import type { KvSnapshotImage, KvSnapshotParts } from './snapshot.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
@@ -314,7 +314,7 @@ export class KvStateMachine implements StateMachine {
 
   /** The whole state (keys, sessions, log clock, lastApplied) as deterministic bytes (encodeKvSnapshot's). */
   snapshot(): Uint8Array {
-    return Buffer.concat(kvSnapshotPieces(this.snapshotParts()));
+    return encodeKvSnapshotParts(this.snapshotParts());
   }
 
   /**

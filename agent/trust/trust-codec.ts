@@ -9,7 +9,7 @@
  *   node state:    ['coraft-state', 1, kvSnapshotBytes, trustImageBytes]
  */
 import { Encoder } from 'cbor-x';
-import { cborHead, encodeCbor } from '../kv/index.js';
+import { cborHead, encodeCbor, kvSnapshotBytesBound, writeKvSnapshot, type KvSnapshotParts } from '../kv/index.js';
 import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import {
@@ -159,4 +159,28 @@ export function decodeNodeState(bytes: Uint8Array): { readonly kv: Uint8Array; r
   if (items.length !== 4 || items[1] !== 1)
     throw malformed(`node state must be ['${NODE_STATE_FORMAT}', 1, kv, trust]`);
   return { kv: readBytes(items[2], 'node state kv'), trust: readBytes(items[3], 'node state trust') };
+}
+
+/** CBOR's longest head, bytes (RFC 8949 §3): the room left before the KV image for its byte-string head. */
+const HEAD_BYTES_MAX = 9;
+
+/**
+ * encodeNodeState of the KV image `parts` (the same bytes as of kvSnapshotPieces(parts)), written
+ * into one buffer as it is encoded (kv/snapshot-bytes.ts), so the store's bytes are not held twice.
+ * The heads before the image are written once its length is known, right in front of it.
+ */
+export function encodeNodeStateParts(parts: KvSnapshotParts, trust: Uint8Array): Uint8Array {
+  const room = 16 + HEAD_BYTES_MAX; // the array head, the format and the version fit in 16 bytes
+  const trustHead = cborHead(2, trust.byteLength);
+  const out = Buffer.allocUnsafeSlow(room + kvSnapshotBytesBound(parts) + trustHead.byteLength + trust.byteLength);
+  const kvEnd = writeKvSnapshot(parts, out, room);
+  const leading = [cborHead(4, 4), encodeCbor(encoder, NODE_STATE_FORMAT), encodeCbor(encoder, 1)];
+  let start = room;
+  for (const piece of [...leading, cborHead(2, kvEnd - room)].reverse()) {
+    start -= piece.byteLength;
+    out.set(piece, start);
+  }
+  out.set(trustHead, kvEnd);
+  out.set(trust, kvEnd + trustHead.byteLength);
+  return out.subarray(start, kvEnd + trustHead.byteLength + trust.byteLength);
 }

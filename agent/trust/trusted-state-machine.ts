@@ -22,7 +22,7 @@ import { Encoder } from 'cbor-x';
 import { encodeCbor } from '../kv/index.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeCbor } from '../kv/fields.js';
-import { decodeKvCommand, encodeKvResult, kvSnapshotPieces, operationKeys } from '../kv/index.js';
+import { decodeKvCommand, encodeKvResult, operationKeys } from '../kv/index.js';
 import type { KvStateMachine } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { decodeSignedAdmin, isLoggedOperation } from './admin-command.js';
@@ -31,7 +31,7 @@ import {
   decodeNodeState,
   decodeTrustImage,
   encodeAdminApplyResult,
-  encodeNodeState,
+  encodeNodeStateParts,
   encodeTrustImage,
 } from './trust-codec.js';
 import { TrustState, type AdminOutcome, type TrustContext } from './trust-state.js';
@@ -159,7 +159,7 @@ export class TrustedStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeNodeState(kvSnapshotPieces(this.kv.snapshotParts()), encodeTrustImage(this.trust.image()));
+    return encodeNodeStateParts(this.kv.snapshotParts(), encodeTrustImage(this.trust.image()));
   }
 
   /**

@@ -1,0 +1,36 @@
+/**
+ * The Raft log's share of the agent's memory (issue 17). The in-memory log holds the entries
+ * applied since the last snapshot (up to `snapshotThresholdBytes`) and, behind the snapshot,
+ * those kept for lagging followers (up to `logRetainBytesMax`). The reference defaults (10 MB and
+ * 32 MiB) fit an unbounded heap, not the shipped unit's (fleet/memory-sizing.ts: a heap limit of
+ * 99 MiB). A heap snapshot of a leader under 64 clients of 4 KiB values held 23.7 MiB of log
+ * entries (7,245), 20.5 MiB of its last snapshot's bytes and a 17.2 MiB store; its anonymous RSS
+ * passed MemoryHigh. So when agent.json sets neither, the entries kept behind a snapshot are at
+ * most 1/{@link RETAIN_HEAP_SHARE} of the V8 heap limit the agent runs with (about 6 MiB under the
+ * shipped unit, where 5,000 entries of 4 KiB were 21 MB), and the snapshot trigger at most
+ * 1/{@link SNAPSHOT_HEAP_SHARE} of it (the reference 10 MB under the unit: a lower trigger would
+ * write the whole store more often, and each snapshot allocates about twice the store while it
+ * is encoded). Under an unflagged Node both keep the reference values.
+ */
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+
+/** The entry bytes kept behind a snapshot are at most this fraction (1/n) of the V8 heap limit. */
+export const RETAIN_HEAP_SHARE = 16;
+/** The entry bytes applied before a snapshot is taken are at most this fraction (1/n) of the heap limit. */
+export const SNAPSHOT_HEAP_SHARE = 8;
+/** The smallest snapshot trigger the budget gives, bytes (the Raft configuration's own least is 1 KiB). */
+export const SNAPSHOT_THRESHOLD_MIN_BYTES = 1024 * 1024;
+
+/**
+ * `base` with `logRetainBytesMax` lowered to 1/RETAIN_HEAP_SHARE and `snapshotThresholdBytes` to
+ * 1/SNAPSHOT_HEAP_SHARE of `heapLimitBytes` (V8's heap_size_limit), never raised.
+ */
+export function raftDefaultsForHeap(base: RaftConfiguration, heapLimitBytes: number): RaftConfiguration {
+  if (!Number.isFinite(heapLimitBytes) || heapLimitBytes <= 0) return base;
+  const trigger = Math.max(SNAPSHOT_THRESHOLD_MIN_BYTES, Math.floor(heapLimitBytes / SNAPSHOT_HEAP_SHARE));
+  return {
+    ...base,
+    snapshotThresholdBytes: Math.min(base.snapshotThresholdBytes, trigger),
+    logRetainBytesMax: Math.min(base.logRetainBytesMax, Math.floor(heapLimitBytes / RETAIN_HEAP_SHARE)),
+  };
+}

@@ -1,0 +1,62 @@
+// Proves the Raft log's memory budget (agent/config/memory-budget.ts, issue 17): when agent.json
+// sets neither, the bytes kept behind a snapshot are at most a sixteenth of the V8 heap limit the
+// agent runs with and the snapshot trigger an eighth. Under the shipped unit's Node flags
+// (measured in a child Node started with them) the two together stay within 3/16 of the heap
+// limit, where the reference defaults (10 MB + 32 MiB) were about 40 % of it, and a follower
+// briefly behind still has at least 4 MiB of entries to catch up from; under an unflagged Node
+// the reference defaults stay; values agent.json sets are kept as given.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { AGENT_RAFT_DEFAULTS, resolveAgentConfig } from '../../../agent/config/agent-config.js';
+import { RETAIN_HEAP_SHARE, SNAPSHOT_HEAP_SHARE, raftDefaultsForHeap } from '../../../agent/config/memory-budget.js';
+import { UNIT_NODE_FLAGS } from '../../../agent/fleet/memory-sizing.js';
+import { validateRaftConfiguration } from '../../../contracts/raft-configuration.js';
+
+const MIB = 1024 * 1024;
+const raw = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  nodeId: 'n1',
+  dataDir: 'data',
+  listen: { peer: '127.0.0.1:7000', endpoint: '127.0.0.1:7001' },
+  members: [{ id: 'n1', address: '127.0.0.1:7000' }],
+  transport: 'coap',
+  storage: 'memory',
+  ...extra,
+});
+
+/** The V8 heap limit of a Node started with the shipped unit's flags, bytes. */
+function unitHeapLimit(): number {
+  const script = "process.stdout.write(String(require('node:v8').getHeapStatistics().heap_size_limit))";
+  return Number(execFileSync(process.execPath, [...UNIT_NODE_FLAGS, '-e', script], { encoding: 'utf8' }));
+}
+
+describe("the Raft log's memory budget", () => {
+  it("bounds the log to 3/16 of the heap under the shipped unit's flags", () => {
+    const heap = unitHeapLimit();
+    assert.ok(heap > 32 * MIB && heap < 192 * MIB, `the unit's heap limit is ${heap}`);
+    const { raft } = resolveAgentConfig(raw(), '/etc/coraft/agent.json', heap);
+    assert.ok(raft.snapshotThresholdBytes <= heap / SNAPSHOT_HEAP_SHARE, `threshold ${raft.snapshotThresholdBytes}`);
+    assert.ok(raft.logRetainBytesMax <= heap / RETAIN_HEAP_SHARE, `retained ${raft.logRetainBytesMax}`);
+    assert.ok(raft.snapshotThresholdBytes + raft.logRetainBytesMax <= (heap * 3) / 16);
+    assert.ok(raft.logRetainBytesMax >= 4 * MIB, 'a follower briefly behind still catches up by appends');
+    assert.deepEqual(validateRaftConfiguration(raft), []);
+  });
+
+  it('keeps the reference bounds under a large heap, and never raises them', () => {
+    const { raft } = resolveAgentConfig(raw(), '/etc/coraft/agent.json', 4096 * MIB);
+    assert.deepEqual(raft, AGENT_RAFT_DEFAULTS);
+    assert.deepEqual(raftDefaultsForHeap(AGENT_RAFT_DEFAULTS, Number.NaN), AGENT_RAFT_DEFAULTS);
+  });
+
+  it('keeps the bounds agent.json sets, whatever the heap', () => {
+    const set = { snapshotThresholdBytes: 20_000_000, logRetainBytesMax: 40 * MIB };
+    const { raft } = resolveAgentConfig(raw({ raft: set }), '/etc/coraft/agent.json', 64 * MIB);
+    assert.equal(raft.snapshotThresholdBytes, set.snapshotThresholdBytes);
+    assert.equal(raft.logRetainBytesMax, set.logRetainBytesMax);
+  });
+
+  it('gives a small heap a trigger of at least 1 MiB', () => {
+    const raft = raftDefaultsForHeap(AGENT_RAFT_DEFAULTS, 4 * MIB);
+    assert.equal(raft.snapshotThresholdBytes, MIB);
+    assert.equal(raft.logRetainBytesMax, MIB / 4);
+  });
+});
