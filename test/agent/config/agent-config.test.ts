@@ -12,38 +12,42 @@ import { ConfigError } from '../../../contracts/errors.js';
 import { PEER_WHOLE_BODY_BYTES_MAX } from '../../../transport/coap/config.js';
 import { makeTempDir, removeDir } from '../../storage/helpers.js';
 
+/** Writes a one-node cluster with `cluster init` and returns its agent.json, path and parsed. */
+async function initAgentJson(): Promise<{ dir: string; file: string; base: Record<string, unknown> }> {
+  const dir = makeTempDir('coraft-agent-config-');
+  const write = sinon.stub(process.stdout, 'write').returns(true);
+  try {
+    assert.equal(await runClusterCommand(['init', '--nodes', '1', '--dir', dir, '--force']), 0);
+  } finally {
+    write.restore();
+  }
+  const file = join(dir, 'n1', 'agent.json');
+  return { dir, file, base: JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> };
+}
+
+/** The problems of the ConfigError (CONFIG_INVALID) that `raw` is refused with. */
+function problemsOf(file: string, raw: unknown): readonly string[] {
+  try {
+    resolveAgentConfig(raw, file);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.code, 'CONFIG_INVALID');
+    return error.problems;
+  }
+  return assert.fail('the configuration was accepted');
+}
+
 describe('agent.json: log retention settings', () => {
   let dir: string;
   let file: string;
   let base: Record<string, unknown>;
 
-  before(async () => {
-    dir = makeTempDir('coraft-agent-config-');
-    const write = sinon.stub(process.stdout, 'write').returns(true);
-    try {
-      assert.equal(await runClusterCommand(['init', '--nodes', '1', '--dir', dir, '--force']), 0);
-    } finally {
-      write.restore();
-    }
-    file = join(dir, 'n1', 'agent.json');
-    base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  });
+  before(async () => ({ dir, file, base } = await initAgentJson()));
 
   after(() => removeDir(dir));
 
   function withRaft(raft: Record<string, unknown>): unknown {
     return { ...base, raft };
-  }
-
-  function problemsOf(raw: unknown): readonly string[] {
-    try {
-      resolveAgentConfig(raw, file);
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(error.code, 'CONFIG_INVALID');
-      return error.problems;
-    }
-    return assert.fail('the configuration was accepted');
   }
 
   it('defaults to 5,000 entries kept, at most 50,000 or 32 MiB, snapshots every 10 MB', () => {
@@ -74,19 +78,22 @@ describe('agent.json: log retention settings', () => {
   });
 
   it('refuses a retain count above its bound, naming the field and the limit', () => {
-    assert.deepEqual(problemsOf(withRaft({ logRetainEntries: 60_000 })), [
+    assert.deepEqual(problemsOf(file, withRaft({ logRetainEntries: 60_000 })), [
       'raft.logRetainEntries: expected an integer from 0 to 50000, got 60000',
     ]);
-    assert.deepEqual(problemsOf(withRaft({ logRetainEntries: 10, logRetainEntriesMax: 5 })), [
+    assert.deepEqual(problemsOf(file, withRaft({ logRetainEntries: 10, logRetainEntriesMax: 5 })), [
       'raft.logRetainEntries: expected an integer from 0 to 5, got 10',
     ]);
-    assert.deepEqual(problemsOf(withRaft({ snapshotThresholdBytes: 100 })), [
+    assert.deepEqual(problemsOf(file, withRaft({ snapshotThresholdBytes: 100 })), [
       `raft.snapshotThresholdBytes: expected an integer from 1024 to ${Number.MAX_SAFE_INTEGER}, got 100`,
     ]);
   });
 
   it('refuses negative, fractional and non-numeric values, every one of them', () => {
-    const problems = problemsOf(withRaft({ logRetainEntries: -1, logRetainEntriesMax: 1.5, logRetainBytesMax: '1' }));
+    const problems = problemsOf(
+      file,
+      withRaft({ logRetainEntries: -1, logRetainEntriesMax: 1.5, logRetainBytesMax: '1' }),
+    );
     assert.deepEqual(problems, [
       'raft.logRetainEntries: must be >= 0',
       'raft.logRetainEntriesMax: must be integer',
@@ -103,29 +110,9 @@ describe('agent.json: peerWholeBodyBytesMax', () => {
   let file: string;
   let base: Record<string, unknown>;
 
-  before(async () => {
-    dir = makeTempDir('coraft-agent-config-');
-    const write = sinon.stub(process.stdout, 'write').returns(true);
-    try {
-      assert.equal(await runClusterCommand(['init', '--nodes', '1', '--dir', dir, '--force']), 0);
-    } finally {
-      write.restore();
-    }
-    file = join(dir, 'n1', 'agent.json');
-    base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  });
+  before(async () => ({ dir, file, base } = await initAgentJson()));
 
   after(() => removeDir(dir));
-
-  function problemsOf(raw: unknown): readonly string[] {
-    try {
-      resolveAgentConfig(raw, file);
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      return error.problems;
-    }
-    return assert.fail('the configuration was accepted');
-  }
 
   it('defaults to one DTLS record (PEER_WHOLE_BODY_BYTES_MAX) and takes a value within 1024..16256', () => {
     assert.equal(resolveAgentConfig(base, file).peerWholeBodyBytesMax, PEER_WHOLE_BODY_BYTES_MAX);
@@ -135,11 +122,13 @@ describe('agent.json: peerWholeBodyBytesMax', () => {
   });
 
   it('refuses a value outside 1024..16256 or not an integer, naming the field', () => {
-    assert.deepEqual(problemsOf({ ...base, peerWholeBodyBytesMax: 1023 }), ['peerWholeBodyBytesMax: must be >= 1024']);
-    assert.deepEqual(problemsOf({ ...base, peerWholeBodyBytesMax: 16_257 }), [
+    assert.deepEqual(problemsOf(file, { ...base, peerWholeBodyBytesMax: 1023 }), [
+      'peerWholeBodyBytesMax: must be >= 1024',
+    ]);
+    assert.deepEqual(problemsOf(file, { ...base, peerWholeBodyBytesMax: 16_257 }), [
       'peerWholeBodyBytesMax: must be <= 16256',
     ]);
-    assert.deepEqual(problemsOf({ ...base, peerWholeBodyBytesMax: '9000' }), [
+    assert.deepEqual(problemsOf(file, { ...base, peerWholeBodyBytesMax: '9000' }), [
       'peerWholeBodyBytesMax: must be integer',
     ]);
   });

@@ -11,17 +11,10 @@ import { AGENT_RAFT_DEFAULTS, resolveAgentConfig } from '../../../agent/config/a
 import { RETAIN_HEAP_SHARE, SNAPSHOT_HEAP_SHARE, raftDefaultsForHeap } from '../../../agent/config/memory-budget.js';
 import { UNIT_NODE_FLAGS } from '../../../agent/fleet/memory-sizing.js';
 import { validateRaftConfiguration } from '../../../contracts/raft-configuration.js';
+import { rawAgentConfig } from './raw-config.js';
 
 const MIB = 1024 * 1024;
-const raw = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  nodeId: 'n1',
-  dataDir: 'data',
-  listen: { peer: '127.0.0.1:7000', endpoint: '127.0.0.1:7001' },
-  members: [{ id: 'n1', address: '127.0.0.1:7000' }],
-  transport: 'coap',
-  storage: 'memory',
-  ...extra,
-});
+const raw = rawAgentConfig;
 
 /** The V8 heap limit of a Node started with the shipped unit's flags, bytes. */
 function unitHeapLimit(): number {

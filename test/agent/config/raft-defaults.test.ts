@@ -7,16 +7,9 @@
 import { strict as assert } from 'node:assert';
 import { AGENT_RAFT_DEFAULTS, resolveAgentConfig } from '../../../agent/config/agent-config.js';
 import { DEFAULT_RAFT_CONFIGURATION, validateRaftConfiguration } from '../../../contracts/raft-configuration.js';
+import { rawAgentConfig } from './raw-config.js';
 
-const raw = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  nodeId: 'n1',
-  dataDir: 'data',
-  listen: { peer: '127.0.0.1:7000', endpoint: '127.0.0.1:7001' },
-  members: [{ id: 'n1', address: '127.0.0.1:7000' }],
-  transport: 'coap',
-  storage: 'memory',
-  ...extra,
-});
+const raw = rawAgentConfig;
 
 describe("the agent's Raft timing", () => {
   it('heartbeats every 100 ms on a 20 ms tick by default, and the defaults are valid', () => {

@@ -7,16 +7,9 @@ import { readFileSync } from 'node:fs';
 import { resolveAgentConfig } from '../../../agent/config/agent-config.js';
 import { SCHEMA_FILE, VALIDATOR_FILE, validatorSource } from '../../../agent/config/validator-source.js';
 import { ConfigError } from '../../../contracts/errors.js';
+import { rawAgentConfig } from './raw-config.js';
 
-const minimal = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  nodeId: 'n1',
-  dataDir: 'data',
-  listen: { peer: '127.0.0.1:7000', endpoint: '127.0.0.1:7001' },
-  members: [{ id: 'n1', address: '127.0.0.1:7000' }],
-  transport: 'coap',
-  storage: 'memory',
-  ...extra,
-});
+const minimal = rawAgentConfig;
 
 /** The problems a configuration is refused with ([] when it is accepted). */
 function problems(raw: unknown): string[] {
