@@ -131,6 +131,11 @@ export function decodeTrustImage(bytes: Uint8Array): TrustImage {
   };
 }
 
+/** What comes before the KV image in a node state: the array head, the format, the version, the image's head. */
+function nodeStateHeads(kvBytes: number): Uint8Array[] {
+  return [cborHead(4, 4), encodeCbor(encoder, NODE_STATE_FORMAT), encodeCbor(encoder, 1), cborHead(2, kvBytes)];
+}
+
 /**
  * Encodes a node state snapshot: `['coraft-state', 1, kv, trust]`, the KV image given whole or as
  * the pieces it is the concatenation of (kvSnapshotPieces). The bytes are framed, not encoded
@@ -140,8 +145,7 @@ export function decodeTrustImage(bytes: Uint8Array): TrustImage {
 export function encodeNodeState(kv: Uint8Array | readonly Uint8Array[], trust: Uint8Array): Buffer {
   const kvPieces = kv instanceof Uint8Array ? [kv] : kv;
   const kvBytes = kvPieces.reduce((sum, piece) => sum + piece.byteLength, 0);
-  const head = [cborHead(4, 4), encodeCbor(encoder, NODE_STATE_FORMAT), encodeCbor(encoder, 1), cborHead(2, kvBytes)];
-  const parts = [...head, ...kvPieces, cborHead(2, trust.byteLength), trust];
+  const parts = [...nodeStateHeads(kvBytes), ...kvPieces, cborHead(2, trust.byteLength), trust];
   return Buffer.concat(
     parts,
     parts.reduce((sum, part) => sum + part.byteLength, 0),
@@ -174,9 +178,8 @@ export function encodeNodeStateParts(parts: KvSnapshotParts, trust: Uint8Array):
   const trustHead = cborHead(2, trust.byteLength);
   const out = Buffer.allocUnsafeSlow(room + kvSnapshotBytesBound(parts) + trustHead.byteLength + trust.byteLength);
   const kvEnd = writeKvSnapshot(parts, out, room);
-  const leading = [cborHead(4, 4), encodeCbor(encoder, NODE_STATE_FORMAT), encodeCbor(encoder, 1)];
   let start = room;
-  for (const piece of [...leading, cborHead(2, kvEnd - room)].reverse()) {
+  for (const piece of nodeStateHeads(kvEnd - room).reverse()) {
     start -= piece.byteLength;
     out.set(piece, start);
   }
