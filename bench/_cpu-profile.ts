@@ -43,8 +43,28 @@ const obj = (v: unknown): Record<string, unknown> | null =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v)) : null;
 const numbers = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : []);
 
-/** Adds the self time of each frame in one profile (parsed JSON) to `selfUs`; throws when it is not a CPU profile. */
-export function addProfile(profile: unknown, selfUs: Map<Frame, number>, frames: Map<string, Frame>): void {
+/**
+ * A span of time on the profiles' clock, µs: V8 stamps samples with the monotonic clock that
+ * `process.hrtime` reads, the same in every process of the machine.
+ */
+export interface ProfileWindow {
+  readonly fromUs: number;
+  readonly toUs: number;
+}
+
+/** The monotonic clock of the profiles' timestamps, µs (see ProfileWindow). */
+export const profileClockUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Adds the self time of each frame in one profile (parsed JSON) to `selfUs`, only of the samples
+ * taken within `window` when one is given; throws when it is not a CPU profile.
+ */
+export function addProfile(
+  profile: unknown,
+  selfUs: Map<Frame, number>,
+  frames: Map<string, Frame>,
+  window?: ProfileWindow,
+): void {
   const p = obj(profile);
   if (p === null || !Array.isArray(p.nodes)) throw new Error('not a V8 CPU profile (no nodes)');
   const nodes: readonly unknown[] = p.nodes;
@@ -63,9 +83,12 @@ export function addProfile(profile: unknown, selfUs: Map<Frame, number>, frames:
   }
   const samples = numbers(p.samples);
   const deltas = numbers(p.timeDeltas);
+  let atUs = typeof p.startTime === 'number' ? p.startTime : 0;
   for (let i = 0; i < samples.length; i += 1) {
     const frame = byId.get(samples[i] ?? -1);
     const us = Math.max(0, deltas[i] ?? 0);
+    atUs += deltas[i] ?? 0;
+    if (window !== undefined && (atUs < window.fromUs || atUs > window.toUs)) continue;
     if (frame !== undefined) selfUs.set(frame, (selfUs.get(frame) ?? 0) + us);
   }
 }
@@ -107,12 +130,17 @@ export function topCosts(selfUs: ReadonlyMap<Frame, number>, root: string, top: 
   };
 }
 
-/** Reads every .cpuprofile in `dir` and sums their costs. */
-export function profileCosts(dir: string, root: string, top: number): ProfileCosts & { readonly profiles: number } {
+/** Reads every .cpuprofile in `dir` and sums their costs (within `window` when given). */
+export function profileCosts(
+  dir: string,
+  root: string,
+  top: number,
+  window?: ProfileWindow,
+): ProfileCosts & { readonly profiles: number } {
   const selfUs = new Map<Frame, number>();
   const frames = new Map<string, Frame>();
   const names = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  for (const name of names) addProfile(JSON.parse(readFileSync(join(dir, name), 'utf8')), selfUs, frames);
+  for (const name of names) addProfile(JSON.parse(readFileSync(join(dir, name), 'utf8')), selfUs, frames, window);
   return { profiles: names.length, ...topCosts(selfUs, root, top) };
 }
 

@@ -32,6 +32,10 @@ export interface SystemFootprint {
   /** Spawn to endpoint answering of an agent restarted on its data; null when not measured. */
   readonly restartAnsweredMs: number | null;
   readonly idleRssBytes: PerMember<number | null>;
+  /** The anonymous part of idleRssBytes (RssAnon: V8's heap, malloc, buffers). */
+  readonly idleRssAnonBytes: PerMember<number | null>;
+  /** The file-backed part of idleRssBytes (RssFile: the executable's and libraries' pages, LMDB's map). */
+  readonly idleRssFileBytes: PerMember<number | null>;
   readonly idleCpuPercent: PerMember<number | null>;
   readonly startupWriteBytes: PerMember<number | null>;
   readonly idleWriteBytes: PerMember<number | null>;
@@ -96,8 +100,8 @@ export function goalRows(f: Footprint): GoalRow[] {
   return [...idleRows(f), ...loadRows(f)];
 }
 
-/** The rows of an idle cluster: memory, CPU, disk and start-up times. */
-function idleRows(f: Footprint): GoalRow[] {
+/** The idle RSS of each agent, and its anonymous and file-backed parts. */
+function rssRows(f: Footprint): GoalRow[] {
   const c = f.coraft;
   const e = f.etcd;
   const mb = MB;
@@ -109,6 +113,30 @@ function idleRows(f: Footprint): GoalRow[] {
       goal: '<= 50',
       met: atMost(worst(c.idleRssBytes), 50 * mb),
     },
+    {
+      figure: '  of which anonymous (RssAnon), MiB',
+      coraft: list(c.idleRssAnonBytes, mib),
+      etcd: list(e?.idleRssAnonBytes, mib),
+      goal: '',
+      met: null,
+    },
+    {
+      figure: '  of which file pages (RssFile), MiB',
+      coraft: list(c.idleRssFileBytes, mib),
+      etcd: list(e?.idleRssFileBytes, mib),
+      goal: '',
+      met: null,
+    },
+  ];
+}
+
+/** The rows of an idle cluster: memory, CPU, disk and start-up times. */
+function idleRows(f: Footprint): GoalRow[] {
+  const c = f.coraft;
+  const e = f.etcd;
+  const mb = MB;
+  return [
+    ...rssRows(f),
     {
       figure: 'idle CPU per agent, % of a core',
       coraft: list(c.idleCpuPercent),

@@ -4,16 +4,18 @@
  *
  *   npm run bench -- footprint [--json] [--settle-ms=10000] [--idle-ms=30000] [--load-ms=30000]
  *                              [--after-load-ms=10000] [--clients=64] [--value-bytes=256]
- *                              [--no-load] [--no-install]
+ *                              [--no-load] [--no-install] [--cpu-prof-dir=DIR]
  *
  * 1. Start-up: a fresh 3-agent coraft cluster (defaults: coaps, cbor, LMDB), then a fresh
  *    3-member etcd, each timed from spawn to each member's endpoint answering (the agent's own
  *    start-up) and to the first answer naming a leader (bench/_startup.ts). Each coraft agent's
  *    own account of its start-up (the phases from process start to READY, and its CPU time) is
  *    printed beside it (bench/_startup-phases.ts).
- * 2. Rest: after --settle-ms, each member's RSS (VmRSS), the bytes it has written to the block
- *    layer since spawn (/proc/PID/io) and its data folder's size; then over --idle-ms, its CPU
- *    (% of one core, /proc/PID/stat) and the bytes it wrote while idle.
+ * 2. Rest: after --settle-ms, each member's RSS (VmRSS, and its anonymous and file-backed parts,
+ *    RssAnon and RssFile), the bytes it has written to the block layer since spawn (/proc/PID/io)
+ *    and its data folder's size; then over --idle-ms, its CPU (% of one core, /proc/PID/stat) and
+ *    the bytes it wrote while idle. With --cpu-prof-dir, each coraft agent writes a V8 CPU profile
+ *    there when it exits (`npm run bench -- profile DIR` sums them).
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
  *    the leader for --load-ms: peak VmRSS and RssAnon (sampled every 250 ms), RssAnon
  *    --after-load-ms after the load stopped, and write amplification (bytes all members wrote
@@ -25,15 +27,17 @@
  * systemd/coraft.service.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cleanup, removeWhenGone } from './_cleanup.js';
 import { LoadAccumulator, loadFigures, runSlice } from './_closed-loop.js';
 import { CoraftSystem } from './_coraft.js';
 import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
-import { intOption, round } from './_figures.js';
+import { costsTables, profileClockUs, profileCosts } from './_cpu-profile.js';
+import type { ProfileWindow } from './_cpu-profile.js';
+import { intOption, option, round } from './_figures.js';
 import { goalRows, goalsTable, parseMemorySetting } from './_footprint-report.js';
 import type { Footprint, LoadFootprint, SystemFootprint } from './_footprint-report.js';
 import { measureInstall } from './_install-size.js';
@@ -71,6 +75,8 @@ const readAll = (system: BenchSystem): Record<string, ProcessSample | null> =>
 /** What rest looks like: RSS and writes at the end of start-up, then CPU and writes over the idle window. */
 interface Rest {
   readonly idleRssBytes: Record<string, number | null>;
+  readonly idleRssAnonBytes: Record<string, number | null>;
+  readonly idleRssFileBytes: Record<string, number | null>;
   readonly idleCpuPercent: Record<string, number | null>;
   readonly startupWriteBytes: Record<string, number | null>;
   readonly idleWriteBytes: Record<string, number | null>;
@@ -97,6 +103,8 @@ async function measureRest(systems: readonly BenchSystem[], idleMs: number): Pro
     };
     return {
       idleRssBytes: byMember(s, (id) => b[id]?.rssBytes ?? null),
+      idleRssAnonBytes: byMember(s, (id) => b[id]?.rssAnonBytes ?? null),
+      idleRssFileBytes: byMember(s, (id) => b[id]?.rssFileBytes ?? null),
       startupWriteBytes: byMember(s, (id) => b[id]?.writeBytes ?? null),
       idleCpuPercent: byMember(s, (id) => {
         const cpu = delta(id, (p) => p.cpuSeconds);
@@ -181,10 +189,31 @@ function installLine(install: NonNullable<Footprint['install']>): string {
   );
 }
 
+/** The --cpu-prof-dir option, resolved; undefined when not given. Refuses a folder that holds profiles already. */
+function profileDirOption(args: readonly string[]): string | undefined {
+  const given = option(args, 'cpu-prof-dir', '');
+  if (given === '') return undefined;
+  const dir = resolve(given);
+  if (existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.cpuprofile')))
+    throw new Error(`--cpu-prof-dir: ${dir} holds .cpuprofile files already; give an empty or new folder`);
+  return dir;
+}
+
+/** What the coraft agents ran while idle, from their CPU profiles, per second of the idle window. */
+function idleProfileText(dir: string, window: ProfileWindow, idleMs: number): string {
+  const costs = profileCosts(dir, ROOT, 30, window);
+  const perSecond = round(costs.busyMs / (idleMs / 1000), 2);
+  return (
+    `coraft's CPU profiles over the idle window (${costs.profiles} profiles, all agents together, ` +
+    `${perSecond} ms busy per second):\n${costsTables(costs)}`
+  );
+}
+
 /** Starts a fresh coraft cluster, then a fresh etcd one when installed, and times each start-up. */
 async function startSystems(
   cleanup: Cleanup,
   withEtcd: boolean,
+  cpuProfDir: string | undefined,
   say: (line: string) => void,
 ): Promise<{
   coraft: CoraftSystem;
@@ -192,7 +221,12 @@ async function startSystems(
   startups: StartupFigures[];
   startupPhases: Readonly<Record<string, AgentStartup>>;
 }> {
-  const coraft = cleanup.addOwner(await CoraftSystem.create({ requestTimeoutMs: REQUEST_TIMEOUT_MS }));
+  const coraft = cleanup.addOwner(
+    await CoraftSystem.create({
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
+    }),
+  );
   const startups: StartupFigures[] = [await measureStartup(coraft, STARTUP_BOUND_MS)];
   say(`coraft start-up: ${JSON.stringify(startups[0])}`);
   const startupPhases = coraft.startupReports();
@@ -214,17 +248,20 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const clients = intOption(args, 'clients', 64, 1, 1024);
   const valueBytes = intOption(args, 'value-bytes', 256, 1, 1024 * 1024);
   const withLoad = !args.includes('--no-load');
+  const cpuProfDir = profileDirOption(args);
   const withEtcd = etcdInstalled();
   if (!withEtcd) say(`note: ${ETCD_BIN} is not installed: coraft measured alone`);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
   try {
     const nodeBaselineRssBytes = await nodeBaselineRss();
-    const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, say);
+    const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, cpuProfDir, say);
     const systems: BenchSystem[] = etcd === null ? [coraft] : [coraft, etcd];
     say(`settling ${settleMs} ms, then ${idleMs} ms idle, side by side`);
     await sleep(settleMs);
+    const idleWindow = { fromUs: profileClockUs(), toUs: 0 };
     const rest = await measureRest(systems, idleMs);
+    idleWindow.toUs = profileClockUs();
     const loads: (LoadFootprint | null)[] = [];
     for (const system of systems) {
       if (!withLoad) break;
@@ -235,6 +272,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const restartAnsweredMs = restart?.answeredMs ?? null;
     if (restart !== null) say(`restarted follower's start-up phases (on its data):\n${phasesTable(restart.phases)}`);
     await cleanup.run(say);
+    if (cpuProfDir !== undefined) say(idleProfileText(cpuProfDir, idleWindow, idleMs));
     say('production install: npm pack, npm install --omit=dev --prefer-offline, prune-prebuilds (deploy/install.sh)');
     const install = args.includes('--no-install') ? null : await installSize();
     const footprint = (i: number, restart: number | null): SystemFootprint | null => {

@@ -127,17 +127,22 @@ function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembe
 }
 
 /**
- * First retransmission timeout of the handshakes this agent starts with its peers, ms: a third
- * of the lowest election timeout (100 ms with the agent's timing), at least 100 ms and at most
- * RFC 6347's 1 s. When a cluster starts, an agent's first ClientHello to a peer that is still
- * starting is lost; with the 1 s default every request to that peer would wait a second for
- * the retransmission, longer than any election timeout, and the early first campaign
- * (CoreOptions.earlyFirstCampaign) could not reach it. Peers are on a LAN or loopback, where a
+ * First retransmission timeout of the handshakes this agent starts with its peers, ms: half a
+ * heartbeat interval (100 ms with the agent's timing) and at most a third of the lowest election
+ * timeout, at least 100 ms and at most RFC 6347's 1 s. When a cluster starts, an agent's first
+ * ClientHello to a peer that is still starting is lost; with the 1 s default every request to
+ * that peer would wait a second for the retransmission, longer than any election timeout, and
+ * the early first campaign (CoreOptions.earlyFirstCampaign, one heartbeat interval after start)
+ * could not reach it. Peers are on a LAN or loopback, where a
  * flight takes far less than this; a late answer only costs a duplicate flight, which DTLS
  * handles. The timeout doubles on each retransmission as usual.
  */
 export function peerHandshakeRetransmitInitialMs(config: Pick<AgentConfig, 'raft'>): number {
-  return Math.min(1000, Math.max(100, Math.floor(config.raft.electionTimeoutMinMs / 3)));
+  const raft = config.raft;
+  return Math.min(
+    1000,
+    Math.max(100, Math.floor(Math.min(raft.heartbeatIntervalMs / 2, raft.electionTimeoutMinMs / 3))),
+  );
 }
 
 /** Opens the agent's peer DTLS client; each server is a member with its own link key, chosen by its address. */

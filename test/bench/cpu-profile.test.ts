@@ -1,7 +1,8 @@
 // Proves the CPU-profile summary of the vs-etcd bench (bench/_cpu-profile.ts) charges each
 // sample's time delta to the function sampled, sums the same function over several profiles,
 // leaves idle time out of the busy total, groups by file, names files relative to the checkout
-// or from node_modules on, and refuses what is not a profile.
+// or from node_modules on, counts only the samples of a time window when given one, and refuses
+// what is not a profile.
 import { strict as assert } from 'node:assert';
 import { addProfile, shortUrl, topCosts } from '../../bench/_cpu-profile.js';
 
@@ -51,6 +52,25 @@ describe('bench cpu profile summary', () => {
     );
     assert.deepEqual(costs.files[0], { name: 'dist/transport/dtls/record.js', selfMs: 9, percent: 75 });
     assert.equal(topCosts(self, ROOT, 1).functions.length, 1);
+  });
+
+  it('counts only the samples within a window of the profile clock', () => {
+    // startTime 0: the samples are taken at 1000, 4000, 7000, 9000, 10000 and 11000 µs.
+    const self = new Map();
+    addProfile(profile([2, 3, 3, 4, 5, 6], [1000, 3000, 3000, 2000, 1000, 1000]), self, new Map(), {
+      fromUs: 4000,
+      toUs: 9000,
+    });
+    const costs = topCosts(self, ROOT, 10);
+    assert.equal(costs.idleMs, 0);
+    assert.equal(costs.busyMs, 8);
+    assert.deepEqual(
+      costs.functions.map((f) => [f.name, f.selfMs]),
+      [
+        ['seal dist/transport/dtls/record.js:42', 6],
+        ['encode node_modules/cbor-x/encode.js:10', 2],
+      ],
+    );
   });
 
   it('shortens file names and refuses a non-profile', () => {

@@ -1,7 +1,8 @@
 // Proves the footprint bench judges each figure against issue 17's goal (bench/_footprint-report.ts):
 // the unit's MemoryHigh read in systemd's units, the worst member decides, idle CPU is judged
 // against etcd's and not at all without etcd, peak RSS must be both under 90 MiB and under
-// MemoryHigh, any idle write fails, and figures without a goal are reported, not judged.
+// MemoryHigh, any idle write fails, and figures without a goal (the anonymous and file parts of
+// the idle RSS among them) are reported, not judged.
 import { strict as assert } from 'node:assert';
 import { goalRows, goalsTable, parseMemorySetting, worst } from '../../bench/_footprint-report.js';
 import type { Footprint, GoalRow, SystemFootprint } from '../../bench/_footprint-report.js';
@@ -13,6 +14,8 @@ function system(over: Partial<SystemFootprint> = {}): SystemFootprint {
     startup: { leaderKnownMs: 900, answeredMs: { n1: 250, n2: 280, n3: 290 } },
     restartAnsweredMs: 200,
     idleRssBytes: { n1: 45 * MiB, n2: 48 * MiB, n3: 49 * MiB },
+    idleRssAnonBytes: { n1: 15 * MiB, n2: 17 * MiB, n3: 18 * MiB },
+    idleRssFileBytes: { n1: 30 * MiB, n2: 31 * MiB, n3: 31 * MiB },
     idleCpuPercent: { n1: 0.5, n2: 0.4, n3: 0.6 },
     startupWriteBytes: { n1: MiB, n2: MiB, n3: 1.5 * MiB },
     idleWriteBytes: { n1: 0, n2: 0, n3: 0 },
@@ -89,6 +92,9 @@ describe('bench footprint goals', () => {
       [],
     );
     assert.match(goalsTable(rows), /idle RSS per agent, MiB\s+45 \/ 48 \/ 49\s+45 \/ 48 \/ 49\s+<= 50\s+yes/);
+    // The two parts of the idle RSS are reported beside it, not judged.
+    assert.match(goalsTable(rows), /of which anonymous \(RssAnon\), MiB\s+15 \/ 17 \/ 18\s/);
+    assert.match(goalsTable(rows), /of which file pages \(RssFile\), MiB\s+30 \/ 31 \/ 31\s/);
   });
 
   it('fails each goal by its worst member', () => {

@@ -9,6 +9,7 @@ import type { NodeId } from '../../contracts/log.js';
 import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor } from '../../contracts/messages.js';
 import type { NetworkClient } from '../../contracts/network.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
+import { HeartbeatPayloads } from '../heartbeat-payloads.js';
 import type { PeerBook } from '../peer-book.js';
 import { RPC_PATH_ROOT, encodeRequest, isResponseTo } from '../rpc-routes.js';
 import type { CoapClient } from './client.js';
@@ -43,6 +44,9 @@ const diagnosticText = new TextDecoder('utf-8', { fatal: false });
 /** NetworkClient over CoAP; see the module comment. */
 export class CoapNetworkClient implements NetworkClient {
   private readonly extraOptions: readonly CoapOptionValue[];
+  /** Each peer's last heartbeat body, sent again while unchanged (heartbeat-payloads.ts). */
+  private readonly heartbeats = new HeartbeatPayloads();
+  private readonly encode = (request: RequestMessage): Uint8Array => encodeRequest(this.deps.serializer, request);
 
   constructor(private readonly deps: CoapNetworkClientDeps) {
     const advertised = deps.advertisedAddress;
@@ -64,7 +68,7 @@ export class CoapNetworkClient implements NetworkClient {
     const { rpc } = RPC_OF_REQUEST[request.type];
     const peer = this.deps.peers.literal(target) ?? (await this.deps.peers.resolve(target));
     const serializer = this.deps.serializer;
-    const payload = encodeRequest(serializer, request);
+    const payload = this.heartbeats.bodyOf(target, request, this.encode);
     const response = await this.deps.coap.request(
       peer,
       {
@@ -101,6 +105,7 @@ export class CoapNetworkClient implements NetworkClient {
 
   setPeers(members: readonly { readonly id: NodeId; readonly address: string }[]): void {
     this.deps.peers.set(members);
+    this.heartbeats.clear();
   }
 
   close(): Promise<void> {

@@ -88,12 +88,16 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     }
   });
 
-  it('retries a lost ClientHello to a peer within a third of the lowest election timeout', async () => {
+  it('retries a lost ClientHello to a peer within half a heartbeat and a third of an election timeout', async () => {
     const [node] = initCluster({ dir, nodes: 3, basePort: 40_100, transport: 'coaps', storage: 'memory', force: true });
     assert.ok(node !== undefined);
     const config = { ...loadAgentConfig(node.config), listenPeer: { host: '127.0.0.1', port: 0 } };
     const retryMs = peerHandshakeRetransmitInitialMs(config);
     assert.ok(retryMs >= 100 && retryMs <= config.raft.electionTimeoutMinMs / 3, `${retryMs} ms`);
+    assert.ok(
+      retryMs <= config.raft.heartbeatIntervalMs / 2,
+      'before the early first campaign, a heartbeat after start',
+    );
     assert.ok(retryMs < 1000, "below DTLS's default first retransmission");
     const logger = new MemoryLogger();
     const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger));

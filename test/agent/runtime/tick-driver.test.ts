@@ -3,8 +3,9 @@
 // passed are applied, so the core has seen as many ticks as a fixed tick timer would have given
 // it; a due tick that comes closer re-arms the timer earlier; after a stall at most the ticks up
 // to the first due one are applied and the rest dropped, as the fixed timer did; nothing ticks
-// once stopped. And on a whole idle 3-node cluster (virtual time, the agent's timing), an agent
-// wakes for timers far fewer than the 50 times a second a fixed 20 ms tick took.
+// once stopped. And on a whole idle 3-node cluster (virtual time, the agent's timing), the
+// leader sends each follower one heartbeat per heartbeat interval and no more, and an agent wakes
+// for timers far fewer than the 50 times a second a fixed 20 ms tick took.
 import { strict as assert } from 'node:assert';
 import { TickDriver } from '../../../agent/runtime/tick-driver.js';
 import type { TickedCore } from '../../../agent/runtime/tick-driver.js';
@@ -19,6 +20,7 @@ import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js'
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';
 import type { TimerHandle, Timers } from '../../../contracts/clock.js';
+import type { NetworkClient } from '../../../contracts/network.js';
 
 const TICK_MS = 20;
 
@@ -115,37 +117,57 @@ describe('tick driver', () => {
     assert.equal(core.ticks, ticks);
   });
 
-  it('lets an idle 3-node cluster sleep between heartbeats', async () => {
+  it('lets an idle 3-node cluster sleep between heartbeats, one round per heartbeat interval', async () => {
     const timers = new CountingTimers();
     const network = new SimNetwork(timers, new SeededPrng(5), RELIABLE_NETWORK);
     const ids = ['n1', 'n2', 'n3'];
     const root = new SeededPrng(11);
-    const nodes = ids.map(
-      (id) =>
-        new RaftNodeImpl(
-          {
-            timers,
-            prng: root.fork(),
-            ...network.endpoint(id),
-            storage: new MemoryPersistenceEngine(),
-            stateMachine: new KvStateMachine({}),
-            logger: new MemoryLogger(10),
-            metrics: new NoopMetrics(),
-            membership: new DefaultMembershipManager(),
-          },
-          { nodeId: id, raft: AGENT_RAFT_DEFAULTS, bootstrap: simpleConfiguration(ids) },
-        ),
-    );
+    const appends = new Map<string, number>();
+    /** The sim client of `id`, counting the AppendEntries it sends. */
+    const countingClient = (id: string, client: NetworkClient): NetworkClient => ({
+      send: (target, request, timeoutMs) => {
+        if (request.type === 'AppendEntriesRequest') appends.set(id, (appends.get(id) ?? 0) + 1);
+        return client.send(target, request, timeoutMs);
+      },
+      setPeers: (members) => client.setPeers(members),
+      close: () => client.close(),
+    });
+    const nodes = ids.map((id) => {
+      const { client, server } = network.endpoint(id);
+      return new RaftNodeImpl(
+        {
+          timers,
+          prng: root.fork(),
+          client: countingClient(id, client),
+          server,
+          storage: new MemoryPersistenceEngine(),
+          stateMachine: new KvStateMachine({}),
+          logger: new MemoryLogger(10),
+          metrics: new NoopMetrics(),
+          membership: new DefaultMembershipManager(),
+        },
+        { nodeId: id, raft: AGENT_RAFT_DEFAULTS, bootstrap: simpleConfiguration(ids) },
+      );
+    });
     for (const node of nodes) await node.start();
     await timers.runUntil(3000);
     assert.equal(nodes.filter((n) => n.isLeader()).length, 1);
+    const leaderId = ids[nodes.findIndex((n) => n.isLeader())];
     const before = timers.fired;
+    const appendsBefore = new Map(appends);
     const seconds = 10;
     await timers.runUntil(timers.nowMs() + seconds * 1000);
+    // The leader sends each follower one heartbeat per interval (200 ms: 5 a second), no more.
+    const rounds = (seconds * 1000) / AGENT_RAFT_DEFAULTS.heartbeatIntervalMs;
+    for (const id of ids) {
+      const sent = (appends.get(id) ?? 0) - (appendsBefore.get(id) ?? 0);
+      const expected = id === leaderId ? 2 * rounds : 0;
+      assert.ok(Math.abs(sent - expected) <= 2, `${id} sent ${sent} AppendEntries in ${seconds} s, not ~${expected}`);
+    }
+    // A fixed 20 ms tick alone was 50 timer callbacks per agent per second; what is left is the
+    // leader's heartbeat rounds (5 a second) and the transport's own timers for each RPC.
     const perAgentPerSecond = (timers.fired - before) / seconds / nodes.length;
-    // A fixed 20 ms tick alone was 50 per agent per second; what is left is the leader's
-    // heartbeat rounds (10 a second) and the transport's own timers for each RPC.
-    assert.ok(perAgentPerSecond < 25, `${perAgentPerSecond} timer callbacks per agent per second`);
+    assert.ok(perAgentPerSecond < 12, `${perAgentPerSecond} timer callbacks per agent per second`);
     assert.equal(nodes.filter((n) => n.isLeader()).length, 1, 'the leader kept its lead');
     for (const node of nodes) await node.stop();
   });
