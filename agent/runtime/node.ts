@@ -8,13 +8,14 @@
  * membership-driver.ts (adding and removing servers), admin.ts (signed commands) and status.ts.
  *
  * The Ready loop handles one Ready at a time, in this order:
- * 1. Its write (everything to persist, one batch with one sync) starts, and then, while the disk
- *    works: on a leader, when the Ready changes neither term nor vote and carries no snapshot and
- *    no truncation, its requests to peers (AppendEntries with the new entries) leave: a leader
- *    replicates entries while it writes them (Raft thesis §10.2.1); and, on any node, the
- *    committed entries that earlier Readies synced are applied (a leader's are all such: it
- *    commits only synced entries, see 5). A follower's answer then leaves as soon as its write
- *    is done, and a leader's own sync runs beside its sends and its answers to clients.
+ * 1. On a leader, when the Ready changes neither term nor vote and carries no snapshot and no
+ *    truncation, its requests to peers (AppendEntries with the new entries) leave first: a leader
+ *    replicates entries while it writes them (Raft thesis §10.2.1), and a follower's round trip,
+ *    the longer path to a commit, starts at once. Then the write starts (everything to persist,
+ *    one batch with one sync), and while the disk works the committed entries that earlier
+ *    Readies synced are applied, on any node (a leader's are all such: it commits only synced
+ *    entries, see 5). So a follower's answer leaves as soon as its write is done, and a leader's
+ *    answers to clients do not hold back its write.
  * 2. The write is awaited.
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
@@ -268,10 +269,10 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
     const synced = ready.snapshot === null ? syncedCommitted(ready) : 0;
     assert(!sendFirst || synced === ready.committed.length, 'a leader commits only synced entries');
-    // Step 1: the write starts, and the work that need not wait for it is done while the disk works.
-    const started = this.deps.timers.nowMs();
-    const written = startWrite(this.deps.storage, ready, sendFirst || synced > 0);
+    // Step 1: a leader's requests leave, the write starts, and entries synced earlier are applied meanwhile.
     if (sendFirst) for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
+    const started = this.deps.timers.nowMs();
+    const written = startWrite(this.deps.storage, ready, synced > 0);
     for (let i = 0; i < synced; i += 1) this.applyEntry(entryAt(ready.committed, i));
     if (written !== null) {
       await written;

@@ -9,8 +9,9 @@
 // - nothing is applied or acknowledged to the client before the leader's write is done;
 // - an entry that committed while the leader wrote a later one is applied and acknowledged
 //   while the leader writes the next group, without waiting for that group's sync;
-// - a leader starts its write before its AppendEntries leave, and asks the engine to overlap
-//   it (PersistOptions.overlap), so its own sync runs beside its sends;
+// - a leader's AppendEntries leave before its write starts, and the entries that committed
+//   earlier are applied (clients answered) only once that write is under way, which it asks the
+//   engine to overlap with that work (PersistOptions.overlap);
 // - a follower applies an entry that committed before the entries it is writing while that
 //   write is under way, so its answer to the leader leaves as soon as the write is done.
 // That votes and answers wait for the disk is node.test.ts's "Property 9" test.
@@ -183,24 +184,35 @@ describe('the Ready loop order (node.ts)', () => {
     for (const n of nodes) await n.node.stop();
   });
 
-  it('a leader starts its write before its AppendEntries leave, and overlaps the sends with it', async () => {
+  it('a leader sends its appends, then starts its write, then applies what committed earlier', async () => {
     const { timers, leader, nodes } = await cluster(14);
-    const index = leader.node.getStatus().lastLogIndex + 1;
+    const first = leader.node.getStatus().lastLogIndex + 1;
     const events: string[] = [];
     leader.storage.onWrite = (batch, options) => {
-      if (batch.entries.some((e) => e.index === index)) events.push(`write overlap=${String(options?.overlap)}`);
+      if (batch.entries.some((e) => e.index === first + 1)) events.push(`write overlap=${String(options?.overlap)}`);
     };
     const send = leader.client.send.bind(leader.client);
     leader.client.send = (target, request, timeoutMs) => {
-      if (request.type === 'AppendEntriesRequest' && request.entries.some((e) => e.index === index))
-        events.push(`append to ${target}`);
+      if (request.type === 'AppendEntriesRequest' && request.entries.some((e) => e.index === first + 1))
+        events.push('append');
       return send(target, request, timeoutMs);
     };
-    const submitted = leader.node.submitCommand(text('overlapped'), 5000);
+    const apply = leader.stateMachine.apply.bind(leader.stateMachine);
+    leader.stateMachine.apply = (entry) => {
+      if (entry.index === first) events.push('apply first');
+      return apply(entry);
+    };
+    // The first entry commits while the leader's write of it is held; the second waits for the next Ready.
+    leader.storage.holding = true;
+    const submitted = leader.node.submitCommand(text('first'), 5000);
+    await timers.runUntil(timers.nowMs() + HOLD_MS);
+    const second = leader.node.submitCommand(text('second'), 5000);
+    leader.storage.release();
     await timers.runUntil(timers.nowMs() + 100);
-    assert.deepEqual(await submitted, text('overlapped'));
-    assert.equal(events.length, 3, `one write and two appends: ${events.join(', ')}`);
-    assert.equal(events[0], 'write overlap=true', `the write starts first: ${events.join(', ')}`);
+    assert.deepEqual(await submitted, text('first'));
+    assert.deepEqual(await second, text('second'));
+    // One Ready carries the second entry and the commit of the first.
+    assert.deepEqual(events, ['append', 'append', 'write overlap=true', 'apply first']);
     for (const n of nodes) await n.node.stop();
   });
 
