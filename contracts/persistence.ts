@@ -22,6 +22,16 @@ export interface PersistBatch {
   readonly hardState: HardState | null;
 }
 
+/** How the caller wants one write done; every field is a hint an engine may ignore. */
+export interface PersistOptions {
+  /**
+   * The caller has other work to do while the write is under way (send AppendEntries, apply
+   * entries synced earlier): start the write at once, and do not hold the event loop for its
+   * sync. Default false: the engine picks (the WAL engine may sync a lone write inline).
+   */
+  readonly overlap?: boolean;
+}
+
 /** Everything a node restores from disk when it starts. */
 export interface PersistedState {
   readonly hardState: HardState;
@@ -57,8 +67,8 @@ export interface PersistedState {
  * test harness rebuilds the per-field methods over this port (test/storage/reference-fields.ts).
  */
 export interface PersistenceEngine {
-  /** Applies one batch atomically with one sync; see {@link PersistBatch}. */
-  persist(batch: PersistBatch): Promise<void>;
+  /** Applies one batch atomically with one sync; see {@link PersistBatch} and {@link PersistOptions}. */
+  persist(batch: PersistBatch, options?: PersistOptions): Promise<void>;
   /** Loads everything a restarting node needs, checking it for consistency. */
   load(): Promise<PersistedState>;
   /** Refuses every write not yet durable with STORAGE_CLOSED and releases the store. Idempotent. */

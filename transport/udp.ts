@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { NetworkError } from '../contracts/errors.js';
 import { assert } from '../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from './datagram.js';
+import { literalLookup } from './literal-lookup.js';
 
 /** Options of a UDP endpoint. */
 export interface UdpEndpointOptions {
@@ -70,7 +71,7 @@ export class UdpEndpoint implements DatagramEndpoint {
         'udp buffer size is 4 KiB..64 MiB',
       );
     }
-    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: false });
+    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: false, lookup: literalLookup() });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void =>
         reject(

@@ -9,15 +9,19 @@
  *
  * The Ready loop handles one Ready at a time, in this order:
  * 1. On a leader, when the Ready changes neither term nor vote and carries no snapshot and no
- *    truncation, its requests to peers (AppendEntries with the new entries) leave at once: a
- *    leader replicates entries while it writes them (Raft thesis §10.2.1). It applies the committed
- *    entries then too (synced in earlier Readies: see 5), not after this Ready's sync.
- * 2. Everything to persist is written as one batch with one sync.
+ *    truncation, its requests to peers (AppendEntries with the new entries) leave first: a leader
+ *    replicates entries while it writes them (Raft thesis §10.2.1), and a follower's round trip,
+ *    the longer path to a commit, starts at once. Then the write starts (everything to persist,
+ *    one batch with one sync), and while the disk works the committed entries that earlier
+ *    Readies synced are applied, on any node (a leader's are all such: it commits only synced
+ *    entries, see 5). So a follower's answer leaves as soon as its write is done, and a leader's
+ *    answers to clients do not hold back its write.
+ * 2. The write is awaited.
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
  *    the state it rests on is durable (reference Property 9).
- * 4. A snapshot from the leader is restored, the committed entries are applied (unless step 1
- *    did), and confirmed reads learn their read index.
+ * 4. A snapshot from the leader is restored, the rest of the committed entries (those this
+ *    Ready wrote) are applied, and confirmed reads learn their read index.
  * 5. The core is advanced: only now does it count the entries as stable, so a leader counts
  *    itself toward a commit only with entries that are on its own disk. Then the reads whose
  *    read index is applied are answered, and membership changes see the applied configuration.
@@ -45,6 +49,7 @@ import { Snapshots } from './snapshots.js';
 import { ClientOperations } from './client-ops.js';
 import { transferLeadership } from './leadership.js';
 import { reportReadyEvents } from './ready-events.js';
+import { entryAt, startWrite, syncedCommitted } from './ready-write.js';
 import type { ReadyEventSink } from './ready-events.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
 import { TickDriver } from './tick-driver.js';
@@ -260,32 +265,24 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   /** Handles one Ready in the order the module comment gives. */
   private async handleReady(core: RaftCore, ready: Ready): Promise<void> {
     reportReadyEvents(this.readyEventSink, ready);
-    const needsPersist =
-      ready.hardState !== null ||
-      ready.snapshot !== null ||
-      ready.truncateFrom !== null ||
-      ready.entries.length > 0 ||
-      ready.compactBefore !== null;
-    // Step 1: a leader sends its entries while it writes them (Raft thesis §10.2.1), and applies the
-    // committed ones: they are synced (step 5), so a write waits for its own sync, not the next group's.
     const sendFirst =
       core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
-    if (sendFirst) {
-      for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
-      assert((ready.committed.at(-1)?.index ?? 0) < (ready.entries[0]?.index ?? Infinity), 'committed is synced');
-      for (const entry of ready.committed) this.applyEntry(entry);
-    }
-    if (needsPersist) {
-      const started = this.deps.timers.nowMs();
-      const { snapshot, truncateFrom, entries, compactBefore, hardState } = ready;
-      await this.deps.storage.persist({ snapshot, truncateFrom, entries, compactBefore, hardState });
+    const synced = ready.snapshot === null ? syncedCommitted(ready) : 0;
+    assert(!sendFirst || synced === ready.committed.length, 'a leader commits only synced entries');
+    // Step 1: a leader's requests leave, the write starts, and entries synced earlier are applied meanwhile.
+    if (sendFirst) for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
+    const started = this.deps.timers.nowMs();
+    const written = startWrite(this.deps.storage, ready, synced > 0);
+    for (let i = 0; i < synced; i += 1) this.applyEntry(entryAt(ready.committed, i));
+    if (written !== null) {
+      await written;
       this.deps.metrics.observeDurationMs('storage_sync_ms', this.deps.timers.nowMs() - started);
       if (!this.running) return;
     }
     // Step 3: answers, votes and anything under a new term leave only now that they are durable.
     for (const message of ready.messages) if (!sendFirst || message.kind === 'response') this.rpcs.dispatch(message);
     if (ready.snapshot !== null) this.snapshots.restore(ready.snapshot);
-    if (!sendFirst) for (const entry of ready.committed) this.applyEntry(entry);
+    for (let i = synced; i < ready.committed.length; i += 1) this.applyEntry(entryAt(ready.committed, i));
     const lost = (): unknown =>
       new NotLeaderError(core.getLeaderId(), 'leadership changed before the read was confirmed');
     for (const read of ready.readStates) this.pending.readConfirmed(read.token, read.index, lost);

@@ -121,6 +121,11 @@ export class Checkpointer {
     this.durable.apply(batch);
   }
 
+  /** True when fewer than walPendingBytesMax bytes of records wait: a write need not wait for room. */
+  hasRoom(): boolean {
+    return this.waitingBytes < this.options.walPendingBytesMax;
+  }
+
   /** Resolves once fewer than walPendingBytesMax bytes of records wait. */
   async waitForRoom(): Promise<void> {
     while (this.waitingBytes >= this.options.walPendingBytesMax) {

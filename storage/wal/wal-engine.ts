@@ -36,7 +36,7 @@
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
 import type { LogEntry, LogIndex } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
+import type { PersistBatch, PersistOptions, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
@@ -70,6 +70,8 @@ interface WalWrite {
   readonly batch: PersistBatch;
   readonly steps: readonly WriteStep[];
   readonly record: Buffer | null;
+  /** PersistOptions.overlap: the caller works while the write is under way; never sync it inline in `auto`. */
+  readonly overlap: boolean;
 }
 
 /** Frame header plus the most padding: a record at most this much below walFrameBytesMax fits a frame. */
@@ -157,7 +159,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     }
   }
 
-  persist(batch: PersistBatch): Promise<void> {
+  persist(batch: PersistBatch, options?: PersistOptions): Promise<void> {
     try {
       this.checkOpen();
       const bytes = checkBatchLimits(batch, this.options);
@@ -166,7 +168,8 @@ export class WalPersistenceEngine implements PersistenceEngine {
       if (record !== null && record.length > this.options.walFrameBytesMax - FRAME_SLACK_BYTES) record = null;
       const queued = record?.length ?? bytes;
       this.queue.checkAccepts(queued);
-      return this.queue.enqueue({ batch, steps: this.accepted.apply(batch), record }, queued);
+      const overlap = options?.overlap === true;
+      return this.queue.enqueue({ batch, steps: this.accepted.apply(batch), record, overlap }, queued);
     } catch (error) {
       // A refused write (closed, queue full, failed earlier, invalid batch) never reaches the disk.
       if (error instanceof PersistenceError)
@@ -206,12 +209,14 @@ export class WalPersistenceEngine implements PersistenceEngine {
       records.push(write.payload.record);
       bytes += write.bytes;
     }
-    await this.checkpointer.waitForRoom();
+    // Without an await while there is room, a write queued on an idle log starts before persist returns.
+    if (!this.checkpointer.hasRoom()) await this.checkpointer.waitForRoom();
     this.room.takeForLog(bytes, this.checkpointer.pendingBytes());
     const firstSeq = this.nextSeq;
     this.nextSeq += run.length;
     const frame = encodeFrameParts(firstSeq, records);
-    await this.writer.append(frame.parts, frame.bytes, firstSeq + run.length - 1, run.length === 1);
+    const single = run.length === 1 && run[0]?.payload.overlap !== true;
+    await this.writer.append(frame.parts, frame.bytes, firstSeq + run.length - 1, single);
     for (const [i, write] of run.entries())
       this.checkpointer.add(
         firstSeq + i,

@@ -52,7 +52,8 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
    * on the event loop, which stands still for as long as the disk takes (long on an SD card);
    * `auto` (default) syncs a frame of a single write inline while recent syncs took under
    * 1 ms, and in the background otherwise (several writes in a frame: the event loop prepares
-   * the next frame meanwhile).
+   * the next frame meanwhile; a write whose caller overlaps work with it, PersistOptions.overlap:
+   * the Ready loop sends and applies meanwhile).
    */
   readonly walSyncMode?: WalSyncMode;
   /**

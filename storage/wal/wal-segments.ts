@@ -129,7 +129,7 @@ export class SegmentWriter {
   /**
    * Writes a frame of `bytes` bytes, given as the pieces `parts` (written in order with one
    * gathered write; records up to `lastSeq`), and resolves once it is synced; `single` says
-   * that it holds a single write (see walSyncMode `auto`).
+   * that it holds a single write whose caller does nothing meanwhile (see walSyncMode `auto`).
    */
   async append(parts: readonly Buffer[], bytes: number, lastSeq: number, single: boolean): Promise<void> {
     assert(!this.closed, 'append on a closed log');

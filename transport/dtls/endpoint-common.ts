@@ -8,6 +8,7 @@ import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import { literalLookup } from '../literal-lookup.js';
 
 /** Timers on the process's monotonic clock. Timers are unref'd: the socket keeps the process alive. */
 export function realTimers(): Timers {
@@ -50,7 +51,7 @@ export function peerKey(address: string, port: number): string {
  * `receiveBufferBytes` (null: the system's default); rejects when binding fails.
  */
 export function bindSocket(address: string, port: number, receiveBufferBytes: number | null = null): Promise<Socket> {
-  const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+  const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', lookup: literalLookup() });
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
       socket.close();

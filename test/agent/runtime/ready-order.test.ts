@@ -8,7 +8,12 @@
 //   write is released, and commits right after;
 // - nothing is applied or acknowledged to the client before the leader's write is done;
 // - an entry that committed while the leader wrote a later one is applied and acknowledged
-//   while the leader writes the next group, without waiting for that group's sync.
+//   while the leader writes the next group, without waiting for that group's sync;
+// - a leader's AppendEntries leave before its write starts, and the entries that committed
+//   earlier are applied (clients answered) only once that write is under way, which it asks the
+//   engine to overlap with that work (PersistOptions.overlap);
+// - a follower applies an entry that committed before the entries it is writing while that
+//   write is under way, so its answer to the leader leaves as soon as the write is done.
 // That votes and answers wait for the disk is node.test.ts's "Property 9" test.
 import { strict as assert } from 'node:assert';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -20,14 +25,17 @@ import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuratio
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import type { PersistBatch } from '../../../contracts/persistence.js';
+import type { PersistBatch, PersistOptions } from '../../../contracts/persistence.js';
 import { EchoStateMachine } from './sim-cluster.js';
 
 /** A memory engine whose writes wait, while `holding`, until `release()`. */
 class GatedStorage extends MemoryPersistenceEngine {
   holding = false;
   private held: (() => void)[] = [];
-  override persist(batch: PersistBatch): Promise<void> {
+  /** Told of every write as it starts. */
+  onWrite: (batch: PersistBatch, options: PersistOptions | undefined) => void = () => undefined;
+  override persist(batch: PersistBatch, options?: PersistOptions): Promise<void> {
+    this.onWrite(batch, options);
     if (!this.holding) return super.persist(batch);
     return new Promise((resolve, reject) =>
       this.held.push(() => {
@@ -72,7 +80,7 @@ async function cluster(seed: number) {
       },
       { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
     );
-    return { node, storage, stateMachine };
+    return { node, storage, stateMachine, client };
   });
   for (const n of nodes) await n.node.start();
   await timers.runUntil(timers.nowMs() + 2000);
@@ -171,6 +179,63 @@ describe('the Ready loop order (node.ts)', () => {
     assert.equal(firstAcknowledged, true, 'the first client has its answer while the next group is written');
     assert.deepEqual(await submitted, text('first'));
     leader.storage.release();
+    await timers.runUntil(timers.nowMs() + 100);
+    assert.deepEqual(await second, text('second'));
+    for (const n of nodes) await n.node.stop();
+  });
+
+  it('a leader sends its appends, then starts its write, then applies what committed earlier', async () => {
+    const { timers, leader, nodes } = await cluster(14);
+    const first = leader.node.getStatus().lastLogIndex + 1;
+    const events: string[] = [];
+    leader.storage.onWrite = (batch, options) => {
+      if (batch.entries.some((e) => e.index === first + 1)) events.push(`write overlap=${String(options?.overlap)}`);
+    };
+    const send = leader.client.send.bind(leader.client);
+    leader.client.send = (target, request, timeoutMs) => {
+      if (request.type === 'AppendEntriesRequest' && request.entries.some((e) => e.index === first + 1))
+        events.push('append');
+      return send(target, request, timeoutMs);
+    };
+    const apply = leader.stateMachine.apply.bind(leader.stateMachine);
+    leader.stateMachine.apply = (entry) => {
+      if (entry.index === first) events.push('apply first');
+      return apply(entry);
+    };
+    // The first entry commits while the leader's write of it is held; the second waits for the next Ready.
+    leader.storage.holding = true;
+    const submitted = leader.node.submitCommand(text('first'), 5000);
+    await timers.runUntil(timers.nowMs() + HOLD_MS);
+    const second = leader.node.submitCommand(text('second'), 5000);
+    leader.storage.release();
+    await timers.runUntil(timers.nowMs() + 100);
+    assert.deepEqual(await submitted, text('first'));
+    assert.deepEqual(await second, text('second'));
+    // One Ready carries the second entry and the commit of the first.
+    assert.deepEqual(events, ['append', 'append', 'write overlap=true', 'apply first']);
+    for (const n of nodes) await n.node.stop();
+  });
+
+  it('a follower applies what committed before the entries it writes while that write is held', async () => {
+    const { timers, leader, followers, nodes } = await cluster(15);
+    const [held] = followers;
+    assert.ok(held);
+    const first = leader.node.submitCommand(text('first'), 5000);
+    await timers.runUntil(timers.nowMs() + 50);
+    assert.deepEqual(await first, text('first'));
+    const firstIndex = leader.node.getStatus().lastLogIndex;
+    assert.equal(held.node.getStatus().lastApplied < firstIndex, true, 'the follower has not learnt the commit yet');
+    // The next append carries the second entry and the commit of the first.
+    held.storage.holding = true;
+    const second = leader.node.submitCommand(text('second'), 5000);
+    await timers.runUntil(timers.nowMs() + HOLD_MS);
+    assert.ok(held.storage.heldCount > 0, 'the follower is writing the second entry');
+    assert.equal(holds(held.storage, firstIndex + 1), false, 'the second entry is not stored there yet');
+    assert.ok(
+      held.stateMachine.applied.some((e) => e.index === firstIndex),
+      'the first entry is applied while the follower writes the second',
+    );
+    held.storage.release();
     await timers.runUntil(timers.nowMs() + 100);
     assert.deepEqual(await second, text('second'));
     for (const n of nodes) await n.node.stop();

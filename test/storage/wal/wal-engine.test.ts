@@ -6,9 +6,13 @@
 // Then its own promises: options checked by name; concurrent writes share frames and are
 // checkpointed; old segments are deleted; a batch too large for a frame goes to LMDB directly
 // in order; an LMDB engine directory is upgraded and the LMDB engine then refuses it; and
-// writes LMDB could not hold are refused (STORAGE_FULL) without losing acknowledged ones.
+// writes LMDB could not hold are refused (STORAGE_FULL) without losing acknowledged ones; a write
+// on an idle log starts before persist returns, and one with PersistOptions.overlap is synced on
+// the thread pool, never inline.
 import { strict as assert } from 'node:assert';
-import { readdirSync } from 'node:fs';
+import { pbkdf2 } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ConfigError } from '../../../contracts/errors.js';
 import type { Metrics } from '../../../contracts/metrics.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
@@ -48,6 +52,27 @@ function logSegments(dir: string): string[] {
   return readdirSync(dir).filter((name) => /^wal-[0-9a-f]{16}\.log$/.test(name));
 }
 
+/** Whether the log's segments hold `bytes` somewhere. */
+function logHolds(dir: string, bytes: Uint8Array): boolean {
+  return logSegments(dir).some((name) => readFileSync(join(dir, name)).includes(Buffer.from(bytes)));
+}
+
+/**
+ * Keeps every thread of libuv's pool busy for about `ms` (pbkdf2 runs there). Resolves once they
+ * all are, with the promise of their end.
+ */
+async function occupyThreadPool(ms: number): Promise<{ readonly free: Promise<unknown> }> {
+  const threads = Number(process.env['UV_THREADPOOL_SIZE'] ?? '4');
+  const run = (iterations: number): Promise<void> =>
+    new Promise((resolve, reject) => pbkdf2('p', 's', iterations, 16, 'sha256', (e) => (e ? reject(e) : resolve())));
+  // Calibrate: the iterations one thread runs in about `ms`.
+  const probe = 2000;
+  const started = performance.now();
+  await run(probe);
+  const iterations = Math.ceil((ms * probe) / Math.max(0.01, performance.now() - started));
+  return { free: Promise.all(Array.from({ length: threads }, () => run(iterations))) };
+}
+
 describe('WalPersistenceEngine', function () {
   this.timeout(scaledMs(30_000));
   let dir: string;
@@ -79,6 +104,44 @@ describe('WalPersistenceEngine', function () {
         return true;
       },
     );
+  });
+
+  it('starts a write on an idle log before persist returns (auto mode, a lone write: synced inline)', async () => {
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir, { walSyncMode: 'auto' }));
+    try {
+      const written = entry(1, 1, 'command', 64);
+      const done = engine.persist({
+        snapshot: null,
+        truncateFrom: null,
+        entries: [written],
+        compactBefore: null,
+        hardState: null,
+      });
+      // Nothing was awaited: the frame is on disk only if the write ran within persist.
+      assert.ok(logHolds(dir, written.command), 'the frame is in the log when persist returns');
+      await done;
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('syncs an overlapped write (PersistOptions.overlap) on the thread pool, never inline', async () => {
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir, { walSyncMode: 'auto' }));
+    try {
+      // Every pool thread is busy for a while: a write queued there waits.
+      const pool = await occupyThreadPool(scaledMs(300));
+      const written = entry(1, 1, 'command', 64);
+      const batch = { snapshot: null, truncateFrom: null, entries: [written], compactBefore: null, hardState: null };
+      const done = engine.persist(batch, { overlap: true });
+      // An inline write would have run by the next turn of the event loop; one on the pool waits.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(logHolds(dir, written.command), false, 'the event loop did not write it');
+      await done;
+      assert.ok(logHolds(dir, written.command), 'the frame is in the log once the write resolved');
+      await pool.free;
+    } finally {
+      await engine.close();
+    }
   });
 
   it('groups concurrent writes into shared frames and checkpoints them in the background', async () => {

@@ -1,0 +1,43 @@
+/**
+ * The write of one Ready and what may be done while it is under way (node.ts, step 1 of the
+ * Ready loop): the committed entries that earlier Readies synced.
+ */
+import type { Ready } from '../core/ready.js';
+import type { LogEntry } from '../../contracts/log.js';
+import type { PersistenceEngine } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
+
+/**
+ * Starts the Ready's write, if it has anything to persist (null otherwise); `overlap`: the caller
+ * works while the write is under way (PersistOptions.overlap). The promise is awaited by the
+ * caller after that work; a rejection meanwhile is not reported as unhandled.
+ */
+export function startWrite(storage: PersistenceEngine, ready: Ready, overlap: boolean): Promise<void> | null {
+  const { snapshot, truncateFrom, entries, compactBefore, hardState } = ready;
+  const empty =
+    hardState === null && snapshot === null && truncateFrom === null && entries.length === 0 && compactBefore === null;
+  if (empty) return null;
+  const written = storage.persist({ snapshot, truncateFrom, entries, compactBefore, hardState }, { overlap });
+  written.catch(() => undefined);
+  return written;
+}
+
+/**
+ * How many of the Ready's committed entries (a prefix) precede the entries it writes: earlier
+ * Readies synced them, so they may be applied before this Ready's write is done. The Ready must
+ * carry no snapshot (one is restored before anything after it is applied).
+ */
+export function syncedCommitted(ready: Ready): number {
+  assert(ready.snapshot === null, 'a Ready with a snapshot restores it before it applies');
+  const firstWritten = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+  let count = 0;
+  while (count < ready.committed.length && entryAt(ready.committed, count).index < firstWritten) count += 1;
+  return count;
+}
+
+/** `entries[i]`, which must exist. */
+export function entryAt(entries: readonly LogEntry[], i: number): LogEntry {
+  const entry = entries[i];
+  assert(entry !== undefined, `entry ${i} of ${entries.length}`);
+  return entry;
+}

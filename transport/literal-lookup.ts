@@ -1,0 +1,35 @@
+/**
+ * The address lookup of our UDP sockets (node:dgram's `lookup` option). node:dgram resolves the
+ * address of every datagram it sends through dns.lookup, which for an IP literal still checks
+ * the text and calls back on process.nextTick; the datagram leaves only then. Sent from a
+ * promise job (the Ready loop runs in one), it therefore waited until the whole microtask queue
+ * had run: a leader's AppendEntries left after its own inline WAL sync, and a follower's answer
+ * after the work queued behind it (traced, issue 16: 0.4 ms of the median single-client write).
+ * Peers and clients are always named by IP literals here: this lookup answers a literal within
+ * the call, so the datagram is on the wire when send returns, and the last one from a memo
+ * without checking it again; a host name still goes to dns.lookup. */
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
+
+/** The callback of a dgram lookup. */
+export type LookupCallback = (error: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/** A dgram `lookup` function. */
+export type DatagramLookup = (hostname: string, options: LookupOneOptions | number, callback: LookupCallback) => void;
+
+/** A lookup for one socket that answers IP literals synchronously; see the module comment. */
+export function literalLookup(): DatagramLookup {
+  let lastAddress = '';
+  let lastFamily = 0;
+  return (hostname, options, callback) => {
+    if (hostname === lastAddress) return callback(null, lastAddress, lastFamily);
+    const family = isIP(hostname);
+    if (family === 0) {
+      dnsLookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
+      return;
+    }
+    lastAddress = hostname;
+    lastFamily = family;
+    callback(null, hostname, family);
+  };
+}
