@@ -23,6 +23,15 @@ export interface RaftConfiguration {
   /** Log bytes since the last snapshot that trigger a new one. Default 10,000,000 (reference). Limit: >= 1,024. */
   readonly snapshotThresholdBytes: number;
   /**
+   * How far the snapshot trigger may grow with the store, bytes. A snapshot encodes and writes the whole
+   * store, so with a store larger than snapshotThresholdBytes a fixed trigger writes more snapshot than
+   * log: the trigger is the larger of snapshotThresholdBytes and {@link SNAPSHOT_GROWTH_FACTOR} times the
+   * last snapshot's size (Raft thesis §5.1.3), at most this. The log holds up to the trigger's bytes in
+   * memory between snapshots. Default 64 MiB. At or below snapshotThresholdBytes the trigger is fixed at
+   * snapshotThresholdBytes. Limit: >= 0.
+   */
+  readonly snapshotThresholdBytesMax: number;
+  /**
    * Bytes of snapshot per InstallSnapshot chunk (reference `snapshot_chunk_size`). Default 1,000,000. Limit: 512 to 4
    * MiB.
    */
@@ -75,6 +84,24 @@ export interface RaftConfiguration {
   readonly logRetainBytesMax: number;
 }
 
+/**
+ * The snapshot trigger is this many times the last snapshot's size (within snapshotThresholdBytes and
+ * snapshotThresholdBytesMax): writing snapshots then costs at most half as many bytes as the log they replace.
+ */
+export const SNAPSHOT_GROWTH_FACTOR = 2;
+
+/**
+ * Entry bytes applied since the last snapshot, of `lastSnapshotBytes` bytes, that trigger the next one under `config`
+ * (see snapshotThresholdBytesMax).
+ */
+export function snapshotTriggerBytes(
+  config: Pick<RaftConfiguration, 'snapshotThresholdBytes' | 'snapshotThresholdBytesMax'>,
+  lastSnapshotBytes: number,
+): number {
+  const grown = Math.min(SNAPSHOT_GROWTH_FACTOR * lastSnapshotBytes, config.snapshotThresholdBytesMax);
+  return Math.max(config.snapshotThresholdBytes, grown);
+}
+
 /** The defaults: the reference's values and coraft's limits. */
 export const DEFAULT_RAFT_CONFIGURATION: RaftConfiguration = {
   electionTimeoutMinMs: 150,
@@ -83,6 +110,7 @@ export const DEFAULT_RAFT_CONFIGURATION: RaftConfiguration = {
   rpcTimeoutMs: 100,
   maxEntriesPerAppend: 100,
   snapshotThresholdBytes: 10_000_000,
+  snapshotThresholdBytesMax: 64 * 1024 * 1024,
   snapshotChunkBytes: 1_000_000,
   tickIntervalMs: 10,
   preVote: true,
@@ -133,6 +161,7 @@ export function validateRaftConfiguration(config: RaftConfiguration): string[] {
   checkInteger(problems, config, 'rpcTimeoutMs', 1, 60_000);
   checkInteger(problems, config, 'maxEntriesPerAppend', 1, 10_000);
   checkInteger(problems, config, 'snapshotThresholdBytes', 1024, big);
+  checkInteger(problems, config, 'snapshotThresholdBytesMax', 0, big);
   checkInteger(problems, config, 'snapshotChunkBytes', 512, 4 * 1024 * 1024);
   checkInteger(problems, config, 'inflightCountMax', 1, 1024);
   checkInteger(problems, config, 'appendBytesMax', 1024, 64 * 1024 * 1024);

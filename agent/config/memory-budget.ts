@@ -31,6 +31,7 @@ export function raftDefaultsForHeap(base: RaftConfiguration, heapLimitBytes: num
   return {
     ...base,
     snapshotThresholdBytes: Math.min(base.snapshotThresholdBytes, trigger),
+    snapshotThresholdBytesMax: Math.min(base.snapshotThresholdBytesMax, trigger),
     logRetainBytesMax: Math.min(base.logRetainBytesMax, Math.floor(heapLimitBytes / RETAIN_HEAP_SHARE)),
   };
 }

@@ -33,25 +33,86 @@ export function kvSnapshotBytesBound(parts: KvSnapshotParts): number {
   return bound;
 }
 
+/** The largest argument {@link writeHead} writes: 4-byte heads (cbor-x writes larger integers its own way). */
+const HEAD_ARGUMENT_MAX = 0xffff_ffff;
+/** Keys with a UTF-16 surrogate take the cbor-x path: it writes a lone one as cbor-x does, not as U+FFFD. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Writes the shortest CBOR head of `major` with `argument` (<= HEAD_ARGUMENT_MAX) at `at`; returns where it ends. */
+function writeHead(out: Uint8Array, at: number, major: number, argument: number): number {
+  const type = major << 5;
+  if (argument < 24) {
+    out[at] = type | argument;
+    return at + 1;
+  }
+  if (argument < 0x100) {
+    out[at] = type | 24;
+    out[at + 1] = argument;
+    return at + 2;
+  }
+  if (argument < 0x10000) {
+    out[at] = type | 25;
+    out[at + 1] = argument >>> 8;
+    out[at + 2] = argument & 0xff;
+    return at + 3;
+  }
+  out[at] = type | 26;
+  out[at + 1] = argument >>> 24;
+  out[at + 2] = (argument >>> 16) & 0xff;
+  out[at + 3] = (argument >>> 8) & 0xff;
+  out[at + 4] = argument & 0xff;
+  return at + 5;
+}
+
+/**
+ * Writes entry `i` of `parts` at `at` as cbor-x would encode it ([key, value, revision] and the
+ * lease when leased), copying the value once; returns where it ends, or -1 when the entry needs
+ * cbor-x itself (a key with a surrogate, a revision or lease past 32 bits).
+ */
+function writeEntryDirect(parts: KvSnapshotParts, i: number, out: Buffer, at: number): number {
+  const key = parts.entries.keys[i];
+  const stored = parts.entries.values[i];
+  const lease = parts.leased ? (parts.entries.leases[i] ?? 0) : 0;
+  if (key === undefined || stored === undefined) return -1;
+  if (stored.revision > HEAD_ARGUMENT_MAX || lease > HEAD_ARGUMENT_MAX || SURROGATE.test(key)) return -1;
+  let end = writeHead(out, at, 4, parts.leased ? 4 : 3);
+  const keyBytes = Buffer.byteLength(key, 'utf8');
+  end = writeHead(out, end, 3, keyBytes);
+  end += out.write(key, end, keyBytes, 'utf8');
+  end = writeHead(out, end, 2, stored.value.byteLength);
+  out.set(stored.value, end);
+  end = writeHead(out, end + stored.value.byteLength, 0, stored.revision);
+  return parts.leased ? writeHead(out, end, 0, lease) : end;
+}
+
 /**
  * Writes the encoding of `parts` into `out` from `at` (it must have kvSnapshotBytesBound(parts)
- * bytes of room there); returns where it ends.
+ * bytes of room there); returns where it ends. Each entry is framed here and its value copied
+ * once (a snapshot of 4 KiB values is mostly those copies), the same bytes cbor-x gives
+ * (test/agent/kv/snapshot-bytes.test.ts); an entry framing cannot write goes through cbor-x.
  */
 export function writeKvSnapshot(parts: KvSnapshotParts, out: Uint8Array, at: number): number {
-  const scratch = Buffer.allocUnsafeSlow(SNAPSHOT_SCRATCH_BYTES);
+  const target = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  let scratch: Buffer | null = null;
   let end = at;
-  const put = (bytes: Uint8Array): void => {
-    out.set(bytes, end);
-    end += bytes.byteLength;
-  };
-  put(parts.prefix);
+  target.set(parts.prefix, end);
+  end += parts.prefix.byteLength;
   for (let i = 0; i < parts.entries.keys.length; i += 1) {
+    const direct = writeEntryDirect(parts, i, target, end);
+    if (direct >= 0) {
+      end = direct;
+      continue;
+    }
+    scratch ??= Buffer.allocUnsafeSlow(SNAPSHOT_SCRATCH_BYTES);
     redirect.useBuffer(scratch);
-    put(encodeKvEntry(parts, i));
+    const encoded = encodeKvEntry(parts, i);
+    target.set(encoded, end);
+    end += encoded.byteLength;
   }
   // Later encodings (whose views callers keep) must not land in the scratch buffer.
-  redirect.useBuffer(Buffer.allocUnsafeSlow(CBOR_OUTPUT_BYTES_INITIAL));
-  put(parts.suffix);
+  if (scratch !== null) redirect.useBuffer(Buffer.allocUnsafeSlow(CBOR_OUTPUT_BYTES_INITIAL));
+  target.set(parts.suffix, end);
+  end += parts.suffix.byteLength;
   assert(end - at <= kvSnapshotBytesBound(parts), 'a snapshot fits its bound');
   return end;
 }

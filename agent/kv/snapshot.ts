@@ -46,6 +46,7 @@ import type { KvLease } from './leases.js';
 import type { KvStored } from './store.js';
 import type { KvVersioned } from './types.js';
 import { QUOTA_BYTES_MAX } from './quota.js';
+import { encodeTailItems, tailBytesBound } from './snapshot-tail.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
@@ -194,12 +195,11 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
     ...head.map((item) => encodeCbor(encoder, item)),
     cborHead(4, keys.length),
   ]);
-  const suffix = Buffer.concat(tail.map((item) => encodeCbor(encoder, item)));
   return {
     prefix: new Uint8Array(prefix),
     entries: source.entries,
     leased: source.leases.length > 0,
-    suffix: new Uint8Array(suffix),
+    suffix: encodeTailItems(tail, tailBytesBound(source)),
   };
 }
 

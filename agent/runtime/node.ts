@@ -101,7 +101,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.snapshots = new Snapshots(
       { ...host, betweenReadies: (task) => this.betweenReadies(task) },
       deps,
-      { nodeId, thresholdBytes: raft.snapshotThresholdBytes, retention: logRetentionOf(raft) },
+      { nodeId, trigger: raft, retention: logRetentionOf(raft) },
       options.bootstrap,
     );
     this.readyEventSink = {

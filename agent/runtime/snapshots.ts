@@ -1,7 +1,12 @@
 /**
  * Snapshots in the runtime (Raft §7). This node takes one of its state machine at the applied
- * index once `snapshotThresholdBytes` of entries were applied since the last one (or when a
- * signed snapshot command asks), persists it, and only then lets the core compact its log. The
+ * index once enough entry bytes were applied since the last one (or when a signed snapshot
+ * command asks), persists it, and only then lets the core compact its log. Enough is
+ * `snapshotThresholdBytes`, or twice the last snapshot's size when the store has grown past
+ * that, up to `snapshotThresholdBytesMax` (snapshotTriggerBytes): each snapshot encodes and
+ * writes the whole store and holds the Ready loop while it does, so a fixed trigger below the
+ * store's size made snapshots cost more than the log (64 clients of 4 KiB values: a 21 MB
+ * snapshot every 10 MB applied, each stalling every write on all three nodes at once). The
  * core says where (agent/core/retention.ts): `logRetainEntries` behind the snapshot and, on a
  * leader, back to the slowest follower that is replicating, within `logRetainEntriesMax` and
  * `logRetainBytesMax`, so a follower briefly behind catches up by AppendEntries rather than by a
@@ -24,6 +29,8 @@ import type { LogRetention, RaftCore } from '../core/raft.js';
 import type { SnapshotSendOutcome } from '../core/ready.js';
 import { StoppedError } from '../../contracts/errors.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
+import { snapshotTriggerBytes } from '../../contracts/raft-configuration.js';
+import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { SnapshotCounts } from '../../contracts/raft-node.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
@@ -45,14 +52,14 @@ export type SnapshotCore = Pick<
 /** The edges snapshotting reaches. */
 export type SnapshotDeps = Pick<
   RaftNodeDeps,
-  'stateMachine' | 'storage' | 'membership' | 'logger' | 'metrics' | 'observer'
+  'stateMachine' | 'storage' | 'membership' | 'logger' | 'metrics' | 'observer' | 'timers'
 >;
 
 /** Plain-data options of snapshotting. */
 export interface SnapshotOptions {
   readonly nodeId: NodeId;
-  /** Bytes of applied entries after which a snapshot is taken. */
-  readonly thresholdBytes: number;
+  /** When a snapshot is taken: RaftConfiguration's fields, read by snapshotTriggerBytes. */
+  readonly trigger: Pick<RaftConfiguration, 'snapshotThresholdBytes' | 'snapshotThresholdBytesMax'>;
   /** What compaction keeps behind a snapshot (RaftConfiguration's logRetain* fields). */
   readonly retention: LogRetention;
 }
@@ -102,6 +109,8 @@ export class Snapshots {
   private appliedConfig: ClusterConfiguration;
   /** Bytes of entries applied since the last snapshot taken or restored. */
   private appliedBytesSinceSnapshot = 0;
+  /** Entry bytes applied since the last snapshot that trigger the next one (from that snapshot's size). */
+  private triggerBytes: number;
   /** What this node counted of snapshots since it started. */
   readonly counters = new SnapshotCounters();
 
@@ -112,6 +121,18 @@ export class Snapshots {
     bootstrap: ClusterConfiguration,
   ) {
     this.appliedConfig = bootstrap;
+    this.triggerBytes = snapshotTriggerBytes(options.trigger, 0);
+  }
+
+  /** Entry bytes applied since the last snapshot that will trigger the next one. */
+  nextTriggerBytes(): number {
+    return this.triggerBytes;
+  }
+
+  /** A snapshot of `bytes` was taken or restored: the count starts again, and the trigger follows its size. */
+  private resetAfter(bytes: number): void {
+    this.appliedBytesSinceSnapshot = 0;
+    this.triggerBytes = snapshotTriggerBytes(this.options.trigger, bytes);
   }
 
   /** The configuration as of the last applied entry. */
@@ -125,14 +146,14 @@ export class Snapshots {
       this.deps.stateMachine.restore(snapshot, snapshot.data);
       this.appliedConfig = snapshot.configuration;
     }
-    this.appliedBytesSinceSnapshot = 0;
+    this.resetAfter(snapshot?.data.byteLength ?? 0);
   }
 
   /** Restores the state machine from a snapshot the leader sent, which is on disk already. */
   restore(snapshot: Snapshot): void {
     this.deps.stateMachine.restore(snapshot, snapshot.data);
     this.appliedConfig = snapshot.configuration;
-    this.appliedBytesSinceSnapshot = 0;
+    this.resetAfter(snapshot.data.byteLength);
     this.counters.restoredSnapshot();
     this.deps.logger.info('restored a snapshot from the leader', {
       node: this.options.nodeId,
@@ -159,7 +180,7 @@ export class Snapshots {
 
   /** Takes a snapshot once enough has been applied since the last one (between two Readies). */
   async maybeTake(core: SnapshotCore): Promise<void> {
-    if (this.appliedBytesSinceSnapshot < this.options.thresholdBytes) return;
+    if (this.appliedBytesSinceSnapshot < this.triggerBytes) return;
     await this.take(core);
   }
 
@@ -176,12 +197,14 @@ export class Snapshots {
     const index = core.getAppliedIndex();
     const term = core.termAt(index);
     if (term === null || index <= core.getSnapshotIndex()) return core.getSnapshotIndex();
+    const started = this.deps.timers.nowMs();
     const snapshot: Snapshot = {
       lastIncludedIndex: index,
       lastIncludedTerm: term,
       configuration: this.appliedConfig,
       data: this.deps.stateMachine.snapshot(),
     };
+    const encoded = this.deps.timers.nowMs();
     await this.deps.storage.persist({
       snapshot,
       truncateFrom: null,
@@ -192,7 +215,7 @@ export class Snapshots {
     if (!this.host.isRunning()) return index;
     const compactBefore = core.compactionPoint(index, this.options.retention);
     core.compact(snapshot, compactBefore);
-    this.appliedBytesSinceSnapshot = 0;
+    this.resetAfter(snapshot.data.byteLength);
     this.counters.tookSnapshot();
     this.deps.logger.info('took a snapshot', {
       node: this.options.nodeId,
@@ -200,6 +223,9 @@ export class Snapshots {
       term,
       bytes: snapshot.data.byteLength,
       keptBehind: index + 1 - compactBefore,
+      encodeMs: Math.round(encoded - started),
+      persistMs: Math.round(this.deps.timers.nowMs() - encoded),
+      nextAfterBytes: this.triggerBytes,
     });
     this.deps.metrics.increment('raft_snapshots_taken_total');
     this.host.scheduleReady();

@@ -83,6 +83,8 @@ export interface SimClusterOptions {
 export const SIM_RAFT_CONFIGURATION: RaftConfiguration = {
   ...DEFAULT_RAFT_CONFIGURATION,
   snapshotThresholdBytes: 1_000_000,
+  // A fixed trigger: the runs take snapshots as often as the tests set them to.
+  snapshotThresholdBytesMax: 0,
   learnerCatchUpTimeoutMs: 5_000,
   logRetainEntries: 10,
   logRetainEntriesMax: 100,

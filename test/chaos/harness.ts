@@ -151,9 +151,13 @@ async function createProcesses(
     storage: 'wal',
     codec: 'cbor',
     // The endpoint workload snapshots often (snapshot transfer under faults); the libcoap workload
-    // keeps its whole log in a 45 s round, so that the replay check sees every write.
+    // keeps its whole log in a 45 s round, so that the replay check sees every write. The trigger
+    // stays fixed (snapshotThresholdBytesMax 0): it does not grow with the store.
     configOverrides: () => ({
-      raft: { snapshotThresholdBytes: options.workload === 'libcoap' ? 8 * 1024 * 1024 : 256 * 1024 },
+      raft: {
+        snapshotThresholdBytes: options.workload === 'libcoap' ? 8 * 1024 * 1024 : 256 * 1024,
+        snapshotThresholdBytesMax: 0,
+      },
     }),
     agentArgs: (id) => ['--trace', traces.get(id) ?? join(dir, `${id}.trace.jsonl`)],
     agentEnv: () => (options.unsafeAckBeforeCommit ? { CORAFT_UNSAFE_ACK_BEFORE_COMMIT: '1' } : {}),
