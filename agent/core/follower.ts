@@ -11,6 +11,7 @@ import type { CoreState } from './state.js';
 import type { Snapshot } from '../../contracts/log.js';
 import type { AppendEntriesRequest, InstallSnapshotRequest } from '../../contracts/messages.js';
 import { entriesForWitness } from './witness.js';
+import { snapshotRef } from './ready.js';
 
 /** Handles AppendEntries from the leader of the current term (Raft Figure 2, receiver rules 2-5). */
 export function handleAppendEntries(core: CoreState, replyTo: number, request: AppendEntriesRequest): void {
@@ -110,7 +111,8 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
 /** Installs a snapshot received from the leader and hands it to the runtime to restore. */
 function restoreFromLeader(core: CoreState, snapshot: Snapshot): void {
   core.log.restoreSnapshot(snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
-  core.latestSnapshot = snapshot;
+  // The image goes out in the next Ready only; once persisted it is read back from disk.
+  core.latestSnapshot = snapshotRef(snapshot, snapshot.data.byteLength);
   core.pendingRestore = snapshot;
   core.configs.restore(
     { index: snapshot.lastIncludedIndex, config: snapshot.configuration },

@@ -27,7 +27,7 @@
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
  */
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
-import type { LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
+import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
@@ -40,19 +40,11 @@ import { openDirectory } from './lmdb-open.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
-import {
-  META_KEYS,
-  checkSnapshotData,
-  decodeEntry,
-  entryKey,
-  entryStoredBytes,
-  parseEntryKey,
-  parseHardState,
-  parseSnapshotMeta,
-} from './lmdb-records.js';
+import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState } from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
 import type { EncodedStep } from './lmdb-write-plan.js';
 import { checkSpace } from './lmdb-space.js';
+import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
 
 export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
@@ -160,10 +152,16 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     this.checkOpen();
     await Promise.resolve();
     const hardState = this.readHardState();
-    const snapshot = this.readSnapshot();
+    const snapshot = readStoredSnapshot(this.handles.meta);
     const entries = this.readEntries(0, Number.MAX_SAFE_INTEGER);
     checkLoadedLog(entries, snapshot);
     return { hardState, snapshot, entries };
+  }
+
+  async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return readStoredSnapshotChunk(this.handles.meta, index, offset, bytes, this.options.path);
   }
 
   /**
@@ -194,19 +192,6 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   private readHardState(): { readonly currentTerm: Term; readonly votedFor: NodeId | null } {
     const stored = this.handles.meta.get(META_KEYS.hardState);
     return stored === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(stored);
-  }
-
-  private readSnapshot(): Snapshot | null {
-    const stored = this.handles.meta.get(META_KEYS.snapshotMeta);
-    if (stored === undefined) return null;
-    const meta = parseSnapshotMeta(stored);
-    const data = checkSnapshotData(meta, this.handles.meta.get(META_KEYS.snapshotData));
-    return {
-      lastIncludedIndex: meta.lastIncludedIndex,
-      lastIncludedTerm: meta.lastIncludedTerm,
-      configuration: meta.configuration,
-      data,
-    };
   }
 
   /** The stored entries with from <= index <= to, checked to be contiguous. */
