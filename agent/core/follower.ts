@@ -79,7 +79,7 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
       term: request.lastIncludedTerm,
       totalBytes: request.totalBytes,
       configuration: request.configuration,
-      chunks: [],
+      data: new Uint8Array(request.totalBytes),
       bytesStored: 0,
     };
     core.incoming = incoming;
@@ -88,22 +88,22 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
     reply(incoming.bytesStored);
     return;
   }
-  if (request.data.byteLength > 0) {
-    // Copied: the transport may reuse the buffer the chunk arrived in.
-    incoming.chunks.push(request.data.slice());
-    incoming.bytesStored += request.data.byteLength;
-  }
-  assert(incoming.bytesStored <= incoming.totalBytes, 'a snapshot never grows past its size');
+  // The validation (validate.ts) keeps a chunk within totalBytes.
+  assert(incoming.bytesStored + request.data.byteLength <= incoming.totalBytes, 'a snapshot never grows past its size');
+  // Copied: the transport may reuse the buffer the chunk arrived in.
+  incoming.data.set(request.data, incoming.bytesStored);
+  incoming.bytesStored += request.data.byteLength;
   if (!request.done) {
     reply(incoming.bytesStored);
     return;
   }
+  assert(incoming.bytesStored === incoming.totalBytes, 'the chunks fill the snapshot exactly');
   core.incoming = null;
   restoreFromLeader(core, {
     lastIncludedIndex: incoming.index,
     lastIncludedTerm: incoming.term,
     configuration: incoming.configuration,
-    data: concat(incoming.chunks, incoming.totalBytes),
+    data: incoming.data,
   });
   reply(incoming.totalBytes);
 }
@@ -119,15 +119,4 @@ function restoreFromLeader(core: CoreState, snapshot: Snapshot): void {
     core.log.entriesAfter(snapshot.lastIncludedIndex),
   );
   core.onConfigurationChanged();
-}
-
-function concat(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
-  const data = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    data.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  assert(offset === totalBytes, 'the chunks fill the snapshot exactly');
-  return data;
 }

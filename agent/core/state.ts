@@ -45,8 +45,12 @@ export interface IncomingSnapshot {
   readonly term: Term;
   readonly totalBytes: number;
   readonly configuration: ClusterConfiguration;
-  /** Copies of the chunks received in order. Invariant: their sizes sum to bytesStored <= totalBytes. */
-  readonly chunks: Uint8Array[];
+  /**
+   * The image, allocated at its whole size when the first chunk arrives (at most snapshotBytesMax;
+   * its pages are touched only as chunks are copied in), so the image is never held twice, as a
+   * list of chunks and as their concatenation. Invariant: bytes [0, bytesStored) are received.
+   */
+  readonly data: Uint8Array;
   bytesStored: number;
 }
 

@@ -16,8 +16,14 @@ import { toPersistenceError } from './lmdb-errors.js';
 import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from './lmdb-records.js';
 import type { StoredSnapshotMeta } from './lmdb-records.js';
 
-/** Bytes of one record of a snapshot image (the last one may be shorter). */
-export const SNAPSHOT_RECORD_BYTES = 64 * 1024;
+/**
+ * Bytes of one record of a snapshot image (the last one may be shorter). Above the unit's
+ * MALLOC_MMAP_THRESHOLD_ (128 KiB): LMDB copies each record into pages it allocates for the
+ * write transaction, and blocks that size are mapped on their own and returned to the system at
+ * commit, instead of fragmenting the main heap (deploy/README.md). A chunk read copies at most
+ * one record more than it returns at each end.
+ */
+export const SNAPSHOT_RECORD_BYTES = 256 * 1024;
 /** Key of the table of the records' CRC-32s in the `meta` database. */
 export const SNAPSHOT_CRCS_KEY = 'snapshot-crcs';
 
