@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -135,12 +135,45 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** The lowest port of any range probed for free ports. */
+const PROBE_PORT_MIN = 10_000;
+/** Above the highest port of any range probed for free ports. */
+const PROBE_PORT_END = 65_000;
+
+/**
+ * The kernel's ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range), where every
+ * unbound socket (an agent's client sockets among them) gets its port; Linux's default when
+ * it cannot be read.
+ */
+export function ephemeralPorts(
+  read: () => string = () => readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'),
+): readonly [number, number] {
+  try {
+    const [low, high] = read().trim().split(/\s+/u).map(Number);
+    if (low !== undefined && high !== undefined && Number.isInteger(low) && Number.isInteger(high) && low <= high)
+      return [low, high];
+  } catch {
+    // Not Linux, or no /proc: assume the default.
+  }
+  return [32_768, 60_999];
+}
+
+/**
+ * A random first port for `count` ports outside the ephemeral range, in the larger of the gaps
+ * below and above it: a port found free there cannot be taken meanwhile by some socket's
+ * ephemeral bind (an agent's client sockets, say) before the agent that was given it binds it.
+ */
+export function portSearchStart(count: number, [low, high]: readonly [number, number], random = Math.random): number {
+  const below = [PROBE_PORT_MIN, Math.min(low, PROBE_PORT_END)] as const;
+  const above = [Math.max(high + 1, PROBE_PORT_MIN), PROBE_PORT_END] as const;
+  const [start, end] = below[1] - below[0] >= above[1] - above[0] ? below : above;
+  const span = Math.max(1, end - start - 4 * count);
+  return start + Math.floor(random() * span);
+}
+
 /** Finds `count` consecutive ports free for both UDP and TCP on 127.0.0.1, starting near `from`. */
-export async function findFreePorts(
-  count: number,
-  from = 20_000 + Math.floor(Math.random() * 30_000),
-): Promise<number> {
-  for (let base = from; base + count < 65_000; base += count) {
+export async function findFreePorts(count: number, from = portSearchStart(count, ephemeralPorts())): Promise<number> {
+  for (let base = from; base + count < PROBE_PORT_END; base += count) {
     let free = true;
     for (let port = base; port < base + count && free; port += 1) free = await portFree(port);
     if (free) return base;

@@ -16,6 +16,23 @@ import type { DemoTarget } from './demo-client.js';
 const DEMO_REQUEST_TIMEOUT_MS = 1000;
 /** Pause between two rounds (a write and a read) of the demo client, ms. */
 const DEMO_ROUND_PAUSE_MS = 100;
+/** How much of each agent's latest output the demo keeps, to show when the agent exits on its own, bytes. */
+const OUTPUT_TAIL_BYTES = 2048;
+
+/** The latest output of each agent, at most OUTPUT_TAIL_BYTES each. */
+class OutputTails {
+  private readonly tails = new Map<string, string>();
+
+  add(id: string, chunk: string): void {
+    this.tails.set(id, `${this.tails.get(id) ?? ''}${chunk}`.slice(-OUTPUT_TAIL_BYTES));
+  }
+
+  /** The agent's last lines, indented, or a note that it printed nothing. */
+  of(id: string): string {
+    const tail = this.tails.get(id)?.trimEnd() ?? '';
+    return tail === '' ? '    (no output)' : tail.replace(/^/gmu, '    ');
+  }
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -33,6 +50,7 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
     return 0;
   }
   const basePort = intOption(values['base-port'], 'base-port', 5700, 1024, 65000);
+  const tails = new OutputTails();
   const durationS = intOption(values['duration-s'], 'duration-s', 0, 0, 86_400);
   const cluster = await AgentProcesses.create({
     nodes: 3,
@@ -40,6 +58,7 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
     transport: 'coaps',
     storage: 'wal',
     requestTimeoutMs: DEMO_REQUEST_TIMEOUT_MS,
+    output: (id, chunk) => tails.add(id, chunk),
   });
   let stopping = false;
   const stop = (): void => {
@@ -66,7 +85,7 @@ export async function runDemoClusterCommand(args: readonly string[]): Promise<nu
     }
   })();
   try {
-    await showCluster(cluster, client, started, done, say);
+    await showCluster(cluster, client, { started, done, say, tails });
   } finally {
     stopping = true;
     await writing;
@@ -86,17 +105,40 @@ function demoTargets(cluster: AgentProcesses): DemoTarget[] {
   }));
 }
 
-/** Prints the status table every second; kills the leader after 8 s and restarts it after 16 s. */
-async function showCluster(
+/** What the status loop runs by. */
+interface ShowContext {
+  readonly started: number;
+  readonly done: () => boolean;
+  readonly say: (line: string) => void;
+  readonly tails: OutputTails;
+}
+
+/** Says once, with its last output, that an agent the demo did not stop has exited. */
+async function reportExits(
   cluster: AgentProcesses,
-  client: DemoClient,
-  started: number,
-  done: () => boolean,
-  say: (line: string) => void,
+  stopped: string | null,
+  reported: Set<string>,
+  context: ShowContext,
 ): Promise<void> {
+  for (const agent of cluster.agents()) {
+    const id = agent.init.id;
+    if (agent.process !== null || id === stopped || reported.has(id)) continue;
+    reported.add(id);
+    const code = await cluster.exited(id);
+    context.say(
+      `\n*** ${id} exited on its own (exit code ${code ?? 'none'}); its last output:\n${context.tails.of(id)}\n`,
+    );
+  }
+}
+
+/** Prints the status table every second; kills the leader after 8 s and restarts it after 16 s. */
+async function showCluster(cluster: AgentProcesses, client: DemoClient, context: ShowContext): Promise<void> {
+  const { started, done, say } = context;
   let phase: 'warmup' | 'killed' | 'restarted' = 'warmup';
   let victim: string | null = null;
+  const reported = new Set<string>();
   while (!done()) {
+    await reportExits(cluster, phase === 'killed' ? victim : null, reported, context);
     const agents = cluster.agents();
     const statuses = await Promise.all(agents.map((a) => cluster.status(a.init.id)));
     const leader = statuses.find((s) => s?.state === 'leader') ?? null;

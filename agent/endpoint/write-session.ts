@@ -13,9 +13,13 @@
  *   and the request itself), equal for a retransmission of the same request, so that one
  *   reaching this node after a restart is recognized (see agent/kv/request-ids.ts).
  *
- * The writes in flight are bounded by the span from the oldest unfinished sequence to the
- * newest (`writesInFlightMax`), which keeps the state machine's responses for this session
- * within kv.sessionResponsesMax: a write past it is refused at once (5.03), never queued.
+ * The writes in flight are bounded (`writesInFlightMax`, counted over every session of this
+ * incarnation): a write past the bound is refused at once (5.03), never queued. The span of one
+ * session, from its oldest unfinished sequence to its newest, has the same bound, which keeps the
+ * state machine's responses for that session within kv.sessionResponsesMax; a write that would
+ * stretch it further (one slow write, e.g. forwarded to a leader that went away, while the others
+ * go on) starts a new session instead of being refused: the slow write keeps its identity, and
+ * finishes in its own session.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError } from '../../contracts/errors.js';
@@ -31,8 +35,9 @@ export const IMPLICIT_CLIENT_PREFIX = '@';
 /** Options of the endpoint's implicit session. */
 export interface WriteSessionOptions {
   /**
-   * Most writes in flight, counted from the oldest unfinished sequence to the newest. Default
-   * 128. Limit: 1 to kv.sessionResponsesMax (the agent checks it).
+   * Most writes in flight, over every session; also the most sequences one session spans, from
+   * its oldest unfinished write to its newest. Default 128. Limit: 1 to kv.sessionResponsesMax
+   * (the agent checks it).
    */
   readonly writesInFlightMax: number;
   /**
@@ -90,6 +95,12 @@ export class ImplicitSession {
   private nextSeq = 1;
   /** The unfinished sequences of this generation; insertion order is increasing sequence. */
   private inFlight = new Set<number>();
+  /**
+   * The unfinished writes of earlier generations, by generation (none empty). Invariant:
+   * retiredCount is the sum of their sizes, and retiredCount + inFlight.size <= writesInFlightMax.
+   */
+  private readonly retired = new Map<number, Set<number>>();
+  private retiredCount = 0;
   private lastUsedMs: number;
 
   constructor(
@@ -110,18 +121,20 @@ export class ImplicitSession {
     return `${IMPLICIT_CLIENT_PREFIX}${this.deps.nodeId}/${this.deps.bootId}.${this.generation}`;
   }
 
-  /** How many writes are unfinished. */
+  /** How many writes are unfinished, in every session. */
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.inFlight.size + this.retiredCount;
   }
 
   /** Gives the next write its sequence and watermark; null when writesInFlightMax is reached. */
   begin(): WriteTicket | null {
     const nowMs = this.deps.clock.nowMs();
+    if (this.inFlightCount >= this.options.writesInFlightMax) return null;
     if (this.inFlight.size === 0 && this.nextSeq > 1 && nowMs - this.lastUsedMs >= this.options.idleRotateMs)
       this.rotate();
+    // A slow write must not hold up the others: past the span, they go on in a new session.
+    if (this.nextSeq - this.oldestUnfinished() + 1 > this.options.writesInFlightMax) this.rotate();
     const oldest = this.oldestUnfinished();
-    if (this.nextSeq - oldest + 1 > this.options.writesInFlightMax) return null;
     const seq = this.nextSeq;
     this.nextSeq += 1;
     this.inFlight.add(seq);
@@ -132,7 +145,13 @@ export class ImplicitSession {
 
   /** Marks a write finished (answered): later writes tell the state machine to forget it. */
   finish(ticket: WriteTicket): void {
-    if (ticket.generation !== this.generation) return;
+    if (ticket.generation !== this.generation) {
+      const unfinished = this.retired.get(ticket.generation);
+      if (unfinished?.delete(ticket.session.seq) !== true) return;
+      this.retiredCount -= 1;
+      if (unfinished.size === 0) this.retired.delete(ticket.generation);
+      return;
+    }
     this.inFlight.delete(ticket.session.seq);
     this.lastUsedMs = this.deps.clock.nowMs();
   }
@@ -149,6 +168,10 @@ export class ImplicitSession {
 
   private rotate(): void {
     // Writes of the old session keep their identity; they just no longer move its watermark.
+    if (this.inFlight.size > 0) {
+      this.retired.set(this.generation, this.inFlight);
+      this.retiredCount += this.inFlight.size;
+    }
     this.generation += 1;
     this.nextSeq = 1;
     this.inFlight = new Set();

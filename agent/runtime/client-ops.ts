@@ -19,7 +19,7 @@ import type { NodeId } from '../../contracts/log.js';
 import type { ClientForwardRequest, ClientForwardResponse, ForwardKind } from '../../contracts/messages.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import { errorFromCode, ForwardingClient } from './forwarding.js';
-import type { ForwardingHost } from './forwarding.js';
+import type { ForwardingHost, LeaderChange } from './forwarding.js';
 import type { PendingRequests } from './pending.js';
 import type { RaftNodeDeps } from './node-deps.js';
 
@@ -49,6 +49,8 @@ export class ClientOperations {
   private readonly forwarding: ForwardingClient;
   /** Requests waiting for a leader to be known. Invariant: length <= pendingRequestsMax. */
   private leaderWaiters: (() => void)[] = [];
+  /** Forwards waiting for the leader they went to to change. Invariant: size <= pendingRequestsMax. */
+  private readonly changeWaiters = new Set<{ readonly from: NodeId; readonly changed: () => void }>();
   private lastLeader: NodeId | null = null;
 
   constructor(
@@ -67,6 +69,7 @@ export class ClientOperations {
         submitCommand: (command, timeoutMs) => this.submitCommand(command, timeoutMs),
         readState: (query, timeoutMs) => this.readState(query, timeoutMs),
         waitForLeader: (timeoutMs) => this.waitForLeader(timeoutMs),
+        leaderChange: (from) => this.leaderChange(from),
       },
       deps.client,
       deps.timers,
@@ -178,17 +181,45 @@ export class ClientOperations {
     });
   }
 
+  /**
+   * Resolves once the known leader is no longer `from`, or the node stops. When pendingRequestsMax
+   * waits are already registered it never resolves (the caller's own timeout still bounds it).
+   */
+  leaderChange(from: NodeId): LeaderChange {
+    if (this.host.getLeaderId() !== from || !this.host.isRunning()) return { changed: Promise.resolve(), cancel: noop };
+    if (this.changeWaiters.size >= this.limits.pendingRequestsMax) return { changed: NEVER, cancel: noop };
+    let waiter: { readonly from: NodeId; readonly changed: () => void } | undefined;
+    const changed = new Promise<void>((resolve) => {
+      waiter = { from, changed: resolve };
+      this.changeWaiters.add(waiter);
+    });
+    return {
+      changed,
+      cancel: () => {
+        if (waiter !== undefined) this.changeWaiters.delete(waiter);
+      },
+    };
+  }
+
   /** The core reported its leader (soft state): a newly known leader ends the waits for one. */
   leaderReported(leaderId: NodeId | null): void {
     if (leaderId === this.lastLeader) return;
     this.lastLeader = leaderId;
+    for (const waiter of this.changeWaiters) {
+      if (waiter.from === leaderId) continue;
+      this.changeWaiters.delete(waiter);
+      waiter.changed();
+    }
     if (leaderId !== null) this.endLeaderWaits();
   }
 
-  /** Ends every wait for a leader (a leader is known, or the node stopped). */
+  /** Ends every wait for a leader (a leader is known, or the node stopped), and every wait for a change of leader. */
   endLeaderWaits(): void {
     for (const waiter of this.leaderWaiters) waiter();
     this.leaderWaiters = [];
+    if (this.host.isRunning()) return;
+    for (const waiter of this.changeWaiters) waiter.changed();
+    this.changeWaiters.clear();
   }
 
   private runningCore(): ClientCore {
@@ -196,6 +227,10 @@ export class ClientOperations {
     return this.host.requireCore();
   }
 }
+
+/** A promise that never settles: a wait that only its caller's timeout ends. */
+const NEVER = new Promise<void>(() => undefined);
+const noop = (): void => undefined;
 
 /** The error a refused proposal is reported as. */
 function proposeError(result: Exclude<ReturnType<RaftCore['propose']>, { ok: true }>): RaftError {

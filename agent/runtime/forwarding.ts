@@ -11,6 +11,13 @@
  * (agent/kv/sessions.ts, Raft thesis §6.3). Such a write is submitted with `retryUnknown`: it is
  * also retried after a failed forward (outcome unknown), where one without it fails with a
  * TimeoutError saying it may or may not have been applied. Reads are retried freely.
+ *
+ * A leader that goes away while a forward to it is in flight (killed, or stopped right after a
+ * hand-off) never answers it. So a forward that may be retried (a read, or a write with
+ * `retryUnknown`) stops waiting as soon as this node learns of another leader, or of none, and
+ * goes to the next one, instead of spending the caller's whole timeout on the one that left. A
+ * leader's RAFT_TIMEOUT answer (it stopped, or lost leadership, before the entry committed) is an
+ * unknown outcome too.
  */
 import {
   ElectionError,
@@ -38,6 +45,12 @@ const TRANSFER_WAITS_MAX = 100;
 /** Wait between two looks at a hand-off in progress, ms. */
 const TRANSFER_WAIT_MS = 20;
 
+/** A wait for the known leader to change; `cancel` ends it (and frees its place) when no longer needed. */
+export interface LeaderChange {
+  readonly changed: Promise<void>;
+  cancel(): void;
+}
+
 /** What forwarding needs of the node. */
 export interface ForwardingHost {
   getNodeId(): NodeId;
@@ -47,6 +60,8 @@ export interface ForwardingHost {
   readState(query: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   runAdmin(command: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   waitForLeader(timeoutMs: number): Promise<void>;
+  /** Resolves once the leader this node knows is no longer `from` (another, or none), or it stops. */
+  leaderChange(from: NodeId): LeaderChange;
   isRunning(): boolean;
 }
 
@@ -117,7 +132,7 @@ export class ForwardingClient {
       const outcome =
         leader === this.host.getNodeId()
           ? await this.runHere(kind, payload, remaining)
-          : await this.forwardOnce(leader, kind, payload, remaining);
+          : await this.forwardOnce(leader, kind, payload, remaining, kind === 'read' || retryUnknown);
       if (outcome.done) return outcome.result;
       lastError = outcome.error;
       if (outcome.unknown) unknownError = outcome.error;
@@ -170,28 +185,46 @@ export class ForwardingClient {
     kind: ForwardKind,
     payload: Uint8Array,
     timeoutMs: number,
+    retryable: boolean,
   ): Promise<Attempt> {
+    const sent = this.client.send(
+      leader,
+      { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs },
+      timeoutMs,
+    );
+    const change = retryable ? this.host.leaderChange(leader) : null;
     let response;
     try {
-      response = await this.client.send(
-        leader,
-        { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs },
-        timeoutMs,
-      );
+      response = await (change === null ? sent : Promise.race([sent, change.changed.then(() => null)]));
     } catch (error) {
-      // A read never changes anything and is retried; a write's outcome is now unknown.
-      if (kind === 'read')
-        return { done: false, error: new NotLeaderError(null, `forwarding to ${leader} failed`), unknown: false };
-      const detail = describeError(error);
-      return {
-        done: false,
-        error: new TimeoutError(
-          `forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`,
-        ),
-        unknown: true,
-      };
+      return failedForward(leader, kind, describeError(error));
+    } finally {
+      change?.cancel();
+    }
+    if (response === null) {
+      // The leader changed while it had the request: its answer, if it ever comes, goes unread.
+      sent.catch(() => undefined);
+      return failedForward(leader, kind, `the leader changed from ${leader} before it answered`);
     }
     if (response.code === '') return { done: true, result: response.result };
-    return { done: false, error: errorFromCode(response.code, response.message, response.leaderHint), unknown: false };
+    const error = errorFromCode(response.code, response.message, response.leaderHint);
+    return { done: false, error, unknown: error instanceof TimeoutError };
   }
+}
+
+/** A forward to `leader` that got no answer: a read is retried; a write's outcome is unknown. */
+function failedForward(leader: NodeId, kind: ForwardKind, detail: string): Attempt {
+  if (kind === 'read')
+    return {
+      done: false,
+      error: new NotLeaderError(null, `forwarding to ${leader} failed (${detail})`),
+      unknown: false,
+    };
+  return {
+    done: false,
+    error: new TimeoutError(
+      `forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`,
+    ),
+    unknown: true,
+  };
 }

@@ -3,6 +3,7 @@
 // pauses in between, must show the acknowledged writes growing over every two lines (2 s or
 // more) from the first write to the end, in particular across the kill. Runs the built CLI (`npm run build` first).
 import { strict as assert } from 'node:assert';
+import { createSocket } from 'node:dgram';
 import { findFreePorts } from '../../../agent/cli/agent-processes.js';
 import { coraft } from '../integration/helpers.js';
 
@@ -46,6 +47,19 @@ describe('coraft demo', function () {
         a !== undefined && b !== undefined && b.writes > a.writes,
         `no write acknowledged from t=${a?.t}s to t=${b?.t}s (leader killed at t=${killedAt}s):\n${run.stdout}`,
       );
+    }
+  });
+
+  it('says when an agent exits on its own, with its last output (here: its port is taken)', async () => {
+    const basePort = await findFreePorts(6);
+    const squatter = createSocket('udp4');
+    await new Promise<void>((bound) => squatter.bind(basePort + 5, '127.0.0.1', bound));
+    try {
+      const run = await coraft('demo', '--duration-s', '3', '--base-port', String(basePort));
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /\*\*\* n\d exited on its own \(exit code \d+\); its last output:\n.*EADDRINUSE/su);
+    } finally {
+      await new Promise<void>((closed) => squatter.close(closed));
     }
   });
 });

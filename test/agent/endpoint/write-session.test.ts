@@ -15,7 +15,6 @@
 import { strict as assert } from 'node:assert';
 import type { Clock } from '../../../contracts/clock.js';
 import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
-import type { WriteTicket } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
 import { InvariantError, NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
@@ -131,19 +130,45 @@ describe('the endpoint write session', () => {
     assert.equal(session.begin()?.session.ackedBelow, 3, 'everything below 3 is finished');
   });
 
-  it('bounds the span of writes in flight: a flood is refused, not queued', () => {
+  it('bounds the writes in flight: a flood is refused, not queued', () => {
+    const session = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
+      { writesInFlightMax: 3, idleRotateMs: 1000 },
+    );
+    const tickets = [session.begin(), session.begin(), session.begin()];
+    assert.equal(session.begin(), null, 'a fourth write would make 4 in flight');
+    assert.equal(session.inFlightCount, 3);
+    const [first] = tickets;
+    assert.ok(first !== null && first !== undefined);
+    session.finish(first);
+    assert.deepEqual(session.begin()?.session, { clientId: '@n1/b.0', seq: 4, ackedBelow: 2 });
+  });
+
+  it('lets the others go on in a new session past a slow write, which finishes in its own', () => {
+    // The property: whatever the order writes finish in, no session spans more than writesInFlightMax sequences
+    // (the state machine keeps that many responses per session), and a write is refused only while
+    // writesInFlightMax writes are unfinished.
     const session = new ImplicitSession(
       { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
       { writesInFlightMax: 3, idleRotateMs: 1000 },
     );
     const stuck = session.begin();
-    const tickets: (WriteTicket | null)[] = [session.begin(), session.begin()];
-    assert.equal(session.begin(), null, 'a fourth write would span 4 sequences');
-    for (const ticket of tickets) if (ticket !== null) session.finish(ticket);
-    assert.equal(session.begin(), null, 'sequence 1 is still unfinished: the span stays the bound');
     assert.ok(stuck !== null);
+    for (let i = 0; i < 10; i += 1) {
+      const ticket = session.begin();
+      assert.ok(ticket !== null, `write ${i} is refused with only the stuck one in flight`);
+      assert.ok(ticket.session.seq - ticket.session.ackedBelow + 1 <= 3, JSON.stringify(ticket.session));
+      session.finish(ticket);
+    }
+    assert.equal(session.clientId, '@n1/b.1', 'the writes after the slow one moved to a new session');
+    assert.equal(session.inFlightCount, 1, 'the slow write is still counted');
+    const [a, b] = [session.begin(), session.begin()];
+    assert.ok(a !== null && b !== null);
+    assert.equal(session.begin(), null, 'three in flight over both sessions: the bound holds across sessions');
     session.finish(stuck);
-    assert.equal(session.begin()?.session.seq, 4);
+    session.finish(stuck);
+    assert.equal(session.inFlightCount, 2, 'the slow write finished in its own session, once');
+    assert.ok(session.begin() !== null);
   });
 
   it('starts a new session after a long idle time (not while a write is in flight) or once forgotten', () => {

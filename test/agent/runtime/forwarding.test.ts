@@ -14,7 +14,7 @@ import type {
 import type { NetworkClient } from '../../../contracts/network.js';
 import { NetworkError } from '../../../contracts/errors.js';
 import { ForwardingClient } from '../../../agent/runtime/forwarding.js';
-import type { ForwardingHost } from '../../../agent/runtime/forwarding.js';
+import type { ForwardingHost, LeaderChange } from '../../../agent/runtime/forwarding.js';
 import { VirtualTimers } from '../../transport/virtual-timers.js';
 
 class FakeHost implements ForwardingHost {
@@ -40,12 +40,31 @@ class FakeHost implements ForwardingHost {
   waitForLeader(): Promise<void> {
     return Promise.resolve();
   }
+  private readonly changeWaiters: { from: NodeId; changed: () => void }[] = [];
+  leaderChange(from: NodeId): LeaderChange {
+    if (this.leader !== from) return { changed: Promise.resolve(), cancel: () => undefined };
+    const waiter = { from, changed: (): void => undefined };
+    const changed = new Promise<void>((resolve) => {
+      waiter.changed = resolve;
+    });
+    this.changeWaiters.push(waiter);
+    return { changed, cancel: () => this.changeWaiters.splice(this.changeWaiters.indexOf(waiter) >>> 0, 1) };
+  }
+  /** This node learns of `leader`: the forwards waiting on another one are told. */
+  learnLeader(leader: NodeId | null): void {
+    this.leader = leader;
+    for (const waiter of this.changeWaiters.splice(0)) if (waiter.from !== leader) waiter.changed();
+  }
+  get changeWaitersLeft(): number {
+    return this.changeWaiters.length;
+  }
   isRunning(): boolean {
     return true;
   }
 }
 
-type Script = (target: NodeId, request: ClientForwardRequest) => ClientForwardResponse | Error;
+/** An answer, a failure, or 'silent': the target never answers (it went away). */
+type Script = (target: NodeId, request: ClientForwardRequest) => ClientForwardResponse | Error | 'silent';
 
 /** A network client that answers forwards from a script and records where they went. */
 class ScriptedClient implements NetworkClient {
@@ -56,6 +75,7 @@ class ScriptedClient implements NetworkClient {
     if (request.type !== 'ClientForwardRequest') return Promise.reject(new Error('unexpected'));
     this.sent.push({ target, payload: request.payload });
     const answer = this.script(target, request);
+    if (answer === 'silent') return new Promise(() => undefined);
     return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer as ResponseFor<R>);
   }
   setPeers(): void {}
@@ -156,5 +176,72 @@ describe('ForwardingClient', () => {
       /may or may not have been applied/,
     );
     assert.ok(client.sent.length >= 2);
+  });
+
+  it('sends a retryable request on as soon as the leader it went to is replaced, not at its timeout', async () => {
+    const timers = new VirtualTimers();
+    for (const [kind, retryUnknown] of [
+      ['write', true],
+      ['read', false],
+    ] as const) {
+      const host = new FakeHost();
+      // n2 went away with the request: it never answers. n3 answers at once.
+      const client = new ScriptedClient((target) => (target === 'n2' ? 'silent' : OK));
+      const started = timers.nowMs();
+      const running = new ForwardingClient(host, client, timers).run(kind, new Uint8Array([1]), 10_000, retryUnknown);
+      await timers.advance(50);
+      host.learnLeader('n3');
+      const result = await run(timers, running);
+      assert.deepEqual([...result], [42]);
+      assert.deepEqual(
+        client.sent.map((s) => s.target),
+        ['n2', 'n3'],
+      );
+      assert.ok(timers.nowMs() - started < 1000, `${kind} answered after ${timers.nowMs() - started} ms`);
+      assert.equal(host.changeWaitersLeft, 0, 'no wait for a change of leader is left behind');
+    }
+  });
+
+  it('does not give up on the leader early for a write without an identity (it could run twice)', async () => {
+    const timers = new VirtualTimers();
+    const host = new FakeHost();
+    const client = new ScriptedClient((target) => (target === 'n2' ? 'silent' : OK));
+    let settled = false;
+    void new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 10_000).finally(() => {
+      settled = true;
+    });
+    await timers.advance(50);
+    host.learnLeader('n3');
+    await timers.advance(500);
+    assert.equal(settled, false);
+    assert.deepEqual(
+      client.sent.map((s) => s.target),
+      ['n2'],
+    );
+  });
+
+  it("retries an identified write after the leader's RAFT_TIMEOUT (it stopped before the commit)", async () => {
+    const timers = new VirtualTimers();
+    const host = new FakeHost();
+    const client = new ScriptedClient((target) => {
+      if (target === 'n3') return OK;
+      host.leader = 'n3';
+      return {
+        type: 'ClientForwardResponse',
+        code: 'RAFT_TIMEOUT',
+        message: 'stopped',
+        leaderHint: null,
+        result: new Uint8Array(0),
+      };
+    });
+    const result = await run(
+      timers,
+      new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 1000, true),
+    );
+    assert.deepEqual([...result], [42]);
+    assert.deepEqual(
+      client.sent.map((s) => s.target),
+      ['n2', 'n3'],
+    );
   });
 });

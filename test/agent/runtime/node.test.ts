@@ -224,6 +224,34 @@ describe('RaftNodeImpl', () => {
     for (const n of nodes) await n.node.stop();
   });
 
+  it('sends a forwarded identified write on to the next leader once one is known, not at its timeout', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(8), RELIABLE_NETWORK);
+    const ids = ['a', 'b', 'c'];
+    const nodes = ids.map((id) => makeNode(timers, network, id, ids));
+    for (const n of nodes) await n.node.start();
+    await runFor(timers, 2000);
+    const leader = nodes.find((n) => n.node.isLeader());
+    const follower = nodes.find((n) => !n.node.isLeader());
+    assert.ok(leader !== undefined && follower !== undefined);
+    const gone = leader.node.getNodeId();
+    // The leader goes away (no datagram in or out) just as the follower forwards a write to it.
+    network.partition([[gone], ids.filter((id) => id !== gone)]);
+    const started = timers.nowMs();
+    let answeredAt: number | null = null;
+    const write = follower.node.submitAnywhere(bytes('forwarded-then-moved'), 10_000, true).then((result) => {
+      answeredAt = timers.nowMs();
+      return result;
+    });
+    write.catch(() => undefined);
+    await runFor(timers, 5000);
+    assert.notEqual(answeredAt, null, 'the write was answered within 5 s of its 10 s timeout');
+    assert.equal(new TextDecoder().decode(await write), 'forwarded-then-moved');
+    assert.ok(follower.node.getLeaderId() !== gone);
+    console.log(`      answered ${Math.round((answeredAt ?? 0) - started)} ms after the leader went away`);
+    for (const n of nodes) await n.node.stop();
+  });
+
   it('tells the waiter of a membership change a stopping leader proposed that its outcome is unknown', async () => {
     const timers = new VirtualTimers();
     const network = new SimNetwork(timers, new SeededPrng(7), RELIABLE_NETWORK);
