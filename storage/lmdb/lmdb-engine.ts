@@ -21,7 +21,9 @@
  * or the new image complete after a crash, the batch stays one transaction with one sync (a
  * file would need its own fsync, a rename and a directory fsync, and a recovery step to pair
  * the file with the metadata), and the image carries a CRC-32 that is checked when read. The
- * price is that the map must hold two images during a replacement (see snapshotBytesMax).
+ * price is that the map must hold two images during a replacement (see snapshotBytesMax). The
+ * image is stored in records with a CRC-32 each (lmdb-snapshot.ts), so `readSnapshotChunk` reads
+ * only the records a chunk covers.
  *
  * `load()` reads LMDB's latest committed transaction, which with these options is always a
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
