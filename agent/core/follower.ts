@@ -74,12 +74,19 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
       reply(0);
       return;
     }
+    // A new transfer drops the one in progress first, so that two images are never held.
+    core.incoming = null;
+    const data = allocateImage(core, request.totalBytes);
+    if (data === null) {
+      reply(0);
+      return;
+    }
     incoming = {
       index: request.lastIncludedIndex,
       term: request.lastIncludedTerm,
       totalBytes: request.totalBytes,
       configuration: request.configuration,
-      data: new Uint8Array(request.totalBytes),
+      data,
       bytesStored: 0,
     };
     core.incoming = incoming;
@@ -106,6 +113,20 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
     data: incoming.data,
   });
   reply(incoming.totalBytes);
+}
+
+/**
+ * The buffer an incoming image is copied into, or null (with a warning) when the system cannot
+ * give that much memory (a 32-bit gateway), so the transfer is refused rather than the node lost.
+ */
+function allocateImage(core: CoreState, totalBytes: number): Uint8Array | null {
+  try {
+    return new Uint8Array(totalBytes);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    core.emit({ kind: 'warning', message: `refused a snapshot of ${totalBytes} bytes: ${error.message}` });
+    return null;
+  }
 }
 
 /** Installs a snapshot received from the leader and hands it to the runtime to restore. */
