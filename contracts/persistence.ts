@@ -62,15 +62,26 @@ export interface PersistedState {
  *   the stored log after the snapshot (the last index is the snapshot's when it is empty).
  *
  * The hard state is one record, so a new term or vote is written together with the other
- * half, which the caller holds. Reads after start are the core's job: it keeps the log it
- * loaded in memory (agent/core/log.ts), so an engine never serves a read while it runs. The
- * test harness rebuilds the per-field methods over this port (test/storage/reference-fields.ts).
+ * half, which the caller holds. Reads of the log after start are the core's job: it keeps the
+ * log it loaded in memory (agent/core/log.ts). The one read an engine serves while it runs is
+ * the stored snapshot's image, in chunks (`readSnapshotChunk`), so that nothing keeps a whole
+ * image in memory once it is persisted (issue 17). The test harness rebuilds the per-field
+ * methods over this port (test/storage/reference-fields.ts).
  */
 export interface PersistenceEngine {
   /** Applies one batch atomically with one sync; see {@link PersistBatch} and {@link PersistOptions}. */
   persist(batch: PersistBatch, options?: PersistOptions): Promise<void>;
   /** Loads everything a restarting node needs, checking it for consistency. */
   load(): Promise<PersistedState>;
+  /**
+   * Reads `bytes` bytes at `offset` of the image of the stored snapshot, which must be the one
+   * whose last index is `index` (what InstallSnapshot sends, chunk by chunk). Sees durable state
+   * only, like `load`. Resolves with a copy that the caller owns, exactly `bytes` long, or with
+   * null when the stored snapshot is not the one at `index` (none is stored, or a newer one
+   * replaced it). Rejects with InvariantError when the range does not lie within the image, and
+   * with PersistenceError: STORAGE_CORRUPT when what it read fails its checksum, STORAGE_CLOSED.
+   */
+  readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null>;
   /** Refuses every write not yet durable with STORAGE_CLOSED and releases the store. Idempotent. */
   close(): Promise<void>;
 }

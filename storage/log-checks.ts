@@ -4,6 +4,7 @@
  * disk must not reach the core). Terms never decrease along the log and indexes are contiguous.
  */
 import { InvariantError, PersistenceError } from '../contracts/errors.js';
+import { assert, assertIndex } from '../contracts/assert.js';
 import type { LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
 import type { PersistBatch } from '../contracts/persistence.js';
 
@@ -106,4 +107,14 @@ export function checkLoadedLog(entries: readonly LogEntry[], snapshot: Snapshot 
   if (snapshot === null && first !== undefined && first.index !== 1) {
     throw new PersistenceError('STORAGE_CORRUPT', `log starts at ${first.index} but there is no snapshot`);
   }
+}
+
+/**
+ * Checks that `bytes` bytes at `offset` lie within an image of `dataBytes` (readSnapshotChunk);
+ * throws InvariantError when they do not.
+ */
+export function checkSnapshotRange(dataBytes: number, offset: number, bytes: number): void {
+  assertIndex(offset, 'snapshot chunk offset');
+  assertIndex(bytes, 'snapshot chunk size');
+  assert(offset + bytes <= dataBytes, `snapshot chunk ${offset}+${bytes} ends beyond the image of ${dataBytes} bytes`);
 }

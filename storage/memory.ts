@@ -11,7 +11,7 @@ import type { Timers } from '../contracts/clock.js';
 import { PersistenceError } from '../contracts/errors.js';
 import type { HardState, LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
 import type { PersistBatch, PersistedState, PersistenceEngine } from '../contracts/persistence.js';
-import { checkBatch, checkLoadedLog } from './log-checks.js';
+import { checkBatch, checkLoadedLog, checkSnapshotRange } from './log-checks.js';
 
 /** The durable contents of one simulated disk. */
 export class MemoryDisk {
@@ -130,6 +130,15 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     const disk = this.disk;
     checkLoadedLog(disk.entries, disk.snapshot);
     return { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
+  }
+
+  async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    const snapshot = this.disk.snapshot;
+    if (snapshot === null || snapshot.lastIncludedIndex !== index) return null;
+    checkSnapshotRange(snapshot.data.byteLength, offset, bytes);
+    return snapshot.data.slice(offset, offset + bytes);
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@ import type { CoreState } from './state.js';
 import type { Snapshot } from '../../contracts/log.js';
 import type { AppendEntriesRequest, InstallSnapshotRequest } from '../../contracts/messages.js';
 import { entriesForWitness } from './witness.js';
+import { snapshotRef } from './ready.js';
 
 /** Handles AppendEntries from the leader of the current term (Raft Figure 2, receiver rules 2-5). */
 export function handleAppendEntries(core: CoreState, replyTo: number, request: AppendEntriesRequest): void {
@@ -73,12 +74,19 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
       reply(0);
       return;
     }
+    // A new transfer drops the one in progress first, so that two images are never held.
+    core.incoming = null;
+    const data = allocateImage(core, request.totalBytes);
+    if (data === null) {
+      reply(0);
+      return;
+    }
     incoming = {
       index: request.lastIncludedIndex,
       term: request.lastIncludedTerm,
       totalBytes: request.totalBytes,
       configuration: request.configuration,
-      chunks: [],
+      data,
       bytesStored: 0,
     };
     core.incoming = incoming;
@@ -87,45 +95,49 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
     reply(incoming.bytesStored);
     return;
   }
-  if (request.data.byteLength > 0) {
-    // Copied: the transport may reuse the buffer the chunk arrived in.
-    incoming.chunks.push(request.data.slice());
-    incoming.bytesStored += request.data.byteLength;
-  }
-  assert(incoming.bytesStored <= incoming.totalBytes, 'a snapshot never grows past its size');
+  // The validation (validate.ts) keeps a chunk within totalBytes.
+  assert(incoming.bytesStored + request.data.byteLength <= incoming.totalBytes, 'a snapshot never grows past its size');
+  // Copied: the transport may reuse the buffer the chunk arrived in.
+  incoming.data.set(request.data, incoming.bytesStored);
+  incoming.bytesStored += request.data.byteLength;
   if (!request.done) {
     reply(incoming.bytesStored);
     return;
   }
+  assert(incoming.bytesStored === incoming.totalBytes, 'the chunks fill the snapshot exactly');
   core.incoming = null;
   restoreFromLeader(core, {
     lastIncludedIndex: incoming.index,
     lastIncludedTerm: incoming.term,
     configuration: incoming.configuration,
-    data: concat(incoming.chunks, incoming.totalBytes),
+    data: incoming.data,
   });
   reply(incoming.totalBytes);
+}
+
+/**
+ * The buffer an incoming image is copied into, or null (with a warning) when the system cannot
+ * give that much memory (a 32-bit gateway), so the transfer is refused rather than the node lost.
+ */
+function allocateImage(core: CoreState, totalBytes: number): Uint8Array | null {
+  try {
+    return new Uint8Array(totalBytes);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    core.emit({ kind: 'warning', message: `refused a snapshot of ${totalBytes} bytes: ${error.message}` });
+    return null;
+  }
 }
 
 /** Installs a snapshot received from the leader and hands it to the runtime to restore. */
 function restoreFromLeader(core: CoreState, snapshot: Snapshot): void {
   core.log.restoreSnapshot(snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
-  core.latestSnapshot = snapshot;
+  // The image goes out in the next Ready only; once persisted it is read back from disk.
+  core.latestSnapshot = snapshotRef(snapshot, snapshot.data.byteLength);
   core.pendingRestore = snapshot;
   core.configs.restore(
     { index: snapshot.lastIncludedIndex, config: snapshot.configuration },
     core.log.entriesAfter(snapshot.lastIncludedIndex),
   );
   core.onConfigurationChanged();
-}
-
-function concat(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
-  const data = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    data.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  assert(offset === totalBytes, 'the chunks fill the snapshot exactly');
-  return data;
 }

@@ -5,7 +5,8 @@
  */
 import type { Prng } from '../../contracts/prng.js';
 import type { WitnessView } from './witness.js';
-import type { ClusterConfiguration, HardState, LogEntry, NodeId, Snapshot } from '../../contracts/log.js';
+import type { ClusterConfiguration, HardState, LogEntry, NodeId } from '../../contracts/log.js';
+import type { SnapshotRef } from './ready.js';
 
 /** Options of the core, in ticks and bytes. The runtime derives them from RaftConfiguration. */
 export interface CoreOptions {
@@ -56,7 +57,8 @@ export interface CoreDeps {
 /** What a core starts from: what the node persisted, and the cluster to bootstrap without a log. */
 export interface CoreStartState {
   readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
+  /** The persisted snapshot (its metadata and size; the image stays on disk). */
+  readonly snapshot: SnapshotRef | null;
   readonly entries: readonly LogEntry[];
   /** The configuration in force when neither the snapshot nor the log holds one. */
   readonly bootstrap: ClusterConfiguration;

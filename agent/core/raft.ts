@@ -19,12 +19,22 @@ import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
 import { compactionPoint, isActivelyReplicating, retainStalledTicksMax } from './retention.js';
 import type { LogRetention } from './retention.js';
-import type { CoreInput, ProposeResult, Ready, RequestResult, Role, SoftState, StepResult } from './ready.js';
+import { snapshotRef } from './ready.js';
+import type {
+  CoreInput,
+  ProposeResult,
+  Ready,
+  RequestResult,
+  Role,
+  SnapshotRef,
+  SoftState,
+  StepResult,
+} from './ready.js';
 import { flushReplication, handleUnreachable, sendHeartbeats, sendTimeoutNow } from './replication.js';
 import { CoreState } from './state.js';
 import { stepRequest, stepResponse } from './step.js';
 import { inputProblem } from './validate.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 
 // The option and result types stay importable from here, where the runtime imports them.
 export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
@@ -192,17 +202,18 @@ export class RaftCore {
   }
 
   /**
-   * Records a snapshot the state machine took at `snapshot.lastIncludedIndex` (applied) and
-   * compacts the log before `compactBefore`, keeping later entries for lagging followers.
+   * Records a snapshot the state machine took at `snapshot.lastIncludedIndex` (applied), which
+   * the runtime persisted, and compacts the log before `compactBefore`, keeping later entries for
+   * lagging followers. The core keeps the snapshot's metadata and size only.
    */
-  compact(snapshot: Snapshot, compactBefore: LogIndex): void {
+  compact(snapshot: SnapshotRef, compactBefore: LogIndex): void {
     const s = this.state;
     const index = snapshot.lastIncludedIndex;
     assert(index <= s.log.appliedIndex, 'a snapshot covers only applied entries');
     if (index <= s.log.snapshotIndex()) return;
     const from = Math.max(s.log.firstIndex(), Math.min(compactBefore, index + 1));
     s.log.compact(index, snapshot.lastIncludedTerm, from);
-    s.latestSnapshot = snapshot;
+    s.latestSnapshot = snapshotRef(snapshot, snapshot.dataBytes);
     s.pendingCompactBefore = from;
   }
 

@@ -14,6 +14,7 @@ import type {
   LogIndex,
   NodeId,
   Snapshot,
+  SnapshotMeta,
   Term,
 } from '../../contracts/log.js';
 import type {
@@ -26,9 +27,44 @@ import type {
   TimeoutNowRequest,
 } from '../../contracts/messages.js';
 
-/** The requests the core sends and handles: every RPC but ClientForward, which the runtime owns. */
+/** The requests the core handles: every RPC but ClientForward, which the runtime owns. */
 export type CoreRequest =
   RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;
+
+/**
+ * A snapshot this node persisted: its metadata and the size of its image, not the image. Once a
+ * snapshot is on disk nothing in memory keeps its bytes (issue 17): the runtime reads them back in
+ * chunks when it sends InstallSnapshot (PersistenceEngine.readSnapshotChunk).
+ */
+export interface SnapshotRef extends SnapshotMeta {
+  /** The size of the image, bytes. */
+  readonly dataBytes: number;
+}
+
+/** The SnapshotRef of `meta` with an image of `dataBytes`: a new object that holds no image. */
+export function snapshotRef(meta: SnapshotMeta, dataBytes: number): SnapshotRef {
+  return {
+    lastIncludedIndex: meta.lastIncludedIndex,
+    lastIncludedTerm: meta.lastIncludedTerm,
+    configuration: meta.configuration,
+    dataBytes,
+  };
+}
+
+/**
+ * An InstallSnapshot chunk as the core sends it: where its bytes lie in the persisted image
+ * (`dataBytes` at `offset` of snapshot `lastIncludedIndex`), not the bytes. The runtime reads
+ * them from storage and sends the InstallSnapshotRequest; a response or failure comes back with
+ * this request.
+ */
+export interface SnapshotChunkRequest extends Omit<InstallSnapshotRequest, 'data'> {
+  /** The chunk's size, bytes (0 for a witness, which is sent no image). */
+  readonly dataBytes: number;
+}
+
+/** The requests the core sends: CoreRequests, with InstallSnapshot as a {@link SnapshotChunkRequest}. */
+export type CoreOutboundRequest =
+  RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | SnapshotChunkRequest | TimeoutNowRequest;
 
 /** A request that arrived from a peer; the core answers it exactly once, through `replyTo`. */
 export interface InboundRequest {
@@ -52,7 +88,7 @@ export interface InboundResponse {
   readonly from: NodeId;
   /** The sequence number the core gave the request. */
   readonly seq: number;
-  readonly request: CoreRequest;
+  readonly request: CoreOutboundRequest;
   readonly response: CoreResponse;
 }
 
@@ -61,7 +97,7 @@ export interface Unreachable {
   readonly kind: 'unreachable';
   readonly to: NodeId;
   readonly seq: number;
-  readonly request: CoreRequest;
+  readonly request: CoreOutboundRequest;
 }
 
 /** Every input of `step`. */
@@ -76,7 +112,7 @@ export interface OutboundRequest {
   readonly to: NodeId;
   /** Increases with every request the core makes; comes back with the response. */
   readonly seq: number;
-  readonly request: CoreRequest;
+  readonly request: CoreOutboundRequest;
 }
 
 /** The answer to an inbound request. */

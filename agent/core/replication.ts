@@ -13,18 +13,13 @@ import { maybeCommit } from './commit.js';
 import { entryBytes } from './log.js';
 import type { Progress } from './progress.js';
 import { maybeConfirmReads } from './read-index.js';
-import type { CoreRequest } from './ready.js';
+import type { CoreOutboundRequest, SnapshotChunkRequest, SnapshotRef } from './ready.js';
 import type { CoreState } from './state.js';
 import { isVoter, isWitness, quorumVoters } from './configuration.js';
 import { allVoters } from './quorum.js';
 import { entriesForWitness } from './witness.js';
-import type { LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
-import type {
-  AppendEntriesRequest,
-  AppendEntriesResponse,
-  InstallSnapshotRequest,
-  InstallSnapshotResponse,
-} from '../../contracts/messages.js';
+import type { LogIndex, NodeId } from '../../contracts/log.js';
+import type { AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotResponse } from '../../contracts/messages.js';
 
 /** Sends whatever each follower is owed and may receive now. Idempotent. */
 export function flushReplication(core: CoreState): void {
@@ -163,11 +158,15 @@ function startSnapshot(core: CoreState, id: NodeId, progress: Progress): void {
   const snapshot = core.latestSnapshot;
   assert(snapshot !== null, 'a compacted log has a snapshot');
   progress.becomeSnapshot(snapshot.lastIncludedIndex);
-  const bytes = snapshotDataFor(core, id, snapshot).byteLength;
+  const bytes = snapshotBytesFor(core, id, snapshot);
   core.emit({ kind: 'snapshot-sent', to: id, index: snapshot.lastIncludedIndex, bytes });
   maybeSendSnapshotChunk(core, id, progress);
 }
 
+/**
+ * Sends the next chunk of the latest snapshot to `id`: where it lies in the persisted image, which
+ * the runtime reads back from disk when it sends it (SnapshotChunkRequest).
+ */
 function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress): void {
   if (progress.snapshotChunkSent) return;
   const snapshot = core.latestSnapshot;
@@ -179,9 +178,9 @@ function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress)
     return;
   }
   const offset = progress.snapshotOffset;
-  const whole = snapshotDataFor(core, id, snapshot);
-  const data = whole.subarray(offset, offset + core.options.snapshotChunkBytes);
-  const done = offset + data.byteLength === whole.byteLength;
+  const totalBytes = snapshotBytesFor(core, id, snapshot);
+  assert(offset <= totalBytes, 'a transfer resumes within the snapshot');
+  const dataBytes = Math.min(core.options.snapshotChunkBytes, totalBytes - offset);
   core.send(id, {
     type: 'InstallSnapshotRequest',
     term: core.currentTerm,
@@ -189,18 +188,17 @@ function maybeSendSnapshotChunk(core: CoreState, id: NodeId, progress: Progress)
     lastIncludedIndex: snapshot.lastIncludedIndex,
     lastIncludedTerm: snapshot.lastIncludedTerm,
     offset,
-    data,
-    done,
-    totalBytes: whole.byteLength,
+    dataBytes,
+    done: offset + dataBytes === totalBytes,
+    totalBytes,
     configuration: snapshot.configuration,
   });
   progress.snapshotChunkSent = true;
 }
 
-/** The snapshot data `id` is sent: all of it, or for a witness only what the witness view keeps. */
-function snapshotDataFor(core: CoreState, id: NodeId, snapshot: Snapshot): Uint8Array {
-  if (!isWitness(core.configs.current(), id)) return snapshot.data;
-  return core.witnessView.snapshotData(snapshot);
+/** The size of the image `id` is sent: all of it, or nothing for a witness (witness.ts). */
+function snapshotBytesFor(core: CoreState, id: NodeId, snapshot: SnapshotRef): number {
+  return isWitness(core.configs.current(), id) ? 0 : snapshot.dataBytes;
 }
 
 /** Tells `to` to campaign at once (thesis §3.10). */
@@ -260,7 +258,7 @@ function nextFromHint(core: CoreState, request: AppendEntriesRequest, response: 
 export function handleSnapshotResponse(
   core: CoreState,
   from: NodeId,
-  request: InstallSnapshotRequest,
+  request: Pick<SnapshotChunkRequest, 'lastIncludedIndex' | 'totalBytes'>,
   response: InstallSnapshotResponse,
 ): void {
   const progress = core.progress.get(from);
@@ -280,7 +278,7 @@ export function handleSnapshotResponse(
 }
 
 /** A request could not be delivered or timed out: slow down and retry at the next heartbeat. */
-export function handleUnreachable(core: CoreState, to: NodeId, request: CoreRequest): void {
+export function handleUnreachable(core: CoreState, to: NodeId, request: CoreOutboundRequest): void {
   if (core.role !== 'leader' || request.term !== core.currentTerm) return;
   const progress = core.progress.get(to);
   if (progress === undefined) return;

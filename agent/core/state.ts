@@ -17,7 +17,17 @@ import { Progress } from './progress.js';
 import type { Prng } from '../../contracts/prng.js';
 import { hasQuorum } from './quorum.js';
 import { ReadIndexQueue } from './read-queue.js';
-import type { CoreEvent, CoreRequest, Outbound, ProposeResult, ReadState, Role, SoftState } from './ready.js';
+import { snapshotRef } from './ready.js';
+import type {
+  CoreEvent,
+  CoreOutboundRequest,
+  Outbound,
+  ProposeResult,
+  ReadState,
+  Role,
+  SnapshotRef,
+  SoftState,
+} from './ready.js';
 import { STRIPPED_WITNESS_VIEW, type WitnessView } from './witness.js';
 import type {
   ClusterConfiguration,
@@ -35,8 +45,12 @@ export interface IncomingSnapshot {
   readonly term: Term;
   readonly totalBytes: number;
   readonly configuration: ClusterConfiguration;
-  /** Copies of the chunks received in order. Invariant: their sizes sum to bytesStored <= totalBytes. */
-  readonly chunks: Uint8Array[];
+  /**
+   * The image, allocated at its whole size when the first chunk arrives (at most snapshotBytesMax;
+   * its pages are touched only as chunks are copied in), so the image is never held twice, as a
+   * list of chunks and as their concatenation. Invariant: bytes [0, bytesStored) are received.
+   */
+  readonly data: Uint8Array;
   bytesStored: number;
 }
 
@@ -73,8 +87,8 @@ export class CoreState {
   readonly reads: ReadIndexQueue;
   /** Per peer, the highest seq of a request it answered in this term as our follower. */
   readonly ackedSeq = new Map<NodeId, number>();
-  /** The latest snapshot, sent to followers that need it. */
-  latestSnapshot: Snapshot | null;
+  /** The latest snapshot (its image is on disk only), sent to followers that need it. */
+  latestSnapshot: SnapshotRef | null;
   /** A snapshot being received from the leader. */
   incoming: IncomingSnapshot | null = null;
   /** Ask flushReplication to send heartbeats now (for reads). */
@@ -105,7 +119,7 @@ export class CoreState {
     );
     const snapshot = start.snapshot;
     this.log = new RaftLog(snapshot?.lastIncludedIndex ?? 0, snapshot?.lastIncludedTerm ?? 0, start.entries);
-    this.latestSnapshot = snapshot;
+    this.latestSnapshot = snapshot === null ? null : snapshotRef(snapshot, snapshot.dataBytes);
     const base =
       snapshot === null
         ? { index: 0, config: start.bootstrap }
@@ -139,7 +153,7 @@ export class CoreState {
   // -------------------------------------------------------------------------------------------
 
   /** Queues a request to a peer and returns its sequence number. */
-  send(to: NodeId, request: CoreRequest): number {
+  send(to: NodeId, request: CoreOutboundRequest): number {
     assert(to !== this.id, 'a node sends no request to itself');
     const seq = this.nextSeq;
     this.nextSeq += 1;

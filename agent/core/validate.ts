@@ -5,7 +5,7 @@
  * rejected with a reason (the runtime logs a warning) and changes nothing.
  */
 import { configurationProblems, decodeConfiguration, isValidNodeId } from './configuration.js';
-import type { CoreInput, CoreRequest, InboundResponse } from './ready.js';
+import type { CoreInput, CoreOutboundRequest, CoreRequest, InboundResponse } from './ready.js';
 import type { LogEntry } from '../../contracts/log.js';
 import { RPC_OF_REQUEST } from '../../contracts/messages.js';
 
@@ -28,7 +28,12 @@ export function inputProblem(input: CoreInput): string | null {
   }
 }
 
-function requestProblem(request: CoreRequest): string | null {
+/** The bytes of snapshot image a request carries (a request this core sent names their size). */
+function chunkBytes(request: Extract<CoreRequest | CoreOutboundRequest, { type: 'InstallSnapshotRequest' }>): number {
+  return 'data' in request ? request.data.byteLength : request.dataBytes;
+}
+
+function requestProblem(request: CoreRequest | CoreOutboundRequest): string | null {
   if (!isCount(request.term)) return `${request.type}: term is not a non-negative integer`;
   switch (request.type) {
     case 'RequestVoteRequest':
@@ -60,9 +65,8 @@ function requestProblem(request: CoreRequest): string | null {
       }
       if (request.lastIncludedIndex === 0) return 'InstallSnapshot: snapshot of an empty log';
       if (request.lastIncludedTerm > request.term) return 'InstallSnapshot: lastIncludedTerm above term';
-      if (request.offset + request.data.byteLength > request.totalBytes)
-        return 'InstallSnapshot: chunk beyond totalBytes';
-      const end = request.offset + request.data.byteLength;
+      const end = request.offset + chunkBytes(request);
+      if (end > request.totalBytes) return 'InstallSnapshot: chunk beyond totalBytes';
       if (request.done !== (end === request.totalBytes))
         return 'InstallSnapshot: done must be set exactly on the chunk that ends the snapshot';
       const problems = configurationProblems(request.configuration);

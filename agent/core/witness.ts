@@ -12,25 +12,27 @@
  * and no client data, so a witness still learns the keys of members added after it.
  */
 import { assert } from '../../contracts/assert.js';
-import type { LogEntry, Snapshot } from '../../contracts/log.js';
+import type { LogEntry } from '../../contracts/log.js';
 
-/** What a witness is sent of the log and of snapshots. Both functions are pure. */
+/**
+ * What a witness is sent of the log. A witness is sent snapshots without their image, whatever
+ * the view: their metadata and configuration only (replication.ts).
+ */
 export interface WitnessView {
   /**
    * The entry as a witness stores it: same term, index and type; a `config` entry must come
-   * back unchanged.
+   * back unchanged. Pure.
    */
   entry(entry: LogEntry): LogEntry;
-  /** The snapshot data a witness is sent (metadata and configuration always travel). */
-  snapshotData(snapshot: Snapshot): Uint8Array;
+  /** Removed: a witness is always sent snapshots without their image. */
+  snapshotData?: never;
 }
 
 const EMPTY = new Uint8Array(0);
 
-/** The default view: configuration entries in full, every other payload empty, snapshots without data. */
+/** The default view: configuration entries in full, every other payload empty. */
 export const STRIPPED_WITNESS_VIEW: WitnessView = {
   entry: (entry) => (entry.type === 'config' || entry.command.byteLength === 0 ? entry : { ...entry, command: EMPTY }),
-  snapshotData: () => EMPTY,
 };
 
 /** `entries` as `view` lets a witness see them, checked against the view's contract. */

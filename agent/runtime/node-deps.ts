@@ -4,6 +4,7 @@
  * millisecond RaftConfiguration into the core's tick-based options.
  */
 import { RaftCore } from '../core/raft.js';
+import { snapshotRef } from '../core/ready.js';
 import type { WriteGate } from './disk-guard.js';
 import type { CoreOptions, LogRetention } from '../core/raft.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -159,7 +160,9 @@ export function coreFromDisk(
     { ...coreOptions, ...(options.witness === true ? { witness: true } : {}) },
     {
       hardState: persisted.hardState,
-      snapshot: persisted.snapshot,
+      // The core keeps the snapshot's metadata and size; the image stays on disk.
+      snapshot:
+        persisted.snapshot === null ? null : snapshotRef(persisted.snapshot, persisted.snapshot.data.byteLength),
       entries: persisted.entries,
       bootstrap: options.bootstrap,
     },

@@ -94,6 +94,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.pending = new PendingRequests(deps.timers, raft.pendingRequestsMax);
     const rpcHost: PeerRpcHost = {
       ...host,
+      fatal: (error: unknown) => this.fatal(error),
       answerForward: (request) => this.clientOps.answerForward(request),
       peerAddressSeen: (id, address) => this.membershipDriver.maybeRecordAddress(id, address),
     };

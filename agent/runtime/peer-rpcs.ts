@@ -10,10 +10,17 @@
  * with the bytes carried (a large AppendEntries or InstallSnapshot chunk takes longer on a slow
  * link). A response is stepped into the core; a failure is reported to the core as
  * `unreachable`, and the core retries at the protocol's pace (heartbeats, probes).
+ *
+ * An InstallSnapshot chunk leaves the core as a place in the persisted image (SnapshotChunkRequest):
+ * its bytes are read back from storage here, just before it is sent, so no one keeps the image in
+ * memory (issue 17). When storage holds a newer snapshot by then, the chunk is not sent and the
+ * core hears `unreachable`; at the next heartbeat it starts over with its newer snapshot. A failed
+ * read is a storage failure, fatal like a failed write.
  */
 import type { RaftCore } from '../core/raft.js';
-import type { CoreRequest, Outbound } from '../core/ready.js';
+import type { CoreOutboundRequest, CoreRequest, Outbound, SnapshotChunkRequest } from '../core/ready.js';
 import { entryBytes } from '../core/log.js';
+import { assert } from '../../contracts/assert.js';
 import { NetworkError, describeError } from '../../contracts/errors.js';
 import type { NodeId } from '../../contracts/log.js';
 import {
@@ -33,6 +40,8 @@ export interface PeerRpcHost {
   isRunning(): boolean;
   requireCore(): Pick<RaftCore, 'step'>;
   scheduleReady(): void;
+  /** A storage failure: the node stops (node.ts). */
+  fatal(error: unknown): void;
   /** Runs a request a follower forwarded here (client-ops.ts). */
   answerForward(request: ClientForwardRequest): Promise<ClientForwardResponse>;
   /**
@@ -43,7 +52,7 @@ export interface PeerRpcHost {
 }
 
 /** The edges the RPC traffic reaches. */
-export type PeerRpcDeps = Pick<RaftNodeDeps, 'client' | 'membership' | 'logger' | 'metrics' | 'observer'>;
+export type PeerRpcDeps = Pick<RaftNodeDeps, 'client' | 'membership' | 'logger' | 'metrics' | 'observer' | 'storage'>;
 
 /** Plain-data options of the RPC traffic. */
 export interface PeerRpcOptions {
@@ -151,10 +160,47 @@ export class PeerRpcs {
     this.replies.clear();
   }
 
-  private send(to: NodeId, seq: number, request: CoreRequest): void {
+  private send(to: NodeId, seq: number, request: CoreOutboundRequest): void {
+    if (request.type === 'InstallSnapshotRequest') {
+      void this.sendSnapshotChunk(to, seq, request);
+      return;
+    }
+    this.sendRequest(to, seq, request, request);
+  }
+
+  /** Reads the chunk's bytes from the persisted snapshot, then sends it (see the module comment). */
+  private async sendSnapshotChunk(to: NodeId, seq: number, chunk: SnapshotChunkRequest): Promise<void> {
+    let data: Uint8Array | null;
+    try {
+      data = await this.deps.storage.readSnapshotChunk(chunk.lastIncludedIndex, chunk.offset, chunk.dataBytes);
+    } catch (error) {
+      this.host.fatal(error);
+      return;
+    }
+    if (!this.host.isRunning()) return;
+    if (data === null) {
+      this.deps.logger.debug('snapshot chunk not sent: storage holds a newer snapshot', {
+        node: this.options.nodeId,
+        peer: to,
+        index: chunk.lastIncludedIndex,
+      });
+      this.host.requireCore().step({ kind: 'unreachable', to, seq, request: chunk });
+      this.host.scheduleReady();
+      return;
+    }
+    assert(data.byteLength === chunk.dataBytes, 'storage reads exactly the chunk asked for');
+    const { dataBytes: _size, ...fields } = chunk;
+    this.sendRequest(to, seq, chunk, { ...fields, data });
+  }
+
+  /**
+   * Sends `message` (what goes on the wire for the core's `request`) and steps the outcome into
+   * the core with `request`.
+   */
+  private sendRequest(to: NodeId, seq: number, request: CoreOutboundRequest, message: CoreRequest): void {
     const dimensions = { peer: to, type: request.type };
     this.deps.metrics.increment('raft_rpc_sent_total', 1, dimensions);
-    this.deps.client.send(to, request, this.deadlineMs(request)).then(
+    this.deps.client.send(to, message, this.deadlineMs(request)).then(
       (response) => {
         if (!this.host.isRunning()) return;
         const result = this.host.requireCore().step({ kind: 'response', from: to, seq, request, response });
@@ -177,12 +223,12 @@ export class PeerRpcs {
   }
 
   /** rpcTimeoutMs, plus as much again per RPC_DEADLINE_BYTES_PER_STEP bytes the request carries. */
-  private deadlineMs(request: CoreRequest): number {
+  private deadlineMs(request: CoreOutboundRequest): number {
     const bytes =
       request.type === 'AppendEntriesRequest'
         ? request.entries.reduce((sum, e) => sum + entryBytes(e), 0)
         : request.type === 'InstallSnapshotRequest'
-          ? request.data.byteLength
+          ? request.dataBytes
           : 0;
     return this.options.rpcTimeoutMs * (1 + Math.floor(bytes / RPC_DEADLINE_BYTES_PER_STEP));
   }

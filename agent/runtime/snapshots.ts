@@ -26,6 +26,7 @@
 import { allMembers, decodeConfiguration, isMember } from '../core/configuration.js';
 import { entryBytes } from '../core/log.js';
 import type { LogRetention, RaftCore } from '../core/raft.js';
+import { snapshotRef } from '../core/ready.js';
 import type { SnapshotSendOutcome } from '../core/ready.js';
 import { StoppedError } from '../../contracts/errors.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
@@ -214,7 +215,8 @@ export class Snapshots {
     });
     if (!this.host.isRunning()) return index;
     const compactBefore = core.compactionPoint(index, this.options.retention);
-    core.compact(snapshot, compactBefore);
+    // From here on the image is on disk only: InstallSnapshot reads it back in chunks (peer-rpcs.ts).
+    core.compact(snapshotRef(snapshot, snapshot.data.byteLength), compactBefore);
     this.resetAfter(snapshot.data.byteLength);
     this.counters.tookSnapshot();
     this.deps.logger.info('took a snapshot', {

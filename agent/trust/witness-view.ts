@@ -34,5 +34,4 @@ export function isAdminEntry(entry: LogEntry): boolean {
 /** The agent's witness view: admin entries whole, everything else as the core's default view. */
 export const AGENT_WITNESS_VIEW: WitnessView = {
   entry: (entry) => (isAdminEntry(entry) ? entry : STRIPPED_WITNESS_VIEW.entry(entry)),
-  snapshotData: (snapshot) => STRIPPED_WITNESS_VIEW.snapshotData(snapshot),
 };

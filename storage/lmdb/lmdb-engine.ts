@@ -21,13 +21,15 @@
  * or the new image complete after a crash, the batch stays one transaction with one sync (a
  * file would need its own fsync, a rename and a directory fsync, and a recovery step to pair
  * the file with the metadata), and the image carries a CRC-32 that is checked when read. The
- * price is that the map must hold two images during a replacement (see snapshotBytesMax).
+ * price is that the map must hold two images during a replacement (see snapshotBytesMax). The
+ * image is stored in records with a CRC-32 each (lmdb-snapshot.ts), so `readSnapshotChunk` reads
+ * only the records a chunk covers.
  *
  * `load()` reads LMDB's latest committed transaction, which with these options is always a
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
  */
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
-import type { LogEntry, LogIndex, NodeId, Snapshot, Term } from '../../contracts/log.js';
+import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
@@ -40,19 +42,11 @@ import { openDirectory } from './lmdb-open.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
-import {
-  META_KEYS,
-  checkSnapshotData,
-  decodeEntry,
-  entryKey,
-  entryStoredBytes,
-  parseEntryKey,
-  parseHardState,
-  parseSnapshotMeta,
-} from './lmdb-records.js';
+import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState } from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
 import type { EncodedStep } from './lmdb-write-plan.js';
 import { checkSpace } from './lmdb-space.js';
+import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
 
 export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
@@ -160,10 +154,16 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     this.checkOpen();
     await Promise.resolve();
     const hardState = this.readHardState();
-    const snapshot = this.readSnapshot();
+    const snapshot = readStoredSnapshot(this.handles.meta);
     const entries = this.readEntries(0, Number.MAX_SAFE_INTEGER);
     checkLoadedLog(entries, snapshot);
     return { hardState, snapshot, entries };
+  }
+
+  async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return readStoredSnapshotChunk(this.handles.meta, index, offset, bytes, this.options.path);
   }
 
   /**
@@ -194,19 +194,6 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   private readHardState(): { readonly currentTerm: Term; readonly votedFor: NodeId | null } {
     const stored = this.handles.meta.get(META_KEYS.hardState);
     return stored === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(stored);
-  }
-
-  private readSnapshot(): Snapshot | null {
-    const stored = this.handles.meta.get(META_KEYS.snapshotMeta);
-    if (stored === undefined) return null;
-    const meta = parseSnapshotMeta(stored);
-    const data = checkSnapshotData(meta, this.handles.meta.get(META_KEYS.snapshotData));
-    return {
-      lastIncludedIndex: meta.lastIncludedIndex,
-      lastIncludedTerm: meta.lastIncludedTerm,
-      configuration: meta.configuration,
-      data,
-    };
   }
 
   /** The stored entries with from <= index <= to, checked to be contiguous. */

@@ -40,16 +40,15 @@ import type { ResolvedLmdbOptions } from './lmdb-options.js';
 import {
   FORMAT_VERSION,
   META_KEYS,
-  checkSnapshotData,
   decodeEntry,
   encodeFormat,
   parseEntryKey,
   parseFormat,
   parseHardState,
-  parseSnapshotMeta,
 } from './lmdb-records.js';
 import type { StoredSnapshotMeta } from './lmdb-records.js';
 import { LogProjection } from '../log-projection.js';
+import { readSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
 
 /** The open environment and its two databases. */
 export interface LmdbHandles {
@@ -189,10 +188,10 @@ async function checkFormat(handles: LmdbHandles, path: string, formatVersion: nu
 }
 
 function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
-  const stored = handles.meta.get(META_KEYS.snapshotMeta);
-  if (stored === undefined) return null;
-  const meta = parseSnapshotMeta(stored);
-  checkSnapshotData(meta, handles.meta.get(META_KEYS.snapshotData));
+  const meta = readSnapshotMeta(handles.meta);
+  if (meta === null) return null;
+  // The image is checked once at open; the engine then reads it only in chunks, or whole at load.
+  readSnapshotImage(handles.meta, meta);
   return meta;
 }
 

@@ -191,14 +191,19 @@ export function parseHardState(bytes: unknown): HardState {
   return { currentTerm, votedFor };
 }
 
-/** Snapshot metadata as stored: the contract's SnapshotMeta plus the image's length and CRC-32. */
+/**
+ * Snapshot metadata as stored: the contract's SnapshotMeta plus the image's length and CRC-32,
+ * and how the image is stored (lmdb-snapshot.ts): in records of `dataRecordBytes` each, or in one
+ * record (null; what this engine wrote before images were stored in records).
+ */
 export interface StoredSnapshotMeta extends SnapshotMeta {
   readonly dataBytes: number;
   readonly dataCrc32: number;
+  readonly dataRecordBytes: number | null;
 }
 
-/** Encodes the snapshot metadata record for an image `data`. */
-export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array): Buffer {
+/** Encodes the snapshot metadata record for an image `data` stored in records of `dataRecordBytes`. */
+export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array, dataRecordBytes: number): Buffer {
   const configuration = meta.configuration;
   return jsonRecord({
     lastIncludedIndex: meta.lastIncludedIndex,
@@ -213,6 +218,7 @@ export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array): Buffer
     },
     dataBytes: data.byteLength,
     dataCrc32: crc32(data),
+    dataRecordBytes,
   });
 }
 
@@ -247,7 +253,11 @@ export function parseSnapshotMeta(bytes: unknown): StoredSnapshotMeta {
   const record = parseJsonRecord(bytes, 'snapshot metadata');
   const dataCrc32 = parseIndexField(record, 'dataCrc32', 'snapshot metadata');
   if (dataCrc32 >= TWO_TO_32) throw corrupt('snapshot metadata dataCrc32 is not a 32-bit value');
+  const dataRecordBytes =
+    record['dataRecordBytes'] === undefined ? null : parseIndexField(record, 'dataRecordBytes', 'snapshot metadata');
+  if (dataRecordBytes === 0) throw corrupt('snapshot metadata dataRecordBytes is 0');
   return {
+    dataRecordBytes,
     lastIncludedIndex: parseIndexField(record, 'lastIncludedIndex', 'snapshot metadata'),
     lastIncludedTerm: parseIndexField(record, 'lastIncludedTerm', 'snapshot metadata'),
     configuration: parseConfiguration(record['configuration']),

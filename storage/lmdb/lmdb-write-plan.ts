@@ -3,7 +3,7 @@
  * inside the commit's transaction.
  */
 import { InvariantError } from '../../contracts/errors.js';
-import type { LogIndex } from '../../contracts/log.js';
+import type { LogIndex, Snapshot } from '../../contracts/log.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import {
   META_KEYS,
@@ -14,6 +14,7 @@ import {
   parseEntryKey,
 } from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';
+import { SNAPSHOT_CRCS_KEY, SNAPSHOT_RECORD_BYTES, snapshotRecordKey, snapshotRecords } from './lmdb-snapshot.js';
 
 /**
  * One step of a write plan with its records encoded, ready for the commit's transaction. Encoding happens
@@ -22,6 +23,8 @@ import type { WriteStep } from '../log-projection.js';
  */
 export type EncodedStep =
   | { readonly kind: 'put-meta'; readonly key: string; readonly value: Uint8Array }
+  /** Deletes the image records of an earlier snapshot from record `from` on, and its one-record image. */
+  | { readonly kind: 'trim-snapshot'; readonly from: number }
   | { readonly kind: 'delete'; readonly from: LogIndex; readonly to: LogIndex }
   | { readonly kind: 'append'; readonly keys: readonly Buffer[]; readonly values: readonly Buffer[] };
 
@@ -31,12 +34,7 @@ export function encodeSteps(steps: readonly WriteStep[]): EncodedStep[] {
   for (const step of steps) {
     switch (step.kind) {
       case 'snapshot':
-        encoded.push({
-          kind: 'put-meta',
-          key: META_KEYS.snapshotMeta,
-          value: encodeSnapshotMeta(step.snapshot, step.snapshot.data),
-        });
-        encoded.push({ kind: 'put-meta', key: META_KEYS.snapshotData, value: step.snapshot.data });
+        encodeSnapshot(step.snapshot, encoded);
         break;
       case 'delete':
         encoded.push(step);
@@ -58,11 +56,27 @@ export function encodeSteps(steps: readonly WriteStep[]): EncodedStep[] {
   return encoded;
 }
 
+/** Appends the steps that store `snapshot`: its metadata, its image in records (lmdb-snapshot.ts), their checksums. */
+function encodeSnapshot(snapshot: Snapshot, encoded: EncodedStep[]): void {
+  const { records, crcs } = snapshotRecords(snapshot.data);
+  const value = encodeSnapshotMeta(snapshot, snapshot.data, SNAPSHOT_RECORD_BYTES);
+  encoded.push({ kind: 'put-meta', key: META_KEYS.snapshotMeta, value });
+  for (const [n, record] of records.entries())
+    encoded.push({ kind: 'put-meta', key: snapshotRecordKey(n), value: record });
+  encoded.push({ kind: 'put-meta', key: SNAPSHOT_CRCS_KEY, value: crcs });
+  encoded.push({ kind: 'trim-snapshot', from: records.length });
+}
+
 /** Applies one encoded step inside the commit's transaction. */
 export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: LmdbHandles['meta']): void {
   switch (step.kind) {
     case 'put-meta':
       meta.putSync(step.key, step.value);
+      return;
+    case 'trim-snapshot':
+      meta.removeSync(META_KEYS.snapshotData);
+      // The records of an image are contiguous from 0: the first one missing ends the earlier image.
+      for (let n = step.from; meta.removeSync(snapshotRecordKey(n)); n += 1);
       return;
     case 'delete':
       for (let index = step.from; index <= step.to; index += 1) {

@@ -44,6 +44,7 @@ import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory } from '../lmdb/lmdb-open.js';
 import { decodeEntry, entryKey, parseEntryKey } from '../lmdb/lmdb-records.js';
 import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
+import { readStoredSnapshot, readStoredSnapshotChunk } from '../lmdb/lmdb-snapshot.js';
 import { Checkpointer } from './wal-checkpoint.js';
 import type { OpenedStore } from './wal-checkpoint.js';
 import { FRAME_HEADER_BYTES, encodeBatchRecord, encodeFrameParts } from './wal-frame.js';
@@ -52,7 +53,7 @@ import { resolveWalOptions } from './wal-options.js';
 import type { ResolvedWalOptions, WalPersistenceOptions } from './wal-options.js';
 import { recoverWal } from './wal-recover.js';
 import { SegmentWriter } from './wal-segments.js';
-import { WAL_FORMAT_VERSION, applyToStore, readCheckpoint, readSnapshot } from './wal-store.js';
+import { WAL_FORMAT_VERSION, applyToStore, readCheckpoint } from './wal-store.js';
 
 export type { WalPersistenceOptions } from './wal-options.js';
 
@@ -243,10 +244,17 @@ export class WalPersistenceEngine implements PersistenceEngine {
     this.checkOpen();
     await Promise.resolve();
     const shape = this.checkpointer.durable.shape();
-    const snapshot = readSnapshot(this.store.handles);
+    const snapshot = readStoredSnapshot(this.store.handles.meta);
     const entries = this.readEntries(shape.firstIndex, shape.lastIndex);
     checkLoadedLog(entries, snapshot);
     return { hardState: this.checkpointer.durable.hardState(), snapshot, entries };
+  }
+
+  /** Snapshots bypass the log (they are in LMDB once durable), so the image is read from LMDB. */
+  async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
+    this.checkOpen();
+    await Promise.resolve();
+    return readStoredSnapshotChunk(this.store.handles.meta, index, offset, bytes, this.options.path);
   }
 
   /**

@@ -9,10 +9,8 @@
  * costs two syncs per checkpoint transaction, not per write.
  */
 import { PersistenceError } from '../../contracts/errors.js';
-import type { Snapshot } from '../../contracts/log.js';
 import { commitFailureCause, toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
-import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from '../lmdb/lmdb-records.js';
 import { applyStep } from '../lmdb/lmdb-write-plan.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 
@@ -51,18 +49,4 @@ export async function applyToStore(
   } catch (error) {
     throw toPersistenceError(await commitFailureCause(error), `checkpoint to ${path} failed`);
   }
-}
-
-/** The stored snapshot, checked against its checksum, or null. */
-export function readSnapshot(handles: LmdbHandles): Snapshot | null {
-  const stored = handles.meta.get(META_KEYS.snapshotMeta);
-  if (stored === undefined) return null;
-  const meta = parseSnapshotMeta(stored);
-  const data = checkSnapshotData(meta, handles.meta.get(META_KEYS.snapshotData));
-  return {
-    lastIncludedIndex: meta.lastIncludedIndex,
-    lastIncludedTerm: meta.lastIncludedTerm,
-    configuration: meta.configuration,
-    data,
-  };
 }

@@ -1,12 +1,15 @@
 // A test harness that runs several RaftCores in one process with instant persistence and a
-// message queue the test controls: no runtime, no timers, no mocks. Used by the core tests.
+// message queue the test controls: no runtime, no timers, no mocks. Used by the core tests. It
+// keeps each node's persisted snapshot and reads InstallSnapshot chunks from it, as the runtime
+// does (snapshot-chunks.ts).
 import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions } from '../../../agent/core/raft.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
-import type { CoreInput, CoreRequest, Ready } from '../../../agent/core/ready.js';
-import type { LogEntry, NodeId } from '../../../contracts/log.js';
+import type { CoreInput, CoreOutboundRequest, Ready } from '../../../agent/core/ready.js';
+import type { LogEntry, LogIndex, NodeId, Snapshot } from '../../../contracts/log.js';
+import { onTheWire, refOf } from './snapshot-chunks.js';
 
 export const TEST_OPTIONS: Omit<CoreOptions, 'id'> = {
   electionTimeoutMinTicks: 10,
@@ -34,7 +37,7 @@ export interface StartLog {
 interface Pending {
   readonly requester: NodeId;
   readonly seq: number;
-  readonly request: CoreRequest;
+  readonly request: CoreOutboundRequest;
 }
 
 type Envelope = { readonly to: NodeId; readonly input: CoreInput };
@@ -43,6 +46,8 @@ export class CoreCluster {
   readonly cores = new Map<NodeId, RaftCore>();
   readonly applied = new Map<NodeId, LogEntry[]>();
   readonly readies = new Map<NodeId, Ready[]>();
+  /** The snapshot each node persisted last (taken locally, or received from a leader). */
+  readonly persisted = new Map<NodeId, Snapshot>();
   /** Return true to drop a message from `from` to `to`. */
   drop: (from: NodeId, to: NodeId) => boolean = () => false;
   private readonly queue: Envelope[] = [];
@@ -54,7 +59,7 @@ export class CoreCluster {
   private held: Envelope[] = [];
 
   /** Return true to drop this request (a finer filter than `drop`). */
-  dropRequest: (from: NodeId, to: NodeId, request: CoreRequest) => boolean = () => false;
+  dropRequest: (from: NodeId, to: NodeId, request: CoreOutboundRequest) => boolean = () => false;
 
   constructor(
     ids: readonly NodeId[],
@@ -112,12 +117,20 @@ export class CoreCluster {
     assert.fail('cluster did not stabilize');
   }
 
+  /** Snapshot `snapshot` taken on `id` is persisted, then the core compacts before `compactBefore`. */
+  compact(id: NodeId, snapshot: Snapshot, compactBefore: LogIndex): void {
+    this.persisted.set(id, snapshot);
+    this.core(id).compact(refOf(snapshot), compactBefore);
+  }
+
   private handleReady(id: NodeId, ready: Ready, core: RaftCore): void {
     this.readies.get(id)?.push(ready);
     this.applied.get(id)?.push(...ready.committed);
+    if (ready.snapshot !== null) this.persisted.set(id, ready.snapshot);
     for (const message of ready.messages) {
       if (message.kind === 'request') {
-        if (this.drop(id, message.to) || this.dropRequest(id, message.to, message.request)) {
+        const wire = onTheWire(message.request, this.persisted.get(id) ?? null);
+        if (wire === null || this.drop(id, message.to) || this.dropRequest(id, message.to, message.request)) {
           // A lost request surfaces as the transport's timeout.
           this.queue.push({
             to: id,
@@ -130,7 +143,7 @@ export class CoreCluster {
         this.pending.set(token, { requester: id, seq: message.seq, request: message.request });
         const envelope: Envelope = {
           to: message.to,
-          input: { kind: 'request', from: id, replyTo: token, request: message.request },
+          input: { kind: 'request', from: id, replyTo: token, request: wire },
         };
         if (this.hold(id, message.to)) this.held.push(envelope);
         else this.queue.push(envelope);

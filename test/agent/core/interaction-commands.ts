@@ -36,6 +36,7 @@ import { planChange } from '../../../agent/core/configuration.js';
 import type { ConfigurationChange } from '../../../agent/core/configuration.js';
 import type { CoreOptions, ProposeResult, RequestResult } from '../../../agent/core/raft.js';
 import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
+import { refOf } from './snapshot-chunks.js';
 
 const encoder = new TextEncoder();
 
@@ -280,7 +281,7 @@ function compact(env: InteractionEnv, args: Args): string[] {
   if (index > core.getAppliedIndex())
     return [`${id}: refused: index ${index} is not applied (applied ${core.getAppliedIndex()})`];
   const snapshot = env.snapshotOf(id, index);
-  core.compact(snapshot, index + 1 - keep);
+  core.compact(refOf(snapshot), index + 1 - keep);
   env.node(id).storage.snapshot = snapshot;
   return [
     `${id}: snapshot at ${snapshot.lastIncludedTerm}/${index} (${snapshot.data.byteLength} bytes), log ` +

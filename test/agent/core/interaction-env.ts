@@ -9,7 +9,8 @@
 import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions, CoreStartState } from '../../../agent/core/raft.js';
-import type { CoreInput, CoreRequest, Outbound, Ready } from '../../../agent/core/ready.js';
+import type { CoreInput, CoreOutboundRequest, Outbound, Ready } from '../../../agent/core/ready.js';
+import { onTheWire, refOf } from './snapshot-chunks.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../../contracts/log.js';
 import type { Machine, Storage } from './interaction-storage.js';
 import { applyEntry, freshMachine, persist, snapshotAt } from './interaction-storage.js';
@@ -45,9 +46,12 @@ interface PendingReply {
   readonly requester: NodeId;
   readonly responder: NodeId;
   readonly seq: number;
-  readonly request: CoreRequest;
+  readonly request: CoreOutboundRequest;
   delivered: boolean;
 }
+
+/** What a node starts from: what it persisted, its snapshot whole. */
+export type EnvStart = Omit<CoreStartState, 'snapshot'> & { readonly snapshot: Snapshot | null };
 
 /** Which messages a delivery takes: to any of `to` (all when empty), from `from` (any when null), the first `count`. */
 export interface Selection {
@@ -84,7 +88,7 @@ export class InteractionEnv {
   }
 
   /** Adds a node that starts from `start` (as if it had persisted that). */
-  addNode(options: CoreOptions, start: CoreStartState): EnvNode {
+  addNode(options: CoreOptions, start: EnvStart): EnvNode {
     if (this.nodes.has(options.id)) throw new Error(`node ${options.id} exists`);
     const storage: Storage = { hardState: start.hardState, snapshot: start.snapshot, entries: [...start.entries] };
     const node: EnvNode = {
@@ -117,8 +121,8 @@ export class InteractionEnv {
     return node;
   }
 
-  private newCore(options: CoreOptions, start: CoreStartState): RaftCore {
-    const core = new RaftCore({ prng: this.prng.fork() }, options, start);
+  private newCore(options: CoreOptions, start: EnvStart): RaftCore {
+    const core = new RaftCore({ prng: this.prng.fork() }, options, { ...start, snapshot: refOf(start.snapshot) });
     core.checkInvariants();
     return core;
   }
@@ -171,6 +175,12 @@ export class InteractionEnv {
         this.reportUnreachable(from, message.to, message.seq, message.request);
         return `${text} (dropped: partitioned)`;
       }
+      // The runtime reads a snapshot chunk from what the node persisted (snapshot-chunks.ts).
+      const wire = onTheWire(message.request, this.node(from).storage.snapshot);
+      if (wire === null) {
+        this.reportUnreachable(from, message.to, message.seq, message.request);
+        return `${text} (not sent: another snapshot is persisted)`;
+      }
       const token = this.nextToken;
       this.nextToken += 1;
       this.pending.set(token, {
@@ -183,7 +193,7 @@ export class InteractionEnv {
       this.messages.push({
         from,
         to: message.to,
-        input: { kind: 'request', from, replyTo: token, request: message.request },
+        input: { kind: 'request', from, replyTo: token, request: wire },
         text,
       });
       return text;
@@ -206,7 +216,7 @@ export class InteractionEnv {
   }
 
   /** Queues for `requester` the news that its request to `peer` got no answer. */
-  private reportUnreachable(requester: NodeId, peer: NodeId, seq: number, request: CoreRequest): void {
+  private reportUnreachable(requester: NodeId, peer: NodeId, seq: number, request: CoreOutboundRequest): void {
     const text = `unreachable ${describeMessage(requester, peer, describeRequest(request))}`;
     this.messages.push({ from: peer, to: requester, input: { kind: 'unreachable', to: peer, seq, request }, text });
   }

@@ -1,7 +1,7 @@
 // How the interaction tests print the core's values: one line per entry, message and event,
 // short and stable, so that a script's expected output reads like a trace (after etcd-io/raft's
 // rafttest formatting, in our own words and fields).
-import type { CoreEvent, CoreRequest, CoreResponse, Ready } from '../../../agent/core/ready.js';
+import type { CoreEvent, CoreOutboundRequest, CoreRequest, CoreResponse, Ready } from '../../../agent/core/ready.js';
 import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
 import { decodeConfiguration } from '../../../agent/core/configuration.js';
 
@@ -33,7 +33,7 @@ export function describeEntry(entry: LogEntry): string {
 }
 
 /** One request, without its endpoints. */
-export function describeRequest(request: CoreRequest): string {
+export function describeRequest(request: CoreRequest | CoreOutboundRequest): string {
   switch (request.type) {
     case 'PreVoteRequest':
       return `PreVote term=${request.term} last=${request.lastLogTerm}/${request.lastLogIndex}`;
@@ -50,7 +50,7 @@ export function describeRequest(request: CoreRequest): string {
       );
     }
     case 'InstallSnapshotRequest': {
-      const end = request.offset + request.data.byteLength;
+      const end = request.offset + ('data' in request ? request.data.byteLength : request.dataBytes);
       const config = request.offset === 0 ? ` ${describeConfig(request.configuration)}` : '';
       return (
         `InstallSnapshot term=${request.term} snap=${request.lastIncludedTerm}/${request.lastIncludedIndex} ` +

@@ -58,7 +58,7 @@ function snapshotAndCompact(cluster: CoreCluster, id: NodeId, retention: LogRete
     data: new Uint8Array(3000).fill(7),
   };
   const point = core.compactionPoint(index, retention);
-  core.compact(snapshot, point);
+  cluster.compact(id, snapshot, point);
   cluster.stabilize();
   return point;
 }

@@ -16,7 +16,7 @@ import {
   simpleConfiguration,
   transitionProblem,
 } from '../../../agent/core/configuration.js';
-import type { InstallSnapshotRequest } from '../../../contracts/messages.js';
+import type { SnapshotChunkRequest } from '../../../agent/core/ready.js';
 import { CoreCluster, bytes } from './core-cluster.js';
 
 const IDS = ['a', 'b', 'w'];
@@ -241,7 +241,7 @@ describe('witness member (core)', () => {
       configuration: core.getConfiguration(),
       data: bytes('the whole state machine with every value'),
     };
-    core.compact(snapshot, index + 1);
+    cluster.compact(leader, snapshot, index + 1);
     cluster.drop = () => false;
     cluster.tick(30);
     const chunks = (cluster.readies.get(leader) ?? [])
@@ -249,8 +249,9 @@ describe('witness member (core)', () => {
       .flatMap((m) => (m.kind === 'request' && m.request.type === 'InstallSnapshotRequest' ? [m] : []));
     assert.ok(chunks.length > 0, 'the witness needed the snapshot');
     for (const m of chunks) {
-      const request: InstallSnapshotRequest = m.request as InstallSnapshotRequest;
+      const request = m.request as SnapshotChunkRequest;
       assert.equal(m.to, 'w');
+      assert.equal(request.dataBytes, 0);
       assert.equal(request.totalBytes, 0);
       assert.deepEqual(request.configuration, core.getConfiguration());
     }

@@ -7,6 +7,7 @@
 // below the snapshot nor beyond the log, the marker round-trips, a member that is not a voter
 // (or is a witness: it holds no values) is refused, and a plan with nothing to drop writes no
 // truncation.
+import { refOf } from '../core/snapshot-chunks.js';
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,7 +81,7 @@ describe('recover --force-new-cluster: plan and write', () => {
     const core = new RaftCore(
       { prng: new SeededPrng(5) },
       { ...TEST_OPTIONS, id: 'a' },
-      { ...state, bootstrap: THREE },
+      { ...state, snapshot: refOf(state.snapshot), bootstrap: THREE },
     );
     assert.deepEqual(core.getConfiguration().voters, ['a']);
     for (let tick = 0; tick < 100 && core.getRole() !== 'leader'; tick += 1) {

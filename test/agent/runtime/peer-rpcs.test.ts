@@ -13,6 +13,10 @@
 // - the peer address a sender advertises reaches the host only when the transport
 //   authenticated the sender as the member it claims to be: not over an unauthenticated
 //   transport (no identity), and not from a member speaking for another (impersonation).
+import type { PersistenceEngine } from '../../../contracts/persistence.js';
+import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
+import type { SnapshotChunkRequest } from '../../../agent/core/ready.js';
 import { strict as assert } from 'node:assert';
 import { PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
 import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
@@ -38,6 +42,11 @@ class FakeHost implements PeerRpcHost {
   readyScheduled = 0;
   readonly forwarded: ClientForwardRequest[] = [];
   readonly addressesSeen: string[] = [];
+  readonly fatalErrors: unknown[] = [];
+  fatal(error: unknown): void {
+    this.fatalErrors.push(error);
+    this.running = false;
+  }
   peerAddressSeen(id: NodeId, address: string): AddressPlan | null {
     this.addressesSeen.push(`${id}@${address}`);
     const next = { voters: ['n1', id], learners: [], oldVoters: null, members: [{ id, address }] };
@@ -90,7 +99,7 @@ class CountingMetrics extends NoopMetrics {
   }
 }
 
-function setUp() {
+function setUp(storage: PersistenceEngine = new MemoryPersistenceEngine()) {
   const host = new FakeHost();
   const client = new RecordingClient();
   const logger = new MemoryLogger();
@@ -99,10 +108,10 @@ function setUp() {
   const observer = { onProtocolViolation: (peer: NodeId, reason: string) => violations.push(`${peer}: ${reason}`) };
   const rpcs = new PeerRpcs(
     host,
-    { client, membership: new DefaultMembershipManager(), logger, metrics, observer },
+    { client, membership: new DefaultMembershipManager(), logger, metrics, observer, storage },
     { nodeId: 'n1', rpcTimeoutMs: 100 },
   );
-  return { host, client, logger, metrics, violations, rpcs };
+  return { host, client, logger, metrics, violations, rpcs, storage };
 }
 
 const vote: RequestVoteRequest = {
@@ -273,5 +282,67 @@ describe('PeerRpcs', () => {
       ],
     );
     assert.equal(metrics.counts.get('raft_rpc_failed_total'), 1);
+  });
+
+  it('reads a snapshot chunk from storage when it sends it, and sends nothing of a replaced snapshot', async () => {
+    const storage = new MemoryPersistenceEngine();
+    const { host, client, rpcs } = setUp(storage);
+    const data = new Uint8Array(100_000).map((_, i) => i & 0xff);
+    const configuration = simpleConfiguration(['n1', 'n2']);
+    const snapshot = { lastIncludedIndex: 40, lastIncludedTerm: 2, configuration, data };
+    await storage.persist({ ...EMPTY_BATCH, snapshot });
+    const chunk: SnapshotChunkRequest = {
+      type: 'InstallSnapshotRequest',
+      term: 2,
+      leaderId: 'n1',
+      lastIncludedIndex: 40,
+      lastIncludedTerm: 2,
+      offset: 65_536,
+      dataBytes: 16_000,
+      done: false,
+      totalBytes: data.byteLength,
+      configuration,
+    };
+    client.answer = () => Promise.resolve({ type: 'InstallSnapshotResponse', term: 2, bytesStored: 81_536 });
+    rpcs.dispatch({ kind: 'request', to: 'n2', seq: 7, request: chunk });
+    await flush();
+    const sent = client.sent[0]?.request;
+    assert.ok(sent?.type === 'InstallSnapshotRequest');
+    assert.deepStrictEqual(sent.data, data.slice(65_536, 81_536), 'the chunk read from storage');
+    assert.equal('dataBytes' in sent, false, 'the wire carries the bytes, not their size');
+    const stepped = host.stepped.at(-1);
+    assert.ok(stepped?.kind === 'response');
+    assert.equal(stepped.request, chunk, 'the core hears back about the chunk it sent');
+
+    // Storage took a newer snapshot since: the chunk is not sent, the core hears unreachable.
+    await storage.persist({ ...EMPTY_BATCH, snapshot: { ...snapshot, lastIncludedIndex: 50 } });
+    rpcs.dispatch({ kind: 'request', to: 'n2', seq: 8, request: chunk });
+    await flush();
+    assert.equal(client.sent.length, 1);
+    const unreachable = host.stepped.at(-1);
+    assert.ok(unreachable?.kind === 'unreachable' && unreachable.seq === 8);
+  });
+
+  it('stops the node when a snapshot chunk cannot be read', async () => {
+    const storage = new MemoryPersistenceEngine();
+    const { host, client, rpcs } = setUp(storage);
+    await storage.close();
+    const chunk: SnapshotChunkRequest = {
+      type: 'InstallSnapshotRequest',
+      term: 2,
+      leaderId: 'n1',
+      lastIncludedIndex: 40,
+      lastIncludedTerm: 2,
+      offset: 0,
+      dataBytes: 10,
+      done: false,
+      totalBytes: 20,
+      configuration: simpleConfiguration(['n1', 'n2']),
+    };
+    rpcs.dispatch({ kind: 'request', to: 'n2', seq: 1, request: chunk });
+    await flush();
+    assert.equal(client.sent.length, 0);
+    assert.equal(host.fatalErrors.length, 1);
+    assert.equal((host.fatalErrors[0] as { code?: string }).code, 'STORAGE_CLOSED');
   });
 });

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
-import { encodeEntry, entryKey } from '../../../storage/lmdb/lmdb-records.js';
+import { encodeEntry, encodeSnapshotMeta, entryKey } from '../../../storage/lmdb/lmdb-records.js';
+import { SNAPSHOT_CRCS_KEY, SNAPSHOT_RECORD_BYTES, snapshotRecordKey } from '../../../storage/lmdb/lmdb-snapshot.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, snapshot } from '../helpers.js';
 import { appendLogEntries, saveCurrentTerm, saveSnapshot } from '../reference-fields.js';
 
@@ -37,6 +38,12 @@ async function tamper(dir: string, change: (raw: Raw) => void): Promise<void> {
   };
   await env.transaction(() => change(raw));
   await env.close();
+}
+
+/** Writes with lmdb itself into the directory an open engine holds (its LMDB environment is shared in-process). */
+async function tamperOpen(engine: LmdbPersistenceEngine, change: (meta: Raw['meta']) => void): Promise<void> {
+  const handles = Reflect.get(engine, 'handles') as { env: Raw['env']; meta: Raw['meta'] };
+  await handles.env.transaction(() => change(handles.meta));
 }
 
 async function assertRefused(dir: string, code: string, pattern: RegExp): Promise<void> {
@@ -110,8 +117,68 @@ describe('LMDB engine on damaged or newer data', () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
     await saveSnapshot(engine, snapshot(4, 2, 5000));
     await engine.close();
-    await tamper(dir, ({ meta }) => meta.putSync('snapshot-data', new Uint8Array(5000)));
-    await assertRefused(dir, 'STORAGE_CORRUPT', /snapshot 4 image fails its checksum/);
+    await tamper(dir, ({ meta }) => meta.putSync(snapshotRecordKey(0), new Uint8Array(5000)));
+    await assertRefused(dir, 'STORAGE_CORRUPT', /snapshot 4 image record 0 fails its checksum/);
+  });
+
+  it('refuses a chunk read from a damaged image record, and a missing one', async () => {
+    let engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    const image = snapshot(4, 2, 2 * SNAPSHOT_RECORD_BYTES + 10);
+    await saveSnapshot(engine, image);
+    await engine.close();
+    // Record 1 damaged in place after the engine opened (open checks the whole image once).
+    engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    await tamperOpen(engine, (meta) => meta.putSync(snapshotRecordKey(1), new Uint8Array(SNAPSHOT_RECORD_BYTES)));
+    assert.deepStrictEqual(await engine.readSnapshotChunk(4, 0, 100), image.data.slice(0, 100));
+    await assert.rejects(engine.readSnapshotChunk(4, SNAPSHOT_RECORD_BYTES - 5, 10), {
+      code: 'STORAGE_CORRUPT',
+      message: /snapshot 4 image record 1 fails its checksum/,
+    });
+    await tamperOpen(engine, (meta) => meta.removeSync(snapshotRecordKey(2)));
+    await assert.rejects(engine.readSnapshotChunk(4, 2 * SNAPSHOT_RECORD_BYTES, 10), {
+      code: 'STORAGE_CORRUPT',
+      message: /record 2 is missing/,
+    });
+    await engine.close();
+  });
+
+  it('reads an image stored in one record, as earlier versions stored it, and replaces it with records', async () => {
+    let engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    const image = snapshot(4, 2, 3 * SNAPSHOT_RECORD_BYTES);
+    await saveSnapshot(engine, image);
+    await engine.close();
+    // The earlier layout: metadata without dataRecordBytes and the image in 'snapshot-data'.
+    await tamper(dir, ({ meta }) => {
+      const legacy = encodeSnapshotMeta(image, image.data, 1);
+      const record = JSON.parse(Buffer.from(legacy).toString('utf8')) as Record<string, unknown>;
+      delete record['dataRecordBytes'];
+      meta.putSync('snapshot-meta', Buffer.from(JSON.stringify(record)));
+      meta.putSync('snapshot-data', image.data);
+      for (let n = 0; n < 3; n += 1) meta.removeSync(snapshotRecordKey(n));
+      meta.removeSync(SNAPSHOT_CRCS_KEY);
+    });
+    engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    assert.deepStrictEqual((await engine.load()).snapshot, image);
+    assert.deepStrictEqual(await engine.readSnapshotChunk(4, 5, 20), image.data.slice(5, 25));
+    const newer = snapshot(6, 2, 100);
+    await saveSnapshot(engine, newer);
+    await engine.close();
+    // The one-record image is deleted with the snapshot it belonged to.
+    await tamper(dir, ({ meta }) => {
+      assert.equal(meta.get('snapshot-data'), undefined);
+      assert.ok(meta.get(snapshotRecordKey(0)) !== undefined);
+    });
+  });
+
+  it('deletes the records of a larger image that a smaller one replaces', async () => {
+    const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    await saveSnapshot(engine, snapshot(4, 2, 5 * SNAPSHOT_RECORD_BYTES));
+    await saveSnapshot(engine, snapshot(7, 2, SNAPSHOT_RECORD_BYTES + 1));
+    await engine.close();
+    await tamper(dir, ({ meta }) => {
+      const keys = [...meta.getKeys({ start: 'snapshot-data/', end: 'snapshot-data0' })];
+      assert.deepEqual(keys.sort(), [snapshotRecordKey(0), snapshotRecordKey(1)]);
+    });
   });
 
   it('refuses a hard state that does not parse', async () => {

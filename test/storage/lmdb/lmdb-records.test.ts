@@ -84,8 +84,9 @@ describe('LMDB records', () => {
     });
     const data = new Uint8Array([1, 2, 3]);
     const meta = parseSnapshotMeta(
-      encodeSnapshotMeta({ lastIncludedIndex: 7, lastIncludedTerm: 2, configuration: CONFIGURATION }, data),
+      encodeSnapshotMeta({ lastIncludedIndex: 7, lastIncludedTerm: 2, configuration: CONFIGURATION }, data, 4096),
     );
+    assert.equal(meta.dataRecordBytes, 4096);
     assert.deepStrictEqual(meta.configuration, CONFIGURATION);
     assert.equal(meta.lastIncludedIndex, 7);
     assert.deepStrictEqual(checkSnapshotData(meta, Buffer.from([1, 2, 3])), data);

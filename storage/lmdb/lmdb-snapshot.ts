@@ -1,0 +1,154 @@
+/**
+ * The stored snapshot's image in the `meta` database, kept in records of
+ * {@link SNAPSHOT_RECORD_BYTES} (`snapshot-data/0`, `snapshot-data/1`, …) with a table of their
+ * CRC-32s (`snapshot-crcs`, 4 bytes big-endian per record), so that InstallSnapshot reads a chunk
+ * back from disk without reading the whole image (PersistenceEngine.readSnapshotChunk; issue 17:
+ * nothing keeps a persisted image in memory). The metadata record says how the image is stored
+ * (`dataRecordBytes`); one without it names an image in one `snapshot-data` record, as this
+ * engine wrote before, which is still read (whole) until the next snapshot replaces it. Writing a
+ * snapshot deletes that record and every record the new image does not use.
+ */
+import { PersistenceError } from '../../contracts/errors.js';
+import type { LogIndex, Snapshot } from '../../contracts/log.js';
+import { crc32 } from '../crc32.js';
+import { checkSnapshotRange } from '../log-checks.js';
+import { toPersistenceError } from './lmdb-errors.js';
+import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from './lmdb-records.js';
+import type { StoredSnapshotMeta } from './lmdb-records.js';
+
+/**
+ * Bytes of one record of a snapshot image (the last one may be shorter). Above the unit's
+ * MALLOC_MMAP_THRESHOLD_ (128 KiB): LMDB copies each record into pages it allocates for the
+ * write transaction, and blocks that size are mapped on their own and returned to the system at
+ * commit, instead of fragmenting the main heap (deploy/README.md). A chunk read copies at most
+ * one record more than it returns at each end.
+ */
+export const SNAPSHOT_RECORD_BYTES = 256 * 1024;
+/** Key of the table of the records' CRC-32s in the `meta` database. */
+export const SNAPSHOT_CRCS_KEY = 'snapshot-crcs';
+
+/** What the readers need of the `meta` database. */
+export interface MetaReader {
+  get(key: string): Uint8Array | undefined;
+}
+
+/** The key of record `n` of the snapshot image. */
+export function snapshotRecordKey(n: number): string {
+  return `snapshot-data/${n}`;
+}
+
+/** How many records an image of `dataBytes` takes in records of `recordBytes`. */
+export function snapshotRecordCount(dataBytes: number, recordBytes: number): number {
+  return Math.ceil(dataBytes / recordBytes);
+}
+
+/** The records of `data` (views into it, not copies) and the table of their CRC-32s. */
+export function snapshotRecords(data: Uint8Array): { readonly records: Uint8Array[]; readonly crcs: Buffer } {
+  const count = snapshotRecordCount(data.byteLength, SNAPSHOT_RECORD_BYTES);
+  const crcs = Buffer.allocUnsafe(count * 4);
+  const records: Uint8Array[] = [];
+  for (let n = 0; n < count; n += 1) {
+    const record = data.subarray(n * SNAPSHOT_RECORD_BYTES, (n + 1) * SNAPSHOT_RECORD_BYTES);
+    crcs.writeUInt32BE(crc32(record), n * 4);
+    records.push(record);
+  }
+  return { records, crcs };
+}
+
+function corrupt(message: string): PersistenceError {
+  return new PersistenceError('STORAGE_CORRUPT', message);
+}
+
+/** The stored snapshot's metadata, or null when none is stored. */
+export function readSnapshotMeta(meta: MetaReader): StoredSnapshotMeta | null {
+  const stored = meta.get(META_KEYS.snapshotMeta);
+  return stored === undefined ? null : parseSnapshotMeta(stored);
+}
+
+/** The whole image of the stored snapshot `stored`, checked against its checksums: a copy the caller owns. */
+export function readSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta): Uint8Array {
+  if (stored.dataRecordBytes === null) return checkSnapshotData(stored, meta.get(META_KEYS.snapshotData));
+  const image = new Uint8Array(stored.dataBytes);
+  copyRecords(meta, stored, stored.dataRecordBytes, 0, image);
+  if (crc32(image) !== stored.dataCrc32) throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
+  return image;
+}
+
+/**
+ * `bytes` bytes at `offset` of the image of `stored`, each record they come from checked against
+ * its CRC-32: a copy the caller owns. An image in one record (the earlier layout) is read whole.
+ */
+export function readSnapshotRange(
+  meta: MetaReader,
+  stored: StoredSnapshotMeta,
+  offset: number,
+  bytes: number,
+): Uint8Array {
+  checkSnapshotRange(stored.dataBytes, offset, bytes);
+  if (stored.dataRecordBytes === null)
+    return checkSnapshotData(stored, meta.get(META_KEYS.snapshotData)).slice(offset, offset + bytes);
+  const target = new Uint8Array(bytes);
+  copyRecords(meta, stored, stored.dataRecordBytes, offset, target);
+  return target;
+}
+
+/** Fills `target` with the image's bytes from `offset` on, record by record. */
+function copyRecords(
+  meta: MetaReader,
+  stored: StoredSnapshotMeta,
+  recordBytes: number,
+  offset: number,
+  target: Uint8Array,
+): void {
+  const what = `snapshot ${stored.lastIncludedIndex}`;
+  const count = snapshotRecordCount(stored.dataBytes, recordBytes);
+  const crcs = meta.get(SNAPSHOT_CRCS_KEY);
+  if (crcs?.byteLength !== count * 4) throw corrupt(`${what} has no table of ${count} record checksums`);
+  const crcView = new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
+  let at = 0;
+  while (at < target.byteLength) {
+    const n = Math.floor((offset + at) / recordBytes);
+    const record = meta.get(snapshotRecordKey(n));
+    const expectedBytes = Math.min(recordBytes, stored.dataBytes - n * recordBytes);
+    if (record?.byteLength !== expectedBytes)
+      throw corrupt(`${what} image record ${n} is missing or not ${expectedBytes} bytes`);
+    if (crc32(record) !== crcView.getUint32(n * 4)) throw corrupt(`${what} image record ${n} fails its checksum`);
+    const from = offset + at - n * recordBytes;
+    const take = Math.min(record.byteLength - from, target.byteLength - at);
+    target.set(record.subarray(from, from + take), at);
+    at += take;
+  }
+}
+
+/** The stored snapshot with its whole image (what `load` returns), checked, or null. */
+export function readStoredSnapshot(meta: MetaReader): Snapshot | null {
+  const stored = readSnapshotMeta(meta);
+  if (stored === null) return null;
+  return {
+    lastIncludedIndex: stored.lastIncludedIndex,
+    lastIncludedTerm: stored.lastIncludedTerm,
+    configuration: stored.configuration,
+    data: readSnapshotImage(meta, stored),
+  };
+}
+
+/**
+ * readSnapshotChunk of the engines over LMDB: `bytes` bytes at `offset` of the stored image, or
+ * null unless the stored snapshot is the one at `index`. Every read is in one read transaction
+ * (lmdb-js renews one per event turn), so metadata and records are of one snapshot.
+ */
+export function readStoredSnapshotChunk(
+  meta: MetaReader,
+  index: LogIndex,
+  offset: number,
+  bytes: number,
+  path: string,
+): Uint8Array | null {
+  try {
+    const stored = readSnapshotMeta(meta);
+    if (stored === null || stored.lastIncludedIndex !== index) return null;
+    return readSnapshotRange(meta, stored, offset, bytes);
+  } catch (error) {
+    throw toPersistenceError(error, `reading snapshot ${index} from ${path} failed`);
+  }
+}

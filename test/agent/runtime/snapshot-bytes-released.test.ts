@@ -1,0 +1,119 @@
+// Proves that once a snapshot is persisted nothing in the runtime or the core keeps its image
+// (issue 17): a single-voter RaftCore applies a few entries, the runtime's Snapshots takes a
+// snapshot of a state machine whose image the test watches through a WeakRef, persists it into
+// a storage that copies what it writes (as a disk does), and compacts the core. After a forced
+// garbage collection the image is gone, the core still knows the snapshot's index and size, and
+// the storage reads the image back in chunks. Without the change (the core kept the Snapshot it
+// was given) the WeakRef stays set and the test fails.
+import { strict as assert } from 'node:assert';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { RaftCore } from '../../../agent/core/raft.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
+import { Snapshots } from '../../../agent/runtime/snapshots.js';
+import { DefaultMembershipManager } from '../../../agent/membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import type { LogEntry } from '../../../contracts/log.js';
+import type { PersistBatch } from '../../../contracts/persistence.js';
+import type { StateMachine } from '../../../contracts/state-machine.js';
+import { MemoryPersistenceEngine } from '../../../storage/memory.js';
+import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
+import { TEST_OPTIONS } from '../core/core-cluster.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** A disk: it keeps a copy of every image, never the caller's bytes. */
+class CopyingStorage extends MemoryPersistenceEngine {
+  override persist(batch: PersistBatch): Promise<void> {
+    const snapshot = batch.snapshot === null ? null : { ...batch.snapshot, data: batch.snapshot.data.slice() };
+    return super.persist({ ...batch, snapshot });
+  }
+}
+
+/** A state machine whose image is 256 KiB the test can watch. */
+class WatchedMachine implements StateMachine {
+  images: WeakRef<Uint8Array>[] = [];
+  apply(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  query(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  snapshot(): Uint8Array {
+    const image = new Uint8Array(256 * 1024).fill(9);
+    this.images.push(new WeakRef(image));
+    return image;
+  }
+  restore(): void {}
+}
+
+/** Drives a single-voter core until it leads and has applied `count` entries; returns them. */
+function leadAndApply(core: RaftCore, count: number): LogEntry[] {
+  const applied: LogEntry[] = [];
+  for (let tick = 0; tick < 200 && core.getRole() !== 'leader'; tick += 1) {
+    core.tick();
+    while (core.hasReady()) core.advance(core.takeReady());
+  }
+  assert.equal(core.getRole(), 'leader');
+  for (let i = 0; i < count; i += 1) assert.ok(core.propose(new TextEncoder().encode(`entry ${i}`)).ok);
+  while (core.hasReady()) {
+    const ready = core.takeReady();
+    applied.push(...ready.committed);
+    core.advance(ready);
+  }
+  return applied;
+}
+
+async function collect(): Promise<void> {
+  // A WeakRef target stays alive until the job that created or read it ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('runtime snapshots: the image is on disk only once persisted', () => {
+  it('keeps no reference to a persisted image, and storage reads it back in chunks', async () => {
+    const bootstrap = simpleConfiguration(['a']);
+    const core = new RaftCore(
+      { prng: new SeededPrng(3) },
+      { ...TEST_OPTIONS, id: 'a' },
+      { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [], bootstrap },
+    );
+    const machine = new WatchedMachine();
+    const storage = new CopyingStorage();
+    const host = {
+      isRunning: () => true,
+      requireCore: () => core,
+      scheduleReady: () => undefined,
+      betweenReadies: <T>(task: () => Promise<T>): Promise<T> => task(),
+    };
+    const deps = {
+      stateMachine: machine,
+      storage,
+      membership: new DefaultMembershipManager(),
+      logger: new MemoryLogger(),
+      metrics: new NoopMetrics(),
+      timers: new VirtualTimers(),
+    };
+    const retention = { entries: 0, entriesMax: 0, bytesMax: 0 };
+    const snapshots = new Snapshots(
+      host,
+      deps,
+      { nodeId: 'a', trigger: { snapshotThresholdBytes: 1, snapshotThresholdBytesMax: 0 }, retention },
+      bootstrap,
+    );
+    for (const entry of leadAndApply(core, 5)) snapshots.applied(entry);
+    const index = await snapshots.takeNow();
+    assert.equal(index, core.getAppliedIndex());
+    assert.equal(core.getSnapshotIndex(), index);
+    assert.equal(machine.images.length, 1);
+
+    await collect();
+    assert.equal(machine.images[0]?.deref(), undefined, 'nothing keeps the persisted image');
+    const chunk = await storage.readSnapshotChunk(index, 1000, 24);
+    assert.deepStrictEqual(chunk, new Uint8Array(24).fill(9));
+    core.checkInvariants();
+  });
+});
