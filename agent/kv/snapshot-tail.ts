@@ -9,7 +9,7 @@
 import { Buffer } from 'node:buffer';
 import { Encoder } from 'cbor-x';
 import { CBOR_OUTPUT_BYTES_INITIAL, encodeCbor } from './cbor-output.js';
-import type { KvSnapshotImage } from './snapshot.js';
+import type { KvSnapshotImage } from './snapshot-image.js';
 
 /** Most bytes of a CBOR head or a number (RFC 8949 §3), and cbor-x's own margin at a buffer's end. */
 const ITEM_BYTES_MAX = 9;

@@ -47,6 +47,7 @@ import type { KvStored } from './store.js';
 import type { KvVersioned } from './types.js';
 import { QUOTA_BYTES_MAX } from './quota.js';
 import { encodeTailItems, tailBytesBound } from './snapshot-tail.js';
+import type { KvSnapshotImage } from './snapshot-image.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 
 /** The tag and version that open every snapshot. */
@@ -56,31 +57,7 @@ export const KV_SNAPSHOT_VERSION = 5;
 /** The oldest version this code reads. */
 const KV_SNAPSHOT_VERSION_OLDEST = 1;
 
-/** Everything a snapshot holds. */
-export interface KvSnapshotImage {
-  /** The index of the last entry applied. */
-  readonly lastApplied: number;
-  /** The log clock, ms. */
-  readonly clockMs: number;
-  /** Every key, sorted, with the lease it is attached to (0: none). */
-  readonly entries: readonly (readonly [string, KvStored])[];
-  /** Every session, least recently used first. */
-  readonly sessions: readonly SessionEntry[];
-  /** Every request id, oldest first. */
-  readonly requestIds: readonly RequestIdEntry[];
-  /** The store revision: the log index of the last change; from 0 to lastApplied, >= every key's revision. */
-  readonly storeRevision: number;
-  /** The history window holds every change above this revision. */
-  readonly historyCompacted: number;
-  /** The history window, in revision order. */
-  readonly history: readonly KvChange[];
-  /** The cluster's quota, bytes; 0: none. */
-  readonly quotaBytes: number;
-  /** The NOSPACE alarm of the quota. */
-  readonly quotaAlarm: boolean;
-  /** The leases, by increasing id. */
-  readonly leases: readonly KvLease[];
-}
+export type { KvSnapshotImage } from './snapshot-image.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 

@@ -17,7 +17,7 @@ import { unwrapLinkKey } from '../../../agent/trust/crypto.js';
 
 const inventory = (ids: readonly string[]) => ({
   cluster: 'plant-a',
-  defaults: { dataDir: 'data', storage: 'memory', raft: { electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 } },
+  defaults: { dataDir: 'data', storage: 'memory', raft: { electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000 } },
   gateways: ids.map((id, i) => ({
     id,
     address: `10.0.0.${i + 1}:5684`,
