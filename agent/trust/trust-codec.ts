@@ -10,6 +10,8 @@
  */
 import { Encoder } from 'cbor-x';
 import { cborHead, encodeCbor, kvSnapshotBytesBound, writeKvSnapshot, type KvSnapshotParts } from '../kv/index.js';
+import { BytesPiece, ImageChunks, KvSnapshotPiece, MEASURE_ENTRIES_PER_STEP } from '../kv/index.js';
+import type { SnapshotEncoder } from '../../contracts/state-machine.js';
 import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import {
@@ -186,4 +188,31 @@ export function encodeNodeStateParts(parts: KvSnapshotParts, trust: Uint8Array):
   out.set(trustHead, kvEnd);
   out.set(trust, kvEnd + trustHead.byteLength);
   return out.subarray(start, kvEnd + trustHead.byteLength + trust.byteLength);
+}
+
+/**
+ * The node state of captured KV parts and a trust image, a chunk at a time (kv/snapshot-stream.ts):
+ * the same bytes as {@link encodeNodeStateParts}. The first steps measure the KV image, whose
+ * length its byte-string head gives, a bounded number of entries each.
+ */
+export class NodeStateChunks implements SnapshotEncoder {
+  private readonly kv: KvSnapshotPiece;
+  private image: ImageChunks | null = null;
+
+  constructor(
+    parts: KvSnapshotParts,
+    private readonly trust: Uint8Array,
+  ) {
+    this.kv = new KvSnapshotPiece(parts);
+  }
+
+  next(chunkBytes: number): Uint8Array | null {
+    if (this.image === null) {
+      if (!this.kv.measure(MEASURE_ENTRIES_PER_STEP)) return new Uint8Array(0);
+      const heads = Buffer.concat(nodeStateHeads(this.kv.totalBytes));
+      const trust = Buffer.concat([cborHead(2, this.trust.byteLength), this.trust]);
+      this.image = new ImageChunks([new BytesPiece(heads), this.kv, new BytesPiece(trust)]);
+    }
+    return this.image.next(chunkBytes);
+  }
 }
