@@ -35,15 +35,15 @@ export interface PersistOptions {
 /**
  * A snapshot image on its way to storage a chunk at a time (issue 17: no whole image in memory),
  * begun with {@link PersistenceEngine.beginSnapshot}. The caller writes the image's bytes in order,
- * awaiting each write (an engine may keep a chunk until its write resolves, so the caller must
- * not change it before), then commits or aborts. Nothing written becomes visible to `load` or
+ * awaiting each write, then commits or aborts. Nothing written becomes visible to `load` or
  * `readSnapshotChunk` before `commit` resolves true; a crash or an abort at any point leaves the
  * stored snapshot as it was.
  */
 export interface SnapshotWriter {
   /**
-   * Appends the next bytes of the image; resolves when the engine can take more (it buffers a
-   * bounded amount). Rejects with PersistenceError (fatal, as for persist).
+   * Appends the next bytes of the image; resolves when the engine can take more. The chunk is
+   * handed over: the caller must not change it afterwards. Rejects with PersistenceError (fatal, as
+   * for persist), STORAGE_FULL when the image grows past the engine's snapshot limit.
    */
   write(chunk: Uint8Array): Promise<void>;
   /**

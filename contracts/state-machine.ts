@@ -7,8 +7,8 @@ import type { LogEntry, SnapshotMeta } from './log.js';
 export interface SnapshotEncoder {
   /**
    * Runs the next step of the encoding and returns the bytes it produced, in image order: at
-   * most `chunkBytes` (>= 1), and exactly `chunkBytes` unless the step only measured (none) or
-   * reached the end of the image; null once every byte was returned.
+   * most `chunkBytes` (>= 1), and exactly `chunkBytes` unless the step only prepared or measured
+   * (none) or reached the end of the image; null once every byte was returned.
    */
   next(chunkBytes: number): Uint8Array | null;
 }

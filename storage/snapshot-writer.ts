@@ -64,7 +64,12 @@ export interface GatheringHost {
   readonly snapshotBytesMax: number;
 }
 
-/** A writer that keeps the chunks (copies) and commits them joined; for an engine whose disk is memory. */
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A writer that keeps the chunks and commits them joined, as one persist({ snapshot }): the memory
+ * engine's, and for now the LMDB-based engines' (see DESIGN.md: their image is written at the commit).
+ */
 export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
   private chunks: Uint8Array[] = [];
   private bytes = 0;
@@ -87,7 +92,8 @@ export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
         ),
       );
     }
-    this.chunks.push(chunk.slice());
+    // The writer's caller hands each chunk over (the runtime's encoder allocates a fresh one per step).
+    this.chunks.push(chunk);
     this.bytes += chunk.byteLength;
     return Promise.resolve();
   }
@@ -97,11 +103,15 @@ export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
     this.state = 'committing';
     const data = new Uint8Array(this.bytes);
     let at = 0;
-    for (const chunk of this.chunks) {
+    // Each chunk is let go as soon as it is copied, so that a collection can free it during the join.
+    const chunks = this.chunks;
+    this.chunks = [];
+    for (let i = 0; i < chunks.length; i += 1) {
+      const chunk = chunks[i] ?? EMPTY;
+      chunks[i] = EMPTY;
       data.set(chunk, at);
       at += chunk.byteLength;
     }
-    this.chunks = [];
     try {
       return await this.host.commitWhole({ ...snapshotMetaOf(this.meta), data }, this.generation);
     } finally {

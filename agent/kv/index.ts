@@ -15,8 +15,14 @@ export {
   encodeKvResult,
 } from './encoding.js';
 export { CBOR_VIEW_BYTES_MAX, cborHead, encodeCbor } from './cbor-output.js';
-export { KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION, encodeKvEntry, kvSnapshotPieces } from './snapshot.js';
-export type { KvEntryColumns, KvSnapshotParts } from './snapshot.js';
+export {
+  KV_SNAPSHOT_FORMAT,
+  KV_SNAPSHOT_VERSION,
+  encodeKvEntry,
+  kvSnapshotParts,
+  kvSnapshotPieces,
+} from './snapshot.js';
+export type { KvEntryColumns, KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 export { kvSnapshotBytesBound, writeKvSnapshot } from './snapshot-bytes.js';
 export {
   BytesPiece,

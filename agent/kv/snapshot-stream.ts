@@ -12,7 +12,8 @@ import { assert } from '../../contracts/assert.js';
 import type { SnapshotEncoder } from '../../contracts/state-machine.js';
 import { directEntryBytes, writeEntryDirect } from './snapshot-bytes.js';
 import { encodeKvEntry } from './snapshot.js';
-import type { KvSnapshotParts } from './snapshot.js';
+import { kvSnapshotParts } from './snapshot.js';
+import type { KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 
 /** Entries {@link KvSnapshotPiece.measure} measures in one step of an encoder. */
 export const MEASURE_ENTRIES_PER_STEP = 4096;
@@ -139,7 +140,28 @@ export class ImageChunks implements SnapshotEncoder {
   }
 }
 
+/**
+ * An encoder made by its first step, which produces no bytes: the work of making it (encoding the
+ * sessions, history and leases of a capture) is then a step of its own, off the capture.
+ */
+export class DeferredChunks implements SnapshotEncoder {
+  private encoder: SnapshotEncoder | null = null;
+
+  constructor(private readonly make: () => SnapshotEncoder) {}
+
+  next(chunkBytes: number): Uint8Array | null {
+    if (this.encoder !== null) return this.encoder.next(chunkBytes);
+    this.encoder = this.make();
+    return new Uint8Array(0);
+  }
+}
+
 /** The encoder of an image already encoded whole (a state machine without captureSnapshot). */
 export function wholeImageChunks(image: Uint8Array): SnapshotEncoder {
   return new ImageChunks(image.byteLength === 0 ? [] : [new BytesPiece(image)]);
+}
+
+/** The encoder of a captured KV state (KvStateMachine.captureSnapshot): its parts are encoded by the first step. */
+export function kvSnapshotChunks(source: KvSnapshotSource): SnapshotEncoder {
+  return new DeferredChunks(() => new ImageChunks([new KvSnapshotPiece(kvSnapshotParts(source))]));
 }

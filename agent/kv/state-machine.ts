@@ -18,10 +18,10 @@ import { executeGet, executeList, executeOperation, LIST_BYTES_MAX, LIST_ITEMS_M
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable, type RunResult } from './sessions.js';
-import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts, type KvSnapshotParts } from './snapshot.js';
-import type { KvSnapshotImage } from './snapshot-image.js';
+import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts } from './snapshot.js';
+import type { KvSnapshotImage, KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 import { encodeKvSnapshotParts } from './snapshot-bytes.js';
-import { ImageChunks, KvSnapshotPiece } from './snapshot-stream.js';
+import { kvSnapshotChunks } from './snapshot-stream.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
 import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
@@ -249,10 +249,7 @@ export class KvStateMachine implements StateMachine {
     return EMPTY;
   }
 
-  /**
-   * Runs a command's operation and records its changes in the history window; raises the quota
-   * alarm when the quota refused it, and clears it when it shrank the store.
-   */
+  /** Runs a command's operation, records its changes in the history, raises or clears the quota alarm. */
   private execute(command: KvCommand, index: LogIndex): KvResult {
     const usageBefore = this.store.usageBytes;
     const result = this.executeRecorded(command, index);
@@ -316,18 +313,20 @@ export class KvStateMachine implements StateMachine {
 
   /** The state of this moment, encoded later a chunk at a time (snapshot-stream.ts): {@link snapshot}'s bytes. */
   captureSnapshot(): SnapshotEncoder {
-    return new ImageChunks([new KvSnapshotPiece(this.snapshotParts())]);
+    return kvSnapshotChunks(this.snapshotSource());
   }
 
-  /**
-   * The state of this moment as {@link snapshot} would encode it, in parts (snapshot.ts `KvSnapshotParts`):
-   * everything encoded but the keys, a frozen view (store.ts `entryColumns`) encoded later while writes go on.
-   */
+  /** The state of this moment, nothing encoded: lists of values that no later apply changes (captureSnapshot). */
+  snapshotSource(): KvSnapshotSource {
+    return { ...this.snapshotFields(), entries: this.store.entryColumns() };
+  }
+
+  /** The state of this moment as {@link snapshot} encodes it, in parts (snapshot.ts), the keys a frozen view. */
   snapshotParts(): KvSnapshotParts {
-    return kvSnapshotParts({ ...this.snapshotFields(), entries: this.store.entryColumns() });
+    return kvSnapshotParts(this.snapshotSource());
   }
 
-  /** Everything a snapshot holds but the keys: what {@link snapshot} and {@link snapshotParts} share. */
+  /** Everything a snapshot holds but the keys. */
   private snapshotFields(): Omit<KvSnapshotImage, 'entries'> {
     return {
       lastApplied: this.lastAppliedIndex,

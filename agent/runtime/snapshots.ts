@@ -15,7 +15,7 @@
  * A snapshot is taken in the background (snapshot-job.ts; issue 16: taken on the Ready loop, a
  * 20 MB one stalled every write on all three nodes for 0.2-1.4 s). Between two Readies the state
  * machine's image is captured (StateMachine.captureSnapshot: references to values never changed
- * in place, and the small tail encoded), which costs about a millisecond; the Ready loop goes on
+ * in place, nothing encoded), which costs a few milliseconds; the Ready loop goes on
  * at once, and the job encodes the capture a chunk at a time into a storage SnapshotWriter,
  * yielding between chunks. Once storage has made it durable, the next point between two Readies
  * compacts the core, if the snapshot is still newer than the core's (a snapshot from the leader

@@ -10,7 +10,8 @@
  */
 import { Encoder } from 'cbor-x';
 import { cborHead, encodeCbor, kvSnapshotBytesBound, writeKvSnapshot, type KvSnapshotParts } from '../kv/index.js';
-import { BytesPiece, ImageChunks, KvSnapshotPiece, MEASURE_ENTRIES_PER_STEP } from '../kv/index.js';
+import { BytesPiece, ImageChunks, KvSnapshotPiece, MEASURE_ENTRIES_PER_STEP, kvSnapshotParts } from '../kv/index.js';
+import type { KvSnapshotSource } from '../kv/index.js';
 import type { SnapshotEncoder } from '../../contracts/state-machine.js';
 import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
@@ -191,28 +192,30 @@ export function encodeNodeStateParts(parts: KvSnapshotParts, trust: Uint8Array):
 }
 
 /**
- * The node state of captured KV parts and a trust image, a chunk at a time (kv/snapshot-stream.ts):
- * the same bytes as {@link encodeNodeStateParts}. The first steps measure the KV image, whose
- * length its byte-string head gives, a bounded number of entries each.
+ * The node state of a captured KV state and trust image, a chunk at a time (kv/snapshot-stream.ts):
+ * the same bytes as {@link encodeNodeStateParts} of its parts. The first step encodes the KV parts
+ * (sessions, history, leases), the next ones measure the KV image, whose length its byte-string
+ * head gives, a bounded number of entries each; none of it is done at the capture.
  */
 export class NodeStateChunks implements SnapshotEncoder {
-  private readonly kv: KvSnapshotPiece;
+  private kv: KvSnapshotPiece | null = null;
   private image: ImageChunks | null = null;
 
   constructor(
-    parts: KvSnapshotParts,
+    private readonly source: KvSnapshotSource,
     private readonly trust: Uint8Array,
-  ) {
-    this.kv = new KvSnapshotPiece(parts);
-  }
+  ) {}
 
   next(chunkBytes: number): Uint8Array | null {
-    if (this.image === null) {
-      if (!this.kv.measure(MEASURE_ENTRIES_PER_STEP)) return new Uint8Array(0);
-      const heads = Buffer.concat(nodeStateHeads(this.kv.totalBytes));
-      const trust = Buffer.concat([cborHead(2, this.trust.byteLength), this.trust]);
-      this.image = new ImageChunks([new BytesPiece(heads), this.kv, new BytesPiece(trust)]);
+    if (this.image !== null) return this.image.next(chunkBytes);
+    if (this.kv === null) {
+      this.kv = new KvSnapshotPiece(kvSnapshotParts(this.source));
+      return new Uint8Array(0);
     }
+    if (!this.kv.measure(MEASURE_ENTRIES_PER_STEP)) return new Uint8Array(0);
+    const heads = Buffer.concat(nodeStateHeads(this.kv.totalBytes));
+    const trust = Buffer.concat([cborHead(2, this.trust.byteLength), this.trust]);
+    this.image = new ImageChunks([new BytesPiece(heads), this.kv, new BytesPiece(trust)]);
     return this.image.next(chunkBytes);
   }
 }

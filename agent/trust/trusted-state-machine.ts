@@ -165,7 +165,7 @@ export class TrustedStateMachine implements StateMachine {
 
   /** The node state of this moment, encoded later a chunk at a time: {@link snapshot}'s bytes (trust-codec.ts). */
   captureSnapshot(): SnapshotEncoder {
-    return new NodeStateChunks(this.kv.snapshotParts(), encodeTrustImage(this.trust.image()));
+    return new NodeStateChunks(this.kv.snapshotSource(), encodeTrustImage(this.trust.image()));
   }
 
   /**
