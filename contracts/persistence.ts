@@ -111,10 +111,12 @@ export interface PersistenceEngine {
   readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null>;
   /**
    * Begins writing a snapshot whose metadata is `meta` a chunk at a time (see {@link SnapshotWriter}),
-   * while `persist` goes on. At most one is open at a time: beginning another aborts the open one.
-   * A `persist` with a snapshot supersedes the open one too (its commit then resolves false).
+   * while `persist` goes on. `totalBytes`, when given, is the image's exact size (an engine may
+   * write into one buffer of that size; a commit of another size rejects with InvariantError). At
+   * most one is open at a time: beginning another aborts the open one. A `persist` with a snapshot
+   * supersedes the open one too (its commit then resolves false).
    */
-  beginSnapshot(meta: SnapshotMeta): SnapshotWriter;
+  beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter;
   /** Refuses every write not yet durable with STORAGE_CLOSED and releases the store. Idempotent. */
   close(): Promise<void>;
 }

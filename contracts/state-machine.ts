@@ -11,6 +11,8 @@ export interface SnapshotEncoder {
    * (none) or reached the end of the image; null once every byte was returned.
    */
   next(chunkBytes: number): Uint8Array | null;
+  /** The image's exact size, bytes, once known (null before, or when the encoder never knows it ahead). */
+  totalBytes?(): number | null;
 }
 
 /**

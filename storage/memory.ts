@@ -129,14 +129,19 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
   }
 
   /** The chunks are kept in memory (this disk is memory) and committed as one image. */
-  beginSnapshot(meta: SnapshotMeta): SnapshotWriter {
+  beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
     if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine is closed');
     const generation = this.writers.begin();
-    const writer = new GatheringSnapshotWriter(meta, generation, {
-      commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
-      ended: (ended) => this.writers.ended(ended),
-      snapshotBytesMax: Number.MAX_SAFE_INTEGER,
-    });
+    const writer = new GatheringSnapshotWriter(
+      meta,
+      generation,
+      {
+        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
+        ended: (ended) => this.writers.ended(ended),
+        snapshotBytesMax: Number.MAX_SAFE_INTEGER,
+      },
+      totalBytes,
+    );
     this.writers.opened(writer, generation);
     return writer;
   }

@@ -67,11 +67,14 @@ export interface GatheringHost {
 const EMPTY = new Uint8Array(0);
 
 /**
- * A writer that keeps the chunks and commits them joined, as one persist({ snapshot }): the memory
- * engine's, and for now the LMDB-based engines' (see DESIGN.md: their image is written at the commit).
+ * A writer that commits the image as one persist({ snapshot }): the memory engine's, and for now the
+ * LMDB-based engines' (DESIGN.md: they write the image's records at the commit). Given the image's
+ * size it copies each chunk into one buffer of that size as it comes (the chunk is then let go);
+ * otherwise it keeps the chunks and joins them at the commit.
  */
 export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
   private chunks: Uint8Array[] = [];
+  private readonly data: Uint8Array | null;
   private bytes = 0;
   private state: 'open' | 'committing' | 'ended' = 'open';
 
@@ -79,21 +82,27 @@ export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
     private readonly meta: SnapshotMeta,
     private readonly generation: number,
     private readonly host: GatheringHost,
-  ) {}
+    totalBytes?: number,
+  ) {
+    if (totalBytes !== undefined) {
+      assert(Number.isSafeInteger(totalBytes) && totalBytes >= 0, 'a snapshot size is a byte count');
+      this.checkLimit(totalBytes);
+    }
+    this.data = totalBytes === undefined ? null : new Uint8Array(totalBytes);
+  }
 
   write(chunk: Uint8Array): Promise<void> {
     if (this.state !== 'open') return Promise.resolve();
-    if (this.bytes + chunk.byteLength > this.host.snapshotBytesMax) {
-      return Promise.reject(
-        new PersistenceError(
-          'STORAGE_FULL',
-          `snapshot of more than ${this.bytes + chunk.byteLength} bytes is beyond ` +
-            `snapshotBytesMax ${this.host.snapshotBytesMax}`,
-        ),
-      );
+    try {
+      this.checkLimit(this.bytes + chunk.byteLength);
+      if (this.data === null) this.chunks.push(chunk);
+      else {
+        assert(this.bytes + chunk.byteLength <= this.data.byteLength, 'a snapshot is not larger than announced');
+        this.data.set(chunk, this.bytes);
+      }
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    // The writer's caller hands each chunk over (the runtime's encoder allocates a fresh one per step).
-    this.chunks.push(chunk);
     this.bytes += chunk.byteLength;
     return Promise.resolve();
   }
@@ -101,18 +110,8 @@ export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
   async commit(): Promise<boolean> {
     if (this.state !== 'open') return false;
     this.state = 'committing';
-    const data = new Uint8Array(this.bytes);
-    let at = 0;
-    // Each chunk is let go as soon as it is copied, so that a collection can free it during the join.
-    const chunks = this.chunks;
-    this.chunks = [];
-    for (let i = 0; i < chunks.length; i += 1) {
-      const chunk = chunks[i] ?? EMPTY;
-      chunks[i] = EMPTY;
-      data.set(chunk, at);
-      at += chunk.byteLength;
-    }
     try {
+      const data = this.joined();
       return await this.host.commitWhole({ ...snapshotMetaOf(this.meta), data }, this.generation);
     } finally {
       this.state = 'ended';
@@ -127,6 +126,33 @@ export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
       this.host.ended(this);
     }
     return Promise.resolve();
+  }
+
+  private checkLimit(bytes: number): void {
+    if (bytes <= this.host.snapshotBytesMax) return;
+    throw new PersistenceError(
+      'STORAGE_FULL',
+      `snapshot of ${bytes} bytes or more is beyond snapshotBytesMax ${this.host.snapshotBytesMax}`,
+    );
+  }
+
+  /** The image: the one buffer, whole, or the chunks joined (each let go as soon as it is copied). */
+  private joined(): Uint8Array {
+    if (this.data !== null) {
+      assert(this.bytes === this.data.byteLength, 'a snapshot is as large as announced');
+      return this.data;
+    }
+    const data = new Uint8Array(this.bytes);
+    const chunks = this.chunks;
+    this.chunks = [];
+    let at = 0;
+    for (let i = 0; i < chunks.length; i += 1) {
+      const chunk = chunks[i] ?? EMPTY;
+      chunks[i] = EMPTY;
+      data.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return data;
   }
 }
 

@@ -149,6 +149,10 @@ export class DeferredChunks implements SnapshotEncoder {
 
   constructor(private readonly make: () => SnapshotEncoder) {}
 
+  totalBytes(): number | null {
+    return this.encoder?.totalBytes?.() ?? null;
+  }
+
   next(chunkBytes: number): Uint8Array | null {
     if (this.encoder !== null) return this.encoder.next(chunkBytes);
     this.encoder = this.make();

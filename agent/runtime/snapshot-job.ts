@@ -61,40 +61,40 @@ export class SnapshotJob {
    */
   async run(encoder: SnapshotEncoder, storage: PersistenceEngine, timers: Timers): Promise<void> {
     const started = timers.nowMs();
-    let writer: SnapshotWriter | null = null;
+    const opened: { writer: SnapshotWriter | null } = { writer: null };
+    // Begun at the first bytes, once the encoder may know the image's size (storage then fills one buffer).
+    const open = (): SnapshotWriter => {
+      opened.writer ??= storage.beginSnapshot(this.meta, encoder.totalBytes?.() ?? undefined);
+      return opened.writer;
+    };
     try {
-      writer = storage.beginSnapshot(this.meta);
-      const stored = await this.writeAll(encoder, writer, timers);
+      const stored = await this.writeAll(encoder, open, timers);
       this.state = stored ? 'durable' : 'superseded';
     } catch (error) {
       this.state = 'failed';
       this.error = error;
-      await writer?.abort();
+      await opened.writer?.abort();
     }
     this.elapsedMs = timers.nowMs() - started;
   }
 
   /** Writes every chunk, yielding between them, then commits; false when dropped or superseded. */
-  private async writeAll(encoder: SnapshotEncoder, writer: SnapshotWriter, timers: Timers): Promise<boolean> {
+  private async writeAll(encoder: SnapshotEncoder, open: () => SnapshotWriter, timers: Timers): Promise<boolean> {
     for (;;) {
-      if (this.dropped) {
-        await writer.abort();
-        return false;
-      }
+      if (this.dropped) break;
       const before = timers.nowMs();
       const chunk = encoder.next(SNAPSHOT_CHUNK_BYTES);
       this.encodeMs += timers.nowMs() - before;
       if (chunk === null) break;
       if (chunk.byteLength > 0) {
         this.dataBytes += chunk.byteLength;
-        await writer.write(chunk);
+        await open().write(chunk);
       }
       await new Promise<void>((resolve) => timers.setTimer(0, resolve));
     }
-    if (this.dropped) {
-      await writer.abort();
-      return false;
-    }
-    return writer.commit();
+    const writer = open();
+    if (!this.dropped) return writer.commit();
+    await writer.abort();
+    return false;
   }
 }

@@ -200,11 +200,16 @@ export function encodeNodeStateParts(parts: KvSnapshotParts, trust: Uint8Array):
 export class NodeStateChunks implements SnapshotEncoder {
   private kv: KvSnapshotPiece | null = null;
   private image: ImageChunks | null = null;
+  private total: number | null = null;
 
   constructor(
     private readonly source: KvSnapshotSource,
     private readonly trust: Uint8Array,
   ) {}
+
+  totalBytes(): number | null {
+    return this.total;
+  }
 
   next(chunkBytes: number): Uint8Array | null {
     if (this.image !== null) return this.image.next(chunkBytes);
@@ -216,6 +221,7 @@ export class NodeStateChunks implements SnapshotEncoder {
     const heads = Buffer.concat(nodeStateHeads(this.kv.totalBytes));
     const trust = Buffer.concat([cborHead(2, this.trust.byteLength), this.trust]);
     this.image = new ImageChunks([new BytesPiece(heads), this.kv, new BytesPiece(trust)]);
+    this.total = heads.byteLength + this.kv.totalBytes + trust.byteLength;
     return this.image.next(chunkBytes);
   }
 }

@@ -255,14 +255,19 @@ export class WalPersistenceEngine implements PersistenceEngine {
   }
 
   /** For now the chunks are gathered and committed as one image (the LMDB records are written at the commit). */
-  beginSnapshot(meta: SnapshotMeta): SnapshotWriter {
+  beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
     this.checkOpen();
     const generation = this.writers.begin();
-    const writer = new GatheringSnapshotWriter(meta, generation, {
-      commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
-      ended: (ended) => this.writers.ended(ended),
-      snapshotBytesMax: this.options.snapshotBytesMax,
-    });
+    const writer = new GatheringSnapshotWriter(
+      meta,
+      generation,
+      {
+        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
+        ended: (ended) => this.writers.ended(ended),
+        snapshotBytesMax: this.options.snapshotBytesMax,
+      },
+      totalBytes,
+    );
     this.writers.opened(writer, generation);
     return writer;
   }

@@ -187,8 +187,8 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
     });
 
     /** Writes `image` through a snapshot writer in chunks of `chunkBytes`; resolves with what commit says. */
-    async function streamSnapshot(image: Snapshot, chunkBytes: number): Promise<boolean> {
-      const writer = engine.beginSnapshot(image);
+    async function streamSnapshot(image: Snapshot, chunkBytes: number, totalBytes?: number): Promise<boolean> {
+      const writer = engine.beginSnapshot(image, totalBytes);
       for (let at = 0; at < image.data.byteLength; at += chunkBytes)
         await writer.write(image.data.slice(at, at + chunkBytes));
       return writer.commit();
@@ -203,6 +203,13 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       assert.deepEqual(await logShape(), [1, 12], 'the entries after the snapshot stay');
       engine = await harness.reopen(engine);
       assert.deepStrictEqual(await loadSnapshot(engine), image);
+      // With its size announced, the same; a size that does not match is refused and stores nothing.
+      const sized = snapshot(11, 1, 100_000);
+      assert.equal(await streamSnapshot(sized, 30_000, sized.data.byteLength), true);
+      assert.deepStrictEqual(await loadSnapshot(engine), sized);
+      await assert.rejects(streamSnapshot(snapshot(12, 1, 1000), 300, 1001), { code: 'RAFT_INVARIANT' });
+      await assert.rejects(streamSnapshot(snapshot(12, 1, 1000), 300, 999), { code: 'RAFT_INVARIANT' });
+      assert.deepStrictEqual(await loadSnapshot(engine), sized);
     });
 
     it('keeps the stored snapshot when a snapshot being written is aborted, or the engine closes midway', async () => {

@@ -53,7 +53,11 @@ describe('a snapshot captured and encoded a chunk at a time', () => {
         const expected = Buffer.from(sm.snapshot());
         const encoder = sm.captureSnapshot();
         for (const entry of toLogEntries(log, sm.kv.lastApplied + 1)) sm.apply(entry);
+        const first = encoder.next(chunkBytes);
+        assert.equal(first?.byteLength, 0, 'the first step encodes the parts, no image bytes');
+        assert.equal(encoder.totalBytes?.(), null, 'the size is not known before the entries are measured');
         assert.deepEqual(drain(encoder, chunkBytes), expected);
+        assert.equal(encoder.totalBytes?.(), expected.byteLength, 'the size measured is the image size');
       }),
       fcParams(100, 'node state chunks'),
     );

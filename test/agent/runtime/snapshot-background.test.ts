@@ -36,8 +36,8 @@ class SnapshotGatedStorage extends MemoryPersistenceEngine {
     return this.gate(() => super.persist(batch));
   }
 
-  override beginSnapshot(meta: SnapshotMeta): SnapshotWriter {
-    const writer = super.beginSnapshot(meta);
+  override beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
+    const writer = super.beginSnapshot(meta, totalBytes);
     this.snapshotWrites += 1;
     return {
       write: (chunk) => writer.write(chunk),

@@ -23,8 +23,8 @@ const VALUE_BYTES = 4096;
 /** A memory engine that counts the chunks its snapshot writers take. */
 class CountingStorage extends MemoryPersistenceEngine {
   chunks = 0;
-  override beginSnapshot(meta: SnapshotMeta): SnapshotWriter {
-    const writer = super.beginSnapshot(meta);
+  override beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
+    const writer = super.beginSnapshot(meta, totalBytes);
     return {
       write: (chunk) => {
         this.chunks += 1;
