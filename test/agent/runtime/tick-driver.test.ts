@@ -4,9 +4,10 @@
 // it; a due tick that comes closer re-arms the timer earlier; after a stall at most the ticks up
 // to the first due one are applied and the rest dropped, as the fixed timer did, and the due one
 // waits for the timer, which defers it once so that answers read after the stall count (a leader
-// keeps its lead through check-quorum); nothing ticks once stopped. And on a whole idle 3-node cluster (virtual time, the agent's timing), the
-// leader sends each follower one heartbeat per heartbeat interval and no more, and an agent wakes
-// for timers far fewer than the 50 times a second a fixed 20 ms tick took.
+// keeps its lead through check-quorum); nothing ticks once stopped. And on a whole idle 3-node
+// cluster (virtual time, the agent's timing), the leader sends each follower one heartbeat per
+// heartbeat interval and no more, and an agent wakes for timers far fewer than the 50 times a
+// second a fixed 20 ms tick took.
 import { strict as assert } from 'node:assert';
 import { TickDriver } from '../../../agent/runtime/tick-driver.js';
 import type { TickedCore } from '../../../agent/runtime/tick-driver.js';
