@@ -16,7 +16,7 @@
  * SerializationError (CODEC_MALFORMED) and nothing else.
  */
 import { Encoder } from 'cbor-x';
-import { encodeCbor } from './cbor-output.js';
+import { encodeCbor, encodeCborOwned } from './cbor-output.js';
 import type { KvCasOperation, KvCommand, KvOperation, KvPutOperation, KvQuery, KvSession } from './types.js';
 import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
 import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
@@ -90,7 +90,8 @@ export function encodeKvCommand(command: KvCommand, identity?: KvCommandIdentity
   }
   const requestId = identity === undefined ? command.requestId : identity.requestId;
   if (requestId !== undefined) map['rid'] = asByteString(requestId);
-  return encodeCbor(encoder, map);
+  // A buffer of its own from 1 KiB up: the store keeps its value as a view of it (store.ts).
+  return encodeCborOwned(encoder, map);
 }
 
 function readSession(fields: Fields): KvSession | null {

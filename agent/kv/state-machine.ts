@@ -357,7 +357,7 @@ export class KvStateMachine implements StateMachine {
     }
     this.store.clear();
     this.store.leases.load(image.leases);
-    for (const [key, stored] of image.entries) this.store.set(key, stored.value, stored.revision, stored.lease);
+    for (const [key, stored] of image.entries) this.store.set(key, stored.value.slice(), stored.revision, stored.lease);
     this.store.restoreRevision(image.storeRevision);
     this.store.setQuota(image.quotaBytes);
     this.quotaAlarmValue = image.quotaAlarm;
