@@ -51,7 +51,7 @@ const ORDER_COMPACT_MIN = 1024;
 /** Request id → the session command that ran it; see the module comment. */
 export class RequestIdTable {
   private readonly limits: RequestIdLimits;
-  /** Invariants: size <= countMax; holds exactly the entries of order[head..]. Keyed by hex id. */
+  /** Invariants: size <= countMax; holds exactly the entries of order[head..]. Keyed by keyOf. */
   private readonly records = new Map<string, KeptId>();
   /**
    * The kept ids, oldest first (insertion order, so non-decreasing usedMs), from `head` on; the
@@ -194,6 +194,27 @@ interface KeptId extends RequestIdEntry {
 /** What a dropped slot of the order array holds until it is compacted away (never read). */
 const DROPPED: KeptId = { key: '', requestId: new Uint8Array(REQUEST_ID_BYTES), clientId: '', seq: 0, usedMs: 0 };
 
-function keyOf(requestId: Uint8Array): string {
-  return Buffer.from(requestId.buffer, requestId.byteOffset, requestId.byteLength).toString('hex');
+/**
+ * The map key of a request id: its 16 bytes as 8 UTF-16 code units, two bytes each (one id, one
+ * key, and back). Built in JavaScript: a hex string through a Buffer cost about three times as
+ * much, 1.5 % of a loaded follower's CPU. Any code unit is allowed, lone surrogates included: a
+ * Map compares strings code unit by code unit.
+ */
+export function keyOf(requestId: Uint8Array): string {
+  assert(requestId.byteLength === REQUEST_ID_BYTES, 'request ids have REQUEST_ID_BYTES bytes');
+  return String.fromCharCode(
+    unitAt(requestId, 0),
+    unitAt(requestId, 2),
+    unitAt(requestId, 4),
+    unitAt(requestId, 6),
+    unitAt(requestId, 8),
+    unitAt(requestId, 10),
+    unitAt(requestId, 12),
+    unitAt(requestId, 14),
+  );
+}
+
+/** Bytes i and i + 1 of `bytes` as one big-endian 16-bit unit. */
+function unitAt(bytes: Uint8Array, i: number): number {
+  return ((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0);
 }

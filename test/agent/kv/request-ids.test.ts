@@ -1,4 +1,5 @@
 // Proves the request id table (agent/kv/request-ids.ts):
+// - its map keys are one to one with the ids (any bytes, any view offset);
 // - property: over any sequence of claims (new and repeated ids), expiries and loads, it gives the
 //   same answers (earlier record, evictions, expiries, size) and lists the same ids in the same
 //   order as a plain insertion-ordered Map of the ids, the table it replaced;
@@ -9,7 +10,7 @@
 //   a timing assertion is too noisy on a shared machine, so the cause is asserted instead).
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
-import { REQUEST_ID_BYTES, RequestIdTable } from '../../../agent/kv/request-ids.js';
+import { REQUEST_ID_BYTES, RequestIdTable, keyOf } from '../../../agent/kv/request-ids.js';
 import type { RequestIdEntry, RequestRecord } from '../../../agent/kv/request-ids.js';
 import { fcParams } from '../../fc-params.js';
 
@@ -161,5 +162,28 @@ describe('RequestIdTable', () => {
     assert.ok(evicted > 0 && expired > 0, `${evicted} evicted, ${expired} expired`);
     assert.ok(table.size >= 1 && table.size <= 4);
     table.checkInvariants(400);
+  });
+});
+
+describe('request id keys', () => {
+  it('are one to one: two ids have one key exactly when they are the same bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.nat(15),
+        (a, b, at) => {
+          const near = Uint8Array.from(a);
+          near[at] = (near[at] ?? 0) ^ 1;
+          assert.notEqual(keyOf(a), keyOf(near));
+          assert.equal(keyOf(a) === keyOf(b), Buffer.from(a).equals(Buffer.from(b)));
+          // A view at an odd offset gives the key of its bytes.
+          const padded = new Uint8Array(17);
+          padded.set(a, 1);
+          assert.equal(keyOf(padded.subarray(1)), keyOf(a));
+        },
+      ),
+      fcParams(),
+    );
   });
 });
