@@ -213,7 +213,11 @@ export class KvStateMachine implements StateMachine {
    */
   private run(command: KvCommand, session: KvSession, index: LogIndex): RunResult {
     const requestId = command.requestId;
-    const earlier = requestId === undefined ? undefined : this.requestIds.lookup(requestId);
+    const claimed =
+      requestId === undefined
+        ? undefined
+        : this.requestIds.claim(requestId, session.clientId, session.seq, this.logClockMs);
+    const earlier = claimed?.earlier;
     if (earlier !== undefined) {
       this.metrics?.increment('kv_duplicate_requests_total');
       const kept =
@@ -227,11 +231,7 @@ export class KvStateMachine implements StateMachine {
         });
       return { response: kept, retained: kept };
     }
-    if (requestId !== undefined)
-      this.countRemovals(
-        'request_ids_evicted',
-        this.requestIds.record(requestId, session.clientId, session.seq, this.logClockMs),
-      );
+    if (claimed !== undefined) this.countRemovals('request_ids_evicted', claimed.evicted);
     const response = this.encode(this.execute(command, index));
     if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: new Uint8Array(response) };
     const retained = encodeKvResult({
