@@ -21,7 +21,11 @@ export interface SnapshotEncoder {
  * results and the same snapshot on every replica.
  */
 export interface StateMachine {
-  /** Applies the command of a committed entry and returns its result. */
+  /**
+   * Applies the command of a committed entry and returns its result. The state machine may keep
+   * views of `entry.command` (the KV store keeps a large value as a view of the command it came
+   * in), so the bytes of a command handed to apply must never change afterwards.
+   */
   apply(entry: LogEntry): Uint8Array;
   /** Answers a read-only query from the current state. */
   query(query: Uint8Array): Uint8Array;

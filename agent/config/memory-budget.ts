@@ -35,3 +35,22 @@ export function raftDefaultsForHeap(base: RaftConfiguration, heapLimitBytes: num
     logRetainBytesMax: Math.min(base.logRetainBytesMax, Math.floor(heapLimitBytes / RETAIN_HEAP_SHARE)),
   };
 }
+
+/** Dead buffers (outside the heap) are collected once they pass this fraction (1/n) of the heap limit. */
+export const BUFFER_SLACK_HEAP_SHARE = 16;
+/** The least buffer slack, bytes. */
+export const BUFFER_SLACK_MIN_BYTES = 4 * 1024 * 1024;
+/** The most buffer slack, bytes: past it V8's own trigger (tens of MiB of external bytes) comes first anyway. */
+export const BUFFER_SLACK_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * How far the bytes of ArrayBuffers may grow past their least since the last collection before
+ * the agent collects (agent/runtime/buffer-collector.ts): 1/BUFFER_SLACK_HEAP_SHARE of
+ * `heapLimitBytes`, within BUFFER_SLACK_MIN_BYTES..BUFFER_SLACK_MAX_BYTES (about 6 MiB under the
+ * shipped unit, whose leader under 64 clients x 4 KiB made about 8 MiB of them per second).
+ */
+export function bufferSlackForHeap(heapLimitBytes: number): number {
+  if (!Number.isFinite(heapLimitBytes) || heapLimitBytes <= 0) return BUFFER_SLACK_MAX_BYTES;
+  const share = Math.floor(heapLimitBytes / BUFFER_SLACK_HEAP_SHARE);
+  return Math.min(BUFFER_SLACK_MAX_BYTES, Math.max(BUFFER_SLACK_MIN_BYTES, share));
+}

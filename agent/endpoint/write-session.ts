@@ -21,7 +21,7 @@
  * go on) starts a new session instead of being refused: the slow write keeps its identity, and
  * finishes in its own session.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { ConfigError } from '../../contracts/errors.js';
 import type { Clock } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
@@ -182,39 +182,80 @@ export class ImplicitSession {
  * The request id of a CoAP request to this node's endpoint: equal for its retransmissions
  * (same client address and port, token and message id, same request), different for any other
  * request. Hash inputs are length-prefixed so that no two field lists hash alike.
+ *
+ * SHA-256 (truncated to REQUEST_ID_BYTES), not a cheaper non-cryptographic digest: two requests
+ * with one id are one write to the state machine, so a client able to make its request collide
+ * with another client's would have that write dropped and answered with its own response.
+ * Hashing itself is cheap (SHA extensions: about 2 us for 4 KiB); what cost was the Hash object
+ * (createHash, update, digest: 4 % of a loaded leader's CPU with the field writers' closures). So
+ * every field and the payload go into one reused buffer, hashed in one call: the same bytes as
+ * hashing field by field.
  */
 export function requestIdOf(nodeId: string, request: CoapRequest): Uint8Array {
-  // Every field but the payload goes into one buffer, then the payload is hashed in place: the
-  // same bytes as hashing field by field, without a buffer per field.
-  const texts = [REQUEST_ID_TAG, nodeId, request.peer.address, String(request.peer.port), request.peer.identity ?? ''];
-  const later = [String(request.messageId), request.method, request.path.join('/'), request.query.join('&')];
-  let bytes = 4 * (texts.length + later.length + 3 + request.ifMatch.length) + request.token.byteLength + 1;
-  for (const text of texts) bytes += Buffer.byteLength(text, 'utf8');
-  for (const text of later) bytes += Buffer.byteLength(text, 'utf8');
-  for (const etag of request.ifMatch) bytes += etag.byteLength;
-  const head = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  const text = (value: string): void => {
-    const length = head.write(value, at + 4, 'utf8');
-    head.writeUInt32BE(length, at);
-    at += 4 + length;
-  };
-  const binary = (value: Uint8Array): void => {
-    head.writeUInt32BE(value.byteLength, at);
-    head.set(value, at + 4);
-    at += 4 + value.byteLength;
-  };
-  for (const value of texts) text(value);
-  binary(request.token);
-  for (const value of later) text(value);
-  for (const etag of request.ifMatch) binary(etag);
-  text(request.ifNoneMatch ? '1' : '0');
-  head.writeUInt32BE(request.payload.byteLength, at);
-  at += 4;
-  assert(at === head.byteLength, 'the request id fields fill their buffer');
-  const digest = createHash('sha256').update(head).update(request.payload).digest();
+  const { peer, token, ifMatch, payload } = request;
+  const port = String(peer.port);
+  const messageId = String(request.messageId);
+  const path = request.path.join('/');
+  const query = request.query.join('&');
+  const identity = peer.identity ?? '';
+  let bytes = 4 * (FIELD_COUNT + ifMatch.length) + token.byteLength + 1 + payload.byteLength;
+  bytes += REQUEST_ID_TAG_BYTES + Buffer.byteLength(nodeId, 'utf8') + Buffer.byteLength(peer.address, 'utf8');
+  bytes += port.length + Buffer.byteLength(identity, 'utf8') + messageId.length;
+  bytes += Buffer.byteLength(request.method, 'utf8') + Buffer.byteLength(path, 'utf8');
+  bytes += Buffer.byteLength(query, 'utf8');
+  for (const etag of ifMatch) bytes += etag.byteLength;
+  const input = inputBuffer(bytes);
+  let at = writeText(input, 0, REQUEST_ID_TAG);
+  at = writeText(input, at, nodeId);
+  at = writeText(input, at, peer.address);
+  at = writeText(input, at, port);
+  at = writeText(input, at, identity);
+  at = writeBinary(input, at, token);
+  at = writeText(input, at, messageId);
+  at = writeText(input, at, request.method);
+  at = writeText(input, at, path);
+  at = writeText(input, at, query);
+  for (const etag of ifMatch) at = writeBinary(input, at, etag);
+  at = writeText(input, at, request.ifNoneMatch ? '1' : '0');
+  at = writeBinary(input, at, payload);
+  assert(at === input.byteLength, 'the request id fields fill their buffer');
+  const digest = hash('sha256', input, 'buffer');
   return new Uint8Array(digest.buffer, digest.byteOffset, REQUEST_ID_BYTES);
+}
+
+/**
+ * Largest hash input kept for the next request id, bytes: the input is built in one buffer,
+ * reused (the hash is taken synchronously), so a write costs no allocation for it; a larger
+ * request (a Q-Block1 body) gets a buffer of its own.
+ */
+export const REQUEST_ID_INPUT_BYTES_MAX = 64 * 1024;
+let reusedInput = Buffer.allocUnsafeSlow(1024);
+
+/** A buffer of exactly `bytes` bytes for a hash input: a view of the reused one when it fits. */
+function inputBuffer(bytes: number): Buffer {
+  if (bytes > REQUEST_ID_INPUT_BYTES_MAX) return Buffer.allocUnsafeSlow(bytes);
+  if (bytes > reusedInput.byteLength)
+    reusedInput = Buffer.allocUnsafeSlow(Math.min(REQUEST_ID_INPUT_BYTES_MAX, 2 ** Math.ceil(Math.log2(bytes))));
+  return reusedInput.subarray(0, bytes);
+}
+
+/** Fields of a request id's hash input besides the If-Match etags, each with a 4-byte length. */
+const FIELD_COUNT = 12;
+
+/** Writes `value` (UTF-8) after its 4-byte length at `at`; returns where the next field goes. */
+function writeText(into: Buffer, at: number, value: string): number {
+  const length = into.write(value, at + 4, 'utf8');
+  into.writeUInt32BE(length, at);
+  return at + 4 + length;
+}
+
+/** Writes `value` after its 4-byte length at `at`; returns where the next field goes. */
+function writeBinary(into: Buffer, at: number, value: Uint8Array): number {
+  into.writeUInt32BE(value.byteLength, at);
+  into.set(value, at + 4);
+  return at + 4 + value.byteLength;
 }
 
 /** The first field of every request id's hash input: names the scheme and its version. */
 const REQUEST_ID_TAG = 'coraft-endpoint-request/1';
+const REQUEST_ID_TAG_BYTES = Buffer.byteLength(REQUEST_ID_TAG, 'utf8');

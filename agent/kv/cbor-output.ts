@@ -44,6 +44,26 @@ export function encodeCbor(encoder: Encoder, value: unknown): Buffer {
 }
 
 /**
+ * Smallest encoding {@link encodeCborOwned} copies to a buffer of its own, bytes. A log command
+ * from this size up is kept by the log, the WAL tail, the watch history and (as a view of its
+ * value) the store: in a shared output buffer it would keep four or five other commands' bytes
+ * alive with it, and the store would have to copy its value out (issue 17).
+ */
+export const CBOR_OWN_BYTES_MIN = 1024;
+
+/**
+ * {@link encodeCbor}, and an encoding of at least CBOR_OWN_BYTES_MIN bytes in a buffer that
+ * holds nothing else (`out.buffer.byteLength === out.byteLength`).
+ */
+export function encodeCborOwned(encoder: Encoder, value: unknown): Buffer {
+  const out = encodeCbor(encoder, value);
+  if (out.byteLength < CBOR_OWN_BYTES_MIN || out.buffer.byteLength === out.byteLength) return out;
+  const own = Buffer.allocUnsafeSlow(out.byteLength);
+  own.set(out);
+  return own;
+}
+
+/**
  * The head of a CBOR item of major type `major` (0..7) whose argument is `length` (RFC 8949
  * §3: a byte string's or array's length), in its shortest form, as cbor-x writes it: to frame
  * bytes already encoded without encoding them again.

@@ -16,12 +16,13 @@
  * SerializationError (CODEC_MALFORMED) and nothing else.
  */
 import { Encoder } from 'cbor-x';
-import { encodeCbor } from './cbor-output.js';
+import { encodeCbor, encodeCborOwned } from './cbor-output.js';
 import type { KvCasOperation, KvCommand, KvOperation, KvPutOperation, KvQuery, KvSession } from './types.js';
 import { Fields, asByteString, decodeCbor, malformed } from './fields.js';
 import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import { decodeTxnFields, encodeTxnFields } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
+import { decodePutDirect } from './put-decode.js';
 import * as leaseCodec from './lease-codec.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -90,7 +91,8 @@ export function encodeKvCommand(command: KvCommand, identity?: KvCommandIdentity
   }
   const requestId = identity === undefined ? command.requestId : identity.requestId;
   if (requestId !== undefined) map['rid'] = asByteString(requestId);
-  return encodeCbor(encoder, map);
+  // A buffer of its own from 1 KiB up: the store keeps its value as a view of it (store.ts).
+  return encodeCborOwned(encoder, map);
 }
 
 function readSession(fields: Fields): KvSession | null {
@@ -170,6 +172,16 @@ function readOperation(value: unknown): { readonly operation: KvOperation; reado
 
 /** Decodes a command from a log entry; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvCommand(bytes: Uint8Array): KvCommand {
+  // The endpoint's puts, read straight from their bytes; anything else the generic way (put-decode.ts).
+  const put = bytes instanceof Uint8Array ? decodePutDirect(bytes) : null;
+  return put ?? decodeKvCommandGeneric(bytes);
+}
+
+/**
+ * Decodes a command through cbor-x and Fields, whatever its op and shape; throws
+ * SerializationError (CODEC_MALFORMED). decodeKvCommand's way for all but the endpoint's puts.
+ */
+export function decodeKvCommandGeneric(bytes: Uint8Array): KvCommand {
   const { operation, fields } = readOperation(decodeCbor(bytes, 'command'));
   // Checked in this order (operation, session, time, request id) so that a malformed command
   // gets the same message as it always did. The header goes before the spread: on Node 20,

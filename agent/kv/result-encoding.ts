@@ -6,6 +6,7 @@
  */
 import { Encoder } from 'cbor-x';
 import { encodeCbor } from './cbor-output.js';
+import { decodePutResultDirect, encodePutResultDirect } from './put-result.js';
 import type { KvChangeEvent, KvErrorCode, KvErrorResult, KvListItem, KvResult, KvVersioned } from './types.js';
 import { KV_ERROR_CODES } from './types.js';
 import {
@@ -42,8 +43,11 @@ function encodeVersioned(versioned: KvVersioned | null): Record<string, unknown>
 export function encodeKvResult(result: KvResult, storeRevision?: number): Uint8Array {
   if (result.type === 'error')
     return encodeCbor(encoder, { type: 'error', code: result.code, message: result.message });
-  const map = resultMap(result);
   const srev = storeRevision ?? result.storeRevision;
+  // The result of nearly every write, written directly: the same bytes (put-result.ts).
+  const put = result.type === 'put' && result.previous === null ? encodePutResultDirect(result.revision, srev) : null;
+  if (put !== null) return put;
+  const map = resultMap(result);
   if (srev !== undefined) map['srev'] = srev;
   return encodeCbor(encoder, map);
 }
@@ -182,6 +186,12 @@ const RESULT_FIELDS: readonly string[] = [
 
 /** Decodes a result; throws SerializationError (CODEC_MALFORMED). */
 export function decodeKvResult(bytes: Uint8Array): KvResult {
+  const put = bytes instanceof Uint8Array ? decodePutResultDirect(bytes) : null;
+  return put ?? decodeKvResultGeneric(bytes);
+}
+
+/** Decodes a result through cbor-x and Fields, whatever its type; decodeKvResult's way for all but put-result.ts's. */
+export function decodeKvResultGeneric(bytes: Uint8Array): KvResult {
   const value = decodeCbor(bytes, 'result');
   const fields = Fields.of(value, 'result', TYPE_FIELD, RESULT_FIELDS);
   const result = readResult(value, fields.string('type'));

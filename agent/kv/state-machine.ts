@@ -210,7 +210,11 @@ export class KvStateMachine implements StateMachine {
    */
   private run(command: KvCommand, session: KvSession, index: LogIndex): RunResult {
     const requestId = command.requestId;
-    const earlier = requestId === undefined ? undefined : this.requestIds.lookup(requestId);
+    const claimed =
+      requestId === undefined
+        ? undefined
+        : this.requestIds.claim(requestId, session.clientId, session.seq, this.logClockMs);
+    const earlier = claimed?.earlier;
     if (earlier !== undefined) {
       this.metrics?.increment('kv_duplicate_requests_total');
       const kept =
@@ -224,11 +228,7 @@ export class KvStateMachine implements StateMachine {
         });
       return { response: kept, retained: kept };
     }
-    if (requestId !== undefined)
-      this.countRemovals(
-        'request_ids_evicted',
-        this.requestIds.record(requestId, session.clientId, session.seq, this.logClockMs),
-      );
+    if (claimed !== undefined) this.countRemovals('request_ids_evicted', claimed.evicted);
     const response = this.encode(this.execute(command, index));
     if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: new Uint8Array(response) };
     const retained = encodeKvResult({
@@ -356,7 +356,7 @@ export class KvStateMachine implements StateMachine {
     }
     this.store.clear();
     this.store.leases.load(image.leases);
-    for (const [key, stored] of image.entries) this.store.set(key, stored.value, stored.revision, stored.lease);
+    for (const [key, stored] of image.entries) this.store.set(key, stored.value.slice(), stored.revision, stored.lease);
     this.store.restoreRevision(image.storeRevision);
     this.store.setQuota(image.quotaBytes);
     this.quotaAlarmValue = image.quotaAlarm;

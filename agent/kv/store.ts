@@ -1,8 +1,13 @@
 /**
  * The key-value map of the state machine, with its size accounting. Limits are checked before
  * a write by `checkWrite`, which returns an error result instead of changing anything, so a
- * refused command leaves no trace. Values are copied in, so a stored value never aliases a log
- * entry or a snapshot buffer (which would keep those alive and let their owner change it).
+ * refused command leaves no trace. A value of at least STORE_VIEW_BYTES_MIN bytes that fills at
+ * least half of its buffer is kept as given: it is a view of the log command it came in (commands
+ * from 1 KiB up have buffers of their own, kv/cbor-output.ts and runtime/own-bytes.ts), whose
+ * bytes never change once applied (contracts/state-machine.ts), so the store and the log share
+ * them instead of holding two copies of each recent value (issue 17). A restored snapshot's values
+ * are sliced out of the caller's image first (state-machine.ts). Any other value is copied
+ * in, so a stored value never keeps a datagram, a snapshot image or a transaction's other values alive.
  */
 import { assert } from '../../contracts/assert.js';
 import { LeaseTable } from './leases.js';
@@ -14,6 +19,15 @@ import type { KvErrorResult, KvVersioned } from './types.js';
 /** A stored value: its bytes, its revision and the lease it is attached to (0: none). */
 export interface KvStored extends KvVersioned {
   readonly lease: number;
+}
+
+/** Smallest value the store keeps as a view of the caller's bytes, bytes (smaller ones are copied). */
+export const STORE_VIEW_BYTES_MIN = 1024;
+
+/** `value` itself when it is large and fills at least half of its buffer; a copy of it otherwise. */
+export function storedBytes(value: Uint8Array): Uint8Array {
+  if (value.byteLength >= STORE_VIEW_BYTES_MIN && value.byteLength * 2 >= value.buffer.byteLength) return value;
+  return new Uint8Array(value);
 }
 
 /** The UTF-8 length of `text`, in bytes. */
@@ -185,7 +199,7 @@ export class KvStore {
     this.leases.move(key, this.leaseOf(key), lease);
     if (lease === 0) this.keyLeases.delete(key);
     else this.keyLeases.set(key, lease);
-    const stored: KvVersioned = { value: new Uint8Array(value), revision };
+    const stored: KvVersioned = { value: storedBytes(value), revision };
     this.entries.set(key, stored);
     if (previous === null && this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
     this.revisionValue = Math.max(this.revisionValue, revision);

@@ -27,11 +27,13 @@ export interface AgentObserverParts {
   readonly phases: StartupPhases;
   /** Called once the node stopped on a fatal error, with the error. */
   readonly onFatal: (error: unknown) => void;
+  /** Told of every applied entry: frees dead buffers under load (buffer-collector.ts). Default none. */
+  readonly buffers?: { noteActivity(): void } | null;
 }
 
 /** The node's observer in the agent. */
 export function agentObserver(parts: AgentObserverParts): NodeObserver {
-  const { trace, endpoint, marker, phases, onFatal } = parts;
+  const { trace, endpoint, marker, phases, onFatal, buffers } = parts;
   return {
     onFatal,
     onRestart: (snapshot) => {
@@ -44,6 +46,7 @@ export function agentObserver(parts: AgentObserverParts): NodeObserver {
       trace?.onApply(entry);
       marker?.noteApplied(entry.index);
       endpoint()?.onApply(entry);
+      buffers?.noteActivity();
     },
     onSnapshotRestore: (meta) => {
       marker?.noteApplied(meta.lastIncludedIndex);

@@ -39,7 +39,8 @@ import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 import { serveBackups } from '../backup/serve-backups.js';
 import type { CommitMarker } from './commit-marker.js';
 import type { DiskGuard } from './disk-guard.js';
-import { diskGuardFor, startLeaseKeeper, startQuotaKeeper } from './keepers.js';
+import { bufferCollectorFor, diskGuardFor, startLeaseKeeper, startQuotaKeeper } from './keepers.js';
+import type { BufferCollector } from './buffer-collector.js';
 import { StartupPhases } from '../observability/startup-phases.js';
 import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
 
@@ -122,8 +123,12 @@ export class Agent {
     private readonly logger: DiagnosticLogger,
     private readonly metrics: Metrics,
     private readonly trace: TraceWriter | null,
-    /** The keepers that propose on the leader's behalf: the quota and lease expiry. */
-    private readonly keepers: { readonly quotaKeeper: QuotaKeeper; readonly leases: LeaseKeeper },
+    /** The keepers that propose on the leader's behalf (the quota and lease expiry), and the buffer collector. */
+    private readonly keepers: {
+      readonly quotaKeeper: QuotaKeeper;
+      readonly leases: LeaseKeeper;
+      readonly buffers: BufferCollector | null;
+    },
     private readonly marker: CommitMarker | null,
     private readonly diskGuard: DiskGuard | null,
     private readonly fatal: Promise<unknown>,
@@ -148,7 +153,9 @@ export class Agent {
     let endpoint: LocalEndpoint | null = null;
     const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
+    const buffers = bufferCollectorFor({ timers, metrics, logger });
     const observer = agentObserver({
+      buffers,
       trace,
       endpoint: () => endpoint,
       marker,
@@ -187,7 +194,7 @@ export class Agent {
         logger,
         metrics,
         trace,
-        { quotaKeeper, leases: keeper },
+        { quotaKeeper, leases: keeper, buffers },
         marker,
         diskGuard,
         fatal.promise,
@@ -231,6 +238,7 @@ export class Agent {
     }
     this.keepers.quotaKeeper.stop();
     this.keepers.leases.stop();
+    this.keepers.buffers?.stop();
     this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();

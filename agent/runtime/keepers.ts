@@ -1,7 +1,7 @@
 /**
- * The agent's keepers that run beside its node: the full-disk guard (disk-guard.ts) and the
- * cluster quota's keeper (kv/quota-keeper.ts), with the intervals that keep an agent at rest
- * from waking more than it must.
+ * The agent's keepers that run beside its node: the full-disk guard (disk-guard.ts), the cluster
+ * quota's keeper (kv/quota-keeper.ts) and the buffer collector (buffer-collector.ts), with the
+ * intervals that keep an agent at rest from waking more than it must.
  */
 import type { Timers } from '../../contracts/clock.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
@@ -9,6 +9,9 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { QuotaKeeper, type KvStateMachine } from '../kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
+import { getHeapStatistics } from 'node:v8';
+import { bufferSlackForHeap } from '../config/memory-budget.js';
+import { BUFFER_COLLECTOR_TIMING, BufferCollector, exposedCollector } from './buffer-collector.js';
 import { DiskGuard } from './disk-guard.js';
 import type { RaftNodeImpl } from './node.js';
 
@@ -70,4 +73,26 @@ export function startLeaseKeeper(
   });
   keeper.start();
   return keeper;
+}
+
+/**
+ * The buffer collector of an agent whose Node exposes `gc` (the unit's --expose-gc), its slack
+ * sized to the V8 heap limit (config/memory-budget.ts); null, and a log line saying so, otherwise.
+ */
+export function bufferCollectorFor(deps: {
+  readonly timers: Timers;
+  readonly metrics: Metrics;
+  readonly logger: DiagnosticLogger;
+}): BufferCollector | null {
+  const collect = exposedCollector();
+  if (collect === null) {
+    deps.logger.info('buffer collector off: Node runs without --expose-gc (the unit passes it)', {});
+    return null;
+  }
+  const slackBytes = bufferSlackForHeap(getHeapStatistics().heap_size_limit);
+  const arrayBufferBytes = (): number => process.memoryUsage().arrayBuffers;
+  return new BufferCollector(
+    { timers: deps.timers, metrics: deps.metrics, arrayBufferBytes, collect },
+    { slackBytes, ...BUFFER_COLLECTOR_TIMING },
+  );
 }

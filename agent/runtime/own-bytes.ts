@@ -3,25 +3,38 @@
  * byte fields as views into the received message (codec/cbor-serializer.ts), so an entry the
  * follower keeps in its log (and its storage engine's pending records) would otherwise hold the
  * whole datagram or block-wise body it arrived in: the message's headers, the entries the log
- * already had, a reassembly buffer grown to twice the body. The entries of one request are copied
- * into one buffer of exactly their command bytes (they enter the log together and leave it
+ * already had, a reassembly buffer grown to twice the body. A command of at least
+ * OWN_BUFFER_BYTES_MIN bytes is copied into a buffer of its own, which the KV store then keeps as
+ * its value (kv/store.ts) instead of copying the value again; the smaller commands of one request
+ * are copied into one buffer of exactly their bytes (they enter the log together and leave it
  * together, by compaction), so each costs its own bytes and one view.
  */
 import type { LogEntry } from '../../contracts/log.js';
 import type { RequestMessage } from '../../contracts/messages.js';
 
-/** The entries, their commands copied into one buffer that holds nothing else. */
+/** Smallest command copied into a buffer of its own, bytes (the same bound as kv/cbor-output.ts's). */
+export const OWN_BUFFER_BYTES_MIN = 1024;
+
+/**
+ * The entries, each command of at least OWN_BUFFER_BYTES_MIN bytes copied into a buffer of its
+ * own and the smaller ones into one shared buffer that holds nothing else.
+ */
 export function ownEntries(entries: readonly LogEntry[]): readonly LogEntry[] {
   if (entries.length === 0) return entries;
-  let bytes = 0;
-  for (const entry of entries) bytes += entry.command.byteLength;
-  const owned = new Uint8Array(bytes);
+  let sharedBytes = 0;
+  for (const entry of entries)
+    if (entry.command.byteLength < OWN_BUFFER_BYTES_MIN) sharedBytes += entry.command.byteLength;
+  const shared = new Uint8Array(sharedBytes);
   let at = 0;
   return entries.map((entry) => {
     const length = entry.command.byteLength;
-    owned.set(entry.command, at);
-    const command = owned.subarray(at, at + length);
-    at += length;
+    let command: Uint8Array;
+    if (length >= OWN_BUFFER_BYTES_MIN) command = entry.command.slice();
+    else {
+      shared.set(entry.command, at);
+      command = shared.subarray(at, at + length);
+      at += length;
+    }
     return { term: entry.term, index: entry.index, type: entry.type, command };
   });
 }

@@ -13,6 +13,15 @@
  * that passed, but at most up to the first due one: after a stall (a long GC pause, a loaded
  * machine) the ticks beyond it are dropped, as the fixed timer, which ticked once per wake-up,
  * dropped them; the node's time stretches instead of several timeouts firing at once.
+ *
+ * After such a stall the due tick waits one turn of the event loop. Node runs expired timers
+ * before it reads the sockets, so the timer of a stalled process fires before the datagrams that
+ * arrived during the stall are read: a leader whose followers all answered would find none of
+ * them heard from and step down (check-quorum), a follower whose leader kept sending would start
+ * an election. So when the due tick is overdue by a whole tick or more, the ticks before it are
+ * applied and the due one is deferred to a fresh timer, which fires after the sockets were read
+ * (an input's catch-up meanwhile applies only the ticks before it). Deferring a tick is always
+ * safe: ticks only drive timeouts.
  */
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
@@ -39,6 +48,8 @@ export class TickDriver {
   /** The grid time of the last tick applied (or dropped), ms. Invariant: never after now. */
   private lastTickAtMs = 0;
   private running = false;
+  /** The timer found its tick overdue and deferred it once: the next firing applies it. */
+  private deferredOnce = false;
 
   constructor(
     private readonly timers: Timers,
@@ -53,6 +64,7 @@ export class TickDriver {
   /** Starts the clock now: the first tick is one interval away. */
   start(): void {
     this.running = true;
+    this.deferredOnce = false;
     this.lastTickAtMs = this.timers.nowMs();
     this.rearm();
   }
@@ -67,9 +79,23 @@ export class TickDriver {
 
   /**
    * Applies the ticks that have passed since the last one, at most up to the first due one
-   * (the rest are dropped, see the module comment). Returns how many were applied.
+   * (the rest are dropped, see the module comment). After a stall only those before the due one:
+   * the due tick is the timer's, which lets the loop read the sockets first. Returns how many were
+   * applied.
    */
   catchUp(): number {
+    return this.overdue() ? this.applyBeforeDue() : this.apply();
+  }
+
+  /** True when the due tick is a whole tick or more in the past: the process stalled. */
+  private overdue(): boolean {
+    if (!this.running) return false;
+    const passed = Math.floor((this.timers.nowMs() - this.lastTickAtMs) / this.tickIntervalMs);
+    return passed > this.core.ticksUntilDue();
+  }
+
+  /** Applies the passed ticks up to the first due one and drops the rest. */
+  private apply(): number {
     if (!this.running) return 0;
     const passed = Math.floor((this.timers.nowMs() - this.lastTickAtMs) / this.tickIntervalMs);
     if (passed <= 0) return 0;
@@ -79,6 +105,15 @@ export class TickDriver {
     this.lastTickAtMs += passed * this.tickIntervalMs;
     for (let i = 0; i < count; i += 1) this.core.tick();
     this.onTicked();
+    return count;
+  }
+
+  /** Applies the ticks before the due one, which stays due (the process stalled past it). */
+  private applyBeforeDue(): number {
+    const count = this.core.ticksUntilDue() - 1;
+    this.lastTickAtMs += count * this.tickIntervalMs;
+    for (let i = 0; i < count; i += 1) this.core.tick();
+    if (count > 0) this.onTicked();
     return count;
   }
 
@@ -97,7 +132,16 @@ export class TickDriver {
     this.timer = null;
     this.timerAtMs = Number.POSITIVE_INFINITY;
     if (!this.running) return;
-    this.catchUp();
+    if (this.overdue() && !this.deferredOnce) {
+      // Woken late: let the loop read what arrived during the stall before the due tick.
+      this.deferredOnce = true;
+      this.applyBeforeDue();
+      this.timerAtMs = this.timers.nowMs();
+      this.timer = this.timers.setTimer(TIMER_SLACK_MS, () => this.fire());
+      return;
+    }
+    this.deferredOnce = false;
+    this.apply();
     this.rearm();
   }
 }

@@ -2,14 +2,17 @@
 // timer wakes only for a due tick (not once per tick); before the core is used the ticks that
 // passed are applied, so the core has seen as many ticks as a fixed tick timer would have given
 // it; a due tick that comes closer re-arms the timer earlier; after a stall at most the ticks up
-// to the first due one are applied and the rest dropped, as the fixed timer did; nothing ticks
-// once stopped. And on a whole idle 3-node cluster (virtual time, the agent's timing), the
-// leader sends each follower one heartbeat per heartbeat interval and no more, and an agent wakes
-// for timers far fewer than the 50 times a second a fixed 20 ms tick took.
+// to the first due one are applied and the rest dropped, as the fixed timer did, and the due one
+// waits for the timer, which defers it once so that answers read after the stall count (a leader
+// keeps its lead through check-quorum); nothing ticks once stopped. And on a whole idle 3-node
+// cluster (virtual time, the agent's timing), the leader sends each follower one heartbeat per
+// heartbeat interval and no more, and an agent wakes for timers far fewer than the 50 times a
+// second a fixed 20 ms tick took.
 import { strict as assert } from 'node:assert';
 import { TickDriver } from '../../../agent/runtime/tick-driver.js';
 import type { TickedCore } from '../../../agent/runtime/tick-driver.js';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
+import { CoreCluster } from '../core/core-cluster.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
 import { SeededPrng } from '../../../contracts/prng.js';
@@ -47,14 +50,40 @@ class CountingTimers extends VirtualTimers {
   }
 }
 
-/** A clock the test sets by hand, with timers that never fire (to stand for a stalled process). */
-class StalledClock implements Timers {
+/**
+ * A clock the test sets by hand, with timers that fire only when the test says: jumping the
+ * clock without firing stands for a stalled process, `fireNext` for the timer Node runs first
+ * when the process wakes (before it reads any socket).
+ */
+class ManualTimers implements Timers {
   now = 0;
+  private pending: { at: number; callback: () => void; cancelled: boolean }[] = [];
   nowMs(): number {
     return this.now;
   }
-  setTimer(): TimerHandle {
-    return { cancel: () => undefined };
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    const timer = { at: this.now + delayMs, callback, cancelled: false };
+    this.pending.push(timer);
+    return { cancel: () => (timer.cancelled = true) };
+  }
+  /** Fires the earliest live timer that is due now; false when none is. */
+  fireNext(): boolean {
+    this.pending = this.pending.filter((t) => !t.cancelled);
+    const due = this.pending.filter((t) => t.at <= this.now).sort((a, b) => a.at - b.at)[0];
+    if (due === undefined) return false;
+    this.pending = this.pending.filter((t) => t !== due);
+    due.callback();
+    return true;
+  }
+  /** Runs time forward to `ms`, firing each timer when it comes due (no stall). */
+  runUntil(ms: number): void {
+    for (;;) {
+      const next = this.pending.filter((t) => !t.cancelled && t.at <= ms).sort((a, b) => a.at - b.at)[0];
+      if (next === undefined) break;
+      this.now = Math.max(this.now, next.at);
+      this.fireNext();
+    }
+    this.now = ms;
   }
 }
 
@@ -92,16 +121,58 @@ describe('tick driver', () => {
   });
 
   it('after a stall applies ticks only up to the first due one and drops the rest', () => {
-    const clock = new StalledClock();
+    const timers = new ManualTimers();
     const core = new PeriodicCore(5);
-    const driver = new TickDriver(clock, TICK_MS, core, () => undefined);
+    const driver = new TickDriver(timers, TICK_MS, core, () => undefined);
     driver.start();
-    clock.now = 30 * TICK_MS;
-    assert.equal(driver.catchUp(), 5);
-    assert.equal(core.ticks, 5);
+    timers.now = 30 * TICK_MS;
+    assert.equal(driver.catchUp(), 4, 'an input applies the ticks before the due one');
+    assert.ok(timers.fireNext());
+    assert.equal(core.ticks, 4, 'the timer, woken late, defers the due tick once');
+    timers.now += 1;
+    assert.ok(timers.fireNext(), 'to a timer of its own, a millisecond on');
+    assert.equal(core.ticks, 5, 'which applies it');
     assert.equal(driver.catchUp(), 0, 'the dropped ticks are not applied later');
-    clock.now += TICK_MS;
+    timers.now += TICK_MS;
     assert.equal(driver.catchUp(), 1);
+    driver.stop();
+  });
+
+  it('applies a due tick at once when its timer fires on time', () => {
+    const timers = new ManualTimers();
+    const core = new PeriodicCore(5);
+    const driver = new TickDriver(timers, TICK_MS, core, () => undefined);
+    driver.start();
+    timers.now = 5 * TICK_MS + 1;
+    assert.ok(timers.fireNext());
+    assert.equal(core.ticks, 5);
+    driver.stop();
+  });
+
+  it('keeps a leader whose followers answered during its stall (check-quorum after the sockets are read)', () => {
+    // Check-quorum every 10 ticks, a heartbeat every 5: the leader's due ticks are every 5.
+    const cluster = new CoreCluster(['n1', 'n2', 'n3'], 7, { heartbeatTicks: 5 });
+    const leader = cluster.electLeader();
+    cluster.stabilize();
+    const timers = new ManualTimers();
+    const driver = new TickDriver(timers, TICK_MS, cluster.core(leader), () => cluster.stabilize());
+    driver.start();
+    timers.runUntil(9 * TICK_MS + 1);
+    // From the heartbeat of tick 10 on, the followers' answers wait in the leader's socket ...
+    cluster.hold = () => true;
+    timers.runUntil(19 * TICK_MS + 1);
+    assert.deepEqual(cluster.leaders(), [leader], 'the check-quorum of tick 10 passed');
+    // ... while the process stalls past its check-quorum tick. It wakes: its timer runs first.
+    timers.now = 35 * TICK_MS;
+    assert.ok(timers.fireNext());
+    assert.deepEqual(cluster.leaders(), [leader], 'the check waits for the sockets to be read');
+    cluster.hold = () => false;
+    cluster.release();
+    cluster.stabilize();
+    timers.now += 1;
+    assert.ok(timers.fireNext());
+    assert.deepEqual(cluster.leaders(), [leader], 'the answers that arrived during the stall count');
+    driver.stop();
   });
 
   it('ticks nothing once stopped', async () => {
