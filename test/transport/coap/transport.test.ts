@@ -169,6 +169,31 @@ describe('CoAP transport over UDP', function () {
     );
   });
 
+  it('sends 1 KiB Q-Block1 blocks, no pieces, under a one-frame whole-body limit (1152 bytes)', async () => {
+    const b = createUdpCoapTransport({ serializer, listenAddress: '127.0.0.1', listenPort: 0 });
+    const sent: number[] = [];
+    const a = createCoapTransport(
+      {
+        serializer,
+        openServerEndpoint: () => openUdpEndpoint(),
+        openClientEndpoint: async () =>
+          new LossyEndpoint(await openUdpEndpoint(), (direction, data) => {
+            if (direction === 'out') sent.push(data.length);
+            return false;
+          }),
+      },
+      { client: { wholeBodyBytesMax: 1152 } },
+    );
+    openPairs.push({ a, b, close: () => a.client.close().then(() => b.server.stop()) });
+    await b.server.start();
+    a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);
+    b.server.setHandler(echoHandler());
+    const request = append(9, 15_000);
+    assert.equal((await a.client.send('b', request, 10_000)).lastLogIndex, 10);
+    assert.equal(sent.length, Math.ceil(serializer.encode(request).length / 1024), 'one datagram per 1 KiB block');
+    assert.ok(Math.max(...sent) <= 1024 + 128, `${Math.max(...sent)} bytes: each within one frame`);
+  });
+
   it('hands the advertised address to the handler, and keeps a whole request within a CID record', async () => {
     const longest = `${'h'.repeat(PEER_ADDRESS_BYTES_MAX - 6)}:65535`;
     const cases: [string, string | undefined][] = [
