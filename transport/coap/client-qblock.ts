@@ -31,7 +31,7 @@ import { MAX_PAYLOADS, MISSING_BLOCKS_REPORTED_MAX, decodeMissingBlocks } from '
 /** Most servers whose Q-Block1 support is remembered; the table is cleared when full. */
 export const QBLOCK1_SERVERS_MAX = 1_024;
 
-/** What each server (by "address|port") showed about Q-Block1; see the module comment. */
+/** What each server (by "address|port") showed about Q-Block1 (or about pieces, pieces.ts); see the module comment. */
 export class QBlock1Servers {
   private readonly supported = new Map<string, boolean>();
 
