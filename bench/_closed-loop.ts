@@ -172,6 +172,8 @@ export interface LoadFigures {
   readonly writesPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The 99.9th percentile: at one client, the slowest tenth of the slowest 1 %. */
+  readonly p999Ms: number;
   readonly maxMs: number;
   /** CPU seconds per 1,000 acknowledged writes, all members together. */
   readonly cpuSecondsPer1000Writes: number | null;
@@ -197,6 +199,7 @@ export function loadFigures(acc: LoadAccumulator): LoadFigures {
     writesPerSecond: acc.elapsedMs > 0 ? Math.round((1000 * acc.writes) / acc.elapsedMs) : 0,
     p50Ms: latency.p50Ms,
     p99Ms: latency.p99Ms,
+    p999Ms: latency.p999Ms,
     maxMs: latency.maxMs,
     cpuSecondsPer1000Writes: per1000([...acc.members.values()].reduce((s, m) => s + m.cpuSeconds, 0)),
     members,

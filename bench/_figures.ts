@@ -80,13 +80,20 @@ export class LatencyRecorder {
     return this.samples.slice(0, this.kept).sort();
   }
 
-  /** p50, p99 and the largest kept sample, ms rounded to 0.01; NaN when empty. */
-  summary(): { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly truncated: boolean } {
+  /** p50, p99, p99.9 and the largest kept sample, ms rounded to 0.01; NaN when empty. */
+  summary(): {
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+    readonly p999Ms: number;
+    readonly maxMs: number;
+    readonly truncated: boolean;
+  } {
     const sorted = this.sorted();
     const r = (x: number): number => round(x, 2);
     return {
       p50Ms: r(percentile(sorted, 0.5)),
       p99Ms: r(percentile(sorted, 0.99)),
+      p999Ms: r(percentile(sorted, 0.999)),
       maxMs: r(sorted[sorted.length - 1] ?? NaN),
       truncated: this.seen > this.kept,
     };

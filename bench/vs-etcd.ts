@@ -13,7 +13,7 @@
  * both alike; each slice waits for its system to settle, finds the leader, warms up, then
  * measures closed-loop writes to the leader (coraft: CoAP PUT /kv/KEY through its local
  * endpoint; etcd: POST /v3/kv/put on its JSON gateway, HTTP/1.1 keep-alive, one connection
- * per client). Figures per system and point: writes/s, p50/p99, CPU seconds per 1,000 writes
+ * per client). Figures per system and point: writes/s, p50/p99/p99.9, CPU seconds per 1,000 writes
  * (all members and each one, /proc/PID/stat), peak RSS per member (VmRSS sampled every 250 ms;
  * VmHWM at the end), snapshot sends to followers, and the coraft/etcd ratios.
  *
@@ -103,8 +103,8 @@ async function measurePoints(
     const ratios = vsRatios(c, e);
     out.push({ clients: point.clients, valueBytes: point.valueBytes, coraft: c, etcd: e, ratios });
     const line = (name: string, f: typeof c): string =>
-      `${name} ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms, CPU ${f.cpuSecondsPer1000Writes} s/1k, ` +
-      `errors ${f.errors}`;
+      `${name} ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms p99.9 ${f.p999Ms} ms, ` +
+      `CPU ${f.cpuSecondsPer1000Writes} s/1k, errors ${f.errors}`;
     say(
       `${point.clients} clients x ${point.valueBytes} ` +
         `B: ${line('coraft', c)}${e === null ? '' : `; ${line('etcd', e)}; ratio ${ratios.writesPerSecond}`}`,

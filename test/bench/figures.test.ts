@@ -52,9 +52,18 @@ describe('bench figures', () => {
     const recorder = new LatencyRecorder(3);
     for (const ms of [5, 1, 3, 100, 200]) recorder.record(ms);
     assert.equal(recorder.count, 5);
-    assert.deepEqual(recorder.summary(), { p50Ms: 3, p99Ms: 5, maxMs: 5, truncated: true });
+    assert.deepEqual(recorder.summary(), { p50Ms: 3, p99Ms: 5, p999Ms: 5, maxMs: 5, truncated: true });
     assert.throws(() => new LatencyRecorder(0), /capacity/);
     assert.ok(Number.isNaN(new LatencyRecorder(1).summary().p50Ms));
+  });
+
+  it('gives the nearest-rank p99.9 beside p99: of 1 to 2,000 ms, 1,998 and 1,980', () => {
+    const recorder = new LatencyRecorder(2_000);
+    for (let ms = 2_000; ms >= 1; ms -= 1) recorder.record(ms);
+    const summary = recorder.summary();
+    assert.equal(summary.p99Ms, 1_980);
+    assert.equal(summary.p999Ms, 1_998);
+    assert.equal(summary.maxMs, 2_000);
   });
 
   it('reads options in both spellings and refuses bad numbers by name', () => {

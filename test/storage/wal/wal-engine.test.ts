@@ -8,7 +8,7 @@
 // in order; an LMDB engine directory is upgraded and the LMDB engine then refuses it; and
 // writes LMDB could not hold are refused (STORAGE_FULL) without losing acknowledged ones; a write
 // on an idle log starts before persist returns, and one with PersistOptions.overlap is synced on
-// the thread pool, never inline.
+// the thread pool, never inline; a write resolves before the checkpoint it sets off starts.
 import { strict as assert } from 'node:assert';
 import { pbkdf2 } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -156,6 +156,30 @@ describe('WalPersistenceEngine', function () {
         await new Promise((resolve) => setTimeout(resolve, 1));
       assert.ok(metrics.checkpoints > 0, 'no checkpoint ran');
       assert.deepStrictEqual(await getLogEntries(engine, 1, 400), entries(1, 400, 1));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  // Tail latency: the checkpoint a write sets off used to start in the continuation of that write's
+  // append, so the encoding of its records and the start of its LMDB transaction ran before the
+  // write's promise resolved, ahead of the answer the write was awaited for.
+  it('acknowledges a write before the checkpoint it sets off starts, which runs in a later turn', async () => {
+    const metrics = new CountingMetrics();
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir, { walCheckpointBytes: 1024 }), { metrics });
+    try {
+      const checkpointer: unknown = Reflect.get(engine, 'checkpointer');
+      assert.ok(checkpointer instanceof Checkpointer);
+      let runningAtAck: unknown = 'not acknowledged';
+      await appendLogEntries(engine, entries(1, 64, 1)).then(() => {
+        runningAtAck = Reflect.get(checkpointer, 'running');
+      });
+      assert.ok(checkpointer.pendingBytes() >= 1024, `${checkpointer.pendingBytes()} bytes pending`);
+      assert.equal(runningAtAck, null, 'a checkpoint was under way when the write that set it off resolved');
+      for (let polls = 0; metrics.checkpoints === 0 && polls < 10_000; polls += 1)
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      assert.ok(metrics.checkpoints > 0, 'the checkpoint never ran');
+      assert.deepStrictEqual(await getLogEntries(engine, 1, 64), entries(1, 64, 1));
     } finally {
       await engine.close();
     }

@@ -6,12 +6,21 @@
 // that the zero-filling created. Bytes are read from /proc/self/io (write_bytes: what this
 // process dirtied for the block layer), so those tests run on Linux only. The last property
 // fails on kernels with large page-cache folios for ext4 (Linux 6.16+) when zeros are written
-// in large chunks; on other kernels it holds either way.
+// in large chunks; on other kernels it holds either way. A fill gives the event loop a turn after
+// every ZERO_WRITES_PER_TURN pages.
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
-import { GROW_BYTES_MAX, GROW_BYTES_MIN, grownCapacity } from '../../../storage/wal/wal-prealloc.js';
+import {
+  GROW_BYTES_MAX,
+  GROW_BYTES_MIN,
+  ZERO_WRITES_PER_TURN,
+  ZERO_WRITE_BYTES,
+  grownCapacity,
+  zeroFill,
+} from '../../../storage/wal/wal-prealloc.js';
 import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntries, appendLogEntry } from '../reference-fields.js';
 import { scaledMs } from '../../timing.js';
@@ -123,6 +132,33 @@ describe('WAL segment preallocation', function () {
       assert.ok(perAppend <= 10 * KIB, `${Math.round(perAppend)} bytes written per append of ${valueBytes} bytes`);
     } finally {
       await engine.close();
+    }
+  });
+
+  // Tail latency: a 1 MiB step written in one go held the event loop for its whole length.
+  it('gives the event loop a turn after every ZERO_WRITES_PER_TURN pages of zeros', async () => {
+    const handle = await open(join(dir, 'fill'), 'w');
+    try {
+      const sizes: number[] = [];
+      let filled = false;
+      const watch = (): void => {
+        if (filled) return;
+        sizes.push(fstatSync(handle.fd).size);
+        setImmediate(watch);
+      };
+      setImmediate(watch);
+      await zeroFill(handle, 0, MIB);
+      filled = true;
+      assert.ok(sizes.length > 0, 'no turn ran during the fill');
+      const first = sizes[0] ?? MIB;
+      assert.ok(first > 0 && first <= ZERO_WRITES_PER_TURN * ZERO_WRITE_BYTES, `${first} bytes before the first turn`);
+      for (let i = 1; i < sizes.length; i += 1)
+        assert.ok((sizes[i] ?? 0) - (sizes[i - 1] ?? 0) <= ZERO_WRITES_PER_TURN * ZERO_WRITE_BYTES, `turn ${i}`);
+      const bytes = readFileSync(join(dir, 'fill'));
+      assert.equal(bytes.length, MIB);
+      assert.ok(bytes.every((b) => b === 0));
+    } finally {
+      await handle.close();
     }
   });
 });
