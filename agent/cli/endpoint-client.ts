@@ -6,6 +6,7 @@
 import { CoapClient, CoapOption, formatCode } from '../../transport/coap/index.js';
 import type { CoapClientRequest, CoapClientResponse } from '../../transport/coap/index.js';
 import { option } from '../../transport/coap/options.js';
+import { pieceBytesFor } from '../../transport/coap/pieces.js';
 import type { CoapObservation, NotificationListener } from '../../transport/coap/client-observations.js';
 import { createCryptoPrng, createRealTimers } from '../../transport/timers.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
@@ -78,7 +79,10 @@ export class EndpointClient {
         timers: createRealTimers(),
         prng: createCryptoPrng(),
       },
-      { ...(whole === null ? {} : { wholeBodyBytesMax: whole }), qblock1: target.qblock1 ?? true },
+      {
+        ...(whole === null ? {} : { wholeBodyBytesMax: whole, pieceBytes: pieceBytesFor(whole) }),
+        qblock1: target.qblock1 ?? true,
+      },
     );
   }
 

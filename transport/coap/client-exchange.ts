@@ -60,6 +60,7 @@ const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
   CoapOption.QBlock1,
   CoapOption.Size2,
   CoapOption.Size1,
+  CoapOption.CoraftPiece1,
 ]);
 
 /** What a request starts with. */
@@ -85,6 +86,10 @@ export interface ExchangeInit {
   readonly bodyBytesMax: number;
   /** What servers showed about Q-Block1 (client-qblock.ts); null: a body that goes block-wise uses Block1. */
   readonly qblock1Servers: QBlock1Servers | null;
+  /** What servers showed about coraft's pieces (pieces.ts); null: no pieces, Q-Block1 or Block1. */
+  readonly pieceServers: QBlock1Servers | null;
+  /** The size of a piece (pieces.ts), whole KiB; 0: no pieces. */
+  readonly pieceBytes: number;
   /** Builds a Uri-Path option (the client caches the encodings). */
   readonly uriPath: (segment: string) => CoapOptionValue;
 }
@@ -146,6 +151,9 @@ export class ClientExchange {
   /** The body goes in Q-Block1 payload sets (null: whole, or Block1). */
   private qblock: QBlock1Sender | null;
   private readonly qblock1Servers: QBlock1Servers | null;
+  private readonly pieceServers: QBlock1Servers | null;
+  private readonly pieceBytes: number;
+  private readonly szx: number;
 
   constructor(init: ExchangeInit) {
     assert(init.token.length === 8, 'client tokens are 8 bytes');
@@ -163,8 +171,20 @@ export class ClientExchange {
     this.block2Szx = init.szx;
     this.unfragmented = init.body.length <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
     this.qblock1Servers = init.qblock1Servers;
-    const mode = init.qblock1Servers?.modeOf(init.peerKey) ?? 'off';
-    this.qblock = this.unfragmented || mode === 'off' ? null : new QBlock1Sender(init.body, init.szx, mode === 'probe');
+    this.pieceServers = init.pieceServers;
+    this.pieceBytes = init.pieceBytes;
+    this.szx = init.szx;
+    this.qblock = this.unfragmented ? null : this.setSender();
+  }
+
+  /** How a body that goes block-wise goes: in pieces, in Q-Block1 sets, or (null) with Block1. */
+  private setSender(): QBlock1Sender | null {
+    const pieces = this.pieceBytes > 0 ? (this.pieceServers?.modeOf(this.peerKey) ?? 'off') : 'off';
+    if (pieces !== 'off' && this.body.length > this.pieceBytes)
+      return new QBlock1Sender(this.body, CoapOption.CoraftPiece1, this.pieceBytes, pieces === 'probe');
+    const mode = this.qblock1Servers?.modeOf(this.peerKey) ?? 'off';
+    if (mode === 'off') return null;
+    return new QBlock1Sender(this.body, CoapOption.QBlock1, blockSizeOf(this.szx), mode === 'probe');
   }
 
   /** True when `peer` is the endpoint this request went to. */
@@ -193,9 +213,13 @@ export class ClientExchange {
       options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
     for (const argument of this.request.query ?? []) options.push(stringOption(CoapOption.UriQuery, argument));
     if (this.request.accept !== undefined) options.push(uintOption(CoapOption.Accept, this.request.accept));
+    let last: CoapOptionValue | null = null;
     if (this.qblock !== null && qnum >= 0) {
       // Every block carries Size1, so that any block of a set may be the first to arrive.
-      options.push(option(CoapOption.QBlock1, encodeBlock(this.qblock.blockOf(qnum))));
+      const setOption = this.qblock.optionOf(qnum);
+      // The piece option's number is above every other: it goes last, in order.
+      if (setOption.number === CoapOption.CoraftPiece1) last = setOption;
+      else options.push(setOption);
       options.push(uintOption(CoapOption.Size1, this.body.length));
       payload = this.qblock.payloadOf(qnum);
     } else if (follow) {
@@ -213,6 +237,7 @@ export class ClientExchange {
     }
     options.push(option(CoapOption.RequestTag, this.requestTag));
     if (!follow) options.push(...(this.request.options ?? []));
+    if (last !== null) options.push(last);
     return {
       type: CoapType.CON,
       code: CoapMethodCode[this.request.method],
@@ -280,10 +305,12 @@ export class ClientExchange {
     assert(this.qblock !== null, 'a Q-Block1 answer to a Q-Block1 body');
     const outcome = this.qblock.onAnswer(message);
     if (outcome === 'final') return null;
+    const pieces = this.qblock.optionNumber === CoapOption.CoraftPiece1;
     // RFC 9177 §4.1: a server that does not know Q-Block1 answers 4.02; the body goes again with Block1.
-    this.qblock1Servers?.record(this.peerKey, outcome !== 'fallback');
+    // One that does not know pieces answers 4.02 too; the body goes again with Q-Block1 (or Block1).
+    (pieces ? this.pieceServers : this.qblock1Servers)?.record(this.peerKey, outcome !== 'fallback');
     if (outcome === 'fallback') {
-      this.qblock = null;
+      this.qblock = pieces ? this.setSender() : null;
       this.block1Offset = 0;
       return { kind: 'send-next' };
     }
@@ -350,24 +377,7 @@ function failed(code: 'NET_REJECTED' | 'NET_TOO_LARGE', message: string): Exchan
   return { kind: 'failed', error: new NetworkError(code, message) };
 }
 
-/** Where a request goes: an IP address literal and a port. */
-export interface CoapTarget {
-  readonly address: string;
-  readonly port: number;
-}
-
-/** Counters of a client, since it was built. */
-export interface CoapClientStats {
-  requests: number;
-  retransmissions: number;
-  timeouts: number;
-  /** Requests refused because `outstandingPerPeerMax` was reached. */
-  refusedOutstanding: number;
-  /** Datagrams that were malformed or matched no request. */
-  ignored: number;
-  /** Empty ACKs and RSTs the endpoint failed to send. */
-  sendFailures: number;
-}
+export type { CoapClientStats, CoapTarget } from './client-types.js';
 
 /** The lookup key of one of our tokens: its first four bytes. */
 export function tokenIdOf(token: Uint8Array): number {

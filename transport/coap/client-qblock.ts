@@ -23,14 +23,15 @@
 import { NetworkError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import { CoapOption, CoapResponseCode, MISSING_BLOCKS_CONTENT_FORMAT } from './codes.js';
-import type { CoapMessage } from './message.js';
-import { blockSizeOf, decodeBlock, decodeUint, firstOption, type BlockValue } from './options.js';
+import type { CoapMessage, CoapOptionValue } from './message.js';
+import { decodeUint, firstOption } from './options.js';
+import { decodeSetBlock, setBlockOption } from './pieces.js';
 import { MAX_PAYLOADS, MISSING_BLOCKS_REPORTED_MAX, decodeMissingBlocks } from './qblock-store.js';
 
 /** Most servers whose Q-Block1 support is remembered; the table is cleared when full. */
 export const QBLOCK1_SERVERS_MAX = 1_024;
 
-/** What each server (by "address|port") showed about Q-Block1; see the module comment. */
+/** What each server (by "address|port") showed about Q-Block1 (or about pieces, pieces.ts); see the module comment. */
 export class QBlock1Servers {
   private readonly supported = new Map<string, boolean>();
 
@@ -62,13 +63,18 @@ export class QBlock1Sender {
   private pending: number[];
   private rounds = 0;
 
-  /** `probe`: the server has not shown that it supports Q-Block1, so block 0 goes alone. */
+  /**
+   * The blocks are `blockBytes` long and carry option `optionNumber`: Q-Block1, or coraft's
+   * pieces (pieces.ts), which follow the same rules. `probe`: the server has not shown that it
+   * supports that option, so block 0 goes alone.
+   */
   constructor(
     private readonly body: Uint8Array,
-    readonly szx: number,
+    readonly optionNumber: number,
+    readonly blockBytes: number,
     probe: boolean,
   ) {
-    const size = blockSizeOf(szx);
+    const size = blockBytes;
     assert(body.length > size, 'a Q-Block1 body spans several blocks');
     this.lastNum = Math.ceil(body.length / size) - 1;
     this.setEnd = probe ? 0 : Math.min(this.lastNum, MAX_PAYLOADS - 1);
@@ -88,14 +94,14 @@ export class QBlock1Sender {
     return leading;
   }
 
-  /** The Q-Block1 option value of block `num`. */
-  blockOf(num: number): BlockValue {
-    return { num, more: num < this.lastNum, szx: this.szx };
+  /** The option (Q-Block1 or piece) of block `num`. */
+  optionOf(num: number): CoapOptionValue {
+    return setBlockOption(this.optionNumber, { num, more: num < this.lastNum, bytes: this.blockBytes });
   }
 
   /** The payload of block `num`. */
   payloadOf(num: number): Uint8Array {
-    const size = blockSizeOf(this.szx);
+    const size = this.blockBytes;
     return this.body.subarray(num * size, (num + 1) * size);
   }
 
@@ -107,8 +113,8 @@ export class QBlock1Sender {
   onAnswer(message: CoapMessage): 'next' | 'fallback' | 'final' | NetworkError {
     let error: NetworkError | null;
     if (message.code === CoapResponseCode.Continue) {
-      const value = firstOption(message.options, CoapOption.QBlock1);
-      const block = value === null ? null : decodeBlock(value);
+      const value = firstOption(message.options, this.optionNumber);
+      const block = value === null ? null : decodeSetBlock(this.optionNumber, value);
       error = block === null ? new NetworkError('NET_REJECTED', '2.31 without Q-Block1') : this.onContinue(block.num);
     } else if (message.code === CoapResponseCode.RequestEntityIncomplete) {
       const format = decodeUint(firstOption(message.options, CoapOption.ContentFormat) ?? new Uint8Array(0), 2);

@@ -72,6 +72,7 @@ export class CoapClient {
   private readonly outstanding = new Map<string, number>();
   private readonly observations = new ClientObservations();
   private readonly qblock1Servers = new QBlock1Servers();
+  private readonly pieceServers = new QBlock1Servers();
   private endpoint: Promise<DatagramEndpoint> | null = null;
   /** The endpoint once open: sends skip the promise hop. */
   private openedEndpoint: DatagramEndpoint | null = null;
@@ -200,6 +201,8 @@ export class CoapClient {
       bodyBytesMax: this.options.bodyBytesMax,
       uriPath: this.uriPath,
       qblock1Servers: this.options.qblock1 ? this.qblock1Servers : null,
+      pieceServers: this.options.pieceBytes > 0 ? this.pieceServers : null,
+      pieceBytes: this.options.pieceBytes,
     });
     this.byToken.set(tokenId, exchange);
     return exchange;

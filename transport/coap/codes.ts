@@ -115,6 +115,12 @@ export const CoapOption = {
    * (even), from the range for experimental use (RFC 7252 §12.2): other servers ignore it.
    */
   CoraftPeerAddress: 65004,
+  /**
+   * coraft's pieces (pieces.ts): a request body in payload sets of pieces as large as a datagram
+   * allows. Critical and unsafe (odd, bit 1 set), from the experimental range: a server that does
+   * not know it answers 4.02, and the body goes again with Q-Block1.
+   */
+  CoraftPiece1: 65007,
 } as const;
 
 /** True when an option number is critical: an unrecognised one must be rejected (RFC 7252 §5.4.1). */

@@ -71,6 +71,15 @@ export interface CoapClientOptions {
    * Option gets Block1, remembered per server. Default true; false: always Block1.
    */
   readonly qblock1: boolean;
+  /**
+   * A body that goes block-wise goes in coraft's pieces of this many bytes (transport/coap/pieces.ts:
+   * Q-Block1's payload sets with pieces as large as a datagram takes, under a private option) to
+   * a server that takes them: the first such body to a server probes with piece 0 alone, and one
+   * that answers 4.02 gets Q-Block1 (or Block1), remembered per server. Default 0 (no pieces); else
+   * whole KiB in 2,048..min(wholeBodyBytesMax, 131,072). The peer transport sets it from its
+   * whole-body limit (15 KiB by default: one DTLS record), the CLI's endpoint client on loopback.
+   */
+  readonly pieceBytes: number;
 }
 
 /**
@@ -169,6 +178,7 @@ export const DEFAULT_COAP_CLIENT_OPTIONS: CoapClientOptions = {
   wholeBodyBytesMax: 1024,
   bodyBytesMax: 8 * MIB,
   qblock1: true,
+  pieceBytes: 0,
 };
 
 /** Defaults of {@link CoapServerOptions}. */
@@ -207,6 +217,10 @@ export function resolveCoapClientOptions(partial: Partial<CoapClientOptions> = {
   checkRange(problems, 'bodyBytesMax', options.bodyBytesMax, 1024, 64 * MIB);
   checkBlockCount(problems, options.bodyBytesMax, options.blockBytes);
   if (typeof options.qblock1 !== 'boolean') problems.push(`qblock1 must be a boolean, got ${String(options.qblock1)}`);
+  if (options.pieceBytes !== 0) {
+    checkRange(problems, 'pieceBytes', options.pieceBytes, 2_048, Math.min(options.wholeBodyBytesMax, 131_072));
+    if (options.pieceBytes % 1_024 !== 0) problems.push(`pieceBytes must be whole KiB, got ${options.pieceBytes}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return options;
 }

@@ -31,6 +31,7 @@ import { createCryptoPrng, createRealTimers } from '../timers.js';
 import { openUdpEndpoint } from '../udp.js';
 import { CoapClient } from './client.js';
 import { PEER_WHOLE_BODY_BYTES_MAX, type CoapClientOptions, type CoapServerOptions } from './config.js';
+import { pieceBytesFor } from './pieces.js';
 import { CoapNetworkClient } from './rpc-client.js';
 import { CoapNetworkServer } from './rpc-server.js';
 import { CoapServer } from './server.js';
@@ -82,7 +83,9 @@ export { PEER_REQUEST_HEADER_BYTES_MAX, PEER_WHOLE_BODY_BYTES_MAX } from './conf
 export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransportOptions = {}): CoapTransport {
   const timers = deps.timers ?? createRealTimers();
   const prng = deps.prng ?? createCryptoPrng();
-  const clientOptions = { wholeBodyBytesMax: PEER_WHOLE_BODY_BYTES_MAX, ...options.client };
+  const whole = options.client?.wholeBodyBytesMax ?? PEER_WHOLE_BODY_BYTES_MAX;
+  // Both ends are coraft agents: a larger body goes in pieces as large as a whole one (pieces.ts).
+  const clientOptions = { wholeBodyBytesMax: whole, pieceBytes: pieceBytesFor(whole), ...options.client };
   const coapClient = new CoapClient({ openEndpoint: deps.openClientEndpoint, timers, prng }, clientOptions);
   const metrics = deps.metrics === undefined ? {} : { metrics: deps.metrics };
   const coapServer = new CoapServer(

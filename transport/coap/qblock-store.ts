@@ -35,7 +35,7 @@ import {
   type RequestTransfer,
 } from './block-store.js';
 import { CoapOption, CoapResponseCode, MISSING_BLOCKS_CONTENT_FORMAT } from './codes.js';
-import { blockSizeOf, encodeBlock, option, szxOf, type BlockValue } from './options.js';
+import { setBlockOption, type SetBlock } from './pieces.js';
 import type { CoapResponse } from './request.js';
 import type { QReassembly } from './request-transfer.js';
 import type { TransferTable } from './transfer-table.js';
@@ -55,43 +55,47 @@ export const WINDOW_BLOCKS = 64;
 export type QBlock1Outcome =
   Block1Outcome | { readonly kind: 'silent' } | { readonly kind: 'answer'; readonly response: CoapResponse };
 
-/** Reassembles Q-Block1 request bodies within bounds; see the module comment. */
+/**
+ * Reassembles request bodies sent in payload sets within bounds: Q-Block1 blocks, and coraft's
+ * pieces (pieces.ts), which follow the same rules with larger blocks; see the module comment.
+ */
 export class QBlock1Reassembler {
-  private readonly szxMin: number;
-
   constructor(
     private readonly options: BlockStoreOptions,
     private readonly timers: Timers,
     private readonly table: TransferTable<RequestTransfer>,
-  ) {
-    this.szxMin = szxOf(options.blockBytesMin);
-  }
+  ) {}
 
-  /** Accepts one block of the transfer `key`; `confirmable` blocks always get an answer. */
+  /**
+   * Accepts one block of the transfer `key`, sent with option `optionNumber` (Q-Block1 or
+   * pieces); `confirmable` blocks always get an answer.
+   */
   accept(
     peerKey: string,
     key: string,
-    block: BlockValue,
+    optionNumber: number,
+    block: SetBlock,
     payload: Uint8Array,
     size1: number | null,
     confirmable: boolean,
   ): QBlock1Outcome {
-    const blockBytes = blockSizeOf(block.szx);
+    const blockBytes = block.bytes;
     if (block.more && payload.length !== blockBytes)
       return refuse(CoapResponseCode.BadRequest, 'a Q-Block1 block before the last is not full-size', null);
     if (payload.length > blockBytes)
       return refuse(CoapResponseCode.BadRequest, 'a Q-Block1 block is larger than its size', null);
     const existing = this.table.get(key);
-    if (block.szx < this.szxMin && (block.more || block.num > 0)) {
+    if (blockBytes < this.options.blockBytesMin && (block.more || block.num > 0)) {
       this.table.delete(key);
       return blockTooSmallRefusal(this.options.blockBytesMin, this.options.bodyBytesMax, CoapOption.QBlock1);
     }
     if (existing?.kind === 'block1') this.table.delete(key);
     // The whole body in one block: nothing to reassemble or hold.
     if (existing?.kind !== 'qblock1' && block.num === 0 && !block.more) return { kind: 'complete', body: payload };
-    const opened = existing?.kind === 'qblock1' ? existing : this.open(peerKey, key, block, payload.length, size1);
+    const opened =
+      existing?.kind === 'qblock1' ? existing : this.open(peerKey, key, optionNumber, block, payload.length, size1);
     if (opened.kind !== 'qblock1') return opened;
-    if (opened.szx !== block.szx) {
+    if (opened.blockBytes !== blockBytes || opened.optionNumber !== optionNumber) {
       this.table.delete(key);
       return refuse(CoapResponseCode.BadRequest, 'the Q-Block1 block size changed within a body', null);
     }
@@ -104,12 +108,13 @@ export class QBlock1Reassembler {
   private open(
     peerKey: string,
     key: string,
-    block: BlockValue,
+    optionNumber: number,
+    block: SetBlock,
     length: number,
     size1: number | null,
   ): QReassembly | Block1Outcome {
     const bodyBytesMax = this.options.bodyBytesMax;
-    const blockBytes = blockSizeOf(block.szx);
+    const blockBytes = block.bytes;
     const end = block.num * blockBytes + length;
     if ((size1 !== null && size1 > bodyBytesMax) || end > bodyBytesMax) return tooLargeRefusal(bodyBytesMax);
     const announced = size1 !== null && size1 >= end ? size1 : -1;
@@ -121,7 +126,8 @@ export class QBlock1Reassembler {
       peerKey,
       heldBytes: capacity,
       expiresAtMs: this.timers.nowMs() + this.options.lifetimeMs,
-      szx: block.szx,
+      optionNumber,
+      blockBytes,
       buffer: new Uint8Array(capacity),
       prefix: 0,
       windowLow: 0,
@@ -135,9 +141,8 @@ export class QBlock1Reassembler {
   }
 
   /** Copies the block into the transfer's buffer; a refusal ends the transfer. */
-  private place(key: string, t: QReassembly, block: BlockValue, payload: Uint8Array): Block1Outcome | null {
-    const blockBytes = blockSizeOf(t.szx);
-    const offset = block.num * blockBytes;
+  private place(key: string, t: QReassembly, block: SetBlock, payload: Uint8Array): Block1Outcome | null {
+    const offset = block.num * t.blockBytes;
     const end = offset + payload.length;
     const refusal = this.inconsistency(t, block, end);
     if (refusal !== null) {
@@ -158,11 +163,11 @@ export class QBlock1Reassembler {
   }
 
   /** The refusal of a block that does not fit the body as announced or as ended, or null. */
-  private inconsistency(t: QReassembly, block: BlockValue, end: number): Block1Outcome | null {
+  private inconsistency(t: QReassembly, block: SetBlock, end: number): Block1Outcome | null {
     if (end > this.options.bodyBytesMax) return tooLargeRefusal(this.options.bodyBytesMax);
     if (t.announcedBytes >= 0 && end > t.announcedBytes)
       return refuse(CoapResponseCode.RequestEntityTooLarge, 'a Q-Block1 block beyond the announced Size1', null);
-    const lastNum = t.bodyBytes < 0 ? -1 : Math.ceil(t.bodyBytes / blockSizeOf(t.szx)) - 1;
+    const lastNum = t.bodyBytes < 0 ? -1 : Math.ceil(t.bodyBytes / t.blockBytes) - 1;
     const beyondEnd = t.bodyBytes >= 0 && (block.num > lastNum || (block.num === lastNum && block.more));
     const earlyEnd = !block.more && t.bodyBytes >= 0 && end !== t.bodyBytes;
     const blocksAfter = !block.more && receivedAfter(t, block.num);
@@ -185,9 +190,8 @@ export class QBlock1Reassembler {
   }
 
   /** The answer after a block was placed: the body, 2.31, 4.08, or none. */
-  private answer(key: string, t: QReassembly, block: BlockValue, confirmable: boolean): QBlock1Outcome {
-    const blockBytes = blockSizeOf(t.szx);
-    const lastNum = t.bodyBytes < 0 ? -1 : Math.ceil(t.bodyBytes / blockBytes) - 1;
+  private answer(key: string, t: QReassembly, block: SetBlock, confirmable: boolean): QBlock1Outcome {
+    const lastNum = t.bodyBytes < 0 ? -1 : Math.ceil(t.bodyBytes / t.blockBytes) - 1;
     if (lastNum >= 0 && t.prefix > lastNum) {
       this.table.delete(key);
       // An announced buffer larger than the body is trimmed, so the handler keeps only the body.
@@ -201,7 +205,7 @@ export class QBlock1Reassembler {
     const upTo = lastNum >= 0 ? lastNum : Math.max(block.num, t.awaitedNum);
     if (t.prefix > upTo) {
       t.awaitedNum = -1;
-      const continueOption = option(CoapOption.QBlock1, encodeBlock({ num: upTo, more: true, szx: t.szx }));
+      const continueOption = setBlockOption(t.optionNumber, { num: upTo, more: true, bytes: t.blockBytes });
       return { kind: 'answer', response: { code: CoapResponseCode.Continue, options: [continueOption] } };
     }
     t.awaitedNum = upTo;

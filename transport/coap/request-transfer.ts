@@ -17,10 +17,13 @@ export interface Reassembly {
   bytes: number;
 }
 
-/** A Q-Block1 transfer's state. */
+/** A transfer in payload sets: Q-Block1 (RFC 9177) or coraft's pieces (pieces.ts). */
 export interface QReassembly extends TransferEntry {
   readonly kind: 'qblock1';
-  readonly szx: number;
+  /** CoapOption.QBlock1 or CoapOption.CoraftPiece1: every block of the body carries the same one. */
+  readonly optionNumber: number;
+  /** The size of every block but the last. */
+  readonly blockBytes: number;
   /** Owns its ArrayBuffer. Invariant: heldBytes === buffer.byteLength. */
   buffer: Uint8Array;
   /** Every block below it arrived, block `prefix` did not. */

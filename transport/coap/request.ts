@@ -7,6 +7,7 @@ import type { DatagramPeer } from '../datagram.js';
 import { CoapOption, CoapResponseCode, isCriticalOption, methodOfCode, type CoapMethod } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';
 import { decodeBlock, decodeString, decodeUint, type BlockValue } from './options.js';
+import { decodePiece, type SetBlock } from './pieces.js';
 
 /** One request, as a resource handler sees it (block-wise transfers already reassembled). */
 export interface CoapRequest {
@@ -55,6 +56,8 @@ export interface RequestBlockFields {
   readonly block1: BlockValue | null;
   /** The Q-Block1 option (RFC 9177 §4): the block of a body sent in payload sets. */
   readonly qblock1: BlockValue | null;
+  /** coraft's piece option (pieces.ts): a piece of a body sent in payload sets. */
+  readonly piece1: SetBlock | null;
   readonly block2: BlockValue | null;
   /** The announced size of the whole request body (Size1). */
   readonly size1: number | null;
@@ -91,6 +94,7 @@ const REQUEST_OPTION_RULES: ReadonlyMap<number, OptionRule> = new Map([
   [CoapOption.Size2, { bytesMin: 0, bytesMax: 4, repeatable: false }],
   [CoapOption.Size1, { bytesMin: 0, bytesMax: 4, repeatable: false }],
   [CoapOption.RequestTag, { bytesMin: 0, bytesMax: 8, repeatable: false }],
+  [CoapOption.CoraftPiece1, { bytesMin: 0, bytesMax: 4, repeatable: false }],
 ]);
 
 const DIAGNOSTIC_BYTES_MAX = 200;
@@ -118,6 +122,7 @@ export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRe
   const block1 = fields.block1 === null ? null : decodeBlock(fields.block1);
   const qblock1 = fields.qblock1 === null ? null : decodeBlock(fields.qblock1);
   const block2 = fields.block2 === null ? null : decodeBlock(fields.block2);
+  const piece1 = fields.piece1 === null ? null : decodePiece(fields.piece1);
   const badBlock =
     (fields.block1 !== null && block1 === null) ||
     (fields.qblock1 !== null && qblock1 === null) ||
@@ -126,6 +131,8 @@ export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRe
   // RFC 9177 §4.1: Block1 and Q-Block1 in one request is an error.
   if (block1 !== null && qblock1 !== null)
     return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'both Block1 and Q-Block1') };
+  if (piece1 !== null && (block1 !== null || qblock1 !== null))
+    return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'a piece with Block1 or Q-Block1') };
   const request: CoapRequest = {
     method,
     path: fields.path,
@@ -146,7 +153,7 @@ export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRe
   return {
     ok: true,
     request,
-    block: { block1, qblock1, block2, size1: fields.size1, requestTag: fields.requestTag },
+    block: { block1, qblock1, piece1, block2, size1: fields.size1, requestTag: fields.requestTag },
   };
 }
 
@@ -162,6 +169,7 @@ interface CollectedOptions {
   size1: number | null;
   block1: Uint8Array | null;
   qblock1: Uint8Array | null;
+  piece1: Uint8Array | null;
   block2: Uint8Array | null;
   requestTag: Uint8Array | null;
 }
@@ -184,6 +192,7 @@ function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions |
     size1: null,
     block1: null,
     qblock1: null,
+    piece1: null,
     block2: null,
     requestTag: null,
   };
@@ -226,6 +235,9 @@ function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions |
         break;
       case CoapOption.Block2:
         c.block2 ??= o.value;
+        break;
+      case CoapOption.CoraftPiece1:
+        c.piece1 ??= o.value;
         break;
       case CoapOption.RequestTag:
         c.requestTag ??= o.value;

@@ -5,6 +5,7 @@
  * refusal by a limit is reported through `countLimit` with the option's name.
  */
 import type { Timers } from '../../contracts/clock.js';
+import { assert } from '../../contracts/assert.js';
 import { Block1Reassembler, refusalText, type RequestTransfer } from './block-store.js';
 import { Block2Store, type StoredResponse } from './block2-store.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
@@ -12,6 +13,7 @@ import type { CoapServerOptions } from './config.js';
 import type { CoapOptionValue } from './message.js';
 import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { QBlock1Reassembler } from './qblock-store.js';
+import type { SetBlock } from './pieces.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse, type RequestBlockFields } from './request.js';
 import { TransferTable } from './transfer-table.js';
 
@@ -96,7 +98,7 @@ export class ServerBlockwise {
 
   /** The whole request body, or the answer (2.31 Continue, or a refusal) to send instead. */
   requestBody(peerKey: string, request: CoapRequest, block: RequestBlockFields, transferKey: string): BodyOutcome {
-    if (block.qblock1 !== null) return this.qblockBody(peerKey, request, block.qblock1, block.size1, transferKey);
+    if (block.qblock1 !== null || block.piece1 !== null) return this.setBody(peerKey, request, block, transferKey);
     if (block.block1 === null) {
       if (request.payload.length <= this.options.bodyBytesMax) return { kind: 'body', body: request.payload };
       this.countLimit('bodyBytesMax');
@@ -121,15 +123,24 @@ export class ServerBlockwise {
     }
   }
 
-  /** A Q-Block1 block (RFC 9177 §4): the whole body, 2.31 or 4.08 for its set, a refusal, or no answer. */
-  private qblockBody(
-    peerKey: string,
-    request: CoapRequest,
-    qblock1: BlockValue,
-    size1: number | null,
-    transferKey: string,
-  ): BodyOutcome {
-    const outcome = this.qblock1.accept(peerKey, transferKey, qblock1, request.payload, size1, request.confirmable);
+  /**
+   * A Q-Block1 block (RFC 9177 §4) or a piece (pieces.ts): the whole body, 2.31 or 4.08 for its
+   * set, a refusal, or no answer.
+   */
+  private setBody(peerKey: string, request: CoapRequest, block: RequestBlockFields, transferKey: string): BodyOutcome {
+    const q = block.qblock1;
+    const unit: SetBlock | null = q === null ? block.piece1 : { num: q.num, more: q.more, bytes: blockSizeOf(q.szx) };
+    assert(unit !== null, 'a body in payload sets carries Q-Block1 or a piece');
+    const optionNumber = q === null ? CoapOption.CoraftPiece1 : CoapOption.QBlock1;
+    const outcome = this.qblock1.accept(
+      peerKey,
+      transferKey,
+      optionNumber,
+      unit,
+      request.payload,
+      block.size1,
+      request.confirmable,
+    );
     switch (outcome.kind) {
       case 'silent':
         return { kind: 'none' };

@@ -265,7 +265,7 @@ export class CoapServer {
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), []);
     if (route.kind === 'no-method')
       return this.respond(exchange, diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed'), []);
-    const blockwise = block.block1 !== null || block.qblock1 !== null || block.block2 !== null;
+    const blockwise = block.block1 !== null || block.qblock1 !== null || block.piece1 !== null || block.block2 !== null;
     // Only block-wise requests need their transfer key; building it costs a few strings.
     const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
     if (block.block2 !== null && block.block2.num > 0 && block.block1 === null) {

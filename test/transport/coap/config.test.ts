@@ -34,6 +34,7 @@ describe('transport options', () => {
       wholeBodyBytesMax: 1024,
       bodyBytesMax: 8 * MIB,
       qblock1: true,
+      pieceBytes: 0,
     });
     assert.deepEqual(resolveCoapServerOptions(), {
       blockBytes: 1024,
@@ -79,6 +80,7 @@ describe('transport options', () => {
       wholeBodyBytesMax: 16,
       bodyBytesMax: 1024,
       qblock1: false,
+      pieceBytes: 0,
     };
     const high = {
       ackTimeoutMs: 60_000,
@@ -92,6 +94,7 @@ describe('transport options', () => {
       wholeBodyBytesMax: 65_000,
       bodyBytesMax: 64 * MIB,
       qblock1: true,
+      pieceBytes: 64_512,
     };
     assert.deepEqual(resolveCoapClientOptions(low), low);
     assert.deepEqual(resolveCoapClientOptions(high), high);
@@ -152,6 +155,17 @@ describe('transport options', () => {
     assert.equal(whole.length, 2, whole.join('; '));
     assert.ok(whole[0]?.startsWith('wholeBodyBytesMax must be an integer in [512, 65000]'), whole[0]);
     assert.ok(whole[1]?.startsWith('wholeBodyBytesMax must be an integer in [1024, 65000]'), whole[1]);
+    // Pieces are whole KiB, at least 2 KiB and never larger than a whole body.
+    const pieces = [
+      ...problemsOf(() => resolveCoapClientOptions({ wholeBodyBytesMax: 16_256, pieceBytes: 16_384 })),
+      ...problemsOf(() => resolveCoapClientOptions({ wholeBodyBytesMax: 16_256, pieceBytes: 3_000 })),
+      ...problemsOf(() => resolveCoapClientOptions({ wholeBodyBytesMax: 16_256, pieceBytes: 1_024 })),
+    ];
+    assert.deepEqual(pieces, [
+      'pieceBytes must be an integer in [2048, 16256], got 16384',
+      'pieceBytes must be whole KiB, got 3000',
+      'pieceBytes must be an integer in [2048, 16256], got 1024',
+    ]);
     const server = problemsOf(() =>
       resolveCoapServerOptions({ blockBytes: 16, bodyBytesMax: 64 * 1024 * 1024, duplicateCacheLifetimeMs: 300_000 }),
     );

@@ -1,8 +1,9 @@
 // Proves the peer transport's whole-request path over real DTLS endpoints on loopback: an
 // AppendEntries up to PEER_WHOLE_BODY_BYTES_MAX leaves the client as one application datagram
-// (one DTLS record) and is answered; and the receiver enforces its own record limit
-// (applicationDataBytesMax): a whole request over it is dropped and counted as tooLarge, never
-// reaches the handler, the sender times out, and the session keeps serving requests that fit.
+// (one DTLS record) and is answered; a 64 KiB one goes in 15 KiB pieces, a record each; and the
+// receiver enforces its own record limit (applicationDataBytesMax): a whole request over it is
+// dropped and counted as tooLarge, never reaches the handler, the sender times out, and the
+// session keeps serving requests that fit.
 import { strict as assert } from 'node:assert';
 import type { RequestMessage } from '../../../contracts/messages.js';
 import { createCoapTransport, PEER_WHOLE_BODY_BYTES_MAX, type CoapTransport } from '../../../transport/coap/index.js';
@@ -66,6 +67,24 @@ describe('CoAP peer transport over DTLS: whole requests', function () {
     assert.equal(response.type === 'AppendEntriesResponse' && response.lastLogIndex, 10);
     assert.equal(p.clientEndpoint.stats().datagramsSent - before, 1);
     assert.equal(p.serverEndpoint.stats().dropped.tooLarge, 0);
+  });
+
+  it('sends a 64 KiB AppendEntries in 15 KiB pieces, one record each within the receiver limit', async () => {
+    const p = await coapsPair(cleanup);
+    await p.a.client.send('b', append(1), 5000);
+    const request = append(9, 48 * 1024); // JSON with base64 bytes: about 64 KiB encoded
+    const bodyBytes = serializer.encode(request).length;
+    assert.ok(bodyBytes > 60_000, `${bodyBytes}`);
+    for (const probe of [true, false]) {
+      const before = p.clientEndpoint.stats().datagramsSent;
+      const response = await p.a.client.send('b', request, 5000);
+      assert.equal(response.type === 'AppendEntriesResponse' && response.lastLogIndex, 10);
+      // The first body probes with piece 0 alone; either way each piece is one record, sent once.
+      const pieces = Math.ceil(bodyBytes / (15 * 1024));
+      assert.equal(p.clientEndpoint.stats().datagramsSent - before, pieces, `probe ${probe}`);
+    }
+    assert.equal(p.serverEndpoint.stats().dropped.tooLarge, 0, 'every piece fits the 16 KiB record limit');
+    assert.equal(p.handled.length, 3);
   });
 
   it('drops a whole request over the receiver record limit, counted, and keeps the session', async () => {

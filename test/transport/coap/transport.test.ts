@@ -161,7 +161,37 @@ describe('CoAP transport over UDP', function () {
     const larger = append(9, Math.floor((PEER_WHOLE_BODY_BYTES_MAX * 3) / 4) + 300);
     assert.ok(serializer.encode(larger).length > PEER_WHOLE_BODY_BYTES_MAX);
     assert.equal((await a.client.send('b', larger, 10_000)).lastLogIndex, 10);
-    assert.equal(sent.length, Math.ceil(serializer.encode(larger).length / 1024), 'one datagram per 1 KiB block');
+    // Peers are coraft agents: the larger body goes in 15 KiB pieces (pieces.ts), each within one record.
+    assert.equal(sent.length, Math.ceil(serializer.encode(larger).length / (15 * 1024)), 'one datagram per piece');
+    assert.ok(
+      sent.every((bytes) => bytes <= 16_384),
+      `${sent.join(',')} bytes: each fits one DTLS record`,
+    );
+  });
+
+  it('sends 1 KiB Q-Block1 blocks, no pieces, under a one-frame whole-body limit (1152 bytes)', async () => {
+    const b = createUdpCoapTransport({ serializer, listenAddress: '127.0.0.1', listenPort: 0 });
+    const sent: number[] = [];
+    const a = createCoapTransport(
+      {
+        serializer,
+        openServerEndpoint: () => openUdpEndpoint(),
+        openClientEndpoint: async () =>
+          new LossyEndpoint(await openUdpEndpoint(), (direction, data) => {
+            if (direction === 'out') sent.push(data.length);
+            return false;
+          }),
+      },
+      { client: { wholeBodyBytesMax: 1152 } },
+    );
+    openPairs.push({ a, b, close: () => a.client.close().then(() => b.server.stop()) });
+    await b.server.start();
+    a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);
+    b.server.setHandler(echoHandler());
+    const request = append(9, 15_000);
+    assert.equal((await a.client.send('b', request, 10_000)).lastLogIndex, 10);
+    assert.equal(sent.length, Math.ceil(serializer.encode(request).length / 1024), 'one datagram per 1 KiB block');
+    assert.ok(Math.max(...sent) <= 1024 + 128, `${Math.max(...sent)} bytes: each within one frame`);
   });
 
   it('hands the advertised address to the handler, and keeps a whole request within a CID record', async () => {
