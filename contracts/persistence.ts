@@ -2,7 +2,7 @@
  * The PersistenceEngine port (reference concept `persistence_engine`): the durable storage of
  * Raft state, narrowed to load, persist and close. Implemented by storage/.
  */
-import type { HardState, LogEntry, LogIndex, Snapshot } from './log.js';
+import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta } from './log.js';
 
 /**
  * One atomic, durable write: what the runtime persists for one Ready. The engine applies the
@@ -32,6 +32,33 @@ export interface PersistOptions {
   readonly overlap?: boolean;
 }
 
+/**
+ * A snapshot image on its way to storage a chunk at a time (issue 17: no whole image in memory),
+ * begun with {@link PersistenceEngine.beginSnapshot}. The caller writes the image's bytes in order,
+ * awaiting each write, then commits or aborts. Nothing written becomes visible to `load` or
+ * `readSnapshotChunk` before `commit` resolves true; a crash or an abort at any point leaves the
+ * stored snapshot as it was.
+ */
+export interface SnapshotWriter {
+  /**
+   * Appends the next bytes of the image; resolves when the engine can take more. The chunk is
+   * handed over: the caller must not change it afterwards. Rejects with PersistenceError (fatal, as
+   * for persist), STORAGE_FULL when the image grows past the engine's snapshot limit.
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Makes the image written, with the metadata given to beginSnapshot, the stored snapshot, as
+   * `persist({ snapshot })` would at this point of the write order: after every write accepted
+   * before the call, before every one accepted after it, atomically and durably. Resolves false,
+   * changing nothing, when the snapshot is superseded: a snapshot was persisted since
+   * beginSnapshot (the leader's, say), or the stored one is at or past this one's index, so that
+   * an older snapshot never replaces a newer one. Rejects with PersistenceError (fatal).
+   */
+  commit(): Promise<boolean>;
+  /** Drops what was written; the stored snapshot stays. Idempotent, and a no-op after commit. */
+  abort(): Promise<void>;
+}
+
 /** Everything a node restores from disk when it starts. */
 export interface PersistedState {
   readonly hardState: HardState;
@@ -42,7 +69,7 @@ export interface PersistedState {
 
 /**
  * Durable storage of Raft state (reference `persistence_engine`), narrowed to what the runtime
- * uses: one `load` when the node starts, one `persist` per Ready (and per snapshot taken), one
+ * uses: one `load` when the node starts, one `persist` per Ready (and one `beginSnapshot` per snapshot taken), one
  * `close` when it stops. A write resolves only once it is durable; any failure rejects with
  * `PersistenceError` (or `InvariantError` for a batch that would break the log), which the node
  * treats as fatal.
@@ -82,6 +109,14 @@ export interface PersistenceEngine {
    * with PersistenceError: STORAGE_CORRUPT when what it read fails its checksum, STORAGE_CLOSED.
    */
   readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null>;
+  /**
+   * Begins writing a snapshot whose metadata is `meta` a chunk at a time (see {@link SnapshotWriter}),
+   * while `persist` goes on. `totalBytes`, when given, is the image's exact size (an engine may
+   * write into one buffer of that size; a commit of another size rejects with InvariantError). At
+   * most one is open at a time: beginning another aborts the open one. A `persist` with a snapshot
+   * supersedes the open one too (its commit then resolves false).
+   */
+  beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter;
   /** Refuses every write not yet durable with STORAGE_CLOSED and releases the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -3,6 +3,18 @@
  */
 import type { LogEntry, SnapshotMeta } from './log.js';
 
+/** A captured state machine image, encoded a bounded step at a time (StateMachine.captureSnapshot). */
+export interface SnapshotEncoder {
+  /**
+   * Runs the next step of the encoding and returns the bytes it produced, in image order: at
+   * most `chunkBytes` (>= 1), and exactly `chunkBytes` unless the step only prepared or measured
+   * (none) or reached the end of the image; null once every byte was returned.
+   */
+  next(chunkBytes: number): Uint8Array | null;
+  /** The image's exact size, bytes, once known (null before, or when the encoder never knows it ahead). */
+  totalBytes?(): number | null;
+}
+
 /**
  * The replicated state machine the node applies committed commands to. Every method is
  * synchronous and deterministic: the same entries applied in the same order give the same
@@ -19,6 +31,13 @@ export interface StateMachine {
   query(query: Uint8Array): Uint8Array;
   /** Serializes the whole state (sessions included). */
   snapshot(): Uint8Array;
+  /**
+   * Captures the whole state as of now, cheaply (references to values that are never changed in
+   * place, not their bytes), for an encoding that runs later, a bounded step at a time, while
+   * `apply` goes on: the encoder gives exactly the bytes `snapshot()` gives now. Optional: the
+   * runtime snapshots a state machine without it whole, with `snapshot()`, at the capture.
+   */
+  captureSnapshot?(): SnapshotEncoder;
   /** Replaces the whole state with a snapshot's. */
   restore(meta: SnapshotMeta, data: Uint8Array): void;
 }

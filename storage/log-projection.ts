@@ -51,6 +51,11 @@ export class LogProjection {
     return copy;
   }
 
+  /** The last index of the snapshot after every accepted write; null when none is stored. */
+  snapshotLastIndex(): LogIndex | null {
+    return this.snapshotIndex;
+  }
+
   /** The hard state after every accepted write. */
   hardState(): HardState {
     return this.hard;

@@ -9,9 +9,12 @@
  */
 import type { Timers } from '../contracts/clock.js';
 import { PersistenceError } from '../contracts/errors.js';
-import type { HardState, LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
-import type { PersistBatch, PersistedState, PersistenceEngine } from '../contracts/persistence.js';
+import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta, Term } from '../contracts/log.js';
+import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../contracts/persistence.js';
 import { checkBatch, checkLoadedLog, checkSnapshotRange } from './log-checks.js';
+import { GatheringSnapshotWriter, SnapshotWriters, isNewerSnapshot } from './snapshot-writer.js';
+
+function noop(): void {}
 
 /** The durable contents of one simulated disk. */
 export class MemoryDisk {
@@ -92,6 +95,7 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
   private closed = false;
   /** Writes are applied in the order they were issued, one after the other. */
   private tail: Promise<void> = Promise.resolve();
+  private readonly writers = new SnapshotWriters();
 
   constructor(deps: MemoryPersistenceDeps = {}, options: MemoryPersistenceOptions = {}) {
     this.disk = deps.disk ?? new MemoryDisk();
@@ -104,16 +108,55 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
 
   persist(batch: PersistBatch): Promise<void> {
     if (this.closed) return Promise.reject(new PersistenceError('STORAGE_CLOSED', 'memory engine is closed'));
-    const disk = this.disk;
-    const run = async (): Promise<void> => {
-      await this.sync();
-      if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine closed before the write was synced');
-      checkBatch({ firstIndex: disk.firstIndex(), lastIndex: disk.lastIndex(), lastTerm: disk.lastTerm() }, batch);
-      disk.apply(batch);
-    };
+    if (batch.snapshot !== null) this.writers.supersede();
+    return this.enqueue(() => this.apply(batch));
+  }
+
+  /** Runs `run` after every write issued before it. */
+  private enqueue<T>(run: () => Promise<T>): Promise<T> {
     const result = this.tail.then(run);
-    this.tail = result.catch(() => undefined);
+    this.tail = result.then(noop, noop);
     return result;
+  }
+
+  /** Applies `batch` once its sync is done. */
+  private async apply(batch: PersistBatch): Promise<void> {
+    const disk = this.disk;
+    await this.sync();
+    if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine closed before the write was synced');
+    checkBatch({ firstIndex: disk.firstIndex(), lastIndex: disk.lastIndex(), lastTerm: disk.lastTerm() }, batch);
+    disk.apply(batch);
+  }
+
+  /** The chunks are kept in memory (this disk is memory) and committed as one image. */
+  beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
+    if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine is closed');
+    const generation = this.writers.begin();
+    const writer = new GatheringSnapshotWriter(
+      meta,
+      generation,
+      {
+        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
+        ended: (ended) => this.writers.ended(ended),
+        snapshotBytesMax: Number.MAX_SAFE_INTEGER,
+      },
+      totalBytes,
+    );
+    this.writers.opened(writer, generation);
+    return writer;
+  }
+
+  /** Stores a gathered snapshot in write order unless superseded (by a snapshot persisted since, or a newer one). */
+  private commitWhole(snapshot: Snapshot, generation: number): Promise<boolean> {
+    if (this.closed) return Promise.reject(new PersistenceError('STORAGE_CLOSED', 'memory engine is closed'));
+    if (!this.writers.isCurrent(generation)) return Promise.resolve(false);
+    const batch = { snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
+    return this.enqueue(async () => {
+      // Decided in write order: a snapshot persisted before this one may be newer.
+      if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.disk.snapshot?.lastIncludedIndex ?? null)) return false;
+      await this.apply(batch);
+      return true;
+    });
   }
 
   private sync(): Promise<void> {
@@ -143,6 +186,7 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.writers.supersede();
     await Promise.resolve();
   }
 

@@ -15,9 +15,22 @@ export {
   encodeKvResult,
 } from './encoding.js';
 export { CBOR_VIEW_BYTES_MAX, cborHead, encodeCbor } from './cbor-output.js';
-export { KV_SNAPSHOT_FORMAT, KV_SNAPSHOT_VERSION, encodeKvEntry, kvSnapshotPieces } from './snapshot.js';
-export type { KvEntryColumns, KvSnapshotParts } from './snapshot.js';
+export {
+  KV_SNAPSHOT_FORMAT,
+  KV_SNAPSHOT_VERSION,
+  encodeKvEntry,
+  kvSnapshotParts,
+  kvSnapshotPieces,
+} from './snapshot.js';
+export type { KvEntryColumns, KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 export { kvSnapshotBytesBound, writeKvSnapshot } from './snapshot-bytes.js';
+export {
+  BytesPiece,
+  ImageChunks,
+  KvSnapshotPiece,
+  MEASURE_ENTRIES_PER_STEP,
+  wholeImageChunks,
+} from './snapshot-stream.js';
 export { KV_ERROR_CODES } from './types.js';
 export { LIST_BYTES_MAX, LIST_ITEMS_MAX, operationKeys } from './execute.js';
 export { TXN_OPS_MAX } from './txn.js';

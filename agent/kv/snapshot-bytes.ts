@@ -64,12 +64,34 @@ function writeHead(out: Uint8Array, at: number, major: number, argument: number)
   return at + 5;
 }
 
+/** The bytes {@link writeHead} writes for `argument`. */
+function headBytes(argument: number): number {
+  if (argument < 24) return 1;
+  if (argument < 0x100) return 2;
+  return argument < 0x10000 ? 3 : 5;
+}
+
+/** The bytes {@link writeEntryDirect} writes for entry `i` of `parts`, or -1 when it leaves the entry to cbor-x. */
+export function directEntryBytes(parts: KvSnapshotParts, i: number): number {
+  const key = parts.entries.keys[i];
+  const stored = parts.entries.values[i];
+  const lease = parts.leased ? (parts.entries.leases[i] ?? 0) : 0;
+  if (key === undefined || stored === undefined) return -1;
+  if (stored.revision > HEAD_ARGUMENT_MAX || lease > HEAD_ARGUMENT_MAX || SURROGATE.test(key)) return -1;
+  const keyBytes = Buffer.byteLength(key, 'utf8');
+  const valueBytes = stored.value.byteLength;
+  const leaseBytes = parts.leased ? headBytes(lease) : 0;
+  return (
+    1 + headBytes(keyBytes) + keyBytes + headBytes(valueBytes) + valueBytes + headBytes(stored.revision) + leaseBytes
+  );
+}
+
 /**
  * Writes entry `i` of `parts` at `at` as cbor-x would encode it ([key, value, revision] and the
  * lease when leased), copying the value once; returns where it ends, or -1 when the entry needs
  * cbor-x itself (a key with a surrogate, a revision or lease past 32 bits).
  */
-function writeEntryDirect(parts: KvSnapshotParts, i: number, out: Buffer, at: number): number {
+export function writeEntryDirect(parts: KvSnapshotParts, i: number, out: Buffer, at: number): number {
   const key = parts.entries.keys[i];
   const stored = parts.entries.values[i];
   const lease = parts.leased ? (parts.entries.leases[i] ?? 0) : 0;

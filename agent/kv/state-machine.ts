@@ -10,18 +10,18 @@
  */
 import type { LogEntry, LogIndex, SnapshotMeta } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { StateMachine } from '../../contracts/state-machine.js';
+import type { SnapshotEncoder, StateMachine } from '../../contracts/state-machine.js';
 import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
 import { executeGet, executeList, executeOperation, LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
-import { SessionTable } from './sessions.js';
-import type { RunResult } from './sessions.js';
+import { SessionTable, type RunResult } from './sessions.js';
 import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts } from './snapshot.js';
+import type { KvSnapshotImage, KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 import { encodeKvSnapshotParts } from './snapshot-bytes.js';
-import type { KvSnapshotImage, KvSnapshotParts } from './snapshot.js';
+import { kvSnapshotChunks } from './snapshot-stream.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory } from './history.js';
 import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
@@ -71,9 +71,8 @@ export class KvStateMachine implements StateMachine {
   /** Invariant: the largest timeMs of any command applied (or restored); never decreases. */
   private logClockMs = 0;
   /**
-   * The NOSPACE alarm of the quota: raised by a write the quota refuses, cleared by the first
-   * entry that shrinks the store or sets the quota. Replicated state (in snapshots), so every
-   * replica shows the same alarm at the same index.
+   * The NOSPACE alarm of the quota: raised by a write the quota refuses, cleared by the first entry that shrinks
+   * the store or sets the quota. Replicated state (in snapshots): every replica shows it at the same index.
    */
   private quotaAlarmValue = false;
 
@@ -145,9 +144,8 @@ export class KvStateMachine implements StateMachine {
   }
 
   /**
-   * Applies a committed entry. Entries must arrive in log order, each at lastApplied + 1.
-   * `noop` and `config` entries only advance lastApplied and return empty bytes; a `command`
-   * entry returns an encoded KvResult.
+   * Applies a committed entry. Entries must arrive in log order, each at lastApplied + 1. `noop` and `config`
+   * entries only advance lastApplied and return empty bytes; a `command` entry returns an encoded KvResult.
    */
   apply(entry: LogEntry): Uint8Array {
     assert(Number.isSafeInteger(entry.index), 'entry index is a safe integer');
@@ -206,10 +204,9 @@ export class KvStateMachine implements StateMachine {
   }
 
   /**
-   * Runs a command of a session once the session table decided it must run: unless its request
-   * id shows that the request ran before (a retransmission that reached a restarted endpoint),
-   * in which case the first response is returned and nothing runs. Gives the response and the
-   * one to keep for a retry.
+   * Runs a command of a session once the session table decided it must run: unless its request id shows that the
+   * request ran before (a retransmission that reached a restarted endpoint), in which case the first response is
+   * returned and nothing runs. Gives the response and the one to keep for a retry.
    */
   private run(command: KvCommand, session: KvSession, index: LogIndex): RunResult {
     const requestId = command.requestId;
@@ -252,10 +249,7 @@ export class KvStateMachine implements StateMachine {
     return EMPTY;
   }
 
-  /**
-   * Runs a command's operation and records its changes in the history window; raises the quota
-   * alarm when the quota refused it, and clears it when it shrank the store.
-   */
+  /** Runs a command's operation, records its changes in the history, raises or clears the quota alarm. */
   private execute(command: KvCommand, index: LogIndex): KvResult {
     const usageBefore = this.store.usageBytes;
     const result = this.executeRecorded(command, index);
@@ -317,16 +311,22 @@ export class KvStateMachine implements StateMachine {
     return encodeKvSnapshotParts(this.snapshotParts());
   }
 
-  /**
-   * The state of this moment as {@link snapshot} would encode it, in parts (snapshot.ts
-   * `KvSnapshotParts`): everything encoded but the keys, which are a frozen view (store.ts
-   * `entryColumns`) that a backup encodes a batch at a time while writes go on (agent/backup/).
-   */
-  snapshotParts(): KvSnapshotParts {
-    return kvSnapshotParts({ ...this.snapshotFields(), entries: this.store.entryColumns() });
+  /** The state of this moment, encoded later a chunk at a time (snapshot-stream.ts): {@link snapshot}'s bytes. */
+  captureSnapshot(): SnapshotEncoder {
+    return kvSnapshotChunks(this.snapshotSource());
   }
 
-  /** Everything a snapshot holds but the keys: what {@link snapshot} and {@link snapshotParts} share. */
+  /** The state of this moment, nothing encoded: lists of values that no later apply changes (captureSnapshot). */
+  snapshotSource(): KvSnapshotSource {
+    return { ...this.snapshotFields(), entries: this.store.entryColumns() };
+  }
+
+  /** The state of this moment as {@link snapshot} encodes it, in parts (snapshot.ts), the keys a frozen view. */
+  snapshotParts(): KvSnapshotParts {
+    return kvSnapshotParts(this.snapshotSource());
+  }
+
+  /** Everything a snapshot holds but the keys. */
   private snapshotFields(): Omit<KvSnapshotImage, 'entries'> {
     return {
       lastApplied: this.lastAppliedIndex,
@@ -343,9 +343,8 @@ export class KvStateMachine implements StateMachine {
   }
 
   /**
-   * Replaces the whole state with a snapshot's. Empty `data` is the empty state at
-   * meta.lastIncludedIndex (a snapshot taken before any command). Throws SerializationError
-   * when `data` is not a valid image or its index differs from `meta`, leaving the state as it was.
+   * Replaces the whole state with a snapshot's (empty `data`: the empty state at meta.lastIncludedIndex). Throws
+   * SerializationError when `data` is not a valid image or its index differs from `meta`, leaving the state as it was.
    */
   restore(meta: SnapshotMeta, data: Uint8Array): void {
     const image = data.length === 0 ? emptyKvSnapshotImage(meta.lastIncludedIndex) : decodeKvSnapshot(data);

@@ -25,7 +25,9 @@
  * 5. The core is advanced: only now does it count the entries as stable, so a leader counts
  *    itself toward a commit only with entries that are on its own disk. Then the reads whose
  *    read index is applied are answered, and membership changes see the applied configuration.
- * Between two Readies a snapshot is taken when enough was applied since the last one.
+ * Between two Readies a snapshot is captured when enough was applied since the last one, then
+ * encoded and persisted in the background while the loop goes on (snapshots.ts); the log is
+ * compacted between two later Readies, once the snapshot is durable.
  *
  * Errors follow the reference's strategy: a failed RPC is reported to the core, which retries
  * at the protocol's pace (heartbeats, probes); a PersistenceError or a broken invariant is
@@ -100,7 +102,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     };
     this.rpcs = new PeerRpcs(rpcHost, deps, { nodeId, rpcTimeoutMs: raft.rpcTimeoutMs });
     this.snapshots = new Snapshots(
-      { ...host, betweenReadies: (task) => this.betweenReadies(task) },
+      { ...host, fatal: (error: unknown) => this.fatal(error) },
       deps,
       { nodeId, trigger: raft, retention: logRetentionOf(raft) },
       options.bootstrap,
@@ -178,6 +180,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   private halt(error: () => unknown): void {
     this.running = false;
     this.ticks?.stop();
+    this.snapshots.halt();
     this.pending.rejectAll(error);
     this.membershipDriver.rejectAll();
     this.clientOps.endLeaderWaits();
@@ -233,26 +236,15 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     });
   }
 
-  /** Runs `task` while no Ready is handled, and holds the Ready loop until it ends. */
-  private async betweenReadies<T>(task: () => Promise<T>): Promise<T> {
-    while (this.processing) await new Promise<void>((resolve) => this.deps.timers.setTimer(1, resolve));
-    this.processing = true;
-    try {
-      return await task();
-    } finally {
-      this.processing = false;
-      this.scheduleReady();
-    }
-  }
-
   private async processReadies(): Promise<void> {
     if (this.processing || !this.running) return;
     this.processing = true;
     try {
       const core = this.requireCore();
+      this.snapshots.betweenReadies(core);
       while (this.running && core.hasReady()) {
         await this.handleReady(core, core.takeReady());
-        if (this.running) await this.snapshots.maybeTake(core);
+        if (this.running) this.snapshots.betweenReadies(core);
       }
     } catch (error) {
       this.fatal(error);

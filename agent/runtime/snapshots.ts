@@ -3,16 +3,25 @@
  * index once enough entry bytes were applied since the last one (or when a signed snapshot
  * command asks), persists it, and only then lets the core compact its log. Enough is
  * `snapshotThresholdBytes`, or twice the last snapshot's size when the store has grown past
- * that, up to `snapshotThresholdBytesMax` (snapshotTriggerBytes): each snapshot encodes and
- * writes the whole store and holds the Ready loop while it does, so a fixed trigger below the
- * store's size made snapshots cost more than the log (64 clients of 4 KiB values: a 21 MB
- * snapshot every 10 MB applied, each stalling every write on all three nodes at once). The
- * core says where (agent/core/retention.ts): `logRetainEntries` behind the snapshot and, on a
- * leader, back to the slowest follower that is replicating, within `logRetainEntriesMax` and
- * `logRetainBytesMax`, so a follower briefly behind catches up by AppendEntries rather than by a
- * whole InstallSnapshot. It restores the state machine from a snapshot: the one on disk when it
- * starts, or one the leader sent. It counts all of this, and the snapshot transfers the Ready
- * events report, for the node's status ({@link SnapshotCounters}).
+ * that, up to `snapshotThresholdBytesMax` (snapshotTriggerBytes), so that snapshots cost less
+ * than the log they replace. The core says where to compact (agent/core/retention.ts):
+ * `logRetainEntries` behind the snapshot and, on a leader, back to the slowest follower that is
+ * replicating, within `logRetainEntriesMax` and `logRetainBytesMax`, so a follower briefly behind
+ * catches up by AppendEntries rather than by a whole InstallSnapshot. It restores the state
+ * machine from a snapshot: the one on disk when it starts, or one the leader sent. It counts all
+ * of this, and the snapshot transfers the Ready events report, for the node's status
+ * ({@link SnapshotCounters}).
+ *
+ * A snapshot is taken in the background (snapshot-job.ts; issue 16: taken on the Ready loop, a
+ * 20 MB one stalled every write on all three nodes for 0.2-1.4 s). Between two Readies the state
+ * machine's image is captured (StateMachine.captureSnapshot: references to values never changed
+ * in place, nothing encoded), which costs a few milliseconds; the Ready loop goes on
+ * at once, and the job encodes the capture a chunk at a time into a storage SnapshotWriter,
+ * yielding between chunks. Once storage has made it durable, the next point between two Readies
+ * compacts the core, if the snapshot is still newer than the core's (a snapshot from the leader
+ * restored meanwhile drops the job; storage refuses to commit an image older than the one it
+ * holds). At most one job runs at a time; the entries applied while it runs count toward the next
+ * one. A signed snapshot command waits for the job under way, then takes one at the applied index.
  *
  * InstallSnapshot itself belongs to the core and the Ready loop: a leader's core cuts its latest
  * snapshot into chunks and hands them out as requests (peer-rpcs.ts gives a large one a longer
@@ -28,20 +37,25 @@ import { entryBytes } from '../core/log.js';
 import type { LogRetention, RaftCore } from '../core/raft.js';
 import { snapshotRef } from '../core/ready.js';
 import type { SnapshotSendOutcome } from '../core/ready.js';
-import { StoppedError } from '../../contracts/errors.js';
+import { ProposalError, StoppedError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
+import type { SnapshotEncoder } from '../../contracts/state-machine.js';
 import { snapshotTriggerBytes } from '../../contracts/raft-configuration.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { SnapshotCounts } from '../../contracts/raft-node.js';
 import type { RaftNodeDeps } from './node-deps.js';
+import { wholeImageChunks } from '../kv/index.js';
+import { SnapshotJob } from './snapshot-job.js';
 
 /** What snapshotting needs of the node. */
 export interface SnapshotHost {
   isRunning(): boolean;
   requireCore(): SnapshotCore;
+  /** Makes sure the Ready loop runs soon, and so calls {@link Snapshots.betweenReadies}. */
   scheduleReady(): void;
-  /** Runs `task` while no Ready is being handled, and holds the Ready loop until it ends. */
-  betweenReadies<T>(task: () => Promise<T>): Promise<T>;
+  /** A background snapshot failed to persist: stop the node (a PersistenceError is fatal). */
+  fatal(error: unknown): void;
 }
 
 /** What snapshotting reads and changes of the core. */
@@ -63,6 +77,15 @@ export interface SnapshotOptions {
   readonly trigger: Pick<RaftConfiguration, 'snapshotThresholdBytes' | 'snapshotThresholdBytesMax'>;
   /** What compaction keeps behind a snapshot (RaftConfiguration's logRetain* fields). */
   readonly retention: LogRetention;
+}
+
+/** Snapshot commands (takeNow) that may wait at once. */
+export const SNAPSHOT_WAITERS_MAX = 64;
+
+/** A snapshot command waiting for its snapshot. */
+interface SnapshotWaiter {
+  resolve(index: LogIndex): void;
+  reject(error: unknown): void;
 }
 
 /** The node's snapshot counters since it started; see {@link SnapshotCounts}. */
@@ -114,6 +137,12 @@ export class Snapshots {
   private triggerBytes: number;
   /** What this node counted of snapshots since it started. */
   readonly counters = new SnapshotCounters();
+  /** The snapshot under way in the background; at most one at a time. */
+  private job: SnapshotJob | null = null;
+  /** Snapshot commands that the next snapshot captured will answer. Limit: SNAPSHOT_WAITERS_MAX. */
+  private waiters: SnapshotWaiter[] = [];
+  /** Snapshot commands that the job under way will answer. */
+  private jobWaiters: SnapshotWaiter[] = [];
 
   constructor(
     private readonly host: SnapshotHost,
@@ -150,8 +179,12 @@ export class Snapshots {
     this.resetAfter(snapshot?.data.byteLength ?? 0);
   }
 
-  /** Restores the state machine from a snapshot the leader sent, which is on disk already. */
+  /**
+   * Restores the state machine from a snapshot the leader sent, which is on disk already. A
+   * snapshot of this node's under way is dropped: it is older (storage refuses to commit it).
+   */
   restore(snapshot: Snapshot): void {
+    this.job?.drop();
     this.deps.stateMachine.restore(snapshot, snapshot.data);
     this.appliedConfig = snapshot.configuration;
     this.resetAfter(snapshot.data.byteLength);
@@ -179,58 +212,113 @@ export class Snapshots {
     this.appliedConfig = next;
   }
 
-  /** Takes a snapshot once enough has been applied since the last one (between two Readies). */
-  async maybeTake(core: SnapshotCore): Promise<void> {
-    if (this.appliedBytesSinceSnapshot < this.triggerBytes) return;
-    await this.take(core);
+  /**
+   * Called by the Ready loop between two Readies (no Ready half handled, so the state machine is
+   * at the core's applied index): compacts after a background snapshot that became durable, and
+   * captures a new one when enough was applied since the last one or a snapshot command waits.
+   */
+  betweenReadies(core: SnapshotCore): void {
+    const job = this.job;
+    if (job !== null && job.state !== 'running') this.finish(core, job);
+    if (this.job !== null || !this.host.isRunning()) return;
+    if (this.waiters.length > 0 || this.appliedBytesSinceSnapshot >= this.triggerBytes) this.capture(core);
   }
 
-  /** Takes a snapshot now (a signed snapshot command); resolves with its index. */
+  /**
+   * Takes a snapshot now (a signed snapshot command): after the one under way, if any, one at the
+   * applied index as of the next point between two Readies. Resolves with the index of the
+   * snapshot that then covers it (the core's, when nothing was applied since the last one).
+   */
   async takeNow(): Promise<LogIndex> {
-    const core = this.host.requireCore();
+    this.host.requireCore();
     if (!this.host.isRunning()) throw new StoppedError();
-    // The snapshot is taken between two Readies, so it sees no half-applied one.
-    return this.host.betweenReadies(() => this.take(core));
+    if (this.waiters.length >= SNAPSHOT_WAITERS_MAX)
+      throw new ProposalError('RAFT_BUSY', `${SNAPSHOT_WAITERS_MAX} snapshot commands are waiting already`);
+    const index = new Promise<LogIndex>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.host.scheduleReady();
+    return index;
   }
 
-  /** Snapshots the state machine at the applied index, persists it, then compacts. */
-  private async take(core: SnapshotCore): Promise<LogIndex> {
+  /** The node stops: a snapshot under way is dropped, and waiting snapshot commands fail. */
+  halt(): void {
+    this.job?.drop();
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new StoppedError());
+  }
+
+  /** Captures the state machine at the applied index and starts encoding and persisting it in the background. */
+  private capture(core: SnapshotCore): void {
     const index = core.getAppliedIndex();
     const term = core.termAt(index);
-    if (term === null || index <= core.getSnapshotIndex()) return core.getSnapshotIndex();
+    if (term === null || index <= core.getSnapshotIndex()) {
+      // Nothing applied since the last snapshot: a snapshot command gets that one.
+      this.resolveWaiters(core.getSnapshotIndex());
+      return;
+    }
     const started = this.deps.timers.nowMs();
-    const snapshot: Snapshot = {
-      lastIncludedIndex: index,
-      lastIncludedTerm: term,
-      configuration: this.appliedConfig,
-      data: this.deps.stateMachine.snapshot(),
-    };
-    const encoded = this.deps.timers.nowMs();
-    await this.deps.storage.persist({
-      snapshot,
-      truncateFrom: null,
-      entries: [],
-      compactBefore: null,
-      hardState: null,
-    });
-    if (!this.host.isRunning()) return index;
+    const encoder = this.captureEncoder();
+    const meta = { lastIncludedIndex: index, lastIncludedTerm: term, configuration: this.appliedConfig };
+    const job = new SnapshotJob(meta, this.appliedBytesSinceSnapshot, this.deps.timers.nowMs() - started);
+    this.job = job;
+    this.jobWaiters = this.waiters.splice(0);
+    void job.run(encoder, this.deps.storage, this.deps.timers).then(() => this.host.scheduleReady());
+  }
+
+  /** The state machine's image as of now: captured (cheap), or encoded whole by one without captureSnapshot. */
+  private captureEncoder(): SnapshotEncoder {
+    const machine = this.deps.stateMachine;
+    return machine.captureSnapshot?.() ?? wholeImageChunks(machine.snapshot());
+  }
+
+  /** A background snapshot ended: compacts if it is durable and newer than the core's, and answers its waiters. */
+  private finish(core: SnapshotCore, job: SnapshotJob): void {
+    this.job = null;
+    const waiters = this.jobWaiters;
+    this.jobWaiters = [];
+    if (job.state === 'failed') {
+      for (const waiter of waiters) waiter.reject(job.error);
+      this.host.fatal(job.error);
+      return;
+    }
+    const index = job.meta.lastIncludedIndex;
+    if (job.state === 'durable' && !job.isDropped && this.host.isRunning() && index > core.getSnapshotIndex())
+      this.compactAfter(core, job);
+    for (const waiter of waiters) waiter.resolve(Math.max(core.getSnapshotIndex(), job.isDropped ? 0 : index));
+  }
+
+  /** The snapshot of `job` is durable: the core compacts its log, and the trigger counts from it. */
+  private compactAfter(core: SnapshotCore, job: SnapshotJob): void {
+    const index = job.meta.lastIncludedIndex;
     const compactBefore = core.compactionPoint(index, this.options.retention);
     // From here on the image is on disk only: InstallSnapshot reads it back in chunks (peer-rpcs.ts).
-    core.compact(snapshotRef(snapshot, snapshot.data.byteLength), compactBefore);
-    this.resetAfter(snapshot.data.byteLength);
+    core.compact(snapshotRef(job.meta, job.dataBytes), compactBefore);
+    // Entries applied while the job ran count toward the next snapshot; those it covers no longer do.
+    const after = this.appliedBytesSinceSnapshot - job.bytesAtCapture;
+    assert(after >= 0, 'the entries a snapshot covers were counted before it');
+    this.resetAfter(job.dataBytes);
+    this.appliedBytesSinceSnapshot = after;
     this.counters.tookSnapshot();
     this.deps.logger.info('took a snapshot', {
       node: this.options.nodeId,
       index,
-      term,
-      bytes: snapshot.data.byteLength,
+      term: job.meta.lastIncludedTerm,
+      bytes: job.dataBytes,
       keptBehind: index + 1 - compactBefore,
-      encodeMs: Math.round(encoded - started),
-      persistMs: Math.round(this.deps.timers.nowMs() - encoded),
+      captureMs: round(job.captureMs),
+      encodeMs: round(job.encodeMs),
+      persistMs: round(job.elapsedMs - job.encodeMs),
+      elapsedMs: round(job.elapsedMs),
       nextAfterBytes: this.triggerBytes,
     });
     this.deps.metrics.increment('raft_snapshots_taken_total');
     this.host.scheduleReady();
-    return index;
   }
+
+  private resolveWaiters(index: LogIndex): void {
+    for (const waiter of this.waiters.splice(0)) waiter.resolve(index);
+  }
+}
+
+/** Milliseconds rounded to a tenth, for the log. */
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }

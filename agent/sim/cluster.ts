@@ -10,7 +10,7 @@ import { simpleConfiguration } from '../core/configuration.js';
 import { DEFAULT_RAFT_CONFIGURATION } from '../../contracts/raft-configuration.js';
 import type { ClusterConfiguration, LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
-import type { StateMachine } from '../../contracts/state-machine.js';
+import type { SnapshotEncoder, StateMachine } from '../../contracts/state-machine.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../observability/noop.js';
 import { RaftNodeImpl } from '../runtime/node.js';
@@ -109,6 +109,10 @@ class StaleReadingStateMachine implements StateMachine {
 
   snapshot(): Uint8Array {
     return this.real.snapshot();
+  }
+
+  captureSnapshot(): SnapshotEncoder {
+    return this.real.captureSnapshot();
   }
 
   restore(meta: SnapshotMeta, data: Uint8Array): void {

@@ -10,6 +10,9 @@
  */
 import { Encoder } from 'cbor-x';
 import { cborHead, encodeCbor, kvSnapshotBytesBound, writeKvSnapshot, type KvSnapshotParts } from '../kv/index.js';
+import { BytesPiece, ImageChunks, KvSnapshotPiece, MEASURE_ENTRIES_PER_STEP, kvSnapshotParts } from '../kv/index.js';
+import type { KvSnapshotSource } from '../kv/index.js';
+import type { SnapshotEncoder } from '../../contracts/state-machine.js';
 import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import {
@@ -186,4 +189,39 @@ export function encodeNodeStateParts(parts: KvSnapshotParts, trust: Uint8Array):
   out.set(trustHead, kvEnd);
   out.set(trust, kvEnd + trustHead.byteLength);
   return out.subarray(start, kvEnd + trustHead.byteLength + trust.byteLength);
+}
+
+/**
+ * The node state of a captured KV state and trust image, a chunk at a time (kv/snapshot-stream.ts):
+ * the same bytes as {@link encodeNodeStateParts} of its parts. The first step encodes the KV parts
+ * (sessions, history, leases), the next ones measure the KV image, whose length its byte-string
+ * head gives, a bounded number of entries each; none of it is done at the capture.
+ */
+export class NodeStateChunks implements SnapshotEncoder {
+  private kv: KvSnapshotPiece | null = null;
+  private image: ImageChunks | null = null;
+  private total: number | null = null;
+
+  constructor(
+    private readonly source: KvSnapshotSource,
+    private readonly trust: Uint8Array,
+  ) {}
+
+  totalBytes(): number | null {
+    return this.total;
+  }
+
+  next(chunkBytes: number): Uint8Array | null {
+    if (this.image !== null) return this.image.next(chunkBytes);
+    if (this.kv === null) {
+      this.kv = new KvSnapshotPiece(kvSnapshotParts(this.source));
+      return new Uint8Array(0);
+    }
+    if (!this.kv.measure(MEASURE_ENTRIES_PER_STEP)) return new Uint8Array(0);
+    const heads = Buffer.concat(nodeStateHeads(this.kv.totalBytes));
+    const trust = Buffer.concat([cborHead(2, this.trust.byteLength), this.trust]);
+    this.image = new ImageChunks([new BytesPiece(heads), this.kv, new BytesPiece(trust)]);
+    this.total = heads.byteLength + this.kv.totalBytes + trust.byteLength;
+    return this.image.next(chunkBytes);
+  }
 }

@@ -16,7 +16,7 @@
  * node (outside the deterministic state) whose sessions to close.
  */
 import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
-import type { StateMachine } from '../../contracts/state-machine.js';
+import type { SnapshotEncoder, StateMachine } from '../../contracts/state-machine.js';
 import { allMembers, decodeConfiguration } from '../core/configuration.js';
 import { Encoder } from 'cbor-x';
 import { encodeCbor } from '../kv/index.js';
@@ -32,6 +32,7 @@ import {
   decodeTrustImage,
   encodeAdminApplyResult,
   encodeNodeStateParts,
+  NodeStateChunks,
   encodeTrustImage,
 } from './trust-codec.js';
 import { TrustState, type AdminOutcome, type TrustContext } from './trust-state.js';
@@ -160,6 +161,11 @@ export class TrustedStateMachine implements StateMachine {
 
   snapshot(): Uint8Array {
     return encodeNodeStateParts(this.kv.snapshotParts(), encodeTrustImage(this.trust.image()));
+  }
+
+  /** The node state of this moment, encoded later a chunk at a time: {@link snapshot}'s bytes (trust-codec.ts). */
+  captureSnapshot(): SnapshotEncoder {
+    return new NodeStateChunks(this.kv.snapshotSource(), encodeTrustImage(this.trust.image()));
   }
 
   /**

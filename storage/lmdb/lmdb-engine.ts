@@ -29,11 +29,12 @@
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
  */
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
-import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
+import type { LogEntry, LogIndex, NodeId, Snapshot, SnapshotMeta, Term } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { PersistBatch, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
+import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
+import { GatheringSnapshotWriter, SnapshotWriters, isNewerSnapshot } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection } from '../log-projection.js';
@@ -65,6 +66,7 @@ const WRITE_OVERHEAD_BYTES = 64;
 export class LmdbPersistenceEngine implements PersistenceEngine {
   private readonly queue: GroupCommitQueue<readonly EncodedStep[]>;
   private closed = false;
+  private readonly writers = new SnapshotWriters();
 
   private constructor(
     private readonly options: ResolvedLmdbOptions,
@@ -89,6 +91,12 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   }
 
   persist(batch: PersistBatch): Promise<void> {
+    if (batch.snapshot !== null) this.writers.supersede();
+    return this.write(batch);
+  }
+
+  /** Checks, plans and queues a write (persist, or a snapshot writer's commit). */
+  private write(batch: PersistBatch): Promise<void> {
     try {
       this.checkOpen();
       const bytes = this.checkLimits(batch);
@@ -150,6 +158,33 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     this.metrics?.observe('coraft_storage_commit_writes', writes.length);
   }
 
+  /** For now the chunks are gathered and committed as one image (the LMDB records are written at the commit). */
+  beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
+    this.checkOpen();
+    const generation = this.writers.begin();
+    const writer = new GatheringSnapshotWriter(
+      meta,
+      generation,
+      {
+        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
+        ended: (ended) => this.writers.ended(ended),
+        snapshotBytesMax: this.options.snapshotBytesMax,
+      },
+      totalBytes,
+    );
+    this.writers.opened(writer, generation);
+    return writer;
+  }
+
+  /** Queues a gathered snapshot unless superseded (checked against the accepted writes, which are in write order). */
+  private async commitWhole(snapshot: Snapshot, generation: number): Promise<boolean> {
+    this.checkOpen();
+    if (!this.writers.isCurrent(generation)) return false;
+    if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.projection.snapshotLastIndex())) return false;
+    await this.write({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
+    return true;
+  }
+
   async load(): Promise<PersistedState> {
     this.checkOpen();
     await Promise.resolve();
@@ -173,6 +208,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.writers.supersede();
     this.queue.fail(
       new PersistenceError(
         'STORAGE_CLOSED',

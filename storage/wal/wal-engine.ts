@@ -34,10 +34,17 @@
  * frame, refuses any other damage with STORAGE_CORRUPT, and checkpoints what it replayed.
  */
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
-import type { LogEntry, LogIndex } from '../../contracts/log.js';
+import type { LogEntry, LogIndex, Snapshot, SnapshotMeta } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { PersistBatch, PersistOptions, PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
+import type {
+  PersistBatch,
+  PersistOptions,
+  PersistedState,
+  PersistenceEngine,
+  SnapshotWriter,
+} from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
+import { GatheringSnapshotWriter, SnapshotWriters, isNewerSnapshot } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
@@ -83,6 +90,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   private readonly queue: GroupCommitQueue<WalWrite>;
   private readonly room: StoreRoom;
   private closed = false;
+  private readonly writers = new SnapshotWriters();
 
   private constructor(
     private readonly options: ResolvedWalOptions,
@@ -161,6 +169,12 @@ export class WalPersistenceEngine implements PersistenceEngine {
   }
 
   persist(batch: PersistBatch, options?: PersistOptions): Promise<void> {
+    if (batch.snapshot !== null) this.writers.supersede();
+    return this.write(batch, options);
+  }
+
+  /** Checks, plans and queues a write (persist, or a snapshot writer's commit). */
+  private write(batch: PersistBatch, options?: PersistOptions): Promise<void> {
     try {
       this.checkOpen();
       const bytes = checkBatchLimits(batch, this.options);
@@ -240,6 +254,33 @@ export class WalPersistenceEngine implements PersistenceEngine {
     this.queue.fail(error);
   }
 
+  /** For now the chunks are gathered and committed as one image (the LMDB records are written at the commit). */
+  beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
+    this.checkOpen();
+    const generation = this.writers.begin();
+    const writer = new GatheringSnapshotWriter(
+      meta,
+      generation,
+      {
+        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
+        ended: (ended) => this.writers.ended(ended),
+        snapshotBytesMax: this.options.snapshotBytesMax,
+      },
+      totalBytes,
+    );
+    this.writers.opened(writer, generation);
+    return writer;
+  }
+
+  /** Queues a gathered snapshot unless superseded (checked against the accepted writes, which are in write order). */
+  private async commitWhole(snapshot: Snapshot, generation: number): Promise<boolean> {
+    this.checkOpen();
+    if (!this.writers.isCurrent(generation)) return false;
+    if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.accepted.snapshotLastIndex())) return false;
+    await this.write({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
+    return true;
+  }
+
   async load(): Promise<PersistedState> {
     this.checkOpen();
     await Promise.resolve();
@@ -264,6 +305,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.writers.supersede();
     this.queue.fail(
       new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} was closed before the write was synced`),
     );

@@ -4,6 +4,7 @@
 // the per-field reads over it and a reopened engine return. Refusals are checked to leave state
 // unchanged.
 import { strict as assert } from 'node:assert';
+import type { Snapshot } from '../../contracts/log.js';
 import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 import { EMPTY_BATCH } from '../../storage/memory.js';
 import { entries, entry, snapshot } from './helpers.js';
@@ -183,6 +184,63 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       await engine.close();
       await assert.rejects(engine.readSnapshotChunk(9, 0, 10), { code: 'STORAGE_CLOSED' });
       engine = await harness.open();
+    });
+
+    /** Writes `image` through a snapshot writer in chunks of `chunkBytes`; resolves with what commit says. */
+    async function streamSnapshot(image: Snapshot, chunkBytes: number, totalBytes?: number): Promise<boolean> {
+      const writer = engine.beginSnapshot(image, totalBytes);
+      for (let at = 0; at < image.data.byteLength; at += chunkBytes)
+        await writer.write(image.data.slice(at, at + chunkBytes));
+      return writer.commit();
+    }
+
+    it('stores a snapshot written in chunks as persist stores it whole, across a reopen', async () => {
+      await appendLogEntries(engine, entries(1, 12, 1));
+      const image = snapshot(10, 1, 300 * 1024 + 17);
+      assert.equal(await streamSnapshot(image, 70_001), true);
+      assert.deepStrictEqual(await loadSnapshot(engine), image);
+      assert.deepStrictEqual(await engine.readSnapshotChunk(10, 262_000, 1000), image.data.slice(262_000, 263_000));
+      assert.deepEqual(await logShape(), [1, 12], 'the entries after the snapshot stay');
+      engine = await harness.reopen(engine);
+      assert.deepStrictEqual(await loadSnapshot(engine), image);
+      // With its size announced, the same; a size that does not match is refused and stores nothing.
+      const sized = snapshot(11, 1, 100_000);
+      assert.equal(await streamSnapshot(sized, 30_000, sized.data.byteLength), true);
+      assert.deepStrictEqual(await loadSnapshot(engine), sized);
+      await assert.rejects(streamSnapshot(snapshot(12, 1, 1000), 300, 1001), { code: 'RAFT_INVARIANT' });
+      await assert.rejects(streamSnapshot(snapshot(12, 1, 1000), 300, 999), { code: 'RAFT_INVARIANT' });
+      assert.deepStrictEqual(await loadSnapshot(engine), sized);
+    });
+
+    it('keeps the stored snapshot when a snapshot being written is aborted, or the engine closes midway', async () => {
+      const stored = snapshot(5, 1, 2000);
+      await saveSnapshot(engine, stored);
+      const aborted = engine.beginSnapshot(snapshot(9, 1));
+      await aborted.write(new Uint8Array(600));
+      await aborted.abort();
+      assert.equal(await aborted.commit(), false, 'an aborted writer commits nothing');
+      assert.deepStrictEqual(await loadSnapshot(engine), stored);
+      const torn = engine.beginSnapshot(snapshot(9, 1));
+      await torn.write(new Uint8Array(300 * 1024));
+      engine = await harness.reopen(engine);
+      assert.deepStrictEqual(await loadSnapshot(engine), stored);
+      assert.equal(await streamSnapshot(snapshot(9, 1, 5000), 4096), true, 'the next snapshot is written whole');
+      assert.deepStrictEqual(await loadSnapshot(engine), snapshot(9, 1, 5000));
+    });
+
+    it('never commits a snapshot older than one persisted or stored meanwhile', async () => {
+      const writer = engine.beginSnapshot(snapshot(5, 1));
+      await writer.write(snapshot(5, 1).data);
+      // A snapshot from the leader is persisted while this one is written: it supersedes it.
+      const leader = snapshot(20, 2, 700);
+      await saveSnapshot(engine, leader);
+      assert.equal(await writer.commit(), false);
+      assert.deepStrictEqual(await loadSnapshot(engine), leader);
+      // Begun after the newer one was stored, and older: refused at the commit.
+      assert.equal(await streamSnapshot(snapshot(12, 2), 512), false);
+      assert.deepStrictEqual(await loadSnapshot(engine), leader);
+      engine = await harness.reopen(engine);
+      assert.deepStrictEqual(await loadSnapshot(engine), leader);
     });
 
     it('has no snapshot to read back before one is stored', async () => {

@@ -1,0 +1,171 @@
+/**
+ * What every engine shares of PersistenceEngine.beginSnapshot (contracts/persistence.ts): at most
+ * one writer open, superseded by a snapshot persisted meanwhile, and never committing an image
+ * older than the one stored. {@link SnapshotWriters} keeps that bookkeeping for an engine;
+ * {@link GatheringSnapshotWriter} is the writer of the memory engine, which keeps the chunks and
+ * commits them as one image (its disk is memory anyway).
+ */
+import { assert } from '../contracts/assert.js';
+import { PersistenceError } from '../contracts/errors.js';
+import type { LogIndex, Snapshot, SnapshotMeta } from '../contracts/log.js';
+import type { SnapshotWriter } from '../contracts/persistence.js';
+
+/** A writer an engine opened, as {@link SnapshotWriters} sees it. */
+export interface OpenWriter {
+  /** Drops what was written (the engine superseded or closed it). */
+  abort(): Promise<void>;
+}
+
+/** The bookkeeping of an engine's snapshot writers; see the module comment. */
+export class SnapshotWriters {
+  /** Counts snapshots persisted and writers begun: a writer whose number is no longer current is superseded. */
+  private generation = 0;
+  private open: OpenWriter | null = null;
+
+  /** A writer begins: the open one, if any, is aborted. Returns the new writer's generation. */
+  begin(): number {
+    this.supersede();
+    this.generation += 1;
+    return this.generation;
+  }
+
+  /** Records the writer of generation `generation` once it is made. */
+  opened(writer: OpenWriter, generation: number): void {
+    assert(generation === this.generation, 'the writer opened is the one begun last');
+    this.open = writer;
+  }
+
+  /** A snapshot is persisted (or the engine closes): the open writer is superseded and aborted. */
+  supersede(): void {
+    this.generation += 1;
+    const open = this.open;
+    this.open = null;
+    if (open !== null) void open.abort();
+  }
+
+  /** True while no snapshot was persisted and no writer begun since the writer of `generation`. */
+  isCurrent(generation: number): boolean {
+    return generation === this.generation;
+  }
+
+  /** The writer of `generation` ended (committed or aborted). */
+  ended(writer: OpenWriter): void {
+    if (this.open === writer) this.open = null;
+  }
+}
+
+/** How a {@link GatheringSnapshotWriter} commits and what it may hold. */
+export interface GatheringHost {
+  /** Stores `snapshot` as persist({ snapshot }) would, unless superseded (then resolves false). */
+  commitWhole(snapshot: Snapshot, generation: number): Promise<boolean>;
+  /** The writer ended. */
+  ended(writer: OpenWriter): void;
+  /** The largest image accepted, bytes. */
+  readonly snapshotBytesMax: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A writer that commits the image as one persist({ snapshot }): the memory engine's, and for now the
+ * LMDB-based engines' (DESIGN.md: they write the image's records at the commit). Given the image's
+ * size it copies each chunk into one buffer of that size as it comes (the chunk is then let go);
+ * otherwise it keeps the chunks and joins them at the commit.
+ */
+export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
+  private chunks: Uint8Array[] = [];
+  private readonly data: Uint8Array | null;
+  private bytes = 0;
+  private state: 'open' | 'committing' | 'ended' = 'open';
+
+  constructor(
+    private readonly meta: SnapshotMeta,
+    private readonly generation: number,
+    private readonly host: GatheringHost,
+    totalBytes?: number,
+  ) {
+    if (totalBytes !== undefined) {
+      assert(Number.isSafeInteger(totalBytes) && totalBytes >= 0, 'a snapshot size is a byte count');
+      this.checkLimit(totalBytes);
+    }
+    this.data = totalBytes === undefined ? null : new Uint8Array(totalBytes);
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.state !== 'open') return Promise.resolve();
+    try {
+      this.checkLimit(this.bytes + chunk.byteLength);
+      if (this.data === null) this.chunks.push(chunk);
+      else {
+        assert(this.bytes + chunk.byteLength <= this.data.byteLength, 'a snapshot is not larger than announced');
+        this.data.set(chunk, this.bytes);
+      }
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.bytes += chunk.byteLength;
+    return Promise.resolve();
+  }
+
+  async commit(): Promise<boolean> {
+    if (this.state !== 'open') return false;
+    this.state = 'committing';
+    try {
+      const data = this.joined();
+      return await this.host.commitWhole({ ...snapshotMetaOf(this.meta), data }, this.generation);
+    } finally {
+      this.state = 'ended';
+      this.host.ended(this);
+    }
+  }
+
+  abort(): Promise<void> {
+    if (this.state === 'open') {
+      this.state = 'ended';
+      this.chunks = [];
+      this.host.ended(this);
+    }
+    return Promise.resolve();
+  }
+
+  private checkLimit(bytes: number): void {
+    if (bytes <= this.host.snapshotBytesMax) return;
+    throw new PersistenceError(
+      'STORAGE_FULL',
+      `snapshot of ${bytes} bytes or more is beyond snapshotBytesMax ${this.host.snapshotBytesMax}`,
+    );
+  }
+
+  /** The image: the one buffer, whole, or the chunks joined (each let go as soon as it is copied). */
+  private joined(): Uint8Array {
+    if (this.data !== null) {
+      assert(this.bytes === this.data.byteLength, 'a snapshot is as large as announced');
+      return this.data;
+    }
+    const data = new Uint8Array(this.bytes);
+    const chunks = this.chunks;
+    this.chunks = [];
+    let at = 0;
+    for (let i = 0; i < chunks.length; i += 1) {
+      const chunk = chunks[i] ?? EMPTY;
+      chunks[i] = EMPTY;
+      data.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return data;
+  }
+}
+
+/** The metadata fields of `meta` alone (a caller may pass a wider object). */
+export function snapshotMetaOf(meta: SnapshotMeta): SnapshotMeta {
+  return {
+    lastIncludedIndex: meta.lastIncludedIndex,
+    lastIncludedTerm: meta.lastIncludedTerm,
+    configuration: meta.configuration,
+  };
+}
+
+/** True when an image at `index` may replace the stored snapshot at `storedIndex` (null: none). */
+export function isNewerSnapshot(index: LogIndex, storedIndex: LogIndex | null): boolean {
+  return storedIndex === null || index > storedIndex;
+}
