@@ -12,7 +12,7 @@ import { PersistenceError } from '../contracts/errors.js';
 import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta, Term } from '../contracts/log.js';
 import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../contracts/persistence.js';
 import { checkBatch, checkLoadedLog, checkSnapshotRange } from './log-checks.js';
-import { GatheringSnapshotWriter, SnapshotWriters, isNewerSnapshot } from './snapshot-writer.js';
+import { SnapshotWriters, isNewerSnapshot } from './snapshot-writer.js';
 
 function noop(): void {}
 
@@ -131,19 +131,9 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
   /** The chunks are kept in memory (this disk is memory) and committed as one image. */
   beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
     if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine is closed');
-    const generation = this.writers.begin();
-    const writer = new GatheringSnapshotWriter(
-      meta,
-      generation,
-      {
-        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
-        ended: (ended) => this.writers.ended(ended),
-        snapshotBytesMax: Number.MAX_SAFE_INTEGER,
-      },
-      totalBytes,
+    return this.writers.beginGathering(meta, totalBytes, Number.MAX_SAFE_INTEGER, (snapshot, generation) =>
+      this.commitWhole(snapshot, generation),
     );
-    this.writers.opened(writer, generation);
-    return writer;
   }
 
   /** Stores a gathered snapshot in write order unless superseded (by a snapshot persisted since, or a newer one). */

@@ -2,13 +2,15 @@
  * What every engine shares of PersistenceEngine.beginSnapshot (contracts/persistence.ts): at most
  * one writer open, superseded by a snapshot persisted meanwhile, and never committing an image
  * older than the one stored. {@link SnapshotWriters} keeps that bookkeeping for an engine;
- * {@link GatheringSnapshotWriter} is the writer of the memory engine, which keeps the chunks and
- * commits them as one image (its disk is memory anyway).
+ * {@link GatheringSnapshotWriter} keeps the chunks and commits them as one image: the writer of
+ * every engine for now (the memory engine's disk is memory anyway; the LMDB and WAL engines write
+ * the image's records at the commit, see DESIGN.md for streaming them), begun through
+ * {@link SnapshotWriters.beginGathering} and committed through {@link commitGathered}.
  */
 import { assert } from '../contracts/assert.js';
 import { PersistenceError } from '../contracts/errors.js';
 import type { LogIndex, Snapshot, SnapshotMeta } from '../contracts/log.js';
-import type { SnapshotWriter } from '../contracts/persistence.js';
+import type { PersistBatch, SnapshotWriter } from '../contracts/persistence.js';
 
 /** A writer an engine opened, as {@link SnapshotWriters} sees it. */
 export interface OpenWriter {
@@ -52,6 +54,41 @@ export class SnapshotWriters {
   ended(writer: OpenWriter): void {
     if (this.open === writer) this.open = null;
   }
+
+  /**
+   * Begins a {@link GatheringSnapshotWriter} (an engine's beginSnapshot): the open writer, if any,
+   * is aborted; `commitWhole` stores the gathered image unless superseded.
+   */
+  beginGathering(
+    meta: SnapshotMeta,
+    totalBytes: number | undefined,
+    snapshotBytesMax: number,
+    commitWhole: GatheringHost['commitWhole'],
+  ): SnapshotWriter {
+    const generation = this.begin();
+    const host: GatheringHost = { commitWhole, ended: (ended) => this.ended(ended), snapshotBytesMax };
+    const writer = new GatheringSnapshotWriter(meta, generation, host, totalBytes);
+    this.opened(writer, generation);
+    return writer;
+  }
+}
+
+/**
+ * Commits a gathered image through an engine's write queue unless it is superseded: by a snapshot
+ * persisted or a writer begun since (`writers`), or by a stored snapshot at the same or a later
+ * index (`storedIndex`, from the writes accepted so far, which are in write order).
+ */
+export async function commitGathered(
+  writers: SnapshotWriters,
+  generation: number,
+  snapshot: Snapshot,
+  storedIndex: LogIndex | null,
+  write: (batch: PersistBatch) => Promise<void>,
+): Promise<boolean> {
+  if (!writers.isCurrent(generation)) return false;
+  if (!isNewerSnapshot(snapshot.lastIncludedIndex, storedIndex)) return false;
+  await write({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
+  return true;
 }
 
 /** How a {@link GatheringSnapshotWriter} commits and what it may hold. */

@@ -29,12 +29,12 @@
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
  */
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
-import type { LogEntry, LogIndex, NodeId, Snapshot, SnapshotMeta, Term } from '../../contracts/log.js';
+import type { LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
-import { GatheringSnapshotWriter, SnapshotWriters, isNewerSnapshot } from '../snapshot-writer.js';
+import { SnapshotWriters, commitGathered } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection } from '../log-projection.js';
@@ -161,28 +161,12 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   /** For now the chunks are gathered and committed as one image (the LMDB records are written at the commit). */
   beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
     this.checkOpen();
-    const generation = this.writers.begin();
-    const writer = new GatheringSnapshotWriter(
-      meta,
-      generation,
-      {
-        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
-        ended: (ended) => this.writers.ended(ended),
-        snapshotBytesMax: this.options.snapshotBytesMax,
-      },
-      totalBytes,
-    );
-    this.writers.opened(writer, generation);
-    return writer;
-  }
-
-  /** Queues a gathered snapshot unless superseded (checked against the accepted writes, which are in write order). */
-  private async commitWhole(snapshot: Snapshot, generation: number): Promise<boolean> {
-    this.checkOpen();
-    if (!this.writers.isCurrent(generation)) return false;
-    if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.projection.snapshotLastIndex())) return false;
-    await this.write({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
-    return true;
+    return this.writers.beginGathering(meta, totalBytes, this.options.snapshotBytesMax, (snapshot, generation) => {
+      this.checkOpen();
+      return commitGathered(this.writers, generation, snapshot, this.projection.snapshotLastIndex(), (batch) =>
+        this.write(batch),
+      );
+    });
   }
 
   async load(): Promise<PersistedState> {

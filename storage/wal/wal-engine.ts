@@ -34,7 +34,7 @@
  * frame, refuses any other damage with STORAGE_CORRUPT, and checkpoints what it replayed.
  */
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
-import type { LogEntry, LogIndex, Snapshot, SnapshotMeta } from '../../contracts/log.js';
+import type { LogEntry, LogIndex, SnapshotMeta } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type {
   PersistBatch,
@@ -44,7 +44,7 @@ import type {
   SnapshotWriter,
 } from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
-import { GatheringSnapshotWriter, SnapshotWriters, isNewerSnapshot } from '../snapshot-writer.js';
+import { SnapshotWriters, commitGathered } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
@@ -257,28 +257,12 @@ export class WalPersistenceEngine implements PersistenceEngine {
   /** For now the chunks are gathered and committed as one image (the LMDB records are written at the commit). */
   beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
     this.checkOpen();
-    const generation = this.writers.begin();
-    const writer = new GatheringSnapshotWriter(
-      meta,
-      generation,
-      {
-        commitWhole: (snapshot, at) => this.commitWhole(snapshot, at),
-        ended: (ended) => this.writers.ended(ended),
-        snapshotBytesMax: this.options.snapshotBytesMax,
-      },
-      totalBytes,
-    );
-    this.writers.opened(writer, generation);
-    return writer;
-  }
-
-  /** Queues a gathered snapshot unless superseded (checked against the accepted writes, which are in write order). */
-  private async commitWhole(snapshot: Snapshot, generation: number): Promise<boolean> {
-    this.checkOpen();
-    if (!this.writers.isCurrent(generation)) return false;
-    if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.accepted.snapshotLastIndex())) return false;
-    await this.write({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
-    return true;
+    return this.writers.beginGathering(meta, totalBytes, this.options.snapshotBytesMax, (snapshot, generation) => {
+      this.checkOpen();
+      return commitGathered(this.writers, generation, snapshot, this.accepted.snapshotLastIndex(), (batch) =>
+        this.write(batch),
+      );
+    });
   }
 
   async load(): Promise<PersistedState> {
