@@ -21,7 +21,8 @@
  * go on) starts a new session instead of being refused: the slow write keeps its identity, and
  * finishes in its own session.
  */
-import { hash, randomBytes } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError } from '../../contracts/errors.js';
 import type { Clock } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
@@ -219,9 +220,24 @@ export function requestIdOf(nodeId: string, request: CoapRequest): Uint8Array {
   at = writeText(input, at, request.ifNoneMatch ? '1' : '0');
   at = writeBinary(input, at, payload);
   assert(at === input.byteLength, 'the request id fields fill their buffer');
-  const digest = hash('sha256', input, 'buffer');
+  const digest = sha256(input);
   return new Uint8Array(digest.buffer, digest.byteOffset, REQUEST_ID_BYTES);
 }
+
+/** Node's one-call hash (`crypto.hash`, Node 20.12 and later), or undefined. */
+type OneCallHash = (algorithm: string, data: Buffer, outputEncoding: 'buffer') => Buffer;
+
+/**
+ * SHA-256 of `input` through `oneCall` when Node has it, else through a Hash object: the same
+ * digest. `crypto.hash` came in Node 20.12, and the engines field allows 20.11 (the armv7 build
+ * test:arm runs), where it is undefined.
+ */
+export function sha256With(oneCall: OneCallHash | undefined): (input: Buffer) => Buffer {
+  if (oneCall !== undefined) return (input) => oneCall('sha256', input, 'buffer');
+  return (input) => createHash('sha256').update(input).digest();
+}
+
+const sha256 = sha256With(typeof nodeCrypto.hash === 'function' ? nodeCrypto.hash : undefined);
 
 /**
  * Largest hash input kept for the next request id, bytes: the input is built in one buffer,

@@ -10,10 +10,14 @@
  * together, by compaction), so each costs its own bytes and one view.
  */
 import type { LogEntry } from '../../contracts/log.js';
+import { CBOR_OWN_BYTES_MIN } from '../kv/cbor-output.js';
 import type { RequestMessage } from '../../contracts/messages.js';
 
-/** Smallest command copied into a buffer of its own, bytes (the same bound as kv/cbor-output.ts's). */
-export const OWN_BUFFER_BYTES_MIN = 1024;
+/**
+ * Smallest command copied into a buffer of its own, bytes: the leader's bound (kv/cbor-output.ts),
+ * so a follower's log and store hold a value as the leader's do.
+ */
+export const OWN_BUFFER_BYTES_MIN = CBOR_OWN_BYTES_MIN;
 
 /**
  * The entries, each command of at least OWN_BUFFER_BYTES_MIN bytes copied into a buffer of its

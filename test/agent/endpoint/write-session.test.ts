@@ -14,13 +14,14 @@
 //   a failed assertion (a bug) is thrown on, never answered as a write of unknown outcome.
 import { strict as assert } from 'node:assert';
 import type { Clock } from '../../../contracts/clock.js';
-import { ImplicitSession, requestIdOf } from '../../../agent/endpoint/write-session.js';
+import { ImplicitSession, requestIdOf, sha256With } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
 import { InvariantError, NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';
+import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { SeededPrng } from '../../../contracts/prng.js';
 
@@ -259,6 +260,15 @@ describe('the endpoint write session', () => {
         `case ${i}`,
       );
     }
+  });
+});
+
+describe('the request id digest', () => {
+  it("is SHA-256 with or without Node's one-call hash (Node 20.11, the armv7 build, has none)", () => {
+    const input = Buffer.from(new Uint8Array(5000).map((_, i) => (i * 7) & 0xff));
+    const expected = createHash('sha256').update(input).digest();
+    assert.deepEqual(sha256With(undefined)(input), expected);
+    if (typeof nodeCrypto.hash === 'function') assert.deepEqual(sha256With(nodeCrypto.hash)(input), expected);
   });
 });
 
