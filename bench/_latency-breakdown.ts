@@ -1,0 +1,154 @@
+/**
+ * The latency breakdown of writes from the agents' latency probes (agent/observability/
+ * latency-probe.ts, CORAFT_LATENCY_PROBE=DIR): merges the files the agents wrote into DIR by log
+ * index and prints, for each step of an entry's path, the percentiles of its duration over every
+ * entry the leader proposed, then what the slowest 1 % spent their time on (the step that took
+ * longest, and the GC pauses that overlapped them on any agent).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProbeRecord } from '../agent/observability/latency-probe.js';
+
+type Marks = Map<number, Map<string, number>>;
+
+interface Agent {
+  readonly node: string;
+  readonly marks: Marks;
+  readonly gc: readonly (readonly [number, number, number])[];
+}
+
+function load(dir: string): Agent[] {
+  const agents: Agent[] = [];
+  for (const name of readdirSync(dir)
+    .filter((n) => n.endsWith('.latency.json'))
+    .sort()) {
+    const record = JSON.parse(readFileSync(join(dir, name), 'utf8')) as ProbeRecord;
+    const marks: Marks = new Map();
+    for (const [index, ...times] of record.marks) {
+      const stages = new Map<string, number>();
+      times.forEach((t, i) => {
+        const stage = record.stages[i];
+        if (t !== null && stage !== undefined) stages.set(stage, t);
+      });
+      marks.set(index, stages);
+    }
+    agents.push({ node: record.node, marks, gc: record.gc });
+  }
+  return agents;
+}
+
+/** One step: its name and its duration for an index (undefined when a mark is missing). */
+interface Step {
+  readonly name: string;
+  readonly of: (index: number) => number | undefined;
+}
+
+function between(a: Agent, from: string, b: Agent, to: string): (index: number) => number | undefined {
+  return (index) => {
+    const x = a.marks.get(index)?.get(from);
+    const y = b.marks.get(index)?.get(to);
+    return x === undefined || y === undefined ? undefined : y - x;
+  };
+}
+
+function steps(leader: Agent, followers: readonly Agent[]): Step[] {
+  const L = leader;
+  const out: Step[] = [
+    { name: 'L propose -> ready', of: between(L, 'propose', L, 'ready') },
+    { name: 'L ready -> sent', of: between(L, 'ready', L, 'sent') },
+    { name: 'L sent -> synced (own write)', of: between(L, 'sent', L, 'synced') },
+  ];
+  for (const F of followers) {
+    const f = F.node;
+    out.push(
+      { name: `${f} L sent -> recv`, of: between(L, 'sent', F, 'recv') },
+      { name: `${f} recv -> ready`, of: between(F, 'recv', F, 'ready') },
+      { name: `${f} ready -> synced`, of: between(F, 'ready', F, 'synced') },
+      { name: `${f} synced -> answered`, of: between(F, 'synced', F, 'answered') },
+      { name: `${f} answered -> L ack`, of: between(F, 'answered', L, 'ack') },
+    );
+  }
+  out.push(
+    { name: 'L sent -> ack (first answer)', of: between(L, 'sent', L, 'ack') },
+    { name: 'L synced -> ack (<0: ack first)', of: between(L, 'synced', L, 'ack') },
+    {
+      name: 'L max(synced, ack) -> committed',
+      of: (index) => {
+        const m = L.marks.get(index);
+        const s = m?.get('synced');
+        const a = m?.get('ack');
+        const c = m?.get('committed');
+        return s === undefined || a === undefined || c === undefined ? undefined : c - Math.max(s, a);
+      },
+    },
+    { name: 'L committed -> applied', of: between(L, 'committed', L, 'applied') },
+    { name: 'L propose -> applied (total)', of: between(L, 'propose', L, 'applied') },
+  );
+  return out;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const fmt = (ms: number): string => (Number.isNaN(ms) ? '-' : ms.toFixed(3));
+
+/** The breakdown of the probe files in `dir`, as lines of text. */
+export function latencyBreakdown(dir: string): string[] {
+  const agents = load(dir);
+  const count = (a: Agent): number => [...a.marks.values()].filter((m) => m.has('propose')).length;
+  const leader = agents.reduce<Agent | null>((best, a) => (best === null || count(a) > count(best) ? a : best), null);
+  if (leader === null) return [`no latency probe files in ${dir}`];
+  const followers = agents.filter((a) => a !== leader);
+  const indexes = [...leader.marks.entries()].filter(([, m]) => m.has('propose') && m.has('applied')).map(([i]) => i);
+  const lines = [`latency breakdown (${dir}): leader ${leader.node}, ${indexes.length} writes, ms`];
+  lines.push(
+    `${'step'.padEnd(36)} ${'p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`,
+  );
+  const all = steps(leader, followers);
+  for (const step of all) {
+    const values = indexes
+      .map(step.of)
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => a - b);
+    const cols = [50, 90, 99, 100].map((p) => fmt(percentile(values, p)).padStart(8));
+    lines.push(`${step.name.padEnd(36)} ${cols.join(' ')}`);
+  }
+  lines.push(...slowest(leader, agents, indexes, all));
+  for (const a of agents) {
+    const pauses = [...a.gc].map(([, d]) => d).sort((x, y) => x - y);
+    const major = a.gc.filter(([, , kind]) => kind !== 1).length;
+    lines.push(
+      `gc ${a.node}: ${pauses.length} pauses (${major} not minor), p50 ${fmt(percentile(pauses, 50))} ` +
+        `max ${fmt(percentile(pauses, 100))} ms`,
+    );
+  }
+  return lines;
+}
+
+/** What the slowest 1 % of the writes spent their time on. */
+function slowest(leader: Agent, agents: readonly Agent[], indexes: readonly number[], all: readonly Step[]): string[] {
+  const total = between(leader, 'propose', leader, 'applied');
+  const ranked = indexes
+    .map((i) => [i, total(i) ?? 0] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, Math.max(1, Math.ceil(indexes.length / 100)));
+  const lines = [`slowest ${ranked.length} writes (index total: longest step; GC pauses overlapping, node:ms):`];
+  for (const [index, ms] of ranked.slice(0, 20)) {
+    const parts = all
+      .slice(0, -1)
+      .map((s) => [s.name, s.of(index)] as const)
+      .filter((p): p is readonly [string, number] => p[1] !== undefined)
+      .sort((a, b) => b[1] - a[1]);
+    const start = leader.marks.get(index)?.get('propose') ?? 0;
+    const gcs = agents.flatMap((a) =>
+      a.gc
+        .filter(([t, d]) => t + d >= start && t <= start + ms)
+        .map(([, d, kind]) => `${a.node}:${d.toFixed(1)}${kind === 1 ? '' : `(kind ${kind})`}`),
+    );
+    const top = parts.slice(0, 2).map(([n, v]) => `${n} ${fmt(v)}`);
+    lines.push(`  ${index} ${fmt(ms)}: ${top.join('; ')}${gcs.length > 0 ? `; gc ${gcs.join(',')}` : ''}`);
+  }
+  return lines;
+}
