@@ -50,12 +50,10 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
    * keeps serving the network while the disk syncs, at the cost of a hand-off to a pool thread
    * and back (tens of microseconds, a third of a fast disk's sync); `inline` calls fdatasyncSync
    * on the event loop, which stands still for as long as the disk takes (long on an SD card);
-   * `auto` (default) syncs a frame of a single write inline while recent inline syncs took under
-   * 1 ms, and in the background otherwise, with one in 16 such writes inline to measure the disk
-   * again (a sync on the pool is not timed: its time includes the event loop's delay in seeing it
-   * done, which measures the CPU, not the disk). A frame of several writes syncs in the background
-   * (the event loop prepares the next frame meanwhile), and so does a write whose caller overlaps
-   * work with it (PersistOptions.overlap: the Ready loop sends and applies meanwhile).
+   * `auto` (default) syncs a frame of a single write inline while recent syncs took under
+   * 1 ms, and in the background otherwise (several writes in a frame: the event loop prepares
+   * the next frame meanwhile; a write whose caller overlaps work with it, PersistOptions.overlap:
+   * the Ready loop sends and applies meanwhile).
    */
   readonly walSyncMode?: WalSyncMode;
   /**

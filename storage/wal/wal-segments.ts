@@ -31,11 +31,6 @@ const NAME_PATTERN = /^wal-([0-9a-f]{16})\.log$/;
 const AUTO_INLINE_SYNC_MS_MAX = 1;
 /** Weight of the latest sync in the running mean of sync times. */
 const SYNC_MEAN_WEIGHT = 0.125;
-/**
- * In `auto` sync mode, while single writes sync on the thread pool because recent syncs were
- * slow, every this many of them syncs inline again, to measure the disk anew.
- */
-export const AUTO_REMEASURE_EVERY = 16;
 
 /** The file name of segment `number`. */
 export function segmentName(number: number): string {
@@ -93,13 +88,8 @@ export class SegmentWriter {
   /** The next segment being created: resolves to null once it is, or to the error that stopped it. */
   private next: Promise<unknown> | null = null;
   private closed = false;
-  /**
-   * Running mean of the inline syncs' times, ms. A sync on the thread pool is not counted: its
-   * time includes the wait for the event loop to see it done, which measures the CPU, not the disk.
-   */
+  /** Running mean of sync times, ms. */
   private syncMeanMs = 0;
-  /** Single writes synced on the thread pool since the last inline sync (`auto` mode). */
-  private singlesOnPool = 0;
 
   private constructor(
     private readonly dir: string,
@@ -151,17 +141,16 @@ export class SegmentWriter {
     }
     const at = this.offset;
     const started = performance.now();
-    const inline = this.syncInline(single);
     let written: number;
     try {
-      written = inline ? writevSync(this.fd, parts, at) : await writeInBackground(this.fd, parts, at);
+      written = this.syncInline(single) ? writevSync(this.fd, parts, at) : await writeInBackground(this.fd, parts, at);
     } catch (error) {
       throw toPersistenceError(
         error,
         `append to ${join(this.dir, segmentName(this.active().number))} at offset ${at} failed`,
       );
     }
-    if (inline) this.syncMeanMs += (performance.now() - started - this.syncMeanMs) * SYNC_MEAN_WEIGHT;
+    this.syncMeanMs += (performance.now() - started - this.syncMeanMs) * SYNC_MEAN_WEIGHT;
     // A short write leaves part of a frame on disk: the log cannot go on past it, so the
     // engine fails, and recovery treats the part as a torn tail.
     if (written !== bytes)
@@ -220,13 +209,7 @@ export class SegmentWriter {
       case 'background':
         return false;
       case 'auto':
-        if (!single) return false;
-        if (this.syncMeanMs < AUTO_INLINE_SYNC_MS_MAX || this.singlesOnPool + 1 >= AUTO_REMEASURE_EVERY) {
-          this.singlesOnPool = 0;
-          return true;
-        }
-        this.singlesOnPool += 1;
-        return false;
+        return single && this.syncMeanMs < AUTO_INLINE_SYNC_MS_MAX;
     }
   }
 

@@ -22,8 +22,6 @@ import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, wa
 import { persistenceContract } from '../persistence-contract.js';
 import { appendLogEntries, appendLogEntry, getLogEntries, saveVotedFor } from '../reference-fields.js';
 import { scaledMs } from '../../timing.js';
-import sinon from 'sinon';
-import { AUTO_REMEASURE_EVERY } from '../../../storage/wal/wal-segments.js';
 
 persistenceContract('wal, frequent checkpoints in the worker', walHarness({ walCheckpointWorker: true }));
 persistenceContract(
@@ -142,84 +140,6 @@ describe('WalPersistenceEngine', function () {
       assert.ok(logHolds(dir, written.command), 'the frame is in the log once the write resolved');
       await pool.free;
     } finally {
-      await engine.close();
-    }
-  });
-
-  it('auto mode does not time a sync on the pool: a loop late to see it done keeps lone writes inline', async () => {
-    const engine = await WalPersistenceEngine.open(walTestOptions(dir, { walSyncMode: 'auto' }));
-    try {
-      const batch = (index: number) => ({
-        snapshot: null,
-        truncateFrom: null,
-        entries: [entry(index, 1, 'command', 64)],
-        compactBefore: null,
-        hardState: null,
-      });
-      // Overlapped writes sync on the pool while the event loop is busy for 5 ms: they are seen done late.
-      for (let i = 1; i <= 20; i += 1) {
-        const done = engine.persist(batch(i), { overlap: true });
-        const until = performance.now() + 5;
-        while (performance.now() < until);
-        await done;
-      }
-      const lone = batch(21);
-      const pool = await occupyThreadPool(scaledMs(300));
-      const done = engine.persist(lone);
-      // Inline: on disk when persist returns. On the pool (busy), it would not be.
-      assert.ok(logHolds(dir, lone.entries[0]?.command ?? new Uint8Array()), 'the lone write was synced inline');
-      await done;
-      await pool.free;
-    } finally {
-      await engine.close();
-    }
-  });
-
-  it(`auto mode: after slow syncs one in ${AUTO_REMEASURE_EVERY} lone writes is inline, all once fast`, async () => {
-    const engine = await WalPersistenceEngine.open(walTestOptions(dir, { walSyncMode: 'auto' }));
-    const clock = sinon.stub(performance, 'now');
-    try {
-      let now = 0;
-      // Every reading of the clock is 4 ms after the last: each inline sync looks slow.
-      clock.callsFake(() => (now += 4));
-      let index = 0;
-      const lone = () => {
-        index += 1;
-        const written = entry(index, 1, 'command', 64);
-        const done = engine.persist({
-          snapshot: null,
-          truncateFrom: null,
-          entries: [written],
-          compactBefore: null,
-          hardState: null,
-        });
-        return { inline: logHolds(dir, written.command), done };
-      };
-      for (let i = 0; i < 20; i += 1) await lone().done;
-      // With the pool busy, a write synced there is not on disk when persist returns; one synced inline is.
-      const inlineOf = async (): Promise<boolean> => {
-        const pool = await occupyThreadPool(scaledMs(100));
-        const write = lone();
-        await write.done;
-        await pool.free;
-        return write.inline;
-      };
-      const seen: boolean[] = [];
-      for (let i = 0; i < 2 * AUTO_REMEASURE_EVERY; i += 1) seen.push(await inlineOf());
-      const inline = seen.map((isInline, i) => (isInline ? i : -1)).filter((i) => i >= 0);
-      assert.equal(inline.length, 2, `one in AUTO_REMEASURE_EVERY lone writes is synced inline: ${inline.join()}`);
-      assert.equal((inline[1] ?? 0) - (inline[0] ?? 0), AUTO_REMEASURE_EVERY);
-      // The disk is fast again: the inline measurements bring the mean down, and lone writes stay inline.
-      clock.callsFake(() => now);
-      let streak = 0;
-      for (let i = 0; i < 40 * AUTO_REMEASURE_EVERY && streak < 20; i += 1) {
-        const write = lone();
-        streak = write.inline ? streak + 1 : 0;
-        await write.done;
-      }
-      assert.equal(streak, 20, 'lone writes are synced inline again, 20 in a row');
-    } finally {
-      clock.restore();
       await engine.close();
     }
   });
