@@ -13,16 +13,15 @@
  *    replicates entries while it writes them (Raft thesis §10.2.1), and a follower's round trip,
  *    the longer path to a commit, starts at once. Then the write starts (everything to persist,
  *    one batch with one sync), and while the disk works the committed entries that earlier
- *    Readies synced are applied: on a leader (its are all such: it commits only synced entries,
- *    see 5), so its answers to clients do not hold back its write; on a follower only a batch of
- *    them (ready-write.ts), else they wait for step 4 and the write need not overlap anything, so
- *    the engine may sync it inline. Either way a follower's answer leaves as soon as its write is done.
+ *    Readies synced are applied, on any node (a leader's are all such: it commits only synced
+ *    entries, see 5). So a follower's answer leaves as soon as its write is done, and a leader's
+ *    answers to clients do not hold back its write.
  * 2. The write is awaited.
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
  *    the state it rests on is durable (reference Property 9).
- * 4. A snapshot from the leader is restored, the rest of the committed entries are applied, and
- *    confirmed reads learn their read index.
+ * 4. A snapshot from the leader is restored, the rest of the committed entries (those this
+ *    Ready wrote) are applied, and confirmed reads learn their read index.
  * 5. The core is advanced: only now does it count the entries as stable, so a leader counts
  *    itself toward a commit only with entries that are on its own disk. Then the reads whose
  *    read index is applied are answered, and membership changes see the applied configuration.
@@ -52,7 +51,7 @@ import { Snapshots } from './snapshots.js';
 import { ClientOperations } from './client-ops.js';
 import { transferLeadership } from './leadership.js';
 import { reportReadyEvents } from './ready-events.js';
-import { appliedWhileWriting, entryAt, probeStage, startWrite, syncedCommitted } from './ready-write.js';
+import { entryAt, probeStage, startWrite, syncedCommitted } from './ready-write.js';
 import type { ReadyEventSink } from './ready-events.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
 import { TickDriver } from './tick-driver.js';
@@ -269,9 +268,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     if (sendFirst) for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
     if (sendFirst && probe !== undefined) probeStage(probe, 'sent', ready);
     const started = this.deps.timers.nowMs();
-    const early = appliedWhileWriting(core.getRole() === 'leader', synced);
-    const written = startWrite(this.deps.storage, ready, early > 0);
-    for (let i = 0; i < early; i += 1) this.applyEntry(entryAt(ready.committed, i));
+    const written = startWrite(this.deps.storage, ready, synced > 0);
+    for (let i = 0; i < synced; i += 1) this.applyEntry(entryAt(ready.committed, i));
     if (written !== null) {
       await written;
       this.deps.metrics.observeDurationMs('storage_sync_ms', this.deps.timers.nowMs() - started);
@@ -282,7 +280,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     for (const message of ready.messages) if (!sendFirst || message.kind === 'response') this.rpcs.dispatch(message);
     if (probe !== undefined && !sendFirst) probeStage(probe, 'answered', ready);
     if (ready.snapshot !== null) this.snapshots.restore(ready.snapshot);
-    for (let i = early; i < ready.committed.length; i += 1) this.applyEntry(entryAt(ready.committed, i));
+    for (let i = synced; i < ready.committed.length; i += 1) this.applyEntry(entryAt(ready.committed, i));
     const lost = (): unknown =>
       new NotLeaderError(core.getLeaderId(), 'leadership changed before the read was confirmed');
     for (const read of ready.readStates) this.pending.readConfirmed(read.token, read.index, lost);

@@ -24,23 +24,6 @@ export function startWrite(storage: PersistenceEngine, ready: Ready, overlap: bo
 }
 
 /**
- * Fewest synced committed entries a follower applies while its write is under way. Below it, the
- * write does not ask to overlap (the engine may then sync it inline, without a hand-off to the
- * thread pool and back), the answer to the leader leaves right after the sync, and the entries
- * are applied after it: a follower's apply answers no client, its answer is on the path to a commit.
- */
-export const FOLLOWER_OVERLAP_ENTRIES_MIN = 8;
-
-/**
- * How many of the `synced` committed entries (see {@link syncedCommitted}) are applied while the
- * write is under way: all of them on a leader (its clients' answers leave meanwhile), on a
- * follower only a batch of at least FOLLOWER_OVERLAP_ENTRIES_MIN.
- */
-export function appliedWhileWriting(leader: boolean, synced: number): number {
-  return leader || synced >= FOLLOWER_OVERLAP_ENTRIES_MIN ? synced : 0;
-}
-
-/**
  * How many of the Ready's committed entries (a prefix) precede the entries it writes: earlier
  * Readies synced them, so they may be applied before this Ready's write is done. The Ready must
  * carry no snapshot (one is restored before anything after it is applied).

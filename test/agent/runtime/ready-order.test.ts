@@ -12,9 +12,8 @@
 // - a leader's AppendEntries leave before its write starts, and the entries that committed
 //   earlier are applied (clients answered) only once that write is under way, which it asks the
 //   engine to overlap with that work (PersistOptions.overlap);
-// - a follower applies a batch of entries that committed before the entries it is writing while
-//   that write is under way; fewer such entries wait until its answer to the leader has left, and
-//   its write then asks to overlap nothing (so the engine may sync it inline, ready-write.ts).
+// - a follower applies an entry that committed before the entries it is writing while that
+//   write is under way, so its answer to the leader leaves as soon as the write is done.
 // That votes and answers wait for the disk is node.test.ts's "Property 9" test.
 import { strict as assert } from 'node:assert';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -28,8 +27,6 @@ import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js'
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import type { PersistBatch, PersistOptions } from '../../../contracts/persistence.js';
 import { EchoStateMachine } from './sim-cluster.js';
-import { FOLLOWER_OVERLAP_ENTRIES_MIN } from '../../../agent/runtime/ready-write.js';
-import type { LatencyProbe } from '../../../agent/observability/latency-probe.js';
 
 /** A memory engine whose writes wait, while `holding`, until `release()`. */
 class GatedStorage extends MemoryPersistenceEngine {
@@ -61,7 +58,7 @@ class GatedStorage extends MemoryPersistenceEngine {
   }
 }
 
-async function cluster(seed: number, probes: ReadonlyMap<string, LatencyProbe> = new Map()) {
+async function cluster(seed: number) {
   const timers = new VirtualTimers();
   const network = new SimNetwork(timers, new SeededPrng(seed), RELIABLE_NETWORK);
   const ids = ['a', 'b', 'c'];
@@ -80,7 +77,6 @@ async function cluster(seed: number, probes: ReadonlyMap<string, LatencyProbe> =
         logger: new MemoryLogger(),
         metrics: new NoopMetrics(),
         membership: new DefaultMembershipManager(),
-        ...(probes.get(id) === undefined ? {} : { latencyProbe: probes.get(id) ?? { mark: () => undefined } }),
       },
       { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
     );
@@ -220,73 +216,28 @@ describe('the Ready loop order (node.ts)', () => {
     for (const n of nodes) await n.node.stop();
   });
 
-  it(`a follower applies ${FOLLOWER_OVERLAP_ENTRIES_MIN}+ entries that committed earlier while it writes`, async () => {
+  it('a follower applies what committed before the entries it writes while that write is held', async () => {
     const { timers, leader, followers, nodes } = await cluster(15);
     const [held] = followers;
     assert.ok(held);
-    const firsts = Array.from({ length: FOLLOWER_OVERLAP_ENTRIES_MIN }, (_, i) =>
-      leader.node.submitCommand(text(`first-${i}`), 5000),
-    );
-    await timers.runUntil(timers.nowMs() + 50);
-    await Promise.all(firsts);
-    const lastFirst = leader.node.getStatus().lastLogIndex;
-    assert.equal(held.node.getStatus().lastApplied < lastFirst, true, 'the follower has not learnt the commit yet');
-    // The next append carries the next entry and the commit of the batch.
-    held.storage.holding = true;
-    const overlaps: (boolean | undefined)[] = [];
-    held.storage.onWrite = (_batch, options) => overlaps.push(options?.overlap);
-    const second = leader.node.submitCommand(text('second'), 5000);
-    await timers.runUntil(timers.nowMs() + HOLD_MS);
-    assert.ok(held.storage.heldCount > 0, 'the follower is writing the next entry');
-    assert.equal(holds(held.storage, lastFirst + 1), false, 'the next entry is not stored there yet');
-    assert.ok(
-      held.stateMachine.applied.some((e) => e.index === lastFirst),
-      'the batch is applied while the follower writes the next entry',
-    );
-    assert.deepEqual(overlaps, [true], 'the write asks to overlap the apply');
-    held.storage.release();
-    await timers.runUntil(timers.nowMs() + 100);
-    assert.deepEqual(await second, text('second'));
-    for (const n of nodes) await n.node.stop();
-  });
-
-  it(`a follower with fewer writes without overlap, answers, then applies`, async () => {
-    const events: string[] = [];
-    let firstIndex = 0;
-    // Told when each follower's answer to an append leaves (node.ts marks `answered` right after).
-    const answers: LatencyProbe = {
-      mark: (stage, index) => {
-        if (firstIndex > 0 && stage === 'answered' && index === firstIndex + 1) events.push('answer');
-      },
-    };
-    const { timers, leader, followers, nodes } = await cluster(16, new Map(['a', 'b', 'c'].map((id) => [id, answers])));
-    const [held, other] = followers;
-    assert.ok(held && other);
     const first = leader.node.submitCommand(text('first'), 5000);
     await timers.runUntil(timers.nowMs() + 50);
     assert.deepEqual(await first, text('first'));
-    firstIndex = leader.node.getStatus().lastLogIndex;
+    const firstIndex = leader.node.getStatus().lastLogIndex;
     assert.equal(held.node.getStatus().lastApplied < firstIndex, true, 'the follower has not learnt the commit yet');
-    // With the other follower down, the leader commits the second entry only with the held follower's answer.
-    await other.node.stop();
+    // The next append carries the second entry and the commit of the first.
     held.storage.holding = true;
-    held.storage.onWrite = (batch, options) => {
-      if (batch.entries.some((e) => e.index === firstIndex + 1))
-        events.push(`write overlap=${String(options?.overlap)}`);
-    };
-    const apply = held.stateMachine.apply.bind(held.stateMachine);
-    held.stateMachine.apply = (entry) => {
-      if (entry.index === firstIndex) events.push('apply first');
-      return apply(entry);
-    };
     const second = leader.node.submitCommand(text('second'), 5000);
     await timers.runUntil(timers.nowMs() + HOLD_MS);
     assert.ok(held.storage.heldCount > 0, 'the follower is writing the second entry');
-    assert.deepEqual(events, ['write overlap=false'], 'nothing is applied while the write is held');
+    assert.equal(holds(held.storage, firstIndex + 1), false, 'the second entry is not stored there yet');
+    assert.ok(
+      held.stateMachine.applied.some((e) => e.index === firstIndex),
+      'the first entry is applied while the follower writes the second',
+    );
     held.storage.release();
     await timers.runUntil(timers.nowMs() + 100);
     assert.deepEqual(await second, text('second'));
-    assert.deepEqual(events, ['write overlap=false', 'answer', 'apply first']);
     for (const n of nodes) await n.node.stop();
   });
 });
