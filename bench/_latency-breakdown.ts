@@ -7,7 +7,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProbeRecord } from '../agent/observability/latency-probe.js';
+import { LATENCY_STAGES } from '../agent/observability/latency-probe.js';
+import type { LatencyStage, ProbeRecord } from '../agent/observability/latency-probe.js';
 
 type Marks = Map<number, Map<string, number>>;
 
@@ -17,12 +18,34 @@ interface Agent {
   readonly gc: readonly (readonly [number, number, number])[];
 }
 
+/** A probe file's record, checked field by field (a file of another version is refused). */
+function parseRecord(text: string, file: string): ProbeRecord {
+  const value: unknown = JSON.parse(text);
+  const field = (name: string): unknown =>
+    typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined;
+  const node = field('node');
+  const stages = field('stages');
+  const marks = field('marks');
+  const gc = field('gc');
+  const numbers = (row: unknown): row is number[] => Array.isArray(row) && row.every((x) => typeof x === 'number');
+  const mark = (row: unknown): row is [number, ...(number | null)[]] =>
+    Array.isArray(row) && typeof row[0] === 'number' && row.every((x) => x === null || typeof x === 'number');
+  const stageList = (list: unknown): list is LatencyStage[] =>
+    Array.isArray(list) && list.every((x) => LATENCY_STAGES.some((stage) => stage === x));
+  if (typeof node !== 'string' || !stageList(stages) || !Array.isArray(marks) || !Array.isArray(gc))
+    throw new Error(`${file}: not a latency probe record`);
+  if (!marks.every(mark) || !gc.every((row) => numbers(row) && row.length === 3))
+    throw new Error(`${file}: not a latency probe record`);
+  const pauses = gc.map((row: number[]): [number, number, number] => [row[0] ?? 0, row[1] ?? 0, row[2] ?? 0]);
+  return { node, stages, marks, gc: pauses, droppedIndexes: Number(field('droppedIndexes') ?? 0) };
+}
+
 function load(dir: string): Agent[] {
   const agents: Agent[] = [];
   for (const name of readdirSync(dir)
     .filter((n) => n.endsWith('.latency.json'))
     .sort()) {
-    const record = JSON.parse(readFileSync(join(dir, name), 'utf8')) as ProbeRecord;
+    const record = parseRecord(readFileSync(join(dir, name), 'utf8'), join(dir, name));
     const marks: Marks = new Map();
     for (const [index, ...times] of record.marks) {
       const stages = new Map<string, number>();
