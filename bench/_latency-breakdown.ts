@@ -12,10 +12,13 @@ import type { LatencyStage, ProbeRecord } from '../agent/observability/latency-p
 
 type Marks = Map<number, Map<string, number>>;
 
+/** node:perf_hooks' NODE_PERFORMANCE_GC_FLAGS_FORCED: a collection a gc() call asked for. */
+const GC_FLAGS_FORCED = 4;
+
 interface Agent {
   readonly node: string;
   readonly marks: Marks;
-  readonly gc: readonly (readonly [number, number, number])[];
+  readonly gc: readonly (readonly [number, number, number, number])[];
 }
 
 /** A probe file's record, checked field by field (a file of another version is refused). */
@@ -34,9 +37,14 @@ function parseRecord(text: string, file: string): ProbeRecord {
     Array.isArray(list) && list.every((x) => LATENCY_STAGES.some((stage) => stage === x));
   if (typeof node !== 'string' || !stageList(stages) || !Array.isArray(marks) || !Array.isArray(gc))
     throw new Error(`${file}: not a latency probe record`);
-  if (!marks.every(mark) || !gc.every((row) => numbers(row) && row.length === 3))
+  if (!marks.every(mark) || !gc.every((row) => numbers(row) && row.length === 4))
     throw new Error(`${file}: not a latency probe record`);
-  const pauses = gc.map((row: number[]): [number, number, number] => [row[0] ?? 0, row[1] ?? 0, row[2] ?? 0]);
+  const pauses = gc.map((row: number[]): [number, number, number, number] => [
+    row[0] ?? 0,
+    row[1] ?? 0,
+    row[2] ?? 0,
+    row[3] ?? 0,
+  ]);
   return { node, stages, marks, gc: pauses, droppedIndexes: Number(field('droppedIndexes') ?? 0) };
 }
 
@@ -141,10 +149,12 @@ export function latencyBreakdown(dir: string): string[] {
   lines.push(...slowest(leader, agents, indexes, all));
   for (const a of agents) {
     const pauses = [...a.gc].map(([, d]) => d).sort((x, y) => x - y);
-    const major = a.gc.filter(([, , kind]) => kind !== 1).length;
+    const major = a.gc.filter(([, , kind]) => kind !== 1);
+    const forced = major.filter(([, , , flags]) => (flags & GC_FLAGS_FORCED) !== 0);
+    const ms = (list: readonly (readonly number[])[]): string => fmt(list.reduce((sum, [, d = 0]) => sum + d, 0));
     lines.push(
-      `gc ${a.node}: ${pauses.length} pauses (${major} not minor), p50 ${fmt(percentile(pauses, 50))} ` +
-        `max ${fmt(percentile(pauses, 100))} ms`,
+      `gc ${a.node}: ${pauses.length} pauses, p50 ${fmt(percentile(pauses, 50))} max ${fmt(percentile(pauses, 100))} ` +
+        `ms; ${major.length} not minor (${ms(major)} ms), ${forced.length} of them forced by gc() (${ms(forced)} ms)`,
     );
   }
   return lines;
@@ -168,7 +178,7 @@ function slowest(leader: Agent, agents: readonly Agent[], indexes: readonly numb
     const gcs = agents.flatMap((a) =>
       a.gc
         .filter(([t, d]) => t + d >= start && t <= start + ms)
-        .map(([, d, kind]) => `${a.node}:${d.toFixed(1)}${kind === 1 ? '' : `(kind ${kind})`}`),
+        .map(([, d, kind, flags]) => `${a.node}:${d.toFixed(1)}${kind === 1 ? '' : `(kind ${kind}, flags ${flags})`}`),
     );
     const top = parts.slice(0, 2).map(([n, v]) => `${n} ${fmt(v)}`);
     lines.push(`  ${index} ${fmt(ms)}: ${top.join('; ')}${gcs.length > 0 ? `; gc ${gcs.join(',')}` : ''}`);

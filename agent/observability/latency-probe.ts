@@ -55,8 +55,11 @@ export interface ProbeRecord {
   readonly stages: readonly LatencyStage[];
   /** Per index: [index, time of each stage in LATENCY_STAGES order or null]. */
   readonly marks: readonly (readonly [LogIndex, ...(number | null)[]])[];
-  /** [start, duration, kind] of each GC pause, ms (kind: node:perf_hooks' NODE_PERFORMANCE_GC_*, 1 minor, 4 major). */
-  readonly gc: readonly (readonly [number, number, number])[];
+  /**
+   * [start, duration, kind, flags] of each GC pause, ms (node:perf_hooks' constants: kind 1 minor,
+   * 4 major; flags 4 forced, a gc() call).
+   */
+  readonly gc: readonly (readonly [number, number, number, number])[];
   readonly droppedIndexes: number;
 }
 
@@ -65,7 +68,7 @@ const STAGE_SLOT = new Map<LatencyStage, number>(LATENCY_STAGES.map((stage, slot
 /** A probe that records in memory; see the module comment. */
 export class RecordingProbe implements LatencyProbe {
   private readonly marks = new Map<LogIndex, Float64Array>();
-  private readonly gc: [number, number, number][] = [];
+  private readonly gc: [number, number, number, number][] = [];
   private droppedIndexes = 0;
   private observer: PerformanceObserver | null = null;
 
@@ -100,8 +103,11 @@ export class RecordingProbe implements LatencyProbe {
       for (const entry of list.getEntries()) {
         if (this.gc.length >= PROBE_GC_PAUSES_MAX) return;
         const detail: unknown = Reflect.get(entry, 'detail');
-        const kind: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, 'kind') : 0;
-        this.gc.push([performance.timeOrigin + entry.startTime, entry.duration, typeof kind === 'number' ? kind : 0]);
+        const of = (name: string): number => {
+          const v: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, name) : 0;
+          return typeof v === 'number' ? v : 0;
+        };
+        this.gc.push([performance.timeOrigin + entry.startTime, entry.duration, of('kind'), of('flags')]);
       }
     });
     this.observer.observe({ entryTypes: ['gc'] });

@@ -6,6 +6,8 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   LATENCY_STAGES,
   PROBE_INDEXES_MAX,
@@ -76,6 +78,23 @@ describe('latency probe', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('records GC pauses while it watches: a gc() call is a major, forced one', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    assert.ok(typeof gc === 'function');
+    const probe = new RecordingProbe('n1');
+    probe.watchGc();
+    gc();
+    // The observer hears of a collection in a later turn of the event loop.
+    for (let turns = 0; probe.record().gc.length === 0 && turns < 100; turns += 1)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    probe.stopGc();
+    const pause = probe.record().gc.find(([, , kind]) => kind === 4);
+    assert.ok(pause, 'a major collection was recorded');
+    assert.equal((pause[3] ?? 0) & 4, 4, 'flagged as forced');
+    assert.ok(pause[1] >= 0);
   });
 
   it('is made only when CORAFT_LATENCY_PROBE names a folder', () => {
