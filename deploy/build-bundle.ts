@@ -65,6 +65,9 @@ const COMMON: BuildOptions = {
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
+  // ASCII (esbuild's default, stated): the loader then reads the bundle as Latin-1, a plain copy
+  // (agent/cli/code-cache.ts).
+  charset: 'ascii',
   logLevel: 'warning',
   metafile: true,
 };

@@ -17,6 +17,7 @@
  * V8 itself checks the source's length, not its text), the data's CRC-32 (V8 does not check its
  * payload in a release build, and a damaged file must not reach it), then V8's data.
  */
+import { isAscii } from 'node:buffer';
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { Module, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -175,6 +176,15 @@ function cachedDataFor(cachePath: string | null, key: SourceKey): Buffer | Exclu
   return file === null ? 'missing' : decodeCacheFile(file, key);
 }
 
+/**
+ * The text of the bundle's bytes. esbuild writes it in ASCII (non-ASCII characters escaped), which
+ * reads as Latin-1 in a plain copy, several times faster than UTF-8 decoding (2-4 ms of each start
+ * for the 1.3 MB bundle); a bundle that is not ASCII is decoded as UTF-8.
+ */
+function bundleText(bytes: Buffer): string {
+  return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+}
+
 /** What writing the cache needs once the agent is ready: where, the bundle's key and its compiled script. */
 interface PendingWrite {
   readonly path: string;
@@ -199,7 +209,7 @@ export function startCli(bundlePath: string, args: readonly string[], env: NodeJ
   const found = cachedDataFor(cachePath, key);
   const { script, bundle } = compileBundle(
     bundlePath,
-    bytes.toString('utf8'),
+    bundleText(bytes),
     typeof found === 'string' ? undefined : found,
   );
   const state: CodeCacheState = typeof found === 'string' ? found : script.cachedDataRejected ? 'rejected' : 'used';

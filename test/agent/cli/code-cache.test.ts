@@ -149,6 +149,20 @@ describe('the code cache of coraft agent', () => {
       seen.hooks.afterReady();
     });
 
+    it('runs a bundle whose text is not ASCII, read as UTF-8, and uses its cache next', () => {
+      const bundle = join(dir, 'non-ascii.cjs');
+      const text = FAKE_BUNDLE.replace("'hello '", "'h\u00e9llo \u2713 '");
+      writeFileSync(bundle, text);
+      for (const state of ['missing', 'used']) {
+        Reflect.deleteProperty(globalThis, 'coraftCodeCacheTest');
+        startCli(bundle, ['agent'], { CORAFT_CODE_CACHE: dir });
+        const seen = Reflect.get(globalThis, 'coraftCodeCacheTest') as Seen;
+        assert.equal(seen.greeting, 'h\u00e9llo \u2713 agent');
+        assert.equal(seen.hooks?.codeCache, state);
+        seen.hooks?.afterReady();
+      }
+    });
+
     it('leaves no temporary file behind when the cache cannot take its place', () => {
       // A folder where the cache file goes: the temporary file is written, its rename fails.
       mkdirSync(cache);
