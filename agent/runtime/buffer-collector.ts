@@ -18,8 +18,10 @@
  *   (down to DEAD_SHARE_MIN), so the next one waits for more growth, and one that frees most of
  *   it raises the share again.
  * After activity (applied entries) the collector looks at most every `checkIntervalMs`, collects
- * at most once per `collectIntervalMsMin`, and checks once after the last activity, so the
- * buffers of a load are released after it ends; an agent at rest has no timer. Without a
+ * at most once per `collectIntervalMsMin`, and checks once after the last activity: then, the
+ * load over, one collection stalls no one, so it collects whenever the buffers grew past the
+ * slack, whatever the line and the share, and the buffers of a load are released after it ends.
+ * An agent at rest has no timer. Without a
  * collection function (Node started without `--expose-gc`) nothing is collected.
  *
  * A scavenge (`gc({type: 'minor'})`) is no cheaper lever: on a leader under 64 clients x 4 KiB
@@ -77,6 +79,7 @@ export class BufferCollector {
   private lastCollected: { readonly bytes: number; readonly grownBytes: number } | null = null;
   private lastCheckMs = Number.NEGATIVE_INFINITY;
   private lastCollectMs = Number.NEGATIVE_INFINITY;
+  private lastActivityMs = Number.NEGATIVE_INFINITY;
   /** The check after the last activity; null while none is armed. */
   private trailing: TimerHandle | null = null;
   private collectionsValue = 0;
@@ -114,11 +117,27 @@ export class BufferCollector {
   noteActivity(): void {
     if (this.stopped) return;
     const now = this.deps.timers.nowMs();
+    this.lastActivityMs = now;
     if (now - this.lastCheckMs >= this.options.checkIntervalMs) this.check(now);
-    this.trailing ??= this.deps.timers.setTimer(this.options.collectIntervalMsMin * 2, () => {
-      this.trailing = null;
-      this.check(this.deps.timers.nowMs());
-    });
+    this.trailing ??= this.deps.timers.setTimer(this.restMs(), () => this.onTrailing());
+  }
+
+  /** How long without activity makes the agent at rest, ms. */
+  private restMs(): number {
+    return this.options.collectIntervalMsMin * 2;
+  }
+
+  /** The trailing check: at rest once no entry applied for restMs, else a check and the timer again. */
+  private onTrailing(): void {
+    this.trailing = null;
+    const now = this.deps.timers.nowMs();
+    const quietMs = now - this.lastActivityMs;
+    if (quietMs >= this.restMs()) {
+      this.check(now, true);
+      return;
+    }
+    this.check(now);
+    this.trailing = this.deps.timers.setTimer(this.restMs() - quietMs, () => this.onTrailing());
   }
 
   /** Cancels the trailing check (the agent stops). */
@@ -128,7 +147,8 @@ export class BufferCollector {
     this.trailing = null;
   }
 
-  private check(now: number): void {
+  /** Looks at the memory; `atRest` (no entry applied for a while): the line and the dead share do not apply. */
+  private check(now: number, atRest = false): void {
     this.lastCheckMs = now;
     const reading = this.deps.memory();
     const bytes = reading.arrayBufferBytes;
@@ -136,8 +156,8 @@ export class BufferCollector {
     this.floorBytes = Math.min(this.floorBytes, bytes);
     const grownBytes = bytes - this.floorBytes;
     const deadShare = this.expectedDeadShare();
-    if (grownBytes * deadShare <= this.options.slackBytes) return;
-    if (reading.heapUsedBytes + bytes - this.baseBytes <= this.options.lineBytes) return;
+    if (grownBytes * (atRest ? 1 : deadShare) <= this.options.slackBytes) return;
+    if (!atRest && reading.heapUsedBytes + bytes - this.baseBytes <= this.options.lineBytes) return;
     if (now - this.lastCollectMs < this.options.collectIntervalMsMin) return;
     this.deps.collect();
     this.lastCollectMs = now;

@@ -143,6 +143,33 @@ describe('buffer collector', () => {
     collector.stop();
   });
 
+  it('after the last activity collects once the buffers grew past the slack, whatever the line and share', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 20 * MIB, heap: 40 * MIB };
+    let collections = 0;
+    let freed = false;
+    const collector = collectorOn(
+      timers,
+      memory,
+      () => {
+        collections += 1;
+        if (freed) memory.buffers = 30 * MIB;
+      },
+      50 * MIB,
+    );
+    while (collections < 3) {
+      memory.buffers += MIB; // live growth: collections free nothing
+      await later(timers, collector, 250);
+    }
+    assert.equal(collector.expectedDeadShare(), DEAD_SHARE_MIN);
+    memory.heap = 10 * MIB; // the load ends; below the line
+    memory.buffers += 10 * MIB; // 10 MiB grew past the floor: dead buffers of the load's last writes
+    freed = true;
+    await timers.runUntil(timers.nowMs() + 10_000);
+    assert.equal(collections, 4, 'the check after the last activity collected');
+    collector.stop();
+  });
+
   it('follows the bytes down, checks once after the last activity and sets no timer at rest', async () => {
     const timers = new VirtualTimers();
     const memory = { buffers: 40 * MIB, heap: 20 * MIB };
