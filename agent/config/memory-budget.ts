@@ -64,9 +64,9 @@ export const BUFFER_LINE_HEAP_SHARE = 2;
 /**
  * The line of memory in use below which the buffer collector leaves dead buffers to V8
  * (agent/runtime/buffer-collector.ts): 1/BUFFER_LINE_HEAP_SHARE of `heapLimitBytes` (about
- * 50 MiB under the shipped unit, whose heap limit is 99 MiB; under 64 clients a leader used 25-35
- * MiB of heap and held 5-30 MiB of live buffers between snapshots, a snapshot being written 30
- * MiB more). Infinity when the heap limit is unknown.
+ * 50 MiB under the shipped unit, whose heap limit is 99 MiB; under 64 clients a leader used 20-35
+ * MiB of heap and held 10-25 MiB of live buffers above those it holds at rest, a snapshot being
+ * written about 30 MiB more). Infinity when the heap limit is unknown.
  */
 export function bufferLineForHeap(heapLimitBytes: number): number {
   if (!Number.isFinite(heapLimitBytes) || heapLimitBytes <= 0) return Number.POSITIVE_INFINITY;

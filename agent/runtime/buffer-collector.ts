@@ -8,21 +8,25 @@
  *
  * A full collection stops the agent for 30-90 ms (measured on a loaded leader), so the collector
  * runs one only when the agent's memory budget needs it and it is likely to pay:
- * - the memory in use (V8's heap used plus the ArrayBuffer bytes above their least since start,
- *   which leaves out buffers allocated once such as LMDB's 16 MiB read buffer) is past
- *   `lineBytes` (from the heap limit, config/memory-budget.ts); below it V8's own pace is fine;
+ * - the memory in use (V8's heap used plus the ArrayBuffer bytes above their least since the
+ *   collector started: the agent starts it once its storage is open, before it loads its log and
+ *   store, so this leaves out buffers held for good such as LMDB's 16 MiB read buffer, mostly
+ *   never touched) is past `lineBytes` (from the heap limit, config/memory-budget.ts); below it
+ *   V8's own pace is within the budget;
  * - the ArrayBuffer bytes grew past their least since the last collection by more than
- *   `slackBytes` once scaled by the share of such growth that the past collections found dead.
+ *   `slackBytes`, once scaled by the share of such growth that collections are expected to free.
  *   Growth of live buffers (a log filling up to its snapshot, a snapshot being encoded) is not
- *   freed by a collection: each collection that frees little of the growth halves the share
- *   (down to DEAD_SHARE_MIN), so the next one waits for more growth, and one that frees most of
- *   it raises the share again.
+ *   freed by a collection. Each collection is judged by what it freed (its bytes less the least
+ *   seen after it, as V8 may account freed buffers only once it swept them) over the smaller of
+ *   its growth and the slack; the expected share is the mean of the one before and that, at least
+ *   DEAD_SHARE_MIN. So a collection that freed nothing makes the next wait for twice the growth,
+ *   and one that freed the slack brings the share back up.
  * After activity (applied entries) the collector looks at most every `checkIntervalMs`, collects
  * at most once per `collectIntervalMsMin`, and checks once after the last activity: then, the
  * load over, one collection stalls no one, so it collects whenever the buffers grew past the
  * slack, whatever the line and the share, and the buffers of a load are released after it ends.
- * An agent at rest has no timer. Without a
- * collection function (Node started without `--expose-gc`) nothing is collected.
+ * An agent at rest has no timer. Without a collection function (Node started without
+ * `--expose-gc`) nothing is collected.
  *
  * A scavenge (`gc({type: 'minor'})`) is no cheaper lever: on a leader under 64 clients x 4 KiB
  * it took 4-8 ms and freed 0.4-0.9 MiB of buffers on average (the dead ones are old), about
