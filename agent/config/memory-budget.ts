@@ -54,3 +54,21 @@ export function bufferSlackForHeap(heapLimitBytes: number): number {
   const share = Math.floor(heapLimitBytes / BUFFER_SLACK_HEAP_SHARE);
   return Math.min(BUFFER_SLACK_MAX_BYTES, Math.max(BUFFER_SLACK_MIN_BYTES, share));
 }
+
+/**
+ * The memory in use (V8 heap used plus the ArrayBuffer bytes above the least since start) past
+ * which the buffer collector may collect is at most this fraction (1/n) of the heap limit.
+ */
+export const BUFFER_LINE_HEAP_SHARE = 2;
+
+/**
+ * The line of memory in use below which the buffer collector leaves dead buffers to V8
+ * (agent/runtime/buffer-collector.ts): 1/BUFFER_LINE_HEAP_SHARE of `heapLimitBytes` (about
+ * 50 MiB under the shipped unit, whose heap limit is 99 MiB; under 64 clients a leader used 20-35
+ * MiB of heap and held 10-25 MiB of live buffers above those it holds at rest, a snapshot being
+ * written about 30 MiB more). Infinity when the heap limit is unknown.
+ */
+export function bufferLineForHeap(heapLimitBytes: number): number {
+  if (!Number.isFinite(heapLimitBytes) || heapLimitBytes <= 0) return Number.POSITIVE_INFINITY;
+  return Math.floor(heapLimitBytes / BUFFER_LINE_HEAP_SHARE);
+}

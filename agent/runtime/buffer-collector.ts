@@ -1,17 +1,36 @@
 /**
  * Frees dead buffers sooner than V8 would on its own (issue 17). A Buffer's bytes live outside
  * the V8 heap (malloc'd), and are freed only when a garbage collection finds its ArrayBuffer
- * dead. Buffers that die young go at the next scavenge; but under load most of the agent's
- * buffers die old: a value overwritten in the store, a log entry compacted away, a WAL tail
- * entry checkpointed. V8 starts a full collection for them only once the external bytes grew by
- * tens of MiB since the last one (a leader of 64 clients x 4 KiB held 30-40 MiB of dead buffers
- * above a live 45 MiB), and glibc keeps the high-water mark of its heap resident afterwards. So
- * after activity (applied entries) the collector looks at most every `checkIntervalMs` at the
- * bytes of live and dead ArrayBuffers, and when they grew `slackBytes` past the least it saw
- * since its last collection, it runs a full collection (at most one per `collectIntervalMsMin`).
- * One check follows the last activity, so the buffers of a load are released after it ends; an
- * agent at rest has no timer. Without a collection function (Node started without `--expose-gc`)
- * nothing is collected.
+ * dead. Buffers that die young go at the next scavenge; but under load many of the agent's
+ * buffers die old: a log entry compacted away, a WAL tail entry checkpointed, a snapshot's
+ * chunks. V8 starts a full collection for them only once the external bytes grew by tens of MiB
+ * since the last one, and glibc keeps the high-water mark of its heap resident afterwards.
+ *
+ * A full collection stops the agent for 30-90 ms (measured on a loaded leader), so the collector
+ * runs one only when the agent's memory budget needs it and it is likely to pay:
+ * - the memory in use (V8's heap used plus the ArrayBuffer bytes above their least since the
+ *   collector started: the agent starts it once its storage is open, before it loads its log and
+ *   store, so this leaves out buffers held for good such as LMDB's 16 MiB read buffer, mostly
+ *   never touched) is past `lineBytes` (from the heap limit, config/memory-budget.ts); below it
+ *   V8's own pace is within the budget;
+ * - the ArrayBuffer bytes grew past their least since the last collection by more than
+ *   `slackBytes`, once scaled by the share of such growth that collections are expected to free.
+ *   Growth of live buffers (a log filling up to its snapshot, a snapshot being encoded) is not
+ *   freed by a collection. Each collection is judged by what it freed (its bytes less the least
+ *   seen after it, as V8 may account freed buffers only once it swept them) over the smaller of
+ *   its growth and the slack; the expected share is the mean of the one before and that, at least
+ *   DEAD_SHARE_MIN. So a collection that freed nothing makes the next wait for twice the growth,
+ *   and one that freed the slack brings the share back up.
+ * After activity (applied entries) the collector looks at most every `checkIntervalMs`, collects
+ * at most once per `collectIntervalMsMin`, and checks once after the last activity: then, the
+ * load over, one collection stalls no one, so it collects whenever the buffers grew past the
+ * slack, whatever the line and the share, and the buffers of a load are released after it ends.
+ * An agent at rest has no timer. Without a collection function (Node started without
+ * `--expose-gc`) nothing is collected.
+ *
+ * A scavenge (`gc({type: 'minor'})`) is no cheaper lever: on a leader under 64 clients x 4 KiB
+ * it took 4-8 ms and freed 0.4-0.9 MiB of buffers on average (the dead ones are old), about
+ * the cost per MiB of a full collection, which freed 4.6-6.3 MiB in 55-72 ms.
  */
 import { assert } from '../../contracts/assert.js';
 import type { Timers, TimerHandle } from '../../contracts/clock.js';
@@ -19,32 +38,52 @@ import type { Metrics } from '../../contracts/metrics.js';
 
 /** The collector's bounds. */
 export interface BufferCollectorOptions {
-  /** Growth of the ArrayBuffer bytes past their least since the last collection that starts one, bytes. >= 1 MiB. */
+  /** Memory in use (heap used + ArrayBuffer bytes above their least since start) below which none runs, bytes. */
+  readonly lineBytes: number;
+  /** Growth of the ArrayBuffer bytes, scaled by the share found dead, that starts a collection, bytes. >= 1 MiB. */
   readonly slackBytes: number;
-  /** Least time between two looks at the ArrayBuffer bytes while entries apply, ms. >= 10. */
+  /** Least time between two looks at the memory while entries apply, ms. >= 10. */
   readonly checkIntervalMs: number;
   /** Least time between two collections, ms. >= checkIntervalMs. */
   readonly collectIntervalMsMin: number;
 }
 
-/** The collector's defaults (the slack comes from the heap budget, config/memory-budget.ts). */
+/** The collector's defaults (the line and the slack come from the heap budget, config/memory-budget.ts). */
 export const BUFFER_COLLECTOR_TIMING = { checkIntervalMs: 250, collectIntervalMsMin: 500 } as const;
+
+/** The least share of the ArrayBuffer growth the collector expects to be dead (it never stops collecting). */
+export const DEAD_SHARE_MIN = 1 / 8;
+
+/** One reading of the agent's memory. */
+export interface MemoryReading {
+  /** The bytes of every ArrayBuffer, live or not yet collected (process.memoryUsage().arrayBuffers). */
+  readonly arrayBufferBytes: number;
+  /** The bytes of the V8 heap in use (process.memoryUsage().heapUsed). */
+  readonly heapUsedBytes: number;
+}
 
 /** What the collector reads and calls. */
 export interface BufferCollectorDeps {
   readonly timers: Timers;
   readonly metrics: Metrics;
-  /** The bytes of every ArrayBuffer, live or not yet collected (process.memoryUsage().arrayBuffers). */
-  readonly arrayBufferBytes: () => number;
+  /** Reads the agent's memory now. */
+  readonly memory: () => MemoryReading;
   /** Runs a full garbage collection, synchronously. */
   readonly collect: () => void;
 }
 
 export class BufferCollector {
+  /** The least ArrayBuffer bytes seen since start: buffers the agent holds for good. */
+  private baseBytes: number;
   /** The least ArrayBuffer bytes seen since the last collection (or since start). */
   private floorBytes: number;
+  /** The expected dead share before the last collection was judged (1 before any). */
+  private priorShare = 1;
+  /** The ArrayBuffer bytes when the last collection ran and their growth past the floor then; null before any. */
+  private lastCollected: { readonly bytes: number; readonly grownBytes: number } | null = null;
   private lastCheckMs = Number.NEGATIVE_INFINITY;
   private lastCollectMs = Number.NEGATIVE_INFINITY;
+  private lastActivityMs = Number.NEGATIVE_INFINITY;
   /** The check after the last activity; null while none is armed. */
   private trailing: TimerHandle | null = null;
   private collectionsValue = 0;
@@ -54,10 +93,12 @@ export class BufferCollector {
     private readonly deps: BufferCollectorDeps,
     private readonly options: BufferCollectorOptions,
   ) {
+    assert(options.lineBytes >= 0, 'lineBytes is not negative');
     assert(options.slackBytes >= 1024 * 1024, 'slackBytes is at least 1 MiB');
     assert(options.checkIntervalMs >= 10, 'checkIntervalMs is at least 10 ms');
     assert(options.collectIntervalMsMin >= options.checkIntervalMs, 'collectIntervalMsMin >= checkIntervalMs');
-    this.floorBytes = deps.arrayBufferBytes();
+    this.baseBytes = deps.memory().arrayBufferBytes;
+    this.floorBytes = this.baseBytes;
   }
 
   /** Collections run so far. */
@@ -65,15 +106,42 @@ export class BufferCollector {
     return this.collectionsValue;
   }
 
+  /** The share of the ArrayBuffer growth the collector expects a collection to free, DEAD_SHARE_MIN..1. */
+  expectedDeadShare(): number {
+    const last = this.lastCollected;
+    if (last === null) return 1;
+    // Judged on the least bytes since: V8 may account the freed buffers only once it swept them, after gc() returned.
+    // A collection that freed the slack paid, whatever live growth came beside the dead buffers.
+    const freedBytes = Math.max(0, last.bytes - this.floorBytes);
+    const freedShare = Math.min(1, freedBytes / Math.min(last.grownBytes, this.options.slackBytes));
+    return Math.max(DEAD_SHARE_MIN, (this.priorShare + freedShare) / 2);
+  }
+
   /** Notes activity (an entry applied): checks now if the last check is old enough, and once after it. */
   noteActivity(): void {
     if (this.stopped) return;
     const now = this.deps.timers.nowMs();
+    this.lastActivityMs = now;
     if (now - this.lastCheckMs >= this.options.checkIntervalMs) this.check(now);
-    this.trailing ??= this.deps.timers.setTimer(this.options.collectIntervalMsMin * 2, () => {
-      this.trailing = null;
-      this.check(this.deps.timers.nowMs());
-    });
+    this.trailing ??= this.deps.timers.setTimer(this.restMs(), () => this.onTrailing());
+  }
+
+  /** How long without activity makes the agent at rest, ms. */
+  private restMs(): number {
+    return this.options.collectIntervalMsMin * 2;
+  }
+
+  /** The trailing check: at rest once no entry applied for restMs, else a check and the timer again. */
+  private onTrailing(): void {
+    this.trailing = null;
+    const now = this.deps.timers.nowMs();
+    const quietMs = now - this.lastActivityMs;
+    if (quietMs >= this.restMs()) {
+      this.check(now, true);
+      return;
+    }
+    this.check(now);
+    this.trailing = this.deps.timers.setTimer(this.restMs() - quietMs, () => this.onTrailing());
   }
 
   /** Cancels the trailing check (the agent stops). */
@@ -83,17 +151,26 @@ export class BufferCollector {
     this.trailing = null;
   }
 
-  private check(now: number): void {
+  /** Looks at the memory; `atRest` (no entry applied for a while): the line and the dead share do not apply. */
+  private check(now: number, atRest = false): void {
     this.lastCheckMs = now;
-    const bytes = this.deps.arrayBufferBytes();
-    if (bytes < this.floorBytes) this.floorBytes = bytes;
-    if (bytes - this.floorBytes <= this.options.slackBytes) return;
+    const reading = this.deps.memory();
+    const bytes = reading.arrayBufferBytes;
+    this.baseBytes = Math.min(this.baseBytes, bytes);
+    this.floorBytes = Math.min(this.floorBytes, bytes);
+    const grownBytes = bytes - this.floorBytes;
+    const deadShare = this.expectedDeadShare();
+    if (grownBytes * (atRest ? 1 : deadShare) <= this.options.slackBytes) return;
+    if (!atRest && reading.heapUsedBytes + bytes - this.baseBytes <= this.options.lineBytes) return;
     if (now - this.lastCollectMs < this.options.collectIntervalMsMin) return;
     this.deps.collect();
     this.lastCollectMs = now;
     this.collectionsValue += 1;
-    this.floorBytes = this.deps.arrayBufferBytes();
     this.deps.metrics.increment('agent_buffer_collections_total');
+    this.priorShare = deadShare;
+    this.lastCollected = { bytes, grownBytes };
+    this.floorBytes = this.deps.memory().arrayBufferBytes;
+    this.baseBytes = Math.min(this.baseBytes, this.floorBytes);
   }
 }
 
@@ -104,4 +181,10 @@ export function exposedCollector(): (() => void) | null {
   return () => {
     Reflect.apply(gc, globalThis, []);
   };
+}
+
+/** Reads the memory of this process for the collector. */
+export function processMemory(): MemoryReading {
+  const usage = process.memoryUsage();
+  return { arrayBufferBytes: usage.arrayBuffers, heapUsedBytes: usage.heapUsed };
 }

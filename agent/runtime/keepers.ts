@@ -10,8 +10,8 @@ import type { AgentConfig } from '../config/agent-config.js';
 import { QuotaKeeper, type KvStateMachine } from '../kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { getHeapStatistics } from 'node:v8';
-import { bufferSlackForHeap } from '../config/memory-budget.js';
-import { BUFFER_COLLECTOR_TIMING, BufferCollector, exposedCollector } from './buffer-collector.js';
+import { bufferLineForHeap, bufferSlackForHeap } from '../config/memory-budget.js';
+import { BUFFER_COLLECTOR_TIMING, BufferCollector, exposedCollector, processMemory } from './buffer-collector.js';
 import { DiskGuard } from './disk-guard.js';
 import type { RaftNodeImpl } from './node.js';
 
@@ -76,8 +76,8 @@ export function startLeaseKeeper(
 }
 
 /**
- * The buffer collector of an agent whose Node exposes `gc` (the unit's --expose-gc), its slack
- * sized to the V8 heap limit (config/memory-budget.ts); null, and a log line saying so, otherwise.
+ * The buffer collector of an agent whose Node exposes `gc` (the unit's --expose-gc), its line
+ * and slack sized to the V8 heap limit (config/memory-budget.ts); null, and a log line saying so, otherwise.
  */
 export function bufferCollectorFor(deps: {
   readonly timers: Timers;
@@ -89,10 +89,11 @@ export function bufferCollectorFor(deps: {
     deps.logger.info('buffer collector off: Node runs without --expose-gc (the unit passes it)', {});
     return null;
   }
-  const slackBytes = bufferSlackForHeap(getHeapStatistics().heap_size_limit);
-  const arrayBufferBytes = (): number => process.memoryUsage().arrayBuffers;
+  const heapLimitBytes = getHeapStatistics().heap_size_limit;
+  const lineBytes = bufferLineForHeap(heapLimitBytes);
+  const slackBytes = bufferSlackForHeap(heapLimitBytes);
   return new BufferCollector(
-    { timers: deps.timers, metrics: deps.metrics, arrayBufferBytes, collect },
-    { slackBytes, ...BUFFER_COLLECTOR_TIMING },
+    { timers: deps.timers, metrics: deps.metrics, memory: processMemory, collect },
+    { lineBytes, slackBytes, ...BUFFER_COLLECTOR_TIMING },
   );
 }

@@ -1,20 +1,25 @@
 // Proves the buffer collector (agent/runtime/buffer-collector.ts, issue 17). On virtual time with
-// a scripted byte count: it collects once the ArrayBuffer bytes grew past their least by more
-// than the slack and not before, looks at most once per check interval while entries apply,
-// collects at most once per collectIntervalMsMin, takes the bytes left after a collection as its
-// new floor, checks once after the last activity (so a load's buffers go when it ends) and sets
-// no timer at rest or once stopped. In a child Node started with the shipped unit's flags, a
-// store whose 4 KiB values are overwritten at about 8 MiB a second holds at most the slack plus
-// one check interval's writes of dead buffers with the collector, where without it V8 let them
-// pass 16 MiB; the budget gives the unit's heap a slack of 1/16 of it.
+// scripted memory readings and a fake collection: it collects only while the memory in use (heap
+// used + ArrayBuffer bytes above their least since start) is past the budget's line, and only once
+// the buffers grew past their least since the last collection by more than the slack, scaled by
+// the share of such growth past collections freed; growth that collections do not free (live
+// buffers) makes the next one wait for more, down to DEAD_SHARE_MIN, and a collection that frees
+// it brings the share back; it looks at most once per check interval while entries apply,
+// collects at most once per collectIntervalMsMin, checks once after the last activity (so a load's
+// buffers go when it ends) and sets no timer at rest or once stopped. In a child Node started with
+// the shipped unit's flags, a store near the line whose 4 KiB values are overwritten at about 8 MiB
+// a second holds at most twice the slack plus one check interval's writes of dead buffers with the
+// collector, where without it V8 let them pass that (about 32 MiB); the budget gives the unit's
+// heap a line of half of it and a slack of 1/16.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BufferCollector } from '../../../agent/runtime/buffer-collector.js';
+import { BufferCollector, DEAD_SHARE_MIN } from '../../../agent/runtime/buffer-collector.js';
 import {
   BUFFER_SLACK_MAX_BYTES,
   BUFFER_SLACK_MIN_BYTES,
+  bufferLineForHeap,
   bufferSlackForHeap,
 } from '../../../agent/config/memory-budget.js';
 import { UNIT_NODE_FLAGS } from '../../../agent/fleet/memory-sizing.js';
@@ -23,76 +28,183 @@ import { NoopMetrics } from '../../../agent/observability/noop.js';
 
 const MIB = 1024 * 1024;
 const HERE = dirname(fileURLToPath(import.meta.url));
+const SLACK = 6 * MIB;
 
-function collectorOn(timers: VirtualTimers, bytes: { now: number }, onCollect: () => void): BufferCollector {
+/** Scripted memory: the ArrayBuffer bytes and the heap used, in bytes. */
+interface Memory {
+  buffers: number;
+  heap: number;
+}
+
+function collectorOn(timers: VirtualTimers, memory: Memory, onCollect: () => void, lineBytes = 0): BufferCollector {
   return new BufferCollector(
-    { timers, metrics: new NoopMetrics(), arrayBufferBytes: () => bytes.now, collect: onCollect },
-    { slackBytes: 6 * MIB, checkIntervalMs: 250, collectIntervalMsMin: 500 },
+    {
+      timers,
+      metrics: new NoopMetrics(),
+      memory: () => ({ arrayBufferBytes: memory.buffers, heapUsedBytes: memory.heap }),
+      collect: onCollect,
+    },
+    { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
   );
+}
+
+/** Advances past the check interval and notes one activity. */
+async function later(timers: VirtualTimers, collector: BufferCollector, ms = 500): Promise<void> {
+  await timers.runUntil(timers.nowMs() + ms);
+  collector.noteActivity();
 }
 
 describe('buffer collector', () => {
   it('collects once the buffers grew past their least by the slack, at most once per interval', async () => {
     const timers = new VirtualTimers();
-    const bytes = { now: 40 * MIB };
+    const memory = { buffers: 40 * MIB, heap: 20 * MIB };
     let collections = 0;
-    const collector = collectorOn(timers, bytes, () => {
+    const collector = collectorOn(timers, memory, () => {
       collections += 1;
-      bytes.now = 30 * MIB; // what stays live after a full collection
+      memory.buffers = 30 * MIB; // what stays live after a full collection
     });
-    bytes.now = 46 * MIB; // exactly the slack: not yet
+    memory.buffers = 46 * MIB; // exactly the slack: not yet
     collector.noteActivity();
     assert.equal(collections, 0);
-    bytes.now = 47 * MIB;
+    memory.buffers = 47 * MIB;
     collector.noteActivity();
     assert.equal(collections, 0, 'looked at most once per check interval');
-    await timers.runUntil(timers.nowMs() + 250);
-    collector.noteActivity();
+    await later(timers, collector, 250);
     assert.equal(collections, 1);
-    bytes.now = 37 * MIB; // 7 MiB past the new floor of 30 MiB, but within collectIntervalMsMin
-    await timers.runUntil(timers.nowMs() + 250);
-    collector.noteActivity();
+    memory.buffers = 37 * MIB; // 7 MiB past the new floor of 30 MiB, but within collectIntervalMsMin
+    await later(timers, collector, 250);
     assert.equal(collections, 1, 'at most one collection per collectIntervalMsMin');
-    await timers.runUntil(timers.nowMs() + 250);
-    collector.noteActivity();
+    await later(timers, collector, 250);
     assert.equal(collections, 2, 'the floor is what a collection left');
     assert.equal(collector.collections(), 2);
     collector.stop();
   });
 
+  it('leaves dead buffers to V8 while the memory in use is below the budget line', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 16 * MIB, heap: 20 * MIB }; // 16 MiB allocated once at start (LMDB's read buffer)
+    let collections = 0;
+    const collector = collectorOn(
+      timers,
+      memory,
+      () => {
+        collections += 1;
+        memory.buffers = 20 * MIB;
+      },
+      50 * MIB,
+    );
+    memory.buffers = 40 * MIB; // 24 MiB grown, used = 20 + 24 = 44 MiB: below the line
+    collector.noteActivity();
+    assert.equal(collections, 0, 'below the line: no collection, however much the buffers grew');
+    memory.heap = 27 * MIB; // used = 27 + 24 = 51 MiB: past it
+    await later(timers, collector);
+    assert.equal(collections, 1, 'past the line and the slack: collected');
+    memory.buffers = 30 * MIB; // 10 MiB grown again, used = 27 + 14 = 41 MiB
+    await later(timers, collector);
+    assert.equal(collections, 1, 'the bytes held since start do not count as in use');
+    memory.heap = 40 * MIB;
+    await later(timers, collector);
+    assert.equal(collections, 2);
+    collector.stop();
+  });
+
+  it('waits for more growth after collections that freed little, and less again after one that freed it', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 20 * MIB, heap: 20 * MIB };
+    const grownAt: number[] = [];
+    let floor = 20 * MIB;
+    let freeAll = false;
+    const collector = collectorOn(timers, memory, () => {
+      grownAt.push(memory.buffers - floor);
+      if (freeAll) memory.buffers = floor; // the growth was dead
+      floor = memory.buffers; // otherwise live (a log filling up): nothing freed
+    });
+    // Live growth of 1 MiB per look, as a log of small entries between snapshots.
+    while (grownAt.length < 4) {
+      memory.buffers += MIB;
+      await later(timers, collector, 250);
+    }
+    assert.deepEqual(
+      grownAt.map((bytes) => bytes / MIB),
+      [7, 13, 25, 49],
+      'each collection that freed nothing doubled the growth the next one waits for',
+    );
+    assert.equal(collector.expectedDeadShare(), DEAD_SHARE_MIN);
+    freeAll = true;
+    while (grownAt.length < 7) {
+      memory.buffers += MIB;
+      await later(timers, collector, 250);
+    }
+    assert.deepEqual(
+      grownAt.slice(4).map((bytes) => bytes / MIB),
+      [49, 11, 8],
+      'collections that freed the growth brought the share back up',
+    );
+    collector.stop();
+  });
+
+  it('after the last activity collects once the buffers grew past the slack, whatever the line and share', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 20 * MIB, heap: 40 * MIB };
+    let collections = 0;
+    let freed = false;
+    const collector = collectorOn(
+      timers,
+      memory,
+      () => {
+        collections += 1;
+        if (freed) memory.buffers = 30 * MIB;
+      },
+      50 * MIB,
+    );
+    while (collections < 3) {
+      memory.buffers += MIB; // live growth: collections free nothing
+      await later(timers, collector, 250);
+    }
+    assert.equal(collector.expectedDeadShare(), DEAD_SHARE_MIN);
+    memory.heap = 10 * MIB; // the load ends; below the line
+    memory.buffers += 10 * MIB; // 10 MiB grew past the floor: dead buffers of the load's last writes
+    freed = true;
+    await timers.runUntil(timers.nowMs() + 10_000);
+    assert.equal(collections, 4, 'the check after the last activity collected');
+    collector.stop();
+  });
+
   it('follows the bytes down, checks once after the last activity and sets no timer at rest', async () => {
     const timers = new VirtualTimers();
-    const bytes = { now: 40 * MIB };
+    const memory = { buffers: 40 * MIB, heap: 20 * MIB };
     let collections = 0;
-    const collector = collectorOn(timers, bytes, () => {
+    const collector = collectorOn(timers, memory, () => {
       collections += 1;
-      bytes.now = 21 * MIB;
+      memory.buffers = 21 * MIB;
     });
     assert.equal(timers.pendingCount(), 0, 'no timer before any activity');
-    bytes.now = 20 * MIB; // V8 collected by itself: the floor follows
+    memory.buffers = 20 * MIB; // V8 collected by itself: the floor follows
     collector.noteActivity();
-    bytes.now = 27 * MIB; // the load's last entries
+    memory.buffers = 27 * MIB; // the load's last entries
     assert.equal(timers.pendingCount(), 1);
     await timers.runUntil(timers.nowMs() + 10_000);
     assert.equal(collections, 1, 'the check after the last activity collected');
     assert.equal(timers.pendingCount(), 0, 'nothing runs at rest');
     collector.noteActivity();
     collector.stop();
-    bytes.now = 40 * MIB;
+    memory.buffers = 40 * MIB;
     collector.noteActivity();
     await timers.runUntil(timers.nowMs() + 10_000);
     assert.equal(collections, 1, 'stopped: its timer cancelled and activity ignored');
     assert.equal(timers.pendingCount(), 0);
   });
 
-  it('sizes the slack to a sixteenth of the heap limit, within its bounds', () => {
+  it('sizes the line to half the heap limit and the slack to a sixteenth, within its bounds', () => {
+    assert.equal(bufferLineForHeap(99 * MIB), Math.floor((99 * MIB) / 2));
+    assert.equal(bufferLineForHeap(Number.NaN), Number.POSITIVE_INFINITY);
     assert.equal(bufferSlackForHeap(99 * MIB), Math.floor((99 * MIB) / 16));
     assert.equal(bufferSlackForHeap(16 * MIB), BUFFER_SLACK_MIN_BYTES);
     assert.equal(bufferSlackForHeap(4096 * MIB), BUFFER_SLACK_MAX_BYTES);
     assert.equal(bufferSlackForHeap(Number.NaN), BUFFER_SLACK_MAX_BYTES);
   });
 
-  it("keeps the dead buffers of an overwritten store within the slack under the unit's flags", function () {
+  it("keeps the dead buffers of a store near the line within the slack under the unit's flags", function () {
     this.timeout(60_000);
     const run = (mode: 'on' | 'off'): { slackBytes: number; peakExcessBytes: number; collections: number } => {
       const out = execFileSync(
@@ -106,12 +218,12 @@ describe('buffer collector', () => {
     };
     const on = run('on');
     assert.ok(on.collections >= 1, 'the collector collected');
-    // The slack, plus what one check interval (250 ms) of writes at about 8 MiB/s adds, with room for a slow machine.
-    assert.ok(
-      on.peakExcessBytes <= on.slackBytes + 4 * MIB,
-      `dead buffers peaked ${on.peakExcessBytes} bytes above live`,
-    );
+    // Twice the slack (the first collection frees little of the growth since start, which is the store: the next waits
+    // for twice the slack), plus what one check interval (250 ms) of writes at about 8 MiB/s adds, with room for a slow
+    // machine.
+    const bound = 2 * on.slackBytes + 4 * MIB;
+    assert.ok(on.peakExcessBytes <= bound, `dead buffers peaked ${on.peakExcessBytes} bytes above live`);
     const off = run('off');
-    assert.ok(off.peakExcessBytes > on.slackBytes + 4 * MIB, `without it V8 let ${off.peakExcessBytes} bytes wait`);
+    assert.ok(off.peakExcessBytes > bound, `without it V8 let ${off.peakExcessBytes} bytes wait`);
   });
 });
