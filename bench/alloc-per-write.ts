@@ -29,10 +29,17 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const KEYS_PER_CLIENT = 64;
 /** One GC line of --trace-gc-nvp: its kind and the bytes allocated since the previous GC. */
 const GC_LINE = /\bgc=(\w+)\b.*?\ballocated=(\d+)/;
+/**
+ * More than this between two GCs is not a reading: V8 printed allocated=805112782553965 once (a
+ * counter that went below zero), so such lines are counted as unreadable, not added.
+ */
+const ALLOCATED_READING_MAX = 2 ** 32;
 
 /** One agent's GC trace, added up as it arrives. */
 class GcTally {
   allocated = 0;
+  /** GC lines whose allocated= was past ALLOCATED_READING_MAX. */
+  unreadable = 0;
   readonly kinds = new Map<string, number>();
   private partial = '';
 
@@ -42,13 +49,15 @@ class GcTally {
     for (const line of lines) {
       const m = GC_LINE.exec(line);
       if (m === null) continue;
-      this.allocated += Number(m[2]);
+      const allocated = Number(m[2]);
+      if (allocated > ALLOCATED_READING_MAX) this.unreadable += 1;
+      else this.allocated += allocated;
       this.kinds.set(m[1] ?? '?', (this.kinds.get(m[1] ?? '?') ?? 0) + 1);
     }
   }
 
-  snapshot(): { allocated: number; kinds: Map<string, number> } {
-    return { allocated: this.allocated, kinds: new Map(this.kinds) };
+  snapshot(): { allocated: number; unreadable: number; kinds: Map<string, number> } {
+    return { allocated: this.allocated, unreadable: this.unreadable, kinds: new Map(this.kinds) };
   }
 }
 
@@ -105,13 +114,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     say(`${writes} writes in ${Math.round(elapsed)} ms (${Math.round((1000 * writes) / elapsed)}/s)`);
     const members: Record<string, unknown>[] = [];
     for (const [id, end] of [...after].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
-      const start = before.get(id) ?? { allocated: 0, kinds: new Map<string, number>() };
+      const start = before.get(id) ?? { allocated: 0, unreadable: 0, kinds: new Map<string, number>() };
+      const unreadable = end.unreadable - start.unreadable;
       const perWrite = writes > 0 ? Math.round((end.allocated - start.allocated) / writes) : null;
       const gcs: Record<string, number> = {};
       for (const [kind, n] of end.kinds) gcs[kind] = round((1000 * (n - (start.kinds.get(kind) ?? 0))) / writes, 2);
       const role = id === leader ? 'leader' : 'follower';
-      say(`${id} (${role}): ${perWrite ?? '-'} B allocated per write; GCs per 1k writes ${JSON.stringify(gcs)}`);
-      members.push({ id, role, bytesPerWrite: perWrite, gcsPer1000Writes: gcs });
+      const note = unreadable > 0 ? ` (${unreadable} GC line(s) unreadable, left out: the figure is low)` : '';
+      say(`${id} (${role}): ${perWrite ?? '-'} B allocated per write${note}; GCs per 1k writes ${JSON.stringify(gcs)}`);
+      members.push({ id, role, bytesPerWrite: perWrite, unreadableGcLines: unreadable, gcsPer1000Writes: gcs });
     }
     return { a: coraftBin, clients, valueBytes, durationMs: Math.round(elapsed), writes, members };
   } finally {
