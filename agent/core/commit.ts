@@ -5,17 +5,16 @@
  * C_new (Raft §6), a leader that the committed configuration removed steps down, and reads that
  * waited for the leader's first commit start their leadership check.
  */
-import { encodeConfiguration, isVoter, quorumVoters } from './configuration.js';
-import { committedIndex } from './quorum.js';
+import { encodeConfiguration, isVoter } from './configuration.js';
+import { jointCommitted } from './quorum.js';
 import { releaseWaitingReads } from './read-index.js';
 import type { CoreState } from './state.js';
 
 /** Advances the leader's commit index to what a quorum holds, if that entry is of the current term. */
 export function maybeCommit(core: CoreState): void {
   if (core.role !== 'leader') return;
-  const index = committedIndex(quorumVoters(core.configs.current()), (id) =>
-    id === core.id ? core.log.stableIndex : (core.progress.get(id)?.match ?? 0),
-  );
+  const config = core.configs.current();
+  const index = jointCommitted(config.voters, config.oldVoters, core.matchIndexOf);
   // Raft §5.4.2: only entries of the current term are committed by counting replicas.
   if (index > core.log.commitIndex && core.log.term(index) === core.currentTerm) {
     core.log.commitTo(index);

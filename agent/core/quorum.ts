@@ -15,22 +15,56 @@ export interface QuorumVoters {
   readonly outgoing: readonly NodeId[] | null;
 }
 
+/** Voters of one half that majorityCommitted sorts without allocating; more use a sorted copy. */
+export const SCRATCH_VOTERS = 16;
+const matchScratch = new Float64Array(SCRATCH_VOTERS);
+
 /**
  * The highest index acknowledged by a majority of `voters`, given each voter's match index
  * (absent counts as 0). An empty configuration commits everything (it imposes no constraint).
  */
 export function majorityCommitted(voters: readonly NodeId[], matchOf: (id: NodeId) => LogIndex): LogIndex {
-  if (voters.length === 0) return Number.MAX_SAFE_INTEGER;
+  const n = voters.length;
+  if (n === 0) return Number.MAX_SAFE_INTEGER;
+  if (n > SCRATCH_VOTERS) return sortedCommitted(voters, matchOf);
+  // The leader counts this on every acknowledgement: an insertion sort (descending) into a
+  // module-level scratch allocates nothing. The core is synchronous, so the scratch is never
+  // shared by two calls at once, and it is fully written before it is read.
+  let i = 0;
+  for (const id of voters) {
+    const match = matchOf(id);
+    let j = i;
+    for (let above = matchScratch[j - 1] ?? 0; j > 0 && above < match; above = matchScratch[j - 1] ?? 0) {
+      matchScratch[j] = above;
+      j -= 1;
+    }
+    matchScratch[j] = match;
+    i += 1;
+  }
+  // The quorum-th largest: a majority (floor(n / 2) + 1 voters) holds at least this index.
+  return matchScratch[n >> 1] ?? 0;
+}
+
+/** The sort-based reference, for halves larger than the scratch. */
+function sortedCommitted(voters: readonly NodeId[], matchOf: (id: NodeId) => LogIndex): LogIndex {
   const matches = voters.map(matchOf).sort((a, b) => b - a);
-  const quorum = Math.floor(voters.length / 2) + 1;
-  return matches[quorum - 1] ?? 0;
+  return matches[voters.length >> 1] ?? 0;
 }
 
 /** The highest index committed under `voters`: the minimum over both halves when joint. */
 export function committedIndex(voters: QuorumVoters, matchOf: (id: NodeId) => LogIndex): LogIndex {
-  const incoming = majorityCommitted(voters.incoming, matchOf);
-  if (voters.outgoing === null) return incoming;
-  return Math.min(incoming, majorityCommitted(voters.outgoing, matchOf));
+  return jointCommitted(voters.incoming, voters.outgoing, matchOf);
+}
+
+/** {@link committedIndex} of the halves themselves (no QuorumVoters object on the per-write path). */
+export function jointCommitted(
+  incoming: readonly NodeId[],
+  outgoing: readonly NodeId[] | null,
+  matchOf: (id: NodeId) => LogIndex,
+): LogIndex {
+  const committed = majorityCommitted(incoming, matchOf);
+  if (outgoing === null) return committed;
+  return Math.min(committed, majorityCommitted(outgoing, matchOf));
 }
 
 /** Counts the votes of one majority configuration; `voteOf` is true, false or undefined (not yet). */

@@ -29,6 +29,8 @@ export function requestRead(core: CoreState, token: number): RequestResult {
 
 /** Confirms the reads whose leadership check a quorum has acknowledged. */
 export function maybeConfirmReads(core: CoreState): void {
+  // Called on every acknowledgement: with no read pending there is nothing to count (nor allocate).
+  if (!core.reads.hasPending()) return;
   const voters = quorumVoters(core.configs.current());
   const confirmed = core.reads.takeConfirmed((seq) =>
     hasQuorum(voters, (id) => id === core.id || (core.ackedSeq.get(id) ?? 0) >= seq),

@@ -57,6 +57,11 @@ export class ReadIndexQueue {
     return count;
   }
 
+  /** True when some read waits for its leadership check (not for the leader's first commit). */
+  hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
   hasWaiting(): boolean {
     return this.waitingForCommit.length > 0;
   }

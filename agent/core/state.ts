@@ -77,6 +77,9 @@ export class CoreState {
   leaderId: NodeId | null = null;
   /** Per-peer replication state; only on a leader. */
   readonly progress = new Map<NodeId, Progress>();
+  /** A voter's match index as the leader counts it (its own: the stable log); one closure, so no allocation. */
+  readonly matchIndexOf = (id: NodeId): LogIndex =>
+    id === this.id ? this.log.stableIndex : (this.progress.get(id)?.match ?? 0);
   /** Votes received in the current (pre-)campaign. */
   readonly votes = new Map<NodeId, boolean>();
   electionElapsed = 0;

@@ -25,6 +25,13 @@ const FIELD_ITEMS: readonly Uint8Array[] = FIELD_ORDER.map((name) =>
 const OP_PUT = Uint8Array.from([0x63, 0x70, 0x75, 0x74]);
 const EMPTY_ITEM = new Uint8Array(0);
 
+/** The text of ASCII bytes [from, end) of a plain Uint8Array. */
+function charCodes(bytes: Uint8Array, from: number, end: number): string {
+  let text = '';
+  for (let i = from; i < end; i += 1) text += String.fromCharCode(bytes[i] ?? 0);
+  return text;
+}
+
 /** A cursor over one command's bytes; `at` is -1 once something could not be read. */
 class Cursor {
   at = 0;
@@ -52,13 +59,14 @@ class Cursor {
   ascii(): string | null {
     const length = this.argument(3);
     if (length < 0 || this.at + length > this.bytes.length) return this.failNull();
-    let text = '';
-    for (let i = this.at; i < this.at + length; i += 1) {
-      const byte = this.bytes[i] ?? 0x80;
-      if (byte >= 0x80) return this.failNull();
-      text += String.fromCharCode(byte);
-    }
-    this.at += length;
+    const end = this.at + length;
+    for (let i = this.at; i < end; i += 1) if ((this.bytes[i] ?? 0x80) >= 0x80) return this.failNull();
+    // Every replica reads the key of every put here: a Buffer (what the WAL and the peer codecs
+    // hand out) gives the text in one allocation; a string built a character at a time made one
+    // string per character (9 % of a follower's allocation per write).
+    const text =
+      this.bytes instanceof Buffer ? this.bytes.toString('latin1', this.at, end) : charCodes(this.bytes, this.at, end);
+    this.at = end;
     return text;
   }
 

@@ -11,9 +11,10 @@ export function responseOptions(response: CoapResponse): CoapOptionValue[] {
   const options: CoapOptionValue[] = [];
   if (response.etag !== undefined) options.push(option(CoapOption.ETag, response.etag));
   if (response.observe !== undefined) options.push(uintOption(CoapOption.Observe, response.observe));
-  for (const segment of response.locationPath ?? []) options.push(stringOption(CoapOption.LocationPath, segment));
+  if (response.locationPath !== undefined)
+    for (const segment of response.locationPath) options.push(stringOption(CoapOption.LocationPath, segment));
   if (response.contentFormat !== undefined) options.push(uintOption(CoapOption.ContentFormat, response.contentFormat));
   if (response.maxAge !== undefined) options.push(uintOption(CoapOption.MaxAge, response.maxAge));
-  if (response.options !== undefined) options.push(...response.options);
+  if (response.options !== undefined) for (const o of response.options) options.push(o);
   return options;
 }

@@ -91,6 +91,15 @@ interface Exchange {
   readonly confirmable: boolean;
 }
 
+/** The payload of responses without one (never written to: encodeMessage only reads it). */
+const EMPTY_PAYLOAD = new Uint8Array(0);
+
+/** `options` (a fresh array responseOptions made) with `extra` appended, without another copy. */
+function withExtra(options: CoapOptionValue[], extra: readonly CoapOptionValue[]): CoapOptionValue[] {
+  for (const o of extra) options.push(o);
+  return options;
+}
+
 /** A CoAP server; see the module comment. */
 export class CoapServer {
   readonly stats: CoapServerStats = {
@@ -337,8 +346,8 @@ export class CoapServer {
       code: response.code,
       messageId: exchange.confirmable ? exchange.messageId : this.allocateMessageId(),
       token: exchange.token,
-      options: [...responseOptions(response), ...extra],
-      payload: response.payload ?? new Uint8Array(0),
+      options: withExtra(responseOptions(response), extra),
+      payload: response.payload ?? EMPTY_PAYLOAD,
     };
   }
 
@@ -354,10 +363,13 @@ export class CoapServer {
     const endpoint = this.endpoint;
     if (endpoint === null) return;
     // A lost response is recovered by the client's retransmission, answered from the cache.
-    endpoint.send(bytes, peer.address, peer.port).catch(() => {
-      this.stats.sendFailures += 1;
-    });
+    endpoint.send(bytes, peer.address, peer.port).catch(this.countSendFailure);
   }
+
+  /** One handler for every response's failed send (made once: transmit runs for every answer). */
+  private readonly countSendFailure = (): void => {
+    this.stats.sendFailures += 1;
+  };
 
   /** Counts a refusal by the limit named `limit` (an option name). */
   private countLimit(limit: string): void {

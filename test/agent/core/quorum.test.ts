@@ -4,7 +4,7 @@
 // on failure; replay with FC_SEED / FC_PATH.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { committedIndex, majorityCommitted, voteResult } from '../../../agent/core/quorum.js';
+import { committedIndex, majorityCommitted, SCRATCH_VOTERS, voteResult } from '../../../agent/core/quorum.js';
 import { fcParams } from '../../fc-params.js';
 
 const voterSet = fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'), { minLength: 1, maxLength: 7 });
@@ -20,7 +20,52 @@ function bruteMajority(voters: readonly string[], match: Readonly<Record<string,
   return best;
 }
 
+/** The sort-based computation the allocation-free one replaced: the quorum-th largest match index. */
+function sortedReference(voters: readonly string[], match: ReadonlyMap<string, number>): number {
+  if (voters.length === 0) return Number.MAX_SAFE_INTEGER;
+  const sorted = voters.map((v) => match.get(v) ?? 0).sort((a, b) => b - a);
+  return sorted[Math.floor(voters.length / 2)] ?? 0;
+}
+
+/** Up to SCRATCH_VOTERS + 4 distinct ids, so both the scratch path and the sorted fallback are taken. */
+const bigVoterSet = fc.uniqueArray(
+  fc.integer({ min: 0, max: 40 }).map((n) => `n${n}`),
+  { minLength: 0, maxLength: SCRATCH_VOTERS + 4 },
+);
+const bigMatches = fc
+  .array(
+    fc.tuple(
+      fc.integer({ min: 0, max: 40 }).map((n) => `n${n}`),
+      fc.maxSafeNat(),
+    ),
+    { maxLength: 40 },
+  )
+  .map((pairs) => new Map(pairs));
+
 describe('quorum', () => {
+  it('the allocation-free commit index equals the sort-based one for any match indexes, sizes and joint halves', () => {
+    // A sequence of calls of mixed sizes, so a result left in the shared scratch by one call
+    // cannot leak into the next.
+    const calls = fc.array(fc.tuple(bigVoterSet, fc.option(bigVoterSet, { nil: null }), bigMatches), {
+      minLength: 1,
+      maxLength: 6,
+    });
+    fc.assert(
+      fc.property(calls, (list) => {
+        for (const [incoming, outgoing, match] of list) {
+          const matchOf = (id: string): number => match.get(id) ?? 0;
+          assert.equal(majorityCommitted(incoming, matchOf), sortedReference(incoming, match));
+          const expected =
+            outgoing === null
+              ? sortedReference(incoming, match)
+              : Math.min(sortedReference(incoming, match), sortedReference(outgoing, match));
+          assert.equal(committedIndex({ incoming, outgoing }, matchOf), expected);
+        }
+      }),
+      fcParams(),
+    );
+  });
+
   it('majority commit index equals the brute-force reference', () => {
     fc.assert(
       fc.property(voterSet, matches, (voters, match) => {

@@ -50,8 +50,19 @@ function generic(bytes: Uint8Array): KvCommand | 'malformed' {
 
 function agrees(bytes: Uint8Array): void {
   const direct = decodePutDirect(bytes);
+  sameAsBufferAndArray(bytes, direct);
   if (direct === null) return;
   assert.deepEqual(direct, generic(bytes));
+}
+
+/**
+ * Text is read one way from a Buffer and another from a plain Uint8Array: the same bytes, as a
+ * Buffer view at an offset into a larger buffer and as a plain array, read alike.
+ */
+function sameAsBufferAndArray(bytes: Uint8Array, direct: KvCommand | null): void {
+  const inBuffer = Buffer.concat([Buffer.from([0xff, 0x61]), bytes, Buffer.from([0x62])]).subarray(2, 2 + bytes.length);
+  assert.deepEqual(decodePutDirect(inBuffer), direct);
+  assert.deepEqual(decodePutDirect(Uint8Array.from(bytes)), direct);
 }
 
 describe('decodePutDirect', () => {
@@ -75,6 +86,7 @@ describe('decodePutDirect', () => {
         const direct = decodePutDirect(bytes);
         assert.notEqual(direct, null);
         assert.deepEqual(direct, generic(bytes));
+        sameAsBufferAndArray(bytes, direct);
         const plain = encodeKvCommand({ op: 'put', key, value, returnPrevious: prev, session: null, timeMs });
         assert.notEqual(decodePutDirect(plain), null);
         assert.deepEqual(decodePutDirect(plain), generic(plain));

@@ -1,0 +1,132 @@
+/**
+ * JavaScript heap bytes each agent allocates per committed write, under closed-loop writes to the
+ * leader of a fresh 3-agent cluster (the agent's defaults, as vs-etcd's):
+ *
+ *   npm run bench -- alloc-per-write [--a=DIR] [--clients=1] [--value-bytes=256] [--duration-ms=8000]
+ *                                    [--warmup-ms=1000] [--json]
+ *
+ * The agents run with V8's --trace-gc-nvp, whose every GC line carries `allocated=` (bytes
+ * allocated on the V8 heap since the previous GC); the bench adds those up per agent over the
+ * measured window and divides by the writes acknowledged in it. The figure is exact to within one
+ * young-generation cycle per agent (about 1-16 MiB; give enough writes that this does not matter),
+ * and counts V8 heap objects only: ArrayBuffer backing stores outside the heap (Buffer.alloc above
+ * the pool) do not show here. Also reports GCs per 1,000 writes by kind (s = scavenge,
+ * mc = mark-compact, ms = minor mark-sweep). --a=DIR measures another built checkout's agents
+ * instead (DIR/bin/coraft.js), for before/after figures.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Cleanup } from './_cleanup.js';
+import { CoraftSystem } from './_coraft.js';
+import { intOption, option, round } from './_figures.js';
+import { sleep } from './_system.js';
+import type { BenchWriter } from './_system.js';
+
+/** Timeout of one client write, ms. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Keys each client cycles through (as bench/_closed-loop.ts). */
+const KEYS_PER_CLIENT = 64;
+/** One GC line of --trace-gc-nvp: its kind and the bytes allocated since the previous GC. */
+const GC_LINE = /\bgc=(\w+)\b.*?\ballocated=(\d+)/;
+/**
+ * More than this between two GCs is not a reading: V8 printed allocated=805112782553965 once (a
+ * counter that went below zero), so such lines are counted as unreadable, not added.
+ */
+const ALLOCATED_READING_MAX = 2 ** 32;
+
+/** One agent's GC trace, added up as it arrives. */
+class GcTally {
+  allocated = 0;
+  /** GC lines whose allocated= was past ALLOCATED_READING_MAX. */
+  unreadable = 0;
+  readonly kinds = new Map<string, number>();
+  private partial = '';
+
+  add(chunk: string): void {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = GC_LINE.exec(line);
+      if (m === null) continue;
+      const allocated = Number(m[2]);
+      if (allocated > ALLOCATED_READING_MAX) this.unreadable += 1;
+      else this.allocated += allocated;
+      this.kinds.set(m[1] ?? '?', (this.kinds.get(m[1] ?? '?') ?? 0) + 1);
+    }
+  }
+
+  snapshot(): { allocated: number; unreadable: number; kinds: Map<string, number> } {
+    return { allocated: this.allocated, unreadable: this.unreadable, kinds: new Map(this.kinds) };
+  }
+}
+
+async function load(writers: readonly BenchWriter[], durationMs: number): Promise<number> {
+  let running = true;
+  let writes = 0;
+  const loops = writers.map(async (writer, c) => {
+    for (let j = 0; running; j += 1) if (await writer.put(`alloc-${c}-${j % KEYS_PER_CLIENT}`)) writes += 1;
+  });
+  await sleep(durationMs);
+  running = false;
+  await Promise.all(loops);
+  return writes;
+}
+
+export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const aDir = option(args, 'a', '');
+  const coraftBin = aDir === '' ? null : join(resolve(aDir), 'bin', 'coraft.js');
+  if (coraftBin !== null && !existsSync(coraftBin)) throw new Error(`--a: a built coraft checkout (no ${coraftBin})`);
+  const clients = intOption(args, 'clients', 1, 1, 1024);
+  const valueBytes = intOption(args, 'value-bytes', 256, 1, 1024 * 1024);
+  const durationMs = intOption(args, 'duration-ms', 8000, 100, 600_000);
+  const warmupMs = intOption(args, 'warmup-ms', 1000, 0, 60_000);
+  const tallies = new Map<string, GcTally>();
+  const cleanup = new Cleanup();
+  const uninstall = cleanup.onSignals(say);
+  try {
+    const system = cleanup.addOwner(
+      await CoraftSystem.create({
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        nodeArgs: ['--trace-gc-nvp'],
+        onOutput: (id, chunk) => {
+          const tally = tallies.get(id) ?? new GcTally();
+          tallies.set(id, tally);
+          tally.add(chunk);
+        },
+        ...(coraftBin === null ? {} : { coraftBin }),
+      }),
+    );
+    await system.start();
+    const leader = await system.leader(60_000);
+    const value = new Uint8Array(valueBytes).fill(0x61);
+    const writers: BenchWriter[] = [];
+    for (let i = 0; i < clients; i += 1) writers.push(await system.openWriter(leader, value));
+    await load(writers, warmupMs);
+    const before = new Map([...tallies].map(([id, t]) => [id, t.snapshot()]));
+    const started = performance.now();
+    const writes = await load(writers, durationMs);
+    const elapsed = performance.now() - started;
+    const after = new Map([...tallies].map(([id, t]) => [id, t.snapshot()]));
+    await Promise.all(writers.map((w) => w.close()));
+    say(`alloc-per-write: ${coraftBin ?? 'this checkout'}; ${clients} client(s) x ${valueBytes} B`);
+    say(`${writes} writes in ${Math.round(elapsed)} ms (${Math.round((1000 * writes) / elapsed)}/s)`);
+    const members: Record<string, unknown>[] = [];
+    for (const [id, end] of [...after].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+      const start = before.get(id) ?? { allocated: 0, unreadable: 0, kinds: new Map<string, number>() };
+      const unreadable = end.unreadable - start.unreadable;
+      const perWrite = writes > 0 ? Math.round((end.allocated - start.allocated) / writes) : null;
+      const gcs: Record<string, number> = {};
+      for (const [kind, n] of end.kinds) gcs[kind] = round((1000 * (n - (start.kinds.get(kind) ?? 0))) / writes, 2);
+      const role = id === leader ? 'leader' : 'follower';
+      const note = unreadable > 0 ? ` (${unreadable} GC line(s) unreadable, left out: the figure is low)` : '';
+      say(`${id} (${role}): ${perWrite ?? '-'} B allocated per write${note}; GCs per 1k writes ${JSON.stringify(gcs)}`);
+      members.push({ id, role, bytesPerWrite: perWrite, unreadableGcLines: unreadable, gcsPer1000Writes: gcs });
+    }
+    return { a: coraftBin, clients, valueBytes, durationMs: Math.round(elapsed), writes, members };
+  } finally {
+    await cleanup.run(say);
+    uninstall();
+  }
+}
