@@ -3,15 +3,14 @@
  * one writer open, superseded by a snapshot persisted meanwhile, and never committing an image
  * older than the one stored. {@link SnapshotWriters} keeps that bookkeeping for an engine;
  * {@link GatheringSnapshotWriter} keeps the chunks and commits them as one image (the memory
- * engine's writer, whose disk is memory anyway), begun through
- * {@link SnapshotWriters.beginGathering} and committed through {@link commitGathered}. The LMDB
- * and WAL engines stream the records instead (lmdb/lmdb-snapshot-stream.ts), begun through
- * {@link SnapshotWriters.beginWith} and checked through {@link acceptsSnapshot}.
+ * engine's writer, whose disk is memory anyway), begun through {@link SnapshotWriters.beginGathering}.
+ * The LMDB and WAL engines stream the records instead (lmdb/lmdb-snapshot-stream.ts), begun
+ * through {@link SnapshotWriters.beginWith} and checked through {@link acceptsSnapshot}.
  */
 import { assert } from '../contracts/assert.js';
 import { PersistenceError } from '../contracts/errors.js';
 import type { LogIndex, Snapshot, SnapshotMeta } from '../contracts/log.js';
-import type { PersistBatch, SnapshotWriter } from '../contracts/persistence.js';
+import type { SnapshotWriter } from '../contracts/persistence.js';
 
 /** A writer an engine opened, as {@link SnapshotWriters} sees it. */
 export interface OpenWriter {
@@ -77,23 +76,6 @@ export class SnapshotWriters {
     const host: GatheringHost = { commitWhole, ended: (ended) => this.ended(ended), snapshotBytesMax };
     return this.beginWith((generation) => new GatheringSnapshotWriter(meta, generation, host, totalBytes));
   }
-}
-
-/**
- * Commits a gathered image through an engine's write queue unless it is superseded: by a snapshot
- * persisted or a writer begun since (`writers`), or by a stored snapshot at the same or a later
- * index (`storedIndex`, from the writes accepted so far, which are in write order).
- */
-export async function commitGathered(
-  writers: SnapshotWriters,
-  generation: number,
-  snapshot: Snapshot,
-  storedIndex: LogIndex | null,
-  write: (batch: PersistBatch) => Promise<void>,
-): Promise<boolean> {
-  if (!acceptsSnapshot(writers, generation, snapshot.lastIncludedIndex, storedIndex)) return false;
-  await write({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
-  return true;
 }
 
 /**
