@@ -168,6 +168,21 @@ for (const kind of ['lmdb', 'wal'] as const) {
       assert.deepStrictEqual(await loadSnapshot(engine), leader);
     });
 
+    it('resolves false when the leader’s snapshot is persisted while the commit waits for its records', async () => {
+      const writer = engine.beginSnapshot(snapshot(12, 2));
+      await writeAll(writer, snapshot(12, 2, 10 * SNAPSHOT_RECORD_BYTES + 3));
+      const committed = writer.commit();
+      const leader = snapshot(50, 3, 2 * SNAPSHOT_RECORD_BYTES);
+      await engine.persist({ ...EMPTY_BATCH, snapshot: leader });
+      assert.equal(await committed, false);
+      await laneIdle(engine);
+      assert.equal(recordsIn(engine, 1), 2, "the leader's records, none of the writer's");
+      assert.deepStrictEqual(await loadSnapshot(engine), leader);
+      await engine.close();
+      engine = await openEngine();
+      assert.deepStrictEqual(await loadSnapshot(engine), leader);
+    });
+
     it('aborts a writer when a second begins; the second commits its own image', async () => {
       const first = engine.beginSnapshot(snapshot(11, 2));
       await writeAll(first, snapshot(11, 2, 8 * SNAPSHOT_RECORD_BYTES));
