@@ -36,6 +36,12 @@ export interface SystemFootprint {
   readonly idleRssAnonBytes: PerMember<number | null>;
   /** The file-backed part of idleRssBytes (RssFile: the executable's and libraries' pages, LMDB's map). */
   readonly idleRssFileBytes: PerMember<number | null>;
+  /**
+   * The part of idleRssFileBytes that is the executable's own pages (node's or etcd's binary):
+   * file-backed, shared with every process running the same binary, and reclaimable by the kernel;
+   * which of them are resident depends on what the runtime touched, not on the program's own data.
+   */
+  readonly idleRssExecutableBytes: PerMember<number | null>;
   readonly idleCpuPercent: PerMember<number | null>;
   readonly startupWriteBytes: PerMember<number | null>;
   readonly idleWriteBytes: PerMember<number | null>;
@@ -124,6 +130,13 @@ function rssRows(f: Footprint): GoalRow[] {
       figure: '  of which file pages (RssFile), MiB',
       coraft: list(c.idleRssFileBytes, mib),
       etcd: list(e?.idleRssFileBytes, mib),
+      goal: '',
+      met: null,
+    },
+    {
+      figure: '    of which the executable (node, etcd; shared, reclaimable), MiB',
+      coraft: list(c.idleRssExecutableBytes, mib),
+      etcd: list(e?.idleRssExecutableBytes, mib),
       goal: '',
       met: null,
     },

@@ -6,7 +6,7 @@
  * tested (test/bench/proc.test.ts); the readers return null once the process is gone.
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One reading of a process. Bytes are bytes; CPU is seconds of user plus system time. */
@@ -132,6 +132,21 @@ export function parseSmapsRss(text: string, suffix: string): number {
 export function mappedFileBytes(pid: number, suffix: string): number | null {
   const smaps = readOrNull(`/proc/${pid}/smaps`);
   return smaps === null ? null : parseSmapsRss(smaps, suffix);
+}
+
+/**
+ * Resident bytes of process `pid`'s mappings of its own executable (/proc/PID/exe: node's or
+ * etcd's binary); null when it is gone.
+ */
+export function executableBytes(pid: number): number | null {
+  let executable: string;
+  try {
+    executable = readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    // Gone (or not Linux).
+    return null;
+  }
+  return mappedFileBytes(pid, executable);
 }
 
 /** Most directory entries walked by folderBytes; a data folder holds a handful. */

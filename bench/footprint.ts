@@ -12,9 +12,10 @@
  *    own account of its start-up (the phases from process start to READY, and its CPU time) is
  *    printed beside it (bench/_startup-phases.ts).
  * 2. Rest: after --settle-ms, each member's RSS (VmRSS, and its anonymous and file-backed parts,
- *    RssAnon and RssFile), the bytes it has written to the block layer since spawn (/proc/PID/io)
- *    and its data folder's size; then over --idle-ms, its CPU (% of one core, /proc/PID/stat) and
- *    the bytes it wrote while idle. With --cpu-prof-dir, each coraft agent writes a V8 CPU profile
+ *    RssAnon and RssFile, and of RssFile the executable's own pages), the bytes it has written to
+ *    the block layer since spawn (/proc/PID/io) and its data folder's size; then over --idle-ms,
+ *    its CPU (% of one core, /proc/PID/stat) and the bytes it wrote while idle. With
+ *    --cpu-prof-dir, each coraft agent writes a V8 CPU profile
  *    there when it exits (`npm run bench -- profile DIR` sums them).
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
  *    the leader for --load-ms: peak VmRSS and RssAnon (sampled every 250 ms), RssAnon
@@ -42,7 +43,7 @@ import { goalRows, goalsTable, parseMemorySetting } from './_footprint-report.js
 import type { Footprint, LoadFootprint, SystemFootprint } from './_footprint-report.js';
 import { measureInstall } from './_install-size.js';
 import type { InstallSize } from './_install-size.js';
-import { folderBytes, readProcess } from './_proc.js';
+import { executableBytes, folderBytes, readProcess } from './_proc.js';
 import type { ProcessSample } from './_proc.js';
 import { measureStartup, probeStartup } from './_startup.js';
 import { phasesTable } from './_startup-phases.js';
@@ -77,6 +78,7 @@ interface Rest {
   readonly idleRssBytes: Record<string, number | null>;
   readonly idleRssAnonBytes: Record<string, number | null>;
   readonly idleRssFileBytes: Record<string, number | null>;
+  readonly idleRssExecutableBytes: Record<string, number | null>;
   readonly idleCpuPercent: Record<string, number | null>;
   readonly startupWriteBytes: Record<string, number | null>;
   readonly idleWriteBytes: Record<string, number | null>;
@@ -86,6 +88,7 @@ interface Rest {
 /** Measures rest for every system at once (they idle side by side): start-up figures now, then over `idleMs`. */
 async function measureRest(systems: readonly BenchSystem[], idleMs: number): Promise<Rest[]> {
   const before = systems.map(readAll);
+  const executable = systems.map((s) => byMember(s, (_id, pid) => (pid === null ? null : executableBytes(pid))));
   const started = Date.now();
   const data = systems.map((s) => byMember(s, (_id, _pid, dir) => folderBytes(dir).allocatedBytes));
   await sleep(idleMs);
@@ -105,6 +108,7 @@ async function measureRest(systems: readonly BenchSystem[], idleMs: number): Pro
       idleRssBytes: byMember(s, (id) => b[id]?.rssBytes ?? null),
       idleRssAnonBytes: byMember(s, (id) => b[id]?.rssAnonBytes ?? null),
       idleRssFileBytes: byMember(s, (id) => b[id]?.rssFileBytes ?? null),
+      idleRssExecutableBytes: executable[i] ?? {},
       startupWriteBytes: byMember(s, (id) => b[id]?.writeBytes ?? null),
       idleCpuPercent: byMember(s, (id) => {
         const cpu = delta(id, (p) => p.cpuSeconds);

@@ -12,8 +12,9 @@
  * their loaders find the native file beside their own package; so do the optional peer
  * dependencies (protobufjs, prom-client, hot-shots), which the CLI requires on demand.
  *
- * Beside it: dist/bundle/loader.js, which bin/coraft.js imports: it runs the bundle, `coraft agent`
- * with a V8 code cache (agent/cli/code-cache.ts); dist/bundle/wal-checkpoint-worker.js, the WAL
+ * Beside it: dist/bundle/loader.cjs, which bin/coraft.js requires (both CommonJS: an ES module entry
+ * would load Node's ES module loader into every agent): it runs the bundle, `coraft agent` with a
+ * V8 code cache (agent/cli/code-cache.ts); dist/bundle/wal-checkpoint-worker.js, the WAL
  * checkpoint worker (an ES module, started by the bundle from beside itself). The bundle sits two
  * folders below the package root, like dist/codec/*.js, so the paths our modules find from
  * import.meta.url (the protobuf schema in codec/, bin/coraft.js) hold in both.
@@ -64,6 +65,9 @@ const COMMON: BuildOptions = {
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
+  // ASCII (esbuild's default, stated): the loader then reads the bundle as Latin-1, a plain copy
+  // (agent/cli/code-cache.ts).
+  charset: 'ascii',
   logLevel: 'warning',
   metafile: true,
 };
@@ -109,11 +113,13 @@ async function main(): Promise<void> {
     outfile: join(ROOT, BUNDLE_DIR, 'wal-checkpoint-worker.js'),
     format: 'esm',
   });
+  // CommonJS, like bin/coraft.js that requires it: an ES module would make Node.js load its ES
+  // module loader into every agent (issue 17).
   const loader = await build({
     ...COMMON,
     entryPoints: [join(ROOT, 'agent/cli/code-cache.ts')],
-    outfile: join(ROOT, BUNDLE_DIR, 'loader.js'),
-    format: 'esm',
+    outfile: join(ROOT, BUNDLE_DIR, 'loader.cjs'),
+    format: 'cjs',
   });
   const meta = { cli: cli.metafile, worker: worker.metafile, loader: loader.metafile };
   writeFileSync(join(ROOT, BUNDLE_DIR, 'meta.json'), JSON.stringify(meta));

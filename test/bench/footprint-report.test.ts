@@ -2,7 +2,7 @@
 // the unit's MemoryHigh read in systemd's units, the worst member decides, idle CPU is judged
 // against etcd's and not at all without etcd, peak RSS must be both under 90 MiB and under
 // MemoryHigh, any idle write fails, and figures without a goal (the anonymous and file parts of
-// the idle RSS among them) are reported, not judged.
+// the idle RSS, and of the file pages the executable's own, among them) are reported, not judged.
 import { strict as assert } from 'node:assert';
 import { goalRows, goalsTable, parseMemorySetting, worst } from '../../bench/_footprint-report.js';
 import type { Footprint, GoalRow, SystemFootprint } from '../../bench/_footprint-report.js';
@@ -16,6 +16,7 @@ function system(over: Partial<SystemFootprint> = {}): SystemFootprint {
     idleRssBytes: { n1: 45 * MiB, n2: 48 * MiB, n3: 49 * MiB },
     idleRssAnonBytes: { n1: 15 * MiB, n2: 17 * MiB, n3: 18 * MiB },
     idleRssFileBytes: { n1: 30 * MiB, n2: 31 * MiB, n3: 31 * MiB },
+    idleRssExecutableBytes: { n1: 27 * MiB, n2: 27 * MiB, n3: 27 * MiB },
     idleCpuPercent: { n1: 0.5, n2: 0.4, n3: 0.6 },
     startupWriteBytes: { n1: MiB, n2: MiB, n3: 1.5 * MiB },
     idleWriteBytes: { n1: 0, n2: 0, n3: 0 },
@@ -95,6 +96,10 @@ describe('bench footprint goals', () => {
     // The two parts of the idle RSS are reported beside it, not judged.
     assert.match(goalsTable(rows), /of which anonymous \(RssAnon\), MiB\s+15 \/ 17 \/ 18\s/);
     assert.match(goalsTable(rows), /of which file pages \(RssFile\), MiB\s+30 \/ 31 \/ 31\s/);
+    assert.match(
+      goalsTable(rows),
+      /of which the executable \(node, etcd; shared, reclaimable\), MiB\s+27 \/ 27 \/ 27\s/,
+    );
   });
 
   it('fails each goal by its worst member', () => {

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  executableBytes,
   folderBytes,
   ioWriteBytes,
   parseIo,
@@ -89,5 +90,12 @@ describe('bench /proc readers', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("counts the executable's resident pages within the file-backed part, and nothing for a process gone", () => {
+    const own = executableBytes(process.pid);
+    const sample = readProcess(process.pid);
+    assert.ok(own !== null && sample !== null && own > 0 && own <= sample.rssFileBytes, `${own} of the file pages`);
+    assert.equal(executableBytes(2 ** 22 + 1), null);
   });
 });

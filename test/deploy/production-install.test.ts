@@ -137,7 +137,7 @@ describe('a production install (npm pack, npm install --omit=dev, prune-prebuild
     assert.deepEqual(readdirSync(join(modules, 'coraft/dist/bundle')).sort(), [
       'THIRD-PARTY-NOTICES.txt',
       'coraft.cjs',
-      'loader.js',
+      'loader.cjs',
       'wal-checkpoint-worker.js',
     ]);
     const bytes = folderBytes(modules).allocatedBytes;

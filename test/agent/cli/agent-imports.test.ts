@@ -2,7 +2,9 @@
 // needs (issue 17: idle memory and start-up time): not Ajv (its configuration validator is
 // compiled ahead of time), not the metrics backends (prom-client, hot-shots), not the
 // simulator, not the other CLI commands, not the HTTP peer transports with node:http,
-// node:https and TLS, and not node:child_process (only systemd-notify needs it).
+// node:https and TLS, and not node:child_process (only systemd-notify needs it); and that its
+// entry (bin/coraft.js, the loader) is CommonJS: Node runs no ES module job, whose loader's modules
+// an ES module entry would add to every agent.
 // A real agent process runs the shipped entry (bin/coraft.js and the bundle dist/bundle/coraft.cjs:
 // `npm run build` first). In the bundle each of our modules reached through import() and each
 // bundled CommonJS file is a function named after its source path, run the first time the module
@@ -17,11 +19,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 
-/** Writes what the bundle's require() asked for (built-ins without "node:") and the files loaded to $CORAFT_LOADED. */
+/**
+ * Writes what the bundle's require() asked for (built-ins without "node:"), the files loaded, and
+ * Node's own modules the process loaded to $CORAFT_LOADED. CommonJS (--require), so that the
+ * preload itself does not start Node's ES module loader.
+ */
 const PRELOAD = `
-import { Module, createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
-const require = createRequire(import.meta.url);
+const { Module } = require('node:module');
+const { writeFileSync } = require('node:fs');
 const asked = new Set();
 const original = Module.prototype.require;
 Module.prototype.require = function (id) {
@@ -31,6 +36,7 @@ Module.prototype.require = function (id) {
 process.on('exit', () => writeFileSync(process.env.CORAFT_LOADED, JSON.stringify({
   builtins: [...asked].filter((id) => Module.isBuiltin(id)),
   required: Object.keys(require.cache),
+  nodeModules: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
 })));
 `;
 
@@ -58,6 +64,11 @@ const NOT_RUN = [
 const NOT_REQUIRED = ['/node_modules/prom-client/', '/node_modules/hot-shots/', '/node_modules/protobufjs/'];
 /** Built-in modules the agent must not ask for. */
 const NOT_BUILTIN = ['http', 'https', 'tls', '_http_server', 'child_process'];
+/**
+ * Node's own modules of its ES module loader that only an ES module entry runs (bin/coraft.js and
+ * the loader are CommonJS; lmdb's require('module') loads the loader itself, not these).
+ */
+const NOT_NODE_MODULES = ['internal/modules/esm/module_job', 'internal/modules/esm/translators'];
 
 interface CoverageFunction {
   readonly functionName: string;
@@ -85,7 +96,7 @@ describe('what a started agent runs', function () {
   let cluster: AgentProcesses | null = null;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'coraft-imports-'));
-    writeFileSync(join(dir, 'preload.mjs'), PRELOAD);
+    writeFileSync(join(dir, 'preload.cjs'), PRELOAD);
   });
   after(async () => {
     await cluster?.close();
@@ -98,7 +109,7 @@ describe('what a started agent runs', function () {
     cluster = await AgentProcesses.create({
       nodes: 1,
       storage: 'memory',
-      nodeArgs: ['--import', join(dir, 'preload.mjs')],
+      nodeArgs: ['--require', join(dir, 'preload.cjs')],
       agentEnv: () => ({ CORAFT_LOADED: record, NODE_V8_COVERAGE: coverage }),
     });
     cluster.startAll();
@@ -106,7 +117,11 @@ describe('what a started agent runs', function () {
     await cluster.signal('n1', 'SIGTERM');
     const modules = bundledModules(coverage);
     const ran = [...modules].filter(([, run]) => run).map(([name]) => name);
-    const loaded = JSON.parse(readFileSync(record, 'utf8')) as { builtins: string[]; required: string[] };
+    const loaded = JSON.parse(readFileSync(record, 'utf8')) as {
+      builtins: string[];
+      required: string[];
+      nodeModules: string[];
+    };
     // The records are complete: they hold the agent's own modules, the bundled pino, and the packages outside.
     for (const part of ['agent/runtime/agent.ts', 'transport/dtls/server.ts', 'node_modules/pino/pino.js'])
       assert.ok(
@@ -138,5 +153,8 @@ describe('what a started agent runs', function () {
       );
     for (const name of NOT_BUILTIN)
       assert.ok(!loaded.builtins.includes(name), `node:${name} is not asked for (${loaded.builtins.join(' ')})`);
+    assert.ok(loaded.nodeModules.includes('dgram'), "Node's own modules are recorded");
+    for (const name of NOT_NODE_MODULES)
+      assert.ok(!loaded.nodeModules.includes(name), `${name} is not loaded: the entry is CommonJS`);
   });
 });

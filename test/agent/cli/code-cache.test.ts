@@ -7,7 +7,16 @@
 // start writes the cache, the next uses it and leaves the file alone, and a damaged file neither
 // stops the agent nor survives its next start.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcesses } from '../../../agent/cli/agent-processes.js';
@@ -138,6 +147,31 @@ describe('the code cache of coraft agent', () => {
       const seen = run(dir, join(dir, 'no', 'such', 'folder'));
       assert.equal(seen.hooks?.codeCache, 'missing');
       seen.hooks.afterReady();
+    });
+
+    it('runs a bundle whose text is not ASCII, read as UTF-8, and uses its cache next', () => {
+      const bundle = join(dir, 'non-ascii.cjs');
+      const text = FAKE_BUNDLE.replace("'hello '", "'h\u00e9llo \u2713 '");
+      writeFileSync(bundle, text);
+      for (const state of ['missing', 'used']) {
+        Reflect.deleteProperty(globalThis, 'coraftCodeCacheTest');
+        startCli(bundle, ['agent'], { CORAFT_CODE_CACHE: dir });
+        const seen = Reflect.get(globalThis, 'coraftCodeCacheTest') as Seen;
+        assert.equal(seen.greeting, 'h\u00e9llo \u2713 agent');
+        assert.equal(seen.hooks?.codeCache, state);
+        seen.hooks?.afterReady();
+      }
+    });
+
+    it('leaves no temporary file behind when the cache cannot take its place', () => {
+      // A folder where the cache file goes: the temporary file is written, its rename fails.
+      mkdirSync(cache);
+      const seen = run(dir, dir);
+      seen.hooks?.afterReady();
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.startsWith(CACHE_FILE)),
+        [CACHE_FILE],
+      );
     });
   });
 
