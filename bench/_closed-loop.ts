@@ -29,6 +29,19 @@ export interface MemberUsage {
   readonly rssAnonPeakBytes: number;
   /** Bytes written to the block layer; null without task I/O accounting. */
   readonly writeBytes: number | null;
+  /** Bytes handed to write calls (wchar); null without task I/O accounting. */
+  readonly writeCallBytes: number | null;
+}
+
+/** `prior` plus the growth of a counter from `before` to `after`; null once any of them is unknown. */
+function addDelta(
+  prior: number | null,
+  before: number | null | undefined,
+  after: number | null | undefined,
+): number | null {
+  return prior === null || before === null || before === undefined || after === null || after === undefined
+    ? null
+    : prior + after - before;
 }
 
 /** The sum of a measurement's slices so far. */
@@ -54,17 +67,22 @@ export class LoadAccumulator {
     rssPeak: number,
     anonPeak: number,
   ): void {
-    const prior = this.members.get(id) ?? { id, cpuSeconds: 0, rssPeakBytes: 0, rssAnonPeakBytes: 0, writeBytes: 0 };
+    const prior = this.members.get(id) ?? {
+      id,
+      cpuSeconds: 0,
+      rssPeakBytes: 0,
+      rssAnonPeakBytes: 0,
+      writeBytes: 0,
+      writeCallBytes: 0,
+    };
     const cpu = before !== null && after !== null ? after.cpuSeconds - before.cpuSeconds : 0;
-    const from = before?.writeBytes ?? null;
-    const to = after?.writeBytes ?? null;
-    const written = from !== null && to !== null && prior.writeBytes !== null ? prior.writeBytes + to - from : null;
     this.members.set(id, {
       id,
       cpuSeconds: prior.cpuSeconds + cpu,
       rssPeakBytes: Math.max(prior.rssPeakBytes, rssPeak),
       rssAnonPeakBytes: Math.max(prior.rssAnonPeakBytes, anonPeak),
-      writeBytes: written,
+      writeBytes: addDelta(prior.writeBytes, before?.writeBytes, after?.writeBytes),
+      writeCallBytes: addDelta(prior.writeCallBytes, before?.writeCallBytes, after?.writeCallBytes),
     });
   }
 }

@@ -29,6 +29,8 @@ export interface CoraftOptions {
   readonly raft?: Readonly<Record<string, unknown>>;
   /** Extra Node.js flags of every agent (after the unit's; bench/soak.ts bounds the heap). Default none. */
   readonly nodeArgs?: readonly string[];
+  /** The coraft.js that runs each agent (another build's, for A/B runs, bench/ab-coraft.ts). Default this one's. */
+  readonly coraftBin?: string;
   /** Every chunk an agent writes to stdout or stderr, by node id. Default none (the output is ignored). */
   readonly onOutput?: (id: string, chunk: string) => void;
 }
@@ -71,6 +73,7 @@ export class CoraftSystem implements BenchSystem {
         reports.add(id, chunk);
         onOutput?.(id, chunk);
       },
+      ...(options.coraftBin === undefined ? {} : { coraftBin: options.coraftBin }),
       nodeArgs: [
         ...(options.nodeArgs ?? []),
         ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),

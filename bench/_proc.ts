@@ -2,7 +2,10 @@
  * What Linux's /proc says about a process, for the benches that compare coraft with etcd: CPU
  * time (utime + stime of /proc/PID/stat, all threads), memory (VmRSS, VmHWM and RssAnon of
  * /proc/PID/status) and block-layer writes (write_bytes of /proc/PID/io, counted when a page is
- * dirtied, mapped pages included), plus the size of a data folder. The parsers are pure and
+ * dirtied, mapped pages included; on kernels with large page-cache folios, Linux 6.16+ on ext4,
+ * a write into a large folio counts the whole folio, though only the blocks written reach the
+ * device) and the bytes handed to write calls (wchar: files, pipes and sockets written with
+ * write(2), not datagrams sent with sendmsg), plus the size of a data folder. The parsers are pure and
  * tested (test/bench/proc.test.ts); the readers return null once the process is gone.
  */
 import { execFileSync } from 'node:child_process';
@@ -25,6 +28,8 @@ export interface ProcessSample {
    * task I/O accounting.
    */
   readonly writeBytes: number | null;
+  /** Bytes handed to write(2)-family calls (wchar); null without task I/O accounting. */
+  readonly writeCallBytes: number | null;
 }
 
 /** Clock ticks of /proc/PID/stat fields 14 and 15 (utime, stime); null when the line is not a stat line. */
@@ -107,6 +112,7 @@ export function readProcess(pid: number): ProcessSample | null {
     rssAnonBytes: parseStatusBytes(status, 'RssAnon') ?? 0,
     rssFileBytes: parseStatusBytes(status, 'RssFile') ?? 0,
     writeBytes: io === null ? null : ioWriteBytes(parseIo(io)),
+    writeCallBytes: io === null ? null : (parseIo(io).get('wchar') ?? null),
   };
 }
 

@@ -20,7 +20,9 @@
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
  *    the leader for --load-ms: peak VmRSS and RssAnon (sampled every 250 ms), RssAnon
  *    --after-load-ms after the load stopped, and write amplification (bytes all members wrote
- *    over the bytes of committed values). Then one coraft follower is restarted on its data and
+ *    over the bytes of committed values; for coraft also the bytes its agents handed to write
+ *    calls, which a kernel with large page-cache folios does not inflate, see bench/_proc.ts).
+ *    Then one coraft follower is restarted on its data and
  *    timed to its endpoint answering.
  * 4. Install: the size of a production install of this checkout (bench/_install-size.ts).
  *
@@ -133,9 +135,10 @@ async function measureLoadFootprint(
   const f = loadFigures(acc);
   await sleep(afterMs);
   const after = readAll(system);
-  const written = f.members.some((m) => m.writeBytes === null)
-    ? null
-    : f.members.reduce((sum, m) => sum + (m.writeBytes ?? 0), 0);
+  const sum = (pick: (m: (typeof f.members)[number]) => number | null): number | null =>
+    f.members.some((m) => pick(m) === null) ? null : f.members.reduce((total, m) => total + (pick(m) ?? 0), 0);
+  const written = sum((m) => m.writeBytes);
+  const writeCalls = sum((m) => m.writeCallBytes);
   const committed = f.writes * valueBytes;
   return {
     clients,
@@ -148,6 +151,8 @@ async function measureLoadFootprint(
     rssAnonAfterBytes: byMember(system, (id) => after[id]?.rssAnonBytes ?? null),
     writeBytes: written,
     writeAmplification: written === null || committed === 0 ? null : round(written / committed, 2),
+    writeCallBytes: writeCalls,
+    writeCallAmplification: writeCalls === null || committed === 0 ? null : round(writeCalls / committed, 2),
   };
 }
 

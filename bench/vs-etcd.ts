@@ -3,7 +3,7 @@
  *
  *   npm run bench -- vs-etcd [--json] [--duration-ms=10000] [--clients=1,16,64,256]
  *                            [--values=256,4096,65536] [--slices=2] [--warmup-ms=1000]
- *                            [--cpu-prof-dir=DIR] [--coraft-raft=JSON]
+ *                            [--cpu-prof-dir=DIR] [--coraft-raft=JSON] [--latency-probe-dir=DIR]
  *
  * Starts a 3-agent coraft cluster with the agent's defaults (coaps, cbor, LMDB) and, when
  * /usr/bin/etcd is installed, a 3-member etcd 3.4 cluster with its defaults, both on loopback
@@ -24,7 +24,10 @@
  * costs over them (bench/_cpu-profile.ts). --coraft-raft='{"snapshotThresholdBytes":2000000}'
  * writes RaftConfiguration fields into every coraft agent.json (the agent validates them), e.g.
  * to snapshot often enough within a short run to compare log-retention settings by their
- * snapshot sends, which the agents count in GET /status.
+ * snapshot sends, which the agents count in GET /status. --latency-probe-dir runs the agents with
+ * CORAFT_LATENCY_PROBE=DIR (agent/observability/latency-probe.ts) and prints the breakdown of a
+ * write's path over the run (bench/_latency-breakdown.ts; pass one --clients to read it). ETCD_BIN=/nonexistent
+ * leaves etcd out (A/B runs of coraft alone).
  */
 import { execFileSync } from 'node:child_process';
 import { describeError } from '../contracts/errors.js';
@@ -39,6 +42,7 @@ import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
 import { intOption, mib, option, parseIntList } from './_figures.js';
 import { readProcess } from './_proc.js';
 import type { BenchSystem, SnapshotTotals } from './_system.js';
+import { latencyBreakdown } from './_latency-breakdown.js';
 import { figuresTable, gridPoints, ratiosTable, sliceOrder, vsRatios } from './_vs-etcd-report.js';
 import type { VsPoint } from './_vs-etcd-report.js';
 
@@ -194,17 +198,31 @@ function runNotes(withEtcd: boolean, skipped: readonly string[]): string[] {
   return notes;
 }
 
+/**
+ * Makes the profile folder (when given) and returns the --latency-probe-dir option ('' for none),
+ * made and handed to the agents through the environment.
+ */
+function outputDirs(args: readonly string[], profDir: string): string {
+  if (profDir !== '') mkdirSync(resolve(profDir), { recursive: true });
+  const dir = option(args, 'latency-probe-dir', '');
+  if (dir === '') return '';
+  mkdirSync(resolve(dir), { recursive: true });
+  // The agents inherit this process's environment (agent/cli/agent-processes.ts).
+  process.env.CORAFT_LATENCY_PROBE = resolve(dir);
+  return dir;
+}
+
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const { settings, grid, profDir, coraftRaft } = parseSettings(args);
   const durationMs = settings.durationMs;
   const withEtcd = etcdInstalled();
+  const probeDir = outputDirs(args, profDir);
   const notes = runNotes(withEtcd, grid.skipped);
   for (const n of notes) say(`note: ${n}`);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
   try {
-    if (profDir !== '') mkdirSync(resolve(profDir), { recursive: true });
     const coraft = cleanup.addOwner(
       await CoraftSystem.create({
         requestTimeoutMs: REQUEST_TIMEOUT_MS,
@@ -232,6 +250,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     sayReport(say, points, coraft, etcd, peakRss, coraftSnapshots);
     // The agents write their profiles as they stop.
     await cleanup.run(say);
+    if (probeDir !== '') for (const line of latencyBreakdown(resolve(probeDir))) say(line);
     const costs = profDir === '' ? null : profileCosts(resolve(profDir), ROOT, PROFILE_TOP);
     if (costs !== null)
       say(

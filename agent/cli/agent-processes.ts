@@ -112,6 +112,8 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
    * exec the agent in place, so that signals reach it. Default none: node runs directly.
    */
   readonly wrapCommand?: (id: string) => readonly string[];
+  /** The coraft.js that runs each agent (e.g. another build's, for A/B benches). Default {@link CORAFT_BIN}. */
+  readonly coraftBin?: string;
   /** Opens the datagram endpoint of agent `id`'s endpoint client (e.g. DTLS with its endpoint key); default UDP. */
   readonly openEndpointClient?: (id: string) => Promise<DatagramEndpoint>;
 }
@@ -262,7 +264,7 @@ export class AgentProcesses {
       // The shipped unit's memory flags first (a later flag of nodeArgs overrides one).
       ...UNIT_NODE_FLAGS,
       ...(this.options.nodeArgs ?? []),
-      CORAFT_BIN,
+      this.options.coraftBin ?? CORAFT_BIN,
       'agent',
       '--config',
       slot.init.config,

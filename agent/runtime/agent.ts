@@ -31,6 +31,8 @@ import type { NodeObserver } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
+import { latencyProbeFromEnvironment } from '../observability/latency-probe.js';
+import type { LatencyProbe } from '../observability/latency-probe.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
@@ -132,6 +134,7 @@ export class Agent {
     private readonly marker: CommitMarker | null,
     private readonly diskGuard: DiskGuard | null,
     private readonly fatal: Promise<unknown>,
+    private readonly latency: ReturnType<typeof latencyProbeFromEnvironment>,
   ) {}
 
   /**
@@ -154,6 +157,7 @@ export class Agent {
     const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
     const buffers = bufferCollectorFor({ timers, metrics, logger });
+    const latency = latencyProbeFromEnvironment(process.env, config.nodeId);
     const observer = agentObserver({
       buffers,
       trace,
@@ -166,7 +170,7 @@ export class Agent {
       const serializer = await factories.createSerializer(config);
       phases.mark('codec');
       const diskGuard = diskGuardFor(config, { clock: timers, logger, metrics });
-      const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard };
+      const parts = { timers, storage, logger, metrics, observer, serializer, diskGuard, probe: latency?.probe };
       const { node, kvOptions, stateMachine } = await buildNode(config, factories, parts);
       const kv = stateMachine.kv;
       await node.start();
@@ -198,6 +202,7 @@ export class Agent {
         marker,
         diskGuard,
         fatal.promise,
+        latency,
       );
     } catch (error) {
       await storage.close().catch(() => undefined);
@@ -242,6 +247,10 @@ export class Agent {
     this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();
+    if (this.latency !== null) {
+      this.latency.probe.stopGc();
+      this.logger.info('latency probe written', { file: this.latency.probe.writeTo(this.latency.dir) });
+    }
     await this.marker?.stop();
     await this.storage.close();
     await this.trace?.close();
@@ -272,6 +281,8 @@ interface NodeParts {
   readonly observer: NodeObserver;
   readonly serializer: RpcSerializer;
   readonly diskGuard: DiskGuard | null;
+  /** The bench's latency probe (CORAFT_LATENCY_PROBE), if any. */
+  readonly probe: LatencyProbe | undefined;
 }
 
 /**
@@ -307,6 +318,7 @@ async function buildNode(
       observer,
       witnessView: AGENT_WITNESS_VIEW,
       ...(diskGuard === null ? {} : { writeGate: diskGuard }),
+      ...(parts.probe === undefined ? {} : { latencyProbe: parts.probe }),
       ...(config.cluster === null
         ? {}
         : {

@@ -36,7 +36,10 @@ export interface ClientHost extends Pick<
 export type ClientCore = Pick<RaftCore, 'getRole' | 'getLeaderId' | 'propose' | 'readIndex'>;
 
 /** The edges client operations reach. */
-export type ClientDeps = Pick<RaftNodeDeps, 'timers' | 'client' | 'stateMachine' | 'metrics' | 'writeGate'>;
+export type ClientDeps = Pick<
+  RaftNodeDeps,
+  'timers' | 'client' | 'stateMachine' | 'metrics' | 'writeGate' | 'latencyProbe'
+>;
 
 /** The limits client operations enforce (from the RaftConfiguration). */
 export type ClientLimits = Pick<RaftConfiguration, 'commandBytesMax' | 'pendingRequestsMax'>;
@@ -88,6 +91,7 @@ export class ClientOperations {
     this.pending.checkRoom();
     const result = core.propose(command);
     if (!result.ok) throw proposeError(result);
+    this.deps.latencyProbe?.mark('propose', result.index);
     this.deps.metrics.increment('raft_proposals_total');
     const applied = this.pending.waitForApply(result.index, result.term, timeoutMs);
     this.host.scheduleReady();

@@ -19,6 +19,7 @@ import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
 import type { AdminAuthority } from './admin.js';
 import type { WitnessView } from '../core/witness.js';
+import type { LatencyProbe } from '../observability/latency-probe.js';
 
 /** Callbacks for the simulator's checks and the agent's trace file; all optional. */
 export interface NodeObserver {
@@ -57,6 +58,8 @@ export interface RaftNodeDeps {
    * made here or forwarded here is refused with STORAGE_FULL while it says so. Absent: always.
    */
   readonly writeGate?: WriteGate;
+  /** Marks each entry's stages for the bench's latency breakdown (observability/latency-probe.ts). Absent: none. */
+  readonly latencyProbe?: LatencyProbe;
 }
 
 /** Default of {@link RaftNodeOptions.snapshotBytesMax}: 1 GiB. */

@@ -51,7 +51,7 @@ import { Snapshots } from './snapshots.js';
 import { ClientOperations } from './client-ops.js';
 import { transferLeadership } from './leadership.js';
 import { reportReadyEvents } from './ready-events.js';
-import { entryAt, startWrite, syncedCommitted } from './ready-write.js';
+import { entryAt, probeStage, startWrite, syncedCommitted } from './ready-write.js';
 import type { ReadyEventSink } from './ready-events.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
 import { TickDriver } from './tick-driver.js';
@@ -258,12 +258,15 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   /** Handles one Ready in the order the module comment gives. */
   private async handleReady(core: RaftCore, ready: Ready): Promise<void> {
     reportReadyEvents(this.readyEventSink, ready);
+    const probe = this.deps.latencyProbe;
+    if (probe !== undefined) probeStage(probe, 'ready', ready);
     const sendFirst =
       core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
     const synced = ready.snapshot === null ? syncedCommitted(ready) : 0;
     assert(!sendFirst || synced === ready.committed.length, 'a leader commits only synced entries');
     // Step 1: a leader's requests leave, the write starts, and entries synced earlier are applied meanwhile.
     if (sendFirst) for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
+    if (sendFirst && probe !== undefined) probeStage(probe, 'sent', ready);
     const started = this.deps.timers.nowMs();
     const written = startWrite(this.deps.storage, ready, synced > 0);
     for (let i = 0; i < synced; i += 1) this.applyEntry(entryAt(ready.committed, i));
@@ -272,8 +275,10 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       this.deps.metrics.observeDurationMs('storage_sync_ms', this.deps.timers.nowMs() - started);
       if (!this.running) return;
     }
+    if (probe !== undefined) probeStage(probe, 'synced', ready);
     // Step 3: answers, votes and anything under a new term leave only now that they are durable.
     for (const message of ready.messages) if (!sendFirst || message.kind === 'response') this.rpcs.dispatch(message);
+    if (probe !== undefined && !sendFirst) probeStage(probe, 'answered', ready);
     if (ready.snapshot !== null) this.snapshots.restore(ready.snapshot);
     for (let i = synced; i < ready.committed.length; i += 1) this.applyEntry(entryAt(ready.committed, i));
     const lost = (): unknown =>
@@ -295,6 +300,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     const latencyMs = this.pending.applied(entry, result);
     if (latencyMs !== null) this.deps.metrics.observeDurationMs('raft_commit_latency_ms', latencyMs);
     this.deps.observer?.onApply?.(entry);
+    this.deps.latencyProbe?.mark('applied', entry.index);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import {
 } from '../../contracts/messages.js';
 import type { InboundContext } from '../../contracts/network.js';
 import type { RaftNodeDeps } from './node-deps.js';
+import type { LatencyStage } from '../observability/latency-probe.js';
 import { ownRequestBytes } from './own-bytes.js';
 import type { AddressPlan } from '../membership/address-updates.js';
 
@@ -52,7 +53,10 @@ export interface PeerRpcHost {
 }
 
 /** The edges the RPC traffic reaches. */
-export type PeerRpcDeps = Pick<RaftNodeDeps, 'client' | 'membership' | 'logger' | 'metrics' | 'observer' | 'storage'>;
+export type PeerRpcDeps = Pick<
+  RaftNodeDeps,
+  'client' | 'membership' | 'logger' | 'metrics' | 'observer' | 'storage' | 'latencyProbe'
+>;
 
 /** Plain-data options of the RPC traffic. */
 export interface PeerRpcOptions {
@@ -127,6 +131,7 @@ export class PeerRpcs {
   /** Runs an authenticated request whose kept bytes are the node's own (own-bytes.ts). */
   private accept(claimed: NodeId, request: RequestMessage): Promise<ResponseMessage> {
     if (request.type === 'ClientForwardRequest') return this.host.answerForward(request);
+    if (request.type === 'AppendEntriesRequest') this.probeEntries('recv', request);
     const core = this.host.requireCore();
     return new Promise<ResponseMessage>((resolve, reject) => {
       const token = this.nextReplyToken;
@@ -203,6 +208,8 @@ export class PeerRpcs {
     this.deps.client.send(to, message, this.deadlineMs(request)).then(
       (response) => {
         if (!this.host.isRunning()) return;
+        if (request.type === 'AppendEntriesRequest' && response.type === 'AppendEntriesResponse' && response.success)
+          this.probeEntries('ack', request);
         const result = this.host.requireCore().step({ kind: 'response', from: to, seq, request, response });
         if (!result.ok) this.protocolViolation(to, result.reason);
         this.host.scheduleReady();
@@ -220,6 +227,15 @@ export class PeerRpcs {
         this.host.scheduleReady();
       },
     );
+  }
+
+  /** Marks `stage` for the last entry of an AppendEntries (observability/latency-probe.ts). */
+  private probeEntries(
+    stage: LatencyStage,
+    request: { readonly entries: readonly { readonly index: number }[] },
+  ): void {
+    const last = request.entries[request.entries.length - 1];
+    if (last !== undefined) this.deps.latencyProbe?.mark(stage, last.index);
   }
 
   /** rpcTimeoutMs, plus as much again per RPC_DEADLINE_BYTES_PER_STEP bytes the request carries. */

@@ -6,6 +6,7 @@ import type { Ready } from '../core/ready.js';
 import type { LogEntry } from '../../contracts/log.js';
 import type { PersistenceEngine } from '../../contracts/persistence.js';
 import { assert } from '../../contracts/assert.js';
+import type { LatencyProbe, LatencyStage } from '../observability/latency-probe.js';
 
 /**
  * Starts the Ready's write, if it has anything to persist (null otherwise); `overlap`: the caller
@@ -40,4 +41,15 @@ export function entryAt(entries: readonly LogEntry[], i: number): LogEntry {
   const entry = entries[i];
   assert(entry !== undefined, `entry ${i} of ${entries.length}`);
   return entry;
+}
+
+/**
+ * Marks `stage` for the last entry the Ready writes (observability/latency-probe.ts); at `ready`,
+ * also `committed` for the last entry it commits.
+ */
+export function probeStage(probe: LatencyProbe, stage: LatencyStage, ready: Ready): void {
+  const last = ready.entries[ready.entries.length - 1];
+  if (last !== undefined) probe.mark(stage, last.index);
+  const committed = ready.committed[ready.committed.length - 1];
+  if (stage === 'ready' && committed !== undefined) probe.mark('committed', committed.index);
 }

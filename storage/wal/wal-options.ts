@@ -19,8 +19,10 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
   /**
    * Largest size of one log segment file, bytes. A segment is created with 64 KiB of zeros and
    * grows in zero-filled steps (doubling up to 1 MiB) ahead of the appends, so that an append
-   * never changes the file's size and fdatasync flushes data only (wal-prealloc.ts). Default 16
-   * MiB. Limit: 1 MiB to 256 MiB (recovery reads a segment whole).
+   * never changes the file's size and fdatasync flushes data only (wal-prealloc.ts); once a
+   * segment is below the checkpoint, the next one is made of its file instead (recycled, no zero
+   * fill; wal-segments.ts), so the log keeps one spare segment on disk. Default 16 MiB. Limit:
+   * 1 MiB to 256 MiB (recovery reads a segment whole).
    */
   readonly walSegmentBytes?: number;
   /**

@@ -102,6 +102,39 @@ export async function createZeroFile(dir: string, name: string, bytes: number): 
   await syncDirectory(dir);
 }
 
+/** Bytes read from the start of a file to be recycled: a frame header (wal-frame.ts). */
+export const RECYCLE_HEADER_BYTES = 24;
+
+/**
+ * Turns `temporary` in `dir`, the file of a deleted segment, into segment file `name` (a
+ * recycled segment), durably: the first `zeroBytes(header)` bytes (its first frame, as that
+ * function reads it from the file's first RECYCLE_HEADER_BYTES) are zeroed and synced, then the
+ * file is renamed and the directory synced. The rest stays: stale frames, which recovery tells by
+ * their sequence numbers (wal-recover.ts); the zeroed start tells a recycled segment that holds
+ * no frame yet from a continuation of the log. Resolves with the file's size: all of it is space
+ * an append may use without changing the file's size, written once already, so no zero fill.
+ */
+export async function recycleFile(
+  dir: string,
+  temporary: string,
+  name: string,
+  zeroBytes: (header: Buffer) => number,
+): Promise<number> {
+  const handle = await open(join(dir, temporary), 'r+');
+  let size: number;
+  try {
+    size = (await handle.stat()).size;
+    const header = Buffer.alloc(RECYCLE_HEADER_BYTES);
+    await handle.read(header, 0, header.length, 0);
+    await zeroFill(handle, 0, Math.min(size, zeroBytes(header)));
+  } finally {
+    await handle.close();
+  }
+  await rename(join(dir, temporary), join(dir, name));
+  await syncDirectory(dir);
+  return size;
+}
+
 /** Grows the file `path` from `from` to `to` bytes of zeros and syncs it, off the event loop. */
 export async function growFile(path: string, from: number, to: number): Promise<void> {
   const handle = await open(path, 'r+');

@@ -4,13 +4,19 @@
  * `appliedSeq`, the checkpoint's) and where the writer resumes.
  *
  * Torn tail or corruption. Frames are written one at a time, each synced before the next is
- * written, into space that was zero. A crash can therefore damage only the last frame: after
- * it every byte is zero, and a damaged frame is a torn tail, the normal trace of a crash in
- * the middle of a write (never acknowledged). It is zeroed and the log resumes there. Damage
- * anywhere else (a bad frame or stray bytes followed by a valid frame in the same or a later
- * segment, a gap in the sequence numbers or in the segment numbers, a log that starts after or
- * ends before the checkpoint) cannot come from a crash: it is STORAGE_CORRUPT, naming the segment and offset,
- * and the engine refuses to open rather than lose acknowledged writes silently.
+ * written, into space that was zero or that holds stale frames (a recycled segment, see
+ * wal-segments.ts: a deleted segment's file reused as a new one, whose first frame was zeroed
+ * before it was renamed into place). A crash can therefore damage only the last frame: after it
+ * every byte is zero or stale, and a damaged frame is a torn tail, the normal trace of a crash
+ * in the middle of a write (never acknowledged). It is zeroed up to the first stale frame and
+ * the log resumes there. A stale frame is told by its sequence numbers: it was checkpointed
+ * before its file was recycled, so its records are below every record written since; a frame
+ * that does not continue the one before it in its segment ends that segment's frames. Damage
+ * anywhere else (a bad frame or stray bytes followed by a valid frame that is not stale, in the
+ * same or a later segment, a gap in the sequence numbers or in the segment numbers, a log that
+ * starts after or ends before the checkpoint) cannot come from a crash: it is STORAGE_CORRUPT,
+ * naming the segment and offset, and the engine refuses to open rather than lose acknowledged
+ * writes silently.
  */
 import { fdatasyncSync, openSync, closeSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,7 +57,7 @@ interface ScannedSegment {
   }[];
   /** Offset after the last valid frame. */
   readonly end: number;
-  /** Offset just past the last non-zero byte after `end`, or null when all of it is zero. */
+  /** Offset just past the last non-zero byte after `end` and before the first stale frame, or null: none. */
   readonly dirtyEnd: number | null;
   readonly reason: string;
 }
@@ -63,9 +69,9 @@ function corrupt(message: string): PersistenceError {
 const CHUNK_BYTES = 64 * 1024;
 const ZEROS = Buffer.alloc(CHUNK_BYTES);
 
-/** Offset just past the last non-zero byte of `buffer` at or after `from`, or null. */
-function nonZeroEnd(buffer: Buffer, from: number): number | null {
-  for (let chunkEnd = buffer.length; chunkEnd > from; chunkEnd -= CHUNK_BYTES) {
+/** Offset just past the last non-zero byte of `buffer` at or after `from` and before `to`, or null. */
+function nonZeroEnd(buffer: Buffer, from: number, to: number): number | null {
+  for (let chunkEnd = to; chunkEnd > from; chunkEnd -= CHUNK_BYTES) {
     const chunkStart = Math.max(from, chunkEnd - CHUNK_BYTES);
     if (buffer.subarray(chunkStart, chunkEnd).equals(ZEROS.subarray(0, chunkEnd - chunkStart))) continue;
     for (let at = chunkEnd - 1; at >= chunkStart; at -= 1) if (buffer[at] !== 0) return at + 1;
@@ -73,16 +79,55 @@ function nonZeroEnd(buffer: Buffer, from: number): number | null {
   return null;
 }
 
-function scanSegment(dir: string, number: number): ScannedSegment {
+type SegmentFrame = ScannedSegment['frames'][number];
+
+/**
+ * What follows the last frame of a segment (at `end`): the offset past its last non-zero byte
+ * before the first stale frame (null: zeros only), where every frame found there ends below
+ * `bound` (stale). A frame that does not is written after damaged bytes: STORAGE_CORRUPT.
+ */
+function scanTail(buffer: Buffer, end: number, bound: number, where: string, reason: string): number | null {
+  const dirtyEnd = nonZeroEnd(buffer, end, buffer.length);
+  if (dirtyEnd === null) return null;
+  let staleAt: number | null = null;
+  for (let at = end; at + 8 <= dirtyEnd;) {
+    const read = buffer.readUInt32BE(at) === FRAME_MAGIC ? readFrame(buffer, at) : null;
+    if (read?.kind !== 'frame') {
+      at += 8;
+      continue;
+    }
+    if (read.firstSeq + read.count - 1 >= bound)
+      throw corrupt(
+        `${where}: the frame at offset ${end} is damaged (${reason}) but a valid frame follows at offset ${at}`,
+      );
+    staleAt ??= at;
+    at = read.nextOffset;
+  }
+  return nonZeroEnd(buffer, end, staleAt ?? dirtyEnd);
+}
+
+/**
+ * Reads segment `number`: its frames from offset 0 while each continues the one before, then
+ * what follows (scanTail). `next` is the record the log continues with, null before the first
+ * frame of the log; frames after the segment's own that end below it, or below `appliedSeq` + 1
+ * when the log has none yet, are stale.
+ */
+function scanSegment(dir: string, number: number, next: number | null, appliedSeq: number): ScannedSegment {
   const name = segmentName(number);
   const buffer = readFileSync(join(dir, name));
-  const frames: { firstSeq: number; count: number; offset: number; decode: () => PersistBatch[] }[] = [];
+  const frames: SegmentFrame[] = [];
   let offset = 0;
   let reason = 'end of segment';
+  let after: number | null = null;
   while (offset < buffer.length) {
     const read = readFrame(buffer, offset);
     if (read.kind !== 'frame') {
       reason = read.kind === 'zero' ? 'zero header' : read.reason;
+      break;
+    }
+    // A frame that does not continue the one before it is left from the file's life as an older segment.
+    if (after !== null && read.firstSeq !== after) {
+      reason = `record ${read.firstSeq} does not follow record ${after - 1}`;
       break;
     }
     const at = offset;
@@ -92,22 +137,23 @@ function scanSegment(dir: string, number: number): ScannedSegment {
       offset: at,
       decode: () => decodeBatchRecords(read.payload, read.count, `${name} offset ${at}`),
     });
+    after = read.firstSeq + read.count;
     offset = read.nextOffset;
   }
-  const dirtyEnd = nonZeroEnd(buffer, offset);
-  if (dirtyEnd !== null) {
-    // A frame past damaged bytes was written after them: they are not a torn tail.
-    for (let at = offset + 8; at + 8 <= dirtyEnd; at += 8) {
-      if (buffer.readUInt32BE(at) !== FRAME_MAGIC) continue;
-      if (readFrame(buffer, at).kind === 'frame') {
-        throw corrupt(
-          `${join(dir, name)}: the frame at offset ${offset} is damaged (${reason}) but a valid frame follows at ` +
-            `offset ${at}`,
-        );
-      }
-    }
-  }
+  const bound = after ?? next ?? appliedSeq + 1;
+  const dirtyEnd = scanTail(buffer, offset, bound, join(dir, name), reason);
   return { number, bytes: buffer.length, frames, end: offset, dirtyEnd, reason };
+}
+
+/** Scans every segment in order, each knowing the record the log continues with after the ones before. */
+function scanSegments(dir: string, numbers: readonly number[], appliedSeq: number): ScannedSegment[] {
+  let next: number | null = null;
+  return numbers.map((number) => {
+    const segment = scanSegment(dir, number, next, appliedSeq);
+    const last = segment.frames[segment.frames.length - 1];
+    if (last !== undefined) next = last.firstSeq + last.count;
+    return segment;
+  });
 }
 
 /** The segment numbers in `dir`, in order, after deleting segments left half-created. */
@@ -161,7 +207,7 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
   checkConsecutive(dir, numbers);
   let scanned: ScannedSegment[];
   try {
-    scanned = numbers.map((number) => scanSegment(dir, number));
+    scanned = scanSegments(dir, numbers, appliedSeq);
   } catch (error) {
     throw toPersistenceError(error, `cannot read the log in ${dir}`);
   }

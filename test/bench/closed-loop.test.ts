@@ -6,13 +6,14 @@ import { strict as assert } from 'node:assert';
 import { LoadAccumulator, loadFigures } from '../../bench/_closed-loop.js';
 import type { ProcessSample } from '../../bench/_proc.js';
 
-const sample = (cpuSeconds: number, writeBytes: number | null): ProcessSample => ({
+const sample = (cpuSeconds: number, writeBytes: number | null, writeCallBytes = writeBytes): ProcessSample => ({
   cpuSeconds,
   rssBytes: 0,
   rssPeakBytes: 0,
   rssAnonBytes: 0,
   rssFileBytes: 0,
   writeBytes,
+  writeCallBytes,
 });
 
 describe('bench closed-loop figures', () => {
@@ -58,5 +59,20 @@ describe('bench closed-loop figures', () => {
     assert.equal(f.members[1]?.cpuSeconds, 0);
     assert.equal(f.cpuSecondsPer1000Writes, null);
     assert.equal(f.writesPerSecond, 0);
+  });
+
+  it('sums the bytes handed to write calls apart from the block-layer writes', () => {
+    const acc = new LoadAccumulator(1, 256);
+    acc.addMember('a', sample(1, 100, 10), sample(2, 8292, 4106), 0, 0);
+    acc.addMember('a', sample(2, 8292, 4106), sample(3, 8292, 5106), 0, 0);
+    acc.addMember('b', sample(1, 0, 0), sample(2, 0, null), 0, 0);
+    const f = loadFigures(acc);
+    assert.deepEqual(
+      f.members.map((m) => [m.id, m.writeBytes, m.writeCallBytes]),
+      [
+        ['a', 8192, 5096],
+        ['b', 0, null],
+      ],
+    );
   });
 });

@@ -32,6 +32,8 @@ function system(over: Partial<SystemFootprint> = {}): SystemFootprint {
       rssAnonAfterBytes: { n1: 30 * MiB },
       writeBytes: 60_000 * 256 * 9,
       writeAmplification: 9,
+      writeCallBytes: 60_000 * 256 * 6,
+      writeCallAmplification: 6,
     },
     ...over,
   };
@@ -151,5 +153,14 @@ describe('bench footprint goals', () => {
     for (const prefix of ['data folder', 'peak RssAnon', 'RssAnon after', 'write amplification', 'bare node'])
       assert.equal(met(goalRows(f), prefix), null, prefix);
     assert.equal(goalRows(f).find((r) => r.figure.startsWith('write amplification'))?.coraft, '9');
+  });
+
+  it('reports write amplification from disk bytes for both, and from write calls for coraft only', () => {
+    const rows = goalRows(footprint(system(), system()));
+    const disk = rows.find((r) => r.figure.startsWith('write amplification under load'));
+    const calls = rows.find((r) => r.figure.includes('bytes handed to write calls'));
+    assert.deepEqual([disk?.coraft, disk?.etcd], ['9', '9']);
+    // etcd's wchar counts its TCP traffic: no figure of its disk.
+    assert.deepEqual([calls?.coraft, calls?.etcd, calls?.met], ['6', '-', null]);
   });
 });

@@ -73,6 +73,7 @@ describe('bench /proc readers', () => {
     const me = readProcess(process.pid);
     assert.ok(me !== null);
     assert.ok(me.rssBytes > 0 && me.rssPeakBytes >= me.rssBytes);
+    assert.ok((me.writeCallBytes ?? -1) >= 0, 'wchar is read');
     assert.equal(readProcess(2 ** 22 + 1), null);
   });
 

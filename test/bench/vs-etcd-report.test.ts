@@ -22,6 +22,7 @@ function figures(
     rssPeakBytes: 80 * 2 ** 20,
     rssAnonPeakBytes: 40 * 2 ** 20,
     writeBytes: 4096,
+    writeCallBytes: 4096,
     cpuSecondsPer1000Writes: cpu / 3,
   });
   return {

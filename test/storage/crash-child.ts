@@ -2,19 +2,21 @@
 // named on the directory given, loads it, then writes the CrashWorkload of the seed given as
 // fast as it can with a fixed number of writes in flight, printing "A <n>" once batch n
 // (0-based) is acknowledged, until the parent kills it.
-// Usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots> <lmdb|wal|wal-background>.
+// Usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots|large> <lmdb|wal|wal-background>.
 import { isCrashEngineName, openCrashEngine } from './crash-engines.js';
-import { CrashWorkload } from './crash-workload.js';
+import { CrashWorkload, isCrashWorkloadMode } from './crash-workload.js';
 
 const [dir, seedText, inflightText, mode, engineName] = process.argv.slice(2);
 if (
   dir === undefined ||
   seedText === undefined ||
   inflightText === undefined ||
-  (mode !== 'mixed' && mode !== 'snapshots') ||
+  !isCrashWorkloadMode(mode) ||
   !isCrashEngineName(engineName)
 ) {
-  process.stderr.write('usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots> <lmdb|wal|wal-background>\n');
+  process.stderr.write(
+    'usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots|large> <lmdb|wal|wal-background>\n',
+  );
   process.exit(2);
 }
 const inflight = Number(inflightText);

@@ -35,9 +35,19 @@ export function diskOf(state: PersistedState): MemoryDisk {
 
 /**
  * What the workload writes: `mixed` is the log traffic of a node; `snapshots` replaces a
- * 1 MiB+ snapshot in nearly every batch, so that kills land while one is being written.
+ * 1 MiB+ snapshot in nearly every batch, so that kills land while one is being written; `large`
+ * is `mixed` with most appends of 2-5 KiB entries (a node under 4 KiB values), so that a
+ * round fills several 1 MiB log segments and kills land while segments are recycled.
  */
-export type CrashWorkloadMode = 'mixed' | 'snapshots';
+export type CrashWorkloadMode = 'mixed' | 'snapshots' | 'large';
+
+/** Every workload mode. */
+export const CRASH_WORKLOAD_MODES: readonly CrashWorkloadMode[] = ['mixed', 'snapshots', 'large'];
+
+/** True when `name` names a workload mode. */
+export function isCrashWorkloadMode(name: string | undefined): name is CrashWorkloadMode {
+  return CRASH_WORKLOAD_MODES.some((mode) => mode === name);
+}
 
 /** The next batches after `state`, from `seed`. */
 export class CrashWorkload {
@@ -71,6 +81,7 @@ export class CrashWorkload {
         : this.appendBatch(4);
     }
     if (length > LOG_LENGTH_MAX) return this.snapshotBatch(this.prng.chance(0.3) ? LARGE_SNAPSHOT_BYTES : 2000, true);
+    if (this.mode === 'large' && this.prng.chance(0.8)) return this.appendBatch(this.prng.intBetween(1, 9), 2000, 5000);
     const roll = this.prng.intBetween(0, 100);
     if (roll < 62) return this.appendBatch(this.prng.intBetween(1, 17));
     if (roll < 72 && length > 0) return this.truncateBatch();
@@ -86,14 +97,14 @@ export class CrashWorkload {
     return Math.max(this.disk.hardState.currentTerm, this.disk.lastTerm(), 1);
   }
 
-  private appendBatch(count: number): PersistBatch {
+  private appendBatch(count: number, commandMin = 0, commandMax = 300): PersistBatch {
     const start = this.disk.lastIndex() + 1;
     const term = this.term();
     const entries = Array.from({ length: count }, (_, i) => ({
       index: start + i,
       term,
       type: 'command' as const,
-      command: fill(this.prng.intBetween(0, 300), start + i),
+      command: fill(this.prng.intBetween(commandMin, commandMax), start + i),
     }));
     const hardState = this.disk.hardState.currentTerm < term ? { currentTerm: term, votedFor: null } : null;
     return { ...EMPTY_BATCH, entries, hardState };

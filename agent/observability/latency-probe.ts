@@ -1,0 +1,147 @@
+/**
+ * A bench-only latency breakdown of the write path (issue 16, one client): when the agent runs
+ * with CORAFT_LATENCY_PROBE=DIR in its environment, the node marks the time at which each log
+ * index passes each stage of its path, and the agent writes the marks to DIR/<node>.latency.json
+ * when it stops (bench/_latency-breakdown.ts merges the three agents' files). Without the
+ * variable the node has no probe, and every mark is one comparison with undefined.
+ *
+ * Stages, in the order an entry meets them:
+ * - leader: `propose` (the core took the command), `ready` (the Ready that carries the entry is
+ *   taken), `sent` (its AppendEntries left), `synced` (its write returned), `ack` and `ack2` (the
+ *   first and second AppendEntries answers that cover it), `committed` (the Ready that commits it
+ *   is taken), `applied`;
+ * - follower: `recv` (the AppendEntries that carries it arrived), `ready`, `synced`, `answered`
+ *   (the answer left), `committed`, `applied`.
+ * Times are ms on one clock shared by the agents of a machine (performance.timeOrigin plus
+ * performance.now()), so a follower's `recv` is comparable with the leader's `sent`. GC pauses
+ * are recorded beside them, to find the cause of a slow write.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import type { LogIndex, NodeId } from '../../contracts/log.js';
+
+/** The stages of {@link LatencyProbe}; see the module comment. */
+export const LATENCY_STAGES = [
+  'propose',
+  'recv',
+  'ready',
+  'sent',
+  'synced',
+  'answered',
+  'ack',
+  'ack2',
+  'committed',
+  'applied',
+] as const;
+
+/** One stage of {@link LATENCY_STAGES}. */
+export type LatencyStage = (typeof LATENCY_STAGES)[number];
+
+/** Where the node marks the stages of its entries; see the module comment. */
+export interface LatencyProbe {
+  /** Index `index` passed `stage` now. A stage marked again for an index keeps its first time. */
+  mark(stage: LatencyStage, index: LogIndex): void;
+}
+
+/** Most indexes one probe records; later ones are counted, not recorded. */
+export const PROBE_INDEXES_MAX = 200_000;
+/** Most GC pauses one probe records. */
+export const PROBE_GC_PAUSES_MAX = 20_000;
+
+/** What a probe writes: its marks by index and stage, and the GC pauses it saw. */
+export interface ProbeRecord {
+  readonly node: NodeId;
+  readonly stages: readonly LatencyStage[];
+  /** Per index: [index, time of each stage in LATENCY_STAGES order or null]. */
+  readonly marks: readonly (readonly [LogIndex, ...(number | null)[]])[];
+  /**
+   * [start, duration, kind, flags] of each GC pause, ms (node:perf_hooks' constants: kind 1 minor,
+   * 4 major; flags 4 forced, a gc() call).
+   */
+  readonly gc: readonly (readonly [number, number, number, number])[];
+  readonly droppedIndexes: number;
+}
+
+const STAGE_SLOT = new Map<LatencyStage, number>(LATENCY_STAGES.map((stage, slot) => [stage, slot]));
+
+/** A probe that records in memory; see the module comment. */
+export class RecordingProbe implements LatencyProbe {
+  private readonly marks = new Map<LogIndex, Float64Array>();
+  private readonly gc: [number, number, number, number][] = [];
+  private droppedIndexes = 0;
+  private observer: PerformanceObserver | null = null;
+
+  /** @param nowMs the shared clock (default: performance.timeOrigin + performance.now()). */
+  constructor(
+    private readonly node: NodeId,
+    private readonly nowMs: () => number = () => performance.timeOrigin + performance.now(),
+  ) {}
+
+  mark(stage: LatencyStage, index: LogIndex): void {
+    let times = this.marks.get(index);
+    if (times === undefined) {
+      if (this.marks.size >= PROBE_INDEXES_MAX) {
+        this.droppedIndexes += 1;
+        return;
+      }
+      times = new Float64Array(LATENCY_STAGES.length).fill(Number.NaN);
+      this.marks.set(index, times);
+    }
+    const slot = STAGE_SLOT.get(stage) ?? 0;
+    if (stage === 'ack' && !Number.isNaN(times[slot] ?? Number.NaN)) {
+      this.mark('ack2', index);
+      return;
+    }
+    if (Number.isNaN(times[slot] ?? 0)) times[slot] = this.nowMs();
+  }
+
+  /** Starts recording GC pauses (until {@link stopGc}). */
+  watchGc(): void {
+    if (this.observer !== null) return;
+    this.observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        if (this.gc.length >= PROBE_GC_PAUSES_MAX) return;
+        const detail: unknown = Reflect.get(entry, 'detail');
+        const of = (name: string): number => {
+          const v: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, name) : 0;
+          return typeof v === 'number' ? v : 0;
+        };
+        this.gc.push([performance.timeOrigin + entry.startTime, entry.duration, of('kind'), of('flags')]);
+      }
+    });
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stopGc(): void {
+    this.observer?.disconnect();
+    this.observer = null;
+  }
+
+  /** What was recorded so far. */
+  record(): ProbeRecord {
+    const round = (t: number): number | null => (Number.isNaN(t) ? null : Math.round(t * 1000) / 1000);
+    const marks: (readonly [LogIndex, ...(number | null)[]])[] = [];
+    for (const [index, times] of this.marks) marks.push([index, ...Array.from(times, round)]);
+    return { node: this.node, stages: LATENCY_STAGES, marks, gc: this.gc, droppedIndexes: this.droppedIndexes };
+  }
+
+  /** Writes {@link record} to DIR/<node>.latency.json. */
+  writeTo(dir: string): string {
+    const file = join(dir, `${this.node}.latency.json`);
+    writeFileSync(file, JSON.stringify(this.record()));
+    return file;
+  }
+}
+
+/** The probe the environment asks for: CORAFT_LATENCY_PROBE=DIR, or null without it. */
+export function latencyProbeFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  node: NodeId,
+): { readonly probe: RecordingProbe; readonly dir: string } | null {
+  const dir = env.CORAFT_LATENCY_PROBE;
+  if (dir === undefined || dir === '') return null;
+  const probe = new RecordingProbe(node);
+  probe.watchGc();
+  return { probe, dir };
+}

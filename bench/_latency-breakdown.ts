@@ -1,0 +1,187 @@
+/**
+ * The latency breakdown of writes from the agents' latency probes (agent/observability/
+ * latency-probe.ts, CORAFT_LATENCY_PROBE=DIR): merges the files the agents wrote into DIR by log
+ * index and prints, for each step of an entry's path, the percentiles of its duration over every
+ * entry the leader proposed, then what the slowest 1 % spent their time on (the step that took
+ * longest, and the GC pauses that overlapped them on any agent).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LATENCY_STAGES } from '../agent/observability/latency-probe.js';
+import type { LatencyStage, ProbeRecord } from '../agent/observability/latency-probe.js';
+
+type Marks = Map<number, Map<string, number>>;
+
+/** node:perf_hooks' NODE_PERFORMANCE_GC_FLAGS_FORCED: a collection a gc() call asked for. */
+const GC_FLAGS_FORCED = 4;
+
+interface Agent {
+  readonly node: string;
+  readonly marks: Marks;
+  readonly gc: readonly (readonly [number, number, number, number])[];
+}
+
+/** A probe file's record, checked field by field (a file of another version is refused). */
+function parseRecord(text: string, file: string): ProbeRecord {
+  const value: unknown = JSON.parse(text);
+  const field = (name: string): unknown =>
+    typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined;
+  const node = field('node');
+  const stages = field('stages');
+  const marks = field('marks');
+  const gc = field('gc');
+  const numbers = (row: unknown): row is number[] => Array.isArray(row) && row.every((x) => typeof x === 'number');
+  const mark = (row: unknown): row is [number, ...(number | null)[]] =>
+    Array.isArray(row) && typeof row[0] === 'number' && row.every((x) => x === null || typeof x === 'number');
+  const stageList = (list: unknown): list is LatencyStage[] =>
+    Array.isArray(list) && list.every((x) => LATENCY_STAGES.some((stage) => stage === x));
+  if (typeof node !== 'string' || !stageList(stages) || !Array.isArray(marks) || !Array.isArray(gc))
+    throw new Error(`${file}: not a latency probe record`);
+  if (!marks.every(mark) || !gc.every((row) => numbers(row) && row.length === 4))
+    throw new Error(`${file}: not a latency probe record`);
+  const pauses = gc.map((row: number[]): [number, number, number, number] => [
+    row[0] ?? 0,
+    row[1] ?? 0,
+    row[2] ?? 0,
+    row[3] ?? 0,
+  ]);
+  return { node, stages, marks, gc: pauses, droppedIndexes: Number(field('droppedIndexes') ?? 0) };
+}
+
+function load(dir: string): Agent[] {
+  const agents: Agent[] = [];
+  for (const name of readdirSync(dir)
+    .filter((n) => n.endsWith('.latency.json'))
+    .sort()) {
+    const record = parseRecord(readFileSync(join(dir, name), 'utf8'), join(dir, name));
+    const marks: Marks = new Map();
+    for (const [index, ...times] of record.marks) {
+      const stages = new Map<string, number>();
+      times.forEach((t, i) => {
+        const stage = record.stages[i];
+        if (t !== null && stage !== undefined) stages.set(stage, t);
+      });
+      marks.set(index, stages);
+    }
+    agents.push({ node: record.node, marks, gc: record.gc });
+  }
+  return agents;
+}
+
+/** One step: its name and its duration for an index (undefined when a mark is missing). */
+interface Step {
+  readonly name: string;
+  readonly of: (index: number) => number | undefined;
+}
+
+function between(a: Agent, from: string, b: Agent, to: string): (index: number) => number | undefined {
+  return (index) => {
+    const x = a.marks.get(index)?.get(from);
+    const y = b.marks.get(index)?.get(to);
+    return x === undefined || y === undefined ? undefined : y - x;
+  };
+}
+
+function steps(leader: Agent, followers: readonly Agent[]): Step[] {
+  const L = leader;
+  const out: Step[] = [
+    { name: 'L propose -> ready', of: between(L, 'propose', L, 'ready') },
+    { name: 'L ready -> sent', of: between(L, 'ready', L, 'sent') },
+    { name: 'L sent -> synced (own write)', of: between(L, 'sent', L, 'synced') },
+  ];
+  for (const F of followers) {
+    const f = F.node;
+    out.push(
+      { name: `${f} L sent -> recv`, of: between(L, 'sent', F, 'recv') },
+      { name: `${f} recv -> ready`, of: between(F, 'recv', F, 'ready') },
+      { name: `${f} ready -> synced`, of: between(F, 'ready', F, 'synced') },
+      { name: `${f} synced -> answered`, of: between(F, 'synced', F, 'answered') },
+      { name: `${f} answered -> L ack`, of: between(F, 'answered', L, 'ack') },
+    );
+  }
+  out.push(
+    { name: 'L sent -> ack (first answer)', of: between(L, 'sent', L, 'ack') },
+    { name: 'L synced -> ack (<0: ack first)', of: between(L, 'synced', L, 'ack') },
+    {
+      name: 'L max(synced, ack) -> committed',
+      of: (index) => {
+        const m = L.marks.get(index);
+        const s = m?.get('synced');
+        const a = m?.get('ack');
+        const c = m?.get('committed');
+        return s === undefined || a === undefined || c === undefined ? undefined : c - Math.max(s, a);
+      },
+    },
+    { name: 'L committed -> applied', of: between(L, 'committed', L, 'applied') },
+    { name: 'L propose -> applied (total)', of: between(L, 'propose', L, 'applied') },
+  );
+  return out;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const fmt = (ms: number): string => (Number.isNaN(ms) ? '-' : ms.toFixed(3));
+
+/** The breakdown of the probe files in `dir`, as lines of text. */
+export function latencyBreakdown(dir: string): string[] {
+  const agents = load(dir);
+  const count = (a: Agent): number => [...a.marks.values()].filter((m) => m.has('propose')).length;
+  const leader = agents.reduce<Agent | null>((best, a) => (best === null || count(a) > count(best) ? a : best), null);
+  if (leader === null) return [`no latency probe files in ${dir}`];
+  const followers = agents.filter((a) => a !== leader);
+  const indexes = [...leader.marks.entries()].filter(([, m]) => m.has('propose') && m.has('applied')).map(([i]) => i);
+  const lines = [`latency breakdown (${dir}): leader ${leader.node}, ${indexes.length} writes, ms`];
+  lines.push(
+    `${'step'.padEnd(36)} ${'p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`,
+  );
+  const all = steps(leader, followers);
+  for (const step of all) {
+    const values = indexes
+      .map(step.of)
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => a - b);
+    const cols = [50, 90, 99, 100].map((p) => fmt(percentile(values, p)).padStart(8));
+    lines.push(`${step.name.padEnd(36)} ${cols.join(' ')}`);
+  }
+  lines.push(...slowest(leader, agents, indexes, all));
+  for (const a of agents) {
+    const pauses = [...a.gc].map(([, d]) => d).sort((x, y) => x - y);
+    const major = a.gc.filter(([, , kind]) => kind !== 1);
+    const forced = major.filter(([, , , flags]) => (flags & GC_FLAGS_FORCED) !== 0);
+    const ms = (list: readonly (readonly number[])[]): string => fmt(list.reduce((sum, [, d = 0]) => sum + d, 0));
+    lines.push(
+      `gc ${a.node}: ${pauses.length} pauses, p50 ${fmt(percentile(pauses, 50))} max ${fmt(percentile(pauses, 100))} ` +
+        `ms; ${major.length} not minor (${ms(major)} ms), ${forced.length} of them forced by gc() (${ms(forced)} ms)`,
+    );
+  }
+  return lines;
+}
+
+/** What the slowest 1 % of the writes spent their time on. */
+function slowest(leader: Agent, agents: readonly Agent[], indexes: readonly number[], all: readonly Step[]): string[] {
+  const total = between(leader, 'propose', leader, 'applied');
+  const ranked = indexes
+    .map((i) => [i, total(i) ?? 0] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, Math.max(1, Math.ceil(indexes.length / 100)));
+  const lines = [`slowest ${ranked.length} writes (index total: longest step; GC pauses overlapping, node:ms):`];
+  for (const [index, ms] of ranked.slice(0, 20)) {
+    const parts = all
+      .slice(0, -1)
+      .map((s) => [s.name, s.of(index)] as const)
+      .filter((p): p is readonly [string, number] => p[1] !== undefined)
+      .sort((a, b) => b[1] - a[1]);
+    const start = leader.marks.get(index)?.get('propose') ?? 0;
+    const gcs = agents.flatMap((a) =>
+      a.gc
+        .filter(([t, d]) => t + d >= start && t <= start + ms)
+        .map(([, d, kind, flags]) => `${a.node}:${d.toFixed(1)}${kind === 1 ? '' : `(kind ${kind}, flags ${flags})`}`),
+    );
+    const top = parts.slice(0, 2).map(([n, v]) => `${n} ${fmt(v)}`);
+    lines.push(`  ${index} ${fmt(ms)}: ${top.join('; ')}${gcs.length > 0 ? `; gc ${gcs.join(',')}` : ''}`);
+  }
+  return lines;
+}

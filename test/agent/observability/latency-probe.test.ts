@@ -1,0 +1,154 @@
+// The bench's latency probe (agent/observability/latency-probe.ts): what it records per index
+// and stage, its bounds, the file it writes, and that an agent has none unless its environment
+// names a folder. That the node marks the stages of a write in their order is checked on a
+// simulated cluster below.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  LATENCY_STAGES,
+  PROBE_INDEXES_MAX,
+  RecordingProbe,
+  latencyProbeFromEnvironment,
+} from '../../../agent/observability/latency-probe.js';
+import type { LatencyStage } from '../../../agent/observability/latency-probe.js';
+import { RaftNodeImpl } from '../../../agent/runtime/node.js';
+import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
+import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
+import { SeededPrng } from '../../../contracts/prng.js';
+import { simpleConfiguration } from '../../../agent/core/configuration.js';
+import { DEFAULT_RAFT_CONFIGURATION } from '../../../contracts/raft-configuration.js';
+import { DefaultMembershipManager } from '../../../agent/membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import { MemoryPersistenceEngine } from '../../../storage/memory.js';
+import { EchoStateMachine } from '../runtime/sim-cluster.js';
+
+function stageTimes(probe: RecordingProbe, index: number): Partial<Record<LatencyStage, number>> {
+  const row = probe.record().marks.find(([i]) => i === index);
+  assert.ok(row, `index ${index} is recorded`);
+  const out: Partial<Record<LatencyStage, number>> = {};
+  LATENCY_STAGES.forEach((stage, i) => {
+    const t = row[i + 1];
+    if (typeof t === 'number') out[stage] = t;
+  });
+  return out;
+}
+
+describe('latency probe', () => {
+  it('keeps the first time of each stage, and takes a second ack as ack2', () => {
+    let now = 10;
+    const probe = new RecordingProbe('n1', () => now);
+    probe.mark('propose', 5);
+    now = 11;
+    probe.mark('propose', 5);
+    probe.mark('ack', 5);
+    now = 12.5;
+    probe.mark('ack', 5);
+    now = 13;
+    probe.mark('ack', 5);
+    assert.deepEqual(stageTimes(probe, 5), { propose: 10, ack: 11, ack2: 12.5 });
+  });
+
+  it(`records at most ${PROBE_INDEXES_MAX} indexes and counts the rest`, () => {
+    const probe = new RecordingProbe('n1', () => 1);
+    for (let i = 1; i <= PROBE_INDEXES_MAX + 3; i += 1) probe.mark('applied', i);
+    const record = probe.record();
+    assert.equal(record.marks.length, PROBE_INDEXES_MAX);
+    assert.equal(record.droppedIndexes, 3);
+  });
+
+  it('writes its record to DIR/<node>.latency.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coraft-probe-'));
+    try {
+      const probe = new RecordingProbe('n7', () => 2.0004);
+      probe.mark('synced', 3);
+      const file = probe.writeTo(dir);
+      assert.equal(file, join(dir, 'n7.latency.json'));
+      const written: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      assert.deepEqual(written, {
+        node: 'n7',
+        stages: [...LATENCY_STAGES],
+        marks: [[3, ...LATENCY_STAGES.map((s) => (s === 'synced' ? 2 : null))]],
+        gc: [],
+        droppedIndexes: 0,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('records GC pauses while it watches: a gc() call is a major, forced one', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    assert.ok(typeof gc === 'function');
+    const probe = new RecordingProbe('n1');
+    probe.watchGc();
+    gc();
+    // The observer hears of a collection in a later turn of the event loop.
+    for (let turns = 0; probe.record().gc.length === 0 && turns < 100; turns += 1)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    probe.stopGc();
+    const pause = probe.record().gc.find(([, , kind]) => kind === 4);
+    assert.ok(pause, 'a major collection was recorded');
+    assert.equal((pause[3] ?? 0) & 4, 4, 'flagged as forced');
+    assert.ok(pause[1] >= 0);
+  });
+
+  it('is made only when CORAFT_LATENCY_PROBE names a folder', () => {
+    assert.equal(latencyProbeFromEnvironment({}, 'n1'), null);
+    assert.equal(latencyProbeFromEnvironment({ CORAFT_LATENCY_PROBE: '' }, 'n1'), null);
+    const made = latencyProbeFromEnvironment({ CORAFT_LATENCY_PROBE: '/tmp/x' }, 'n1');
+    assert.ok(made);
+    made.probe.stopGc();
+    assert.equal(made.dir, '/tmp/x');
+  });
+
+  it("marks a write's stages on the leader and on the followers, in the order of its path", async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(3), RELIABLE_NETWORK);
+    const ids = ['a', 'b', 'c'];
+    const probes = new Map(ids.map((id) => [id, new RecordingProbe(id, () => timers.nowMs())]));
+    const nodes = ids.map((id, i) => {
+      const { client, server } = network.endpoint(id);
+      return new RaftNodeImpl(
+        {
+          timers,
+          prng: new SeededPrng(30 + i),
+          client,
+          server,
+          storage: new MemoryPersistenceEngine(),
+          stateMachine: new EchoStateMachine(),
+          logger: new MemoryLogger(),
+          metrics: new NoopMetrics(),
+          membership: new DefaultMembershipManager(),
+          latencyProbe: probes.get(id) ?? new RecordingProbe(id),
+        },
+        { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
+      );
+    });
+    for (const n of nodes) await n.start();
+    await timers.runUntil(timers.nowMs() + 2000);
+    const leader = nodes.find((n) => n.isLeader());
+    assert.ok(leader);
+    const submitted = leader.submitCommand(new TextEncoder().encode('x'), 5000);
+    await timers.runUntil(timers.nowMs() + 500);
+    await submitted;
+    const index = leader.getStatus().lastLogIndex;
+    const l = stageTimes(probes.get(leader.getNodeId()) ?? new RecordingProbe('?'), index);
+    const order: LatencyStage[] = ['propose', 'ready', 'sent', 'synced', 'committed', 'applied'];
+    for (const stage of [...order, 'ack', 'ack2'] as const) assert.ok(l[stage] !== undefined, `leader ${stage}`);
+    for (let i = 1; i < order.length; i += 1)
+      assert.ok((l[order[i - 1] ?? 'propose'] ?? 0) <= (l[order[i] ?? 'propose'] ?? 0), `${order[i]} after`);
+    for (const follower of nodes.filter((n) => n !== leader)) {
+      const f = stageTimes(probes.get(follower.getNodeId()) ?? new RecordingProbe('?'), index);
+      const path: LatencyStage[] = ['recv', 'ready', 'synced', 'answered'];
+      for (const stage of path) assert.ok(f[stage] !== undefined, `${follower.getNodeId()} ${stage}`);
+      assert.ok((f.recv ?? 0) >= (l.sent ?? 0) && (f.answered ?? 0) <= (l.ack2 ?? 0), 'between send and ack');
+    }
+    for (const n of nodes) await n.stop();
+    for (const p of probes.values()) assert.equal(p.record().gc.length, 0, 'no GC watch unless asked');
+  });
+});

@@ -1,0 +1,51 @@
+// The bench's latency breakdown (bench/_latency-breakdown.ts) reads the agents' probe files:
+// it finds the leader, measures each step between the marks of the same index (across agents,
+// on their shared clock), and refuses a file that is not a probe record.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { latencyBreakdown } from '../../bench/_latency-breakdown.js';
+import { RecordingProbe } from '../../agent/observability/latency-probe.js';
+import type { LatencyStage } from '../../agent/observability/latency-probe.js';
+
+/** Writes a probe file for `node` whose marks are `times[index][stage]`. */
+function probeFile(dir: string, node: string, times: Record<number, Partial<Record<LatencyStage, number>>>): void {
+  let now = 0;
+  const probe = new RecordingProbe(node, () => now);
+  for (const [index, stages] of Object.entries(times))
+    for (const [stage, t] of Object.entries(stages)) {
+      now = t;
+      probe.mark(stage as LatencyStage, Number(index));
+    }
+  probe.writeTo(dir);
+}
+
+describe('latency breakdown', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'coraft-breakdown-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('measures each step of a write from the marks of the leader and of its followers', () => {
+    const leader = { propose: 100, ready: 100.5, sent: 101, synced: 102, ack: 103, committed: 103.25, applied: 104 };
+    probeFile(dir, 'n1', { 7: leader });
+    probeFile(dir, 'n2', { 7: { recv: 101.5, ready: 101.75, synced: 102.5, answered: 102.75 } });
+    probeFile(dir, 'n3', {});
+    const lines = latencyBreakdown(dir);
+    assert.match(lines[0] ?? '', /leader n1, 1 writes/);
+    const step = (name: string): string | undefined => lines.find((l) => l.startsWith(name));
+    assert.match(step('L sent -> synced') ?? '', /\s1\.000\s/);
+    assert.match(step('n2 L sent -> recv') ?? '', /\s0\.500\s/);
+    assert.match(step('n2 ready -> synced') ?? '', /\s0\.750\s/);
+    assert.match(step('n2 answered -> L ack') ?? '', /\s0\.250\s/);
+    assert.match(step('L max(synced, ack) -> committed') ?? '', /\s0\.250\s/);
+    assert.match(step('L propose -> applied (total)') ?? '', /\s4\.000\s/);
+  });
+
+  it('refuses a file that is not a probe record', () => {
+    writeFileSync(join(dir, 'n1.latency.json'), JSON.stringify({ node: 'n1', stages: ['nope'], marks: [], gc: [] }));
+    assert.throws(() => latencyBreakdown(dir), /not a latency probe record/);
+  });
+});
