@@ -2,15 +2,15 @@
  * What every engine shares of PersistenceEngine.beginSnapshot (contracts/persistence.ts): at most
  * one writer open, superseded by a snapshot persisted meanwhile, and never committing an image
  * older than the one stored. {@link SnapshotWriters} keeps that bookkeeping for an engine;
- * {@link GatheringSnapshotWriter} keeps the chunks and commits them as one image: the writer of
- * every engine for now (the memory engine's disk is memory anyway; the LMDB and WAL engines write
- * the image's records at the commit, see DESIGN.md for streaming them), begun through
- * {@link SnapshotWriters.beginGathering} and committed through {@link commitGathered}.
+ * {@link GatheringSnapshotWriter} keeps the chunks and commits them as one image (the memory
+ * engine's writer, whose disk is memory anyway), begun through {@link SnapshotWriters.beginGathering}.
+ * The LMDB and WAL engines stream the records instead (lmdb/lmdb-snapshot-stream.ts), begun
+ * through {@link SnapshotWriters.beginWith} and checked through {@link acceptsSnapshot}.
  */
 import { assert } from '../contracts/assert.js';
 import { PersistenceError } from '../contracts/errors.js';
 import type { LogIndex, Snapshot, SnapshotMeta } from '../contracts/log.js';
-import type { PersistBatch, SnapshotWriter } from '../contracts/persistence.js';
+import type { SnapshotWriter } from '../contracts/persistence.js';
 
 /** A writer an engine opened, as {@link SnapshotWriters} sees it. */
 export interface OpenWriter {
@@ -55,6 +55,14 @@ export class SnapshotWriters {
     if (this.open === writer) this.open = null;
   }
 
+  /** Begins the writer `make` makes for its generation (beginSnapshot): the open writer, if any, is aborted. */
+  beginWith<W extends OpenWriter>(make: (generation: number) => W): W {
+    const generation = this.begin();
+    const writer = make(generation);
+    this.opened(writer, generation);
+    return writer;
+  }
+
   /**
    * Begins a {@link GatheringSnapshotWriter} (an engine's beginSnapshot): the open writer, if any,
    * is aborted; `commitWhole` stores the gathered image unless superseded.
@@ -65,30 +73,23 @@ export class SnapshotWriters {
     snapshotBytesMax: number,
     commitWhole: GatheringHost['commitWhole'],
   ): SnapshotWriter {
-    const generation = this.begin();
     const host: GatheringHost = { commitWhole, ended: (ended) => this.ended(ended), snapshotBytesMax };
-    const writer = new GatheringSnapshotWriter(meta, generation, host, totalBytes);
-    this.opened(writer, generation);
-    return writer;
+    return this.beginWith((generation) => new GatheringSnapshotWriter(meta, generation, host, totalBytes));
   }
 }
 
 /**
- * Commits a gathered image through an engine's write queue unless it is superseded: by a snapshot
- * persisted or a writer begun since (`writers`), or by a stored snapshot at the same or a later
- * index (`storedIndex`, from the writes accepted so far, which are in write order).
+ * True when the writer of `generation`, of a snapshot at `index`, may commit now: it is not
+ * superseded (`writers`) and the stored snapshot (`storedIndex`, after the writes accepted so far,
+ * which are in write order) is older.
  */
-export async function commitGathered(
+export function acceptsSnapshot(
   writers: SnapshotWriters,
   generation: number,
-  snapshot: Snapshot,
+  index: LogIndex,
   storedIndex: LogIndex | null,
-  write: (batch: PersistBatch) => Promise<void>,
-): Promise<boolean> {
-  if (!writers.isCurrent(generation)) return false;
-  if (!isNewerSnapshot(snapshot.lastIncludedIndex, storedIndex)) return false;
-  await write({ snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null });
-  return true;
+): boolean {
+  return writers.isCurrent(generation) && isNewerSnapshot(index, storedIndex);
 }
 
 /** How a {@link GatheringSnapshotWriter} commits and what it may hold. */
@@ -104,8 +105,7 @@ export interface GatheringHost {
 const EMPTY = new Uint8Array(0);
 
 /**
- * A writer that commits the image as one persist({ snapshot }): the memory engine's, and for now the
- * LMDB-based engines' (DESIGN.md: they write the image's records at the commit). Given the image's
+ * A writer that commits the image as one persist({ snapshot }): the memory engine's. Given the image's
  * size it copies each chunk into one buffer of that size as it comes (the chunk is then let go);
  * otherwise it keeps the chunks and joins them at the commit.
  */

@@ -16,14 +16,15 @@
  * promise resolves only once its write is on disk (see lmdb-open.ts for the LMDB options and
  * why they are safe).
  *
- * Snapshots are stored inside LMDB, in the same transaction as the rest of their batch, rather
- * than as files renamed into place: LMDB's copy-on-write commit already leaves either the old
- * or the new image complete after a crash, the batch stays one transaction with one sync (a
- * file would need its own fsync, a rename and a directory fsync, and a recovery step to pair
- * the file with the metadata), and the image carries a CRC-32 that is checked when read. The
- * price is that the map must hold two images during a replacement (see snapshotBytesMax). The
- * image is stored in records with a CRC-32 each (lmdb-snapshot.ts), so `readSnapshotChunk` reads
- * only the records a chunk covers.
+ * Snapshots are stored inside LMDB rather than as files renamed into place: LMDB's
+ * copy-on-write commit already leaves either the old or the new metadata after a crash (a file
+ * would need its own fsync, a rename and a directory fsync, and a recovery step to pair the file
+ * with the metadata), and the image carries CRC-32s that are checked when read. The image is
+ * stored in records with a CRC-32 each in one of two slots (lmdb-snapshot.ts), so
+ * `readSnapshotChunk` reads only the records a chunk covers. A snapshot persisted whole is written
+ * in the same transaction as the rest of its batch; one taken by this node is streamed into the
+ * free slot by its writer (lmdb-snapshot-stream.ts) and its commit switches the metadata. The
+ * price is that the map must hold two images during a replacement (see snapshotBytesMax).
  *
  * `load()` reads LMDB's latest committed transaction, which with these options is always a
  * durable one; every record read is decoded and checked, and a damaged one is STORAGE_CORRUPT.
@@ -34,7 +35,7 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
-import { SnapshotWriters, commitGathered } from '../snapshot-writer.js';
+import { SnapshotWriters } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection } from '../log-projection.js';
@@ -45,7 +46,9 @@ import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
 import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState } from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
-import type { EncodedStep } from './lmdb-write-plan.js';
+import type { EncodedStep, SnapshotPlacement } from './lmdb-write-plan.js';
+import { SnapshotSlots } from './lmdb-snapshot-slots.js';
+import { beginStreaming } from './lmdb-snapshot-stream.js';
 import { checkSpace } from './lmdb-space.js';
 import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
 
@@ -62,9 +65,15 @@ export interface LmdbPersistenceDeps {
 /** Bytes counted for a write besides its entries and snapshot, for the queue and space limits. */
 const WRITE_OVERHEAD_BYTES = 64;
 
+/** A queued write: its steps, and what a snapshot write waits for before its transaction (lmdb-snapshot-slots.ts). */
+interface LmdbWrite {
+  readonly steps: readonly EncodedStep[];
+  readonly after: Promise<void> | null;
+}
+
 /** PersistenceEngine over LMDB; create it with {@link LmdbPersistenceEngine.open}. */
 export class LmdbPersistenceEngine implements PersistenceEngine {
-  private readonly queue: GroupCommitQueue<readonly EncodedStep[]>;
+  private readonly queue: GroupCommitQueue<LmdbWrite>;
   private closed = false;
   private readonly writers = new SnapshotWriters();
 
@@ -74,6 +83,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     private readonly lock: DirectoryLock,
     /** Invariant: the disk after every write accepted so far, committed or queued. */
     private readonly projection: LogProjection,
+    private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
   ) {
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), options);
@@ -87,7 +97,16 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   static async open(options: LmdbPersistenceOptions, deps: LmdbPersistenceDeps = {}): Promise<LmdbPersistenceEngine> {
     const resolved = resolveLmdbOptions(options);
     const opened = await openDirectory(resolved);
-    return new LmdbPersistenceEngine(resolved, opened.handles, opened.lock, opened.projection, deps.metrics ?? null);
+    let slots: SnapshotSlots;
+    try {
+      slots = await SnapshotSlots.open(opened.handles, resolved);
+    } catch (error) {
+      await opened.handles.env.close();
+      opened.lock.release();
+      throw error;
+    }
+    const { handles, lock, projection } = opened;
+    return new LmdbPersistenceEngine(resolved, handles, lock, projection, slots, deps.metrics ?? null);
   }
 
   persist(batch: PersistBatch): Promise<void> {
@@ -95,14 +114,24 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     return this.write(batch);
   }
 
-  /** Checks, plans and queues a write (persist, or a snapshot writer's commit). */
-  private write(batch: PersistBatch): Promise<void> {
+  /**
+   * Checks, plans and queues a write (persist, or a snapshot writer's commit with the `placement` of
+   * its streamed image; a snapshot persisted whole goes into the free slot).
+   */
+  private write(batch: PersistBatch, placement: SnapshotPlacement | null = null): Promise<void> {
     try {
       this.checkOpen();
       const bytes = this.checkLimits(batch);
       this.queue.checkAccepts(bytes);
       checkBatch(this.projection.shape(), batch);
-      return this.queue.enqueue(encodeSteps(this.projection.apply(batch)), bytes);
+      if (batch.snapshot === null)
+        return this.queue.enqueue({ steps: encodeSteps(this.projection.apply(batch)), after: null }, bytes);
+      const place = placement ?? { slot: this.slots.free(), image: null };
+      const steps = encodeSteps(this.projection.apply(batch), place);
+      const after = this.slots.accept(place.slot);
+      const written = this.queue.enqueue({ steps, after }, bytes);
+      this.slots.written(written);
+      return written;
     } catch (error) {
       // A refused write (closed, queue full, failed earlier, invalid batch) never reaches LMDB.
       if (error instanceof PersistenceError)
@@ -136,8 +165,9 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     return bytes;
   }
 
-  private async commit(writes: readonly QueuedWrite<readonly EncodedStep[]>[]): Promise<void> {
+  private async commit(writes: readonly QueuedWrite<LmdbWrite>[]): Promise<void> {
     const { env, log, meta } = this.handles;
+    for (const write of writes) if (write.payload.after !== null) await write.payload.after;
     try {
       checkSpace(
         this.handles,
@@ -147,7 +177,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       // A child transaction, so that an exception in the callback aborts every write of the
       // group instead of committing the part done before it.
       await env.childTransaction(() => {
-        for (const write of writes) for (const step of write.payload) applyStep(step, log, meta);
+        for (const write of writes) for (const step of write.payload.steps) applyStep(step, log, meta);
       });
     } catch (error) {
       const failure = toPersistenceError(await commitFailureCause(error), `commit to ${this.options.path} failed`);
@@ -158,15 +188,17 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     this.metrics?.observe('coraft_storage_commit_writes', writes.length);
   }
 
-  /** For now the chunks are gathered and committed as one image (the LMDB records are written at the commit). */
+  /** Streams the image into the free slot; the commit switches the metadata (lmdb-snapshot-stream.ts). */
   beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
-    this.checkOpen();
-    return this.writers.beginGathering(meta, totalBytes, this.options.snapshotBytesMax, (snapshot, generation) => {
-      this.checkOpen();
-      return commitGathered(this.writers, generation, snapshot, this.projection.snapshotLastIndex(), (batch) =>
-        this.write(batch),
-      );
-    });
+    const engine = {
+      writers: this.writers,
+      slots: this.slots,
+      snapshotBytesMax: this.options.snapshotBytesMax,
+      checkOpen: () => this.checkOpen(),
+      storedIndex: () => this.projection.snapshotLastIndex(),
+      write: (batch: PersistBatch, placement: SnapshotPlacement) => this.write(batch, placement),
+    };
+    return beginStreaming(engine, meta, totalBytes);
   }
 
   async load(): Promise<PersistedState> {
@@ -200,6 +232,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       ),
     );
     await this.queue.drain();
+    await this.slots.idle();
     try {
       await this.handles.env.close();
     } finally {

@@ -192,18 +192,35 @@ export function parseHardState(bytes: unknown): HardState {
 }
 
 /**
+ * Which of the two sets of image records (lmdb-snapshot.ts) an image is in: a snapshot being
+ * written streams into the one the stored snapshot does not use, and its commit switches the
+ * metadata to it.
+ */
+export type SnapshotSlot = 0 | 1;
+
+/**
  * Snapshot metadata as stored: the contract's SnapshotMeta plus the image's length and CRC-32,
- * and how the image is stored (lmdb-snapshot.ts): in records of `dataRecordBytes` each, or in one
- * record (null; what this engine wrote before images were stored in records).
+ * and how the image is stored (lmdb-snapshot.ts): in records of `dataRecordBytes` each in slot
+ * `dataSlot`, or in one record (`dataRecordBytes` null; what this engine wrote before images were
+ * stored in records).
  */
 export interface StoredSnapshotMeta extends SnapshotMeta {
   readonly dataBytes: number;
   readonly dataCrc32: number;
   readonly dataRecordBytes: number | null;
+  /** 0 when the record has no `dataSlot` (as written before there were two). */
+  readonly dataSlot: SnapshotSlot;
 }
 
-/** Encodes the snapshot metadata record for an image `data` stored in records of `dataRecordBytes`. */
-export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array, dataRecordBytes: number): Buffer {
+/** What the metadata record says of an image: its size, its CRC-32 and its slot. */
+export interface StoredImage {
+  readonly dataBytes: number;
+  readonly dataCrc32: number;
+  readonly dataSlot: SnapshotSlot;
+}
+
+/** Encodes the snapshot metadata record for `image` stored in records of `dataRecordBytes`. */
+export function encodeSnapshotMeta(meta: SnapshotMeta, image: StoredImage, dataRecordBytes: number): Buffer {
   const configuration = meta.configuration;
   return jsonRecord({
     lastIncludedIndex: meta.lastIncludedIndex,
@@ -216,9 +233,10 @@ export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array, dataRec
       // Written only when there is a witness, so records without one keep their old form.
       ...(configuration.witnesses === undefined ? {} : { witnesses: configuration.witnesses }),
     },
-    dataBytes: data.byteLength,
-    dataCrc32: crc32(data),
+    dataBytes: image.dataBytes,
+    dataCrc32: image.dataCrc32,
     dataRecordBytes,
+    dataSlot: image.dataSlot,
   });
 }
 
@@ -256,8 +274,11 @@ export function parseSnapshotMeta(bytes: unknown): StoredSnapshotMeta {
   const dataRecordBytes =
     record['dataRecordBytes'] === undefined ? null : parseIndexField(record, 'dataRecordBytes', 'snapshot metadata');
   if (dataRecordBytes === 0) throw corrupt('snapshot metadata dataRecordBytes is 0');
+  const slot = record['dataSlot'] ?? 0;
+  if (slot !== 0 && slot !== 1) throw corrupt('snapshot metadata dataSlot is neither 0 nor 1');
   return {
     dataRecordBytes,
+    dataSlot: slot,
     lastIncludedIndex: parseIndexField(record, 'lastIncludedIndex', 'snapshot metadata'),
     lastIncludedTerm: parseIndexField(record, 'lastIncludedTerm', 'snapshot metadata'),
     configuration: parseConfiguration(record['configuration']),

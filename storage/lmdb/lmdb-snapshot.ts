@@ -1,12 +1,16 @@
 /**
  * The stored snapshot's image in the `meta` database, kept in records of
- * {@link SNAPSHOT_RECORD_BYTES} (`snapshot-data/0`, `snapshot-data/1`, …) with a table of their
- * CRC-32s (`snapshot-crcs`, 4 bytes big-endian per record), so that InstallSnapshot reads a chunk
- * back from disk without reading the whole image (PersistenceEngine.readSnapshotChunk; issue 17:
- * nothing keeps a persisted image in memory). The metadata record says how the image is stored
- * (`dataRecordBytes`); one without it names an image in one `snapshot-data` record, as this
- * engine wrote before, which is still read (whole) until the next snapshot replaces it. Writing a
- * snapshot deletes that record and every record the new image does not use.
+ * {@link SNAPSHOT_RECORD_BYTES} with a table of their CRC-32s (`snapshot-crcs`, 4 bytes
+ * big-endian per record), so that InstallSnapshot reads a chunk back from disk without reading
+ * the whole image (PersistenceEngine.readSnapshotChunk; issue 17: nothing keeps a persisted image
+ * in memory). There are two slots of records: slot 0 (`snapshot-data/0`, `snapshot-data/1`, …)
+ * and slot 1 (`snapshot-data-b/0`, …). A snapshot being written streams its records into the
+ * slot the stored one does not use (lmdb-snapshot-stream.ts), and its commit writes the metadata
+ * and the CRC table, which name the slot, in one small transaction; so a crash at any point leaves
+ * the stored snapshot whole, and what a crash or an abort leaves in the other slot is deleted
+ * (lmdb-snapshot-slots.ts). The metadata record says how the image is stored (`dataRecordBytes`,
+ * `dataSlot`); one without `dataRecordBytes` names an image in one `snapshot-data` record, as this
+ * engine wrote before, which is still read (whole) until the next snapshot replaces it.
  */
 import { PersistenceError } from '../../contracts/errors.js';
 import type { LogIndex, Snapshot } from '../../contracts/log.js';
@@ -14,7 +18,7 @@ import { crc32 } from '../crc32.js';
 import { checkSnapshotRange } from '../log-checks.js';
 import { toPersistenceError } from './lmdb-errors.js';
 import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from './lmdb-records.js';
-import type { StoredSnapshotMeta } from './lmdb-records.js';
+import type { SnapshotSlot, StoredSnapshotMeta } from './lmdb-records.js';
 
 /**
  * Bytes of one record of a snapshot image (the last one may be shorter). Above the unit's
@@ -32,9 +36,49 @@ export interface MetaReader {
   get(key: string): Uint8Array | undefined;
 }
 
-/** The key of record `n` of the snapshot image. */
-export function snapshotRecordKey(n: number): string {
-  return `snapshot-data/${n}`;
+/** What writing and deleting a slot's records needs of the `meta` database (inside a write transaction). */
+export interface MetaWriter extends MetaReader {
+  putSync(key: string, value: Uint8Array): unknown;
+  getKeys(range: { readonly start: string; readonly end: string }): Iterable<string>;
+  removeSync(key: string): boolean;
+}
+
+/** The prefix of the keys of slot `slot`'s records. */
+function slotPrefix(slot: SnapshotSlot): string {
+  return slot === 0 ? 'snapshot-data/' : 'snapshot-data-b/';
+}
+
+/** The range of the keys of slot `slot`'s records. */
+export function slotKeyRange(slot: SnapshotSlot): { readonly start: string; readonly end: string } {
+  const prefix = slotPrefix(slot);
+  // '0' follows '/' in byte order: [prefix, prefix without '/' + '0') holds exactly the slot's keys.
+  return { start: prefix, end: `${prefix.slice(0, -1)}0` };
+}
+
+/** The key of record `n` of the image in slot `slot` (slot 0 by default, the only one before there were two). */
+export function snapshotRecordKey(n: number, slot: SnapshotSlot = 0): string {
+  return `${slotPrefix(slot)}${n}`;
+}
+
+/** The slot that is not `slot`. */
+export function otherSlot(slot: SnapshotSlot): SnapshotSlot {
+  return slot === 0 ? 1 : 0;
+}
+
+/**
+ * Deletes the records of slot `slot` numbered `from` or more, inside a write transaction; returns
+ * how many. The keys are found by their prefix, so records left in any order by a crash go too.
+ */
+export function trimSlot(meta: MetaWriter, slot: SnapshotSlot, from: number): number {
+  const prefix = slotPrefix(slot);
+  let removed = 0;
+  for (const key of [...meta.getKeys(slotKeyRange(slot))]) {
+    const n = Number(key.slice(prefix.length));
+    // A key of the slot that is not a record number is no record of an image: it goes too.
+    if (Number.isSafeInteger(n) && n < from) continue;
+    if (meta.removeSync(key)) removed += 1;
+  }
+  return removed;
 }
 
 /** How many records an image of `dataBytes` takes in records of `recordBytes`. */
@@ -108,7 +152,7 @@ function copyRecords(
   let at = 0;
   while (at < target.byteLength) {
     const n = Math.floor((offset + at) / recordBytes);
-    const record = meta.get(snapshotRecordKey(n));
+    const record = meta.get(snapshotRecordKey(n, stored.dataSlot));
     const expectedBytes = Math.min(recordBytes, stored.dataBytes - n * recordBytes);
     if (record?.byteLength !== expectedBytes)
       throw corrupt(`${what} image record ${n} is missing or not ${expectedBytes} bytes`);

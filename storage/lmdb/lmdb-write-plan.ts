@@ -13,8 +13,35 @@ import {
   entryKey,
   parseEntryKey,
 } from './lmdb-records.js';
+import type { SnapshotSlot } from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';
-import { SNAPSHOT_CRCS_KEY, SNAPSHOT_RECORD_BYTES, snapshotRecordKey, snapshotRecords } from './lmdb-snapshot.js';
+import { crc32 } from '../crc32.js';
+import {
+  SNAPSHOT_CRCS_KEY,
+  SNAPSHOT_RECORD_BYTES,
+  otherSlot,
+  snapshotRecordKey,
+  snapshotRecords,
+  trimSlot,
+} from './lmdb-snapshot.js';
+
+/** An image whose records a snapshot writer streamed into its slot before the commit. */
+export interface StreamedImage {
+  readonly dataBytes: number;
+  readonly dataCrc32: number;
+  /** The records' CRC-32s, 4 bytes big-endian each. */
+  readonly crcs: Buffer;
+}
+
+/**
+ * Where the snapshot of a write goes: into `slot`, the one the stored snapshot does not use,
+ * with its image written in the same transaction (`image` null: the batch's own image) or
+ * streamed there beforehand.
+ */
+export interface SnapshotPlacement {
+  readonly slot: SnapshotSlot;
+  readonly image: StreamedImage | null;
+}
 
 /**
  * One step of a write plan with its records encoded, ready for the commit's transaction. Encoding happens
@@ -23,18 +50,22 @@ import { SNAPSHOT_CRCS_KEY, SNAPSHOT_RECORD_BYTES, snapshotRecordKey, snapshotRe
  */
 export type EncodedStep =
   | { readonly kind: 'put-meta'; readonly key: string; readonly value: Uint8Array }
-  /** Deletes the image records of an earlier snapshot from record `from` on, and its one-record image. */
-  | { readonly kind: 'trim-snapshot'; readonly from: number }
+  /** Deletes the records of slot `slot` from record `from` on, and the one-record image of the earlier layout. */
+  | { readonly kind: 'trim-snapshot'; readonly slot: SnapshotSlot; readonly from: number }
   | { readonly kind: 'delete'; readonly from: LogIndex; readonly to: LogIndex }
   | { readonly kind: 'append'; readonly keys: readonly Buffer[]; readonly values: readonly Buffer[] };
 
-/** Encodes the records of a write plan (keys, entry records, JSON records). */
-export function encodeSteps(steps: readonly WriteStep[]): EncodedStep[] {
+/**
+ * Encodes the records of a write plan (keys, entry records, JSON records); a plan with a snapshot
+ * needs its `placement`.
+ */
+export function encodeSteps(steps: readonly WriteStep[], placement: SnapshotPlacement | null = null): EncodedStep[] {
   const encoded: EncodedStep[] = [];
   for (const step of steps) {
     switch (step.kind) {
       case 'snapshot':
-        encodeSnapshot(step.snapshot, encoded);
+        if (placement === null) throw new InvariantError('a snapshot is written with its placement');
+        encodeSnapshot(step.snapshot, placement, encoded);
         break;
       case 'delete':
         encoded.push(step);
@@ -56,15 +87,24 @@ export function encodeSteps(steps: readonly WriteStep[]): EncodedStep[] {
   return encoded;
 }
 
-/** Appends the steps that store `snapshot`: its metadata, its image in records (lmdb-snapshot.ts), their checksums. */
-function encodeSnapshot(snapshot: Snapshot, encoded: EncodedStep[]): void {
-  const { records, crcs } = snapshotRecords(snapshot.data);
-  const value = encodeSnapshotMeta(snapshot, snapshot.data, SNAPSHOT_RECORD_BYTES);
+/**
+ * Appends the steps that store `snapshot` in `placement.slot`: its image in records (lmdb-snapshot.ts),
+ * unless they were streamed there, its metadata and their checksums; then the other slot's records go.
+ */
+function encodeSnapshot(snapshot: Snapshot, placement: SnapshotPlacement, encoded: EncodedStep[]): void {
+  const slot = placement.slot;
+  let image = placement.image;
+  if (image === null) {
+    const { records, crcs } = snapshotRecords(snapshot.data);
+    image = { dataBytes: snapshot.data.byteLength, dataCrc32: crc32(snapshot.data), crcs };
+    for (const [n, record] of records.entries())
+      encoded.push({ kind: 'put-meta', key: snapshotRecordKey(n, slot), value: record });
+  }
+  const value = encodeSnapshotMeta(snapshot, { ...image, dataSlot: slot }, SNAPSHOT_RECORD_BYTES);
   encoded.push({ kind: 'put-meta', key: META_KEYS.snapshotMeta, value });
-  for (const [n, record] of records.entries())
-    encoded.push({ kind: 'put-meta', key: snapshotRecordKey(n), value: record });
-  encoded.push({ kind: 'put-meta', key: SNAPSHOT_CRCS_KEY, value: crcs });
-  encoded.push({ kind: 'trim-snapshot', from: records.length });
+  encoded.push({ kind: 'put-meta', key: SNAPSHOT_CRCS_KEY, value: image.crcs });
+  encoded.push({ kind: 'trim-snapshot', slot, from: image.crcs.byteLength / 4 });
+  encoded.push({ kind: 'trim-snapshot', slot: otherSlot(slot), from: 0 });
 }
 
 /** Applies one encoded step inside the commit's transaction. */
@@ -75,8 +115,7 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
       return;
     case 'trim-snapshot':
       meta.removeSync(META_KEYS.snapshotData);
-      // The records of an image are contiguous from 0: the first one missing ends the earlier image.
-      for (let n = step.from; meta.removeSync(snapshotRecordKey(n)); n += 1);
+      trimSlot(meta, step.slot, step.from);
       return;
     case 'delete':
       for (let index = step.from; index <= step.to; index += 1) {

@@ -21,7 +21,9 @@
  * every queued record as one frame with one write and one fdatasync; each promise resolves once
  * its frame is synced. A batch with a snapshot, or one whose record exceeds walFrameBytesMax,
  * bypasses the log: it waits until every earlier record is checkpointed, then commits to LMDB
- * directly (as the LMDB engine does), so the image is written once.
+ * directly (as the LMDB engine does), so the image is written once. A snapshot this node takes is
+ * streamed into LMDB's free slot beside the log (lmdb/lmdb-snapshot-stream.ts), and only its
+ * commit, the switch of the metadata, goes through the queue and bypasses the log.
  *
  * Checkpoints run on the main thread between writes, or with walCheckpointWorker in a worker
  * thread (measured: no clear gain on a loaded 2-core machine; see wal-options.ts).
@@ -44,13 +46,16 @@ import type {
   SnapshotWriter,
 } from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
-import { SnapshotWriters, commitGathered } from '../snapshot-writer.js';
+import { SnapshotWriters } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory } from '../lmdb/lmdb-open.js';
 import { decodeEntry, entryKey, parseEntryKey } from '../lmdb/lmdb-records.js';
 import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
+import type { SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
+import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
+import { beginStreaming } from '../lmdb/lmdb-snapshot-stream.js';
 import { readStoredSnapshot, readStoredSnapshotChunk } from '../lmdb/lmdb-snapshot.js';
 import { Checkpointer } from './wal-checkpoint.js';
 import type { OpenedStore } from './wal-checkpoint.js';
@@ -80,6 +85,8 @@ interface WalWrite {
   readonly record: Buffer | null;
   /** PersistOptions.overlap: the caller works while the write is under way; never sync it inline in `auto`. */
   readonly overlap: boolean;
+  /** Where its snapshot goes, and what it waits for first (lmdb-snapshot-slots.ts); null without one. */
+  readonly snapshot: { readonly placement: SnapshotPlacement; readonly after: Promise<void> } | null;
 }
 
 /** Frame header plus the most padding: a record at most this much below walFrameBytesMax fits a frame. */
@@ -101,6 +108,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     private readonly checkpointer: Checkpointer,
     /** Sequence number of the next log record. */
     private nextSeq: number,
+    private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
   ) {
     const bytesPerCommitMax = Math.min(options.bytesPerCommitMax, options.walFrameBytesMax - FRAME_SLACK_BYTES);
@@ -136,7 +144,13 @@ export class WalPersistenceEngine implements PersistenceEngine {
         replayed.push(durable.apply(record.batch));
       }
       if (replayed.length > 0)
-        await applyToStore(opened.handles, replayed.map(encodeSteps), recovered.lastSeq, resolved.path);
+        await applyToStore(
+          opened.handles,
+          replayed.map((steps) => encodeSteps(steps)),
+          recovered.lastSeq,
+          resolved.path,
+        );
+      const slots = await SnapshotSlots.open(opened.handles, resolved);
       const writer = await SegmentWriter.open(
         resolved.path,
         resolved.walSegmentBytes,
@@ -159,6 +173,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
         durable.clone(),
         checkpointer,
         recovered.lastSeq + 1,
+        slots,
         deps.metrics ?? null,
       );
     } catch (error) {
@@ -173,8 +188,15 @@ export class WalPersistenceEngine implements PersistenceEngine {
     return this.write(batch, options);
   }
 
-  /** Checks, plans and queues a write (persist, or a snapshot writer's commit). */
-  private write(batch: PersistBatch, options?: PersistOptions): Promise<void> {
+  /**
+   * Checks, plans and queues a write (persist, or a snapshot writer's commit with the `placement` of
+   * its streamed image; a snapshot persisted whole goes into the free slot).
+   */
+  private write(
+    batch: PersistBatch,
+    options?: PersistOptions,
+    placement: SnapshotPlacement | null = null,
+  ): Promise<void> {
     try {
       this.checkOpen();
       const bytes = checkBatchLimits(batch, this.options);
@@ -184,7 +206,13 @@ export class WalPersistenceEngine implements PersistenceEngine {
       const queued = record?.length ?? bytes;
       this.queue.checkAccepts(queued);
       const overlap = options?.overlap === true;
-      return this.queue.enqueue({ batch, steps: this.accepted.apply(batch), record, overlap }, queued);
+      const steps = this.accepted.apply(batch);
+      if (batch.snapshot === null) return this.queue.enqueue({ batch, steps, record, overlap, snapshot: null }, queued);
+      const place = placement ?? { slot: this.slots.free(), image: null };
+      const snapshot = { placement: place, after: this.slots.accept(place.slot) };
+      const written = this.queue.enqueue({ batch, steps, record, overlap, snapshot }, queued);
+      this.slots.written(written);
+      return written;
     } catch (error) {
       // A refused write (closed, queue full, failed earlier, invalid batch) never reaches the disk.
       if (error instanceof PersistenceError)
@@ -244,8 +272,11 @@ export class WalPersistenceEngine implements PersistenceEngine {
 
   private async writeDirect(write: QueuedWrite<WalWrite>): Promise<void> {
     await this.checkpointer.checkpointAll();
+    const snapshot = write.payload.snapshot;
+    if (snapshot !== null) await snapshot.after;
     this.room.takeForDirect(write.bytes);
-    await applyToStore(this.store.handles, [encodeSteps(write.payload.steps)], null, this.options.path);
+    const steps = encodeSteps(write.payload.steps, snapshot?.placement ?? null);
+    await applyToStore(this.store.handles, [steps], null, this.options.path);
     this.checkpointer.addApplied(write.payload.batch);
   }
 
@@ -254,15 +285,17 @@ export class WalPersistenceEngine implements PersistenceEngine {
     this.queue.fail(error);
   }
 
-  /** For now the chunks are gathered and committed as one image (the LMDB records are written at the commit). */
+  /** Streams the image into LMDB's free slot; the commit switches the metadata (lmdb-snapshot-stream.ts). */
   beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
-    this.checkOpen();
-    return this.writers.beginGathering(meta, totalBytes, this.options.snapshotBytesMax, (snapshot, generation) => {
-      this.checkOpen();
-      return commitGathered(this.writers, generation, snapshot, this.accepted.snapshotLastIndex(), (batch) =>
-        this.write(batch),
-      );
-    });
+    const engine = {
+      writers: this.writers,
+      slots: this.slots,
+      snapshotBytesMax: this.options.snapshotBytesMax,
+      checkOpen: () => this.checkOpen(),
+      storedIndex: () => this.accepted.snapshotLastIndex(),
+      write: (batch: PersistBatch, placement: SnapshotPlacement) => this.write(batch, undefined, placement),
+    };
+    return beginStreaming(engine, meta, totalBytes);
   }
 
   async load(): Promise<PersistedState> {
@@ -294,6 +327,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
       new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} was closed before the write was synced`),
     );
     await this.queue.drain();
+    await this.slots.idle();
     try {
       await this.checkpointer.close();
       await this.writer.close();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
+import { crc32 } from '../../../storage/crc32.js';
 import { encodeEntry, encodeSnapshotMeta, entryKey } from '../../../storage/lmdb/lmdb-records.js';
 import { SNAPSHOT_CRCS_KEY, SNAPSHOT_RECORD_BYTES, snapshotRecordKey } from '../../../storage/lmdb/lmdb-snapshot.js';
 import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, snapshot } from '../helpers.js';
@@ -149,9 +150,11 @@ describe('LMDB engine on damaged or newer data', () => {
     await engine.close();
     // The earlier layout: metadata without dataRecordBytes and the image in 'snapshot-data'.
     await tamper(dir, ({ meta }) => {
-      const legacy = encodeSnapshotMeta(image, image.data, 1);
+      const stored = { dataBytes: image.data.byteLength, dataCrc32: crc32(image.data), dataSlot: 0 as const };
+      const legacy = encodeSnapshotMeta(image, stored, 1);
       const record = JSON.parse(Buffer.from(legacy).toString('utf8')) as Record<string, unknown>;
       delete record['dataRecordBytes'];
+      delete record['dataSlot'];
       meta.putSync('snapshot-meta', Buffer.from(JSON.stringify(record)));
       meta.putSync('snapshot-data', image.data);
       for (let n = 0; n < 3; n += 1) meta.removeSync(snapshotRecordKey(n));
@@ -163,10 +166,10 @@ describe('LMDB engine on damaged or newer data', () => {
     const newer = snapshot(6, 2, 100);
     await saveSnapshot(engine, newer);
     await engine.close();
-    // The one-record image is deleted with the snapshot it belonged to.
+    // The one-record image is deleted with the snapshot it belonged to; the newer one is in slot 1.
     await tamper(dir, ({ meta }) => {
       assert.equal(meta.get('snapshot-data'), undefined);
-      assert.ok(meta.get(snapshotRecordKey(0)) !== undefined);
+      assert.ok(meta.get(snapshotRecordKey(0, 1)) !== undefined);
     });
   });
 
@@ -174,10 +177,15 @@ describe('LMDB engine on damaged or newer data', () => {
     const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
     await saveSnapshot(engine, snapshot(4, 2, 5 * SNAPSHOT_RECORD_BYTES));
     await saveSnapshot(engine, snapshot(7, 2, SNAPSHOT_RECORD_BYTES + 1));
+    await saveSnapshot(engine, snapshot(9, 2, 2 * SNAPSHOT_RECORD_BYTES + 1));
     await engine.close();
+    // The first image went into slot 0, the second into slot 1 (slot 0 emptied), the third into slot 0.
     await tamper(dir, ({ meta }) => {
-      const keys = [...meta.getKeys({ start: 'snapshot-data/', end: 'snapshot-data0' })];
-      assert.deepEqual(keys.sort(), [snapshotRecordKey(0), snapshotRecordKey(1)]);
+      const keys = [...meta.getKeys({ start: 'snapshot-data', end: 'snapshot-data0' })];
+      assert.deepEqual(
+        keys.sort(),
+        [0, 1, 2].map((n) => snapshotRecordKey(n, 0)),
+      );
     });
   });
 

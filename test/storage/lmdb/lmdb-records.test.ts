@@ -17,6 +17,7 @@ import {
   parseHardState,
   parseSnapshotMeta,
 } from '../../../storage/lmdb/lmdb-records.js';
+import { crc32 } from '../../../storage/crc32.js';
 import { CONFIGURATION } from '../helpers.js';
 import { fcParams } from '../../fc-params.js';
 
@@ -84,9 +85,14 @@ describe('LMDB records', () => {
     });
     const data = new Uint8Array([1, 2, 3]);
     const meta = parseSnapshotMeta(
-      encodeSnapshotMeta({ lastIncludedIndex: 7, lastIncludedTerm: 2, configuration: CONFIGURATION }, data, 4096),
+      encodeSnapshotMeta(
+        { lastIncludedIndex: 7, lastIncludedTerm: 2, configuration: CONFIGURATION },
+        { dataBytes: 3, dataCrc32: crc32(data), dataSlot: 1 },
+        4096,
+      ),
     );
     assert.equal(meta.dataRecordBytes, 4096);
+    assert.equal(meta.dataSlot, 1);
     assert.deepStrictEqual(meta.configuration, CONFIGURATION);
     assert.equal(meta.lastIncludedIndex, 7);
     assert.deepStrictEqual(checkSnapshotData(meta, Buffer.from([1, 2, 3])), data);
