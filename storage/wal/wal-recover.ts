@@ -11,9 +11,12 @@
  * in the middle of a write (never acknowledged). It is zeroed up to the first stale frame and
  * the log resumes there. A stale frame is told by its sequence numbers: it was checkpointed
  * before its file was recycled, so its records are below every record written since; a frame
- * that does not continue the one before it in its segment ends that segment's frames. Damage
- * anywhere else (a bad frame or stray bytes followed by a valid frame that is not stale, in the
- * same or a later segment, a gap in the sequence numbers or in the segment numbers, a log that
+ * that does not continue the one before it in its segment ends that segment's frames. Past the
+ * last frame of a segment the writer left for the next, a recycled file also keeps the remains
+ * of stale frames that need not start on a frame boundary: they are ignored when the next
+ * segment continues the records (sealedBefore). Damage anywhere else (a bad frame or stray bytes
+ * followed by a valid frame that is not stale in the same segment, or in a later segment that
+ * does not continue the records, a gap in the sequence numbers or in the segment numbers, a log that
  * starts after or ends before the checkpoint) cannot come from a crash: it is STORAGE_CORRUPT,
  * naming the segment and offset, and the engine refuses to open rather than lose acknowledged
  * writes silently.
@@ -216,7 +219,7 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
   for (const [i, segment] of scanned.entries())
     if (segment.frames.length > 0 || segment.dirtyEnd !== null) activeAt = i;
   for (const [i, segment] of scanned.entries()) {
-    if (segment.dirtyEnd !== null && i < activeAt) {
+    if (segment.dirtyEnd !== null && i < activeAt && !sealedBefore(scanned, i, activeAt)) {
       throw corrupt(
         `${join(dir, segmentName(segment.number))}: the frame at offset ${segment.end} is damaged ` +
           `(${segment.reason}) but later segments hold frames`,
@@ -247,6 +250,25 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
     lastSeq: records.lastSeq,
     tornBytes,
   };
+}
+
+/**
+ * True when segment `i` (before the active one) was left by the writer for the next: it holds
+ * frames, and the next segment's first frame continues its last, or the next is the active one
+ * with no whole frame (its first frame torn). The bytes past such a segment's last frame are not
+ * the log's: a frame that did not fit went to the next segment, and a recycled file keeps the
+ * remains of its earlier life's frames there, which need not start on a frame boundary. Damage
+ * to its last frame would lose records, which the next segment's first frame then does not
+ * continue (and damage before its last frame is followed by a frame of the log: scanTail).
+ */
+function sealedBefore(scanned: readonly ScannedSegment[], i: number, activeAt: number): boolean {
+  const segment = scanned[i];
+  const last = segment?.frames[segment.frames.length - 1];
+  const next = scanned[i + 1];
+  if (last === undefined || next === undefined) return false;
+  const first = next.frames[0];
+  if (first === undefined) return i + 1 === activeAt;
+  return first.firstSeq === last.firstSeq + last.count;
 }
 
 function collectRecords(

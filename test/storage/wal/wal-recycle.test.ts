@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import type { LogEntry } from '../../../contracts/log.js';
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
-import { encodeFrame, readFrame } from '../../../storage/wal/wal-frame.js';
+import { encodeBatchRecord, encodeFrame, readFrame } from '../../../storage/wal/wal-frame.js';
+import { recoverWal } from '../../../storage/wal/wal-recover.js';
 import { SPARE_SEGMENT_NAME, firstFrameBytes, segmentName } from '../../../storage/wal/wal-segments.js';
 import { entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntries } from '../reference-fields.js';
@@ -189,6 +190,51 @@ describe('WAL segment recycling', function () {
     } finally {
       await engine.close();
     }
+  });
+
+  /**
+   * Segment 1 as the writer leaves a recycled file for segment 2: frames of records 1-2 (the new
+   * life), then the middle of a stale frame of another size (not on a frame boundary), then a
+   * whole stale frame; segment 2 starts with record `nextFirst`.
+   */
+  function sealedRecycled(nextFirst: number): void {
+    const record = (index: number): Buffer =>
+      encodeBatchRecord({
+        snapshot: null,
+        truncateFrom: null,
+        entries: [{ ...entry(index, 1), command: new Uint8Array(300).fill(index) }],
+        compactBefore: null,
+        hardState: null,
+      });
+    const segment = Buffer.alloc(64 * 1024);
+    const own = Buffer.concat([encodeFrame(1, [record(1)]), encodeFrame(2, [record(2)])]);
+    segment.set(own, 0);
+    const staleBig = encodeFrame(1, [record(1), record(2), record(3)]);
+    // Remains of a stale frame: its part past 100 bytes, starting right after the new frames.
+    segment.set(staleBig.subarray(100), own.length);
+    segment.set(encodeFrame(2, [record(2)]), own.length + staleBig.length);
+    writeFileSync(join(copy, segmentName(1)), segment);
+    const next = Buffer.alloc(64 * 1024);
+    next.set(encodeFrame(nextFirst, [record(nextFirst)]), 0);
+    writeFileSync(join(copy, segmentName(2)), next);
+  }
+
+  it('ignores the remains of stale frames past the last frame of a segment the next one continues', () => {
+    sealedRecycled(3);
+    const recovered = recoverWal(copy, 0);
+    assert.deepStrictEqual(
+      recovered.records.map((record) => record.seq),
+      [1, 2, 3],
+    );
+    assert.equal(recovered.tornBytes, 0);
+  });
+
+  it('refuses bytes past the last frame of an earlier segment when the next does not continue it', () => {
+    sealedRecycled(4);
+    assert.throws(() => recoverWal(copy, 0), {
+      code: 'STORAGE_CORRUPT',
+      message: new RegExp(`${segmentName(1)}: the frame at offset \\d+ is damaged`),
+    });
   });
 
   it('zeroes a whole first frame, or eight bytes of anything else', () => {
