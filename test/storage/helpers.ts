@@ -1,6 +1,6 @@
 // Helpers shared by the storage tests: temporary directories, sample data, engine harnesses
 // for the memory and LMDB engines, and fast-check parameters that replay from FC_SEED/FC_PATH.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterConfiguration, EntryType, LogEntry, Snapshot } from '../../contracts/log.js';
@@ -141,4 +141,10 @@ export function snapshot(lastIncludedIndex: number, lastIncludedTerm: number, by
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i += 1) data[i] = (lastIncludedIndex + i * 13) & 0xff;
   return { lastIncludedIndex, lastIncludedTerm, configuration: CONFIGURATION, data };
+}
+
+/** Copies the files a crash would leave in `from` to `to` (not the lock of the live process). */
+export function crashCopy(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) if (name !== 'coraft.lock') copyFileSync(join(from, name), join(to, name));
 }

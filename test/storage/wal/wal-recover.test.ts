@@ -8,12 +8,12 @@
 // with no checkpoint threshold in reach was open (LMDB's file is consistent between commits),
 // i.e. what a crash leaves, damaged on purpose where the test says so.
 import { strict as assert } from 'node:assert';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { readFrame } from '../../../storage/wal/wal-frame.js';
-import { entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
+import { crashCopy, entries, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntries, appendLogEntry } from '../reference-fields.js';
 import { scaledMs } from '../../timing.js';
 
@@ -42,12 +42,6 @@ function patch(path: string, offset: number, bytes: Uint8Array): void {
   const buffer = readFileSync(path);
   buffer.set(bytes, offset);
   writeFileSync(path, buffer);
-}
-
-/** Copies the files a crash would leave (not the lock of the live process). */
-function crashCopy(from: string, to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const name of readdirSync(from)) if (name !== 'coraft.lock') copyFileSync(join(from, name), join(to, name));
 }
 
 describe('WAL engine recovery', function () {

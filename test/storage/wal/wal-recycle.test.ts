@@ -7,7 +7,7 @@
 // damaged frame that a frame of the log (not a stale one) follows. The directories are copies
 // taken while the engine was open (wal-recover.test.ts: what a crash leaves).
 import { strict as assert } from 'node:assert';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogEntry } from '../../../contracts/log.js';
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
@@ -15,7 +15,7 @@ import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { encodeBatchRecord, encodeFrame, readFrame } from '../../../storage/wal/wal-frame.js';
 import { recoverWal } from '../../../storage/wal/wal-recover.js';
 import { SPARE_SEGMENT_NAME, firstFrameBytes, segmentName } from '../../../storage/wal/wal-segments.js';
-import { entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
+import { crashCopy, entry, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
 import { appendLogEntries } from '../reference-fields.js';
 import { scaledMs } from '../../timing.js';
 
@@ -49,11 +49,6 @@ function nextValidFrame(path: string, from: number): { firstSeq: number; offset:
     if (read.kind === 'frame') return { firstSeq: read.firstSeq, offset: at };
   }
   return null;
-}
-
-function crashCopy(from: string, to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const name of readdirSync(from)) if (name !== 'coraft.lock') copyFileSync(join(from, name), join(to, name));
 }
 
 describe('WAL segment recycling', function () {
