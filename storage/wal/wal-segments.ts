@@ -167,10 +167,11 @@ export class SegmentWriter {
     assert(!this.closed, 'append on a closed log');
     assert(bytes <= this.segmentBytes, `frame of ${bytes} bytes fits a segment`);
     assert(parts.reduce((sum, part) => sum + part.length, 0) === bytes, 'the parts of a frame add up to its bytes');
-    if (this.offset + bytes > this.capacity) {
-      if (this.offset + bytes <= this.segmentBytes) await this.grow(bytes);
-      else await this.rotate();
-    }
+    // A frame never goes past the space made: a new segment starts with its first step of zeros
+    // only, and a growth zero-fills from the old capacity, so a frame written past it would be
+    // zeroed after it was acknowledged. After a rotation the frame may still need a growth.
+    if (this.offset + bytes > this.segmentBytes) await this.rotate();
+    if (this.offset + bytes > this.capacity) await this.grow(bytes);
     const at = this.offset;
     const started = performance.now();
     let written: number;
