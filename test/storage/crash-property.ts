@@ -154,7 +154,7 @@ export function crashProperty(
         console.log(
           `      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${round} ` +
             `kills, ${unackedSurvivors} unacknowledged survived` +
-            (segments > 0 ? `, ${segments} log segments made` : ''),
+            (segments > 0 ? `, last log segment ${segments}` : ''),
         );
       });
     }
