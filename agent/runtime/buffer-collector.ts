@@ -21,11 +21,12 @@
  *   its growth and the slack; the expected share is the mean of the one before and that, at least
  *   DEAD_SHARE_MIN. So a collection that freed nothing makes the next wait for twice the growth,
  *   and one that freed the slack brings the share back up.
- * - V8 ran no full collection of its own since the collector's last look (a reading's
- *   `fullCollections`): one it ran freed the same dead buffers. Under 64 clients x 4 KiB a leader
- *   whose heap is near its limit ran about five a second, and the collector still forced about
- *   one a second beside them, 115 ms each on average (3.4-3.7 s of 32 s of load), every one
- *   stalling the whole cluster behind the leader.
+ * Under load, a full collection V8 ran of its own (a reading's `fullCollections` grew since the
+ * last look) counts as one of the collector's for the growth: it freed the same dead buffers, so
+ * the growth is measured from what it left. Without that, a leader under 64 clients x 4 KiB, whose
+ * heap near its limit had V8 run two or three a second, still had the collector force one about
+ * every two seconds beside them (15-20 in 32 s of load, 60-120 ms each), every one stalling the
+ * whole cluster behind the leader.
  * After activity (applied entries) the collector looks at most every `checkIntervalMs`, collects
  * at most once per `collectIntervalMsMin`, and checks once after the last activity: then, the
  * load over, one collection stalls no one, so it collects whenever the buffers grew past the
@@ -169,14 +170,14 @@ export class BufferCollector {
     const fullBefore = this.fullCollectionsSeen;
     this.fullCollectionsSeen = reading.fullCollections ?? null;
     const v8Collected = fullBefore !== null && (reading.fullCollections ?? fullBefore) > fullBefore;
+    // Under load, the growth counts from what V8's own full collection left (see the module comment).
+    if (!atRest && v8Collected) this.floorBytes = bytes;
     this.baseBytes = Math.min(this.baseBytes, bytes);
     this.floorBytes = Math.min(this.floorBytes, bytes);
     const grownBytes = bytes - this.floorBytes;
     const deadShare = this.expectedDeadShare();
     if (grownBytes * (atRest ? 1 : deadShare) <= this.options.slackBytes) return;
     if (!atRest && reading.heapUsedBytes + bytes - this.baseBytes <= this.options.lineBytes) return;
-    // Under load, one V8 ran since the last look freed what is dead (the growth left is live or new).
-    if (!atRest && v8Collected) return;
     if (now - this.lastCollectMs < this.options.collectIntervalMsMin) return;
     this.deps.collect();
     this.lastCollectMs = now;
