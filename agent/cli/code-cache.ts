@@ -192,6 +192,17 @@ function bundleText(bytes: Buffer): string {
   return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
 }
 
+/**
+ * Tells msgpackr not to load its native extractor (unless the operator said otherwise): lmdb loads
+ * msgpackr for its default value encoding, but coraft opens every LMDB database with
+ * `encoding: 'binary'` (storage/lmdb/lmdb-open.ts), so msgpackr never decodes a value here. Its
+ * extractor would only cost each start a search for its native build, a second copy of
+ * node-gyp-build's loader and a shared library mapped for the agent's life (issue 17).
+ */
+export function skipMsgpackrExtractor(env: NodeJS.ProcessEnv): void {
+  env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true';
+}
+
 /** What writing the cache needs once the agent is ready: where, the bundle's key and its compiled script. */
 interface PendingWrite {
   readonly path: string;
@@ -204,6 +215,7 @@ interface PendingWrite {
  * module's comment), every other command without it.
  */
 export function startCli(bundlePath: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  skipMsgpackrExtractor(process.env);
   if (args[0] !== 'agent') {
     cliBundle(createRequire(bundlePath)(bundlePath), bundlePath).runCli(args);
     return;

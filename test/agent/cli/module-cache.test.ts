@@ -6,7 +6,7 @@
 // nothing; a damaged file, data V8 refuses, or a module file written again are compiled afresh and
 // the cache rewritten; the modules behave as Node.js's own (exports, this, require, __dirname,
 // errors); the cache is off with CORAFT_CODE_CACHE=off, and no temporary file is left when the
-// rename fails.
+// rename fails. A real agent on LMDB caches lmdb's files and loads no msgpackr extractor.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import {
@@ -20,8 +20,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 import {
   MODULE_CACHE_FILE,
   MODULE_CACHE_MAGIC,
@@ -140,6 +141,33 @@ describe('the code cache of node_modules CommonJS files', function () {
       assert.equal(decodeModuleCache(Buffer.concat([file, Buffer.from([0])])), 'invalid');
       assert.equal(decodeModuleCache(Buffer.from('coraft-v8-code-cache-1\n')), 'invalid');
       assert.equal(decodeModuleCache(Buffer.alloc(0)), 'invalid');
+    });
+  });
+
+  describe('with a real agent on LMDB', () => {
+    let cluster: AgentProcesses | null = null;
+    afterEach(async () => {
+      await cluster?.close();
+      cluster = null;
+    });
+
+    it("caches lmdb's files, and loads no msgpackr extractor (coraft's LMDB values are binary)", async () => {
+      let output = '';
+      cluster = await AgentProcesses.create({
+        nodes: 1,
+        storage: 'lmdb',
+        output: (_id, chunk) => (output += chunk),
+        agentEnv: () => ({ CORAFT_CODE_CACHE: cacheDir }),
+      });
+      cluster.start('n1');
+      await cluster.waitForLeader(60_000);
+      await cluster.signal('n1', 'SIGTERM');
+      assert.ok(output.includes('"agent ready"'), output);
+      const entries = decodeModuleCache(readFileSync(cache));
+      assert.ok(entries !== 'invalid');
+      const packages = [...entries.keys()].map((path) => path.split(`node_modules${sep}`).pop()?.split(sep)[0]);
+      assert.ok(packages.includes('lmdb') && packages.includes('msgpackr'), packages.join(' '));
+      assert.ok(!packages.includes('msgpackr-extract'), packages.join(' '));
     });
   });
 
