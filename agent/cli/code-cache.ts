@@ -45,7 +45,7 @@ export interface CodeCacheHooks {
   readonly afterReady: () => void;
   /**
    * How the CommonJS files of node_modules were compiled so far (agent/cli/module-cache.ts); absent
-   * when the cache is off. The agent logs it with "agent ready" (`moduleCache`).
+   * when the cache is off. The agent logs it with "agent ready" (`moduleCacheFile`, `moduleCacheUsed`, …).
    */
   readonly moduleCache?: () => ModuleCacheCounts;
 }
@@ -196,7 +196,7 @@ function bundleText(bytes: Buffer): string {
  * Tells msgpackr not to load its native extractor (unless the operator said otherwise): lmdb loads
  * msgpackr for its default value encoding, but coraft opens every LMDB database with
  * `encoding: 'binary'` (storage/lmdb/lmdb-open.ts), so msgpackr never decodes a value here. Its
- * extractor would only cost each start a search for its native build, a second copy of
+ * extractor would only cost each start a search for its native build, its own copy of
  * node-gyp-build's loader and a shared library mapped for the agent's life (issue 17).
  */
 export function skipMsgpackrExtractor(env: NodeJS.ProcessEnv): void {
@@ -244,9 +244,14 @@ export function startCli(bundlePath: string, args: readonly string[], env: NodeJ
     ...(modules === null ? {} : { moduleCache: () => modules.counts() }),
     afterReady: () => {
       if (modulesPending !== null && folder !== null) {
-        const file = modulesPending.finish();
+        const done = modulesPending;
         modulesPending = null;
-        if (file !== null) writeWhole(join(folder, MODULE_CACHE_FILE), [file]);
+        try {
+          const file = done.finish();
+          if (file !== null) writeWhole(join(folder, MODULE_CACHE_FILE), [file]);
+        } catch {
+          // V8 could not serialize a module's code: the next start compiles it again, nothing worse.
+        }
       }
       if (pending === null) return;
       const { path, key: made, script: compiled } = pending;
