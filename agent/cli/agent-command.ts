@@ -95,6 +95,21 @@ export function untilStopped(agent: Pick<Agent, 'stop' | 'whenFatal'>, logger: D
 }
 
 /**
+ * How the loader compiled node_modules' CommonJS files (agent/cli/module-cache.ts), as flat log fields:
+ * `moduleCacheFile` ('read', 'missing', 'invalid'), `moduleCacheUsed`, `moduleCacheCompiled`, `moduleCacheRejected`.
+ */
+function moduleCacheFields(hooks: CodeCacheHooks | undefined): Readonly<Record<string, string | number>> {
+  const counts = hooks?.moduleCache?.();
+  if (counts === undefined) return {};
+  return {
+    moduleCacheFile: counts.file,
+    moduleCacheUsed: counts.used,
+    moduleCacheCompiled: counts.compiled,
+    moduleCacheRejected: counts.rejected,
+  };
+}
+
+/**
  * Runs `coraft agent args` and resolves with its exit code once it stopped. `hooks`, from the bundle's
  * loader: the code cache's state goes into "agent ready", and the cache is written once the agent is ready.
  */
@@ -144,6 +159,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
     node: config.nodeId,
     ...startupLogFields(phases.record(), process.cpuUsage()),
     ...(hooks === undefined ? {} : { codeCache: hooks.codeCache }),
+    ...moduleCacheFields(hooks),
   });
   void sdNotify(
     { kind: 'ready', status: `node ${config.nodeId} serving on ${config.listenPeer.host}:${config.listenPeer.port}` },

@@ -23,6 +23,8 @@ import { Module, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { crc32 } from '../../storage/crc32.js';
+import { MODULE_CACHE_FILE, ModuleCache, readModuleCache } from './module-cache.js';
+import type { ModuleCacheCounts } from './module-cache.js';
 
 /** The first bytes of a cache file (format version 1). */
 export const CACHE_MAGIC = Buffer.from('coraft-v8-code-cache-1\n', 'latin1');
@@ -41,6 +43,11 @@ export interface CodeCacheHooks {
   readonly codeCache: CodeCacheState;
   /** Writes the cache when this start did not use one (once; a no-op otherwise). Never throws. */
   readonly afterReady: () => void;
+  /**
+   * How the CommonJS files of node_modules were compiled so far (agent/cli/module-cache.ts); absent
+   * when the cache is off. The agent logs it with "agent ready" (`moduleCacheFile`, `moduleCacheUsed`, …).
+   */
+  readonly moduleCache?: () => ModuleCacheCounts;
 }
 
 /** The bundle's exports that the loader calls. */
@@ -185,6 +192,17 @@ function bundleText(bytes: Buffer): string {
   return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
 }
 
+/**
+ * Tells msgpackr not to load its native extractor (unless the operator said otherwise): lmdb loads
+ * msgpackr for its default value encoding, but coraft opens every LMDB database with
+ * `encoding: 'binary'` (storage/lmdb/lmdb-open.ts), so msgpackr never decodes a value here. Its
+ * extractor would only cost each start a search for its native build, its own copy of
+ * node-gyp-build's loader and a shared library mapped for the agent's life (issue 17).
+ */
+export function skipMsgpackrExtractor(env: NodeJS.ProcessEnv): void {
+  env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true';
+}
+
 /** What writing the cache needs once the agent is ready: where, the bundle's key and its compiled script. */
 interface PendingWrite {
   readonly path: string;
@@ -197,14 +215,18 @@ interface PendingWrite {
  * module's comment), every other command without it.
  */
 export function startCli(bundlePath: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  skipMsgpackrExtractor(process.env);
   if (args[0] !== 'agent') {
     cliBundle(createRequire(bundlePath)(bundlePath), bundlePath).runCli(args);
     return;
   }
+  const folder = cacheFolder(env, bundlePath);
+  // Before the bundle runs: it loads lmdb and cbor-x, and they what they need.
+  const modules = folder === null ? null : new ModuleCache(readModuleCache(join(folder, MODULE_CACHE_FILE)));
+  modules?.install();
   // Read once: the key comes from these bytes, the text V8 compiles from them.
   const bytes = readFileSync(bundlePath);
   const key = keyOfBytes(bytes);
-  const folder = cacheFolder(env, bundlePath);
   const cachePath = folder === null ? null : join(folder, CACHE_FILE);
   const found = cachedDataFor(cachePath, key);
   const { script, bundle } = compileBundle(
@@ -216,9 +238,21 @@ export function startCli(bundlePath: string, args: readonly string[], env: NodeJ
   // What the write needs, held only until it is done: the key, not the bundle's text (1.3 MB the
   // agent would otherwise keep until a full collection; V8 holds its own copy, the wrapped text).
   let pending: PendingWrite | null = cachePath !== null && state !== 'used' ? { path: cachePath, key, script } : null;
+  let modulesPending = modules;
   bundle.runCli(args, {
     codeCache: state,
+    ...(modules === null ? {} : { moduleCache: () => modules.counts() }),
     afterReady: () => {
+      if (modulesPending !== null && folder !== null) {
+        const done = modulesPending;
+        modulesPending = null;
+        try {
+          const file = done.finish();
+          if (file !== null) writeWhole(join(folder, MODULE_CACHE_FILE), [file]);
+        } catch {
+          // V8 could not serialize a module's code: the next start compiles it again, nothing worse.
+        }
+      }
       if (pending === null) return;
       const { path, key: made, script: compiled } = pending;
       pending = null;

@@ -5,7 +5,8 @@
 // again once, after the agent is ready; a start that used it writes nothing. First on a small
 // bundle run in this process, then with real agent processes (`npm run build` first): the first
 // start writes the cache, the next uses it and leaves the file alone, and a damaged file neither
-// stops the agent nor survives its next start.
+// stops the agent nor survives its next start; the same agents use the cache of node_modules' files
+// (agent/cli/module-cache.ts, tested on its own in module-cache.test.ts) at their second start.
 import { strict as assert } from 'node:assert';
 import {
   existsSync,
@@ -192,6 +193,7 @@ describe('the code cache of coraft agent', () => {
         agentEnv: () => ({ CORAFT_CODE_CACHE: dir }),
       });
       const cache = join(dir, CACHE_FILE);
+      let modules: unknown[] = [];
       /** Starts n1, waits for its leadership and stops it; returns its "agent ready" codeCache. */
       const startAndStop = async (): Promise<unknown> => {
         output = '';
@@ -200,11 +202,19 @@ describe('the code cache of coraft agent', () => {
         await cluster?.signal('n1', 'SIGTERM');
         const line = output.split('\n').find((l) => l.includes('"agent ready"'));
         assert.ok(line !== undefined, output);
-        return (JSON.parse(line) as { codeCache?: unknown }).codeCache;
+        const ready = JSON.parse(line) as Record<string, unknown>;
+        modules = ['moduleCacheFile', 'moduleCacheUsed', 'moduleCacheCompiled', 'moduleCacheRejected'].map(
+          (field) => ready[field],
+        );
+        return ready.codeCache;
       };
       assert.equal(await startAndStop(), 'missing');
+      const [, , loaded] = modules;
+      assert.ok(typeof loaded === 'number' && loaded > 0, 'the agent loads CommonJS files of node_modules (lmdb…)');
+      assert.deepEqual(modules, ['missing', 0, loaded, 0]);
       const written = statSync(cache);
       assert.equal(await startAndStop(), 'used');
+      assert.deepEqual(modules, ['read', loaded, 0, 0], 'the next start used the cache of every one, V8 taking it');
       const after = statSync(cache);
       assert.deepEqual(
         [after.ino, after.mtimeMs],
