@@ -3,6 +3,7 @@
  *
  *   npm run bench -- ab-coraft --a=DIR [--clients=1] [--value-bytes=256] [--slices=16]
  *                               [--slice-ms=2000] [--warmup-ms=300] [--latency-probe-dir=DIR] [--json]
+ *                               [--a-node-args="FLAGS"] [--b-node-args="FLAGS"]
  *
  * A is a built checkout of another revision (its DIR/bin/coraft.js runs the agents; build it with
  * `npm run build` there), B is this checkout (build it first too). Both 3-agent clusters run at
@@ -11,6 +12,10 @@
  * alike. An A/A run (the same build twice) measured 340 and 345 writes/s, p50 1.48 and 1.49 ms,
  * on a machine where back-to-back runs of one build varied 2-4x. --latency-probe-dir writes each
  * cluster's latency probes to DIR/A and DIR/B and prints both breakdowns (bench/_latency-breakdown.ts).
+ * Each side's peak RssAnon per agent over its slices is printed too (sampled as the footprint
+ * bench does). --a-node-args and --b-node-args add Node flags (space-separated) to one side's
+ * agents, after the unit's (agent/fleet/memory-sizing.ts), which the benches give both sides:
+ * with --a set to this checkout, a run compares two sets of flags on one build.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,9 +30,15 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** Bound on waiting for a leader and for the members to agree before a slice, ms. */
 const SETTLE_BOUND_MS = 30_000;
 const SIDES = ['A', 'B'] as const;
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
 /** Starts one side's cluster; its agents write probes to `probeDir` when it is not ''. */
-async function startSide(cleanup: Cleanup, coraftBin: string | null, probeDir: string): Promise<CoraftSystem> {
+async function startSide(
+  cleanup: Cleanup,
+  coraftBin: string | null,
+  probeDir: string,
+  nodeArgs: readonly string[],
+): Promise<CoraftSystem> {
   // The agents inherit this process's environment when they start (agent/cli/agent-processes.ts).
   if (probeDir === '') delete process.env.CORAFT_LATENCY_PROBE;
   else {
@@ -37,6 +48,7 @@ async function startSide(cleanup: Cleanup, coraftBin: string | null, probeDir: s
   const system = cleanup.addOwner(
     await CoraftSystem.create({
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      nodeArgs,
       ...(coraftBin === null ? {} : { coraftBin }),
     }),
   );
@@ -56,14 +68,21 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const slice = { durationMs: intOption(args, 'slice-ms', 2000, 100, 600_000), settleBoundMs: SETTLE_BOUND_MS };
   const warmupMs = intOption(args, 'warmup-ms', 300, 0, 60_000);
   const probeDir = option(args, 'latency-probe-dir', '');
+  const flagsOf = (name: string): string[] =>
+    option(args, name, '')
+      .split(' ')
+      .filter((flag) => flag !== '');
+  const nodeArgs = { A: flagsOf('a-node-args'), B: flagsOf('b-node-args') };
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
   try {
     const systems = {
-      A: await startSide(cleanup, aBin, probeDir === '' ? '' : join(resolve(probeDir), 'A')),
-      B: await startSide(cleanup, null, probeDir === '' ? '' : join(resolve(probeDir), 'B')),
+      A: await startSide(cleanup, aBin, probeDir === '' ? '' : join(resolve(probeDir), 'A'), nodeArgs.A),
+      B: await startSide(cleanup, null, probeDir === '' ? '' : join(resolve(probeDir), 'B'), nodeArgs.B),
     };
     say(`ab-coraft: A ${aBin}, B this checkout; ${clients} client(s) x ${valueBytes} B, ${slices} slices each`);
+    for (const side of SIDES)
+      if (nodeArgs[side].length > 0) say(`${side}'s extra Node flags: ${nodeArgs[side].join(' ')}`);
     const acc = { A: new LoadAccumulator(clients, valueBytes), B: new LoadAccumulator(clients, valueBytes) };
     for (let i = 0; i < slices; i += 1)
       for (const side of i % 2 === 0 ? SIDES : [...SIDES].reverse())
@@ -73,14 +92,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       const f = figures[side];
       say(
         `${side}: ${f.writesPerSecond}/s p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms p99.9 ${f.p999Ms} ms, ` +
-          `CPU ${f.cpuSecondsPer1000Writes} s/1k, errors ${f.errors}`,
+          `CPU ${f.cpuSecondsPer1000Writes} s/1k, errors ${f.errors}, ` +
+          `peak RssAnon MiB ${f.members.map((m) => `${m.id} ${mib(m.rssAnonPeakBytes)}`).join(' / ')}`,
       );
     }
     // The agents write their probes as they stop.
     await cleanup.run(say);
     if (probeDir !== '')
       for (const side of SIDES) for (const line of latencyBreakdown(join(resolve(probeDir), side))) say(line);
-    return { a: aBin, clients, valueBytes, slices, sliceMs: slice.durationMs, figures };
+    return { a: aBin, nodeArgs, clients, valueBytes, slices, sliceMs: slice.durationMs, figures };
   } finally {
     await cleanup.run(say);
     uninstall();

@@ -18,7 +18,12 @@ const MIB = 1024 * 1024;
  * semi-spaces a scavenge came every few ms and promoted them to the old generation, so
  * mark-compacts ran every half second and GC took a quarter of a loaded leader's CPU. 4 MiB
  * cut the CPU per write by about a tenth (vs-etcd bench, 64 clients) for about 4 MiB more
- * resident memory.
+ * resident memory. Measured again under 64 clients (ab-coraft --b-node-args, alternating
+ * slices): 2 MiB semi-spaces lowered a loaded leader's peak RssAnon by 5-9 MiB at 4 KiB values
+ * (99.9 -> 90.7 MiB) but took 1%, 16% and 7% fewer writes/s for 4.7%, 12.7% and 4.4% more CPU
+ * per write at 256 B; 1 MiB 18% fewer writes/s; --optimize-for-size a 75 MiB leader for 25-35%
+ * more CPU per write; --heap-growing-percent=20 and a lower MALLOC_MMAP_THRESHOLD_ moved the
+ * peak by 2 MiB or less. So the rule stays at a 48th.
  */
 export const MEMORY_MAX_PER_SEMI_SPACE_MIB = 48;
 /** Least and most semi-space, MiB (V8's own default grows to 16). */
