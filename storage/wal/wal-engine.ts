@@ -348,12 +348,14 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const shape = this.checkpointer.durable.shape();
     const start = Math.max(from, shape.firstIndex);
     const end = Math.min(to, shape.lastIndex);
-    const entries: LogEntry[] = [];
-    if (start > end) return entries;
+    if (start > end) return [];
     const tail = this.checkpointer.tail;
     const tailFirst = tail.firstIndex() ?? end + 1;
-    if (start < tailFirst)
-      entries.push(...readLogRange(this.store.handles.log, start, Math.min(end, tailFirst - 1), this.options.path));
+    // Not spread into another array: a log of 10^5 entries would overflow the stack as arguments.
+    const entries =
+      start < tailFirst
+        ? readLogRange(this.store.handles.log, start, Math.min(end, tailFirst - 1), this.options.path)
+        : [];
     for (let index = Math.max(start, tailFirst); index <= end; index += 1) {
       const entry = tail.get(index);
       if (entry === undefined)

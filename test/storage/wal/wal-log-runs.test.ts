@@ -1,6 +1,6 @@
 // Proves how the write-ahead-log engine lays its log out in LMDB (storage/lmdb/lmdb-log-runs.ts):
 // - the checkpoint stores consecutive entries in runs, several entries per record and none beyond
-//   LOG_RUN_BYTES_MAX, and they load back exactly;
+//   LOG_RUN_BYTES_MAX, and they load back exactly, 150,000 of them too;
 // - a folder of the previous format (2: one entry per LMDB record), left by a crash with log
 //   records still to replay, opens: it loads exactly, is upgraded in place (format 3, which the LMDB
 //   engine refuses), and a truncation and a compaction that cross its old records and the new runs
@@ -98,6 +98,26 @@ describe('WAL engine: the log in LMDB runs', function () {
       assert.deepStrictEqual((await reopened.load()).entries, written);
     } finally {
       await reopened.close();
+    }
+  });
+
+  it('loads a log of 150,000 entries from LMDB (more than a call takes as spread arguments)', async () => {
+    const options = walTestOptions(dir, {
+      walCheckpointBytes: 1024 * 1024,
+      walPendingBytesMax: 4 * 1024 * 1024,
+      walCheckpointTxnBytesMax: 1024 * 1024,
+    });
+    let engine = await WalPersistenceEngine.open(options);
+    const count = 150_000;
+    for (let from = 1; from <= count; from += 2000) await appendLogEntries(engine, entriesOf(from, from + 1999, 1, 0));
+    await engine.close();
+    engine = await WalPersistenceEngine.open(options);
+    try {
+      const loaded = (await engine.load()).entries;
+      assert.equal(loaded.length, count);
+      assert.equal(loaded[count - 1]?.index, count);
+    } finally {
+      await engine.close();
     }
   });
 
