@@ -50,6 +50,11 @@ export class SnapshotWriters {
     return generation === this.generation;
   }
 
+  /** True while a writer is open: begun, and not yet ended or superseded. */
+  hasOpen(): boolean {
+    return this.open !== null;
+  }
+
   /** The writer of `generation` ended (committed or aborted). */
   ended(writer: OpenWriter): void {
     if (this.open === writer) this.open = null;

@@ -21,6 +21,12 @@
  *   its growth and the slack; the expected share is the mean of the one before and that, at least
  *   DEAD_SHARE_MIN. So a collection that freed nothing makes the next wait for twice the growth,
  *   and one that freed the slack brings the share back up.
+ * Under load, a full collection V8 ran of its own (a reading's `fullCollections` grew since the
+ * last look) counts as one of the collector's for the growth: it freed the same dead buffers, so
+ * the growth is measured from what it left. Without that, a leader under 64 clients x 4 KiB, whose
+ * heap near its limit had V8 run two or three a second, still had the collector force one about
+ * every two seconds beside them (15-20 in 32 s of load, 60-120 ms each), every one stalling the
+ * whole cluster behind the leader.
  * After activity (applied entries) the collector looks at most every `checkIntervalMs`, collects
  * at most once per `collectIntervalMsMin`, and checks once after the last activity: then, the
  * load over, one collection stalls no one, so it collects whenever the buffers grew past the
@@ -32,6 +38,7 @@
  * it took 4-8 ms and freed 0.4-0.9 MiB of buffers on average (the dead ones are old), about
  * the cost per MiB of a full collection, which freed 4.6-6.3 MiB in 55-72 ms.
  */
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { assert } from '../../contracts/assert.js';
 import type { Timers, TimerHandle } from '../../contracts/clock.js';
 import type { Metrics } from '../../contracts/metrics.js';
@@ -60,6 +67,8 @@ export interface MemoryReading {
   readonly arrayBufferBytes: number;
   /** The bytes of the V8 heap in use (process.memoryUsage().heapUsed). */
   readonly heapUsedBytes: number;
+  /** Full collections V8 ran so far, for any cause (its own or a gc() call); absent when unknown. */
+  readonly fullCollections?: number;
 }
 
 /** What the collector reads and calls. */
@@ -87,6 +96,8 @@ export class BufferCollector {
   /** The check after the last activity; null while none is armed. */
   private trailing: TimerHandle | null = null;
   private collectionsValue = 0;
+  /** V8's full collections at the last look (null before any, or when the readings do not count them). */
+  private fullCollectionsSeen: number | null = null;
   private stopped = false;
 
   constructor(
@@ -156,6 +167,11 @@ export class BufferCollector {
     this.lastCheckMs = now;
     const reading = this.deps.memory();
     const bytes = reading.arrayBufferBytes;
+    const fullBefore = this.fullCollectionsSeen;
+    this.fullCollectionsSeen = reading.fullCollections ?? null;
+    const v8Collected = fullBefore !== null && (reading.fullCollections ?? fullBefore) > fullBefore;
+    // Under load, the growth counts from what V8's own full collection left (see the module comment).
+    if (!atRest && v8Collected) this.floorBytes = bytes;
     this.baseBytes = Math.min(this.baseBytes, bytes);
     this.floorBytes = Math.min(this.floorBytes, bytes);
     const grownBytes = bytes - this.floorBytes;
@@ -169,8 +185,11 @@ export class BufferCollector {
     this.deps.metrics.increment('agent_buffer_collections_total');
     this.priorShare = deadShare;
     this.lastCollected = { bytes, grownBytes };
-    this.floorBytes = this.deps.memory().arrayBufferBytes;
+    const after = this.deps.memory();
+    this.floorBytes = after.arrayBufferBytes;
     this.baseBytes = Math.min(this.baseBytes, this.floorBytes);
+    // The collection just run is not one of V8's own.
+    this.fullCollectionsSeen = after.fullCollections ?? null;
   }
 }
 
@@ -183,8 +202,29 @@ export function exposedCollector(): (() => void) | null {
   };
 }
 
-/** Reads the memory of this process for the collector. */
+/** Full collections (mark-compact) this process ran, counted by {@link countFullCollections}. */
+let fullCollections = 0;
+let gcObserver: PerformanceObserver | null = null;
+
+/**
+ * Starts counting the process's full collections (a 'gc' performance observer; idempotent). The
+ * count reaches readings with a delay: V8 reports a collection's entry after it, asynchronously.
+ */
+export function countFullCollections(): void {
+  if (gcObserver !== null) return;
+  gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const detail: unknown = Reflect.get(entry, 'detail');
+      const kind: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, 'kind') : undefined;
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) fullCollections += 1;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+}
+
+/** Reads the memory of this process for the collector (with the full collections once counted). */
 export function processMemory(): MemoryReading {
   const usage = process.memoryUsage();
-  return { arrayBufferBytes: usage.arrayBuffers, heapUsedBytes: usage.heapUsed };
+  const reading = { arrayBufferBytes: usage.arrayBuffers, heapUsedBytes: usage.heapUsed };
+  return gcObserver === null ? reading : { ...reading, fullCollections };
 }

@@ -11,7 +11,13 @@ import { QuotaKeeper, type KvStateMachine } from '../kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { getHeapStatistics } from 'node:v8';
 import { bufferLineForHeap, bufferSlackForHeap } from '../config/memory-budget.js';
-import { BUFFER_COLLECTOR_TIMING, BufferCollector, exposedCollector, processMemory } from './buffer-collector.js';
+import {
+  BUFFER_COLLECTOR_TIMING,
+  BufferCollector,
+  countFullCollections,
+  exposedCollector,
+  processMemory,
+} from './buffer-collector.js';
 import { DiskGuard } from './disk-guard.js';
 import type { RaftNodeImpl } from './node.js';
 
@@ -89,6 +95,7 @@ export function bufferCollectorFor(deps: {
     deps.logger.info('buffer collector off: Node runs without --expose-gc (the unit passes it)', {});
     return null;
   }
+  countFullCollections();
   const heapLimitBytes = getHeapStatistics().heap_size_limit;
   const lineBytes = bufferLineForHeap(heapLimitBytes);
   const slackBytes = bufferSlackForHeap(heapLimitBytes);

@@ -297,7 +297,10 @@ export class WalPersistenceEngine implements PersistenceEngine {
       storedIndex: () => this.accepted.snapshotLastIndex(),
       write: (batch: PersistBatch, placement: SnapshotPlacement) => this.write(batch, undefined, placement),
     };
-    return beginStreaming(engine, meta, totalBytes);
+    const writer = beginStreaming(engine, meta, totalBytes);
+    // While the image streams, the log is kept drained, so that its commit waits for little (wal-checkpoint.ts).
+    this.checkpointer.drainWhile(() => this.writers.hasOpen());
+    return writer;
   }
 
   async load(): Promise<PersistedState> {

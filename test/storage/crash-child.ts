@@ -2,7 +2,7 @@
 // named on the directory given, loads it, then writes the CrashWorkload of the seed given as
 // fast as it can with a fixed number of writes in flight, printing "A <n>" once batch n
 // (0-based) is acknowledged, until the parent kills it.
-// Usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots|large> <lmdb|wal|wal-background>.
+// Usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots|large|bulk> <lmdb|wal|wal-background|wal-defaults>.
 import { isCrashEngineName, openCrashEngine } from './crash-engines.js';
 import { CrashWorkload, isCrashWorkloadMode } from './crash-workload.js';
 
@@ -15,7 +15,8 @@ if (
   !isCrashEngineName(engineName)
 ) {
   process.stderr.write(
-    'usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots|large> <lmdb|wal|wal-background>\n',
+    'usage: crash-child.ts <dir> <seed> <inflight> <mixed|snapshots|large|bulk> ' +
+      '<lmdb|wal|wal-background|wal-defaults>\n',
   );
   process.exit(2);
 }

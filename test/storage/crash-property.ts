@@ -10,13 +10,17 @@
 // the recovered state to equal the model after exactly k batches for some k between the number
 // acknowledged and that plus the writes that were in flight: every acknowledged write is there,
 // the log is contiguous (load() checks it), and what was not acknowledged appears only as a
-// whole prefix, in order. Replay with CRASH_SEED=<seed>.
+// whole prefix, in order. `runMsMax` bounds how long a child writes before its kill (default
+// 200 ms; longer where a round must fill a segment of the agent's default 16 MiB). Replay with
+// CRASH_SEED=<seed>.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import type { PersistedState } from '../../contracts/persistence.js';
 import { SeededPrng } from '../../contracts/prng.js';
+import { parseSegmentName } from '../../storage/wal/wal-segments.js';
 import { openCrashEngine } from './crash-engines.js';
 import type { CrashEngineName } from './crash-engines.js';
 import { CRASH_WORKLOAD_MODES, CrashWorkload } from './crash-workload.js';
@@ -146,9 +150,11 @@ export function crashProperty(
           verified = recovered;
         }
         assert.ok(totalAcked > enoughAcked, `only ${totalAcked} writes were acknowledged in ${round} rounds`);
+        const segments = Math.max(0, ...readdirSync(dir).map((name) => parseSegmentName(name) ?? 0));
         console.log(
           `      SEED=${seed} ${engineName} ${mode}: ${totalAcked} acknowledged writes over ${round} ` +
-            `kills, ${unackedSurvivors} unacknowledged survived`,
+            `kills, ${unackedSurvivors} unacknowledged survived` +
+            (segments > 0 ? `, last log segment ${segments}` : ''),
         );
       });
     }

@@ -37,12 +37,15 @@ export function diskOf(state: PersistedState): MemoryDisk {
  * What the workload writes: `mixed` is the log traffic of a node; `snapshots` replaces a
  * 1 MiB+ snapshot in nearly every batch, so that kills land while one is being written; `large`
  * is `mixed` with most appends of 2-5 KiB entries (a node under 4 KiB values), so that a
- * round fills several 1 MiB log segments and kills land while segments are recycled.
+ * round fills several 1 MiB log segments and kills land while segments are recycled; `bulk` is
+ * `mixed` with most appends of 17-64 entries of 4-4.4 KiB (68-282 KiB, the appends a follower
+ * persists under 4 KiB values), so that every frame is larger than a new segment's first 64 KiB
+ * step of zeros and a round fills a segment of the agent's default 16 MiB.
  */
-export type CrashWorkloadMode = 'mixed' | 'snapshots' | 'large';
+export type CrashWorkloadMode = 'mixed' | 'snapshots' | 'large' | 'bulk';
 
 /** Every workload mode. */
-export const CRASH_WORKLOAD_MODES: readonly CrashWorkloadMode[] = ['mixed', 'snapshots', 'large'];
+export const CRASH_WORKLOAD_MODES: readonly CrashWorkloadMode[] = ['mixed', 'snapshots', 'large', 'bulk'];
 
 /** True when `name` names a workload mode. */
 export function isCrashWorkloadMode(name: string | undefined): name is CrashWorkloadMode {
@@ -82,6 +85,8 @@ export class CrashWorkload {
     }
     if (length > LOG_LENGTH_MAX) return this.snapshotBatch(this.prng.chance(0.3) ? LARGE_SNAPSHOT_BYTES : 2000, true);
     if (this.mode === 'large' && this.prng.chance(0.8)) return this.appendBatch(this.prng.intBetween(1, 9), 2000, 5000);
+    if (this.mode === 'bulk' && this.prng.chance(0.8))
+      return this.appendBatch(this.prng.intBetween(17, 65), 4096, 4500);
     const roll = this.prng.intBetween(0, 100);
     if (roll < 62) return this.appendBatch(this.prng.intBetween(1, 17));
     if (roll < 72 && length > 0) return this.truncateBatch();

@@ -55,6 +55,64 @@ async function later(timers: VirtualTimers, collector: BufferCollector, ms = 500
 }
 
 describe('buffer collector', () => {
+  it('measures the growth under load from what a full collection V8 ran of its own left', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 40 * MIB, heap: 20 * MIB, full: 0 };
+    let collections = 0;
+    const collector = new BufferCollector(
+      {
+        timers,
+        metrics: new NoopMetrics(),
+        memory: () => ({ arrayBufferBytes: memory.buffers, heapUsedBytes: memory.heap, fullCollections: memory.full }),
+        collect: () => {
+          collections += 1;
+          memory.full += 1; // a gc() call is a full collection too
+          memory.buffers = 30 * MIB;
+        },
+      },
+      { lineBytes: 0, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
+    );
+    collector.noteActivity(); // the first look: V8's count so far is the start
+    memory.buffers = 50 * MIB; // 10 MiB past the least: past the slack
+    memory.full += 1; // but V8 ran a full collection since the last look
+    await later(timers, collector);
+    assert.equal(collections, 0, 'V8 ran one since the last look: none forced');
+    memory.buffers = 55 * MIB; // 5 MiB past what it left
+    await later(timers, collector);
+    assert.equal(collections, 0, 'the growth counts from what V8 left');
+    memory.buffers = 57 * MIB; // 7 MiB past it
+    await later(timers, collector);
+    assert.equal(collections, 1, 'past the slack since V8 ran one: forced');
+    memory.buffers = 40 * MIB; // 10 MiB past what the forced one left
+    await later(timers, collector);
+    assert.equal(collections, 2, "its own collection is not taken for one of V8's");
+    collector.stop();
+  });
+
+  it('collects after the load even when V8 ran a full collection since the last look', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 40 * MIB, heap: 20 * MIB, full: 0 };
+    let collections = 0;
+    const collector = new BufferCollector(
+      {
+        timers,
+        metrics: new NoopMetrics(),
+        memory: () => ({ arrayBufferBytes: memory.buffers, heapUsedBytes: memory.heap, fullCollections: memory.full }),
+        collect: () => {
+          collections += 1;
+          memory.buffers = 30 * MIB;
+        },
+      },
+      { lineBytes: 1024 * MIB, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
+    );
+    collector.noteActivity();
+    memory.buffers = 50 * MIB;
+    memory.full += 1;
+    await timers.runUntil(timers.nowMs() + 5000);
+    assert.equal(collections, 1, 'the check after the load collects regardless');
+    collector.stop();
+  });
+
   it('collects once the buffers grew past their least by the slack, at most once per interval', async () => {
     const timers = new VirtualTimers();
     const memory = { buffers: 40 * MIB, heap: 20 * MIB };
