@@ -30,10 +30,11 @@ const MIB = 1024 * 1024;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SLACK = 6 * MIB;
 
-/** Scripted memory: the ArrayBuffer bytes and the heap used, in bytes. */
+/** Scripted memory: the ArrayBuffer bytes and the heap used, in bytes; V8's full collections so far, when counted. */
 interface Memory {
   buffers: number;
   heap: number;
+  full?: number;
 }
 
 function collectorOn(timers: VirtualTimers, memory: Memory, onCollect: () => void, lineBytes = 0): BufferCollector {
@@ -41,7 +42,11 @@ function collectorOn(timers: VirtualTimers, memory: Memory, onCollect: () => voi
     {
       timers,
       metrics: new NoopMetrics(),
-      memory: () => ({ arrayBufferBytes: memory.buffers, heapUsedBytes: memory.heap }),
+      memory: () => ({
+        arrayBufferBytes: memory.buffers,
+        heapUsedBytes: memory.heap,
+        ...(memory.full === undefined ? {} : { fullCollections: memory.full }),
+      }),
       collect: onCollect,
     },
     { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
@@ -59,19 +64,11 @@ describe('buffer collector', () => {
     const timers = new VirtualTimers();
     const memory = { buffers: 40 * MIB, heap: 20 * MIB, full: 0 };
     let collections = 0;
-    const collector = new BufferCollector(
-      {
-        timers,
-        metrics: new NoopMetrics(),
-        memory: () => ({ arrayBufferBytes: memory.buffers, heapUsedBytes: memory.heap, fullCollections: memory.full }),
-        collect: () => {
-          collections += 1;
-          memory.full += 1; // a gc() call is a full collection too
-          memory.buffers = 30 * MIB;
-        },
-      },
-      { lineBytes: 0, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
-    );
+    const collector = collectorOn(timers, memory, () => {
+      collections += 1;
+      memory.full += 1; // a gc() call is a full collection too
+      memory.buffers = 30 * MIB;
+    });
     collector.noteActivity(); // the first look: V8's count so far is the start
     memory.buffers = 50 * MIB; // 10 MiB past the least: past the slack
     memory.full += 1; // but V8 ran a full collection since the last look
@@ -93,17 +90,14 @@ describe('buffer collector', () => {
     const timers = new VirtualTimers();
     const memory = { buffers: 40 * MIB, heap: 20 * MIB, full: 0 };
     let collections = 0;
-    const collector = new BufferCollector(
-      {
-        timers,
-        metrics: new NoopMetrics(),
-        memory: () => ({ arrayBufferBytes: memory.buffers, heapUsedBytes: memory.heap, fullCollections: memory.full }),
-        collect: () => {
-          collections += 1;
-          memory.buffers = 30 * MIB;
-        },
+    const collector = collectorOn(
+      timers,
+      memory,
+      () => {
+        collections += 1;
+        memory.buffers = 30 * MIB;
       },
-      { lineBytes: 1024 * MIB, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
+      1024 * MIB,
     );
     collector.noteActivity();
     memory.buffers = 50 * MIB;

@@ -42,6 +42,18 @@ function batch(fields: Partial<PersistBatch>): PersistBatch {
 }
 
 /** Writes entries 1..200 (term 1), a snapshot at 150 and a compaction of everything it covers. */
+/** Opens the folder of `options` and checks it holds the compacted log: snapshot at 150, entries 151..200. */
+async function assertCompactedLog(options: WalPersistenceOptions): Promise<void> {
+  const reopened = await WalPersistenceEngine.open(options);
+  const state = await reopened.load();
+  await reopened.close();
+  assert.equal(state.snapshot?.lastIncludedIndex, 150);
+  assert.deepEqual(
+    state.entries.map((e) => e.index),
+    entries(151, 200, 1).map((e) => e.index),
+  );
+}
+
 async function writeAndCompact(engine: WalPersistenceEngine): Promise<void> {
   for (let from = 1; from <= 200; from += 20) await engine.persist(batch({ entries: entries(from, from + 19, 1) }));
   await engine.persist(batch({ snapshot: snapshot(150, 1) }));
@@ -78,14 +90,7 @@ describe('WAL checkpoint: compaction in pieces, log drained while a snapshot str
     await engine.close();
     // Entries 1..150 go: 9 pieces of 16 (1..144) ahead of the record, the last 6 in its own transaction.
     assert.equal(metrics.count(PIECES), 9);
-    const reopened = await WalPersistenceEngine.open(options());
-    const state = await reopened.load();
-    await reopened.close();
-    assert.equal(state.snapshot?.lastIncludedIndex, 150);
-    assert.deepEqual(
-      state.entries.map((e) => e.index),
-      entries(151, 200, 1).map((e) => e.index),
-    );
+    await assertCompactedLog(options());
   });
 
   it('reopens a crash copy taken between two pieces to the compacted log', async () => {
@@ -97,14 +102,7 @@ describe('WAL checkpoint: compaction in pieces, log drained while a snapshot str
     await writeAndCompact(engine);
     await engine.close();
     assert.ok(metrics.count(PIECES) >= 3, 'the compaction was deleted in pieces');
-    const reopened = await WalPersistenceEngine.open(walTestOptions(copy, { walCheckpointDeletesPerTxnMax: 16 }));
-    const state = await reopened.load();
-    await reopened.close();
-    assert.equal(state.snapshot?.lastIncludedIndex, 150);
-    assert.deepEqual(
-      state.entries.map((e) => e.index),
-      entries(151, 200, 1).map((e) => e.index),
-    );
+    await assertCompactedLog(walTestOptions(copy, { walCheckpointDeletesPerTxnMax: 16 }));
   });
 
   it('checkpoints each record while a snapshot writer is open, and the commit follows them', async () => {
