@@ -145,10 +145,14 @@ describe('DTLS server under a flood of cookie-completing ClientHellos', function
 
   it('counts real memory: 200 ports sending a ClientKeyExchange stay within handshakesInProgressBytesMax', async () => {
     const options = { handshakesInProgressBytesMax: 1 * MIB };
+    // The probes start once 30 handshakes are half-open, which can be before the flood's key exchanges reach the
+    // byte cap; on a busy machine they ended first (one CI run), so the test waits, bounded, for an eviction by bytes.
     const { stats, max } = await floodAndProbe(
       options,
       { sourceAddress: '127.0.0.2', ports: 200, mode: 'continuous', secondFlight: 'key-exchange' },
       30,
+      3,
+      { what: 'the flood to reach the bytes cap', done: (s) => s.handshakesEvicted.bytes > 0 },
     );
     assert.ok(max.handshakesInProgressBytes <= 1 * MIB);
     assert.ok(stats.handshakesEvicted.bytes > 0, 'sessions were pushed out to stay within the bytes cap');
