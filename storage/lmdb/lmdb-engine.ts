@@ -44,8 +44,7 @@ import { openDirectory } from './lmdb-open.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
-import { META_KEYS, entryStoredBytes, parseHardState } from './lmdb-records.js';
-import { readLogRange } from './lmdb-log-runs.js';
+import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState } from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
 import type { EncodedStep, SnapshotPlacement } from './lmdb-write-plan.js';
 import { SnapshotSlots } from './lmdb-snapshot-slots.js';
@@ -252,6 +251,21 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
 
   /** The stored entries with from <= index <= to, checked to be contiguous. */
   private readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
-    return readLogRange(this.handles.log, from, to, this.options.path);
+    const entries: LogEntry[] = [];
+    if (from > to) return entries;
+    const range =
+      to >= Number.MAX_SAFE_INTEGER ? { start: entryKey(from) } : { start: entryKey(from), end: entryKey(to + 1) };
+    for (const { key, value } of this.handles.log.getRange(range)) {
+      const index = parseEntryKey(key);
+      const previous = entries[entries.length - 1];
+      if (previous !== undefined && index !== previous.index + 1) {
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `${this.options.path}: log has a gap: entry ${index} follows entry ${previous.index}`,
+        );
+      }
+      entries.push(decodeEntry(index, value));
+    }
+    return entries;
   }
 }

@@ -37,8 +37,15 @@ import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from './lmdb-errors.js';
 import { checkDataFile } from './lmdb-header.js';
 import type { ResolvedLmdbOptions } from './lmdb-options.js';
-import { FORMAT_VERSION, META_KEYS, encodeFormat, parseEntryKey, parseFormat, parseHardState } from './lmdb-records.js';
-import { logRecordTerms } from './lmdb-log-runs.js';
+import {
+  FORMAT_VERSION,
+  META_KEYS,
+  decodeEntry,
+  encodeFormat,
+  parseEntryKey,
+  parseFormat,
+  parseHardState,
+} from './lmdb-records.js';
 import type { StoredSnapshotMeta } from './lmdb-records.js';
 import { LogProjection } from '../log-projection.js';
 import { readSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
@@ -197,29 +204,26 @@ function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
   let first: LogIndex = 0;
   const terms: Term[] = [];
   for (const { key, value } of handles.log.getRange({})) {
-    const keyIndex = parseEntryKey(key);
-    // A record holds one entry or a run of them (lmdb-log-runs.ts), from the key's index on.
-    for (const [i, term] of logRecordTerms(keyIndex, value).entries()) {
-      const index = keyIndex + i;
-      const previousTerm = terms[terms.length - 1];
-      if (previousTerm === undefined) {
-        first = index;
-      } else {
-        if (index !== first + terms.length) {
-          throw new PersistenceError(
-            'STORAGE_CORRUPT',
-            `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`,
-          );
-        }
-        if (term < previousTerm) {
-          throw new PersistenceError(
-            'STORAGE_CORRUPT',
-            `${path}: log term goes backwards at entry ${index}: ${term} after ${previousTerm}`,
-          );
-        }
+    const index = parseEntryKey(key);
+    const entry = decodeEntry(index, value);
+    const previousTerm = terms[terms.length - 1];
+    if (previousTerm === undefined) {
+      first = index;
+    } else {
+      if (index !== first + terms.length) {
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`,
+        );
       }
-      terms.push(term);
+      if (entry.term < previousTerm) {
+        throw new PersistenceError(
+          'STORAGE_CORRUPT',
+          `${path}: log term goes backwards at entry ${index}: ${entry.term} after ${previousTerm}`,
+        );
+      }
     }
+    terms.push(entry.term);
   }
   if (terms.length > 0) {
     if (snapshot === null && first !== 1)

@@ -3,10 +3,7 @@
  * from bytes as untrusted input: a record that does not parse is STORAGE_CORRUPT.
  *
  * Log entries live in the `log` database under 8-byte big-endian index keys, so LMDB's byte
- * order is index order. A record holds one entry (below, version 1, all the LMDB engine writes)
- * or a run of consecutive entries under the index of its first (version 2, lmdb-log-runs.ts,
- * written by the write-ahead-log engine's checkpoint). An entry record's value is a 24-byte
- * header and the command:
+ * order is index order. An entry's value is a 24-byte header and the command:
  *
  *     0  u8   record version (1)
  *     1  u8   entry type: 1 command, 2 noop, 3 config
@@ -52,24 +49,19 @@ const ENTRY_RECORD_VERSION = 1;
 const TWO_TO_32 = 2 ** 32;
 /** The high 32 bits of a safe integer are below 2^21. */
 const SAFE_HIGH_LIMIT = 2 ** 21;
-/** The code of each entry type in entry and run records. */
-export const TYPE_CODES: Readonly<Record<EntryType, number>> = { command: 1, noop: 2, config: 3 };
-/** The entry type of each code; undefined for an unknown one. */
-export const TYPES_BY_CODE: readonly (EntryType | undefined)[] = [undefined, 'command', 'noop', 'config'];
+const TYPE_CODES: Readonly<Record<EntryType, number>> = { command: 1, noop: 2, config: 3 };
+const TYPES_BY_CODE: readonly (EntryType | undefined)[] = [undefined, 'command', 'noop', 'config'];
 
-/** A STORAGE_CORRUPT error saying `message`. */
-export function corrupt(message: string): PersistenceError {
+function corrupt(message: string): PersistenceError {
   return new PersistenceError('STORAGE_CORRUPT', message);
 }
 
-/** Writes a safe integer as a big-endian u64. */
-export function writeU64(target: Buffer, offset: number, value: number): void {
+function writeU64(target: Buffer, offset: number, value: number): void {
   target.writeUInt32BE(Math.floor(value / TWO_TO_32), offset);
   target.writeUInt32BE(value >>> 0, offset + 4);
 }
 
-/** Reads a big-endian u64; STORAGE_CORRUPT (naming `what`) beyond the safe integer range. */
-export function readU64(source: Uint8Array, offset: number, what: string): number {
+function readU64(source: Uint8Array, offset: number, what: string): number {
   const view = new DataView(source.buffer, source.byteOffset, source.byteLength);
   const high = view.getUint32(offset);
   if (high >= SAFE_HIGH_LIMIT) throw corrupt(`${what} is beyond the safe integer range`);
@@ -131,8 +123,7 @@ export function entryStoredBytes(entry: LogEntry): number {
   return 8 + ENTRY_HEADER_BYTES + entry.command.byteLength;
 }
 
-/** What a record read back is, for error messages. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
   return typeof value;
 }

@@ -13,7 +13,6 @@ import {
   entryKey,
   parseEntryKey,
 } from './lmdb-records.js';
-import { RunPacker, deleteLogRange } from './lmdb-log-runs.js';
 import type { SnapshotSlot } from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';
 import { crc32 } from '../crc32.js';
@@ -58,62 +57,33 @@ export type EncodedStep =
 
 /**
  * Encodes the records of a write plan (keys, entry records, JSON records); a plan with a snapshot
- * needs its `placement`. With `runBytesMax`, appended entries are stored in runs of up to that
- * many bytes (lmdb-log-runs.ts); without, one entry per record.
+ * needs its `placement`.
  */
-export function encodeSteps(
-  steps: readonly WriteStep[],
-  placement: SnapshotPlacement | null = null,
-  runBytesMax: number | null = null,
-): EncodedStep[] {
-  return encodePlans([steps], runBytesMax, placement);
-}
-
-/**
- * Encodes several write plans, applied in order in one transaction, as one: with `runBytesMax`,
- * the entries that consecutive plans append go into the same runs. The steps on the log keep their
- * order (a run is closed before a deletion); those on the meta database keep theirs.
- */
-export function encodePlans(
-  plans: readonly (readonly WriteStep[])[],
-  runBytesMax: number | null,
-  placement: SnapshotPlacement | null = null,
-): EncodedStep[] {
+export function encodeSteps(steps: readonly WriteStep[], placement: SnapshotPlacement | null = null): EncodedStep[] {
   const encoded: EncodedStep[] = [];
-  const runs = runBytesMax === null ? null : new RunPacker(runBytesMax);
-  const closeRuns = (): void => {
-    const made = runs?.take() ?? null;
-    if (made !== null) encoded.push({ kind: 'append', ...made });
-  };
-  for (const steps of plans) {
-    for (const step of steps) {
-      switch (step.kind) {
-        case 'snapshot':
-          if (placement === null) throw new InvariantError('a snapshot is written with its placement');
-          encodeSnapshot(step.snapshot, placement, encoded);
-          break;
-        case 'delete':
-          closeRuns();
-          encoded.push(step);
-          break;
-        case 'append':
-          if (runs !== null) for (const entry of step.entries) runs.add(entry);
-          else
-            encoded.push({
-              kind: 'append',
-              keys: step.entries.map((entry) => entryKey(entry.index)),
-              values: step.entries.map(encodeEntry),
-            });
-          break;
-        case 'hardState':
-          encoded.push({ kind: 'put-meta', key: META_KEYS.hardState, value: encodeHardState(step.hardState) });
-          break;
-        default:
-          throw new InvariantError(`unknown write step ${JSON.stringify(step)}`);
-      }
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'snapshot':
+        if (placement === null) throw new InvariantError('a snapshot is written with its placement');
+        encodeSnapshot(step.snapshot, placement, encoded);
+        break;
+      case 'delete':
+        encoded.push(step);
+        break;
+      case 'append':
+        encoded.push({
+          kind: 'append',
+          keys: step.entries.map((entry) => entryKey(entry.index)),
+          values: step.entries.map(encodeEntry),
+        });
+        break;
+      case 'hardState':
+        encoded.push({ kind: 'put-meta', key: META_KEYS.hardState, value: encodeHardState(step.hardState) });
+        break;
+      default:
+        throw new InvariantError(`unknown write step ${JSON.stringify(step)}`);
     }
   }
-  closeRuns();
   return encoded;
 }
 
@@ -148,12 +118,15 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
       trimSlot(meta, step.slot, step.from);
       return;
     case 'delete':
-      // The projection says the entries are stored; if LMDB disagrees the group aborts.
-      deleteLogRange(log, step.from, step.to);
+      for (let index = step.from; index <= step.to; index += 1) {
+        // The projection says the entry is stored; if LMDB disagrees the group aborts.
+        if (!log.removeSync(entryKey(index)))
+          throw new InvariantError(`entry ${index} planned for deletion is not stored`);
+      }
       return;
     case 'append':
-      // MDB_APPEND: keys (the first index of an entry or a run) arrive in increasing order past the
-      // last one, so pages fill fully; a key that is not past the last one fails the put, and the group aborts.
+      // MDB_APPEND: keys arrive in increasing order past the last one, so pages fill fully;
+      // a key that is not past the last one fails the put, and the group aborts.
       for (let i = 0; i < step.keys.length; i += 1) {
         const key = step.keys[i];
         const value = step.values[i];

@@ -10,8 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
-import { LOG_RUN_BYTES_MAX } from '../lmdb/lmdb-log-runs.js';
-import { encodePlans } from '../lmdb/lmdb-write-plan.js';
+import { META_KEYS, encodeEntry, encodeHardState, entryKey } from '../lmdb/lmdb-records.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 import type { WriteStep } from '../log-projection.js';
 import { decodeBatchRecords } from './wal-frame.js';
@@ -77,7 +76,7 @@ export function encodeChunk(id: number, items: readonly ChunkRecord[], checkpoin
 
 /** Unpacks a request into the write plan applyToStore applies (in the worker). */
 export function decodeChunk(request: ChunkRequest, path: string): EncodedStep[][] {
-  const plan: WriteStep[] = [];
+  const plan: EncodedStep[] = [];
   const { ops, records } = request;
   assert(ops.length % 3 === 0, 'chunk operations come in threes');
   for (let i = 0; i < ops.length; i += 3) {
@@ -89,17 +88,20 @@ export function decodeChunk(request: ChunkRequest, path: string): EncodedStep[][
     } else if (kind === OP_APPEND) {
       const bytes = Buffer.from(records.buffer, records.byteOffset + a, b);
       const entries = decodeBatchRecords(bytes, 1, `${path} checkpoint record`)[0]?.entries ?? [];
-      plan.push({ kind: 'append', entries });
+      plan.push({
+        kind: 'append',
+        keys: entries.map((entry) => entryKey(entry.index)),
+        values: entries.map(encodeEntry),
+      });
     } else if (kind === OP_HARD_STATE) {
       const votedFor = request.votes[b];
       assert(votedFor !== undefined, `chunk vote ${b} exists`);
-      plan.push({ kind: 'hardState', hardState: { currentTerm: a, votedFor } });
+      plan.push({ kind: 'put-meta', key: META_KEYS.hardState, value: encodeHardState({ currentTerm: a, votedFor }) });
     } else {
       throw new InvariantError(`unknown chunk operation ${String(kind)}`);
     }
   }
-  // The same layout as the main thread's checkpoint: the chunk's entries in runs.
-  return [encodePlans([plan], LOG_RUN_BYTES_MAX)];
+  return [plan];
 }
 
 /**

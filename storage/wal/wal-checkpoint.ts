@@ -17,9 +17,8 @@ import { assert } from '../../contracts/assert.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
-import { LOG_RUN_BYTES_MAX } from '../lmdb/lmdb-log-runs.js';
 import { parseEntryKey } from '../lmdb/lmdb-records.js';
-import { encodePlans } from '../lmdb/lmdb-write-plan.js';
+import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import type { ResolvedWalOptions } from './wal-options.js';
 import type { SegmentWriter } from './wal-segments.js';
@@ -229,14 +228,13 @@ export class Checkpointer {
         const lastSeq = this.pending[end - 1]?.seq ?? 0;
         assert(lastSeq > this.checkpointSeq, `checkpoint through ${lastSeq} advances past ${this.checkpointSeq}`);
         if (this.thread !== null) await this.thread.apply(chunk, lastSeq);
-        else {
-          // One plan for the chunk, so that its records' entries share runs (lmdb-log-runs.ts).
-          const plan = encodePlans(
-            chunk.map((record) => record.steps),
-            LOG_RUN_BYTES_MAX,
+        else
+          await applyToStore(
+            this.store.handles,
+            chunk.map((record) => encodeSteps(record.steps)),
+            lastSeq,
+            this.store.path,
           );
-          await applyToStore(this.store.handles, [plan], lastSeq, this.store.path);
-        }
         this.dropThrough(end, bytes, lastSeq);
       }
       this.writer.deleteThrough(this.checkpointSeq);
@@ -263,7 +261,6 @@ export class Checkpointer {
     const record = this.pending[this.head];
     if (record === undefined) return false;
     const { log } = this.store.handles;
-    // The first key is the first stored entry: a run is keyed by its first entry (lmdb-log-runs.ts).
     const firstStored = (): number | null => {
       for (const key of log.getKeys({ limit: 1 })) return parseEntryKey(key);
       return null;

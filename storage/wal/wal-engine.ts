@@ -7,9 +7,7 @@
  * Why this design. The log holds only what LMDB does not hold yet; records are checkpointed into
  * LMDB in the background (one synced LMDB transaction per walCheckpointTxnBytesMax of records,
  * which also stores the sequence number it reached), and log segments wholly below the
- * checkpoint are deleted. The checkpoint stores consecutive entries in runs of up to 64 KiB per
- * LMDB record (lmdb/lmdb-log-runs.ts; format 3), not one record per entry: a 4 KiB entry alone
- * filled two 4 KiB pages. The other design, the log as the store of entries and LMDB for
+ * checkpoint are deleted. The other design, the log as the store of entries and LMDB for
  * snapshots and metadata only, would need its own index of entry positions, segment retention
  * tied to compaction and a second read path from files; here reads, snapshots, the format and
  * every existing check of the LMDB engine stay as they are, recovery replays at most about
@@ -53,8 +51,8 @@ import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory } from '../lmdb/lmdb-open.js';
-import { LOG_RUN_BYTES_MAX, readLogRange } from '../lmdb/lmdb-log-runs.js';
-import { encodePlans, encodeSteps } from '../lmdb/lmdb-write-plan.js';
+import { decodeEntry, entryKey, parseEntryKey } from '../lmdb/lmdb-records.js';
+import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
 import type { SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
 import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
 import { beginStreaming } from '../lmdb/lmdb-snapshot-stream.js';
@@ -148,7 +146,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
       if (replayed.length > 0)
         await applyToStore(
           opened.handles,
-          [encodePlans(replayed, LOG_RUN_BYTES_MAX)],
+          replayed.map((steps) => encodeSteps(steps)),
           recovered.lastSeq,
           resolved.path,
         );
@@ -277,7 +275,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const snapshot = write.payload.snapshot;
     if (snapshot !== null) await snapshot.after;
     this.room.takeForDirect(write.bytes);
-    const steps = encodeSteps(write.payload.steps, snapshot?.placement ?? null, LOG_RUN_BYTES_MAX);
+    const steps = encodeSteps(write.payload.steps, snapshot?.placement ?? null);
     await applyToStore(this.store.handles, [steps], null, this.options.path);
     this.checkpointer.addApplied(write.payload.batch);
   }
@@ -351,14 +349,15 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const shape = this.checkpointer.durable.shape();
     const start = Math.max(from, shape.firstIndex);
     const end = Math.min(to, shape.lastIndex);
-    if (start > end) return [];
+    const entries: LogEntry[] = [];
+    if (start > end) return entries;
     const tail = this.checkpointer.tail;
     const tailFirst = tail.firstIndex() ?? end + 1;
-    // Not spread into another array: a log of 10^5 entries would overflow the stack as arguments.
-    const entries =
-      start < tailFirst
-        ? readLogRange(this.store.handles.log, start, Math.min(end, tailFirst - 1), this.options.path)
-        : [];
+    if (start < tailFirst) {
+      const range = { start: entryKey(start), end: entryKey(Math.min(end, tailFirst - 1) + 1) };
+      for (const { key, value } of this.store.handles.log.getRange(range))
+        entries.push(decodeEntry(parseEntryKey(key), value));
+    }
     for (let index = Math.max(start, tailFirst); index <= end; index += 1) {
       const entry = tail.get(index);
       if (entry === undefined)

@@ -14,13 +14,8 @@ import type { LmdbHandles } from '../lmdb/lmdb-open.js';
 import { applyStep } from '../lmdb/lmdb-write-plan.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 
-/**
- * The format version of a directory with a write-ahead log (the LMDB engine writes 1). 3: the
- * checkpoint stores entries in runs (lmdb/lmdb-log-runs.ts), which a build that writes 2 cannot
- * read, so it refuses the directory (STORAGE_VERSION); a directory of 1 or 2 is upgraded in place
- * at open, its one-entry records read as they are.
- */
-export const WAL_FORMAT_VERSION = 3;
+/** The format version of a directory with a write-ahead log (the LMDB engine writes 1). */
+export const WAL_FORMAT_VERSION = 2;
 /** Key of the checkpoint record in the `meta` database. */
 export const CHECKPOINT_KEY = 'wal-checkpoint';
 
