@@ -23,7 +23,7 @@ import { Module, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { crc32 } from '../../storage/crc32.js';
-import { MODULE_CACHE_FILE, ModuleCache, readModuleCache } from './module-cache.js';
+import { MODULE_CACHE_BYTES_MAX, MODULE_CACHE_FILE, ModuleCache } from './module-cache.js';
 import type { ModuleCacheCounts } from './module-cache.js';
 
 /** The first bytes of a cache file (format version 1). */
@@ -118,11 +118,14 @@ export function cacheFolder(env: NodeJS.ProcessEnv, bundlePath: string): string 
   return systemd !== undefined && systemd !== '' ? systemd : dirname(bundlePath);
 }
 
-/** Reads the cache file at `path`: its bytes, or null when there is none (or it cannot be read). */
-function readCache(path: string): Buffer | null {
+/**
+ * Reads the cache file at `path`: its bytes, or null when there is none (or it cannot be read); a
+ * file over `bytesMax` comes back empty (invalid, so it is written again).
+ */
+function readCache(path: string, bytesMax: number): Buffer | null {
   try {
     const file = readFileSync(path);
-    return file.length <= CACHE_BYTES_MAX ? file : Buffer.alloc(0);
+    return file.length <= bytesMax ? file : Buffer.alloc(0);
   } catch {
     return null;
   }
@@ -179,7 +182,7 @@ function compileBundle(
 /** What the cache file gave: V8's data to try, or why there is none. */
 function cachedDataFor(cachePath: string | null, key: SourceKey): Buffer | Exclude<CodeCacheState, 'used'> {
   if (cachePath === null) return 'off';
-  const file = readCache(cachePath);
+  const file = readCache(cachePath, CACHE_BYTES_MAX);
   return file === null ? 'missing' : decodeCacheFile(file, key);
 }
 
@@ -222,7 +225,8 @@ export function startCli(bundlePath: string, args: readonly string[], env: NodeJ
   }
   const folder = cacheFolder(env, bundlePath);
   // Before the bundle runs: it loads lmdb and cbor-x, and they what they need.
-  const modules = folder === null ? null : new ModuleCache(readModuleCache(join(folder, MODULE_CACHE_FILE)));
+  const modules =
+    folder === null ? null : new ModuleCache(readCache(join(folder, MODULE_CACHE_FILE), MODULE_CACHE_BYTES_MAX));
   modules?.install();
   // Read once: the key comes from these bytes, the text V8 compiles from them.
   const bytes = readFileSync(bundlePath);

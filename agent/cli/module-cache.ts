@@ -16,7 +16,7 @@
  * or refused by V8: another Node.js or other V8 flags); a start that used the data of every module
  * writes nothing.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Module } from 'node:module';
 import { dirname, sep } from 'node:path';
 import { Script, constants as vmConstants } from 'node:vm';
@@ -240,15 +240,5 @@ export class ModuleCache {
       filename,
       dirname(filename),
     ]);
-  }
-}
-
-/** The module cache file at `path`, read: its bytes, null when there is none (or it cannot be read). */
-export function readModuleCache(path: string): Buffer | null {
-  try {
-    const file = readFileSync(path);
-    return file.length <= MODULE_CACHE_BYTES_MAX ? file : Buffer.alloc(0);
-  } catch {
-    return null;
   }
 }
