@@ -28,6 +28,13 @@
  * deadline); a follower's core assembles the chunks it receives and hands the whole snapshot out
  * in a Ready, which the Ready loop persists before it calls {@link Snapshots.restore}.
  *
+ * The members do not snapshot at the same index. They apply the same entries, so with one trigger
+ * they would all take their snapshot, encode it, compact and collect its garbage at the same
+ * moment, and a leader then finds no follower free to answer (issue 16: the slowest writes under
+ * 64 clients waited on all three members at once). So the first trigger after a node starts is
+ * lowered by its rank among the voters (firstTriggerBytes): a node's snapshots then come a fixed
+ * share of the trigger before or after the others', which the same triggers afterwards keep.
+ *
  * A snapshot records the configuration as of its last entry, so this module also tracks the
  * configuration as of the last applied entry; when an applied configuration drops members, the
  * membership manager hears of it (it forgets their link keys).
@@ -77,6 +84,19 @@ export interface SnapshotOptions {
   readonly trigger: Pick<RaftConfiguration, 'snapshotThresholdBytes' | 'snapshotThresholdBytesMax'>;
   /** What compaction keeps behind a snapshot (RaftConfiguration's logRetain* fields). */
   readonly retention: LogRetention;
+}
+
+/**
+ * The first trigger after a node starts (see the module comment): `triggerBytes` lowered by the
+ * node's rank among the voters (sorted ids) over twice their number, so that the voters of a
+ * cluster snapshot a sixth of a trigger apart in a cluster of three, and none later than the
+ * configured trigger. A node that is not a voter keeps the trigger.
+ */
+export function firstTriggerBytes(triggerBytes: number, config: ClusterConfiguration, nodeId: NodeId): number {
+  const voters = [...config.voters].sort();
+  const rank = voters.indexOf(nodeId);
+  if (rank <= 0) return triggerBytes;
+  return Math.max(1, Math.floor(triggerBytes * (1 - rank / (2 * voters.length))));
 }
 
 /** Snapshot commands (takeNow) that may wait at once. */
@@ -177,6 +197,7 @@ export class Snapshots {
       this.appliedConfig = snapshot.configuration;
     }
     this.resetAfter(snapshot?.data.byteLength ?? 0);
+    this.triggerBytes = firstTriggerBytes(this.triggerBytes, this.appliedConfig, this.options.nodeId);
   }
 
   /**

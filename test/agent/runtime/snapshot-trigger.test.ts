@@ -8,6 +8,10 @@
 //   with a 1 KiB threshold: the fixed trigger (max 0, the simulator's) snapshots about every
 //   1 KiB applied, the growing one only once about twice the snapshot's size was applied, so at
 //   most a third as often; both end with every node applying the same entries;
+// - the voters do not snapshot at the same index: the first trigger after a start is lowered by
+//   the node's rank among the voters (firstTriggerBytes), so with real RaftNodes on the simulated
+//   network, writing one entry at a time, n3 takes its first snapshot first, then n2, then n1, each
+//   at a different index, and every later snapshot keeps them apart;
 // - agent.json's raft.snapshotThresholdBytesMax is accepted (an integer >= 0), defaults to
 //   64 MiB, and the memory budget lowers it with the trigger under a small heap.
 import { strict as assert } from 'node:assert';
@@ -18,6 +22,8 @@ import {
   snapshotTriggerBytes,
   validateRaftConfiguration,
 } from '../../../contracts/raft-configuration.js';
+import { firstTriggerBytes } from '../../../agent/runtime/snapshots.js';
+import type { ClusterConfiguration } from '../../../contracts/log.js';
 import { SimHarness } from '../../sim/harness.js';
 import { rawAgentConfig } from '../config/raw-config.js';
 
@@ -57,6 +63,44 @@ describe('the snapshot trigger', () => {
     assert.ok(fixed.taken >= 80, `fixed trigger: ${fixed.taken} snapshots`);
     assert.ok(growing.taken >= 2, `growing trigger: ${growing.taken} snapshots`);
     assert.ok(growing.taken * 3 <= fixed.taken, `growing ${growing.taken} vs fixed ${fixed.taken}`);
+  });
+
+  it('comes first, for each voter, a share of the trigger apart', () => {
+    const config = (voters: string[]): ClusterConfiguration => ({ voters, learners: [], oldVoters: null, members: [] });
+    const three = config(['n3', 'n1', 'n2']);
+    assert.deepEqual(
+      ['n1', 'n2', 'n3'].map((id) => firstTriggerBytes(6_000, three, id)),
+      [6_000, 5_000, 4_000],
+    );
+    assert.equal(firstTriggerBytes(6_000, three, 'learner'), 6_000);
+    assert.equal(firstTriggerBytes(6_000, config(['n1']), 'n1'), 6_000);
+    assert.equal(firstTriggerBytes(1, three, 'n3'), 1);
+  });
+
+  it('keeps the voters from snapshotting at the same index', async () => {
+    const raft = { snapshotThresholdBytes: 6_000, snapshotThresholdBytesMax: 0 };
+    const sim = new SimHarness(IDS, 7, undefined, raft);
+    await sim.startAll();
+    const leader = await sim.waitLeader();
+    const snapshotIndexes = new Map<string, Set<number>>(IDS.map((id) => [id, new Set<number>()]));
+    for (let i = 0; i < 90; i += 1) {
+      assert.equal((await sim.put(leader, `k${i % 8}`, 'v'.repeat(400))).type, 'put');
+      const applied = leader.getStatus().lastApplied;
+      await sim.until(
+        () => sim.cluster.running().every((node) => node.getStatus().lastApplied >= applied),
+        5000,
+        'every node applies the put',
+      );
+      for (const node of sim.cluster.running()) {
+        const status = node.getStatus();
+        if (status.snapshotIndex > 0) snapshotIndexes.get(status.nodeId)?.add(status.snapshotIndex);
+      }
+    }
+    const first = IDS.map((id) => Math.min(...(snapshotIndexes.get(id) ?? [])));
+    assert.ok(first[2]! < first[1]! && first[1]! < first[0]!, `first snapshots at ${first.join(', ')} (n1, n2, n3)`);
+    const all = IDS.flatMap((id) => [...(snapshotIndexes.get(id) ?? [])]);
+    assert.ok(all.length >= 9, `${all.length} snapshots taken`);
+    assert.equal(new Set(all).size, all.length, `no two voters snapshot at one index: ${all.join(', ')}`);
   });
 
   it('is set in agent.json, 64 MiB by default, and lowered by the memory budget', () => {
