@@ -27,9 +27,14 @@ const OUTPUT_KEPT_CHARS = 64 * 1024;
 /**
  * A sample a second: the verdict's median of a third (100 samples in a 10-minute soak) then
  * follows V8's sawtooth by a fraction of a MiB (test/bench/soak-analysis.test.ts states how much);
- * reading /proc/PID/status and smaps of three agents a second costs the soak a few ms.
+ * reading /proc/PID/status of three agents a second costs next to nothing.
  */
 const SAMPLE_MS_DEFAULT = 1_000;
+/**
+ * LMDB's resident map pages are read from /proc/PID/smaps, which took 13 ms a read on the loaded
+ * machine (and walks the agent's page tables), so at most every 5 s: a side figure, not judged.
+ */
+const LMDB_SAMPLE_MS = 5_000;
 /** How much of a dead agent's last output the report shows. */
 const OUTPUT_SHOWN_CHARS = 4 * 1024;
 
@@ -40,7 +45,10 @@ function sampler(system: CoraftSystem, everyMs: number) {
   const pids = new Map(system.members().map((m) => [m.id, m.pid]));
   const died = new Set<string>();
   const started = performance.now();
+  let count = 0;
+  const lmdbEvery = Math.max(1, Math.round(LMDB_SAMPLE_MS / everyMs));
   const sample = (): void => {
+    count += 1;
     for (const m of system.members()) {
       const pid = m.pid;
       const s = pid === null ? null : readProcess(pid);
@@ -52,7 +60,8 @@ function sampler(system: CoraftSystem, everyMs: number) {
       const atMs = performance.now() - started;
       list.push({ atMs, rssBytes: s.rssBytes, rssAnonBytes: s.rssAnonBytes, rssFileBytes: s.rssFileBytes });
       samples.set(m.id, list);
-      lmdbPeaks.set(m.id, Math.max(lmdbPeaks.get(m.id) ?? 0, mappedFileBytes(pid, '.mdb') ?? 0));
+      if (count % lmdbEvery === 1 || lmdbEvery === 1)
+        lmdbPeaks.set(m.id, Math.max(lmdbPeaks.get(m.id) ?? 0, mappedFileBytes(pid, '.mdb') ?? 0));
     }
   };
   sample();
