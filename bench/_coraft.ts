@@ -29,6 +29,8 @@ export interface CoraftOptions {
   readonly raft?: Readonly<Record<string, unknown>>;
   /** Extra Node.js flags of every agent (after the unit's; bench/soak.ts bounds the heap). Default none. */
   readonly nodeArgs?: readonly string[];
+  /** Environment variables of every agent, over the unit's malloc settings (UNIT_MALLOC_ENV). Default none. */
+  readonly agentEnv?: Readonly<Record<string, string>>;
   /** The coraft.js that runs each agent (another build's, for A/B runs, bench/ab-coraft.ts). Default this one's. */
   readonly coraftBin?: string;
   /** Every chunk an agent writes to stdout or stderr, by node id. Default none (the output is ignored). */
@@ -74,6 +76,7 @@ export class CoraftSystem implements BenchSystem {
         onOutput?.(id, chunk);
       },
       ...(options.coraftBin === undefined ? {} : { coraftBin: options.coraftBin }),
+      ...(options.agentEnv === undefined ? {} : { agentEnv: () => options.agentEnv ?? {} }),
       nodeArgs: [
         ...(options.nodeArgs ?? []),
         ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),

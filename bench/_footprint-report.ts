@@ -215,20 +215,23 @@ function loadRows(f: Footprint): GoalRow[] {
   const load = c.load;
   const amp = (figure: number | null | undefined): string =>
     cell(figure === undefined || figure === null ? null : round(figure, 1));
-  const peakRss = worst(load?.rssPeakBytes);
+  // The peak is judged on RssAnon, the memory the agent itself holds (V8's heap, malloc, buffers):
+  // VmRSS also counts LMDB's mapped file pages (RssFile), page cache the kernel drops under the
+  // unit's MemoryHigh rather than throttle the agent, so they are reported, not judged.
+  const peakAnon = worst(load?.rssAnonPeakBytes);
   return [
     {
-      figure: `peak RSS under ${load?.clients ?? '-'} clients, MiB`,
-      coraft: list(load?.rssPeakBytes, mib),
-      etcd: list(e?.load?.rssPeakBytes, mib),
-      goal: `<= 90${high === null ? '' : ` and < MemoryHigh ${mib(high)}`}`,
-      met: peakRss === null ? null : peakRss <= 90 * mb && (high === null || peakRss < high),
-    },
-    {
-      figure: `peak RssAnon under ${load?.clients ?? '-'} clients, MiB`,
+      figure: `peak RssAnon under ${load?.clients ?? '-'} clients (the agent's own memory), MiB`,
       coraft: list(load?.rssAnonPeakBytes, mib),
       etcd: list(e?.load?.rssAnonPeakBytes, mib),
-      goal: 'report (part of RSS)',
+      goal: `<= 90${high === null ? '' : ` and < MemoryHigh ${mib(high)}`}`,
+      met: peakAnon === null ? null : peakAnon <= 90 * mb && (high === null || peakAnon < high),
+    },
+    {
+      figure: `peak RSS under ${load?.clients ?? '-'} clients (VmRSS: with LMDB's mapped file pages), MiB`,
+      coraft: list(load?.rssPeakBytes, mib),
+      etcd: list(e?.load?.rssPeakBytes, mib),
+      goal: 'report (file pages are reclaimable)',
       met: null,
     },
     {

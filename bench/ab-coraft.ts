@@ -3,7 +3,7 @@
  *
  *   npm run bench -- ab-coraft --a=DIR [--clients=1] [--value-bytes=256] [--slices=16]
  *                               [--slice-ms=2000] [--warmup-ms=300] [--latency-probe-dir=DIR] [--json]
- *                               [--a-node-args="FLAGS"] [--b-node-args="FLAGS"]
+ *                               [--a-node-args="FLAGS"] [--b-node-args="FLAGS"] [--a-env="K=V ..."] [--b-env="K=V ..."]
  *
  * A is a built checkout of another revision (its DIR/bin/coraft.js runs the agents; build it with
  * `npm run build` there), B is this checkout (build it first too). Both 3-agent clusters run at
@@ -15,7 +15,9 @@
  * Each side's peak RssAnon per agent over its slices is printed too (sampled as the footprint
  * bench does). --a-node-args and --b-node-args add Node flags (space-separated) to one side's
  * agents, after the unit's (agent/fleet/memory-sizing.ts), which the benches give both sides:
- * with --a set to this checkout, a run compares two sets of flags on one build.
+ * with --a set to this checkout, a run compares two sets of flags on one build. --a-env and --b-env
+ * set environment variables (space-separated NAME=VALUE) of one side's agents, over the unit's malloc
+ * settings (UNIT_MALLOC_ENV), to compare those (MALLOC_ARENA_MAX=1, MALLOC_TRIM_THRESHOLD_=...).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -38,6 +40,7 @@ async function startSide(
   coraftBin: string | null,
   probeDir: string,
   nodeArgs: readonly string[],
+  env: Readonly<Record<string, string>>,
 ): Promise<CoraftSystem> {
   // The agents inherit this process's environment when they start (agent/cli/agent-processes.ts).
   if (probeDir === '') delete process.env.CORAFT_LATENCY_PROBE;
@@ -49,6 +52,7 @@ async function startSide(
     await CoraftSystem.create({
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       nodeArgs,
+      agentEnv: env,
       ...(coraftBin === null ? {} : { coraftBin }),
     }),
   );
@@ -73,16 +77,26 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       .split(' ')
       .filter((flag) => flag !== '');
   const nodeArgs = { A: flagsOf('a-node-args'), B: flagsOf('b-node-args') };
+  const envOf = (name: string): Record<string, string> =>
+    Object.fromEntries(
+      flagsOf(name).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new Error(`--${name}: expected NAME=VALUE pairs separated by spaces, got ${pair}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    );
+  const env = { A: envOf('a-env'), B: envOf('b-env') };
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
   try {
     const systems = {
-      A: await startSide(cleanup, aBin, probeDir === '' ? '' : join(resolve(probeDir), 'A'), nodeArgs.A),
-      B: await startSide(cleanup, null, probeDir === '' ? '' : join(resolve(probeDir), 'B'), nodeArgs.B),
+      A: await startSide(cleanup, aBin, probeDir === '' ? '' : join(resolve(probeDir), 'A'), nodeArgs.A, env.A),
+      B: await startSide(cleanup, null, probeDir === '' ? '' : join(resolve(probeDir), 'B'), nodeArgs.B, env.B),
     };
     say(`ab-coraft: A ${aBin}, B this checkout; ${clients} client(s) x ${valueBytes} B, ${slices} slices each`);
     for (const side of SIDES)
-      if (nodeArgs[side].length > 0) say(`${side}'s extra Node flags: ${nodeArgs[side].join(' ')}`);
+      if (nodeArgs[side].length > 0 || Object.keys(env[side]).length > 0)
+        say(`${side}'s extra Node flags: ${nodeArgs[side].join(' ')}; environment: ${JSON.stringify(env[side])}`);
     const acc = { A: new LoadAccumulator(clients, valueBytes), B: new LoadAccumulator(clients, valueBytes) };
     for (let i = 0; i < slices; i += 1)
       for (const side of i % 2 === 0 ? SIDES : [...SIDES].reverse())
@@ -100,7 +114,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     await cleanup.run(say);
     if (probeDir !== '')
       for (const side of SIDES) for (const line of latencyBreakdown(join(resolve(probeDir), side))) say(line);
-    return { a: aBin, nodeArgs, clients, valueBytes, slices, sliceMs: slice.durationMs, figures };
+    return { a: aBin, nodeArgs, env, clients, valueBytes, slices, sliceMs: slice.durationMs, figures };
   } finally {
     await cleanup.run(say);
     uninstall();

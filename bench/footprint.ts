@@ -18,7 +18,8 @@
  *    --cpu-prof-dir, each coraft agent writes a V8 CPU profile
  *    there when it exits (`npm run bench -- profile DIR` sums them).
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
- *    the leader for --load-ms: peak VmRSS and RssAnon (sampled every 250 ms), RssAnon
+ *    the leader for --load-ms: peak RssAnon (judged: the agent's own memory) and VmRSS (reported:
+ *    it also counts LMDB's mapped file pages, which the kernel can drop), sampled every 250 ms, RssAnon
  *    --after-load-ms after the load stopped, and write amplification (bytes all members wrote
  *    over the bytes of committed values; for coraft also the bytes its agents handed to write
  *    calls, which a kernel with large page-cache folios does not inflate, see bench/_proc.ts).
