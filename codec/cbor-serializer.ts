@@ -16,6 +16,7 @@ import { cborSize, cborWrite } from './cbor-writer.js';
 import { SlabAllocator } from './slab-allocator.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
 import { describe, malformed } from './checks.js';
+import { OBJECT_IN_PLACE_DIALECT } from './dialects.js';
 import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
 import { FIELD_ORDER, MESSAGE_TYPES_BY_CODE, WIRE_VERSION } from './layout.js';
 import { dataItemsMax, listItemsMax, resolveCodecLimits } from './limits.js';
@@ -63,7 +64,8 @@ export class CborSerializer implements RpcSerializer {
 
   /** Encodes `message`; throws SerializationError if it is not a valid message or exceeds a limit. */
   encode(message: RpcMessage): Uint8Array {
-    const checked = checkMessage(message, this.limits);
+    // The writer reads only the known fields of each entry, so the entries are checked in place.
+    const checked = checkMessage(message, this.limits, OBJECT_IN_PLACE_DIALECT);
     const size = cborSize(checked);
     checkEncodedSize(size, checked.type, this.limits);
     return cborWrite(checked, size, this.allocator);
