@@ -12,6 +12,7 @@ import { Decoder } from 'cbor-x';
 import { SerializationError } from '../contracts/errors.js';
 import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
 import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
+import { readAppendEntriesDirect } from './cbor-append-reader.js';
 import { cborSize, cborWrite } from './cbor-writer.js';
 import { SlabAllocator } from './slab-allocator.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
@@ -82,6 +83,9 @@ export class CborSerializer implements RpcSerializer {
       );
     }
     scanCbor(input, CBOR_NESTING_DEPTH_MAX, listItemsMax(this.limits), dataItemsMax(this.limits));
+    // The message a follower decodes most is read straight from the bytes (cbor-append-reader.ts).
+    const direct = readAppendEntriesDirect(input, this.limits);
+    if (direct !== null) return direct;
     const items = this.parse(input);
     if (!Array.isArray(items)) throw malformed('message', '', `expected an array, got ${describe(items)}`);
     const code: unknown = items[1];
