@@ -15,6 +15,7 @@ import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { readAppendEntriesDirect } from './cbor-append-reader.js';
 import { cborSize, cborWrite } from './cbor-writer.js';
 import { SlabAllocator } from './slab-allocator.js';
+import { LastAppend } from './last-append.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
 import { describe, malformed } from './checks.js';
 import { OBJECT_IN_PLACE_DIALECT } from './dialects.js';
@@ -57,19 +58,30 @@ export class CborSerializer implements RpcSerializer {
   // any above 2^53 - 1 round to at least 2^53 and fail the safe-integer check.
   private readonly decoder = new Decoder(DECODER_OPTIONS);
   private readonly allocator = new SlabAllocator();
+  private readonly lastAppend = new LastAppend();
 
   /** A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits. */
   constructor(limits: Partial<CodecLimits> = {}) {
     this.limits = resolveCodecLimits(limits);
   }
 
-  /** Encodes `message`; throws SerializationError if it is not a valid message or exceeds a limit. */
+  /**
+   * Encodes `message`; throws SerializationError if it is not a valid message or exceeds a limit.
+   * An AppendEntries equal to the last one encoded gets the same bytes (last-append.ts): never
+   * write into an encoding.
+   */
   encode(message: RpcMessage): Uint8Array {
+    // The same entries to the next follower: the bytes already written (last-append.ts).
+    const isAppend = message.type === 'AppendEntriesRequest';
+    const same = isAppend ? this.lastAppend.match(message) : null;
+    if (same !== null) return same;
     // The writer reads only the known fields of each entry, so the entries are checked in place.
     const checked = checkMessage(message, this.limits, OBJECT_IN_PLACE_DIALECT);
     const size = cborSize(checked);
     checkEncodedSize(size, checked.type, this.limits);
-    return cborWrite(checked, size, this.allocator);
+    const bytes = cborWrite(checked, size, this.allocator);
+    if (isAppend) this.lastAppend.keep(message, bytes);
+    return bytes;
   }
 
   /** Decodes one message; byte fields are views into `bytes` (see the module comment). */
