@@ -12,10 +12,13 @@ import { Decoder } from 'cbor-x';
 import { SerializationError } from '../contracts/errors.js';
 import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
 import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
+import { readAppendEntriesDirect } from './cbor-append-reader.js';
 import { cborSize, cborWrite } from './cbor-writer.js';
 import { SlabAllocator } from './slab-allocator.js';
+import { LastAppend } from './last-append.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
 import { describe, malformed } from './checks.js';
+import { OBJECT_IN_PLACE_DIALECT } from './dialects.js';
 import { checkEncodedSize, checkInput, checkMessage } from './check-message.js';
 import { FIELD_ORDER, MESSAGE_TYPES_BY_CODE, WIRE_VERSION } from './layout.js';
 import { dataItemsMax, listItemsMax, resolveCodecLimits } from './limits.js';
@@ -55,18 +58,30 @@ export class CborSerializer implements RpcSerializer {
   // any above 2^53 - 1 round to at least 2^53 and fail the safe-integer check.
   private readonly decoder = new Decoder(DECODER_OPTIONS);
   private readonly allocator = new SlabAllocator();
+  private readonly lastAppend = new LastAppend();
 
   /** A serializer enforcing `limits` (defaults: DEFAULT_CODEC_LIMITS); throws ConfigError on bad limits. */
   constructor(limits: Partial<CodecLimits> = {}) {
     this.limits = resolveCodecLimits(limits);
   }
 
-  /** Encodes `message`; throws SerializationError if it is not a valid message or exceeds a limit. */
+  /**
+   * Encodes `message`; throws SerializationError if it is not a valid message or exceeds a limit.
+   * An AppendEntries equal to the last one encoded gets the same bytes (last-append.ts): never
+   * write into an encoding.
+   */
   encode(message: RpcMessage): Uint8Array {
-    const checked = checkMessage(message, this.limits);
+    // The same entries to the next follower: the bytes already written (last-append.ts).
+    const isAppend = message.type === 'AppendEntriesRequest';
+    const same = isAppend ? this.lastAppend.match(message) : null;
+    if (same !== null) return same;
+    // The writer reads only the known fields of each entry, so the entries are checked in place.
+    const checked = checkMessage(message, this.limits, OBJECT_IN_PLACE_DIALECT);
     const size = cborSize(checked);
     checkEncodedSize(size, checked.type, this.limits);
-    return cborWrite(checked, size, this.allocator);
+    const bytes = cborWrite(checked, size, this.allocator);
+    if (isAppend) this.lastAppend.keep(message, bytes);
+    return bytes;
   }
 
   /** Decodes one message; byte fields are views into `bytes` (see the module comment). */
@@ -80,6 +95,9 @@ export class CborSerializer implements RpcSerializer {
       );
     }
     scanCbor(input, CBOR_NESTING_DEPTH_MAX, listItemsMax(this.limits), dataItemsMax(this.limits));
+    // The message a follower decodes most is read straight from the bytes (cbor-append-reader.ts).
+    const direct = readAppendEntriesDirect(input, this.limits);
+    if (direct !== null) return direct;
     const items = this.parse(input);
     if (!Array.isArray(items)) throw malformed('message', '', `expected an array, got ${describe(items)}`);
     const code: unknown = items[1];

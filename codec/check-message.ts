@@ -8,6 +8,7 @@ import type { CodecLimits } from '../contracts/serializer.js';
 import { describe, malformed, overLimit } from './checks.js';
 import { OBJECT_DIALECT } from './dialects.js';
 import { KeyedReader } from './keyed-reader.js';
+import type { KeyedDialect } from './keyed-reader.js';
 import { MESSAGE_TYPES_BY_CODE } from './layout.js';
 import { readMessage } from './messages.js';
 
@@ -18,15 +19,21 @@ export function messageTypeNamed(value: unknown): RpcMessageType | null {
 
 /**
  * Checks `message` against every rule a decoder applies and returns a fresh copy holding
- * exactly its known fields; throws SerializationError naming the first bad field.
+ * exactly its known fields; throws SerializationError naming the first bad field. With
+ * OBJECT_IN_PLACE_DIALECT (for an encoder that reads only known fields), a list of entries is
+ * checked in place and the copy holds the message's own list.
  */
-export function checkMessage(message: RpcMessage, limits: CodecLimits): RpcMessage {
+export function checkMessage(
+  message: RpcMessage,
+  limits: CodecLimits,
+  dialect: KeyedDialect = OBJECT_DIALECT,
+): RpcMessage {
   const value: unknown = message;
   if (typeof value !== 'object' || value === null)
     throw malformed('message', '', `expected a message, got ${describe(value)}`);
   const type = messageTypeNamed(Reflect.get(value, 'type'));
   if (type === null) throw malformed('message', 'type', `unknown message type ${describe(Reflect.get(value, 'type'))}`);
-  return readMessage(type, new KeyedReader(value, type, -1, limits, OBJECT_DIALECT));
+  return readMessage(type, new KeyedReader(value, type, -1, limits, dialect));
 }
 
 /**

@@ -55,7 +55,16 @@ export const OBJECT_DIALECT: KeyedDialect = {
   optional: nullableValue,
   optionalList: identity,
   checkRecord: noUnknownCheck,
+  entriesInPlace: false,
 };
+
+/**
+ * In-memory messages checked for an encoder that writes only the known fields of each entry
+ * (cbor-writer.ts): a list of entries is checked where it is and passed on as it is. Not for an
+ * encoder that copies every property it finds (the JSON serializer's), which would put an
+ * entry's extra properties on the wire.
+ */
+export const OBJECT_IN_PLACE_DIALECT: KeyedDialect = { ...OBJECT_DIALECT, entriesInPlace: true };
 
 /**
  * Decodes canonical padded base64 (RFC 4648 §4): length a multiple of 4, only the standard
@@ -83,6 +92,7 @@ export const JSON_DIALECT: KeyedDialect = {
   optional: nullableValue,
   optionalList: identity,
   checkRecord: noUnknownCheck,
+  entriesInPlace: false,
 };
 
 /** 2^53 / 2^32: a uint64 whose high word reaches this is not a safe integer. */
@@ -133,4 +143,5 @@ export const PROTO_DIALECT: KeyedDialect = {
   checkRecord: (record, at) => {
     if (Object.hasOwn(record, '$unknowns')) throw malformed(at, '', 'unknown field or field of the wrong wire type');
   },
+  entriesInPlace: false,
 };

@@ -6,7 +6,16 @@
  */
 import type { EntryType, LogEntry, NodeId } from '../contracts/log.js';
 import type { CodecLimits } from '../contracts/serializer.js';
-import { checkBool, checkCount, checkText, describe, invariant, malformed, NODE_ID_RULE } from './checks.js';
+import {
+  checkBool,
+  checkByteLength,
+  checkCount,
+  checkText,
+  describe,
+  invariant,
+  malformed,
+  NODE_ID_RULE,
+} from './checks.js';
 import type { At, TextRule } from './checks.js';
 import { ListItemPath } from './field-reader.js';
 import type { ByteLimit, FieldReader } from './field-reader.js';
@@ -27,6 +36,12 @@ export interface KeyedDialect {
   optionalList(value: unknown, at: At, field: string): unknown;
   /** Throws if `record` carries fields the format does not know. */
   checkRecord(record: object, at: At): void;
+  /**
+   * True when a list of entries is checked where it is and returned as it is, not copied: the
+   * in-memory form, whose entries are the caller's objects that an encoder only reads (so an
+   * AppendEntries costs no object per entry per follower to encode).
+   */
+  readonly entriesInPlace: boolean;
 }
 
 /** Reads the named fields of one record. */
@@ -117,24 +132,46 @@ export class KeyedReader implements FieldReader {
     const list = this.get(field);
     if (!Array.isArray(list)) throw malformed(this, field, `expected a list of entries, got ${describe(list)}`);
     checkCount(list.length, this.limits.entriesPerMessageMax, 'entriesPerMessageMax', true, this, field);
-    const dialect = this.dialect;
-    const commandBytesMax = this.limits.entryBytesMax;
     const at = new ListItemPath(this, field);
+    if (this.dialect.entriesInPlace && this.isEntryList(list, at)) return list;
     const entries: LogEntry[] = [];
     for (let i = 0; i < list.length; i += 1) {
       at.index = i;
-      const item: unknown = list[i];
-      if (typeof item !== 'object' || item === null || Array.isArray(item))
-        throw malformed(at, '', `expected an entry, got ${describe(item)}`);
-      dialect.checkRecord(item, at);
-      entries.push({
-        term: dialect.uint(Reflect.get(item, 'term'), at, 'term'),
-        index: dialect.uint(Reflect.get(item, 'index'), at, 'index'),
-        type: dialect.entryType(Reflect.get(item, 'type'), at, 'type'),
-        command: dialect.bytes(Reflect.get(item, 'command'), commandBytesMax, 'entryBytesMax', at, 'command'),
-      });
+      entries.push(this.entry(list[i], at, true));
     }
     return entries;
+  }
+
+  /** Checks every item of `list` as an entry (throws at the first bad one); true once all are. */
+  private isEntryList(list: readonly unknown[], at: ListItemPath): list is LogEntry[] {
+    for (let i = 0; i < list.length; i += 1) {
+      at.index = i;
+      this.entry(list[i], at, false);
+    }
+    return true;
+  }
+
+  /** Checks one entry at `at`; returns a copy of its known fields when `copy`, else null. */
+  private entry(item: unknown, at: ListItemPath, copy: true): LogEntry;
+  private entry(item: unknown, at: ListItemPath, copy: false): null;
+  private entry(item: unknown, at: ListItemPath, copy: boolean): LogEntry | null {
+    const dialect = this.dialect;
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw malformed(at, '', `expected an entry, got ${describe(item)}`);
+    dialect.checkRecord(item, at);
+    const term = dialect.uint(Reflect.get(item, 'term'), at, 'term');
+    const index = dialect.uint(Reflect.get(item, 'index'), at, 'index');
+    const type = dialect.entryType(Reflect.get(item, 'type'), at, 'type');
+    const command: unknown = Reflect.get(item, 'command');
+    const max = this.limits.entryBytesMax;
+    if (!copy) {
+      // Checked as dialect.bytes checks it, without the plain view it would make of a Buffer.
+      if (!(command instanceof Uint8Array))
+        throw malformed(at, 'command', `expected a byte string, got ${describe(command)}`);
+      checkByteLength(command.byteLength, max, 'entryBytesMax', at, 'command');
+      return null;
+    }
+    return { term, index, type, command: dialect.bytes(command, max, 'entryBytesMax', at, 'command') };
   }
 
   records<T>(field: string, read: (reader: FieldReader) => T): T[] {

@@ -11,6 +11,7 @@ import type { HardState, LogEntry, LogIndex, Snapshot, Term } from '../contracts
 import type { PersistBatch } from '../contracts/persistence.js';
 import { assert } from '../contracts/assert.js';
 import type { LogShape } from './log-checks.js';
+import { TermRuns } from './term-runs.js';
 
 /** One step of a write plan, applied in order inside one LMDB transaction. */
 export type WriteStep =
@@ -22,10 +23,8 @@ export type WriteStep =
 
 /** Terms of the stored entries, by index, with the snapshot's position and the hard state. */
 export class LogProjection {
-  /** Index of terms[0]. Invariant: meaningful only while terms is non-empty. */
-  private first: LogIndex;
-  /** Terms of the stored entries first..first+length-1. Invariant: non-decreasing. */
-  private terms: Term[];
+  /** Terms of the stored entries, in runs (term-runs.ts). Invariant: non-decreasing. */
+  private terms: TermRuns;
   private snapshotIndex: LogIndex | null;
   private snapshotTerm: Term;
   private hard: HardState;
@@ -39,13 +38,13 @@ export class LogProjection {
     this.hard = hardState;
     this.snapshotIndex = snapshot?.lastIncludedIndex ?? null;
     this.snapshotTerm = snapshot?.lastIncludedTerm ?? 0;
-    this.first = first;
-    this.terms = terms;
+    this.terms = new TermRuns(first, terms);
   }
 
   /** An independent copy of this projection. */
   clone(): LogProjection {
-    const copy = new LogProjection(this.hard, null, this.first, this.terms.slice());
+    const copy = new LogProjection(this.hard, null, this.terms.first(), []);
+    copy.terms = this.terms.clone();
     copy.snapshotIndex = this.snapshotIndex;
     copy.snapshotTerm = this.snapshotTerm;
     return copy;
@@ -64,12 +63,12 @@ export class LogProjection {
   /** The shape {@link checkBatch} checks a new batch against, as MemoryDisk computes it. */
   shape(): LogShape {
     const lastIndex = this.lastIndex();
-    const lastTerm = this.terms[this.terms.length - 1] ?? (this.snapshotIndex === null ? 0 : this.snapshotTerm);
-    return { firstIndex: this.terms.length > 0 ? this.first : lastIndex + 1, lastIndex, lastTerm };
+    const lastTerm = this.terms.lastTerm() ?? (this.snapshotIndex === null ? 0 : this.snapshotTerm);
+    return { firstIndex: this.terms.size() > 0 ? this.terms.first() : lastIndex + 1, lastIndex, lastTerm };
   }
 
   private lastIndex(): LogIndex {
-    if (this.terms.length > 0) return this.first + this.terms.length - 1;
+    if (this.terms.size() > 0) return this.terms.first() + this.terms.size() - 1;
     return this.snapshotIndex ?? 0;
   }
 
@@ -84,25 +83,26 @@ export class LogProjection {
       this.snapshotIndex = batch.snapshot.lastIncludedIndex;
       this.snapshotTerm = batch.snapshot.lastIncludedTerm;
       // Entries the snapshot covers are kept only while the log continues past it.
-      if (this.terms.length > 0 && batch.snapshot.lastIncludedIndex >= this.lastIndex())
-        this.deleteFrom(this.first, steps);
+      if (this.terms.size() > 0 && batch.snapshot.lastIncludedIndex >= this.lastIndex())
+        this.deleteFrom(this.terms.first(), steps);
     }
-    if (batch.truncateFrom !== null && this.terms.length > 0) {
-      this.deleteFrom(Math.max(batch.truncateFrom, this.first), steps);
+    if (batch.truncateFrom !== null && this.terms.size() > 0) {
+      this.deleteFrom(Math.max(batch.truncateFrom, this.terms.first()), steps);
     }
     if (batch.entries.length > 0) {
-      if (this.terms.length === 0) this.first = batch.entries[0]?.index ?? this.first;
+      const terms = this.terms;
+      if (terms.size() === 0) terms.startAt(batch.entries[0]?.index ?? terms.first());
       for (const entry of batch.entries) {
-        assert(entry.index === this.first + this.terms.length, `projected append of ${entry.index} is not contiguous`);
-        this.terms.push(entry.term);
+        assert(entry.index === terms.first() + terms.size(), `projected append of ${entry.index} is not contiguous`);
+        terms.push(entry.term);
       }
       steps.push({ kind: 'append', entries: batch.entries });
     }
-    if (batch.compactBefore !== null && this.terms.length > 0 && batch.compactBefore > this.first) {
-      const count = Math.min(batch.compactBefore - this.first, this.terms.length);
-      steps.push({ kind: 'delete', from: this.first, to: this.first + count - 1 });
-      this.terms = this.terms.slice(count);
-      this.first += count;
+    const first = this.terms.first();
+    if (batch.compactBefore !== null && this.terms.size() > 0 && batch.compactBefore > first) {
+      const count = Math.min(batch.compactBefore - first, this.terms.size());
+      steps.push({ kind: 'delete', from: first, to: first + count - 1 });
+      this.terms.dropFirst(count);
     }
     if (batch.hardState !== null) {
       this.hard = batch.hardState;
@@ -114,9 +114,10 @@ export class LogProjection {
   /** Deletes every stored entry with index >= from, if any. */
   private deleteFrom(from: LogIndex, steps: WriteStep[]): void {
     const last = this.lastIndex();
-    if (this.terms.length === 0 || from > last) return;
-    assert(from >= this.first, `projected deletion from ${from} starts before the first entry ${this.first}`);
+    const first = this.terms.first();
+    if (this.terms.size() === 0 || from > last) return;
+    assert(from >= first, `projected deletion from ${from} starts before the first entry ${first}`);
     steps.push({ kind: 'delete', from, to: last });
-    this.terms.length = from - this.first;
+    this.terms.truncate(from - first);
   }
 }

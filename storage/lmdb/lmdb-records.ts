@@ -30,7 +30,7 @@ import {
   type LogIndex,
   type SnapshotMeta,
 } from '../../contracts/log.js';
-import { assertIndex } from '../../contracts/assert.js';
+import { assert, assertIndex } from '../../contracts/assert.js';
 
 /** The format version this code writes; a data directory with a higher one is STORAGE_VERSION. */
 export const FORMAT_VERSION = 1;
@@ -76,27 +76,52 @@ export function entryKey(index: LogIndex): Buffer {
   return key;
 }
 
+/**
+ * Writes the key of the entry at `index` into `key` (8 bytes) and returns it: for a put, whose key
+ * lmdb-js copies into its own write buffer before the put returns, one buffer serves every entry.
+ */
+export function writeEntryKey(key: Buffer, index: LogIndex): Buffer {
+  assertIndex(index, 'entry key index');
+  assert(key.byteLength === 8, 'an entry key is 8 bytes');
+  writeU64(key, 0, index);
+  return key;
+}
+
 /** Parses an entry key read back from the `log` database. */
 export function parseEntryKey(key: unknown): LogIndex {
   if (!(key instanceof Uint8Array) || key.byteLength !== 8) throw corrupt(`log key is not 8 bytes: ${describe(key)}`);
   return readU64(key, 0, 'log key');
 }
 
+/**
+ * The checksummed header bytes of the entry being encoded or checked (bytes 0..3 and 8..23 of its
+ * record, 20 bytes), gathered so that the checksum needs no view of the record: CRC-32 of these,
+ * then of the command. Encoding and decoding are synchronous, so one scratch serves the process.
+ */
+const checksummedHeader = Buffer.alloc(ENTRY_HEADER_BYTES - 4);
+
 /** Encodes an entry as its value record. */
 export function encodeEntry(entry: LogEntry): Buffer {
-  const value = Buffer.allocUnsafe(ENTRY_HEADER_BYTES + entry.command.byteLength);
-  value.writeUInt8(ENTRY_RECORD_VERSION, 0);
-  value.writeUInt8(TYPE_CODES[entry.type], 1);
-  value.writeUInt16BE(0, 2);
+  const command = entry.command;
+  const value = Buffer.allocUnsafe(ENTRY_HEADER_BYTES + command.byteLength);
+  value[0] = ENTRY_RECORD_VERSION;
+  value[1] = TYPE_CODES[entry.type];
+  value[2] = 0;
+  value[3] = 0;
   writeU64(value, 8, entry.term);
   writeU64(value, 16, entry.index);
-  value.set(entry.command, ENTRY_HEADER_BYTES);
-  value.writeUInt32BE(entryChecksum(value), 4);
+  value.set(command, ENTRY_HEADER_BYTES);
+  value.writeUInt32BE(entryChecksum(value, command), 4);
   return value;
 }
 
-function entryChecksum(value: Uint8Array): number {
-  return crc32(value.subarray(8), crc32(value.subarray(0, 4)));
+/** CRC-32 of bytes 0..3 and 8..end of the entry record `value`, whose bytes from 24 on are `command`. */
+function entryChecksum(value: Uint8Array, command: Uint8Array): number {
+  // Byte by byte: 20 stores cost less than the two views a copy with set() would need.
+  const header = checksummedHeader;
+  for (let i = 0; i < 4; i += 1) header[i] = value[i] ?? 0;
+  for (let i = 8; i < ENTRY_HEADER_BYTES; i += 1) header[i - 4] = value[i] ?? 0;
+  return crc32(command, crc32(header));
 }
 
 /** Decodes the value stored under the key of `keyIndex`, checking its checksum and index. */
@@ -108,7 +133,8 @@ export function decodeEntry(keyIndex: LogIndex, value: unknown): LogEntry {
   const type = TYPES_BY_CODE[value[1] ?? 0];
   if (type === undefined) throw corrupt(`entry ${keyIndex} has unknown type code ${String(value[1])}`);
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  if (view.getUint32(4) !== entryChecksum(value)) throw corrupt(`entry ${keyIndex} fails its checksum`);
+  if (view.getUint32(4) !== entryChecksum(value, value.subarray(ENTRY_HEADER_BYTES)))
+    throw corrupt(`entry ${keyIndex} fails its checksum`);
   const term = readU64(value, 8, `entry ${keyIndex} term`);
   const index = readU64(value, 16, `entry ${keyIndex} index`);
   if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);

@@ -3,7 +3,7 @@
  * inside the commit's transaction.
  */
 import { InvariantError } from '../../contracts/errors.js';
-import type { LogIndex, Snapshot } from '../../contracts/log.js';
+import type { LogEntry, LogIndex, Snapshot } from '../../contracts/log.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import {
   META_KEYS,
@@ -12,6 +12,7 @@ import {
   encodeSnapshotMeta,
   entryKey,
   parseEntryKey,
+  writeEntryKey,
 } from './lmdb-records.js';
 import type { SnapshotSlot } from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';
@@ -53,7 +54,33 @@ export type EncodedStep =
   /** Deletes the records of slot `slot` from record `from` on, and the one-record image of the earlier layout. */
   | { readonly kind: 'trim-snapshot'; readonly slot: SnapshotSlot; readonly from: number }
   | { readonly kind: 'delete'; readonly from: LogIndex; readonly to: LogIndex }
-  | { readonly kind: 'append'; readonly keys: readonly Buffer[]; readonly values: readonly Buffer[] };
+  /**
+   * Puts `values`, the records of the entries `firstIndex`, `firstIndex + 1`, ...; their keys are
+   * written at the put into one buffer (lmdb-js copies a key before the put returns).
+   */
+  | { readonly kind: 'append'; readonly firstIndex: LogIndex; readonly values: readonly Buffer[] };
+
+/** The key of the put at hand of an append step (see EncodedStep); puts are synchronous. */
+const appendKey = Buffer.alloc(8);
+/** lmdb-js's put options of an append (MDB_APPEND), shared by every put. */
+const APPEND = { append: true } as const;
+
+/**
+ * The append step of `entries` (contiguous, as every write plan's): their records, each checksummed
+ * from the entry itself (lmdb-records.ts), and the first index.
+ */
+export function encodeAppend(entries: readonly LogEntry[]): EncodedStep {
+  const first = entries[0];
+  if (first === undefined) throw new InvariantError('an append step has entries');
+  const values: Buffer[] = new Array<Buffer>(entries.length);
+  for (let i = 0; i < entries.length; i += 1) {
+    const entry = entries[i];
+    if (entry === undefined || entry.index !== first.index + i)
+      throw new InvariantError(`append step entry ${i} is not at index ${first.index + i}`);
+    values[i] = encodeEntry(entry);
+  }
+  return { kind: 'append', firstIndex: first.index, values };
+}
 
 /**
  * Encodes the records of a write plan (keys, entry records, JSON records); a plan with a snapshot
@@ -71,11 +98,7 @@ export function encodeSteps(steps: readonly WriteStep[], placement: SnapshotPlac
         encoded.push(step);
         break;
       case 'append':
-        encoded.push({
-          kind: 'append',
-          keys: step.entries.map((entry) => entryKey(entry.index)),
-          values: step.entries.map(encodeEntry),
-        });
+        encoded.push(encodeAppend(step.entries));
         break;
       case 'hardState':
         encoded.push({ kind: 'put-meta', key: META_KEYS.hardState, value: encodeHardState(step.hardState) });
@@ -127,12 +150,12 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
     case 'append':
       // MDB_APPEND: keys arrive in increasing order past the last one, so pages fill fully;
       // a key that is not past the last one fails the put, and the group aborts.
-      for (let i = 0; i < step.keys.length; i += 1) {
-        const key = step.keys[i];
+      for (let i = 0; i < step.values.length; i += 1) {
         const value = step.values[i];
-        if (key === undefined || value === undefined) throw new InvariantError(`append step lacks record ${i}`);
+        if (value === undefined) throw new InvariantError(`append step lacks record ${i}`);
+        const key = writeEntryKey(appendKey, step.firstIndex + i);
         // Inside a transaction lmdb-js returns false when a conditional put fails (its types say void).
-        const stored: unknown = log.putSync(key, value, { append: true });
+        const stored: unknown = log.putSync(key, value, APPEND);
         if (stored === false)
           throw new InvariantError(`log record ${parseEntryKey(key)} is not past the last stored key`);
       }

@@ -10,7 +10,8 @@
 import { Worker } from 'node:worker_threads';
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
-import { META_KEYS, encodeEntry, encodeHardState, entryKey } from '../lmdb/lmdb-records.js';
+import { META_KEYS, encodeHardState } from '../lmdb/lmdb-records.js';
+import { encodeAppend } from '../lmdb/lmdb-write-plan.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 import type { WriteStep } from '../log-projection.js';
 import { decodeBatchRecords } from './wal-frame.js';
@@ -88,11 +89,7 @@ export function decodeChunk(request: ChunkRequest, path: string): EncodedStep[][
     } else if (kind === OP_APPEND) {
       const bytes = Buffer.from(records.buffer, records.byteOffset + a, b);
       const entries = decodeBatchRecords(bytes, 1, `${path} checkpoint record`)[0]?.entries ?? [];
-      plan.push({
-        kind: 'append',
-        keys: entries.map((entry) => entryKey(entry.index)),
-        values: entries.map(encodeEntry),
-      });
+      if (entries.length > 0) plan.push(encodeAppend(entries));
     } else if (kind === OP_HARD_STATE) {
       const votedFor = request.votes[b];
       assert(votedFor !== undefined, `chunk vote ${b} exists`);

@@ -7,7 +7,9 @@ import { strict as assert } from 'node:assert';
 import { Encoder } from 'cbor-x';
 import { SerializationError } from '../../contracts/errors.js';
 import type { AppendEntriesRequest, RpcMessage } from '../../contracts/messages.js';
-import { CborSerializer } from '../../codec/index.js';
+import { CborSerializer, DEFAULT_CODEC_LIMITS, JsonSerializer } from '../../codec/index.js';
+import { checkMessage } from '../../codec/check-message.js';
+import { OBJECT_IN_PLACE_DIALECT } from '../../codec/dialects.js';
 import { prototypePolluted } from './hostile.js';
 
 const cbor = new CborSerializer();
@@ -261,6 +263,45 @@ describe('CborSerializer', () => {
         bytes[bytes.indexOf(9)] = 42;
         assert.deepStrictEqual([...command], [7, 8, 42], 'so callers must copy before reusing the input');
       }
+    });
+
+    it("check an AppendEntries' entries in place when encoding: no copy of the list, only known fields written", () => {
+      const entries = [
+        { term: 1, index: 5, type: 'command' as const, command: Buffer.from([1, 2]), extra: 'not on the wire' },
+        { term: 1, index: 6, type: 'noop' as const, command: new Uint8Array(0) },
+      ];
+      const message = append(entries);
+      const checked = checkMessage(message, DEFAULT_CODEC_LIMITS, OBJECT_IN_PLACE_DIALECT);
+      assert.ok(checked.type === 'AppendEntriesRequest');
+      assert.equal(checked.entries, message.entries, 'the list itself, not a copy');
+      const plain = append(entries.map((e) => ({ term: e.term, index: e.index, type: e.type, command: e.command })));
+      assert.equal(toHex(cbor.encode(message)), toHex(cbor.encode(plain)));
+      // The JSON encoder copies every property it finds, so its check still copies the entries.
+      const json = new JsonSerializer();
+      assert.ok(!Buffer.from(json.encode(message)).toString('utf8').includes('extra'));
+      assert.deepStrictEqual(json.decode(json.encode(message)), json.decode(json.encode(plain)));
+    });
+
+    it('refuses a bad entry checked in place, naming it', () => {
+      const bad = [
+        { term: 1, index: 5, type: 'noop' as const, command: new Uint8Array(0) },
+        { term: 1, index: 6, type: 'noop' as const, command: [1, 2] as unknown as Uint8Array },
+      ];
+      assert.throws(
+        () => cbor.encode(append(bad)),
+        (error: unknown) =>
+          error instanceof SerializationError &&
+          error.code === 'CODEC_MALFORMED' &&
+          error.message.includes('AppendEntriesRequest.entries[1].command'),
+      );
+      const over = [{ term: 1, index: 5, type: 'noop' as const, command: new Uint8Array(5) }];
+      assert.throws(
+        () => new CborSerializer({ entryBytesMax: 4 }).encode(append(over)),
+        (error: unknown) =>
+          error instanceof SerializationError &&
+          error.code === 'CODEC_LIMIT' &&
+          error.message.includes('AppendEntriesRequest.entries[0].command'),
+      );
     });
 
     it('accept Buffers and offset views when encoding', () => {

@@ -16,6 +16,7 @@ import {
   parseFormat,
   parseHardState,
   parseSnapshotMeta,
+  writeEntryKey,
 } from '../../../storage/lmdb/lmdb-records.js';
 import { crc32 } from '../../../storage/crc32.js';
 import { CONFIGURATION } from '../helpers.js';
@@ -40,6 +41,33 @@ describe('LMDB records', () => {
       }),
       fcParams(500),
     );
+  });
+
+  it('checksums an entry record over bytes 0..3 and 8..end, the format written down', () => {
+    fc.assert(
+      fc.property(entryArbitrary, (e) => {
+        const value = encodeEntry(e);
+        const expected = crc32(Buffer.concat([value.subarray(0, 4), value.subarray(8)]));
+        assert.equal(value.readUInt32BE(4), expected);
+        assert.deepStrictEqual(
+          value.subarray(0, 4),
+          Buffer.from([1, { command: 1, noop: 2, config: 3 }[e.type], 0, 0]),
+        );
+      }),
+      fcParams(300),
+    );
+  });
+
+  it('writes an entry key into a given buffer as entryKey makes it', () => {
+    const key = Buffer.alloc(8);
+    fc.assert(
+      fc.property(fc.maxSafeNat(), (index) => {
+        assert.equal(writeEntryKey(key, index), key);
+        assert.deepStrictEqual(key, entryKey(index));
+      }),
+      fcParams(300),
+    );
+    assert.throws(() => writeEntryKey(Buffer.alloc(7), 1), { code: 'RAFT_INVARIANT' });
   });
 
   it('sorts entry keys in index order', () => {
