@@ -16,7 +16,7 @@ export function peerKeyOf(peer: DatagramPeer): string {
 /** peerKeyOf through a cache of at most `entriesMax` keys; see the module comment. */
 export class PeerKeys {
   private readonly byAddress = new Map<string, Map<number, string>>();
-  private size = 0;
+  private cached = 0;
 
   constructor(private readonly entriesMax: number) {
     assert(Number.isInteger(entriesMax) && entriesMax >= 1, 'the peer key cache holds at least one key');
@@ -28,9 +28,9 @@ export class PeerKeys {
     let ports = this.byAddress.get(peer.address);
     const cached = ports?.get(peer.port);
     if (cached !== undefined) return cached;
-    if (this.size >= this.entriesMax) {
+    if (this.cached >= this.entriesMax) {
       this.byAddress.clear();
-      this.size = 0;
+      this.cached = 0;
       ports = undefined;
     }
     if (ports === undefined) {
@@ -39,7 +39,13 @@ export class PeerKeys {
     }
     const key = peerKeyOf(peer);
     ports.set(peer.port, key);
-    this.size += 1;
+    this.cached += 1;
+    assert(this.cached <= this.entriesMax, 'the peer key cache stays within its limit');
     return key;
+  }
+
+  /** How many keys are cached. */
+  get size(): number {
+    return this.cached;
   }
 }
