@@ -42,6 +42,8 @@ const REQUEST_OPTION_RULES: ReadonlyMap<number, OptionRule> = new Map([
   [CoapOption.CoraftPiece1, { bytesMin: 0, bytesMax: 4, repeatable: false }],
 ]);
 
+/** Most Uri-Path segments whose room the reused scratch keeps between requests. */
+const PATH_SCRATCH_KEPT_MAX = 32;
 /** The lists of a request without such options (shared: handlers only read them). */
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_VALUES: readonly Uint8Array[] = Object.freeze([]);
@@ -60,7 +62,7 @@ const NO_BLOCK: RequestBlockFields = Object.freeze({
  * request: `reset` clears it, and the lists a request keeps are copied out of it.
  */
 class CollectedOptions {
-  /** The Uri-Path segments are pathScratch[0, pathCount). */
+  /** The Uri-Path segments are pathScratch[0, pathCount); at most PATH_SCRATCH_KEPT_MAX are kept between requests. */
   readonly pathScratch: string[] = [];
   pathCount = 0;
   query: string[] | null = null;
@@ -80,6 +82,8 @@ class CollectedOptions {
   notUtf8 = false;
 
   reset(): void {
+    // A datagram may hold thousands of Uri-Path options: the scratch keeps room for a usual path only.
+    if (this.pathScratch.length > PATH_SCRATCH_KEPT_MAX) this.pathScratch.length = 0;
     this.pathCount = 0;
     this.query = null;
     this.ifMatch = null;

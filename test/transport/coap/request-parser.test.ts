@@ -5,7 +5,8 @@
 // gave: the same error response (code and diagnostic), or a request equal field by field (its
 // options too, decoded on demand) with the same block fields. One reader and one parser serve
 // every run, as in the server, so state left from an earlier request would show. Also that a
-// request made by withPayload keeps its options. fast-check prints the seed and path of any
+// request made by withPayload keeps its options, and that the reused scratch keeps no more
+// room than a usual path needs after a datagram of a thousand segments. fast-check prints the seed and path of any
 // failure.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
@@ -75,6 +76,30 @@ describe('CoAP request parser', () => {
     );
     // Both outcomes are exercised, not one alone.
     assert.ok(requests > 200 && refused > 200, `${requests} requests, ${refused} refused`);
+  });
+
+  it('parses a path of many segments, and keeps room for a usual one only', () => {
+    const reader = new MessageReader();
+    const parser = new RequestParser();
+    const datagram = (segments: readonly string[]): Uint8Array =>
+      encodeMessage({
+        type: CoapType.CON,
+        code: 1,
+        messageId: 1,
+        token: new Uint8Array(0),
+        options: segments.map((s) => stringOption(CoapOption.UriPath, s)),
+        payload: new Uint8Array(0),
+      });
+    for (const segments of [Array.from({ length: 1000 }, (_, i) => `s${i}`), ['kv', 'a'], ['b']]) {
+      assert.ok(reader.read(datagram(segments)));
+      const request = parser.parse(reader, PEER, 'peer-key', reader.token());
+      assert.ok(request instanceof ReceivedRequest);
+      assert.deepEqual(request.path, segments);
+      const scratch: unknown = Reflect.get(Reflect.get(parser, 'collected') as object, 'pathScratch');
+      assert.ok(Array.isArray(scratch) && scratch.length <= Math.max(32, segments.length));
+    }
+    const scratch: unknown = Reflect.get(Reflect.get(parser, 'collected') as object, 'pathScratch');
+    assert.ok(Array.isArray(scratch) && scratch.length <= 32, 'the room of the long path is not kept');
   });
 
   it('keeps the options, the peer key and every field but the payload in a request made by withPayload', () => {
