@@ -23,6 +23,12 @@ export type DatagramHandler = (data: Uint8Array, peer: DatagramPeer) => void;
 export interface DatagramEndpoint {
   /** Sends one datagram to `address:port`; resolves once it is handed to the socket. */
   send(data: Uint8Array, address: string, port: number): Promise<void>;
+  /**
+   * Sends one datagram to `address:port` for a sender that does not wait for it (a server's
+   * answers), without a promise: a failure, `send`'s rejection, goes to `onFailure` instead,
+   * perhaps before `post` returns. Optional: senders use `send` on endpoints without it.
+   */
+  post?(data: Uint8Array, address: string, port: number, onFailure: (error: Error) => void): void;
   /** Sets the receiver of every datagram that arrives (one handler; a later call replaces it). */
   onMessage(handler: DatagramHandler): void;
   /** The local address the endpoint is bound to. */

@@ -41,6 +41,9 @@ export class UdpEndpoint implements DatagramEndpoint {
   private handler: DatagramHandler | null = null;
   private closed = false;
   private errors = 0;
+  /** The last `onFailure` given to `post`, and the socket callback made for it. */
+  private postFailure: ((error: Error) => void) | null = null;
+  private postCallback: (error: Error | null) => void = () => undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -112,6 +115,37 @@ export class UdpEndpoint implements DatagramEndpoint {
           );
       });
     });
+  }
+
+  /**
+   * Sends without a promise (DatagramEndpoint.post): the socket's callback is made once per
+   * `onFailure`, not per datagram, and a failure (a closed endpoint, an oversized datagram, the
+   * socket's error) reaches `onFailure` as `send` would reject.
+   */
+  post(data: Uint8Array, address: string, port: number, onFailure: (error: Error) => void): void {
+    if (this.closed) return onFailure(new NetworkError('NET_UNREACHABLE', 'udp endpoint is closed'));
+    if (data.length > UDP_PAYLOAD_BYTES_MAX)
+      return onFailure(
+        new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
+      );
+    const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
+    try {
+      this.socket.send(data, port, to, this.postCallbackOf(onFailure));
+    } catch (error: unknown) {
+      // node:dgram throws for a bad port or a socket it has closed; send's promise rejects then.
+      onFailure(new NetworkError('NET_UNREACHABLE', `udp send to ${address}:${port} failed`, { cause: error }));
+    }
+  }
+
+  private postCallbackOf(onFailure: (error: Error) => void): (error: Error | null) => void {
+    if (this.postFailure !== onFailure) {
+      this.postFailure = onFailure;
+      this.postCallback = (error) => {
+        if (error !== null)
+          onFailure(new NetworkError('NET_UNREACHABLE', `udp send failed: ${error.message}`, { cause: error }));
+      };
+    }
+    return this.postCallback;
   }
 
   onMessage(handler: DatagramHandler): void {

@@ -1,7 +1,8 @@
 // Proves the plain UDP DatagramEndpoint on loopback: datagrams arrive with the sender's
 // address and a null identity, sends resolve once handed to the socket, a datagram over the
 // UDP maximum is refused with NET_TOO_LARGE, a taken port is NET_UNREACHABLE, and a closed
-// endpoint refuses to send.
+// endpoint refuses to send; `post` (no promise) delivers the same and reports each failure a
+// send would reject with to the onFailure it was given.
 import { strict as assert } from 'node:assert';
 import type { DatagramPeer } from '../../transport/datagram.js';
 import { openUdpEndpoint, UDP_PAYLOAD_BYTES_MAX } from '../../transport/udp.js';
@@ -27,6 +28,38 @@ describe('UdpEndpoint', () => {
     await assert.rejects(openUdpEndpoint({ port: a.localAddress().port }), { code: 'NET_UNREACHABLE' });
     await a.close();
     await assert.rejects(a.send(new Uint8Array(1), '127.0.0.1', 9), { code: 'NET_UNREACHABLE' });
+  });
+
+  it('posts datagrams without a promise, giving each failure send would reject with to its onFailure', async () => {
+    const a = await openUdpEndpoint();
+    const b = await openUdpEndpoint();
+    const arrived = new Promise<Uint8Array>((resolve) => b.onMessage((data) => resolve(data)));
+    const failures: [string, string][] = [];
+    const onFailure =
+      (who: string) =>
+      (error: Error): void =>
+        void failures.push([who, Reflect.get(error, 'code')]);
+    a.post(Uint8Array.from([4, 5]), '127.0.0.1', b.localAddress().port, onFailure('first'));
+    assert.deepEqual([...(await arrived)], [4, 5]);
+    a.post(new Uint8Array(UDP_PAYLOAD_BYTES_MAX + 1), '127.0.0.1', 9, onFailure('oversized'));
+    a.post(new Uint8Array(1), '127.0.0.1', 0, onFailure('port 0'));
+    // Broadcast without SO_BROADCAST: the socket's own error, through its callback.
+    const socketError = new Promise<void>((resolve) =>
+      a.post(new Uint8Array(1), '255.255.255.255', 9, (error) => {
+        onFailure('broadcast')(error);
+        resolve();
+      }),
+    );
+    await socketError;
+    await a.close();
+    a.post(new Uint8Array(1), '127.0.0.1', 9, onFailure('closed'));
+    assert.deepEqual(failures, [
+      ['oversized', 'NET_TOO_LARGE'],
+      ['port 0', 'NET_UNREACHABLE'],
+      ['broadcast', 'NET_UNREACHABLE'],
+      ['closed', 'NET_UNREACHABLE'],
+    ]);
+    await b.close();
   });
 
   it('binds IPv6 loopback when asked', async function () {

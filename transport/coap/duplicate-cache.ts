@@ -14,9 +14,13 @@
  * exactly its bytes: the server encodes a response into Node's shared 8 KiB Buffer pool, and a
  * cached view of it kept the whole pool slab alive; 8,192 remembered 20-byte answers held
  * 10.6 MiB of slabs after a load stopped (heap snapshot, issue 17), and 8,192 cached 4 KiB GET
- * answers would hold 32 MiB. A response that would pass the bound evicts the oldest entries; one
- * larger than the whole bound is not kept, and its request is forgotten (a retransmission of it
- * runs the handler again, like one whose entry was evicted).
+ * answers would hold 32 MiB. The copy is a one-byte string (latin1: one character per byte): one
+ * heap object of the response's size, where a Uint8Array copy is three (the view, its
+ * ArrayBuffer and the bytes) and about 250 bytes for a 50-byte answer, made for every
+ * confirmable request; a retransmission gets the bytes back in a buffer of their own. A
+ * response that would pass the bound evicts the oldest entries; one larger than the whole bound
+ * is not kept, and its request is forgotten (a retransmission of it runs the handler again, like
+ * one whose entry was evicted).
  */
 import type { Clock } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
@@ -45,9 +49,13 @@ export type DuplicateStatus =
 interface Entry {
   readonly peerKey: string;
   readonly messageId: number;
-  readonly token: Uint8Array;
+  /** The token (at most 8 bytes) as numbers, so that remembering it copies nothing: see tokenWord. */
+  readonly tokenLength: number;
+  readonly tokenHigh: number;
+  readonly tokenLow: number;
   readonly expiresAtMs: number;
-  response: Uint8Array | null;
+  /** The encoded response as a latin1 string (see the module comment), once there is one. */
+  response: string | null;
 }
 
 const NEW: DuplicateStatus = { kind: 'new' };
@@ -97,15 +105,17 @@ export class DuplicateCache {
     const nowMs = this.clock.nowMs();
     this.dropExpired(nowMs);
     const entry = this.peers.get(peerKey)?.get(messageId);
-    if (entry !== undefined && sameBytes(entry.token, token)) {
-      return entry.response === null ? IN_PROGRESS : { kind: 'answered', response: entry.response };
+    if (entry !== undefined && sameToken(entry, token)) {
+      return entry.response === null ? IN_PROGRESS : { kind: 'answered', response: bytesOf(entry.response) };
     }
     if (entry !== undefined) this.remove(entry);
     if (this.order.isFull()) this.evictOldest();
     const fresh: Entry = {
       peerKey,
       messageId,
-      token: Uint8Array.from(token),
+      tokenLength: token.length,
+      tokenHigh: tokenWord(token, 0),
+      tokenLow: tokenWord(token, 4),
       expiresAtMs: nowMs + this.options.lifetimeMs,
       response: null,
     };
@@ -128,7 +138,7 @@ export class DuplicateCache {
    */
   answer(peerKey: string, messageId: number, token: Uint8Array, response: Uint8Array): void {
     const entry = this.peers.get(peerKey)?.get(messageId);
-    if (entry === undefined || !sameBytes(entry.token, token) || entry.response !== null) return;
+    if (entry === undefined || !sameToken(entry, token) || entry.response !== null) return;
     if (response.byteLength > this.options.bytesMax) {
       if (this.remove(entry)) this.evictedCount += 1;
       return;
@@ -136,7 +146,7 @@ export class DuplicateCache {
     while (this.responseBytes + response.byteLength > this.options.bytesMax) this.evictOldest();
     // The entry may have been the oldest: record the response only if it is still remembered.
     if (this.peers.get(peerKey)?.get(messageId) !== entry) return;
-    entry.response = Uint8Array.prototype.slice.call(response);
+    entry.response = latin1Of(response);
     this.responseBytes += response.byteLength;
     assert(this.responseBytes <= this.options.bytesMax, 'cached responses stay within bytesMax');
   }
@@ -172,12 +182,47 @@ export class DuplicateCache {
     inner.delete(entry.messageId);
     if (inner.size === 0) this.peers.delete(entry.peerKey);
     this.count -= 1;
-    if (entry.response !== null) this.responseBytes -= entry.response.byteLength;
+    if (entry.response !== null) this.responseBytes -= entry.response.length;
     entry.response = null;
     assert(this.count >= 0, 'duplicate cache count never negative');
     assert(this.responseBytes >= 0, 'duplicate cache bytes never negative');
     return true;
   }
+}
+
+/** `bytes` as a string of one latin1 character per byte. */
+function latin1Of(bytes: Uint8Array): string {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buffer.toString('latin1');
+  assert(text.length === bytes.byteLength, 'a latin1 string has one character per byte');
+  return text;
+}
+
+/** The bytes of a latin1Of string, in a buffer that owns exactly them. */
+function bytesOf(text: string): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(text.length);
+  bytes.write(text, 'latin1');
+  return bytes;
+}
+
+/** Whether `token` is the token `entry` remembers. */
+function sameToken(entry: Entry, token: Uint8Array): boolean {
+  return (
+    entry.tokenLength === token.length &&
+    entry.tokenHigh === tokenWord(token, 0) &&
+    entry.tokenLow === tokenWord(token, 4)
+  );
+}
+
+/** Bytes start..start+3 of a token (zeros past its end) as one 32-bit integer; with the length, two name a token. */
+function tokenWord(token: Uint8Array, start: number): number {
+  assert(token.length <= 8, 'a coap token is at most 8 bytes');
+  return (
+    ((token[start] ?? 0) << 24) |
+    ((token[start + 1] ?? 0) << 16) |
+    ((token[start + 2] ?? 0) << 8) |
+    (token[start + 3] ?? 0)
+  );
 }
 
 /** Byte-wise equality of two short arrays (tokens are at most 8 bytes). */

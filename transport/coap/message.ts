@@ -1,6 +1,7 @@
 /**
- * The CoAP message format (RFC 7252 §3): a strict decoder for untrusted datagrams and an
- * encoder that writes a message in one allocation.
+ * The CoAP message format (RFC 7252 §3): a strict decoder for untrusted datagrams (built on
+ * message-reader.ts, which the server's receive path uses directly) and an encoder that writes
+ * a message in one allocation.
  *
  * We do not use coap-packet's parser on the receive path because it accepts malformed input
  * that RFC 7252 requires us to reject (an option running past the end of the datagram is
@@ -9,7 +10,14 @@
  * format is the same: the tests check both directions against coap-packet.
  */
 import { assert } from '../../contracts/assert.js';
-import { CoapType } from './codes.js';
+import type { CoapType } from './codes.js';
+import {
+  MessageReader,
+  OptionCursor,
+  OPTION_NUMBER_MAX,
+  OPTION_VALUE_BYTES_MAX,
+  TOKEN_BYTES_MAX,
+} from './message-reader.js';
 
 /** One option: its number and raw value. */
 export interface CoapOptionValue {
@@ -46,16 +54,11 @@ export type CoapDecodeResult =
       readonly header: { readonly type: CoapType; readonly messageId: number } | null;
     };
 
-/** The longest token of RFC 7252 (RFC 8974 extended tokens are not supported). */
-export const TOKEN_BYTES_MAX = 8;
-/** The largest option number the option delta encoding can express here. */
-export const OPTION_NUMBER_MAX = 65535;
-/** The longest option value the length encoding can express. */
-export const OPTION_VALUE_BYTES_MAX = 65804;
+export { OPTION_NUMBER_MAX, OPTION_VALUE_BYTES_MAX, TOKEN_BYTES_MAX } from './message-reader.js';
 
-const PAYLOAD_MARKER = 0xff;
+/** The byte between the options and the payload. */
+export const PAYLOAD_MARKER = 0xff;
 const EMPTY = new Uint8Array(0);
-const TYPES: readonly CoapType[] = [CoapType.CON, CoapType.NON, CoapType.ACK, CoapType.RST];
 
 /** Encodes `message`; options need not be sorted (a stable sort keeps repeated ones in order). */
 export function encodeMessage(message: CoapMessage): Uint8Array {
@@ -64,7 +67,7 @@ export function encodeMessage(message: CoapMessage): Uint8Array {
   let length = 4 + message.token.length;
   let previous = 0;
   for (const option of options) {
-    length += 1 + extendedBytes(option.number - previous) + extendedBytes(option.value.length) + option.value.length;
+    length += optionHeaderBytes(option.number - previous, option.value.length) + option.value.length;
     previous = option.number;
   }
   if (message.payload.length > 0) length += 1 + message.payload.length;
@@ -94,81 +97,36 @@ export function encodeMessage(message: CoapMessage): Uint8Array {
 
 /** Decodes one datagram strictly; never throws. Returned byte fields are views of `bytes`. */
 export function decodeMessage(bytes: Uint8Array): CoapDecodeResult {
-  if (bytes.length < 4) return malformed('shorter than the 4-byte header', null);
-  const first = bytes[0] ?? 0;
-  // RFC 7252 §3: messages with an unknown version number are silently ignored.
-  if (first >>> 6 !== 1) return malformed('unknown version', null);
-  const type = TYPES[(first >>> 4) & 0x03] ?? CoapType.RST;
-  const tokenLength = first & 0x0f;
-  const code = bytes[1] ?? 0;
-  const messageId = ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
-  if (tokenLength > TOKEN_BYTES_MAX) return malformedAt('token length 9..15 is reserved', type, messageId);
-  if (code === 0) {
-    // RFC 7252 §4.1: an Empty message has no token, options or payload.
-    if (bytes.length !== 4 || tokenLength !== 0) return malformedAt('empty message with content', type, messageId);
-    return { ok: true, message: { type, code, messageId, token: EMPTY, options: [], payload: EMPTY } };
+  const reader = new MessageReader();
+  if (!reader.read(bytes)) {
+    return { ok: false, reason: reader.reason, header: reader.headerReadable ? headerOf(reader) : null };
   }
-  if (4 + tokenLength > bytes.length) return malformedAt('token runs past the end', type, messageId);
-  const token = bytes.subarray(4, 4 + tokenLength);
-  const parsed = decodeOptions(bytes, 4 + tokenLength);
-  if (typeof parsed === 'string') return malformedAt(parsed, type, messageId);
-  return { ok: true, message: { type, code, messageId, token, options: parsed.options, payload: parsed.payload } };
-}
-
-function decodeOptions(
-  bytes: Uint8Array,
-  start: number,
-): { readonly options: CoapOptionValue[]; readonly payload: Uint8Array } | string {
   const options: CoapOptionValue[] = [];
-  let at = start;
-  let number = 0;
-  while (at < bytes.length) {
-    const byte = bytes[at] ?? 0;
-    if (byte === PAYLOAD_MARKER) {
-      // RFC 7252 §3: a marker followed by a zero-length payload is a format error.
-      if (at + 1 >= bytes.length) return 'payload marker without payload';
-      return { options, payload: bytes.subarray(at + 1) };
-    }
-    at += 1;
-    const delta = readExtended(bytes, at, byte >>> 4);
-    if (delta === null) return 'bad option delta';
-    at += extendedBytes(delta);
-    const length = readExtended(bytes, at, byte & 0x0f);
-    if (length === null) return 'bad option length';
-    at += extendedBytes(length);
-    number += delta;
-    if (number > OPTION_NUMBER_MAX) return 'option number too large';
-    if (at + length > bytes.length) return 'option value runs past the end';
-    options.push({ number, value: bytes.subarray(at, at + length) });
-    at += length;
-  }
-  return { options, payload: EMPTY };
-}
-
-/** Reads a 4-bit delta or length nibble with its extension; null on 15 or truncation. */
-function readExtended(bytes: Uint8Array, at: number, nibble: number): number | null {
-  if (nibble < 13) return nibble;
-  if (nibble === 13) {
-    const b = bytes[at];
-    return b === undefined ? null : b + 13;
-  }
-  if (nibble === 14) {
-    const hi = bytes[at];
-    const lo = bytes[at + 1];
-    return hi === undefined || lo === undefined ? null : ((hi << 8) | lo) + 269;
-  }
-  return null;
+  const cursor = new OptionCursor();
+  cursor.reset(bytes, reader.optionsStart, reader.optionsEnd);
+  while (cursor.next())
+    options.push({ number: cursor.number, value: bytes.subarray(cursor.valueStart, cursor.valueEnd) });
+  const { type, code, messageId } = reader;
+  if (code === 0) return { ok: true, message: { type, code, messageId, token: EMPTY, options, payload: EMPTY } };
+  const token = bytes.subarray(4, 4 + reader.tokenLength);
+  return { ok: true, message: { type, code, messageId, token, options, payload: reader.payload() } };
 }
 
 function extendedBytes(value: number): number {
   return value < 13 ? 0 : value < 269 ? 1 : 2;
 }
 
+/** The bytes of an option's header: its first byte and the extensions of `delta` and `length`. */
+export function optionHeaderBytes(delta: number, length: number): number {
+  return 1 + extendedBytes(delta) + extendedBytes(length);
+}
+
 function nibble(value: number): number {
   return value < 13 ? value : value < 269 ? 13 : 14;
 }
 
-function writeOptionHeader(out: Uint8Array, start: number, delta: number, length: number): number {
+/** Writes an option's header at `start`; returns where its value goes. */
+export function writeOptionHeader(out: Uint8Array, start: number, delta: number, length: number): number {
   out[start] = (nibble(delta) << 4) | nibble(length);
   return writeExtended(out, writeExtended(out, start + 1, delta), length);
 }
@@ -216,14 +174,7 @@ function assertEncodable(message: CoapMessage): void {
   }
 }
 
-function malformed(
-  reason: string,
-  header: { readonly type: CoapType; readonly messageId: number } | null,
-): CoapDecodeResult {
-  return { ok: false, reason, header };
-}
-
-/** A malformed message whose header was readable (built only on this rare path). */
-function malformedAt(reason: string, type: CoapType, messageId: number): CoapDecodeResult {
-  return malformed(reason, { type, messageId });
+/** The header of a malformed datagram whose first four bytes were readable (built only on this rare path). */
+function headerOf(reader: MessageReader): { readonly type: CoapType; readonly messageId: number } {
+  return { type: reader.type, messageId: reader.messageId };
 }

@@ -1,13 +1,12 @@
 /**
- * What a CoAP resource handler sees and returns, and the strict parsing of a request's
- * options (RFC 7252 §5.4: an unrecognised or malformed critical option is 4.02 Bad Option; a
- * malformed elective option is ignored).
+ * What a CoAP resource handler sees and returns (request-parser.ts reads requests from
+ * datagrams).
  */
 import type { DatagramPeer } from '../datagram.js';
-import { CoapOption, CoapResponseCode, isCriticalOption, methodOfCode, type CoapMethod } from './codes.js';
-import type { CoapMessage, CoapOptionValue } from './message.js';
-import { decodeBlock, decodeString, decodeUint, type BlockValue } from './options.js';
-import { decodePiece, type SetBlock } from './pieces.js';
+import type { CoapMethod } from './codes.js';
+import type { CoapOptionValue } from './message.js';
+import type { BlockValue } from './options.js';
+import type { SetBlock } from './pieces.js';
 
 /** One request, as a resource handler sees it (block-wise transfers already reassembled). */
 export interface CoapRequest {
@@ -65,38 +64,6 @@ export interface RequestBlockFields {
   readonly requestTag: Uint8Array | null;
 }
 
-/** The outcome of parsing a request message. */
-export type ParsedRequest =
-  | { readonly ok: true; readonly request: CoapRequest; readonly block: RequestBlockFields }
-  | { readonly ok: false; readonly response: CoapResponse };
-
-interface OptionRule {
-  readonly bytesMin: number;
-  readonly bytesMax: number;
-  readonly repeatable: boolean;
-}
-
-/** The options a request may carry here, with their value lengths (RFC 7252 §5.10). */
-const REQUEST_OPTION_RULES: ReadonlyMap<number, OptionRule> = new Map([
-  [CoapOption.IfMatch, { bytesMin: 0, bytesMax: 8, repeatable: true }],
-  [CoapOption.UriHost, { bytesMin: 1, bytesMax: 255, repeatable: false }],
-  [CoapOption.ETag, { bytesMin: 1, bytesMax: 8, repeatable: true }],
-  [CoapOption.IfNoneMatch, { bytesMin: 0, bytesMax: 0, repeatable: false }],
-  [CoapOption.Observe, { bytesMin: 0, bytesMax: 3, repeatable: false }],
-  [CoapOption.UriPort, { bytesMin: 0, bytesMax: 2, repeatable: false }],
-  [CoapOption.UriPath, { bytesMin: 0, bytesMax: 255, repeatable: true }],
-  [CoapOption.ContentFormat, { bytesMin: 0, bytesMax: 2, repeatable: false }],
-  [CoapOption.UriQuery, { bytesMin: 0, bytesMax: 255, repeatable: true }],
-  [CoapOption.Accept, { bytesMin: 0, bytesMax: 2, repeatable: false }],
-  [CoapOption.QBlock1, { bytesMin: 0, bytesMax: 3, repeatable: false }],
-  [CoapOption.Block2, { bytesMin: 0, bytesMax: 3, repeatable: false }],
-  [CoapOption.Block1, { bytesMin: 0, bytesMax: 3, repeatable: false }],
-  [CoapOption.Size2, { bytesMin: 0, bytesMax: 4, repeatable: false }],
-  [CoapOption.Size1, { bytesMin: 0, bytesMax: 4, repeatable: false }],
-  [CoapOption.RequestTag, { bytesMin: 0, bytesMax: 8, repeatable: false }],
-  [CoapOption.CoraftPiece1, { bytesMin: 0, bytesMax: 4, repeatable: false }],
-]);
-
 const DIAGNOSTIC_BYTES_MAX = 200;
 const utf8 = new TextEncoder();
 
@@ -104,176 +71,4 @@ const utf8 = new TextEncoder();
 export function diagnosticResponse(code: number, text: string): CoapResponse {
   const bytes = utf8.encode(text);
   return { code, payload: bytes.length <= DIAGNOSTIC_BYTES_MAX ? bytes : bytes.subarray(0, DIAGNOSTIC_BYTES_MAX) };
-}
-
-/** Parses a request message; a bad option gives the error response to send instead. */
-export function parseRequest(message: CoapMessage, peer: DatagramPeer): ParsedRequest {
-  const method = methodOfCode(message.code);
-  if (method === null)
-    return { ok: false, response: diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'unknown method') };
-  const bad = findBadOption(message.options);
-  if (bad !== null) return { ok: false, response: bad };
-  const fields = collectOptions(message.options);
-  if (fields === null)
-    return {
-      ok: false,
-      response: diagnosticResponse(CoapResponseCode.BadRequest, 'Uri-Path or Uri-Query is not UTF-8'),
-    };
-  const block1 = fields.block1 === null ? null : decodeBlock(fields.block1);
-  const qblock1 = fields.qblock1 === null ? null : decodeBlock(fields.qblock1);
-  const block2 = fields.block2 === null ? null : decodeBlock(fields.block2);
-  const piece1 = fields.piece1 === null ? null : decodePiece(fields.piece1);
-  const badBlock =
-    (fields.block1 !== null && block1 === null) ||
-    (fields.qblock1 !== null && qblock1 === null) ||
-    (fields.block2 !== null && block2 === null);
-  if (badBlock) return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'bad block option') };
-  // RFC 9177 §4.1: Block1 and Q-Block1 in one request is an error.
-  if (block1 !== null && qblock1 !== null)
-    return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'both Block1 and Q-Block1') };
-  if (piece1 !== null && (block1 !== null || qblock1 !== null))
-    return { ok: false, response: diagnosticResponse(CoapResponseCode.BadOption, 'a piece with Block1 or Q-Block1') };
-  const request: CoapRequest = {
-    method,
-    path: fields.path,
-    query: fields.query,
-    contentFormat: fields.contentFormat,
-    accept: fields.accept,
-    ifMatch: fields.ifMatch,
-    ifNoneMatch: fields.ifNoneMatch,
-    etags: fields.etags,
-    observe: fields.observe,
-    payload: message.payload,
-    token: message.token,
-    messageId: message.messageId,
-    confirmable: message.type === 0,
-    peer,
-    options: message.options,
-  };
-  return {
-    ok: true,
-    request,
-    block: { block1, qblock1, piece1, block2, size1: fields.size1, requestTag: fields.requestTag },
-  };
-}
-
-interface CollectedOptions {
-  readonly path: string[];
-  readonly query: string[];
-  readonly ifMatch: Uint8Array[];
-  readonly etags: Uint8Array[];
-  ifNoneMatch: boolean;
-  contentFormat: number | null;
-  accept: number | null;
-  observe: number | null;
-  size1: number | null;
-  block1: Uint8Array | null;
-  qblock1: Uint8Array | null;
-  piece1: Uint8Array | null;
-  block2: Uint8Array | null;
-  requestTag: Uint8Array | null;
-}
-
-/**
- * Reads every recognised option in one pass (the receive path runs it for every request).
- * Malformed elective options are skipped; of a repeated non-repeatable option the first
- * counts. Null when a Uri-Path or Uri-Query segment is not UTF-8.
- */
-function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions | null {
-  const c: CollectedOptions = {
-    path: [],
-    query: [],
-    ifMatch: [],
-    etags: [],
-    ifNoneMatch: false,
-    contentFormat: null,
-    accept: null,
-    observe: null,
-    size1: null,
-    block1: null,
-    qblock1: null,
-    piece1: null,
-    block2: null,
-    requestTag: null,
-  };
-  for (const o of options) {
-    if (!isValidOption(o)) continue;
-    switch (o.number) {
-      case CoapOption.UriPath:
-      case CoapOption.UriQuery: {
-        const text = decodeString(o.value);
-        if (text === null) return null;
-        (o.number === CoapOption.UriPath ? c.path : c.query).push(text);
-        break;
-      }
-      case CoapOption.IfMatch:
-        c.ifMatch.push(o.value);
-        break;
-      case CoapOption.ETag:
-        c.etags.push(o.value);
-        break;
-      case CoapOption.IfNoneMatch:
-        c.ifNoneMatch = true;
-        break;
-      case CoapOption.ContentFormat:
-        c.contentFormat ??= decodeUint(o.value, 2);
-        break;
-      case CoapOption.Accept:
-        c.accept ??= decodeUint(o.value, 2);
-        break;
-      case CoapOption.Observe:
-        c.observe ??= decodeUint(o.value, 3);
-        break;
-      case CoapOption.Size1:
-        c.size1 ??= decodeUint(o.value, 4);
-        break;
-      case CoapOption.Block1:
-        c.block1 ??= o.value;
-        break;
-      case CoapOption.QBlock1:
-        c.qblock1 ??= o.value;
-        break;
-      case CoapOption.Block2:
-        c.block2 ??= o.value;
-        break;
-      case CoapOption.CoraftPiece1:
-        c.piece1 ??= o.value;
-        break;
-      case CoapOption.RequestTag:
-        c.requestTag ??= o.value;
-        break;
-      default:
-        break;
-    }
-  }
-  return c;
-}
-
-/** The 4.02 (or 5.05) response for the first unacceptable critical option, or null. */
-function findBadOption(options: readonly CoapOptionValue[]): CoapResponse | null {
-  let previous = -1;
-  for (const candidate of options) {
-    const repeated = candidate.number === previous;
-    previous = candidate.number;
-    if (!isCriticalOption(candidate.number)) continue;
-    if (candidate.number === CoapOption.ProxyUri || candidate.number === CoapOption.ProxyScheme) {
-      return diagnosticResponse(CoapResponseCode.ProxyingNotSupported, 'proxying is not supported');
-    }
-    const rule = REQUEST_OPTION_RULES.get(candidate.number);
-    if (rule === undefined)
-      return diagnosticResponse(CoapResponseCode.BadOption, `unrecognised critical option ${candidate.number}`);
-    if (repeated && !rule.repeatable)
-      return diagnosticResponse(CoapResponseCode.BadOption, `option ${candidate.number} repeated`);
-    if (candidate.value.length < rule.bytesMin || candidate.value.length > rule.bytesMax) {
-      return diagnosticResponse(CoapResponseCode.BadOption, `option ${candidate.number} has a bad length`);
-    }
-  }
-  return null;
-}
-
-/** Elective options with a bad length, and repeats of non-repeatable ones, are ignored. */
-function isValidOption(candidate: CoapOptionValue): boolean {
-  const rule = REQUEST_OPTION_RULES.get(candidate.number);
-  if (rule === undefined) return false;
-  return candidate.value.length >= rule.bytesMin && candidate.value.length <= rule.bytesMax;
 }

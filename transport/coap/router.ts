@@ -3,7 +3,7 @@
  * where the handler reads the rest of the path from the request).
  */
 import { assert } from '../../contracts/assert.js';
-import type { CoapMethod } from './codes.js';
+import { COAP_METHODS, type CoapMethod } from './codes.js';
 import type { CoapRequest, CoapResponse } from './request.js';
 
 /** Handles one request to a resource; resolves with the response. */
@@ -23,38 +23,79 @@ export function pathSegments(path: string): string[] {
   return path.split('/').filter((segment) => segment.length > 0);
 }
 
+const NO_RESOURCE: RouteLookup = Object.freeze({ kind: 'no-resource' });
+const NO_METHOD: RouteLookup = Object.freeze({ kind: 'no-method' });
+
+/** A resource: its handlers, and the lookup result of each (made once, not per request). */
+interface Resource {
+  readonly found: ReadonlyMap<CoapMethod, RouteLookup>;
+}
+
 /** The resources of one server. */
 export class ResourceRouter {
-  private readonly exact = new Map<string, CoapResourceMethods>();
-  private readonly subtrees: { readonly prefix: readonly string[]; readonly methods: CoapResourceMethods }[] = [];
+  private readonly exact = new Map<string, Resource>();
+  /**
+   * The exact paths' first segments ('' for the root), by segment count: a path of a shape none
+   * has needs no joined key. No segment holds "/", so a path and an exact path with one joined
+   * key have the same segments, but for [] and [''] (shapeOf counts [''] as 0 segments).
+   */
+  private readonly exactShapes = new Map<number, Set<string>>();
+  private readonly subtrees: { readonly prefix: readonly string[]; readonly resource: Resource }[] = [];
 
   /** Adds the resource at `path`, e.g. "/raft/AppendEntries"; a trailing "/*" adds a subtree. */
   add(path: string, methods: CoapResourceMethods): void {
     const segments = pathSegments(path);
+    const resource = resourceOf(methods);
     if (segments[segments.length - 1] === '*') {
-      this.subtrees.push({ prefix: segments.slice(0, -1), methods });
+      this.subtrees.push({ prefix: segments.slice(0, -1), resource });
       // Longest prefix first, so that the most specific subtree wins.
       this.subtrees.sort((a, b) => b.prefix.length - a.prefix.length);
       return;
     }
     const key = segments.join('/');
     assert(!this.exact.has(key), `resource /${key} is added once`);
-    this.exact.set(key, methods);
+    this.exact.set(key, resource);
+    let firsts = this.exactShapes.get(segments.length);
+    if (firsts === undefined) {
+      firsts = new Set();
+      this.exactShapes.set(segments.length, firsts);
+    }
+    firsts.add(segments[0] ?? '');
   }
 
   /** Finds the handler of `method` on `path`. */
   lookup(method: CoapMethod, path: readonly string[]): RouteLookup {
     // A segment holding "/" would make the joined key ambiguous; no resource has one.
-    if (path.some((segment) => segment.includes('/'))) return { kind: 'no-resource' };
-    const methods =
-      this.exact.get(path.join('/')) ?? this.subtrees.find((tree) => hasPrefix(path, tree.prefix))?.methods;
-    if (methods === undefined) return { kind: 'no-resource' };
-    const handler = methods[method];
-    return handler === undefined ? { kind: 'no-method' } : { kind: 'found', handler };
+    for (const segment of path) if (segment.includes('/')) return NO_RESOURCE;
+    const resource = this.exactResource(path) ?? this.subtreeResource(path);
+    if (resource === undefined) return NO_RESOURCE;
+    return resource.found.get(method) ?? NO_METHOD;
   }
+
+  private exactResource(path: readonly string[]): Resource | undefined {
+    const first = path[0] ?? '';
+    const count = path.length === 1 && first === '' ? 0 : path.length;
+    if (this.exactShapes.get(count)?.has(first) !== true) return undefined;
+    return this.exact.get(path.join('/'));
+  }
+
+  private subtreeResource(path: readonly string[]): Resource | undefined {
+    for (const tree of this.subtrees) if (hasPrefix(path, tree.prefix)) return tree.resource;
+    return undefined;
+  }
+}
+
+function resourceOf(methods: CoapResourceMethods): Resource {
+  const found = new Map<CoapMethod, RouteLookup>();
+  for (const method of COAP_METHODS) {
+    const handler = methods[method];
+    if (handler !== undefined) found.set(method, { kind: 'found', handler });
+  }
+  return { found };
 }
 
 function hasPrefix(path: readonly string[], prefix: readonly string[]): boolean {
   if (path.length < prefix.length) return false;
-  return prefix.every((segment, i) => path[i] === segment);
+  for (let i = 0; i < prefix.length; i += 1) if (path[i] !== prefix[i]) return false;
+  return true;
 }

@@ -23,11 +23,17 @@ export interface Answer {
   readonly extra: readonly CoapOptionValue[];
 }
 
-/** The whole request body, the answer that ends the request here, or no answer (a Q-Block1 block within a set). */
+/**
+ * The whole request body (`payload`: the request's own payload, the common case), the answer
+ * that ends the request here, or no answer (a Q-Block1 block within a set).
+ */
 export type BodyOutcome =
+  | { readonly kind: 'payload' }
   | { readonly kind: 'body'; readonly body: Uint8Array }
   | { readonly kind: 'answer'; readonly answer: Answer }
   | { readonly kind: 'none' };
+
+const PAYLOAD_IS_BODY: BodyOutcome = Object.freeze({ kind: 'payload' });
 
 /** Block-wise bodies of one server; see the module comment. */
 export class ServerBlockwise {
@@ -35,6 +41,8 @@ export class ServerBlockwise {
   private readonly qblock1: QBlock1Reassembler;
   private readonly block2: Block2Store;
   private nextEtag = 0;
+  /** The size exponent of options.blockBytes. */
+  private readonly blockSzx: number;
 
   constructor(
     private readonly options: CoapServerOptions,
@@ -42,6 +50,7 @@ export class ServerBlockwise {
     private readonly countLimit: (limit: string) => void,
   ) {
     const o = options;
+    this.blockSzx = szxOf(o.blockBytes);
     const table = {
       transfersMax: o.blockTransfersMax,
       transfersPerPeerMax: o.blockTransfersPerPeerMax,
@@ -100,7 +109,7 @@ export class ServerBlockwise {
   requestBody(peerKey: string, request: CoapRequest, block: RequestBlockFields, transferKey: string): BodyOutcome {
     if (block.qblock1 !== null || block.piece1 !== null) return this.setBody(peerKey, request, block, transferKey);
     if (block.block1 === null) {
-      if (request.payload.length <= this.options.bodyBytesMax) return { kind: 'body', body: request.payload };
+      if (request.payload.length <= this.options.bodyBytesMax) return PAYLOAD_IS_BODY;
       this.countLimit('bodyBytesMax');
       const response = diagnosticResponse(CoapResponseCode.RequestEntityTooLarge, 'request body too large');
       return { kind: 'answer', answer: { response, extra: [uintOption(CoapOption.Size1, this.options.bodyBytesMax)] } };
@@ -156,13 +165,21 @@ export class ServerBlockwise {
     }
   }
 
+  /**
+   * Whether `response` to a request with `block` goes whole with no option added (no Block1 to
+   * echo, a body within one block): what responseAnswer would answer with `{ response, extra: [] }`.
+   */
+  goesWhole(block: RequestBlockFields, response: CoapResponse): boolean {
+    return block.block1 === null && this.fitsOneBlock(block, response);
+  }
+
   /** The answer that carries a handler's response: whole, or its first (or asked-for) Block2 block. */
   responseAnswer(peerKey: string, block: RequestBlockFields, transferKey: string, response: CoapResponse): Answer {
     // RFC 7959 §2.3: the final response to a Block1 transfer echoes its last Block1 option.
     const echo = block.block1 === null ? [] : [option(CoapOption.Block1, encodeBlock(block.block1))];
-    const szx = Math.min(szxOf(this.options.blockBytes), block.block2?.szx ?? Number.MAX_SAFE_INTEGER);
+    const szx = this.responseSzx(block);
     const payload = response.payload ?? new Uint8Array(0);
-    if (payload.length <= blockSizeOf(szx) && (block.block2?.num ?? 0) === 0) return { response, extra: echo };
+    if (this.fitsOneBlock(block, response)) return { response, extra: echo };
     const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
     const refusal = this.block2.put(peerKey, transferKey, stored);
     if (refusal !== null) {
@@ -204,6 +221,17 @@ export class ServerBlockwise {
       uintOption(CoapOption.Size2, stored.body.length),
     ];
     return { response, extra: [...extra, ...blockOptions] };
+  }
+
+  /** The block size exponent of a response to a request with `block`: ours, or a smaller one it asked for. */
+  private responseSzx(block: RequestBlockFields): number {
+    return Math.min(this.blockSzx, block.block2?.szx ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Whether the response's body fits its first block and that block is the one asked for. */
+  private fitsOneBlock(block: RequestBlockFields, response: CoapResponse): boolean {
+    const bytes = response.payload?.length ?? 0;
+    return bytes <= blockSizeOf(this.responseSzx(block)) && (block.block2?.num ?? 0) === 0;
   }
 
   private newEtag(): Uint8Array {

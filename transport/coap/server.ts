@@ -19,15 +19,12 @@ import { CoapResponseCode, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapServerOptions, type CoapServerOptions } from './config.js';
 import { PendingConfirmables, type ConfirmableOutcome } from './confirmables.js';
 import { DuplicateCache } from './duplicate-cache.js';
-import { decodeMessage, encodeMessage, type CoapMessage, type CoapOptionValue } from './message.js';
-import {
-  diagnosticResponse,
-  parseRequest,
-  type CoapRequest,
-  type CoapResponse,
-  type RequestBlockFields,
-} from './request.js';
-import { responseOptions } from './response-options.js';
+import { encodeMessage, type CoapOptionValue } from './message.js';
+import { MessageReader } from './message-reader.js';
+import { diagnosticResponse, type CoapResponse, type RequestBlockFields } from './request.js';
+import { ReceivedRequest, RequestParser } from './request-parser.js';
+import { PeerKeys } from './peer-keys.js';
+import { encodeResponse } from './response-encoder.js';
 import { ResourceRouter, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
 import { ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
 
@@ -82,7 +79,7 @@ export interface CoapServerStats {
   readonly limitRefusals: Record<string, number>;
 }
 
-/** How one request message is answered. */
+/** How one request message is answered (a ReceivedRequest is one). */
 interface Exchange {
   readonly peer: DatagramPeer;
   readonly peerKey: string;
@@ -91,14 +88,13 @@ interface Exchange {
   readonly confirmable: boolean;
 }
 
-/** The payload of responses without one (never written to: encodeMessage only reads it). */
-const EMPTY_PAYLOAD = new Uint8Array(0);
+/** Most peer keys cached (peer-keys.ts): a few hundred kilobytes at most. */
+const PEER_KEYS_MAX = 4096;
 
-/** `options` (a fresh array responseOptions made) with `extra` appended, without another copy. */
-function withExtra(options: CoapOptionValue[], extra: readonly CoapOptionValue[]): CoapOptionValue[] {
-  for (const o of extra) options.push(o);
-  return options;
-}
+/** The token and payload of an RST (never written to: the encoder only reads them). */
+const EMPTY = new Uint8Array(0);
+/** The extra options of a response that has none. */
+const NO_OPTIONS: readonly CoapOptionValue[] = Object.freeze([]);
 
 /** A CoAP server; see the module comment. */
 export class CoapServer {
@@ -121,6 +117,13 @@ export class CoapServer {
   private inFlight = 0;
   private nextMessageId = 0;
   private resetListener: ((peer: DatagramPeer, messageId: number) => void) | null = null;
+  /**
+   * Scratch of the receive path, reused for every datagram: nothing reads them after the
+   * datagram's request is parsed, so a datagram delivered while a handler runs cannot disturb one.
+   */
+  private readonly reader = new MessageReader();
+  private readonly parser = new RequestParser();
+  private readonly peerKeys = new PeerKeys(PEER_KEYS_MAX);
 
   constructor(
     private readonly deps: CoapServerDeps,
@@ -202,21 +205,14 @@ export class CoapServer {
     const endpoint = this.endpoint;
     assert(endpoint !== null, 'notify on a running server');
     const messageId = this.allocateMessageId();
-    const message: CoapMessage = {
-      type: CoapType.CON,
-      code: response.code,
-      messageId,
-      token,
-      options: responseOptions(response),
-      payload: response.payload ?? new Uint8Array(0),
-    };
     if (confirmable) {
-      const outcome = this.confirmables.send(peerKeyOf(peer), peer, messageId, encodeMessage(message));
+      const bytes = encodeResponse(CoapType.CON, messageId, token, response, NO_OPTIONS);
+      const outcome = this.confirmables.send(this.peerKeys.keyOf(peer), peer, messageId, bytes);
       if (outcome !== null)
         return { messageId, confirmable: true, outcome: outcome.then((end) => this.countNotification(end)) };
       this.countLimit('notificationsPendingMax');
     }
-    await endpoint.send(encodeMessage({ ...message, type: CoapType.NON }), peer.address, peer.port);
+    await endpoint.send(encodeResponse(CoapType.NON, messageId, token, response, NO_OPTIONS), peer.address, peer.port);
     return { messageId, confirmable: false, outcome: Promise.resolve('sent') };
   }
 
@@ -226,39 +222,34 @@ export class CoapServer {
   }
 
   private onDatagram(data: Uint8Array, peer: DatagramPeer): void {
-    const decoded = decodeMessage(data);
-    if (!decoded.ok) {
+    const reader = this.reader;
+    if (!reader.read(data)) {
       this.stats.malformed += 1;
       // RFC 7252 §4.2: a malformed confirmable message is rejected with RST.
-      if (decoded.header?.type === CoapType.CON) this.sendReset(decoded.header.messageId, peer);
+      if (reader.headerReadable && reader.type === CoapType.CON) this.sendReset(reader.messageId, peer);
       return;
     }
-    const message = decoded.message;
-    if (codeClassOf(message.code) === 0 && message.code !== 0 && message.type <= CoapType.NON) {
-      this.onRequest(message, peer);
+    const { code, type, messageId } = reader;
+    if (codeClassOf(code) === 0 && code !== 0 && type <= CoapType.NON) {
+      this.onRequest(reader, peer);
       return;
     }
-    if (message.code === 0 && message.type === CoapType.ACK)
-      return void this.confirmables.onAck(peerKeyOf(peer), message.messageId);
-    if (message.code === 0 && message.type === CoapType.RST) {
-      if (this.confirmables.onReset(peerKeyOf(peer), message.messageId)) return;
-      return this.resetListener?.(peer, message.messageId);
+    if (code === 0 && type === CoapType.ACK) return void this.confirmables.onAck(this.peerKeys.keyOf(peer), messageId);
+    if (code === 0 && type === CoapType.RST) {
+      if (this.confirmables.onReset(this.peerKeys.keyOf(peer), messageId)) return;
+      return this.resetListener?.(peer, messageId);
     }
     // A ping (empty CON), or a response or reserved code this server did not ask for.
-    if (message.type === CoapType.CON) this.sendReset(message.messageId, peer);
+    if (type === CoapType.CON) this.sendReset(messageId, peer);
   }
 
-  private onRequest(message: CoapMessage, peer: DatagramPeer): void {
-    const peerKey = peerKeyOf(peer);
-    const exchange: Exchange = {
-      peer,
-      peerKey,
-      messageId: message.messageId,
-      token: message.token,
-      confirmable: message.type === CoapType.CON,
-    };
-    if (exchange.confirmable) {
-      const status = this.duplicates.check(peerKey, message.messageId, message.token);
+  /** A request `reader` has just read; the reader is not used once its request is parsed. */
+  private onRequest(reader: MessageReader, peer: DatagramPeer): void {
+    const peerKey = this.peerKeys.keyOf(peer);
+    const token = reader.token();
+    const confirmable = reader.type === CoapType.CON;
+    if (confirmable) {
+      const status = this.duplicates.check(peerKey, reader.messageId, token);
       if (status.kind !== 'new') {
         this.stats.duplicates += 1;
         if (status.kind === 'answered') this.transmit(status.response, peer);
@@ -266,95 +257,114 @@ export class CoapServer {
       }
     }
     this.stats.requests += 1;
-    const parsed = parseRequest(message, peer);
-    if (!parsed.ok) return this.respond(exchange, parsed.response, []);
-    const { request, block } = parsed;
+    const request = this.parser.parse(reader, peer, peerKey, token);
+    if (!(request instanceof ReceivedRequest)) {
+      const exchange: Exchange = { peer, peerKey, messageId: reader.messageId, token, confirmable };
+      return this.respond(exchange, request, NO_OPTIONS);
+    }
+    // The request is its own exchange (it has the peer, its key, the message id and the token).
+    const block = this.parser.block;
     const route = this.router.lookup(request.method, request.path);
     if (route.kind === 'no-resource')
-      return this.respond(exchange, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), []);
-    if (route.kind === 'no-method')
-      return this.respond(exchange, diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed'), []);
+      return this.respond(request, diagnosticResponse(CoapResponseCode.NotFound, 'no such resource'), NO_OPTIONS);
+    if (route.kind === 'no-method') {
+      const response = diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed');
+      return this.respond(request, response, NO_OPTIONS);
+    }
     const blockwise = block.block1 !== null || block.qblock1 !== null || block.piece1 !== null || block.block2 !== null;
     // Only block-wise requests need their transfer key; building it costs a few strings.
     const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
     if (block.block2 !== null && block.block2.num > 0 && block.block1 === null) {
       const answer = this.blockwise.storedBlock(request, block.block2, transferKey);
-      if (answer !== null) return this.answer(exchange, answer);
+      if (answer !== null) return this.answer(request, answer);
     }
     const outcome = this.blockwise.requestBody(peerKey, request, block, transferKey);
-    if (outcome.kind === 'answer') return this.answer(exchange, outcome.answer);
+    if (outcome.kind === 'answer') return this.answer(request, outcome.answer);
     // A non-confirmable Q-Block1 block within a set is not answered (RFC 9177 §4.4).
-    if (outcome.kind === 'none') return assert(!exchange.confirmable, 'a confirmable request is answered');
-    const body = outcome.body;
+    if (outcome.kind === 'none') return assert(!confirmable, 'a confirmable request is answered');
     if (this.inFlight >= this.options.requestsInFlightMax) {
       this.stats.busy += 1;
       this.countLimit('requestsInFlightMax');
       return this.respond(
-        exchange,
+        request,
         diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'),
-        [],
+        NO_OPTIONS,
       );
     }
-    void this.runHandler(
-      exchange,
-      route.handler,
-      body === request.payload ? request : { ...request, payload: body },
-      block,
-      transferKey,
+    const whole = outcome.kind === 'payload' ? request : request.withPayload(outcome.body);
+    void this.runHandler(route.handler, whole, block, transferKey);
+  }
+
+  /**
+   * Runs the handler of `request`, which is also the exchange to answer. A `then` on the
+   * handler's promise, not an async function: the same one microtask after it settles, with
+   * half the objects per request (an async function's frame and its await's closures).
+   */
+  private runHandler(
+    handler: CoapResourceHandler,
+    request: ReceivedRequest,
+    block: RequestBlockFields,
+    transferKey: string,
+  ): void {
+    const generation = this.generation;
+    this.inFlight += 1;
+    let handled: Promise<CoapResponse>;
+    try {
+      handled = Promise.resolve(handler(request));
+    } catch (error: unknown) {
+      // A handler that throws before returning its promise fails as one whose promise rejects (answered at once).
+      return this.finish(request, block, transferKey, generation, this.failure(error));
+    }
+    // A rejection of the `then` (a bug: InvariantError, or a failed assertion) stops the process.
+    void handled.then(
+      (response) => this.finish(request, block, transferKey, generation, response),
+      (error: unknown) => this.finish(request, block, transferKey, generation, this.failure(error)),
     );
   }
 
-  private async runHandler(
-    exchange: Exchange,
-    handler: CoapResourceHandler,
-    request: CoapRequest,
+  /** Answers `request` with its handler's response, unless the server stopped meanwhile. */
+  private finish(
+    request: ReceivedRequest,
     block: RequestBlockFields,
     transferKey: string,
-  ): Promise<void> {
-    const generation = this.generation;
-    this.inFlight += 1;
-    let response: CoapResponse;
-    try {
-      response = await handler(request);
-    } catch (error: unknown) {
-      // A bug is not an operating condition: let it stop the process.
-      if (error instanceof InvariantError) throw error;
-      response = diagnosticResponse(CoapResponseCode.InternalServerError, `handler failed: ${describeError(error)}`);
-    } finally {
-      this.inFlight -= 1;
-    }
+    generation: number,
+    response: CoapResponse,
+  ): void {
+    this.inFlight -= 1;
     assert(this.inFlight >= 0, 'in-flight request count never negative');
     if (generation !== this.generation) return;
-    const key = transferKey === '' ? transferKeyOf(exchange.peerKey, request, block) : transferKey;
-    this.answer(exchange, this.blockwise.responseAnswer(exchange.peerKey, block, key, response));
+    // Most answers go whole: the transfer key (a few strings) is built only for those that do not.
+    if (this.blockwise.goesWhole(block, response)) return this.respond(request, response, NO_OPTIONS);
+    const key = transferKey === '' ? transferKeyOf(request.peerKey, request, block) : transferKey;
+    this.answer(request, this.blockwise.responseAnswer(request.peerKey, block, key, response));
+  }
+
+  /** The 5.00 answer to a handler that failed; a bug (InvariantError) is thrown again, to stop the process. */
+  private failure(error: unknown): CoapResponse {
+    if (error instanceof InvariantError) {
+      this.inFlight -= 1;
+      throw error;
+    }
+    return diagnosticResponse(CoapResponseCode.InternalServerError, `handler failed: ${describeError(error)}`);
   }
 
   private answer(exchange: Exchange, answer: Answer): void {
     this.respond(exchange, answer.response, answer.extra);
   }
 
+  /** Sends a piggybacked ACK for a confirmable request, else a NON with a fresh message id. */
   private respond(exchange: Exchange, response: CoapResponse, extra: readonly CoapOptionValue[]): void {
-    const bytes = encodeMessage(this.buildResponse(exchange, response, extra));
-    if (exchange.confirmable) this.duplicates.answer(exchange.peerKey, exchange.messageId, exchange.token, bytes);
+    const confirmable = exchange.confirmable;
+    const type = confirmable ? CoapType.ACK : CoapType.NON;
+    const messageId = confirmable ? exchange.messageId : this.allocateMessageId();
+    const bytes = encodeResponse(type, messageId, exchange.token, response, extra);
+    if (confirmable) this.duplicates.answer(exchange.peerKey, exchange.messageId, exchange.token, bytes);
     this.transmit(bytes, exchange.peer);
   }
 
-  /** A piggybacked ACK for a confirmable request, else a NON with a fresh message id. */
-  private buildResponse(exchange: Exchange, response: CoapResponse, extra: readonly CoapOptionValue[]): CoapMessage {
-    return {
-      type: exchange.confirmable ? CoapType.ACK : CoapType.NON,
-      code: response.code,
-      messageId: exchange.confirmable ? exchange.messageId : this.allocateMessageId(),
-      token: exchange.token,
-      options: withExtra(responseOptions(response), extra),
-      payload: response.payload ?? EMPTY_PAYLOAD,
-    };
-  }
-
   private sendReset(messageId: number, peer: DatagramPeer): void {
-    const empty = new Uint8Array(0);
     this.transmit(
-      encodeMessage({ type: CoapType.RST, code: 0, messageId, token: empty, options: [], payload: empty }),
+      encodeMessage({ type: CoapType.RST, code: 0, messageId, token: EMPTY, options: NO_OPTIONS, payload: EMPTY }),
       peer,
     );
   }
@@ -363,7 +373,8 @@ export class CoapServer {
     const endpoint = this.endpoint;
     if (endpoint === null) return;
     // A lost response is recovered by the client's retransmission, answered from the cache.
-    endpoint.send(bytes, peer.address, peer.port).catch(this.countSendFailure);
+    if (endpoint.post !== undefined) endpoint.post(bytes, peer.address, peer.port, this.countSendFailure);
+    else endpoint.send(bytes, peer.address, peer.port).catch(this.countSendFailure);
   }
 
   /** One handler for every response's failed send (made once: transmit runs for every answer). */
@@ -386,9 +397,4 @@ export class CoapServer {
     this.nextMessageId = (this.nextMessageId + 1) & 0xffff;
     return this.nextMessageId;
   }
-}
-
-/** Identifies a peer: address, port and authenticated identity. */
-function peerKeyOf(peer: DatagramPeer): string {
-  return `${peer.address}|${peer.port}|${peer.identity ?? ''}`;
 }

@@ -1,7 +1,8 @@
 // Proves the server's duplicate cache on a fake clock: it never holds more than entriesMax
 // requests (evicting the oldest and counting it), forgets requests after their lifetime,
 // keeps a replaced entry (same message id, new token) apart from the stale one it replaced,
-// and answers only the request it recorded. Its responses are copies that own exactly their
+// and answers only the request it recorded (tokens told apart by every byte and by length, a
+// token with a trailing zero byte from the one without). Its responses are copies that own exactly their
 // bytes (a view of Node's Buffer pool would keep a whole 8 KiB slab alive per answer), their
 // bytes stay within bytesMax by evicting the oldest requests, and a response larger than the
 // whole bound is not kept.
@@ -37,6 +38,28 @@ describe('DuplicateCache', () => {
     assert.equal(c.check('q', 1, token(1)).kind, 'new', 'another peer is another request');
     k.advance(1000);
     assert.equal(c.check('p', 1, token(1)).kind, 'new');
+  });
+
+  it('tells tokens apart by every byte and by length, zeros included', () => {
+    const c = new DuplicateCache({ entriesMax: 10, lifetimeMs: 1000, bytesMax: 1024 }, clock());
+    const eight = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    c.check('p', 1, eight);
+    c.answer('p', 1, eight, Uint8Array.from([7]));
+    assert.equal(c.check('p', 1, Uint8Array.from(eight)).kind, 'answered', 'an equal token is the same request');
+    // In turn under message id 1: a token unequal to the one before is a new request that replaces it.
+    const turns: [number[], string][] = [
+      [[1, 2, 3, 4, 5, 6, 7, 9], 'new'],
+      [[0, 2, 3, 4, 5, 6, 7, 9], 'new'],
+      [[0, 2, 3, 4, 5, 6, 7], 'new'],
+      [[0, 2, 3, 4, 5, 6, 7], 'in-progress'],
+      [[0, 2, 3, 4, 5, 6, 7, 0], 'new'],
+      [[], 'new'],
+      [[0], 'new'],
+      [[0, 0], 'new'],
+      [[0, 0], 'in-progress'],
+    ];
+    for (const [bytes, kind] of turns)
+      assert.equal(c.check('p', 1, Uint8Array.from(bytes)).kind, kind, JSON.stringify(bytes));
   });
 
   it('replaces an entry whose message id comes back with another token, without evicting the new one', () => {

@@ -2,7 +2,8 @@
 // time: piggybacked responses; duplicate detection (a retransmitted request is answered from
 // the cache and its handler runs once; the same message id with another token is a new
 // request); RST for pings, malformed and unexpected CONs and silence otherwise; the error
-// responses (4.04, 4.05, 4.02, 5.05, 4.13, 5.00, 5.03) with diagnostics; the hooks the local
+// responses (4.04, 4.05, 4.02, 5.05, 4.13, 5.00 also for a handler that throws at once, 5.03)
+// with diagnostics; answers through the endpoint's `post` where it has one; the hooks the local
 // endpoint will build on (conditional requests, notifications and their RST); restarting;
 // and that arbitrary datagrams never crash it and leave it answering.
 import { strict as assert } from 'node:assert';
@@ -11,6 +12,10 @@ import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../tra
 import { firstOption, option, uintOption } from '../../../transport/coap/options.js';
 import { failedPrecondition, validResponse } from '../../../transport/coap/conditions.js';
 import { diagnosticResponse, type CoapRequest, type CoapResponse } from '../../../transport/coap/request.js';
+import { decodeMessage } from '../../../transport/coap/message.js';
+import { CoapServer } from '../../../transport/coap/server.js';
+import type { DatagramEndpoint, DatagramHandler } from '../../../transport/datagram.js';
+import { settle, VirtualTimers } from '../virtual-timers.js';
 import { request, serverHarness, text } from './harness.js';
 import { fcParams } from '../../fc-params.js';
 
@@ -164,6 +169,56 @@ describe('CoapServer', () => {
     await h.send(request({ messageId: 1 }));
     assert.equal(formatCode(h.received[0]?.code ?? 0), '5.00');
     assert.match(text(h.received[0]?.payload ?? new Uint8Array()), /disk on fire/);
+  });
+
+  it('answers 5.00 when the handler throws before returning a promise, and counts it in flight no longer', async () => {
+    const h = await serverHarness({ requestsInFlightMax: 1 });
+    h.server.addResource('/raft/AppendEntries', {
+      POST: () => {
+        throw new Error('no promise at all');
+      },
+    });
+    await h.send(request({ messageId: 1 }));
+    await h.send(request({ messageId: 2 }));
+    assert.deepEqual(
+      h.received.map((m) => [m.messageId, formatCode(m.code)]),
+      [
+        [1, '5.00'],
+        [2, '5.00'],
+      ],
+    );
+    assert.match(text(h.received[1]?.payload ?? new Uint8Array()), /no promise at all/);
+  });
+
+  it("answers through the endpoint's post when it has one, counting the failures it reports", async () => {
+    const posted: Uint8Array[] = [];
+    let deliver: DatagramHandler = () => undefined;
+    const endpoint: DatagramEndpoint = {
+      send: () => Promise.reject(new Error('send is not used where post is')),
+      post: (data, _address, _port, onFailure) => {
+        posted.push(data);
+        if (posted.length === 2) onFailure(new Error('no buffer space'));
+      },
+      onMessage: (handler) => void (deliver = handler),
+      localAddress: () => ({ address: '127.0.0.1', port: 5683 }),
+      close: () => Promise.resolve(),
+    };
+    const server = new CoapServer({ openEndpoint: () => Promise.resolve(endpoint), timers: new VirtualTimers() });
+    server.addResource('/raft/AppendEntries', echo);
+    await server.start();
+    const peer = { address: '127.0.0.1', port: 40000, identity: null };
+    deliver(request({ messageId: 1, payload: Uint8Array.from([1]) }), peer);
+    deliver(request({ messageId: 2, payload: Uint8Array.from([2]) }), peer);
+    await settle();
+    assert.deepEqual(
+      posted.map((p) => decodeMessage(p)).map((d) => (d.ok ? [d.message.messageId, [...d.message.payload]] : null)),
+      [
+        [1, [1]],
+        [2, [2]],
+      ],
+    );
+    assert.equal(server.stats.sendFailures, 1);
+    await server.stop();
   });
 
   it('answers 5.03 beyond requestsInFlightMax', async () => {
