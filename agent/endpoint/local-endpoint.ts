@@ -46,6 +46,7 @@ import {
   responseForError,
   responseForKvError,
   revisionEtag,
+  revisionsJson,
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
@@ -317,11 +318,14 @@ export class LocalEndpoint {
     const options = [storeRevisionOption(storeRevision)];
     switch (result.type) {
       case 'put':
-        return jsonResponse(
-          CoapResponseCode.Changed,
-          { revision: result.revision, storeRevision },
-          { etag: revisionEtag(result.revision), options },
-        );
+        // The answer to nearly every write, as jsonResponse would build it, in one object and no JSON string.
+        return {
+          code: CoapResponseCode.Changed,
+          payload: revisionsJson(result.revision, storeRevision),
+          contentFormat: CONTENT_FORMAT.json,
+          etag: revisionEtag(result.revision),
+          options,
+        };
       case 'delete':
         return jsonResponse(
           CoapResponseCode.Deleted,

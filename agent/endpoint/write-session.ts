@@ -103,6 +103,8 @@ export class ImplicitSession {
   private readonly retired = new Map<number, Set<number>>();
   private retiredCount = 0;
   private lastUsedMs: number;
+  /** Invariant: the client id of this generation (built once per session, not per write). */
+  private clientIdValue: string;
 
   constructor(
     private readonly deps: WriteSessionDeps,
@@ -115,11 +117,16 @@ export class ImplicitSession {
     assert(options.idleRotateMs >= 1, 'idleRotateMs is positive');
     assert(deps.bootId.length > 0, 'a boot id is given');
     this.lastUsedMs = deps.clock.nowMs();
+    this.clientIdValue = this.clientIdOf(this.generation);
   }
 
   /** The client id of the current session. */
   get clientId(): string {
-    return `${IMPLICIT_CLIENT_PREFIX}${this.deps.nodeId}/${this.deps.bootId}.${this.generation}`;
+    return this.clientIdValue;
+  }
+
+  private clientIdOf(generation: number): string {
+    return `${IMPLICIT_CLIENT_PREFIX}${this.deps.nodeId}/${this.deps.bootId}.${generation}`;
   }
 
   /** How many writes are unfinished, in every session. */
@@ -174,6 +181,7 @@ export class ImplicitSession {
       this.retiredCount += this.inFlight.size;
     }
     this.generation += 1;
+    this.clientIdValue = this.clientIdOf(this.generation);
     this.nextSeq = 1;
     this.inFlight = new Set();
   }
