@@ -99,6 +99,11 @@ export class SessionTable {
    * rebuild the Map's table on every apply (2 % of a follower's allocation per write).
    */
   private newestId: string | null = null;
+  /**
+   * Invariant: no session expires before this log time (every lastUsedMs + ttlMs >= it), so expire() looks at
+   * the sessions only from then on: iterating a Map allocates an iterator and an entry per step, on every apply.
+   */
+  private expiryCheckMs = 0;
 
   constructor(limits: SessionLimits) {
     assert(Number.isSafeInteger(limits.countMax) && limits.countMax >= 1, 'sessionCountMax is a positive integer');
@@ -140,12 +145,19 @@ export class SessionTable {
    * recency order, so this stops at the first live one. Returns how many it removed.
    */
   expire(clockMs: number): number {
+    if (clockMs < this.expiryCheckMs) return 0;
     let expired = 0;
+    // A session used later than the oldest, or opened later (at a clock >= now), expires no sooner than this.
+    let checkMs = clockMs + this.limits.ttlMs;
     for (const [clientId, session] of this.sessions) {
-      if (clockMs - session.lastUsedMs < this.limits.ttlMs) break;
+      if (clockMs - session.lastUsedMs < this.limits.ttlMs) {
+        checkMs = session.lastUsedMs + this.limits.ttlMs;
+        break;
+      }
       this.remove(clientId, session);
       expired += 1;
     }
+    this.expiryCheckMs = checkMs;
     return expired;
   }
 
@@ -194,6 +206,7 @@ export class SessionTable {
   load(entries: readonly SessionEntry[]): void {
     this.sessions.clear();
     this.newestId = null;
+    this.expiryCheckMs = 0;
     this.bytesTotal = 0;
     for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax))) {
       const session: Session = {
@@ -221,6 +234,7 @@ export class SessionTable {
     for (const session of this.sessions.values()) {
       assert(session.lastUsedMs >= lastUsedMs, 'sessions are in recency order');
       assert(session.lastUsedMs <= clockMs, 'no session was used after the log clock');
+      assert(session.lastUsedMs + this.limits.ttlMs >= this.expiryCheckMs, 'no session expires before expiryCheckMs');
       assert(session.floor >= 1, 'floors are >= 1');
       assert(session.retained.length <= this.limits.responsesMax, 'responses per session within sessionResponsesMax');
       let previous = session.floor - 1;
