@@ -107,17 +107,17 @@ class Cursor {
   }
 }
 
-/** The fields of a put as read, before their combination is checked. */
-interface PutFields {
-  op: boolean;
-  key: string | null;
-  value: Uint8Array | null;
-  prev: boolean | null;
-  time: number;
-  client: string | null;
-  seq: number;
-  acked: number;
-  rid: Uint8Array | null;
+/** The fields of a put as read, before their combination is checked; the cursor that reads them holds them. */
+class PutFields extends Cursor {
+  op = false;
+  key: string | null = null;
+  value: Uint8Array | null = null;
+  prev: boolean | null = null;
+  time = -1;
+  client: string | null = null;
+  seq = -1;
+  acked = -1;
+  rid: Uint8Array | null = null;
 }
 
 /**
@@ -125,7 +125,8 @@ interface PutFields {
  * (the caller then decodes it the generic way).
  */
 export function decodePutDirect(bytes: Uint8Array): KvCommand | null {
-  const cursor = new Cursor(bytes);
+  // One object for the cursor and the fields it reads (two before).
+  const cursor = new PutFields(bytes);
   const head = bytes[0];
   let count: number;
   if (head === 0xb9 && bytes.length >= 3) {
@@ -133,26 +134,15 @@ export function decodePutDirect(bytes: Uint8Array): KvCommand | null {
     cursor.at = 3;
   } else count = cursor.argument(5);
   if (count < 5 || count > FIELD_ORDER.length) return null;
-  const fields: PutFields = {
-    op: false,
-    key: null,
-    value: null,
-    prev: null,
-    time: -1,
-    client: null,
-    seq: -1,
-    acked: -1,
-    rid: null,
-  };
   let next = 0;
   for (let n = 0; n < count; n += 1) {
     while (next < FIELD_ITEMS.length && !cursor.skip(FIELD_ITEMS[next] ?? EMPTY_ITEM)) next += 1;
     const name = FIELD_ORDER[next];
-    if (name === undefined || !readField(cursor, name, fields) || cursor.at < 0) return null;
+    if (name === undefined || !readField(cursor, name, cursor) || cursor.at < 0) return null;
     next += 1;
   }
   if (cursor.at !== bytes.length) return null;
-  return commandOf(fields);
+  return commandOf(cursor);
 }
 
 /** Reads the value of field `name` into `fields`; false when it is not of the shape read here. */

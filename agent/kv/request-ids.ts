@@ -110,14 +110,14 @@ export class RequestIdTable {
     const key = keyOf(requestId);
     const earlier = this.records.get(key);
     if (earlier !== undefined) return { earlier, evicted: 0 };
-    let evicted = 0;
+    let evicted = false;
     if (this.records.size >= this.limits.countMax) {
       assert(this.dropOldest(), 'a full table has an oldest id');
-      evicted = 1;
+      evicted = true;
     }
     // The key alone is kept: it is the id (keyOf and requestIdOfKey are inverses), so no copy of the id's bytes.
     this.add({ key, clientId, seq, usedMs: clockMs });
-    return { evicted };
+    return evicted ? EVICTED_ONE : EVICTED_NONE;
   }
 
   /** Every id, oldest first. */
@@ -191,6 +191,10 @@ export class RequestIdTable {
     return true;
   }
 }
+
+/** claim's answers for a new id (frozen, shared: no object per write). */
+const EVICTED_NONE: { readonly evicted: number } = Object.freeze({ evicted: 0 });
+const EVICTED_ONE: { readonly evicted: number } = Object.freeze({ evicted: 1 });
 
 /** A kept id: its map key (which is the id, keyOf) and its record. */
 interface KeptId extends RequestRecord {
