@@ -67,7 +67,8 @@ function writeInteger(out: Uint8Array, at: number, value: number): number {
 /**
  * The encoding of `{type: 'put', rev: revision, prev: null[, srev: storeRevision]}`, or null when
  * a revision is not a safe integer >= 0 (the generic encoder then writes whatever it writes). One
- * allocation, of exactly the encoding's length: every replica encodes the result of every write.
+ * allocation, of exactly the encoding's length: every replica encodes the result of every write. A plain
+ * Uint8Array, never a Buffer: the sessions keep it as it is (sessions.ts retainedBytes).
  */
 export function encodePutResultDirect(revision: number, storeRevision: number | undefined): Uint8Array | null {
   if (!Number.isSafeInteger(revision) || revision < 0) return null;

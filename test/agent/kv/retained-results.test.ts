@@ -9,11 +9,14 @@
 //   leader that caught up by InstallSnapshot);
 // - a retried write, proposed by the old leader and committed, then proposed again by the new leader, gets
 //   the old leader's answer from the new leader, and the later write to the key stays;
-// - request ids round-trip through their map keys (keyOf, requestIdOfKey), and a snapshot lists them as given.
+// - request ids round-trip through their map keys (keyOf, requestIdOfKey), and a snapshot lists them as given;
+// - a put result is kept as the bytes apply returned; any other result (a Buffer, which may be a view of cbor-x's
+//   shared output buffer) is kept as a copy with a buffer of its own.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
-import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/encoding.js';
+import { decodeKvResult, encodeKvCommand, encodeKvResult } from '../../../agent/kv/encoding.js';
+import { retainedBytes } from '../../../agent/kv/sessions.js';
 import { REQUEST_ID_BYTES, keyOf, requestIdOfKey } from '../../../agent/kv/request-ids.js';
 import type { KvCommand } from '../../../agent/kv/types.js';
 import type { LogEntry } from '../../../contracts/log.js';
@@ -134,5 +137,18 @@ describe('KV results kept for retries', () => {
       }),
       fcParams(),
     );
+  });
+});
+
+describe('retainedBytes', () => {
+  it('keeps a put result as it is and copies a Buffer (which may be a view of a shared buffer)', () => {
+    const put = encodeKvResult({ type: 'put', revision: 5, previous: null }, 5);
+    assert.equal(Buffer.isBuffer(put), false, 'a put result is a plain Uint8Array');
+    assert.equal(retainedBytes(put), put);
+    const error = encodeKvResult({ type: 'error', code: 'KV_MALFORMED', message: 'x' });
+    const kept = retainedBytes(error);
+    assert.notEqual(kept, error);
+    assert.deepEqual(Buffer.from(kept), Buffer.from(error));
+    assert.equal(kept.byteLength, kept.buffer.byteLength, 'the copy has a buffer of its own');
   });
 });
