@@ -24,7 +24,8 @@ export interface StateMachine {
   /**
    * Applies the command of a committed entry and returns its result. The state machine may keep
    * views of `entry.command` (the KV store keeps a large value as a view of the command it came
-   * in), so the bytes of a command handed to apply must never change afterwards.
+   * in), so the bytes of a command handed to apply must never change afterwards. It may also keep
+   * the result it returns (the KV sessions keep a put's for retries), so no caller changes those.
    */
   apply(entry: LogEntry): Uint8Array;
   /** Answers a read-only query from the current state. */

@@ -39,9 +39,16 @@ export function valueField(bytes: Uint8Array): { value: string } | { valueBase64
 
 /** The Store-Revision option of `revision`: a minimal big-endian unsigned integer of up to 8 bytes. */
 export function storeRevisionOption(revision: number): CoapOptionValue {
-  const bytes: number[] = [];
-  for (let rest = revision; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
-  return { number: STORE_REVISION_OPTION, value: Uint8Array.from(bytes) };
+  let length = 0;
+  for (let rest = revision; rest > 0; rest = Math.floor(rest / 256)) length += 1;
+  // Written straight into its bytes, last first: no array of numbers and its copy (every write answers with it).
+  const value = new Uint8Array(length);
+  let rest = revision;
+  for (let i = length - 1; i >= 0; i -= 1) {
+    value[i] = rest % 256;
+    rest = Math.floor(rest / 256);
+  }
+  return { number: STORE_REVISION_OPTION, value };
 }
 
 /** 4.06 when the request's Accept is neither JSON nor CBOR, else null. */

@@ -46,6 +46,7 @@ import {
   responseForError,
   responseForKvError,
   revisionEtag,
+  revisionsJson,
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
@@ -207,7 +208,7 @@ export class LocalEndpoint {
 
   /** The key of /kv/{key}, or the 4.xx answer to a missing or reserved one. */
   private keyOf(request: CoapRequest): string | CoapResponse {
-    const key = request.path.slice(1).join('/');
+    const key = request.path.length === 2 ? (request.path[1] ?? '') : request.path.slice(1).join('/'); // no copy
     if (key === '') return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
     if (isSystemKey(key))
       return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
@@ -259,7 +260,13 @@ export class LocalEndpoint {
     };
   }
 
-  private async putKey(request: CoapRequest): Promise<CoapResponse> {
+  private putKey(request: CoapRequest): Promise<CoapResponse> {
+    const command = this.putCommandOf(request); // not async: one promise less per write
+    return 'op' in command ? this.write(command, request) : Promise.resolve(command);
+  }
+
+  /** The command of a PUT, or the answer that refuses it. */
+  private putCommandOf(request: CoapRequest): KvCommand | CoapResponse {
     const key = this.keyOf(request);
     if (typeof key !== 'string') return key;
     if (request.payload.byteLength > this.options.valueBytesMax)
@@ -288,7 +295,7 @@ export class LocalEndpoint {
     } else {
       command = { op: 'put', key, value: request.payload, returnPrevious: false, session, timeMs, ...leaseOf(lease) };
     }
-    return this.write(command, request);
+    return command;
   }
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
@@ -317,11 +324,14 @@ export class LocalEndpoint {
     const options = [storeRevisionOption(storeRevision)];
     switch (result.type) {
       case 'put':
-        return jsonResponse(
-          CoapResponseCode.Changed,
-          { revision: result.revision, storeRevision },
-          { etag: revisionEtag(result.revision), options },
-        );
+        // The answer to nearly every write, as jsonResponse would build it, in one object and no JSON string.
+        return {
+          code: CoapResponseCode.Changed,
+          payload: revisionsJson(result.revision, storeRevision),
+          contentFormat: CONTENT_FORMAT.json,
+          etag: revisionEtag(result.revision),
+          options,
+        };
       case 'delete':
         return jsonResponse(
           CoapResponseCode.Deleted,

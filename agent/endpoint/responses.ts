@@ -8,6 +8,7 @@ import { coapCode } from '../../transport/coap/codes.js';
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapResponse } from '../../transport/coap/index.js';
 import { RaftError, describeError } from '../../contracts/errors.js';
+import { assert } from '../../contracts/assert.js';
 import type { KvErrorResult } from '../kv/index.js';
 
 /** CoAP Content-Format numbers used here (RFC 7252 §12.3). */
@@ -35,11 +36,63 @@ export function errorResponse(code: number, text: string, maxAgeS?: number): Coa
   };
 }
 
-/** The ETag of a revision: 8 bytes, big-endian. */
+/** The ETag of a revision (a safe integer >= 0): 8 bytes, big-endian. Written byte by byte: no BigInt, no DataView. */
 export function revisionEtag(revision: number): Uint8Array {
+  assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a safe integer >= 0');
   const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setBigUint64(0, BigInt(revision));
+  writeUint32(bytes, 0, Math.floor(revision / 0x100000000));
+  writeUint32(bytes, 4, revision >>> 0);
   return bytes;
+}
+
+function writeUint32(into: Uint8Array, at: number, value: number): void {
+  into[at] = value >>> 24;
+  into[at + 1] = (value >>> 16) & 0xff;
+  into[at + 2] = (value >>> 8) & 0xff;
+  into[at + 3] = value & 0xff;
+}
+
+const PUT_JSON_HEAD = '{"revision":';
+const PUT_JSON_MIDDLE = ',"storeRevision":';
+
+/**
+ * The JSON body of a write's answer, `{"revision":R,"storeRevision":S}` (what JSON.stringify writes for safe
+ * integers >= 0), written straight into its bytes: the answer to every put, without the object, its string and the
+ * encoder's copy of it.
+ */
+export function revisionsJson(revision: number, storeRevision: number): Uint8Array {
+  assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a safe integer >= 0');
+  assert(Number.isSafeInteger(storeRevision) && storeRevision >= 0, 'a store revision is a safe integer >= 0');
+  const length = PUT_JSON_HEAD.length + PUT_JSON_MIDDLE.length + 1 + digitCount(revision) + digitCount(storeRevision);
+  const bytes = new Uint8Array(length);
+  let at = writeAscii(bytes, 0, PUT_JSON_HEAD);
+  at = writeDecimal(bytes, at, revision);
+  at = writeAscii(bytes, at, PUT_JSON_MIDDLE);
+  at = writeDecimal(bytes, at, storeRevision);
+  bytes[at] = 0x7d; // '}'
+  assert(at + 1 === length, 'the body fills its bytes');
+  return bytes;
+}
+
+function digitCount(value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+  return digits;
+}
+
+function writeAscii(into: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i += 1) into[at + i] = text.charCodeAt(i);
+  return at + text.length;
+}
+
+function writeDecimal(into: Uint8Array, at: number, value: number): number {
+  const end = at + digitCount(value);
+  let rest = value;
+  for (let i = end - 1; i >= at; i -= 1) {
+    into[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return end;
 }
 
 /** The revision an ETag (If-Match value) names, or null when it is not 1 to 8 bytes. */

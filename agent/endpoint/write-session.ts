@@ -103,6 +103,8 @@ export class ImplicitSession {
   private readonly retired = new Map<number, Set<number>>();
   private retiredCount = 0;
   private lastUsedMs: number;
+  /** Invariant: the client id of this generation (built once per session, not per write). */
+  private clientIdValue: string;
 
   constructor(
     private readonly deps: WriteSessionDeps,
@@ -115,11 +117,16 @@ export class ImplicitSession {
     assert(options.idleRotateMs >= 1, 'idleRotateMs is positive');
     assert(deps.bootId.length > 0, 'a boot id is given');
     this.lastUsedMs = deps.clock.nowMs();
+    this.clientIdValue = this.clientIdOf(this.generation);
   }
 
   /** The client id of the current session. */
   get clientId(): string {
-    return `${IMPLICIT_CLIENT_PREFIX}${this.deps.nodeId}/${this.deps.bootId}.${this.generation}`;
+    return this.clientIdValue;
+  }
+
+  private clientIdOf(generation: number): string {
+    return `${IMPLICIT_CLIENT_PREFIX}${this.deps.nodeId}/${this.deps.bootId}.${generation}`;
   }
 
   /** How many writes are unfinished, in every session. */
@@ -174,6 +181,7 @@ export class ImplicitSession {
       this.retiredCount += this.inFlight.size;
     }
     this.generation += 1;
+    this.clientIdValue = this.clientIdOf(this.generation);
     this.nextSeq = 1;
     this.inFlight = new Set();
   }
@@ -194,28 +202,25 @@ export class ImplicitSession {
  */
 export function requestIdOf(nodeId: string, request: CoapRequest): Uint8Array {
   const { peer, token, ifMatch, payload } = request;
-  const port = String(peer.port);
-  const messageId = String(request.messageId);
-  const path = request.path.join('/');
-  const query = request.query.join('&');
+  // The port, message id, path and query are written as the text of String(port), String(messageId),
+  // path.join('/') and query.join('&'), without building those strings (every write hashes its request).
   const identity = peer.identity ?? '';
   let bytes = 4 * (FIELD_COUNT + ifMatch.length) + token.byteLength + 1 + payload.byteLength;
   bytes += REQUEST_ID_TAG_BYTES + Buffer.byteLength(nodeId, 'utf8') + Buffer.byteLength(peer.address, 'utf8');
-  bytes += port.length + Buffer.byteLength(identity, 'utf8') + messageId.length;
-  bytes += Buffer.byteLength(request.method, 'utf8') + Buffer.byteLength(path, 'utf8');
-  bytes += Buffer.byteLength(query, 'utf8');
+  bytes += decimalLength(peer.port) + Buffer.byteLength(identity, 'utf8') + decimalLength(request.messageId);
+  bytes += Buffer.byteLength(request.method, 'utf8') + joinedLength(request.path) + joinedLength(request.query);
   for (const etag of ifMatch) bytes += etag.byteLength;
   const input = inputBuffer(bytes);
   let at = writeText(input, 0, REQUEST_ID_TAG);
   at = writeText(input, at, nodeId);
   at = writeText(input, at, peer.address);
-  at = writeText(input, at, port);
+  at = writeDecimal(input, at, peer.port);
   at = writeText(input, at, identity);
   at = writeBinary(input, at, token);
-  at = writeText(input, at, messageId);
+  at = writeDecimal(input, at, request.messageId);
   at = writeText(input, at, request.method);
-  at = writeText(input, at, path);
-  at = writeText(input, at, query);
+  at = writeJoined(input, at, request.path, SLASH);
+  at = writeJoined(input, at, request.query, AMPERSAND);
   for (const etag of ifMatch) at = writeBinary(input, at, etag);
   at = writeText(input, at, request.ifNoneMatch ? '1' : '0');
   at = writeBinary(input, at, payload);
@@ -262,6 +267,50 @@ const FIELD_COUNT = 12;
 function writeText(into: Buffer, at: number, value: string): number {
   const length = into.write(value, at + 4, 'utf8');
   into.writeUInt32BE(length, at);
+  return at + 4 + length;
+}
+
+const SLASH = 0x2f;
+const AMPERSAND = 0x26;
+
+/** The UTF-8 length of `parts` joined by a one-byte separator. */
+function joinedLength(parts: readonly string[]): number {
+  let length = Math.max(0, parts.length - 1);
+  for (const part of parts) length += Buffer.byteLength(part, 'utf8');
+  return length;
+}
+
+/** Writes `parts` joined by `separator` (one ASCII byte) after its 4-byte length at `at`, as writeText would. */
+function writeJoined(into: Buffer, at: number, parts: readonly string[], separator: number): number {
+  let end = at + 4;
+  for (let i = 0; i < parts.length; i += 1) {
+    if (i > 0) {
+      into[end] = separator;
+      end += 1;
+    }
+    end += into.write(parts[i] ?? '', end, 'utf8');
+  }
+  into.writeUInt32BE(end - at - 4, at);
+  return end;
+}
+
+/** The length of String(value) for a safe integer `value` >= 0. */
+function decimalLength(value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+  return digits;
+}
+
+/** Writes String(value) (a safe integer >= 0) after its 4-byte length at `at`, as writeText would. */
+function writeDecimal(into: Buffer, at: number, value: number): number {
+  assert(Number.isSafeInteger(value) && value >= 0, 'ports and message ids are integers >= 0');
+  const length = decimalLength(value);
+  into.writeUInt32BE(length, at);
+  let rest = value;
+  for (let i = at + 4 + length - 1; i >= at + 4; i -= 1) {
+    into[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
   return at + 4 + length;
 }
 

@@ -23,6 +23,7 @@ import { LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import { decodeTxnFields, encodeTxnFields } from './txn.js';
 import { REQUEST_ID_BYTES } from './request-ids.js';
 import { decodePutDirect } from './put-decode.js';
+import { encodePutDirect } from './put-encode.js';
 import * as leaseCodec from './lease-codec.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -81,6 +82,11 @@ export interface KvCommandIdentity {
  * command's session and request id (the endpoint identifies a write without copying it).
  */
 export function encodeKvCommand(command: KvCommand, identity?: KvCommandIdentity): Uint8Array {
+  return encodePutDirect(command, identity) ?? encodeKvCommandGeneric(command, identity);
+}
+
+/** encodeKvCommand's way for every command through cbor-x (put-encode.ts writes a put's bytes directly). */
+export function encodeKvCommandGeneric(command: KvCommand, identity?: KvCommandIdentity): Uint8Array {
   const map = encodeOperation(command);
   map['time'] = command.timeMs;
   const session = identity === undefined ? command.session : identity.session;

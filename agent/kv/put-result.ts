@@ -10,6 +10,7 @@
  * writes them). The reader takes exactly that shape and gives null for anything else, which the
  * generic decoder then reads with its checks and messages.
  */
+import { assert } from '../../contracts/assert.js';
 import type { KvPutResult } from './types.js';
 
 const FIELD_TYPE_PUT = Uint8Array.from([0x64, ...asciiBytes('type'), 0x63, ...asciiBytes('put')]);
@@ -23,6 +24,14 @@ const INTEGER_BYTES_MAX = 9;
 
 function asciiBytes(text: string): number[] {
   return Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** How many bytes integer `value` (a safe integer >= 0) takes as cbor-x writes it. */
+function integerBytes(value: number): number {
+  if (value < 24) return 1;
+  if (value < 0x100) return 2;
+  if (value < 0x10000) return 3;
+  return value < 0x100000000 ? 5 : INTEGER_BYTES_MAX;
 }
 
 /** The bytes of integer `value` (a safe integer >= 0) as cbor-x writes it, into `out` at `at`; returns the end. */
@@ -42,27 +51,31 @@ function writeInteger(out: Uint8Array, at: number, value: number): number {
     out[at + 2] = value & 0xff;
     return at + 3;
   }
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   if (value < 0x100000000) {
     out[at] = 0x1a;
-    view.setUint32(at + 1, value);
+    out[at + 1] = value >>> 24;
+    out[at + 2] = (value >>> 16) & 0xff;
+    out[at + 3] = (value >>> 8) & 0xff;
+    out[at + 4] = value & 0xff;
     return at + 5;
   }
   out[at] = 0xfb;
-  view.setFloat64(at + 1, value);
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat64(at + 1, value);
   return at + 9;
 }
 
 /**
  * The encoding of `{type: 'put', rev: revision, prev: null[, srev: storeRevision]}`, or null when
- * a revision is not a safe integer >= 0 (the generic encoder then writes whatever it writes).
+ * a revision is not a safe integer >= 0 (the generic encoder then writes whatever it writes). One
+ * allocation, of exactly the encoding's length: every replica encodes the result of every write. A plain
+ * Uint8Array, never a Buffer: the sessions keep it as it is (sessions.ts retainedBytes).
  */
 export function encodePutResultDirect(revision: number, storeRevision: number | undefined): Uint8Array | null {
   if (!Number.isSafeInteger(revision) || revision < 0) return null;
   if (storeRevision !== undefined && (!Number.isSafeInteger(storeRevision) || storeRevision < 0)) return null;
-  const out = new Uint8Array(
-    3 + FIELD_TYPE_PUT.length + FIELD_REV.length + FIELD_PREV_NULL.length + FIELD_SREV.length + 2 * INTEGER_BYTES_MAX,
-  );
+  let length = 3 + FIELD_TYPE_PUT.length + FIELD_REV.length + integerBytes(revision) + FIELD_PREV_NULL.length;
+  if (storeRevision !== undefined) length += FIELD_SREV.length + integerBytes(storeRevision);
+  const out = new Uint8Array(length);
   out[0] = MAP16;
   out[2] = storeRevision === undefined ? 3 : 4;
   let at = 3;
@@ -76,26 +89,35 @@ export function encodePutResultDirect(revision: number, storeRevision: number | 
     out.set(FIELD_SREV, at);
     at = writeInteger(out, at + FIELD_SREV.length, storeRevision);
   }
-  return out.slice(0, at);
+  assert(at === length, 'a put result fills its bytes');
+  return out;
 }
 
-/** Reads an unsigned integer item of up to 32 bits, or a float64, that is a safe integer >= 0; null if not. */
-function readInteger(bytes: Uint8Array, at: number): { value: number; end: number } | null {
+/** Where the integer item read last ended (readInteger's second result; no object per read). */
+let integerEnd = 0;
+
+/**
+ * Reads an unsigned integer item of up to 32 bits, or a float64, that is a safe integer >= 0, and
+ * sets integerEnd past it; -1 if there is none.
+ */
+function readInteger(bytes: Uint8Array, at: number): number {
   const head = bytes[at];
-  if (head === undefined) return null;
-  if (head < 24) return { value: head, end: at + 1 };
+  if (head === undefined) return -1;
+  if (head < 24) {
+    integerEnd = at + 1;
+    return head;
+  }
   const width = head === 0x18 ? 1 : head === 0x19 ? 2 : head === 0x1a ? 4 : head === 0xfb ? 8 : 0;
-  if (width === 0 || at + 1 + width > bytes.length) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at + 1, width);
-  const value =
-    width === 1
-      ? view.getUint8(0)
-      : width === 2
-        ? view.getUint16(0)
-        : width === 4
-          ? view.getUint32(0)
-          : view.getFloat64(0);
-  return Number.isSafeInteger(value) && value >= 0 ? { value, end: at + 1 + width } : null;
+  if (width === 0 || at + 1 + width > bytes.length) return -1;
+  let value: number;
+  if (width === 8) value = new DataView(bytes.buffer, bytes.byteOffset + at + 1, width).getFloat64(0);
+  else {
+    value = 0;
+    for (let i = 1; i <= width; i += 1) value = value * 256 + (bytes[at + i] ?? 0);
+  }
+  if (!Number.isSafeInteger(value) || value < 0) return -1;
+  integerEnd = at + 1 + width;
+  return value;
 }
 
 /** True when `bytes` holds `item` at `at`. */
@@ -112,12 +134,12 @@ export function decodePutResultDirect(bytes: Uint8Array): KvPutResult | null {
   if ((count !== 3 && count !== 4) || !holds(bytes, 3, FIELD_TYPE_PUT)) return null;
   let at = 3 + FIELD_TYPE_PUT.length;
   if (!holds(bytes, at, FIELD_REV)) return null;
-  const rev = readInteger(bytes, at + FIELD_REV.length);
-  if (rev === null || rev.value < 1 || !holds(bytes, rev.end, FIELD_PREV_NULL)) return null;
-  at = rev.end + FIELD_PREV_NULL.length;
-  if (count === 3) return at === bytes.length ? { type: 'put', revision: rev.value, previous: null } : null;
+  const revision = readInteger(bytes, at + FIELD_REV.length);
+  if (revision < 1 || !holds(bytes, integerEnd, FIELD_PREV_NULL)) return null;
+  at = integerEnd + FIELD_PREV_NULL.length;
+  if (count === 3) return at === bytes.length ? { type: 'put', revision, previous: null } : null;
   if (!holds(bytes, at, FIELD_SREV)) return null;
-  const srev = readInteger(bytes, at + FIELD_SREV.length);
-  if (srev === null || srev.end !== bytes.length) return null;
-  return { storeRevision: srev.value, type: 'put', revision: rev.value, previous: null };
+  const storeRevision = readInteger(bytes, at + FIELD_SREV.length);
+  if (storeRevision < 0 || integerEnd !== bytes.length) return null;
+  return { storeRevision, type: 'put', revision, previous: null };
 }

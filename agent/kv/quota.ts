@@ -73,7 +73,9 @@ function mapHeaderLength(bytes: Uint8Array): number {
 function looksLikeQuotaCommand(bytes: Uint8Array): boolean {
   const at = mapHeaderLength(bytes);
   if (at === 0 || bytes.byteLength < at + OP_QUOTA.length) return false;
-  return OP_QUOTA.every((byte, i) => bytes[at + i] === byte);
+  // A loop, not every() with a closure: every replica asks this of every command it applies.
+  for (let i = 0; i < OP_QUOTA.length; i += 1) if (bytes[at + i] !== OP_QUOTA[i]) return false;
+  return true;
 }
 
 /** Encodes the quota command that sets the cluster's quota to `quotaBytes` (0: none). */

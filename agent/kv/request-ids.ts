@@ -110,19 +110,20 @@ export class RequestIdTable {
     const key = keyOf(requestId);
     const earlier = this.records.get(key);
     if (earlier !== undefined) return { earlier, evicted: 0 };
-    let evicted = 0;
+    let evicted = false;
     if (this.records.size >= this.limits.countMax) {
       assert(this.dropOldest(), 'a full table has an oldest id');
-      evicted = 1;
+      evicted = true;
     }
-    this.add({ key, requestId: new Uint8Array(requestId), clientId, seq, usedMs: clockMs });
-    return { evicted };
+    // The key alone is kept: it is the id (keyOf and requestIdOfKey are inverses), so no copy of the id's bytes.
+    this.add({ key, clientId, seq, usedMs: clockMs });
+    return evicted ? EVICTED_ONE : EVICTED_NONE;
   }
 
   /** Every id, oldest first. */
   list(): readonly RequestIdEntry[] {
-    return this.order.slice(this.head).map(({ requestId, clientId, seq, usedMs }) => ({
-      requestId,
+    return this.order.slice(this.head).map(({ key, clientId, seq, usedMs }) => ({
+      requestId: requestIdOfKey(key),
       clientId,
       seq,
       usedMs,
@@ -135,7 +136,12 @@ export class RequestIdTable {
     this.order = [];
     this.head = 0;
     for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax))) {
-      const kept: KeptId = { key: keyOf(entry.requestId), ...entry };
+      const kept: KeptId = {
+        key: keyOf(entry.requestId),
+        clientId: entry.clientId,
+        seq: entry.seq,
+        usedMs: entry.usedMs,
+      };
       const known = this.records.get(kept.key);
       if (known === undefined) {
         this.add(kept);
@@ -157,7 +163,7 @@ export class RequestIdTable {
       assert(record !== undefined && this.records.get(record.key) === record, 'the order lists the kept ids');
       assert(record.usedMs >= usedMs, 'request ids are in log-time order');
       assert(record.usedMs <= clockMs, 'no request id was used after the log clock');
-      assert(record.requestId.byteLength === REQUEST_ID_BYTES, 'request ids have REQUEST_ID_BYTES bytes');
+      assert(record.key.length === REQUEST_ID_BYTES / 2, 'request ids have REQUEST_ID_BYTES bytes');
       usedMs = record.usedMs;
     }
   }
@@ -186,13 +192,17 @@ export class RequestIdTable {
   }
 }
 
-/** A kept id with its map key. */
-interface KeptId extends RequestIdEntry {
+/** claim's answers for a new id (frozen, shared: no object per write). */
+const EVICTED_NONE: { readonly evicted: number } = Object.freeze({ evicted: 0 });
+const EVICTED_ONE: { readonly evicted: number } = Object.freeze({ evicted: 1 });
+
+/** A kept id: its map key (which is the id, keyOf) and its record. */
+interface KeptId extends RequestRecord {
   readonly key: string;
 }
 
 /** What a dropped slot of the order array holds until it is compacted away (never read). */
-const DROPPED: KeptId = { key: '', requestId: new Uint8Array(REQUEST_ID_BYTES), clientId: '', seq: 0, usedMs: 0 };
+const DROPPED: KeptId = { key: '', clientId: '', seq: 0, usedMs: 0 };
 
 /**
  * The map key of a request id: its 16 bytes as 8 UTF-16 code units, two bytes each (one id, one
@@ -212,6 +222,18 @@ export function keyOf(requestId: Uint8Array): string {
     unitAt(requestId, 12),
     unitAt(requestId, 14),
   );
+}
+
+/** The request id whose map key is `key`: keyOf's inverse. */
+export function requestIdOfKey(key: string): Uint8Array {
+  assert(key.length === REQUEST_ID_BYTES / 2, 'request id keys have REQUEST_ID_BYTES / 2 code units');
+  const requestId = new Uint8Array(REQUEST_ID_BYTES);
+  for (let i = 0; i < key.length; i += 1) {
+    const unit = key.charCodeAt(i);
+    requestId[2 * i] = unit >>> 8;
+    requestId[2 * i + 1] = unit & 0xff;
+  }
+  return requestId;
 }
 
 /** Bytes i and i + 1 of `bytes` as one big-endian 16-bit unit. */

@@ -17,7 +17,7 @@ import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
 import { executeGet, executeList, executeOperation, LIST_BYTES_MAX, LIST_ITEMS_MAX } from './execute.js';
 import { resolveKvOptions, type KvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
-import { SessionTable, type RunResult } from './sessions.js';
+import { SessionTable, retainedBytes, type RunResult } from './sessions.js';
 import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts } from './snapshot.js';
 import type { KvSnapshotImage, KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 import { encodeKvSnapshotParts } from './snapshot-bytes.js';
@@ -230,7 +230,7 @@ export class KvStateMachine implements StateMachine {
     }
     if (claimed !== undefined) this.countRemovals('request_ids_evicted', claimed.evicted);
     const response = this.encode(this.execute(command, index));
-    if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: new Uint8Array(response) };
+    if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: retainedBytes(response) };
     const retained = encodeKvResult({
       type: 'error',
       code: 'KV_RESPONSE_NOT_RETAINED',

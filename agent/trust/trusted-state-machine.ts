@@ -98,10 +98,11 @@ export class TrustedStateMachine implements StateMachine {
     }
     if (entry.type !== 'command') return this.kv.apply(entry);
     let admin = null;
+    // One Buffer view of the command for both scans (every replica makes them for every command it applies).
+    const view = bufferOf(entry.command);
     try {
       // A cheap scan first: most commands are KV commands that do not even contain the marker.
-      if (Buffer.from(entry.command.buffer, entry.command.byteOffset, entry.command.byteLength).includes(ADMIN_MARKER))
-        admin = decodeAdminEntry(entry.command);
+      if (view.includes(ADMIN_MARKER)) admin = decodeAdminEntry(entry.command);
     } catch (error) {
       if (!(error instanceof SerializationError)) throw error;
       return this.refuse(entry, error.message);
@@ -112,7 +113,7 @@ export class TrustedStateMachine implements StateMachine {
       if (outcome.ok) this.notify(outcome.changed);
       return encodeAdminApplyResult(outcome.ok ? { ok: true } : outcome);
     }
-    const reserved = reservedKeyOf(entry.command);
+    const reserved = reservedKeyOf(entry.command, view);
     if (reserved !== null) {
       this.kv.apply({ ...entry, type: 'noop', command: NOOP });
       return encodeKvResult({
@@ -183,12 +184,17 @@ export class TrustedStateMachine implements StateMachine {
   }
 }
 
+/** `bytes` as a Buffer: itself when it is one, else a view of the same memory. */
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
  * The first reserved key a KV command names (a transaction names several), or null (not a KV
- * command, or ordinary keys only).
+ * command, or ordinary keys only); `view`: the command as a Buffer, when the caller has one.
  */
-export function reservedKeyOf(command: Uint8Array): string | null {
-  if (!Buffer.from(command.buffer, command.byteOffset, command.byteLength).includes(RESERVED_MARKER)) return null;
+export function reservedKeyOf(command: Uint8Array, view: Buffer = bufferOf(command)): string | null {
+  if (!view.includes(RESERVED_MARKER)) return null;
   try {
     return operationKeys(decodeKvCommand(command)).find(isSystemKey) ?? null;
   } catch (error) {

@@ -2,7 +2,9 @@
 // network client on virtual time: a "not leader" answer sends the same bytes to the next leader;
 // a failed forward (outcome unknown) of a write is retried only when the write carries an
 // identity the state machine deduplicates (`retryUnknown`), and when every attempt fails the
-// caller hears the unknown outcome ("may or may not have been applied"), not a later refusal.
+// caller hears the unknown outcome ("may or may not have been applied"), not a later refusal. A node that
+// leads runs a request itself first; a hand-off refusal or a lost lead sends it on as another attempt would,
+// any other refusal is the answer.
 import { strict as assert } from 'node:assert';
 import type { NodeId } from '../../../contracts/log.js';
 import type {
@@ -12,7 +14,7 @@ import type {
   ResponseFor,
 } from '../../../contracts/messages.js';
 import type { NetworkClient } from '../../../contracts/network.js';
-import { NetworkError } from '../../../contracts/errors.js';
+import { NetworkError, NotLeaderError, ProposalError } from '../../../contracts/errors.js';
 import { ForwardingClient } from '../../../agent/runtime/forwarding.js';
 import type { ForwardingHost, LeaderChange } from '../../../agent/runtime/forwarding.js';
 import { VirtualTimers } from '../../transport/virtual-timers.js';
@@ -81,6 +83,23 @@ class ScriptedClient implements NetworkClient {
   setPeers(): void {}
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** A host that leads until told otherwise, and proposes writes through `propose`. */
+class LeadingHost extends FakeHost {
+  leading = true;
+  readonly proposed: Uint8Array[] = [];
+  constructor(private readonly propose: (attempt: number) => Promise<Uint8Array>) {
+    super();
+    this.leader = 'n1';
+  }
+  override isLeader(): boolean {
+    return this.leading;
+  }
+  override submitCommand(command?: Uint8Array): Promise<Uint8Array> {
+    this.proposed.push(command ?? new Uint8Array(0));
+    return this.propose(this.proposed.length);
   }
 }
 
@@ -242,6 +261,73 @@ describe('ForwardingClient', () => {
     assert.deepEqual(
       client.sent.map((s) => s.target),
       ['n2', 'n3'],
+    );
+  });
+
+  it('runs a write here while it leads; after a hand-off refusal, the same bytes go to the next leader', async () => {
+    const timers = new VirtualTimers();
+    const host: LeadingHost = new LeadingHost(() => {
+      host.leading = false;
+      host.leader = 'n2';
+      return Promise.reject(new ProposalError('RAFT_TRANSFER', 'handing over to n2'));
+    });
+    const client = new ScriptedClient(() => OK);
+    const payload = new Uint8Array([1, 2, 3]);
+    const result = await run(timers, new ForwardingClient(host, client, timers).run('write', payload, 1000, true));
+    assert.deepEqual([...result], [42]);
+    assert.deepEqual(host.proposed, [payload]);
+    assert.deepEqual(
+      client.sent.map((s) => [s.target, s.payload === payload]),
+      [['n2', true]],
+    );
+  });
+
+  it('tries here again while a hand-off of its own lead goes on, and answers what the write gave', async () => {
+    const timers = new VirtualTimers();
+    const host = new LeadingHost((attempt) =>
+      attempt < 3
+        ? Promise.reject(new ProposalError('RAFT_TRANSFER', 'a hand-off is in progress'))
+        : Promise.resolve(new Uint8Array([7])),
+    );
+    const client = new ScriptedClient(() => OK);
+    const result = await run(
+      timers,
+      new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 1000),
+    );
+    assert.deepEqual([...result], [7]);
+    assert.equal(host.proposed.length, 3);
+    assert.equal(client.sent.length, 0);
+  });
+
+  it('throws what the leader itself refused a write with, other than a hand-off, and tries nowhere else', async () => {
+    const timers = new VirtualTimers();
+    const busy = new ProposalError('RAFT_BUSY', 'too many proposals in flight');
+    const host = new LeadingHost(() => Promise.reject(busy));
+    const client = new ScriptedClient(() => OK);
+    await assert.rejects(
+      run(timers, new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 1000, true)),
+      (e) => e === busy,
+    );
+    assert.equal(host.proposed.length, 1);
+    assert.equal(client.sent.length, 0);
+  });
+
+  it('goes to the leader it learns of after losing the lead mid-write ("not leader" here)', async () => {
+    const timers = new VirtualTimers();
+    const host: LeadingHost = new LeadingHost(() => {
+      host.leading = false;
+      host.leader = 'n3';
+      return Promise.reject(new NotLeaderError('n3', 'lost the lead'));
+    });
+    const client = new ScriptedClient(() => OK);
+    const result = await run(
+      timers,
+      new ForwardingClient(host, client, timers).run('write', new Uint8Array([1]), 1000, true),
+    );
+    assert.deepEqual([...result], [42]);
+    assert.deepEqual(
+      client.sent.map((s) => s.target),
+      ['n3'],
     );
   });
 });
