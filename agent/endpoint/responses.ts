@@ -10,6 +10,7 @@ import type { CoapResponse } from '../../transport/coap/index.js';
 import { RaftError, describeError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import type { KvErrorResult } from '../kv/index.js';
+import { decimalLength, writeDecimalDigits } from './decimal-ascii.js';
 
 /** CoAP Content-Format numbers used here (RFC 7252 §12.3). */
 export const CONTENT_FORMAT = { text: 0, octetStream: 42, json: 50 } as const;
@@ -63,36 +64,21 @@ const PUT_JSON_MIDDLE = ',"storeRevision":';
 export function revisionsJson(revision: number, storeRevision: number): Uint8Array {
   assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a safe integer >= 0');
   assert(Number.isSafeInteger(storeRevision) && storeRevision >= 0, 'a store revision is a safe integer >= 0');
-  const length = PUT_JSON_HEAD.length + PUT_JSON_MIDDLE.length + 1 + digitCount(revision) + digitCount(storeRevision);
+  const length =
+    PUT_JSON_HEAD.length + PUT_JSON_MIDDLE.length + 1 + decimalLength(revision) + decimalLength(storeRevision);
   const bytes = new Uint8Array(length);
   let at = writeAscii(bytes, 0, PUT_JSON_HEAD);
-  at = writeDecimal(bytes, at, revision);
+  at = writeDecimalDigits(bytes, at, revision);
   at = writeAscii(bytes, at, PUT_JSON_MIDDLE);
-  at = writeDecimal(bytes, at, storeRevision);
+  at = writeDecimalDigits(bytes, at, storeRevision);
   bytes[at] = 0x7d; // '}'
   assert(at + 1 === length, 'the body fills its bytes');
   return bytes;
 }
 
-function digitCount(value: number): number {
-  let digits = 1;
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-  return digits;
-}
-
 function writeAscii(into: Uint8Array, at: number, text: string): number {
   for (let i = 0; i < text.length; i += 1) into[at + i] = text.charCodeAt(i);
   return at + text.length;
-}
-
-function writeDecimal(into: Uint8Array, at: number, value: number): number {
-  const end = at + digitCount(value);
-  let rest = value;
-  for (let i = end - 1; i >= at; i -= 1) {
-    into[i] = 0x30 + (rest % 10);
-    rest = Math.floor(rest / 10);
-  }
-  return end;
 }
 
 /** The revision an ETag (If-Match value) names, or null when it is not 1 to 8 bytes. */

@@ -29,6 +29,7 @@ import { assert } from '../../contracts/assert.js';
 import type { CoapRequest } from '../../transport/coap/index.js';
 import { REQUEST_ID_BYTES } from '../kv/index.js';
 import type { KvOptions, KvSession } from '../kv/index.js';
+import { decimalLength, writeDecimalDigits } from './decimal-ascii.js';
 
 /** Client ids starting with it belong to endpoint sessions; explicit `?client=` ids may not. */
 export const IMPLICIT_CLIENT_PREFIX = '@';
@@ -294,24 +295,12 @@ function writeJoined(into: Buffer, at: number, parts: readonly string[], separat
   return end;
 }
 
-/** The length of String(value) for a safe integer `value` >= 0. */
-function decimalLength(value: number): number {
-  let digits = 1;
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-  return digits;
-}
-
 /** Writes String(value) (a safe integer >= 0) after its 4-byte length at `at`, as writeText would. */
 function writeDecimal(into: Buffer, at: number, value: number): number {
   assert(Number.isSafeInteger(value) && value >= 0, 'ports and message ids are integers >= 0');
   const length = decimalLength(value);
   into.writeUInt32BE(length, at);
-  let rest = value;
-  for (let i = at + 4 + length - 1; i >= at + 4; i -= 1) {
-    into[i] = 0x30 + (rest % 10);
-    rest = Math.floor(rest / 10);
-  }
-  return at + 4 + length;
+  return writeDecimalDigits(into, at + 4, value);
 }
 
 /** Writes `value` after its 4-byte length at `at`; returns where the next field goes. */
