@@ -79,16 +79,22 @@ export class SocketSender {
     if (!this.open) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'socket is closed'));
     this.start();
     return new Promise((resolve, reject) => {
-      this.socket.send(data, port, address, (error) => {
+      try {
+        this.socket.send(data, port, address, (error) => {
+          this.done();
+          if (error === null) resolve();
+          else
+            reject(
+              new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed: ${error.message}`, {
+                cause: error,
+              }),
+            );
+        });
+      } catch (error: unknown) {
+        // node:dgram throws for a socket closed under us before its 'close' event: no callback comes.
         this.done();
-        if (error === null) resolve();
-        else
-          reject(
-            new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed: ${error.message}`, {
-              cause: error,
-            }),
-          );
-      });
+        reject(new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed`, { cause: error }));
+      }
     });
   }
 

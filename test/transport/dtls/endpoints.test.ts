@@ -341,6 +341,24 @@ describe('DTLS client and server endpoints', function () {
     ]);
   });
 
+  it('fails a send on a socket closed under it with NET_UNREACHABLE, and still closes', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const { port } = server.localAddress();
+    await client.send(Buffer.from('ping'), '127.0.0.1', port);
+    // node:dgram throws on a closed socket until its 'close' event: each way of sending must
+    // fail without leaving a send counted, or close() would wait for it forever.
+    const failures: string[] = [];
+    const closed = crash(client);
+    const sent = client.send(Buffer.from('after'), '127.0.0.1', port);
+    client.post(Buffer.from('after'), '127.0.0.1', port, (error) => failures.push(Reflect.get(error, 'code')));
+    await rejectsWith(sent, 'NET_UNREACHABLE');
+    await closed;
+    await client.close();
+    assert.deepEqual(failures, ['NET_UNREACHABLE']);
+  });
+
   it('works over IPv6 loopback', async function () {
     const server = await DtlsServerEndpoint.listen({ host: '::1', port: 0, pskLookup: lookup }).catch(() => null);
     if (server === null) this.skip();
