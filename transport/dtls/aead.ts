@@ -112,16 +112,38 @@ export class CcmCipher {
     at: number,
     cid: Uint8Array | null = null,
   ): void {
-    assert(plaintext.length <= RECORD_PLAINTEXT_BYTES_MAX, 'record plaintext within the RFC limit');
     assert(at >= 0 && at + plaintext.length + AEAD_OVERHEAD_BYTES <= out.length, 'record fragment fits the output');
+    out.set(this.sealRecord(0, type, version, epoch, seq, plaintext, -1, cid), at);
+  }
+
+  /**
+   * A new record: `headerBytes` left for the caller's record header, then the fragment
+   * (explicit nonce, ciphertext, tag) of `plaintext`. With `innerType` other than -1 the
+   * plaintext sealed is a tls12_cid record's DTLSInnerPlaintext: `plaintext`, then that byte.
+   * The record is a view of the buffer the cipher made: no copy of the ciphertext.
+   */
+  sealRecord(
+    headerBytes: number,
+    type: number,
+    version: number,
+    epoch: number,
+    seq: number,
+    plaintext: Uint8Array,
+    innerType: number,
+    cid: Uint8Array | null,
+  ): Uint8Array {
+    const length = plaintext.length + (innerType === -1 ? 0 : 1);
+    assert(length <= RECORD_PLAINTEXT_BYTES_MAX, 'record plaintext within the RFC limit');
+    assert(innerType === -1 || (innerType > 0 && innerType <= 0xff), 'the real content type is a non-zero byte');
     assert((cid !== null) === (type === ContentType.tls12Cid), 'a CID exactly on tls12_cid records');
     writeSeq(this.nonce, FIXED_IV_BYTES, epoch, seq);
-    out.set(this.nonce.subarray(FIXED_IV_BYTES), at);
     const aad =
       cid === null
-        ? this.additionalData(epoch, seq, type, version, plaintext.length)
-        : cidAdditionalData(this.cidAad, version, epoch, seq, cid, plaintext.length);
-    this.ccm.seal(this.nonce, aad, plaintext, out, at + EXPLICIT_NONCE_BYTES);
+        ? this.additionalData(epoch, seq, type, version, length)
+        : cidAdditionalData(this.cidAad, version, epoch, seq, cid, length);
+    const record = this.ccm.sealAfter(headerBytes + EXPLICIT_NONCE_BYTES, this.nonce, aad, plaintext, innerType);
+    record.set(this.nonce.subarray(FIXED_IV_BYTES), headerBytes);
+    return record;
   }
 
   /**

@@ -3,8 +3,9 @@
  * key, instead of one `aes-128-ccm` cipher built per message: an `aes-128-ecb` cipher makes
  * the counter-mode key stream of a whole message in one call, and an `aes-128-cbc` cipher with
  * a zero IV computes the CBC-MAC in one call. The key stream that update() returns is a new
- * buffer, so the message is XORed into it in place: a sealed message is copied from it into
- * the record, and an opened one is handed out as a view of it.
+ * buffer, so the message is XORed into it in place: a sealed message is handed out as a view of
+ * it with room in front for the record header (the key stream starts a block or more in), and
+ * an opened one as a view of it.
  *
  * A CBC cipher carries its chaining value from one update() call to the next. Every CBC-MAC
  * must start from a zero IV, so the first block of each MAC input is XORed with the last
@@ -22,6 +23,8 @@ const BLOCK_BYTES = 16;
 const CCM_DATA_BYTES_MAX = 0xffff;
 /** Largest additional data: beyond it RFC 3610 §2.2 needs a longer length encoding. */
 const CCM_AAD_BYTES_MAX = 0xfeff;
+/** Most bytes a sealed message leaves in front of its ciphertext (a record's header and nonce: 53). */
+const HEADROOM_BYTES_MAX = 64;
 
 /**
  * Scratch memory shared by every instance (see the file comment for why that is safe). It grows
@@ -103,16 +106,38 @@ export class AesCcm {
 
   /** Encrypts `plaintext` into `out` at `at`: the ciphertext, then the tag. */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, at: number): void {
-    const length = plaintext.length;
+    assert(at >= 0 && at + plaintext.length + this.tagBytes <= out.length, 'sealed message fits the output');
+    out.set(this.sealAfter(0, nonce, aad, plaintext, -1), at);
+  }
+
+  /**
+   * Encrypts `plaintext`, followed by the byte `trailer` unless it is -1, into a new buffer,
+   * and returns the view of `headroom` bytes for the caller to write (a record's header), the
+   * ciphertext and the tag. The buffer is the one the key stream came in: the ciphertext is
+   * made where it is sent, with no record buffer and no copy (see keyStream's `before`).
+   */
+  sealAfter(headroom: number, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, trailer: number): Uint8Array {
+    assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
+    assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
+    const length = plaintext.length + (trailer === -1 ? 0 : 1);
     this.checkAndReserve(nonce, aad, length);
-    assert(at >= 0 && at + length + this.tagBytes <= out.length, 'sealed message fits the output');
     const start = this.prepareMac(nonce, aad, length);
     scratch.mac.set(plaintext, start);
+    if (trailer !== -1) scratch.mac[start + plaintext.length] = trailer;
     const mac = this.cbcMac(start + roundUpToBlock(length));
-    const stream = this.keyStream(nonce, length);
-    xorWords(stream, BLOCK_BYTES / 4, scratch.mac32, start / 4, roundUpToBlock(length) / 4);
-    out.set(stream.subarray(BLOCK_BYTES, BLOCK_BYTES + length), at);
-    for (let i = 0; i < this.tagBytes; i += 1) out[at + length + i] = (mac[i] ?? 0) ^ (stream[i] ?? 0);
+    // S0 is block `before`, the message's key stream follows it; the blocks before S0 and
+    // the one after the message (when the tag would not fit the last block) make room for the
+    // headroom and the tag, so that the sealed message is one view of the key stream's buffer.
+    const before = Math.max(0, Math.ceil(headroom / BLOCK_BYTES) - 1);
+    const after = roundUpToBlock(length + this.tagBytes) - roundUpToBlock(length);
+    const stream = this.keyStream(nonce, length, before, after / BLOCK_BYTES);
+    const s0 = before * BLOCK_BYTES;
+    const at = s0 + BLOCK_BYTES;
+    xorWords(stream, at / 4, scratch.mac32, start / 4, roundUpToBlock(length) / 4);
+    // The tag goes over the padding of the last block (or into the block after it); S0 is
+    // read before the caller's headroom covers it.
+    for (let i = 0; i < this.tagBytes; i += 1) stream[at + length + i] = (mac[i] ?? 0) ^ (stream[s0 + i] ?? 0);
+    return stream.subarray(at - headroom, at + length + this.tagBytes);
   }
 
   /**
@@ -127,7 +152,7 @@ export class AesCcm {
     const paddedWords = roundUpToBlock(length) / 4;
     // Decrypt through the MAC input's scratch: the ciphertext may sit at any byte offset.
     scratch.mac.set(ciphertext, start);
-    const stream = this.keyStream(nonce, length);
+    const stream = this.keyStream(nonce, length, 0, 0);
     xorWords(stream, BLOCK_BYTES / 4, scratch.mac32, start / 4, paddedWords);
     const plaintext = stream.subarray(BLOCK_BYTES, BLOCK_BYTES + length);
     // The padding after it is still zero from prepareMac().
@@ -187,18 +212,25 @@ export class AesCcm {
     return last;
   }
 
-  /** S0..Sn for a message of `length` bytes (RFC 3610 §2.3), in a new buffer. */
-  private keyStream(nonce: Uint8Array, length: number): Uint8Array {
-    const blocks = 1 + roundUpToBlock(length) / BLOCK_BYTES;
+  /**
+   * S0..Sn for a message of `length` bytes (RFC 3610 §2.3), in a new buffer, after `before`
+   * blocks and followed by `after` blocks that are not key stream of this message: they are
+   * room for the caller, E(A0) again, never sent.
+   */
+  private keyStream(nonce: Uint8Array, length: number, before: number, after: number): Uint8Array {
+    const messageBlocks = roundUpToBlock(length) / BLOCK_BYTES;
+    const blocks = before + 1 + messageBlocks + after;
+    scratch.ensure(0, blocks * BLOCK_BYTES);
     const counters = scratch.counters.subarray(0, blocks * BLOCK_BYTES);
     counters[0] = this.lengthBytes - 1;
     counters.set(nonce, 1);
     counters.fill(0, 1 + this.nonceBytes, BLOCK_BYTES);
-    // Copy A0 over every block, doubling, then set each block's counter (at most 2 bytes).
+    // Copy A0 over every block, doubling, then set each message block's counter (at most 2 bytes).
     for (let have = BLOCK_BYTES; have < counters.length; have *= 2) counters.copyWithin(have, 0, have);
-    for (let i = 1; i < blocks; i += 1) {
-      counters[i * BLOCK_BYTES + 14] = i >>> 8;
-      counters[i * BLOCK_BYTES + 15] = i & 0xff;
+    const s1 = (before + 1) * BLOCK_BYTES;
+    for (let i = 1; i <= messageBlocks; i += 1) {
+      counters[s1 + (i - 1) * BLOCK_BYTES + 14] = i >>> 8;
+      counters[s1 + (i - 1) * BLOCK_BYTES + 15] = i & 0xff;
     }
     const stream = this.keyed().ecb.update(counters);
     assert(stream.length === counters.length, 'ECB without padding returns every block');

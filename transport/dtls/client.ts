@@ -16,6 +16,7 @@ import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { resolveClientOptions } from './client-options.js';
 import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.js';
 import { AlertDescription } from './constants.js';
+import { datagramTooLarge } from './errors.js';
 import { assertNever } from '../../contracts/assert.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { ClientHandshake } from './handshake-client.js';
@@ -73,6 +74,8 @@ function networkErrorFor(end: SessionEnd, address: string, port: number): Networ
       return assertNever(end.reason, 'session end reason');
   }
 }
+
+const ignore = (): void => undefined;
 
 /** A DTLS 1.2 PSK client with one session per server. */
 export class DtlsClientEndpoint implements DatagramEndpoint {
@@ -136,19 +139,31 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
    * fails, NET_UNREACHABLE when a limit is reached, NET_TOO_LARGE for an oversized datagram.
    */
   send(data: Uint8Array, address: string, port: number): Promise<void> {
-    if (data.length > this.options.session.applicationDataBytesMax) {
-      return Promise.reject(
-        new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`),
-      );
-    }
+    if (data.length > this.options.session.applicationDataBytesMax) return Promise.reject(datagramTooLarge(data));
     const peer = this.peerFor(address, port);
     if (peer instanceof NetworkError) return Promise.reject(peer);
     if (peer.session.state === 'established') return this.sendOn(peer.session, data);
-    if (peer.queue.length >= this.options.queuedDatagramsMax) {
-      this.counters.drop('limit');
-      return Promise.reject(new NetworkError('NET_UNREACHABLE', `handshake queue for ${address}:${port} is full`));
-    }
+    if (peer.queue.length >= this.options.queuedDatagramsMax) return Promise.reject(this.queueFull(address, port));
     return new Promise((resolve, reject) => peer.queue.push({ data, waiter: { resolve, reject } }));
+  }
+
+  /**
+   * Sends like `send` without a promise (DatagramEndpoint.post): what `send` would reject with
+   * goes to `onFailure`, perhaps before `post` returns. A datagram queued behind a handshake
+   * is sent when it completes, like `send`'s.
+   */
+  post(data: Uint8Array, address: string, port: number, onFailure: (error: Error) => void): void {
+    const peer =
+      data.length > this.options.session.applicationDataBytesMax ? datagramTooLarge(data) : this.peerFor(address, port);
+    if (peer instanceof NetworkError) return onFailure(peer);
+    if (peer.session.state !== 'established') {
+      if (peer.queue.length >= this.options.queuedDatagramsMax) return onFailure(this.queueFull(address, port));
+      peer.queue.push({ data, waiter: { resolve: ignore, reject: onFailure } });
+      return;
+    }
+    const record = peer.session.sendApplicationData(data);
+    if (record === null) return onFailure(datagramTooLarge(data));
+    this.sender.post(record, peer.session.address, peer.session.port, onFailure);
   }
 
   /** Completes a handshake with `address:port` unless a session exists; rejects like `send`. */
@@ -245,6 +260,11 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     if (peer.session.state === 'closed')
       return new NetworkError('NET_UNREACHABLE', `DTLS handshake with ${address}:${port} could not start`);
     return peer;
+  }
+
+  private queueFull(address: string, port: number): NetworkError {
+    this.counters.drop('limit');
+    return new NetworkError('NET_UNREACHABLE', `handshake queue for ${address}:${port} is full`);
   }
 
   private sendOn(session: Session, data: Uint8Array): Promise<void> {

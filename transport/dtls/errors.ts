@@ -1,7 +1,18 @@
 /**
- * The errors of the DTLS component: DtlsError, a RaftError with the alert involved.
+ * The errors of the DTLS component: DtlsError, a RaftError with the alert involved, and the
+ * NetworkErrors both endpoints' sends fail with.
  */
-import { RaftError, type RaftErrorOptions } from '../../contracts/errors.js';
+import { NetworkError, RaftError, type RaftErrorOptions } from '../../contracts/errors.js';
+
+/** A send to a peer without an established session (a server cannot start one). */
+export function noSession(address: string, port: number): NetworkError {
+  return new NetworkError('NET_UNREACHABLE', `no DTLS session with ${address}:${port}`);
+}
+
+/** A datagram beyond applicationDataBytesMax (or what one record carries). */
+export function datagramTooLarge(data: Uint8Array): NetworkError {
+  return new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`);
+}
 
 /**
  * A DTLS operating error: an alert sent or received (`DTLS_ALERT`), a failed handshake

@@ -15,7 +15,6 @@ import { CcmCipher } from './aead.js';
 import {
   AEAD_OVERHEAD_BYTES,
   ContentType,
-  EXPLICIT_NONCE_BYTES,
   DTLS_1_2,
   HANDSHAKE_HEADER_BYTES,
   RECORD_HEADER_BYTES,
@@ -24,7 +23,7 @@ import {
 } from './constants.js';
 import { timingSafeEqual } from 'node:crypto';
 import { assert } from '../../contracts/assert.js';
-import { parseInnerPlaintext, writeInnerPlaintext } from './connection-id.js';
+import { parseInnerPlaintext } from './connection-id.js';
 import type { ConnectionIds } from './connection-id.js';
 import { fragmentHandshakeMessage } from './fragments.js';
 import type { HandshakeMessage } from './fragments.js';
@@ -185,24 +184,23 @@ export class RecordLayer {
     if (epoch === 0) return encodeRecord(type, version, 0, seq, content);
     assert(this.write1 !== null, 'epoch 1 has keys before it is written');
     const cid = this.cids.write;
-    if (cid !== null) {
-      // The DTLSInnerPlaintext is written where its ciphertext goes and sealed in place (the
-      // cipher copies its input before it writes): one buffer per record, as below.
-      const innerBytes = content.length + 1;
-      const fragmentBytes = innerBytes + AEAD_OVERHEAD_BYTES;
-      const at = RECORD_HEADER_BYTES + cid.length;
-      const record = new Uint8Array(at + fragmentBytes);
-      writeRecordHeader(record, ContentType.tls12Cid, version, 1, seq, fragmentBytes, cid);
-      const inner = record.subarray(at + EXPLICIT_NONCE_BYTES, at + EXPLICIT_NONCE_BYTES + innerBytes);
-      writeInnerPlaintext(inner, type, content);
-      this.write1.seal(ContentType.tls12Cid, version, 1, seq, inner, record, at, cid);
-      return record;
-    }
-    // Sealed straight into the record: one buffer per record, handed to the socket.
-    const fragmentBytes = content.length + AEAD_OVERHEAD_BYTES;
-    const record = new Uint8Array(RECORD_HEADER_BYTES + fragmentBytes);
-    writeRecordHeader(record, type, version, 1, seq, fragmentBytes);
-    this.write1.seal(type, version, 1, seq, content, record, RECORD_HEADER_BYTES);
+    // A record to a peer with a CID is a tls12_cid record, its real type inside the encrypted
+    // DTLSInnerPlaintext (content, type, no padding). The cipher leaves room for the header in
+    // front of the fragment it makes: one buffer per record, handed to the socket.
+    const recordType = cid === null ? type : ContentType.tls12Cid;
+    const innerBytes = content.length + (cid === null ? 0 : 1);
+    const headerBytes = RECORD_HEADER_BYTES + (cid === null ? 0 : cid.length);
+    const record = this.write1.sealRecord(
+      headerBytes,
+      recordType,
+      version,
+      1,
+      seq,
+      content,
+      cid === null ? -1 : type,
+      cid,
+    );
+    writeRecordHeader(record, recordType, version, 1, seq, innerBytes + AEAD_OVERHEAD_BYTES, cid);
     return record;
   }
 

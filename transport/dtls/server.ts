@@ -19,11 +19,11 @@
  */
 import type { Socket } from 'node:dgram';
 import type { Timers } from '../../contracts/clock.js';
-import { NetworkError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
+import { datagramTooLarge, noSession } from './errors.js';
 import {
   IdleSweeper,
   RateLimiter,
@@ -144,19 +144,26 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
    * from there: it goes to where the session is now); rejects with NET_UNREACHABLE without one.
    */
   send(data: Uint8Array, address: string, port: number): Promise<void> {
-    const key = peerKey(address, port);
-    // A session that moved since the request came is found under its previous address too.
-    const session = (this.sessions.get(key) ?? this.movedFrom.get(key))?.session;
-    if (this.closed || session === undefined) {
-      return Promise.reject(new NetworkError('NET_UNREACHABLE', `no DTLS session with ${address}:${port}`));
-    }
+    const session = this.sessionTo(address, port);
+    if (session === undefined) return Promise.reject(noSession(address, port));
     const record = session.sendApplicationData(data);
-    if (record === null) {
-      return Promise.reject(
-        new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds applicationDataBytesMax`),
-      );
-    }
+    if (record === null) return Promise.reject(datagramTooLarge(data));
     return this.sender.sendAwaited(record, session.address, session.port);
+  }
+
+  /** `send` without a promise (DatagramEndpoint.post): its rejection goes to `onFailure`. */
+  post(data: Uint8Array, address: string, port: number, onFailure: (error: Error) => void): void {
+    const session = this.sessionTo(address, port);
+    if (session === undefined) return onFailure(noSession(address, port));
+    const record = session.sendApplicationData(data);
+    if (record === null) return onFailure(datagramTooLarge(data));
+    this.sender.post(record, session.address, session.port, onFailure);
+  }
+
+  /** The established session with `address:port`, or the one that moved from there (since a request came). */
+  private sessionTo(address: string, port: number): Session | undefined {
+    const key = peerKey(address, port);
+    return this.closed ? undefined : (this.sessions.get(key) ?? this.movedFrom.get(key))?.session;
   }
 
   onMessage(handler: DatagramHandler): void {

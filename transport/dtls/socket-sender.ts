@@ -11,6 +11,11 @@ export class SocketSender {
   private inflight = 0;
   private drained: (() => void)[] = [];
   private open = true;
+  /** The socket's callback of fire-and-forget sends (one for every send, not one per send). */
+  private readonly sent = (): void => this.done();
+  /** The last `onFailure` given to `post`, and the socket callback made for it. */
+  private postFailure: ((error: Error) => void) | null = null;
+  private postCallback: (error: Error | null) => void = () => undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -33,7 +38,40 @@ export class SocketSender {
   send(data: Uint8Array, address: string, port: number): void {
     if (!this.open) return;
     this.start();
-    this.socket.send(data, port, address, () => this.done());
+    try {
+      this.socket.send(data, port, address, this.sent);
+    } catch {
+      // node:dgram throws for a bad port or a socket it has closed: nothing left, nothing to wait for.
+      this.done();
+    }
+  }
+
+  /**
+   * Sends without a promise (DatagramEndpoint.post): a failure reaches `onFailure` as the
+   * NET_UNREACHABLE `sendAwaited` would reject with, perhaps before `post` returns. The socket's
+   * callback is made once per `onFailure`, not once per datagram.
+   */
+  post(data: Uint8Array, address: string, port: number, onFailure: (error: Error) => void): void {
+    if (!this.open) return onFailure(new NetworkError('NET_UNREACHABLE', 'socket is closed'));
+    this.start();
+    try {
+      this.socket.send(data, port, address, this.postCallbackOf(onFailure));
+    } catch (error: unknown) {
+      this.done();
+      onFailure(new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed`, { cause: error }));
+    }
+  }
+
+  private postCallbackOf(onFailure: (error: Error) => void): (error: Error | null) => void {
+    if (this.postFailure !== onFailure) {
+      this.postFailure = onFailure;
+      this.postCallback = (error) => {
+        this.done();
+        if (error !== null)
+          onFailure(new NetworkError('NET_UNREACHABLE', `send failed: ${error.message}`, { cause: error }));
+      };
+    }
+    return this.postCallback;
   }
 
   /** Sends and resolves once the socket took the datagram; rejects with NET_UNREACHABLE on error. */
@@ -41,16 +79,22 @@ export class SocketSender {
     if (!this.open) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'socket is closed'));
     this.start();
     return new Promise((resolve, reject) => {
-      this.socket.send(data, port, address, (error) => {
+      try {
+        this.socket.send(data, port, address, (error) => {
+          this.done();
+          if (error === null) resolve();
+          else
+            reject(
+              new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed: ${error.message}`, {
+                cause: error,
+              }),
+            );
+        });
+      } catch (error: unknown) {
+        // node:dgram throws for a socket closed under us before its 'close' event: no callback comes.
         this.done();
-        if (error === null) resolve();
-        else
-          reject(
-            new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed: ${error.message}`, {
-              cause: error,
-            }),
-          );
-      });
+        reject(new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed`, { cause: error }));
+      }
     });
   }
 

@@ -6,7 +6,8 @@
 // additional data, over sequences of messages on several instances interleaved (which is what
 // would show a CBC chaining value or the shared scratch leaking from one message to the next);
 // and it rejects every single-bit change of nonce, additional data, ciphertext or tag,
-// returning no plaintext.
+// returning no plaintext. sealAfter (a record's header room in front, a trailing inner type
+// byte) gives the same bytes as node:crypto after the room it leaves.
 import { strict as assert } from 'node:assert';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import fc from 'fast-check';
@@ -400,6 +401,38 @@ describe('AES-CCM on long-lived ciphers', () => {
         },
       ),
       fcParams(100, 'ccm interleaved'),
+    );
+  });
+
+  it('property: sealAfter gives headroom, then node:crypto aes-128-ccm of the plaintext and its trailer byte', () => {
+    // The record layer seals into the key stream's own buffer, leaving room for the record
+    // header in front; a later message must not touch an earlier one's bytes.
+    const caseArb = fc.record({
+      message: messageArb(fc.constant(12), fc.constant(8)),
+      headroom: fc.nat({ max: 64 }),
+      trailer: fc.integer({ min: -1, max: 255 }),
+    });
+    fc.assert(
+      fc.property(fc.array(caseArb, { minLength: 1, maxLength: 4 }), (cases) => {
+        const key = cases[0]?.message.key ?? new Uint8Array(16);
+        const ccm = new AesCcm(key, 12, 8);
+        const earlier: [Uint8Array, string][] = [];
+        for (const { message: m, headroom, trailer } of cases) {
+          const plaintext = trailer === -1 ? m.plaintext : Buffer.concat([m.plaintext, Uint8Array.of(trailer)]);
+          const sealed = ccm.sealAfter(headroom, m.nonce, m.aad, m.plaintext, trailer);
+          assert.equal(sealed.length, headroom + plaintext.length + 8);
+          sealed.fill(0xa5, 0, headroom);
+          const expected = toHex(nodeSeal(key, m.nonce, m.aad, plaintext, 8));
+          assert.equal(toHex(sealed.subarray(headroom)), expected);
+          assert.equal(
+            toHex(open(ccm, m.nonce, m.aad, sealed.subarray(headroom), 8) ?? new Uint8Array([1])),
+            toHex(plaintext),
+          );
+          earlier.push([sealed, toHex(sealed)]);
+        }
+        for (const [sealed, copy] of earlier) assert.equal(toHex(sealed), copy);
+      }),
+      fcParams(200, 'ccm sealAfter'),
     );
   });
 

@@ -2,7 +2,8 @@
 // authenticated identity, many concurrent sessions, handshake fragmentation, wrong keys and
 // unknown or revoked identities failing with NET_AUTH, a silent server failing with
 // NET_TIMEOUT after the retransmissions (virtual clock), close_notify, idle expiry (virtual
-// clock), a restarted server being noticed, and the size and queue limits.
+// clock), a restarted server being noticed, and the size and queue limits; `post` (no promise)
+// delivers the same and reports each failure a send would reject with to its onFailure.
 import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../contracts/errors.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
@@ -299,6 +300,63 @@ describe('DTLS client and server endpoints', function () {
     await rejectsWith(client.send(Buffer.from('3'), '127.0.0.1', port), 'NET_UNREACHABLE');
     await Promise.all(queued);
     await rejectsWith(server.send(Buffer.from('x'), '127.0.0.1', 9), 'NET_UNREACHABLE');
+  });
+
+  it('posts without a promise both ways, giving each failure send would reject with to its onFailure', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup, applicationDataBytesMax: 100 });
+    const { port } = server.localAddress();
+    const failures: [string, string][] = [];
+    const onFailure =
+      (who: string) =>
+      (error: Error): void =>
+        void failures.push([who, Reflect.get(error, 'code')]);
+    server.onMessage((data, peer) => {
+      // The answer to the datagram queued behind the handshake, and a refused oversized one.
+      server.post(Buffer.concat([Buffer.from('re:'), data]), peer.address, peer.port, onFailure('answer'));
+      server.post(new Uint8Array(101), peer.address, peer.port, onFailure('server oversized'));
+    });
+    const client = await startClient(cleanup, {
+      identity: 'node-a',
+      psk: key,
+      applicationDataBytesMax: 100,
+      queuedDatagramsMax: 1,
+    });
+    const inbox = new Inbox(client);
+    client.post(new Uint8Array(101), '127.0.0.1', port, onFailure('client oversized'));
+    client.post(Buffer.from('1'), '127.0.0.1', port, onFailure('queued'));
+    client.post(Buffer.from('2'), '127.0.0.1', port, onFailure('queue full'));
+    await inbox.waitFor('re:1');
+    client.post(Buffer.from('3'), '127.0.0.1', port, onFailure('established'));
+    await inbox.waitFor('re:3');
+    server.post(Buffer.from('x'), '127.0.0.1', 9, onFailure('no session'));
+    await client.close();
+    client.post(Buffer.from('4'), '127.0.0.1', port, onFailure('closed'));
+    assert.deepEqual(failures, [
+      ['client oversized', 'NET_TOO_LARGE'],
+      ['queue full', 'NET_UNREACHABLE'],
+      ['server oversized', 'NET_TOO_LARGE'],
+      ['server oversized', 'NET_TOO_LARGE'],
+      ['no session', 'NET_UNREACHABLE'],
+      ['closed', 'NET_UNREACHABLE'],
+    ]);
+  });
+
+  it('fails a send on a socket closed under it with NET_UNREACHABLE, and still closes', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const { port } = server.localAddress();
+    await client.send(Buffer.from('ping'), '127.0.0.1', port);
+    // node:dgram throws on a closed socket until its 'close' event: each way of sending must
+    // fail without leaving a send counted, or close() would wait for it forever.
+    const failures: string[] = [];
+    const closed = crash(client);
+    const sent = client.send(Buffer.from('after'), '127.0.0.1', port);
+    client.post(Buffer.from('after'), '127.0.0.1', port, (error) => failures.push(Reflect.get(error, 'code')));
+    await rejectsWith(sent, 'NET_UNREACHABLE');
+    await closed;
+    await client.close();
+    assert.deepEqual(failures, ['NET_UNREACHABLE']);
   });
 
   it('works over IPv6 loopback', async function () {
