@@ -3,7 +3,7 @@
  * messages it sends (RFC 7252 §5; Block1 and Block2 of RFC 7959; Request-Tag of RFC 9175)
  * and what each response it receives means for it. The client (client.ts) owns the timers,
  * the endpoint and the lookup tables; this file decides what to send next. It also holds the
- * types the client answers with (where a request goes, the counters) and the token lookup key.
+ * types the client answers with (where a request goes, the counters).
  */
 import type { TimerHandle } from '../../contracts/clock.js';
 import { NetworkError, describeError } from '../../contracts/errors.js';
@@ -48,7 +48,7 @@ export interface CoapClientResponse {
 }
 
 /** Options a response may carry that this client understands (critical ones matter). */
-const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
+export const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
   CoapOption.ETag,
   CoapOption.Observe,
   CoapOption.LocationPath,
@@ -185,6 +185,11 @@ export class ClientExchange {
     const mode = this.qblock1Servers?.modeOf(this.peerKey) ?? 'off';
     if (mode === 'off') return null;
     return new QBlock1Sender(this.body, CoapOption.QBlock1, blockSizeOf(this.szx), mode === 'probe');
+  }
+
+  /** True while the next response message may be the whole answer: no Block2 transfer or Q-Block1 set under way. */
+  get awaitsWholeResponse(): boolean {
+    return this.firstResponse === null && this.qblock === null;
   }
 
   /** True when `peer` is the endpoint this request went to. */
@@ -379,21 +384,8 @@ function failed(code: 'NET_REJECTED' | 'NET_TOO_LARGE', message: string): Exchan
 
 export type { CoapClientStats, CoapTarget } from './client-types.js';
 
-/** The lookup key of one of our tokens: its first four bytes. */
-export function tokenIdOf(token: Uint8Array): number {
-  return (((token[0] ?? 0) << 24) | ((token[1] ?? 0) << 16) | ((token[2] ?? 0) << 8) | (token[3] ?? 0)) >>> 0;
-}
-
 /** Endpoint failures: a NetworkError (a refused DTLS handshake) as is, anything else as unreachable. */
 export function asNetworkError(error: unknown): NetworkError {
   if (error instanceof NetworkError) return error;
   return new NetworkError('NET_UNREACHABLE', `send failed: ${describeError(error)}`, { cause: error });
-}
-
-/** An 8-byte token: the 32-bit lookup key, then 32 random bits. */
-export function tokenOf(tokenId: number, random: number): Uint8Array {
-  const token = Buffer.allocUnsafe(8);
-  token.writeUInt32BE(tokenId >>> 0, 0);
-  token.writeUInt32BE(random >>> 0, 4);
-  return token;
 }

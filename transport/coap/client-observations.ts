@@ -14,7 +14,8 @@ import { sameBytes } from './duplicate-cache.js';
 import type { CoapClientResponse, CoapTarget } from './client-exchange.js';
 import type { CoapMessage } from './message.js';
 import { firstOption, uintOption } from './options.js';
-import { tokenIdOf, toResponse, type CoapClientRequest } from './client-exchange.js';
+import { toResponse, type CoapClientRequest } from './client-exchange.js';
+import { tokenIdOf } from './client-types.js';
 
 /** Most observations one client holds. */
 export const OBSERVATIONS_MAX = 64;

@@ -14,8 +14,6 @@ import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import {
   ClientExchange,
-  tokenIdOf,
-  tokenOf,
   asNetworkError,
   type CoapClientRequest,
   type CoapClientResponse,
@@ -27,7 +25,10 @@ import {
 import { CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
-import { decodeMessage, encodeMessage, type CoapMessage } from './message.js';
+import { decodeMessage, encodeMessage } from './message.js';
+import { MessageReader, OptionCursor } from './message-reader.js';
+import { matchedExchange, readWholeResponse } from './client-response.js';
+import { closeWhenOpen, requestRefusal, tokenIdOf, tokenOf } from './client-types.js';
 import { cachedUriPathOption, szxOf } from './options.js';
 import { QBlock1Servers } from './client-qblock.js';
 import { RetransmissionTimeouts } from './retransmission.js';
@@ -45,10 +46,11 @@ export interface CoapClientDeps {
   readonly timers: Timers;
   /** Tokens and retransmission jitter. */
   readonly prng: Prng;
+  /** False: every datagram is decoded the general way (for the tests of client-response.ts). Default true. */
+  readonly readDirect?: boolean;
 }
 
-/** Most requests outstanding to all peers: each holds a 16-bit message id, unique while it may be ACKed (§4.4). */
-export const OUTSTANDING_TOTAL_MAX = 32_768;
+export { OUTSTANDING_TOTAL_MAX } from './client-types.js';
 
 const EMPTY = new Uint8Array(0);
 /** Most cached Uri-Path encodings. */
@@ -81,6 +83,10 @@ export class CoapClient {
   private nextMessageId: number;
   /** Encoded Uri-Path options by segment: RPC paths repeat. */
   private readonly uriPath = cachedUriPathOption(SEGMENT_CACHE_MAX);
+  /** Read every datagram (onDatagram); reused, so a whole response costs no option objects. */
+  private readonly reader = new MessageReader();
+  private readonly cursor = new OptionCursor();
+  private readonly readDirect: boolean;
 
   constructor(
     private readonly deps: CoapClientDeps,
@@ -92,6 +98,7 @@ export class CoapClient {
     // RFC 7252 §4.4: start message ids at a random value.
     this.nextTokenId = deps.prng.nextUint32();
     this.nextMessageId = deps.prng.nextUint32() & 0xffff;
+    this.readDirect = deps.readDirect ?? true;
   }
 
   /** The largest request body sent whole, in one message (CoapClientOptions.wholeBodyBytesMax). */
@@ -115,20 +122,12 @@ export class CoapClient {
     const deadlineMs = this.deps.timers.nowMs() + timeoutMs;
     if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'coap client is closed'));
     const body = request.payload ?? new Uint8Array(0);
-    if (body.length > this.options.bodyBytesMax) {
-      const text = `request body of ${body.length} bytes exceeds bodyBytesMax ${this.options.bodyBytesMax}`;
-      return Promise.reject(new NetworkError('NET_TOO_LARGE', text));
-    }
     const peerKey = `${target.address}|${target.port}`;
     const count = this.outstanding.get(peerKey) ?? 0;
-    if (count >= this.options.outstandingPerPeerMax || this.byToken.size >= OUTSTANDING_TOTAL_MAX) {
-      this.stats.refusedOutstanding += 1;
-      const bound =
-        count >= this.options.outstandingPerPeerMax
-          ? `outstandingPerPeerMax (${this.options.outstandingPerPeerMax})`
-          : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
-      const text = `${bound} requests already outstanding, to ${target.address}:${target.port}`;
-      return Promise.reject(new NetworkError('NET_REJECTED', text));
+    const refusal = requestRefusal(body.length, count, this.byToken.size, this.options, target);
+    if (refusal !== null) {
+      if (refusal.code === 'NET_REJECTED') this.stats.refusedOutstanding += 1;
+      return Promise.reject(refusal);
     }
     this.outstanding.set(peerKey, count + 1);
     this.stats.requests += 1;
@@ -162,16 +161,7 @@ export class CoapClient {
     const opening = this.endpoint;
     this.endpoint = null;
     this.openedEndpoint = null;
-    if (opening === null) return;
-    let endpoint: DatagramEndpoint;
-    try {
-      endpoint = await opening;
-    } catch (error: unknown) {
-      // The endpoint never opened, so there is nothing to close.
-      if (error instanceof NetworkError) return;
-      throw error;
-    }
-    await endpoint.close();
+    if (opening !== null) await closeWhenOpen(opening);
   }
 
   private newExchange(
@@ -302,7 +292,23 @@ export class CoapClient {
     this.send(exchange);
   }
 
+  /** A whole response or an empty message is read in place (client-response.ts); others go to onMessage. */
   private onDatagram(data: Uint8Array, peer: DatagramPeer): void {
+    const reader = this.reader;
+    if (!this.readDirect || !reader.read(data)) return this.onMessage(data, peer);
+    if (reader.code === 0) return this.onEmpty(reader.type, reader.messageId, peer);
+    const exchange = matchedExchange(reader, peer, this.byToken);
+    const response =
+      exchange !== undefined && exchange.awaitsWholeResponse ? readWholeResponse(reader, this.cursor, peer) : null;
+    if (exchange === undefined || response === null) return this.onMessage(data, peer);
+    const { type, messageId } = reader;
+    if (type === CoapType.ACK) this.timeouts.answered(exchange, this.deps.timers.nowMs());
+    // A separate response (RFC 7252 §5.2.2) is acknowledged.
+    if (type === CoapType.CON) this.sendEmpty(CoapType.ACK, messageId, peer);
+    this.onStep(exchange, { kind: 'done', response });
+  }
+
+  private onMessage(data: Uint8Array, peer: DatagramPeer): void {
     const decoded = decodeMessage(data);
     if (!decoded.ok) {
       this.stats.ignored += 1;
@@ -310,7 +316,7 @@ export class CoapClient {
       return;
     }
     const message = decoded.message;
-    if (message.code === 0) return this.onEmpty(message, peer);
+    if (message.code === 0) return this.onEmpty(message.type, message.messageId, peer);
     const codeClass = codeClassOf(message.code);
     const exchange =
       codeClass >= 2 && codeClass <= 5 && message.token.length === 8
@@ -336,13 +342,13 @@ export class CoapClient {
     this.onStep(exchange, exchange.onResponse(message, peer));
   }
 
-  private onEmpty(message: CoapMessage, peer: DatagramPeer): void {
-    const exchange = this.byMessageId.get(message.messageId);
-    if (message.type === CoapType.CON) return this.sendEmpty(CoapType.RST, message.messageId, peer);
+  private onEmpty(type: CoapType, messageId: number, peer: DatagramPeer): void {
+    const exchange = this.byMessageId.get(messageId);
+    if (type === CoapType.CON) return this.sendEmpty(CoapType.RST, messageId, peer);
     if (exchange === undefined || !exchange.isFrom(peer)) return;
-    if (message.type === CoapType.ACK) this.timeouts.answered(exchange, this.deps.timers.nowMs());
-    if (message.type === CoapType.ACK) exchange.acknowledged = true;
-    if (message.type === CoapType.RST)
+    if (type === CoapType.ACK) this.timeouts.answered(exchange, this.deps.timers.nowMs());
+    if (type === CoapType.ACK) exchange.acknowledged = true;
+    if (type === CoapType.RST)
       this.fail(exchange, new NetworkError('NET_REJECTED', `${peer.address}:${peer.port} reset the request`));
   }
 

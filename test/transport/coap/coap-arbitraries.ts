@@ -45,7 +45,7 @@ const READ_OPTIONS: readonly number[] = [
   CoapOption.RequestTag,
 ];
 
-const option: fc.Arbitrary<CoapOptionValue> = fc.record({
+export const option: fc.Arbitrary<CoapOptionValue> = fc.record({
   number: fc.oneof(
     { weight: 6, arbitrary: fc.constantFrom(...READ_OPTIONS) },
     { weight: 4, arbitrary: fc.constantFrom(...OPTION_NUMBERS) },
