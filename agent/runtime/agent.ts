@@ -317,6 +317,7 @@ async function buildNode(
       membership,
       observer,
       witnessView: AGENT_WITNESS_VIEW,
+      deferReady: setImmediate,
       ...(diskGuard === null ? {} : { writeGate: diskGuard }),
       ...(parts.probe === undefined ? {} : { latencyProbe: parts.probe }),
       ...(config.cluster === null

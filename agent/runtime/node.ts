@@ -230,7 +230,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.ticks?.rearm();
     if (this.readyScheduled || this.processing || !this.running) return;
     this.readyScheduled = true;
-    queueMicrotask(() => {
+    (this.deps.deferReady ?? queueMicrotask)(() => {
       this.readyScheduled = false;
       void this.processReadies();
     });
