@@ -12,6 +12,7 @@ import { NetworkError } from '../contracts/errors.js';
 import { assert } from '../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from './datagram.js';
 import { literalLookup } from './literal-lookup.js';
+import { PostCallbacks } from './post-callbacks.js';
 
 /** Options of a UDP endpoint. */
 export interface UdpEndpointOptions {
@@ -41,9 +42,8 @@ export class UdpEndpoint implements DatagramEndpoint {
   private handler: DatagramHandler | null = null;
   private closed = false;
   private errors = 0;
-  /** The last `onFailure` given to `post`, and the socket callback made for it. */
-  private postFailure: ((error: Error) => void) | null = null;
-  private postCallback: (error: Error | null) => void = () => undefined;
+  /** The socket callbacks of `post`. */
+  private readonly postCallbacks = new PostCallbacks('udp send');
 
   private constructor(
     private readonly socket: Socket,
@@ -130,22 +130,11 @@ export class UdpEndpoint implements DatagramEndpoint {
       );
     const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
     try {
-      this.socket.send(data, port, to, this.postCallbackOf(onFailure));
+      this.socket.send(data, port, to, this.postCallbacks.of(onFailure));
     } catch (error: unknown) {
       // node:dgram throws for a bad port or a socket it has closed; send's promise rejects then.
       onFailure(new NetworkError('NET_UNREACHABLE', `udp send to ${address}:${port} failed`, { cause: error }));
     }
-  }
-
-  private postCallbackOf(onFailure: (error: Error) => void): (error: Error | null) => void {
-    if (this.postFailure !== onFailure) {
-      this.postFailure = onFailure;
-      this.postCallback = (error) => {
-        if (error !== null)
-          onFailure(new NetworkError('NET_UNREACHABLE', `udp send failed: ${error.message}`, { cause: error }));
-      };
-    }
-    return this.postCallback;
   }
 
   onMessage(handler: DatagramHandler): void {

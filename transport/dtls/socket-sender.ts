@@ -5,6 +5,7 @@
 import type { Socket } from 'node:dgram';
 import { NetworkError } from '../../contracts/errors.js';
 import type { StatsCounters } from './stats.js';
+import { PostCallbacks } from '../post-callbacks.js';
 
 /** Sends datagrams and counts the sends not yet completed. */
 export class SocketSender {
@@ -13,9 +14,8 @@ export class SocketSender {
   private open = true;
   /** The socket's callback of fire-and-forget sends (one for every send, not one per send). */
   private readonly sent = (): void => this.done();
-  /** The last `onFailure` given to `post`, and the socket callback made for it. */
-  private postFailure: ((error: Error) => void) | null = null;
-  private postCallback: (error: Error | null) => void = () => undefined;
+  /** The socket callbacks of `post`: each counts its send done. */
+  private readonly postCallbacks = new PostCallbacks('send', () => this.done());
 
   constructor(
     private readonly socket: Socket,
@@ -55,23 +55,11 @@ export class SocketSender {
     if (!this.open) return onFailure(new NetworkError('NET_UNREACHABLE', 'socket is closed'));
     this.start();
     try {
-      this.socket.send(data, port, address, this.postCallbackOf(onFailure));
+      this.socket.send(data, port, address, this.postCallbacks.of(onFailure));
     } catch (error: unknown) {
       this.done();
       onFailure(new NetworkError('NET_UNREACHABLE', `send to ${address}:${port} failed`, { cause: error }));
     }
-  }
-
-  private postCallbackOf(onFailure: (error: Error) => void): (error: Error | null) => void {
-    if (this.postFailure !== onFailure) {
-      this.postFailure = onFailure;
-      this.postCallback = (error) => {
-        this.done();
-        if (error !== null)
-          onFailure(new NetworkError('NET_UNREACHABLE', `send failed: ${error.message}`, { cause: error }));
-      };
-    }
-    return this.postCallback;
   }
 
   /** Sends and resolves once the socket took the datagram; rejects with NET_UNREACHABLE on error. */
