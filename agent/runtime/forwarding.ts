@@ -122,8 +122,9 @@ export class ForwardingClient {
    * next leader and goes there, so a graceful hand-off fails no client request.
    */
   run(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
-    const deadline = this.timers.nowMs() + timeoutMs;
-    const remaining = Math.floor(deadline - this.timers.nowMs());
+    const now = this.timers.nowMs();
+    const deadline = now + timeoutMs;
+    const remaining = Math.floor(deadline - now);
     if (remaining <= 0 || !this.host.isRunning() || !this.host.isLeader())
       return this.attempts(kind, payload, deadline, retryUnknown, null);
     // The common case, this node leads: the first attempt runs here as the loop's would, without the loop's async
