@@ -203,11 +203,11 @@ export class Session {
     }
   }
 
-  /** Seals one application datagram into a record; null when it exceeds applicationDataBytesMax. */
-  sendApplicationData(data: Uint8Array): Uint8Array | null {
+  /** Seals one application datagram into a record's parts (RecordLayer.sealParts); null: over the limit. */
+  sendApplicationData(data: Uint8Array): Uint8Array[] | null {
     assert(this.state === 'established', 'application data only on an established session');
     if (data.length > Math.min(this.host.options.applicationDataBytesMax, this.records.contentBytesMax())) return null;
-    return this.records.seal(ContentType.applicationData, 1, data);
+    return this.records.sealParts(ContentType.applicationData, 1, data);
   }
 
   /** Closes the session from this side, sending close_notify when it is established. */
