@@ -26,6 +26,7 @@ import { AesCcm } from './ccm.js';
 const TAG_BYTES = 8;
 const NONCE_BYTES = FIXED_IV_BYTES + EXPLICIT_NONCE_BYTES;
 const AAD_BYTES = 13;
+const NO_BYTES = new Uint8Array(0);
 /** Additional data of a tls12_cid record without its CID (RFC 9146 §5). */
 const CID_AAD_FIXED_BYTES = 23;
 
@@ -125,7 +126,8 @@ export class CcmCipher {
    * caller's record header at the start of the first part, then the fragment (explicit nonce,
    * ciphertext, tag) of `plaintext`. With `innerType` other than -1 the plaintext sealed is a
    * tls12_cid record's DTLSInnerPlaintext: `plaintext`, then that byte. The parts are views of
-   * the buffers the cipher made: no copy of the ciphertext.
+   * the buffers the cipher made: no copy of the ciphertext. `rest` follows `plaintext` in the
+   * record (before the inner type), read where it is.
    */
   sealRecord(
     headerBytes: number,
@@ -136,8 +138,9 @@ export class CcmCipher {
     plaintext: Uint8Array,
     innerType: number,
     cid: Uint8Array | null,
+    rest: Uint8Array = NO_BYTES,
   ): Uint8Array[] {
-    const length = plaintext.length + (innerType === -1 ? 0 : 1);
+    const length = plaintext.length + rest.length + (innerType === -1 ? 0 : 1);
     assert(length <= RECORD_PLAINTEXT_BYTES_MAX, 'record plaintext within the RFC limit');
     assert(innerType === -1 || (innerType > 0 && innerType <= 0xff), 'the real content type is a non-zero byte');
     assert((cid !== null) === (type === ContentType.tls12Cid), 'a CID exactly on tls12_cid records');
@@ -146,7 +149,7 @@ export class CcmCipher {
       cid === null
         ? this.additionalData(epoch, seq, type, version, length)
         : cidAdditionalData(this.cidAad, version, epoch, seq, cid, length);
-    const parts = this.ccm.sealParts(headerBytes + EXPLICIT_NONCE_BYTES, this.nonce, aad, plaintext, innerType);
+    const parts = this.ccm.sealParts(headerBytes + EXPLICIT_NONCE_BYTES, this.nonce, aad, plaintext, innerType, rest);
     parts[0]?.set(this.nonce.subarray(FIXED_IV_BYTES), headerBytes);
     return parts;
   }

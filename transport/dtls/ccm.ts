@@ -26,6 +26,7 @@ const CCM_DATA_BYTES_MAX = 0xffff;
 const CCM_AAD_BYTES_MAX = 0xfeff;
 /** Most bytes a sealed message leaves in front of its ciphertext (a record's header and nonce: 53). */
 const HEADROOM_BYTES_MAX = 64;
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Scratch memory shared by every instance (see the file comment for why that is safe). It grows
@@ -121,19 +122,28 @@ export class AesCcm {
   }
 
   /**
-   * Encrypts `plaintext`, followed by the byte `trailer` unless it is -1, into a new buffer,
-   * and returns the view of `headroom` bytes for the caller to write (a record's header), the
-   * ciphertext and the tag. The buffer is the one the key stream came in: the ciphertext is
-   * made where it is sent, with no record buffer and no copy (see keyStream's `before`).
+   * Encrypts `plaintext`, followed by `rest` and by the byte `trailer` unless it is -1, into a
+   * new buffer, and returns the view of `headroom` bytes for the caller to write (a record's
+   * header), the ciphertext and the tag. The buffer is the one the key stream came in: the
+   * ciphertext is made where it is sent, with no record buffer and no copy (see keyStream's
+   * `before`); the plaintext is read once, into the MAC input, so its two pieces need not be joined.
    */
-  sealAfter(headroom: number, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, trailer: number): Uint8Array {
+  sealAfter(
+    headroom: number,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    trailer: number,
+    rest: Uint8Array = NO_BYTES,
+  ): Uint8Array {
     assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
     assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
-    const length = plaintext.length + (trailer === -1 ? 0 : 1);
+    const length = plaintext.length + rest.length + (trailer === -1 ? 0 : 1);
     this.checkAndReserve(nonce, aad, length);
     const start = this.prepareMac(nonce, aad, length);
     scratch.mac.set(plaintext, start);
-    if (trailer !== -1) scratch.mac[start + plaintext.length] = trailer;
+    scratch.mac.set(rest, start + plaintext.length);
+    if (trailer !== -1) scratch.mac[start + plaintext.length + rest.length] = trailer;
     const mac = this.cbcMac(start + roundUpToBlock(length));
     // S0 is block `before`, the message's key stream follows it; the blocks before S0 and
     // the one after the message (when the tag would not fit the last block) make room for the
@@ -154,7 +164,9 @@ export class AesCcm {
    * Like {@link sealAfter}, as the parts of one datagram, in order: the view of `headroom` bytes
    * for the caller to write, the ciphertext and the tag. A message of at least the one-shot
    * size goes through ccm-one-shot.ts: three parts (the headroom a new buffer of its own);
-   * a smaller one is sealAfter's single view. Same bytes either way.
+   * a smaller one is sealAfter's single view. Same bytes either way. The one-shot cipher takes
+   * the message in one piece: `plaintext` itself, or `plaintext`, `rest` and the trailer joined
+   * in the shared scratch (no new buffer).
    */
   sealParts(
     headroom: number,
@@ -162,18 +174,20 @@ export class AesCcm {
     aad: Uint8Array,
     plaintext: Uint8Array,
     trailer: number,
+    rest: Uint8Array = NO_BYTES,
   ): Uint8Array[] {
-    const length = plaintext.length + (trailer === -1 ? 0 : 1);
-    if (length < this.oneShotBytesMin) return [this.sealAfter(headroom, nonce, aad, plaintext, trailer)];
+    const length = plaintext.length + rest.length + (trailer === -1 ? 0 : 1);
+    if (length < this.oneShotBytesMin) return [this.sealAfter(headroom, nonce, aad, plaintext, trailer, rest)];
     assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
     assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
     this.checkAndReserve(nonce, aad, length);
     let message = plaintext;
-    if (trailer !== -1) {
+    if (length > plaintext.length) {
       if (scratch.oneShot.length < length) scratch.oneShot = new Uint8Array(Math.ceil(length / 1024) * 1024);
       message = scratch.oneShot.subarray(0, length);
       message.set(plaintext);
-      message[plaintext.length] = trailer;
+      message.set(rest, plaintext.length);
+      if (trailer !== -1) message[length - 1] = trailer;
     }
     const sealed = sealOneShot(this.keyed().key, nonce, aad, message, this.tagBytes);
     return [new Uint8Array(headroom), sealed.ciphertext, sealed.tag];

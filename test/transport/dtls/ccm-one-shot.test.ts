@@ -4,10 +4,10 @@
 // took before: NIST SP 800-38C Example 3 (CCM_8's 12-byte nonce and 8-byte tag) through it; for
 // random keys, nonces, additional data, trailer bytes and lengths up to a full 16 KiB record,
 // AesCcm.sealParts with every message one-shot and with none one-shot give the same datagram
-// after the headroom, and each path opens what the other sealed; the one-shot open rejects every
-// single-bit change; and the record layer sends a large record as header, ciphertext and tag,
-// which joined are byte for byte the record built independently with node:crypto (with and
-// without a connection ID), while a small record stays one buffer.
+// after the headroom, also from the message in two pieces, and each path opens what the other
+// sealed; the one-shot open rejects every single-bit change; and the record layer sends a large
+// record as header, ciphertext and tag, which joined are byte for byte the record built
+// independently with node:crypto (with and without a connection ID); a small record stays one buffer.
 import { strict as assert } from 'node:assert';
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
@@ -38,6 +38,7 @@ const messageArb = fc.record({
   ),
   headroom: fc.nat({ max: 64 }),
   trailer: fc.integer({ min: -1, max: 255 }),
+  cut: fc.nat(),
 });
 
 describe('AES-CCM one-shot path for large messages', () => {
@@ -64,6 +65,13 @@ describe('AES-CCM one-shot path for large messages', () => {
           const message = m.trailer === -1 ? m.plaintext : Buffer.concat([m.plaintext, Uint8Array.of(m.trailer)]);
           assert.equal(one.length, m.headroom + message.length + 8);
           assert.equal(toHex(one.subarray(m.headroom)), toHex(long.subarray(m.headroom)));
+          // A message in two pieces (a CoAP head and its payload) seals to the same bytes on both paths.
+          const cut = m.cut % (m.plaintext.length + 1);
+          const [first, rest] = [m.plaintext.subarray(0, cut), m.plaintext.subarray(cut)];
+          for (const ccm of [oneShot(m.key), longLived(m.key)]) {
+            const split = joined(ccm.sealParts(m.headroom, m.nonce, m.aad, first, m.trailer, rest));
+            assert.equal(toHex(split.subarray(m.headroom)), toHex(one.subarray(m.headroom)));
+          }
           const ciphertext = one.subarray(m.headroom, one.length - 8);
           const tag = one.subarray(one.length - 8);
           assert.equal(toHex(a.open(m.nonce, m.aad, ciphertext, tag) ?? Uint8Array.of(1)), toHex(message));
