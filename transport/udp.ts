@@ -97,14 +97,23 @@ export class UdpEndpoint implements DatagramEndpoint {
   }
 
   send(data: Uint8Array, address: string, port: number): Promise<void> {
+    return this.sendList(data, data.length, address, port);
+  }
+
+  /** See DatagramEndpoint.sendParts: both go to the socket as they are, one datagram. */
+  sendParts(head: Uint8Array, body: Uint8Array, address: string, port: number): Promise<void> {
+    return this.sendList([head, body], head.length + body.length, address, port);
+  }
+
+  private sendList(data: Uint8Array | readonly Uint8Array[], bytes: number, address: string, port: number) {
     if (this.closed) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'udp endpoint is closed'));
-    if (data.length > UDP_PAYLOAD_BYTES_MAX) {
+    if (bytes > UDP_PAYLOAD_BYTES_MAX) {
       return Promise.reject(
-        new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
+        new NetworkError('NET_TOO_LARGE', `datagram of ${bytes} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
       );
     }
     const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       this.socket.send(data, port, to, (error) => {
         if (error === null) resolve();
         else

@@ -12,6 +12,7 @@ import type { DatagramPeer } from '../datagram.js';
 import { QBlock1Sender, type QBlock1Servers } from './client-qblock.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';
+import type { OutgoingMessage } from './outgoing.js';
 import {
   BLOCK_NUM_MAX,
   blockSizeOf,
@@ -120,9 +121,9 @@ export class ClientExchange {
   private readonly chunks: Uint8Array[] = [];
   private responseBytes = 0;
   private base: readonly CoapOptionValue[] | null = null;
-  /** The message id and bytes of the message in flight, and its retransmission state. */
+  /** The message id and bytes of the message in flight (its payload not copied), and its retransmission state. */
   messageId = -1;
-  datagram: Uint8Array = new Uint8Array(0);
+  outgoing: OutgoingMessage = { head: new Uint8Array(0), body: new Uint8Array(0) };
   retransmits = 0;
   /** When the endpoint took the message in flight, ms (its round trip starts); NaN before. */
   sentAtMs = Number.NaN;

@@ -26,6 +26,7 @@ import { CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage } from './message.js';
+import { outgoingOf, sendOutgoing, type OutgoingMessage } from './outgoing.js';
 import { MessageReader, OptionCursor } from './message-reader.js';
 import { matchedExchange, readWholeResponse } from './client-response.js';
 import { closeWhenOpen, requestRefusal, tokenIdOf, tokenOf } from './client-types.js';
@@ -212,7 +213,7 @@ export class CoapClient {
     const messageId = this.freeMessageId();
     this.byMessageId.set(messageId, exchange);
     exchange.messageId = messageId;
-    exchange.datagram = encodeMessage(exchange.nextMessage(messageId));
+    exchange.outgoing = outgoingOf(exchange.nextMessage(messageId));
     exchange.acknowledged = false;
     this.timeouts.first(exchange, this.deps.timers.nowMs());
     // Q-Block1: the set's non-confirmable blocks go first, then the confirmable one (client-qblock.ts).
@@ -227,7 +228,7 @@ export class CoapClient {
   private send(exchange: ClientExchange): void {
     exchange.sending = true;
     const messageId = exchange.messageId;
-    this.sendRaw(exchange.datagram, exchange.target).then(
+    this.sendRaw(exchange.outgoing, exchange.target).then(
       () => {
         if (exchange.messageId !== messageId) return;
         exchange.sending = false;
@@ -391,9 +392,9 @@ export class CoapClient {
     this.sendRaw(bytes, peer).catch(() => (this.stats.sendFailures += 1));
   }
 
-  private sendRaw(bytes: Uint8Array, to: { readonly address: string; readonly port: number }): Promise<void> {
+  private sendRaw(bytes: OutgoingMessage | Uint8Array, to: { readonly address: string; readonly port: number }) {
     const opened = this.openedEndpoint;
-    if (opened !== null) return opened.send(bytes, to.address, to.port);
-    return this.openEndpoint().then((endpoint) => endpoint.send(bytes, to.address, to.port));
+    if (opened !== null) return sendOutgoing(opened, bytes, to);
+    return this.openEndpoint().then((endpoint) => sendOutgoing(endpoint, bytes, to));
   }
 }

@@ -62,6 +62,19 @@ const EMPTY = new Uint8Array(0);
 
 /** Encodes `message`; options need not be sorted (a stable sort keeps repeated ones in order). */
 export function encodeMessage(message: CoapMessage): Uint8Array {
+  return encodeBytes(message, true);
+}
+
+/**
+ * The bytes of `message` before its payload: header, token, options and, when it has a payload,
+ * the payload marker. The message is these followed by the payload, which a sender may send
+ * where it is (outgoing.ts, DatagramEndpoint.sendParts) instead of copying it.
+ */
+export function encodeMessageHead(message: CoapMessage): Uint8Array {
+  return encodeBytes(message, false);
+}
+
+function encodeBytes(message: CoapMessage, withPayload: boolean): Uint8Array {
   assertEncodable(message);
   const options = sortedOptions(message.options);
   let length = 4 + message.token.length;
@@ -70,7 +83,8 @@ export function encodeMessage(message: CoapMessage): Uint8Array {
     length += optionHeaderBytes(option.number - previous, option.value.length) + option.value.length;
     previous = option.number;
   }
-  if (message.payload.length > 0) length += 1 + message.payload.length;
+  const payloadBytes = withPayload ? message.payload.length : 0;
+  if (message.payload.length > 0) length += 1 + payloadBytes;
 
   const out = Buffer.allocUnsafe(length);
   out[0] = 0x40 | (message.type << 4) | message.token.length;
@@ -88,8 +102,8 @@ export function encodeMessage(message: CoapMessage): Uint8Array {
   }
   if (message.payload.length > 0) {
     out[at] = PAYLOAD_MARKER;
-    out.set(message.payload, at + 1);
-    at += 1 + message.payload.length;
+    if (withPayload) out.set(message.payload, at + 1);
+    at += 1 + payloadBytes;
   }
   assert(at === length, 'coap encoder fills exactly the computed length');
   return out;

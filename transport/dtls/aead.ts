@@ -26,6 +26,7 @@ import { AesCcm } from './ccm.js';
 const TAG_BYTES = 8;
 const NONCE_BYTES = FIXED_IV_BYTES + EXPLICIT_NONCE_BYTES;
 const AAD_BYTES = 13;
+const NO_BYTES = new Uint8Array(0);
 /** Additional data of a tls12_cid record without its CID (RFC 9146 §5). */
 const CID_AAD_FIXED_BYTES = 23;
 
@@ -113,14 +114,20 @@ export class CcmCipher {
     cid: Uint8Array | null = null,
   ): void {
     assert(at >= 0 && at + plaintext.length + AEAD_OVERHEAD_BYTES <= out.length, 'record fragment fits the output');
-    out.set(this.sealRecord(0, type, version, epoch, seq, plaintext, -1, cid), at);
+    let to = at;
+    for (const part of this.sealRecord(0, type, version, epoch, seq, plaintext, -1, cid)) {
+      out.set(part, to);
+      to += part.length;
+    }
   }
 
   /**
-   * A new record: `headerBytes` left for the caller's record header, then the fragment
-   * (explicit nonce, ciphertext, tag) of `plaintext`. With `innerType` other than -1 the
-   * plaintext sealed is a tls12_cid record's DTLSInnerPlaintext: `plaintext`, then that byte.
-   * The record is a view of the buffer the cipher made: no copy of the ciphertext.
+   * A new record as the parts of one datagram (AesCcm.sealParts): `headerBytes` left for the
+   * caller's record header at the start of the first part, then the fragment (explicit nonce,
+   * ciphertext, tag) of `plaintext`. With `innerType` other than -1 the plaintext sealed is a
+   * tls12_cid record's DTLSInnerPlaintext: `plaintext`, then that byte. The parts are views of
+   * the buffers the cipher made: no copy of the ciphertext. `rest` follows `plaintext` in the
+   * record (before the inner type), read where it is.
    */
   sealRecord(
     headerBytes: number,
@@ -131,8 +138,9 @@ export class CcmCipher {
     plaintext: Uint8Array,
     innerType: number,
     cid: Uint8Array | null,
-  ): Uint8Array {
-    const length = plaintext.length + (innerType === -1 ? 0 : 1);
+    rest: Uint8Array = NO_BYTES,
+  ): Uint8Array[] {
+    const length = plaintext.length + rest.length + (innerType === -1 ? 0 : 1);
     assert(length <= RECORD_PLAINTEXT_BYTES_MAX, 'record plaintext within the RFC limit');
     assert(innerType === -1 || (innerType > 0 && innerType <= 0xff), 'the real content type is a non-zero byte');
     assert((cid !== null) === (type === ContentType.tls12Cid), 'a CID exactly on tls12_cid records');
@@ -141,9 +149,9 @@ export class CcmCipher {
       cid === null
         ? this.additionalData(epoch, seq, type, version, length)
         : cidAdditionalData(this.cidAad, version, epoch, seq, cid, length);
-    const record = this.ccm.sealAfter(headerBytes + EXPLICIT_NONCE_BYTES, this.nonce, aad, plaintext, innerType);
-    record.set(this.nonce.subarray(FIXED_IV_BYTES), headerBytes);
-    return record;
+    const parts = this.ccm.sealParts(headerBytes + EXPLICIT_NONCE_BYTES, this.nonce, aad, plaintext, innerType, rest);
+    parts[0]?.set(this.nonce.subarray(FIXED_IV_BYTES), headerBytes);
+    return parts;
   }
 
   /**

@@ -14,9 +14,10 @@
  * blocks are written into scratch buffers shared by every instance: seal() and open() are
  * synchronous and call nothing that could re-enter them, so one scratch serves the process.
  */
-import { createCipheriv, timingSafeEqual } from 'node:crypto';
-import type { Cipher } from 'node:crypto';
+import { createCipheriv, createSecretKey, timingSafeEqual } from 'node:crypto';
+import type { Cipher, KeyObject } from 'node:crypto';
 import { assert } from '../../contracts/assert.js';
+import { ONE_SHOT_BYTES_MIN, openOneShot, sealOneShot } from './ccm-one-shot.js';
 
 const BLOCK_BYTES = 16;
 /** Largest message: its length fits the 2-byte length field of the shortest L (RFC 3610 §2). */
@@ -25,11 +26,12 @@ const CCM_DATA_BYTES_MAX = 0xffff;
 const CCM_AAD_BYTES_MAX = 0xfeff;
 /** Most bytes a sealed message leaves in front of its ciphertext (a record's header and nonce: 53). */
 const HEADROOM_BYTES_MAX = 64;
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Scratch memory shared by every instance (see the file comment for why that is safe). It grows
  * to fit the largest message seen, which CCM_DATA_BYTES_MAX and CCM_AAD_BYTES_MAX bound to
- * under 200 KiB in all; DTLS records (16 KiB of plaintext, 13 bytes of AAD) need 34 KiB.
+ * under 264 KiB in all; DTLS records (16 KiB of plaintext, 13 bytes of AAD) need 50 KiB.
  */
 class Scratch {
   /** The CBC-MAC input: B0, the additional data blocks, the message blocks. */
@@ -38,6 +40,8 @@ class Scratch {
   /** The counter blocks A0..An. */
   counters = new Uint8Array(0);
   readonly tag = new Uint8Array(BLOCK_BYTES);
+  /** A one-shot message with its trailer byte, whole (ccm-one-shot.ts takes one buffer). */
+  oneShot = new Uint8Array(0);
 
   /** Grows the buffers to hold `macBytes` of MAC input and `counterBytes` of counter blocks. */
   ensure(macBytes: number, counterBytes: number): void {
@@ -61,10 +65,11 @@ function messageOffset(aadBytes: number): number {
   return BLOCK_BYTES + (aadBytes === 0 ? 0 : roundUpToBlock(2 + aadBytes));
 }
 
-/** The two keyed ciphers of an {@link AesCcm}. */
+/** The two keyed ciphers of an {@link AesCcm}, and its key for the one-shot ciphers of large messages. */
 interface KeyedCiphers {
   readonly ecb: Cipher;
   readonly cbc: Cipher;
+  readonly key: KeyObject;
 }
 
 /**
@@ -80,10 +85,15 @@ export class AesCcm {
   /** L, the bytes of the length field and of the counter: 15 - nonce length (RFC 3610 §2). */
   private readonly lengthBytes: number;
 
+  /**
+   * @param oneShotBytesMin messages of at least this many bytes go through a cipher built for
+   *   each (ccm-one-shot.ts); the default is the one that pays, other values are for tests.
+   */
   constructor(
     key: Uint8Array,
     private readonly nonceBytes: number,
     private readonly tagBytes: number,
+    private readonly oneShotBytesMin = ONE_SHOT_BYTES_MIN,
   ) {
     assert(key.length === 16, 'AES-128 key is 16 bytes');
     assert(Number.isInteger(nonceBytes) && nonceBytes >= 7 && nonceBytes <= 13, 'CCM nonce is 7..13 bytes');
@@ -97,8 +107,9 @@ export class AesCcm {
       this.ciphers = {
         ecb: createCipheriv('aes-128-ecb', this.key, null).setAutoPadding(false),
         cbc: createCipheriv('aes-128-cbc', this.key, new Uint8Array(BLOCK_BYTES)).setAutoPadding(false),
+        key: createSecretKey(this.key),
       };
-      // From here on the key lives only in the ciphers.
+      // From here on the key lives only in the ciphers and the key object (outside the JS heap).
       this.key.fill(0);
     }
     return this.ciphers;
@@ -111,19 +122,28 @@ export class AesCcm {
   }
 
   /**
-   * Encrypts `plaintext`, followed by the byte `trailer` unless it is -1, into a new buffer,
-   * and returns the view of `headroom` bytes for the caller to write (a record's header), the
-   * ciphertext and the tag. The buffer is the one the key stream came in: the ciphertext is
-   * made where it is sent, with no record buffer and no copy (see keyStream's `before`).
+   * Encrypts `plaintext`, followed by `rest` and by the byte `trailer` unless it is -1, into a
+   * new buffer, and returns the view of `headroom` bytes for the caller to write (a record's
+   * header), the ciphertext and the tag. The buffer is the one the key stream came in: the
+   * ciphertext is made where it is sent, with no record buffer and no copy (see keyStream's
+   * `before`); the plaintext is read once, into the MAC input, so its two pieces need not be joined.
    */
-  sealAfter(headroom: number, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, trailer: number): Uint8Array {
+  sealAfter(
+    headroom: number,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    trailer: number,
+    rest: Uint8Array = NO_BYTES,
+  ): Uint8Array {
     assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
     assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
-    const length = plaintext.length + (trailer === -1 ? 0 : 1);
+    const length = plaintext.length + rest.length + (trailer === -1 ? 0 : 1);
     this.checkAndReserve(nonce, aad, length);
     const start = this.prepareMac(nonce, aad, length);
     scratch.mac.set(plaintext, start);
-    if (trailer !== -1) scratch.mac[start + plaintext.length] = trailer;
+    scratch.mac.set(rest, start + plaintext.length);
+    if (trailer !== -1) scratch.mac[start + plaintext.length + rest.length] = trailer;
     const mac = this.cbcMac(start + roundUpToBlock(length));
     // S0 is block `before`, the message's key stream follows it; the blocks before S0 and
     // the one after the message (when the tag would not fit the last block) make room for the
@@ -141,6 +161,39 @@ export class AesCcm {
   }
 
   /**
+   * Like {@link sealAfter}, as the parts of one datagram, in order: the view of `headroom` bytes
+   * for the caller to write, the ciphertext and the tag. A message of at least the one-shot
+   * size goes through ccm-one-shot.ts: three parts (the headroom a new buffer of its own);
+   * a smaller one is sealAfter's single view. Same bytes either way. The one-shot cipher takes
+   * the message in one piece: `plaintext` itself, or `plaintext`, `rest` and the trailer joined
+   * in the shared scratch (no new buffer).
+   */
+  sealParts(
+    headroom: number,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    trailer: number,
+    rest: Uint8Array = NO_BYTES,
+  ): Uint8Array[] {
+    const length = plaintext.length + rest.length + (trailer === -1 ? 0 : 1);
+    if (length < this.oneShotBytesMin) return [this.sealAfter(headroom, nonce, aad, plaintext, trailer, rest)];
+    assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
+    assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
+    this.checkAndReserve(nonce, aad, length);
+    let message = plaintext;
+    if (length > plaintext.length) {
+      if (scratch.oneShot.length < length) scratch.oneShot = new Uint8Array(Math.ceil(length / 1024) * 1024);
+      message = scratch.oneShot.subarray(0, length);
+      message.set(plaintext);
+      message.set(rest, plaintext.length);
+      if (trailer !== -1) message[length - 1] = trailer;
+    }
+    const sealed = sealOneShot(this.keyed().key, nonce, aad, message, this.tagBytes);
+    return [new Uint8Array(headroom), sealed.ciphertext, sealed.tag];
+  }
+
+  /**
    * Decrypts and authenticates `ciphertext` with `tag`; the plaintext (a view of a new buffer
    * that nothing else holds) only when the tag matches, compared in constant time, else null.
    */
@@ -148,6 +201,7 @@ export class AesCcm {
     const length = ciphertext.length;
     this.checkAndReserve(nonce, aad, length);
     if (tag.length !== this.tagBytes) return null;
+    if (length >= this.oneShotBytesMin) return openOneShot(this.keyed().key, nonce, aad, ciphertext, tag);
     const start = this.prepareMac(nonce, aad, length);
     const paddedWords = roundUpToBlock(length) / 4;
     // Decrypt through the MAC input's scratch: the ciphertext may sit at any byte offset.

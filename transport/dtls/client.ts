@@ -148,6 +148,19 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   }
 
   /**
+   * Sends one datagram of `head` then `body` like `send` of the two joined (DatagramEndpoint.sendParts):
+   * on an established session the record is sealed from the two where they are; one queued behind
+   * a handshake is joined first.
+   */
+  sendParts(head: Uint8Array, body: Uint8Array, address: string, port: number): Promise<void> {
+    const peer = this.closed ? undefined : this.peers.get(peerKey(address, port));
+    if (peer?.session.state !== 'established') return this.send(Buffer.concat([head, body]), address, port);
+    if (head.length + body.length > this.options.session.applicationDataBytesMax)
+      return Promise.reject(datagramTooLarge(Buffer.concat([head, body])));
+    return this.sendOn(peer.session, head, body);
+  }
+
+  /**
    * Sends like `send` without a promise (DatagramEndpoint.post): what `send` would reject with
    * goes to `onFailure`, perhaps before `post` returns. A datagram queued behind a handshake
    * is sent when it completes, like `send`'s.
@@ -267,8 +280,8 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     return new NetworkError('NET_UNREACHABLE', `handshake queue for ${address}:${port} is full`);
   }
 
-  private sendOn(session: Session, data: Uint8Array): Promise<void> {
-    const record = session.sendApplicationData(data);
+  private sendOn(session: Session, data: Uint8Array, rest?: Uint8Array): Promise<void> {
+    const record = session.sendApplicationData(data, rest);
     if (record === null)
       return Promise.reject(new NetworkError('NET_TOO_LARGE', 'datagram exceeds applicationDataBytesMax'));
     return this.sender.sendAwaited(record, session.address, session.port);

@@ -54,6 +54,7 @@ export interface OpenedRecord {
 const NO_CONNECTION_IDS: ConnectionIds = { read: null, write: null };
 
 const CHANGE_CIPHER_SPEC_BODY = Uint8Array.of(1);
+const NO_BYTES = new Uint8Array(0);
 
 /** Epoch, sequence and cipher state of one connection. */
 export class RecordLayer {
@@ -177,31 +178,47 @@ export class RecordLayer {
 
   /** Writes one record of `type` in `epoch` with the next sequence number of that epoch. */
   seal(type: number, epoch: 0 | 1, content: Uint8Array, version = DTLS_1_2): Uint8Array {
+    const parts = this.sealParts(type, epoch, content, version);
+    return parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts);
+  }
+
+  /**
+   * Like {@link seal}, as the parts of one datagram, in order (a large epoch-1 record comes as
+   * header, ciphertext and tag from the cipher that made them: AesCcm.sealParts), for a socket
+   * that sends them without joining them first. The record's content is `content` followed by
+   * `rest` (epoch 1 only), which the cipher reads where they are.
+   */
+  sealParts(
+    type: number,
+    epoch: 0 | 1,
+    content: Uint8Array,
+    version = DTLS_1_2,
+    rest: Uint8Array = NO_BYTES,
+  ): Uint8Array[] {
     const seq = this.writeSeq[epoch];
     // 2^48 records would take years at line rate; running out is a bug, not an operating case.
     assert(seq <= SEQUENCE_NUMBER_MAX, 'sequence numbers of an epoch are not exhausted');
     this.writeSeq[epoch] = seq + 1;
-    if (epoch === 0) return encodeRecord(type, version, 0, seq, content);
+    if (epoch === 0) {
+      assert(rest.length === 0, 'an epoch-0 record is one piece');
+      return [encodeRecord(type, version, 0, seq, content)];
+    }
     assert(this.write1 !== null, 'epoch 1 has keys before it is written');
     const cid = this.cids.write;
     // A record to a peer with a CID is a tls12_cid record, its real type inside the encrypted
     // DTLSInnerPlaintext (content, type, no padding). The cipher leaves room for the header in
-    // front of the fragment it makes: one buffer per record, handed to the socket.
+    // front of the fragment it makes: no record buffer, the socket takes the parts.
     const recordType = cid === null ? type : ContentType.tls12Cid;
-    const innerBytes = content.length + (cid === null ? 0 : 1);
+    const innerBytes = content.length + rest.length + (cid === null ? 0 : 1);
     const headerBytes = RECORD_HEADER_BYTES + (cid === null ? 0 : cid.length);
-    const record = this.write1.sealRecord(
-      headerBytes,
-      recordType,
-      version,
-      1,
-      seq,
-      content,
-      cid === null ? -1 : type,
-      cid,
-    );
-    writeRecordHeader(record, recordType, version, 1, seq, innerBytes + AEAD_OVERHEAD_BYTES, cid);
-    return record;
+    const innerType = cid === null ? -1 : type;
+    const parts = this.write1.sealRecord(headerBytes, recordType, version, 1, seq, content, innerType, cid, rest);
+    const fragmentBytes = innerBytes + AEAD_OVERHEAD_BYTES;
+    const first = parts[0];
+    assert(first !== undefined, 'a sealed record has a first part');
+    writeRecordHeader(first, recordType, version, 1, seq, fragmentBytes, cid, headerBytes + fragmentBytes);
+    assert(bytesOf(parts) === headerBytes + fragmentBytes, 'the parts hold the whole record');
+    return parts;
   }
 
   /**
@@ -243,4 +260,11 @@ export function packDatagrams(records: readonly Uint8Array[], datagramBytesMax: 
   }
   if (current.length > 0) datagrams.push(Buffer.concat(current));
   return datagrams;
+}
+
+/** The bytes of a datagram sent as parts. */
+export function bytesOf(parts: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (const part of parts) bytes += part.length;
+  return bytes;
 }

@@ -79,7 +79,8 @@ export function splitRecords(datagram: Uint8Array, recordsMax: number, cidBytes 
 /**
  * Writes a record header into `out` at 0 for a fragment of `length` bytes, which the caller
  * writes after it (at RECORD_HEADER_BYTES plus the length of `cid`). A `cid` (tls12_cid
- * records only, RFC 9146 §4) goes between the sequence number and the length.
+ * records only, RFC 9146 §4) goes between the sequence number and the length. `recordBytes`:
+ * the bytes of the record `out` and the parts sent after it hold (a record sent as parts).
  */
 export function writeRecordHeader(
   out: Uint8Array,
@@ -89,10 +90,12 @@ export function writeRecordHeader(
   seq: number,
   length: number,
   cid: Uint8Array | null = null,
+  recordBytes = out.length,
 ): void {
   const cidLength = cid?.length ?? 0;
   assert(length <= RECORD_FRAGMENT_BYTES_MAX, 'record fragment within the RFC limit');
-  assert(out.length >= RECORD_HEADER_BYTES + cidLength + length, 'the record fits its buffer');
+  assert(out.length >= RECORD_HEADER_BYTES + cidLength, 'the record header fits its buffer');
+  assert(recordBytes >= RECORD_HEADER_BYTES + cidLength + length, 'the record fits its buffer');
   assert((cid !== null) === (type === ContentType.tls12Cid), 'a connection ID exactly on tls12_cid records');
   assert(type >= 0 && type <= 0xff, 'content type is 8 bits');
   assert(version >= 0 && version <= 0xffff, 'version is 16 bits');

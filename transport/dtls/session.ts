@@ -203,11 +203,12 @@ export class Session {
     }
   }
 
-  /** Seals one application datagram into a record; null when it exceeds applicationDataBytesMax. */
-  sendApplicationData(data: Uint8Array): Uint8Array | null {
+  /** Seals the application datagram `data` + `rest` into a record's parts (RecordLayer.sealParts); null: too large. */
+  sendApplicationData(data: Uint8Array, rest = data.subarray(0, 0)): Uint8Array[] | null {
     assert(this.state === 'established', 'application data only on an established session');
-    if (data.length > Math.min(this.host.options.applicationDataBytesMax, this.records.contentBytesMax())) return null;
-    return this.records.seal(ContentType.applicationData, 1, data);
+    const bytes = data.length + rest.length;
+    if (bytes > Math.min(this.host.options.applicationDataBytesMax, this.records.contentBytesMax())) return null;
+    return this.records.sealParts(ContentType.applicationData, 1, data, undefined, rest);
   }
 
   /** Closes the session from this side, sending close_notify when it is established. */

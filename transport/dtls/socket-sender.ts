@@ -7,6 +7,9 @@ import { NetworkError } from '../../contracts/errors.js';
 import type { StatsCounters } from './stats.js';
 import { PostCallbacks } from '../post-callbacks.js';
 
+/** One datagram: its bytes, or its parts in order (node:dgram sends them with one sendmsg, not joined first). */
+export type OutgoingDatagram = Uint8Array | readonly Uint8Array[];
+
 /** Sends datagrams and counts the sends not yet completed. */
 export class SocketSender {
   private inflight = 0;
@@ -35,7 +38,7 @@ export class SocketSender {
    * Sends without waiting. A failed send of a handshake flight or alert is left to the
    * protocol: flights are retransmitted and alerts are best-effort (RFC 6347 §4.1.2.7).
    */
-  send(data: Uint8Array, address: string, port: number): void {
+  send(data: OutgoingDatagram, address: string, port: number): void {
     if (!this.open) return;
     this.start();
     try {
@@ -51,7 +54,7 @@ export class SocketSender {
    * NET_UNREACHABLE `sendAwaited` would reject with, perhaps before `post` returns. The socket's
    * callback is made once per `onFailure`, not once per datagram.
    */
-  post(data: Uint8Array, address: string, port: number, onFailure: (error: Error) => void): void {
+  post(data: OutgoingDatagram, address: string, port: number, onFailure: (error: Error) => void): void {
     if (!this.open) return onFailure(new NetworkError('NET_UNREACHABLE', 'socket is closed'));
     this.start();
     try {
@@ -63,7 +66,7 @@ export class SocketSender {
   }
 
   /** Sends and resolves once the socket took the datagram; rejects with NET_UNREACHABLE on error. */
-  sendAwaited(data: Uint8Array, address: string, port: number): Promise<void> {
+  sendAwaited(data: OutgoingDatagram, address: string, port: number): Promise<void> {
     if (!this.open) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'socket is closed'));
     this.start();
     return new Promise((resolve, reject) => {

@@ -151,13 +151,22 @@ describe('interop with libcoap coap-client', function () {
     const client = new CoapClient({
       openEndpoint: async () => {
         const endpoint = await openUdpEndpoint({ address: '127.0.0.1', port: 0 });
-        const send = endpoint.send.bind(endpoint);
-        endpoint.send = (data, address, to) => {
+        const record = (data: Uint8Array): void => {
           const decoded = decodeMessage(data);
           const numbers = decoded.ok && decoded.message.code !== 0 ? decoded.message.options.map((o) => o.number) : [];
           if (numbers.length > 0)
             sent.push({ qblock1: numbers.includes(CoapOption.QBlock1), block1: numbers.includes(CoapOption.Block1) });
+        };
+        const send = endpoint.send.bind(endpoint);
+        endpoint.send = (data, address, to) => {
+          record(data);
           return send(data, address, to);
+        };
+        // Requests with a payload go as head and payload (transport/coap/outgoing.ts).
+        const sendParts = endpoint.sendParts.bind(endpoint);
+        endpoint.sendParts = (head, body, address, to) => {
+          record(Buffer.concat([head, body]));
+          return sendParts(head, body, address, to);
         };
         return endpoint;
       },

@@ -156,6 +156,37 @@ describe('DTLS interop with OpenSSL', function () {
     });
   }
 
+  it('our client exchanges records of 12 KiB and 3 KiB with s_server (the one-shot CCM path both ways)', async () => {
+    const port = await freeUdpPort();
+    const server = new Peer('openssl', [
+      's_server',
+      '-dtls1_2',
+      '-psk',
+      pskHex,
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-nocert',
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-naccept',
+      '1',
+    ]);
+    peers.push(server);
+    await server.waitFor('ACCEPT');
+    const client = await startClient(cleanup, { identity: 'node-a', psk });
+    const got: string[] = [];
+    client.onMessage((data) => got.push(Buffer.from(data).toString()));
+    // Records of at least ONE_SHOT_BYTES_MIN are sealed and opened by ccm-one-shot.ts.
+    const toServer = `${'c'.repeat(12 * 1024)} end of the large datagram\n`;
+    await client.send(Buffer.from(toServer), '127.0.0.1', port);
+    await server.waitFor(toServer.trim());
+    const toClient = `${'s'.repeat(3 * 1024)} end from s_server\n`;
+    server.write(toClient);
+    await until(() => got.join('') === toClient, 's_server large data');
+    await client.close();
+    await server.waitFor('CONNECTION CLOSED');
+  });
+
   it('our client reports a failure (not a hang) when s_server has another key', async () => {
     const port = await freeUdpPort();
     const server = new Peer('openssl', [
