@@ -44,6 +44,16 @@ interface RestartRun {
   readonly build: 'A' | 'B';
   readonly answeredMs: number | null;
   readonly startup: AgentStartup | null;
+  /** The log the node restored: its last index and its snapshot's ("raft node started"), when it said so. */
+  readonly log: { readonly lastIndex: number; readonly snapshotIndex: number } | null;
+}
+
+/** The last index and snapshot index of the "raft node started" line in `output`, or null. */
+function logShape(output: string): RestartRun['log'] {
+  const line = output.split('\n').find((l) => l.includes('"raft node started"'));
+  const last = /"lastIndex":(\d+)/u.exec(line ?? '');
+  const snap = /"snapshotIndex":(\d+)/u.exec(line ?? '');
+  return last === null || snap === null ? null : { lastIndex: Number(last[1]), snapshotIndex: Number(snap[1]) };
 }
 
 /** Sends `signal` to `pid` and waits until it is gone (at most 30 s). */
@@ -104,8 +114,14 @@ async function restartOnce(bin: string, source: string, build: 'A' | 'B'): Promi
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...UNIT_MALLOC_ENV },
   });
-  child.stdout.on('data', (chunk: Buffer) => reports.add('x', chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => reports.add('x', chunk.toString('utf8')));
+  let output = '';
+  const take = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    reports.add('x', text);
+    if (output.length < 1 << 20) output += text;
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   let answeredMs: number | null = null;
   let outstanding = 0;
@@ -134,7 +150,12 @@ async function restartOnce(bin: string, source: string, build: 'A' | 'B'): Promi
   await exited;
   await client.close();
   rmSync(dir, { recursive: true, force: true });
-  return { build, answeredMs: answeredMs === null ? null : round(answeredMs, 0), startup: reports.all().x ?? null };
+  return {
+    build,
+    answeredMs: answeredMs === null ? null : round(answeredMs, 0),
+    startup: reports.all().x ?? null,
+    log: logShape(output),
+  };
 }
 
 const median = (values: readonly number[]): number | null => {
@@ -155,8 +176,9 @@ function line(run: RestartRun): string {
   const phases = Object.entries(d)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  const ready = run.startup?.ends.ready ?? '-';
-  return `${run.build}: answered ${run.answeredMs} ms; READY ${ready}; cpu ${run.startup?.cpuMs ?? '-'}; ${phases}`;
+  const ready = `READY ${run.startup?.ends.ready ?? '-'}; cpu ${run.startup?.cpuMs ?? '-'}`;
+  const log = run.log === null ? '' : `; log ${run.log.snapshotIndex}..${run.log.lastIndex}`;
+  return `${run.build}: answered ${run.answeredMs} ms; ${ready}; ${phases}${log}`;
 }
 
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
