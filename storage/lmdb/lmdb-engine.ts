@@ -44,13 +44,14 @@ import { openDirectory } from './lmdb-open.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
-import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState } from './lmdb-records.js';
+import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseHardState } from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
 import type { EncodedStep, SnapshotPlacement } from './lmdb-write-plan.js';
 import { SnapshotSlots } from './lmdb-snapshot-slots.js';
 import { beginStreaming } from './lmdb-snapshot-stream.js';
 import { checkSpace } from './lmdb-space.js';
 import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
+import { forEachLogRecord } from './lmdb-log-read.js';
 
 export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
@@ -255,17 +256,21 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     if (from > to) return entries;
     const range =
       to >= Number.MAX_SAFE_INTEGER ? { start: entryKey(from) } : { start: entryKey(from), end: entryKey(to + 1) };
-    for (const { key, value } of this.handles.log.getRange(range)) {
-      const index = parseEntryKey(key);
-      const previous = entries[entries.length - 1];
-      if (previous !== undefined && index !== previous.index + 1) {
-        throw new PersistenceError(
-          'STORAGE_CORRUPT',
-          `${this.options.path}: log has a gap: entry ${index} follows entry ${previous.index}`,
-        );
-      }
-      entries.push(decodeEntry(index, value));
-    }
+    const path = this.options.path;
+    forEachLogRecord(
+      this.handles.log,
+      range,
+      (index, value) => {
+        const previous = entries[entries.length - 1];
+        if (previous !== undefined && index !== previous.index + 1)
+          throw new PersistenceError(
+            'STORAGE_CORRUPT',
+            `${path}: log has a gap: entry ${index} follows entry ${previous.index}`,
+          );
+        entries.push(decodeEntry(index, value));
+      },
+      path,
+    );
     return entries;
   }
 }

@@ -40,15 +40,15 @@ import type { ResolvedLmdbOptions } from './lmdb-options.js';
 import {
   FORMAT_VERSION,
   META_KEYS,
-  decodeEntry,
+  checkEntryRecord,
   encodeFormat,
-  parseEntryKey,
   parseFormat,
   parseHardState,
 } from './lmdb-records.js';
 import type { StoredSnapshotMeta } from './lmdb-records.js';
 import { LogProjection } from '../log-projection.js';
-import { readSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
+import { forEachLogRecord } from './lmdb-log-read.js';
+import { checkSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
 
 /** The open environment and its two databases. */
 export interface LmdbHandles {
@@ -190,8 +190,8 @@ async function checkFormat(handles: LmdbHandles, path: string, formatVersion: nu
 function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
   const meta = readSnapshotMeta(handles.meta);
   if (meta === null) return null;
-  // The image is checked once at open; the engine then reads it only in chunks, or whole at load.
-  readSnapshotImage(handles.meta, meta);
+  // The image is checked once at open, without a copy; the engine then reads it only in chunks, or whole at load.
+  checkSnapshotImage(handles.meta, meta);
   return meta;
 }
 
@@ -203,28 +203,33 @@ function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
   const snapshot = recoverSnapshot(handles);
   let first: LogIndex = 0;
   const terms: Term[] = [];
-  for (const { key, value } of handles.log.getRange({})) {
-    const index = parseEntryKey(key);
-    const entry = decodeEntry(index, value);
-    const previousTerm = terms[terms.length - 1];
-    if (previousTerm === undefined) {
-      first = index;
-    } else {
-      if (index !== first + terms.length) {
-        throw new PersistenceError(
-          'STORAGE_CORRUPT',
-          `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`,
-        );
+  forEachLogRecord(
+    handles.log,
+    {},
+    (index, value) => {
+      // The record is checked whole (its checksum too), but its command is not copied: only its term is kept.
+      const entry = checkEntryRecord(index, value);
+      const previousTerm = terms[terms.length - 1];
+      if (previousTerm === undefined) {
+        first = index;
+      } else {
+        if (index !== first + terms.length) {
+          throw new PersistenceError(
+            'STORAGE_CORRUPT',
+            `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`,
+          );
+        }
+        if (entry.term < previousTerm) {
+          throw new PersistenceError(
+            'STORAGE_CORRUPT',
+            `${path}: log term goes backwards at entry ${index}: ${entry.term} after ${previousTerm}`,
+          );
+        }
       }
-      if (entry.term < previousTerm) {
-        throw new PersistenceError(
-          'STORAGE_CORRUPT',
-          `${path}: log term goes backwards at entry ${index}: ${entry.term} after ${previousTerm}`,
-        );
-      }
-    }
-    terms.push(entry.term);
-  }
+      terms.push(entry.term);
+    },
+    path,
+  );
   if (terms.length > 0) {
     if (snapshot === null && first !== 1)
       throw new PersistenceError('STORAGE_CORRUPT', `${path}: log starts at ${first} but there is no snapshot`);

@@ -29,6 +29,7 @@ import {
   type LogEntry,
   type LogIndex,
   type SnapshotMeta,
+  type Term,
 } from '../../contracts/log.js';
 import { assert, assertIndex } from '../../contracts/assert.js';
 
@@ -124,8 +125,18 @@ function entryChecksum(value: Uint8Array, command: Uint8Array): number {
   return crc32(command, crc32(header));
 }
 
-/** Decodes the value stored under the key of `keyIndex`, checking its checksum and index. */
-export function decodeEntry(keyIndex: LogIndex, value: unknown): LogEntry {
+/** An entry record that passed its checks: its term and type, and the record itself (not a copy). */
+export interface CheckedEntryRecord {
+  readonly term: Term;
+  readonly type: EntryType;
+  readonly record: Uint8Array;
+}
+
+/**
+ * Checks the value stored under the key of `keyIndex` (record version, type, checksum, index) and
+ * returns its term and type, without copying its command: what the projection at open needs.
+ */
+export function checkEntryRecord(keyIndex: LogIndex, value: unknown): CheckedEntryRecord {
   if (!(value instanceof Uint8Array) || value.byteLength < ENTRY_HEADER_BYTES) {
     throw corrupt(`entry ${keyIndex} is not an entry record: ${describe(value)}`);
   }
@@ -138,10 +149,16 @@ export function decodeEntry(keyIndex: LogIndex, value: unknown): LogEntry {
   const term = readU64(value, 8, `entry ${keyIndex} term`);
   const index = readU64(value, 16, `entry ${keyIndex} index`);
   if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);
+  return { term, type, record: value };
+}
+
+/** Decodes the value stored under the key of `keyIndex`, checking its checksum and index. */
+export function decodeEntry(keyIndex: LogIndex, value: unknown): LogEntry {
+  const { term, type, record } = checkEntryRecord(keyIndex, value);
   // A copy, so that the command is a plain Uint8Array that outlives LMDB's buffers.
-  const command = new Uint8Array(value.byteLength - ENTRY_HEADER_BYTES);
-  command.set(value.subarray(ENTRY_HEADER_BYTES));
-  return { term, index, type, command };
+  const command = new Uint8Array(record.byteLength - ENTRY_HEADER_BYTES);
+  command.set(record.subarray(ENTRY_HEADER_BYTES));
+  return { term, index: keyIndex, type, command };
 }
 
 /** The bytes an entry takes in LMDB, key included, before page overhead. */
@@ -313,8 +330,8 @@ export function parseSnapshotMeta(bytes: unknown): StoredSnapshotMeta {
   };
 }
 
-/** Checks a snapshot image read back against its metadata and returns a plain Uint8Array copy. */
-export function checkSnapshotData(meta: StoredSnapshotMeta, bytes: unknown): Uint8Array {
+/** Checks an image read back in one record (the earlier layout) against its metadata; throws STORAGE_CORRUPT. */
+export function checkSnapshotBytes(meta: StoredSnapshotMeta, bytes: unknown): asserts bytes is Uint8Array {
   if (!(bytes instanceof Uint8Array)) throw corrupt(`snapshot ${meta.lastIncludedIndex} has no image`);
   if (bytes.byteLength !== meta.dataBytes) {
     throw corrupt(
@@ -322,6 +339,11 @@ export function checkSnapshotData(meta: StoredSnapshotMeta, bytes: unknown): Uin
     );
   }
   if (crc32(bytes) !== meta.dataCrc32) throw corrupt(`snapshot ${meta.lastIncludedIndex} image fails its checksum`);
+}
+
+/** Checks a snapshot image read back against its metadata and returns a plain Uint8Array copy. */
+export function checkSnapshotData(meta: StoredSnapshotMeta, bytes: unknown): Uint8Array {
+  checkSnapshotBytes(meta, bytes);
   const data = new Uint8Array(bytes.byteLength);
   data.set(bytes);
   return data;

@@ -15,9 +15,10 @@
 import { PersistenceError } from '../../contracts/errors.js';
 import type { LogIndex, Snapshot } from '../../contracts/log.js';
 import { crc32 } from '../crc32.js';
+import { fastValue } from './lmdb-log-read.js';
 import { checkSnapshotRange } from '../log-checks.js';
 import { toPersistenceError } from './lmdb-errors.js';
-import { META_KEYS, checkSnapshotData, parseSnapshotMeta } from './lmdb-records.js';
+import { META_KEYS, checkSnapshotBytes, checkSnapshotData, parseSnapshotMeta } from './lmdb-records.js';
 import type { SnapshotSlot, StoredSnapshotMeta } from './lmdb-records.js';
 
 /**
@@ -34,6 +35,11 @@ export const SNAPSHOT_CRCS_KEY = 'snapshot-crcs';
 /** What the readers need of the `meta` database. */
 export interface MetaReader {
   get(key: string): Uint8Array | undefined;
+  /**
+   * The value of `key` in LMDB's reused read buffer, without a copy (lmdb-js): valid only until
+   * the next read of the process, so it is checked or copied at once and never kept.
+   */
+  getBinaryFast(key: string): Uint8Array | undefined;
 }
 
 /** What writing and deleting a slot's records needs of the `meta` database (inside a write transaction). */
@@ -109,13 +115,74 @@ export function readSnapshotMeta(meta: MetaReader): StoredSnapshotMeta | null {
   return stored === undefined ? null : parseSnapshotMeta(stored);
 }
 
-/** The whole image of the stored snapshot `stored`, checked against its checksums: a copy the caller owns. */
+/**
+ * The whole image of the stored snapshot `stored`, checked against the image's CRC-32: a copy the
+ * caller owns. Each record is copied once, from LMDB's read buffer into the image, and the
+ * checksum of the whole image covers every record (the per-record checksums serve chunk reads;
+ * {@link checkSnapshotImage} checks them at open).
+ */
 export function readSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta): Uint8Array {
+  // An image in one record (the earlier layout) may exceed LMDB's read buffer: read as a copy.
   if (stored.dataRecordBytes === null) return checkSnapshotData(stored, meta.get(META_KEYS.snapshotData));
-  const image = new Uint8Array(stored.dataBytes);
-  copyRecords(meta, stored, stored.dataRecordBytes, 0, image);
-  if (crc32(image) !== stored.dataCrc32) throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
+  // Every byte is written below: no zero fill (16 MiB of it for a 16 MiB image).
+  const image = new Uint8Array(Buffer.allocUnsafeSlow(stored.dataBytes).buffer, 0, stored.dataBytes);
+  let crc = 0;
+  forEachRecord(meta, stored, stored.dataRecordBytes, false, (n, record) => {
+    image.set(record, n * (stored.dataRecordBytes ?? 0));
+    crc = crc32(record, crc);
+  });
+  if (crc !== stored.dataCrc32) throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
   return image;
+}
+
+/**
+ * Checks the image of the stored snapshot `stored` without keeping it: each record against its
+ * CRC-32 in the table, and the whole image against its own. Throws STORAGE_CORRUPT. Opening a data
+ * folder runs it, so that a damaged image is refused before anything is written.
+ */
+export function checkSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta): void {
+  if (stored.dataRecordBytes === null) {
+    checkSnapshotBytes(stored, meta.get(META_KEYS.snapshotData));
+    return;
+  }
+  let crc = 0;
+  forEachRecord(meta, stored, stored.dataRecordBytes, true, (_n, record) => {
+    crc = crc32(record, crc);
+  });
+  if (crc !== stored.dataCrc32) throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
+}
+
+/**
+ * Calls `visit` with every record of the image in order, each checked to have its size (and,
+ * with `checkRecords`, its CRC-32 from the table), as a view of LMDB's read buffer that is valid
+ * only during the call.
+ */
+function forEachRecord(
+  meta: MetaReader,
+  stored: StoredSnapshotMeta,
+  recordBytes: number,
+  checkRecords: boolean,
+  visit: (n: number, record: Uint8Array) => void,
+): void {
+  const what = `snapshot ${stored.lastIncludedIndex}`;
+  const count = snapshotRecordCount(stored.dataBytes, recordBytes);
+  const crcs = crcTable(meta, what, count);
+  for (let n = 0; n < count; n += 1) {
+    const record = fastValue(meta.getBinaryFast(snapshotRecordKey(n, stored.dataSlot)));
+    const expectedBytes = Math.min(recordBytes, stored.dataBytes - n * recordBytes);
+    if (record?.byteLength !== expectedBytes)
+      throw corrupt(`${what} image record ${n} is missing or not ${expectedBytes} bytes`);
+    if (checkRecords && crc32(record) !== crcs.getUint32(n * 4))
+      throw corrupt(`${what} image record ${n} fails its checksum`);
+    visit(n, record);
+  }
+}
+
+/** The table of the image's `count` record checksums (a copy: records are read through the same buffer). */
+function crcTable(meta: MetaReader, what: string, count: number): DataView {
+  const crcs = meta.get(SNAPSHOT_CRCS_KEY);
+  if (crcs?.byteLength !== count * 4) throw corrupt(`${what} has no table of ${count} record checksums`);
+  return new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
 }
 
 /**
@@ -136,7 +203,7 @@ export function readSnapshotRange(
   return target;
 }
 
-/** Fills `target` with the image's bytes from `offset` on, record by record. */
+/** Fills `target` with the image's bytes from `offset` on, record by record, each checked against its CRC-32. */
 function copyRecords(
   meta: MetaReader,
   stored: StoredSnapshotMeta,
@@ -146,13 +213,12 @@ function copyRecords(
 ): void {
   const what = `snapshot ${stored.lastIncludedIndex}`;
   const count = snapshotRecordCount(stored.dataBytes, recordBytes);
-  const crcs = meta.get(SNAPSHOT_CRCS_KEY);
-  if (crcs?.byteLength !== count * 4) throw corrupt(`${what} has no table of ${count} record checksums`);
-  const crcView = new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
+  const crcView = crcTable(meta, what, count);
   let at = 0;
   while (at < target.byteLength) {
     const n = Math.floor((offset + at) / recordBytes);
-    const record = meta.get(snapshotRecordKey(n, stored.dataSlot));
+    // A view of LMDB's read buffer, copied into target before the next read.
+    const record = fastValue(meta.getBinaryFast(snapshotRecordKey(n, stored.dataSlot)));
     const expectedBytes = Math.min(recordBytes, stored.dataBytes - n * recordBytes);
     if (record?.byteLength !== expectedBytes)
       throw corrupt(`${what} image record ${n} is missing or not ${expectedBytes} bytes`);

@@ -51,7 +51,8 @@ import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory } from '../lmdb/lmdb-open.js';
-import { decodeEntry, entryKey, parseEntryKey } from '../lmdb/lmdb-records.js';
+import { decodeEntry, entryKey } from '../lmdb/lmdb-records.js';
+import { forEachLogRecord } from '../lmdb/lmdb-log-read.js';
 import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
 import type { SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
 import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
@@ -355,8 +356,12 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const tailFirst = tail.firstIndex() ?? end + 1;
     if (start < tailFirst) {
       const range = { start: entryKey(start), end: entryKey(Math.min(end, tailFirst - 1) + 1) };
-      for (const { key, value } of this.store.handles.log.getRange(range))
-        entries.push(decodeEntry(parseEntryKey(key), value));
+      forEachLogRecord(
+        this.store.handles.log,
+        range,
+        (index, value) => entries.push(decodeEntry(index, value)),
+        this.options.path,
+      );
     }
     for (let index = Math.max(start, tailFirst); index <= end; index += 1) {
       const entry = tail.get(index);

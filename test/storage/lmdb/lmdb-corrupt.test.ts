@@ -122,6 +122,43 @@ describe('LMDB engine on damaged or newer data', () => {
     await assertRefused(dir, 'STORAGE_CORRUPT', /snapshot 4 image record 0 fails its checksum/);
   });
 
+  it('refuses at open an image whose records match their checksums but not the image checksum', async () => {
+    const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    const image = snapshot(4, 2, 2 * SNAPSHOT_RECORD_BYTES + 10);
+    await saveSnapshot(engine, image);
+    await engine.close();
+    // Record 1 replaced, and its entry in the table of record checksums with it: only the image's own CRC-32 tells.
+    await tamper(dir, ({ meta }) => {
+      const record = new Uint8Array(SNAPSHOT_RECORD_BYTES).fill(7);
+      meta.putSync(snapshotRecordKey(1), record);
+      const crcs = Buffer.from(meta.get(SNAPSHOT_CRCS_KEY) ?? new Uint8Array(0));
+      crcs.writeUInt32BE(crc32(record), 4);
+      meta.putSync(SNAPSHOT_CRCS_KEY, crcs);
+    });
+    await assertRefused(dir, 'STORAGE_CORRUPT', /snapshot 4 image fails its checksum/);
+  });
+
+  it('refuses at load an image damaged after open, also when its record checksums were made to match', async () => {
+    let engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    const image = snapshot(4, 2, 2 * SNAPSHOT_RECORD_BYTES + 10);
+    await saveSnapshot(engine, image);
+    await engine.close();
+    engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
+    try {
+      assert.deepStrictEqual((await engine.load()).snapshot?.data, image.data);
+      await tamperOpen(engine, (meta) => {
+        const record = new Uint8Array(10).fill(9);
+        meta.putSync(snapshotRecordKey(2), record);
+        const crcs = Buffer.from(meta.get(SNAPSHOT_CRCS_KEY) ?? new Uint8Array(0));
+        crcs.writeUInt32BE(crc32(record), 8);
+        meta.putSync(SNAPSHOT_CRCS_KEY, crcs);
+      });
+      await assert.rejects(engine.load(), { code: 'STORAGE_CORRUPT', message: /snapshot 4 image fails its checksum/ });
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('refuses a chunk read from a damaged image record, and a missing one', async () => {
     let engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir));
     const image = snapshot(4, 2, 2 * SNAPSHOT_RECORD_BYTES + 10);
