@@ -8,8 +8,16 @@
  * its value (kv/store.ts) instead of copying the value again; the smaller commands of one request
  * are copied into one buffer of exactly their bytes (they enter the log together and leave it
  * together, by compaction), so each costs its own bytes and one view.
+ *
+ * No copy is made when the transport says the message's buffer is its own (InboundContext.bytesOwned:
+ * a DTLS record's fresh plaintext, a UDP datagram, a reassembled body) and what the node keeps of
+ * it fills at least half of it: the commands of an AppendEntries all in that one buffer, those
+ * the log will keep (past its last index) at least half of its bytes; a forwarded command at
+ * least half of them. So a kept entry never holds more than twice its share of memory, as the
+ * store's rule for values (kv/store.ts), and an append whose entries the follower mostly has
+ * already (a retransmission, a probe after a lost answer) is copied as before.
  */
-import type { LogEntry } from '../../contracts/log.js';
+import type { LogEntry, LogIndex } from '../../contracts/log.js';
 import { CBOR_OWN_BYTES_MIN } from '../kv/cbor-output.js';
 import type { RequestMessage } from '../../contracts/messages.js';
 
@@ -21,40 +29,94 @@ export const OWN_BUFFER_BYTES_MIN = CBOR_OWN_BYTES_MIN;
 
 /**
  * The entries, each command of at least OWN_BUFFER_BYTES_MIN bytes copied into a buffer of its
- * own and the smaller ones into one shared buffer that holds nothing else.
+ * own and the smaller ones into shared buffers that hold nothing else: one for the entries past
+ * `lastIndex` (those the log keeps), one for the others (the log has them already; it keeps one
+ * only when its term conflicts), so a kept entry never holds the bytes of one the log dropped.
  */
-export function ownEntries(entries: readonly LogEntry[]): readonly LogEntry[] {
+export function ownEntries(entries: readonly LogEntry[], lastIndex: LogIndex): readonly LogEntry[] {
   if (entries.length === 0) return entries;
-  let sharedBytes = 0;
-  for (const entry of entries)
-    if (entry.command.byteLength < OWN_BUFFER_BYTES_MIN) sharedBytes += entry.command.byteLength;
-  const shared = new Uint8Array(sharedBytes);
-  let at = 0;
+  let newBytes = 0;
+  let oldBytes = 0;
+  for (const entry of entries) {
+    const length = entry.command.byteLength;
+    if (length >= OWN_BUFFER_BYTES_MIN) continue;
+    if (entry.index > lastIndex) newBytes += length;
+    else oldBytes += length;
+  }
+  const fresh = new SharedCopies(newBytes);
+  const old = oldBytes === 0 ? fresh : new SharedCopies(oldBytes);
   return entries.map((entry) => {
     const length = entry.command.byteLength;
-    let command: Uint8Array;
-    if (length >= OWN_BUFFER_BYTES_MIN) command = entry.command.slice();
-    else {
-      shared.set(entry.command, at);
-      command = shared.subarray(at, at + length);
-      at += length;
-    }
+    const command =
+      length >= OWN_BUFFER_BYTES_MIN
+        ? entry.command.slice()
+        : (entry.index > lastIndex ? fresh : old).copy(entry.command);
     return { term: entry.term, index: entry.index, type: entry.type, command };
   });
 }
 
-/** `request` with the bytes the node may keep (log entries, a forwarded command) in buffers of their own. */
-export function ownRequestBytes(request: RequestMessage): RequestMessage {
+/** One buffer of exactly the bytes of some small commands, filled one copy after the other. */
+class SharedCopies {
+  private readonly buffer: Uint8Array;
+  private at = 0;
+
+  constructor(bytes: number) {
+    this.buffer = new Uint8Array(bytes);
+  }
+
+  copy(command: Uint8Array): Uint8Array {
+    const start = this.at;
+    this.buffer.set(command, start);
+    this.at += command.byteLength;
+    return this.buffer.subarray(start, this.at);
+  }
+}
+
+/**
+ * Whether the entries of an AppendEntries may stay views of the received message: every command
+ * a view of one buffer, of which the commands past `lastIndex` (those the log will keep, when it
+ * takes the request) cover at least half. Entries at or below `lastIndex` that conflict are
+ * kept too, in the same buffer, which only adds to what is kept.
+ */
+export function entriesMayStay(entries: readonly LogEntry[], lastIndex: LogIndex): boolean {
+  const first = entries[0];
+  if (first === undefined) return true;
+  const buffer = first.command.buffer;
+  let keptBytes = 0;
+  for (const entry of entries) {
+    if (entry.command.buffer !== buffer) return false;
+    if (entry.index > lastIndex) keptBytes += entry.command.byteLength;
+  }
+  return keptBytes * 2 >= buffer.byteLength;
+}
+
+/**
+ * `request` with the bytes the node may keep (log entries, a forwarded command) in buffers of
+ * their own; `lastIndex` is the log's last index. With `bytesOwned` (InboundContext.bytesOwned),
+ * bytes that fill at least half of the message's buffer stay as they came (see the module comment).
+ */
+export function ownRequestBytes(request: RequestMessage, bytesOwned: boolean, lastIndex: LogIndex): RequestMessage {
   switch (request.type) {
     // Field by field: on Node 20, `{ ...request, entries }` costs about 0.5 us and, once
     // optimized, gives every copy a hidden class of its own (see leaseOf in agent/endpoint/writes.ts).
     case 'AppendEntriesRequest': {
+      if (bytesOwned && entriesMayStay(request.entries, lastIndex)) return request;
       const { type, term, leaderId, prevLogIndex, prevLogTerm, leaderCommit } = request;
-      return { type, term, leaderId, prevLogIndex, prevLogTerm, entries: ownEntries(request.entries), leaderCommit };
+      return {
+        type,
+        term,
+        leaderId,
+        prevLogIndex,
+        prevLogTerm,
+        entries: ownEntries(request.entries, lastIndex),
+        leaderCommit,
+      };
     }
     case 'ClientForwardRequest': {
+      const payload = request.payload;
+      if (bytesOwned && payload.byteLength * 2 >= payload.buffer.byteLength) return request;
       const { type, sourceId, kind, timeoutMs } = request;
-      return { type, sourceId, kind, payload: request.payload.slice(), timeoutMs };
+      return { type, sourceId, kind, payload: payload.slice(), timeoutMs };
     }
     default:
       return request;

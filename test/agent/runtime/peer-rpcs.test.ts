@@ -55,8 +55,11 @@ class FakeHost implements PeerRpcHost {
   isRunning(): boolean {
     return this.running;
   }
-  requireCore(): { step(input: CoreInput): StepResult } {
+  /** The core's last log index (what an AppendEntries adds to comes after it). */
+  lastIndex = 0;
+  requireCore(): { step(input: CoreInput): StepResult; getLastIndex(): number } {
     return {
+      getLastIndex: () => this.lastIndex,
       step: (input) => {
         this.stepped.push(input);
         return this.refuse === null ? { ok: true } : { ok: false, reason: this.refuse };
@@ -232,6 +235,60 @@ describe('PeerRpcs', () => {
     await rpcs.handle(forward, from('n2'));
     assert.equal(host.forwarded[0]?.payload.buffer.byteLength, 300);
     assert.deepEqual(host.forwarded[0]?.payload, forward.payload);
+  });
+
+  // The transport marks a message whose buffer is its own (InboundContext.bytesOwned): entries that
+  // fill at least half of it stay views; any other buffer, or an append whose entries the log
+  // mostly has already, is copied as without the mark.
+  it('keeps the entries of a message that owns its buffer as they came, when the log keeps most of it', async () => {
+    const { host, rpcs } = setUp();
+    const record = new Uint8Array(3 * 4200 + 120).fill(7);
+    const entries = [0, 1, 2].map((i) => ({
+      term: 2,
+      index: 10 + i,
+      type: 'command' as const,
+      command: record.subarray(100 + 4200 * i, 100 + 4200 * i + 4150),
+    }));
+    const append: AppendEntriesRequest = {
+      type: 'AppendEntriesRequest',
+      term: 2,
+      leaderId: 'n2',
+      prevLogIndex: 9,
+      prevLogTerm: 2,
+      entries,
+      leaderCommit: 9,
+    };
+    host.lastIndex = 9;
+    void rpcs.handle(append, { ...from('n2'), bytesOwned: true });
+    const kept = host.stepped[0];
+    assert.ok(kept?.kind === 'request' && kept.request.type === 'AppendEntriesRequest');
+    for (const entry of kept.request.entries) assert.equal(entry.command.buffer, record.buffer, 'a view, not a copy');
+
+    // The same bytes in a buffer the transport does not vouch for: copied.
+    void rpcs.handle(append, from('n2'));
+    // The follower has two of the three already: the one it keeps would hold the whole record.
+    host.lastIndex = 11;
+    void rpcs.handle(append, { ...from('n2'), bytesOwned: true });
+    for (const input of host.stepped.slice(1)) {
+      assert.ok(input.kind === 'request' && input.request.type === 'AppendEntriesRequest');
+      assert.deepEqual(input.request.entries, entries, 'the same entries, byte for byte');
+      for (const entry of input.request.entries)
+        assert.equal(entry.command.buffer.byteLength, entry.command.byteLength);
+    }
+    assert.equal(host.stepped.length, 3);
+
+    // A forwarded command: kept when it fills at least half of its own buffer, else copied.
+    const forward = (payload: Uint8Array): ClientForwardRequest => ({
+      type: 'ClientForwardRequest',
+      sourceId: 'n2',
+      kind: 'write',
+      payload,
+      timeoutMs: 1000,
+    });
+    await rpcs.handle(forward(record.subarray(0, 7000)), { ...from('n2'), bytesOwned: true });
+    await rpcs.handle(forward(record.subarray(0, 6000)), { ...from('n2'), bytesOwned: true });
+    assert.equal(host.forwarded[0]?.payload.buffer, record.buffer);
+    assert.equal(host.forwarded[1]?.payload.buffer.byteLength, 6000);
   });
 
   it("sends the core's requests with a deadline growing with their bytes, and steps back what comes", async () => {
