@@ -15,7 +15,11 @@
  * the log will keep (past its last index) at least half of its bytes; a forwarded command at
  * least half of them. So a kept entry never holds more than twice its share of memory, as the
  * store's rule for values (kv/store.ts), and an append whose entries the follower mostly has
- * already (a retransmission, a probe after a lost answer) is copied as before.
+ * already (a retransmission, a probe after a lost answer) is copied as before. A command of
+ * OWN_BUFFER_BYTES_MIN bytes or more must also fill half of the buffer by itself, or the store
+ * would copy its value out while the log holds the message: the same bytes twice for as long as
+ * the entry is in the log. So an append of many small commands (the store copies small values
+ * anyway) or of one large one stays as it came, one of several large ones is copied.
  */
 import type { LogEntry, LogIndex } from '../../contracts/log.js';
 import { CBOR_OWN_BYTES_MIN } from '../kv/cbor-output.js';
@@ -75,8 +79,9 @@ class SharedCopies {
 /**
  * Whether the entries of an AppendEntries may stay views of the received message: every command
  * a view of one buffer, of which the commands past `lastIndex` (those the log will keep, when it
- * takes the request) cover at least half. Entries at or below `lastIndex` that conflict are
- * kept too, in the same buffer, which only adds to what is kept.
+ * takes the request) cover at least half, and every command of OWN_BUFFER_BYTES_MIN bytes or more
+ * at least half by itself (see the module comment). Entries at or below `lastIndex` that conflict
+ * are kept too, in the same buffer, which only adds to what is kept.
  */
 export function entriesMayStay(entries: readonly LogEntry[], lastIndex: LogIndex): boolean {
   const first = entries[0];
@@ -84,8 +89,10 @@ export function entriesMayStay(entries: readonly LogEntry[], lastIndex: LogIndex
   const buffer = first.command.buffer;
   let keptBytes = 0;
   for (const entry of entries) {
-    if (entry.command.buffer !== buffer) return false;
-    if (entry.index > lastIndex) keptBytes += entry.command.byteLength;
+    const command = entry.command;
+    if (command.buffer !== buffer) return false;
+    if (command.byteLength >= OWN_BUFFER_BYTES_MIN && command.byteLength * 2 < buffer.byteLength) return false;
+    if (entry.index > lastIndex) keptBytes += command.byteLength;
   }
   return keptBytes * 2 >= buffer.byteLength;
 }

@@ -3,11 +3,12 @@
 // so a field it forgot would vanish here), and its byte fields no longer share memory with the
 // received message; and, for a message whose buffer is its own (bytesOwned), the property that
 // bounds what the log holds: whether copied or kept as views, the buffers the entries past the
-// log's last index refer to add up to at most twice their commands' bytes (plus nothing when no
-// command is kept), and the entries are the same byte for byte.
+// log's last index refer to add up to at most twice their commands' bytes, every kept command of
+// OWN_BUFFER_BYTES_MIN bytes or more fills at least half of its buffer (so the store keeps its
+// value as a view of it instead of a second copy), and the entries are the same byte for byte.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
-import { entriesMayStay, ownRequestBytes } from '../../../agent/runtime/own-bytes.js';
+import { OWN_BUFFER_BYTES_MIN, entriesMayStay, ownRequestBytes } from '../../../agent/runtime/own-bytes.js';
 import type { LogEntry } from '../../../contracts/log.js';
 import type { AppendEntriesRequest, ClientForwardRequest } from '../../../contracts/messages.js';
 import { fcParams } from '../../fc-params.js';
@@ -95,6 +96,9 @@ describe('ownRequestBytes', () => {
         const held = new Set(kept.filter((e) => e.command.byteLength > 0).map((e) => e.command.buffer));
         const heldBytes = [...held].reduce((sum, b) => sum + b.byteLength, 0);
         assert.ok(heldBytes <= 2 * keptBytes, `${heldBytes} bytes held for ${keptBytes} kept`);
+        for (const { command } of kept)
+          if (command.byteLength >= OWN_BUFFER_BYTES_MIN)
+            assert.ok(command.byteLength * 2 >= command.buffer.byteLength, 'a large command fills half of its buffer');
         assert.equal(result === request, entriesMayStay(entries, have));
       }),
       fcParams(300, 'own-bytes bound'),

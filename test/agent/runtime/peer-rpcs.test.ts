@@ -238,44 +238,54 @@ describe('PeerRpcs', () => {
   });
 
   // The transport marks a message whose buffer is its own (InboundContext.bytesOwned): entries that
-  // fill at least half of it stay views; any other buffer, or an append whose entries the log
-  // mostly has already, is copied as without the mark.
+  // fill at least half of it stay views; any other buffer, an append whose entries the log mostly
+  // has already, or one of several large commands (the store would copy its value while the log
+  // holds the message) is copied as without the mark.
   it('keeps the entries of a message that owns its buffer as they came, when the log keeps most of it', async () => {
     const { host, rpcs } = setUp();
-    const record = new Uint8Array(3 * 4200 + 120).fill(7);
-    const entries = [0, 1, 2].map((i) => ({
-      term: 2,
-      index: 10 + i,
-      type: 'command' as const,
-      command: record.subarray(100 + 4200 * i, 100 + 4200 * i + 4150),
-    }));
-    const append: AppendEntriesRequest = {
-      type: 'AppendEntriesRequest',
-      term: 2,
-      leaderId: 'n2',
-      prevLogIndex: 9,
-      prevLogTerm: 2,
-      entries,
-      leaderCommit: 9,
+    /** An append of `count` commands of `bytes` each, 10 bytes apart in a record of their own. */
+    const appendIn = (count: number, bytes: number): { append: AppendEntriesRequest; record: Uint8Array } => {
+      const record = new Uint8Array(count * (bytes + 10) + 100).fill(7);
+      const entries = Array.from({ length: count }, (_, i) => ({
+        term: 2,
+        index: 10 + i,
+        type: 'command' as const,
+        command: record.subarray(100 + (bytes + 10) * i, 100 + (bytes + 10) * i + bytes),
+      }));
+      const append = {
+        type: 'AppendEntriesRequest',
+        term: 2,
+        leaderId: 'n2',
+        prevLogIndex: 9,
+        prevLogTerm: 2,
+      } as const;
+      return { append: { ...append, entries, leaderCommit: 9 }, record };
     };
-    host.lastIndex = 9;
-    void rpcs.handle(append, { ...from('n2'), bytesOwned: true });
-    const kept = host.stepped[0];
-    assert.ok(kept?.kind === 'request' && kept.request.type === 'AppendEntriesRequest');
-    for (const entry of kept.request.entries) assert.equal(entry.command.buffer, record.buffer, 'a view, not a copy');
-
-    // The same bytes in a buffer the transport does not vouch for: copied.
-    void rpcs.handle(append, from('n2'));
-    // The follower has two of the three already: the one it keeps would hold the whole record.
-    host.lastIndex = 11;
-    void rpcs.handle(append, { ...from('n2'), bytesOwned: true });
-    for (const input of host.stepped.slice(1)) {
-      assert.ok(input.kind === 'request' && input.request.type === 'AppendEntriesRequest');
-      assert.deepEqual(input.request.entries, entries, 'the same entries, byte for byte');
-      for (const entry of input.request.entries)
-        assert.equal(entry.command.buffer.byteLength, entry.command.byteLength);
-    }
-    assert.equal(host.stepped.length, 3);
+    const stepped = (append: AppendEntriesRequest, context: InboundContext, lastIndex = 9): AppendEntriesRequest => {
+      host.lastIndex = lastIndex;
+      void rpcs.handle(append, context);
+      const input = host.stepped.at(-1);
+      assert.ok(input?.kind === 'request' && input.request.type === 'AppendEntriesRequest');
+      assert.deepEqual(input.request.entries, append.entries, 'the same entries, byte for byte');
+      return input.request;
+    };
+    const owned = { ...from('n2'), bytesOwned: true };
+    const small = appendIn(40, 300);
+    const single = appendIn(1, 4150);
+    for (const { append, record } of [small, single])
+      for (const entry of stepped(append, owned).entries) assert.equal(entry.command.buffer, record.buffer, 'a view');
+    const copied = (append: AppendEntriesRequest, record: Uint8Array): boolean =>
+      append.entries.every((entry) => entry.command.buffer !== record.buffer);
+    // The same bytes in a buffer the transport does not vouch for.
+    assert.ok(copied(stepped(small.append, from('n2')), small.record));
+    // The follower has 31 of the 40 already: the 9 it keeps would hold the whole record.
+    const overlap = stepped(small.append, owned, 40);
+    assert.ok(copied(overlap, small.record));
+    for (const entry of overlap.entries.slice(31)) assert.equal(entry.command.buffer.byteLength, 9 * 300);
+    // Three 4 KiB commands: the store copies each value out of a record three times its size.
+    const large = appendIn(3, 4150);
+    assert.ok(copied(stepped(large.append, owned), large.record));
+    const record = new Uint8Array(12_000);
 
     // A forwarded command: kept when it fills at least half of its own buffer, else copied.
     const forward = (payload: Uint8Array): ClientForwardRequest => ({
@@ -286,9 +296,9 @@ describe('PeerRpcs', () => {
       timeoutMs: 1000,
     });
     await rpcs.handle(forward(record.subarray(0, 7000)), { ...from('n2'), bytesOwned: true });
-    await rpcs.handle(forward(record.subarray(0, 6000)), { ...from('n2'), bytesOwned: true });
+    await rpcs.handle(forward(record.subarray(0, 5000)), { ...from('n2'), bytesOwned: true });
     assert.equal(host.forwarded[0]?.payload.buffer, record.buffer);
-    assert.equal(host.forwarded[1]?.payload.buffer.byteLength, 6000);
+    assert.equal(host.forwarded[1]?.payload.buffer.byteLength, 5000);
   });
 
   it("sends the core's requests with a deadline growing with their bytes, and steps back what comes", async () => {
