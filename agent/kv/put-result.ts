@@ -107,6 +107,9 @@ function putResultBytes(revision: number, storeRevision: number | undefined): nu
  * sessions count it as every other replica counts the bytes.
  */
 export class PutAnswer {
+  /** The encoding once asked for: kept, so that later snapshots and retries do not encode it again. */
+  private encoded: Uint8Array | null = null;
+
   private constructor(
     readonly revision: number,
     readonly storeRevision: number,
@@ -127,10 +130,12 @@ export class PutAnswer {
     return result.type === 'put' && result.previous === null ? PutAnswer.of(result.revision, storeRevision) : null;
   }
 
-  /** The encoding, byte for byte what encodePutResultDirect gives (a new buffer each call). */
+  /** The encoding, byte for byte what encodePutResultDirect gives, made at the first call. */
   bytes(): Uint8Array {
+    if (this.encoded !== null) return this.encoded;
     const out = encodePutResultDirect(this.revision, this.storeRevision);
     assert(out !== null && out.byteLength === this.byteLength, 'a put answer encodes to its length');
+    this.encoded = out;
     return out;
   }
 }
