@@ -47,8 +47,9 @@ export function ownEntries(entries: readonly LogEntry[], lastIndex: LogIndex): r
     if (entry.index > lastIndex) newBytes += length;
     else oldBytes += length;
   }
-  const fresh = new SharedCopies(newBytes);
-  const old = oldBytes === 0 ? fresh : new SharedCopies(oldBytes);
+  // No shared buffer where there is nothing to share (every command large, as at 4 KiB values).
+  const fresh = newBytes === 0 ? NO_COPIES : new SharedCopies(newBytes);
+  const old = oldBytes === 0 ? NO_COPIES : new SharedCopies(oldBytes);
   return entries.map((entry) => {
     const length = entry.command.byteLength;
     const command =
@@ -75,6 +76,9 @@ class SharedCopies {
     return this.buffer.subarray(start, this.at);
   }
 }
+
+/** The copies of empty commands: views of one empty buffer, which holds nothing. */
+const NO_COPIES = new SharedCopies(0);
 
 /**
  * Whether the entries of an AppendEntries may stay views of the received message: every command
