@@ -43,6 +43,14 @@ export interface InboundContext {
    * whose port is not the one it listens at, so this, not `remoteAddress`, is where it is reached.
    */
   readonly peerAddress?: string;
+  /**
+   * True when the request's byte fields are views of a buffer made for this one message (its
+   * datagram, its DTLS record's plaintext, or its reassembled body) that nothing else holds or
+   * writes into afterwards: the handler may keep such views instead of copying them, knowing that
+   * a view keeps the whole buffer alive. Absent or false: a view may share memory with other
+   * messages or be overwritten, so what is kept must be copied first.
+   */
+  readonly bytesOwned?: boolean;
 }
 
 /** Handles one inbound request; resolves with the response to send back. */

@@ -26,8 +26,11 @@ export interface StateMachine {
    * views of `entry.command` (the KV store keeps a large value as a view of the command it came
    * in), so the bytes of a command handed to apply must never change afterwards. It may also keep
    * the result it returns (the KV sessions keep a put's for retries), so no caller changes those.
+   * `answered` false: no one reads this result (no local client waits for the entry: a follower's
+   * apply), so the state machine may return empty bytes instead of a result it can give again when
+   * asked (a retry, a snapshot); the state it reaches must be the same either way. Default true.
    */
-  apply(entry: LogEntry): Uint8Array;
+  apply(entry: LogEntry, answered?: boolean): Uint8Array;
   /** Answers a read-only query from the current state. */
   query(query: Uint8Array): Uint8Array;
   /** Serializes the whole state (sessions included). */

@@ -12,7 +12,12 @@ export interface DatagramPeer {
   readonly identity: string | null;
 }
 
-/** Receives one datagram of application data. */
+/**
+ * Receives one datagram of application data. `data` is the receiver's to keep: a view of a
+ * buffer made for this datagram alone (Node's per-datagram buffer over UDP, the record's fresh
+ * plaintext over DTLS) that the endpoint never writes into or hands to anyone else afterwards,
+ * so what is decoded from it may keep views of it (InboundContext.bytesOwned).
+ */
 export type DatagramHandler = (data: Uint8Array, peer: DatagramPeer) => void;
 
 /**

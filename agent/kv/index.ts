@@ -3,7 +3,8 @@
  * commands, queries and results that clients exchange with it.
  */
 export { KvStateMachine } from './state-machine.js';
-export type { KvStateMachineDeps, KvStats } from './state-machine.js';
+export type { KvStateMachineDeps } from './state-machine.js';
+export type { KvStats } from './stats.js';
 export { DEFAULT_KV_OPTIONS, resolveKvOptions, validateKvOptions } from './options.js';
 export type { KvOptions } from './options.js';
 export {

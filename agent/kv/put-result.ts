@@ -11,7 +11,7 @@
  * generic decoder then reads with its checks and messages.
  */
 import { assert } from '../../contracts/assert.js';
-import type { KvPutResult } from './types.js';
+import type { KvPutResult, KvResult } from './types.js';
 
 const FIELD_TYPE_PUT = Uint8Array.from([0x64, ...asciiBytes('type'), 0x63, ...asciiBytes('put')]);
 const FIELD_REV = Uint8Array.from([0x63, ...asciiBytes('rev')]);
@@ -71,10 +71,8 @@ function writeInteger(out: Uint8Array, at: number, value: number): number {
  * Uint8Array, never a Buffer: the sessions keep it as it is (sessions.ts retainedBytes).
  */
 export function encodePutResultDirect(revision: number, storeRevision: number | undefined): Uint8Array | null {
-  if (!Number.isSafeInteger(revision) || revision < 0) return null;
-  if (storeRevision !== undefined && (!Number.isSafeInteger(storeRevision) || storeRevision < 0)) return null;
-  let length = 3 + FIELD_TYPE_PUT.length + FIELD_REV.length + integerBytes(revision) + FIELD_PREV_NULL.length;
-  if (storeRevision !== undefined) length += FIELD_SREV.length + integerBytes(storeRevision);
+  const length = putResultBytes(revision, storeRevision);
+  if (length < 0) return null;
   const out = new Uint8Array(length);
   out[0] = MAP16;
   out[2] = storeRevision === undefined ? 3 : 4;
@@ -91,6 +89,55 @@ export function encodePutResultDirect(revision: number, storeRevision: number | 
   }
   assert(at === length, 'a put result fills its bytes');
   return out;
+}
+
+/** The length of encodePutResultDirect's encoding, without making it; -1 when it gives null. */
+function putResultBytes(revision: number, storeRevision: number | undefined): number {
+  if (!Number.isSafeInteger(revision) || revision < 0) return -1;
+  if (storeRevision !== undefined && (!Number.isSafeInteger(storeRevision) || storeRevision < 0)) return -1;
+  let length = 3 + FIELD_TYPE_PUT.length + FIELD_REV.length + integerBytes(revision) + FIELD_PREV_NULL.length;
+  if (storeRevision !== undefined) length += FIELD_SREV.length + integerBytes(storeRevision);
+  return length;
+}
+
+/**
+ * A put result kept unencoded: what encodePutResultDirect(revision, storeRevision) gives, made
+ * only when asked for. A replica that applies a write no local client waits for (a follower) keeps
+ * this for a retry instead of the bytes (sessions.ts); `byteLength` is the encoding's, so the
+ * sessions count it as every other replica counts the bytes.
+ */
+export class PutAnswer {
+  /** The encoding once asked for: kept, so that later snapshots and retries do not encode it again. */
+  private encoded: Uint8Array | null = null;
+
+  private constructor(
+    readonly revision: number,
+    readonly storeRevision: number,
+    readonly byteLength: number,
+  ) {}
+
+  /** The answer, or null when encodePutResultDirect would not write it (a revision not a safe integer >= 0). */
+  static of(revision: number, storeRevision: number): PutAnswer | null {
+    const length = putResultBytes(revision, storeRevision);
+    return length < 0 ? null : new PutAnswer(revision, storeRevision, length);
+  }
+
+  /**
+   * The answer of `result` stamped with `storeRevision`, as the state machine encodes it
+   * (encodeKvResult: a put that returned no previous value); null for any other result.
+   */
+  static ofResult(result: KvResult, storeRevision: number): PutAnswer | null {
+    return result.type === 'put' && result.previous === null ? PutAnswer.of(result.revision, storeRevision) : null;
+  }
+
+  /** The encoding, byte for byte what encodePutResultDirect gives, made at the first call. */
+  bytes(): Uint8Array {
+    if (this.encoded !== null) return this.encoded;
+    const out = encodePutResultDirect(this.revision, this.storeRevision);
+    assert(out !== null && out.byteLength === this.byteLength, 'a put answer encodes to its length');
+    this.encoded = out;
+    return out;
+  }
 }
 
 /** Where the integer item read last ended (readInteger's second result; no object per read). */

@@ -28,6 +28,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { assert } from '../../contracts/assert.js';
+import { PutAnswer } from './put-result.js';
 
 /** Limits of the session table; see KvOptions for units, defaults and ranges. */
 export interface SessionLimits {
@@ -72,7 +73,19 @@ export type SessionOutcome =
 /** What running a command gave: the response to return now and the one to keep for retries. */
 export interface RunResult {
   readonly response: Uint8Array;
-  readonly retained: Uint8Array;
+  /** Its bytes, or a put's answer not encoded yet (no one waited for it: put-result.ts), which encodes to them. */
+  readonly retained: Uint8Array | PutAnswer;
+}
+
+/** A response the table keeps: a RetainedResponse whose bytes may not be encoded yet. */
+interface Kept {
+  readonly seq: number;
+  readonly response: Uint8Array | PutAnswer;
+}
+
+/** The bytes of a kept response (encoded now if they were not). */
+function bytesOf(response: Uint8Array | PutAnswer): Uint8Array {
+  return response instanceof PutAnswer ? response.bytes() : response;
 }
 
 /** One session, mutable inside the table only. */
@@ -82,7 +95,7 @@ interface Session {
   /** Invariant: never decreases; <= the log clock. */
   lastUsedMs: number;
   /** Invariant: sorted by seq, no duplicates, length <= responsesMax. */
-  readonly retained: RetainedResponse[];
+  readonly retained: Kept[];
   /** Invariant: the sum of retained response lengths. */
   bytes: number;
 }
@@ -138,7 +151,7 @@ export class SessionTable {
     const retained = this.sessions.get(clientId)?.retained;
     if (retained === undefined) return undefined;
     const found = retained[searchSeq(retained, seq)];
-    return found !== undefined && found.seq === seq ? found.response : undefined;
+    return found !== undefined && found.seq === seq ? bytesOf(found.response) : undefined;
   }
 
   /**
@@ -179,10 +192,10 @@ export class SessionTable {
     if (found !== undefined && found.seq === seq) {
       this.touch(clientId, session, clockMs);
       this.raiseFloor(session, ackedBelow);
-      return { kind: 'duplicate', response: found.response };
+      return { kind: 'duplicate', response: bytesOf(found.response) };
     }
     const result = run();
-    const kept: RetainedResponse = { seq, response: result.retained };
+    const kept: Kept = { seq, response: result.retained };
     if (position === session.retained.length) session.retained.push(kept);
     else session.retained.splice(position, 0, kept);
     session.bytes += result.retained.byteLength;
@@ -285,7 +298,7 @@ export class SessionTable {
     session.floor = Math.max(session.floor, lowest.seq + 1);
   }
 
-  private forgetBytes(session: Session, dropped: RetainedResponse): void {
+  private forgetBytes(session: Session, dropped: Kept): void {
     session.bytes -= dropped.response.byteLength;
     this.bytesTotal -= dropped.response.byteLength;
     assert(session.bytes >= 0 && this.bytesTotal >= 0, 'kept byte counts stay non-negative');
@@ -332,7 +345,7 @@ export function retainedBytes(response: Uint8Array): Uint8Array {
 }
 
 /** The position of `seq` in `retained` (sorted by seq), or where it would go. */
-function searchSeq(retained: readonly RetainedResponse[], seq: number): number {
+function searchSeq(retained: readonly Kept[], seq: number): number {
   let low = 0;
   let high = retained.length;
   while (low < high) {
@@ -344,5 +357,9 @@ function searchSeq(retained: readonly RetainedResponse[], seq: number): number {
 }
 
 function entryOf(clientId: string, session: Session): SessionEntry {
-  return { clientId, floor: session.floor, lastUsedMs: session.lastUsedMs, responses: [...session.retained] };
+  const responses = session.retained.map((kept): RetainedResponse => ({
+    seq: kept.seq,
+    response: bytesOf(kept.response),
+  }));
+  return { clientId, floor: session.floor, lastUsedMs: session.lastUsedMs, responses };
 }

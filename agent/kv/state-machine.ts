@@ -27,33 +27,14 @@ import { changeEvent, changesOf, KvHistory } from './history.js';
 import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
 import type { KvLease } from './leases.js';
 import { decodeQuotaCommand } from './quota.js';
+import { PutAnswer } from './put-result.js';
+import type { KvStats } from './stats.js';
 import type { KvChangesQuery, KvCommand, KvErrorCode, KvResult, KvSession, KvVersioned } from './types.js';
 
 /** What the state machine may report to. */
 export interface KvStateMachineDeps {
   /** Counts errors, duplicates, expiries and evictions; null for none. */
   readonly metrics: Metrics | null;
-}
-
-/** Sizes of the state, for status displays and metrics. */
-export interface KvStats {
-  readonly lastApplied: LogIndex;
-  readonly clockMs: number;
-  readonly keyCount: number;
-  readonly dataBytes: number;
-  readonly sessionCount: number;
-  /** Response bytes the sessions keep for retries. */
-  readonly sessionBytes: number;
-  /** Request ids kept. */
-  readonly requestIdCount: number;
-  /** Leases granted. */
-  readonly leaseCount: number;
-  /** The size counted against the quota (quota.ts), bytes. */
-  readonly usageBytes: number;
-  /** The cluster's quota in force, bytes; 0: none. */
-  readonly quotaBytes: number;
-  /** True from a write refused by the quota until an applied entry frees space or changes the quota. */
-  readonly quotaAlarm: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -146,8 +127,10 @@ export class KvStateMachine implements StateMachine {
   /**
    * Applies a committed entry. Entries must arrive in log order, each at lastApplied + 1. `noop` and `config`
    * entries only advance lastApplied and return empty bytes; a `command` entry returns an encoded KvResult.
+   * Unless `answered` (StateMachine.apply): then a result other than an error is not encoded (empty bytes), and a
+   * session keeps a put's answer unencoded (put-result.ts PutAnswer), to encode it only for a retry or a snapshot.
    */
-  apply(entry: LogEntry): Uint8Array {
+  apply(entry: LogEntry, answered = true): Uint8Array {
     assert(Number.isSafeInteger(entry.index), 'entry index is a safe integer');
     assert(
       entry.index === this.lastAppliedIndex + 1,
@@ -167,11 +150,14 @@ export class KvStateMachine implements StateMachine {
     this.logClockMs = Math.max(this.logClockMs, command.timeMs);
     this.countRemovals('sessions_expired', this.sessions.expire(this.logClockMs));
     this.countRemovals('request_ids_expired', this.requestIds.expire(this.logClockMs));
-    if (command.session === null) return this.encode(this.execute(command, entry.index));
-    return this.applyInSession(command, command.session, entry.index);
+    if (command.session === null) {
+      const result = this.execute(command, entry.index);
+      return answered || result.type === 'error' ? this.encode(result) : EMPTY;
+    }
+    return this.applyInSession(command, command.session, entry.index, answered);
   }
 
-  private applyInSession(command: KvCommand, session: KvSession, index: LogIndex): Uint8Array {
+  private applyInSession(command: KvCommand, session: KvSession, index: LogIndex, answered: boolean): Uint8Array {
     const { clientId, seq } = session;
     const clientIdBytes = utf8Length(clientId);
     if (clientIdBytes > this.options.clientIdBytesMax) {
@@ -181,7 +167,7 @@ export class KvStateMachine implements StateMachine {
       );
     }
     const outcome = this.sessions.apply(clientId, seq, session.ackedBelow ?? seq, this.logClockMs, () =>
-      this.run(command, session, index),
+      this.run(command, session, index, answered),
     );
     switch (outcome.kind) {
       case 'ran':
@@ -208,7 +194,7 @@ export class KvStateMachine implements StateMachine {
    * request ran before (a retransmission that reached a restarted endpoint), in which case the first response is
    * returned and nothing runs. Gives the response and the one to keep for a retry.
    */
-  private run(command: KvCommand, session: KvSession, index: LogIndex): RunResult {
+  private run(command: KvCommand, session: KvSession, index: LogIndex, answered: boolean): RunResult {
     const requestId = command.requestId;
     const claimed =
       requestId === undefined
@@ -229,7 +215,12 @@ export class KvStateMachine implements StateMachine {
       return { response: kept, retained: kept };
     }
     if (claimed !== undefined) this.countRemovals('request_ids_evicted', claimed.evicted);
-    const response = this.encode(this.execute(command, index));
+    const result = this.execute(command, index);
+    // What encode() would give, kept unencoded when no one waits: every replica keeps the same bytes.
+    const unencoded = answered ? null : PutAnswer.ofResult(result, this.store.revision);
+    if (unencoded !== null && unencoded.byteLength <= this.options.cachedResponseBytesMax)
+      return { response: EMPTY, retained: unencoded };
+    const response = this.encode(result);
     if (response.length <= this.options.cachedResponseBytesMax) return { response, retained: retainedBytes(response) };
     const retained = encodeKvResult({
       type: 'error',

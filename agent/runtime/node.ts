@@ -295,7 +295,11 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     // A witness holds key-value commands without their payload: it applies them as no-ops, so
     // its applied index follows the log while its state machine stays empty (core/witness.ts).
     const stripped = entry.type === 'command' && entry.command.byteLength === 0 && this.isWitness();
-    const result = this.deps.stateMachine.apply(stripped ? { ...entry, type: 'noop' } : entry);
+    // Only a local client's proposal waits for the result; a follower's is not encoded (StateMachine.apply).
+    const result = this.deps.stateMachine.apply(
+      stripped ? { ...entry, type: 'noop' } : entry,
+      this.pending.waits(entry.index),
+    );
     this.snapshots.applied(entry);
     const latencyMs = this.pending.applied(entry, result);
     if (latencyMs !== null) this.deps.metrics.observeDurationMs('raft_commit_latency_ms', latencyMs);

@@ -39,7 +39,7 @@ import type { AddressPlan } from '../membership/address-updates.js';
 /** What the RPC traffic needs of the node. */
 export interface PeerRpcHost {
   isRunning(): boolean;
-  requireCore(): Pick<RaftCore, 'step'>;
+  requireCore(): Pick<RaftCore, 'step' | 'getLastIndex'>;
   scheduleReady(): void;
   /** A storage failure: the node stops (node.ts). */
   fatal(error: unknown): void;
@@ -106,7 +106,8 @@ export class PeerRpcs {
       );
     }
     this.notePeerAddress(claimed, context);
-    return this.accept(claimed, ownRequestBytes(request));
+    const lastIndex = this.host.requireCore().getLastIndex();
+    return this.accept(claimed, ownRequestBytes(request, context.bytesOwned === true, lastIndex));
   }
 
   /**

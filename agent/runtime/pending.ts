@@ -91,6 +91,11 @@ export class PendingRequests {
    * the one proposed, rejected when another entry took its place (it was never committed).
    * Returns the proposal's latency in ms, or null when none waited.
    */
+  /** Whether a proposal of this node waits for the entry at `index`. */
+  waits(index: LogIndex): boolean {
+    return this.proposals.has(index);
+  }
+
   applied(entry: LogEntry, result: Uint8Array): number | null {
     const waiter = this.proposals.get(entry.index);
     if (waiter === undefined) return null;

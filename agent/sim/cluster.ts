@@ -98,8 +98,8 @@ class StaleReadingStateMachine implements StateMachine {
 
   constructor(private readonly real: KvStateMachine) {}
 
-  apply(entry: LogEntry): Uint8Array {
-    return this.real.apply(entry);
+  apply(entry: LogEntry, answered?: boolean): Uint8Array {
+    return this.real.apply(entry, answered);
   }
 
   query(query: Uint8Array): Uint8Array {

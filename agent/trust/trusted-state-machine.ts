@@ -89,7 +89,7 @@ export class TrustedStateMachine implements StateMachine {
     this.listener = listener;
   }
 
-  apply(entry: LogEntry): Uint8Array {
+  apply(entry: LogEntry, answered = true): Uint8Array {
     if (entry.type === 'config') {
       const result = this.kv.apply(entry);
       const next = decodeConfiguration(entry.command);
@@ -122,7 +122,7 @@ export class TrustedStateMachine implements StateMachine {
         message: `keys under ${SYSTEM_KEY_PREFIX} change only through signed admin commands`,
       });
     }
-    const result = this.kv.apply(entry);
+    const result = this.kv.apply(entry, answered);
     this.trust.advanceClock(this.kv.clockMs);
     return result;
   }

@@ -2,7 +2,9 @@
 // address and a null identity, sends resolve once handed to the socket, a datagram over the
 // UDP maximum is refused with NET_TOO_LARGE, a taken port is NET_UNREACHABLE, and a closed
 // endpoint refuses to send; `post` (no promise) delivers the same and reports each failure a
-// send would reject with to the onFailure it was given.
+// send would reject with to the onFailure it was given. Each datagram arrives in a buffer of
+// its own that later datagrams leave alone (the DatagramHandler contract that lets the peer RPC
+// server keep views of a request's bytes, InboundContext.bytesOwned).
 import { strict as assert } from 'node:assert';
 import type { DatagramPeer } from '../../transport/datagram.js';
 import { openUdpEndpoint, UDP_PAYLOAD_BYTES_MAX } from '../../transport/udp.js';
@@ -18,6 +20,33 @@ describe('UdpEndpoint', () => {
     const [data, peer] = await arrived;
     assert.deepEqual([...data], [1, 2, 3]);
     assert.deepEqual(peer, { address: '127.0.0.1', port: a.localAddress().port, identity: null });
+    await a.close();
+    await b.close();
+  });
+
+  it('gives each datagram a buffer of its own that later datagrams leave alone', async () => {
+    const a = await openUdpEndpoint();
+    const b = await openUdpEndpoint();
+    const sizes = [3000, 12_000, 100, 3000];
+    const arrived: Uint8Array[] = [];
+    const all = new Promise<void>((resolve) =>
+      b.onMessage((data) => {
+        arrived.push(data);
+        if (arrived.length === sizes.length) resolve();
+      }),
+    );
+    for (const [i, size] of sizes.entries())
+      await a.send(new Uint8Array(size).fill(i + 1), '127.0.0.1', b.localAddress().port);
+    await all;
+    assert.equal(new Set(arrived.map((d) => d.buffer)).size, sizes.length);
+    for (const [i, data] of arrived.entries()) {
+      assert.equal(data.byteLength, sizes[i]);
+      assert.ok(data.buffer.byteLength <= data.byteLength + 64, 'a buffer of this datagram alone');
+      assert.ok(
+        data.every((byte) => byte === i + 1),
+        'unchanged by the datagrams after it',
+      );
+    }
     await a.close();
     await b.close();
   });

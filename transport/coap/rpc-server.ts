@@ -81,6 +81,9 @@ export class CoapNetworkServer implements NetworkServer {
     const context = {
       peerIdentity: request.peer.identity,
       remoteAddress: formatAddress(request.peer.address, request.peer.port),
+      // The payload is a view of its datagram, which the endpoint gave away (DatagramHandler), or
+      // a reassembled body: a buffer of the body alone that the block stores forget once it is whole.
+      bytesOwned: true,
       ...advertisedAddressOf(request),
     };
     let response;

@@ -5,12 +5,14 @@
 // - property: the reader gives exactly what the generic decoder gives for them, and for any bytes
 //   made from them by changing, dropping or adding bytes it gives null or what the generic
 //   decoder gives;
-// - encodeKvResult/decodeKvResult take that path for a put result without prev, and round-trip.
+// - encodeKvResult/decodeKvResult take that path for a put result without prev, and round-trip;
+// - property: a PutAnswer (a put result kept unencoded) has the encoding's length and gives exactly
+//   its bytes, the same buffer at every call; it exists exactly when the direct writer writes.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { Encoder } from 'cbor-x';
 import { decodeKvResult, decodeKvResultGeneric, encodeKvResult } from '../../../agent/kv/result-encoding.js';
-import { decodePutResultDirect, encodePutResultDirect } from '../../../agent/kv/put-result.js';
+import { PutAnswer, decodePutResultDirect, encodePutResultDirect } from '../../../agent/kv/put-result.js';
 import type { KvResult } from '../../../agent/kv/types.js';
 import { SerializationError } from '../../../contracts/errors.js';
 import { fcParams } from '../../fc-params.js';
@@ -79,5 +81,25 @@ describe('put results written and read directly', () => {
     assert.deepEqual(decodeKvResult(bytes), result);
     const withPrev: KvResult = { type: 'put', revision: 3, previous: { value: Uint8Array.of(1), revision: 2 } };
     assert.deepEqual(decodeKvResult(encodeKvResult(withPrev)), withPrev);
+  });
+
+  it('gives a PutAnswer the bytes and length of the direct encoding, made once', () => {
+    fc.assert(
+      fc.property(revisionArb, revisionArb, (rev, srev) => {
+        const answer = PutAnswer.of(rev, srev);
+        const direct = encodePutResultDirect(rev, srev);
+        assert.equal(answer === null, direct === null);
+        if (answer === null || direct === null) return;
+        assert.equal(answer.byteLength, direct.byteLength);
+        assert.deepEqual(answer.bytes(), direct);
+        assert.equal(answer.bytes(), answer.bytes());
+      }),
+      fcParams(1000),
+    );
+    assert.equal(PutAnswer.of(-1, 0), null);
+    assert.equal(
+      PutAnswer.ofResult({ type: 'put', revision: 3, previous: { value: Uint8Array.of(1), revision: 2 } }, 4),
+      null,
+    );
   });
 });

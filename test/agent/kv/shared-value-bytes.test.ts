@@ -67,7 +67,7 @@ describe('large values held once by the log and the store', () => {
       at += c.byteLength;
       return { term: 1, index: i + 1, type: 'command', command: datagram.subarray(at - c.byteLength, at) };
     });
-    const owned = ownEntries(received);
+    const owned = ownEntries(received, 0);
     const sm = new KvStateMachine();
     for (const entry of owned) sm.apply(entry);
     owned.slice(0, 3).forEach((entry, i) => {

@@ -55,8 +55,11 @@ class FakeHost implements PeerRpcHost {
   isRunning(): boolean {
     return this.running;
   }
-  requireCore(): { step(input: CoreInput): StepResult } {
+  /** The core's last log index (what an AppendEntries adds to comes after it). */
+  lastIndex = 0;
+  requireCore(): { step(input: CoreInput): StepResult; getLastIndex(): number } {
     return {
+      getLastIndex: () => this.lastIndex,
       step: (input) => {
         this.stepped.push(input);
         return this.refuse === null ? { ok: true } : { ok: false, reason: this.refuse };
@@ -232,6 +235,70 @@ describe('PeerRpcs', () => {
     await rpcs.handle(forward, from('n2'));
     assert.equal(host.forwarded[0]?.payload.buffer.byteLength, 300);
     assert.deepEqual(host.forwarded[0]?.payload, forward.payload);
+  });
+
+  // The transport marks a message whose buffer is its own (InboundContext.bytesOwned): entries that
+  // fill at least half of it stay views; any other buffer, an append whose entries the log mostly
+  // has already, or one of several large commands (the store would copy its value while the log
+  // holds the message) is copied as without the mark.
+  it('keeps the entries of a message that owns its buffer as they came, when the log keeps most of it', async () => {
+    const { host, rpcs } = setUp();
+    /** An append of `count` commands of `bytes` each, 10 bytes apart in a record of their own. */
+    const appendIn = (count: number, bytes: number): { append: AppendEntriesRequest; record: Uint8Array } => {
+      const record = new Uint8Array(count * (bytes + 10) + 100).fill(7);
+      const entries = Array.from({ length: count }, (_, i) => ({
+        term: 2,
+        index: 10 + i,
+        type: 'command' as const,
+        command: record.subarray(100 + (bytes + 10) * i, 100 + (bytes + 10) * i + bytes),
+      }));
+      const append = {
+        type: 'AppendEntriesRequest',
+        term: 2,
+        leaderId: 'n2',
+        prevLogIndex: 9,
+        prevLogTerm: 2,
+      } as const;
+      return { append: { ...append, entries, leaderCommit: 9 }, record };
+    };
+    const stepped = (append: AppendEntriesRequest, context: InboundContext, lastIndex = 9): AppendEntriesRequest => {
+      host.lastIndex = lastIndex;
+      void rpcs.handle(append, context);
+      const input = host.stepped.at(-1);
+      assert.ok(input?.kind === 'request' && input.request.type === 'AppendEntriesRequest');
+      assert.deepEqual(input.request.entries, append.entries, 'the same entries, byte for byte');
+      return input.request;
+    };
+    const owned = { ...from('n2'), bytesOwned: true };
+    const small = appendIn(40, 300);
+    const single = appendIn(1, 4150);
+    for (const { append, record } of [small, single])
+      for (const entry of stepped(append, owned).entries) assert.equal(entry.command.buffer, record.buffer, 'a view');
+    const copied = (append: AppendEntriesRequest, record: Uint8Array): boolean =>
+      append.entries.every((entry) => entry.command.buffer !== record.buffer);
+    // The same bytes in a buffer the transport does not vouch for.
+    assert.ok(copied(stepped(small.append, from('n2')), small.record));
+    // The follower has 31 of the 40 already: the 9 it keeps would hold the whole record.
+    const overlap = stepped(small.append, owned, 40);
+    assert.ok(copied(overlap, small.record));
+    for (const entry of overlap.entries.slice(31)) assert.equal(entry.command.buffer.byteLength, 9 * 300);
+    // Three 4 KiB commands: the store copies each value out of a record three times its size.
+    const large = appendIn(3, 4150);
+    assert.ok(copied(stepped(large.append, owned), large.record));
+    const record = new Uint8Array(12_000);
+
+    // A forwarded command: kept when it fills at least half of its own buffer, else copied.
+    const forward = (payload: Uint8Array): ClientForwardRequest => ({
+      type: 'ClientForwardRequest',
+      sourceId: 'n2',
+      kind: 'write',
+      payload,
+      timeoutMs: 1000,
+    });
+    await rpcs.handle(forward(record.subarray(0, 7000)), { ...from('n2'), bytesOwned: true });
+    await rpcs.handle(forward(record.subarray(0, 5000)), { ...from('n2'), bytesOwned: true });
+    assert.equal(host.forwarded[0]?.payload.buffer, record.buffer);
+    assert.equal(host.forwarded[1]?.payload.buffer.byteLength, 5000);
   });
 
   it("sends the core's requests with a deadline growing with their bytes, and steps back what comes", async () => {

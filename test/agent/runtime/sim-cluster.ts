@@ -51,8 +51,11 @@ export async function startSimCluster(
 /** A state machine that records what it applied and echoes commands (and queries). */
 export class EchoStateMachine implements StateMachine {
   readonly applied: LogEntry[] = [];
-  apply(entry: LogEntry): Uint8Array {
+  /** The `answered` of each apply, in the order of `applied`. */
+  readonly answered: boolean[] = [];
+  apply(entry: LogEntry, answered = true): Uint8Array {
     this.applied.push(entry);
+    this.answered.push(answered);
     return entry.command;
   }
   /** Command entries applied (configuration and no-op entries left out). */

@@ -5,7 +5,8 @@
 // the signed command, refuses the rest with the same result, and ends with byte-identical
 // snapshots. Also: a committed configuration that drops a member revokes it and deletes its
 // links (and a replica restored from a snapshot taken after that sees the same), and an
-// admin-key rotation retires the old key.
+// admin-key rotation retires the old key. A KV write applied with no one waiting (`answered`
+// false) is not encoded, and the replicas still end alike.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { LogEntry } from '../../../contracts/log.js';
@@ -128,6 +129,24 @@ describe('TrustedStateMachine: admin entries verified at apply', () => {
     }
     const snapshots = replicas.map((sm) => Buffer.from(sm.snapshot()).toString('hex'));
     assert.equal(new Set(snapshots).size, 1, 'byte-identical snapshots');
+  });
+
+  it('hands `answered` to the KV state machine: a write no one waits for is not encoded', () => {
+    const log = new Log();
+    log.kvPut('a');
+    log.kvPut('b');
+    const [answering, silent] = [replica(), replica()];
+    const answers = log.entries.map((entry) => answering.apply(entry));
+    const unanswered = log.entries.map((entry) => silent.apply(entry, false));
+    assert.deepEqual(
+      answers.map((result) => decodeKvResult(result).type),
+      ['put', 'put'],
+    );
+    assert.deepEqual(
+      unanswered.map((result) => result.length),
+      [0, 0],
+    );
+    assert.deepEqual(Buffer.from(silent.snapshot()), Buffer.from(answering.snapshot()));
   });
 
   it('leaves the state unchanged by every refused command', () => {

@@ -6,7 +6,9 @@
 // datagrams leave the server answering; the authenticated identity of a (DTLS-like)
 // endpoint reaching the handler; and a refusal by a limit counted in the metrics handed to
 // createPeerTransport (server dimension "peer"); and the address a sender advertises reaching
-// the handler, one too long for the room of a whole-body request not sent.
+// the handler, one too long for the room of a whole-body request not sent; and a request body,
+// whole or reassembled from pieces, reaching the codec in a buffer of its own that later
+// requests leave alone, which the InboundContext says (bytesOwned).
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -99,6 +101,42 @@ describe('CoAP transport over UDP', function () {
     assert.ok(p.b.server.isRunning());
     await p.close();
     assert.equal(p.b.server.isRunning(), false);
+  });
+
+  it('decodes each body from a buffer of its own, whole or reassembled, and says so to the handler', async () => {
+    const bodies: Uint8Array[] = [];
+    const spy: RpcSerializer = Object.assign(Object.create(serializer) as RpcSerializer, {
+      decodeAs: ((type, bytes) => {
+        bodies.push(bytes);
+        return serializer.decodeAs(type, bytes);
+      }) satisfies RpcSerializer['decodeAs'],
+    });
+    const b = createUdpCoapTransport({ serializer: spy, listenAddress: '127.0.0.1', listenPort: 0 });
+    const a = createCoapTransport({
+      serializer,
+      openServerEndpoint: openUdpEndpoint,
+      openClientEndpoint: openUdpEndpoint,
+    });
+    openPairs.push({ a, b, close: () => a.client.close().then(() => b.server.stop()) });
+    await b.server.start();
+    a.client.setPeers([{ id: 'b', address: `127.0.0.1:${b.server.localAddress().port}` }]);
+    const seen: InboundContext[] = [];
+    b.server.setHandler(echoHandler(() => 0, seen));
+    // Whole, then in 15 KiB pieces (and Size1), then whole again.
+    const requests = [append(1, 3000), append(2, PEER_WHOLE_BODY_BYTES_MAX * 2), append(3, 100), append(4, 6000)];
+    for (const request of requests) await a.client.send('b', request, 10_000);
+    const copies = bodies.map((body) => body.slice());
+    assert.equal(bodies.length, requests.length);
+    assert.equal(new Set(bodies.map((body) => body.buffer)).size, requests.length);
+    bodies.forEach((body, i) => {
+      assert.ok(body.buffer.byteLength <= body.byteLength + 256, `body ${i}: a buffer of this message alone`);
+      assert.deepEqual(body, copies[i], `body ${i}: unchanged by the requests after it`);
+      assert.deepEqual(serializer.decodeAs('AppendEntriesRequest', body), requests[i]);
+    });
+    assert.deepEqual(
+      seen.map((context) => context.bytesOwned),
+      requests.map(() => true),
+    );
   });
 
   it('pipelines 120 requests to one peer and matches responses that come back out of order', async () => {

@@ -3,7 +3,9 @@
 // unknown or revoked identities failing with NET_AUTH, a silent server failing with
 // NET_TIMEOUT after the retransmissions (virtual clock), close_notify, idle expiry (virtual
 // clock), a restarted server being noticed, and the size and queue limits; `post` (no promise)
-// delivers the same and reports each failure a send would reject with to its onFailure.
+// delivers the same and reports each failure a send would reject with to its onFailure. Each
+// record's data arrives in a buffer of its own that later records leave alone (the
+// DatagramHandler contract behind InboundContext.bytesOwned).
 import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../contracts/errors.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
@@ -70,6 +72,31 @@ describe('DTLS client and server endpoints', function () {
     assert.equal(stats.handshakesCompleted, 1);
     assert.equal(stats.helloVerifyRequestsSent, 1);
     assert.equal(stats.sessions, 1);
+  });
+
+  it("gives each record's data a buffer of its own that later records leave alone", async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    const sizes = [3000, 12_000, 100, 3000];
+    const arrived: Uint8Array[] = [];
+    const all = new Promise<void>((resolve) =>
+      server.onMessage((data) => {
+        arrived.push(data);
+        if (arrived.length === sizes.length) resolve();
+      }),
+    );
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key });
+    const { port } = server.localAddress();
+    for (const [i, size] of sizes.entries()) await client.send(new Uint8Array(size).fill(i + 1), '127.0.0.1', port);
+    await all;
+    assert.equal(new Set(arrived.map((d) => d.buffer)).size, sizes.length);
+    for (const [i, data] of arrived.entries()) {
+      assert.equal(data.byteLength, sizes[i]);
+      assert.ok(data.buffer.byteLength <= data.byteLength + 64, 'a buffer of this record alone');
+      assert.ok(
+        data.every((byte) => byte === i + 1),
+        'unchanged by the records after it',
+      );
+    }
   });
 
   it('serves many concurrent sessions, and one client keeps a session per server', async () => {
