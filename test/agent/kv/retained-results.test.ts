@@ -15,66 +15,16 @@
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
-import { decodeKvResult, encodeKvCommand, encodeKvResult } from '../../../agent/kv/encoding.js';
+import { decodeKvResult, encodeKvResult } from '../../../agent/kv/encoding.js';
 import { retainedBytes } from '../../../agent/kv/sessions.js';
 import { REQUEST_ID_BYTES, keyOf, requestIdOfKey } from '../../../agent/kv/request-ids.js';
-import type { KvCommand } from '../../../agent/kv/types.js';
-import type { LogEntry } from '../../../contracts/log.js';
 import { fcParams } from '../../fc-params.js';
-
-const CLIENT = '@n1/0123456789abcdef.0';
-
-/** The endpoint's put of write `seq` (watermark `acked`), with its request id. */
-function endpointPut(seq: number, acked: number, key: string, value: number, timeMs: number): Uint8Array {
-  const requestId = new Uint8Array(REQUEST_ID_BYTES);
-  new DataView(requestId.buffer).setUint32(0, seq);
-  const command: KvCommand = {
-    op: 'put',
-    key,
-    value: Uint8Array.of(value, value + 1),
-    returnPrevious: false,
-    session: { clientId: CLIENT, seq, ackedBelow: acked },
-    timeMs,
-    requestId,
-  };
-  return encodeKvCommand(command);
-}
-
-const logArb = fc
-  .array(
-    fc.record({
-      key: fc.stringMatching(/^[a-z]{1,8}$/),
-      value: fc.nat(200),
-      retryOf: fc.option(fc.nat(), { nil: null }),
-    }),
-    { minLength: 1, maxLength: 60 },
-  )
-  .map((steps) => {
-    // Each step writes a new sequence or retries an earlier one; the watermark stays below every retried write.
-    const commands: { bytes: Uint8Array; seq: number; retry: boolean }[] = [];
-    let seq = 0;
-    for (const [i, step] of steps.entries()) {
-      if (step.retryOf !== null && commands.length > 0) {
-        const first = commands[step.retryOf % commands.length];
-        if (first !== undefined && !first.retry) {
-          commands.push({ bytes: first.bytes, seq: first.seq, retry: true });
-          continue;
-        }
-      }
-      seq += 1;
-      commands.push({ bytes: endpointPut(seq, 1, step.key, step.value, 1000 + i), seq, retry: false });
-    }
-    return commands;
-  });
-
-function entryOf(index: number, command: Uint8Array): LogEntry {
-  return { term: 1, index, type: 'command', command };
-}
+import { endpointPut, entryOf, retriedPutLog } from './retried-puts.js';
 
 describe('KV results kept for retries', () => {
   it('answers every retry with the first answer, on every replica, before and after a snapshot', () => {
     fc.assert(
-      fc.property(logArb, fc.nat(), (log, cutAt) => {
+      fc.property(retriedPutLog, fc.nat(), (log, cutAt) => {
         const a = new KvStateMachine();
         const b = new KvStateMachine();
         const cut = cutAt % (log.length + 1);

@@ -11,61 +11,15 @@ import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/encoding.js';
-import { REQUEST_ID_BYTES } from '../../../agent/kv/request-ids.js';
-import type { KvCommand } from '../../../agent/kv/types.js';
-import type { LogEntry } from '../../../contracts/log.js';
 import { fcParams } from '../../fc-params.js';
+import { entryOf, retriedPutLog } from './retried-puts.js';
 
-const CLIENT = '@n2/0123456789abcdef.0';
 const configuration = { voters: [], learners: [], oldVoters: null, members: [] };
-
-function endpointPut(seq: number, key: string, value: number, timeMs: number): Uint8Array {
-  const requestId = new Uint8Array(REQUEST_ID_BYTES);
-  new DataView(requestId.buffer).setUint32(0, seq);
-  const command: KvCommand = {
-    op: 'put',
-    key,
-    value: Uint8Array.of(value, value + 1),
-    returnPrevious: false,
-    session: { clientId: CLIENT, seq, ackedBelow: 1 },
-    timeMs,
-    requestId,
-  };
-  return encodeKvCommand(command);
-}
-
-function entryOf(index: number, command: Uint8Array): LogEntry {
-  return { term: 1, index, type: 'command', command };
-}
-
-const logArb = fc
-  .array(
-    fc.record({
-      key: fc.stringMatching(/^[a-z]{1,6}$/),
-      value: fc.nat(200),
-      retryOf: fc.option(fc.nat(), { nil: null }),
-    }),
-    { minLength: 1, maxLength: 50 },
-  )
-  .map((steps) => {
-    const commands: { bytes: Uint8Array; seq: number; retry: boolean }[] = [];
-    let seq = 0;
-    for (const [i, step] of steps.entries()) {
-      const first = step.retryOf === null ? undefined : commands[step.retryOf % Math.max(1, commands.length)];
-      if (first !== undefined && !first.retry) {
-        commands.push({ bytes: first.bytes, seq: first.seq, retry: true });
-        continue;
-      }
-      seq += 1;
-      commands.push({ bytes: endpointPut(seq, step.key, step.value, 1000 + i), seq, retry: false });
-    }
-    return commands;
-  });
 
 describe('KV results no one waits for', () => {
   it('are kept unencoded, and a retry or a snapshot gets the same bytes as from a replica that answered', () => {
     fc.assert(
-      fc.property(logArb, fc.nat(), (log, cutAt) => {
+      fc.property(retriedPutLog, fc.nat(), (log, cutAt) => {
         const answering = new KvStateMachine();
         const silent = new KvStateMachine();
         const cut = 1 + (cutAt % log.length);
