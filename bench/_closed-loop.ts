@@ -93,6 +93,8 @@ export interface SliceOptions {
   readonly warmupMs: number;
   /** Bound on finding the leader and on settling before the slice, ms. */
   readonly settleBoundMs: number;
+  /** Called as the measured window opens (after the warm-up) and as it closes. */
+  readonly window?: { readonly opened: () => void; readonly closed: () => void };
 }
 
 async function openWriters(
@@ -156,9 +158,11 @@ export async function runSlice(system: BenchSystem, acc: LoadAccumulator, option
   const before = readMembers(system);
   const memory = sampleMemory(system);
   const started = performance.now();
+  options.window?.opened();
   measuring = true;
   await sleep(options.durationMs);
   measuring = false;
+  options.window?.closed();
   acc.elapsedMs += performance.now() - started;
   const after = readMembers(system);
   const peaks = memory.stop();

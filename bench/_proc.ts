@@ -9,7 +9,7 @@
  * tested (test/bench/proc.test.ts); the readers return null once the process is gone.
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One reading of a process. Bytes are bytes; CPU is seconds of user plus system time. */
@@ -57,6 +57,37 @@ export function parseStatusBytes(text: string, field: string): number | null {
 }
 
 /** The `name: value` lines of /proc/PID/io; a missing or malformed line is left out. */
+/**
+ * The block device of a file system's device number (stat's `dev`): its major and minor numbers,
+ * as Linux's new_encode_dev packs them (major in bits 8-19, minor in bits 0-7 and 20-31).
+ */
+export function deviceNumbers(dev: number): { readonly major: number; readonly minor: number } {
+  const major = Math.floor(dev / 256) % 4096;
+  const minor = (dev % 256) + Math.floor(dev / 1_048_576) * 256;
+  return { major, minor };
+}
+
+/** Bytes written of a /sys/block stat line: its seventh field counts 512-byte sectors written. */
+export function parseDiskStatWrittenBytes(text: string): number | null {
+  const sectors = Number(text.trim().split(/\s+/)[6]);
+  return Number.isSafeInteger(sectors) && sectors >= 0 ? sectors * 512 : null;
+}
+
+/**
+ * Bytes the block device under `path` has written since boot (all processes); null when the folder
+ * is on no block device (tmpfs, overlay) or sysfs is not there. Unlike write_bytes, this is what
+ * reached the device: a large page-cache folio counts only the blocks written back.
+ */
+export function deviceWrittenBytes(path: string): number | null {
+  try {
+    const { major, minor } = deviceNumbers(statSync(path).dev);
+    if (major === 0) return null;
+    return parseDiskStatWrittenBytes(readFileSync(`/sys/dev/block/${major}:${minor}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 export function parseIo(text: string): ReadonlyMap<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {

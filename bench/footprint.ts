@@ -20,9 +20,12 @@
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
  *    the leader for --load-ms: peak RssAnon (judged: the agent's own memory) and VmRSS (reported:
  *    it also counts LMDB's mapped file pages, which the kernel can drop), sampled every 250 ms, RssAnon
- *    --after-load-ms after the load stopped, and write amplification (bytes all members wrote
- *    over the bytes of committed values; for coraft also the bytes its agents handed to write
- *    calls, which a kernel with large page-cache folios does not inflate, see bench/_proc.ts).
+ *    --after-load-ms after the load stopped, and write amplification over the bytes of committed
+ *    values: the bytes the data folder's block device wrote during the load (what reached the disk;
+ *    the whole device, so other processes' writes count too: run it on a quiet machine), the
+ *    bytes all members dirtied in the page cache (write_bytes, which a kernel with large
+ *    page-cache folios inflates, see bench/_proc.ts), and for coraft the bytes its agents handed
+ *    to write calls.
  *    Then one coraft follower is restarted on its data and
  *    timed to its endpoint answering.
  * 4. Install: the size of a production install of this checkout (bench/_install-size.ts).
@@ -46,7 +49,7 @@ import { goalRows, goalsTable, parseMemorySetting } from './_footprint-report.js
 import type { Footprint, LoadFootprint, SystemFootprint } from './_footprint-report.js';
 import { measureInstall } from './_install-size.js';
 import type { InstallSize } from './_install-size.js';
-import { executableBytes, folderBytes, readProcess } from './_proc.js';
+import { deviceWrittenBytes, executableBytes, folderBytes, readProcess } from './_proc.js';
 import type { ProcessSample } from './_proc.js';
 import { measureStartup, probeStartup } from './_startup.js';
 import { phasesTable } from './_startup-phases.js';
@@ -132,7 +135,18 @@ async function measureLoadFootprint(
   afterMs: number,
 ): Promise<LoadFootprint> {
   const acc = new LoadAccumulator(clients, valueBytes);
-  await runSlice(system, acc, { durationMs: loadMs, warmupMs: 1_000, settleBoundMs: 30_000 });
+  const dataDir = system.members()[0]?.dataDir ?? tmpdir();
+  let deviceBefore: number | null = null;
+  let deviceAfter: number | null = null;
+  const window = {
+    opened: (): void => {
+      deviceBefore = deviceWrittenBytes(dataDir);
+    },
+    closed: (): void => {
+      deviceAfter = deviceWrittenBytes(dataDir);
+    },
+  };
+  await runSlice(system, acc, { durationMs: loadMs, warmupMs: 1_000, settleBoundMs: 30_000, window });
   const f = loadFigures(acc);
   await sleep(afterMs);
   const after = readAll(system);
@@ -141,6 +155,7 @@ async function measureLoadFootprint(
   const written = sum((m) => m.writeBytes);
   const writeCalls = sum((m) => m.writeCallBytes);
   const committed = f.writes * valueBytes;
+  const device = deviceBefore === null || deviceAfter === null ? null : Math.max(0, deviceAfter - deviceBefore);
   return {
     clients,
     valueBytes,
@@ -150,6 +165,8 @@ async function measureLoadFootprint(
     rssPeakBytes: Object.fromEntries(f.members.map((m) => [m.id, m.rssPeakBytes])),
     rssAnonPeakBytes: Object.fromEntries(f.members.map((m) => [m.id, m.rssAnonPeakBytes])),
     rssAnonAfterBytes: byMember(system, (id) => after[id]?.rssAnonBytes ?? null),
+    deviceWriteBytes: device,
+    deviceWriteAmplification: device === null || committed === 0 ? null : round(device / committed, 2),
     writeBytes: written,
     writeAmplification: written === null || committed === 0 ? null : round(written / committed, 2),
     writeCallBytes: writeCalls,

@@ -11,6 +11,8 @@ import {
   executableBytes,
   folderBytes,
   ioWriteBytes,
+  deviceNumbers,
+  parseDiskStatWrittenBytes,
   parseIo,
   parseStatCpuTicks,
   parseSmapsRss,
@@ -65,6 +67,19 @@ describe('bench /proc readers', () => {
     assert.equal(ioWriteBytes(io), 77_824);
     assert.equal(ioWriteBytes(parseIo('write_bytes: 4096\n')), 4096);
     assert.equal(ioWriteBytes(parseIo('rchar: 1\nbroken line\n')), null);
+  });
+
+  it("splits a device number into major and minor as Linux packs it, and reads a disk's sectors written", () => {
+    assert.deepEqual(deviceNumbers(254 * 256), { major: 254, minor: 0 });
+    assert.deepEqual(deviceNumbers(8 * 256 + 17), { major: 8, minor: 17 });
+    // Minor numbers past 255 go to bits 20-31: 259:300.
+    assert.deepEqual(deviceNumbers(259 * 256 + (300 % 256) + Math.floor(300 / 256) * 1_048_576), {
+      major: 259,
+      minor: 300,
+    });
+    const stat = '   27081     9352  2201438    16405  2157713  2125040 152866760  1897335 0 1 2';
+    assert.equal(parseDiskStatWrittenBytes(stat), 152_866_760 * 512);
+    assert.equal(parseDiskStatWrittenBytes('1 2 3'), null);
   });
 
   it('reads this very process from /proc on Linux', function () {
