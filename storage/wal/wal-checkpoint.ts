@@ -66,6 +66,8 @@ export class Checkpointer {
   /** The checkpoint add() asked for, to start in a later event-loop turn; null when none waits to start. */
   private startLater: NodeJS.Immediate | null = null;
   private failure: PersistenceError | null = null;
+  /** Set by close(): nothing starts in a later turn any more. */
+  private closing = false;
   /** Entries of the first pending record's compaction deleted ahead of it (wal-checkpoint-compaction.ts). */
   private deletedAhead: DeletedAhead | null = null;
   /** While true, a checkpoint starts as soon as any record waits (see drainWhile). */
@@ -125,7 +127,7 @@ export class Checkpointer {
     this.tail.apply(steps, seq);
     this.pending.push({ seq, steps, record: this.thread === null ? NO_RECORD : record, bytes });
     this.waitingBytes += bytes;
-    if (this.waitingBytes >= this.options.walCheckpointBytes || this.draining()) this.startInLaterTurn();
+    this.startIfDue();
   }
 
   /**
@@ -138,7 +140,13 @@ export class Checkpointer {
    */
   drainWhile(active: () => boolean): void {
     this.draining = active;
-    if (this.head < this.pending.length && active()) this.startInLaterTurn();
+    this.startIfDue();
+  }
+
+  /** Starts a checkpoint in a later turn once walCheckpointBytes of records wait, or any while the log is drained. */
+  private startIfDue(): void {
+    if (this.waitingBytes >= this.options.walCheckpointBytes || (this.draining() && this.head < this.pending.length))
+      this.startInLaterTurn();
   }
 
   /**
@@ -151,7 +159,7 @@ export class Checkpointer {
    * turn ends, so it goes first.
    */
   private startInLaterTurn(): void {
-    if (this.running !== null || this.startLater !== null || this.failure !== null) return;
+    if (this.running !== null || this.startLater !== null || this.failure !== null || this.closing) return;
     this.startLater = setImmediate(() => {
       this.startLater = null;
       void this.start();
@@ -189,6 +197,9 @@ export class Checkpointer {
 
   /** Checkpoints what is left, unless a checkpoint failed, and stops the worker. */
   async close(): Promise<void> {
+    // No checkpoint starts in a later turn from now on: close drains the log itself, and one left
+    // scheduled (by the end of a run under way) would run after the store and the segments closed.
+    this.closing = true;
     if (this.startLater !== null) clearImmediate(this.startLater);
     this.startLater = null;
     try {
@@ -205,11 +216,7 @@ export class Checkpointer {
       this.running = this.run(all).finally(() => {
         this.running = null;
         // A record added after the run's last look found it still running, and did not start another.
-        if (
-          this.waitingBytes >= this.options.walCheckpointBytes ||
-          (this.draining() && this.head < this.pending.length)
-        )
-          this.startInLaterTurn();
+        this.startIfDue();
       });
     }
     return this.running ?? Promise.resolve();
