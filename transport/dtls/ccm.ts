@@ -136,9 +136,7 @@ export class AesCcm {
     trailer: number,
     rest: Uint8Array = NO_BYTES,
   ): Uint8Array {
-    assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
-    assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
-    const length = plaintext.length + rest.length + (trailer === -1 ? 0 : 1);
+    const length = sealedLength(headroom, plaintext, trailer, rest);
     this.checkAndReserve(nonce, aad, length);
     const start = this.prepareMac(nonce, aad, length);
     scratch.mac.set(plaintext, start);
@@ -176,10 +174,8 @@ export class AesCcm {
     trailer: number,
     rest: Uint8Array = NO_BYTES,
   ): Uint8Array[] {
-    const length = plaintext.length + rest.length + (trailer === -1 ? 0 : 1);
+    const length = sealedLength(headroom, plaintext, trailer, rest);
     if (length < this.oneShotBytesMin) return [this.sealAfter(headroom, nonce, aad, plaintext, trailer, rest)];
-    assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
-    assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
     this.checkAndReserve(nonce, aad, length);
     let message = plaintext;
     if (length > plaintext.length) {
@@ -298,4 +294,11 @@ export class AesCcm {
 function xorWords(bytes: Uint8Array, t: number, source: Int32Array, s: number, words: number): void {
   const target = new Int32Array(bytes.buffer, bytes.byteOffset + t * 4, words);
   for (let i = 0; i < words; i += 1) target[i] = (target[i] ?? 0) ^ (source[s + i] ?? 0);
+}
+
+/** The length of a sealed message: `plaintext`, `rest` and the trailer byte unless it is -1 (headroom checked too). */
+function sealedLength(headroom: number, plaintext: Uint8Array, trailer: number, rest: Uint8Array): number {
+  assert(Number.isInteger(headroom) && headroom >= 0 && headroom <= HEADROOM_BYTES_MAX, 'headroom within 64 bytes');
+  assert(trailer >= -1 && trailer <= 0xff, 'a trailer is a byte or -1');
+  return plaintext.length + rest.length + (trailer === -1 ? 0 : 1);
 }
