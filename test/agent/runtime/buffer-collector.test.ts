@@ -5,7 +5,8 @@
 // the share of such growth past collections freed; growth that collections do not free (live
 // buffers) makes the next one wait for more, down to DEAD_SHARE_MIN, and a collection that frees
 // it brings the share back; it looks at most once per check interval while entries apply,
-// collects at most once per collectIntervalMsMin, checks once after the last activity (so a load's
+// collects at most once per collectIntervalMsMin, under load none within v8QuietMsMin of V8's own
+// full collection, checks once after the last activity (so a load's
 // buffers go when it ends) and sets no timer at rest or once stopped. In a child Node started with
 // the shipped unit's flags, a store near the line whose 4 KiB values are overwritten at about 8 MiB
 // a second holds at most twice the slack plus one check interval's writes of dead buffers with the
@@ -37,7 +38,13 @@ interface Memory {
   full?: number;
 }
 
-function collectorOn(timers: VirtualTimers, memory: Memory, onCollect: () => void, lineBytes = 0): BufferCollector {
+function collectorOn(
+  timers: VirtualTimers,
+  memory: Memory,
+  onCollect: () => void,
+  lineBytes = 0,
+  v8QuietMsMin = 0,
+): BufferCollector {
   return new BufferCollector(
     {
       timers,
@@ -49,7 +56,7 @@ function collectorOn(timers: VirtualTimers, memory: Memory, onCollect: () => voi
       }),
       collect: onCollect,
     },
-    { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
+    { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500, v8QuietMsMin },
   );
 }
 
@@ -83,6 +90,45 @@ describe('buffer collector', () => {
     memory.buffers = 40 * MIB; // 10 MiB past what the forced one left
     await later(timers, collector);
     assert.equal(collections, 2, "its own collection is not taken for one of V8's");
+    collector.stop();
+  });
+
+  it('under load runs none within v8QuietMsMin of a full collection V8 ran of its own', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 40 * MIB, heap: 20 * MIB, full: 0 };
+    const collectedAt: number[] = [];
+    const collector = collectorOn(
+      timers,
+      memory,
+      () => {
+        collectedAt.push(timers.nowMs());
+        memory.full += 1;
+        memory.buffers = 30 * MIB;
+      },
+      0,
+      1000,
+    );
+    collector.noteActivity(); // the first look: V8's count so far is the start
+    memory.full += 1; // V8 ran a full collection of its own
+    await later(timers, collector);
+    const v8At = timers.nowMs(); // the look that saw it
+    // Growth past the slack since what V8 left, at every look, while entries apply.
+    while (timers.nowMs() < v8At + 3000) {
+      memory.buffers += 7 * MIB;
+      await later(timers, collector, 250);
+      if (collectedAt.length > 0) break;
+    }
+    assert.deepEqual(collectedAt, [v8At + 1000], 'the first one came v8QuietMsMin after the look that saw V8 collect');
+    // V8 collects again, and again the growth passes the slack: none until V8 has been quiet that long.
+    memory.full += 1;
+    await later(timers, collector);
+    const v8AgainAt = timers.nowMs();
+    memory.buffers += 14 * MIB;
+    await later(timers, collector, 250);
+    await later(timers, collector, 250);
+    assert.equal(collectedAt.length, 1, 'V8 collected 500 ms ago: none forced');
+    await later(timers, collector);
+    assert.deepEqual(collectedAt.slice(1), [v8AgainAt + 1000]);
     collector.stop();
   });
 
