@@ -76,7 +76,7 @@ export interface MemoryReading {
   readonly arrayBufferBytes: number;
   /** The bytes of the V8 heap in use (process.memoryUsage().heapUsed). */
   readonly heapUsedBytes: number;
-  /** Full collections V8 ran so far, for any cause (its own or a gc() call); absent when unknown. */
+  /** Full collections V8 ran so far of its own (not a gc() call's); absent when unknown. */
   readonly fullCollections?: number;
 }
 
@@ -204,7 +204,6 @@ export class BufferCollector {
     const after = this.deps.memory();
     this.floorBytes = after.arrayBufferBytes;
     this.baseBytes = Math.min(this.baseBytes, this.floorBytes);
-    // The collection just run is not one of V8's own.
     this.fullCollectionsSeen = after.fullCollections ?? null;
   }
 }
@@ -218,21 +217,26 @@ export function exposedCollector(): (() => void) | null {
   };
 }
 
-/** Full collections (mark-compact) this process ran, counted by {@link countFullCollections}. */
+/** Full collections (mark-compact) V8 ran of its own in this process, counted by {@link countFullCollections}. */
 let fullCollections = 0;
 let gcObserver: PerformanceObserver | null = null;
 
 /**
- * Starts counting the process's full collections (a 'gc' performance observer; idempotent). The
- * count reaches readings with a delay: V8 reports a collection's entry after it, asynchronously.
+ * Starts counting the full collections V8 runs of its own (a 'gc' performance observer;
+ * idempotent). A gc() call's is left out: V8 reports a collection's entry asynchronously, after
+ * the call returned (within about 10 ms), so the collector's next look would take its own
+ * collection for one of V8's, and then wait v8QuietMsMin more before the next.
  */
 export function countFullCollections(): void {
   if (gcObserver !== null) return;
   gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const detail: unknown = Reflect.get(entry, 'detail');
-      const kind: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, 'kind') : undefined;
-      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) fullCollections += 1;
+      const field = (name: string): unknown =>
+        typeof detail === 'object' && detail !== null ? Reflect.get(detail, name) : undefined;
+      const flags = field('flags');
+      const forced = typeof flags === 'number' && (flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
+      if (field('kind') === constants.NODE_PERFORMANCE_GC_MAJOR && !forced) fullCollections += 1;
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
