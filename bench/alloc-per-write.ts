@@ -11,7 +11,10 @@
  * young-generation cycle per agent (about 1-16 MiB; give enough writes that this does not matter),
  * and counts V8 heap objects only: ArrayBuffer backing stores outside the heap (Buffer.alloc above
  * the pool) do not show here. Also reports GCs per 1,000 writes by kind (s = scavenge,
- * mc = mark-compact, ms = minor mark-sweep). --a=DIR measures another built checkout's agents
+ * mc = mark-compact, ms = minor mark-sweep), and the GC pauses (each line's `pause=`, the main
+ * thread's stop) longer than LONG_PAUSE_MS per 1,000 writes with their total ms, and the total of
+ * all pauses: the pauses behind the latency tail, a count that the load of other processes on a
+ * shared machine changes less than p99. --a=DIR measures another built checkout's agents
  * instead (DIR/bin/coraft.js), for before/after figures.
  */
 import { existsSync } from 'node:fs';
@@ -27,13 +30,28 @@ import type { BenchWriter } from './_system.js';
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Keys each client cycles through (as bench/_closed-loop.ts). */
 const KEYS_PER_CLIENT = 64;
-/** One GC line of --trace-gc-nvp: its kind and the bytes allocated since the previous GC. */
-const GC_LINE = /\bgc=(\w+)\b.*?\ballocated=(\d+)/;
+/** One GC line of --trace-gc-nvp: its pause (ms), its kind and the bytes allocated since the previous GC. */
+const GC_LINE = /\bpause=([0-9.]+)\b.*?\bgc=(\w+)\b.*?\ballocated=(\d+)/;
+/** A GC pause longer than this is counted as long (the pauses a slow write is found behind), ms. */
+const LONG_PAUSE_MS = 10;
 /**
  * More than this between two GCs is not a reading: V8 printed allocated=805112782553965 once (a
  * counter that went below zero), so such lines are counted as unreadable, not added.
  */
 const ALLOCATED_READING_MAX = 2 ** 32;
+
+/** What one agent's GC trace added up to at one moment. */
+interface GcCounts {
+  readonly allocated: number;
+  readonly unreadable: number;
+  readonly kinds: ReadonlyMap<string, number>;
+  readonly pauseMs: number;
+  readonly longPauses: number;
+  readonly longPauseMs: number;
+}
+
+/** No GC seen yet. */
+const NO_GC: GcCounts = { allocated: 0, unreadable: 0, kinds: new Map(), pauseMs: 0, longPauses: 0, longPauseMs: 0 };
 
 /** One agent's GC trace, added up as it arrives. */
 class GcTally {
@@ -41,6 +59,11 @@ class GcTally {
   /** GC lines whose allocated= was past ALLOCATED_READING_MAX. */
   unreadable = 0;
   readonly kinds = new Map<string, number>();
+  /** The pauses of all GCs, ms. */
+  pauseMs = 0;
+  /** The GCs that paused longer than LONG_PAUSE_MS, and their pauses, ms. */
+  longPauses = 0;
+  longPauseMs = 0;
   private partial = '';
 
   add(chunk: string): void {
@@ -49,15 +72,22 @@ class GcTally {
     for (const line of lines) {
       const m = GC_LINE.exec(line);
       if (m === null) continue;
-      const allocated = Number(m[2]);
+      const pauseMs = Number(m[1]);
+      const allocated = Number(m[3]);
       if (allocated > ALLOCATED_READING_MAX) this.unreadable += 1;
       else this.allocated += allocated;
-      this.kinds.set(m[1] ?? '?', (this.kinds.get(m[1] ?? '?') ?? 0) + 1);
+      this.kinds.set(m[2] ?? '?', (this.kinds.get(m[2] ?? '?') ?? 0) + 1);
+      this.pauseMs += pauseMs;
+      if (pauseMs > LONG_PAUSE_MS) {
+        this.longPauses += 1;
+        this.longPauseMs += pauseMs;
+      }
     }
   }
 
-  snapshot(): { allocated: number; unreadable: number; kinds: Map<string, number> } {
-    return { allocated: this.allocated, unreadable: this.unreadable, kinds: new Map(this.kinds) };
+  snapshot(): GcCounts {
+    const { allocated, unreadable, pauseMs, longPauses, longPauseMs } = this;
+    return { allocated, unreadable, kinds: new Map(this.kinds), pauseMs, longPauses, longPauseMs };
   }
 }
 
@@ -114,15 +144,24 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     say(`${writes} writes in ${Math.round(elapsed)} ms (${Math.round((1000 * writes) / elapsed)}/s)`);
     const members: Record<string, unknown>[] = [];
     for (const [id, end] of [...after].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
-      const start = before.get(id) ?? { allocated: 0, unreadable: 0, kinds: new Map<string, number>() };
+      const start = before.get(id) ?? NO_GC;
       const unreadable = end.unreadable - start.unreadable;
       const perWrite = writes > 0 ? Math.round((end.allocated - start.allocated) / writes) : null;
       const gcs: Record<string, number> = {};
       for (const [kind, n] of end.kinds) gcs[kind] = round((1000 * (n - (start.kinds.get(kind) ?? 0))) / writes, 2);
+      const pauses = {
+        longPer1000Writes: writes > 0 ? round((1000 * (end.longPauses - start.longPauses)) / writes, 2) : null,
+        longMs: round(end.longPauseMs - start.longPauseMs, 1),
+        allMs: round(end.pauseMs - start.pauseMs, 1),
+      };
       const role = id === leader ? 'leader' : 'follower';
       const note = unreadable > 0 ? ` (${unreadable} GC line(s) unreadable, left out: the figure is low)` : '';
-      say(`${id} (${role}): ${perWrite ?? '-'} B allocated per write${note}; GCs per 1k writes ${JSON.stringify(gcs)}`);
-      members.push({ id, role, bytesPerWrite: perWrite, unreadableGcLines: unreadable, gcsPer1000Writes: gcs });
+      say(
+        `${id} (${role}): ${perWrite ?? '-'} B allocated per write${note}; GCs per 1k writes ${JSON.stringify(gcs)}; ` +
+          `pauses > ${LONG_PAUSE_MS} ms ${pauses.longPer1000Writes ?? '-'} per 1k writes, ${pauses.longMs} ms; ` +
+          `all pauses ${pauses.allMs} ms`,
+      );
+      members.push({ id, role, bytesPerWrite: perWrite, unreadableGcLines: unreadable, gcsPer1000Writes: gcs, pauses });
     }
     return { a: coraftBin, clients, valueBytes, durationMs: Math.round(elapsed), writes, members };
   } finally {

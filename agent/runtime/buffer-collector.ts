@@ -27,6 +27,13 @@
  * heap near its limit had V8 run two or three a second, still had the collector force one about
  * every two seconds beside them (15-20 in 32 s of load, 60-120 ms each), every one stalling the
  * whole cluster behind the leader.
+ * Nor does the collector run one under load within `v8QuietMsMin` of V8's own last full collection
+ * (as a look saw it): V8 keeps collecting on its own pace then, and its collections free the dead
+ * buffers with most of the marking done beside the agent (pauses of 3-20 ms), where the
+ * collector's gc() marks and compacts the whole heap in one stop. Under 64 clients V8 ran one
+ * every 0.15-0.5 s at 4 KiB values and every 0.4-2 s at 256 B, and the collector's, forced 0.2-0.4 s
+ * after one of V8's on the buffers grown since (mostly live: the log), stopped a follower for
+ * 40-180 ms each (latency probe, loaded machine), the longest pauses of the run.
  * After activity (applied entries) the collector looks at most every `checkIntervalMs`, collects
  * at most once per `collectIntervalMsMin`, and checks once after the last activity: then, the
  * load over, one collection stalls no one, so it collects whenever the buffers grew past the
@@ -53,10 +60,12 @@ export interface BufferCollectorOptions {
   readonly checkIntervalMs: number;
   /** Least time between two collections, ms. >= checkIntervalMs. */
   readonly collectIntervalMsMin: number;
+  /** Under load, least time since V8's own last full collection before the collector runs one, ms. >= 0. */
+  readonly v8QuietMsMin: number;
 }
 
 /** The collector's defaults (the line and the slack come from the heap budget, config/memory-budget.ts). */
-export const BUFFER_COLLECTOR_TIMING = { checkIntervalMs: 250, collectIntervalMsMin: 500 } as const;
+export const BUFFER_COLLECTOR_TIMING = { checkIntervalMs: 250, collectIntervalMsMin: 500, v8QuietMsMin: 1000 } as const;
 
 /** The least share of the ArrayBuffer growth the collector expects to be dead (it never stops collecting). */
 export const DEAD_SHARE_MIN = 1 / 8;
@@ -67,7 +76,7 @@ export interface MemoryReading {
   readonly arrayBufferBytes: number;
   /** The bytes of the V8 heap in use (process.memoryUsage().heapUsed). */
   readonly heapUsedBytes: number;
-  /** Full collections V8 ran so far, for any cause (its own or a gc() call); absent when unknown. */
+  /** Full collections V8 ran so far of its own (not a gc() call's); absent when unknown. */
   readonly fullCollections?: number;
 }
 
@@ -92,6 +101,8 @@ export class BufferCollector {
   private lastCollected: { readonly bytes: number; readonly grownBytes: number } | null = null;
   private lastCheckMs = Number.NEGATIVE_INFINITY;
   private lastCollectMs = Number.NEGATIVE_INFINITY;
+  /** When a look last saw a full collection V8 ran of its own. */
+  private lastV8CollectionMs = Number.NEGATIVE_INFINITY;
   private lastActivityMs = Number.NEGATIVE_INFINITY;
   /** The check after the last activity; null while none is armed. */
   private trailing: TimerHandle | null = null;
@@ -108,6 +119,7 @@ export class BufferCollector {
     assert(options.slackBytes >= 1024 * 1024, 'slackBytes is at least 1 MiB');
     assert(options.checkIntervalMs >= 10, 'checkIntervalMs is at least 10 ms');
     assert(options.collectIntervalMsMin >= options.checkIntervalMs, 'collectIntervalMsMin >= checkIntervalMs');
+    assert(options.v8QuietMsMin >= 0, 'v8QuietMsMin is not negative');
     this.baseBytes = deps.memory().arrayBufferBytes;
     this.floorBytes = this.baseBytes;
   }
@@ -171,13 +183,17 @@ export class BufferCollector {
     this.fullCollectionsSeen = reading.fullCollections ?? null;
     const v8Collected = fullBefore !== null && (reading.fullCollections ?? fullBefore) > fullBefore;
     // Under load, the growth counts from what V8's own full collection left (see the module comment).
-    if (!atRest && v8Collected) this.floorBytes = bytes;
+    if (!atRest && v8Collected) {
+      this.floorBytes = bytes;
+      this.lastV8CollectionMs = now;
+    }
     this.baseBytes = Math.min(this.baseBytes, bytes);
     this.floorBytes = Math.min(this.floorBytes, bytes);
     const grownBytes = bytes - this.floorBytes;
     const deadShare = this.expectedDeadShare();
     if (grownBytes * (atRest ? 1 : deadShare) <= this.options.slackBytes) return;
     if (!atRest && reading.heapUsedBytes + bytes - this.baseBytes <= this.options.lineBytes) return;
+    if (!atRest && now - this.lastV8CollectionMs < this.options.v8QuietMsMin) return;
     if (now - this.lastCollectMs < this.options.collectIntervalMsMin) return;
     this.deps.collect();
     this.lastCollectMs = now;
@@ -188,7 +204,6 @@ export class BufferCollector {
     const after = this.deps.memory();
     this.floorBytes = after.arrayBufferBytes;
     this.baseBytes = Math.min(this.baseBytes, this.floorBytes);
-    // The collection just run is not one of V8's own.
     this.fullCollectionsSeen = after.fullCollections ?? null;
   }
 }
@@ -202,21 +217,26 @@ export function exposedCollector(): (() => void) | null {
   };
 }
 
-/** Full collections (mark-compact) this process ran, counted by {@link countFullCollections}. */
+/** Full collections (mark-compact) V8 ran of its own in this process, counted by {@link countFullCollections}. */
 let fullCollections = 0;
 let gcObserver: PerformanceObserver | null = null;
 
 /**
- * Starts counting the process's full collections (a 'gc' performance observer; idempotent). The
- * count reaches readings with a delay: V8 reports a collection's entry after it, asynchronously.
+ * Starts counting the full collections V8 runs of its own (a 'gc' performance observer;
+ * idempotent). A gc() call's is left out: V8 reports a collection's entry asynchronously, after
+ * the call returned (within about 10 ms), so the collector's next look would take its own
+ * collection for one of V8's, and then wait v8QuietMsMin more before the next.
  */
 export function countFullCollections(): void {
   if (gcObserver !== null) return;
   gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const detail: unknown = Reflect.get(entry, 'detail');
-      const kind: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, 'kind') : undefined;
-      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) fullCollections += 1;
+      const field = (name: string): unknown =>
+        typeof detail === 'object' && detail !== null ? Reflect.get(detail, name) : undefined;
+      const flags = field('flags');
+      const forced = typeof flags === 'number' && (flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
+      if (field('kind') === constants.NODE_PERFORMANCE_GC_MAJOR && !forced) fullCollections += 1;
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });

@@ -5,12 +5,14 @@
 // the share of such growth past collections freed; growth that collections do not free (live
 // buffers) makes the next one wait for more, down to DEAD_SHARE_MIN, and a collection that frees
 // it brings the share back; it looks at most once per check interval while entries apply,
-// collects at most once per collectIntervalMsMin, checks once after the last activity (so a load's
+// collects at most once per collectIntervalMsMin, under load none within v8QuietMsMin of V8's own
+// full collection, checks once after the last activity (so a load's
 // buffers go when it ends) and sets no timer at rest or once stopped. In a child Node started with
 // the shipped unit's flags, a store near the line whose 4 KiB values are overwritten at about 8 MiB
 // a second holds at most twice the slack plus one check interval's writes of dead buffers with the
 // collector, where without it V8 let them pass that (about 32 MiB); the budget gives the unit's
-// heap a line of half of it and a slack of 1/16.
+// heap a line of half of it and a slack of 1/16. The count of V8's own full collections leaves out
+// those of a gc() call, which V8 reports after the call returned.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -37,7 +39,13 @@ interface Memory {
   full?: number;
 }
 
-function collectorOn(timers: VirtualTimers, memory: Memory, onCollect: () => void, lineBytes = 0): BufferCollector {
+function collectorOn(
+  timers: VirtualTimers,
+  memory: Memory,
+  onCollect: () => void,
+  lineBytes = 0,
+  v8QuietMsMin = 0,
+): BufferCollector {
   return new BufferCollector(
     {
       timers,
@@ -49,7 +57,7 @@ function collectorOn(timers: VirtualTimers, memory: Memory, onCollect: () => voi
       }),
       collect: onCollect,
     },
-    { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500 },
+    { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500, v8QuietMsMin },
   );
 }
 
@@ -65,8 +73,7 @@ describe('buffer collector', () => {
     const memory = { buffers: 40 * MIB, heap: 20 * MIB, full: 0 };
     let collections = 0;
     const collector = collectorOn(timers, memory, () => {
-      collections += 1;
-      memory.full += 1; // a gc() call is a full collection too
+      collections += 1; // a gc() call's collection is not counted as V8's own (countFullCollections)
       memory.buffers = 30 * MIB;
     });
     collector.noteActivity(); // the first look: V8's count so far is the start
@@ -83,6 +90,44 @@ describe('buffer collector', () => {
     memory.buffers = 40 * MIB; // 10 MiB past what the forced one left
     await later(timers, collector);
     assert.equal(collections, 2, "its own collection is not taken for one of V8's");
+    collector.stop();
+  });
+
+  it('under load runs none within v8QuietMsMin of a full collection V8 ran of its own', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 40 * MIB, heap: 20 * MIB, full: 0 };
+    const collectedAt: number[] = [];
+    const collector = collectorOn(
+      timers,
+      memory,
+      () => {
+        collectedAt.push(timers.nowMs());
+        memory.buffers = 30 * MIB;
+      },
+      0,
+      1000,
+    );
+    collector.noteActivity(); // the first look: V8's count so far is the start
+    memory.full += 1; // V8 ran a full collection of its own
+    await later(timers, collector);
+    const v8At = timers.nowMs(); // the look that saw it
+    // Growth past the slack since what V8 left, at every look, while entries apply.
+    while (timers.nowMs() < v8At + 3000) {
+      memory.buffers += 7 * MIB;
+      await later(timers, collector, 250);
+      if (collectedAt.length > 0) break;
+    }
+    assert.deepEqual(collectedAt, [v8At + 1000], 'the first one came v8QuietMsMin after the look that saw V8 collect');
+    // V8 collects again, and again the growth passes the slack: none until V8 has been quiet that long.
+    memory.full += 1;
+    await later(timers, collector);
+    const v8AgainAt = timers.nowMs();
+    memory.buffers += 14 * MIB;
+    await later(timers, collector, 250);
+    await later(timers, collector, 250);
+    assert.equal(collectedAt.length, 1, 'V8 collected 500 ms ago: none forced');
+    await later(timers, collector);
+    assert.deepEqual(collectedAt.slice(1), [v8AgainAt + 1000]);
     collector.stop();
   });
 
@@ -254,6 +299,18 @@ describe('buffer collector', () => {
     assert.equal(bufferSlackForHeap(16 * MIB), BUFFER_SLACK_MIN_BYTES);
     assert.equal(bufferSlackForHeap(4096 * MIB), BUFFER_SLACK_MAX_BYTES);
     assert.equal(bufferSlackForHeap(Number.NaN), BUFFER_SLACK_MAX_BYTES);
+  });
+
+  it("counts V8's own full collections and not a gc() call's, whose report comes after it", function () {
+    this.timeout(60_000);
+    const out = execFileSync(
+      process.execPath,
+      [...UNIT_NODE_FLAGS, '--import', 'tsx', join(HERE, 'fixtures', 'full-count-child.ts')],
+      { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+    );
+    const counts = JSON.parse(out) as { start: number; afterGc: number; afterGarbage: number };
+    assert.equal(counts.afterGc, counts.start, "the collector's own gc() is not taken for one of V8's");
+    assert.ok(counts.afterGarbage > counts.afterGc, `V8's own are counted (${JSON.stringify(counts)})`);
   });
 
   it("keeps the dead buffers of a store near the line within the slack under the unit's flags", function () {
