@@ -359,7 +359,7 @@ export class RaftCore {
   /** Entries held in [from, to], for the simulator's checks. */
   entriesBetween(from: LogIndex, to: LogIndex): LogEntry[] {
     const log = this.state.log;
-    const start = Math.max(from, log.firstIndex());
+    const start = Math.max(from, log.readableFirstIndex());
     if (to < start) return [];
     return log.slice(start, to - start + 1, Number.MAX_SAFE_INTEGER) ?? [];
   }
