@@ -172,15 +172,7 @@ export class LogWindow {
     const storedTo = Math.min(to, this.residentFirst - 1);
     const stored = reader.readEntries(from, storedTo);
     this.checkStored(stored, from, storedTo);
-    if (storedTo === to) return stored;
-    for (let index = storedTo + 1; index <= to; index += 1) stored.push(this.residentAt(index));
-    return stored;
-  }
-
-  private residentAt(index: LogIndex): LogEntry {
-    const entry = this.resident[index - this.residentFirst];
-    assert(entry !== undefined, `entry ${index} is resident`);
-    return entry;
+    return storedTo === to ? stored : stored.concat(this.resident.slice(0, to + 1 - this.residentFirst));
   }
 
   /** Throws PersistenceError unless `stored` is from..to with the terms the log holds. */
