@@ -68,6 +68,31 @@ export interface PersistedState {
 }
 
 /**
+ * Synchronous reads of the durable log (etcd-io/raft's `Storage.Entries`): the core keeps only a
+ * window of entry payloads in memory (agent/core/log.ts) and reads older ones, for a follower
+ * behind that window, through this. Part of the core's injected world: deterministic, no I/O
+ * that can wait.
+ */
+export interface LogReader {
+  /**
+   * The stored entries `from`..`to` (both included, from <= to), in index order: exactly
+   * `to - from + 1` of them, which the caller must not change (storage may hold the same objects).
+   * Serves entries whose persist() resolved and that no compaction deleted, as `load` would see
+   * them. Throws PersistenceError: STORAGE_CORRUPT when a record fails its check or an entry of
+   * the range is not stored, STORAGE_CLOSED after close, STORAGE_IO when the store cannot be read.
+   * Never returns a partial range.
+   */
+  readEntries(from: LogIndex, to: LogIndex): LogEntry[];
+  /**
+   * The index of the first durable stored entry, or null when none is stored. A persisted snapshot
+   * at or past the last stored entry deletes every entry (PersistBatch), those the core meant to
+   * keep behind it included, so the runtime compacts the core no lower than this after a snapshot.
+   * Throws PersistenceError as readEntries does.
+   */
+  firstStoredIndex(): LogIndex | null;
+}
+
+/**
  * Durable storage of Raft state (reference `persistence_engine`), narrowed to what the runtime
  * uses: one `load` when the node starts, one `persist` per Ready (and one `beginSnapshot` per snapshot taken), one
  * `close` when it stops. A write resolves only once it is durable; any failure rejects with
@@ -89,13 +114,13 @@ export interface PersistedState {
  *   the stored log after the snapshot (the last index is the snapshot's when it is empty).
  *
  * The hard state is one record, so a new term or vote is written together with the other
- * half, which the caller holds. Reads of the log after start are the core's job: it keeps the
- * log it loaded in memory (agent/core/log.ts). The one read an engine serves while it runs is
- * the stored snapshot's image, in chunks (`readSnapshotChunk`), so that nothing keeps a whole
- * image in memory once it is persisted (issue 17). The test harness rebuilds the per-field
- * methods over this port (test/storage/reference-fields.ts).
+ * half, which the caller holds. While it runs an engine serves two reads, so that nothing keeps
+ * in memory what is on disk (issue 17): durable log entries the core dropped from its window
+ * (`readEntries`, synchronous, see {@link LogReader}), and the stored snapshot's image in chunks
+ * (`readSnapshotChunk`). The test harness rebuilds the per-field methods over this port
+ * (test/storage/reference-fields.ts).
  */
-export interface PersistenceEngine {
+export interface PersistenceEngine extends LogReader {
   /** Applies one batch atomically with one sync; see {@link PersistBatch} and {@link PersistOptions}. */
   persist(batch: PersistBatch, options?: PersistOptions): Promise<void>;
   /** Loads everything a restarting node needs, checking it for consistency. */

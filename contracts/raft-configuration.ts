@@ -82,6 +82,13 @@ export interface RaftConfiguration {
    * compacted log may still hold. Default 32 MiB. Limit: >= 0.
    */
   readonly logRetainBytesMax: number;
+  /**
+   * Entry bytes of applied, durable entries whose payloads the core keeps in memory, for followers a little behind;
+   * older entries (those kept behind a snapshot included) stay on disk and are read back when a follower needs them
+   * (agent/core/log-window.ts). Entries not yet durable or applied are kept whatever this says. Default 8 MiB.
+   * Limit: >= 0.
+   */
+  readonly logResidentBytes: number;
 }
 
 /**
@@ -126,6 +133,7 @@ export const DEFAULT_RAFT_CONFIGURATION: RaftConfiguration = {
   logRetainEntries: 5000,
   logRetainEntriesMax: 50_000,
   logRetainBytesMax: 32 * 1024 * 1024,
+  logResidentBytes: 8 * 1024 * 1024,
 };
 
 function checkInteger(
@@ -174,6 +182,7 @@ export function validateRaftConfiguration(config: RaftConfiguration): string[] {
   checkInteger(problems, config, 'logRetainEntriesMax', 0, big);
   checkInteger(problems, config, 'logRetainEntries', 0, config.logRetainEntriesMax);
   checkInteger(problems, config, 'logRetainBytesMax', 0, big);
+  checkInteger(problems, config, 'logResidentBytes', 0, big);
   if (typeof config.preVote !== 'boolean') problems.push(`preVote: expected a boolean, got ${String(config.preVote)}`);
   if (typeof config.checkQuorum !== 'boolean')
     problems.push(`checkQuorum: expected a boolean, got ${String(config.checkQuorum)}`);

@@ -118,3 +118,33 @@ export function checkSnapshotRange(dataBytes: number, offset: number, bytes: num
   assertIndex(bytes, 'snapshot chunk size');
   assert(offset + bytes <= dataBytes, `snapshot chunk ${offset}+${bytes} ends beyond the image of ${dataBytes} bytes`);
 }
+
+/**
+ * Throws PersistenceError STORAGE_CORRUPT unless `entries` holds exactly the entries `from`..`to`
+ * in order (a gap, a missing end, a wrong index); `where` names the store in the message.
+ */
+export function checkReadRange(entries: readonly LogEntry[], from: LogIndex, to: LogIndex, where: string): void {
+  const count = to - from + 1;
+  for (let i = 0; i < entries.length; i += 1) {
+    const entry = entries[i];
+    if (entry?.index !== from + i)
+      throw new PersistenceError(
+        'STORAGE_CORRUPT',
+        `${where}: read of entries ${from}..${to} found entry ${entry?.index ?? 'none'} where ${from + i} belongs; ` +
+          'the stored log is damaged: restore this node from a snapshot (remove its data folder and re-add it)',
+      );
+  }
+  if (entries.length !== count)
+    throw new PersistenceError(
+      'STORAGE_CORRUPT',
+      `${where}: entries ${from + entries.length}..${to} are not stored (asked for ${from}..${to}); ` +
+        'the stored log is damaged or was compacted under the reader: restart the node, and if it fails again ' +
+        'restore it from a snapshot (remove its data folder and re-add it)',
+    );
+}
+
+/** Throws InvariantError unless `from`..`to` is a range a LogReader may be asked for. */
+export function checkReadRequest(from: LogIndex, to: LogIndex): void {
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from)
+    throw new InvariantError(`a log read asks for 1 <= from <= to, got ${from}..${to}`);
+}

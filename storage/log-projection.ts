@@ -11,7 +11,7 @@ import type { HardState, LogEntry, LogIndex, Snapshot, Term } from '../contracts
 import type { PersistBatch } from '../contracts/persistence.js';
 import { assert } from '../contracts/assert.js';
 import type { LogShape } from './log-checks.js';
-import { TermRuns } from './term-runs.js';
+import { TermRuns } from '../contracts/term-runs.js';
 
 /** One step of a write plan, applied in order inside one LMDB transaction. */
 export type WriteStep =

@@ -11,7 +11,7 @@ import type { Timers } from '../contracts/clock.js';
 import { PersistenceError } from '../contracts/errors.js';
 import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta, Term } from '../contracts/log.js';
 import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../contracts/persistence.js';
-import { checkBatch, checkLoadedLog, checkSnapshotRange } from './log-checks.js';
+import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest, checkSnapshotRange } from './log-checks.js';
 import { SnapshotWriters, isNewerSnapshot } from './snapshot-writer.js';
 
 function noop(): void {}
@@ -163,6 +163,23 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     const disk = this.disk;
     checkLoadedLog(disk.entries, disk.snapshot);
     return { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
+  }
+
+  firstStoredIndex(): LogIndex | null {
+    this.checkOpen();
+    return this.disk.entries[0]?.index ?? null;
+  }
+
+  /** The durable entries from..to: the disk holds only what was synced (LogReader). */
+  readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
+    this.checkOpen();
+    checkReadRequest(from, to);
+    const disk = this.disk;
+    const first = disk.firstIndex();
+    const start = Math.max(0, from - first);
+    const entries = from < first ? [] : disk.entries.slice(start, start + to - from + 1);
+    checkReadRange(entries, from, to, 'memory engine');
+    return entries;
   }
 
   async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {

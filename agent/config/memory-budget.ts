@@ -1,29 +1,38 @@
 /**
- * The Raft log's share of the agent's memory (issue 17). The in-memory log holds the entries
- * applied since the last snapshot (up to `snapshotThresholdBytes`) and, behind the snapshot,
- * those kept for lagging followers (up to `logRetainBytesMax`). The reference defaults (10 MB and
- * 32 MiB) fit an unbounded heap, not the shipped unit's (fleet/memory-sizing.ts: a heap limit of
- * 99 MiB). A heap snapshot of a leader under 64 clients of 4 KiB values held 23.7 MiB of log
- * entries (7,245), 20.5 MiB of its last snapshot's bytes and a 17.2 MiB store; its anonymous RSS
- * passed MemoryHigh. So when agent.json sets neither, the entries kept behind a snapshot are at
- * most 1/{@link RETAIN_HEAP_SHARE} of the V8 heap limit the agent runs with (about 6 MiB under the
- * shipped unit, where 5,000 entries of 4 KiB were 21 MB), and the snapshot trigger at most
- * 1/{@link SNAPSHOT_HEAP_SHARE} of it (the reference 10 MB under the unit: a lower trigger would
- * write the whole store more often, and each snapshot allocates about twice the store while it
- * is encoded). Under an unflagged Node both keep the reference values.
+ * The Raft log's share of the agent's memory (issue 17). The core keeps the terms and sizes of
+ * every entry since the compaction point but payloads only for a window (agent/core/log-window.ts):
+ * entries not yet durable or applied, and at most `logResidentBytes` of applied, durable ones
+ * before them; storage serves older entries when a follower needs them. So what bounds the log's
+ * memory is `logResidentBytes` (plus the uncommitted and not yet applied entries, bounded by
+ * uncommittedBytesMax and the apply batches), not the snapshot trigger or the retained log any more.
+ * When agent.json does not set it, it is at most 1/{@link RESIDENT_HEAP_SHARE} of the V8 heap limit
+ * (about 3 MiB under the shipped unit, fleet/memory-sizing.ts: a heap limit of 99 MiB).
+ *
+ * Two bounds still follow the heap, for what a node holds while it starts: load() hands the core
+ * every stored entry at once (the entries since the snapshot are replayed, those kept behind it
+ * only dropped again), so the retained log is at most 1/{@link RETAIN_HEAP_SHARE} of the heap limit
+ * (about 6 MiB under the unit) and the snapshot trigger's growth (twice the last snapshot) at most
+ * 1/{@link SNAPSHOT_HEAP_SHARE} of it (about 25 MB: at 64 clients x 4 KiB the store is 16-21 MB, so
+ * the trigger can follow it, where a cap of 12 MB wrote 1.7-2 bytes of snapshot per byte of log).
+ * The trigger's base (reference 10 MB) is not lowered: each snapshot allocates about twice the
+ * store while it is encoded, so snapshotting more often would cost memory, not save it. Under an
+ * unflagged Node the reference values stay.
  */
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 
+/** The applied, durable entry bytes the core keeps in memory are at most this fraction (1/n) of the V8 heap limit. */
+export const RESIDENT_HEAP_SHARE = 32;
 /** The entry bytes kept behind a snapshot are at most this fraction (1/n) of the V8 heap limit. */
 export const RETAIN_HEAP_SHARE = 16;
-/** The entry bytes applied before a snapshot is taken are at most this fraction (1/n) of the heap limit. */
-export const SNAPSHOT_HEAP_SHARE = 8;
+/** The snapshot trigger grows to at most this fraction (1/n) of the heap limit. */
+export const SNAPSHOT_HEAP_SHARE = 4;
 /** The smallest snapshot trigger the budget gives, bytes (the Raft configuration's own least is 1 KiB). */
 export const SNAPSHOT_THRESHOLD_MIN_BYTES = 1024 * 1024;
 
 /**
- * `base` with `logRetainBytesMax` lowered to 1/RETAIN_HEAP_SHARE and `snapshotThresholdBytes` to
- * 1/SNAPSHOT_HEAP_SHARE of `heapLimitBytes` (V8's heap_size_limit), never raised.
+ * `base` with `logResidentBytes` lowered to 1/RESIDENT_HEAP_SHARE, `logRetainBytesMax` to
+ * 1/RETAIN_HEAP_SHARE and the snapshot trigger to 1/SNAPSHOT_HEAP_SHARE of `heapLimitBytes`
+ * (V8's heap_size_limit), never raised.
  */
 export function raftDefaultsForHeap(base: RaftConfiguration, heapLimitBytes: number): RaftConfiguration {
   if (!Number.isFinite(heapLimitBytes) || heapLimitBytes <= 0) return base;
@@ -33,6 +42,7 @@ export function raftDefaultsForHeap(base: RaftConfiguration, heapLimitBytes: num
     snapshotThresholdBytes: Math.min(base.snapshotThresholdBytes, trigger),
     snapshotThresholdBytesMax: Math.min(base.snapshotThresholdBytesMax, trigger),
     logRetainBytesMax: Math.min(base.logRetainBytesMax, Math.floor(heapLimitBytes / RETAIN_HEAP_SHARE)),
+    logResidentBytes: Math.min(base.logResidentBytes, Math.floor(heapLimitBytes / RESIDENT_HEAP_SHARE)),
   };
 }
 

@@ -1,8 +1,10 @@
 /**
- * The Raft log of one node, in memory: the snapshot's last index and term, the entries after
- * it (possibly a few it covers, kept for lagging followers), and the indexes that track how far
- * the log has been committed, persisted and applied. The core keeps the whole log since the
- * last snapshot here; the snapshot threshold bounds it.
+ * The Raft log of one node: the snapshot's last index and term, the entries after it (possibly
+ * some it covers, kept for lagging followers), and the indexes that track how far the log has
+ * been committed, persisted and applied. The core knows the term and size of every entry here,
+ * but keeps payloads only for a window at the end (log-window.ts): entries not yet durable or
+ * not yet applied, and a bounded tail before them; storage serves older ones when a follower
+ * needs them (contracts/persistence.ts, LogReader).
  *
  * Indexes, from the bottom up (each invariant is checked in `checkInvariants`):
  *   snapshotIndex <= appliedIndex <= applyingIndex <= commitIndex <= lastIndex
@@ -11,6 +13,11 @@
  */
 import { assert } from '../../contracts/assert.js';
 import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
+import { LogWindow } from './log-window.js';
+import type { LogWindowOptions } from './log-window.js';
+
+export { ENTRY_OVERHEAD_BYTES, entryBytes } from './log-window.js';
+export type { LogWindowOptions } from './log-window.js';
 
 /** The outcome of matching an AppendEntries against the log (Raft §5.3). */
 export type AppendOutcome =
@@ -22,10 +29,11 @@ export class RaftLog {
   private snapshotIndexValue: LogIndex;
   /** Term of that entry. */
   private snapshotTermValue: Term;
-  /** Entries; entries[i].index === firstIndexValue + i. */
-  private entries: LogEntry[];
-  /** Index of entries[0] (or lastIndex + 1 when empty). Invariant: <= snapshotIndex + 1. */
-  private firstIndexValue: LogIndex;
+  /**
+   * The entries: terms and sizes of all, payloads of a window at the end. Invariants: its first
+   * index is <= snapshotIndex + 1; every entry after min(stableIndex, appliedIndex) is resident.
+   */
+  private readonly entries: LogWindow;
   /** Highest index known committed. Invariant: monotonic, <= lastIndex. */
   commitIndex: LogIndex;
   /** Highest index the state machine has applied (advanced by the runtime). */
@@ -38,21 +46,26 @@ export class RaftLog {
   handedOutIndex: LogIndex;
   /** The lowest index truncated since the last hand-out that storage still holds; null if none. */
   pendingTruncateFrom: LogIndex | null = null;
-  /** Total command bytes of entries after commitIndex. */
-  private uncommittedBytesValue = 0;
 
-  constructor(snapshotIndex: LogIndex, snapshotTerm: Term, entries: readonly LogEntry[]) {
+  /**
+   * `window`: where entries that leave memory are read back, and how many bytes of applied,
+   * durable ones stay; null keeps every entry in memory.
+   */
+  constructor(
+    snapshotIndex: LogIndex,
+    snapshotTerm: Term,
+    entries: readonly LogEntry[],
+    window: LogWindowOptions | null = null,
+  ) {
     this.snapshotIndexValue = snapshotIndex;
     this.snapshotTermValue = snapshotTerm;
-    this.entries = entries.slice();
-    const first = entries[0];
-    this.firstIndexValue = first === undefined ? snapshotIndex + 1 : first.index;
+    this.entries = new LogWindow(entries[0]?.index ?? snapshotIndex + 1, entries, window);
     this.commitIndex = snapshotIndex;
     this.appliedIndex = snapshotIndex;
     this.applyingIndex = snapshotIndex;
     this.stableIndex = this.lastIndex();
     this.handedOutIndex = this.stableIndex;
-    for (const entry of this.entries) this.uncommittedBytesValue += entryBytes(entry);
+    this.forgetDone();
     this.checkInvariants();
   }
 
@@ -65,11 +78,31 @@ export class RaftLog {
   }
 
   firstIndex(): LogIndex {
-    return this.firstIndexValue;
+    return this.entries.firstIndex();
   }
 
   lastIndex(): LogIndex {
-    return this.firstIndexValue + this.entries.length - 1;
+    return this.entries.lastIndex();
+  }
+
+  /** Index of the oldest entry whose payload is in memory (lastIndex + 1 when none is). */
+  residentFirstIndex(): LogIndex {
+    return this.entries.residentFirstIndex();
+  }
+
+  /** The first index whose entry can be read (see LogWindow.readableFirstIndex). */
+  readableFirstIndex(): LogIndex {
+    return this.entries.readableFirstIndex();
+  }
+
+  /** Entry bytes of from..to, all within firstIndex..lastIndex (0 when to < from). */
+  bytesBetween(from: LogIndex, to: LogIndex): number {
+    return this.entries.bytesBetween(from, to);
+  }
+
+  /** Entry bytes in memory of entries applied and durable (what the window's budget bounds). */
+  residentDoneBytes(): number {
+    return this.entries.residentBytesThrough(Math.min(this.stableIndex, this.appliedIndex));
   }
 
   lastTerm(): Term {
@@ -78,45 +111,40 @@ export class RaftLog {
     return term;
   }
 
+  /** Entry bytes after commitIndex. */
   uncommittedBytes(): number {
-    return this.uncommittedBytesValue;
+    return this.entries.bytesBetween(this.commitIndex + 1, this.lastIndex());
   }
 
   /** The term of the entry at `index`, or null when it is compacted away or beyond the log. */
   term(index: LogIndex): Term | null {
     if (index === this.snapshotIndexValue) return this.snapshotTermValue;
     if (index === 0) return 0;
-    const entry = this.entries[index - this.firstIndexValue];
-    return entry === undefined ? null : entry.term;
-  }
-
-  /** The entry at `index`, or null when it is not held. */
-  entry(index: LogIndex): LogEntry | null {
-    return this.entries[index - this.firstIndexValue] ?? null;
+    return this.entries.term(index);
   }
 
   /**
-   * Entries from `from` on, at most `countMax` of them and at most `bytesMax` command bytes
-   * (but always at least one when any exists). Returns null when `from` is compacted away.
+   * Entries from `from` on, at most `countMax` of them and at most `bytesMax` entry bytes (but
+   * always at least one when any exists), from memory or, older than the window, from storage
+   * (which throws PersistenceError when it cannot serve them). Returns null when `from` is
+   * compacted away, in the core or in storage.
    */
   slice(from: LogIndex, countMax: number, bytesMax: number): LogEntry[] | null {
-    if (from < this.firstIndexValue) return null;
-    const result: LogEntry[] = [];
-    let bytes = 0;
-    for (let index = from; index <= this.lastIndex() && result.length < countMax; index += 1) {
-      const entry = this.entries[index - this.firstIndexValue];
-      assert(entry !== undefined, 'entries within [first, last] exist');
-      const size = entryBytes(entry);
-      if (result.length > 0 && bytes + size > bytesMax) break;
-      bytes += size;
-      result.push(entry);
+    if (from < this.firstIndex()) return null;
+    if (from < this.residentFirstIndex() && from < this.entries.readableFirstIndex()) return null;
+    const last = this.lastIndex();
+    if (from > last) return [];
+    let to = from - 1;
+    while (to < last && to - from + 1 < countMax) {
+      if (to >= from && this.entries.bytesBetween(from, to + 1) > bytesMax) break;
+      to += 1;
     }
-    return result;
+    return this.entries.read(from, to);
   }
 
   /** The entries held after `index`. */
   entriesAfter(index: LogIndex): LogEntry[] {
-    return this.entries.slice(Math.max(0, index + 1 - this.firstIndexValue));
+    return this.entries.read(Math.max(index + 1, this.firstIndex()), this.lastIndex());
   }
 
   /** Appends entries of this node's own making (the leader's proposals). */
@@ -124,7 +152,6 @@ export class RaftLog {
     assert(entry.index === this.lastIndex() + 1, 'an appended entry follows the last index');
     assert(entry.term >= this.lastTerm(), 'terms never decrease along the log');
     this.entries.push(entry);
-    this.uncommittedBytesValue += entryBytes(entry);
   }
 
   /**
@@ -171,20 +198,16 @@ export class RaftLog {
       return { ok: false, conflictIndex: Math.min(prevIndex, this.lastIndex() + 1), conflictTerm: null };
     }
     let index = prevIndex;
-    while (index - 1 >= this.firstIndexValue && this.term(index - 1) === localPrevTerm) index -= 1;
+    while (index - 1 >= this.firstIndex() && this.term(index - 1) === localPrevTerm) index -= 1;
     return { ok: false, conflictIndex: index, conflictTerm: localPrevTerm };
   }
 
   /** Removes every entry with index >= `from`; none of them may be committed. */
   truncateFrom(from: LogIndex): void {
     assert(from > this.commitIndex, 'committed entries are never truncated');
-    assert(from >= this.firstIndexValue, 'truncation starts within the log');
+    assert(from >= this.firstIndex(), 'truncation starts within the log');
     if (from > this.lastIndex()) return;
-    for (let index = from; index <= this.lastIndex(); index += 1) {
-      const entry = this.entries[index - this.firstIndexValue];
-      if (entry !== undefined) this.uncommittedBytesValue -= entryBytes(entry);
-    }
-    this.entries.length = from - this.firstIndexValue;
+    this.entries.truncateFrom(from);
     if (from <= this.handedOutIndex) {
       this.pendingTruncateFrom = Math.min(this.pendingTruncateFrom ?? from, from);
       this.handedOutIndex = from - 1;
@@ -196,10 +219,6 @@ export class RaftLog {
   commitTo(index: LogIndex): boolean {
     if (index <= this.commitIndex) return false;
     assert(index <= this.lastIndex(), `commit ${index} within the log (last ${this.lastIndex()})`);
-    for (let i = this.commitIndex + 1; i <= index; i += 1) {
-      const entry = this.entries[i - this.firstIndexValue];
-      if (entry !== undefined) this.uncommittedBytesValue -= entryBytes(entry);
-    }
     this.commitIndex = index;
     return true;
   }
@@ -215,7 +234,7 @@ export class RaftLog {
     const truncateFrom = this.pendingTruncateFrom;
     this.pendingTruncateFrom = null;
     const from = this.handedOutIndex + 1;
-    const entries = from > this.lastIndex() ? [] : this.entries.slice(from - this.firstIndexValue);
+    const entries = from > this.lastIndex() ? [] : this.entries.read(from, this.lastIndex());
     this.handedOutIndex = this.lastIndex();
     return { truncateFrom, entries };
   }
@@ -229,6 +248,7 @@ export class RaftLog {
     if (index <= this.stableIndex) return;
     if (this.term(index) !== term) return;
     this.stableIndex = Math.min(index, this.handedOutIndex);
+    this.forgetDone();
   }
 
   /** Committed entries not yet handed to the state machine, at most `bytesMax` (at least one). */
@@ -252,6 +272,12 @@ export class RaftLog {
   appliedTo(index: LogIndex): void {
     assert(index <= this.applyingIndex, 'applied only what was handed out');
     if (index > this.appliedIndex) this.appliedIndex = index;
+    this.forgetDone();
+  }
+
+  /** Lets the window drop payloads of entries applied and durable, beyond its budget (log-window.ts). */
+  private forgetDone(): void {
+    this.entries.forgetThrough(Math.min(this.stableIndex, this.appliedIndex));
   }
 
   /**
@@ -264,26 +290,24 @@ export class RaftLog {
     assert(index > this.commitIndex, 'a restored snapshot is ahead of the commit index');
     const keep = this.term(index) === term;
     if (keep) {
-      this.entries = this.entries.slice(index + 1 - this.firstIndexValue);
+      // What follows a restored snapshot is uncommitted, so resident.
+      this.entries.dropBefore(index + 1);
       // Storage must drop what it holds beyond the snapshot only where it was already told to.
       if (this.pendingTruncateFrom !== null) this.pendingTruncateFrom = Math.max(this.pendingTruncateFrom, index + 1);
       this.handedOutIndex = Math.max(this.handedOutIndex, index);
       this.stableIndex = Math.max(this.stableIndex, index);
     } else {
       const storageHoldsMore = this.handedOutIndex > index || this.pendingTruncateFrom !== null;
-      this.entries = [];
+      this.entries.resetAfter(index);
       this.pendingTruncateFrom = storageHoldsMore ? index + 1 : null;
       this.handedOutIndex = index;
       this.stableIndex = index;
     }
-    this.firstIndexValue = index + 1;
     this.snapshotIndexValue = index;
     this.snapshotTermValue = term;
     this.commitIndex = index;
     this.appliedIndex = index;
     this.applyingIndex = index;
-    this.uncommittedBytesValue = 0;
-    for (const entry of this.entries) this.uncommittedBytesValue += entryBytes(entry);
   }
 
   /**
@@ -296,29 +320,22 @@ export class RaftLog {
     assert(this.term(index) === term, 'the snapshot term matches the log');
     this.snapshotIndexValue = index;
     this.snapshotTermValue = term;
-    if (compactBefore > this.firstIndexValue) {
-      this.entries = this.entries.slice(compactBefore - this.firstIndexValue);
-      this.firstIndexValue = compactBefore;
-    }
+    this.entries.dropBefore(compactBefore);
   }
 
   /** Checks every invariant listed at the top of this file. */
   checkInvariants(): void {
-    assert(this.firstIndexValue <= this.snapshotIndexValue + 1, 'firstIndex <= snapshotIndex + 1');
+    assert(this.firstIndex() <= this.snapshotIndexValue + 1, 'firstIndex <= snapshotIndex + 1');
     assert(this.snapshotIndexValue <= this.appliedIndex, 'snapshotIndex <= appliedIndex');
     assert(this.appliedIndex <= this.applyingIndex, 'appliedIndex <= applyingIndex');
     assert(this.applyingIndex <= this.commitIndex, 'applyingIndex <= commitIndex');
     assert(this.commitIndex <= this.lastIndex(), 'commitIndex <= lastIndex');
     assert(this.stableIndex <= this.handedOutIndex, 'stableIndex <= handedOutIndex');
     assert(this.handedOutIndex <= this.lastIndex(), 'handedOutIndex <= lastIndex');
-    assert(this.uncommittedBytesValue >= 0, 'uncommitted bytes are not negative');
+    assert(
+      this.residentFirstIndex() <= Math.min(this.stableIndex, this.appliedIndex) + 1,
+      'every entry not yet durable or not yet applied is resident',
+    );
+    this.entries.checkInvariants();
   }
 }
-
-/** The size of an entry for limits: its command bytes plus a fixed overhead. */
-export function entryBytes(entry: LogEntry): number {
-  return entry.command.byteLength + ENTRY_OVERHEAD_BYTES;
-}
-
-/** Bytes an entry costs beyond its command (term, index, type), for size limits. */
-export const ENTRY_OVERHEAD_BYTES = 24;

@@ -3,6 +3,7 @@
  * and the state it starts from. The runtime derives the options from RaftConfiguration and the
  * start state from what the node persisted.
  */
+import type { LogReader } from '../../contracts/persistence.js';
 import type { Prng } from '../../contracts/prng.js';
 import type { WitnessView } from './witness.js';
 import type { ClusterConfiguration, HardState, LogEntry, NodeId } from '../../contracts/log.js';
@@ -30,6 +31,12 @@ export interface CoreOptions {
   /** Most committed-entry bytes handed out to apply in one Ready (at least one entry). */
   readonly applyBytesMax: number;
   /**
+   * Entry bytes of applied, durable entries whose payloads stay in memory (log-window.ts); older
+   * ones are read from CoreDeps.logReader when a follower needs them. Used only with a reader.
+   * Default: unbounded.
+   */
+  readonly residentLogBytesMax?: number;
+  /**
    * This node was set up as a witness (agent.json marks it so). A witness never campaigns and
    * strips what it stores whatever the configuration says, so a witness whose configuration
    * lost track of its role still never leads and never keeps a value. Default false.
@@ -47,9 +54,14 @@ export interface CoreOptions {
   readonly earlyFirstCampaign?: boolean;
 }
 
-/** Dependencies of the core: randomness, and what witnesses may see. */
+/** Dependencies of the core: randomness, what witnesses may see, and the durable log. */
 export interface CoreDeps {
   readonly prng: Prng;
+  /**
+   * Reads durable entries back (storage): with it the core keeps only a window of payloads in
+   * memory (CoreOptions.residentLogBytesMax); without it, every entry since the compaction point.
+   */
+  readonly logReader?: LogReader;
   /** What a witness is sent and stores (witness.ts). Default STRIPPED_WITNESS_VIEW. */
   readonly witnessView?: WitnessView;
 }

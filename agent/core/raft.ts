@@ -356,10 +356,13 @@ export class RaftCore {
     return this.state.log.term(index);
   }
 
-  /** Entries held in [from, to], for the simulator's checks. */
+  /**
+   * Entries held in [from, to], for the simulator's checks: from memory or storage, starting later
+   * than `from` while storage holds no older ones (LogWindow.readableFirstIndex).
+   */
   entriesBetween(from: LogIndex, to: LogIndex): LogEntry[] {
     const log = this.state.log;
-    const start = Math.max(from, log.firstIndex());
+    const start = Math.max(from, log.readableFirstIndex());
     if (to < start) return [];
     return log.slice(start, to - start + 1, Number.MAX_SAFE_INTEGER) ?? [];
   }

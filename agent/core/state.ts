@@ -121,7 +121,12 @@ export class CoreState {
       'heartbeats are more frequent than elections',
     );
     const snapshot = start.snapshot;
-    this.log = new RaftLog(snapshot?.lastIncludedIndex ?? 0, snapshot?.lastIncludedTerm ?? 0, start.entries);
+    const reader = deps.logReader;
+    const window =
+      reader === undefined
+        ? null
+        : { reader, residentBytesMax: options.residentLogBytesMax ?? Number.POSITIVE_INFINITY };
+    this.log = new RaftLog(snapshot?.lastIncludedIndex ?? 0, snapshot?.lastIncludedTerm ?? 0, start.entries, window);
     this.latestSnapshot = snapshot === null ? null : snapshotRef(snapshot, snapshot.dataBytes);
     const base =
       snapshot === null

@@ -151,6 +151,7 @@ export function coreOptionsFor(
     snapshotChunkBytes: snapshotChunkBytesFor(raft.snapshotChunkBytes, wholeRequestBytesMax),
     snapshotBytesMax,
     applyBytesMax: Math.max(raft.appendBytesMax, 4 * 1024 * 1024),
+    residentLogBytesMax: raft.logResidentBytes,
     // A fresh cluster's lowest-id voter campaigns after one heartbeat interval (issue 17: a fresh
     // cluster serves within a second, not after a randomized election timeout).
     earlyFirstCampaign: true,
@@ -159,7 +160,7 @@ export function coreOptionsFor(
 
 /** The core of a node that starts from what it persisted (`persisted`, as its storage loaded it). */
 export function coreFromDisk(
-  deps: Pick<RaftNodeDeps, 'prng' | 'witnessView' | 'client'>,
+  deps: Pick<RaftNodeDeps, 'prng' | 'witnessView' | 'client' | 'storage'>,
   options: RaftNodeOptions,
   persisted: Pick<PersistedState, 'hardState' | 'snapshot' | 'entries'>,
 ): RaftCore {
@@ -167,7 +168,8 @@ export function coreFromDisk(
   const coreOptions = coreOptionsFor(options.nodeId, options.raft, snapshotBytesMax, deps.client.wholeRequestBytesMax);
   const witnessView = deps.witnessView;
   return new RaftCore(
-    { prng: deps.prng, ...(witnessView === undefined ? {} : { witnessView }) },
+    // The core reads entries older than its window back from storage (contracts/persistence.ts, LogReader).
+    { prng: deps.prng, logReader: deps.storage, ...(witnessView === undefined ? {} : { witnessView }) },
     { ...coreOptions, ...(options.witness === true ? { witness: true } : {}) },
     {
       hardState: persisted.hardState,

@@ -309,7 +309,13 @@ export class Snapshots {
   /** The snapshot of `job` is durable: the core compacts its log, and the trigger counts from it. */
   private compactAfter(core: SnapshotCore, job: SnapshotJob): void {
     const index = job.meta.lastIncludedIndex;
-    const compactBefore = core.compactionPoint(index, this.options.retention);
+    // A snapshot persisted at the last stored entry deleted the stored log (PersistBatch); the core
+    // keeps no entry storage no longer holds, since it reads old entries back (LogReader).
+    const storedFirst = this.deps.storage.firstStoredIndex() ?? index + 1;
+    const compactBefore = Math.max(
+      core.compactionPoint(index, this.options.retention),
+      Math.min(storedFirst, index + 1),
+    );
     // From here on the image is on disk only: InstallSnapshot reads it back in chunks (peer-rpcs.ts).
     core.compact(snapshotRef(job.meta, job.dataBytes), compactBefore);
     // Entries applied while the job ran count toward the next snapshot; those it covers no longer do.

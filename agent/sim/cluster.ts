@@ -78,7 +78,9 @@ export interface SimClusterOptions {
 /**
  * The Raft timing used in simulation: the defaults, ticks of 10 ms. The log keeps little behind a
  * snapshot (10 entries, at most 100 or 8 KiB for a lagging follower), so that followers that were
- * down or cut off still need InstallSnapshot and the runs exercise it.
+ * down or cut off still need InstallSnapshot and the runs exercise it; and the core keeps only
+ * 2 KiB of applied, durable entries in memory, so that a follower a few entries behind is served
+ * entries read back from the simulated disk (durable ones only: a crash loses the rest).
  */
 export const SIM_RAFT_CONFIGURATION: RaftConfiguration = {
   ...DEFAULT_RAFT_CONFIGURATION,
@@ -89,6 +91,7 @@ export const SIM_RAFT_CONFIGURATION: RaftConfiguration = {
   logRetainEntries: 10,
   logRetainEntriesMax: 100,
   logRetainBytesMax: 8 * 1024,
+  logResidentBytes: 2 * 1024,
 };
 
 /** The broken state machine of `corruptReads`: some reads see nothing. */

@@ -221,11 +221,15 @@ export class SafetyChecker {
     let top = to;
     while (top >= from && a.termAt(top) !== b.termAt(top)) top -= 1;
     if (top < from) return;
+    // Either may start later than `from`: storage deleted entries a snapshot covers just before
+    // the core compacted (RaftCore.entriesBetween); the entries both hold are compared.
     const xs = a.entriesBetween(from, top);
     const ys = b.entriesBetween(from, top);
-    for (let k = 0; k < xs.length; k += 1) {
-      const x = xs[k];
-      const y = ys[k];
+    const xFirst = xs[0]?.index ?? top + 1;
+    const yFirst = ys[0]?.index ?? top + 1;
+    for (let index = Math.max(xFirst, yFirst); index <= top; index += 1) {
+      const x = xs[index - xFirst];
+      const y = ys[index - yFirst];
       if (
         x === undefined ||
         y === undefined ||
@@ -233,7 +237,7 @@ export class SafetyChecker {
         x.type !== y.type ||
         ((payloads || x.type === 'config') && !sameBytes(x.command, y.command))
       ) {
-        this.violate(`Log Matching: ${aId} and ${bId} agree at ${top} but differ at ${from + k}`);
+        this.violate(`Log Matching: ${aId} and ${bId} agree at ${top} but differ at ${index}`);
         return;
       }
     }

@@ -37,21 +37,21 @@ import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
-import { checkBatch, checkLoadedLog } from '../log-checks.js';
+import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest } from '../log-checks.js';
 import type { LogProjection } from '../log-projection.js';
 import { commitFailureCause, toPersistenceError } from './lmdb-errors.js';
 import { openDirectory } from './lmdb-open.js';
 import type { LmdbHandles } from './lmdb-open.js';
 import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
-import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseHardState } from './lmdb-records.js';
+import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState } from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
 import type { EncodedStep, SnapshotPlacement } from './lmdb-write-plan.js';
 import { SnapshotSlots } from './lmdb-snapshot-slots.js';
 import { beginStreaming } from './lmdb-snapshot-stream.js';
 import { checkSpace } from './lmdb-space.js';
 import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
-import { forEachLogRecord } from './lmdb-log-read.js';
+import { forEachLogRecord, readOrFail } from './lmdb-log-read.js';
 
 export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
@@ -207,9 +207,30 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     await Promise.resolve();
     const hardState = this.readHardState();
     const snapshot = readStoredSnapshot(this.handles.meta);
-    const entries = this.readEntries(0, Number.MAX_SAFE_INTEGER);
+    const entries = this.readStoredEntries(0, Number.MAX_SAFE_INTEGER);
     checkLoadedLog(entries, snapshot);
     return { hardState, snapshot, entries };
+  }
+
+  firstStoredIndex(): LogIndex | null {
+    this.checkOpen();
+    return readOrFail(
+      () => {
+        for (const key of this.handles.log.getKeys({ limit: 1 })) return parseEntryKey(key);
+        return null;
+      },
+      'the first log entry',
+      this.options.path,
+    );
+  }
+
+  /** The entries from..to of LMDB's latest commit, durable with these options (LogReader). */
+  readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
+    this.checkOpen();
+    checkReadRequest(from, to);
+    const entries = readOrFail(() => this.readStoredEntries(from, to), `log entries ${from}..${to}`, this.options.path);
+    checkReadRange(entries, from, to, this.options.path);
+    return entries;
   }
 
   async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
@@ -251,7 +272,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   }
 
   /** The stored entries with from <= index <= to, checked to be contiguous. */
-  private readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
+  private readStoredEntries(from: LogIndex, to: LogIndex): LogEntry[] {
     const entries: LogEntry[] = [];
     if (from > to) return entries;
     const range =

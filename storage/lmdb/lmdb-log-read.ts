@@ -6,7 +6,7 @@
  * valid until the next read: the visitor checks or copies it at once. Measured on a restart with a
  * 10 MB log of 4 KiB entries (bench/restart-data.ts), this halved the time of both scans.
  */
-import { PersistenceError } from '../../contracts/errors.js';
+import { PersistenceError, describeError } from '../../contracts/errors.js';
 import type { LogIndex } from '../../contracts/log.js';
 import { parseEntryKey } from './lmdb-records.js';
 
@@ -44,5 +44,23 @@ export function forEachLogRecord(
     if (value === undefined)
       throw new PersistenceError('STORAGE_CORRUPT', `${path}: log entry ${index} vanished while the log was read`);
     visit(index, value);
+  }
+}
+
+/**
+ * `read()`'s result; an error that is not already a PersistenceError (lmdb-js failing to read its
+ * map) becomes STORAGE_IO naming `what` was read, so that a failed read stops the node as a failed
+ * write does (contracts/persistence.ts, LogReader).
+ */
+export function readOrFail<T>(read: () => T, what: string, path: string): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof PersistenceError) throw error;
+    throw new PersistenceError(
+      'STORAGE_IO',
+      `${path}: reading ${what} failed (${describeError(error)}); check the disk and restart the node`,
+      { cause: error },
+    );
   }
 }

@@ -48,11 +48,11 @@ import type {
 import { GroupCommitQueue } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
-import { checkBatch, checkLoadedLog } from '../log-checks.js';
+import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory } from '../lmdb/lmdb-open.js';
 import { decodeEntry, entryKey } from '../lmdb/lmdb-records.js';
-import { forEachLogRecord } from '../lmdb/lmdb-log-read.js';
+import { forEachLogRecord, readOrFail } from '../lmdb/lmdb-log-read.js';
 import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
 import type { SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
 import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
@@ -307,9 +307,28 @@ export class WalPersistenceEngine implements PersistenceEngine {
     await Promise.resolve();
     const shape = this.checkpointer.durable.shape();
     const snapshot = readStoredSnapshot(this.store.handles.meta);
-    const entries = this.readEntries(shape.firstIndex, shape.lastIndex);
+    const entries = this.readDurableEntries(shape.firstIndex, shape.lastIndex);
     checkLoadedLog(entries, snapshot);
     return { hardState: this.checkpointer.durable.hardState(), snapshot, entries };
+  }
+
+  firstStoredIndex(): LogIndex | null {
+    this.checkOpen();
+    const shape = this.checkpointer.durable.shape();
+    return shape.firstIndex <= shape.lastIndex ? shape.firstIndex : null;
+  }
+
+  /** The durable entries from..to (LogReader): the tail's not yet checkpointed, LMDB's below it. */
+  readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
+    this.checkOpen();
+    checkReadRequest(from, to);
+    const entries = readOrFail(
+      () => this.readDurableEntries(from, to),
+      `log entries ${from}..${to}`,
+      this.options.path,
+    );
+    checkReadRange(entries, from, to, this.options.path);
+    return entries;
   }
 
   /** Snapshots bypass the log (they are in LMDB once durable), so the image is read from LMDB. */
@@ -346,7 +365,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   }
 
   /** The durable entries with from <= index <= to: LMDB below the tail, the tail above. */
-  private readEntries(from: LogIndex, to: LogIndex): LogEntry[] {
+  private readDurableEntries(from: LogIndex, to: LogIndex): LogEntry[] {
     const shape = this.checkpointer.durable.shape();
     const start = Math.max(from, shape.firstIndex);
     const end = Math.min(to, shape.lastIndex);

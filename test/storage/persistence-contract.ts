@@ -317,6 +317,29 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       assert.deepStrictEqual(state.entries[148], entry(149, 3));
     });
 
+    it('serves durable entries synchronously by range (LogReader), and refuses a range it does not hold', async () => {
+      assert.equal(engine.firstStoredIndex(), null);
+      await engine.persist({ ...EMPTY_BATCH, entries: [...entries(1, 40, 1), entry(41, 2, 'config', 300)] });
+      assert.equal(engine.firstStoredIndex(), 1);
+      assert.deepStrictEqual(engine.readEntries(1, 41), [...entries(1, 40, 1), entry(41, 2, 'config', 300)]);
+      assert.deepStrictEqual(engine.readEntries(7, 7), [entry(7, 1)]);
+      assert.throws(() => engine.readEntries(40, 42), { code: 'STORAGE_CORRUPT' });
+      await engine.persist({ ...EMPTY_BATCH, snapshot: snapshot(9, 1), truncateFrom: 30, compactBefore: 10 });
+      assert.equal(engine.firstStoredIndex(), 10);
+      assert.throws(() => engine.readEntries(9, 12), { code: 'STORAGE_CORRUPT' });
+      assert.throws(() => engine.readEntries(28, 30), { code: 'STORAGE_CORRUPT' });
+      assert.deepStrictEqual(engine.readEntries(10, 29), entries(10, 29, 1));
+      engine = await harness.reopen(engine);
+      assert.deepStrictEqual(engine.readEntries(25, 29), entries(25, 29, 1));
+      // A snapshot at the last stored entry deletes the stored log (PersistBatch).
+      await engine.persist({ ...EMPTY_BATCH, snapshot: snapshot(29, 1) });
+      assert.equal(engine.firstStoredIndex(), null);
+      assert.throws(() => engine.readEntries(28, 29), { code: 'STORAGE_CORRUPT' });
+      await engine.close();
+      assert.throws(() => engine.readEntries(1, 1), { code: 'STORAGE_CLOSED' });
+      assert.throws(() => engine.firstStoredIndex(), { code: 'STORAGE_CLOSED' });
+    });
+
     it('refuses everything once closed, with STORAGE_CLOSED', async () => {
       await appendLogEntry(engine, entry(1, 1));
       await engine.close();

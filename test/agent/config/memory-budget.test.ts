@@ -1,14 +1,22 @@
 // Proves the Raft log's memory budget (agent/config/memory-budget.ts, issue 17): when agent.json
-// sets neither, the bytes kept behind a snapshot are at most a sixteenth of the V8 heap limit the
-// agent runs with and the snapshot trigger an eighth. Under the shipped unit's Node flags
-// (measured in a child Node started with them) the two together stay within 3/16 of the heap
-// limit, where the reference defaults (10 MB + 32 MiB) were about 40 % of it, and a follower
-// briefly behind still has at least 4 MiB of entries to catch up from; under an unflagged Node
-// the reference defaults stay; values agent.json sets are kept as given.
+// sets none of them, the applied, durable entry bytes the core keeps in memory (logResidentBytes,
+// agent/core/log-window.ts) are at most a thirty-second of the V8 heap limit the agent runs with,
+// the bytes kept behind a snapshot (all of them loaded at start) a sixteenth and the snapshot
+// trigger's growth a quarter. Under the shipped unit's Node flags (measured in a child Node
+// started with them) the log's resident payloads stay within 1/32 of the heap limit, the trigger
+// can grow past the 16-21 MB store of 64 clients x 4 KiB (a cap of 12 MB wrote 1.7-2 bytes of
+// snapshot per byte of log), and a follower briefly behind still has at least 4 MiB of entries to
+// catch up from; under an unflagged Node the reference defaults stay; values agent.json sets are
+// kept as given.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { AGENT_RAFT_DEFAULTS, resolveAgentConfig } from '../../../agent/config/agent-config.js';
-import { RETAIN_HEAP_SHARE, SNAPSHOT_HEAP_SHARE, raftDefaultsForHeap } from '../../../agent/config/memory-budget.js';
+import {
+  RESIDENT_HEAP_SHARE,
+  RETAIN_HEAP_SHARE,
+  SNAPSHOT_HEAP_SHARE,
+  raftDefaultsForHeap,
+} from '../../../agent/config/memory-budget.js';
 import { UNIT_NODE_FLAGS } from '../../../agent/fleet/memory-sizing.js';
 import { validateRaftConfiguration } from '../../../contracts/raft-configuration.js';
 import { rawAgentConfig } from './raw-config.js';
@@ -23,13 +31,18 @@ function unitHeapLimit(): number {
 }
 
 describe("the Raft log's memory budget", () => {
-  it("bounds the log to 3/16 of the heap under the shipped unit's flags", () => {
+  it("bounds the log's resident payloads to 1/32 of the heap under the shipped unit's flags", () => {
     const heap = unitHeapLimit();
     assert.ok(heap > 32 * MIB && heap < 192 * MIB, `the unit's heap limit is ${heap}`);
     const { raft } = resolveAgentConfig(raw(), '/etc/coraft/agent.json', heap);
-    assert.ok(raft.snapshotThresholdBytes <= heap / SNAPSHOT_HEAP_SHARE, `threshold ${raft.snapshotThresholdBytes}`);
+    assert.ok(raft.logResidentBytes <= heap / RESIDENT_HEAP_SHARE, `resident ${raft.logResidentBytes}`);
     assert.ok(raft.logRetainBytesMax <= heap / RETAIN_HEAP_SHARE, `retained ${raft.logRetainBytesMax}`);
-    assert.ok(raft.snapshotThresholdBytes + raft.logRetainBytesMax <= (heap * 3) / 16);
+    assert.ok(
+      raft.snapshotThresholdBytesMax <= heap / SNAPSHOT_HEAP_SHARE,
+      `trigger ${raft.snapshotThresholdBytesMax}`,
+    );
+    assert.equal(raft.snapshotThresholdBytes, AGENT_RAFT_DEFAULTS.snapshotThresholdBytes, 'the reference trigger');
+    assert.ok(raft.snapshotThresholdBytesMax >= 2 * 12_000_000, 'the trigger follows a store of 12 MB');
     assert.ok(raft.logRetainBytesMax >= 4 * MIB, 'a follower briefly behind still catches up by appends');
     assert.deepEqual(validateRaftConfiguration(raft), []);
   });
@@ -51,5 +64,6 @@ describe("the Raft log's memory budget", () => {
     const raft = raftDefaultsForHeap(AGENT_RAFT_DEFAULTS, 4 * MIB);
     assert.equal(raft.snapshotThresholdBytes, MIB);
     assert.equal(raft.logRetainBytesMax, MIB / 4);
+    assert.equal(raft.logResidentBytes, MIB / 8);
   });
 });

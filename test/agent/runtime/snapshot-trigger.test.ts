@@ -113,6 +113,7 @@ describe('the snapshot trigger', () => {
     );
     const small = resolveAgentConfig(rawAgentConfig(), '/a.json', 104 * MIB).raft;
     assert.ok(small.snapshotThresholdBytesMax <= (104 * MIB) / SNAPSHOT_HEAP_SHARE);
+    assert.ok(small.snapshotThresholdBytesMax < 64 * MIB);
     assert.deepEqual(validateRaftConfiguration(AGENT_RAFT_DEFAULTS), []);
   });
 });

@@ -1,4 +1,4 @@
-// Proves the run-length store of a log's terms (storage/term-runs.ts) against the array it
+// Proves the run-length store of a log's terms (contracts/term-runs.ts) against the array it
 // replaces in the log projection. Property: after any sequence of appends (of any term, lower
 // ones included), truncations, prefix drops and moves of an empty range's start, TermRuns
 // reports the same size, first index, last term and term of every index as a plain array of
@@ -6,7 +6,7 @@
 // Replays with FC_SEED/FC_PATH.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { TermRuns } from '../../storage/term-runs.js';
+import { TermRuns } from '../../contracts/term-runs.js';
 import { fcParams } from '../fc-params.js';
 
 type Operation =

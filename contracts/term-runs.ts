@@ -2,10 +2,11 @@
  * The terms of a contiguous range of log indexes, kept as runs of equal terms. Terms change only
  * at elections, so a log of any length holds a handful of runs: appending an entry of the last
  * term costs a counter, not an array slot, and dropping a compacted prefix moves a bound instead
- * of copying the terms that remain (log-projection.ts, which every write goes through twice).
+ * of copying the terms that remain (storage/log-projection.ts, which every write goes through
+ * twice; agent/core/log-window.ts).
  */
-import type { LogIndex, Term } from '../contracts/log.js';
-import { assert } from '../contracts/assert.js';
+import type { LogIndex, Term } from './log.js';
+import { assert } from './assert.js';
 
 /** Terms of the indexes first..first+size()-1. */
 export class TermRuns {
