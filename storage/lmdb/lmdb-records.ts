@@ -101,10 +101,25 @@ export function parseEntryKey(key: unknown): LogIndex {
  */
 const checksummedHeader = Buffer.alloc(ENTRY_HEADER_BYTES - 4);
 
+/** Bytes of `entry`'s value record. */
+export function entryRecordBytes(entry: LogEntry): number {
+  return ENTRY_HEADER_BYTES + entry.command.byteLength;
+}
+
 /** Encodes an entry as its value record. */
 export function encodeEntry(entry: LogEntry): Buffer {
+  return encodeEntryInto(entry, Buffer.allocUnsafe(entryRecordBytes(entry)));
+}
+
+/**
+ * Encodes an entry as its value record into the start of `target` (at least entryRecordBytes long)
+ * and returns the record: a view of `target`, valid until `target` is written again.
+ */
+export function encodeEntryInto(entry: LogEntry, target: Buffer): Buffer {
   const command = entry.command;
-  const value = Buffer.allocUnsafe(ENTRY_HEADER_BYTES + command.byteLength);
+  const bytes = entryRecordBytes(entry);
+  assert(target.length >= bytes, 'the target holds the entry record');
+  const value = target.length === bytes ? target : target.subarray(0, bytes);
   value[0] = ENTRY_RECORD_VERSION;
   value[1] = TYPE_CODES[entry.type];
   value[2] = 0;

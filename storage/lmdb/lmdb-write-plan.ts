@@ -8,7 +8,9 @@ import type { LmdbHandles } from './lmdb-open.js';
 import {
   META_KEYS,
   encodeEntry,
+  encodeEntryInto,
   encodeHardState,
+  entryRecordBytes,
   encodeSnapshotMeta,
   entryKey,
   parseEntryKey,
@@ -58,7 +60,36 @@ export type EncodedStep =
    * Puts `values`, the records of the entries `firstIndex`, `firstIndex + 1`, ...; their keys are
    * written at the put into one buffer (lmdb-js copies a key before the put returns).
    */
-  | { readonly kind: 'append'; readonly firstIndex: LogIndex; readonly values: readonly Buffer[] };
+  | { readonly kind: 'append'; readonly firstIndex: LogIndex; readonly values: readonly Buffer[] }
+  /**
+   * Puts the records of `entries` (contiguous), each encoded at its put into one scratch buffer
+   * (lmdb-js copies a value before putSync returns): see {@link EncodeOptions.entriesAtPut}.
+   */
+  | { readonly kind: 'append-at-put'; readonly entries: readonly LogEntry[] };
+
+/** How {@link encodeSteps} encodes. */
+export interface EncodeOptions {
+  /**
+   * Encode entry records at their put, in the transaction, rather than now. For the write-ahead
+   * log's checkpoint, whose transactions take up to walCheckpointTxnBytesMax of entries (1 MiB) and
+   * commit asynchronously: records encoded ahead were a second copy of every entry that lived across
+   * the commit, long enough for V8 to count it toward its next full collection (issue 16, 64 x 4 KiB).
+   * The checkpoint is LMDB's only writer then, so a longer transaction delays no one.
+   */
+  readonly entriesAtPut?: boolean;
+}
+
+/** Entry records up to this size are encoded at their put into the shared scratch; larger ones get their own. */
+export const PUT_SCRATCH_BYTES_MAX = 64 * 1024;
+/** The scratch that append-at-put steps encode into (grown up to PUT_SCRATCH_BYTES_MAX); puts are synchronous. */
+let putScratch = Buffer.allocUnsafe(4096);
+
+/** A buffer of at least `bytes` for the record at hand: the shared scratch, or its own past the scratch bound. */
+function scratchFor(bytes: number): Buffer {
+  if (bytes > PUT_SCRATCH_BYTES_MAX) return Buffer.allocUnsafe(bytes);
+  if (putScratch.length < bytes) putScratch = Buffer.allocUnsafe(Math.min(PUT_SCRATCH_BYTES_MAX, 2 * bytes));
+  return putScratch;
+}
 
 /** The key of the put at hand of an append step (see EncodedStep); puts are synchronous. */
 const appendKey = Buffer.alloc(8);
@@ -86,7 +117,11 @@ export function encodeAppend(entries: readonly LogEntry[]): EncodedStep {
  * Encodes the records of a write plan (keys, entry records, JSON records); a plan with a snapshot
  * needs its `placement`.
  */
-export function encodeSteps(steps: readonly WriteStep[], placement: SnapshotPlacement | null = null): EncodedStep[] {
+export function encodeSteps(
+  steps: readonly WriteStep[],
+  placement: SnapshotPlacement | null = null,
+  options: EncodeOptions = {},
+): EncodedStep[] {
   const encoded: EncodedStep[] = [];
   for (const step of steps) {
     switch (step.kind) {
@@ -98,7 +133,9 @@ export function encodeSteps(steps: readonly WriteStep[], placement: SnapshotPlac
         encoded.push(step);
         break;
       case 'append':
-        encoded.push(encodeAppend(step.entries));
+        encoded.push(
+          options.entriesAtPut === true ? { kind: 'append-at-put', entries: step.entries } : encodeAppend(step.entries),
+        );
         break;
       case 'hardState':
         encoded.push({ kind: 'put-meta', key: META_KEYS.hardState, value: encodeHardState(step.hardState) });
@@ -148,19 +185,33 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
       }
       return;
     case 'append':
-      // MDB_APPEND: keys arrive in increasing order past the last one, so pages fill fully;
-      // a key that is not past the last one fails the put, and the group aborts.
       for (let i = 0; i < step.values.length; i += 1) {
         const value = step.values[i];
         if (value === undefined) throw new InvariantError(`append step lacks record ${i}`);
-        const key = writeEntryKey(appendKey, step.firstIndex + i);
-        // Inside a transaction lmdb-js returns false when a conditional put fails (its types say void).
-        const stored: unknown = log.putSync(key, value, APPEND);
-        if (stored === false)
-          throw new InvariantError(`log record ${parseEntryKey(key)} is not past the last stored key`);
+        putAppend(log, step.firstIndex + i, value);
       }
       return;
+    case 'append-at-put': {
+      const first = step.entries[0]?.index ?? 0;
+      for (let i = 0; i < step.entries.length; i += 1) {
+        const entry = step.entries[i];
+        if (entry?.index !== first + i) throw new InvariantError(`append step entry ${i} is not at index ${first + i}`);
+        putAppend(log, entry.index, encodeEntryInto(entry, scratchFor(entryRecordBytes(entry))));
+      }
+      return;
+    }
     default:
       throw new InvariantError(`unknown encoded step ${JSON.stringify(step)}`);
   }
+}
+
+/**
+ * Puts the record of entry `index` with MDB_APPEND: keys arrive in increasing order past the last
+ * one, so pages fill fully; a key that is not past the last one fails the put, and the group aborts.
+ */
+function putAppend(log: LmdbHandles['log'], index: LogIndex, value: Uint8Array): void {
+  const key = writeEntryKey(appendKey, index);
+  // Inside a transaction lmdb-js returns false when a conditional put fails (its types say void).
+  const stored: unknown = log.putSync(key, value, APPEND);
+  if (stored === false) throw new InvariantError(`log record ${parseEntryKey(key)} is not past the last stored key`);
 }

@@ -46,6 +46,9 @@ interface PendingRecord extends ChunkRecord {
   readonly bytes: number;
 }
 
+/** The checkpoint encodes entry records at their put (lmdb-write-plan.ts, EncodeOptions). */
+const ENTRIES_AT_PUT = { entriesAtPut: true } as const;
+
 /** What a pending record holds in place of its bytes when no worker will be sent them. */
 const NO_RECORD = Buffer.alloc(0);
 
@@ -253,7 +256,7 @@ export class Checkpointer {
         else
           await applyToStore(
             this.store.handles,
-            chunk.map((record) => encodeSteps(record.steps)),
+            chunk.map((record) => encodeSteps(record.steps, null, ENTRIES_AT_PUT)),
             lastSeq,
             this.store.path,
           );
