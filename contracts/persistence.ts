@@ -41,8 +41,10 @@ export interface PersistOptions {
  */
 export interface SnapshotWriter {
   /**
-   * Appends the next bytes of the image; resolves when the engine can take more. The chunk is
-   * handed over: the caller must not change it afterwards. Rejects with PersistenceError (fatal, as
+   * Appends the next bytes of the image; resolves when the engine can take more. The chunk is lent
+   * until the promise settles: the engine copies what it keeps of it, so that the caller may then
+   * reuse its bytes for the next chunk (the snapshot job encodes every chunk into one buffer, instead
+   * of allocating the whole image a chunk at a time). Rejects with PersistenceError (fatal, as
    * for persist), STORAGE_FULL when the image grows past the engine's snapshot limit.
    */
   write(chunk: Uint8Array): Promise<void>;

@@ -8,7 +8,8 @@ export interface SnapshotEncoder {
   /**
    * Runs the next step of the encoding and returns the bytes it produced, in image order: at
    * most `chunkBytes` (>= 1), and exactly `chunkBytes` unless the step only prepared or measured
-   * (none) or reached the end of the image; null once every byte was returned.
+   * (none) or reached the end of the image; null once every byte was returned. The bytes are
+   * valid until the next call: an encoder may encode every chunk into the same buffer.
    */
   next(chunkBytes: number): Uint8Array | null;
   /** The image's exact size, bytes, once known (null before, or when the encoder never knows it ahead). */

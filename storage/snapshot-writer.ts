@@ -137,7 +137,8 @@ export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
     if (this.state !== 'open') return Promise.resolve();
     try {
       this.checkLimit(this.bytes + chunk.byteLength);
-      if (this.data === null) this.chunks.push(chunk);
+      // The chunk is lent until write settles (SnapshotWriter.write): what is kept is a copy.
+      if (this.data === null) this.chunks.push(chunk.slice());
       else {
         assert(this.bytes + chunk.byteLength <= this.data.byteLength, 'a snapshot is not larger than announced');
         this.data.set(chunk, this.bytes);

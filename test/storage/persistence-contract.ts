@@ -186,11 +186,20 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       engine = await harness.open();
     });
 
-    /** Writes `image` through a snapshot writer in chunks of `chunkBytes`; resolves with what commit says. */
+    /**
+     * Writes `image` through a snapshot writer in chunks of `chunkBytes`, all lent from one buffer that
+     * is overwritten once each write settled (SnapshotWriter.write: the chunk is lent until then);
+     * resolves with what commit says.
+     */
     async function streamSnapshot(image: Snapshot, chunkBytes: number, totalBytes?: number): Promise<boolean> {
       const writer = engine.beginSnapshot(image, totalBytes);
-      for (let at = 0; at < image.data.byteLength; at += chunkBytes)
-        await writer.write(image.data.slice(at, at + chunkBytes));
+      const lent = new Uint8Array(chunkBytes);
+      for (let at = 0; at < image.data.byteLength; at += chunkBytes) {
+        const chunk = image.data.subarray(at, at + chunkBytes);
+        lent.set(chunk);
+        await writer.write(lent.subarray(0, chunk.byteLength));
+        lent.fill(0xee);
+      }
       return writer.commit();
     }
 

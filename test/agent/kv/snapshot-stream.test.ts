@@ -15,12 +15,16 @@ import { fcParams } from '../../fc-params.js';
 import { genEntryArb, toLogEntries } from './arbitraries.js';
 import { Driver, bytes, textOf } from './kv-helpers.js';
 
-/** Every chunk of `encoder`, checked to be full but for the last, joined. */
+/**
+ * Every chunk of `encoder`, checked to be full but for the last, joined: each is copied before the
+ * next call and then overwritten, as a chunk's bytes are valid only until then (SnapshotEncoder.next).
+ */
 function drain(encoder: SnapshotEncoder, chunkBytes: number): Buffer {
   const chunks: Uint8Array[] = [];
   for (let chunk = encoder.next(chunkBytes); chunk !== null; chunk = encoder.next(chunkBytes)) {
     assert.ok(chunk.byteLength <= chunkBytes, 'a chunk is at most the size asked for');
-    if (chunk.byteLength > 0) chunks.push(chunk);
+    if (chunk.byteLength > 0) chunks.push(chunk.slice());
+    chunk.fill(0xee);
   }
   chunks.slice(0, -1).forEach((chunk) => assert.equal(chunk.byteLength, chunkBytes, 'only the last chunk is short'));
   return Buffer.concat(chunks);

@@ -53,10 +53,18 @@ function laneIdle(engine: PersistenceEngine): Promise<void> {
   return (Reflect.get(engine, 'slots') as { idle(): Promise<void> }).idle();
 }
 
-/** Writes `image` through `writer` in chunks of one record. */
-async function writeAll(writer: SnapshotWriter, image: Snapshot): Promise<void> {
-  for (let at = 0; at < image.data.byteLength; at += SNAPSHOT_RECORD_BYTES)
-    await writer.write(image.data.slice(at, at + SNAPSHOT_RECORD_BYTES));
+/**
+ * Writes `image` through `writer` in chunks of `chunkBytes` (one record by default), each lent from
+ * one buffer that is overwritten once its write settled (SnapshotWriter.write).
+ */
+async function writeAll(writer: SnapshotWriter, image: Snapshot, chunkBytes = SNAPSHOT_RECORD_BYTES): Promise<void> {
+  const lent = new Uint8Array(chunkBytes);
+  for (let at = 0; at < image.data.byteLength; at += chunkBytes) {
+    const chunk = image.data.subarray(at, at + chunkBytes);
+    lent.set(chunk);
+    await writer.write(lent.subarray(0, chunk.byteLength));
+    lent.fill(0xee);
+  }
 }
 
 /** Runs stream-child.ts until it has written `records` records, then kills it with SIGKILL. */
@@ -117,6 +125,20 @@ for (const kind of ['lmdb', 'wal'] as const) {
         await engine.readSnapshotChunk(12, 2 * MIB, 300_000),
         image.data.slice(2 * MIB, 2 * MIB + 300_000),
       );
+      assert.deepStrictEqual(await loadSnapshot(engine), image);
+      await engine.close();
+      engine = await openEngine();
+      assert.deepStrictEqual(await loadSnapshot(engine), image);
+    });
+
+    it('stores an image of many transactions whole from lent chunks, its records filled again', async () => {
+      // 40 records in 10 transactions: records of the first transactions are filled again for the
+      // last ones; one filled before its transaction ended would store the wrong bytes.
+      const image = snapshot(12, 2, 40 * SNAPSHOT_RECORD_BYTES + 9);
+      const writer = engine.beginSnapshot(image);
+      await writeAll(writer, image, 100_003);
+      assert.equal(await writer.commit(), true);
+      assert.equal(recordsIn(engine, 1), 41);
       assert.deepStrictEqual(await loadSnapshot(engine), image);
       await engine.close();
       engine = await openEngine();
