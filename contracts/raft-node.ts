@@ -40,6 +40,23 @@ export interface SnapshotCounts {
   readonly sendsFailed: number;
 }
 
+/**
+ * What a node's Raft log holds in memory (issues 16, 17): terms and sizes of every entry from
+ * `firstIndex`, payloads only from `residentFromIndex` (entries not yet durable or applied, and up
+ * to raft.logResidentBytes of applied ones); older entries a follower needs are read back from
+ * storage, `entriesReadBack` counting them since the node started.
+ */
+export interface LogMemory {
+  /** The oldest entry the log knows (behind the snapshot: those kept for lagging followers). */
+  readonly firstIndex: LogIndex;
+  /** The oldest entry whose payload is in memory (lastLogIndex + 1 when none is). */
+  readonly residentFromIndex: LogIndex;
+  /** Entry bytes in memory (command bytes plus a fixed overhead per entry). */
+  readonly residentBytes: number;
+  /** Entries read back from storage since the node started. */
+  readonly entriesReadBack: number;
+}
+
 /** A snapshot of a node's state, for `/status` and the CLI. */
 export interface NodeStatus {
   readonly nodeId: NodeId;
@@ -53,6 +70,7 @@ export interface NodeStatus {
   readonly configuration: ClusterConfiguration;
   readonly members: readonly MemberStatus[];
   readonly snapshots: SnapshotCounts;
+  readonly log: LogMemory;
 }
 
 /**

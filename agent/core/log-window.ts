@@ -46,6 +46,8 @@ export class LogWindow {
   private resident: LogEntry[];
   /** Index of resident[0] (last + 1 when none is resident). Invariant: first <= residentFirst <= last + 1. */
   private residentFirst: LogIndex;
+  /** Entries read back from storage since the log was made (for the node's status). */
+  private readBack = 0;
 
   constructor(
     first: LogIndex,
@@ -95,6 +97,11 @@ export class LogWindow {
     const first = this.firstIndex();
     assert(from >= first && to <= this.lastIndex(), `bytes of ${from}..${to} within the log`);
     return (this.cumBytes[to + 1 - first] ?? 0) - (this.cumBytes[from - first] ?? 0);
+  }
+
+  /** Entries read back from storage so far. */
+  entriesReadBack(): number {
+    return this.readBack;
   }
 
   /** Entry bytes of the resident entries up to `through`. */
@@ -172,6 +179,7 @@ export class LogWindow {
     const storedTo = Math.min(to, this.residentFirst - 1);
     const stored = reader.readEntries(from, storedTo);
     this.checkStored(stored, from, storedTo);
+    this.readBack += stored.length;
     return storedTo === to ? stored : stored.concat(this.resident.slice(0, to + 1 - this.residentFirst));
   }
 

@@ -13,6 +13,7 @@
  */
 import { assert } from '../../contracts/assert.js';
 import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
+import type { LogMemory } from '../../contracts/raft-node.js';
 import { LogWindow } from './log-window.js';
 import type { LogWindowOptions } from './log-window.js';
 
@@ -88,6 +89,17 @@ export class RaftLog {
   /** Index of the oldest entry whose payload is in memory (lastIndex + 1 when none is). */
   residentFirstIndex(): LogIndex {
     return this.entries.residentFirstIndex();
+  }
+
+  /** What the log holds in memory, for the node's status. */
+  memory(): LogMemory {
+    const residentFromIndex = this.residentFirstIndex();
+    return {
+      firstIndex: this.firstIndex(),
+      residentFromIndex,
+      residentBytes: this.bytesBetween(residentFromIndex, this.lastIndex()),
+      entriesReadBack: this.entries.entriesReadBack(),
+    };
   }
 
   /** The first index whose entry can be read (see LogWindow.readableFirstIndex). */

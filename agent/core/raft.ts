@@ -35,6 +35,7 @@ import { CoreState } from './state.js';
 import { stepRequest, stepResponse } from './step.js';
 import { inputProblem } from './validate.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
+import type { LogMemory } from '../../contracts/raft-node.js';
 
 // The option and result types stay importable from here, where the runtime imports them.
 export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
@@ -344,6 +345,11 @@ export class RaftCore {
 
   getSnapshotIndex(): LogIndex {
     return this.state.log.snapshotIndex();
+  }
+
+  /** What the log holds in memory and how much it read back from storage (LogMemory). */
+  getLogMemory(): LogMemory {
+    return this.state.log.memory();
   }
 
   /** Bytes of log since the latest snapshot (what the snapshot threshold is compared with). */

@@ -174,21 +174,10 @@ export class LocalEndpoint {
   // /status
   // -------------------------------------------------------------------------------------------
 
+  /** The node's status without its configuration (the members list says it), and the space alarms. */
   private statusBody(): unknown {
-    const status = this.deps.node.getStatus();
-    return {
-      nodeId: status.nodeId,
-      state: status.state,
-      term: status.term,
-      leaderId: status.leaderId,
-      commitIndex: status.commitIndex,
-      lastApplied: status.lastApplied,
-      lastLogIndex: status.lastLogIndex,
-      snapshotIndex: status.snapshotIndex,
-      members: status.members,
-      snapshots: status.snapshots,
-      ...this.deps.spaceStatus?.(),
-    };
+    const { configuration: _configuration, ...status } = this.deps.node.getStatus();
+    return { ...status, ...this.deps.spaceStatus?.() };
   }
 
   private getStatus(request: CoapRequest): CoapResponse {

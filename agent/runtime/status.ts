@@ -20,6 +20,7 @@ export type StatusCore = Pick<
   | 'getAppliedIndex'
   | 'getLastIndex'
   | 'getSnapshotIndex'
+  | 'getLogMemory'
 >;
 
 /**
@@ -68,5 +69,6 @@ export function nodeStatusOf(core: StatusCore, nodeId: NodeId, snapshots: Snapsh
     configuration: config,
     members,
     snapshots,
+    log: core.getLogMemory(),
   };
 }

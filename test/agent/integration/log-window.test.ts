@@ -4,8 +4,10 @@
  * `raft.logResidentBytes` 0 the leader keeps no applied, durable entry in memory, so while a
  * follower is stopped (SIGSTOP) every entry it misses leaves the leader's memory; once it resumes
  * it catches up by appends (the leader reports no InstallSnapshot started) and answers the last
- * key through its own endpoint. Without the window (the core holding every entry) the setting is
- * refused by agent.json's schema, and the entries would never be read from storage.
+ * key through its own endpoint. The leader's GET /status says the same: entries read back, at
+ * least those the follower missed, and no applied entry's payload in memory. Without the window
+ * (the core holding every entry) the setting is refused by agent.json's schema, and the entries
+ * would never be read from storage.
  */
 import { strict as assert } from 'node:assert';
 import type { AgentProcesses } from '../../../agent/cli/agent-processes.js';
@@ -57,7 +59,11 @@ describe('agent integration: a follower behind the log window catches up from st
     assert.equal(Buffer.from(response.payload).toString('utf8'), Buffer.alloc(VALUE_BYTES, `k${KEYS - 1}`).toString());
     const status = (await cluster.agent(leader).client.json('GET', '/status')) as {
       readonly snapshots?: { readonly sendsStarted?: number };
+      readonly lastApplied: number;
+      readonly log?: { readonly entriesReadBack: number; readonly residentFromIndex: number };
     };
     assert.equal(status.snapshots?.sendsStarted, 0, 'no InstallSnapshot');
+    assert.ok((status.log?.entriesReadBack ?? 0) >= KEYS, `entries read back: ${status.log?.entriesReadBack}`);
+    assert.ok((status.log?.residentFromIndex ?? 0) > status.lastApplied, 'no applied payload in memory');
   });
 });

@@ -4,7 +4,8 @@
 // LogReader):
 // - a follower cut off while the leader commits far more than the window (logResidentBytes
 //   1 KiB) catches up by appends whose entries the leader read from its storage, with no
-//   InstallSnapshot, and applies exactly the leader's commands;
+//   InstallSnapshot, and applies exactly the leader's commands; the status says so (entries read
+//   back, and payloads in memory from an index within the window of the last entry);
 // - a read that fails stops the leader with the storage's error (critical, its code), rather than
 //   skipping entries (the other two then elect a leader of their own).
 import { strict as assert } from 'node:assert';
@@ -100,6 +101,11 @@ describe('the log window: entries older than it are read back from storage', () 
     assert.ok(leader.storage.entriesRead >= 150, `the leader read ${leader.storage.entriesRead} entries back`);
     const status = leader.node.getStatus();
     assert.equal(status.snapshots.sendsStarted, 0, 'no InstallSnapshot');
+    assert.equal(status.log.entriesReadBack, leader.storage.entriesRead, 'the status counts the entries read back');
+    assert.ok(status.log.firstIndex < status.log.residentFromIndex, 'older payloads are not in memory');
+    // Every entry is applied and durable: what is in memory is the window (1 KiB) at most.
+    assert.ok(status.log.residentBytes <= 1024, `${status.log.residentBytes} resident bytes`);
+    assert.ok(status.log.residentBytes > 0, 'the newest entries stay in memory');
     for (const n of nodes) await n.node.stop();
   });
 
