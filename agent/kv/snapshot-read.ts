@@ -15,7 +15,7 @@
  * truncated images), and errors keep their messages.
  */
 import { Buffer } from 'node:buffer';
-import { REQUEST_ID_BYTES } from './request-ids.js';
+import { REQUEST_ID_BYTES, keyOf } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import type { KvChange } from './history.js';
@@ -100,12 +100,6 @@ class Cursor {
   byteCopy(): Uint8Array {
     const start = this.span(BYTES);
     return new Uint8Array(this.bytes.subarray(start, this.at));
-  }
-
-  /** A byte string as lowercase hex, and its length. */
-  byteHex(): string {
-    const start = this.span(BYTES);
-    return this.bytes.toString('hex', start, this.at);
   }
 
   /** A text string; one that is not well-formed UTF-8 (decoded with a U+FFFD) goes to the general path. */
@@ -194,11 +188,11 @@ function readRequestIds(c: Cursor, clockMs: number): RequestIdEntry[] {
   let usedMin = 0;
   for (let i = 0; i < count; i += 1) {
     c.tuple(4);
-    const start = c.at;
-    const key = c.byteHex();
-    if (key.length !== 2 * REQUEST_ID_BYTES || seen.has(key)) throw GIVE_UP;
-    c.at = start;
-    const requestId = c.byteCopy();
+    // A view, as the image's values: the table keeps each id as its key (request-ids.ts keyOf), not its bytes.
+    const requestId = c.byteView();
+    if (requestId.byteLength !== REQUEST_ID_BYTES) throw GIVE_UP;
+    const key = keyOf(requestId);
+    if (seen.has(key)) throw GIVE_UP;
     const clientId = c.nonEmptyText();
     const seq = c.integer(1);
     const usedMs = c.integer(usedMin, clockMs);
