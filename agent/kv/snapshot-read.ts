@@ -12,7 +12,9 @@
  * U+FFFD, no tags, no maps. On anything else, or on any check that fails, it gives up (null) and
  * the general path decodes the bytes, so that an image it accepts is exactly the image the
  * general path gives (test/agent/kv/snapshot-read.test.ts checks this on valid, altered and
- * truncated images), and errors keep their messages.
+ * truncated images), and errors keep their messages. Byte strings are views of the image where
+ * restore copies or drops them anyway (values, history values, request ids, state-machine.ts and
+ * history.ts restoredChanges); session responses, which sessions keep as given, are copies.
  */
 import { Buffer } from 'node:buffer';
 import { REQUEST_ID_BYTES, keyOf } from './request-ids.js';
@@ -124,9 +126,9 @@ class Cursor {
     return initial === 0xf5;
   }
 
-  /** A byte string or null (0xf6). */
+  /** A byte string (a view of the image) or null (0xf6). */
   nullableBytes(): Uint8Array | null {
-    if (this.bytes[this.at] !== 0xf6) return this.byteCopy();
+    if (this.bytes[this.at] !== 0xf6) return this.byteView();
     this.at += 1;
     return null;
   }
