@@ -111,6 +111,43 @@ describe('WAL engine recovery', function () {
     assert.deepStrictEqual(state.entries.slice(-2), [entry(20, 2), entry(21, 2)]);
   });
 
+  it('recovers a torn tail whose zeroing never reached the disk, after frames written over it', async () => {
+    await crashAfterWrites(20);
+    const segment = join(copy, segments(copy)[0] ?? '');
+    const { end } = frameOffsets(segment);
+    const stray = Buffer.alloc(6000, 0x5a);
+    patch(segment, end, stray);
+    // Open (the tail is zeroed, not synced), write two entries over it, and take what a crash leaves.
+    const engine = await WalPersistenceEngine.open(walTestOptions(copy, NO_CHECKPOINT));
+    const lost = makeTempDir();
+    try {
+      await appendLogEntry(engine, entry(21, 2));
+      await appendLogEntry(engine, entry(22, 2));
+      crashCopy(copy, lost);
+    } finally {
+      await engine.close();
+    }
+    // As if the zeros never reached the disk: the stray bytes are back wherever the new frames did not cover them.
+    const lostSegment = join(lost, segments(lost)[0] ?? '');
+    const after = frameOffsets(lostSegment).end;
+    assert.ok(after > end && after < end + stray.length, 'the new frames cover part of the stray bytes');
+    patch(lostSegment, after, stray.subarray(after - end));
+    try {
+      const reopened = await WalPersistenceEngine.open(walTestOptions(lost));
+      try {
+        assert.deepStrictEqual((await reopened.load()).entries.slice(-3), [entry(20, 2), entry(21, 2), entry(22, 2)]);
+        assert.deepEqual(
+          readFileSync(lostSegment).subarray(after, end + stray.length),
+          Buffer.alloc(end + stray.length - after),
+        );
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      removeDir(lost);
+    }
+  });
+
   it('drops a damaged last frame, which was never acknowledged, and keeps the rest', async () => {
     await crashAfterWrites(20);
     const segment = join(copy, segments(copy)[0] ?? '');
@@ -200,7 +237,7 @@ describe('WAL engine recovery', function () {
   });
 
   describe('with frames across the windows a segment is read through (1 MiB)', () => {
-    /** Segments of 4 MiB and entries of 100 kB: 34 of them fill more than three windows, frames straddle their edges. */
+    /** Segments of 4 MiB and entries of 100 kB: 34 fill more than three windows, frames straddle their edges. */
     const BIG = { ...NO_CHECKPOINT, walSegmentBytes: 4 * 1024 * 1024, walFrameBytesMax: 256 * 1024 };
     const bigEntry = (index: number): ReturnType<typeof entry> => entry(index, 1, 'command', 100_000);
 
