@@ -3,9 +3,10 @@
 // path decides) or exactly the image the general cbor-x path gives, which then does not throw;
 // checked on the images of generated logs, on those images altered (a byte changed, cut short, a
 // byte added), and on one image per check of the general path that breaks that check alone (the
-// reader must give up on each: a check it missed would accept what the general path refuses). And it reads every image this code writes (versions 3 to 5, a clock past
-// 2^32 written as a float64, non-ASCII keys), so a restart takes the fast path; what it leaves to
-// the general path (a key with a lone surrogate, versions 1 and 2) still decodes there.
+// reader must give up on each: a check it missed would accept what the general path refuses).
+// And it reads every image this code writes (versions 3 to 5, a clock past 2^32 written as a
+// float64, non-ASCII keys), so a restart takes the fast path; what it leaves to the general path
+// (a key with a lone surrogate, versions 1 and 2) still decodes there.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import {
