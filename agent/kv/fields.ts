@@ -12,6 +12,11 @@ export function malformed(message: string): SerializationError {
   return new SerializationError('CODEC_MALFORMED', message);
 }
 
+/** Inputs from this size up are let go of as soon as they are decoded (releaseLastInput). */
+const RELEASE_INPUT_BYTES_MIN = 64 * 1024;
+/** The CBOR of an empty array: one byte. */
+const EMPTY_ARRAY_CBOR = new Uint8Array([0x80]);
+
 /**
  * Decodes one CBOR item that must fill `bytes`. A fresh Decoder per call: cbor-x keeps record
  * structures defined by one input in its decoder, and a later input could refer to them; a
@@ -29,7 +34,19 @@ export function decodeCbor(bytes: Uint8Array, what: string): unknown {
     return decoder.decode(bytes.subarray());
   } catch (error: unknown) {
     throw new SerializationError('CODEC_MALFORMED', `${what}: not a single well-formed CBOR item`, { cause: error });
+  } finally {
+    if (bytes.byteLength >= RELEASE_INPUT_BYTES_MIN) releaseLastInput();
   }
+}
+
+/**
+ * cbor-x keeps a DataView of the last input it decoded in its module until the next decode: the
+ * node state of a restored snapshot (the whole image, 21 MB for a 16 MiB store) stayed resident
+ * for good on a node whose later decodes all take the direct paths (put-decode.ts). Decoding one
+ * byte moves that reference onto it.
+ */
+function releaseLastInput(): void {
+  new Decoder({ mapsAsObjects: true, useRecords: false }).decode(EMPTY_ARRAY_CBOR.subarray());
 }
 
 /** True for a plain CBOR map decoded as an object (not an array, bytes, tag or other class). */
