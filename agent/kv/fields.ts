@@ -12,7 +12,7 @@ export function malformed(message: string): SerializationError {
   return new SerializationError('CODEC_MALFORMED', message);
 }
 
-/** Inputs from this size up are let go of as soon as they are decoded (releaseLastInput). */
+/** Inputs in buffers from this size up are let go of as soon as they are decoded (releaseLastInput). */
 const RELEASE_INPUT_BYTES_MIN = 64 * 1024;
 /** The CBOR of an empty array: one byte. */
 const EMPTY_ARRAY_CBOR = new Uint8Array([0x80]);
@@ -35,7 +35,7 @@ export function decodeCbor(bytes: Uint8Array, what: string): unknown {
   } catch (error: unknown) {
     throw new SerializationError('CODEC_MALFORMED', `${what}: not a single well-formed CBOR item`, { cause: error });
   } finally {
-    if (bytes.byteLength >= RELEASE_INPUT_BYTES_MIN) releaseLastInput();
+    if (bytes.buffer.byteLength >= RELEASE_INPUT_BYTES_MIN) releaseLastInput();
   }
 }
 
@@ -43,11 +43,15 @@ export function decodeCbor(bytes: Uint8Array, what: string): unknown {
  * cbor-x keeps a DataView of the last input it decoded in its module until the next decode: the
  * node state of a restored snapshot (the whole image, 21 MB for a 16 MiB store) stayed resident
  * for good on a node whose later decodes all take the direct paths (put-decode.ts). Decoding one
- * byte moves that reference onto it.
+ * byte moves that reference onto it. What counts is the input's buffer: a small input can be a view
+ * of a large one (the trust part of that node state).
  */
 function releaseLastInput(): void {
-  new Decoder({ mapsAsObjects: true, useRecords: false }).decode(EMPTY_ARRAY_CBOR.subarray());
+  releaser.decode(EMPTY_ARRAY_CBOR.subarray());
 }
+
+/** One decoder for the one-byte decodes (an empty array defines no record structures to share). */
+const releaser = new Decoder({ mapsAsObjects: true, useRecords: false });
 
 /** True for a plain CBOR map decoded as an object (not an array, bytes, tag or other class). */
 function isPlainRecord(value: unknown): value is object {
