@@ -12,6 +12,11 @@ export function malformed(message: string): SerializationError {
   return new SerializationError('CODEC_MALFORMED', message);
 }
 
+/** Inputs in buffers from this size up are let go of as soon as they are decoded (releaseLastInput). */
+const RELEASE_INPUT_BYTES_MIN = 64 * 1024;
+/** The CBOR of an empty array: one byte. */
+const EMPTY_ARRAY_CBOR = new Uint8Array([0x80]);
+
 /**
  * Decodes one CBOR item that must fill `bytes`. A fresh Decoder per call: cbor-x keeps record
  * structures defined by one input in its decoder, and a later input could refer to them; a
@@ -29,8 +34,24 @@ export function decodeCbor(bytes: Uint8Array, what: string): unknown {
     return decoder.decode(bytes.subarray());
   } catch (error: unknown) {
     throw new SerializationError('CODEC_MALFORMED', `${what}: not a single well-formed CBOR item`, { cause: error });
+  } finally {
+    if (bytes.buffer.byteLength >= RELEASE_INPUT_BYTES_MIN) releaseLastInput();
   }
 }
+
+/**
+ * cbor-x keeps a DataView of the last input it decoded in its module until the next decode: the
+ * node state of a restored snapshot (the whole image, 21 MB for a 16 MiB store) stayed resident
+ * for good on a node whose later decodes all take the direct paths (put-decode.ts). Decoding one
+ * byte moves that reference onto it. What counts is the input's buffer: a small input can be a view
+ * of a large one (the trust part of that node state).
+ */
+function releaseLastInput(): void {
+  releaser.decode(EMPTY_ARRAY_CBOR.subarray());
+}
+
+/** One decoder for the one-byte decodes (an empty array defines no record structures to share). */
+const releaser = new Decoder({ mapsAsObjects: true, useRecords: false });
 
 /** True for a plain CBOR map decoded as an object (not an array, bytes, tag or other class). */
 function isPlainRecord(value: unknown): value is object {

@@ -9,7 +9,7 @@
  */
 import { assert } from '../../contracts/assert.js';
 import { utf8Length } from './store.js';
-import type { KvChangeEvent, KvOperation, KvResult } from './types.js';
+import type { KvChangeEvent, KvOperation, KvResult, KvVersioned } from './types.js';
 
 /** One change: a put (value: the bytes written) or a delete (value: null). */
 export interface KvChange {
@@ -190,6 +190,32 @@ export function changesOf(operation: KvOperation, result: KvResult, revision: nu
     default:
       return [];
   }
+}
+
+/**
+ * The window of a restored snapshot with values the state owns: a change that is the write the
+ * store holds (same key, revision and bytes) gets the stored value's own bytes, so that the store
+ * and the window share them as they did when the change was applied (a window of 4 KiB writes
+ * holds about 4 MiB: held twice after every restart otherwise); any other value that is a view of
+ * the snapshot's `image` is copied, so that the window never keeps the image alive.
+ */
+export function restoredChanges(
+  changes: readonly KvChange[],
+  stored: (key: string) => KvVersioned | null,
+  image: Uint8Array,
+): KvChange[] {
+  return changes.map((change) => {
+    const { value } = change;
+    if (value === null) return change;
+    const current = stored(change.key);
+    const bytes =
+      current === null ? null : Buffer.from(current.value.buffer, current.value.byteOffset, current.value.length);
+    if (current?.revision === change.revision && bytes?.equals(value) === true)
+      return { revision: change.revision, key: change.key, value: current.value };
+    return value.buffer === image.buffer
+      ? { revision: change.revision, key: change.key, value: value.slice() }
+      : change;
+  });
 }
 
 /** A change as an event of a changes result. */

@@ -49,6 +49,7 @@ import { QUOTA_BYTES_MAX } from './quota.js';
 import { encodeTailItems, tailBytesBound } from './snapshot-tail.js';
 import type { KvSnapshotImage } from './snapshot-image.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
+import { readKvSnapshotFast } from './snapshot-read.js';
 
 /** The tag and version that open every snapshot. */
 export const KV_SNAPSHOT_FORMAT = 'coraft-kv';
@@ -329,8 +330,16 @@ function readLeases(value: unknown, lastApplied: number, entries: readonly (read
   return leases;
 }
 
-/** Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). */
+/**
+ * Decodes and checks a snapshot image; throws SerializationError (CODEC_MALFORMED). An image as
+ * this code writes it is read in place (snapshot-read.ts); any other goes through cbor-x here.
+ */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
+  return readKvSnapshotFast(bytes, KV_SNAPSHOT_FORMAT) ?? decodeKvSnapshotGeneral(bytes);
+}
+
+/** decodeKvSnapshot through cbor-x's general decoder: every version, every error message. */
+export function decodeKvSnapshotGeneral(bytes: Uint8Array): KvSnapshotImage {
   const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 13);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
   const version = top[1];

@@ -23,7 +23,7 @@ import type { KvSnapshotImage, KvSnapshotParts, KvSnapshotSource } from './snaps
 import { encodeKvSnapshotParts } from './snapshot-bytes.js';
 import { kvSnapshotChunks } from './snapshot-stream.js';
 import { KvStore, utf8Length } from './store.js';
-import { changeEvent, changesOf, KvHistory } from './history.js';
+import { changeEvent, changesOf, KvHistory, restoredChanges } from './history.js';
 import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
 import type { KvLease } from './leases.js';
 import { decodeQuotaCommand } from './quota.js';
@@ -351,7 +351,10 @@ export class KvStateMachine implements StateMachine {
     this.store.restoreRevision(image.storeRevision);
     this.store.setQuota(image.quotaBytes);
     this.quotaAlarmValue = image.quotaAlarm;
-    this.history.load(image.historyCompacted, image.history);
+    this.history.load(
+      image.historyCompacted,
+      restoredChanges(image.history, (key) => this.store.get(key), data),
+    );
     this.sessions.load(image.sessions);
     this.requestIds.load(image.requestIds);
     this.lastAppliedIndex = image.lastApplied;

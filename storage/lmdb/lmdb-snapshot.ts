@@ -14,7 +14,7 @@
  */
 import { PersistenceError } from '../../contracts/errors.js';
 import type { LogIndex, Snapshot } from '../../contracts/log.js';
-import { crc32 } from '../crc32.js';
+import { crc32, crc32Combiner } from '../crc32.js';
 import { fastValue } from './lmdb-log-read.js';
 import { checkSnapshotRange } from '../log-checks.js';
 import { toPersistenceError } from './lmdb-errors.js';
@@ -137,7 +137,8 @@ export function readSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta):
 
 /**
  * Checks the image of the stored snapshot `stored` without keeping it: each record against its
- * CRC-32 in the table, and the whole image against its own. Throws STORAGE_CORRUPT. Opening a data
+ * CRC-32 in the table, and the whole image against its own, which is combined from the records'
+ * (one pass over the bytes, not two: crc32Combiner). Throws STORAGE_CORRUPT. Opening a data
  * folder runs it, so that a damaged image is refused before anything is written.
  */
 export function checkSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta): void {
@@ -145,24 +146,26 @@ export function checkSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta)
     checkSnapshotBytes(stored, meta.get(META_KEYS.snapshotData));
     return;
   }
+  const recordBytes = stored.dataRecordBytes;
+  const combine = crc32Combiner(recordBytes);
   let crc = 0;
-  forEachRecord(meta, stored, stored.dataRecordBytes, true, (_n, record) => {
-    crc = crc32(record, crc);
+  forEachRecord(meta, stored, recordBytes, true, (_n, record, recordCrc) => {
+    crc = record.byteLength === recordBytes ? combine(crc, recordCrc) : crc32(record, crc);
   });
   if (crc !== stored.dataCrc32) throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
 }
 
 /**
  * Calls `visit` with every record of the image in order, each checked to have its size (and,
- * with `checkRecords`, its CRC-32 from the table), as a view of LMDB's read buffer that is valid
- * only during the call.
+ * with `checkRecords`, its CRC-32 from the table, which `visit` gets; 0 without), as a view of
+ * LMDB's read buffer that is valid only during the call.
  */
 function forEachRecord(
   meta: MetaReader,
   stored: StoredSnapshotMeta,
   recordBytes: number,
   checkRecords: boolean,
-  visit: (n: number, record: Uint8Array) => void,
+  visit: (n: number, record: Uint8Array, recordCrc: number) => void,
 ): void {
   const what = `snapshot ${stored.lastIncludedIndex}`;
   const count = snapshotRecordCount(stored.dataBytes, recordBytes);
@@ -172,9 +175,10 @@ function forEachRecord(
     const expectedBytes = Math.min(recordBytes, stored.dataBytes - n * recordBytes);
     if (record?.byteLength !== expectedBytes)
       throw corrupt(`${what} image record ${n} is missing or not ${expectedBytes} bytes`);
-    if (checkRecords && crc32(record) !== crcs.getUint32(n * 4))
+    const recordCrc = checkRecords ? crc32(record) : 0;
+    if (checkRecords && recordCrc !== crcs.getUint32(n * 4))
       throw corrupt(`${what} image record ${n} fails its checksum`);
-    visit(n, record);
+    visit(n, record, recordCrc);
   }
 }
 

@@ -3,11 +3,12 @@
 // for every input and every starting CRC, so records written under one Node verify under the
 // other. Checked three ways: the standard check values; a property against a bit-at-a-time
 // reference written from the definition (runs on every Node); and a property against zlib.crc32
-// itself where the running Node has it. Properties replay with FC_SEED/FC_PATH.
+// itself where the running Node has it. And crc32Combiner: the CRC-32 of two strings joined from
+// theirs. Properties replay with FC_SEED/FC_PATH.
 import { strict as assert } from 'node:assert';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
-import { chooseCrc32, crc32, crc32Portable } from '../../storage/crc32.js';
+import { chooseCrc32, crc32, crc32Combiner, crc32Portable } from '../../storage/crc32.js';
 import { fcParams } from '../fc-params.js';
 
 /** CRC-32 straight from its definition: reflected polynomial 0xedb88320, one bit at a time. */
@@ -27,6 +28,18 @@ const bytes = fc.uint8Array({ maxLength: 200 });
 const startingCrc = fc.nat({ max: 0xffffffff });
 
 describe('storage CRC-32', () => {
+  it('combines the CRC-32s of two byte strings into the CRC-32 of both joined (property)', () => {
+    fc.assert(
+      fc.property(bytes, bytes, (a, b) => {
+        assert.equal(crc32Combiner(b.length)(crc32(a), crc32(b)), crc32(Buffer.concat([a, b])));
+      }),
+      fcParams(300, 'crc32 combine'),
+    );
+    const record = new Uint8Array(256 * 1024).fill(0x5a);
+    const combine = crc32Combiner(record.length);
+    assert.equal(combine(combine(0, crc32(record)), crc32(record)), crc32(Buffer.concat([record, record])));
+  });
+
   it('gives the standard check values', () => {
     for (const f of [crc32Portable, crc32, crc32Bitwise]) {
       assert.equal(f(ascii('123456789')), 0xcbf43926, 'the CRC-32 check value');

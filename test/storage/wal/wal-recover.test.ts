@@ -111,6 +111,43 @@ describe('WAL engine recovery', function () {
     assert.deepStrictEqual(state.entries.slice(-2), [entry(20, 2), entry(21, 2)]);
   });
 
+  it('recovers a torn tail whose zeroing never reached the disk, after frames written over it', async () => {
+    await crashAfterWrites(20);
+    const segment = join(copy, segments(copy)[0] ?? '');
+    const { end } = frameOffsets(segment);
+    const stray = Buffer.alloc(6000, 0x5a);
+    patch(segment, end, stray);
+    // Open (the tail is zeroed, not synced), write two entries over it, and take what a crash leaves.
+    const engine = await WalPersistenceEngine.open(walTestOptions(copy, NO_CHECKPOINT));
+    const lost = makeTempDir();
+    try {
+      await appendLogEntry(engine, entry(21, 2));
+      await appendLogEntry(engine, entry(22, 2));
+      crashCopy(copy, lost);
+    } finally {
+      await engine.close();
+    }
+    // As if the zeros never reached the disk: the stray bytes are back wherever the new frames did not cover them.
+    const lostSegment = join(lost, segments(lost)[0] ?? '');
+    const after = frameOffsets(lostSegment).end;
+    assert.ok(after > end && after < end + stray.length, 'the new frames cover part of the stray bytes');
+    patch(lostSegment, after, stray.subarray(after - end));
+    try {
+      const reopened = await WalPersistenceEngine.open(walTestOptions(lost));
+      try {
+        assert.deepStrictEqual((await reopened.load()).entries.slice(-3), [entry(20, 2), entry(21, 2), entry(22, 2)]);
+        assert.deepEqual(
+          readFileSync(lostSegment).subarray(after, end + stray.length),
+          Buffer.alloc(end + stray.length - after),
+        );
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      removeDir(lost);
+    }
+  });
+
   it('drops a damaged last frame, which was never acknowledged, and keeps the rest', async () => {
     await crashAfterWrites(20);
     const segment = join(copy, segments(copy)[0] ?? '');
@@ -197,5 +234,65 @@ describe('WAL engine recovery', function () {
     const state = await loadCopy();
     assert.equal(state.entries.length, 120);
     assert.deepStrictEqual(state.entries[119], { ...entry(120, 2), command: new Uint8Array(2000).fill(120) });
+  });
+
+  describe('with frames across the windows a segment is read through (1 MiB)', () => {
+    /** Segments of 4 MiB and entries of 100 kB: 34 fill more than three windows, frames straddle their edges. */
+    const BIG = { ...NO_CHECKPOINT, walSegmentBytes: 4 * 1024 * 1024, walFrameBytesMax: 256 * 1024 };
+    const bigEntry = (index: number): ReturnType<typeof entry> => entry(index, 1, 'command', 100_000);
+
+    async function crashAfterBigWrites(count: number): Promise<string> {
+      live = await WalPersistenceEngine.open(walTestOptions(dir, BIG));
+      for (let index = 1; index <= count; index += 1) await appendLogEntry(live, bigEntry(index));
+      crashCopy(dir, copy);
+      return join(copy, segments(copy)[0] ?? '');
+    }
+
+    async function loadBig(): Promise<Awaited<ReturnType<PersistenceEngine['load']>>> {
+      const engine = await WalPersistenceEngine.open(walTestOptions(copy, BIG));
+      try {
+        return await engine.load();
+      } finally {
+        await engine.close();
+      }
+    }
+
+    const bigEntries = (from: number, to: number): ReturnType<typeof entry>[] =>
+      Array.from({ length: to - from + 1 }, (_, i) => bigEntry(from + i));
+
+    it('replays every frame', async () => {
+      const segment = await crashAfterBigWrites(34);
+      assert.ok(frameOffsets(segment).end > 3 * 1024 * 1024, 'the frames fill more than three windows');
+      assert.deepStrictEqual((await loadBig()).entries, bigEntries(1, 34));
+    });
+
+    it('refuses a damaged frame past the first window that valid frames follow, naming its offset', async () => {
+      const segment = await crashAfterBigWrites(34);
+      const { offsets } = frameOffsets(segment);
+      // The frame that holds the second window's edge.
+      const damaged = offsets.filter((offset) => offset < 2 * 1024 * 1024).pop() ?? 0;
+      assert.ok(damaged > 1024 * 1024);
+      patch(segment, damaged + 30, Buffer.from([0xff]));
+      await assert.rejects(WalPersistenceEngine.open(walTestOptions(copy, BIG)), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'STORAGE_CORRUPT');
+        assert.match(error.message, new RegExp(`the frame at offset ${damaged} is damaged \\(checksum mismatch\\)`));
+        return true;
+      });
+    });
+
+    it('drops a damaged last frame and zeroes stray bytes after the frames, past the first window', async () => {
+      const segment = await crashAfterBigWrites(34);
+      const { offsets, end } = frameOffsets(segment);
+      const last = offsets[offsets.length - 1] ?? 0;
+      patch(segment, last + 30, Buffer.from([0xff, 0xee]));
+      assert.deepStrictEqual((await loadBig()).entries, bigEntries(1, 33));
+      patch(segment, end + 4096 + 5, Buffer.from('torn write'));
+      const engine = await WalPersistenceEngine.open(walTestOptions(copy, BIG));
+      try {
+        assert.deepEqual(readFileSync(segment).subarray(last, end + 8192), Buffer.alloc(end + 8192 - last));
+      } finally {
+        await engine.close();
+      }
+    });
   });
 });
