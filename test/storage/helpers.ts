@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterConfiguration, EntryType, LogEntry, Snapshot } from '../../contracts/log.js';
-import type { PersistenceEngine } from '../../contracts/persistence.js';
+import type { PersistenceEngine, SnapshotWriter } from '../../contracts/persistence.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import type { LmdbPersistenceOptions } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
@@ -147,4 +147,19 @@ export function snapshot(lastIncludedIndex: number, lastIncludedTerm: number, by
 export function crashCopy(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   for (const name of readdirSync(from)) if (name !== 'coraft.lock') copyFileSync(join(from, name), join(to, name));
+}
+
+/**
+ * Writes `data` through `writer` in chunks of `chunkBytes`, each lent from one buffer that is
+ * overwritten once its write settled (SnapshotWriter.write: the chunk is lent until then), so that
+ * a writer keeping a chunk instead of a copy stores the wrong bytes.
+ */
+export async function writeLentChunks(writer: SnapshotWriter, data: Uint8Array, chunkBytes: number): Promise<void> {
+  const lent = new Uint8Array(chunkBytes);
+  for (let at = 0; at < data.byteLength; at += chunkBytes) {
+    const chunk = data.subarray(at, at + chunkBytes);
+    lent.set(chunk);
+    await writer.write(lent.subarray(0, chunk.byteLength));
+    lent.fill(0xee);
+  }
 }

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import type { Snapshot } from '../../contracts/log.js';
 import type { PersistBatch, PersistenceEngine } from '../../contracts/persistence.js';
 import { EMPTY_BATCH } from '../../storage/memory.js';
-import { entries, entry, snapshot } from './helpers.js';
+import { entries, entry, snapshot, writeLentChunks } from './helpers.js';
 import type { EngineHarness, HarnessFactory } from './helpers.js';
 import {
   appendLogEntries,
@@ -186,20 +186,10 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       engine = await harness.open();
     });
 
-    /**
-     * Writes `image` through a snapshot writer in chunks of `chunkBytes`, all lent from one buffer that
-     * is overwritten once each write settled (SnapshotWriter.write: the chunk is lent until then);
-     * resolves with what commit says.
-     */
+    /** Writes `image` through a snapshot writer in lent chunks of `chunkBytes`; resolves with what commit says. */
     async function streamSnapshot(image: Snapshot, chunkBytes: number, totalBytes?: number): Promise<boolean> {
       const writer = engine.beginSnapshot(image, totalBytes);
-      const lent = new Uint8Array(chunkBytes);
-      for (let at = 0; at < image.data.byteLength; at += chunkBytes) {
-        const chunk = image.data.subarray(at, at + chunkBytes);
-        lent.set(chunk);
-        await writer.write(lent.subarray(0, chunk.byteLength));
-        lent.fill(0xee);
-      }
+      await writeLentChunks(writer, image.data, chunkBytes);
       return writer.commit();
     }
 

@@ -18,7 +18,16 @@ import { SNAPSHOT_RECORD_BYTES, slotKeyRange } from '../../../storage/lmdb/lmdb-
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { EMPTY_BATCH } from '../../../storage/memory.js';
-import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, snapshot, walTestOptions } from '../helpers.js';
+import {
+  entries,
+  entry,
+  lmdbTestOptions,
+  makeTempDir,
+  removeDir,
+  snapshot,
+  walTestOptions,
+  writeLentChunks,
+} from '../helpers.js';
 import { appendLogEntries, loadSnapshot, saveSnapshot } from '../reference-fields.js';
 import { scaledMs } from '../../timing.js';
 
@@ -53,18 +62,9 @@ function laneIdle(engine: PersistenceEngine): Promise<void> {
   return (Reflect.get(engine, 'slots') as { idle(): Promise<void> }).idle();
 }
 
-/**
- * Writes `image` through `writer` in chunks of `chunkBytes` (one record by default), each lent from
- * one buffer that is overwritten once its write settled (SnapshotWriter.write).
- */
-async function writeAll(writer: SnapshotWriter, image: Snapshot, chunkBytes = SNAPSHOT_RECORD_BYTES): Promise<void> {
-  const lent = new Uint8Array(chunkBytes);
-  for (let at = 0; at < image.data.byteLength; at += chunkBytes) {
-    const chunk = image.data.subarray(at, at + chunkBytes);
-    lent.set(chunk);
-    await writer.write(lent.subarray(0, chunk.byteLength));
-    lent.fill(0xee);
-  }
+/** Writes `image` through `writer` in lent chunks of `chunkBytes` (one record by default). */
+function writeAll(writer: SnapshotWriter, image: Snapshot, chunkBytes = SNAPSHOT_RECORD_BYTES): Promise<void> {
+  return writeLentChunks(writer, image.data, chunkBytes);
 }
 
 /** Runs stream-child.ts until it has written `records` records, then kills it with SIGKILL. */
