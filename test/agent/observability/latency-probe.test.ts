@@ -80,6 +80,20 @@ describe('latency probe', () => {
     }
   });
 
+  it('writes a record of more marks than one write takes as the same JSON as record()', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coraft-probe-'));
+    try {
+      for (const count of [0, 1, 999, 1000, 1001, 2500]) {
+        const probe = new RecordingProbe('n2', () => 1.5);
+        for (let i = 1; i <= count; i += 1) probe.mark(i % 2 === 0 ? 'applied' : 'recv', i);
+        const written: unknown = JSON.parse(readFileSync(probe.writeTo(dir), 'utf8'));
+        assert.deepEqual(written, JSON.parse(JSON.stringify(probe.record())), `${count} marks`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('records GC pauses while it watches: a gc() call is a major, forced one', async () => {
     setFlagsFromString('--expose-gc');
     const gc: unknown = runInNewContext('gc');
