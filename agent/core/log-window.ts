@@ -95,7 +95,8 @@ export class LogWindow {
   bytesBetween(from: LogIndex, to: LogIndex): number {
     if (to < from) return 0;
     const first = this.firstIndex();
-    assert(from >= first && to <= this.lastIndex(), `bytes of ${from}..${to} within the log`);
+    // Called per entry sent and per proposal: the message is built only when the check fails.
+    if (from < first || to > this.lastIndex()) assert(false, `bytes of ${from}..${to} within the log`);
     return (this.cumBytes[to + 1 - first] ?? 0) - (this.cumBytes[from - first] ?? 0);
   }
 
@@ -159,8 +160,14 @@ export class LogWindow {
     const end = Math.min(through, this.lastIndex());
     if (this.bytesBetween(this.residentFirst, end) <= options.residentBytesMax) return;
     const keepBytes = Math.floor((options.residentBytesMax * 3) / 4);
+    // The first index from which the bytes through `end` fit keepBytes: they only fall as it rises.
     let from = this.residentFirst;
-    while (from <= end && this.bytesBetween(from, end) > keepBytes) from += 1;
+    let past = end + 1;
+    while (from < past) {
+      const middle = Math.floor((from + past) / 2);
+      if (this.bytesBetween(middle, end) > keepBytes) from = middle + 1;
+      else past = middle;
+    }
     this.resident = this.resident.slice(from - this.residentFirst);
     this.residentFirst = from;
   }
@@ -171,7 +178,7 @@ export class LogWindow {
    * serve them (the node stops, as for a failed write).
    */
   read(from: LogIndex, to: LogIndex): LogEntry[] {
-    assert(from >= this.firstIndex() && to <= this.lastIndex(), `read of ${from}..${to} within the log`);
+    if (from < this.firstIndex() || to > this.lastIndex()) assert(false, `read of ${from}..${to} within the log`);
     if (to < from) return [];
     if (from >= this.residentFirst) return this.resident.slice(from - this.residentFirst, to + 1 - this.residentFirst);
     const reader = this.options?.reader;

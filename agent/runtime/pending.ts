@@ -86,16 +86,16 @@ export class PendingRequests {
     });
   }
 
-  /**
-   * Settles the proposal at `entry.index`: resolved with `result` when the applied entry is
-   * the one proposed, rejected when another entry took its place (it was never committed).
-   * Returns the proposal's latency in ms, or null when none waited.
-   */
   /** Whether a proposal of this node waits for the entry at `index`. */
   waits(index: LogIndex): boolean {
     return this.proposals.has(index);
   }
 
+  /**
+   * Settles the proposal at `entry.index`: resolved with `result` when the applied entry is
+   * the one proposed, rejected when another entry took its place (it was never committed).
+   * Returns the proposal's latency in ms, or null when none waited.
+   */
   applied(entry: LogEntry, result: Uint8Array): number | null {
     const waiter = this.proposals.get(entry.index);
     if (waiter === undefined) return null;
