@@ -103,8 +103,21 @@ export function describeHandlerError(error: unknown): string {
 
 /** Encodes a request; a message the codec refuses as too large is NET_TOO_LARGE. */
 export function encodeRequest(serializer: RpcSerializer, request: RequestMessage): Uint8Array {
+  return encodeOrRefuse(request, () => serializer.encode(request));
+}
+
+/**
+ * `request` encoded as pieces (RpcSerializer.encodeParts), or null when the serializer gives none
+ * for it; a codec limit is refused as encodeRequest refuses it.
+ */
+export function encodeRequestParts(serializer: RpcSerializer, request: RequestMessage): readonly Uint8Array[] | null {
+  if (serializer.encodeParts === undefined) return null;
+  return encodeOrRefuse(request, () => serializer.encodeParts?.(request) ?? null);
+}
+
+function encodeOrRefuse<T>(request: RequestMessage, encode: () => T): T {
   try {
-    return serializer.encode(request);
+    return encode();
   } catch (error: unknown) {
     if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
       throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, {
