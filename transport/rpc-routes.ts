@@ -103,7 +103,11 @@ export function describeHandlerError(error: unknown): string {
 
 /** Encodes a request; a message the codec refuses as too large is NET_TOO_LARGE. */
 export function encodeRequest(serializer: RpcSerializer, request: RequestMessage): Uint8Array {
-  return encodeOrRefuse(request, () => serializer.encode(request));
+  try {
+    return serializer.encode(request);
+  } catch (error: unknown) {
+    throw refusal(request, error);
+  }
 }
 
 /**
@@ -112,18 +116,18 @@ export function encodeRequest(serializer: RpcSerializer, request: RequestMessage
  */
 export function encodeRequestParts(serializer: RpcSerializer, request: RequestMessage): readonly Uint8Array[] | null {
   if (serializer.encodeParts === undefined) return null;
-  return encodeOrRefuse(request, () => serializer.encodeParts?.(request) ?? null);
+  try {
+    return serializer.encodeParts(request);
+  } catch (error: unknown) {
+    throw refusal(request, error);
+  }
 }
 
-function encodeOrRefuse<T>(request: RequestMessage, encode: () => T): T {
-  try {
-    return encode();
-  } catch (error: unknown) {
-    if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
-      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
+/** A codec's refusal of `request` as too large is NET_TOO_LARGE; any other error as it is. */
+function refusal(request: RequestMessage, error: unknown): unknown {
+  if (error instanceof SerializationError && error.code === 'CODEC_LIMIT')
+    return new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, {
+      cause: error,
+    });
+  return error;
 }

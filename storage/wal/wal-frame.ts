@@ -141,6 +141,8 @@ export function encodeBatchRecordParts(batch: PersistBatch): RecordParts {
     }
   }
   assert(at === own.length, `batch record's own bytes are ${at}, sized ${own.length}`);
+  // Without a large command the record is its own buffer, whole (the common case at small values).
+  if (start === 0) return { pieces: [own], bytes };
   if (at > start) pieces.push(own.subarray(start, at));
   return { pieces, bytes };
 }

@@ -69,7 +69,8 @@ export class CoapNetworkClient implements NetworkClient {
     const peer = this.deps.peers.literal(target) ?? (await this.deps.peers.resolve(target));
     const serializer = this.deps.serializer;
     // An AppendEntries of large commands goes as pieces, the commands sent where they are (no copy per follower).
-    const parts = request.type === 'AppendEntriesRequest' ? encodeRequestParts(serializer, request) : null;
+    const withEntries = request.type === 'AppendEntriesRequest' && request.entries.length > 0;
+    const parts = withEntries ? encodeRequestParts(serializer, request) : null;
     const body =
       parts === null ? { payload: this.heartbeats.bodyOf(target, request, this.encode) } : { payloadParts: parts };
     const response = await this.deps.coap.request(
