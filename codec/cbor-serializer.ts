@@ -9,11 +9,11 @@
  * must copy the fields it keeps.
  */
 import { Decoder } from 'cbor-x';
-import { SerializationError } from '../contracts/errors.js';
+import { InvariantError, SerializationError } from '../contracts/errors.js';
 import type { MessageOfType, RpcMessage, RpcMessageType } from '../contracts/messages.js';
 import type { CodecLimits, RpcSerializer } from '../contracts/serializer.js';
 import { readAppendEntriesDirect } from './cbor-append-reader.js';
-import { cborSize, cborWrite } from './cbor-writer.js';
+import { cborSize, cborWrite, cborWriteParts, partBytesOf } from './cbor-writer.js';
 import { SlabAllocator } from './slab-allocator.js';
 import { LastAppend } from './last-append.js';
 import { peekCborVersion, scanCbor } from './cbor-scan.js';
@@ -82,6 +82,20 @@ export class CborSerializer implements RpcSerializer {
     const bytes = cborWrite(checked, size, this.allocator);
     if (isAppend) this.lastAppend.keep(message, bytes);
     return bytes;
+  }
+
+  /**
+   * See RpcSerializer.encodeParts: an AppendEntries with commands of CBOR_PART_BYTES_MIN or more
+   * as pieces (cbor-writer.ts cborWriteParts), the commands themselves among them; null for any
+   * other message (then `encode`, which shares one encoding between up-to-date followers).
+   */
+  encodeParts(message: RpcMessage): readonly Uint8Array[] | null {
+    if (message.type !== 'AppendEntriesRequest' || partBytesOf(message.entries) === 0) return null;
+    const checked = checkMessage(message, this.limits, OBJECT_IN_PLACE_DIALECT);
+    if (checked.type !== 'AppendEntriesRequest') throw new InvariantError('a checked AppendEntries keeps its type');
+    const size = cborSize(checked);
+    checkEncodedSize(size, checked.type, this.limits);
+    return cborWriteParts(checked, size, this.allocator);
   }
 
   /** Decodes one message; byte fields are views into `bytes` (see the module comment). */

@@ -13,7 +13,13 @@
  */
 import { Buffer } from 'node:buffer';
 import type { ClusterConfiguration, LogEntry } from '../contracts/log.js';
-import { isRequest, type RequestMessage, type ResponseMessage, type RpcMessage } from '../contracts/messages.js';
+import {
+  isRequest,
+  type AppendEntriesRequest,
+  type RequestMessage,
+  type ResponseMessage,
+  type RpcMessage,
+} from '../contracts/messages.js';
 import { invariant, unreachable } from './checks.js';
 import type { SlabAllocator } from './slab-allocator.js';
 import { ENTRY_TYPE_CODE, FIELD_ORDER, FORWARD_KIND_CODE, MESSAGE_TYPE_CODE, WIRE_VERSION } from './layout.js';
@@ -73,13 +79,35 @@ function writeWord(out: Buffer, at: number, word: number): number {
   return at + 4;
 }
 
-/** Writes a message into a buffer of exactly the size the sizer counted. */
+/**
+ * Byte strings of at least this many bytes are pieces of their own in an encoding as parts
+ * (cborWriteParts): below it, a piece would cost more than the copy it saves.
+ */
+export const CBOR_PART_BYTES_MIN = 1024;
+
+/**
+ * Writes a message into a buffer of exactly the size the sizer counted; with `parts`, the byte
+ * strings of CBOR_PART_BYTES_MIN or more are left out of `out` (their heads stay) and pushed to
+ * `parts` as they are, between the pieces of `out` around them.
+ */
 class CborByteWriter implements CborSink {
   readonly out: Buffer;
   offset = 0;
+  /** Where the piece of `out` not yet pushed to `parts` starts. */
+  private partStart = 0;
 
-  constructor(out: Buffer) {
+  constructor(
+    out: Buffer,
+    private readonly parts: Uint8Array[] | null = null,
+  ) {
     this.out = out;
+  }
+
+  /** The pieces of an encoding as parts, once the whole message is written. */
+  finishParts(): Uint8Array[] {
+    invariant(this.parts !== null, 'a writer of parts');
+    if (this.offset > this.partStart) this.parts.push(this.out.subarray(this.partStart, this.offset));
+    return this.parts;
   }
 
   head(major: number, argument: number): void {
@@ -110,6 +138,11 @@ class CborByteWriter implements CborSink {
 
   bytes(value: Uint8Array): void {
     this.head(MAJOR_BYTES, value.byteLength);
+    if (this.parts !== null && value.byteLength >= CBOR_PART_BYTES_MIN) {
+      this.parts.push(this.out.subarray(this.partStart, this.offset), value);
+      this.partStart = this.offset;
+      return;
+    }
     this.out.set(value, this.offset);
     this.offset += value.byteLength;
   }
@@ -288,4 +321,26 @@ export function cborWrite(m: RpcMessage, size: number, allocator: SlabAllocator)
   message(writer, m);
   invariant(writer.offset === size, 'the CBOR writer fills exactly the size the sizer counted');
   return writer.out;
+}
+
+/** Bytes of `entries`' commands that an encoding as parts leaves out of its own buffer. */
+export function partBytesOf(entries: readonly LogEntry[]): number {
+  let bytes = 0;
+  for (const entry of entries) if (entry.command.byteLength >= CBOR_PART_BYTES_MIN) bytes += entry.command.byteLength;
+  return bytes;
+}
+
+/**
+ * Encodes `m` (size `size`, from cborSize) as parts: pieces whose concatenation is cborWrite's
+ * bytes, each command of CBOR_PART_BYTES_MIN or more being a piece of its own, the entry's own
+ * object (not copied), and the rest written into one buffer from `allocator` that the other
+ * pieces are views of. So an AppendEntries of large commands costs a buffer of its heads, not a
+ * copy of every command, per follower it goes to.
+ */
+export function cborWriteParts(m: AppendEntriesRequest, size: number, allocator: SlabAllocator): Uint8Array[] {
+  const own = size - partBytesOf(m.entries);
+  const writer = new CborByteWriter(allocator.allocate(own), []);
+  message(writer, m);
+  invariant(writer.offset === own, 'the CBOR writer fills exactly the size the sizer counted, less the parts');
+  return writer.finishParts();
 }

@@ -30,6 +30,13 @@ export interface RpcSerializer {
   /** The media type of the encoding, for HTTP. */
   readonly mediaType: string;
   encode(message: RpcMessage): Uint8Array;
+  /**
+   * Optional: `message` encoded as pieces whose concatenation is exactly `encode(message)`, its
+   * large byte fields (an AppendEntries' commands) being pieces of their own, the message's own
+   * objects and not copies, so that a transport can send them where they are; or null when the
+   * message has no such field (use `encode`). No piece may be written to.
+   */
+  encodeParts?(message: RpcMessage): readonly Uint8Array[] | null;
   decode(bytes: Uint8Array): RpcMessage;
   decodeAs<T extends RpcMessageType>(type: T, bytes: Uint8Array): MessageOfType<T>;
 }

@@ -29,13 +29,14 @@ export interface DatagramEndpoint {
   /** Sends one datagram to `address:port`; resolves once it is handed to the socket. */
   send(data: Uint8Array, address: string, port: number): Promise<void>;
   /**
-   * Sends one datagram of `head` followed by `body` to `address:port`, the bytes and outcome of
-   * `send` of the two joined, without joining them: a CoAP message's header and its payload,
-   * which a leader shares between the requests to all followers (DTLS seals the record from the
-   * two; UDP hands both to one sendmsg). Optional: senders join and `send` on endpoints without it.
-   * The endpoint reads the two before the promise settles and keeps neither.
+   * Sends one datagram of `head` followed by the pieces of `body` to `address:port`, the bytes and
+   * outcome of `send` of them all joined, without joining them: a CoAP message's header and its
+   * payload, which a leader shares between the requests to all followers, or gives as pieces
+   * that are its log's own commands (DTLS seals the record from them; UDP hands them all to one
+   * sendmsg). Optional: senders join and `send` on endpoints without it. The endpoint reads them
+   * before the promise settles and keeps none of them.
    */
-  sendParts?(head: Uint8Array, body: Uint8Array, address: string, port: number): Promise<void>;
+  sendParts?(head: Uint8Array, body: readonly Uint8Array[], address: string, port: number): Promise<void>;
   /**
    * Sends one datagram to `address:port` for a sender that does not wait for it (a server's
    * answers), without a promise: a failure, `send`'s rejection, goes to `onFailure` instead,

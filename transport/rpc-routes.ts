@@ -106,11 +106,28 @@ export function encodeRequest(serializer: RpcSerializer, request: RequestMessage
   try {
     return serializer.encode(request);
   } catch (error: unknown) {
-    if (error instanceof SerializationError && error.code === 'CODEC_LIMIT') {
-      throw new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, {
-        cause: error,
-      });
-    }
-    throw error;
+    throw refusal(request, error);
   }
+}
+
+/**
+ * `request` encoded as pieces (RpcSerializer.encodeParts), or null when the serializer gives none
+ * for it; a codec limit is refused as encodeRequest refuses it.
+ */
+export function encodeRequestParts(serializer: RpcSerializer, request: RequestMessage): readonly Uint8Array[] | null {
+  if (serializer.encodeParts === undefined) return null;
+  try {
+    return serializer.encodeParts(request);
+  } catch (error: unknown) {
+    throw refusal(request, error);
+  }
+}
+
+/** A codec's refusal of `request` as too large is NET_TOO_LARGE; any other error as it is. */
+function refusal(request: RequestMessage, error: unknown): unknown {
+  if (error instanceof SerializationError && error.code === 'CODEC_LIMIT')
+    return new NetworkError('NET_TOO_LARGE', `${request.type} exceeds a codec limit: ${error.message}`, {
+      cause: error,
+    });
+  return error;
 }

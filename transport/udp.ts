@@ -100,9 +100,11 @@ export class UdpEndpoint implements DatagramEndpoint {
     return this.sendList(data, data.length, address, port);
   }
 
-  /** See DatagramEndpoint.sendParts: both go to the socket as they are, one datagram. */
-  sendParts(head: Uint8Array, body: Uint8Array, address: string, port: number): Promise<void> {
-    return this.sendList([head, body], head.length + body.length, address, port);
+  /** See DatagramEndpoint.sendParts: all go to the socket as they are, one datagram. */
+  sendParts(head: Uint8Array, body: readonly Uint8Array[], address: string, port: number): Promise<void> {
+    let bytes = head.length;
+    for (const piece of body) bytes += piece.length;
+    return this.sendList([head, ...body], bytes, address, port);
   }
 
   private sendList(data: Uint8Array | readonly Uint8Array[], bytes: number, address: string, port: number) {

@@ -115,11 +115,18 @@ export class Checkpointer {
   }
 
   /**
-   * Records that record `seq` (bytes `record`), holding `batch` with write plan `steps`, is synced in the log.
-   * The record's bytes are kept only for the checkpoint worker, which is sent them; without one, the
-   * steps are what is applied, and keeping the bytes too would hold every pending entry twice.
+   * Records that record `seq` (the pieces of its bytes, `record`), holding `batch` with write plan
+   * `steps`, is synced in the log. The record's bytes are joined and kept only for the checkpoint
+   * worker, which is sent them; without one, the steps are what is applied, and keeping the bytes
+   * too would hold every pending entry twice.
    */
-  add(seq: number, batch: PersistBatch, steps: readonly WriteStep[], record: Buffer, bytes: number): void {
+  add(
+    seq: number,
+    batch: PersistBatch,
+    steps: readonly WriteStep[],
+    record: readonly Uint8Array[],
+    bytes: number,
+  ): void {
     const last = this.pending[this.pending.length - 1];
     assert(
       this.head === this.pending.length || (last !== undefined && seq === last.seq + 1),
@@ -128,7 +135,7 @@ export class Checkpointer {
     assert(seq > this.checkpointSeq, `record ${seq} is above the checkpoint ${this.checkpointSeq}`);
     this.durable.apply(batch);
     this.tail.apply(steps, seq);
-    this.pending.push({ seq, steps, record: this.thread === null ? NO_RECORD : record, bytes });
+    this.pending.push({ seq, steps, record: this.thread === null ? NO_RECORD : Buffer.concat(record), bytes });
     this.waitingBytes += bytes;
     this.startIfDue();
   }

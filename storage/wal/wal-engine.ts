@@ -17,7 +17,8 @@
  * crash safety.
  *
  * Writes. `persist(batch)` checks the batch against the projection of every accepted write,
- * encodes it as one log record and queues it (GroupCommitQueue). One commit at a time writes
+ * encodes it as one log record (its large commands not copied: wal-frame.ts RecordParts) and
+ * queues it (GroupCommitQueue). One commit at a time writes
  * every queued record as one frame with one write and one fdatasync; each promise resolves once
  * its frame is synced. A batch with a snapshot, or one whose record exceeds walFrameBytesMax,
  * bypasses the log: it waits until every earlier record is checkpointed, then commits to LMDB
@@ -60,7 +61,7 @@ import { beginStreaming } from '../lmdb/lmdb-snapshot-stream.js';
 import { readStoredSnapshot, readStoredSnapshotChunk } from '../lmdb/lmdb-snapshot.js';
 import { Checkpointer } from './wal-checkpoint.js';
 import type { OpenedStore } from './wal-checkpoint.js';
-import { FRAME_HEADER_BYTES, encodeBatchRecord, encodeFrameParts } from './wal-frame.js';
+import { FRAME_HEADER_BYTES, encodeBatchRecordParts, encodeFrameParts, type RecordParts } from './wal-frame.js';
 import { StoreRoom, checkBatchLimits } from './wal-limits.js';
 import { resolveWalOptions } from './wal-options.js';
 import type { ResolvedWalOptions, WalPersistenceOptions } from './wal-options.js';
@@ -83,7 +84,7 @@ export interface WalPersistenceDeps {
 interface WalWrite {
   readonly batch: PersistBatch;
   readonly steps: readonly WriteStep[];
-  readonly record: Buffer | null;
+  readonly record: RecordParts | null;
   /** PersistOptions.overlap: the caller works while the write is under way; never sync it inline in `auto`. */
   readonly overlap: boolean;
   /** Where its snapshot goes, and what it waits for first (lmdb-snapshot-slots.ts); null without one. */
@@ -202,9 +203,9 @@ export class WalPersistenceEngine implements PersistenceEngine {
       this.checkOpen();
       const bytes = checkBatchLimits(batch, this.options);
       checkBatch(this.accepted.shape(), batch);
-      let record = batch.snapshot === null ? encodeBatchRecord(batch) : null;
-      if (record !== null && record.length > this.options.walFrameBytesMax - FRAME_SLACK_BYTES) record = null;
-      const queued = record?.length ?? bytes;
+      let record = batch.snapshot === null ? encodeBatchRecordParts(batch) : null;
+      if (record !== null && record.bytes > this.options.walFrameBytesMax - FRAME_SLACK_BYTES) record = null;
+      const queued = record?.bytes ?? bytes;
       this.queue.checkAccepts(queued);
       const overlap = options?.overlap === true;
       const steps = this.accepted.apply(batch);
@@ -246,7 +247,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   }
 
   private async writeFrame(run: readonly QueuedWrite<WalWrite>[]): Promise<void> {
-    const records: Buffer[] = [];
+    const records: RecordParts[] = [];
     let bytes = 0;
     for (const write of run) {
       if (write.payload.record === null) throw new InvariantError('a frame holds log records only');
@@ -266,7 +267,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
         firstSeq + i,
         write.payload.batch,
         write.payload.steps,
-        records[i] ?? Buffer.alloc(0),
+        records[i]?.pieces ?? [],
         write.bytes,
       );
   }

@@ -9,10 +9,11 @@ import type { TimerHandle } from '../../contracts/clock.js';
 import { NetworkError, describeError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramPeer } from '../datagram.js';
+import type { CoapClientRequest, CoapClientResponse } from './client-types.js';
 import { QBlock1Sender, type QBlock1Servers } from './client-qblock.js';
-import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption, type CoapMethod } from './codes.js';
+import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';
-import type { OutgoingMessage } from './outgoing.js';
+import { bytesOf, type OutgoingMessage } from './outgoing.js';
 import {
   BLOCK_NUM_MAX,
   blockSizeOf,
@@ -25,28 +26,9 @@ import {
   uintOption,
 } from './options.js';
 
-/** A request the client sends. */
-export interface CoapClientRequest {
-  readonly method: CoapMethod;
-  readonly path: readonly string[];
-  readonly query?: readonly string[];
-  readonly contentFormat?: number;
-  readonly accept?: number;
-  readonly payload?: Uint8Array;
-  /** Further options (ETag, If-Match, If-None-Match, Observe, ...). */
-  readonly options?: readonly CoapOptionValue[];
-}
+const NO_PAYLOAD = new Uint8Array(0);
 
-/** A complete response: the first response message, with the whole body reassembled. */
-export interface CoapClientResponse {
-  readonly code: number;
-  readonly payload: Uint8Array;
-  readonly contentFormat: number | null;
-  readonly etag: Uint8Array | null;
-  /** Every option of the first response message. */
-  readonly options: readonly CoapOptionValue[];
-  readonly peer: DatagramPeer;
-}
+export type { CoapClientRequest, CoapClientResponse } from './client-types.js';
 
 /** Options a response may carry that this client understands (critical ones matter). */
 export const KNOWN_RESPONSE_OPTIONS: ReadonlySet<number> = new Set([
@@ -123,7 +105,7 @@ export class ClientExchange {
   private base: readonly CoapOptionValue[] | null = null;
   /** The message id and bytes of the message in flight (its payload not copied), and its retransmission state. */
   messageId = -1;
-  outgoing: OutgoingMessage = { head: new Uint8Array(0), body: new Uint8Array(0) };
+  outgoing: OutgoingMessage = { head: new Uint8Array(0), body: [], bodyBytes: 0 };
   retransmits = 0;
   /** When the endpoint took the message in flight, ms (its round trip starts); NaN before. */
   sentAtMs = Number.NaN;
@@ -144,7 +126,9 @@ export class ClientExchange {
   readonly peerKey: string;
   readonly deadlineMs: number;
   private readonly request: CoapClientRequest;
-  private readonly body: Uint8Array;
+  /** The body's pieces (CoapClientRequest.payloadParts), or null; `body` joins them when a block needs bytes. */
+  private readonly parts: readonly Uint8Array[] | null;
+  private joined: Uint8Array | null;
   private readonly requestTag: Uint8Array;
   private readonly bodyBytesMax: number;
   /** True when the body goes block-wise (Block1): it is larger than the whole-body limit. */
@@ -164,18 +148,32 @@ export class ClientExchange {
     this.peerKey = init.peerKey;
     this.deadlineMs = init.deadlineMs;
     this.request = init.request;
-    this.body = init.body;
+    this.parts = init.request.payloadParts ?? null;
+    assert(this.parts === null || init.body.length === 0, 'a request has a payload or payload parts, not both');
+    this.joined = this.parts === null ? init.body : null;
     this.requestTag = init.requestTag;
     this.bodyBytesMax = init.bodyBytesMax;
     this.uriPath = init.uriPath;
     this.block1Szx = init.szx;
     this.block2Szx = init.szx;
-    this.unfragmented = init.body.length <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
+    const bodyBytes = this.parts === null ? init.body.length : bytesOf(this.parts);
+    this.unfragmented = bodyBytes <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
     this.qblock1Servers = init.qblock1Servers;
     this.pieceServers = init.pieceServers;
     this.pieceBytes = init.pieceBytes;
     this.szx = init.szx;
     this.qblock = this.unfragmented ? null : this.setSender();
+  }
+
+  /** The body as one buffer: the caller's, or its parts joined (once, when a block or a set needs it). */
+  private get body(): Uint8Array {
+    this.joined ??= Buffer.concat(this.parts ?? []);
+    return this.joined;
+  }
+
+  /** The parts to send as the next message's whole body (outgoing.ts), or null: the message carries its payload. */
+  wholeParts(): readonly Uint8Array[] | null {
+    return this.unfragmented && this.firstResponse === null ? this.parts : null;
   }
 
   /** How a body that goes block-wise goes: in pieces, in Q-Block1 sets, or (null) with Block1. */
@@ -213,7 +211,8 @@ export class ClientExchange {
   private buildMessage(messageId: number, qnum: number): CoapMessage {
     // Options are pushed in ascending number, so the encoder need not sort them.
     const options: CoapOptionValue[] = [...this.pathOptions()];
-    let payload = this.body;
+    // A body of parts goes whole beside the message (wholeParts); every other case sets the payload below.
+    let payload = this.parts === null ? this.body : NO_PAYLOAD;
     const follow = this.firstResponse !== null;
     if (!follow && this.request.contentFormat !== undefined)
       options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));

@@ -1,8 +1,10 @@
 /** Types of the CoAP client's interface (client.ts), apart from the exchange that uses them, and its tokens. */
 
 import { NetworkError } from '../../contracts/errors.js';
-import type { DatagramEndpoint } from '../datagram.js';
+import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
+import type { CoapMethod } from './codes.js';
 import type { CoapClientOptions } from './config.js';
+import type { CoapOptionValue } from './message.js';
 
 /** Most requests outstanding to all peers: each holds a 16-bit message id, unique while it may be ACKed (§4.4). */
 export const OUTSTANDING_TOTAL_MAX = 32_768;
@@ -78,4 +80,32 @@ export async function closeWhenOpen(opening: Promise<DatagramEndpoint>): Promise
     throw error;
   }
   await endpoint.close();
+}
+
+/** A request the client sends. */
+export interface CoapClientRequest {
+  readonly method: CoapMethod;
+  readonly path: readonly string[];
+  readonly query?: readonly string[];
+  readonly contentFormat?: number;
+  readonly accept?: number;
+  readonly payload?: Uint8Array;
+  /**
+   * The payload as pieces, instead of `payload`: sent as they are while the body goes whole (joined
+   * once only if it goes block-wise); never written to (outgoing.ts).
+   */
+  readonly payloadParts?: readonly Uint8Array[];
+  /** Further options (ETag, If-Match, If-None-Match, Observe, ...). */
+  readonly options?: readonly CoapOptionValue[];
+}
+
+/** A complete response: the first response message, with the whole body reassembled. */
+export interface CoapClientResponse {
+  readonly code: number;
+  readonly payload: Uint8Array;
+  readonly contentFormat: number | null;
+  readonly etag: Uint8Array | null;
+  /** Every option of the first response message. */
+  readonly options: readonly CoapOptionValue[];
+  readonly peer: DatagramPeer;
 }

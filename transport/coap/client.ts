@@ -26,7 +26,7 @@ import { CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage } from './message.js';
-import { outgoingOf, sendOutgoing, type OutgoingMessage } from './outgoing.js';
+import { bytesOf, outgoingOf, sendOutgoing, type OutgoingMessage } from './outgoing.js';
 import { MessageReader, OptionCursor } from './message-reader.js';
 import { matchedExchange, readWholeResponse } from './client-response.js';
 import { closeWhenOpen, requestRefusal, tokenIdOf, tokenOf } from './client-types.js';
@@ -125,7 +125,8 @@ export class CoapClient {
     const body = request.payload ?? new Uint8Array(0);
     const peerKey = `${target.address}|${target.port}`;
     const count = this.outstanding.get(peerKey) ?? 0;
-    const refusal = requestRefusal(body.length, count, this.byToken.size, this.options, target);
+    const bodyBytes = body.length + bytesOf(request.payloadParts ?? []);
+    const refusal = requestRefusal(bodyBytes, count, this.byToken.size, this.options, target);
     if (refusal !== null) {
       if (refusal.code === 'NET_REJECTED') this.stats.refusedOutstanding += 1;
       return Promise.reject(refusal);
@@ -172,8 +173,7 @@ export class CoapClient {
     request: CoapClientRequest,
     body: Uint8Array,
   ): ClientExchange {
-    // Tokens are 8 bytes: a 32-bit request counter (the lookup key) and 32 random bits, so
-    // that an off-path attacker cannot guess one (RFC 7252 §5.3.1).
+    // Tokens: a 32-bit request counter (the lookup key) and 32 random bits, unguessable off-path (RFC 7252 §5.3.1).
     let tokenId = this.nextTokenId >>> 0;
     while (this.byToken.has(tokenId)) tokenId = (tokenId + 1) >>> 0;
     this.nextTokenId = (tokenId + 1) >>> 0;
@@ -213,7 +213,7 @@ export class CoapClient {
     const messageId = this.freeMessageId();
     this.byMessageId.set(messageId, exchange);
     exchange.messageId = messageId;
-    exchange.outgoing = outgoingOf(exchange.nextMessage(messageId));
+    exchange.outgoing = outgoingOf(exchange.nextMessage(messageId), exchange.wholeParts());
     exchange.acknowledged = false;
     this.timeouts.first(exchange, this.deps.timers.nowMs());
     // Q-Block1: the set's non-confirmable blocks go first, then the confirmable one (client-qblock.ts).

@@ -68,13 +68,15 @@ export function encodeMessage(message: CoapMessage): Uint8Array {
 /**
  * The bytes of `message` before its payload: header, token, options and, when it has a payload,
  * the payload marker. The message is these followed by the payload, which a sender may send
- * where it is (outgoing.ts, DatagramEndpoint.sendParts) instead of copying it.
+ * where it is (outgoing.ts, DatagramEndpoint.sendParts) instead of copying it. `payloadBytes`:
+ * the payload's length when it goes from elsewhere (a body of pieces) and `message` has none.
  */
-export function encodeMessageHead(message: CoapMessage): Uint8Array {
-  return encodeBytes(message, false);
+export function encodeMessageHead(message: CoapMessage, payloadBytes = message.payload.length): Uint8Array {
+  return encodeBytes(message, false, payloadBytes);
 }
 
-function encodeBytes(message: CoapMessage, withPayload: boolean): Uint8Array {
+/** `marked`: the payload's bytes, which decide the payload marker (the payload itself when `withPayload`). */
+function encodeBytes(message: CoapMessage, withPayload: boolean, marked = message.payload.length): Uint8Array {
   assertEncodable(message);
   const options = sortedOptions(message.options);
   let length = 4 + message.token.length;
@@ -84,7 +86,7 @@ function encodeBytes(message: CoapMessage, withPayload: boolean): Uint8Array {
     previous = option.number;
   }
   const payloadBytes = withPayload ? message.payload.length : 0;
-  if (message.payload.length > 0) length += 1 + payloadBytes;
+  if (marked > 0) length += 1 + payloadBytes;
 
   const out = Buffer.allocUnsafe(length);
   out[0] = 0x40 | (message.type << 4) | message.token.length;
@@ -100,7 +102,7 @@ function encodeBytes(message: CoapMessage, withPayload: boolean): Uint8Array {
     at += option.value.length;
     previous = option.number;
   }
-  if (message.payload.length > 0) {
+  if (marked > 0) {
     out[at] = PAYLOAD_MARKER;
     if (withPayload) out.set(message.payload, at + 1);
     at += 1 + payloadBytes;

@@ -11,7 +11,7 @@ import type { NetworkClient } from '../../contracts/network.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import { HeartbeatPayloads } from '../heartbeat-payloads.js';
 import type { PeerBook } from '../peer-book.js';
-import { RPC_PATH_ROOT, encodeRequest, isResponseTo } from '../rpc-routes.js';
+import { RPC_PATH_ROOT, encodeRequest, encodeRequestParts, isResponseTo } from '../rpc-routes.js';
 import type { CoapClient } from './client.js';
 import type { CoapClientResponse } from './client-exchange.js';
 import { CoapOption, CoapResponseCode, codeClassOf, formatCode } from './codes.js';
@@ -68,7 +68,11 @@ export class CoapNetworkClient implements NetworkClient {
     const { rpc } = RPC_OF_REQUEST[request.type];
     const peer = this.deps.peers.literal(target) ?? (await this.deps.peers.resolve(target));
     const serializer = this.deps.serializer;
-    const payload = this.heartbeats.bodyOf(target, request, this.encode);
+    // An AppendEntries of large commands goes as pieces, the commands sent where they are (no copy per follower).
+    const withEntries = request.type === 'AppendEntriesRequest' && request.entries.length > 0;
+    const parts = withEntries ? encodeRequestParts(serializer, request) : null;
+    const body =
+      parts === null ? { payload: this.heartbeats.bodyOf(target, request, this.encode) } : { payloadParts: parts };
     const response = await this.deps.coap.request(
       peer,
       {
@@ -76,7 +80,7 @@ export class CoapNetworkClient implements NetworkClient {
         path: [RPC_PATH_ROOT, rpc],
         contentFormat: serializer.contentFormat,
         accept: serializer.contentFormat,
-        payload,
+        ...body,
         options: this.extraOptions,
       },
       timeoutMs,

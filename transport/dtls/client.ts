@@ -19,6 +19,7 @@ import { AlertDescription } from './constants.js';
 import { datagramTooLarge } from './errors.js';
 import { assertNever } from '../../contracts/assert.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
+import { JoinScratch } from './join-scratch.js';
 import { ClientHandshake } from './handshake-client.js';
 import type { DtlsDeps } from './options.js';
 import { RecordLayer } from './record-layer.js';
@@ -85,6 +86,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   private readonly randomBytes: (count: number) => Uint8Array;
   private readonly host: SessionHost;
   private readonly sender: SocketSender;
+  private readonly bodyScratch: JoinScratch;
   private readonly receiver: SessionReceiver;
   private closed = false;
   private readonly sweeper: IdleSweeper;
@@ -98,6 +100,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
     this.sender = new SocketSender(socket, this.counters);
+    this.bodyScratch = new JoinScratch(options.session.applicationDataBytesMax);
     this.host = {
       options: options.session,
       timers: this.timers,
@@ -148,16 +151,18 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   }
 
   /**
-   * Sends one datagram of `head` then `body` like `send` of the two joined (DatagramEndpoint.sendParts):
-   * on an established session the record is sealed from the two where they are; one queued behind
-   * a handshake is joined first.
+   * Sends one datagram of `head` then the pieces of `body` like `send` of them joined
+   * (DatagramEndpoint.sendParts): on an established session the record is sealed from head and
+   * body where they are (a body of several pieces is first copied into one buffer this endpoint
+   * reuses: sealing copies the message before it returns); one queued behind a handshake is joined.
    */
-  sendParts(head: Uint8Array, body: Uint8Array, address: string, port: number): Promise<void> {
+  sendParts(head: Uint8Array, body: readonly Uint8Array[], address: string, port: number): Promise<void> {
     const peer = this.closed ? undefined : this.peers.get(peerKey(address, port));
-    if (peer?.session.state !== 'established') return this.send(Buffer.concat([head, body]), address, port);
-    if (head.length + body.length > this.options.session.applicationDataBytesMax)
-      return Promise.reject(datagramTooLarge(Buffer.concat([head, body])));
-    return this.sendOn(peer.session, head, body);
+    if (peer?.session.state !== 'established') return this.send(Buffer.concat([head, ...body]), address, port);
+    const rest = body.length === 1 ? body[0] : this.bodyScratch.join(body);
+    if (rest === undefined || head.length + rest.length > this.options.session.applicationDataBytesMax)
+      return Promise.reject(datagramTooLarge(Buffer.concat([head, ...body])));
+    return this.sendOn(peer.session, head, rest);
   }
 
   /**

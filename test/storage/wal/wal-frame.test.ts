@@ -15,7 +15,10 @@ describe('WAL frame parts', () => {
     );
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 40 }), recordsArb, (firstSeq, records) => {
-        const { parts, bytes } = encodeFrameParts(firstSeq, records);
+        const { parts, bytes } = encodeFrameParts(
+          firstSeq,
+          records.map((record) => ({ pieces: [record], bytes: record.length })),
+        );
         const joined = Buffer.concat(parts);
         assert.equal(joined.length, bytes);
         assert.deepEqual(joined, encodeFrame(firstSeq, records));

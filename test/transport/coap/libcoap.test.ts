@@ -165,7 +165,7 @@ describe('interop with libcoap coap-client', function () {
         // Requests with a payload go as head and payload (transport/coap/outgoing.ts).
         const sendParts = endpoint.sendParts.bind(endpoint);
         endpoint.sendParts = (head, body, address, to) => {
-          record(Buffer.concat([head, body]));
+          record(Buffer.concat([head, ...body]));
           return sendParts(head, body, address, to);
         };
         return endpoint;

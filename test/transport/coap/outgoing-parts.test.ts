@@ -4,12 +4,16 @@
 // and the caller's own payload object, and what arrives is the whole message; a message without
 // payload goes through plain send; an endpoint without sendParts gets the two joined. And both
 // real endpoints send a head and a body as one datagram of the two joined: UDP, and DTLS on an
-// established session (sealed from the two) and on one still handshaking (queued joined).
+// established session (sealed from the two) and on one still handshaking (queued joined). A body
+// given as pieces (CoapClientRequest.payloadParts, a leader's AppendEntries of large commands) goes
+// as those very pieces, first copy and retransmission alike, and is joined only when it goes
+// block-wise: over the whole-body limit, or once a server answers 4.13 asking for blocks.
 import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../contracts/prng.js';
 import type { DatagramEndpoint, DatagramHandler } from '../../../transport/datagram.js';
 import { CoapClient } from '../../../transport/coap/client.js';
-import { CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
+import { CoapOption, CoapResponseCode, CoapType } from '../../../transport/coap/codes.js';
+import { decodeBlock, encodeBlock, firstOption, option } from '../../../transport/coap/options.js';
 import { decodeMessage, encodeMessage } from '../../../transport/coap/message.js';
 import { openUdpEndpoint } from '../../../transport/udp.js';
 import { MemoryNetwork, type MemoryEndpoint } from '../memory-datagram.js';
@@ -18,16 +22,16 @@ import { Cleanup, Inbox, echo, startClient, startServer, until } from '../dtls/h
 
 /** A memory endpoint with sendParts, recording each call; it delivers the two joined. */
 class PartsEndpoint implements DatagramEndpoint {
-  readonly parts: { head: Uint8Array; body: Uint8Array }[] = [];
+  readonly parts: { head: Uint8Array; body: readonly Uint8Array[] }[] = [];
   readonly whole: Uint8Array[] = [];
   constructor(private readonly inner: MemoryEndpoint) {}
   send(data: Uint8Array, address: string, port: number): Promise<void> {
     this.whole.push(data);
     return this.inner.send(data, address, port);
   }
-  sendParts(head: Uint8Array, body: Uint8Array, address: string, port: number): Promise<void> {
+  sendParts(head: Uint8Array, body: readonly Uint8Array[], address: string, port: number): Promise<void> {
     this.parts.push({ head, body });
-    return this.inner.send(Buffer.concat([head, body]), address, port);
+    return this.inner.send(Buffer.concat([head, ...body]), address, port);
   }
   onMessage(handler: DatagramHandler): void {
     this.inner.onMessage(handler);
@@ -78,7 +82,7 @@ describe('CoAP requests sent as head and payload', function () {
     assert.ok(endpoint instanceof PartsEndpoint);
     assert.equal(endpoint.parts.length, 2, 'the first copy and one retransmission, both as parts');
     assert.equal(endpoint.whole.length, 0);
-    for (const call of endpoint.parts) assert.equal(call.body, payload, 'the payload itself, not a copy');
+    for (const call of endpoint.parts) assert.equal(call.body[0], payload, 'the payload itself, not a copy');
     assert.deepEqual(endpoint.parts[1]?.head, endpoint.parts[0]?.head);
     assert.equal(arrivals.length, 1);
     const decoded = decodeMessage(arrivals[0] ?? new Uint8Array(0));
@@ -109,13 +113,79 @@ describe('CoAP requests sent as head and payload', function () {
     await post;
   });
 
+  it('sends a body of parts as those pieces, the first copy and its retransmission alike', async () => {
+    const { network, timers, peer, arrivals, endpoint, client } = setUp(true);
+    let sent = 0;
+    network.fate = (d) => (d.toPort === peer.port && sent++ === 0 ? 'drop' : 'deliver');
+    const pieces = [Buffer.from('head of the body|'), Buffer.alloc(4096, 7), Buffer.from('|tail')];
+    const request = { method: 'POST' as const, path: ['raft', 'x'], payloadParts: pieces };
+    const result = client.request(peer.localAddress(), request, 5000);
+    await settle();
+    await timers.advance(100);
+    assert.ok(endpoint instanceof PartsEndpoint);
+    assert.equal(endpoint.parts.length, 2, 'the first copy and one retransmission, both as parts');
+    for (const call of endpoint.parts) {
+      assert.equal(call.body.length, pieces.length);
+      call.body.forEach((piece, i) => assert.equal(piece, pieces[i], 'the caller’s piece itself, not a copy'));
+    }
+    assert.deepEqual(endpoint.parts[1]?.head, endpoint.parts[0]?.head);
+    const decoded = decodeMessage(arrivals[0] ?? new Uint8Array(0));
+    assert.ok(decoded.ok);
+    assert.deepEqual(Buffer.from(decoded.message.payload), Buffer.concat(pieces));
+    await answer(peer, arrivals[0] ?? new Uint8Array(0), endpoint.localAddress());
+    assert.equal(Buffer.from((await result).payload).toString(), 'ok');
+  });
+
+  it('joins a body of parts that goes block-wise: over the whole-body limit, or asked for blocks', async () => {
+    const big = setUp(true);
+    const over = [Buffer.alloc(10_000, 1), Buffer.alloc(10_000, 2)];
+    void big.client.request(big.peer.localAddress(), { method: 'POST', path: ['x'], payloadParts: over }, 5000);
+    await settle();
+    const first = decodeMessage(big.arrivals[0] ?? new Uint8Array(0));
+    assert.ok(first.ok);
+    assert.deepEqual(
+      Buffer.from(first.message.payload),
+      Buffer.concat(over).subarray(0, 1024),
+      'block 0 of the joined body',
+    );
+    const asked = setUp(true);
+    const pieces = [Buffer.alloc(3000, 3), Buffer.alloc(2000, 4)];
+    const result = asked.client.request(
+      asked.peer.localAddress(),
+      { method: 'POST', path: ['x'], payloadParts: pieces },
+      5000,
+    );
+    await settle();
+    const whole = decodeMessage(asked.arrivals[0] ?? new Uint8Array(0));
+    assert.ok(whole.ok);
+    assert.equal(whole.message.payload.length, 5000, 'first sent whole');
+    const { messageId, token } = whole.message;
+    const blocks = [option(CoapOption.Block1, encodeBlock({ num: 0, more: false, szx: 6 }))];
+    const tooLarge = { type: CoapType.ACK, code: CoapResponseCode.RequestEntityTooLarge, messageId, token };
+    const to = asked.endpoint.localAddress();
+    await asked.peer.send(
+      encodeMessage({ ...tooLarge, options: blocks, payload: new Uint8Array(0) }),
+      to.address,
+      to.port,
+    );
+    await settle();
+    const next = decodeMessage(asked.arrivals[1] ?? new Uint8Array(0));
+    assert.ok(next.ok);
+    const block = decodeBlock(firstOption(next.message.options, CoapOption.Block1) ?? new Uint8Array(0));
+    assert.deepEqual(block, { num: 0, more: true, szx: 6 });
+    assert.deepEqual(Buffer.from(next.message.payload), Buffer.concat(pieces).subarray(0, 1024));
+    void asked.client.close();
+    await result.catch(() => undefined);
+    void big.client.close();
+  });
+
   it('UDP sends a head and a body as one datagram of the two joined', async () => {
     const [a, b] = [await openUdpEndpoint(), await openUdpEndpoint()];
     cleanup.add(() => a.close());
     cleanup.add(() => b.close());
     const got: string[] = [];
     b.onMessage((data) => got.push(Buffer.from(data).toString()));
-    await a.sendParts(Buffer.from('head|'), Buffer.from('body'), '127.0.0.1', b.localAddress().port);
+    await a.sendParts(Buffer.from('head|'), [Buffer.from('bo'), Buffer.from('dy')], '127.0.0.1', b.localAddress().port);
     await until(() => got.length === 1, 'the datagram');
     assert.deepEqual(got, ['head|body']);
   });
@@ -128,10 +198,26 @@ describe('CoAP requests sent as head and payload', function () {
     const inbox = new Inbox(client);
     const { port } = server.localAddress();
     // The first goes behind the handshake; the second on the established session, over the one-shot size.
-    await client.sendParts(Buffer.from('first '), Buffer.from('datagram'), '127.0.0.1', port);
+    await client.sendParts(Buffer.from('first '), [Buffer.from('data'), Buffer.from('gram')], '127.0.0.1', port);
     await inbox.waitFor('node-a:first datagram');
     const body = 'b'.repeat(12_000);
-    await client.sendParts(Buffer.from('second '), Buffer.from(body), '127.0.0.1', port);
+    await client.sendParts(Buffer.from('second '), [Buffer.from(body)], '127.0.0.1', port);
     await inbox.waitFor(`node-a:second ${body}`);
+    // Several pieces are joined in the endpoint's reused buffer, twice over to show it is read at once.
+    const pieces = ['c'.repeat(5000), 'd'.repeat(7000), 'e'.repeat(100)];
+    await client.sendParts(
+      Buffer.from('third '),
+      pieces.map((p) => Buffer.from(p)),
+      '127.0.0.1',
+      port,
+    );
+    await client.sendParts(
+      Buffer.from('fourth '),
+      [Buffer.from('f'.repeat(3000)), Buffer.from('g')],
+      '127.0.0.1',
+      port,
+    );
+    await inbox.waitFor(`node-a:third ${pieces.join('')}`);
+    await inbox.waitFor(`node-a:fourth ${'f'.repeat(3000)}g`);
   });
 });
