@@ -14,10 +14,10 @@
  *    the longer path to a commit, starts at once. Then the write starts (everything to persist,
  *    one batch with one sync). On a leader, the committed entries (all synced by earlier Readies:
  *    it commits only synced entries, see 5) are applied while the disk works, so its answers to
- *    clients do not hold back its write. A follower applies nothing before its answer: its answer
- *    is on the path of every commit, its apply answers no client, and a write that overlaps no
- *    work may be synced inline (PersistOptions.overlap), without a hand-off to the thread pool and
- *    back (ready-write.ts).
+ *    clients do not hold back its write. A follower applies them meanwhile only when they are a
+ *    batch; fewer wait until its answer has left: its answer is on the path of every commit, its
+ *    apply answers no client, and a write that overlaps no work may be synced inline
+ *    (PersistOptions.overlap), without a hand-off to the thread pool and back (ready-write.ts).
  * 2. The write is awaited.
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
