@@ -12,16 +12,18 @@
  *    truncation, its requests to peers (AppendEntries with the new entries) leave first: a leader
  *    replicates entries while it writes them (Raft thesis §10.2.1), and a follower's round trip,
  *    the longer path to a commit, starts at once. Then the write starts (everything to persist,
- *    one batch with one sync), and while the disk works the committed entries that earlier
- *    Readies synced are applied, on any node (a leader's are all such: it commits only synced
- *    entries, see 5). So a follower's answer leaves as soon as its write is done, and a leader's
- *    answers to clients do not hold back its write.
+ *    one batch with one sync). On a leader, the committed entries (all synced by earlier Readies:
+ *    it commits only synced entries, see 5) are applied while the disk works, so its answers to
+ *    clients do not hold back its write. A follower applies them meanwhile only when they are a
+ *    batch; fewer wait until its answer has left: its answer is on the path of every commit, its
+ *    apply answers no client, and a write that overlaps no work may be synced inline
+ *    (PersistOptions.overlap), without a hand-off to the thread pool and back (ready-write.ts).
  * 2. The write is awaited.
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
  *    the state it rests on is durable (reference Property 9).
- * 4. A snapshot from the leader is restored, the rest of the committed entries (those this
- *    Ready wrote) are applied, and confirmed reads learn their read index.
+ * 4. A snapshot from the leader is restored, the rest of the committed entries are applied, and
+ *    confirmed reads learn their read index.
  * 5. The core is advanced: only now does it count the entries as stable, so a leader counts
  *    itself toward a commit only with entries that are on its own disk. Then the reads whose
  *    read index is applied are answered, and membership changes see the applied configuration.
@@ -51,7 +53,7 @@ import { Snapshots } from './snapshots.js';
 import { ClientOperations } from './client-ops.js';
 import { transferLeadership } from './leadership.js';
 import { reportReadyEvents } from './ready-events.js';
-import { entryAt, probeStage, startWrite, syncedCommitted } from './ready-write.js';
+import { appliedWhileWriting, entryAt, probeStage, startWrite, syncedCommitted } from './ready-write.js';
 import type { ReadyEventSink } from './ready-events.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
 import { TickDriver } from './tick-driver.js';
@@ -264,12 +266,13 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       core.getRole() === 'leader' && ready.hardState === null && ready.snapshot === null && ready.truncateFrom === null;
     const synced = ready.snapshot === null ? syncedCommitted(ready) : 0;
     assert(!sendFirst || synced === ready.committed.length, 'a leader commits only synced entries');
-    // Step 1: a leader's requests leave, the write starts, and entries synced earlier are applied meanwhile.
+    // Step 1: a leader's requests leave, the write starts, and a leader applies the entries synced earlier meanwhile.
     if (sendFirst) for (const message of ready.messages) if (message.kind === 'request') this.rpcs.dispatch(message);
     if (sendFirst && probe !== undefined) probeStage(probe, 'sent', ready);
     const started = this.deps.timers.nowMs();
-    const written = startWrite(this.deps.storage, ready, synced > 0);
-    for (let i = 0; i < synced; i += 1) this.applyEntry(entryAt(ready.committed, i));
+    const early = appliedWhileWriting(core.getRole() === 'leader', synced);
+    const written = startWrite(this.deps.storage, ready, early > 0);
+    for (let i = 0; i < early; i += 1) this.applyEntry(entryAt(ready.committed, i));
     if (written !== null) {
       await written;
       this.deps.metrics.observeDurationMs('storage_sync_ms', this.deps.timers.nowMs() - started);
@@ -280,7 +283,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     for (const message of ready.messages) if (!sendFirst || message.kind === 'response') this.rpcs.dispatch(message);
     if (probe !== undefined && !sendFirst) probeStage(probe, 'answered', ready);
     if (ready.snapshot !== null) this.snapshots.restore(ready.snapshot);
-    for (let i = synced; i < ready.committed.length; i += 1) this.applyEntry(entryAt(ready.committed, i));
+    for (let i = early; i < ready.committed.length; i += 1) this.applyEntry(entryAt(ready.committed, i));
     const lost = (): unknown =>
       new NotLeaderError(core.getLeaderId(), 'leadership changed before the read was confirmed');
     for (const read of ready.readStates) this.pending.readConfirmed(read.token, read.index, lost);

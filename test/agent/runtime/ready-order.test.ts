@@ -12,8 +12,8 @@
 // - a leader's AppendEntries leave before its write starts, and the entries that committed
 //   earlier are applied (clients answered) only once that write is under way, which it asks the
 //   engine to overlap with that work (PersistOptions.overlap);
-// - a follower applies an entry that committed before the entries it is writing while that
-//   write is under way, so its answer to the leader leaves as soon as the write is done.
+// - a follower answers the leader before it applies an entry that committed before the entries
+//   it is writing, and asks its write to overlap nothing (so the WAL engine may sync it inline).
 // That votes and answers wait for the disk is node.test.ts's "Property 9" test.
 import { strict as assert } from 'node:assert';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
@@ -26,6 +26,7 @@ import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import type { PersistBatch, PersistOptions } from '../../../contracts/persistence.js';
+import type { LatencyProbe, LatencyStage } from '../../../agent/observability/latency-probe.js';
 import { EchoStateMachine } from './sim-cluster.js';
 
 /** A memory engine whose writes wait, while `holding`, until `release()`. */
@@ -58,6 +59,14 @@ class GatedStorage extends MemoryPersistenceEngine {
   }
 }
 
+/** A latency probe that keeps every mark in the order it was made. */
+class OrderProbe implements LatencyProbe {
+  readonly marks: string[] = [];
+  mark(stage: LatencyStage, index: number): void {
+    this.marks.push(`${stage} ${index}`);
+  }
+}
+
 async function cluster(seed: number) {
   const timers = new VirtualTimers();
   const network = new SimNetwork(timers, new SeededPrng(seed), RELIABLE_NETWORK);
@@ -66,6 +75,7 @@ async function cluster(seed: number) {
     const { client, server } = network.endpoint(id);
     const storage = new GatedStorage();
     const stateMachine = new EchoStateMachine();
+    const probe = new OrderProbe();
     const node = new RaftNodeImpl(
       {
         timers,
@@ -77,10 +87,11 @@ async function cluster(seed: number) {
         logger: new MemoryLogger(),
         metrics: new NoopMetrics(),
         membership: new DefaultMembershipManager(),
+        latencyProbe: probe,
       },
       { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(ids) },
     );
-    return { node, storage, stateMachine, client };
+    return { node, storage, stateMachine, client, probe };
   });
   for (const n of nodes) await n.node.start();
   await timers.runUntil(timers.nowMs() + 2000);
@@ -216,7 +227,7 @@ describe('the Ready loop order (node.ts)', () => {
     for (const n of nodes) await n.node.stop();
   });
 
-  it('a follower applies what committed before the entries it writes while that write is held', async () => {
+  it('a follower answers before it applies what committed earlier, and its write overlaps nothing', async () => {
     const { timers, leader, followers, nodes } = await cluster(15);
     const [held] = followers;
     assert.ok(held);
@@ -225,19 +236,26 @@ describe('the Ready loop order (node.ts)', () => {
     assert.deepEqual(await first, text('first'));
     const firstIndex = leader.node.getStatus().lastLogIndex;
     assert.equal(held.node.getStatus().lastApplied < firstIndex, true, 'the follower has not learnt the commit yet');
+    const overlaps: (boolean | undefined)[] = [];
+    held.storage.onWrite = (batch, options) => {
+      if (batch.entries.some((e) => e.index === firstIndex + 1)) overlaps.push(options?.overlap);
+    };
     // The next append carries the second entry and the commit of the first.
     held.storage.holding = true;
     const second = leader.node.submitCommand(text('second'), 5000);
     await timers.runUntil(timers.nowMs() + HOLD_MS);
     assert.ok(held.storage.heldCount > 0, 'the follower is writing the second entry');
-    assert.equal(holds(held.storage, firstIndex + 1), false, 'the second entry is not stored there yet');
-    assert.ok(
+    assert.equal(
       held.stateMachine.applied.some((e) => e.index === firstIndex),
-      'the first entry is applied while the follower writes the second',
+      false,
+      'the first entry waits while the follower writes the second',
     );
     held.storage.release();
     await timers.runUntil(timers.nowMs() + 100);
     assert.deepEqual(await second, text('second'));
+    assert.deepEqual(overlaps, [false], 'the write of the second entry asks to overlap nothing');
+    const order = held.probe.marks.filter((m) => m === `answered ${firstIndex + 1}` || m === `applied ${firstIndex}`);
+    assert.deepEqual(order, [`answered ${firstIndex + 1}`, `applied ${firstIndex}`], 'the answer leaves first');
     for (const n of nodes) await n.node.stop();
   });
 });
