@@ -32,7 +32,13 @@
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
 import type { LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../../contracts/persistence.js';
+import type {
+  PersistBatch,
+  PersistedShape,
+  PersistedState,
+  PersistenceEngine,
+  SnapshotWriter,
+} from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
@@ -51,7 +57,8 @@ import { SnapshotSlots } from './lmdb-snapshot-slots.js';
 import { beginStreaming } from './lmdb-snapshot-stream.js';
 import { checkSpace } from './lmdb-space.js';
 import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
-import { forEachLogRecord, readOrFail } from './lmdb-log-read.js';
+import { addLogShapes, forEachLogRecord, readOrFail } from './lmdb-log-read.js';
+import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 
 export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
@@ -210,6 +217,20 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     const entries = this.readStoredEntries(0, Number.MAX_SAFE_INTEGER);
     checkLoadedLog(entries, snapshot);
     return { hardState, snapshot, entries };
+  }
+
+  /** As load, with the log's headers read instead of its entries (contracts/persistence.ts, StoredLog). */
+  async loadShape(): Promise<PersistedShape> {
+    this.checkOpen();
+    await Promise.resolve();
+    const hardState = this.readHardState();
+    const snapshot = readStoredSnapshot(this.handles.meta);
+    const path = this.options.path;
+    const builder = new StoredLogBuilder(this.firstStoredIndex() ?? (snapshot?.lastIncludedIndex ?? 0) + 1, path);
+    addLogShapes(this.handles.log, {}, builder, path);
+    const log = builder.build();
+    checkStoredLog(log, snapshot, path);
+    return { hardState, snapshot, log };
   }
 
   firstStoredIndex(): LogIndex | null {

@@ -167,6 +167,32 @@ export function checkEntryRecord(keyIndex: LogIndex, value: unknown): CheckedEnt
   return { term, type, record: value };
 }
 
+/** What {@link entryRecordHeader} reads of an entry record. */
+export interface EntryRecordHeader {
+  readonly term: Term;
+  readonly type: EntryType;
+  readonly commandBytes: number;
+}
+
+/**
+ * The term, type and command size of the value stored under the key of `keyIndex`, with its header
+ * checked (record version, type, index) but not its checksum: what a restart's StoredLog needs
+ * (storage/stored-log.ts). Opening the store checked every record whole (lmdb-open.ts), and the
+ * command is checked again when it is read back (decodeEntry).
+ */
+export function entryRecordHeader(keyIndex: LogIndex, value: unknown): EntryRecordHeader {
+  if (!(value instanceof Uint8Array) || value.byteLength < ENTRY_HEADER_BYTES) {
+    throw corrupt(`entry ${keyIndex} is not an entry record: ${describe(value)}`);
+  }
+  if (value[0] !== ENTRY_RECORD_VERSION) throw corrupt(`entry ${keyIndex} has record version ${String(value[0])}`);
+  const type = TYPES_BY_CODE[value[1] ?? 0];
+  if (type === undefined) throw corrupt(`entry ${keyIndex} has unknown type code ${String(value[1])}`);
+  const term = readU64(value, 8, `entry ${keyIndex} term`);
+  const index = readU64(value, 16, `entry ${keyIndex} index`);
+  if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);
+  return { term, type, commandBytes: value.byteLength - ENTRY_HEADER_BYTES };
+}
+
 /** Decodes the value stored under the key of `keyIndex`, checking its checksum and index. */
 export function decodeEntry(keyIndex: LogIndex, value: unknown): LogEntry {
   const { term, type, record } = checkEntryRecord(keyIndex, value);
