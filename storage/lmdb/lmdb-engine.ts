@@ -38,6 +38,7 @@ import type {
   PersistedState,
   PersistenceEngine,
   SnapshotWriter,
+  StoredLog,
 } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
@@ -93,6 +94,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     private readonly projection: LogProjection,
     private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
+    /** The log's shape as open scanned it, while no write has been accepted since; loadShape takes it (issue 17). */
+    private openLog: StoredLog | null,
   ) {
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), options);
   }
@@ -113,8 +116,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       opened.lock.release();
       throw error;
     }
-    const { handles, lock, projection } = opened;
-    return new LmdbPersistenceEngine(resolved, handles, lock, projection, slots, deps.metrics ?? null);
+    const { handles, lock, projection, storedLog } = opened;
+    return new LmdbPersistenceEngine(resolved, handles, lock, projection, slots, deps.metrics ?? null, storedLog);
   }
 
   persist(batch: PersistBatch): Promise<void> {
@@ -129,6 +132,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   private write(batch: PersistBatch, placement: SnapshotPlacement | null = null): Promise<void> {
     try {
       this.checkOpen();
+      this.openLog = null;
       const bytes = this.checkLimits(batch);
       this.queue.checkAccepts(bytes);
       checkBatch(this.projection.shape(), batch);
@@ -226,9 +230,13 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     const hardState = this.readHardState();
     const snapshot = readStoredSnapshot(this.handles.meta);
     const path = this.options.path;
-    const builder = new StoredLogBuilder(this.firstStoredIndex() ?? (snapshot?.lastIncludedIndex ?? 0) + 1, path);
-    addLogShapes(this.handles.log, {}, builder, path);
-    const log = builder.build();
+    let log = this.openLog;
+    this.openLog = null;
+    if (log === null) {
+      const builder = new StoredLogBuilder(this.firstStoredIndex() ?? (snapshot?.lastIncludedIndex ?? 0) + 1, path);
+      addLogShapes(this.handles.log, {}, builder, path);
+      log = builder.build();
+    }
     checkStoredLog(log, snapshot, path);
     return { hardState, snapshot, log };
   }

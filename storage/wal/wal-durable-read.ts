@@ -55,8 +55,16 @@ export function readDurableEntries(durable: DurableLog, from: LogIndex, to: LogI
   return entries;
 }
 
-/** The durable log as a StoredLog (contracts/persistence.ts), checked against `snapshot`. */
-export function durableStoredLog(durable: DurableLog, snapshot: Snapshot | null): StoredLog {
+/**
+ * The durable log as a StoredLog (contracts/persistence.ts), checked against `snapshot`: `opened`,
+ * the shape the scan at open found, when it is still the durable log's (nothing written since),
+ * else read from LMDB's record headers and the tail.
+ */
+export function durableStoredLog(durable: DurableLog, snapshot: Snapshot | null, opened: StoredLog | null): StoredLog {
+  if (opened !== null) {
+    checkStoredLog(opened, snapshot, durable.path);
+    return opened;
+  }
   const { firstIndex, lastIndex } = durable.shape;
   const builder = new StoredLogBuilder(firstIndex, durable.path, Math.max(0, lastIndex + 1 - firstIndex));
   if (firstIndex <= lastIndex) {

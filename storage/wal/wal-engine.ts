@@ -45,6 +45,7 @@ import type {
   PersistedState,
   PersistenceEngine,
   SnapshotWriter,
+  StoredLog,
 } from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
@@ -113,6 +114,11 @@ export class WalPersistenceEngine implements PersistenceEngine {
     private nextSeq: number,
     private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
+    /**
+     * The durable log's shape as open scanned it, while no write has been accepted since (and no
+     * record was replayed, which changed LMDB after the scan); loadShape takes it (issue 17).
+     */
+    private openLog: StoredLog | null,
   ) {
     const bytesPerCommitMax = Math.min(options.bytesPerCommitMax, options.walFrameBytesMax - FRAME_SLACK_BYTES);
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), { ...options, bytesPerCommitMax });
@@ -178,6 +184,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
         recovered.lastSeq + 1,
         slots,
         deps.metrics ?? null,
+        replayed.length === 0 ? opened.storedLog : null,
       );
     } catch (error) {
       await opened.handles.env.close();
@@ -202,6 +209,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   ): Promise<void> {
     try {
       this.checkOpen();
+      this.openLog = null;
       const bytes = checkBatchLimits(batch, this.options);
       checkBatch(this.accepted.shape(), batch);
       let record = batch.snapshot === null ? encodeBatchRecord(batch) : null;
@@ -322,7 +330,8 @@ export class WalPersistenceEngine implements PersistenceEngine {
     this.checkOpen();
     await Promise.resolve();
     const snapshot = readStoredSnapshot(this.store.handles.meta);
-    const log = durableStoredLog(this.durableLog(), snapshot);
+    const log = durableStoredLog(this.durableLog(), snapshot, this.openLog);
+    this.openLog = null;
     return { hardState: this.checkpointer.durable.hardState(), snapshot, log };
   }
 
