@@ -2,7 +2,7 @@
  * The PersistenceEngine port (reference concept `persistence_engine`): the durable storage of
  * Raft state, narrowed to load, persist and close. Implemented by storage/.
  */
-import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta } from './log.js';
+import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta, Term } from './log.js';
 
 /**
  * One atomic, durable write: what the runtime persists for one Ready. The engine applies the
@@ -70,6 +70,35 @@ export interface PersistedState {
 }
 
 /**
+ * The stored log without its payloads (issue 17: a restart reads no entry's command it does not
+ * need): the term and command size of every stored entry, and the configuration entries whole
+ * (Raft §6: a node uses the latest configuration in its log, so the core needs their payloads at
+ * once). The core reads the other payloads back through {@link LogReader} when it applies or
+ * sends them, as etcd-io/raft reads everything below `unstable` through `Storage.Entries`.
+ */
+export interface StoredLog {
+  /** Index of the first stored entry; when none is stored, the snapshot's last index + 1 (or 1). */
+  readonly firstIndex: LogIndex;
+  /**
+   * Terms of the stored entries as runs: run k covers termRuns[k].from up to termRuns[k + 1].from - 1
+   * (the last run up to the last entry). termRuns[0].from === firstIndex; froms increase, terms never
+   * decrease. Empty exactly when no entry is stored.
+   */
+  readonly termRuns: readonly { readonly from: LogIndex; readonly term: Term }[];
+  /** Command bytes of each stored entry, firstIndex first: its length is the number of entries stored. */
+  readonly commandBytes: Uint32Array;
+  /** The stored entries of type 'config', whole, in index order. */
+  readonly configurations: readonly LogEntry[];
+}
+
+/** What a node restores from disk when it starts, with the log as a {@link StoredLog}. */
+export interface PersistedShape {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  readonly log: StoredLog;
+}
+
+/**
  * Synchronous reads of the durable log (etcd-io/raft's `Storage.Entries`): the core keeps only a
  * window of entry payloads in memory (agent/core/log.ts) and reads older ones, for a follower
  * behind that window, through this. Part of the core's injected world: deterministic, no I/O
@@ -127,6 +156,12 @@ export interface PersistenceEngine extends LogReader {
   persist(batch: PersistBatch, options?: PersistOptions): Promise<void>;
   /** Loads everything a restarting node needs, checking it for consistency. */
   load(): Promise<PersistedState>;
+  /**
+   * What `load` gives, with the log as its shape (terms, sizes, configuration entries): a node
+   * starts from this and reads the payloads of its entries back with `readEntries` as it needs
+   * them. Sees durable state only and checks it as `load` does (STORAGE_CORRUPT).
+   */
+  loadShape(): Promise<PersistedShape>;
   /**
    * Reads `bytes` bytes at `offset` of the image of the stored snapshot, which must be the one
    * whose last index is `index` (what InstallSnapshot sends, chunk by chunk). Sees durable state

@@ -10,9 +10,16 @@
 import type { Timers } from '../contracts/clock.js';
 import { PersistenceError } from '../contracts/errors.js';
 import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta, Term } from '../contracts/log.js';
-import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../contracts/persistence.js';
+import type {
+  PersistBatch,
+  PersistedShape,
+  PersistedState,
+  PersistenceEngine,
+  SnapshotWriter,
+} from '../contracts/persistence.js';
 import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest, checkSnapshotRange } from './log-checks.js';
 import { SnapshotWriters, isNewerSnapshot } from './snapshot-writer.js';
+import { storedLogOf } from './stored-log.js';
 
 function noop(): void {}
 
@@ -163,6 +170,18 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     const disk = this.disk;
     checkLoadedLog(disk.entries, disk.snapshot);
     return { hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries.slice() };
+  }
+
+  async loadShape(): Promise<PersistedShape> {
+    this.checkOpen();
+    await Promise.resolve();
+    const disk = this.disk;
+    checkLoadedLog(disk.entries, disk.snapshot);
+    return {
+      hardState: disk.hardState,
+      snapshot: disk.snapshot,
+      log: storedLogOf(disk.entries, disk.snapshot, 'memory engine'),
+    };
   }
 
   firstStoredIndex(): LogIndex | null {

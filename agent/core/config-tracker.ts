@@ -71,11 +71,17 @@ export class ConfigTracker {
     }
   }
 
-  /** Starts over from a snapshot's configuration and the entries kept after it. */
-  restore(base: IndexedConfiguration, entriesAfter: readonly LogEntry[]): void {
+  /**
+   * Starts over from a snapshot's configuration and the entries the log kept after it, which end at
+   * `lastIndex` (the snapshot's index when none was kept). The configuration entries among those are
+   * the pending ones above the snapshot: the log kept its entries only if it held the snapshot's
+   * last entry, so nothing it kept was appended or truncated since they were recorded. No entry is
+   * read (those kept may be on disk only, log-window.ts).
+   */
+  restore(base: IndexedConfiguration, lastIndex: LogIndex): void {
+    assert(lastIndex >= base.index, 'the log ends at or after the snapshot');
+    this.pending = this.pending.filter((c) => c.index > base.index && c.index <= lastIndex);
     this.base = base;
-    this.pending = [];
-    this.append(entriesAfter);
   }
 
   /** The configuration that leaves the joint one in force. */

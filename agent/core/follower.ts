@@ -135,9 +135,6 @@ function restoreFromLeader(core: CoreState, snapshot: Snapshot): void {
   // The image goes out in the next Ready only; once persisted it is read back from disk.
   core.latestSnapshot = snapshotRef(snapshot, snapshot.data.byteLength);
   core.pendingRestore = snapshot;
-  core.configs.restore(
-    { index: snapshot.lastIncludedIndex, config: snapshot.configuration },
-    core.log.entriesAfter(snapshot.lastIncludedIndex),
-  );
+  core.configs.restore({ index: snapshot.lastIncludedIndex, config: snapshot.configuration }, core.log.lastIndex());
   core.onConfigurationChanged();
 }

@@ -11,11 +11,17 @@
  * applied (bounded elsewhere: uncommittedBytesMax, the apply batches) and, before them, at most
  * `residentBytesMax` entry bytes of applied, durable ones (so that a follower a little behind is
  * served from memory). Without a reader everything stays resident (unit tests of the core).
+ *
+ * A node that restarts holds none of its stored entries' payloads (issue 17: a restart decodes no
+ * command it does not need; contracts/persistence.ts, StoredLog): they are durable, so storage
+ * serves them, and they are read back in bounded batches as they are applied or sent (as etcd-io/raft
+ * reads its applied-to-committed range through `Storage.Entries`). So durable entries not yet
+ * applied may be out of memory too; only those not yet durable must be resident.
  */
 import { assert } from '../../contracts/assert.js';
 import { PersistenceError } from '../../contracts/errors.js';
 import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
-import type { LogReader } from '../../contracts/persistence.js';
+import type { LogReader, StoredLog } from '../../contracts/persistence.js';
 import { TermRuns } from '../../contracts/term-runs.js';
 
 /** Bytes an entry costs beyond its command (term, index, type), for size limits. */
@@ -58,6 +64,24 @@ export class LogWindow {
     this.resident = [];
     this.residentFirst = first;
     for (const entry of entries) this.push(entry);
+  }
+
+  /** The entries of `stored`, none of them resident (contracts/persistence.ts, StoredLog). */
+  static fromStored(stored: StoredLog, options: LogWindowOptions): LogWindow {
+    const window = new LogWindow(stored.firstIndex, [], options);
+    const runs = stored.termRuns;
+    const sizes = stored.commandBytes;
+    assert(sizes.length === 0 || runs[0]?.from === stored.firstIndex, 'the first term run starts at the first entry');
+    let run = 0;
+    for (let k = 0; k < sizes.length; k += 1) {
+      const index = stored.firstIndex + k;
+      while (run + 1 < runs.length && (runs[run + 1]?.from ?? Infinity) <= index) run += 1;
+      const term = runs[run]?.term;
+      assert(term !== undefined, 'every stored entry has a term');
+      window.pushStored(term, sizes[k] ?? 0);
+    }
+    assert(sizes.length === 0 || run === runs.length - 1, 'every term run covers a stored entry');
+    return window;
   }
 
   firstIndex(): LogIndex {
@@ -118,13 +142,33 @@ export class LogWindow {
     this.resident.push(entry);
   }
 
-  /** Removes every entry from `from` on (first <= from <= last + 1); those are resident. */
+  /**
+   * Appends the entry after the last without its payload: a durable entry (storage serves it) of a
+   * log restored at start, before any entry is resident (contracts/persistence.ts, StoredLog).
+   */
+  private pushStored(term: Term, commandBytes: number): void {
+    assert(this.options !== null, 'entries leave memory only with a reader');
+    assert(this.residentFirst === this.lastIndex() + 1, 'stored entries come before every resident one');
+    this.terms.push(term);
+    this.cumBytes.push((this.cumBytes[this.cumBytes.length - 1] ?? 0) + commandBytes + ENTRY_OVERHEAD_BYTES);
+    this.residentFirst += 1;
+  }
+
+  /**
+   * Removes every entry from `from` on (first <= from <= last + 1): not yet applied (uncommitted),
+   * whether resident or only stored.
+   */
   truncateFrom(from: LogIndex): void {
     const first = this.firstIndex();
-    assert(from >= this.residentFirst, 'only resident (not yet durable or applied) entries are truncated');
+    assert(from >= first, 'truncation starts within the log');
     this.terms.truncate(from - first);
     this.cumBytes.length = from - first + 1;
-    this.resident.length = from - this.residentFirst;
+    if (from < this.residentFirst) {
+      this.resident = [];
+      this.residentFirst = from;
+    } else {
+      this.resident.length = from - this.residentFirst;
+    }
   }
 
   /** Forgets every entry before `before` (compaction; first <= before <= last + 1). */

@@ -4,7 +4,8 @@
  * been committed, persisted and applied. The core knows the term and size of every entry here,
  * but keeps payloads only for a window at the end (log-window.ts): entries not yet durable or
  * not yet applied, and a bounded tail before them; storage serves older ones when a follower
- * needs them (contracts/persistence.ts, LogReader).
+ * needs them (contracts/persistence.ts, LogReader). A log restored at start (fromStored) holds
+ * no payload: its durable entries are read back as they are applied or sent.
  *
  * Indexes, from the bottom up (each invariant is checked in `checkInvariants`):
  *   snapshotIndex <= appliedIndex <= applyingIndex <= commitIndex <= lastIndex
@@ -13,6 +14,7 @@
  */
 import { assert } from '../../contracts/assert.js';
 import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
+import type { StoredLog } from '../../contracts/persistence.js';
 import type { LogMemory } from '../../contracts/raft-node.js';
 import { LogWindow } from './log-window.js';
 import type { LogWindowOptions } from './log-window.js';
@@ -32,7 +34,7 @@ export class RaftLog {
   private snapshotTermValue: Term;
   /**
    * The entries: terms and sizes of all, payloads of a window at the end. Invariants: its first
-   * index is <= snapshotIndex + 1; every entry after min(stableIndex, appliedIndex) is resident.
+   * index is <= snapshotIndex + 1; every entry after stableIndex (not yet durable) is resident.
    */
   private readonly entries: LogWindow;
   /** Highest index known committed. Invariant: monotonic, <= lastIndex. */
@@ -57,10 +59,17 @@ export class RaftLog {
     snapshotTerm: Term,
     entries: readonly LogEntry[],
     window: LogWindowOptions | null = null,
+    stored: StoredLog | null = null,
   ) {
     this.snapshotIndexValue = snapshotIndex;
     this.snapshotTermValue = snapshotTerm;
-    this.entries = new LogWindow(entries[0]?.index ?? snapshotIndex + 1, entries, window);
+    if (stored === null) {
+      this.entries = new LogWindow(entries[0]?.index ?? snapshotIndex + 1, entries, window);
+    } else {
+      assert(entries.length === 0, 'a log starts from its entries or from a stored log');
+      assert(window !== null, 'a stored log is read back through a reader');
+      this.entries = LogWindow.fromStored(stored, window);
+    }
     this.commitIndex = snapshotIndex;
     this.appliedIndex = snapshotIndex;
     this.applyingIndex = snapshotIndex;
@@ -68,6 +77,15 @@ export class RaftLog {
     this.handedOutIndex = this.stableIndex;
     this.forgetDone();
     this.checkInvariants();
+  }
+
+  /**
+   * The log a node restarts with: the snapshot's position and the stored entries as `stored`
+   * gives them, durable, none of them applied, and none of their payloads in memory (read back
+   * through `window`'s reader as they are applied or sent).
+   */
+  static fromStored(snapshotIndex: LogIndex, snapshotTerm: Term, stored: StoredLog, window: LogWindowOptions): RaftLog {
+    return new RaftLog(snapshotIndex, snapshotTerm, [], window, stored);
   }
 
   snapshotIndex(): LogIndex {
@@ -152,11 +170,6 @@ export class RaftLog {
       to += 1;
     }
     return this.entries.read(from, to);
-  }
-
-  /** The entries held after `index`. */
-  entriesAfter(index: LogIndex): LogEntry[] {
-    return this.entries.read(Math.max(index + 1, this.firstIndex()), this.lastIndex());
   }
 
   /** Appends entries of this node's own making (the leader's proposals). */
@@ -302,7 +315,7 @@ export class RaftLog {
     assert(index > this.commitIndex, 'a restored snapshot is ahead of the commit index');
     const keep = this.term(index) === term;
     if (keep) {
-      // What follows a restored snapshot is uncommitted, so resident.
+      // What follows a restored snapshot is uncommitted: resident, or durable and stored.
       this.entries.dropBefore(index + 1);
       // Storage must drop what it holds beyond the snapshot only where it was already told to.
       if (this.pendingTruncateFrom !== null) this.pendingTruncateFrom = Math.max(this.pendingTruncateFrom, index + 1);
@@ -344,10 +357,7 @@ export class RaftLog {
     assert(this.commitIndex <= this.lastIndex(), 'commitIndex <= lastIndex');
     assert(this.stableIndex <= this.handedOutIndex, 'stableIndex <= handedOutIndex');
     assert(this.handedOutIndex <= this.lastIndex(), 'handedOutIndex <= lastIndex');
-    assert(
-      this.residentFirstIndex() <= Math.min(this.stableIndex, this.appliedIndex) + 1,
-      'every entry not yet durable or not yet applied is resident',
-    );
+    assert(this.residentFirstIndex() <= this.stableIndex + 1, 'every entry not yet durable is resident');
     this.entries.checkInvariants();
   }
 }

@@ -3,7 +3,7 @@
  * and the state it starts from. The runtime derives the options from RaftConfiguration and the
  * start state from what the node persisted.
  */
-import type { LogReader } from '../../contracts/persistence.js';
+import type { LogReader, StoredLog } from '../../contracts/persistence.js';
 import type { Prng } from '../../contracts/prng.js';
 import type { WitnessView } from './witness.js';
 import type { ClusterConfiguration, HardState, LogEntry, NodeId } from '../../contracts/log.js';
@@ -71,7 +71,14 @@ export interface CoreStartState {
   readonly hardState: HardState;
   /** The persisted snapshot (its metadata and size; the image stays on disk). */
   readonly snapshot: SnapshotRef | null;
+  /** The stored entries, all in memory; empty when `storedLog` is given. */
   readonly entries: readonly LogEntry[];
+  /**
+   * The stored entries without their payloads (contracts/persistence.ts, StoredLog), which the
+   * core then reads back through CoreDeps.logReader (required with it) as it applies or sends them:
+   * how a node restarts on its data (issue 17). Default: `entries`.
+   */
+  readonly storedLog?: StoredLog;
   /** The configuration in force when neither the snapshot nor the log holds one. */
   readonly bootstrap: ClusterConfiguration;
 }

@@ -126,13 +126,22 @@ export class CoreState {
       reader === undefined
         ? null
         : { reader, residentBytesMax: options.residentLogBytesMax ?? Number.POSITIVE_INFINITY };
-    this.log = new RaftLog(snapshot?.lastIncludedIndex ?? 0, snapshot?.lastIncludedTerm ?? 0, start.entries, window);
+    const storedLog = start.storedLog ?? null;
+    assert(storedLog === null || window !== null, 'a core restored from a stored log has a log reader');
+    this.log = new RaftLog(
+      snapshot?.lastIncludedIndex ?? 0,
+      snapshot?.lastIncludedTerm ?? 0,
+      start.entries,
+      window,
+      storedLog,
+    );
     this.latestSnapshot = snapshot === null ? null : snapshotRef(snapshot, snapshot.dataBytes);
     const base =
       snapshot === null
         ? { index: 0, config: start.bootstrap }
         : { index: snapshot.lastIncludedIndex, config: snapshot.configuration };
-    this.configs = new ConfigTracker(base, start.entries);
+    // Raft §6: the latest configuration in the log is in force, so configuration entries come whole.
+    this.configs = new ConfigTracker(base, storedLog?.configurations ?? start.entries);
     this.currentTerm = start.hardState.currentTerm;
     this.votedFor = start.hardState.votedFor;
     assert(this.log.lastTerm() <= this.currentTerm, 'the log holds no term above the current term');

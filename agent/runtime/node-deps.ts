@@ -13,7 +13,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { NetworkClient, NetworkServer } from '../../contracts/network.js';
-import type { PersistedState, PersistenceEngine } from '../../contracts/persistence.js';
+import type { PersistedShape, PersistenceEngine } from '../../contracts/persistence.js';
 import type { Prng } from '../../contracts/prng.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
@@ -162,7 +162,7 @@ export function coreOptionsFor(
 export function coreFromDisk(
   deps: Pick<RaftNodeDeps, 'prng' | 'witnessView' | 'client' | 'storage'>,
   options: RaftNodeOptions,
-  persisted: Pick<PersistedState, 'hardState' | 'snapshot' | 'entries'>,
+  persisted: PersistedShape,
 ): RaftCore {
   const snapshotBytesMax = options.snapshotBytesMax ?? SNAPSHOT_BYTES_MAX_DEFAULT;
   const coreOptions = coreOptionsFor(options.nodeId, options.raft, snapshotBytesMax, deps.client.wholeRequestBytesMax);
@@ -176,7 +176,9 @@ export function coreFromDisk(
       // The core keeps the snapshot's metadata and size; the image stays on disk.
       snapshot:
         persisted.snapshot === null ? null : snapshotRef(persisted.snapshot, persisted.snapshot.data.byteLength),
-      entries: persisted.entries,
+      // No payload is read at start: the core reads its entries back as it applies or sends them (issue 17).
+      entries: [],
+      storedLog: persisted.log,
       bootstrap: options.bootstrap,
     },
   );

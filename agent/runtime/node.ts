@@ -149,7 +149,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   async start(): Promise<void> {
     if (this.running) return;
     const { nodeId, raft } = this.options;
-    const persisted = await this.deps.storage.load();
+    const persisted = await this.deps.storage.loadShape();
     const snapshot = persisted.snapshot;
     this.snapshots.restoreAtStart(snapshot);
     const core = coreFromDisk(this.deps, this.options, persisted);

@@ -32,7 +32,14 @@
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
 import type { LogEntry, LogIndex, NodeId, SnapshotMeta, Term } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { PersistBatch, PersistedState, PersistenceEngine, SnapshotWriter } from '../../contracts/persistence.js';
+import type {
+  PersistBatch,
+  PersistedShape,
+  PersistedState,
+  PersistenceEngine,
+  SnapshotWriter,
+  StoredLog,
+} from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
@@ -51,7 +58,8 @@ import { SnapshotSlots } from './lmdb-snapshot-slots.js';
 import { beginStreaming } from './lmdb-snapshot-stream.js';
 import { checkSpace } from './lmdb-space.js';
 import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
-import { forEachLogRecord, readOrFail } from './lmdb-log-read.js';
+import { addLogShapes, forEachLogRecord, readOrFail } from './lmdb-log-read.js';
+import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 
 export type { LmdbPersistenceOptions } from './lmdb-options.js';
 
@@ -86,6 +94,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     private readonly projection: LogProjection,
     private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
+    /** The log's shape as open scanned it, while no write has been accepted since; loadShape takes it (issue 17). */
+    private openLog: StoredLog | null,
   ) {
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), options);
   }
@@ -106,8 +116,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       opened.lock.release();
       throw error;
     }
-    const { handles, lock, projection } = opened;
-    return new LmdbPersistenceEngine(resolved, handles, lock, projection, slots, deps.metrics ?? null);
+    const { handles, lock, projection, storedLog } = opened;
+    return new LmdbPersistenceEngine(resolved, handles, lock, projection, slots, deps.metrics ?? null, storedLog);
   }
 
   persist(batch: PersistBatch): Promise<void> {
@@ -122,6 +132,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   private write(batch: PersistBatch, placement: SnapshotPlacement | null = null): Promise<void> {
     try {
       this.checkOpen();
+      this.openLog = null;
       const bytes = this.checkLimits(batch);
       this.queue.checkAccepts(bytes);
       checkBatch(this.projection.shape(), batch);
@@ -210,6 +221,24 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     const entries = this.readStoredEntries(0, Number.MAX_SAFE_INTEGER);
     checkLoadedLog(entries, snapshot);
     return { hardState, snapshot, entries };
+  }
+
+  /** As load, with the log's headers read instead of its entries (contracts/persistence.ts, StoredLog). */
+  async loadShape(): Promise<PersistedShape> {
+    this.checkOpen();
+    await Promise.resolve();
+    const hardState = this.readHardState();
+    const snapshot = readStoredSnapshot(this.handles.meta);
+    const path = this.options.path;
+    let log = this.openLog;
+    this.openLog = null;
+    if (log === null) {
+      const builder = new StoredLogBuilder(this.firstStoredIndex() ?? (snapshot?.lastIncludedIndex ?? 0) + 1, path);
+      addLogShapes(this.handles.log, {}, builder, path);
+      log = builder.build();
+    }
+    checkStoredLog(log, snapshot, path);
+    return { hardState, snapshot, log };
   }
 
   firstStoredIndex(): LogIndex | null {

@@ -8,7 +8,8 @@
  */
 import { PersistenceError, describeError } from '../../contracts/errors.js';
 import type { LogIndex } from '../../contracts/log.js';
-import { parseEntryKey } from './lmdb-records.js';
+import type { StoredLogBuilder } from '../stored-log.js';
+import { decodeEntry, entryRecordHeader, parseEntryKey } from './lmdb-records.js';
 
 /**
  * The value getBinaryFast returned as a view of exactly its bytes. lmdb-js returns its whole read
@@ -63,4 +64,31 @@ export function readOrFail<T>(read: () => T, what: string, path: string): T {
       { cause: error },
     );
   }
+}
+
+/**
+ * Adds the records of `log` in `range` to `builder` (a restart's StoredLog): their headers only,
+ * the whole entry of a configuration record.
+ */
+export function addLogShapes(
+  log: LogReader,
+  range: { readonly start?: Uint8Array; readonly end?: Uint8Array },
+  builder: StoredLogBuilder,
+  path: string,
+): void {
+  forEachLogRecord(
+    log,
+    range,
+    (index, value) => {
+      const header = entryRecordHeader(index, value);
+      builder.add(
+        index,
+        header.term,
+        header.type,
+        header.commandBytes,
+        header.type === 'config' ? decodeEntry(index, value) : null,
+      );
+    },
+    path,
+  );
 }

@@ -38,15 +38,19 @@ import { toPersistenceError } from './lmdb-errors.js';
 import { checkDataFile } from './lmdb-header.js';
 import type { ResolvedLmdbOptions } from './lmdb-options.js';
 import {
+  ENTRY_HEADER_BYTES,
   FORMAT_VERSION,
   META_KEYS,
   checkEntryRecord,
+  decodeEntry,
   encodeFormat,
   parseFormat,
   parseHardState,
 } from './lmdb-records.js';
 import type { StoredSnapshotMeta } from './lmdb-records.js';
 import { LogProjection } from '../log-projection.js';
+import type { StoredLog } from '../../contracts/persistence.js';
+import { StoredLogBuilder } from '../stored-log.js';
 import { forEachLogRecord } from './lmdb-log-read.js';
 import { checkSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
 
@@ -64,6 +68,11 @@ export interface OpenedDirectory {
   readonly lock: DirectoryLock;
   readonly handles: LmdbHandles;
   readonly projection: LogProjection;
+  /**
+   * The stored log's shape as the scan at open found it (contracts/persistence.ts, StoredLog), so
+   * that a restart's loadShape needs no second scan while nothing was written since (issue 17).
+   */
+  readonly storedLog: StoredLog;
 }
 
 /** The mode of every file the engine creates: the log holds the cluster's data, readable by the agent's user only. */
@@ -150,8 +159,8 @@ export async function openDirectory(
       throw toPersistenceError(error, `cannot open the LMDB environment in ${options.path}`);
     }
     await checkFormat(handles, options.path, formatVersion);
-    const projection = recoverProjection(handles, options.path);
-    return { lock, handles, projection };
+    const { projection, storedLog } = recoverProjection(handles, options.path);
+    return { lock, handles, projection, storedLog };
   } catch (error) {
     if (handles !== null) await handles.env.close();
     lock.release();
@@ -195,19 +204,24 @@ function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
   return meta;
 }
 
-/** Scans the whole log once, checking every record, and builds the projection. */
-function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
+/** Scans the whole log once, checking every record, and builds the projection and the log's shape. */
+function recoverProjection(
+  handles: LmdbHandles,
+  path: string,
+): { readonly projection: LogProjection; readonly storedLog: StoredLog } {
   const storedHardState = handles.meta.get(META_KEYS.hardState);
   const hardState: HardState =
     storedHardState === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(storedHardState);
   const snapshot = recoverSnapshot(handles);
   let first: LogIndex = 0;
   const terms: Term[] = [];
+  let shape: StoredLogBuilder | null = null;
   forEachLogRecord(
     handles.log,
     {},
     (index, value) => {
-      // The record is checked whole (its checksum too), but its command is not copied: only its term is kept.
+      // The record is checked whole (its checksum too), but its command is not copied: only its
+      // term and size are kept (and a configuration entry whole).
       const entry = checkEntryRecord(index, value);
       const previousTerm = terms[terms.length - 1];
       if (previousTerm === undefined) {
@@ -227,6 +241,15 @@ function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
         }
       }
       terms.push(entry.term);
+      shape ??= new StoredLogBuilder(index, path);
+      const commandBytes = entry.record.byteLength - ENTRY_HEADER_BYTES;
+      shape.add(
+        index,
+        entry.term,
+        entry.type,
+        commandBytes,
+        entry.type === 'config' ? decodeEntry(index, value) : null,
+      );
     },
     path,
   );
@@ -240,5 +263,6 @@ function recoverProjection(handles: LmdbHandles, path: string): LogProjection {
       );
     }
   }
-  return new LogProjection(hardState, snapshot, first, terms);
+  const storedLog = (shape ?? new StoredLogBuilder((snapshot?.lastIncludedIndex ?? 0) + 1, path)).build();
+  return { projection: new LogProjection(hardState, snapshot, first, terms), storedLog };
 }

@@ -45,7 +45,8 @@ export const META_KEYS = {
   snapshotData: 'snapshot-data',
 } as const;
 
-const ENTRY_HEADER_BYTES = 24;
+/** Bytes of an entry record before its command. */
+export const ENTRY_HEADER_BYTES = 24;
 const ENTRY_RECORD_VERSION = 1;
 const TWO_TO_32 = 2 ** 32;
 /** The high 32 bits of a safe integer are below 2^21. */
@@ -62,11 +63,20 @@ function writeU64(target: Buffer, offset: number, value: number): void {
   target.writeUInt32BE(value >>> 0, offset + 4);
 }
 
+/** The big-endian u32 at `offset` (within `source`), read without a DataView (one per read cost more than the read). */
+function readU32(source: Uint8Array, offset: number): number {
+  const b0 = source[offset] ?? 0;
+  const b1 = source[offset + 1] ?? 0;
+  const b2 = source[offset + 2] ?? 0;
+  const b3 = source[offset + 3] ?? 0;
+  return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+}
+
 function readU64(source: Uint8Array, offset: number, what: string): number {
-  const view = new DataView(source.buffer, source.byteOffset, source.byteLength);
-  const high = view.getUint32(offset);
+  assert(offset + 8 <= source.byteLength, 'a u64 lies within its record');
+  const high = readU32(source, offset);
   if (high >= SAFE_HIGH_LIMIT) throw corrupt(`${what} is beyond the safe integer range`);
-  return high * TWO_TO_32 + view.getUint32(offset + 4);
+  return high * TWO_TO_32 + readU32(source, offset + 4);
 }
 
 /** The key of the entry at `index`: 8 bytes, big-endian. */
@@ -158,13 +168,38 @@ export function checkEntryRecord(keyIndex: LogIndex, value: unknown): CheckedEnt
   if (value[0] !== ENTRY_RECORD_VERSION) throw corrupt(`entry ${keyIndex} has record version ${String(value[0])}`);
   const type = TYPES_BY_CODE[value[1] ?? 0];
   if (type === undefined) throw corrupt(`entry ${keyIndex} has unknown type code ${String(value[1])}`);
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  if (view.getUint32(4) !== entryChecksum(value, value.subarray(ENTRY_HEADER_BYTES)))
+  if (readU32(value, 4) !== entryChecksum(value, value.subarray(ENTRY_HEADER_BYTES)))
     throw corrupt(`entry ${keyIndex} fails its checksum`);
   const term = readU64(value, 8, `entry ${keyIndex} term`);
   const index = readU64(value, 16, `entry ${keyIndex} index`);
   if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);
   return { term, type, record: value };
+}
+
+/** What {@link entryRecordHeader} reads of an entry record. */
+export interface EntryRecordHeader {
+  readonly term: Term;
+  readonly type: EntryType;
+  readonly commandBytes: number;
+}
+
+/**
+ * The term, type and command size of the value stored under the key of `keyIndex`, with its header
+ * checked (record version, type, index) but not its checksum: what a restart's StoredLog needs
+ * (storage/stored-log.ts). Opening the store checked every record whole (lmdb-open.ts), and the
+ * command is checked again when it is read back (decodeEntry).
+ */
+export function entryRecordHeader(keyIndex: LogIndex, value: unknown): EntryRecordHeader {
+  if (!(value instanceof Uint8Array) || value.byteLength < ENTRY_HEADER_BYTES) {
+    throw corrupt(`entry ${keyIndex} is not an entry record: ${describe(value)}`);
+  }
+  if (value[0] !== ENTRY_RECORD_VERSION) throw corrupt(`entry ${keyIndex} has record version ${String(value[0])}`);
+  const type = TYPES_BY_CODE[value[1] ?? 0];
+  if (type === undefined) throw corrupt(`entry ${keyIndex} has unknown type code ${String(value[1])}`);
+  const term = readU64(value, 8, `entry ${keyIndex} term`);
+  const index = readU64(value, 16, `entry ${keyIndex} index`);
+  if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);
+  return { term, type, commandBytes: value.byteLength - ENTRY_HEADER_BYTES };
 }
 
 /** Decodes the value stored under the key of `keyIndex`, checking its checksum and index. */

@@ -42,9 +42,11 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type {
   PersistBatch,
   PersistOptions,
+  PersistedShape,
   PersistedState,
   PersistenceEngine,
   SnapshotWriter,
+  StoredLog,
 } from '../../contracts/persistence.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
@@ -52,8 +54,9 @@ import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory } from '../lmdb/lmdb-open.js';
-import { decodeEntry, entryKey } from '../lmdb/lmdb-records.js';
-import { forEachLogRecord, readOrFail } from '../lmdb/lmdb-log-read.js';
+import { readOrFail } from '../lmdb/lmdb-log-read.js';
+import { durableStoredLog, readDurableEntries } from './wal-durable-read.js';
+import type { DurableLog } from './wal-durable-read.js';
 import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
 import type { SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
 import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
@@ -112,6 +115,11 @@ export class WalPersistenceEngine implements PersistenceEngine {
     private nextSeq: number,
     private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
+    /**
+     * The durable log's shape as open scanned it, while no write has been accepted since (and no
+     * record was replayed, which changed LMDB after the scan); loadShape takes it (issue 17).
+     */
+    private openLog: StoredLog | null,
   ) {
     const bytesPerCommitMax = Math.min(options.bytesPerCommitMax, options.walFrameBytesMax - FRAME_SLACK_BYTES);
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), { ...options, bytesPerCommitMax });
@@ -177,6 +185,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
         recovered.lastSeq + 1,
         slots,
         deps.metrics ?? null,
+        replayed.length === 0 ? opened.storedLog : null,
       );
     } catch (error) {
       await opened.handles.env.close();
@@ -201,6 +210,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   ): Promise<void> {
     try {
       this.checkOpen();
+      this.openLog = null;
       const bytes = checkBatchLimits(batch, this.options);
       checkBatch(this.accepted.shape(), batch);
       let record = batch.snapshot === null ? encodeBatchRecordParts(batch) : null;
@@ -313,6 +323,19 @@ export class WalPersistenceEngine implements PersistenceEngine {
     return { hardState: this.checkpointer.durable.hardState(), snapshot, entries };
   }
 
+  /**
+   * As load, with the log's shape instead of its entries (contracts/persistence.ts, StoredLog): the
+   * headers of LMDB's records below the tail, the tail's entries above it.
+   */
+  async loadShape(): Promise<PersistedShape> {
+    this.checkOpen();
+    await Promise.resolve();
+    const snapshot = readStoredSnapshot(this.store.handles.meta);
+    const log = durableStoredLog(this.durableLog(), snapshot, this.openLog);
+    this.openLog = null;
+    return { hardState: this.checkpointer.durable.hardState(), snapshot, log };
+  }
+
   firstStoredIndex(): LogIndex | null {
     this.checkOpen();
     const shape = this.checkpointer.durable.shape();
@@ -365,30 +388,13 @@ export class WalPersistenceEngine implements PersistenceEngine {
     if (this.closed) throw new PersistenceError('STORAGE_CLOSED', `engine on ${this.options.path} is closed`);
   }
 
-  /** The durable entries with from <= index <= to: LMDB below the tail, the tail above. */
+  /** The durable log: LMDB below the tail, the tail above (wal-durable-read.ts). */
+  private durableLog(): DurableLog {
+    const log = this.store.handles.log;
+    return { log, tail: this.checkpointer.tail, shape: this.checkpointer.durable.shape(), path: this.options.path };
+  }
+
   private readDurableEntries(from: LogIndex, to: LogIndex): LogEntry[] {
-    const shape = this.checkpointer.durable.shape();
-    const start = Math.max(from, shape.firstIndex);
-    const end = Math.min(to, shape.lastIndex);
-    const entries: LogEntry[] = [];
-    if (start > end) return entries;
-    const tail = this.checkpointer.tail;
-    const tailFirst = tail.firstIndex() ?? end + 1;
-    if (start < tailFirst) {
-      const range = { start: entryKey(start), end: entryKey(Math.min(end, tailFirst - 1) + 1) };
-      forEachLogRecord(
-        this.store.handles.log,
-        range,
-        (index, value) => entries.push(decodeEntry(index, value)),
-        this.options.path,
-      );
-    }
-    for (let index = Math.max(start, tailFirst); index <= end; index += 1) {
-      const entry = tail.get(index);
-      if (entry === undefined)
-        throw new InvariantError(`entry ${index} is durable but neither in LMDB nor in the tail`);
-      entries.push(entry);
-    }
-    return entries;
+    return readDurableEntries(this.durableLog(), from, to);
   }
 }

@@ -21,6 +21,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { PersistedState } from '../../contracts/persistence.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { parseSegmentName } from '../../storage/wal/wal-segments.js';
+import { storedLogOf } from '../../storage/stored-log.js';
 import { openCrashEngine } from './crash-engines.js';
 import type { CrashEngineName } from './crash-engines.js';
 import { CRASH_WORKLOAD_MODES, CrashWorkload } from './crash-workload.js';
@@ -131,6 +132,10 @@ export function crashProperty(
           let recovered: PersistedState;
           try {
             recovered = await engine.load();
+            // A restart reads the log's shape only (issue 17): it must be the recovered log's.
+            const { hardState, snapshot } = recovered;
+            const log = storedLogOf(recovered.entries, snapshot, 'expected');
+            assert.deepStrictEqual(await engine.loadShape(), { hardState, snapshot, log }, `${context}: loadShape`);
           } finally {
             await engine.close();
           }

@@ -124,7 +124,8 @@ function newEntries(start: number, count: number, term: number, bytes: number): 
   return Array.from({ length: count }, (_, i) => ({
     index: start + i,
     term,
-    type: i % 3 === 2 ? 'noop' : 'command',
+    // Configuration entries too: loadShape hands them whole (contracts/persistence.ts, StoredLog).
+    type: i % 3 === 2 ? 'noop' : (start + i) % 7 === 0 ? 'config' : 'command',
     command: image(start + i, bytes),
   }));
 }
@@ -203,6 +204,8 @@ async function observe(engine: PersistenceEngine): Promise<unknown> {
     entries: await Promise.all(probes.map((i) => getLogEntry(engine, i))),
     range: await getLogEntries(engine, Math.max(0, first - 1), last + 1),
     load: await engine.load().catch((error: { code?: string }) => error.code),
+    // The memory engine's shape is made from its entries (storage/stored-log.ts, storedLogOf).
+    shape: await engine.loadShape().catch((error: { code?: string }) => error.code),
   };
 }
 

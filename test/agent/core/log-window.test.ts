@@ -5,6 +5,10 @@
 // are at most its budget (residentBytesMax), the invariants hold, and every slice, from memory or
 // read back from the disk, is exactly the model log's entries within its count and byte limits;
 // entries older than the window do come from the disk. Replays with FC_SEED/FC_PATH.
+// Restarts are among the steps (issue 17): the node loses what the disk does not hold and starts
+// from the disk's log shape alone (RaftLog.fromStored: terms and sizes, no payload), so the same
+// property then covers durable entries that are not applied and not in memory: they are applied
+// in order, read back in batches, truncated and sent like the others.
 // Also: a read the disk cannot serve is a PersistenceError, never a short slice.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
@@ -12,6 +16,7 @@ import { RaftLog, entryBytes } from '../../../agent/core/log.js';
 import type { LogEntry, LogIndex } from '../../../contracts/log.js';
 import type { LogReader } from '../../../contracts/persistence.js';
 import { EMPTY_BATCH, MemoryDisk } from '../../../storage/memory.js';
+import { StoredLogBuilder } from '../../../storage/stored-log.js';
 import { fcParams } from '../../fc-params.js';
 
 const BUDGET = 600;
@@ -23,7 +28,8 @@ type Op =
   | { readonly kind: 'apply'; readonly bytes: number }
   | { readonly kind: 'truncate'; readonly back: number }
   | { readonly kind: 'compact'; readonly keep: number }
-  | { readonly kind: 'slice'; readonly at: number; readonly count: number; readonly bytes: number };
+  | { readonly kind: 'slice'; readonly at: number; readonly count: number; readonly bytes: number }
+  | { readonly kind: 'restart' };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
@@ -43,7 +49,17 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     count: fc.integer({ min: 1, max: 20 }),
     bytes: fc.integer({ min: 1, max: 2000 }),
   }),
+  fc.constant({ kind: 'restart' as const }),
 );
+
+/** The log a node restarts with on `disk` after a snapshot at snapshotIndex/snapshotTerm: its shape only. */
+function restarted(disk: MemoryDisk, snapshotIndex: LogIndex, snapshotTerm: number, reader: LogReader): RaftLog {
+  const builder = new StoredLogBuilder(disk.entries[0]?.index ?? snapshotIndex + 1, 'disk');
+  for (const entry of disk.entries) builder.add(entry.index, entry.term, entry.type, entry.command.byteLength, null);
+  const log = RaftLog.fromStored(snapshotIndex, snapshotTerm, builder.build(), { reader, residentBytesMax: BUDGET });
+  assert.equal(log.residentFirstIndex(), log.lastIndex() + 1, 'a restarted log holds no payload');
+  return log;
+}
 
 /** A reader over the disk's durable entries that counts what it served. */
 class DiskReader implements LogReader {
@@ -64,7 +80,7 @@ class DiskReader implements LogReader {
 function run(ops: readonly Op[]): number {
   const disk = new MemoryDisk();
   const reader = new DiskReader(disk);
-  const log = new RaftLog(0, 0, [], { reader, residentBytesMax: BUDGET });
+  let log = new RaftLog(0, 0, [], { reader, residentBytesMax: BUDGET });
   const model = new Map<LogIndex, LogEntry>();
   let term = 1;
   for (const step of ops) {
@@ -133,6 +149,14 @@ function run(ops: readonly Op[]): number {
           expected.push(entry);
         }
         assert.deepStrictEqual(slice, expected);
+        return;
+      }
+      case 'restart': {
+        // A crash: what was not persisted is gone, and a truncation not yet persisted is undone.
+        log = restarted(disk, log.snapshotIndex(), log.snapshotTerm(), reader);
+        model.clear();
+        for (const entry of disk.entries) model.set(entry.index, entry);
+        return;
       }
     }
   }

@@ -7,7 +7,11 @@
 //   InstallSnapshot, and applies exactly the leader's commands; the status says so (entries read
 //   back, and payloads in memory from an index within the window of the last entry);
 // - a read that fails stops the leader with the storage's error (critical, its code), rather than
-//   skipping entries (the other two then elect a leader of their own).
+//   skipping entries (the other two then elect a leader of their own);
+// - a follower restarted on its disk with 200 committed entries and a fresh state machine starts
+//   with none of their payloads in memory (issue 17: storage's loadShape, no payload read), then
+//   applies every one, in order, reading them back from storage, and keeps at most its window;
+//   a read that fails then stops it with the storage's error instead of skipping entries.
 import { strict as assert } from 'node:assert';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
@@ -39,27 +43,29 @@ const IDS = ['a', 'b', 'c'];
 const RAFT = { ...DEFAULT_RAFT_CONFIGURATION, logResidentBytes: 1024 };
 
 function startNodes(timers: VirtualTimers, network: SimNetwork) {
-  return IDS.map((id) => {
-    const endpoint = network.endpoint(id);
-    const storage = new ReadCountingStorage();
-    const stateMachine = new EchoStateMachine();
-    const logger = new MemoryLogger();
-    const node = new RaftNodeImpl(
-      {
-        timers,
-        prng: new SeededPrng(id.charCodeAt(0) * 7919),
-        client: endpoint.client,
-        server: endpoint.server,
-        storage,
-        stateMachine,
-        logger,
-        metrics: new NoopMetrics(),
-        membership: new DefaultMembershipManager(),
-      },
-      { nodeId: id, raft: RAFT, bootstrap: simpleConfiguration(IDS) },
-    );
-    return { id, node, storage, stateMachine, logger };
-  });
+  return IDS.map((id) => startNode(timers, network, id, new ReadCountingStorage()));
+}
+
+/** A node `id` on `storage` (a new one, or one on the disk of a node stopped before). */
+function startNode(timers: VirtualTimers, network: SimNetwork, id: string, storage: ReadCountingStorage) {
+  const endpoint = network.endpoint(id);
+  const stateMachine = new EchoStateMachine();
+  const logger = new MemoryLogger();
+  const node = new RaftNodeImpl(
+    {
+      timers,
+      prng: new SeededPrng(id.charCodeAt(0) * 7919),
+      client: endpoint.client,
+      server: endpoint.server,
+      storage,
+      stateMachine,
+      logger,
+      metrics: new NoopMetrics(),
+      membership: new DefaultMembershipManager(),
+    },
+    { nodeId: id, raft: RAFT, bootstrap: simpleConfiguration(IDS) },
+  );
+  return { id, node, storage, stateMachine, logger, timers, network };
 }
 
 /** Commands applied by a state machine, as text. */
@@ -107,6 +113,41 @@ describe('the log window: entries older than it are read back from storage', () 
     assert.ok(status.log.residentBytes <= 1024, `${status.log.residentBytes} resident bytes`);
     assert.ok(status.log.residentBytes > 0, 'the newest entries stay in memory');
     for (const n of nodes) await n.node.stop();
+  });
+
+  async function restartFollowerOnItsDisk(failReads: boolean) {
+    const { nodes, leader, lagging } = await cutOffFollowerWhileWriting(false);
+    await lagging.node.stop();
+    const storage = new ReadCountingStorage({ disk: lagging.storage.disk });
+    storage.failReads = failReads;
+    const restarted = startNode(lagging.timers, lagging.network, lagging.id, storage);
+    await restarted.node.start();
+    const atStart = restarted.node.getStatus().log;
+    return { nodes, leader, restarted, atStart };
+  }
+
+  it('restarts a follower holding no payload and applies every stored entry, read back in order', async () => {
+    const { nodes, leader, restarted, atStart } = await restartFollowerOnItsDisk(false);
+    assert.equal(atStart.residentBytes, 0, 'a restarted node holds no payload of its stored entries');
+    assert.equal(restarted.storage.entriesRead, 0, 'and has read none back yet');
+    await restarted.timers.runUntil(restarted.timers.nowMs() + 2000);
+    assert.equal(commands(leader.stateMachine).length, 200);
+    assert.deepEqual(commands(restarted.stateMachine), commands(leader.stateMachine));
+    assert.ok(restarted.storage.entriesRead >= 200, `the follower read ${restarted.storage.entriesRead} entries back`);
+    const status = restarted.node.getStatus().log;
+    assert.ok(status.residentBytes <= 1024, `${status.residentBytes} resident bytes`);
+    for (const n of [...nodes.filter((n) => n.id !== restarted.id), restarted]) await n.node.stop();
+  });
+
+  it('stops a restarted follower with the storage error when a read of its stored entries fails', async () => {
+    const { nodes, restarted } = await restartFollowerOnItsDisk(true);
+    await restarted.timers.runUntil(restarted.timers.nowMs() + 2000);
+    assert.equal(restarted.node.isRunning(), false);
+    assert.deepEqual(commands(restarted.stateMachine), [], 'nothing applied past a failed read');
+    const critical = restarted.logger.records.find((r) => r.level === 'critical');
+    assert.ok(critical, 'a critical record');
+    assert.equal(critical.fields.code, 'STORAGE_IO');
+    for (const n of nodes.filter((n) => n.id !== restarted.id)) await n.node.stop();
   });
 
   it('stops the leader with the storage error when a read fails', async () => {
