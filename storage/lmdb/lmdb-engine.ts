@@ -52,6 +52,7 @@ import type { LmdbHandles } from './lmdb-open.js';
 import { resolveLmdbOptions } from './lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from './lmdb-options.js';
 import { META_KEYS, decodeEntry, entryKey, entryStoredBytes, parseEntryKey, parseHardState } from './lmdb-records.js';
+import type { StoredSnapshotMeta } from './lmdb-records.js';
 import { applyStep, encodeSteps } from './lmdb-write-plan.js';
 import type { EncodedStep, SnapshotPlacement } from './lmdb-write-plan.js';
 import { SnapshotSlots } from './lmdb-snapshot-slots.js';
@@ -96,6 +97,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     private readonly metrics: Metrics | null,
     /** The log's shape as open scanned it, while no write has been accepted since; loadShape takes it (issue 17). */
     private openLog: StoredLog | null,
+    /** The snapshot whose image open checked whole, while no write has been accepted since; loadShape takes it. */
+    private openSnapshot: StoredSnapshotMeta | null,
   ) {
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), options);
   }
@@ -116,8 +119,17 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       opened.lock.release();
       throw error;
     }
-    const { handles, lock, projection, storedLog } = opened;
-    return new LmdbPersistenceEngine(resolved, handles, lock, projection, slots, deps.metrics ?? null, storedLog);
+    const { handles, lock, projection, storedLog, checkedSnapshot } = opened;
+    return new LmdbPersistenceEngine(
+      resolved,
+      handles,
+      lock,
+      projection,
+      slots,
+      deps.metrics ?? null,
+      storedLog,
+      checkedSnapshot,
+    );
   }
 
   persist(batch: PersistBatch): Promise<void> {
@@ -133,6 +145,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     try {
       this.checkOpen();
       this.openLog = null;
+      this.openSnapshot = null;
       const bytes = this.checkLimits(batch);
       this.queue.checkAccepts(bytes);
       checkBatch(this.projection.shape(), batch);
@@ -228,7 +241,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     this.checkOpen();
     await Promise.resolve();
     const hardState = this.readHardState();
-    const snapshot = readStoredSnapshot(this.handles.meta);
+    const snapshot = readStoredSnapshot(this.handles.meta, this.openSnapshot);
+    this.openSnapshot = null;
     const path = this.options.path;
     let log = this.openLog;
     this.openLog = null;

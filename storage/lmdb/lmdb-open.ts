@@ -73,6 +73,12 @@ export interface OpenedDirectory {
    * that a restart's loadShape needs no second scan while nothing was written since (issue 17).
    */
   readonly storedLog: StoredLog;
+  /**
+   * The metadata of the snapshot whose image the open checked whole (every record and the image's
+   * CRC-32), or null (no snapshot): a restart's loadShape reads that image without checking it a
+   * second time while nothing was written since (issue 17; lmdb-snapshot.ts, readStoredSnapshot).
+   */
+  readonly checkedSnapshot: StoredSnapshotMeta | null;
 }
 
 /** The mode of every file the engine creates: the log holds the cluster's data, readable by the agent's user only. */
@@ -159,8 +165,8 @@ export async function openDirectory(
       throw toPersistenceError(error, `cannot open the LMDB environment in ${options.path}`);
     }
     await checkFormat(handles, options.path, formatVersion);
-    const { projection, storedLog } = recoverProjection(handles, options.path);
-    return { lock, handles, projection, storedLog };
+    const { projection, storedLog, checkedSnapshot } = recoverProjection(handles, options.path);
+    return { lock, handles, projection, storedLog, checkedSnapshot };
   } catch (error) {
     if (handles !== null) await handles.env.close();
     lock.release();
@@ -208,7 +214,11 @@ function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
 function recoverProjection(
   handles: LmdbHandles,
   path: string,
-): { readonly projection: LogProjection; readonly storedLog: StoredLog } {
+): {
+  readonly projection: LogProjection;
+  readonly storedLog: StoredLog;
+  readonly checkedSnapshot: StoredSnapshotMeta | null;
+} {
   const storedHardState = handles.meta.get(META_KEYS.hardState);
   const hardState: HardState =
     storedHardState === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(storedHardState);
@@ -264,5 +274,5 @@ function recoverProjection(
     }
   }
   const storedLog = (shape ?? new StoredLogBuilder((snapshot?.lastIncludedIndex ?? 0) + 1, path)).build();
-  return { projection: new LogProjection(hardState, snapshot, first, terms), storedLog };
+  return { projection: new LogProjection(hardState, snapshot, first, terms), storedLog, checkedSnapshot: snapshot };
 }

@@ -53,7 +53,7 @@ import { SnapshotWriters } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
 import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
-import { openDirectory } from '../lmdb/lmdb-open.js';
+import { openDirectory, type OpenedDirectory } from '../lmdb/lmdb-open.js';
 import { readOrFail } from '../lmdb/lmdb-log-read.js';
 import { durableStoredLog, readDurableEntries } from './wal-durable-read.js';
 import type { DurableLog } from './wal-durable-read.js';
@@ -116,10 +116,10 @@ export class WalPersistenceEngine implements PersistenceEngine {
     private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
     /**
-     * The durable log's shape as open scanned it, while no write has been accepted since (and no
-     * record was replayed, which changed LMDB after the scan); loadShape takes it (issue 17).
+     * What loadShape takes of open while no write was accepted since (issue 17): the log's shape as scanned (null
+     * after a replay, which changed LMDB), and the snapshot whose image open checked whole (not checked twice).
      */
-    private openLog: StoredLog | null,
+    private fromOpen: { readonly log: StoredLog | null; readonly snapshot: OpenedDirectory['checkedSnapshot'] } | null,
   ) {
     const bytesPerCommitMax = Math.min(options.bytesPerCommitMax, options.walFrameBytesMax - FRAME_SLACK_BYTES);
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), { ...options, bytesPerCommitMax });
@@ -185,7 +185,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
         recovered.lastSeq + 1,
         slots,
         deps.metrics ?? null,
-        replayed.length === 0 ? opened.storedLog : null,
+        { log: replayed.length === 0 ? opened.storedLog : null, snapshot: opened.checkedSnapshot },
       );
     } catch (error) {
       await opened.handles.env.close();
@@ -210,7 +210,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   ): Promise<void> {
     try {
       this.checkOpen();
-      this.openLog = null;
+      this.fromOpen = null;
       const bytes = checkBatchLimits(batch, this.options);
       checkBatch(this.accepted.shape(), batch);
       let record = batch.snapshot === null ? encodeBatchRecordParts(batch) : null;
@@ -330,9 +330,9 @@ export class WalPersistenceEngine implements PersistenceEngine {
   async loadShape(): Promise<PersistedShape> {
     this.checkOpen();
     await Promise.resolve();
-    const snapshot = readStoredSnapshot(this.store.handles.meta);
-    const log = durableStoredLog(this.durableLog(), snapshot, this.openLog);
-    this.openLog = null;
+    const snapshot = readStoredSnapshot(this.store.handles.meta, this.fromOpen?.snapshot ?? null);
+    const log = durableStoredLog(this.durableLog(), snapshot, this.fromOpen?.log ?? null);
+    this.fromOpen = null;
     return { hardState: this.checkpointer.durable.hardState(), snapshot, log };
   }
 

@@ -16,11 +16,22 @@ import { join } from 'node:path';
 import type { ConfigError } from '../../../contracts/errors.js';
 import type { Metrics } from '../../../contracts/metrics.js';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
+import { SNAPSHOT_RECORD_BYTES, snapshotRecordKey } from '../../../storage/lmdb/lmdb-snapshot.js';
 import { Checkpointer } from '../../../storage/wal/wal-checkpoint.js';
+import type { OpenedStore } from '../../../storage/wal/wal-checkpoint.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
-import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, walHarness, walTestOptions } from '../helpers.js';
+import {
+  entries,
+  entry,
+  lmdbTestOptions,
+  makeTempDir,
+  removeDir,
+  snapshot,
+  walHarness,
+  walTestOptions,
+} from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';
-import { appendLogEntries, appendLogEntry, getLogEntries, saveVotedFor } from '../reference-fields.js';
+import { appendLogEntries, appendLogEntry, getLogEntries, saveSnapshot, saveVotedFor } from '../reference-fields.js';
 import { scaledMs } from '../../timing.js';
 
 persistenceContract('wal, frequent checkpoints in the worker', walHarness({ walCheckpointWorker: true }));
@@ -321,6 +332,36 @@ describe('WalPersistenceEngine', function () {
       code: 'STORAGE_VERSION',
       message: /format version 2; this build reads up to 1/,
     });
+  });
+
+  it('reads the image open checked unchecked at the first loadShape; checks it after a write', async () => {
+    let engine = await WalPersistenceEngine.open(walTestOptions(dir));
+    await appendLogEntries(engine, entries(1, 10, 2));
+    const image = snapshot(4, 2, 2 * SNAPSHOT_RECORD_BYTES + 10);
+    await saveSnapshot(engine, image);
+    await engine.close();
+    const stray = new Uint8Array(10).fill(9);
+    for (const writeFirst of [false, true]) {
+      engine = await WalPersistenceEngine.open(walTestOptions(dir));
+      try {
+        // Damage the engine cannot see coming, written around it into its LMDB environment (shared in-process).
+        const { env, meta } = (Reflect.get(engine, 'store') as OpenedStore).handles;
+        await env.transaction(() => meta.putSync(snapshotRecordKey(2), stray));
+        const hardState = { currentTerm: 2, votedFor: null };
+        if (writeFirst)
+          await engine.persist({ snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState });
+        const damaged = { code: 'STORAGE_CORRUPT', message: /snapshot 4 image fails its checksum/ };
+        if (writeFirst) await assert.rejects(engine.loadShape(), damaged);
+        else
+          assert.ok(
+            Buffer.from(stray).equals((await engine.loadShape()).snapshot?.data.subarray(-10) ?? new Uint8Array(0)),
+          );
+        await assert.rejects(engine.loadShape(), damaged);
+        await env.transaction(() => meta.putSync(snapshotRecordKey(2), image.data.subarray(-10)));
+      } finally {
+        await engine.close();
+      }
+    }
   });
 
   it('refuses writes LMDB could not hold with STORAGE_FULL, keeping every acknowledged one', async () => {
