@@ -14,6 +14,8 @@ import { bufferLineForHeap, bufferSlackForHeap } from '../config/memory-budget.j
 import {
   BUFFER_COLLECTOR_TIMING,
   BufferCollector,
+  type CollectorTurn,
+  collectorTurnOf,
   countFullCollections,
   exposedCollector,
   processMemory,
@@ -81,6 +83,14 @@ export function startLeaseKeeper(
   return keeper;
 }
 
+/** The agent's turn among its configured members for the buffer collector's collections under load. */
+export function collectorTurnIn(config: Pick<AgentConfig, 'nodeId' | 'members'>): CollectorTurn | null {
+  return collectorTurnOf(
+    config.nodeId,
+    config.members.map((member) => member.id),
+  );
+}
+
 /**
  * The buffer collector of an agent whose Node exposes `gc` (the unit's --expose-gc), its line
  * and slack sized to the V8 heap limit (config/memory-budget.ts); null, and a log line saying so, otherwise.
@@ -89,6 +99,8 @@ export function bufferCollectorFor(deps: {
   readonly timers: Timers;
   readonly metrics: Metrics;
   readonly logger: DiagnosticLogger;
+  /** The agent's turn among the configured members (buffer-collector.ts). */
+  readonly turn: CollectorTurn | null;
 }): BufferCollector | null {
   const collect = exposedCollector();
   if (collect === null) {
@@ -101,6 +113,6 @@ export function bufferCollectorFor(deps: {
   const slackBytes = bufferSlackForHeap(heapLimitBytes);
   return new BufferCollector(
     { timers: deps.timers, metrics: deps.metrics, memory: processMemory, collect },
-    { lineBytes, slackBytes, ...BUFFER_COLLECTOR_TIMING },
+    { lineBytes, slackBytes, ...BUFFER_COLLECTOR_TIMING, turn: deps.turn },
   );
 }

@@ -59,8 +59,9 @@ export interface WalPersistenceOptions extends LmdbPersistenceOptions {
    * keeps serving the network while the disk syncs, at the cost of a hand-off to a pool thread
    * and back (tens of microseconds, a third of a fast disk's sync); `inline` calls fdatasyncSync
    * on the event loop, which stands still for as long as the disk takes (long on an SD card);
-   * `auto` (default) syncs a frame of a single write inline while recent syncs took under
-   * 1 ms, and in the background otherwise (several writes in a frame: the event loop prepares
+   * `auto` (default) syncs a frame of a single write inline while recent inline syncs took under
+   * 1 ms on average (else one in 16 such frames, to measure the disk again; wal-sync-policy.ts),
+   * and in the background otherwise (several writes in a frame: the event loop prepares
    * the next frame meanwhile; a write whose caller overlaps work with it, PersistOptions.overlap:
    * the Ready loop sends and applies meanwhile).
    */

@@ -33,15 +33,12 @@ import { assert } from '../../contracts/assert.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { WalSyncMode } from './wal-options.js';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC, padded } from './wal-frame.js';
+import { AutoSyncPolicy } from './wal-sync-policy.js';
 import { GROW_BYTES_MIN, createZeroFile, growFile, grownCapacity, recycleFile } from './wal-prealloc.js';
 
 export { syncDirectory } from './wal-prealloc.js';
 
 const NAME_PATTERN = /^wal-([0-9a-f]{16})\.log$/;
-/** In `auto` sync mode, syncs inline only while the recent mean sync time is below this, ms. */
-const AUTO_INLINE_SYNC_MS_MAX = 1;
-/** Weight of the latest sync in the running mean of sync times. */
-const SYNC_MEAN_WEIGHT = 0.125;
 
 /** The file name of the spare segment: a segment below the checkpoint kept to be recycled as the next one. */
 export const SPARE_SEGMENT_NAME = 'wal-spare.log';
@@ -116,8 +113,8 @@ export class SegmentWriter {
   /** True while `wal-spare.log` exists (a segment this writer kept to be recycled). */
   private hasSpare: boolean;
   private closed = false;
-  /** Running mean of sync times, ms. */
-  private syncMeanMs = 0;
+  /** Inline or on the pool, in `auto` sync mode (wal-sync-policy.ts). */
+  private readonly autoSync = new AutoSyncPolicy();
 
   private constructor(
     private readonly dir: string,
@@ -174,16 +171,17 @@ export class SegmentWriter {
     if (this.offset + bytes > this.capacity) await this.grow(bytes);
     const at = this.offset;
     const started = performance.now();
+    const inline = this.syncInline(single);
     let written: number;
     try {
-      written = this.syncInline(single) ? writevSync(this.fd, parts, at) : await writeInBackground(this.fd, parts, at);
+      written = inline ? writevSync(this.fd, parts, at) : await writeInBackground(this.fd, parts, at);
     } catch (error) {
       throw toPersistenceError(
         error,
         `append to ${join(this.dir, segmentName(this.active().number))} at offset ${at} failed`,
       );
     }
-    this.syncMeanMs += (performance.now() - started - this.syncMeanMs) * SYNC_MEAN_WEIGHT;
+    this.autoSync.record(inline, performance.now() - started);
     // A short write leaves part of a frame on disk: the log cannot go on past it, so the
     // engine fails, and recovery treats the part as a torn tail.
     if (written !== bytes)
@@ -242,7 +240,7 @@ export class SegmentWriter {
       case 'background':
         return false;
       case 'auto':
-        return single && this.syncMeanMs < AUTO_INLINE_SYNC_MS_MAX;
+        return this.autoSync.inline(single);
     }
   }
 

@@ -17,7 +17,13 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BufferCollector, DEAD_SHARE_MIN } from '../../../agent/runtime/buffer-collector.js';
+import {
+  BufferCollector,
+  type CollectorTurn,
+  DEAD_SHARE_MIN,
+  TURN_SLOT_MS,
+  collectorTurnOf,
+} from '../../../agent/runtime/buffer-collector.js';
 import {
   BUFFER_SLACK_MAX_BYTES,
   BUFFER_SLACK_MIN_BYTES,
@@ -31,6 +37,8 @@ import { NoopMetrics } from '../../../agent/observability/noop.js';
 const MIB = 1024 * 1024;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SLACK = 6 * MIB;
+/** The wall clock at virtual time 0 (a member's turn is a slot of wall-clock time), in the middle of a slot. */
+const WALL_START_MS = 1_790_000_000_000 + 337;
 
 /** Scripted memory: the ArrayBuffer bytes and the heap used, in bytes; V8's full collections so far, when counted. */
 interface Memory {
@@ -45,10 +53,12 @@ function collectorOn(
   onCollect: () => void,
   lineBytes = 0,
   v8QuietMsMin = 0,
+  turn: CollectorTurn | null = null,
 ): BufferCollector {
   return new BufferCollector(
     {
       timers,
+      wallClockMs: () => WALL_START_MS + timers.nowMs(),
       metrics: new NoopMetrics(),
       memory: () => ({
         arrayBufferBytes: memory.buffers,
@@ -57,7 +67,7 @@ function collectorOn(
       }),
       collect: onCollect,
     },
-    { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500, v8QuietMsMin },
+    { lineBytes, slackBytes: SLACK, checkIntervalMs: 250, collectIntervalMsMin: 500, v8QuietMsMin, turn },
   );
 }
 
@@ -290,6 +300,68 @@ describe('buffer collector', () => {
     await timers.runUntil(timers.nowMs() + 10_000);
     assert.equal(collections, 1, 'stopped: its timer cancelled and activity ignored');
     assert.equal(timers.pendingCount(), 0);
+  });
+
+  it('under load, members whose memory follows one course collect in turns, never at once', async () => {
+    // Three members applying the same entries: their buffers grow alike, 1 MiB every 50 ms.
+    const timers = new VirtualTimers();
+    const members = [0, 1, 2].map((rank) => {
+      const memory = { buffers: 30 * MIB, heap: 20 * MIB };
+      const times: number[] = [];
+      const collector = collectorOn(
+        timers,
+        memory,
+        () => {
+          times.push(WALL_START_MS + timers.nowMs());
+          memory.buffers = 30 * MIB;
+        },
+        0,
+        0,
+        { rank, members: 3 },
+      );
+      return { rank, memory, times, collector };
+    });
+    for (let step = 0; step < 400; step += 1) {
+      await timers.runUntil(timers.nowMs() + 50);
+      for (const member of members) {
+        member.memory.buffers += MIB;
+        member.collector.noteActivity();
+      }
+    }
+    for (const { rank, times, collector } of members) {
+      collector.stop();
+      assert.ok(times.length >= 4, `member ${rank} collected ${times.length} times in 20 s of load`);
+      for (const at of times) {
+        const slot = Math.floor(at / TURN_SLOT_MS);
+        assert.equal(slot % 3, rank, `member ${rank} collected at ${at} in its own slot`);
+        assert.ok(at - slot * TURN_SLOT_MS < TURN_SLOT_MS / 2, 'in the first half of its slot');
+      }
+    }
+    for (const a of members)
+      for (const b of members)
+        if (a.rank < b.rank)
+          for (const at of a.times)
+            for (const bt of b.times)
+              assert.ok(Math.abs(at - bt) >= TURN_SLOT_MS / 2, `members ${a.rank} and ${b.rank} at ${at} and ${bt}`);
+  });
+
+  it('after the last activity collects without waiting for its turn', async () => {
+    const timers = new VirtualTimers();
+    const memory = { buffers: 30 * MIB, heap: 20 * MIB };
+    let collections = 0;
+    // Rank 2 of 3: its turns start 2 s into each 3 s round; the load ends at once.
+    const collector = collectorOn(timers, memory, () => (collections += 1), 0, 0, { rank: 2, members: 3 });
+    collector.noteActivity();
+    memory.buffers = 40 * MIB;
+    await timers.runUntil(1100); // the check after the last activity, at 1000 ms (wall: slot 0 of the round)
+    assert.equal(collections, 1);
+    collector.stop();
+  });
+
+  it("gives each member its place among the configured members' ids", () => {
+    assert.deepEqual(collectorTurnOf('n2', ['n3', 'n1', 'n2']), { rank: 1, members: 3 });
+    assert.deepEqual(collectorTurnOf('n1', ['n1']), { rank: 0, members: 1 });
+    assert.equal(collectorTurnOf('n4', ['n1', 'n2', 'n3']), null);
   });
 
   it('sizes the line to half the heap limit and the slack to a sixteenth, within its bounds', () => {
