@@ -162,18 +162,28 @@ export interface CheckedEntryRecord {
  * returns its term and type, without copying its command: what the projection at open needs.
  */
 export function checkEntryRecord(keyIndex: LogIndex, value: unknown): CheckedEntryRecord {
-  if (!(value instanceof Uint8Array) || value.byteLength < ENTRY_HEADER_BYTES) {
+  const { record, type } = checkedRecordType(keyIndex, value);
+  if (readU32(record, 4) !== entryChecksum(record, record.subarray(ENTRY_HEADER_BYTES)))
+    throw corrupt(`entry ${keyIndex} fails its checksum`);
+  return { term: checkedRecordTerm(keyIndex, record), type, record };
+}
+
+/** The value stored under the key of `keyIndex` as an entry record, with its version and type checked. */
+function checkedRecordType(keyIndex: LogIndex, value: unknown): Pick<CheckedEntryRecord, 'record' | 'type'> {
+  if (!(value instanceof Uint8Array) || value.byteLength < ENTRY_HEADER_BYTES)
     throw corrupt(`entry ${keyIndex} is not an entry record: ${describe(value)}`);
-  }
   if (value[0] !== ENTRY_RECORD_VERSION) throw corrupt(`entry ${keyIndex} has record version ${String(value[0])}`);
   const type = TYPES_BY_CODE[value[1] ?? 0];
   if (type === undefined) throw corrupt(`entry ${keyIndex} has unknown type code ${String(value[1])}`);
-  if (readU32(value, 4) !== entryChecksum(value, value.subarray(ENTRY_HEADER_BYTES)))
-    throw corrupt(`entry ${keyIndex} fails its checksum`);
-  const term = readU64(value, 8, `entry ${keyIndex} term`);
-  const index = readU64(value, 16, `entry ${keyIndex} index`);
+  return { record: value, type };
+}
+
+/** The term of entry record `record`, whose index is checked to be `keyIndex`, the key it is stored under. */
+function checkedRecordTerm(keyIndex: LogIndex, record: Uint8Array): Term {
+  const term = readU64(record, 8, `entry ${keyIndex} term`);
+  const index = readU64(record, 16, `entry ${keyIndex} index`);
   if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);
-  return { term, type, record: value };
+  return term;
 }
 
 /** What {@link entryRecordHeader} reads of an entry record. */
@@ -184,22 +194,12 @@ export interface EntryRecordHeader {
 }
 
 /**
- * The term, type and command size of the value stored under the key of `keyIndex`, with its header
- * checked (record version, type, index) but not its checksum: what a restart's StoredLog needs
- * (storage/stored-log.ts). Opening the store checked every record whole (lmdb-open.ts), and the
- * command is checked again when it is read back (decodeEntry).
+ * The term, type and command size of the value stored under `keyIndex`, its header checked but not its checksum (open
+ * checked every record whole, decodeEntry checks it on read back): what a restart's StoredLog needs (stored-log.ts).
  */
 export function entryRecordHeader(keyIndex: LogIndex, value: unknown): EntryRecordHeader {
-  if (!(value instanceof Uint8Array) || value.byteLength < ENTRY_HEADER_BYTES) {
-    throw corrupt(`entry ${keyIndex} is not an entry record: ${describe(value)}`);
-  }
-  if (value[0] !== ENTRY_RECORD_VERSION) throw corrupt(`entry ${keyIndex} has record version ${String(value[0])}`);
-  const type = TYPES_BY_CODE[value[1] ?? 0];
-  if (type === undefined) throw corrupt(`entry ${keyIndex} has unknown type code ${String(value[1])}`);
-  const term = readU64(value, 8, `entry ${keyIndex} term`);
-  const index = readU64(value, 16, `entry ${keyIndex} index`);
-  if (index !== keyIndex) throw corrupt(`entry stored under key ${keyIndex} has index ${index}`);
-  return { term, type, commandBytes: value.byteLength - ENTRY_HEADER_BYTES };
+  const { record, type } = checkedRecordType(keyIndex, value);
+  return { term: checkedRecordTerm(keyIndex, record), type, commandBytes: record.byteLength - ENTRY_HEADER_BYTES };
 }
 
 /** Decodes the value stored under the key of `keyIndex`, checking its checksum and index. */
