@@ -40,7 +40,7 @@ export class StoredLogBuilder {
     if (index !== expected)
       throw new PersistenceError(
         'STORAGE_CORRUPT',
-        `${this.where}: log has a gap: entry ${index} where ${expected} belongs`,
+        `${this.where}: log has a gap: entry ${index} follows entry ${expected - 1}`,
       );
     const last = this.termRuns[this.termRuns.length - 1];
     if (last !== undefined && term < last.term)
@@ -62,6 +62,11 @@ export class StoredLogBuilder {
     }
   }
 
+  /** Adds `entry`, the one after the last one added (see {@link add}). */
+  addEntry(entry: LogEntry): void {
+    this.add(entry.index, entry.term, entry.type, entry.command.byteLength, entry.type === 'config' ? entry : null);
+  }
+
   /** The log gathered. */
   build(): StoredLog {
     return {
@@ -77,8 +82,7 @@ export class StoredLogBuilder {
 export function storedLogOf(entries: readonly LogEntry[], snapshot: Snapshot | null, where: string): StoredLog {
   const first = entries[0]?.index ?? (snapshot?.lastIncludedIndex ?? 0) + 1;
   const builder = new StoredLogBuilder(first, where, entries.length);
-  for (const entry of entries)
-    builder.add(entry.index, entry.term, entry.type, entry.command.byteLength, entry.type === 'config' ? entry : null);
+  for (const entry of entries) builder.addEntry(entry);
   const log = builder.build();
   checkStoredLog(log, snapshot, where);
   return log;
@@ -88,7 +92,11 @@ export function storedLogOf(entries: readonly LogEntry[], snapshot: Snapshot | n
  * Throws STORAGE_CORRUPT unless the stored log starts right after the snapshot or within it (or at
  * 1 without one), as checkLoadedLog requires of `load`'s entries.
  */
-export function checkStoredLog(log: StoredLog, snapshot: Snapshot | null, where: string): void {
+export function checkStoredLog(
+  log: StoredLog,
+  snapshot: Pick<Snapshot, 'lastIncludedIndex'> | null,
+  where: string,
+): void {
   if (log.commandBytes.length === 0) return;
   if (snapshot === null && log.firstIndex !== 1)
     throw new PersistenceError('STORAGE_CORRUPT', `${where}: log starts at ${log.firstIndex} but there is no snapshot`);

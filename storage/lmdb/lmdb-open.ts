@@ -50,7 +50,7 @@ import {
 import type { StoredSnapshotMeta } from './lmdb-records.js';
 import { LogProjection } from '../log-projection.js';
 import type { StoredLog } from '../../contracts/persistence.js';
-import { StoredLogBuilder } from '../stored-log.js';
+import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 import { forEachLogRecord } from './lmdb-log-read.js';
 import { checkSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
 
@@ -233,25 +233,12 @@ function recoverProjection(
       // The record is checked whole (its checksum too), but its command is not copied: only its
       // term and size are kept (and a configuration entry whole).
       const entry = checkEntryRecord(index, value);
-      const previousTerm = terms[terms.length - 1];
-      if (previousTerm === undefined) {
+      if (shape === null) {
         first = index;
-      } else {
-        if (index !== first + terms.length) {
-          throw new PersistenceError(
-            'STORAGE_CORRUPT',
-            `${path}: log has a gap: entry ${index} follows entry ${first + terms.length - 1}`,
-          );
-        }
-        if (entry.term < previousTerm) {
-          throw new PersistenceError(
-            'STORAGE_CORRUPT',
-            `${path}: log term goes backwards at entry ${index}: ${entry.term} after ${previousTerm}`,
-          );
-        }
+        shape = new StoredLogBuilder(index, path);
       }
+      // The builder refuses a gap and a term that goes backwards.
       terms.push(entry.term);
-      shape ??= new StoredLogBuilder(index, path);
       const commandBytes = entry.record.byteLength - ENTRY_HEADER_BYTES;
       shape.add(
         index,
@@ -263,16 +250,7 @@ function recoverProjection(
     },
     path,
   );
-  if (terms.length > 0) {
-    if (snapshot === null && first !== 1)
-      throw new PersistenceError('STORAGE_CORRUPT', `${path}: log starts at ${first} but there is no snapshot`);
-    if (snapshot !== null && first > snapshot.lastIncludedIndex + 1) {
-      throw new PersistenceError(
-        'STORAGE_CORRUPT',
-        `${path}: log starts at ${first}, after the snapshot's last index ${snapshot.lastIncludedIndex} + 1`,
-      );
-    }
-  }
   const storedLog = (shape ?? new StoredLogBuilder((snapshot?.lastIncludedIndex ?? 0) + 1, path)).build();
+  checkStoredLog(storedLog, snapshot, path);
   return { projection: new LogProjection(hardState, snapshot, first, terms), storedLog, checkedSnapshot: snapshot };
 }

@@ -71,10 +71,7 @@ export function durableStoredLog(durable: DurableLog, snapshot: Snapshot | null,
     const fromTail = splitAtTail(durable, firstIndex, lastIndex, (range) =>
       addLogShapes(durable.log, range, builder, durable.path),
     );
-    for (let index = fromTail; index <= lastIndex; index += 1) {
-      const entry = tailEntry(durable, index);
-      builder.add(index, entry.term, entry.type, entry.command.byteLength, entry.type === 'config' ? entry : null);
-    }
+    for (let index = fromTail; index <= lastIndex; index += 1) builder.addEntry(tailEntry(durable, index));
   }
   const log = builder.build();
   if (log.commandBytes.length !== Math.max(0, lastIndex + 1 - firstIndex))
