@@ -188,7 +188,7 @@ export function encodeFrame(firstSeq: number, records: readonly Uint8Array[]): B
 }
 
 /**
- * Most pieces a frame is written from in place (one I/O vector each, with its header and padding
+ * Most pieces, header and padding included, a frame is written from in place (one I/O vector each,
  * within Linux's IOV_MAX of 1,024); a frame of more comes copied into one buffer.
  */
 const FRAME_PIECES_MAX = 1000;
@@ -206,18 +206,7 @@ export function encodeFrameParts(
 ): { parts: Buffer[]; bytes: number } {
   assert(records.length > 0, 'a frame holds at least one record');
   let payloadBytes = 0;
-  let pieceCount = 0;
-  for (const record of records) {
-    payloadBytes += record.bytes;
-    pieceCount += record.pieces.length;
-  }
-  if (pieceCount > FRAME_PIECES_MAX) {
-    const frame = encodeFrame(
-      firstSeq,
-      records.map((record) => Buffer.concat(record.pieces, record.bytes)),
-    );
-    return { parts: [frame], bytes: frame.length };
-  }
+  for (const record of records) payloadBytes += record.bytes;
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt32BE(MAGIC, 0);
   header.writeUInt32BE(payloadBytes, 4);
@@ -234,7 +223,7 @@ export function encodeFrameParts(
   const bytes = padded(FRAME_HEADER_BYTES + payloadBytes);
   const padding = bytes - FRAME_HEADER_BYTES - payloadBytes;
   if (padding > 0) parts.push(ZERO_PADDING.subarray(0, padding));
-  return { parts, bytes };
+  return parts.length > FRAME_PIECES_MAX ? { parts: [Buffer.concat(parts, bytes)], bytes } : { parts, bytes };
 }
 
 /** What is found at an offset of a segment. */
