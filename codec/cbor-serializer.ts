@@ -90,12 +90,14 @@ export class CborSerializer implements RpcSerializer {
    * other message (then `encode`, which shares one encoding between up-to-date followers).
    */
   encodeParts(message: RpcMessage): readonly Uint8Array[] | null {
-    if (message.type !== 'AppendEntriesRequest' || partBytesOf(message.entries) === 0) return null;
+    if (message.type !== 'AppendEntriesRequest') return null;
+    const partBytes = partBytesOf(message.entries);
+    if (partBytes === 0) return null;
     const checked = checkMessage(message, this.limits, OBJECT_IN_PLACE_DIALECT);
     if (checked.type !== 'AppendEntriesRequest') throw new InvariantError('a checked AppendEntries keeps its type');
     const size = cborSize(checked);
     checkEncodedSize(size, checked.type, this.limits);
-    return cborWriteParts(checked, size, this.allocator);
+    return cborWriteParts(checked, size, partBytes, this.allocator);
   }
 
   /** Decodes one message; byte fields are views into `bytes` (see the module comment). */

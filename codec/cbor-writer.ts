@@ -331,14 +331,19 @@ export function partBytesOf(entries: readonly LogEntry[]): number {
 }
 
 /**
- * Encodes `m` (size `size`, from cborSize) as parts: pieces whose concatenation is cborWrite's
- * bytes, each command of CBOR_PART_BYTES_MIN or more being a piece of its own, the entry's own
- * object (not copied), and the rest written into one buffer from `allocator` that the other
- * pieces are views of. So an AppendEntries of large commands costs a buffer of its heads, not a
- * copy of every command, per follower it goes to.
+ * Encodes `m` (size `size`, from cborSize; `partBytes`, from partBytesOf) as parts: pieces whose
+ * concatenation is cborWrite's bytes, each command of CBOR_PART_BYTES_MIN or more being a piece of
+ * its own, the entry's own object (not copied), and the rest written into one buffer from
+ * `allocator` that the other pieces are views of. So an AppendEntries of large commands costs a
+ * buffer of its heads, not a copy of every command, per follower it goes to.
  */
-export function cborWriteParts(m: AppendEntriesRequest, size: number, allocator: SlabAllocator): Uint8Array[] {
-  const own = size - partBytesOf(m.entries);
+export function cborWriteParts(
+  m: AppendEntriesRequest,
+  size: number,
+  partBytes: number,
+  allocator: SlabAllocator,
+): Uint8Array[] {
+  const own = size - partBytes;
   const writer = new CborByteWriter(allocator.allocate(own), []);
   message(writer, m);
   invariant(writer.offset === own, 'the CBOR writer fills exactly the size the sizer counted, less the parts');
