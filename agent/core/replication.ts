@@ -82,9 +82,11 @@ function sendAppend(core: CoreState, id: NodeId, progress: Progress): boolean {
  * A node's log never becomes less up to date than what it synced, so some full member that can
  * campaign is then always at least as up to date as the witness and can win its vote. Without
  * the rule an uncommitted entry could end up on the witness alone, or on the witness and a
- * leader that removed itself (which no longer campaigns): the witness would refuse every full
- * member its vote, and never campaigns itself, so the cluster would wait for ever for an entry
- * that was never committed. Full members still get every entry at once, before the leader's own
+ * leader that removed itself: the witness would refuse every full member its vote, and never
+ * campaigns itself, so the cluster would wait for ever for an entry that was never committed.
+ * Entries the witness got while the leader was still a full voter of the joint configuration
+ * stay safe the same way: a leader that removed itself may campaign until its removal commits
+ * (CoreState.isPromotable). Full members still get every entry at once, before the leader's own
  * sync (thesis §10.2.1); only the witness waits.
  */
 function witnessEntriesMax(core: CoreState, next: LogIndex): number {

@@ -203,11 +203,19 @@ export class CoreState {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * True when this node may campaign: it votes in the configuration in force and is no witness
-   * (a witness holds no values, so it must never lead).
+   * True when this node may campaign: it is no witness (which holds no values, so never leads) and
+   * votes in the configuration in force; or that configuration leaves it out, is not committed, and
+   * it votes in the committed one. That is Raft §6's removed leader: it may step down (check-quorum)
+   * before C_new commits, holding with a witness an entry that C_new's full voters lack, and then
+   * only it can win the witness's vote and bring them up to date. Votes count in the configuration
+   * in force, which leaves its own out: as safe as any election. It steps down once C_new commits.
    */
   isPromotable(): boolean {
-    return isVoter(this.configs.current(), this.id) && !this.isSelfWitness();
+    if (this.isSelfWitness()) return false;
+    if (isVoter(this.configs.current(), this.id)) return true;
+    if (!this.configs.hasUncommitted(this.log.commitIndex)) return false;
+    const committed = this.configs.committed().config;
+    return isVoter(committed, this.id) && !isWitness(committed, this.id);
   }
 
   /** True when this node is a witness: set up as one, or named one by the configuration in force. */

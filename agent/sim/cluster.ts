@@ -276,6 +276,9 @@ export class SimCluster {
         slot.violationsRejected += 1;
       },
       onFatal: (error) => {
+        // A crashed run's storage is closed under it (crash()): what it still finishes may fail on
+        // that, which is the crash itself, as in a process that died; only the current run counts.
+        if (slot.node !== node()) return;
         this.checker.violations.push(`${id} stopped on a fatal error: ${describeError(error)}`);
       },
     };

@@ -214,6 +214,49 @@ describe('witness member (core)', () => {
     assert.ok(cluster.core('w').getLastIndex() >= configIndex);
   });
 
+  it('lets a leader that removed itself campaign again until its removal commits, when the witness is ahead', () => {
+    // Property: a leader that leaves the configuration and steps down before C_new commits may hold
+    // an entry that the witness holds too but the only other full voter lacks (sent while the
+    // leader was still a full voter of the joint configuration). The witness refuses that voter;
+    // the old leader must be able to win once more, commit C_new, and step down.
+    const { cluster, leader, other } = start(12);
+    const core = cluster.core(leader);
+    const plan = planChange(core.getConfiguration(), { kind: 'remove', id: leader });
+    assert.ok(plan.ok);
+    // The joint configuration reaches the other voter; the witness's copy waits.
+    cluster.hold = (from, to) => from === leader && to === 'w';
+    const joint = core.proposeConfiguration(plan.ok ? plan.next : core.getConfiguration());
+    assert.ok(joint.ok);
+    const jointIndex = joint.ok ? joint.index : 0;
+    cluster.stabilize();
+    // An entry after it goes to the witness only (the leader is still a full voter of C_old).
+    cluster.dropRequest = (from, to, request) =>
+      from === leader &&
+      to === other &&
+      request.type === 'AppendEntriesRequest' &&
+      request.entries.some((e) => e.index > jointIndex);
+    assert.ok(core.propose(bytes('held by the leader and the witness')).ok);
+    cluster.stabilize();
+    cluster.hold = () => false;
+    cluster.release();
+    cluster.stabilize();
+    assert.equal(cluster.core('w').getLastIndex(), jointIndex + 1, 'the witness holds the entry');
+    assert.equal(cluster.core(other).getLastIndex(), jointIndex, 'the other voter does not');
+    assert.ok(!core.getConfiguration().voters.includes(leader), 'C_new, without the leader, is in force');
+    // The other voter goes down: the leader loses C_new's quorum and steps down (check-quorum).
+    cluster.drop = (from, to) => from === other || to === other;
+    cluster.tick(40);
+    assert.notEqual(core.getRole(), 'leader');
+    cluster.drop = () => false;
+    cluster.dropRequest = () => false;
+    cluster.tick(300);
+    assert.deepEqual(cluster.leaders(), [other], 'the other voter leads C_new');
+    const config = cluster.core(other).getConfiguration();
+    assert.ok(config.oldVoters === null && !config.voters.includes(leader));
+    assert.ok(cluster.core(other).getCommitIndex() >= jointIndex + 2, 'C_new is committed');
+    assert.equal(cluster.core(other).getLastIndex(), cluster.core('w').getLastIndex());
+  });
+
   it('lets the lowest-id full voter, not a witness, campaign first in a brand-new cluster', () => {
     const cluster = new CoreCluster(['a', 'b', 'c'], 11, { earlyFirstCampaign: true }, new Map(), ['a']);
     // One heartbeat interval plus the exchange: b goes first; a (the witness) never campaigns.
