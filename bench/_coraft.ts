@@ -18,6 +18,7 @@ import type { BenchSystem, BenchWriter, ProbeResult, SnapshotTotals, SystemMembe
 import { performance } from 'node:perf_hooks';
 import { StartupReports } from './_startup-phases.js';
 import { ClientProbe, probeNow } from './_client-probe.js';
+import { openRawWriter } from './_raw-coap-writer.js';
 import type { AgentStartup } from './_startup-phases.js';
 
 /** How the coraft cluster is run. */
@@ -129,6 +130,7 @@ export class CoraftSystem implements BenchSystem {
   }
 
   openWriter(id: string, value: Uint8Array): Promise<BenchWriter> {
+    if (this.options.agentEnv?.CORAFT_BENCH_RAW_CLIENT === '1') return Promise.resolve(this.openRaw(id, value));
     const client = new EndpointClient(
       endpointTarget(this.cluster.agent(id).init.endpoint, this.options.requestTimeoutMs),
     );
@@ -143,6 +145,22 @@ export class CoraftSystem implements BenchSystem {
       },
       close: () => client.close(),
     });
+  }
+
+  /** A writer over the raw CoAP client (bench/_raw-coap-writer.ts), timed by the client probe as openWriter's. */
+  private openRaw(id: string, value: Uint8Array): BenchWriter {
+    const { host, port } = endpointTarget(this.cluster.agent(id).init.endpoint, 1).endpoint;
+    const writer = openRawWriter(host, port, value, this.options.requestTimeoutMs);
+    const probe = this.clientProbe;
+    return {
+      put: async (key: string): Promise<boolean> => {
+        const sent = probe === null ? 0 : probeNow();
+        const ok = await writer.put(key);
+        probe?.answered(sent);
+        return ok;
+      },
+      close: () => writer.close(),
+    };
   }
 
   async probe(id: string, timeoutMs: number): Promise<ProbeResult> {
