@@ -17,6 +17,8 @@ import { snapshotTotalsOf, sleep, sumSnapshotTotals } from './_system.js';
 import type { BenchSystem, BenchWriter, ProbeResult, SnapshotTotals, SystemMember } from './_system.js';
 import { performance } from 'node:perf_hooks';
 import { StartupReports } from './_startup-phases.js';
+import { ClientProbe, probeNow } from './_client-probe.js';
+import { openRawWriter } from './_raw-coap-writer.js';
 import type { AgentStartup } from './_startup-phases.js';
 
 /** How the coraft cluster is run. */
@@ -53,12 +55,18 @@ export class CoraftSystem implements BenchSystem {
     'GET /status of every agent (snapshots.sendsStarted: InstallSnapshot transfers started)';
   private readonly probes = new Map<string, EndpointClient>();
   private closed = false;
+  /** The writers' side of the latency probe when the agents run with one (CORAFT_LATENCY_PROBE), else null. */
+  private readonly clientProbe: ClientProbe | null;
 
   private constructor(
     private readonly cluster: AgentProcesses,
     private readonly options: CoraftOptions,
     private readonly reports: StartupReports,
-  ) {}
+  ) {
+    // The agents take the probe folder from this process's environment when they start; so does the client probe.
+    const dir = process.env.CORAFT_LATENCY_PROBE;
+    this.clientProbe = dir === undefined || dir === '' ? null : new ClientProbe(dir);
+  }
 
   /** Writes a fresh cluster's configuration into a temporary folder; no agent runs yet. */
   static async create(options: CoraftOptions): Promise<CoraftSystem> {
@@ -122,17 +130,37 @@ export class CoraftSystem implements BenchSystem {
   }
 
   openWriter(id: string, value: Uint8Array): Promise<BenchWriter> {
+    if (this.options.agentEnv?.CORAFT_BENCH_RAW_CLIENT === '1') return Promise.resolve(this.openRaw(id, value));
     const client = new EndpointClient(
       endpointTarget(this.cluster.agent(id).init.endpoint, this.options.requestTimeoutMs),
     );
+    const probe = this.clientProbe;
     return Promise.resolve({
       put: async (key: string): Promise<boolean> => {
+        const sent = probe === null ? 0 : probeNow();
         const response = await client.request({ method: 'PUT', path: ['kv', key], payload: value });
+        probe?.answered(sent);
         // 2.xx; anything else (4.xx, 5.03 without a leader) is a refused write.
         return response.code >= 0x40 && response.code < 0x60;
       },
       close: () => client.close(),
     });
+  }
+
+  /** A writer over the raw CoAP client (bench/_raw-coap-writer.ts), timed by the client probe as openWriter's. */
+  private openRaw(id: string, value: Uint8Array): BenchWriter {
+    const { host, port } = endpointTarget(this.cluster.agent(id).init.endpoint, 1).endpoint;
+    const writer = openRawWriter(host, port, value, this.options.requestTimeoutMs);
+    const probe = this.clientProbe;
+    return {
+      put: async (key: string): Promise<boolean> => {
+        const sent = probe === null ? 0 : probeNow();
+        const ok = await writer.put(key);
+        probe?.answered(sent);
+        return ok;
+      },
+      close: () => writer.close(),
+    };
   }
 
   async probe(id: string, timeoutMs: number): Promise<ProbeResult> {
@@ -202,6 +230,7 @@ export class CoraftSystem implements BenchSystem {
     if (this.closed) return;
     this.closed = true;
     for (const client of this.probes.values()) await client.close();
+    this.clientProbe?.write();
     await this.cluster.close();
   }
 }

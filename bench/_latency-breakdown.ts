@@ -3,12 +3,16 @@
  * latency-probe.ts, CORAFT_LATENCY_PROBE=DIR): merges the files the agents wrote into DIR by log
  * index and prints, for each step of an entry's path, the percentiles of its duration over every
  * entry the leader proposed, then what the slowest 1 % spent their time on (the step that took
- * longest, and the GC pauses that overlapped them on any agent).
+ * longest, and the GC pauses that overlapped them on any agent). When the bench client's record is
+ * there too (bench/_client-probe.ts), each write also gets the client's send and answer, the steps
+ * between them and the leader's endpoint (`received`, `responded`), and a second list of the slowest
+ * writes as the client saw them.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LATENCY_STAGES } from '../agent/observability/latency-probe.js';
 import type { LatencyStage, ProbeRecord } from '../agent/observability/latency-probe.js';
+import { CLIENT_PROBE_FILE, readClientProbe } from './_client-probe.js';
 
 type Marks = Map<number, Map<string, number>>;
 
@@ -74,6 +78,40 @@ interface Step {
   readonly of: (index: number) => number | undefined;
 }
 
+/**
+ * The client's record as an agent 'C' with marks `sent` and `answered` under the index of the
+ * leader's write whose `received` (else `propose`) mark falls in the request's interval; null
+ * when the folder has no client record.
+ */
+function clientAgent(dir: string, leader: Agent): Agent | null {
+  const file = join(dir, CLIENT_PROBE_FILE);
+  if (!existsSync(file)) return null;
+  const record = readClientProbe(readFileSync(file, 'utf8'));
+  const pairs = record.requests;
+  const marks: Marks = new Map();
+  for (const [index, m] of leader.marks) {
+    const at = m.get('received') ?? m.get('propose');
+    if (at === undefined) continue;
+    let lo = 0;
+    let hi = pairs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((pairs[mid]?.[0] ?? Infinity) <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    const pair = pairs[lo];
+    if (pair !== undefined && pair[0] <= at && at <= pair[1])
+      marks.set(
+        index,
+        new Map([
+          ['sent', pair[0]],
+          ['answered', pair[1]],
+        ]),
+      );
+  }
+  return { node: 'C', marks, gc: record.gc };
+}
+
 function between(a: Agent, from: string, b: Agent, to: string): (index: number) => number | undefined {
   return (index) => {
     const x = a.marks.get(index)?.get(from);
@@ -82,13 +120,19 @@ function between(a: Agent, from: string, b: Agent, to: string): (index: number) 
   };
 }
 
-function steps(leader: Agent, followers: readonly Agent[]): Step[] {
+function steps(leader: Agent, followers: readonly Agent[], client: Agent | null): Step[] {
   const L = leader;
-  const out: Step[] = [
+  const out: Step[] = [];
+  if (client !== null)
+    out.push(
+      { name: 'C sent -> L received', of: between(client, 'sent', L, 'received') },
+      { name: 'L received -> propose', of: between(L, 'received', L, 'propose') },
+    );
+  out.push(
     { name: 'L propose -> ready', of: between(L, 'propose', L, 'ready') },
     { name: 'L ready -> sent', of: between(L, 'ready', L, 'sent') },
     { name: 'L sent -> synced (own write)', of: between(L, 'sent', L, 'synced') },
-  ];
+  );
   for (const F of followers) {
     const f = F.node;
     out.push(
@@ -115,6 +159,12 @@ function steps(leader: Agent, followers: readonly Agent[]): Step[] {
     { name: 'L committed -> applied', of: between(L, 'committed', L, 'applied') },
     { name: 'L propose -> applied (total)', of: between(L, 'propose', L, 'applied') },
   );
+  if (client !== null)
+    out.push(
+      { name: 'L applied -> responded', of: between(L, 'applied', L, 'responded') },
+      { name: 'L responded -> C answered', of: between(L, 'responded', client, 'answered') },
+      { name: 'C sent -> answered (client total)', of: between(client, 'sent', client, 'answered') },
+    );
   return out;
 }
 
@@ -133,11 +183,13 @@ export function latencyBreakdown(dir: string): string[] {
   if (leader === null) return [`no latency probe files in ${dir}`];
   const followers = agents.filter((a) => a !== leader);
   const indexes = [...leader.marks.entries()].filter(([, m]) => m.has('propose') && m.has('applied')).map(([i]) => i);
+  const client = clientAgent(dir, leader);
   const lines = [`latency breakdown (${dir}): leader ${leader.node}, ${indexes.length} writes, ms`];
+  if (client !== null) lines.push(`client record: ${client.marks.size} of them matched to a client request`);
   lines.push(
     `${'step'.padEnd(36)} ${'p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`,
   );
-  const all = steps(leader, followers);
+  const all = steps(leader, followers, client);
   for (const step of all) {
     const values = indexes
       .map(step.of)
@@ -146,8 +198,12 @@ export function latencyBreakdown(dir: string): string[] {
     const cols = [50, 90, 99, 100].map((p) => fmt(percentile(values, p)).padStart(8));
     lines.push(`${step.name.padEnd(36)} ${cols.join(' ')}`);
   }
-  lines.push(...slowest(leader, agents, indexes, all));
-  for (const a of agents) {
+  const total = all.find((s) => s.name === 'L propose -> applied (total)');
+  if (total !== undefined) lines.push(...slowest('L propose -> applied', total, leader, agents, indexes, all));
+  const clientTotal = all.find((s) => s.name.startsWith('C sent -> answered'));
+  const withClient = client === null ? agents : [...agents, client];
+  if (clientTotal !== undefined) lines.push(...slowest('client', clientTotal, leader, withClient, indexes, all));
+  for (const a of client === null ? agents : [...agents, client]) {
     const pauses = [...a.gc].map(([, d]) => d).sort((x, y) => x - y);
     const major = a.gc.filter(([, , kind]) => kind !== 1);
     const forced = major.filter(([, , , flags]) => (flags & GC_FLAGS_FORCED) !== 0);
@@ -161,20 +217,28 @@ export function latencyBreakdown(dir: string): string[] {
 }
 
 /** What the slowest 1 % of the writes spent their time on. */
-function slowest(leader: Agent, agents: readonly Agent[], indexes: readonly number[], all: readonly Step[]): string[] {
-  const total = between(leader, 'propose', leader, 'applied');
+function slowest(
+  by: string,
+  total: Step,
+  leader: Agent,
+  agents: readonly Agent[],
+  indexes: readonly number[],
+  all: readonly Step[],
+): string[] {
   const ranked = indexes
-    .map((i) => [i, total(i) ?? 0] as const)
+    .map((i) => [i, total.of(i) ?? 0] as const)
     .sort((a, b) => b[1] - a[1])
     .slice(0, Math.max(1, Math.ceil(indexes.length / 100)));
-  const lines = [`slowest ${ranked.length} writes (index total: longest step; GC pauses overlapping, node:ms):`];
+  const lines = [
+    `slowest ${ranked.length} writes by ${by} (index total: longest step; GC pauses overlapping, node:ms):`,
+  ];
+  const partial = all.filter((s) => !s.name.includes('total'));
   for (const [index, ms] of ranked.slice(0, 20)) {
-    const parts = all
-      .slice(0, -1)
+    const parts = partial
       .map((s) => [s.name, s.of(index)] as const)
       .filter((p): p is readonly [string, number] => p[1] !== undefined)
       .sort((a, b) => b[1] - a[1]);
-    const start = leader.marks.get(index)?.get('propose') ?? 0;
+    const start = leader.marks.get(index)?.get(by === 'client' ? 'received' : 'propose') ?? 0;
     const gcs = agents.flatMap((a) =>
       a.gc
         .filter(([t, d]) => t + d >= start && t <= start + ms)

@@ -11,7 +11,12 @@
  *   first and second AppendEntries answers that cover it), `committed` (the Ready that commits it
  *   is taken), `applied`;
  * - follower: `recv` (the AppendEntries that carries it arrived), `ready`, `synced`, `answered`
- *   (the answer left), `committed`, `applied`.
+ *   (the answer left), `committed`, `applied`;
+ * - leader's local endpoint (endpoint-probe.ts): `received` (the datagram of the request reached
+ *   the endpoint's socket handler) and `responded` (the response was handed to the socket). The
+ *   endpoint does not know the index, so the probe gives `received` to the next index proposed
+ *   and `responded` to the last index applied: exact with one client writing, as the bench's
+ *   1-client breakdown needs; with more clients they are only roughly the request's.
  * Times are ms on one clock shared by the agents of a machine (performance.timeOrigin plus
  * performance.now()), so a follower's `recv` is comparable with the leader's `sent`. GC pauses
  * are recorded beside them, to find the cause of a slow write.
@@ -33,6 +38,8 @@ export const LATENCY_STAGES = [
   'ack2',
   'committed',
   'applied',
+  'received',
+  'responded',
 ] as const;
 
 /** One stage of {@link LATENCY_STAGES}. */
@@ -42,6 +49,11 @@ export type LatencyStage = (typeof LATENCY_STAGES)[number];
 export interface LatencyProbe {
   /** Index `index` passed `stage` now. A stage marked again for an index keeps its first time. */
   mark(stage: LatencyStage, index: LogIndex): void;
+  /**
+   * The local endpoint's socket received a datagram (`received`) or sent one (`responded`) now;
+   * see the module comment for the index they are given. Optional: a probe without it ignores them.
+   */
+  markEndpoint?(stage: 'received' | 'responded'): void;
 }
 
 /** Most indexes one probe records; later ones are counted, not recorded. */
@@ -79,6 +91,10 @@ export class RecordingProbe implements LatencyProbe {
   private readonly gc: [number, number, number, number][] = [];
   private droppedIndexes = 0;
   private observer: PerformanceObserver | null = null;
+  /** When the endpoint last received a datagram not yet given to a proposed index; NaN: none. */
+  private receivedAt = Number.NaN;
+  /** The last index marked `applied`; -1: none yet. */
+  private lastApplied: LogIndex = -1;
 
   /** @param nowMs the shared clock (default: performance.timeOrigin + performance.now()). */
   constructor(
@@ -87,6 +103,20 @@ export class RecordingProbe implements LatencyProbe {
   ) {}
 
   mark(stage: LatencyStage, index: LogIndex): void {
+    this.markAt(stage, index, this.nowMs());
+    if (stage === 'propose' && !Number.isNaN(this.receivedAt)) {
+      this.markAt('received', index, this.receivedAt);
+      this.receivedAt = Number.NaN;
+    }
+    if (stage === 'applied') this.lastApplied = index;
+  }
+
+  markEndpoint(stage: 'received' | 'responded'): void {
+    if (stage === 'received') this.receivedAt = this.nowMs();
+    else if (this.lastApplied >= 0) this.markAt('responded', this.lastApplied, this.nowMs());
+  }
+
+  private markAt(stage: LatencyStage, index: LogIndex, at: number): void {
     let times = this.marks.get(index);
     if (times === undefined) {
       if (this.marks.size >= PROBE_INDEXES_MAX) {
@@ -98,10 +128,10 @@ export class RecordingProbe implements LatencyProbe {
     }
     const slot = STAGE_SLOT.get(stage) ?? 0;
     if (stage === 'ack' && !Number.isNaN(times[slot] ?? Number.NaN)) {
-      this.mark('ack2', index);
+      this.markAt('ack2', index, at);
       return;
     }
-    if (Number.isNaN(times[slot] ?? 0)) times[slot] = this.nowMs();
+    if (Number.isNaN(times[slot] ?? 0)) times[slot] = at;
   }
 
   /** Starts recording GC pauses (until {@link stopGc}). */

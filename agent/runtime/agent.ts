@@ -33,6 +33,7 @@ import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
 import { latencyProbeFromEnvironment } from '../observability/latency-probe.js';
 import type { LatencyProbe } from '../observability/latency-probe.js';
+import { probedEndpoint } from '../observability/endpoint-probe.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { openStorage } from './open-storage.js';
@@ -182,6 +183,7 @@ export class Agent {
         metrics,
         leases: keeper,
         built: (e) => (endpoint = e),
+        probe: latency?.probe,
         spaceStatus: () => spaceStatusOf(kv.stats(), config.quotaBytes, diskGuard?.isFull() ?? false),
       });
       phases.mark('endpoint');
@@ -351,7 +353,7 @@ async function startEndpoint(
   factories: AgentFactories,
   node: RaftNodeImpl,
   kvOptions: KvOptions,
-  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics'> & {
+  parts: Pick<NodeParts, 'timers' | 'logger' | 'metrics' | 'probe'> & {
     readonly leases: LeaseKeeper;
     readonly built: (endpoint: LocalEndpoint) => void;
     readonly spaceStatus: () => Readonly<Record<string, unknown>>;
@@ -378,7 +380,7 @@ async function startEndpoint(
       timers,
       metrics,
       leases,
-      openEndpoint: () => factories.openEndpoint(config),
+      openEndpoint: async () => probedEndpoint(await factories.openEndpoint(config), parts.probe),
       access,
       bootId: newBootId(),
       spaceStatus,

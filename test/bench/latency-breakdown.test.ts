@@ -44,6 +44,33 @@ describe('latency breakdown', () => {
     assert.match(step('L propose -> applied (total)') ?? '', /\s4\.000\s/);
   });
 
+  it("joins the client's record to the leader's writes by the time the endpoint received each", () => {
+    probeFile(dir, 'n1', {
+      7: { received: 100.25, propose: 100.5, applied: 104, responded: 104.5 },
+      8: { received: 106, propose: 106.25, applied: 108, responded: 108.25 },
+    });
+    probeFile(dir, 'n2', {});
+    const requests = [
+      [100, 105],
+      [105.5, 109],
+    ];
+    writeFileSync(
+      join(dir, 'client.requests.json'),
+      JSON.stringify({ dropped: 0, gc: [[104.6, 0.3, 1, 0]], requests }),
+    );
+    const lines = latencyBreakdown(dir);
+    const step = (name: string): string | undefined => lines.find((l) => l.startsWith(name));
+    assert.match(lines[1] ?? '', /client record: 2 of them matched/);
+    // p50 of two values is the larger one (index floor(0.5 * 2) of the sorted two).
+    assert.match(step('C sent -> L received') ?? '', /^\S.*\s0\.500\s/);
+    assert.match(step('L applied -> responded') ?? '', /\s0\.500\s/);
+    assert.match(step('L responded -> C answered') ?? '', /\s0\.750\s/);
+    assert.match(step('C sent -> answered (client total)') ?? '', /\s5\.000\s/);
+    const byClient = lines.findIndex((l) => l.startsWith('slowest 1 writes by client'));
+    assert.ok(byClient > 0, 'a list of the slowest writes as the client saw them');
+    assert.match(lines[byClient + 1] ?? '', /^ {2}7 5\.000: .*gc C:0\.3/);
+  });
+
   it('refuses a file that is not a probe record', () => {
     writeFileSync(join(dir, 'n1.latency.json'), JSON.stringify({ node: 'n1', stages: ['nope'], marks: [], gc: [] }));
     assert.throws(() => latencyBreakdown(dir), /not a latency probe record/);

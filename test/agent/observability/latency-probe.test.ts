@@ -15,6 +15,8 @@ import {
   latencyProbeFromEnvironment,
 } from '../../../agent/observability/latency-probe.js';
 import type { LatencyStage } from '../../../agent/observability/latency-probe.js';
+import { probedEndpoint } from '../../../agent/observability/endpoint-probe.js';
+import type { DatagramEndpoint, DatagramHandler } from '../../../transport/datagram.js';
 import { RaftNodeImpl } from '../../../agent/runtime/node.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { SimNetwork, RELIABLE_NETWORK } from '../../../agent/sim/network.js';
@@ -50,6 +52,47 @@ describe('latency probe', () => {
     now = 13;
     probe.mark('ack', 5);
     assert.deepEqual(stageTimes(probe, 5), { propose: 10, ack: 11, ack2: 12.5 });
+  });
+
+  it("gives the endpoint's received time to the next index proposed and responded to the last applied", () => {
+    let now = 1;
+    const probe = new RecordingProbe('n1', () => now);
+    probe.markEndpoint('responded'); // nothing applied yet: no index to give it to
+    probe.markEndpoint('received');
+    now = 2;
+    probe.mark('propose', 4);
+    now = 3;
+    probe.mark('propose', 5); // no datagram since index 4's: no received time
+    now = 4;
+    probe.mark('applied', 4);
+    now = 5;
+    probe.markEndpoint('responded');
+    assert.deepEqual(stageTimes(probe, 4), { received: 1, propose: 2, applied: 4, responded: 5 });
+    assert.deepEqual(stageTimes(probe, 5), { propose: 3 });
+  });
+
+  it("marks the endpoint socket's datagrams in and out, and leaves the endpoint as it is without a probe", async () => {
+    let handler: DatagramHandler | null = null;
+    const sent: string[] = [];
+    const socket: DatagramEndpoint = {
+      send: (data) => Promise.resolve(void sent.push(`send ${data.length}`)),
+      post: (data) => void sent.push(`post ${data.length}`),
+      onMessage: (h) => void (handler = h),
+      localAddress: () => ({ address: '127.0.0.1', port: 1 }),
+      close: () => Promise.resolve(),
+    };
+    assert.equal(probedEndpoint(socket, undefined), socket);
+    const marks: string[] = [];
+    const probed = probedEndpoint(socket, { mark: () => undefined, markEndpoint: (stage) => void marks.push(stage) });
+    const got: number[] = [];
+    probed.onMessage((data) => void got.push(data.length));
+    (handler as DatagramHandler | null)?.(new Uint8Array(3), { address: '127.0.0.1', port: 2, identity: null });
+    await probed.send(new Uint8Array(4), '127.0.0.1', 2);
+    probed.post?.(new Uint8Array(5), '127.0.0.1', 2, () => undefined);
+    assert.equal(probed.sendParts, undefined, 'no sendParts on a socket without it');
+    assert.deepEqual(got, [3]);
+    assert.deepEqual(sent, ['send 4', 'post 5']);
+    assert.deepEqual(marks, ['received', 'responded', 'responded']);
   });
 
   it(`records at most ${PROBE_INDEXES_MAX} indexes and counts the rest`, () => {

@@ -1,0 +1,78 @@
+/**
+ * A minimal CoAP client for the bench's writes, to check that the project's EndpointClient does
+ * not flatter or hurt the figures (bench/_coraft.ts uses it when the cluster's agentEnv carries
+ * CORAFT_BENCH_RAW_CLIENT=1, so ab-coraft's --a-env compares the two clients on one build): one
+ * plain UDP socket, a confirmable PUT /kv/<key> built by hand (RFC 7252 §3: 4-byte header, a
+ * 4-byte token, two Uri-Path options, the payload), one request in flight, the piggybacked answer
+ * matched by message id and token; no retransmission (loopback), no blockwise transfer (the value
+ * must fit one datagram), a timeout ends the write as refused. What libcoap's coap-client sends for
+ * `-m put coap://HOST:PORT/kv/KEY`, without a process per request.
+ */
+import { createSocket } from 'node:dgram';
+import type { BenchWriter } from './_system.js';
+
+/** Most bytes of a value the raw writer sends (one datagram, with room for the header and options). */
+const RAW_VALUE_BYTES_MAX = 60_000;
+
+/** CoAP option delta/length nibble and its extension bytes (RFC 7252 §3.1) for a value < 269. */
+function nibble(n: number): [number, number[]] {
+  if (n < 13) return [n, []];
+  if (n < 269) return [13, [n - 13]];
+  throw new Error(`raw CoAP writer: option field ${n} too large`);
+}
+
+/** The datagram of a confirmable PUT /kv/`key` with `value`, message id `mid` and token `token`. */
+export function rawPut(key: string, value: Uint8Array, mid: number, token: number): Uint8Array {
+  const keyBytes = Buffer.from(key, 'utf8');
+  const options: number[] = [];
+  const [d1, e1] = nibble(11);
+  const [l1, x1] = nibble(2);
+  options.push((d1 << 4) | l1, ...e1, ...x1, 0x6b, 0x76); // Uri-Path "kv"
+  const [l2, x2] = nibble(keyBytes.length);
+  options.push(l2, ...x2, ...keyBytes); // Uri-Path key (delta 0)
+  const head = [
+    0x44,
+    0x03,
+    (mid >> 8) & 0xff,
+    mid & 0xff,
+    token >>> 24,
+    (token >> 16) & 0xff,
+    (token >> 8) & 0xff,
+    token & 0xff,
+  ];
+  return Buffer.concat([Buffer.from(head), Buffer.from(options), Buffer.from([0xff]), value]);
+}
+
+/** A bench writer to `host:port` over the raw client; see the module comment. */
+export function openRawWriter(host: string, port: number, value: Uint8Array, timeoutMs: number): BenchWriter {
+  if (value.length > RAW_VALUE_BYTES_MAX) throw new Error(`raw CoAP writer: value of ${value.length} bytes`);
+  const socket = createSocket('udp4');
+  let mid = Math.floor(Math.random() * 0xffff);
+  let token = Math.floor(Math.random() * 0xffffffff);
+  let waiting: { mid: number; token: number; done: (ok: boolean) => void } | null = null;
+  socket.on('message', (data) => {
+    const w = waiting;
+    if (w === null || data.length < 8 || (data[0] ?? 0) >> 4 !== 0x6) return; // ACK, version 1
+    if (data.readUInt16BE(2) !== w.mid || data.readUInt32BE(4) !== w.token) return;
+    const code = data[1] ?? 0;
+    w.done(code >= 0x40 && code < 0x60);
+  });
+  return {
+    put: (key) =>
+      new Promise<boolean>((resolve) => {
+        mid = (mid + 1) & 0xffff;
+        token = (token + 1) >>> 0;
+        const timer = setTimeout(() => finish(false), timeoutMs);
+        const finish = (ok: boolean): void => {
+          clearTimeout(timer);
+          waiting = null;
+          resolve(ok);
+        };
+        waiting = { mid, token, done: finish };
+        socket.send(rawPut(key, value, mid, token), port, host, (error) => {
+          if (error !== null) finish(false);
+        });
+      }),
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
