@@ -56,6 +56,7 @@ import { phasesTable } from './_startup-phases.js';
 import type { AgentStartup } from './_startup-phases.js';
 import type { StartupFigures } from './_startup.js';
 import { sleep } from './_system.js';
+import { unitEnvironment } from '../agent/fleet/memory-sizing.js';
 import type { BenchSystem } from './_system.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,7 +65,10 @@ const STARTUP_BOUND_MS = 30_000;
 
 /** VmRSS of a bare node process after a second and a half of doing nothing. */
 async function nodeBaselineRss(): Promise<number | null> {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+    stdio: 'ignore',
+    env: unitEnvironment(process.env),
+  });
   await sleep(1_500);
   const rss = child.pid === undefined ? null : (readProcess(child.pid)?.rssBytes ?? null);
   child.kill('SIGKILL');

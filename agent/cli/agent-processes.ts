@@ -20,7 +20,7 @@ import { EndpointClient, EndpointError, JsonFields, endpointTarget } from './end
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 import { readKeyFile } from '../config/agent-config.js';
-import { UNIT_MALLOC_ENV, UNIT_NODE_FLAGS } from '../fleet/memory-sizing.js';
+import { UNIT_NODE_FLAGS, unitEnvironment } from '../fleet/memory-sizing.js';
 
 /** The package's bin/coraft.js, found upward from this module (dist/agent/cli or agent/cli under tsx). */
 function findCoraftBin(): string {
@@ -271,7 +271,7 @@ export class AgentProcesses {
       ...extra,
     ];
     const [command = process.execPath, ...rest] = argv;
-    const env = { ...process.env, ...UNIT_MALLOC_ENV, ...this.options.agentEnv?.(id) };
+    const env = { ...unitEnvironment(process.env), ...this.options.agentEnv?.(id) };
     const child = spawn(command, rest, { stdio: ['ignore', stdio, stdio, 'ipc'], env });
     if (typeof output === 'function') {
       child.stdout?.on('data', (chunk: Buffer) => output(id, chunk.toString('utf8')));

@@ -114,6 +114,26 @@ export const UNIT_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: '131072',
 };
 
+/**
+ * Variables a shell may set that the shipped unit's environment (systemd's, clean but for its
+ * Environment= lines) does not have, and that change how Node.js starts an agent:
+ * NODE_EXTRA_CA_CERTS has Node.js read and parse a CA bundle before any JavaScript runs (coraft
+ * uses no TLS certificates); with the test machine's 200 KB bundle it made an agent's bootstrap
+ * about 40 ms longer (performance.nodeTiming.bootstrapComplete 57-77 ms with it, 15-28 ms without).
+ */
+export const NOT_UNIT_ENV: readonly string[] = ['NODE_EXTRA_CA_CERTS'];
+
+/**
+ * The environment an agent gets in the benches, the demo and the tests: `env` without
+ * NOT_UNIT_ENV, with the unit's malloc settings (UNIT_MALLOC_ENV), so that their start-up figures
+ * are the unit's (issue 17: the agent's own start-up), not those of the shell that ran them.
+ */
+export function unitEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const unit: NodeJS.ProcessEnv = { ...env, ...UNIT_MALLOC_ENV };
+  for (const name of NOT_UNIT_ENV) delete unit[name];
+  return unit;
+}
+
 /** A systemd size (`128M`, `1G`, `524288K`, bytes without a suffix) in MiB, rounded down; a ConfigError otherwise. */
 export function parseSizeMiB(text: string, field: string): number {
   const match = /^([0-9]+)([KMG]?)$/.exec(text);

@@ -345,9 +345,7 @@ export class KvStateMachine implements StateMachine {
         `snapshot image is at index ${image.lastApplied}, its metadata at ${meta.lastIncludedIndex}`,
       );
     }
-    this.store.clear();
-    this.store.leases.load(image.leases);
-    for (const [key, stored] of image.entries) this.store.set(key, stored.value.slice(), stored.revision, stored.lease);
+    this.store.loadSnapshot(image.entries, image.leases);
     this.store.restoreRevision(image.storeRevision);
     this.store.setQuota(image.quotaBytes);
     this.quotaAlarmValue = image.quotaAlarm;

@@ -26,7 +26,17 @@
  * next starts only after it returned, so a crash can tear at most the last frame of the log
  * (see wal-recover.ts).
  */
-import { closeSync, constants, openSync, renameSync, rmSync, unlinkSync, writev, writevSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  ftruncateSync,
+  openSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writev,
+  writevSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
@@ -300,13 +310,33 @@ export class SegmentWriter {
     return deleted;
   }
 
-  /** Closes the active segment, after any segment being created is complete. */
+  /**
+   * Closes the active segment, after any segment being created is complete, and leaves the log
+   * ending at its last frame (the engine closes the writer once no append is in flight): the active
+   * segment is cut at the write position, and the next segment, made ahead of use, is deleted. Past
+   * the write position a recycled segment holds the remains of its earlier life's frames, and the
+   * next segment only those: recovery reads and checks every one of them to tell them from the log
+   * (16 MiB for the next segment alone, wal-recover.ts scanTail) and then deletes the next segment
+   * anyway. The writer knows they hold no frame of the log, so a clean stop removes them and the
+   * next start has nothing to scan there (issue 17: restart on data). Neither change is synced: a
+   * crash before they reach the disk leaves the files as they were, which recovery reads as before.
+   * The space cut off is zero-filled again when the log grows into it (wal-prealloc.ts).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     // A failure to create the next segment matters only to a write that needs it.
-    if (this.next !== null) await this.next;
+    const prepared = this.next;
+    if (prepared !== null) await prepared;
     if (this.growing !== null) await this.growing;
-    closeSync(this.fd);
+    try {
+      // A segment without a frame stays as it is: recovery would delete an empty one, and the writer make it again.
+      if (this.offset > 0) ftruncateSync(this.fd, this.offset);
+      if (prepared !== null) rmSync(join(this.dir, segmentName(this.active().number + 1)), { force: true });
+    } catch (error) {
+      throw toPersistenceError(error, `ending the log in ${this.dir} at its last frame failed`);
+    } finally {
+      closeSync(this.fd);
+    }
   }
 }

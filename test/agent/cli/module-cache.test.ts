@@ -151,7 +151,7 @@ describe('the code cache of node_modules CommonJS files', function () {
       cluster = null;
     });
 
-    it("caches lmdb's files, and loads no msgpackr extractor (coraft's LMDB values are binary)", async () => {
+    it("caches lmdb's files, and loads neither msgpackr's nor cbor-x's native extractor (code-cache.ts)", async () => {
       let output = '';
       cluster = await AgentProcesses.create({
         nodes: 1,
@@ -168,6 +168,8 @@ describe('the code cache of node_modules CommonJS files', function () {
       const packages = [...entries.keys()].map((path) => path.split(`node_modules${sep}`).pop()?.split(sep)[0]);
       assert.ok(packages.includes('lmdb') && packages.includes('msgpackr'), packages.join(' '));
       assert.ok(!packages.includes('msgpackr-extract'), packages.join(' '));
+      assert.ok(packages.includes('cbor-x'), packages.join(' '));
+      assert.ok(!packages.includes('cbor-extract'), packages.join(' '));
     });
   });
 

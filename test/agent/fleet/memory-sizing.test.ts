@@ -13,11 +13,13 @@ import {
   SEMI_SPACE_MAX_MIB,
   SEMI_SPACE_MIN_MIB,
   UNIT_MEMORY_MAX_MIB,
+  UNIT_MALLOC_ENV,
   UNIT_NODE_FLAGS,
   memoryLinesFor,
   nodeFlagsOf,
   parseSizeMiB,
   sizeForMemoryMax,
+  unitEnvironment,
 } from '../../../agent/fleet/memory-sizing.js';
 
 describe('memory sizing of the unit and the drop-ins', () => {
@@ -85,5 +87,19 @@ describe('memory sizing of the unit and the drop-ins', () => {
       'MemoryHigh=853M',
       'Environment="NODE_OPTIONS=--max-semi-space-size=8 --max-old-space-size=768 --expose-gc"',
     ]);
+  });
+
+  it("gives agents the unit's environment: the shell's without NODE_EXTRA_CA_CERTS, with the malloc settings", () => {
+    const shell = {
+      PATH: '/usr/bin',
+      NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+      MALLOC_ARENA_MAX: '8',
+    };
+    assert.deepEqual(unitEnvironment(shell), { PATH: '/usr/bin', ...UNIT_MALLOC_ENV });
+    assert.equal(
+      shell.NODE_EXTRA_CA_CERTS,
+      '/etc/ssl/certs/ca-certificates.crt',
+      'the given environment is left as it was',
+    );
   });
 });

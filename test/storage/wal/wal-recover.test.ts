@@ -8,7 +8,7 @@
 // with no checkpoint threshold in reach was open (LMDB's file is consistent between commits),
 // i.e. what a crash leaves, damaged on purpose where the test says so.
 import { strict as assert } from 'node:assert';
-import { readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
@@ -285,7 +285,11 @@ describe('WAL engine recovery', function () {
       const { offsets, end } = frameOffsets(segment);
       const last = offsets[offsets.length - 1] ?? 0;
       patch(segment, last + 30, Buffer.from([0xff, 0xee]));
+      const crashed = readFileSync(segment);
       assert.deepStrictEqual((await loadBig()).entries, bigEntries(1, 33));
+      // The clean close cut the segment at its last frame (SegmentWriter.close): back to what the crash left.
+      assert.equal(statSync(segment).size, last);
+      writeFileSync(segment, crashed);
       patch(segment, end + 4096 + 5, Buffer.from('torn write'));
       const engine = await WalPersistenceEngine.open(walTestOptions(copy, BIG));
       try {

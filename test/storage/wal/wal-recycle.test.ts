@@ -171,6 +171,33 @@ describe('WAL segment recycling', function () {
     });
   });
 
+  it('ends the log at its last frame on a clean close: the recycled tail cut, the next segment deleted', async () => {
+    // Segment 3 recycled, past half its space: segment 4 is made ahead of use (of the spare, stale frames too).
+    const last = await writeInto(3, 16, () => existsSync(join(dir, segmentName(4))));
+    const third = join(dir, segmentName(3));
+    const { end } = logFrames(third);
+    assert.ok(nextValidFrame(third, end) !== null, 'segment 3 holds stale frames past its own');
+    await live?.close();
+    live = null;
+    assert.equal(statSync(third).size, end, 'segment 3 ends at its last frame');
+    assert.equal(existsSync(join(dir, segmentName(4))), false, 'the segment made ahead of use is deleted');
+    live = await WalPersistenceEngine.open(walTestOptions(dir));
+    assert.equal((await live.load()).entries.length, last);
+    // The log goes on from there: into the space cut off (zero-filled again), then into new segments.
+    await writeInto(5, 1);
+    const written = next - 1;
+    await live.close();
+    live = null;
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir));
+    try {
+      const state = await engine.load();
+      assert.equal(state.entries.length, written);
+      assert.deepStrictEqual(state.entries[written - 1], bigEntries(written, 1)[0]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('deletes a spare found when the log opens (only a segment it saw reach the checkpoint is recycled)', async () => {
     // A spare of unknown origin: its frame's records are above anything this log holds.
     writeFileSync(join(dir, SPARE_SEGMENT_NAME), encodeFrame(1_000_000, [Buffer.alloc(100, 1)]));
