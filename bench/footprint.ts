@@ -4,7 +4,7 @@
  *
  *   npm run bench -- footprint [--json] [--settle-ms=10000] [--idle-ms=30000] [--load-ms=30000]
  *                              [--after-load-ms=10000] [--clients=64] [--value-bytes=256]
- *                              [--no-load] [--no-install] [--cpu-prof-dir=DIR]
+ *                              [--no-load] [--no-install] [--cpu-prof-dir=DIR] [--heartbeat-ms=N]
  *
  * 1. Start-up: a fresh 3-agent coraft cluster (defaults: coaps, cbor, LMDB), then a fresh
  *    3-member etcd, each timed from spawn to each member's endpoint answering (the agent's own
@@ -29,6 +29,10 @@
  *    Then one coraft follower is restarted on its data and
  *    timed to its endpoint answering.
  * 4. Install: the size of a production install of this checkout (bench/_install-size.ts).
+ *
+ * --heartbeat-ms runs the coraft agents with that heartbeat interval and an election timeout of
+ * three to six of them (the agent's default ratio, agent/config/agent-config.ts), to measure what
+ * the interval costs at rest; the default is the agent's own timing.
  *
  * Every figure is printed beside its goal from issue 17; the unit's MemoryHigh is read from
  * systemd/coraft.service.
@@ -236,11 +240,22 @@ function idleProfileText(dir: string, window: ProfileWindow, idleMs: number): st
   );
 }
 
+/** The agents' Raft timing for --heartbeat-ms (0: the agent's defaults): election timeout 3 to 6 heartbeats. */
+function heartbeatTiming(heartbeatMs: number): Readonly<Record<string, number>> {
+  if (heartbeatMs === 0) return {};
+  return {
+    heartbeatIntervalMs: heartbeatMs,
+    electionTimeoutMinMs: 3 * heartbeatMs,
+    electionTimeoutMaxMs: 6 * heartbeatMs,
+  };
+}
+
 /** Starts a fresh coraft cluster, then a fresh etcd one when installed, and times each start-up. */
 async function startSystems(
   cleanup: Cleanup,
   withEtcd: boolean,
   cpuProfDir: string | undefined,
+  raft: Readonly<Record<string, number>>,
   say: (line: string) => void,
 ): Promise<{
   coraft: CoraftSystem;
@@ -252,6 +267,7 @@ async function startSystems(
     await CoraftSystem.create({
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
+      raft,
     }),
   );
   const startups: StartupFigures[] = [await measureStartup(coraft, STARTUP_BOUND_MS)];
@@ -276,13 +292,14 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const valueBytes = intOption(args, 'value-bytes', 256, 1, 1024 * 1024);
   const withLoad = !args.includes('--no-load');
   const cpuProfDir = profileDirOption(args);
+  const raft = heartbeatTiming(intOption(args, 'heartbeat-ms', 0, 0, 10_000));
   const withEtcd = etcdInstalled();
   if (!withEtcd) say(`note: ${ETCD_BIN} is not installed: coraft measured alone`);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
   try {
     const nodeBaselineRssBytes = await nodeBaselineRss();
-    const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, cpuProfDir, say);
+    const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, cpuProfDir, raft, say);
     const systems: BenchSystem[] = etcd === null ? [coraft] : [coraft, etcd];
     say(`settling ${settleMs} ms, then ${idleMs} ms idle, side by side`);
     await sleep(settleMs);
