@@ -17,6 +17,13 @@
  *    its CPU (% of one core, /proc/PID/stat) and the bytes it wrote while idle. With
  *    --cpu-prof-dir, each coraft agent writes a V8 CPU profile
  *    there when it exits (`npm run bench -- profile DIR` sums them).
+ *    A short --settle-ms measures coraft's CPU while V8 still warms up: an idle agent runs its
+ *    heartbeat path a few times a second, so V8 optimizes that path's functions one by one over
+ *    about three minutes (more than 100 on a leader, a few ms of its optimizing compiler each; perf:
+ *    17-22 % of an idle leader's CPU in the first two minutes), and runs them unoptimized
+ *    meanwhile. Measured on one idle 3-agent cluster, the leader used 0.85 % of a core 3-23 s after
+ *    start, 0.65 % at 60-80 s and 0.45 % at 180-200 s (followers 0.55-0.6, 0.35-0.45, 0.35);
+ *    etcd, compiled ahead of time, has no such phase. --settle-ms=180000 measures the agent at rest.
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
  *    the leader for --load-ms: peak RssAnon (judged: the agent's own memory) and VmRSS (reported:
  *    it also counts LMDB's mapped file pages, which the kernel can drop), sampled every 250 ms, RssAnon
@@ -65,6 +72,8 @@ import type { BenchSystem } from './_system.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REQUEST_TIMEOUT_MS = 10_000;
 const STARTUP_BOUND_MS = 30_000;
+/** How long V8 takes to optimize an idle agent's heartbeat path, about (see the header), ms. */
+const WARM_UP_MS = 180_000;
 
 /** VmRSS of a bare node process after a second and a half of doing nothing. */
 async function nodeBaselineRss(): Promise<number | null> {
@@ -302,6 +311,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, cpuProfDir, raft, say);
     const systems: BenchSystem[] = etcd === null ? [coraft] : [coraft, etcd];
     say(`settling ${settleMs} ms, then ${idleMs} ms idle, side by side`);
+    if (settleMs < WARM_UP_MS)
+      say(`note: coraft's idle CPU within ${WARM_UP_MS / 1000} s of start includes V8's warm-up (see the header)`);
     await sleep(settleMs);
     const idleWindow = { fromUs: profileClockUs(), toUs: 0 };
     const rest = await measureRest(systems, idleMs);
