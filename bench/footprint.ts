@@ -21,7 +21,8 @@
  *    heartbeat path a few times a second, so V8 optimizes that path's functions one by one over
  *    about three minutes (more than 100 on a leader, a few ms of its optimizing compiler each; perf:
  *    17-22 % of an idle leader's CPU in the first two minutes), and runs them unoptimized
- *    meanwhile. Measured on one idle 3-agent cluster, the leader used 0.85 % of a core 3-23 s after
+ *    meanwhile; its memory reducer also runs two full collections about 8 s after start (4-70 ms
+ *    each, --trace-gc). Measured on one idle 3-agent cluster, the leader used 0.85 % of a core 3-23 s after
  *    start, 0.65 % at 60-80 s and 0.45 % at 180-200 s (followers 0.55-0.6, 0.35-0.45, 0.35);
  *    etcd, compiled ahead of time, has no such phase. --settle-ms=180000 measures the agent at rest.
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
