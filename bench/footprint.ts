@@ -17,14 +17,17 @@
  *    its CPU (% of one core, /proc/PID/stat) and the bytes it wrote while idle. With
  *    --cpu-prof-dir, each coraft agent writes a V8 CPU profile
  *    there when it exits (`npm run bench -- profile DIR` sums them).
- *    A short --settle-ms measures coraft's CPU while V8 still warms up: an idle agent runs its
- *    heartbeat path a few times a second, so V8 optimizes that path's functions one by one over
- *    about three minutes (more than 100 on a leader, a few ms of its optimizing compiler each; perf:
- *    17-22 % of an idle leader's CPU in the first two minutes), and runs them unoptimized
- *    meanwhile; its memory reducer also runs two full collections about 8 s after start (4-70 ms
- *    each, --trace-gc). Measured on one idle 3-agent cluster, the leader used 0.85 % of a core 3-23 s after
- *    start, 0.65 % at 60-80 s and 0.45 % at 180-200 s (followers 0.55-0.6, 0.35-0.45, 0.35);
- *    etcd, compiled ahead of time, has no such phase. --settle-ms=180000 measures the agent at rest.
+ *    A short --settle-ms measures coraft while it still settles after start, not at rest. About
+ *    8 s after start V8's memory reducer runs two full collections (4-70 ms each, --trace-gc;
+ *    they shrink the heap that idle RSS counts); then, for minutes, V8 optimizes the heartbeat
+ *    path's functions one by one (an idle agent runs it a few times a second; a leader had more
+ *    than 100 optimized after 3 min, its optimizing compiler 17-22 % of the leader's CPU in perf
+ *    over the first 2 min), and the optimized path costs less. One idle 3-agent cluster per run,
+ *    % of a core, leader / followers (10 ms ticks of /proc, so +-0.05): 0.85 / 0.55-0.6 at 3-23 s
+ *    after start, 0.65 / 0.35-0.45 at 60-80 s, 0.45 / 0.35 at 180-200 s, 0.35 / 0.3 at 300-320 s;
+ *    with --no-memory-reducer 0.65 / 0.35-0.4 at 3-23 s; with --no-opt 0.9 / 0.55-0.65 at 3-23 s,
+ *    0.65 / 0.4 at 60-80 s and 0.6 / 0.35 at 180-200 s. etcd, compiled ahead of time, has no such
+ *    phase. --settle-ms=180000 measures the agent at rest.
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
  *    the leader for --load-ms: peak RssAnon (judged: the agent's own memory) and VmRSS (reported:
  *    it also counts LMDB's mapped file pages, which the kernel can drop), sampled every 250 ms, RssAnon
@@ -73,7 +76,7 @@ import type { BenchSystem } from './_system.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REQUEST_TIMEOUT_MS = 10_000;
 const STARTUP_BOUND_MS = 30_000;
-/** How long V8 takes to optimize an idle agent's heartbeat path, about (see the header), ms. */
+/** How long an idle agent takes to settle after start (V8's memory reducer, then its optimizer; see the header), ms. */
 const WARM_UP_MS = 180_000;
 
 /** VmRSS of a bare node process after a second and a half of doing nothing. */
@@ -260,6 +263,14 @@ function heartbeatTiming(heartbeatMs: number): Readonly<Record<string, number>> 
   };
 }
 
+/** What the run says before it settles; a note when the idle window starts before the agents settled. */
+function settlingText(settleMs: number, idleMs: number): string {
+  const text = `settling ${settleMs} ms, then ${idleMs} ms idle, side by side`;
+  if (settleMs >= WARM_UP_MS) return text;
+  const within = `${WARM_UP_MS / 1000} s`;
+  return `${text}\nnote: coraft's idle CPU within ${within} of start is not yet the agent at rest (see the header)`;
+}
+
 /** Starts a fresh coraft cluster, then a fresh etcd one when installed, and times each start-up. */
 async function startSystems(
   cleanup: Cleanup,
@@ -311,9 +322,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const nodeBaselineRssBytes = await nodeBaselineRss();
     const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, cpuProfDir, raft, say);
     const systems: BenchSystem[] = etcd === null ? [coraft] : [coraft, etcd];
-    say(`settling ${settleMs} ms, then ${idleMs} ms idle, side by side`);
-    if (settleMs < WARM_UP_MS)
-      say(`note: coraft's idle CPU within ${WARM_UP_MS / 1000} s of start includes V8's warm-up (see the header)`);
+    say(settlingText(settleMs, idleMs));
     await sleep(settleMs);
     const idleWindow = { fromUs: profileClockUs(), toUs: 0 };
     const rest = await measureRest(systems, idleMs);
