@@ -4,7 +4,7 @@
  *
  *   npm run bench -- footprint [--json] [--settle-ms=10000] [--idle-ms=30000] [--load-ms=30000]
  *                              [--after-load-ms=10000] [--clients=64] [--value-bytes=256]
- *                              [--no-load] [--no-install] [--cpu-prof-dir=DIR]
+ *                              [--no-load] [--no-install] [--cpu-prof-dir=DIR] [--heartbeat-ms=N]
  *
  * 1. Start-up: a fresh 3-agent coraft cluster (defaults: coaps, cbor, LMDB), then a fresh
  *    3-member etcd, each timed from spawn to each member's endpoint answering (the agent's own
@@ -17,6 +17,17 @@
  *    its CPU (% of one core, /proc/PID/stat) and the bytes it wrote while idle. With
  *    --cpu-prof-dir, each coraft agent writes a V8 CPU profile
  *    there when it exits (`npm run bench -- profile DIR` sums them).
+ *    A short --settle-ms measures coraft while it still settles after start, not at rest. About
+ *    8 s after start V8's memory reducer runs two full collections (4-70 ms each, --trace-gc;
+ *    they shrink the heap that idle RSS counts); then, for minutes, V8 optimizes the heartbeat
+ *    path's functions one by one (an idle agent runs it a few times a second; a leader had more
+ *    than 100 optimized after 3 min, its optimizing compiler 17-22 % of the leader's CPU in perf
+ *    over the first 2 min), and the optimized path costs less. One idle 3-agent cluster per run,
+ *    % of a core, leader / followers (10 ms ticks of /proc, so +-0.05): 0.85 / 0.55-0.6 at 3-23 s
+ *    after start, 0.65 / 0.35-0.45 at 60-80 s, 0.45 / 0.35 at 180-200 s, 0.35 / 0.3 at 300-320 s;
+ *    with --no-memory-reducer 0.65 / 0.35-0.4 at 3-23 s; with --no-opt 0.9 / 0.55-0.65 at 3-23 s,
+ *    0.65 / 0.4 at 60-80 s and 0.6 / 0.35 at 180-200 s. etcd, compiled ahead of time, has no such
+ *    phase. --settle-ms=180000 measures the agent at rest.
  * 3. Load, one system after the other: --clients closed-loop writers of --value-bytes values on
  *    the leader for --load-ms: peak RssAnon (judged: the agent's own memory) and VmRSS (reported:
  *    it also counts LMDB's mapped file pages, which the kernel can drop), sampled every 250 ms, RssAnon
@@ -29,6 +40,10 @@
  *    Then one coraft follower is restarted on its data and
  *    timed to its endpoint answering.
  * 4. Install: the size of a production install of this checkout (bench/_install-size.ts).
+ *
+ * --heartbeat-ms runs the coraft agents with that heartbeat interval and an election timeout of
+ * three to six of them (the agent's default ratio, agent/config/agent-config.ts), to measure what
+ * the interval costs at rest; the default is the agent's own timing.
  *
  * Every figure is printed beside its goal from issue 17; the unit's MemoryHigh is read from
  * systemd/coraft.service.
@@ -62,6 +77,8 @@ import type { BenchSystem } from './_system.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REQUEST_TIMEOUT_MS = 10_000;
 const STARTUP_BOUND_MS = 30_000;
+/** How long an idle agent takes to settle after start (V8's memory reducer, then its optimizer; see the header), ms. */
+const WARM_UP_MS = 180_000;
 
 /** VmRSS of a bare node process after a second and a half of doing nothing. */
 async function nodeBaselineRss(): Promise<number | null> {
@@ -240,11 +257,30 @@ function idleProfileText(dir: string, window: ProfileWindow, idleMs: number): st
   );
 }
 
+/** The agents' Raft timing for --heartbeat-ms (0: the agent's defaults): election timeout 3 to 6 heartbeats. */
+function heartbeatTiming(heartbeatMs: number): Readonly<Record<string, number>> {
+  if (heartbeatMs === 0) return {};
+  return {
+    heartbeatIntervalMs: heartbeatMs,
+    electionTimeoutMinMs: 3 * heartbeatMs,
+    electionTimeoutMaxMs: 6 * heartbeatMs,
+  };
+}
+
+/** What the run says before it settles; a note when the idle window starts before the agents settled. */
+function settlingText(settleMs: number, idleMs: number): string {
+  const text = `settling ${settleMs} ms, then ${idleMs} ms idle, side by side`;
+  if (settleMs >= WARM_UP_MS) return text;
+  const within = `${WARM_UP_MS / 1000} s`;
+  return `${text}\nnote: coraft's idle CPU within ${within} of start is not yet the agent at rest (see the header)`;
+}
+
 /** Starts a fresh coraft cluster, then a fresh etcd one when installed, and times each start-up. */
 async function startSystems(
   cleanup: Cleanup,
   withEtcd: boolean,
   cpuProfDir: string | undefined,
+  raft: Readonly<Record<string, number>>,
   say: (line: string) => void,
 ): Promise<{
   coraft: CoraftSystem;
@@ -256,6 +292,7 @@ async function startSystems(
     await CoraftSystem.create({
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
+      raft,
     }),
   );
   const startups: StartupFigures[] = [await measureStartup(coraft, STARTUP_BOUND_MS)];
@@ -280,15 +317,16 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const valueBytes = intOption(args, 'value-bytes', 256, 1, 1024 * 1024);
   const withLoad = !args.includes('--no-load');
   const cpuProfDir = profileDirOption(args);
+  const raft = heartbeatTiming(intOption(args, 'heartbeat-ms', 0, 0, 10_000));
   const withEtcd = etcdInstalled();
   if (!withEtcd) say(`note: ${ETCD_BIN} is not installed: coraft measured alone`);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals(say);
   try {
     const nodeBaselineRssBytes = await nodeBaselineRss();
-    const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, cpuProfDir, say);
+    const { coraft, etcd, startups, startupPhases } = await startSystems(cleanup, withEtcd, cpuProfDir, raft, say);
     const systems: BenchSystem[] = etcd === null ? [coraft] : [coraft, etcd];
-    say(`settling ${settleMs} ms, then ${idleMs} ms idle, side by side`);
+    say(settlingText(settleMs, idleMs));
     await sleep(settleMs);
     const idleWindow = { fromUs: profileClockUs(), toUs: 0 };
     const rest = await measureRest(systems, idleMs);

@@ -50,6 +50,8 @@ export class TickDriver {
   private running = false;
   /** The timer found its tick overdue and deferred it once: the next firing applies it. */
   private deferredOnce = false;
+  /** The timer's callback, made once (not a closure per timer armed). */
+  private readonly onTimer = (): void => this.fire();
 
   constructor(
     private readonly timers: Timers,
@@ -125,7 +127,7 @@ export class TickDriver {
     this.timer?.cancel();
     this.timerAtMs = dueAtMs;
     const delayMs = Math.max(0, dueAtMs - this.timers.nowMs()) + TIMER_SLACK_MS;
-    this.timer = this.timers.setTimer(delayMs, () => this.fire());
+    this.timer = this.timers.setTimer(delayMs, this.onTimer);
   }
 
   private fire(): void {
@@ -137,7 +139,7 @@ export class TickDriver {
       this.deferredOnce = true;
       this.applyBeforeDue();
       this.timerAtMs = this.timers.nowMs();
-      this.timer = this.timers.setTimer(TIMER_SLACK_MS, () => this.fire());
+      this.timer = this.timers.setTimer(TIMER_SLACK_MS, this.onTimer);
       return;
     }
     this.deferredOnce = false;

@@ -4,6 +4,19 @@
  */
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 
+/**
+ * A pending setTimeout. A class, not an object literal with a closure: the tick driver arms one
+ * per heartbeat interval at rest, and the bundle names every closure it creates (esbuild's
+ * keepNames: a defineProperty call per timer).
+ */
+class RealTimer implements TimerHandle {
+  constructor(private readonly timeout: NodeJS.Timeout) {}
+
+  cancel(): void {
+    clearTimeout(this.timeout);
+  }
+}
+
 /** Timers on the process's monotonic clock. */
 export class RealTimers implements Timers {
   nowMs(): number {
@@ -11,7 +24,6 @@ export class RealTimers implements Timers {
   }
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
-    const handle = setTimeout(callback, Math.max(0, delayMs));
-    return { cancel: () => clearTimeout(handle) };
+    return new RealTimer(setTimeout(callback, Math.max(0, delayMs)));
   }
 }
