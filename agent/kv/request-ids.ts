@@ -16,9 +16,9 @@
  * is apply order, so it is also log-time order, and expiry drops from the front.
  */
 import { assert } from '../../contracts/assert.js';
+import { REQUEST_ID_BYTES, RequestIdIndex } from './request-id-index.js';
 
-/** The length of a request id, bytes. */
-export const REQUEST_ID_BYTES = 16;
+export { REQUEST_ID_BYTES } from './request-id-index.js';
 
 /** Limits of the request id table; see KvOptions for units, defaults and ranges. */
 export interface RequestIdLimits {
@@ -40,50 +40,60 @@ export interface RequestIdEntry extends RequestRecord {
   readonly requestId: Uint8Array;
 }
 
-/**
- * The most ids the order array holds before it is compacted, as a multiple of the ids kept:
- * it drops its expired front only once that front is as long as the live part (amortized O(1)).
- */
-const ORDER_SLACK_FACTOR = 2;
-/** Below this many dropped slots the order array is never compacted (a small table just reuses them). */
-const ORDER_COMPACT_MIN = 1024;
+/** Slots of a new table's ring (it doubles up to countMax as ids come). */
+const RING_SLOTS_MIN = 64;
 
-/** Request id → the session command that ran it; see the module comment. */
+/**
+ * Request id → the session command that ran it; see the module comment. The ids are kept in a
+ * ring of slots, oldest first from `head` (insertion order, so non-decreasing usedMs): their bytes
+ * in one buffer, their records in columns, and a hash index of the slots (request-id-index.ts).
+ * Expiry and eviction take the oldest at `head`, never iterating anything; an apply makes no heap
+ * object that outlives it (issue 16).
+ */
 export class RequestIdTable {
   private readonly limits: RequestIdLimits;
-  /** Invariants: size <= countMax; holds exactly the entries of order[head..]. Keyed by keyOf. */
-  private readonly records = new Map<string, KeptId>();
-  /**
-   * The kept ids, oldest first (insertion order, so non-decreasing usedMs), from `head` on; the
-   * slots before `head` were expired or evicted. Expiry and eviction read the oldest here, never
-   * by iterating the map: a Map iterator starts at the map's first slot and steps over every
-   * slot deleted since its last rehash, which with a full table of 8,192 ids (each apply evicts
-   * the oldest) cost about 10 us per apply.
-   */
-  private order: KeptId[] = [];
+  private readonly index: RequestIdIndex;
+  /** Slots in the ring; doubles up to countMax. Invariant: count <= slots <= max(countMax, RING_SLOTS_MIN). */
+  private slots: number;
+  /** Each slot's id, REQUEST_ID_BYTES a slot. */
+  private ids: Uint8Array;
+  private clientIds: string[];
+  private seqs: Float64Array;
+  private usedMs: Float64Array;
+  /** The slot of the oldest id. */
   private head = 0;
+  /** Ids kept: slots head, head + 1, ... (mod slots). Invariant: count <= countMax. */
+  private count = 0;
 
-  constructor(limits: RequestIdLimits) {
+  /** `seed` places ids in the hash index only (request-id-index.ts); random unless given. */
+  constructor(limits: RequestIdLimits, seed: number = randomSeed()) {
     assert(Number.isSafeInteger(limits.countMax) && limits.countMax >= 1, 'requestIdsMax is a positive integer');
     assert(Number.isSafeInteger(limits.ttlMs) && limits.ttlMs >= 1, 'requestIdTtlMs is a positive integer');
     this.limits = limits;
+    this.slots = Math.min(limits.countMax, RING_SLOTS_MIN);
+    this.ids = new Uint8Array(this.slots * REQUEST_ID_BYTES);
+    this.clientIds = new Array<string>(this.slots).fill('');
+    this.seqs = new Float64Array(this.slots);
+    this.usedMs = new Float64Array(this.slots);
+    this.index = new RequestIdIndex(this.slots, seed);
   }
 
   /** The number of ids kept. */
   get size(): number {
-    return this.records.size;
+    return this.count;
   }
 
   /** Where request `requestId` ran, or undefined. */
   lookup(requestId: Uint8Array): RequestRecord | undefined {
-    return this.records.get(keyOf(requestId));
+    assert(requestId.byteLength === REQUEST_ID_BYTES, 'request ids have REQUEST_ID_BYTES bytes');
+    const slot = this.index.find(this.ids, requestId);
+    return slot < 0 ? undefined : this.recordAt(slot);
   }
 
   /** Removes every id kept for at least ttlMs of log time as of `clockMs`; returns how many. */
   expire(clockMs: number): number {
     let expired = 0;
-    for (let oldest = this.oldest(); oldest !== undefined; oldest = this.oldest()) {
-      if (clockMs - oldest.usedMs < this.limits.ttlMs) break;
+    while (this.count > 0 && clockMs - (this.usedMs[this.head] ?? 0) >= this.limits.ttlMs) {
       this.dropOldest();
       expired += 1;
     }
@@ -107,88 +117,123 @@ export class RequestIdTable {
     clockMs: number,
   ): { readonly earlier?: RequestRecord; readonly evicted: number } {
     assert(requestId.byteLength === REQUEST_ID_BYTES, 'request ids have REQUEST_ID_BYTES bytes');
-    const key = keyOf(requestId);
-    const earlier = this.records.get(key);
-    if (earlier !== undefined) return { earlier, evicted: 0 };
+    const found = this.index.find(this.ids, requestId);
+    if (found >= 0) return { earlier: this.recordAt(found), evicted: 0 };
     let evicted = false;
-    if (this.records.size >= this.limits.countMax) {
-      assert(this.dropOldest(), 'a full table has an oldest id');
+    if (this.count >= this.limits.countMax) {
+      this.dropOldest();
       evicted = true;
     }
-    // The key alone is kept: it is the id (keyOf and requestIdOfKey are inverses), so no copy of the id's bytes.
-    this.add({ key, clientId, seq, usedMs: clockMs });
+    this.add(requestId, clientId, seq, clockMs);
     return evicted ? EVICTED_ONE : EVICTED_NONE;
   }
 
-  /** Every id, oldest first. */
+  /** Every id, oldest first; each entry's bytes are its own (the table goes on changing). */
   list(): readonly RequestIdEntry[] {
-    return this.order.slice(this.head).map(({ key, clientId, seq, usedMs }) => ({
-      requestId: requestIdOfKey(key),
-      clientId,
-      seq,
-      usedMs,
-    }));
+    const copy = new Uint8Array(this.count * REQUEST_ID_BYTES);
+    const entries: RequestIdEntry[] = [];
+    for (let i = 0; i < this.count; i += 1) {
+      const slot = this.slotAt(i);
+      copy.set(this.ids.subarray(slot * REQUEST_ID_BYTES, (slot + 1) * REQUEST_ID_BYTES), i * REQUEST_ID_BYTES);
+      entries.push({
+        requestId: copy.subarray(i * REQUEST_ID_BYTES, (i + 1) * REQUEST_ID_BYTES),
+        clientId: this.clientIds[slot] ?? '',
+        seq: this.seqs[slot] ?? 0,
+        usedMs: this.usedMs[slot] ?? 0,
+      });
+    }
+    return entries;
   }
 
   /** Replaces every id by `entries`, given oldest first; keeps the newest countMax. */
   load(entries: readonly RequestIdEntry[]): void {
-    this.records.clear();
-    this.order = [];
+    const kept = entries.slice(Math.max(0, entries.length - this.limits.countMax));
     this.head = 0;
-    for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax))) {
-      const kept: KeptId = {
-        key: keyOf(entry.requestId),
-        clientId: entry.clientId,
-        seq: entry.seq,
-        usedMs: entry.usedMs,
-      };
-      const known = this.records.get(kept.key);
-      if (known === undefined) {
-        this.add(kept);
-        continue;
-      }
+    this.count = 0;
+    this.resize(Math.min(this.limits.countMax, Math.max(RING_SLOTS_MIN, kept.length)));
+    for (const entry of kept) {
+      assert(entry.requestId.byteLength === REQUEST_ID_BYTES, 'request ids have REQUEST_ID_BYTES bytes');
+      const known = this.index.find(this.ids, entry.requestId);
       // An id listed twice (no table writes that): the later listing in the earlier place, as Map.set does.
-      this.order[this.order.indexOf(known)] = kept;
-      this.records.set(kept.key, kept);
+      if (known >= 0) this.setRecord(known, entry.clientId, entry.seq, entry.usedMs);
+      else this.add(entry.requestId, entry.clientId, entry.seq, entry.usedMs);
     }
   }
 
-  /** Checks size, order and clock at `clockMs`; throws InvariantError on the first broken one. */
+  /** Checks size, order, index and clock at `clockMs`; throws InvariantError on the first broken one. */
   checkInvariants(clockMs: number): void {
-    assert(this.records.size <= this.limits.countMax, 'request ids within requestIdsMax');
-    assert(this.order.length - this.head === this.records.size, 'the order lists every kept id once');
+    assert(this.count <= this.limits.countMax, 'request ids within requestIdsMax');
+    assert(this.count <= this.slots, 'the ring holds every kept id');
+    assert(this.index.count() === this.count, 'the index lists every kept id once');
     let usedMs = 0;
-    for (let at = this.head; at < this.order.length; at += 1) {
-      const record = this.order[at];
-      assert(record !== undefined && this.records.get(record.key) === record, 'the order lists the kept ids');
-      assert(record.usedMs >= usedMs, 'request ids are in log-time order');
-      assert(record.usedMs <= clockMs, 'no request id was used after the log clock');
-      assert(record.key.length === REQUEST_ID_BYTES / 2, 'request ids have REQUEST_ID_BYTES bytes');
-      usedMs = record.usedMs;
+    for (let i = 0; i < this.count; i += 1) {
+      const slot = this.slotAt(i);
+      const id = this.ids.subarray(slot * REQUEST_ID_BYTES, (slot + 1) * REQUEST_ID_BYTES);
+      assert(this.index.find(this.ids, id) === slot, 'the index finds each kept id at its slot');
+      const used = this.usedMs[slot] ?? 0;
+      assert(used >= usedMs, 'request ids are in log-time order');
+      assert(used <= clockMs, 'no request id was used after the log clock');
+      usedMs = used;
     }
   }
 
-  private oldest(): KeptId | undefined {
-    return this.order[this.head];
+  /** The slot of the i-th oldest id. */
+  private slotAt(i: number): number {
+    return (this.head + i) % this.slots;
   }
 
-  private add(kept: KeptId): void {
-    this.records.set(kept.key, kept);
-    this.order.push(kept);
+  private recordAt(slot: number): RequestRecord {
+    return { clientId: this.clientIds[slot] ?? '', seq: this.seqs[slot] ?? 0, usedMs: this.usedMs[slot] ?? 0 };
   }
 
-  /** Forgets the oldest id; false when there is none. */
-  private dropOldest(): boolean {
-    const oldest = this.order[this.head];
-    if (oldest === undefined) return false;
-    this.records.delete(oldest.key);
-    this.order[this.head] = DROPPED;
-    this.head += 1;
-    if (this.head >= ORDER_COMPACT_MIN && this.head * ORDER_SLACK_FACTOR >= this.order.length) {
-      this.order = this.order.slice(this.head);
-      this.head = 0;
+  private setRecord(slot: number, clientId: string, seq: number, usedMs: number): void {
+    this.clientIds[slot] = clientId;
+    this.seqs[slot] = seq;
+    this.usedMs[slot] = usedMs;
+  }
+
+  /** Adds an id the table does not hold, as the newest; the caller made room below countMax. */
+  private add(requestId: Uint8Array, clientId: string, seq: number, usedMs: number): void {
+    assert(this.count < this.limits.countMax, 'an id is added below requestIdsMax');
+    if (this.count === this.slots) this.resize(Math.min(this.limits.countMax, this.slots * 2));
+    const slot = this.slotAt(this.count);
+    this.ids.set(requestId, slot * REQUEST_ID_BYTES);
+    this.setRecord(slot, clientId, seq, usedMs);
+    this.index.add(this.ids, slot);
+    this.count += 1;
+  }
+
+  /** Forgets the oldest id (there is one). */
+  private dropOldest(): void {
+    assert(this.count > 0, 'a table with ids has an oldest');
+    this.index.remove(this.ids, this.head);
+    this.clientIds[this.head] = '';
+    this.head = (this.head + 1) % this.slots;
+    this.count -= 1;
+  }
+
+  /** Moves the kept ids, oldest first, into a ring of `slots` slots from slot 0, and indexes them again. */
+  private resize(slots: number): void {
+    assert(slots >= this.count, 'a ring holds the ids kept');
+    const ids = new Uint8Array(slots * REQUEST_ID_BYTES);
+    const clientIds = new Array<string>(slots).fill('');
+    const seqs = new Float64Array(slots);
+    const usedMs = new Float64Array(slots);
+    for (let i = 0; i < this.count; i += 1) {
+      const slot = this.slotAt(i);
+      ids.set(this.ids.subarray(slot * REQUEST_ID_BYTES, (slot + 1) * REQUEST_ID_BYTES), i * REQUEST_ID_BYTES);
+      clientIds[i] = this.clientIds[slot] ?? '';
+      seqs[i] = this.seqs[slot] ?? 0;
+      usedMs[i] = this.usedMs[slot] ?? 0;
     }
-    return true;
+    this.slots = slots;
+    this.ids = ids;
+    this.clientIds = clientIds;
+    this.seqs = seqs;
+    this.usedMs = usedMs;
+    this.head = 0;
+    this.index.reset(slots);
+    for (let slot = 0; slot < this.count; slot += 1) this.index.add(this.ids, slot);
   }
 }
 
@@ -196,13 +241,10 @@ export class RequestIdTable {
 const EVICTED_NONE: { readonly evicted: number } = Object.freeze({ evicted: 0 });
 const EVICTED_ONE: { readonly evicted: number } = Object.freeze({ evicted: 1 });
 
-/** A kept id: its map key (which is the id, keyOf) and its record. */
-interface KeptId extends RequestRecord {
-  readonly key: string;
+/** A seed for the hash index of a table. */
+function randomSeed(): number {
+  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
 }
-
-/** What a dropped slot of the order array holds until it is compacted away (never read). */
-const DROPPED: KeptId = { key: '', clientId: '', seq: 0, usedMs: 0 };
 
 /**
  * The map key of a request id: its 16 bytes as 8 UTF-16 code units, two bytes each (one id, one

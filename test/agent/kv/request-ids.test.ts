@@ -46,6 +46,9 @@ class MapModel {
   list(): RequestIdEntry[] {
     return [...this.records.values()];
   }
+  seqOf(id: Uint8Array): number | undefined {
+    return this.records.get(Buffer.from(id).toString('hex'))?.seq;
+  }
   load(entries: readonly RequestIdEntry[]): void {
     this.records.clear();
     for (const entry of entries.slice(Math.max(0, entries.length - this.limits.countMax)))
@@ -119,6 +122,68 @@ describe('RequestIdTable', () => {
         },
       ),
       fcParams(),
+    );
+  });
+
+  it('answers like the Map over long runs: the ring wraps, grows and is reloaded, and the ids fill its index', () => {
+    // Long sequences (the property above draws at most 10 operations): tables of up to 150 ids
+    // wrap around their ring many times and grow it past its first 64 slots.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 150 }),
+        fc.nat(),
+        fc.array(
+          fc.oneof(
+            {
+              weight: 20,
+              arbitrary: fc.record({ kind: fc.constant('claim' as const), id: fc.nat(400), dtMs: fc.nat(3) }),
+            },
+            { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), dtMs: fc.nat(200) }) },
+            { weight: 1, arbitrary: fc.constant({ kind: 'reload' as const }) },
+          ),
+          { minLength: 50, maxLength: 800 },
+        ),
+        (max, seed, ops) => {
+          const limits = { countMax: max, ttlMs: 150 };
+          const table = new RequestIdTable(limits, seed);
+          const model = new MapModel(limits);
+          let clockMs = 0;
+          let seq = 0;
+          for (const op of ops) {
+            if (op.kind === 'reload') {
+              table.load(table.list());
+              model.load(model.list());
+              continue;
+            }
+            clockMs += op.dtMs;
+            assert.equal(table.expire(clockMs), model.expire(clockMs));
+            if (op.kind === 'expire') continue;
+            seq += 1;
+            const got = table.claim(idOf(op.id), `c${seq % 5}`, seq, clockMs);
+            const want = model.claim(idOf(op.id), `c${seq % 5}`, seq, clockMs);
+            assert.equal(got.evicted, want.evicted);
+            assert.equal(got.earlier?.seq, want.earlier?.seq);
+            assert.equal(table.size, model.size);
+          }
+          assert.deepEqual(table.list(), model.list());
+          for (let n = 0; n <= 400; n += 1) assert.equal(table.lookup(idOf(n))?.seq, model.seqOf(idOf(n)));
+          table.checkInvariants(clockMs);
+        },
+      ),
+      fcParams(100, 'request id table over long runs'),
+    );
+  });
+
+  it('lists ids whose bytes stay as they were while the table goes on', () => {
+    const table = new RequestIdTable({ countMax: 2, ttlMs: 1000 });
+    table.record(idOf(1), 'a', 1, 0);
+    table.record(idOf(2), 'a', 2, 0);
+    const listed = table.list();
+    table.record(idOf(3), 'a', 3, 0);
+    table.record(idOf(4), 'a', 4, 0);
+    assert.deepEqual(
+      listed.map((e) => [...e.requestId]),
+      [[...idOf(1)], [...idOf(2)]],
     );
   });
 
