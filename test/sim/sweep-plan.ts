@@ -44,6 +44,10 @@ export interface SweepPlan {
   readonly faults?: string;
   /** Whether runs change membership (--membership); absent: true. */
   readonly membership?: boolean;
+  /** The simulated faulty period of every run (--duration-ms), ms; absent: the CLI's default. */
+  readonly durationMs?: number;
+  /** Concurrent clients of every run (--clients); absent: the CLI's default. */
+  readonly clients?: number;
 }
 
 /** One run of the sweep: its seed, its size and the exact `coraft sim` arguments. */
@@ -88,8 +92,9 @@ function parseFaults(text: string | undefined): string {
 
 /**
  * Parses `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]
- * [--faults LIST] [--no-membership]`; a size `N+W` runs N full members and W witnesses; --faults replaces
- * {@link SWEEP_FAULTS} (e.g. with clog and byzantine added); --no-membership runs without membership changes.
+ * [--faults LIST] [--no-membership] [--duration-ms T] [--clients C]`; a size `N+W` runs N full members and W
+ * witnesses; --faults replaces {@link SWEEP_FAULTS} (e.g. with clog and byzantine added); --no-membership runs
+ * without membership changes; --duration-ms and --clients are passed to every run (longer, busier runs).
  */
 export function parseSweepArgs(argv: readonly string[]): SweepPlan {
   const { values } = parseArgs({
@@ -103,6 +108,8 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
       'run-timeout-ms': { type: 'string' },
       faults: { type: 'string' },
       'no-membership': { type: 'boolean' },
+      'duration-ms': { type: 'string' },
+      clients: { type: 'string' },
     },
     strict: true,
   });
@@ -115,6 +122,10 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
     runTimeoutMs: integer(values['run-timeout-ms'], 'run-timeout-ms', RUN_TIMEOUT_MS_DEFAULT, 1000, 86_400_000),
     faults: parseFaults(values.faults),
     membership: values['no-membership'] !== true,
+    ...(values['duration-ms'] === undefined
+      ? {}
+      : { durationMs: integer(values['duration-ms'], 'duration-ms', 0, 0, 86_400_000) }),
+    ...(values.clients === undefined ? {} : { clients: integer(values.clients, 'clients', 0, 0, 1000) }),
   };
 }
 
@@ -122,6 +133,8 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
 export interface RunOptions {
   readonly faults?: string;
   readonly membership?: boolean;
+  readonly durationMs?: number;
+  readonly clients?: number;
 }
 
 /** The `coraft sim` arguments of one seed (`--witnesses` only when there are some). */
@@ -132,6 +145,8 @@ export function simArgs(seed: number, nodes: number, witnesses = 0, options: Run
     '--nodes',
     String(nodes),
     ...(witnesses > 0 ? ['--witnesses', String(witnesses)] : []),
+    ...(options.durationMs === undefined ? [] : ['--duration-ms', String(options.durationMs)]),
+    ...(options.clients === undefined ? [] : ['--clients', String(options.clients)]),
     ...(options.membership === false ? [] : ['--membership']),
     '--snapshot-bytes',
     String(SWEEP_SNAPSHOT_BYTES),

@@ -119,6 +119,11 @@ describe('simulator sweep', function () {
     assert.equal(parseSweepArgs([]).faults, SWEEP_FAULTS);
     assert.equal(parseSweepArgs([]).membership, true);
     assert.throws(() => parseSweepArgs(['--faults', 'loss,meteor']), /--faults: unknown fault "meteor"/);
+    const long = sweepRuns(parseSweepArgs(['--seeds', '1', '--from', '4', '--duration-ms', '60000', '--clients', '8']));
+    const longRun = parseSimArgs(long[0]?.args ?? []).run;
+    assert.equal(longRun.durationMs, 60_000);
+    assert.equal(longRun.clients, 8);
+    assert.equal(longRun.membership, true);
   });
 
   it('reports a violation, a dead worker and a hung run with seeds and replay commands, and exits 1', async () => {
