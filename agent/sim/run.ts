@@ -22,7 +22,7 @@ import { Nemesis } from './nemesis.js';
 import { TraceApplyChecker } from './trace-check.js';
 import type { FaultKind } from './fault-kinds.js';
 import { SimWatchers, type SimWatcherOptions } from './watchers.js';
-import { checkWatchers } from './watch-check.js';
+import { checkWatchers, watchersCaughtUp } from './watch-check.js';
 
 /** How often the expensive whole-cluster checks run, simulated ms. */
 const FULL_CHECK_INTERVAL_MS = 250;
@@ -337,9 +337,34 @@ function watcherOptions(faults: ReadonlySet<FaultKind>, options: SimRunOptions):
   };
 }
 
-/** Gives the watch clients time to catch up with the healed cluster, then checks them against its leader. */
+/** Simulated ms the watch clients are given after healing before they are checked at all. */
+const WATCH_CATCH_UP_MS = 3_000;
+/** A watch client still behind after that must move within this many simulated ms (ten silences)... */
+const WATCH_STALL_MS = 5_000;
+/** ...and have caught up within this many (a bound on the wait, however busy the run was). */
+const WATCH_CATCH_UP_MS_MAX = 120_000;
+/** How often the wait looks at the watch clients, simulated ms. */
+const WATCH_STEP_MS = 100;
+
+/**
+ * Gives the watch clients time to catch up with the healed cluster, then checks them against its
+ * leader. A busy run (many clients) leaves a watch on every key far behind: the simulated channel
+ * carries a few changes per 256-byte notification and drops the observer on a lost acknowledgement,
+ * so a watch takes a few dozen revisions a second; a watch still behind after WATCH_CATCH_UP_MS is
+ * waited for as long as some watch moves (WATCH_STALL_MS) up to WATCH_CATCH_UP_MS_MAX. A watch that
+ * stops moving, or never catches up, is still reported by checkWatchers.
+ */
 async function checkWatchesAfter(cluster: SimCluster, timers: VirtualTimers, watchers: SimWatchers): Promise<void> {
-  await timers.runUntil(timers.nowMs() + 3_000);
+  const start = timers.nowMs();
+  await timers.runUntil(start + WATCH_CATCH_UP_MS);
+  const position = (): number => watchers.watchers.reduce((sum, w) => sum + w.follower.last, 0);
+  let moved = { at: timers.nowMs(), position: position() };
+  while (timers.nowMs() - start < WATCH_CATCH_UP_MS_MAX && timers.nowMs() - moved.at < WATCH_STALL_MS) {
+    const current = cluster.leaders()[0];
+    if (current === undefined || watchersCaughtUp(current, watchers.watchers)) break;
+    await timers.runUntil(timers.nowMs() + WATCH_STEP_MS);
+    if (position() !== moved.position) moved = { at: timers.nowMs(), position: position() };
+  }
   const leader = cluster.leaders()[0];
   if (leader === undefined) return;
   const revision = leader.getStatus().lastApplied;

@@ -39,6 +39,18 @@ function referenceOf(node: LocalReader, watcher: SimWatcher): KvChangeEvent[] | 
   return 'too many pages';
 }
 
+/**
+ * True when every watcher that started has caught up with `node`'s applied history: no committed
+ * change to its target lies after the last revision it holds (or its start fell out of the window).
+ */
+export function watchersCaughtUp(node: LocalReader, watchers: readonly SimWatcher[]): boolean {
+  return watchers.every((watcher) => {
+    if (watcher.start < 0) return true;
+    const reference = referenceOf(node, watcher);
+    return typeof reference === 'string' || !reference.some((e) => e.revision > watcher.follower.last);
+  });
+}
+
 const describe = (e: { type: string; key: string; revision: number }): string => `${e.type} ${e.key}@${e.revision}`;
 
 /** The violations of `watchers` against `node`'s applied history (`storeRevision`: where they must have got to). */

@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { FAULT_KINDS } from '../../agent/sim/fault-kinds.js';
 
 /** The faults every sweep run injects (every kind the issue names, all at once). */
 export const SWEEP_FAULTS = 'partition,loss,reorder,duplicate,crash';
@@ -39,6 +40,14 @@ export interface SweepPlan {
   readonly jobs: number;
   /** Wall-clock budget of one run, ms. */
   readonly runTimeoutMs: number;
+  /** The --faults list of every run; absent: {@link SWEEP_FAULTS}. */
+  readonly faults?: string;
+  /** Whether runs change membership (--membership); absent: true. */
+  readonly membership?: boolean;
+  /** The simulated faulty period of every run (--duration-ms), ms; absent: the CLI's default. */
+  readonly durationMs?: number;
+  /** Concurrent clients of every run (--clients); absent: the CLI's default. */
+  readonly clients?: number;
 }
 
 /** One run of the sweep: its seed, its size and the exact `coraft sim` arguments. */
@@ -71,9 +80,21 @@ function integer(text: string | undefined, name: string, fallback: number, min: 
   return value;
 }
 
+/** Parses --faults: a comma-separated list of known kinds, in the CLI's spelling. */
+function parseFaults(text: string | undefined): string {
+  if (text === undefined) return SWEEP_FAULTS;
+  const kinds = text.split(',').map((kind) => kind.trim());
+  for (const kind of kinds)
+    if (!(FAULT_KINDS as readonly string[]).includes(kind))
+      throw new Error(`--faults: unknown fault ${JSON.stringify(kind)}; expected some of ${FAULT_KINDS.join(',')}`);
+  return kinds.join(',');
+}
+
 /**
- * Parses `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]`;
- * a size `N+W` runs N full members and W witnesses.
+ * Parses `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]
+ * [--faults LIST] [--no-membership] [--duration-ms T] [--clients C]`; a size `N+W` runs N full members and W
+ * witnesses; --faults replaces {@link SWEEP_FAULTS} (e.g. with clog and byzantine added); --no-membership runs
+ * without membership changes; --duration-ms and --clients are passed to every run (longer, busier runs).
  */
 export function parseSweepArgs(argv: readonly string[]): SweepPlan {
   const { values } = parseArgs({
@@ -85,6 +106,10 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
       long: { type: 'boolean' },
       jobs: { type: 'string' },
       'run-timeout-ms': { type: 'string' },
+      faults: { type: 'string' },
+      'no-membership': { type: 'boolean' },
+      'duration-ms': { type: 'string' },
+      clients: { type: 'string' },
     },
     strict: true,
   });
@@ -95,22 +120,38 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
     nodes,
     jobs: integer(values.jobs, 'jobs', Math.min(JOBS_MAX, availableParallelism()), 1, JOBS_MAX),
     runTimeoutMs: integer(values['run-timeout-ms'], 'run-timeout-ms', RUN_TIMEOUT_MS_DEFAULT, 1000, 86_400_000),
+    faults: parseFaults(values.faults),
+    membership: values['no-membership'] !== true,
+    ...(values['duration-ms'] === undefined
+      ? {}
+      : { durationMs: integer(values['duration-ms'], 'duration-ms', 0, 0, 86_400_000) }),
+    ...(values.clients === undefined ? {} : { clients: integer(values.clients, 'clients', 0, 0, 1000) }),
   };
 }
 
+/** How every run of a sweep is made beyond its seed and size. */
+export interface RunOptions {
+  readonly faults?: string;
+  readonly membership?: boolean;
+  readonly durationMs?: number;
+  readonly clients?: number;
+}
+
 /** The `coraft sim` arguments of one seed (`--witnesses` only when there are some). */
-export function simArgs(seed: number, nodes: number, witnesses = 0): string[] {
+export function simArgs(seed: number, nodes: number, witnesses = 0, options: RunOptions = {}): string[] {
   return [
     '--seed',
     String(seed),
     '--nodes',
     String(nodes),
     ...(witnesses > 0 ? ['--witnesses', String(witnesses)] : []),
-    '--membership',
+    ...(options.durationMs === undefined ? [] : ['--duration-ms', String(options.durationMs)]),
+    ...(options.clients === undefined ? [] : ['--clients', String(options.clients)]),
+    ...(options.membership === false ? [] : ['--membership']),
     '--snapshot-bytes',
     String(SWEEP_SNAPSHOT_BYTES),
     '--faults',
-    SWEEP_FAULTS,
+    options.faults ?? SWEEP_FAULTS,
   ];
 }
 
@@ -120,8 +161,8 @@ export function sweepRuns(plan: SweepPlan): SweepRun[] {
   const last = Math.min(plan.from + plan.seeds - 1, 2 ** 32 - 1);
   for (let seed = plan.from; seed <= last; seed += 1) {
     const size = plan.nodes[seed % plan.nodes.length] ?? 5;
-    if (typeof size === 'number') runs.push({ seed, nodes: size, args: simArgs(seed, size) });
-    else runs.push({ ...size, seed, args: simArgs(seed, size.nodes, size.witnesses) });
+    if (typeof size === 'number') runs.push({ seed, nodes: size, args: simArgs(seed, size, 0, plan) });
+    else runs.push({ ...size, seed, args: simArgs(seed, size.nodes, size.witnesses, plan) });
   }
   return runs;
 }

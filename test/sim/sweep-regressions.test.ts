@@ -4,40 +4,52 @@
 import { strict as assert } from 'node:assert';
 import { runSimulation } from '../../agent/sim/run.js';
 import { parseSimArgs } from '../../agent/cli/sim.js';
-import { SWEEP_FAULTS } from './sweep-plan.js';
+import { simArgs } from './sweep-plan.js';
+import type { RunOptions } from './sweep-plan.js';
 
-const REGRESSIONS: readonly { seed: number; nodes: string[]; caught: string }[] = [
+/** Every fault the simulator injects (the sweep's --faults with clog and byzantine added). */
+const ALL_FAULTS = 'partition,loss,reorder,duplicate,crash,clog,byzantine';
+
+const REGRESSIONS: readonly {
+  seed: number;
+  nodes: number;
+  witnesses?: number;
+  /** The sweep's options beyond its defaults (--faults, --clients, --duration-ms). */
+  options?: RunOptions;
+  caught: string;
+}[] = [
   {
     seed: 501219,
-    nodes: ['--nodes', '2', '--witnesses', '1'],
+    nodes: 2,
+    witnesses: 1,
     caught:
       'no leader for ever: a leader that removed itself stepped down before its removal committed, and the ' +
       'witness held an entry that the only full voter left lacked (agent/core/state.ts, isPromotable)',
   },
   {
     seed: 700366,
-    nodes: ['--nodes', '7'],
+    nodes: 7,
     caught:
       "a crashed node's snapshot read failed on its closed storage and was counted as the live node's fatal " +
       'error (agent/sim/cluster.ts, onFatal)',
+  },
+  {
+    seed: 8000040,
+    nodes: 3,
+    options: { faults: ALL_FAULTS, clients: 16, durationMs: 20_000 },
+    caught:
+      'a watch on every key, left far behind by 16 clients (the simulated channel takes a few dozen revisions a ' +
+      'second), was checked 3 s after healing while still catching up; it is now waited for while it moves ' +
+      '(agent/sim/run.ts, checkWatchesAfter)',
   },
 ];
 
 describe('simulator: seeds long sweeps once failed', function () {
   this.timeout(120_000);
 
-  for (const { seed, nodes, caught } of REGRESSIONS) {
+  for (const { seed, nodes, witnesses, options, caught } of REGRESSIONS) {
     it(`SEED=${seed}: ${caught}`, async () => {
-      const args = [
-        '--seed',
-        String(seed),
-        ...nodes,
-        '--membership',
-        '--snapshot-bytes',
-        '2048',
-        '--faults',
-        SWEEP_FAULTS,
-      ];
+      const args = simArgs(seed, nodes, witnesses, options);
       const command = parseSimArgs(args);
       const summary = await runSimulation(command.run);
       assert.deepEqual(summary.violations, [], `replay: node bin/coraft.js sim ${args.join(' ')}`);

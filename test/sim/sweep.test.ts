@@ -104,6 +104,28 @@ describe('simulator sweep', function () {
     assert.throws(() => parseSweepArgs(['--nodes', '2+0']), /witnesses after \+/);
   });
 
+  it('plans other fault mixes (--faults) and runs without membership changes (--no-membership)', () => {
+    const plan = parseSweepArgs(['--seeds', '1', '--from', '4', '--faults', 'crash,clog,byzantine', '--no-membership']);
+    const run = sweepRuns(plan)[0];
+    assert.ok(run);
+    const command = replayCommand(run);
+    assert.equal(
+      command,
+      'node bin/coraft.js sim --seed 4 --nodes 3 --snapshot-bytes 2048 --faults crash,clog,byzantine',
+    );
+    const parsed = parseSimArgs(command.split(' ').slice(3)).run;
+    assert.deepEqual(parsed.faults, ['crash', 'clog', 'byzantine']);
+    assert.equal(parsed.membership, false);
+    assert.equal(parseSweepArgs([]).faults, SWEEP_FAULTS);
+    assert.equal(parseSweepArgs([]).membership, true);
+    assert.throws(() => parseSweepArgs(['--faults', 'loss,meteor']), /--faults: unknown fault "meteor"/);
+    const long = sweepRuns(parseSweepArgs(['--seeds', '1', '--from', '4', '--duration-ms', '60000', '--clients', '8']));
+    const longRun = parseSimArgs(long[0]?.args ?? []).run;
+    assert.equal(longRun.durationMs, 60_000);
+    assert.equal(longRun.clients, 8);
+    assert.equal(longRun.membership, true);
+  });
+
   it('reports a violation, a dead worker and a hung run with seeds and replay commands, and exits 1', async () => {
     let out = '';
     const code = await runSweep(

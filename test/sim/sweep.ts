@@ -1,6 +1,8 @@
 /**
- * `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J]`: runs
- * `coraft sim --membership --snapshot-bytes 2048 --faults partition,loss,reorder,duplicate,crash`
+ * `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--faults LIST] [--no-membership]
+ * [--duration-ms T] [--clients C]`:
+ * runs `coraft sim --membership --snapshot-bytes 2048 --faults partition,loss,reorder,duplicate,crash` (or the
+ * --faults given, e.g. with clog and byzantine added, and without --membership under --no-membership)
  * over many seeds (seed s on the size nodes[s % 4]; 2+1 is two members and a witness) in a pool of
  * worker processes, one per core.
  * Prints every failing seed with the exact command that replays it, then a summary (seeds run,
@@ -10,7 +12,7 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseSweepArgs, replayCommand, sizeText, sweepRuns } from './sweep-plan.js';
+import { SWEEP_FAULTS, parseSweepArgs, replayCommand, sizeText, sweepRuns } from './sweep-plan.js';
 import type { SweepPlan, SweepRun } from './sweep-plan.js';
 import type { SweepOutcome } from './sweep-worker.js';
 import { describeError } from '../../contracts/errors.js';
@@ -148,7 +150,11 @@ export async function runSweep(plan: SweepPlan, io: SweepIo): Promise<number> {
   const first = runs[0]?.seed ?? plan.from;
   const last = runs[runs.length - 1]?.seed ?? plan.from;
   const sizes = plan.nodes.map(sizeText).join(',');
-  io.write(`sweep: seeds ${first}..${last} (${runs.length}) on ${sizes} nodes, ${plan.jobs} workers\n`);
+  const mix =
+    `faults ${plan.faults ?? SWEEP_FAULTS}${plan.membership === false ? ', no membership changes' : ''}` +
+    `${plan.durationMs === undefined ? '' : `, ${plan.durationMs} ms`}` +
+    `${plan.clients === undefined ? '' : `, ${plan.clients} clients`}`;
+  io.write(`sweep: seeds ${first}..${last} (${runs.length}) on ${sizes} nodes, ${mix}, ${plan.jobs} workers\n`);
   const every = Math.max(1, Math.ceil(runs.length / PROGRESS_LINES));
   let failed = 0;
   const failures = await runPool(

@@ -5,12 +5,14 @@
 // - the check can fail: watch clients deliberately broken to take a document after a gap
 //   (changes lost) are caught on some seed, and the failure names the watch;
 // - checkWatchers itself reports a missing, a repeated and a reordered change against a real
-//   KV state machine's history, and accepts the exact one.
+//   KV state machine's history, and accepts the exact one; watchersCaughtUp (what the run waits
+//   for after healing) is true only when no committed change to a watch's target lies after its
+//   last revision.
 // Every failing run prints SEED=…; `coraft sim --seed S` replays it.
 import { strict as assert } from 'node:assert';
 import { encodeKvCommand, KvStateMachine } from '../../../agent/kv/index.js';
 import { runSimulation } from '../../../agent/sim/run.js';
-import { checkWatchers } from '../../../agent/sim/watch-check.js';
+import { checkWatchers, watchersCaughtUp } from '../../../agent/sim/watch-check.js';
 import type { SimWatcher } from '../../../agent/sim/watchers.js';
 import { WatchFollower, type WatchEventDocument } from '../../../agent/endpoint/watch-documents.js';
 
@@ -88,5 +90,11 @@ describe('simulator: watch clients checked against the committed changes', funct
       assert.match(violations[0] ?? '', /^watch w0 .* were committed; first difference/);
     }
     assert.match(checkWatchers(reader, [watcher([e('a/1', 1)], 1)], 4)[0] ?? '', /did not catch up/);
+    assert.equal(watchersCaughtUp(reader, [watcher([e('a/1', 1)], 1)]), false);
+    assert.equal(watchersCaughtUp(reader, [watcher([e('a/1', 1), e('a/2', 3)], 3)]), false);
+    // A watch on 'a/' at 4 lacks nothing; on 'b/' at 2 (b/1's revision) neither; nor one not yet started.
+    assert.equal(watchersCaughtUp(reader, [watcher([], 4)]), true);
+    assert.equal(watchersCaughtUp(reader, [{ ...watcher([], 2), target: { prefix: 'b/', exact: false } }]), true);
+    assert.equal(watchersCaughtUp(reader, [{ ...watcher([], 0), start: -1 }]), true);
   });
 });
