@@ -9,7 +9,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
+import { gcPauseRecorder } from '../agent/observability/latency-probe.js';
+import type { GcPause } from '../agent/observability/latency-probe.js';
 
 /** Most GC pauses of the bench process one client probe records. */
 const CLIENT_PROBE_GC_MAX = 20_000;
@@ -26,22 +28,10 @@ export class ClientProbe {
   private readonly requests: number[] = [];
   private dropped = 0;
   /** [start, duration, kind, flags] of the bench process's GC pauses, as the agents' probes record theirs. */
-  private readonly gc: [number, number, number, number][] = [];
-  private readonly observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      if (this.gc.length >= CLIENT_PROBE_GC_MAX) return;
-      const detail: unknown = Reflect.get(entry, 'detail');
-      const of = (name: string): number => {
-        const v: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, name) : 0;
-        return typeof v === 'number' ? v : 0;
-      };
-      this.gc.push([performance.timeOrigin + entry.startTime, entry.duration, of('kind'), of('flags')]);
-    }
-  });
+  private readonly gc: GcPause[] = [];
+  private readonly observer = gcPauseRecorder(this.gc, CLIENT_PROBE_GC_MAX);
 
-  constructor(private readonly dir: string) {
-    this.observer.observe({ entryTypes: ['gc'] });
-  }
+  constructor(private readonly dir: string) {}
 
   /** A request sent at `sent` was answered now. */
   answered(sent: number): void {

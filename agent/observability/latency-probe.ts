@@ -23,8 +23,28 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import type { LogIndex, NodeId } from '../../contracts/log.js';
+
+/** A GC pause as the probes record it: [wall-clock start ms, duration ms, kind, flags] (Node's PerformanceEntry). */
+export type GcPause = [number, number, number, number];
+
+/** Appends every GC pause of this process to `into`, at most `max` of them, until the observer is disconnected. */
+export function gcPauseRecorder(into: GcPause[], max: number): PerformanceObserver {
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (into.length >= max) return;
+      const detail: unknown = Reflect.get(entry, 'detail');
+      const of = (name: string): number => {
+        const v: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, name) : 0;
+        return typeof v === 'number' ? v : 0;
+      };
+      into.push([performance.timeOrigin + entry.startTime, entry.duration, of('kind'), of('flags')]);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return observer;
+}
 
 /** The stages of {@link LatencyProbe}; see the module comment. */
 export const LATENCY_STAGES = [
@@ -88,7 +108,7 @@ function markRow(index: LogIndex, times: Float64Array): readonly [LogIndex, ...(
 /** A probe that records in memory; see the module comment. */
 export class RecordingProbe implements LatencyProbe {
   private readonly marks = new Map<LogIndex, Float64Array>();
-  private readonly gc: [number, number, number, number][] = [];
+  private readonly gc: GcPause[] = [];
   private droppedIndexes = 0;
   private observer: PerformanceObserver | null = null;
   /** When the endpoint last received a datagram not yet given to a proposed index; NaN: none. */
@@ -137,18 +157,7 @@ export class RecordingProbe implements LatencyProbe {
   /** Starts recording GC pauses (until {@link stopGc}). */
   watchGc(): void {
     if (this.observer !== null) return;
-    this.observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        if (this.gc.length >= PROBE_GC_PAUSES_MAX) return;
-        const detail: unknown = Reflect.get(entry, 'detail');
-        const of = (name: string): number => {
-          const v: unknown = typeof detail === 'object' && detail !== null ? Reflect.get(detail, name) : 0;
-          return typeof v === 'number' ? v : 0;
-        };
-        this.gc.push([performance.timeOrigin + entry.startTime, entry.duration, of('kind'), of('flags')]);
-      }
-    });
-    this.observer.observe({ entryTypes: ['gc'] });
+    this.observer = gcPauseRecorder(this.gc, PROBE_GC_PAUSES_MAX);
   }
 
   stopGc(): void {
