@@ -9,6 +9,7 @@ import { DEFAULT_KV_OPTIONS } from '../../../agent/kv/options.js';
 import { KvStore } from '../../../agent/kv/store.js';
 import type { KvStored } from '../../../agent/kv/store.js';
 import type { KvLease } from '../../../agent/kv/leases.js';
+import { fcParams } from '../../fc-params.js';
 
 const LEASES: readonly KvLease[] = [
   { id: 1, ttlMs: 5_000, refreshIndex: 1 },
@@ -61,6 +62,7 @@ describe('KvStore.loadSnapshot', () => {
         for (const lease of LEASES) assert.deepEqual(loaded.leases.get(lease.id), expected.leases.get(lease.id));
         loaded.checkInvariants(50);
       }),
+      fcParams(200, 'KvStore.loadSnapshot holds what set() would'),
     );
   });
 });
