@@ -247,10 +247,10 @@ function randomSeed(): number {
 }
 
 /**
- * The map key of a request id: its 16 bytes as 8 UTF-16 code units, two bytes each (one id, one
- * key, and back). Built in JavaScript: a hex string through a Buffer cost about three times as
- * much, 1.5 % of a loaded follower's CPU. Any code unit is allowed, lone surrogates included: a
- * Map compares strings code unit by code unit.
+ * A request id as a string, for a Set of the ids seen (snapshot-read.ts refuses an image that lists
+ * one twice): its 16 bytes as 8 UTF-16 code units, two bytes each, so two ids have the same key only
+ * if they are the same. Built in JavaScript: a hex string through a Buffer cost about three times as
+ * much. Any code unit is allowed, lone surrogates included: a Set compares strings code unit by code unit.
  */
 export function keyOf(requestId: Uint8Array): string {
   assert(requestId.byteLength === REQUEST_ID_BYTES, 'request ids have REQUEST_ID_BYTES bytes');
@@ -264,18 +264,6 @@ export function keyOf(requestId: Uint8Array): string {
     unitAt(requestId, 12),
     unitAt(requestId, 14),
   );
-}
-
-/** The request id whose map key is `key`: keyOf's inverse. */
-export function requestIdOfKey(key: string): Uint8Array {
-  assert(key.length === REQUEST_ID_BYTES / 2, 'request id keys have REQUEST_ID_BYTES / 2 code units');
-  const requestId = new Uint8Array(REQUEST_ID_BYTES);
-  for (let i = 0; i < key.length; i += 1) {
-    const unit = key.charCodeAt(i);
-    requestId[2 * i] = unit >>> 8;
-    requestId[2 * i + 1] = unit & 0xff;
-  }
-  return requestId;
 }
 
 /** Bytes i and i + 1 of `bytes` as one big-endian 16-bit unit. */

@@ -190,7 +190,7 @@ function readRequestIds(c: Cursor, clockMs: number): RequestIdEntry[] {
   let usedMin = 0;
   for (let i = 0; i < count; i += 1) {
     c.tuple(4);
-    // A view, as the image's values: the table keeps each id as its key (request-ids.ts keyOf), not its bytes.
+    // A view, as the image's values: the table copies each id's bytes into its ring (request-ids.ts).
     const requestId = c.byteView();
     if (requestId.byteLength !== REQUEST_ID_BYTES) throw GIVE_UP;
     const key = keyOf(requestId);

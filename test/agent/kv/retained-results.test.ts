@@ -1,6 +1,5 @@
 // Proves how the KV state machine keeps the results of session writes for retries (state-machine.ts run,
-// sessions.ts), with results of puts kept as the very bytes apply returned (no copy) and request ids kept by
-// their map key only (request-ids.ts):
+// sessions.ts), with results of puts kept as the very bytes apply returned (no copy):
 // - property: for any log of endpoint-style puts (implicit session, request id, ASCII key) in which some
 //   writes are retried, the retry appended later in the log (as a forwarding follower or a restarted endpoint
 //   does after the leader changed), every replica applies the log to the same state and returns the same
@@ -9,7 +8,6 @@
 //   leader that caught up by InstallSnapshot);
 // - a retried write, proposed by the old leader and committed, then proposed again by the new leader, gets
 //   the old leader's answer from the new leader, and the later write to the key stays;
-// - request ids round-trip through their map keys (keyOf, requestIdOfKey), and a snapshot lists them as given;
 // - a put result is kept as the bytes apply returned; any other result (a Buffer, which may be a view of cbor-x's
 //   shared output buffer) is kept as a copy with a buffer of its own.
 import { strict as assert } from 'node:assert';
@@ -17,7 +15,6 @@ import * as fc from 'fast-check';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { decodeKvResult, encodeKvResult } from '../../../agent/kv/encoding.js';
 import { retainedBytes } from '../../../agent/kv/sessions.js';
-import { REQUEST_ID_BYTES, keyOf, requestIdOfKey } from '../../../agent/kv/request-ids.js';
 import { fcParams } from '../../fc-params.js';
 import { endpointPut, entryOf, retriedPutLog } from './retried-puts.js';
 
@@ -78,15 +75,6 @@ describe('KV results kept for retries', () => {
     const result = decodeKvResult(retried);
     assert.equal(result.type === 'put' && result.revision, 1);
     assert.deepEqual(n2.read('k')?.value, Uint8Array.of(9, 10), 'the retry did not overwrite the later write');
-  });
-
-  it('maps request ids to keys and back', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: REQUEST_ID_BYTES, maxLength: REQUEST_ID_BYTES }), (id) => {
-        assert.deepEqual(requestIdOfKey(keyOf(id)), id);
-      }),
-      fcParams(),
-    );
   });
 });
 
