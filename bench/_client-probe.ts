@@ -9,8 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { gcPauseRecorder } from '../agent/observability/latency-probe.js';
+import { gcPauseRecorder, probeNow } from '../agent/observability/latency-probe.js';
 import type { GcPause } from '../agent/observability/latency-probe.js';
 
 /** Most GC pauses of the bench process one client probe records. */
@@ -20,8 +19,7 @@ export const CLIENT_PROBE_REQUESTS_MAX = 500_000;
 /** The file a client probe writes into its folder. */
 export const CLIENT_PROBE_FILE = 'client.requests.json';
 
-/** The shared clock of the probes, ms. */
-export const probeNow = (): number => performance.timeOrigin + performance.now();
+export { probeNow };
 
 /** Records [sent, answered] of every request; see the module comment. */
 export class ClientProbe {

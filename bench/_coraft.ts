@@ -134,15 +134,12 @@ export class CoraftSystem implements BenchSystem {
     const client = new EndpointClient(
       endpointTarget(this.cluster.agent(id).init.endpoint, this.options.requestTimeoutMs),
     );
-    const probe = this.clientProbe;
     return Promise.resolve({
-      put: async (key: string): Promise<boolean> => {
-        const sent = probe === null ? 0 : probeNow();
+      put: this.timedPut(async (key) => {
         const response = await client.request({ method: 'PUT', path: ['kv', key], payload: value });
-        probe?.answered(sent);
         // 2.xx; anything else (4.xx, 5.03 without a leader) is a refused write.
         return response.code >= 0x40 && response.code < 0x60;
-      },
+      }),
       close: () => client.close(),
     });
   }
@@ -151,15 +148,18 @@ export class CoraftSystem implements BenchSystem {
   private openRaw(id: string, value: Uint8Array): BenchWriter {
     const { host, port } = endpointTarget(this.cluster.agent(id).init.endpoint, 1).endpoint;
     const writer = openRawWriter(host, port, value, this.options.requestTimeoutMs);
+    return { put: this.timedPut((key) => writer.put(key)), close: () => writer.close() };
+  }
+
+  /** `put`, each call's send and answer recorded by the client probe when there is one. */
+  private timedPut(put: (key: string) => Promise<boolean>): (key: string) => Promise<boolean> {
     const probe = this.clientProbe;
-    return {
-      put: async (key: string): Promise<boolean> => {
-        const sent = probe === null ? 0 : probeNow();
-        const ok = await writer.put(key);
-        probe?.answered(sent);
-        return ok;
-      },
-      close: () => writer.close(),
+    if (probe === null) return put;
+    return async (key) => {
+      const sent = probeNow();
+      const ok = await put(key);
+      probe.answered(sent);
+      return ok;
     };
   }
 

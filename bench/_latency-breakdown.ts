@@ -203,7 +203,7 @@ export function latencyBreakdown(dir: string): string[] {
   const clientTotal = all.find((s) => s.name.startsWith('C sent -> answered'));
   const withClient = client === null ? agents : [...agents, client];
   if (clientTotal !== undefined) lines.push(...slowest('client', clientTotal, leader, withClient, indexes, all));
-  for (const a of client === null ? agents : [...agents, client]) {
+  for (const a of withClient) {
     const pauses = [...a.gc].map(([, d]) => d).sort((x, y) => x - y);
     const major = a.gc.filter(([, , kind]) => kind !== 1);
     const forced = major.filter(([, , , flags]) => (flags & GC_FLAGS_FORCED) !== 0);

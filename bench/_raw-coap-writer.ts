@@ -2,45 +2,36 @@
  * A minimal CoAP client for the bench's writes, to check that the project's EndpointClient does
  * not flatter or hurt the figures (bench/_coraft.ts uses it when the cluster's agentEnv carries
  * CORAFT_BENCH_RAW_CLIENT=1, so ab-coraft's --a-env compares the two clients on one build): one
- * plain UDP socket, a confirmable PUT /kv/<key> built by hand (RFC 7252 §3: 4-byte header, a
- * 4-byte token, two Uri-Path options, the payload), one request in flight, the piggybacked answer
- * matched by message id and token; no retransmission (loopback), no blockwise transfer (the value
- * must fit one datagram), a timeout ends the write as refused. What libcoap's coap-client sends for
- * `-m put coap://HOST:PORT/kv/KEY`, without a process per request.
+ * plain UDP socket, a confirmable PUT /kv/<key> (what libcoap's coap-client sends for
+ * `-m put coap://HOST:PORT/kv/KEY`, without a process per request), one request in flight, the
+ * piggybacked answer matched by message id and token; no retransmission (loopback), no blockwise
+ * transfer (the value must fit one datagram), a timeout ends the write as refused. The datagram is
+ * the project's encoding (transport/coap/message.ts): what is checked is the client's exchange.
  */
 import { createSocket } from 'node:dgram';
+import { encodeMessage } from '../transport/coap/message.js';
+import { CoapMethodCode, CoapOption, CoapType } from '../transport/coap/index.js';
 import type { BenchWriter } from './_system.js';
 
 /** Most bytes of a value the raw writer sends (one datagram, with room for the header and options). */
 const RAW_VALUE_BYTES_MAX = 60_000;
+const KV_SEGMENT = new TextEncoder().encode('kv');
 
-/** CoAP option delta/length nibble and its extension bytes (RFC 7252 §3.1) for a value < 269. */
-function nibble(n: number): [number, number[]] {
-  if (n < 13) return [n, []];
-  if (n < 269) return [13, [n - 13]];
-  throw new Error(`raw CoAP writer: option field ${n} too large`);
-}
-
-/** The datagram of a confirmable PUT /kv/`key` with `value`, message id `mid` and token `token`. */
+/** The datagram of a confirmable PUT /kv/`key` with `value`, message id `mid` and token `token` (4 bytes). */
 export function rawPut(key: string, value: Uint8Array, mid: number, token: number): Uint8Array {
-  const keyBytes = Buffer.from(key, 'utf8');
-  const options: number[] = [];
-  const [d1, e1] = nibble(11);
-  const [l1, x1] = nibble(2);
-  options.push((d1 << 4) | l1, ...e1, ...x1, 0x6b, 0x76); // Uri-Path "kv"
-  const [l2, x2] = nibble(keyBytes.length);
-  options.push(l2, ...x2, ...keyBytes); // Uri-Path key (delta 0)
-  const head = [
-    0x44,
-    0x03,
-    (mid >> 8) & 0xff,
-    mid & 0xff,
-    token >>> 24,
-    (token >> 16) & 0xff,
-    (token >> 8) & 0xff,
-    token & 0xff,
-  ];
-  return Buffer.concat([Buffer.from(head), Buffer.from(options), Buffer.from([0xff]), value]);
+  const tokenBytes = new Uint8Array(4);
+  new DataView(tokenBytes.buffer).setUint32(0, token >>> 0);
+  return encodeMessage({
+    type: CoapType.CON,
+    code: CoapMethodCode.PUT,
+    messageId: mid,
+    token: tokenBytes,
+    options: [
+      { number: CoapOption.UriPath, value: KV_SEGMENT },
+      { number: CoapOption.UriPath, value: new TextEncoder().encode(key) },
+    ],
+    payload: value,
+  });
 }
 
 /** A bench writer to `host:port` over the raw client; see the module comment. */

@@ -26,6 +26,9 @@ import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import type { LogIndex, NodeId } from '../../contracts/log.js';
 
+/** The probes' clock, ms: shared by the processes of a machine (see the module comment). */
+export const probeNow = (): number => performance.timeOrigin + performance.now();
+
 /** A GC pause as the probes record it: [wall-clock start ms, duration ms, kind, flags] (Node's PerformanceEntry). */
 export type GcPause = [number, number, number, number];
 
@@ -116,10 +119,10 @@ export class RecordingProbe implements LatencyProbe {
   /** The last index marked `applied`; -1: none yet. */
   private lastApplied: LogIndex = -1;
 
-  /** @param nowMs the shared clock (default: performance.timeOrigin + performance.now()). */
+  /** @param nowMs the shared clock (default: probeNow). */
   constructor(
     private readonly node: NodeId,
-    private readonly nowMs: () => number = () => performance.timeOrigin + performance.now(),
+    private readonly nowMs: () => number = probeNow,
   ) {}
 
   mark(stage: LatencyStage, index: LogIndex): void {
