@@ -184,6 +184,29 @@ export async function runSlice(system: BenchSystem, acc: LoadAccumulator, option
     );
 }
 
+/**
+ * Unmeasured load before the first measured slice: `totalMs` of closed-loop writes cut evenly over
+ * `points` (each shape's code paths get their share), figures thrown away. A system on a JIT runtime
+ * (coraft on V8) reaches its steady code only after some seconds of load (at one client its p99 fell
+ * from ~5 ms in the first seconds after start to ~2.5-3 ms after 20-60 s); a slice's own warm-up
+ * (about a second) does not cover that, so without this the first point measured start-up.
+ */
+export async function warmUp(
+  system: BenchSystem,
+  points: readonly { readonly clients: number; readonly valueBytes: number }[],
+  totalMs: number,
+  settleBoundMs: number,
+): Promise<void> {
+  if (totalMs <= 0 || points.length === 0) return;
+  const durationMs = Math.max(1, Math.round(totalMs / points.length));
+  for (const point of points)
+    await runSlice(system, new LoadAccumulator(point.clients, point.valueBytes), {
+      durationMs,
+      warmupMs: 0,
+      settleBoundMs,
+    });
+}
+
 /** The figures of one system at one load point. */
 export interface LoadFigures {
   readonly clients: number;

@@ -2,7 +2,7 @@
  * coraft beside etcd, in one run on one machine (issue 16):
  *
  *   npm run bench -- vs-etcd [--json] [--duration-ms=10000] [--clients=1,16,64,256]
- *                            [--values=256,4096,65536] [--slices=2] [--warmup-ms=1000]
+ *                            [--values=256,4096,65536] [--slices=2] [--warmup-ms=1000] [--system-warmup-ms=30000]
  *                            [--cpu-prof-dir=DIR] [--coraft-raft=JSON] [--latency-probe-dir=DIR]
  *
  * Starts a 3-agent coraft cluster with the agent's defaults (coaps, cbor, LMDB) and, when
@@ -16,6 +16,10 @@
  * per client). Figures per system and point: writes/s, p50/p99/p99.9, CPU seconds per 1,000 writes
  * (all members and each one, /proc/PID/stat), peak RSS per member (VmRSS sampled every 250 ms;
  * VmHWM at the end), snapshot sends to followers, and the coraft/etcd ratios.
+ *
+ * Before the first point each system takes --system-warmup-ms of unmeasured load, spread over the
+ * grid's shapes (bench/_closed-loop.ts, warmUp): the figures are of systems at their steady state, not
+ * of a JIT runtime's first seconds (0 measures from start, as runs before this option did).
  *
  * The default grid leaves out 256 clients x 64 KiB (16 MiB in flight per system; on two
  * shared cores a slice of it mostly measures timeouts); name the clients or the values to run
@@ -35,7 +39,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cleanup } from './_cleanup.js';
-import { LoadAccumulator, loadFigures, runSlice } from './_closed-loop.js';
+import { LoadAccumulator, loadFigures, runSlice, warmUp } from './_closed-loop.js';
 import { CoraftSystem } from './_coraft.js';
 import { costsTables, profileCosts } from './_cpu-profile.js';
 import { ETCD_BIN, EtcdSystem, etcdInstalled } from './_etcd.js';
@@ -74,6 +78,8 @@ function peakRssMiB(system: BenchSystem): Record<string, number | null> {
 interface Settings {
   readonly durationMs: number;
   readonly warmupMs: number;
+  /** Unmeasured load per system before the first point, ms. */
+  readonly systemWarmupMs: number;
   readonly slices: number;
   readonly points: readonly { clients: number; valueBytes: number }[];
 }
@@ -86,6 +92,8 @@ async function measurePoints(
 ): Promise<VsPoint[]> {
   const out: VsPoint[] = [];
   const sliceMs = Math.max(1, Math.round(s.durationMs / s.slices));
+  for (const system of [coraft, etcd])
+    if (system !== null) await warmUp(system, s.points, s.systemWarmupMs, SETTLE_BOUND_MS);
   for (const [i, point] of s.points.entries()) {
     const acc = {
       coraft: new LoadAccumulator(point.clients, point.valueBytes),
@@ -117,6 +125,14 @@ async function measurePoints(
   return out;
 }
 
+/** What a run does, in one line. */
+function plan(s: Settings): string {
+  return (
+    `${s.points.length} load points, ${s.durationMs} ms per system each in ${s.slices} slice(s), ` +
+    `${s.warmupMs} ms warm-up per slice, ${s.systemWarmupMs} ms of unmeasured load per system first`
+  );
+}
+
 /** The settings of a run from its arguments, the grid points it leaves out, and the profile folder ('' for none). */
 function parseSettings(args: readonly string[]): {
   readonly settings: Settings;
@@ -131,6 +147,7 @@ function parseSettings(args: readonly string[]): {
   const settings: Settings = {
     durationMs: intOption(args, 'duration-ms', 10_000, 100, 3_600_000),
     warmupMs: intOption(args, 'warmup-ms', 1_000, 0, 600_000),
+    systemWarmupMs: intOption(args, 'system-warmup-ms', 30_000, 0, 3_600_000),
     slices: intOption(args, 'slices', 2, 1, 100),
     points: grid.run,
   };
@@ -238,11 +255,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       `vs-etcd: coraft 3 agents (coaps, cbor, lmdb${raftNote}) ` +
         `in ${coraft.dir}${etcd === null ? '' : `; ${etcdVersion()} 3 members in ${etcd.dir}`}`,
     );
-    say(
-      `leaders: coraft ${await coraft.leader(60_000)}${etcd === null ? '' : `, etcd ${await etcd.leader(60_000)}`};` +
-        ` ${settings.points.length} load points, ${durationMs} ms per system each in ${settings.slices} ` +
-        `slice(s), ${settings.warmupMs} ms warm-up per slice`,
-    );
+    const etcdLeader = etcd === null ? '' : `, etcd ${await etcd.leader(60_000)}`;
+    const leaders = `coraft ${await coraft.leader(60_000)}${etcdLeader}`;
+    say(`leaders: ${leaders}; ${plan(settings)}`);
     const points = await measurePoints(coraft, etcd, settings, say);
     const peakRss = { coraft: peakRssMiB(coraft), ...(etcd === null ? {} : { etcd: peakRssMiB(etcd) }) };
     // Read before the agents stop: the counters live in them.
@@ -262,6 +277,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       settings: {
         durationMs,
         warmupMs: settings.warmupMs,
+        systemWarmupMs: settings.systemWarmupMs,
         slices: settings.slices,
         ...SYSTEM_SETTINGS,
         coraftRaft,

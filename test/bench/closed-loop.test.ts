@@ -1,9 +1,11 @@
 // Proves how the comparison benches add up a measurement made of slices (bench/_closed-loop.ts):
 // CPU and disk writes are summed as differences over each slice's window, memory peaks are the
 // highest seen, disk writes become unknown once a reading lacks them, and the rates divide by
-// the measured time and the acknowledged writes only.
+// the measured time and the acknowledged writes only; the warm-up before a comparison loads every
+// load shape in turn and measures nothing.
 import { strict as assert } from 'node:assert';
-import { LoadAccumulator, loadFigures } from '../../bench/_closed-loop.js';
+import { LoadAccumulator, loadFigures, warmUp } from '../../bench/_closed-loop.js';
+import type { BenchSystem } from '../../bench/_system.js';
 import type { ProcessSample } from '../../bench/_proc.js';
 
 const sample = (cpuSeconds: number, writeBytes: number | null, writeCallBytes = writeBytes): ProcessSample => ({
@@ -74,5 +76,48 @@ describe('bench closed-loop figures', () => {
         ['b', 0, null],
       ],
     );
+  });
+
+  it('warms a system up with every load shape in turn, each for its share of the time', async () => {
+    const opened: string[] = [];
+    let writes = 0;
+    const system: BenchSystem = {
+      name: 'coraft',
+      start: () => Promise.resolve(new Map()),
+      members: () => [],
+      leader: () => Promise.resolve('n1'),
+      openWriter: (_id, value) => {
+        opened.push(`${value.byteLength}`);
+        return Promise.resolve({
+          put: async () => {
+            writes += 1;
+            await new Promise((r) => setTimeout(r, 1));
+            return true;
+          },
+          close: () => Promise.resolve(),
+        });
+      },
+      probe: () => Promise.reject(new Error('not used')),
+      settle: () => Promise.resolve(),
+      snapshotSends: () => Promise.resolve(null),
+      snapshotSendsSource: 'none',
+      close: () => Promise.resolve(),
+    };
+    const started = performance.now();
+    await warmUp(
+      system,
+      [
+        { clients: 2, valueBytes: 256 },
+        { clients: 1, valueBytes: 4096 },
+      ],
+      60,
+      1000,
+    );
+    assert.ok(performance.now() - started >= 55, 'the shapes share the whole warm-up time');
+    assert.deepEqual(opened, ['256', '256', '4096']);
+    assert.ok(writes > 0);
+    opened.length = 0;
+    await warmUp(system, [{ clients: 1, valueBytes: 256 }], 0, 1000);
+    assert.deepEqual(opened, [], 'no warm-up when its time is 0');
   });
 });
