@@ -16,6 +16,8 @@ import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
 import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
 import { parseOptions } from './args.js';
+import { applyAgentV8Flags } from '../runtime/v8-flags.js';
+import { setFlagsFromString } from 'node:v8';
 import type { CodeCacheHooks } from './code-cache.js';
 
 const HELP = `usage: coraft agent --config FILE [--trace FILE]
@@ -117,6 +119,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   // Everything up to here is Node's bootstrap and loading the modules (start-up phases, issue 17).
   const phases = new StartupPhases();
   phases.mark('bootstrap', nodeBootstrapEndMs());
+  applyAgentV8Flags(setFlagsFromString);
   phases.mark('modules');
   const { values } = parseOptions(args, {
     config: { type: 'string' },

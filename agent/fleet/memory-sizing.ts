@@ -87,33 +87,13 @@ export function sizeForMemoryMax(memoryMaxMiB: number): MemorySizing {
 export const EXPOSE_GC_FLAG = '--expose-gc';
 
 /**
- * How far V8 lets the old generation grow past what the last full collection left, percent.
- * With an old-space bound below 256 MiB V8 runs as on a low-memory device: it grows the old
- * generation by at most 30 % of what survived (about 15-20 MiB in a loaded agent, mostly code
- * and the store's objects), and counts toward that growth the ArrayBuffer bytes allocated since
- * (the 4 KiB values, which live until their key is overwritten and so die old). A loaded agent
- * then ran a mark-compact every 900-1,000 writes at 64 clients x 4 KiB on every member, whose
- * pauses (10-40 ms, over 100 ms on a loaded machine) were the main part of the slowest writes'
- * waits. At 50 % (the agents' --trace-gc-nvp, one 8 s run each, loaded machine): 1.05/0.88/0.88
- * mark-compacts per 1k writes against 1.36/1.14/1.14 at 4 KiB, the same at 256 B (0.33/0.20/0.20
- * against 0.36/0.21/0.21, where few bytes die old); the largest heap before a collection rose
- * 0-5 MiB. ab-coraft pairs against main (10 slices, each size run in both directions, with the
- * request id table of the same change, kv/request-ids.ts): p99 -13 % and -7 % at 4 KiB, -9 % and
- * -11 % at 256 B; writes/s +10 %, +10 %, +4 %, -1 %; CPU per write -6 %, -9 %, -6 %, +3 %; four
- * earlier pairs of the same: CPU per write -4..-10 % in all, p99 -28, -1 % (4 KiB), -1, +7 %
- * (256 B); the flag alone, on main: p99 -13, -15 % (4 KiB), -10, +2 % (256 B). Footprint (64 x
- * 4 KiB, 60 s): peak RssAnon 88/83.6/81.3 MiB against main's 88.3/84/81.1 in the same hour. 100 %
- * halved the mark-compacts but raised peak RssAnon by 3-14 MiB (93-96 MiB, past the 90 MiB goal
- * of issue 17).
+ * The Node flags of a sizing: the unit passes them in NODE_OPTIONS, so each must be one Node
+ * accepts there (a test starts Node with the unit's and a drop-in's NODE_OPTIONS).
  */
-export const HEAP_GROWING_PERCENT = 50;
-
-/** The Node flags of a sizing (the unit passes them in NODE_OPTIONS). */
 export function nodeFlagsOf(sizing: MemorySizing): readonly string[] {
   return [
     `--max-semi-space-size=${sizing.maxSemiSpaceMiB}`,
     `--max-old-space-size=${sizing.maxOldSpaceMiB}`,
-    `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
     EXPOSE_GC_FLAG,
   ];
 }
