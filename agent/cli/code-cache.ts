@@ -21,10 +21,12 @@ import { isAscii } from 'node:buffer';
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { Module, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { crc32 } from '../../storage/crc32.js';
 import { MODULE_CACHE_BYTES_MAX, MODULE_CACHE_FILE, ModuleCache } from './module-cache.js';
 import type { ModuleCacheCounts } from './module-cache.js';
+import { applyAgentV8Flags } from '../runtime/v8-flags.js';
 
 /** The first bytes of a cache file (format version 1). */
 export const CACHE_MAGIC = Buffer.from('coraft-v8-code-cache-1\n', 'latin1');
@@ -238,6 +240,9 @@ export function startCli(bundlePath: string, args: readonly string[], env: NodeJ
     return;
   }
   skipCborExtractor(process.env);
+  // Before the bundle is compiled: V8 refuses a code cache made under other flags, so the cache
+  // read here and the one written after the start must both be made with the agent's own flags.
+  applyAgentV8Flags(setFlagsFromString);
   const folder = cacheFolder(env, bundlePath);
   // Before the bundle runs: it loads lmdb and cbor-x, and they what they need.
   const modules =
