@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CORAFT_BIN } from '../agent/cli/agent-processes.js';
 import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
-import { UNIT_NODE_FLAGS, unitEnvironment } from '../agent/fleet/memory-sizing.js';
+import { unitEnvironment } from '../agent/fleet/memory-sizing.js';
 import { STARTUP_PHASES, phaseDurations } from '../agent/observability/startup-phases.js';
 import { LoadAccumulator, loadFigures, runSlice } from './_closed-loop.js';
 import { CoraftSystem } from './_coraft.js';
@@ -110,7 +110,7 @@ async function restartOnce(bin: string, source: string, build: 'A' | 'B'): Promi
   const endpoint = await endpointOf(dir);
   const client = new EndpointClient(endpointTarget(endpoint, 250));
   const spawned = performance.now();
-  const child = spawn(process.execPath, [...UNIT_NODE_FLAGS, bin, 'agent', '--config', join(dir, 'agent.json')], {
+  const child = spawn(process.execPath, [bin, 'agent', '--config', join(dir, 'agent.json')], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: unitEnvironment(process.env),
   });

@@ -5,8 +5,8 @@
  *                   [--warmup-minutes=5] [--sample-ms=1000] [--leak-kib-per-minute=1024] [--json]
  *
  * A fresh 3-agent coraft cluster (the defaults: coaps, cbor, WAL), each agent with the shipped
- * unit's Node flags and malloc settings (agent/cli/agent-processes.ts passes UNIT_NODE_FLAGS and
- * the unit's environment) and its V8 old generation bounded to --heap-mib, under --clients
+ * unit's Node flags and malloc settings (agent/cli/agent-processes.ts gives it the unit's
+ * environment, NODE_OPTIONS included) and its V8 old generation bounded to --heap-mib, under --clients
  * closed-loop writers of --value-bytes values on the leader for --minutes. Every agent's VmRSS,
  * RssAnon, RssFile and LMDB's resident map pages are sampled every --sample-ms. Reported per
  * agent: peaks, RssAnon after warm-up and at the end, its least-squares slope after warm-up with

@@ -20,7 +20,7 @@ import { EndpointClient, EndpointError, JsonFields, endpointTarget } from './end
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { DtlsClientEndpoint } from '../../transport/dtls/index.js';
 import { readKeyFile } from '../config/agent-config.js';
-import { UNIT_NODE_FLAGS, unitEnvironment } from '../fleet/memory-sizing.js';
+import { unitEnvironment } from '../fleet/memory-sizing.js';
 
 /** The package's bin/coraft.js, found upward from this module (dist/agent/cli or agent/cli under tsx). */
 function findCoraftBin(): string {
@@ -99,8 +99,8 @@ export interface AgentProcessesOptions extends Partial<Omit<InitOptions, 'dir' |
   /** Where an agent's stdout and stderr go: 'ignore' (default), 'inherit', or a callback per line chunk. */
   readonly output?: 'ignore' | 'inherit' | ((id: string, chunk: string) => void);
   /**
-   * Extra Node.js flags of every agent process (e.g. `--cpu-prof`), after the shipped unit's memory
-   * flags (UNIT_NODE_FLAGS, which a flag here overrides). Default none.
+   * Extra Node.js flags of every agent process (e.g. `--cpu-prof`), on its command line: they
+   * override the shipped unit's flags, which come in NODE_OPTIONS as under systemd (unitEnvironment). Default none.
    */
   readonly nodeArgs?: readonly string[];
   /** Timeout of one endpoint request, ms. Default 2000. */
@@ -261,8 +261,6 @@ export class AgentProcesses {
     const argv = [
       ...(this.options.wrapCommand?.(id) ?? []),
       process.execPath,
-      // The shipped unit's memory flags first (a later flag of nodeArgs overrides one).
-      ...UNIT_NODE_FLAGS,
       ...(this.options.nodeArgs ?? []),
       this.options.coraftBin ?? CORAFT_BIN,
       'agent',

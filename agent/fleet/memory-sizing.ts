@@ -128,11 +128,13 @@ export const NOT_UNIT_ENV: readonly string[] = ['NODE_EXTRA_CA_CERTS'];
 
 /**
  * The environment an agent gets in the benches, the demo and the tests: `env` without
- * NOT_UNIT_ENV, with the unit's malloc settings (UNIT_MALLOC_ENV), so that their start-up figures
- * are the unit's (issue 17: the agent's own start-up), not those of the shell that ran them.
+ * NOT_UNIT_ENV, with the unit's malloc settings (UNIT_MALLOC_ENV) and its Node flags in
+ * NODE_OPTIONS, where the unit passes them (so a flag Node refuses there fails every agent a test
+ * starts, as it would fail the service), so that their figures are the unit's (issue 17: the
+ * agent's own start-up), not those of the shell that ran them.
  */
 export function unitEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const unit: NodeJS.ProcessEnv = { ...env, ...UNIT_MALLOC_ENV };
+  const unit: NodeJS.ProcessEnv = { ...env, ...UNIT_MALLOC_ENV, NODE_OPTIONS: UNIT_NODE_FLAGS.join(' ') };
   for (const name of NOT_UNIT_ENV) delete unit[name];
   return unit;
 }

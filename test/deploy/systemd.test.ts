@@ -182,8 +182,9 @@ describe('install.sh and systemd/coraft.service', function () {
     for (const line of [max, high, nodeOptions])
       assert.ok(line !== undefined && unit.split('\n').includes(line), `the unit has ${String(line)}`);
     assert.ok(nodeOptions?.includes(UNIT_NODE_FLAGS.join(' ')));
-    // The unit's whole environment is what agent/cli/agent-processes.ts gives the agents of the
-    // demo, the benches and the tests (UNIT_NODE_FLAGS and UNIT_MALLOC_ENV): their figures are the shipped ones.
+    // The unit's whole environment is what agent/cli/agent-processes.ts gives the agents of the demo, the
+    // benches and the tests (unitEnvironment: UNIT_NODE_FLAGS in NODE_OPTIONS, UNIT_MALLOC_ENV): their figures
+    // are the shipped ones.
     const environment = unit.split('\n').filter((line) => line.startsWith('Environment'));
     const malloc = Object.entries(UNIT_MALLOC_ENV).map(([name, value]) => `Environment=${name}=${value}`);
     assert.deepEqual(environment.sort(), [nodeOptions, ...malloc].sort());

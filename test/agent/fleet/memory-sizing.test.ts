@@ -89,13 +89,17 @@ describe('memory sizing of the unit and the drop-ins', () => {
     ]);
   });
 
-  it("gives agents the unit's environment: the shell's without NODE_EXTRA_CA_CERTS, with the malloc settings", () => {
+  it("gives agents the unit's environment: the shell's less NODE_EXTRA_CA_CERTS, plus malloc and Node flags", () => {
     const shell = {
       PATH: '/usr/bin',
       NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
       MALLOC_ARENA_MAX: '8',
     };
-    assert.deepEqual(unitEnvironment(shell), { PATH: '/usr/bin', ...UNIT_MALLOC_ENV });
+    assert.deepEqual(unitEnvironment({ ...shell, NODE_OPTIONS: '--import tsx' }), {
+      PATH: '/usr/bin',
+      ...UNIT_MALLOC_ENV,
+      NODE_OPTIONS: UNIT_NODE_FLAGS.join(' '),
+    });
     assert.equal(
       shell.NODE_EXTRA_CA_CERTS,
       '/etc/ssl/certs/ca-certificates.crt',
