@@ -36,7 +36,17 @@ export const HEAP_GROWING_PERCENT = 50;
  */
 export const AGENT_V8_FLAGS: readonly string[] = [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`];
 
-/** Sets AGENT_V8_FLAGS through `setFlags` (v8.setFlagsFromString in the agent). */
-export function applyAgentV8Flags(setFlags: (flags: string) => void): void {
-  for (const flag of AGENT_V8_FLAGS) setFlags(flag);
+/**
+ * Sets AGENT_V8_FLAGS through `setFlags` (v8.setFlagsFromString in the agent), except a flag that
+ * `given` (the process's command-line flags) names already: an operator's own value wins.
+ */
+export function applyAgentV8Flags(
+  setFlags: (flags: string) => void,
+  given: readonly string[] = process.execArgv,
+): void {
+  for (const flag of AGENT_V8_FLAGS) {
+    const name = flag.split('=')[0] ?? flag;
+    const spellings = [name, name.replaceAll('-', '_').replace(/^__/, '--')];
+    if (!given.some((arg) => spellings.some((s) => arg === s || arg.startsWith(`${s}=`)))) setFlags(flag);
+  }
 }

@@ -46,9 +46,13 @@ describe('V8 flags the agent sets on itself', function () {
     assert.ok(atRunTime < own, `fewer full collections with the flags (${atRunTime}) than without (${own})`);
   });
 
-  it('are applied one by one through the setter given', () => {
+  it('are applied one by one through the setter given, unless the command line sets one itself', () => {
     const set: string[] = [];
-    applyAgentV8Flags((flag) => set.push(flag));
+    applyAgentV8Flags((flag) => set.push(flag), ['--max-old-space-size=87']);
     assert.deepEqual(set, [...AGENT_V8_FLAGS]);
+    set.length = 0;
+    applyAgentV8Flags((flag) => set.push(flag), ['--heap-growing-percent=80']);
+    applyAgentV8Flags((flag) => set.push(flag), ['--heap_growing_percent=80']);
+    assert.deepEqual(set, [], "the operator's own value wins");
   });
 });
