@@ -8,6 +8,7 @@
  * share one timeout, so deadlines arrive in order and a request costs no timer at all; a wait
  * that ends early leaves the timer be (it fires, finds less to do, and re-arms).
  */
+import { withoutKey } from '../../contracts/young-map.js';
 import { ProposalError, TimeoutError } from '../../contracts/errors.js';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
@@ -38,7 +39,7 @@ export interface PendingCounts {
 }
 
 export class PendingRequests {
-  private readonly proposals = new Map<LogIndex, PendingProposal>();
+  private proposals = new Map<LogIndex, PendingProposal>();
   private readonly reads = new Map<number, PendingRead>();
   private nextToken = 1;
   /** The one deadline timer; null when none is armed. Invariant: armed at or before every deadline waiting. */
@@ -99,7 +100,7 @@ export class PendingRequests {
   applied(entry: LogEntry, result: Uint8Array): number | null {
     const waiter = this.proposals.get(entry.index);
     if (waiter === undefined) return null;
-    this.proposals.delete(entry.index);
+    this.proposals = withoutKey(this.proposals, entry.index);
     if (waiter.term === entry.term) {
       waiter.resolve(result);
     } else {

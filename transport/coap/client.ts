@@ -3,10 +3,10 @@
  * confirmable requests outstanding to one peer at once (matched by token, and by message id
  * for empty ACKs and RSTs), each bounded by its caller's deadline rather than by CoAP's
  * 247 s exchange lifetime, retransmitted with exponential back-off within that deadline, and
- * bodies of any size up to a bound through Block1/Block2 (RFC 7959).
- *
- * Why our own layer rather than the `coap` package: transport/coap/index.ts.
+ * bodies of any size up to a bound through Block1/Block2 (RFC 7959). Why our own layer rather
+ * than the `coap` package: transport/coap/index.ts.
  */
+import { withoutKey } from '../../contracts/young-map.js';
 import type { Timers } from '../../contracts/clock.js';
 import { NetworkError } from '../../contracts/errors.js';
 import type { Prng } from '../../contracts/prng.js';
@@ -70,9 +70,9 @@ export class CoapClient {
   private readonly options: CoapClientOptions;
   private readonly timeouts: RetransmissionTimeouts;
   private readonly szx: number;
-  private readonly byToken = new Map<number, ClientExchange>();
-  private readonly byMessageId = new Map<number, ClientExchange>();
-  private readonly outstanding = new Map<string, number>();
+  private byToken = new Map<number, ClientExchange>();
+  private byMessageId = new Map<number, ClientExchange>();
+  private outstanding = new Map<string, number>();
   private readonly observations = new ClientObservations();
   private readonly qblock1Servers = new QBlock1Servers();
   private readonly pieceServers = new QBlock1Servers();
@@ -96,9 +96,8 @@ export class CoapClient {
     this.options = resolveCoapClientOptions(options);
     this.timeouts = new RetransmissionTimeouts(this.options, deps.prng);
     this.szx = szxOf(this.options.blockBytes);
-    // RFC 7252 §4.4: start message ids at a random value.
     this.nextTokenId = deps.prng.nextUint32();
-    this.nextMessageId = deps.prng.nextUint32() & 0xffff;
+    this.nextMessageId = deps.prng.nextUint32() & 0xffff; // RFC 7252 §4.4: a random first message id
     this.readDirect = deps.readDirect ?? true;
   }
 
@@ -369,20 +368,21 @@ export class CoapClient {
     this.forget(exchange)?.reject(error);
   }
 
-  /** Removes the exchange from every table; returns its settler if it was still open. */
+  /** Removes the exchange from every table (a fresh one as each empties: withoutKey); returns its open settler. */
   private forget(exchange: ClientExchange): ExchangeSettler | null {
     const settler = exchange.settle;
     if (settler === null) return null;
     exchange.settle = null;
     exchange.timer?.cancel();
     exchange.timer = null;
-    this.byToken.delete(exchange.tokenId);
-    this.observations.settled(exchange.tokenId, null);
-    if (this.byMessageId.get(exchange.messageId) === exchange) this.byMessageId.delete(exchange.messageId);
-    const count = (this.outstanding.get(exchange.peerKey) ?? 0) - 1;
+    const { tokenId, messageId, peerKey } = exchange;
+    this.byToken = withoutKey(this.byToken, tokenId);
+    this.observations.settled(tokenId, null);
+    if (this.byMessageId.get(messageId) === exchange) this.byMessageId = withoutKey(this.byMessageId, messageId);
+    const count = (this.outstanding.get(peerKey) ?? 0) - 1;
     assert(count >= 0, 'outstanding count never negative');
-    if (count === 0) this.outstanding.delete(exchange.peerKey);
-    else this.outstanding.set(exchange.peerKey, count);
+    if (count === 0) this.outstanding = withoutKey(this.outstanding, peerKey);
+    else this.outstanding.set(peerKey, count);
     return settler;
   }
 
