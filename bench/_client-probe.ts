@@ -19,8 +19,6 @@ export const CLIENT_PROBE_REQUESTS_MAX = 500_000;
 /** The file a client probe writes into its folder. */
 export const CLIENT_PROBE_FILE = 'client.requests.json';
 
-export { probeNow };
-
 /** Records [sent, answered] of every request; see the module comment. */
 export class ClientProbe {
   private readonly requests: number[] = [];

@@ -17,7 +17,8 @@ import { snapshotTotalsOf, sleep, sumSnapshotTotals } from './_system.js';
 import type { BenchSystem, BenchWriter, ProbeResult, SnapshotTotals, SystemMember } from './_system.js';
 import { performance } from 'node:perf_hooks';
 import { StartupReports } from './_startup-phases.js';
-import { ClientProbe, probeNow } from './_client-probe.js';
+import { ClientProbe } from './_client-probe.js';
+import { probeNow } from '../agent/observability/latency-probe.js';
 import { openRawWriter } from './_raw-coap-writer.js';
 import type { AgentStartup } from './_startup-phases.js';
 

@@ -15,7 +15,8 @@ import type { BenchWriter } from './_system.js';
 
 /** Most bytes of a value the raw writer sends (one datagram, with room for the header and options). */
 const RAW_VALUE_BYTES_MAX = 60_000;
-const KV_SEGMENT = new TextEncoder().encode('kv');
+const UTF8 = new TextEncoder();
+const KV_SEGMENT = UTF8.encode('kv');
 
 /** The datagram of a confirmable PUT /kv/`key` with `value`, message id `mid` and token `token` (4 bytes). */
 export function rawPut(key: string, value: Uint8Array, mid: number, token: number): Uint8Array {
@@ -28,7 +29,7 @@ export function rawPut(key: string, value: Uint8Array, mid: number, token: numbe
     token: tokenBytes,
     options: [
       { number: CoapOption.UriPath, value: KV_SEGMENT },
-      { number: CoapOption.UriPath, value: new TextEncoder().encode(key) },
+      { number: CoapOption.UriPath, value: UTF8.encode(key) },
     ],
     payload: value,
   });

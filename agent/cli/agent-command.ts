@@ -119,8 +119,8 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   // Everything up to here is Node's bootstrap and loading the modules (start-up phases, issue 17).
   const phases = new StartupPhases();
   phases.mark('bootstrap', nodeBootstrapEndMs());
-  // The bundle's loader set them already (code-cache.ts); this covers an agent run without it (again: a no-op).
-  applyAgentV8Flags(setFlagsFromString);
+  // The bundle's loader (which passes `hooks`) set them before it compiled the bundle (code-cache.ts).
+  if (hooks === undefined) applyAgentV8Flags(setFlagsFromString);
   phases.mark('modules');
   const { values } = parseOptions(args, {
     config: { type: 'string' },

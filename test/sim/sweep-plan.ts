@@ -29,8 +29,20 @@ export interface ClusterSize {
   readonly witnesses: number;
 }
 
+/** How every run of a sweep is made beyond its seed and size. */
+export interface RunOptions {
+  /** The --faults list of every run; absent: {@link SWEEP_FAULTS}. */
+  readonly faults?: string;
+  /** Whether runs change membership (--membership); absent: true. */
+  readonly membership?: boolean;
+  /** The simulated faulty period of every run (--duration-ms), ms; absent: the CLI's default. */
+  readonly durationMs?: number;
+  /** Concurrent clients of every run (--clients); absent: the CLI's default. */
+  readonly clients?: number;
+}
+
 /** What to sweep. */
-export interface SweepPlan {
+export interface SweepPlan extends RunOptions {
   /** First seed. */
   readonly from: number;
   /** How many seeds; seed s runs on the size `nodes[s % nodes.length]` (a count of full members, or a ClusterSize). */
@@ -40,14 +52,6 @@ export interface SweepPlan {
   readonly jobs: number;
   /** Wall-clock budget of one run, ms. */
   readonly runTimeoutMs: number;
-  /** The --faults list of every run; absent: {@link SWEEP_FAULTS}. */
-  readonly faults?: string;
-  /** Whether runs change membership (--membership); absent: true. */
-  readonly membership?: boolean;
-  /** The simulated faulty period of every run (--duration-ms), ms; absent: the CLI's default. */
-  readonly durationMs?: number;
-  /** Concurrent clients of every run (--clients); absent: the CLI's default. */
-  readonly clients?: number;
 }
 
 /** One run of the sweep: its seed, its size and the exact `coraft sim` arguments. */
@@ -127,14 +131,6 @@ export function parseSweepArgs(argv: readonly string[]): SweepPlan {
       : { durationMs: integer(values['duration-ms'], 'duration-ms', 0, 0, 86_400_000) }),
     ...(values.clients === undefined ? {} : { clients: integer(values.clients, 'clients', 0, 0, 1000) }),
   };
-}
-
-/** How every run of a sweep is made beyond its seed and size. */
-export interface RunOptions {
-  readonly faults?: string;
-  readonly membership?: boolean;
-  readonly durationMs?: number;
-  readonly clients?: number;
 }
 
 /** The `coraft sim` arguments of one seed (`--witnesses` only when there are some). */

@@ -4,11 +4,12 @@
 import { strict as assert } from 'node:assert';
 import { runSimulation } from '../../agent/sim/run.js';
 import { parseSimArgs } from '../../agent/cli/sim.js';
+import { FAULT_KINDS } from '../../agent/sim/fault-kinds.js';
 import { simArgs } from './sweep-plan.js';
 import type { RunOptions } from './sweep-plan.js';
 
-/** Every fault the simulator injects (the sweep's --faults with clog and byzantine added). */
-const ALL_FAULTS = 'partition,loss,reorder,duplicate,crash,clog,byzantine';
+/** Every fault the simulator injects, in the order seed 8000040 ran them (the sweep's faults, clog, byzantine). */
+const ALL_FAULTS = FAULT_KINDS.join(',');
 
 const REGRESSIONS: readonly {
   seed: number;
