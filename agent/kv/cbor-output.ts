@@ -80,3 +80,89 @@ export function cborHead(major: number, length: number): Uint8Array {
   new DataView(head.buffer).setUint32(1, length);
   return head;
 }
+
+/** The largest argument {@link writeCborHead} writes: 4-byte heads (cbor-x writes larger integers as floats). */
+export const CBOR_HEAD_ARGUMENT_MAX = 0xffff_ffff;
+
+/**
+ * Writes the shortest CBOR head of `major` with `argument` (<= CBOR_HEAD_ARGUMENT_MAX) at `at` of
+ * `out`, as cbor-x does; returns where it ends.
+ */
+export function writeCborHead(out: Uint8Array, at: number, major: number, argument: number): number {
+  const type = major << 5;
+  if (argument < 24) {
+    out[at] = type | argument;
+    return at + 1;
+  }
+  if (argument < 0x100) {
+    out[at] = type | 24;
+    out[at + 1] = argument;
+    return at + 2;
+  }
+  if (argument < 0x10000) {
+    out[at] = type | 25;
+    out[at + 1] = argument >>> 8;
+    out[at + 2] = argument & 0xff;
+    return at + 3;
+  }
+  out[at] = type | 26;
+  out[at + 1] = argument >>> 24;
+  out[at + 2] = (argument >>> 16) & 0xff;
+  out[at + 3] = (argument >>> 8) & 0xff;
+  out[at + 4] = argument & 0xff;
+  return at + 5;
+}
+
+/** The bytes {@link writeCborHead} writes for `argument`. */
+export function cborHeadBytes(argument: number): number {
+  if (argument < 24) return 1;
+  if (argument < 0x100) return 2;
+  return argument < 0x10000 ? 3 : 5;
+}
+
+/** The bytes {@link writeCborUint} writes for `value`. */
+export function cborUintBytes(value: number): number {
+  return value <= CBOR_HEAD_ARGUMENT_MAX ? cborHeadBytes(value) : 9;
+}
+
+/** cbor-x's first byte of a float64 (RFC 8949 §3.3): how it writes an integer of 2^32 or more. */
+const FLOAT64 = 0xfb;
+
+/**
+ * Writes the safe integer `value` (>= 0) at `at` of `out` as cbor-x does: a shortest head below
+ * 2^32, else a float64 (exact for a safe integer); returns where it ends. 9 bytes at most.
+ */
+export function writeCborUint(out: Buffer, at: number, value: number): number {
+  assert(Number.isSafeInteger(value) && value >= 0, `${value} is a safe integer >= 0`);
+  if (value <= CBOR_HEAD_ARGUMENT_MAX) return writeCborHead(out, at, 0, value);
+  out[at] = FLOAT64;
+  out.writeDoubleBE(value, at + 1);
+  return at + 9;
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Whether `text` holds a UTF-16 surrogate: cbor-x writes a lone one its own way (not as Buffer's
+ * U+FFFD), so text with one is left to cbor-x.
+ */
+export function hasSurrogate(text: string): boolean {
+  return SURROGATE.test(text);
+}
+
+/**
+ * Writes `text` (without surrogates, see {@link hasSurrogate}) as a CBOR text string at `at` of
+ * `out`, as cbor-x does; returns where it ends. At most 5 + 3 × text.length bytes.
+ */
+export function writeCborText(out: Buffer, at: number, text: string): number {
+  const length = Buffer.byteLength(text, 'utf8');
+  const start = writeCborHead(out, at, 3, length);
+  return start + out.write(text, start, length, 'utf8');
+}
+
+/** Writes `bytes` as a CBOR byte string at `at` of `out`, as cbor-x writes a Buffer; returns where it ends. */
+export function writeCborBytes(out: Buffer, at: number, bytes: Uint8Array): number {
+  const start = writeCborHead(out, at, 2, bytes.byteLength);
+  out.set(bytes, start);
+  return start + bytes.byteLength;
+}

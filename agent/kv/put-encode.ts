@@ -15,12 +15,12 @@
 import { Buffer } from 'node:buffer';
 import { assert } from '../../contracts/assert.js';
 import type { KvCommand, KvSession } from './types.js';
+import { cborHeadBytes, cborUintBytes, writeCborBytes, writeCborHead, writeCborUint } from './cbor-output.js';
 
 /** Head of a map with a 16-bit count (cbor-x's for objects), without the count. */
 const MAP16 = 0xb9;
 const FALSE = 0xf4;
 const TRUE = 0xf5;
-const FLOAT64 = 0xfb;
 /** From this size up an encoding gets a buffer of its own (as encodeCborOwned's; the store may keep its value). */
 const OWN_BYTES_MIN = 1024;
 
@@ -52,62 +52,15 @@ function isCount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Bytes of the head of a string item of `length` bytes (or of an unsigned integer `length`), shortest form. */
-function headBytes(length: number): number {
-  if (length < 24) return 1;
-  if (length < 0x100) return 2;
-  if (length < 0x10000) return 3;
-  return 5;
-}
-
-/** Bytes of integer `value` as cbor-x writes it: shortest unsigned up to 32 bits, else float64. */
-function integerBytes(value: number): number {
-  return value < 0x100000000 ? headBytes(value) : 9;
-}
-
-/** Writes the head of major type `major` with argument `value` (< 2^32) at `at`; returns the end. */
-function writeHead(out: Buffer, at: number, major: number, value: number): number {
-  const type = major << 5;
-  if (value < 24) {
-    out[at] = type | value;
-    return at + 1;
-  }
-  if (value < 0x100) {
-    out[at] = type | 24;
-    out[at + 1] = value;
-    return at + 2;
-  }
-  if (value < 0x10000) {
-    out[at] = type | 25;
-    out.writeUInt16BE(value, at + 1);
-    return at + 3;
-  }
-  out[at] = type | 26;
-  out.writeUInt32BE(value, at + 1);
-  return at + 5;
-}
-
-function writeInteger(out: Buffer, at: number, value: number): number {
-  if (value < 0x100000000) return writeHead(out, at, 0, value);
-  out[at] = FLOAT64;
-  out.writeDoubleBE(value, at + 1);
-  return at + 9;
-}
-
 function writeItem(out: Buffer, at: number, item: Uint8Array): number {
   out.set(item, at);
   return at + item.length;
 }
 
+/** Writes ASCII `text` as a CBOR text string (one byte per character). */
 function writeText(out: Buffer, at: number, text: string): number {
-  const start = writeHead(out, at, 3, text.length);
+  const start = writeCborHead(out, at, 3, text.length);
   return start + out.write(text, start, 'latin1');
-}
-
-function writeBytes(out: Buffer, at: number, bytes: Uint8Array): number {
-  const start = writeHead(out, at, 2, bytes.byteLength);
-  out.set(bytes, start);
-  return start + bytes.byteLength;
 }
 
 /**
@@ -124,23 +77,23 @@ export function encodePutDirect(
   const requestId = identity === undefined ? command.requestId : identity.requestId;
   const { key, value, timeMs } = command;
   let count = 5;
-  let length = 3 + FIELD_OP_PUT.length + FIELD_KEY.length + headBytes(key.length) + key.length;
-  length += FIELD_VALUE.length + headBytes(value.byteLength) + value.byteLength + FIELD_PREV.length + 1;
-  length += FIELD_TIME.length + integerBytes(timeMs);
+  let length = 3 + FIELD_OP_PUT.length + FIELD_KEY.length + cborHeadBytes(key.length) + key.length;
+  length += FIELD_VALUE.length + cborHeadBytes(value.byteLength) + value.byteLength + FIELD_PREV.length + 1;
+  length += FIELD_TIME.length + cborUintBytes(timeMs);
   if (session !== null) {
     const { clientId, seq, ackedBelow } = session;
     if (!isAscii(clientId) || !isCount(seq) || (ackedBelow !== undefined && !isCount(ackedBelow))) return null;
     count += 2;
-    length += FIELD_CLIENT.length + headBytes(clientId.length) + clientId.length;
-    length += FIELD_SEQ.length + integerBytes(seq);
+    length += FIELD_CLIENT.length + cborHeadBytes(clientId.length) + clientId.length;
+    length += FIELD_SEQ.length + cborUintBytes(seq);
     if (ackedBelow !== undefined) {
       count += 1;
-      length += FIELD_ACKED.length + integerBytes(ackedBelow);
+      length += FIELD_ACKED.length + cborUintBytes(ackedBelow);
     }
   }
   if (requestId !== undefined) {
     count += 1;
-    length += FIELD_RID.length + headBytes(requestId.byteLength) + requestId.byteLength;
+    length += FIELD_RID.length + cborHeadBytes(requestId.byteLength) + requestId.byteLength;
   }
   const out = length >= OWN_BYTES_MIN ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
   out[0] = MAP16;
@@ -148,16 +101,16 @@ export function encodePutDirect(
   out[2] = count;
   let at = writeItem(out, 3, FIELD_OP_PUT);
   at = writeText(out, writeItem(out, at, FIELD_KEY), key);
-  at = writeBytes(out, writeItem(out, at, FIELD_VALUE), value);
+  at = writeCborBytes(out, writeItem(out, at, FIELD_VALUE), value);
   at = writeItem(out, at, FIELD_PREV);
   out[at] = command.returnPrevious ? TRUE : FALSE;
-  at = writeInteger(out, writeItem(out, at + 1, FIELD_TIME), timeMs);
+  at = writeCborUint(out, writeItem(out, at + 1, FIELD_TIME), timeMs);
   if (session !== null) {
     at = writeText(out, writeItem(out, at, FIELD_CLIENT), session.clientId);
-    at = writeInteger(out, writeItem(out, at, FIELD_SEQ), session.seq);
-    if (session.ackedBelow !== undefined) at = writeInteger(out, writeItem(out, at, FIELD_ACKED), session.ackedBelow);
+    at = writeCborUint(out, writeItem(out, at, FIELD_SEQ), session.seq);
+    if (session.ackedBelow !== undefined) at = writeCborUint(out, writeItem(out, at, FIELD_ACKED), session.ackedBelow);
   }
-  if (requestId !== undefined) at = writeBytes(out, writeItem(out, at, FIELD_RID), requestId);
+  if (requestId !== undefined) at = writeCborBytes(out, writeItem(out, at, FIELD_RID), requestId);
   assert(at === length, 'a put command fills its bytes');
   return out;
 }

@@ -40,6 +40,32 @@ export interface RequestIdEntry extends RequestRecord {
   readonly requestId: Uint8Array;
 }
 
+/**
+ * Request ids as columns, oldest first: id i is bytes [16i, 16i + 16) of `ids`, and ran as
+ * `seqs[i]` of session `clientIds[i]` at log time `usedMs[i]`.
+ */
+export interface RequestIdColumns {
+  readonly count: number;
+  readonly ids: Uint8Array;
+  readonly clientIds: readonly string[];
+  readonly seqs: Float64Array;
+  readonly usedMs: Float64Array;
+}
+
+/** The entries of `columns`, in order; each id a view of `columns.ids`. */
+export function requestIdEntries(columns: RequestIdColumns): RequestIdEntry[] {
+  const entries: RequestIdEntry[] = [];
+  for (let i = 0; i < columns.count; i += 1) {
+    entries.push({
+      requestId: columns.ids.subarray(i * REQUEST_ID_BYTES, (i + 1) * REQUEST_ID_BYTES),
+      clientId: columns.clientIds[i] ?? '',
+      seq: columns.seqs[i] ?? 0,
+      usedMs: columns.usedMs[i] ?? 0,
+    });
+  }
+  return entries;
+}
+
 /** Slots of a new table's ring (it doubles up to countMax as ids come). */
 const RING_SLOTS_MIN = 64;
 
@@ -128,21 +154,18 @@ export class RequestIdTable {
     return evicted ? EVICTED_ONE : EVICTED_NONE;
   }
 
+  /**
+   * Every id, oldest first, as columns that later changes to the table leave alone: a few arrays
+   * whatever the count, where a list of entries is four heap objects per id (a snapshot takes
+   * these, snapshot-tail.ts).
+   */
+  columns(): RequestIdColumns {
+    return this.oldestFirst(this.count);
+  }
+
   /** Every id, oldest first; each entry's bytes are its own (the table goes on changing). */
   list(): readonly RequestIdEntry[] {
-    const copy = new Uint8Array(this.count * REQUEST_ID_BYTES);
-    const entries: RequestIdEntry[] = [];
-    for (let i = 0; i < this.count; i += 1) {
-      const slot = this.slotAt(i);
-      copy.set(this.ids.subarray(slot * REQUEST_ID_BYTES, (slot + 1) * REQUEST_ID_BYTES), i * REQUEST_ID_BYTES);
-      entries.push({
-        requestId: copy.subarray(i * REQUEST_ID_BYTES, (i + 1) * REQUEST_ID_BYTES),
-        clientId: this.clientIds[slot] ?? '',
-        seq: this.seqs[slot] ?? 0,
-        usedMs: this.usedMs[slot] ?? 0,
-      });
-    }
-    return entries;
+    return requestIdEntries(this.columns());
   }
 
   /** Replaces every id by `entries`, given oldest first; keeps the newest countMax. */
@@ -215,10 +238,23 @@ export class RequestIdTable {
   /** Moves the kept ids, oldest first, into a ring of `slots` slots from slot 0, and indexes them again. */
   private resize(slots: number): void {
     assert(slots >= this.count, 'a ring holds the ids kept');
-    const ids = new Uint8Array(slots * REQUEST_ID_BYTES);
-    const clientIds = new Array<string>(slots).fill('');
-    const seqs = new Float64Array(slots);
-    const usedMs = new Float64Array(slots);
+    const kept = this.oldestFirst(slots);
+    this.slots = slots;
+    this.ids = kept.ids;
+    this.clientIds = kept.clientIds;
+    this.seqs = kept.seqs;
+    this.usedMs = kept.usedMs;
+    this.head = 0;
+    this.index.reset(slots);
+    for (let slot = 0; slot < this.count; slot += 1) this.index.add(this.ids, slot);
+  }
+
+  /** The kept ids, oldest first from position 0, in columns of `length` (>= count) positions, the rest empty. */
+  private oldestFirst(length: number): RequestIdColumns & { readonly clientIds: string[] } {
+    const ids = new Uint8Array(length * REQUEST_ID_BYTES);
+    const clientIds = new Array<string>(length).fill('');
+    const seqs = new Float64Array(length);
+    const usedMs = new Float64Array(length);
     for (let i = 0; i < this.count; i += 1) {
       const slot = this.slotAt(i);
       ids.set(this.ids.subarray(slot * REQUEST_ID_BYTES, (slot + 1) * REQUEST_ID_BYTES), i * REQUEST_ID_BYTES);
@@ -226,14 +262,7 @@ export class RequestIdTable {
       seqs[i] = this.seqs[slot] ?? 0;
       usedMs[i] = this.usedMs[slot] ?? 0;
     }
-    this.slots = slots;
-    this.ids = ids;
-    this.clientIds = clientIds;
-    this.seqs = seqs;
-    this.usedMs = usedMs;
-    this.head = 0;
-    this.index.reset(slots);
-    for (let slot = 0; slot < this.count; slot += 1) this.index.add(this.ids, slot);
+    return { count: this.count, ids, clientIds, seqs, usedMs };
   }
 }
 

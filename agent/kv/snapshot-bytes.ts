@@ -7,7 +7,15 @@
  * a scratch buffer. The bytes are exactly those of the pieces joined (test/agent/kv/snapshot-bytes.test.ts).
  */
 import { Encoder } from 'cbor-x';
-import { CBOR_OUTPUT_BYTES_INITIAL } from './cbor-output.js';
+import {
+  CBOR_HEAD_ARGUMENT_MAX,
+  CBOR_OUTPUT_BYTES_INITIAL,
+  cborHeadBytes,
+  hasSurrogate,
+  writeCborBytes,
+  writeCborHead,
+  writeCborText,
+} from './cbor-output.js';
 import { assert } from '../../contracts/assert.js';
 import { encodeKvEntry, type KvSnapshotParts } from './snapshot.js';
 
@@ -33,56 +41,24 @@ export function kvSnapshotBytesBound(parts: KvSnapshotParts): number {
   return bound;
 }
 
-/** The largest argument {@link writeHead} writes: 4-byte heads (cbor-x writes larger integers its own way). */
-const HEAD_ARGUMENT_MAX = 0xffff_ffff;
-/** Keys with a UTF-16 surrogate take the cbor-x path: it writes a lone one as cbor-x does, not as U+FFFD. */
-const SURROGATE = /[\uD800-\uDFFF]/;
-
-/** Writes the shortest CBOR head of `major` with `argument` (<= HEAD_ARGUMENT_MAX) at `at`; returns where it ends. */
-function writeHead(out: Uint8Array, at: number, major: number, argument: number): number {
-  const type = major << 5;
-  if (argument < 24) {
-    out[at] = type | argument;
-    return at + 1;
-  }
-  if (argument < 0x100) {
-    out[at] = type | 24;
-    out[at + 1] = argument;
-    return at + 2;
-  }
-  if (argument < 0x10000) {
-    out[at] = type | 25;
-    out[at + 1] = argument >>> 8;
-    out[at + 2] = argument & 0xff;
-    return at + 3;
-  }
-  out[at] = type | 26;
-  out[at + 1] = argument >>> 24;
-  out[at + 2] = (argument >>> 16) & 0xff;
-  out[at + 3] = (argument >>> 8) & 0xff;
-  out[at + 4] = argument & 0xff;
-  return at + 5;
-}
-
-/** The bytes {@link writeHead} writes for `argument`. */
-function headBytes(argument: number): number {
-  if (argument < 24) return 1;
-  if (argument < 0x100) return 2;
-  return argument < 0x10000 ? 3 : 5;
-}
-
 /** The bytes {@link writeEntryDirect} writes for entry `i` of `parts`, or -1 when it leaves the entry to cbor-x. */
 export function directEntryBytes(parts: KvSnapshotParts, i: number): number {
   const key = parts.entries.keys[i];
   const stored = parts.entries.values[i];
   const lease = parts.leased ? (parts.entries.leases[i] ?? 0) : 0;
   if (key === undefined || stored === undefined) return -1;
-  if (stored.revision > HEAD_ARGUMENT_MAX || lease > HEAD_ARGUMENT_MAX || SURROGATE.test(key)) return -1;
+  if (stored.revision > CBOR_HEAD_ARGUMENT_MAX || lease > CBOR_HEAD_ARGUMENT_MAX || hasSurrogate(key)) return -1;
   const keyBytes = Buffer.byteLength(key, 'utf8');
   const valueBytes = stored.value.byteLength;
-  const leaseBytes = parts.leased ? headBytes(lease) : 0;
+  const leaseBytes = parts.leased ? cborHeadBytes(lease) : 0;
   return (
-    1 + headBytes(keyBytes) + keyBytes + headBytes(valueBytes) + valueBytes + headBytes(stored.revision) + leaseBytes
+    1 +
+    cborHeadBytes(keyBytes) +
+    keyBytes +
+    cborHeadBytes(valueBytes) +
+    valueBytes +
+    cborHeadBytes(stored.revision) +
+    leaseBytes
   );
 }
 
@@ -96,15 +72,12 @@ export function writeEntryDirect(parts: KvSnapshotParts, i: number, out: Buffer,
   const stored = parts.entries.values[i];
   const lease = parts.leased ? (parts.entries.leases[i] ?? 0) : 0;
   if (key === undefined || stored === undefined) return -1;
-  if (stored.revision > HEAD_ARGUMENT_MAX || lease > HEAD_ARGUMENT_MAX || SURROGATE.test(key)) return -1;
-  let end = writeHead(out, at, 4, parts.leased ? 4 : 3);
-  const keyBytes = Buffer.byteLength(key, 'utf8');
-  end = writeHead(out, end, 3, keyBytes);
-  end += out.write(key, end, keyBytes, 'utf8');
-  end = writeHead(out, end, 2, stored.value.byteLength);
-  out.set(stored.value, end);
-  end = writeHead(out, end + stored.value.byteLength, 0, stored.revision);
-  return parts.leased ? writeHead(out, end, 0, lease) : end;
+  if (stored.revision > CBOR_HEAD_ARGUMENT_MAX || lease > CBOR_HEAD_ARGUMENT_MAX || hasSurrogate(key)) return -1;
+  let end = writeCborHead(out, at, 4, parts.leased ? 4 : 3);
+  end = writeCborText(out, end, key);
+  end = writeCborBytes(out, end, stored.value);
+  end = writeCborHead(out, end, 0, stored.revision);
+  return parts.leased ? writeCborHead(out, end, 0, lease) : end;
 }
 
 /**

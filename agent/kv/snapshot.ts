@@ -46,7 +46,15 @@ import type { KvLease } from './leases.js';
 import type { KvStored } from './store.js';
 import type { KvVersioned } from './types.js';
 import { QUOTA_BYTES_MAX } from './quota.js';
-import { encodeTailItems, tailBytesBound } from './snapshot-tail.js';
+import {
+  encodeTailItems,
+  historyItem,
+  plainItem,
+  requestIdsItem,
+  requestIdsPlain,
+  tailBytesBound,
+} from './snapshot-tail.js';
+import type { KvSnapshotFields, KvSnapshotTail } from './snapshot-tail.js';
 import type { KvSnapshotImage } from './snapshot-image.js';
 import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
 import { readKvSnapshotFast } from './snapshot-read.js';
@@ -73,17 +81,20 @@ export interface KvEntryColumns {
   readonly leases: readonly number[];
 }
 
-/** An image whose entries are columns; every other field as in {@link KvSnapshotImage}. */
-export type KvSnapshotSource = Omit<KvSnapshotImage, 'entries'> & { readonly entries: KvEntryColumns };
+/**
+ * An image whose entries and request ids are columns (a view of the store, a copy of the request
+ * id table); every other field as in {@link KvSnapshotImage}.
+ */
+export type KvSnapshotSource = KvSnapshotTail & { readonly entries: KvEntryColumns };
 
 /** The version an image is written in: 5 with a lease, else 4 with a quota or an alarm, else 3. */
-function versionOf(image: Omit<KvSnapshotImage, 'entries'>): number {
+function versionOf(image: KvSnapshotFields): number {
   if (image.leases.length > 0) return KV_SNAPSHOT_VERSION;
   return image.quotaBytes === 0 && !image.quotaAlarm ? 3 : 4;
 }
 
 /** The top-level items before the entries. */
-function headItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
+function headItems(image: KvSnapshotFields): unknown[] {
   return [KV_SNAPSHOT_FORMAT, versionOf(image), image.lastApplied, image.clockMs];
 }
 
@@ -91,7 +102,7 @@ function headItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
  * The top-level items after the entries: everything else the image holds, in layout order. A new
  * field of the image goes here (or in headItems), so that it travels in backups too.
  */
-function tailItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
+function tailItems(image: KvSnapshotFields, requestIds: unknown): unknown[] {
   const version = versionOf(image);
   const quota = version === 3 ? [] : [image.quotaBytes, image.quotaAlarm];
   const leases =
@@ -103,10 +114,10 @@ function tailItems(image: Omit<KvSnapshotImage, 'entries'>): unknown[] {
       s.lastUsedMs,
       s.responses.map((kept) => [kept.seq, asByteString(kept.response)]),
     ]),
-    image.requestIds.map((r) => [asByteString(r.requestId), r.clientId, r.seq, r.usedMs]),
+    requestIds,
     image.storeRevision,
     image.historyCompacted,
-    image.history.map((c) => [c.revision, c.key, c.value === null ? null : asByteString(c.value)]),
+    historyItem(image.history),
     ...quota,
     ...leases,
   ];
@@ -141,7 +152,7 @@ export function encodeKvSnapshot(image: KvSnapshotImage): Uint8Array {
   return encodeCbor(encoder, [
     ...headItems(image),
     image.entries.map(([key, stored]) => entryItem(key, stored, stored.lease, leased)),
-    ...tailItems(image),
+    ...tailItems(image, requestIdsPlain(image.requestIds)).map(plainItem),
   ]);
 }
 
@@ -167,7 +178,7 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
     throw malformed('snapshot entry columns must have equal lengths');
   if (keys.length >= 2 ** 32) throw malformed('a snapshot holds fewer than 2^32 entries');
   const head = headItems(source);
-  const tail = tailItems(source);
+  const tail = tailItems(source, requestIdsItem(source.requestIds));
   const prefix = Buffer.concat([
     cborHead(4, head.length + 1 + tail.length),
     ...head.map((item) => encodeCbor(encoder, item)),
@@ -177,7 +188,7 @@ export function kvSnapshotParts(source: KvSnapshotSource): KvSnapshotParts {
     prefix: new Uint8Array(prefix),
     entries: source.entries,
     leased: source.leases.length > 0,
-    suffix: encodeTailItems(tail, tailBytesBound(source)),
+    suffix: encodeTailItems(tail, tailBytesBound(source, tail)),
   };
 }
 

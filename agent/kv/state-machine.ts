@@ -19,9 +19,10 @@ import { resolveKvOptions, type KvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable, retainedBytes, type RunResult } from './sessions.js';
 import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts } from './snapshot.js';
-import type { KvSnapshotImage, KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
+import type { KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 import { encodeKvSnapshotParts } from './snapshot-bytes.js';
 import { kvSnapshotChunks } from './snapshot-stream.js';
+import type { KvSnapshotTail } from './snapshot-tail.js';
 import { KvStore, utf8Length } from './store.js';
 import { changeEvent, changesOf, KvHistory, restoredChanges } from './history.js';
 import { executeLease, isLeaseOperation, leaseResult } from './lease-ops.js';
@@ -318,12 +319,12 @@ export class KvStateMachine implements StateMachine {
   }
 
   /** Everything a snapshot holds but the keys. */
-  private snapshotFields(): Omit<KvSnapshotImage, 'entries'> {
+  private snapshotFields(): KvSnapshotTail {
     return {
       lastApplied: this.lastAppliedIndex,
       clockMs: this.logClockMs,
       sessions: this.sessions.list(),
-      requestIds: this.requestIds.list(),
+      requestIds: this.requestIds.columns(),
       storeRevision: this.store.revision,
       historyCompacted: this.history.compactedRevision,
       history: this.history.list(),
