@@ -16,9 +16,10 @@
  * is apply order, so it is also log-time order, and expiry drops from the front.
  */
 import { assert } from '../../contracts/assert.js';
-import { REQUEST_ID_BYTES, RequestIdIndex } from './request-id-index.js';
+import { SLOT_KEY_BYTES, SlotIndex, randomSeed } from '../../contracts/slot-index.js';
 
-export { REQUEST_ID_BYTES } from './request-id-index.js';
+/** The length of a request id, bytes: the key of its slot in the table's index. */
+export const REQUEST_ID_BYTES = SLOT_KEY_BYTES;
 
 /** Limits of the request id table; see KvOptions for units, defaults and ranges. */
 export interface RequestIdLimits {
@@ -72,13 +73,13 @@ const RING_SLOTS_MIN = 64;
 /**
  * Request id → the session command that ran it; see the module comment. The ids are kept in a
  * ring of slots, oldest first from `head` (insertion order, so non-decreasing usedMs): their bytes
- * in one buffer, their records in columns, and a hash index of the slots (request-id-index.ts).
+ * in one buffer, their records in columns, and a hash index of the slots (contracts/slot-index.ts).
  * Expiry and eviction take the oldest at `head`, never iterating anything; an apply makes no heap
  * object that outlives it (issue 16).
  */
 export class RequestIdTable {
   private readonly limits: RequestIdLimits;
-  private readonly index: RequestIdIndex;
+  private readonly index: SlotIndex;
   /** Slots in the ring; doubles up to countMax. Invariant: count <= slots <= max(countMax, RING_SLOTS_MIN). */
   private slots: number;
   /** Each slot's id, REQUEST_ID_BYTES a slot. */
@@ -91,7 +92,7 @@ export class RequestIdTable {
   /** Ids kept: slots head, head + 1, ... (mod slots). Invariant: count <= countMax. */
   private count = 0;
 
-  /** `seed` places ids in the hash index only (request-id-index.ts); random unless given. */
+  /** `seed` places ids in the hash index only (contracts/slot-index.ts); random unless given. */
   constructor(limits: RequestIdLimits, seed: number = randomSeed()) {
     assert(Number.isSafeInteger(limits.countMax) && limits.countMax >= 1, 'requestIdsMax is a positive integer');
     assert(Number.isSafeInteger(limits.ttlMs) && limits.ttlMs >= 1, 'requestIdTtlMs is a positive integer');
@@ -101,7 +102,7 @@ export class RequestIdTable {
     this.clientIds = new Array<string>(this.slots).fill('');
     this.seqs = new Float64Array(this.slots);
     this.usedMs = new Float64Array(this.slots);
-    this.index = new RequestIdIndex(this.slots, seed);
+    this.index = new SlotIndex(this.slots, seed);
   }
 
   /** The number of ids kept. */
@@ -269,11 +270,6 @@ export class RequestIdTable {
 /** claim's answers for a new id (frozen, shared: no object per write). */
 const EVICTED_NONE: { readonly evicted: number } = Object.freeze({ evicted: 0 });
 const EVICTED_ONE: { readonly evicted: number } = Object.freeze({ evicted: 1 });
-
-/** A seed for the hash index of a table. */
-function randomSeed(): number {
-  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
-}
 
 /**
  * A request id as a string, for a Set of the ids seen (snapshot-read.ts refuses an image that lists

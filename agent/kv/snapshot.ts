@@ -39,7 +39,7 @@ import { cborHead, encodeCbor } from './cbor-output.js';
 import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
-import { REQUEST_ID_BYTES } from './request-ids.js';
+import { REQUEST_ID_BYTES, keyOf } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
 import type { KvChange } from './history.js';
 import type { KvLease } from './leases.js';
@@ -293,14 +293,13 @@ function readRequestIds(value: unknown, clockMs: number): RequestIdEntry[] {
     const fields = readArray(item, 'snapshot request id', 4);
     if (fields.length !== 4) throw malformed('snapshot request id must have 4 items');
     const requestId = new Uint8Array(readBytes(fields[0], 'snapshot request id'));
-    const key = Buffer.from(requestId).toString('hex');
-    if (requestId.byteLength !== REQUEST_ID_BYTES || seen.has(key))
+    if (requestId.byteLength !== REQUEST_ID_BYTES || seen.has(keyOf(requestId)))
       throw malformed(`snapshot request ids must have ${REQUEST_ID_BYTES} bytes and be unique`);
     const clientId = readString(fields[1], 'snapshot request id client id');
     if (clientId.length === 0) throw malformed('snapshot request id client id must not be empty');
     const usedMs = readInteger(fields[3], 'snapshot request id use', usedMin, clockMs);
     entries.push({ requestId, clientId, seq: readInteger(fields[2], 'snapshot request id sequence', 1), usedMs });
-    seen.add(key);
+    seen.add(keyOf(requestId));
     usedMin = usedMs;
   }
   return entries;

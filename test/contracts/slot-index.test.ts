@@ -1,4 +1,4 @@
-// Proves the hash index of the request id table (agent/kv/request-id-index.ts):
+// Proves the slot index of the request id table and the CoAP duplicate cache (contracts/slot-index.ts):
 // - property: after any sequence of adds and removes of slots (each slot holding its own id, any
 //   seed, index sizes small enough that most ids share a run with others), `find` gives the slot
 //   of every id held and -1 for every other id, and `count` is the number of slots held: removal
@@ -6,8 +6,8 @@
 // - ids that differ in any one byte are told apart.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
-import { REQUEST_ID_BYTES, RequestIdIndex } from '../../../agent/kv/request-id-index.js';
-import { fcParams } from '../../fc-params.js';
+import { SLOT_KEY_BYTES as REQUEST_ID_BYTES, SlotIndex } from '../../contracts/slot-index.js';
+import { fcParams } from '../fc-params.js';
 
 /** The id of `n` (two of its bytes, the rest zero: many ids of one shape). */
 function idOf(n: number): Uint8Array {
@@ -17,7 +17,7 @@ function idOf(n: number): Uint8Array {
   return id;
 }
 
-describe('RequestIdIndex', () => {
+describe('SlotIndex', () => {
   it('finds exactly the ids of the slots it holds, whatever the adds and removes', () => {
     fc.assert(
       fc.property(
@@ -26,7 +26,7 @@ describe('RequestIdIndex', () => {
         fc.array(fc.record({ slot: fc.nat(23), id: fc.nat(300) }), { minLength: 1, maxLength: 400 }),
         (slotCount, seed, ops) => {
           const ids = new Uint8Array(slotCount * REQUEST_ID_BYTES);
-          const index = new RequestIdIndex(slotCount, seed);
+          const index = new SlotIndex(slotCount, seed);
           const held = new Map<number, number>(); // slot -> id number
           for (const op of ops) {
             const slot = op.slot % slotCount;
@@ -53,7 +53,7 @@ describe('RequestIdIndex', () => {
 
   it('tells apart ids that differ in one byte', () => {
     const ids = new Uint8Array(2 * REQUEST_ID_BYTES);
-    const index = new RequestIdIndex(2, 7);
+    const index = new SlotIndex(2, 7);
     for (let at = 0; at < REQUEST_ID_BYTES; at += 1) {
       const near = idOf(5);
       near[at] = (near[at] ?? 0) ^ 0x80;
