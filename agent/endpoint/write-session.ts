@@ -90,18 +90,72 @@ export interface WriteTicket {
   readonly generation: number;
 }
 
+/**
+ * The unfinished sequences of one session, which span fewer than `span` sequences from the oldest
+ * to the next: a flag per sequence in a ring, so that a write makes no heap object (a Set took and
+ * dropped an entry per write, and its tables, replaced every few writes, were made in the old
+ * generation once the Set was old: 3 % of what a 64-client leader's full collections freed).
+ */
+export class SequenceWindow {
+  private readonly unfinished: Uint8Array;
+  /** The next sequence handed out. Invariant: > every sequence added. */
+  private nextSeq = 1;
+  /** The oldest unfinished sequence, nextSeq when none is. */
+  private oldestSeq = 1;
+  private count = 0;
+
+  constructor(span: number) {
+    assert(Number.isSafeInteger(span) && span >= 1, 'a session spans at least one sequence');
+    this.unfinished = new Uint8Array(span);
+  }
+
+  /** How many sequences are unfinished. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The next sequence to hand out. */
+  get next(): number {
+    return this.nextSeq;
+  }
+
+  /** The oldest unfinished sequence, or the next one when none is. */
+  get oldest(): number {
+    return this.oldestSeq;
+  }
+
+  /** Hands out the next sequence, unfinished; the span must have room (next - oldest < span). */
+  add(): number {
+    const seq = this.nextSeq;
+    assert(seq - this.oldestSeq < this.unfinished.length, 'a session spans fewer sequences than its bound');
+    this.unfinished[seq % this.unfinished.length] = 1;
+    this.nextSeq += 1;
+    this.count += 1;
+    return seq;
+  }
+
+  /** Marks `seq` finished; false when it was not unfinished here. */
+  delete(seq: number): boolean {
+    const at = seq % this.unfinished.length;
+    if (seq < this.oldestSeq || seq >= this.nextSeq || this.unfinished[at] !== 1) return false;
+    this.unfinished[at] = 0;
+    this.count -= 1;
+    while (this.oldestSeq < this.nextSeq && this.unfinished[this.oldestSeq % this.unfinished.length] === 0)
+      this.oldestSeq += 1;
+    return true;
+  }
+}
+
 /** The implicit session of one endpoint incarnation; see the module comment. */
 export class ImplicitSession {
   private generation = 0;
-  /** Invariant: > every sequence handed out in this generation. */
-  private nextSeq = 1;
-  /** The unfinished sequences of this generation; insertion order is increasing sequence. */
-  private inFlight = new Set<number>();
+  /** The unfinished sequences of this generation. */
+  private inFlight: SequenceWindow;
   /**
    * The unfinished writes of earlier generations, by generation (none empty). Invariant:
    * retiredCount is the sum of their sizes, and retiredCount + inFlight.size <= writesInFlightMax.
    */
-  private readonly retired = new Map<number, Set<number>>();
+  private readonly retired = new Map<number, SequenceWindow>();
   private retiredCount = 0;
   private lastUsedMs: number;
   /** Invariant: the client id of this generation (built once per session, not per write). */
@@ -119,6 +173,7 @@ export class ImplicitSession {
     assert(deps.bootId.length > 0, 'a boot id is given');
     this.lastUsedMs = deps.clock.nowMs();
     this.clientIdValue = this.clientIdOf(this.generation);
+    this.inFlight = new SequenceWindow(options.writesInFlightMax);
   }
 
   /** The client id of the current session. */
@@ -139,14 +194,12 @@ export class ImplicitSession {
   begin(): WriteTicket | null {
     const nowMs = this.deps.clock.nowMs();
     if (this.inFlightCount >= this.options.writesInFlightMax) return null;
-    if (this.inFlight.size === 0 && this.nextSeq > 1 && nowMs - this.lastUsedMs >= this.options.idleRotateMs)
+    if (this.inFlight.size === 0 && this.inFlight.next > 1 && nowMs - this.lastUsedMs >= this.options.idleRotateMs)
       this.rotate();
     // A slow write must not hold up the others: past the span, they go on in a new session.
-    if (this.nextSeq - this.oldestUnfinished() + 1 > this.options.writesInFlightMax) this.rotate();
-    const oldest = this.oldestUnfinished();
-    const seq = this.nextSeq;
-    this.nextSeq += 1;
-    this.inFlight.add(seq);
+    if (this.inFlight.next - this.inFlight.oldest + 1 > this.options.writesInFlightMax) this.rotate();
+    const oldest = this.inFlight.oldest;
+    const seq = this.inFlight.add();
     this.lastUsedMs = nowMs;
     assert(oldest <= seq, 'the watermark is at most the sequence');
     return { session: { clientId: this.clientId, seq, ackedBelow: oldest }, generation: this.generation };
@@ -170,11 +223,6 @@ export class ImplicitSession {
     if (ticket.generation === this.generation) this.rotate();
   }
 
-  private oldestUnfinished(): number {
-    const first = this.inFlight.values().next();
-    return first.done === true ? this.nextSeq : first.value;
-  }
-
   private rotate(): void {
     // Writes of the old session keep their identity; they just no longer move its watermark.
     if (this.inFlight.size > 0) {
@@ -183,8 +231,7 @@ export class ImplicitSession {
     }
     this.generation += 1;
     this.clientIdValue = this.clientIdOf(this.generation);
-    this.nextSeq = 1;
-    this.inFlight = new Set();
+    this.inFlight = new SequenceWindow(this.options.writesInFlightMax);
   }
 }
 

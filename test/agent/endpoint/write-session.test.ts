@@ -11,10 +11,15 @@
 //   applied; KV_SESSION_EXPIRED starts a new session; every submitted command carries the
 //   session, the watermark and the request id, and the forwarding may retry it;
 //   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted;
-//   a failed assertion (a bug) is thrown on, never answered as a write of unknown outcome.
+//   a failed assertion (a bug) is thrown on, never answered as a write of unknown outcome;
+// - property: the session's window of unfinished sequences (a ring of flags) holds exactly what a
+//   Set of them holds, with the Set's oldest as its oldest, whatever is finished in which order
+//   (finishing twice, a sequence never handed out or one before the window included).
 import { strict as assert } from 'node:assert';
+import * as fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import type { Clock } from '../../../contracts/clock.js';
-import { ImplicitSession, requestIdOf, sha256With } from '../../../agent/endpoint/write-session.js';
+import { ImplicitSession, SequenceWindow, requestIdOf, sha256With } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
 import { InvariantError, NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
@@ -260,6 +265,34 @@ describe('the endpoint write session', () => {
         `case ${i}`,
       );
     }
+  });
+});
+
+describe('the window of unfinished sequences', () => {
+  it('holds what a Set of the unfinished sequences holds (property)', () => {
+    const op = fc.oneof(fc.constant(null), fc.integer({ min: -2, max: 40 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 200 }), (span, ops) => {
+        const window = new SequenceWindow(span);
+        const model = new Set<number>();
+        let next = 1;
+        for (const o of ops) {
+          const oldest = Math.min(next, ...model);
+          if (o === null) {
+            if (next - oldest >= span) continue;
+            assert.equal(window.add(), next);
+            model.add(next);
+            next += 1;
+          } else {
+            const seq = Math.max(1, next - 1 - o);
+            assert.equal(window.delete(seq), model.delete(seq), `finish ${seq}`);
+          }
+          assert.deepEqual([window.size, window.next, window.oldest], [model.size, next, Math.min(next, ...model)]);
+        }
+        return true;
+      }),
+      fcParams(300, 'sequence window'),
+    );
   });
 });
 
