@@ -13,8 +13,9 @@
  * CacheDirectory=coraft, /var/cache/coraft), else beside the bundle; a folder the agent cannot
  * write to only means no cache. The other commands run the bundle without a cache.
  *
- * The file: {@link CACHE_MAGIC}, the bundle's length and CRC-32 (the cache is for this bundle only:
- * V8 itself checks the source's length, not its text), the data's CRC-32 (V8 does not check its
+ * The file: {@link CACHE_MAGIC}, the bundle's length and its CRC-32 after the platform's
+ * ({@link CACHE_PLATFORM}: the cache is for this bundle on this platform only; V8 itself checks the
+ * source's length, not its text, and its own version and flags, not the CPU), the data's CRC-32 (V8 does not check its
  * payload in a release build, and a damaged file must not reach it), then V8's data.
  */
 import { isAscii } from 'node:buffer';
@@ -24,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { crc32 } from '../../storage/crc32.js';
-import { MODULE_CACHE_BYTES_MAX, MODULE_CACHE_FILE, ModuleCache } from './module-cache.js';
+import { CACHE_PLATFORM, MODULE_CACHE_BYTES_MAX, MODULE_CACHE_FILE, ModuleCache } from './module-cache.js';
 import type { ModuleCacheCounts } from './module-cache.js';
 import { applyAgentV8Flags } from '../runtime/v8-flags.js';
 
@@ -70,36 +71,36 @@ function cliBundle(exported: unknown, bundlePath: string): CliBundle {
 /** What a cache file is made for: the bundle's length in bytes and its CRC-32. */
 export type SourceKey = readonly [length: number, crc: number];
 
-/** The key of the bundle whose UTF-8 bytes are `bytes`. */
-function keyOfBytes(bytes: Uint8Array): SourceKey {
-  return [bytes.length, crc32(bytes)];
+/** The key of the bundle whose UTF-8 bytes are `bytes`, on `platform`. */
+function keyOfBytes(bytes: Uint8Array, platform = CACHE_PLATFORM): SourceKey {
+  return [bytes.length, crc32(bytes, crc32(Buffer.from(platform, 'utf8')))];
 }
 
-/** The key of `source`, given as text or already as its key. */
-function keyOf(source: string | SourceKey): SourceKey {
-  return typeof source === 'string' ? keyOfBytes(Buffer.from(source, 'utf8')) : source;
+/** The key of `source` on `platform`, given as text or already as its key. */
+function keyOf(source: string | SourceKey, platform?: string): SourceKey {
+  return typeof source === 'string' ? keyOfBytes(Buffer.from(source, 'utf8'), platform) : source;
 }
 
 /** The header of the cache file for the bundle `source` holding V8's `data`. */
-function cacheHeader(source: string | SourceKey, data: Uint8Array): Buffer {
+function cacheHeader(source: string | SourceKey, data: Uint8Array, platform?: string): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   CACHE_MAGIC.copy(header);
-  const [length, crc] = keyOf(source);
+  const [length, crc] = keyOf(source, platform);
   header.writeUInt32BE(length, CACHE_MAGIC.length);
   header.writeUInt32BE(crc, CACHE_MAGIC.length + 4);
   header.writeUInt32BE(crc32(data), CACHE_MAGIC.length + 8);
   return header;
 }
 
-/** The cache file for `source` (the bundle's text, or its key) holding V8's `data`. */
-export function encodeCacheFile(source: string | SourceKey, data: Buffer): Buffer {
-  return Buffer.concat([cacheHeader(source, data), data]);
+/** The cache file for `source` (the bundle's text, or its key) on `platform` (this one's if absent) holding `data`. */
+export function encodeCacheFile(source: string | SourceKey, data: Buffer, platform?: string): Buffer {
+  return Buffer.concat([cacheHeader(source, data, platform), data]);
 }
 
 /**
  * V8's data out of the cache file `file` when it is whole and made for `source` (the bundle's
- * text, or its key); 'invalid' when it is not a whole cache file, 'stale' when it is one for
- * another bundle.
+ * text, or its key) on this platform; 'invalid' when it is not a whole cache file, 'stale' when it is
+ * one for another bundle or made on another platform.
  */
 export function decodeCacheFile(file: Buffer, source: string | SourceKey): Buffer | 'invalid' | 'stale' {
   if (file.length <= HEADER_BYTES || !file.subarray(0, CACHE_MAGIC.length).equals(CACHE_MAGIC)) return 'invalid';

@@ -9,7 +9,9 @@
  *
  * One file holds the data of every module, `coraft-modules.v8cache` beside the bundle's cache:
  * {@link MODULE_CACHE_MAGIC}, the body's length and CRC-32 (a damaged file must not reach V8, which
- * does not check its payload in a release build), then per module its path, the file's size, mtime
+ * does not check its payload in a release build), then the platform the data was made on
+ * ({@link CACHE_PLATFORM}: a file made on another one gives no module its data), then per module
+ * its path, the file's size, mtime
  * and ctime (an entry is used only for the very file it was made from: another version of the
  * package, or the same file written again, is compiled afresh), the source's length and V8's data.
  * It is written once the agent is ready, when some module was compiled without data (none, stale,
@@ -22,8 +24,15 @@ import { dirname, sep } from 'node:path';
 import { Script, constants as vmConstants } from 'node:vm';
 import { crc32 } from '../../storage/crc32.js';
 
-/** The first bytes of a module cache file (format version 1). */
-export const MODULE_CACHE_MAGIC = Buffer.from('coraft-v8-module-cache-1\n', 'latin1');
+/** The first bytes of a module cache file (format version 2: with the platform). */
+export const MODULE_CACHE_MAGIC = Buffer.from('coraft-v8-module-cache-2\n', 'latin1');
+/**
+ * What V8's data is made by and for: the operating system, the CPU architecture and the Node.js
+ * (with its V8). V8 itself checks only its version and flags, so data made on another architecture
+ * passes its check: an x64 cache copied beside the bundle of an arm64 install crashed node there
+ * (SIGSEGV under qemu-aarch64, npm run test:arm). Data made elsewhere is not given to V8.
+ */
+export const CACHE_PLATFORM = `${process.platform} ${process.arch} node ${process.version}`;
 /** The cache file's name in the cache folder. */
 export const MODULE_CACHE_FILE = 'coraft-modules.v8cache';
 /** The largest cache file read (the agent's measures about 0.4 MB): a bigger file is not ours. */
@@ -50,8 +59,9 @@ export interface ModuleEntry extends ModuleKey {
 }
 
 /** The cache file holding `entries` (by path). */
-export function encodeModuleCache(entries: ReadonlyMap<string, ModuleEntry>): Buffer {
-  const parts: Buffer[] = [];
+export function encodeModuleCache(entries: ReadonlyMap<string, ModuleEntry>, platform = CACHE_PLATFORM): Buffer {
+  const made = Buffer.from(platform, 'utf8');
+  const parts: Buffer[] = [Buffer.of(made.length), made];
   for (const [path, entry] of entries) {
     const name = Buffer.from(path, 'utf8');
     const head = Buffer.alloc(2 + name.length + 8 * 3 + 8);
@@ -72,15 +82,21 @@ export function encodeModuleCache(entries: ReadonlyMap<string, ModuleEntry>): Bu
   return Buffer.concat([header, body]);
 }
 
-/** The entries of the cache file `file`; 'invalid' when it is not one whole module cache file. */
-export function decodeModuleCache(file: Buffer): Map<string, ModuleEntry> | 'invalid' {
+/**
+ * The entries of the cache file `file`; 'invalid' when it is not one whole module cache file, none
+ * when it was made on another platform than `platform`.
+ */
+export function decodeModuleCache(file: Buffer, platform = CACHE_PLATFORM): Map<string, ModuleEntry> | 'invalid' {
   if (file.length < HEADER_BYTES || file.length > MODULE_CACHE_BYTES_MAX) return 'invalid';
   if (!file.subarray(0, MODULE_CACHE_MAGIC.length).equals(MODULE_CACHE_MAGIC)) return 'invalid';
   const body = file.subarray(HEADER_BYTES);
   if (file.readUInt32BE(MODULE_CACHE_MAGIC.length) !== body.length) return 'invalid';
   if (file.readUInt32BE(MODULE_CACHE_MAGIC.length + 4) !== crc32(body)) return 'invalid';
   const entries = new Map<string, ModuleEntry>();
-  for (let at = 0; at < body.length;) {
+  const madeEnd = 1 + (body[0] ?? 0);
+  if (madeEnd > body.length) return 'invalid';
+  if (body.toString('utf8', 1, madeEnd) !== platform) return entries;
+  for (let at = madeEnd; at < body.length;) {
     if (entries.size >= MODULE_CACHE_ENTRIES_MAX || at + 2 > body.length) return 'invalid';
     const nameBytes = body.readUInt16BE(at);
     const fixed = at + 2 + nameBytes;

@@ -1,6 +1,7 @@
 // Proves the V8 code cache of `coraft agent` (agent/cli/code-cache.ts, issue 17) is used when it
 // fits and ignored, without harm, when it does not: a cache file round-trips; a damaged one
-// (changed byte, cut short, wrong magic) is 'invalid', one made for another bundle 'stale', one
+// (changed byte, cut short, wrong magic) is 'invalid', one made for another bundle or on another
+// platform (CPU architecture, Node.js: V8 would take x64 data on arm64 and crash) 'stale', one
 // V8 refuses 'rejected'; in each of these cases the CLI still runs, and the cache is written
 // again once, after the agent is ready; a start that used it writes nothing. First on a small
 // bundle run in this process, then with real agent processes (`npm run build` first): the first
@@ -22,6 +23,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 import { CACHE_FILE, cacheFolder, decodeCacheFile, encodeCacheFile, startCli } from '../../../agent/cli/code-cache.js';
+import { CACHE_PLATFORM } from '../../../agent/cli/module-cache.js';
+
+/** A platform this process is not on (another OS, CPU and Node.js). */
+const ELSEWHERE = 'plan9 riscv64 node v0.0.0';
 import type { CodeCacheHooks } from '../../../agent/cli/code-cache.js';
 
 /** A bundle that hands what it was given to the test (through a global) instead of running a CLI. */
@@ -86,6 +91,11 @@ describe('the code cache of coraft agent', () => {
       assert.equal(decodeCacheFile(encodeCacheFile('source', data), 'other source'), 'stale');
     });
 
+    it('is stale when made on another platform, for the same bundle', () => {
+      assert.equal(decodeCacheFile(encodeCacheFile('source', data, ELSEWHERE), 'source'), 'stale');
+      assert.deepEqual(decodeCacheFile(encodeCacheFile('source', data, CACHE_PLATFORM), 'source'), data);
+    });
+
     it('lives where CORAFT_CODE_CACHE says, else in systemd CACHE_DIRECTORY, else beside the bundle', () => {
       assert.equal(cacheFolder({ CORAFT_CODE_CACHE: 'off', CACHE_DIRECTORY: '/c' }, '/b/x.cjs'), null);
       assert.equal(cacheFolder({ CORAFT_CODE_CACHE: '/mine', CACHE_DIRECTORY: '/c' }, '/b/x.cjs'), '/mine');
@@ -121,6 +131,7 @@ describe('the code cache of coraft agent', () => {
       ['a changed byte', (file) => Buffer.from(file.map((b, i) => (i === file.length - 5 ? b ^ 0xff : b))), 'invalid'],
       ['cut short', (file) => file.subarray(0, file.length - 100), 'invalid'],
       ['for another bundle', (file) => encodeCacheFile(`${FAKE_BUNDLE} `, file), 'stale'],
+      ['made on another platform', (file) => encodeCacheFile(FAKE_BUNDLE, file, ELSEWHERE), 'stale'],
       ['data V8 refuses', () => encodeCacheFile(FAKE_BUNDLE, Buffer.alloc(4096, 7)), 'rejected'],
     ];
     for (const [name, damage, state] of damaged)

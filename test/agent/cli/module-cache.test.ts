@@ -1,6 +1,7 @@
 // Proves the V8 code cache of node_modules' CommonJS files (agent/cli/module-cache.ts, issue 17) is
 // used at the next start of `coraft agent` and ignored, without harm, when it does not fit: the cache
-// file round-trips and a damaged one is 'invalid'; in child processes that run the built loader
+// file round-trips and a damaged one is 'invalid', and one made on another platform (CPU
+// architecture, Node.js) gives no module its data; in child processes that run the built loader
 // (`npm run build` first) on a small bundle requiring a small package, the first start compiles and
 // writes the cache once ready, the next uses it (V8 accepting every module's data) and writes
 // nothing; a damaged file, data V8 refuses, or a module file written again are compiled afresh and
@@ -213,6 +214,15 @@ describe('the code cache of node_modules CommonJS files', function () {
         assert.deepEqual(start().counts, counts('invalid', 0, 2, 0));
         assert.deepEqual(start().counts, counts('read', 2, 0, 0));
       });
+
+    it('gives no module the data of a cache made on another platform, and rewrites it', () => {
+      start();
+      const entries = decodeModuleCache(readFileSync(cache));
+      assert.ok(entries !== 'invalid' && entries.size === 2);
+      writeFileSync(cache, encodeModuleCache(entries, 'plan9 riscv64 node v0.0.0'));
+      assert.deepEqual(start().counts, counts('read', 0, 2, 0));
+      assert.deepEqual(start().counts, counts('read', 2, 0, 0));
+    });
 
     it('counts data V8 refuses as rejected, and rewrites the cache', () => {
       start();
