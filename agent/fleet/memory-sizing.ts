@@ -80,22 +80,11 @@ export function sizeForMemoryMax(memoryMaxMiB: number): MemorySizing {
 }
 
 /**
- * Lets the agent run a full garbage collection itself: its buffer collector
- * (agent/runtime/buffer-collector.ts) frees dead buffers once they grew past the heap budget's
- * slack, where V8 waited for tens of MiB of them.
- */
-export const EXPOSE_GC_FLAG = '--expose-gc';
-
-/**
  * The Node flags of a sizing: the unit passes them in NODE_OPTIONS, so each must be one Node
  * accepts there (a test starts Node with the unit's and a drop-in's NODE_OPTIONS).
  */
 export function nodeFlagsOf(sizing: MemorySizing): readonly string[] {
-  return [
-    `--max-semi-space-size=${sizing.maxSemiSpaceMiB}`,
-    `--max-old-space-size=${sizing.maxOldSpaceMiB}`,
-    EXPOSE_GC_FLAG,
-  ];
+  return [`--max-semi-space-size=${sizing.maxSemiSpaceMiB}`, `--max-old-space-size=${sizing.maxOldSpaceMiB}`];
 }
 
 /** The Node flags of the shipped unit: what the demo, the benches and the tests run agents with too. */

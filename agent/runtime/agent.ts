@@ -130,7 +130,7 @@ export class Agent {
     private readonly keepers: {
       readonly quotaKeeper: QuotaKeeper;
       readonly leases: LeaseKeeper;
-      readonly buffers: BufferCollector | null;
+      readonly buffers: BufferCollector;
     },
     private readonly marker: CommitMarker | null,
     private readonly diskGuard: DiskGuard | null,
@@ -245,7 +245,7 @@ export class Agent {
     }
     this.keepers.quotaKeeper.stop();
     this.keepers.leases.stop();
-    this.keepers.buffers?.stop();
+    this.keepers.buffers.stop();
     this.diskGuard?.stop();
     await this.endpoint.stop();
     await this.node.stop();

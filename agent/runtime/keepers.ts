@@ -91,22 +91,15 @@ export function collectorTurnIn(config: Pick<AgentConfig, 'nodeId' | 'members'>)
   );
 }
 
-/**
- * The buffer collector of an agent whose Node exposes `gc` (the unit's --expose-gc), its line
- * and slack sized to the V8 heap limit (config/memory-budget.ts); null, and a log line saying so, otherwise.
- */
+/** The buffer collector of an agent, its line and slack sized to the V8 heap limit (config/memory-budget.ts). */
 export function bufferCollectorFor(deps: {
   readonly timers: Timers;
   readonly metrics: Metrics;
   readonly logger: DiagnosticLogger;
   /** The agent's turn among the configured members (buffer-collector.ts). */
   readonly turn: CollectorTurn | null;
-}): BufferCollector | null {
+}): BufferCollector {
   const collect = exposedCollector();
-  if (collect === null) {
-    deps.logger.info('buffer collector off: Node runs without --expose-gc (the unit passes it)', {});
-    return null;
-  }
   countFullCollections();
   const heapLimitBytes = getHeapStatistics().heap_size_limit;
   const lineBytes = bufferLineForHeap(heapLimitBytes);

@@ -33,8 +33,14 @@ export const HEAP_GROWING_PERCENT = 50;
  * collection, so setting it at start acts as the command-line flag does (same count of
  * mark-compacts in a test of both). A flag read once when the heap is set up (the sizes) stays in
  * fleet/memory-sizing.ts nodeFlagsOf; --single-threaded-gc, set after start, stops V8 with a failed check.
+ * --expose-gc gives the buffer collector its full collection (buffer-collector.ts exposedCollector:
+ * from a context made after the flag is set). The unit passed it in NODE_OPTIONS, which Node 20.11,
+ * the newest armv7 build of Node 20 on the npm registry, refuses ("--expose-gc is not allowed in
+ * NODE_OPTIONS", exit 9): the unit could not start the agent on an armv7 gateway (npm run test:arm).
+ * Set with the others before the bundle is compiled, so that the code cache's flag hash is the same
+ * at every start.
  */
-export const AGENT_V8_FLAGS: readonly string[] = [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`];
+export const AGENT_V8_FLAGS: readonly string[] = [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`, '--expose-gc'];
 
 /**
  * Sets AGENT_V8_FLAGS through `setFlags` (v8.setFlagsFromString in the agent), except a flag that

@@ -46,12 +46,8 @@ describe('memory sizing of the unit and the drop-ins', () => {
       maxOldSpaceMiB: 87,
       maxSemiSpaceMiB: 4,
     });
-    assert.deepEqual(UNIT_NODE_FLAGS, ['--max-semi-space-size=4', '--max-old-space-size=87', '--expose-gc']);
-    assert.deepEqual(nodeFlagsOf(sizeForMemoryMax(384)), [
-      '--max-semi-space-size=8',
-      '--max-old-space-size=235',
-      '--expose-gc',
-    ]);
+    assert.deepEqual(UNIT_NODE_FLAGS, ['--max-semi-space-size=4', '--max-old-space-size=87']);
+    assert.deepEqual(nodeFlagsOf(sizeForMemoryMax(384)), ['--max-semi-space-size=8', '--max-old-space-size=235']);
   });
 
   it('refuses a MemoryMax that leaves too small a heap, naming the least one', () => {
@@ -80,12 +76,12 @@ describe('memory sizing of the unit and the drop-ins', () => {
     assert.deepEqual(memoryLinesFor('128M'), [
       'MemoryMax=128M',
       'MemoryHigh=106M',
-      'Environment="NODE_OPTIONS=--max-semi-space-size=2 --max-old-space-size=39 --expose-gc"',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=2 --max-old-space-size=39"',
     ]);
     assert.deepEqual(memoryLinesFor('1G'), [
       'MemoryMax=1024M',
       'MemoryHigh=853M',
-      'Environment="NODE_OPTIONS=--max-semi-space-size=8 --max-old-space-size=768 --expose-gc"',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=8 --max-old-space-size=768"',
     ]);
   });
 

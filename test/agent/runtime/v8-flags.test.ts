@@ -53,8 +53,8 @@ describe('V8 flags the agent sets on itself', function () {
     applyAgentV8Flags((flag) => set.push(flag), ['--max-old-space-size=87']);
     assert.deepEqual(set, [...AGENT_V8_FLAGS]);
     set.length = 0;
-    applyAgentV8Flags((flag) => set.push(flag), ['--heap-growing-percent=80']);
-    applyAgentV8Flags((flag) => set.push(flag), ['--heap_growing_percent=80']);
+    applyAgentV8Flags((flag) => set.push(flag), ['--heap-growing-percent=80', '--expose-gc']);
+    applyAgentV8Flags((flag) => set.push(flag), ['--heap_growing_percent=80', '--expose_gc']);
     assert.deepEqual(set, [], "the operator's own value wins");
   });
 });
