@@ -250,19 +250,29 @@ export class RequestIdTable {
     for (let slot = 0; slot < this.count; slot += 1) this.index.add(this.ids, slot);
   }
 
-  /** The kept ids, oldest first from position 0, in columns of `length` (>= count) positions, the rest empty. */
+  /**
+   * The kept ids, oldest first from position 0, in columns of `length` (>= count) positions, the rest
+   * empty. The ring holds them in at most two runs (from head to its end, then from its start), each
+   * column copied a run at once: no view per id (a snapshot copies all of them).
+   */
   private oldestFirst(length: number): RequestIdColumns & { readonly clientIds: string[] } {
     const ids = new Uint8Array(length * REQUEST_ID_BYTES);
     const clientIds = new Array<string>(length).fill('');
     const seqs = new Float64Array(length);
     const usedMs = new Float64Array(length);
-    for (let i = 0; i < this.count; i += 1) {
-      const slot = this.slotAt(i);
-      ids.set(this.ids.subarray(slot * REQUEST_ID_BYTES, (slot + 1) * REQUEST_ID_BYTES), i * REQUEST_ID_BYTES);
-      clientIds[i] = this.clientIds[slot] ?? '';
-      seqs[i] = this.seqs[slot] ?? 0;
-      usedMs[i] = this.usedMs[slot] ?? 0;
+    const runs: readonly (readonly [from: number, count: number])[] = [
+      [this.head, Math.min(this.count, this.slots - this.head)],
+      [0, Math.max(0, this.head + this.count - this.slots)],
+    ];
+    let to = 0;
+    for (const [from, count] of runs) {
+      ids.set(this.ids.subarray(from * REQUEST_ID_BYTES, (from + count) * REQUEST_ID_BYTES), to * REQUEST_ID_BYTES);
+      seqs.set(this.seqs.subarray(from, from + count), to);
+      usedMs.set(this.usedMs.subarray(from, from + count), to);
+      for (let i = 0; i < count; i += 1) clientIds[to + i] = this.clientIds[from + i] ?? '';
+      to += count;
     }
+    assert(to === this.count, 'the two runs hold every kept id');
     return { count: this.count, ids, clientIds, seqs, usedMs };
   }
 }

@@ -89,7 +89,9 @@ class RequestIdsItem extends DirectItem {
       const used = usedMs[i] ?? 0;
       if (hasSurrogate(clientId) || !directUint(seq) || !directUint(used)) return -1;
       end = writeCborHead(out, end, 4, 4);
-      end = writeCborBytes(out, end, ids.subarray(i * REQUEST_ID_BYTES, (i + 1) * REQUEST_ID_BYTES));
+      // The id's bytes copied one by one: a view of each would be an object per id.
+      end = writeCborHead(out, end, 2, REQUEST_ID_BYTES);
+      for (let b = i * REQUEST_ID_BYTES; b < (i + 1) * REQUEST_ID_BYTES; b += 1) out[end++] = ids[b] ?? 0;
       end = writeCborText(out, end, clientId);
       end = writeCborUint(out, end, seq);
       end = writeCborUint(out, end, used);

@@ -293,13 +293,14 @@ function readRequestIds(value: unknown, clockMs: number): RequestIdEntry[] {
     const fields = readArray(item, 'snapshot request id', 4);
     if (fields.length !== 4) throw malformed('snapshot request id must have 4 items');
     const requestId = new Uint8Array(readBytes(fields[0], 'snapshot request id'));
-    if (requestId.byteLength !== REQUEST_ID_BYTES || seen.has(keyOf(requestId)))
+    const key = requestId.byteLength === REQUEST_ID_BYTES ? keyOf(requestId) : null;
+    if (key === null || seen.has(key))
       throw malformed(`snapshot request ids must have ${REQUEST_ID_BYTES} bytes and be unique`);
     const clientId = readString(fields[1], 'snapshot request id client id');
     if (clientId.length === 0) throw malformed('snapshot request id client id must not be empty');
     const usedMs = readInteger(fields[3], 'snapshot request id use', usedMin, clockMs);
     entries.push({ requestId, clientId, seq: readInteger(fields[2], 'snapshot request id sequence', 1), usedMs });
-    seen.add(keyOf(requestId));
+    seen.add(key);
     usedMin = usedMs;
   }
   return entries;

@@ -34,6 +34,7 @@
 import type { Clock } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
 import { SLOT_KEY_BYTES, SlotIndex, randomSeed } from '../../contracts/slot-index.js';
+import { withoutKey } from '../../contracts/young-map.js';
 
 /** Limits of the duplicate cache. */
 export interface DuplicateCacheOptions {
@@ -92,8 +93,7 @@ class PeerNumbers {
     assert(left >= 0, 'a peer releases only entries it holds');
     this.entries[n] = left;
     if (left > 0) return;
-    this.numbers.delete(this.keys[n] ?? '');
-    if (this.numbers.size === 0) this.numbers = new Map();
+    this.numbers = withoutKey(this.numbers, this.keys[n] ?? '');
     this.keys[n] = '';
     this.free.push(n);
   }
