@@ -12,7 +12,6 @@ import { AGENT_WITNESS_VIEW } from '../trust/witness-view.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
-import type { ClusterConfiguration } from '../../contracts/log.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
@@ -27,7 +26,7 @@ import type { LeaseKeeper } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
-import type { NodeObserver } from './node-deps.js';
+import type { NodeObserver, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
@@ -36,7 +35,7 @@ import type { LatencyProbe } from '../observability/latency-probe.js';
 import { probedEndpoint } from '../observability/endpoint-probe.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { openStorage } from './open-storage.js';
+import { openStorage, snapshotBytesMaxFor } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 import { serveBackups } from '../backup/serve-backups.js';
@@ -105,13 +104,15 @@ export interface AgentFactories {
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
 }
 
-/** The cluster a node starts with: the configured members (a node not among them joins later). */
-function bootstrapOf(config: AgentConfig): ClusterConfiguration {
-  return simpleConfiguration(
+/** The node's options: the configured members to start with, snapshots up to what its kv limits allow. */
+function nodeOptionsOf(config: AgentConfig): RaftNodeOptions {
+  const bootstrap = simpleConfiguration(
     config.members.map((m) => m.id),
     config.members,
     config.witnesses,
   );
+  const snapshotBytesMax = snapshotBytesMaxFor(config.kv);
+  return { nodeId: config.nodeId, raft: config.raft, bootstrap, witness: config.witness, snapshotBytesMax };
 }
 
 export class Agent {
@@ -332,7 +333,7 @@ async function buildNode(
             },
           }),
     },
-    { nodeId: config.nodeId, raft: config.raft, bootstrap: bootstrapOf(config), witness: config.witness },
+    nodeOptionsOf(config),
   );
   if (membership instanceof AuthenticatedMembershipManager) {
     membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {

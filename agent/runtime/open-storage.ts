@@ -4,30 +4,60 @@
  * (storage/lmdb/), `memory` the in-memory one. The configuration has already resolved the
  * alias `lmdb` to `wal` (agent-config.ts), so an agent.json written before `wal` existed opens
  * the engine it always opened.
+ *
+ * The engine accepts snapshots up to the largest node state the key-value limits allow
+ * ({@link snapshotBytesMaxFor}), so a store its limits let grow is always snapshotted; the LMDB
+ * map must hold two of them (a snapshot is replaced copy-on-write), which is checked here with
+ * the settings to change named.
  */
 import type { PersistenceEngine } from '../../contracts/persistence.js';
+import { ConfigError } from '../../contracts/errors.js';
 import type { AgentConfig } from '../config/agent-config.js';
+import { resolveKvOptions } from '../kv/options.js';
+import { nodeStateBytesMax } from '../trust/snapshot-limit.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 
 /** The settings {@link openStorage} reads. */
-export type StorageSettings = Pick<AgentConfig, 'storage' | 'dataDir' | 'mapSizeMaxBytes'>;
+export type StorageSettings = Pick<AgentConfig, 'storage' | 'dataDir' | 'mapSizeMaxBytes' | 'kv'>;
+
+const MIB = 1024 * 1024;
+
+/**
+ * The largest snapshot a node with the key-value limits `kv` (agent.json's `kv`) can take, rounded
+ * up to a whole MiB: its storage engine's snapshotBytesMax, and the largest snapshot it accepts
+ * from a leader. Throws ConfigError when `kv` is not valid.
+ */
+export function snapshotBytesMaxFor(kv: AgentConfig['kv']): number {
+  return Math.ceil(nodeStateBytesMax(resolveKvOptions(kv)) / MIB) * MIB;
+}
 
 /**
  * Opens `settings.storage` on `settings.dataDir` (created, mode 0700, when missing). Rejects as
  * the engine's `open` does: PersistenceError STORAGE_IO, STORAGE_LOCKED, STORAGE_VERSION (for
- * instance `lmdb-direct` on a folder the `wal` engine wrote) or STORAGE_CORRUPT.
+ * instance `lmdb-direct` on a folder the `wal` engine wrote) or STORAGE_CORRUPT; ConfigError when
+ * the LMDB map cannot hold two snapshots of the largest state the key-value limits allow.
  */
 export function openStorage(settings: StorageSettings): Promise<PersistenceEngine> {
-  const options = { path: settings.dataDir, createDirectory: true, mapSizeMaxBytes: settings.mapSizeMaxBytes };
-  switch (settings.storage) {
-    case 'memory':
-      return Promise.resolve(new MemoryPersistenceEngine());
-    case 'wal':
-      // It upgrades a folder of the LMDB engine (format 1 to 2) on first open.
-      return WalPersistenceEngine.open(options);
-    case 'lmdb-direct':
-      return LmdbPersistenceEngine.open(options);
+  if (settings.storage === 'memory') return Promise.resolve(new MemoryPersistenceEngine());
+  const snapshotBytesMax = snapshotBytesMaxFor(settings.kv);
+  const mapSizeMin = 2 * snapshotBytesMax + MIB;
+  if (settings.mapSizeMaxBytes < mapSizeMin) {
+    return Promise.reject(
+      new ConfigError([
+        `storageOptions.mapSizeMaxBytes: expected at least ${mapSizeMin} (two snapshots of the largest state the ` +
+          `kv limits allow, ${snapshotBytesMax} bytes, and 1 MiB), got ${settings.mapSizeMaxBytes}; raise it or ` +
+          'lower the kv limits (kv.dataBytesMax, kv.historyBytesMax, kv.sessionBytesMax)',
+      ]),
+    );
   }
+  const options = {
+    path: settings.dataDir,
+    createDirectory: true,
+    mapSizeMaxBytes: settings.mapSizeMaxBytes,
+    snapshotBytesMax,
+  };
+  // wal upgrades a folder of the LMDB engine (format 1 to 2) on first open.
+  return settings.storage === 'wal' ? WalPersistenceEngine.open(options) : LmdbPersistenceEngine.open(options);
 }

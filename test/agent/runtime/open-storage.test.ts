@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
-import { STORAGE_SETTINGS, loadAgentConfig, resolveAgentConfig } from '../../../agent/config/agent-config.js';
+import { STORAGE_SETTINGS, loadAgentConfig } from '../../../agent/config/agent-config.js';
 import type { AgentConfig } from '../../../agent/config/agent-config.js';
 import schema from '../../../agent/config/agent-config.schema.json' with { type: 'json' };
 import { runClusterCommand } from '../../../agent/cli/cluster-init.js';
@@ -18,18 +18,11 @@ import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entry, makeTempDir, removeDir } from '../../storage/helpers.js';
+import { minimalConfig } from './minimal-config.js';
 
 /** A minimal valid agent.json in `dir`, with `storage` set unless undefined. */
 function configWith(dir: string, storage: string | undefined): AgentConfig {
-  const raw = {
-    nodeId: 'n1',
-    dataDir: 'data',
-    listen: { peer: '127.0.0.1:5700', endpoint: '127.0.0.1:5701' },
-    members: [{ id: 'n1', address: '127.0.0.1:5700' }],
-    transport: 'coap',
-    ...(storage === undefined ? {} : { storage }),
-  };
-  return resolveAgentConfig(raw, join(dir, 'agent.json'));
+  return minimalConfig(dir, storage === undefined ? {} : { storage });
 }
 
 /** Opens the engine `storage` names, writes one entry, closes it, and returns the engine. */
