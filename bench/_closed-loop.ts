@@ -1,6 +1,10 @@
 /**
  * Closed-loop writes against a system under test (bench/_system.ts): `clients` writers on the
- * leader, each putting a value of a fixed size to its own 64 keys as fast as answers come. A
+ * leader, each putting a value of a fixed size to its own keys as fast as answers come: 64 keys,
+ * fewer when their values would pass STORE_BUDGET_BYTES ({@link keysPerClient}). Each slice removes
+ * its keys when it ends (unmeasured), so every slice starts on an empty store whatever ran before
+ * it: left in place, the keys of the 64 KiB shapes filled coraft's store to its data limit
+ * (kv.dataBytesMax, 64 MiB), and later shapes measured refusals instead of writes. A
  * measurement may be made of several slices (so two systems can take turns); the figures of
  * the slices add up. Over each slice's measured window it reads every member's /proc: CPU
  * time, block-layer writes, and resident memory sampled every 250 ms.
@@ -12,8 +16,21 @@ import { LatencyRecorder, round } from './_figures.js';
 import { sleep } from './_system.js';
 import type { BenchSystem, BenchWriter } from './_system.js';
 
-/** Keys each client cycles through. */
+/** Keys each client cycles through, at most. */
 export const KEYS_PER_CLIENT = 64;
+/** Most value bytes a slice's keys hold together: a quarter of coraft's default data limit. */
+export const STORE_BUDGET_BYTES = 16 * 1024 * 1024;
+
+/** The keys each of `clients` writers cycles through: KEYS_PER_CLIENT, fewer to keep them within STORE_BUDGET_BYTES. */
+export function keysPerClient(clients: number, valueBytes: number): number {
+  const fit = Math.floor(STORE_BUDGET_BYTES / (clients * Math.max(1, valueBytes)));
+  return Math.max(1, Math.min(KEYS_PER_CLIENT, fit));
+}
+
+/** The key writer `c` of a slice writes in turn `j`. */
+function benchKey(c: number, j: number, keys: number): string {
+  return `bench-${c}-${j % keys}`;
+}
 /** Most latencies kept per measurement (8 MB); beyond it writes are counted, not timed. */
 export const LATENCY_SAMPLES_MAX = 1_000_000;
 /** How often resident memory is sampled, ms. */
@@ -139,12 +156,13 @@ export async function runSlice(system: BenchSystem, acc: LoadAccumulator, option
   await system.settle(options.settleBoundMs);
   const leader = await system.leader(options.settleBoundMs);
   const writers = await openWriters(system, leader, acc.clients, new Uint8Array(acc.valueBytes).fill(0x61));
+  const keys = keysPerClient(acc.clients, acc.valueBytes);
   let measuring = false;
   let running = true;
   const loop = async (writer: BenchWriter, c: number): Promise<void> => {
     for (let j = 0; running; j += 1) {
       const started = performance.now();
-      const ok = await writer.put(`bench-${c}-${j % KEYS_PER_CLIENT}`).catch(() => false);
+      const ok = await writer.put(benchKey(c, j, keys)).catch(() => false);
       if (!measuring) continue;
       if (ok) {
         acc.latencies.record(performance.now() - started);
@@ -169,6 +187,10 @@ export async function runSlice(system: BenchSystem, acc: LoadAccumulator, option
   running = false;
   await Promise.all(loops);
   await Promise.all(writers.map((w) => w.close()));
+  await system.removeKeys(
+    leader,
+    Array.from({ length: acc.clients * keys }, (_, i) => benchKey(Math.floor(i / keys), i, keys)),
+  );
   const sendsAfter = await system.snapshotSends();
   acc.snapshotSends =
     acc.snapshotSends === null || sendsBefore === null || sendsAfter === null

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentProcesses } from '../agent/cli/agent-processes.js';
 import { EndpointClient, endpointTarget } from '../agent/cli/endpoint-client.js';
-import { snapshotTotalsOf, sleep, sumSnapshotTotals } from './_system.js';
+import { removeEach, snapshotTotalsOf, sleep, sumSnapshotTotals } from './_system.js';
 import type { BenchSystem, BenchWriter, ProbeResult, SnapshotTotals, SystemMember } from './_system.js';
 import { performance } from 'node:perf_hooks';
 import { StartupReports } from './_startup-phases.js';
@@ -143,6 +143,16 @@ export class CoraftSystem implements BenchSystem {
       }),
       close: () => client.close(),
     });
+  }
+
+  removeKeys(id: string, keys: readonly string[]): Promise<void> {
+    const target = endpointTarget(this.cluster.agent(id).init.endpoint, this.options.requestTimeoutMs);
+    return removeEach(
+      keys,
+      () => new EndpointClient(target),
+      (client, key) => client.request({ method: 'DELETE', path: ['kv', key] }),
+      (client) => client.close(),
+    );
   }
 
   /** A writer over the raw CoAP client (bench/_raw-coap-writer.ts), timed by the client probe as openWriter's. */

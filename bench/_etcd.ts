@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { findFreePorts } from '../agent/cli/agent-processes.js';
-import { sleep } from './_system.js';
+import { removeEach, sleep } from './_system.js';
 import type { BenchSystem, BenchWriter, ProbeResult, SystemMember } from './_system.js';
 
 /** Where the bench looks for etcd unless ETCD_BIN says otherwise. */
@@ -264,6 +264,27 @@ export class EtcdSystem implements BenchSystem {
         return Promise.resolve();
       },
     });
+  }
+
+  removeKeys(id: string, keys: readonly string[]): Promise<void> {
+    const port = this.member(id).clientPort;
+    return removeEach(
+      keys,
+      () => new Agent({ keepAlive: true, maxSockets: 1 }),
+      (agent, key) =>
+        http(
+          port,
+          'POST',
+          '/v3/kv/deleterange',
+          `{"key":"${Buffer.from(key).toString('base64')}"}`,
+          this.requestTimeoutMs,
+          agent,
+        ),
+      (agent) => {
+        agent.destroy();
+        return Promise.resolve();
+      },
+    );
   }
 
   async probe(id: string, timeoutMs: number): Promise<ProbeResult> {

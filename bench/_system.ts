@@ -39,6 +39,8 @@ export interface BenchSystem {
   leader(boundMs: number): Promise<string>;
   /** Opens one client that writes `value` through member `id` (the leader, for the benches). */
   openWriter(id: string, value: Uint8Array): Promise<BenchWriter>;
+  /** Deletes `keys` through member `id`, a few at a time; refusals and timeouts are ignored (a slice's clean-up). */
+  removeKeys(id: string, keys: readonly string[]): Promise<void>;
   /** Asks member `id` once, giving up after `timeoutMs`. */
   probe(id: string, timeoutMs: number): Promise<ProbeResult>;
   /** Waits (at most `boundMs`) until every member applied the same index and it held still. */
@@ -49,6 +51,28 @@ export interface BenchSystem {
   readonly snapshotSendsSource: string;
   /** Stops every member and removes the cluster's folder. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** Clients a system's removeKeys runs at once. */
+export const REMOVE_CLIENTS = 16;
+
+/** Runs `remove` on every key, REMOVE_CLIENTS at a time, each client through its own `open`ed remover. */
+export async function removeEach<T>(
+  keys: readonly string[],
+  open: () => T,
+  remove: (client: T, key: string) => Promise<unknown>,
+  close: (client: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    const client = open();
+    try {
+      for (let key = keys[next++]; key !== undefined; key = keys[next++]) await remove(client, key).catch(() => null);
+    } finally {
+      await close(client);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REMOVE_CLIENTS, keys.length) }, worker));
 }
 
 /** Resolves after `ms`. */

@@ -2,9 +2,18 @@
 // CPU and disk writes are summed as differences over each slice's window, memory peaks are the
 // highest seen, disk writes become unknown once a reading lacks them, and the rates divide by
 // the measured time and the acknowledged writes only; the warm-up before a comparison loads every
-// load shape in turn and measures nothing.
+// load shape in turn and measures nothing; a slice keeps its keys within the store budget and
+// removes them when it ends.
 import { strict as assert } from 'node:assert';
-import { LoadAccumulator, loadFigures, warmUp } from '../../bench/_closed-loop.js';
+import {
+  KEYS_PER_CLIENT,
+  LoadAccumulator,
+  STORE_BUDGET_BYTES,
+  keysPerClient,
+  loadFigures,
+  runSlice,
+  warmUp,
+} from '../../bench/_closed-loop.js';
 import type { BenchSystem } from '../../bench/_system.js';
 import type { ProcessSample } from '../../bench/_proc.js';
 
@@ -97,6 +106,7 @@ describe('bench closed-loop figures', () => {
           close: () => Promise.resolve(),
         });
       },
+      removeKeys: () => Promise.resolve(),
       probe: () => Promise.reject(new Error('not used')),
       settle: () => Promise.resolve(),
       snapshotSends: () => Promise.resolve(null),
@@ -119,5 +129,42 @@ describe('bench closed-loop figures', () => {
     opened.length = 0;
     await warmUp(system, [{ clients: 1, valueBytes: 256 }], 0, 1000);
     assert.deepEqual(opened, [], 'no warm-up when its time is 0');
+  });
+
+  it('keeps the keys of a slice within the store budget and removes them when it ends', async () => {
+    const written = new Set<string>();
+    const removed: string[] = [];
+    const system: BenchSystem = {
+      name: 'etcd',
+      start: () => Promise.resolve(new Map()),
+      members: () => [],
+      leader: () => Promise.resolve('m1'),
+      openWriter: () =>
+        Promise.resolve({
+          put: async (key: string) => {
+            written.add(key);
+            await new Promise((r) => setTimeout(r, 1));
+            return true;
+          },
+          close: () => Promise.resolve(),
+        }),
+      removeKeys: (id, keys) => {
+        assert.equal(id, 'm1', 'through the leader');
+        removed.push(...keys);
+        return Promise.resolve();
+      },
+      probe: () => Promise.reject(new Error('not used')),
+      settle: () => Promise.resolve(),
+      snapshotSends: () => Promise.resolve(null),
+      snapshotSendsSource: 'none',
+      close: () => Promise.resolve(),
+    };
+    const valueBytes = STORE_BUDGET_BYTES / 4;
+    assert.equal(keysPerClient(2, valueBytes), 2, 'two clients of a quarter of the budget get two keys each');
+    assert.equal(keysPerClient(1, 256), KEYS_PER_CLIENT);
+    assert.equal(keysPerClient(300, STORE_BUDGET_BYTES), 1, 'at least one key each');
+    await runSlice(system, new LoadAccumulator(2, valueBytes), { durationMs: 30, warmupMs: 0, settleBoundMs: 1000 });
+    assert.deepEqual([...written].sort(), ['bench-0-0', 'bench-0-1', 'bench-1-0', 'bench-1-1']);
+    assert.deepEqual([...removed].sort(), [...written].sort(), 'every key written is removed, once');
   });
 });
