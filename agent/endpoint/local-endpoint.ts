@@ -131,7 +131,11 @@ export class LocalEndpoint {
             `write of ${bytes} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`,
           )
         : null;
-    this.writes = new EndpointWrites(deps.node, session, { timeoutMs: this.options.requestTimeoutMs, oversize });
+    this.writes = new EndpointWrites(deps.node, session, {
+      timeoutMs: this.options.requestTimeoutMs,
+      oversize,
+      clock: deps.timers,
+    });
     const access = deps.access ?? { kv: null, admin: null };
     const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
       this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access));

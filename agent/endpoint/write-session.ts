@@ -185,6 +185,11 @@ export class ImplicitSession {
     return `${IMPLICIT_CLIENT_PREFIX}${this.deps.nodeId}/${this.deps.bootId}.${generation}`;
   }
 
+  /** How many writes may be in flight at once (writesInFlightMax). */
+  get slotCount(): number {
+    return this.options.writesInFlightMax;
+  }
+
   /** How many writes are unfinished, in every session. */
   get inFlightCount(): number {
     return this.inFlight.size + this.retiredCount;

@@ -18,7 +18,9 @@ import { InvariantError } from '../../contracts/errors.js';
 import { errorResponse, responseForError } from './responses.js';
 import { IMPLICIT_CLIENT_PREFIX, requestIdOf } from './write-session.js';
 import { integerArgument, queryArgument } from './documents.js';
-import type { ImplicitSession } from './write-session.js';
+import type { ImplicitSession, WriteTicket } from './write-session.js';
+import { SlotQueue, WAITING_BYTES_MAX, WRITES_WAITING_PER_SLOT } from './write-slots.js';
+import type { Clock } from '../../contracts/clock.js';
 
 /** What the write path needs of the node. */
 export interface WriteNode {
@@ -52,29 +54,45 @@ export interface EndpointWritesOptions {
   readonly timeoutMs: number;
   /** The refusal of an encoded command of `bytes` bytes (identity included) as too large, or null when it fits. */
   readonly oversize: (bytes: number) => CoapResponse | null;
+  /** The clock of the waiting writes' deadlines (write-slots.ts). */
+  readonly clock: Clock;
+}
+
+function busy(why: string): WriteOutcome {
+  return {
+    kind: 'response',
+    response: errorResponse(CoapResponseCode.ServiceUnavailable, `${why}; nothing was applied, retry later`, 1),
+  };
 }
 
 /** The endpoint's writes; see the module comment. */
 export class EndpointWrites {
+  /** Writes waiting for a slot of the session (write-slots.ts). */
+  private readonly slots: SlotQueue<WriteTicket>;
+
   constructor(
     private readonly node: WriteNode,
     private readonly session: ImplicitSession,
     private readonly options: EndpointWritesOptions,
-  ) {}
+  ) {
+    this.slots = new SlotQueue(() => session.begin(), options.clock, {
+      waitingMax: WRITES_WAITING_PER_SLOT * session.slotCount,
+      waitingBytesMax: WAITING_BYTES_MAX,
+    });
+  }
 
   /** Submits `command` (built from `request`) and returns its outcome. */
   async submit(command: KvCommand, request: CoapRequest): Promise<WriteOutcome> {
     if (command.session !== null) return this.submitExplicit(command);
-    const ticket = this.session.begin();
+    const deadlineMs = this.options.clock.nowMs() + this.options.timeoutMs;
+    const acquired = this.slots.acquire(request.payload.byteLength, deadlineMs);
+    const ticket = acquired instanceof Promise ? await acquired : acquired;
     if (ticket === null) {
-      return {
-        kind: 'response',
-        response: errorResponse(
-          CoapResponseCode.ServiceUnavailable,
-          'too many writes in flight at this endpoint; nothing was applied, retry later',
-          1,
-        ),
-      };
+      return busy(
+        acquired instanceof Promise
+          ? 'no write slot came free at this endpoint within the request timeout'
+          : 'too many writes in flight and waiting at this endpoint',
+      );
     }
     try {
       const identified = encodeKvCommand(command, {
@@ -83,7 +101,8 @@ export class EndpointWrites {
       });
       const refusal = this.options.oversize(identified.byteLength);
       if (refusal !== null) return { kind: 'response', response: refusal };
-      const result = decodeKvResult(await this.node.submitAnywhere(identified, this.options.timeoutMs, true));
+      const timeoutMs = Math.max(1, deadlineMs - this.options.clock.nowMs());
+      const result = decodeKvResult(await this.node.submitAnywhere(identified, timeoutMs, true));
       if (result.type !== 'error') return { kind: 'result', result };
       switch (result.code) {
         case 'KV_SESSION_EXPIRED':
@@ -108,6 +127,7 @@ export class EndpointWrites {
       return { kind: 'response', response: responseForWriteError(error) };
     } finally {
       this.session.finish(ticket);
+      this.slots.released();
     }
   }
 

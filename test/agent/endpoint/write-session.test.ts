@@ -1,7 +1,9 @@
 // Proves the identity the local endpoint gives writes (agent/endpoint/write-session.ts) and how
 // its write path answers (agent/endpoint/writes.ts), with a hand-written fake node:
 // - the implicit session: sequences 1, 2, 3, ...; the watermark is the oldest unfinished one;
-//   writes in flight are bounded by their span (a flood is refused at once, nothing submitted);
+//   writes in flight are bounded by their span; writes past it wait their turn in a bounded queue,
+//   first come first served (a flood past the queue is refused at once, and a write whose turn does
+//   not come within the request timeout is refused, both with nothing submitted);
 //   a long idle time or a forgotten session starts a new session id at sequence 1;
 // - request ids: equal for a retransmission (same peer, token, message id, request), different
 //   when any of them differs; and equal to the field-by-field hash they were first defined as
@@ -312,7 +314,7 @@ describe('the endpoint write path', () => {
       { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
       { writesInFlightMax: 8, idleRotateMs: 1000 },
     );
-    const writes = new EndpointWrites(node, session, { timeoutMs: 1000, oversize: () => null });
+    const writes = new EndpointWrites(node, session, { timeoutMs: 1000, oversize: () => null, clock: new FakeClock() });
     node.answer = () => Promise.reject(new InvariantError('applied <= committed'));
     await assert.rejects(writes.submit(PUT, request()), InvariantError);
     assert.equal(session.inFlightCount, 0, 'the write is finished all the same');
@@ -327,7 +329,7 @@ describe('the endpoint write path', () => {
         { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
         { writesInFlightMax: 8, idleRotateMs: 1000 },
       ),
-      { timeoutMs: 1000, oversize: () => null },
+      { timeoutMs: 1000, oversize: () => null, clock: new FakeClock() },
     );
     const outcome = await writes.submit(PUT, request());
     assert.deepEqual(outcome, { kind: 'result', result: { type: 'put', revision: 1, previous: null } });
@@ -352,7 +354,7 @@ describe('the endpoint write path', () => {
         { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
         { writesInFlightMax: 8, idleRotateMs: 1000 },
       ),
-      { timeoutMs: 1000, oversize: () => null },
+      { timeoutMs: 1000, oversize: () => null, clock: new FakeClock() },
     );
     node.answer = () => Promise.reject(new TimeoutError('command at index 9 not applied within 1000 ms'));
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.04 .*may or may not have been applied/);
@@ -376,7 +378,7 @@ describe('the endpoint write path', () => {
         { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
         { writesInFlightMax: 8, idleRotateMs: 1000 },
       ),
-      { timeoutMs: 1000, oversize: () => null },
+      { timeoutMs: 1000, oversize: () => null, clock: new FakeClock() },
     );
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_SESSION_EXPIRED', message: 'no session' });
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
@@ -385,27 +387,60 @@ describe('the endpoint write path', () => {
     assert.deepEqual(node.submitted[1]?.command.session, { clientId: '@n1/b.1', seq: 1, ackedBelow: 1 });
   });
 
-  it('refuses a flood of writes beyond writesInFlightMax at once, submitting nothing', async () => {
+  it('queues writes past writesInFlightMax in arrival order, and refuses a flood past the queue at once', async () => {
     const node = new FakeNode();
     const waiting: (() => void)[] = [];
     node.answer = () =>
       new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
+    const clock = new FakeClock();
     const writes = new EndpointWrites(
       node,
-      new ImplicitSession(
-        { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
-        { writesInFlightMax: 2, idleRotateMs: 1000 },
-      ),
-      { timeoutMs: 1000, oversize: () => null },
+      new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 2, idleRotateMs: 1000 }),
+      { timeoutMs: 1000, oversize: () => null, clock },
     );
-    const pending = [writes.submit(PUT, request({ messageId: 1 })), writes.submit(PUT, request({ messageId: 2 }))];
-    assert.match(diagnostic(await writes.submit(PUT, request({ messageId: 3 }))), /^5\.03 too many writes in flight/);
-    assert.equal(node.submitted.length, 2);
-    for (const release of waiting) release();
+    // 2 slots, and 8 waiting writes per slot: 18 writes are taken, the 19th is refused at once.
+    const taken = Array.from({ length: 18 }, (_, i) => writes.submit(PUT, request({ messageId: i + 1 })));
+    assert.match(diagnostic(await writes.submit(PUT, request({ messageId: 19 }))), /^5\.03 too many writes in flight/);
+    await Promise.resolve();
+    assert.equal(node.submitted.length, 2, 'only the writes with a slot are submitted');
+    for (let answered = 0; answered < 18; answered += 1) {
+      waiting.shift()?.();
+      for (let turn = 0; turn < 8; turn += 1) await Promise.resolve();
+    }
+    const outcomes = await Promise.all(taken);
     assert.deepEqual(
-      (await Promise.all(pending)).map((o) => o.kind),
-      ['result', 'result'],
+      outcomes.map((o) => o.kind),
+      Array.from({ length: 18 }, () => 'result'),
     );
+    assert.deepEqual(
+      node.submitted.map((s) => s.command.session?.seq),
+      Array.from({ length: 18 }, (_, i) => i + 1),
+      'the waiting writes were submitted in the order they came',
+    );
+  });
+
+  it('refuses a waiting write whose slot is not free within the request timeout, submitting nothing', async () => {
+    const node = new FakeNode();
+    const waiting: (() => void)[] = [];
+    node.answer = () =>
+      new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
+    const clock = new FakeClock();
+    const writes = new EndpointWrites(
+      node,
+      new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 1, idleRotateMs: 10_000 }),
+      { timeoutMs: 1000, oversize: () => null, clock },
+    );
+    const first = writes.submit(PUT, request({ messageId: 1 }));
+    const late = writes.submit(PUT, request({ messageId: 2 }));
+    clock.now = 1500;
+    const next = writes.submit(PUT, request({ messageId: 3 }));
+    waiting.shift()?.();
+    assert.equal((await first).kind, 'result');
+    assert.match(diagnostic(await late), /^5\.03 no write slot came free at this endpoint within the request timeout/);
+    for (let turn = 0; turn < 8; turn += 1) await Promise.resolve();
+    waiting.shift()?.();
+    assert.equal((await next).kind, 'result', 'the slot went to the next write in time');
+    assert.equal(node.submitted.length, 2);
   });
 
   it('measures a write against commandBytesMax with its identity, and submits nothing when too large', async () => {
@@ -422,7 +457,7 @@ describe('the endpoint write path', () => {
         { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
         { writesInFlightMax: 8, idleRotateMs: 1000 },
       ),
-      { timeoutMs: 1000, oversize },
+      { timeoutMs: 1000, oversize, clock: new FakeClock() },
     );
     assert.deepEqual(await writes.submit(PUT, request()), { kind: 'response', response: tooLarge });
     assert.equal(node.submitted.length, 0);
@@ -432,7 +467,7 @@ describe('the endpoint write path', () => {
         { nodeId: 'n1', bootId: 'b', clock: new FakeClock() },
         { writesInFlightMax: 8, idleRotateMs: 1000 },
       ),
-      { timeoutMs: 1000, oversize: () => null },
+      { timeoutMs: 1000, oversize: () => null, clock: new FakeClock() },
     );
     await plain.submit(PUT, request());
     assert.ok((seen[0] ?? 0) > 60, `the identity is counted (${String(seen[0])} bytes)`);
