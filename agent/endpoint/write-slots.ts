@@ -23,11 +23,12 @@ interface Waiter<T> {
   readonly resolve: (slot: T | null) => void;
 }
 
-/** A first-come-first-served queue in front of `take`, which hands out a slot or null when none is free. */
+/**
+ * A first-come-first-served queue in front of `take`, which hands out a slot or null when none is free. The queue
+ * holds at most `waitingMax` writes (a thousand by default), so taking the first off the array is cheap.
+ */
 export class SlotQueue<T> {
-  private waiters: Waiter<T>[] = [];
-  /** The first waiter still waiting; the ones before it are done (dropped from the array in batches). */
-  private head = 0;
+  private readonly waiters: Waiter<T>[] = [];
   private bytes = 0;
 
   constructor(
@@ -38,7 +39,7 @@ export class SlotQueue<T> {
 
   /** Writes waiting now. */
   get waiting(): number {
-    return this.waiters.length - this.head;
+    return this.waiters.length;
   }
 
   /**
@@ -46,36 +47,24 @@ export class SlotQueue<T> {
    * before it have theirs, or of null when `deadlineMs` passes first. Null at once when the queue is full.
    */
   acquire(bytes: number, deadlineMs: number): T | null | Promise<T | null> {
-    if (this.waiting === 0) {
+    if (this.waiters.length === 0) {
       const slot = this.take();
       if (slot !== null) return slot;
     }
-    if (this.waiting >= this.limits.waitingMax || this.bytes + bytes > this.limits.waitingBytesMax) return null;
+    if (this.waiters.length >= this.limits.waitingMax || this.bytes + bytes > this.limits.waitingBytesMax) return null;
     this.bytes += bytes;
     return new Promise((resolve) => this.waiters.push({ bytes, deadlineMs, resolve }));
   }
 
   /** A slot was given back: the waiting writes take the free slots in order; one past its deadline takes none. */
   released(): void {
-    while (this.waiting > 0) {
-      const waiter = this.waiters[this.head];
-      if (waiter === undefined) return;
-      const slot = waiter.deadlineMs > this.clock.nowMs() ? this.take() : null;
-      if (slot === null && waiter.deadlineMs > this.clock.nowMs()) return;
-      this.dequeue(waiter);
+    for (let waiter = this.waiters[0]; waiter !== undefined; waiter = this.waiters[0]) {
+      const inTime = waiter.deadlineMs > this.clock.nowMs();
+      const slot = inTime ? this.take() : null;
+      if (inTime && slot === null) return;
+      this.waiters.shift();
+      this.bytes -= waiter.bytes;
       waiter.resolve(slot);
-    }
-  }
-
-  private dequeue(waiter: Waiter<T>): void {
-    this.head += 1;
-    this.bytes -= waiter.bytes;
-    if (this.head === this.waiters.length) {
-      this.waiters = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && 2 * this.head >= this.waiters.length) {
-      this.waiters = this.waiters.slice(this.head);
-      this.head = 0;
     }
   }
 }

@@ -109,6 +109,33 @@ const PUT: KvCommand = {
   timeMs: 0,
 };
 
+/**
+ * An endpoint's writes on `writesInFlightMax` slots (1 s request timeout) over a node that holds every answer
+ * until its release in `waiting` is called.
+ */
+function heldWrites(writesInFlightMax: number): {
+  node: FakeNode;
+  waiting: (() => void)[];
+  clock: FakeClock;
+  writes: EndpointWrites;
+} {
+  const node = new FakeNode();
+  const waiting: (() => void)[] = [];
+  node.answer = () =>
+    new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
+  const clock = new FakeClock();
+  const session = new ImplicitSession(
+    { nodeId: 'n1', bootId: 'b', clock },
+    { writesInFlightMax, idleRotateMs: 10_000 },
+  );
+  return {
+    node,
+    waiting,
+    clock,
+    writes: new EndpointWrites(node, session, { timeoutMs: 1000, oversize: () => null, clock }),
+  };
+}
+
 function diagnostic(outcome: Awaited<ReturnType<EndpointWrites['submit']>>): string {
   assert.equal(outcome.kind, 'response');
   if (outcome.kind !== 'response') return '';
@@ -388,16 +415,7 @@ describe('the endpoint write path', () => {
   });
 
   it('queues writes past writesInFlightMax in arrival order, and refuses a flood past the queue at once', async () => {
-    const node = new FakeNode();
-    const waiting: (() => void)[] = [];
-    node.answer = () =>
-      new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
-    const clock = new FakeClock();
-    const writes = new EndpointWrites(
-      node,
-      new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 2, idleRotateMs: 1000 }),
-      { timeoutMs: 1000, oversize: () => null, clock },
-    );
+    const { node, waiting, writes } = heldWrites(2);
     // 2 slots, and 8 waiting writes per slot: 18 writes are taken, the 19th is refused at once.
     const taken = Array.from({ length: 18 }, (_, i) => writes.submit(PUT, request({ messageId: i + 1 })));
     assert.match(diagnostic(await writes.submit(PUT, request({ messageId: 19 }))), /^5\.03 too many writes in flight/);
@@ -420,16 +438,7 @@ describe('the endpoint write path', () => {
   });
 
   it('refuses a waiting write whose slot is not free within the request timeout, submitting nothing', async () => {
-    const node = new FakeNode();
-    const waiting: (() => void)[] = [];
-    node.answer = () =>
-      new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
-    const clock = new FakeClock();
-    const writes = new EndpointWrites(
-      node,
-      new ImplicitSession({ nodeId: 'n1', bootId: 'b', clock }, { writesInFlightMax: 1, idleRotateMs: 10_000 }),
-      { timeoutMs: 1000, oversize: () => null, clock },
-    );
+    const { node, waiting, clock, writes } = heldWrites(1);
     const first = writes.submit(PUT, request({ messageId: 1 }));
     const late = writes.submit(PUT, request({ messageId: 2 }));
     clock.now = 1500;
