@@ -40,12 +40,15 @@ export function maybeConfirmReads(core: CoreState): void {
 
 /**
  * Once the leader has committed an entry of its own term, starts the leadership check of the
- * reads that waited for it, at the commit index (thesis §6.4 step 1).
+ * reads that waited for it, at the commit index (thesis §6.4 step 1), and confirms them at once
+ * when the leader alone is a quorum.
  */
 export function releaseWaitingReads(core: CoreState): void {
   assert(core.role === 'leader', 'only a leader holds reads');
   if (core.reads.hasWaiting() && core.log.term(core.log.commitIndex) === core.currentTerm) {
     core.reads.releaseWaiting(core.log.commitIndex, core.nextSeq);
     core.heartbeatNeeded = true;
+    // A single voter is its own quorum: no acknowledgement will come to confirm these reads.
+    maybeConfirmReads(core);
   }
 }
