@@ -50,15 +50,37 @@ export interface SnapshotWriter {
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Makes the image written, with the metadata given to beginSnapshot, the stored snapshot, as
-   * `persist({ snapshot })` would at this point of the write order: after every write accepted
-   * before the call, before every one accepted after it, atomically and durably. Resolves false,
-   * changing nothing, when the snapshot is superseded: a snapshot was persisted since
-   * beginSnapshot (the leader's, say), or the stored one is at or past this one's index, so that
-   * an older snapshot never replaces a newer one. Rejects with PersistenceError (fatal).
+   * `persist({ snapshot, ...rest })` would at this point of the write order: after every write
+   * accepted before the call, before every one accepted after it, atomically and durably, in one
+   * batch with `rest` when given (a snapshot received from the leader is stored in one batch with
+   * the truncation, entries, compaction and hard state of its Ready). Resolves false, changing
+   * nothing (`rest` included), when the snapshot is superseded: a snapshot was persisted since
+   * beginSnapshot, or the stored one is at or past this one's index, so that an older snapshot
+   * never replaces a newer one. Rejects with PersistenceError (fatal).
    */
-  commit(): Promise<boolean>;
+  commit(rest?: SnapshotBatchRest): Promise<boolean>;
   /** Drops what was written; the stored snapshot stays. Idempotent, and a no-op after commit. */
   abort(): Promise<void>;
+}
+
+/** What a {@link PersistBatch} holds besides its snapshot: stored with a snapshot writer's image by its commit. */
+export type SnapshotBatchRest = Omit<PersistBatch, 'snapshot'>;
+
+/**
+ * The stored snapshot's image, read a range at a time without holding it whole (issue 17: a
+ * follower restores a leader's snapshot from disk, never from a copy of the whole image). Reads
+ * are synchronous and see the snapshot stored when {@link PersistenceEngine.storedImage} was
+ * called, until the caller next yields to the event loop; it must not be kept past that.
+ */
+export interface StoredImage {
+  /** The size of the image, bytes. */
+  readonly byteLength: number;
+  /**
+   * Copies the image's bytes from `offset` on into the whole of `target` (the range must lie
+   * within the image). Throws PersistenceError: STORAGE_CORRUPT when what it read fails its
+   * checksum, STORAGE_IO when the store cannot be read.
+   */
+  copyTo(offset: number, target: Uint8Array): void;
 }
 
 /** Everything a node restores from disk when it starts. */
@@ -171,6 +193,12 @@ export interface PersistenceEngine extends LogReader {
    * with PersistenceError: STORAGE_CORRUPT when what it read fails its checksum, STORAGE_CLOSED.
    */
   readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null>;
+  /**
+   * The image of the stored snapshot, which must be the one whose last index is `index`, for
+   * synchronous reads in place (see {@link StoredImage}); null when the stored snapshot is not that
+   * one. Sees durable state only. Throws PersistenceError STORAGE_CLOSED after close.
+   */
+  storedImage(index: LogIndex): StoredImage | null;
   /**
    * Begins writing a snapshot whose metadata is `meta` a chunk at a time (see {@link SnapshotWriter}),
    * while `persist` goes on. `totalBytes`, when given, is the image's exact size (an engine may

@@ -2,6 +2,7 @@
  * The StateMachine the node applies committed commands to. Implemented by agent/kv/.
  */
 import type { LogEntry, SnapshotMeta } from './log.js';
+import type { StoredImage } from './persistence.js';
 
 /** A captured state machine image, encoded a bounded step at a time (StateMachine.captureSnapshot). */
 export interface SnapshotEncoder {
@@ -45,4 +46,12 @@ export interface StateMachine {
   captureSnapshot?(): SnapshotEncoder;
   /** Replaces the whole state with a snapshot's. */
   restore(meta: SnapshotMeta, data: Uint8Array): void;
+  /**
+   * Replaces the whole state with the snapshot's whose image `image` reads from storage, a range at
+   * a time, without holding the image whole (issue 17: a gateway restoring a store near its limit
+   * from the leader's snapshot). It may drop the current state first, so that the old state and
+   * the new are never held together: when it throws, the state is unusable and the node stops.
+   * Optional: the runtime reads the image whole and calls `restore` for a state machine without it.
+   */
+  restoreFrom?(meta: SnapshotMeta, image: StoredImage): void;
 }

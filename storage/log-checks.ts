@@ -6,7 +6,7 @@
 import { InvariantError, PersistenceError } from '../contracts/errors.js';
 import { assert, assertIndex } from '../contracts/assert.js';
 import type { LogEntry, LogIndex, Snapshot, Term } from '../contracts/log.js';
-import type { PersistBatch } from '../contracts/persistence.js';
+import type { PersistBatch, StoredImage } from '../contracts/persistence.js';
 
 /** The stored log as a batch sees it before it is applied. */
 export interface LogShape {
@@ -117,6 +117,18 @@ export function checkSnapshotRange(dataBytes: number, offset: number, bytes: num
   assertIndex(offset, 'snapshot chunk offset');
   assertIndex(bytes, 'snapshot chunk size');
   assert(offset + bytes <= dataBytes, `snapshot chunk ${offset}+${bytes} ends beyond the image of ${dataBytes} bytes`);
+}
+
+/**
+ * readSnapshotChunk of every engine, over its storedImage (`image`, null when the stored snapshot
+ * is not the one asked for): a copy of `bytes` bytes at `offset`, which the caller owns.
+ */
+export function chunkOf(image: StoredImage | null, offset: number, bytes: number): Uint8Array | null {
+  if (image === null) return null;
+  checkSnapshotRange(image.byteLength, offset, bytes);
+  const chunk = new Uint8Array(bytes);
+  image.copyTo(offset, chunk);
+  return chunk;
 }
 
 /**

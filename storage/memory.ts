@@ -15,9 +15,18 @@ import type {
   PersistedShape,
   PersistedState,
   PersistenceEngine,
+  SnapshotBatchRest,
   SnapshotWriter,
+  StoredImage,
 } from '../contracts/persistence.js';
-import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest, checkSnapshotRange } from './log-checks.js';
+import {
+  checkBatch,
+  checkLoadedLog,
+  checkReadRange,
+  checkReadRequest,
+  checkSnapshotRange,
+  chunkOf,
+} from './log-checks.js';
 import { SnapshotWriters, isNewerSnapshot } from './snapshot-writer.js';
 import { storedLogOf } from './stored-log.js';
 
@@ -138,16 +147,19 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
   /** The chunks are kept in memory (this disk is memory) and committed as one image. */
   beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
     if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine is closed');
-    return this.writers.beginGathering(meta, totalBytes, Number.MAX_SAFE_INTEGER, (snapshot, generation) =>
-      this.commitWhole(snapshot, generation),
+    return this.writers.beginGathering(meta, totalBytes, Number.MAX_SAFE_INTEGER, (snapshot, generation, rest) =>
+      this.commitWhole(snapshot, generation, rest),
     );
   }
 
-  /** Stores a gathered snapshot in write order unless superseded (by a snapshot persisted since, or a newer one). */
-  private commitWhole(snapshot: Snapshot, generation: number): Promise<boolean> {
+  /**
+   * Stores a gathered snapshot, with `rest` in its batch, in write order unless superseded (by a
+   * snapshot persisted since, or a newer one).
+   */
+  private commitWhole(snapshot: Snapshot, generation: number, rest: SnapshotBatchRest | undefined): Promise<boolean> {
     if (this.closed) return Promise.reject(new PersistenceError('STORAGE_CLOSED', 'memory engine is closed'));
     if (!this.writers.isCurrent(generation)) return Promise.resolve(false);
-    const batch = { snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
+    const batch = { truncateFrom: null, entries: [], compactBefore: null, hardState: null, ...rest, snapshot };
     return this.enqueue(async () => {
       // Decided in write order: a snapshot persisted before this one may be newer.
       if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.disk.snapshot?.lastIncludedIndex ?? null)) return false;
@@ -202,12 +214,22 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
   }
 
   async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
-    this.checkOpen();
     await Promise.resolve();
+    return chunkOf(this.storedImage(index), offset, bytes);
+  }
+
+  storedImage(index: LogIndex): StoredImage | null {
+    this.checkOpen();
     const snapshot = this.disk.snapshot;
     if (snapshot === null || snapshot.lastIncludedIndex !== index) return null;
-    checkSnapshotRange(snapshot.data.byteLength, offset, bytes);
-    return snapshot.data.slice(offset, offset + bytes);
+    const data = snapshot.data;
+    return {
+      byteLength: data.byteLength,
+      copyTo: (offset, target) => {
+        checkSnapshotRange(data.byteLength, offset, target.byteLength);
+        target.set(data.subarray(offset, offset + target.byteLength));
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@
 import { assert } from '../contracts/assert.js';
 import { PersistenceError } from '../contracts/errors.js';
 import type { LogIndex, Snapshot, SnapshotMeta } from '../contracts/log.js';
-import type { SnapshotWriter } from '../contracts/persistence.js';
+import type { SnapshotBatchRest, SnapshotWriter } from '../contracts/persistence.js';
 
 /** A writer an engine opened, as {@link SnapshotWriters} sees it. */
 export interface OpenWriter {
@@ -99,8 +99,8 @@ export function acceptsSnapshot(
 
 /** How a {@link GatheringSnapshotWriter} commits and what it may hold. */
 export interface GatheringHost {
-  /** Stores `snapshot` as persist({ snapshot }) would, unless superseded (then resolves false). */
-  commitWhole(snapshot: Snapshot, generation: number): Promise<boolean>;
+  /** Stores `snapshot` as persist({ snapshot, ...rest }) would, unless superseded (then resolves false). */
+  commitWhole(snapshot: Snapshot, generation: number, rest: SnapshotBatchRest | undefined): Promise<boolean>;
   /** The writer ended. */
   ended(writer: OpenWriter): void;
   /** The largest image accepted, bytes. */
@@ -150,12 +150,12 @@ export class GatheringSnapshotWriter implements SnapshotWriter, OpenWriter {
     return Promise.resolve();
   }
 
-  async commit(): Promise<boolean> {
+  async commit(rest?: SnapshotBatchRest): Promise<boolean> {
     if (this.state !== 'open') return false;
     this.state = 'committing';
     try {
       const data = this.joined();
-      return await this.host.commitWhole({ ...snapshotMetaOf(this.meta), data }, this.generation);
+      return await this.host.commitWhole({ ...snapshotMetaOf(this.meta), data }, this.generation, rest);
     } finally {
       this.state = 'ended';
       this.host.ended(this);

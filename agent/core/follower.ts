@@ -8,10 +8,11 @@
 import { assert } from '../../contracts/assert.js';
 import { onCommitAdvanced } from './commit.js';
 import type { CoreState } from './state.js';
-import type { Snapshot } from '../../contracts/log.js';
 import type { AppendEntriesRequest, InstallSnapshotRequest } from '../../contracts/messages.js';
+import type { LogIndex, Term } from '../../contracts/log.js';
 import { entriesForWitness } from './witness.js';
 import { snapshotRef } from './ready.js';
+import type { SnapshotRef } from './ready.js';
 
 /** Handles AppendEntries from the leader of the current term (Raft Figure 2, receiver rules 2-5). */
 export function handleAppendEntries(core: CoreState, replyTo: number, request: AppendEntriesRequest): void {
@@ -74,19 +75,11 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
       reply(0);
       return;
     }
-    // A new transfer drops the one in progress first, so that two images are never held.
-    core.incoming = null;
-    const data = allocateImage(core, request.totalBytes);
-    if (data === null) {
-      reply(0);
-      return;
-    }
     incoming = {
       index: request.lastIncludedIndex,
       term: request.lastIncludedTerm,
       totalBytes: request.totalBytes,
       configuration: request.configuration,
-      data,
       bytesStored: 0,
     };
     core.incoming = incoming;
@@ -97,8 +90,19 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
   }
   // The validation (validate.ts) keeps a chunk within totalBytes.
   assert(incoming.bytesStored + request.data.byteLength <= incoming.totalBytes, 'a snapshot never grows past its size');
-  // Copied: the transport may reuse the buffer the chunk arrived in.
-  incoming.data.set(request.data, incoming.bytesStored);
+  const snapshot = {
+    lastIncludedIndex: incoming.index,
+    lastIncludedTerm: incoming.term,
+    configuration: incoming.configuration,
+  };
+  // Copied: the transport may reuse the buffer the chunk arrived in. The runtime streams it to storage.
+  core.receivedChunks.push({
+    snapshot,
+    totalBytes: incoming.totalBytes,
+    offset: incoming.bytesStored,
+    data: request.data.slice(),
+    done: request.done,
+  });
   incoming.bytesStored += request.data.byteLength;
   if (!request.done) {
     reply(incoming.bytesStored);
@@ -106,35 +110,30 @@ export function handleInstallSnapshot(core: CoreState, replyTo: number, request:
   }
   assert(incoming.bytesStored === incoming.totalBytes, 'the chunks fill the snapshot exactly');
   core.incoming = null;
-  restoreFromLeader(core, {
-    lastIncludedIndex: incoming.index,
-    lastIncludedTerm: incoming.term,
-    configuration: incoming.configuration,
-    data: incoming.data,
-  });
+  restoreFromLeader(core, snapshotRef(snapshot, incoming.totalBytes));
   reply(incoming.totalBytes);
 }
 
-/**
- * The buffer an incoming image is copied into, or null (with a warning) when the system cannot
- * give that much memory (a 32-bit gateway), so the transfer is refused rather than the node lost.
- */
-function allocateImage(core: CoreState, totalBytes: number): Uint8Array | null {
-  try {
-    return new Uint8Array(totalBytes);
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    core.emit({ kind: 'warning', message: `refused a snapshot of ${totalBytes} bytes: ${error.message}` });
-    return null;
-  }
-}
-
-/** Installs a snapshot received from the leader and hands it to the runtime to restore. */
-function restoreFromLeader(core: CoreState, snapshot: Snapshot): void {
+/** Installs a snapshot received from the leader and hands it to the runtime to store and restore. */
+function restoreFromLeader(core: CoreState, snapshot: SnapshotRef): void {
   core.log.restoreSnapshot(snapshot.lastIncludedIndex, snapshot.lastIncludedTerm);
-  // The image goes out in the next Ready only; once persisted it is read back from disk.
-  core.latestSnapshot = snapshotRef(snapshot, snapshot.data.byteLength);
+  core.latestSnapshot = snapshot;
   core.pendingRestore = snapshot;
   core.configs.restore({ index: snapshot.lastIncludedIndex, config: snapshot.configuration }, core.log.lastIndex());
   core.onConfigurationChanged();
+}
+
+/**
+ * True while the core will still hand out chunks of the snapshot at `index` of `term` received
+ * from the leader, or the snapshot itself: it is being received, or chunks or the whole of it wait
+ * for the next Ready.
+ */
+export function isReceivingSnapshot(core: CoreState, index: LogIndex, term: Term): boolean {
+  const is = (at: LogIndex, of: Term): boolean => at === index && of === term;
+  const { incoming, pendingRestore } = core;
+  return (
+    (incoming !== null && is(incoming.index, incoming.term)) ||
+    (pendingRestore !== null && is(pendingRestore.lastIncludedIndex, pendingRestore.lastIncludedTerm)) ||
+    core.receivedChunks.some((c) => is(c.snapshot.lastIncludedIndex, c.snapshot.lastIncludedTerm))
+  );
 }

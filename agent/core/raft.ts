@@ -15,10 +15,11 @@ import { assert, assertNever } from '../../contracts/assert.js';
 import { maybeCommit } from './commit.js';
 import { campaign } from './election.js';
 import { encodeConfiguration, isWitness, transitionProblem } from './configuration.js';
+import { isReceivingSnapshot } from './follower.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
-import { compactionPoint, isActivelyReplicating, retainStalledTicksMax } from './retention.js';
-import type { LogRetention } from './retention.js';
+import { compactionPoint, memberProgress, retainStalledTicksMax } from './retention.js';
+import type { LogRetention, MemberProgress } from './retention.js';
 import { snapshotRef } from './ready.js';
 import type {
   CoreInput,
@@ -40,18 +41,7 @@ import type { LogMemory } from '../../contracts/raft-node.js';
 // The option and result types stay importable from here, where the runtime imports them.
 export type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 export type { ProposeResult, RequestResult } from './ready.js';
-export type { LogRetention } from './retention.js';
-
-/** A progress report on one member, for the runtime's status. */
-export interface MemberProgress {
-  readonly id: NodeId;
-  readonly match: LogIndex;
-  readonly next: LogIndex;
-  readonly state: string;
-  readonly recentActive: boolean;
-  /** The leader counts it as actively replicating: compaction keeps the entries it needs (retention.ts). */
-  readonly replicating: boolean;
-}
+export type { LogRetention, MemberProgress } from './retention.js';
 
 /** One Raft node's algorithm: feed it ticks and messages, take its Readies, advance them. */
 export class RaftCore {
@@ -243,6 +233,7 @@ export class RaftCore {
       s.hardStateDirty ||
       s.log.hasUnstable() ||
       s.pendingRestore !== null ||
+      s.receivedChunks.length > 0 ||
       s.pendingCompactBefore !== null ||
       s.log.hasCommittedToApply() ||
       s.readStates.length > 0 ||
@@ -263,6 +254,7 @@ export class RaftCore {
     const committed = s.log.takeCommitted(s.options.applyBytesMax);
     const ready: Ready = {
       hardState: s.hardStateDirty ? { currentTerm: s.currentTerm, votedFor: s.votedFor } : null,
+      snapshotChunks: s.receivedChunks,
       snapshot: s.pendingRestore,
       truncateFrom: unstable.truncateFrom,
       entries: unstable.entries,
@@ -282,6 +274,7 @@ export class RaftCore {
     };
     s.hardStateDirty = false;
     s.pendingRestore = null;
+    s.receivedChunks = [];
     s.pendingCompactBefore = null;
     s.outbox = [];
     s.readStates = [];
@@ -347,6 +340,11 @@ export class RaftCore {
     return this.state.log.snapshotIndex();
   }
 
+  /** See follower.ts, isReceivingSnapshot; the runtime drops the image it writes of any other snapshot. */
+  isReceivingSnapshot(index: LogIndex, term: Term): boolean {
+    return isReceivingSnapshot(this.state, index, term);
+  }
+
   /** What the log holds in memory and how much it read back from storage (LogMemory). */
   getLogMemory(): LogMemory {
     return this.state.log.memory();
@@ -375,14 +373,7 @@ export class RaftCore {
 
   /** On a leader, the replication progress of every other member. */
   getProgress(): MemberProgress[] {
-    return [...this.state.progress.entries()].map(([id, p]) => ({
-      id,
-      match: p.match,
-      next: p.next,
-      state: p.state,
-      recentActive: p.recentActive,
-      replicating: isActivelyReplicating(p, retainStalledTicksMax(this.state.options)),
-    }));
+    return memberProgress(this.state.progress, this.state.options);
   }
 
   getTransferee(): NodeId | null {

@@ -3,7 +3,8 @@
  * output leaves as a `Ready` value that the runtime handles in a fixed order (after
  * etcd-io/raft's Ready/Advance; agent/runtime/node.ts states it in full): a leader's requests
  * under an unchanged term and vote may leave first, while the entries are written (Raft thesis
- * §10.2.1); then one atomic, synced batch is persisted; then every other message leaves, so no
+ * §10.2.1); the chunks of a snapshot being received are written; then one atomic, synced batch is
+ * persisted (with the received snapshot, when one is whole); then every other message leaves, so no
  * vote, no answer and nothing under a new term leaves before the state it rests on is durable;
  * then the snapshot is restored and the committed entries applied; then `advance(ready)`.
  */
@@ -13,7 +14,6 @@ import type {
   LogEntry,
   LogIndex,
   NodeId,
-  Snapshot,
   SnapshotMeta,
   Term,
 } from '../../contracts/log.js';
@@ -124,6 +124,22 @@ export interface OutboundResponse {
 
 export type Outbound = OutboundRequest | OutboundResponse;
 
+/**
+ * A chunk of a snapshot the leader is sending this node, accepted in order: the runtime writes its
+ * bytes at `offset` of the image of `snapshot` (a SnapshotWriter begun at offset 0 and committed
+ * when the Ready's `snapshot` names it), before the answer that acknowledges it leaves.
+ */
+export interface ReceivedChunk {
+  readonly snapshot: SnapshotMeta;
+  /** The image's size, bytes. */
+  readonly totalBytes: number;
+  readonly offset: number;
+  /** A copy the runtime owns (the transport may reuse the buffer the chunk arrived in). */
+  readonly data: Uint8Array;
+  /** The last chunk: the Ready's `snapshot` is this snapshot. */
+  readonly done: boolean;
+}
+
 /** A read registered with `readIndex`: servable once the state machine has applied `index`. */
 export interface ReadState {
   readonly token: number;
@@ -167,8 +183,13 @@ export type CoreEvent =
 export interface Ready {
   /** Term and vote to persist, when they changed. */
   readonly hardState: HardState | null;
-  /** A snapshot received from the leader: persist it, then restore the state machine from it. */
-  readonly snapshot: Snapshot | null;
+  /** Chunks of a snapshot being received, in order, to write before the write of this Ready. */
+  readonly snapshotChunks: readonly ReceivedChunk[];
+  /**
+   * A snapshot received whole from the leader, whose last chunk is in `snapshotChunks`: commit its
+   * image with this Ready's batch, then restore the state machine from the stored image.
+   */
+  readonly snapshot: SnapshotRef | null;
   /** Delete stored entries from this index on before appending `entries`. */
   readonly truncateFrom: LogIndex | null;
   /** Entries to persist. */

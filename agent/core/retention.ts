@@ -13,7 +13,7 @@ import { assert } from '../../contracts/assert.js';
 import type { RaftLog } from './log.js';
 import type { CoreOptions } from './options.js';
 import type { Progress } from './progress.js';
-import type { LogIndex } from '../../contracts/log.js';
+import type { LogIndex, NodeId } from '../../contracts/log.js';
 
 /** What compaction keeps behind a snapshot. */
 export interface LogRetention {
@@ -84,4 +84,27 @@ export function compactionPoint(
   }
   assert(start <= index + 1, 'compaction stops at the snapshot');
   return start;
+}
+
+/** A progress report on one member, for the runtime's status. */
+export interface MemberProgress {
+  readonly id: NodeId;
+  readonly match: LogIndex;
+  readonly next: LogIndex;
+  readonly state: string;
+  readonly recentActive: boolean;
+  /** The leader counts it as actively replicating: compaction keeps the entries it needs. */
+  readonly replicating: boolean;
+}
+
+/** The leader's progress of each member (`progress`), as the runtime's status reports it. */
+export function memberProgress(progress: ReadonlyMap<NodeId, Progress>, options: CoreOptions): MemberProgress[] {
+  return [...progress.entries()].map(([id, p]) => ({
+    id,
+    match: p.match,
+    next: p.next,
+    state: p.state,
+    recentActive: p.recentActive,
+    replicating: isActivelyReplicating(p, retainStalledTicksMax(options)),
+  }));
 }

@@ -24,33 +24,24 @@ import type {
   Outbound,
   ProposeResult,
   ReadState,
+  ReceivedChunk,
   Role,
   SnapshotRef,
   SoftState,
 } from './ready.js';
 import { STRIPPED_WITNESS_VIEW, type WitnessView } from './witness.js';
-import type {
-  ClusterConfiguration,
-  EntryType,
-  LogEntry,
-  LogIndex,
-  NodeId,
-  Snapshot,
-  Term,
-} from '../../contracts/log.js';
+import type { ClusterConfiguration, EntryType, LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 
-/** A snapshot being received from the leader, chunk by chunk. */
+/** A snapshot being received from the leader, chunk by chunk; dropped when the role or term changes. */
 export interface IncomingSnapshot {
   readonly index: LogIndex;
   readonly term: Term;
   readonly totalBytes: number;
   readonly configuration: ClusterConfiguration;
   /**
-   * The image, allocated at its whole size when the first chunk arrives (at most snapshotBytesMax;
-   * its pages are touched only as chunks are copied in), so the image is never held twice, as a
-   * list of chunks and as their concatenation. Invariant: bytes [0, bytesStored) are received.
+   * Bytes received: [0, bytesStored) of the image went out in Readies, as {@link ReceivedChunk}s,
+   * for the runtime to stream to storage. The core never holds the image (issue 17).
    */
-  readonly data: Uint8Array;
   bytesStored: number;
 }
 
@@ -104,7 +95,10 @@ export class CoreState {
   readStates: ReadState[] = [];
   events: CoreEvent[] = [];
   hardStateDirty = false;
-  pendingRestore: Snapshot | null = null;
+  /** Chunks of a snapshot being received, in order, for the runtime to write. */
+  receivedChunks: ReceivedChunk[] = [];
+  /** A snapshot received whole from the leader, whose image the runtime stores and restores. */
+  pendingRestore: SnapshotRef | null = null;
   pendingCompactBefore: LogIndex | null = null;
   lastSoftState: SoftState;
   /** The Ready handed out and not yet advanced; at most one. */
@@ -306,6 +300,8 @@ export class CoreState {
     if (this.transferee !== null) this.events.push({ kind: 'transfer', to: this.transferee, outcome: 'aborted' });
     this.transferee = null;
     this.heartbeatNeeded = false;
+    // A transfer belongs to the leader of the term: the next one starts again at offset 0.
+    this.incoming = null;
     for (const token of this.reads.abortAll()) this.readStates.push({ token, index: null });
   }
 

@@ -271,7 +271,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     if (sendFirst && probe !== undefined) probeStage(probe, 'sent', ready);
     const started = this.deps.timers.nowMs();
     const early = appliedWhileWriting(core.getRole() === 'leader', synced);
-    const written = startWrite(this.deps.storage, ready, early > 0);
+    const written = this.snapshots.receive(ready) ?? startWrite(this.deps.storage, ready, early > 0);
     for (let i = 0; i < early; i += 1) this.applyEntry(entryAt(ready.committed, i));
     if (written !== null) {
       await written;

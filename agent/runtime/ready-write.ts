@@ -9,16 +9,18 @@ import { assert } from '../../contracts/assert.js';
 import type { LatencyProbe, LatencyStage } from '../observability/latency-probe.js';
 
 /**
- * Starts the Ready's write, if it has anything to persist (null otherwise); `overlap`: the caller
+ * Starts the Ready's write, if it has anything to persist (null otherwise), of a Ready without a
+ * snapshot from the leader (Snapshots.receive writes those); `overlap`: the caller
  * works while the write is under way (PersistOptions.overlap). The promise is awaited by the
  * caller after that work; a rejection meanwhile is not reported as unhandled.
  */
 export function startWrite(storage: PersistenceEngine, ready: Ready, overlap: boolean): Promise<void> | null {
-  const { snapshot, truncateFrom, entries, compactBefore, hardState } = ready;
-  const empty =
-    hardState === null && snapshot === null && truncateFrom === null && entries.length === 0 && compactBefore === null;
+  // A snapshot from the leader is committed with its image (snapshot-receive.ts), never here.
+  assert(ready.snapshot === null, 'a received snapshot is stored by its writer');
+  const { truncateFrom, entries, compactBefore, hardState } = ready;
+  const empty = hardState === null && truncateFrom === null && entries.length === 0 && compactBefore === null;
   if (empty) return null;
-  const written = storage.persist({ snapshot, truncateFrom, entries, compactBefore, hardState }, { overlap });
+  const written = storage.persist({ snapshot: null, truncateFrom, entries, compactBefore, hardState }, { overlap });
   written.catch(() => undefined);
   return written;
 }

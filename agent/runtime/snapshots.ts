@@ -25,8 +25,10 @@
  *
  * InstallSnapshot itself belongs to the core and the Ready loop: a leader's core cuts its latest
  * snapshot into chunks and hands them out as requests (peer-rpcs.ts gives a large one a longer
- * deadline); a follower's core assembles the chunks it receives and hands the whole snapshot out
- * in a Ready, which the Ready loop persists before it calls {@link Snapshots.restore}.
+ * deadline); a follower's core hands the chunks it accepts out in Readies, which are streamed to
+ * storage as they come (snapshot-receive.ts, {@link Snapshots.receive}); the Ready that completes
+ * the snapshot commits it, and the state machine is restored from the stored image
+ * ({@link Snapshots.restore}).
  *
  * The members do not snapshot at the same index. They apply the same entries, so with one trigger
  * they would all take their snapshot, encode it, compact and collect its garbage at the same
@@ -43,7 +45,7 @@ import { allMembers, decodeConfiguration, isMember } from '../core/configuration
 import { entryBytes } from '../core/log.js';
 import type { LogRetention, RaftCore } from '../core/raft.js';
 import { snapshotRef } from '../core/ready.js';
-import type { SnapshotSendOutcome } from '../core/ready.js';
+import type { Ready, SnapshotRef, SnapshotSendOutcome } from '../core/ready.js';
 import { ProposalError, StoppedError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
@@ -54,6 +56,7 @@ import type { SnapshotCounts } from '../../contracts/raft-node.js';
 import type { RaftNodeDeps } from './node-deps.js';
 import { wholeImageChunks } from '../kv/index.js';
 import { SnapshotJob } from './snapshot-job.js';
+import { SnapshotReceiver, restoreFromStorage } from './snapshot-receive.js';
 
 /** What snapshotting needs of the node. */
 export interface SnapshotHost {
@@ -68,7 +71,7 @@ export interface SnapshotHost {
 /** What snapshotting reads and changes of the core. */
 export type SnapshotCore = Pick<
   RaftCore,
-  'getAppliedIndex' | 'getSnapshotIndex' | 'termAt' | 'compact' | 'compactionPoint'
+  'getAppliedIndex' | 'getSnapshotIndex' | 'termAt' | 'compact' | 'compactionPoint' | 'isReceivingSnapshot'
 >;
 
 /** The edges snapshotting reaches. */
@@ -163,6 +166,8 @@ export class Snapshots {
   private waiters: SnapshotWaiter[] = [];
   /** Snapshot commands that the job under way will answer. */
   private jobWaiters: SnapshotWaiter[] = [];
+  /** Writes the snapshots the leader sends. */
+  private readonly receiver: SnapshotReceiver;
 
   constructor(
     private readonly host: SnapshotHost,
@@ -172,6 +177,7 @@ export class Snapshots {
   ) {
     this.appliedConfig = bootstrap;
     this.triggerBytes = snapshotTriggerBytes(options.trigger, 0);
+    this.receiver = new SnapshotReceiver(deps.storage);
   }
 
   /** Entry bytes applied since the last snapshot that will trigger the next one. */
@@ -204,16 +210,16 @@ export class Snapshots {
    * Restores the state machine from a snapshot the leader sent, which is on disk already. A
    * snapshot of this node's under way is dropped: it is older (storage refuses to commit it).
    */
-  restore(snapshot: Snapshot): void {
+  restore(snapshot: SnapshotRef): void {
     this.job?.drop();
-    this.deps.stateMachine.restore(snapshot, snapshot.data);
+    restoreFromStorage(this.deps.stateMachine, this.deps.storage, snapshot);
     this.appliedConfig = snapshot.configuration;
-    this.resetAfter(snapshot.data.byteLength);
+    this.resetAfter(snapshot.dataBytes);
     this.counters.restoredSnapshot();
     this.deps.logger.info('restored a snapshot from the leader', {
       node: this.options.nodeId,
       index: snapshot.lastIncludedIndex,
-      bytes: snapshot.data.byteLength,
+      bytes: snapshot.dataBytes,
     });
     this.deps.observer?.onSnapshotRestore?.(snapshot);
   }
@@ -239,9 +245,11 @@ export class Snapshots {
    * captures a new one when enough was applied since the last one or a snapshot command waits.
    */
   betweenReadies(core: SnapshotCore): void {
+    this.receiver.reconcile((index, term) => core.isReceivingSnapshot(index, term));
     const job = this.job;
     if (job !== null && job.state !== 'running') this.finish(core, job);
-    if (this.job !== null || !this.host.isRunning()) return;
+    // While a snapshot from the leader is written, storage has its one writer open (snapshot-receive.ts).
+    if (this.job !== null || this.receiver.isOpen() || !this.host.isRunning()) return;
     if (this.waiters.length > 0 || this.appliedBytesSinceSnapshot >= this.triggerBytes) this.capture(core);
   }
 
@@ -260,9 +268,22 @@ export class Snapshots {
     return index;
   }
 
-  /** The node stops: a snapshot under way is dropped, and waiting snapshot commands fail. */
+  /**
+   * Writes `ready` when it carries chunks of a snapshot from the leader (SnapshotReceiver.write),
+   * else returns null: the Ready loop then writes it as any other (ready-write.ts). The promise is
+   * awaited by the caller; a rejection meanwhile is not reported as unhandled.
+   */
+  receive(ready: Ready): Promise<void> | null {
+    if (ready.snapshotChunks.length === 0) return null;
+    const written = this.receiver.write(ready);
+    written.catch(() => undefined);
+    return written;
+  }
+
+  /** The node stops: a snapshot under way is dropped (taken or received), and waiting snapshot commands fail. */
   halt(): void {
     this.job?.drop();
+    this.receiver.abort();
     for (const waiter of this.waiters.splice(0)) waiter.reject(new StoppedError());
   }
 

@@ -38,13 +38,14 @@ import type {
   PersistedState,
   PersistenceEngine,
   SnapshotWriter,
+  StoredImage,
   StoredLog,
 } from '../../contracts/persistence.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { GroupCommitQueue } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
 import type { QueuedWrite } from '../group-commit.js';
-import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest } from '../log-checks.js';
+import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest, chunkOf } from '../log-checks.js';
 import type { LogProjection } from '../log-projection.js';
 import { commitFailureCause, toPersistenceError } from './lmdb-errors.js';
 import { openDirectory } from './lmdb-open.js';
@@ -58,7 +59,7 @@ import type { EncodedStep, SnapshotPlacement } from './lmdb-write-plan.js';
 import { SnapshotSlots } from './lmdb-snapshot-slots.js';
 import { beginStreaming } from './lmdb-snapshot-stream.js';
 import { checkSpace } from './lmdb-space.js';
-import { readStoredSnapshot, readStoredSnapshotChunk } from './lmdb-snapshot.js';
+import { readStoredImage, readStoredSnapshot } from './lmdb-snapshot.js';
 import { addLogShapes, forEachLogRecord, readOrFail } from './lmdb-log-read.js';
 import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 
@@ -277,9 +278,13 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
   }
 
   async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
-    this.checkOpen();
     await Promise.resolve();
-    return readStoredSnapshotChunk(this.handles.meta, index, offset, bytes, this.options.path);
+    return chunkOf(this.storedImage(index), offset, bytes);
+  }
+
+  storedImage(index: LogIndex): StoredImage | null {
+    this.checkOpen();
+    return readStoredImage(this.handles.meta, index, this.options.path);
   }
 
   /**

@@ -18,7 +18,7 @@
 import { assert } from '../../contracts/assert.js';
 import { PersistenceError } from '../../contracts/errors.js';
 import type { LogIndex, SnapshotMeta } from '../../contracts/log.js';
-import type { PersistBatch, SnapshotWriter } from '../../contracts/persistence.js';
+import type { PersistBatch, SnapshotBatchRest, SnapshotWriter } from '../../contracts/persistence.js';
 import { crc32 } from '../crc32.js';
 import { acceptsSnapshot, snapshotMetaOf } from '../snapshot-writer.js';
 import type { OpenWriter, SnapshotWriters } from '../snapshot-writer.js';
@@ -44,10 +44,15 @@ export interface StreamHost {
   readonly snapshotBytesMax: number;
   /**
    * Queues the switch of the stored snapshot to `image`, streamed into `slot`, unless the writer of
-   * `generation` is superseded or the stored snapshot is as new (null, nothing queued). Synchronous,
-   * so nothing is accepted between the check and the queueing.
+   * `generation` is superseded or the stored snapshot is as new (null, nothing queued), in one batch
+   * with `rest` when given. Synchronous, so nothing is accepted between the check and the queueing.
    */
-  switchTo(image: StreamedImage, slot: SnapshotSlot, generation: number): Promise<void> | null;
+  switchTo(
+    image: StreamedImage,
+    slot: SnapshotSlot,
+    generation: number,
+    rest: SnapshotBatchRest | undefined,
+  ): Promise<void> | null;
   /** The writer ended. */
   ended(writer: OpenWriter): void;
 }
@@ -73,10 +78,10 @@ export function beginStreaming(engine: StreamingEngine, meta: SnapshotMeta, tota
     slots: engine.slots,
     snapshotBytesMax: engine.snapshotBytesMax,
     ended: (writer) => engine.writers.ended(writer),
-    switchTo: (image, slot, generation) => {
+    switchTo: (image, slot, generation, rest) => {
       engine.checkOpen();
       if (!acceptsSnapshot(engine.writers, generation, meta.lastIncludedIndex, engine.storedIndex())) return null;
-      const batch = { snapshot, truncateFrom: null, entries: [], compactBefore: null, hardState: null };
+      const batch = { truncateFrom: null, entries: [], compactBefore: null, hardState: null, ...rest, snapshot };
       return engine.write(batch, { slot, image });
     },
   };
@@ -134,7 +139,7 @@ export class StreamingSnapshotWriter implements SnapshotWriter, OpenWriter {
     this.checkFailure();
   }
 
-  async commit(): Promise<boolean> {
+  async commit(rest?: SnapshotBatchRest): Promise<boolean> {
     if (this.state !== 'open') return false;
     this.state = 'committing';
     let written: Promise<void> | null;
@@ -148,7 +153,7 @@ export class StreamingSnapshotWriter implements SnapshotWriter, OpenWriter {
       // Aborted (superseded) while the last records were written: the abort deleted them.
       if (this.isEnded()) return false;
       const image = { dataBytes: this.bytes, dataCrc32: this.imageCrc, crcs: this.crcTable() };
-      written = this.host.switchTo(image, this.slot, this.generation);
+      written = this.host.switchTo(image, this.slot, this.generation, rest);
     } catch (error) {
       if (!this.isEnded()) this.end(true);
       throw error;

@@ -14,6 +14,7 @@
  */
 import { PersistenceError } from '../../contracts/errors.js';
 import type { LogIndex, Snapshot } from '../../contracts/log.js';
+import type { StoredImage } from '../../contracts/persistence.js';
 import { crc32, crc32Combiner } from '../crc32.js';
 import { fastValue } from './lmdb-log-read.js';
 import { checkSnapshotRange } from '../log-checks.js';
@@ -191,24 +192,6 @@ function crcTable(meta: MetaReader, what: string, count: number): DataView {
   return new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
 }
 
-/**
- * `bytes` bytes at `offset` of the image of `stored`, each record they come from checked against
- * its CRC-32: a copy the caller owns. An image in one record (the earlier layout) is read whole.
- */
-export function readSnapshotRange(
-  meta: MetaReader,
-  stored: StoredSnapshotMeta,
-  offset: number,
-  bytes: number,
-): Uint8Array {
-  checkSnapshotRange(stored.dataBytes, offset, bytes);
-  if (stored.dataRecordBytes === null)
-    return checkSnapshotData(stored, meta.get(META_KEYS.snapshotData)).slice(offset, offset + bytes);
-  const target = new Uint8Array(bytes);
-  copyRecords(meta, stored, stored.dataRecordBytes, offset, target);
-  return target;
-}
-
 /** Fills `target` with the image's bytes from `offset` on, record by record, each checked against its CRC-32. */
 function copyRecords(
   meta: MetaReader,
@@ -267,22 +250,35 @@ function sameImage(a: StoredSnapshotMeta, b: StoredSnapshotMeta): boolean {
 }
 
 /**
- * readSnapshotChunk of the engines over LMDB: `bytes` bytes at `offset` of the stored image, or
- * null unless the stored snapshot is the one at `index`. Every read is in one read transaction
- * (lmdb-js renews one per event turn), so metadata and records are of one snapshot.
+ * storedImage of the engines over LMDB: the stored image at `index` for synchronous reads, or null
+ * unless the stored snapshot is the one at `index`. Each read copies the records it covers,
+ * checked against their CRC-32s, from LMDB's pages: nothing holds the image whole. An image in
+ * one record (the earlier layout) is read whole once, at the first read.
  */
-export function readStoredSnapshotChunk(
-  meta: MetaReader,
-  index: LogIndex,
-  offset: number,
-  bytes: number,
-  path: string,
-): Uint8Array | null {
+export function readStoredImage(meta: MetaReader, index: LogIndex, path: string): StoredImage | null {
+  const failed = (error: unknown): Error => toPersistenceError(error, `reading snapshot ${index} from ${path} failed`);
+  let stored: StoredSnapshotMeta | null;
   try {
-    const stored = readSnapshotMeta(meta);
-    if (stored === null || stored.lastIncludedIndex !== index) return null;
-    return readSnapshotRange(meta, stored, offset, bytes);
+    stored = readSnapshotMeta(meta);
   } catch (error) {
-    throw toPersistenceError(error, `reading snapshot ${index} from ${path} failed`);
+    throw failed(error);
   }
+  if (stored === null || stored.lastIncludedIndex !== index) return null;
+  const image = stored;
+  let whole: Uint8Array | null = null;
+  return {
+    byteLength: image.dataBytes,
+    copyTo: (offset, target) => {
+      try {
+        checkSnapshotRange(image.dataBytes, offset, target.byteLength);
+        if (image.dataRecordBytes !== null) copyRecords(meta, image, image.dataRecordBytes, offset, target);
+        else {
+          whole ??= checkSnapshotData(image, meta.get(META_KEYS.snapshotData));
+          target.set(whole.subarray(offset, offset + target.byteLength));
+        }
+      } catch (error) {
+        throw failed(error);
+      }
+    },
+  };
 }

@@ -46,24 +46,21 @@ import type {
   PersistedState,
   PersistenceEngine,
   SnapshotWriter,
+  StoredImage,
   StoredLog,
 } from '../../contracts/persistence.js';
-import { GroupCommitQueue } from '../group-commit.js';
+import { GroupCommitQueue, type QueuedWrite } from '../group-commit.js';
 import { SnapshotWriters } from '../snapshot-writer.js';
-import type { QueuedWrite } from '../group-commit.js';
-import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest } from '../log-checks.js';
+import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest, chunkOf } from '../log-checks.js';
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory, type OpenedDirectory } from '../lmdb/lmdb-open.js';
 import { readOrFail } from '../lmdb/lmdb-log-read.js';
-import { durableStoredLog, readDurableEntries } from './wal-durable-read.js';
-import type { DurableLog } from './wal-durable-read.js';
-import { encodeSteps } from '../lmdb/lmdb-write-plan.js';
-import type { SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
+import { durableStoredLog, readDurableEntries, type DurableLog } from './wal-durable-read.js';
+import { encodeSteps, type SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
 import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
 import { beginStreaming } from '../lmdb/lmdb-snapshot-stream.js';
-import { readStoredSnapshot, readStoredSnapshotChunk } from '../lmdb/lmdb-snapshot.js';
-import { Checkpointer } from './wal-checkpoint.js';
-import type { OpenedStore } from './wal-checkpoint.js';
+import { readStoredImage, readStoredSnapshot } from '../lmdb/lmdb-snapshot.js';
+import { Checkpointer, type OpenedStore } from './wal-checkpoint.js';
 import { FRAME_HEADER_BYTES, encodeBatchRecordParts, encodeFrameParts, type RecordParts } from './wal-frame.js';
 import { StoreRoom, checkBatchLimits } from './wal-limits.js';
 import { resolveWalOptions } from './wal-options.js';
@@ -76,10 +73,7 @@ export type { WalPersistenceOptions } from './wal-options.js';
 
 /** Dependencies of {@link WalPersistenceEngine}. */
 export interface WalPersistenceDeps {
-  /**
-   * Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes`, `coraft_storage_checkpoints_total` and
-   * `coraft_storage_errors_total{code}`.
-   */
+  /** Receives coraft_storage_commits_total, _commit_writes, _checkpoints_total and _errors_total{code}. */
   readonly metrics?: Metrics;
 }
 
@@ -355,11 +349,15 @@ export class WalPersistenceEngine implements PersistenceEngine {
     return entries;
   }
 
-  /** Snapshots bypass the log (they are in LMDB once durable), so the image is read from LMDB. */
   async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
-    this.checkOpen();
     await Promise.resolve();
-    return readStoredSnapshotChunk(this.store.handles.meta, index, offset, bytes, this.options.path);
+    return chunkOf(this.storedImage(index), offset, bytes);
+  }
+
+  /** Snapshots bypass the log (they are in LMDB once durable), so the image is read from LMDB. */
+  storedImage(index: LogIndex): StoredImage | null {
+    this.checkOpen();
+    return readStoredImage(this.store.handles.meta, index, this.options.path);
   }
 
   /**

@@ -242,6 +242,64 @@ export function persistenceContract(name: string, factory: HarnessFactory): void
       assert.deepStrictEqual(await loadSnapshot(engine), leader);
     });
 
+    it('commits a streamed snapshot in one batch with the rest of a follower Ready, or none of it', async () => {
+      await appendLogEntries(engine, entries(1, 12, 1));
+      // What a follower writes when the leader's snapshot at 10 (term 2) replaces a log whose entry 10 is of term 1.
+      const image = snapshot(10, 2, 300 * 1024 + 17);
+      const writer = engine.beginSnapshot(image, image.data.byteLength);
+      await writeLentChunks(writer, image.data, 70_001);
+      const rest = {
+        truncateFrom: 11,
+        entries: entries(11, 12, 2),
+        compactBefore: 11,
+        hardState: { currentTerm: 2, votedFor: null },
+      };
+      assert.equal(await writer.commit(rest), true);
+      const expected = { hardState: { currentTerm: 2, votedFor: null }, snapshot: image, entries: entries(11, 12, 2) };
+      assert.deepStrictEqual(await engine.load(), expected);
+      engine = await harness.reopen(engine);
+      assert.deepStrictEqual(await engine.load(), expected);
+      // Superseded (another writer began): neither the image nor the rest is stored.
+      const superseded = engine.beginSnapshot(snapshot(20, 3, 1000));
+      await superseded.write(snapshot(20, 3, 1000).data);
+      engine.beginSnapshot(snapshot(21, 3, 10));
+      assert.equal(
+        await superseded.commit({
+          ...rest,
+          truncateFrom: 13,
+          entries: [],
+          hardState: { currentTerm: 3, votedFor: 'n2' },
+        }),
+        false,
+      );
+      assert.deepStrictEqual(await engine.load(), expected);
+    });
+
+    it('reads the stored image in place, a range at a time, of that snapshot only (storedImage)', async () => {
+      assert.equal(engine.storedImage(1), null);
+      const image = snapshot(5, 1, 300 * 1024 + 17);
+      await saveSnapshot(engine, image);
+      const stored = engine.storedImage(5);
+      assert.ok(stored !== null);
+      assert.equal(stored.byteLength, image.data.byteLength);
+      // Ranges that cross storage records (lmdb-snapshot.ts), and the whole image at once.
+      const read = new Uint8Array(image.data.byteLength);
+      for (let offset = 0; offset < read.byteLength; offset += 70_001) {
+        const target = new Uint8Array(Math.min(70_001, read.byteLength - offset));
+        stored.copyTo(offset, target);
+        read.set(target, offset);
+      }
+      assert.deepStrictEqual(read, image.data);
+      const whole = new Uint8Array(image.data.byteLength);
+      stored.copyTo(0, whole);
+      assert.deepStrictEqual(whole, image.data);
+      assert.throws(() => stored.copyTo(image.data.byteLength - 3, new Uint8Array(4)), { code: 'RAFT_INVARIANT' });
+      assert.equal(engine.storedImage(4), null);
+      await engine.close();
+      assert.throws(() => engine.storedImage(5), { code: 'STORAGE_CLOSED' });
+      engine = await harness.open();
+    });
+
     it('has no snapshot to read back before one is stored', async () => {
       assert.equal(await engine.readSnapshotChunk(1, 0, 0), null);
     });

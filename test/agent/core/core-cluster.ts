@@ -9,7 +9,7 @@ import type { CoreOptions } from '../../../agent/core/raft.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { CoreInput, CoreOutboundRequest, Ready } from '../../../agent/core/ready.js';
 import type { LogEntry, LogIndex, NodeId, Snapshot } from '../../../contracts/log.js';
-import { onTheWire, refOf } from './snapshot-chunks.js';
+import { ReceivedImages, onTheWire, refOf } from './snapshot-chunks.js';
 
 export const TEST_OPTIONS: Omit<CoreOptions, 'id'> = {
   electionTimeoutMinTicks: 10,
@@ -48,6 +48,8 @@ export class CoreCluster {
   readonly readies = new Map<NodeId, Ready[]>();
   /** The snapshot each node persisted last (taken locally, or received from a leader). */
   readonly persisted = new Map<NodeId, Snapshot>();
+  /** The images of the snapshots nodes receive, as the runtime writes them. */
+  private readonly received = new ReceivedImages();
   /** Return true to drop a message from `from` to `to`. */
   drop: (from: NodeId, to: NodeId) => boolean = () => false;
   private readonly queue: Envelope[] = [];
@@ -126,7 +128,8 @@ export class CoreCluster {
   private handleReady(id: NodeId, ready: Ready, core: RaftCore): void {
     this.readies.get(id)?.push(ready);
     this.applied.get(id)?.push(...ready.committed);
-    if (ready.snapshot !== null) this.persisted.set(id, ready.snapshot);
+    const received = this.received.take(id, ready);
+    if (received !== null) this.persisted.set(id, received);
     for (const message of ready.messages) {
       if (message.kind === 'request') {
         const wire = onTheWire(message.request, this.persisted.get(id) ?? null);

@@ -10,7 +10,7 @@ import { SeededPrng } from '../../../contracts/prng.js';
 import { RaftCore } from '../../../agent/core/raft.js';
 import type { CoreOptions, CoreStartState } from '../../../agent/core/raft.js';
 import type { CoreInput, CoreOutboundRequest, Outbound, Ready } from '../../../agent/core/ready.js';
-import { onTheWire, refOf } from './snapshot-chunks.js';
+import { ReceivedImages, onTheWire, refOf } from './snapshot-chunks.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../../contracts/log.js';
 import type { Machine, Storage } from './interaction-storage.js';
 import { applyEntry, freshMachine, persist, snapshotAt } from './interaction-storage.js';
@@ -76,6 +76,8 @@ export class InteractionEnv {
   private readonly appliedAt = new Map<LogIndex, string>();
   /** The leader of each term seen (election safety). */
   private readonly leaderOf = new Map<number, NodeId>();
+  /** The images of the snapshots nodes receive, as the runtime writes them. */
+  private readonly received = new ReceivedImages();
 
   constructor(seed: number) {
     this.prng = new SeededPrng(seed);
@@ -153,14 +155,15 @@ export class InteractionEnv {
     const node = this.node(id);
     if (!node.core.hasReady()) return null;
     const ready = node.core.takeReady();
-    persist(node.storage, ready);
+    const received = this.received.take(id, ready);
+    persist(node.storage, ready, received);
     const messages = ready.messages.map((m) => this.send(id, m));
-    if (ready.snapshot !== null) node.machine = freshMachine(ready.snapshot, node.bootstrap);
+    if (received !== null) node.machine = freshMachine(received, node.bootstrap);
     for (const entry of ready.committed) this.apply(node, entry);
     node.core.advance(ready);
     node.core.checkInvariants();
     this.checkLeader(node);
-    return { ready, lines: describeReady(ready, messages) };
+    return { ready, lines: describeReady(ready, messages, received) };
   }
 
   /**

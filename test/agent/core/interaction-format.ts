@@ -2,7 +2,7 @@
 // short and stable, so that a script's expected output reads like a trace (after etcd-io/raft's
 // rafttest formatting, in our own words and fields).
 import type { CoreEvent, CoreOutboundRequest, CoreRequest, CoreResponse, Ready } from '../../../agent/core/ready.js';
-import type { ClusterConfiguration, LogEntry, NodeId } from '../../../contracts/log.js';
+import type { ClusterConfiguration, LogEntry, NodeId, Snapshot } from '../../../contracts/log.js';
 import { decodeConfiguration } from '../../../agent/core/configuration.js';
 
 const decoder = new TextDecoder();
@@ -107,7 +107,8 @@ export function describeEvent(event: CoreEvent): string {
  * rest). `messages` are the Ready's messages already described with their endpoints (the
  * caller knows where responses go).
  */
-export function describeReady(ready: Ready, messages: readonly string[]): string[] {
+/** `received`: the snapshot the Ready completes, assembled from its chunks (snapshot-chunks.ts). */
+export function describeReady(ready: Ready, messages: readonly string[], received: Snapshot | null): string[] {
   const lines: string[] = [];
   const section = (title: string, items: readonly string[]): void => {
     if (items.length === 0) return;
@@ -121,7 +122,7 @@ export function describeReady(ready: Ready, messages: readonly string[]): string
     );
   if (ready.hardState !== null)
     lines.push(`hard-state: term=${ready.hardState.currentTerm} vote=${ready.hardState.votedFor ?? 'none'}`);
-  const snap = ready.snapshot;
+  const snap = received;
   if (snap !== null)
     lines.push(
       `snapshot: ${snap.lastIncludedTerm}/${snap.lastIncludedIndex} ${describeConfig(snap.configuration)} ` +

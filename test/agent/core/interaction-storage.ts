@@ -61,9 +61,11 @@ export function snapshotAt(machine: Machine, index: LogIndex, term: Term, bootst
   };
 }
 
-/** Persists a Ready into `storage` in the order the storage engines apply a batch. */
-export function persist(storage: Storage, ready: Ready): void {
-  const snapshot = ready.snapshot;
+/**
+ * Persists a Ready into `storage` in the order the storage engines apply a batch, with `snapshot`,
+ * the one the Ready completes, assembled from its chunks (snapshot-chunks.ts).
+ */
+export function persist(storage: Storage, ready: Ready, snapshot: Snapshot | null): void {
   if (snapshot !== null) {
     storage.snapshot = snapshot;
     const last = storage.entries[storage.entries.length - 1]?.index ?? 0;

@@ -300,7 +300,7 @@ describe('witness member (core)', () => {
     }
     const restored = (cluster.readies.get('w') ?? []).flatMap((r) => (r.snapshot === null ? [] : [r.snapshot]));
     assert.equal(restored.length, 1);
-    assert.equal(restored[0]?.data.byteLength, 0);
+    assert.equal(restored[0]?.dataBytes, 0);
     assert.equal(cluster.core('w').getCommitIndex(), cluster.core(other).getCommitIndex());
   });
 });

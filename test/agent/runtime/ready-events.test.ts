@@ -13,6 +13,7 @@ import type { NetworkClient } from '../../../contracts/network.js';
 function readyWith(events: CoreEvent[]): Ready {
   return {
     hardState: null,
+    snapshotChunks: [],
     snapshot: null,
     truncateFrom: null,
     entries: [],
