@@ -29,6 +29,10 @@
 import { Buffer } from 'node:buffer';
 import { assert } from '../../contracts/assert.js';
 import { PutAnswer } from './put-result.js';
+import type { KvOptions } from './options.js';
+
+/** The kv options that size the session table. */
+type KvSessionOptions = Pick<KvOptions, 'sessionCountMax' | 'sessionTtlMs' | 'sessionResponsesMax' | 'sessionBytesMax'>;
 
 /** Limits of the session table; see KvOptions for units, defaults and ranges. */
 export interface SessionLimits {
@@ -102,6 +106,17 @@ interface Session {
 
 /** The sessions of all clients, bounded in count, responses and bytes, expiring by log time. */
 export class SessionTable {
+  /** The table the kv options size: sessionCountMax, sessionTtlMs, sessionResponsesMax and sessionBytesMax. */
+  static sizedBy(options: KvSessionOptions): SessionTable {
+    const { sessionCountMax, sessionTtlMs, sessionResponsesMax, sessionBytesMax } = options;
+    return new SessionTable({
+      countMax: sessionCountMax,
+      ttlMs: sessionTtlMs,
+      responsesMax: sessionResponsesMax,
+      bytesMax: sessionBytesMax,
+    });
+  }
+
   private readonly limits: SessionLimits;
   /** Invariants: size <= countMax; iteration order is least recently used first. */
   private readonly sessions = new Map<string, Session>();

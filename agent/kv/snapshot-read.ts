@@ -17,6 +17,8 @@
  * history.ts restoredChanges); session responses, which sessions keep as given, are copies.
  */
 import { Buffer } from 'node:buffer';
+import { assert } from '../../contracts/assert.js';
+import type { StoredImage } from '../../contracts/persistence.js';
 import { REQUEST_ID_BYTES, keyOf } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
@@ -37,28 +39,78 @@ const BYTES = 2;
 const TEXT = 3;
 const ARRAY = 4;
 
-/** A cursor over the image's bytes. */
+/**
+ * Bytes of the window a cursor over a stored image reads at a time (a byte string longer than that
+ * is copied from storage straight into its own buffer): each read copies the storage records it
+ * covers (256 KiB each on LMDB, checked against their CRC-32s), so a window of four records reads
+ * each record about 1.25 times.
+ */
+export const STORED_WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * A cursor over the image's bytes: the whole image (`source` null), or a window of `bytes` at
+ * `base` of a stored image that reads on as the cursor moves (issue 17: a restore from the leader's
+ * snapshot never holds the image whole). Over a stored image, byte strings are copies, never views
+ * of the window, which the next read reuses.
+ */
 class Cursor {
   at = 0;
-  private readonly view: DataView;
+  /** The offset in the image of `bytes[0]`. */
+  private base = 0;
+  /** Over a stored image, the buffer that holds the window. */
+  private windowBuffer: Buffer | null = null;
+  private view: DataView;
 
-  constructor(readonly bytes: Buffer) {
+  constructor(
+    private bytes: Buffer,
+    private readonly source: StoredImage | null = null,
+    /** The image's size, bytes. */
+    readonly total: number = bytes.length,
+    /** Over a stored image, the bytes read at a time. */
+    private readonly windowBytes: number = STORED_WINDOW_BYTES,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** True once every byte of the image was read. */
+  atEnd(): boolean {
+    return this.base + this.at === this.total;
+  }
+
+  /** Makes `n` bytes from `at` readable in `bytes`; gives up past the end of the image. */
+  private need(n: number): void {
+    if (this.at + n <= this.bytes.length) return;
+    const from = this.base + this.at;
+    if (this.source === null || from + n > this.total) throw GIVE_UP;
+    const size = Math.min(Math.max(this.windowBytes, n), this.total - from);
+    // The window's buffer is reused: nothing read from it is a view (see byteView).
+    if (this.windowBuffer === null || this.windowBuffer.length < size) this.windowBuffer = Buffer.allocUnsafeSlow(size);
+    const window = this.windowBuffer.subarray(0, size);
+    this.source.copyTo(from, window);
+    this.bytes = window;
+    this.view = new DataView(window.buffer, window.byteOffset, window.byteLength);
+    this.base = from;
+    this.at = 0;
   }
 
   /** The argument of a head of major type `major` below 2^32. */
   head(major: number): number {
+    this.need(1);
     const { bytes } = this;
-    if (this.at >= bytes.length) throw GIVE_UP;
     const initial = bytes[this.at] ?? 0;
     if (initial >> 5 !== major) throw GIVE_UP;
     const info = initial & 31;
     this.at += 1;
     if (info < 24) return info;
     const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 0;
-    if (size === 0 || this.at + size > bytes.length) throw GIVE_UP;
+    if (size === 0) throw GIVE_UP;
+    this.need(size);
     const value =
-      size === 1 ? (bytes[this.at] ?? 0) : size === 2 ? this.view.getUint16(this.at) : this.view.getUint32(this.at);
+      size === 1
+        ? (this.bytes[this.at] ?? 0)
+        : size === 2
+          ? this.view.getUint16(this.at)
+          : this.view.getUint32(this.at);
     this.at += size;
     return value;
   }
@@ -71,8 +123,9 @@ class Cursor {
   /** A safe integer within [min, max]: an unsigned head, or a float64 holding one (cbor-x's way above 2^32). */
   integer(min: number, max: number = Number.MAX_SAFE_INTEGER): number {
     let value: number;
+    this.need(1);
     if (this.bytes[this.at] === 0xfb) {
-      if (this.at + 9 > this.bytes.length) throw GIVE_UP;
+      this.need(9);
       value = this.view.getFloat64(this.at + 1);
       this.at += 9;
       if (!Number.isSafeInteger(value)) throw GIVE_UP;
@@ -83,31 +136,48 @@ class Cursor {
     return value;
   }
 
-  /** Where a byte string's bytes start; the cursor moves past them. */
-  private span(major: number): number {
-    const length = this.head(major);
+  /** Where in `bytes` the `length` bytes of a string start, made readable; the cursor moves past them. */
+  private span(length: number): number {
+    this.need(length);
     const start = this.at;
-    if (start + length > this.bytes.length) throw GIVE_UP;
     this.at += length;
     return start;
   }
 
-  /** A byte string, as a view of the image (what readBytes gives of cbor-x's result). */
+  /**
+   * A byte string: a view of the image (what readBytes gives of cbor-x's result) over the whole
+   * image, a copy over a stored one.
+   */
   byteView(): Uint8Array {
-    const start = this.span(BYTES);
-    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + start, this.at - start);
+    if (this.source !== null) return this.byteCopy();
+    const length = this.head(BYTES);
+    const start = this.span(length);
+    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + start, length);
   }
 
-  /** A byte string, as a copy. */
+  /** A byte string, as a copy; one longer than a window is copied from storage straight into its buffer. */
   byteCopy(): Uint8Array {
-    const start = this.span(BYTES);
-    return new Uint8Array(this.bytes.subarray(start, this.at));
+    const length = this.head(BYTES);
+    if (this.source !== null && length > this.windowBytes) {
+      const from = this.base + this.at;
+      if (from + length > this.total) throw GIVE_UP;
+      const copy = new Uint8Array(length);
+      this.source.copyTo(from, copy);
+      // Past the window: the next read fills it again from there.
+      this.base = from + length;
+      this.at = 0;
+      this.bytes = this.bytes.subarray(0, 0);
+      return copy;
+    }
+    const start = this.span(length);
+    return new Uint8Array(this.bytes.subarray(start, start + length));
   }
 
   /** A text string; one that is not well-formed UTF-8 (decoded with a U+FFFD) goes to the general path. */
   text(): string {
-    const start = this.span(TEXT);
-    const text = this.bytes.toString('utf8', start, this.at);
+    const length = this.head(TEXT);
+    const start = this.span(length);
+    const text = this.bytes.toString('utf8', start, start + length);
     if (text.includes('\uFFFD')) throw GIVE_UP;
     return text;
   }
@@ -120,6 +190,7 @@ class Cursor {
   }
 
   boolean(): boolean {
+    this.need(1);
     const initial = this.bytes[this.at];
     if (initial !== 0xf4 && initial !== 0xf5) throw GIVE_UP;
     this.at += 1;
@@ -128,6 +199,7 @@ class Cursor {
 
   /** A byte string (a view of the image) or null (0xf6). */
   nullableBytes(): Uint8Array | null {
+    this.need(1);
     if (this.bytes[this.at] !== 0xf6) return this.byteView();
     this.at += 1;
     return null;
@@ -256,7 +328,7 @@ function readImage(c: Cursor, format: string): KvSnapshotImage {
   const quotaBytes = version >= 4 ? c.integer(0, QUOTA_BYTES_MAX) : 0;
   const quotaAlarm = version >= 4 ? c.boolean() : false;
   const leases = version === 5 ? readLeases(c, lastApplied, entries) : [];
-  if (c.at !== c.bytes.length) throw GIVE_UP;
+  if (!c.atEnd()) throw GIVE_UP;
   const image: KvSnapshotImage = {
     lastApplied,
     clockMs,
@@ -280,8 +352,26 @@ function readImage(c: Cursor, format: string): KvSnapshotImage {
  */
 export function readKvSnapshotFast(bytes: Uint8Array, format: string): KvSnapshotImage | null {
   if (bytes.byteLength === 0) return null;
+  return readOrGiveUp(new Cursor(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), format);
+}
+
+/**
+ * As readKvSnapshotFast, of a stored image read `windowBytes` at a time (StoredImage: the image is
+ * never held whole); every byte string of the result is a copy of its own. Null as readKvSnapshotFast.
+ */
+export function readStoredKvSnapshot(
+  image: StoredImage,
+  format: string,
+  windowBytes = STORED_WINDOW_BYTES,
+): KvSnapshotImage | null {
+  assert(Number.isSafeInteger(windowBytes) && windowBytes >= 1, 'a window holds at least a byte');
+  if (image.byteLength === 0) return null;
+  return readOrGiveUp(new Cursor(Buffer.alloc(0), image, image.byteLength, windowBytes), format);
+}
+
+function readOrGiveUp(cursor: Cursor, format: string): KvSnapshotImage | null {
   try {
-    return readImage(new Cursor(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), format);
+    return readImage(cursor, format);
   } catch (error) {
     if (error === GIVE_UP) return null;
     throw error;

@@ -11,6 +11,7 @@
 import type { LogEntry, LogIndex, SnapshotMeta } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { SnapshotEncoder, StateMachine } from '../../contracts/state-machine.js';
+import type { StoredImage } from '../../contracts/persistence.js';
 import { assert } from '../../contracts/assert.js';
 import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvCommand, decodeKvQuery, encodeKvResult } from './encoding.js';
@@ -19,6 +20,8 @@ import { resolveKvOptions, type KvOptions } from './options.js';
 import { RequestIdTable } from './request-ids.js';
 import { SessionTable, retainedBytes, type RunResult } from './sessions.js';
 import { decodeKvSnapshot, emptyKvSnapshotImage, kvSnapshotParts } from './snapshot.js';
+import { decodeStoredKvSnapshot } from './stored-snapshot.js';
+import type { KvSnapshotImage } from './snapshot-image.js';
 import type { KvSnapshotParts, KvSnapshotSource } from './snapshot.js';
 import { encodeKvSnapshotParts } from './snapshot-bytes.js';
 import { kvSnapshotChunks } from './snapshot-stream.js';
@@ -52,10 +55,7 @@ export class KvStateMachine implements StateMachine {
   private lastAppliedIndex: LogIndex = 0;
   /** Invariant: the largest timeMs of any command applied (or restored); never decreases. */
   private logClockMs = 0;
-  /**
-   * The NOSPACE alarm of the quota: raised by a write the quota refuses, cleared by the first entry that shrinks
-   * the store or sets the quota. Replicated state (in snapshots): every replica shows it at the same index.
-   */
+  /** The quota's NOSPACE alarm: raised by a refused write, cleared by one that shrinks the store or sets the quota. */
   private quotaAlarmValue = false;
 
   /** Throws ConfigError naming every bad option. */
@@ -65,12 +65,7 @@ export class KvStateMachine implements StateMachine {
     this.store = new KvStore(this.options);
     this.history = new KvHistory(this.options);
     this.requestIds = new RequestIdTable({ countMax: this.options.requestIdsMax, ttlMs: this.options.requestIdTtlMs });
-    this.sessions = new SessionTable({
-      countMax: this.options.sessionCountMax,
-      ttlMs: this.options.sessionTtlMs,
-      responsesMax: this.options.sessionResponsesMax,
-      bytesMax: this.options.sessionBytesMax,
-    });
+    this.sessions = SessionTable.sizedBy(this.options);
   }
 
   /** The index of the last entry applied (or covered by the snapshot restored). */
@@ -339,14 +334,25 @@ export class KvStateMachine implements StateMachine {
    * SerializationError when `data` is not a valid image or its index differs from `meta`, leaving the state as it was.
    */
   restore(meta: SnapshotMeta, data: Uint8Array): void {
-    const image = data.length === 0 ? emptyKvSnapshotImage(meta.lastIncludedIndex) : decodeKvSnapshot(data);
+    this.load(meta, data.length === 0 ? emptyKvSnapshotImage(meta.lastIncludedIndex) : decodeKvSnapshot(data), data);
+  }
+
+  /** As restore, of an image read a window at a time; the current state is dropped first (decodeStoredKvSnapshot). */
+  restoreFrom(meta: SnapshotMeta, image: StoredImage): void {
+    this.restore(meta, EMPTY);
+    const read = decodeStoredKvSnapshot(image);
+    this.load(meta, read.image, read.data, read.owned);
+  }
+
+  /** Replaces the whole state with `image`, decoded from `data` (`owned`: its byte strings are copies of their own). */
+  private load(meta: SnapshotMeta, image: KvSnapshotImage, data: Uint8Array, owned = false): void {
     if (image.lastApplied !== meta.lastIncludedIndex) {
       throw new SerializationError(
         'CODEC_MALFORMED',
         `snapshot image is at index ${image.lastApplied}, its metadata at ${meta.lastIncludedIndex}`,
       );
     }
-    this.store.loadSnapshot(image.entries, image.leases);
+    this.store.loadSnapshot(image.entries, image.leases, owned);
     this.store.restoreRevision(image.storeRevision);
     this.store.setQuota(image.quotaBytes);
     this.quotaAlarmValue = image.quotaAlarm;

@@ -295,16 +295,17 @@ export class KvStore {
    * Replaces the whole store by a restored snapshot's `entries` and `leases` (the bulk load of a restore,
    * state-machine.ts): the keys distinct and every lease a key names granted, as decodeKvSnapshot checked them;
    * checkInvariants checks the rest. Each value is a copy of its own, cut to its length (never a view of the
-   * caller's image, which the store must not keep alive), and the size accounting is summed once, instead of
+   * caller's image, which the store must not keep alive; `owned`: the values are such copies already, read
+   * from a stored image, and are kept as they are), and the size accounting is summed once, instead of
    * set()'s lookups and lease moves per key.
    */
-  loadSnapshot(entries: readonly (readonly [string, KvStored])[], leases: readonly KvLease[]): void {
+  loadSnapshot(entries: readonly (readonly [string, KvStored])[], leases: readonly KvLease[], owned = false): void {
     this.clear();
     this.leases.load(leases);
     let bytes = 0;
     let revision = 0;
     for (const [key, stored] of entries) {
-      const value = stored.value.slice();
+      const value = owned ? stored.value : stored.value.slice();
       this.entries.set(key, { value, revision: stored.revision });
       if (stored.lease !== 0) {
         this.keyLeases.set(key, stored.lease);

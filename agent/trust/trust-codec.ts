@@ -13,6 +13,8 @@ import { cborHead, encodeCbor, kvSnapshotBytesBound, writeKvSnapshot, type KvSna
 import { BytesPiece, ImageChunks, KvSnapshotPiece, MEASURE_ENTRIES_PER_STEP, kvSnapshotParts } from '../kv/index.js';
 import type { KvSnapshotSource } from '../kv/index.js';
 import type { SnapshotEncoder } from '../../contracts/state-machine.js';
+import type { StoredImage } from '../../contracts/persistence.js';
+import { assert } from '../../contracts/assert.js';
 import { isValidNodeId } from '../core/configuration.js';
 import { SerializationError } from '../../contracts/errors.js';
 import {
@@ -166,6 +168,64 @@ export function decodeNodeState(bytes: Uint8Array): { readonly kv: Uint8Array; r
   if (items.length !== 4 || items[1] !== 1)
     throw malformed(`node state must be ['${NODE_STATE_FORMAT}', 1, kv, trust]`);
   return { kv: readBytes(items[2], 'node state kv'), trust: readBytes(items[3], 'node state trust') };
+}
+
+/** The argument of the CBOR head of major type `major` at `at` of `bytes` and the head's size, or null. */
+function headAt(
+  bytes: Uint8Array,
+  at: number,
+  major: number,
+): { readonly argument: number; readonly bytes: number } | null {
+  const initial = bytes[at];
+  if (initial === undefined || initial >> 5 !== major) return null;
+  const info = initial & 31;
+  if (info < 24) return { argument: info, bytes: 1 };
+  const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 0;
+  if (size === 0 || at + 1 + size > bytes.length) return null;
+  let argument = 0;
+  for (let i = 1; i <= size; i += 1) argument = argument * 256 + (bytes[at + i] ?? 0);
+  return { argument, bytes: 1 + size };
+}
+
+/** The bytes [offset, offset + bytes) of `image`, a copy. */
+function readRange(image: StoredImage, offset: number, bytes: number): Uint8Array {
+  const range = new Uint8Array(bytes);
+  image.copyTo(offset, range);
+  return range;
+}
+
+/**
+ * decodeNodeState of a stored image (StoredImage), without reading it whole: the KV image as a
+ * range of the stored one, read in place as KvStateMachine.restoreFrom reads it, and the trust
+ * image (small) as a copy. Null when the image is not a node state framed as
+ * {@link encodeNodeState} frames one (its heads in their shortest form): the caller reads it whole.
+ */
+export function splitStoredNodeState(
+  image: StoredImage,
+): { readonly kv: StoredImage; readonly trust: Uint8Array } | null {
+  const opening = nodeStateHeads(0).slice(0, 3);
+  const fixed = opening.reduce((sum, head) => sum + head.byteLength, 0);
+  const prefix = readRange(image, 0, Math.min(fixed + HEAD_BYTES_MAX, image.byteLength));
+  const kvHead = headAt(prefix, fixed, 2);
+  if (kvHead === null) return null;
+  const kvStart = fixed + kvHead.bytes;
+  const kvEnd = kvStart + kvHead.argument;
+  const expected = Buffer.concat(nodeStateHeads(kvHead.argument));
+  if (kvEnd > image.byteLength || !expected.equals(prefix.subarray(0, kvStart))) return null;
+  const trustHeadBytes = readRange(image, kvEnd, Math.min(HEAD_BYTES_MAX, image.byteLength - kvEnd));
+  const trustHead = headAt(trustHeadBytes, 0, 2);
+  if (trustHead === null || kvEnd + trustHead.bytes + trustHead.argument !== image.byteLength) return null;
+  if (!Buffer.from(cborHead(2, trustHead.argument)).equals(trustHeadBytes.subarray(0, trustHead.bytes))) return null;
+  return {
+    kv: {
+      byteLength: kvHead.argument,
+      copyTo: (offset, target) => {
+        assert(offset + target.byteLength <= kvHead.argument, 'a read lies within the KV image');
+        image.copyTo(kvStart + offset, target);
+      },
+    },
+    trust: readRange(image, kvEnd + trustHead.bytes, trustHead.argument),
+  };
 }
 
 /** CBOR's longest head, bytes (RFC 8949 §3): the room left before the KV image for its byte-string head. */

@@ -17,6 +17,7 @@
  */
 import type { LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { SnapshotEncoder, StateMachine } from '../../contracts/state-machine.js';
+import type { StoredImage } from '../../contracts/persistence.js';
 import { allMembers, decodeConfiguration } from '../core/configuration.js';
 import { Encoder } from 'cbor-x';
 import { encodeCbor } from '../kv/index.js';
@@ -34,8 +35,9 @@ import {
   encodeNodeStateParts,
   NodeStateChunks,
   encodeTrustImage,
+  splitStoredNodeState,
 } from './trust-codec.js';
-import { TrustState, type AdminOutcome, type TrustContext } from './trust-state.js';
+import { TrustState, type AdminOutcome, type TrustContext, type TrustImage } from './trust-state.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
@@ -177,6 +179,28 @@ export class TrustedStateMachine implements StateMachine {
     const split = data.byteLength === 0 ? null : decodeNodeState(data);
     const trust = split === null ? null : decodeTrustImage(split.trust);
     this.kv.restore(meta, split === null ? data : split.kv);
+    this.restoredTrust(meta, trust);
+  }
+
+  /**
+   * As restore, of an image read from storage a range at a time (StateMachine.restoreFrom): the KV
+   * image in place (KvStateMachine.restoreFrom), the trust image a copy (splitStoredNodeState).
+   */
+  restoreFrom(meta: SnapshotMeta, image: StoredImage): void {
+    const split = splitStoredNodeState(image);
+    if (split === null) {
+      const data = new Uint8Array(image.byteLength);
+      image.copyTo(0, data);
+      this.restore(meta, data);
+      return;
+    }
+    const trust = decodeTrustImage(split.trust);
+    this.kv.restoreFrom(meta, split.kv);
+    this.restoredTrust(meta, trust);
+  }
+
+  /** The trust state of a restored snapshot: `trust`, or for a KV image alone, one from its configuration. */
+  private restoredTrust(meta: SnapshotMeta, trust: TrustImage | null): void {
     const fresh = new TrustState(this.options, allMembers(meta.configuration));
     this.trust.load(trust ?? fresh.image());
     this.trust.advanceClock(this.kv.clockMs);

@@ -1,5 +1,7 @@
 // Helpers for the KV tests: build log entries from commands and read results back.
+import { strict as assert } from 'node:assert';
 import type { LogEntry } from '../../../contracts/log.js';
+import type { StoredImage } from '../../../contracts/persistence.js';
 import { decodeKvResult, encodeKvCommand } from '../../../agent/kv/encoding.js';
 import type { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import type { KvCommand, KvOperation, KvResult, KvSession } from '../../../agent/kv/types.js';
@@ -47,4 +49,15 @@ export class Driver {
 export function textOf(result: KvResult): string | null {
   if (result.type !== 'get') throw new Error(`expected a get result, got ${JSON.stringify(result)}`);
   return result.current === null ? null : Buffer.from(result.current.value).toString('utf8');
+}
+
+/** `bytes` as storage serves a snapshot image: a range at a time, copied (StoredImage). */
+export function storedImageOf(bytes: Uint8Array): StoredImage {
+  return {
+    byteLength: bytes.byteLength,
+    copyTo: (offset, target) => {
+      assert.ok(offset + target.byteLength <= bytes.byteLength, 'a read lies within the image');
+      target.set(bytes.subarray(offset, offset + target.byteLength));
+    },
+  };
 }

@@ -16,6 +16,7 @@ import type { KvOptions } from '../../../agent/kv/options.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { fcParams } from '../../fc-params.js';
 import { genEntryArb, toLogEntries } from './arbitraries.js';
+import { storedImageOf } from './kv-helpers.js';
 
 /** Small limits so that generated logs hit every one of them. */
 const SMALL: Partial<KvOptions> = {
@@ -54,7 +55,7 @@ function applyAll(sm: KvStateMachine, entries: readonly LogEntry[]): string[] {
 }
 
 describe('KvStateMachine properties', () => {
-  it('Property 14: snapshot then restore preserves every query and every later result', () => {
+  it('Property 14: snapshot then restore (or restoreFrom storage) preserves every query and every later result', () => {
     const arb = fc.tuple(fc.array(genEntryArb, { maxLength: 40 }), fc.array(genEntryArb, { maxLength: 40 }));
     fc.assert(
       fc.property(arb, ([before, after]) => {
@@ -67,12 +68,23 @@ describe('KvStateMachine properties', () => {
         assert.equal(digest(restored.snapshot()), digest(image), 'the restored state snapshots identically');
         assert.deepEqual(queries(restored), queries(original));
         assert.deepEqual(restored.stats(), original.stats());
+        // The same image read from storage a window at a time, over a state it replaces.
+        const fromStorage = new KvStateMachine(SMALL);
+        applyAll(fromStorage, toLogEntries(after, 1));
+        fromStorage.restoreFrom(metaAt(before.length), storedImageOf(image));
+        assert.equal(digest(fromStorage.snapshot()), digest(image), 'restoreFrom gives the state restore gives');
+        assert.deepEqual(fromStorage.stats(), original.stats());
         const rest = log.slice(before.length);
-        assert.deepEqual(applyAll(restored, rest), applyAll(original, rest));
+        const later = applyAll(original, rest);
+        assert.deepEqual(applyAll(restored, rest), later);
+        assert.deepEqual(applyAll(fromStorage, rest), later);
         assert.equal(digest(restored.snapshot()), digest(original.snapshot()));
+        assert.equal(digest(fromStorage.snapshot()), digest(original.snapshot()));
         assert.deepEqual(queries(restored), queries(original));
+        assert.deepEqual(queries(fromStorage), queries(original));
         original.checkInvariants();
         restored.checkInvariants();
+        fromStorage.checkInvariants();
       }),
       fcParams(300, 'kv property 14 snapshot restore'),
     );

@@ -17,13 +17,13 @@ import {
   encodeKvSnapshot,
 } from '../../../agent/kv/snapshot.js';
 import type { KvSnapshotImage } from '../../../agent/kv/snapshot.js';
-import { readKvSnapshotFast } from '../../../agent/kv/snapshot-read.js';
+import { readKvSnapshotFast, readStoredKvSnapshot } from '../../../agent/kv/snapshot-read.js';
 import { KvStateMachine } from '../../../agent/kv/state-machine.js';
 import { encodeCbor } from '../../../agent/kv/cbor-output.js';
 import { Encoder } from 'cbor-x';
 import { fcParams } from '../../fc-params.js';
 import { genEntryArb, toLogEntries } from './arbitraries.js';
-import { Driver } from './kv-helpers.js';
+import { Driver, storedImageOf } from './kv-helpers.js';
 
 /** The general path's image, or its error. */
 function general(bytes: Uint8Array): KvSnapshotImage | Error {
@@ -34,9 +34,20 @@ function general(bytes: Uint8Array): KvSnapshotImage | Error {
   }
 }
 
-/** The property: the fast reader gives nothing, or what the general path gives. */
+/** Windows that split every field (1 byte), most strings (7) and a few (64), and the default. */
+const WINDOWS = [1, 7, 64, undefined];
+
+/**
+ * The property: the fast reader gives nothing, or what the general path gives; and the reader of
+ * a stored image gives the same at every window size, its byte strings copies of their own.
+ */
 function checkAgrees(bytes: Uint8Array): KvSnapshotImage | null {
   const fast = readKvSnapshotFast(bytes, KV_SNAPSHOT_FORMAT);
+  for (const window of WINDOWS) {
+    const stored = readStoredKvSnapshot(storedImageOf(bytes), KV_SNAPSHOT_FORMAT, window);
+    assert.deepEqual(stored, fast, `the stored image read ${window ?? 'default'} bytes at a time`);
+    for (const [, entry] of stored?.entries ?? []) assert.notEqual(entry.value.buffer, bytes.buffer);
+  }
   if (fast === null) return null;
   const expected = general(bytes);
   assert.ok(

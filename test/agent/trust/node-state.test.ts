@@ -11,7 +11,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Encoder } from 'cbor-x';
 import { UNIT_MALLOC_ENV } from '../../../agent/fleet/memory-sizing.js';
-import { NODE_STATE_FORMAT, decodeNodeState, encodeNodeState } from '../../../agent/trust/trust-codec.js';
+import {
+  NODE_STATE_FORMAT,
+  decodeNodeState,
+  encodeNodeState,
+  splitStoredNodeState,
+} from '../../../agent/trust/trust-codec.js';
+import { storedImageOf } from '../kv/kv-helpers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const cbor = new Encoder({ mapsAsObjects: true, useRecords: false });
@@ -30,8 +36,28 @@ describe('node state encoding', () => {
       assert.ok(split !== null);
       assert.deepEqual(Buffer.from(split.kv), kv);
       assert.deepEqual(Buffer.from(split.trust), trust);
+      // The same, read from storage in place: the KV image as a range, the trust image a copy.
+      const stored = splitStoredNodeState(storedImageOf(expected));
+      assert.ok(stored !== null);
+      const kvRead = new Uint8Array(stored.kv.byteLength);
+      stored.kv.copyTo(0, kvRead);
+      assert.deepEqual(Buffer.from(kvRead), kv);
+      assert.deepEqual(Buffer.from(stored.trust), trust);
+      assert.throws(() => stored.kv.copyTo(1, new Uint8Array(length)), /within the KV image/);
     });
   }
+
+  it('reads in place only a node state framed as encodeNodeState frames it (else the image is read whole)', () => {
+    const framed = encodeNodeState(bytes(1000, 5), bytes(40, 6));
+    assert.notEqual(splitStoredNodeState(storedImageOf(framed)), null);
+    const longer = Buffer.concat([framed, bytes(1, 0)]);
+    const otherFormat = Buffer.from(cbor.encode(['coraft-other', 1, bytes(1000, 5), bytes(40, 6)]));
+    const kvAlone = Buffer.from(cbor.encode(['coraft-kv', 5, 1, 2]));
+    // A 1000-byte string whose head is not in its shortest form (4 bytes of argument).
+    const loose = Buffer.concat([framed.subarray(0, 15), Buffer.of(0x5a, 0, 0, 3, 0xe8), framed.subarray(18)]);
+    for (const image of [longer, otherFormat, kvAlone, loose, framed.subarray(0, 20), framed.subarray(0, 1030)])
+      assert.equal(splitStoredNodeState(storedImageOf(image)), null);
+  });
 
   it("raises the peak resident memory by at most 2.25 times the image when a replica's snapshot is taken", function () {
     this.timeout(120_000);

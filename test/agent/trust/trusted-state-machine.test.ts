@@ -16,6 +16,7 @@ import { publicKeyPem, signAdminCommand, type AdminOperation } from '../../../ag
 import { deriveLinkKey, deriveNodeSecret, unwrapLinkKey, wrapLinkKey } from '../../../agent/trust/crypto.js';
 import { decodeAdminApplyResult, encodeAdminEntry } from '../../../agent/trust/trust-codec.js';
 import { TrustedStateMachine } from '../../../agent/trust/trusted-state-machine.js';
+import { storedImageOf } from '../kv/kv-helpers.js';
 
 const CLUSTER = 'plant-a';
 const T0 = 1_700_000_000_000;
@@ -199,6 +200,22 @@ describe('TrustedStateMachine: admin entries verified at apply', () => {
     const result = fresh.apply({ index: log.entries.length + 1, term: 1, type: 'command', command: replay });
     assert.match(JSON.stringify(decodeAdminApplyResult(result)), /replayed/);
     assert.equal(fresh.trust.isRevoked('gw4'), true);
+    // The same snapshot read from storage in place (restoreFrom), over a replica that held other state.
+    const fromStorage = replica();
+    for (const e of log.entries.slice(0, 2)) fromStorage.apply(e);
+    const inPlace: (readonly string[] | 'all')[] = [];
+    fromStorage.onCredentialsChanged((ids) => inPlace.push(ids));
+    fromStorage.restoreFrom(
+      {
+        lastIncludedIndex: log.entries.length,
+        lastIncludedTerm: 1,
+        configuration: simpleConfiguration(['gw1', 'gw2', 'gw3']),
+      },
+      storedImageOf(sm.snapshot()),
+    );
+    assert.deepEqual(Buffer.from(fromStorage.snapshot()), Buffer.from(sm.snapshot()));
+    assert.deepEqual(inPlace, ['all']);
+    assert.equal(fromStorage.trust.isRevoked('gw4'), true);
   });
 
   it('rotates the admin key: the old key no longer signs, the new one does', () => {
