@@ -71,6 +71,12 @@ export interface SnapshotMeta {
   readonly configuration: ClusterConfiguration;
 }
 
+/** A stored snapshot without its image: its metadata and the image's size (PersistenceEngine.loadShape). */
+export interface SnapshotHeader extends SnapshotMeta {
+  /** The size of the image, bytes. */
+  readonly dataBytes: number;
+}
+
 /** A snapshot (reference `snapshot`): its metadata plus the state machine's image. */
 export interface Snapshot extends SnapshotMeta {
   /** The state machine's serialized state (reference `state_machine_state`). */

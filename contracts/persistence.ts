@@ -2,7 +2,7 @@
  * The PersistenceEngine port (reference concept `persistence_engine`): the durable storage of
  * Raft state, narrowed to load, persist and close. Implemented by storage/.
  */
-import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotMeta, Term } from './log.js';
+import type { HardState, LogEntry, LogIndex, Snapshot, SnapshotHeader, SnapshotMeta, Term } from './log.js';
 
 /**
  * One atomic, durable write: what the runtime persists for one Ready. The engine applies the
@@ -113,10 +113,13 @@ export interface StoredLog {
   readonly configurations: readonly LogEntry[];
 }
 
-/** What a node restores from disk when it starts, with the log as a {@link StoredLog}. */
+/**
+ * What a node restores from disk when it starts, with the log as a {@link StoredLog} and the
+ * snapshot without its image, which the node reads in place (storedImage; issue 17).
+ */
 export interface PersistedShape {
   readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
+  readonly snapshot: SnapshotHeader | null;
   readonly log: StoredLog;
 }
 
@@ -179,9 +182,10 @@ export interface PersistenceEngine extends LogReader {
   /** Loads everything a restarting node needs, checking it for consistency. */
   load(): Promise<PersistedState>;
   /**
-   * What `load` gives, with the log as its shape (terms, sizes, configuration entries): a node
-   * starts from this and reads the payloads of its entries back with `readEntries` as it needs
-   * them. Sees durable state only and checks it as `load` does (STORAGE_CORRUPT).
+   * What `load` gives, with the log as its shape (terms, sizes, configuration entries) and the
+   * snapshot's header without its image: a node starts from this and reads the payloads of its
+   * entries back with `readEntries` as it needs them, and the image with `storedImage`. Sees
+   * durable state only and checks it as `load` does (STORAGE_CORRUPT).
    */
   loadShape(): Promise<PersistedShape>;
   /**
@@ -196,7 +200,9 @@ export interface PersistenceEngine extends LogReader {
   /**
    * The image of the stored snapshot, which must be the one whose last index is `index`, for
    * synchronous reads in place (see {@link StoredImage}); null when the stored snapshot is not that
-   * one. Sees durable state only. Throws PersistenceError STORAGE_CLOSED after close.
+   * one. Sees durable state only. Throws PersistenceError STORAGE_CLOSED after close. An engine that
+   * checked the image whole when it opened may skip checking it again while it accepted no write
+   * since (a restart restores it at once); readSnapshotChunk always checks what it reads.
    */
   storedImage(index: LogIndex): StoredImage | null;
   /**

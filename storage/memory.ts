@@ -189,9 +189,18 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     await Promise.resolve();
     const disk = this.disk;
     checkLoadedLog(disk.entries, disk.snapshot);
+    const snapshot = disk.snapshot;
     return {
       hardState: disk.hardState,
-      snapshot: disk.snapshot,
+      snapshot:
+        snapshot === null
+          ? null
+          : {
+              lastIncludedIndex: snapshot.lastIncludedIndex,
+              lastIncludedTerm: snapshot.lastIncludedTerm,
+              configuration: snapshot.configuration,
+              dataBytes: snapshot.data.byteLength,
+            },
       log: storedLogOf(disk.entries, disk.snapshot, 'memory engine'),
     };
   }

@@ -340,6 +340,7 @@ export class KvStateMachine implements StateMachine {
   /** As restore, of an image read a window at a time; the current state is dropped first (decodeStoredKvSnapshot). */
   restoreFrom(meta: SnapshotMeta, image: StoredImage): void {
     this.restore(meta, EMPTY);
+    if (image.byteLength === 0) return;
     const read = decodeStoredKvSnapshot(image);
     this.load(meta, read.image, read.data, read.owned);
   }

@@ -174,8 +174,7 @@ export function coreFromDisk(
     {
       hardState: persisted.hardState,
       // The core keeps the snapshot's metadata and size; the image stays on disk.
-      snapshot:
-        persisted.snapshot === null ? null : snapshotRef(persisted.snapshot, persisted.snapshot.data.byteLength),
+      snapshot: persisted.snapshot === null ? null : snapshotRef(persisted.snapshot, persisted.snapshot.dataBytes),
       // No payload is read at start: the core reads its entries back as it applies or sends them (issue 17).
       entries: [],
       storedLog: persisted.log,

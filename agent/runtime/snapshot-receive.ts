@@ -15,10 +15,10 @@
  */
 import { assert } from '../../contracts/assert.js';
 import { InvariantError } from '../../contracts/errors.js';
-import type { LogIndex, Term } from '../../contracts/log.js';
+import type { LogIndex, SnapshotHeader, Term } from '../../contracts/log.js';
 import type { PersistenceEngine, SnapshotBatchRest, SnapshotWriter } from '../../contracts/persistence.js';
 import type { StateMachine } from '../../contracts/state-machine.js';
-import type { ReceivedChunk, Ready, SnapshotRef } from '../core/ready.js';
+import type { ReceivedChunk, Ready } from '../core/ready.js';
 import { startWrite } from './ready-write.js';
 
 /** The transfer being written. */
@@ -105,10 +105,11 @@ export class SnapshotReceiver {
 
 /**
  * Restores `machine` from the stored image of `snapshot`, a range at a time when it can
- * (StateMachine.restoreFrom), else read whole. Throws InvariantError when storage no longer holds
- * that snapshot (it was committed just before, and nothing else writes one meanwhile).
+ * (StateMachine.restoreFrom), else read whole: at start, and after a snapshot from the leader was
+ * committed. Throws InvariantError when storage does not hold that snapshot (nothing else writes
+ * one meanwhile).
  */
-export function restoreFromStorage(machine: StateMachine, storage: PersistenceEngine, snapshot: SnapshotRef): void {
+export function restoreFromStorage(machine: StateMachine, storage: PersistenceEngine, snapshot: SnapshotHeader): void {
   const image = storage.storedImage(snapshot.lastIncludedIndex);
   if (image === null) throw new InvariantError(`the snapshot at ${snapshot.lastIncludedIndex} is not stored`);
   assert(image.byteLength === snapshot.dataBytes, 'the stored image is the one received');

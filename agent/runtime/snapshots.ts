@@ -48,7 +48,7 @@ import { snapshotRef } from '../core/ready.js';
 import type { Ready, SnapshotRef, SnapshotSendOutcome } from '../core/ready.js';
 import { ProposalError, StoppedError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
-import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Snapshot } from '../../contracts/log.js';
+import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, SnapshotHeader } from '../../contracts/log.js';
 import type { SnapshotEncoder } from '../../contracts/state-machine.js';
 import { snapshotTriggerBytes } from '../../contracts/raft-configuration.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
@@ -196,13 +196,13 @@ export class Snapshots {
     return this.appliedConfig;
   }
 
-  /** The node starts: restores the state machine from the snapshot on disk, if there is one. */
-  restoreAtStart(snapshot: Snapshot | null): void {
+  /** The node starts: restores the state machine from the snapshot on disk, if there is one, read in place. */
+  restoreAtStart(snapshot: SnapshotHeader | null): void {
     if (snapshot !== null) {
-      this.deps.stateMachine.restore(snapshot, snapshot.data);
+      restoreFromStorage(this.deps.stateMachine, this.deps.storage, snapshot);
       this.appliedConfig = snapshot.configuration;
     }
-    this.resetAfter(snapshot?.data.byteLength ?? 0);
+    this.resetAfter(snapshot?.dataBytes ?? 0);
     this.triggerBytes = firstTriggerBytes(this.triggerBytes, this.appliedConfig, this.options.nodeId);
   }
 

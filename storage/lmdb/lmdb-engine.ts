@@ -59,7 +59,7 @@ import type { EncodedStep, SnapshotPlacement } from './lmdb-write-plan.js';
 import { SnapshotSlots } from './lmdb-snapshot-slots.js';
 import { beginStreaming } from './lmdb-snapshot-stream.js';
 import { checkSpace } from './lmdb-space.js';
-import { readStoredImage, readStoredSnapshot } from './lmdb-snapshot.js';
+import { readStoredImage, readStoredSnapshot, readStoredSnapshotHeader } from './lmdb-snapshot.js';
 import { addLogShapes, forEachLogRecord, readOrFail } from './lmdb-log-read.js';
 import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 
@@ -98,7 +98,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     private readonly metrics: Metrics | null,
     /** The log's shape as open scanned it, while no write has been accepted since; loadShape takes it (issue 17). */
     private openLog: StoredLog | null,
-    /** The snapshot whose image open checked whole, while no write has been accepted since; loadShape takes it. */
+    /** The snapshot whose image open checked whole, while no write has been accepted since (storedImage). */
     private openSnapshot: StoredSnapshotMeta | null,
   ) {
     this.queue = new GroupCommitQueue((writes) => this.commit(writes), options);
@@ -242,8 +242,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
     this.checkOpen();
     await Promise.resolve();
     const hardState = this.readHardState();
-    const snapshot = readStoredSnapshot(this.handles.meta, this.openSnapshot);
-    this.openSnapshot = null;
+    const snapshot = readStoredSnapshotHeader(this.handles.meta);
     const path = this.options.path;
     let log = this.openLog;
     this.openLog = null;
@@ -279,12 +278,14 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
 
   async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
     await Promise.resolve();
-    return chunkOf(this.storedImage(index), offset, bytes);
+    // A chunk sent to a follower is checked against its records' CRC-32s, even right after open.
+    this.checkOpen();
+    return chunkOf(readStoredImage(this.handles.meta, index, this.options.path), offset, bytes);
   }
 
   storedImage(index: LogIndex): StoredImage | null {
     this.checkOpen();
-    return readStoredImage(this.handles.meta, index, this.options.path);
+    return readStoredImage(this.handles.meta, index, this.options.path, this.openSnapshot);
   }
 
   /**

@@ -75,8 +75,8 @@ export interface OpenedDirectory {
   readonly storedLog: StoredLog;
   /**
    * The metadata of the snapshot whose image the open checked whole (every record and the image's
-   * CRC-32), or null (no snapshot): a restart's loadShape reads that image without checking it a
-   * second time while nothing was written since (issue 17; lmdb-snapshot.ts, readStoredSnapshot).
+   * CRC-32), or null (no snapshot): a restart reads that image in place without checking it a
+   * second time while nothing was written since (issue 17; lmdb-snapshot.ts, readStoredImage).
    */
   readonly checkedSnapshot: StoredSnapshotMeta | null;
 }

@@ -13,7 +13,7 @@
  * engine wrote before, which is still read (whole) until the next snapshot replaces it.
  */
 import { PersistenceError } from '../../contracts/errors.js';
-import type { LogIndex, Snapshot } from '../../contracts/log.js';
+import type { LogIndex, Snapshot, SnapshotHeader } from '../../contracts/log.js';
 import type { StoredImage } from '../../contracts/persistence.js';
 import { crc32, crc32Combiner } from '../crc32.js';
 import { fastValue } from './lmdb-log-read.js';
@@ -117,13 +117,12 @@ export function readSnapshotMeta(meta: MetaReader): StoredSnapshotMeta | null {
 }
 
 /**
- * The whole image of the stored snapshot `stored`, checked against the image's CRC-32 unless
- * `checked` (the caller knows {@link checkSnapshotImage} passed on these very records): a copy the
+ * The whole image of the stored snapshot `stored`, checked against the image's CRC-32: a copy the
  * caller owns. Each record is copied once, from LMDB's read buffer into the image, and the
- * checksum of the whole image covers every record (the per-record checksums serve chunk reads;
+ * checksum of the whole image covers every record (the per-record checksums serve reads in place;
  * {@link checkSnapshotImage} checks them at open).
  */
-export function readSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta, checked = false): Uint8Array {
+export function readSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta): Uint8Array {
   // An image in one record (the earlier layout) may exceed LMDB's read buffer: read as a copy.
   if (stored.dataRecordBytes === null) return checkSnapshotData(stored, meta.get(META_KEYS.snapshotData));
   // Every byte is written below: no zero fill (16 MiB of it for a 16 MiB image).
@@ -131,10 +130,9 @@ export function readSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta, 
   let crc = 0;
   forEachRecord(meta, stored, stored.dataRecordBytes, false, (n, record) => {
     image.set(record, n * (stored.dataRecordBytes ?? 0));
-    if (!checked) crc = crc32(record, crc);
+    crc = crc32(record, crc);
   });
-  if (!checked && crc !== stored.dataCrc32)
-    throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
+  if (crc !== stored.dataCrc32) throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
   return image;
 }
 
@@ -192,13 +190,17 @@ function crcTable(meta: MetaReader, what: string, count: number): DataView {
   return new DataView(crcs.buffer, crcs.byteOffset, crcs.byteLength);
 }
 
-/** Fills `target` with the image's bytes from `offset` on, record by record, each checked against its CRC-32. */
+/**
+ * Fills `target` with the image's bytes from `offset` on, record by record, each checked against
+ * its CRC-32 unless `checked` (the image was checked whole since it was written: at open).
+ */
 function copyRecords(
   meta: MetaReader,
   stored: StoredSnapshotMeta,
   recordBytes: number,
   offset: number,
   target: Uint8Array,
+  checked = false,
 ): void {
   const what = `snapshot ${stored.lastIncludedIndex}`;
   const count = snapshotRecordCount(stored.dataBytes, recordBytes);
@@ -211,7 +213,8 @@ function copyRecords(
     const expectedBytes = Math.min(recordBytes, stored.dataBytes - n * recordBytes);
     if (record?.byteLength !== expectedBytes)
       throw corrupt(`${what} image record ${n} is missing or not ${expectedBytes} bytes`);
-    if (crc32(record) !== crcView.getUint32(n * 4)) throw corrupt(`${what} image record ${n} fails its checksum`);
+    if (!checked && crc32(record) !== crcView.getUint32(n * 4))
+      throw corrupt(`${what} image record ${n} fails its checksum`);
     const from = offset + at - n * recordBytes;
     const take = Math.min(record.byteLength - from, target.byteLength - at);
     target.set(record.subarray(from, from + take), at);
@@ -219,22 +222,24 @@ function copyRecords(
   }
 }
 
-/**
- * The stored snapshot with its whole image (what `load` returns), checked, or null. `checkedAtOpen`:
- * the metadata of the image the open checked whole (lmdb-open.ts), while nothing was written since;
- * when the stored snapshot is that image (same slot, index, size and CRC-32: the records of a slot
- * are rewritten only for a new snapshot, under new metadata), its CRC-32 is not computed again:
- * about 5 ms of a restart on a 21.5 MB image (issue 17).
- */
-export function readStoredSnapshot(meta: MetaReader, checkedAtOpen: StoredSnapshotMeta | null = null): Snapshot | null {
+/** The stored snapshot with its whole image (what `load` returns), checked, or null. */
+export function readStoredSnapshot(meta: MetaReader): Snapshot | null {
   const stored = readSnapshotMeta(meta);
   if (stored === null) return null;
   return {
     lastIncludedIndex: stored.lastIncludedIndex,
     lastIncludedTerm: stored.lastIncludedTerm,
     configuration: stored.configuration,
-    data: readSnapshotImage(meta, stored, checkedAtOpen !== null && sameImage(stored, checkedAtOpen)),
+    data: readSnapshotImage(meta, stored),
   };
+}
+
+/** The stored snapshot's header (metadata and image size), or null; the image is not read. */
+export function readStoredSnapshotHeader(meta: MetaReader): SnapshotHeader | null {
+  const stored = readSnapshotMeta(meta);
+  if (stored === null) return null;
+  const { lastIncludedIndex, lastIncludedTerm, configuration, dataBytes } = stored;
+  return { lastIncludedIndex, lastIncludedTerm, configuration, dataBytes };
 }
 
 /** True when `a` and `b` describe the same stored image: slot, index, term, record size, size and CRC-32. */
@@ -255,7 +260,12 @@ function sameImage(a: StoredSnapshotMeta, b: StoredSnapshotMeta): boolean {
  * checked against their CRC-32s, from LMDB's pages: nothing holds the image whole. An image in
  * one record (the earlier layout) is read whole once, at the first read.
  */
-export function readStoredImage(meta: MetaReader, index: LogIndex, path: string): StoredImage | null {
+export function readStoredImage(
+  meta: MetaReader,
+  index: LogIndex,
+  path: string,
+  checkedAtOpen: StoredSnapshotMeta | null = null,
+): StoredImage | null {
   const failed = (error: unknown): Error => toPersistenceError(error, `reading snapshot ${index} from ${path} failed`);
   let stored: StoredSnapshotMeta | null;
   try {
@@ -265,13 +275,15 @@ export function readStoredImage(meta: MetaReader, index: LogIndex, path: string)
   }
   if (stored === null || stored.lastIncludedIndex !== index) return null;
   const image = stored;
+  // The image open checked whole, while nothing was written since: its records are not checked again.
+  const checked = checkedAtOpen !== null && sameImage(image, checkedAtOpen);
   let whole: Uint8Array | null = null;
   return {
     byteLength: image.dataBytes,
     copyTo: (offset, target) => {
       try {
         checkSnapshotRange(image.dataBytes, offset, target.byteLength);
-        if (image.dataRecordBytes !== null) copyRecords(meta, image, image.dataRecordBytes, offset, target);
+        if (image.dataRecordBytes !== null) copyRecords(meta, image, image.dataRecordBytes, offset, target, checked);
         else {
           whole ??= checkSnapshotData(image, meta.get(META_KEYS.snapshotData));
           target.set(whole.subarray(offset, offset + target.byteLength));

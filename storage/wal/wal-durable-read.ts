@@ -60,7 +60,11 @@ export function readDurableEntries(durable: DurableLog, from: LogIndex, to: LogI
  * the shape the scan at open found, when it is still the durable log's (nothing written since),
  * else read from LMDB's record headers and the tail.
  */
-export function durableStoredLog(durable: DurableLog, snapshot: Snapshot | null, opened: StoredLog | null): StoredLog {
+export function durableStoredLog(
+  durable: DurableLog,
+  snapshot: Pick<Snapshot, 'lastIncludedIndex'> | null,
+  opened: StoredLog | null,
+): StoredLog {
   if (opened !== null) {
     checkStoredLog(opened, snapshot, durable.path);
     return opened;

@@ -59,7 +59,7 @@ import { durableStoredLog, readDurableEntries, type DurableLog } from './wal-dur
 import { encodeSteps, type SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
 import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
 import { beginStreaming } from '../lmdb/lmdb-snapshot-stream.js';
-import { readStoredImage, readStoredSnapshot } from '../lmdb/lmdb-snapshot.js';
+import { readStoredImage, readStoredSnapshot, readStoredSnapshotHeader } from '../lmdb/lmdb-snapshot.js';
 import { Checkpointer, type OpenedStore } from './wal-checkpoint.js';
 import { FRAME_HEADER_BYTES, encodeBatchRecordParts, encodeFrameParts, type RecordParts } from './wal-frame.js';
 import { StoreRoom, checkBatchLimits } from './wal-limits.js';
@@ -324,9 +324,10 @@ export class WalPersistenceEngine implements PersistenceEngine {
   async loadShape(): Promise<PersistedShape> {
     this.checkOpen();
     await Promise.resolve();
-    const snapshot = readStoredSnapshot(this.store.handles.meta, this.fromOpen?.snapshot ?? null);
+    const snapshot = readStoredSnapshotHeader(this.store.handles.meta);
     const log = durableStoredLog(this.durableLog(), snapshot, this.fromOpen?.log ?? null);
-    this.fromOpen = null;
+    // The image open checked stays known to storedImage until a write is accepted.
+    if (this.fromOpen !== null) this.fromOpen = { log: null, snapshot: this.fromOpen.snapshot };
     return { hardState: this.checkpointer.durable.hardState(), snapshot, log };
   }
 
@@ -351,13 +352,14 @@ export class WalPersistenceEngine implements PersistenceEngine {
 
   async readSnapshotChunk(index: LogIndex, offset: number, bytes: number): Promise<Uint8Array | null> {
     await Promise.resolve();
-    return chunkOf(this.storedImage(index), offset, bytes);
+    this.checkOpen();
+    return chunkOf(readStoredImage(this.store.handles.meta, index, this.options.path), offset, bytes);
   }
 
   /** Snapshots bypass the log (they are in LMDB once durable), so the image is read from LMDB. */
   storedImage(index: LogIndex): StoredImage | null {
     this.checkOpen();
-    return readStoredImage(this.store.handles.meta, index, this.options.path);
+    return readStoredImage(this.store.handles.meta, index, this.options.path, this.fromOpen?.snapshot ?? null);
   }
 
   /**
