@@ -27,7 +27,7 @@ import {
   checkSnapshotRange,
   chunkOf,
 } from './log-checks.js';
-import { SnapshotWriters, isNewerSnapshot } from './snapshot-writer.js';
+import { SnapshotWriters, isNewerSnapshot, snapshotHeaderOf } from './snapshot-writer.js';
 import { storedLogOf } from './stored-log.js';
 
 function noop(): void {}
@@ -189,18 +189,9 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     await Promise.resolve();
     const disk = this.disk;
     checkLoadedLog(disk.entries, disk.snapshot);
-    const snapshot = disk.snapshot;
     return {
       hardState: disk.hardState,
-      snapshot:
-        snapshot === null
-          ? null
-          : {
-              lastIncludedIndex: snapshot.lastIncludedIndex,
-              lastIncludedTerm: snapshot.lastIncludedTerm,
-              configuration: snapshot.configuration,
-              dataBytes: snapshot.data.byteLength,
-            },
+      snapshot: disk.snapshot === null ? null : snapshotHeaderOf(disk.snapshot),
       log: storedLogOf(disk.entries, disk.snapshot, 'memory engine'),
     };
   }

@@ -9,7 +9,7 @@
  */
 import { assert } from '../contracts/assert.js';
 import { PersistenceError } from '../contracts/errors.js';
-import type { LogIndex, Snapshot, SnapshotMeta } from '../contracts/log.js';
+import type { LogIndex, Snapshot, SnapshotHeader, SnapshotMeta } from '../contracts/log.js';
 import type { SnapshotBatchRest, SnapshotWriter } from '../contracts/persistence.js';
 
 /** A writer an engine opened, as {@link SnapshotWriters} sees it. */
@@ -206,6 +206,11 @@ export function snapshotMetaOf(meta: SnapshotMeta): SnapshotMeta {
     lastIncludedTerm: meta.lastIncludedTerm,
     configuration: meta.configuration,
   };
+}
+
+/** The header of `snapshot`: its metadata and its image's size (PersistenceEngine.loadShape). */
+export function snapshotHeaderOf(snapshot: Snapshot): SnapshotHeader {
+  return { ...snapshotMetaOf(snapshot), dataBytes: snapshot.data.byteLength };
 }
 
 /** True when an image at `index` may replace the stored snapshot at `storedIndex` (null: none). */

@@ -13,6 +13,7 @@
 // whole prefix, in order. `runMsMax` bounds how long a child writes before its kill (default
 // 200 ms; longer where a round must fill a segment of the agent's default 16 MiB). Replay with
 // CRASH_SEED=<seed>.
+import { snapshotHeaderOf } from '../../storage/snapshot-writer.js';
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -136,15 +137,7 @@ export function crashProperty(
             // they must be the recovered log's and snapshot's.
             const { hardState, snapshot } = recovered;
             const log = storedLogOf(recovered.entries, snapshot, 'expected');
-            const header =
-              snapshot === null
-                ? null
-                : {
-                    lastIncludedIndex: snapshot.lastIncludedIndex,
-                    lastIncludedTerm: snapshot.lastIncludedTerm,
-                    configuration: snapshot.configuration,
-                    dataBytes: snapshot.data.byteLength,
-                  };
+            const header = snapshot === null ? null : snapshotHeaderOf(snapshot);
             const shape = await engine.loadShape();
             assert.deepStrictEqual(shape, { hardState, snapshot: header, log }, `${context}: loadShape`);
             if (snapshot !== null) {

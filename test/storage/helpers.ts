@@ -23,6 +23,13 @@ export interface EngineHarness {
 export type HarnessFactory = () => EngineHarness;
 
 /** A fresh temporary directory; remove it with {@link removeDir}. */
+/** `bytes` bytes at `offset` of the stored image of the snapshot at `index`, read in place (storedImage). */
+export function readInPlace(engine: PersistenceEngine, index: number, offset: number, bytes: number): Uint8Array {
+  const target = new Uint8Array(bytes);
+  engine.storedImage(index)?.copyTo(offset, target);
+  return target;
+}
+
 export function makeTempDir(prefix = 'coraft-storage-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -14,7 +14,7 @@ import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { crc32 } from '../../../storage/crc32.js';
 import { encodeEntry, encodeSnapshotMeta, entryKey } from '../../../storage/lmdb/lmdb-records.js';
 import { SNAPSHOT_CRCS_KEY, SNAPSHOT_RECORD_BYTES, snapshotRecordKey } from '../../../storage/lmdb/lmdb-snapshot.js';
-import { entries, entry, lmdbTestOptions, makeTempDir, removeDir, snapshot } from '../helpers.js';
+import { entries, entry, lmdbTestOptions, makeTempDir, readInPlace, removeDir, snapshot } from '../helpers.js';
 import { appendLogEntries, saveCurrentTerm, saveSnapshot } from '../reference-fields.js';
 
 interface Raw {
@@ -177,11 +177,7 @@ describe('LMDB engine on damaged or newer data', () => {
         }
         const damaged = /snapshot 4 image fails its checksum/;
         assert.equal((await engine.loadShape()).snapshot?.dataBytes, image.data.byteLength);
-        const tail = (): Uint8Array => {
-          const target = new Uint8Array(10);
-          engine.storedImage(4)?.copyTo(2 * SNAPSHOT_RECORD_BYTES, target);
-          return target;
-        };
+        const tail = (): Uint8Array => readInPlace(engine, 4, 2 * SNAPSHOT_RECORD_BYTES, 10);
         if (writeFirst)
           assert.throws(tail, { code: 'STORAGE_CORRUPT', message: /snapshot 4 image record 2 fails its/ });
         else assert.deepStrictEqual(tail(), new Uint8Array(10).fill(9));

@@ -25,6 +25,7 @@ import {
   entry,
   lmdbTestOptions,
   makeTempDir,
+  readInPlace,
   removeDir,
   snapshot,
   walHarness,
@@ -352,11 +353,7 @@ describe('WalPersistenceEngine', function () {
           await engine.persist({ snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState });
         const damaged = { code: 'STORAGE_CORRUPT', message: /snapshot 4 image fails its checksum/ };
         assert.equal((await engine.loadShape()).snapshot?.dataBytes, image.data.byteLength);
-        const tail = (): Uint8Array => {
-          const target = new Uint8Array(10);
-          engine.storedImage(4)?.copyTo(2 * SNAPSHOT_RECORD_BYTES, target);
-          return target;
-        };
+        const tail = (): Uint8Array => readInPlace(engine, 4, 2 * SNAPSHOT_RECORD_BYTES, 10);
         if (writeFirst)
           assert.throws(tail, { code: 'STORAGE_CORRUPT', message: /snapshot 4 image record 2 fails its/ });
         else assert.ok(Buffer.from(stray).equals(tail()));
