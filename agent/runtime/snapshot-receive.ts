@@ -51,9 +51,14 @@ export class SnapshotReceiver {
     for (const chunk of ready.snapshotChunks) {
       const open = await this.writeChunk(chunk);
       if (!chunk.done) continue;
-      const snapshot = ready.snapshot;
-      assert(snapshot !== null && snapshot.lastIncludedIndex === open.index, 'the last chunk completes the snapshot');
       this.open = null;
+      const snapshot = ready.snapshot;
+      assert(snapshot !== null, 'a Ready with a last chunk completes a snapshot');
+      if (snapshot.lastIncludedIndex !== open.index || snapshot.lastIncludedTerm !== open.term) {
+        // Received whole, then superseded in the same Ready by a newer one (from the next term's leader).
+        await open.writer.abort();
+        continue;
+      }
       const { truncateFrom, entries, compactBefore, hardState } = ready;
       const rest: SnapshotBatchRest = { truncateFrom, entries, compactBefore, hardState };
       if (!(await open.writer.commit(rest)))

@@ -166,6 +166,37 @@ describe('runtime: a snapshot received from the leader', () => {
     assert.equal((await storage.load()).snapshot, null);
   });
 
+  it('drops a snapshot received whole that a newer one supersedes in the same Ready, and commits the newer', async () => {
+    const storage = new RecordingStorage();
+    const receiver = new SnapshotReceiver(storage);
+    const core = followerCore();
+    assert.ok(core.step({ kind: 'request', from: 'b', replyTo: 1, request: chunk(0, IMAGE.byteLength) }).ok);
+    // Before that Ready is taken, the leader of the next term sends a newer snapshot in one chunk.
+    const newer = { ...chunk(0, 10, 2), leaderId: 'c', lastIncludedIndex: 20, totalBytes: 10, done: true };
+    assert.ok(core.step({ kind: 'request', from: 'c', replyTo: 2, request: newer }).ok);
+    const ready = core.takeReady();
+    assert.deepEqual(
+      ready.snapshotChunks.map((c) => [c.snapshot.lastIncludedIndex, c.done]),
+      [
+        [9, true],
+        [20, true],
+      ],
+    );
+    await receiver.write(ready);
+    core.advance(ready);
+    assert.deepEqual(storage.calls, [
+      'begin 9 of 2500',
+      'write 2500',
+      'abort',
+      'begin 20 of 10',
+      'write 10',
+      'commit with compactBefore 21',
+    ]);
+    const loaded = await storage.load();
+    assert.equal(loaded.snapshot?.lastIncludedIndex, 20);
+    assert.deepStrictEqual(loaded.snapshot.data, IMAGE.slice(0, 10));
+  });
+
   it('refuses a chunk that does not follow what was written', async () => {
     const receiver = new SnapshotReceiver(new RecordingStorage());
     const core = followerCore();
