@@ -166,7 +166,7 @@ describe('runtime: a snapshot received from the leader', () => {
     assert.equal((await storage.load()).snapshot, null);
   });
 
-  it('drops a snapshot received whole that a newer one supersedes in the same Ready, and commits the newer', async () => {
+  it('drops a snapshot received whole that a newer one supersedes in one Ready, and commits the newer', async () => {
     const storage = new RecordingStorage();
     const receiver = new SnapshotReceiver(storage);
     const core = followerCore();
