@@ -68,7 +68,7 @@ export class SnapshotJob {
       return opened.writer;
     };
     try {
-      const stored = await this.writeAll(encoder, open, timers);
+      const stored = await this.writeAll(encoder, open, () => opened.writer, timers);
       this.state = stored ? 'durable' : 'superseded';
     } catch (error) {
       this.state = 'failed';
@@ -78,8 +78,17 @@ export class SnapshotJob {
     this.elapsedMs = timers.nowMs() - started;
   }
 
-  /** Writes every chunk, yielding between them, then commits; false when dropped or superseded. */
-  private async writeAll(encoder: SnapshotEncoder, open: () => SnapshotWriter, timers: Timers): Promise<boolean> {
+  /**
+   * Writes every chunk, yielding between them, then commits; false when dropped or superseded. A job
+   * dropped before its first bytes never begins a writer: beginning one would abort the writer of
+   * whatever dropped it (a snapshot from the leader, snapshot-receive.ts).
+   */
+  private async writeAll(
+    encoder: SnapshotEncoder,
+    open: () => SnapshotWriter,
+    begun: () => SnapshotWriter | null,
+    timers: Timers,
+  ): Promise<boolean> {
     for (;;) {
       if (this.dropped) break;
       const before = timers.nowMs();
@@ -92,9 +101,8 @@ export class SnapshotJob {
       }
       await new Promise<void>((resolve) => timers.setTimer(0, resolve));
     }
-    const writer = open();
-    if (!this.dropped) return writer.commit();
-    await writer.abort();
+    if (!this.dropped) return open().commit();
+    await begun()?.abort();
     return false;
   }
 }

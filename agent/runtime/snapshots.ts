@@ -275,6 +275,9 @@ export class Snapshots {
    */
   receive(ready: Ready): Promise<void> | null {
     if (ready.snapshotChunks.length === 0) return null;
+    // A transfer begins: a snapshot of this node's under way would begin a writer, which storage
+    // allows one of at a time (and it is older than the leader's anyway).
+    if (ready.snapshotChunks.some((chunk) => chunk.offset === 0)) this.job?.drop();
     const written = this.receiver.write(ready);
     written.catch(() => undefined);
     return written;

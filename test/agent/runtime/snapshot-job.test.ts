@@ -23,7 +23,9 @@ const VALUE_BYTES = 4096;
 /** A memory engine that counts the chunks its snapshot writers take. */
 class CountingStorage extends MemoryPersistenceEngine {
   chunks = 0;
+  begun = 0;
   override beginSnapshot(meta: SnapshotMeta, totalBytes?: number): SnapshotWriter {
+    this.begun += 1;
     const writer = super.beginSnapshot(meta, totalBytes);
     return {
       write: (chunk) => {
@@ -131,5 +133,22 @@ describe('a background snapshot (snapshot-job.ts)', () => {
     assert.equal(job.state, 'superseded');
     assert.ok(storage.chunks >= 1 && storage.chunks < 8, `dropped after ${storage.chunks} chunks`);
     assert.equal(storage.disk.snapshot, null);
+  });
+
+  it('begins no writer when dropped before its first bytes (it would abort the one that dropped it)', async () => {
+    const timers = new VirtualTimers();
+    const storage = new CountingStorage({ timers });
+    const driver = loaded();
+    const job = new SnapshotJob(metaAt(driver.sm.lastApplied), 0, 0);
+    const done = job.run(driver.sm.captureSnapshot(), storage, timers);
+    // The writer that dropped it: a snapshot from the leader being received.
+    job.drop();
+    const leader = storage.beginSnapshot(metaAt(driver.sm.lastApplied + 10), 3);
+    await timers.runUntil(10_000, () => job.state === 'running');
+    await done;
+    assert.equal(job.state, 'superseded');
+    assert.equal(storage.begun, 1, 'only the writer of the snapshot from the leader was begun');
+    await leader.write(new Uint8Array(3));
+    assert.equal(await leader.commit(), true, 'the writer of the snapshot from the leader is still open');
   });
 });
