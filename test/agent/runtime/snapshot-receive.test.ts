@@ -8,17 +8,24 @@
 //   reads it a range at a time, or through restore, with the image read whole, for one without it;
 // - a transfer the core dropped (a new term) is aborted between two Readies, so storage has no
 //   writer open; and one still under way is not;
-// - a chunk that does not follow what was written is an invariant error, not a torn image.
+// - a chunk that does not follow what was written is an invariant error, not a torn image;
+// - a transfer that begins while a snapshot of the node's own is being encoded drops that job, which
+//   then begins no writer of its own: storage keeps one writer open, so the job's would have aborted
+//   the transfer's, and its commit would have stopped the node.
 import { strict as assert } from 'node:assert';
 import { RaftCore } from '../../../agent/core/raft.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { Ready } from '../../../agent/core/ready.js';
 import { SnapshotReceiver, restoreFromStorage } from '../../../agent/runtime/snapshot-receive.js';
-import type { SnapshotMeta } from '../../../contracts/log.js';
+import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
 import type { InstallSnapshotRequest } from '../../../contracts/messages.js';
 import type { PersistBatch, SnapshotWriter, StoredImage } from '../../../contracts/persistence.js';
 import { SeededPrng } from '../../../contracts/prng.js';
-import type { StateMachine } from '../../../contracts/state-machine.js';
+import type { SnapshotEncoder, StateMachine } from '../../../contracts/state-machine.js';
+import { Snapshots } from '../../../agent/runtime/snapshots.js';
+import { DefaultMembershipManager } from '../../../agent/membership/default.js';
+import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { TEST_OPTIONS } from '../core/core-cluster.js';
 
@@ -83,6 +90,46 @@ async function deliver(core: RaftCore, receiver: SnapshotReceiver, request: Inst
   await receiver.write(ready);
   core.advance(ready);
   return ready;
+}
+
+/** A state machine whose snapshot encoding yields five empty steps before its bytes (as measuring a store does). */
+class SlowEncodingMachine implements StateMachine {
+  apply(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  query(): Uint8Array {
+    return new Uint8Array(0);
+  }
+  snapshot(): Uint8Array {
+    return new Uint8Array(64).fill(1);
+  }
+  restore(): void {}
+  captureSnapshot(): SnapshotEncoder {
+    let step = 0;
+    return {
+      next: () => {
+        step += 1;
+        if (step <= 5) return new Uint8Array(0);
+        return step === 6 ? this.snapshot() : null;
+      },
+    };
+  }
+}
+
+/** Drives a single-voter core until it leads and has applied `count` entries; returns them. */
+function leadAndApply(core: RaftCore, count: number): LogEntry[] {
+  const applied: LogEntry[] = [];
+  for (let tick = 0; tick < 200 && core.getRole() !== 'leader'; tick += 1) {
+    core.tick();
+    while (core.hasReady()) core.advance(core.takeReady());
+  }
+  for (let i = 0; i < count; i += 1) assert.ok(core.propose(new TextEncoder().encode(`entry ${i}`)).ok);
+  while (core.hasReady()) {
+    const ready = core.takeReady();
+    applied.push(...ready.committed);
+    core.advance(ready);
+  }
+  return applied;
 }
 
 /** A state machine that records how it was restored. */
@@ -206,5 +253,55 @@ describe('runtime: a snapshot received from the leader', () => {
     // The first chunk's Ready was never written: the second does not follow anything.
     assert.ok(core.step({ kind: 'request', from: 'b', replyTo: 2, request: chunk(1000, 1000) }).ok);
     await assert.rejects(receiver.write(core.takeReady()), { code: 'RAFT_INVARIANT' });
+  });
+
+  it('drops a snapshot of its own being encoded when a transfer begins, which then commits', async () => {
+    const bootstrap = simpleConfiguration(['a']);
+    const core = new RaftCore(
+      { prng: new SeededPrng(3) },
+      { ...TEST_OPTIONS, id: 'a' },
+      { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [], bootstrap },
+    );
+    const applied = leadAndApply(core, 3);
+    const storage = new RecordingStorage();
+    const timers = new VirtualTimers();
+    const deps = {
+      stateMachine: new SlowEncodingMachine(),
+      storage,
+      membership: new DefaultMembershipManager(),
+      logger: new MemoryLogger(),
+      metrics: new NoopMetrics(),
+      timers,
+    };
+    const host = {
+      isRunning: () => true,
+      requireCore: () => core,
+      scheduleReady: () => undefined,
+      fatal: (error: unknown) => assert.fail(`fatal: ${String(error)}`),
+    };
+    const retention = { entries: 0, entriesMax: 0, bytesMax: 0 };
+    const trigger = { snapshotThresholdBytes: 1, snapshotThresholdBytesMax: 0 };
+    const snapshots = new Snapshots(host, deps, { nodeId: 'a', trigger, retention }, bootstrap);
+    for (const entry of applied) snapshots.applied(entry);
+    snapshots.betweenReadies(core); // captures: the job yields empty steps before its first bytes
+    const meta = { lastIncludedIndex: 100, lastIncludedTerm: 1, configuration: bootstrap };
+    const readyOf = (offset: number, done: boolean): Ready => ({
+      hardState: null,
+      snapshotChunks: [{ snapshot: meta, totalBytes: 20, offset, data: IMAGE.slice(offset, offset + 10), done }],
+      snapshot: done ? { ...meta, dataBytes: 20 } : null,
+      truncateFrom: null,
+      entries: [],
+      compactBefore: done ? 101 : null,
+      committed: [],
+      messages: [],
+      readStates: [],
+      softState: null,
+      events: [],
+    });
+    await snapshots.receive(readyOf(0, false));
+    await timers.runUntil(1000, () => true); // the job's steps run out
+    await snapshots.receive(readyOf(10, true));
+    assert.deepEqual(storage.calls, ['begin 100 of 20', 'write 10', 'write 10', 'commit with compactBefore 101']);
+    assert.deepStrictEqual((await storage.load()).snapshot?.data, IMAGE.slice(0, 20));
   });
 });
