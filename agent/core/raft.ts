@@ -25,6 +25,7 @@ import type {
   CoreInput,
   ProposeResult,
   Ready,
+  ReceivedChunk,
   RequestResult,
   Role,
   SnapshotRef,
@@ -254,7 +255,7 @@ export class RaftCore {
     const committed = s.log.takeCommitted(s.options.applyBytesMax);
     const ready: Ready = {
       hardState: s.hardStateDirty ? { currentTerm: s.currentTerm, votedFor: s.votedFor } : null,
-      snapshotChunks: s.receivedChunks,
+      snapshotChunks: s.receivedChunks.length === 0 ? NO_CHUNKS : s.receivedChunks,
       snapshot: s.pendingRestore,
       truncateFrom: unstable.truncateFrom,
       entries: unstable.entries,
@@ -274,7 +275,7 @@ export class RaftCore {
     };
     s.hardStateDirty = false;
     s.pendingRestore = null;
-    s.receivedChunks = [];
+    if (s.receivedChunks.length > 0) s.receivedChunks = [];
     s.pendingCompactBefore = null;
     s.outbox = [];
     s.readStates = [];
@@ -385,6 +386,9 @@ export class RaftCore {
     this.state.checkInvariants();
   }
 }
+
+/** The chunks of a Ready without any: one shared array, no allocation per Ready. */
+const NO_CHUNKS: readonly ReceivedChunk[] = Object.freeze([]);
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {
   return a.role === b.role && a.term === b.term && a.leaderId === b.leaderId;
