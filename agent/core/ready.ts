@@ -14,6 +14,7 @@ import type {
   LogEntry,
   LogIndex,
   NodeId,
+  SnapshotHeader,
   SnapshotMeta,
   Term,
 } from '../../contracts/log.js';
@@ -32,14 +33,12 @@ export type CoreRequest =
   RequestVoteRequest | PreVoteRequest | AppendEntriesRequest | InstallSnapshotRequest | TimeoutNowRequest;
 
 /**
- * A snapshot this node persisted: its metadata and the size of its image, not the image. Once a
- * snapshot is on disk nothing in memory keeps its bytes (issue 17): the runtime reads them back in
- * chunks when it sends InstallSnapshot (PersistenceEngine.readSnapshotChunk).
+ * A snapshot this node persisted: its metadata and the size of its image, not the image (the
+ * header storage gives, contracts/log.ts). Once a snapshot is on disk nothing in memory keeps its
+ * bytes (issue 17): the runtime reads them back in chunks when it sends InstallSnapshot
+ * (PersistenceEngine.readSnapshotChunk) and in place when it restores (storedImage).
  */
-export interface SnapshotRef extends SnapshotMeta {
-  /** The size of the image, bytes. */
-  readonly dataBytes: number;
-}
+export type SnapshotRef = SnapshotHeader;
 
 /** The SnapshotRef of `meta` with an image of `dataBytes`: a new object that holds no image. */
 export function snapshotRef(meta: SnapshotMeta, dataBytes: number): SnapshotRef {
