@@ -198,3 +198,20 @@ export class CoreCluster {
 export function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
+
+/** Drives a single-voter core until it leads and has applied `count` entries; returns them. */
+export function leadAndApply(core: RaftCore, count: number): LogEntry[] {
+  const applied: LogEntry[] = [];
+  for (let tick = 0; tick < 200 && core.getRole() !== 'leader'; tick += 1) {
+    core.tick();
+    while (core.hasReady()) core.advance(core.takeReady());
+  }
+  assert.equal(core.getRole(), 'leader');
+  for (let i = 0; i < count; i += 1) assert.ok(core.propose(new TextEncoder().encode(`entry ${i}`)).ok);
+  while (core.hasReady()) {
+    const ready = core.takeReady();
+    applied.push(...ready.committed);
+    core.advance(ready);
+  }
+  return applied;
+}

@@ -14,12 +14,11 @@ import { Snapshots } from '../../../agent/runtime/snapshots.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { SeededPrng } from '../../../contracts/prng.js';
-import type { LogEntry } from '../../../contracts/log.js';
 import type { PersistBatch } from '../../../contracts/persistence.js';
 import type { StateMachine } from '../../../contracts/state-machine.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { TEST_OPTIONS } from '../core/core-cluster.js';
+import { TEST_OPTIONS, leadAndApply } from '../core/core-cluster.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -47,23 +46,6 @@ class WatchedMachine implements StateMachine {
     return image;
   }
   restore(): void {}
-}
-
-/** Drives a single-voter core until it leads and has applied `count` entries; returns them. */
-function leadAndApply(core: RaftCore, count: number): LogEntry[] {
-  const applied: LogEntry[] = [];
-  for (let tick = 0; tick < 200 && core.getRole() !== 'leader'; tick += 1) {
-    core.tick();
-    while (core.hasReady()) core.advance(core.takeReady());
-  }
-  assert.equal(core.getRole(), 'leader');
-  for (let i = 0; i < count; i += 1) assert.ok(core.propose(new TextEncoder().encode(`entry ${i}`)).ok);
-  while (core.hasReady()) {
-    const ready = core.takeReady();
-    applied.push(...ready.committed);
-    core.advance(ready);
-  }
-  return applied;
 }
 
 async function collect(): Promise<void> {

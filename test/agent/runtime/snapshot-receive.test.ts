@@ -17,7 +17,7 @@ import { RaftCore } from '../../../agent/core/raft.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { Ready } from '../../../agent/core/ready.js';
 import { SnapshotReceiver, restoreFromStorage } from '../../../agent/runtime/snapshot-receive.js';
-import type { LogEntry, SnapshotMeta } from '../../../contracts/log.js';
+import type { SnapshotMeta } from '../../../contracts/log.js';
 import type { InstallSnapshotRequest } from '../../../contracts/messages.js';
 import type { PersistBatch, SnapshotWriter, StoredImage } from '../../../contracts/persistence.js';
 import { SeededPrng } from '../../../contracts/prng.js';
@@ -27,7 +27,7 @@ import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import { TEST_OPTIONS } from '../core/core-cluster.js';
+import { TEST_OPTIONS, leadAndApply } from '../core/core-cluster.js';
 
 const configuration = simpleConfiguration(['a', 'b', 'c']);
 const IMAGE = new Uint8Array(2500).map((_, i) => (i * 13) & 0xff);
@@ -114,22 +114,6 @@ class SlowEncodingMachine implements StateMachine {
       },
     };
   }
-}
-
-/** Drives a single-voter core until it leads and has applied `count` entries; returns them. */
-function leadAndApply(core: RaftCore, count: number): LogEntry[] {
-  const applied: LogEntry[] = [];
-  for (let tick = 0; tick < 200 && core.getRole() !== 'leader'; tick += 1) {
-    core.tick();
-    while (core.hasReady()) core.advance(core.takeReady());
-  }
-  for (let i = 0; i < count; i += 1) assert.ok(core.propose(new TextEncoder().encode(`entry ${i}`)).ok);
-  while (core.hasReady()) {
-    const ready = core.takeReady();
-    applied.push(...ready.committed);
-    core.advance(ready);
-  }
-  return applied;
 }
 
 /** A state machine that records how it was restored. */
