@@ -1,6 +1,8 @@
 /**
  * JavaScript heap bytes each agent allocates per committed write, under closed-loop writes to the
- * leader of a fresh 3-agent cluster (the agent's defaults, as vs-etcd's):
+ * leader of a fresh 3-agent cluster (the agent's defaults, as vs-etcd's; each client cycles
+ * through its own keys, as many as bench/_closed-loop.ts gives it, so that large values stay
+ * within the store's data limit and no write is refused):
  *
  *   npm run bench -- alloc-per-write [--a=DIR] [--clients=1] [--value-bytes=256] [--duration-ms=8000]
  *                                    [--warmup-ms=1000] [--json]
@@ -21,6 +23,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Cleanup } from './_cleanup.js';
+import { keysPerClient } from './_closed-loop.js';
 import { CoraftSystem } from './_coraft.js';
 import { intOption, option, round } from './_figures.js';
 import { sleep } from './_system.js';
@@ -28,8 +31,6 @@ import type { BenchWriter } from './_system.js';
 
 /** Timeout of one client write, ms. */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Keys each client cycles through (as bench/_closed-loop.ts). */
-const KEYS_PER_CLIENT = 64;
 /** One GC line of --trace-gc-nvp: its pause (ms), its kind and the bytes allocated since the previous GC. */
 const GC_LINE = /\bpause=([0-9.]+)\b.*?\bgc=(\w+)\b.*?\ballocated=(\d+)/;
 /** A GC pause longer than this is counted as long (the pauses a slow write is found behind), ms. */
@@ -91,11 +92,12 @@ class GcTally {
   }
 }
 
-async function load(writers: readonly BenchWriter[], durationMs: number): Promise<number> {
+/** Closed-loop writes of `writers` for `durationMs`, each to its own `keys` keys; resolves to the writes acked. */
+async function load(writers: readonly BenchWriter[], keys: number, durationMs: number): Promise<number> {
   let running = true;
   let writes = 0;
   const loops = writers.map(async (writer, c) => {
-    for (let j = 0; running; j += 1) if (await writer.put(`alloc-${c}-${j % KEYS_PER_CLIENT}`)) writes += 1;
+    for (let j = 0; running; j += 1) if (await writer.put(`alloc-${c}-${j % keys}`)) writes += 1;
   });
   await sleep(durationMs);
   running = false;
@@ -133,10 +135,11 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const value = new Uint8Array(valueBytes).fill(0x61);
     const writers: BenchWriter[] = [];
     for (let i = 0; i < clients; i += 1) writers.push(await system.openWriter(leader, value));
-    await load(writers, warmupMs);
+    const keys = keysPerClient(clients, valueBytes);
+    await load(writers, keys, warmupMs);
     const before = new Map([...tallies].map(([id, t]) => [id, t.snapshot()]));
     const started = performance.now();
-    const writes = await load(writers, durationMs);
+    const writes = await load(writers, keys, durationMs);
     const elapsed = performance.now() - started;
     const after = new Map([...tallies].map(([id, t]) => [id, t.snapshot()]));
     await Promise.all(writers.map((w) => w.close()));

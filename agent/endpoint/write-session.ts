@@ -263,7 +263,9 @@ export function requestIdOf(nodeId: string, request: CoapRequest): Uint8Array {
   bytes += decimalLength(peer.port) + Buffer.byteLength(identity, 'utf8') + decimalLength(request.messageId);
   bytes += Buffer.byteLength(request.method, 'utf8') + joinedLength(request.path) + joinedLength(request.query);
   for (const etag of ifMatch) bytes += etag.byteLength;
-  const input = inputBuffer(bytes);
+  // A large payload (a value sent block-wise) is hashed where it is, after the other fields, not copied in.
+  const inline = bytes <= REQUEST_ID_INPUT_BYTES_MAX;
+  const input = inputBuffer(inline ? bytes : bytes - payload.byteLength);
   let at = writeText(input, 0, REQUEST_ID_TAG);
   at = writeText(input, at, nodeId);
   at = writeText(input, at, peer.address);
@@ -276,9 +278,9 @@ export function requestIdOf(nodeId: string, request: CoapRequest): Uint8Array {
   at = writeJoined(input, at, request.query, AMPERSAND);
   for (const etag of ifMatch) at = writeBinary(input, at, etag);
   at = writeText(input, at, request.ifNoneMatch ? '1' : '0');
-  at = writeBinary(input, at, payload);
+  at = inline ? writeBinary(input, at, payload) : input.writeUInt32BE(payload.byteLength, at);
   assert(at === input.byteLength, 'the request id fields fill their buffer');
-  const digest = sha256(input);
+  const digest = inline ? sha256(input) : createHash('sha256').update(input).update(payload).digest();
   return new Uint8Array(digest.buffer, digest.byteOffset, REQUEST_ID_BYTES);
 }
 
@@ -299,8 +301,9 @@ const sha256 = sha256With(typeof nodeCrypto.hash === 'function' ? nodeCrypto.has
 
 /**
  * Largest hash input kept for the next request id, bytes: the input is built in one buffer,
- * reused (the hash is taken synchronously), so a write costs no allocation for it; a larger
- * request (a Q-Block1 body) gets a buffer of its own.
+ * reused (the hash is taken synchronously), so a write costs no allocation for it. A larger
+ * request (a body sent block-wise) has its other fields written there and its payload hashed
+ * after them where it is: the same digest, without a copy of the body.
  */
 export const REQUEST_ID_INPUT_BYTES_MAX = 64 * 1024;
 let reusedInput = Buffer.allocUnsafeSlow(1024);

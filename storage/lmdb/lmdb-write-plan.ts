@@ -79,8 +79,13 @@ export interface EncodeOptions {
   readonly entriesAtPut?: boolean;
 }
 
-/** Entry records up to this size are encoded at their put into the shared scratch; larger ones get their own. */
-export const PUT_SCRATCH_BYTES_MAX = 64 * 1024;
+/**
+ * Entry records up to this size are encoded at their put into the shared scratch; larger ones get
+ * their own. Above 64 KiB, so that the record of a 64 KiB value (the value and the command's
+ * fields around it) reuses the scratch too: at 64 KiB it got a new buffer at every checkpointed
+ * entry on every member, whose bytes counted toward V8's next full collection (issue 16, 64 KiB shapes).
+ */
+export const PUT_SCRATCH_BYTES_MAX = 256 * 1024;
 /** The scratch that append-at-put steps encode into (grown up to PUT_SCRATCH_BYTES_MAX); puts are synchronous. */
 let putScratch = Buffer.allocUnsafe(4096);
 

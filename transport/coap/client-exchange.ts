@@ -13,7 +13,7 @@ import type { CoapClientRequest, CoapClientResponse } from './client-types.js';
 import { QBlock1Sender, type QBlock1Servers } from './client-qblock.js';
 import { CoapMethodCode, CoapOption, CoapResponseCode, CoapType, isCriticalOption } from './codes.js';
 import type { CoapMessage, CoapOptionValue } from './message.js';
-import { bytesOf, type OutgoingMessage } from './outgoing.js';
+import { bytesOf, outgoingOf, type OutgoingMessage } from './outgoing.js';
 import {
   BLOCK_NUM_MAX,
   blockSizeOf,
@@ -129,6 +129,8 @@ export class ClientExchange {
   /** The body's pieces (CoapClientRequest.payloadParts), or null; `body` joins them when a block needs bytes. */
   private readonly parts: readonly Uint8Array[] | null;
   private joined: Uint8Array | null;
+  /** The body's bytes. */
+  private readonly bodyBytes: number;
   private readonly requestTag: Uint8Array;
   private readonly bodyBytesMax: number;
   /** True when the body goes block-wise (Block1): it is larger than the whole-body limit. */
@@ -156,8 +158,8 @@ export class ClientExchange {
     this.uriPath = init.uriPath;
     this.block1Szx = init.szx;
     this.block2Szx = init.szx;
-    const bodyBytes = this.parts === null ? init.body.length : bytesOf(this.parts);
-    this.unfragmented = bodyBytes <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
+    this.bodyBytes = this.parts === null ? init.body.length : bytesOf(this.parts);
+    this.unfragmented = this.bodyBytes <= Math.max(blockSizeOf(init.szx), init.wholeBodyBytesMax);
     this.qblock1Servers = init.qblock1Servers;
     this.pieceServers = init.pieceServers;
     this.pieceBytes = init.pieceBytes;
@@ -165,25 +167,27 @@ export class ClientExchange {
     this.qblock = this.unfragmented ? null : this.setSender();
   }
 
-  /** The body as one buffer: the caller's, or its parts joined (once, when a block or a set needs it). */
+  /** The body as one buffer: the caller's, or its parts joined (once, when a Block1 block needs it). */
   private get body(): Uint8Array {
     this.joined ??= Buffer.concat(this.parts ?? []);
     return this.joined;
   }
 
   /** The parts to send as the next message's whole body (outgoing.ts), or null: the message carries its payload. */
-  wholeParts(): readonly Uint8Array[] | null {
+  private wholeParts(): readonly Uint8Array[] | null {
     return this.unfragmented && this.firstResponse === null ? this.parts : null;
   }
 
   /** How a body that goes block-wise goes: in pieces, in Q-Block1 sets, or (null) with Block1. */
   private setSender(): QBlock1Sender | null {
     const pieces = this.pieceBytes > 0 ? (this.pieceServers?.modeOf(this.peerKey) ?? 'off') : 'off';
-    if (pieces !== 'off' && this.body.length > this.pieceBytes)
-      return new QBlock1Sender(this.body, CoapOption.CoraftPiece1, this.pieceBytes, pieces === 'probe');
+    // The sets' blocks are views of the caller's pieces (a leader's AppendEntries: the log's own buffers), not a join.
+    const body = { parts: this.parts ?? [this.body], bytes: this.bodyBytes };
+    if (pieces !== 'off' && this.bodyBytes > this.pieceBytes)
+      return new QBlock1Sender(body, CoapOption.CoraftPiece1, this.pieceBytes, pieces === 'probe');
     const mode = this.qblock1Servers?.modeOf(this.peerKey) ?? 'off';
     if (mode === 'off') return null;
-    return new QBlock1Sender(this.body, CoapOption.QBlock1, blockSizeOf(this.szx), mode === 'probe');
+    return new QBlock1Sender(body, CoapOption.QBlock1, blockSizeOf(this.szx), mode === 'probe');
   }
 
   /** True while the next response message may be the whole answer: no Block2 transfer or Q-Block1 set under way. */
@@ -196,23 +200,28 @@ export class ClientExchange {
     return peer.address === this.target.address && peer.port === this.target.port;
   }
 
-  /** The next message to send (a new message id each time, RFC 7252 §4.4). */
-  nextMessage(messageId: number): CoapMessage {
-    return this.buildMessage(messageId, this.firstResponse === null ? (this.qblock?.confirmableNum ?? -1) : -1);
+  /** The next message to send (a new message id each time, RFC 7252 §4.4), its payload not copied. */
+  nextOutgoing(messageId: number): OutgoingMessage {
+    const qnum = this.firstResponse === null ? (this.qblock?.confirmableNum ?? -1) : -1;
+    return this.buildOutgoing(messageId, qnum, CoapType.CON);
   }
 
   /** The non-confirmable Q-Block1 blocks to send before the next message (once each); none outside Q-Block1. */
-  leadingMessages(nextMessageId: () => number): CoapMessage[] {
+  leadingOutgoing(nextMessageId: () => number): OutgoingMessage[] {
     if (this.qblock === null || this.firstResponse !== null) return [];
-    return this.qblock.takeLeading().map((num) => ({ ...this.buildMessage(nextMessageId(), num), type: CoapType.NON }));
+    return this.qblock.takeLeading().map((num) => this.buildOutgoing(nextMessageId(), num, CoapType.NON));
   }
 
-  /** A confirmable message of this request; `qnum` >= 0: Q-Block1 block `qnum`. */
-  private buildMessage(messageId: number, qnum: number): CoapMessage {
+  /**
+   * A message of this request; `qnum` >= 0: Q-Block1 block `qnum`, whose payload goes as views of
+   * the body's parts beside the message (outgoing.ts), as does a whole body of parts.
+   */
+  private buildOutgoing(messageId: number, qnum: number, type: CoapType): OutgoingMessage {
     // Options are pushed in ascending number, so the encoder need not sort them.
     const options: CoapOptionValue[] = [...this.pathOptions()];
     // A body of parts goes whole beside the message (wholeParts); every other case sets the payload below.
     let payload = this.parts === null ? this.body : NO_PAYLOAD;
+    let blockParts: readonly Uint8Array[] | null = null;
     const follow = this.firstResponse !== null;
     if (!follow && this.request.contentFormat !== undefined)
       options.push(uintOption(CoapOption.ContentFormat, this.request.contentFormat));
@@ -225,32 +234,27 @@ export class ClientExchange {
       // The piece option's number is above every other: it goes last, in order.
       if (setOption.number === CoapOption.CoraftPiece1) last = setOption;
       else options.push(setOption);
-      options.push(uintOption(CoapOption.Size1, this.body.length));
-      payload = this.qblock.payloadOf(qnum);
+      options.push(uintOption(CoapOption.Size1, this.bodyBytes));
+      payload = NO_PAYLOAD;
+      blockParts = this.qblock.payloadOf(qnum);
     } else if (follow) {
       // A Block2 follow-up: the same request without its body (RFC 7959 §2.4, §3.3).
       options.push(option(CoapOption.Block2, encodeBlock({ num: this.block2Num, more: false, szx: this.block2Szx })));
       payload = new Uint8Array(0);
     } else if (!this.unfragmented) {
       const size = blockSizeOf(this.block1Szx);
-      const more = this.block1Offset + size < this.body.length;
+      const more = this.block1Offset + size < this.bodyBytes;
       options.push(
         option(CoapOption.Block1, encodeBlock({ num: this.block1Offset / size, more, szx: this.block1Szx })),
       );
-      if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.body.length));
+      if (this.block1Offset === 0) options.push(uintOption(CoapOption.Size1, this.bodyBytes));
       payload = this.body.subarray(this.block1Offset, this.block1Offset + size);
     }
     options.push(option(CoapOption.RequestTag, this.requestTag));
     if (!follow) options.push(...(this.request.options ?? []));
     if (last !== null) options.push(last);
-    return {
-      type: CoapType.CON,
-      code: CoapMethodCode[this.request.method],
-      messageId,
-      token: this.token,
-      options,
-      payload,
-    };
+    const message = { type, code: CoapMethodCode[this.request.method], messageId, token: this.token, options, payload };
+    return outgoingOf(message, blockParts ?? this.wholeParts());
   }
 
   /** The Uri-Path options of this request, built once. */
@@ -329,9 +333,9 @@ export class ClientExchange {
   private blockHint(message: CoapMessage): ExchangeStep | null {
     const value = firstOption(message.options, CoapOption.Block1);
     const block = value === null ? null : decodeBlock(value);
-    if (!this.unfragmented || block === null || this.body.length <= blockSizeOf(block.szx)) return null;
+    if (!this.unfragmented || block === null || this.bodyBytes <= blockSizeOf(block.szx)) return null;
     const szx = Math.min(this.block1Szx, block.szx);
-    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX)
+    if ((this.bodyBytes - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX)
       return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
     this.unfragmented = false;
     this.block1Szx = szx;
@@ -348,9 +352,9 @@ export class ClientExchange {
     if (block.num * blockSizeOf(block.szx) !== this.block1Offset)
       return failed('NET_REJECTED', '2.31 Continue for another block');
     const next = this.block1Offset + size;
-    if (next >= this.body.length) return failed('NET_REJECTED', '2.31 Continue after the last block');
+    if (next >= this.bodyBytes) return failed('NET_REJECTED', '2.31 Continue after the last block');
     const szx = Math.min(this.block1Szx, block.szx);
-    if ((this.body.length - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX)
+    if ((this.bodyBytes - 1) / blockSizeOf(szx) > BLOCK_NUM_MAX)
       return failed('NET_TOO_LARGE', 'body too large for the block size the server asked for');
     this.block1Offset = next;
     this.block1Szx = szx;

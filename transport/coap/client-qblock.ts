@@ -48,6 +48,29 @@ export class QBlock1Servers {
   }
 }
 
+/** A request body as the caller gave it: one buffer or several pieces, in order, and their bytes together. */
+export interface BodyParts {
+  readonly parts: readonly Uint8Array[];
+  readonly bytes: number;
+}
+
+/**
+ * The bytes `start` to `end` (excluded, clamped to the end) of `parts` joined, as views of the
+ * parts they fall in, in order: a block of a body given in pieces goes without joining them.
+ */
+export function slicedParts(parts: readonly Uint8Array[], start: number, end: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const part of parts) {
+    const partEnd = at + part.length;
+    if (partEnd > start && at < end && part.length > 0)
+      out.push(part.subarray(Math.max(0, start - at), Math.min(part.length, end - at)));
+    at = partEnd;
+    if (at >= end) break;
+  }
+  return out;
+}
+
 /** Most 4.08 answers one request takes before it fails: each costs a round trip. */
 export const INCOMPLETE_ROUNDS_MAX = 8;
 
@@ -69,14 +92,14 @@ export class QBlock1Sender {
    * supports that option, so block 0 goes alone.
    */
   constructor(
-    private readonly body: Uint8Array,
+    private readonly body: BodyParts,
     readonly optionNumber: number,
     readonly blockBytes: number,
     probe: boolean,
   ) {
     const size = blockBytes;
-    assert(body.length > size, 'a Q-Block1 body spans several blocks');
-    this.lastNum = Math.ceil(body.length / size) - 1;
+    assert(body.bytes > size, 'a Q-Block1 body spans several blocks');
+    this.lastNum = Math.ceil(body.bytes / size) - 1;
     this.setEnd = probe ? 0 : Math.min(this.lastNum, MAX_PAYLOADS - 1);
     this.confirmable = this.setEnd;
     this.pending = range(0, this.setEnd);
@@ -99,10 +122,10 @@ export class QBlock1Sender {
     return setBlockOption(this.optionNumber, { num, more: num < this.lastNum, bytes: this.blockBytes });
   }
 
-  /** The payload of block `num`. */
-  payloadOf(num: number): Uint8Array {
+  /** The payload of block `num`, as views of the body's parts (nothing copied). */
+  payloadOf(num: number): readonly Uint8Array[] {
     const size = this.blockBytes;
-    return this.body.subarray(num * size, (num + 1) * size);
+    return slicedParts(this.body.parts, num * size, (num + 1) * size);
   }
 
   /**

@@ -26,7 +26,7 @@ import { CoapType, codeClassOf } from './codes.js';
 import { resolveCoapClientOptions, type CoapClientOptions } from './config.js';
 import { sameBytes } from './duplicate-cache.js';
 import { decodeMessage, encodeMessage } from './message.js';
-import { bytesOf, outgoingOf, sendOutgoing, type OutgoingMessage } from './outgoing.js';
+import { bytesOf, sendOutgoing, type OutgoingMessage } from './outgoing.js';
 import { MessageReader, OptionCursor } from './message-reader.js';
 import { matchedExchange, readWholeResponse } from './client-response.js';
 import { closeWhenOpen, requestRefusal, tokenIdOf, tokenOf } from './client-types.js';
@@ -212,14 +212,12 @@ export class CoapClient {
     const messageId = this.freeMessageId();
     this.byMessageId.set(messageId, exchange);
     exchange.messageId = messageId;
-    exchange.outgoing = outgoingOf(exchange.nextMessage(messageId), exchange.wholeParts());
+    exchange.outgoing = exchange.nextOutgoing(messageId);
     exchange.acknowledged = false;
     this.timeouts.first(exchange, this.deps.timers.nowMs());
     // Q-Block1: the set's non-confirmable blocks go first, then the confirmable one (client-qblock.ts).
-    for (const leading of exchange.leadingMessages(this.freeMessageId))
-      this.sendRaw(encodeMessage(leading), exchange.target).catch((e: unknown) =>
-        this.fail(exchange, asNetworkError(e)),
-      );
+    for (const leading of exchange.leadingOutgoing(this.freeMessageId))
+      this.sendRaw(leading, exchange.target).catch((e: unknown) => this.fail(exchange, asNetworkError(e)));
     this.send(exchange);
     this.arm(exchange);
   }

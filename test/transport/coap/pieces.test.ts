@@ -5,7 +5,9 @@
 // set boundaries arrive byte for byte; lost, duplicated and reordered pieces are recovered and
 // each body is handled once; a server that does not know the option (an agent of the previous
 // version during a rolling upgrade) answers the probe 4.02 and gets the body with Q-Block1,
-// remembered per server. Counts are read from the datagrams on the wire.
+// remembered per server. A body given as parts (a leader's AppendEntries: its head and the log's
+// entries) goes in pieces that are views of those parts, never joined. Counts are read from the
+// datagrams on the wire.
 import { strict as assert } from 'node:assert';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { CoapClient } from '../../../transport/coap/client.js';
@@ -14,6 +16,7 @@ import { CoapOption, CoapResponseCode, CoapType } from '../../../transport/coap/
 import { decodeMessage, encodeMessage, type CoapMessage } from '../../../transport/coap/message.js';
 import { decodeBlock, firstOption } from '../../../transport/coap/options.js';
 import { decodePiece, encodePiece, pieceBytesFor } from '../../../transport/coap/pieces.js';
+import type { DatagramEndpoint } from '../../../transport/datagram.js';
 import type { Datagram } from '../memory-datagram.js';
 import { serverHarness } from './harness.js';
 
@@ -234,6 +237,57 @@ describe('coraft pieces (a private Q-Block1 with large blocks)', () => {
     assert.ok(!seen.includes('p'), 'no second piece probe');
     assert.equal(seen.length, 20, 'the body in 1 KiB Q-Block1 blocks');
     assert.ok(Buffer.from(bodies[1] ?? []).equals(pattern(20_000, 1)));
+    await client.close();
+  });
+
+  it('sends a body given as parts in pieces that are views of those parts, never a join of them', async () => {
+    const h = await serverHarness();
+    const bodies: Uint8Array[] = [];
+    h.server.addResource('/raft/*', {
+      POST: (r) => {
+        bodies.push(r.payload);
+        return Promise.resolve({ code: CoapResponseCode.Changed, payload: new Uint8Array(0) });
+      },
+    });
+    const inner = h.network.open('10.0.0.3');
+    const sentBodies: (readonly Uint8Array[])[] = [];
+    const endpoint: DatagramEndpoint = {
+      send: (data, address, port) => inner.send(data, address, port),
+      sendParts: (head, body, address, port) => {
+        sentBodies.push(body);
+        return inner.send(Buffer.concat([head, ...body]), address, port);
+      },
+      onMessage: (handler) => inner.onMessage(handler),
+      localAddress: () => inner.localAddress(),
+      close: () => inner.close(),
+    };
+    const client = new CoapClient(
+      { openEndpoint: () => Promise.resolve(endpoint), timers: h.timers, prng: new SeededPrng(9) },
+      PEER_OPTIONS,
+    );
+    // Part boundaries inside pieces, on them, and a part spanning several (a leader's head and its log's entries).
+    const layouts = [
+      [7, 20_000, 33_333, 1, 12_000],
+      [PIECE, PIECE, 3],
+      [1, 3 * PIECE + 5],
+      [40_000, 0, 40_000],
+    ];
+    for (const [i, sizes] of layouts.entries()) {
+      const parts = sizes.map((size, j) => pattern(size, i * 7 + j));
+      sentBodies.length = 0;
+      const request = { method: 'POST' as const, path: ['raft', `r${i}`], payloadParts: parts };
+      const response = await client.request(h.serverEndpoint.localAddress(), request, 60_000);
+      assert.equal(response.code, CoapResponseCode.Changed);
+      assert.ok(Buffer.from(bodies[i] ?? []).equals(Buffer.concat(parts)), `layout ${i} arrives intact`);
+      const total = sizes.reduce((a, b) => a + b, 0);
+      assert.equal(sentBodies.length, Math.ceil(total / PIECE), `layout ${i}: one datagram per piece`);
+      for (const body of sentBodies)
+        for (const view of body)
+          assert.ok(
+            parts.some((part) => part.buffer === view.buffer),
+            `layout ${i}: every piece is a view of the caller's parts`,
+          );
+    }
     await client.close();
   });
 
