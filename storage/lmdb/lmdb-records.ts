@@ -18,7 +18,7 @@
  * Commands and snapshot images are returned as plain Uint8Array copies (never Buffer, never a
  * view of LMDB's memory), so `deepStrictEqual` with a Uint8Array that was written holds.
  */
-import { crc32 } from '../crc32.js';
+import { crc32, crc32Through } from '../crc32.js';
 import { PersistenceError } from '../../contracts/errors.js';
 import {
   NODE_ID_LENGTH_MAX,
@@ -141,13 +141,13 @@ export function encodeEntryInto(entry: LogEntry, target: Buffer): Buffer {
   return value;
 }
 
-/** CRC-32 of bytes 0..3 and 8..end of the entry record `value`, whose bytes from 24 on are `command`. */
+/** CRC-32 of bytes 0..3 and 8..end of the record `value` (24.. are `command`, its CRC-32 kept: crc32Through). */
 function entryChecksum(value: Uint8Array, command: Uint8Array): number {
   // Byte by byte: 20 stores cost less than the two views a copy with set() would need.
   const header = checksummedHeader;
   for (let i = 0; i < 4; i += 1) header[i] = value[i] ?? 0;
   for (let i = 8; i < ENTRY_HEADER_BYTES; i += 1) header[i - 4] = value[i] ?? 0;
-  return crc32(command, crc32(header));
+  return crc32Through(command, crc32(header));
 }
 
 /** An entry record that passed its checks: its term and type, and the record itself (not a copy). */

@@ -23,7 +23,7 @@
  * valid checksum; whether a bad one is a torn tail or corruption is decided by the caller
  * (wal-recover.ts), which sees what follows it.
  */
-import { crc32 } from '../crc32.js';
+import { crc32, crc32Through } from '../crc32.js';
 import { PersistenceError } from '../../contracts/errors.js';
 import { NODE_ID_LENGTH_MAX, type EntryType, type HardState, type LogEntry } from '../../contracts/log.js';
 import type { PersistBatch } from '../../contracts/persistence.js';
@@ -216,7 +216,8 @@ export function encodeFrameParts(
   const parts: Buffer[] = [header];
   for (const record of records)
     for (const piece of record.pieces) {
-      crc = crc32(piece, crc);
+      // A large piece is a command (RecordParts): its CRC-32 is kept for its LMDB record (crc32Through).
+      crc = crc32Through(piece, crc);
       parts.push(piece);
     }
   header.writeUInt32BE(crc, 20);

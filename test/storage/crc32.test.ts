@@ -3,12 +3,22 @@
 // for every input and every starting CRC, so records written under one Node verify under the
 // other. Checked three ways: the standard check values; a property against a bit-at-a-time
 // reference written from the definition (runs on every Node); and a property against zlib.crc32
-// itself where the running Node has it. And crc32Combiner: the CRC-32 of two strings joined from
-// theirs. Properties replay with FC_SEED/FC_PATH.
+// itself where the running Node has it. And crc32Combiner and crc32Combine: the CRC-32 of two
+// strings joined from theirs (and, for crc32Combine, the second's length, up to 1 MiB and more);
+// crc32Through gives crc32's value for any bytes and starting CRC, and keeps a large
+// command's own CRC-32 by its object. Properties replay with FC_SEED/FC_PATH.
 import { strict as assert } from 'node:assert';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
-import { chooseCrc32, crc32, crc32Combiner, crc32Portable } from '../../storage/crc32.js';
+import {
+  COMMAND_CRC_KEPT_BYTES_MIN,
+  chooseCrc32,
+  crc32,
+  crc32Combine,
+  crc32Combiner,
+  crc32Portable,
+  crc32Through,
+} from '../../storage/crc32.js';
 import { fcParams } from '../fc-params.js';
 
 /** CRC-32 straight from its definition: reflected polynomial 0xedb88320, one bit at a time. */
@@ -38,6 +48,40 @@ describe('storage CRC-32', () => {
     const record = new Uint8Array(256 * 1024).fill(0x5a);
     const combine = crc32Combiner(record.length);
     assert.equal(combine(combine(0, crc32(record)), crc32(record)), crc32(Buffer.concat([record, record])));
+  });
+
+  it('combines two CRC-32s with the second string’s length alone (crc32Combine, property)', () => {
+    const long = fc
+      .record({ length: fc.integer({ min: 0, max: 1_100_000 }), seed: fc.nat({ max: 255 }) })
+      .map(({ length, seed }) => Uint8Array.from({ length }, (_, i) => (i * 131 + seed + (i >> 9)) & 0xff));
+    fc.assert(
+      fc.property(bytes, fc.oneof(bytes, long), (a, b) => {
+        assert.equal(crc32Combine(crc32(a), crc32(b), b.length), crc32(Buffer.concat([a, b])));
+      }),
+      fcParams(60, 'crc32Combine'),
+    );
+  });
+
+  it('takes a large command’s CRC-32 once and keeps it by its object (crc32Through, property)', () => {
+    const sized = fc
+      .record({ length: fc.integer({ min: 0, max: 3 * COMMAND_CRC_KEPT_BYTES_MIN }), seed: fc.nat({ max: 255 }) })
+      .map(({ length, seed }) => Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff));
+    fc.assert(
+      fc.property(sized, startingCrc, (data, previous) => {
+        assert.equal(crc32Through(data, previous), crc32(data, previous));
+        assert.equal(crc32Through(data, previous), crc32(data, previous), 'again, from what was kept');
+      }),
+      fcParams(100, 'crc32Through'),
+    );
+    const command = new Uint8Array(COMMAND_CRC_KEPT_BYTES_MIN).fill(3);
+    const first = crc32Through(command);
+    // A command never changes; changing one shows that its CRC-32 is not read from its bytes again.
+    command[0] = 4;
+    assert.equal(crc32Through(command), first, 'kept by the object');
+    const small = new Uint8Array(COMMAND_CRC_KEPT_BYTES_MIN - 1).fill(3);
+    const before = crc32Through(small);
+    small[0] = 4;
+    assert.notEqual(crc32Through(small), before, 'a smaller one is read each time');
   });
 
   it('gives the standard check values', () => {

@@ -6,7 +6,9 @@
 // encoder this replaced), their lengths add up to `bytes`, every command of
 // RECORD_PIECE_BYTES_MIN or more is a piece of its own over the entry's own memory (not a copy),
 // and the record decodes back to the batch. A frame of more than 1,000 pieces comes as one
-// buffer, with the same bytes. Replays with FC_SEED/FC_PATH.
+// buffer, with the same bytes. Frames and LMDB entry records of large commands, whose CRC-32 is
+// kept from the first record written (storage/crc32.ts crc32Through), checksum as from their bytes.
+// Replays with FC_SEED/FC_PATH.
 import { strict as assert } from 'node:assert';
 import * as fc from 'fast-check';
 import type { EntryType, LogEntry } from '../../../contracts/log.js';
@@ -18,6 +20,8 @@ import {
   encodeFrame,
   encodeFrameParts,
 } from '../../../storage/wal/wal-frame.js';
+import { COMMAND_CRC_KEPT_BYTES_MIN, crc32 } from '../../../storage/crc32.js';
+import { encodeEntry } from '../../../storage/lmdb/lmdb-records.js';
 import { fcParams } from '../../fc-params.js';
 
 const TYPE_CODES: Readonly<Record<EntryType, number>> = { command: 1, noop: 2, config: 3 };
@@ -133,6 +137,42 @@ describe('WAL batch records written from pieces', () => {
         assert.deepEqual(decoded?.hardState ?? null, batch.hardState === null ? null : { ...batch.hardState });
       }),
       fcParams(300, 'wal record parts'),
+    );
+  });
+
+  it('checksums large commands through their kept CRC-32, frames and LMDB records alike (property)', () => {
+    const large = fc
+      .record({
+        bytes: fc.integer({ min: COMMAND_CRC_KEPT_BYTES_MIN - 1, max: 70_000 }),
+        seed: fc.nat({ max: 255 }),
+        plain: fc.boolean(),
+      })
+      .map(({ bytes, seed, plain }) => {
+        const view = Uint8Array.from({ length: bytes }, (_, i) => (i * 13 + seed) & 0xff);
+        return plain ? view : Buffer.from(view.buffer);
+      });
+    fc.assert(
+      fc.property(fc.array(large, { minLength: 1, maxLength: 3 }), (commands) => {
+        const entries = commands.map((command, i): LogEntry => ({ term: 3, index: 10 + i, type: 'command', command }));
+        const batch: PersistBatch = {
+          snapshot: null,
+          truncateFrom: null,
+          compactBefore: null,
+          hardState: null,
+          entries,
+        };
+        // The second pass finds every command's CRC-32 kept from the first.
+        for (let pass = 0; pass < 2; pass += 1) {
+          const record = encodeBatchRecordParts(batch);
+          const frame = encodeFrameParts(7, [record]);
+          assert.deepEqual(Buffer.concat(frame.parts), encodeFrame(7, [Buffer.concat(record.pieces)]), `pass ${pass}`);
+          for (const entry of entries) {
+            const value = encodeEntry(entry);
+            assert.equal(value.readUInt32BE(4), crc32(Buffer.concat([value.subarray(0, 4), value.subarray(8)])));
+          }
+        }
+      }),
+      fcParams(40, 'kept command crc'),
     );
   });
 
