@@ -180,14 +180,7 @@ export function crc32Combiner(bytes: number): (crcA: number, crcB: number) => nu
 /** Commands from this size up have their CRC-32 kept by crc32Through. */
 export const COMMAND_CRC_KEPT_BYTES_MIN = 16 * 1024;
 
-/** A kept CRC-32: of the bytes `length` long at `offset` of the memory it is kept by. */
-interface KeptCrc {
-  readonly offset: number;
-  readonly length: number;
-  readonly crc: number;
-}
-
-const kept = new WeakMap<ArrayBufferLike, KeptCrc>();
+const kept = new WeakMap<Uint8Array, number>();
 
 /**
  * crc32(`bytes`, `previous`), through the CRC-32 of `bytes` taken once and kept while they live:
@@ -195,19 +188,19 @@ const kept = new WeakMap<ArrayBufferLike, KeptCrc>();
  * (wal/wal-frame.ts) and, at the checkpoint, its LMDB entry record (lmdb/lmdb-records.ts), and at
  * 64 KiB values those two passes over the same bytes were two thirds of a follower's CRC-32 time
  * (issue 16). The second record's checksum is combined from the first pass's (crc32Combine),
- * without reading the bytes again. Kept by the memory the bytes are in (a WeakMap on their
- * ArrayBuffer, with their offset and length: the log frame writes a command through a Buffer view
- * of a plain Uint8Array, and both find it; nothing is held past the memory), from
- * COMMAND_CRC_KEPT_BYTES_MIN up, so only for bytes that never change once made, as a command's
- * (the contract of contracts/state-machine.ts apply); shorter ones are cheaper to read again than
- * to look up.
+ * without reading the bytes again. Kept by the view object (a WeakMap: nothing is held past it;
+ * the log frame writes a command as its own object, so both records find it), from
+ * COMMAND_CRC_KEPT_BYTES_MIN up; only for bytes that never change while their view lives, as a
+ * command's (the contract of contracts/state-machine.ts apply). Never for bytes read back to be
+ * checked (a reader's buffer is reused, and a check must read what is there): those use crc32.
+ * Shorter ones are cheaper to read again than to look up.
  */
 export function crc32Through(bytes: Uint8Array, previous = 0): number {
   if (bytes.byteLength < COMMAND_CRC_KEPT_BYTES_MIN) return crc32(bytes, previous);
-  let own = kept.get(bytes.buffer);
-  if (own?.offset !== bytes.byteOffset || own.length !== bytes.byteLength) {
-    own = { offset: bytes.byteOffset, length: bytes.byteLength, crc: crc32(bytes) };
-    kept.set(bytes.buffer, own);
+  let own = kept.get(bytes);
+  if (own === undefined) {
+    own = crc32(bytes);
+    kept.set(bytes, own);
   }
-  return crc32Combine(previous, own.crc, bytes.byteLength);
+  return crc32Combine(previous, own, bytes.byteLength);
 }

@@ -137,17 +137,17 @@ export function encodeEntryInto(entry: LogEntry, target: Buffer): Buffer {
   writeU64(value, 8, entry.term);
   writeU64(value, 16, entry.index);
   value.set(command, ENTRY_HEADER_BYTES);
-  value.writeUInt32BE(entryChecksum(value, command), 4);
+  value.writeUInt32BE(crc32Through(command, headerChecksum(value)), 4);
   return value;
 }
 
-/** CRC-32 of bytes 0..3 and 8..end of the record `value` (24.. are `command`, its CRC-32 kept: crc32Through). */
-function entryChecksum(value: Uint8Array, command: Uint8Array): number {
+/** CRC-32 of bytes 0..3 and 8..23 of the entry record `value`: the checksum goes on over its command. */
+function headerChecksum(value: Uint8Array): number {
   // Byte by byte: 20 stores cost less than the two views a copy with set() would need.
   const header = checksummedHeader;
   for (let i = 0; i < 4; i += 1) header[i] = value[i] ?? 0;
   for (let i = 8; i < ENTRY_HEADER_BYTES; i += 1) header[i - 4] = value[i] ?? 0;
-  return crc32Through(command, crc32(header));
+  return crc32(header);
 }
 
 /** An entry record that passed its checks: its term and type, and the record itself (not a copy). */
@@ -158,12 +158,12 @@ export interface CheckedEntryRecord {
 }
 
 /**
- * Checks the value stored under the key of `keyIndex` (record version, type, checksum, index) and
- * returns its term and type, without copying its command: what the projection at open needs.
+ * Checks the value stored under the key of `keyIndex` (record version, type, checksum: from the bytes, never a kept
+ * CRC-32, lmdb-js reuses its read buffer; index); its term and type, its command not copied (the projection at open).
  */
 export function checkEntryRecord(keyIndex: LogIndex, value: unknown): CheckedEntryRecord {
   const { record, type } = checkedRecordType(keyIndex, value);
-  if (readU32(record, 4) !== entryChecksum(record, record.subarray(ENTRY_HEADER_BYTES)))
+  if (readU32(record, 4) !== crc32(record.subarray(ENTRY_HEADER_BYTES), headerChecksum(record)))
     throw corrupt(`entry ${keyIndex} fails its checksum`);
   return { term: checkedRecordTerm(keyIndex, record), type, record };
 }

@@ -75,7 +75,7 @@ export const RECORD_PIECE_BYTES_MIN = 1024;
  * or more as the entry's own bytes, never copied (an entry's command is never changed once made).
  */
 export interface RecordParts {
-  readonly pieces: readonly Buffer[];
+  readonly pieces: readonly Uint8Array[];
   /** The record's length: the bytes of its pieces together. */
   readonly bytes: number;
 }
@@ -128,12 +128,13 @@ export function encodeBatchRecordParts(batch: PersistBatch): RecordParts {
   own.writeUInt8(flags, 0);
   own.writeUInt32BE(batch.entries.length, at);
   at += 4;
-  const pieces: Buffer[] = [];
+  const pieces: Uint8Array[] = [];
   let start = 0;
   for (const entry of batch.entries) {
     at = writeEntryHead(own, at, entry);
     if (entry.command.byteLength >= RECORD_PIECE_BYTES_MIN) {
-      pieces.push(own.subarray(start, at), asBuffer(entry.command));
+      // The command itself (not a view of it): its CRC-32 is kept by this object for its LMDB record (crc32Through).
+      pieces.push(own.subarray(start, at), entry.command);
       start = at;
     } else {
       own.set(entry.command, at);
@@ -145,11 +146,6 @@ export function encodeBatchRecordParts(batch: PersistBatch): RecordParts {
   if (start === 0) return { pieces: [own], bytes };
   if (at > start) pieces.push(own.subarray(start, at));
   return { pieces, bytes };
-}
-
-/** `bytes` as a Buffer: itself, or a view of the same memory (the writer takes Buffers). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Encodes a batch (which must have no snapshot) as one record, in one buffer. */
@@ -203,7 +199,7 @@ const ZERO_PADDING = Buffer.alloc(8);
 export function encodeFrameParts(
   firstSeq: number,
   records: readonly RecordParts[],
-): { parts: Buffer[]; bytes: number } {
+): { parts: Uint8Array[]; bytes: number } {
   assert(records.length > 0, 'a frame holds at least one record');
   let payloadBytes = 0;
   for (const record of records) payloadBytes += record.bytes;
@@ -213,7 +209,7 @@ export function encodeFrameParts(
   writeU64(header, 8, firstSeq);
   header.writeUInt32BE(records.length, 16);
   let crc = crc32(header.subarray(0, 20));
-  const parts: Buffer[] = [header];
+  const parts: Uint8Array[] = [header];
   for (const record of records)
     for (const piece of record.pieces) {
       // A large piece is a command (RecordParts): its CRC-32 is kept for its LMDB record (crc32Through).

@@ -92,7 +92,7 @@ type Prepared = { readonly bytes: number } | { readonly error: unknown };
 /** Flags of the active segment: every write is durable when it returns. */
 const ACTIVE_FLAGS = constants.O_RDWR | constants.O_DSYNC;
 
-function writeInBackground(fd: number, parts: readonly Buffer[], position: number): Promise<number> {
+function writeInBackground(fd: number, parts: readonly Uint8Array[], position: number): Promise<number> {
   return new Promise((resolve, reject) => {
     writev(fd, parts, position, (error, written) => {
       if (error === null) resolve(written);
@@ -170,7 +170,7 @@ export class SegmentWriter {
    * gathered write; records up to `lastSeq`), and resolves once it is synced; `single` says
    * that it holds a single write whose caller does nothing meanwhile (see walSyncMode `auto`).
    */
-  async append(parts: readonly Buffer[], bytes: number, lastSeq: number, single: boolean): Promise<void> {
+  async append(parts: readonly Uint8Array[], bytes: number, lastSeq: number, single: boolean): Promise<void> {
     assert(!this.closed, 'append on a closed log');
     assert(bytes <= this.segmentBytes, `frame of ${bytes} bytes fits a segment`);
     assert(parts.reduce((sum, part) => sum + part.length, 0) === bytes, 'the parts of a frame add up to its bytes');
