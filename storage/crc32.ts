@@ -123,7 +123,9 @@ const X2N: readonly number[] = (() => {
  * The CRC-32 of `a` then `b` from the CRC-32s of `a` and `b` and the length of `b` (zlib's
  * crc32_combine: x^(8 × bytesB) times crcA, plus crcB), in one multiplication per set bit of the
  * length, about a microsecond: a command's CRC-32, once taken, serves every record it is written
- * in (crc32Through). test/storage/crc32.test.ts checks it against crc32 of the joined bytes.
+ * in (crc32Through), and a snapshot image's checksum is combined from its records' (a reader that
+ * checks each record against its own gets the whole image's without a second pass over the bytes).
+ * test/storage/crc32.test.ts checks it against crc32 of the joined bytes.
  */
 export function crc32Combine(crcA: number, crcB: number, bytesB: number): number {
   assert(Number.isSafeInteger(bytesB) && bytesB >= 0, 'a length in bytes');
@@ -131,50 +133,6 @@ export function crc32Combine(crcA: number, crcB: number, bytesB: number): number
   for (let n = bytesB, k = 3; n > 0; n = Math.floor(n / 2), k += 1)
     if (n % 2 === 1) power = multModP(X2N[k % 32] ?? 0, power);
   return (multModP(power, crcA) ^ crcB) >>> 0;
-}
-
-/** A 32 x 32 matrix over GF(2): column `n` is the image of bit `n`. */
-type Gf2Matrix = Uint32Array;
-
-/** `matrix` times the vector `vector`. */
-function gf2Times(matrix: Gf2Matrix, vector: number): number {
-  let sum = 0;
-  for (let n = 0, v = vector >>> 0; v !== 0; n += 1, v >>>= 1) if ((v & 1) !== 0) sum ^= matrix[n] ?? 0;
-  return sum >>> 0;
-}
-
-/** `a` times `b`. */
-function gf2Product(a: Gf2Matrix, b: Gf2Matrix): Gf2Matrix {
-  const product = new Uint32Array(32);
-  for (let n = 0; n < 32; n += 1) product[n] = gf2Times(a, b[n] ?? 0);
-  return product;
-}
-
-/** The operator that appends one zero byte to a CRC-32's message (zlib's crc32_combine, one byte of it). */
-function zeroByteOperator(): Gf2Matrix {
-  let bit: Gf2Matrix = new Uint32Array(32);
-  bit[0] = POLYNOMIAL;
-  for (let n = 1; n < 32; n += 1) bit[n] = 1 << (n - 1);
-  for (let doubling = 0; doubling < 3; doubling += 1) bit = gf2Product(bit, bit);
-  return bit;
-}
-
-/**
- * The CRC-32 of `a` then `b` from the CRC-32s of `a` and `b`, for every `b` of `bytes` bytes
- * (zlib's crc32_combine with its operator for that length built once): a reader that checks each
- * record of an image against its own CRC-32 gets the whole image's from them, without a second
- * pass over the bytes. test/storage/crc32.test.ts checks it against crc32 of the joined bytes.
- */
-export function crc32Combiner(bytes: number): (crcA: number, crcB: number) => number {
-  assert(Number.isSafeInteger(bytes) && bytes >= 0, 'a length in bytes');
-  let operator: Gf2Matrix | null = null;
-  let power = zeroByteOperator();
-  for (let rest = bytes; rest > 0; rest = Math.floor(rest / 2)) {
-    if (rest % 2 === 1) operator = operator === null ? power : gf2Product(power, operator);
-    if (rest > 1) power = gf2Product(power, power);
-  }
-  const shift = operator;
-  return (crcA, crcB) => ((shift === null ? crcA : gf2Times(shift, crcA)) ^ crcB) >>> 0;
 }
 
 /** Commands from this size up have their CRC-32 kept by crc32Through. */

@@ -15,7 +15,7 @@
 import { PersistenceError } from '../../contracts/errors.js';
 import type { LogIndex, Snapshot, SnapshotHeader } from '../../contracts/log.js';
 import type { StoredImage } from '../../contracts/persistence.js';
-import { crc32, crc32Combiner } from '../crc32.js';
+import { crc32, crc32Combine } from '../crc32.js';
 import { fastValue } from './lmdb-log-read.js';
 import { checkSnapshotRange } from '../log-checks.js';
 import { toPersistenceError } from './lmdb-errors.js';
@@ -139,7 +139,7 @@ export function readSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta):
 /**
  * Checks the image of the stored snapshot `stored` without keeping it: each record against its
  * CRC-32 in the table, and the whole image against its own, which is combined from the records'
- * (one pass over the bytes, not two: crc32Combiner). Throws STORAGE_CORRUPT. Opening a data
+ * (one pass over the bytes, not two: crc32Combine). Throws STORAGE_CORRUPT. Opening a data
  * folder runs it, so that a damaged image is refused before anything is written.
  */
 export function checkSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta): void {
@@ -148,10 +148,9 @@ export function checkSnapshotImage(meta: MetaReader, stored: StoredSnapshotMeta)
     return;
   }
   const recordBytes = stored.dataRecordBytes;
-  const combine = crc32Combiner(recordBytes);
   let crc = 0;
   forEachRecord(meta, stored, recordBytes, true, (_n, record, recordCrc) => {
-    crc = record.byteLength === recordBytes ? combine(crc, recordCrc) : crc32(record, crc);
+    crc = record.byteLength === recordBytes ? crc32Combine(crc, recordCrc, recordBytes) : crc32(record, crc);
   });
   if (crc !== stored.dataCrc32) throw corrupt(`snapshot ${stored.lastIncludedIndex} image fails its checksum`);
 }
