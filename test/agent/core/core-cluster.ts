@@ -199,6 +199,20 @@ export function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
+/** A fresh core of the single-voter cluster of `id` (seeded 3), with an empty log: what leadAndApply drives. */
+export function singleVoterCore(id: NodeId = 'a'): RaftCore {
+  return new RaftCore(
+    { prng: new SeededPrng(3) },
+    { ...TEST_OPTIONS, id },
+    {
+      hardState: { currentTerm: 0, votedFor: null },
+      snapshot: null,
+      entries: [],
+      bootstrap: simpleConfiguration([id]),
+    },
+  );
+}
+
 /** Drives a single-voter core until it leads and has applied `count` entries; returns them. */
 export function leadAndApply(core: RaftCore, count: number): LogEntry[] {
   const applied: LogEntry[] = [];

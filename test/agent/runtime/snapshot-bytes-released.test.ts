@@ -8,17 +8,15 @@
 import { strict as assert } from 'node:assert';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { RaftCore } from '../../../agent/core/raft.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { Snapshots } from '../../../agent/runtime/snapshots.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
-import { SeededPrng } from '../../../contracts/prng.js';
 import type { PersistBatch } from '../../../contracts/persistence.js';
 import type { StateMachine } from '../../../contracts/state-machine.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
-import { TEST_OPTIONS, leadAndApply } from '../core/core-cluster.js';
+import { leadAndApply, singleVoterCore } from '../core/core-cluster.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -58,11 +56,7 @@ async function collect(): Promise<void> {
 describe('runtime snapshots: the image is on disk only once persisted', () => {
   it('keeps no reference to a persisted image, and storage reads it back in chunks', async () => {
     const bootstrap = simpleConfiguration(['a']);
-    const core = new RaftCore(
-      { prng: new SeededPrng(3) },
-      { ...TEST_OPTIONS, id: 'a' },
-      { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [], bootstrap },
-    );
+    const core = singleVoterCore('a');
     const machine = new WatchedMachine();
     const storage = new CopyingStorage();
     const timers = new VirtualTimers();

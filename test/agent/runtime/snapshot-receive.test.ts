@@ -27,7 +27,7 @@ import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
-import { TEST_OPTIONS, leadAndApply } from '../core/core-cluster.js';
+import { TEST_OPTIONS, leadAndApply, singleVoterCore } from '../core/core-cluster.js';
 
 const configuration = simpleConfiguration(['a', 'b', 'c']);
 const IMAGE = new Uint8Array(2500).map((_, i) => (i * 13) & 0xff);
@@ -241,11 +241,7 @@ describe('runtime: a snapshot received from the leader', () => {
 
   it('drops a snapshot of its own being encoded when a transfer begins, which then commits', async () => {
     const bootstrap = simpleConfiguration(['a']);
-    const core = new RaftCore(
-      { prng: new SeededPrng(3) },
-      { ...TEST_OPTIONS, id: 'a' },
-      { hardState: { currentTerm: 0, votedFor: null }, snapshot: null, entries: [], bootstrap },
-    );
+    const core = singleVoterCore('a');
     const applied = leadAndApply(core, 3);
     const storage = new RecordingStorage();
     const timers = new VirtualTimers();
