@@ -26,9 +26,11 @@ export interface RaftConfiguration {
    * How far the snapshot trigger may grow with the store, bytes. A snapshot encodes and writes the whole
    * store, so with a store larger than snapshotThresholdBytes a fixed trigger writes more snapshot than
    * log: the trigger is the larger of snapshotThresholdBytes and {@link SNAPSHOT_GROWTH_FACTOR} times the
-   * last snapshot's size (Raft thesis §5.1.3), at most this. The log holds up to the trigger's bytes in
-   * memory between snapshots. Default 64 MiB. At or below snapshotThresholdBytes the trigger is fixed at
-   * snapshotThresholdBytes. Limit: >= 0.
+   * last snapshot's size (Raft thesis §5.1.3), at most this. The log between snapshots is on disk (the
+   * core keeps payloads only for a window, logResidentBytes), and a restart checks every stored record
+   * of it as the store opens, so the trigger costs disk and restart time (config/memory-budget.ts).
+   * Default 64 MiB. At or below snapshotThresholdBytes the trigger is fixed at snapshotThresholdBytes.
+   * Limit: >= 0.
    */
   readonly snapshotThresholdBytesMax: number;
   /**

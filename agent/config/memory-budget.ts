@@ -8,15 +8,19 @@
  * When agent.json does not set it, it is at most 1/{@link RESIDENT_HEAP_SHARE} of the V8 heap limit
  * (about 3 MiB under the shipped unit, fleet/memory-sizing.ts: a heap limit of 99 MiB).
  *
- * Two bounds still follow the heap, for what a node holds while it starts: load() hands the core
- * every stored entry at once (the entries since the snapshot are replayed, those kept behind it
- * only dropped again), so the retained log is at most 1/{@link RETAIN_HEAP_SHARE} of the heap limit
- * (about 6 MiB under the unit) and the snapshot trigger's growth (twice the last snapshot) at most
- * 1/{@link SNAPSHOT_HEAP_SHARE} of it (about 25 MB: at 64 clients x 4 KiB the store is 16-21 MB, so
- * the trigger can follow it, where a cap of 12 MB wrote 1.7-2 bytes of snapshot per byte of log).
- * The trigger's base (reference 10 MB) is not lowered: each snapshot allocates about twice the
- * store while it is encoded, so snapshotting more often would cost memory, not save it. Under an
- * unflagged Node the reference values stay.
+ * Two bounds still follow the heap. They were set when load() handed the core every stored entry at
+ * once; a restart now reads no payload (storage's loadShape), but it still checks every stored record
+ * of the log as the store opens, so they bound what a restart reads and the log's disk. The retained
+ * log is at most 1/{@link RETAIN_HEAP_SHARE} of the heap limit (about 6 MiB under the unit) and the
+ * snapshot trigger's growth (twice the last snapshot) at most 1/{@link SNAPSHOT_HEAP_SHARE} of it
+ * (about 25 MB: at 64 clients x 4 KiB the store is 16-21 MB, so the trigger can follow it, where a
+ * cap of 12 MB wrote 1.7-2 bytes of snapshot per byte of log). Measured without this cap and with a
+ * growth of four times the snapshot (64 MiB of log at that load): about 5-13 % more writes/s at
+ * 64 clients x 64 KiB over four alternated pairs, but a follower restarted on 14,300 entries of log
+ * was ready in 400-450 ms against 289 ms on 5,200 (its store's open scan and the log phase), and its
+ * data folder held 205 MiB against 122. The trigger's base (reference 10 MB) is not lowered: each
+ * snapshot allocates about twice the store while it is encoded, so snapshotting more often would
+ * cost memory, not save it. Under an unflagged Node the reference values stay.
  */
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 
