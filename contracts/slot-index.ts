@@ -10,7 +10,8 @@
  *
  * A key is found by hashing its 16 bytes with a seed of the index's own: request ids are SHA-256
  * digests, but of fields a client chooses, so a client could grind keys that all land in one run
- * of the index if the hash were fixed. The seed places keys in the index and nothing else.
+ * of the index if the hash were fixed. The seed places keys in the index and nothing else; the
+ * table that owns the index draws it (node:crypto), since contracts/ takes no ambient randomness.
  * Deletion shifts the run after the deleted slot back (no tombstones), so a lookup stops at the
  * first empty position.
  */
@@ -97,11 +98,6 @@ export class SlotIndex {
     h = Math.imul(h ^ (h >>> 13), 0x85ebca6b);
     return (h ^ (h >>> 16)) >>> 0;
   }
-}
-
-/** A seed for an index (web crypto: the index places keys, so its seed need not replay). */
-export function randomSeed(): number {
-  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
 }
 
 /** The index size for `slotCount` slots: a power of two at least twice it (at most half full). */

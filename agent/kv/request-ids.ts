@@ -15,8 +15,9 @@
  * writes would run again, as it would against any CoAP server's bounded cache). Insertion order
  * is apply order, so it is also log-time order, and expiry drops from the front.
  */
+import { randomInt } from 'node:crypto';
 import { assert } from '../../contracts/assert.js';
-import { SLOT_KEY_BYTES, SlotIndex, randomSeed } from '../../contracts/slot-index.js';
+import { SLOT_KEY_BYTES, SlotIndex } from '../../contracts/slot-index.js';
 
 /** The length of a request id, bytes: the key of its slot in the table's index. */
 export const REQUEST_ID_BYTES = SLOT_KEY_BYTES;
@@ -93,7 +94,7 @@ export class RequestIdTable {
   private count = 0;
 
   /** `seed` places ids in the hash index only (contracts/slot-index.ts); random unless given. */
-  constructor(limits: RequestIdLimits, seed: number = randomSeed()) {
+  constructor(limits: RequestIdLimits, seed: number = randomInt(0, 2 ** 32)) {
     assert(Number.isSafeInteger(limits.countMax) && limits.countMax >= 1, 'requestIdsMax is a positive integer');
     assert(Number.isSafeInteger(limits.ttlMs) && limits.ttlMs >= 1, 'requestIdTtlMs is a positive integer');
     this.limits = limits;

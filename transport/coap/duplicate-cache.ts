@@ -31,9 +31,10 @@
  * is not kept, and its request is forgotten (a retransmission of it runs the handler again, like
  * one whose entry was evicted).
  */
+import { randomInt } from 'node:crypto';
 import type { Clock } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
-import { SLOT_KEY_BYTES, SlotIndex, randomSeed } from '../../contracts/slot-index.js';
+import { SLOT_KEY_BYTES, SlotIndex } from '../../contracts/slot-index.js';
 import { withoutKey } from '../../contracts/young-map.js';
 
 /** Limits of the duplicate cache. */
@@ -175,7 +176,8 @@ export class DuplicateCache {
     assert(Number.isInteger(options.bytesMax) && options.bytesMax >= 1, 'duplicate cache holds some bytes');
     this.slots = Math.min(options.entriesMax, RING_SLOTS_MIN);
     this.c = newColumns(this.slots);
-    this.index = new SlotIndex(this.slots, randomSeed());
+    // The seed places keys in the index and nothing else (contracts/slot-index.ts).
+    this.index = new SlotIndex(this.slots, randomInt(0, 2 ** 32));
   }
 
   /** Bytes of the cached responses. */
