@@ -16,6 +16,13 @@ const impureGlobals = [
   { name: 'crypto', message: 'The core takes randomness from an injected Prng.' },
   { name: 'performance', message: 'The core has no clocks.' },
 ];
+/** The same globals reached through globalThis, which no-restricted-globals does not see. */
+const impureGlobalProperties = impureGlobals.map(({ name, message }) => ({
+  object: 'globalThis',
+  property: name,
+  message,
+}));
+const mathRandom = { object: 'Math', property: 'random', message: 'Use the injected Prng.' };
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'tmp/**', 'eslint.config.js'] },
@@ -66,7 +73,7 @@ export default tseslint.config(
         },
       ],
       'no-restricted-globals': ['error', ...impureGlobals],
-      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Prng.' }],
+      'no-restricted-properties': ['error', mathRandom, ...impureGlobalProperties],
     },
   },
   {
@@ -86,7 +93,7 @@ export default tseslint.config(
       ],
       // The core uses all of it, so it is as pure as the core.
       'no-restricted-globals': ['error', ...impureGlobals],
-      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Prng.' }],
+      'no-restricted-properties': ['error', mathRandom, ...impureGlobalProperties],
     },
   },
   {
