@@ -15,10 +15,11 @@
  * snapshot trigger's growth (twice the last snapshot) at most 1/{@link SNAPSHOT_HEAP_SHARE} of it
  * (about 25 MB: at 64 clients x 4 KiB the store is 16-21 MB, so the trigger can follow it, where a
  * cap of 12 MB wrote 1.7-2 bytes of snapshot per byte of log). Measured without this cap and with a
- * growth of four times the snapshot (64 MiB of log at that load): about 5-13 % more writes/s at
- * 64 clients x 64 KiB over four alternated pairs, but a follower restarted on 14,300 entries of log
- * was ready in 400-450 ms against 289 ms on 5,200 (its store's open scan and the log phase), and its
- * data folder held 205 MiB against 122. The trigger's base (reference 10 MB) is not lowered: each
+ * growth of four times the snapshot (64 MiB of log at that load): about 9 % more writes/s at
+ * 64 clients x 64 KiB (405 against 371, means of nine alternated pairs; ahead in seven), half the
+ * snapshots, but a follower restarted on 14,300 entries of log was ready in 400-450 ms against
+ * 289 ms on 5,200 (its store's open scan and the log phase), and its data folder held 205 MiB
+ * against 122. The trigger's base (reference 10 MB) is not lowered: each
  * snapshot allocates about twice the store while it is encoded, so snapshotting more often would
  * cost memory, not save it. Under an unflagged Node the reference values stay.
  */
