@@ -75,6 +75,10 @@ export const RECORD_PIECE_BYTES_MIN = 1024;
  * or more as the entry's own bytes, never copied (an entry's command is never changed once made).
  */
 export interface RecordParts {
+  /**
+   * Own bytes at even indices, commands at odd ones (an entry head always comes between two
+   * commands); a record without a large command is its own bytes, whole.
+   */
   readonly pieces: readonly Uint8Array[];
   /** The record's length: the bytes of its pieces together. */
   readonly bytes: number;
@@ -211,9 +215,10 @@ export function encodeFrameParts(
   let crc = crc32(header.subarray(0, 20));
   const parts: Uint8Array[] = [header];
   for (const record of records)
-    for (const piece of record.pieces) {
-      // A large piece is a command (RecordParts): its CRC-32 is kept for its LMDB record (crc32Through).
-      crc = crc32Through(piece, crc);
+    for (const [i, piece] of record.pieces.entries()) {
+      // A command (odd index, RecordParts) has its CRC-32 kept for its LMDB record (crc32Through); the
+      // record's own bytes are views made for this frame, read once.
+      crc = i % 2 === 1 ? crc32Through(piece, crc) : crc32(piece, crc);
       parts.push(piece);
     }
   header.writeUInt32BE(crc, 20);

@@ -126,6 +126,10 @@ describe('WAL batch records written from pieces', () => {
           // The command object itself, not a view of it: its CRC-32 is kept by the object (crc32Through).
           assert.ok(record.pieces.includes(entry.command), `the command of entry ${entry.index} is a piece itself`);
         }
+        const commands = new Set(batch.entries.map((entry) => entry.command));
+        record.pieces.forEach((piece, i) =>
+          assert.equal(commands.has(piece), i % 2 === 1, `piece ${i}: commands at odd indices only`),
+        );
         const [decoded] = decodeBatchRecords(joined, 1, 'test');
         assert.deepEqual(
           decoded?.entries.map((e) => [e.term, e.index, e.type, Buffer.from(e.command).toString('hex')]),
