@@ -6,6 +6,7 @@
 import { pino } from 'pino';
 import type { Logger as PinoInstance } from 'pino';
 import type { LogFields, LogLevel } from '../../contracts/logger.js';
+import { isoTime, pinoIsoTime } from './iso-time.js';
 import { LevelledLogger } from './noop.js';
 
 const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = {
@@ -42,7 +43,7 @@ export class PinoLogger extends LevelledLogger {
     this.base = { ...options.base };
     // base: null leaves out pino's own pid and hostname; journald records both already.
     this.pino = pino(
-      { level: PINO_LEVEL[options.level], base: null, timestamp: pino.stdTimeFunctions.isoTime },
+      { level: PINO_LEVEL[options.level], base: null, timestamp: pinoIsoTime },
       pino.destination({ fd: options.fd ?? 1, sync: true }),
     );
   }
@@ -70,8 +71,6 @@ export class ConsoleLogger extends LevelledLogger {
     const rest = Object.entries(fields)
       .map(([k, v]) => `${k}=${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`)
       .join(' ');
-    this.write(
-      `${new Date().toISOString()} ${level.toUpperCase().padEnd(8)} ${message}${rest === '' ? '' : ` ${rest}`}\n`,
-    );
+    this.write(`${isoTime(Date.now())} ${level.toUpperCase().padEnd(8)} ${message}${rest === '' ? '' : ` ${rest}`}\n`);
   }
 }

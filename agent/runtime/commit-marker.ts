@@ -15,13 +15,13 @@
  * the tail of single-client writes, issue 16). The last write, at stop, waits for one in flight.
  */
 import { constants, readFileSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { LogIndex } from '../../contracts/log.js';
 import { assert } from '../../contracts/assert.js';
 import { PersistenceError, describeError } from '../../contracts/errors.js';
 import { writeFileDurably } from '../config/secret-files.js';
+import { fsyncAsync, renameAsync, rmAsync, syncDirectory, withFile, writeTextAsync } from '../../storage/file-async.js';
 
 /** The marker's file name in the data folder. */
 export const COMMIT_MARKER_FILE = 'commit-index.json';
@@ -68,26 +68,18 @@ export async function writeCommitMarkerInBackground(dataDir: string, appliedInde
   assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'the marker names a log index');
   const path = join(dataDir, COMMIT_MARKER_FILE);
   const temporary = `${path}.${process.pid}.background.tmp`;
-  await rm(temporary, { force: true });
-  const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  await rmAsync(temporary, { force: true });
   try {
-    try {
-      await file.writeFile(`${JSON.stringify({ appliedIndex })}\n`, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, path);
+    await withFile(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600, async (fd) => {
+      await writeTextAsync(fd, `${JSON.stringify({ appliedIndex })}\n`);
+      await fsyncAsync(fd);
+    });
+    await renameAsync(temporary, path);
   } catch (error) {
-    await rm(temporary, { force: true });
+    await rmAsync(temporary, { force: true });
     throw error;
   }
-  const folder = await open(dataDir, constants.O_RDONLY);
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
+  await syncDirectory(dataDir);
 }
 
 /** Keeps the marker of a running agent; see the module comment. */

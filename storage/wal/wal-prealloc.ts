@@ -20,11 +20,12 @@
  * conversion on first write is again a journal commit per sync.
  */
 import { writeSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
+import { fdatasyncAsync, fstatAsync, readAsync, renameAsync, syncDirectory, withFile } from '../file-async.js';
+
+export { syncDirectory };
 
 /** Bytes of one zero-filling write: a page, so that the page cache keeps page-sized folios. */
 export const ZERO_WRITE_BYTES = 4096;
@@ -43,24 +44,24 @@ export const GROW_BYTES_MAX = 1024 * 1024;
 const ZEROS = Buffer.alloc(ZERO_WRITE_BYTES);
 
 /**
- * Writes zeros over `from`..`to` of `handle` one page at a time (page-aligned), then syncs its
+ * Writes zeros over `from`..`to` of file `fd` one page at a time (page-aligned), then syncs its
  * data. The writes only fill the page cache (about a millisecond per MiB), so they run on the
  * event loop, ZERO_WRITES_PER_TURN to a turn: hundreds of page-sized jobs on libuv's four-thread
  * pool would queue behind the log's own syncs under load, and appends that reach the end of the
  * space would wait for them. The sync, the slow part, runs on the pool.
  */
-export async function zeroFill(handle: FileHandle, from: number, to: number): Promise<void> {
+export async function zeroFill(fd: number, from: number, to: number): Promise<void> {
   assert(Number.isSafeInteger(from) && from >= 0 && from <= to, `zero fill of ${from}..${to} is a range`);
   for (let at = from, writes = 0; at < to; writes += 1) {
     if (writes > 0 && writes % ZERO_WRITES_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const end = Math.min(to, (Math.floor(at / ZERO_WRITE_BYTES) + 1) * ZERO_WRITE_BYTES);
-    const written = writeSync(handle.fd, ZEROS, 0, end - at, at);
+    const written = writeSync(fd, ZEROS, 0, end - at, at);
     // A short write to a regular file: the file system is full or the file size limit is reached.
     if (written !== end - at)
       throw new PersistenceError('STORAGE_FULL', `zero fill wrote ${written} of ${end - at} bytes at offset ${at}`);
     at = end;
   }
-  await handle.datasync();
+  await fdatasyncAsync(fd);
 }
 
 /**
@@ -75,16 +76,6 @@ export function grownCapacity(capacity: number, offset: number, needBytes: numbe
   return Math.min(segmentBytes, paged);
 }
 
-/** Syncs the directory itself, so that a created, renamed or deleted name is durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Creates `name` in `dir` with `bytes` zeros (its first preallocation step), durably, off the
  * event loop: zero-filled under a `.tmp` name, synced, renamed, and the directory synced.
@@ -92,13 +83,8 @@ export async function syncDirectory(dir: string): Promise<void> {
 export async function createZeroFile(dir: string, name: string, bytes: number): Promise<void> {
   const path = join(dir, name);
   const temporary = `${path}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
-  try {
-    await zeroFill(handle, 0, bytes);
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
+  await withFile(temporary, 'w', 0o600, (fd) => zeroFill(fd, 0, bytes));
+  await renameAsync(temporary, path);
   await syncDirectory(dir);
 }
 
@@ -120,27 +106,19 @@ export async function recycleFile(
   name: string,
   zeroBytes: (header: Buffer) => number,
 ): Promise<number> {
-  const handle = await open(join(dir, temporary), 'r+');
-  let size: number;
-  try {
-    size = (await handle.stat()).size;
+  const size = await withFile(join(dir, temporary), 'r+', undefined, async (fd) => {
+    const fileBytes = (await fstatAsync(fd)).size;
     const header = Buffer.alloc(RECYCLE_HEADER_BYTES);
-    await handle.read(header, 0, header.length, 0);
-    await zeroFill(handle, 0, Math.min(size, zeroBytes(header)));
-  } finally {
-    await handle.close();
-  }
-  await rename(join(dir, temporary), join(dir, name));
+    await readAsync(fd, header, header.length, 0);
+    await zeroFill(fd, 0, Math.min(fileBytes, zeroBytes(header)));
+    return fileBytes;
+  });
+  await renameAsync(join(dir, temporary), join(dir, name));
   await syncDirectory(dir);
   return size;
 }
 
 /** Grows the file `path` from `from` to `to` bytes of zeros and syncs it, off the event loop. */
 export async function growFile(path: string, from: number, to: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await zeroFill(handle, from, to);
-  } finally {
-    await handle.close();
-  }
+  await withFile(path, 'r+', undefined, (fd) => zeroFill(fd, from, to));
 }

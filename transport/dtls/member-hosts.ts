@@ -6,7 +6,6 @@
  * costs a member only the reserved share, not its handshake). IPv4-mapped IPv6 addresses
  * (`::ffff:10.0.0.1`, what a dual-stack socket reports) match their IPv4 form.
  */
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parsePeerAddress } from '../rpc-routes.js';
 
@@ -16,9 +15,9 @@ export const MEMBER_ADDRESSES_MAX = 4096;
 /** Resolves a host name to all its addresses. */
 export type HostsResolver = (host: string) => Promise<readonly string[]>;
 
-/** Every address of a host name, from the operating system's resolver. */
+/** Every address of a host name, from the operating system's resolver (node:dns loads on the first). */
 export const systemHostsResolver: HostsResolver = async (host) =>
-  (await lookup(host, { all: true })).map((a) => a.address);
+  (await (await import('node:dns/promises')).lookup(host, { all: true })).map((a) => a.address);
 
 const MAPPED_IPV4_PREFIX = '::ffff:';
 

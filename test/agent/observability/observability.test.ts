@@ -39,6 +39,7 @@ describe('observability', () => {
       const file = join(dir, 'log.jsonl');
       const fd = openSync(file, 'w');
       const logger = new PinoLogger({ level: 'info', base: { node: 'n1' }, fd });
+      const before = Date.now();
       logger.debug('hidden');
       logger.info('became leader', { term: 3, reason: 'won election' });
       logger.warning('peer refused', { peer: 'n2' });
@@ -60,7 +61,9 @@ describe('observability', () => {
       assert.equal(lines[0]?.term, 3);
       assert.equal(lines[0]?.reason, 'won election');
       assert.equal(lines[0]?.node, 'n1');
-      assert.equal(typeof lines[0]?.time, 'string');
+      const time = String(lines[0]?.time);
+      assert.match(time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'ISO 8601 UTC, to the millisecond');
+      assert.ok(Date.parse(time) >= before && Date.parse(time) <= Date.now(), `${time}: the time of the call`);
     });
 
     it('prints each field once when a call passes a base field again (the runtime passes node in every call)', () => {
@@ -99,7 +102,10 @@ describe('observability', () => {
       logger.info('dropped');
       logger.error('cannot bind', { port: 5683, reason: 'address in use' });
       assert.equal(lines.length, 1);
-      assert.match(lines[0] ?? '', /ERROR\s+cannot bind port=5683 reason="address in use"\n$/);
+      assert.match(
+        lines[0] ?? '',
+        /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z ERROR\s+cannot bind port=5683 reason="address in use"\n$/,
+      );
     });
   });
 

@@ -147,7 +147,7 @@ describe('WAL segment preallocation', function () {
         setImmediate(watch);
       };
       setImmediate(watch);
-      await zeroFill(handle, 0, MIB);
+      await zeroFill(handle.fd, 0, MIB);
       filled = true;
       assert.ok(sizes.length > 0, 'no turn ran during the fill');
       const first = sizes[0] ?? MIB;
