@@ -71,7 +71,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const together = intOption(args, 'together', 1, 1, 3);
   const cpuProfDir = option(args, 'cpu-prof-dir', '');
   if (cpuProfDir !== '') mkdirSync(cpuProfDir, { recursive: true });
-  const flags = (name: string): string[] => option(args, name, '').split(' ').filter((f) => f !== '');
+  const flags = (name: string): string[] =>
+    option(args, name, '')
+      .split(' ')
+      .filter((f) => f !== '');
   const nodeArgs = { A: flags('a-node-args'), B: flags('node-args') };
   const twoSides = aBin !== null || nodeArgs.A.length + nodeArgs.B.length > 0;
   const sides = twoSides ? (['A', 'B'] as const) : (['B'] as const);
