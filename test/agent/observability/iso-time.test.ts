@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { fcParams } from '../../fc-params.js';
 import { isoTime, pinoIsoTime } from '../../../agent/observability/iso-time.js';
 
 /** The range of a JavaScript Date, ms either side of the epoch. */
@@ -15,7 +16,7 @@ describe('isoTime', () => {
       fc.property(fc.integer({ min: -DATE_RANGE_MS, max: DATE_RANGE_MS }), (ms) => {
         assert.equal(isoTime(ms), new Date(ms).toISOString());
       }),
-      { numRuns: 2000 },
+      fcParams(2000, 'isoTime whole date range'),
     );
   });
 
@@ -24,7 +25,7 @@ describe('isoTime', () => {
       fc.property(fc.integer({ min: 0, max: Date.UTC(2200, 0, 1) }), (ms) => {
         assert.equal(isoTime(ms), new Date(ms).toISOString());
       }),
-      { numRuns: 2000 },
+      fcParams(2000, 'isoTime years 1970-2200'),
     );
   });
 
