@@ -2,7 +2,8 @@
 // needs (issue 17: idle memory and start-up time): not Ajv (its configuration validator is
 // compiled ahead of time), not the metrics backends (prom-client, hot-shots), not the
 // simulator, not the other CLI commands, not the HTTP peer transports with node:http,
-// node:https and TLS, and not node:child_process (only systemd-notify needs it); and that its
+// node:https and TLS, not node:child_process (only systemd-notify needs it), and neither
+// node:fs/promises nor node:dns (a cluster of IP literals resolves nothing); and that its
 // entry (bin/coraft.js, the loader) is CommonJS: Node runs no ES module job, whose loader's modules
 // an ES module entry would add to every agent.
 // A real agent process runs the shipped entry (bin/coraft.js and the bundle dist/bundle/coraft.cjs:
@@ -63,7 +64,13 @@ const NOT_RUN = [
 /** Packages the agent must not require (left outside the bundle), as a part of their path. */
 const NOT_REQUIRED = ['/node_modules/prom-client/', '/node_modules/hot-shots/', '/node_modules/protobufjs/'];
 /** Built-in modules the agent must not ask for. */
-const NOT_BUILTIN = ['http', 'https', 'tls', '_http_server', 'child_process'];
+const NOT_BUILTIN = ['http', 'https', 'tls', '_http_server', 'child_process', 'fs/promises', 'dns', 'dns/promises'];
+/**
+ * Node's own modules that nothing in the agent may load at start: node:fs/promises (its FileHandle,
+ * readline, fs.Dir and the watchers; storage/file-async.ts does without) and node:dns (loaded on
+ * the first host name to resolve; this cluster's members are IP literals).
+ */
+const NOT_LOADED = ['internal/fs/promises', 'internal/readline/interface', 'dns', 'internal/dns/promises'];
 /**
  * Node's own modules of its ES module loader that only an ES module entry runs (bin/coraft.js and
  * the loader are CommonJS; lmdb's require('module') loads the loader itself, not these).
@@ -156,5 +163,6 @@ describe('what a started agent runs', function () {
     assert.ok(loaded.nodeModules.includes('dgram'), "Node's own modules are recorded");
     for (const name of NOT_NODE_MODULES)
       assert.ok(!loaded.nodeModules.includes(name), `${name} is not loaded: the entry is CommonJS`);
+    for (const name of NOT_LOADED) assert.ok(!loaded.nodeModules.includes(name), `Node's ${name} is not loaded`);
   });
 });
