@@ -22,6 +22,16 @@
  * 4 KiB, 60 s): peak RssAnon 88/83.6/81.3 MiB against main's 88.3/84/81.1 in the same hour. 100 %
  * halved the mark-compacts but raised peak RssAnon by 3-14 MiB (93-96 MiB, past the 90 MiB goal
  * of issue 17).
+ * With 64 KiB values the trade differs. There the mark-compacts start almost only on this limit
+ * (--trace-incremental-marking: "task" and "allocation limit", none for external memory pressure;
+ * about 6 a second on a follower at 64 x 64 KiB, which scavenges once or twice in 10 s): the log's
+ * entries, which die old, and the datagrams and decrypted records, which die young but wait for a
+ * scavenge that little JavaScript allocation brings, use up the headroom within about 100 writes.
+ * 100 % there (ab-coraft, one build with and without the flag): writes/s +15 % and CPU per write
+ * -14 % at 64 x 64 KiB, +7-12 % and -9-13 % at 1 x 64 KiB, p99 -5 to +6 %; peak RssAnon +10-19 MiB
+ * at 64 x 64 KiB. At 64 x 4 KiB in the same hour: +3 %, -1 %, p99 +12 %, peak RssAnon 81 -> 90 MiB.
+ * So the percent stays one for all sizes; one chosen from the entries' size is the open lever
+ * (weighed against MemoryHigh with a full store of large values, deploy/README.md).
  */
 export const HEAP_GROWING_PERCENT = 50;
 
