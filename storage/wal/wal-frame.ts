@@ -214,13 +214,16 @@ export function encodeFrameParts(
   header.writeUInt32BE(records.length, 16);
   let crc = crc32(header.subarray(0, 20));
   const parts: Uint8Array[] = [header];
-  for (const record of records)
-    for (const [i, piece] of record.pieces.entries()) {
-      // A command (odd index, RecordParts) has its CRC-32 kept for its LMDB record (crc32Through); the
-      // record's own bytes are views made for this frame, read once.
-      crc = i % 2 === 1 ? crc32Through(piece, crc) : crc32(piece, crc);
+  for (const { pieces } of records) {
+    // Pieces alternate, own bytes first (RecordParts). A command has its CRC-32 kept for its LMDB
+    // record (crc32Through); the record's own bytes are views made for this frame, read once.
+    let command = false;
+    for (const piece of pieces) {
+      crc = command ? crc32Through(piece, crc) : crc32(piece, crc);
       parts.push(piece);
+      command = !command;
     }
+  }
   header.writeUInt32BE(crc, 20);
   const bytes = padded(FRAME_HEADER_BYTES + payloadBytes);
   const padding = bytes - FRAME_HEADER_BYTES - payloadBytes;
