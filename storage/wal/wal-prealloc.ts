@@ -25,8 +25,6 @@ import { PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import { fdatasyncAsync, fstatAsync, readAsync, renameAsync, syncDirectory, withFile } from '../file-async.js';
 
-export { syncDirectory };
-
 /** Bytes of one zero-filling write: a page, so that the page cache keeps page-sized folios. */
 export const ZERO_WRITE_BYTES = 4096;
 /**

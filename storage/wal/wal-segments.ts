@@ -46,8 +46,6 @@ import { FRAME_HEADER_BYTES, FRAME_MAGIC, padded } from './wal-frame.js';
 import { AutoSyncPolicy } from './wal-sync-policy.js';
 import { GROW_BYTES_MIN, createZeroFile, growFile, grownCapacity, recycleFile } from './wal-prealloc.js';
 
-export { syncDirectory } from './wal-prealloc.js';
-
 const NAME_PATTERN = /^wal-([0-9a-f]{16})\.log$/;
 
 /** The file name of the spare segment: a segment below the checkpoint kept to be recycled as the next one. */
