@@ -8,13 +8,15 @@
  *
  * Each run: a fresh 3-agent cluster of this checkout, under the shipped unit's Node flags
  * (AgentProcesses), is written to `--store-mib` MiB of values of `--value-bytes` by `--writers`
- * closed-loop writers on the leader. One follower is stopped (SIGTERM); `--overwrite` more writes
- * over the same keys move the log past it, so that when it starts again it needs the leader's
- * snapshot. Its RssAnon is sampled every 50 ms from its start until 3 s after it applied what the
- * leader applied: that peak covers its restart on its old data, the transfer and the restore. Then
- * it is SIGKILLed and started once more, and its RssAnon is sampled for 8 s: a restart on the
- * restored store. Printed per run: the members' RssAnon after the writes, both peaks, the time to
- * catch up, and the snapshot's size (its log line "restored a snapshot from the leader").
+ * closed-loop writers on the leader; every member's RssAnon is sampled every 50 ms meanwhile (its
+ * peak while written full). One follower is stopped (SIGTERM); `--overwrite` more writes over the
+ * same keys move the log past it, so that when it starts again it needs the leader's snapshot. Its
+ * RssAnon is sampled every 50 ms from its start until 3 s after it applied what the leader applied:
+ * that peak covers its restart on its old data, the transfer and the restore. Then it is SIGKILLed
+ * and started once more, and its RssAnon is sampled for 8 s: a restart on the restored store.
+ * Printed per run: the members' peaks while written full and RssAnon after the writes, both peaks
+ * of the follower, the time to catch up, and the snapshot's size (its log line "restored a
+ * snapshot from the leader").
  */
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,8 @@ const RESTART_WATCH_MS = 8000;
 const CATCH_UP_BOUND_MS = 120_000;
 
 interface RunFigures {
+  /** Each member's peak RssAnon while the store was written full, MiB. */
+  readonly fillPeakAnonMib: readonly number[];
   readonly restAnonMib: readonly number[];
   readonly installPeakAnonMib: number;
   readonly catchUpMs: number;
@@ -54,17 +58,23 @@ async function write(client: EndpointClient, value: Uint8Array, keys: number, co
   return refused;
 }
 
-/** The highest RssAnon of `pid` while `until` says go on, sampled every SAMPLE_MS; MiB. */
-async function peakAnonMib(pid: number, until: () => Promise<boolean>): Promise<number> {
-  let peak = 0;
+/** The highest RssAnon of each of `pids` while `until` says go on, sampled every SAMPLE_MS; MiB. */
+async function peaksAnonMib(pids: readonly number[], until: () => Promise<boolean>): Promise<number[]> {
+  const peaks = pids.map(() => 0);
   for (;;) {
-    const sample = readProcess(pid);
-    if (sample === null) break;
-    peak = Math.max(peak, sample.rssAnonBytes);
+    const samples = pids.map((pid) => readProcess(pid));
+    if (samples.every((sample) => sample === null)) break;
+    samples.forEach((sample, i) => (peaks[i] = Math.max(peaks[i] ?? 0, sample?.rssAnonBytes ?? 0)));
     if (!(await until())) break;
     await sleep(SAMPLE_MS);
   }
-  return mib(peak);
+  return peaks.map(mib);
+}
+
+/** The highest RssAnon of `pid` while `until` says go on; MiB. */
+async function peakAnonMib(pid: number, until: () => Promise<boolean>): Promise<number> {
+  const [peak] = await peaksAnonMib([pid], until);
+  return peak ?? 0;
 }
 
 async function oneRun(args: readonly string[], log: string): Promise<RunFigures> {
@@ -82,10 +92,12 @@ async function oneRun(args: readonly string[], log: string): Promise<RunFigures>
     const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) ?? 'n2';
     const client = new EndpointClient(endpointTarget(cluster.agent(leader).init.endpoint, 20_000));
     const value = new Uint8Array(valueBytes).fill(0x61);
-    await write(client, value, keys, keys, writers);
-    const restAnonMib = ['n1', 'n2', 'n3'].map((id) =>
-      mib(readProcess(cluster.agent(id).process?.pid ?? 0)?.rssAnonBytes ?? 0),
-    );
+    const pids = ['n1', 'n2', 'n3'].map((id) => cluster.agent(id).process?.pid ?? 0);
+    let writing = true;
+    const fillPeaks = peaksAnonMib(pids, () => Promise.resolve(writing));
+    await write(client, value, keys, keys, writers).finally(() => (writing = false));
+    const fillPeakAnonMib = await fillPeaks;
+    const restAnonMib = pids.map((pid) => mib(readProcess(pid)?.rssAnonBytes ?? 0));
     await cluster.signal(follower, 'SIGTERM');
     await write(client, value, keys, intOption(args, 'overwrite', 2500, 1, 1_000_000), writers);
     await client.close();
@@ -109,6 +121,7 @@ async function oneRun(args: readonly string[], log: string): Promise<RunFigures>
       readFileSync(`${log}.${follower}`, 'utf8'),
     );
     return {
+      fillPeakAnonMib,
       restAnonMib,
       installPeakAnonMib,
       catchUpMs: (caughtUpAt ?? Date.now()) - started,
@@ -129,7 +142,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       const result = await oneRun(args, join(dir, `run${i}`));
       figures.push(result);
       process.stdout.write(
-        `run ${i + 1}: at rest after the writes ${result.restAnonMib.map((m) => round(m, 1)).join(' / ')} MiB; ` +
+        `run ${i + 1}: peak while written full ${result.fillPeakAnonMib.map((m) => round(m, 1)).join(' / ')} MiB; ` +
+          `at rest after the writes ${result.restAnonMib.map((m) => round(m, 1)).join(' / ')} MiB; ` +
           `follower restoring the leader's snapshot (${result.snapshotBytes ?? '?'} bytes) peaked at ` +
           `${round(result.installPeakAnonMib, 1)} MiB RssAnon, caught up in ${result.catchUpMs} ms; ` +
           `restarted on it (SIGKILL): peak ${round(result.restartPeakAnonMib, 1)} MiB\n`,

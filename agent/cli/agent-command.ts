@@ -16,7 +16,7 @@ import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
 import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
 import { parseOptions } from './args.js';
-import { applyAgentV8Flags } from '../runtime/v8-flags.js';
+import { applyAgentV8Flags, openRuntimeFlags } from '../runtime/v8-flags.js';
 import { setFlagsFromString } from 'node:v8';
 import type { CodeCacheHooks } from './code-cache.js';
 
@@ -170,7 +170,13 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
     logger,
   );
   // After READY: the cache holds the code of the whole start-up path; written only when this start had none.
-  if (hooks !== undefined) setImmediate(hooks.afterReady);
+  // V8 flags may change at run time once it is written (runtime/v8-flags.ts openRuntimeFlags).
+  if (hooks === undefined) openRuntimeFlags();
+  else
+    setImmediate(() => {
+      hooks.afterReady();
+      openRuntimeFlags();
+    });
   const code = await stopped;
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();

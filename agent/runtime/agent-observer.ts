@@ -29,11 +29,13 @@ export interface AgentObserverParts {
   readonly onFatal: (error: unknown) => void;
   /** Told of every applied entry: frees dead buffers under load (buffer-collector.ts). Default none. */
   readonly buffers?: { noteActivity(): void } | null;
+  /** Told the command size of every applied entry: sets the heap's growth (heap-growth.ts). Default none. */
+  readonly heapGrowth?: { noteEntry(commandBytes: number): void } | null;
 }
 
 /** The node's observer in the agent. */
 export function agentObserver(parts: AgentObserverParts): NodeObserver {
-  const { trace, endpoint, marker, phases, onFatal, buffers } = parts;
+  const { trace, endpoint, marker, phases, onFatal, buffers, heapGrowth } = parts;
   return {
     onFatal,
     onRestart: (snapshot) => {
@@ -47,6 +49,7 @@ export function agentObserver(parts: AgentObserverParts): NodeObserver {
       marker?.noteApplied(entry.index);
       endpoint()?.onApply(entry);
       buffers?.noteActivity();
+      heapGrowth?.noteEntry(entry.command.length);
     },
     onSnapshotRestore: (meta) => {
       marker?.noteApplied(meta.lastIncludedIndex);

@@ -41,7 +41,7 @@ import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 import { serveBackups } from '../backup/serve-backups.js';
 import type { CommitMarker } from './commit-marker.js';
 import type { DiskGuard } from './disk-guard.js';
-import { bufferCollectorFor, collectorTurnIn, diskGuardFor, startLeaseKeeper, startQuotaKeeper } from './keepers.js';
+import { collectorTurnIn, memoryKeepersFor, diskGuardFor, startLeaseKeeper, startQuotaKeeper } from './keepers.js';
 import type { BufferCollector } from './buffer-collector.js';
 import { StartupPhases } from '../observability/startup-phases.js';
 import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
@@ -158,10 +158,10 @@ export class Agent {
     let endpoint: LocalEndpoint | null = null;
     const marker = commitMarkerFor(config, timers, logger);
     const fatal = pending<unknown>();
-    const buffers = bufferCollectorFor({ timers, metrics, logger, turn: collectorTurnIn(config) });
+    const memory = memoryKeepersFor({ timers, metrics, logger, turn: collectorTurnIn(config) });
     const latency = latencyProbeFromEnvironment(process.env, config.nodeId);
     const observer = agentObserver({
-      buffers,
+      ...memory,
       trace,
       endpoint: () => endpoint,
       marker,
@@ -201,7 +201,7 @@ export class Agent {
         logger,
         metrics,
         trace,
-        { quotaKeeper, leases: keeper, buffers },
+        { quotaKeeper, leases: keeper, buffers: memory.buffers },
         marker,
         diskGuard,
         fatal.promise,

@@ -1,7 +1,7 @@
 /**
  * The agent's keepers that run beside its node: the full-disk guard (disk-guard.ts), the cluster
- * quota's keeper (kv/quota-keeper.ts) and the buffer collector (buffer-collector.ts), with the
- * intervals that keep an agent at rest from waking more than it must.
+ * quota's keeper (kv/quota-keeper.ts), the buffer collector (buffer-collector.ts) and the heap's
+ * growth by entry size (heap-growth.ts), with the intervals that keep an agent at rest from waking more than it must.
  */
 import type { Timers } from '../../contracts/clock.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
@@ -9,7 +9,7 @@ import type { Metrics } from '../../contracts/metrics.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { QuotaKeeper, type KvStateMachine } from '../kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { bufferLineForHeap, bufferSlackForHeap } from '../config/memory-budget.js';
 import {
   BUFFER_COLLECTOR_TIMING,
@@ -21,6 +21,8 @@ import {
   processMemory,
 } from './buffer-collector.js';
 import { DiskGuard } from './disk-guard.js';
+import { HEAP_GROWING_FLAG, HeapGrowth } from './heap-growth.js';
+import { flagGiven } from './v8-flags.js';
 import type { RaftNodeImpl } from './node.js';
 
 /** Longest the full-disk guard reuses a reading of the free space for a write, ms. */
@@ -91,21 +93,29 @@ export function collectorTurnIn(config: Pick<AgentConfig, 'nodeId' | 'members'>)
   );
 }
 
-/** The buffer collector of an agent, its line and slack sized to the V8 heap limit (config/memory-budget.ts). */
-export function bufferCollectorFor(deps: {
+/**
+ * The keepers of an agent's memory: the buffer collector, its line and slack sized to the V8 heap
+ * limit (config/memory-budget.ts), and the heap's growth by entry size (null when the command line
+ * sets it). Both are told of every applied entry (agent-observer.ts).
+ */
+export function memoryKeepersFor(deps: {
   readonly timers: Timers;
   readonly metrics: Metrics;
   readonly logger: DiagnosticLogger;
   /** The agent's turn among the configured members (buffer-collector.ts). */
   readonly turn: CollectorTurn | null;
-}): BufferCollector {
+}): { readonly buffers: BufferCollector; readonly heapGrowth: HeapGrowth | null } {
   const collect = exposedCollector();
   countFullCollections();
   const heapLimitBytes = getHeapStatistics().heap_size_limit;
   const lineBytes = bufferLineForHeap(heapLimitBytes);
   const slackBytes = bufferSlackForHeap(heapLimitBytes);
-  return new BufferCollector(
+  const buffers = new BufferCollector(
     { timers: deps.timers, metrics: deps.metrics, memory: processMemory, collect },
     { lineBytes, slackBytes, ...BUFFER_COLLECTOR_TIMING, turn: deps.turn },
   );
+  const heapGrowth = flagGiven(HEAP_GROWING_FLAG)
+    ? null
+    : new HeapGrowth({ setFlags: setFlagsFromString, metrics: deps.metrics });
+  return { buffers, heapGrowth };
 }

@@ -30,8 +30,8 @@
  * 100 % there (ab-coraft, one build with and without the flag): writes/s +15 % and CPU per write
  * -14 % at 64 x 64 KiB, +7-12 % and -9-13 % at 1 x 64 KiB, p99 -5 to +6 %; peak RssAnon +10-19 MiB
  * at 64 x 64 KiB. At 64 x 4 KiB in the same hour: +3 %, -1 %, p99 +12 %, peak RssAnon 81 -> 90 MiB.
- * So the percent stays one for all sizes; one chosen from the entries' size is the open lever
- * (weighed against MemoryHigh with a full store of large values, deploy/README.md).
+ * So this percent is the one the agent starts with and keeps while entries are small; while they
+ * are large it raises it (heap-growth.ts, with the figures of that choice).
  */
 export const HEAP_GROWING_PERCENT = 50;
 
@@ -61,8 +61,34 @@ export function applyAgentV8Flags(
   given: readonly string[] = process.execArgv,
 ): void {
   for (const flag of AGENT_V8_FLAGS) {
-    const name = flag.split('=')[0] ?? flag;
-    const spellings = [name, name.replaceAll('-', '_').replace(/^__/, '--')];
-    if (!given.some((arg) => spellings.some((s) => arg === s || arg.startsWith(`${s}=`)))) setFlags(flag);
+    if (!flagGiven(flag.split('=')[0] ?? flag, given)) setFlags(flag);
   }
+}
+
+/** Whether `given` (command-line flags) sets the V8 flag `name` ("--heap-growing-percent"), in either spelling. */
+export function flagGiven(name: string, given: readonly string[] = process.execArgv): boolean {
+  const spellings = [name, name.replaceAll('-', '_').replace(/^__/, '--')];
+  return given.some((arg) => spellings.some((s) => arg === s || arg.startsWith(`${s}=`)));
+}
+
+/**
+ * Whether V8 flags may change at run time from now on. V8 writes a hash of the flags in force
+ * into the cached data it makes, and refuses data whose hash is not that of the flags in force
+ * when it reads it (test/agent/runtime/heap-growth.test.ts). An agent
+ * started without a code cache makes it only once it is ready (code-cache.ts, module-cache.ts): a
+ * flag changed before then would go into the cache's hash, and the next start, at the flags it
+ * sets as it starts, would refuse the cache and write it again, at every start. So the agent
+ * changes a flag at run time (heap-growth.ts) only once the caches are written, or at once when
+ * it runs without them; this opens it (cli/agent-command.ts).
+ */
+let runtimeFlagsOpen = false;
+
+/** Lets V8 flags change at run time in this process (see {@link runtimeFlagsMayChange}). */
+export function openRuntimeFlags(): void {
+  runtimeFlagsOpen = true;
+}
+
+/** Whether this process's V8 flags may change at run time: once the code caches are written (openRuntimeFlags). */
+export function runtimeFlagsMayChange(): boolean {
+  return runtimeFlagsOpen;
 }
