@@ -26,7 +26,6 @@
  * decision. An operator's --heap-growing-percent on Node's command line turns it off (keepers.ts).
  */
 import type { Metrics } from '../../contracts/metrics.js';
-import { assert } from '../../contracts/assert.js';
 import { HEAP_GROWING_PERCENT, runtimeFlagsMayChange } from './v8-flags.js';
 
 /** The growth while large entries apply, percent of what the last mark-compact left. */
@@ -41,23 +40,6 @@ export const WINDOW_ENTRIES = 64;
 /** The V8 flag this sets. */
 export const HEAP_GROWING_FLAG = '--heap-growing-percent';
 
-export interface HeapGrowthOptions {
-  /** The growth the agent started with (HEAP_GROWING_PERCENT). */
-  readonly basePercent: number;
-  readonly largePercent: number;
-  readonly largeEntryBytes: number;
-  readonly smallEntryBytes: number;
-  readonly windowEntries: number;
-}
-
-export const HEAP_GROWTH_DEFAULTS: HeapGrowthOptions = {
-  basePercent: HEAP_GROWING_PERCENT,
-  largePercent: LARGE_PERCENT,
-  largeEntryBytes: LARGE_ENTRY_BYTES,
-  smallEntryBytes: SMALL_ENTRY_BYTES,
-  windowEntries: WINDOW_ENTRIES,
-};
-
 export class HeapGrowth {
   private entries = 0;
   private bytes = 0;
@@ -71,28 +53,23 @@ export class HeapGrowth {
       /** Whether V8 flags may change now; runtimeFlagsMayChange when absent. */
       readonly mayChange?: () => boolean;
     },
-    private readonly options: HeapGrowthOptions = HEAP_GROWTH_DEFAULTS,
-  ) {
-    assert(options.windowEntries >= 1, 'a window holds at least one entry');
-    assert(options.smallEntryBytes <= options.largeEntryBytes, 'the small bound is not above the large one');
-    assert(options.basePercent > 0 && options.largePercent > 0, 'growths are positive');
-  }
+  ) {}
 
   /** The growth set now, percent. */
   percent(): number {
-    return this.large ? this.options.largePercent : this.options.basePercent;
+    return this.large ? LARGE_PERCENT : HEAP_GROWING_PERCENT;
   }
 
   /** Notes an applied entry of `commandBytes`; at the end of a window, sets the growth if it changes. */
   noteEntry(commandBytes: number): void {
     this.entries += 1;
     this.bytes += commandBytes;
-    if (this.entries < this.options.windowEntries) return;
+    if (this.entries < WINDOW_ENTRIES) return;
     const mean = this.bytes / this.entries;
     this.entries = 0;
     this.bytes = 0;
     if (!(this.deps.mayChange ?? runtimeFlagsMayChange)()) return;
-    const large = this.large ? mean >= this.options.smallEntryBytes : mean >= this.options.largeEntryBytes;
+    const large = mean >= (this.large ? SMALL_ENTRY_BYTES : LARGE_ENTRY_BYTES);
     if (large === this.large) return;
     this.large = large;
     this.deps.setFlags(`${HEAP_GROWING_FLAG}=${this.percent()}`);

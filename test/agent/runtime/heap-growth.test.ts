@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
 import {
-  HEAP_GROWTH_DEFAULTS,
   HeapGrowth,
   LARGE_ENTRY_BYTES,
   LARGE_PERCENT,
@@ -109,7 +108,6 @@ describe('heap growth by entry size', function () {
   // The property: after each window the growth is the one that window's mean and the growth before it give, and the
   // flag was set exactly when the growth changed, to the new growth.
   it('property: each window ends with the growth its mean and the one before give; set only on a change', () => {
-    const { largeEntryBytes, smallEntryBytes } = HEAP_GROWTH_DEFAULTS;
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 96 * KIB }), { maxLength: 12 * WINDOW_ENTRIES }), (sizes) => {
         const { growth: heap, set } = growth();
@@ -121,7 +119,7 @@ describe('heap growth by entry size', function () {
           const chunk = sizes.slice(i + 1 - WINDOW_ENTRIES, i + 1);
           const mean = chunk.reduce((a, b) => a + b, 0) / WINDOW_ENTRIES;
           const was = large;
-          large = mean >= largeEntryBytes || (was && mean >= smallEntryBytes);
+          large = mean >= LARGE_ENTRY_BYTES || (was && mean >= SMALL_ENTRY_BYTES);
           if (large !== was) flags += 1;
           assert.equal(heap.percent(), large ? LARGE_PERCENT : HEAP_GROWING_PERCENT);
           assert.equal(set.length, flags);
