@@ -4,6 +4,7 @@
  *   npm run bench -- vs-etcd [--json] [--duration-ms=10000] [--clients=1,16,64,256]
  *                            [--values=256,4096,65536] [--slices=2] [--warmup-ms=1000] [--system-warmup-ms=30000]
  *                            [--cpu-prof-dir=DIR] [--coraft-raft=JSON] [--latency-probe-dir=DIR]
+ *                            [--agent-log-dir=DIR]
  *
  * Starts a 3-agent coraft cluster with the agent's defaults (coaps, cbor, LMDB) and, when
  * /usr/bin/etcd is installed, a 3-member etcd 3.4 cluster with its defaults, both on loopback
@@ -30,12 +31,14 @@
  * to snapshot often enough within a short run to compare log-retention settings by their
  * snapshot sends, which the agents count in GET /status. --latency-probe-dir runs the agents with
  * CORAFT_LATENCY_PROBE=DIR (agent/observability/latency-probe.ts) and prints the breakdown of a
- * write's path over the run (bench/_latency-breakdown.ts; pass one --clients to read it). ETCD_BIN=/nonexistent
- * leaves etcd out (A/B runs of coraft alone).
+ * write's path over the run (bench/_latency-breakdown.ts; pass one --clients to read it).
+ * --agent-log-dir appends each coraft agent's output (its JSON log lines) to DIR/ID.log, which the
+ * run otherwise drops with the cluster's folder. ETCD_BIN=/nonexistent leaves etcd out (A/B runs of
+ * coraft alone).
  */
 import { execFileSync } from 'node:child_process';
 import { describeError } from '../contracts/errors.js';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cleanup } from './_cleanup.js';
@@ -229,6 +232,13 @@ function outputDirs(args: readonly string[], profDir: string): string {
   return dir;
 }
 
+/** The --agent-log-dir option: CoraftOptions.onOutput appending each agent's output to DIR/ID.log (nothing for ''). */
+function agentLogOutput(dir: string): { readonly onOutput?: (id: string, chunk: string) => void } {
+  if (dir === '') return {};
+  mkdirSync(resolve(dir), { recursive: true });
+  return { onOutput: (id, chunk) => appendFileSync(join(resolve(dir), `${id}.log`), chunk) };
+}
+
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const { settings, grid, profDir, coraftRaft } = parseSettings(args);
@@ -245,6 +255,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
         requestTimeoutMs: REQUEST_TIMEOUT_MS,
         raft: coraftRaft,
         ...(profDir === '' ? {} : { cpuProfDir: resolve(profDir) }),
+        ...agentLogOutput(option(args, 'agent-log-dir', '')),
       }),
     );
     const etcd = withEtcd ? cleanup.addOwner(await EtcdSystem.create(REQUEST_TIMEOUT_MS)) : null;

@@ -33,6 +33,8 @@ export class Progress {
    * 0 while it is caught up. Log retention reads it (retention.ts).
    */
   stalledTicks = 0;
+  /** Leader ticks since the follower last answered (heardFrom); log retention reads it (retention.ts). */
+  silentTicks = 0;
   /** Requests to this follower that failed in a row (unreachable or timed out). */
   failures = 0;
   /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
@@ -75,9 +77,16 @@ export class Progress {
     this.inflights.reset();
   }
 
+  /** A leader tick: the ticks the follower spent stalled and silent age (retention.ts reads both). */
+  tick(lastIndex: LogIndex): void {
+    this.stalledTicks = this.match >= lastIndex ? 0 : this.stalledTicks + 1;
+    this.silentTicks += 1;
+  }
+
   /** Any answer from the follower ends the backoff. */
   heardFrom(): void {
     this.recentActive = true;
+    this.silentTicks = 0;
     this.failures = 0;
     this.backoffRounds = 0;
   }

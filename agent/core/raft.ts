@@ -18,7 +18,7 @@ import { encodeConfiguration, isWitness, transitionProblem } from './configurati
 import { isReceivingSnapshot } from './follower.js';
 import type { CoreDeps, CoreOptions, CoreStartState } from './options.js';
 import { requestRead } from './read-index.js';
-import { compactionPoint, memberProgress, retainStalledTicksMax } from './retention.js';
+import { compactionPoint, followerReceivingSnapshot, memberProgress, retainStalledTicksMax } from './retention.js';
 import type { LogRetention, MemberProgress } from './retention.js';
 import { snapshotRef } from './ready.js';
 import type {
@@ -98,8 +98,7 @@ export class RaftCore {
     s.heartbeatElapsed += 1;
     s.electionElapsed += 1;
     const lastIndex = s.log.lastIndex();
-    for (const progress of s.progress.values())
-      progress.stalledTicks = progress.match >= lastIndex ? 0 : progress.stalledTicks + 1;
+    for (const progress of s.progress.values()) progress.tick(lastIndex);
     if (s.electionElapsed >= s.options.electionTimeoutMinTicks) {
       s.electionElapsed = 0;
       if (s.options.checkQuorum && !s.quorumActive()) {
@@ -209,15 +208,19 @@ export class RaftCore {
     s.pendingCompactBefore = from;
   }
 
-  /**
-   * Where to compact the log once a snapshot at `index` is taken (retention.ts): `retention.entries`
-   * behind the snapshot and, on a leader, back to the slowest follower that is actively
-   * replicating, within the bound of `retention`. The runtime passes it to {@link compact}.
-   */
+  /** Where to compact the log once a snapshot at `index` is taken (retention.ts), for {@link compact}. */
   compactionPoint(index: LogIndex, retention: LogRetention): LogIndex {
     const s = this.state;
     const followers = s.role === 'leader' ? s.progress.values() : [];
     return compactionPoint(s.log, followers, index, retention, retainStalledTicksMax(s.options));
+  }
+
+  /** On a leader, a follower receiving a snapshot, which the runtime's snapshots wait for (retention.ts); else null. */
+  followerReceivingSnapshot(): NodeId | null {
+    const s = this.state;
+    return s.role === 'leader'
+      ? followerReceivingSnapshot(s.progress, retainStalledTicksMax(s.options), s.options)
+      : null;
   }
 
   // -------------------------------------------------------------------------------------------

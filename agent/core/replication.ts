@@ -160,6 +160,8 @@ function startSnapshot(core: CoreState, id: NodeId, progress: Progress): void {
   const snapshot = core.latestSnapshot;
   assert(snapshot !== null, 'a compacted log has a snapshot');
   progress.becomeSnapshot(snapshot.lastIncludedIndex);
+  // A transfer to a follower that answers counts as progress from its start (retention.ts).
+  if (progress.recentActive) progress.stalledTicks = 0;
   const bytes = snapshotBytesFor(core, id, snapshot);
   core.emit({ kind: 'snapshot-sent', to: id, index: snapshot.lastIncludedIndex, bytes });
   maybeSendSnapshotChunk(core, id, progress);
@@ -276,7 +278,9 @@ export function handleSnapshotResponse(
     return;
   }
   // Resume from what the follower holds; 0 restarts a transfer it discarded.
-  progress.snapshotOffset = Math.min(response.bytesStored, request.totalBytes);
+  const offset = Math.min(response.bytesStored, request.totalBytes);
+  if (offset > progress.snapshotOffset) progress.stalledTicks = 0;
+  progress.snapshotOffset = offset;
 }
 
 /** A request could not be delivered or timed out: slow down and retry at the next heartbeat. */

@@ -37,8 +37,9 @@ export function retainStalledTicksMax(options: Pick<CoreOptions, 'electionTimeou
  * True when the leader counts `progress`'s follower as actively replicating, so that compaction
  * waits for it:
  * - it is replicated by appends (probe or replicate state) and the leader knows where its log
- *   matches (match > 0). A follower receiving a snapshot does not count: a newer snapshot
- *   replaces the one in transfer whatever the log keeps (replication.ts); and
+ *   matches (match > 0). A follower receiving a snapshot does not count here: a newer snapshot
+ *   replaces the one in transfer whatever the log keeps (replication.ts), so the runtime holds
+ *   the next snapshot back instead, within a bound ({@link followerReceivingSnapshot}); and
  * - it makes progress: its match advanced within the last `stalledTicksMax` ticks in which it
  *   was behind (progress.stalledTicks). A slow follower counts, even one whose requests time out
  *   now and then: appends catch it up for far less than a whole snapshot. A follower that is
@@ -84,6 +85,36 @@ export function compactionPoint(
   }
   assert(start <= index + 1, 'compaction stops at the snapshot');
   return start;
+}
+
+/**
+ * True when the leader counts `progress`'s follower as receiving a snapshot: it is in snapshot
+ * state and the transfer advanced (a chunk stored, or the follower answered as it began) within
+ * the last `stalledTicksMax` leader ticks. A newer snapshot would replace the one in transfer
+ * (replication.ts), which would start again from its first byte.
+ */
+export function isReceivingSnapshot(progress: Progress, stalledTicksMax: number): boolean {
+  return progress.state === 'snapshot' && progress.stalledTicks <= stalledTicksMax;
+}
+
+/**
+ * A follower among `followers` (a leader's progress) that a snapshot would set back, or null: one
+ * receiving a snapshot ({@link isReceivingSnapshot}), which a newer one would replace
+ * (replication.ts), its transfer starting again from the first byte, and which answered within the
+ * last election timeout (one that is down holds nothing back). The runtime waits before
+ * snapshotting while there is one, within a bound (agent/runtime/snapshot-wait.ts), as etcd pauses
+ * compaction while a snapshot is in flight. A follower that replicates needs no wait: compaction
+ * keeps the entries it needs, within the bound of the retention ({@link compactionPoint}).
+ */
+export function followerReceivingSnapshot(
+  followers: ReadonlyMap<NodeId, Progress>,
+  stalledTicksMax: number,
+  options: Pick<CoreOptions, 'electionTimeoutMinTicks'>,
+): NodeId | null {
+  for (const [id, progress] of followers)
+    if (progress.silentTicks <= options.electionTimeoutMinTicks && isReceivingSnapshot(progress, stalledTicksMax))
+      return id;
+  return null;
 }
 
 /** A progress report on one member, for the runtime's status. */

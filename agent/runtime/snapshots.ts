@@ -7,7 +7,8 @@
  * than the log they replace. The core says where to compact (agent/core/retention.ts):
  * `logRetainEntries` behind the snapshot and, on a leader, back to the slowest follower that is
  * replicating, within `logRetainEntriesMax` and `logRetainBytesMax`, so a follower briefly behind
- * catches up by AppendEntries rather than by a whole InstallSnapshot. It restores the state
+ * catches up by AppendEntries rather than by a whole InstallSnapshot. A due snapshot waits, within
+ * a bound, while the leader sends one to a follower (snapshot-wait.ts). It restores the state
  * machine from a snapshot: the one on disk when it starts, or one the leader sent. It counts all
  * of this, and the snapshot transfers the Ready events report, for the node's status
  * ({@link SnapshotCounters}).
@@ -57,6 +58,7 @@ import type { RaftNodeDeps } from './node-deps.js';
 import { wholeImageChunks } from '../kv/index.js';
 import { SnapshotJob } from './snapshot-job.js';
 import { SnapshotReceiver, restoreFromStorage } from './snapshot-receive.js';
+import { SnapshotWait } from './snapshot-wait.js';
 
 /** What snapshotting needs of the node. */
 export interface SnapshotHost {
@@ -71,7 +73,13 @@ export interface SnapshotHost {
 /** What snapshotting reads and changes of the core. */
 export type SnapshotCore = Pick<
   RaftCore,
-  'getAppliedIndex' | 'getSnapshotIndex' | 'termAt' | 'compact' | 'compactionPoint' | 'isReceivingSnapshot'
+  | 'getAppliedIndex'
+  | 'getSnapshotIndex'
+  | 'termAt'
+  | 'compact'
+  | 'compactionPoint'
+  | 'followerReceivingSnapshot'
+  | 'isReceivingSnapshot'
 >;
 
 /** The edges snapshotting reaches. */
@@ -168,6 +176,8 @@ export class Snapshots {
   private jobWaiters: SnapshotWaiter[] = [];
   /** Writes the snapshots the leader sends. */
   private readonly receiver: SnapshotReceiver;
+  /** Holds a due snapshot back while a follower receives one. */
+  private readonly wait: SnapshotWait;
 
   constructor(
     private readonly host: SnapshotHost,
@@ -178,6 +188,7 @@ export class Snapshots {
     this.appliedConfig = bootstrap;
     this.triggerBytes = snapshotTriggerBytes(options.trigger, 0);
     this.receiver = new SnapshotReceiver(deps.storage);
+    this.wait = new SnapshotWait(deps, options.nodeId);
   }
 
   /** Entry bytes applied since the last snapshot that will trigger the next one. */
@@ -250,7 +261,9 @@ export class Snapshots {
     if (job !== null && job.state !== 'running') this.finish(core, job);
     // While a snapshot from the leader is written, storage has its one writer open (snapshot-receive.ts).
     if (this.job !== null || this.receiver.isOpen() || !this.host.isRunning()) return;
-    if (this.waiters.length > 0 || this.appliedBytesSinceSnapshot >= this.triggerBytes) this.capture(core);
+    const due = this.appliedBytesSinceSnapshot >= this.triggerBytes;
+    if (this.waiters.length > 0 || (due && !this.wait.holds(core, this.appliedBytesSinceSnapshot, this.triggerBytes)))
+      this.capture(core);
   }
 
   /**

@@ -8,7 +8,11 @@
 //   sent, then installed);
 // - so does one that answers heartbeats but whose match does not advance (appends lost);
 // - the bound wins over a lagging follower, in entries and in bytes;
-// - a node that does not lead keeps just the retain count.
+// - a node that does not lead keeps just the retain count;
+// - the leader names a follower receiving a snapshot (followerReceivingSnapshot, which the
+//   runtime's snapshots wait for) while the transfer advances or has just begun and the follower
+//   answers; not one that only replicates behind, not one silent for an election timeout, not one
+//   whose transfer is stuck for 20 election timeouts, and none on a node that does not lead.
 import { strict as assert } from 'node:assert';
 import { CoreCluster, bytes } from './core-cluster.js';
 import type { CoreEvent } from '../../../agent/core/ready.js';
@@ -165,6 +169,13 @@ describe('log retention at compaction', () => {
     assert.equal(progress.replicating, false, 'but it does not count');
     const index = cluster.core(leader).getAppliedIndex();
     assert.equal(snapshotAndCompact(cluster, leader), index + 1 - RETENTION.entries);
+    // The transfer to a follower that answers counts as progress from its start: a snapshot would
+    // set it back; a transfer stuck for 20 election timeouts no longer holds snapshots back.
+    cluster.dropRequest = (_from, to, request) => to === lagging && request.type === 'InstallSnapshotRequest';
+    cluster.tick(3);
+    assert.equal(cluster.core(leader).followerReceivingSnapshot(), lagging);
+    cluster.tick(205);
+    assert.equal(cluster.core(leader).followerReceivingSnapshot(), null);
     cluster.dropRequest = () => false;
     cluster.tick(30);
     assert.deepEqual(snapshotEvents(cluster, leader).slice(0, 2), [
@@ -210,5 +221,38 @@ describe('log retention at compaction', () => {
     assert.equal(core.compactionPoint(index, { entries: 2, entriesMax: 100, bytesMax: 1 << 20 }), index - 1);
     assert.equal(core.compactionPoint(index, { entries: 0, entriesMax: 0, bytesMax: 1 << 20 }), index + 1);
     assert.equal(core.compactionPoint(index, { entries: 100, entriesMax: 100, bytesMax: 1 << 20 }), 1);
+  });
+
+  it('names a follower receiving a snapshot while it answers (followerReceivingSnapshot)', () => {
+    const { cluster, leader, lagging } = setup();
+    // Appends carrying entries are lost on the way to the follower; heartbeats and their answers get through.
+    cluster.dropRequest = (from, to, request) =>
+      from === leader && to === lagging && request.type === 'AppendEntriesRequest' && request.entries.length > 0;
+    propose(cluster, leader, 40);
+    cluster.tick(12);
+    const core = cluster.core(leader);
+    const index = core.getAppliedIndex();
+    // Replicating behind: compaction keeps what it needs (within its bound), nothing waits for it.
+    assert.equal(core.getProgress().find((p) => p.id === lagging)?.replicating, true);
+    assert.equal(core.followerReceivingSnapshot(), null);
+    // A snapshot past its match: while it receives it, the follower is named.
+    cluster.dropRequest = (_from, to, request) => to === lagging && request.type === 'InstallSnapshotRequest';
+    snapshotAndCompact(cluster, leader, { entries: 5, entriesMax: 20, bytesMax: 1 << 20 });
+    cluster.tick(3);
+    assert.deepEqual(snapshotEvents(cluster, leader), [`sent ${index} to ${lagging}`]);
+    assert.equal(core.followerReceivingSnapshot(), lagging);
+    assert.equal(cluster.core(lagging).followerReceivingSnapshot(), null, 'only a leader names one');
+    // Silent for over an election timeout (10 ticks): none.
+    cluster.drop = (from, to) => to === lagging || from === lagging;
+    cluster.tick(11);
+    assert.equal(core.followerReceivingSnapshot(), null);
+    cluster.drop = () => false;
+    cluster.dropRequest = () => false;
+    cluster.tick(30);
+    assert.deepEqual(snapshotEvents(cluster, leader), [
+      `sent ${index} to ${lagging}`,
+      `installed ${index} to ${lagging}`,
+    ]);
+    assert.equal(core.followerReceivingSnapshot(), null, 'installed');
   });
 });
