@@ -55,7 +55,7 @@ import { checkBatch, checkLoadedLog, checkReadRange, checkReadRequest, chunkOf }
 import type { LogProjection, WriteStep } from '../log-projection.js';
 import { openDirectory, type OpenedDirectory } from '../lmdb/lmdb-open.js';
 import { readOrFail } from '../lmdb/lmdb-log-read.js';
-import { durableStoredLog, readDurableEntries, type DurableLog } from './wal-durable-read.js';
+import { DirectCommitReads, durableStoredLog, readDurableEntries, type DurableLog } from './wal-durable-read.js';
 import { encodeSteps, type SnapshotPlacement } from '../lmdb/lmdb-write-plan.js';
 import { SnapshotSlots } from '../lmdb/lmdb-snapshot-slots.js';
 import { beginStreaming } from '../lmdb/lmdb-snapshot-stream.js';
@@ -97,6 +97,8 @@ export class WalPersistenceEngine implements PersistenceEngine {
   private readonly room: StoreRoom;
   private closed = false;
   private readonly writers = new SnapshotWriters();
+  /** Narrows what reads are served while a write that bypasses the log commits (wal-durable-read.ts). */
+  private readonly direct = new DirectCommitReads();
 
   private constructor(
     private readonly options: ResolvedWalOptions,
@@ -282,8 +284,10 @@ export class WalPersistenceEngine implements PersistenceEngine {
     if (snapshot !== null) await snapshot.after;
     this.room.takeForDirect(write.bytes);
     const steps = encodeSteps(write.payload.steps, snapshot?.placement ?? null);
-    await applyToStore(this.store.handles, [steps], null, this.options.path);
-    this.checkpointer.addApplied(write.payload.batch);
+    await this.direct.during(this.checkpointer.durable, write.payload.batch, async () => {
+      await applyToStore(this.store.handles, [steps], null, this.options.path);
+      this.checkpointer.addApplied(write.payload.batch);
+    });
   }
 
   private fail(error: PersistenceError): void {
@@ -312,7 +316,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     await Promise.resolve();
     const shape = this.checkpointer.durable.shape();
     const snapshot = readStoredSnapshot(this.store.handles.meta);
-    const entries = this.readDurableEntries(shape.firstIndex, shape.lastIndex);
+    const entries = readDurableEntries(this.durableLog(), shape.firstIndex, shape.lastIndex);
     checkLoadedLog(entries, snapshot);
     return { hardState: this.checkpointer.durable.hardState(), snapshot, entries };
   }
@@ -333,7 +337,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
 
   firstStoredIndex(): LogIndex | null {
     this.checkOpen();
-    const shape = this.checkpointer.durable.shape();
+    const shape = this.durableLog().shape;
     return shape.firstIndex <= shape.lastIndex ? shape.firstIndex : null;
   }
 
@@ -342,7 +346,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     this.checkOpen();
     checkReadRequest(from, to);
     const entries = readOrFail(
-      () => this.readDurableEntries(from, to),
+      () => readDurableEntries(this.durableLog(), from, to),
       `log entries ${from}..${to}`,
       this.options.path,
     );
@@ -390,11 +394,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
 
   /** The durable log: LMDB below the tail, the tail above (wal-durable-read.ts). */
   private durableLog(): DurableLog {
-    const log = this.store.handles.log;
-    return { log, tail: this.checkpointer.tail, shape: this.checkpointer.durable.shape(), path: this.options.path };
-  }
-
-  private readDurableEntries(from: LogIndex, to: LogIndex): LogEntry[] {
-    return readDurableEntries(this.durableLog(), from, to);
+    const shape = this.direct.shape(this.checkpointer.durable.shape());
+    return { log: this.store.handles.log, tail: this.checkpointer.tail, shape, path: this.options.path };
   }
 }

@@ -30,6 +30,7 @@ import {
   snapshot,
   walHarness,
   walTestOptions,
+  writeLentChunks,
 } from '../helpers.js';
 import { persistenceContract } from '../persistence-contract.js';
 import { appendLogEntries, appendLogEntry, getLogEntries, saveSnapshot, saveVotedFor } from '../reference-fields.js';
@@ -308,6 +309,37 @@ describe('WalPersistenceEngine', function () {
       await engine.close();
       engine = await WalPersistenceEngine.open(walTestOptions(dir));
       assert.deepStrictEqual((await engine.load()).entries, [...entries(1, 2, 1), ...big, entry(201, 2)]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('serves only entries still stored while a snapshot commit settles (issue 16: a leader read one it deleted)', async () => {
+    // The window: LMDB's commit of a snapshot is visible to reads before the durable projection
+    // follows it (Checkpointer.addApplied). Whatever firstStoredIndex says there must be readable.
+    const engine = await WalPersistenceEngine.open(walTestOptions(dir));
+    const checkpointer = (engine as unknown as { readonly checkpointer: Checkpointer }).checkpointer;
+    const addApplied = checkpointer.addApplied.bind(checkpointer);
+    const seen: string[] = [];
+    checkpointer.addApplied = (batch) => {
+      const first = engine.firstStoredIndex();
+      seen.push(first === null ? 'none' : `${first}..${engine.readEntries(first, 12).length + first - 1}`);
+      addApplied(batch);
+    };
+    try {
+      await appendLogEntries(engine, entries(1, 12, 1));
+      const commit = async (index: number): Promise<boolean> => {
+        const writer = engine.beginSnapshot(snapshot(index, 1));
+        await writeLentChunks(writer, snapshot(index, 1).data, 300);
+        return writer.commit();
+      };
+      // Below the last stored entry, the snapshot leaves the log as it is; at it, it deletes the log.
+      assert.equal(await commit(8), true);
+      assert.equal(await commit(12), true);
+      assert.deepEqual(seen, ['1..12', 'none']);
+      assert.equal(engine.firstStoredIndex(), null);
+      await appendLogEntries(engine, entries(13, 14, 1));
+      assert.equal(engine.firstStoredIndex(), 13);
     } finally {
       await engine.close();
     }
