@@ -191,6 +191,8 @@ export function serverOptionsOf(o: LocalEndpointOptions): Partial<CoapServerOpti
     blockTransfersMax: o.blockTransfersMax,
     blockTransfersPerPeerMax: o.blockTransfersPerPeerMax,
     block1BytesMin: o.block1BytesMin,
+    // A write of a large value waits on replication longer than a client's first retransmission timeout.
+    separateBodyResponses: true,
     notifyAckTimeoutMs: o.notifyAckTimeoutMs,
     notifyRetransmitMax: o.notifyRetransmitMax,
     // One confirmable notification per observer at most; the server's own bound is 65,536.

@@ -38,16 +38,28 @@ export class VirtualTimers implements Timers {
     const target = this.now + ms;
     for (;;) {
       await settle();
-      this.pending = this.pending.filter((p) => !p.cancelled);
-      this.pending.sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq);
-      const next = this.pending[0];
-      if (next === undefined || next.dueMs > target) break;
-      this.pending.shift();
-      this.now = Math.max(this.now, next.dueMs);
-      next.callback();
+      if (!this.fireNext(target)) break;
     }
     this.now = target;
     await settle();
+  }
+
+  /** Moves time to `ms`, firing due timers in order, without settling promises (code that awaits nothing). */
+  advanceToSync(ms: number): void {
+    while (this.fireNext(ms));
+    this.now = Math.max(this.now, ms);
+  }
+
+  /** Fires the next live timer due by `target`; false when there is none. */
+  private fireNext(target: number): boolean {
+    this.pending = this.pending.filter((p) => !p.cancelled);
+    this.pending.sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq);
+    const next = this.pending[0];
+    if (next === undefined || next.dueMs > target) return false;
+    this.pending.shift();
+    this.now = Math.max(this.now, next.dueMs);
+    next.callback();
+    return true;
   }
 }
 

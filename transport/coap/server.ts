@@ -10,14 +10,13 @@
  * buffer has a limit (config.ts); a refusal by one is counted by the option's name, in `stats`
  * and in the metrics.
  */
-import type { Timers } from '../../contracts/clock.js';
 import { InvariantError, describeError } from '../../contracts/errors.js';
-import type { Metrics } from '../../contracts/metrics.js';
 import { assert } from '../../contracts/assert.js';
 import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import { CoapResponseCode, CoapType, codeClassOf } from './codes.js';
 import { resolveCoapServerOptions, type CoapServerOptions } from './config.js';
 import { PendingConfirmables, type ConfirmableOutcome } from './confirmables.js';
+import { DelayedAcks } from './delayed-acks.js';
 import { DuplicateCache } from './duplicate-cache.js';
 import { encodeMessage, type CoapOptionValue } from './message.js';
 import { MessageReader } from './message-reader.js';
@@ -27,57 +26,9 @@ import { PeerKeys } from './peer-keys.js';
 import { encodeResponse } from './response-encoder.js';
 import { ResourceRouter, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
 import { ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
+import type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
 
-/** What a CoAP server is given. */
-export interface CoapServerDeps {
-  /** Opens the endpoint to listen on; `start` calls it, `stop` closes what it returned. */
-  readonly openEndpoint: () => Promise<DatagramEndpoint>;
-  /** The clock of lifetimes, and the timers of expiry sweeps and notification retransmissions. */
-  readonly timers: Timers;
-  /**
-   * Counts every refusal by a limit (`coap_limit_refusals_total`, dimensions `server` and
-   * `limit`: the option's name) and every confirmable notification's outcome
-   * (`coap_notifications_total`, dimensions `server` and `outcome`). Default: none (the
-   * counters in `stats` only).
-   */
-  readonly metrics?: Metrics;
-  /** The `server` dimension of the metrics, e.g. "endpoint" or "peer". Default "coap". */
-  readonly name?: string;
-}
-
-/** A notification sent by {@link CoapServer.notify}. */
-export interface Notification {
-  readonly messageId: number;
-  /** False also when a confirmable one was asked for but notificationsPendingMax was reached. */
-  readonly confirmable: boolean;
-  /** 'sent' for a non-confirmable notification; how a confirmable one ended otherwise. */
-  readonly outcome: Promise<ConfirmableOutcome | 'sent'>;
-}
-
-/** What the block-wise stores and the notification table hold. */
-export interface CoapServerBlockStats {
-  readonly block1Transfers: number;
-  /** Counted against blockBytesTotalMax. */
-  readonly block1HeldBytes: number;
-  /** The byteLength of the ArrayBuffers the transfers keep alive (equals block1HeldBytes). */
-  readonly block1BufferBytes: number;
-  readonly block2Bodies: number;
-  readonly block2HeldBytes: number;
-  readonly notificationsPending: number;
-}
-
-/** Counters of a server, since it was built. */
-export interface CoapServerStats {
-  requests: number;
-  duplicates: number;
-  malformed: number;
-  /** Requests refused with 5.03 because `requestsInFlightMax` was reached. */
-  busy: number;
-  /** Response datagrams the endpoint failed to send. */
-  sendFailures: number;
-  /** Refusals by a limit, by the option's name (blockBytesTotalMax, block1BytesMin, ...). */
-  readonly limitRefusals: Record<string, number>;
-}
+export type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
 
 /** How one request message is answered (a ReceivedRequest is one). */
 interface Exchange {
@@ -115,6 +66,8 @@ export class CoapServer {
   /** Bumped by `stop`, so that answers of handlers started before it are dropped. */
   private generation = 0;
   private inFlight = 0;
+  /** Requests whose body came in several messages, acknowledged if their handler takes long (separateBodyResponses). */
+  private readonly delayedAcks: DelayedAcks<Exchange>;
   private nextMessageId = 0;
   private resetListener: ((peer: DatagramPeer, messageId: number) => void) | null = null;
   /**
@@ -146,6 +99,7 @@ export class CoapServer {
       pendingMax: o.notificationsPendingMax,
     };
     this.confirmables = new PendingConfirmables(pending, deps.timers, (bytes, peer) => this.transmit(bytes, peer));
+    this.delayedAcks = new DelayedAcks(deps.timers, (exchange) => this.acknowledge(exchange));
   }
 
   /** Adds a resource; see ResourceRouter.add. */
@@ -170,6 +124,7 @@ export class CoapServer {
     this.duplicates.clear();
     this.blockwise.clear();
     this.confirmables.clear();
+    this.delayedAcks.clear();
     await endpoint.close();
   }
 
@@ -292,6 +247,8 @@ export class CoapServer {
       );
     }
     const whole = outcome.kind === 'payload' ? request : request.withPayload(outcome.body);
+    // A body that came in several messages: acknowledged if not answered soon (separateBodyResponses).
+    if (confirmable && outcome.kind !== 'payload' && this.options.separateBodyResponses) this.delayedAcks.watch(whole);
     void this.runHandler(route.handler, whole, block, transferKey);
   }
 
@@ -352,8 +309,27 @@ export class CoapServer {
     this.respond(exchange, answer.response, answer.extra);
   }
 
-  /** Sends a piggybacked ACK for a confirmable request, else a NON with a fresh message id. */
+  /** Sends the empty ACK of a confirmable request now (its response goes separately); so do its retransmissions. */
+  private acknowledge(exchange: Exchange): void {
+    const ack = { type: CoapType.ACK, code: 0, messageId: exchange.messageId, token: EMPTY, options: NO_OPTIONS };
+    const bytes = encodeMessage({ ...ack, payload: EMPTY });
+    this.duplicates.answer(exchange.peerKey, exchange.messageId, exchange.token, bytes);
+    this.transmit(bytes, exchange.peer);
+  }
+
+  /**
+   * Sends a piggybacked ACK for a confirmable request, else a NON with a fresh message id; a
+   * confirmable request acknowledged already gets a separate CON, retransmitted until the client
+   * acknowledges it (or a NON, when notificationsPendingMax messages wait for an ACK already).
+   */
   private respond(exchange: Exchange, response: CoapResponse, extra: readonly CoapOptionValue[]): void {
+    if (!this.delayedAcks.isEmpty && this.delayedAcks.answered(exchange)) {
+      const messageId = this.allocateMessageId();
+      const bytes = encodeResponse(CoapType.CON, messageId, exchange.token, response, extra);
+      if (this.confirmables.send(exchange.peerKey, exchange.peer, messageId, bytes) !== null) return;
+      this.countLimit('notificationsPendingMax');
+      return this.transmit(encodeResponse(CoapType.NON, messageId, exchange.token, response, extra), exchange.peer);
+    }
     const confirmable = exchange.confirmable;
     const type = confirmable ? CoapType.ACK : CoapType.NON;
     const messageId = confirmable ? exchange.messageId : this.allocateMessageId();

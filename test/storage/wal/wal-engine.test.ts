@@ -314,7 +314,7 @@ describe('WalPersistenceEngine', function () {
     }
   });
 
-  it('serves only entries still stored while a snapshot commit settles (issue 16: a leader read one it deleted)', async () => {
+  it('serves only entries still stored while a snapshot commit settles (a leader read one it deleted)', async () => {
     // The window: LMDB's commit of a snapshot is visible to reads before the durable projection
     // follows it (Checkpointer.addApplied). Whatever firstStoredIndex says there must be readable.
     const engine = await WalPersistenceEngine.open(walTestOptions(dir));
