@@ -5,7 +5,9 @@
 // exchange; a 64 KiB body goes up through coap-client with plain Block1 (Debian's libcoap 4.3.1
 // has no Q-Block1 client). And our client against libcoap's coap-server-notls, which has no
 // Q-Block1 either: the probe gets 4.02 Bad Option, the body goes again with Block1 and arrives
-// whole, and the next body goes straight to Block1. coap-client exits 0 even on errors, so the
+// whole, and the next body goes straight to Block1. A Block1 body whose handler takes 400 ms gets
+// an empty ACK, then its response as a CON, which coap-client acknowledges (the local endpoint's
+// separateBodyResponses). coap-client exits 0 even on errors, so the
 // tests read its output. Skipped when coap-client-notls (or coap-server-notls) is not installed.
 import { strict as assert } from 'node:assert';
 import { execFile, spawn } from 'node:child_process';
@@ -132,6 +134,36 @@ describe('interop with libcoap coap-client', function () {
     const base = `coap://127.0.0.1:${server.localAddress().port}`;
     assert.equal((await coapClient(['-m', 'put', '-b', '1024', '-f', file, `${base}/upload`])).trim(), '65536 true');
     assert.equal(server.stats.requests, 64, 'one request per block');
+  });
+
+  it('gets a separate response to a Block1 body whose handler is slow (separateBodyResponses)', async () => {
+    const server = new CoapServer(
+      { openEndpoint: () => openUdpEndpoint(), timers: createRealTimers() },
+      { separateBodyResponses: true },
+    );
+    server.addResource('/upload', {
+      PUT: (r) =>
+        new Promise((resolve) =>
+          setTimeout(
+            () => resolve({ code: CoapResponseCode.Changed, payload: Buffer.from(`${r.payload.length}`) }),
+            400,
+          ),
+        ),
+    });
+    await server.start();
+    stops.push(() => server.stop());
+    const file = join(dir, 'slow.bin');
+    await writeFile(file, Buffer.alloc(5000, 0x41));
+    const base = `coap://127.0.0.1:${server.localAddress().port}`;
+    // Verbose output (-v 7) shows the messages: an empty ACK, then the response as a CON that coap-client acknowledges.
+    const output = await coapClient(['-v', '7', '-m', 'put', '-b', '1024', '-f', file, `${base}/upload`]);
+    const emptyAck = output.search(/t:ACK c:0\.00 i:[0-9a-f]+ \{\}/);
+    const response = output.search(/t:CON c:2\.04 i:[0-9a-f]+ \{[0-9a-f]+\} \[ Block1:4\/_\/1024 \] :: '5000'/);
+    assert.ok(emptyAck > 0 && response > emptyAck, 'an empty ACK, then the response as a CON');
+    assert.match(output.slice(response), /sent 4 bytes\s+v:1 t:ACK c:0\.00/, 'which coap-client acknowledged');
+    for (let waited = 0; server.blockStats().notificationsPending > 0 && waited < 2000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(server.blockStats().notificationsPending, 0, 'nothing left pending on the server');
   });
 
   it('falls back to Block1 when coap-server-notls answers the probe 4.02, and remembers it', async function () {
