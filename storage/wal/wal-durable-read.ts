@@ -95,7 +95,7 @@ export function durableStoredLog(
  * thread's reads as it settles, some microtasks before the durable projection follows it
  * (Checkpointer.addApplied). A leader catching a follower up read in between: it asked for
  * entries the projection still listed and that a snapshot at the last stored entry had deleted
- * from LMDB, got STORAGE_CORRUPT and stopped (issue 16: 256 clients x 64 KiB, 2 runs in 8).
+ * from LMDB, got STORAGE_CORRUPT and stopped (issue 16: 256 clients x 64 KiB, 3 runs in 10).
  */
 export class DirectCommitReads {
   /** The entries stored both before and after the write under way; null when none is. */
