@@ -4,6 +4,9 @@
  * temporary folder, written to through the leader's local CoAP endpoint with the project's
  * EndpointClient, one client (one UDP socket) per simulated client.
  *
+ * The writers' CoAP clients count their retransmissions and timeouts (writerClientCounts): a
+ * retransmission is a datagram lost, or an answer slower than the client's timeout.
+ *
  * Snapshot sends come from the agents themselves: GET /status counts, on each agent since it
  * started, the InstallSnapshot transfers it started as leader (and how they ended) and the
  * snapshots it took (agent/runtime/snapshots.ts). The raft_snapshot_sends_total metric counts
@@ -40,6 +43,30 @@ export interface CoraftOptions {
   readonly onOutput?: (id: string, chunk: string) => void;
 }
 
+/** What the writers' CoAP clients counted together: messages sent again, and requests that timed out. */
+export interface WriterClientCounts {
+  readonly requests: number;
+  readonly retransmissions: number;
+  readonly timeouts: number;
+}
+
+/** Adds up the counters of the writers' clients. */
+export class WriterClientTotals {
+  private requests = 0;
+  private retransmissions = 0;
+  private timeouts = 0;
+
+  add(stats: WriterClientCounts): void {
+    this.requests += stats.requests;
+    this.retransmissions += stats.retransmissions;
+    this.timeouts += stats.timeouts;
+  }
+
+  counts(): WriterClientCounts {
+    return { requests: this.requests, retransmissions: this.retransmissions, timeouts: this.timeouts };
+  }
+}
+
 /** Merges `raft` into the `raft` object of the agent.json at `file`. */
 function overrideRaft(file: string, raft: Readonly<Record<string, unknown>>): void {
   const config: unknown = JSON.parse(readFileSync(file, 'utf8'));
@@ -56,6 +83,8 @@ export class CoraftSystem implements BenchSystem {
     'GET /status of every agent (snapshots.sendsStarted: InstallSnapshot transfers started)';
   private readonly probes = new Map<string, EndpointClient>();
   private closed = false;
+  /** The counters of the writers' clients, added up as each closes. */
+  private readonly writerCounts = new WriterClientTotals();
   /** The writers' side of the latency probe when the agents run with one (CORAFT_LATENCY_PROBE), else null. */
   private readonly clientProbe: ClientProbe | null;
 
@@ -141,8 +170,16 @@ export class CoraftSystem implements BenchSystem {
         // 2.xx; anything else (4.xx, 5.03 without a leader) is a refused write.
         return response.code >= 0x40 && response.code < 0x60;
       }),
-      close: () => client.close(),
+      close: () => {
+        this.writerCounts.add(client.stats);
+        return client.close();
+      },
     });
+  }
+
+  /** What the writers' CoAP clients counted, those closed so far together. */
+  writerClientCounts(): WriterClientCounts {
+    return this.writerCounts.counts();
   }
 
   removeKeys(id: string, keys: readonly string[]): Promise<void> {

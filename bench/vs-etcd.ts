@@ -205,6 +205,12 @@ function sayReport(
           `${coraftSnapshots.sendsStarted} started, ${coraftSnapshots.sendsCompleted} completed, ` +
           `${coraftSnapshots.sendsFailed} failed`,
   );
+  const clients = coraft.writerClientCounts();
+  say(
+    `coraft writers' CoAP clients over the run: ${clients.requests} requests, ${clients.retransmissions} ` +
+      `messages sent again (a datagram lost, or an answer slower than the client's timeout), ` +
+      `${clients.timeouts} timed out`,
+  );
 }
 
 function runNotes(withEtcd: boolean, skipped: readonly string[]): string[] {
@@ -242,7 +248,6 @@ function agentLogOutput(dir: string): { readonly onOutput?: (id: string, chunk: 
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const { settings, grid, profDir, coraftRaft } = parseSettings(args);
-  const durationMs = settings.durationMs;
   const withEtcd = etcdInstalled();
   const probeDir = outputDirs(args, profDir);
   const notes = runNotes(withEtcd, grid.skipped);
@@ -286,7 +291,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     return {
       etcd: withEtcd ? etcdVersion() : null,
       settings: {
-        durationMs,
+        durationMs: settings.durationMs,
         warmupMs: settings.warmupMs,
         systemWarmupMs: settings.systemWarmupMs,
         slices: settings.slices,
@@ -296,6 +301,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       points,
       peakRssMiB: peakRss,
       coraftSnapshots,
+      coraftWriterClients: coraft.writerClientCounts(),
       snapshotSendsSource: {
         coraft: coraft.snapshotSendsSource,
         etcd: withEtcd ? 'etcd_network_snapshot_send_success' : null,

@@ -8,6 +8,7 @@ import type { CoapClientRequest, CoapClientResponse } from '../../transport/coap
 import { option } from '../../transport/coap/options.js';
 import { pieceBytesFor } from '../../transport/coap/pieces.js';
 import type { CoapObservation, NotificationListener } from '../../transport/coap/client-observations.js';
+import type { CoapClientStats } from '../../transport/coap/client-types.js';
 import { createCryptoPrng, createRealTimers } from '../../transport/timers.js';
 import { openUdpEndpoint } from '../../transport/udp.js';
 import { parseHostPort } from '../config/agent-config.js';
@@ -126,6 +127,11 @@ export class EndpointClient {
     const response = await this.call(request);
     const text = new TextDecoder().decode(response.payload);
     return text === '' ? null : (JSON.parse(text) as unknown);
+  }
+
+  /** The client's counters since it was made (requests, retransmissions, timeouts, ...). */
+  get stats(): Readonly<CoapClientStats> {
+    return this.client.stats;
   }
 
   async close(): Promise<void> {
