@@ -218,9 +218,7 @@ export class RaftCore {
   /** On a leader, a follower receiving a snapshot, which the runtime's snapshots wait for (retention.ts); else null. */
   followerReceivingSnapshot(): NodeId | null {
     const s = this.state;
-    return s.role === 'leader'
-      ? followerReceivingSnapshot(s.progress, retainStalledTicksMax(s.options), s.options)
-      : null;
+    return s.role === 'leader' ? followerReceivingSnapshot(s.progress, s.options) : null;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -108,9 +108,9 @@ export function isReceivingSnapshot(progress: Progress, stalledTicksMax: number)
  */
 export function followerReceivingSnapshot(
   followers: ReadonlyMap<NodeId, Progress>,
-  stalledTicksMax: number,
   options: Pick<CoreOptions, 'electionTimeoutMinTicks'>,
 ): NodeId | null {
+  const stalledTicksMax = retainStalledTicksMax(options);
   for (const [id, progress] of followers)
     if (progress.silentTicks <= options.electionTimeoutMinTicks && isReceivingSnapshot(progress, stalledTicksMax))
       return id;

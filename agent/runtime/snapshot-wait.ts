@@ -40,15 +40,19 @@ export class SnapshotWait {
     const follower = bounded ? null : core.followerReceivingSnapshot();
     const before = this.waitingFor;
     this.waitingFor = follower;
-    const fields = { node: this.nodeId, follower: follower ?? before, appliedBytes };
     if (follower !== null && before === null) {
-      this.deps.logger.info('snapshot waits for a follower receiving one', fields);
+      this.deps.logger.info('snapshot waits for a follower receiving one', {
+        node: this.nodeId,
+        follower,
+        appliedBytes,
+      });
       this.deps.metrics.increment('raft_snapshot_waits_total');
     } else if (bounded && before !== null) {
-      this.deps.logger.warning(
-        'snapshot taken while a follower receives one: the log since the last is at its bound',
-        fields,
-      );
+      this.deps.logger.warning('snapshot taken while a follower receives one: the log since the last is at its bound', {
+        node: this.nodeId,
+        follower: before,
+        appliedBytes,
+      });
     }
     return follower !== null;
   }

@@ -47,6 +47,11 @@ const EMPTY = new Uint8Array(0);
 /** The extra options of a response that has none. */
 const NO_OPTIONS: readonly CoapOptionValue[] = Object.freeze([]);
 
+/** An empty message (an ACK or an RST) answering message `messageId`. */
+function emptyMessage(type: CoapType, messageId: number): Uint8Array {
+  return encodeMessage({ type, code: 0, messageId, token: EMPTY, options: NO_OPTIONS, payload: EMPTY });
+}
+
 /** A CoAP server; see the module comment. */
 export class CoapServer {
   readonly stats: CoapServerStats = {
@@ -311,8 +316,7 @@ export class CoapServer {
 
   /** Sends the empty ACK of a confirmable request now (its response goes separately); so do its retransmissions. */
   private acknowledge(exchange: Exchange): void {
-    const ack = { type: CoapType.ACK, code: 0, messageId: exchange.messageId, token: EMPTY, options: NO_OPTIONS };
-    const bytes = encodeMessage({ ...ack, payload: EMPTY });
+    const bytes = emptyMessage(CoapType.ACK, exchange.messageId);
     this.duplicates.answer(exchange.peerKey, exchange.messageId, exchange.token, bytes);
     this.transmit(bytes, exchange.peer);
   }
@@ -339,10 +343,7 @@ export class CoapServer {
   }
 
   private sendReset(messageId: number, peer: DatagramPeer): void {
-    this.transmit(
-      encodeMessage({ type: CoapType.RST, code: 0, messageId, token: EMPTY, options: NO_OPTIONS, payload: EMPTY }),
-      peer,
-    );
+    this.transmit(emptyMessage(CoapType.RST, messageId), peer);
   }
 
   private transmit(bytes: Uint8Array, peer: DatagramPeer): void {

@@ -67,6 +67,12 @@ function snapshotAndCompact(cluster: CoreCluster, id: NodeId, retention: LogRete
   return point;
 }
 
+/** Appends carrying entries from `leader` to `lagging` are lost; heartbeats and their answers get through. */
+function dropAppendsWithEntries(cluster: CoreCluster, leader: NodeId, lagging: NodeId): void {
+  cluster.dropRequest = (from, to, request) =>
+    from === leader && to === lagging && request.type === 'AppendEntriesRequest' && request.entries.length > 0;
+}
+
 function events(cluster: CoreCluster, id: NodeId): CoreEvent[] {
   return (cluster.readies.get(id) ?? []).flatMap((ready) => ready.events);
 }
@@ -156,9 +162,7 @@ describe('log retention at compaction', () => {
 
   it('stops waiting for a follower that answers heartbeats but never advances: the snapshot unblocks it', () => {
     const { cluster, leader, lagging } = setup();
-    // Appends carrying entries are lost on the way to the follower; heartbeats get through.
-    cluster.dropRequest = (from, to, request) =>
-      from === leader && to === lagging && request.type === 'AppendEntriesRequest' && request.entries.length > 0;
+    dropAppendsWithEntries(cluster, leader, lagging);
     propose(cluster, leader, 40);
     cluster.tick(205);
     const progress = cluster
@@ -225,9 +229,7 @@ describe('log retention at compaction', () => {
 
   it('names a follower receiving a snapshot while it answers (followerReceivingSnapshot)', () => {
     const { cluster, leader, lagging } = setup();
-    // Appends carrying entries are lost on the way to the follower; heartbeats and their answers get through.
-    cluster.dropRequest = (from, to, request) =>
-      from === leader && to === lagging && request.type === 'AppendEntriesRequest' && request.entries.length > 0;
+    dropAppendsWithEntries(cluster, leader, lagging);
     propose(cluster, leader, 40);
     cluster.tick(12);
     const core = cluster.core(leader);
