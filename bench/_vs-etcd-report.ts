@@ -48,6 +48,7 @@ export function figuresTable(points: readonly VsPoint[]): string {
     'CPU s/1k writes',
     'per member',
     'peak RSS MiB',
+    'peak anon MiB',
     'snap sends',
     'errors',
   ];
@@ -66,6 +67,7 @@ export function figuresTable(points: readonly VsPoint[]): string {
       cell(f.cpuSecondsPer1000Writes),
       perMember(f, (m) => m.cpuSecondsPer1000Writes),
       perMember(f, (m) => mib(m.rssPeakBytes)),
+      perMember(f, (m) => mib(m.rssAnonPeakBytes)),
       cell(f.snapshotSends),
       cell(f.errors),
     ]),

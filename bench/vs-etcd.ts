@@ -16,7 +16,8 @@
  * endpoint; etcd: POST /v3/kv/put on its JSON gateway, HTTP/1.1 keep-alive, one connection
  * per client). Figures per system and point: writes/s, p50/p99/p99.9, CPU seconds per 1,000 writes
  * (all members and each one, /proc/PID/stat), peak RSS per member (VmRSS sampled every 250 ms;
- * VmHWM at the end), snapshot sends to followers, and the coraft/etcd ratios.
+ * VmHWM at the end) and its anonymous part (RssAnon: heap, buffers, malloc; not LMDB's or bbolt's
+ * mapped file pages, which the kernel can drop), snapshot sends to followers, and the coraft/etcd ratios.
  *
  * Before the first point each system takes --system-warmup-ms of unmeasured load, spread over the
  * grid's shapes (bench/_closed-loop.ts, warmUp): the figures are of systems at their steady state, not

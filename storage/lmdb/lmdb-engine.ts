@@ -203,7 +203,8 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       // A child transaction, so that an exception in the callback aborts every write of the
       // group instead of committing the part done before it.
       await env.childTransaction(() => {
-        for (const write of writes) for (const step of write.payload.steps) applyStep(step, log, meta);
+        const target = { log, meta, shapes: null, path: this.options.path };
+        for (const write of writes) for (const step of write.payload.steps) applyStep(step, target);
       });
     } catch (error) {
       const failure = toPersistenceError(await commitFailureCause(error), `commit to ${this.options.path} failed`);

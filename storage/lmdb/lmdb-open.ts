@@ -31,7 +31,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { open } from 'lmdb';
 import type { Database, RootDatabase, RootDatabaseOptionsWithPath } from 'lmdb';
 import { PersistenceError } from '../../contracts/errors.js';
-import type { HardState, LogIndex, Term } from '../../contracts/log.js';
+import type { HardState, Term } from '../../contracts/log.js';
 import { acquireDirectoryLock } from '../dir-lock.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from './lmdb-errors.js';
@@ -52,15 +52,19 @@ import { LogProjection } from '../log-projection.js';
 import type { StoredLog } from '../../contracts/persistence.js';
 import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 import { forEachLogRecord } from './lmdb-log-read.js';
+import { ShapeAccumulator, addShapes, readLogShapes, rewriteShapes } from './lmdb-log-shape.js';
+import type { ShapeRecord } from './lmdb-log-shape.js';
 import { checkSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
 
-/** The open environment and its two databases. */
+/** The open environment and its three databases. */
 export interface LmdbHandles {
   readonly env: RootDatabase<Uint8Array, string>;
   /** Log entries under 8-byte big-endian index keys. */
   readonly log: Database<Uint8Array, Uint8Array>;
   /** Format, hard state and snapshot records under string keys. */
   readonly meta: Database<Uint8Array, string>;
+  /** The log's shape records under the key of their first index (lmdb-log-shape.ts; the WAL engine's). */
+  readonly shapes: Database<Uint8Array, Uint8Array>;
 }
 
 /** An opened data directory: its lock, its databases and the projection of what is stored. */
@@ -79,6 +83,8 @@ export interface OpenedDirectory {
    * second time while nothing was written since (issue 17; lmdb-snapshot.ts, readStoredImage).
    */
   readonly checkedSnapshot: StoredSnapshotMeta | null;
+  /** Where the open read the log's shape: its shape records, or every record (lmdb-log-shape.ts). */
+  readonly logShapeSource: 'shapes' | 'scan';
 }
 
 /** The mode of every file the engine creates: the log holds the cluster's data, readable by the agent's user only. */
@@ -136,9 +142,16 @@ export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
       cache: false,
       compression: false,
     });
+    const shapes = env.openDB<Uint8Array, Uint8Array>({
+      name: 'log-shape',
+      encoding: 'binary',
+      keyEncoding: 'binary',
+      cache: false,
+      compression: false,
+    });
     // Reader slots left by a killed process would pin old pages and grow the file.
     env.readerCheck();
-    return { env, log, meta };
+    return { env, log, meta, shapes };
   } catch (error) {
     void env.close();
     throw error;
@@ -153,6 +166,7 @@ export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
 export async function openDirectory(
   options: ResolvedLmdbOptions,
   formatVersion: number = FORMAT_VERSION,
+  keepShapes = false,
 ): Promise<OpenedDirectory> {
   checkDirectory(options);
   const lock = acquireDirectoryLock(options.path);
@@ -164,9 +178,12 @@ export async function openDirectory(
     } catch (error) {
       throw toPersistenceError(error, `cannot open the LMDB environment in ${options.path}`);
     }
-    await checkFormat(handles, options.path, formatVersion);
-    const { projection, storedLog, checkedSnapshot } = recoverProjection(handles, options.path);
-    return { lock, handles, projection, storedLog, checkedSnapshot };
+    const stored = await checkFormat(handles, options.path, formatVersion);
+    // Shapes are trusted (once checked) only in a directory this format wrote: an earlier one's
+    // writers did not keep them (lmdb-log-shape.ts).
+    const shapes = !keepShapes ? 'none' : stored === null || stored === formatVersion ? 'check' : 'rebuild';
+    const recovered = await recoverProjection(handles, options.path, shapes);
+    return { lock, handles, ...recovered };
   } catch (error) {
     if (handles !== null) await handles.env.close();
     lock.release();
@@ -178,18 +195,19 @@ export async function openDirectory(
  * Checks the format record against `formatVersion`, the engine's: a newer one is refused, an
  * older one is upgraded (the write-ahead-log engine writes 2, so that this engine, which
  * writes 1 and would not see the log, refuses its directories instead of losing writes).
+ * Returns the version the directory held (null: a new directory).
  */
-async function checkFormat(handles: LmdbHandles, path: string, formatVersion: number): Promise<void> {
-  const stored = handles.meta.get(META_KEYS.format);
-  if (stored !== undefined) {
-    const version = parseFormat(stored);
-    if (version > formatVersion) {
+async function checkFormat(handles: LmdbHandles, path: string, formatVersion: number): Promise<number | null> {
+  const storedRecord = handles.meta.get(META_KEYS.format);
+  const stored = storedRecord === undefined ? null : parseFormat(storedRecord);
+  if (stored !== null) {
+    if (stored > formatVersion) {
       throw new PersistenceError(
         'STORAGE_VERSION',
-        `${path} holds format version ${version}; this build reads up to ${formatVersion}`,
+        `${path} holds format version ${stored}; this build reads up to ${formatVersion}`,
       );
     }
-    if (version === formatVersion) return;
+    if (stored === formatVersion) return stored;
   } else {
     const hasLog = handles.log.getKeysCount({ limit: 1 }) > 0;
     const hasMeta = handles.meta.getKeysCount({ limit: 1 }) > 0;
@@ -200,6 +218,7 @@ async function checkFormat(handles: LmdbHandles, path: string, formatVersion: nu
   } catch (error) {
     throw toPersistenceError(error, `cannot initialise ${path}`);
   }
+  return stored;
 }
 
 function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
@@ -210,22 +229,73 @@ function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {
   return meta;
 }
 
-/** Scans the whole log once, checking every record, and builds the projection and the log's shape. */
-function recoverProjection(
+/**
+ * Rebuilds the projection and the log's shape (StoredLog): from the shape records when `shapes` is
+ * 'check' and they pass their checks (lmdb-log-shape.ts), else by scanning every record, after
+ * which the shape records are written again unless `shapes` is 'none' (an engine that keeps none).
+ */
+async function recoverProjection(
   handles: LmdbHandles,
   path: string,
-): {
-  readonly projection: LogProjection;
-  readonly storedLog: StoredLog;
-  readonly checkedSnapshot: StoredSnapshotMeta | null;
-} {
+  shapes: 'none' | 'check' | 'rebuild',
+): Promise<Omit<OpenedDirectory, 'lock' | 'handles'>> {
   const storedHardState = handles.meta.get(META_KEYS.hardState);
   const hardState: HardState =
     storedHardState === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(storedHardState);
   const snapshot = recoverSnapshot(handles);
-  let first: LogIndex = 0;
-  const terms: Term[] = [];
-  let shape: StoredLogBuilder | null = null;
+  const read = shapes === 'check' ? readLogShapes(handles.shapes, handles.log) : null;
+  let storedLog: StoredLog;
+  if (read !== null) {
+    const builder = new StoredLogBuilder(read[0]?.firstIndex ?? (snapshot?.lastIncludedIndex ?? 0) + 1, path);
+    addShapes(read, handles.log, { from: 0, to: Number.MAX_SAFE_INTEGER }, builder);
+    storedLog = builder.build();
+  } else {
+    const scanned = scanLog(handles, path, snapshot);
+    storedLog = scanned.storedLog;
+    if (shapes !== 'none') {
+      try {
+        await handles.env.transaction(() => rewriteShapes(handles.shapes, scanned.shapes));
+      } catch (error) {
+        throw toPersistenceError(error, `cannot write the log's shape records in ${path}`);
+      }
+    }
+  }
+  checkStoredLog(storedLog, snapshot, path);
+  const count = storedLog.commandBytes.length;
+  const first = count === 0 ? 0 : storedLog.firstIndex;
+  return {
+    projection: new LogProjection(hardState, snapshot, first, termsOf(storedLog)),
+    storedLog,
+    checkedSnapshot: snapshot,
+    logShapeSource: read === null ? 'scan' : 'shapes',
+  };
+}
+
+/** The term of each entry of `log`, in order. */
+function termsOf(log: StoredLog): Term[] {
+  const terms: Term[] = new Array<Term>(log.commandBytes.length);
+  const runs = log.termRuns;
+  for (let r = 0; r < runs.length; r += 1) {
+    const run = runs[r];
+    if (run === undefined) continue;
+    const end = (runs[r + 1]?.from ?? log.firstIndex + terms.length) - log.firstIndex;
+    terms.fill(run.term, run.from - log.firstIndex, end);
+  }
+  return terms;
+}
+
+/** Entries per shape record written by a scan. */
+const SCAN_SHAPE_ENTRIES = 8192;
+
+/** Scans the whole log once, checking every record: the log's shape, and its shape records. */
+function scanLog(
+  handles: LmdbHandles,
+  path: string,
+  snapshot: StoredSnapshotMeta | null,
+): { readonly storedLog: StoredLog; readonly shapes: ShapeRecord[] } {
+  let builder: StoredLogBuilder | null = null;
+  const shapes: ShapeRecord[] = [];
+  let shape: ShapeAccumulator | null = null;
   forEachLogRecord(
     handles.log,
     {},
@@ -233,24 +303,27 @@ function recoverProjection(
       // The record is checked whole (its checksum too), but its command is not copied: only its
       // term and size are kept (and a configuration entry whole).
       const entry = checkEntryRecord(index, value);
-      if (shape === null) {
-        first = index;
-        shape = new StoredLogBuilder(index, path);
-      }
-      // The builder refuses a gap and a term that goes backwards.
-      terms.push(entry.term);
+      builder ??= new StoredLogBuilder(index, path);
       const commandBytes = entry.record.byteLength - ENTRY_HEADER_BYTES;
-      shape.add(
+      // The builder refuses a gap and a term that goes backwards.
+      builder.add(
         index,
         entry.term,
         entry.type,
         commandBytes,
         entry.type === 'config' ? decodeEntry(index, value) : null,
       );
+      if (shape !== null && shape.count === SCAN_SHAPE_ENTRIES) {
+        shapes.push(shape.shape());
+        shape = null;
+      }
+      shape ??= new ShapeAccumulator(index);
+      shape.add(entry.term, entry.type, commandBytes);
     },
     path,
   );
-  const storedLog = (shape ?? new StoredLogBuilder((snapshot?.lastIncludedIndex ?? 0) + 1, path)).build();
-  checkStoredLog(storedLog, snapshot, path);
-  return { projection: new LogProjection(hardState, snapshot, first, terms), storedLog, checkedSnapshot: snapshot };
+  // TypeScript does not see the visitor's assignments.
+  const lastShape = shape as ShapeAccumulator | null;
+  if (lastShape !== null) shapes.push(lastShape.shape());
+  return { storedLog: (builder ?? new StoredLogBuilder((snapshot?.lastIncludedIndex ?? 0) + 1, path)).build(), shapes };
 }

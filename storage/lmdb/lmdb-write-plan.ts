@@ -13,12 +13,15 @@ import {
   entryRecordBytes,
   encodeSnapshotMeta,
   entryKey,
+  entryRecordHeader,
   parseEntryKey,
   writeEntryKey,
 } from './lmdb-records.js';
 import type { SnapshotSlot } from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';
 import { crc32 } from '../crc32.js';
+import { ShapeAccumulator, appendShape, deleteShapes, shapeOfEntries } from './lmdb-log-shape.js';
+import type { ShapeRecord, ShapeStore } from './lmdb-log-shape.js';
 import {
   SNAPSHOT_CRCS_KEY,
   SNAPSHOT_RECORD_BYTES,
@@ -172,8 +175,21 @@ function encodeSnapshot(snapshot: Snapshot, placement: SnapshotPlacement, encode
   encoded.push({ kind: 'trim-snapshot', slot: otherSlot(slot), from: 0 });
 }
 
+/**
+ * Where a commit's steps go: the log and meta databases, and the shape records when the engine
+ * keeps them (the WAL engine's, lmdb-log-shape.ts; null for the lmdb-direct engine). `path` names
+ * the store in errors.
+ */
+export interface StepTarget {
+  readonly log: LmdbHandles['log'];
+  readonly meta: LmdbHandles['meta'];
+  readonly shapes: ShapeStore | null;
+  readonly path: string;
+}
+
 /** Applies one encoded step inside the commit's transaction. */
-export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: LmdbHandles['meta']): void {
+export function applyStep(step: EncodedStep, target: StepTarget): void {
+  const { log, meta, shapes } = target;
   switch (step.kind) {
     case 'put-meta':
       meta.putSync(step.key, step.value);
@@ -188,6 +204,7 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
         if (!log.removeSync(entryKey(index)))
           throw new InvariantError(`entry ${index} planned for deletion is not stored`);
       }
+      if (shapes !== null) deleteShapes(shapes, step.from, step.to, target.path);
       return;
     case 'append':
       for (let i = 0; i < step.values.length; i += 1) {
@@ -195,6 +212,7 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
         if (value === undefined) throw new InvariantError(`append step lacks record ${i}`);
         putAppend(log, step.firstIndex + i, value);
       }
+      if (shapes !== null) appendShape(shapes, shapeOfRecords(step.firstIndex, step.values), target.path);
       return;
     case 'append-at-put': {
       const first = step.entries[0]?.index ?? 0;
@@ -203,6 +221,7 @@ export function applyStep(step: EncodedStep, log: LmdbHandles['log'], meta: Lmdb
         if (entry?.index !== first + i) throw new InvariantError(`append step entry ${i} is not at index ${first + i}`);
         putAppend(log, entry.index, encodeEntryInto(entry, scratchFor(entryRecordBytes(entry))));
       }
+      if (shapes !== null && step.entries.length > 0) appendShape(shapes, shapeOfEntries(step.entries), target.path);
       return;
     }
     default:
@@ -219,4 +238,14 @@ function putAppend(log: LmdbHandles['log'], index: LogIndex, value: Uint8Array):
   // Inside a transaction lmdb-js returns false when a conditional put fails (its types say void).
   const stored: unknown = log.putSync(key, value, APPEND);
   if (stored === false) throw new InvariantError(`log record ${parseEntryKey(key)} is not past the last stored key`);
+}
+
+/** The shape of the entry records `values`, the first at `firstIndex` (their headers read, as written). */
+function shapeOfRecords(firstIndex: LogIndex, values: readonly Uint8Array[]): ShapeRecord {
+  const shape = new ShapeAccumulator(firstIndex);
+  for (const [i, value] of values.entries()) {
+    const header = entryRecordHeader(firstIndex + i, value);
+    shape.add(header.term, header.type, header.commandBytes);
+  }
+  return shape.shape();
 }

@@ -11,13 +11,16 @@ import type { LogShape } from '../log-checks.js';
 import type { LogProjection } from '../log-projection.js';
 import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 import { addLogShapes, forEachLogRecord } from '../lmdb/lmdb-log-read.js';
-import type { LogReader } from '../lmdb/lmdb-log-read.js';
-import { decodeEntry, entryKey } from '../lmdb/lmdb-records.js';
+import { addShapes, readLogShapes } from '../lmdb/lmdb-log-shape.js';
+import type { ShapeLogReader, ShapeStore } from '../lmdb/lmdb-log-shape.js';
+import { decodeEntry, entryKey, parseEntryKey } from '../lmdb/lmdb-records.js';
 import type { WalTail } from './wal-tail.js';
 
 /** Where the durable log is: LMDB's `log` database below the tail, the tail above. */
 export interface DurableLog {
-  readonly log: LogReader;
+  readonly log: ShapeLogReader;
+  /** LMDB's shape records of the log below the tail (lmdb-log-shape.ts). */
+  readonly shapes: Pick<ShapeStore, 'getKeys' | 'getBinaryFast'>;
   readonly tail: WalTail;
   /** The durable log's shape (the durable projection's). */
   readonly shape: LogShape;
@@ -73,9 +76,13 @@ export function durableStoredLog(
   const { firstIndex, lastIndex } = durable.shape;
   const builder = new StoredLogBuilder(firstIndex, durable.path, Math.max(0, lastIndex + 1 - firstIndex));
   if (firstIndex <= lastIndex) {
-    const fromTail = splitAtTail(durable, firstIndex, lastIndex, (range) =>
-      addLogShapes(durable.log, range, builder, durable.path),
-    );
+    // LMDB's part from its shape records when they check out, else from its record headers.
+    const shapes = readLogShapes(durable.shapes, durable.log);
+    const fromTail = splitAtTail(durable, firstIndex, lastIndex, (range) => {
+      if (shapes === null) addLogShapes(durable.log, range, builder, durable.path);
+      else
+        addShapes(shapes, durable.log, { from: parseEntryKey(range.start), to: parseEntryKey(range.end) - 1 }, builder);
+    });
     for (let index = fromTail; index <= lastIndex; index += 1) builder.addEntry(tailEntry(durable, index));
   }
   const log = builder.build();

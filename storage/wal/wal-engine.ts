@@ -26,15 +26,15 @@
  * streamed into LMDB's free slot beside the log (lmdb/lmdb-snapshot-stream.ts), and only its
  * commit, the switch of the metadata, goes through the queue and bypasses the log.
  *
- * Checkpoints run on the main thread between writes, or with walCheckpointWorker in a worker
- * thread (measured: no clear gain on a loaded 2-core machine; see wal-options.ts).
+ * Checkpoints run on the main thread between writes, or in a worker (walCheckpointWorker, wal-options.ts).
  *
  * `load()` sees durable state only, as with the LMDB engine: a second projection follows the
  * writes as their syncs complete; entries not yet checkpointed come from the tail in memory,
  * the rest, the snapshot included, from LMDB.
  *
  * Recovery (wal-recover.ts) replays the records after the checkpoint, truncates a torn last
- * frame, refuses any other damage with STORAGE_CORRUPT, and checkpoints what it replayed.
+ * frame, refuses any other damage with STORAGE_CORRUPT, and checkpoints what it replayed. The open
+ * reads the log's shape records, not its records (lmdb/lmdb-log-shape.ts; a scan is counted).
  */
 import { InvariantError, PersistenceError } from '../../contracts/errors.js';
 import type { LogEntry, LogIndex, SnapshotMeta } from '../../contracts/log.js';
@@ -73,7 +73,7 @@ export type { WalPersistenceOptions } from './wal-options.js';
 
 /** Dependencies of {@link WalPersistenceEngine}. */
 export interface WalPersistenceDeps {
-  /** Receives coraft_storage_commits_total, _commit_writes, _checkpoints_total and _errors_total{code}. */
+  /** Receives coraft_storage_commits_total, _commit_writes, _checkpoints_total, _log_scans_total, _errors_total. */
   readonly metrics?: Metrics;
 }
 
@@ -111,10 +111,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     private nextSeq: number,
     private readonly slots: SnapshotSlots,
     private readonly metrics: Metrics | null,
-    /**
-     * What loadShape takes of open while no write was accepted since (issue 17): the log's shape as scanned (null
-     * after a replay, which changed LMDB), and the snapshot whose image open checked whole (not checked twice).
-     */
+    /** What loadShape takes of open while nothing was written since: the log shape (null after a replay), the image. */
     private fromOpen: { readonly log: StoredLog | null; readonly snapshot: OpenedDirectory['checkedSnapshot'] } | null,
   ) {
     const bytesPerCommitMax = Math.min(options.bytesPerCommitMax, options.walFrameBytesMax - FRAME_SLACK_BYTES);
@@ -130,8 +127,9 @@ export class WalPersistenceEngine implements PersistenceEngine {
    */
   static async open(options: WalPersistenceOptions, deps: WalPersistenceDeps = {}): Promise<WalPersistenceEngine> {
     const resolved = resolveWalOptions(options);
-    const opened = await openDirectory(resolved, WAL_FORMAT_VERSION);
+    const opened = await openDirectory(resolved, WAL_FORMAT_VERSION, true);
     const store: OpenedStore = { handles: opened.handles, path: resolved.path, lock: opened.lock };
+    if (opened.logShapeSource === 'scan') deps.metrics?.increment('coraft_storage_log_scans_total');
     try {
       const checkpointSeq = readCheckpoint(opened.handles, resolved.path);
       const recovered = recoverWal(resolved.path, checkpointSeq);
@@ -395,6 +393,6 @@ export class WalPersistenceEngine implements PersistenceEngine {
   /** The durable log: LMDB below the tail, the tail above (wal-durable-read.ts). */
   private durableLog(): DurableLog {
     const shape = this.direct.shape(this.checkpointer.durable.shape());
-    return { log: this.store.handles.log, tail: this.checkpointer.tail, shape, path: this.options.path };
+    return { ...this.store.handles, tail: this.checkpointer.tail, shape, path: this.options.path };
   }
 }

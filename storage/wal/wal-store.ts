@@ -14,8 +14,13 @@ import type { LmdbHandles } from '../lmdb/lmdb-open.js';
 import { applyStep } from '../lmdb/lmdb-write-plan.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
 
-/** The format version of a directory with a write-ahead log (the LMDB engine writes 1). */
-export const WAL_FORMAT_VERSION = 2;
+/**
+ * The format version of a directory with a write-ahead log (the LMDB engine writes 1). 3: the log's
+ * shape records are kept (lmdb-log-shape.ts); a build that reads up to 2 would leave them stale,
+ * so it refuses the directory. A directory of version 1 or 2 is upgraded at open: its log is
+ * scanned once and its shape records written.
+ */
+export const WAL_FORMAT_VERSION = 3;
 /** Key of the checkpoint record in the `meta` database. */
 export const CHECKPOINT_KEY = 'wal-checkpoint';
 
@@ -41,9 +46,10 @@ export async function applyToStore(
   path: string,
 ): Promise<void> {
   const { env, log, meta } = handles;
+  const target = { log, meta, shapes: handles.shapes, path };
   try {
     await env.childTransaction(() => {
-      for (const plan of steps) for (const step of plan) applyStep(step, log, meta);
+      for (const plan of steps) for (const step of plan) applyStep(step, target);
       if (checkpointSeq !== null) meta.putSync(CHECKPOINT_KEY, Buffer.from(String(checkpointSeq), 'utf8'));
     });
   } catch (error) {

@@ -44,7 +44,7 @@ describe('LMDB write plan: entry records encoded at their put', () => {
     const steps = encodeSteps([{ kind: 'append', entries }], null, { entriesAtPut: true });
     assert.deepStrictEqual(steps, [{ kind: 'append-at-put', entries }], 'the step holds the entries, not records');
     await env.childTransaction(() => {
-      for (const step of steps) applyStep(step, log, meta);
+      for (const step of steps) applyStep(step, { log, meta, shapes: null, path: dir });
     });
     for (const entry of entries) {
       const stored = log.getBinary(entryKey(entry.index));
@@ -58,7 +58,7 @@ describe('LMDB write plan: entry records encoded at their put', () => {
     const steps = encodeSteps([{ kind: 'append', entries }], null, { entriesAtPut: true });
     await assert.rejects(
       env.childTransaction(() => {
-        for (const step of steps) applyStep(step, log, meta);
+        for (const step of steps) applyStep(step, { log, meta, shapes: null, path: dir });
       }),
       /append step entry 1 is not at index 2/,
     );

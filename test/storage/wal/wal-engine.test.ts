@@ -363,7 +363,7 @@ describe('WalPersistenceEngine', function () {
     }
     await assert.rejects(LmdbPersistenceEngine.open(lmdbTestOptions(dir)), {
       code: 'STORAGE_VERSION',
-      message: /format version 2; this build reads up to 1/,
+      message: /format version 3; this build reads up to 1/,
     });
   });
 
