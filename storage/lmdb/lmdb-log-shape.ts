@@ -44,14 +44,17 @@ export interface ShapeRecord {
   readonly commandBytes: Uint32Array;
 }
 
+/** A key range of lmdb-js's getKeys. */
+export interface KeyRange {
+  readonly start?: Uint8Array;
+  readonly end?: Uint8Array;
+  readonly reverse?: boolean;
+  readonly limit?: number;
+}
+
 /** What maintaining the shapes needs of the `log-shape` database (lmdb-js, inside a write transaction). */
 export interface ShapeStore {
-  getKeys(range: {
-    readonly start?: Uint8Array;
-    readonly end?: Uint8Array;
-    readonly reverse?: boolean;
-    readonly limit?: number;
-  }): Iterable<unknown>;
+  getKeys(range: KeyRange): Iterable<unknown>;
   getBinaryFast(key: Uint8Array): Uint8Array | undefined;
   putSync(key: Uint8Array, value: Uint8Array): unknown;
   removeSync(key: Uint8Array): boolean;
@@ -59,12 +62,7 @@ export interface ShapeStore {
 
 /** The log database as reading a shape needs it: its keys, values and count of entries. */
 export interface ShapeLogReader extends LogReader {
-  getKeys(range: {
-    readonly start?: Uint8Array;
-    readonly end?: Uint8Array;
-    readonly reverse?: boolean;
-    readonly limit?: number;
-  }): Iterable<unknown>;
+  getKeys(range: KeyRange): Iterable<unknown>;
   getStats(): unknown;
 }
 

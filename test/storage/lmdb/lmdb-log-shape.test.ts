@@ -259,32 +259,25 @@ describe('LMDB log shape records', function () {
       });
       assert.equal(readLogShapes(handles.shapes, handles.log), null, 'a rewritten log with the old shapes');
       const raw = (change: () => void): Promise<void> => handles.env.transaction(change);
+      /** Stores entry `index` of `term` over what is there, keeping no shape. */
+      const putRaw = (index: number, term: number): Promise<void> =>
+        raw(() => handles.log.putSync(entryKey(index), encodeEntry(entryOf(index, term, 'command', 16))));
       await raw(() => {
         for (const key of [...handles.log.getKeys({})]) handles.log.removeSync(key);
         for (const key of [...handles.shapes.getKeys({})]) handles.shapes.removeSync(key);
       });
       await append(entries(1, 10, 2), handles.shapes);
       assert.ok(readLogShapes(handles.shapes, handles.log) !== null);
-      await raw(() =>
-        handles.log.putSync(entryKey(1), encodeEntry(entries(1, 1, 1)[0] ?? entryOf(1, 1, 'command', 0))),
-      );
+      await putRaw(1, 1);
       assert.equal(readLogShapes(handles.shapes, handles.log), null, 'the first entry of another term');
-      await raw(() =>
-        handles.log.putSync(entryKey(1), encodeEntry(entries(1, 1, 2)[0] ?? entryOf(1, 2, 'command', 0))),
-      );
+      await putRaw(1, 2);
       assert.ok(readLogShapes(handles.shapes, handles.log) !== null);
-      await raw(() =>
-        handles.log.putSync(entryKey(10), encodeEntry(entries(10, 10, 3)[0] ?? entryOf(10, 3, 'command', 0))),
-      );
+      await putRaw(10, 3);
       assert.equal(readLogShapes(handles.shapes, handles.log), null, 'the last entry of another term');
-      await raw(() =>
-        handles.log.putSync(entryKey(10), encodeEntry(entries(10, 10, 2)[0] ?? entryOf(10, 2, 'command', 0))),
-      );
+      await putRaw(10, 2);
       await raw(() => handles.log.removeSync(entryKey(5)));
       assert.equal(readLogShapes(handles.shapes, handles.log), null, 'a gap in the middle');
-      await raw(() =>
-        handles.log.putSync(entryKey(5), encodeEntry(entries(5, 5, 2)[0] ?? entryOf(5, 2, 'command', 0))),
-      );
+      await putRaw(5, 2);
       await handles.env.transaction(() => {
         for (const step of encodeSteps([{ kind: 'delete', from: 1, to: 10 }]))
           applyStep(step, { log: handles.log, meta: handles.meta, shapes: null, path: dir });
