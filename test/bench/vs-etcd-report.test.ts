@@ -69,7 +69,7 @@ describe('bench vs-etcd report', () => {
     assert.equal(rows.length, 2 + 3);
     assert.match(
       rows[2] ?? '',
-      /^1 x 256 B\s+coraft\s+559\s+1\.3\s+5\.2\s+7\.8\s+1\s+0\.33\/0\.33\/0\.33\s+80\/80\/80\s+0\s+0$/,
+      /^1 x 256 B\s+coraft\s+559\s+1\.3\s+5\.2\s+7\.8\s+1\s+0\.33\/0\.33\/0\.33\s+80\/80\/80\s+40\/40\/40\s+0\s+0$/,
     );
     assert.match(rows[3] ?? '', /^1 x 256 B\s+etcd\s+777 /);
     assert.match(rows[4] ?? '', /^64 x 4 KiB\s+coraft\s+609 /);
