@@ -8,17 +8,21 @@
  * When agent.json does not set it, it is at most 1/{@link RESIDENT_HEAP_SHARE} of the V8 heap limit
  * (about 3 MiB under the shipped unit, fleet/memory-sizing.ts: a heap limit of 99 MiB).
  *
- * Two bounds still follow the heap. They were set when load() handed the core every stored entry at
- * once; a restart now reads no payload (storage's loadShape), but it still checks every stored record
- * of the log as the store opens, so they bound what a restart reads and the log's disk. The retained
- * log is at most 1/{@link RETAIN_HEAP_SHARE} of the heap limit (about 6 MiB under the unit) and the
- * snapshot trigger's growth (twice the last snapshot) at most 1/{@link SNAPSHOT_HEAP_SHARE} of it
- * (about 25 MB: at 64 clients x 4 KiB the store is 16-21 MB, so the trigger can follow it, where a
- * cap of 12 MB wrote 1.7-2 bytes of snapshot per byte of log). Measured without this cap and with a
- * growth of four times the snapshot (64 MiB of log at that load): about 9 % more writes/s at
- * 64 clients x 64 KiB (405 against 371, means of nine alternated pairs; ahead in seven), half the
- * snapshots, but a follower restarted on 14,300 entries of log was ready in 400-450 ms against
- * 289 ms on 5,200 (its store's open scan and the log phase), and its data folder held 205 MiB
+ * Two bounds still follow the heap. The retained log is at most 1/{@link RETAIN_HEAP_SHARE} of the
+ * heap limit (about 6 MiB under the unit) and the snapshot trigger's growth (twice the last
+ * snapshot) at most 1/{@link SNAPSHOT_HEAP_SHARE} of it (about 50 MB). The trigger's cap was a
+ * quarter of the heap (about 25 MB) while a restart read and checked every stored record as the
+ * store opened (a follower restarted on 14,300 entries of 64 x 64 KiB was ready in 400-450 ms
+ * against 289 ms on 5,200). The store now reads the log's shape records instead
+ * (storage/lmdb/lmdb-log-shape.ts), so a longer log costs a restart nothing there, and the cap
+ * went to half the heap: at 64 and 256 clients x 64 KiB (a 21 MB snapshot, a trigger of 42 MB
+ * instead of 26) a third fewer snapshots, 6-7 % less CPU per write and 3-9 % more writes/s
+ * (bench vs-etcd, coraft alone, two alternated runs each). What the cap still bounds: the log's
+ * disk (up to the trigger, plus the retained log, plus 4 triggers while a follower receives a
+ * snapshot, runtime/snapshot-wait.ts) and the terms and sizes kept for every entry since the
+ * last snapshot (a few bytes each: under 5 MB for 50 MB of 256-byte entries). Measured earlier
+ * without any cap and with a growth of four times the snapshot (64 MiB of log at 64 x 64 KiB):
+ * about 9 % more writes/s, half the snapshots, and a data folder of 205 MiB
  * against 122. The trigger's base (reference 10 MB) is not lowered: each
  * snapshot allocates about twice the store while it is encoded, so snapshotting more often would
  * cost memory, not save it. Under an unflagged Node the reference values stay.
@@ -30,7 +34,7 @@ export const RESIDENT_HEAP_SHARE = 32;
 /** The entry bytes kept behind a snapshot are at most this fraction (1/n) of the V8 heap limit. */
 export const RETAIN_HEAP_SHARE = 16;
 /** The snapshot trigger grows to at most this fraction (1/n) of the heap limit. */
-export const SNAPSHOT_HEAP_SHARE = 4;
+export const SNAPSHOT_HEAP_SHARE = 2;
 /** The smallest snapshot trigger the budget gives, bytes (the Raft configuration's own least is 1 KiB). */
 export const SNAPSHOT_THRESHOLD_MIN_BYTES = 1024 * 1024;
 

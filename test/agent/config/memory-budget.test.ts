@@ -61,8 +61,9 @@ describe("the Raft log's memory budget", () => {
   });
 
   it('gives a small heap a trigger of at least 1 MiB', () => {
+    assert.equal(raftDefaultsForHeap(AGENT_RAFT_DEFAULTS, MIB).snapshotThresholdBytes, MIB);
     const raft = raftDefaultsForHeap(AGENT_RAFT_DEFAULTS, 4 * MIB);
-    assert.equal(raft.snapshotThresholdBytes, MIB);
+    assert.equal(raft.snapshotThresholdBytes, (4 * MIB) / SNAPSHOT_HEAP_SHARE);
     assert.equal(raft.logRetainBytesMax, MIB / 4);
     assert.equal(raft.logResidentBytes, MIB / 8);
   });
