@@ -12,6 +12,7 @@ import { AGENT_WITNESS_VIEW } from '../trust/witness-view.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
 import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
+import { PEER_SEND_TURN_BYTES } from './send-pacer.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
@@ -20,8 +21,7 @@ import type { PersistenceEngine } from '../../contracts/persistence.js';
 import type { RaftNode } from '../../contracts/raft-node.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import type { QuotaKeeper } from '../kv/index.js';
-import { KvStateMachine, resolveKvOptions, spaceStatusOf, type KvOptions } from '../kv/index.js';
+import { KvStateMachine, resolveKvOptions, spaceStatusOf, type KvOptions, type QuotaKeeper } from '../kv/index.js';
 import type { LeaseKeeper } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
@@ -30,8 +30,7 @@ import type { NodeObserver, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
-import { latencyProbeFromEnvironment } from '../observability/latency-probe.js';
-import type { LatencyProbe } from '../observability/latency-probe.js';
+import { latencyProbeFromEnvironment, type LatencyProbe } from '../observability/latency-probe.js';
 import { probedEndpoint } from '../observability/endpoint-probe.js';
 import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
@@ -321,6 +320,7 @@ async function buildNode(
       observer,
       witnessView: AGENT_WITNESS_VIEW,
       deferReady: setImmediate,
+      paceSends: { turnBytesMax: PEER_SEND_TURN_BYTES, nextTurn: setImmediate },
       ...(diskGuard === null ? {} : { writeGate: diskGuard }),
       ...(parts.probe === undefined ? {} : { latencyProbe: parts.probe }),
       ...(config.cluster === null

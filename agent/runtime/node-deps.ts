@@ -5,6 +5,7 @@
  */
 import { RaftCore } from '../core/raft.js';
 import { snapshotRef } from '../core/ready.js';
+import type { SendPacing } from './send-pacer.js';
 import type { WriteGate } from './disk-guard.js';
 import type { CoreOptions, LogRetention } from '../core/raft.js';
 import type { Timers } from '../../contracts/clock.js';
@@ -68,6 +69,8 @@ export interface RaftNodeDeps {
    * not one each (on an idle machine, 64 clients' writes otherwise each got their own sync).
    */
   readonly deferReady?: (run: () => void) => void;
+  /** Paces outbound peer requests over the event loop's turns (send-pacer.ts). Absent: each goes at once. */
+  readonly paceSends?: SendPacing;
 }
 
 /** Default of {@link RaftNodeOptions.snapshotBytesMax}: 1 GiB. */

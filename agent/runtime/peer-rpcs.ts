@@ -34,6 +34,7 @@ import type { InboundContext } from '../../contracts/network.js';
 import type { RaftNodeDeps } from './node-deps.js';
 import type { LatencyStage } from '../observability/latency-probe.js';
 import { ownRequestBytes } from './own-bytes.js';
+import { SendPacer } from './send-pacer.js';
 import type { AddressPlan } from '../membership/address-updates.js';
 
 /** What the RPC traffic needs of the node. */
@@ -55,7 +56,7 @@ export interface PeerRpcHost {
 /** The edges the RPC traffic reaches. */
 export type PeerRpcDeps = Pick<
   RaftNodeDeps,
-  'client' | 'membership' | 'logger' | 'metrics' | 'observer' | 'storage' | 'latencyProbe'
+  'client' | 'membership' | 'logger' | 'metrics' | 'observer' | 'storage' | 'latencyProbe' | 'paceSends'
 >;
 
 /** Plain-data options of the RPC traffic. */
@@ -68,6 +69,15 @@ export interface PeerRpcOptions {
 /** Bytes per extra rpcTimeoutMs of deadline a large RPC gets. */
 const RPC_DEADLINE_BYTES_PER_STEP = 64 * 1024;
 
+/**
+ * The entry or image bytes `request` carries: its deadline is rpcTimeoutMs, plus as much again per
+ * RPC_DEADLINE_BYTES_PER_STEP of them, and its pacing counts them.
+ */
+function carriedBytes(request: CoreOutboundRequest): number {
+  if (request.type === 'AppendEntriesRequest') return request.entries.reduce((sum, e) => sum + entryBytes(e), 0);
+  return request.type === 'InstallSnapshotRequest' ? request.dataBytes : 0;
+}
+
 /** A reply the core owes to an inbound request. */
 interface ReplyWaiter {
   readonly resolve: (response: ResponseMessage) => void;
@@ -78,12 +88,16 @@ export class PeerRpcs {
   /** Inbound requests the core has yet to answer, by reply token; emptied when the node stops. */
   private readonly replies = new Map<number, ReplyWaiter>();
   private nextReplyToken = 1;
+  /** Paces outbound requests over the event loop's turns (send-pacer.ts); null: each goes at once. */
+  private readonly pacer: SendPacer | null;
 
   constructor(
     private readonly host: PeerRpcHost,
     private readonly deps: PeerRpcDeps,
     private readonly options: PeerRpcOptions,
-  ) {}
+  ) {
+    this.pacer = deps.paceSends === undefined ? null : new SendPacer(deps.paceSends);
+  }
 
   /** Handles one inbound request (the NetworkServer's handler). */
   handle(request: RequestMessage, context: InboundContext): Promise<ResponseMessage> {
@@ -161,9 +175,10 @@ export class PeerRpcs {
     this.send(message.to, message.seq, message.request);
   }
 
-  /** The node stopped: the replies still owed are dropped (the transport times them out). */
+  /** The node stopped: replies still owed are dropped (the transport times them out), and requests not yet sent. */
   clear(): void {
     this.replies.clear();
+    this.pacer?.clear();
   }
 
   private send(to: NodeId, seq: number, request: CoreOutboundRequest): void {
@@ -204,9 +219,16 @@ export class PeerRpcs {
    * the core with `request`.
    */
   private sendRequest(to: NodeId, seq: number, request: CoreOutboundRequest, message: CoreRequest): void {
+    const bytes = carriedBytes(request);
+    if (this.pacer === null) this.transmit(to, seq, request, message, bytes);
+    else this.pacer.submit(bytes, () => this.host.isRunning() && this.transmit(to, seq, request, message, bytes));
+  }
+
+  private transmit(to: NodeId, seq: number, request: CoreOutboundRequest, message: CoreRequest, bytes: number): void {
     const dimensions = { peer: to, type: request.type };
     this.deps.metrics.increment('raft_rpc_sent_total', 1, dimensions);
-    this.deps.client.send(to, message, this.deadlineMs(request)).then(
+    const deadlineMs = this.options.rpcTimeoutMs * (1 + Math.floor(bytes / RPC_DEADLINE_BYTES_PER_STEP));
+    this.deps.client.send(to, message, deadlineMs).then(
       (response) => {
         if (!this.host.isRunning()) return;
         if (request.type === 'AppendEntriesRequest' && response.type === 'AppendEntriesResponse' && response.success)
@@ -237,17 +259,6 @@ export class PeerRpcs {
   ): void {
     const last = request.entries[request.entries.length - 1];
     if (last !== undefined) this.deps.latencyProbe?.mark(stage, last.index);
-  }
-
-  /** rpcTimeoutMs, plus as much again per RPC_DEADLINE_BYTES_PER_STEP bytes the request carries. */
-  private deadlineMs(request: CoreOutboundRequest): number {
-    const bytes =
-      request.type === 'AppendEntriesRequest'
-        ? request.entries.reduce((sum, e) => sum + entryBytes(e), 0)
-        : request.type === 'InstallSnapshotRequest'
-          ? request.dataBytes
-          : 0;
-    return this.options.rpcTimeoutMs * (1 + Math.floor(bytes / RPC_DEADLINE_BYTES_PER_STEP));
   }
 
   /** A peer's message broke the protocol: the core refused it; logged, counted and observed. */
