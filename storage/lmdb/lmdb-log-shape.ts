@@ -192,10 +192,13 @@ export function sliceShape(shape: ShapeRecord, from: number, to: number): ShapeR
 
 /**
  * A record written by an append is merged into the one before it while both together hold at most
- * this many entries: a checkpoint of one entry at a time would otherwise leave a record per entry
- * for the open to read, and a merge re-encodes at most this many sizes (4 KiB).
+ * this many entries: at one client the write-ahead log checkpoints an entry or two at a time, which
+ * would otherwise leave a record per entry for the open to read. Each merge decodes and encodes the
+ * last record, so the bound is small: at 1024 the merges took 5-10 % of each member's CPU at one
+ * client writing 256-byte values (bench ab-coraft against a build without shape records); at 128
+ * an open reads a record per 128 entries at worst (about 1,500 for 50 MB of 256-byte entries).
  */
-export const SHAPE_MERGE_ENTRIES = 1024;
+export const SHAPE_MERGE_ENTRIES = 128;
 
 /** Puts `shape` as a record of its own. */
 function putShape(shapes: ShapeStore, shape: ShapeRecord): void {
@@ -221,6 +224,14 @@ export function concatShapes(a: ShapeRecord, b: ShapeRecord): ShapeRecord {
 }
 
 /**
+ * Per shape store, the first index of the record the last append wrote or merged into: where the
+ * next append looks first, with one read and no cursor (lmdb-js's reverse cursor was half of what
+ * an append of one entry cost). Any thread's writes may have moved the records since: a record
+ * there is used only when it ends right before the appended entries, which makes it the last.
+ */
+const lastWritten = new WeakMap<ShapeStore, LogIndex>();
+
+/**
  * Puts the shape of entries just appended after the last stored one (inside the write transaction
  * that appends them), merged into the last record when both are small (SHAPE_MERGE_ENTRIES).
  */
@@ -230,16 +241,27 @@ export function appendShape(
   path: string,
   mergeEntries: number = SHAPE_MERGE_ENTRIES,
 ): void {
+  const last = recordEndingBefore(shapes, shape.firstIndex, path);
+  const merged =
+    last !== null && shapeCount(last) + shapeCount(shape) <= mergeEntries ? concatShapes(last, shape) : shape;
+  putShape(shapes, merged);
+  lastWritten.set(shapes, merged.firstIndex);
+}
+
+/** The record that ends right before `index`, where entries are appended (so the last one), or null. */
+function recordEndingBefore(shapes: ShapeStore, index: LogIndex, path: string): ShapeRecord | null {
+  const cached = lastWritten.get(shapes);
+  if (cached !== undefined && cached < index) {
+    const value = fastValue(shapes.getBinaryFast(entryKey(cached)));
+    const shape = value === undefined ? null : decodeShape(cached, value);
+    if (shape !== null && shape.firstIndex + shapeCount(shape) === index) return shape;
+  }
   for (const key of shapes.getKeys({ reverse: true, limit: 1 })) {
     if (!(key instanceof Uint8Array)) break;
     const last = shapeAt(shapes, key, path);
-    const adjacent = last.firstIndex + shapeCount(last) === shape.firstIndex;
-    if (adjacent && shapeCount(last) + shapeCount(shape) <= mergeEntries) {
-      putShape(shapes, concatShapes(last, shape));
-      return;
-    }
+    return last.firstIndex + shapeCount(last) === index ? last : null;
   }
-  putShape(shapes, shape);
+  return null;
 }
 
 /** The shape under `key` (a key read from `shapes`); an unreadable one is STORAGE_CORRUPT. */

@@ -27,7 +27,7 @@ import {
   sliceShape,
   termAt,
 } from '../../../storage/lmdb/lmdb-log-shape.js';
-import type { ShapeRecord } from '../../../storage/lmdb/lmdb-log-shape.js';
+import type { ShapeRecord, ShapeStore } from '../../../storage/lmdb/lmdb-log-shape.js';
 import { META_KEYS, encodeEntry, encodeFormat, entryKey, parseEntryKey } from '../../../storage/lmdb/lmdb-records.js';
 import { applyStep, encodeSteps } from '../../../storage/lmdb/lmdb-write-plan.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
@@ -231,6 +231,35 @@ describe('LMDB log shape records', function () {
           }
         }),
         fcParams(300, 'lmdb-log-shape boundaries'),
+      );
+    });
+
+    it('merge an append into the record that ends before it, whichever writer wrote that record', async () => {
+      // Two views of one store (as the main thread and the checkpoint worker have): each remembers
+      // where it appended last, which the other's appends may have left behind.
+      const other: ShapeStore = {
+        getKeys: (range) => handles.shapes.getKeys(range),
+        getBinaryFast: (key) => handles.shapes.getBinaryFast(key),
+        putSync: (key, value) => handles.shapes.putSync(key, value),
+        removeSync: (key) => handles.shapes.removeSync(key),
+      };
+      const put = (store: ShapeStore, from: number, to: number): Promise<void> =>
+        handles.env.transaction(() => {
+          for (const step of encodeSteps([{ kind: 'append', entries: entries(from, to, 1) }]))
+            applyStep(step, { log: handles.log, meta: handles.meta, shapes: null, path: dir });
+          appendShape(store, shapeOfEntries(entries(from, to, 1)), dir, 4);
+        });
+      await put(handles.shapes, 1, 3);
+      await put(other, 4, 6);
+      await put(handles.shapes, 7, 7);
+      const shapes = readLogShapes(handles.shapes, handles.log);
+      assert.ok(shapes !== null, 'the records tile the log');
+      assert.deepStrictEqual(
+        shapes.map((shape) => [shape.firstIndex, shapeCount(shape)]),
+        [
+          [1, 3],
+          [4, 4],
+        ],
       );
     });
 
