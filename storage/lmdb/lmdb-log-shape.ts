@@ -2,11 +2,8 @@
  * Shape records: the log's terms, command sizes and configuration entries, kept beside its
  * records so that an open reads them instead of every stored record (issue 17: a restart on data).
  *
- * The open used to read and check every record of the `log` database to rebuild the projection
- * and the StoredLog (terms, command sizes, configuration entries). On a restart after a minute of
- * 64 clients writing 4 KiB values that was 5,500 records, 22 MB and 80 ms of a 470 ms start
- * (bench/restart-data.ts), and it is why the snapshot trigger was held to a quarter of the heap
- * (agent/config/memory-budget.ts): a longer log made every restart slower.
+ * The open used to read and check every record of the `log` database for them: after a minute of
+ * 64 clients writing 4 KiB values, 5,500 records and 80 ms of a 470 ms restart (bench/restart-data.ts).
  *
  * The `log-shape` database holds, under the 8-byte key of its first index (lmdb-records.ts
  * entryKey), one record per run of entries written together: their count, their term runs, the
@@ -17,7 +14,7 @@
  * its last entry. A deletion rewrites the records it cuts (their parts before and after the deleted
  * range, the latter under its new first index).
  *
- * {@link readLogShape} trusts them only when they tile the log as LMDB holds it now (its first and
+ * {@link readLogShapes} trusts them only when they tile the log as LMDB holds it now (its first and
  * last keys, its count of entries), each passes its CRC-32, and the first and last entries' stored
  * terms are the shape's; otherwise the caller scans every record as before and writes the shapes
  * again ({@link rewriteShapes}). A record is still checked whole (its CRC-32) whenever it is read
@@ -28,6 +25,7 @@
 import { PersistenceError } from '../../contracts/errors.js';
 import type { EntryType, LogEntry, LogIndex, Term } from '../../contracts/log.js';
 import { crc32 } from '../crc32.js';
+import type { StoredLog } from '../../contracts/persistence.js';
 import type { StoredLogBuilder } from '../stored-log.js';
 import { decodeEntry, entryKey, entryRecordHeader, parseEntryKey } from './lmdb-records.js';
 import { fastValue } from './lmdb-log-read.js';
@@ -115,6 +113,22 @@ export class ShapeAccumulator {
   }
 }
 
+/** The shape records of `log` (a scan's StoredLog), `perRecord` entries each but the last. */
+export function shapesOfStoredLog(log: StoredLog, perRecord: number): ShapeRecord[] {
+  const count = log.commandBytes.length;
+  if (count === 0) return [];
+  const whole: ShapeRecord = {
+    firstIndex: log.firstIndex,
+    termRuns: log.termRuns.map((run) => ({ offset: run.from - log.firstIndex, term: run.term })),
+    configOffsets: log.configurations.map((entry) => entry.index - log.firstIndex),
+    commandBytes: log.commandBytes,
+  };
+  const shapes: ShapeRecord[] = [];
+  for (let from = 0; from < count; from += perRecord)
+    shapes.push(sliceShape(whole, from, Math.min(count, from + perRecord) - 1));
+  return shapes;
+}
+
 /** The record of `shape`; see the module comment. */
 export function encodeShape(shape: ShapeRecord): Buffer {
   const count = shapeCount(shape);
@@ -191,12 +205,10 @@ export function sliceShape(shape: ShapeRecord, from: number, to: number): ShapeR
 }
 
 /**
- * A record written by an append is merged into the one before it while both together hold at most
- * this many entries: at one client the write-ahead log checkpoints an entry or two at a time, which
- * would otherwise leave a record per entry for the open to read. Each merge decodes and encodes the
- * last record, so the bound is small: at 1024 the merges took 5-10 % of each member's CPU at one
- * client writing 256-byte values (bench ab-coraft against a build without shape records); at 128
- * an open reads a record per 128 entries at worst (about 1,500 for 50 MB of 256-byte entries).
+ * An append merges into the last record while both hold at most this many entries (at one client
+ * the log checkpoints an entry or two at a time). A merge decodes and encodes the record: at 1024
+ * that took 5-10 % of each member's CPU at one client (ab-coraft); at 128 an open reads at worst a
+ * record per 128 entries (about 1,500 for 50 MB of 256-byte entries).
  */
 export const SHAPE_MERGE_ENTRIES = 128;
 
@@ -224,10 +236,8 @@ export function concatShapes(a: ShapeRecord, b: ShapeRecord): ShapeRecord {
 }
 
 /**
- * Per shape store, the first index of the record the last append wrote or merged into: where the
- * next append looks first, with one read and no cursor (lmdb-js's reverse cursor was half of what
- * an append of one entry cost). Any thread's writes may have moved the records since: a record
- * there is used only when it ends right before the appended entries, which makes it the last.
+ * Per store, where the last append put its record: the next looks there first, by key, no cursor (a
+ * reverse cursor was half of an append's cost). It is used only if it ends right before the append.
  */
 const lastWritten = new WeakMap<ShapeStore, LogIndex>();
 

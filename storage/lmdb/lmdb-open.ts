@@ -52,7 +52,7 @@ import { LogProjection } from '../log-projection.js';
 import type { StoredLog } from '../../contracts/persistence.js';
 import { StoredLogBuilder, checkStoredLog } from '../stored-log.js';
 import { forEachLogRecord } from './lmdb-log-read.js';
-import { ShapeAccumulator, addShapes, readLogShapes, rewriteShapes } from './lmdb-log-shape.js';
+import { addShapes, readLogShapes, rewriteShapes, shapesOfStoredLog } from './lmdb-log-shape.js';
 import type { ShapeRecord } from './lmdb-log-shape.js';
 import { checkSnapshotImage, readSnapshotMeta } from './lmdb-snapshot.js';
 
@@ -294,8 +294,6 @@ function scanLog(
   snapshot: StoredSnapshotMeta | null,
 ): { readonly storedLog: StoredLog; readonly shapes: ShapeRecord[] } {
   let builder: StoredLogBuilder | null = null;
-  const shapes: ShapeRecord[] = [];
-  let shape: ShapeAccumulator | null = null;
   forEachLogRecord(
     handles.log,
     {},
@@ -304,26 +302,17 @@ function scanLog(
       // term and size are kept (and a configuration entry whole).
       const entry = checkEntryRecord(index, value);
       builder ??= new StoredLogBuilder(index, path);
-      const commandBytes = entry.record.byteLength - ENTRY_HEADER_BYTES;
       // The builder refuses a gap and a term that goes backwards.
       builder.add(
         index,
         entry.term,
         entry.type,
-        commandBytes,
+        entry.record.byteLength - ENTRY_HEADER_BYTES,
         entry.type === 'config' ? decodeEntry(index, value) : null,
       );
-      if (shape !== null && shape.count === SCAN_SHAPE_ENTRIES) {
-        shapes.push(shape.shape());
-        shape = null;
-      }
-      shape ??= new ShapeAccumulator(index);
-      shape.add(entry.term, entry.type, commandBytes);
     },
     path,
   );
-  // TypeScript does not see the visitor's assignments.
-  const lastShape = shape as ShapeAccumulator | null;
-  if (lastShape !== null) shapes.push(lastShape.shape());
-  return { storedLog: (builder ?? new StoredLogBuilder((snapshot?.lastIncludedIndex ?? 0) + 1, path)).build(), shapes };
+  const storedLog = (builder ?? new StoredLogBuilder((snapshot?.lastIncludedIndex ?? 0) + 1, path)).build();
+  return { storedLog, shapes: shapesOfStoredLog(storedLog, SCAN_SHAPE_ENTRIES) };
 }
