@@ -31,15 +31,22 @@ export type KvChangesRead =
   | { readonly kind: 'changes'; readonly changes: readonly KvChange[]; readonly more: boolean }
   | { readonly kind: 'compacted'; readonly oldest: number };
 
+/**
+ * What a slot before `head` holds once its change is forgotten: the array is cut only every 1,024
+ * slots or so, and a forgotten change kept there would keep its value (up to 1,024 values of
+ * valueBytesMax beyond historyBytesMax: 46 MiB of 64 KiB values on a leader under 256 clients).
+ */
+const FORGOTTEN: KvChange = Object.freeze({ revision: 0, key: '', value: null });
+
 function sizeOf(change: KvChange): number {
   return utf8Length(change.key) + (change.value?.length ?? 0);
 }
 
 /** The window; see the module comment. */
 export class KvHistory {
-  /** Invariant: revisions non-decreasing, all above compactedRevision. */
+  /** Invariant: from `head` on, revisions non-decreasing, all above compactedRevision. */
   private changes: KvChange[] = [];
-  /** Index of the first live change in `changes` (dropped ones are spliced off in batches). */
+  /** Index of the first live change in `changes` (dropped ones are FORGOTTEN, and spliced off in batches). */
   private head = 0;
   private bytes = 0;
   private revisions = 0;
@@ -76,6 +83,7 @@ export class KvHistory {
       while (this.head < this.changes.length && this.changes[this.head]?.revision === revision) {
         const change = this.changes[this.head];
         if (change !== undefined) this.bytes -= sizeOf(change);
+        this.changes[this.head] = FORGOTTEN;
         this.head += 1;
       }
       this.revisions -= 1;

@@ -25,6 +25,9 @@ export interface SendPacing {
 /** Bytes of peer requests the agent sends in one turn of its event loop (agent.ts). */
 export const PEER_SEND_TURN_BYTES = 1024 * 1024;
 
+/** Sent slots at the queue's front that are cut off once they are half of it (if it never empties). */
+const CUT_AFTER_SENT = 1024;
+
 /** One send waiting for its turn. */
 interface WaitingSend {
   readonly bytes: number;
@@ -35,8 +38,9 @@ interface WaitingSend {
 export class SendPacer {
   /** Bytes sent in this turn so far. */
   private used = 0;
-  private readonly waiting: WaitingSend[] = [];
-  /** Index of the first send in `waiting` not yet sent (the queue is cut when it empties). */
+  /** Sent ones are emptied (a send holds its request's bytes) and cut off when the queue empties or is half sent. */
+  private readonly waiting: (WaitingSend | undefined)[] = [];
+  /** Index of the first send in `waiting` not yet sent. */
   private head = 0;
   private armed = false;
 
@@ -79,12 +83,17 @@ export class SendPacer {
     this.used = 0;
     while (this.head < this.waiting.length && this.used < this.pacing.turnBytesMax) {
       const next = this.waiting[this.head];
+      this.waiting[this.head] = undefined;
       this.head += 1;
       if (next === undefined) continue;
       this.used += next.bytes;
       next.send();
     }
     if (this.head === this.waiting.length) this.clear();
+    else if (this.head >= CUT_AFTER_SENT && this.head * 2 >= this.waiting.length) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
+    }
     // The budget of this turn resets at the next, which also sends what still waits.
     if (this.used > 0 || this.waitingCount > 0) this.arm();
   }

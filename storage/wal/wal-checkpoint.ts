@@ -60,8 +60,13 @@ export class Checkpointer {
   /** Invariant: the disk after every synced write (log or LMDB). */
   readonly durable: LogProjection;
   readonly tail = new WalTail();
-  /** Invariant: pending[head..] are the records above `checkpointSeq`, in sequence order. */
-  private pending: PendingRecord[] = [];
+  /**
+   * Invariant: pending[head..] are the records above `checkpointSeq`, in sequence order; slots
+   * before `head` are emptied as records are checkpointed (the array is cut only every
+   * COMPACT_AFTER_APPLIED records, and a checkpointed record kept there would keep its entries and
+   * bytes: with the tail's, wal-tail.ts, 22-25 MiB of peak RssAnon per member under 64 x 4 KiB).
+   */
+  private pending: (PendingRecord | undefined)[] = [];
   private head = 0;
   /** Invariant: the sum of `bytes` over pending[head..]. */
   private waitingBytes = 0;
@@ -323,6 +328,7 @@ export class Checkpointer {
   }
 
   private dropThrough(end: number, bytes: number, lastSeq: number): void {
+    for (let i = this.head; i < end; i += 1) this.pending[i] = undefined;
     this.head = end;
     this.waitingBytes -= bytes;
     this.checkpointSeq = lastSeq;

@@ -5,20 +5,9 @@
 // collection: without the release the input stays reachable and the test fails; so does the
 // large buffer of a small input that views it.
 import { strict as assert } from 'node:assert';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Encoder } from 'cbor-x';
 import { decodeCbor } from '../../../agent/kv/fields.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-async function collect(): Promise<void> {
-  // A WeakRef target stays alive until the job that created or read it ends.
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  await new Promise((resolve) => setImmediate(resolve));
-}
+import { collectGarbage } from '../../collect-garbage.js';
 
 /**
  * Decodes a fresh input of `bytes` bytes, at the start of a buffer `slack` bytes larger (a view of
@@ -36,13 +25,13 @@ function decodeOnce(bytes: number, slack = 0): WeakRef<ArrayBufferLike> {
 describe('decodeCbor and its input', () => {
   it('lets a large input go once it is decoded', async () => {
     const input = decodeOnce(1 << 20);
-    await collect();
+    await collectGarbage();
     assert.equal(input.deref(), undefined, 'the decoded input is still reachable');
   });
 
   it('lets a small input go that views a large buffer (the trust part of a node state)', async () => {
     const buffer = decodeOnce(100, 1 << 20);
-    await collect();
+    await collectGarbage();
     assert.equal(buffer.deref(), undefined, 'the buffer of the decoded input is still reachable');
   });
 });

@@ -4,10 +4,14 @@
 // sent exactly once, in the order submitted; within a turn no request starts once the bytes sent
 // in it reach the budget (so a turn sends at most the budget plus one request); and a request is
 // held back only while the turn's budget is spent or an earlier one waits.
+// A queue that never empties (each turn sends some, more arrive) still sends in order past the
+// point where its sent slots are cut off, and keeps nothing of a request once it is sent (a send
+// holds its request's bytes; watched through a WeakRef after a collection).
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { SendPacer } from '../../../agent/runtime/send-pacer.js';
 import { fcParams } from '../../fc-params.js';
+import { collectGarbage } from '../../collect-garbage.js';
 
 const BUDGET = 1000;
 
@@ -93,5 +97,37 @@ describe('SendPacer (peer requests over the event loop turns)', () => {
       }),
       fcParams(300, 'send pacer'),
     );
+  });
+
+  it('sends in order through a queue that never empties, and keeps nothing of a sent request', async () => {
+    const { pacer, turn } = handPacer();
+    const sent: number[] = [];
+    let submitted = 0;
+    const submit = (): void => {
+      const id = submitted;
+      submitted += 1;
+      pacer.submit(BUDGET / 2, () => sent.push(id));
+    };
+    // Ten first (two go at once), then three arrive per turn and two go: the queue grows by one a
+    // turn and is never empty at a turn's end.
+    for (let i = 0; i < 10; i += 1) submit();
+    for (let t = 0; t < 3000; t += 1) {
+      for (let i = 0; i < 3; i += 1) submit();
+      turn();
+      assert.ok(pacer.waitingCount > 0);
+    }
+    const watched = ((): WeakRef<Uint8Array> => {
+      const request = new Uint8Array(1 << 20);
+      pacer.submit(BUDGET, () => sent.push(request.length));
+      return new WeakRef(request);
+    })();
+    for (let i = 0; i < 3; i += 1) submit();
+    while (pacer.waitingCount > 3) turn();
+    await collectGarbage();
+    assert.equal(watched.deref(), undefined, 'a sent request is still held');
+    while (turn());
+    assert.equal(pacer.waitingCount, 0);
+    const expected = Array.from({ length: 9010 }, (_, i) => i);
+    assert.deepStrictEqual(sent, [...expected, 1 << 20, 9010, 9011, 9012]);
   });
 });

@@ -6,8 +6,6 @@
 // the storage reads the image back in chunks. Without the change (the core kept the Snapshot it
 // was given) the WeakRef stays set and the test fails.
 import { strict as assert } from 'node:assert';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { Snapshots } from '../../../agent/runtime/snapshots.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
@@ -17,9 +15,7 @@ import type { StateMachine } from '../../../contracts/state-machine.js';
 import { MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import { leadAndApply, singleVoterCore } from '../core/core-cluster.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+import { collectGarbage } from '../../collect-garbage.js';
 
 /** A disk: it keeps a copy of every image, never the caller's bytes. */
 class CopyingStorage extends MemoryPersistenceEngine {
@@ -44,13 +40,6 @@ class WatchedMachine implements StateMachine {
     return image;
   }
   restore(): void {}
-}
-
-async function collect(): Promise<void> {
-  // A WeakRef target stays alive until the job that created or read it ends.
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe('runtime snapshots: the image is on disk only once persisted', () => {
@@ -92,7 +81,7 @@ describe('runtime snapshots: the image is on disk only once persisted', () => {
     assert.equal(core.getSnapshotIndex(), index);
     assert.equal(machine.images.length, 1);
 
-    await collect();
+    await collectGarbage();
     assert.equal(machine.images[0]?.deref(), undefined, 'nothing keeps the persisted image');
     const chunk = await storage.readSnapshotChunk(index, 1000, 24);
     assert.deepStrictEqual(chunk, new Uint8Array(24).fill(9));
