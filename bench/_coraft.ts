@@ -76,6 +76,14 @@ function overrideRaft(file: string, raft: Readonly<Record<string, unknown>>): vo
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
+/**
+ * Node flags for every agent of every bench, from CORAFT_BENCH_NODE_ARGS (space-separated): for
+ * diagnostics such as `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR` (bench/heap-buffers.ts).
+ */
+function benchNodeArgs(): string[] {
+  return (process.env['CORAFT_BENCH_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
+}
+
 /** A running (or ready to run) coraft cluster. */
 export class CoraftSystem implements BenchSystem {
   readonly name = 'coraft';
@@ -117,6 +125,7 @@ export class CoraftSystem implements BenchSystem {
       ...(options.agentEnv === undefined ? {} : { agentEnv: () => options.agentEnv ?? {} }),
       nodeArgs: [
         ...(options.nodeArgs ?? []),
+        ...benchNodeArgs(),
         ...(options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`]),
       ],
     });
