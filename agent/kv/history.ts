@@ -8,6 +8,7 @@
  * and a snapshot carries it.
  */
 import { assert } from '../../contracts/assert.js';
+import { FrontQueue } from '../../contracts/front-queue.js';
 import { utf8Length } from './store.js';
 import type { KvChangeEvent, KvOperation, KvResult, KvVersioned } from './types.js';
 
@@ -31,23 +32,18 @@ export type KvChangesRead =
   | { readonly kind: 'changes'; readonly changes: readonly KvChange[]; readonly more: boolean }
   | { readonly kind: 'compacted'; readonly oldest: number };
 
-/**
- * What a slot before `head` holds once its change is forgotten: the array is cut only every 1,024
- * slots or so, and a forgotten change kept there would keep its value (up to 1,024 values of
- * valueBytesMax beyond historyBytesMax: 46 MiB of 64 KiB values on a leader under 256 clients).
- */
-const FORGOTTEN: KvChange = Object.freeze({ revision: 0, key: '', value: null });
-
 function sizeOf(change: KvChange): number {
   return utf8Length(change.key) + (change.value?.length ?? 0);
 }
 
 /** The window; see the module comment. */
 export class KvHistory {
-  /** Invariant: from `head` on, revisions non-decreasing, all above compactedRevision. */
-  private changes: KvChange[] = [];
-  /** Index of the first live change in `changes` (dropped ones are FORGOTTEN, and spliced off in batches). */
-  private head = 0;
+  /**
+   * Invariant: revisions non-decreasing, all above compactedRevision. The queue keeps no change it
+   * forgot (a forgotten change kept would keep its value: 46 MiB of 64 KiB values beyond
+   * historyBytesMax on a leader under 256 clients, when this window dropped changes on its own).
+   */
+  private readonly changes = new FrontQueue<KvChange>();
   private bytes = 0;
   private revisions = 0;
   /** Every change with a revision above it is kept. */
@@ -63,7 +59,7 @@ export class KvHistory {
   /** Records the changes of one log entry (all at `revision`, above every recorded one). */
   record(revision: number, changes: readonly KvChange[]): void {
     if (changes.length === 0) return;
-    const last = this.changes[this.changes.length - 1];
+    const last = this.changes.last();
     assert(last === undefined || last.revision < revision, 'history revisions increase');
     for (const change of changes) {
       assert(change.revision === revision, 'the changes of one entry share its revision');
@@ -76,22 +72,16 @@ export class KvHistory {
 
   private trim(): void {
     while (
-      this.head < this.changes.length &&
+      this.changes.length > 0 &&
       (this.revisions > this.limits.historyRevisionsMax || this.bytes > this.limits.historyBytesMax)
     ) {
-      const revision = this.changes[this.head]?.revision ?? 0;
-      while (this.head < this.changes.length && this.changes[this.head]?.revision === revision) {
-        const change = this.changes[this.head];
-        if (change !== undefined) this.bytes -= sizeOf(change);
-        this.changes[this.head] = FORGOTTEN;
-        this.head += 1;
+      const revision = this.changes.first()?.revision ?? 0;
+      for (let change = this.changes.first(); change?.revision === revision; change = this.changes.first()) {
+        this.bytes -= sizeOf(change);
+        this.changes.shift();
       }
       this.revisions -= 1;
       this.compacted = revision;
-    }
-    if (this.head > 1024 && this.head * 2 > this.changes.length) {
-      this.changes = this.changes.slice(this.head);
-      this.head = 0;
     }
   }
 
@@ -106,11 +96,11 @@ export class KvHistory {
     let bytes = 0;
     let index = this.firstAfter(since);
     while (index < this.changes.length) {
-      const revision = this.changes[index]?.revision ?? 0;
+      const revision = this.changes.at(index)?.revision ?? 0;
       const group: KvChange[] = [];
-      for (; index < this.changes.length && this.changes[index]?.revision === revision; index += 1) {
-        const change = this.changes[index];
-        if (change !== undefined && matches(change.key)) group.push(change);
+      for (let change = this.changes.at(index); change?.revision === revision; change = this.changes.at(index)) {
+        if (matches(change.key)) group.push(change);
+        index += 1;
       }
       const size = group.reduce((sum, change) => sum + sizeOf(change), 0);
       if (out.length > 0 && (out.length + group.length > limit || bytes + size > bytesMax))
@@ -122,11 +112,11 @@ export class KvHistory {
   }
 
   private firstAfter(since: number): number {
-    let low = this.head;
+    let low = 0;
     let high = this.changes.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if ((this.changes[middle]?.revision ?? 0) <= since) low = middle + 1;
+      if ((this.changes.at(middle)?.revision ?? 0) <= since) low = middle + 1;
       else high = middle;
     }
     return low;
@@ -134,13 +124,12 @@ export class KvHistory {
 
   /** The window, oldest first, for a snapshot. */
   list(): readonly KvChange[] {
-    return this.changes.slice(this.head);
+    return this.changes.toArray();
   }
 
   /** Replaces the window (from a snapshot). */
   load(compactedRevision: number, changes: readonly KvChange[]): void {
-    this.changes = [];
-    this.head = 0;
+    this.changes.clear();
     this.bytes = 0;
     this.revisions = 0;
     this.compacted = compactedRevision;

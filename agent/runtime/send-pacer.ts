@@ -15,6 +15,7 @@
  * and the tests that step nodes by hand do not pace (RaftNodeDeps.paceSends absent).
  */
 import { assert } from '../../contracts/assert.js';
+import { FrontQueue } from '../../contracts/front-queue.js';
 
 /** How sends are paced: the bytes of one turn, and how to run something in the next turn (setImmediate). */
 export interface SendPacing {
@@ -24,9 +25,6 @@ export interface SendPacing {
 
 /** Bytes of peer requests the agent sends in one turn of its event loop (agent.ts). */
 export const PEER_SEND_TURN_BYTES = 1024 * 1024;
-
-/** Sent slots at the queue's front that are cut off once they are half of it (if it never empties). */
-const CUT_AFTER_SENT = 1024;
 
 /** One send waiting for its turn. */
 interface WaitingSend {
@@ -38,10 +36,8 @@ interface WaitingSend {
 export class SendPacer {
   /** Bytes sent in this turn so far. */
   private used = 0;
-  /** Sent ones are emptied (a send holds its request's bytes) and cut off when the queue empties or is half sent. */
-  private readonly waiting: (WaitingSend | undefined)[] = [];
-  /** Index of the first send in `waiting` not yet sent. */
-  private head = 0;
+  /** The sends not yet sent, oldest first (a send holds its request's bytes: the queue keeps none it sent). */
+  private readonly waiting = new FrontQueue<WaitingSend>();
   private armed = false;
 
   constructor(private readonly pacing: SendPacing) {
@@ -50,7 +46,7 @@ export class SendPacer {
 
   /** Sends the requests waiting: bytes in turns still to come. */
   get waitingCount(): number {
-    return this.waiting.length - this.head;
+    return this.waiting.length;
   }
 
   /** Runs `send` (a request of about `bytes` bytes) now when this turn has room and none waits, else later. */
@@ -67,8 +63,7 @@ export class SendPacer {
 
   /** Drops the sends still waiting (the node stopped). */
   clear(): void {
-    this.waiting.length = 0;
-    this.head = 0;
+    this.waiting.clear();
   }
 
   /** Makes the next turn reset the budget and send what waits. */
@@ -81,18 +76,10 @@ export class SendPacer {
   private turn(): void {
     this.armed = false;
     this.used = 0;
-    while (this.head < this.waiting.length && this.used < this.pacing.turnBytesMax) {
-      const next = this.waiting[this.head];
-      this.waiting[this.head] = undefined;
-      this.head += 1;
-      if (next === undefined) continue;
+    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
       this.used += next.bytes;
       next.send();
-    }
-    if (this.head === this.waiting.length) this.clear();
-    else if (this.head >= CUT_AFTER_SENT && this.head * 2 >= this.waiting.length) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
+      if (this.used >= this.pacing.turnBytesMax) break;
     }
     // The budget of this turn resets at the next, which also sends what still waits.
     if (this.used > 0 || this.waitingCount > 0) this.arm();

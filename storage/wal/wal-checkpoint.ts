@@ -19,6 +19,7 @@ import { PersistenceError } from '../../contracts/errors.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { PersistBatch } from '../../contracts/persistence.js';
 import { assert } from '../../contracts/assert.js';
+import { FrontQueue } from '../../contracts/front-queue.js';
 import type { DirectoryLock } from '../dir-lock.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
@@ -52,8 +53,8 @@ const ENTRIES_AT_PUT = { entriesAtPut: true } as const;
 /** What a pending record holds in place of its bytes when no worker will be sent them. */
 const NO_RECORD = Buffer.alloc(0);
 
-/** Records applied before the pending array is compacted. */
-const COMPACT_AFTER_APPLIED = 4096;
+/** Checkpointed records' slots kept before the pending queue cuts its array. */
+const CUT_AFTER_APPLIED = 4096;
 
 /** Durable state not yet in LMDB, and the work that moves it there. */
 export class Checkpointer {
@@ -61,14 +62,12 @@ export class Checkpointer {
   readonly durable: LogProjection;
   readonly tail = new WalTail();
   /**
-   * Invariant: pending[head..] are the records above `checkpointSeq`, in sequence order; slots
-   * before `head` are emptied as records are checkpointed (the array is cut only every
-   * COMPACT_AFTER_APPLIED records, and a checkpointed record kept there would keep its entries and
-   * bytes: with the tail's, wal-tail.ts, 22-25 MiB of peak RssAnon per member under 64 x 4 KiB).
+   * Invariant: the records above `checkpointSeq`, in sequence order. The queue keeps none it
+   * dropped (a checkpointed record kept would keep its entries and bytes: with the tail's,
+   * wal-tail.ts, 22-25 MiB of peak RssAnon per member under 64 x 4 KiB).
    */
-  private pending: (PendingRecord | undefined)[] = [];
-  private head = 0;
-  /** Invariant: the sum of `bytes` over pending[head..]. */
+  private readonly pending = new FrontQueue<PendingRecord>(CUT_AFTER_APPLIED);
+  /** Invariant: the sum of `bytes` over pending. */
   private waitingBytes = 0;
   private running: Promise<void> | null = null;
   /** The checkpoint add() asked for, to start in a later event-loop turn; null when none waits to start. */
@@ -110,7 +109,7 @@ export class Checkpointer {
   /** Bytes of encoded records held in memory for the checkpoint worker (0 without one). */
   heldRecordBytes(): number {
     let held = 0;
-    for (let i = this.head; i < this.pending.length; i += 1) held += this.pending[i]?.record.length ?? 0;
+    for (let i = 0; i < this.pending.length; i += 1) held += this.pending.at(i)?.record.length ?? 0;
     return held;
   }
 
@@ -132,11 +131,8 @@ export class Checkpointer {
     record: readonly Uint8Array[],
     bytes: number,
   ): void {
-    const last = this.pending[this.pending.length - 1];
-    assert(
-      this.head === this.pending.length || (last !== undefined && seq === last.seq + 1),
-      `record ${seq} follows the last pending record`,
-    );
+    const last = this.pending.last();
+    assert(last === undefined || seq === last.seq + 1, `record ${seq} follows the last pending record`);
     assert(seq > this.checkpointSeq, `record ${seq} is above the checkpoint ${this.checkpointSeq}`);
     this.durable.apply(batch);
     this.tail.apply(steps, seq);
@@ -160,7 +156,7 @@ export class Checkpointer {
 
   /** Starts a checkpoint in a later turn once walCheckpointBytes of records wait, or any while the log is drained. */
   private startIfDue(): void {
-    if (this.waitingBytes >= this.options.walCheckpointBytes || (this.draining() && this.head < this.pending.length))
+    if (this.waitingBytes >= this.options.walCheckpointBytes || (this.draining() && this.pending.length > 0))
       this.startInLaterTurn();
   }
 
@@ -183,7 +179,7 @@ export class Checkpointer {
 
   /** Records that `batch` was committed to LMDB directly, after every pending record. */
   addApplied(batch: PersistBatch): void {
-    assert(this.head === this.pending.length, 'a batch bypasses the log only once every record is checkpointed');
+    assert(this.pending.length === 0, 'a batch bypasses the log only once every record is checkpointed');
     assert(this.tail.size() === 0, 'the tail is empty once every record is checkpointed');
     this.durable.apply(batch);
   }
@@ -203,7 +199,7 @@ export class Checkpointer {
 
   /** Resolves once every record synced so far is in LMDB. */
   async checkpointAll(): Promise<void> {
-    while (this.head < this.pending.length || this.running !== null) {
+    while (this.pending.length > 0 || this.running !== null) {
       await this.start(true);
       if (this.failure !== null) throw this.failure;
     }
@@ -243,15 +239,15 @@ export class Checkpointer {
    */
   private async run(all: boolean): Promise<void> {
     try {
-      for (let first = true; this.head < this.pending.length && (first || all || this.goesOn()); first = false) {
+      for (let first = true; this.pending.length > 0 && (first || all || this.goesOn()); first = false) {
         // Each later transaction waits for a turn of its own, so that its encoding does not run in
         // the continuation of the previous commit, ahead of I/O that is ready meanwhile.
         if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
         if (await this.deleteAhead()) continue;
         const chunk: ChunkRecord[] = [];
         let bytes = 0;
-        let end = this.head;
-        for (let record = this.pending[end]; record !== undefined; record = this.pending[end]) {
+        let count = 0;
+        for (let record = this.pending.at(count); record !== undefined; record = this.pending.at(count)) {
           if (chunk.length > 0 && bytes + record.bytes > this.options.walCheckpointTxnBytesMax) break;
           // A large compaction starts a chunk of its own, to be deleted ahead in pieces first.
           if (chunk.length > 0 && this.isLargeCompaction(record)) break;
@@ -260,9 +256,9 @@ export class Checkpointer {
             record: record.record,
           });
           bytes += record.bytes;
-          end += 1;
+          count += 1;
         }
-        const lastSeq = this.pending[end - 1]?.seq ?? 0;
+        const lastSeq = this.pending.at(count - 1)?.seq ?? 0;
         assert(lastSeq > this.checkpointSeq, `checkpoint through ${lastSeq} advances past ${this.checkpointSeq}`);
         if (this.thread !== null) await this.thread.apply(chunk, lastSeq);
         else
@@ -272,7 +268,7 @@ export class Checkpointer {
             lastSeq,
             this.store.path,
           );
-        this.dropThrough(end, bytes, lastSeq);
+        this.dropThrough(count, bytes, lastSeq);
       }
       this.writer.deleteThrough(this.checkpointSeq);
     } catch (error) {
@@ -304,7 +300,7 @@ export class Checkpointer {
    * (wal-checkpoint-compaction.ts); false when none is left to delete ahead of the record.
    */
   private async deleteAhead(): Promise<boolean> {
-    const record = this.pending[this.head];
+    const record = this.pending.first();
     if (record === undefined) return false;
     const { log } = this.store.handles;
     const firstStored = (): number | null => {
@@ -327,20 +323,13 @@ export class Checkpointer {
     return true;
   }
 
-  private dropThrough(end: number, bytes: number, lastSeq: number): void {
-    for (let i = this.head; i < end; i += 1) this.pending[i] = undefined;
-    this.head = end;
+  /** The `count` oldest pending records, `bytes` in all and the last of them `lastSeq`, are in LMDB. */
+  private dropThrough(count: number, bytes: number, lastSeq: number): void {
+    this.pending.drop(count);
     this.waitingBytes -= bytes;
     this.checkpointSeq = lastSeq;
     if (this.deletedAhead !== null && this.deletedAhead.seq <= lastSeq) this.deletedAhead = null;
     this.tail.dropThrough(lastSeq);
-    if (this.head === this.pending.length) {
-      this.pending = [];
-      this.head = 0;
-    } else if (this.head >= COMPACT_AFTER_APPLIED) {
-      this.pending = this.pending.slice(this.head);
-      this.head = 0;
-    }
     this.metrics?.increment('coraft_storage_checkpoints_total');
   }
 }

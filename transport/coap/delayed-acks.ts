@@ -14,6 +14,7 @@
  * MiB at 64 KiB values.)
  */
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import { FrontQueue } from '../../contracts/front-queue.js';
 
 /**
  * How long a request may wait on its handler before it is acknowledged, ms: well within the
@@ -21,9 +22,6 @@ import type { TimerHandle, Timers } from '../../contracts/clock.js';
  * even when the event loop runs the timer late under load.
  */
 export const SEPARATE_RESPONSE_AFTER_MS = 100;
-
-/** Slots passed before the queue is cut down to the ones left (under load it never empties). */
-const COMPACT_AFTER = 1024;
 
 /** A request in the queue; null once answered or acknowledged: the queue holds no request (nor its body) past that. */
 interface Slot<E> {
@@ -33,9 +31,8 @@ interface Slot<E> {
 
 /** Requests waiting on their handler, acknowledged once they waited too long; see the module comment. */
 export class DelayedAcks<E extends object> {
-  /** Slots in arrival order from `head` on. */
-  private queue: Slot<E>[] = [];
-  private head = 0;
+  /** Slots in arrival order. */
+  private readonly queue = new FrontQueue<Slot<E>>();
   /** Requests not yet answered nor acknowledged, and their slots. */
   private readonly waiting = new Map<E, Slot<E>>();
   /** Requests acknowledged and not yet answered. */
@@ -75,8 +72,7 @@ export class DelayedAcks<E extends object> {
     this.timer = null;
     this.waiting.clear();
     this.acknowledged.clear();
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
   }
 
   private arm(delayMs: number): void {
@@ -87,12 +83,8 @@ export class DelayedAcks<E extends object> {
   private due(): void {
     this.timer = null;
     const cutoff = this.timers.nowMs() - SEPARATE_RESPONSE_AFTER_MS;
-    for (
-      let slot = this.queue[this.head];
-      slot !== undefined && slot.arrivedAtMs <= cutoff;
-      slot = this.queue[this.head]
-    ) {
-      this.head += 1;
+    for (let slot = this.queue.first(); slot !== undefined && slot.arrivedAtMs <= cutoff; slot = this.queue.first()) {
+      this.queue.shift();
       const request = slot.request;
       if (request === null) continue;
       slot.request = null;
@@ -100,16 +92,8 @@ export class DelayedAcks<E extends object> {
       this.acknowledged.add(request);
       this.ack(request);
     }
-    const next = this.queue[this.head];
-    if (next === undefined) {
-      this.queue = [];
-      this.head = 0;
-      return;
-    }
-    if (this.head >= COMPACT_AFTER && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
+    const next = this.queue.first();
+    if (next === undefined) return;
     this.arm(next.arrivedAtMs + SEPARATE_RESPONSE_AFTER_MS - this.timers.nowMs());
   }
 }
