@@ -233,6 +233,7 @@ function slowest(
     `slowest ${ranked.length} writes by ${by} (index total: longest step; GC pauses overlapping, node:ms):`,
   ];
   const partial = all.filter((s) => !s.name.includes('total'));
+  lines.push(...attribution(ranked, by, leader, agents, indexes, partial));
   for (const [index, ms] of ranked.slice(0, 20)) {
     const parts = partial
       .map((s) => [s.name, s.of(index)] as const)
@@ -248,4 +249,56 @@ function slowest(
     lines.push(`  ${index} ${fmt(ms)}: ${top.join('; ')}${gcs.length > 0 ? `; gc ${gcs.join(',')}` : ''}`);
   }
   return lines;
+}
+
+/**
+ * Where the slowest writes went, in aggregate: how many overlap a GC pause on some process (the
+ * leader's, else only others'), and the rest by the step on the write's path (the leader's steps,
+ * the first answer and the client's hops, not each follower's own) furthest above its median over
+ * all writes: the step that made it slow.
+ */
+function attribution(
+  ranked: readonly (readonly [number, number])[],
+  by: string,
+  leader: Agent,
+  agents: readonly Agent[],
+  indexes: readonly number[],
+  partial: readonly Step[],
+): string[] {
+  const followerIds = agents.filter((a) => a !== leader && a.node !== 'C').map((a) => `${a.node} `);
+  const path = partial.filter((s) => !followerIds.some((f) => s.name.startsWith(f)) && !s.name.includes('<0'));
+  const medians = new Map(
+    path.map((s) => {
+      const values = indexes
+        .map(s.of)
+        .filter((v): v is number => v !== undefined)
+        .sort((x, y) => x - y);
+      return [s.name, percentile(values, 50)] as const;
+    }),
+  );
+  let leaderGc = 0;
+  let otherGc = 0;
+  const byStep = new Map<string, number>();
+  for (const [index, ms] of ranked) {
+    const start = leader.marks.get(index)?.get(by === 'client' ? 'received' : 'propose') ?? 0;
+    const overlaps = (a: Agent): boolean => a.gc.some(([t, d]) => t + d >= start && t <= start + ms);
+    if (overlaps(leader)) leaderGc += 1;
+    else if (agents.some(overlaps)) otherGc += 1;
+    else {
+      let worst = '(no step marked)';
+      let excess = Number.NEGATIVE_INFINITY;
+      for (const s of path) {
+        const v = s.of(index);
+        const over = v === undefined ? Number.NEGATIVE_INFINITY : v - (medians.get(s.name) ?? 0);
+        if (over > excess) [worst, excess] = [s.name, over];
+      }
+      byStep.set(worst, (byStep.get(worst) ?? 0) + 1);
+    }
+  }
+  const rest = ranked.length - leaderGc - otherGc;
+  const steps = [...byStep].sort((x, y) => y[1] - x[1]).map(([name, n]) => `${name} ${n}`);
+  return [
+    `  of these, ${leaderGc + otherGc} overlap a GC pause (the leader's ${leaderGc}, only another process's ` +
+      `${otherGc}); the other ${rest}, by the step furthest above its median: ${steps.join(', ') || 'none'}`,
+  ];
 }
