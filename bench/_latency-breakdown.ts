@@ -254,8 +254,11 @@ function slowest(
 /**
  * Where the slowest writes went, in aggregate: how many overlap a GC pause on some process (the
  * leader's, else only others'), and the rest by the step on the write's path (the leader's steps,
- * the first answer and the client's hops, not each follower's own) furthest above its median over
- * all writes: the step that made it slow.
+ * the first answer, and when ranked by the client its hops; not each follower's own) furthest above
+ * its median over all writes: the step that made it slow. With more than one client the endpoint's
+ * marks are only roughly the request's (latency-probe.ts), and so are the client's steps; and an
+ * entry that is not the last of its Ready has no `ready`, `sent` or `synced` mark, so a write
+ * slow only there counts as "(no step marked)".
  */
 function attribution(
   ranked: readonly (readonly [number, number])[],
@@ -266,7 +269,14 @@ function attribution(
   partial: readonly Step[],
 ): string[] {
   const followerIds = agents.filter((a) => a !== leader && a.node !== 'C').map((a) => `${a.node} `);
-  const path = partial.filter((s) => !followerIds.some((f) => s.name.startsWith(f)) && !s.name.includes('<0'));
+  // Ranked by the leader's propose -> applied, the endpoint's steps before and after it are not on the path.
+  const outside = by === 'client' ? [] : ['C sent', 'L received', 'L applied', 'L responded'];
+  const path = partial.filter(
+    (s) =>
+      !followerIds.some((f) => s.name.startsWith(f)) &&
+      !outside.some((o) => s.name.startsWith(o)) &&
+      !s.name.includes('<0'),
+  );
   const medians = new Map(
     path.map((s) => {
       const values = indexes
