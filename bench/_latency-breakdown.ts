@@ -190,19 +190,22 @@ export function latencyBreakdown(dir: string): string[] {
     `${'step'.padEnd(36)} ${'p50'.padStart(8)} ${'p90'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`,
   );
   const all = steps(leader, followers, client);
+  const medians = new Map<string, number>();
   for (const step of all) {
     const values = indexes
       .map(step.of)
       .filter((v): v is number => v !== undefined)
       .sort((a, b) => a - b);
+    medians.set(step.name, percentile(values, 50));
     const cols = [50, 90, 99, 100].map((p) => fmt(percentile(values, p)).padStart(8));
     lines.push(`${step.name.padEnd(36)} ${cols.join(' ')}`);
   }
+  const write = { leader, indexes, all, medians };
   const total = all.find((s) => s.name === 'L propose -> applied (total)');
-  if (total !== undefined) lines.push(...slowest('L propose -> applied', total, leader, agents, indexes, all));
+  if (total !== undefined) lines.push(...slowest('L propose -> applied', total, agents, write));
   const clientTotal = all.find((s) => s.name.startsWith('C sent -> answered'));
   const withClient = client === null ? agents : [...agents, client];
-  if (clientTotal !== undefined) lines.push(...slowest('client', clientTotal, leader, withClient, indexes, all));
+  if (clientTotal !== undefined) lines.push(...slowest('client', clientTotal, withClient, write));
   for (const a of withClient) {
     const pauses = [...a.gc].map(([, d]) => d).sort((x, y) => x - y);
     const major = a.gc.filter(([, , kind]) => kind !== 1);
@@ -216,15 +219,27 @@ export function latencyBreakdown(dir: string): string[] {
   return lines;
 }
 
+/** The writes' marks as the breakdown measured them: the leader, the indexes, every step and its median. */
+interface Writes {
+  readonly leader: Agent;
+  readonly indexes: readonly number[];
+  readonly all: readonly Step[];
+  readonly medians: ReadonlyMap<string, number>;
+}
+
+/** When the write of `index` starts as ranked `by` the client (its request's arrival) or the leader (its proposal). */
+function startOf(leader: Agent, by: string, index: number): number {
+  return leader.marks.get(index)?.get(by === 'client' ? 'received' : 'propose') ?? 0;
+}
+
+/** The GC pauses of `agent` that overlap `ms` from `start`. */
+function pausesWithin(agent: Agent, start: number, ms: number): Agent['gc'] {
+  return agent.gc.filter(([t, d]) => t + d >= start && t <= start + ms);
+}
+
 /** What the slowest 1 % of the writes spent their time on. */
-function slowest(
-  by: string,
-  total: Step,
-  leader: Agent,
-  agents: readonly Agent[],
-  indexes: readonly number[],
-  all: readonly Step[],
-): string[] {
+function slowest(by: string, total: Step, agents: readonly Agent[], writes: Writes): string[] {
+  const { leader, indexes, all } = writes;
   const ranked = indexes
     .map((i) => [i, total.of(i) ?? 0] as const)
     .sort((a, b) => b[1] - a[1])
@@ -233,17 +248,16 @@ function slowest(
     `slowest ${ranked.length} writes by ${by} (index total: longest step; GC pauses overlapping, node:ms):`,
   ];
   const partial = all.filter((s) => !s.name.includes('total'));
-  lines.push(...attribution(ranked, by, leader, agents, indexes, partial));
+  lines.push(...attribution(ranked, by, agents, writes, partial));
   for (const [index, ms] of ranked.slice(0, 20)) {
     const parts = partial
       .map((s) => [s.name, s.of(index)] as const)
       .filter((p): p is readonly [string, number] => p[1] !== undefined)
       .sort((a, b) => b[1] - a[1]);
-    const start = leader.marks.get(index)?.get(by === 'client' ? 'received' : 'propose') ?? 0;
     const gcs = agents.flatMap((a) =>
-      a.gc
-        .filter(([t, d]) => t + d >= start && t <= start + ms)
-        .map(([, d, kind, flags]) => `${a.node}:${d.toFixed(1)}${kind === 1 ? '' : `(kind ${kind}, flags ${flags})`}`),
+      pausesWithin(a, startOf(leader, by, index), ms).map(
+        ([, d, kind, flags]) => `${a.node}:${d.toFixed(1)}${kind === 1 ? '' : `(kind ${kind}, flags ${flags})`}`,
+      ),
     );
     const top = parts.slice(0, 2).map(([n, v]) => `${n} ${fmt(v)}`);
     lines.push(`  ${index} ${fmt(ms)}: ${top.join('; ')}${gcs.length > 0 ? `; gc ${gcs.join(',')}` : ''}`);
@@ -263,11 +277,11 @@ function slowest(
 function attribution(
   ranked: readonly (readonly [number, number])[],
   by: string,
-  leader: Agent,
   agents: readonly Agent[],
-  indexes: readonly number[],
+  writes: Writes,
   partial: readonly Step[],
 ): string[] {
+  const { leader, medians } = writes;
   const followerIds = agents.filter((a) => a !== leader && a.node !== 'C').map((a) => `${a.node} `);
   // Ranked by the leader's propose -> applied, the endpoint's steps before and after it are not on the path.
   const outside = by === 'client' ? [] : ['C sent', 'L received', 'L applied', 'L responded'];
@@ -277,21 +291,12 @@ function attribution(
       !outside.some((o) => s.name.startsWith(o)) &&
       !s.name.includes('<0'),
   );
-  const medians = new Map(
-    path.map((s) => {
-      const values = indexes
-        .map(s.of)
-        .filter((v): v is number => v !== undefined)
-        .sort((x, y) => x - y);
-      return [s.name, percentile(values, 50)] as const;
-    }),
-  );
   let leaderGc = 0;
   let otherGc = 0;
   const byStep = new Map<string, number>();
   for (const [index, ms] of ranked) {
-    const start = leader.marks.get(index)?.get(by === 'client' ? 'received' : 'propose') ?? 0;
-    const overlaps = (a: Agent): boolean => a.gc.some(([t, d]) => t + d >= start && t <= start + ms);
+    const start = startOf(leader, by, index);
+    const overlaps = (a: Agent): boolean => pausesWithin(a, start, ms).length > 0;
     if (overlaps(leader)) leaderGc += 1;
     else if (agents.some(overlaps)) otherGc += 1;
     else {

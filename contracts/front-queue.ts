@@ -80,9 +80,12 @@ export class FrontQueue<T> {
     else this.slots.length = this.head + count;
   }
 
-  /** Drops every item. */
+  /**
+   * Drops every item. Setting the length to 0 lets V8 free the array's backing store without a new
+   * array: the pacer and delayed ACKs empty their queue about every turn at one client.
+   */
   clear(): void {
-    this.slots = [];
+    this.slots.length = 0;
     this.head = 0;
   }
 
