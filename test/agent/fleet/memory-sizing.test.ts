@@ -5,6 +5,9 @@
 // units; the lines a drop-in gets agree with each other; the young generation's semi-space grows
 // with MemoryMax within its bounds.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import fc from 'fast-check';
 import { fcParams } from '../../fc-params.js';
 import { ConfigError } from '../../../contracts/errors.js';
@@ -46,8 +49,12 @@ describe('memory sizing of the unit and the drop-ins', () => {
       maxOldSpaceMiB: 87,
       maxSemiSpaceMiB: 4,
     });
-    assert.deepEqual(UNIT_NODE_FLAGS, ['--max-semi-space-size=4', '--max-old-space-size=87']);
-    assert.deepEqual(nodeFlagsOf(sizeForMemoryMax(384)), ['--max-semi-space-size=8', '--max-old-space-size=235']);
+    assert.deepEqual(UNIT_NODE_FLAGS, ['--max-semi-space-size=4', '--max-old-space-size=87', '--v8-pool-size=0']);
+    assert.deepEqual(nodeFlagsOf(sizeForMemoryMax(384)), [
+      '--max-semi-space-size=8',
+      '--max-old-space-size=235',
+      '--v8-pool-size=0',
+    ]);
   });
 
   it('refuses a MemoryMax that leaves too small a heap, naming the least one', () => {
@@ -76,12 +83,12 @@ describe('memory sizing of the unit and the drop-ins', () => {
     assert.deepEqual(memoryLinesFor('128M'), [
       'MemoryMax=128M',
       'MemoryHigh=106M',
-      'Environment="NODE_OPTIONS=--max-semi-space-size=2 --max-old-space-size=39"',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=2 --max-old-space-size=39 --v8-pool-size=0"',
     ]);
     assert.deepEqual(memoryLinesFor('1G'), [
       'MemoryMax=1024M',
       'MemoryHigh=853M',
-      'Environment="NODE_OPTIONS=--max-semi-space-size=8 --max-old-space-size=768"',
+      'Environment="NODE_OPTIONS=--max-semi-space-size=8 --max-old-space-size=768 --v8-pool-size=0"',
     ]);
   });
 
@@ -101,5 +108,24 @@ describe('memory sizing of the unit and the drop-ins', () => {
       '/etc/ssl/certs/ca-certificates.crt',
       'the given environment is left as it was',
     );
+  });
+
+  it("gives V8 one worker thread fewer than the cores (at least one) under the unit's NODE_OPTIONS", function () {
+    if (!existsSync('/proc/self/task')) this.skip();
+    // Threads of a Node process that has just started: its main thread, V8's workers and Node's own
+    // few, all started before any JavaScript runs.
+    const threadsUnder = (nodeOptions: string): number => {
+      const result = spawnSync(
+        process.execPath,
+        ['-e', "process.stdout.write(String(require('fs').readdirSync('/proc/self/task').length))"],
+        { env: { ...unitEnvironment(process.env), NODE_OPTIONS: nodeOptions }, encoding: 'utf8' },
+      );
+      assert.equal(result.status, 0, result.stderr);
+      return Number(result.stdout);
+    };
+    const unit = threadsUnder(UNIT_NODE_FLAGS.join(' '));
+    // Node's default is four workers whatever the cores; a later flag wins over an earlier one.
+    const nodeDefault = threadsUnder(`${UNIT_NODE_FLAGS.join(' ')} --v8-pool-size=4`);
+    assert.equal(nodeDefault - unit, 4 - Math.max(1, availableParallelism() - 1));
   });
 });
