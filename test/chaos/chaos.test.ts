@@ -6,6 +6,7 @@
 // Spawns dist/ agents: `npm run build` first (npm test does). CORAFT_CHAOS_SEED and
 // CORAFT_CHAOS_MS override the seed and the length of the passing round.
 import { strict as assert } from 'node:assert';
+import { rmSync } from 'node:fs';
 import { runChaos } from './harness.js';
 import type { ChaosSummary } from './harness.js';
 import { formatSummary } from './summary.js';
@@ -34,5 +35,7 @@ describe('chaos against real agents', function () {
       summary.violations.some((v) => v.startsWith('not linearizable') || v.includes('is lost')),
       `caught, but not by the history checks:\n${explain(summary)}`,
     );
+    // The harness keeps a failed round's files for whoever debugs it; this failure was the expected one.
+    rmSync(summary.dir, { recursive: true, force: true });
   });
 });

@@ -9,7 +9,7 @@
 // changes after R to coap-client, and `coraft watch` prints them (--once) and then follows new
 // changes, one line each.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -108,9 +108,12 @@ describe('local endpoint: listing and transactions with coap-client-notls', func
       `coap://${endpoint}/txn`,
     );
     assert.match(bad, /key must be a non-empty string/);
-    const file = join(mkdtempSync(join(tmpdir(), 'coraft-txn-')), 'txn.json');
+    const dir = mkdtempSync(join(tmpdir(), 'coraft-txn-'));
+    const file = join(dir, 'txn.json');
     writeFileSync(file, body);
-    const cli = await coraft('txn', '--file', file, '--endpoint', endpoint);
+    const cli = await coraft('txn', '--file', file, '--endpoint', endpoint).finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /^failure branch ran at revision \d+\n$/);
   });
