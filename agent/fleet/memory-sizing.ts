@@ -5,7 +5,9 @@
  * (--max-semi-space-size) and an old-generation bound (--max-old-space-size). The shipped unit
  * (systemd/coraft.service) and every drop-in `coraft provision` writes follow this one rule, so
  * MemoryHigh is always below MemoryMax and the V8 heap always fits under MemoryHigh;
- * test/deploy/systemd.test.ts checks the unit against it.
+ * test/deploy/systemd.test.ts checks the unit against it. The same NODE_OPTIONS carry one flag
+ * that is about threads, not memory (V8_POOL_FLAG), so that a drop-in, which replaces the whole
+ * variable, keeps it.
  */
 import { ConfigError } from '../../contracts/errors.js';
 

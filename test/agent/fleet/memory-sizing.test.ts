@@ -3,7 +3,8 @@
 // bound plus what an agent holds outside it fits under MemoryHigh (property over sizes); too
 // small a MemoryMax is refused naming the field and its least value; sizes parse in systemd's
 // units; the lines a drop-in gets agree with each other; the young generation's semi-space grows
-// with MemoryMax within its bounds.
+// with MemoryMax within its bounds; a Node started under the unit's NODE_OPTIONS has one V8 worker
+// thread fewer than the cores (at least one), not Node's four.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
