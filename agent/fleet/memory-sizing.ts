@@ -89,10 +89,10 @@ export function sizeForMemoryMax(memoryMaxMiB: number): MemorySizing {
  * on two cores, three agents side by side (`npm run bench -- ab-coraft --a=<this build>
  * --b-node-args=--v8-pool-size=0`, then the flag on the A side; 12-16 slices of 3-4 s): p99 -19 %
  * and -14 % at 16 clients x 256 B, -11 % and -16 % at 64 x 256 B, -10 % and -9 % at 64 x 4 KiB,
- * -8 % and -11 % at 1 x 4 KiB, -2 % and -1 % at 1 x 256 B, -4 % at 256 x 64 KiB; p99.9 -18 to
- * -35 % at every load; writes/s and CPU per write within 4 % (+6 % and -5 % once, at 1 x 4 KiB),
- * peak RssAnon within 2 MiB; idle RSS the same (footprint bench, two runs each way). A Node
- * option (not a V8 flag), so NODE_OPTIONS takes it.
+ * -8 % and -11 % at 1 x 4 KiB, -2 % and -1 % at 1 x 256 B, -4 % at 256 x 64 KiB; p99.9 -7 to
+ * -35 % in 10 runs of 11 (+0.5 % in one at 64 x 4 KiB); writes/s and CPU per write within 4 %
+ * (+6 % and -5 % once, at 1 x 4 KiB), peak RssAnon within 2 MiB; idle RSS the same (footprint
+ * bench, two runs each way). A Node option (not a V8 flag), so NODE_OPTIONS takes it.
  */
 export const V8_POOL_FLAG = '--v8-pool-size=0';
 
