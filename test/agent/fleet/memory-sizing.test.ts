@@ -124,9 +124,10 @@ describe('memory sizing of the unit and the drop-ins', () => {
       assert.equal(result.status, 0, result.stderr);
       return Number(result.stdout);
     };
-    const unit = threadsUnder(UNIT_NODE_FLAGS.join(' '));
     // Node's default is four workers whatever the cores; a later flag wins over an earlier one.
-    const nodeDefault = threadsUnder(`${UNIT_NODE_FLAGS.join(' ')} --v8-pool-size=4`);
-    assert.equal(nodeDefault - unit, 4 - Math.max(1, availableParallelism() - 1));
+    const nodeDefaultWorkers = 4;
+    const unit = threadsUnder(UNIT_NODE_FLAGS.join(' '));
+    const nodeDefault = threadsUnder(`${UNIT_NODE_FLAGS.join(' ')} --v8-pool-size=${nodeDefaultWorkers}`);
+    assert.equal(nodeDefault - unit, nodeDefaultWorkers - Math.max(1, availableParallelism() - 1));
   });
 });
