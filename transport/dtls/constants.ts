@@ -80,6 +80,15 @@ export const AEAD_OVERHEAD_BYTES = 16;
 export const RECORD_PLAINTEXT_BYTES_MAX = 16384;
 /** Largest sequence number of one epoch: 2^48 - 1 (RFC 6347 §4.1). */
 export const SEQUENCE_NUMBER_MAX = 2 ** 48 - 1;
+/**
+ * Largest record sequence number of a ClientHello the server answers (half the space). The
+ * server's epoch-0 records continue from it (RFC 6347 §4.2.1, as OpenSSL's DTLSv1_listen does),
+ * so a hello near SEQUENCE_NUMBER_MAX would leave them no room; a real client numbers its first
+ * records from 0 and sends a few dozen per handshake.
+ */
+export const CLIENT_HELLO_SEQUENCE_NUMBER_MAX = 2 ** 47 - 1;
+/** Largest handshake message_seq (a uint16, RFC 6347 §4.2.2). */
+export const MESSAGE_SEQ_MAX = 0xffff;
 /** Length of ClientHello/ServerHello randoms. */
 export const RANDOM_BYTES = 32;
 /** Length of the master secret. */

@@ -15,6 +15,7 @@ import {
   DTLS_1_2,
   ExtensionType,
   HandshakeType,
+  MESSAGE_SEQ_MAX,
   RANDOM_BYTES,
   TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
   TLS_PSK_WITH_AES_128_CCM_8,
@@ -60,6 +61,12 @@ export interface ServerHandshakeParams {
    */
   readonly serverRandom?: Uint8Array;
 }
+
+/**
+ * How far past the ClientHello's message_seq this handshake's messages go: the server's
+ * ServerHello, ServerKeyExchange, ServerHelloDone and Finished follow it.
+ */
+const MESSAGES_AFTER_HELLO_MAX = 3;
 
 /** Length of the stand-in key of an unknown identity, in bytes. */
 const UNKNOWN_IDENTITY_KEY_BYTES = 32;
@@ -127,6 +134,10 @@ export class ServerHandshake implements HandshakeRole {
   private handleClientHello(message: HandshakeMessage): RoleOutcome {
     const hello = parseClientHello(message.body);
     if (hello === null) return failOutcome(AlertDescription.decodeError, 'protocol', 'malformed ClientHello');
+    // message_seq is 16 bits: a hello numbered so high that the handshake's later messages
+    // would not fit is refused, not answered with numbers that cannot be written.
+    if (message.messageSeq > MESSAGE_SEQ_MAX - MESSAGES_AFTER_HELLO_MAX)
+      return failOutcome(AlertDescription.illegalParameter, 'protocol', 'ClientHello message_seq leaves no room');
     // DTLS versions count down: a client_version above 1.2's wire value is an older version.
     if (hello.version > DTLS_1_2)
       return failOutcome(AlertDescription.protocolVersion, 'protocol', 'client does not offer DTLS 1.2');

@@ -3,7 +3,7 @@
  * from its first record, and answering one without a valid cookie with a HelloVerifyRequest,
  * all without keeping any state for the client.
  */
-import { ContentType, DTLS_1_0, HandshakeType } from './constants.js';
+import { CLIENT_HELLO_SEQUENCE_NUMBER_MAX, ContentType, DTLS_1_0, HandshakeType } from './constants.js';
 import { encodeHandshakeFragment, parseHandshakeFragments } from './fragments.js';
 import type { HandshakeFragment } from './fragments.js';
 import { encodeHelloVerifyRequest, parseClientHelloPrefix } from './handshake-messages.js';
@@ -20,11 +20,12 @@ export interface InitialHello {
 /**
  * Whether `record` starts with the first fragment of a ClientHello in epoch 0; null if not
  * (later fragments included), 'malformed' when it does but the fields up to the cookie
- * cannot be read.
+ * cannot be read, or its record sequence number leaves the server's records no room.
  */
 export function readInitialHello(record: RawRecord): InitialHello | 'malformed' | null {
   if (record.type !== ContentType.handshake || record.epoch !== 0) return null;
   if (record.fragment[0] !== HandshakeType.clientHello) return null;
+  if (record.seq > CLIENT_HELLO_SEQUENCE_NUMBER_MAX) return 'malformed';
   const fragments = parseHandshakeFragments(record.fragment, 16);
   const fragment = fragments?.[0];
   if (fragment === undefined) return 'malformed';
