@@ -126,7 +126,6 @@ export class ServerHandshakes {
     }
     assert(outcome.kind === 'flight', 'a ClientHello is answered with a flight or refused');
     if (!this.admit(key, address, member, HALF_OPEN_CHARGE_BYTES.waiting + fragment.body.length)) return;
-    this.transmit(layer, outcome.items, address, port);
     const bytes = new Uint8Array(RANDOM_BYTES + fragment.body.length);
     bytes.set(role.serverRandom, 0);
     bytes.set(fragment.body, RANDOM_BYTES);
@@ -136,7 +135,12 @@ export class ServerHandshakes {
       messageSeq: fragment.messageSeq,
       nextWriteSeq: layer.nextWriteSeq(0),
     };
+    // Recorded before the flight goes out: if answering fails on a bug, the server's containment
+    // discards this key, which frees the slot too. A slot without its handshake would stay for
+    // good and make every later expiry sweep fail on it.
     this.pending.set(key, { key, address, port, admittedMs: this.deps.timers.nowMs(), state });
+    this.transmit(layer, outcome.items, address, port);
+    state.nextWriteSeq = layer.nextWriteSeq(0);
   }
 
   /** Whether `random` is that of the ClientHello that started `entry` (a repeat of it). */
