@@ -106,6 +106,7 @@ export class ServerHandshakes {
       const session = new Session(this.deps.host, 'server', address, port, layer, role, fragment.messageSeq);
       const state: Running = { kind: 'session', session, role, clientRandom: Uint8Array.from(hello.prefix.random) };
       this.pending.set(key, { key, address, port, admittedMs: this.deps.timers.nowMs(), state });
+      this.armSweep();
       session.receive(records);
       return;
     }
@@ -139,6 +140,7 @@ export class ServerHandshakes {
     // discards this key, which frees the slot too. A slot without its handshake would stay for
     // good and make every later expiry sweep fail on it.
     this.pending.set(key, { key, address, port, admittedMs: this.deps.timers.nowMs(), state });
+    this.armSweep();
     this.transmit(layer, outcome.items, address, port);
     state.nextWriteSeq = layer.nextWriteSeq(0);
   }
@@ -265,7 +267,6 @@ export class ServerHandshakes {
       return false;
     }
     for (const eviction of admission.evicted) this.evict(eviction);
-    this.armSweep();
     return true;
   }
 
@@ -281,6 +282,7 @@ export class ServerHandshakes {
     }
   }
 
+  /** Arms the sweep while handshakes are half-open; call it after recording one (it needs `pending` to hold it). */
   private armSweep(): void {
     if (this.sweepTimer !== null || this.pending.size === 0) return;
     const periodMs = Math.min(1000, Math.max(25, Math.floor(this.deps.options.clientFlightTimeoutMs / 4)));

@@ -3,8 +3,10 @@
 // (discarding the peer's key): no slot of the table is left without its handshake. Before the
 // fix the ServerHello flight went out before the handshake was recorded, so the slot stayed for
 // good and every expiry sweep after it failed on its "every slot has its handshake" assertion
-// (an error logged each sweep, and no half-open handshake expired any more). Virtual clock, no
-// sockets.
+// (an error logged each sweep, and no half-open handshake expired any more). Also that a lone
+// half-open handshake (admitted into an empty table) is dropped at clientFlightTimeoutMs: the
+// sweep used to be armed before the handshake was recorded, so it stayed unarmed and the
+// handshake stayed until another one came. Virtual clock, no sockets.
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { readInitialHello } from '../../../transport/dtls/hello-verify.js';
@@ -85,5 +87,22 @@ describe('ServerHandshakes', () => {
     assert.deepEqual(f.sent.slice(0, 1), [5001], 'the next hello is answered');
     f.handshakes.checkInvariants();
     f.handshakes.close();
+  });
+
+  it('drops a lone half-open handshake clientFlightTimeoutMs after its admission', () => {
+    const f = fixture();
+    for (const port of [5000, 5001]) {
+      // Each time into an empty table: the first half-open handshake must arm the sweep itself.
+      const lone = hello();
+      f.handshakes.start(lone.hello, lone.records, '127.0.0.1', port, `127.0.0.1:${port}`);
+      assert.equal(f.handshakes.size, 1);
+      f.timers.advance(999);
+      assert.equal(f.handshakes.size, 1, 'kept until clientFlightTimeoutMs');
+      f.timers.advance(1001);
+      assert.equal(f.handshakes.size, 0, 'dropped after clientFlightTimeoutMs');
+      assert.equal(f.handshakes.bytes, 0);
+    }
+    assert.deepEqual(f.reported, []);
+    f.handshakes.checkInvariants();
   });
 });
