@@ -374,7 +374,8 @@ export class LocalEndpoint {
       const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
       // A deleted key ends its observations with a 4.04 that carries no Observe (RFC 7641 §4.2).
       const final = result.type !== 'get' || result.current === null;
-      this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
+      // A value over one block goes as its first block; the observer GETs the rest (RFC 7959 §2.6).
+      this.observations.notify(resource, (seq) => this.server.firstBlockOf(this.valueResponse(result, seq)), final);
     }
   }
 

@@ -240,6 +240,28 @@ export class ServerBlockwise {
   }
 }
 
+/**
+ * `response` as an Observe notification of at most one block of `blockBytes`: itself when its body
+ * fits, else its first Block2 block with Size2, as RFC 7959 §2.6 combines Observe and Block2; the
+ * client GETs the other blocks and tells by the ETag whether they belong to the same representation.
+ * A notification is one datagram: a whole large body would pass what a client reads at once
+ * (libcoap drops it as too big) and, past 65,507 bytes, what UDP carries.
+ */
+export function firstBlockOf(response: CoapResponse, blockBytes: number): CoapResponse {
+  const payload = response.payload ?? new Uint8Array(0);
+  if (payload.length <= blockBytes) return response;
+  assert(response.etag !== undefined, 'a notification sent block-wise carries an ETag');
+  const blockOptions = [
+    option(CoapOption.Block2, encodeBlock({ num: 0, more: true, szx: szxOf(blockBytes) })),
+    uintOption(CoapOption.Size2, payload.length),
+  ];
+  return {
+    ...response,
+    payload: payload.subarray(0, blockBytes),
+    options: [...(response.options ?? []), ...blockOptions],
+  };
+}
+
 /** Identifies a block-wise transfer: peer, method, resource, query and Request-Tag. */
 export function transferKeyOf(peerKey: string, request: CoapRequest, block: RequestBlockFields): string {
   const tag = block.requestTag === null ? '' : Buffer.from(block.requestTag).toString('hex');

@@ -25,7 +25,7 @@ import { ReceivedRequest, RequestParser } from './request-parser.js';
 import { PeerKeys } from './peer-keys.js';
 import { encodeResponse } from './response-encoder.js';
 import { ResourceRouter, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
-import { ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
+import { firstBlockOf, ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
 import type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
 
 export type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
@@ -174,6 +174,14 @@ export class CoapServer {
     }
     await endpoint.send(encodeResponse(CoapType.NON, messageId, token, response, NO_OPTIONS), peer.address, peer.port);
     return { messageId, confirmable: false, outcome: Promise.resolve('sent') };
+  }
+
+  /**
+   * `response` cut to its first Block2 block of `blockBytes` when its body is larger, for a
+   * notification of a resource that a client can GET block by block (firstBlockOf, RFC 7959 §2.6).
+   */
+  firstBlockOf(response: CoapResponse): CoapResponse {
+    return firstBlockOf(response, this.options.blockBytes);
   }
 
   /** Sets the listener of RST messages to non-confirmable notifications (RFC 7641 §3.6: "cancel my observation"). */
