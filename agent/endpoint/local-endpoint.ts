@@ -56,7 +56,7 @@ import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
 import { witnessGuarded } from './witness-guard.js';
 import { WatchResource } from './watch-resource.js';
-import { queryArgument, storeRevisionOption } from './documents.js';
+import { acceptOnly, queryArgument, storeRevisionOption } from './documents.js';
 import { ImplicitSession } from './write-session.js';
 import { StatusChecks } from './status-checks.js';
 
@@ -185,6 +185,8 @@ export class LocalEndpoint {
   }
 
   private getStatus(request: CoapRequest): CoapResponse {
+    const refusal = acceptOnly(request, CONTENT_FORMAT.json, '/status');
+    if (refusal !== null) return refusal;
     const observe = this.observations.observe('/status', request);
     if (observe !== null) this.statusChecks.observed();
     return jsonResponse(CoapResponseCode.Content, this.statusBody(), observe === null ? {} : { observe });
@@ -209,7 +211,7 @@ export class LocalEndpoint {
   }
 
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
-    const key = this.keyOf(request);
+    const key = acceptOnly(request, CONTENT_FORMAT.octetStream, 'a value') ?? this.keyOf(request);
     if (typeof key !== 'string') return key;
     const query = encodeKvQuery({ op: 'get', key });
     try {
