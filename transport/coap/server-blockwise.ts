@@ -8,7 +8,7 @@ import type { Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
 import { Block1Reassembler, refusalText, type RequestTransfer } from './block-store.js';
 import { Block2Store, type StoredResponse } from './block2-store.js';
-import { CoapOption, CoapResponseCode } from './codes.js';
+import { CoapOption, CoapResponseCode, codeClassOf } from './codes.js';
 import type { CoapServerOptions } from './config.js';
 import type { CoapOptionValue } from './message.js';
 import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
@@ -245,12 +245,12 @@ export class ServerBlockwise {
  * fits, else its first Block2 block with Size2, as RFC 7959 §2.6 combines Observe and Block2; the
  * client GETs the other blocks and tells by the ETag whether they belong to the same representation.
  * A notification is one datagram: a whole large body would pass what a client reads at once
- * (libcoap drops it as too big) and, past 65,507 bytes, what UDP carries.
+ * (libcoap drops it as too big) and, past 65,507 bytes, what UDP carries. A response without an
+ * ETag (no way to match its blocks) goes whole, as does an error, which is never fetched block-wise.
  */
 export function firstBlockOf(response: CoapResponse, blockBytes: number): CoapResponse {
   const payload = response.payload ?? new Uint8Array(0);
-  if (payload.length <= blockBytes) return response;
-  assert(response.etag !== undefined, 'a notification sent block-wise carries an ETag');
+  if (payload.length <= blockBytes || response.etag === undefined || codeClassOf(response.code) !== 2) return response;
   const blockOptions = [
     option(CoapOption.Block2, encodeBlock({ num: 0, more: true, szx: szxOf(blockBytes) })),
     uintOption(CoapOption.Size2, payload.length),
