@@ -14,7 +14,13 @@ import type { CoapOptionValue } from './message.js';
 import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { QBlock1Reassembler } from './qblock-store.js';
 import type { SetBlock } from './pieces.js';
-import { diagnosticResponse, type CoapRequest, type CoapResponse, type RequestBlockFields } from './request.js';
+import {
+  busyResponse,
+  diagnosticResponse,
+  type CoapRequest,
+  type CoapResponse,
+  type RequestBlockFields,
+} from './request.js';
 import { TransferTable } from './transfer-table.js';
 
 /** A response and the block options to add to it. */
@@ -186,7 +192,7 @@ export class ServerBlockwise {
       this.countLimit(refusal);
       const text =
         refusal === 'bodyBytesMax' ? 'response body exceeds bodyBytesMax' : `response body: ${refusalText(refusal)}`;
-      return { response: diagnosticResponse(CoapResponseCode.ServiceUnavailable, text), extra: echo };
+      return { response: busyResponse(text), extra: echo };
     }
     return this.blockOf(
       this.block2.get(transferKey) ?? stored,

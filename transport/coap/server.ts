@@ -20,7 +20,7 @@ import { DelayedAcks } from './delayed-acks.js';
 import { DuplicateCache } from './duplicate-cache.js';
 import { encodeMessage, type CoapOptionValue } from './message.js';
 import { MessageReader } from './message-reader.js';
-import { diagnosticResponse, type CoapResponse, type RequestBlockFields } from './request.js';
+import { busyResponse, diagnosticResponse, type CoapResponse, type RequestBlockFields } from './request.js';
 import { ReceivedRequest, RequestParser } from './request-parser.js';
 import { PeerKeys } from './peer-keys.js';
 import { encodeResponse } from './response-encoder.js';
@@ -253,11 +253,8 @@ export class CoapServer {
     if (this.inFlight >= this.options.requestsInFlightMax) {
       this.stats.busy += 1;
       this.countLimit('requestsInFlightMax');
-      return this.respond(
-        request,
-        diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'),
-        NO_OPTIONS,
-      );
+      const response = busyResponse('too many requests in progress; this one did not run, retry later');
+      return this.respond(request, response, NO_OPTIONS);
     }
     const whole = outcome.kind === 'payload' ? request : request.withPayload(outcome.body);
     // A body that came in several messages: acknowledged if not answered soon (separateBodyResponses).
