@@ -8,6 +8,7 @@
 //   acknowledges it is dropped after the retransmissions, while one that does stays (§4.5);
 //   a notification is confirmable too once observeConfirmableIntervalMs passed without one;
 // - a value over one block is notified as its first Block2 block, the rest fetched by GET (RFC 7959 §2.6);
+// - a snapshot restore (no entry applied) tells the observers of every key its value, or ends them;
 // - Observe of a missing key ends at once with 4.04, no registration, and a diagnostic naming
 //   the watch resource; a deleted key ends its observations with a final 4.04 (§4.2), and so
 //   does a key deleted with its lease (a revoke names no key: the history gives them);
@@ -218,6 +219,36 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
       rest && firstOption(rest.options, CoapOption.ETag),
       firstOption(notification.options, CoapOption.ETag),
     );
+    assert.equal(h.endpoint.observerCount(), 1);
+  });
+
+  it('tells the observers of every key its value after a snapshot restore, which applies no entry', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'k', 'v0');
+    await put(h, 'gone', 'v0');
+    const wire = h.wire();
+    await observe(h, wire, '/kv/k', token(1));
+    await observe(h, wire, '/kv/gone', token(2));
+    // A snapshot changes the state machine with no entry applied here: model it by changes the
+    // endpoint does not hear of, then the restore.
+    const onApply = h.endpoint.onApply.bind(h.endpoint);
+    h.endpoint.onApply = (): void => undefined;
+    await put(h, 'k', 'v1');
+    const deleter = h.wire();
+    await deleter.send({ method: 'DELETE', path: '/kv/gone', messageId: nextMessageId++, token: token(9) });
+    await h.run(300);
+    h.endpoint.onApply = onApply;
+    assert.equal(wire.received.length, 2, 'no notification before the restore');
+    h.endpoint.onSnapshotRestore();
+    await h.run(100);
+    const onKey = wire.withToken(token(1));
+    assert.deepEqual(
+      onKey.map((m) => text(m.payload)),
+      ['v0', 'v1'],
+    );
+    assert.ok(observeOf(onKey[1] ?? onKey[0]!) !== null, 'a notification, the observation goes on');
+    const last = wire.withToken(token(2)).at(-1);
+    assert.equal(last?.code, CoapResponseCode.NotFound, 'a deleted key ends its observation');
     assert.equal(h.endpoint.observerCount(), 1);
   });
 
