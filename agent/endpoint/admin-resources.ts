@@ -21,7 +21,8 @@ import { ForbiddenError, SerializationError } from '../../contracts/errors.js';
 import { decodeSignedAdmin, type AdminBody } from '../trust/admin-command.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { restricted, type EndpointAccess } from './access.js';
-import { errorResponse, jsonResponse, responseForError } from './responses.js';
+import { acceptOnly } from './documents.js';
+import { CONTENT_FORMAT, errorResponse, jsonResponse, responseForError } from './responses.js';
 
 async function guarded(run: () => Promise<CoapResponse>): Promise<CoapResponse> {
   try {
@@ -91,10 +92,11 @@ export function adminResources(
           );
         return runAdmin(node, timeoutMs, request, body);
       });
-  const members = (): Promise<CoapResponse> => {
+  const members = (request: CoapRequest): Promise<CoapResponse> => {
     const status = node.getStatus();
     return Promise.resolve(
-      jsonResponse(CoapResponseCode.Content, { leaderId: status.leaderId, members: status.members }),
+      acceptOnly(request, CONTENT_FORMAT.json, '/members') ??
+        jsonResponse(CoapResponseCode.Content, { leaderId: status.leaderId, members: status.members }),
     );
   };
   const memberPath = (request: CoapRequest, method: 'DELETE' | 'PUT'): Promise<CoapResponse> => {

@@ -61,6 +61,19 @@ export function unacceptable(request: CoapRequest): CoapResponse | null {
   );
 }
 
+/**
+ * 4.06 when the request's Accept names another Content-Format than `format`, the only one the
+ * resource (`what`) serves, else null. RFC 7252 §5.10.4: a preferred Content-Format that cannot
+ * be returned is answered 4.06, not with another format.
+ */
+export function acceptOnly(request: CoapRequest, format: number, what: string): CoapResponse | null {
+  if (request.accept === null || request.accept === format) return null;
+  return errorResponse(
+    CoapResponseCode.NotAcceptable,
+    `Accept ${request.accept} is not served: ${what} is Content-Format ${format} only`,
+  );
+}
+
 /** The Content-Format of documents for a request's Accept: CBOR for 60, else JSON. */
 export function documentFormat(accept: number | null): number {
   return accept === CBOR_CONTENT_FORMAT ? CBOR_CONTENT_FORMAT : CONTENT_FORMAT.json;

@@ -56,7 +56,7 @@ import { listHandler } from './list-resource.js';
 import { txnHandler } from './txn-resource.js';
 import { witnessGuarded } from './witness-guard.js';
 import { WatchResource } from './watch-resource.js';
-import { queryArgument, storeRevisionOption } from './documents.js';
+import { acceptOnly, queryArgument, storeRevisionOption } from './documents.js';
 import { ImplicitSession } from './write-session.js';
 import { StatusChecks } from './status-checks.js';
 
@@ -185,6 +185,8 @@ export class LocalEndpoint {
   }
 
   private getStatus(request: CoapRequest): CoapResponse {
+    const refusal = acceptOnly(request, CONTENT_FORMAT.json, '/status');
+    if (refusal !== null) return refusal;
     const observe = this.observations.observe('/status', request);
     if (observe !== null) this.statusChecks.observed();
     return jsonResponse(CoapResponseCode.Content, this.statusBody(), observe === null ? {} : { observe });
@@ -209,7 +211,7 @@ export class LocalEndpoint {
   }
 
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
-    const key = this.keyOf(request);
+    const key = acceptOnly(request, CONTENT_FORMAT.octetStream, 'a value') ?? this.keyOf(request);
     if (typeof key !== 'string') return key;
     const query = encodeKvQuery({ op: 'get', key });
     try {
@@ -368,18 +370,23 @@ export class LocalEndpoint {
       // A malformed command changed nothing, so no observer needs telling.
       return;
     }
-    for (const key of new Set(keys)) {
-      const resource = `/kv/${key}`;
-      if (isSystemKey(key) || !this.observations.observed(resource)) continue;
-      const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
-      // A deleted key ends its observations with a 4.04 that carries no Observe (RFC 7641 §4.2).
-      const final = result.type !== 'get' || result.current === null;
-      this.observations.notify(resource, (seq) => this.valueResponse(result, seq), final);
-    }
+    for (const key of new Set(keys)) this.notifyKey(key);
   }
 
-  /** The node restored a snapshot: watches go on from the history window it brought. */
-  readonly onSnapshotRestore = (): void => this.watch.feed.onApply();
+  /** The node restored a snapshot: watches go on from its history window; observed keys get their values. */
+  readonly onSnapshotRestore = (): void => {
+    this.watch.feed.onApply();
+    for (const resource of this.observations.resourcesUnder('/kv/')) this.notifyKey(resource.slice('/kv/'.length));
+  };
+
+  /** Tells the observers of `key` its value (first block: RFC 7959 §2.6); a delete ends them (RFC 7641 §4.2). */
+  private notifyKey(key: string): void {
+    const resource = `/kv/${key}`;
+    if (isSystemKey(key) || !this.observations.observed(resource)) return;
+    const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
+    const final = result.type !== 'get' || result.current === null;
+    this.observations.notify(resource, (seq) => this.server.firstBlockOf(this.valueResponse(result, seq)), final);
+  }
 
   /** 4.13 for a write over a limit, counted, before anything is proposed. */
   private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {

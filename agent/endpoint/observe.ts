@@ -123,6 +123,11 @@ export class Observations {
     if (this.table.deregister(resource, request.peer, request.token)) this.gauge();
   }
 
+  /** The observed resources whose names start with `prefix` (e.g. "/kv/"). */
+  resourcesUnder(prefix: string): string[] {
+    return this.table.resourcesUnder(prefix);
+  }
+
   /** Whether anyone observes `resource`. */
   observed(resource: string): boolean {
     return this.table.observersOf(resource).length > 0;

@@ -157,6 +157,11 @@ export class ObserverTable {
     return [...(this.byResource.get(resource)?.values() ?? [])];
   }
 
+  /** The resources that have a registration, whose names start with `prefix`. */
+  resourcesUnder(prefix: string): string[] {
+    return [...this.byResource.keys()].filter((resource) => resource.startsWith(prefix));
+  }
+
   /** The Observe value to send next to `registration`, advancing it. */
   nextSeq(registration: Registration): number {
     const seq = registration.seq;

@@ -17,7 +17,7 @@ import type { Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
 import { CoapOption, CoapResponseCode } from './codes.js';
 import { blockSizeOf, encodeBlock, option, szxOf, uintOption, type BlockValue } from './options.js';
-import { diagnosticResponse, type CoapResponse } from './request.js';
+import { busyResponse, diagnosticResponse, type CoapResponse } from './request.js';
 import type { Reassembly, RequestTransfer } from './request-transfer.js';
 import type { TransferTable, TransferLimitName, TransferTableLimits } from './transfer-table.js';
 
@@ -216,5 +216,6 @@ export function refusalText(limit: TransferLimitName): string {
 
 /** A refusal with a diagnostic. */
 export function refuse(code: number, text: string, limit: BlockLimitName | null): Block1Outcome {
-  return { kind: 'refused', response: diagnosticResponse(code, text), limit };
+  const response = code === CoapResponseCode.ServiceUnavailable ? busyResponse(text) : diagnosticResponse(code, text);
+  return { kind: 'refused', response, limit };
 }

@@ -3,7 +3,7 @@
  * datagrams).
  */
 import type { DatagramPeer } from '../datagram.js';
-import type { CoapMethod } from './codes.js';
+import { CoapResponseCode, type CoapMethod } from './codes.js';
 import type { CoapOptionValue } from './message.js';
 import type { BlockValue } from './options.js';
 import type { SetBlock } from './pieces.js';
@@ -71,4 +71,15 @@ const utf8 = new TextEncoder();
 export function diagnosticResponse(code: number, text: string): CoapResponse {
   const bytes = utf8.encode(text);
   return { code, payload: bytes.length <= DIAGNOSTIC_BYTES_MAX ? bytes : bytes.subarray(0, DIAGNOSTIC_BYTES_MAX) };
+}
+
+/** The Max-Age of a 5.03 refusal by a limit, seconds: when to try again. */
+export const BUSY_RETRY_AFTER_S = 1;
+
+/**
+ * 5.03 for a request refused by a limit before anything ran, with Max-Age as the retry hint (RFC 7252
+ * §5.9.3.4): without it a client takes the default Max-Age, 60 s (§5.10.5), as the time to wait.
+ */
+export function busyResponse(text: string): CoapResponse {
+  return { ...diagnosticResponse(CoapResponseCode.ServiceUnavailable, text), maxAge: BUSY_RETRY_AFTER_S };
 }

@@ -8,13 +8,19 @@ import type { Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
 import { Block1Reassembler, refusalText, type RequestTransfer } from './block-store.js';
 import { Block2Store, type StoredResponse } from './block2-store.js';
-import { CoapOption, CoapResponseCode } from './codes.js';
+import { CoapOption, CoapResponseCode, codeClassOf } from './codes.js';
 import type { CoapServerOptions } from './config.js';
 import type { CoapOptionValue } from './message.js';
 import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { QBlock1Reassembler } from './qblock-store.js';
 import type { SetBlock } from './pieces.js';
-import { diagnosticResponse, type CoapRequest, type CoapResponse, type RequestBlockFields } from './request.js';
+import {
+  busyResponse,
+  diagnosticResponse,
+  type CoapRequest,
+  type CoapResponse,
+  type RequestBlockFields,
+} from './request.js';
 import { TransferTable } from './transfer-table.js';
 
 /** A response and the block options to add to it. */
@@ -186,7 +192,7 @@ export class ServerBlockwise {
       this.countLimit(refusal);
       const text =
         refusal === 'bodyBytesMax' ? 'response body exceeds bodyBytesMax' : `response body: ${refusalText(refusal)}`;
-      return { response: diagnosticResponse(CoapResponseCode.ServiceUnavailable, text), extra: echo };
+      return { response: busyResponse(text), extra: echo };
     }
     return this.blockOf(
       this.block2.get(transferKey) ?? stored,
@@ -238,6 +244,28 @@ export class ServerBlockwise {
     this.nextEtag = (this.nextEtag + 1) >>> 0;
     return encodeUint(this.nextEtag === 0 ? 1 : this.nextEtag);
   }
+}
+
+/**
+ * `response` as an Observe notification of at most one block of `blockBytes`: itself when its body
+ * fits, else its first Block2 block with Size2, as RFC 7959 §2.6 combines Observe and Block2; the
+ * client GETs the other blocks and tells by the ETag whether they belong to the same representation.
+ * A notification is one datagram: a whole large body would pass what a client reads at once
+ * (libcoap drops it as too big) and, past 65,507 bytes, what UDP carries. A response without an
+ * ETag (no way to match its blocks) goes whole, as does an error, which is never fetched block-wise.
+ */
+export function firstBlockOf(response: CoapResponse, blockBytes: number): CoapResponse {
+  const payload = response.payload ?? new Uint8Array(0);
+  if (payload.length <= blockBytes || response.etag === undefined || codeClassOf(response.code) !== 2) return response;
+  const blockOptions = [
+    option(CoapOption.Block2, encodeBlock({ num: 0, more: true, szx: szxOf(blockBytes) })),
+    uintOption(CoapOption.Size2, payload.length),
+  ];
+  return {
+    ...response,
+    payload: payload.subarray(0, blockBytes),
+    options: [...(response.options ?? []), ...blockOptions],
+  };
 }
 
 /** Identifies a block-wise transfer: peer, method, resource, query and Request-Tag. */

@@ -20,12 +20,12 @@ import { DelayedAcks } from './delayed-acks.js';
 import { DuplicateCache } from './duplicate-cache.js';
 import { encodeMessage, type CoapOptionValue } from './message.js';
 import { MessageReader } from './message-reader.js';
-import { diagnosticResponse, type CoapResponse, type RequestBlockFields } from './request.js';
+import { busyResponse, diagnosticResponse, type CoapResponse, type RequestBlockFields } from './request.js';
 import { ReceivedRequest, RequestParser } from './request-parser.js';
 import { PeerKeys } from './peer-keys.js';
 import { encodeResponse } from './response-encoder.js';
 import { ResourceRouter, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
-import { ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
+import { firstBlockOf, ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
 import type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
 
 export type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
@@ -176,6 +176,14 @@ export class CoapServer {
     return { messageId, confirmable: false, outcome: Promise.resolve('sent') };
   }
 
+  /**
+   * `response` cut to its first Block2 block of `blockBytes` when its body is larger, for a
+   * notification of a resource that a client can GET block by block (firstBlockOf, RFC 7959 §2.6).
+   */
+  firstBlockOf(response: CoapResponse): CoapResponse {
+    return firstBlockOf(response, this.options.blockBytes);
+  }
+
   /** Sets the listener of RST messages to non-confirmable notifications (RFC 7641 §3.6: "cancel my observation"). */
   onReset(listener: (peer: DatagramPeer, messageId: number) => void): void {
     this.resetListener = listener;
@@ -245,11 +253,8 @@ export class CoapServer {
     if (this.inFlight >= this.options.requestsInFlightMax) {
       this.stats.busy += 1;
       this.countLimit('requestsInFlightMax');
-      return this.respond(
-        request,
-        diagnosticResponse(CoapResponseCode.ServiceUnavailable, 'too many requests in progress'),
-        NO_OPTIONS,
-      );
+      const response = busyResponse('too many requests in progress; this one did not run, retry later');
+      return this.respond(request, response, NO_OPTIONS);
     }
     const whole = outcome.kind === 'payload' ? request : request.withPayload(outcome.body);
     // A body that came in several messages: acknowledged if not answered soon (separateBodyResponses).

@@ -4,7 +4,8 @@
 //   each key with its revision (the ETag a GET answers), `more` and `after` page through it;
 //   `stale` reads locally; revision is the store revision, which a write's answer carries in
 //   `storeRevision` and every key-value answer in the Store-Revision option;
-// - Accept 60 answers the same document in CBOR; another Accept is 4.06;
+// - Accept 60 answers the same document in CBOR; another Accept is 4.06, as it is for GET /kv/{key}
+//   (octet-stream only), /status and /members (JSON only);
 // - bad arguments are 4.00, the reserved prefix 4.03;
 // - a listing larger than one block arrives whole through Block2.
 import { strict as assert } from 'node:assert';
@@ -81,6 +82,27 @@ describe('local endpoint: GET /kv listing and the store revision', function () {
     assert.deepEqual(decoded, { revision: 2, items: [{ key: 'k', value: 'v', revision: 2 }], more: false });
     const refused = await call(h, { method: 'GET', path: ['kv'], accept: 0 });
     assert.equal(formatCode(refused.code), '4.06');
+  });
+
+  it('answers 4.06 to an Accept that GET /kv/{key}, /status or /members cannot serve (RFC 7252 §5.10.4)', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'k', 'v');
+    for (const [path, served, refused] of [
+      [['kv', 'k'], 42, [50, 0, 60]],
+      [['status'], 50, [0, 42, 60]],
+      [['members'], 50, [0, 60]],
+    ] as const) {
+      for (const accept of refused) {
+        const response = await call(h, { method: 'GET', path: [...path], accept });
+        assert.equal(formatCode(response.code), '4.06', `/${path.join('/')} Accept ${accept}`);
+        assert.match(text(response), new RegExp(`Accept ${accept} is not served: .* Content-Format ${served} only`));
+      }
+      for (const accept of [served, undefined]) {
+        const response = await call(h, { method: 'GET', path: [...path], ...(accept === undefined ? {} : { accept }) });
+        assert.equal(formatCode(response.code), '2.05', `/${path.join('/')} Accept ${String(accept)}`);
+        assert.equal(response.contentFormat, served);
+      }
+    }
   });
 
   it('refuses bad arguments with 4.00 and the reserved prefix with 4.03', async () => {

@@ -7,6 +7,8 @@
 // - one in observeConfirmableEvery notifications is confirmable, and an observer that never
 //   acknowledges it is dropped after the retransmissions, while one that does stays (§4.5);
 //   a notification is confirmable too once observeConfirmableIntervalMs passed without one;
+// - a value over one block is notified as its first Block2 block, the rest fetched by GET (RFC 7959 §2.6);
+// - a snapshot restore (no entry applied) tells the observers of every key its value, or ends them;
 // - Observe of a missing key ends at once with 4.04, no registration, and a diagnostic naming
 //   the watch resource; a deleted key ends its observations with a final 4.04 (§4.2), and so
 //   does a key deleted with its lease (a revoke names no key: the history gives them);
@@ -14,8 +16,8 @@
 //   it sets no timer for it (an idle agent does not wake up for nothing, issue 17).
 import { strict as assert } from 'node:assert';
 import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
-import type { CoapMessage } from '../../../transport/coap/message.js';
-import { decodeUint, firstOption } from '../../../transport/coap/options.js';
+import type { CoapMessage, CoapOptionValue } from '../../../transport/coap/message.js';
+import { decodeBlock, decodeUint, encodeBlock, firstOption, option } from '../../../transport/coap/options.js';
 import { virtualEndpointNode, type VirtualEndpointNode, type Wire } from './harness.js';
 import { VirtualTimers } from '../../../agent/sim/virtual-time.js';
 import type { TimerHandle } from '../../../contracts/clock.js';
@@ -25,6 +27,8 @@ const observeOf = (m: CoapMessage): number | null => {
   const value = firstOption(m.options, CoapOption.Observe);
   return value === null ? null : decodeUint(value, 3);
 };
+const decodeBlockOption = (m: CoapMessage, number: number): ReturnType<typeof decodeBlock> =>
+  decodeBlock(firstOption(m.options, number) ?? new Uint8Array());
 const token = (n: number): Uint8Array => Uint8Array.from([n >> 8, n & 0xff, 0x0b]);
 
 let nextMessageId = 1;
@@ -185,6 +189,67 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
         .map((m) => m.type),
       [CoapType.NON, CoapType.CON],
     );
+  });
+
+  it('notifies a value over one block with its first Block2 block; a GET of block 1 gives the rest', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'big', 'a'.repeat(3000));
+    const wire = h.wire();
+    const block2 = (num: number): CoapOptionValue =>
+      option(CoapOption.Block2, encodeBlock({ num, more: false, szx: 6 }));
+    await wire.send({ path: '/kv/big', messageId: nextMessageId++, token: token(1), observe: 0, options: [block2(0)] });
+    // The observer takes the rest of the registration's answer, as libcoap does, before the value changes.
+    for (const num of [1, 2])
+      await wire.send({ path: '/kv/big', messageId: nextMessageId++, token: token(1), options: [block2(num)] });
+    await h.run(100);
+    assert.equal(wire.withToken(token(1)).length, 3, 'the three blocks of the registration answer');
+    await put(h, 'big', 'b'.repeat(3000));
+    const notification = wire.withToken(token(1))[3];
+    assert.ok(notification !== undefined, 'a notification of the new value');
+    // RFC 7959 §2.6: one block of a large representation, not the whole body in one datagram.
+    assert.equal(notification.payload.length, 1024);
+    assert.deepEqual(decodeBlockOption(notification, CoapOption.Block2), { num: 0, more: true, szx: 6 });
+    assert.equal(decodeUint(firstOption(notification.options, CoapOption.Size2) ?? new Uint8Array(), 4), 3000);
+    assert.ok(observeOf(notification) !== null);
+    await wire.send({ path: '/kv/big', messageId: nextMessageId++, token: token(2), options: [block2(1)] });
+    await h.run(100);
+    const rest = wire.withToken(token(2))[0];
+    assert.equal(text(rest?.payload ?? new Uint8Array()), 'b'.repeat(1024));
+    assert.deepEqual(
+      rest && firstOption(rest.options, CoapOption.ETag),
+      firstOption(notification.options, CoapOption.ETag),
+    );
+    assert.equal(h.endpoint.observerCount(), 1);
+  });
+
+  it('tells the observers of every key its value after a snapshot restore, which applies no entry', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'k', 'v0');
+    await put(h, 'gone', 'v0');
+    const wire = h.wire();
+    await observe(h, wire, '/kv/k', token(1));
+    await observe(h, wire, '/kv/gone', token(2));
+    // A snapshot changes the state machine with no entry applied here: model it by changes the
+    // endpoint does not hear of, then the restore.
+    const onApply = h.endpoint.onApply.bind(h.endpoint);
+    h.endpoint.onApply = (): void => undefined;
+    await put(h, 'k', 'v1');
+    const deleter = h.wire();
+    await deleter.send({ method: 'DELETE', path: '/kv/gone', messageId: nextMessageId++, token: token(9) });
+    await h.run(300);
+    h.endpoint.onApply = onApply;
+    assert.equal(wire.received.length, 2, 'no notification before the restore');
+    h.endpoint.onSnapshotRestore();
+    await h.run(100);
+    const onKey = wire.withToken(token(1));
+    assert.deepEqual(
+      onKey.map((m) => text(m.payload)),
+      ['v0', 'v1'],
+    );
+    assert.ok(observeOf(onKey[1] ?? onKey[0]!) !== null, 'a notification, the observation goes on');
+    const last = wire.withToken(token(2)).at(-1);
+    assert.equal(last?.code, CoapResponseCode.NotFound, 'a deleted key ends its observation');
+    assert.equal(h.endpoint.observerCount(), 1);
   });
 
   it('answers Observe of a missing key with 4.04 at once, keeps no registration and names /watch?key=', async () => {

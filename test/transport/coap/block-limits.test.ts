@@ -10,6 +10,7 @@
 import { strict as assert } from 'node:assert';
 import type { MetricDimensions, Metrics } from '../../../contracts/metrics.js';
 import { CoapOption, CoapResponseCode, CoapType, formatCode } from '../../../transport/coap/codes.js';
+import { decodeMessage } from '../../../transport/coap/message.js';
 import { CoapServer } from '../../../transport/coap/server.js';
 import {
   decodeBlock,
@@ -149,8 +150,17 @@ describe('CoAP server limits on hostile input', () => {
     server.addResource('/up', upload);
     await server.start();
     const codes: string[][] = [[], []];
+    const maxAges: (number | null)[] = [];
     const peers = [network.open('10.0.0.2'), network.open('10.0.0.3')];
-    peers.forEach((peer, i) => peer.onMessage((data) => codes[i]?.push(formatCode(data[1] ?? 0))));
+    peers.forEach((peer, i) =>
+      peer.onMessage((data) => {
+        codes[i]?.push(formatCode(data[1] ?? 0));
+        const decoded = decodeMessage(data);
+        const maxAge = decoded.ok ? firstOption(decoded.message.options, CoapOption.MaxAge) : null;
+        if (data[1] === CoapResponseCode.ServiceUnavailable)
+          maxAges.push(maxAge === null ? null : decodeUint(maxAge, 4));
+      }),
+    );
     const send = async (peer: number, tag: number, size1: number | null): Promise<void> => {
       const options = [...block1(0, true, 6, tag), ...(size1 === null ? [] : [uintOption(CoapOption.Size1, size1)])];
       await peers[peer]?.send(
@@ -175,6 +185,8 @@ describe('CoAP server limits on hostile input', () => {
       ['2.31', '2.31', '5.03'],
       ['2.31', '5.03'],
     ]);
+    // RFC 7252 §5.9.3.4: Max-Age says when to retry; without it a client would wait its default 60 s.
+    assert.deepEqual(maxAges, [1, 1], 'each 5.03 refusal carries Max-Age 1');
     assert.deepEqual(metrics.counts, [
       'coap_limit_refusals_total{"server":"test","limit":"blockTransfersPerPeerMax"}',
       'coap_limit_refusals_total{"server":"test","limit":"blockBytesTotalMax"}',

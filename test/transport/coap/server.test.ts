@@ -229,6 +229,11 @@ describe('CoapServer', () => {
       h.received.map((m) => [m.messageId, formatCode(m.code)]),
       [[3, '5.03']],
     );
+    const busy = h.received[0];
+    assert.ok(busy !== undefined);
+    // RFC 7252 §5.9.3.4: Max-Age says when to retry; without it a client would wait its default 60 s.
+    assert.deepEqual([...(firstOption(busy.options, CoapOption.MaxAge) ?? [])], [1]);
+    assert.match(text(busy.payload), /too many requests in progress; this one did not run, retry later/);
     assert.equal(h.server.stats.busy, 1);
   });
 
