@@ -121,6 +121,9 @@ export async function runMembers(args: readonly string[]): Promise<number> {
       'admin',
     );
   }
+  // The verb first: `members frob` is a wrong verb, not a missing ID or admin key.
+  if (!['add', 'remove', 'rekey'].includes(verb))
+    throw new UsageError(`members: unknown verb ${JSON.stringify(verb)}; expected list, add, remove or rekey`);
   if (id === undefined) throw new UsageError(`members ${verb}: ID is required`);
   const signer = signerOf(values);
   const operation = membersOperation(verb, id, address, values, signer);

@@ -15,7 +15,7 @@ import { parseHostPort } from '../config/agent-config.js';
 import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
 import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
-import { parseOptions } from './args.js';
+import { UsageError, parseOptions } from './args.js';
 import { applyAgentV8Flags, openRuntimeFlags } from '../runtime/v8-flags.js';
 import { setFlagsFromString } from 'node:v8';
 import type { CodeCacheHooks } from './code-cache.js';
@@ -112,6 +112,34 @@ function moduleCacheFields(hooks: CodeCacheHooks | undefined): Readonly<Record<s
 }
 
 /**
+ * The options of `coraft agent`, or the exit code when the command ends here: 0 after --help, 64
+ * (EX_USAGE, which the unit's RestartPreventExitStatus does not restart) on a bad command line.
+ */
+function agentOptions(args: readonly string[]): { config: string; trace: string | undefined } | number {
+  let values: { config?: string | undefined; trace?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseOptions(args, {
+      config: { type: 'string' },
+      trace: { type: 'string' },
+      help: { type: 'boolean' },
+    }));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`coraft agent: ${error.message}\n${HELP}\n`);
+    return EXIT.usage;
+  }
+  if (values.help === true) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.ok;
+  }
+  if (values.config === undefined) {
+    process.stderr.write(`coraft agent: --config FILE is required (the agent.json of this node)\n${HELP}\n`);
+    return EXIT.usage;
+  }
+  return { config: values.config, trace: values.trace };
+}
+
+/**
  * Runs `coraft agent args` and resolves with its exit code once it stopped. `hooks`, from the bundle's
  * loader: the code cache's state goes into "agent ready", and the cache is written once the agent is ready.
  */
@@ -122,19 +150,11 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   // The bundle's loader (which passes `hooks`) set them before it compiled the bundle (code-cache.ts).
   if (hooks === undefined) applyAgentV8Flags(setFlagsFromString);
   phases.mark('modules');
-  const { values } = parseOptions(args, {
-    config: { type: 'string' },
-    trace: { type: 'string' },
-    help: { type: 'boolean' },
-  });
-  if (values.help === true) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  if (values.config === undefined) throw new ConfigError(['--config: required (the agent.json of this node)']);
+  const options = agentOptions(args);
+  if (typeof options === 'number') return options;
   let loaded: AgentConfig;
   try {
-    loaded = loadAgentConfig(values.config);
+    loaded = loadAgentConfig(options.config);
   } catch (error) {
     // An invalid configuration is EX_CONFIG (78), not a usage error: systemd and scripts tell them apart.
     if (!(error instanceof ConfigError)) throw error;
@@ -142,7 +162,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
     return EXIT.config;
   }
   phases.mark('config');
-  const config: AgentConfig = values.trace === undefined ? loaded : { ...loaded, trace: values.trace };
+  const config: AgentConfig = options.trace === undefined ? loaded : { ...loaded, trace: options.trace };
   const logger = buildLogger(config);
   let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
   let agent: Agent;

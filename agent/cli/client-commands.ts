@@ -76,6 +76,9 @@ export async function runKv(args: readonly string[]): Promise<number> {
     out(KV_HELP);
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;
   }
+  // The verb first: `kv frob` is a wrong verb, not a missing key.
+  if (!['get', 'put', 'cas', 'del', 'delete'].includes(verb))
+    throw new UsageError(`kv: unknown verb ${JSON.stringify(verb)}; expected get, put, del, cas or list`);
   if (key === undefined || key === '') throw new UsageError(`kv ${verb}: KEY is required`);
   const path = ['kv', ...key.split('/')];
   const session: string[] = [];
@@ -121,7 +124,7 @@ export async function runKv(args: readonly string[]): Promise<number> {
         return CLIENT_EXIT.ok;
       }
       default:
-        throw new UsageError(`kv: unknown verb ${JSON.stringify(verb)}; expected get, put, del or cas`);
+        throw new UsageError(`kv: unknown verb ${JSON.stringify(verb)}`);
     }
   });
 }

@@ -197,6 +197,25 @@ function endpointOptions(
   return `--endpoint ${address} --endpoint-key ${join(resolve(dir), 'bundles', gateway.id, 'endpoint-admin.key')}`;
 }
 
+/** Refuses a command line asking for more than one change: each run makes one, and a second would be ignored. */
+function refuseSeveralChanges(values: {
+  readonly add?: string | undefined;
+  readonly remove?: string | undefined;
+  readonly rekey?: string | undefined;
+  readonly 'rotate-admin-key'?: boolean | undefined;
+  readonly inventory?: string | undefined;
+  readonly restore?: string | undefined;
+}): void {
+  const changes = [
+    values.add === undefined ? '' : '--add',
+    values.remove === undefined ? '' : '--remove',
+    values.rekey === undefined ? '' : '--rekey',
+    values['rotate-admin-key'] === true ? '--rotate-admin-key' : '',
+    values.inventory === undefined && values.restore === undefined ? '' : '--inventory',
+  ].filter((change) => change !== '');
+  if (changes.length > 1) throw new UsageError(`${changes.join(' and ')}: one change a run; run provision for each`);
+}
+
 export function runProvisionCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     inventory: { type: 'string' },
@@ -216,6 +235,7 @@ export function runProvisionCommand(args: readonly string[]): Promise<number> {
     return Promise.resolve(0);
   }
   if (values.out === undefined) throw new UsageError('--out DIR is required');
+  refuseSeveralChanges(values);
   const dir = values.out;
   const adminKey = `--admin-key ${join(resolve(dir), 'secrets', 'admin.key')}`;
   const target = (changed: string | null): string =>

@@ -189,7 +189,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.rpcs.clear();
   }
 
-  /** A persistence error or a broken invariant: log it, stop, and let the process restart. */
+  /** A persistence error or a broken invariant: log it, stop, close the sockets (else they keep the process alive). */
   private fatal(error: unknown): void {
     if (!this.running) return;
     this.fatalError = error;
@@ -201,7 +201,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     });
     this.halt(() => new StoppedError(`node stopped after a fatal error: ${message}`));
     this.deps.observer?.onFatal?.(error);
-    void this.deps.server.stop().catch(() => undefined);
+    void Promise.all([this.deps.server.stop(), this.deps.client.close()]).catch(() => undefined);
   }
 
   getFatalError(): unknown {

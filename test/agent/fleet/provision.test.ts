@@ -4,14 +4,21 @@
 // its endpoint keys, every secret mode 0600 in 0700 folders; a re-run changes nothing; --add
 // writes a joiner's bundle and the links file whose wrapped keys open only for their holders;
 // --rekey changes exactly the links of one gateway; --remove drops a gateway from every bundle;
-// an old single-key fleet state and a bad inventory are refused.
+// an old single-key fleet state and a bad inventory are refused, and so is a command line asking
+// for two changes at once (one would be ignored), before anything is written.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { ConfigError } from '../../../contracts/errors.js';
-import { addGateway, provisionFleet, rekeyGateway, removeGateway } from '../../../agent/cli/provision.js';
+import {
+  addGateway,
+  provisionFleet,
+  rekeyGateway,
+  removeGateway,
+  runProvisionCommand,
+} from '../../../agent/cli/provision.js';
 import { parseInventory, readFleetState } from '../../../agent/fleet/provision.js';
 import { unwrapLinkKey } from '../../../agent/trust/crypto.js';
 
@@ -151,6 +158,22 @@ describe('coraft provision', () => {
     for (const id of ['gw1', 'gw2', 'gw4'])
       assert.equal(linksOf(id).has('gw3'), false, `${id} no longer holds a link with gw3`);
     assert.throws(() => addGateway(out(), 'gw1', '10.0.0.9:5684', undefined), ConfigError);
+  });
+
+  it('refuses two changes in one run (--add with --remove, --rekey with --inventory), writing nothing', () => {
+    writeFileSync(file, JSON.stringify(inventory(['gw1', 'gw2', 'gw3'])));
+    provisionFleet(file, out());
+    const fleet = readFileSync(join(out(), 'secrets', 'fleet.json'), 'utf8');
+    assert.throws(
+      () => runProvisionCommand(['--out', out(), '--add', 'gw4', '10.0.0.4:5684', '--remove', 'gw1']),
+      /--add and --remove: one change a run/,
+    );
+    assert.throws(
+      () => runProvisionCommand(['--out', out(), '--rekey', 'gw2', '--inventory', file]),
+      /one change a run/,
+    );
+    assert.equal(readFileSync(join(out(), 'secrets', 'fleet.json'), 'utf8'), fleet);
+    assert.throws(() => statSync(bundle('gw4')), /ENOENT/);
   });
 
   it('refuses a fleet state from before link keys, and an inventory the schema does not allow', () => {

@@ -4,7 +4,8 @@
  * configuration, a missing key file, a local endpoint open beyond loopback without endpoint
  * keys, and a configuration from before link keys exit 78 (EX_CONFIG) naming the file or
  * field; a busy
- * endpoint or peer port exits 69 (EX_UNAVAILABLE) naming the address. Each case runs the real
+ * endpoint or peer port exits 69 (EX_UNAVAILABLE) naming the address; a bad command line (an
+ * unknown option, no --config) exits 64 (EX_USAGE), which systemd does not restart. Each case runs the real
  * CLI on a node written by `coraft cluster init`.
  */
 import { strict as assert } from 'node:assert';
@@ -41,6 +42,15 @@ describe('agent integration: start-up failures', function () {
 
   afterEach(function () {
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 64 on a bad command line: an unknown option, or no --config', async function () {
+    const unknown = await coraft('agent', '--conifg', config);
+    assert.equal(unknown.code, EXIT.usage, unknown.stderr);
+    assert.match(unknown.stderr, /^coraft agent: Unknown option '--conifg'/);
+    const missing = await coraft('agent');
+    assert.equal(missing.code, EXIT.usage, missing.stderr);
+    assert.match(missing.stderr, /^coraft agent: --config FILE is required/);
   });
 
   it('exits 78 on a configuration that is not JSON', async function () {

@@ -1,6 +1,6 @@
 // Proves the runtime RaftNode's contract on a single node with fake edges: it elects itself and
 // applies commands; it persists before it answers (the persisted batch precedes every reply);
-// a persistence error is fatal (logged, node stopped, waiters rejected); a command or membership
+// a persistence error is fatal (logged, node stopped, waiters rejected, sockets closed); a command or membership
 // change proposed by a leader that stops is reported as outcome-unknown, since the next leader
 // may commit it (and does, here); limits refuse work at once; a follower refuses proposals with
 // the leader hint; and the tick loop runs on real timers (sinon fake timers drive setTimeout).
@@ -63,7 +63,7 @@ function makeNode(
     },
     { nodeId: id, raft: DEFAULT_RAFT_CONFIGURATION, bootstrap: simpleConfiguration(voters) },
   );
-  return { node, logger, stateMachine, storage };
+  return { node, logger, stateMachine, storage, client };
 }
 
 async function runFor(timers: VirtualTimers, ms: number): Promise<void> {
@@ -195,6 +195,28 @@ describe('RaftNodeImpl', () => {
     await assert.rejects(pending, { code: 'RAFT_TIMEOUT' });
     assert.equal(node.isRunning(), false);
     assert.ok(logger.records.some((r) => r.level === 'critical' && r.fields.code === 'STORAGE_FULL'));
+  });
+
+  it('closes its client on a fatal error, so that no peer socket keeps the stopped agent process alive', async () => {
+    const timers = new VirtualTimers();
+    const network = new SimNetwork(timers, new SeededPrng(3), RELIABLE_NETWORK);
+    let fail = false;
+    class FailingStorage extends MemoryPersistenceEngine {
+      override persist(batch: PersistBatch): Promise<void> {
+        return fail ? Promise.reject(new PersistenceError('STORAGE_IO', 'EIO')) : super.persist(batch);
+      }
+    }
+    const { node, client } = makeNode(timers, network, 'a', ['a'], new FailingStorage());
+    const close = sinon.spy(client, 'close');
+    await node.start();
+    await runFor(timers, 1000);
+    fail = true;
+    node.submitCommand(bytes('x'), 5000).catch(() => undefined);
+    await runFor(timers, 50);
+    assert.equal(node.isRunning(), false);
+    // The agent then stops the node (agent-command.ts untilStopped), which does nothing more once halted.
+    await node.stop();
+    assert.equal(close.callCount, 1, 'the client (its peer sockets) is closed');
   });
 
   it("tells the waiter of a stopping leader's command its outcome is unknown; the next leader commits it", async () => {
