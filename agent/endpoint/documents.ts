@@ -108,15 +108,25 @@ export function queryArgument(request: CoapRequest, name: string): string | null
   return null;
 }
 
-/** 4.00 naming the first query argument not in `allowed`, else null. */
+/** Query arguments that are flags: present or absent, never given a value. */
+const FLAG_ARGUMENTS: readonly string[] = ['stale'];
+
+/**
+ * 4.00 naming the first query argument not in `allowed`, or a flag given a value (`stale=false`
+ * would otherwise read as `stale`), else null. A misspelt argument is refused, not ignored: a PUT
+ * with `leas=5` would store a key without its lease.
+ */
 export function unknownArgument(request: CoapRequest, allowed: readonly string[]): CoapResponse | null {
   for (const item of request.query) {
-    const name = item.split('=')[0] ?? '';
+    const equals = item.indexOf('=');
+    const name = equals < 0 ? item : item.slice(0, equals);
     if (!allowed.includes(name))
       return errorResponse(
         CoapResponseCode.BadRequest,
-        `unknown query argument '${name.slice(0, 32)}'; expected ${allowed.join(', ')}`,
+        `unknown query argument '${name.slice(0, 32)}'; expected ${allowed.length === 0 ? 'none' : allowed.join(', ')}`,
       );
+    if (equals >= 0 && FLAG_ARGUMENTS.includes(name))
+      return errorResponse(CoapResponseCode.BadRequest, `${name} takes no value: give ?${name} alone`);
   }
   return null;
 }

@@ -30,7 +30,7 @@ import { uintOption } from '../../transport/coap/options.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
-import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
+import { isSystemKey } from '../membership/keystore.js';
 import type { Timers } from '../../contracts/clock.js';
 import type { LogEntry } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
@@ -57,6 +57,7 @@ import { txnHandler } from './txn-resource.js';
 import { witnessGuarded } from './witness-guard.js';
 import { WatchResource } from './watch-resource.js';
 import { acceptOnly, queryArgument, storeRevisionOption } from './documents.js';
+import { kvKeyOf } from './kv-key.js';
 import { ImplicitSession } from './write-session.js';
 import { StatusChecks } from './status-checks.js';
 
@@ -201,17 +202,8 @@ export class LocalEndpoint {
   // /kv/{key}
   // -------------------------------------------------------------------------------------------
 
-  /** The key of /kv/{key}, or the 4.xx answer to a missing or reserved one. */
-  private keyOf(request: CoapRequest): string | CoapResponse {
-    const key = request.path.length === 2 ? (request.path[1] ?? '') : request.path.slice(1).join('/'); // no copy
-    if (key === '') return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-    if (isSystemKey(key))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
-    return key;
-  }
-
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
-    const key = acceptOnly(request, CONTENT_FORMAT.octetStream, 'a value') ?? this.keyOf(request);
+    const key = acceptOnly(request, CONTENT_FORMAT.octetStream, 'a value') ?? kvKeyOf(request, 'GET');
     if (typeof key !== 'string') return key;
     const query = encodeKvQuery({ op: 'get', key });
     try {
@@ -262,7 +254,7 @@ export class LocalEndpoint {
 
   /** The command of a PUT, or the answer that refuses it. */
   private putCommandOf(request: CoapRequest): KvCommand | CoapResponse {
-    const key = this.keyOf(request);
+    const key = kvKeyOf(request, 'PUT');
     if (typeof key !== 'string') return key;
     if (request.payload.byteLength > this.options.valueBytesMax)
       return this.tooLarge(
@@ -294,7 +286,7 @@ export class LocalEndpoint {
   }
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
-    const key = this.keyOf(request);
+    const key = kvKeyOf(request, 'DELETE');
     if (typeof key !== 'string') return key;
     if (request.ifMatch.length > 0)
       return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');

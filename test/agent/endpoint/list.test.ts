@@ -6,7 +6,8 @@
 //   `storeRevision` and every key-value answer in the Store-Revision option;
 // - Accept 60 answers the same document in CBOR; another Accept is 4.06, as it is for GET /kv/{key}
 //   (octet-stream only), /status and /members (JSON only);
-// - bad arguments are 4.00, the reserved prefix 4.03;
+// - bad arguments are 4.00, the reserved prefix 4.03; on /kv/{key} too, a query argument its method
+//   does not take (a misspelt lease, never ignored) and a value given to the flag `stale`;
 // - a listing larger than one block arrives whole through Block2.
 import { strict as assert } from 'node:assert';
 import { Decoder } from 'cbor-x';
@@ -112,12 +113,34 @@ describe('local endpoint: GET /kv listing and the store revision', function () {
       ['limit=1001', '4.00', /limit must be/],
       ['limit=x', '4.00', /limit must be/],
       ['sort=desc', '4.00', /unknown query argument 'sort'/],
+      ['stale=false', '4.00', /stale takes no value/],
       ['prefix=.coraft/', '4.03', /reserved/],
     ] as const) {
       const response = await listing(h, query);
       assert.equal(formatCode(response.code), code, query);
       assert.match(text(response), pattern);
     }
+  });
+
+  it('refuses on /kv/{key} a query argument its method does not take, and writes nothing', async () => {
+    h = await virtualEndpointNode();
+    const kv = (method: 'GET' | 'PUT' | 'DELETE', ...query: string[]): Promise<CoapClientResponse> =>
+      call(h, { method, path: ['kv', 'k'], query, ...(method === 'PUT' ? { payload: Buffer.from('v') } : {}) });
+    for (const [method, query, pattern] of [
+      ['PUT', 'leas=5', /unknown query argument 'leas'; expected client, seq, lease/],
+      ['PUT', 'stale', /unknown query argument 'stale'/],
+      ['DELETE', 'lease=1', /unknown query argument 'lease'; expected client, seq/],
+      ['GET', 'seq=1', /unknown query argument 'seq'; expected stale/],
+      ['GET', 'stale=false', /stale takes no value/],
+    ] as const) {
+      const response = await kv(method, query);
+      assert.equal(formatCode(response.code), '4.00', `${method} ?${query}`);
+      assert.match(text(response), pattern);
+    }
+    assert.equal(formatCode((await kv('GET')).code), '4.04', 'the refused PUTs wrote nothing');
+    assert.equal(formatCode((await kv('PUT', 'client=c1', 'seq=1')).code), '2.04');
+    assert.equal(text(await kv('GET', 'stale')), 'v');
+    assert.equal(formatCode((await kv('DELETE', 'client=c1', 'seq=2')).code), '2.02');
   });
 
   it('sends a listing larger than a block through Block2', async () => {

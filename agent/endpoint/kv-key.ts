@@ -1,0 +1,28 @@
+/**
+ * The key of a `/kv/{key}` request and the query arguments each method takes: GET `stale`; PUT
+ * `client`, `seq` and `lease`; DELETE `client` and `seq`. Any other argument is 4.00, not ignored
+ * (a PUT with a misspelt `leas=5` would store the key without its lease), as on /kv, /watch and
+ * /lease.
+ */
+import { CoapResponseCode } from '../../transport/coap/index.js';
+import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
+import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
+import { unknownArgument } from './documents.js';
+import { errorResponse } from './responses.js';
+
+const ARGUMENTS = {
+  GET: ['stale'],
+  PUT: ['client', 'seq', 'lease'],
+  DELETE: ['client', 'seq'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** The key of /kv/{key}, or the 4.xx answer to a missing or reserved key, or to an argument `method` does not take. */
+export function kvKeyOf(request: CoapRequest, method: keyof typeof ARGUMENTS): string | CoapResponse {
+  const refusal = unknownArgument(request, ARGUMENTS[method]);
+  if (refusal !== null) return refusal;
+  const key = request.path.length === 2 ? (request.path[1] ?? '') : request.path.slice(1).join('/'); // no copy
+  if (key === '') return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
+  if (isSystemKey(key))
+    return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+  return key;
+}
