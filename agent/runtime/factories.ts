@@ -231,6 +231,15 @@ export function peerTransportConfig(
 }
 
 /**
+ * Most sessions of the local endpoint, in all and of one identity: the server's default
+ * sessionsMax. Its identities are roles, not links: every local application with the kv key
+ * shares the `kv` identity, one session each, so the peer server's small per-identity share
+ * (DEFAULT_SESSIONS_PER_IDENTITY_MAX) would make them push each other out. `admin` still gets
+ * in when `kv` fills every slot: a full server replaces a session of the identity holding the most.
+ */
+const ENDPOINT_SESSIONS_MAX = 1024;
+
+/**
  * Opens the local endpoint's socket: DTLS accepting the configured endpoint identities (kv,
  * admin) when there are any, else plain UDP (the configuration allows that on loopback only).
  */
@@ -244,6 +253,8 @@ async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint
     port,
     receiveBufferBytes,
     pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null,
+    sessionsMax: ENDPOINT_SESSIONS_MAX,
+    sessionsPerIdentityMax: ENDPOINT_SESSIONS_MAX,
   });
 }
 

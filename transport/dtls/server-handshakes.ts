@@ -40,8 +40,6 @@ export interface ServerHandshakesDeps {
   readonly host: SessionHost;
   readonly timers: Timers;
   readonly counters: StatsCounters;
-  /** Whether a handshake from `key` could become a session (sessionsMax not reached, or it replaces one). */
-  mayComplete(key: string): boolean;
   /** Reports an error thrown by a timer callback (a bug). */
   report(error: unknown): void;
   /** Counts the limits hit (see DtlsDeps.metrics). */
@@ -257,10 +255,9 @@ export class ServerHandshakes {
   }
 
   private admit(key: string, address: string, member: boolean, bytes: number): boolean {
-    const admission = this.table.admit(
-      { key, address, member, bytes },
-      this.deps.mayComplete(key) ? this.deps.options.handshakesInProgressMax : 0,
-    );
+    // No capacity is withheld for full session tables: a completed handshake always gets a
+    // session (the server makes room within sessionsMax and sessionsPerIdentityMax).
+    const admission = this.table.admit({ key, address, member, bytes });
     if (!admission.admitted) {
       this.deps.counters.drop('limit');
       this.deps.metrics?.increment('dtls_half_open_refusals_total', 1);
