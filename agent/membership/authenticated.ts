@@ -20,6 +20,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { InboundContext } from '../../contracts/network.js';
+import { RateLimiter } from '../../contracts/rate-limiter.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import { addressHints, type PeerAddresses } from '../trust/peer-addresses.js';
@@ -58,17 +59,14 @@ export class AuthenticatedMembershipManager implements MembershipManager {
   private readonly closers: SessionCloser[] = [];
   private configuration: () => ClusterConfiguration | null = () => null;
   private bootstrapMembers: readonly ClusterMember[] = [];
-  private readonly logsPerSecondMax: number;
-  private readonly nowMs: () => number;
-  private logWindowStartMs = 0;
-  private logsInWindow = 0;
+  private readonly refusalLogs: RateLimiter;
 
   constructor(private readonly deps: AuthenticatedMembershipDeps) {
-    this.logsPerSecondMax = deps.refusalLogsPerSecondMax ?? 10;
-    if (!Number.isInteger(this.logsPerSecondMax) || this.logsPerSecondMax < 1 || this.logsPerSecondMax > 10_000) {
+    const logsPerSecondMax = deps.refusalLogsPerSecondMax ?? 10;
+    if (!Number.isInteger(logsPerSecondMax) || logsPerSecondMax < 1 || logsPerSecondMax > 10_000) {
       throw new RangeError('refusalLogsPerSecondMax must be an integer from 1 to 10000');
     }
-    this.nowMs = deps.nowMs ?? Date.now;
+    this.refusalLogs = new RateLimiter({ nowMs: deps.nowMs ?? Date.now }, logsPerSecondMax);
   }
 
   /**
@@ -218,13 +216,7 @@ export class AuthenticatedMembershipManager implements MembershipManager {
 
   private refused(where: 'handshake' | 'rpc', claimed: string, context: InboundContext | null, reason: string): void {
     this.deps.metrics?.increment('membership_refusals_total', 1, { where });
-    const now = this.nowMs();
-    if (now - this.logWindowStartMs >= 1000) {
-      this.logWindowStartMs = now;
-      this.logsInWindow = 0;
-    }
-    if (this.logsInWindow >= this.logsPerSecondMax) return;
-    this.logsInWindow += 1;
+    if (!this.refusalLogs.take()) return;
     this.deps.logger.warning(`refused a peer ${where}: ${reason}`, {
       node: this.deps.nodeId,
       claimed: claimed.slice(0, 64),

@@ -18,6 +18,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { NetworkClient } from '../../contracts/network.js';
+import { RateLimiter } from '../../contracts/rate-limiter.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
@@ -167,6 +168,28 @@ async function openPeerClient(
 }
 
 /**
+ * Most "dtls: contained internal error" lines logged per second, as many as refusals
+ * (AuthenticatedMembershipDeps.refusalLogsPerSecondMax). Each is a bug that a peer's datagram
+ * reached, so a peer that found one can repeat it with every datagram: unlimited, that fills a
+ * small gateway's log. The DTLS endpoints count every one (stats().internalErrors).
+ */
+export const INTERNAL_ERROR_LOGS_PER_SECOND_MAX = 10;
+
+/** Logs a contained DTLS error, at most INTERNAL_ERROR_LOGS_PER_SECOND_MAX a second, saying how many it left out. */
+function internalErrorLog(logger: DiagnosticLogger): (error: unknown) => void {
+  const logs = new RateLimiter({ nowMs: () => Date.now() }, INTERNAL_ERROR_LOGS_PER_SECOND_MAX);
+  let suppressed = 0;
+  return (error) => {
+    if (!logs.take()) {
+      suppressed += 1;
+      return;
+    }
+    logger.error('dtls: contained internal error', { error: describeError(error), suppressed });
+    suppressed = 0;
+  };
+}
+
+/**
  * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
  * the DTLS server which source addresses are members', for the half-open handshakes it keeps
  * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers); `metrics`
@@ -180,8 +203,7 @@ export function peerTransportConfig(
   metrics: Metrics | null = null,
 ): PeerTransportConfig {
   const { host, port } = config.listenPeer;
-  const onInternalError = (error: unknown): void =>
-    logger.error('dtls: contained internal error', { error: describeError(error) });
+  const onInternalError = internalErrorLog(logger);
   switch (config.transport) {
     case 'coaps': {
       const psk = requirePsk(config);

@@ -23,19 +23,12 @@
 import type { Socket } from 'node:dgram';
 import type { Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
+import { RateLimiter } from '../../contracts/rate-limiter.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { datagramTooLarge, noSession } from './errors.js';
-import {
-  IdleSweeper,
-  RateLimiter,
-  bindSocket,
-  closeSocket,
-  peerKey,
-  realRandomBytes,
-  realTimers,
-} from './endpoint-common.js';
+import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { EstablishedSessions } from './established-sessions.js';
 import type { SessionEviction } from './established-sessions.js';
 import { helloVerifyRequestDatagram, readInitialHello } from './hello-verify.js';
