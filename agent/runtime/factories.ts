@@ -218,7 +218,7 @@ export function peerTransportConfig(
               host,
               port,
               receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
-              pskLookup: (identity) => manager.pskLookup(identity),
+              pskLookup: (identity, peer) => manager.pskLookup(identity, peer),
               isMemberAddress,
             },
             { onInternalError, ...(metrics === null ? {} : { metrics }) },
@@ -244,7 +244,7 @@ export function peerTransportConfig(
         listenAddress: host,
         listenPort: port,
         clientCredentials: { identity: psk.identity, keyForPeer: (peer) => manager.keyForPeer(peer) },
-        serverCredentials: { keyForIdentity: (identity) => manager.pskLookup(identity) },
+        serverCredentials: { keyForIdentity: (identity, peer) => manager.pskLookup(identity, peer) },
       };
     }
     case 'http':

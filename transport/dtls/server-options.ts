@@ -21,6 +21,12 @@ export const DEFAULT_HANDSHAKES_IN_PROGRESS_MAX = 2048;
  */
 export const DEFAULT_SESSIONS_PER_IDENTITY_MAX = 4;
 
+/** Where a handshake that presents a PSK identity comes from (its source address and port). */
+export interface PskPeer {
+  readonly address: string;
+  readonly port: number;
+}
+
 /** Options of a DTLS server endpoint. */
 export interface DtlsServerOptions extends DtlsSessionOptions {
   /** Address to bind. Default '0.0.0.0'. */
@@ -36,11 +42,12 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
    */
   readonly receiveBufferBytes?: number | null;
   /**
-   * Maps a PSK identity (UTF-8) to its key, or null when unknown or revoked. Called for every
+   * Maps a PSK identity (UTF-8) to its key, or null when unknown or revoked; `peer` is the
+   * address and port the handshake comes from (unauthenticated: for logs). Called for every
    * new handshake, so key changes and revocations apply to the next handshake; drop existing
    * sessions with {@link DtlsServerEndpoint.closeSessionsOf}.
    */
-  readonly pskLookup: (identity: string) => Uint8Array | null;
+  readonly pskLookup: (identity: string, peer: PskPeer) => Uint8Array | null;
   /**
    * Most established sessions. A completed handshake never waits for room: when all are
    * taken, it replaces the least recently used session of the identity holding the most (its
@@ -126,7 +133,7 @@ export interface ResolvedServerOptions {
   readonly host: string;
   readonly port: number;
   readonly receiveBufferBytes: number | null;
-  readonly pskLookup: (identity: string) => Uint8Array | null;
+  readonly pskLookup: (identity: string, peer: PskPeer) => Uint8Array | null;
   readonly sessionsMax: number;
   readonly sessionsPerIdentityMax: number;
   readonly handshakesInProgressMax: number;
