@@ -8,12 +8,15 @@
 //   session behind, without close_notify) always gets in, its newest session works, and the
 //   sessions it replaced are gone from every table (count, list, sends to their addresses, the
 //   connection-ID index), their clients told with close_notify;
+// - a session that moved (connection ID, through a relay that rebinds) and is then replaced
+//   leaves no alias: neither its old nor its new address reaches anything;
 // - whatever a peer does, the indexes of the server's session table agree (checkInvariants).
 import { strict as assert } from 'node:assert';
 import type { DtlsClientEndpoint } from '../../../transport/dtls/client.js';
 import type { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { scaledMs } from '../../timing.js';
 import { Cleanup, Inbox, echo, internalErrors, startClient, startServer, until } from './helpers.js';
+import { RebindingRelay } from './rebinding-relay.js';
 
 const keys = new Map([
   ['a', Buffer.from('link key of a')],
@@ -131,6 +134,30 @@ describe('DTLS established-session limits', function () {
       server.sessionList().some((s) => s.port === newest.localAddress().port),
       'the session used last is kept',
     );
+    server.checkInvariants();
+  });
+
+  it('frees the aliases of a session that moved before it was replaced', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup, sessionsPerIdentityMax: 1 });
+    const peers: { address: string; port: number }[] = [];
+    server.onMessage((data, peer) => {
+      peers.push({ address: peer.address, port: peer.port });
+      const reply = Buffer.concat([Buffer.from(`${peer.identity ?? '?'}:`), data]);
+      void server.send(reply, peer.address, peer.port).catch(() => undefined);
+    });
+    const relay = await RebindingRelay.start(cleanup, server.localAddress().port);
+    const moving = await startClient(cleanup, { identity: 'b', psk: keys.get('b') ?? Buffer.alloc(0) });
+    await moving.send(Buffer.from('before'), '127.0.0.1', relay.port());
+    await relay.rebind();
+    await moving.send(Buffer.from('after'), '127.0.0.1', relay.port());
+    await until(() => peers.length === 2 && server.stats().sessionsMigrated === 1, 'the session moved');
+    // The peer comes back directly: its one session, which moved, is replaced.
+    await connectAndEcho(cleanup, server, 'b', 'direct');
+    assert.equal(server.stats().sessions, 1);
+    assert.equal(server.stats().sessionsEvicted, 1);
+    for (const { address, port } of peers.slice(0, 2)) {
+      await assert.rejects(server.send(Buffer.from('stale'), address, port), { code: 'NET_UNREACHABLE' });
+    }
     server.checkInvariants();
   });
 });
