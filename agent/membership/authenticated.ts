@@ -20,10 +20,12 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { InboundContext } from '../../contracts/network.js';
+import { RateLimiter } from '../../contracts/rate-limiter.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import { addressHints, type PeerAddresses } from '../trust/peer-addresses.js';
 import type { HostResolver } from '../../transport/peer-book.js';
+import { formatAddress } from '../../transport/rpc-routes.js';
 
 /**
  * Something holding authenticated sessions that can drop those of one identity (a DTLS or HTTPS server, a DTLS client).
@@ -58,17 +60,14 @@ export class AuthenticatedMembershipManager implements MembershipManager {
   private readonly closers: SessionCloser[] = [];
   private configuration: () => ClusterConfiguration | null = () => null;
   private bootstrapMembers: readonly ClusterMember[] = [];
-  private readonly logsPerSecondMax: number;
-  private readonly nowMs: () => number;
-  private logWindowStartMs = 0;
-  private logsInWindow = 0;
+  private readonly refusalLogs: RateLimiter;
 
   constructor(private readonly deps: AuthenticatedMembershipDeps) {
-    this.logsPerSecondMax = deps.refusalLogsPerSecondMax ?? 10;
-    if (!Number.isInteger(this.logsPerSecondMax) || this.logsPerSecondMax < 1 || this.logsPerSecondMax > 10_000) {
+    const logsPerSecondMax = deps.refusalLogsPerSecondMax ?? 10;
+    if (!Number.isInteger(logsPerSecondMax) || logsPerSecondMax < 1 || logsPerSecondMax > 10_000) {
       throw new RangeError('refusalLogsPerSecondMax must be an integer from 1 to 10000');
     }
-    this.nowMs = deps.nowMs ?? Date.now;
+    this.refusalLogs = new RateLimiter({ nowMs: deps.nowMs ?? Date.now }, logsPerSecondMax);
   }
 
   /**
@@ -104,14 +103,20 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     this.closers.push(closer);
   }
 
-  /** The PSK to accept for `identity` in a handshake, or null to refuse it. */
-  pskLookup(identity: string): Uint8Array | null {
+  /**
+   * The PSK to accept for `identity` in a handshake, or null to refuse it; `peer`, where the
+   * handshake comes from, goes into the refusal's log line.
+   */
+  pskLookup(
+    identity: string,
+    peer: { readonly address: string; readonly port: number } | null = null,
+  ): Uint8Array | null {
     const key = this.deps.keystore.keyOf(identity);
     if (key === null)
       this.refused(
         'handshake',
         identity,
-        null,
+        { identity: null, remote: peer === null ? null : formatAddress(peer.address, peer.port) },
         'no link key for this identity (unknown, removed, or not a peer of this node)',
       );
     return key;
@@ -160,7 +165,7 @@ export class AuthenticatedMembershipManager implements MembershipManager {
       if (config !== null && !isMember(config, identity)) reason = 'not a member of the cluster';
     }
     if (reason === null) return true;
-    this.refused('rpc', claimedId, context, reason);
+    this.refused('rpc', claimedId, { identity: context.peerIdentity, remote: context.remoteAddress }, reason);
     return false;
   }
 
@@ -216,20 +221,20 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     return closed;
   }
 
-  private refused(where: 'handshake' | 'rpc', claimed: string, context: InboundContext | null, reason: string): void {
+  /** Counts a refusal and logs it (rate-limited); `peer` is who was authenticated (if anyone) and from where. */
+  private refused(
+    where: 'handshake' | 'rpc',
+    claimed: string,
+    peer: { readonly identity: string | null; readonly remote: string | null },
+    reason: string,
+  ): void {
     this.deps.metrics?.increment('membership_refusals_total', 1, { where });
-    const now = this.nowMs();
-    if (now - this.logWindowStartMs >= 1000) {
-      this.logWindowStartMs = now;
-      this.logsInWindow = 0;
-    }
-    if (this.logsInWindow >= this.logsPerSecondMax) return;
-    this.logsInWindow += 1;
+    if (!this.refusalLogs.take()) return;
     this.deps.logger.warning(`refused a peer ${where}: ${reason}`, {
       node: this.deps.nodeId,
       claimed: claimed.slice(0, 64),
-      identity: context?.peerIdentity ?? null,
-      remote: context?.remoteAddress ?? null,
+      identity: peer.identity,
+      remote: peer.remote,
     });
   }
 }

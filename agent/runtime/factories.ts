@@ -18,6 +18,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { NetworkClient } from '../../contracts/network.js';
+import { RateLimiter } from '../../contracts/rate-limiter.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
@@ -167,6 +168,28 @@ async function openPeerClient(
 }
 
 /**
+ * Most "dtls: contained internal error" lines logged per second, as many as refusals
+ * (AuthenticatedMembershipDeps.refusalLogsPerSecondMax). Each is a bug that a peer's datagram
+ * reached, so a peer that found one can repeat it with every datagram: unlimited, that fills a
+ * small gateway's log. The DTLS endpoints count every one (stats().internalErrors).
+ */
+export const INTERNAL_ERROR_LOGS_PER_SECOND_MAX = 10;
+
+/** Logs a contained DTLS error, at most INTERNAL_ERROR_LOGS_PER_SECOND_MAX a second, saying how many it left out. */
+function internalErrorLog(logger: DiagnosticLogger): (error: unknown) => void {
+  const logs = new RateLimiter({ nowMs: () => Date.now() }, INTERNAL_ERROR_LOGS_PER_SECOND_MAX);
+  let suppressed = 0;
+  return (error) => {
+    if (!logs.take()) {
+      suppressed += 1;
+      return;
+    }
+    logger.error('dtls: contained internal error', { error: describeError(error), suppressed });
+    suppressed = 0;
+  };
+}
+
+/**
  * The peer transport's configuration for `config.transport`. `memberHosts`, when given, tells
  * the DTLS server which source addresses are members', for the half-open handshakes it keeps
  * for them during a flood (see DtlsServerOptions.handshakesReservedForMembers); `metrics`
@@ -180,8 +203,7 @@ export function peerTransportConfig(
   metrics: Metrics | null = null,
 ): PeerTransportConfig {
   const { host, port } = config.listenPeer;
-  const onInternalError = (error: unknown): void =>
-    logger.error('dtls: contained internal error', { error: describeError(error) });
+  const onInternalError = internalErrorLog(logger);
   switch (config.transport) {
     case 'coaps': {
       const psk = requirePsk(config);
@@ -196,7 +218,7 @@ export function peerTransportConfig(
               host,
               port,
               receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
-              pskLookup: (identity) => manager.pskLookup(identity),
+              pskLookup: (identity, peer) => manager.pskLookup(identity, peer),
               isMemberAddress,
             },
             { onInternalError, ...(metrics === null ? {} : { metrics }) },
@@ -222,13 +244,22 @@ export function peerTransportConfig(
         listenAddress: host,
         listenPort: port,
         clientCredentials: { identity: psk.identity, keyForPeer: (peer) => manager.keyForPeer(peer) },
-        serverCredentials: { keyForIdentity: (identity) => manager.pskLookup(identity) },
+        serverCredentials: { keyForIdentity: (identity, peer) => manager.pskLookup(identity, peer) },
       };
     }
     case 'http':
       return { name: 'http', listenAddress: host, listenPort: port };
   }
 }
+
+/**
+ * Most sessions of the local endpoint, in all and of one identity: the server's default
+ * sessionsMax. Its identities are roles, not links: every local application with the kv key
+ * shares the `kv` identity, one session each, so the peer server's small per-identity share
+ * (DEFAULT_SESSIONS_PER_IDENTITY_MAX) would make them push each other out. `admin` still gets
+ * in when `kv` fills every slot: a full server replaces a session of the identity holding the most.
+ */
+const ENDPOINT_SESSIONS_MAX = 1024;
 
 /**
  * Opens the local endpoint's socket: DTLS accepting the configured endpoint identities (kv,
@@ -244,6 +275,8 @@ async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint
     port,
     receiveBufferBytes,
     pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null,
+    sessionsMax: ENDPOINT_SESSIONS_MAX,
+    sessionsPerIdentityMax: ENDPOINT_SESSIONS_MAX,
   });
 }
 

@@ -49,9 +49,10 @@ export interface DtlsDeps {
   /** Called with errors of protocol processing that were contained (bugs); default: none. */
   readonly onInternalError?: (error: unknown) => void;
   /**
-   * Where a server counts the times its half-open handshake limits are hit (besides
+   * Where a server counts the times its session and half-open handshake limits are hit (besides
    * `stats()`): `dtls_half_open_evictions_total{limit}`, `dtls_half_open_refusals_total`,
-   * `dtls_half_open_expired_total`. Default: none.
+   * `dtls_half_open_expired_total`; and the established sessions it replaced to make room,
+   * `dtls_session_evictions_total{limit}` (limit: identity or total). Default: none.
    */
   readonly metrics?: Metrics;
 }

@@ -40,8 +40,6 @@ export interface ServerHandshakesDeps {
   readonly host: SessionHost;
   readonly timers: Timers;
   readonly counters: StatsCounters;
-  /** Whether a handshake from `key` could become a session (sessionsMax not reached, or it replaces one). */
-  mayComplete(key: string): boolean;
   /** Reports an error thrown by a timer callback (a bug). */
   report(error: unknown): void;
   /** Counts the limits hit (see DtlsDeps.metrics). */
@@ -99,7 +97,7 @@ export class ServerHandshakes {
     const layer = new RecordLayer(false, this.deps.options.session.replayWindowSize);
     // RFC 6347 §4.2.1: the server's first record repeats the ClientHello's sequence number.
     layer.setEpoch0WriteSeq(first.seq);
-    const role = this.newRole(layer, undefined);
+    const role = this.newRole(layer, undefined, address, port);
     if (fragment.body.length !== fragment.length) {
       // A fragmented ClientHello needs a session to reassemble it.
       if (!this.admit(key, address, member, this.sessionCharge)) return;
@@ -160,7 +158,7 @@ export class ServerHandshakes {
     }
     this.deps.counters.retransmissions += 1;
     const { layer, flight } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) =>
-      this.newRole(layer, random),
+      this.newRole(layer, random, entry.address, entry.port),
     );
     this.transmit(layer, flight, entry.address, entry.port);
     state.nextWriteSeq = layer.nextWriteSeq(0);
@@ -182,7 +180,7 @@ export class ServerHandshakes {
     for (const eviction of this.table.recharge(entry.key, this.sessionCharge)) this.evict(eviction);
     if (this.pending.get(entry.key) !== entry) return null;
     const { layer, role } = rebuildWaiting(state, this.deps.options.session.replayWindowSize, (layer, random) =>
-      this.newRole(layer, random),
+      this.newRole(layer, random, entry.address, entry.port),
     );
     const session = new Session(this.deps.host, 'server', entry.address, entry.port, layer, role, state.messageSeq + 1);
     entry.state = { kind: 'session', session, role, clientRandom: Uint8Array.from(clientRandomOf(state)) };
@@ -242,12 +240,18 @@ export class ServerHandshakes {
       assert(this.table.has(entry.key), 'every half-open handshake has a slot');
   }
 
-  private newRole(layer: RecordLayer, serverRandom: Uint8Array | undefined): ServerHandshake {
+  /** The handshake logic of a handshake from `address:port` (which the key lookup learns, for its logs). */
+  private newRole(
+    layer: RecordLayer,
+    serverRandom: Uint8Array | undefined,
+    address: string,
+    port: number,
+  ): ServerHandshake {
     const o = this.deps.options;
     return new ServerHandshake({
       records: layer,
       randomBytes: this.deps.host.randomBytes,
-      pskLookup: o.pskLookup,
+      pskLookup: (identity) => o.pskLookup(identity, { address, port }),
       identityHint: o.pskIdentityHint,
       pskIdentityBytesMax: o.session.pskIdentityBytesMax,
       requireExtendedMasterSecret: o.session.requireExtendedMasterSecret,
@@ -257,10 +261,9 @@ export class ServerHandshakes {
   }
 
   private admit(key: string, address: string, member: boolean, bytes: number): boolean {
-    const admission = this.table.admit(
-      { key, address, member, bytes },
-      this.deps.mayComplete(key) ? this.deps.options.handshakesInProgressMax : 0,
-    );
+    // No capacity is withheld for full session tables: a completed handshake always gets a
+    // session (the server makes room within sessionsMax and sessionsPerIdentityMax).
+    const admission = this.table.admit({ key, address, member, bytes });
     if (!admission.admitted) {
       this.deps.counters.drop('limit');
       this.deps.metrics?.increment('dtls_half_open_refusals_total', 1);

@@ -8,6 +8,25 @@ import type { DtlsSessionOptions, ResolvedSessionOptions } from './options.js';
 /** Default of {@link DtlsServerOptions.handshakesInProgressMax}. */
 export const DEFAULT_HANDSHAKES_IN_PROGRESS_MAX = 2048;
 
+/**
+ * Default of {@link DtlsServerOptions.sessionsPerIdentityMax}. A member needs one session per
+ * link: our client keeps one per server address, resets it from the same port (which replaces
+ * it at once), and takes it along when its address changes (connection ID). What adds sessions
+ * is a client that comes back from a new port or address: an agent restarted (its socket is
+ * bound anew), or a client without connection IDs (libcoap, OpenSSL) behind a NAT that
+ * rebinds. The old session stays until sessionIdleTimeoutMs (10 minutes) unless its client
+ * said close_notify. Four leaves room for three such comebacks within the idle timeout before
+ * the oldest is replaced, and replacing it costs a stale session nothing; the live session is
+ * the most recently used, so it is never the one replaced while stale ones remain.
+ */
+export const DEFAULT_SESSIONS_PER_IDENTITY_MAX = 4;
+
+/** Where a handshake that presents a PSK identity comes from (its source address and port). */
+export interface PskPeer {
+  readonly address: string;
+  readonly port: number;
+}
+
 /** Options of a DTLS server endpoint. */
 export interface DtlsServerOptions extends DtlsSessionOptions {
   /** Address to bind. Default '0.0.0.0'. */
@@ -23,13 +42,27 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
    */
   readonly receiveBufferBytes?: number | null;
   /**
-   * Maps a PSK identity (UTF-8) to its key, or null when unknown or revoked. Called for every
+   * Maps a PSK identity (UTF-8) to its key, or null when unknown or revoked; `peer` is the
+   * address and port the handshake comes from (unauthenticated: for logs). Called for every
    * new handshake, so key changes and revocations apply to the next handshake; drop existing
    * sessions with {@link DtlsServerEndpoint.closeSessionsOf}.
    */
-  readonly pskLookup: (identity: string) => Uint8Array | null;
-  /** Most established sessions. Default 1024; 1..65536. */
+  readonly pskLookup: (identity: string, peer: PskPeer) => Uint8Array | null;
+  /**
+   * Most established sessions. A completed handshake never waits for room: when all are
+   * taken, it replaces the least recently used session of the identity holding the most (its
+   * own on a tie), so that the holder of one key cannot keep another identity out. Default
+   * 1024; 1..65536.
+   */
   readonly sessionsMax?: number;
+  /**
+   * Most established sessions of one PSK identity. A new session of an identity that holds
+   * this many replaces that identity's least recently used session (a restarted peer is
+   * never locked out by its own stale sessions). Default 4 (see DEFAULT_SESSIONS_PER_IDENTITY_MAX
+   * for why), or sessionsMax if smaller; 1..sessionsMax. An endpoint whose identity is shared by
+   * many clients (the local endpoint's `kv`) wants more.
+   */
+  readonly sessionsPerIdentityMax?: number;
   /**
    * Most handshakes past the cookie exchange at once (half-open handshakes), in total. When
    * it is reached, a new verified ClientHello pushes out the oldest half-open handshake it
@@ -100,8 +133,9 @@ export interface ResolvedServerOptions {
   readonly host: string;
   readonly port: number;
   readonly receiveBufferBytes: number | null;
-  readonly pskLookup: (identity: string) => Uint8Array | null;
+  readonly pskLookup: (identity: string, peer: PskPeer) => Uint8Array | null;
   readonly sessionsMax: number;
+  readonly sessionsPerIdentityMax: number;
   readonly handshakesInProgressMax: number;
   readonly handshakesInProgressPerAddressMax: number;
   /** 0 when isMemberAddress is null. */
@@ -135,6 +169,9 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     connectionIdBytes: 8,
     ...stripUndefined(options),
   };
+  // The default share never exceeds a smaller sessionsMax; a sessionsMax that is itself bad is reported alone.
+  const sessionsBound = Number.isSafeInteger(o.sessionsMax) && o.sessionsMax >= 1 ? o.sessionsMax : 65_536;
+  const perIdentity = options.sessionsPerIdentityMax ?? Math.min(DEFAULT_SESSIONS_PER_IDENTITY_MAX, sessionsBound);
   // A quarter of the total each by default, so that a smaller total keeps them consistent.
   const perAddress = options.handshakesInProgressPerAddressMax ?? Math.ceil(o.handshakesInProgressMax / 4);
   const reserved = options.handshakesReservedForMembers ?? Math.floor(o.handshakesInProgressMax / 4);
@@ -143,6 +180,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
   problems.int('port', o.port, 0, 65_535);
   checkReceiveBuffer(o.receiveBufferBytes, problems);
   problems.int('sessionsMax', o.sessionsMax, 1, 65_536);
+  problems.int('sessionsPerIdentityMax', perIdentity, 1, sessionsBound);
   problems.int('handshakesInProgressMax', o.handshakesInProgressMax, 1, 65_536);
   problems.int('handshakesInProgressPerAddressMax', perAddress, 1, o.handshakesInProgressMax);
   problems.int('handshakesReservedForMembers', reserved, 0, o.handshakesInProgressMax - 1);
@@ -168,6 +206,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     receiveBufferBytes: o.receiveBufferBytes,
     pskLookup: options.pskLookup,
     sessionsMax: o.sessionsMax,
+    sessionsPerIdentityMax: perIdentity,
     handshakesInProgressMax: o.handshakesInProgressMax,
     handshakesInProgressPerAddressMax: perAddress,
     handshakesReservedForMembers: o.isMemberAddress === null ? 0 : reserved,

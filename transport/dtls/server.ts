@@ -9,8 +9,11 @@
  * addresses; the oldest pushed out when full; dropped after `clientFlightTimeoutMs`). A new
  * verified ClientHello from the address of an established session starts a new handshake and
  * replaces the old session only once that handshake completes (RFC 6347 §4.2.8); established
- * sessions are never pushed out by half-open ones. Bad records are dropped and counted;
- * nothing a peer sends can make a socket handler throw.
+ * sessions are never pushed out by half-open ones. A completed handshake always gets a session:
+ * within sessionsPerIdentityMax and sessionsMax it replaces the least recently used session of
+ * its own identity, or of the identity holding the most ({@link EstablishedSessions}), so one
+ * key cannot keep another out. Bad records are dropped and counted; nothing a peer sends can
+ * make a socket handler throw.
  *
  * A client that offers connection_id (RFC 9146) gets a connection ID of its own; its records
  * then carry it, and find their session from any address. A record from a new address moves
@@ -20,22 +23,17 @@
 import type { Socket } from 'node:dgram';
 import type { Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
+import { RateLimiter } from '../../contracts/rate-limiter.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { datagramTooLarge, noSession } from './errors.js';
-import {
-  IdleSweeper,
-  RateLimiter,
-  bindSocket,
-  closeSocket,
-  peerKey,
-  realRandomBytes,
-  realTimers,
-} from './endpoint-common.js';
-import type { ServerHandshake } from './handshake-server.js';
+import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
+import { EstablishedSessions } from './established-sessions.js';
+import type { SessionEviction } from './established-sessions.js';
 import { helloVerifyRequestDatagram, readInitialHello } from './hello-verify.js';
 import type { InitialHello } from './hello-verify.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import type { DtlsDeps } from './options.js';
 import { encodeRecord, splitRecords } from './record.js';
 import type { RawRecord } from './record.js';
@@ -52,25 +50,11 @@ import type { DtlsStats } from './stats.js';
 /** Most records read from one datagram. */
 const RECORDS_PER_DATAGRAM_MAX = 32;
 
-/** An established session with what the server remembers of its handshake. */
-interface Entry {
-  readonly session: Session;
-  readonly role: ServerHandshake;
-  /** The random of the ClientHello that started it: a repeat of that hello is a retransmission. */
-  readonly clientRandom: Uint8Array;
-}
-
 /** A DTLS 1.2 PSK server: accepts sessions and exchanges application datagrams over them. */
 export class DtlsServerEndpoint implements DatagramEndpoint {
   // Invariant: a session is in `sessions` only while established, in `handshakes` only while
   // handshaking; both are keyed by peerKey(address, port).
-  private readonly sessions = new Map<string, Entry>();
-  // Invariant: byCid holds exactly the sessions of `sessions` that have a read CID, by its hex.
-  private readonly byCid = new Map<string, Entry>();
-  // Invariant: movedFrom maps the previous address of a moved, live session to it (one per
-  // session, recorded in aliasOf), so that a reply addressed before the move still reaches it.
-  private readonly movedFrom = new Map<string, Entry>();
-  private readonly aliasOf = new Map<Session, string>();
+  private readonly sessions: EstablishedSessions;
   private readonly handshakes: ServerHandshakes;
   private readonly counters = new StatsCounters();
   private readonly timers: Timers;
@@ -82,7 +66,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private closed = false;
   private readonly sweeper: IdleSweeper;
   private readonly unknownSessionAlerts: RateLimiter;
-  private readonly sessionsMax: number;
+  private readonly metrics: Metrics | null;
   private readonly cidBytes: number;
 
   private constructor(
@@ -93,7 +77,8 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
-    this.sessionsMax = options.sessionsMax;
+    this.sessions = new EstablishedSessions(options);
+    this.metrics = deps.metrics ?? null;
     this.cidBytes = options.connectionIdBytes;
     this.cookies = new CookieJar(this.timers, this.randomBytes, options.cookieSecretRotationMs);
     this.sender = new SocketSender(socket, this.counters);
@@ -114,7 +99,6 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       host: this.host,
       timers: this.timers,
       counters: this.counters,
-      mayComplete: (key) => this.sessions.size < options.sessionsMax || this.sessions.has(key),
       report: (error) => this.receiver.report(error),
       metrics: deps.metrics ?? null,
     });
@@ -124,7 +108,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.sweeper = new IdleSweeper(
       this.timers,
       options.session.sessionIdleTimeoutMs,
-      () => [...this.sessions.values()].map((e) => e.session),
+      () => this.sessions.sessions(),
       () => {
         this.counters.sessionsExpired += 1;
       },
@@ -162,8 +146,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** The established session with `address:port`, or the one that moved from there (since a request came). */
   private sessionTo(address: string, port: number): Session | undefined {
-    const key = peerKey(address, port);
-    return this.closed ? undefined : (this.sessions.get(key) ?? this.movedFrom.get(key))?.session;
+    return this.closed ? undefined : this.sessions.to(peerKey(address, port))?.session;
   }
 
   onMessage(handler: DatagramHandler): void {
@@ -186,7 +169,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.closed = true;
     this.sweeper.stop();
     this.handshakes.close();
-    for (const entry of [...this.sessions.values()]) entry.session.close();
+    for (const session of this.sessions.sessions()) session.close();
     await this.sender.drain();
     if (this.sender.isOpen()) await closeSocket(this.socket);
   }
@@ -197,7 +180,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
    */
   closeSessionsOf(identity: string): number {
     let count = 0;
-    for (const { session } of [...this.sessions.values()]) {
+    for (const session of this.sessions.sessions()) {
       if (session.identity !== identity) continue;
       session.close();
       count += 1;
@@ -207,7 +190,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
 
   /** The established sessions: peer address, port and authenticated identity. */
   sessionList(): { readonly address: string; readonly port: number; readonly identity: string | null }[] {
-    return [...this.sessions.values()].map(({ session: s }) => ({
+    return this.sessions.sessions().map((s) => ({
       address: s.address,
       port: s.port,
       identity: s.identity,
@@ -223,6 +206,12 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       handshakesInProgressBytes: bytes,
       handshakesInProgressMembers: memberCount,
     });
+  }
+
+  /** Checks that the session and handshake tables agree; throws InvariantError on a bug (for tests). */
+  checkInvariants(): void {
+    this.sessions.checkInvariants();
+    this.handshakes.checkInvariants();
   }
 
   private onDatagram(datagram: Uint8Array, address: string, port: number): void {
@@ -245,7 +234,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     if (malformed) this.counters.drop('malformed');
     const first = records[0];
     if (first === undefined) return;
-    const byCid = first.cid === null ? undefined : this.byCid.get(cidKey(first.cid));
+    const byCid = first.cid === null ? undefined : this.sessions.withCid(first.cid);
     if (byCid !== undefined) {
       const session = byCid.session;
       if (session.address === address && session.port === port) session.receive(records);
@@ -335,63 +324,50 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private onEstablished(session: Session): void {
     const entry = this.handshakes.established(session);
     if (entry === undefined) return;
-    const key = peerKey(session.address, session.port);
-    const replaced = this.sessions.get(key)?.session;
-    if (replaced === undefined && this.sessions.size >= this.sessionsMax) {
-      // Half-open handshakes do not hold session slots, so the last ones may have been taken
-      // meanwhile: this session closes at once (close_notify) and the client may retry.
-      this.counters.drop('limit');
-      session.close();
-      return;
-    }
+    const identity = session.identity;
+    assert(identity !== null, 'an established session has an identity');
     const cid = session.records.connectionIds().read;
-    if (cid !== null && this.byCid.has(cidKey(cid))) {
+    if (cid !== null && this.sessions.withCid(cid) !== undefined) {
       // Two live sessions with one CID (a 2^-64 chance at 8 bytes): the newer one goes, and
       // its client handshakes again with a fresh random, so a fresh CID.
       this.counters.drop('limit');
       session.close();
       return;
     }
+    const key = peerKey(session.address, session.port);
     // A completed handshake from the address of an older session replaces it (RFC 6347 §4.2.8).
-    replaced?.drop('local');
-    const established = { session, role: entry.role, clientRandom: entry.clientRandom };
-    this.sessions.set(key, established);
-    if (cid !== null) this.byCid.set(cidKey(cid), established);
+    this.sessions.get(key)?.session.drop('local');
+    // Then room is made within the caps (at most one session goes for each: a loop for safety).
+    for (let room = this.sessions.evictionFor(identity); room !== null; room = this.sessions.evictionFor(identity)) {
+      const before = this.sessions.size;
+      this.evict(room);
+      assert(this.sessions.size < before, 'an evicted session leaves the table');
+    }
+    this.sessions.add(key, { session, role: entry.role, clientRandom: entry.clientRandom });
+  }
+
+  /**
+   * Closes a session to make room for a newer one. close_notify tells its client, which
+   * handshakes again at its next send if it is still there (a restarted peer's stale session
+   * has no one listening). Nothing is logged: this is load, counted in stats and metrics.
+   */
+  private evict(eviction: SessionEviction): void {
+    this.counters.sessionsEvicted += 1;
+    this.metrics?.increment('dtls_session_evictions_total', 1, { limit: eviction.reason });
+    eviction.session.close();
   }
 
   /** An established session moved to a new address (its CID came from there, authenticated). */
   private onMoved(session: Session, from: { readonly address: string; readonly port: number }): void {
-    const oldKey = peerKey(from.address, from.port);
-    const entry = this.sessions.get(oldKey);
-    assert(entry !== undefined && entry.session === session, 'a session that moves is established');
-    this.sessions.delete(oldKey);
-    const newKey = peerKey(session.address, session.port);
     // An older session at the new address is stale: that address now belongs to this peer.
-    this.sessions.get(newKey)?.session.drop('local');
-    this.sessions.set(newKey, entry);
-    const previousAlias = this.aliasOf.get(session);
-    if (previousAlias !== undefined) this.movedFrom.delete(previousAlias);
-    this.movedFrom.set(oldKey, entry);
-    this.aliasOf.set(session, oldKey);
+    this.sessions.move(session, from)?.drop('local');
     this.counters.sessionsMigrated += 1;
   }
 
   private onEnded(session: Session, _end: SessionEnd): void {
-    const key = peerKey(session.address, session.port);
     this.handshakes.ended(session);
-    if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
-    const cid = session.records.connectionIds().read;
-    if (cid !== null && this.byCid.get(cidKey(cid))?.session === session) this.byCid.delete(cidKey(cid));
-    const alias = this.aliasOf.get(session);
-    if (alias === undefined) return;
-    this.aliasOf.delete(session);
-    if (this.movedFrom.get(alias)?.session === session) this.movedFrom.delete(alias);
+    this.sessions.remove(session);
   }
-}
-
-/** The map key of a connection ID. */
-function cidKey(cid: Uint8Array): string {
-  return Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('hex');
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -83,6 +83,12 @@ export interface DtlsStats {
   /** Sessions closed for idleness. */
   readonly sessionsExpired: number;
   /**
+   * Established sessions closed to make room for a newer one (server): the least recently
+   * used of an identity at sessionsPerIdentityMax, or, with all sessionsMax taken, of the
+   * identity holding the most.
+   */
+  readonly sessionsEvicted: number;
+  /**
    * Sessions that moved to a new peer address and port (server): a record carrying their
    * connection ID arrived from there, authenticated, and was the newest (RFC 9146 §6).
    */
@@ -114,6 +120,7 @@ export class StatsCounters {
   datagramsReceived = 0;
   datagramsSent = 0;
   sessionsExpired = 0;
+  sessionsEvicted = 0;
   sessionsMigrated = 0;
   internalErrors = 0;
   handshakesExpired = 0;
@@ -156,6 +163,7 @@ export class StatsCounters {
       datagramsReceived: this.datagramsReceived,
       datagramsSent: this.datagramsSent,
       sessionsExpired: this.sessionsExpired,
+      sessionsEvicted: this.sessionsEvicted,
       sessionsMigrated: this.sessionsMigrated,
       dropped: { ...this.dropped },
       internalErrors: this.internalErrors,

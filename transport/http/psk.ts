@@ -11,8 +11,11 @@ import type { NodeId } from '../../contracts/log.js';
 
 /** The server side's keys. */
 export interface PskServerCredentials {
-  /** The key of a client identity (a node id), or null to refuse the handshake. */
-  keyForIdentity(identity: string): Uint8Array | null;
+  /**
+   * The key of a client identity (a node id), or null to refuse the handshake; `peer` is where
+   * the connection comes from (unauthenticated: for logs).
+   */
+  keyForIdentity(identity: string, peer: { readonly address: string; readonly port: number }): Uint8Array | null;
   /** The PSK identity hint sent to clients. Default none. */
   readonly identityHint?: string;
 }
@@ -48,7 +51,10 @@ export function pskServerTlsOptions(
     secureOptions: cryptoConstants.SSL_OP_NO_TICKET | cryptoConstants.SSL_OP_NO_RENEGOTIATION,
     ...(credentials.identityHint === undefined ? {} : { pskIdentityHint: credentials.identityHint }),
     pskCallback: (socket, identity) => {
-      const key = credentials.keyForIdentity(identity);
+      const key = credentials.keyForIdentity(identity, {
+        address: socket.remoteAddress ?? '',
+        port: socket.remotePort ?? 0,
+      });
       if (key !== null && key.length > 0) {
         onIdentity(socket, identity);
         return key;

@@ -152,6 +152,14 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     ]);
   });
 
+  it('logs an unknown identity with the address its handshake came from', () => {
+    const { manager, logger } = setup();
+    assert.equal(manager.pskLookup('n9', { address: '::1', port: 5684 }), null);
+    assert.equal(manager.pskLookup('n8'), null);
+    const remotes = logger.records.filter((r) => r.level === 'warning').map((r) => r.fields.remote);
+    assert.deepEqual(remotes, ['[::1]:5684', null]);
+  });
+
   it('rate-limits refusal logs but never logs a key', () => {
     const { manager, logger, advance } = setup();
     for (let i = 0; i < 10; i += 1) manager.pskLookup('intruder');

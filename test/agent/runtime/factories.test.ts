@@ -9,6 +9,9 @@
 // Also that every agent socket (the coaps server and client, the local endpoint) asks the kernel
 // for SOCKET_RECEIVE_BUFFER_BYTES of receive buffer, and that a smaller grant is logged: with
 // the system's default (208 KiB) a leader under 64 clients of 4 KiB dropped datagrams.
+// And that a handshake with an unknown identity is logged with the address it came from.
+// And that the DTLS endpoints' contained internal errors are logged at most
+// INTERNAL_ERROR_LOGS_PER_SECOND_MAX a second, the next line saying how many were left out.
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import sinon from 'sinon';
@@ -20,6 +23,7 @@ import { initCluster } from '../../../agent/cli/cluster-init.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import {
+  INTERNAL_ERROR_LOGS_PER_SECOND_MAX,
   REAL_FACTORIES,
   SOCKET_RECEIVE_BUFFER_BYTES,
   createMembership,
@@ -124,6 +128,59 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     if (coap.name !== 'coap') return assert.fail('coap expected');
     assert.equal(coap.options?.client?.wholeBodyBytesMax, 1152);
     assert.equal(coap.options?.advertisedAddress, undefined);
+  });
+
+  it('rate-limits the log of contained DTLS errors, saying how many it left out', async () => {
+    const [node] = initCluster({ dir, nodes: 3, basePort: 40_300, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = { ...loadAgentConfig(node.config), listenPeer: { host: '127.0.0.1', port: 0 } };
+    const logger = new MemoryLogger();
+    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger));
+    if (transportConfig.name !== 'coaps') return assert.fail('coaps expected');
+    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
+    const endpoint = await transportConfig.openServerEndpoint();
+    const clock = sandbox.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const onInternalError = listen.firstCall.args[1]?.onInternalError;
+      assert.ok(onInternalError !== undefined);
+      const errors = () => logger.records.filter((r) => r.message === 'dtls: contained internal error');
+      for (let i = 0; i < 3 * INTERNAL_ERROR_LOGS_PER_SECOND_MAX; i += 1) onInternalError(new Error(`bug ${i}`));
+      assert.equal(errors().length, INTERNAL_ERROR_LOGS_PER_SECOND_MAX);
+      clock.tick(1000);
+      onInternalError(new Error('a second later'));
+      assert.equal(errors().length, INTERNAL_ERROR_LOGS_PER_SECOND_MAX + 1);
+      assert.equal(errors().at(-1)?.fields.suppressed, 2 * INTERNAL_ERROR_LOGS_PER_SECOND_MAX);
+    } finally {
+      clock.restore();
+      await endpoint.close();
+    }
+  });
+
+  it('logs a handshake with an unknown identity with the address and port it came from', async () => {
+    const [node] = initCluster({ dir, nodes: 3, basePort: 40_400, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = { ...loadAgentConfig(node.config), listenPeer: { host: '127.0.0.1', port: 0 } };
+    const logger = new MemoryLogger();
+    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger));
+    if (transportConfig.name !== 'coaps') return assert.fail('coaps expected');
+    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
+    const endpoint = await transportConfig.openServerEndpoint();
+    const client = await DtlsClientEndpoint.open({
+      identity: 'intruder',
+      psk: Buffer.alloc(32, 1),
+      bindAddress: '127.0.0.1',
+    });
+    try {
+      const server = await listen.returnValues[0];
+      assert.ok(server !== undefined);
+      await assert.rejects(client.connect('127.0.0.1', server.localAddress().port), { code: 'NET_AUTH' });
+      const refusal = logger.records.find((r) => r.message.startsWith('refused a peer handshake'));
+      assert.equal(refusal?.fields.claimed, 'intruder');
+      assert.equal(refusal.fields.remote, `127.0.0.1:${client.localAddress().port}`);
+    } finally {
+      await client.close();
+      await endpoint.close();
+    }
   });
 
   it("updates the members' addresses whenever the node sets its peers", async () => {

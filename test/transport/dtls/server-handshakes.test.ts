@@ -63,7 +63,6 @@ function fixture(): {
     host,
     timers,
     counters: host.stats,
-    mayComplete: () => true,
     report: (error) => reported.push(error),
     metrics: null,
   });

@@ -4,6 +4,7 @@
 // serving; and it answers an unknown PSK identity exactly like a known one with a wrong key
 // (same records, same bad_record_mac alert), compared on what s_client -msg shows and on the
 // error Node's TLS client reports, so no answer reveals which node ids exist.
+// The key lookup is told the address and port each connection came from (for the refusal log).
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
@@ -32,6 +33,9 @@ describe('HTTPS-PSK server refusals', function () {
     }
   });
 
+  /** The identities node `b` looked up, with where each connection came from ("address:port"). */
+  const lookups: string[] = [];
+
   /** Node `b`, serving, that knows only identity `a`; returns its port. */
   async function serve(): Promise<number> {
     const transport = createHttpsTransport({
@@ -39,7 +43,12 @@ describe('HTTPS-PSK server refusals', function () {
       listenAddress: '127.0.0.1',
       listenPort: 0,
       clientCredentials: { identity: 'b', keyForPeer: () => key },
-      serverCredentials: { keyForIdentity: (identity) => (identity === 'a' ? key : null) },
+      serverCredentials: {
+        keyForIdentity: (identity, peer) => {
+          lookups.push(`${identity} ${peer.address}:${peer.port}`);
+          return identity === 'a' ? key : null;
+        },
+      },
     });
     opened.push(transport);
     transport.server.setHandler(echoHandler(() => 0));
@@ -124,10 +133,15 @@ describe('HTTPS-PSK server refusals', function () {
 
   it('answers an unknown identity like a wrong key (Node TLS client)', async () => {
     const port = await serve();
+    lookups.splice(0);
     const wrongKey = await tlsConnect(port, 'a', Buffer.from(wrongKeyHex, 'hex'));
     const unknown = await tlsConnect(port, 'z', Buffer.from(wrongKeyHex, 'hex'));
     assert.match(wrongKey.error ?? '', /BAD_RECORD_MAC/);
     assert.equal(unknown.error, wrongKey.error);
+    // The lookup learns where each came from (the client's port, which is not 0), for the refusal's log line.
+    assert.equal(lookups.length, 2);
+    assert.match(lookups[0] ?? '', /^a 127\.0\.0\.1:[1-9]\d*$/);
+    assert.match(lookups[1] ?? '', /^z 127\.0\.0\.1:[1-9]\d*$/);
     await stillServes(port);
   });
 
