@@ -25,6 +25,7 @@ import { encodeNodeState } from '../trust/trust-codec.js';
 import { TrustState } from '../trust/trust-state.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 import { prepareDataDir } from '../runtime/data-dir.js';
+import { checkDataOwner, claimDataOwner, type OwnerSettings } from '../runtime/data-owner.js';
 import { openStorage, type StorageSettings } from '../runtime/open-storage.js';
 import type { BackupContents } from './backup-reader.js';
 
@@ -74,11 +75,13 @@ export function restoredSnapshot(backup: BackupContents, target: RestoreTarget):
 /**
  * Writes `snapshot` as the whole persisted state of a member whose data folder holds nothing
  * yet (refused otherwise: restoring never overwrites a node's state), with its term as the
- * current term and no vote.
+ * current term and no vote. The folder is recorded as this member's, of the new cluster
+ * (runtime/data-owner.ts); a folder recorded as another node's or another cluster's is refused.
  */
-export async function seedDataDir(settings: StorageSettings, snapshot: Snapshot): Promise<void> {
+export async function seedDataDir(settings: StorageSettings & OwnerSettings, snapshot: Snapshot): Promise<void> {
   if (settings.storage === 'memory') throw new ConfigError(['storage: a memory node keeps nothing to restore into']);
   prepareDataDir(settings.dataDir);
+  checkDataOwner(settings);
   const storage = await openStorage(settings);
   try {
     const persisted = await storage.load();
@@ -86,6 +89,7 @@ export async function seedDataDir(settings: StorageSettings, snapshot: Snapshot)
       throw new ConfigError([
         `dataDir: ${settings.dataDir} holds a node's state already; restore only into an empty data folder`,
       ]);
+    claimDataOwner(settings);
     await storage.persist({
       snapshot,
       truncateFrom: null,

@@ -25,7 +25,7 @@ const HELP = `usage: coraft agent --config FILE [--trace FILE]
 Runs one coraft node in the foreground until SIGTERM or SIGINT. On SIGTERM a leader hands
 leadership to the most up-to-date follower first.
 exit codes: 0 stopped on request, 64 usage, 69 a port could not be bound, 70 internal error,
-74 data directory error, 78 invalid configuration`;
+74 data directory error, 78 invalid configuration (or a data folder of another node or cluster)`;
 
 function buildLogger(config: AgentConfig): DiagnosticLogger {
   return config.logFormat === 'console'

@@ -43,7 +43,8 @@ commands with --admin-key DIR/provisioner/secrets/admin.key).
   --storage S      wal (default), lmdb-direct or memory (lmdb: the former name of wal)
   --initial-members M   the first M nodes form the cluster (default N+W); the others get folders and
                    links files (DIR/provisioner/secrets/links/<id>.json) to join with 'coraft members add'
-  --force          overwrite an existing cluster folder
+  --force          overwrite an existing cluster folder (configs and keys of a new cluster id); a node's
+                   data folder DIR/<id>/data of the old cluster is then refused at start: remove it
 `;
 
 /** The folder of the provisioner's secrets of a cluster made in `dir`. */

@@ -18,6 +18,7 @@ import { ConfigError, PersistenceError, describeError } from '../../contracts/er
 import { simpleConfiguration } from '../core/configuration.js';
 import { EXIT, exitCodeFor } from '../runtime/agent.js';
 import { openStorage } from '../runtime/open-storage.js';
+import { checkDataOwner, claimDataOwner } from '../runtime/data-owner.js';
 import { readCommitMarker } from '../runtime/commit-marker.js';
 import { planForceNewCluster, recoveryBatch, type RecoveryPlan } from '../runtime/force-new-cluster.js';
 import { parseOptions, UsageError } from './args.js';
@@ -81,8 +82,14 @@ function rewriteMembers(config: AgentConfig): void {
   writeFileDurably(config.file, `${JSON.stringify(rewritten, null, 2)}\n`, statSync(config.file).mode & 0o777);
 }
 
-/** Opens the storage (refused while the agent runs), plans, and with `apply` writes the plan. */
+/**
+ * Opens the storage (refused while the agent runs, or on a folder recorded as another node's or
+ * another cluster's), plans, and with `apply` writes the plan. The folder stays this node's, of
+ * the same cluster id (the recovered member keeps its keys and trust state); with `apply` a folder
+ * without an owner record gets one, as the agent's start would write it.
+ */
 async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boolean): Promise<RecoveryPlan> {
+  checkDataOwner(config);
   const storage = await openStorage(config);
   try {
     const state = await storage.load();
@@ -92,7 +99,10 @@ async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boo
     );
     const marker = readCommitMarker(config.dataDir);
     const plan = planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
-    if (apply) await storage.persist(recoveryBatch(plan));
+    if (apply) {
+      claimDataOwner(config);
+      await storage.persist(recoveryBatch(plan));
+    }
     return plan;
   } finally {
     await storage.close();

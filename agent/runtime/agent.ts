@@ -32,9 +32,8 @@ import { RealTimers } from './timers.js';
 import { TraceWriter } from '../observability/trace-writer.js';
 import { latencyProbeFromEnvironment, type LatencyProbe } from '../observability/latency-probe.js';
 import { probedEndpoint } from '../observability/endpoint-probe.js';
-import { prepareDataDir } from './data-dir.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
-import { openStorage, snapshotBytesMaxFor } from './open-storage.js';
+import { openNodeStorage, snapshotBytesMaxFor } from './open-storage.js';
 import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 import { TrustedStateMachine } from '../trust/trusted-state-machine.js';
 import { serveBackups } from '../backup/serve-backups.js';
@@ -44,13 +43,6 @@ import { collectorTurnIn, memoryKeepersFor, diskGuardFor, startLeaseKeeper, star
 import type { BufferCollector } from './buffer-collector.js';
 import { StartupPhases } from '../observability/startup-phases.js';
 import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
-
-/** Makes the data folder private (0700, this user's) before the engine creates anything in it. */
-function makeDataDirPrivate(config: AgentConfig, logger: DiagnosticLogger): void {
-  if (config.storage === 'memory') return;
-  for (const path of prepareDataDir(config.dataDir))
-    logger.warning('data folder: removed group and other permissions', { path });
-}
 
 /** Why the agent ended (sysexits(3) numbers). */
 export const EXIT = {
@@ -150,8 +142,7 @@ export class Agent {
     phases: StartupPhases = new StartupPhases(),
   ): Promise<Agent> {
     const timers = new RealTimers();
-    makeDataDirPrivate(config, logger);
-    const storage = await openStorage(config);
+    const storage = await openNodeStorage(config, logger);
     phases.mark('storage');
     const trace = traceFor(config);
     let endpoint: LocalEndpoint | null = null;

@@ -18,6 +18,9 @@ import { nodeStateBytesMax } from '../trust/snapshot-limit.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import { prepareDataDir } from './data-dir.js';
+import { checkDataOwner, claimDataOwner } from './data-owner.js';
 
 /** The settings {@link openStorage} reads. */
 export type StorageSettings = Pick<AgentConfig, 'storage' | 'dataDir' | 'mapSizeMaxBytes' | 'kv'>;
@@ -60,4 +63,32 @@ export function openStorage(settings: StorageSettings): Promise<PersistenceEngin
   };
   // wal upgrades a folder of the LMDB engine (format 1 to 2) on first open.
   return settings.storage === 'wal' ? WalPersistenceEngine.open(options) : LmdbPersistenceEngine.open(options);
+}
+
+/**
+ * Opens the agent's storage on its data folder: the folder made private (0700, this user's;
+ * runtime/data-dir.ts) before the engine creates anything in it, its owner record checked
+ * against `config` before the engine opens, and written (the folder adopted, logged at info)
+ * once the engine holds the folder's lock (runtime/data-owner.ts). Rejects with ConfigError on
+ * another node's or another cluster's folder, PersistenceError STORAGE_CORRUPT on a damaged
+ * record, and as {@link openStorage}. A memory node has no folder.
+ */
+export async function openNodeStorage(config: AgentConfig, logger: DiagnosticLogger): Promise<PersistenceEngine> {
+  if (config.storage === 'memory') return openStorage(config);
+  for (const path of prepareDataDir(config.dataDir))
+    logger.warning('data folder: removed group and other permissions', { path });
+  checkDataOwner(config);
+  const storage = await openStorage(config);
+  try {
+    if (claimDataOwner(config))
+      logger.info("data folder: had no owner record; recorded it as this node's", {
+        path: config.dataDir,
+        node: config.nodeId,
+        cluster: config.cluster,
+      });
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  return storage;
 }

@@ -196,7 +196,7 @@ describe('agent integration: secret files and the data folder', function () {
       const data = join(dir, 'c', id, 'data');
       assert.equal(mode(data), 0o700, data);
       const names = readdirSync(data);
-      for (const expected of ['data.mdb', 'lock.mdb', 'trace.jsonl'])
+      for (const expected of ['data.mdb', 'lock.mdb', 'trace.jsonl', 'owner.json'])
         assert.ok(names.includes(expected), `${id}: ${expected} in ${names.join(', ')}`);
       assert.ok(
         names.some((name) => name.startsWith('wal-')),
