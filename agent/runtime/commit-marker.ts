@@ -14,13 +14,14 @@
  * every request of the agent for their length once a second (13 ms at the median on a busy disk,
  * the tail of single-client writes, issue 16). The last write, at stop, waits for one in flight.
  */
-import { constants, readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { LogIndex } from '../../contracts/log.js';
 import { assert } from '../../contracts/assert.js';
-import { PersistenceError, describeError } from '../../contracts/errors.js';
+import { PersistenceError } from '../../contracts/errors.js';
 import { writeFileDurably } from '../config/secret-files.js';
+import { readDataFile } from './data-dir.js';
 import { fsyncAsync, renameAsync, rmAsync, syncDirectory, withFile, writeTextAsync } from '../../storage/file-async.js';
 
 /** The marker's file name in the data folder. */
@@ -30,14 +31,9 @@ const MARKER_BYTES_MAX = 4096;
 
 /** Reads the marker of `dataDir`: the applied index it names, or null when there is none. Throws STORAGE_CORRUPT. */
 export function readCommitMarker(dataDir: string): LogIndex | null {
-  const path = join(dataDir, COMMIT_MARKER_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return null;
-    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${describeError(error)}`, { cause: error });
-  }
+  const file = readDataFile(dataDir, COMMIT_MARKER_FILE);
+  if (file === null) return null;
+  const { path, text } = file;
   const value: unknown = text.length <= MARKER_BYTES_MAX ? safeParse(text) : null;
   const index: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'appliedIndex') : null;
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)

@@ -14,9 +14,9 @@
  * there would leave files the real owner cannot read, or let that user change the log.
  * Key files are different: they are refused, never tightened (see config/secret-files.ts).
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, describeError } from '../../contracts/errors.js';
+import { ConfigError, PersistenceError, describeError } from '../../contracts/errors.js';
 import { currentIdentity, type ProcessIdentity } from '../config/secret-files.js';
 
 /** The data folder's mode. */
@@ -80,4 +80,19 @@ export function prepareDataDir(path: string, identity: ProcessIdentity = current
     tightened.push(entry);
   }
   return tightened;
+}
+
+/**
+ * The text of the small file `name` that the agent keeps in `dataDir` (the commit marker, the
+ * owner record) and its path, or null when there is none. Throws PersistenceError STORAGE_IO
+ * when it exists but cannot be read.
+ */
+export function readDataFile(dataDir: string, name: string): { readonly path: string; readonly text: string } | null {
+  const path = join(dataDir, name);
+  try {
+    return { path, text: readFileSync(path, 'utf8') };
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return null;
+    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${describeError(error)}`, { cause: error });
+  }
 }

@@ -18,12 +18,13 @@
  * never rewritten: it no longer says whose the folder is, and rewriting it would adopt whatever
  * folder this is, which is the mix-up the record exists to catch.
  */
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, PersistenceError, describeError } from '../../contracts/errors.js';
+import { ConfigError, PersistenceError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { writeFileDurably } from '../config/secret-files.js';
+import { readDataFile } from './data-dir.js';
 
 /** The record's file name in the data folder. */
 export const DATA_OWNER_FILE = 'owner.json';
@@ -66,14 +67,9 @@ function parseOwner(text: string): DataOwner | null {
  * a damaged record (empty, not JSON, missing fields), STORAGE_IO when it cannot be read.
  */
 export function readDataOwner(dataDir: string): DataOwner | null {
-  const path = join(dataDir, DATA_OWNER_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return null;
-    throw new PersistenceError('STORAGE_IO', `cannot read ${path}: ${describeError(error)}`, { cause: error });
-  }
+  const file = readDataFile(dataDir, DATA_OWNER_FILE);
+  if (file === null) return null;
+  const { path, text } = file;
   const owner = parseOwner(text);
   if (owner === null)
     throw new PersistenceError(
