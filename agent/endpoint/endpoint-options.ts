@@ -77,6 +77,12 @@ export interface LocalEndpointOptions {
    */
   readonly block1BytesMin: number;
   /**
+   * The key-value state machine's keyBytesMax: a longer key (UTF-8 bytes) is refused with 4.00
+   * KV_KEY_TOO_LONG before it is proposed. Set it to the cluster's kv.keyBytesMax. Default 1,024;
+   * 1..65,536.
+   */
+  readonly keyBytesMax: number;
+  /**
    * The key-value state machine's valueBytesMax: a larger value is refused with 4.13 before it
    * is proposed. Set it to the cluster's kv.valueBytesMax. Default 65,536; 0..16 MiB.
    */
@@ -120,6 +126,7 @@ export const DEFAULT_LOCAL_ENDPOINT_OPTIONS: LocalEndpointOptions = {
   blockTransfersMax: 64,
   blockTransfersPerPeerMax: 4,
   block1BytesMin: 512,
+  keyBytesMax: DEFAULT_KV_OPTIONS.keyBytesMax,
   valueBytesMax: DEFAULT_KV_OPTIONS.valueBytesMax,
   commandBytesMax: DEFAULT_RAFT_CONFIGURATION.commandBytesMax,
   unsafeAckBeforeCommit: false,
@@ -159,6 +166,7 @@ export function validateLocalEndpointOptions(options: LocalEndpointOptions): str
   const min = options.block1BytesMin;
   if (!Number.isInteger(min) || min < 16 || min > 1024 || (min & (min - 1)) !== 0)
     problems.push(`endpoint.block1BytesMin: expected a power of two from 16 to 1024, got ${String(min)}`);
+  checkInteger(problems, options, 'keyBytesMax', 1, 65_536);
   checkInteger(problems, options, 'valueBytesMax', 0, 16 * MIB);
   checkInteger(problems, options, 'commandBytesMax', 1, 64 * MIB);
   if (typeof options.unsafeAckBeforeCommit !== 'boolean')

@@ -142,7 +142,9 @@ export class LocalEndpoint {
       this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access));
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
-    add('/txn', 'kv', { POST: txnHandler((command, request) => this.writes.submit(command, request)) });
+    add('/txn', 'kv', {
+      POST: txnHandler((command, request) => this.writes.submit(command, request), this.options.keyBytesMax),
+    });
     add('/watch', 'kv', { GET: this.watch.handle });
     const leases = leaseResources({
       node: deps.node,
@@ -203,7 +205,8 @@ export class LocalEndpoint {
   // -------------------------------------------------------------------------------------------
 
   private async getKey(request: CoapRequest): Promise<CoapResponse> {
-    const key = acceptOnly(request, CONTENT_FORMAT.octetStream, 'a value') ?? kvKeyOf(request, 'GET');
+    const key =
+      acceptOnly(request, CONTENT_FORMAT.octetStream, 'a value') ?? kvKeyOf(request, 'GET', this.options.keyBytesMax);
     if (typeof key !== 'string') return key;
     const query = encodeKvQuery({ op: 'get', key });
     try {
@@ -254,7 +257,7 @@ export class LocalEndpoint {
 
   /** The command of a PUT, or the answer that refuses it. */
   private putCommandOf(request: CoapRequest): KvCommand | CoapResponse {
-    const key = kvKeyOf(request, 'PUT');
+    const key = kvKeyOf(request, 'PUT', this.options.keyBytesMax);
     if (typeof key !== 'string') return key;
     if (request.payload.byteLength > this.options.valueBytesMax)
       return this.tooLarge(
@@ -286,7 +289,7 @@ export class LocalEndpoint {
   }
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
-    const key = kvKeyOf(request, 'DELETE');
+    const key = kvKeyOf(request, 'DELETE', this.options.keyBytesMax);
     if (typeof key !== 'string') return key;
     if (request.ifMatch.length > 0)
       return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');

@@ -48,14 +48,36 @@ function keyOf(fields: Map<string, unknown>, what: string): string {
   return key;
 }
 
-/** The bytes of `value` (UTF-8) or `valueBase64`: exactly one of them. */
+/** What `value` is, for a message saying it is the wrong kind: 'a number', 'null', 'an array', ... */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'bytes';
+  const type = typeof value;
+  return type === 'object' ? 'an object' : `a ${type}`;
+}
+
+/**
+ * The bytes of `value` (UTF-8) or `valueBase64`: exactly one of them. Each way of getting it
+ * wrong has its own message, so that a client sending `"value": 5` is told that a value is a
+ * string rather than that it gave two values.
+ */
 function valueOf(fields: Map<string, unknown>, what: string): Uint8Array {
   const text = fields.get('value');
   const base64 = fields.get('valueBase64');
-  if (typeof text === 'string' && base64 === undefined) return new TextEncoder().encode(text);
-  if (typeof base64 === 'string' && text === undefined && BASE64.test(base64))
-    return new Uint8Array(Buffer.from(base64, 'base64'));
-  throw new TxnBodyError(`${what}: give value (a string) or valueBase64 (base64), not both`);
+  if (text !== undefined && base64 !== undefined)
+    throw new TxnBodyError(`${what}: give value or valueBase64, not both`);
+  if (text !== undefined) {
+    if (typeof text !== 'string')
+      throw new TxnBodyError(
+        `${what}: value must be a string, got ${kindOf(text)} (send other bytes as valueBase64, in base64)`,
+      );
+    return new TextEncoder().encode(text);
+  }
+  if (base64 === undefined) throw new TxnBodyError(`${what}: give value (a string) or valueBase64 (base64)`);
+  if (typeof base64 !== 'string' || !BASE64.test(base64))
+    throw new TxnBodyError(`${what}: valueBase64 must be a base64 string (RFC 4648, padded)`);
+  return new Uint8Array(Buffer.from(base64, 'base64'));
 }
 
 function readCompare(value: unknown, index: number): KvCompare {

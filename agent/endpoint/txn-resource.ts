@@ -6,13 +6,16 @@
  * `{"op":"get","key":K,"found":false}` or `{"op":"get","key":K,"found":true,"value":V,"revision":r}`
  * (`valueBase64` for a value that is not UTF-8). JSON, or CBOR for Accept 60. A refused
  * operation (a limit) changes nothing and answers its error; keys under the agent's reserved
- * prefix are 4.03.
+ * prefix are 4.03, and a key longer than keyBytesMax anywhere in the body is 4.00 KV_KEY_TOO_LONG
+ * before anything is proposed (the store's answer once applied; in a branch that would not run it
+ * can only be a mistake, as no such key can exist).
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { KvCommand, KvTxnOperation, KvTxnResult } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { documentResponse, storeRevisionOption, unacceptable, valueField } from './documents.js';
+import { keyTooLong } from './kv-key.js';
 import { errorResponse, responseForKvError } from './responses.js';
 import { readTxnBody, TxnBodyError } from './txn-body.js';
 import type { WriteOutcome } from './writes.js';
@@ -41,8 +44,8 @@ function resultDocument(txn: KvTxnOperation, result: KvTxnResult): unknown {
   };
 }
 
-/** The handler of POST /txn. */
-export function txnHandler(submit: SubmitWrite): (request: CoapRequest) => Promise<CoapResponse> {
+/** The handler of POST /txn; `keyBytesMax` is the store's key limit, UTF-8 bytes. */
+export function txnHandler(submit: SubmitWrite, keyBytesMax: number): (request: CoapRequest) => Promise<CoapResponse> {
   return async (request) => {
     const refusal = unacceptable(request);
     if (refusal !== null) return refusal;
@@ -54,8 +57,13 @@ export function txnHandler(submit: SubmitWrite): (request: CoapRequest) => Promi
       const code = error.unsupportedFormat ? CoapResponseCode.UnsupportedContentFormat : CoapResponseCode.BadRequest;
       return errorResponse(code, error.message);
     }
-    if ([...txn.compare, ...txn.success, ...txn.failure].some((item) => isSystemKey(item.key)))
+    const items = [...txn.compare, ...txn.success, ...txn.failure];
+    if (items.some((item) => isSystemKey(item.key)))
       return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
+    for (const item of items) {
+      const refusal = keyTooLong(item.key, keyBytesMax);
+      if (refusal !== null) return refusal;
+    }
     const outcome = await submit({ ...txn, session: null, timeMs: Math.floor(Date.now()) }, request);
     if (outcome.kind === 'response') return outcome.response;
     const result = outcome.result;

@@ -33,6 +33,7 @@ export {
   wholeImageChunks,
 } from './snapshot-stream.js';
 export { KV_ERROR_CODES } from './types.js';
+export { keyLengthProblem } from './store.js';
 export { LIST_BYTES_MAX, LIST_ITEMS_MAX, operationKeys } from './execute.js';
 export { TXN_OPS_MAX } from './txn.js';
 export { NOSPACE_ALARM, QUOTA_KEY_OVERHEAD_BYTES, decodeQuotaCommand, encodeQuotaCommand } from './quota.js';

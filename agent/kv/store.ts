@@ -36,6 +36,17 @@ export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/**
+ * KV_KEY_TOO_LONG when `key` is longer than `keyBytesMax` UTF-8 bytes, else null. The store
+ * refuses such a key when it applies a command; the local endpoint refuses it with the same
+ * result before proposing, so that it costs no log entry.
+ */
+export function keyLengthProblem(key: string, keyBytesMax: number): KvErrorResult | null {
+  const keyBytes = utf8Length(key);
+  if (keyBytes <= keyBytesMax) return null;
+  return { type: 'error', code: 'KV_KEY_TOO_LONG', message: `key is ${keyBytes} bytes; keyBytesMax is ${keyBytesMax}` };
+}
+
 /** The limits the store enforces. */
 export type KvStoreLimits = Pick<KvOptions, 'keyBytesMax' | 'valueBytesMax' | 'keyCountMax' | 'dataBytesMax'> &
   LeaseLimits;
@@ -138,15 +149,7 @@ export class KvStore {
 
   /** An error result when `key` breaks the key limit, else null. */
   checkKey(key: string): KvErrorResult | null {
-    const keyBytes = utf8Length(key);
-    if (keyBytes > this.limits.keyBytesMax) {
-      return {
-        type: 'error',
-        code: 'KV_KEY_TOO_LONG',
-        message: `key is ${keyBytes} bytes; keyBytesMax is ${this.limits.keyBytesMax}`,
-      };
-    }
-    return null;
+    return keyLengthProblem(key, this.limits.keyBytesMax);
   }
 
   /**

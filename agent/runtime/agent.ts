@@ -360,7 +360,11 @@ async function startEndpoint(
       { node: config.nodeId },
     );
   // The endpoint refuses oversize writes before they are proposed, so it needs the limits of apply.
-  const limits = { valueBytesMax: kvOptions.valueBytesMax, commandBytesMax: config.raft.commandBytesMax };
+  const limits = {
+    keyBytesMax: kvOptions.keyBytesMax,
+    valueBytesMax: kvOptions.valueBytesMax,
+    commandBytesMax: config.raft.commandBytesMax,
+  };
   const access = {
     kv: config.endpointKeys.kv?.identity ?? null,
     admin: config.endpointKeys.admin?.identity ?? null,

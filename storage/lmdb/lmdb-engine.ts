@@ -207,7 +207,11 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
         for (const write of writes) for (const step of write.payload.steps) applyStep(step, target);
       });
     } catch (error) {
-      const failure = toPersistenceError(await commitFailureCause(error), `commit to ${this.options.path} failed`);
+      const failure = toPersistenceError(
+        await commitFailureCause(error),
+        `commit to ${this.options.path} failed`,
+        this.options.path,
+      );
       this.metrics?.increment('coraft_storage_errors_total', 1, { code: failure.code });
       throw failure;
     }

@@ -4,6 +4,7 @@
  * `code`; Node's fs uses string codes. A failed asynchronous commit rejects with a generic
  * "Commit failed" error whose `commitError` promise carries the real cause.
  */
+import { statfsSync } from 'node:fs';
 import { PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
 
 type PersistenceCode = 'STORAGE_IO' | 'STORAGE_CORRUPT' | 'STORAGE_FULL' | 'STORAGE_VERSION';
@@ -50,16 +51,57 @@ export function errorCodeName(error: unknown): string {
 }
 
 /**
- * Wraps `error` in a PersistenceError whose message says what was being done (`context`,
- * which names the path) and why. A PersistenceError or other RaftError passes through.
+ * At most this many bytes free counts as a full file system when a write fails with EIO. LMDB
+ * writes a transaction's dirty pages with pwrite and reports a short write, which is what a full
+ * file system causes, as EIO; a short write means there was less room than the write needed, and
+ * one commit writes from a page to a few MiB, so "nearly nothing free" rather than "0 free".
  */
-export function toPersistenceError(error: unknown, context: string): RaftError {
+export const FULL_FREE_BYTES_MAX = 1024 * 1024;
+
+/** The bytes available to this process on the file system holding `path` (statfs f_bavail). */
+export function freeBytesOf(path: string): number {
+  const stats = statfsSync(path);
+  return stats.bavail * stats.bsize;
+}
+
+/**
+ * Wraps `error` in a PersistenceError whose message says what was being done (`context`,
+ * which names the path) and why. A PersistenceError or other RaftError passes through. With
+ * `dir` (the folder written to), an EIO is checked against that folder's file system: when it
+ * has (nearly) no space left the error is STORAGE_FULL, so an operator frees space instead of
+ * suspecting the hardware. `free` measures the free bytes; tests pass a fake.
+ */
+export function toPersistenceError(
+  error: unknown,
+  context: string,
+  dir?: string,
+  free: (path: string) => number = freeBytesOf,
+): RaftError {
   if (error instanceof RaftError) return error;
   const name = errorCodeName(error);
-  const code = CATEGORY.get(name) ?? 'STORAGE_IO';
   const reason = describeError(error);
   const label = name === '' || reason.includes(name) ? reason : `${name}: ${reason}`;
+  const freeBytes = name === 'EIO' && dir !== undefined ? freeBytesOrNull(dir, free) : null;
+  if (freeBytes !== null && freeBytes <= FULL_FREE_BYTES_MAX) {
+    const full = `the file system of ${dir} is full (${freeBytes} bytes free)`;
+    return new PersistenceError('STORAGE_FULL', `${context}: ${full}; ${label}`, { cause: error });
+  }
+  const code = CATEGORY.get(name) ?? 'STORAGE_IO';
   return new PersistenceError(code, `${context}: ${label}`, { cause: error });
+}
+
+/**
+ * The free bytes of `dir`'s file system, or null when statfs itself fails: then nothing is known
+ * about the space, and the EIO is reported as what it is (STORAGE_IO) rather than guessed at.
+ */
+function freeBytesOrNull(dir: string, free: (path: string) => number): number | null {
+  try {
+    return free(dir);
+  } catch (error) {
+    // The original EIO stays the error reported; this one only means the space is unknown.
+    if (error instanceof Error) return null;
+    throw error;
+  }
 }
 
 /**

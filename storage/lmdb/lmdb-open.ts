@@ -216,7 +216,7 @@ async function checkFormat(handles: LmdbHandles, path: string, formatVersion: nu
   try {
     await handles.env.transaction(() => handles.meta.putSync(META_KEYS.format, encodeFormat(formatVersion)));
   } catch (error) {
-    throw toPersistenceError(error, `cannot initialise ${path}`);
+    throw toPersistenceError(error, `cannot initialise ${path}`, path);
   }
   return stored;
 }
@@ -256,7 +256,7 @@ async function recoverProjection(
       try {
         await handles.env.transaction(() => rewriteShapes(handles.shapes, scanned.shapes));
       } catch (error) {
-        throw toPersistenceError(error, `cannot write the log's shape records in ${path}`);
+        throw toPersistenceError(error, `cannot write the log's shape records in ${path}`, path);
       }
     }
   }

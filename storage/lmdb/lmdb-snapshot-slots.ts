@@ -64,7 +64,7 @@ export class SnapshotSlots {
       try {
         await handles.env.childTransaction(() => trimSlot(handles.meta, free, 0));
       } catch (error) {
-        throw toPersistenceError(await commitFailureCause(error), `cleaning ${options.path} failed`);
+        throw toPersistenceError(await commitFailureCause(error), `cleaning ${options.path} failed`, options.path);
       }
     }
     return new SnapshotSlots(handles, options, slot);
@@ -124,7 +124,11 @@ export class SnapshotSlots {
       checkSpace(this.handles, bytes, this.options);
       await env.childTransaction(() => action(meta));
     } catch (error) {
-      throw toPersistenceError(await commitFailureCause(error), `writing a snapshot to ${this.options.path} failed`);
+      throw toPersistenceError(
+        await commitFailureCause(error),
+        `writing a snapshot to ${this.options.path} failed`,
+        this.options.path,
+      );
     }
   }
 }

@@ -43,7 +43,11 @@ async function handle(request: ChunkRequest): Promise<ChunkReply> {
     await applyToStore(handles, steps, request.checkpointSeq, options.path);
     return { id: request.id, error: null };
   } catch (error) {
-    const failure = toPersistenceError(await commitFailureCause(error), `checkpoint to ${options.path} failed`);
+    const failure = toPersistenceError(
+      await commitFailureCause(error),
+      `checkpoint to ${options.path} failed`,
+      options.path,
+    );
     const code = PERSISTENCE_CODES.find((known) => known === failure.code) ?? 'STORAGE_IO';
     return { id: request.id, error: { code, message: failure.message } };
   }

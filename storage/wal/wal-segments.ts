@@ -187,6 +187,7 @@ export class SegmentWriter {
       throw toPersistenceError(
         error,
         `append to ${join(this.dir, segmentName(this.active().number))} at offset ${at} failed`,
+        this.dir,
       );
     }
     this.autoSync.record(inline, performance.now() - started);
@@ -220,7 +221,7 @@ export class SegmentWriter {
         this.growing ?? this.startGrowth(grownCapacity(this.capacity, this.offset, needBytes, this.segmentBytes));
       const failure = await growth;
       if (failure !== null)
-        throw toPersistenceError(failure, `growing log segment ${segmentName(this.active().number)} failed`);
+        throw toPersistenceError(failure, `growing log segment ${segmentName(this.active().number)} failed`, this.dir);
     }
   }
 
@@ -279,7 +280,11 @@ export class SegmentWriter {
     this.next = null;
     const prepared = await next;
     if ('error' in prepared)
-      throw toPersistenceError(prepared.error, `creating log segment ${segmentName(number)} in ${this.dir} failed`);
+      throw toPersistenceError(
+        prepared.error,
+        `creating log segment ${segmentName(number)} in ${this.dir} failed`,
+        this.dir,
+      );
     const fd = openSync(join(this.dir, segmentName(number)), ACTIVE_FLAGS);
     closeSync(this.fd);
     this.fd = fd;
@@ -332,7 +337,7 @@ export class SegmentWriter {
       if (this.offset > 0) ftruncateSync(this.fd, this.offset);
       if (prepared !== null) rmSync(join(this.dir, segmentName(this.active().number + 1)), { force: true });
     } catch (error) {
-      throw toPersistenceError(error, `ending the log in ${this.dir} at its last frame failed`);
+      throw toPersistenceError(error, `ending the log in ${this.dir} at its last frame failed`, this.dir);
     } finally {
       closeSync(this.fd);
     }

@@ -53,6 +53,6 @@ export async function applyToStore(
       if (checkpointSeq !== null) meta.putSync(CHECKPOINT_KEY, Buffer.from(String(checkpointSeq), 'utf8'));
     });
   } catch (error) {
-    throw toPersistenceError(await commitFailureCause(error), `checkpoint to ${path} failed`);
+    throw toPersistenceError(await commitFailureCause(error), `checkpoint to ${path} failed`, path);
   }
 }

@@ -2,8 +2,9 @@
 // - a transaction whose compares hold runs its success branch as one log entry and answers
 //   {succeeded, revision, results}; one whose compares fail runs the failure branch;
 // - a branch with a value over the limit answers 4.13 and changes nothing;
-// - bad bodies are 4.00 naming the problem, another Content-Format 4.15, reserved keys 4.03,
-//   more than TXN_OPS_MAX operations 4.00; Accept 60 answers CBOR;
+// - bad bodies are 4.00 naming the problem (a value that is not a string is told so, not that
+//   it gave both value and valueBase64), another Content-Format 4.15, reserved keys 4.03, more
+//   than TXN_OPS_MAX operations 4.00; Accept 60 answers CBOR;
 // - the transaction goes through the exactly-once write path: its log entry carries the
 //   endpoint's session and a request id.
 import { strict as assert } from 'node:assert';
@@ -113,7 +114,11 @@ describe('local endpoint: POST /txn', function () {
       [{ compare: [{ key: 'k', revision: 1, absent: true }] }, '4.00', /compare\[0\]: give key and one of/],
       [{ success: [{ op: 'cas', key: 'k' }] }, '4.00', /success\[0\]: op must be put/],
       [{ success: [{ op: 'put', key: 'k', value: 'v', lease: 'x' }] }, '4.00', /lease must be a lease id/],
-      [{ success: [{ op: 'put', key: 'k', valueBase64: '***' }] }, '4.00', /valueBase64/],
+      [{ success: [{ op: 'put', key: 'k', valueBase64: '***' }] }, '4.00', /valueBase64 must be a base64 string/],
+      [{ success: [{ op: 'put', key: 'k', value: 5 }] }, '4.00', /success\[0\]: value must be a string, got a number/],
+      [{ compare: [{ key: 'k', value: null }] }, '4.00', /compare\[0\]: value must be a string, got null/],
+      [{ success: [{ op: 'put', key: 'k', value: 'v', valueBase64: 'dg==' }] }, '4.00', /not both/],
+      [{ success: [{ op: 'put', key: 'k' }] }, '4.00', /give value \(a string\) or valueBase64 \(base64\)$/],
       [{ success: many }, '4.00', /success has 65 items; at most 64/],
       [{ extra: [] }, '4.00', /unexpected field 'extra'/],
       [{ success: [{ op: 'get', key: '.coraft/trust' }] }, '4.03', /reserved/],

@@ -1,14 +1,15 @@
 // Proves that bad operating conditions give a clear PersistenceError and damage nothing that
 // was acknowledged: a missing or non-directory path and a read-only directory (STORAGE_IO
 // naming the path and cause), an exhausted map size and a full disk (STORAGE_FULL; then the
-// engine refuses further writes, and a reopened engine holds every acknowledged entry), and a
+// engine refuses further writes, and a reopened engine holds every acknowledged entry; a short
+// write, which LMDB reports as EIO, is STORAGE_FULL too, naming the folder's file system), and a
 // second process or a second engine on the same directory (STORAGE_LOCKED), whose lock is taken
 // over once that process has been killed. Running as root, where chmod does not stop writes,
 // the read-only and full-disk cases use a small tmpfs mounted here; where mounting is not
 // allowed they are skipped with the reason.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sinon from 'sinon';
@@ -158,6 +159,32 @@ describe('LMDB engine under bad conditions', function () {
       await assert.rejects(appendLogEntry(engine, entry(acked + 1, 1)), { code: 'STORAGE_FULL' });
       await engine.close();
       await assertHoldsEntries(options, acked);
+    } finally {
+      execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+    }
+  });
+
+  it('reports the EIO of a short write on a full disk as STORAGE_FULL naming the folder', async function () {
+    const failure = isRoot ? mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]) : 'not running as root';
+    if (failure !== null) {
+      console.log(`      skipped: a full disk needs a small file system mounted here (${failure})`);
+      this.skip();
+    }
+    try {
+      const engine = await LmdbPersistenceEngine.open(lmdbTestOptions(dir, { mapSizeMaxBytes: 64 * 1024 * 1024 }));
+      await appendLogEntry(engine, entry(1, 1));
+      // Leave 16 KiB: a 64 KiB entry is then a short write, which LMDB reports as EIO, not ENOSPC.
+      const stats = statfsSync(dir);
+      writeFileSync(join(dir, 'ballast'), Buffer.alloc(stats.bavail * stats.bsize - 16 * 1024));
+      const consoleError = sinon.stub(console, 'error');
+      const refused = await appendLogEntry(engine, entry(2, 1, 'command', 64 * 1024)).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      consoleError.restore();
+      assert.equal((refused as { code?: string } | null)?.code, 'STORAGE_FULL', String(refused));
+      assert.match(String(refused), new RegExp(`the file system of ${dir} is full \\(\\d+ bytes free\\)`));
+      await engine.close();
     } finally {
       execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
     }
