@@ -2,8 +2,8 @@
  * Proves that `coraft agent` refuses to start on a broken setup with one clear message on
  * stderr and the documented exit code (EXIT in agent/runtime/agent.ts): a malformed or invalid
  * configuration, a missing key file, a local endpoint open beyond loopback without endpoint
- * keys, and a configuration from before link keys exit 78 (EX_CONFIG) naming the file or
- * field; a busy
+ * keys, listen.peer equal to listen.endpoint, and a configuration from before link keys exit 78
+ * (EX_CONFIG) naming the file or field; a busy
  * endpoint or peer port exits 69 (EX_UNAVAILABLE) naming the address; a bad command line (an
  * unknown option, no --config) exits 64 (EX_USAGE), which systemd does not restart. Each case runs the real
  * CLI on a node written by `coraft cluster init`.
@@ -87,6 +87,15 @@ describe('agent integration: start-up failures', function () {
       run.stderr,
       /listen\.endpoint: 0\.0\.0\.0 is reachable beyond this host; such an endpoint needs endpointKeys/,
     );
+  });
+
+  it('exits 78 when listen.peer is listen.endpoint, naming both', async function () {
+    const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+    const endpoint = `127.0.0.1:${basePort + 1}`;
+    writeFileSync(config, JSON.stringify({ ...parsed, listen: { peer: endpoint, endpoint } }));
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.config, run.stderr);
+    assert.match(run.stderr, /- listen\.peer \(127\.0\.0\.1:\d+\) and listen\.endpoint \(127\.0\.0\.1:\d+\): the same/);
   });
 
   it('exits 78 on a configuration from before link keys (one shared keystore, psk.keyFile)', async function () {
