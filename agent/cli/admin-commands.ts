@@ -89,14 +89,18 @@ function membersOperation(
   }
 }
 
+/** The options of `coraft members` and the positional arguments each verb takes, the verb included. */
+const MEMBERS_OPTIONS = {
+  ...COMMON,
+  ...SIGNING_OPTIONS,
+  learner: { type: 'boolean' },
+  witness: { type: 'boolean' },
+  links: { type: 'string' },
+} as const;
+const MEMBERS_POSITIONALS_MAX = { list: 1, add: 3, remove: 2, rekey: 2 } as const;
+
 export async function runMembers(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    ...COMMON,
-    ...SIGNING_OPTIONS,
-    learner: { type: 'boolean' },
-    witness: { type: 'boolean' },
-    links: { type: 'string' },
-  });
+  const { values, positionals } = parseOptions(args, MEMBERS_OPTIONS, MEMBERS_POSITIONALS_MAX);
   const [verb, id, address] = positionals;
   if (values.help === true || verb === undefined) {
     out(MEMBERS_HELP);
@@ -160,7 +164,11 @@ export async function runMembers(args: readonly string[]): Promise<number> {
 }
 
 export async function runLeader(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS, to: { type: 'string' } });
+  const { values, positionals } = parseOptions(
+    args,
+    { ...COMMON, ...SIGNING_OPTIONS, to: { type: 'string' } },
+    { transfer: 1 },
+  );
   if (values.help === true || positionals[0] !== 'transfer') {
     out(
       `usage: coraft leader transfer [--to ID]\n${OPTIONS_HELP}\n\nHands leadership to ID, or to the most ` +
@@ -242,11 +250,15 @@ async function submit(
 }
 
 export async function runAdmin(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    ...COMMON,
-    ...SIGNING_OPTIONS,
-    'public-key': { type: 'string' },
-  });
+  const { values, positionals } = parseOptions(
+    args,
+    {
+      ...COMMON,
+      ...SIGNING_OPTIONS,
+      'public-key': { type: 'string' },
+    },
+    { submit: 2, 'set-key': 1 },
+  );
   if (positionals[0] === 'submit' && values.help !== true) {
     const file = positionals[1];
     if (file === undefined) throw new UsageError('admin submit: SIGNED_FILE is required');

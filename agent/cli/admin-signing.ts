@@ -5,13 +5,14 @@
  * The links an added or rekeyed member's peers learn come from the provisioner's links file
  * (`--links FILE`, default links/<ID>.json next to the key file). Keys are never printed.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { isValidNodeId } from '../core/configuration.js';
 import {
   ADMIN_VALIDITY_MAX_MS,
   privateKeyFromText,
+  publicKeyFromText,
   signAdminCommand,
   type AdminOperation,
   type WrappedLink,
@@ -19,7 +20,7 @@ import {
 import { WRAPPED_LINK_BYTES } from '../trust/crypto.js';
 import { intOption, UsageError } from './args.js';
 import { readSecretText, writeSecretFile } from '../config/secret-files.js';
-import { describeError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 
 /** The options that sign. */
 export interface SigningValues {
@@ -62,6 +63,53 @@ function clusterNextTo(keyFile: string): string | null {
   return typeof cluster === 'string' ? cluster : null;
 }
 
+/** The error for the admin public key given as --admin-key, where the private key belongs. */
+function publicKeyGiven(keyFile: string): UsageError {
+  return new UsageError(
+    `--admin-key: ${keyFile}: this is the admin PUBLIC key; sign with the private key ` +
+      '(provisioner/secrets/admin.key)',
+  );
+}
+
+/** Most bytes of a PEM key file looked at for a public key; an Ed25519 PEM has about 120. */
+const PEM_KEY_BYTES_MAX = 4096;
+
+/**
+ * Whether `keyFile` holds a public key and no private key. Read only when it is a regular file of
+ * a PEM key's size (a FIFO would block); false when it cannot be read.
+ */
+function holdsPublicKeyOnly(keyFile: string): boolean {
+  try {
+    const stat = statSync(keyFile);
+    if (!stat.isFile() || stat.size > PEM_KEY_BYTES_MAX) return false;
+    const text = readFileSync(keyFile, 'utf8');
+    return privateKeyFromText(text) === null && publicKeyFromText(text) !== null;
+  } catch (error) {
+    // Unreadable: the secret file's own refusal says why.
+    if (error instanceof Error) return false;
+    throw error;
+  }
+}
+
+/**
+ * The admin private key in `keyFile`. A secret file: refused (ConfigError) when others may read
+ * it (secret-files.ts), except that the admin public key (0644 as written) is named as such first,
+ * rather than told to `chmod 600`, which would not make it sign.
+ */
+function readAdminKey(keyFile: string): KeyObject {
+  let text: string;
+  try {
+    text = readSecretText(keyFile, '--admin-key');
+  } catch (error) {
+    if (error instanceof ConfigError && holdsPublicKeyOnly(keyFile)) throw publicKeyGiven(keyFile);
+    throw error;
+  }
+  const key = privateKeyFromText(text);
+  if (key !== null) return key;
+  if (publicKeyFromText(text) !== null) throw publicKeyGiven(keyFile);
+  throw new UsageError(`--admin-key: ${keyFile} is not an Ed25519 private key (PEM)`);
+}
+
 /** The signer of `values`; UsageError when there is no admin key. */
 export function signerOf(values: SigningValues): Signer {
   const keyFile = values['admin-key'] ?? process.env.CORAFT_ADMIN_KEY_FILE;
@@ -69,9 +117,7 @@ export function signerOf(values: SigningValues): Signer {
     throw new UsageError(
       'admin commands are signed: --admin-key FILE (the admin private key, e.g. DIR/secrets/admin.key) is required',
     );
-  // A secret file: refused (ConfigError) when others may read it, see secret-files.ts.
-  const key: KeyObject | null = privateKeyFromText(readSecretText(keyFile, '--admin-key'));
-  if (key === null) throw new UsageError(`--admin-key: ${keyFile} is not an Ed25519 private key (PEM)`);
+  const key = readAdminKey(keyFile);
   const cluster = values.cluster ?? clusterNextTo(keyFile);
   if (cluster === null) throw new UsageError(`--cluster ID is required (no fleet.json next to ${keyFile} names it)`);
   const validForMs = 1000 * intOption(values['valid-for-s'], 'valid-for-s', 300, 1, ADMIN_VALIDITY_MAX_MS / 1000);

@@ -14,6 +14,7 @@ import { NoopMetrics } from '../observability/noop.js';
 import { parseHostPort } from '../config/agent-config.js';
 import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
+import { checkListenPeerHost, systemHostLookup } from '../runtime/listen-host.js';
 import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
 import { UsageError, parseOptions } from './args.js';
 import { applyAgentV8Flags, openRuntimeFlags } from '../runtime/v8-flags.js';
@@ -169,6 +170,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   try {
     metricsHandle = await buildMetrics(config);
     phases.mark('logger');
+    await checkListenPeerHost(config.listenPeer.host, systemHostLookup);
     agent = await Agent.start(config, REAL_FACTORIES, logger, metricsHandle.metrics, phases);
   } catch (error) {
     logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });

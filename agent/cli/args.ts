@@ -13,16 +13,47 @@ export class UsageError extends Error {
   }
 }
 
-/** Parses `args` with `options`, turning parseArgs errors into UsageErrors. */
+/**
+ * How many positional arguments a command takes: a count, or, for a command whose first positional
+ * is a verb, the count (the verb included) for each verb. An unknown verb is left to the command,
+ * which names the verbs there are.
+ */
+export type PositionalsMax = number | Readonly<Record<string, number>>;
+
+/**
+ * Parses `args` with `options`, turning parseArgs errors into UsageErrors. A positional argument
+ * beyond `positionalsMax` (none by default) is a UsageError naming it: ignoring it would run
+ * something else than what was asked (`kv put k hello world` storing "hello").
+ */
 export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   args: readonly string[],
   options: T,
+  positionalsMax: PositionalsMax = 0,
 ): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>> {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError(describeError(error));
   }
+  refuseExtraPositionals(parsed.positionals, positionalsMax);
+  return parsed;
+}
+
+/** Throws a UsageError naming the first of `positionals` beyond `positionalsMax`. */
+export function refuseExtraPositionals(positionals: readonly string[], positionalsMax: PositionalsMax): void {
+  const verb = positionals[0];
+  const max =
+    typeof positionalsMax === 'number'
+      ? positionalsMax
+      : verb !== undefined && Object.hasOwn(positionalsMax, verb)
+        ? positionalsMax[verb]
+        : undefined;
+  if (max === undefined || positionals.length <= max) return;
+  const extra = positionals[max];
+  const where =
+    max === 0 ? ': this command takes options only' : ` after ${JSON.stringify(positionals.slice(0, max).join(' '))}`;
+  throw new UsageError(`unexpected argument ${JSON.stringify(extra)}${where}`);
 }
 
 /** Reads an integer option within [min, max], or `fallback` when absent. */

@@ -61,16 +61,20 @@ const KV_HELP = `usage: coraft kv get KEY [--stale]
        coraft kv list [--prefix P] [--limit N] [--after KEY] [--stale]
 options: --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS`;
 
+/** The options of `coraft kv` and the positional arguments each verb takes, the verb included. */
+const KV_OPTIONS = {
+  ...COMMON,
+  stale: { type: 'boolean' },
+  client: { type: 'string' },
+  seq: { type: 'string' },
+  expect: { type: 'string' },
+  lease: { type: 'string' },
+} as const;
+const KV_POSITIONALS_MAX = { get: 2, put: 3, cas: 3, del: 2, delete: 2 } as const;
+
 export async function runKv(args: readonly string[]): Promise<number> {
   if (args[0] === 'list') return (await import('./kv-list.js')).runKvList(args.slice(1));
-  const { values, positionals } = parseOptions(args, {
-    ...COMMON,
-    stale: { type: 'boolean' },
-    client: { type: 'string' },
-    seq: { type: 'string' },
-    expect: { type: 'string' },
-    lease: { type: 'string' },
-  });
+  const { values, positionals } = parseOptions(args, KV_OPTIONS, KV_POSITIONALS_MAX);
   const [verb, key, value] = positionals;
   if (values.help === true || verb === undefined) {
     out(KV_HELP);

@@ -2,6 +2,7 @@
  * `coraft config schema` prints the JSON Schema of agent.json; `coraft config check FILE`
  * validates a file and names every problem.
  */
+import { parseOptions } from './args.js';
 import { loadAgentConfig } from '../config/agent-config.js';
 import schema from '../config/agent-config.schema.json' with { type: 'json' };
 
@@ -10,7 +11,8 @@ const HELP = `usage: coraft config schema        print the JSON Schema of agent.
 `;
 
 export function runConfigCommand(args: readonly string[]): Promise<number> {
-  const [sub, file] = args;
+  const { values, positionals } = parseOptions(args, { help: { type: 'boolean' } }, { schema: 1, check: 2 });
+  const [sub, file] = values.help === true ? [] : positionals;
   if (sub === 'schema') {
     process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
     return Promise.resolve(0);
@@ -24,5 +26,5 @@ export function runConfigCommand(args: readonly string[]): Promise<number> {
     return Promise.resolve(0);
   }
   process.stdout.write(HELP);
-  return Promise.resolve(sub === undefined || sub === '--help' ? 0 : 2);
+  return Promise.resolve(sub === undefined ? 0 : 2);
 }

@@ -66,7 +66,7 @@ function verbOf(text: string | undefined): Verb {
 
 /** Runs `coraft lease`. */
 export async function runLease(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, COMMON);
+  const { values, positionals } = parseOptions(args, COMMON, 2);
   if (values.help === true || positionals.length === 0) {
     out(HELP);
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;

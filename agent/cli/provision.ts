@@ -24,7 +24,7 @@ import {
   type Gateway,
   type GatewaySettings,
 } from '../fleet/provision.js';
-import { parseOptions, UsageError } from './args.js';
+import { parseOptions, refuseExtraPositionals, UsageError } from './args.js';
 import { provisionRestored } from './provision-restore.js';
 
 const HELP = `usage: coraft provision --inventory FILE --out DIR [--restore BACKUP]
@@ -216,20 +216,25 @@ function refuseSeveralChanges(values: {
   if (changes.length > 1) throw new UsageError(`${changes.join(' and ')}: one change a run; run provision for each`);
 }
 
+/** The options of `coraft provision`. */
+const OPTIONS = {
+  inventory: { type: 'string' },
+  out: { type: 'string' },
+  add: { type: 'string' },
+  remove: { type: 'string' },
+  rekey: { type: 'string' },
+  'rotate-admin-key': { type: 'boolean' },
+  overrides: { type: 'string' },
+  via: { type: 'string' },
+  endpoint: { type: 'string' },
+  restore: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
 export function runProvisionCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    inventory: { type: 'string' },
-    out: { type: 'string' },
-    add: { type: 'string' },
-    remove: { type: 'string' },
-    rekey: { type: 'string' },
-    'rotate-admin-key': { type: 'boolean' },
-    overrides: { type: 'string' },
-    via: { type: 'string' },
-    endpoint: { type: 'string' },
-    restore: { type: 'string' },
-    help: { type: 'boolean' },
-  });
+  const { values, positionals } = parseOptions(args, OPTIONS, 1);
+  // Only --add takes a positional argument, its ADDRESS.
+  if (values.add === undefined) refuseExtraPositionals(positionals, 0);
   if (values.help === true) {
     out(HELP);
     return Promise.resolve(0);

@@ -164,13 +164,17 @@ async function follow(watch: Watch, refreshMs: number): Promise<never> {
 
 /** Runs `coraft watch`. */
 export async function runWatch(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    ...COMMON,
-    prefix: { type: 'string' },
-    since: { type: 'string' },
-    once: { type: 'boolean' },
-    'refresh-ms': { type: 'string' },
-  });
+  const { values, positionals } = parseOptions(
+    args,
+    {
+      ...COMMON,
+      prefix: { type: 'string' },
+      since: { type: 'string' },
+      once: { type: 'boolean' },
+      'refresh-ms': { type: 'string' },
+    },
+    1,
+  );
   if (values.help === true || positionals.length > 1 || (positionals.length === 1) === (values.prefix !== undefined)) {
     out(HELP);
     return values.help === true ? CLIENT_EXIT.ok : CLIENT_EXIT.usage;

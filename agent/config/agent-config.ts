@@ -212,6 +212,15 @@ function describe(error: ErrorObject): string {
   return `${path}: ${error.message ?? 'invalid'}`;
 }
 
+/**
+ * Whether two UDP listen addresses would take the same socket: the same port (0 picks a free one)
+ * on the same host, or on a wildcard host, which covers every address (and `::` IPv4 too).
+ */
+function sharesUdpPort(a: HostPort, b: HostPort): boolean {
+  const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';
+  return a.port !== 0 && a.port === b.port && (a.host === b.host || wildcard(a.host) || wildcard(b.host));
+}
+
 /** Reads, validates and resolves the configuration file at `file`. */
 export function loadAgentConfig(file: string): AgentConfig {
   const path = resolve(file);
@@ -254,13 +263,19 @@ export function resolveAgentConfig(
     if (problem.includes('witness')) problems.push(`members: ${problem}`);
   if (problems.length > 0) throw new ConfigError(problems);
   const listenEndpoint = parseHostPort(raw.listen.endpoint, 'listen.endpoint');
+  const listenPeer = parseHostPort(raw.listen.peer, 'listen.peer');
+  if (transport !== 'http' && transport !== 'https' && sharesUdpPort(listenPeer, listenEndpoint))
+    throw new ConfigError([
+      `listen.peer (${raw.listen.peer}) and listen.endpoint (${raw.listen.endpoint}): the same UDP port; ` +
+        'the peer server and the local endpoint each need their own',
+    ]);
   const trust = resolveTrustSettings(raw, at, listenEndpoint.host, transport === 'coaps' || transport === 'https');
   const metrics = raw.metrics ?? {};
   return {
     file: path,
     nodeId: raw.nodeId,
     dataDir: at(raw.dataDir),
-    listenPeer: parseHostPort(raw.listen.peer, 'listen.peer'),
+    listenPeer,
     listenEndpoint,
     members: raw.members.map((m) => ({ id: m.id, address: m.address })),
     witnesses,

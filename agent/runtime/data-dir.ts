@@ -39,6 +39,11 @@ function settleFolder(path: string, identity: ProcessIdentity): boolean {
     created = mkdirSync(path, { recursive: true, mode: DATA_DIR_MODE });
     if (created !== undefined) chmodSync(path, DATA_DIR_MODE);
   } catch (error) {
+    // mkdir -p fails with EEXIST only when the path itself exists and is not a folder.
+    if (error instanceof Error && 'code' in error && error.code === 'EEXIST')
+      throw new ConfigError([
+        `dataDir: ${path} is a file, not a folder; point dataDir at a folder, or move the file out of the way`,
+      ]);
     throw new ConfigError([`dataDir: cannot create ${path}: ${describeError(error)}`]);
   }
   const stat = statSync(path);

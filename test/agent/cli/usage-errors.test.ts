@@ -1,11 +1,16 @@
 // Proves that the client commands name a wrong verb as such: `coraft kv frob` and `coraft members
 // frob` are refused as an unknown verb (with the verbs there are), not as a missing KEY, ID or
 // admin key, which sent the operator after the wrong mistake. Each call fails before any request
-// is sent (no endpoint listens here).
+// is sent (no endpoint listens here). And that every command refuses a positional argument it does
+// not take, naming it, instead of ignoring it (`kv put k hello world` stored "hello"): the check
+// sits in the shared parseOptions, so a few commands of each shape stand for all of them.
 import { strict as assert } from 'node:assert';
 import { UsageError } from '../../../agent/cli/args.js';
 import { runKv } from '../../../agent/cli/client-commands.js';
-import { runMembers } from '../../../agent/cli/admin-commands.js';
+import { runLeader, runMembers, runSnapshot } from '../../../agent/cli/admin-commands.js';
+import { runConfigCommand } from '../../../agent/cli/config.js';
+import { runLease } from '../../../agent/cli/lease-command.js';
+import { runProvisionCommand } from '../../../agent/cli/provision.js';
 
 describe('client commands: usage errors', () => {
   const usageError = (pattern: RegExp) => (error: unknown) =>
@@ -23,5 +28,29 @@ describe('client commands: usage errors', () => {
     await assert.rejects(runMembers(['frob', '--endpoint', '127.0.0.1:9']), usageError(verbs));
     await assert.rejects(runMembers(['frob', 'n2', '--endpoint', '127.0.0.1:9']), usageError(verbs));
     await assert.rejects(runMembers(['remove', '--endpoint', '127.0.0.1:9']), usageError(/ID is required$/));
+  });
+
+  it('refuses an extra positional argument, naming it', async () => {
+    const at = ['--endpoint', '127.0.0.1:9'];
+    const extra = (word: string, after: string) =>
+      usageError(new RegExp(`^unexpected argument "${word}" after "${after}"$`));
+    await assert.rejects(runKv(['put', 'k', 'hello', 'world', ...at]), extra('world', 'put k hello'));
+    await assert.rejects(runKv(['get', 'k', 'more', ...at]), extra('more', 'get k'));
+    // kv list is imported on demand, which under tsx loads a second copy of args.ts: match on the name.
+    await assert.rejects(
+      runKv(['list', 'p', ...at]),
+      (error: unknown) =>
+        error instanceof Error && error.name === 'UsageError' && /^unexpected argument "p"/.test(error.message),
+    );
+    await assert.rejects(runMembers(['list', 'n1', ...at]), extra('n1', 'list'));
+    await assert.rejects(runMembers(['remove', 'n2', 'n3', ...at]), extra('n3', 'remove n2'));
+    await assert.rejects(runLeader(['transfer', 'n2', ...at]), extra('n2', 'transfer'));
+    await assert.rejects(runLease(['grant', '1000', '2000', ...at]), extra('2000', 'grant 1000'));
+    await assert.rejects(runSnapshot(['now', ...at]), usageError(/^unexpected argument "now"/));
+    await assert.rejects(async () => runConfigCommand(['check', 'a.json', 'b.json']), extra('b.json', 'check a.json'));
+    await assert.rejects(
+      async () => runProvisionCommand(['--out', '/nonexistent', 'x']),
+      usageError(/^unexpected argument "x"/),
+    );
   });
 });

@@ -2,9 +2,10 @@
  * Proves that `coraft agent` refuses to start on a broken setup with one clear message on
  * stderr and the documented exit code (EXIT in agent/runtime/agent.ts): a malformed or invalid
  * configuration, a missing key file, a local endpoint open beyond loopback without endpoint
- * keys, and a configuration from before link keys exit 78 (EX_CONFIG) naming the file or
- * field; a busy
- * endpoint or peer port exits 69 (EX_UNAVAILABLE) naming the address; a bad command line (an
+ * keys, listen.peer equal to listen.endpoint, and a configuration from before link keys exit 78
+ * (EX_CONFIG) naming the file or field; a busy
+ * endpoint or peer port, or a listen.peer host that does not resolve, exits 69 (EX_UNAVAILABLE)
+ * naming the address; a bad command line (an
  * unknown option, no --config) exits 64 (EX_USAGE), which systemd does not restart. Each case runs the real
  * CLI on a node written by `coraft cluster init`.
  */
@@ -89,6 +90,15 @@ describe('agent integration: start-up failures', function () {
     );
   });
 
+  it('exits 78 when listen.peer is listen.endpoint, naming both', async function () {
+    const parsed = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+    const endpoint = `127.0.0.1:${basePort + 1}`;
+    writeFileSync(config, JSON.stringify({ ...parsed, listen: { peer: endpoint, endpoint } }));
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.config, run.stderr);
+    assert.match(run.stderr, /- listen\.peer \(127\.0\.0\.1:\d+\) and listen\.endpoint \(127\.0\.0\.1:\d+\): the same/);
+  });
+
   it('exits 78 on a configuration from before link keys (one shared keystore, psk.keyFile)', async function () {
     const parsed = JSON.parse(readFileSync(config, 'utf8')) as { psk: Record<string, unknown> };
     writeFileSync(join(dir, 'n1', 'n1.key'), `${'ab'.repeat(16)}\n`);
@@ -96,6 +106,16 @@ describe('agent integration: start-up failures', function () {
     const run = await coraft('agent', '--config', config);
     assert.equal(run.code, EXIT.config);
     assert.match(run.stderr, /psk\.keyFile: removed; each pair of members has its own link key/);
+  });
+
+  it('exits 69 when the host of listen.peer does not resolve, naming the field', async function () {
+    const parsed = JSON.parse(readFileSync(config, 'utf8')) as { listen: Record<string, string> };
+    // .invalid never resolves (RFC 6761); an offline resolver fails it too (EAI_AGAIN), also 69.
+    const listen = { ...parsed.listen, peer: `gw1.invalid:${basePort}` };
+    writeFileSync(config, JSON.stringify({ ...parsed, listen }));
+    const run = await coraft('agent', '--config', config);
+    assert.equal(run.code, EXIT.unavailable, run.stderr);
+    assert.match(run.stderr, /^coraft agent: listen\.peer: cannot resolve the host "gw1\.invalid"/m);
   });
 
   it('exits 69 when the endpoint port is taken, naming the address', async function () {
