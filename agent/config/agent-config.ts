@@ -6,6 +6,7 @@
  * and checked here, so a bad file stops the agent before it touches anything.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
@@ -264,6 +265,13 @@ export function resolveAgentConfig(
   if (problems.length > 0) throw new ConfigError(problems);
   const listenEndpoint = parseHostPort(raw.listen.endpoint, 'listen.endpoint');
   const listenPeer = parseHostPort(raw.listen.peer, 'listen.peer');
+  // A plain UDP socket binds an address, not a name (coaps and http(s) peers look theirs up).
+  for (const [field, address, needsIp] of [
+    ['listen.endpoint', listenEndpoint, true],
+    ['listen.peer', listenPeer, transport === 'coap'],
+  ] as const)
+    if (needsIp && isIP(address.host) === 0)
+      throw new ConfigError([`${field}: the host "${address.host}" is not an IP address; give one, e.g. 127.0.0.1`]);
   if (transport !== 'http' && transport !== 'https' && sharesUdpPort(listenPeer, listenEndpoint))
     throw new ConfigError([
       `listen.peer (${raw.listen.peer}) and listen.endpoint (${raw.listen.endpoint}): the same UDP port; ` +
