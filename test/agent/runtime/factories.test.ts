@@ -67,6 +67,18 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The coaps peer server of n1 of a fresh 3-node cluster on `basePort`, its logger and the spied listen. */
+  async function openCoapsPeerServer(basePort: number) {
+    const [node] = initCluster({ dir, nodes: 3, basePort, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = { ...loadAgentConfig(node.config), listenPeer: { host: '127.0.0.1', port: 0 } };
+    const logger = new MemoryLogger();
+    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger));
+    assert.ok(transportConfig.name === 'coaps', 'coaps expected');
+    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
+    return { logger, listen, endpoint: await transportConfig.openServerEndpoint() };
+  }
+
   it("counts a member host's hello as a member's and another address's as not", async () => {
     const [node] = initCluster({ dir, nodes: 3, basePort: 40_000, transport: 'coaps', storage: 'memory', force: true });
     assert.ok(node !== undefined);
@@ -131,14 +143,7 @@ describe("agent factories: members' addresses for the DTLS server", () => {
   });
 
   it('rate-limits the log of contained DTLS errors, saying how many it left out', async () => {
-    const [node] = initCluster({ dir, nodes: 3, basePort: 40_300, transport: 'coaps', storage: 'memory', force: true });
-    assert.ok(node !== undefined);
-    const config = { ...loadAgentConfig(node.config), listenPeer: { host: '127.0.0.1', port: 0 } };
-    const logger = new MemoryLogger();
-    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger));
-    if (transportConfig.name !== 'coaps') return assert.fail('coaps expected');
-    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
-    const endpoint = await transportConfig.openServerEndpoint();
+    const { logger, listen, endpoint } = await openCoapsPeerServer(40_300);
     const clock = sandbox.useFakeTimers({ toFake: ['Date'] });
     try {
       const onInternalError = listen.firstCall.args[1]?.onInternalError;
@@ -157,14 +162,7 @@ describe("agent factories: members' addresses for the DTLS server", () => {
   });
 
   it('logs a handshake with an unknown identity with the address and port it came from', async () => {
-    const [node] = initCluster({ dir, nodes: 3, basePort: 40_400, transport: 'coaps', storage: 'memory', force: true });
-    assert.ok(node !== undefined);
-    const config = { ...loadAgentConfig(node.config), listenPeer: { host: '127.0.0.1', port: 0 } };
-    const logger = new MemoryLogger();
-    const transportConfig = peerTransportConfig(config, logger, createMembership(config, logger));
-    if (transportConfig.name !== 'coaps') return assert.fail('coaps expected');
-    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
-    const endpoint = await transportConfig.openServerEndpoint();
+    const { logger, listen, endpoint } = await openCoapsPeerServer(40_400);
     const client = await DtlsClientEndpoint.open({
       identity: 'intruder',
       psk: Buffer.alloc(32, 1),
