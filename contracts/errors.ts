@@ -26,6 +26,7 @@ export type RaftErrorCode =
   | 'NET_UNREACHABLE'
   | 'NET_TIMEOUT'
   | 'NET_REJECTED'
+  | 'NET_BUSY'
   | 'NET_AUTH'
   | 'NET_TOO_LARGE'
   | 'CODEC_MALFORMED'
@@ -77,10 +78,13 @@ export class InvariantError extends RaftError {
   }
 }
 
-/** A peer could not be reached, timed out or refused the request (reference `network_exception`). */
+/**
+ * A peer could not be reached, timed out or refused the request (reference `network_exception`).
+ * NET_BUSY: the request was never sent (this side's limit on requests outstanding was reached).
+ */
 export class NetworkError extends RaftError {
   constructor(
-    code: 'NET_UNREACHABLE' | 'NET_TIMEOUT' | 'NET_REJECTED' | 'NET_AUTH' | 'NET_TOO_LARGE',
+    code: 'NET_UNREACHABLE' | 'NET_TIMEOUT' | 'NET_REJECTED' | 'NET_BUSY' | 'NET_AUTH' | 'NET_TOO_LARGE',
     message: string,
     options: RaftErrorOptions = {},
   ) {

@@ -14,7 +14,7 @@ import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import { decodeKvResult, encodeKvCommand } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
-import { InvariantError } from '../../contracts/errors.js';
+import { InvariantError, RaftError } from '../../contracts/errors.js';
 import { errorResponse, responseForError } from './responses.js';
 import { IMPLICIT_CLIENT_PREFIX, requestIdOf } from './write-session.js';
 import { integerArgument, queryArgument } from './documents.js';
@@ -38,14 +38,18 @@ export type WriteOutcome =
   | { readonly kind: 'response'; readonly response: CoapResponse };
 
 const UNKNOWN = 'the write may or may not have been applied';
+/** What a refusal that is known to have run nothing says (the write was never proposed or sent). */
+export const NOT_APPLIED = 'nothing was applied';
 
-/** The answer to an error a write ended with: 5.xx says the outcome is unknown. */
+/** The answer to an error a write ended with: 5.xx says the outcome is unknown, unless it is known that nothing ran. */
 export function responseForWriteError(error: unknown): CoapResponse {
   const response = responseForError(error);
   if (response.code < CoapResponseCode.InternalServerError) return response;
   const text = new TextDecoder().decode(response.payload ?? new Uint8Array(0));
-  if (text.includes('may or may not')) return response;
-  return errorResponse(response.code, `${text}; ${UNKNOWN}`, response.maxAge);
+  if (text.includes('may or may not') || text.includes(NOT_APPLIED)) return response;
+  // RAFT_BUSY refuses a write before it is proposed, or before it is forwarded: nothing ran.
+  const refused = error instanceof RaftError && error.code === 'RAFT_BUSY';
+  return errorResponse(response.code, `${text}; ${refused ? NOT_APPLIED : UNKNOWN}`, response.maxAge);
 }
 
 /** How the write path waits and what it refuses. */
@@ -61,7 +65,7 @@ export interface EndpointWritesOptions {
 function busy(why: string): WriteOutcome {
   return {
     kind: 'response',
-    response: errorResponse(CoapResponseCode.ServiceUnavailable, `${why}; nothing was applied, retry later`, 1),
+    response: errorResponse(CoapResponseCode.ServiceUnavailable, `${why}; ${NOT_APPLIED}, retry later`, 1),
   };
 }
 

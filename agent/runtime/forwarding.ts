@@ -243,7 +243,9 @@ export class ForwardingClient {
     try {
       response = await (change === null ? sent : Promise.race([sent, change.changed.then(() => null)]));
     } catch (error) {
-      return failedForward(leader, kind, describeError(error));
+      return error instanceof RaftError && error.code === 'NET_BUSY'
+        ? notSent(leader, describeError(error))
+        : failedForward(leader, kind, describeError(error));
     } finally {
       change?.cancel();
     }
@@ -256,6 +258,19 @@ export class ForwardingClient {
     const error = errorFromCode(response.code, response.message, response.leaderHint);
     return { done: false, error, unknown: error instanceof TimeoutError };
   }
+}
+
+/**
+ * A forward this node never sent (NET_BUSY: its requests to `leader` are at their limit): nothing
+ * ran, so the caller hears RAFT_BUSY (on the endpoint 5.03, "nothing was applied, retry later"),
+ * not an unknown outcome.
+ */
+function notSent(leader: NodeId, detail: string): Attempt {
+  return {
+    done: false,
+    error: new ProposalError('RAFT_BUSY', `not forwarded to ${leader}: ${detail}`),
+    unknown: false,
+  };
 }
 
 /** A forward to `leader` that got no answer: a read is retried; a write's outcome is unknown. */

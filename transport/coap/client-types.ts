@@ -66,7 +66,7 @@ export function requestRefusal(
       ? `outstandingPerPeerMax (${options.outstandingPerPeerMax})`
       : `OUTSTANDING_TOTAL_MAX (${OUTSTANDING_TOTAL_MAX})`;
   const text = `${bound} requests already outstanding, to ${target.address}:${target.port}`;
-  return new NetworkError('NET_REJECTED', text);
+  return new NetworkError('NET_BUSY', text);
 }
 
 /** Closes the endpoint `opening` gives, once it opened; nothing when it failed to open. */

@@ -127,7 +127,7 @@ export class CoapClient {
     const bodyBytes = body.length + bytesOf(request.payloadParts ?? []);
     const refusal = requestRefusal(bodyBytes, count, this.byToken.size, this.options, target);
     if (refusal !== null) {
-      if (refusal.code === 'NET_REJECTED') this.stats.refusedOutstanding += 1;
+      if (refusal.code === 'NET_BUSY') this.stats.refusedOutstanding += 1;
       return Promise.reject(refusal);
     }
     this.outstanding.set(peerKey, count + 1);

@@ -10,6 +10,7 @@
 //   (length-prefixed fields), over many generated requests, so ids stay the same across versions
 //   (a retransmission that reaches an upgraded node is still recognised);
 // - answers: a write whose outcome is unknown is 5.03/5.04 saying it may or may not have been
+//   applied, one refused before it was proposed or forwarded (RAFT_BUSY) 5.03 saying nothing was
 //   applied; KV_SESSION_EXPIRED starts a new session; every submitted command carries the
 //   session, the watermark and the request id, and the forwarding may retry it;
 //   commandBytesMax counts the identity the endpoint adds, and a write over it is not submitted;
@@ -24,7 +25,7 @@ import type { Clock } from '../../../contracts/clock.js';
 import { ImplicitSession, SequenceWindow, requestIdOf, sha256With } from '../../../agent/endpoint/write-session.js';
 import { EndpointWrites } from '../../../agent/endpoint/writes.js';
 import type { WriteNode } from '../../../agent/endpoint/writes.js';
-import { InvariantError, NotLeaderError, TimeoutError } from '../../../contracts/errors.js';
+import { InvariantError, NotLeaderError, ProposalError, TimeoutError } from '../../../contracts/errors.js';
 import { decodeKvCommand, encodeKvResult } from '../../../agent/kv/index.js';
 import type { KvCommand, KvResult } from '../../../agent/kv/index.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';
@@ -387,6 +388,9 @@ describe('the endpoint write path', () => {
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.04 .*may or may not have been applied/);
     node.answer = () => Promise.reject(new NotLeaderError(null, 'no leader is known'));
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 .*may or may not have been applied/);
+    // RAFT_BUSY is a refusal before the write was proposed or forwarded: known not to have run.
+    node.answer = () => Promise.reject(new ProposalError('RAFT_BUSY', 'not forwarded to n2: 128 outstanding'));
+    assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 not forwarded .*; nothing was applied$/);
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_STALE_SEQUENCE', message: 'below the floor' });
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_VALUE_TOO_LARGE', message: 'too big' });

@@ -173,6 +173,19 @@ describe('ForwardingClient', () => {
     assert.equal(identified.sent.length, 2);
   });
 
+  it('answers RAFT_BUSY, not an unknown outcome, to a request its client never sent (NET_BUSY)', async () => {
+    const timers = new VirtualTimers();
+    const busy = new NetworkError('NET_BUSY', 'outstandingPerPeerMax (128) requests already outstanding');
+    for (const kind of ['write', 'read'] as const) {
+      const client = new ScriptedClient(() => busy);
+      await assert.rejects(
+        run(timers, new ForwardingClient(new FakeHost(), client, timers).run(kind, new Uint8Array([1]), 1000, true)),
+        { code: 'RAFT_BUSY', message: /^not forwarded to n\d: outstandingPerPeerMax/ },
+      );
+      assert.equal(client.sent.length, 1, `${kind}: not tried again at once`);
+    }
+  });
+
   it('reports the unknown outcome of an earlier attempt when a later one is refused', async () => {
     const timers = new VirtualTimers();
     const host = new FakeHost();

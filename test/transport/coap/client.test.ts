@@ -139,7 +139,7 @@ describe('CoapClient', () => {
     const second = client.request(peer.localAddress(), post('2'), 1000).catch(() => undefined);
     await assert.rejects(client.request(peer.localAddress(), post('3'), 1000), {
       name: 'NetworkError',
-      code: 'NET_REJECTED',
+      code: 'NET_BUSY',
       message: /outstandingPerPeerMax/,
     });
     assert.equal(client.stats.refusedOutstanding, 1);
