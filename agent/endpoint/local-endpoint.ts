@@ -273,11 +273,12 @@ export class LocalEndpoint {
     let command: KvCommand;
     const ifMatch = request.ifMatch[0];
     if (ifMatch !== undefined) {
-      const expectedRevision = etagRevision(ifMatch);
+      // Several If-Match values (any one matching, RFC 7252 §5.10.8.1) are refused, not half-checked.
+      const expectedRevision = request.ifMatch.length === 1 ? etagRevision(ifMatch) : null;
       if (expectedRevision === null)
         return errorResponse(
           CoapResponseCode.BadRequest,
-          'If-Match must carry the revision ETag of the key (1 to 8 bytes)',
+          'If-Match must carry the revision ETag of the key (1 to 8 bytes), once',
         );
       command = { op: 'cas', key, expectedRevision, value: request.payload, session, timeMs, ...leaseOf(lease) };
     } else if (request.ifNoneMatch) {
