@@ -31,13 +31,17 @@ export function kvKeyOf(
   if (refusal !== null) return refusal;
   const key = request.path.length === 2 ? (request.path[1] ?? '') : request.path.slice(1).join('/'); // no copy
   if (key === '') return errorResponse(CoapResponseCode.BadRequest, 'missing key: use /kv/{key}');
-  if (isSystemKey(key))
-    return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
-  return keyTooLong(key, keyBytesMax) ?? key;
+  return keyRefusal(key, keyBytesMax) ?? key;
 }
 
-/** 4.00 KV_KEY_TOO_LONG, as the store answers it, when `key` is longer than `keyBytesMax` UTF-8 bytes; else null. */
-export function keyTooLong(key: string, keyBytesMax: number): CoapResponse | null {
+/**
+ * The answer that refuses `key` before anything is proposed: 4.03 for a key under the agent's
+ * reserved prefix, 4.00 KV_KEY_TOO_LONG (as the store answers it) for one longer than
+ * `keyBytesMax` UTF-8 bytes; else null. /kv/{key} and every key of a /txn body.
+ */
+export function keyRefusal(key: string, keyBytesMax: number): CoapResponse | null {
+  if (isSystemKey(key))
+    return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
   const problem = keyLengthProblem(key, keyBytesMax);
   return problem === null ? null : responseForKvError(problem);
 }

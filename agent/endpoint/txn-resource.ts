@@ -13,9 +13,8 @@
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { KvCommand, KvTxnOperation, KvTxnResult } from '../kv/index.js';
-import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import { documentResponse, storeRevisionOption, unacceptable, valueField } from './documents.js';
-import { keyTooLong } from './kv-key.js';
+import { keyRefusal } from './kv-key.js';
 import { errorResponse, responseForKvError } from './responses.js';
 import { readTxnBody, TxnBodyError } from './txn-body.js';
 import type { WriteOutcome } from './writes.js';
@@ -57,11 +56,8 @@ export function txnHandler(submit: SubmitWrite, keyBytesMax: number): (request: 
       const code = error.unsupportedFormat ? CoapResponseCode.UnsupportedContentFormat : CoapResponseCode.BadRequest;
       return errorResponse(code, error.message);
     }
-    const items = [...txn.compare, ...txn.success, ...txn.failure];
-    if (items.some((item) => isSystemKey(item.key)))
-      return errorResponse(CoapResponseCode.Forbidden, `keys under ${SYSTEM_KEY_PREFIX} are reserved for the agent`);
-    for (const item of items) {
-      const refusal = keyTooLong(item.key, keyBytesMax);
+    for (const item of [...txn.compare, ...txn.success, ...txn.failure]) {
+      const refusal = keyRefusal(item.key, keyBytesMax);
       if (refusal !== null) return refusal;
     }
     const outcome = await submit({ ...txn, session: null, timeMs: Math.floor(Date.now()) }, request);
