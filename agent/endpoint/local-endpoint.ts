@@ -23,10 +23,9 @@
  *                                     snapshot, admin-key rotation) as the payload
  * Key-value answers carry the store revision (option Store-Revision, documents.ts).
  */
-import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
+import { CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import type { CoapResourceMethods } from '../../transport/coap/router.js';
-import { uintOption } from '../../transport/coap/options.js';
+import type { CoapBodyChecks, CoapResourceMethods } from '../../transport/coap/router.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
@@ -60,6 +59,7 @@ import { acceptOnly, queryArgument, storeRevisionOption } from './documents.js';
 import { kvKeyOf } from './kv-key.js';
 import { ImplicitSession } from './write-session.js';
 import { StatusChecks } from './status-checks.js';
+import { WriteLimits } from './write-limits.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -93,6 +93,7 @@ export class LocalEndpoint {
   private readonly writes: EndpointWrites;
   private readonly watch: WatchResource;
   private readonly statusChecks: StatusChecks;
+  private readonly limits: WriteLimits;
 
   constructor(
     private readonly deps: LocalEndpointDeps,
@@ -125,21 +126,16 @@ export class LocalEndpoint {
       { nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers },
       this.options.writeSession,
     );
-    const oversize = (bytes: number): CoapResponse | null =>
-      bytes > this.options.commandBytesMax
-        ? this.tooLarge(
-            'commandBytesMax',
-            `write of ${bytes} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`,
-          )
-        : null;
+    const limits = new WriteLimits(this.options, deps.metrics ?? null);
+    this.limits = limits;
     this.writes = new EndpointWrites(deps.node, session, {
       timeoutMs: this.options.requestTimeoutMs,
-      oversize,
+      oversize: (bytes) => limits.command(bytes),
       clock: deps.timers,
     });
     const access = deps.access ?? { kv: null, admin: null };
-    const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
-      this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access));
+    const add = (path: string, area: EndpointArea, methods: CoapResourceMethods, checks: CoapBodyChecks = {}): void =>
+      this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access), checks);
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', {
@@ -154,11 +150,18 @@ export class LocalEndpoint {
       timeoutMs: this.options.requestTimeoutMs,
     });
     for (const [path, methods] of leases) add(path, 'kv', methods);
-    add('/kv/*', 'kv', {
-      GET: (request) => this.getKey(request),
-      PUT: (request) => this.putKey(request),
-      DELETE: (request) => this.deleteKey(request),
-    });
+    // A value sent in blocks is refused at the block that shows it too large (write-limits.ts);
+    // a /txn body's own bound is bodyBytesMax: what its values weigh shows only once it is read.
+    add(
+      '/kv/*',
+      'kv',
+      {
+        GET: (request) => this.getKey(request),
+        PUT: (request) => this.putKey(request),
+        DELETE: (request) => this.deleteKey(request),
+      },
+      { PUT: limits.valueCheck },
+    );
     for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access))
       this.server.addResource(path, methods);
   }
@@ -259,12 +262,8 @@ export class LocalEndpoint {
   private putCommandOf(request: CoapRequest): KvCommand | CoapResponse {
     const key = kvKeyOf(request, 'PUT', this.options.keyBytesMax);
     if (typeof key !== 'string') return key;
-    if (request.payload.byteLength > this.options.valueBytesMax)
-      return this.tooLarge(
-        'valueBytesMax',
-        `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax ` +
-          `(${this.options.valueBytesMax} bytes)`,
-      );
+    const tooLarge = this.limits.value(request.payload.byteLength);
+    if (tooLarge !== null) return tooLarge;
     const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
     const lease = leaseArgumentOf(request);
@@ -382,15 +381,5 @@ export class LocalEndpoint {
     const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
     const final = result.type !== 'get' || result.current === null;
     this.observations.notify(resource, (seq) => this.server.firstBlockOf(this.valueResponse(result, seq)), final);
-  }
-
-  /** 4.13 for a write over a limit, counted, before anything is proposed. */
-  private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {
-    this.deps.metrics?.increment('endpoint_limit_refusals_total', 1, { limit });
-    const max = limit === 'valueBytesMax' ? this.options.valueBytesMax : this.options.commandBytesMax;
-    return {
-      ...errorResponse(CoapResponseCode.RequestEntityTooLarge, text),
-      options: [uintOption(CoapOption.Size1, max)],
-    };
   }
 }
