@@ -11,7 +11,8 @@
  *   GET  /watch?prefix=P|key=K&since=R  the changes after R, then each change with Observe (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT|DELETE /kv/{key}[?client=C&seq=N]  write; PUT If-Match: compare-and-set on the revision
- *                                     (ETag); If-None-Match: create only. Without client and seq a
+ *                                     (ETag); If-None-Match: create only. 2.01 when the PUT created the
+ *                                     key, 2.04 when it changed it. Without client and seq a
  *                                     write runs in the endpoint's own session (writes.ts), applied
  *                                     at most once; client ids starting with '@' are reserved for it
  *                                     (4.00); keys under ".coraft/" are the agent's own (4.03)
@@ -315,8 +316,9 @@ export class LocalEndpoint {
     switch (result.type) {
       case 'put':
         // The answer to nearly every write, as jsonResponse would build it, in one object and no JSON string.
+        // RFC 7252 §5.8.3: 2.01 when the put created the key, 2.04 when it changed it.
         return {
-          code: CoapResponseCode.Changed,
+          code: result.created ? CoapResponseCode.Created : CoapResponseCode.Changed,
           payload: revisionsJson(result.revision, storeRevision),
           contentFormat: CONTENT_FORMAT.json,
           etag: revisionEtag(result.revision),
@@ -329,9 +331,12 @@ export class LocalEndpoint {
           { options },
         );
       case 'cas':
+        // A compare-and-set that expected no key (If-None-Match) created it.
         if (result.succeeded)
           return jsonResponse(
-            CoapResponseCode.Changed,
+            command.op === 'cas' && command.expectedRevision === 0
+              ? CoapResponseCode.Created
+              : CoapResponseCode.Changed,
             { revision: result.revision, storeRevision },
             { etag: revisionEtag(result.revision), options },
           );
