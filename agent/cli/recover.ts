@@ -19,8 +19,10 @@ import { simpleConfiguration } from '../core/configuration.js';
 import { EXIT, exitCodeFor } from '../runtime/agent.js';
 import { openStorage } from '../runtime/open-storage.js';
 import { checkDataOwner, claimDataOwner } from '../runtime/data-owner.js';
-import { readCommitMarker } from '../runtime/commit-marker.js';
+import { COMMIT_MARKER_FILE, readCommitMarker } from '../runtime/commit-marker.js';
 import { planForceNewCluster, recoveryBatch, type RecoveryPlan } from '../runtime/force-new-cluster.js';
+import type { LogIndex } from '../../contracts/log.js';
+import type { PersistedState } from '../../contracts/persistence.js';
 import { parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: coraft recover --config FILE --force-new-cluster [--keep-uncommitted] [--yes]
@@ -83,6 +85,36 @@ function rewriteMembers(config: AgentConfig): void {
 }
 
 /**
+ * The commit marker of `dataDir`; a damaged one is STORAGE_CORRUPT naming the file, what is wrong
+ * with it and what the operator can do (deploy/README.md section 7): nothing else tells recover
+ * which entries past the snapshot are known committed, so it does not guess.
+ */
+function readMarker(dataDir: string, state: PersistedState): LogIndex | null {
+  try {
+    return readCommitMarker(dataDir);
+  } catch (error) {
+    if (!(error instanceof PersistenceError) || error.code !== 'STORAGE_CORRUPT') throw error;
+    const path = join(dataDir, COMMIT_MARKER_FILE);
+    const snapshotIndex = state.snapshot?.lastIncludedIndex ?? 0;
+    const lastIndex = state.entries.at(-1)?.index ?? snapshotIndex;
+    const dropped =
+      lastIndex === snapshotIndex
+        ? 'and drops nothing (the log ends at the snapshot)'
+        : `and drops entries ${snapshotIndex + 1} to ${lastIndex}, which may hold acknowledged writes`;
+    const advice = [
+      `The agent writes it every second and when it stops: it tells recover which entries are known committed. Either`,
+      `  - run recover on another survivor whose marker is intact (deploy/README.md section 7, step 2), or`,
+      `  - move it aside (mv ${path} ${path}.damaged) and run recover again: without a marker it knows`,
+      `    committed only its snapshot (index ${snapshotIndex}) ${dropped};`,
+      `    add --keep-uncommitted to keep the whole log (up to ${lastIndex}) instead.`,
+      `Do not start the agent to repair it: without a quorum it applies nothing past its snapshot,`,
+      `and the marker it writes would say only that.`,
+    ];
+    throw new PersistenceError('STORAGE_CORRUPT', `${error.message}.\n${advice.join('\n')}`, { cause: error });
+  }
+}
+
+/**
  * Opens the storage (refused while the agent runs, or on a folder recorded as another node's or
  * another cluster's), plans, and with `apply` writes the plan. The folder stays this node's, of
  * the same cluster id (the recovered member keeps its keys and trust state); with `apply` a folder
@@ -97,7 +129,7 @@ async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boo
       config.members.map((m) => m.id),
       config.members,
     );
-    const marker = readCommitMarker(config.dataDir);
+    const marker = readMarker(config.dataDir, state);
     const plan = planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
     if (apply) {
       claimDataOwner(config);

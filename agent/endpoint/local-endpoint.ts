@@ -11,7 +11,8 @@
  *   GET  /watch?prefix=P|key=K&since=R  the changes after R, then each change with Observe (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT|DELETE /kv/{key}[?client=C&seq=N]  write; PUT If-Match: compare-and-set on the revision
- *                                     (ETag); If-None-Match: create only. Without client and seq a
+ *                                     (ETag); If-None-Match: create only. 2.01 when the PUT created the
+ *                                     key, 2.04 when it changed it. Without client and seq a
  *                                     write runs in the endpoint's own session (writes.ts), applied
  *                                     at most once; client ids starting with '@' are reserved for it
  *                                     (4.00); keys under ".coraft/" are the agent's own (4.03)
@@ -23,10 +24,9 @@
  *                                     snapshot, admin-key rotation) as the payload
  * Key-value answers carry the store revision (option Store-Revision, documents.ts).
  */
-import { CoapOption, CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
+import { CoapResponseCode, CoapServer } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import type { CoapResourceMethods } from '../../transport/coap/router.js';
-import { uintOption } from '../../transport/coap/options.js';
+import type { CoapBodyChecks, CoapResourceMethods } from '../../transport/coap/router.js';
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import { decodeKvCommand, decodeKvResult, encodeKvCommand, encodeKvQuery } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
@@ -60,6 +60,7 @@ import { acceptOnly, queryArgument, storeRevisionOption } from './documents.js';
 import { kvKeyOf } from './kv-key.js';
 import { ImplicitSession } from './write-session.js';
 import { StatusChecks } from './status-checks.js';
+import { WriteLimits } from './write-limits.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -93,6 +94,7 @@ export class LocalEndpoint {
   private readonly writes: EndpointWrites;
   private readonly watch: WatchResource;
   private readonly statusChecks: StatusChecks;
+  private readonly limits: WriteLimits;
 
   constructor(
     private readonly deps: LocalEndpointDeps,
@@ -125,21 +127,16 @@ export class LocalEndpoint {
       { nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers },
       this.options.writeSession,
     );
-    const oversize = (bytes: number): CoapResponse | null =>
-      bytes > this.options.commandBytesMax
-        ? this.tooLarge(
-            'commandBytesMax',
-            `write of ${bytes} bytes exceeds commandBytesMax (${this.options.commandBytesMax} bytes)`,
-          )
-        : null;
+    const limits = new WriteLimits(this.options, deps.metrics ?? null);
+    this.limits = limits;
     this.writes = new EndpointWrites(deps.node, session, {
       timeoutMs: this.options.requestTimeoutMs,
-      oversize,
+      oversize: (bytes) => limits.command(bytes),
       clock: deps.timers,
     });
     const access = deps.access ?? { kv: null, admin: null };
-    const add = (path: string, area: EndpointArea, methods: CoapResourceMethods): void =>
-      this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access));
+    const add = (path: string, area: EndpointArea, methods: CoapResourceMethods, checks: CoapBodyChecks = {}): void =>
+      this.server.addResource(path, restricted(witnessGuarded(methods, area, deps.node), area, access), checks);
     add('/status', 'status', { GET: (request) => Promise.resolve(this.getStatus(request)) });
     add('/kv', 'kv', { GET: listHandler(deps.node, this.options.requestTimeoutMs) });
     add('/txn', 'kv', {
@@ -154,11 +151,18 @@ export class LocalEndpoint {
       timeoutMs: this.options.requestTimeoutMs,
     });
     for (const [path, methods] of leases) add(path, 'kv', methods);
-    add('/kv/*', 'kv', {
-      GET: (request) => this.getKey(request),
-      PUT: (request) => this.putKey(request),
-      DELETE: (request) => this.deleteKey(request),
-    });
+    // A value sent in blocks is refused at the block that shows it too large (write-limits.ts);
+    // a /txn body's own bound is bodyBytesMax: what its values weigh shows only once it is read.
+    add(
+      '/kv/*',
+      'kv',
+      {
+        GET: (request) => this.getKey(request),
+        PUT: (request) => this.putKey(request),
+        DELETE: (request) => this.deleteKey(request),
+      },
+      { PUT: limits.valueCheck },
+    );
     for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access))
       this.server.addResource(path, methods);
   }
@@ -259,12 +263,8 @@ export class LocalEndpoint {
   private putCommandOf(request: CoapRequest): KvCommand | CoapResponse {
     const key = kvKeyOf(request, 'PUT', this.options.keyBytesMax);
     if (typeof key !== 'string') return key;
-    if (request.payload.byteLength > this.options.valueBytesMax)
-      return this.tooLarge(
-        'valueBytesMax',
-        `value of ${request.payload.byteLength} bytes exceeds the key-value limit valueBytesMax ` +
-          `(${this.options.valueBytesMax} bytes)`,
-      );
+    const tooLarge = this.limits.value(request.payload.byteLength);
+    if (tooLarge !== null) return tooLarge;
     const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
     const lease = leaseArgumentOf(request);
@@ -316,8 +316,9 @@ export class LocalEndpoint {
     switch (result.type) {
       case 'put':
         // The answer to nearly every write, as jsonResponse would build it, in one object and no JSON string.
+        // RFC 7252 §5.8.3: 2.01 when the put created the key, 2.04 when it changed it.
         return {
-          code: CoapResponseCode.Changed,
+          code: result.created ? CoapResponseCode.Created : CoapResponseCode.Changed,
           payload: revisionsJson(result.revision, storeRevision),
           contentFormat: CONTENT_FORMAT.json,
           etag: revisionEtag(result.revision),
@@ -330,9 +331,12 @@ export class LocalEndpoint {
           { options },
         );
       case 'cas':
+        // A compare-and-set that expected no key (If-None-Match) created it.
         if (result.succeeded)
           return jsonResponse(
-            CoapResponseCode.Changed,
+            command.op === 'cas' && command.expectedRevision === 0
+              ? CoapResponseCode.Created
+              : CoapResponseCode.Changed,
             { revision: result.revision, storeRevision },
             { etag: revisionEtag(result.revision), options },
           );
@@ -382,15 +386,5 @@ export class LocalEndpoint {
     const result = decodeKvResult(this.deps.node.readLocal(encodeKvQuery({ op: 'get', key })));
     const final = result.type !== 'get' || result.current === null;
     this.observations.notify(resource, (seq) => this.server.firstBlockOf(this.valueResponse(result, seq)), final);
-  }
-
-  /** 4.13 for a write over a limit, counted, before anything is proposed. */
-  private tooLarge(limit: 'valueBytesMax' | 'commandBytesMax', text: string): CoapResponse {
-    this.deps.metrics?.increment('endpoint_limit_refusals_total', 1, { limit });
-    const max = limit === 'valueBytesMax' ? this.options.valueBytesMax : this.options.commandBytesMax;
-    return {
-      ...errorResponse(CoapResponseCode.RequestEntityTooLarge, text),
-      options: [uintOption(CoapOption.Size1, max)],
-    };
   }
 }

@@ -26,7 +26,8 @@ export function executeOperation(store: KvStore, operation: KvOperation, index: 
       const problem = store.checkWrite(operation.key, operation.value, operation.lease ?? 0);
       if (problem !== null) return problem;
       const previous = store.set(operation.key, operation.value, index, operation.lease ?? 0);
-      return { type: 'put', revision: index, previous: operation.returnPrevious ? previous : null };
+      const replaced = operation.returnPrevious ? previous : null;
+      return { type: 'put', revision: index, previous: replaced, created: previous === null };
     }
     case 'delete': {
       const problem = store.checkKey(operation.key);

@@ -5,7 +5,8 @@
  * that for a map of four small fields.
  *
  * The bytes are exactly cbor-x's for the same map (test/agent/kv/put-result.test.ts): a map with
- * a 16-bit count head; `type` 'put', `rev`, `prev` null and `srev` when given, in that order;
+ * a 16-bit count head; `type` 'put', `rev`, `prev` null, `new` true when the put created its key
+ * (absent when it replaced a value, and in results of older versions) and `srev` when given, in that order;
  * integers below 2^32 as the shortest unsigned integer item, larger ones as float64 (as cbor-x
  * writes them). The reader takes exactly that shape and gives null for anything else, which the
  * generic decoder then reads with its checks and messages.
@@ -16,6 +17,7 @@ import type { KvPutResult, KvResult } from './types.js';
 const FIELD_TYPE_PUT = Uint8Array.from([0x64, ...asciiBytes('type'), 0x63, ...asciiBytes('put')]);
 const FIELD_REV = Uint8Array.from([0x63, ...asciiBytes('rev')]);
 const FIELD_PREV_NULL = Uint8Array.from([0x64, ...asciiBytes('prev'), 0xf6]);
+const FIELD_NEW_TRUE = Uint8Array.from([0x63, ...asciiBytes('new'), 0xf5]);
 const FIELD_SREV = Uint8Array.from([0x64, ...asciiBytes('srev')]);
 /** Head of a map with a 16-bit count (cbor-x's for objects), without the count. */
 const MAP16 = 0xb9;
@@ -65,17 +67,22 @@ function writeInteger(out: Uint8Array, at: number, value: number): number {
 }
 
 /**
- * The encoding of `{type: 'put', rev: revision, prev: null[, srev: storeRevision]}`, or null when
+ * The encoding of `{type: 'put', rev: revision, prev: null[, new: true][, srev: storeRevision]}`
+ * (`new` when `created`), or null when
  * a revision is not a safe integer >= 0 (the generic encoder then writes whatever it writes). One
  * allocation, of exactly the encoding's length: every replica encodes the result of every write. A plain
  * Uint8Array, never a Buffer: the sessions keep it as it is (sessions.ts retainedBytes).
  */
-export function encodePutResultDirect(revision: number, storeRevision: number | undefined): Uint8Array | null {
-  const length = putResultBytes(revision, storeRevision);
+export function encodePutResultDirect(
+  revision: number,
+  storeRevision: number | undefined,
+  created: boolean,
+): Uint8Array | null {
+  const length = putResultBytes(revision, storeRevision, created);
   if (length < 0) return null;
   const out = new Uint8Array(length);
   out[0] = MAP16;
-  out[2] = storeRevision === undefined ? 3 : 4;
+  out[2] = 3 + (created ? 1 : 0) + (storeRevision === undefined ? 0 : 1);
   let at = 3;
   out.set(FIELD_TYPE_PUT, at);
   at += FIELD_TYPE_PUT.length;
@@ -83,6 +90,10 @@ export function encodePutResultDirect(revision: number, storeRevision: number | 
   at = writeInteger(out, at + FIELD_REV.length, revision);
   out.set(FIELD_PREV_NULL, at);
   at += FIELD_PREV_NULL.length;
+  if (created) {
+    out.set(FIELD_NEW_TRUE, at);
+    at += FIELD_NEW_TRUE.length;
+  }
   if (storeRevision !== undefined) {
     out.set(FIELD_SREV, at);
     at = writeInteger(out, at + FIELD_SREV.length, storeRevision);
@@ -92,16 +103,17 @@ export function encodePutResultDirect(revision: number, storeRevision: number | 
 }
 
 /** The length of encodePutResultDirect's encoding, without making it; -1 when it gives null. */
-function putResultBytes(revision: number, storeRevision: number | undefined): number {
+function putResultBytes(revision: number, storeRevision: number | undefined, created: boolean): number {
   if (!Number.isSafeInteger(revision) || revision < 0) return -1;
   if (storeRevision !== undefined && (!Number.isSafeInteger(storeRevision) || storeRevision < 0)) return -1;
   let length = 3 + FIELD_TYPE_PUT.length + FIELD_REV.length + integerBytes(revision) + FIELD_PREV_NULL.length;
+  if (created) length += FIELD_NEW_TRUE.length;
   if (storeRevision !== undefined) length += FIELD_SREV.length + integerBytes(storeRevision);
   return length;
 }
 
 /**
- * A put result kept unencoded: what encodePutResultDirect(revision, storeRevision) gives, made
+ * A put result kept unencoded: what encodePutResultDirect(revision, storeRevision, created) gives, made
  * only when asked for. A replica that applies a write no local client waits for (a follower) keeps
  * this for a retry instead of the bytes (sessions.ts); `byteLength` is the encoding's, so the
  * sessions count it as every other replica counts the bytes.
@@ -113,13 +125,14 @@ export class PutAnswer {
   private constructor(
     readonly revision: number,
     readonly storeRevision: number,
+    readonly created: boolean,
     readonly byteLength: number,
   ) {}
 
   /** The answer, or null when encodePutResultDirect would not write it (a revision not a safe integer >= 0). */
-  static of(revision: number, storeRevision: number): PutAnswer | null {
-    const length = putResultBytes(revision, storeRevision);
-    return length < 0 ? null : new PutAnswer(revision, storeRevision, length);
+  static of(revision: number, storeRevision: number, created: boolean): PutAnswer | null {
+    const length = putResultBytes(revision, storeRevision, created);
+    return length < 0 ? null : new PutAnswer(revision, storeRevision, created, length);
   }
 
   /**
@@ -127,13 +140,14 @@ export class PutAnswer {
    * (encodeKvResult: a put that returned no previous value); null for any other result.
    */
   static ofResult(result: KvResult, storeRevision: number): PutAnswer | null {
-    return result.type === 'put' && result.previous === null ? PutAnswer.of(result.revision, storeRevision) : null;
+    if (result.type !== 'put' || result.previous !== null) return null;
+    return PutAnswer.of(result.revision, storeRevision, result.created);
   }
 
   /** The encoding, byte for byte what encodePutResultDirect gives, made at the first call. */
   bytes(): Uint8Array {
     if (this.encoded !== null) return this.encoded;
-    const out = encodePutResultDirect(this.revision, this.storeRevision);
+    const out = encodePutResultDirect(this.revision, this.storeRevision, this.created);
     assert(out !== null && out.byteLength === this.byteLength, 'a put answer encodes to its length');
     this.encoded = out;
     return out;
@@ -178,15 +192,18 @@ function holds(bytes: Uint8Array, at: number, item: Uint8Array): boolean {
 export function decodePutResultDirect(bytes: Uint8Array): KvPutResult | null {
   if (bytes.length < 3 || bytes[0] !== MAP16 || bytes[1] !== 0) return null;
   const count = bytes[2];
-  if ((count !== 3 && count !== 4) || !holds(bytes, 3, FIELD_TYPE_PUT)) return null;
+  if (count === undefined || count < 3 || count > 5 || !holds(bytes, 3, FIELD_TYPE_PUT)) return null;
   let at = 3 + FIELD_TYPE_PUT.length;
   if (!holds(bytes, at, FIELD_REV)) return null;
   const revision = readInteger(bytes, at + FIELD_REV.length);
   if (revision < 1 || !holds(bytes, integerEnd, FIELD_PREV_NULL)) return null;
   at = integerEnd + FIELD_PREV_NULL.length;
-  if (count === 3) return at === bytes.length ? { type: 'put', revision, previous: null } : null;
-  if (!holds(bytes, at, FIELD_SREV)) return null;
+  const created = holds(bytes, at, FIELD_NEW_TRUE);
+  if (created) at += FIELD_NEW_TRUE.length;
+  const fieldsLeft = count - 3 - (created ? 1 : 0);
+  if (fieldsLeft === 0) return at === bytes.length ? { type: 'put', revision, previous: null, created } : null;
+  if (fieldsLeft !== 1 || !holds(bytes, at, FIELD_SREV)) return null;
   const storeRevision = readInteger(bytes, at + FIELD_SREV.length);
   if (storeRevision < 0 || integerEnd !== bytes.length) return null;
-  return { storeRevision, type: 'put', revision, previous: null };
+  return { storeRevision, type: 'put', revision, previous: null, created };
 }

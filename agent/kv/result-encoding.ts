@@ -45,7 +45,10 @@ export function encodeKvResult(result: KvResult, storeRevision?: number): Uint8A
     return encodeCbor(encoder, { type: 'error', code: result.code, message: result.message });
   const srev = storeRevision ?? result.storeRevision;
   // The result of nearly every write, written directly: the same bytes (put-result.ts).
-  const put = result.type === 'put' && result.previous === null ? encodePutResultDirect(result.revision, srev) : null;
+  const put =
+    result.type === 'put' && result.previous === null
+      ? encodePutResultDirect(result.revision, srev, result.created)
+      : null;
   if (put !== null) return put;
   const map = resultMap(result);
   if (srev !== undefined) map['srev'] = srev;
@@ -55,7 +58,13 @@ export function encodeKvResult(result: KvResult, storeRevision?: number): Uint8A
 function resultMap(result: Exclude<KvResult, KvErrorResult>): Record<string, unknown> {
   switch (result.type) {
     case 'put':
-      return { type: 'put', rev: result.revision, prev: encodeVersioned(result.previous) };
+      // `new` only when the put created its key: a put that replaced a value encodes as before.
+      return {
+        type: 'put',
+        rev: result.revision,
+        prev: encodeVersioned(result.previous),
+        ...(result.created ? { new: true } : {}),
+      };
     case 'delete':
       return { type: 'delete', rev: result.revision, deleted: result.deleted, prev: encodeVersioned(result.previous) };
     case 'cas':
@@ -101,6 +110,7 @@ function readErrorCode(code: string): KvErrorCode {
 }
 
 const SREV = ['srev'];
+const PUT_OPTIONAL = ['new', 'srev'];
 
 function readCasResult(value: unknown): KvResult {
   const ok = Fields.of(value, 'cas result', ['type', 'ok'], ['rev', 'current', 'srev']).boolean('ok');
@@ -135,11 +145,13 @@ function readChangeEvents(value: unknown): KvChangeEvent[] {
 function readResult(value: unknown, type: string): KvResult {
   switch (type) {
     case 'put': {
-      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev'], SREV);
+      const fields = Fields.of(value, 'put result', ['type', 'rev', 'prev'], PUT_OPTIONAL);
+      if (fields.has('new') && fields.raw('new') !== true) throw malformed("put result: field 'new' must be true");
       return {
         type,
         revision: fields.integer('rev', 1),
         previous: readVersioned(fields.raw('prev'), 'put result prev'),
+        created: fields.has('new'),
       };
     }
     case 'delete': {
@@ -180,7 +192,8 @@ function readResult(value: unknown, type: string): KvResult {
 const TYPE_FIELD: readonly string[] = ['type'];
 /** Every field a result of any type may have besides `type`; built once, not per decoded result. */
 const RESULT_FIELDS: readonly string[] = [
-  ...['rev', 'prev', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events', 'srev'],
+  ...['rev', 'prev', 'new', 'deleted', 'ok', 'current', 'code', 'message', 'items', 'more', 'results', 'events'],
+  'srev',
   ...leaseCodec.LEASE_RESULT_FIELDS,
 ];
 

@@ -270,6 +270,11 @@ export interface KvPutResult extends KvRevisioned {
   readonly revision: number;
   /** The replaced value; null when the key was absent or `returnPrevious` was false. */
   readonly previous: KvVersioned | null;
+  /**
+   * True when the key did not exist before this put (it created the key; RFC 7252 §5.8.3's
+   * 2.01). False when it replaced a value, and in results kept for retries by an older version.
+   */
+  readonly created: boolean;
 }
 
 /** The result of a delete. `revision` is the log index of the delete. */

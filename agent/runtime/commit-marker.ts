@@ -34,20 +34,28 @@ export function readCommitMarker(dataDir: string): LogIndex | null {
   const file = readDataFile(dataDir, COMMIT_MARKER_FILE);
   if (file === null) return null;
   const { path, text } = file;
-  const value: unknown = text.length <= MARKER_BYTES_MAX ? safeParse(text) : null;
-  const index: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'appliedIndex') : null;
-  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)
-    throw new PersistenceError('STORAGE_CORRUPT', `${path} does not hold {"appliedIndex": <log index>}`);
+  const index = markerIndexOf(text);
+  if (typeof index === 'string')
+    throw new PersistenceError('STORAGE_CORRUPT', `${path} ${index}; it should hold {"appliedIndex": <log index>}`);
   return index;
 }
 
-function safeParse(text: string): unknown {
+/** The applied index a marker's text names, or what is wrong with it. */
+function markerIndexOf(text: string): LogIndex | string {
+  if (text.trim().length === 0) return 'is empty';
+  if (text.length > MARKER_BYTES_MAX)
+    return `is ${text.length} characters long, more than a marker's ${MARKER_BYTES_MAX}`;
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
-    // A torn or foreign file: the caller reports it as corrupt.
-    return null;
+    // Written atomically (temporary file, rename), so damaged on disk, edited, or another file.
+    return 'is not JSON (damaged on disk, or edited by hand)';
   }
+  const index: unknown = typeof value === 'object' && value !== null ? Reflect.get(value, 'appliedIndex') : null;
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)
+    return 'holds no "appliedIndex" that is a log index (an integer of 0 or more)';
+  return index;
 }
 
 /** Writes the marker of `dataDir` durably. */

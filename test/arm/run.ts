@@ -236,10 +236,11 @@ async function runTests(
 ): Promise<{ passed: boolean; seconds: number }> {
   const grepAt = args.indexOf('--grep');
   const mocha = mochaFor(version);
-  // Node loads tsx itself (--import) and mocha reads no .mocharc.json (its "import" would have
-  // mocha start a second emulated node for it).
+  // Node loads tsx's ES module hooks itself (--import, as .mocharc.json has mocha do: only those,
+  // so that tests and the modules they import on demand are one set of ES modules) and mocha reads
+  // no .mocharc.json (its "import" would have mocha start a second emulated node for it).
   const mochaArgv = [...mochaArgs(arch.name, grepAt >= 0 ? args[grepAt + 1] : undefined)];
-  const argv = ['--import', 'tsx', mocha, '--no-config', '--extension', 'ts', '--reporter', 'dot', ...mochaArgv];
+  const argv = ['--import', 'tsx/esm', mocha, '--no-config', '--extension', 'ts', '--reporter', 'dot', ...mochaArgv];
   say(`${arch.name}: mocha ${mochaArgv.join(' ')} (deadlines x${EMULATION_TIME_FACTOR})`);
   for (const line of exclusionLines(arch.name)) say(`${arch.name}: left out: ${line}`);
   const t0 = Date.now();

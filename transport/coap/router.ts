@@ -12,9 +12,28 @@ export type CoapResourceHandler = (request: CoapRequest) => Promise<CoapResponse
 /** The handler of each method a resource supports. */
 export type CoapResourceMethods = Partial<Readonly<Record<CoapMethod, CoapResourceHandler>>>;
 
+/** The size of a request body that comes in blocks, as far as one block tells it. */
+export interface CoapBodySize {
+  /** Size1 when the block announces it (and it covers the block), else the bytes up to the block's end. */
+  readonly bytes: number;
+  /** Whether `bytes` is the announced Size1. */
+  readonly announced: boolean;
+}
+
+/**
+ * A method's own limit on a body that comes in blocks (Block1, Q-Block1, pieces), checked on
+ * every block before the block is kept, so that a body it refuses is refused at its first
+ * block when Size1 announces it (RFC 7959 §4) and is never held whole: the refusal to answer,
+ * or null to go on.
+ */
+export type CoapBodyCheck = (size: CoapBodySize) => CoapResponse | null;
+
+/** The body check of each method that has one. */
+export type CoapBodyChecks = Partial<Readonly<Record<CoapMethod, CoapBodyCheck>>>;
+
 /** The outcome of looking a path up. */
 export type RouteLookup =
-  | { readonly kind: 'found'; readonly handler: CoapResourceHandler }
+  | { readonly kind: 'found'; readonly handler: CoapResourceHandler; readonly bodyCheck: CoapBodyCheck | null }
   | { readonly kind: 'no-resource' }
   | { readonly kind: 'no-method' };
 
@@ -43,9 +62,9 @@ export class ResourceRouter {
   private readonly subtrees: { readonly prefix: readonly string[]; readonly resource: Resource }[] = [];
 
   /** Adds the resource at `path`, e.g. "/raft/AppendEntries"; a trailing "/*" adds a subtree. */
-  add(path: string, methods: CoapResourceMethods): void {
+  add(path: string, methods: CoapResourceMethods, bodyChecks: CoapBodyChecks = {}): void {
     const segments = pathSegments(path);
-    const resource = resourceOf(methods);
+    const resource = resourceOf(methods, bodyChecks);
     if (segments[segments.length - 1] === '*') {
       this.subtrees.push({ prefix: segments.slice(0, -1), resource });
       // Longest prefix first, so that the most specific subtree wins.
@@ -85,11 +104,12 @@ export class ResourceRouter {
   }
 }
 
-function resourceOf(methods: CoapResourceMethods): Resource {
+function resourceOf(methods: CoapResourceMethods, bodyChecks: CoapBodyChecks): Resource {
   const found = new Map<CoapMethod, RouteLookup>();
   for (const method of COAP_METHODS) {
     const handler = methods[method];
-    if (handler !== undefined) found.set(method, { kind: 'found', handler });
+    assert(handler !== undefined || bodyChecks[method] === undefined, `a body check of ${method} has its handler`);
+    if (handler !== undefined) found.set(method, { kind: 'found', handler, bodyCheck: bodyChecks[method] ?? null });
   }
   return { found };
 }

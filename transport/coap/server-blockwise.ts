@@ -14,6 +14,7 @@ import type { CoapOptionValue } from './message.js';
 import { blockSizeOf, encodeBlock, encodeUint, option, szxOf, uintOption, type BlockValue } from './options.js';
 import { QBlock1Reassembler } from './qblock-store.js';
 import type { SetBlock } from './pieces.js';
+import type { CoapBodyCheck } from './router.js';
 import {
   busyResponse,
   diagnosticResponse,
@@ -45,6 +46,8 @@ const PAYLOAD_IS_BODY: BodyOutcome = Object.freeze({ kind: 'payload' });
 export class ServerBlockwise {
   private readonly block1: Block1Reassembler;
   private readonly qblock1: QBlock1Reassembler;
+  /** The Block1 and Q-Block1 transfers, in one table. */
+  private readonly requestTransfers: TransferTable<RequestTransfer>;
   private readonly block2: Block2Store;
   private nextEtag = 0;
   /** The size exponent of options.blockBytes. */
@@ -65,9 +68,9 @@ export class ServerBlockwise {
     };
     const block1Options = { ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin };
     // Block1 and Q-Block1 transfers share one table, so its limits bound both together.
-    const requestTransfers = new TransferTable<RequestTransfer>(table, timers);
-    this.block1 = new Block1Reassembler(block1Options, timers, requestTransfers);
-    this.qblock1 = new QBlock1Reassembler(block1Options, timers, requestTransfers);
+    this.requestTransfers = new TransferTable<RequestTransfer>(table, timers);
+    this.block1 = new Block1Reassembler(block1Options, timers, this.requestTransfers);
+    this.qblock1 = new QBlock1Reassembler(block1Options, timers, this.requestTransfers);
     this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers);
   }
 
@@ -136,6 +139,29 @@ export class ServerBlockwise {
       case 'complete':
         return { kind: 'body', body: outcome.body };
     }
+  }
+
+  /**
+   * The resource's refusal (`check`) of a body that comes in blocks, judged on this block before
+   * it is kept: by Size1 when announced (at the first block, RFC 7959 §4), else by how far the
+   * block reaches. A refused transfer is forgotten, so nothing of it stays held. Null when the
+   * request carries no request block or `check` lets it go on.
+   */
+  bodyRefusal(
+    check: CoapBodyCheck,
+    request: CoapRequest,
+    block: RequestBlockFields,
+    transferKey: string,
+  ): Answer | null {
+    const b = block.block1 ?? block.qblock1;
+    const unit = b === null ? block.piece1 : { num: b.num, bytes: blockSizeOf(b.szx) };
+    if (unit === null) return null;
+    const reached = unit.num * unit.bytes + request.payload.length;
+    const size1 = block.size1 ?? -1;
+    const response = check(size1 >= reached ? { bytes: size1, announced: true } : { bytes: reached, announced: false });
+    if (response === null) return null;
+    this.requestTransfers.delete(transferKey);
+    return { response, extra: [] };
   }
 
   /**

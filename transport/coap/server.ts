@@ -24,7 +24,7 @@ import { busyResponse, diagnosticResponse, type CoapResponse, type RequestBlockF
 import { ReceivedRequest, RequestParser } from './request-parser.js';
 import { PeerKeys } from './peer-keys.js';
 import { encodeResponse } from './response-encoder.js';
-import { ResourceRouter, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
+import { ResourceRouter, type CoapBodyChecks, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
 import { firstBlockOf, ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
 import type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
 
@@ -108,8 +108,8 @@ export class CoapServer {
   }
 
   /** Adds a resource; see ResourceRouter.add. */
-  addResource(path: string, methods: CoapResourceMethods): void {
-    this.router.add(path, methods);
+  addResource(path: string, methods: CoapResourceMethods, bodyChecks: CoapBodyChecks = {}): void {
+    this.router.add(path, methods, bodyChecks);
   }
 
   /** Opens the endpoint and starts answering. */
@@ -245,6 +245,10 @@ export class CoapServer {
     if (block.block2 !== null && block.block2.num > 0 && block.block1 === null) {
       const answer = this.blockwise.storedBlock(request, block.block2, transferKey);
       if (answer !== null) return this.answer(request, answer);
+    }
+    if (route.bodyCheck !== null && blockwise) {
+      const refusal = this.blockwise.bodyRefusal(route.bodyCheck, request, block, transferKey);
+      if (refusal !== null) return this.answer(request, refusal);
     }
     const outcome = this.blockwise.requestBody(peerKey, request, block, transferKey);
     if (outcome.kind === 'answer') return this.answer(request, outcome.answer);

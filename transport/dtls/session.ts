@@ -5,12 +5,13 @@
  * {@link HandshakeRole}; everything the session needs from its endpoint is a {@link SessionHost}.
  */
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
-import { AlertDescription, AlertLevel, ContentType, HandshakeType } from './constants.js';
+import { AlertDescription, AlertLevel, ContentType } from './constants.js';
 import { assert, assertNever } from '../../contracts/assert.js';
 import { DtlsError } from './errors.js';
 import { judgeAlert } from './alerts.js';
 import { FlightRetransmitter } from './flight-retransmitter.js';
 import { HandshakeReassembler, parseHandshakeFragments } from './fragments.js';
+import { renegotiationRequest } from './renegotiation.js';
 import type { FailureKind, HandshakeRole, RoleOutcome } from './handshake-common.js';
 import type { ResolvedSessionOptions } from './options.js';
 import type { FlightItem, OpenedRecord, RecordLayer } from './record-layer.js';
@@ -231,9 +232,15 @@ export class Session {
     }
     let old = false;
     for (const fragment of fragments) {
-      if (this.state === 'established') {
-        if (this.isRenegotiation(record.epoch, fragment.msgType)) this.refuseRenegotiation();
-        else if (fragment.messageSeq < this.reassembler.nextSeq()) old = true;
+      const request = renegotiationRequest(this.role, this.state === 'established', record.epoch, fragment);
+      if (request === 'ignore') continue;
+      if (request === 'malformed') {
+        this.host.stats.drop('malformed');
+      } else if (request === 'refuse') {
+        // No renegotiation (see renegotiation.ts); the session goes on.
+        this.sendAlert(AlertLevel.warning, AlertDescription.noRenegotiation);
+      } else if (this.state === 'established') {
+        if (fragment.messageSeq < this.reassembler.nextSeq()) old = true;
         else this.host.stats.drop('unexpected');
       } else if (fragment.messageSeq < this.reassembler.nextSeq()) {
         old = true;
@@ -253,24 +260,6 @@ export class Session {
       this.apply(this.handshake.handleMessage(message));
     }
     return old;
-  }
-
-  /**
-   * Whether a protected message on an established session starts a renegotiation: a
-   * ClientHello to a server or a HelloRequest to a client. Its message_seq restarts at 0
-   * (RFC 6347 §4.2.2), so it must be recognised before the retransmission check.
-   */
-  private isRenegotiation(epoch: number, msgType: number): boolean {
-    const request = this.role === 'server' ? HandshakeType.clientHello : HandshakeType.helloRequest;
-    return epoch === 1 && msgType === request;
-  }
-
-  /**
-   * Renegotiation is refused with a no_renegotiation warning, which RFC 5246 §7.2.2 defines
-   * for exactly this; the session goes on (RFC 5746 §4.4). A peer that insists closes it.
-   */
-  private refuseRenegotiation(): void {
-    this.sendAlert(AlertLevel.warning, AlertDescription.noRenegotiation);
   }
 
   private onChangeCipherSpec(record: OpenedRecord): void {

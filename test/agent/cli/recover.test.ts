@@ -2,9 +2,11 @@
 // data folder only (agent/runtime/data-owner.ts): a folder recorded as another node's is refused
 // with exit 78 before the storage opens; the dry run writes no record; with --yes a folder without
 // a record is recorded as this node's, of the same cluster id (a recovered member stays in its
-// cluster, with its keys). Runs the command in-process on a one-node agent.json on coap.
+// cluster, with its keys). And that a damaged commit marker (commit-index.json) is named, with
+// what is wrong with it and what the operator can do, with exit 74 and nothing changed; moved
+// aside as advised, the dry run goes on. Runs the command in-process on a one-node agent.json on coap.
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { runRecoverCommand } from '../../../agent/cli/recover.js';
@@ -13,7 +15,7 @@ import { makeTempDir, removeDir } from '../../storage/helpers.js';
 
 const OWNER_FILE = 'owner.json';
 
-describe('coraft recover: the data folder owner record', () => {
+describe('coraft recover: the data folder owner record and the commit marker', () => {
   let dir: string;
   let file: string;
   let stderr: sinon.SinonStub;
@@ -59,4 +61,27 @@ describe('coraft recover: the data folder owner record', () => {
     const record = JSON.parse(readFileSync(join(data(), OWNER_FILE), 'utf8')) as unknown;
     assert.deepEqual(record, { format: 1, cluster: 'site-a', nodeId: 'n1' });
   });
+
+  for (const [damage, text, wrong] of [
+    ['torn', '{"appliedIndex": ', /is not JSON/],
+    ['empty', '', /is empty/],
+    ['wrong field', '{"appliedIndex": "x"}', /holds no "appliedIndex" that is a log index/],
+  ] as const) {
+    it(`names a ${damage} commit marker, what is wrong and what to do, with exit 74, changing nothing`, async () => {
+      const marker = join(data(), 'commit-index.json');
+      writeFileSync(marker, text);
+      const code = await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']);
+      assert.equal(code, EXIT.ioError);
+      const said = stderr.args.map((a: unknown[]) => String(a[0])).join('');
+      assert.ok(said.includes(`${marker} `), said);
+      assert.match(said, wrong);
+      assert.match(said, /mv \S+commit-index\.json \S+commit-index\.json\.damaged/);
+      assert.match(said, /--keep-uncommitted/);
+      assert.match(said, /deploy\/README\.md/);
+      assert.equal(readFileSync(marker, 'utf8'), text, 'the marker is left as it was');
+      assert.equal(existsSync(join(data(), OWNER_FILE)), false, 'nothing was recovered');
+      renameSync(marker, `${marker}.damaged`);
+      assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.ok);
+    });
+  }
 });

@@ -3,10 +3,15 @@
 // admin key, which sent the operator after the wrong mistake. Each call fails before any request
 // is sent (no endpoint listens here). And that every command refuses a positional argument it does
 // not take, naming it, instead of ignoring it (`kv put k hello world` stored "hello"): the check
-// sits in the shared parseOptions, so a few commands of each shape stand for all of them.
+// sits in the shared parseOptions, so a few commands of each shape stand for all of them. And that
+// a command loaded on demand (import()) throws the one UsageError class: main answers it with exit
+// 2 and its message, and `instanceof` holds in the tests (the test files load as ES modules, as the
+// on-demand imports do, so each module exists once).
 import { strict as assert } from 'node:assert';
+import sinon from 'sinon';
 import { UsageError } from '../../../agent/cli/args.js';
 import { runKv } from '../../../agent/cli/client-commands.js';
+import { main } from '../../../agent/cli/main.js';
 import { runLeader, runMembers, runSnapshot } from '../../../agent/cli/admin-commands.js';
 import { runConfigCommand } from '../../../agent/cli/config.js';
 import { runLease } from '../../../agent/cli/lease-command.js';
@@ -36,11 +41,10 @@ describe('client commands: usage errors', () => {
       usageError(new RegExp(`^unexpected argument "${word}" after "${after}"$`));
     await assert.rejects(runKv(['put', 'k', 'hello', 'world', ...at]), extra('world', 'put k hello'));
     await assert.rejects(runKv(['get', 'k', 'more', ...at]), extra('more', 'get k'));
-    // kv list is imported on demand, which under tsx loads a second copy of args.ts: match on the name.
+    // kv list is imported on demand (import()): the same UsageError class as the static imports.
     await assert.rejects(
       runKv(['list', 'p', ...at]),
-      (error: unknown) =>
-        error instanceof Error && error.name === 'UsageError' && /^unexpected argument "p"/.test(error.message),
+      usageError(/^unexpected argument "p" after "p"$|^unexpected argument "p"/),
     );
     await assert.rejects(runMembers(['list', 'n1', ...at]), extra('n1', 'list'));
     await assert.rejects(runMembers(['remove', 'n2', 'n3', ...at]), extra('n3', 'remove n2'));
@@ -52,5 +56,15 @@ describe('client commands: usage errors', () => {
       async () => runProvisionCommand(['--out', '/nonexistent', 'x']),
       usageError(/^unexpected argument "x"/),
     );
+  });
+
+  it('main answers a usage error of a command it loads on demand with exit 2 and the message', async () => {
+    const stderr = sinon.stub(process.stderr, 'write').returns(true);
+    try {
+      assert.equal(await main(['kv', 'frob', '--endpoint', '127.0.0.1:9']), 2);
+      assert.match(String(stderr.args[0]?.[0]), /^coraft kv: kv: unknown verb "frob"/);
+    } finally {
+      stderr.restore();
+    }
   });
 });

@@ -57,7 +57,7 @@ describe('local endpoint: leases', function () {
     assert.equal(typeof id, 'number');
     assert.equal(revision, id, 'a grant raises the store revision to its index');
     const lease = String(id);
-    assert.equal(formatCode((await put(h, 'a', '1', [`lease=${lease}`])).code), '2.04');
+    assert.equal(formatCode((await put(h, 'a', '1', [`lease=${lease}`])).code), '2.01');
     const txn = await call(h, {
       method: 'POST',
       path: ['txn'],

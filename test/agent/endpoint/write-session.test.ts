@@ -68,7 +68,7 @@ class FakeClock implements Clock {
 /** A node that records what it was asked to submit and answers from a script. */
 class FakeNode implements WriteNode {
   readonly submitted: { command: KvCommand; retryUnknown: boolean }[] = [];
-  answer: () => Promise<KvResult> = () => Promise.resolve({ type: 'put', revision: 1, previous: null });
+  answer: () => Promise<KvResult> = () => Promise.resolve({ type: 'put', revision: 1, previous: null, created: true });
 
   getNodeId(): string {
     return 'n1';
@@ -123,7 +123,7 @@ function heldWrites(writesInFlightMax: number): {
   const node = new FakeNode();
   const waiting: (() => void)[] = [];
   node.answer = () =>
-    new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null })));
+    new Promise((resolve) => waiting.push(() => resolve({ type: 'put', revision: 1, previous: null, created: true })));
   const clock = new FakeClock();
   const session = new ImplicitSession(
     { nodeId: 'n1', bootId: 'b', clock },
@@ -360,7 +360,7 @@ describe('the endpoint write path', () => {
       { timeoutMs: 1000, oversize: () => null, clock: new FakeClock() },
     );
     const outcome = await writes.submit(PUT, request());
-    assert.deepEqual(outcome, { kind: 'result', result: { type: 'put', revision: 1, previous: null } });
+    assert.deepEqual(outcome, { kind: 'result', result: { type: 'put', revision: 1, previous: null, created: true } });
     const sent = node.submitted[0];
     assert.ok(sent !== undefined);
     assert.deepEqual(sent.command.session, { clientId: '@n1/b.0', seq: 1, ackedBelow: 1 });
@@ -413,7 +413,7 @@ describe('the endpoint write path', () => {
     );
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_SESSION_EXPIRED', message: 'no session' });
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
-    node.answer = () => Promise.resolve({ type: 'put', revision: 4, previous: null });
+    node.answer = () => Promise.resolve({ type: 'put', revision: 4, previous: null, created: false });
     await writes.submit(PUT, request());
     assert.deepEqual(node.submitted[1]?.command.session, { clientId: '@n1/b.1', seq: 1, ackedBelow: 1 });
   });

@@ -157,11 +157,17 @@ const versionedArb: fc.Arbitrary<KvVersioned | null> = fc.option(
 );
 
 export const resultArb: fc.Arbitrary<KvResult> = fc.oneof(
-  rec({ type: fc.constant('put' as const), revision: fc.integer({ min: 1 }), previous: versionedArb }),
   rec({
     type: fc.constant('put' as const),
     revision: fc.integer({ min: 1 }),
     previous: versionedArb,
+    created: fc.boolean(),
+  }),
+  rec({
+    type: fc.constant('put' as const),
+    revision: fc.integer({ min: 1 }),
+    previous: versionedArb,
+    created: fc.boolean(),
     storeRevision: fc.nat(),
   }),
   rec({

@@ -80,7 +80,7 @@ describe('KV results kept for retries', () => {
 
 describe('retainedBytes', () => {
   it('keeps a put result as it is and copies a Buffer (which may be a view of a shared buffer)', () => {
-    const put = encodeKvResult({ type: 'put', revision: 5, previous: null }, 5);
+    const put = encodeKvResult({ type: 'put', revision: 5, previous: null, created: false }, 5);
     assert.equal(Buffer.isBuffer(put), false, 'a put result is a plain Uint8Array');
     assert.equal(retainedBytes(put), put);
     const error = encodeKvResult({ type: 'error', code: 'KV_MALFORMED', message: 'x' });

@@ -50,7 +50,13 @@ describe('KvStateMachine sessions', () => {
       command: encodeKvCommand({ ...command, timeMs: 20 }),
     });
     assert.equal(Buffer.compare(retry, first), 0, 'byte-identical cached response');
-    assert.deepEqual(decodeKvResult(retry), { type: 'put', revision: 1, previous: null, storeRevision: 1 });
+    assert.deepEqual(decodeKvResult(retry), {
+      type: 'put',
+      revision: 1,
+      previous: null,
+      created: true,
+      storeRevision: 1,
+    });
     assert.equal(textOf(d.get('k')), 'other', 'the retry did not write again');
   });
 
@@ -151,8 +157,8 @@ describe('KvStateMachine sessions', () => {
     assert.deepEqual(
       [a, b],
       [
-        { type: 'put', revision: 1, previous: null, storeRevision: 1 },
-        { type: 'put', revision: 2, previous: null, storeRevision: 2 },
+        { type: 'put', revision: 1, previous: null, created: true, storeRevision: 1 },
+        { type: 'put', revision: 2, previous: null, created: false, storeRevision: 2 },
       ],
     );
   });

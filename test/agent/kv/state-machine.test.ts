@@ -15,13 +15,13 @@ describe('KvStateMachine operations', () => {
   });
 
   it('put sets the revision to the entry index and returns the previous value when asked', () => {
-    assert.deepEqual(d.put('a', 'one'), { type: 'put', revision: 1, previous: null, storeRevision: 1 });
+    assert.deepEqual(d.put('a', 'one'), { type: 'put', revision: 1, previous: null, created: true, storeRevision: 1 });
     const second = d.put('a', 'two');
     assert.equal(second.type, 'put');
     assert.equal(second.type === 'put' && second.revision, 2);
     assert.deepEqual(second.type === 'put' && second.previous, { value: bytes('one'), revision: 1 });
     const third = d.run({ op: 'put', key: 'a', value: bytes('three'), returnPrevious: false });
-    assert.deepEqual(third, { type: 'put', revision: 3, previous: null, storeRevision: 3 });
+    assert.deepEqual(third, { type: 'put', revision: 3, previous: null, created: false, storeRevision: 3 });
     assert.deepEqual(d.sm.read('a'), { value: bytes('three'), revision: 3 });
   });
 

@@ -60,18 +60,20 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
       type: 'put',
       revision: 1,
       previous: null,
+      created: true,
       storeRevision: 1,
     });
     assert.deepEqual(putIn(d, 'k', 'one', session(1, 1)), {
       type: 'put',
       revision: 2,
       previous: null,
+      created: false,
       storeRevision: 2,
     });
     d.put('k', 'other');
     assert.deepEqual(
       putIn(d, 'k', 'three', session(3, 1)),
-      { type: 'put', revision: 1, previous: null, storeRevision: 1 },
+      { type: 'put', revision: 1, previous: null, created: true, storeRevision: 1 },
       'the retry is answered, not run',
     );
     assert.equal(putIn(d, 'k', 'two', session(2, 1)).type, 'put');
@@ -82,7 +84,7 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
     assert.equal(textOf(d.get('k')), 'four', 'nothing ran again');
     assert.deepEqual(
       putIn(d, 'k', 'three', session(3, 1)),
-      { type: 'put', revision: 1, previous: null, storeRevision: 1 },
+      { type: 'put', revision: 1, previous: null, created: true, storeRevision: 1 },
       'sequence 3 is at the floor: still answered',
     );
   });
@@ -140,7 +142,7 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
 
   it('restores a version 1 snapshot: its sessions keep their one response at their floor', () => {
     const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
-    const kept = Buffer.from(encodeKvResult({ type: 'put', revision: 3, previous: null }));
+    const kept = Buffer.from(encodeKvResult({ type: 'put', revision: 3, previous: null, created: false }));
     const image = raw.encode(['coraft-kv', 1, 3, 100, [['k', Buffer.from('v'), 3]], [['c', 4, 90, kept]]]);
     const sm = new KvStateMachine();
     sm.restore(metaAt(3), image);
@@ -148,7 +150,7 @@ describe('KvStateMachine sessions with watermarks and request ids', () => {
     r.timeMs = 100;
     assert.deepEqual(
       r.put('k', 'again', { clientId: 'c', seq: 4 }),
-      { type: 'put', revision: 3, previous: null },
+      { type: 'put', revision: 3, previous: null, created: false },
       'the kept response',
     );
     assert.equal(errorCode(r.put('k', 'old', { clientId: 'c', seq: 3 })), 'KV_STALE_SEQUENCE');
@@ -165,7 +167,7 @@ describe('KvStateMachine snapshot version 2', () => {
     const before = Buffer.from(sm.snapshot());
     const image = (sessions: unknown[], requestIds: unknown[]): Uint8Array =>
       raw.encode(['coraft-kv', 2, 5, 100, [], sessions, requestIds]);
-    const kept = Buffer.from(encodeKvResult({ type: 'put', revision: 3, previous: null }));
+    const kept = Buffer.from(encodeKvResult({ type: 'put', revision: 3, previous: null, created: false }));
     const rid = Buffer.alloc(16, 1);
     sm.restore(
       metaAt(5),
