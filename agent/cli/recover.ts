@@ -9,7 +9,7 @@
  * replicated trust state revokes them when the new configuration applies. Runbook:
  * deploy/README.md.
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig } from '../config/agent-config.js';
@@ -19,8 +19,9 @@ import { simpleConfiguration } from '../core/configuration.js';
 import { EXIT, exitCodeFor } from '../runtime/agent.js';
 import { openStorage } from '../runtime/open-storage.js';
 import { checkDataOwner, claimDataOwner } from '../runtime/data-owner.js';
-import { readCommitMarker } from '../runtime/commit-marker.js';
+import { COMMIT_MARKER_FILE, readCommitMarker } from '../runtime/commit-marker.js';
 import { planForceNewCluster, recoveryBatch, type RecoveryPlan } from '../runtime/force-new-cluster.js';
+import type { PersistedState } from '../../contracts/persistence.js';
 import { parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: coraft recover --config FILE --force-new-cluster [--keep-uncommitted] [--yes]
@@ -83,21 +84,73 @@ function rewriteMembers(config: AgentConfig): void {
 }
 
 /**
+ * Refuses a data folder that is missing or empty before the storage opens (which would create
+ * one): a wrong `dataDir` would otherwise plan, and with --yes make, an empty one-member cluster,
+ * and prune the keystore and agent.json of a member whose state is elsewhere.
+ */
+function checkHoldsState(config: AgentConfig): void {
+  const where = `check dataDir in ${config.file}: recover needs the member's own data folder`;
+  if (!existsSync(config.dataDir)) throw new ConfigError([`dataDir: ${config.dataDir} does not exist; ${where}`]);
+  if (readdirSync(config.dataDir).length === 0)
+    throw new ConfigError([`dataDir: ${config.dataDir} is empty, there is nothing to recover; ${where}`]);
+}
+
+/**
+ * The commit marker's index. A damaged marker, or one beyond the log's last entry (the marker
+ * never runs ahead of what this member applied, so the marker or the log is not the one this
+ * member wrote), cannot say which entries committed: with --keep-uncommitted it is not needed
+ * and is ignored (null, reported in `note`); otherwise recover stops and says what to choose.
+ */
+function markerOf(
+  config: AgentConfig,
+  state: PersistedState,
+  keepUncommitted: boolean,
+  note: (line: string) => void,
+): number | null {
+  const snapshotIndex = state.snapshot?.lastIncludedIndex ?? 0;
+  const lastIndex = state.entries.at(-1)?.index ?? snapshotIndex;
+  let problem: string;
+  try {
+    const marker = readCommitMarker(config.dataDir);
+    if (marker === null || marker <= lastIndex) return marker;
+    const file = join(config.dataDir, COMMIT_MARKER_FILE);
+    problem = `${file} names index ${marker}, beyond the log's last entry ${lastIndex}`;
+  } catch (error) {
+    if (!(error instanceof PersistenceError)) throw error;
+    problem = describeError(error);
+  }
+  if (keepUncommitted) {
+    note(`note: ${problem}; ignored: --keep-uncommitted keeps the whole log without it\n`);
+    return null;
+  }
+  throw new PersistenceError(
+    'STORAGE_CORRUPT',
+    `${problem}: the commit marker cannot tell which of entries ${snapshotIndex + 1} to ${lastIndex} committed. ` +
+      'Either run again with --keep-uncommitted (keeps all of them, some perhaps never committed), or delete ' +
+      'the file to keep only the snapshot (drops all of them), or recover another survivor ' +
+      '(deploy/README.md, section 7)',
+  );
+}
+
+/**
  * Opens the storage (refused while the agent runs, or on a folder recorded as another node's or
- * another cluster's), plans, and with `apply` writes the plan. The folder stays this node's, of
- * the same cluster id (the recovered member keeps its keys and trust state); with `apply` a folder
- * without an owner record gets one, as the agent's start would write it.
+ * another cluster's, missing or empty), plans, and with `apply` writes the plan. The folder stays
+ * this node's, of the same cluster id (the recovered member keeps its keys and trust state); with
+ * `apply` a folder without an owner record gets one, as the agent's start would write it.
  */
 async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boolean): Promise<RecoveryPlan> {
   checkDataOwner(config);
+  checkHoldsState(config);
   const storage = await openStorage(config);
   try {
     const state = await storage.load();
+    if (state.entries.length === 0 && state.snapshot === null && state.hardState.currentTerm === 0)
+      throw new ConfigError([`dataDir: ${config.dataDir} holds no log or snapshot: nothing to recover`]);
     const bootstrap = simpleConfiguration(
       config.members.map((m) => m.id),
       config.members,
     );
-    const marker = readCommitMarker(config.dataDir);
+    const marker = markerOf(config, state, keepUncommitted, (line) => process.stderr.write(line));
     const plan = planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
     if (apply) {
       claimDataOwner(config);

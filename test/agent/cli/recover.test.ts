@@ -2,13 +2,18 @@
 // data folder only (agent/runtime/data-owner.ts): a folder recorded as another node's is refused
 // with exit 78 before the storage opens; the dry run writes no record; with --yes a folder without
 // a record is recorded as this node's, of the same cluster id (a recovered member stays in its
-// cluster, with its keys). Runs the command in-process on a one-node agent.json on coap.
+// cluster, with its keys). It refuses a missing or empty data folder (a wrong dataDir) with exit 78
+// and creates nothing; a damaged commit marker, or one beyond the log, stops it with exit 74 and
+// the choices (--keep-uncommitted ignores it). Runs the command in-process on a one-node
+// agent.json on coap.
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { runRecoverCommand } from '../../../agent/cli/recover.js';
+import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { EXIT } from '../../../agent/runtime/agent.js';
+import { openStorage } from '../../../agent/runtime/open-storage.js';
 import { makeTempDir, removeDir } from '../../storage/helpers.js';
 
 const OWNER_FILE = 'owner.json';
@@ -18,6 +23,25 @@ describe('coraft recover: the data folder owner record', () => {
   let file: string;
   let stderr: sinon.SinonStub;
   const data = (): string => join(dir, 'data');
+  const said = (): string => stderr.args.map((a: unknown[]) => String(a[0])).join('');
+  /** Stores `count` entries of term 1 in the data folder, as a stopped member would hold them. */
+  async function seedLog(count: number): Promise<void> {
+    const storage = await openStorage(loadAgentConfig(file));
+    const entries = Array.from({ length: count }, (_, i) => ({
+      term: 1,
+      index: i + 1,
+      type: 'noop' as const,
+      command: new Uint8Array(),
+    }));
+    await storage.persist({
+      snapshot: null,
+      truncateFrom: null,
+      entries,
+      compactBefore: null,
+      hardState: { currentTerm: 1, votedFor: 'n1' },
+    });
+    await storage.close();
+  }
 
   beforeEach(() => {
     dir = makeTempDir();
@@ -53,10 +77,42 @@ describe('coraft recover: the data folder owner record', () => {
   });
 
   it('writes no record on a dry run, and records the same cluster with --yes', async () => {
+    await seedLog(3);
     assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.ok);
     assert.equal(existsSync(join(data(), OWNER_FILE)), false, 'a dry run changes nothing');
     assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']), EXIT.ok);
     const record = JSON.parse(readFileSync(join(data(), OWNER_FILE), 'utf8')) as unknown;
     assert.deepEqual(record, { format: 1, cluster: 'site-a', nodeId: 'n1' });
+  });
+
+  it('refuses a missing or empty data folder with exit 78 and creates nothing', async () => {
+    const empty = await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']);
+    assert.equal(empty, EXIT.config);
+    assert.match(said(), /data is empty, there is nothing to recover; check dataDir in .*agent\.json/);
+    assert.deepEqual(readdirSync(data()), [], 'nothing was written in it');
+    removeDir(data());
+    assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.config);
+    assert.match(said(), /data does not exist; check dataDir/);
+    assert.equal(existsSync(data()), false, 'the dry run created no folder');
+  });
+
+  it('stops on a damaged commit marker with the choices, and --keep-uncommitted ignores it', async () => {
+    await seedLog(5);
+    writeFileSync(join(data(), 'commit-index.json'), '{"appliedIn');
+    assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.ioError);
+    assert.match(said(), /commit-index\.json does not hold .*cannot tell which of entries 1 to 5 committed/);
+    assert.match(said(), /run again with --keep-uncommitted .* delete the file to keep only the snapshot/);
+    stderr.resetHistory();
+    const kept = ['--config', file, '--force-new-cluster', '--keep-uncommitted'];
+    assert.equal(await runRecoverCommand(kept), EXIT.ok);
+    assert.match(said(), /^note: .*commit-index\.json does not hold .*; ignored: --keep-uncommitted/m);
+  });
+
+  it('stops on a commit marker beyond the log: it is not the one this member wrote', async () => {
+    await seedLog(5);
+    writeFileSync(join(data(), 'commit-index.json'), '{"appliedIndex":999}\n');
+    assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']), EXIT.ioError);
+    assert.match(said(), /names index 999, beyond the log's last entry 5: .* entries 1 to 5/);
+    assert.equal(existsSync(join(data(), OWNER_FILE)), false, 'nothing was changed');
   });
 });
