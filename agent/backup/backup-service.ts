@@ -41,6 +41,13 @@ export interface BackupOptions {
   readonly idleMs: number;
   /** How often the node checks whether it applied the read index, ms. Default 10; 1..1,000. */
   readonly pollMs: number;
+  /**
+   * How long the linearizable read (step 2) may wait for a leader, ms: as long as a key-value
+   * read's (the endpoint's requestTimeoutMs), so that a cluster without a quorum answers 5.03
+   * 'no leader is known' well before the client gives up on an endpoint that seems dead. The
+   * rest of the command's time is for this node to catch up. Default 5,000; 100..600,000.
+   */
+  readonly leaderWaitMs: number;
 }
 
 /** The defaults of {@link BackupOptions}. */
@@ -49,6 +56,7 @@ export const DEFAULT_BACKUP_OPTIONS: BackupOptions = {
   transfersMax: 2,
   idleMs: 60_000,
   pollMs: 10,
+  leaderWaitMs: 5000,
 };
 
 /** What backups need of the node. */
@@ -112,6 +120,8 @@ export class BackupService {
       throw new RangeError('idleMs must be 1,000..3,600,000');
     if (!Number.isSafeInteger(o.pollMs) || o.pollMs < 1 || o.pollMs > 1000)
       throw new RangeError('pollMs must be 1..1,000');
+    if (!Number.isSafeInteger(o.leaderWaitMs) || o.leaderWaitMs < 100 || o.leaderWaitMs > 600_000)
+      throw new RangeError('leaderWaitMs must be 100..600,000');
   }
 
   /** Backups in progress (holding a frozen state). */
@@ -128,7 +138,8 @@ export class BackupService {
       throw new ProposalError('RAFT_BUSY', `${this.options.transfersMax} backups are in progress; retry later`);
     const deadline = this.deps.timers.nowMs() + timeoutMs;
     this.recent.set(nonce.value, nonce.expiresAtMs);
-    const target = decodeAppliedIndex(await this.deps.readAnywhere(APPLIED_INDEX_QUERY, timeoutMs));
+    const leaderWaitMs = Math.min(timeoutMs, this.options.leaderWaitMs);
+    const target = decodeAppliedIndex(await this.deps.readAnywhere(APPLIED_INDEX_QUERY, leaderWaitMs));
     await this.waitForApplied(target, deadline);
     if (this.active >= this.options.transfersMax)
       throw new ProposalError('RAFT_BUSY', `${this.options.transfersMax} backups are in progress; retry later`);

@@ -48,7 +48,8 @@ export function serveBackups(
     wallClockMs: () => Date.now(),
   });
   const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
-  for (const [path, methods] of backupResources(backups, DEFAULT_LOCAL_ENDPOINT_OPTIONS.adminTimeoutMs, access))
+  const timeoutMs = DEFAULT_LOCAL_ENDPOINT_OPTIONS.adminTimeoutMs;
+  for (const [path, methods] of backupResources(backups, timeoutMs, access, node))
     endpoint.server.addResource(path, methods);
   return backups;
 }

@@ -179,8 +179,9 @@ export async function runLeader(args: readonly string[]): Promise<number> {
   const operation: AdminOperation = { op: 'transfer-leadership', to: values.to ?? null };
   const signer = signerOf(values);
   if (maybeSignOnly(values, signer.sign(operation))) return CLIENT_EXIT.ok;
+  // As members': the node answers first (a refusal such as 'no leader is known' within 10 s).
   return withClient(
-    values,
+    { ...values, 'timeout-ms': values['timeout-ms'] ?? '90000' },
     async (client) => {
       const leaderId = (await sendSigned(client, 'POST', '/leader/transfer', signer.sign(operation))).nullableString(
         'leaderId',

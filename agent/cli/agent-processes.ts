@@ -173,14 +173,43 @@ export function portSearchStart(count: number, [low, high]: readonly [number, nu
   return start + Math.floor(random() * span);
 }
 
+/**
+ * The ports `CORAFT_TEST_PORTS=LOW-HIGH` confines findFreePorts to (a machine where several
+ * people run agents, each in a range of their own); null when unset or malformed.
+ */
+export function testPortRange(value = process.env['CORAFT_TEST_PORTS']): readonly [number, number] | null {
+  const match = /^(\d+)-(\d+)$/u.exec(value ?? '');
+  const [low, high] = [Number(match?.[1]), Number(match?.[2])];
+  return match !== null && low >= 1024 && low < high && high < 65_536 ? [low, high] : null;
+}
+
+/** A random first port for `count` ports within `range` (testPortRange), else outside the ephemeral ports. */
+function searchStart(count: number, range: readonly [number, number] | null): number {
+  if (range === null) return portSearchStart(count, ephemeralPorts());
+  return range[0] + Math.floor(Math.random() * Math.max(1, range[1] - range[0] - 4 * count));
+}
+
 /** Finds `count` consecutive ports free for both UDP and TCP on 127.0.0.1, starting near `from`. */
-export async function findFreePorts(count: number, from = portSearchStart(count, ephemeralPorts())): Promise<number> {
-  for (let base = from; base + count < PROBE_PORT_END; base += count) {
+export async function findFreePorts(count: number, from?: number): Promise<number> {
+  const range = testPortRange();
+  const end = range === null ? PROBE_PORT_END : range[1] + 1;
+  const start = from ?? searchStart(count, range);
+  // Within a range, the search wraps around once to its low end.
+  const bases = [start, ...(range === null || from !== undefined ? [] : [range[0]])];
+  for (const first of bases) {
+    const found = await firstFreeRun(count, first, end);
+    if (found !== null) return found;
+  }
+  throw new Error(`no ${count} consecutive free ports from ${start}`);
+}
+
+async function firstFreeRun(count: number, from: number, end: number): Promise<number | null> {
+  for (let base = from; base + count < end; base += count) {
     let free = true;
     for (let port = base; port < base + count && free; port += 1) free = await portFree(port);
     if (free) return base;
   }
-  throw new Error(`no ${count} consecutive free ports from ${from}`);
+  return null;
 }
 
 export class AgentProcesses {

@@ -9,7 +9,7 @@
  * replicated trust state revokes them when the new configuration applies. Runbook:
  * deploy/README.md.
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig } from '../config/agent-config.js';
@@ -21,7 +21,6 @@ import { openStorage } from '../runtime/open-storage.js';
 import { checkDataOwner, claimDataOwner } from '../runtime/data-owner.js';
 import { COMMIT_MARKER_FILE, readCommitMarker } from '../runtime/commit-marker.js';
 import { planForceNewCluster, recoveryBatch, type RecoveryPlan } from '../runtime/force-new-cluster.js';
-import type { LogIndex } from '../../contracts/log.js';
 import type { PersistedState } from '../../contracts/persistence.js';
 import { parseOptions, UsageError } from './args.js';
 
@@ -85,51 +84,76 @@ function rewriteMembers(config: AgentConfig): void {
 }
 
 /**
- * The commit marker of `dataDir`; a damaged one is STORAGE_CORRUPT naming the file, what is wrong
- * with it and what the operator can do (deploy/README.md section 7): nothing else tells recover
- * which entries past the snapshot are known committed, so it does not guess.
+ * Refuses a data folder that is missing or empty before the storage opens (which would create
+ * one): a wrong `dataDir` would otherwise plan, and with --yes make, an empty one-member cluster,
+ * and prune the keystore and agent.json of a member whose state is elsewhere.
  */
-function readMarker(dataDir: string, state: PersistedState): LogIndex | null {
+function checkHoldsState(config: AgentConfig): void {
+  const where = `check dataDir in ${config.file}: recover needs the member's own data folder`;
+  if (!existsSync(config.dataDir)) throw new ConfigError([`dataDir: ${config.dataDir} does not exist; ${where}`]);
+  if (readdirSync(config.dataDir).length === 0)
+    throw new ConfigError([`dataDir: ${config.dataDir} is empty, there is nothing to recover; ${where}`]);
+}
+
+/**
+ * The commit marker's index. A damaged marker, or one beyond the log's last entry (the marker
+ * never runs ahead of what this member applied, so the marker or the log is not the one this
+ * member wrote), cannot say which entries committed: with --keep-uncommitted it is not needed
+ * and is ignored (null, reported in `note`); otherwise recover stops and says what to choose.
+ */
+function markerOf(
+  config: AgentConfig,
+  state: PersistedState,
+  keepUncommitted: boolean,
+  note: (line: string) => void,
+): number | null {
+  const snapshotIndex = state.snapshot?.lastIncludedIndex ?? 0;
+  const lastIndex = state.entries.at(-1)?.index ?? snapshotIndex;
+  const file = join(config.dataDir, COMMIT_MARKER_FILE);
+  let problem: string;
   try {
-    return readCommitMarker(dataDir);
+    const marker = readCommitMarker(config.dataDir);
+    if (marker === null || marker <= lastIndex) return marker;
+    problem = `${file} names index ${marker}, beyond the log's last entry ${lastIndex}`;
   } catch (error) {
-    if (!(error instanceof PersistenceError) || error.code !== 'STORAGE_CORRUPT') throw error;
-    const path = join(dataDir, COMMIT_MARKER_FILE);
-    const snapshotIndex = state.snapshot?.lastIncludedIndex ?? 0;
-    const lastIndex = state.entries.at(-1)?.index ?? snapshotIndex;
-    const dropped =
-      lastIndex === snapshotIndex
-        ? 'and drops nothing (the log ends at the snapshot)'
-        : `and drops entries ${snapshotIndex + 1} to ${lastIndex}, which may hold acknowledged writes`;
-    const advice = [
-      `The agent writes it every second and when it stops: it tells recover which entries are known committed. Either`,
-      `  - run recover on another survivor whose marker is intact (deploy/README.md section 7, step 2), or`,
-      `  - move it aside (mv ${path} ${path}.damaged) and run recover again: without a marker it knows`,
-      `    committed only its snapshot (index ${snapshotIndex}) ${dropped};`,
-      `    add --keep-uncommitted to keep the whole log (up to ${lastIndex}) instead.`,
-      `Do not start the agent to repair it: without a quorum it applies nothing past its snapshot,`,
-      `and the marker it writes would say only that.`,
-    ];
-    throw new PersistenceError('STORAGE_CORRUPT', `${error.message}.\n${advice.join('\n')}`, { cause: error });
+    if (!(error instanceof PersistenceError)) throw error;
+    problem = describeError(error);
   }
+  if (keepUncommitted || lastIndex === snapshotIndex) {
+    const why = keepUncommitted ? '--keep-uncommitted keeps the whole log' : 'the log ends at the snapshot';
+    note(`note: ${problem}; ignored: ${why} without it\n`);
+    return null;
+  }
+  throw new PersistenceError(
+    'STORAGE_CORRUPT',
+    `${problem}: the commit marker cannot tell which of entries ${snapshotIndex + 1} to ${lastIndex} committed. ` +
+      'Either run again with --keep-uncommitted (keeps all of them, some perhaps never committed), or move ' +
+      `the file aside (mv ${file} ${file}.damaged) and run again to keep only the snapshot (index ` +
+      `${snapshotIndex}; drops all of them), or recover another survivor whose marker is intact ` +
+      '(deploy/README.md, section 7). Do not start the agent to repair it: without a quorum it applies ' +
+      'nothing past its snapshot, and the marker it writes would say only that',
+  );
 }
 
 /**
  * Opens the storage (refused while the agent runs, or on a folder recorded as another node's or
- * another cluster's), plans, and with `apply` writes the plan. The folder stays this node's, of
- * the same cluster id (the recovered member keeps its keys and trust state); with `apply` a folder
- * without an owner record gets one, as the agent's start would write it.
+ * another cluster's, missing or empty), plans, and with `apply` writes the plan. The folder stays
+ * this node's, of the same cluster id (the recovered member keeps its keys and trust state); with
+ * `apply` a folder without an owner record gets one, as the agent's start would write it.
  */
 async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boolean): Promise<RecoveryPlan> {
   checkDataOwner(config);
+  checkHoldsState(config);
   const storage = await openStorage(config);
   try {
     const state = await storage.load();
+    if (state.entries.length === 0 && state.snapshot === null && state.hardState.currentTerm === 0)
+      throw new ConfigError([`dataDir: ${config.dataDir} holds no log or snapshot: nothing to recover`]);
     const bootstrap = simpleConfiguration(
       config.members.map((m) => m.id),
       config.members,
     );
-    const marker = readMarker(config.dataDir, state);
+    const marker = markerOf(config, state, keepUncommitted, (line) => process.stderr.write(line));
     const plan = planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
     if (apply) {
       claimDataOwner(config);

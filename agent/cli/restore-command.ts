@@ -10,8 +10,10 @@
  * The file is read and checked whole first (trailer, SHA-256, both images decoded by the state
  * machine): a truncated, altered or foreign file is refused before anything is written.
  */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { simpleConfiguration } from '../core/configuration.js';
-import { PersistenceError, describeError } from '../../contracts/errors.js';
+import { ConfigError, PersistenceError, describeError } from '../../contracts/errors.js';
 import { loadAgentConfig, STORAGE_SETTINGS, isStorageSetting, type AgentConfig } from '../config/agent-config.js';
 import { readBackupFile, type BackupContents } from '../backup/backup-reader.js';
 import { restoredSnapshot, seedDataDir } from '../backup/restore.js';
@@ -80,6 +82,11 @@ async function restoreCluster(backup: BackupContents, values: ClusterValues): Pr
     adminPublicKey: null,
     configuration: simpleConfiguration(ids),
   });
+  // A restore makes a new cluster in a new folder; it has no --force (cluster init's advice).
+  if (ids.some((id) => existsSync(join(resolve(values.dir ?? ''), id, 'agent.json'))))
+    throw new ConfigError([
+      `--dir: ${values.dir} already holds a cluster; a restore writes a new one: give a new --dir, or remove this one`,
+    ]);
   const written = initCluster({
     dir: values.dir,
     nodes,

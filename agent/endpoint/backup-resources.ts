@@ -11,6 +11,8 @@
  *                            (4.00 naming the expected chunk), the last one again on a retry.
  *
  * An unsigned, forged, foreign, expired or replayed command is answered 4.03 with the reason.
+ * A witness answers POST /backup 5.01 naming the leader (witness-guard.ts): it holds no values,
+ * and its copy would be a whole, valid backup of an empty store.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
@@ -18,6 +20,7 @@ import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import type { BackupBegun, ChunkOutcome } from '../backup/backup-service.js';
 import { restricted, type EndpointAccess } from './access.js';
 import { CONTENT_FORMAT, errorResponse, jsonResponse, responseForError } from './responses.js';
+import { witnessRefusal, type WitnessNode } from './witness-guard.js';
 
 /** What the resources call: backup-service.ts's BackupService. */
 export interface BackupApi {
@@ -46,14 +49,19 @@ function chunkResponse(outcome: ChunkOutcome): CoapResponse {
   }
 }
 
-/** The resources, as (path, methods) pairs, admin identity only; none without a backup service. */
+/**
+ * The resources, as (path, methods) pairs, admin identity only; none without a backup service.
+ * `node`, when given, refuses a backup while it is a witness.
+ */
 export function backupResources(
   backups: BackupApi | null,
   timeoutMs: number,
   access: EndpointAccess,
+  node: WitnessNode | null = null,
 ): [string, CoapResourceMethods][] {
   if (backups === null) return [];
   const begin = async (request: CoapRequest): Promise<CoapResponse> => {
+    if (node?.isWitness() === true) return witnessRefusal(node, 'has nothing to back up');
     try {
       const begun = await backups.begin(request.payload, ownerOf(request), timeoutMs);
       return jsonResponse(CoapResponseCode.Created, { id: begun.id, header: begun.header });

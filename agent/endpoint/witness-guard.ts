@@ -6,7 +6,8 @@
  * either: a write through a witness would succeed only while it reaches a leader, and the
  * reads that follow it could not be served here, so one clear refusal is simpler to reason
  * about than a half-working endpoint. /status and the admin resources are served as on any
- * member.
+ * member, but for POST /backup: a witness's copy of the state machine is empty, and a whole,
+ * verified backup of no keys would restore an empty cluster.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
@@ -15,13 +16,16 @@ import type { NodeApi } from '../runtime/node-api.js';
 import type { EndpointArea } from './access.js';
 import { errorResponse } from './responses.js';
 
-/** The refusal a witness answers a key-value request with. */
-export function witnessRefusal(node: WitnessNode): CoapResponse {
+/**
+ * The refusal a witness answers a key-value request with, or (`what`) another request that needs
+ * the values, such as a backup (backup-resources.ts).
+ */
+export function witnessRefusal(node: WitnessNode, what = 'serves no key-value requests'): CoapResponse {
   const leader = node.isRunning() ? node.getStatus().leaderId : null;
   const hint = leader === null ? 'no leader known' : `leader: ${leader}`;
   return errorResponse(
     CoapResponseCode.NotImplemented,
-    `witness: ${node.getNodeId()} stores no values and serves no key-value requests; use a voter (${hint})`,
+    `witness: ${node.getNodeId()} stores no values and ${what}; use a voter (${hint})`,
   );
 }
 

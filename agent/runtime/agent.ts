@@ -26,6 +26,7 @@ import type { LeaseKeeper } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
+import { advertisedPeerAddress } from './advertised-address.js';
 import type { NodeObserver, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
@@ -102,8 +103,9 @@ function nodeOptionsOf(config: AgentConfig): RaftNodeOptions {
     config.members,
     config.witnesses,
   );
-  const snapshotBytesMax = snapshotBytesMaxFor(config.kv);
-  return { nodeId: config.nodeId, raft: config.raft, bootstrap, witness: config.witness, snapshotBytesMax };
+  const { nodeId, raft, witness } = config;
+  const advertisedAddress = advertisedPeerAddress(config) ?? undefined;
+  return { nodeId, raft, bootstrap, witness, snapshotBytesMax: snapshotBytesMaxFor(config.kv), advertisedAddress };
 }
 
 export class Agent {

@@ -26,8 +26,10 @@ import { LinkKeystore } from '../membership/keystore.js';
 import { watchHandshakeFailures } from '../membership/handshake-watch.js';
 import { KeystoreCache } from '../trust/keystore-cache.js';
 import { PeerAddresses } from '../trust/peer-addresses.js';
-import { formatAddress } from '../../transport/rpc-routes.js';
+import { advertisedPeerAddress } from './advertised-address.js';
 import type { AgentFactories } from './agent.js';
+
+export { advertisedPeerAddress } from './advertised-address.js';
 
 /**
  * The receive buffer the agent's sockets ask for (SO_RCVBUF: the peer sockets and the local
@@ -91,19 +93,6 @@ export function createMembership(config: AgentConfig, logger: DiagnosticLogger):
     metrics: null,
     addresses: new PeerAddresses(),
   });
-}
-
-/**
- * Where this node's peer server is reached, as its RPCs tell peers (CoapTransportOptions
- * .advertisedAddress): its own entry in `members`, else its listen address unless that is a
- * wildcard. A member that restarts on a new address with only its own agent.json changed says
- * so with every RPC, and the leader records it through the log once the session authenticated it.
- */
-export function advertisedPeerAddress(config: AgentConfig): string | null {
-  const own = config.members.find((m) => m.id === config.nodeId);
-  if (own !== undefined) return own.address;
-  const { host, port } = config.listenPeer;
-  return host === '0.0.0.0' || host === '::' ? null : formatAddress(host, port);
 }
 
 /** The transport options that advertise this node's peer address, when it has one to advertise. */

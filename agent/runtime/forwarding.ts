@@ -44,6 +44,13 @@ const FORWARD_ATTEMPTS_MAX = 5;
 const TRANSFER_WAITS_MAX = 100;
 /** Wait between two looks at a hand-off in progress, ms. */
 const TRANSFER_WAIT_MS = 20;
+/**
+ * Longest a request waits, in all, for some leader to be known, ms: an election takes a few
+ * election timeouts at most, so past this the cluster has no quorum, and the request is refused
+ * (NotLeaderError 'no leader is known', 5.03) rather than held for the whole of a long deadline
+ * (an admin command's 65 s), past which its client gave up on an endpoint that seemed dead.
+ */
+export const LEADER_WAIT_MS_MAX = 10_000;
 
 /** A wait for the known leader to change; `cancel` ends it (and frees its place) when no longer needed. */
 export interface LeaderChange {
@@ -159,6 +166,7 @@ export class ForwardingClient {
     // The error of an attempt whose outcome is unknown: what the caller must hear if all fail.
     let unknownError: RaftError | null = null;
     let transferWaits = 0;
+    let leaderWaitedMs = 0;
     let made = first;
     for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX; attempt += 1) {
       let outcome: Attempt;
@@ -171,7 +179,10 @@ export class ForwardingClient {
         if (remaining <= 0 || !this.host.isRunning()) break;
         const leader = this.host.isLeader() ? this.host.getNodeId() : this.host.getLeaderId();
         if (leader === null) {
-          await this.host.waitForLeader(remaining);
+          if (leaderWaitedMs >= LEADER_WAIT_MS_MAX) break;
+          const waitStarted = this.timers.nowMs();
+          await this.host.waitForLeader(Math.min(remaining, LEADER_WAIT_MS_MAX - leaderWaitedMs));
+          leaderWaitedMs += this.timers.nowMs() - waitStarted;
           continue;
         }
         outcome =

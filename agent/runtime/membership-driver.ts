@@ -10,9 +10,9 @@ import type { ConfigurationChange } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
-import type { MembershipManager } from '../../contracts/membership.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import { AddressUpdates, type AddressPlan } from '../membership/address-updates.js';
+import type { RaftNodeDeps } from './node-deps.js';
 
 /** What the driver needs of the node. */
 export interface MembershipHost {
@@ -20,6 +20,14 @@ export interface MembershipHost {
   isRunning(): boolean;
   scheduleReady(): void;
   getAppliedConfiguration(): ClusterConfiguration;
+}
+
+/** Who this node is, for the driver: its timing, its id, and where its own peer server is reached. */
+export interface MembershipDriverOptions {
+  readonly raft: RaftConfiguration;
+  readonly nodeId: NodeId;
+  /** Its own entry's address in agent.json (RaftNodeOptions.advertisedAddress); absent: none to record. */
+  readonly advertisedAddress?: string | undefined;
 }
 
 interface ConfigWaiter {
@@ -33,13 +41,18 @@ export class MembershipDriver {
   private busy = false;
   private waiters: ConfigWaiter[] = [];
   private readonly addressUpdates: AddressUpdates;
+  private readonly membership: RaftNodeDeps['membership'];
+  private readonly timers: Timers;
+  private readonly raft: RaftConfiguration;
 
   constructor(
     private readonly host: MembershipHost,
-    private readonly membership: MembershipManager,
-    private readonly timers: Timers,
-    private readonly raft: RaftConfiguration,
+    private readonly deps: Pick<RaftNodeDeps, 'membership' | 'timers' | 'logger' | 'metrics'>,
+    private readonly options: MembershipDriverOptions,
   ) {
+    this.membership = deps.membership;
+    this.timers = deps.timers;
+    this.raft = options.raft;
     this.addressUpdates = new AddressUpdates(() => this.timers.nowMs());
   }
 
@@ -198,8 +211,29 @@ export class MembershipDriver {
     throw new StoppedError();
   }
 
-  /** Called after entries are applied: settles the waits whose configuration has arrived. */
+  /**
+   * A leader's own address: a member that moved (a new address or port in its own agent.json)
+   * and was elected before any leader heard it from its RPCs would otherwise stay listed at the
+   * old address, where the followers forward writes and reads and where a later leader would
+   * replicate to it. Its RPCs no longer reach a leader while it leads, so it records its address
+   * itself, once an entry of its term committed (the rate limit and the rules of peers' claims apply).
+   */
+  private recordOwnAddress(): void {
+    const address = this.options.advertisedAddress;
+    if (address === undefined || this.host.requireCore().getRole() !== 'leader') return;
+    const plan = this.maybeRecordAddress(this.options.nodeId, address);
+    if (plan?.kind !== 'propose') return;
+    this.deps.metrics.increment('membership_address_updates_total', 1);
+    this.deps.logger.info('this leader listens at a new address: proposing it in the configuration', {
+      node: this.options.nodeId,
+      from: plan.previous,
+      to: address,
+    });
+  }
+
+  /** Called after entries are applied: records a leader's new address, settles the waits for configurations. */
   onApplied(): void {
+    this.recordOwnAddress();
     if (this.waiters.length === 0) return;
     const config = this.host.getAppliedConfiguration();
     const done = this.waiters.filter((w) => w.until(config));

@@ -91,6 +91,12 @@ export interface RaftNodeOptions {
    * campaigns, applies no key-value entry and serves no key-value request. Default false.
    */
   readonly witness?: boolean;
+  /**
+   * Where this node's peer server is reached, as its own entry in agent.json says (what its RPCs
+   * advertise): as leader it records it in the configuration when that lists it elsewhere
+   * (membership-driver.ts). Absent: nothing to record.
+   */
+  readonly advertisedAddress?: string | undefined;
 }
 
 /**

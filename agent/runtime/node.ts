@@ -125,9 +125,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.clientOps = new ClientOperations(clientHost, deps, this.pending, raft);
     this.membershipDriver = new MembershipDriver(
       { ...host, getAppliedConfiguration: () => this.snapshots.appliedConfiguration() },
-      deps.membership,
-      deps.timers,
-      raft,
+      deps,
+      { raft, nodeId, advertisedAddress: options.advertisedAddress },
     );
     const adminHost = {
       getNodeId: () => nodeId,

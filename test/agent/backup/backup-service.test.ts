@@ -5,7 +5,8 @@
 //   command on a node without an admin key;
 // - where it is taken: not before this node applied the index the leader answered the
 //   linearizable read with (a lagging follower waits, and gives up with RAFT_TIMEOUT), at the
-//   index it applied then;
+//   index it applied then; the read waits for a leader no longer than leaderWaitMs, whatever
+//   the command's time, so a cluster without a quorum is answered 'no leader is known' soon;
 // - how it is handed out: only to the client that began it, in order, the last chunk again on
 //   a retry, an end after the trailer; at most transfersMax at once; forgotten after idleMs.
 import { strict as assert } from 'node:assert';
@@ -110,6 +111,31 @@ describe('BackupService', () => {
     s.leader.put('ahead', 'x');
     await assert.rejects(begin(s, sign({ op: 'backup', node: 'n2' })), { code: 'RAFT_TIMEOUT' });
     assert.equal(s.service.active, 0);
+  });
+
+  it('waits for a leader no longer than leaderWaitMs, whatever the time the command has', async () => {
+    const timers = new VirtualTimers();
+    const local = new Driver(new KvStateMachine());
+    const sm = new TrustedStateMachine(local.sm, { cluster: 'c1', genesisAdminKey: admin.publicKey });
+    const asked: number[] = [];
+    const deps: BackupDeps = {
+      nodeId: 'n2',
+      // No leader: the read fails once its time is up, as forwarding's does.
+      readAnywhere: (_query, timeoutMs) => {
+        asked.push(timeoutMs);
+        return Promise.reject(Object.assign(new Error('no leader is known'), { code: 'RAFT_NOT_LEADER' }));
+      },
+      stateMachine: sm,
+      termAt: () => 4,
+      authority: { cluster: 'c1', adminKey: () => admin.publicKey, nonceSeen: () => false },
+      timers,
+      wallClockMs: () => NOW,
+    };
+    const service = new BackupService(deps);
+    await assert.rejects(service.begin(sign({ op: 'backup', node: 'n2' }), 'me', 65_000), /no leader is known/);
+    await assert.rejects(service.begin(sign({ op: 'backup', node: 'n2' }), 'me', 800), /no leader is known/);
+    assert.deepEqual(asked, [5000, 800]);
+    assert.equal(service.active, 0);
   });
 
   it('hands chunks to its client only, in order, again on a retry, then ends', async () => {

@@ -2,7 +2,8 @@
 // seeds as its own node's, of the NEW cluster (runtime/data-owner.ts): `coraft restore --nodes 2`
 // leaves in each node's folder a record naming that node and the cluster id of its agent.json,
 // never the backup's; and `restore --config` refuses a folder recorded as another node's before it
-// writes anything. The backup file is written in-process from a small state machine.
+// writes anything. A --dir that holds a cluster is refused, and the message does not offer the
+// --force that restore does not have. The backup file is written in-process from a small state machine.
 import { strict as assert } from 'node:assert';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,5 +84,19 @@ describe('restore: data folder owner records', function () {
     );
     assert.deepEqual(readdirSync(other), [DATA_OWNER_FILE]);
     assert.equal(readFileSync(join(other, DATA_OWNER_FILE), 'utf8'), record);
+  });
+
+  it('refuses a --dir that holds a cluster, naming what to do instead (restore has no --force)', async () => {
+    const out = join(dir, 'new');
+    assert.equal(await runRestore(['--from', backup, '--nodes', '1', '--dir', out, '--base-port', '6500']), 0);
+    const before = readFileSync(join(out, 'n1', 'agent.json'), 'utf8');
+    await assert.rejects(
+      runRestore(['--from', backup, '--nodes', '1', '--dir', out, '--base-port', '6500']),
+      (error: Error) =>
+        /already holds a cluster; a restore writes a new one: give a new --dir, or remove this one/.test(
+          error.message,
+        ) && !error.message.includes('--force'),
+    );
+    assert.equal(readFileSync(join(out, 'n1', 'agent.json'), 'utf8'), before, 'nothing was overwritten');
   });
 });

@@ -2,24 +2,47 @@
 // data folder only (agent/runtime/data-owner.ts): a folder recorded as another node's is refused
 // with exit 78 before the storage opens; the dry run writes no record; with --yes a folder without
 // a record is recorded as this node's, of the same cluster id (a recovered member stays in its
-// cluster, with its keys). And that a damaged commit marker (commit-index.json) is named, with
-// what is wrong with it and what the operator can do, with exit 74 and nothing changed; moved
-// aside as advised, the dry run goes on. Runs the command in-process on a one-node agent.json on coap.
+// cluster, with its keys). It refuses a missing or empty data folder (a wrong dataDir) with exit 78
+// and creates nothing; a damaged commit marker, or one beyond the log, stops it with exit 74,
+// naming what is wrong and the choices, changing nothing (--keep-uncommitted ignores it; moved
+// aside as advised, the dry run goes on). Runs the command in-process on a one-node
+// agent.json on coap.
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { runRecoverCommand } from '../../../agent/cli/recover.js';
+import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { EXIT } from '../../../agent/runtime/agent.js';
+import { openStorage } from '../../../agent/runtime/open-storage.js';
 import { makeTempDir, removeDir } from '../../storage/helpers.js';
 
 const OWNER_FILE = 'owner.json';
 
-describe('coraft recover: the data folder owner record and the commit marker', () => {
+describe('coraft recover: the data folder owner record', () => {
   let dir: string;
   let file: string;
   let stderr: sinon.SinonStub;
   const data = (): string => join(dir, 'data');
+  const said = (): string => stderr.args.map((a: unknown[]) => String(a[0])).join('');
+  /** Stores `count` entries of term 1 in the data folder, as a stopped member would hold them. */
+  async function seedLog(count: number): Promise<void> {
+    const storage = await openStorage(loadAgentConfig(file));
+    const entries = Array.from({ length: count }, (_, i) => ({
+      term: 1,
+      index: i + 1,
+      type: 'noop' as const,
+      command: new Uint8Array(),
+    }));
+    await storage.persist({
+      snapshot: null,
+      truncateFrom: null,
+      entries,
+      compactBefore: null,
+      hardState: { currentTerm: 1, votedFor: 'n1' },
+    });
+    await storage.close();
+  }
 
   beforeEach(() => {
     dir = makeTempDir();
@@ -55,6 +78,7 @@ describe('coraft recover: the data folder owner record and the commit marker', (
   });
 
   it('writes no record on a dry run, and records the same cluster with --yes', async () => {
+    await seedLog(3);
     assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.ok);
     assert.equal(existsSync(join(data(), OWNER_FILE)), false, 'a dry run changes nothing');
     assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']), EXIT.ok);
@@ -62,26 +86,49 @@ describe('coraft recover: the data folder owner record and the commit marker', (
     assert.deepEqual(record, { format: 1, cluster: 'site-a', nodeId: 'n1' });
   });
 
+  it('refuses a missing or empty data folder with exit 78 and creates nothing', async () => {
+    const empty = await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']);
+    assert.equal(empty, EXIT.config);
+    assert.match(said(), /data is empty, there is nothing to recover; check dataDir in .*agent\.json/);
+    assert.deepEqual(readdirSync(data()), [], 'nothing was written in it');
+    removeDir(data());
+    assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.config);
+    assert.match(said(), /data does not exist; check dataDir/);
+    assert.equal(existsSync(data()), false, 'the dry run created no folder');
+  });
+
   for (const [damage, text, wrong] of [
-    ['torn', '{"appliedIndex": ', /is not JSON/],
+    ['torn', '{"appliedIn', /is not JSON/],
     ['empty', '', /is empty/],
     ['wrong field', '{"appliedIndex": "x"}', /holds no "appliedIndex" that is a log index/],
   ] as const) {
-    it(`names a ${damage} commit marker, what is wrong and what to do, with exit 74, changing nothing`, async () => {
+    it(`stops on a ${damage} commit marker, naming what is wrong and the choices, changing nothing`, async () => {
+      await seedLog(5);
       const marker = join(data(), 'commit-index.json');
       writeFileSync(marker, text);
-      const code = await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']);
-      assert.equal(code, EXIT.ioError);
-      const said = stderr.args.map((a: unknown[]) => String(a[0])).join('');
-      assert.ok(said.includes(`${marker} `), said);
-      assert.match(said, wrong);
-      assert.match(said, /mv \S+commit-index\.json \S+commit-index\.json\.damaged/);
-      assert.match(said, /--keep-uncommitted/);
-      assert.match(said, /deploy\/README\.md/);
+      assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']), EXIT.ioError);
+      assert.ok(said().includes(`${marker} `), said());
+      assert.match(said(), wrong);
+      assert.match(said(), /cannot tell which of entries 1 to 5 committed/);
+      assert.match(said(), /run again with --keep-uncommitted/);
+      assert.match(said(), /mv \S+commit-index\.json \S+commit-index\.json\.damaged/);
+      assert.match(said(), /deploy\/README\.md/);
       assert.equal(readFileSync(marker, 'utf8'), text, 'the marker is left as it was');
       assert.equal(existsSync(join(data(), OWNER_FILE)), false, 'nothing was recovered');
+      stderr.resetHistory();
+      const kept = ['--config', file, '--force-new-cluster', '--keep-uncommitted'];
+      assert.equal(await runRecoverCommand(kept), EXIT.ok);
+      assert.match(said(), /^note: .*commit-index\.json .*; ignored: --keep-uncommitted/m);
       renameSync(marker, `${marker}.damaged`);
-      assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.ok);
+      assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.ok, 'moved aside');
     });
   }
+
+  it('stops on a commit marker beyond the log: it is not the one this member wrote', async () => {
+    await seedLog(5);
+    writeFileSync(join(data(), 'commit-index.json'), '{"appliedIndex":999}\n');
+    assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']), EXIT.ioError);
+    assert.match(said(), /names index 999, beyond the log's last entry 5: .* entries 1 to 5/);
+    assert.equal(existsSync(join(data(), OWNER_FILE)), false, 'nothing was changed');
+  });
 });

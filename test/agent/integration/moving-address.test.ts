@@ -4,6 +4,8 @@
 //   replicated to again within seconds: the leader sees it authenticated (its link key) at an
 //   address other than the configured one and records the new address through the log, so
 //   every member's list shows it;
+// - a member that moved and was elected before any leader recorded its new address records it
+//   itself: the followers list it there and forward writes to it;
 // - no unauthenticated datagram moves a member: a DTLS handshake as that member with a wrong
 //   key (OpenSSL's libcoap client, advertising another address) and plain CoAP datagrams to the
 //   peer port change no address;
@@ -117,6 +119,48 @@ describe('peers bound to identities (3 agent processes)', function () {
     await write(cluster, leader, 'after');
     await waitConverged(cluster, leader, ['n1', 'n2', 'n3']);
     for (const id of ['n1', 'n2', 'n3']) assert.equal(await addressSeen(cluster, id, mover), newAddress, id);
+  });
+
+  it('a member that moved and leads before its address was recorded records it: followers forward to it', async () => {
+    const started = await startCluster({ nodes: 3 });
+    cluster = started.cluster;
+    const { leader } = started;
+    const [mover, other] = cluster.nodes.map((n) => n.id).filter((id) => id !== leader);
+    assert.ok(mover !== undefined && other !== undefined);
+    // The configuration is in the log (here: the other member moved once and the leader recorded
+    // it), so each member's view of the mover comes from the log, not from its own agent.json.
+    assert.equal(await cluster.signal(other, 'SIGTERM'), 0);
+    const otherAddress = `127.0.0.1:${await findFreePorts(1)}`;
+    editConfig(cluster, other, (config) => {
+      (config['listen'] as { peer: string }).peer = otherAddress;
+      setMemberAddress(config, other, otherAddress);
+    });
+    cluster.start(other);
+    await waitFor(
+      'the leader to record the other member',
+      async () => (await addressSeen(cluster as AgentProcesses, leader, other)) === otherAddress,
+      20_000,
+    );
+    await write(cluster, leader, 'before');
+    await waitConverged(cluster, leader, ['n1', 'n2', 'n3']);
+    assert.equal(await cluster.signal(mover, 'SIGTERM'), 0);
+    await cluster.signal(leader, 'SIGKILL');
+    const newAddress = `127.0.0.1:${await findFreePorts(1)}`;
+    editConfig(cluster, mover, (config) => {
+      (config['listen'] as { peer: string }).peer = newAddress;
+      setMemberAddress(config, mover, newAddress);
+    });
+    // The other member still lists the mover at its old address, so only the mover can win.
+    cluster.start(mover);
+    assert.equal(await cluster.waitForLeader(30_000, leader), mover);
+    await waitFor(
+      `${other} to list ${mover} at ${newAddress}`,
+      async () => (await addressSeen(cluster as AgentProcesses, other, mover)) === newAddress,
+      20_000,
+    );
+    // A write through the follower is forwarded to the leader at its new address.
+    await write(cluster, other, 'through-the-follower');
+    assert.equal(await addressSeen(cluster, mover, mover), newAddress);
   });
 
   it('an unauthenticated datagram or a handshake with a wrong key moves no member', async () => {

@@ -4,7 +4,8 @@
 // identity the state machine deduplicates (`retryUnknown`), and when every attempt fails the
 // caller hears the unknown outcome ("may or may not have been applied"), not a later refusal. A node that
 // leads runs a request itself first; a hand-off refusal or a lost lead sends it on as another attempt would,
-// any other refusal is the answer.
+// any other refusal is the answer. A request that found no leader for LEADER_WAIT_MS_MAX is refused
+// "no leader is known", however long its deadline.
 import { strict as assert } from 'node:assert';
 import type { NodeId } from '../../../contracts/log.js';
 import type {
@@ -15,7 +16,7 @@ import type {
 } from '../../../contracts/messages.js';
 import type { NetworkClient } from '../../../contracts/network.js';
 import { NetworkError, NotLeaderError, ProposalError } from '../../../contracts/errors.js';
-import { ForwardingClient } from '../../../agent/runtime/forwarding.js';
+import { ForwardingClient, LEADER_WAIT_MS_MAX } from '../../../agent/runtime/forwarding.js';
 import type { ForwardingHost, LeaderChange } from '../../../agent/runtime/forwarding.js';
 import { VirtualTimers } from '../../transport/virtual-timers.js';
 
@@ -39,7 +40,7 @@ class FakeHost implements ForwardingHost {
   runAdmin(): Promise<Uint8Array> {
     return Promise.reject(new Error('not used'));
   }
-  waitForLeader(): Promise<void> {
+  waitForLeader(_timeoutMs?: number): Promise<void> {
     return Promise.resolve();
   }
   private readonly changeWaiters: { from: NodeId; changed: () => void }[] = [];
@@ -122,6 +123,31 @@ async function run<T>(timers: VirtualTimers, promise: Promise<T>): Promise<T> {
 }
 
 describe('ForwardingClient', () => {
+  it('refuses "no leader is known" once none was known for LEADER_WAIT_MS_MAX, whatever its deadline', async () => {
+    const timers = new VirtualTimers();
+    class LeaderlessHost extends FakeHost {
+      override waitForLeader(timeoutMs: number): Promise<void> {
+        return new Promise((resolve) => timers.setTimer(timeoutMs, resolve));
+      }
+    }
+    const host = new LeaderlessHost();
+    host.leader = null;
+    const client = new ScriptedClient(() => OK);
+    let settledAtMs: number | null = null;
+    const running = new ForwardingClient(host, client, timers).run('admin', new Uint8Array([1]), 65_000);
+    const observed = running.finally(() => {
+      settledAtMs = timers.nowMs();
+    });
+    observed.catch(() => undefined);
+    for (let i = 0; i < 70 && settledAtMs === null; i += 1) await timers.advance(1000);
+    await assert.rejects(
+      observed,
+      (error: Error) => error instanceof NotLeaderError && /no leader is known/.test(error.message),
+    );
+    assert.equal(settledAtMs, LEADER_WAIT_MS_MAX, 'refused once no leader was known for LEADER_WAIT_MS_MAX');
+    assert.equal(client.sent.length, 0, 'nothing was sent');
+  });
+
   it('sends the same bytes to the next leader after "not leader"', async () => {
     const timers = new VirtualTimers();
     const host = new FakeHost();
