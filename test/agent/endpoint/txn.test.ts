@@ -143,6 +143,16 @@ describe('local endpoint: POST /txn', function () {
       ['{not json', '4.00', /not well-formed JSON/],
       [{ compare: [{ key: 'k', revision: 1, absent: true }] }, '4.00', /compare\[0\]: give key and one of/],
       [{ success: [{ op: 'cas', key: 'k' }] }, '4.00', /success\[0\]: op must be put/],
+      [
+        { failure: [{ op: 'delete', key: 'k', value: 'v' }] },
+        '4.00',
+        /failure\[0\]: a delete takes only op and key, not value/,
+      ],
+      [
+        { success: [{ op: 'get', key: 'k', lease: 5 }] },
+        '4.00',
+        /success\[0\]: a get takes only op and key, not lease/,
+      ],
       [{ success: [{ op: 'put', key: 'k', value: 'v', lease: 'x' }] }, '4.00', /lease must be a lease id/],
       [{ success: [{ op: 'put', key: 'k', valueBase64: '***' }] }, '4.00', /valueBase64 must be a base64 string/],
       [{ success: [{ op: 'put', key: 'k', value: 5 }] }, '4.00', /success\[0\]: value must be a string, got a number/],
