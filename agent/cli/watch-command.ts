@@ -7,7 +7,10 @@
  * with since = that revision: nothing is missed or printed twice. It also registers again after
  * N ms without a notification (the agent may have restarted and forgotten it, default 60,000),
  * after a notification too large for one datagram (it fetches those changes without Observe,
- * block-wise), and after the endpoint stopped answering (it retries until it answers). Without
+ * block-wise), and after the endpoint stopped answering (it retries until it answers). Every
+ * PROBE_INTERVAL_MS it also asks the endpoint, without Observe and locally (`stale`), for the first
+ * change after its revision: one seen there two probes in a row but never notified means the agent
+ * forgot the registration (it restarted), so it registers again at once, not after N ms. Without
  * --since it starts at the current revision. `--once` prints the changes after R and ends. A
  * `since` older than the node's history window ends with exit 1 and `compacted: oldest revision N`.
  */
@@ -28,6 +31,12 @@ options: --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --j
 
 /** Longest wait between two attempts to reach an endpoint that does not answer, ms. */
 const RETRY_DELAY_MAX_MS = 2_000;
+
+/**
+ * How often a watch checks that the endpoint still notifies it, ms: a change the endpoint holds and did not
+ * notify within one interval makes it register again (an agent that restarted forgot the registration).
+ */
+const PROBE_INTERVAL_MS = 2_000;
 
 /** A watch document as the CLI reads it. */
 interface WatchPage {
@@ -117,13 +126,50 @@ async function observeOnce(watch: Watch, refreshMs: number): Promise<Ending> {
     },
     Math.min(refreshMs, 1_000),
   );
+  const probe = new Probe(watch, wake);
+  const probing = setInterval(() => void probe.run(), PROBE_INTERVAL_MS);
   try {
     const ending = await ended;
     if (ending.kind === 'failed') throw ending.error;
     return ending;
   } finally {
     clearInterval(silence);
+    clearInterval(probing);
     observation.cancel();
+  }
+}
+
+/**
+ * Asks the endpoint for the first change after the watch's revision (locally, one event): a change
+ * that a probe saw and that was still not notified at the next probe was lost, as when the agent
+ * restarted and forgot the registration; then the watch registers again. An endpoint that does not
+ * answer ends the observation as a reconnect does.
+ */
+class Probe {
+  /** The revision of a change the last probe saw after the watch's revision, or null. */
+  private pending: number | null = null;
+  private running = false;
+
+  constructor(
+    private readonly watch: Watch,
+    private readonly wake: (ending: Ending) => void,
+  ) {}
+
+  async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const last = this.watch.follower.last;
+      const query = [this.watch.target, `since=${last}`, 'limit=1', 'stale'];
+      const first = pageOf(await this.watch.client.call({ method: 'GET', path: ['watch'], query })).events[0];
+      if (this.pending !== null && this.watch.follower.last < this.pending) return this.wake({ kind: 'refresh' });
+      this.pending = first === undefined || this.watch.follower.last >= first.revision ? null : first.revision;
+    } catch (error) {
+      // The observation itself reports the endpoint's refusals; one that stopped answering is a reconnect.
+      if (error instanceof NetworkError) this.wake({ kind: 'failed', error });
+    } finally {
+      this.running = false;
+    }
   }
 }
 

@@ -11,7 +11,9 @@
  *                                 (a linearizable read; remainingMs is this node's countdown, the
  *                                 leader's decides)
  *
- * Grant and revoke run in the endpoint's write session (applied at most once, writes.ts). A
+ * Grant and revoke run in the endpoint's write session (applied at most once, writes.ts), or with
+ * `?client=ID&seq=N` in that client's session (exactly once across its retries, as /kv/{key}); the
+ * others take no query argument, and any other argument is 4.00, not ignored. A
  * keepalive runs without one (twice only keeps the lease longer) and is acknowledged only when
  * answered within KEEPALIVE_ACK_WINDOW_MS (else 5.04: send another), so a client that sees 2.04
  * at t can count on its lease until t + TTL. Any node serves them: followers forward to the leader.
@@ -31,9 +33,12 @@ import {
   integerArgument,
   storeRevisionOption,
   unacceptable,
+  unknownArgument,
 } from './documents.js';
 import { CONTENT_FORMAT, errorResponse, responseForError, responseForKvError } from './responses.js';
+import { SESSION_ARGUMENTS } from './txn-resource.js';
 import type { SubmitWrite } from './txn-resource.js';
+import { explicitSessionOf } from './writes.js';
 
 /** What the lease resources need. */
 export interface LeaseResourceDeps {
@@ -85,12 +90,11 @@ function unexpected(result: KvResult, what: string): CoapResponse {
 }
 
 async function grant(deps: LeaseResourceDeps, request: CoapRequest): Promise<CoapResponse> {
+  const session = explicitSessionOf(request);
+  if (session !== null && 'code' in session) return session;
   const ttlMs = ttlOf(request);
   if (typeof ttlMs !== 'number') return ttlMs;
-  const outcome = await deps.submit(
-    { op: 'lease-grant', ttlMs, session: null, timeMs: Math.floor(Date.now()) },
-    request,
-  );
+  const outcome = await deps.submit({ op: 'lease-grant', ttlMs, session, timeMs: Math.floor(Date.now()) }, request);
   if (outcome.kind === 'response') return outcome.response;
   const result = outcome.result;
   if (result.type !== 'lease') return unexpected(result, 'a grant');
@@ -116,7 +120,9 @@ async function keepalive(deps: LeaseResourceDeps, request: CoapRequest, id: numb
 }
 
 async function revoke(deps: LeaseResourceDeps, request: CoapRequest, id: number): Promise<CoapResponse> {
-  const outcome = await deps.submit({ op: 'lease-revoke', id, session: null, timeMs: Math.floor(Date.now()) }, request);
+  const session = explicitSessionOf(request);
+  if (session !== null && 'code' in session) return session;
+  const outcome = await deps.submit({ op: 'lease-revoke', id, session, timeMs: Math.floor(Date.now()) }, request);
   if (outcome.kind === 'response') return outcome.response;
   const result = outcome.result;
   if (result.type !== 'lease-end') return unexpected(result, 'a revoke');
@@ -149,10 +155,13 @@ async function show(deps: LeaseResourceDeps, request: CoapRequest, id: number): 
 
 /** The handler of one lease request, after the Accept check. */
 function handle(deps: LeaseResourceDeps, request: CoapRequest): Promise<CoapResponse> {
+  const action = request.path.slice(2).join('/');
+  const writes = request.path.length === 1 || (request.method === 'DELETE' && action === '');
+  const refusal = unknownArgument(request, writes ? SESSION_ARGUMENTS : []);
+  if (refusal !== null) return Promise.resolve(refusal);
   if (request.path.length === 1) return grant(deps, request);
   const id = leaseIdOf(request);
   if (typeof id !== 'number') return Promise.resolve(id);
-  const action = request.path.slice(2).join('/');
   if (request.method === 'POST' && action === 'keepalive') return keepalive(deps, request, id);
   if (request.method === 'DELETE' && action === '') return revoke(deps, request, id);
   if (request.method === 'GET' && action === '') return show(deps, request, id);

@@ -109,7 +109,11 @@ function readOp(value: unknown, what: string): KvTxnOp {
       throw new TxnBodyError(`${what}: lease must be a lease id (a positive integer)`);
     return { op, key, value: valueOf(fields, what), lease };
   }
-  if ((op === 'delete' || op === 'get') && fields.size === 2) return { op, key };
+  if (op === 'delete' || op === 'get') {
+    const extra = [...fields.keys()].find((name) => name !== 'op' && name !== 'key');
+    if (extra === undefined) return { op, key };
+    throw new TxnBodyError(`${what}: a ${op} takes only op and key, not ${extra}`);
+  }
   throw new TxnBodyError(`${what}: op must be put (with a value), delete or get`);
 }
 

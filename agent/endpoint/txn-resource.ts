@@ -8,16 +8,21 @@
  * operation (a limit) changes nothing and answers its error; keys under the agent's reserved
  * prefix are 4.03, and a key longer than keyBytesMax anywhere in the body is 4.00 KV_KEY_TOO_LONG
  * before anything is proposed (the store's answer once applied; in a branch that would not run it
- * can only be a mistake, as no such key can exist).
+ * can only be a mistake, as no such key can exist). `?client=ID&seq=N` runs it in that client's
+ * session, exactly once across the client's retries, as on /kv/{key}; any other query argument is 4.00.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { KvCommand, KvTxnOperation, KvTxnResult } from '../kv/index.js';
-import { documentResponse, storeRevisionOption, unacceptable, valueField } from './documents.js';
+import { documentResponse, storeRevisionOption, unacceptable, unknownArgument, valueField } from './documents.js';
 import { keyRefusal } from './kv-key.js';
 import { errorResponse, responseForKvError } from './responses.js';
 import { readTxnBody, TxnBodyError } from './txn-body.js';
+import { explicitSessionOf } from './writes.js';
 import type { WriteOutcome } from './writes.js';
+
+/** The query arguments of a write that takes no others: an explicit session (writes.ts explicitSessionOf). */
+export const SESSION_ARGUMENTS: readonly string[] = ['client', 'seq'];
 
 /** Submits a write command built from a request (the endpoint's write path). */
 export type SubmitWrite = (command: KvCommand, request: CoapRequest) => Promise<WriteOutcome>;
@@ -46,8 +51,10 @@ function resultDocument(txn: KvTxnOperation, result: KvTxnResult): unknown {
 /** The handler of POST /txn; `keyBytesMax` is the store's key limit, UTF-8 bytes. */
 export function txnHandler(submit: SubmitWrite, keyBytesMax: number): (request: CoapRequest) => Promise<CoapResponse> {
   return async (request) => {
-    const refusal = unacceptable(request);
+    const refusal = unacceptable(request) ?? unknownArgument(request, SESSION_ARGUMENTS);
     if (refusal !== null) return refusal;
+    const session = explicitSessionOf(request);
+    if (session !== null && 'code' in session) return session;
     let txn: KvTxnOperation;
     try {
       txn = readTxnBody(request.payload, request.contentFormat);
@@ -60,7 +67,7 @@ export function txnHandler(submit: SubmitWrite, keyBytesMax: number): (request: 
       const refusal = keyRefusal(item.key, keyBytesMax);
       if (refusal !== null) return refusal;
     }
-    const outcome = await submit({ ...txn, session: null, timeMs: Math.floor(Date.now()) }, request);
+    const outcome = await submit({ ...txn, session, timeMs: Math.floor(Date.now()) }, request);
     if (outcome.kind === 'response') return outcome.response;
     const result = outcome.result;
     if (result.type === 'error') return responseForKvError(result);

@@ -74,13 +74,16 @@ function watchRequestOf(request: CoapRequest): WatchRequest | CoapResponse {
   };
 }
 
-/** A document answer with the Store-Revision option. */
-function documentAnswer(request: CoapRequest, document: WatchDocument, payload: Uint8Array): CoapResponse {
+/**
+ * A document answer with the Store-Revision option `storeRevision`: the store's revision, which the
+ * document's own `revision` is not when it names a `since` ahead of the store, or stops short (`more`).
+ */
+function documentAnswer(request: CoapRequest, storeRevision: number, payload: Uint8Array): CoapResponse {
   return {
     code: CoapResponseCode.Content,
     payload,
     contentFormat: documentFormat(request.accept),
-    options: [storeRevisionOption(document.revision)],
+    options: [storeRevisionOption(storeRevision)],
   };
 }
 
@@ -161,7 +164,7 @@ export class WatchResource {
         `revision ${fitted.revision} (${fitted.bytes} bytes) exceeds one notification ` +
           `(watchNotificationBytesMax ${bytesMax}): GET it without Observe, then observe from its revision`,
       );
-    const response = documentAnswer(request, fitted.document, fitted.payload);
+    const response = documentAnswer(request, storeRevision, fitted.payload);
     if (!observing) return response;
     const registration = this.observations().register(parsed.resource, request);
     if (registration === null) return response;
@@ -179,7 +182,7 @@ export class WatchResource {
       encode: (document) => encodeDocument(request.accept, document).payload,
       send: (document, payload) =>
         observations.sendConfirmable(registration, (seq) => ({
-          ...documentAnswer(request, document, payload),
+          ...documentAnswer(request, document.revision, payload),
           observe: seq,
         })),
       end: (reason, text) => observations.end(registration, errorResponse(endCode(reason), text)),

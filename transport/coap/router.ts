@@ -1,6 +1,6 @@
 /**
  * Resources by path and method: exact paths ("/raft/AppendEntries") and subtrees ("/kv/*",
- * where the handler reads the rest of the path from the request).
+ * where the handler reads the rest of the path from the request, whose segments may hold "/").
  */
 import { assert } from '../../contracts/assert.js';
 import { COAP_METHODS, type CoapMethod } from './codes.js';
@@ -84,9 +84,11 @@ export class ResourceRouter {
 
   /** Finds the handler of `method` on `path`. */
   lookup(method: CoapMethod, path: readonly string[]): RouteLookup {
-    // A segment holding "/" would make the joined key ambiguous; no resource has one.
-    for (const segment of path) if (segment.includes('/')) return NO_RESOURCE;
-    const resource = this.exactResource(path) ?? this.subtreeResource(path);
+    // A segment holding "/" would make the joined key of an exact path ambiguous: it can only be
+    // the rest of a subtree's path (a key sent as one percent-encoded segment, /kv/a%2Fb), which its handler reads.
+    let slashed = false;
+    for (const segment of path) if (segment.includes('/')) slashed = true;
+    const resource = (slashed ? undefined : this.exactResource(path)) ?? this.subtreeResource(path);
     if (resource === undefined) return NO_RESOURCE;
     return resource.found.get(method) ?? NO_METHOD;
   }

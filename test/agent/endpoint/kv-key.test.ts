@@ -4,7 +4,9 @@
 // branch (also the one that would not run: no such key can exist), leave the node's log as it
 // was. A key of exactly keyBytesMax bytes (counted in UTF-8, not characters) is written.
 // One-node cluster, virtual time, our own CoAP client; the key goes as several Uri-Path options
-// (each at most 255 bytes), which the endpoint joins with '/'.
+// (each at most 255 bytes), which the endpoint joins with '/'. A key sent as one Uri-Path option
+// holding '/' (a client that percent-encodes the key: /kv/a%2Fb) is the same key, and a reserved one
+// is refused alike.
 import { strict as assert } from 'node:assert';
 import { formatCode } from '../../../transport/coap/codes.js';
 import type { CoapClientResponse } from '../../../transport/coap/index.js';
@@ -66,5 +68,16 @@ describe('local endpoint: keys over keyBytesMax are refused before they are prop
     }
     await h.run(500);
     assert.equal(lastIndex(h), before, 'nothing was proposed');
+  });
+
+  it('takes a key sent as one segment holding "/" as the same key', async () => {
+    h = await virtualEndpointNode();
+    const written = await call(h, { method: 'PUT', path: ['kv', 'site/gw1'], payload: Buffer.from('up') });
+    assert.equal(formatCode(written.code), '2.04', text(written));
+    const read = await call(h, { method: 'GET', path: kvPath('site/gw1') });
+    assert.equal(formatCode(read.code), '2.05', text(read));
+    assert.equal(text(read), 'up');
+    const reserved = await call(h, { method: 'PUT', path: ['kv', '.coraft/trust'], payload: Buffer.from('x') });
+    assert.equal(formatCode(reserved.code), '4.03', text(reserved));
   });
 });

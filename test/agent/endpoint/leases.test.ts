@@ -6,7 +6,9 @@
 // - attaching to an unknown or revoked lease, keeping it alive or revoking it again is 4.04
 //   KV_LEASE_NOT_FOUND; a TTL out of bounds or a bad body or id is 4.00; Accept 60 answers CBOR;
 // - a lease kept alive outlives its TTL; left alone, it expires within TTL + 1 s, and its keys
-//   vanish at one revision, which a watch from before sees as deletes.
+//   vanish at one revision, which a watch from before sees as deletes;
+// - a grant or revoke with ?client=ID&seq=N runs once however often it is sent (the retry gets the
+//   first answer), and an argument a lease resource does not take is 4.00, not ignored.
 import { strict as assert } from 'node:assert';
 import { Decoder } from 'cbor-x';
 import { SeededPrng } from '../../../contracts/prng.js';
@@ -115,6 +117,35 @@ describe('local endpoint: leases', function () {
     assert.equal(cbor.contentFormat, 60);
     const decoded: unknown = new Decoder({ mapsAsObjects: true, useRecords: false }).decode(cbor.payload);
     assert.deepEqual(Object.keys(decoded as object), ['id', 'ttlMs', 'revision']);
+  });
+
+  it('runs a grant or revoke of a client session once, and refuses unknown query arguments', async () => {
+    h = await virtualEndpointNode();
+    const first = await grant(h, { ttlMs: 5000 }, { query: ['client=app', 'seq=1'] });
+    assert.equal(formatCode(first.code), '2.01', text(first));
+    const again = await grant(h, { ttlMs: 5000 }, { query: ['client=app', 'seq=1'] });
+    assert.deepEqual(json(again), json(first), 'the retry gets the first grant, not a second lease');
+    const lease = String(json(first)['id']);
+    const revoke = (): Promise<CoapClientResponse> =>
+      call(h, { method: 'DELETE', path: ['lease', lease], query: ['client=app', 'seq=2'] });
+    const revoked = await revoke();
+    assert.equal(formatCode(revoked.code), '2.02', text(revoked));
+    const revokedAgain = await revoke();
+    assert.equal(formatCode(revokedAgain.code), '2.02', `the retry gets the first answer: ${text(revokedAgain)}`);
+    assert.deepEqual(json(revokedAgain), json(revoked));
+    const stale = await grant(h, { ttlMs: 5000 }, { query: ['client=app', 'seq=1'] });
+    assert.match(text(stale), /KV_STALE_SEQUENCE/);
+    const indexAfter = h.node.getStatus().lastLogIndex;
+    for (const [response, pattern] of [
+      [await grant(h, { ttlMs: 5000 }, { query: ['client=app'] }), /client and seq go together/],
+      [await grant(h, { ttlMs: 5000 }, { query: ['ttl=5'] }), /unknown query argument 'ttl'; expected client, seq/],
+      [await call(h, { method: 'POST', path: ['lease', lease, 'keepalive'], query: ['seq=3'] }), /expected none/],
+      [await call(h, { method: 'GET', path: ['lease', lease], query: ['stale'] }), /unknown query argument 'stale'/],
+    ] as const) {
+      assert.equal(formatCode(response.code), '4.00', text(response));
+      assert.match(text(response), pattern);
+    }
+    assert.equal(h.node.getStatus().lastLogIndex, indexAfter, 'nothing was proposed');
   });
 
   it('keeps a lease alive past its TTL and expires it within TTL + 1 s once left alone', async () => {

@@ -6,7 +6,8 @@
 //   it gave both value and valueBase64), another Content-Format 4.15, reserved keys 4.03, more
 //   than TXN_OPS_MAX operations 4.00; Accept 60 answers CBOR;
 // - the transaction goes through the exactly-once write path: its log entry carries the
-//   endpoint's session and a request id.
+//   endpoint's session and a request id; with ?client=ID&seq=N it runs once in that client's
+//   session however often it is sent, and another query argument is 4.00.
 import { strict as assert } from 'node:assert';
 import { Decoder } from 'cbor-x';
 import type { LogEntry } from '../../../contracts/log.js';
@@ -92,6 +93,35 @@ describe('local endpoint: POST /txn', function () {
     });
   });
 
+  it('runs a transaction of a client session once, and refuses unknown query arguments', async () => {
+    h = await virtualEndpointNode();
+    const puts = async (): Promise<number> => {
+      const watch = await call(h, { method: 'GET', path: ['watch'], query: ['key=counter', 'since=0'] });
+      return (JSON.parse(text(watch)) as { events: unknown[] }).events.length;
+    };
+    const body = { success: [{ op: 'put', key: 'counter', value: '1' }] };
+    const first = await post(h, body, { query: ['client=app', 'seq=1'] });
+    assert.equal(formatCode(first.code), '2.04', text(first));
+    const retry = await post(h, body, { query: ['client=app', 'seq=1'] });
+    assert.equal(formatCode(retry.code), '2.04', text(retry));
+    assert.deepEqual(JSON.parse(text(retry)), JSON.parse(text(first)), 'the retry gets the first answer');
+    assert.equal(await puts(), 1, 'applied once');
+    assert.equal(formatCode((await post(h, body, { query: ['client=app', 'seq=2'] })).code), '2.04');
+    const stale = await post(h, body, { query: ['client=app', 'seq=1'] });
+    assert.equal(formatCode(stale.code), '4.09', text(stale));
+    assert.equal(await puts(), 2, 'seq 2 ran, the stale seq 1 did not');
+    const index = lastIndex(h);
+    for (const [query, pattern] of [
+      [['seq=3'], /client and seq go together/],
+      [['client=app', 'seq=3', 'lease=5'], /unknown query argument 'lease'; expected client, seq/],
+    ] as const) {
+      const refused = await post(h, body, { query: [...query] });
+      assert.equal(formatCode(refused.code), '4.00', text(refused));
+      assert.match(text(refused), pattern);
+    }
+    assert.equal(lastIndex(h), index, 'nothing was proposed');
+  });
+
   it('changes nothing when one operation is over a limit', async () => {
     h = await virtualEndpointNode();
     const response = await post(h, {
@@ -113,6 +143,16 @@ describe('local endpoint: POST /txn', function () {
       ['{not json', '4.00', /not well-formed JSON/],
       [{ compare: [{ key: 'k', revision: 1, absent: true }] }, '4.00', /compare\[0\]: give key and one of/],
       [{ success: [{ op: 'cas', key: 'k' }] }, '4.00', /success\[0\]: op must be put/],
+      [
+        { failure: [{ op: 'delete', key: 'k', value: 'v' }] },
+        '4.00',
+        /failure\[0\]: a delete takes only op and key, not value/,
+      ],
+      [
+        { success: [{ op: 'get', key: 'k', lease: 5 }] },
+        '4.00',
+        /success\[0\]: a get takes only op and key, not lease/,
+      ],
       [{ success: [{ op: 'put', key: 'k', value: 'v', lease: 'x' }] }, '4.00', /lease must be a lease id/],
       [{ success: [{ op: 'put', key: 'k', valueBase64: '***' }] }, '4.00', /valueBase64 must be a base64 string/],
       [{ success: [{ op: 'put', key: 'k', value: 5 }] }, '4.00', /success\[0\]: value must be a string, got a number/],

@@ -2,11 +2,14 @@
 // virtual time: the changes after `since` to a prefix or to one key, in revision order, puts
 // with their values and deletes, a transaction's changes at its one revision, a key that did
 // not exist at `since`, each answer naming the range (since, revision] it covers; without since
-// nothing is replayed; a compacted answer maps to 4.04 with
+// nothing is replayed; a since ahead of the store answers (since, since] with no events, its
+// Store-Revision option the store's own revision, as every key-value answer; a compacted answer maps to 4.04 with
 // the diagnostic `compacted: oldest revision N`; bad arguments are 4.00, the reserved prefix 4.03.
 import { strict as assert } from 'node:assert';
+import { STORE_REVISION_OPTION } from '../../../agent/endpoint/documents.js';
 import { responseForKvError } from '../../../agent/endpoint/responses.js';
 import { formatCode } from '../../../transport/coap/codes.js';
+import { firstOption } from '../../../transport/coap/options.js';
 import type { CoapClientResponse } from '../../../transport/coap/index.js';
 import { callEndpoint as call, virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
 
@@ -60,6 +63,14 @@ describe('local endpoint: GET /watch replay', function () {
     assert.deepEqual(missing.events, [{ type: 'put', key: 'w/new', value: 'n', revision: r + 4 }]);
     const now = JSON.parse(text(await watch(h, 'prefix=w/'))) as { revision: number; events: unknown[] };
     assert.deepEqual(now, { since: r + 4, revision: r + 4, events: [], more: false });
+    const ahead = await watch(h, 'prefix=w/', `since=${r + 1000}`);
+    assert.deepEqual(JSON.parse(text(ahead)), { since: r + 1000, revision: r + 1000, events: [], more: false });
+    const option = firstOption(ahead.options, STORE_REVISION_OPTION) ?? new Uint8Array(0);
+    assert.equal(
+      option.reduce((n, byte) => n * 256 + byte, 0),
+      r + 4,
+      'Store-Revision is the store revision, not the since asked for',
+    );
   });
 
   it('refuses bad arguments and maps a compacted window to 4.04', async () => {

@@ -2,8 +2,10 @@
 // (the root among them) and random paths (empty segments, segments holding "/", prefixes of
 // the resources and strangers), lookup finds what the previous router found (a join of the
 // path against the exact paths, then the longest subtree prefix): the same handler, or the
-// same refusal. Lookups that skip the joined key (no exact path of that shape) must not miss an
-// exact resource. fast-check prints the seed and path of any failure.
+// same refusal. A segment holding "/" never matches an exact path (["raft/AppendEntries"] is not
+// /raft/AppendEntries) but may be the rest of a subtree's path (/kv/* takes ["kv", "a/b"]).
+// Lookups that skip the joined key (no exact path of that shape) must not miss an exact
+// resource. fast-check prints the seed and path of any failure.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { COAP_METHODS, type CoapMethod } from '../../../transport/coap/codes.js';
@@ -18,11 +20,12 @@ function referenceLookup(
   method: CoapMethod,
   path: readonly string[],
 ): string {
-  if (path.some((segment) => segment.includes('/'))) return 'no-resource';
+  const slashed = path.some((segment) => segment.includes('/'));
   const hasPrefix = (prefix: readonly string[]): boolean =>
     path.length >= prefix.length && prefix.every((segment, i) => path[i] === segment);
   const sorted = [...subtrees].sort((a, b) => b.prefix.length - a.prefix.length);
-  const methods = exact.get(path.join('/')) ?? sorted.find((tree) => hasPrefix(tree.prefix))?.methods;
+  const exactMethods = slashed ? undefined : exact.get(path.join('/'));
+  const methods = exactMethods ?? sorted.find((tree) => hasPrefix(tree.prefix))?.methods;
   if (methods === undefined) return 'no-resource';
   const handler = methods[method];
   return handler === undefined ? 'no-method' : `found ${nameOf(handler)}`;
@@ -80,5 +83,16 @@ describe('ResourceRouter', () => {
       assert.ok(found.kind === 'found' && found.handler === root, JSON.stringify(path));
     }
     assert.equal(router.lookup('GET', ['', '']).kind, 'no-resource');
+  });
+
+  it('hands a segment holding "/" to a subtree, never to an exact path', () => {
+    const router = new ResourceRouter();
+    const kv = (): Promise<CoapResponse> => Promise.resolve({ code: 69 });
+    router.add('/kv/*', { PUT: kv });
+    router.add('/raft/AppendEntries', { POST: kv });
+    const found = router.lookup('PUT', ['kv', 'a/b']);
+    assert.ok(found.kind === 'found' && found.handler === kv, 'a key sent as one segment');
+    assert.equal(router.lookup('POST', ['raft/AppendEntries']).kind, 'no-resource');
+    assert.equal(router.lookup('PUT', ['kv/a', 'b']).kind, 'no-resource');
   });
 });
