@@ -74,8 +74,14 @@ export async function withClient(
       return CLIENT_EXIT.failed;
     }
     if (error instanceof NetworkError) {
+      // A provisioned endpoint speaks coaps and drops plain CoAP unanswered: say so when no key was given.
+      const keyless = (values['endpoint-key'] ?? process.env.CORAFT_ENDPOINT_KEY_FILE ?? '') === '';
+      const hint =
+        keyless && error.code === 'NET_TIMEOUT'
+          ? '; an endpoint with endpoint keys (coaps) answers only with --endpoint-key FILE'
+          : '';
       process.stderr.write(
-        `coraft: the endpoint ${values.endpoint ?? '127.0.0.1:5683'} did not answer (${error.message})\n`,
+        `coraft: the endpoint ${values.endpoint ?? '127.0.0.1:5683'} did not answer (${error.message})${hint}\n`,
       );
       return CLIENT_EXIT.unreachable;
     }
