@@ -113,9 +113,11 @@ function membershipProblem(config: ClusterConfiguration, body: AdminBody): strin
       return `cannot add ${body.id} at ${body.address}: ${other} is reached there (each member needs its own address)`;
     }
     case 'remove-member':
-      return isMember(config, body.id)
-        ? null
-        : `${body.id} is not a member (members: ${members}): nothing to remove (already removed, or never added)`;
+      if (!isMember(config, body.id))
+        return `${body.id} is not a member (members: ${members}): nothing to remove (already removed, or never added)`;
+      return config.voters.length === 1 && config.voters[0] === body.id
+        ? `${body.id} is the only voter: a cluster cannot remove its last voter (add another member first)`
+        : null;
     case 'rekey-member':
       return isMember(config, body.id) ? null : `${body.id} is not a member (members: ${members}); add it instead`;
     default:

@@ -143,7 +143,12 @@ describe('AdminRunner: signed admin commands on the node that acts', () => {
         (e: unknown) => e instanceof Error && 'code' in e && e.code === 'RAFT_MEMBERSHIP' && reason.test(e.message),
         name,
       );
-    assert.deepEqual(calls, [], 'nothing was proposed');
+    const alone = setup({ configuration: simpleConfiguration(['n1']) });
+    await assert.rejects(
+      alone.runner.runOnLeader(sign({ op: 'remove-member', id: 'n1' }), 5000),
+      /n1 is the only voter: a cluster cannot remove its last voter/,
+    );
+    assert.deepEqual([...calls, ...alone.calls], [], 'nothing was proposed');
     // A learner that an interrupted add left behind may still be made a voter.
     await runner.runOnLeader(sign({ ...add, id: 'n4', address: '127.0.0.1:21006' }), 5000);
     assert.deepEqual(calls, ['propose admin entry', 'add n4']);
