@@ -3,7 +3,8 @@
 // round trips), goes in 58 KiB pieces for a value over the whole-datagram bound, and recognises
 // loopback addresses only (127.0.0.0/8 and ::1), so that no other host gets large datagrams.
 // Also: a command sent without an endpoint key to an endpoint that never answers (a coaps
-// endpoint drops plain CoAP) says that such an endpoint needs --endpoint-key.
+// endpoint drops plain CoAP) says that such an endpoint needs --endpoint-key, and one that
+// outlived its deadline at an endpoint that still answers does not.
 import { strict as assert } from 'node:assert';
 import {
   EndpointClient,
@@ -73,6 +74,31 @@ describe('EndpointClient', function () {
     }
     assert.match(written.join(''), /did not answer \(no response .*\); an endpoint with endpoint keys \(coaps\)/);
     assert.match(written.join(''), /answers only with --endpoint-key FILE\n$/);
+  });
+
+  it('adds no key hint when the endpoint still answers (a long operation outlived the deadline)', async () => {
+    const server = new CoapServer(
+      { openEndpoint: () => openUdpEndpoint({ address: '127.0.0.1', port: 0 }), timers: createRealTimers() },
+      { bodyBytesMax: 1024 },
+    );
+    server.addResource('/status', { GET: () => Promise.resolve({ code: CoapResponseCode.Content }) });
+    server.addResource('/members', { POST: () => new Promise(() => undefined) });
+    await server.start();
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string | Uint8Array): boolean => (written.push(String(chunk)), true);
+    try {
+      const endpoint = `127.0.0.1:${server.localAddress().port}`;
+      const code = await withClient({ endpoint, 'timeout-ms': '300' }, async (client) => {
+        await client.json('POST', '/members', {});
+        return CLIENT_EXIT.ok;
+      });
+      assert.equal(code, CLIENT_EXIT.unreachable);
+    } finally {
+      process.stderr.write = write;
+      await server.stop();
+    }
+    assert.match(written.join(''), /did not answer \(no response .* within the deadline\)\n$/);
   });
 
   it('takes only 127.0.0.0/8 and ::1 for loopback', () => {
