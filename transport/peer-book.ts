@@ -29,6 +29,8 @@ interface Entry extends PeerAddress {
   resolved: Promise<string> | null;
   /** When the lookup behind `resolved` started, on the book's clock. */
   resolvedAtMs: number;
+  /** The IP literal it was last known at: its own, or its host name's last answer; null before one. */
+  knownAt: string | null;
 }
 
 /** Most peers in a book: far beyond any Raft cluster, a bound against a runaway caller. */
@@ -70,6 +72,7 @@ export class PeerBook {
           literal: isLiteral ? { address: parsed.host, port: parsed.port } : null,
           resolved: isLiteral ? Promise.resolve(parsed.host) : null,
           resolvedAtMs: 0,
+          knownAt: isLiteral ? parsed.host : null,
         });
       }
     }
@@ -87,7 +90,13 @@ export class PeerBook {
     return this.entries.get(id) ?? null;
   }
 
-  /** The IP literal and port of `id`; rejects with NET_UNREACHABLE when unknown or unresolvable. */
+  /**
+   * The IP literal and port of `id`; rejects with NET_UNREACHABLE when unknown or unresolvable,
+   * or when another peer is known at the same place. A reply counts for the peer the request
+   * was sent to, so one process reached for two members (a host name and a literal of one
+   * gateway, say) would answer, vote and count toward a quorum for both: neither is reached
+   * there until the addresses are told apart.
+   */
   async resolve(id: NodeId): Promise<{ readonly address: string; readonly port: number }> {
     const entry = this.entries.get(id);
     if (entry === undefined) throw new NetworkError('NET_UNREACHABLE', `unknown peer ${id}`);
@@ -102,10 +111,20 @@ export class PeerBook {
         if (entry.resolved === resolving) entry.resolved = null;
       });
     }
+    let address: string;
     try {
-      return { address: await entry.resolved, port: entry.port };
+      address = await entry.resolved;
     } catch (error: unknown) {
       throw new NetworkError('NET_UNREACHABLE', `cannot resolve ${entry.host} of peer ${id}`, { cause: error });
     }
+    entry.knownAt = address;
+    for (const [other, e] of this.entries)
+      if (other !== id && e.port === entry.port && e.knownAt === address)
+        throw new NetworkError(
+          'NET_UNREACHABLE',
+          `peers ${id} and ${other} are both reached at ${address}:${entry.port}: ` +
+            'one process cannot answer for two members',
+        );
+    return { address, port: entry.port };
   }
 }

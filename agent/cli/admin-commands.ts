@@ -9,7 +9,7 @@ import type { AdminOperation } from '../trust/admin-command.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
 import { parseOptions, UsageError } from './args.js';
 import { CLIENT_EXIT, COMMON, memberRows, membersTable, out, withClient } from './client-common.js';
-import { JsonFields, type EndpointClient } from './endpoint-client.js';
+import { EndpointError, JsonFields, type EndpointClient } from './endpoint-client.js';
 import { maybeSignOnly, readLinks, SIGNING_OPTIONS, signerOf, type Signer } from './admin-signing.js';
 
 const OPTIONS_HELP = `options: --admin-key FILE [--cluster ID] [--valid-for-s S] [--sign-only FILE],
@@ -51,7 +51,17 @@ async function sendSigned(
 
 /** Hands leadership away first when `id` leads (removing or rekeying the leader). */
 async function moveLeadershipFrom(client: EndpointClient, signer: Signer, id: string): Promise<void> {
-  if (JsonFields.of(await client.json('GET', '/status'), 'the status').nullableString('leaderId') !== id) return;
+  const status = JsonFields.of(await client.json('GET', '/status'), 'the status');
+  // The change cuts the endpoint's own node off before its answer could come back (admin-resources.ts).
+  if (status.string('nodeId') === id)
+    throw new EndpointError(
+      '4.09',
+      `this is ${id}'s own endpoint: it is cut off when the change commits and could not report the outcome; ` +
+        "send the command through another member's endpoint (--endpoint)",
+    );
+  if (status.nullableString('leaderId') !== id) return;
+  // With no other voter there is no one to hand over to: the leader refuses the removal itself, saying why.
+  if (!memberRows(status).some((m) => m.id !== id && m.role === 'voter')) return;
   process.stderr.write(`${id} leads: handing leadership over first...\n`);
   await sendSigned(client, 'POST', '/leader/transfer', signer.sign({ op: 'transfer-leadership', to: null }));
 }

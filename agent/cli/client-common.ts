@@ -59,6 +59,9 @@ function identityOfKeyFile(file: string): 'kv' | 'admin' | null {
   return name === 'endpoint-admin.key' ? 'admin' : name === 'endpoint-kv.key' ? 'kv' : null;
 }
 
+/** How long a timed-out command waits for the endpoint to answer a probe before it says the endpoint may need a key. */
+const SILENCE_PROBE_MS = 1000;
+
 /** Runs `action` with a client (identity `role` over DTLS), mapping failures to exit codes and one-line messages. */
 export async function withClient(
   values: ClientValues,
@@ -74,8 +77,13 @@ export async function withClient(
       return CLIENT_EXIT.failed;
     }
     if (error instanceof NetworkError) {
+      // A provisioned endpoint speaks coaps and drops plain CoAP unanswered: say so when no key was
+      // given and the endpoint stays silent (not when a long operation outlived the deadline).
+      const keyless = (values['endpoint-key'] ?? process.env.CORAFT_ENDPOINT_KEY_FILE ?? '') === '';
+      const silent = keyless && error.code === 'NET_TIMEOUT' && !(await client.answersWithin(SILENCE_PROBE_MS));
+      const hint = silent ? '; an endpoint with endpoint keys (coaps) answers only with --endpoint-key FILE' : '';
       process.stderr.write(
-        `coraft: the endpoint ${values.endpoint ?? '127.0.0.1:5683'} did not answer (${error.message})\n`,
+        `coraft: the endpoint ${values.endpoint ?? '127.0.0.1:5683'} did not answer (${error.message})${hint}\n`,
       );
       return CLIENT_EXIT.unreachable;
     }

@@ -87,6 +87,15 @@ export class EndpointClient {
     );
   }
 
+  /** True when the endpoint answers a GET /status within `timeoutMs`, whatever the answer's code. */
+  async answersWithin(timeoutMs: number): Promise<boolean> {
+    const target = { address: this.target.endpoint.host, port: this.target.endpoint.port };
+    return this.client.request(target, { method: 'GET', path: ['status'] }, timeoutMs).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Sends a request and returns the response, whatever its code. */
   async request(request: CoapClientRequest): Promise<CoapClientResponse> {
     return this.client.request(

@@ -133,6 +133,11 @@ export function addGateway(
   const wasRemoved = state.removed.includes(id);
   if (state.members.some((m) => m.id === id) && !wasRemoved)
     throw new ConfigError([`--add: ${id} is an initial member of the fleet already`]);
+  const sharing = currentGateways(state).find((g) => g.id !== id && g.address.toLowerCase() === address.toLowerCase());
+  if (sharing !== undefined)
+    throw new ConfigError([
+      `--add: ${sharing.id} is reached at ${address} already; each gateway needs its own address`,
+    ]);
   const next: FleetState = {
     ...state,
     // A gateway that comes back gets new keys: the files it had before must not work again.
@@ -158,6 +163,8 @@ export function removeGateway(dir: string, id: string): BundleResult[] {
 /** Gives `id` new keys (a new generation: every link it is an end of changes). */
 export function rekeyGateway(dir: string, id: string): { bundles: BundleResult[]; links: string } {
   const state = requireState(dir);
+  if (state.removed.includes(id))
+    throw new ConfigError([`--rekey: ${id} was removed from the fleet; --add ${id} ADDRESS gives it new keys`]);
   if (!currentGateways(state).some((g) => g.id === id))
     throw new ConfigError([`--rekey: ${id} is not a gateway of this fleet`]);
   const next: FleetState = { ...state, generations: bump(state, id) };

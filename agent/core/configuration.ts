@@ -299,6 +299,8 @@ export function transitionProblem(current: ClusterConfiguration, next: ClusterCo
     if (isMember(current, id) && isWitness(current, id) !== isWitness(next, id))
       return `${id} cannot change between witness and full member (remove it and add it again)`;
   }
+  const shared = sharedAddressProblem(current, next);
+  if (shared !== null) return shared;
   const same = (a: readonly NodeId[], b: readonly NodeId[]): boolean =>
     a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
   if (next.oldVoters === null) {
@@ -307,6 +309,37 @@ export function transitionProblem(current: ClusterConfiguration, next: ClusterCo
   return same(next.oldVoters, current.voters)
     ? null
     : 'the old half of a joint configuration must be the current voters';
+}
+
+/**
+ * The member of `config` other than `except` that is reached at `address`, or null. Addresses
+ * compare as written, the host without regard to case; an empty address (in-process clusters)
+ * names no place.
+ */
+export function memberReachedAt(config: ClusterConfiguration, address: string, except: NodeId): NodeId | null {
+  if (address === '') return null;
+  const wanted = address.toLowerCase();
+  return config.members.find((m) => m.id !== except && m.address.toLowerCase() === wanted)?.id ?? null;
+}
+
+/**
+ * Why `next` may not place a member where another one is reached, or null. A peer's replies
+ * count for the member the request was sent to, so two members at one address would let one
+ * process answer (and vote, and count toward a quorum) for both. Only a member that `next`
+ * places anew (a new member, or a new address) is checked, so that a configuration that already
+ * holds such a pair can still change, for instance to remove one of them.
+ */
+function sharedAddressProblem(current: ClusterConfiguration, next: ClusterConfiguration): string | null {
+  for (const member of next.members) {
+    if (current.members.some((m) => m.id === member.id && m.address === member.address)) continue;
+    const other = memberReachedAt(next, member.address, member.id);
+    if (other !== null)
+      return (
+        `${member.id} cannot be reached at ${member.address}: ${other} is reached there ` +
+        '(each member needs its own peer address)'
+      );
+  }
+  return null;
 }
 
 /** The configuration that leaves a joint one: C_new, dropping addresses of nodes no longer named. */

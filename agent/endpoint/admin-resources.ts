@@ -12,12 +12,14 @@
  *   POST   /snapshot             snapshot (naming this node)
  *   POST   /admin                any of them (and set-admin-key)
  *
- * An unsigned, forged, foreign, expired or replayed command is answered 4.03 with the reason.
+ * An unsigned, forged, foreign, expired or replayed command is answered 4.03 with the reason. A
+ * remove or rekey of this node, sent to its own endpoint while another node leads, is answered
+ * 4.09 before anything is sent: the change would cut this node off before the answer arrived.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
-import { ForbiddenError, SerializationError } from '../../contracts/errors.js';
+import { ForbiddenError, MembershipError, SerializationError } from '../../contracts/errors.js';
 import { decodeSignedAdmin, type AdminBody } from '../trust/admin-command.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { restricted, type EndpointAccess } from './access.js';
@@ -57,6 +59,18 @@ async function runAdmin(
       nodeId: node.getNodeId(),
       snapshotIndex: await node.snapshotSigned(request.payload),
     });
+  const self = node.getNodeId();
+  // The leader answers a forwarded command over its session with this node, which the removal
+  // (or rekey) of this very node closes when it commits: the answer could never come back.
+  if (
+    (body.op === 'remove-member' || body.op === 'rekey-member') &&
+    body.id === self &&
+    node.getStatus().leaderId !== self
+  )
+    throw new MembershipError(
+      `this is ${self}'s own endpoint: it is cut off when the ${body.op} commits and could not report ` +
+        "the outcome; send the command through another member's endpoint",
+    );
   const result = await node.adminAnywhere(request.payload, timeoutMs);
   const code =
     body.op === 'add-member'

@@ -15,7 +15,7 @@
  * Nothing here trusts who forwarded the command: the signature is the authority.
  */
 import type { KeyObject } from 'node:crypto';
-import { isMember } from '../core/configuration.js';
+import { allMembers, isMember, isVoter, isWitness, memberReachedAt } from '../core/configuration.js';
 import {
   ForbiddenError,
   MembershipError,
@@ -28,6 +28,7 @@ import {
   admissionProblem,
   decodeSignedAdmin,
   isLoggedOperation,
+  type AdminBody,
   type SignedAdminCommand,
 } from '../trust/admin-command.js';
 import { decodeAdminApplyResult, encodeAdminEntry } from '../trust/trust-codec.js';
@@ -79,6 +80,49 @@ export interface AdminHost {
   removeServer(id: NodeId): Promise<boolean>;
   transferLeadership(to: NodeId | null, timeoutMs: number): Promise<NodeId>;
   snapshotNow(): Promise<LogIndex>;
+}
+
+/** The role a member has, as an operator reads it. */
+function roleOf(config: ClusterConfiguration, id: NodeId): string {
+  if (isWitness(config, id)) return 'witness';
+  return isVoter(config, id) ? 'voter' : 'learner';
+}
+
+/**
+ * Why a membership command cannot do what it says in the latest configuration `config`, or null.
+ * Checked before anything is proposed, so that a command that would change nothing, or place a
+ * member where another is reached (agent/core/configuration.ts, memberReachedAt), neither logs
+ * its links nor uses its nonce, and the operator learns what to do instead.
+ */
+function membershipProblem(config: ClusterConfiguration, body: AdminBody): string | null {
+  const members = allMembers(config).join(', ');
+  switch (body.op) {
+    case 'add-member': {
+      if (isMember(config, body.id)) {
+        const current = config.members.find((m) => m.id === body.id)?.address ?? '';
+        // A learner that was to become a voter (an add that timed out) may be added again.
+        const promotes = !body.learner && roleOf(config, body.id) === 'learner' && current === body.address;
+        if (promotes && (body.witness === true) === isWitness(config, body.id)) return null;
+        return (
+          `${body.id} is already a member (${roleOf(config, body.id)} at ${current}): nothing to add; to give it ` +
+          `new keys, 'coraft members rekey ${body.id}'; to change its role or address, remove it first`
+        );
+      }
+      const other = memberReachedAt(config, body.address, body.id);
+      if (other === null) return null;
+      return `cannot add ${body.id} at ${body.address}: ${other} is reached there (each member needs its own address)`;
+    }
+    case 'remove-member':
+      if (!isMember(config, body.id))
+        return `${body.id} is not a member (members: ${members}): nothing to remove (already removed, or never added)`;
+      return config.voters.length === 1 && config.voters[0] === body.id
+        ? `${body.id} is the only voter: a cluster cannot remove its last voter (add another member first)`
+        : null;
+    case 'rekey-member':
+      return isMember(config, body.id) ? null : `${body.id} is not a member (members: ${members}); add it instead`;
+    default:
+      return null;
+  }
 }
 
 /** Most nonces the local replay cache holds. */
@@ -147,8 +191,8 @@ export class AdminRunner {
       return encodeAdminResult({
         leader: await this.once(command, () => this.host.transferLeadership(body.to, timeoutMs)),
       });
-    if (body.op === 'rekey-member' && !isMember(this.host.getConfiguration(), body.id))
-      throw new MembershipError(`${body.id} is not a member; add it instead`);
+    const problem = membershipProblem(this.host.getConfiguration(), body);
+    if (problem !== null) throw new MembershipError(problem);
     if (isLoggedOperation(body)) await this.once(command, () => this.propose(payload, timeoutMs));
     switch (body.op) {
       case 'add-member':

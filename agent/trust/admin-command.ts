@@ -314,7 +314,11 @@ export function admissionProblem(
   const body = command.body;
   if (publicKey === null)
     return 'this node has no admin public key (admin.publicKeyFile); admin operations are disabled';
-  if (!signatureValid(command, publicKey)) return "the signature is not the admin key's";
+  if (!signatureValid(command, publicKey))
+    return (
+      "the signature is not the admin key's in force here (a key rotated away, another fleet's key, or an " +
+      'altered command): sign with the current admin.key'
+    );
   if (body.cluster !== cluster) return `signed for cluster ${JSON.stringify(body.cluster)}, not this one`;
   if (body.expiresAtMs <= body.issuedAtMs || body.expiresAtMs - body.issuedAtMs > ADMIN_VALIDITY_MAX_MS)
     return `its validity must be positive and at most ${ADMIN_VALIDITY_MAX_MS} ms`;

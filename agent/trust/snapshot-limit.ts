@@ -30,6 +30,7 @@ export const TRUST_IMAGE_BYTES_MAX =
   (H + ADMIN_COMMAND_BYTES_MAX) +
   (H + KNOWN_MAX * ID) +
   (H + REVOKED_MAX * ID) +
+  (H + REVOKED_MAX * (1 + ID + H)) +
   (H + LINKS_MAX * (1 + 2 * ID + H + GENERATION_CHARS_MAX + H + WRAPPED_LINK_BYTES)) +
   (H + NONCES_MAX * (1 + H + NONCE_HEX_LENGTH + H));
 

@@ -5,7 +5,8 @@
  *
  *   admin entry:   {op: 'admin', envelope: bytes, time: ms}
  *   trust image:   ['coraft-trust', 1, clockMs, adminKeyPem | null, [known...], [revoked...],
- *                   [[holder, peer, generation, wrapped], ...], [[nonce, expiresAtMs], ...]]
+ *                   [[holder, peer, generation, wrapped], ...], [[nonce, expiresAtMs], ...]
+ *                   (, [[revoked id, generation], ...] when a revoked id held a generation above 1)]
  *   node state:    ['coraft-state', 1, kvSnapshotBytes, trustImageBytes]
  */
 import { Encoder } from 'cbor-x';
@@ -28,6 +29,8 @@ import {
   readString,
 } from '../kv/fields.js';
 import { KNOWN_MAX, LINKS_MAX, NONCES_MAX, REVOKED_MAX, type LinkRecord, type TrustImage } from './trust-state.js';
+import { GENERATION_MAX } from './crypto.js';
+import type { NodeId } from '../../contracts/log.js';
 
 const encoder = new Encoder({ mapsAsObjects: true, useRecords: false });
 
@@ -100,6 +103,8 @@ export function encodeTrustImage(image: TrustImage): Uint8Array {
     image.revoked,
     image.links.map((l) => [l.holder, l.peer, l.generation, asByteString(l.wrapped)]),
     image.nonces.map(([nonce, expires]) => [nonce, expires]),
+    // Left out when empty, so that a state without one encodes as it did before it existed.
+    ...(image.revokedGenerations.length === 0 ? [] : [image.revokedGenerations.map(([id, g]) => [id, g])]),
   ]);
 }
 
@@ -116,11 +121,18 @@ function readLink(item: unknown): LinkRecord {
   };
 }
 
+function readRevokedGeneration(item: unknown): readonly [NodeId, number] {
+  const parts = readArray(item, 'trust revoked generation', 2);
+  const [id] = idList(parts.slice(0, 1), 'trust revoked generation id', 1);
+  if (parts.length !== 2 || id === undefined) throw malformed('trust revoked generation must be [id, generation]');
+  return [id, readInteger(parts[1], 'trust revoked generation', 2, GENERATION_MAX)];
+}
+
 /** Decodes and checks a trust image; throws SerializationError (CODEC_MALFORMED). */
 export function decodeTrustImage(bytes: Uint8Array): TrustImage {
-  const top = readArray(decodeCbor(bytes, 'trust image'), 'trust image', 8);
-  if (top.length !== 8 || top[0] !== TRUST_IMAGE_FORMAT || top[1] !== 1)
-    throw malformed(`trust image must be ['${TRUST_IMAGE_FORMAT}', 1, ...8 items]`);
+  const top = readArray(decodeCbor(bytes, 'trust image'), 'trust image', 9);
+  if (top.length < 8 || top[0] !== TRUST_IMAGE_FORMAT || top[1] !== 1)
+    throw malformed(`trust image must be ['${TRUST_IMAGE_FORMAT}', 1, ...8 or 9 items]`);
   const adminKeyPem = top[3] === null ? null : readString(top[3], 'trust admin key');
   const nonces = readArray(top[7], 'trust nonces', NONCES_MAX).map((item): readonly [string, number] => {
     const pair = readArray(item, 'trust nonce', 2);
@@ -131,6 +143,8 @@ export function decodeTrustImage(bytes: Uint8Array): TrustImage {
     adminKeyPem,
     known: idList(top[4], 'trust known members', KNOWN_MAX),
     revoked: idList(top[5], 'trust revoked ids', REVOKED_MAX),
+    revokedGenerations:
+      top.length === 8 ? [] : readArray(top[8], 'trust revoked generations', REVOKED_MAX).map(readRevokedGeneration),
     links: readArray(top[6], 'trust links', LINKS_MAX).map(readLink),
     nonces,
   };

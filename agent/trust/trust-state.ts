@@ -5,7 +5,9 @@
  * - Wrapped link keys: for each (holder, peer), the link key wrapped under the holder's node
  *   secret. Only ciphertexts are replicated; each member opens only those it holds.
  * - Revoked ids: members removed by a committed configuration; their links are deleted and no
- *   member accepts them until a signed add-member admits them again.
+ *   member accepts them until a signed add-member admits them again, with new keys: links of a
+ *   newer generation of the member's end than any it held when it was removed, for every member
+ *   (a holder without one would fall back to its bundle's copy, the revoked key).
  * - The admin public key once rotated (before that, the genesis key of the configuration).
  * - The nonces of applied admin commands that have not expired yet, against replay.
  * - The members of the last configuration applied, to see who a new one removes.
@@ -54,6 +56,8 @@ export interface TrustImage {
   readonly adminKeyPem: string | null;
   readonly known: readonly NodeId[];
   readonly revoked: readonly NodeId[];
+  /** The revoked ids whose newest key generation was above 1 then, sorted by id (absent: 1). */
+  readonly revokedGenerations: readonly (readonly [NodeId, number])[];
   readonly links: readonly LinkRecord[];
   readonly nonces: readonly (readonly [string, number])[];
 }
@@ -68,6 +72,8 @@ export class TrustState {
   private known: Set<NodeId>;
   /** Insertion order is revocation order: the oldest is forgotten first. Invariant: size <= REVOKED_MAX. */
   private readonly revoked = new Set<NodeId>();
+  /** The newest key generation of a revoked id, when above 1. Invariant: every key is in `revoked`. */
+  private readonly revokedGenerations = new Map<NodeId, number>();
   /** Invariant: size <= LINKS_MAX. */
   private readonly links = new Map<string, LinkRecord>();
   /** Invariant: size <= NONCES_MAX. */
@@ -144,6 +150,10 @@ export class TrustState {
           return { ok: false, reason: `${body.id} cannot hold a link with itself` };
         if (!links.every((l) => generationInRange(l.generation)))
           return { ok: false, reason: 'a link generation is out of range' };
+        if (body.op === 'add-member' && this.revoked.has(body.id)) {
+          const stale = this.readmissionProblem(body.id, links);
+          if (stale !== null) return { ok: false, reason: stale };
+        }
         const fresh = links.filter((l) => !this.links.has(linkId(l.holder, body.id))).length;
         if (this.links.size + fresh > LINKS_MAX)
           return { ok: false, reason: `the trust state holds ${LINKS_MAX} links already` };
@@ -157,7 +167,7 @@ export class TrustState {
             generation: l.generation,
             wrapped: Uint8Array.from(l.wrapped),
           });
-        if (body.op === 'add-member') this.revoked.delete(body.id);
+        if (body.op === 'add-member') this.forgetRevocation(body.id);
         return { ok: true, changed: [body.id] };
       }
       case 'remove-member':
@@ -181,16 +191,52 @@ export class TrustState {
     const next = new Set(allMembers(configuration).slice(0, KNOWN_MAX));
     const removed = [...this.known].filter((id) => !next.has(id)).sort();
     for (const id of removed) {
-      this.revoked.delete(id);
+      const generation = this.newestGeneration(id);
+      this.forgetRevocation(id);
       if (this.revoked.size >= REVOKED_MAX) {
         const oldest = this.revoked.values().next();
-        if (oldest.done !== true) this.revoked.delete(oldest.value);
+        if (oldest.done !== true) this.forgetRevocation(oldest.value);
       }
       this.revoked.add(id);
+      if (generation > 1) this.revokedGenerations.set(id, generation);
       this.deleteLinks((l) => l.holder === id || l.peer === id);
     }
     this.known = next;
     return removed;
+  }
+
+  /** The newest generation of `id`'s end among the links recorded for it; 1 (its bundle's) when none. */
+  private newestGeneration(id: NodeId): number {
+    let newest = 1;
+    for (const link of this.links.values()) {
+      if (link.peer === id) newest = Math.max(newest, endGeneration(link.generation, id, link.holder));
+      if (link.holder === id) newest = Math.max(newest, endGeneration(link.generation, id, link.peer));
+    }
+    return newest;
+  }
+
+  /**
+   * Why revoked `id` may not come back with `links`, or null: each must be of a newer generation
+   * of its end than it held when removed, and every member must get one, or the revoked keys
+   * (a member's bundle copy, the removed gateway's files) would work again.
+   */
+  private readmissionProblem(id: NodeId, links: readonly { holder: NodeId; generation: string }[]): string | null {
+    const revoked = this.revokedGenerations.get(id) ?? 1;
+    // Short enough for a diagnostic payload (responses.ts): the operator reads it as the refusal.
+    if (links.some((l) => endGeneration(l.generation, id, l.holder) <= revoked))
+      return (
+        `${id} was removed with key generation ${revoked}: give it new keys first (coraft provision --rekey ${id}), ` +
+        'install its new bundle, then add it with the new links file'
+      );
+    const missing = [...this.known].filter((m) => m !== id && !links.some((l) => l.holder === m));
+    if (missing.length > 0)
+      return `${id} was removed: its new links must reach every member (none for ${missing.join(', ')})`;
+    return null;
+  }
+
+  private forgetRevocation(id: NodeId): void {
+    this.revoked.delete(id);
+    this.revokedGenerations.delete(id);
   }
 
   private deleteLinks(match: (link: LinkRecord) => boolean): void {
@@ -220,6 +266,7 @@ export class TrustState {
       adminKeyPem: this.adminKeyPem,
       known: [...this.known].sort(),
       revoked: [...this.revoked],
+      revokedGenerations: [...this.revokedGenerations].sort((a, b) => compare(a[0], b[0])),
       links,
       nonces,
     };
@@ -232,11 +279,20 @@ export class TrustState {
     this.known = new Set(image.known);
     this.revoked.clear();
     for (const id of image.revoked) this.revoked.add(id);
+    this.revokedGenerations.clear();
+    for (const [id, generation] of image.revokedGenerations)
+      if (this.revoked.has(id)) this.revokedGenerations.set(id, generation);
     this.links.clear();
     for (const link of image.links) this.links.set(linkId(link.holder, link.peer), link);
     this.nonces.clear();
     for (const [nonce, expires] of image.nonces) this.nonces.set(nonce, expires);
   }
+}
+
+/** The generation of `id`'s end of its link with `other`, from the link's label (crypto.ts linkGeneration). */
+function endGeneration(label: string, id: NodeId, other: NodeId): number {
+  const [low, high] = label.split('.').map(Number);
+  return (id < other ? low : high) ?? 1;
 }
 
 function compare(a: string, b: string): number {

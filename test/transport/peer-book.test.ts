@@ -1,7 +1,9 @@
 // Proves peer address handling: "host:port" and "[v6]:port" parse and anything else is a
 // ConfigError naming the member; IP literals need no lookup; host names are resolved once
 // through the injected resolver, and a failed lookup is NET_UNREACHABLE and retried later; an
-// answer older than the TTL is looked up again (a gateway whose name moved to a new IP).
+// answer older than the TTL is looked up again (a gateway whose name moved to a new IP); two
+// peers known at one address (literal or host name) are both refused, since one process there
+// would answer for both.
 import { strict as assert } from 'node:assert';
 import { PeerBook } from '../../transport/peer-book.js';
 import { formatAddress, parsePeerAddress } from '../../transport/rpc-routes.js';
@@ -52,6 +54,27 @@ describe('peer addresses', () => {
         return true;
       },
     );
+  });
+
+  it('refuses two peers known at one address and port, by literal or by host name', async () => {
+    const book = new PeerBook(() => Promise.resolve('10.0.0.2'));
+    book.set([
+      { id: 'n2', address: '10.0.0.2:5684' },
+      { id: 'n5', address: 'gw2.plant.local:5684' },
+      { id: 'n6', address: 'gw2.plant.local:5685' },
+    ]);
+    assert.deepEqual(await book.resolve('n6'), { address: '10.0.0.2', port: 5685 }, 'another port is another place');
+    const shared = /peers n5 and n2 are both reached at 10\.0\.0\.2:5684: one process cannot answer for two members/;
+    await assert.rejects(
+      book.resolve('n5'),
+      (e: unknown) => e instanceof Error && 'code' in e && e.code === 'NET_UNREACHABLE' && shared.test(e.message),
+    );
+    await assert.rejects(book.resolve('n2'), /peers n2 and n5 are both reached at 10\.0\.0\.2:5684/);
+    book.set([
+      { id: 'n2', address: '10.0.0.2:5684' },
+      { id: 'n5', address: '10.0.0.2:5684' },
+    ]);
+    await assert.rejects(book.resolve('n5'), /peers n5 and n2/);
   });
 
   it('looks a host name up again once its answer is older than the TTL', async () => {

@@ -2,6 +2,9 @@
 // endpoint on loopback (one request for a 4 KiB value, where 1 KiB Block1 blocks took four
 // round trips), goes in 58 KiB pieces for a value over the whole-datagram bound, and recognises
 // loopback addresses only (127.0.0.0/8 and ::1), so that no other host gets large datagrams.
+// Also: a command sent without an endpoint key to an endpoint that never answers (a coaps
+// endpoint drops plain CoAP) says that such an endpoint needs --endpoint-key, and one that
+// outlived its deadline at an endpoint that still answers does not.
 import { strict as assert } from 'node:assert';
 import {
   EndpointClient,
@@ -11,6 +14,7 @@ import {
 import { CoapResponseCode, CoapServer } from '../../../transport/coap/index.js';
 import { createRealTimers } from '../../../transport/timers.js';
 import { openUdpEndpoint } from '../../../transport/udp.js';
+import { CLIENT_EXIT, withClient } from '../../../agent/cli/client-common.js';
 
 describe('EndpointClient', function () {
   this.timeout(20_000);
@@ -50,6 +54,51 @@ describe('EndpointClient', function () {
       await client.close();
       await server.stop();
     }
+  });
+
+  it('says that an endpoint with keys needs --endpoint-key when a keyless request gets no answer', async () => {
+    const silent = await openUdpEndpoint({ address: '127.0.0.1', port: 0 });
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string | Uint8Array): boolean => (written.push(String(chunk)), true);
+    try {
+      const endpoint = `127.0.0.1:${silent.localAddress().port}`;
+      const code = await withClient({ endpoint, 'timeout-ms': '300' }, async (client) => {
+        await client.json('GET', '/status');
+        return CLIENT_EXIT.ok;
+      });
+      assert.equal(code, CLIENT_EXIT.unreachable);
+    } finally {
+      process.stderr.write = write;
+      await silent.close();
+    }
+    assert.match(written.join(''), /did not answer \(no response .*\); an endpoint with endpoint keys \(coaps\)/);
+    assert.match(written.join(''), /answers only with --endpoint-key FILE\n$/);
+  });
+
+  it('adds no key hint when the endpoint still answers (a long operation outlived the deadline)', async () => {
+    const server = new CoapServer(
+      { openEndpoint: () => openUdpEndpoint({ address: '127.0.0.1', port: 0 }), timers: createRealTimers() },
+      { bodyBytesMax: 1024 },
+    );
+    server.addResource('/status', { GET: () => Promise.resolve({ code: CoapResponseCode.Content }) });
+    server.addResource('/members', { POST: () => new Promise(() => undefined) });
+    await server.start();
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string | Uint8Array): boolean => (written.push(String(chunk)), true);
+    try {
+      const endpoint = `127.0.0.1:${server.localAddress().port}`;
+      const code = await withClient({ endpoint, 'timeout-ms': '300' }, async (client) => {
+        await client.json('POST', '/members', {});
+        return CLIENT_EXIT.ok;
+      });
+      assert.equal(code, CLIENT_EXIT.unreachable);
+    } finally {
+      process.stderr.write = write;
+      await server.stop();
+    }
+    assert.match(written.join(''), /did not answer \(no response .* within the deadline\)\n$/);
   });
 
   it('takes only 127.0.0.0/8 and ::1 for loopback', () => {

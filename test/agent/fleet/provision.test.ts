@@ -158,6 +158,15 @@ describe('coraft provision', () => {
     for (const id of ['gw1', 'gw2', 'gw4'])
       assert.equal(linksOf(id).has('gw3'), false, `${id} no longer holds a link with gw3`);
     assert.throws(() => addGateway(out(), 'gw1', '10.0.0.9:5684', undefined), ConfigError);
+    // A removed gateway gets new keys through --add; another's address is refused.
+    assert.throws(
+      () => rekeyGateway(out(), 'gw3'),
+      /gw3 was removed from the fleet; --add gw3 ADDRESS gives it new keys/,
+    );
+    assert.throws(
+      () => addGateway(out(), 'gw5', '10.0.0.2:5684', undefined),
+      /gw2 is reached at 10\.0\.0\.2:5684 already/,
+    );
   });
 
   it('refuses two changes in one run (--add with --remove, --rekey with --inventory), writing nothing', () => {

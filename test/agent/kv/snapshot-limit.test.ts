@@ -19,7 +19,7 @@ import { TRUST_IMAGE_BYTES_MAX, nodeStateBytesMax } from '../../../agent/trust/s
 import { encodeTrustImage } from '../../../agent/trust/trust-codec.js';
 import { KNOWN_MAX, LINKS_MAX, NONCES_MAX, REVOKED_MAX } from '../../../agent/trust/trust-state.js';
 import { ADMIN_COMMAND_BYTES_MAX, NONCE_HEX_LENGTH } from '../../../agent/trust/admin-command.js';
-import { WRAPPED_LINK_BYTES } from '../../../agent/trust/crypto.js';
+import { GENERATION_MAX, WRAPPED_LINK_BYTES } from '../../../agent/trust/crypto.js';
 import { NODE_ID_LENGTH_MAX } from '../../../contracts/log.js';
 import { fcParams } from '../../fc-params.js';
 import { Driver, commandEntry } from './kv-helpers.js';
@@ -236,6 +236,10 @@ describe('the snapshot size bound', () => {
       adminKeyPem: 'k'.repeat(ADMIN_COMMAND_BYTES_MAX),
       known: Array.from({ length: KNOWN_MAX }, (_, i) => id(i)),
       revoked: Array.from({ length: REVOKED_MAX }, (_, i) => id(i + KNOWN_MAX)),
+      revokedGenerations: Array.from({ length: REVOKED_MAX }, (_, i): readonly [string, number] => [
+        id(i + KNOWN_MAX),
+        GENERATION_MAX,
+      ]),
       links: Array.from({ length: LINKS_MAX }, (_, i) => ({
         holder: id(i),
         peer: id(i + 1),

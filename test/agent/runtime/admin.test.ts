@@ -12,18 +12,19 @@ import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { AdminRunner, decodeAdminResult, type AdminHost } from '../../../agent/runtime/admin.js';
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { decodeAdminEntry, encodeAdminApplyResult } from '../../../agent/trust/trust-codec.js';
+import type { ClusterConfiguration } from '../../../contracts/log.js';
 
 const admin = generateKeyPairSync('ed25519');
 const intruder = generateKeyPairSync('ed25519');
 const NOW = 1_700_000_000_000;
 
-function setup(options: { applyOk?: boolean; leads?: () => boolean } = {}) {
+function setup(options: { applyOk?: boolean; leads?: () => boolean; configuration?: ClusterConfiguration } = {}) {
   const calls: string[] = [];
   const seen = new Set<string>();
   const host: AdminHost = {
     getNodeId: () => 'n1',
     getLeaderId: () => 'n1',
-    getConfiguration: () => simpleConfiguration(['n1', 'n2', 'n3']),
+    getConfiguration: () => options.configuration ?? simpleConfiguration(['n1', 'n2', 'n3']),
     submitCommand: (command) => {
       if (options.leads !== undefined && !options.leads()) return Promise.reject(new NotLeaderError('n2'));
       const entry = decodeAdminEntry(command);
@@ -114,6 +115,42 @@ describe('AdminRunner: signed admin commands on the node that acts', () => {
     await assert.rejects(runner.runOnLeader(command, 5000), NotLeaderError);
     leads = true;
     await runner.runOnLeader(command, 5000);
+    assert.deepEqual(calls, ['propose admin entry', 'add n4']);
+  });
+
+  it('refuses a membership command that would change nothing, or share an address, before proposing it', async () => {
+    const members = ['n1', 'n2', 'n3'].map((id, i) => ({ id, address: `127.0.0.1:${21000 + 2 * i}` }));
+    const configuration: ClusterConfiguration = {
+      ...simpleConfiguration(['n1', 'n2', 'n3'], members),
+      learners: ['n4'],
+      members: [...members, { id: 'n4', address: '127.0.0.1:21006' }],
+    };
+    const { runner, calls } = setup({ configuration });
+    const cases: [string, AdminOperation, RegExp][] = [
+      ['remove of a non-member', { op: 'remove-member', id: 'n9' }, /n9 is not a member \(members: n1, n2, n3, n4\)/],
+      ['add of a voter', { ...add, id: 'n2', address: '127.0.0.1:21002' }, /n2 is already a member \(voter at/],
+      [
+        'add of a learner as a learner',
+        { ...add, id: 'n4', address: '127.0.0.1:21006', learner: true },
+        /members rekey/,
+      ],
+      ['add at a taken address', { ...add, id: 'n5', address: '127.0.0.1:21002' }, /n2 is reached there/],
+      ['rekey of a non-member', { op: 'rekey-member', id: 'n9', links: [] }, /add it instead/],
+    ];
+    for (const [name, operation, reason] of cases)
+      await assert.rejects(
+        runner.runOnLeader(sign(operation), 5000),
+        (e: unknown) => e instanceof Error && 'code' in e && e.code === 'RAFT_MEMBERSHIP' && reason.test(e.message),
+        name,
+      );
+    const alone = setup({ configuration: simpleConfiguration(['n1']) });
+    await assert.rejects(
+      alone.runner.runOnLeader(sign({ op: 'remove-member', id: 'n1' }), 5000),
+      /n1 is the only voter: a cluster cannot remove its last voter/,
+    );
+    assert.deepEqual([...calls, ...alone.calls], [], 'nothing was proposed');
+    // A learner that an interrupted add left behind may still be made a voter.
+    await runner.runOnLeader(sign({ ...add, id: 'n4', address: '127.0.0.1:21006' }), 5000);
     assert.deepEqual(calls, ['propose admin entry', 'add n4']);
   });
 

@@ -28,13 +28,14 @@ function replica(adminKey: KeyObject = admin.publicKey): TrustedStateMachine {
   return new TrustedStateMachine(new KvStateMachine({}), { cluster: CLUSTER, genesisAdminKey: adminKey });
 }
 
-/** gw4's link with `holder`, wrapped for the holder as the provisioner does. */
-function wrapped(holder: string) {
-  const link = deriveLinkKey(fleet, CLUSTER, holder, 1, 'gw4', 1);
+/** gw4's link (gw4 at `generation`) with `holder`, wrapped for the holder as the provisioner does. */
+function wrapped(holder: string, generation = 1) {
+  const link = deriveLinkKey(fleet, CLUSTER, holder, 1, 'gw4', generation);
+  const label = `1.${generation}`;
   return {
     holder,
-    generation: '1.1',
-    wrapped: wrapLinkKey(deriveNodeSecret(fleet, CLUSTER, holder, 1), CLUSTER, holder, 'gw4', '1.1', link),
+    generation: label,
+    wrapped: wrapLinkKey(deriveNodeSecret(fleet, CLUSTER, holder, 1), CLUSTER, holder, 'gw4', label, link),
   };
 }
 
@@ -43,7 +44,7 @@ const addGw4: AdminOperation = {
   id: 'gw4',
   address: '10.0.0.4:5684',
   learner: false,
-  links: ['gw1', 'gw2', 'gw3'].map(wrapped),
+  links: ['gw1', 'gw2', 'gw3'].map((h) => wrapped(h)),
 };
 const sign = (
   operation: AdminOperation,
@@ -216,6 +217,44 @@ describe('TrustedStateMachine: admin entries verified at apply', () => {
     assert.deepEqual(Buffer.from(fromStorage.snapshot()), Buffer.from(sm.snapshot()));
     assert.deepEqual(inPlace, ['all']);
     assert.equal(fromStorage.trust.isRevoked('gw4'), true);
+  });
+
+  it('re-admits a removed member only with new keys for every member, and a snapshot keeps their generation', () => {
+    const sm = replica();
+    const log = new Log();
+    const removeGw4 = (): void => {
+      log.config(['gw1', 'gw2', 'gw3', 'gw4']);
+      log.config(['gw1', 'gw2', 'gw3'], ['gw1', 'gw2', 'gw3', 'gw4']);
+      log.config(['gw1', 'gw2', 'gw3']);
+    };
+    log.config(['gw1', 'gw2', 'gw3']);
+    log.admin(sign(addGw4));
+    removeGw4();
+    for (const e of log.entries) sm.apply(e);
+    const addWith = (machine: TrustedStateMachine, holders: readonly string[], generation: number): string => {
+      log.admin(sign({ ...addGw4, links: holders.map((h) => wrapped(h, generation)) }), T0 + 2000);
+      const entry = log.entries[log.entries.length - 1];
+      assert.ok(entry !== undefined);
+      return JSON.stringify(decodeAdminApplyResult(machine.apply(entry)));
+    };
+    // A new signature of the old links file (the careless re-add) brings back no revoked key.
+    assert.match(
+      addWith(sm, ['gw1', 'gw2', 'gw3'], 1),
+      /gw4 was removed with key generation 1: give it new keys first \(coraft provision --rekey gw4\)/,
+    );
+    assert.match(addWith(sm, ['gw1', 'gw2'], 2), /must reach every member \(none for gw3\)/);
+    assert.equal(sm.trust.isRevoked('gw4'), true);
+    assert.equal(addWith(sm, ['gw1', 'gw2', 'gw3'], 2), '{"ok":true}');
+    assert.equal(sm.trust.isRevoked('gw4'), false);
+    // Removed again, holding generation 2: a restored replica refuses generation 2 and takes 3.
+    const applied = log.entries.length;
+    removeGw4();
+    for (const e of log.entries.slice(applied)) sm.apply(e);
+    const fresh = replica();
+    const configuration = simpleConfiguration(['gw1', 'gw2', 'gw3']);
+    fresh.restore({ lastIncludedIndex: log.entries.length, lastIncludedTerm: 1, configuration }, sm.snapshot());
+    assert.match(addWith(fresh, ['gw1', 'gw2', 'gw3'], 2), /removed with key generation 2/);
+    assert.equal(addWith(fresh, ['gw1', 'gw2', 'gw3'], 3), '{"ok":true}');
   });
 
   it('rotates the admin key: the old key no longer signs, the new one does', () => {
