@@ -8,12 +8,13 @@
  * operation (a limit) changes nothing and answers its error; keys under the agent's reserved
  * prefix are 4.03, and a key longer than keyBytesMax anywhere in the body is 4.00 KV_KEY_TOO_LONG
  * before anything is proposed (the store's answer once applied; in a branch that would not run it
- * can only be a mistake, as no such key can exist). `?client=ID&seq=N` runs it in that client's
+ * can only be a mistake, as no such key can exist); a branch that puts or deletes one key twice
+ * is 4.00 (its changes would share one revision). `?client=ID&seq=N` runs it in that client's
  * session, exactly once across the client's retries, as on /kv/{key}; any other query argument is 4.00.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import type { KvCommand, KvTxnOperation, KvTxnResult } from '../kv/index.js';
+import type { KvCommand, KvTxnOp, KvTxnOperation, KvTxnResult } from '../kv/index.js';
 import { documentResponse, storeRevisionOption, unacceptable, unknownArgument, valueField } from './documents.js';
 import { keyRefusal } from './kv-key.js';
 import { errorResponse, responseForKvError } from './responses.js';
@@ -49,6 +50,22 @@ function resultDocument(txn: KvTxnOperation, result: KvTxnResult): unknown {
 }
 
 /** The handler of POST /txn; `keyBytesMax` is the store's key limit, UTF-8 bytes. */
+/**
+ * Why a branch that writes (puts or deletes) one key more than once is refused, or null. Its
+ * changes would all carry the one revision of the transaction, so a watcher would see two events
+ * of one key at one revision; etcd refuses such a transaction too. Gets may repeat.
+ */
+function writtenTwice(branch: string, ops: readonly KvTxnOp[]): string | null {
+  const written = new Set<string>();
+  for (const op of ops) {
+    if (op.op === 'get') continue;
+    if (written.has(op.key))
+      return `the ${branch} branch writes key ${JSON.stringify(op.key)} twice: a transaction writes a key at most once a branch`;
+    written.add(op.key);
+  }
+  return null;
+}
+
 export function txnHandler(submit: SubmitWrite, keyBytesMax: number): (request: CoapRequest) => Promise<CoapResponse> {
   return async (request) => {
     const refusal = unacceptable(request) ?? unknownArgument(request, SESSION_ARGUMENTS);
@@ -67,6 +84,8 @@ export function txnHandler(submit: SubmitWrite, keyBytesMax: number): (request: 
       const refusal = keyRefusal(item.key, keyBytesMax);
       if (refusal !== null) return refusal;
     }
+    const twice = writtenTwice('success', txn.success) ?? writtenTwice('failure', txn.failure);
+    if (twice !== null) return errorResponse(CoapResponseCode.BadRequest, twice);
     const outcome = await submit({ ...txn, session, timeMs: Math.floor(Date.now()) }, request);
     if (outcome.kind === 'response') return outcome.response;
     const result = outcome.result;

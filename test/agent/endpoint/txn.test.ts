@@ -4,7 +4,8 @@
 // - a branch with a value over the limit answers 4.13 and changes nothing;
 // - bad bodies are 4.00 naming the problem (a value that is not a string is told so, not that
 //   it gave both value and valueBase64), another Content-Format 4.15, reserved keys 4.03, more
-//   than TXN_OPS_MAX operations 4.00; Accept 60 answers CBOR;
+//   than TXN_OPS_MAX operations 4.00, a branch writing one key twice 4.00 (a put and a get of one
+//   key, or one key in both branches, are fine); Accept 60 answers CBOR;
 // - the transaction goes through the exactly-once write path: its log entry carries the
 //   endpoint's session and a request id; with ?client=ID&seq=N it runs once in that client's
 //   session however often it is sent, and another query argument is 4.00.
@@ -50,7 +51,10 @@ describe('local endpoint: POST /txn', function () {
         { op: 'put', key: 'bin', valueBase64: Buffer.from([0xff]).toString('base64') },
         { op: 'get', key: 'bin' },
       ],
-      failure: [{ op: 'get', key: 'lock' }],
+      failure: [
+        { op: 'get', key: 'lock' },
+        { op: 'put', key: 'lock', value: 'taken' },
+      ],
     });
     assert.equal(formatCode(created.code), '2.04', text(created));
     const index = before + 1;
@@ -162,6 +166,27 @@ describe('local endpoint: POST /txn', function () {
       [{ success: many }, '4.00', /success has 65 items; at most 64/],
       [{ extra: [] }, '4.00', /unexpected field 'extra'/],
       [{ success: [{ op: 'get', key: '.coraft/trust' }] }, '4.03', /reserved/],
+      [
+        {
+          success: [
+            { op: 'put', key: 'k', value: 'a' },
+            { op: 'get', key: 'k' },
+            { op: 'put', key: 'k', value: 'b' },
+          ],
+        },
+        '4.00',
+        /the success branch writes key "k" twice/,
+      ],
+      [
+        {
+          failure: [
+            { op: 'delete', key: 'k' },
+            { op: 'put', key: 'k', value: 'b' },
+          ],
+        },
+        '4.00',
+        /the failure branch writes key "k" twice/,
+      ],
     ] as const) {
       const response = await post(h, body);
       assert.equal(formatCode(response.code), code, JSON.stringify(body).slice(0, 60));
