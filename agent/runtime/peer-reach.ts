@@ -16,6 +16,8 @@ import { AddressOverrides, type OverrideChange } from '../membership/address-ove
 export interface AdvertisedAddresses {
   /** Member `id`, authenticated by the transport as itself, says its peer server listens at `address`. */
   advertised(id: NodeId, address: string): void;
+  /** The members this node reaches elsewhere than the configuration says, where it reaches them. */
+  overridden(): readonly ClusterMember[];
 }
 
 /** A NetworkClient whose book follows the configuration and the members' own claims; see the module comment. */
@@ -48,6 +50,10 @@ export class PeerReach implements NetworkClient, AdvertisedAddresses {
     if (change === null) return;
     this.report(change);
     this.client.setPeers(this.overrides.apply(this.peers));
+  }
+
+  overridden(): readonly ClusterMember[] {
+    return this.overrides.apply(this.peers).filter((m) => this.overrides.addressOf(m.id) !== null);
   }
 
   /** `config` with each member's address where this node reaches it (for the DTLS client's choice of link key). */

@@ -8,7 +8,7 @@
 //   itself: the followers list it there and forward writes to it;
 // - when the configuration was never logged (each member's list from its own agent.json), the
 //   followers reach the moved leader where its authenticated RPCs say it listens: writes and
-//   reads through them are forwarded;
+//   reads through them are forwarded; a later leader records that address through the log;
 // - no unauthenticated datagram moves a member: a DTLS handshake as that member with a wrong
 //   key (OpenSSL's libcoap client, advertising another address) and plain CoAP datagrams to the
 //   peer port change no address;
@@ -191,6 +191,18 @@ describe('peers bound to identities (3 agent processes)', function () {
     await write(cluster, other, 'through-the-follower');
     const read = (await cluster.agent(other).client.json('GET', '/kv/through-the-follower')) as { value: string };
     assert.equal(read.value, 'through-the-follower');
+    // The mover hands leadership to the follower on SIGTERM; as leader the follower records the
+    // address it reached the mover at, and the mover, back, is replicated to and forwards there.
+    assert.equal(await cluster.signal(mover, 'SIGTERM'), 0);
+    assert.equal(await cluster.waitForLeader(30_000, mover), other);
+    await waitFor(
+      `${other} to record ${mover} at ${newAddress}`,
+      async () => (await addressSeen(cluster as AgentProcesses, other, mover)) === newAddress,
+      20_000,
+    );
+    cluster.start(mover);
+    await write(cluster, mover, 'through-the-mover');
+    await waitConverged(cluster, other, [mover, other]);
   });
 
   it('an unauthenticated datagram or a handshake with a wrong key moves no member', async () => {

@@ -113,6 +113,7 @@ function setUp(storage: PersistenceEngine = new MemoryPersistenceEngine()) {
   const advertised: string[] = [];
   const advertisedAddresses = {
     advertised: (id: NodeId, address: string) => void advertised.push(`${id}@${address}`),
+    overridden: () => [],
   };
   const rpcs = new PeerRpcs(
     host,
