@@ -59,23 +59,26 @@ export class AddressOverrides {
   /**
    * Member `id`, authenticated as itself, says it listens at `address`; `members` are the peers
    * of the configuration in force (this node not among them). Returns the change, or null when
-   * nothing changed: not a peer, a malformed address, one the configuration gives another peer.
+   * nothing changed. A non-peer makes no override; a malformed address, or one another peer is
+   * reached at, makes none and ends the member's earlier one.
    */
   note(members: readonly ClusterMember[], id: NodeId, address: string): OverrideChange | null {
     const member = members.find((m) => m.id === id);
     if (member === undefined) return null;
     const previous = this.byMember.get(id);
-    if (sameAddress(member.address, address)) {
-      if (previous === undefined) return null;
-      this.byMember.delete(id);
-      return { member: id, configured: member.address, to: null };
-    }
-    if (address.length > ADDRESS_LENGTH_MAX || parsePeerAddress(address) === null) return null;
+    // What every RPC of a member says: nothing new (no parsing on this path).
+    if ((previous?.address ?? member.address) === address) return null;
     // Never where another peer is reached: that would take its sessions (and its link key choice).
     const taken = members.some(
       (m) => m.id !== id && (sameAddress(m.address, address) || sameAddress(this.addressOf(m.id) ?? '', address)),
     );
-    if (taken || previous?.address === address) return null;
+    const refused = address.length > ADDRESS_LENGTH_MAX || parsePeerAddress(address) === null || taken;
+    // Back at its configured address, or a claim refused: an earlier override no longer holds either.
+    if (refused || sameAddress(member.address, address)) {
+      if (previous === undefined) return null;
+      this.byMember.delete(id);
+      return { member: id, configured: member.address, to: null };
+    }
     this.byMember.set(id, { address, configured: member.address });
     return { member: id, configured: member.address, to: address };
   }

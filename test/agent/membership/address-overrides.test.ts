@@ -2,7 +2,7 @@
 // (agent/membership/address-overrides.ts) and its address book (agent/runtime/peer-reach.ts):
 // - a peer's authenticated claim of another well-formed address overrides its configured one,
 //   one override per member (the last claim); a non-peer, a malformed address, or an address
-//   another peer is reached at changes nothing;
+//   another peer is reached at makes none (and ends the member's earlier one);
 // - the override ends when the member says its configured address again (it moved back), when
 //   a configuration names that address (a leader recorded it), names another one than before (a
 //   later move was recorded) or no longer lists the member; an unrelated change keeps it;
@@ -53,6 +53,9 @@ describe('AddressOverrides', () => {
     assert.equal(overrides.note(peers, 'n2', 'GW4.local:5684'), null, "n4's address, whatever the case");
     assert.ok(overrides.note(peers, 'n3', '127.0.0.1:7103') !== null);
     assert.equal(overrides.note(peers, 'n2', '127.0.0.1:7103'), null, 'where n3 is reached now');
+    assert.deepEqual(overrides.apply(peers), moved('n3', '127.0.0.1:7103'));
+    overrides.note(peers, 'n2', '127.0.0.1:7102');
+    assert.equal(overrides.note(peers, 'n2', '127.0.0.1:7003')?.to, null, 'a refused claim ends the earlier one');
     assert.deepEqual(overrides.apply(peers), moved('n3', '127.0.0.1:7103'));
   });
 
