@@ -1,5 +1,5 @@
 // Proves the rule by which a node reaches a member elsewhere than its configuration says
-// (agent/membership/address-overrides.ts) and its address book (agent/runtime/peer-reach.ts):
+// (agent/membership/address-overrides.ts):
 // - a peer's authenticated claim of another well-formed address overrides its configured one,
 //   one override per member (the last claim); a non-peer, a malformed address, or an address
 //   another peer is reached at makes none (and ends the member's earlier one);
@@ -7,17 +7,12 @@
 //   a configuration names that address (a leader recorded it), names another one than before (a
 //   later move was recorded) or no longer lists the member; an unrelated change keeps it;
 // - whatever the claims and configurations, no two peers share an address in the book, and
-//   every override is of a peer and differs from its configured address;
-// - the transport's book gets the configuration's peers with the overrides, and the membership
-//   manager's view of a configuration (for the DTLS client's choice of link key) the same.
+//   every override is of a peer and differs from its configured address.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { AddressOverrides } from '../../../agent/membership/address-overrides.js';
-import { PeerReach } from '../../../agent/runtime/peer-reach.js';
 import type { ClusterMember } from '../../../contracts/log.js';
-import type { NetworkClient } from '../../../contracts/network.js';
 import { fcParams } from '../../fc-params.js';
-import type { DiagnosticLogger } from '../../../contracts/logger.js';
 
 const peers: readonly ClusterMember[] = [
   { id: 'n2', address: '127.0.0.1:7002' },
@@ -108,47 +103,5 @@ describe('AddressOverrides', () => {
       }),
       fcParams(300, 'address overrides'),
     );
-  });
-});
-
-describe('PeerReach', () => {
-  const lines: string[] = [];
-  const note = (message: string): void => void lines.push(message);
-  const logger: DiagnosticLogger = {
-    log: note,
-    trace: note,
-    debug: note,
-    info: note,
-    warning: note,
-    error: note,
-    critical: note,
-  };
-  function fakeClient(): { client: NetworkClient; books: ClusterMember[][] } {
-    const books: ClusterMember[][] = [];
-    const client: NetworkClient = {
-      send: () => Promise.reject(new Error('not sent')),
-      setPeers: (members) => void books.push([...members]),
-      close: () => Promise.resolve(),
-    };
-    return { client, books };
-  }
-
-  it("gives the transport the configuration's peers with where each moved one said it listens", () => {
-    const { client, books } = fakeClient();
-    const reach = new PeerReach(client, logger, 'n1');
-    reach.setPeers(peers);
-    reach.advertised('n2', '127.0.0.1:7102');
-    assert.deepEqual(books.at(-1), moved('n2', '127.0.0.1:7102'));
-    const config = { voters: ['n1', 'n2', 'n3'], learners: ['n4'], oldVoters: null, members: peers };
-    assert.deepEqual(reach.reachable(config).members, moved('n2', '127.0.0.1:7102'));
-    assert.deepEqual(reach.reachable(config).voters, config.voters);
-    reach.setPeers(moved('n3', '127.0.0.1:7103'));
-    assert.deepEqual(books.at(-1), moved('n2', '127.0.0.1:7102', moved('n3', '127.0.0.1:7103')));
-    reach.setPeers(moved('n2', '127.0.0.1:7102'));
-    assert.deepEqual(books.at(-1), moved('n2', '127.0.0.1:7102'));
-    assert.equal(reach.reachable(config), config, 'no override left');
-    const count = books.length;
-    reach.advertised('n2', '127.0.0.1:7102');
-    assert.equal(books.length, count, 'the configured address: the book stays');
   });
 });
