@@ -72,7 +72,9 @@ export class AuthenticatedMembershipManager implements MembershipManager {
 
   /**
    * Connects the manager to the node: `configuration` returns the latest configuration the
-   * node knows (null before it starts); `bootstrapMembers` are the configured members, whose
+   * node knows (null before it starts), its members at the addresses this node reaches them
+   * (a moved member where it says it listens: peer-reach.ts), so that the DTLS client picks the
+   * link key of a member at its new address; `bootstrapMembers` are the configured members, whose
    * addresses count too; `view` is the replicated trust state the keystore reads.
    */
   attach(

@@ -27,6 +27,7 @@ import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpo
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
 import { advertisedPeerAddress } from './advertised-address.js';
+import { PeerReach } from './peer-reach.js';
 import type { NodeObserver, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
@@ -292,6 +293,7 @@ async function buildNode(
   const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger);
   const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
+  const client = new PeerReach(transport.client, logger, config.nodeId);
   const kvOptions = resolveKvOptions(config.kv);
   const kv = new KvStateMachine(kvOptions, { metrics });
   // The trust state rides along the KV state: signed admin entries, link keys, revocations.
@@ -303,7 +305,8 @@ async function buildNode(
     {
       timers,
       prng: new SeededPrng(randomInt(0, 2 ** 31)),
-      client: transport.client,
+      client,
+      advertisedAddresses: client,
       server: transport.server,
       storage,
       stateMachine,
@@ -329,7 +332,7 @@ async function buildNode(
     nodeOptionsOf(config),
   );
   if (membership instanceof AuthenticatedMembershipManager) {
-    membership.attach(() => (node.isRunning() ? node.getConfiguration() : null), config.members, {
+    membership.attach(() => (node.isRunning() ? client.reachable(node.getConfiguration()) : null), config.members, {
       trust: stateMachine.trust,
       appliedIndex: () => kv.lastApplied,
     });

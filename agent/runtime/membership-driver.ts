@@ -47,7 +47,7 @@ export class MembershipDriver {
 
   constructor(
     private readonly host: MembershipHost,
-    private readonly deps: Pick<RaftNodeDeps, 'membership' | 'timers' | 'logger' | 'metrics'>,
+    private readonly deps: Pick<RaftNodeDeps, 'membership' | 'timers' | 'logger' | 'metrics' | 'advertisedAddresses'>,
     private readonly options: MembershipDriverOptions,
   ) {
     this.membership = deps.membership;
@@ -231,9 +231,33 @@ export class MembershipDriver {
     });
   }
 
-  /** Called after entries are applied: records a leader's new address, settles the waits for configurations. */
+  /**
+   * The members a new leader reaches where their own authenticated RPCs said they listen, not
+   * where the configuration says (peer-reach.ts: it heard them as a follower, e.g. from a moved
+   * leader that has since handed leadership on): it records those addresses, one proposal at a time.
+   */
+  private recordReachedAddresses(): void {
+    const reached = this.deps.advertisedAddresses?.overridden() ?? [];
+    if (reached.length === 0 || this.host.requireCore().getRole() !== 'leader') return;
+    for (const { id, address } of reached) {
+      const plan = this.maybeRecordAddress(id, address);
+      if (plan === null) return;
+      if (plan.kind !== 'propose') continue;
+      this.deps.metrics.increment('membership_address_updates_total', 1);
+      this.deps.logger.info('this leader reaches a member at a new address: proposing it in the configuration', {
+        node: this.options.nodeId,
+        member: id,
+        from: plan.previous,
+        to: address,
+      });
+      return;
+    }
+  }
+
+  /** Called after entries are applied: records a leader's and its members' new addresses, settles the waits. */
   onApplied(): void {
     this.recordOwnAddress();
+    this.recordReachedAddresses();
     if (this.waiters.length === 0) return;
     const config = this.host.getAppliedConfiguration();
     const done = this.waiters.filter((w) => w.until(config));

@@ -5,6 +5,7 @@
  */
 import { RaftCore } from '../core/raft.js';
 import { snapshotRef } from '../core/ready.js';
+import type { AdvertisedAddresses } from './peer-reach.js';
 import type { SendPacing } from './send-pacer.js';
 import type { WriteGate } from './disk-guard.js';
 import type { CoreOptions, LogRetention } from '../core/raft.js';
@@ -71,6 +72,11 @@ export interface RaftNodeDeps {
   readonly deferReady?: (run: () => void) => void;
   /** Paces outbound peer requests over the event loop's turns (send-pacer.ts). Absent: each goes at once. */
   readonly paceSends?: SendPacing;
+  /**
+   * Hears the address each member's authenticated RPCs advertise, so this node reaches it there
+   * before a leader records it (peer-reach.ts: the agent's client). Absent: the configuration's only.
+   */
+  readonly advertisedAddresses?: AdvertisedAddresses;
 }
 
 /** Default of {@link RaftNodeOptions.snapshotBytesMax}: 1 GiB. */

@@ -56,7 +56,15 @@ export interface PeerRpcHost {
 /** The edges the RPC traffic reaches. */
 export type PeerRpcDeps = Pick<
   RaftNodeDeps,
-  'client' | 'membership' | 'logger' | 'metrics' | 'observer' | 'storage' | 'latencyProbe' | 'paceSends'
+  | 'client'
+  | 'membership'
+  | 'logger'
+  | 'metrics'
+  | 'observer'
+  | 'storage'
+  | 'latencyProbe'
+  | 'paceSends'
+  | 'advertisedAddresses'
 >;
 
 /** Plain-data options of the RPC traffic. */
@@ -125,13 +133,15 @@ export class PeerRpcs {
   }
 
   /**
-   * Hands the address an authenticated sender advertises to the host. Only a transport that
+   * Hands the address an authenticated sender advertises to the host (a leader records it) and
+   * to the address book (this node reaches the sender there meanwhile). Only a transport that
    * authenticated the sender as the member it claims to be counts: over `coap` and `http`
    * (no identity) an address claim is ignored, whatever the membership manager accepts.
    */
   private notePeerAddress(claimed: NodeId, context: InboundContext): void {
     const address = context.peerAddress;
     if (address === undefined || context.peerIdentity === null || context.peerIdentity !== claimed) return;
+    this.deps.advertisedAddresses?.advertised(claimed, address);
     const plan = this.host.peerAddressSeen(claimed, address);
     if (plan?.kind !== 'propose') return;
     this.deps.metrics.increment('membership_address_updates_total', 1);

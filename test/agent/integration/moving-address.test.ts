@@ -6,6 +6,9 @@
 //   every member's list shows it;
 // - a member that moved and was elected before any leader recorded its new address records it
 //   itself: the followers list it there and forward writes to it;
+// - when the configuration was never logged (each member's list from its own agent.json), the
+//   followers reach the moved leader where its authenticated RPCs say it listens: writes and
+//   reads through them are forwarded; a later leader records that address through the log;
 // - no unauthenticated datagram moves a member: a DTLS handshake as that member with a wrong
 //   key (OpenSSL's libcoap client, advertising another address) and plain CoAP datagrams to the
 //   peer port change no address;
@@ -161,6 +164,45 @@ describe('peers bound to identities (3 agent processes)', function () {
     // A write through the follower is forwarded to the leader at its new address.
     await write(cluster, other, 'through-the-follower');
     assert.equal(await addressSeen(cluster, mover, mover), newAddress);
+  });
+
+  it('a moved member leading on a configuration never logged is reached by followers at its new address', async () => {
+    const started = await startCluster({ nodes: 3 });
+    cluster = started.cluster;
+    const { leader } = started;
+    const [mover, other] = cluster.nodes.map((n) => n.id).filter((id) => id !== leader);
+    assert.ok(mover !== undefined && other !== undefined);
+    await write(cluster, leader, 'before');
+    await waitConverged(cluster, leader, ['n1', 'n2', 'n3']);
+    const oldAddress = await addressSeen(cluster, other, mover);
+    // No membership change: each member's list comes from its own agent.json.
+    assert.equal(await cluster.signal(mover, 'SIGTERM'), 0);
+    await cluster.signal(leader, 'SIGKILL');
+    const newAddress = `127.0.0.1:${await findFreePorts(1)}`;
+    editConfig(cluster, mover, (config) => {
+      (config['listen'] as { peer: string }).peer = newAddress;
+      setMemberAddress(config, mover, newAddress);
+    });
+    cluster.start(mover);
+    assert.equal(await cluster.waitForLeader(30_000, leader), mover);
+    // The follower's configuration still names the old address; it reaches the leader where the
+    // leader's authenticated RPCs say it listens: writes and reads through it are forwarded.
+    assert.equal(await addressSeen(cluster, other, mover), oldAddress);
+    await write(cluster, other, 'through-the-follower');
+    const read = (await cluster.agent(other).client.json('GET', '/kv/through-the-follower')) as { value: string };
+    assert.equal(read.value, 'through-the-follower');
+    // The mover hands leadership to the follower on SIGTERM; as leader the follower records the
+    // address it reached the mover at, and the mover, back, is replicated to and forwards there.
+    assert.equal(await cluster.signal(mover, 'SIGTERM'), 0);
+    assert.equal(await cluster.waitForLeader(30_000, mover), other);
+    await waitFor(
+      `${other} to record ${mover} at ${newAddress}`,
+      async () => (await addressSeen(cluster as AgentProcesses, other, mover)) === newAddress,
+      20_000,
+    );
+    cluster.start(mover);
+    await write(cluster, mover, 'through-the-mover');
+    await waitConverged(cluster, other, [mover, other]);
   });
 
   it('an unauthenticated datagram or a handshake with a wrong key moves no member', async () => {

@@ -109,12 +109,18 @@ function setUp(storage: PersistenceEngine = new MemoryPersistenceEngine()) {
   const metrics = new CountingMetrics();
   const violations: string[] = [];
   const observer = { onProtocolViolation: (peer: NodeId, reason: string) => violations.push(`${peer}: ${reason}`) };
+  // What the address book hears (peer-reach.ts).
+  const advertised: string[] = [];
+  const advertisedAddresses = {
+    advertised: (id: NodeId, address: string) => void advertised.push(`${id}@${address}`),
+    overridden: () => [],
+  };
   const rpcs = new PeerRpcs(
     host,
-    { client, membership: new DefaultMembershipManager(), logger, metrics, observer, storage },
+    { client, membership: new DefaultMembershipManager(), logger, metrics, observer, storage, advertisedAddresses },
     { nodeId: 'n1', rpcTimeoutMs: 100 },
   );
-  return { host, client, logger, metrics, violations, rpcs, storage };
+  return { host, client, logger, metrics, violations, rpcs, storage, advertised };
 }
 
 const vote: RequestVoteRequest = {
@@ -129,23 +135,25 @@ const from = (peerIdentity: NodeId | null): InboundContext => ({ peerIdentity, r
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('PeerRpcs', () => {
-  it('hands an authenticated sender’s advertised address to the host, and counts a proposal', async () => {
-    const { host, rpcs, metrics, logger } = setUp();
+  it('hands an authenticated sender’s advertised address to the host and the book, and counts a proposal', async () => {
+    const { host, rpcs, metrics, logger, advertised } = setUp();
     void rpcs.handle(vote, { ...from('n2'), peerAddress: '127.0.0.1:7009' });
     await flush();
     assert.deepEqual(host.addressesSeen, ['n2@127.0.0.1:7009']);
+    assert.deepEqual(advertised, ['n2@127.0.0.1:7009']);
     assert.equal(metrics.counts.get('membership_address_updates_total'), 1);
     assert.ok(logger.records.some((r) => r.level === 'info' && r.fields.to === '127.0.0.1:7009'));
   });
 
   it('never moves a member on an unauthenticated or impersonating request', async () => {
-    const { host, rpcs } = setUp();
+    const { host, rpcs, advertised } = setUp();
     // No identity (coap, http): the default membership accepts the RPC, but not its address.
     void rpcs.handle(vote, { ...from(null), peerAddress: '10.0.0.66:5684' });
     // n3 authenticated, speaking for n2: refused, and n2 does not move.
     await assert.rejects(rpcs.handle(vote, { ...from('n3'), peerAddress: '10.0.0.66:5684' }), { code: 'NET_AUTH' });
     await flush();
     assert.deepEqual(host.addressesSeen, []);
+    assert.deepEqual(advertised, [], 'nor where this node reaches it');
     assert.equal(host.stepped.length, 1, 'the unauthenticated vote itself still reached the core');
   });
 
