@@ -60,7 +60,10 @@ function writtenTwice(branch: string, ops: readonly KvTxnOp[]): string | null {
   for (const op of ops) {
     if (op.op === 'get') continue;
     if (written.has(op.key))
-      return `the ${branch} branch writes key ${JSON.stringify(op.key)} twice: a transaction writes a key at most once a branch`;
+      return (
+        `the ${branch} branch writes key ${JSON.stringify(op.key)} twice: ` +
+        'a transaction writes a key at most once a branch'
+      );
     written.add(op.key);
   }
   return null;
