@@ -222,13 +222,8 @@ export class MembershipDriver {
     const address = this.options.advertisedAddress;
     if (address === undefined || this.host.requireCore().getRole() !== 'leader') return;
     const plan = this.maybeRecordAddress(this.options.nodeId, address);
-    if (plan?.kind !== 'propose') return;
-    this.deps.metrics.increment('membership_address_updates_total', 1);
-    this.deps.logger.info('this leader listens at a new address: proposing it in the configuration', {
-      node: this.options.nodeId,
-      from: plan.previous,
-      to: address,
-    });
+    if (plan === null) return;
+    reportAddressProposal(this.deps, this.options.nodeId, 'this leader listens at a new address', plan, address);
   }
 
   /**
@@ -243,13 +238,8 @@ export class MembershipDriver {
       const plan = this.maybeRecordAddress(id, address);
       if (plan === null) return;
       if (plan.kind !== 'propose') continue;
-      this.deps.metrics.increment('membership_address_updates_total', 1);
-      this.deps.logger.info('this leader reaches a member at a new address: proposing it in the configuration', {
-        node: this.options.nodeId,
-        member: id,
-        from: plan.previous,
-        to: address,
-      });
+      const why = `this leader reaches ${id} at a new address`;
+      reportAddressProposal(this.deps, this.options.nodeId, why, plan, address);
       return;
     }
   }
@@ -282,4 +272,20 @@ export class MembershipDriver {
     }
     this.waiters = [];
   }
+}
+
+/**
+ * Counts and logs `plan` when it proposes a member's new address `address`; `why` says how
+ * node `node` learned it (the message names the member).
+ */
+export function reportAddressProposal(
+  deps: Pick<RaftNodeDeps, 'logger' | 'metrics'>,
+  node: NodeId,
+  why: string,
+  plan: AddressPlan,
+  address: string,
+): void {
+  if (plan.kind !== 'propose') return;
+  deps.metrics.increment('membership_address_updates_total', 1);
+  deps.logger.info(`${why}: proposing it in the configuration`, { node, from: plan.previous, to: address });
 }

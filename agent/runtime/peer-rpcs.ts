@@ -36,6 +36,7 @@ import type { LatencyStage } from '../observability/latency-probe.js';
 import { ownRequestBytes } from './own-bytes.js';
 import { SendPacer } from './send-pacer.js';
 import type { AddressPlan } from '../membership/address-updates.js';
+import { reportAddressProposal } from './membership-driver.js';
 
 /** What the RPC traffic needs of the node. */
 export interface PeerRpcHost {
@@ -143,14 +144,8 @@ export class PeerRpcs {
     if (address === undefined || context.peerIdentity === null || context.peerIdentity !== claimed) return;
     this.deps.advertisedAddresses?.advertised(claimed, address);
     const plan = this.host.peerAddressSeen(claimed, address);
-    if (plan?.kind !== 'propose') return;
-    this.deps.metrics.increment('membership_address_updates_total', 1);
-    this.deps.logger.info('a member authenticated from a new address: proposing it in the configuration', {
-      node: this.options.nodeId,
-      member: claimed,
-      from: plan.previous,
-      to: address,
-    });
+    if (plan === null) return;
+    reportAddressProposal(this.deps, this.options.nodeId, `${claimed} authenticated from a new address`, plan, address);
   }
 
   /** Runs an authenticated request whose kept bytes are the node's own (own-bytes.ts). */
