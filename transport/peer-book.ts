@@ -31,6 +31,8 @@ interface Entry extends PeerAddress {
   resolvedAtMs: number;
   /** The IP literal it was last known at: its own, or its host name's last answer; null before one. */
   knownAt: string | null;
+  /** Its literal is another peer's literal too: no fast path, so that `resolve` refuses it. */
+  sharesLiteral: boolean;
 }
 
 /** Most peers in a book: far beyond any Raft cluster, a bound against a runaway caller. */
@@ -73,16 +75,32 @@ export class PeerBook {
           resolved: isLiteral ? Promise.resolve(parsed.host) : null,
           resolvedAtMs: 0,
           knownAt: isLiteral ? parsed.host : null,
+          sharesLiteral: false,
         });
       }
     }
     if (problems.length > 0) throw new ConfigError(problems);
+    const byPlace = new Map<string, Entry>();
+    for (const entry of next.values()) {
+      if (entry.literal === null) continue;
+      const place = `${entry.literal.port}/${entry.literal.address}`;
+      const other = byPlace.get(place);
+      if (other === undefined) byPlace.set(place, entry);
+      else {
+        entry.sharesLiteral = true;
+        other.sharesLiteral = true;
+      }
+    }
     this.entries = next;
   }
 
-  /** The IP literal and port of `id` when its address is a literal (no lookup needed), else null. */
+  /**
+   * The IP literal and port of `id` when its address is a literal (no lookup needed), else null;
+   * null too when another peer has the same literal (`resolve` then refuses both).
+   */
   literal(id: NodeId): { readonly address: string; readonly port: number } | null {
-    return this.entries.get(id)?.literal ?? null;
+    const entry = this.entries.get(id);
+    return entry === undefined || entry.sharesLiteral ? null : entry.literal;
   }
 
   /** The address of `id` as given, or null when unknown. */

@@ -3,7 +3,7 @@
 // through the injected resolver, and a failed lookup is NET_UNREACHABLE and retried later; an
 // answer older than the TTL is looked up again (a gateway whose name moved to a new IP); two
 // peers known at one address (literal or host name) are both refused, since one process there
-// would answer for both.
+// would answer for both, literals also on the fast path that sends to them without a lookup.
 import { strict as assert } from 'node:assert';
 import { PeerBook } from '../../transport/peer-book.js';
 import { formatAddress, parsePeerAddress } from '../../transport/rpc-routes.js';
@@ -75,6 +75,14 @@ describe('peer addresses', () => {
       { id: 'n5', address: '10.0.0.2:5684' },
     ]);
     await assert.rejects(book.resolve('n5'), /peers n5 and n2/);
+    // Literals are sent to without resolve (rpc-client.ts): two at one place have no such fast path.
+    assert.equal(book.literal('n2'), null);
+    assert.equal(book.literal('n5'), null);
+    book.set([
+      { id: 'n2', address: '10.0.0.2:5684' },
+      { id: 'n5', address: '10.0.0.2:5685' },
+    ]);
+    assert.deepEqual(book.literal('n5'), { address: '10.0.0.2', port: 5685 });
   });
 
   it('looks a host name up again once its answer is older than the TTL', async () => {
