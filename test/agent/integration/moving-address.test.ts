@@ -59,6 +59,19 @@ function setMemberAddress(config: Record<string, unknown>, id: string, address: 
   member.address = address;
 }
 
+/**
+ * Moves the stopped member `id` to a free port on 127.0.0.1: only its own agent.json changes,
+ * where it listens and its own entry. Returns its new address.
+ */
+async function moveToFreePort(cluster: AgentProcesses, id: string): Promise<string> {
+  const address = `127.0.0.1:${await findFreePorts(1)}`;
+  editConfig(cluster, id, (config) => {
+    (config['listen'] as { peer: string }).peer = address;
+    setMemberAddress(config, id, address);
+  });
+  return address;
+}
+
 /** The address `cluster`'s agent `id` gives for member `of`. */
 async function addressSeen(cluster: AgentProcesses, id: string, of: string): Promise<string | null> {
   return (await status(cluster, id))?.members.find((m) => m.id === of)?.address ?? null;
@@ -99,14 +112,7 @@ describe('peers bound to identities (3 agent processes)', function () {
     const oldAddress = await addressSeen(cluster, leader, mover);
     assert.ok(oldAddress !== null);
     assert.equal(await cluster.signal(mover, 'SIGTERM'), 0);
-    const newPort = await findFreePorts(1);
-    const newAddress = `127.0.0.1:${newPort}`;
-    // Only the mover's own agent.json changes: where it listens and its own entry.
-    editConfig(cluster, mover, (config) => {
-      const listen = config['listen'] as { peer: string };
-      listen.peer = newAddress;
-      setMemberAddress(config, mover, newAddress);
-    });
+    const newAddress = await moveToFreePort(cluster, mover);
     for (let i = 0; i < 5; i += 1) await write(cluster, leader, `while-down-${i}`);
     const restartedMs = Date.now();
     cluster.start(mover);
@@ -133,11 +139,7 @@ describe('peers bound to identities (3 agent processes)', function () {
     // The configuration is in the log (here: the other member moved once and the leader recorded
     // it), so each member's view of the mover comes from the log, not from its own agent.json.
     assert.equal(await cluster.signal(other, 'SIGTERM'), 0);
-    const otherAddress = `127.0.0.1:${await findFreePorts(1)}`;
-    editConfig(cluster, other, (config) => {
-      (config['listen'] as { peer: string }).peer = otherAddress;
-      setMemberAddress(config, other, otherAddress);
-    });
+    const otherAddress = await moveToFreePort(cluster, other);
     cluster.start(other);
     await waitFor(
       'the leader to record the other member',
@@ -148,11 +150,7 @@ describe('peers bound to identities (3 agent processes)', function () {
     await waitConverged(cluster, leader, ['n1', 'n2', 'n3']);
     assert.equal(await cluster.signal(mover, 'SIGTERM'), 0);
     await cluster.signal(leader, 'SIGKILL');
-    const newAddress = `127.0.0.1:${await findFreePorts(1)}`;
-    editConfig(cluster, mover, (config) => {
-      (config['listen'] as { peer: string }).peer = newAddress;
-      setMemberAddress(config, mover, newAddress);
-    });
+    const newAddress = await moveToFreePort(cluster, mover);
     // The other member still lists the mover at its old address, so only the mover can win.
     cluster.start(mover);
     assert.equal(await cluster.waitForLeader(30_000, leader), mover);
@@ -178,11 +176,7 @@ describe('peers bound to identities (3 agent processes)', function () {
     // No membership change: each member's list comes from its own agent.json.
     assert.equal(await cluster.signal(mover, 'SIGTERM'), 0);
     await cluster.signal(leader, 'SIGKILL');
-    const newAddress = `127.0.0.1:${await findFreePorts(1)}`;
-    editConfig(cluster, mover, (config) => {
-      (config['listen'] as { peer: string }).peer = newAddress;
-      setMemberAddress(config, mover, newAddress);
-    });
+    const newAddress = await moveToFreePort(cluster, mover);
     cluster.start(mover);
     assert.equal(await cluster.waitForLeader(30_000, leader), mover);
     // The follower's configuration still names the old address; it reaches the leader where the
