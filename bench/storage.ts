@@ -130,7 +130,7 @@ function rawFigure(latencies: number[], seconds: number): { perSec: number; p50U
 class CommitCounter implements Metrics {
   commits = 0;
   increment(name: string): void {
-    if (name === 'coraft_storage_commits_total') this.commits += 1;
+    if (name === 'storage_commits_total') this.commits += 1;
   }
   setGauge(): void {}
   observe(): void {}

@@ -1,6 +1,8 @@
 /**
- * The Metrics port (reference concept `metrics`): counters, gauges and distributions.
+ * The Metrics port (reference concept `metrics`): counters, gauges and distributions, named from
+ * the catalog of every metric the agent emits (metric-catalog.ts).
  */
+import type { CounterName, GaugeName, HistogramName } from './metric-catalog.js';
 
 /** Dimensions (labels) of one metric sample. */
 export type MetricDimensions = Readonly<Record<string, string>>;
@@ -13,9 +15,9 @@ export type MetricDimensions = Readonly<Record<string, string>>;
  * `observe` are add_value for levels and distributions, and `flush` is emit.
  */
 export interface Metrics {
-  increment(name: string, count?: number, dimensions?: MetricDimensions): void;
-  setGauge(name: string, value: number, dimensions?: MetricDimensions): void;
-  observe(name: string, value: number, dimensions?: MetricDimensions): void;
-  observeDurationMs(name: string, durationMs: number, dimensions?: MetricDimensions): void;
+  increment(name: CounterName, count?: number, dimensions?: MetricDimensions): void;
+  setGauge(name: GaugeName, value: number, dimensions?: MetricDimensions): void;
+  observe(name: HistogramName, value: number, dimensions?: MetricDimensions): void;
+  observeDurationMs(name: HistogramName, durationMs: number, dimensions?: MetricDimensions): void;
   flush(): Promise<void>;
 }

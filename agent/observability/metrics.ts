@@ -17,9 +17,12 @@ import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type * as HotShots from 'hot-shots';
 import type { StatsD } from 'hot-shots';
 import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
+import { METRIC_CATALOG } from '../../contracts/metric-catalog.js';
+import type { CounterName, GaugeName, HistogramName, MetricName, MetricSpec } from '../../contracts/metric-catalog.js';
 import type { HostPort } from '../config/agent-config.js';
 import { describeError } from '../../contracts/errors.js';
 import { importOptional } from './optional-package.js';
+import { registerProcessMetrics } from './process-metrics.js';
 
 /** The prom-client module. */
 export type PromClientModule = typeof PromClient;
@@ -48,28 +51,48 @@ export function importHotShots(): Promise<HotShotsModule> {
 /** Most metric series one implementation keeps. */
 export const SERIES_MAX = 2000;
 
-/** Histogram buckets for durations, ms. */
-const DURATION_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500, 5000];
+/** Most connections /metrics holds at once; more are closed as they arrive. */
+const SCRAPE_CONNECTIONS_MAX = 8;
+/** How long /metrics waits for a request's headers and body, and keeps an idle connection, ms. */
+const SCRAPE_TIMEOUT_MS = 10_000;
 
 function metricName(prefix: string, name: string): string {
   return `${prefix}_${name}`.replace(/[^a-zA-Z0-9_:]/g, '_');
 }
 
-/** Prometheus metrics on a registry of their own. */
+/**
+ * Prometheus metrics on a registry of their own: the whole catalog (contracts/metric-catalog.ts),
+ * registered at once with its help text and dimensions, and the process metrics
+ * (process-metrics.ts: `process_resident_memory_bytes`, `process_cpu_seconds_total`, ...;
+ * unprefixed, as every Node.js exporter names them).
+ */
 export class PrometheusMetrics implements Metrics {
   readonly registry: Registry;
   private readonly counters = new Map<string, Counter>();
   private readonly gauges = new Map<string, Gauge>();
   private readonly histograms = new Map<string, Histogram>();
+  /** Per metric with dimensions, the dimension values seen (their count is bounded by SERIES_MAX). */
+  private readonly series = new Map<MetricName, Set<string>>();
+  private seriesCount = 0;
   private server: Server | null = null;
   droppedSeries = 0;
 
   /** Metrics named `prefix`_*, on prom-client as `promClient` (see create). */
-  constructor(
-    private readonly prefix: string,
-    private readonly promClient: PromClientModule,
-  ) {
-    this.registry = new promClient.Registry();
+  constructor(prefix: string, promClient: PromClientModule, options: { readonly processMetrics?: boolean } = {}) {
+    const registry = new promClient.Registry();
+    this.registry = registry;
+    for (const [name, spec] of Object.entries(METRIC_CATALOG) as [MetricName, MetricSpec][]) {
+      const common = {
+        name: metricName(prefix, name),
+        help: spec.help,
+        labelNames: [...spec.labels],
+        registers: [registry],
+      };
+      if (spec.kind === 'counter') this.counters.set(name, new promClient.Counter(common));
+      else if (spec.kind === 'gauge') this.gauges.set(name, new promClient.Gauge(common));
+      else this.histograms.set(name, new promClient.Histogram({ ...common, buckets: [...(spec.buckets ?? [])] }));
+    }
+    if (options.processMetrics ?? true) registerProcessMetrics(promClient, registry);
   }
 
   /** Imports prom-client (ConfigError when it is not installed) and makes the metrics. */
@@ -77,64 +100,47 @@ export class PrometheusMetrics implements Metrics {
     return new PrometheusMetrics(prefix, await importPromClient());
   }
 
-  private full(): boolean {
-    return this.counters.size + this.gauges.size + this.histograms.size >= SERIES_MAX;
-  }
-
-  private get<T>(
-    map: Map<string, T>,
-    name: string,
-    dimensions: MetricDimensions,
-    make: (full: string, labels: string[]) => T,
-  ): T | null {
-    const existing = map.get(name);
-    if (existing !== undefined) return existing;
-    if (this.full()) {
-      this.droppedSeries += 1;
-      return null;
+  /**
+   * Whether a sample of `name` with `dimensions` may be kept: dimensions its spec does not name
+   * are refused (prom-client would throw), and past SERIES_MAX series of all metrics together a new
+   * set of values is dropped and counted (dimension values can come from peers' messages).
+   */
+  private admit(name: MetricName, dimensions: MetricDimensions): boolean {
+    const labels = METRIC_CATALOG[name].labels;
+    let key = '';
+    for (const dimension in dimensions) {
+      if (!labels.includes(dimension)) {
+        this.droppedSeries += 1;
+        return false;
+      }
     }
-    const metric = make(metricName(this.prefix, name), Object.keys(dimensions).sort());
-    map.set(name, metric);
-    return metric;
+    if (labels.length === 0) return true;
+    for (const label of labels) key += `${dimensions[label] ?? ''}\u0000`;
+    let seen = this.series.get(name);
+    if (seen?.has(key) === true) return true;
+    if (this.seriesCount >= SERIES_MAX) {
+      this.droppedSeries += 1;
+      return false;
+    }
+    if (seen === undefined) this.series.set(name, (seen = new Set()));
+    seen.add(key);
+    this.seriesCount += 1;
+    return true;
   }
 
-  increment(name: string, count = 1, dimensions: MetricDimensions = {}): void {
-    this.get(
-      this.counters,
-      name,
-      dimensions,
-      (full, labelNames) =>
-        new this.promClient.Counter({ name: full, help: name, labelNames, registers: [this.registry] }),
-    )?.inc(dimensions, count);
+  increment(name: CounterName, count = 1, dimensions: MetricDimensions = {}): void {
+    if (this.admit(name, dimensions)) this.counters.get(name)?.inc(dimensions, count);
   }
 
-  setGauge(name: string, value: number, dimensions: MetricDimensions = {}): void {
-    this.get(
-      this.gauges,
-      name,
-      dimensions,
-      (full, labelNames) =>
-        new this.promClient.Gauge({ name: full, help: name, labelNames, registers: [this.registry] }),
-    )?.set(dimensions, value);
+  setGauge(name: GaugeName, value: number, dimensions: MetricDimensions = {}): void {
+    if (this.admit(name, dimensions)) this.gauges.get(name)?.set(dimensions, value);
   }
 
-  observe(name: string, value: number, dimensions: MetricDimensions = {}): void {
-    this.get(
-      this.histograms,
-      name,
-      dimensions,
-      (full, labelNames) =>
-        new this.promClient.Histogram({
-          name: full,
-          help: name,
-          labelNames,
-          buckets: DURATION_BUCKETS_MS,
-          registers: [this.registry],
-        }),
-    )?.observe(dimensions, value);
+  observe(name: HistogramName, value: number, dimensions: MetricDimensions = {}): void {
+    if (this.admit(name, dimensions)) this.histograms.get(name)?.observe(dimensions, value);
   }
 
-  observeDurationMs(name: string, durationMs: number, dimensions: MetricDimensions = {}): void {
+  observeDurationMs(name: HistogramName, durationMs: number, dimensions: MetricDimensions = {}): void {
     this.observe(name, durationMs, dimensions);
   }
 
@@ -142,16 +148,25 @@ export class PrometheusMetrics implements Metrics {
 
   /** Serves /metrics on `listen` (loopback by default). */
   listen(listen: HostPort): Promise<void> {
-    const server = createServer((request, response) => {
-      if (request.url !== '/metrics') {
-        response.writeHead(404).end('not found\n');
-        return;
-      }
-      this.registry.metrics().then(
-        (text) => response.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-        (error: unknown) => response.writeHead(500).end(`${describeError(error)}\n`),
-      );
-    });
+    const server = createServer(
+      { requestTimeout: SCRAPE_TIMEOUT_MS, headersTimeout: SCRAPE_TIMEOUT_MS },
+      (request, response) => {
+        if (request.url !== '/metrics') {
+          response.writeHead(404).end('not found\n');
+          return;
+        }
+        if (request.method !== 'GET' && request.method !== 'HEAD') {
+          response.writeHead(405, { allow: 'GET, HEAD' }).end('method not allowed\n');
+          return;
+        }
+        this.registry.metrics().then(
+          (text) => response.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+          (error: unknown) => response.writeHead(500).end(`${describeError(error)}\n`),
+        );
+      },
+    );
+    server.maxConnections = SCRAPE_CONNECTIONS_MAX;
+    server.keepAliveTimeout = SCRAPE_TIMEOUT_MS;
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -92,7 +92,7 @@ export interface AgentFactories {
     serializer: RpcSerializer,
     deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
   ): PeerTransport | Promise<PeerTransport>;
-  createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager;
+  createMembership(config: AgentConfig, logger: DiagnosticLogger, metrics?: Metrics): MembershipManager;
   /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
   openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
 }
@@ -145,7 +145,7 @@ export class Agent {
     phases: StartupPhases = new StartupPhases(),
   ): Promise<Agent> {
     const timers = new RealTimers();
-    const storage = await openNodeStorage(config, logger);
+    const storage = await openNodeStorage(config, logger, metrics);
     phases.mark('storage');
     const trace = traceFor(config);
     let endpoint: LocalEndpoint | null = null;
@@ -291,7 +291,7 @@ async function buildNode(
   parts: NodeParts,
 ): Promise<{ readonly node: RaftNodeImpl; readonly kvOptions: KvOptions; readonly stateMachine: TrustedStateMachine }> {
   const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
-  const membership = factories.createMembership(config, logger);
+  const membership = factories.createMembership(config, logger, metrics);
   const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
   const client = new PeerReach(transport.client, logger, config.nodeId);
   const kvOptions = resolveKvOptions(config.kv);

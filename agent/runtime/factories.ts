@@ -69,7 +69,7 @@ function requireAuthenticated(
 }
 
 /** The membership manager: PSK-authenticated when the configuration has link keys, else the default. */
-export function createMembership(config: AgentConfig, logger: DiagnosticLogger): MembershipManager {
+export function createMembership(config: AgentConfig, logger: DiagnosticLogger, metrics?: Metrics): MembershipManager {
   // Key-checked membership needs a transport that authenticates peers (coaps, https); over
   // coap and http no peer has an identity, and the default manager is all there is.
   if (config.psk === null || config.transport === 'coap' || config.transport === 'http')
@@ -90,7 +90,7 @@ export function createMembership(config: AgentConfig, logger: DiagnosticLogger):
     nodeId: config.nodeId,
     keystore,
     logger,
-    metrics: null,
+    metrics: metrics ?? null,
     addresses: new PeerAddresses(),
   });
 }
@@ -217,7 +217,7 @@ export function peerTransportConfig(
             closeSessionsOf: (identity) => server.closeSessionsOf(identity),
             sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])),
           });
-          return watchHandshakeFailures(server, config.nodeId, logger);
+          return watchHandshakeFailures(server, config.nodeId, logger, metrics);
         },
         openClientEndpoint: () => openPeerClient(config, psk.identity, manager, onInternalError),
       };

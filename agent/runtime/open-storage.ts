@@ -19,6 +19,7 @@ import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { Metrics } from '../../contracts/metrics.js';
 import { prepareDataDir } from './data-dir.js';
 import { checkDataOwner, claimDataOwner } from './data-owner.js';
 
@@ -42,7 +43,7 @@ export function snapshotBytesMaxFor(kv: AgentConfig['kv']): number {
  * instance `lmdb-direct` on a folder the `wal` engine wrote) or STORAGE_CORRUPT; ConfigError when
  * the LMDB map cannot hold two snapshots of the largest state the key-value limits allow.
  */
-export function openStorage(settings: StorageSettings): Promise<PersistenceEngine> {
+export function openStorage(settings: StorageSettings, metrics?: Metrics): Promise<PersistenceEngine> {
   if (settings.storage === 'memory') return Promise.resolve(new MemoryPersistenceEngine());
   const snapshotBytesMax = snapshotBytesMaxFor(settings.kv);
   const mapSizeMin = 2 * snapshotBytesMax + MIB;
@@ -62,7 +63,10 @@ export function openStorage(settings: StorageSettings): Promise<PersistenceEngin
     snapshotBytesMax,
   };
   // wal upgrades a folder of the LMDB engine (format 1 to 2) on first open.
-  return settings.storage === 'wal' ? WalPersistenceEngine.open(options) : LmdbPersistenceEngine.open(options);
+  const deps = metrics === undefined ? {} : { metrics };
+  return settings.storage === 'wal'
+    ? WalPersistenceEngine.open(options, deps)
+    : LmdbPersistenceEngine.open(options, deps);
 }
 
 /**
@@ -73,12 +77,16 @@ export function openStorage(settings: StorageSettings): Promise<PersistenceEngin
  * another node's or another cluster's folder, PersistenceError STORAGE_CORRUPT on a damaged
  * record, and as {@link openStorage}. A memory node has no folder.
  */
-export async function openNodeStorage(config: AgentConfig, logger: DiagnosticLogger): Promise<PersistenceEngine> {
+export async function openNodeStorage(
+  config: AgentConfig,
+  logger: DiagnosticLogger,
+  metrics?: Metrics,
+): Promise<PersistenceEngine> {
   if (config.storage === 'memory') return openStorage(config);
   for (const path of prepareDataDir(config.dataDir))
     logger.warning('data folder: removed group and other permissions', { path });
   checkDataOwner(config);
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, metrics);
   try {
     if (claimDataOwner(config))
       logger.info("data folder: had no owner record; recorded it as this node's", {

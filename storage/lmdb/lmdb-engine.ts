@@ -68,7 +68,7 @@ export type { LmdbPersistenceOptions } from './lmdb-options.js';
 /** Dependencies of {@link LmdbPersistenceEngine}. */
 export interface LmdbPersistenceDeps {
   /**
-   * Receives `coraft_storage_commits_total`, `coraft_storage_commit_writes` and `coraft_storage_errors_total{code}`.
+   * Receives `storage_commits_total`, `storage_commit_writes` and `storage_errors_total{code}`.
    */
   readonly metrics?: Metrics;
 }
@@ -160,8 +160,7 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
       return written;
     } catch (error) {
       // A refused write (closed, queue full, failed earlier, invalid batch) never reaches LMDB.
-      if (error instanceof PersistenceError)
-        this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      if (error instanceof PersistenceError) this.metrics?.increment('storage_errors_total', 1, { code: error.code });
       return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
     }
   }
@@ -212,11 +211,11 @@ export class LmdbPersistenceEngine implements PersistenceEngine {
         `commit to ${this.options.path} failed`,
         this.options.path,
       );
-      this.metrics?.increment('coraft_storage_errors_total', 1, { code: failure.code });
+      this.metrics?.increment('storage_errors_total', 1, { code: failure.code });
       throw failure;
     }
-    this.metrics?.increment('coraft_storage_commits_total');
-    this.metrics?.observe('coraft_storage_commit_writes', writes.length);
+    this.metrics?.increment('storage_commits_total');
+    this.metrics?.observe('storage_commit_writes', writes.length);
   }
 
   /** Streams the image into the free slot; the commit switches the metadata (lmdb-snapshot-stream.ts). */

@@ -319,7 +319,7 @@ export class Checkpointer {
     if (piece === null) return false;
     await applyToStore(this.store.handles, [[{ kind: 'delete', from: piece[0], to: piece[1] }]], null, this.store.path);
     this.deletedAhead = { seq: record.seq, through: piece[1] };
-    this.metrics?.increment('coraft_storage_compaction_pieces_total');
+    this.metrics?.increment('storage_compaction_pieces_total');
     return true;
   }
 
@@ -330,6 +330,6 @@ export class Checkpointer {
     this.checkpointSeq = lastSeq;
     if (this.deletedAhead !== null && this.deletedAhead.seq <= lastSeq) this.deletedAhead = null;
     this.tail.dropThrough(lastSeq);
-    this.metrics?.increment('coraft_storage_checkpoints_total');
+    this.metrics?.increment('storage_checkpoints_total');
   }
 }

@@ -73,7 +73,7 @@ export type { WalPersistenceOptions } from './wal-options.js';
 
 /** Dependencies of {@link WalPersistenceEngine}. */
 export interface WalPersistenceDeps {
-  /** Receives coraft_storage_commits_total, _commit_writes, _checkpoints_total, _log_scans_total, _errors_total. */
+  /** Receives storage_commits_total, _commit_writes, _checkpoints_total, _log_scans_total, _errors_total. */
   readonly metrics?: Metrics;
 }
 
@@ -129,7 +129,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const resolved = resolveWalOptions(options);
     const opened = await openDirectory(resolved, WAL_FORMAT_VERSION, true);
     const store: OpenedStore = { handles: opened.handles, path: resolved.path, lock: opened.lock };
-    if (opened.logShapeSource === 'scan') deps.metrics?.increment('coraft_storage_log_scans_total');
+    if (opened.logShapeSource === 'scan') deps.metrics?.increment('storage_log_scans_total');
     try {
       const checkpointSeq = readCheckpoint(opened.handles, resolved.path);
       const recovered = recoverWal(resolved.path, checkpointSeq);
@@ -221,8 +221,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
       return written;
     } catch (error) {
       // A refused write (closed, queue full, failed earlier, invalid batch) never reaches the disk.
-      if (error instanceof PersistenceError)
-        this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      if (error instanceof PersistenceError) this.metrics?.increment('storage_errors_total', 1, { code: error.code });
       return Promise.reject(error instanceof Error ? error : new InvariantError(String(error)));
     }
   }
@@ -242,12 +241,11 @@ export class WalPersistenceEngine implements PersistenceEngine {
       }
       if (run.length > 0) await this.writeFrame(run);
     } catch (error) {
-      if (error instanceof PersistenceError)
-        this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+      if (error instanceof PersistenceError) this.metrics?.increment('storage_errors_total', 1, { code: error.code });
       throw error;
     }
-    this.metrics?.increment('coraft_storage_commits_total');
-    this.metrics?.observe('coraft_storage_commit_writes', writes.length);
+    this.metrics?.increment('storage_commits_total');
+    this.metrics?.observe('storage_commit_writes', writes.length);
   }
 
   private async writeFrame(run: readonly QueuedWrite<WalWrite>[]): Promise<void> {
@@ -289,7 +287,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
   }
 
   private fail(error: PersistenceError): void {
-    this.metrics?.increment('coraft_storage_errors_total', 1, { code: error.code });
+    this.metrics?.increment('storage_errors_total', 1, { code: error.code });
     this.queue.fail(error);
   }
 

@@ -22,7 +22,8 @@ import { initCluster, type InitNode } from '../../../agent/cli/cluster-init.js';
 import { EndpointClient, endpointTarget } from '../../../agent/cli/endpoint-client.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { decodeKvResult, encodeKvCommand, encodeKvQuery } from '../../../agent/kv/index.js';
-import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
+import { MemoryLogger } from '../../../agent/observability/noop.js';
+import { RecordingMetrics } from '../endpoint/harness.js';
 import { Agent } from '../../../agent/runtime/agent.js';
 import { REAL_FACTORIES } from '../../../agent/runtime/factories.js';
 import { publicKeyPem, signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
@@ -68,6 +69,7 @@ describe('the trust model on a real coaps cluster', function () {
   let nodes: InitNode[] = [];
   let agents: Agent[] = [];
   const loggers = new Map<string, MemoryLogger>();
+  const recorded = new Map<string, RecordingMetrics>();
   const rogues: PeerTransport[] = [];
 
   before(async () => {
@@ -84,7 +86,9 @@ describe('the trust model on a real coaps cluster', function () {
     for (const node of nodes) {
       const logger = new MemoryLogger();
       loggers.set(node.id, logger);
-      agents.push(await Agent.start(loadAgentConfig(node.config), REAL_FACTORIES, logger, new NoopMetrics()));
+      const metrics = new RecordingMetrics();
+      recorded.set(node.id, metrics);
+      agents.push(await Agent.start(loadAgentConfig(node.config), REAL_FACTORIES, logger, metrics));
     }
   });
 
@@ -143,8 +147,11 @@ describe('the trust model on a real coaps cluster', function () {
     const intruder = rogue('intruder', Uint8Array.from(randomBytes(32)));
     for (const id of ['n1', 'n2', 'n3'])
       await assert.rejects(intruder.client.send(id, vote('intruder'), 3000), `${id} refuses the intruder`);
-    for (const id of ['n1', 'n2', 'n3'])
+    for (const id of ['n1', 'n2', 'n3']) {
       assert.ok(warned(id, /handshake: no link key/), `${id} logged the unknown identity`);
+      // The agent's metrics reach its membership manager: the refusal is counted, as deploy/README.md says.
+      assert.ok((recorded.get(id)?.count('membership_refusals_total', { where: 'handshake' }) ?? 0) > 0, id);
+    }
     // n3's own link keys, speaking for another member: refused at the RPC.
     const victim = leader.config.nodeId === 'n2' ? 'n1' : 'n2';
     const impostor = rogue('n3', 'n3');

@@ -1,9 +1,9 @@
 // Proves the loggers and metrics the agent can be configured with do what an operator reads
 // from them: pino writes one JSON object per line with our level names mapped and the fields
 // kept; the console logger filters by level; Prometheus serves counters, gauges and
-// histograms at /metrics and bounds its series; StatsD sends datagrams to its server; the
-// CloudWatch embedded metric format writes documents CloudWatch can read; and the trace
-// writer appends the simulator's JSON Lines events.
+// histograms at /metrics, the whole catalog with its help text from the start, and bounds its
+// series; StatsD sends datagrams to its server; the CloudWatch embedded metric format writes
+// documents CloudWatch can read; and the trace writer appends the simulator's JSON Lines events.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -11,13 +11,15 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleLogger, PinoLogger } from '../../../agent/observability/loggers.js';
+import * as promClient from 'prom-client';
+import { METRIC_CATALOG } from '../../../contracts/metric-catalog.js';
 import { EmfMetrics, PrometheusMetrics, SERIES_MAX, StatsdMetrics } from '../../../agent/observability/metrics.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { TraceWriter } from '../../../agent/observability/trace-writer.js';
 
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+function httpGet(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -143,10 +145,43 @@ describe('observability', () => {
       }
     });
 
-    it(`keeps at most ${SERIES_MAX} metrics and counts the ones it drops`, async () => {
-      const metrics = await PrometheusMetrics.create('coraft');
-      for (let i = 0; i < SERIES_MAX + 5; i += 1) metrics.increment(`m${i}`);
+    it('registers the whole catalog at start: each metric with its help, series without dimensions at 0', async () => {
+      const cpuAtStart = process.cpuUsage();
+      const metrics = new PrometheusMetrics('coraft', promClient);
+      await metrics.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        const port = metrics.address()?.port ?? 0;
+        const { body } = await httpGet(port, '/metrics');
+        for (const [name, spec] of Object.entries(METRIC_CATALOG)) {
+          assert.ok(body.includes(`# HELP coraft_${name} ${spec.help}\n`), `${name}: help`);
+          assert.ok(body.includes(`# TYPE coraft_${name} ${spec.kind}\n`), `${name}: type`);
+          if (spec.kind === 'counter' && spec.labels.length === 0)
+            assert.ok(body.includes(`\ncoraft_${name} 0\n`), `${name}: reads 0 before its first event`);
+        }
+        for (const name of ['process_resident_memory_bytes', 'process_open_fds', 'nodejs_heap_size_used_bytes'])
+          assert.match(body, new RegExp(`\\n${name} [1-9]\\d*\\n`), name);
+        const cpu = Number(/\nprocess_cpu_seconds_total ([0-9.e-]+)\n/.exec(body)?.[1]);
+        const used = process.cpuUsage();
+        assert.ok(cpu > 0 && cpu <= (used.user + used.system) / 1e6, `the process's CPU since it started: ${cpu}`);
+        assert.ok(cpu >= (cpuAtStart.user + cpuAtStart.system) / 1e6, 'CPU before the metrics were made counts too');
+        assert.match(body, /\nnodejs_eventloop_lag_seconds [0-9.e-]+\n/);
+        // Not prom-client's default set, whose event-loop delay histogram runs a 10 ms timer at rest.
+        assert.doesNotMatch(body, /nodejs_eventloop_lag_p99_seconds/);
+        assert.equal((await httpGet(port, '/metrics', 'POST')).status, 405);
+      } finally {
+        await metrics.close();
+      }
+    });
+
+    it(`keeps at most ${SERIES_MAX} series of dimension values, and drops a dimension its metric does not have`, () => {
+      const metrics = new PrometheusMetrics('coraft', promClient, { processMetrics: false });
+      for (let i = 0; i < SERIES_MAX + 5; i += 1)
+        metrics.increment('raft_protocol_violations_total', 1, { peer: `p${i}` });
       assert.equal(metrics.droppedSeries, 5);
+      metrics.increment('raft_protocol_violations_total', 1, { peer: 'p0' });
+      assert.equal(metrics.droppedSeries, 5, 'a series already kept is not a new one');
+      metrics.increment('raft_proposals_total', 1, { node: 'n1' });
+      assert.equal(metrics.droppedSeries, 6);
     });
   });
 

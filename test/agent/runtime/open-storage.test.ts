@@ -19,6 +19,7 @@ import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entry, makeTempDir, removeDir } from '../../storage/helpers.js';
 import { minimalConfig } from './minimal-config.js';
+import { RecordingMetrics } from '../endpoint/harness.js';
 
 /** A minimal valid agent.json in `dir`, with `storage` set unless undefined. */
 function configWith(dir: string, storage: string | undefined): AgentConfig {
@@ -62,6 +63,18 @@ describe('storage setting: the engine each value opens', () => {
     // The folder is in the WAL engine's format, which the LMDB engine refuses.
     await assert.rejects(openStorage({ ...config, storage: 'lmdb-direct' }), { code: 'STORAGE_VERSION' });
   });
+
+  for (const storage of ['wal', 'lmdb-direct'] as const)
+    it(`${storage} counts its commits in the agent's metrics`, async () => {
+      const metrics = new RecordingMetrics();
+      const engine = await openStorage(configWith(dir, storage), metrics);
+      try {
+        await engine.persist({ ...EMPTY_BATCH, entries: [entry(1, 1)] });
+      } finally {
+        await engine.close();
+      }
+      assert.ok(metrics.count('storage_commits_total', {}) > 0, metrics.counts.join(', '));
+    });
 
   it('the default is wal', async () => {
     const config = configWith(dir, undefined);

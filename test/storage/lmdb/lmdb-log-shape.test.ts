@@ -67,12 +67,12 @@ const viewOf = (e: LogEntry): EntryView => ({
   bytes: e.command.byteLength,
 });
 
-/** Counts the engine's scans at open (coraft_storage_log_scans_total). */
+/** Counts the engine's scans at open (storage_log_scans_total). */
 function scanCounter(): Metrics & { scans: number } {
   return {
     scans: 0,
     increment(name: string) {
-      if (name === 'coraft_storage_log_scans_total') this.scans += 1;
+      if (name === 'storage_log_scans_total') this.scans += 1;
     },
     setGauge() {},
     observe() {},

@@ -34,8 +34,8 @@ class HookedMetrics implements Metrics {
   }
 }
 
-const PIECES = 'coraft_storage_compaction_pieces_total';
-const CHECKPOINTS = 'coraft_storage_checkpoints_total';
+const PIECES = 'storage_compaction_pieces_total';
+const CHECKPOINTS = 'storage_checkpoints_total';
 
 function batch(fields: Partial<PersistBatch>): PersistBatch {
   return { snapshot: null, truncateFrom: null, entries: [], compactBefore: null, hardState: null, ...fields };

@@ -48,11 +48,11 @@ class CountingMetrics implements Metrics {
   writes = 0;
   checkpoints = 0;
   increment(name: string): void {
-    if (name === 'coraft_storage_commits_total') this.commits += 1;
-    if (name === 'coraft_storage_checkpoints_total') this.checkpoints += 1;
+    if (name === 'storage_commits_total') this.commits += 1;
+    if (name === 'storage_checkpoints_total') this.checkpoints += 1;
   }
   observe(name: string, value: number): void {
-    if (name === 'coraft_storage_commit_writes') this.writes += value;
+    if (name === 'storage_commit_writes') this.writes += value;
   }
   setGauge(): void {}
   observeDurationMs(): void {}

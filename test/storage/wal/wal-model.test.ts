@@ -4,7 +4,7 @@
 // and (fewer runs: a worker starts in about half a second under tsx) in the checkpoint worker,
 // and with checkpoints only at open and close (reads from the tail, replay on every reopen).
 // Every open also reads the log's shape from its shape records, never by a scan: every write kept
-// them (storage/lmdb/lmdb-log-shape.ts; a scan at open is counted as coraft_storage_log_scans_total).
+// them (storage/lmdb/lmdb-log-shape.ts; a scan at open is counted as storage_log_scans_total).
 // Replay with FC_SEED=... FC_PATH=....
 import type { Metrics } from '../../../contracts/metrics.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
@@ -17,7 +17,7 @@ async function openReadingShapes(options: WalPersistenceOptions): Promise<WalPer
   let scans = 0;
   const metrics: Metrics = {
     increment: (name) => {
-      if (name === 'coraft_storage_log_scans_total') scans += 1;
+      if (name === 'storage_log_scans_total') scans += 1;
     },
     setGauge: () => undefined,
     observe: () => undefined,
