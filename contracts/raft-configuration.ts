@@ -80,8 +80,9 @@ export interface RaftConfiguration {
    */
   readonly logRetainEntriesMax: number;
   /**
-   * Most entry bytes kept behind a new snapshot, whatever logRetainEntries and the followers ask for: the memory the
-   * compacted log may still hold. Default 32 MiB. Limit: >= 0.
+   * Most entry bytes kept behind a new snapshot, whatever logRetainEntries and the followers ask for: the disk the
+   * compacted log may still hold (the core reads them back when a follower needs them; it keeps only their terms and
+   * sizes in memory). Default 32 MiB, under any heap limit. Limit: >= 0.
    */
   readonly logRetainBytesMax: number;
   /**

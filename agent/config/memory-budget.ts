@@ -8,10 +8,13 @@
  * When agent.json does not set it, it is at most 1/{@link RESIDENT_HEAP_SHARE} of the V8 heap limit
  * (about 3 MiB under the shipped unit, fleet/memory-sizing.ts: a heap limit of 99 MiB).
  *
- * Two bounds still follow the heap. The retained log is at most 1/{@link RETAIN_HEAP_SHARE} of the
- * heap limit (about 6 MiB under the unit) and the snapshot trigger's growth (twice the last
- * snapshot) at most 1/{@link SNAPSHOT_HEAP_SHARE} of it (about 50 MB). The trigger's cap was a
- * quarter of the heap (about 25 MB) while a restart read and checked every stored record as the
+ * The log kept behind a snapshot for lagging followers (`logRetainBytesMax`, 32 MiB) is on disk
+ * too, so it keeps its reference bound under any heap: lowered to a sixteenth of the heap (about
+ * 6 MiB under the unit, as when the retained entries were all in memory) it compacted the log past
+ * a follower 5-10 s behind a leader taking 1 KiB writes, which then got a whole 48 MB snapshot in
+ * 24 s instead of 6 MB of appends. One bound still follows the heap: the snapshot trigger's
+ * growth (twice the last snapshot) is at most 1/{@link SNAPSHOT_HEAP_SHARE} of it (about 50 MB).
+ * The trigger's cap was a quarter of the heap (about 25 MB) while a restart read and checked every stored record as the
  * store opened (a follower restarted on 14,300 entries of 64 x 64 KiB was ready in 400-450 ms
  * against 289 ms on 5,200). The store now reads the log's shape records instead
  * (storage/lmdb/lmdb-log-shape.ts), so a longer log costs a restart nothing there, and the cap
@@ -31,17 +34,15 @@ import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 
 /** The applied, durable entry bytes the core keeps in memory are at most this fraction (1/n) of the V8 heap limit. */
 export const RESIDENT_HEAP_SHARE = 32;
-/** The entry bytes kept behind a snapshot are at most this fraction (1/n) of the V8 heap limit. */
-export const RETAIN_HEAP_SHARE = 16;
 /** The snapshot trigger grows to at most this fraction (1/n) of the heap limit. */
 export const SNAPSHOT_HEAP_SHARE = 2;
 /** The smallest snapshot trigger the budget gives, bytes (the Raft configuration's own least is 1 KiB). */
 export const SNAPSHOT_THRESHOLD_MIN_BYTES = 1024 * 1024;
 
 /**
- * `base` with `logResidentBytes` lowered to 1/RESIDENT_HEAP_SHARE, `logRetainBytesMax` to
- * 1/RETAIN_HEAP_SHARE and the snapshot trigger to 1/SNAPSHOT_HEAP_SHARE of `heapLimitBytes`
- * (V8's heap_size_limit), never raised.
+ * `base` with `logResidentBytes` lowered to 1/RESIDENT_HEAP_SHARE and the snapshot trigger to
+ * 1/SNAPSHOT_HEAP_SHARE of `heapLimitBytes` (V8's heap_size_limit), never raised; the retained
+ * log's bound (`logRetainBytesMax`, on disk) as `base` has it.
  */
 export function raftDefaultsForHeap(base: RaftConfiguration, heapLimitBytes: number): RaftConfiguration {
   if (!Number.isFinite(heapLimitBytes) || heapLimitBytes <= 0) return base;
@@ -50,7 +51,6 @@ export function raftDefaultsForHeap(base: RaftConfiguration, heapLimitBytes: num
     ...base,
     snapshotThresholdBytes: Math.min(base.snapshotThresholdBytes, trigger),
     snapshotThresholdBytesMax: Math.min(base.snapshotThresholdBytesMax, trigger),
-    logRetainBytesMax: Math.min(base.logRetainBytesMax, Math.floor(heapLimitBytes / RETAIN_HEAP_SHARE)),
     logResidentBytes: Math.min(base.logResidentBytes, Math.floor(heapLimitBytes / RESIDENT_HEAP_SHARE)),
   };
 }

@@ -37,6 +37,8 @@ export class Progress {
   silentTicks = 0;
   /** Requests to this follower that failed in a row (unreachable or timed out). */
   failures = 0;
+  /** Its log was reported to end below its match (replication.ts, reportLostLog): said once per leadership. */
+  lostLogReported = false;
   /** Heartbeat rounds still to skip before contacting this follower again (backoff). */
   backoffRounds = 0;
   /**
@@ -128,6 +130,10 @@ export class Progress {
     }
     // In probe, only the rejection of the last probe counts.
     if (this.next - 1 !== rejected) return false;
+    // A probe at match can only fail on a follower that lost entries it acknowledged (a wiped data
+    // folder): next cannot go below match + 1, so probing again at once would send the same
+    // append for ever, as fast as the follower answers. The next heartbeat round probes again.
+    if (rejected <= this.match) return false;
     this.next = Math.max(Math.min(rejected, hintNext), this.match + 1);
     this.probeSent = false;
     this.checkInvariants();

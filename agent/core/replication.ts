@@ -238,8 +238,29 @@ export function handleAppendResponse(
     if (core.transferee === from && progress.match === core.log.lastIndex()) sendTimeoutNow(core, from);
     return;
   }
+  if (response.lastLogIndex < progress.match) reportLostLog(core, from, progress, response.lastLogIndex);
   const hintNext = nextFromHint(core, request, response);
   if (progress.maybeDecrTo(request.prevLogIndex, hintNext) && progress.state === 'replicate') progress.becomeProbe();
+}
+
+/**
+ * A follower that answers that its log ends below the match it acknowledged has lost entries it
+ * had made durable: its data folder was wiped or replaced while it stayed a member. Raft cannot
+ * catch it up (its rejections at or below match are stale by the protocol's rules, so it is sent
+ * the same append for ever, and its lost acknowledgements may have counted toward commitment),
+ * so the leader says so, once per leadership, when it has also not advanced for an election
+ * timeout (a reordered answer from before its match advanced is not enough).
+ */
+function reportLostLog(core: CoreState, from: NodeId, progress: Progress, lastLogIndex: LogIndex): void {
+  if (progress.lostLogReported || progress.stalledTicks < core.options.electionTimeoutMinTicks) return;
+  progress.lostLogReported = true;
+  core.emit({
+    kind: 'warning',
+    message:
+      `${from} answers that its log ends at ${lastLogIndex}, below the ${progress.match} it acknowledged: ` +
+      'it lost entries it had stored (a wiped or replaced data folder) and cannot catch up; remove it and add ' +
+      'it back with new keys (deploy/README.md, "Remove a gateway"; "Add a gateway")',
+  });
 }
 
 /** Where to probe next after a rejection, from the follower's conflict hint (Raft §5.3). */

@@ -28,7 +28,10 @@ export interface LogRetention {
 /** Election timeouts a follower may stay behind without progress and still hold compaction back. */
 export const RETAIN_STALLED_ELECTION_TIMEOUTS = 20;
 
-/** How long, in leader ticks, a follower may stall and still count as replicating (3 s at the defaults). */
+/**
+ * How long, in leader ticks, a follower may stall and still count as replicating: 12 s at the agent's
+ * election timeout (600 ms), 3 s at the reference one (150 ms).
+ */
 export function retainStalledTicksMax(options: Pick<CoreOptions, 'electionTimeoutMinTicks'>): number {
   return RETAIN_STALLED_ELECTION_TIMEOUTS * options.electionTimeoutMinTicks;
 }
