@@ -17,7 +17,7 @@ import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
 import type { ClusterMember, NodeId } from '../../contracts/log.js';
 import type { LogLevel } from '../../contracts/logger.js';
 import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
-import { resolveTrustSettings, type TrustSettings } from './trust-config.js';
+import { removedFieldProblems, resolveTrustSettings, type TrustSettings } from './trust-config.js';
 import { raftDefaultsForHeap } from './memory-budget.js';
 import { PEER_WHOLE_BODY_BYTES_MAX } from '../../transport/coap/config.js';
 
@@ -249,7 +249,7 @@ export function resolveAgentConfig(
   path: string,
   heapLimitBytes: number = getHeapStatistics().heap_size_limit,
 ): AgentConfig {
-  if (!validate(raw)) throw new ConfigError((validator.errors ?? []).map(describe));
+  if (!validate(raw)) throw new ConfigError([...removedFieldProblems(raw), ...(validator.errors ?? []).map(describe)]);
   const base = dirname(path);
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const problems: string[] = [];

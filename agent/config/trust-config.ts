@@ -106,18 +106,34 @@ export function isLoopbackHost(host: string): boolean {
   return host === '::1' || host === '0:0:0:0:0:0:0:1';
 }
 
-/** Problems found before any file is read. */
-function shapeProblems(raw: RawTrustFields, endpointHost: string, needsPsk: boolean): string[] {
+/**
+ * The fields of a configuration from before link keys, named with what replaced them. Read from any
+ * parsed JSON, so that a file the schema refuses (such a file also lacks psk.nodeSecretFile and
+ * cluster) still says why first, rather than only which new fields it lacks.
+ */
+export function removedFieldProblems(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null) return [];
+  const fields = raw as { endpointPsk?: unknown; psk?: unknown };
   const problems: string[] = [];
-  if (raw.endpointPsk !== undefined)
+  if (fields.endpointPsk !== undefined)
     problems.push(
       'endpointPsk: replaced by endpointKeys {kv, admin} (separate identities for key-value and admin access)',
     );
-  if (raw.psk?.keyFile !== undefined)
+  if (
+    typeof fields.psk === 'object' &&
+    fields.psk !== null &&
+    (fields.psk as { keyFile?: unknown }).keyFile !== undefined
+  )
     problems.push(
       'psk.keyFile: removed; each pair of members has its own link key in psk.keystoreFile (re-provision: see ' +
         'deploy/README.md)',
     );
+  return problems;
+}
+
+/** Problems found before any file is read. */
+function shapeProblems(raw: RawTrustFields, endpointHost: string, needsPsk: boolean): string[] {
+  const problems = removedFieldProblems(raw);
   if (raw.psk !== undefined && raw.psk.identity !== raw.nodeId)
     problems.push(`psk.identity: must equal nodeId ${JSON.stringify(raw.nodeId)} (the PSK identity is the node id)`);
   if (needsPsk && raw.psk === undefined)

@@ -35,7 +35,7 @@ import {
   unacceptable,
   unknownArgument,
 } from './documents.js';
-import { CONTENT_FORMAT, errorResponse, responseForError, responseForKvError } from './responses.js';
+import { CONTENT_FORMAT, errorResponse, readAnswer, responseForError, responseForKvError } from './responses.js';
 import { SESSION_ARGUMENTS } from './txn-resource.js';
 import type { SubmitWrite } from './txn-resource.js';
 import { explicitSessionOf } from './writes.js';
@@ -137,7 +137,7 @@ async function revoke(deps: LeaseResourceDeps, request: CoapRequest, id: number)
 
 async function show(deps: LeaseResourceDeps, request: CoapRequest, id: number): Promise<CoapResponse> {
   try {
-    const result = decodeKvResult(await deps.node.readAnywhere(encodeKvQuery({ op: 'lease', id }), deps.timeoutMs));
+    const result = readAnswer(await deps.node.readAnywhere(encodeKvQuery({ op: 'lease', id }), deps.timeoutMs));
     if (result.type !== 'lease') return unexpected(result, 'a lease query');
     const revision = result.storeRevision ?? 0;
     // Not counted here yet (this node has not applied the grant): the whole TTL is left.

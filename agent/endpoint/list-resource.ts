@@ -10,7 +10,7 @@
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import { decodeKvResult, encodeKvQuery, LIST_ITEMS_MAX } from '../kv/index.js';
+import { encodeKvQuery, LIST_ITEMS_MAX } from '../kv/index.js';
 import type { KvListQuery } from '../kv/index.js';
 import { isSystemKey, SYSTEM_KEY_PREFIX } from '../membership/keystore.js';
 import type { NodeApi } from '../runtime/node-api.js';
@@ -23,7 +23,7 @@ import {
   unknownArgument,
   valueField,
 } from './documents.js';
-import { errorResponse, responseForError, responseForKvError } from './responses.js';
+import { errorResponse, readAnswer, responseForError, responseForKvError } from './responses.js';
 
 /** Keys listed when the request names no limit. */
 export const LIST_LIMIT_DEFAULT = 100;
@@ -52,7 +52,7 @@ export function listHandler(node: NodeApi, timeoutMs: number): (request: CoapReq
     try {
       const encoded = encodeKvQuery(query);
       const stale = queryArgument(request, 'stale') !== null;
-      const result = decodeKvResult(stale ? node.readLocal(encoded) : await node.readAnywhere(encoded, timeoutMs));
+      const result = readAnswer(stale ? node.readLocal(encoded) : await node.readAnywhere(encoded, timeoutMs));
       if (result.type === 'error') return responseForKvError(result);
       if (result.type !== 'list')
         return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a listing`);

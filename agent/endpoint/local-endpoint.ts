@@ -43,6 +43,7 @@ import {
   errorResponse,
   etagRevision,
   jsonResponse,
+  readAnswer,
   responseForError,
   responseForKvError,
   revisionEtag,
@@ -218,7 +219,7 @@ export class LocalEndpoint {
       const bytes = stale
         ? this.deps.node.readLocal(query)
         : await this.deps.node.readAnywhere(query, this.options.requestTimeoutMs);
-      const result = decodeKvResult(bytes);
+      const result = readAnswer(bytes);
       // RFC 7641 §4.1: only a 2.05 answer registers; Observe of a missing key ends at once.
       if (result.type !== 'get' || result.current === null) {
         this.observations.cancel(`/kv/${key}`, request);

@@ -7,9 +7,9 @@
 import { coapCode } from '../../transport/coap/codes.js';
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapResponse } from '../../transport/coap/index.js';
-import { RaftError, describeError } from '../../contracts/errors.js';
+import { RaftError, SerializationError, describeError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
-import type { KvErrorResult } from '../kv/index.js';
+import { decodeKvResult, type KvErrorResult, type KvResult } from '../kv/index.js';
 import { decimalLength, writeDecimalDigits } from './decimal-ascii.js';
 
 /** CoAP Content-Format numbers used here (RFC 7252 §12.3). */
@@ -18,6 +18,38 @@ export const CONTENT_FORMAT = { text: 0, octetStream: 42, json: 50 } as const;
 /** 4.09 Conflict (RFC 8132) and 5.04 Gateway Timeout (RFC 7252). */
 const CONFLICT = coapCode(4, 9);
 const GATEWAY_TIMEOUT = coapCode(5, 4);
+/** 5.02 Bad Gateway (RFC 7252 §5.9.3.3): the answer the node got for a request could not be read. */
+const BAD_GATEWAY = coapCode(5, 2);
+
+/**
+ * A KV result the node returned that this version cannot read: the leader that answered a
+ * forwarded request runs a later version of coraft, whose results have a field this one does not
+ * know. The request was not at fault (so not 4.00), and a write so answered was applied.
+ */
+export class UnreadableAnswerError extends SerializationError {
+  constructor(cause: SerializationError) {
+    super(
+      'CODEC_MALFORMED',
+      `the answer could not be read (${cause.message}): the leader may run a later version of coraft; ` +
+        'upgrade this member',
+      { cause },
+    );
+  }
+
+  override get name(): string {
+    return 'UnreadableAnswerError';
+  }
+}
+
+/** Decodes the KV result the node returned for a request; one it cannot read throws UnreadableAnswerError. */
+export function readAnswer(bytes: Uint8Array): KvResult {
+  try {
+    return decodeKvResult(bytes);
+  } catch (error) {
+    if (error instanceof SerializationError) throw new UnreadableAnswerError(error);
+    throw error;
+  }
+}
 
 const encoder = new TextEncoder();
 
@@ -94,6 +126,7 @@ export function responseForError(error: unknown): CoapResponse {
   const message = describeError(error);
   if (!(error instanceof RaftError))
     return errorResponse(CoapResponseCode.InternalServerError, `internal error: ${message}`);
+  if (error instanceof UnreadableAnswerError) return errorResponse(BAD_GATEWAY, message);
   switch (error.code) {
     case 'RAFT_NOT_LEADER':
     case 'RAFT_STOPPED':

@@ -33,7 +33,7 @@ import {
 } from './documents.js';
 import type { Observations } from './observe.js';
 import type { Registration } from './observers.js';
-import { errorResponse, responseForError, responseForKvError } from './responses.js';
+import { errorResponse, readAnswer, responseForError, responseForKvError } from './responses.js';
 import { fitWatchDocument, type WatchDocument, type WatchTarget } from './watch-documents.js';
 import { WatchFeed, type WatchEnd, type WatchSink } from './watch-feed.js';
 
@@ -132,7 +132,7 @@ export class WatchResource {
     let result: KvResult;
     try {
       const encoded = encodeKvQuery(query);
-      result = decodeKvResult(
+      result = readAnswer(
         queryArgument(request, 'stale') !== null
           ? this.node.readLocal(encoded)
           : await this.node.readAnywhere(encoded, this.options.requestTimeoutMs),

@@ -12,10 +12,10 @@
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import { decodeKvResult, encodeKvCommand } from '../kv/index.js';
+import { encodeKvCommand } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { InvariantError, RaftError } from '../../contracts/errors.js';
-import { errorResponse, responseForError } from './responses.js';
+import { errorResponse, readAnswer, responseForError } from './responses.js';
 import { IMPLICIT_CLIENT_PREFIX, requestIdOf } from './write-session.js';
 import { integerArgument, queryArgument } from './documents.js';
 import type { ImplicitSession, WriteTicket } from './write-session.js';
@@ -106,7 +106,7 @@ export class EndpointWrites {
       const refusal = this.options.oversize(identified.byteLength);
       if (refusal !== null) return { kind: 'response', response: refusal };
       const timeoutMs = Math.max(1, deadlineMs - this.options.clock.nowMs());
-      const result = decodeKvResult(await this.node.submitAnywhere(identified, timeoutMs, true));
+      const result = readAnswer(await this.node.submitAnywhere(identified, timeoutMs, true));
       if (result.type !== 'error') return { kind: 'result', result };
       switch (result.code) {
         case 'KV_SESSION_EXPIRED':
@@ -142,7 +142,7 @@ export class EndpointWrites {
     try {
       return {
         kind: 'result',
-        result: decodeKvResult(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)),
+        result: readAnswer(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)),
       };
     } catch (error) {
       if (error instanceof InvariantError) throw error;

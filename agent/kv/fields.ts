@@ -12,6 +12,30 @@ export function malformed(message: string): SerializationError {
   return new SerializationError('CODEC_MALFORMED', message);
 }
 
+/**
+ * What a refusal of a format's `version` adds when a later coraft wrote it (above `newest`, the
+ * latest this build reads): the member that refuses it is the one to upgrade.
+ */
+export function laterVersionHint(version: unknown, newest: number): string {
+  return typeof version === 'number' && version > newest
+    ? ' (a later version of coraft wrote it: upgrade this member)'
+    : '';
+}
+
+/**
+ * Reads the version of a `what` (an integer from `oldest` to `newest`); else throws
+ * SerializationError CODEC_VERSION. Read before the count of items, which a later version may raise.
+ */
+export function readFormatVersion(version: unknown, what: string, oldest: number, newest: number): number {
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version >= oldest && version <= newest)
+    return version;
+  throw new SerializationError(
+    'CODEC_VERSION',
+    `${what} version ${String(version)} is not supported; expected ${oldest} to ${newest}` +
+      laterVersionHint(version, newest),
+  );
+}
+
 /** Inputs in buffers from this size up are let go of as soon as they are decoded (releaseLastInput). */
 const RELEASE_INPUT_BYTES_MIN = 64 * 1024;
 /** The CBOR of an empty array: one byte. */

@@ -37,7 +37,6 @@
 import { Encoder } from 'cbor-x';
 import { cborHead, encodeCbor } from './cbor-output.js';
 import { assert } from '../../contracts/assert.js';
-import { SerializationError } from '../../contracts/errors.js';
 import type { RetainedResponse, SessionEntry } from './sessions.js';
 import { REQUEST_ID_BYTES, keyOf } from './request-ids.js';
 import type { RequestIdEntry } from './request-ids.js';
@@ -56,7 +55,16 @@ import {
 } from './snapshot-tail.js';
 import type { KvSnapshotFields, KvSnapshotTail } from './snapshot-tail.js';
 import type { KvSnapshotImage } from './snapshot-image.js';
-import { asByteString, decodeCbor, malformed, readArray, readBytes, readInteger, readString } from './fields.js';
+import {
+  asByteString,
+  decodeCbor,
+  malformed,
+  readArray,
+  readBytes,
+  readFormatVersion,
+  readInteger,
+  readString,
+} from './fields.js';
 import { readKvSnapshotFast } from './snapshot-read.js';
 
 /** The tag and version that open every snapshot. */
@@ -351,21 +359,10 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotImage {
 
 /** decodeKvSnapshot through cbor-x's general decoder: every version, every error message. */
 export function decodeKvSnapshotGeneral(bytes: Uint8Array): KvSnapshotImage {
-  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', 13);
+  // The version is read before the count of items, which a later version may raise.
+  const top = readArray(decodeCbor(bytes, 'snapshot'), 'snapshot', Number.MAX_SAFE_INTEGER);
   if (top[0] !== KV_SNAPSHOT_FORMAT) throw malformed(`snapshot must start with '${KV_SNAPSHOT_FORMAT}'`);
-  const version = top[1];
-  if (
-    typeof version !== 'number' ||
-    !Number.isSafeInteger(version) ||
-    version < KV_SNAPSHOT_VERSION_OLDEST ||
-    version > KV_SNAPSHOT_VERSION
-  ) {
-    throw new SerializationError(
-      'CODEC_VERSION',
-      `snapshot version ${String(version)} is not supported; expected ${KV_SNAPSHOT_VERSION_OLDEST} ` +
-        `to ${KV_SNAPSHOT_VERSION}`,
-    );
-  }
+  const version = readFormatVersion(top[1], 'snapshot', KV_SNAPSHOT_VERSION_OLDEST, KV_SNAPSHOT_VERSION);
   const items = version === 5 ? 13 : version === 4 ? 12 : version === 3 ? 10 : version + 5;
   if (top.length !== items) throw malformed(`a version ${version} snapshot must have ${items} items`);
   const lastApplied = readInteger(top[2], 'snapshot last applied index', 0);

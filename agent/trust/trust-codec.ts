@@ -22,6 +22,7 @@ import {
   Fields,
   asByteString,
   decodeCbor,
+  laterVersionHint,
   malformed,
   readArray,
   readBytes,
@@ -128,10 +129,23 @@ function readRevokedGeneration(item: unknown): readonly [NodeId, number] {
   return [id, readInteger(parts[1], 'trust revoked generation', 2, GENERATION_MAX)];
 }
 
-/** Decodes and checks a trust image; throws SerializationError (CODEC_MALFORMED). */
+/**
+ * Throws CODEC_VERSION when `top`, an array opened by `format`, is of a later version than 1 (the
+ * only one this build reads): read before its count of items, which a later version may change.
+ */
+function refuseLaterVersion(top: readonly unknown[], format: string, what: string): void {
+  if (top[0] !== format || typeof top[1] !== 'number' || top[1] <= 1) return;
+  throw new SerializationError(
+    'CODEC_VERSION',
+    `${what} version ${top[1]} is not supported; expected 1${laterVersionHint(top[1], 1)}`,
+  );
+}
+
+/** Decodes and checks a trust image; throws SerializationError (CODEC_MALFORMED, CODEC_VERSION). */
 export function decodeTrustImage(bytes: Uint8Array): TrustImage {
-  const top = readArray(decodeCbor(bytes, 'trust image'), 'trust image', 9);
-  if (top.length < 8 || top[0] !== TRUST_IMAGE_FORMAT || top[1] !== 1)
+  const top = readArray(decodeCbor(bytes, 'trust image'), 'trust image', Number.MAX_SAFE_INTEGER);
+  refuseLaterVersion(top, TRUST_IMAGE_FORMAT, 'trust image');
+  if (top.length < 8 || top.length > 9 || top[0] !== TRUST_IMAGE_FORMAT || top[1] !== 1)
     throw malformed(`trust image must be ['${TRUST_IMAGE_FORMAT}', 1, ...8 or 9 items]`);
   const adminKeyPem = top[3] === null ? null : readString(top[3], 'trust admin key');
   const nonces = readArray(top[7], 'trust nonces', NONCES_MAX).map((item): readonly [string, number] => {
@@ -178,6 +192,7 @@ export function encodeNodeState(kv: Uint8Array | readonly Uint8Array[], trust: U
 export function decodeNodeState(bytes: Uint8Array): { readonly kv: Uint8Array; readonly trust: Uint8Array } | null {
   const top = decodeCbor(bytes, 'snapshot');
   if (!Array.isArray(top) || top[0] !== NODE_STATE_FORMAT) return null;
+  refuseLaterVersion(top, NODE_STATE_FORMAT, 'node state');
   const items = readArray(top, 'node state', 4);
   if (items.length !== 4 || items[1] !== 1)
     throw malformed(`node state must be ['${NODE_STATE_FORMAT}', 1, kv, trust]`);

@@ -133,3 +133,22 @@ describe('agent.json: peerWholeBodyBytesMax', () => {
     ]);
   });
 });
+
+describe('agent.json from before link keys (one node key, psk.keyFile)', () => {
+  let dir: string;
+  let file: string;
+  let base: Record<string, unknown>;
+
+  before(async () => ({ dir, file, base } = await initAgentJson()));
+
+  after(() => removeDir(dir));
+
+  it('says first that psk.keyFile was removed and to re-provision, though the schema refuses the file', () => {
+    // What `cluster init` wrote before link keys: no nodeSecretFile, no cluster, a shared node key.
+    const { cluster: _cluster, ...rest } = base;
+    const old = { ...rest, psk: { identity: 'n1', keyFile: 'n1.key', keystoreFile: 'keystore.json' } };
+    const problems = problemsOf(file, old);
+    assert.match(problems[0] ?? '', /^psk\.keyFile: removed; each pair of members has its own link key.*re-provision/);
+    assert.ok(problems.includes('psk: missing required field "nodeSecretFile"'), problems.join('\n'));
+  });
+});

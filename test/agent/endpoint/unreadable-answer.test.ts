@@ -1,0 +1,91 @@
+// Proves how the local endpoint answers when the node returns a result this version cannot read,
+// as a member of an earlier version gets from a leader of a later one during a rolling upgrade
+// (deploy/README.md, "Upgrading a running cluster"): a put result with a field it does not know.
+// The request was not at fault, so the answer is 5.02 Bad Gateway, not 4.00, saying the answer
+// could not be read and to upgrade this member; a write so answered says it may have been applied.
+import { strict as assert } from 'node:assert';
+import { Encoder } from 'cbor-x';
+import type { Clock } from '../../../contracts/clock.js';
+import { ImplicitSession } from '../../../agent/endpoint/write-session.js';
+import { EndpointWrites, type WriteNode } from '../../../agent/endpoint/writes.js';
+import { readAnswer, responseForError } from '../../../agent/endpoint/responses.js';
+import type { KvCommand } from '../../../agent/kv/index.js';
+import type { CoapRequest, CoapResponse } from '../../../transport/coap/index.js';
+
+const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
+/** A put result as a later version might write it: one field more. */
+const laterPut = raw.encode({ type: 'put', rev: 7, prev: null, later: true });
+
+const clock: Clock = { nowMs: () => 0 };
+
+const node: WriteNode = {
+  getNodeId: () => 'n1',
+  submitAnywhere: () => Promise.resolve(laterPut),
+};
+
+function put(query: string[]): [KvCommand, CoapRequest] {
+  const command: KvCommand = {
+    op: 'put',
+    key: 'k',
+    value: new TextEncoder().encode('v'),
+    returnPrevious: false,
+    session: null,
+    timeMs: 0,
+  };
+  const request: CoapRequest = {
+    method: 'PUT',
+    path: ['kv', 'k'],
+    query,
+    contentFormat: null,
+    accept: null,
+    ifMatch: [],
+    ifNoneMatch: false,
+    etags: [],
+    observe: null,
+    payload: command.value,
+    token: new Uint8Array([1]),
+    messageId: 1,
+    confirmable: true,
+    peer: { address: '127.0.0.1', port: 40000, identity: null },
+    options: [],
+  };
+  return [command, request];
+}
+
+function text(response: CoapResponse): string {
+  const { code, payload } = response;
+  return `${code >> 5}.${String(code & 31).padStart(2, '0')} ${new TextDecoder().decode(payload)}`;
+}
+
+const unreadable = /^5\.02 the answer could not be read \(result: unexpected field 'later'\).*upgrade this member/;
+
+describe('an answer of a later version that this endpoint cannot read', () => {
+  it('answers a write 5.02, saying it may have been applied, with or without client and seq', async () => {
+    const session = new ImplicitSession(
+      { nodeId: 'n1', bootId: 'b', clock },
+      { writesInFlightMax: 4, idleRotateMs: 1000 },
+    );
+    const writes = new EndpointWrites(node, session, { timeoutMs: 1000, oversize: () => null, clock });
+    const explicit = put(['client=c', 'seq=1']);
+    for (const [command, request] of [
+      put([]),
+      [{ ...explicit[0], session: { clientId: 'c', seq: 1 } }, explicit[1]],
+    ] as const) {
+      const outcome = await writes.submit(command, request);
+      assert.equal(outcome.kind, 'response');
+      if (outcome.kind !== 'response') return;
+      assert.match(text(outcome.response), unreadable);
+      // A write without a session of its own: the endpoint says so (writes.ts responseForWriteError).
+      if (request.query.length === 0) assert.match(text(outcome.response), /may or may not have been applied$/);
+    }
+  });
+
+  it('answers a read 5.02', () => {
+    assert.throws(() => readAnswer(laterPut), { name: 'UnreadableAnswerError' });
+    try {
+      readAnswer(laterPut);
+    } catch (error) {
+      assert.match(text(responseForError(error)), unreadable);
+    }
+  });
+});
