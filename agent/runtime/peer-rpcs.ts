@@ -35,6 +35,7 @@ import type { RaftNodeDeps } from './node-deps.js';
 import type { LatencyStage } from '../observability/latency-probe.js';
 import { ownRequestBytes } from './own-bytes.js';
 import { SendPacer } from './send-pacer.js';
+import { SendRefusals } from './send-refusals.js';
 import type { AddressPlan } from '../membership/address-updates.js';
 import { reportAddressProposal } from './membership-driver.js';
 
@@ -99,6 +100,8 @@ export class PeerRpcs {
   private nextReplyToken = 1;
   /** Paces outbound requests over the event loop's turns (send-pacer.ts); null: each goes at once. */
   private readonly pacer: SendPacer | null;
+  /** Sends refused for an address, logged once each (send-refusals.ts). */
+  private readonly refusals: SendRefusals;
 
   constructor(
     private readonly host: PeerRpcHost,
@@ -106,6 +109,12 @@ export class PeerRpcs {
     private readonly options: PeerRpcOptions,
   ) {
     this.pacer = deps.paceSends === undefined ? null : new SendPacer(deps.paceSends);
+    this.refusals = new SendRefusals(deps.logger, options.nodeId);
+  }
+
+  /** Why sends to `peer` do not leave this node, when the transport refused its address (else null). */
+  addressRefusalOf(peer: NodeId): string | null {
+    return this.refusals.lastRefusalOf(peer);
   }
 
   /** Handles one inbound request (the NetworkServer's handler). */
@@ -235,6 +244,7 @@ export class PeerRpcs {
     const deadlineMs = this.options.rpcTimeoutMs * (1 + Math.floor(bytes / RPC_DEADLINE_BYTES_PER_STEP));
     this.deps.client.send(to, message, deadlineMs).then(
       (response) => {
+        this.refusals.noteSent(to);
         if (!this.host.isRunning()) return;
         if (request.type === 'AppendEntriesRequest' && response.type === 'AppendEntriesResponse' && response.success)
           this.probeEntries('ack', request);
@@ -245,12 +255,13 @@ export class PeerRpcs {
       (error: unknown) => {
         this.deps.metrics.increment('raft_rpc_failed_total', 1, dimensions);
         if (!this.host.isRunning()) return;
-        this.deps.logger.debug('rpc failed', {
-          node: this.options.nodeId,
-          peer: to,
-          type: request.type,
-          error: describeError(error),
-        });
+        if (!this.refusals.noteFailure(to, error))
+          this.deps.logger.debug('rpc failed', {
+            node: this.options.nodeId,
+            peer: to,
+            type: request.type,
+            error: describeError(error),
+          });
         this.host.requireCore().step({ kind: 'unreachable', to, seq, request });
         this.host.scheduleReady();
       },
