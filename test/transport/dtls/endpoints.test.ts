@@ -12,6 +12,7 @@ import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { resolveServerOptions } from '../../../transport/dtls/server-options.js';
 import { resolveClientOptions } from '../../../transport/dtls/client-options.js';
 import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';
+import type { SessionReplacement } from '../../../transport/dtls/options.js';
 import { ManualTimers } from './fake-timers.js';
 import {
   Cleanup,
@@ -293,7 +294,8 @@ describe('DTLS client and server endpoints', function () {
   });
 
   it('replaces a session when its address starts a new handshake (client restart on the same port)', async () => {
-    const server = await startServer(cleanup, { pskLookup: lookup });
+    const replaced: SessionReplacement[] = [];
+    const server = await startServer(cleanup, { pskLookup: lookup }, { onSessionReplaced: (r) => replaced.push(r) });
     echo(server);
     const { port } = server.localAddress();
     const before = await startClient(cleanup, { identity: 'node-a', psk: key });
@@ -312,6 +314,16 @@ describe('DTLS client and server endpoints', function () {
       server.sessionList().map((s) => [s.port, s.identity]),
       [[clientPort, 'node-b']],
     );
+    assert.deepEqual(replaced, [], "another identity's session is not its own to report");
+    await crash(after);
+    const again = await startClient(cleanup, {
+      identity: 'node-b',
+      psk: keys.get('node-b') ?? key,
+      bindPort: clientPort,
+    });
+    await again.connect('127.0.0.1', port);
+    const place = { address: '127.0.0.1', port: clientPort };
+    assert.deepEqual(replaced, [{ identity: 'node-b', reason: 'address', previous: place, next: place }]);
   });
 
   it('rejects oversized datagrams, full queues, and sends without a session', async () => {
