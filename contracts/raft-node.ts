@@ -71,6 +71,12 @@ export interface NodeStatus {
   readonly members: readonly MemberStatus[];
   readonly snapshots: SnapshotCounts;
   readonly log: LogMemory;
+  /**
+   * Present when every peer this node sent to has refused its handshakes (NET_AUTH) for 30 s or
+   * more and none answered: no peer accepts its keys (a gateway removed or rekeyed while it kept
+   * running). `forMs`: how long; `advice`: what to do.
+   */
+  readonly keysRefused?: { readonly forMs: number; readonly advice: string };
 }
 
 /**

@@ -391,7 +391,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   getStatus(): NodeStatus {
-    return nodeStatusOf(this.requireCore(), this.options.nodeId, this.snapshots.counters.counts());
+    return nodeStatusOf(this.requireCore(), this.options.nodeId, this.snapshots.counters.counts(), this.rpcs.view());
   }
 
   getConfiguration(): ClusterConfiguration {

@@ -36,6 +36,8 @@ import type { LatencyStage } from '../observability/latency-probe.js';
 import { ownRequestBytes } from './own-bytes.js';
 import { SendPacer } from './send-pacer.js';
 import { SendRefusals } from './send-refusals.js';
+import { KEY_REFUSAL_ADVICE, KeyRefusals } from './key-refusals.js';
+import type { PeerView } from './status.js';
 import type { AddressPlan } from '../membership/address-updates.js';
 import { reportAddressProposal } from './membership-driver.js';
 
@@ -67,6 +69,7 @@ export type PeerRpcDeps = Pick<
   | 'latencyProbe'
   | 'paceSends'
   | 'advertisedAddresses'
+  | 'timers'
 >;
 
 /** Plain-data options of the RPC traffic. */
@@ -102,6 +105,8 @@ export class PeerRpcs {
   private readonly pacer: SendPacer | null;
   /** Sends refused for an address, logged once each (send-refusals.ts). */
   private readonly refusals: SendRefusals;
+  /** Whether every peer refuses this node's handshakes (key-refusals.ts). */
+  readonly keyRefusals: KeyRefusals;
 
   constructor(
     private readonly host: PeerRpcHost,
@@ -110,6 +115,14 @@ export class PeerRpcs {
   ) {
     this.pacer = deps.paceSends === undefined ? null : new SendPacer(deps.paceSends);
     this.refusals = new SendRefusals(deps.logger, options.nodeId);
+    this.keyRefusals = new KeyRefusals(deps.logger, options.nodeId, () => deps.timers.nowMs());
+  }
+
+  /** What the status shows of the peers (status.ts). */
+  view(): PeerView {
+    const since = this.keyRefusals.refusedSinceMs();
+    const forMs = since === null ? null : Math.round(this.deps.timers.nowMs() - since);
+    return { keysRefused: forMs === null ? null : { forMs, advice: KEY_REFUSAL_ADVICE } };
   }
 
   /** Why sends to `peer` do not leave this node, when the transport refused its address (else null). */
@@ -245,6 +258,7 @@ export class PeerRpcs {
     this.deps.client.send(to, message, deadlineMs).then(
       (response) => {
         this.refusals.noteSent(to);
+        this.keyRefusals.noteOutcome(to, null);
         if (!this.host.isRunning()) return;
         if (request.type === 'AppendEntriesRequest' && response.type === 'AppendEntriesResponse' && response.success)
           this.probeEntries('ack', request);
@@ -255,6 +269,7 @@ export class PeerRpcs {
       (error: unknown) => {
         this.deps.metrics.increment('raft_rpc_failed_total', 1, dimensions);
         if (!this.host.isRunning()) return;
+        this.keyRefusals.noteOutcome(to, error);
         if (!this.refusals.noteFailure(to, error))
           this.deps.logger.debug('rpc failed', {
             node: this.options.nodeId,
