@@ -326,6 +326,20 @@ describe('DTLS client and server endpoints', function () {
     assert.deepEqual(replaced, [{ identity: 'node-b', reason: 'address', previous: place, next: place }]);
   });
 
+  it('refuses at once, naming both, a send to an address its socket family cannot reach', async () => {
+    const v6 = await startClient(cleanup, { identity: 'node-a', psk: key, bindAddress: '::1' });
+    await assert.rejects(v6.send(Buffer.from('x'), '127.0.0.1', 5684), {
+      code: 'NET_ADDRESS',
+      message: /IPv6 \(bound to ::1\) and cannot send to the IPv4 address 127\.0\.0\.1:5684/,
+    });
+    const v4 = await startClient(cleanup, { identity: 'node-a', psk: key });
+    await assert.rejects(v4.send(Buffer.from('x'), '::1', 5684), {
+      code: 'NET_ADDRESS',
+      message: /IPv4 \(bound to 127\.0\.0\.1\) and cannot send to the IPv6 address \[::1\]:5684/,
+    });
+    assert.equal(v6.stats().handshakesInProgress + v4.stats().handshakesInProgress, 0, 'no handshake was started');
+  });
+
   it('rejects oversized datagrams, full queues, and sends without a session', async () => {
     const server = await startServer(cleanup, { pskLookup: lookup });
     const { port } = server.localAddress();
