@@ -20,6 +20,11 @@ export interface MemberStatus {
   readonly witness?: true;
   /** On the leader: the highest index known replicated on the member; otherwise null. */
   readonly matchIndex: LogIndex | null;
+  /**
+   * Present when this node reaches the member elsewhere than `address`: where the member's own
+   * authenticated RPCs said it listens, until the configuration records that address.
+   */
+  readonly reachedAt?: string;
 }
 
 /**

@@ -122,7 +122,10 @@ export class PeerRpcs {
   view(): PeerView {
     const since = this.keyRefusals.refusedSinceMs();
     const forMs = since === null ? null : Math.round(this.deps.timers.nowMs() - since);
-    return { keysRefused: forMs === null ? null : { forMs, advice: KEY_REFUSAL_ADVICE } };
+    return {
+      keysRefused: forMs === null ? null : { forMs, advice: KEY_REFUSAL_ADVICE },
+      reachedAt: this.deps.advertisedAddresses?.overridden() ?? [],
+    };
   }
 
   /** Why sends to `peer` do not leave this node, when the transport refused its address (else null). */

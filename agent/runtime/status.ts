@@ -45,9 +45,11 @@ function witnessFlag(config: ClusterConfiguration, id: NodeId): { witness?: true
 export interface PeerView {
   /** See NodeStatus.keysRefused; null when some peer accepts this node's keys. */
   readonly keysRefused: { readonly forMs: number; readonly advice: string } | null;
+  /** The members this node reaches elsewhere than the configuration says, where (peer-reach.ts). */
+  readonly reachedAt: readonly { readonly id: NodeId; readonly address: string }[];
 }
 
-const NO_PEER_VIEW: PeerView = { keysRefused: null };
+const NO_PEER_VIEW: PeerView = { keysRefused: null, reachedAt: [] };
 
 /**
  * The status of node `nodeId`. Match indexes are known only on a leader: there each member's is
@@ -63,13 +65,19 @@ export function nodeStatusOf(
   const config = core.getConfiguration();
   const leading = core.getRole() === 'leader';
   const progress = new Map(core.getProgress().map((p) => [p.id, p.match]));
-  const members: MemberStatus[] = allMembers(config).map((id) => ({
-    id,
-    address: addressOf(config, id),
-    role: config.learners.includes(id) ? 'learner' : 'voter',
-    ...witnessFlag(config, id),
-    matchIndex: !leading ? null : id === nodeId ? core.getLastIndex() : (progress.get(id) ?? 0),
-  }));
+  const reached = new Map(peers.reachedAt.map((m) => [m.id, m.address]));
+  const members: MemberStatus[] = allMembers(config).map((id) => {
+    const address = addressOf(config, id);
+    const reachedAt = reached.get(id);
+    return {
+      id,
+      address,
+      role: config.learners.includes(id) ? 'learner' : 'voter',
+      ...witnessFlag(config, id),
+      matchIndex: !leading ? null : id === nodeId ? core.getLastIndex() : (progress.get(id) ?? 0),
+      ...(reachedAt === undefined || reachedAt === address ? {} : { reachedAt }),
+    };
+  });
   return {
     nodeId,
     state: serverStateOf(core, nodeId),
