@@ -29,6 +29,7 @@ export type RaftErrorCode =
   | 'NET_BUSY'
   | 'NET_AUTH'
   | 'NET_TOO_LARGE'
+  | 'NET_ADDRESS'
   | 'CODEC_MALFORMED'
   | 'CODEC_LIMIT'
   | 'CODEC_VERSION'
@@ -81,10 +82,14 @@ export class InvariantError extends RaftError {
 /**
  * A peer could not be reached, timed out or refused the request (reference `network_exception`).
  * NET_BUSY: the request was never sent (this side's limit on requests outstanding was reached).
+ * NET_ADDRESS: the request was never sent because the peer's address cannot be used from this
+ * node as the members stand (another member is known at it, or this node's socket cannot send
+ * to its address family): no retry helps until an address changes, so an operator must hear it.
  */
 export class NetworkError extends RaftError {
   constructor(
-    code: 'NET_UNREACHABLE' | 'NET_TIMEOUT' | 'NET_REJECTED' | 'NET_BUSY' | 'NET_AUTH' | 'NET_TOO_LARGE',
+    code:
+      'NET_UNREACHABLE' | 'NET_TIMEOUT' | 'NET_REJECTED' | 'NET_BUSY' | 'NET_AUTH' | 'NET_TOO_LARGE' | 'NET_ADDRESS',
     message: string,
     options: RaftErrorOptions = {},
   ) {

@@ -20,6 +20,11 @@ export interface MemberStatus {
   readonly witness?: true;
   /** On the leader: the highest index known replicated on the member; otherwise null. */
   readonly matchIndex: LogIndex | null;
+  /**
+   * Present when this node reaches the member elsewhere than `address`: where the member's own
+   * authenticated RPCs said it listens, until the configuration records that address.
+   */
+  readonly reachedAt?: string;
 }
 
 /**
@@ -71,6 +76,12 @@ export interface NodeStatus {
   readonly members: readonly MemberStatus[];
   readonly snapshots: SnapshotCounts;
   readonly log: LogMemory;
+  /**
+   * Present when every peer this node sent to has refused its handshakes (NET_AUTH) for 30 s or
+   * more and none answered: no peer accepts its keys (a gateway removed or rekeyed while it kept
+   * running). `forMs`: how long; `advice`: what to do.
+   */
+  readonly keysRefused?: { readonly forMs: number; readonly advice: string };
 }
 
 /**

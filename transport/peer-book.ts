@@ -45,16 +45,23 @@ export const RESOLVE_TTL_MS_DEFAULT = 30_000;
 export class PeerBook {
   private entries = new Map<NodeId, Entry>();
 
+  /** This node's own peer address as its members know it ("host:port"), or null when not given. */
+  private readonly own: PeerAddress | null;
+
   /**
    * `resolveTtlMs`: how old a host name's answer may get before the next request looks it up
-   * again, ms (default 30 s; 0 looks up every time); `nowMs`: the clock it is measured on.
+   * again, ms (default 30 s; 0 looks up every time); `nowMs`: the clock it is measured on;
+   * `ownAddress`: where this node's peer server is reached ("host:port"): a peer known there is
+   * this node itself, and is refused as two peers at one place are (default: none).
    */
   constructor(
     private readonly resolver: HostResolver = systemResolver,
     private readonly resolveTtlMs = RESOLVE_TTL_MS_DEFAULT,
     private readonly nowMs: () => number = () => performance.now(),
+    ownAddress: string | null = null,
   ) {
     if (!Number.isInteger(resolveTtlMs) || resolveTtlMs < 0) throw new RangeError('resolveTtlMs is a natural number');
+    this.own = ownAddress === null ? null : parsePeerAddress(ownAddress);
   }
 
   /** Replaces the book; throws ConfigError naming every malformed member. */
@@ -81,10 +88,12 @@ export class PeerBook {
     }
     if (problems.length > 0) throw new ConfigError(problems);
     const byPlace = new Map<string, Entry>();
+    const ownPlace = this.own === null ? null : `${this.own.port}/${this.own.host}`;
     for (const entry of next.values()) {
       if (entry.literal === null) continue;
       const place = `${entry.literal.port}/${entry.literal.address}`;
       const other = byPlace.get(place);
+      if (place === ownPlace) entry.sharesLiteral = true;
       if (other === undefined) byPlace.set(place, entry);
       else {
         entry.sharesLiteral = true;
@@ -110,7 +119,7 @@ export class PeerBook {
 
   /**
    * The IP literal and port of `id`; rejects with NET_UNREACHABLE when unknown or unresolvable,
-   * or when another peer is known at the same place. A reply counts for the peer the request
+   * and with NET_ADDRESS when another peer is known at the same place. A reply counts for the peer the request
    * was sent to, so one process reached for two members (a host name and a literal of one
    * gateway, say) would answer, vote and count toward a quorum for both: neither is reached
    * there until the addresses are told apart.
@@ -136,13 +145,26 @@ export class PeerBook {
       throw new NetworkError('NET_UNREACHABLE', `cannot resolve ${entry.host} of peer ${id}`, { cause: error });
     }
     entry.knownAt = address;
+    if (this.isOwnPlace(entry.host, address, entry.port))
+      throw new NetworkError(
+        'NET_ADDRESS',
+        `peer ${id} is reached at ${address}:${entry.port}, where this node itself listens: ` +
+          'it is not sent to until its address is corrected',
+      );
     for (const [other, e] of this.entries)
       if (other !== id && e.port === entry.port && e.knownAt === address)
         throw new NetworkError(
-          'NET_UNREACHABLE',
+          'NET_ADDRESS',
           `peers ${id} and ${other} are both reached at ${address}:${entry.port}: ` +
-            'one process cannot answer for two members',
+            'one process cannot answer for two members, so neither is sent to there until one address is corrected',
         );
     return { address, port: entry.port };
+  }
+
+  /** Whether `host` (known at `address`) and `port` are this node's own peer address. */
+  private isOwnPlace(host: string, address: string, port: number): boolean {
+    const own = this.own;
+    if (own === null || own.port !== port) return false;
+    return own.host.toLowerCase() === host.toLowerCase() || own.host === address;
   }
 }

@@ -34,9 +34,23 @@ export async function runStatus(args: readonly string[]): Promise<number> {
     );
     const alarms = alarmsLine(document);
     if (alarms !== null) out(alarms);
+    const refused = keysRefusedLine(document);
+    if (refused !== null) out(refused);
     out(membersTable(memberRows(status), leaderId));
     return CLIENT_EXIT.ok;
   });
+}
+
+/** The warning that no peer accepts this node's keys, when the status shows it (NodeStatus.keysRefused), else null. */
+export function keysRefusedLine(document: unknown): string | null {
+  if (typeof document !== 'object' || document === null) return null;
+  const refused: unknown = Reflect.get(document, 'keysRefused');
+  if (typeof refused !== 'object' || refused === null) return null;
+  const seconds = Math.round(Number(Reflect.get(refused, 'forMs')) / 1000);
+  return (
+    `warning: no peer accepts this node's keys (every peer refused its handshakes for ${seconds} s): ` +
+    String(Reflect.get(refused, 'advice'))
+  );
 }
 
 /** `alarms: NOSPACE (quota: N of M bytes used; disk full)` when the status shows an alarm, else null. */

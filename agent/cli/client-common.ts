@@ -110,6 +110,8 @@ export interface MemberRow {
   readonly address: string;
   readonly role: string;
   readonly matchIndex: number | null;
+  /** Where the node reaches the member when that is not `address` (MemberStatus.reachedAt), else null. */
+  readonly reachedAt: string | null;
 }
 
 /** The members of a status or member-list document. */
@@ -120,6 +122,7 @@ export function memberRows(body: JsonFields): MemberRow[] {
     // A witness shows as `voter witness` (or `learner witness` while it catches up).
     role: m.flag('witness') ? `${m.string('role')} witness` : m.string('role'),
     matchIndex: m.nullableNumber('matchIndex'),
+    reachedAt: m.nullableString('reachedAt'),
   }));
 }
 
@@ -129,7 +132,9 @@ export function membersTable(members: readonly MemberRow[], leaderId: string | n
     ['MEMBER', 'ADDRESS', 'ROLE', 'MATCH'],
     members.map((m) => [
       m.id,
-      m.address,
+      m.reachedAt === null
+        ? m.address
+        : `${m.address}, reached at ${m.reachedAt} (override until the configuration records it)`,
       m.id === leaderId ? `${m.role} (leader)` : m.role,
       m.matchIndex === null ? '-' : String(m.matchIndex),
     ]),

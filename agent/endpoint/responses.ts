@@ -134,6 +134,7 @@ export function responseForError(error: unknown): CoapResponse {
     case 'RAFT_TRANSFER':
     case 'RAFT_ELECTION':
     case 'NET_UNREACHABLE':
+    case 'NET_ADDRESS':
       return errorResponse(CoapResponseCode.ServiceUnavailable, message, 1);
     case 'RAFT_TIMEOUT':
     case 'NET_TIMEOUT':

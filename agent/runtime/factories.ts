@@ -24,6 +24,7 @@ import { AuthenticatedMembershipManager, type SessionCloser } from '../membershi
 import { DefaultMembershipManager } from '../membership/default.js';
 import { LinkKeystore } from '../membership/keystore.js';
 import { watchHandshakeFailures } from '../membership/handshake-watch.js';
+import { sessionReplacementLog } from '../membership/session-replacements.js';
 import { KeystoreCache } from '../trust/keystore-cache.js';
 import { PeerAddresses } from '../trust/peer-addresses.js';
 import { advertisedPeerAddress } from './advertised-address.js';
@@ -210,7 +211,11 @@ export function peerTransportConfig(
               pskLookup: (identity, peer) => manager.pskLookup(identity, peer),
               isMemberAddress,
             },
-            { onInternalError, ...(metrics === null ? {} : { metrics }) },
+            {
+              onInternalError,
+              onSessionReplaced: sessionReplacementLog(config.nodeId, logger, () => Date.now()),
+              ...(metrics === null ? {} : { metrics }),
+            },
           );
           checkReceiveBuffer(server.receiveBufferBytes(), logger);
           manager.addSessionCloser({

@@ -4,7 +4,7 @@
  * through the joint configuration C_old,new, which the core leaves for C_new once committed.
  * One change runs at a time; every wait has a deadline.
  */
-import { MembershipError, NotLeaderError, StoppedError, TimeoutError } from '../../contracts/errors.js';
+import { MembershipError, NotLeaderError, StoppedError, TimeoutError, describeError } from '../../contracts/errors.js';
 import { isVoter, planChange } from '../core/configuration.js';
 import type { ConfigurationChange } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
@@ -20,6 +20,8 @@ export interface MembershipHost {
   isRunning(): boolean;
   scheduleReady(): void;
   getAppliedConfiguration(): ClusterConfiguration;
+  /** Why sends to `id` do not leave this node (an address refusal, peer-rpcs.ts), or null. */
+  addressRefusalOf?(id: NodeId): string | null;
 }
 
 /** Who this node is, for the driver: its timing, its id, and where its own peer server is reached. */
@@ -93,6 +95,12 @@ export class MembershipDriver {
       try {
         await this.waitCaughtUp(id);
       } catch (error) {
+        const reason = describeError(error);
+        this.deps.logger.warning('removing a learner that was not made a voter', {
+          node: this.options.nodeId,
+          id,
+          reason,
+        });
         await this.change({ kind: 'remove', id }, (c) => !this.membership.isNodeInConfiguration(id, c)).catch(
           () => undefined,
         );
@@ -201,9 +209,11 @@ export class MembershipDriver {
       )
         return;
       if (this.timers.nowMs() >= deadline) {
+        const refusal = this.host.addressRefusalOf?.(id) ?? null;
         throw new MembershipError(
           `learner ${id} did not catch up within ${this.raft.learnerCatchUpTimeoutMs} ms ` +
-            `(match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter`,
+            `(match ${progress?.match ?? 0}, last index ${core.getLastIndex()}); it was not made a voter` +
+            (refusal === null ? '' : `: the leader did not send to it (${refusal})`),
         );
       }
       await new Promise<void>((resolve) => this.timers.setTimer(this.raft.heartbeatIntervalMs, resolve));

@@ -43,18 +43,15 @@ import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raf
 import { assert } from '../../contracts/assert.js';
 import { PendingRequests } from './pending.js';
 import { MembershipDriver } from './membership-driver.js';
-import { AdminRunner, decodeAdminResult } from './admin.js';
-import type { AdminResult } from './admin.js';
-import { coreFromDisk, logRetentionOf } from './node-deps.js';
-import type { RaftNodeDeps, RaftNodeOptions } from './node-deps.js';
+import { AdminRunner, decodeAdminResult, type AdminResult } from './admin.js';
+import { coreFromDisk, logRetentionOf, type RaftNodeDeps, type RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { PeerRpcs, type PeerRpcHost } from './peer-rpcs.js';
 import { Snapshots } from './snapshots.js';
 import { ClientOperations } from './client-ops.js';
 import { transferLeadership } from './leadership.js';
-import { reportReadyEvents } from './ready-events.js';
+import { reportReadyEvents, type ReadyEventSink } from './ready-events.js';
 import { appliedWhileWriting, entryAt, probeStage, startWrite, syncedCommitted } from './ready-write.js';
-import type { ReadyEventSink } from './ready-events.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
 import { TickDriver } from './tick-driver.js';
 
@@ -124,7 +121,11 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     };
     this.clientOps = new ClientOperations(clientHost, deps, this.pending, raft);
     this.membershipDriver = new MembershipDriver(
-      { ...host, getAppliedConfiguration: () => this.snapshots.appliedConfiguration() },
+      {
+        ...host,
+        getAppliedConfiguration: () => this.snapshots.appliedConfiguration(),
+        addressRefusalOf: (id) => this.rpcs.addressRefusalOf(id),
+      },
       deps,
       { raft, nodeId, advertisedAddress: options.advertisedAddress },
     );
@@ -390,7 +391,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   getStatus(): NodeStatus {
-    return nodeStatusOf(this.requireCore(), this.options.nodeId, this.snapshots.counters.counts());
+    return nodeStatusOf(this.requireCore(), this.options.nodeId, this.snapshots.counters.counts(), this.rpcs.view());
   }
 
   getConfiguration(): ClusterConfiguration {

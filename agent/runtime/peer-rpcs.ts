@@ -35,6 +35,9 @@ import type { RaftNodeDeps } from './node-deps.js';
 import type { LatencyStage } from '../observability/latency-probe.js';
 import { ownRequestBytes } from './own-bytes.js';
 import { SendPacer } from './send-pacer.js';
+import { SendRefusals } from './send-refusals.js';
+import { KEY_REFUSAL_ADVICE, KeyRefusals } from './key-refusals.js';
+import type { PeerView } from './status.js';
 import type { AddressPlan } from '../membership/address-updates.js';
 import { reportAddressProposal } from './membership-driver.js';
 
@@ -66,6 +69,7 @@ export type PeerRpcDeps = Pick<
   | 'latencyProbe'
   | 'paceSends'
   | 'advertisedAddresses'
+  | 'timers'
 >;
 
 /** Plain-data options of the RPC traffic. */
@@ -99,6 +103,10 @@ export class PeerRpcs {
   private nextReplyToken = 1;
   /** Paces outbound requests over the event loop's turns (send-pacer.ts); null: each goes at once. */
   private readonly pacer: SendPacer | null;
+  /** Sends refused for an address, logged once each (send-refusals.ts). */
+  private readonly refusals: SendRefusals;
+  /** Whether every peer refuses this node's handshakes (key-refusals.ts). */
+  readonly keyRefusals: KeyRefusals;
 
   constructor(
     private readonly host: PeerRpcHost,
@@ -106,6 +114,23 @@ export class PeerRpcs {
     private readonly options: PeerRpcOptions,
   ) {
     this.pacer = deps.paceSends === undefined ? null : new SendPacer(deps.paceSends);
+    this.refusals = new SendRefusals(deps.logger, options.nodeId);
+    this.keyRefusals = new KeyRefusals(deps.logger, options.nodeId, () => deps.timers.nowMs());
+  }
+
+  /** What the status shows of the peers (status.ts). */
+  view(): PeerView {
+    const since = this.keyRefusals.refusedSinceMs();
+    const forMs = since === null ? null : Math.round(this.deps.timers.nowMs() - since);
+    return {
+      keysRefused: forMs === null ? null : { forMs, advice: KEY_REFUSAL_ADVICE },
+      reachedAt: this.deps.advertisedAddresses?.overridden() ?? [],
+    };
+  }
+
+  /** Why sends to `peer` do not leave this node, when the transport refused its address (else null). */
+  addressRefusalOf(peer: NodeId): string | null {
+    return this.refusals.lastRefusalOf(peer);
   }
 
   /** Handles one inbound request (the NetworkServer's handler). */
@@ -235,6 +260,8 @@ export class PeerRpcs {
     const deadlineMs = this.options.rpcTimeoutMs * (1 + Math.floor(bytes / RPC_DEADLINE_BYTES_PER_STEP));
     this.deps.client.send(to, message, deadlineMs).then(
       (response) => {
+        this.refusals.noteSent(to);
+        this.keyRefusals.noteOutcome(to, null);
         if (!this.host.isRunning()) return;
         if (request.type === 'AppendEntriesRequest' && response.type === 'AppendEntriesResponse' && response.success)
           this.probeEntries('ack', request);
@@ -245,12 +272,14 @@ export class PeerRpcs {
       (error: unknown) => {
         this.deps.metrics.increment('raft_rpc_failed_total', 1, dimensions);
         if (!this.host.isRunning()) return;
-        this.deps.logger.debug('rpc failed', {
-          node: this.options.nodeId,
-          peer: to,
-          type: request.type,
-          error: describeError(error),
-        });
+        this.keyRefusals.noteOutcome(to, error);
+        if (!this.refusals.noteFailure(to, error))
+          this.deps.logger.debug('rpc failed', {
+            node: this.options.nodeId,
+            peer: to,
+            type: request.type,
+            error: describeError(error),
+          });
         this.host.requireCore().step({ kind: 'unreachable', to, seq, request });
         this.host.scheduleReady();
       },

@@ -41,22 +41,43 @@ function witnessFlag(config: ClusterConfiguration, id: NodeId): { witness?: true
   return isWitness(config, id) ? { witness: true } : {};
 }
 
+/** What the node's RPC traffic knows of its peers, for the status (peer-rpcs.ts). */
+export interface PeerView {
+  /** See NodeStatus.keysRefused; null when some peer accepts this node's keys. */
+  readonly keysRefused: { readonly forMs: number; readonly advice: string } | null;
+  /** The members this node reaches elsewhere than the configuration says, where (peer-reach.ts). */
+  readonly reachedAt: readonly { readonly id: NodeId; readonly address: string }[];
+}
+
+const NO_PEER_VIEW: PeerView = { keysRefused: null, reachedAt: [] };
+
 /**
  * The status of node `nodeId`. Match indexes are known only on a leader: there each member's is
  * its replication progress, and the leader's own is its last log index; elsewhere they are null.
- * `snapshots` are the node's snapshot counters (snapshots.ts).
+ * `snapshots` are the node's snapshot counters (snapshots.ts); `peers`, what its RPCs learnt of its peers.
  */
-export function nodeStatusOf(core: StatusCore, nodeId: NodeId, snapshots: SnapshotCounts): NodeStatus {
+export function nodeStatusOf(
+  core: StatusCore,
+  nodeId: NodeId,
+  snapshots: SnapshotCounts,
+  peers: PeerView = NO_PEER_VIEW,
+): NodeStatus {
   const config = core.getConfiguration();
   const leading = core.getRole() === 'leader';
   const progress = new Map(core.getProgress().map((p) => [p.id, p.match]));
-  const members: MemberStatus[] = allMembers(config).map((id) => ({
-    id,
-    address: addressOf(config, id),
-    role: config.learners.includes(id) ? 'learner' : 'voter',
-    ...witnessFlag(config, id),
-    matchIndex: !leading ? null : id === nodeId ? core.getLastIndex() : (progress.get(id) ?? 0),
-  }));
+  const reached = new Map(peers.reachedAt.map((m) => [m.id, m.address]));
+  const members: MemberStatus[] = allMembers(config).map((id) => {
+    const address = addressOf(config, id);
+    const reachedAt = reached.get(id);
+    return {
+      id,
+      address,
+      role: config.learners.includes(id) ? 'learner' : 'voter',
+      ...witnessFlag(config, id),
+      matchIndex: !leading ? null : id === nodeId ? core.getLastIndex() : (progress.get(id) ?? 0),
+      ...(reachedAt === undefined || reachedAt === address ? {} : { reachedAt }),
+    };
+  });
   return {
     nodeId,
     state: serverStateOf(core, nodeId),
@@ -70,5 +91,6 @@ export function nodeStatusOf(core: StatusCore, nodeId: NodeId, snapshots: Snapsh
     members,
     snapshots,
     log: core.getLogMemory(),
+    ...(peers.keysRefused === null ? {} : { keysRefused: peers.keysRefused }),
   };
 }

@@ -66,6 +66,8 @@ export class SimNetwork {
   private readonly handlers = new Map<NodeId, RpcHandler>();
   private readonly cut = new Set<string>();
   private readonly clogged = new Map<string, number>();
+  /** Links whose sends the sender's transport refuses for an address (NET_ADDRESS), with the reason. */
+  private readonly refused = new Map<string, string>();
   private faults: NetworkFaults;
   readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, deduplicated: 0 };
   /** Set by the simulator to inject malformed responses. */
@@ -139,10 +141,19 @@ export class SimNetwork {
     this.clogged.set(`${from}>${to}`, delayMs);
   }
 
+  /**
+   * Makes node `from`'s transport refuse every send to `to` at once with NET_ADDRESS and `reason`,
+   * as a real one does for an address it cannot use (shared with another member, another family).
+   */
+  refuseAddress(from: NodeId, to: NodeId, reason: string): void {
+    this.refused.set(`${from}>${to}`, reason);
+  }
+
   /** Restores every link. */
   heal(): void {
     this.cut.clear();
     this.clogged.clear();
+    this.refused.clear();
   }
 
   canReach(from: NodeId, to: NodeId): boolean {
@@ -151,6 +162,8 @@ export class SimNetwork {
 
   /** @internal Sends one request and resolves with the answer, or rejects on timeout. */
   send<R extends RequestMessage>(from: NodeId, target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>> {
+    const refusal = this.refused.get(`${from}>${target}`);
+    if (refusal !== undefined) return Promise.reject(new NetworkError('NET_ADDRESS', refusal));
     return new Promise<ResponseFor<R>>((resolve, reject) => {
       let settled = false;
       const timer = this.timers.setTimer(timeoutMs, () => {

@@ -120,6 +120,24 @@ describe('membership, transfer and snapshots', function () {
     assert.ok(!voters(leader).includes('slow'));
   });
 
+  it('says why a learner did not catch up when the leader refused its address, and logs it once', async () => {
+    const sim = new SimHarness(['n1', 'n2', 'n3'], 27, RELIABLE_NETWORK, { learnerCatchUpTimeoutMs: 2000 });
+    await sim.startAll();
+    const leader = await sim.waitLeader();
+    await sim.cluster.start('n4', leader.getStatus().configuration);
+    const reason = 'peers n4 and n2 are both reached at 127.0.0.1:5684: one process cannot answer for two members';
+    sim.cluster.network.refuseAddress(leader.getNodeId(), 'n4', reason);
+    await assert.rejects(sim.settle(leader.addServer('n4', '')), (error: unknown) => {
+      assert.equal((error as { code: string }).code, 'RAFT_MEMBERSHIP');
+      assert.match((error as Error).message, /did not catch up .*: the leader did not send to it \(peers n4 and n2/);
+      return true;
+    });
+    const warnings = (sim.cluster.nodes.get(leader.getNodeId())?.logger.records ?? []).filter(
+      (r) => r.level === 'warning' && r.fields['peer'] === 'n4' && r.fields['reason'] === reason,
+    );
+    assert.equal(warnings.length, 1, 'the refusal is logged once, with both members and the address');
+  });
+
   it('transfers leadership to a lagging follower once it has caught up', async () => {
     const sim = new SimHarness(['n1', 'n2', 'n3'], 28);
     await sim.startAll();

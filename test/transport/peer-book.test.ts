@@ -2,8 +2,9 @@
 // ConfigError naming the member; IP literals need no lookup; host names are resolved once
 // through the injected resolver, and a failed lookup is NET_UNREACHABLE and retried later; an
 // answer older than the TTL is looked up again (a gateway whose name moved to a new IP); two
-// peers known at one address (literal or host name) are both refused, since one process there
-// would answer for both, literals also on the fast path that sends to them without a lookup.
+// peers known at one address (literal or host name) are both refused (NET_ADDRESS), since one
+// process there would answer for both, literals also on the fast path that sends to them without
+// a lookup; and so is a peer known at this node's own address (it would be sent to itself).
 import { strict as assert } from 'node:assert';
 import { PeerBook } from '../../transport/peer-book.js';
 import { formatAddress, parsePeerAddress } from '../../transport/rpc-routes.js';
@@ -67,7 +68,7 @@ describe('peer addresses', () => {
     const shared = /peers n5 and n2 are both reached at 10\.0\.0\.2:5684: one process cannot answer for two members/;
     await assert.rejects(
       book.resolve('n5'),
-      (e: unknown) => e instanceof Error && 'code' in e && e.code === 'NET_UNREACHABLE' && shared.test(e.message),
+      (e: unknown) => e instanceof Error && 'code' in e && e.code === 'NET_ADDRESS' && shared.test(e.message),
     );
     await assert.rejects(book.resolve('n2'), /peers n2 and n5 are both reached at 10\.0\.0\.2:5684/);
     book.set([
@@ -83,6 +84,28 @@ describe('peer addresses', () => {
       { id: 'n5', address: '10.0.0.2:5685' },
     ]);
     assert.deepEqual(book.literal('n5'), { address: '10.0.0.2', port: 5685 });
+  });
+
+  it("refuses a peer known at this node's own address, by literal or by host name", async () => {
+    const book = new PeerBook(
+      () => Promise.resolve('10.0.0.1'),
+      30_000,
+      () => 0,
+      '10.0.0.1:5684',
+    );
+    book.set([
+      { id: 'n4', address: 'gw1.plant.local:5684' },
+      { id: 'n5', address: '10.0.0.1:5684' },
+      { id: 'n6', address: '10.0.0.1:5685' },
+    ]);
+    const itself = /peer n4 is reached at 10\.0\.0\.1:5684, where this node itself listens/;
+    await assert.rejects(book.resolve('n4'), { code: 'NET_ADDRESS', message: itself });
+    assert.equal(book.literal('n5'), null, 'no fast path to its own literal');
+    await assert.rejects(book.resolve('n5'), {
+      code: 'NET_ADDRESS',
+      message: /peer n5 is reached at 10\.0\.0\.1:5684/,
+    });
+    assert.deepEqual(book.literal('n6'), { address: '10.0.0.1', port: 5685 }, 'another port is another place');
   });
 
   it('looks a host name up again once its answer is older than the TTL', async () => {

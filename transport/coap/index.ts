@@ -96,7 +96,7 @@ export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransp
     client: new CoapNetworkClient({
       coap: coapClient,
       serializer: deps.serializer,
-      peers: new PeerBook(deps.resolver ?? systemResolver),
+      peers: new PeerBook(deps.resolver ?? systemResolver, undefined, undefined, options.advertisedAddress ?? null),
       ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
     }),
     server: new CoapNetworkServer(coapServer, deps.serializer),

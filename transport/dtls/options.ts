@@ -55,6 +55,28 @@ export interface DtlsDeps {
    * `dtls_session_evictions_total{limit}` (limit: identity or total). Default: none.
    */
   readonly metrics?: Metrics;
+  /**
+   * Told when a completed handshake replaced an established session of its own identity
+   * (server): see {@link SessionReplacement}. Called once per replaced session, after the new
+   * session is recorded; it must not throw. Default: none (stats() counts the evictions).
+   */
+  readonly onSessionReplaced?: (replacement: SessionReplacement) => void;
+}
+
+/**
+ * An established session that a newer one of the same PSK identity replaced: `reason` is
+ * `address` when the new handshake came from the old session's address and port (its client
+ * started over, RFC 6347 §4.2.8), `identity` when the identity held sessionsPerIdentityMax and
+ * its least recently used session made room, `total` when every slot was taken and the identity
+ * held the most. Two processes with one identity's keys replace each other's sessions.
+ */
+export interface SessionReplacement {
+  readonly identity: string;
+  readonly reason: 'address' | 'identity' | 'total';
+  /** The replaced session's peer address and port. */
+  readonly previous: { readonly address: string; readonly port: number };
+  /** The new session's. */
+  readonly next: { readonly address: string; readonly port: number };
 }
 
 /** The defaults of every session option (documented on {@link DtlsSessionOptions}). */

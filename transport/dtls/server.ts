@@ -34,7 +34,7 @@ import type { SessionEviction } from './established-sessions.js';
 import { helloVerifyRequestDatagram, readInitialHello } from './hello-verify.js';
 import type { InitialHello } from './hello-verify.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { DtlsDeps } from './options.js';
+import type { DtlsDeps, SessionReplacement } from './options.js';
 import { encodeRecord, splitRecords } from './record.js';
 import type { RawRecord } from './record.js';
 import { resolveServerOptions } from './server-options.js';
@@ -68,6 +68,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   private readonly unknownSessionAlerts: RateLimiter;
   private readonly metrics: Metrics | null;
   private readonly cidBytes: number;
+  private readonly onSessionReplaced: ((replacement: SessionReplacement) => void) | null;
 
   private constructor(
     private readonly socket: Socket,
@@ -80,6 +81,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
     this.sessions = new EstablishedSessions(options);
     this.metrics = deps.metrics ?? null;
     this.cidBytes = options.connectionIdBytes;
+    this.onSessionReplaced = deps.onSessionReplaced ?? null;
     this.cookies = new CookieJar(this.timers, this.randomBytes, options.cookieSecretRotationMs);
     this.sender = new SocketSender(socket, this.counters);
     this.host = {
@@ -335,15 +337,22 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       return;
     }
     const key = peerKey(session.address, session.port);
+    const replaced: { readonly session: Session; readonly reason: SessionReplacement['reason'] }[] = [];
     // A completed handshake from the address of an older session replaces it (RFC 6347 §4.2.8).
-    this.sessions.get(key)?.session.drop('local');
+    const previous = this.sessions.get(key)?.session;
+    if (previous?.identity === identity) replaced.push({ session: previous, reason: 'address' });
+    previous?.drop('local');
     // Then room is made within the caps (at most one session goes for each: a loop for safety).
     for (let room = this.sessions.evictionFor(identity); room !== null; room = this.sessions.evictionFor(identity)) {
       const before = this.sessions.size;
+      if (room.session.identity === identity) replaced.push(room);
       this.evict(room);
       assert(this.sessions.size < before, 'an evicted session leaves the table');
     }
     this.sessions.add(key, { session, role: entry.role, clientRandom: entry.clientRandom });
+    const next = { address: session.address, port: session.port };
+    for (const { session: old, reason } of replaced)
+      this.onSessionReplaced?.({ identity, reason, previous: { address: old.address, port: old.port }, next });
   }
 
   /**

@@ -12,13 +12,16 @@
 //   operations copied out of the received message (no view keeps the datagram alive);
 // - the peer address a sender advertises reaches the host only when the transport
 //   authenticated the sender as the member it claims to be: not over an unauthenticated
-//   transport (no identity), and not from a member speaking for another (impersonation).
+//   transport (no identity), and not from a member speaking for another (impersonation);
+// - a node whose handshakes every peer refused (NET_AUTH) for 30 s logs once that no peer
+//   accepts its keys (a removed or rekeyed gateway still running), and says so no more once one answers.
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { SnapshotChunkRequest } from '../../../agent/core/ready.js';
 import { strict as assert } from 'node:assert';
 import { PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
+import { NetworkError } from '../../../contracts/errors.js';
 import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
@@ -115,12 +118,27 @@ function setUp(storage: PersistenceEngine = new MemoryPersistenceEngine()) {
     advertised: (id: NodeId, address: string) => void advertised.push(`${id}@${address}`),
     overridden: () => [],
   };
+  // The clock the RPC traffic reads (the key-refusal watch); tests move `clock.now`.
+  const clock = { now: 0 };
+  const timers = {
+    nowMs: () => clock.now,
+    setTimer: () => ({ cancel: () => undefined }),
+  };
   const rpcs = new PeerRpcs(
     host,
-    { client, membership: new DefaultMembershipManager(), logger, metrics, observer, storage, advertisedAddresses },
+    {
+      client,
+      membership: new DefaultMembershipManager(),
+      logger,
+      metrics,
+      observer,
+      storage,
+      advertisedAddresses,
+      timers,
+    },
     { nodeId: 'n1', rpcTimeoutMs: 100 },
   );
-  return { host, client, logger, metrics, violations, rpcs, storage, advertised };
+  return { host, client, logger, metrics, violations, rpcs, storage, advertised, clock };
 }
 
 const vote: RequestVoteRequest = {
@@ -357,6 +375,34 @@ describe('PeerRpcs', () => {
       ],
     );
     assert.equal(metrics.counts.get('raft_rpc_failed_total'), 1);
+  });
+
+  it('reports, once, that no peer accepts its keys after every peer refused its handshakes for 30 s', async () => {
+    const { client, rpcs, logger, clock } = setUp();
+    const refused = new NetworkError('NET_AUTH', 'DTLS handshake with 127.0.0.1:5684 failed: key or identity refused');
+    let n3Answers = false;
+    client.answer = (request) =>
+      n3Answers && request.type === 'RequestVoteRequest' && request.candidateId === 'n1'
+        ? Promise.resolve({ type: 'RequestVoteResponse', term: 3, voteGranted: false })
+        : Promise.reject(refused);
+    const errors = () => logger.records.filter((r) => r.level === 'error' && /no peer accepts/.test(r.message));
+    const round = async () => {
+      rpcs.dispatch({ kind: 'request', to: 'n2', seq: 1, request: { ...vote, candidateId: 'n1' } });
+      rpcs.dispatch({ kind: 'request', to: 'n3', seq: 2, request: { ...vote, candidateId: 'n1' } });
+      await flush();
+    };
+    for (clock.now = 0; clock.now < 30_000; clock.now += 1000) await round();
+    assert.equal(errors().length, 0, 'not before 30 s');
+    for (; clock.now <= 60_000; clock.now += 1000) await round();
+    assert.equal(errors().length, 1, 'once, not every second');
+    assert.match(String(errors()[0]?.fields['advice']), /stop it .*coraft provision --add/);
+    assert.equal(rpcs.keyRefusals.refusedSinceMs(), 0);
+    assert.equal(rpcs.view().keysRefused?.forMs, clock.now, 'the status shows it');
+    n3Answers = true;
+    await round();
+    assert.equal(rpcs.keyRefusals.refusedSinceMs(), null, 'a peer that answers ends it');
+    assert.equal(rpcs.view().keysRefused, null);
+    assert.ok(logger.records.some((r) => r.level === 'info' && /accepts this node’s keys again/.test(r.message)));
   });
 
   it('reads a snapshot chunk from storage when it sends it, and sends nothing of a replaced snapshot', async () => {

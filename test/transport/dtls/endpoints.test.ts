@@ -12,6 +12,7 @@ import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { resolveServerOptions } from '../../../transport/dtls/server-options.js';
 import { resolveClientOptions } from '../../../transport/dtls/client-options.js';
 import type { DtlsServerOptions } from '../../../transport/dtls/server-options.js';
+import type { SessionReplacement } from '../../../transport/dtls/options.js';
 import { ManualTimers } from './fake-timers.js';
 import {
   Cleanup,
@@ -293,7 +294,8 @@ describe('DTLS client and server endpoints', function () {
   });
 
   it('replaces a session when its address starts a new handshake (client restart on the same port)', async () => {
-    const server = await startServer(cleanup, { pskLookup: lookup });
+    const replaced: SessionReplacement[] = [];
+    const server = await startServer(cleanup, { pskLookup: lookup }, { onSessionReplaced: (r) => replaced.push(r) });
     echo(server);
     const { port } = server.localAddress();
     const before = await startClient(cleanup, { identity: 'node-a', psk: key });
@@ -312,6 +314,30 @@ describe('DTLS client and server endpoints', function () {
       server.sessionList().map((s) => [s.port, s.identity]),
       [[clientPort, 'node-b']],
     );
+    assert.deepEqual(replaced, [], "another identity's session is not its own to report");
+    await crash(after);
+    const again = await startClient(cleanup, {
+      identity: 'node-b',
+      psk: keys.get('node-b') ?? key,
+      bindPort: clientPort,
+    });
+    await again.connect('127.0.0.1', port);
+    const place = { address: '127.0.0.1', port: clientPort };
+    assert.deepEqual(replaced, [{ identity: 'node-b', reason: 'address', previous: place, next: place }]);
+  });
+
+  it('refuses at once, naming both, a send to an address its socket family cannot reach', async () => {
+    const v6 = await startClient(cleanup, { identity: 'node-a', psk: key, bindAddress: '::1' });
+    await assert.rejects(v6.send(Buffer.from('x'), '127.0.0.1', 5684), {
+      code: 'NET_ADDRESS',
+      message: /IPv6 \(bound to ::1\) and cannot send to the IPv4 address 127\.0\.0\.1:5684/,
+    });
+    const v4 = await startClient(cleanup, { identity: 'node-a', psk: key });
+    await assert.rejects(v4.send(Buffer.from('x'), '::1', 5684), {
+      code: 'NET_ADDRESS',
+      message: /IPv4 \(bound to 127\.0\.0\.1\) and cannot send to the IPv6 address \[::1\]:5684/,
+    });
+    assert.equal(v6.stats().handshakesInProgress + v4.stats().handshakesInProgress, 0, 'no handshake was started');
   });
 
   it('rejects oversized datagrams, full queues, and sends without a session', async () => {

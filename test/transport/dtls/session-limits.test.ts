@@ -10,10 +10,13 @@
 //   connection-ID index), their clients told with close_notify;
 // - a session that moved (connection ID, through a relay that rebinds) and is then replaced
 //   leaves no alias: neither its old nor its new address reaches anything;
+// - each session an identity's new handshake replaces is reported with the identity and both
+//   addresses (the agent logs it), and only its own: another identity's sessions are not;
 // - whatever a peer does, the indexes of the server's session table agree (checkInvariants).
 import { strict as assert } from 'node:assert';
 import type { DtlsClientEndpoint } from '../../../transport/dtls/client.js';
 import type { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
+import type { SessionReplacement } from '../../../transport/dtls/options.js';
 import { scaledMs } from '../../timing.js';
 import { Cleanup, Inbox, echo, internalErrors, startClient, startServer, until } from './helpers.js';
 import { RebindingRelay } from './rebinding-relay.js';
@@ -89,6 +92,21 @@ describe('DTLS established-session limits', function () {
     assert.equal(sessionsOf(server, 'b'), 1);
     assert.equal(server.stats().sessionsEvicted, 8);
     server.checkInvariants();
+  });
+
+  it('tells who replaced which session of its own identity, and from where', async () => {
+    const replaced: SessionReplacement[] = [];
+    const server = await startServer(
+      cleanup,
+      { pskLookup: lookup, sessionsMax: 64, sessionsPerIdentityMax: 2 },
+      { onSessionReplaced: (r) => replaced.push(r) },
+    );
+    echo(server);
+    const clients: DtlsClientEndpoint[] = [];
+    for (let i = 0; i < 3; i += 1) clients.push(await connectAndEcho(cleanup, server, 'a', `come back ${i}`));
+    await connectAndEcho(cleanup, server, 'b', 'another identity');
+    const at = (i: number) => ({ address: '127.0.0.1', port: clients[i]?.localAddress().port ?? 0 });
+    assert.deepEqual(replaced, [{ identity: 'a', reason: 'identity', previous: at(0), next: at(2) }]);
   });
 
   it('lets a peer that comes back from a new port again and again in, and frees what it replaced', async () => {
