@@ -239,6 +239,9 @@ export class CoapServer {
       const response = diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed');
       return this.respond(request, response, NO_OPTIONS);
     }
+    // Access first: a request that may not use the resource learns that, not which limit it passed.
+    const refused = route.admission?.(request) ?? null;
+    if (refused !== null) return this.respond(request, refused, NO_OPTIONS);
     const blockwise = block.block1 !== null || block.qblock1 !== null || block.piece1 !== null || block.block2 !== null;
     // Only block-wise requests need their transfer key; building it costs a few strings.
     const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';
