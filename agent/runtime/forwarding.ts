@@ -126,14 +126,22 @@ export class ForwardingClient {
   /**
    * Runs `kind` on the leader, wherever it is, within `timeoutMs`. A request the leader refused
    * because it is handing leadership over (RAFT_TRANSFER: nothing was proposed) waits for the
-   * next leader and goes there, so a graceful hand-off fails no client request.
+   * next leader and goes there, so a graceful hand-off fails no client request. `what` names the
+   * request in the error of a forward whose outcome is unknown (default: "the write", or "the
+   * admin command").
    */
-  run(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+  run(
+    kind: ForwardKind,
+    payload: Uint8Array,
+    timeoutMs: number,
+    retryUnknown = false,
+    what: string = kind === 'admin' ? 'the admin command' : 'the write',
+  ): Promise<Uint8Array> {
     const now = this.timers.nowMs();
     const deadline = now + timeoutMs;
     const remaining = Math.floor(deadline - now);
     if (remaining <= 0 || !this.host.isRunning() || !this.host.isLeader())
-      return this.attempts(kind, payload, deadline, retryUnknown, null);
+      return this.attempts(kind, payload, deadline, { retryUnknown, what }, null);
     // The common case, this node leads: the first attempt runs here as the loop's would, without the loop's async
     // frames and outcome object (a third of a loaded leader's allocation on this path); a refusal during a
     // hand-off goes on to the loop as that attempt's outcome.
@@ -146,7 +154,7 @@ export class ForwardingClient {
     return first.catch((error: unknown) => {
       const outcome = handOffOutcome(error);
       if (outcome === null) throw error;
-      return this.attempts(kind, payload, deadline, retryUnknown, { outcome, remaining });
+      return this.attempts(kind, payload, deadline, { retryUnknown, what }, { outcome, remaining });
     });
   }
 
@@ -158,7 +166,7 @@ export class ForwardingClient {
     kind: ForwardKind,
     payload: Uint8Array,
     deadline: number,
-    retryUnknown: boolean,
+    { retryUnknown, what }: { readonly retryUnknown: boolean; readonly what: string },
     first: { readonly outcome: Attempt; readonly remaining: number } | null,
   ): Promise<Uint8Array> {
     // Made only when needed: building an error captures a stack, which showed in profiles.
@@ -188,7 +196,7 @@ export class ForwardingClient {
         outcome =
           leader === this.host.getNodeId()
             ? await this.runHere(kind, payload, remaining)
-            : await this.forwardOnce(leader, kind, payload, remaining, kind === 'read' || retryUnknown);
+            : await this.forwardOnce(leader, kind, payload, remaining, kind === 'read' || retryUnknown, what);
       }
       if (outcome.done) return outcome.result;
       lastError = outcome.error;
@@ -243,6 +251,7 @@ export class ForwardingClient {
     payload: Uint8Array,
     timeoutMs: number,
     retryable: boolean,
+    what: string,
   ): Promise<Attempt> {
     const sent = this.client.send(
       leader,
@@ -256,14 +265,14 @@ export class ForwardingClient {
     } catch (error) {
       return error instanceof RaftError && error.code === 'NET_BUSY'
         ? notSent(leader, describeError(error))
-        : failedForward(leader, kind, describeError(error));
+        : failedForward(leader, kind, describeError(error), what);
     } finally {
       change?.cancel();
     }
     if (response === null) {
       // The leader changed while it had the request: its answer, if it ever comes, goes unread.
       sent.catch(() => undefined);
-      return failedForward(leader, kind, `the leader changed from ${leader} before it answered`);
+      return failedForward(leader, kind, `the leader changed from ${leader} before it answered`, what);
     }
     if (response.code === '') return { done: true, result: response.result };
     const error = errorFromCode(response.code, response.message, response.leaderHint);
@@ -284,8 +293,8 @@ function notSent(leader: NodeId, detail: string): Attempt {
   };
 }
 
-/** A forward to `leader` that got no answer: a read is retried; a write's outcome is unknown. */
-function failedForward(leader: NodeId, kind: ForwardKind, detail: string): Attempt {
+/** A forward to `leader` that got no answer: a read is retried; the outcome of `what` (a write) is unknown. */
+function failedForward(leader: NodeId, kind: ForwardKind, detail: string, what: string): Attempt {
   if (kind === 'read')
     return {
       done: false,
@@ -294,9 +303,7 @@ function failedForward(leader: NodeId, kind: ForwardKind, detail: string): Attem
     };
   return {
     done: false,
-    error: new TimeoutError(
-      `forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`,
-    ),
+    error: new TimeoutError(`forwarding ${what} to ${leader} failed (${detail}); it may or may not have been applied`),
     unknown: true,
   };
 }

@@ -327,8 +327,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   /** See NodeApi.submitAnywhere. */
-  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
-    return this.clientOps.runAnywhere('write', command, timeoutMs, retryUnknown);
+  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown = false, what?: string): Promise<Uint8Array> {
+    return this.clientOps.runAnywhere('write', command, timeoutMs, retryUnknown, what);
   }
 
   readAnywhere(query: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
