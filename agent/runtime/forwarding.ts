@@ -18,6 +18,10 @@
  * goes to the next one, instead of spending the caller's whole timeout on the one that left. A
  * leader's RAFT_TIMEOUT answer (it stopped, or lost leadership, before the entry committed) is an
  * unknown outcome too.
+ *
+ * Reads and writes share the peer transport's requests to the leader (outstandingPerPeerMax), so
+ * forwarded reads may hold at most FORWARDED_READS_MAX of them: a flood of reads through a follower
+ * is refused there (RAFT_BUSY) before it can refuse that follower's writes.
  */
 import {
   ElectionError,
@@ -37,6 +41,21 @@ import type { NodeId } from '../../contracts/log.js';
 import type { ForwardKind } from '../../contracts/messages.js';
 import type { NetworkClient } from '../../contracts/network.js';
 import { clientRequestRefusal } from '../trust/forward-policy.js';
+import { assert } from '../../contracts/assert.js';
+import { DEFAULT_COAP_CLIENT_OPTIONS } from '../../transport/coap/config.js';
+import { DEFAULT_HTTP_CLIENT_OPTIONS } from '../../transport/http/config.js';
+
+/**
+ * Most forwarded reads this node has in flight to the leader at once: three quarters of the peer
+ * transport's requests to one peer (outstandingPerPeerMax, 128), so writes and admin commands
+ * always keep the other quarter. A read past it is refused RAFT_BUSY (5.03: nothing ran, retry).
+ */
+export const FORWARDED_READS_MAX = 96;
+/** The requests to one peer writes keep from reads. */
+const WRITES_KEPT =
+  Math.min(DEFAULT_COAP_CLIENT_OPTIONS.outstandingPerPeerMax, DEFAULT_HTTP_CLIENT_OPTIONS.outstandingPerPeerMax) -
+  FORWARDED_READS_MAX;
+assert(WRITES_KEPT >= 16, 'forwarded reads leave writes a share of the requests to the leader');
 
 /** Most leaders a request is forwarded to before it gives up. */
 const FORWARD_ATTEMPTS_MAX = 5;
@@ -117,6 +136,9 @@ function handOffOutcome(error: unknown): Attempt | null {
 
 /** Runs client requests on the leader, wherever it is; see the module comment. */
 export class ForwardingClient {
+  /** Forwarded reads sent and not yet settled in the transport. Invariant: <= FORWARDED_READS_MAX. */
+  private readsInFlight = 0;
+
   constructor(
     private readonly host: ForwardingHost,
     private readonly client: NetworkClient,
@@ -253,11 +275,25 @@ export class ForwardingClient {
     retryable: boolean,
     what: string,
   ): Promise<Attempt> {
+    if (kind === 'read' && this.readsInFlight >= FORWARDED_READS_MAX)
+      return notSent(
+        leader,
+        `${FORWARDED_READS_MAX} forwarded reads in flight already (writes keep ${WRITES_KEPT} requests to the leader)`,
+      );
     const sent = this.client.send(
       leader,
       { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs },
       timeoutMs,
     );
+    if (kind === 'read') {
+      // Counted until the transport lets the request go, which may be after this attempt stops waiting for it.
+      this.readsInFlight += 1;
+      assert(this.readsInFlight <= FORWARDED_READS_MAX, 'forwarded reads within their share');
+      const release = (): void => {
+        this.readsInFlight -= 1;
+      };
+      sent.then(release, release);
+    }
     const change = retryable ? this.host.leaderChange(leader) : null;
     let response;
     try {
