@@ -20,6 +20,7 @@ import { UsageError, parseOptions } from './args.js';
 import { applyAgentV8Flags, openRuntimeFlags } from '../runtime/v8-flags.js';
 import { setFlagsFromString } from 'node:v8';
 import type { CodeCacheHooks } from './code-cache.js';
+import { routeLibraryConsole } from '../observability/library-console.js';
 
 const HELP = `usage: coraft agent --config FILE [--trace FILE]
 
@@ -165,6 +166,8 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   phases.mark('config');
   const config: AgentConfig = options.trace === undefined ? loaded : { ...loaded, trace: options.trace };
   const logger = buildLogger(config);
+  // lmdb-js prints a failed commit's stack itself (a full disk): into the log as one record instead.
+  routeLibraryConsole(logger, config.nodeId);
   let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
   let agent: Agent;
   try {
