@@ -173,6 +173,8 @@ export class LocalEndpoint {
   }
 
   async stop(): Promise<void> {
+    // After a fatal error (a full disk) the node failed its pending requests: their answers go out first (1 s at most).
+    if (!this.deps.node.isRunning()) await this.server.drain(1000);
     this.statusChecks.stop();
     this.observations.clear();
     await this.server.stop();

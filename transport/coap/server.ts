@@ -137,6 +137,13 @@ export class CoapServer {
     return this.endpoint !== null;
   }
 
+  /** Resolves once no handler runs (each answer sent), or after `timeoutMs`: so that stop drops no decided answer. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = this.deps.timers.nowMs() + timeoutMs;
+    while (this.inFlight > 0 && this.endpoint !== null && this.deps.timers.nowMs() < deadline)
+      await new Promise<void>((resolve) => this.deps.timers.setTimer(10, resolve));
+  }
+
   /** The bound address; the server must be running. */
   localAddress(): { readonly address: string; readonly port: number } {
     assert(this.endpoint !== null, 'localAddress of a running server');
