@@ -167,7 +167,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   const config: AgentConfig = options.trace === undefined ? loaded : { ...loaded, trace: options.trace };
   const logger = buildLogger(config);
   // lmdb-js prints a failed commit's stack itself (a full disk): into the log as one record instead.
-  routeLibraryConsole(logger, config.nodeId);
+  const restoreConsole = routeLibraryConsole(logger, config.nodeId);
   let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
   let agent: Agent;
   try {
@@ -178,6 +178,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   } catch (error) {
     logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });
     process.stderr.write(`coraft agent: ${describeError(error)}\n`);
+    restoreConsole();
     return exitCodeFor(error);
   }
   // Under systemd (Type=notify): the state is loaded and every port is open. The stop signals are
@@ -203,6 +204,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
       openRuntimeFlags();
     });
   const code = await stopped;
+  restoreConsole();
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();
   // A listened-to IPC channel keeps the process alive: let it go, or a stopped agent never exits.
