@@ -10,7 +10,7 @@ import { publicKeyFromText } from '../trust/admin-command.js';
 import { parseOptions, UsageError } from './args.js';
 import { CLIENT_EXIT, COMMON, memberRows, membersTable, out, withClient } from './client-common.js';
 import { EndpointError, JsonFields, type EndpointClient } from './endpoint-client.js';
-import { maybeSignOnly, readLinks, SIGNING_OPTIONS, signerOf, type Signer } from './admin-signing.js';
+import { maybeSignOnly, namedNode, readLinks, SIGNING_OPTIONS, signerOf, type Signer } from './admin-signing.js';
 
 const OPTIONS_HELP = `options: --admin-key FILE [--cluster ID] [--valid-for-s S] [--sign-only FILE],
          --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS
@@ -204,19 +204,41 @@ export async function runLeader(args: readonly string[]): Promise<number> {
 }
 
 export async function runSnapshot(args: readonly string[]): Promise<number> {
-  const { values } = parseOptions(args, { ...COMMON, ...SIGNING_OPTIONS });
+  const { values } = parseOptions(args, {
+    ...COMMON,
+    ...SIGNING_OPTIONS,
+    node: { type: 'string' },
+    config: { type: 'string' },
+  });
   if (values.help === true) {
     out(
-      `usage: coraft snapshot\n${OPTIONS_HELP}\n\nTakes a snapshot on the node now and compacts its log (a signed ` +
-        `command naming that node).`,
+      `usage: coraft snapshot [--node ID | --config FILE]\n${OPTIONS_HELP}\n\nTakes a snapshot on the node now ` +
+        `and compacts its log (a signed command naming that node: the endpoint's, or --node ID, or the nodeId of ` +
+        `--config FILE, the node's agent.json, whose cluster is then the default of --cluster). --sign-only needs ` +
+        `--node or --config and no endpoint.`,
     );
     return CLIENT_EXIT.ok;
   }
-  const signer = signerOf(values);
+  const named = namedNode(values.node, values.config);
+  const signer = signerOf({ ...values, cluster: values.cluster ?? named?.cluster ?? undefined });
+  if (values['sign-only'] !== undefined) {
+    if (named === null)
+      throw new UsageError(
+        'snapshot --sign-only: name the node to snapshot with --node ID or --config FILE (its agent.json); ' +
+          'the command is signed without asking an endpoint',
+      );
+    maybeSignOnly(values, signer.sign({ op: 'snapshot', node: named.node }));
+    return CLIENT_EXIT.ok;
+  }
   return withClient(
     values,
     async (client) => {
       const node = JsonFields.of(await client.json('GET', '/status'), 'the status').string('nodeId');
+      if (named !== null && named.node !== node)
+        throw new EndpointError(
+          '4.09',
+          `this endpoint is ${node}'s, not ${named.node}'s: point --endpoint at ${named.node}`,
+        );
       const body = await sendSigned(client, 'POST', '/snapshot', signer.sign({ op: 'snapshot', node }));
       const nodeId = body.string('nodeId');
       const snapshotIndex = body.number('snapshotIndex');

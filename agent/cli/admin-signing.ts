@@ -154,6 +154,35 @@ export function readLinks(file: string | undefined, signer: Signer, id: string):
 }
 
 /**
+ * The node a command names without asking its endpoint: `--node ID`, or the nodeId (and cluster) of
+ * `--config FILE`, the node's agent.json (its bundle's, on the provisioning host); null for neither.
+ */
+export function namedNode(
+  node: string | undefined,
+  config: string | undefined,
+): { readonly node: string; readonly cluster: string | null } | null {
+  if (node !== undefined && config !== undefined) throw new UsageError('give --node ID or --config FILE, not both');
+  if (node !== undefined) {
+    if (!isValidNodeId(node)) throw new UsageError(`--node: ${JSON.stringify(node)} is not a node id`);
+    return { node, cluster: null };
+  }
+  if (config === undefined) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(readText(config, '--config'));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--config: ${config} is not JSON (give the node's agent.json)`);
+  }
+  const field = (name: string): unknown =>
+    typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined;
+  const nodeId = field('nodeId');
+  const cluster = field('cluster');
+  if (!isValidNodeId(nodeId)) throw new UsageError(`--config: ${config} names no nodeId (give the node's agent.json)`);
+  return { node: nodeId, cluster: typeof cluster === 'string' ? cluster : null };
+}
+
+/**
  * With --sign-only FILE: writes the signed command there (mode 0600) and returns true, so that
  * it can be carried to a gateway and sent with `coraft admin submit FILE` before it expires.
  */

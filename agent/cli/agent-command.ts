@@ -20,6 +20,7 @@ import { UsageError, parseOptions } from './args.js';
 import { applyAgentV8Flags, openRuntimeFlags } from '../runtime/v8-flags.js';
 import { setFlagsFromString } from 'node:v8';
 import type { CodeCacheHooks } from './code-cache.js';
+import { routeLibraryConsole } from '../observability/library-console.js';
 
 const HELP = `usage: coraft agent --config FILE [--trace FILE]
 
@@ -165,6 +166,8 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   phases.mark('config');
   const config: AgentConfig = options.trace === undefined ? loaded : { ...loaded, trace: options.trace };
   const logger = buildLogger(config);
+  // lmdb-js prints a failed commit's stack itself (a full disk): into the log as one record instead.
+  const restoreConsole = routeLibraryConsole(logger, config.nodeId);
   let metricsHandle: { metrics: Metrics; close: () => Promise<void> };
   let agent: Agent;
   try {
@@ -175,6 +178,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
   } catch (error) {
     logger.critical('agent failed to start', { node: config.nodeId, error: describeError(error) });
     process.stderr.write(`coraft agent: ${describeError(error)}\n`);
+    restoreConsole();
     return exitCodeFor(error);
   }
   // Under systemd (Type=notify): the state is loaded and every port is open. The stop signals are
@@ -200,6 +204,7 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
       openRuntimeFlags();
     });
   const code = await stopped;
+  restoreConsole();
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();
   // A listened-to IPC channel keeps the process alive: let it go, or a stopped agent never exits.

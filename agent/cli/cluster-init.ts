@@ -24,7 +24,7 @@ import {
   trustConfigOf,
   type FleetKeys,
 } from '../fleet/fleet-keys.js';
-import { secretsDir, writeFleetState, writeIfChanged, type FleetState } from '../fleet/provision.js';
+import { secretsDir, writeFleetState, writeIfChanged, type FleetState, type Gateway } from '../fleet/provision.js';
 
 const HELP =
   'usage: coraft cluster init --nodes N --dir DIR [--base-port P] [--transport T] [--storage S] ' +
@@ -117,7 +117,18 @@ export function initCluster(options: InitOptions): InitNode[] {
   }
   const addresses = ids.map((id, i) => ({ id, address: `${host(id)}:${options.basePort + 2 * i}` }));
   const members = addresses.slice(0, initialMembers).map((m) => (isWitnessId(m.id) ? { ...m, witness: true } : m));
-  const keys = writeProvisioner(root, addresses, initialMembers);
+  // The provisioner's record of each node says where its endpoint is and how it is reached, so that
+  // `coraft provision --out DIR/provisioner` prints commands that reach it.
+  const gateways = addresses.map((m, i) => ({
+    ...m,
+    overrides: {
+      endpoint: `${host(m.id)}:${options.basePort + 2 * i + 1}`,
+      endpointKeys: !isLoopbackHost(host(m.id)),
+      listenHost: host(m.id),
+      dataDir: './data',
+    },
+  }));
+  const keys = writeProvisioner(root, gateways, initialMembers);
   return ids.map((id, i) => {
     const dir = join(root, id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -151,11 +162,7 @@ export function initCluster(options: InitOptions): InitNode[] {
  * Writes the local provisioner: a fresh fleet secret and admin key pair in
  * DIR/provisioner/secrets, and the links files of the nodes outside the initial cluster.
  */
-function writeProvisioner(
-  root: string,
-  addresses: readonly { id: string; address: string }[],
-  initialMembers: number,
-): FleetKeys {
+function writeProvisioner(root: string, addresses: readonly Gateway[], initialMembers: number): FleetKeys {
   const pair = newAdminKeyPair();
   const cluster = `local-${randomBytes(4).toString('hex')}`;
   const state: FleetState = {

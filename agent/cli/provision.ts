@@ -200,7 +200,10 @@ function endpointOptions(
       : currentGateways(state).find((g) => g.id === via);
   if (gateway === undefined)
     throw new UsageError(`--via: ${via ?? '(default)'} is not a current gateway other than ${changed ?? '-'}`);
-  const address = endpoint ?? { ...state.defaults, ...gateway.overrides }.endpoint ?? '127.0.0.1:5683';
+  const settings = { ...state.defaults, ...gateway.overrides };
+  const address = endpoint ?? settings.endpoint ?? '127.0.0.1:5683';
+  // A plain CoAP endpoint (endpointKeys false, as a cluster init node's) is reached without a key.
+  if (settings.endpointKeys === false) return `--endpoint ${address}`;
   return `--endpoint ${address} --endpoint-key ${join(resolve(dir), 'bundles', gateway.id, 'endpoint-admin.key')}`;
 }
 

@@ -8,7 +8,7 @@
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
-import type { CoapResourceMethods } from '../../transport/coap/router.js';
+import { admitted, type CoapResourceHandler, type CoapResourceMethods } from '../../transport/coap/router.js';
 import { errorResponse } from './responses.js';
 
 /** The identities of the endpoint; both null: an open (loopback, plain CoAP) endpoint. */
@@ -28,23 +28,31 @@ export function mayUse(access: EndpointAccess, area: EndpointArea, identity: str
   return identity === access[area];
 }
 
-/** `methods` with every handler refusing (4.03) identities that may not use `area`. */
+/** The refusal (4.03) of a request whose identity may not use `area`, or null when it may. */
+export function accessRefusal(access: EndpointAccess, area: EndpointArea, request: CoapRequest): CoapResponse | null {
+  if (mayUse(access, area, request.peer.identity)) return null;
+  return errorResponse(
+    CoapResponseCode.Forbidden,
+    `identity ${JSON.stringify(request.peer.identity)} may not use the ${area} resources`,
+  );
+}
+
+/**
+ * `methods` refusing (4.03) identities that may not use `area`: the server checks that before it
+ * looks at the body (so before a size limit, or a block is kept), and the handler again.
+ */
 export function restricted(
   methods: CoapResourceMethods,
   area: EndpointArea,
   access: EndpointAccess,
 ): CoapResourceMethods {
-  const guarded: Record<string, (request: CoapRequest) => Promise<CoapResponse>> = {};
+  const guarded: Record<string, CoapResourceHandler> = {};
+  const admission = (request: CoapRequest): CoapResponse | null => accessRefusal(access, area, request);
   for (const [method, handler] of Object.entries(methods)) {
-    guarded[method] = (request) =>
-      mayUse(access, area, request.peer.identity)
-        ? handler(request)
-        : Promise.resolve(
-            errorResponse(
-              CoapResponseCode.Forbidden,
-              `identity ${JSON.stringify(request.peer.identity)} may not use the ${area} resources`,
-            ),
-          );
+    guarded[method] = admitted((request) => {
+      const refusal = admission(request);
+      return refusal === null ? handler(request) : Promise.resolve(refusal);
+    }, admission);
   }
   return guarded;
 }

@@ -110,7 +110,7 @@ async function grant(deps: LeaseResourceDeps, request: CoapRequest): Promise<Coa
 async function keepalive(deps: LeaseResourceDeps, request: CoapRequest, id: number): Promise<CoapResponse> {
   try {
     const submit = (command: Uint8Array, timeoutMs: number): Promise<Uint8Array> =>
-      deps.node.submitAnywhere(command, timeoutMs, true);
+      deps.node.submitAnywhere(command, timeoutMs, true, `the keepalive of lease ${id}`);
     const result = await keepAlive(submit, deps.clock, id, deps.timeoutMs);
     if (result.type !== 'lease') return unexpected(result, 'a keepalive');
     return documentResponse(request, CoapResponseCode.Changed, { id, ttlMs: result.ttlMs });

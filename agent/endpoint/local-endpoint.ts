@@ -11,7 +11,8 @@
  *   GET  /watch?prefix=P|key=K&since=R  the changes after R, then each change with Observe (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
  *   PUT|DELETE /kv/{key}[?client=C&seq=N]  write; PUT If-Match: compare-and-set on the revision
- *                                     (ETag); If-None-Match: create only. 2.01 when the PUT created the
+ *                                     (ETag; several: any of them; empty: the key exists, if-match.ts);
+ *                                     If-None-Match: create only. 2.01 when the PUT created the
  *                                     key, 2.04 when it changed it. Without client and seq a
  *                                     write runs in the endpoint's own session (writes.ts), applied
  *                                     at most once; client ids starting with '@' are reserved for it
@@ -41,7 +42,6 @@ import type { Registration } from './observers.js';
 import {
   CONTENT_FORMAT,
   errorResponse,
-  etagRevision,
   jsonResponse,
   readAnswer,
   responseForError,
@@ -62,6 +62,7 @@ import { kvKeyOf } from './kv-key.js';
 import { ImplicitSession } from './write-session.js';
 import { StatusChecks } from './status-checks.js';
 import { WriteLimits } from './write-limits.js';
+import { chosenCommand, existsPutAnswer, ifMatchCommand, type RevisionChoice } from './if-match.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -173,6 +174,8 @@ export class LocalEndpoint {
   }
 
   async stop(): Promise<void> {
+    // After a fatal error (a full disk) the node failed its pending requests: their answers go out first (1 s at most).
+    if (!this.deps.node.isRunning()) await this.server.drain(1000);
     this.statusChecks.stop();
     this.observations.clear();
     await this.server.stop();
@@ -257,11 +260,19 @@ export class LocalEndpoint {
 
   private putKey(request: CoapRequest): Promise<CoapResponse> {
     const command = this.putCommandOf(request); // not async: one promise less per write
-    return 'op' in command ? this.write(command, request) : Promise.resolve(command);
+    if ('op' in command) return this.write(command, request);
+    if ('code' in command) return Promise.resolve(command);
+    return this.putChosen(command, request);
   }
 
-  /** The command of a PUT, or the answer that refuses it. */
-  private putCommandOf(request: CoapRequest): KvCommand | CoapResponse {
+  /** A PUT with several If-Match ETags (if-match.ts). */
+  private async putChosen(choice: RevisionChoice, request: CoapRequest): Promise<CoapResponse> {
+    const command = await chosenCommand(this.deps.node, choice, this.options.requestTimeoutMs);
+    return 'op' in command ? this.write(command, request) : command;
+  }
+
+  /** The command of a PUT (a choice, for several If-Match ETags), or the answer that refuses it. */
+  private putCommandOf(request: CoapRequest): KvCommand | RevisionChoice | CoapResponse {
     const key = kvKeyOf(request, 'PUT', this.options.keyBytesMax);
     if (typeof key !== 'string') return key;
     const tooLarge = this.limits.value(request.payload.byteLength);
@@ -271,23 +282,11 @@ export class LocalEndpoint {
     const lease = leaseArgumentOf(request);
     if (typeof lease !== 'number') return lease;
     const timeMs = Math.floor(Date.now());
-    let command: KvCommand;
-    const ifMatch = request.ifMatch[0];
-    if (ifMatch !== undefined) {
-      // Several If-Match values (any one matching, RFC 7252 §5.10.8.1) are refused, not half-checked.
-      const expectedRevision = request.ifMatch.length === 1 ? etagRevision(ifMatch) : null;
-      if (expectedRevision === null)
-        return errorResponse(
-          CoapResponseCode.BadRequest,
-          'If-Match must carry the revision ETag of the key (1 to 8 bytes), once',
-        );
-      command = { op: 'cas', key, expectedRevision, value: request.payload, session, timeMs, ...leaseOf(lease) };
-    } else if (request.ifNoneMatch) {
-      command = { op: 'cas', key, expectedRevision: 0, value: request.payload, session, timeMs, ...leaseOf(lease) };
-    } else {
-      command = { op: 'put', key, value: request.payload, returnPrevious: false, session, timeMs, ...leaseOf(lease) };
-    }
-    return command;
+    const value = request.payload;
+    if (request.ifMatch.length > 0)
+      return ifMatchCommand(request.ifMatch, { key, value, lease: leaseOf(lease), header: { session, timeMs } });
+    if (request.ifNoneMatch) return { op: 'cas', key, expectedRevision: 0, value, session, timeMs, ...leaseOf(lease) };
+    return { op: 'put', key, value, returnPrevious: false, session, timeMs, ...leaseOf(lease) };
   }
 
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
@@ -348,9 +347,12 @@ export class LocalEndpoint {
           ),
           ...(result.current === null ? {} : { etag: revisionEtag(result.current.revision) }),
         };
+      case 'txn':
+        // Only a PUT with an empty If-Match writes through a transaction (if-match.ts).
+        if (command.op === 'txn') return existsPutAnswer(result);
+        return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
       case 'get':
       case 'list':
-      case 'txn':
       case 'changes':
       case 'lease':
       case 'lease-end':

@@ -27,9 +27,9 @@ export interface WriteNode {
   getNodeId(): string;
   /**
    * Runs a write on the leader; `retryUnknown`: the command carries an identity, so retrying it after an unknown
-   * outcome is safe.
+   * outcome is safe; `what`: the write as error messages name it.
    */
-  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown?: boolean): Promise<Uint8Array>;
+  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown?: boolean, what?: string): Promise<Uint8Array>;
 }
 
 /** A write's end: the state machine's result, or the error response to send. */
@@ -37,19 +37,38 @@ export type WriteOutcome =
   | { readonly kind: 'result'; readonly result: KvResult }
   | { readonly kind: 'response'; readonly response: CoapResponse };
 
-const UNKNOWN = 'the write may or may not have been applied';
+/** What an error message calls the write `command` (its outcome may be unknown). */
+export function writeNameOf(command: KvCommand): string {
+  switch (command.op) {
+    case 'txn':
+      return 'the transaction';
+    case 'lease-grant':
+      return 'the lease grant';
+    case 'lease-revoke':
+      return `the revoke of lease ${command.id}`;
+    case 'lease-keepalive':
+      return `the keepalive of lease ${command.id}`;
+    default:
+      return 'the write';
+  }
+}
+
+const unknownText = (what: string): string => `${what} may or may not have been applied`;
 /** What a refusal that is known to have run nothing says (the write was never proposed or sent). */
 export const NOT_APPLIED = 'nothing was applied';
 
-/** The answer to an error a write ended with: 5.xx says the outcome is unknown, unless it is known that nothing ran. */
-export function responseForWriteError(error: unknown): CoapResponse {
+/**
+ * The answer to an error `what` (a write) ended with: 5.xx says the outcome is unknown, unless it
+ * is known that nothing ran.
+ */
+export function responseForWriteError(error: unknown, what = 'the write'): CoapResponse {
   const response = responseForError(error);
   if (response.code < CoapResponseCode.InternalServerError) return response;
   const text = new TextDecoder().decode(response.payload ?? new Uint8Array(0));
   if (text.includes('may or may not') || text.includes(NOT_APPLIED)) return response;
   // RAFT_BUSY refuses a write before it is proposed, or before it is forwarded: nothing ran.
   const refused = error instanceof RaftError && error.code === 'RAFT_BUSY';
-  return errorResponse(response.code, `${text}; ${refused ? NOT_APPLIED : UNKNOWN}`, response.maxAge);
+  return errorResponse(response.code, `${text}; ${refused ? NOT_APPLIED : unknownText(what)}`, response.maxAge);
 }
 
 /** How the write path waits and what it refuses. */
@@ -87,7 +106,8 @@ export class EndpointWrites {
 
   /** Submits `command` (built from `request`) and returns its outcome. */
   async submit(command: KvCommand, request: CoapRequest): Promise<WriteOutcome> {
-    if (command.session !== null) return this.submitExplicit(command);
+    const what = writeNameOf(command);
+    if (command.session !== null) return this.submitExplicit(command, what);
     const deadlineMs = this.options.clock.nowMs() + this.options.timeoutMs;
     const acquired = this.slots.acquire(request.payload.byteLength, deadlineMs);
     const ticket = acquired instanceof Promise ? await acquired : acquired;
@@ -106,20 +126,20 @@ export class EndpointWrites {
       const refusal = this.options.oversize(identified.byteLength);
       if (refusal !== null) return { kind: 'response', response: refusal };
       const timeoutMs = Math.max(1, deadlineMs - this.options.clock.nowMs());
-      const result = readAnswer(await this.node.submitAnywhere(identified, timeoutMs, true));
+      const result = readAnswer(await this.node.submitAnywhere(identified, timeoutMs, true, what));
       if (result.type !== 'error') return { kind: 'result', result };
       switch (result.code) {
         case 'KV_SESSION_EXPIRED':
           this.session.forgotten(ticket);
-          return unknown(`the endpoint's session was forgotten by the state machine (${result.message})`);
+          return unknown(what, `the endpoint's session was forgotten by the state machine (${result.message})`);
         case 'KV_STALE_SEQUENCE':
-          return unknown(`the state machine retired this write's sequence (${result.message})`);
+          return unknown(what, `the state machine retired its sequence (${result.message})`);
         case 'KV_RESPONSE_NOT_RETAINED':
           return {
             kind: 'response',
             response: errorResponse(
               CoapResponseCode.ServiceUnavailable,
-              `the write was applied, but its result is no longer kept (${result.message})`,
+              `${what} was applied, but its result is no longer kept (${result.message})`,
             ),
           };
         default:
@@ -128,21 +148,21 @@ export class EndpointWrites {
     } catch (error) {
       // A bug is not an outcome to report: let it stop the process (the CoAP server rethrows it).
       if (error instanceof InvariantError) throw error;
-      return { kind: 'response', response: responseForWriteError(error) };
+      return { kind: 'response', response: responseForWriteError(error, what) };
     } finally {
       this.session.finish(ticket);
       this.slots.released();
     }
   }
 
-  private async submitExplicit(command: KvCommand): Promise<WriteOutcome> {
+  private async submitExplicit(command: KvCommand, what: string): Promise<WriteOutcome> {
     const encoded = encodeKvCommand(command);
     const refusal = this.options.oversize(encoded.byteLength);
     if (refusal !== null) return { kind: 'response', response: refusal };
     try {
       return {
         kind: 'result',
-        result: readAnswer(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true)),
+        result: readAnswer(await this.node.submitAnywhere(encoded, this.options.timeoutMs, true, what)),
       };
     } catch (error) {
       if (error instanceof InvariantError) throw error;
@@ -186,6 +206,7 @@ export function leaseOf(lease: number): { readonly lease?: number } {
   return lease === 0 ? {} : { lease };
 }
 
-function unknown(reason: string): WriteOutcome {
-  return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, `${UNKNOWN}: ${reason}`, 1) };
+function unknown(what: string, reason: string): WriteOutcome {
+  const text = `${unknownText(what)}: ${reason}`;
+  return { kind: 'response', response: errorResponse(CoapResponseCode.ServiceUnavailable, text, 1) };
 }

@@ -49,7 +49,7 @@ export function agentConfigOf(
     transport: settings.transport ?? 'coaps',
     codec: settings.codec ?? 'cbor',
     storage: settings.storage ?? 'wal',
-    ...trustConfigOf(fleetKeysOf(state), gateway.id, true),
+    ...trustConfigOf(fleetKeysOf(state), gateway.id, settings.endpointKeys ?? true),
     logging: { level: 'info', format: 'json', ...settings.logging },
     ...(settings.raft === undefined ? {} : { raft: settings.raft }),
     ...(settings.metrics === undefined ? {} : { metrics: settings.metrics }),
@@ -91,7 +91,7 @@ export function writeBundle(
   const peers = currentGateways(state).map((g) => g.id);
   const files: [string, string, number][] = [
     ['agent.json', `${JSON.stringify(agentConfigOf(state, gateway, members, settings), null, 2)}\n`, 0o600],
-    ...nodeKeyFiles(fleetKeysOf(state), gateway.id, peers, true),
+    ...nodeKeyFiles(fleetKeysOf(state), gateway.id, peers, settings.endpointKeys ?? true),
     [join('coraft.service.d', '10-gateway.conf'), dropInOf(state.cluster, gateway, settings), 0o644],
   ];
   const written = files

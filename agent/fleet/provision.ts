@@ -41,6 +41,8 @@ export interface GatewaySettings {
   readonly dataDir?: string;
   readonly listenHost?: string;
   readonly endpoint?: string;
+  /** Whether the bundle holds endpoint keys (a coaps endpoint); default true. */
+  readonly endpointKeys?: boolean;
   readonly memoryMax?: string;
   readonly raft?: Readonly<Record<string, unknown>>;
   readonly logging?: Readonly<Record<string, unknown>>;

@@ -135,12 +135,19 @@ export class ClientOperations {
   /**
    * Runs a request of `kind` on the leader, forwarding it there from a follower. `retryUnknown`:
    * a write that carries an identity the state machine deduplicates may be sent again after an
-   * attempt whose outcome is unknown (see forwarding.ts). Default false.
+   * attempt whose outcome is unknown (see forwarding.ts). Default false. `what`: the request as
+   * error messages name it (ForwardingClient.run).
    */
-  runAnywhere(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+  runAnywhere(
+    kind: ForwardKind,
+    payload: Uint8Array,
+    timeoutMs: number,
+    retryUnknown = false,
+    what?: string,
+  ): Promise<Uint8Array> {
     const refusal = this.writeRefusal(kind);
     if (refusal !== null) return Promise.reject(refusal);
-    return this.forwarding.run(kind, payload, timeoutMs, retryUnknown);
+    return this.forwarding.run(kind, payload, timeoutMs, retryUnknown, what);
   }
 
   /** STORAGE_FULL for a client write while the write gate (the full-disk guard) refuses writes; else null. */

@@ -18,6 +18,10 @@
  * goes to the next one, instead of spending the caller's whole timeout on the one that left. A
  * leader's RAFT_TIMEOUT answer (it stopped, or lost leadership, before the entry committed) is an
  * unknown outcome too.
+ *
+ * Reads and writes share the peer transport's requests to the leader (outstandingPerPeerMax), so
+ * forwarded reads may hold at most FORWARDED_READS_MAX of them: a flood of reads through a follower
+ * is refused there (RAFT_BUSY) before it can refuse that follower's writes.
  */
 import {
   ElectionError,
@@ -37,6 +41,21 @@ import type { NodeId } from '../../contracts/log.js';
 import type { ForwardKind } from '../../contracts/messages.js';
 import type { NetworkClient } from '../../contracts/network.js';
 import { clientRequestRefusal } from '../trust/forward-policy.js';
+import { assert } from '../../contracts/assert.js';
+import { DEFAULT_COAP_CLIENT_OPTIONS } from '../../transport/coap/config.js';
+import { DEFAULT_HTTP_CLIENT_OPTIONS } from '../../transport/http/config.js';
+
+/**
+ * Most forwarded reads this node has in flight to the leader at once: three quarters of the peer
+ * transport's requests to one peer (outstandingPerPeerMax, 128), so writes and admin commands
+ * always keep the other quarter. A read past it is refused RAFT_BUSY (5.03: nothing ran, retry).
+ */
+export const FORWARDED_READS_MAX = 96;
+/** The requests to one peer writes keep from reads. */
+const WRITES_KEPT =
+  Math.min(DEFAULT_COAP_CLIENT_OPTIONS.outstandingPerPeerMax, DEFAULT_HTTP_CLIENT_OPTIONS.outstandingPerPeerMax) -
+  FORWARDED_READS_MAX;
+assert(WRITES_KEPT >= 16, 'forwarded reads leave writes a share of the requests to the leader');
 
 /** Most leaders a request is forwarded to before it gives up. */
 const FORWARD_ATTEMPTS_MAX = 5;
@@ -117,6 +136,9 @@ function handOffOutcome(error: unknown): Attempt | null {
 
 /** Runs client requests on the leader, wherever it is; see the module comment. */
 export class ForwardingClient {
+  /** Forwarded reads sent and not yet settled in the transport. Invariant: <= FORWARDED_READS_MAX. */
+  private readsInFlight = 0;
+
   constructor(
     private readonly host: ForwardingHost,
     private readonly client: NetworkClient,
@@ -126,14 +148,22 @@ export class ForwardingClient {
   /**
    * Runs `kind` on the leader, wherever it is, within `timeoutMs`. A request the leader refused
    * because it is handing leadership over (RAFT_TRANSFER: nothing was proposed) waits for the
-   * next leader and goes there, so a graceful hand-off fails no client request.
+   * next leader and goes there, so a graceful hand-off fails no client request. `what` names the
+   * request in the error of a forward whose outcome is unknown (default: "the write", or "the
+   * admin command").
    */
-  run(kind: ForwardKind, payload: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
+  run(
+    kind: ForwardKind,
+    payload: Uint8Array,
+    timeoutMs: number,
+    retryUnknown = false,
+    what: string = kind === 'admin' ? 'the admin command' : 'the write',
+  ): Promise<Uint8Array> {
     const now = this.timers.nowMs();
     const deadline = now + timeoutMs;
     const remaining = Math.floor(deadline - now);
     if (remaining <= 0 || !this.host.isRunning() || !this.host.isLeader())
-      return this.attempts(kind, payload, deadline, retryUnknown, null);
+      return this.attempts(kind, payload, deadline, { retryUnknown, what }, null);
     // The common case, this node leads: the first attempt runs here as the loop's would, without the loop's async
     // frames and outcome object (a third of a loaded leader's allocation on this path); a refusal during a
     // hand-off goes on to the loop as that attempt's outcome.
@@ -146,7 +176,7 @@ export class ForwardingClient {
     return first.catch((error: unknown) => {
       const outcome = handOffOutcome(error);
       if (outcome === null) throw error;
-      return this.attempts(kind, payload, deadline, retryUnknown, { outcome, remaining });
+      return this.attempts(kind, payload, deadline, { retryUnknown, what }, { outcome, remaining });
     });
   }
 
@@ -158,7 +188,7 @@ export class ForwardingClient {
     kind: ForwardKind,
     payload: Uint8Array,
     deadline: number,
-    retryUnknown: boolean,
+    { retryUnknown, what }: { readonly retryUnknown: boolean; readonly what: string },
     first: { readonly outcome: Attempt; readonly remaining: number } | null,
   ): Promise<Uint8Array> {
     // Made only when needed: building an error captures a stack, which showed in profiles.
@@ -188,7 +218,7 @@ export class ForwardingClient {
         outcome =
           leader === this.host.getNodeId()
             ? await this.runHere(kind, payload, remaining)
-            : await this.forwardOnce(leader, kind, payload, remaining, kind === 'read' || retryUnknown);
+            : await this.forwardOnce(leader, kind, payload, remaining, kind === 'read' || retryUnknown, what);
       }
       if (outcome.done) return outcome.result;
       lastError = outcome.error;
@@ -243,12 +273,27 @@ export class ForwardingClient {
     payload: Uint8Array,
     timeoutMs: number,
     retryable: boolean,
+    what: string,
   ): Promise<Attempt> {
+    if (kind === 'read' && this.readsInFlight >= FORWARDED_READS_MAX)
+      return notSent(
+        leader,
+        `${FORWARDED_READS_MAX} forwarded reads in flight already (writes keep ${WRITES_KEPT} requests to the leader)`,
+      );
     const sent = this.client.send(
       leader,
       { type: 'ClientForwardRequest', sourceId: this.host.getNodeId(), kind, payload, timeoutMs },
       timeoutMs,
     );
+    if (kind === 'read') {
+      // Counted until the transport lets the request go, which may be after this attempt stops waiting for it.
+      this.readsInFlight += 1;
+      assert(this.readsInFlight <= FORWARDED_READS_MAX, 'forwarded reads within their share');
+      const release = (): void => {
+        this.readsInFlight -= 1;
+      };
+      sent.then(release, release);
+    }
     const change = retryable ? this.host.leaderChange(leader) : null;
     let response;
     try {
@@ -256,14 +301,14 @@ export class ForwardingClient {
     } catch (error) {
       return error instanceof RaftError && error.code === 'NET_BUSY'
         ? notSent(leader, describeError(error))
-        : failedForward(leader, kind, describeError(error));
+        : failedForward(leader, kind, describeError(error), what);
     } finally {
       change?.cancel();
     }
     if (response === null) {
       // The leader changed while it had the request: its answer, if it ever comes, goes unread.
       sent.catch(() => undefined);
-      return failedForward(leader, kind, `the leader changed from ${leader} before it answered`);
+      return failedForward(leader, kind, `the leader changed from ${leader} before it answered`, what);
     }
     if (response.code === '') return { done: true, result: response.result };
     const error = errorFromCode(response.code, response.message, response.leaderHint);
@@ -284,8 +329,8 @@ function notSent(leader: NodeId, detail: string): Attempt {
   };
 }
 
-/** A forward to `leader` that got no answer: a read is retried; a write's outcome is unknown. */
-function failedForward(leader: NodeId, kind: ForwardKind, detail: string): Attempt {
+/** A forward to `leader` that got no answer: a read is retried; the outcome of `what` (a write) is unknown. */
+function failedForward(leader: NodeId, kind: ForwardKind, detail: string, what: string): Attempt {
   if (kind === 'read')
     return {
       done: false,
@@ -294,9 +339,7 @@ function failedForward(leader: NodeId, kind: ForwardKind, detail: string): Attem
     };
   return {
     done: false,
-    error: new TimeoutError(
-      `forwarding the write to ${leader} failed (${detail}); it may or may not have been applied`,
-    ),
+    error: new TimeoutError(`forwarding ${what} to ${leader} failed (${detail}); it may or may not have been applied`),
     unknown: true,
   };
 }

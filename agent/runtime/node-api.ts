@@ -23,9 +23,10 @@ export interface NodeApi extends Pick<
    * machine's result once it is applied on the leader. Errors as RaftNode.submitCommand; a
    * forward that failed leaves the outcome unknown (TimeoutError). `retryUnknown`: the command
    * carries an identity the state machine deduplicates (a session, as the endpoint's writes do),
-   * so it is sent again after an attempt whose outcome is unknown. Default false.
+   * so it is sent again after an attempt whose outcome is unknown. Default false. `what`: the
+   * write as an error message names it (default "the write"), e.g. "the keepalive of lease 5".
    */
-  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown?: boolean): Promise<Uint8Array>;
+  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown?: boolean, what?: string): Promise<Uint8Array>;
   /** Runs a linearizable read on the leader, forwarding it there from a follower. */
   readAnywhere(query: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Answers a query from this node's state machine without any check (a stale read). */

@@ -37,7 +37,7 @@
  */
 import type { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
-import { NotLeaderError, RaftError, StoppedError, describeError } from '../../contracts/errors.js';
+import { NotLeaderError, StoppedError, describeError } from '../../contracts/errors.js';
 import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, ServerState, Term } from '../../contracts/log.js';
 import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raft-node.js';
 import { assert } from '../../contracts/assert.js';
@@ -54,6 +54,7 @@ import { reportReadyEvents, type ReadyEventSink } from './ready-events.js';
 import { appliedWhileWriting, entryAt, probeStage, startWrite, syncedCommitted } from './ready-write.js';
 import { nodeStatusOf, serverStateOf } from './status.js';
 import { TickDriver } from './tick-driver.js';
+import { fatalReport } from './fatal-report.js';
 
 /** What every module's host offers: the node's running flag, its core, and its Ready loop. */
 interface NodeHost {
@@ -194,11 +195,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     if (!this.running) return;
     this.fatalError = error;
     const message = describeError(error);
-    this.deps.logger.critical('fatal error; stopping the node', {
-      node: this.options.nodeId,
-      error: message,
-      code: error instanceof RaftError ? error.code : 'UNKNOWN',
-    });
+    const report = fatalReport(this.options.nodeId, error);
+    this.deps.logger.critical(report.message, report.fields);
     this.halt(() => new StoppedError(`node stopped after a fatal error: ${message}`));
     this.deps.observer?.onFatal?.(error);
     void Promise.all([this.deps.server.stop(), this.deps.client.close()]).catch(() => undefined);
@@ -328,8 +326,8 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   /** See NodeApi.submitAnywhere. */
-  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown = false): Promise<Uint8Array> {
-    return this.clientOps.runAnywhere('write', command, timeoutMs, retryUnknown);
+  submitAnywhere(command: Uint8Array, timeoutMs: number, retryUnknown = false, what?: string): Promise<Uint8Array> {
+    return this.clientOps.runAnywhere('write', command, timeoutMs, retryUnknown, what);
   }
 
   readAnywhere(query: Uint8Array, timeoutMs: number): Promise<Uint8Array> {

@@ -31,9 +31,30 @@ export type CoapBodyCheck = (size: CoapBodySize) => CoapResponse | null;
 /** The body check of each method that has one. */
 export type CoapBodyChecks = Partial<Readonly<Record<CoapMethod, CoapBodyCheck>>>;
 
+/**
+ * Whether a request may use a resource at all (e.g. its authenticated identity), judged on its
+ * first message before any body check or block is kept, so that a refusal of access is never
+ * hidden behind a limit the request would also have passed: the refusal, or null to go on.
+ */
+export type CoapAdmission = (request: CoapRequest) => CoapResponse | null;
+
+/** A handler that carries its admission check (see admitted). */
+type AdmittedHandler = CoapResourceHandler & { readonly admission?: CoapAdmission };
+
+/** `handler` with `admission` run by the server before anything else of the request (CoapAdmission). */
+export function admitted(handler: CoapResourceHandler, admission: CoapAdmission): CoapResourceHandler {
+  const wrapped: AdmittedHandler = Object.assign((request: CoapRequest) => handler(request), { admission });
+  return wrapped;
+}
+
 /** The outcome of looking a path up. */
 export type RouteLookup =
-  | { readonly kind: 'found'; readonly handler: CoapResourceHandler; readonly bodyCheck: CoapBodyCheck | null }
+  | {
+      readonly kind: 'found';
+      readonly handler: CoapResourceHandler;
+      readonly admission: CoapAdmission | null;
+      readonly bodyCheck: CoapBodyCheck | null;
+    }
   | { readonly kind: 'no-resource' }
   | { readonly kind: 'no-method' };
 
@@ -109,9 +130,11 @@ export class ResourceRouter {
 function resourceOf(methods: CoapResourceMethods, bodyChecks: CoapBodyChecks): Resource {
   const found = new Map<CoapMethod, RouteLookup>();
   for (const method of COAP_METHODS) {
-    const handler = methods[method];
+    const handler: AdmittedHandler | undefined = methods[method];
     assert(handler !== undefined || bodyChecks[method] === undefined, `a body check of ${method} has its handler`);
-    if (handler !== undefined) found.set(method, { kind: 'found', handler, bodyCheck: bodyChecks[method] ?? null });
+    if (handler === undefined) continue;
+    const admission = handler.admission ?? null;
+    found.set(method, { kind: 'found', handler, admission, bodyCheck: bodyChecks[method] ?? null });
   }
   return { found };
 }

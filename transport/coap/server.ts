@@ -137,6 +137,13 @@ export class CoapServer {
     return this.endpoint !== null;
   }
 
+  /** Resolves once no handler runs (each answer sent), or after `timeoutMs`: so that stop drops no decided answer. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = this.deps.timers.nowMs() + timeoutMs;
+    while (this.inFlight > 0 && this.endpoint !== null && this.deps.timers.nowMs() < deadline)
+      await new Promise<void>((resolve) => this.deps.timers.setTimer(10, resolve));
+  }
+
   /** The bound address; the server must be running. */
   localAddress(): { readonly address: string; readonly port: number } {
     assert(this.endpoint !== null, 'localAddress of a running server');
@@ -239,6 +246,9 @@ export class CoapServer {
       const response = diagnosticResponse(CoapResponseCode.MethodNotAllowed, 'method not allowed');
       return this.respond(request, response, NO_OPTIONS);
     }
+    // Access first: a request that may not use the resource learns that, not which limit it passed.
+    const refused = route.admission?.(request) ?? null;
+    if (refused !== null) return this.respond(request, refused, NO_OPTIONS);
     const blockwise = block.block1 !== null || block.qblock1 !== null || block.piece1 !== null || block.block2 !== null;
     // Only block-wise requests need their transfer key; building it costs a few strings.
     const transferKey = blockwise ? transferKeyOf(peerKey, request, block) : '';

@@ -9,6 +9,7 @@ import type { NetworkClient, NetworkServer } from '../../../contracts/network.js
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { LocalEndpoint, type LocalEndpointOptions } from '../../../agent/endpoint/local-endpoint.js';
+import type { EndpointAccess } from '../../../agent/endpoint/access.js';
 import { KvStateMachine, type KvOptions } from '../../../agent/kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../../../agent/kv/lease-keeper.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
@@ -70,6 +71,7 @@ async function startNode(
   openEndpoint: () => Promise<DatagramEndpoint>,
   options: Partial<LocalEndpointOptions>,
   kv: Partial<KvOptions> = {},
+  access?: EndpointAccess,
 ): Promise<EndpointNode> {
   const metrics = new RecordingMetrics();
   let endpoint: LocalEndpoint | null = null;
@@ -93,7 +95,18 @@ async function startNode(
   await node.start();
   const keeper = new LeaseKeeper({ timers, source: stateMachine, host: leaseKeeperHostOf(node), metrics });
   keeper.start();
-  endpoint = new LocalEndpoint({ node, timers, openEndpoint, metrics, bootId: 'test-boot', leases: keeper }, options);
+  endpoint = new LocalEndpoint(
+    {
+      node,
+      timers,
+      openEndpoint,
+      metrics,
+      bootId: 'test-boot',
+      leases: keeper,
+      ...(access === undefined ? {} : { access }),
+    },
+    options,
+  );
   await endpoint.start();
   const started = endpoint;
   return {
@@ -115,8 +128,8 @@ export interface VirtualEndpointNode extends EndpointNode {
   readonly address: { readonly address: string; readonly port: number };
   /** Lets `ms` of virtual time pass. */
   run(ms: number): Promise<void>;
-  /** A raw client on a port of its own. */
-  wire(): Wire;
+  /** A raw client on a port of its own, authenticated as `identity` (default: none). */
+  wire(identity?: string | null): Wire;
 }
 
 /** Starts a one-node cluster on virtual time and waits until it leads. */
@@ -124,11 +137,12 @@ export async function virtualEndpointNode(
   options: Partial<LocalEndpointOptions> = {},
   kv: Partial<KvOptions> = {},
   timers: VirtualTimers = new VirtualTimers(),
+  access?: EndpointAccess,
 ): Promise<VirtualEndpointNode> {
   const network = new MemoryNetwork();
   const peers = new SimNetwork(timers, new SeededPrng(3), RELIABLE_NETWORK);
   const socket = network.open('127.0.0.1');
-  const started = await startNode(timers, peers.endpoint('n1'), () => Promise.resolve(socket), options, kv);
+  const started = await startNode(timers, peers.endpoint('n1'), () => Promise.resolve(socket), options, kv, access);
   const run = (ms: number): Promise<void> => timers.runUntil(timers.nowMs() + ms).then(() => undefined);
   await run(1000);
   if (!started.node.isLeader()) throw new Error('the one-node cluster did not elect itself');
@@ -138,7 +152,7 @@ export async function virtualEndpointNode(
     network,
     address: socket.localAddress(),
     run,
-    wire: () => new Wire(network.open('127.0.0.1'), socket.localAddress()),
+    wire: (identity = null) => new Wire(network.open('127.0.0.1', identity), socket.localAddress()),
   };
 }
 

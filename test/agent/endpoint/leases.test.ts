@@ -8,10 +8,12 @@
 // - a lease kept alive outlives its TTL; left alone, it expires within TTL + 1 s, and its keys
 //   vanish at one revision, which a watch from before sees as deletes;
 // - a grant or revoke with ?client=ID&seq=N runs once however often it is sent (the retry gets the
-//   first answer), and an argument a lease resource does not take is 4.00, not ignored.
+//   first answer), and an argument a lease resource does not take is 4.00, not ignored;
+// - an answer of unknown outcome (5.04) names the keepalive, grant or revoke, not "the write".
 import { strict as assert } from 'node:assert';
 import { Decoder } from 'cbor-x';
 import { SeededPrng } from '../../../contracts/prng.js';
+import { TimeoutError } from '../../../contracts/errors.js';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { formatCode } from '../../../transport/coap/codes.js';
 import type { CoapClientRequest, CoapClientResponse } from '../../../transport/coap/index.js';
@@ -176,5 +178,24 @@ describe('local endpoint: leases', function () {
     );
     assert.equal(events[0]?.revision, events[1]?.revision, 'both keys vanished at one revision');
     assert.equal(h.metrics.count('kv_lease_expiries_proposed_total', {}), 1);
+  });
+
+  it('names the keepalive, the grant and the revoke in an answer of unknown outcome', async () => {
+    h = await virtualEndpointNode();
+    const id = Number(json(await grant(h, { ttlMs: 5000 }))['id']);
+    // The forward to the leader fails as forwarding.ts reports it, naming what the endpoint says it sends.
+    h.node.submitAnywhere = (_command, _timeoutMs, _retryUnknown, what = 'the write') =>
+      Promise.reject(
+        new TimeoutError(`forwarding ${what} to n2 failed (no response); it may or may not have been applied`),
+      );
+    const kept = await leaseCall(h, 'POST', String(id), 'keepalive');
+    assert.equal(formatCode(kept.code), '5.04');
+    assert.match(text(kept), new RegExp(`^forwarding the keepalive of lease ${id} to n2 failed`));
+    assert.doesNotMatch(text(kept), /the write/);
+    const granted = await grant(h, { ttlMs: 5000 });
+    assert.match(text(granted), /^forwarding the lease grant to n2 failed/);
+    assert.doesNotMatch(text(granted), /the write/);
+    const revoked = await leaseCall(h, 'DELETE', String(id));
+    assert.match(text(revoked), new RegExp(`^forwarding the revoke of lease ${id} to n2 failed`));
   });
 });

@@ -7,13 +7,12 @@
 // - Accept 60 answers the same document in CBOR; another Accept is 4.06, as it is for GET /kv/{key}
 //   (octet-stream only), /status and /members (JSON only);
 // - bad arguments are 4.00, the reserved prefix 4.03; on /kv/{key} too, a query argument its method
-//   does not take (a misspelt lease, never ignored) and a value given to the flag `stale`; a PUT
-//   with several If-Match values (only one revision can be compared);
+//   does not take (a misspelt lease, never ignored) and a value given to the flag `stale`;
 // - a listing larger than one block arrives whole through Block2.
 import { strict as assert } from 'node:assert';
 import { Decoder } from 'cbor-x';
 import { STORE_REVISION_OPTION } from '../../../agent/endpoint/documents.js';
-import { CoapOption, formatCode } from '../../../transport/coap/codes.js';
+import { formatCode } from '../../../transport/coap/codes.js';
 import type { CoapClientResponse } from '../../../transport/coap/index.js';
 import { firstOption } from '../../../transport/coap/options.js';
 import { callEndpoint as call, virtualEndpointNode, type VirtualEndpointNode } from './harness.js';
@@ -142,22 +141,6 @@ describe('local endpoint: GET /kv listing and the store revision', function () {
     assert.equal(formatCode((await kv('PUT', 'client=c1', 'seq=1')).code), '2.01');
     assert.equal(text(await kv('GET', 'stale')), 'v');
     assert.equal(formatCode((await kv('DELETE', 'client=c1', 'seq=2')).code), '2.02');
-  });
-
-  it('refuses a PUT with several If-Match values rather than checking only the first', async () => {
-    h = await virtualEndpointNode();
-    const written = json(await put(h, 'k', 'v')) as { revision: number };
-    const etag = (revision: number): { number: number; value: Uint8Array } => ({
-      number: CoapOption.IfMatch,
-      value: Uint8Array.of(revision),
-    });
-    const conditional = (...revisions: number[]): Promise<CoapClientResponse> =>
-      call(h, { method: 'PUT', path: ['kv', 'k'], payload: Buffer.from('w'), options: revisions.map(etag) });
-    const twice = await conditional(written.revision + 7, written.revision);
-    assert.equal(formatCode(twice.code), '4.00');
-    assert.match(text(twice), /If-Match must carry the revision ETag of the key \(1 to 8 bytes\), once/);
-    assert.equal(formatCode((await conditional(written.revision + 7)).code), '4.12');
-    assert.equal(formatCode((await conditional(written.revision)).code), '2.04');
   });
 
   it('sends a listing larger than a block through Block2', async () => {

@@ -393,6 +393,8 @@ describe('the endpoint write path', () => {
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 not forwarded .*; nothing was applied$/);
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_STALE_SEQUENCE', message: 'below the floor' });
     assert.match(diagnostic(await writes.submit(PUT, request())), /^5\.03 the write may or may not have been applied/);
+    const txn: KvCommand = { op: 'txn', compare: [], success: [], failure: [], session: null, timeMs: 0 };
+    assert.match(diagnostic(await writes.submit(txn, request())), /^5\.03 the transaction may or may not/);
     node.answer = () => Promise.resolve({ type: 'error', code: 'KV_VALUE_TOO_LARGE', message: 'too big' });
     assert.deepEqual(
       await writes.submit(PUT, request()),

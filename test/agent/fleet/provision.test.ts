@@ -5,7 +5,8 @@
 // writes a joiner's bundle and the links file whose wrapped keys open only for their holders;
 // --rekey changes exactly the links of one gateway; --remove drops a gateway from every bundle;
 // an old single-key fleet state and a bad inventory are refused, and so is a command line asking
-// for two changes at once (one would be ignored), before anything is written.
+// for two changes at once (one would be ignored), before anything is written; a `cluster init` folder's
+// provisioner prints commands that reach its nodes' own endpoints, and writes bundles that listen where they do.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import {
 } from '../../../agent/cli/provision.js';
 import { parseInventory, readFleetState } from '../../../agent/fleet/provision.js';
 import { unwrapLinkKey } from '../../../agent/trust/crypto.js';
+import { initCluster } from '../../../agent/cli/cluster-init.js';
 
 const inventory = (ids: readonly string[]) => ({
   cluster: 'plant-a',
@@ -166,6 +168,44 @@ describe('coraft provision', () => {
     assert.throws(
       () => addGateway(out(), 'gw5', '10.0.0.2:5684', undefined),
       /gw2 is reached at 10\.0\.0\.2:5684 already/,
+    );
+  });
+
+  it("prints a cluster init folder's own endpoint, with no endpoint key for its plain loopback endpoint", async () => {
+    const nodes = initCluster({
+      dir: join(dir, 'cl'),
+      nodes: 3,
+      basePort: 22900,
+      transport: 'coaps',
+      storage: 'memory',
+      force: false,
+    });
+    let printed = '';
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = (chunk: string | Uint8Array): boolean => ((printed += String(chunk)), true);
+    try {
+      assert.equal(
+        await runProvisionCommand(['--out', join(dir, 'cl', 'provisioner'), '--add', 'n4', '127.0.0.1:22906']),
+        0,
+      );
+    } finally {
+      process.stdout.write = write;
+    }
+    const command = printed.split('\n').find((line) => line.includes('coraft members add n4')) ?? '';
+    assert.match(command, new RegExp(`--endpoint ${nodes[0]?.endpoint ?? '?'}$`), printed);
+    assert.equal(nodes[0]?.endpoint, '127.0.0.1:22901');
+    assert.doesNotMatch(command, /--endpoint-key/);
+    // The bundle written for a node matches it: its endpoint, plain (no endpoint keys), on loopback.
+    const bundle = loadAgentConfig(join(dir, 'cl', 'provisioner', 'bundles', 'n2', 'agent.json'));
+    const own = loadAgentConfig(nodes[1]?.config ?? '');
+    assert.deepEqual(
+      [bundle.listenPeer, bundle.listenEndpoint, bundle.endpointKeys, bundle.dataDir],
+      [
+        own.listenPeer,
+        own.listenEndpoint,
+        own.endpointKeys,
+        own.dataDir.replace(join(dir, 'cl', 'n2'), join(dir, 'cl', 'provisioner', 'bundles', 'n2')),
+      ],
     );
   });
 

@@ -199,6 +199,22 @@ describe('ForwardingClient', () => {
     assert.equal(identified.sent.length, 2);
   });
 
+  it('names the request whose forward failed: the write, the admin command, or what the caller says', async () => {
+    const timers = new VirtualTimers();
+    const failed = (): ScriptedClient => new ScriptedClient(() => new NetworkError('NET_TIMEOUT', 'no answer'));
+    const forward = (kind: 'write' | 'admin', what?: string): Promise<Uint8Array> =>
+      run(
+        timers,
+        new ForwardingClient(new FakeHost(), failed(), timers).run(kind, new Uint8Array([1]), 1000, false, what),
+      );
+    await assert.rejects(forward('write'), { message: /^forwarding the write to n2 failed \(no answer\)/ });
+    await assert.rejects(forward('admin'), { message: /^forwarding the admin command to n2 failed/ });
+    await assert.rejects(forward('write', 'the keepalive of lease 5'), {
+      code: 'RAFT_TIMEOUT',
+      message: /^forwarding the keepalive of lease 5 to n2 failed \(no answer\); it may or may not have been applied$/,
+    });
+  });
+
   it('answers RAFT_BUSY, not an unknown outcome, to a request its client never sent (NET_BUSY)', async () => {
     const timers = new VirtualTimers();
     const busy = new NetworkError('NET_BUSY', 'outstandingPerPeerMax (128) requests already outstanding');
