@@ -43,7 +43,6 @@ import type { NetworkClient } from '../../contracts/network.js';
 import { clientRequestRefusal } from '../trust/forward-policy.js';
 import { assert } from '../../contracts/assert.js';
 import { DEFAULT_COAP_CLIENT_OPTIONS } from '../../transport/coap/config.js';
-import { DEFAULT_HTTP_CLIENT_OPTIONS } from '../../transport/http/config.js';
 
 /**
  * Most forwarded reads this node has in flight to the leader at once: three quarters of the peer
@@ -51,11 +50,14 @@ import { DEFAULT_HTTP_CLIENT_OPTIONS } from '../../transport/http/config.js';
  * always keep the other quarter. A read past it is refused RAFT_BUSY (5.03: nothing ran, retry).
  */
 export const FORWARDED_READS_MAX = 96;
-/** The requests to one peer writes keep from reads. */
-const WRITES_KEPT =
-  Math.min(DEFAULT_COAP_CLIENT_OPTIONS.outstandingPerPeerMax, DEFAULT_HTTP_CLIENT_OPTIONS.outstandingPerPeerMax) -
-  FORWARDED_READS_MAX;
-assert(WRITES_KEPT >= 16, 'forwarded reads leave writes a share of the requests to the leader');
+/**
+ * The requests to one peer writes keep from reads (the HTTP transports' bound, the same 128, is
+ * checked by test/agent/runtime/forwarding-shares.test.ts: importing their module here would load
+ * it into every agent).
+ */
+export const FORWARDED_WRITES_KEPT_MIN = 16;
+const WRITES_KEPT = DEFAULT_COAP_CLIENT_OPTIONS.outstandingPerPeerMax - FORWARDED_READS_MAX;
+assert(WRITES_KEPT >= FORWARDED_WRITES_KEPT_MIN, 'forwarded reads leave writes a share of the requests to the leader');
 
 /** Most leaders a request is forwarded to before it gives up. */
 const FORWARD_ATTEMPTS_MAX = 5;

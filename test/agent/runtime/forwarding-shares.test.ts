@@ -8,7 +8,9 @@ import type { NodeId } from '../../../contracts/log.js';
 import type { ClientForwardResponse, RequestMessage, ResponseFor } from '../../../contracts/messages.js';
 import type { NetworkClient } from '../../../contracts/network.js';
 import { NetworkError } from '../../../contracts/errors.js';
-import { FORWARDED_READS_MAX, ForwardingClient } from '../../../agent/runtime/forwarding.js';
+import { FORWARDED_READS_MAX, FORWARDED_WRITES_KEPT_MIN, ForwardingClient } from '../../../agent/runtime/forwarding.js';
+import { DEFAULT_COAP_CLIENT_OPTIONS } from '../../../transport/coap/config.js';
+import { DEFAULT_HTTP_CLIENT_OPTIONS } from '../../../transport/http/config.js';
 import type { ForwardingHost, LeaderChange } from '../../../agent/runtime/forwarding.js';
 import { VirtualTimers } from '../../transport/virtual-timers.js';
 
@@ -88,5 +90,10 @@ describe('ForwardingClient: reads and writes share the requests to the leader', 
     await timers.advance(1);
     client.answerReads();
     assert.deepEqual([...(await again)], [42], 'the share is given back as reads are answered');
+  });
+
+  it('leaves writes their share on every peer transport', () => {
+    for (const transport of [DEFAULT_COAP_CLIENT_OPTIONS, DEFAULT_HTTP_CLIENT_OPTIONS])
+      assert.ok(transport.outstandingPerPeerMax - FORWARDED_READS_MAX >= FORWARDED_WRITES_KEPT_MIN);
   });
 });
