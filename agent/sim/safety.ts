@@ -11,7 +11,10 @@
  * - witnesses (DESIGN.md, "Witness members") never lead and hold no command payload; their
  *   stripped entries are compared with the others by term and type only (and configuration
  *   entries whole), so State Machine Safety and Log Matching still hold them to every index's term.
- * A violation is recorded as a sentence; the simulator fails the run on the first one.
+ * A violation is recorded as a sentence; the simulator fails the run on the first one. The
+ * durability of answers and hard state (Properties 9, 10, 17, 22), the replicas' states (5, 14,
+ * 19) and the logging of role changes (21) are checked beside it: durability-check.ts,
+ * state-check.ts, transition-log-check.ts.
  */
 import { createHash } from 'node:crypto';
 import { quorumVoters } from '../core/configuration.js';
