@@ -362,7 +362,8 @@ export class SimCluster {
 
   /** The per-event checks; cheap enough to run after every timer. */
   checkEachEvent(): void {
-    for (const node of this.checked()) {
+    const nodes = this.checked();
+    for (const node of nodes) {
       this.checker.checkNode(node);
       this.durability.checkHardState(node.id, node.disk);
       const core = node.core;
@@ -370,6 +371,7 @@ export class SimCluster {
       if (core !== null)
         this.transitions.check(node.id, node.incarnation, core.getRole(), core.getTerm(), records, this.timers.nowMs());
     }
+    this.checker.checkCommitted(nodes);
   }
 
   checkAll(): void {

@@ -10,6 +10,9 @@ import { DurabilityChecker } from '../../agent/sim/durability-check.js';
 import { StateChecker } from '../../agent/sim/state-check.js';
 import { TransitionLogChecker } from '../../agent/sim/transition-log-check.js';
 import { runSimulation } from '../../agent/sim/run.js';
+import { SafetyChecker } from '../../agent/sim/safety.js';
+import type { RaftCore } from '../../agent/core/raft.js';
+import type { ClusterConfiguration } from '../../contracts/log.js';
 import { parseFaults } from '../../agent/cli/sim.js';
 import { MemoryDisk } from '../../storage/memory.js';
 import type { LogEntry } from '../../contracts/log.js';
@@ -120,6 +123,42 @@ describe('simulator: durability faults and checks', function () {
     const checker = new DurabilityChecker((m) => violations.push(m));
     checker.onResponse('n', diskWith(2, null, []), APPEND, { ...ACK, term: 2, success: false });
     assert.match(violations[0] ?? '', /answered a AppendEntriesRequest of term 3 in its older term 2/);
+  });
+
+  it("fails a commit durable on too few of a joint configuration's outgoing half, at once (Properties 12, 13)", () => {
+    // Old voters a, b, c, d; new ones a, b, c: a and b form a majority of the new half only.
+    const joint: ClusterConfiguration = {
+      voters: ['a', 'b', 'c'],
+      learners: [],
+      oldVoters: ['a', 'b', 'c', 'd'],
+      members: [],
+    };
+    const leader = (commit: number, uncommitted: boolean): RaftCore =>
+      ({
+        getRole: () => 'leader',
+        getTerm: () => 2,
+        getCommitIndex: () => commit,
+        termAt: (index: number) => (index <= 3 ? 2 : null),
+        getConfiguration: () => joint,
+        hasUncommittedConfiguration: () => uncommitted,
+      }) as unknown as RaftCore;
+    const node = (id: string, last: number, core: RaftCore | null = null) => ({
+      id,
+      core,
+      disk: diskWith(2, null, [entry(1, 2), entry(2, 2), entry(3, 2)].slice(0, last)),
+      incarnation: 1,
+    });
+    const checker = new SafetyChecker();
+    const nodes = (commit: number, uncommitted: boolean) => [
+      node('a', 3, leader(commit, uncommitted)),
+      node('b', 3),
+      node('c', 2),
+      node('d', 2),
+    ];
+    checker.checkCommitted(nodes(2, true));
+    assert.deepEqual(checker.violations, []);
+    checker.checkCommitted(nodes(3, true));
+    assert.match(checker.violations[0] ?? '', /entry 3 is committed but durable only on a,b of a,b,c,d/);
   });
 
   it('fails two replicas that applied up to one index and hold different states (Properties 5, 14, 19)', () => {
