@@ -17,18 +17,25 @@ interface Seen {
   term: Term;
 }
 
+/** A change to `role` seen in `term`, made in a term from `since` (the term last seen) to `term`. */
 interface Pending {
   readonly incarnation: number;
   readonly role: string;
+  readonly since: Term;
   readonly term: Term;
   readonly dueMs: number;
 }
 
-/** Whether `records` hold the line of a change to `role` in `term`. */
-function logged(records: readonly LogRecord[], role: string, term: Term): boolean {
+/**
+ * Whether `records` hold the line of a change to `role` in a term from `since` to `term` (a node
+ * that steps down and hears of a later term in one instant logged the change in the earlier one).
+ */
+function logged(records: readonly LogRecord[], role: string, since: Term, term: Term): boolean {
   for (let i = records.length - 1; i >= 0; i -= 1) {
     const record = records[i];
-    if (record?.level === 'info' && record.fields.to === role && record.fields.term === term) return true;
+    const at = record?.fields.term;
+    if (record?.level === 'info' && record.fields.to === role && typeof at === 'number' && at >= since && at <= term)
+      return true;
   }
   return false;
 }
@@ -52,12 +59,14 @@ export class TransitionLogChecker {
     }
     const waiting = this.pending.get(id) ?? [];
     if (before.role !== role || (before.term !== term && role !== 'follower')) {
-      waiting.push({ incarnation, role, term, dueMs: nowMs + LOG_WAIT_MS });
+      // Only stepping down may be followed, in the same instant, by a later term without a change of role.
+      const since = role === 'follower' ? before.term : term;
+      waiting.push({ incarnation, role, since, term, dueMs: nowMs + LOG_WAIT_MS });
       before.role = role;
     }
     before.term = term;
     const left = waiting.filter((change) => {
-      if (logged(records, change.role, change.term)) {
+      if (logged(records, change.role, change.since, change.term)) {
         this.found += 1;
         return false;
       }

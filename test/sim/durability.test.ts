@@ -188,5 +188,11 @@ describe('simulator: durability faults and checks', function () {
     assert.deepEqual(violations, [], 'the crashed run is excused, the wait not over');
     checker.check('n', 2, 'candidate', 3, [line], 1_100);
     assert.match(violations[0] ?? '', /n became candidate in term 3 and logged no line of it/);
+    // A leader that steps down and hears of a later term in one instant logs the change in its term.
+    const down = { level: 'info', message: 'became follower', fields: { to: 'follower', term: 10 } } as const;
+    checker.check('m', 1, 'leader', 10, [], 2_000);
+    checker.check('m', 1, 'follower', 11, [down], 2_001);
+    checker.check('m', 1, 'follower', 11, [down], 3_500);
+    assert.equal(violations.length, 1);
   });
 });
