@@ -234,7 +234,13 @@ export class SimCluster {
     slot.node = node;
     slot.storage = storage;
     slot.kv = kv;
-    await node.start();
+    try {
+      await node.start();
+    } catch (error) {
+      if (slot.node !== node) return; // Crashed while it started: its failure is the crash itself.
+      throw error;
+    }
+    if (slot.node !== node) return;
     slot.keeper = new LeaseKeeper({
       timers: this.timers,
       source: kv,
