@@ -101,6 +101,8 @@ export interface MemoryPersistenceDeps {
   readonly disk?: MemoryDisk;
   /** Timers for simulated sync latency; required when syncDelayMs > 0. */
   readonly timers?: Timers;
+  /** Told of every write issued, before it is synced (the simulator crashes nodes in the middle of one). */
+  readonly onWrite?: () => void;
 }
 
 /** PersistenceEngine over a {@link MemoryDisk}. */
@@ -108,15 +110,22 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
   readonly disk: MemoryDisk;
   private readonly timers: Timers | null;
   private readonly syncDelayMs: number;
+  private readonly writeIssued: () => void;
   private closed = false;
   /** Writes are applied in the order they were issued, one after the other. */
   private tail: Promise<void> = Promise.resolve();
   private readonly writers = new SnapshotWriters();
+  /**
+   * Writes issued and not yet on the disk, in issue order (`ifNewer`: a snapshot stored only when
+   * newer than the disk's), so that a crash may keep a prefix of them (closeKeeping).
+   */
+  private readonly unsynced: { readonly batch: PersistBatch; readonly ifNewer: boolean }[] = [];
 
   constructor(deps: MemoryPersistenceDeps = {}, options: MemoryPersistenceOptions = {}) {
     this.disk = deps.disk ?? new MemoryDisk();
     this.timers = deps.timers ?? null;
     this.syncDelayMs = options.syncDelayMs ?? 0;
+    this.writeIssued = deps.onWrite ?? noop;
     if (this.syncDelayMs > 0 && this.timers === null) {
       throw new PersistenceError('STORAGE_IO', 'memory engine: syncDelayMs needs timers');
     }
@@ -125,7 +134,10 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
   persist(batch: PersistBatch): Promise<void> {
     if (this.closed) return Promise.reject(new PersistenceError('STORAGE_CLOSED', 'memory engine is closed'));
     if (batch.snapshot !== null) this.writers.supersede();
-    return this.enqueue(() => this.apply(batch));
+    this.unsynced.push({ batch, ifNewer: false });
+    const written = this.enqueue(() => this.apply(batch));
+    this.writeIssued();
+    return written;
   }
 
   /** Runs `run` after every write issued before it. */
@@ -140,6 +152,7 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     const disk = this.disk;
     await this.sync();
     if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine closed before the write was synced');
+    this.unsynced.shift();
     checkBatch({ firstIndex: disk.firstIndex(), lastIndex: disk.lastIndex(), lastTerm: disk.lastTerm() }, batch);
     disk.apply(batch);
   }
@@ -160,9 +173,13 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     if (this.closed) return Promise.reject(new PersistenceError('STORAGE_CLOSED', 'memory engine is closed'));
     if (!this.writers.isCurrent(generation)) return Promise.resolve(false);
     const batch = { truncateFrom: null, entries: [], compactBefore: null, hardState: null, ...rest, snapshot };
+    this.unsynced.push({ batch, ifNewer: true });
     return this.enqueue(async () => {
       // Decided in write order: a snapshot persisted before this one may be newer.
-      if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.disk.snapshot?.lastIncludedIndex ?? null)) return false;
+      if (!isNewerSnapshot(snapshot.lastIncludedIndex, this.disk.snapshot?.lastIncludedIndex ?? null)) {
+        if (!this.closed) this.unsynced.shift();
+        return false;
+      }
       await this.apply(batch);
       return true;
     });
@@ -236,6 +253,37 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     this.closed = true;
     this.writers.supersede();
     await Promise.resolve();
+  }
+
+  /**
+   * A crash that keeps the first `count` of the writes issued but not yet synced (they reached the
+   * disk in issue order, their sync never returned), then closes like {@link close}: a disk that
+   * lost only part of its unsynced tail. Returns how many writes were kept.
+   */
+  async closeKeeping(count: number): Promise<number> {
+    this.closed = true;
+    const disk = this.disk;
+    let kept = 0;
+    for (const { batch, ifNewer } of this.unsynced.splice(0)) {
+      if (kept >= count) break;
+      kept += 1;
+      const snapshotIndex = batch.snapshot?.lastIncludedIndex ?? null;
+      if (
+        ifNewer &&
+        snapshotIndex !== null &&
+        !isNewerSnapshot(snapshotIndex, disk.snapshot?.lastIncludedIndex ?? null)
+      )
+        continue;
+      checkBatch({ firstIndex: disk.firstIndex(), lastIndex: disk.lastIndex(), lastTerm: disk.lastTerm() }, batch);
+      disk.apply(batch);
+    }
+    await this.close();
+    return kept;
+  }
+
+  /** Writes issued and not yet synced. */
+  unsyncedCount(): number {
+    return this.unsynced.length;
   }
 
   private checkOpen(): void {

@@ -24,7 +24,10 @@ options:
                        only terms and indexes (DESIGN.md, "Witness members")
   --duration-ms T      simulated duration of the faulty period (default 10000)
   --clients C          concurrent clients (default 3)
-  --faults LIST        comma-separated: ${FAULT_KINDS.join(',')} (default: none)
+  --faults LIST        comma-separated: ${FAULT_KINDS.join(',')} (default: none);
+                       stale holds a message up to 5 s, unsynced crashes nodes in the middle of a
+                       write (the disk keeps part of what was not synced), ackcrash right after
+                       they grant a vote or acknowledge entries
   --membership         random membership changes and leadership transfers
   --snapshot-bytes N   snapshot threshold in bytes (default 1000000)
   --trace FILE         write the JSON Lines trace to FILE (- for standard output)

@@ -1,23 +1,20 @@
 /**
- * The runtime RaftNode: drives the pure core with a clock, a transport, a persistence engine,
- * a state machine, a logger, metrics and a membership manager, all injected (node-deps.ts).
- * This module owns the lifecycle (start from disk, stop, stop on a fatal error), the tick timer
- * and the Ready loop. The node's other jobs have modules of their own, each behind a host
- * interface that lists what it needs of the node: peer-rpcs.ts (RPCs in and out),
- * snapshots.ts, client-ops.ts (writes, reads, forwarding), leadership.ts (transfer),
- * membership-driver.ts (adding and removing servers), admin.ts (signed commands) and status.ts.
+ * The runtime RaftNode: drives the pure core with a clock, a transport, a persistence engine, a state machine, a
+ * logger, metrics and a membership manager, all injected (node-deps.ts). This module owns the lifecycle (start from
+ * disk, stop, even during a start, stop on a fatal error), the tick timer and the Ready loop. The node's other jobs
+ * have modules of their own, each behind a host interface that lists what it needs of the node: peer-rpcs.ts (RPCs in
+ * and out), snapshots.ts, client-ops.ts (writes, reads, forwarding), leadership.ts (transfer), membership-driver.ts
+ * (adding and removing servers), admin.ts (signed commands) and status.ts.
  *
  * The Ready loop handles one Ready at a time, in this order:
- * 1. On a leader, when the Ready changes neither term nor vote and carries no snapshot and no
- *    truncation, its requests to peers (AppendEntries with the new entries) leave first: a leader
- *    replicates entries while it writes them (Raft thesis §10.2.1), and a follower's round trip,
- *    the longer path to a commit, starts at once. Then the write starts (everything to persist,
- *    one batch with one sync). On a leader, the committed entries (all synced by earlier Readies:
- *    it commits only synced entries, see 5) are applied while the disk works, so its answers to
- *    clients do not hold back its write. A follower applies them meanwhile only when they are a
- *    batch; fewer wait until its answer has left: its answer is on the path of every commit, its
- *    apply answers no client, and a write that overlaps no work may be synced inline
- *    (PersistOptions.overlap), without a hand-off to the thread pool and back (ready-write.ts).
+ * 1. On a leader, when the Ready changes neither term nor vote and carries no snapshot and no truncation, its requests
+ *    to peers (AppendEntries with the new entries) leave first: a leader replicates entries while it writes them (Raft
+ *    thesis §10.2.1), and a follower's round trip, the longer path to a commit, starts at once. Then the write starts
+ *    (everything to persist, one batch with one sync). On a leader, the committed entries (all synced by earlier
+ *    Readies: it commits only synced entries, see 5) are applied while the disk works, so its answers to clients do not
+ *    hold back its write. A follower applies them meanwhile only when they are a batch; fewer wait until its answer has
+ *    left: its answer is on the path of every commit, its apply answers no client, and a write that overlaps no work
+ *    may be synced inline (PersistOptions.overlap), without a hand-off to the thread pool and back (ready-write.ts).
  * 2. The write is awaited.
  * 3. The other messages leave: every answer to a peer and, in any other Ready, the requests
  *    too. So no vote, no AppendEntries answer and nothing sent under a new term leaves before
@@ -27,9 +24,9 @@
  * 5. The core is advanced: only now does it count the entries as stable, so a leader counts
  *    itself toward a commit only with entries that are on its own disk. Then the reads whose
  *    read index is applied are answered, and membership changes see the applied configuration.
- * Between two Readies a snapshot is captured when enough was applied since the last one, then
- * encoded and persisted in the background while the loop goes on (snapshots.ts); the log is
- * compacted between two later Readies, once the snapshot is durable.
+ * Between two Readies a snapshot is captured when enough was applied since the last one, then encoded and
+ * persisted in the background while the loop goes on (snapshots.ts); the log is compacted between two later
+ * Readies, once the snapshot is durable.
  *
  * Errors follow the reference's strategy: a failed RPC is reported to the core, which retries
  * at the protocol's pace (heartbeats, probes); a PersistenceError or a broken invariant is
@@ -67,6 +64,7 @@ interface NodeHost {
 export class RaftNodeImpl implements RaftNode, NodeApi {
   private core: RaftCore | null = null;
   private running = false;
+  private stopRequested = false;
   private fatalError: unknown = null;
   /** The core's clock (tick-driver.ts); null before the node started. */
   private ticks: TickDriver | null = null;
@@ -149,8 +147,10 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
 
   async start(): Promise<void> {
     if (this.running) return;
+    this.stopRequested = false;
     const { nodeId, raft } = this.options;
     const persisted = await this.deps.storage.loadShape();
+    if (this.stopRequested) throw new StoppedError('node stopped while it was starting');
     const snapshot = persisted.snapshot;
     this.snapshots.restoreAtStart(snapshot);
     const core = coreFromDisk(this.deps, this.options, persisted);
@@ -172,6 +172,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
   }
 
   async stop(): Promise<void> {
+    this.stopRequested = true;
     if (!this.running) return;
     this.halt(() => new StoppedError());
     await this.deps.server.stop();

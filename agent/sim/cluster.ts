@@ -10,6 +10,7 @@ import { simpleConfiguration } from '../core/configuration.js';
 import { DEFAULT_RAFT_CONFIGURATION } from '../../contracts/raft-configuration.js';
 import type { ClusterConfiguration, LogEntry, NodeId, SnapshotMeta } from '../../contracts/log.js';
 import type { RaftConfiguration } from '../../contracts/raft-configuration.js';
+import type { RequestMessage, ResponseMessage } from '../../contracts/messages.js';
 import type { SnapshotEncoder, StateMachine } from '../../contracts/state-machine.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../observability/noop.js';
@@ -19,6 +20,9 @@ import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { KvStateMachine } from '../kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
 import { SafetyChecker, entryDigest } from './safety.js';
+import { DurabilityChecker } from './durability-check.js';
+import { StateChecker } from './state-check.js';
+import { TransitionLogChecker } from './transition-log-check.js';
 import type { CheckedNode } from './safety.js';
 import { SimNetwork } from './network.js';
 import type { NetworkFaults } from './network.js';
@@ -71,6 +75,11 @@ export interface SimClusterOptions {
    * from an empty state machine (a stale read).
    */
   readonly corruptReads?: boolean;
+  /**
+   * A crash keeps a random prefix of the writes the node issued but had not synced (a disk that
+   * loses only part of its unsynced tail); absent or false, it loses them all.
+   */
+  readonly crashKeepsUnsynced?: boolean;
   /** The nodes among `nodeIds` that are witnesses (DESIGN.md, "Witness members"). Default none. */
   readonly witnesses?: readonly NodeId[];
 }
@@ -126,6 +135,15 @@ class StaleReadingStateMachine implements StateMachine {
 export class SimCluster {
   readonly network: SimNetwork;
   readonly checker: SafetyChecker;
+  readonly durability: DurabilityChecker;
+  readonly states: StateChecker;
+  readonly transitions: TransitionLogChecker;
+  /** Unsynced writes that crashes kept (crashKeepsUnsynced). */
+  unsyncedKept = 0;
+  /** Told of every response a node's current run sends, after the checks (the nemesis's crashes after an answer). */
+  onAnswer: ((id: NodeId, request: RequestMessage, response: ResponseMessage) => void) | null = null;
+  /** Told of every write a node's current run issues (the nemesis's crashes in the middle of a write). */
+  onWrite: ((id: NodeId) => void) | null = null;
   /** The witnesses: the initial ones and any added since (they start with the witness option). */
   private readonly witnesses: Set<NodeId>;
   readonly nodes = new Map<NodeId, SimNode>();
@@ -144,6 +162,14 @@ export class SimCluster {
     this.network = new SimNetwork(timers, root.fork(), options.faults);
     this.witnesses = new Set(options.witnesses ?? []);
     this.checker = new SafetyChecker(this.witnesses);
+    this.durability = new DurabilityChecker((message) => this.checker.violations.push(message));
+    this.states = new StateChecker((message) => this.checker.violations.push(message));
+    this.transitions = new TransitionLogChecker((message) => this.checker.violations.push(message));
+    this.network.onResponse = (id, request, response) => {
+      const disk = this.nodes.get(id)?.disk;
+      if (disk !== undefined) this.durability.onResponse(id, disk, request, response);
+      this.onAnswer?.(id, request, response);
+    };
     this.bootstrap = simpleConfiguration(options.nodeIds, [], options.witnesses ?? []);
     for (const id of options.nodeIds) this.addNodeSlot(id);
   }
@@ -179,7 +205,7 @@ export class SimCluster {
     if (slot.node !== null) return;
     slot.incarnation += 1;
     const storage = new MemoryPersistenceEngine(
-      { disk: slot.disk, timers: this.timers },
+      { disk: slot.disk, timers: this.timers, onWrite: () => this.onWrite?.(id) },
       { syncDelayMs: this.options.syncDelayMs },
     );
     const { client, server } = this.network.endpoint(id);
@@ -208,7 +234,13 @@ export class SimCluster {
     slot.node = node;
     slot.storage = storage;
     slot.kv = kv;
-    await node.start();
+    try {
+      await node.start();
+    } catch (error) {
+      if (slot.node !== node) return; // Crashed while it started: its failure is the crash itself.
+      throw error;
+    }
+    if (slot.node !== node) return;
     slot.keeper = new LeaseKeeper({
       timers: this.timers,
       source: kv,
@@ -294,7 +326,12 @@ export class SimCluster {
     slot.keeper = null;
     slot.kv = null;
     this.trace({ t: this.timers.nowMs(), type: 'crash', node: id });
-    await slot.storage?.close();
+    const storage = slot.storage;
+    const pending = storage?.unsyncedCount() ?? 0;
+    // Drawn only when the fault is on, so that runs without it keep their schedules.
+    if (this.options.crashKeepsUnsynced === true && pending > 0)
+      this.unsyncedKept += (await storage?.closeKeeping(this.prng.intBetween(0, pending + 1))) ?? 0;
+    else await storage?.close();
     slot.storage = null;
     await node.stop();
   }
@@ -302,6 +339,7 @@ export class SimCluster {
   /** Removes a node's disk too (a replaced gateway). */
   wipe(id: NodeId): void {
     this.nodes.delete(id);
+    this.durability.forget(id);
   }
 
   running(): RaftNodeImpl[] {
@@ -330,11 +368,23 @@ export class SimCluster {
 
   /** The per-event checks; cheap enough to run after every timer. */
   checkEachEvent(): void {
-    for (const node of this.checked()) this.checker.checkNode(node);
+    const nodes = this.checked();
+    for (const node of nodes) {
+      this.checker.checkNode(node);
+      this.durability.checkHardState(node.id, node.disk);
+      const core = node.core;
+      const records = this.nodes.get(node.id)?.logger.records ?? [];
+      if (core !== null)
+        this.transitions.check(node.id, node.incarnation, core.getRole(), core.getTerm(), records, this.timers.nowMs());
+    }
+    this.checker.checkCommitted(nodes);
   }
 
   checkAll(): void {
     this.checker.checkCluster(this.checked());
+    for (const slot of this.nodes.values())
+      if (slot.kv !== null && slot.node?.isRunning() === true && !this.witnesses.has(slot.id))
+        this.states.check(slot.id, slot.kv.lastApplied, () => slot.kv?.snapshot() ?? new Uint8Array(0));
   }
 
   /** Nodes that stopped on their own (a fatal error), which must never happen. */

@@ -5,7 +5,18 @@
  */
 
 /** The faults a run may inject. */
-export const FAULT_KINDS = ['partition', 'loss', 'reorder', 'duplicate', 'crash', 'clog', 'byzantine'] as const;
+export const FAULT_KINDS = [
+  'partition',
+  'loss',
+  'reorder',
+  'duplicate',
+  'crash',
+  'clog',
+  'byzantine',
+  'stale',
+  'unsynced',
+  'ackcrash',
+] as const;
 
 /** One of {@link FAULT_KINDS}. */
 export type FaultKind = (typeof FAULT_KINDS)[number];

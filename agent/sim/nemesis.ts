@@ -8,6 +8,7 @@
 import type { Prng } from '../../contracts/prng.js';
 import type { RaftCore } from '../core/raft.js';
 import type { NodeId } from '../../contracts/log.js';
+import type { ResponseMessage } from '../../contracts/messages.js';
 import type { SimCluster } from './cluster.js';
 import type { FaultKind } from './fault-kinds.js';
 import type { VirtualTimers } from './virtual-time.js';
@@ -17,6 +18,11 @@ import { MembershipChaos } from './membership-chaos.js';
 export interface NemesisOptions {
   readonly membership: boolean;
 }
+
+/** Probability that a node crashes right after a granted vote or an acknowledgement ('ackcrash'). */
+const CRASH_AFTER_ANSWER_RATE = 0.02;
+/** Probability that a node crashes in the middle of a write it just issued ('unsynced'). */
+const CRASH_MID_WRITE_RATE = 0.04;
 
 export class Nemesis {
   private stopped = false;
@@ -38,8 +44,10 @@ export class Nemesis {
   ) {
     if (faults.has('partition')) this.actions.push(() => this.partitionAction());
     if (faults.has('crash')) this.actions.push(() => this.crashAction());
+    if (faults.has('unsynced')) cluster.onWrite = (id) => this.crashMidWrite(id);
     if (faults.has('clog')) this.actions.push(() => this.clogAction());
     if (faults.has('byzantine')) this.actions.push(() => this.forgeAction());
+    if (faults.has('ackcrash')) cluster.onAnswer = (id, _request, response) => this.crashAfterAnswer(id, response);
     this.membership = options.membership ? new MembershipChaos(cluster, timers, prng) : null;
     if (this.membership !== null) {
       const chaos = this.membership;
@@ -140,6 +148,44 @@ export class Nemesis {
       if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null)
         void this.cluster.start(victim);
     });
+  }
+
+  /**
+   * Crashes a node in the middle of a write, now and then (its sync not done yet: the crash keeps a
+   * random part of what it had not synced), and restarts it soon after.
+   */
+  private crashMidWrite(id: NodeId): void {
+    if (this.stopped || this.timers.nowMs() >= this.durationMs || !this.prng.chance(CRASH_MID_WRITE_RATE)) return;
+    // Within the write's sync (at least 2 ms under 'unsynced'), not within the call that issued it.
+    this.timers.setTimer(this.prng.intBetween(0, 2), () => {
+      if (!this.stopped) this.crashBriefly(id, `${id} crashed in the middle of a write`);
+    });
+  }
+
+  /** Crashes `id` now unless a minority is down already, and restarts it 10 to 400 ms later. */
+  private crashBriefly(id: NodeId, description: string): void {
+    const ids = this.ids();
+    const down = ids.filter((other) => this.cluster.node(other) === null).length;
+    if (down >= Math.floor((ids.length - 1) / 2)) return;
+    void this.cluster.crash(id);
+    this.onFault(description);
+    this.timers.setTimer(this.prng.intBetween(10, 400), () => {
+      if (!this.stopped && this.cluster.nodes.has(id) && this.cluster.node(id) === null) void this.cluster.start(id);
+    });
+  }
+
+  /**
+   * Crashes a node right after it granted a vote or acknowledged entries, now and then, and restarts
+   * it soon after, often still in the term it answered in: what it answered must have been on its
+   * disk (Property 9), or it comes back having forgotten a vote or an entry a leader counted.
+   */
+  private crashAfterAnswer(id: NodeId, response: ResponseMessage): void {
+    if (this.stopped || this.timers.nowMs() >= this.durationMs) return;
+    const answered =
+      (response.type === 'RequestVoteResponse' && response.voteGranted) ||
+      (response.type === 'AppendEntriesResponse' && response.success);
+    if (!answered || !this.prng.chance(CRASH_AFTER_ANSWER_RATE)) return;
+    this.crashBriefly(id, `${id} crashed right after its ${response.type}`);
   }
 
   private clogAction(): void {

@@ -30,6 +30,12 @@ export interface NetworkFaults {
   /** Probability a message is held back by an extra `reorderDelayMs`, overtaken by later ones. */
   readonly reorderRate: number;
   readonly reorderDelayMs: number;
+  /**
+   * Probability a message is held for long, up to `staleDelayMaxMs` (absent: never): a request
+   * of a term long past, reaching a node that has moved on, as a message stuck in a queue does.
+   */
+  readonly staleRate?: number;
+  readonly staleDelayMaxMs?: number;
 }
 
 /** A network without faults: 1 to 3 ms per message. */
@@ -50,6 +56,8 @@ export interface NetworkStats {
   duplicated: number;
   /** Second copies of client requests answered from the first copy's handling. */
   deduplicated: number;
+  /** Messages held for long (the 'stale' fault). */
+  stale: number;
 }
 
 /** One send's state, shared by the copies of its request. */
@@ -69,9 +77,18 @@ export class SimNetwork {
   /** Links whose sends the sender's transport refuses for an address (NET_ADDRESS), with the reason. */
   private readonly refused = new Map<string, string>();
   private faults: NetworkFaults;
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, deduplicated: 0 };
+  readonly stats: NetworkStats = {
+    sent: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    deduplicated: 0,
+    stale: 0,
+  };
   /** Set by the simulator to inject malformed responses. */
   forger: ResponseForger | null = null;
+  /** Told of every response a node's current run sends, when it sends it (the durability checks). */
+  onResponse: ((node: NodeId, request: RequestMessage, response: ResponseMessage) => void) | null = null;
 
   constructor(
     private readonly timers: VirtualTimers,
@@ -217,6 +234,7 @@ export class SimNetwork {
     }
     handling.then(
       (response) => {
+        if (this.handlers.get(target) === handler) this.onResponse?.(target, request, response);
         const forged = this.forger?.(request, response) ?? null;
         // A forged response is deliberately of the wrong shape; the node must reject it.
         const delivered = (forged ?? response) as ResponseFor<R>;
@@ -236,6 +254,12 @@ export class SimNetwork {
     const faults = this.faults;
     let delay = faults.latencyMinMs + this.prng.nextFloat() * (faults.latencyMaxMs - faults.latencyMinMs);
     if (this.prng.chance(faults.reorderRate)) delay += faults.reorderDelayMs;
+    // Drawn only when the fault is on, so that runs without it keep their schedules.
+    const staleRate = faults.staleRate ?? 0;
+    if (staleRate > 0 && this.prng.chance(staleRate)) {
+      this.stats.stale += 1;
+      delay += this.prng.nextFloat() * (faults.staleDelayMaxMs ?? 0);
+    }
     delay += this.clogged.get(`${from}>${to}`) ?? 0;
     this.timers.setTimer(delay, () => {
       // A link cut while the message was in flight loses it.

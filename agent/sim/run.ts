@@ -73,6 +73,9 @@ export interface SimSummary {
   readonly simulatedMs: number;
   readonly events: number;
   readonly forgedRejected: number;
+  /** Messages the 'stale' fault held for long, and unsynced writes crashes kept ('unsynced'). */
+  readonly staleMessages: number;
+  readonly unsyncedKept: number;
   readonly linearizable: boolean | 'unknown';
   /** Changes the watch clients took, over all of them. */
   readonly watched: number;
@@ -88,6 +91,8 @@ function networkFaults(prng: SeededPrng, faults: ReadonlySet<FaultKind>): Networ
     latencyMaxMs: faults.has('reorder') ? 5 + prng.intBetween(0, 20) : 3,
     reorderRate: faults.has('reorder') ? 0.02 + prng.nextFloat() * 0.08 : 0,
     reorderDelayMs: faults.has('reorder') ? 20 + prng.intBetween(0, 60) : 0,
+    // Drawn last, and only when on, so that runs without it keep their rates.
+    ...(faults.has('stale') ? { staleRate: 0.002 + prng.nextFloat() * 0.008, staleDelayMaxMs: 5_000 } : {}),
   };
 }
 
@@ -146,6 +151,8 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     simulatedMs: timers.nowMs(),
     events: timers.firedCount,
     forgedRejected: forged.rejected,
+    staleMessages: cluster.network.stats.stale,
+    unsyncedKept: cluster.unsyncedKept,
     linearizable,
     watched: watchers.watchers.reduce((sum, w) => sum + w.events.length, 0),
     violations: cluster.checker.violations,
@@ -192,8 +199,11 @@ function newCluster(
       nodeIds: ids,
       raft,
       faults: networkFaults(prng, faults),
-      syncDelayMs: 1,
+      // A slow disk (a gateway's flash), drawn only under 'unsynced': writes wait for their sync long
+      // enough that crashes find some unsynced.
+      syncDelayMs: faults.has('unsynced') ? 2 + prng.intBetween(0, 20) : 1,
       corruptReads: options.corruptReads === true,
+      crashKeepsUnsynced: faults.has('unsynced'),
       witnesses: ids.slice(options.nodes),
     },
     sink,

@@ -6,16 +6,18 @@
  * - Log Matching: two logs with an entry of the same index and term agree up to it;
  * - Leader Completeness: a leader holds every entry committed before its term;
  * - State Machine Safety: no two nodes apply different entries at one index (every apply);
- * - Commit Implies Replication: a committed entry is on the disk of a quorum;
+ * - Commit Implies Replication: a committed entry is on the disk of a majority (of each half of a
+ *   joint configuration, Property 13), on every event at which a leader's commit index moves;
  * - commit and applied indexes never decrease within one run of a node;
  * - witnesses (DESIGN.md, "Witness members") never lead and hold no command payload; their
  *   stripped entries are compared with the others by term and type only (and configuration
  *   entries whole), so State Machine Safety and Log Matching still hold them to every index's term.
- * A violation is recorded as a sentence; the simulator fails the run on the first one.
+ * A violation is recorded as a sentence; the simulator fails the run on the first one. The
+ * durability of answers and hard state (Properties 9, 10, 17, 22), the replicas' states (5, 14,
+ * 19) and the logging of role changes (21) are checked beside it: durability-check.ts,
+ * state-check.ts, transition-log-check.ts.
  */
 import { createHash } from 'node:crypto';
-import { quorumVoters } from '../core/configuration.js';
-import { hasQuorum } from '../core/quorum.js';
 import type { RaftCore } from '../core/raft.js';
 import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 import type { MemoryDisk } from '../../storage/memory.js';
@@ -60,6 +62,8 @@ export class SafetyChecker {
   private readonly watermarks = new Map<NodeId, Watermark>();
   /** For the leader of each term: the last index and its term it was seen holding. */
   private readonly leaderTails = new Map<Term, { node: NodeId; index: LogIndex; term: Term }>();
+  /** Each leader's term and commit index when Commit Implies Replication last looked at it. */
+  private readonly commitsChecked = new Map<NodeId, { term: Term; commit: LogIndex }>();
   /** The highest index known committed, with its term. */
   private committed: { index: LogIndex; term: Term } = { index: 0, term: 0 };
   /** The term witnesses applied at each index no full member has applied yet. */
@@ -243,7 +247,26 @@ export class SafetyChecker {
     }
   }
 
-  /** Commit Implies Replication: the leader's commit index is durable on a quorum. */
+  /**
+   * Commit Implies Replication, on every event: each leader whose commit index moved since it was
+   * last looked at (an entry durable on a quorum only for a moment is caught in that moment).
+   */
+  checkCommitted(nodes: readonly CheckedNode[]): void {
+    for (const node of nodes) {
+      const core = node.core;
+      if (core === null || core.getRole() !== 'leader') continue;
+      const commit = core.getCommitIndex();
+      const seen = this.commitsChecked.get(node.id);
+      if (seen !== undefined && seen.term === core.getTerm() && seen.commit === commit) continue;
+      this.commitsChecked.set(node.id, { term: core.getTerm(), commit });
+      this.checkReplication(core, nodes);
+    }
+  }
+
+  /**
+   * Commit Implies Replication: the leader's commit index is durable on a majority of its
+   * configuration (joint: of each half, Property 13), counted here apart from the core's quorum code.
+   */
   private checkReplication(leader: RaftCore, nodes: readonly CheckedNode[]): void {
     const commit = leader.getCommitIndex();
     const term = leader.termAt(commit);
@@ -255,14 +278,19 @@ export class SafetyChecker {
       const entry = disk.entries[commit - disk.firstIndex()];
       if (snapshot >= commit || entry?.term === term) holders.add(node.id);
     }
-    // Only checked while no membership change is in flight: the quorum that committed the entry
-    // is then the configuration in force.
-    if (leader.hasUncommittedConfiguration()) return;
-    const voters = quorumVoters(leader.getConfiguration());
-    if (!hasQuorum(voters, (id) => holders.has(id))) {
+    // While a change is in flight, the entry was committed by the configuration before it or by
+    // the new one: sure only of the outgoing half of a joint change (the configuration before it).
+    const config = leader.getConfiguration();
+    const halves = leader.hasUncommittedConfiguration()
+      ? [config.oldVoters ?? []]
+      : [config.voters, ...(config.oldVoters === null ? [] : [config.oldVoters])];
+    for (const voters of halves) {
+      if (voters.filter((id) => holders.has(id)).length * 2 > voters.length || voters.length === 0) continue;
       this.violate(
-        `Commit Implies Replication: entry ${commit} is committed but durable only on ${[...holders].join(',')}`,
+        `Commit Implies Replication: entry ${commit} is committed but durable only on ${[...holders].join(',')} ` +
+          `of ${voters.join(',')}`,
       );
+      return;
     }
   }
 }

@@ -1,5 +1,6 @@
 // The simulator as a property test: over pinned seeds and fresh ones, with every fault mix
-// (partitions, loss, reordering, duplication, crashes, clogged links, forged messages), whole
+// (partitions, loss, reordering, duplication, crashes, clogged links, forged messages, messages
+// held for seconds, crashes mid-write or right after an answer), whole
 // runs must keep every safety property after every instant (Election Safety, Leader
 // Append-Only, Log Matching, Leader Completeness, State Machine Safety, Commit Implies
 // Replication, monotonic commit), converge and serve again once healed (Log Convergence,
