@@ -11,6 +11,7 @@ import type { ChunkOutcome } from '../../../agent/backup/backup-service.js';
 import type { BackupHeader } from '../../../agent/backup/backup-format.js';
 import { CoapResponseCode, type CoapRequest } from '../../../transport/coap/index.js';
 import type { WitnessNode } from '../../../agent/endpoint/witness-guard.js';
+import { coapRequest } from './coap-request.js';
 
 const HEADER: BackupHeader = {
   cluster: 'c',
@@ -36,23 +37,12 @@ class RecordingBackups implements BackupApi {
 }
 
 function request(method: 'GET' | 'POST', path: string[], identity: string | null): CoapRequest {
-  return {
+  return coapRequest({
     method,
     path,
-    query: [],
-    accept: null,
-    contentFormat: null,
-    ifMatch: [],
-    ifNoneMatch: false,
-    etags: [],
-    observe: null,
     payload: new TextEncoder().encode('{"v":1}'),
-    token: new Uint8Array(0),
-    messageId: 1,
-    confirmable: true,
     peer: { address: '127.0.0.1', port: 4000, identity },
-    options: [],
-  };
+  });
 }
 
 function handlers(

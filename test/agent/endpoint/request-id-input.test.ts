@@ -12,6 +12,7 @@ import * as fc from 'fast-check';
 import { requestIdOf } from '../../../agent/endpoint/write-session.js';
 import type { CoapRequest } from '../../../transport/coap/index.js';
 import { fcParams } from '../../fc-params.js';
+import { coapRequest } from './coap-request.js';
 
 /** requestIdOf as it was: every field through a string, then length-prefixed into the hash. */
 function requestIdBefore(nodeId: string, request: CoapRequest): Uint8Array {
@@ -62,23 +63,13 @@ describe('requestIdOf', () => {
           ),
         }),
         ({ nodeId, path, query, port, messageId, payload }) => {
-          const request: CoapRequest = {
-            method: 'PUT',
+          const request = coapRequest({
             path,
             query,
-            contentFormat: null,
-            accept: null,
-            ifMatch: [],
-            ifNoneMatch: false,
-            etags: [],
-            observe: null,
             payload,
-            token: new Uint8Array([1, 2, 3, 4]),
             messageId,
-            confirmable: true,
             peer: { address: '127.0.0.1', port, identity: null },
-            options: [],
-          };
+          });
           assert.deepEqual(Buffer.from(requestIdOf(nodeId, request)), Buffer.from(requestIdBefore(nodeId, request)));
         },
       ),

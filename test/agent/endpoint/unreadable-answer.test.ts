@@ -11,6 +11,7 @@ import { EndpointWrites, type WriteNode } from '../../../agent/endpoint/writes.j
 import { readAnswer, responseForError } from '../../../agent/endpoint/responses.js';
 import type { KvCommand } from '../../../agent/kv/index.js';
 import type { CoapRequest, CoapResponse } from '../../../transport/coap/index.js';
+import { coapRequest } from './coap-request.js';
 
 const raw = new Encoder({ mapsAsObjects: true, useRecords: false });
 /** A put result as a later version might write it: one field more. */
@@ -32,23 +33,7 @@ function put(query: string[]): [KvCommand, CoapRequest] {
     session: null,
     timeMs: 0,
   };
-  const request: CoapRequest = {
-    method: 'PUT',
-    path: ['kv', 'k'],
-    query,
-    contentFormat: null,
-    accept: null,
-    ifMatch: [],
-    ifNoneMatch: false,
-    etags: [],
-    observe: null,
-    payload: command.value,
-    token: new Uint8Array([1]),
-    messageId: 1,
-    confirmable: true,
-    peer: { address: '127.0.0.1', port: 40000, identity: null },
-    options: [],
-  };
+  const request = coapRequest({ path: ['kv', 'k'], query, payload: command.value });
   return [command, request];
 }
 

@@ -32,6 +32,7 @@ import type { CoapRequest } from '../../../transport/coap/index.js';
 import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { SeededPrng } from '../../../contracts/prng.js';
+import { coapRequest } from './coap-request.js';
 
 /** The request id as first defined: SHA-256 over length-prefixed fields, one at a time, first 16 bytes. */
 function referenceRequestId(nodeId: string, request: CoapRequest): Uint8Array {
@@ -80,26 +81,7 @@ class FakeNode implements WriteNode {
   }
 }
 
-function request(overrides: Partial<CoapRequest> = {}): CoapRequest {
-  return {
-    method: 'PUT',
-    path: ['k'],
-    query: [],
-    contentFormat: null,
-    accept: null,
-    ifMatch: [],
-    ifNoneMatch: false,
-    etags: [],
-    observe: null,
-    payload: new TextEncoder().encode('v'),
-    token: new Uint8Array([1, 2, 3, 4]),
-    messageId: 77,
-    confirmable: true,
-    peer: { address: '127.0.0.1', port: 40000, identity: null },
-    options: [],
-    ...overrides,
-  };
-}
+const request = coapRequest;
 
 const PUT: KvCommand = {
   op: 'put',
