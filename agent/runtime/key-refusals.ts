@@ -50,6 +50,12 @@ export class KeyRefusals {
     const now = this.nowMs();
     const state = this.peers.get(peer) ?? { lastSentMs: now, refusingSinceMs: null };
     state.lastSentMs = now;
+    // The common case, on every answered RPC: a peer that was not refusing answered, and nothing was
+    // reported; not every peer refuses, so there is nothing to recompute.
+    if (error === null && state.refusingSinceMs === null && this.reportedAtMs === null && this.peers.has(peer)) {
+      this.allRefusingSinceMs = null;
+      return;
+    }
     if (error === null) state.refusingSinceMs = null;
     else if (error instanceof NetworkError && error.code === 'NET_AUTH') state.refusingSinceMs ??= now;
     this.peers.set(peer, state);
