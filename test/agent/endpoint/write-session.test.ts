@@ -32,7 +32,7 @@ import type { CoapRequest } from '../../../transport/coap/index.js';
 import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { SeededPrng } from '../../../contracts/prng.js';
-import { coapRequest } from './coap-request.js';
+import { coapRequest as request } from './coap-request.js';
 
 /** The request id as first defined: SHA-256 over length-prefixed fields, one at a time, first 16 bytes. */
 function referenceRequestId(nodeId: string, request: CoapRequest): Uint8Array {
@@ -80,8 +80,6 @@ class FakeNode implements WriteNode {
     return encodeKvResult(await this.answer());
   }
 }
-
-const request = coapRequest;
 
 const PUT: KvCommand = {
   op: 'put',
