@@ -8,8 +8,10 @@
 // an ES module entry would add to every agent.
 // A real agent process runs the shipped entry (bin/coraft.js and the bundle dist/bundle/coraft.cjs:
 // `npm run build` first). In the bundle each of our modules reached through import() and each
-// bundled CommonJS file is a function named after its source path, run the first time the module
-// is needed: V8's precise coverage (NODE_V8_COVERAGE) counts which ran. A preload records what
+// bundled CommonJS file is a function run the first time the module is needed: V8's precise
+// coverage (NODE_V8_COVERAGE) counts which functions ran, and the bundle's source map
+// (coraft.cjs.map) names the source file each function's last character came from (the bundle's
+// identifiers are minified: its functions carry no path). A preload records what
 // the bundle's require() calls ask for (built-ins, lmdb, cbor-x, the optional packages) and every
 // file require() loaded, written out when the agent exits. (What the bundle asks for, not what
 // the process loads: Node.js loads child_process itself for the IPC channel the test starts the
@@ -17,6 +19,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Module, SourceMap } from 'node:module';
 import { join } from 'node:path';
 import { AgentProcesses } from '../../../agent/cli/agent-processes.js';
 
@@ -79,20 +82,46 @@ const NOT_NODE_MODULES = ['internal/modules/esm/module_job', 'internal/modules/e
 
 interface CoverageFunction {
   readonly functionName: string;
-  readonly ranges: readonly { readonly count: number }[];
+  readonly ranges: readonly { readonly startOffset: number; readonly endOffset: number; readonly count: number }[];
 }
 
-/** The bundled modules (functions named after a source file) of the coverage in `folder`, and whether each ran. */
+const BUNDLE = join(import.meta.dirname, '../../../dist/bundle/coraft.cjs');
+
+/**
+ * The bundle's source files (as its source map names them) whose functions the coverage in
+ * `folder` holds, and whether any of them ran. A function is the file its last character maps to:
+ * a module's wrapper starts where the previous module's code ends, and ends after its own. The
+ * script's own top level (offset 0) is no module's. The loader compiles the bundle wrapped
+ * (`Module.wrap`): offsets then start after the wrapper's head.
+ */
 function bundledModules(folder: string): Map<string, boolean> {
+  const text = readFileSync(BUNDLE, 'latin1');
+  const map = new SourceMap(
+    JSON.parse(readFileSync(`${BUNDLE}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0],
+  );
+  const lineStarts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const sourceOf = (offset: number): string | undefined => {
+    let line = lineStarts.length - 1;
+    while (lineStarts[line]! > offset) line -= 1;
+    const entry = map.findEntry(line, offset - lineStarts[line]!) as { originalSource?: string };
+    return entry.originalSource;
+  };
   const modules = new Map<string, boolean>();
   for (const file of readdirSync(folder)) {
     const coverage = JSON.parse(readFileSync(join(folder, file), 'utf8')) as {
       result: { url: string; functions: CoverageFunction[] }[];
     };
-    for (const script of coverage.result.filter((s) => s.url.endsWith('/dist/bundle/coraft.cjs')))
-      for (const fn of script.functions)
-        if (/\.(ts|js|cjs|json)$/.test(fn.functionName))
-          modules.set(fn.functionName, modules.get(fn.functionName) === true || (fn.ranges[0]?.count ?? 0) > 0);
+    for (const script of coverage.result.filter((s) => s.url.endsWith('/dist/bundle/coraft.cjs'))) {
+      const whole = script.functions.find((fn) => fn.ranges[0]?.startOffset === 0)?.ranges[0]?.endOffset;
+      const shift = whole === text.length ? 0 : Module.wrap('\0').indexOf('\0');
+      for (const fn of script.functions) {
+        const range = fn.ranges[0];
+        if (range === undefined || range.startOffset === 0) continue;
+        const source = sourceOf(range.endOffset - 1 - shift);
+        if (source !== undefined) modules.set(source, modules.get(source) === true || range.count > 0);
+      }
+    }
   }
   return modules;
 }
