@@ -39,6 +39,12 @@ const histogram = (help: string, buckets: readonly number[]) => ({
   buckets,
 });
 
+/**
+ * Most series (sets of dimension values over all metrics) a metrics backend keeps: dimension values
+ * such as a peer's id come from the network. Past it a new series is dropped and counted.
+ */
+export const SERIES_MAX = 2000;
+
 /** The catalog: metric name to its spec. */
 export const METRIC_CATALOG = {
   // Raft

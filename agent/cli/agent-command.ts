@@ -42,7 +42,19 @@ function buildLogger(config: AgentConfig): DiagnosticLogger {
 async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; close: () => Promise<void> }> {
   const settings = config.metrics;
   if (settings.kind === 'none') return { metrics: new NoopMetrics(), close: () => Promise.resolve() };
-  const { EmfMetrics, PrometheusMetrics, StatsdMetrics } = await import('../observability/metrics.js');
+  if (settings.kind === 'cloudwatch-emf') {
+    const { EmfMetrics } = await import('../observability/emf-metrics.js');
+    const metrics = EmfMetrics.toFile(settings.emfNamespace, settings.emfFile);
+    const timer = setInterval(() => void metrics.flush(), settings.flushIntervalMs);
+    return {
+      metrics,
+      close: async () => {
+        clearInterval(timer);
+        await metrics.flush();
+      },
+    };
+  }
+  const { PrometheusMetrics, StatsdMetrics } = await import('../observability/metrics.js');
   switch (settings.kind) {
     case 'prometheus': {
       const metrics = await PrometheusMetrics.create(settings.prefix);
@@ -56,17 +68,6 @@ async function buildMetrics(config: AgentConfig): Promise<{ metrics: Metrics; cl
         prefix: settings.prefix,
       });
       return { metrics, close: () => metrics.flush() };
-    }
-    case 'cloudwatch-emf': {
-      const metrics = EmfMetrics.toFile(settings.emfNamespace, settings.emfFile);
-      const timer = setInterval(() => void metrics.flush(), settings.flushIntervalMs);
-      return {
-        metrics,
-        close: async () => {
-          clearInterval(timer);
-          await metrics.flush();
-        },
-      };
     }
   }
 }

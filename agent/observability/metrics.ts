@@ -1,7 +1,7 @@
 /**
  * Metrics implementations behind the Metrics contract: Prometheus (prom-client, its own
- * registry, served on a loopback HTTP port at /metrics), StatsD (hot-shots), CloudWatch
- * embedded metric format (JSON lines to a file or stdout; no AWS access needed). The number of
+ * registry, served on a loopback HTTP port at /metrics) and StatsD (hot-shots); the CloudWatch
+ * embedded metric format is emf-metrics.ts (JSON lines to a file or stdout). The number of
  * series each keeps is bounded: past `seriesMax`, new series are dropped and counted.
  *
  * prom-client and hot-shots are optional peer dependencies (package.json), left out of a
@@ -9,7 +9,6 @@
  * configuration asks for that backend, and throw a ConfigError saying what to install when
  * they are absent (optional-package.ts).
  */
-import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type * as PromClient from 'prom-client';
@@ -17,7 +16,7 @@ import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type * as HotShots from 'hot-shots';
 import type { StatsD } from 'hot-shots';
 import type { MetricDimensions, Metrics } from '../../contracts/metrics.js';
-import { METRIC_CATALOG } from '../../contracts/metric-catalog.js';
+import { METRIC_CATALOG, SERIES_MAX } from '../../contracts/metric-catalog.js';
 import type { CounterName, GaugeName, HistogramName, MetricName, MetricSpec } from '../../contracts/metric-catalog.js';
 import type { HostPort } from '../config/agent-config.js';
 import { describeError } from '../../contracts/errors.js';
@@ -48,8 +47,7 @@ export function importHotShots(): Promise<HotShotsModule> {
   return importOptional('hot-shots', 'metrics.kind "statsd"', () => import('hot-shots'), isHotShots);
 }
 
-/** Most metric series one implementation keeps. */
-export const SERIES_MAX = 2000;
+export { SERIES_MAX };
 
 /** Most connections /metrics holds at once; more are closed as they arrive. */
 const SCRAPE_CONNECTIONS_MAX = 8;
@@ -240,101 +238,5 @@ export class StatsdMetrics implements Metrics {
 
   flush(): Promise<void> {
     return new Promise((resolve) => this.client.close(() => resolve()));
-  }
-}
-
-interface EmfSeries {
-  readonly name: string;
-  readonly dimensions: MetricDimensions;
-  readonly unit: 'Count' | 'None' | 'Milliseconds';
-  values: number[];
-}
-
-/** Most values an EMF series buffers between flushes. */
-const EMF_VALUES_MAX = 100;
-
-/**
- * CloudWatch embedded metric format: each flush writes one JSON object per series to a file
- * (or stdout), which the CloudWatch agent turns into metrics without any API call.
- */
-export class EmfMetrics implements Metrics {
-  private readonly series = new Map<string, EmfSeries>();
-  droppedSeries = 0;
-
-  constructor(
-    private readonly namespace: string,
-    private readonly write: (line: string) => void,
-    private readonly nowMs: () => number = () => Date.now(),
-  ) {}
-
-  /** EMF lines appended to `file`, or written to stdout when `file` is null. */
-  static toFile(namespace: string, file: string | null): EmfMetrics {
-    return new EmfMetrics(
-      namespace,
-      file === null ? (line) => process.stdout.write(line) : (line) => appendFileSync(file, line),
-    );
-  }
-
-  private record(
-    name: string,
-    value: number,
-    dimensions: MetricDimensions,
-    unit: EmfSeries['unit'],
-    accumulate: boolean,
-  ): void {
-    const key = `${name}|${JSON.stringify(Object.entries(dimensions).sort())}`;
-    let series = this.series.get(key);
-    if (series === undefined) {
-      if (this.series.size >= SERIES_MAX) {
-        this.droppedSeries += 1;
-        return;
-      }
-      series = { name, dimensions, unit, values: [] };
-      this.series.set(key, series);
-    }
-    if (accumulate && series.values.length > 0) series.values[0] = (series.values[0] ?? 0) + value;
-    else if (!accumulate && unit === 'None' && series.values.length > 0) series.values = [value];
-    else if (series.values.length < EMF_VALUES_MAX) series.values.push(value);
-  }
-
-  increment(name: string, count = 1, dimensions: MetricDimensions = {}): void {
-    this.record(name, count, dimensions, 'Count', true);
-  }
-
-  setGauge(name: string, value: number, dimensions: MetricDimensions = {}): void {
-    this.record(name, value, dimensions, 'None', false);
-  }
-
-  observe(name: string, value: number, dimensions: MetricDimensions = {}): void {
-    this.record(name, value, dimensions, 'Count', false);
-  }
-
-  observeDurationMs(name: string, durationMs: number, dimensions: MetricDimensions = {}): void {
-    this.record(name, durationMs, dimensions, 'Milliseconds', false);
-  }
-
-  flush(): Promise<void> {
-    const timestamp = Math.floor(this.nowMs());
-    for (const series of this.series.values()) {
-      if (series.values.length === 0) continue;
-      const dimensionNames = Object.keys(series.dimensions).sort();
-      const document = {
-        _aws: {
-          Timestamp: timestamp,
-          CloudWatchMetrics: [
-            {
-              Namespace: this.namespace,
-              Dimensions: [dimensionNames],
-              Metrics: [{ Name: series.name, Unit: series.unit }],
-            },
-          ],
-        },
-        ...series.dimensions,
-        [series.name]: series.values.length === 1 ? series.values[0] : series.values,
-      };
-      this.write(`${JSON.stringify(document)}\n`);
-      series.values = [];
-    }
-    return Promise.resolve();
   }
 }

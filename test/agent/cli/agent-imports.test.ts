@@ -49,6 +49,7 @@ const NOT_RUN = [
   'node_modules/ajv/',
   'agent/sim/',
   'agent/observability/metrics.ts',
+  'agent/observability/emf-metrics.ts',
   'agent/cli/provision.ts',
   'agent/cli/cluster-init.ts',
   'agent/cli/demo',

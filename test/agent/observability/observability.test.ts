@@ -6,14 +6,15 @@
 // documents CloudWatch can read; and the trace writer appends the simulator's JSON Lines events.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleLogger, PinoLogger } from '../../../agent/observability/loggers.js';
 import * as promClient from 'prom-client';
 import { METRIC_CATALOG } from '../../../contracts/metric-catalog.js';
-import { EmfMetrics, PrometheusMetrics, SERIES_MAX, StatsdMetrics } from '../../../agent/observability/metrics.js';
+import { PrometheusMetrics, SERIES_MAX, StatsdMetrics } from '../../../agent/observability/metrics.js';
+import { EmfMetrics, RotatingFile } from '../../../agent/observability/emf-metrics.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { TraceWriter } from '../../../agent/observability/trace-writer.js';
 
@@ -214,7 +215,7 @@ describe('observability', () => {
       const lines: string[] = [];
       const metrics = new EmfMetrics(
         'coraft',
-        (line) => lines.push(line),
+        (text) => lines.push(...text.split('\n').filter((line) => line !== '')),
         () => 1_700_000_000_000,
       );
       metrics.increment('raft_proposals_total');
@@ -242,6 +243,68 @@ describe('observability', () => {
       lines.length = 0;
       await metrics.flush();
       assert.deepEqual(lines, [], 'a flush with nothing new writes nothing');
+    });
+
+    it('writes a gauge only when its value changed since it was written (an idle agent sets them again on each Ready)', async () => {
+      const texts: string[] = [];
+      const metrics = new EmfMetrics('coraft', (text) => texts.push(text));
+      const written = (): string[] => texts.flatMap((text) => text.split('\n').filter((line) => line !== ''));
+      metrics.setGauge('raft_commit_index', 7);
+      await metrics.flush();
+      metrics.setGauge('raft_commit_index', 7);
+      metrics.setGauge('raft_commit_index', 7);
+      await metrics.flush();
+      assert.equal(written().length, 1, 'the unchanged gauge is not written again');
+      metrics.setGauge('raft_commit_index', 8);
+      metrics.setGauge('raft_commit_index', 7);
+      await metrics.flush();
+      assert.equal(written().length, 1, 'a gauge back at its written value is not written');
+      metrics.setGauge('raft_commit_index', 9);
+      await metrics.flush();
+      assert.deepEqual(
+        written().map((line) => Reflect.get(JSON.parse(line) as object, 'raft_commit_index')),
+        [7, 9],
+      );
+    });
+
+    it('drops the lines of a write that fails, says so once, and writes a gauge again once a write succeeds', async () => {
+      let failing = true;
+      const texts: string[] = [];
+      const warnings: string[] = [];
+      const metrics = new EmfMetrics(
+        'coraft',
+        (text) => {
+          if (failing) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+          texts.push(text);
+        },
+        () => 0,
+        (message) => warnings.push(message),
+      );
+      metrics.setGauge('raft_term', 3);
+      metrics.increment('raft_proposals_total');
+      await metrics.flush();
+      metrics.setGauge('raft_term', 3);
+      await metrics.flush();
+      assert.equal(metrics.failedWrites, 2);
+      assert.equal(warnings.length, 1, warnings.join(' | '));
+      assert.match(warnings[0] ?? '', /EMF lines cannot be written.*ENOSPC/);
+      failing = false;
+      metrics.setGauge('raft_term', 3);
+      await metrics.flush();
+      assert.equal(texts.length, 1, 'the gauge never written is written now');
+      assert.match(texts[0] ?? '', /"raft_term":3/);
+      assert.equal(warnings.at(-1), 'metrics: EMF lines are written again');
+    });
+
+    it('rotates its file to FILE.1 past its bound, so that the two stay under twice the bound', () => {
+      const file = join(dir, 'metrics.emf');
+      const rotating = new RotatingFile(file, 100);
+      for (let i = 0; i < 25; i += 1) rotating.write(`${'x'.repeat(19)}\n`);
+      assert.ok(statSync(file).size <= 100, `${statSync(file).size}`);
+      assert.equal(statSync(`${file}.1`).size, 100);
+      const again = new RotatingFile(file, 100);
+      again.write(`${'y'.repeat(99)}\n`);
+      assert.equal(readFileSync(file, 'utf8'), `${'y'.repeat(99)}\n`, 'a file found at start counts towards the bound');
     });
   });
 
