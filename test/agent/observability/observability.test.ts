@@ -245,7 +245,7 @@ describe('observability', () => {
       assert.deepEqual(lines, [], 'a flush with nothing new writes nothing');
     });
 
-    it('writes a gauge only when its value changed since it was written (an idle agent sets them again on each Ready)', async () => {
+    it('writes a gauge only when its value changed since written (an idle agent sets it each Ready)', async () => {
       const texts: string[] = [];
       const metrics = new EmfMetrics('coraft', (text) => texts.push(text));
       const written = (): string[] => texts.flatMap((text) => text.split('\n').filter((line) => line !== ''));
@@ -262,12 +262,12 @@ describe('observability', () => {
       metrics.setGauge('raft_commit_index', 9);
       await metrics.flush();
       assert.deepEqual(
-        written().map((line) => Reflect.get(JSON.parse(line) as object, 'raft_commit_index')),
+        written().map((line): unknown => Reflect.get(JSON.parse(line) as object, 'raft_commit_index')),
         [7, 9],
       );
     });
 
-    it('drops the lines of a write that fails, says so once, and writes a gauge again once a write succeeds', async () => {
+    it('drops the lines of a failed write, says so once, and writes a gauge again once a write succeeds', async () => {
       let failing = true;
       const texts: string[] = [];
       const warnings: string[] = [];
