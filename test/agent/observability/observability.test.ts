@@ -187,12 +187,14 @@ describe('observability', () => {
   });
 
   describe('StatsdMetrics', () => {
-    it('sends counters, gauges and timings with tags to the StatsD server', async () => {
+    it('sends counters, gauges and timings with tags to the StatsD server, gathered into datagrams', async () => {
       const server = createSocket('udp4');
       await new Promise<void>((r) => server.bind(0, '127.0.0.1', () => r()));
       const received: string[] = [];
+      let datagrams = 0;
       const got = new Promise<void>((resolve) => {
         server.on('message', (data) => {
+          datagrams += 1;
           received.push(...data.toString('utf8').split('\n'));
           if (received.length >= 3) resolve();
         });
@@ -207,6 +209,7 @@ describe('observability', () => {
       assert.ok(received.includes('coraft.raft_proposals_total:1|c|#node:n1'), received.join(' '));
       assert.ok(received.includes('coraft.raft_term:4|g'), received.join(' '));
       assert.ok(received.includes('coraft.storage_sync_ms:1.5|ms'), received.join(' '));
+      assert.equal(datagrams, 1, 'the three lines share one datagram');
     });
   });
 
