@@ -37,6 +37,7 @@ import type { LogEntry } from '../../contracts/log.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { NodeApi } from '../runtime/node-api.js';
 import { resolveLocalEndpointOptions, serverOptionsOf, type LocalEndpointOptions } from './endpoint-options.js';
+import { KeyNotifications } from './key-notifications.js';
 import { missingObserved, Observations } from './observe.js';
 import type { Registration } from './observers.js';
 import {
@@ -97,6 +98,7 @@ export class LocalEndpoint {
   private readonly watch: WatchResource;
   private readonly statusChecks: StatusChecks;
   private readonly limits: WriteLimits;
+  private readonly keyNotifications: KeyNotifications;
 
   constructor(
     private readonly deps: LocalEndpointDeps,
@@ -125,12 +127,12 @@ export class LocalEndpoint {
     this.watch = new WatchResource(deps.node, deps.timers, () => this.observations, this.options);
     const forget = (gone: Registration): void => this.watch.forget(gone);
     this.observations = new Observations(this.server, deps.timers, deps.metrics ?? null, this.options, forget);
+    this.keyNotifications = new KeyNotifications(deps.timers, this.options.observersMax, (key) => this.notifyKey(key));
     const session = new ImplicitSession(
       { nodeId: deps.node.getNodeId(), bootId: deps.bootId, clock: deps.timers },
       this.options.writeSession,
     );
-    const limits = new WriteLimits(this.options, deps.metrics ?? null);
-    this.limits = limits;
+    const limits = (this.limits = new WriteLimits(this.options, deps.metrics ?? null));
     this.writes = new EndpointWrites(deps.node, session, {
       timeoutMs: this.options.requestTimeoutMs,
       oversize: (bytes) => limits.command(bytes),
@@ -177,6 +179,7 @@ export class LocalEndpoint {
     // After a fatal error (a full disk) the node failed its pending requests: their answers go out first (1 s at most).
     if (!this.deps.node.isRunning()) await this.server.drain(1000);
     this.statusChecks.stop();
+    this.keyNotifications.stop();
     this.observations.clear();
     await this.server.stop();
   }
@@ -362,7 +365,7 @@ export class LocalEndpoint {
     }
   }
 
-  /** Tells observers of the keys an applied entry wrote (the node calls it after every apply). */
+  /** Tells observers of the keys an applied entry wrote, on the next turn (key-notifications.ts). */
   onApply(entry: LogEntry): void {
     this.watch.feed.onApply();
     if (entry.type !== 'command' || this.observations.size() === 0) return;
@@ -373,7 +376,7 @@ export class LocalEndpoint {
       // A malformed command changed nothing, so no observer needs telling.
       return;
     }
-    for (const key of new Set(keys)) this.notifyKey(key);
+    for (const key of keys) if (this.observations.observed(`/kv/${key}`)) this.keyNotifications.keyChanged(key);
   }
 
   /** The node restored a snapshot: watches go on from its history window; observed keys get their values. */

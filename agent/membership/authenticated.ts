@@ -20,7 +20,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { InboundContext } from '../../contracts/network.js';
-import { RateLimiter } from '../../contracts/rate-limiter.js';
+import { LogThrottle } from '../../contracts/rate-limiter.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import { addressHints, type PeerAddresses } from '../trust/peer-addresses.js';
@@ -46,7 +46,7 @@ export interface AuthenticatedMembershipDeps {
    * Maps a server address to a member, for the DTLS client's key choice. Default: none (keyForAddress answers null).
    */
   readonly addresses?: PeerAddresses;
-  /** Most refusals logged per second; the rest are only counted. Default 10; 1..10000. */
+  /** Most refusals logged per second; the rest are counted, and the next line says how many. Default 10; 1..10000. */
   readonly refusalLogsPerSecondMax?: number;
   /** Clock for the log rate limit, ms. Default Date.now. */
   readonly nowMs?: () => number;
@@ -60,14 +60,14 @@ export class AuthenticatedMembershipManager implements MembershipManager {
   private readonly closers: SessionCloser[] = [];
   private configuration: () => ClusterConfiguration | null = () => null;
   private bootstrapMembers: readonly ClusterMember[] = [];
-  private readonly refusalLogs: RateLimiter;
+  private readonly refusalLogs: LogThrottle;
 
   constructor(private readonly deps: AuthenticatedMembershipDeps) {
     const logsPerSecondMax = deps.refusalLogsPerSecondMax ?? 10;
     if (!Number.isInteger(logsPerSecondMax) || logsPerSecondMax < 1 || logsPerSecondMax > 10_000) {
       throw new RangeError('refusalLogsPerSecondMax must be an integer from 1 to 10000');
     }
-    this.refusalLogs = new RateLimiter({ nowMs: deps.nowMs ?? Date.now }, logsPerSecondMax);
+    this.refusalLogs = new LogThrottle({ nowMs: deps.nowMs ?? Date.now }, logsPerSecondMax);
   }
 
   /**
@@ -223,7 +223,10 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     return closed;
   }
 
-  /** Counts a refusal and logs it (rate-limited); `peer` is who was authenticated (if anyone) and from where. */
+  /**
+   * Counts a refusal and logs it (rate-limited; a line says how many were left out before it); `peer` is who was
+   * authenticated (if anyone) and from where.
+   */
   private refused(
     where: 'handshake' | 'rpc',
     claimed: string,
@@ -231,12 +234,14 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     reason: string,
   ): void {
     this.deps.metrics?.increment('membership_refusals_total', 1, { where });
-    if (!this.refusalLogs.take()) return;
+    const suppressed = this.refusalLogs.take();
+    if (suppressed === null) return;
     this.deps.logger.warning(`refused a peer ${where}: ${reason}`, {
       node: this.deps.nodeId,
       claimed: claimed.slice(0, 64),
       identity: peer.identity,
       remote: peer.remote,
+      suppressed,
     });
   }
 }

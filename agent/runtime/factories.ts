@@ -18,7 +18,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { NetworkClient } from '../../contracts/network.js';
-import { RateLimiter } from '../../contracts/rate-limiter.js';
+import { LogThrottle } from '../../contracts/rate-limiter.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
@@ -167,15 +167,11 @@ export const INTERNAL_ERROR_LOGS_PER_SECOND_MAX = 10;
 
 /** Logs a contained DTLS error, at most INTERNAL_ERROR_LOGS_PER_SECOND_MAX a second, saying how many it left out. */
 function internalErrorLog(logger: DiagnosticLogger): (error: unknown) => void {
-  const logs = new RateLimiter({ nowMs: () => Date.now() }, INTERNAL_ERROR_LOGS_PER_SECOND_MAX);
-  let suppressed = 0;
+  const logs = new LogThrottle({ nowMs: () => Date.now() }, INTERNAL_ERROR_LOGS_PER_SECOND_MAX);
   return (error) => {
-    if (!logs.take()) {
-      suppressed += 1;
-      return;
-    }
-    logger.error('dtls: contained internal error', { error: describeError(error), suppressed });
-    suppressed = 0;
+    const suppressed = logs.take();
+    if (suppressed !== null)
+      logger.error('dtls: contained internal error', { error: describeError(error), suppressed });
   };
 }
 

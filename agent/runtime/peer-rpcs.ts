@@ -22,6 +22,7 @@ import type { CoreOutboundRequest, CoreRequest, Outbound, SnapshotChunkRequest }
 import { entryBytes } from '../core/log.js';
 import { assert } from '../../contracts/assert.js';
 import { NetworkError, describeError } from '../../contracts/errors.js';
+import { LogThrottle } from '../../contracts/rate-limiter.js';
 import type { NodeId } from '../../contracts/log.js';
 import {
   type ClientForwardRequest,
@@ -79,6 +80,15 @@ export interface PeerRpcOptions {
   readonly rpcTimeoutMs: number;
 }
 
+/**
+ * Most lines a second about peers' refused or protocol-breaking requests, as many as the
+ * membership's refusal lines (AuthenticatedMembershipDeps.refusalLogsPerSecondMax). A peer that
+ * holds a link key can send such requests as fast as its session carries them: one line each
+ * would fill a gateway's disk. The rest are counted in the metrics and in the next line's
+ * `suppressed`.
+ */
+export const PEER_REFUSAL_LOGS_PER_SECOND_MAX = 10;
+
 /** Bytes per extra rpcTimeoutMs of deadline a large RPC gets. */
 const RPC_DEADLINE_BYTES_PER_STEP = 64 * 1024;
 
@@ -107,6 +117,8 @@ export class PeerRpcs {
   private readonly refusals: SendRefusals;
   /** Whether every peer refuses this node's handshakes (key-refusals.ts). */
   readonly keyRefusals: KeyRefusals;
+  /** The rate of lines about refused and protocol-breaking requests. */
+  private readonly refusalLogs: LogThrottle;
 
   constructor(
     private readonly host: PeerRpcHost,
@@ -116,6 +128,7 @@ export class PeerRpcs {
     this.pacer = deps.paceSends === undefined ? null : new SendPacer(deps.paceSends);
     this.refusals = new SendRefusals(deps.logger, options.nodeId);
     this.keyRefusals = new KeyRefusals(deps.logger, options.nodeId, () => deps.timers.nowMs());
+    this.refusalLogs = new LogThrottle(deps.timers, PEER_REFUSAL_LOGS_PER_SECOND_MAX);
   }
 
   /** What the status shows of the peers (status.ts). */
@@ -138,13 +151,16 @@ export class PeerRpcs {
     if (!this.host.isRunning()) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'node is not running'));
     const claimed = claimedSender(request);
     if (!this.deps.membership.authenticateNode(claimed, context)) {
-      this.deps.logger.warning('refused an RPC whose sender is not authenticated as the node it claims', {
-        node: this.options.nodeId,
-        claimed,
-        identity: context.peerIdentity,
-        remote: context.remoteAddress,
-        type: request.type,
-      });
+      const suppressed = this.refusalLogs.take();
+      if (suppressed !== null)
+        this.deps.logger.warning('refused an RPC whose sender is not authenticated as the node it claims', {
+          node: this.options.nodeId,
+          claimed,
+          identity: context.peerIdentity,
+          remote: context.remoteAddress,
+          type: request.type,
+          suppressed,
+        });
       this.deps.metrics.increment('raft_rpc_refused_total', 1, { reason: 'auth' });
       return Promise.reject(
         new NetworkError(
@@ -295,13 +311,16 @@ export class PeerRpcs {
     if (last !== undefined) this.deps.latencyProbe?.mark(stage, last.index);
   }
 
-  /** A peer's message broke the protocol: the core refused it; logged, counted and observed. */
+  /** A peer's message broke the protocol: the core refused it; logged (rate-limited), counted and observed. */
   private protocolViolation(peer: NodeId, reason: string): void {
-    this.deps.logger.warning('rejected a message that breaks the protocol', {
-      node: this.options.nodeId,
-      peer,
-      reason,
-    });
+    const suppressed = this.refusalLogs.take();
+    if (suppressed !== null)
+      this.deps.logger.warning('rejected a message that breaks the protocol', {
+        node: this.options.nodeId,
+        peer,
+        reason,
+        suppressed,
+      });
     this.deps.metrics.increment('raft_protocol_violations_total', 1, { peer });
     this.deps.observer?.onProtocolViolation?.(peer, reason);
   }

@@ -4,7 +4,8 @@
 // once the configuration without it commits or a restored snapshot says so (whatever the
 // bundle says), takes a rekeyed link
 // over the bundle's, and closes the sessions concerned each time. Unknown, unauthenticated,
-// impersonating and non-member peers are refused and logged (rate-limited, never with a key).
+// impersonating and non-member peers are refused and logged (rate-limited, each line counting the
+// ones left out before it, never with a key).
 // The keystore cache keeps what was applied across a restart until the log is re-applied.
 // The link toward a server address follows the replicated configuration before agent.json.
 import { strict as assert } from 'node:assert';
@@ -167,6 +168,8 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     advance(1000);
     manager.pskLookup('intruder');
     assert.equal(warnings(logger).length, 4);
+    const last = logger.records.filter((r) => r.level === 'warning').at(-1);
+    assert.equal(last?.fields.suppressed, 7, 'the next line says how many were left out');
     const text = JSON.stringify(logger.records);
     for (const peer of ['n2', 'n3']) assert.equal(text.includes(Buffer.from(link('n1', peer)).toString('hex')), false);
   });

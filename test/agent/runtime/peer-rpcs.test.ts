@@ -6,6 +6,9 @@
 // - a request goes to the core with a reply token, and the core's answer settles that reply;
 //   a request the core refuses is rejected (NET_REJECTED) and reported as a
 //   protocol violation; a ClientForward goes to the client operations, not to the core;
+// - a peer flooding forged or protocol-breaking requests gets at most
+//   PEER_REFUSAL_LOGS_PER_SECOND_MAX log lines a second, every one still counted, and the next
+//   line says how many were left out (a key holder must not fill the gateway's disk);
 // - the core's requests leave with a deadline of rpcTimeoutMs plus as much again per 64 KiB
 //   carried, and their responses and failures are stepped back into the core;
 // - the entries of an AppendEntries and a forwarded command reach the core and the client
@@ -20,7 +23,7 @@ import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { SnapshotChunkRequest } from '../../../agent/core/ready.js';
 import { strict as assert } from 'node:assert';
-import { PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
+import { PEER_REFUSAL_LOGS_PER_SECOND_MAX, PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
 import { NetworkError } from '../../../contracts/errors.js';
 import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
@@ -209,6 +212,27 @@ describe('PeerRpcs', () => {
     await assert.rejects(rpcs.handle(vote, from('n2')), { code: 'NET_REJECTED' });
     assert.deepEqual(violations, ['n2: term from the future']);
     assert.equal(metrics.counts.get('raft_protocol_violations_total'), 1);
+  });
+
+  it('logs a flood of forged and protocol-breaking requests at a bounded rate, counting every one', async () => {
+    const { host, rpcs, logger, metrics, clock } = setUp();
+    const lines = (message: string) => logger.records.filter((r) => r.message.startsWith(message));
+    const flood = async (count: number, peer: NodeId) => {
+      for (let i = 0; i < count; i++) await rpcs.handle(vote, from(peer)).catch(() => undefined);
+    };
+    await flood(1000, 'n3');
+    host.refuse = 'term from the future';
+    await flood(1000, 'n2');
+    const forged = lines('refused an RPC whose sender is not authenticated');
+    const broken = lines('rejected a message that breaks the protocol');
+    assert.equal(forged.length + broken.length, PEER_REFUSAL_LOGS_PER_SECOND_MAX, 'one second: the limit, no more');
+    assert.equal(metrics.counts.get('raft_rpc_refused_total'), 1000, 'every refusal is counted');
+    assert.equal(metrics.counts.get('raft_protocol_violations_total'), 1000, 'every violation is counted');
+    // A second later the next line says how many were left out.
+    clock.now += 1000;
+    await flood(1, 'n2');
+    const next = lines('rejected a message that breaks the protocol').at(-1);
+    assert.equal(next?.fields.suppressed, 2000 - PEER_REFUSAL_LOGS_PER_SECOND_MAX);
   });
 
   it('sends a ClientForward to the client operations, not to the core', async () => {
