@@ -16,6 +16,18 @@
  *   ETag a client could have been given names it. A retry of a `?client=&seq=` write is always
  *   proposed, so its session answers it as the first time.
  *
+ * Why several ETags are two steps, not one compare: a transaction's compares must all hold (an
+ * AND), and its only negation is the failure branch, so the commands can say "the revision is R",
+ * "the key is absent" and the negations of their conjunction, never "the revision is R1 or R2".
+ * Every 2.04/2.02 is right (the compare in the entry decides it), and so is every 4.12 unless the
+ * client named a revision that did not exist yet when it asked, which no ETag it was given can: the
+ * key moves to that revision between the read and the entry, and the 4.12 names a revision that is
+ * among the ETags. One atomic decision needs a new compare, e.g. `[key, 'revs', [R1..Rn]]` in
+ * txn.ts, and more: a member of an earlier version reads an entry with it as malformed and applies
+ * nothing where its peers write (KV_MALFORMED), so replicas would diverge during a rolling upgrade.
+ * The leader may propose it only once every member, learners included, is known to read it: a
+ * cluster version that members report and the leader commits (as etcd's), which coraft lacks.
+ *
  * The state machine's commands stay as they were, so members of an earlier version apply these
  * writes exactly as this one does.
  */
