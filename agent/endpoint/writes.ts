@@ -107,7 +107,8 @@ export class EndpointWrites {
 
   /** Submits `command` (built from `request`) and returns its outcome. */
   async submit(command: KvCommand, request: CoapRequest): Promise<WriteOutcome> {
-    const what = writeNameOf(command);
+    // A conditional PUT or DELETE of /kv/{key} runs as a transaction (if-match.ts): to its client it is a write.
+    const what = request.path[0] === 'kv' ? 'the write' : writeNameOf(command);
     if (command.session !== null) return this.submitExplicit(command, what);
     const deadlineMs = this.options.clock.nowMs() + this.options.timeoutMs;
     const acquired = this.slots.acquire(request.payload.byteLength, deadlineMs);

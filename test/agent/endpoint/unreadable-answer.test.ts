@@ -81,6 +81,11 @@ describe('an answer of a later version that this endpoint cannot read', () => {
     assert.equal(answered.kind, 'response');
     if (answered.kind === 'response')
       assert.match(text(answered.response), /; the transaction may or may not have been applied$/);
+    // A DELETE with If-Match is a transaction too, and a write to its client.
+    const conditional = await writes.submit(txn, coapRequest({ method: 'DELETE', path: ['kv', 'k'] }));
+    if (conditional.kind === 'response')
+      assert.match(text(conditional.response), /; the write may or may not have been applied$/);
+    else assert.fail('answered 5.02');
   });
 
   it('answers a lease keepalive 5.02, saying it may or may not have been applied', async () => {
