@@ -160,6 +160,13 @@ export class NotLeaderError extends RaftError {
 }
 
 /**
+ * How a TimeoutError's message ends when a command's outcome is unknown: said once, so that the
+ * local endpoint, which tells a client the same of any write whose outcome it does not know,
+ * passes it on instead of saying it again.
+ */
+export const OUTCOME_UNKNOWN = 'it may or may not have been applied';
+
+/**
  * The operation did not finish in time, or the node stopped before it finished. Its outcome is
  * unknown: such a command may still be committed later.
  */

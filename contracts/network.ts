@@ -23,6 +23,12 @@ export interface NetworkClient {
   readonly wholeRequestBytesMax?: number;
   /** Replaces the address book; called when the cluster configuration changes. */
   setPeers(members: readonly { readonly id: NodeId; readonly address: string }[]): void;
+  /**
+   * Who the address book finds at `address` ("host:port"), compared as it compares peers (host
+   * names resolved, IP literals in one form): this node (`self`), a peer, or null (nobody). Absent
+   * when the transport has no such book (addresses then compare as written).
+   */
+  reachedAt?(address: string): Promise<{ readonly self: true } | { readonly peer: NodeId } | null>;
   /** Aborts outstanding requests and releases sockets and sessions. */
   close(): Promise<void>;
 }

@@ -88,10 +88,10 @@ export class PeerBook {
     }
     if (problems.length > 0) throw new ConfigError(problems);
     const byPlace = new Map<string, Entry>();
-    const ownPlace = this.own === null ? null : `${this.own.port}/${this.own.host}`;
+    const ownPlace = this.own === null ? null : placeKey(this.own.host, this.own.port);
     for (const entry of next.values()) {
       if (entry.literal === null) continue;
-      const place = `${entry.literal.port}/${entry.literal.address}`;
+      const place = placeKey(entry.literal.address, entry.literal.port);
       const other = byPlace.get(place);
       if (place === ownPlace) entry.sharesLiteral = true;
       if (other === undefined) byPlace.set(place, entry);
@@ -127,6 +127,58 @@ export class PeerBook {
   async resolve(id: NodeId): Promise<{ readonly address: string; readonly port: number }> {
     const entry = this.entries.get(id);
     if (entry === undefined) throw new NetworkError('NET_UNREACHABLE', `unknown peer ${id}`);
+    let address: string;
+    try {
+      address = await this.lookup(entry);
+    } catch (error: unknown) {
+      throw new NetworkError('NET_UNREACHABLE', `cannot resolve ${entry.host} of peer ${id}`, { cause: error });
+    }
+    if (this.isOwnPlace(entry.host, address, entry.port))
+      throw new NetworkError(
+        'NET_ADDRESS',
+        `peer ${id} is reached at ${address}:${entry.port}, where this node itself listens: ` +
+          'it is not sent to until its address is corrected',
+      );
+    const place = placeKey(address, entry.port);
+    for (const [other, e] of this.entries)
+      if (other !== id && e.knownAt !== null && placeKey(e.knownAt, e.port) === place)
+        throw new NetworkError(
+          'NET_ADDRESS',
+          `peers ${id} and ${other} are both reached at ${address}:${entry.port}: ` +
+            'one process cannot answer for two members, so neither is sent to there until one address is corrected',
+        );
+    return { address, port: entry.port };
+  }
+
+  /**
+   * Who is reached at `address` ("host:port"), compared as `resolve` compares (the port, and the
+   * IP literal a host name resolves to): this node itself (`self`), a peer of the book, or null
+   * (nobody; also when `address` is malformed or its host does not resolve). A peer whose own
+   * host does not resolve now is left out. Lets a member be refused before it is placed where
+   * the book would refuse to send to it.
+   */
+  async reachedAt(address: string): Promise<{ readonly self: true } | { readonly peer: NodeId } | null> {
+    const parsed = parsePeerAddress(address);
+    if (parsed === null) return null;
+    let literal: string;
+    try {
+      literal = isIP(parsed.host) === 0 ? await this.resolver(parsed.host) : parsed.host;
+    } catch {
+      // A host that does not resolve is reached nowhere: no one is there to refuse it for.
+      return null;
+    }
+    if (this.isOwnPlace(parsed.host, literal, parsed.port)) return { self: true };
+    const place = placeKey(literal, parsed.port);
+    for (const [id, entry] of this.entries) {
+      if (entry.port !== parsed.port) continue;
+      const known = await this.lookup(entry).catch(() => null);
+      if (known !== null && placeKey(known, entry.port) === place) return { peer: id };
+    }
+    return null;
+  }
+
+  /** The IP literal of `entry`: its own, or its host name's answer (looked up again once resolveTtlMs old). */
+  private async lookup(entry: Entry): Promise<string> {
     const now = this.nowMs();
     const stale = entry.literal === null && now - entry.resolvedAtMs >= this.resolveTtlMs;
     if (entry.resolved === null || stale) {
@@ -138,33 +190,35 @@ export class PeerBook {
         if (entry.resolved === resolving) entry.resolved = null;
       });
     }
-    let address: string;
-    try {
-      address = await entry.resolved;
-    } catch (error: unknown) {
-      throw new NetworkError('NET_UNREACHABLE', `cannot resolve ${entry.host} of peer ${id}`, { cause: error });
-    }
+    const address = await entry.resolved;
     entry.knownAt = address;
-    if (this.isOwnPlace(entry.host, address, entry.port))
-      throw new NetworkError(
-        'NET_ADDRESS',
-        `peer ${id} is reached at ${address}:${entry.port}, where this node itself listens: ` +
-          'it is not sent to until its address is corrected',
-      );
-    for (const [other, e] of this.entries)
-      if (other !== id && e.port === entry.port && e.knownAt === address)
-        throw new NetworkError(
-          'NET_ADDRESS',
-          `peers ${id} and ${other} are both reached at ${address}:${entry.port}: ` +
-            'one process cannot answer for two members, so neither is sent to there until one address is corrected',
-        );
-    return { address, port: entry.port };
+    return address;
   }
 
   /** Whether `host` (known at `address`) and `port` are this node's own peer address. */
   private isOwnPlace(host: string, address: string, port: number): boolean {
     const own = this.own;
     if (own === null || own.port !== port) return false;
-    return own.host.toLowerCase() === host.toLowerCase() || own.host === address;
+    return own.host.toLowerCase() === host.toLowerCase() || placeKey(own.host, port) === placeKey(address, port);
+  }
+}
+
+/**
+ * Where `host` (an IP literal or a host name) and `port` are, as a comparable key: an IPv6 literal
+ * in its one canonical text (`0:0:0:0:0:0:0:1` is `::1`, hex digits in lower case), anything else
+ * as written, the host without regard to case.
+ */
+function placeKey(host: string, port: number): string {
+  const canonical = isIP(host) === 6 ? ipv6Canonical(host) : host.toLowerCase();
+  return `${port}/${canonical}`;
+}
+
+/** The canonical text of an IPv6 literal (RFC 5952), by the WHATWG URL parser; as given when it has a zone. */
+function ipv6Canonical(literal: string): string {
+  try {
+    return new URL(`http://[${literal}]/`).hostname.slice(1, -1);
+  } catch {
+    // A zone index (fe80::1%eth0) is not a URL host: compare it as written.
+    return literal.toLowerCase();
   }
 }

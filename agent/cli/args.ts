@@ -4,9 +4,16 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { ConfigError, describeError } from '../../contracts/errors.js';
+import { describeError } from '../../contracts/errors.js';
 
 /** A command-line usage error (exit code 2). */
+/**
+ * The exit codes every command shares for a bad command line and a bad configuration: 2 (a usage
+ * error: an unknown option, a missing or malformed argument) and 78 (EX_CONFIG, sysexits(3): an
+ * agent.json, an inventory or a key file that is invalid), as `coraft agent` exits 78 too.
+ */
+export const CLI_EXIT = { usage: 2, config: 78 } as const;
+
 export class UsageError extends Error {
   override get name(): string {
     return 'UsageError';
@@ -61,7 +68,7 @@ export function intOption(value: string | undefined, name: string, fallback: num
   if (value === undefined) return fallback;
   const parsed = Number(value);
   if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-    throw new ConfigError([`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`]);
+    throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return parsed;
 }

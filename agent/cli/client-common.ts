@@ -2,7 +2,8 @@
  * What the client commands share (client-commands.ts, admin-commands.ts, kv-list.ts,
  * txn-command.ts, watch-command.ts): exit codes, common options, output, the endpoint client
  * for a command's options, and tables. Exit codes: 0 done, 1 the node refused or failed the
- * operation, 2 bad usage, 3 the key does not exist, 4 the endpoint did not answer.
+ * operation, 2 bad usage, 3 the key does not exist, 4 the endpoint did not answer, 78 an invalid
+ * configuration (a key file; main.ts answers every ConfigError so, args.ts CLI_EXIT).
  */
 import { basename } from 'node:path';
 import { NetworkError } from '../../contracts/errors.js';

@@ -15,7 +15,7 @@ import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { isLoopbackHost } from '../config/trust-config.js';
 import { configurationProblems, simpleConfiguration } from '../core/configuration.js';
-import { intOption, parseOptions } from './args.js';
+import { intOption, parseOptions, UsageError } from './args.js';
 import {
   linksDocument,
   linksFile,
@@ -213,16 +213,16 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
     process.stdout.write(HELP);
     return Promise.resolve(0);
   }
-  if (values.dir === undefined) throw new ConfigError(['--dir: required']);
+  if (values.dir === undefined) throw new UsageError('--dir: required');
   const transport = values.transport ?? 'coaps';
   if (!['coaps', 'coap', 'http', 'https'].includes(transport))
-    throw new ConfigError([`--transport: expected coaps, coap, http or https, got ${JSON.stringify(transport)}`]);
+    throw new UsageError(`--transport: expected coaps, coap, http or https, got ${JSON.stringify(transport)}`);
   const storage = values.storage ?? 'wal';
   if (!isStorageSetting(storage))
-    throw new ConfigError([`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`]);
+    throw new UsageError(`--storage: expected ${STORAGE_SETTINGS.join(', ')}, got ${JSON.stringify(storage)}`);
   const count = intOption(values.nodes, 'nodes', 3, 1, 9);
   const witnesses = intOption(values.witnesses, 'witnesses', 0, 0, 9);
-  const nodes = initCluster({
+  const options: InitOptions = {
     dir: values.dir,
     nodes: count,
     witnesses,
@@ -231,7 +231,15 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
     transport,
     storage,
     force: values.force === true,
-  });
+  };
+  let nodes: InitNode[];
+  try {
+    nodes = initCluster(options);
+  } catch (error) {
+    // What initCluster refuses here is what the command line asked for (a witness count, a folder without --force).
+    if (error instanceof ConfigError) throw new UsageError(error.problems.join('; '));
+    throw error;
+  }
   for (const node of nodes) {
     const role = node.witness === true ? ' witness' : '';
     process.stdout.write(`${node.id}:${role} ${node.config} (endpoint coap://${node.endpoint})\n`);

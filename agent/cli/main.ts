@@ -2,7 +2,7 @@
  * The `coraft` command line: one entry point, every command a subcommand.
  */
 import { ConfigError } from '../../contracts/errors.js';
-import { UsageError } from './args.js';
+import { CLI_EXIT, UsageError } from './args.js';
 import type { CodeCacheHooks } from './code-cache.js';
 
 /** A subcommand: its one-line summary and its implementation, loaded on demand. */
@@ -117,10 +117,11 @@ export async function main(args: readonly string[], hooks?: CodeCacheHooks): Pro
   try {
     return await command.run(rest, hooks);
   } catch (error) {
-    // Operating errors end the command with a clear message and an exit code scripts can test.
+    // Operating errors end the command with a clear message and an exit code scripts can test:
+    // a bad command line 2, a bad configuration (agent.json, an inventory, a key file) 78, as the agent.
     if (error instanceof ConfigError || error instanceof UsageError) {
       process.stderr.write(`coraft ${name}: ${error.message}\n`);
-      return 2;
+      return error instanceof UsageError ? CLI_EXIT.usage : CLI_EXIT.config;
     }
     throw error;
   }

@@ -23,6 +23,7 @@ import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
 import type { CoapResourceMethods } from '../../transport/coap/router.js';
 import type { Clock } from '../../contracts/clock.js';
+import { SerializationError } from '../../contracts/errors.js';
 import { decodeKvResult, encodeKvQuery, LIST_ITEMS_MAX, operationKeys } from '../kv/index.js';
 import type { KvCommand, KvResult } from '../kv/index.js';
 import { keepAlive } from '../kv/lease-keeper.js';
@@ -35,10 +36,17 @@ import {
   unacceptable,
   unknownArgument,
 } from './documents.js';
-import { CONTENT_FORMAT, errorResponse, readAnswer, responseForError, responseForKvError } from './responses.js';
+import {
+  CONTENT_FORMAT,
+  errorResponse,
+  readAnswer,
+  responseForError,
+  responseForKvError,
+  UnreadableAnswerError,
+} from './responses.js';
 import { SESSION_ARGUMENTS } from './txn-resource.js';
 import type { SubmitWrite } from './txn-resource.js';
-import { explicitSessionOf } from './writes.js';
+import { explicitSessionOf, responseForWriteError } from './writes.js';
 
 /** What the lease resources need. */
 export interface LeaseResourceDeps {
@@ -108,14 +116,16 @@ async function grant(deps: LeaseResourceDeps, request: CoapRequest): Promise<Coa
 }
 
 async function keepalive(deps: LeaseResourceDeps, request: CoapRequest, id: number): Promise<CoapResponse> {
+  const what = `the keepalive of lease ${id}`;
   try {
     const submit = (command: Uint8Array, timeoutMs: number): Promise<Uint8Array> =>
-      deps.node.submitAnywhere(command, timeoutMs, true, `the keepalive of lease ${id}`);
+      deps.node.submitAnywhere(command, timeoutMs, true, what);
     const result = await keepAlive(submit, deps.clock, id, deps.timeoutMs);
     if (result.type !== 'lease') return unexpected(result, 'a keepalive');
     return documentResponse(request, CoapResponseCode.Changed, { id, ttlMs: result.ttlMs });
   } catch (error) {
-    return responseForError(error);
+    // keepAlive decodes the leader's answer: one this version cannot read is a 5.02, as for every write.
+    return responseForWriteError(error instanceof SerializationError ? new UnreadableAnswerError(error) : error, what);
   }
 }
 

@@ -10,7 +10,7 @@
  *   POST /txn                         a transaction: compares, then one branch (txn-resource.ts)
  *   GET  /watch?prefix=P|key=K&since=R  the changes after R, then each change with Observe (watch-resource.ts)
  *   GET  /kv/{key}[?stale]            linearizable read; ?stale reads locally (Observe)
- *   PUT|DELETE /kv/{key}[?client=C&seq=N]  write; PUT If-Match: compare-and-set on the revision
+ *   PUT|DELETE /kv/{key}[?client=C&seq=N]  write; If-Match: compare-and-set (or -delete) on the revision
  *                                     (ETag; several: any of them; empty: the key exists, if-match.ts);
  *                                     If-None-Match: create only. 2.01 when the PUT created the
  *                                     key, 2.04 when it changed it. Without client and seq a
@@ -48,7 +48,6 @@ import {
   responseForError,
   responseForKvError,
   revisionEtag,
-  revisionsJson,
 } from './responses.js';
 import { adminResources } from './admin-resources.js';
 import { restricted, type EndpointAccess, type EndpointArea } from './access.js';
@@ -63,7 +62,8 @@ import { kvKeyOf } from './kv-key.js';
 import { ImplicitSession } from './write-session.js';
 import { StatusChecks } from './status-checks.js';
 import { WriteLimits } from './write-limits.js';
-import { chosenCommand, existsPutAnswer, ifMatchCommand, type RevisionChoice } from './if-match.js';
+import { chosenCommand, ifMatchCommand, ifMatchDeleteCommand, type RevisionChoice } from './if-match.js';
+import { writeAnswer } from './write-answer.js';
 
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
@@ -265,11 +265,11 @@ export class LocalEndpoint {
     const command = this.putCommandOf(request); // not async: one promise less per write
     if ('op' in command) return this.write(command, request);
     if ('code' in command) return Promise.resolve(command);
-    return this.putChosen(command, request);
+    return this.writeChosen(command, request);
   }
 
-  /** A PUT with several If-Match ETags (if-match.ts). */
-  private async putChosen(choice: RevisionChoice, request: CoapRequest): Promise<CoapResponse> {
+  /** A PUT or DELETE with several If-Match ETags (if-match.ts). */
+  private async writeChosen(choice: RevisionChoice, request: CoapRequest): Promise<CoapResponse> {
     const command = await chosenCommand(this.deps.node, choice, this.options.requestTimeoutMs);
     return 'op' in command ? this.write(command, request) : command;
   }
@@ -295,11 +295,14 @@ export class LocalEndpoint {
   private async deleteKey(request: CoapRequest): Promise<CoapResponse> {
     const key = kvKeyOf(request, 'DELETE', this.options.keyBytesMax);
     if (typeof key !== 'string') return key;
-    if (request.ifMatch.length > 0)
-      return errorResponse(CoapResponseCode.BadRequest, 'conditional delete (If-Match) is not supported');
     const session = explicitSessionOf(request);
     if (session !== null && 'code' in session) return session;
-    return this.write({ session, timeMs: Math.floor(Date.now()), op: 'delete', key, returnPrevious: false }, request);
+    const header = { session, timeMs: Math.floor(Date.now()) };
+    if (request.ifMatch.length === 0)
+      return this.write({ ...header, op: 'delete', key, returnPrevious: false }, request);
+    const command = ifMatchDeleteCommand(request.ifMatch, key, header);
+    if ('op' in command) return this.write(command, request);
+    return 'code' in command ? command : this.writeChosen(command, request);
   }
 
   private async write(command: KvCommand, request: CoapRequest): Promise<CoapResponse> {
@@ -308,61 +311,11 @@ export class LocalEndpoint {
       void this.deps.node
         .submitAnywhere(encodeKvCommand(command), this.options.requestTimeoutMs)
         .catch(() => undefined);
-      if (command.op === 'delete') return jsonResponse(CoapResponseCode.Deleted, { revision: 0, deleted: true });
+      if (request.method === 'DELETE') return jsonResponse(CoapResponseCode.Deleted, { revision: 0, deleted: true });
       return jsonResponse(CoapResponseCode.Changed, { revision: 0 }, { etag: revisionEtag(0) });
     }
     const outcome = await this.writes.submit(command, request);
-    if (outcome.kind === 'response') return outcome.response;
-    const result = outcome.result;
-    const storeRevision = result.type === 'error' ? 0 : (result.storeRevision ?? 0);
-    const options = [storeRevisionOption(storeRevision)];
-    switch (result.type) {
-      case 'put':
-        // The answer to nearly every write, as jsonResponse would build it, in one object and no JSON string.
-        // RFC 7252 §5.8.3: 2.01 when the put created the key, 2.04 when it changed it.
-        return {
-          code: result.created ? CoapResponseCode.Created : CoapResponseCode.Changed,
-          payload: revisionsJson(result.revision, storeRevision),
-          contentFormat: CONTENT_FORMAT.json,
-          etag: revisionEtag(result.revision),
-          options,
-        };
-      case 'delete':
-        return jsonResponse(
-          CoapResponseCode.Deleted,
-          { revision: result.revision, deleted: result.deleted, storeRevision },
-          { options },
-        );
-      case 'cas':
-        // A compare-and-set that expected no key (If-None-Match) created it.
-        if (result.succeeded)
-          return jsonResponse(
-            command.op === 'cas' && command.expectedRevision === 0
-              ? CoapResponseCode.Created
-              : CoapResponseCode.Changed,
-            { revision: result.revision, storeRevision },
-            { etag: revisionEtag(result.revision), options },
-          );
-        return {
-          ...errorResponse(
-            CoapResponseCode.PreconditionFailed,
-            result.current === null ? 'the key is absent' : `the key is at revision ${result.current.revision}`,
-          ),
-          ...(result.current === null ? {} : { etag: revisionEtag(result.current.revision) }),
-        };
-      case 'txn':
-        // Only a PUT with an empty If-Match writes through a transaction (if-match.ts).
-        if (command.op === 'txn') return existsPutAnswer(result);
-        return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
-      case 'get':
-      case 'list':
-      case 'changes':
-      case 'lease':
-      case 'lease-end':
-        return errorResponse(CoapResponseCode.InternalServerError, `unexpected ${result.type} result for a write`);
-      case 'error':
-        return responseForKvError(result);
-    }
+    return outcome.kind === 'response' ? outcome.response : writeAnswer(command, request.method, outcome.result);
   }
 
   /** Tells observers of the keys an applied entry wrote, on the next turn (key-notifications.ts). */

@@ -5,10 +5,11 @@
  * with a request id (write-session.ts), so no path can apply it twice; a write with them runs in
  * that explicit session, exactly as before.
  *
- * Answers: the KV result, or an error response. Whenever an implicit write's outcome is unknown
- * (no leader in time, a timeout, a node that stopped, a session the state machine forgot) the
- * answer is 5.03 or 5.04 with a diagnostic that says the write may or may not have been applied:
- * a client must not blindly resend it as a new request.
+ * Answers: the KV result, or an error response. Whenever a write's outcome is unknown (no leader
+ * in time, a timeout, a node that stopped, an answer this version cannot read, a session the state
+ * machine forgot) the answer is 5.0x with a diagnostic that says the write may or may not have been
+ * applied, in the same words with or without the client's own session: a client must not blindly
+ * resend it as a new request (with its own `?client=&seq=` it resends it as the same one).
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse } from '../../transport/coap/index.js';
@@ -106,7 +107,8 @@ export class EndpointWrites {
 
   /** Submits `command` (built from `request`) and returns its outcome. */
   async submit(command: KvCommand, request: CoapRequest): Promise<WriteOutcome> {
-    const what = writeNameOf(command);
+    // A conditional PUT or DELETE of /kv/{key} runs as a transaction (if-match.ts): to its client it is a write.
+    const what = request.path[0] === 'kv' ? 'the write' : writeNameOf(command);
     if (command.session !== null) return this.submitExplicit(command, what);
     const deadlineMs = this.options.clock.nowMs() + this.options.timeoutMs;
     const acquired = this.slots.acquire(request.payload.byteLength, deadlineMs);
@@ -166,7 +168,8 @@ export class EndpointWrites {
       };
     } catch (error) {
       if (error instanceof InvariantError) throw error;
-      return { kind: 'response', response: responseForError(error) };
+      // The client's own session makes its retry safe, but the outcome is as unknown as any other write's.
+      return { kind: 'response', response: responseForWriteError(error, what) };
     }
   }
 }

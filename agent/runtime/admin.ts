@@ -80,6 +80,8 @@ export interface AdminHost {
   removeServer(id: NodeId): Promise<boolean>;
   transferLeadership(to: NodeId | null, timeoutMs: number): Promise<NodeId>;
   snapshotNow(): Promise<LogIndex>;
+  /** Who the peer transport finds at `address`, as it compares addresses (NetworkClient.reachedAt). */
+  reachedAt(address: string): Promise<{ readonly self: true } | { readonly peer: NodeId } | null>;
 }
 
 /** The role a member has, as an operator reads it. */
@@ -191,7 +193,7 @@ export class AdminRunner {
       return encodeAdminResult({
         leader: await this.once(command, () => this.host.transferLeadership(body.to, timeoutMs)),
       });
-    const problem = membershipProblem(this.host.getConfiguration(), body);
+    const problem = membershipProblem(this.host.getConfiguration(), body) ?? (await this.placeProblem(body));
     if (problem !== null) throw new MembershipError(problem);
     if (isLoggedOperation(body)) await this.once(command, () => this.propose(payload, timeoutMs));
     switch (body.op) {
@@ -206,6 +208,21 @@ export class AdminRunner {
         break;
     }
     return encodeAdminResult({ leader: this.host.getLeaderId() });
+  }
+
+  /**
+   * Why an add places its member where the peer transport already reaches this node or another
+   * member, or null: the comparison membershipProblem cannot make (a host name and the literal it
+   * resolves to, two forms of one IPv6 address), made as the transport's address book makes it.
+   * Refused before anything is proposed: the book would refuse to send to the learner, which would
+   * wait out its catch-up and be removed again.
+   */
+  private async placeProblem(body: AdminBody): Promise<string | null> {
+    if (body.op !== 'add-member') return null;
+    const holder = await this.host.reachedAt(body.address);
+    if (holder === null || ('peer' in holder && holder.peer === body.id)) return null;
+    const who = 'peer' in holder ? holder.peer : `${this.host.getNodeId()} (the leader)`;
+    return `cannot add ${body.id} at ${body.address}: ${who} is reached there (each member needs its own address)`;
   }
 
   /** Runs a signed snapshot command on this node, which it must name. */

@@ -279,6 +279,7 @@ export function followingMembers(client: NetworkClient, hosts: MemberHosts): Net
       client.setPeers(members);
       hosts.replace(members.map((m) => m.address));
     },
+    reachedAt: (address) => client.reachedAt?.(address) ?? Promise.resolve(null),
     close: () => client.close(),
   };
 }

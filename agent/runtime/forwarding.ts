@@ -33,6 +33,7 @@ import {
   RaftError,
   SerializationError,
   StoppedError,
+  OUTCOME_UNKNOWN,
   TimeoutError,
   describeError,
 } from '../../contracts/errors.js';
@@ -341,7 +342,7 @@ function failedForward(leader: NodeId, kind: ForwardKind, detail: string, what: 
     };
   return {
     done: false,
-    error: new TimeoutError(`forwarding ${what} to ${leader} failed (${detail}); it may or may not have been applied`),
+    error: new TimeoutError(`forwarding ${what} to ${leader} failed (${detail}); ${OUTCOME_UNKNOWN}`),
     unknown: true,
   };
 }

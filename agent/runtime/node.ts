@@ -137,6 +137,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       removeServer: (id: NodeId) => this.removeServer(id),
       transferLeadership: (to: NodeId | null, timeoutMs: number) => this.transferLeadership(to, timeoutMs),
       snapshotNow: () => this.snapshots.takeNow(),
+      reachedAt: (address: string) => this.deps.client.reachedAt?.(address) ?? Promise.resolve(null),
     };
     this.admin = new AdminRunner(adminHost, deps.admin ?? null);
   }

@@ -52,6 +52,10 @@ export class PeerReach implements NetworkClient, AdvertisedAddresses {
     this.client.setPeers(this.overrides.apply(this.peers));
   }
 
+  reachedAt(address: string): Promise<{ readonly self: true } | { readonly peer: NodeId } | null> {
+    return this.client.reachedAt?.(address) ?? Promise.resolve(null);
+  }
+
   overridden(): readonly ClusterMember[] {
     return this.overrides.apply(this.peers).filter((m) => this.overrides.addressOf(m.id) !== null);
   }

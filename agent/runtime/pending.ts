@@ -9,7 +9,7 @@
  * that ends early leaves the timer be (it fires, finds less to do, and re-arms).
  */
 import { withoutKey } from '../../contracts/young-map.js';
-import { ProposalError, TimeoutError } from '../../contracts/errors.js';
+import { OUTCOME_UNKNOWN, ProposalError, TimeoutError } from '../../contracts/errors.js';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { LogEntry, LogIndex, Term } from '../../contracts/log.js';
 import { assert } from '../../contracts/assert.js';
@@ -165,7 +165,9 @@ export class PendingRequests {
     this.disarm();
     for (const [index, waiter] of this.proposals) {
       waiter.reject(
-        new TimeoutError(`the node stopped before the command at index ${index} was applied; it may still be applied`),
+        new TimeoutError(
+          `the node stopped before the outcome of the command at index ${index} was known; ${OUTCOME_UNKNOWN}`,
+        ),
       );
     }
     for (const waiter of this.reads.values()) waiter.reject(error());
@@ -201,7 +203,9 @@ export class PendingRequests {
       this.proposals.delete(index);
       const within = waiter.timeoutMs;
       waiter.reject(
-        new TimeoutError(`command at index ${index} not applied within ${within} ms; it may still be applied later`),
+        new TimeoutError(
+          `the outcome of the command at index ${index} was not known within ${within} ms; ${OUTCOME_UNKNOWN}`,
+        ),
       );
     }
     for (const [token, waiter] of this.reads) {

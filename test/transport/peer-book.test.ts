@@ -5,6 +5,8 @@
 // peers known at one address (literal or host name) are both refused (NET_ADDRESS), since one
 // process there would answer for both, literals also on the fast path that sends to them without
 // a lookup; and so is a peer known at this node's own address (it would be sent to itself).
+// IPv6 literals compare in one form (`0:0:0:0:0:0:0:1` is `::1`). `reachedAt` tells who is found at
+// an address not yet in the book, compared the same way: this node, a peer, or nobody.
 import { strict as assert } from 'node:assert';
 import { PeerBook } from '../../transport/peer-book.js';
 import { formatAddress, parsePeerAddress } from '../../transport/rpc-routes.js';
@@ -128,5 +130,45 @@ describe('peer addresses', () => {
     now = 30_000;
     assert.deepEqual(await book.resolve('gw'), { address: '10.0.0.8', port: 5684 }, 'looked up again');
     assert.equal(lookups.length, 2);
+  });
+
+  it('compares IPv6 literals in one form', async () => {
+    const book = new PeerBook(
+      () => Promise.reject(new Error('no lookups')),
+      30_000,
+      () => 0,
+      '[::1]:5684',
+    );
+    book.set([
+      { id: 'n2', address: '[0:0:0:0:0:0:0:1]:5684' },
+      { id: 'n3', address: '[2001:DB8::3]:5684' },
+      { id: 'n4', address: '[2001:db8:0::3]:5684' },
+    ]);
+    await assert.rejects(book.resolve('n2'), /peer n2 is reached at 0:0:0:0:0:0:0:1:5684, where this node itself/);
+    assert.equal(book.literal('n3'), null, 'no fast path: n4 is at the same literal');
+    await assert.rejects(book.resolve('n3'), /peers n3 and n4 are both reached/);
+  });
+
+  it('finds who is reached at an address as resolve compares: this node, a peer, or nobody', async () => {
+    const names: Record<string, string> = { localhost: '127.0.0.1', 'gw2.local': '10.0.0.2', 'GW3.local': '::1' };
+    const book = new PeerBook(
+      (host) => (host in names ? Promise.resolve(names[host] ?? '') : Promise.reject(new Error('no such host'))),
+      30_000,
+      () => 0,
+      '127.0.0.1:5700',
+    );
+    book.set([
+      { id: 'n2', address: 'gw2.local:5702' },
+      { id: 'n3', address: '[0::1]:5704' },
+      { id: 'n9', address: 'gone.local:5706' },
+    ]);
+    assert.deepEqual(await book.reachedAt('localhost:5700'), { self: true });
+    assert.deepEqual(await book.reachedAt('127.0.0.1:5700'), { self: true });
+    assert.deepEqual(await book.reachedAt('10.0.0.2:5702'), { peer: 'n2' }, 'the literal of a peer known by name');
+    assert.deepEqual(await book.reachedAt('GW3.local:5704'), { peer: 'n3' }, 'a name of a peer known by literal');
+    assert.deepEqual(await book.reachedAt('[::1]:5704'), { peer: 'n3' }, 'another form of its literal');
+    assert.equal(await book.reachedAt('10.0.0.2:5703'), null, 'another port is another place');
+    assert.equal(await book.reachedAt('nowhere.local:5706'), null, 'a host that does not resolve');
+    assert.equal(await book.reachedAt('not an address'), null);
   });
 });

@@ -111,6 +111,9 @@ export class CoapNetworkClient implements NetworkClient {
     this.deps.peers.set(members);
     this.heartbeats.clear();
   }
+  reachedAt(address: string): Promise<{ readonly self: true } | { readonly peer: NodeId } | null> {
+    return this.deps.peers.reachedAt(address);
+  }
 
   close(): Promise<void> {
     return this.deps.coap.close();

@@ -94,6 +94,9 @@ export class HttpNetworkClient implements NetworkClient {
       }
     }
   }
+  reachedAt(address: string): Promise<{ readonly self: true } | { readonly peer: NodeId } | null> {
+    return this.book.reachedAt(address);
+  }
 
   close(): Promise<void> {
     this.closed = true;

@@ -7,6 +7,8 @@
 //   `?client=&seq=` write is answered from its session as the first time, even after the key
 //   changed (and nothing is written again);
 // - an ETag that is no revision (past 2^53) is 4.00, unless an empty value is among them.
+// A DELETE's If-Match is the same condition: 2.02 when it holds (the key deleted, in one log entry), else
+// 4.12 with the current ETag (or "the key is absent") and the key kept; exactly once with `?client=&seq=`.
 import { strict as assert } from 'node:assert';
 import { CoapOption, formatCode } from '../../../transport/coap/codes.js';
 import type { CoapClientResponse } from '../../../transport/coap/index.js';
@@ -97,5 +99,84 @@ describe('local endpoint: If-Match on PUT', function () {
     const bad = await put('b', 'two', [huge, revisionEtag(1)]);
     assert.equal(formatCode(bad.code), '4.00');
     assert.match(text(bad), /If-Match carries revision ETags/);
+  });
+});
+
+describe('local endpoint: If-Match on DELETE', function () {
+  this.timeout(30_000);
+  let h: VirtualEndpointNode;
+  beforeEach(async () => {
+    h = await virtualEndpointNode();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  const put = (key: string, value: string): Promise<CoapClientResponse> =>
+    callEndpoint(h, { method: 'PUT', path: ['kv', key], payload: Buffer.from(value) });
+  const del = (key: string, etags: Uint8Array[], query: string[] = []): Promise<CoapClientResponse> =>
+    callEndpoint(h, { method: 'DELETE', path: ['kv', key], query, options: etags.map(ifMatch) });
+  const get = (key: string): Promise<CoapClientResponse> => callEndpoint(h, { method: 'GET', path: ['kv', key] });
+  const lastLogIndex = (): number => h.node.getStatus().lastLogIndex;
+
+  it('deletes with one ETag only at that revision, compared and deleted in one log entry', async () => {
+    const revision = etagOf(await put('d', 'one'));
+    const before = lastLogIndex();
+    const stale = await del('d', [revisionEtag(revision - 1)]);
+    assert.equal(formatCode(stale.code), '4.12', text(stale));
+    assert.match(text(stale), new RegExp(`the key is at revision ${revision}$`));
+    assert.equal(etagOf(stale), revision, 'the current ETag');
+    assert.equal(text(await get('d')), 'one', 'not deleted');
+    assert.equal(lastLogIndex(), before + 1, 'one proposal');
+    const deleted = await del('d', [revisionEtag(revision)]);
+    assert.equal(formatCode(deleted.code), '2.02', text(deleted));
+    assert.deepEqual(JSON.parse(text(deleted)), {
+      revision: lastLogIndex(),
+      deleted: true,
+      storeRevision: lastLogIndex(),
+    });
+    assert.equal(lastLogIndex(), before + 2, 'one proposal');
+    assert.equal(formatCode((await get('d')).code), '4.04');
+    const gone = await del('d', [revisionEtag(revision)]);
+    assert.equal(formatCode(gone.code), '4.12');
+    assert.match(text(gone), /the key is absent/);
+  });
+
+  it('deletes with an empty If-Match only a key that exists, and with several ETags at any of them', async () => {
+    const absent = await del('e', [EMPTY]);
+    assert.equal(formatCode(absent.code), '4.12');
+    assert.match(text(absent), /the key is absent/);
+    const revision = etagOf(await put('e', 'one'));
+    assert.equal(formatCode((await del('e', [revisionEtag(revision + 7), EMPTY])).code), '2.02');
+    assert.equal(formatCode((await get('e')).code), '4.04');
+
+    const now = etagOf(await put('s', 'one'));
+    const missed = await del('s', [revisionEtag(now - 1), revisionEtag(now + 50)]);
+    assert.equal(formatCode(missed.code), '4.12');
+    assert.equal(etagOf(missed), now);
+    const before = lastLogIndex();
+    assert.equal(formatCode((await del('s', [revisionEtag(now + 50), revisionEtag(now)])).code), '2.02');
+    assert.equal(lastLogIndex(), before + 1, 'one proposal');
+    assert.equal(formatCode((await get('s')).code), '4.04');
+    const bad = await del('s', [new Uint8Array(8).fill(0xff)]);
+    assert.equal(formatCode(bad.code), '4.00');
+    assert.match(text(bad), /If-Match carries revision ETags/);
+  });
+
+  it('answers a retry of a session delete as the first time, deleting nothing again', async () => {
+    const revision = etagOf(await put('r', 'one'));
+    const first = await del('r', [revisionEtag(revision)], ['client=c1', 'seq=1']);
+    assert.equal(formatCode(first.code), '2.02');
+    await put('r', 'two');
+    const retry = await del('r', [revisionEtag(revision)], ['client=c1', 'seq=1']);
+    assert.equal(formatCode(retry.code), '2.02', 'answered from the session');
+    assert.equal(text(retry), text(first));
+    assert.equal(text(await get('r')), 'two', 'not deleted again');
+    const chosen = etagOf(await put('m', 'one'));
+    const etags = [revisionEtag(chosen + 90), revisionEtag(chosen)];
+    assert.equal(formatCode((await del('m', etags, ['client=c1', 'seq=2'])).code), '2.02');
+    await put('m', 'two');
+    assert.equal(formatCode((await del('m', etags, ['client=c1', 'seq=2'])).code), '2.02');
+    assert.equal(text(await get('m')), 'two');
   });
 });

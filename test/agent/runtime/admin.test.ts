@@ -4,7 +4,8 @@
 // proposed; a refusal at apply is reported; leader transfer and snapshot, which are not log
 // entries, are verified by the node that acts, run once (a local replay cache), and a snapshot
 // command naming another node is refused; a command that failed because this node did not lead
-// may be retried on the next leader.
+// may be retried on the next leader. An add at an address where the peer transport's address book
+// reaches another member or the leader itself (a host name and its literal) is refused naming it.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { NotLeaderError } from '../../../contracts/errors.js';
@@ -13,12 +14,20 @@ import { AdminRunner, decodeAdminResult, type AdminHost } from '../../../agent/r
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { decodeAdminEntry, encodeAdminApplyResult } from '../../../agent/trust/trust-codec.js';
 import type { ClusterConfiguration } from '../../../contracts/log.js';
+import { PeerBook } from '../../../transport/peer-book.js';
 
 const admin = generateKeyPairSync('ed25519');
 const intruder = generateKeyPairSync('ed25519');
 const NOW = 1_700_000_000_000;
 
-function setup(options: { applyOk?: boolean; leads?: () => boolean; configuration?: ClusterConfiguration } = {}) {
+interface SetupOptions {
+  applyOk?: boolean;
+  leads?: () => boolean;
+  configuration?: ClusterConfiguration;
+  book?: PeerBook;
+}
+
+function setup(options: SetupOptions = {}) {
   const calls: string[] = [];
   const seen = new Set<string>();
   const host: AdminHost = {
@@ -41,6 +50,7 @@ function setup(options: { applyOk?: boolean; leads?: () => boolean; configuratio
       return Promise.resolve('n2');
     },
     snapshotNow: () => (calls.push('snapshot'), Promise.resolve(42)),
+    reachedAt: (address) => options.book?.reachedAt(address) ?? Promise.resolve(null),
   };
   const runner = new AdminRunner(
     host,
@@ -151,6 +161,40 @@ describe('AdminRunner: signed admin commands on the node that acts', () => {
     assert.deepEqual([...calls, ...alone.calls], [], 'nothing was proposed');
     // A learner that an interrupted add left behind may still be made a voter.
     await runner.runOnLeader(sign({ ...add, id: 'n4', address: '127.0.0.1:21006' }), 5000);
+    assert.deepEqual(calls, ['propose admin entry', 'add n4']);
+  });
+
+  it('refuses an add where the address book reaches another member or the leader, naming it', async () => {
+    const members = [
+      { id: 'n1', address: '127.0.0.1:21000' },
+      { id: 'n2', address: 'gw2.local:21002' },
+      { id: 'n3', address: '127.0.0.1:21004' },
+    ];
+    const names: Record<string, string> = { localhost: '127.0.0.1', 'gw2.local': '10.0.0.2' };
+    const book = new PeerBook(
+      (host) => Promise.resolve(names[host.toLowerCase()] ?? ''),
+      30_000,
+      () => 0,
+      '127.0.0.1:21000',
+    );
+    book.set(members.filter((m) => m.id !== 'n1'));
+    const { runner, calls } = setup({ configuration: simpleConfiguration(['n1', 'n2', 'n3'], members), book });
+    const cases: [string, RegExp][] = [
+      [
+        'localhost:21004',
+        /^cannot add n4 at localhost:21004: n3 is reached there \(each member needs its own address\)$/,
+      ],
+      ['10.0.0.2:21002', /: n2 is reached there/],
+      ['LOCALHOST:21000', /: n1 \(the leader\) is reached there/],
+    ];
+    for (const [address, reason] of cases)
+      await assert.rejects(
+        runner.runOnLeader(sign({ ...add, address }), 5000),
+        (e: unknown) => e instanceof Error && 'code' in e && e.code === 'RAFT_MEMBERSHIP' && reason.test(e.message),
+        address,
+      );
+    assert.deepEqual(calls, [], 'nothing was proposed');
+    await runner.runOnLeader(sign({ ...add, address: 'localhost:21006' }), 5000);
     assert.deepEqual(calls, ['propose admin entry', 'add n4']);
   });
 

@@ -195,6 +195,9 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     client.setPeers([{ id: 'n3', address: '10.1.1.3:5684' }]);
     assert.ok(!hosts.has('10.1.1.2') && hosts.has('10.1.1.3'));
     assert.equal(given.length, 2);
+    assert.equal(await client.reachedAt?.('10.1.1.3:5684'), null, 'a book that cannot tell: nobody');
+    const asking = followingMembers({ ...inner, reachedAt: () => Promise.resolve({ self: true }) }, hosts);
+    assert.deepEqual(await asking.reachedAt?.('10.1.1.3:5684'), { self: true }, "asks the transport's book");
     await client.close();
   });
 

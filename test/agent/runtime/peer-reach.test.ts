@@ -1,7 +1,8 @@
 // Proves the node's address book with overrides (agent/runtime/peer-reach.ts): the transport's
 // book gets the configuration's peers with each moved one where its authenticated RPCs said it
 // listens, and the membership manager's view of a configuration (for the DTLS client's choice of
-// link key) the same; a configuration that records the address ends the override.
+// link key) the same; a configuration that records the address ends the override. It asks the
+// transport's book who is reached at an address (an add is refused there before it is proposed).
 import { strict as assert } from 'node:assert';
 import { PeerReach } from '../../../agent/runtime/peer-reach.js';
 import type { ClusterMember } from '../../../contracts/log.js';
@@ -59,5 +60,12 @@ describe('PeerReach', () => {
     const count = books.length;
     reach.advertised('n2', '127.0.0.1:7102');
     assert.equal(books.length, count, 'the configured address: the book stays');
+  });
+
+  it("asks the transport's book who is reached at an address", async () => {
+    const { client } = fakeClient();
+    const reach = new PeerReach({ ...client, reachedAt: (a) => Promise.resolve({ peer: `at ${a}` }) }, logger, 'n1');
+    assert.deepEqual(await reach.reachedAt('localhost:7002'), { peer: 'at localhost:7002' });
+    assert.equal(await new PeerReach(client, logger, 'n1').reachedAt('localhost:7002'), null, 'a book without it');
   });
 });
