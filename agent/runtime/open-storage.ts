@@ -22,6 +22,7 @@ import type { DiagnosticLogger, LogFields } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { prepareDataDir } from './data-dir.js';
 import { checkDataOwner, claimDataOwner } from './data-owner.js';
+import { checkNotLeftOut } from './recovery-epoch.js';
 
 /** The settings {@link openStorage} reads. */
 export type StorageSettings = Pick<AgentConfig, 'storage' | 'dataDir' | 'mapSizeMaxBytes' | 'kv'>;
@@ -106,7 +107,8 @@ export function openStorage(
  * against `config` before the engine opens, and written (the folder adopted, logged at info)
  * once the engine holds the folder's lock (runtime/data-owner.ts). Rejects with ConfigError on
  * another node's or another cluster's folder, PersistenceError STORAGE_CORRUPT on a damaged
- * record, and as {@link openStorage}. A memory node has no folder.
+ * record, LeftOutError on a folder a recovery left out (recovery-epoch.ts), and as
+ * {@link openStorage}. A memory node has no folder.
  */
 export async function openNodeStorage(
   config: AgentConfig,
@@ -117,6 +119,7 @@ export async function openNodeStorage(
   for (const path of prepareDataDir(config.dataDir))
     logger.warning('data folder: removed group and other permissions', { path });
   checkDataOwner(config);
+  checkNotLeftOut(config.dataDir);
   const storage = await openStorage(config, metrics, logger);
   try {
     if (claimDataOwner(config))

@@ -25,8 +25,15 @@
  *   per peer who that sender is.
  * Old members that cannot reach the recovered cluster (their keys were removed by the recovery)
  * hear nothing and cannot tell: deploy/README.md, section 7, says never to start them unwiped.
+ *
+ * A node that stopped so records it in its data folder (LEFT_OUT_FILE, the error's text), and
+ * every later start on that folder is refused the same way (exit 78) before the storage opens:
+ * the folder is never served again. Wiping the folder, as the error says, removes the record too.
  */
+import { join } from 'node:path';
 import type { NodeId, Term } from '../../contracts/log.js';
+import { writeFileDurably } from '../config/secret-files.js';
+import { readDataFile } from './data-dir.js';
 import { LeftOutError } from '../../contracts/errors.js';
 import { assert } from '../../contracts/assert.js';
 
@@ -79,4 +86,22 @@ export function leftOutError(self: OwnTerm, from: NodeId, term: Term): LeftOutEr
 /** Whether a message of `term` comes from a member of an earlier epoch than `self` (one a recovery left out). */
 export function isOfEarlierEpoch(self: OwnTerm, term: Term): boolean {
   return epochOfTerm(term) < epochOfTerm(self.term);
+}
+
+/** The record, in the data folder, that a recovery left this folder's history out. */
+export const LEFT_OUT_FILE = 'left-out-by-recovery.txt';
+
+/** Records in `dataDir` that `error` stopped its node (durably: a crash right after must not forget it). */
+export function recordLeftOut(dataDir: string, error: LeftOutError): void {
+  writeFileDurably(join(dataDir, LEFT_OUT_FILE), `${error.message}\n`, 0o600);
+}
+
+/** Throws LeftOutError when `dataDir` holds the record of recordLeftOut: the folder is not served again. */
+export function checkNotLeftOut(dataDir: string): void {
+  const file = readDataFile(dataDir, LEFT_OUT_FILE);
+  if (file === null) return;
+  throw new LeftOutError(
+    `${file.path}: this data folder was left out by a recovery and is not served again (wipe the folder to ` +
+      `bring the gateway back as a new member). It recorded: ${file.text.trim()}`,
+  );
 }

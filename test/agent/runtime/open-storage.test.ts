@@ -5,6 +5,8 @@
 // an unknown value is refused by name. `cluster init` and provisioning write `wal` by default.
 // The wal engine's one-way upgrade of a folder's format (2 to 3, or the lmdb-direct engine's 1)
 // is logged once, at warning, with what going back needs; an open that upgrades nothing logs nothing.
+// A data folder a recovery left out (its node stopped with LeftOutError and recorded it) is refused
+// at every later start, with exit 78, until it is wiped.
 import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +17,11 @@ import type { AgentConfig } from '../../../agent/config/agent-config.js';
 import schema from '../../../agent/config/agent-config.schema.json' with { type: 'json' };
 import { runClusterCommand } from '../../../agent/cli/cluster-init.js';
 import { provisionFleet } from '../../../agent/cli/provision.js';
-import { openStorage } from '../../../agent/runtime/open-storage.js';
+import { openNodeStorage, openStorage } from '../../../agent/runtime/open-storage.js';
+import { LEFT_OUT_FILE, recordLeftOut } from '../../../agent/runtime/recovery-epoch.js';
+import { exitCodeFor } from '../../../agent/runtime/agent.js';
+import { LeftOutError } from '../../../contracts/errors.js';
+import { rmSync } from 'node:fs';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
@@ -108,6 +114,25 @@ describe('storage setting: the engine each value opens', () => {
     await openAndWrite(direct);
     const fromDirect = await opens({ ...direct, storage: 'wal' });
     assert.match(fromDirect[0]?.message ?? '', /upgraded from the lmdb-direct engine's format 1 to format 3/);
+  });
+
+  it('refuses, at every start, a data folder a recovery left out, until it is wiped', async () => {
+    const config = configWith(dir, 'wal');
+    const logger = new MemoryLogger();
+    await (await openNodeStorage(config, logger)).close();
+    recordLeftOut(config.dataDir, new LeftOutError('left out by a recovery: n2 speaks for recovery epoch 1'));
+    for (let start = 0; start < 2; start += 1) {
+      const refused = await openNodeStorage(config, logger).then(
+        () => assert.fail('opened'),
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof LeftOutError);
+      assert.equal(exitCodeFor(refused), 78);
+      assert.match(refused.message, new RegExp(`${LEFT_OUT_FILE}: this data folder was left out by a recovery`));
+      assert.match(refused.message, /It recorded: left out by a recovery: n2 speaks for recovery epoch 1$/);
+    }
+    rmSync(config.dataDir, { recursive: true });
+    await (await openNodeStorage(config, logger)).close();
   });
 
   it('the default is wal', async () => {
