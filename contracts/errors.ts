@@ -217,6 +217,17 @@ export class MembershipError extends RaftError {
 }
 
 /**
+ * A node holding state of before a `coraft recover --force-new-cluster` heard from the recovered
+ * cluster (agent/runtime/recovery-epoch.ts): it was left out, and stops until it is wiped and
+ * added back. Ends the agent as a configuration error does (exit 78: a restart cannot help).
+ */
+export class LeftOutError extends MembershipError {
+  override get name(): string {
+    return 'LeftOutError';
+  }
+}
+
+/**
  * An operation that needs an authority the request does not carry: an admin command that is
  * unsigned, wrongly signed, for another cluster, expired or replayed, or a peer's forwarded
  * request for something only a signed admin command may do (a reserved key).

@@ -5,7 +5,7 @@
  */
 import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { ConfigError, describeError } from '../../contracts/errors.js';
+import { ConfigError, LeftOutError, describeError } from '../../contracts/errors.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { Agent, EXIT, exitCodeFor } from '../runtime/agent.js';
@@ -14,6 +14,7 @@ import { NoopMetrics } from '../observability/noop.js';
 import { parseHostPort } from '../config/agent-config.js';
 import { REAL_FACTORIES } from '../runtime/factories.js';
 import { sdNotify } from '../runtime/sd-notify.js';
+import { recordLeftOut } from '../runtime/recovery-epoch.js';
 import { checkListenPeerHost, systemHostLookup } from '../runtime/listen-host.js';
 import { StartupPhases, nodeBootstrapEndMs, startupLogFields } from '../observability/startup-phases.js';
 import { UsageError, parseOptions } from './args.js';
@@ -205,6 +206,9 @@ export async function runAgentCommand(args: readonly string[], hooks?: CodeCache
       openRuntimeFlags();
     });
   const code = await stopped;
+  // A recovery left this folder's history out: no later start serves it (recovery-epoch.ts).
+  const fatal = agent.fatalError();
+  if (fatal instanceof LeftOutError && config.storage !== 'memory') recordLeftOut(config.dataDir, fatal);
   restoreConsole();
   await metricsHandle.close();
   if (logger instanceof PinoLogger) logger.flush();

@@ -20,6 +20,7 @@ import { EXIT, exitCodeFor } from '../runtime/agent.js';
 import { openStorage } from '../runtime/open-storage.js';
 import { checkDataOwner, claimDataOwner } from '../runtime/data-owner.js';
 import { COMMIT_MARKER_FILE, readCommitMarker } from '../runtime/commit-marker.js';
+import { epochOfTerm } from '../runtime/recovery-epoch.js';
 import { planForceNewCluster, recoveryBatch, type RecoveryPlan } from '../runtime/force-new-cluster.js';
 import type { PersistedState } from '../../contracts/persistence.js';
 import { parseOptions, UsageError } from './args.js';
@@ -52,7 +53,8 @@ export function describePlan(plan: RecoveryPlan): string {
       ? 'dropped: 0 uncommitted entries'
       : `dropped: ${plan.droppedCount} uncommitted entries (${plan.commitIndex + 1} to ${plan.lastIndex})`,
     `removed members: ${plan.removed.length === 0 ? '(none)' : plan.removed.join(', ')}`,
-    `new configuration: voters [${plan.next.voters.join(', ')}] at index ${plan.configIndex}, term ${plan.newTerm}`,
+    `new configuration: voters [${plan.next.voters.join(', ')}] at index ${plan.configIndex}, term ${plan.newTerm} ` +
+      `(recovery epoch ${epochOfTerm(plan.newTerm)}: members left out stop when they hear from it)`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -11,7 +11,7 @@ import { simpleConfiguration } from '../core/configuration.js';
 import { AGENT_WITNESS_VIEW } from '../trust/witness-view.js';
 import { SeededPrng } from '../../contracts/prng.js';
 import { randomInt } from 'node:crypto';
-import { ConfigError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
+import { ConfigError, LeftOutError, PersistenceError, RaftError, describeError } from '../../contracts/errors.js';
 import { PEER_SEND_TURN_BYTES } from './send-pacer.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager } from '../../contracts/membership.js';
@@ -64,7 +64,7 @@ export const EXIT = {
 
 /** The exit code for an error that ended the agent. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError) return EXIT.config;
+  if (error instanceof ConfigError || error instanceof LeftOutError) return EXIT.config;
   if (error instanceof PersistenceError) return EXIT.ioError;
   if (error instanceof RaftError && error.code.startsWith('NET_')) return EXIT.unavailable;
   if (

@@ -126,7 +126,7 @@ function clientCloser(client: DtlsClientEndpoint, membership: AuthenticatedMembe
  * the early first campaign (CoreOptions.earlyFirstCampaign, one heartbeat interval after start)
  * could not reach it. Peers are on a LAN or loopback, where a
  * flight takes far less than this; a late answer only costs a duplicate flight, which DTLS
- * handles. The timeout doubles on each retransmission as usual.
+ * handles. The timeout doubles on each retransmission up to peerHandshakeRetransmitMaxMs.
  */
 export function peerHandshakeRetransmitInitialMs(config: Pick<AgentConfig, 'raft'>): number {
   const raft = config.raft;
@@ -134,6 +134,22 @@ export function peerHandshakeRetransmitInitialMs(config: Pick<AgentConfig, 'raft
     1000,
     Math.max(100, Math.floor(Math.min(raft.heartbeatIntervalMs / 2, raft.electionTimeoutMinMs / 3))),
   );
+}
+
+/**
+ * Cap of the doubling retransmission timeout of those handshakes, ms: half the lowest election
+ * timeout (300 ms with the agent's timing), at least the first timeout and at most DTLS's 8 s. A
+ * handshake begun while a peer is down (its process restarting) goes on retransmitting its
+ * ClientHello, and every request to that peer waits on it; with DTLS's 8 s cap the gaps grew to
+ * 1.6 s and 3.2 s (it gives up 6.3 s after it began), so a leader reached a restarted follower
+ * up to about 3 s after it was back, after the follower's election timeout had passed (it
+ * pre-voted first). Capped, the leader reaches it within half an election timeout, as the core's
+ * own backoff of an unreachable follower allows (replication.ts). While the peer stays down this
+ * costs a ClientHello every such interval, fewer datagrams than the heartbeats it stands for.
+ */
+export function peerHandshakeRetransmitMaxMs(config: Pick<AgentConfig, 'raft'>): number {
+  const halfElectionMs = Math.min(8000, Math.floor(config.raft.electionTimeoutMinMs / 2));
+  return Math.max(peerHandshakeRetransmitInitialMs(config), halfElectionMs);
 }
 
 /** Opens the agent's peer DTLS client; each server is a member with its own link key, chosen by its address. */
@@ -149,6 +165,7 @@ async function openPeerClient(
       pskForPeer: (address, peerPort) => manager.keyForAddress(address, peerPort),
       bindAddress: config.listenPeer.host,
       retransmitInitialMs: peerHandshakeRetransmitInitialMs(config),
+      retransmitMaxMs: peerHandshakeRetransmitMaxMs(config),
       receiveBufferBytes: SOCKET_RECEIVE_BUFFER_BYTES,
     },
     { onInternalError },

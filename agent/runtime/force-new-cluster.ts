@@ -3,7 +3,9 @@
  * etcd's --force-new-cluster does it: on a stopped member, keep every entry it knows committed,
  * drop the entries after them (they may never have committed, and no quorum is left to say),
  * and append one configuration entry that makes this member the only voter, under a term above
- * every term it has seen, with its vote for itself. When it starts, it is a one-member cluster:
+ * every term it has seen (the first of the next recovery epoch, recovery-epoch.ts: a member left
+ * out that comes back with its old data stops when it hears from the recovered cluster), with its
+ * vote for itself. When it starts, it is a one-member cluster:
  * it elects itself, commits the configuration entry with its first entry of the new term, and
  * applying the entry revokes every other member and deletes their link keys from the replicated
  * trust state (trust-state.ts), as any removal does. Members are then added back as usual.
@@ -32,11 +34,12 @@ import type { ClusterConfiguration, LogEntry, LogIndex, NodeId, Term } from '../
 import type { PersistBatch, PersistedState } from '../../contracts/persistence.js';
 import { assert } from '../../contracts/assert.js';
 import { ConfigError } from '../../contracts/errors.js';
+import { firstTermOfNextEpoch } from './recovery-epoch.js';
 
 /** What recover will do (or did) to one member's log. */
 export interface RecoveryPlan {
   readonly nodeId: NodeId;
-  /** The stored term and the term of the configuration entry written (above every term seen). */
+  /** The stored term, and the term of the entry written: the next recovery epoch's first, above every term seen. */
   readonly term: Term;
   readonly newTerm: Term;
   readonly snapshotIndex: LogIndex;
@@ -107,7 +110,7 @@ export function planForceNewCluster(
   return {
     nodeId,
     term: state.hardState.currentTerm,
-    newTerm: termMax + 1,
+    newTerm: firstTermOfNextEpoch(termMax),
     snapshotIndex,
     lastIndex,
     markerIndex,

@@ -19,7 +19,8 @@ export const KEY_REFUSAL_REPEAT_MS = 600_000;
 
 /** What to do, for the log and for `coraft status` (deploy/README.md, section 5). */
 export const KEY_REFUSAL_ADVICE =
-  'if this gateway was removed from the cluster (coraft members remove), stop it (systemctl stop coraft) and ' +
+  'if this gateway was removed from the cluster (coraft members remove, or left out by coraft recover on another ' +
+  'member), stop it (systemctl stop coraft) and ' +
   'wipe its /etc/coraft and /var/lib/coraft; if it was rekeyed (coraft members rekey), install its new bundle ' +
   '(deploy/install.sh --bundle DIR --no-package) and restart it; to bring a removed gateway back, ' +
   're-provision it (coraft provision --add) and add it again (coraft members add)';

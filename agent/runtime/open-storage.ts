@@ -18,10 +18,11 @@ import { nodeStateBytesMax } from '../trust/snapshot-limit.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
-import type { DiagnosticLogger } from '../../contracts/logger.js';
+import type { DiagnosticLogger, LogFields } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { prepareDataDir } from './data-dir.js';
 import { checkDataOwner, claimDataOwner } from './data-owner.js';
+import { checkNotLeftOut } from './recovery-epoch.js';
 
 /** The settings {@link openStorage} reads. */
 export type StorageSettings = Pick<AgentConfig, 'storage' | 'dataDir' | 'mapSizeMaxBytes' | 'kv'>;
@@ -38,12 +39,40 @@ export function snapshotBytesMaxFor(kv: AgentConfig['kv']): number {
 }
 
 /**
+ * The warning logged once when the `wal` engine upgrades a data folder's format (`from` to `to`) at
+ * open: the step is one way, an earlier build refuses the folder from now on (STORAGE_VERSION),
+ * so the operator learns at the moment it happens what going back needs (deploy/README.md,
+ * "Upgrading stores").
+ */
+export function formatUpgradeRecord(from: number, to: number, path: string): { message: string; fields: LogFields } {
+  const was = from === 1 ? "the lmdb-direct engine's format 1" : `format ${from}`;
+  return {
+    message: `data folder: upgraded from ${was} to format ${to}; an earlier build of coraft refuses it from now on`,
+    fields: {
+      path,
+      from,
+      to,
+      back:
+        `to run an earlier build (or the lmdb-direct engine) on this member again, restore its data folder from a ` +
+        `copy taken before this start, or remove the member, empty ${path} and add it back (it gets the leader's ` +
+        'snapshot); a `coraft backup` of the cluster taken before restores a new cluster only (deploy/README.md, ' +
+        '"Upgrading stores")',
+    },
+  };
+}
+
+/**
  * Opens `settings.storage` on `settings.dataDir` (created, mode 0700, when missing). Rejects as
  * the engine's `open` does: PersistenceError STORAGE_IO, STORAGE_LOCKED, STORAGE_VERSION (for
  * instance `lmdb-direct` on a folder the `wal` engine wrote) or STORAGE_CORRUPT; ConfigError when
- * the LMDB map cannot hold two snapshots of the largest state the key-value limits allow.
+ * the LMDB map cannot hold two snapshots of the largest state the key-value limits allow. The
+ * `wal` engine's upgrade of the folder's format is logged to `logger` (formatUpgradeRecord).
  */
-export function openStorage(settings: StorageSettings, metrics?: Metrics): Promise<PersistenceEngine> {
+export function openStorage(
+  settings: StorageSettings,
+  metrics?: Metrics,
+  logger?: DiagnosticLogger,
+): Promise<PersistenceEngine> {
   if (settings.storage === 'memory') return Promise.resolve(new MemoryPersistenceEngine());
   const snapshotBytesMax = snapshotBytesMaxFor(settings.kv);
   const mapSizeMin = 2 * snapshotBytesMax + MIB;
@@ -64,9 +93,12 @@ export function openStorage(settings: StorageSettings, metrics?: Metrics): Promi
   };
   // wal upgrades a folder of the LMDB engine (format 1 to 2) on first open.
   const deps = metrics === undefined ? {} : { metrics };
-  return settings.storage === 'wal'
-    ? WalPersistenceEngine.open(options, deps)
-    : LmdbPersistenceEngine.open(options, deps);
+  if (settings.storage !== 'wal') return LmdbPersistenceEngine.open(options, deps);
+  const onFormatUpgrade = (from: number, to: number, path: string): void => {
+    const { message, fields } = formatUpgradeRecord(from, to, path);
+    logger?.warning(message, fields);
+  };
+  return WalPersistenceEngine.open(options, { ...deps, onFormatUpgrade });
 }
 
 /**
@@ -75,7 +107,8 @@ export function openStorage(settings: StorageSettings, metrics?: Metrics): Promi
  * against `config` before the engine opens, and written (the folder adopted, logged at info)
  * once the engine holds the folder's lock (runtime/data-owner.ts). Rejects with ConfigError on
  * another node's or another cluster's folder, PersistenceError STORAGE_CORRUPT on a damaged
- * record, and as {@link openStorage}. A memory node has no folder.
+ * record, LeftOutError on a folder a recovery left out (recovery-epoch.ts), and as
+ * {@link openStorage}. A memory node has no folder.
  */
 export async function openNodeStorage(
   config: AgentConfig,
@@ -86,7 +119,8 @@ export async function openNodeStorage(
   for (const path of prepareDataDir(config.dataDir))
     logger.warning('data folder: removed group and other permissions', { path });
   checkDataOwner(config);
-  const storage = await openStorage(config, metrics);
+  checkNotLeftOut(config.dataDir);
+  const storage = await openStorage(config, metrics, logger);
   try {
     if (claimDataOwner(config))
       logger.info("data folder: had no owner record; recorded it as this node's", {

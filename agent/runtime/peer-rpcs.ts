@@ -41,11 +41,12 @@ import { KEY_REFUSAL_ADVICE, KeyRefusals } from './key-refusals.js';
 import type { PeerView } from './status.js';
 import type { AddressPlan } from '../membership/address-updates.js';
 import { reportAddressProposal } from './membership-driver.js';
+import { isOfEarlierEpoch, leftOutError, type OwnTerm } from './recovery-epoch.js';
 
 /** What the RPC traffic needs of the node. */
 export interface PeerRpcHost {
   isRunning(): boolean;
-  requireCore(): Pick<RaftCore, 'step' | 'getLastIndex'>;
+  requireCore(): Pick<RaftCore, 'step' | 'getLastIndex' | 'getTerm'>;
   scheduleReady(): void;
   /** A storage failure: the node stops (node.ts). */
   fatal(error: unknown): void;
@@ -119,6 +120,8 @@ export class PeerRpcs {
   readonly keyRefusals: KeyRefusals;
   /** The rate of lines about refused and protocol-breaking requests. */
   private readonly refusalLogs: LogThrottle;
+  /** Members heard from with a term of an earlier recovery epoch, logged once each (recovery-epoch.ts). */
+  private readonly earlierEpochPeers = new Set<NodeId>();
 
   constructor(
     private readonly host: PeerRpcHost,
@@ -169,9 +172,37 @@ export class PeerRpcs {
         ),
       );
     }
+    if (request.type !== 'ClientForwardRequest' && this.leftOutBy(claimed, request.term))
+      return Promise.reject(new NetworkError('NET_REJECTED', `${this.options.nodeId} was left out by a recovery`));
     this.notePeerAddress(claimed, context);
     const lastIndex = this.host.requireCore().getLastIndex();
     return this.accept(claimed, ownRequestBytes(request, context.bytesOwned === true, lastIndex));
+  }
+
+  /**
+   * Whether a message of `term` from `peer` shows that a recovery left this node out
+   * (recovery-epoch.ts): then the node stops, as on a fatal error. A message of an earlier epoch
+   * is logged once per peer and stepped: the core refuses it as stale.
+   */
+  private leftOutBy(peer: NodeId, term: number): boolean {
+    const core = this.host.requireCore();
+    const self: OwnTerm = { nodeId: this.options.nodeId, term: core.getTerm(), lastIndex: core.getLastIndex() };
+    const error = leftOutError(self, peer, term);
+    if (error !== null) {
+      this.host.fatal(error);
+      return true;
+    }
+    if (isOfEarlierEpoch(self, term) && !this.earlierEpochPeers.has(peer)) {
+      this.earlierEpochPeers.add(peer);
+      this.deps.logger.warning('refused a member left out by a recovery: it holds state of before it', {
+        node: this.options.nodeId,
+        peer,
+        term,
+        ownTerm: self.term,
+        action: `${peer} stops once it hears this node's answer; wipe its data folder before adding it back`,
+      });
+    }
+    return false;
   }
 
   /**
@@ -279,6 +310,7 @@ export class PeerRpcs {
         this.refusals.noteSent(to);
         this.keyRefusals.noteOutcome(to, null);
         if (!this.host.isRunning()) return;
+        if (this.leftOutBy(to, response.term)) return;
         if (request.type === 'AppendEntriesRequest' && response.type === 'AppendEntriesResponse' && response.success)
           this.probeEntries('ack', request);
         const result = this.host.requireCore().step({ kind: 'response', from: to, seq, request, response });

@@ -85,6 +85,8 @@ export interface OpenedDirectory {
   readonly checkedSnapshot: StoredSnapshotMeta | null;
   /** Where the open read the log's shape: its shape records, or every record (lmdb-log-shape.ts). */
   readonly logShapeSource: 'shapes' | 'scan';
+  /** The format the directory held when this open upgraded it (one way: an earlier build refuses it now), else null. */
+  readonly formatUpgradedFrom: number | null;
 }
 
 /** The mode of every file the engine creates: the log holds the cluster's data, readable by the agent's user only. */
@@ -183,7 +185,8 @@ export async function openDirectory(
     // writers did not keep them (lmdb-log-shape.ts).
     const shapes = !keepShapes ? 'none' : stored === null || stored === formatVersion ? 'check' : 'rebuild';
     const recovered = await recoverProjection(handles, options.path, shapes);
-    return { lock, handles, ...recovered };
+    const formatUpgradedFrom = stored !== null && stored < formatVersion ? stored : null;
+    return { lock, handles, ...recovered, formatUpgradedFrom };
   } catch (error) {
     if (handles !== null) await handles.env.close();
     lock.release();
@@ -238,7 +241,7 @@ async function recoverProjection(
   handles: LmdbHandles,
   path: string,
   shapes: 'none' | 'check' | 'rebuild',
-): Promise<Omit<OpenedDirectory, 'lock' | 'handles'>> {
+): Promise<Omit<OpenedDirectory, 'lock' | 'handles' | 'formatUpgradedFrom'>> {
   const storedHardState = handles.meta.get(META_KEYS.hardState);
   const hardState: HardState =
     storedHardState === undefined ? { currentTerm: 0, votedFor: null } : parseHardState(storedHardState);

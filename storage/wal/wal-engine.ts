@@ -75,6 +75,8 @@ export type { WalPersistenceOptions } from './wal-options.js';
 export interface WalPersistenceDeps {
   /** Receives storage_commits_total, _commit_writes, _checkpoints_total, _log_scans_total, _errors_total. */
   readonly metrics?: Metrics;
+  /** Told once the open upgraded the directory from format `from` to `to` (WAL_FORMAT_VERSION): a one-way step. */
+  readonly onFormatUpgrade?: (from: number, to: number, path: string) => void;
 }
 
 /** A queued write: the batch, its write plan and its log record (null: it bypasses the log). */
@@ -130,6 +132,8 @@ export class WalPersistenceEngine implements PersistenceEngine {
     const opened = await openDirectory(resolved, WAL_FORMAT_VERSION, true);
     const store: OpenedStore = { handles: opened.handles, path: resolved.path, lock: opened.lock };
     if (opened.logShapeSource === 'scan') deps.metrics?.increment('storage_log_scans_total');
+    if (opened.formatUpgradedFrom !== null)
+      deps.onFormatUpgrade?.(opened.formatUpgradedFrom, WAL_FORMAT_VERSION, resolved.path);
     try {
       const checkpointSeq = readCheckpoint(opened.handles, resolved.path);
       const recovered = recoverWal(resolved.path, checkpointSeq);

@@ -1,7 +1,8 @@
 // Proves the plan and the write of `coraft recover --force-new-cluster`
 // (agent/runtime/force-new-cluster.ts) on a real wal engine: with a commit marker at 7 and a log
 // up to 10, it keeps entries 1 to 7, counts 3 uncommitted entries dropped, appends a
-// configuration entry of this member alone at 8 under a term above every term seen, and votes
+// configuration entry of this member alone at 8 under the first term of the next recovery epoch
+// (1000000000: above every term seen, and of an epoch no member left out can reach), and votes
 // for itself; a core started from the rewritten disk is a one-voter cluster that elects itself
 // and commits the kept entries and the configuration entry. Also: the kept prefix never goes
 // below the snapshot nor beyond the log, the marker round-trips, a member that is not a voter
@@ -60,7 +61,7 @@ describe('recover --force-new-cluster: plan and write', () => {
     assert.equal(plan.commitIndex, 7);
     assert.equal(plan.droppedCount, 3);
     assert.equal(plan.configIndex, 8);
-    assert.equal(plan.newTerm, 4, 'above the stored term 3');
+    assert.equal(plan.newTerm, 1_000_000_000, 'the first term of recovery epoch 1, above the stored term 3');
     assert.deepEqual(plan.removed, ['b', 'c']);
     assert.deepEqual(plan.next.members, [{ id: 'a', address: '127.0.0.1:1' }]);
     await engine.persist(recoveryBatch(plan));
@@ -69,10 +70,10 @@ describe('recover --force-new-cluster: plan and write', () => {
     const reopened = await WalPersistenceEngine.open(walTestOptions(dir));
     const state = await reopened.load();
     await reopened.close();
-    assert.deepEqual(state.hardState, { currentTerm: 4, votedFor: 'a' });
+    assert.deepEqual(state.hardState, { currentTerm: 1_000_000_000, votedFor: 'a' });
     assert.deepEqual(
       state.entries.map((e) => [e.index, e.term, e.type]),
-      [...entries.slice(0, 7).map((e) => [e.index, e.term, e.type]), [8, 4, 'config']],
+      [...entries.slice(0, 7).map((e) => [e.index, e.term, e.type]), [8, 1_000_000_000, 'config']],
     );
     assert.deepEqual(state.entries.slice(0, 7), entries.slice(0, 7), 'every kept entry is byte-identical');
     assert.deepEqual(decodeConfiguration(state.entries[7]?.command ?? new Uint8Array(0))?.voters, ['a']);
@@ -114,6 +115,15 @@ describe('recover --force-new-cluster: plan and write', () => {
     assert.equal(kept.droppedCount, 0);
     assert.equal(recoveryBatch(kept).truncateFrom, null);
     assert.equal(recoveryBatch(kept).entries[0]?.index, 8);
+  });
+
+  it('moves a cluster recovered before into the epoch after its own', () => {
+    const state: PersistedState = {
+      hardState: { currentTerm: 1_000_000_005, votedFor: 'a' },
+      snapshot: null,
+      entries: [entry(1, 3), entry(2, 1_000_000_004)],
+    };
+    assert.equal(planForceNewCluster(state, 'a', 2, THREE).newTerm, 2_000_000_000);
   });
 
   it('refuses a member that is not a voter, a witness, and a marker that is not one', () => {

@@ -3,6 +3,10 @@
 // and by what it leaves in the data folder (the write-ahead log's segments, or LMDB alone). The
 // former name `lmdb` opens the write-ahead-log engine, so an existing agent.json keeps its data;
 // an unknown value is refused by name. `cluster init` and provisioning write `wal` by default.
+// The wal engine's one-way upgrade of a folder's format (2 to 3, or the lmdb-direct engine's 1)
+// is logged once, at warning, with what going back needs; an open that upgrades nothing logs nothing.
+// A data folder a recovery left out (its node stopped with LeftOutError and recorded it) is refused
+// at every later start, with exit 78, until it is wiped.
 import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,13 +17,22 @@ import type { AgentConfig } from '../../../agent/config/agent-config.js';
 import schema from '../../../agent/config/agent-config.schema.json' with { type: 'json' };
 import { runClusterCommand } from '../../../agent/cli/cluster-init.js';
 import { provisionFleet } from '../../../agent/cli/provision.js';
-import { openStorage } from '../../../agent/runtime/open-storage.js';
+import { openNodeStorage, openStorage } from '../../../agent/runtime/open-storage.js';
+import { LEFT_OUT_FILE, recordLeftOut } from '../../../agent/runtime/recovery-epoch.js';
+import { exitCodeFor } from '../../../agent/runtime/agent.js';
+import { LeftOutError } from '../../../contracts/errors.js';
+import { rmSync } from 'node:fs';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { entry, makeTempDir, removeDir } from '../../storage/helpers.js';
 import { minimalConfig } from './minimal-config.js';
 import { RecordingMetrics } from '../endpoint/harness.js';
+import { MemoryLogger } from '../../../agent/observability/noop.js';
+import { openHandles } from '../../../storage/lmdb/lmdb-open.js';
+import { resolveLmdbOptions } from '../../../storage/lmdb/lmdb-options.js';
+import { META_KEYS, encodeFormat } from '../../../storage/lmdb/lmdb-records.js';
+import { lmdbTestOptions } from '../../storage/helpers.js';
 
 /** A minimal valid agent.json in `dir`, with `storage` set unless undefined. */
 function configWith(dir: string, storage: string | undefined): AgentConfig {
@@ -75,6 +88,52 @@ describe('storage setting: the engine each value opens', () => {
       }
       assert.ok(metrics.count('storage_commits_total', {}) > 0, metrics.counts.join(', '));
     });
+
+  it('logs the one-way upgrade of a folder of format 2, once, with what going back needs', async () => {
+    const config = configWith(dir, 'wal');
+    await openAndWrite(config);
+    const handles = openHandles(resolveLmdbOptions(lmdbTestOptions(config.dataDir)));
+    await handles.env.transaction(() => handles.meta.putSync(META_KEYS.format, encodeFormat(2)));
+    await handles.env.close();
+    const opens = async (settings: AgentConfig): Promise<MemoryLogger['records']> => {
+      const logger = new MemoryLogger();
+      await (await openStorage(settings, undefined, logger)).close();
+      return logger.records;
+    };
+    const upgraded = await opens(config);
+    assert.equal(upgraded.length, 1, JSON.stringify(upgraded));
+    const record = upgraded[0]!;
+    assert.equal(record.level, 'warning');
+    assert.match(record.message, /^data folder: upgraded from format 2 to format 3; an earlier build .* refuses it/);
+    assert.deepEqual([record.fields.path, record.fields.from, record.fields.to], [config.dataDir, 2, 3]);
+    assert.match(String(record.fields.back), /restore its data folder from a copy taken before this start/);
+    assert.deepEqual(await opens(config), [], 'a folder already of format 3: nothing to say');
+
+    // A folder of the lmdb-direct engine (format 1), opened by wal.
+    const direct = configWith(join(dir, 'direct'), 'lmdb-direct');
+    await openAndWrite(direct);
+    const fromDirect = await opens({ ...direct, storage: 'wal' });
+    assert.match(fromDirect[0]?.message ?? '', /upgraded from the lmdb-direct engine's format 1 to format 3/);
+  });
+
+  it('refuses, at every start, a data folder a recovery left out, until it is wiped', async () => {
+    const config = configWith(dir, 'wal');
+    const logger = new MemoryLogger();
+    await (await openNodeStorage(config, logger)).close();
+    recordLeftOut(config.dataDir, new LeftOutError('left out by a recovery: n2 speaks for recovery epoch 1'));
+    for (let start = 0; start < 2; start += 1) {
+      const refused = await openNodeStorage(config, logger).then(
+        () => assert.fail('opened'),
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof LeftOutError);
+      assert.equal(exitCodeFor(refused), 78);
+      assert.match(refused.message, new RegExp(`${LEFT_OUT_FILE}: this data folder was left out by a recovery`));
+      assert.match(refused.message, /It recorded: left out by a recovery: n2 speaks for recovery epoch 1$/);
+    }
+    rmSync(config.dataDir, { recursive: true });
+    await (await openNodeStorage(config, logger)).close();
+  });
 
   it('the default is wal', async () => {
     const config = configWith(dir, undefined);

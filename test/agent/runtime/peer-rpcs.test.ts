@@ -17,19 +17,25 @@
 //   authenticated the sender as the member it claims to be: not over an unauthenticated
 //   transport (no identity), and not from a member speaking for another (impersonation);
 // - a node whose handshakes every peer refused (NET_AUTH) for 30 s logs once that no peer
-//   accepts its keys (a removed or rekeyed gateway still running), and says so no more once one answers.
+//   accepts its keys (a removed or rekeyed gateway still running), and says so no more once one answers;
+// - a node holding state of an earlier recovery epoch than a request's or a response's term (a
+//   member `coraft recover` left out, back with its old data) stops with LeftOutError (exit 78)
+//   and never steps it, while a node holding nothing (a wiped member being added) steps it; a
+//   node of a later epoch logs once per peer that the sender was left out, and steps it (the core
+//   refuses it as stale).
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
 import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
 import type { SnapshotChunkRequest } from '../../../agent/core/ready.js';
 import { strict as assert } from 'node:assert';
 import { PEER_REFUSAL_LOGS_PER_SECOND_MAX, PeerRpcs } from '../../../agent/runtime/peer-rpcs.js';
-import { NetworkError } from '../../../contracts/errors.js';
+import { LeftOutError, NetworkError } from '../../../contracts/errors.js';
+import { exitCodeFor } from '../../../agent/runtime/agent.js';
 import type { PeerRpcHost } from '../../../agent/runtime/peer-rpcs.js';
 import { DefaultMembershipManager } from '../../../agent/membership/default.js';
 import { MemoryLogger, NoopMetrics } from '../../../agent/observability/noop.js';
 import type { CoreInput, StepResult } from '../../../agent/core/ready.js';
-import type { NodeId } from '../../../contracts/log.js';
+import type { NodeId, Term } from '../../../contracts/log.js';
 import type {
   AppendEntriesRequest,
   ClientForwardRequest,
@@ -63,9 +69,12 @@ class FakeHost implements PeerRpcHost {
   }
   /** The core's last log index (what an AppendEntries adds to comes after it). */
   lastIndex = 0;
-  requireCore(): { step(input: CoreInput): StepResult; getLastIndex(): number } {
+  /** The core's current term. */
+  term = 0;
+  requireCore(): { step(input: CoreInput): StepResult; getLastIndex(): number; getTerm(): Term } {
     return {
       getLastIndex: () => this.lastIndex,
+      getTerm: () => this.term,
       step: (input) => {
         this.stepped.push(input);
         return this.refuse === null ? { ok: true } : { ok: false, reason: this.refuse };
@@ -489,5 +498,71 @@ describe('PeerRpcs', () => {
     assert.equal(client.sent.length, 0);
     assert.equal(host.fatalErrors.length, 1);
     assert.equal((host.fatalErrors[0] as { code?: string }).code, 'STORAGE_CLOSED');
+  });
+
+  describe('recovery epochs (a member coraft recover left out)', () => {
+    const RECOVERED = 1_000_000_003;
+    const append = (term: number): AppendEntriesRequest => ({
+      type: 'AppendEntriesRequest',
+      term,
+      leaderId: 'n2',
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [],
+      leaderCommit: 0,
+    });
+
+    it('stops a node holding state of an earlier epoch on a request of the recovered cluster', async () => {
+      const { host, rpcs } = setUp();
+      host.term = 7;
+      host.lastIndex = 12;
+      await assert.rejects(rpcs.handle(append(RECOVERED), from('n2')), { code: 'NET_REJECTED' });
+      assert.equal(host.stepped.length, 0, 'the core never adopted the recovered term');
+      assert.equal(host.fatalErrors.length, 1);
+      const error = host.fatalErrors[0];
+      assert.ok(error instanceof LeftOutError);
+      assert.match(error.message, /left out by a recovery: n2 speaks for recovery epoch 1 \(term 1000000003\)/);
+      assert.match(error.message, /epoch 0 \(term 7, log up to 12\)/);
+      assert.match(error.message, /wipe its data folder/);
+      assert.equal(exitCodeFor(error), 78, 'a configuration error: systemd does not restart it');
+    });
+
+    it('stops it on a response of the recovered cluster too, and steps nothing', async () => {
+      const { host, client, rpcs } = setUp();
+      host.term = 7;
+      host.lastIndex = 12;
+      client.answer = () => Promise.resolve({ type: 'RequestVoteResponse', term: RECOVERED, voteGranted: false });
+      rpcs.dispatch({ kind: 'request', to: 'n2', seq: 1, request: { ...vote, candidateId: 'n1', term: 8 } });
+      await flush();
+      assert.equal(host.fatalErrors.length, 1);
+      assert.ok(host.fatalErrors[0] instanceof LeftOutError);
+      assert.equal(host.stepped.length, 0);
+    });
+
+    it('lets a node that holds nothing (a wiped member being added) take the new epoch', () => {
+      const { host, rpcs } = setUp();
+      void rpcs.handle(append(RECOVERED), from('n2'));
+      assert.equal(host.fatalErrors.length, 0);
+      assert.equal(host.stepped.length, 1);
+      // And a member of the recovered cluster goes on within its epoch.
+      host.term = RECOVERED;
+      host.lastIndex = 40;
+      void rpcs.handle(append(RECOVERED + 1), from('n2'));
+      assert.equal(host.stepped.length, 2);
+      assert.equal(host.fatalErrors.length, 0);
+    });
+
+    it('logs once per peer a member of an earlier epoch, whose requests the core refuses as stale', () => {
+      const { host, rpcs, logger } = setUp();
+      host.term = RECOVERED;
+      host.lastIndex = 40;
+      void rpcs.handle(vote, from('n2'));
+      void rpcs.handle(vote, from('n2'));
+      assert.equal(host.stepped.length, 2, 'the core answers with its term, which tells the sender');
+      assert.equal(host.fatalErrors.length, 0);
+      const notes = logger.records.filter((r) => r.message.includes('left out by a recovery'));
+      assert.equal(notes.length, 1);
+      assert.equal(notes[0]?.fields.peer, 'n2');
+    });
   });
 });
