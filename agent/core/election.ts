@@ -74,33 +74,7 @@ function tallyAndAct(core: CoreState): boolean {
 /** Would this node vote for `candidate` with that log in the current term (Raft §5.2, §5.4.1)? */
 function canGrant(core: CoreState, candidate: NodeId, lastLogIndex: number, lastLogTerm: number): boolean {
   const free = core.votedFor === candidate || (core.votedFor === null && core.leaderId === null);
-  return free && core.log.isUpToDate(lastLogIndex, lastLogTerm) && !holdsNothingFor(core, candidate, lastLogIndex);
-}
-
-/**
- * Whether this node holds no log at all (no entry, no snapshot) while `candidate`'s holds entries:
- * then it votes for no one. Such a node starts for the first time in a running cluster, or is a
- * member whose data folder was wiped or lost: it has forgotten its votes (it may have voted in the
- * candidate's term already) and the entries it acknowledged (which may have counted toward a
- * commit the candidate lacks), so its vote could elect a leader without a committed entry. A
- * cluster's first election (every log empty) is not affected, and the node votes again once a
- * leader has sent it entries. Said once, at warning, with what to do when the folder was lost.
- */
-function holdsNothingFor(core: CoreState, candidate: NodeId, lastLogIndex: number): boolean {
-  if (core.log.lastIndex() > 0 || lastLogIndex === 0) return false;
-  if (!core.emptyVoteRefusalReported) {
-    core.emptyVoteRefusalReported = true;
-    core.emit({
-      kind: 'warning',
-      message:
-        `refused to vote for ${candidate}, whose log runs to ${lastLogIndex}: this node holds no log (a first ` +
-        'start in a running cluster, or a data folder wiped or lost) and votes for no one until a leader has ' +
-        'sent it entries. If it ran in this cluster before, its lost votes and acknowledgements may let a ' +
-        'leader without committed entries be elected: stop it, remove it and add it back with new keys ' +
-        '(deploy/README.md, "Remove a gateway"; "Add a gateway")',
-    });
-  }
-  return true;
+  return free && core.log.isUpToDate(lastLogIndex, lastLogTerm);
 }
 
 /** Answers RequestVote (Raft Figure 2): at most one vote per term, only for an up-to-date log. */
@@ -140,8 +114,7 @@ export function handlePreVoteRequest(core: CoreState, replyTo: number, request: 
   }
   const grant =
     request.term > core.currentTerm
-      ? core.log.isUpToDate(request.lastLogIndex, request.lastLogTerm) &&
-        !holdsNothingFor(core, request.candidateId, request.lastLogIndex)
+      ? core.log.isUpToDate(request.lastLogIndex, request.lastLogTerm)
       : canGrant(core, request.candidateId, request.lastLogIndex, request.lastLogTerm);
   if (!grant) {
     reject();

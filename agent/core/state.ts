@@ -87,8 +87,6 @@ export class CoreState {
   incoming: IncomingSnapshot | null = null;
   /** Ask flushReplication to send heartbeats now (for reads). */
   heartbeatNeeded = false;
-  /** Whether this node, holding no log, said once that it refuses votes (election.ts, holdsNothingFor). */
-  emptyVoteRefusalReported = false;
   /** The sequence number of the next request. Invariant: increases with every request sent. */
   nextSeq = 1;
 

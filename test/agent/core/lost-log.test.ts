@@ -6,10 +6,6 @@
 // back from storage each time), and names the follower, its last index and its match in one
 // warning, once per leadership and only after the follower made no progress for an election
 // timeout; a follower that only lags, or catches up, gets no such warning.
-// And what the wiped follower itself does when the leader that saw its acknowledgements is gone:
-// holding no log, it votes for no candidate whose log holds entries (it would elect a leader
-// without an entry it had acknowledged as committed), says so once, and votes again once a
-// leader has sent it entries; a cluster's first election, every log empty, is unaffected.
 import { strict as assert } from 'node:assert';
 import { CoreCluster, TEST_OPTIONS, bytes } from './core-cluster.js';
 import { RaftCore } from '../../../agent/core/raft.js';
@@ -104,46 +100,5 @@ describe('a follower that lost its log', () => {
       .find((p) => p.id === follower);
     assert.equal(progress?.match, cluster.core(leader).getLastIndex(), 'it caught up');
     assert.deepEqual(warnings(cluster, leader), []);
-  });
-
-  it('refuses its vote to a candidate that lacks what it had acknowledged, when a new leader must be elected', () => {
-    const cluster = new CoreCluster(IDS);
-    const leader = cluster.electLeader();
-    const [lagging, wiped] = IDS.filter((id) => id !== leader) as [NodeId, NodeId];
-    propose(cluster, leader, 3);
-    // `lagging` misses five entries, which the leader commits with `wiped`.
-    cluster.drop = (from, to) => from === lagging || to === lagging;
-    propose(cluster, leader, 5);
-    const committed = cluster.core(leader).getCommitIndex();
-    assert.ok(committed > cluster.core(lagging).getLastIndex(), 'lagging lacks committed entries');
-    // The leader goes away; `wiped` restarts on an empty folder; `lagging` is back.
-    wipe(cluster, wiped);
-    cluster.drop = (from, to) => from === leader || to === leader;
-    cluster.tick(TEST_OPTIONS.electionTimeoutMaxTicks * 10);
-    assert.notEqual(cluster.core(leader).getRole(), 'leader', 'the old leader, cut off, stepped down');
-    assert.deepEqual(
-      [lagging, wiped].filter((id) => cluster.core(id).getRole() === 'leader'),
-      [],
-      'no leader without the committed entries',
-    );
-    const said = warnings(cluster, wiped);
-    assert.equal(said.length, 1, JSON.stringify(said));
-    assert.match(
-      said[0] ?? '',
-      new RegExp(`^refused to vote for ${lagging}, whose log runs to \\d+: this node holds no log`),
-    );
-    // The old leader comes back: elected anew (the wiped node refuses it too, the lagging one votes
-    // for it), it catches the wiped node up as any new leader does.
-    cluster.drop = () => false;
-    cluster.tick(TEST_OPTIONS.electionTimeoutMaxTicks * 10);
-    assert.equal(cluster.leaders().length, 1);
-    assert.equal(cluster.core(wiped).getLastIndex(), cluster.core(cluster.leaders()[0]!).getLastIndex());
-    for (const id of IDS) assert.ok(cluster.core(id).getCommitIndex() >= committed, `${id} keeps the commits`);
-  });
-
-  it("leaves a cluster's first election, every log empty, as it was", () => {
-    const cluster = new CoreCluster(IDS);
-    cluster.electLeader();
-    for (const id of IDS) assert.deepEqual(warnings(cluster, id), []);
   });
 });
