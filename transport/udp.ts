@@ -2,15 +2,18 @@
  * Plain UDP as a DatagramEndpoint (node:dgram): what the `coap` transport runs on. Peers are
  * not authenticated, so every datagram's `identity` is null.
  *
- * An IPv6 endpoint is dual-stack: it also reaches IPv4 peers, and reports them by their IPv4
- * address (not as ::ffff:a.b.c.d), so that the CoAP client matches a response to the
- * address it sent to whichever family the socket has.
+ * An IPv6 endpoint bound to the wildcard "::" is dual-stack: it also reaches IPv4 peers, and
+ * reports them by their IPv4 address (not as ::ffff:a.b.c.d), so that the CoAP client matches a
+ * response to the address it sent to whichever family the socket has. One bound to a single IPv6
+ * address reaches no IPv4 peer, nor an IPv4 endpoint an IPv6 one: such a send is refused at once
+ * as NET_ADDRESS (address-family.ts), not handed to the socket to fail.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { NetworkError } from '../contracts/errors.js';
 import { assert } from '../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from './datagram.js';
+import { familyRefusal } from './address-family.js';
 import { literalLookup } from './literal-lookup.js';
 import { PostCallbacks } from './post-callbacks.js';
 
@@ -47,6 +50,8 @@ export class UdpEndpoint implements DatagramEndpoint {
 
   private constructor(
     private readonly socket: Socket,
+    /** The address the socket is bound to. */
+    private readonly bound: string,
     private readonly ipv6: boolean,
     private readonly onSocketError: ((error: Error) => void) | null,
   ) {
@@ -88,7 +93,7 @@ export class UdpEndpoint implements DatagramEndpoint {
     });
     if (options.receiveBufferBytes != null) socket.setRecvBufferSize(options.receiveBufferBytes);
     if (options.sendBufferBytes != null) socket.setSendBufferSize(options.sendBufferBytes);
-    return new UdpEndpoint(socket, family === 6, options.onSocketError ?? null);
+    return new UdpEndpoint(socket, address, family === 6, options.onSocketError ?? null);
   }
 
   /** Socket errors seen outside sends. */
@@ -114,6 +119,8 @@ export class UdpEndpoint implements DatagramEndpoint {
         new NetworkError('NET_TOO_LARGE', `datagram of ${bytes} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
       );
     }
+    const refusal = familyRefusal(this.bound, address, port, true);
+    if (refusal !== null) return Promise.reject(refusal);
     const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
     return new Promise<void>((resolve, reject) => {
       this.socket.send(data, port, to, (error) => {
@@ -139,6 +146,8 @@ export class UdpEndpoint implements DatagramEndpoint {
       return onFailure(
         new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
       );
+    const refusal = familyRefusal(this.bound, address, port, true);
+    if (refusal !== null) return onFailure(refusal);
     const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
     try {
       this.socket.send(data, port, to, this.postCallbacks.of(onFailure));

@@ -18,7 +18,7 @@ import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.
 import { AlertDescription } from './constants.js';
 import { datagramTooLarge } from './errors.js';
 import { assertNever } from '../../contracts/assert.js';
-import { familyMismatch } from '../address-family.js';
+import { familyRefusal } from '../address-family.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { JoinScratch } from './join-scratch.js';
 import { ClientHandshake } from './handshake-client.js';
@@ -249,9 +249,8 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const key = peerKey(address, port);
     const existing = this.peers.get(key);
     if (existing !== undefined) return existing;
-    const mismatch = familyMismatch(this.options.bindAddress, address, port, false);
-    if (mismatch !== null)
-      return new NetworkError('NET_ADDRESS', `${mismatch}: listen on an address of the peers' family`);
+    const refusal = familyRefusal(this.options.bindAddress, address, port, false);
+    if (refusal !== null) return refusal;
     if (this.peers.size >= this.options.sessionsMax) {
       this.counters.drop('limit');
       return new NetworkError('NET_UNREACHABLE', `sessionsMax (${this.options.sessionsMax}) reached`);
