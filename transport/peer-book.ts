@@ -4,12 +4,15 @@
  * by the sender's address, so they need the literal). An address is a hint of where a member
  * is reached: a host name is looked up again once its answer is `resolveTtlMs` old, so a
  * gateway whose name moved to a new IP (DHCP) is found there without a configuration change.
+ * Addresses are kept in one text each (address-family.ts canonicalAddress: 10.0.0.1 for
+ * ::ffff:10.0.0.1, ::1 for 0:0::1), the form the datagram endpoints report peers in.
  */
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, NetworkError } from '../contracts/errors.js';
 import { NODE_ID_LENGTH_MAX, type NodeId } from '../contracts/log.js';
-import { parsePeerAddress, type PeerAddress } from './rpc-routes.js';
+import { canonicalAddress } from './address-family.js';
+import { formatAddress, parsePeerAddress, type PeerAddress } from './rpc-routes.js';
 
 /** Resolves a host name to one IP address literal. */
 export type HostResolver = (host: string) => Promise<string>;
@@ -76,19 +79,21 @@ export class PeerBook {
       if (parsed === null) problems.push(`peer ${member.id}: address "${member.address}" is not host:port`);
       else {
         const isLiteral = isIP(parsed.host) !== 0;
+        // One text per address (::ffff:10.0.0.1 is 10.0.0.1): what the transports send to and compare.
+        const literal = isLiteral ? canonicalAddress(parsed.host) : null;
         next.set(member.id, {
           ...parsed,
-          literal: isLiteral ? { address: parsed.host, port: parsed.port } : null,
-          resolved: isLiteral ? Promise.resolve(parsed.host) : null,
+          literal: literal === null ? null : { address: literal, port: parsed.port },
+          resolved: literal === null ? null : Promise.resolve(literal),
           resolvedAtMs: 0,
-          knownAt: isLiteral ? parsed.host : null,
+          knownAt: literal,
           sharesLiteral: false,
         });
       }
     }
     if (problems.length > 0) throw new ConfigError(problems);
     const byPlace = new Map<string, Entry>();
-    const ownPlace = this.own === null ? null : `${this.own.port}/${this.own.host}`;
+    const ownPlace = this.own === null ? null : `${this.own.port}/${canonicalAddress(this.own.host)}`;
     for (const entry of next.values()) {
       if (entry.literal === null) continue;
       const place = `${entry.literal.port}/${entry.literal.address}`;
@@ -140,7 +145,7 @@ export class PeerBook {
     }
     let address: string;
     try {
-      address = await entry.resolved;
+      address = canonicalAddress(await entry.resolved);
     } catch (error: unknown) {
       throw new NetworkError('NET_UNREACHABLE', `cannot resolve ${entry.host} of peer ${id}`, { cause: error });
     }
@@ -148,14 +153,14 @@ export class PeerBook {
     if (this.isOwnPlace(entry.host, address, entry.port))
       throw new NetworkError(
         'NET_ADDRESS',
-        `peer ${id} is reached at ${address}:${entry.port}, where this node itself listens: ` +
+        `peer ${id} is reached at ${formatAddress(address, entry.port)}, where this node itself listens: ` +
           'it is not sent to until its address is corrected',
       );
     for (const [other, e] of this.entries)
       if (other !== id && e.port === entry.port && e.knownAt === address)
         throw new NetworkError(
           'NET_ADDRESS',
-          `peers ${id} and ${other} are both reached at ${address}:${entry.port}: ` +
+          `peers ${id} and ${other} are both reached at ${formatAddress(address, entry.port)}: ` +
             'one process cannot answer for two members, so neither is sent to there until one address is corrected',
         );
     return { address, port: entry.port };
@@ -165,6 +170,6 @@ export class PeerBook {
   private isOwnPlace(host: string, address: string, port: number): boolean {
     const own = this.own;
     if (own === null || own.port !== port) return false;
-    return own.host.toLowerCase() === host.toLowerCase() || own.host === address;
+    return own.host.toLowerCase() === host.toLowerCase() || canonicalAddress(own.host) === address;
   }
 }

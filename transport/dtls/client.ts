@@ -18,7 +18,7 @@ import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.
 import { AlertDescription } from './constants.js';
 import { datagramTooLarge } from './errors.js';
 import { assertNever } from '../../contracts/assert.js';
-import { familyRefusal } from '../address-family.js';
+import { familyRefusal, unmappedAddress } from '../address-family.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { JoinScratch } from './join-scratch.js';
 import { ClientHandshake } from './handshake-client.js';
@@ -115,7 +115,8 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       ended: (session, end) => this.onEnded(session, end),
       applicationData: (session, data) => this.receiver.deliver(session, data),
     };
-    socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
+    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: sessions know them by their IPv4 address.
+    socket.on('message', (datagram, info) => this.onDatagram(datagram, unmappedAddress(info.address), info.port));
     socket.on('error', (error) => this.receiver.report(error));
     const established = (): Session[] =>
       [...this.peers.values()].map((p) => p.session).filter((s) => s.state === 'established');
@@ -249,7 +250,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const key = peerKey(address, port);
     const existing = this.peers.get(key);
     if (existing !== undefined) return existing;
-    const refusal = familyRefusal(this.options.bindAddress, address, port, false);
+    const refusal = familyRefusal(this.options.bindAddress, address, port, true);
     if (refusal !== null) return refusal;
     if (this.peers.size >= this.options.sessionsMax) {
       this.counters.drop('limit');
