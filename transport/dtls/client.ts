@@ -91,12 +91,15 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   private readonly receiver: SessionReceiver;
   private closed = false;
   private readonly sweeper: IdleSweeper;
+  /** The address the socket is bound to (a bindAddress host name's address). */
+  private readonly bound: string;
 
   private constructor(
     private readonly socket: Socket,
     private readonly options: ResolvedClientOptions,
     deps: DtlsDeps,
   ) {
+    this.bound = socket.address().address;
     this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
@@ -134,7 +137,12 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   /** Validates `options` and binds the socket. Rejects with ConfigError or the bind error. */
   static async open(options: DtlsClientOptions, deps: DtlsDeps = {}): Promise<DtlsClientEndpoint> {
     const resolved = resolveClientOptions(options);
-    const socket = await bindSocket(resolved.bindAddress, resolved.bindPort, resolved.receiveBufferBytes);
+    const socket = await bindSocket(
+      resolved.bindAddress,
+      resolved.bindPort,
+      resolved.receiveBufferBytes,
+      deps.resolveHost,
+    );
     return new DtlsClientEndpoint(socket, resolved, deps);
   }
 
@@ -250,7 +258,7 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const key = peerKey(address, port);
     const existing = this.peers.get(key);
     if (existing !== undefined) return existing;
-    const refusal = familyRefusal(this.options.bindAddress, address, port, true);
+    const refusal = familyRefusal(this.bound, address, port, true);
     if (refusal !== null) return refusal;
     if (this.peers.size >= this.options.sessionsMax) {
       this.counters.drop('limit');

@@ -123,7 +123,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
   static async listen(options: DtlsServerOptions, deps: DtlsDeps = {}): Promise<DtlsServerEndpoint> {
     const resolved = resolveServerOptions(options);
-    const socket = await bindSocket(resolved.host, resolved.port, resolved.receiveBufferBytes);
+    const socket = await bindSocket(resolved.host, resolved.port, resolved.receiveBufferBytes, deps.resolveHost);
     return new DtlsServerEndpoint(socket, resolved, deps);
   }
 

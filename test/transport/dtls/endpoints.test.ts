@@ -6,7 +6,8 @@
 // delivers the same and reports each failure a send would reject with to its onFailure. Each
 // record's data arrives in a buffer of its own that later records leave alone (the
 // DatagramHandler contract behind InboundContext.bytesOwned). Dual-stack [::] sockets reach IPv4
-// peers and know them by their IPv4 address; a socket that cannot reach a family refuses it.
+// peers and know them by their IPv4 address; a socket that cannot reach a family refuses it; a
+// host name is bound at its address of either family.
 import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../contracts/errors.js';
 import { familyMismatch, isDualStack, systemBindsV6Only } from '../../../transport/address-family.js';
@@ -361,6 +362,27 @@ describe('DTLS client and server endpoints', function () {
       server.sessionList().map((s) => s.address),
       ['127.0.0.1', '127.0.0.1'],
     );
+  });
+
+  it('binds a host name where it resolves, of either family (a name of ::1 alone binds ::1)', async () => {
+    const resolveHost = (host: string): Promise<string> =>
+      host === 'gw.test' ? Promise.resolve('::1') : Promise.reject(new Error(`no ${host}`));
+    const server = await startServer(cleanup, { pskLookup: lookup, host: 'gw.test' }, { resolveHost });
+    assert.equal(server.localAddress().address, '::1');
+    server.onMessage((_data, peer) => void server.send(Buffer.from('pong'), peer.address, peer.port));
+    const client = await startClient(
+      cleanup,
+      { identity: 'node-a', psk: key, bindAddress: 'gw.test' },
+      { resolveHost },
+    );
+    assert.equal(client.localAddress().address, '::1');
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('ping'), '::1', server.localAddress().port);
+    await inbox.waitFor('pong');
+    await assert.rejects(client.send(Buffer.from('x'), '127.0.0.1', 5684), {
+      code: 'NET_ADDRESS',
+      message: /IPv6 \(bound to ::1\) and cannot send to the IPv4 address 127\.0\.0\.1:5684/,
+    });
   });
 
   it('tells dual-stack sockets from IPv6-only ones, and refuses IPv4 from these', () => {
