@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP, SocketAddress } from 'node:net';
 import { NetworkError } from '../contracts/errors.js';
-import { formatAddress } from './rpc-routes.js';
+import { formatAddress, parsePeerAddress } from './rpc-routes.js';
 
 /** How an IPv6 socket names an IPv4 address (RFC 4291 §2.5.5.2). */
 export const MAPPED_IPV4_PREFIX = '::ffff:';
@@ -98,4 +98,28 @@ export function familyRefusal(bound: string, address: string, port: number, maps
   return mismatch === null
     ? null
     : new NetworkError('NET_ADDRESS', `${mismatch}: listen on an address of the peers' family`);
+}
+
+/**
+ * Whether two "host:port" peer addresses name one place: the same port and the same IP literal in
+ * its one form ({@link canonicalAddress}: 127.0.0.1 is ::ffff:127.0.0.1), a host name compared as
+ * the literal `literalOf` last resolved it to, else by its text whatever its case. A malformed
+ * address equals only its own text.
+ */
+export function samePeerAddress(
+  a: string,
+  b: string,
+  literalOf: (host: string) => string | null = () => null,
+): boolean {
+  if (a === b) return true;
+  const pa = parsePeerAddress(a);
+  const pb = parsePeerAddress(b);
+  if (pa === null || pb === null) return false;
+  return pa.port === pb.port && hostPlace(pa.host, literalOf) === hostPlace(pb.host, literalOf);
+}
+
+/** The form a host is compared in by samePeerAddress. */
+function hostPlace(host: string, literalOf: (host: string) => string | null): string {
+  if (isIP(host) !== 0) return canonicalAddress(host);
+  return literalOf(host) ?? host.toLowerCase();
 }
