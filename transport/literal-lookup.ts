@@ -11,6 +11,7 @@
  * about 0.3 MiB and a millisecond of start-up that a cluster of IP literals never needs). */
 import type { LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
+import { MAPPED_IPV4_PREFIX } from './address-family.js';
 
 /** The callback of a dgram lookup. */
 export type LookupCallback = (error: NodeJS.ErrnoException | null, address: string, family: number) => void;
@@ -18,13 +19,18 @@ export type LookupCallback = (error: NodeJS.ErrnoException | null, address: stri
 /** A dgram `lookup` function. */
 export type DatagramLookup = (hostname: string, options: LookupOneOptions | number, callback: LookupCallback) => void;
 
-/** A lookup for one socket that answers IP literals synchronously; see the module comment. */
-export function literalLookup(): DatagramLookup {
+/**
+ * A lookup for one socket that answers IP literals synchronously; see the module comment.
+ * `mapIpv4`: the socket is dual-stack IPv6 (address-family.ts): an IPv4 literal is answered in
+ * its IPv4-mapped IPv6 form, the only form such a socket sends to.
+ */
+export function literalLookup(mapIpv4 = false): DatagramLookup {
+  let lastHost = '';
   let lastAddress = '';
   let lastFamily = 0;
   return (hostname, options, callback) => {
-    if (hostname === lastAddress) return callback(null, lastAddress, lastFamily);
-    const family = isIP(hostname);
+    if (hostname === lastHost) return callback(null, lastAddress, lastFamily);
+    let family = isIP(hostname);
     if (family === 0) {
       const lookupOptions = typeof options === 'number' ? { family: options } : options;
       import('node:dns').then(
@@ -33,8 +39,14 @@ export function literalLookup(): DatagramLookup {
       );
       return;
     }
-    lastAddress = hostname;
+    let address = hostname;
+    if (mapIpv4 && family === 4) {
+      address = `${MAPPED_IPV4_PREFIX}${hostname}`;
+      family = 6;
+    }
+    lastHost = hostname;
+    lastAddress = address;
     lastFamily = family;
-    callback(null, hostname, family);
+    callback(null, address, family);
   };
 }

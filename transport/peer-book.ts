@@ -4,12 +4,15 @@
  * by the sender's address, so they need the literal). An address is a hint of where a member
  * is reached: a host name is looked up again once its answer is `resolveTtlMs` old, so a
  * gateway whose name moved to a new IP (DHCP) is found there without a configuration change.
+ * Addresses are kept in one text each (address-family.ts canonicalAddress: 10.0.0.1 for
+ * ::ffff:10.0.0.1, ::1 for 0:0::1), the form the datagram endpoints report peers in.
  */
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, NetworkError } from '../contracts/errors.js';
 import { NODE_ID_LENGTH_MAX, type NodeId } from '../contracts/log.js';
-import { parsePeerAddress, type PeerAddress } from './rpc-routes.js';
+import { canonicalAddress } from './address-family.js';
+import { formatAddress, parsePeerAddress, type PeerAddress } from './rpc-routes.js';
 
 /** Resolves a host name to one IP address literal. */
 export type HostResolver = (host: string) => Promise<string>;
@@ -76,12 +79,14 @@ export class PeerBook {
       if (parsed === null) problems.push(`peer ${member.id}: address "${member.address}" is not host:port`);
       else {
         const isLiteral = isIP(parsed.host) !== 0;
+        // One text per address (::ffff:10.0.0.1 is 10.0.0.1): what the transports send to and compare.
+        const literal = isLiteral ? canonicalAddress(parsed.host) : null;
         next.set(member.id, {
           ...parsed,
-          literal: isLiteral ? { address: parsed.host, port: parsed.port } : null,
-          resolved: isLiteral ? Promise.resolve(parsed.host) : null,
+          literal: literal === null ? null : { address: literal, port: parsed.port },
+          resolved: literal === null ? null : Promise.resolve(literal),
           resolvedAtMs: 0,
-          knownAt: isLiteral ? parsed.host : null,
+          knownAt: literal,
           sharesLiteral: false,
         });
       }
@@ -136,7 +141,7 @@ export class PeerBook {
     if (this.isOwnPlace(entry.host, address, entry.port))
       throw new NetworkError(
         'NET_ADDRESS',
-        `peer ${id} is reached at ${address}:${entry.port}, where this node itself listens: ` +
+        `peer ${id} is reached at ${formatAddress(address, entry.port)}, where this node itself listens: ` +
           'it is not sent to until its address is corrected',
       );
     const place = placeKey(address, entry.port);
@@ -144,7 +149,7 @@ export class PeerBook {
       if (other !== id && e.knownAt !== null && placeKey(e.knownAt, e.port) === place)
         throw new NetworkError(
           'NET_ADDRESS',
-          `peers ${id} and ${other} are both reached at ${address}:${entry.port}: ` +
+          `peers ${id} and ${other} are both reached at ${formatAddress(address, entry.port)}: ` +
             'one process cannot answer for two members, so neither is sent to there until one address is corrected',
         );
     return { address, port: entry.port };
@@ -190,7 +195,7 @@ export class PeerBook {
         if (entry.resolved === resolving) entry.resolved = null;
       });
     }
-    const address = await entry.resolved;
+    const address = canonicalAddress(await entry.resolved);
     entry.knownAt = address;
     return address;
   }
@@ -204,21 +209,10 @@ export class PeerBook {
 }
 
 /**
- * Where `host` (an IP literal or a host name) and `port` are, as a comparable key: an IPv6 literal
- * in its one canonical text (`0:0:0:0:0:0:0:1` is `::1`, hex digits in lower case), anything else
- * as written, the host without regard to case.
+ * Where `host` (an IP literal or a host name) and `port` are, as a comparable key: an IP literal
+ * in its one text (address-family.ts canonicalAddress: `0:0:0:0:0:0:0:1` is `::1`, `::ffff:10.0.0.1`
+ * is `10.0.0.1`), a host name without regard to case.
  */
 function placeKey(host: string, port: number): string {
-  const canonical = isIP(host) === 6 ? ipv6Canonical(host) : host.toLowerCase();
-  return `${port}/${canonical}`;
-}
-
-/** The canonical text of an IPv6 literal (RFC 5952), by the WHATWG URL parser; as given when it has a zone. */
-function ipv6Canonical(literal: string): string {
-  try {
-    return new URL(`http://[${literal}]/`).hostname.slice(1, -1);
-  } catch {
-    // A zone index (fe80::1%eth0) is not a URL host: compare it as written.
-    return literal.toLowerCase();
-  }
+  return `${port}/${isIP(host) === 0 ? host.toLowerCase() : canonicalAddress(host)}`;
 }

@@ -2,15 +2,18 @@
  * Plain UDP as a DatagramEndpoint (node:dgram): what the `coap` transport runs on. Peers are
  * not authenticated, so every datagram's `identity` is null.
  *
- * An IPv6 endpoint is dual-stack: it also reaches IPv4 peers, and reports them by their IPv4
- * address (not as ::ffff:a.b.c.d), so that the CoAP client matches a response to the
- * address it sent to whichever family the socket has.
+ * An IPv6 endpoint bound to the wildcard "::" is dual-stack: it also reaches IPv4 peers, and
+ * reports them by their IPv4 address (not as ::ffff:a.b.c.d), so that the CoAP client matches a
+ * response to the address it sent to whichever family the socket has. One bound to a single IPv6
+ * address reaches no IPv4 peer, nor an IPv4 endpoint an IPv6 one: such a send is refused at once
+ * as NET_ADDRESS (address-family.ts), not handed to the socket to fail.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { NetworkError } from '../contracts/errors.js';
 import { assert } from '../contracts/assert.js';
 import type { DatagramEndpoint, DatagramHandler } from './datagram.js';
+import { familyRefusal, isDualStack, unmappedAddress } from './address-family.js';
 import { literalLookup } from './literal-lookup.js';
 import { PostCallbacks } from './post-callbacks.js';
 
@@ -31,9 +34,6 @@ export interface UdpEndpointOptions {
   readonly onSocketError?: (error: Error) => void;
 }
 
-/** How an IPv6 socket names an IPv4 peer (RFC 4291 §2.5.5.2). */
-const MAPPED_PREFIX = '::ffff:';
-
 /** The largest UDP payload over IPv4 (65,535 − 8 − 20 bytes). */
 export const UDP_PAYLOAD_BYTES_MAX = 65_507;
 
@@ -47,13 +47,13 @@ export class UdpEndpoint implements DatagramEndpoint {
 
   private constructor(
     private readonly socket: Socket,
-    private readonly ipv6: boolean,
+    /** The address the socket is bound to. */
+    private readonly bound: string,
     private readonly onSocketError: ((error: Error) => void) | null,
   ) {
+    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; they are named by their IPv4 address.
     socket.on('message', (data, remote) => {
-      const address =
-        ipv6 && remote.address.startsWith(MAPPED_PREFIX) ? remote.address.slice(MAPPED_PREFIX.length) : remote.address;
-      this.handler?.(data, { address, port: remote.port, identity: null });
+      this.handler?.(data, { address: unmappedAddress(remote.address), port: remote.port, identity: null });
     });
     socket.on('error', (error) => {
       this.errors += 1;
@@ -74,7 +74,8 @@ export class UdpEndpoint implements DatagramEndpoint {
         'udp buffer size is 4 KiB..64 MiB',
       );
     }
-    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: false, lookup: literalLookup() });
+    const lookup = literalLookup(isDualStack(address));
+    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: false, lookup });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void =>
         reject(
@@ -88,7 +89,7 @@ export class UdpEndpoint implements DatagramEndpoint {
     });
     if (options.receiveBufferBytes != null) socket.setRecvBufferSize(options.receiveBufferBytes);
     if (options.sendBufferBytes != null) socket.setSendBufferSize(options.sendBufferBytes);
-    return new UdpEndpoint(socket, family === 6, options.onSocketError ?? null);
+    return new UdpEndpoint(socket, address, options.onSocketError ?? null);
   }
 
   /** Socket errors seen outside sends. */
@@ -114,9 +115,10 @@ export class UdpEndpoint implements DatagramEndpoint {
         new NetworkError('NET_TOO_LARGE', `datagram of ${bytes} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
       );
     }
-    const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
+    const refusal = familyRefusal(this.bound, address, port, true);
+    if (refusal !== null) return Promise.reject(refusal);
     return new Promise<void>((resolve, reject) => {
-      this.socket.send(data, port, to, (error) => {
+      this.socket.send(data, port, address, (error) => {
         if (error === null) resolve();
         else
           reject(
@@ -139,9 +141,10 @@ export class UdpEndpoint implements DatagramEndpoint {
       return onFailure(
         new NetworkError('NET_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${UDP_PAYLOAD_BYTES_MAX}`),
       );
-    const to = this.ipv6 && isIP(address) === 4 ? `${MAPPED_PREFIX}${address}` : address;
+    const refusal = familyRefusal(this.bound, address, port, true);
+    if (refusal !== null) return onFailure(refusal);
     try {
-      this.socket.send(data, port, to, this.postCallbacks.of(onFailure));
+      this.socket.send(data, port, address, this.postCallbacks.of(onFailure));
     } catch (error: unknown) {
       // node:dgram throws for a bad port or a socket it has closed; send's promise rejects then.
       onFailure(new NetworkError('NET_UNREACHABLE', `udp send to ${address}:${port} failed`, { cause: error }));

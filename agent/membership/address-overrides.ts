@@ -15,6 +15,7 @@
  * and never moves a member.
  */
 import type { ClusterMember, NodeId } from '../../contracts/log.js';
+import { samePeerAddress } from '../../transport/address-family.js';
 import { parsePeerAddress } from '../../transport/rpc-routes.js';
 
 /** Longest address kept, in characters (as a recorded address: address-updates.ts). */
@@ -34,17 +35,20 @@ export interface OverrideChange {
   readonly to: string | null;
 }
 
-/** The same address, whatever the case of a host name and the brackets of an IPv6 literal. */
-function sameAddress(a: string, b: string): boolean {
-  const pa = parsePeerAddress(a);
-  const pb = parsePeerAddress(b);
-  if (pa === null || pb === null) return a === b;
-  return pa.port === pb.port && pa.host.toLowerCase() === pb.host.toLowerCase();
-}
-
 /** This node's overrides of where it reaches members; see the module comment. */
 export class AddressOverrides {
   private readonly byMember = new Map<NodeId, Override>();
+
+  /**
+   * `literalOf`: the IP literal a host name was last resolved to (null: not yet), so that a
+   * member's host name and its address are one place. Addresses are compared as places
+   * (samePeerAddress: 127.0.0.1:5684 is [::ffff:127.0.0.1]:5684), never as text.
+   */
+  constructor(private readonly literalOf: (host: string) => string | null = () => null) {}
+
+  private same(a: string, b: string): boolean {
+    return samePeerAddress(a, b, this.literalOf);
+  }
 
   /** How many members are reached elsewhere than the configuration says. */
   get size(): number {
@@ -70,11 +74,11 @@ export class AddressOverrides {
     if ((previous?.address ?? member.address) === address) return null;
     // Never where another peer is reached: that would take its sessions (and its link key choice).
     const taken = members.some(
-      (m) => m.id !== id && (sameAddress(m.address, address) || sameAddress(this.addressOf(m.id) ?? '', address)),
+      (m) => m.id !== id && (this.same(m.address, address) || this.same(this.addressOf(m.id) ?? '', address)),
     );
     const refused = address.length > ADDRESS_LENGTH_MAX || parsePeerAddress(address) === null || taken;
     // Back at its configured address, or a claim refused: an earlier override no longer holds either.
-    if (refused || sameAddress(member.address, address)) {
+    if (refused || this.same(member.address, address)) {
       if (previous === undefined) return null;
       this.byMember.delete(id);
       return { member: id, configured: member.address, to: null };
@@ -91,11 +95,11 @@ export class AddressOverrides {
     const dropped: OverrideChange[] = [];
     for (const [id, override] of this.byMember) {
       const configured = members.find((m) => m.id === id)?.address ?? null;
-      const taken = members.some((m) => m.id !== id && sameAddress(m.address, override.address));
+      const taken = members.some((m) => m.id !== id && this.same(m.address, override.address));
       if (
         configured !== null &&
-        configured === override.configured &&
-        !sameAddress(configured, override.address) &&
+        this.same(configured, override.configured) &&
+        !this.same(configured, override.address) &&
         !taken
       )
         continue;

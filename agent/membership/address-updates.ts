@@ -13,6 +13,7 @@
  */
 import { isMember } from '../core/configuration.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
+import { samePeerAddress } from '../../transport/address-family.js';
 import { parsePeerAddress } from '../../transport/rpc-routes.js';
 
 /** Default of {@link AddressUpdates} intervalMs: one proposal per member per 2 s. */
@@ -45,7 +46,8 @@ export class AddressUpdates {
   plan(config: ClusterConfiguration, id: NodeId, address: string): AddressPlan {
     const current = config.members.find((m) => m.id === id);
     if (!isMember(config, id)) return { kind: 'skip', reason: 'not-member' };
-    if (current?.address === address) return { kind: 'skip', reason: 'same' };
+    // The same place in another form (::ffff:10.0.0.1 for 10.0.0.1) is no move to record.
+    if (current !== undefined && samePeerAddress(current.address, address)) return { kind: 'skip', reason: 'same' };
     if (address.length > ADDRESS_LENGTH_MAX || parsePeerAddress(address) === null)
       return { kind: 'skip', reason: 'malformed' };
     // A joint configuration is left first; the member says it again on its next RPC.

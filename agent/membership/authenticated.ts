@@ -92,6 +92,11 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     return this.deps.addresses?.resolver ?? null;
   }
 
+  /** The IP literal `host` is known at (a host name: as the peer transport last resolved it), or null. */
+  literalOf(host: string): string | null {
+    return this.deps.addresses?.literalOf(host) ?? null;
+  }
+
   /** The addresses (IP literal and port) at which member `id` is known. */
   addressesOf(id: NodeId): { readonly address: string; readonly port: number }[] {
     const config = this.configuration();

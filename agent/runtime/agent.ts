@@ -27,7 +27,7 @@ import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpo
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
 import { advertisedPeerAddress } from './advertised-address.js';
-import { PeerReach } from './peer-reach.js';
+import { PeerReach, hostLiterals } from './peer-reach.js';
 import type { NodeObserver, RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { RealTimers } from './timers.js';
@@ -293,7 +293,7 @@ async function buildNode(
   const { timers, storage, logger, metrics, observer, serializer, diskGuard } = parts;
   const membership = factories.createMembership(config, logger, metrics);
   const transport = await factories.createTransport(config, serializer, { logger, membership, metrics });
-  const client = new PeerReach(transport.client, logger, config.nodeId);
+  const client = new PeerReach(transport.client, logger, config.nodeId, hostLiterals(membership));
   const kvOptions = resolveKvOptions(config.kv);
   const kv = new KvStateMachine(kvOptions, { metrics });
   // The trust state rides along the KV state: signed admin entries, link keys, revocations.

@@ -102,10 +102,20 @@ function advertisingOptions(config: AgentConfig): { readonly options?: { readonl
   return advertisedAddress === null ? {} : { options: { advertisedAddress } };
 }
 
+/**
+ * The options of a transport that does not advertise its address (coap, http: no peer is
+ * authenticated, so none would be believed): only its own address, so that a member known
+ * there is refused rather than sent to this node itself.
+ */
+function ownAddressOptions(config: AgentConfig): { readonly ownAddress?: string } {
+  const own = advertisedPeerAddress(config);
+  return own === null ? {} : { ownAddress: own };
+}
+
 /** A CoAP transport's options: the peer client's whole-body limit (agent.json); for coaps the advertised address. */
 function coapOptions(config: AgentConfig, advertise: boolean): { readonly options: CoapTransportOptions } {
   const client = { wholeBodyBytesMax: config.peerWholeBodyBytesMax };
-  return { options: { ...(advertise ? advertisingOptions(config).options : {}), client } };
+  return { options: { ...(advertise ? advertisingOptions(config).options : ownAddressOptions(config)), client } };
 }
 
 /** A DTLS client's sessions as a SessionCloser: the sessions to the addresses of a member. */
@@ -255,7 +265,7 @@ export function peerTransportConfig(
       };
     }
     case 'http':
-      return { name: 'http', listenAddress: host, listenPort: port };
+      return { name: 'http', listenAddress: host, listenPort: port, options: ownAddressOptions(config) };
   }
 }
 

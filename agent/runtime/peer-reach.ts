@@ -10,7 +10,9 @@ import type { ClusterConfiguration, ClusterMember, NodeId } from '../../contract
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { NetworkClient } from '../../contracts/network.js';
 import type { RequestMessage, ResponseFor } from '../../contracts/messages.js';
+import type { MembershipManager } from '../../contracts/membership.js';
 import { AddressOverrides, type OverrideChange } from '../membership/address-overrides.js';
+import { AuthenticatedMembershipManager } from '../membership/authenticated.js';
 
 /** What the node's RPC traffic tells the book (PeerRpcs): a member's authenticated claim of its address. */
 export interface AdvertisedAddresses {
@@ -22,15 +24,18 @@ export interface AdvertisedAddresses {
 
 /** A NetworkClient whose book follows the configuration and the members' own claims; see the module comment. */
 export class PeerReach implements NetworkClient, AdvertisedAddresses {
-  private readonly overrides = new AddressOverrides();
+  private readonly overrides: AddressOverrides;
   private peers: readonly ClusterMember[] = [];
   readonly wholeRequestBytesMax?: number;
 
+  /** `literalOf`: the IP literal a member's host name was last resolved to (AddressOverrides); default none. */
   constructor(
     private readonly client: NetworkClient,
     private readonly logger: DiagnosticLogger,
     private readonly nodeId: NodeId,
+    literalOf?: (host: string) => string | null,
   ) {
+    this.overrides = new AddressOverrides(literalOf);
     if (client.wholeRequestBytesMax !== undefined) this.wholeRequestBytesMax = client.wholeRequestBytesMax;
   }
 
@@ -85,4 +90,9 @@ export class PeerReach implements NetworkClient, AdvertisedAddresses {
       to: change.to,
     });
   }
+}
+
+/** What the membership knows of host names' literals (the PSK-authenticated one resolves them), or none. */
+export function hostLiterals(membership: MembershipManager): ((host: string) => string | null) | undefined {
+  return membership instanceof AuthenticatedMembershipManager ? (host) => membership.literalOf(host) : undefined;
 }

@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import type { ClusterMember, NodeId } from '../../contracts/log.js';
+import { canonicalAddress } from '../../transport/address-family.js';
 import { systemResolver, type HostResolver } from '../../transport/peer-book.js';
 import { parsePeerAddress } from '../../transport/rpc-routes.js';
 
@@ -33,9 +34,19 @@ export class PeerAddresses {
   readonly resolver: HostResolver = async (host) => {
     const address = await this.lookup(host);
     if (this.resolved.size >= HOSTS_MAX && !this.resolved.has(host)) this.resolved.clear();
-    this.resolved.set(host, address);
+    this.resolved.set(host, canonicalAddress(address));
     return address;
   };
+
+  /**
+   * The IP literal `host` is known at, in its one form (address-family.ts canonicalAddress, as
+   * the peer transport sends to it: 10.0.0.1 for ::ffff:10.0.0.1); a host name as last resolved,
+   * or null before it was.
+   */
+  literalOf(host: string): string | null {
+    if (isIP(host) !== 0) return canonicalAddress(host);
+    return this.resolved.get(host) ?? null;
+  }
 
   /** The IP literals and ports `members` are known at (host names as resolved so far). */
   literalsOf(members: readonly ClusterMember[]): { readonly address: string; readonly port: number }[] {
@@ -43,7 +54,7 @@ export class PeerAddresses {
     for (const member of members) {
       const parsed = parsePeerAddress(member.address);
       if (parsed === null) continue;
-      const literal = isIP(parsed.host) !== 0 ? parsed.host : (this.resolved.get(parsed.host) ?? null);
+      const literal = this.literalOf(parsed.host);
       if (literal !== null && !found.some((f) => f.address === literal && f.port === parsed.port))
         found.push({ address: literal, port: parsed.port });
     }
@@ -56,8 +67,7 @@ export class PeerAddresses {
     for (const member of members) {
       const parsed = parsePeerAddress(member.address);
       if (parsed === null || parsed.port !== port) continue;
-      const literal = isIP(parsed.host) !== 0 ? parsed.host : (this.resolved.get(parsed.host) ?? null);
-      if (literal !== address) continue;
+      if (this.literalOf(parsed.host) !== canonicalAddress(address)) continue;
       if (found !== null && found !== member.id) return null;
       found = member.id;
     }

@@ -44,6 +44,13 @@ describe('literalLookup', () => {
     assert.deepEqual(lookupNow(lookup, '10.1.2.3'), ['10.1.2.3', 4]);
   });
 
+  it("answers an IPv4 literal in its IPv4-mapped form for a dual-stack socket's sends", () => {
+    const lookup = literalLookup(true);
+    assert.deepEqual(lookupNow(lookup, '127.0.0.1', 6), ['::ffff:127.0.0.1', 6]);
+    assert.deepEqual(lookupNow(lookup, '127.0.0.1', 6), ['::ffff:127.0.0.1', 6]);
+    assert.deepEqual(lookupNow(lookup, '::1', 6), ['::1', 6]);
+  });
+
   it('lets a datagram leave within the send call, where dns.lookup defers it', async function () {
     if (process.platform !== 'linux') this.skip();
     const receiver = createSocket('udp4');

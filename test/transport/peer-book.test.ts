@@ -88,6 +88,21 @@ describe('peer addresses', () => {
     assert.deepEqual(book.literal('n5'), { address: '10.0.0.2', port: 5685 });
   });
 
+  it('knows each literal in one form: IPv4-mapped as IPv4, IPv6 compressed, and compares them so', async () => {
+    const book = new PeerBook(() => Promise.resolve('::FFFF:10.0.0.9'), undefined, undefined, '10.0.0.1:5684');
+    book.set([
+      { id: 'mapped', address: '[::ffff:10.0.0.2]:5684' },
+      { id: 'long', address: '[0:0:0:0:0:0:0:1]:5684' },
+      { id: 'short', address: '[::1]:5684' },
+      { id: 'self', address: '[::ffff:10.0.0.1]:5684' },
+      { id: 'named', address: 'gw9.example:5684' },
+    ]);
+    assert.deepEqual(book.literal('mapped'), { address: '10.0.0.2', port: 5684 });
+    assert.deepEqual(await book.resolve('named'), { address: '10.0.0.9', port: 5684 });
+    await assert.rejects(book.resolve('long'), { code: 'NET_ADDRESS', message: /both reached at \[::1\]:5684/ });
+    await assert.rejects(book.resolve('self'), { code: 'NET_ADDRESS', message: /where this node itself listens/ });
+  });
+
   it("refuses a peer known at this node's own address, by literal or by host name", async () => {
     const book = new PeerBook(
       () => Promise.resolve('10.0.0.1'),

@@ -4,7 +4,8 @@
 // endpoint refuses to send; `post` (no promise) delivers the same and reports each failure a
 // send would reject with to the onFailure it was given. Each datagram arrives in a buffer of
 // its own that later datagrams leave alone (the DatagramHandler contract that lets the peer RPC
-// server keep views of a request's bytes, InboundContext.bytesOwned).
+// server keep views of a request's bytes, InboundContext.bytesOwned). A send to a family the
+// socket cannot reach is refused at once as NET_ADDRESS; a dual-stack one reaches IPv4.
 import { strict as assert } from 'node:assert';
 import type { DatagramPeer } from '../../transport/datagram.js';
 import { openUdpEndpoint, UDP_PAYLOAD_BYTES_MAX } from '../../transport/udp.js';
@@ -104,6 +105,31 @@ describe('UdpEndpoint', () => {
     assert.equal((await arrived).address, '::1');
     await a.close();
     await b.close();
+  });
+
+  it('refuses at once, as NET_ADDRESS, a send or post to a family its socket cannot reach', async function () {
+    let six;
+    try {
+      six = await openUdpEndpoint({ address: '::1' });
+    } catch {
+      this.skip(); // no IPv6 loopback on this machine
+    }
+    const four = await openUdpEndpoint();
+    try {
+      const refused = { code: 'NET_ADDRESS', message: /IPv6 \(bound to ::1\) and cannot send to the IPv4 address/ };
+      await assert.rejects(six.send(new Uint8Array(1), '127.0.0.1', 5683), refused);
+      await assert.rejects(four.send(new Uint8Array(1), '::1', 5683), {
+        code: 'NET_ADDRESS',
+        message: /IPv4 \(bound to 127\.0\.0\.1\) and cannot send to the IPv6 address \[::1\]:5683/,
+      });
+      const failures: Error[] = [];
+      six.post(new Uint8Array(1), '127.0.0.1', 5683, (error) => failures.push(error));
+      assert.equal(failures.length, 1, 'refused before post returns');
+      assert.match(failures[0]?.message ?? '', refused.message);
+    } finally {
+      await six.close();
+      await four.close();
+    }
   });
 
   it('reaches IPv4 peers from a dual-stack IPv6 endpoint and names them by their IPv4 address', async function () {

@@ -69,6 +69,11 @@ export interface CoapTransportOptions {
   readonly server?: Partial<CoapServerOptions>;
   /** See CoapNetworkClientDeps.advertisedAddress: this node's "host:port", sent with every RPC. Default: not sent. */
   readonly advertisedAddress?: string;
+  /**
+   * This node's own peer "host:port" as its members know it: a member known there is this node,
+   * and sends to it are refused (PeerBook, NET_ADDRESS). Default: `advertisedAddress`, else none.
+   */
+  readonly ownAddress?: string;
 }
 
 /** A peer transport: the client and the server of one node. */
@@ -96,7 +101,12 @@ export function createCoapTransport(deps: CoapTransportDeps, options: CoapTransp
     client: new CoapNetworkClient({
       coap: coapClient,
       serializer: deps.serializer,
-      peers: new PeerBook(deps.resolver ?? systemResolver, undefined, undefined, options.advertisedAddress ?? null),
+      peers: new PeerBook(
+        deps.resolver ?? systemResolver,
+        undefined,
+        undefined,
+        options.ownAddress ?? options.advertisedAddress ?? null,
+      ),
       ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
     }),
     server: new CoapNetworkServer(coapServer, deps.serializer),

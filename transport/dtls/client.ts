@@ -18,7 +18,7 @@ import type { DtlsClientOptions, ResolvedClientOptions } from './client-options.
 import { AlertDescription } from './constants.js';
 import { datagramTooLarge } from './errors.js';
 import { assertNever } from '../../contracts/assert.js';
-import { familyMismatch } from '../address-family.js';
+import { familyRefusal, unmappedAddress } from '../address-family.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { JoinScratch } from './join-scratch.js';
 import { ClientHandshake } from './handshake-client.js';
@@ -91,12 +91,15 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   private readonly receiver: SessionReceiver;
   private closed = false;
   private readonly sweeper: IdleSweeper;
+  /** The address the socket is bound to (a bindAddress host name's address). */
+  private readonly bound: string;
 
   private constructor(
     private readonly socket: Socket,
     private readonly options: ResolvedClientOptions,
     deps: DtlsDeps,
   ) {
+    this.bound = socket.address().address;
     this.receiver = new SessionReceiver(this.counters, deps.onInternalError);
     this.timers = deps.timers ?? realTimers();
     this.randomBytes = deps.randomBytes ?? realRandomBytes;
@@ -115,7 +118,8 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
       ended: (session, end) => this.onEnded(session, end),
       applicationData: (session, data) => this.receiver.deliver(session, data),
     };
-    socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
+    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: sessions know them by their IPv4 address.
+    socket.on('message', (datagram, info) => this.onDatagram(datagram, unmappedAddress(info.address), info.port));
     socket.on('error', (error) => this.receiver.report(error));
     const established = (): Session[] =>
       [...this.peers.values()].map((p) => p.session).filter((s) => s.state === 'established');
@@ -133,7 +137,12 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
   /** Validates `options` and binds the socket. Rejects with ConfigError or the bind error. */
   static async open(options: DtlsClientOptions, deps: DtlsDeps = {}): Promise<DtlsClientEndpoint> {
     const resolved = resolveClientOptions(options);
-    const socket = await bindSocket(resolved.bindAddress, resolved.bindPort, resolved.receiveBufferBytes);
+    const socket = await bindSocket(
+      resolved.bindAddress,
+      resolved.bindPort,
+      resolved.receiveBufferBytes,
+      deps.resolveHost,
+    );
     return new DtlsClientEndpoint(socket, resolved, deps);
   }
 
@@ -249,9 +258,8 @@ export class DtlsClientEndpoint implements DatagramEndpoint {
     const key = peerKey(address, port);
     const existing = this.peers.get(key);
     if (existing !== undefined) return existing;
-    const mismatch = familyMismatch(this.options.bindAddress, address, port, false);
-    if (mismatch !== null)
-      return new NetworkError('NET_ADDRESS', `${mismatch}: listen on an address of the peers' family`);
+    const refusal = familyRefusal(this.bound, address, port, true);
+    if (refusal !== null) return refusal;
     if (this.peers.size >= this.options.sessionsMax) {
       this.counters.drop('limit');
       return new NetworkError('NET_UNREACHABLE', `sessionsMax (${this.options.sessionsMax}) reached`);

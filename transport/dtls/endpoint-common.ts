@@ -8,7 +8,9 @@ import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
+import { isDualStack } from '../address-family.js';
 import { literalLookup } from '../literal-lookup.js';
+import { systemResolver } from '../peer-book.js';
 
 /** Timers on the process's monotonic clock. Timers are unref'd: the socket keeps the process alive. */
 export function realTimers(): Timers {
@@ -48,12 +50,26 @@ export function peerKey(address: string, port: number): string {
 
 /**
  * Binds a UDP socket of the address's family and asks for a receive buffer of
- * `receiveBufferBytes` (null: the system's default); rejects when binding fails.
+ * `receiveBufferBytes` (null: the system's default); rejects when binding (or looking up a host
+ * name) fails. A dual-stack socket (bound to "::") sends to an IPv4 address at its IPv4-mapped
+ * form; its receivers unmap the sources (unmappedAddress), so that sessions know an IPv4 peer by
+ * its IPv4 address.
  */
-export function bindSocket(address: string, port: number, receiveBufferBytes: number | null = null): Promise<Socket> {
+export async function bindSocket(
+  host: string,
+  port: number,
+  receiveBufferBytes: number | null = null,
+  resolveHost: (host: string) => Promise<string> = systemResolver,
+): Promise<Socket> {
+  // A host name is bound where the peers find it: its first address of either family, as the
+  // address book looks names up (a socket of the name's type would look up IPv4 only, and glibc
+  // answers that for a name of ::1 alone with 127.0.0.1, where no peer sends).
+  const address = isIP(host) === 0 ? await resolveHost(host) : host;
   // isIP tries the IPv4 pattern first: an IPv4 address never compiles Node's IPv6 regular
   // expression, which isIPv6 compiles on its first call (3.5-5 ms of every agent's start-up, issue 17).
-  const socket = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4', lookup: literalLookup() });
+  // A dual-stack socket sends to IPv4 peers at their IPv4-mapped form (address-family.ts).
+  const lookup = literalLookup(isDualStack(address));
+  const socket = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4', lookup });
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
       socket.close();

@@ -48,6 +48,8 @@ export interface DtlsDeps {
   readonly randomBytes?: (count: number) => Uint8Array;
   /** Called with errors of protocol processing that were contained (bugs); default: none. */
   readonly onInternalError?: (error: unknown) => void;
+  /** Looks up a host name given as the address to bind (either family). Default: getaddrinfo, first answer. */
+  readonly resolveHost?: (host: string) => Promise<string>;
   /**
    * Where a server counts the times its session and half-open handshake limits are hit (besides
    * `stats()`): `dtls_half_open_evictions_total{limit}`, `dtls_half_open_refusals_total`,

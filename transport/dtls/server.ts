@@ -28,6 +28,7 @@ import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
 import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { datagramTooLarge, noSession } from './errors.js';
+import { unmappedAddress } from '../address-family.js';
 import { IdleSweeper, bindSocket, closeSocket, peerKey, realRandomBytes, realTimers } from './endpoint-common.js';
 import { EstablishedSessions } from './established-sessions.js';
 import type { SessionEviction } from './established-sessions.js';
@@ -104,7 +105,8 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       report: (error) => this.receiver.report(error),
       metrics: deps.metrics ?? null,
     });
-    socket.on('message', (datagram, info) => this.onDatagram(datagram, info.address, info.port));
+    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: sessions know them by their IPv4 address.
+    socket.on('message', (datagram, info) => this.onDatagram(datagram, unmappedAddress(info.address), info.port));
     socket.on('error', (error) => this.receiver.report(error));
     this.unknownSessionAlerts = new RateLimiter(this.timers, options.unknownSessionAlertsPerSecondMax);
     this.sweeper = new IdleSweeper(
@@ -121,7 +123,7 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
   /** Validates `options`, binds the socket and starts serving. Rejects with ConfigError or the bind error. */
   static async listen(options: DtlsServerOptions, deps: DtlsDeps = {}): Promise<DtlsServerEndpoint> {
     const resolved = resolveServerOptions(options);
-    const socket = await bindSocket(resolved.host, resolved.port, resolved.receiveBufferBytes);
+    const socket = await bindSocket(resolved.host, resolved.port, resolved.receiveBufferBytes, deps.resolveHost);
     return new DtlsServerEndpoint(socket, resolved, deps);
   }
 

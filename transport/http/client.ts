@@ -14,8 +14,8 @@ import { RPC_OF_REQUEST, type RequestMessage, type ResponseFor } from '../../con
 import type { NetworkClient } from '../../contracts/network.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import { assert } from '../../contracts/assert.js';
-import { PeerBook } from '../peer-book.js';
-import { encodeRequest, isResponseTo, rpcPath, type PeerAddress } from '../rpc-routes.js';
+import { PeerBook, systemResolver, type HostResolver } from '../peer-book.js';
+import { encodeRequest, formatAddress, isResponseTo, rpcPath, type PeerAddress } from '../rpc-routes.js';
 import { resolveHttpClientOptions, type HttpClientOptions } from './config.js';
 import { networkErrorOf, pskClientTlsOptions, type PskClientCredentials } from './psk.js';
 
@@ -30,6 +30,10 @@ export interface HttpNetworkClientDeps {
   readonly tls: { readonly credentials: PskClientCredentials; readonly ciphers: string } | null;
   /** This node's peer "host:port", sent as header `coraft-peer-address` (see HttpTransportOptions). */
   readonly advertisedAddress?: string;
+  /** This node's own peer "host:port": a member known there is refused (see HttpTransportOptions). Default: none. */
+  readonly ownAddress?: string;
+  /** Resolves peer host names. Default: getaddrinfo. */
+  readonly resolver?: HostResolver;
 }
 
 interface RawResponse {
@@ -46,7 +50,7 @@ interface PeerAgent {
 /** NetworkClient over HTTP(S); see the module comment. */
 export class HttpNetworkClient implements NetworkClient {
   private readonly options: HttpClientOptions;
-  private readonly book = new PeerBook();
+  private readonly book: PeerBook;
   private readonly agents = new Map<NodeId, PeerAgent>();
   private readonly outstanding = new Map<NodeId, number>();
   private readonly live = new Set<ClientRequest>();
@@ -57,12 +61,15 @@ export class HttpNetworkClient implements NetworkClient {
     options: Partial<HttpClientOptions> = {},
   ) {
     this.options = resolveHttpClientOptions(options);
+    this.book = new PeerBook(deps.resolver ?? systemResolver, undefined, undefined, deps.ownAddress ?? null);
   }
 
   async send<R extends RequestMessage>(target: NodeId, request: R, timeoutMs: number): Promise<ResponseFor<R>> {
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'request timeout is a positive number of ms');
     if (this.closed) throw new NetworkError('NET_UNREACHABLE', 'http client is closed');
     const peer = this.agentFor(target);
+    // The book's literal, refused like the CoAP client's: a member at another's address or at this node's own.
+    const at = this.book.literal(target) ?? (await this.book.resolve(target));
     const count = this.outstanding.get(target) ?? 0;
     if (count >= this.options.outstandingPerPeerMax) {
       throw new NetworkError(
@@ -75,7 +82,7 @@ export class HttpNetworkClient implements NetworkClient {
     this.outstanding.set(target, count + 1);
     let raw: RawResponse;
     try {
-      raw = await this.post(peer, rpcPath(rpc), body, timeoutMs);
+      raw = await this.post(peer, at, rpcPath(rpc), body, timeoutMs);
     } finally {
       const left = (this.outstanding.get(target) ?? 1) - 1;
       if (left === 0) this.outstanding.delete(target);
@@ -132,14 +139,20 @@ export class HttpNetworkClient implements NetworkClient {
   }
 
   /** Posts `body` and collects the whole response, within the deadline and the body bound. */
-  private post(peer: PeerAgent, path: string, body: Uint8Array, timeoutMs: number): Promise<RawResponse> {
+  private post(
+    peer: PeerAgent,
+    at: { readonly address: string; readonly port: number },
+    path: string,
+    body: Uint8Array,
+    timeoutMs: number,
+  ): Promise<RawResponse> {
     const serializer = this.deps.serializer;
-    const where = `${this.deps.tls === null ? 'http' : 'https'}://${peer.address.host}:${peer.address.port}${path}`;
+    const where = `${this.deps.tls === null ? 'http' : 'https'}://${formatAddress(at.address, at.port)}${path}`;
     return new Promise<RawResponse>((resolve, reject) => {
       const send = this.deps.tls === null ? httpRequest : httpsRequest;
       const request = send({
-        host: peer.address.host,
-        port: peer.address.port,
+        host: at.address,
+        port: at.port,
         method: 'POST',
         path,
         agent: peer.agent,

@@ -6,7 +6,7 @@
 import type { Timers } from '../../contracts/clock.js';
 import type { RpcSerializer } from '../../contracts/serializer.js';
 import { createRealTimers } from '../timers.js';
-import { HttpNetworkClient } from './client.js';
+import { HttpNetworkClient, type HttpNetworkClientDeps } from './client.js';
 import type { HttpClientOptions, HttpServerOptions } from './config.js';
 import { DEFAULT_PSK_CIPHERS, type PskClientCredentials, type PskServerCredentials } from './psk.js';
 import { HttpNetworkServer } from './server.js';
@@ -46,6 +46,11 @@ export interface HttpTransportOptions {
    * to the receiving handler as InboundContext.peerAddress. Default: not sent.
    */
   readonly advertisedAddress?: string;
+  /**
+   * This node's own peer "host:port" as its members know it: a member known there is this node,
+   * and sends to it are refused (PeerBook, NET_ADDRESS). Default: `advertisedAddress`, else none.
+   */
+  readonly ownAddress?: string;
 }
 
 /** The client and the server of one node. */
@@ -63,7 +68,7 @@ export function createHttpTransport(deps: HttpTransportDeps, options: HttpTransp
         serializer: deps.serializer,
         timers,
         tls: null,
-        ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
+        ...clientAddresses(options),
       },
       options.client,
     ),
@@ -84,7 +89,7 @@ export function createHttpsTransport(deps: HttpsTransportDeps, options: HttpTran
         serializer: deps.serializer,
         timers,
         tls: { credentials: deps.clientCredentials, ciphers },
-        ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
+        ...clientAddresses(options),
       },
       options.client,
     ),
@@ -97,5 +102,16 @@ export function createHttpsTransport(deps: HttpsTransportDeps, options: HttpTran
       },
       options.server,
     ),
+  };
+}
+
+/** The advertised and own addresses an HTTP(S) client is given. */
+function clientAddresses(
+  options: HttpTransportOptions,
+): Pick<HttpNetworkClientDeps, 'advertisedAddress' | 'ownAddress'> {
+  const own = options.ownAddress ?? options.advertisedAddress;
+  return {
+    ...(options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress }),
+    ...(own === undefined ? {} : { ownAddress: own }),
   };
 }

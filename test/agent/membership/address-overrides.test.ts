@@ -7,7 +7,9 @@
 //   a configuration names that address (a leader recorded it), names another one than before (a
 //   later move was recorded) or no longer lists the member; an unrelated change keeps it;
 // - whatever the claims and configurations, no two peers share an address in the book, and
-//   every override is of a peer and differs from its configured address.
+//   every override is of a peer and differs from its configured address;
+// - addresses are compared as places: ::ffff:127.0.0.1 is 127.0.0.1, 0:0::1 is ::1, and a host
+//   name is the address it was last resolved to.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { AddressOverrides } from '../../../agent/membership/address-overrides.js';
@@ -25,6 +27,30 @@ function moved(id: string, address: string, members = peers): ClusterMember[] {
 }
 
 describe('AddressOverrides', () => {
+  it('compares places, not text: IPv4-mapped, uncompressed IPv6 and a resolved host name', () => {
+    const members: readonly ClusterMember[] = [
+      { id: 'n2', address: '127.0.0.1:7002' },
+      { id: 'n3', address: '[::1]:7003' },
+      { id: 'n4', address: 'gw4.test:7004' },
+    ];
+    const overrides = new AddressOverrides((host) => (host === 'gw4.test' ? '10.0.0.4' : null));
+    assert.equal(overrides.note(members, 'n2', '[::ffff:127.0.0.1]:7002'), null, 'its configured address');
+    assert.equal(overrides.note(members, 'n4', '10.0.0.4:7004'), null, "its host name's address");
+    assert.equal(overrides.note(members, 'n2', '[0:0:0:0:0:0:0:1]:7003'), null, "n3's address");
+    assert.equal(overrides.note(members, 'n2', '[::ffff:10.0.0.4]:7004'), null, "n4's, by its host name");
+    assert.equal(overrides.size, 0);
+    assert.equal(overrides.note(members, 'n2', '127.0.0.1:7102')?.to, '127.0.0.1:7102');
+    assert.deepEqual(overrides.note(members, 'n2', '[::FFFF:127.0.0.1]:7002'), {
+      member: 'n2',
+      configured: '127.0.0.1:7002',
+      to: null,
+    });
+    assert.equal(overrides.note(members, 'n2', '127.0.0.1:7102')?.to, '127.0.0.1:7102');
+    const rewritten = moved('n2', '[::ffff:127.0.0.1]:7002', members);
+    assert.deepEqual(overrides.settle(rewritten), [], 'the configured address in another form is no recorded move');
+    assert.equal(overrides.addressOf('n2'), '127.0.0.1:7102');
+  });
+
   it('reaches a peer where it says it listens, one override per member, the last one it said', () => {
     const overrides = new AddressOverrides();
     assert.deepEqual(overrides.note(peers, 'n2', '127.0.0.1:7102'), {

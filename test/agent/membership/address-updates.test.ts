@@ -45,6 +45,7 @@ describe('AddressUpdates', () => {
   it('proposes nothing for the same address, a non-member, a malformed address or a joint configuration', () => {
     const updates = new AddressUpdates(() => 0);
     assert.deepEqual(updates.plan(config, 'n2', '127.0.0.1:7002'), { kind: 'skip', reason: 'same' });
+    assert.deepEqual(updates.plan(config, 'n2', '[::ffff:127.0.0.1]:7002'), { kind: 'skip', reason: 'same' });
     assert.deepEqual(updates.plan(config, 'n9', '127.0.0.1:7009'), { kind: 'skip', reason: 'not-member' });
     for (const bad of ['127.0.0.1', '127.0.0.1:0', ':7002', 'a:b:c', `${'h'.repeat(300)}:1`])
       assert.deepEqual(updates.plan(config, 'n2', bad), { kind: 'skip', reason: 'malformed' }, bad);

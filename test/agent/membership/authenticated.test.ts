@@ -124,6 +124,21 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     assert.equal(manager.pskLookup('n1'), null, 'no key with itself');
   });
 
+  it('picks the link of a member written in another form of its address (IPv4-mapped, uncompressed IPv6)', () => {
+    const written = simpleConfiguration(
+      ['n1', 'n2', 'n3'],
+      [
+        members[0] ?? { id: 'n1', address: '' },
+        { id: 'n2', address: '[::ffff:127.0.0.1]:7001' },
+        { id: 'n3', address: '[0:0:0:0:0:0:0:1]:7002' },
+      ],
+    );
+    const { manager } = setup({ config: written });
+    assert.deepEqual(manager.keyForAddress('127.0.0.1', 7001), link('n1', 'n2'));
+    assert.deepEqual(manager.keyForAddress('::1', 7002), link('n1', 'n3'));
+    assert.deepEqual(manager.addressesOf('n2'), [{ address: '127.0.0.1', port: 7001 }]);
+  });
+
   it('picks the link by the replicated address of a member that moved, not the stale agent.json one', () => {
     // n2 moved to port 7005 and n3 took n2's old port 7001: the log says so, agent.json does not.
     const moved = simpleConfiguration(

@@ -205,6 +205,20 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     assert.equal(coap.options?.advertisedAddress, undefined);
   });
 
+  it("gives the coap and http transports this node's own address, so that a member there is refused", () => {
+    const [node] = initCluster({ dir, nodes: 3, basePort: 40_200, transport: 'coap', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = loadAgentConfig(node.config);
+    const own = config.members.find((m) => m.id === config.nodeId)?.address;
+    assert.ok(own !== undefined);
+    const logger = new MemoryLogger();
+    for (const transport of ['coap', 'http'] as const) {
+      const built = peerTransportConfig({ ...config, transport }, logger);
+      if (built.name !== 'coap' && built.name !== 'http') return assert.fail(`${transport} expected`);
+      assert.equal(built.options?.ownAddress, own, transport);
+    }
+  });
+
   it('rate-limits the log of contained DTLS errors, saying how many it left out', async () => {
     const { logger, listen, endpoint } = await openCoapsPeerServer(40_300);
     const clock = sandbox.useFakeTimers({ toFake: ['Date'] });

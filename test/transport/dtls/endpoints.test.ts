@@ -5,9 +5,12 @@
 // clock), a restarted server being noticed, and the size and queue limits; `post` (no promise)
 // delivers the same and reports each failure a send would reject with to its onFailure. Each
 // record's data arrives in a buffer of its own that later records leave alone (the
-// DatagramHandler contract behind InboundContext.bytesOwned).
+// DatagramHandler contract behind InboundContext.bytesOwned). Dual-stack [::] sockets reach IPv4
+// peers and know them by their IPv4 address; a socket that cannot reach a family refuses it; a
+// host name is bound at its address of either family.
 import { strict as assert } from 'node:assert';
 import { NetworkError } from '../../../contracts/errors.js';
+import { familyMismatch, isDualStack, systemBindsV6Only } from '../../../transport/address-family.js';
 import { DtlsServerEndpoint } from '../../../transport/dtls/server.js';
 import { resolveServerOptions } from '../../../transport/dtls/server-options.js';
 import { resolveClientOptions } from '../../../transport/dtls/client-options.js';
@@ -338,6 +341,58 @@ describe('DTLS client and server endpoints', function () {
       message: /IPv4 \(bound to 127\.0\.0\.1\) and cannot send to the IPv6 address \[::1\]:5684/,
     });
     assert.equal(v6.stats().handshakesInProgress + v4.stats().handshakesInProgress, 0, 'no handshake was started');
+  });
+
+  it('reaches IPv4 peers over dual-stack [::] sockets and knows them by their IPv4 address', async () => {
+    const server = await startServer(cleanup, { pskLookup: lookup, host: '::' });
+    const seen: string[] = [];
+    server.onMessage((data, peer) => {
+      seen.push(`${peer.address}:${Buffer.from(data).toString()}`);
+      void server.send(Buffer.from('pong'), peer.address, peer.port);
+    });
+    // An IPv4 client to the [::] server, then a [::] client to it: each side sees 127.0.0.1.
+    for (const bindAddress of ['127.0.0.1', '::']) {
+      const client = await startClient(cleanup, { identity: 'node-a', psk: key, bindAddress });
+      const inbox = new Inbox(client);
+      await client.send(Buffer.from(bindAddress), '127.0.0.1', server.localAddress().port);
+      await inbox.waitFor('pong'); // the client took the answer from ::ffff:127.0.0.1 as 127.0.0.1's
+    }
+    assert.deepEqual(seen, ['127.0.0.1:127.0.0.1', '127.0.0.1:::']);
+    assert.deepEqual(
+      server.sessionList().map((s) => s.address),
+      ['127.0.0.1', '127.0.0.1'],
+    );
+  });
+
+  it('binds a host name where it resolves, of either family (a name of ::1 alone binds ::1)', async () => {
+    const resolveHost = (host: string): Promise<string> =>
+      host === 'gw.test' ? Promise.resolve('::1') : Promise.reject(new Error(`no ${host}`));
+    const server = await startServer(cleanup, { pskLookup: lookup, host: 'gw.test' }, { resolveHost });
+    assert.equal(server.localAddress().address, '::1');
+    server.onMessage((_data, peer) => void server.send(Buffer.from('pong'), peer.address, peer.port));
+    const client = await startClient(
+      cleanup,
+      { identity: 'node-a', psk: key, bindAddress: 'gw.test' },
+      { resolveHost },
+    );
+    assert.equal(client.localAddress().address, '::1');
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('ping'), '::1', server.localAddress().port);
+    await inbox.waitFor('pong');
+    await assert.rejects(client.send(Buffer.from('x'), '127.0.0.1', 5684), {
+      code: 'NET_ADDRESS',
+      message: /IPv6 \(bound to ::1\) and cannot send to the IPv4 address 127\.0\.0\.1:5684/,
+    });
+  });
+
+  it('tells dual-stack sockets from IPv6-only ones, and refuses IPv4 from these', () => {
+    assert.equal(isDualStack('::', false), true);
+    assert.equal(isDualStack('0:0::0', false), true);
+    assert.equal(isDualStack('::', true), false, 'net.ipv6.bindv6only = 1');
+    assert.equal(isDualStack('::1', false), false);
+    assert.equal(isDualStack('0.0.0.0', false), false);
+    assert.equal(familyMismatch('::', '127.0.0.1', 1, true) === null, !systemBindsV6Only());
+    assert.match(familyMismatch('::1', '127.0.0.1', 1, true) ?? '', /IPv6 \(bound to ::1\) and cannot send/);
   });
 
   it('rejects oversized datagrams, full queues, and sends without a session', async () => {
