@@ -215,9 +215,9 @@ describe('storage setting: defaults of the tools that write agent.json', () => {
     }
   });
 
-  it('cluster init refuses an unknown engine', async () => {
+  it('cluster init refuses an unknown engine as a usage error', async () => {
     await assert.rejects(clusterInit('--storage', 'rocksdb'), {
-      code: 'CONFIG_INVALID',
+      name: 'UsageError',
       message: /--storage: expected wal, lmdb-direct, memory, lmdb/,
     });
   });
