@@ -12,6 +12,7 @@ import { describeError } from '../../contracts/errors.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { CommitMarker } from './commit-marker.js';
+import { formatAddress } from '../../transport/rpc-routes.js';
 import type { RealTimers } from './timers.js';
 
 /** How often the commit marker (commit-marker.ts) is written while entries apply, ms. */
@@ -91,8 +92,8 @@ export function logStarted(config: AgentConfig, logger: DiagnosticLogger): void 
   const { listenPeer: peer, listenEndpoint: local } = config;
   logger.info('agent started', {
     node: config.nodeId,
-    peer: `${peer.host}:${peer.port}`,
-    endpoint: `${local.host}:${local.port}`,
+    peer: formatAddress(peer.host, peer.port),
+    endpoint: formatAddress(local.host, local.port),
     transport: config.transport,
     codec: config.codec,
     storage: config.storage,
