@@ -122,9 +122,7 @@ export async function runKv(args: readonly string[]): Promise<number> {
           options,
         });
         const revision = revisionOf(response.etag);
-        out(
-          values.json === true ? JSON.stringify({ key, revision }) : `${key} = ${value} (revision ${String(revision)})`,
-        );
+        out(values.json === true ? JSON.stringify({ key, revision }) : putLine(key, value, revision));
         return CLIENT_EXIT.ok;
       }
       case 'del':
@@ -145,6 +143,18 @@ export async function runKv(args: readonly string[]): Promise<number> {
         throw new UsageError(`kv: unknown verb ${JSON.stringify(verb)}`);
     }
   });
+}
+
+/** Longest value `kv put` repeats whole in its line; a longer one is shown by its start and size. */
+export const PUT_ECHO_CHARS_MAX = 80;
+
+/** The line `kv put` prints: the key, the value (its start and byte count when long) and the revision. */
+export function putLine(key: string, value: string, revision: number | null): string {
+  const shown =
+    value.length <= PUT_ECHO_CHARS_MAX
+      ? value
+      : `${value.slice(0, PUT_ECHO_CHARS_MAX - 20)}... (${Buffer.byteLength(value)} bytes)`;
+  return `${key} = ${shown} (revision ${String(revision)})`;
 }
 
 /** `coraft kv get`: prints the value (or its JSON document) of `key`; exits notFound when there is none. */
