@@ -95,6 +95,32 @@ export function parseSimArgs(
   return { help: values.help === true, json: values.json === true, traceFile: values.trace ?? null, run };
 }
 
+/**
+ * Runs `run` taking every error that nothing handles while it runs (a rejection of some background
+ * work of the simulator or of a node) as a violation of the run, so that its seed is reported like
+ * any other failure instead of the process ending on it.
+ */
+export async function runCatchingStrays(run: () => Promise<SimSummary>): Promise<SimSummary> {
+  // A set: a rejection that another listener throws again comes back as an uncaught exception.
+  const errors = new Set<unknown>();
+  const onStray = (error: unknown): void => {
+    errors.add(error);
+  };
+  process.on('unhandledRejection', onStray);
+  process.on('uncaughtException', onStray);
+  try {
+    const summary = await run();
+    // A rejection is reported once the microtasks of its turn ran: let the last ones come in.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (errors.size === 0) return summary;
+    const strays = [...errors].map((error) => `unhandled during the run: ${describeError(error, { stack: true })}`);
+    return { ...summary, ok: false, violations: [...summary.violations, ...strays] };
+  } finally {
+    process.off('unhandledRejection', onStray);
+    process.off('uncaughtException', onStray);
+  }
+}
+
 export async function runSimCommand(args: readonly string[]): Promise<number> {
   const command = parseSimArgs(args);
   if (command.help) {
@@ -109,15 +135,17 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
   };
   let summary: SimSummary;
   try {
-    summary = await runSimulation({
-      ...command.run,
-      ...(stream === null
-        ? {}
-        : {
-            trace: (event: TraceEvent) =>
-              write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event),
-          }),
-    });
+    summary = await runCatchingStrays(() =>
+      runSimulation({
+        ...command.run,
+        ...(stream === null
+          ? {}
+          : {
+              trace: (event: TraceEvent) =>
+                write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event),
+            }),
+      }),
+    );
   } catch (error) {
     // A run that throws is a bug of the simulator or of the node: it must name its seed too.
     // The trace so far is kept; a failure to close it must not hide the abort.

@@ -19,7 +19,7 @@ import type { NodeObserver } from '../runtime/node-deps.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { KvStateMachine } from '../kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
-import { SafetyChecker, entryDigest } from './safety.js';
+import { SafetyChecker } from './safety.js';
 import { DurabilityChecker } from './durability-check.js';
 import { StateChecker } from './state-check.js';
 import { TransitionLogChecker } from './transition-log-check.js';
@@ -191,9 +191,7 @@ export class SimCluster {
   }
 
   /** True when the cluster was set up with witnesses (the membership chaos then adds some too). */
-  hasWitnesses(): boolean {
-    return this.witnesses.size > 0;
-  }
+  hasWitnesses = (): boolean => this.witnesses.size > 0;
 
   /**
    * Starts (or restarts) node `id` from its disk. `bootstrap` overrides the initial
@@ -248,6 +246,13 @@ export class SimCluster {
       host: { ...leaseKeeperHostOf(node), isRunning: () => slot.node === node && node.isRunning() },
     });
     slot.keeper.start();
+  }
+
+  /** Restarts `id` in the background (the nemesis's): a failed start is a violation, never an unhandled rejection. */
+  restart(id: NodeId): void {
+    this.start(id).catch((error: unknown) => {
+      this.checker.violations.push(`${id} failed to restart: ${describeError(error)}`);
+    });
   }
 
   /**
@@ -385,16 +390,5 @@ export class SimCluster {
     for (const slot of this.nodes.values())
       if (slot.kv !== null && slot.node?.isRunning() === true && !this.witnesses.has(slot.id))
         this.states.check(slot.id, slot.kv.lastApplied, () => slot.kv?.snapshot() ?? new Uint8Array(0));
-  }
-
-  /** Nodes that stopped on their own (a fatal error), which must never happen. */
-  fatalNodes(): NodeId[] {
-    return [...this.nodes.values()]
-      .filter((slot) => slot.node !== null && !slot.node.isRunning())
-      .map((slot) => slot.id);
-  }
-
-  digestOf(entry: LogEntry): string {
-    return entryDigest(entry);
   }
 }
