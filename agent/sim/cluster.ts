@@ -168,6 +168,7 @@ export class SimCluster {
     this.network.onResponse = (id, request, response) => {
       const disk = this.nodes.get(id)?.disk;
       if (disk !== undefined) this.durability.onResponse(id, disk, request, response);
+      this.checker.onResponse(id, request, response);
       this.onAnswer?.(id, request, response);
     };
     this.bootstrap = simpleConfiguration(options.nodeIds, [], options.witnesses ?? []);
