@@ -11,6 +11,9 @@ import { ConfigError, RaftError, describeError } from '../../contracts/errors.js
 import { intOption, parseOptions } from './args.js';
 import { openOutputFile } from './output.js';
 
+/** Lease clients of a run unless --leases says otherwise. */
+export const SIM_LEASE_CLIENTS_DEFAULT = 2;
+
 const HELP = `usage: coraft sim [options]
 
 Runs a simulated cluster of real Raft nodes with the key-value state machine, simulated
@@ -29,6 +32,9 @@ options:
                        write (the disk keeps part of what was not synced), ackcrash right after
                        they grant a vote or acknowledge entries
   --membership         random membership changes and leadership transfers
+  --leases L           lease clients, 0 to 16 (default 2): a lease's key goes when the lease
+                       ends and only then, at the same index on every replica, no lease
+                       expires early, and one left alone expires within TTL + 1 s
   --snapshot-bytes N   snapshot threshold in bytes (default 1000000)
   --trace FILE         write the JSON Lines trace to FILE (- for standard output)
   --json               print the summary as JSON only
@@ -76,6 +82,7 @@ export function parseSimArgs(
     clients: { type: 'string' },
     faults: { type: 'string' },
     membership: { type: 'boolean' },
+    leases: { type: 'string' },
     'snapshot-bytes': { type: 'string' },
     trace: { type: 'string' },
     json: { type: 'boolean' },
@@ -90,6 +97,7 @@ export function parseSimArgs(
     clients: intOption(values.clients, 'clients', 3, 0, 1000),
     faults: parseFaults(values.faults),
     membership: values.membership === true,
+    leases: intOption(values.leases, 'leases', SIM_LEASE_CLIENTS_DEFAULT, 0, 16),
     raft: { snapshotThresholdBytes: intOption(values['snapshot-bytes'], 'snapshot-bytes', 1_000_000, 1024, 2 ** 40) },
   };
   return { help: values.help === true, json: values.json === true, traceFile: values.trace ?? null, run };

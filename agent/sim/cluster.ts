@@ -142,6 +142,8 @@ export class SimCluster {
   unsyncedKept = 0;
   /** Told of every response a node's current run sends, after the checks (the nemesis's crashes after an answer). */
   onAnswer: ((id: NodeId, request: RequestMessage, response: ResponseMessage) => void) | null = null;
+  /** Told of every entry a node's current run applied, once applied (the lease checks, lease-apply-check.ts). */
+  onApplied: ((slot: SimNode, entry: LogEntry) => void) | null = null;
   /** Told of every write a node's current run issues (the nemesis's crashes in the middle of a write). */
   onWrite: ((id: NodeId) => void) | null = null;
   /** The witnesses: the initial ones and any added since (they start with the witness option). */
@@ -288,6 +290,7 @@ export class SimCluster {
         // A witness's entries have no payload: the trace says so, and its checker compares terms only.
         const witness = this.witnesses.has(id) ? { witness: true } : {};
         trace({ t: this.timers.nowMs(), type: 'apply', node: id, index, term, digest, ...witness });
+        if (slot.node === node()) this.onApplied?.(slot, entry);
       },
       onSnapshotRestore: (meta) => {
         this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
