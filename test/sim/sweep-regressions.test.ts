@@ -50,6 +50,23 @@ const REGRESSIONS: readonly {
       'a node crashed while it was starting: its start went on and failed on the closed storage, uncaught, and ' +
       'a stop during a start did not stop it (agent/runtime/node.ts, start; agent/sim/cluster.ts, start)',
   },
+  {
+    seed: 12,
+    nodes: 3,
+    options: { faults: ALL_FAULTS },
+    caught:
+      'a leader handing leadership on refused to leave a joint configuration that committed meanwhile, and ' +
+      'stayed in C_old,new if the transfer failed (agent/core/commit.ts, onCommitAdvanced; agent/core/state.ts)',
+  },
+  {
+    seed: 10943,
+    nodes: 2,
+    witnesses: 1,
+    options: { faults: `${ALL_FAULTS},stale,unsynced,ackcrash` },
+    caught:
+      'the lease liveness check counted from convergence though a membership change still under way moved the ' +
+      'leader, which restarts every countdown (agent/sim/lease-run.ts, finish)',
+  },
 ];
 
 describe('simulator: seeds long sweeps once failed', function () {
