@@ -59,6 +59,15 @@ const REGRESSIONS: readonly {
       'stayed in C_old,new if the transfer failed (agent/core/commit.ts, onCommitAdvanced; agent/core/state.ts)',
   },
   {
+    seed: 2552,
+    nodes: 3,
+    options: { faults: `${ALL_FAULTS},stale,unsynced,ackcrash` },
+    caught:
+      'no convergence: a change cut short by a crash of the leader wiped the nodes it was adding though they ' +
+      'were voters of the joint configuration, as no leader was known (agent/sim/membership-chaos.ts, ' +
+      'forgetUnlessMember)',
+  },
+  {
     seed: 10943,
     nodes: 2,
     witnesses: 1,
