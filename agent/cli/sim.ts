@@ -11,6 +11,9 @@ import { ConfigError, RaftError, describeError } from '../../contracts/errors.js
 import { intOption, parseOptions } from './args.js';
 import { openOutputFile } from './output.js';
 
+/** Lease clients of a run unless --leases says otherwise. */
+export const SIM_LEASE_CLIENTS_DEFAULT = 2;
+
 const HELP = `usage: coraft sim [options]
 
 Runs a simulated cluster of real Raft nodes with the key-value state machine, simulated
@@ -29,6 +32,9 @@ options:
                        write (the disk keeps part of what was not synced), ackcrash right after
                        they grant a vote or acknowledge entries
   --membership         random membership changes and leadership transfers
+  --leases L           lease clients, 0 to 16 (default 2): a lease's key goes when the lease
+                       ends and only then, at the same index on every replica, no lease
+                       expires early, and one left alone expires within TTL + 1 s
   --snapshot-bytes N   snapshot threshold in bytes (default 1000000)
   --trace FILE         write the JSON Lines trace to FILE (- for standard output)
   --json               print the summary as JSON only
@@ -76,6 +82,7 @@ export function parseSimArgs(
     clients: { type: 'string' },
     faults: { type: 'string' },
     membership: { type: 'boolean' },
+    leases: { type: 'string' },
     'snapshot-bytes': { type: 'string' },
     trace: { type: 'string' },
     json: { type: 'boolean' },
@@ -90,9 +97,36 @@ export function parseSimArgs(
     clients: intOption(values.clients, 'clients', 3, 0, 1000),
     faults: parseFaults(values.faults),
     membership: values.membership === true,
+    leases: intOption(values.leases, 'leases', SIM_LEASE_CLIENTS_DEFAULT, 0, 16),
     raft: { snapshotThresholdBytes: intOption(values['snapshot-bytes'], 'snapshot-bytes', 1_000_000, 1024, 2 ** 40) },
   };
   return { help: values.help === true, json: values.json === true, traceFile: values.trace ?? null, run };
+}
+
+/**
+ * Runs `run` taking every error that nothing handles while it runs (a rejection of some background
+ * work of the simulator or of a node) as a violation of the run, so that its seed is reported like
+ * any other failure instead of the process ending on it.
+ */
+export async function runCatchingStrays(run: () => Promise<SimSummary>): Promise<SimSummary> {
+  // A set: a rejection that another listener throws again comes back as an uncaught exception.
+  const errors = new Set<unknown>();
+  const onStray = (error: unknown): void => {
+    errors.add(error);
+  };
+  process.on('unhandledRejection', onStray);
+  process.on('uncaughtException', onStray);
+  try {
+    const summary = await run();
+    // A rejection is reported once the microtasks of its turn ran: let the last ones come in.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (errors.size === 0) return summary;
+    const strays = [...errors].map((error) => `unhandled during the run: ${describeError(error, { stack: true })}`);
+    return { ...summary, ok: false, violations: [...summary.violations, ...strays] };
+  } finally {
+    process.off('unhandledRejection', onStray);
+    process.off('uncaughtException', onStray);
+  }
 }
 
 export async function runSimCommand(args: readonly string[]): Promise<number> {
@@ -109,15 +143,17 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
   };
   let summary: SimSummary;
   try {
-    summary = await runSimulation({
-      ...command.run,
-      ...(stream === null
-        ? {}
-        : {
-            trace: (event: TraceEvent) =>
-              write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event),
-          }),
-    });
+    summary = await runCatchingStrays(() =>
+      runSimulation({
+        ...command.run,
+        ...(stream === null
+          ? {}
+          : {
+              trace: (event: TraceEvent) =>
+                write(typeof event.t === 'number' ? { ...event, t: Math.round(event.t * 1000) / 1000 } : event),
+            }),
+      }),
+    );
   } catch (error) {
     // A run that throws is a bug of the simulator or of the node: it must name its seed too.
     // The trace so far is kept; a failure to close it must not hide the abort.

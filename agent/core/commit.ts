@@ -5,6 +5,7 @@
  * C_new (Raft §6), a leader that the committed configuration removed steps down, and reads that
  * waited for the leader's first commit start their leadership check.
  */
+import { assert } from '../../contracts/assert.js';
 import { encodeConfiguration, isVoter } from './configuration.js';
 import { jointCommitted } from './quorum.js';
 import { releaseWaitingReads } from './read-index.js';
@@ -30,8 +31,9 @@ export function onCommitAdvanced(core: CoreState): void {
   const config = core.configs.current();
   if (core.configs.hasUncommitted(core.log.commitIndex)) return;
   if (config.oldVoters !== null) {
-    // The joint configuration is committed: move on to C_new (Raft §6).
-    core.appendEntry('config', encodeConfiguration(core.configs.leaveJointConfiguration()));
+    // The joint configuration is committed: move on to C_new (Raft §6), during a transfer too.
+    const left = core.appendEntry('config', encodeConfiguration(core.configs.leaveJointConfiguration()), true);
+    assert(left.ok, 'a leader leaves a committed joint configuration at once');
     return;
   }
   if (!isVoter(config, core.id)) {

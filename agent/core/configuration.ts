@@ -285,6 +285,35 @@ export function planChange(current: ClusterConfiguration, change: ConfigurationC
 }
 
 /**
+ * The joint configuration C_old,new that changes several voters at once (Raft §6): the learners in
+ * `promote` become voters and the voters in `remove` leave the configuration, in one step. Nothing
+ * may be named twice or left without a voter; a voter to be kept as a learner is removed here and
+ * added back as a learner once C_new is in force (a joint configuration names each node once).
+ */
+export function planVoterChange(
+  current: ClusterConfiguration,
+  promote: readonly NodeId[],
+  remove: readonly NodeId[],
+): ChangePlan {
+  if (current.oldVoters !== null)
+    return { ok: false, reason: 'a membership change is already in progress (joint configuration)' };
+  if (promote.length + remove.length === 0) return { ok: false, reason: 'the change names no server' };
+  if (new Set([...promote, ...remove]).size !== promote.length + remove.length)
+    return { ok: false, reason: 'a server is named twice' };
+  for (const id of promote) if (!current.learners.includes(id)) return { ok: false, reason: `${id} is not a learner` };
+  for (const id of remove) if (!current.voters.includes(id)) return { ok: false, reason: `${id} is not a voter` };
+  const voters = [...current.voters.filter((id) => !remove.includes(id)), ...promote].sort();
+  if (voters.length === 0) return { ok: false, reason: 'cannot remove every voter' };
+  return checked({
+    voters,
+    learners: current.learners.filter((id) => !promote.includes(id)),
+    oldVoters: current.voters,
+    members: current.members,
+    ...(current.witnesses && { witnesses: current.witnesses }),
+  });
+}
+
+/**
  * Why the configuration `next` may not follow `current` directly, or null when it may: from a
  * non-joint configuration the next one either keeps the voters (learner changes) or is the
  * joint configuration whose old half is exactly the current voters (Raft §6).

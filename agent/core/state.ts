@@ -349,10 +349,14 @@ export class CoreState {
     if (this.transferee !== null && !isMember(config, this.transferee)) this.transferee = null;
   }
 
-  /** Appends an entry of the leader's own to its log; replication.ts sends it on the next flush. */
-  appendEntry(type: EntryType, command: Uint8Array): ProposeResult {
+  /**
+   * Appends an entry of the leader's own to its log; replication.ts sends it on the next flush.
+   * During a leadership transfer proposals are refused, but not the protocol's own steps (`own`:
+   * C_new leaving a committed joint configuration, Raft §6), which no later event would redo.
+   */
+  appendEntry(type: EntryType, command: Uint8Array, own = false): ProposeResult {
     if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderHint: this.leaderId };
-    if (this.transferee !== null && type !== 'noop') {
+    if (this.transferee !== null && type !== 'noop' && !own) {
       return { ok: false, reason: 'transferring', message: `leadership is being transferred to ${this.transferee}` };
     }
     if (type === 'command' && this.log.uncommittedBytes() + command.byteLength > this.options.uncommittedBytesMax) {

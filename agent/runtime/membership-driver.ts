@@ -5,8 +5,8 @@
  * One change runs at a time; every wait has a deadline.
  */
 import { MembershipError, NotLeaderError, StoppedError, TimeoutError, describeError } from '../../contracts/errors.js';
-import { isVoter, planChange } from '../core/configuration.js';
-import type { ConfigurationChange } from '../core/configuration.js';
+import { isMember, isVoter, planChange, planVoterChange } from '../core/configuration.js';
+import type { ChangePlan, ConfigurationChange } from '../core/configuration.js';
 import type { RaftCore } from '../core/raft.js';
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import type { ClusterConfiguration, NodeId } from '../../contracts/log.js';
@@ -123,6 +123,26 @@ export class MembershipDriver {
     });
   }
 
+  /**
+   * Changes several voters at once (Raft §6, one joint configuration): the learners in `promote`
+   * become voters, each once it has caught up, and the voters in `remove` leave; resolves true once
+   * C_new is committed. A voter to be kept as a learner is removed, then added back as a learner.
+   */
+  async changeVoters(promote: readonly NodeId[], remove: readonly NodeId[]): Promise<boolean> {
+    const what = `change of voters (promote ${promote.join(',') || 'none'}, remove ${remove.join(',') || 'none'})`;
+    const plan = (current: ClusterConfiguration): ChangePlan => planVoterChange(current, promote, remove);
+    return this.exclusive(async () => {
+      // Refused at once when it cannot be made (not a learner, not a voter), before any wait.
+      const early = plan(this.host.requireCore().getConfiguration());
+      if (!early.ok) throw new MembershipError(`${what} refused: ${early.reason}`);
+      for (const id of promote) await this.waitCaughtUp(id);
+      const done = (c: ClusterConfiguration): boolean =>
+        c.oldVoters === null && promote.every((id) => c.voters.includes(id)) && !remove.some((id) => isMember(c, id));
+      await this.propose(what, plan, done);
+      return true;
+    });
+  }
+
   private async exclusive(run: () => Promise<boolean>): Promise<boolean> {
     if (!this.host.isRunning()) throw new StoppedError();
     const core = this.host.requireCore();
@@ -141,23 +161,32 @@ export class MembershipDriver {
    * changes are one step; voter changes go through the joint configuration that the
    * membership manager builds (reference `create_joint_configuration`).
    */
-  private async change(change: ConfigurationChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
+  private change(change: ConfigurationChange, until: (config: ClusterConfiguration) => boolean): Promise<void> {
+    return this.propose(`${change.kind} ${change.id}`, (current) => planChange(current, change), until);
+  }
+
+  /** Proposes the configuration `plan` makes of the current one (`what` names it) and waits as {@link change}. */
+  private async propose(
+    what: string,
+    plan: (current: ClusterConfiguration) => ChangePlan,
+    until: (config: ClusterConfiguration) => boolean,
+  ): Promise<void> {
     await this.waitLeaderSettled();
     const core = this.host.requireCore();
     const current = core.getConfiguration();
-    const plan = planChange(current, change);
-    if (!plan.ok) throw new MembershipError(`${change.kind} ${change.id} refused: ${plan.reason}`);
+    const planned = plan(current);
+    if (!planned.ok) throw new MembershipError(`${what} refused: ${planned.reason}`);
     const next =
-      plan.next.oldVoters === null
-        ? plan.next
-        : this.membership.createJointConfiguration(current, { ...plan.next, oldVoters: null });
+      planned.next.oldVoters === null
+        ? planned.next
+        : this.membership.createJointConfiguration(current, { ...planned.next, oldVoters: null });
     const result = core.proposeConfiguration(next);
     if (!result.ok) {
       if (result.reason === 'not-leader') throw new NotLeaderError(result.leaderHint);
-      throw new MembershipError(`${change.kind} ${change.id} refused: ${result.message}`);
+      throw new MembershipError(`${what} refused: ${result.message}`);
     }
     this.host.scheduleReady();
-    await this.waitForConfig(until, `${change.kind} ${change.id}`);
+    await this.waitForConfig(until, what);
   }
 
   private waitForConfig(until: (config: ClusterConfiguration) => boolean, what: string): Promise<void> {

@@ -28,9 +28,8 @@
  * persisted in the background while the loop goes on (snapshots.ts); the log is compacted between two later
  * Readies, once the snapshot is durable.
  *
- * Errors follow the reference's strategy: a failed RPC is reported to the core, which retries
- * at the protocol's pace (heartbeats, probes); a PersistenceError or a broken invariant is
- * fatal: it is logged and the node stops, so the process can restart from disk.
+ * Errors follow the reference's strategy: a failed RPC is reported to the core, which retries at the protocol's pace
+ * (heartbeats, probes); a PersistenceError or a broken invariant is fatal: it is logged and the node stops.
  */
 import type { RaftCore } from '../core/raft.js';
 import type { Ready } from '../core/ready.js';
@@ -310,9 +309,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     this.deps.latencyProbe?.mark('applied', entry.index);
   }
 
-  // -------------------------------------------------------------------------------------------
   // Client operations (client-ops.ts), administration (admin.ts), membership and leadership
-  // -------------------------------------------------------------------------------------------
 
   submitCommand(command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     return this.clientOps.submitCommand(command, timeoutMs);
@@ -356,6 +353,11 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     return this.membershipDriver.removeServer(node);
   }
 
+  /** Promotes learners and removes voters in one joint configuration (membership-driver.ts, changeVoters). */
+  changeVoters(promote: readonly NodeId[], remove: readonly NodeId[]): Promise<boolean> {
+    return this.membershipDriver.changeVoters(promote, remove);
+  }
+
   transferLeadership(to: NodeId | null, timeoutMs: number): Promise<NodeId> {
     return transferLeadership(
       this.host,
@@ -366,9 +368,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
     );
   }
 
-  // -------------------------------------------------------------------------------------------
   // State queries (status.ts)
-  // -------------------------------------------------------------------------------------------
 
   getNodeId(): NodeId {
     return this.options.nodeId;

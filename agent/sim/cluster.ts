@@ -19,7 +19,7 @@ import type { NodeObserver } from '../runtime/node-deps.js';
 import { MemoryDisk, MemoryPersistenceEngine } from '../../storage/memory.js';
 import { KvStateMachine } from '../kv/index.js';
 import { LeaseKeeper, leaseKeeperHostOf } from '../kv/lease-keeper.js';
-import { SafetyChecker, entryDigest } from './safety.js';
+import { SafetyChecker } from './safety.js';
 import { DurabilityChecker } from './durability-check.js';
 import { StateChecker } from './state-check.js';
 import { TransitionLogChecker } from './transition-log-check.js';
@@ -142,6 +142,8 @@ export class SimCluster {
   unsyncedKept = 0;
   /** Told of every response a node's current run sends, after the checks (the nemesis's crashes after an answer). */
   onAnswer: ((id: NodeId, request: RequestMessage, response: ResponseMessage) => void) | null = null;
+  /** Told of every entry a node's current run applied, once applied (the lease checks, lease-apply-check.ts). */
+  onApplied: ((slot: SimNode, entry: LogEntry) => void) | null = null;
   /** Told of every write a node's current run issues (the nemesis's crashes in the middle of a write). */
   onWrite: ((id: NodeId) => void) | null = null;
   /** The witnesses: the initial ones and any added since (they start with the witness option). */
@@ -168,6 +170,7 @@ export class SimCluster {
     this.network.onResponse = (id, request, response) => {
       const disk = this.nodes.get(id)?.disk;
       if (disk !== undefined) this.durability.onResponse(id, disk, request, response);
+      this.checker.onResponse(id, request, response);
       this.onAnswer?.(id, request, response);
     };
     this.bootstrap = simpleConfiguration(options.nodeIds, [], options.witnesses ?? []);
@@ -191,9 +194,7 @@ export class SimCluster {
   }
 
   /** True when the cluster was set up with witnesses (the membership chaos then adds some too). */
-  hasWitnesses(): boolean {
-    return this.witnesses.size > 0;
-  }
+  hasWitnesses = (): boolean => this.witnesses.size > 0;
 
   /**
    * Starts (or restarts) node `id` from its disk. `bootstrap` overrides the initial
@@ -250,6 +251,13 @@ export class SimCluster {
     slot.keeper.start();
   }
 
+  /** Restarts `id` in the background (the nemesis's): a failed start is a violation, never an unhandled rejection. */
+  restart(id: NodeId): void {
+    this.start(id).catch((error: unknown) => {
+      this.checker.violations.push(`${id} failed to restart: ${describeError(error)}`);
+    });
+  }
+
   /**
    * The observer of a run of the node of `slot`: it feeds the safety checker and writes the trace
    * (through `trace`, which only the current run reaches).
@@ -282,6 +290,7 @@ export class SimCluster {
         // A witness's entries have no payload: the trace says so, and its checker compares terms only.
         const witness = this.witnesses.has(id) ? { witness: true } : {};
         trace({ t: this.timers.nowMs(), type: 'apply', node: id, index, term, digest, ...witness });
+        if (slot.node === node()) this.onApplied?.(slot, entry);
       },
       onSnapshotRestore: (meta) => {
         this.checker.onSnapshotRestore(id, meta.lastIncludedIndex, meta.lastIncludedTerm);
@@ -385,16 +394,5 @@ export class SimCluster {
     for (const slot of this.nodes.values())
       if (slot.kv !== null && slot.node?.isRunning() === true && !this.witnesses.has(slot.id))
         this.states.check(slot.id, slot.kv.lastApplied, () => slot.kv?.snapshot() ?? new Uint8Array(0));
-  }
-
-  /** Nodes that stopped on their own (a fatal error), which must never happen. */
-  fatalNodes(): NodeId[] {
-    return [...this.nodes.values()]
-      .filter((slot) => slot.node !== null && !slot.node.isRunning())
-      .map((slot) => slot.id);
-  }
-
-  digestOf(entry: LogEntry): string {
-    return entryDigest(entry);
   }
 }

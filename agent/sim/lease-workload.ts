@@ -56,6 +56,8 @@ export interface LeaseRecord {
 /** The lease clients and their records; see the module comment. */
 export class LeaseWorkload {
   readonly records: LeaseRecord[] = [];
+  /** The key each lease's client attached to it, by lease id. */
+  private readonly keys = new Map<number, string>();
   private stopped = false;
   private readonly loops: Promise<void>[] = [];
 
@@ -130,6 +132,7 @@ export class LeaseWorkload {
         seenOn: new Set(),
       };
       this.records.push(record);
+      this.keys.set(record.id, record.key);
       const value = new TextEncoder().encode(clientId);
       const put = { op: 'put', key: record.key, value, returnPrevious: false, lease: record.id } as const;
       await this.untilAnswered({ ...put, session: session(), timeMs: 0 });
@@ -152,6 +155,12 @@ export class LeaseWorkload {
       }
       if (result?.type === 'error') return;
     }
+  }
+
+  /** The keys a client attached to lease `id` (one, or none when no client was granted it). */
+  keysOf(id: number): readonly string[] {
+    const key = this.keys.get(id);
+    return key === undefined ? [] : [key];
   }
 
   /** Notes which node runs still have each live lease (call after every instant). */

@@ -130,7 +130,7 @@ export class Nemesis {
     if (down.length > 0 && (down.length >= maxDown || this.prng.chance(0.4))) {
       const id = down[this.prng.intBetween(0, down.length)];
       if (id !== undefined) {
-        void this.cluster.start(id);
+        this.cluster.restart(id);
         this.onFault(`${id} restarted`);
       }
       return;
@@ -146,7 +146,7 @@ export class Nemesis {
     this.onFault(`${victim} crashed${victim === leader ? ' (the leader)' : ''}`);
     this.timers.setTimer(this.prng.intBetween(200, 3000), () => {
       if (!this.stopped && this.cluster.nodes.has(victim) && this.cluster.node(victim) === null)
-        void this.cluster.start(victim);
+        this.cluster.restart(victim);
     });
   }
 
@@ -170,7 +170,7 @@ export class Nemesis {
     void this.cluster.crash(id);
     this.onFault(description);
     this.timers.setTimer(this.prng.intBetween(10, 400), () => {
-      if (!this.stopped && this.cluster.nodes.has(id) && this.cluster.node(id) === null) void this.cluster.start(id);
+      if (!this.stopped && this.cluster.nodes.has(id) && this.cluster.node(id) === null) this.cluster.restart(id);
     });
   }
 

@@ -22,6 +22,7 @@ import { Nemesis } from './nemesis.js';
 import { TraceApplyChecker } from './trace-check.js';
 import type { FaultKind } from './fault-kinds.js';
 import { SimWatchers, type SimWatcherOptions } from './watchers.js';
+import { SimLeases } from './lease-run.js';
 import { checkWatchers, watchersCaughtUp } from './watch-check.js';
 
 /** How often the expensive whole-cluster checks run, simulated ms. */
@@ -60,6 +61,8 @@ export interface SimRunOptions {
   readonly corruptReads?: boolean;
   /** Witnesses beyond the `nodes` full members (ids n(nodes+1) on). Default 0. */
   readonly witnesses?: number;
+  /** Lease clients (lease-run.ts); their leases' properties are checked too. Default 0. */
+  readonly leases?: number;
 }
 
 /** The figures of one run. */
@@ -114,11 +117,15 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     nemesis.onFault = (description) => onFault(timers.nowMs(), description);
   }
   const forged = faults.has('byzantine') ? forgeMessages(cluster, nemesis, prng) : { rejected: 0 };
+  // Drawn last, and only with lease clients, so that runs without them keep their schedules.
+  const leases = (options.leases ?? 0) > 0 ? new SimLeases(cluster, timers, prng.fork(), options.leases ?? 0) : null;
+  leases?.start();
   nemesis.start();
 
   let lastFullCheck = 0;
   const afterEach = (): boolean => {
     cluster.checkEachEvent();
+    leases?.observe();
     if (timers.nowMs() - lastFullCheck >= FULL_CHECK_INTERVAL_MS) {
       lastFullCheck = timers.nowMs();
       cluster.checkAll();
@@ -136,6 +143,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     afterEach,
   );
   await stopClients(clients, timers);
+  await leases?.finish(healthy, afterEach);
   cluster.checkAll();
   if (healthy) await checkWatchesAfter(cluster, timers, watchers);
   watchers.stop();

@@ -21,6 +21,9 @@ import { createHash } from 'node:crypto';
 import type { RaftCore } from '../core/raft.js';
 import type { LogEntry, LogIndex, NodeId, Term } from '../../contracts/log.js';
 import type { MemoryDisk } from '../../storage/memory.js';
+import type { RequestMessage, ResponseMessage } from '../../contracts/messages.js';
+import { decodeConfiguration } from '../core/configuration.js';
+import { MembershipChecker } from './membership-check.js';
 
 /** What the checker may inspect of one node. */
 export interface CheckedNode {
@@ -69,9 +72,16 @@ export class SafetyChecker {
   /** The term witnesses applied at each index no full member has applied yet. */
   private readonly witnessApplied = new Map<LogIndex, { term: Term; node: NodeId }>();
   elections = 0;
+  /** Raft §6's properties: election quorums, no disjoint majorities, removed leaders (membership-check.ts). */
+  readonly membership = new MembershipChecker((message) => this.violate(message));
 
   /** `witnesses` may grow while the run goes on (the membership chaos adds witnesses). */
   constructor(private readonly witnesses: ReadonlySet<NodeId> = new Set()) {}
+
+  /** Told of every response a node's current run sends (the votes it grants). */
+  onResponse(node: NodeId, request: RequestMessage, response: ResponseMessage): void {
+    this.membership.onResponse(node, request, response);
+  }
 
   private violate(message: string): void {
     if (this.violations.length < 100) this.violations.push(message);
@@ -86,11 +96,17 @@ export class SafetyChecker {
       this.violate(`Election Safety: ${previous} and ${node} both led term ${term}`);
     this.leaderOfTerm.set(term, node);
     this.checkLeaderCompleteness(node, core);
+    this.membership.onLeader(node, term, core);
   }
 
   /** State Machine Safety: called for every entry a node applies. */
   onApply(node: NodeId, entry: LogEntry): string {
     const digest = entryDigest(entry);
+    if (entry.type === 'config') {
+      const config = decodeConfiguration(entry.command);
+      if (config === null) this.violate(`${node} applied a configuration entry ${entry.index} that does not decode`);
+      else this.membership.onConfigurationApplied(entry.index, config);
+    }
     if (this.witnesses.has(node)) {
       this.onWitnessApply(node, entry);
       return digest;
@@ -158,6 +174,7 @@ export class SafetyChecker {
       mark.applied = applied;
     }
     if (core.getRole() === 'leader') this.checkAppendOnly(node.id, core);
+    this.membership.checkLeader(node.id, core);
     const commitTerm = core.termAt(commit);
     if (commitTerm !== null && commit > this.committed.index) this.committed = { index: commit, term: commitTerm };
   }

@@ -57,6 +57,54 @@ describe('membership, transfer and snapshots', function () {
     assert.equal(await sim.get(sim.leader(), 'k'), 'v');
   });
 
+  it('changes several voters in one joint step: adds two, replaces one, removes two with the leader', async () => {
+    const sim = new SimHarness(['n1', 'n2', 'n3'], 32);
+    await sim.startAll();
+    let leader = await sim.waitLeader();
+    for (const id of ['n4', 'n5']) {
+      await sim.cluster.start(id, leader.getStatus().configuration);
+      assert.equal(await sim.settle(leader.addServer(id, '', { learner: true })), true);
+    }
+    assert.equal(await sim.settle(leader.changeVoters(['n4', 'n5'], [])), true);
+    assert.deepEqual(voters(leader), ['n1', 'n2', 'n3', 'n4', 'n5']);
+    const joints = sim.trace.filter((e) => e.type === 'config' && e.joint === true && e.node === leader.getNodeId());
+    assert.deepEqual(joints.at(-1)?.voters, ['n1', 'n2', 'n3', 'n4', 'n5'], 'both joined in one joint step');
+    await sim.cluster.start('n6', leader.getStatus().configuration);
+    assert.equal(await sim.settle(leader.addServer('n6', '', { learner: true })), true);
+    const old = sim.ids.find((id) => id !== leader.getNodeId()) ?? 'n1';
+    assert.equal(await sim.settle(leader.changeVoters(['n6'], [old])), true);
+    assert.ok(voters(leader).includes('n6') && !voters(leader).includes(old));
+    const gone = [leader.getNodeId(), voters(leader).find((id) => id !== leader.getNodeId()) ?? 'n1'];
+    assert.equal(await sim.settle(leader.changeVoters([], gone)), true);
+    await sim.until(
+      () => sim.cluster.leaders().some((l) => !gone.includes(l.getNodeId())),
+      5000,
+      'a remaining voter leads',
+    );
+    assert.equal(leader.isLeader(), false, 'the removed leader stepped down');
+    leader = sim.leader();
+    assert.equal(voters(leader).length, 3);
+    await sim.put(leader, 'k', 'after');
+    await assert.rejects(leader.changeVoters(['n9'], []), { code: 'RAFT_MEMBERSHIP' });
+  });
+
+  it('demotes a voter to a learner and promotes it back; refuses to hand leadership to a learner', async () => {
+    const sim = new SimHarness(['n1', 'n2', 'n3', 'n4'], 33);
+    await sim.startAll();
+    const leader = await sim.waitLeader();
+    const demoted = sim.ids.find((id) => id !== leader.getNodeId()) ?? 'n1';
+    assert.equal(await sim.settle(leader.changeVoters([], [demoted])), true);
+    assert.equal(await sim.settle(leader.addServer(demoted, '', { learner: true })), true);
+    assert.deepEqual(leader.getStatus().configuration.learners, [demoted]);
+    await assert.rejects(leader.transferLeadership(demoted, 1000), { code: 'RAFT_TRANSFER' });
+    await assert.rejects(leader.transferLeadership(leader.getNodeId(), 1000), { code: 'RAFT_TRANSFER' });
+    assert.equal(leader.isLeader(), true);
+    await sim.put(leader, 'k', 'still leading');
+    assert.equal(await sim.settle(leader.changeVoters([demoted], [])), true);
+    assert.ok(voters(leader).includes(demoted));
+    assert.equal(await sim.get(sim.cluster.node(demoted) ?? leader, 'k'), 'still leading');
+  });
+
   it('refuses a second change while one is in progress', async () => {
     const sim = new SimHarness(['n1', 'n2', 'n3'], 23);
     await sim.startAll();

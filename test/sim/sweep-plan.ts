@@ -39,6 +39,8 @@ export interface RunOptions {
   readonly durationMs?: number;
   /** Concurrent clients of every run (--clients); absent: the CLI's default. */
   readonly clients?: number;
+  /** Lease clients of every run (--leases); absent: the CLI's default. */
+  readonly leases?: number;
 }
 
 /** What to sweep. */
@@ -143,6 +145,7 @@ export function simArgs(seed: number, nodes: number, witnesses = 0, options: Run
     ...(witnesses > 0 ? ['--witnesses', String(witnesses)] : []),
     ...(options.durationMs === undefined ? [] : ['--duration-ms', String(options.durationMs)]),
     ...(options.clients === undefined ? [] : ['--clients', String(options.clients)]),
+    ...(options.leases === undefined ? [] : ['--leases', String(options.leases)]),
     ...(options.membership === false ? [] : ['--membership']),
     '--snapshot-bytes',
     String(SWEEP_SNAPSHOT_BYTES),

@@ -50,6 +50,32 @@ const REGRESSIONS: readonly {
       'a node crashed while it was starting: its start went on and failed on the closed storage, uncaught, and ' +
       'a stop during a start did not stop it (agent/runtime/node.ts, start; agent/sim/cluster.ts, start)',
   },
+  {
+    seed: 12,
+    nodes: 3,
+    options: { faults: ALL_FAULTS },
+    caught:
+      'a leader handing leadership on refused to leave a joint configuration that committed meanwhile, and ' +
+      'stayed in C_old,new if the transfer failed (agent/core/commit.ts, onCommitAdvanced; agent/core/state.ts)',
+  },
+  {
+    seed: 2552,
+    nodes: 3,
+    options: { faults: `${ALL_FAULTS},stale,unsynced,ackcrash` },
+    caught:
+      'no convergence: a change cut short by a crash of the leader wiped the nodes it was adding though they ' +
+      'were voters of the joint configuration, as no leader was known (agent/sim/membership-chaos.ts, ' +
+      'forgetUnlessMember)',
+  },
+  {
+    seed: 10943,
+    nodes: 2,
+    witnesses: 1,
+    options: { faults: `${ALL_FAULTS},stale,unsynced,ackcrash` },
+    caught:
+      'the lease liveness check counted from convergence though a membership change still under way moved the ' +
+      'leader, which restarts every countdown (agent/sim/lease-run.ts, finish)',
+  },
 ];
 
 describe('simulator: seeds long sweeps once failed', function () {

@@ -76,6 +76,7 @@ describe('simulator sweep', function () {
       clients: 3,
       faults: ['partition', 'loss', 'reorder', 'duplicate', 'crash'],
       membership: true,
+      leases: 2,
       raft: { snapshotThresholdBytes: 2048 },
     });
     assert.equal(parseSweepArgs([]).seeds, SEEDS_DEFAULT);

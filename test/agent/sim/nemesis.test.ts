@@ -65,3 +65,49 @@ describe('nemesis: crashes', () => {
     for (const node of cluster.running()) await node.stop();
   });
 });
+
+describe('nemesis: a restart that throws', () => {
+  // A crashed node whose disk no longer reads back (a gap in its log) fails its restart. The run
+  // must record that as a violation naming the node and the error, so that `coraft sim` reports
+  // its seed like any other failure; it used to be a rejection nothing handled, which ended the
+  // process without the seed.
+  it('is a violation of the run, not an unhandled rejection', async () => {
+    const timers = new VirtualTimers();
+    const ids = ['n1', 'n2', 'n3'];
+    const cluster = new SimCluster(
+      timers,
+      { seed: 1, nodeIds: ids, raft: SIM_RAFT_CONFIGURATION, faults: RELIABLE_NETWORK, syncDelayMs: 1 },
+      () => undefined,
+    );
+    for (const id of ids) await cluster.start(id);
+    await timers.runUntil(2_000);
+    const crash = cluster.crash.bind(cluster);
+    cluster.crash = async (id) => {
+      await crash(id);
+      const disk = cluster.nodes.get(id)?.disk;
+      const first = disk?.entries[0];
+      if (disk !== undefined && first !== undefined) disk.entries = [first, { ...first, index: first.index + 2 }];
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const nemesis = new Nemesis(cluster, timers, new SeededPrng(1), new Set(['crash'] as const), 8_000, {
+        membership: false,
+      });
+      nemesis.start();
+      await timers.runUntil(8_000);
+      nemesis.stop();
+      // Let the process report any rejection left unhandled.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.deepEqual(unhandled, []);
+    const failed = cluster.checker.violations.filter((v) => /failed to restart: .*log has a gap/.test(v));
+    assert.ok(failed.length > 0, `a violation names the failed restart: ${cluster.checker.violations.join('; ')}`);
+    for (const node of cluster.running()) await node.stop();
+  });
+});
