@@ -233,7 +233,7 @@ describe('backup and restore (real agents)', function () {
       '--restore',
       backupFile,
     );
-    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(refused.code, 78, refused.stderr);
     assert.match(refused.stderr, /new cluster id/);
     assert.equal(existsSync(join(work, 'same')), false, 'nothing written for the old cluster id');
     const out = join(work, 'fleet');
@@ -263,7 +263,7 @@ describe('backup and restore (real agents)', function () {
       assert.equal(seeded.code, 0, seeded.stderr);
     }
     const again = await coraft('restore', '--from', backupFile, '--config', join(bundle('gw1'), 'agent.json'));
-    assert.equal(again.code, 2, 'a seeded data folder is never overwritten');
+    assert.equal(again.code, 78, 'a seeded data folder is never overwritten');
     assert.match(again.stderr, /holds a node's state already/);
     const nodes = [0, 1, 2].map((i) => ({
       id: `gw${i + 1}`,

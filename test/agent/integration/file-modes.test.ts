@@ -108,7 +108,7 @@ describe('agent integration: secret files and the data folder', function () {
     writeFileSync(key, `${'cd'.repeat(32)}\n`);
     chmodSync(key, 0o644);
     const status = await coraft('status', '--endpoint-key', key, '--endpoint', '127.0.0.1:9', '--timeout-ms', '200');
-    assert.equal(status.code, 2, status.stderr);
+    assert.equal(status.code, 78, status.stderr);
     assert.ok(status.stderr.includes(`--endpoint-key: secret file ${key} has mode 0644`), status.stderr);
     const add = await coraft(
       'members',
@@ -124,7 +124,7 @@ describe('agent integration: secret files and the data folder', function () {
       '--timeout-ms',
       '200',
     );
-    assert.equal(add.code, 2, add.stderr);
+    assert.equal(add.code, 78, add.stderr);
     assert.ok(add.stderr.includes(`--admin-key: secret file ${key} has mode 0644`), add.stderr);
   });
 
