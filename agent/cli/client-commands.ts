@@ -70,7 +70,7 @@ export function alarmsLine(document: unknown): string | null {
 
 const KV_HELP = `usage: coraft kv get KEY [--stale]
        coraft kv put KEY VALUE [--lease ID] [--client ID --seq N]
-       coraft kv del KEY [--client ID --seq N]
+       coraft kv del KEY [--expect REVISION] [--client ID --seq N]   (--expect: only at that revision)
        coraft kv cas KEY VALUE --expect REVISION   (REVISION 0: create only)
        coraft kv list [--prefix P] [--limit N] [--after KEY] [--stale]
 options: --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS`;
@@ -85,6 +85,24 @@ const KV_OPTIONS = {
   lease: { type: 'string' },
 } as const;
 const KV_POSITIONALS_MAX = { get: 2, put: 3, cas: 3, del: 2, delete: 2 } as const;
+/** The options of each verb beyond the common ones: another verb's is refused, not ignored. */
+const KV_VERB_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  get: ['stale'],
+  put: ['lease', 'client', 'seq'],
+  cas: ['expect', 'lease', 'client', 'seq'],
+  del: ['expect', 'client', 'seq'],
+  delete: ['expect', 'client', 'seq'],
+};
+
+/** Refuses an option of `values` that `verb` does not take (`kv put --expect 3` wrote unconditionally). */
+function checkVerbOptions(verb: string, values: object): void {
+  const own = KV_VERB_OPTIONS[verb] ?? [];
+  for (const name of ['stale', 'lease', 'client', 'seq', 'expect']) {
+    if (Reflect.get(values, name) === undefined || own.includes(name)) continue;
+    const takers = Object.keys(KV_VERB_OPTIONS).filter((v) => v !== 'delete' && KV_VERB_OPTIONS[v]?.includes(name));
+    throw new UsageError(`kv ${verb}: --${name} is not one of its options (kv ${takers.join(', kv ')} take it)`);
+  }
+}
 
 export async function runKv(args: readonly string[]): Promise<number> {
   if (args[0] === 'list') return (await import('./kv-list.js')).runKvList(args.slice(1));
@@ -98,6 +116,7 @@ export async function runKv(args: readonly string[]): Promise<number> {
   if (!['get', 'put', 'cas', 'del', 'delete'].includes(verb))
     throw new UsageError(`kv: unknown verb ${JSON.stringify(verb)}; expected get, put, del, cas or list`);
   if (key === undefined || key === '') throw new UsageError(`kv ${verb}: KEY is required`);
+  checkVerbOptions(verb, values);
   const path = ['kv', ...key.split('/')];
   const session: string[] = [];
   if (values.client !== undefined || values.seq !== undefined) {
@@ -127,7 +146,11 @@ export async function runKv(args: readonly string[]): Promise<number> {
       }
       case 'del':
       case 'delete': {
-        const response = await client.call({ method: 'DELETE', path, query: session });
+        const expected =
+          values.expect === undefined
+            ? []
+            : [ifMatchRevision(intOption(values.expect, 'expect', 1, 1, Number.MAX_SAFE_INTEGER))];
+        const response = await client.call({ method: 'DELETE', path, query: session, options: expected });
         const body = JsonFields.of(JSON.parse(new TextDecoder().decode(response.payload)), 'the delete answer');
         const deleted = body.boolean('deleted');
         out(

@@ -28,6 +28,17 @@ describe('client commands: usage errors', () => {
     await assert.rejects(runKv(['get', '--endpoint', '127.0.0.1:9']), usageError(/^kv get: KEY is required$/));
   });
 
+  it('kv: an option of another verb is refused, not ignored (kv put --expect 3 wrote unconditionally)', async () => {
+    const at = ['--endpoint', '127.0.0.1:9'];
+    await assert.rejects(
+      runKv(['put', 'k', 'v', '--expect', '3', ...at]),
+      usageError(/^kv put: --expect is not one of its options \(kv cas, kv del take it\)$/),
+    );
+    await assert.rejects(runKv(['get', 'k', '--lease', '5', ...at]), usageError(/^kv get: --lease is not one/));
+    await assert.rejects(runKv(['del', 'k', '--stale', ...at]), usageError(/^kv del: --stale is not one/));
+    await assert.rejects(runKv(['del', 'k', '--expect', '0', ...at]), usageError(/expect/));
+  });
+
   it('members: an unknown verb is named before a missing ID or admin key', async () => {
     const verbs = /^members: unknown verb "frob"; expected list, add, remove or rekey$/;
     await assert.rejects(runMembers(['frob', '--endpoint', '127.0.0.1:9']), usageError(verbs));

@@ -90,6 +90,22 @@ describe('agent integration: a running cluster through the CLI and coap-client',
     assert.match(del, /^\{"revision":\d+,"deleted":true,"storeRevision":\d+\}$/);
   });
 
+  it('deletes with kv del --expect only at that revision', async function () {
+    const [f1] = followers;
+    assert.ok(f1 !== undefined);
+    const at = ['--endpoint', endpointOf(cluster, f1)];
+    const put = await coraft('kv', 'put', 'cond/a', 'x', '--json', ...at);
+    assert.equal(put.code, 0, put.stderr);
+    const { revision } = JSON.parse(put.stdout) as { revision: number };
+    const stale = await coraft('kv', 'del', 'cond/a', '--expect', String(revision + 1000), ...at);
+    assert.equal(stale.code, 1, stale.stderr);
+    assert.match(stale.stderr, /4\.12/);
+    assert.equal((await coraft('kv', 'get', 'cond/a', ...at)).stdout, 'x\n', 'kept');
+    const del = await coraft('kv', 'del', 'cond/a', '--expect', String(revision), ...at);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout, 'deleted cond/a\n');
+  });
+
   it('applies a retried (client, seq) write once', async function () {
     const [f1, f2] = followers;
     assert.ok(f1 !== undefined && f2 !== undefined);
