@@ -41,7 +41,7 @@ import { KEY_REFUSAL_ADVICE, KeyRefusals } from './key-refusals.js';
 import type { PeerView } from './status.js';
 import type { AddressPlan } from '../membership/address-updates.js';
 import { reportAddressProposal } from './membership-driver.js';
-import { isOfEarlierEpoch, leftOutError, type OwnTerm } from './recovery-epoch.js';
+import { epochOfTerm, isOfEarlierEpoch, leftOutError, type OwnTerm } from './recovery-epoch.js';
 
 /** What the RPC traffic needs of the node. */
 export interface PeerRpcHost {
@@ -186,7 +186,10 @@ export class PeerRpcs {
    */
   private leftOutBy(peer: NodeId, term: number): boolean {
     const core = this.host.requireCore();
-    const self: OwnTerm = { nodeId: this.options.nodeId, term: core.getTerm(), lastIndex: core.getLastIndex() };
+    const ownTerm = core.getTerm();
+    // Every message but those across a recovery: one epoch, nothing to decide or allocate.
+    if (epochOfTerm(term) === epochOfTerm(ownTerm)) return false;
+    const self: OwnTerm = { nodeId: this.options.nodeId, term: ownTerm, lastIndex: core.getLastIndex() };
     const error = leftOutError(self, peer, term);
     if (error !== null) {
       this.host.fatal(error);
