@@ -4,7 +4,9 @@
  * inside the DTLS layer, which reports failures only as a counter. This wraps the server
  * endpoint and turns growth of that counter into one rate-limited warning per period. Only
  * authentication failures count: half-open handshakes evicted or expired under a flood are
- * load, not a refused key, and have counters of their own.
+ * load, not a refused key, and have counters of their own. The local endpoint's coaps server is
+ * watched too, with a warning of its own: a local application with a wrong endpoint key or
+ * identity otherwise failed with nothing in the agent's log.
  */
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
@@ -18,27 +20,36 @@ export interface HandshakeCounting extends DatagramEndpoint {
 /** Period of the check, ms. */
 export const HANDSHAKE_WATCH_PERIOD_MS = 2000;
 
-/** Returns `server` with a watch on its failed handshakes, stopped when it closes. */
+/** What each watched server's warning says. */
+const WARNINGS = {
+  peer: 'refused peer handshakes that failed authentication (wrong key, or not a member)',
+  endpoint:
+    'refused local endpoint handshakes that failed authentication (a wrong endpoint key, or an identity ' +
+    'other than the kv and admin ones of endpointKeys)',
+} as const;
+
+/**
+ * Returns `server` with a watch on its failed handshakes, stopped when it closes. `role` names the
+ * server in the warning; only the peer server's failures count in `membership_refusals_total`.
+ */
 export function watchHandshakeFailures(
   server: HandshakeCounting,
   node: string,
   logger: DiagnosticLogger,
   metrics: Metrics | null = null,
   periodMs = HANDSHAKE_WATCH_PERIOD_MS,
+  role: keyof typeof WARNINGS = 'peer',
 ): DatagramEndpoint {
   let seen = server.stats().handshakesAuthFailed;
   const timer = setInterval(() => {
     const failed = server.stats().handshakesAuthFailed;
     if (failed === seen) return;
-    metrics?.increment('membership_refusals_total', failed - seen, { where: 'handshake-key' });
-    logger.warning('refused peer handshakes that failed authentication (wrong key, or not a member)', {
-      node,
-      failed: failed - seen,
-    });
+    if (role === 'peer') metrics?.increment('membership_refusals_total', failed - seen, { where: 'handshake-key' });
+    logger.warning(WARNINGS[role], { node, failed: failed - seen });
     seen = failed;
   }, periodMs);
   timer.unref();
-  return {
+  const watched: DatagramEndpoint = {
     send: (data, address, port) => server.send(data, address, port),
     onMessage: (handler) => server.onMessage(handler),
     localAddress: () => server.localAddress(),
@@ -47,4 +58,8 @@ export function watchHandshakeFailures(
       await server.close();
     },
   };
+  // The server's own ways to send stay available (the CoAP server answers through `post`).
+  if (server.post !== undefined) watched.post = server.post.bind(server);
+  if (server.sendParts !== undefined) watched.sendParts = server.sendParts.bind(server);
+  return watched;
 }

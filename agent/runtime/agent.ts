@@ -93,8 +93,8 @@ export interface AgentFactories {
     deps: { readonly logger: DiagnosticLogger; readonly membership: MembershipManager; readonly metrics?: Metrics },
   ): PeerTransport | Promise<PeerTransport>;
   createMembership(config: AgentConfig, logger: DiagnosticLogger, metrics?: Metrics): MembershipManager;
-  /** Opens the local endpoint's datagram endpoint (coap, or coaps with the admin PSK). */
-  openEndpoint(config: AgentConfig): Promise<DatagramEndpoint>;
+  /** Opens the local endpoint's datagram endpoint (coap, or coaps with the endpoint keys), logging to `logger`. */
+  openEndpoint(config: AgentConfig, logger: DiagnosticLogger): Promise<DatagramEndpoint>;
 }
 
 /** The node's options: the configured members to start with, snapshots up to what its kv limits allow. */
@@ -381,7 +381,7 @@ async function startEndpoint(
       timers,
       metrics,
       leases,
-      openEndpoint: async () => probedEndpoint(await factories.openEndpoint(config), parts.probe),
+      openEndpoint: async () => probedEndpoint(await factories.openEndpoint(config, logger), parts.probe),
       access,
       bootId: newBootId(),
       spaceStatus,

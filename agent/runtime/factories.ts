@@ -23,7 +23,7 @@ import type { RpcSerializer } from '../../contracts/serializer.js';
 import { AuthenticatedMembershipManager, type SessionCloser } from '../membership/authenticated.js';
 import { DefaultMembershipManager } from '../membership/default.js';
 import { LinkKeystore } from '../membership/keystore.js';
-import { watchHandshakeFailures } from '../membership/handshake-watch.js';
+import { HANDSHAKE_WATCH_PERIOD_MS, watchHandshakeFailures } from '../membership/handshake-watch.js';
 import { sessionReplacementLog } from '../membership/session-replacements.js';
 import { KeystoreCache } from '../trust/keystore-cache.js';
 import { PeerAddresses } from '../trust/peer-addresses.js';
@@ -281,20 +281,25 @@ const ENDPOINT_SESSIONS_MAX = 1024;
 /**
  * Opens the local endpoint's socket: DTLS accepting the configured endpoint identities (kv,
  * admin) when there are any, else plain UDP (the configuration allows that on loopback only).
+ * Like the peer server, the DTLS one logs its contained errors and its refused handshakes.
  */
-async function openEndpointSocket(config: AgentConfig): Promise<DatagramEndpoint> {
+async function openEndpointSocket(config: AgentConfig, logger: DiagnosticLogger): Promise<DatagramEndpoint> {
   const { host, port } = config.listenEndpoint;
   const identities = [config.endpointKeys.kv, config.endpointKeys.admin].flatMap((e) => (e === null ? [] : [e]));
   const receiveBufferBytes = SOCKET_RECEIVE_BUFFER_BYTES;
   if (identities.length === 0) return openUdpEndpoint({ address: host, port, receiveBufferBytes });
-  return DtlsServerEndpoint.listen({
-    host,
-    port,
-    receiveBufferBytes,
-    pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null,
-    sessionsMax: ENDPOINT_SESSIONS_MAX,
-    sessionsPerIdentityMax: ENDPOINT_SESSIONS_MAX,
-  });
+  const server = await DtlsServerEndpoint.listen(
+    {
+      host,
+      port,
+      receiveBufferBytes,
+      pskLookup: (identity) => identities.find((e) => e.identity === identity)?.key ?? null,
+      sessionsMax: ENDPOINT_SESSIONS_MAX,
+      sessionsPerIdentityMax: ENDPOINT_SESSIONS_MAX,
+    },
+    { onInternalError: internalErrorLog(logger) },
+  );
+  return watchHandshakeFailures(server, config.nodeId, logger, null, HANDSHAKE_WATCH_PERIOD_MS, 'endpoint');
 }
 
 /** `client`, which also keeps `hosts` up to date with the members it is given. */

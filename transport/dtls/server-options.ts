@@ -21,6 +21,16 @@ export const DEFAULT_HANDSHAKES_IN_PROGRESS_MAX = 2048;
  */
 export const DEFAULT_SESSIONS_PER_IDENTITY_MAX = 4;
 
+/**
+ * Default of {@link DtlsServerOptions.clientFlightTimeoutMs}, ms. The server sends nothing on
+ * its own while it waits for the client's second flight: recovery is the client's timer, which
+ * RFC 6347 §4.2.4.1 starts at 1 s and doubles (OpenSSL, GnuTLS and libcoap do), so a lost
+ * second flight goes again 1, 3 and 7 s after it first went. Ten seconds from the ServerHello
+ * flight let that fourth copy in, even after a lost ServerHello flight (+1 s) or a slow round
+ * trip; with 3 s, two or three losses in a row made such a client fail the handshake.
+ */
+export const DEFAULT_CLIENT_FLIGHT_TIMEOUT_MS = 10_000;
+
 /** Where a handshake that presents a PSK identity comes from (its source address and port). */
 export interface PskPeer {
   readonly address: string;
@@ -94,9 +104,9 @@ export interface DtlsServerOptions extends DtlsSessionOptions {
   readonly handshakesInProgressBytesMax?: number;
   /**
    * How long a half-open handshake waits for the client's second flight (ClientKeyExchange
-   * to Finished) after the server's ServerHello flight, in ms; then it is dropped. A peer
-   * that lost a flight retransmits well within it. Default 3000 (or handshakeTimeoutMs if
-   * shorter); 100..handshakeTimeoutMs.
+   * to Finished) after the server's ServerHello flight, in ms; then it is dropped. Default
+   * DEFAULT_CLIENT_FLIGHT_TIMEOUT_MS, 10000 (or handshakeTimeoutMs if shorter);
+   * 100..handshakeTimeoutMs.
    */
   readonly clientFlightTimeoutMs?: number;
   /**
@@ -161,7 +171,7 @@ export function resolveServerOptions(options: DtlsServerOptions): ResolvedServer
     handshakesInProgressMax: DEFAULT_HANDSHAKES_IN_PROGRESS_MAX,
     handshakesInProgressBytesMax: 4 * 1024 * 1024,
     // The default never exceeds a shorter handshakeTimeoutMs.
-    clientFlightTimeoutMs: Math.min(3000, session.handshakeTimeoutMs),
+    clientFlightTimeoutMs: Math.min(DEFAULT_CLIENT_FLIGHT_TIMEOUT_MS, session.handshakeTimeoutMs),
     isMemberAddress: null,
     cookieSecretRotationMs: 60_000,
     pskIdentityHint: null,

@@ -25,7 +25,7 @@ import type { Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
 import { RateLimiter } from '../../contracts/rate-limiter.js';
 import type { DatagramEndpoint, DatagramHandler } from '../datagram.js';
-import { AlertDescription, AlertLevel, ContentType, DTLS_1_2 } from './constants.js';
+import { AlertDescription, AlertLevel, ContentType, DTLS_1_2, HandshakeType } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { datagramTooLarge, noSession } from './errors.js';
 import { unmappedAddress } from '../address-family.js';
@@ -278,8 +278,12 @@ export class DtlsServerEndpoint implements DatagramEndpoint {
       this.counters.drop('unknownSession');
       // A protected record means the server lost the session (it restarted); a handshake
       // record means it lost the handshake (pushed out or expired). Either way, say so, so
-      // the client starts over instead of retransmitting into the void.
-      if (first.epoch !== 0 || first.type === ContentType.handshake) this.maybeAlertUnknownSession(address, port);
+      // the client starts over instead of retransmitting into the void. Not for a later
+      // fragment of a ClientHello: it came before the first one (RFC 6347 §4.2.3 lets
+      // fragments arrive in any order), which starts the handshake or is sent again.
+      const handshake = first.epoch === 0 && first.type === ContentType.handshake;
+      const laterHelloFragment = handshake && first.fragment[0] === HandshakeType.clientHello;
+      if ((first.epoch !== 0 || handshake) && !laterHelloFragment) this.maybeAlertUnknownSession(address, port);
       return;
     }
     established.receive(records);

@@ -15,6 +15,8 @@
 // And that a handshake with an unknown identity is logged with the address it came from.
 // And that the DTLS endpoints' contained internal errors are logged at most
 // INTERNAL_ERROR_LOGS_PER_SECOND_MAX a second, the next line saying how many were left out.
+// And that the coaps local endpoint logs them too, and warns about handshakes refused for a
+// wrong endpoint key (it logged neither: a local application with a wrong key failed unseen).
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import sinon from 'sinon';
@@ -300,7 +302,7 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     const open = sandbox.spy(DtlsClientEndpoint, 'open');
     const serverEndpoint = await transportConfig.openServerEndpoint();
     const clientEndpoint = await transportConfig.openClientEndpoint();
-    const endpoint = await REAL_FACTORIES.openEndpoint(config);
+    const endpoint = await REAL_FACTORIES.openEndpoint(config, logger);
     try {
       const server = await listen.returnValues[0];
       const client = await open.returnValues[0];
@@ -314,6 +316,33 @@ describe("agent factories: members' addresses for the DTLS server", () => {
     } finally {
       await serverEndpoint.close();
       await clientEndpoint.close();
+      await endpoint.close();
+    }
+  });
+  it("logs the coaps local endpoint's refused handshakes and contained errors", async function () {
+    this.timeout(10_000);
+    const [node] = initCluster({ dir, nodes: 1, basePort: 40_300, transport: 'coaps', storage: 'memory', force: true });
+    assert.ok(node !== undefined);
+    const config = {
+      ...loadAgentConfig(node.config),
+      listenEndpoint: { host: '127.0.0.1', port: 0 },
+      endpointKeys: { kv: { identity: 'kv', key: Buffer.from('k'.repeat(32)) }, admin: null },
+    };
+    const logger = new MemoryLogger();
+    const listen = sandbox.spy(DtlsServerEndpoint, 'listen');
+    const endpoint = await REAL_FACTORIES.openEndpoint(config, logger);
+    const client = await DtlsClientEndpoint.open({ identity: 'kv', psk: Buffer.from('w'.repeat(32)) });
+    try {
+      assert.equal(typeof listen.args[0]?.[1]?.onInternalError, 'function', 'contained errors are logged');
+      assert.equal(typeof endpoint.post, 'function', "the server's post is kept");
+      await assert.rejects(client.send(Buffer.from('x'), '127.0.0.1', endpoint.localAddress().port));
+      const deadline = Date.now() + 5000;
+      const warned = () => logger.records.find((r) => r.message.startsWith('refused local endpoint handshakes'));
+      while (warned() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(warned()?.fields, { node: 'n1', failed: 1 });
+      assert.equal(warned()?.level, 'warning');
+    } finally {
+      await client.close();
       await endpoint.close();
     }
   });

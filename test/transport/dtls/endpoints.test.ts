@@ -540,7 +540,7 @@ describe('DTLS client and server endpoints', function () {
         defaults.handshakesInProgressBytesMax,
         defaults.clientFlightTimeoutMs,
       ],
-      [2048, 512, 0, 4 * 1024 * 1024, 3000],
+      [2048, 512, 0, 4 * 1024 * 1024, 10_000],
       'no reserve without isMemberAddress',
     );
     const small = resolveServerOptions({

@@ -58,6 +58,26 @@ describe('DTLS over a lossy link', function () {
     assert.equal(server.stats().handshakesCompleted, 1);
   });
 
+  it("waits for a client on RFC 6347's timers (1 s, doubling) whose last flight is lost three times", async () => {
+    // OpenSSL and libcoap repeat their last flight 1, 3 and 7 s after sending it (RFC 6347
+    // §4.2.4.1); the server must still hold the handshake when the fourth copy arrives.
+    // Up: ClientHello (0), ClientHello with cookie (1), ClientKeyExchange+CCS+Finished (2..4 lost).
+    const server = await startServer(cleanup, { pskLookup: lookup });
+    echo(server);
+    const relay = await LossyRelay.start(
+      cleanup,
+      server.localAddress().port,
+      (dir, i) => dir === 'up' && i >= 2 && i <= 4,
+    );
+    const client = await startClient(cleanup, { identity: 'node-a', psk: key, retransmitInitialMs: 1000 });
+    const inbox = new Inbox(client);
+    await client.send(Buffer.from('late'), '127.0.0.1', relay.port());
+    await inbox.waitFor('node-a:late');
+    assert.equal(relay.dropped.up, 3);
+    assert.equal(server.stats().handshakesExpired, 0);
+    assert.equal(server.stats().handshakesCompleted, 1);
+  });
+
   it('completes many handshakes under seeded random loss', async () => {
     const seed = Number(process.env.DTLS_LOSS_SEED ?? Date.now() % 1_000_000);
     console.log(`      SEED=${seed} (DTLS_LOSS_SEED)`);
