@@ -57,6 +57,7 @@ export class ServerBlockwise {
     private readonly options: CoapServerOptions,
     timers: Timers,
     private readonly countLimit: (limit: string) => void,
+    countEviction: () => void = () => undefined,
   ) {
     const o = options;
     this.blockSzx = szxOf(o.blockBytes);
@@ -68,10 +69,10 @@ export class ServerBlockwise {
     };
     const block1Options = { ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin };
     // Block1 and Q-Block1 transfers share one table, so its limits bound both together.
-    this.requestTransfers = new TransferTable<RequestTransfer>(table, timers);
+    this.requestTransfers = new TransferTable<RequestTransfer>(table, timers, countEviction);
     this.block1 = new Block1Reassembler(block1Options, timers, this.requestTransfers);
     this.qblock1 = new QBlock1Reassembler(block1Options, timers, this.requestTransfers);
-    this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers);
+    this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers, countEviction);
   }
 
   /** What the stores hold. */
