@@ -200,10 +200,11 @@ export class ServerBlockwise {
 
   /**
    * Whether `response` to a request with `block` goes whole with no option added (no Block1 to
-   * echo, a body within one block): what responseAnswer would answer with `{ response, extra: [] }`.
+   * echo, no Size2 asked for, a body within one block): what responseAnswer would answer with
+   * `{ response, extra: [] }`.
    */
   goesWhole(block: RequestBlockFields, response: CoapResponse): boolean {
-    return block.block1 === null && this.fitsOneBlock(block, response);
+    return block.block1 === null && !block.size2 && this.fitsOneBlock(block, response);
   }
 
   /** The answer that carries a handler's response: whole, or its first (or asked-for) Block2 block. */
@@ -212,7 +213,12 @@ export class ServerBlockwise {
     const echo = block.block1 === null ? [] : [option(CoapOption.Block1, encodeBlock(block.block1))];
     const szx = this.responseSzx(block);
     const payload = response.payload ?? new Uint8Array(0);
-    if (this.fitsOneBlock(block, response)) return { response, extra: echo };
+    if (this.fitsOneBlock(block, response)) {
+      // RFC 7959 §4: Size2 in a request asks for the size of the body, in one block as in several.
+      const size =
+        block.size2 && codeClassOf(response.code) === 2 ? [uintOption(CoapOption.Size2, payload.length)] : [];
+      return { response, extra: [...echo, ...size] };
+    }
     const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
     const refusal = this.block2.put(peerKey, transferKey, stored);
     if (refusal !== null) {
