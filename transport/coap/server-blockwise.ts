@@ -219,7 +219,9 @@ export class ServerBlockwise {
         block.size2 && codeClassOf(response.code) === 2 ? [uintOption(CoapOption.Size2, payload.length)] : [];
       return { response, extra: [...echo, ...size] };
     }
-    const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
+    // The later blocks answer GETs without Observe: only this first one registers (RFC 7959 §2.6, Figure 13).
+    const { observe: _observe, ...later } = response;
+    const stored: StoredResponse = { response: later, body: payload, etag: response.etag ?? this.newEtag() };
     const refusal = this.block2.put(peerKey, transferKey, stored);
     if (refusal !== null) {
       this.countLimit(refusal);
@@ -228,7 +230,7 @@ export class ServerBlockwise {
       return { response: busyResponse(text), extra: echo };
     }
     return this.blockOf(
-      this.block2.get(transferKey) ?? stored,
+      { ...(this.block2.get(transferKey) ?? stored), response },
       { num: block.block2?.num ?? 0, more: false, szx },
       transferKey,
       echo,
