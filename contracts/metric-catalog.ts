@@ -106,6 +106,10 @@ export const METRIC_CATALOG = {
   dtls_half_open_expired_total: counter('Half-open DTLS handshakes that timed out.'),
   dtls_session_evictions_total: counter('Established DTLS sessions replaced to make room, by limit.', 'limit'),
   coap_limit_refusals_total: counter('CoAP requests refused by a limit, by server and limit.', 'server', 'limit'),
+  coap_block_transfers_evicted_total: counter(
+    'Idle block-wise transfers evicted to make room for another client, by server.',
+    'server',
+  ),
   coap_notifications_total: counter('CoAP Observe notifications, by server and outcome.', 'server', 'outcome'),
   // Local endpoint
   endpoint_limit_refusals_total: counter('Endpoint requests refused by a size limit, by limit.', 'limit'),

@@ -68,6 +68,9 @@ import { writeAnswer } from './write-answer.js';
 export { DEFAULT_LOCAL_ENDPOINT_OPTIONS, resolveLocalEndpointOptions } from './endpoint-options.js';
 export type { LocalEndpointOptions } from './endpoint-options.js';
 
+/** The diagnostic of the final 5.03 every observation gets when the endpoint stops. */
+const STOPPING = 'the agent is stopping: observe again, at another node or here once it is back';
+
 /** The one place that reads the test-only switch CORAFT_UNSAFE_ACK_BEFORE_COMMIT (1: on). */
 export function unsafeAckFromEnvironment(env: NodeJS.ProcessEnv): boolean {
   return env['CORAFT_UNSAFE_ACK_BEFORE_COMMIT'] === '1';
@@ -180,7 +183,8 @@ export class LocalEndpoint {
     if (!this.deps.node.isRunning()) await this.server.drain(1000);
     this.statusChecks.stop();
     this.keyNotifications.stop();
-    this.observations.clear();
+    // RFC 7641 §3.2: a non-2.xx notification ends an observation; the observer may observe again elsewhere.
+    await this.observations.endAll(errorResponse(CoapResponseCode.ServiceUnavailable, STOPPING, 1));
     await this.server.stop();
   }
 

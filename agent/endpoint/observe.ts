@@ -5,8 +5,9 @@
  * one in every `observeConfirmableEvery` notifications, and any after
  * `observeConfirmableIntervalMs` without one, is confirmable), or when a notification cannot
  * be sent. The table (observers.ts) bounds the registrations and evicts the oldest, so a new
- * observer always gets in. Drops and evictions are counted in
- * `endpoint_observers_dropped_total{reason}` and the table's size in `endpoint_observers`.
+ * observer always gets in. When the endpoint stops, every observation ends with a final 5.03.
+ * Drops and evictions are counted in `endpoint_observers_dropped_total{reason}` and the table's
+ * size in `endpoint_observers`.
  */
 import { CoapResponseCode } from '../../transport/coap/index.js';
 import type { CoapRequest, CoapResponse, CoapServer } from '../../transport/coap/index.js';
@@ -151,6 +152,19 @@ export class Observations {
       this.send(registration, response(this.table.nextSeq(registration)));
     }
     if (final) this.gauge();
+  }
+
+  /**
+   * Ends every observation with `response`, a final notification (the endpoint stops): each
+   * observer learns at once that nothing more will come and can observe again elsewhere, instead of
+   * waiting for its last Max-Age to run out. Resolves once every message was handed to the socket.
+   */
+  async endAll(response: CoapResponse): Promise<void> {
+    const held = this.table.registrations();
+    this.clear();
+    if (!this.server.isRunning()) return;
+    const sent = held.map((r) => this.server.notify(r.peer, r.token, response).catch(() => this.count('send-failed')));
+    await Promise.all(sent);
   }
 
   /** Forgets every observer. */

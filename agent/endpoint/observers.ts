@@ -153,6 +153,11 @@ export class ObserverTable {
     this.byMessage.set(`${registration.peerKey}#${messageId}`, registration);
   }
 
+  /** Every registration, oldest first. */
+  registrations(): Registration[] {
+    return [...this.all.values()];
+  }
+
   observersOf(resource: string): Registration[] {
     return [...(this.byResource.get(resource)?.values() ?? [])];
   }

@@ -118,7 +118,7 @@ export class Block1Reassembler {
     const announced = size1 !== null && size1 >= payload.length ? size1 : 0;
     const capacity =
       announced > 0 ? announced : Math.min(this.options.bodyBytesMax, INITIAL_BLOCKS * blockSizeOf(block.szx));
-    const limit = this.table.refusalOf(peerKey, capacity);
+    const limit = this.table.admit(peerKey, capacity);
     if (limit !== null) return refuse(CoapResponseCode.ServiceUnavailable, refusalText(limit), limit);
     const buffer = new Uint8Array(capacity);
     buffer.set(payload);

@@ -34,11 +34,13 @@ export interface Block2StoreOptions extends TransferTableLimits {
 export class Block2Store {
   private readonly table: TransferTable<Held>;
 
+  /** `onEvict` is told of every body evicted to make room for another (transfer-table.ts). */
   constructor(
     private readonly options: Block2StoreOptions,
     private readonly timers: Timers,
+    onEvict: () => void = () => undefined,
   ) {
-    this.table = new TransferTable(options, timers);
+    this.table = new TransferTable(options, timers, onEvict);
   }
 
   /** Bodies held. */
@@ -59,7 +61,7 @@ export class Block2Store {
   put(peerKey: string, key: string, stored: StoredResponse): TransferLimitName | 'bodyBytesMax' | null {
     this.table.delete(key);
     if (stored.body.byteLength > this.options.bodyBytesMax) return 'bodyBytesMax';
-    const limit = this.table.refusalOf(peerKey, stored.body.byteLength);
+    const limit = this.table.admit(peerKey, stored.body.byteLength);
     if (limit !== null) return limit;
     // new Uint8Array(view) copies (a Buffer's slice would not).
     const body = stored.body.byteLength === stored.body.buffer.byteLength ? stored.body : new Uint8Array(stored.body);

@@ -119,7 +119,7 @@ export class QBlock1Reassembler {
     if ((size1 !== null && size1 > bodyBytesMax) || end > bodyBytesMax) return tooLargeRefusal(bodyBytesMax);
     const announced = size1 !== null && size1 >= end ? size1 : -1;
     const capacity = announced >= 0 ? announced : Math.min(bodyBytesMax, Math.max(end, 4 * blockBytes));
-    const limit = this.table.refusalOf(peerKey, capacity);
+    const limit = this.table.admit(peerKey, capacity);
     if (limit !== null) return refuse(CoapResponseCode.ServiceUnavailable, refusalText(limit), limit);
     const transfer: QReassembly = {
       kind: 'qblock1',

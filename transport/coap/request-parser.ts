@@ -54,6 +54,7 @@ const NO_BLOCK: RequestBlockFields = Object.freeze({
   piece1: null,
   block2: null,
   size1: null,
+  size2: false,
   requestTag: null,
 });
 
@@ -73,6 +74,7 @@ class CollectedOptions {
   accept: number | null = null;
   observe: number | null = null;
   size1: number | null = null;
+  size2 = false;
   block1: Uint8Array | null = null;
   qblock1: Uint8Array | null = null;
   piece1: Uint8Array | null = null;
@@ -93,6 +95,7 @@ class CollectedOptions {
     this.accept = null;
     this.observe = null;
     this.size1 = null;
+    this.size2 = false;
     this.block1 = null;
     this.qblock1 = null;
     this.piece1 = null;
@@ -218,6 +221,9 @@ function collectOption(bytes: Uint8Array, cursor: OptionCursor, c: CollectedOpti
     case CoapOption.Size1:
       c.size1 ??= cursor.uint(4);
       break;
+    case CoapOption.Size2:
+      c.size2 = true;
+      break;
     case CoapOption.Block1:
       c.block1 ??= cursor.value();
       break;
@@ -258,7 +264,7 @@ function criticalProblem(
 /** The block fields of the collected options, or the 4.02 response to bad or conflicting ones. */
 function blockFieldsOf(c: CollectedOptions): RequestBlockFields | CoapResponse {
   if (c.block1 === null && c.qblock1 === null && c.block2 === null && c.piece1 === null) {
-    if (c.size1 === null && c.requestTag === null) return NO_BLOCK;
+    if (c.size1 === null && !c.size2 && c.requestTag === null) return NO_BLOCK;
   }
   const block1 = c.block1 === null ? null : decodeBlock(c.block1);
   const qblock1 = c.qblock1 === null ? null : decodeBlock(c.qblock1);
@@ -274,7 +280,7 @@ function blockFieldsOf(c: CollectedOptions): RequestBlockFields | CoapResponse {
     return diagnosticResponse(CoapResponseCode.BadOption, 'both Block1 and Q-Block1');
   if (piece1 !== null && (block1 !== null || qblock1 !== null))
     return diagnosticResponse(CoapResponseCode.BadOption, 'a piece with Block1 or Q-Block1');
-  return { block1, qblock1, piece1, block2, size1: c.size1, requestTag: c.requestTag };
+  return { block1, qblock1, piece1, block2, size1: c.size1, size2: c.size2, requestTag: c.requestTag };
 }
 
 /**

@@ -60,6 +60,8 @@ export interface RequestBlockFields {
   readonly block2: BlockValue | null;
   /** The announced size of the whole request body (Size1). */
   readonly size1: number | null;
+  /** The request carries Size2: the client asks for the size of the response body (RFC 7959 §4). */
+  readonly size2: boolean;
   /** Distinguishes concurrent block-wise transfers of one client to one resource (RFC 9175 §3). */
   readonly requestTag: Uint8Array | null;
 }

@@ -57,6 +57,7 @@ export class ServerBlockwise {
     private readonly options: CoapServerOptions,
     timers: Timers,
     private readonly countLimit: (limit: string) => void,
+    countEviction: () => void = () => undefined,
   ) {
     const o = options;
     this.blockSzx = szxOf(o.blockBytes);
@@ -68,10 +69,10 @@ export class ServerBlockwise {
     };
     const block1Options = { ...table, bodyBytesMax: o.bodyBytesMax, blockBytesMin: o.block1BytesMin };
     // Block1 and Q-Block1 transfers share one table, so its limits bound both together.
-    this.requestTransfers = new TransferTable<RequestTransfer>(table, timers);
+    this.requestTransfers = new TransferTable<RequestTransfer>(table, timers, countEviction);
     this.block1 = new Block1Reassembler(block1Options, timers, this.requestTransfers);
     this.qblock1 = new QBlock1Reassembler(block1Options, timers, this.requestTransfers);
-    this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers);
+    this.block2 = new Block2Store({ ...table, bodyBytesMax: o.bodyBytesMax }, timers, countEviction);
   }
 
   /** What the stores hold. */
@@ -199,10 +200,11 @@ export class ServerBlockwise {
 
   /**
    * Whether `response` to a request with `block` goes whole with no option added (no Block1 to
-   * echo, a body within one block): what responseAnswer would answer with `{ response, extra: [] }`.
+   * echo, no Size2 asked for, a body within one block): what responseAnswer would answer with
+   * `{ response, extra: [] }`.
    */
   goesWhole(block: RequestBlockFields, response: CoapResponse): boolean {
-    return block.block1 === null && this.fitsOneBlock(block, response);
+    return block.block1 === null && !block.size2 && this.fitsOneBlock(block, response);
   }
 
   /** The answer that carries a handler's response: whole, or its first (or asked-for) Block2 block. */
@@ -211,8 +213,15 @@ export class ServerBlockwise {
     const echo = block.block1 === null ? [] : [option(CoapOption.Block1, encodeBlock(block.block1))];
     const szx = this.responseSzx(block);
     const payload = response.payload ?? new Uint8Array(0);
-    if (this.fitsOneBlock(block, response)) return { response, extra: echo };
-    const stored: StoredResponse = { response, body: payload, etag: response.etag ?? this.newEtag() };
+    if (this.fitsOneBlock(block, response)) {
+      // RFC 7959 §4: Size2 in a request asks for the size of the body, in one block as in several.
+      const size =
+        block.size2 && codeClassOf(response.code) === 2 ? [uintOption(CoapOption.Size2, payload.length)] : [];
+      return { response, extra: [...echo, ...size] };
+    }
+    // The later blocks answer GETs without Observe: only this first one registers (RFC 7959 §2.6, Figure 13).
+    const { observe: _observe, ...later } = response;
+    const stored: StoredResponse = { response: later, body: payload, etag: response.etag ?? this.newEtag() };
     const refusal = this.block2.put(peerKey, transferKey, stored);
     if (refusal !== null) {
       this.countLimit(refusal);
@@ -221,7 +230,7 @@ export class ServerBlockwise {
       return { response: busyResponse(text), extra: echo };
     }
     return this.blockOf(
-      this.block2.get(transferKey) ?? stored,
+      { ...(this.block2.get(transferKey) ?? stored), response },
       { num: block.block2?.num ?? 0, more: false, szx },
       transferKey,
       echo,

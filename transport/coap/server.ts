@@ -97,7 +97,9 @@ export class CoapServer {
       },
       deps.timers,
     );
-    this.blockwise = new ServerBlockwise(o, deps.timers, (limit) => this.countLimit(limit));
+    const server = { server: deps.name ?? 'coap' };
+    const countEviction = (): void => deps.metrics?.increment('coap_block_transfers_evicted_total', 1, server);
+    this.blockwise = new ServerBlockwise(o, deps.timers, (limit) => this.countLimit(limit), countEviction);
     const pending = {
       ackTimeoutMs: o.notifyAckTimeoutMs,
       retransmitMax: o.notifyRetransmitMax,

@@ -6,6 +6,14 @@
  *
  * "Bytes held" is what the owner says a transfer really keeps alive (the byteLength of the
  * buffers it owns); the table never estimates.
+ *
+ * A full table does not simply refuse (`admit`): it first evicts a transfer that has been idle for
+ * EVICTABLE_IDLE_MS, taken from the peer that holds the most transfers (the oldest idle one of
+ * that peer), when that peer holds more than the newcomer, or is the newcomer itself. Otherwise
+ * 64 abandoned first blocks from 64 source ports held every slot for a whole lifetime and every
+ * other client got 5.03; now a client that stops sending gives its slots up to those that come
+ * after it, while a transfer that goes on (a block at least every EVICTABLE_IDLE_MS) is never
+ * evicted, and a peer never takes a slot from one that holds fewer than itself.
  */
 import type { TimerHandle, Timers } from '../../contracts/clock.js';
 import { assert } from '../../contracts/assert.js';
@@ -25,6 +33,13 @@ export interface TransferTableLimits {
 /** The option that refused a transfer, by its name in CoapServerOptions. */
 export type TransferLimitName = 'blockTransfersMax' | 'blockTransfersPerPeerMax' | 'blockBytesTotalMax';
 
+/**
+ * How long a transfer must have gone without a block before a newcomer may evict it: longer than
+ * a client's first retransmission (ACK_TIMEOUT × ACK_RANDOM_FACTOR, 3 s, RFC 7252 §4.8), so a
+ * client that lost one block and sends it again keeps its transfer. Half the lifetime when that is shorter.
+ */
+export const EVICTABLE_IDLE_MS = 4_000;
+
 /** What the table needs of an entry. */
 export interface TransferEntry {
   readonly peerKey: string;
@@ -40,10 +55,13 @@ export class TransferTable<T extends TransferEntry> {
   // Invariant: heldBytes is the sum of every entry's heldBytes, and at most totalBytesMax.
   private heldBytes = 0;
   private sweepTimer: TimerHandle | null = null;
+  private evictedCount = 0;
 
+  /** `onEvict` is told of every transfer `admit` evicts. */
   constructor(
     private readonly limits: TransferTableLimits,
     private readonly timers: Timers,
+    private readonly onEvict: () => void = () => undefined,
   ) {
     assert(limits.transfersPerPeerMax >= 1, 'a peer may run a transfer');
     assert(limits.lifetimeMs > 0, 'transfers expire');
@@ -52,6 +70,11 @@ export class TransferTable<T extends TransferEntry> {
   /** Transfers held. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Transfers evicted to make room for another (see `admit`). */
+  get evictions(): number {
+    return this.evictedCount;
   }
 
   /** Bytes held, as counted against totalBytesMax. */
@@ -79,6 +102,22 @@ export class TransferTable<T extends TransferEntry> {
     if ((this.perPeer.get(peerKey) ?? 0) >= this.limits.transfersPerPeerMax) return 'blockTransfersPerPeerMax';
     if (this.heldBytes + bytes > this.limits.totalBytesMax) return 'blockBytesTotalMax';
     return null;
+  }
+
+  /**
+   * Like `refusalOf`, but first evicts idle transfers, as the module comment says, while one
+   * would make room: null when a transfer of `peerKey` holding `bytes` now fits.
+   */
+  admit(peerKey: string, bytes: number): TransferLimitName | null {
+    for (;;) {
+      const limit = this.refusalOf(peerKey, bytes);
+      if (limit === null) return null;
+      const victim = this.evictable(peerKey, limit === 'blockTransfersPerPeerMax');
+      if (victim === null) return limit;
+      this.delete(victim);
+      this.evictedCount += 1;
+      this.onEvict();
+    }
   }
 
   /** Adds `entry` under a key that is free; the caller checked `refusalOf` first. */
@@ -123,6 +162,29 @@ export class TransferTable<T extends TransferEntry> {
     this.heldBytes = 0;
     this.sweepTimer?.cancel();
     this.sweepTimer = null;
+  }
+
+  /**
+   * The key of the transfer to evict for a newcomer of `peerKey` (only among its own when
+   * `ownOnly`): idle for EVICTABLE_IDLE_MS, of the peer holding the most transfers, the oldest
+   * idle of those; a peer holding no more than the newcomer is never chosen. Null when none is.
+   */
+  private evictable(peerKey: string, ownOnly: boolean): string | null {
+    const idleMs = Math.min(EVICTABLE_IDLE_MS, this.limits.lifetimeMs / 2);
+    // An entry's last block came at expiresAtMs - lifetimeMs: idle long enough when that is at most now - idleMs.
+    const latestExpiry = this.timers.nowMs() - idleMs + this.limits.lifetimeMs;
+    const own = this.perPeer.get(peerKey) ?? 0;
+    let best: { key: string; count: number; expiresAtMs: number } | null = null;
+    for (const [key, entry] of this.entries) {
+      if (entry.expiresAtMs > latestExpiry) continue;
+      const mine = entry.peerKey === peerKey;
+      if (ownOnly && !mine) continue;
+      const count = this.perPeer.get(entry.peerKey) ?? 0;
+      if (!mine && count <= own) continue;
+      if (best === null || count > best.count || (count === best.count && entry.expiresAtMs < best.expiresAtMs))
+        best = { key, count, expiresAtMs: entry.expiresAtMs };
+    }
+    return best?.key ?? null;
   }
 
   /** Sweeps every quarter lifetime while anything is held: an idle transfer lives at most 1.25 lifetimes. */

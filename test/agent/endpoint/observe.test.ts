@@ -12,6 +12,8 @@
 // - Observe of a missing key ends at once with 4.04, no registration, and a diagnostic naming
 //   the watch resource; a deleted key ends its observations with a final 4.04 (§4.2), and so
 //   does a key deleted with its lease (a revoke names no key: the history gives them);
+// - an endpoint that stops ends every observation with a final 5.03 (no Observe), so its observers need
+//   not wait for Max-Age to learn that nothing more will come;
 // - the endpoint looks for a changed /status only while /status has an observer: without one
 //   it sets no timer for it (an idle agent does not wake up for nothing, issue 17).
 import { strict as assert } from 'node:assert';
@@ -300,6 +302,25 @@ describe('local endpoint: Observe registrations expire and stay bounded', functi
     const last = wire.withToken(token(2)).at(-1);
     assert.equal(last?.code, CoapResponseCode.NotFound);
     assert.equal(last === undefined ? 0 : observeOf(last), null);
+    assert.equal(h.endpoint.observerCount(), 0);
+  });
+
+  it('ends every observation with a final 5.03 without Observe when the endpoint stops', async () => {
+    h = await virtualEndpointNode();
+    await put(h, 'k', 'v0');
+    const wire = h.wire();
+    await observe(h, wire, '/kv/k', token(4));
+    await observe(h, wire, '/status', token(5));
+    await observe(h, wire, '/watch?key=k', token(6));
+    assert.equal(h.endpoint.observerCount(), 3);
+    await h.endpoint.stop();
+    await h.run(10);
+    for (const t of [4, 5, 6]) {
+      const last = wire.withToken(token(t)).at(-1);
+      assert.equal(formatCode(last?.code ?? 0), '5.03', `the observation of token ${t} ended`);
+      assert.equal(last === undefined ? 0 : observeOf(last), null);
+      assert.match(text(last?.payload ?? new Uint8Array()), /stopping/);
+    }
     assert.equal(h.endpoint.observerCount(), 0);
   });
 

@@ -4,7 +4,8 @@
 // without it), never a view of a datagram; blocks below block1BytesMin get 4.13 with a Block1
 // size hint while a one-block body of any size passes; a peer beyond blockTransfersPerPeerMax
 // and a Size1 beyond blockBytesTotalMax get 5.03; an idle transfer is swept by a timer with no
-// further traffic; every refusal is counted by its option's name (stats and metrics); and a
+// further traffic; a full table evicts an idle transfer for a newcomer, never a live one;
+// every refusal is counted by its option's name (stats and metrics); and a
 // confirmable notification ends acknowledged, reset, or timed out after its retransmissions,
 // or goes non-confirmable when notificationsPendingMax is reached.
 import { strict as assert } from 'node:assert';
@@ -192,6 +193,61 @@ describe('CoAP server limits on hostile input', () => {
       'coap_limit_refusals_total{"server":"test","limit":"blockBytesTotalMax"}',
     ]);
     assert.equal(server.blockStats().block1HeldBytes, 3 * 4096);
+    await server.stop();
+  });
+
+  it('evicts the oldest idle transfer of the peer holding the most for a newcomer, never a live one', async () => {
+    const network = new MemoryNetwork();
+    const timers = new VirtualTimers();
+    const metrics = new RecordingMetrics();
+    const serverEndpoint = network.open('10.0.0.1');
+    const server = new CoapServer(
+      { openEndpoint: () => Promise.resolve(serverEndpoint), timers, metrics, name: 'test' },
+      { blockTransfersMax: 8, blockTransfersPerPeerMax: 2, bodyBytesMax: 64 * 1024, blockBytesTotalMax: 64 * 1024 },
+    );
+    server.addResource('/up', upload);
+    await server.start();
+    // Every client on one address, each from its own port: the local endpoint's case.
+    const answers = new Map<number, string[]>();
+    const clients = Array.from({ length: 17 }, () => {
+      const endpoint = network.open('127.0.0.1');
+      const seen: string[] = [];
+      answers.set(endpoint.port, seen);
+      endpoint.onMessage((data) => seen.push(formatCode(data[1] ?? 0)));
+      return endpoint;
+    });
+    let messageId = 0;
+    const send = async (client: number, num: number, more: boolean, size1: number | null = null): Promise<string> => {
+      const endpoint = clients[client];
+      assert.ok(endpoint !== undefined);
+      messageId += 1;
+      const options = [...block1(num, more, 6, 1), ...(size1 === null ? [] : [uintOption(CoapOption.Size1, size1)])];
+      const data = request({ messageId, path: '/up', options, payload: new Uint8Array(1024) });
+      await endpoint.send(data, serverEndpoint.address, serverEndpoint.port);
+      await settle();
+      return answers.get(endpoint.port)?.at(-1) ?? 'none';
+    };
+    // Clients 0..6 send a first block and vanish; client 7 uploads slowly, a block every 3 s.
+    for (let client = 0; client < 8; client += 1) assert.equal(await send(client, 0, true), '2.31');
+    assert.equal(await send(8, 0, true), '5.03', 'nothing is idle yet: the newcomer is refused');
+    await timers.advance(3000);
+    assert.equal(await send(7, 1, true), '2.31');
+    await timers.advance(2000);
+    // 5 s on: the seven abandoned transfers are idle; seven newcomers take their slots, oldest first.
+    for (let client = 8; client < 15; client += 1) assert.equal(await send(client, 0, true), '2.31');
+    assert.equal(await send(15, 0, true), '5.03', 'the live upload and the fresh ones are not evicted');
+    assert.equal(await send(7, 2, false), '2.04', 'the slow upload completes');
+    assert.equal(await send(0, 1, true), '4.08', 'an evicted transfer is gone');
+    assert.equal(metrics.counts.filter((c) => c.startsWith('coap_block_transfers_evicted_total')).length, 7);
+    // Bytes: two uploads announcing 32 KiB (Size1) hold every byte; a later one evicts the older when idle.
+    await timers.advance(31_000);
+    assert.equal(await send(0, 0, true, 32 * 1024), '2.31');
+    assert.equal(await send(1, 0, true, 32 * 1024), '2.31');
+    assert.equal(await send(16, 0, true, 32 * 1024), '5.03');
+    await timers.advance(4000);
+    assert.equal(await send(16, 0, true, 32 * 1024), '2.31');
+    assert.equal(await send(0, 1, true), '4.08');
+    assert.equal(await send(1, 1, true), '2.31');
     await server.stop();
   });
 

@@ -2,13 +2,21 @@
 // reassembly answers 2.31 per block and hands the handler the whole body, keeps concurrent
 // transfers apart by Request-Tag, and refuses what breaks its bounds (out-of-order block
 // 4.08, body over bodyBytesMax 4.13 with Size1, too many transfers 5.03, an expired transfer
-// 4.08); Block2 serves a large response block by block, statelessly for GET; and the client
+// 4.08); Block2 serves a large response block by block, statelessly for GET; Size2 in a request
+// gets the body's size, and only the first block of an Observe registration carries Observe; and the client
 // and server together move 64 KiB and 1 MiB bodies both ways, also when the server asks for
 // smaller blocks than the client sent (late negotiation, RFC 7959 §2.5).
 import { strict as assert } from 'node:assert';
 import { CoapClient } from '../../../transport/coap/client.js';
 import { CoapOption, CoapResponseCode, formatCode } from '../../../transport/coap/codes.js';
-import { decodeBlock, encodeBlock, firstOption, option, uintOption } from '../../../transport/coap/options.js';
+import {
+  decodeBlock,
+  decodeUint,
+  encodeBlock,
+  firstOption,
+  option,
+  uintOption,
+} from '../../../transport/coap/options.js';
 import { SeededPrng } from '../../../contracts/prng.js';
 import { request, serverHarness, text } from './harness.js';
 import type { CoapRequest } from '../../../transport/coap/request.js';
@@ -186,6 +194,52 @@ describe('CoAP block-wise transfer', () => {
     assert.deepEqual(Buffer.concat(h.received.slice(0, 3).map((m) => m.payload)), Buffer.from(body));
     assert.deepEqual(Buffer.from(h.received[3]?.payload ?? []), Buffer.from(body.subarray(512, 1024)));
     assert.equal(runs, 2);
+  });
+
+  it('answers the later blocks of an Observe registration without Observe (RFC 7959 §2.6)', async () => {
+    const h = await serverHarness();
+    h.server.addResource('/status', {
+      GET: () =>
+        Promise.resolve({
+          code: CoapResponseCode.Content,
+          payload: pattern(3000),
+          etag: Uint8Array.from([7]),
+          observe: 5,
+        }),
+    });
+    const block2 = (num: number) => option(CoapOption.Block2, encodeBlock({ num, more: false, szx: 6 }));
+    await h.send(
+      request({ messageId: 1, method: 'GET', path: '/status', options: [uintOption(CoapOption.Observe, 0)] }),
+    );
+    await h.send(request({ messageId: 2, method: 'GET', path: '/status', options: [block2(1)] }));
+    await h.send(request({ messageId: 3, method: 'GET', path: '/status', options: [block2(2)] }));
+    const observes = h.received.map((m) => {
+      const value = firstOption(m.options, CoapOption.Observe);
+      return value === null ? null : decodeUint(value, 3);
+    });
+    assert.deepEqual(observes, [5, null, null]);
+    assert.equal(Buffer.concat(h.received.map((m) => m.payload)).length, 3000);
+  });
+
+  it('answers Size2 in a request with the size of the body, whole or in blocks (RFC 7959 §4)', async () => {
+    const h = await serverHarness();
+    h.server.addResource('/small', {
+      GET: () => Promise.resolve({ code: CoapResponseCode.Content, payload: pattern(5) }),
+    });
+    h.server.addResource('/large', {
+      GET: () =>
+        Promise.resolve({ code: CoapResponseCode.Content, payload: pattern(3000), etag: Uint8Array.from([7]) }),
+    });
+    const size2 = uintOption(CoapOption.Size2, 0);
+    await h.send(request({ messageId: 1, method: 'GET', path: '/small', options: [size2] }));
+    await h.send(request({ messageId: 2, method: 'GET', path: '/large', options: [size2] }));
+    await h.send(request({ messageId: 3, method: 'GET', path: '/small' }));
+    const sizes = h.received.map((m) => {
+      const value = firstOption(m.options, CoapOption.Size2);
+      return value === null ? null : decodeUint(value, 4);
+    });
+    assert.deepEqual(sizes, [5, 3000, null]);
+    assert.equal(h.received[0]?.payload.length, 5);
   });
 
   for (const [name, size, qblock1] of [

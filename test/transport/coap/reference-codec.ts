@@ -193,7 +193,7 @@ export function referenceParseRequest(message: CoapMessage, peer: DatagramPeer):
   return {
     ok: true,
     request,
-    block: { block1, qblock1, piece1, block2, size1: fields.size1, requestTag: fields.requestTag },
+    block: { block1, qblock1, piece1, block2, size1: fields.size1, size2: fields.size2, requestTag: fields.requestTag },
   };
 }
 
@@ -207,6 +207,7 @@ interface CollectedOptions {
   accept: number | null;
   observe: number | null;
   size1: number | null;
+  size2: boolean;
   block1: Uint8Array | null;
   qblock1: Uint8Array | null;
   piece1: Uint8Array | null;
@@ -230,6 +231,7 @@ function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions |
     accept: null,
     observe: null,
     size1: null,
+    size2: false,
     block1: null,
     qblock1: null,
     piece1: null,
@@ -263,6 +265,9 @@ function collectOptions(options: readonly CoapOptionValue[]): CollectedOptions |
         break;
       case CoapOption.Observe:
         c.observe ??= decodeUint(o.value, 3);
+        break;
+      case CoapOption.Size2:
+        c.size2 = true;
         break;
       case CoapOption.Size1:
         c.size1 ??= decodeUint(o.value, 4);
