@@ -18,6 +18,10 @@ import { nodeStateBytesMax } from '../trust/snapshot-limit.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import { readFolder, type FolderReading } from '../../storage/wal/wal-read-only.js';
+import { WAL_FORMAT_VERSION } from '../../storage/wal/wal-store.js';
+import { resolveLmdbOptions, type LmdbPersistenceOptions } from '../../storage/lmdb/lmdb-options.js';
+import { FORMAT_VERSION } from '../../storage/lmdb/lmdb-records.js';
 import type { DiagnosticLogger, LogFields } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { prepareDataDir } from './data-dir.js';
@@ -74,23 +78,12 @@ export function openStorage(
   logger?: DiagnosticLogger,
 ): Promise<PersistenceEngine> {
   if (settings.storage === 'memory') return Promise.resolve(new MemoryPersistenceEngine());
-  const snapshotBytesMax = snapshotBytesMaxFor(settings.kv);
-  const mapSizeMin = 2 * snapshotBytesMax + MIB;
-  if (settings.mapSizeMaxBytes < mapSizeMin) {
-    return Promise.reject(
-      new ConfigError([
-        `storageOptions.mapSizeMaxBytes: expected at least ${mapSizeMin} (two snapshots of the largest state the ` +
-          `kv limits allow, ${snapshotBytesMax} bytes, and 1 MiB), got ${settings.mapSizeMaxBytes}; raise it or ` +
-          'lower the kv limits (kv.dataBytesMax, kv.historyBytesMax, kv.sessionBytesMax)',
-      ]),
-    );
+  let options: LmdbPersistenceOptions;
+  try {
+    options = engineOptions(settings);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
-  const options = {
-    path: settings.dataDir,
-    createDirectory: true,
-    mapSizeMaxBytes: settings.mapSizeMaxBytes,
-    snapshotBytesMax,
-  };
   // wal upgrades a folder of the LMDB engine (format 1 to 2) on first open.
   const deps = metrics === undefined ? {} : { metrics };
   if (settings.storage !== 'wal') return LmdbPersistenceEngine.open(options, deps);
@@ -99,6 +92,33 @@ export function openStorage(
     logger?.warning(message, fields);
   };
   return WalPersistenceEngine.open(options, { ...deps, onFormatUpgrade });
+}
+
+/** The engine's options for `settings`; ConfigError when the LMDB map cannot hold two of the largest snapshots. */
+function engineOptions(settings: StorageSettings): LmdbPersistenceOptions {
+  const snapshotBytesMax = snapshotBytesMaxFor(settings.kv);
+  const mapSizeMin = 2 * snapshotBytesMax + MIB;
+  if (settings.mapSizeMaxBytes < mapSizeMin) {
+    throw new ConfigError([
+      `storageOptions.mapSizeMaxBytes: expected at least ${mapSizeMin} (two snapshots of the largest state the ` +
+        `kv limits allow, ${snapshotBytesMax} bytes, and 1 MiB), got ${settings.mapSizeMaxBytes}; raise it or ` +
+        'lower the kv limits (kv.dataBytesMax, kv.historyBytesMax, kv.sessionBytesMax)',
+    ]);
+  }
+  return { path: settings.dataDir, createDirectory: true, mapSizeMaxBytes: settings.mapSizeMaxBytes, snapshotBytesMax };
+}
+
+/**
+ * Reads the data folder of `settings` (not `memory`) as {@link openStorage} would open it, writing
+ * nothing (storage/wal/wal-read-only.ts): what the engine would load, and what its open would
+ * write first (a format upgrade, a torn log frame zeroed). Refuses as openStorage does.
+ */
+export function readStorage(settings: StorageSettings): Promise<FolderReading & { readonly formatVersion: number }> {
+  const wal = settings.storage === 'wal';
+  const formatVersion = wal ? WAL_FORMAT_VERSION : FORMAT_VERSION;
+  return Promise.resolve()
+    .then(() => readFolder(resolveLmdbOptions(engineOptions(settings)), formatVersion, wal))
+    .then((reading) => ({ ...reading, formatVersion }));
 }
 
 /**

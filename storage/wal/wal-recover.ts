@@ -206,11 +206,12 @@ function scanSegments(dir: string, numbers: readonly number[], appliedSeq: numbe
   });
 }
 
-/** The segment numbers in `dir`, in order, after deleting segments left half-created. */
-function listSegments(dir: string): number[] {
+/** The segment numbers in `dir`, in order, after deleting segments left half-created (with `repair`). */
+function listSegments(dir: string, repair: boolean): number[] {
   const numbers: number[] = [];
   for (const name of readdirSync(dir)) {
-    if (name.endsWith('.log.tmp') && parseSegmentName(name.slice(0, -4)) !== null) unlinkSync(join(dir, name));
+    if (repair && name.endsWith('.log.tmp') && parseSegmentName(name.slice(0, -4)) !== null)
+      unlinkSync(join(dir, name));
     const number = parseSegmentName(name);
     if (number !== null) numbers.push(number);
   }
@@ -253,11 +254,15 @@ function zeroTail(dir: string, segment: ScannedSegment, dirtyEnd: number): void 
   }
 }
 
-/** Reads the log in `dir`; see the file comment. Throws STORAGE_CORRUPT or STORAGE_IO. */
-export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
+/**
+ * Reads the log in `dir`; see the file comment. Throws STORAGE_CORRUPT or STORAGE_IO. With `repair`
+ * false nothing is written (coraft recover's dry run): the torn tail is measured, not zeroed, and
+ * no file is deleted.
+ */
+export function recoverWal(dir: string, appliedSeq: number, repair = true): RecoveredWal {
   let numbers: number[];
   try {
-    numbers = listSegments(dir);
+    numbers = listSegments(dir, repair);
   } catch (error) {
     throw toPersistenceError(error, `cannot read the log in ${dir}`);
   }
@@ -286,10 +291,10 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
   try {
     if (active !== undefined && active.dirtyEnd !== null) {
       tornBytes = active.dirtyEnd - active.end;
-      zeroTail(dir, active, active.dirtyEnd);
+      if (repair) zeroTail(dir, active, active.dirtyEnd);
     }
     // Segments past the active one hold only zeros (created ahead of use).
-    for (const segment of scanned.slice(activeAt + 1)) unlinkSync(join(dir, segmentName(segment.number)));
+    if (repair) for (const segment of scanned.slice(activeAt + 1)) unlinkSync(join(dir, segmentName(segment.number)));
   } catch (error) {
     throw toPersistenceError(error, `cannot repair the log in ${dir}`);
   }
