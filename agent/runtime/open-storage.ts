@@ -11,7 +11,7 @@
  * the settings to change named.
  */
 import type { PersistenceEngine } from '../../contracts/persistence.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, PersistenceError } from '../../contracts/errors.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { resolveKvOptions } from '../kv/options.js';
 import { nodeStateBytesMax } from '../trust/snapshot-limit.js';
@@ -20,6 +20,7 @@ import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 import { readFolder, type FolderReading } from '../../storage/wal/wal-read-only.js';
 import { WAL_FORMAT_VERSION } from '../../storage/wal/wal-store.js';
+import type { TornTail } from '../../storage/wal/wal-recover.js';
 import { resolveLmdbOptions, type LmdbPersistenceOptions } from '../../storage/lmdb/lmdb-options.js';
 import { FORMAT_VERSION } from '../../storage/lmdb/lmdb-records.js';
 import type { DiagnosticLogger, LogFields } from '../../contracts/logger.js';
@@ -91,7 +92,28 @@ export function openStorage(
     const { message, fields } = formatUpgradeRecord(from, to, path);
     logger?.warning(message, fields);
   };
-  return WalPersistenceEngine.open(options, { ...deps, onFormatUpgrade });
+  const onTornTail = (torn: TornTail): void =>
+    logger?.warning('data folder: dropped the torn last frame of the log', { ...torn, why: TORN_TAIL_WHY });
+  return WalPersistenceEngine.open(options, { ...deps, onFormatUpgrade, onTornTail });
+}
+
+/** What a torn last frame of the log means, logged with it (storage/wal/wal-recover.ts). */
+export const TORN_TAIL_WHY =
+  'the trace of a write cut short by a crash or a power loss, never acknowledged; after a clean stop it is ' +
+  'damage to the disk instead, and the entries in it are lost on this member: it gets them back from the ' +
+  'leader if the cluster committed them (a cluster of one member has lost them)';
+
+/**
+ * What to do about a data folder the storage refused as damaged (STORAGE_CORRUPT), added to its
+ * message (deploy/README.md, "A damaged data folder").
+ */
+export function damagedFolderAdvice(dataDir: string): string {
+  return (
+    `the data folder ${dataDir} is damaged; do not edit or delete its files. Keep a copy of it (cp -a), then ` +
+    'remove this member (coraft members remove), empty the folder and add the member back (coraft members add): ' +
+    "it gets the leader's snapshot; a cluster of one member restores from a backup (coraft restore). " +
+    'deploy/README.md, "A damaged data folder"'
+  );
 }
 
 /** The engine's options for `settings`; ConfigError when the LMDB map cannot hold two of the largest snapshots. */
@@ -140,7 +162,15 @@ export async function openNodeStorage(
     logger.warning('data folder: removed group and other permissions', { path });
   checkDataOwner(config);
   checkNotLeftOut(config.dataDir);
-  const storage = await openStorage(config, metrics, logger);
+  let storage: PersistenceEngine;
+  try {
+    storage = await openStorage(config, metrics, logger);
+  } catch (error) {
+    if (!(error instanceof PersistenceError) || error.code !== 'STORAGE_CORRUPT') throw error;
+    throw new PersistenceError('STORAGE_CORRUPT', `${error.message}: ${damagedFolderAdvice(config.dataDir)}`, {
+      cause: error,
+    });
+  }
   try {
     if (claimDataOwner(config))
       logger.info("data folder: had no owner record; recorded it as this node's", {

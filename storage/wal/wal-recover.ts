@@ -39,6 +39,15 @@ export interface RecoveredRecord {
   readonly batch: PersistBatch;
 }
 
+/** A torn last frame the open zeroed: where, how many bytes, and what its header said, if it was whole. */
+export interface TornTail {
+  readonly file: string;
+  readonly offset: number;
+  readonly bytes: number;
+  /** Why the bytes there are not a frame (readFrame's reason: checksum mismatch, cut short, ...). */
+  readonly reason: string;
+}
+
 /** What the log holds past the checkpoint, and where writing resumes. */
 export interface RecoveredWal {
   /** The active segment and offset, or null when no segment is left (a new one is created). */
@@ -259,7 +268,12 @@ function zeroTail(dir: string, segment: ScannedSegment, dirtyEnd: number): void 
  * false nothing is written (coraft recover's dry run): the torn tail is measured, not zeroed, and
  * no file is deleted.
  */
-export function recoverWal(dir: string, appliedSeq: number, repair = true): RecoveredWal {
+export function recoverWal(
+  dir: string,
+  appliedSeq: number,
+  repair = true,
+  onTorn?: (torn: TornTail) => void,
+): RecoveredWal {
   let numbers: number[];
   try {
     numbers = listSegments(dir, repair);
@@ -292,6 +306,8 @@ export function recoverWal(dir: string, appliedSeq: number, repair = true): Reco
     if (active !== undefined && active.dirtyEnd !== null) {
       tornBytes = active.dirtyEnd - active.end;
       if (repair) zeroTail(dir, active, active.dirtyEnd);
+      const file = join(dir, segmentName(active.number));
+      if (repair) onTorn?.({ file, offset: active.end, bytes: tornBytes, reason: active.reason });
     }
     // Segments past the active one hold only zeros (created ahead of use).
     if (repair) for (const segment of scanned.slice(activeAt + 1)) unlinkSync(join(dir, segmentName(segment.number)));
