@@ -17,7 +17,7 @@ import { writeFileDurably, writeSecretFile } from '../config/secret-files.js';
 import { ConfigError, PersistenceError, describeError } from '../../contracts/errors.js';
 import { simpleConfiguration } from '../core/configuration.js';
 import { EXIT, exitCodeFor } from '../runtime/agent.js';
-import { openStorage } from '../runtime/open-storage.js';
+import { openStorage, readStorage } from '../runtime/open-storage.js';
 import { checkDataOwner, claimDataOwner } from '../runtime/data-owner.js';
 import { COMMIT_MARKER_FILE, readCommitMarker } from '../runtime/commit-marker.js';
 import { epochOfTerm } from '../runtime/recovery-epoch.js';
@@ -137,31 +137,64 @@ function markerOf(
   );
 }
 
+/** What recover planned, and for a dry run what opening the storage would write first (one line each). */
+interface Recovery {
+  readonly plan: RecoveryPlan;
+  readonly wouldWrite: readonly string[];
+}
+
+/** The plan for `state`, the stored state of this member's data folder. */
+function planOf(config: AgentConfig, state: PersistedState, keepUncommitted: boolean): RecoveryPlan {
+  if (state.entries.length === 0 && state.snapshot === null && state.hardState.currentTerm === 0)
+    throw new ConfigError([`dataDir: ${config.dataDir} holds no log or snapshot: nothing to recover`]);
+  const bootstrap = simpleConfiguration(
+    config.members.map((m) => m.id),
+    config.members,
+  );
+  const marker = markerOf(config, state, keepUncommitted, (line) => process.stderr.write(line));
+  return planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
+}
+
+/**
+ * Plans from the data folder read without writing (runtime/open-storage.ts, readStorage): the
+ * storage's open would upgrade an older format, zero a torn log frame and replay the log into the
+ * store; the dry run says so instead. Refused as the run with --yes is.
+ */
+async function dryRun(config: AgentConfig, keepUncommitted: boolean): Promise<Recovery> {
+  const reading = await readStorage(config);
+  const wouldWrite: string[] = [];
+  if (reading.format !== null && reading.format < reading.formatVersion) {
+    const was = reading.format === 1 ? "the lmdb-direct engine's format 1" : `format ${reading.format}`;
+    wouldWrite.push(
+      `with --yes, first: upgrade the data folder from ${was} to format ${reading.formatVersion} (one way: an ` +
+        'earlier build of coraft refuses it then; deploy/README.md, "Upgrading stores")',
+    );
+  }
+  if (reading.tornBytes > 0)
+    wouldWrite.push(
+      `with --yes, first: zero the torn last frame of the log (${reading.tornBytes} bytes, a write cut short by ` +
+        'a stop; it was never acknowledged), as a start of the agent does',
+    );
+  return { plan: planOf(config, reading.state, keepUncommitted), wouldWrite };
+}
+
 /**
  * Opens the storage (refused while the agent runs, or on a folder recorded as another node's or
- * another cluster's, missing or empty), plans, and with `apply` writes the plan. The folder stays
- * this node's, of the same cluster id (the recovered member keeps its keys and trust state); with
- * `apply` a folder without an owner record gets one, as the agent's start would write it.
+ * another cluster's, missing or empty), plans, and with `apply` writes the plan; without it reads
+ * the folder and writes nothing (dryRun). The folder stays this node's, of the same cluster id (the
+ * recovered member keeps its keys and trust state); with `apply` a folder without an owner record
+ * gets one, as the agent's start would write it.
  */
-async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boolean): Promise<RecoveryPlan> {
+async function recover(config: AgentConfig, apply: boolean, keepUncommitted: boolean): Promise<Recovery> {
   checkDataOwner(config);
   checkHoldsState(config);
+  if (!apply) return dryRun(config, keepUncommitted);
   const storage = await openStorage(config);
   try {
-    const state = await storage.load();
-    if (state.entries.length === 0 && state.snapshot === null && state.hardState.currentTerm === 0)
-      throw new ConfigError([`dataDir: ${config.dataDir} holds no log or snapshot: nothing to recover`]);
-    const bootstrap = simpleConfiguration(
-      config.members.map((m) => m.id),
-      config.members,
-    );
-    const marker = markerOf(config, state, keepUncommitted, (line) => process.stderr.write(line));
-    const plan = planForceNewCluster(state, config.nodeId, marker, bootstrap, keepUncommitted);
-    if (apply) {
-      claimDataOwner(config);
-      await storage.persist(recoveryBatch(plan));
-    }
-    return plan;
+    const plan = planOf(config, await storage.load(), keepUncommitted);
+    claimDataOwner(config);
+    await storage.persist(recoveryBatch(plan));
+    return { plan, wouldWrite: [] };
   } finally {
     await storage.close();
   }
@@ -195,8 +228,9 @@ export async function runRecoverCommand(args: readonly string[]): Promise<number
   const apply = values.yes === true;
   process.stderr.write(WARNING);
   let plan: RecoveryPlan;
+  let wouldWrite: readonly string[];
   try {
-    plan = await recover(config, apply, values['keep-uncommitted'] === true);
+    ({ plan, wouldWrite } = await recover(config, apply, values['keep-uncommitted'] === true));
   } catch (error) {
     const locked = error instanceof PersistenceError && error.code === 'STORAGE_LOCKED';
     const hint = locked ? ' (is the agent running? stop it first: systemctl stop coraft)' : '';
@@ -205,6 +239,7 @@ export async function runRecoverCommand(args: readonly string[]): Promise<number
   }
   process.stdout.write(describePlan(plan));
   if (!apply) {
+    for (const line of wouldWrite) process.stdout.write(`${line}\n`);
     process.stdout.write('dry run: nothing was changed. Run again with --yes to do it.\n');
     return EXIT.ok;
   }

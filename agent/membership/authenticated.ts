@@ -20,7 +20,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { InboundContext } from '../../contracts/network.js';
-import { LogThrottle } from '../../contracts/rate-limiter.js';
+import { LogThrottle, RepeatThrottle } from '../../contracts/rate-limiter.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import { addressHints, type PeerAddresses } from '../trust/peer-addresses.js';
@@ -55,19 +55,29 @@ export interface AuthenticatedMembershipDeps {
 /** Most session closers registered. */
 const CLOSERS_MAX = 16;
 
+/**
+ * A refusal that repeats (the same kind, claimed identity and reason: a member left out by a
+ * recovery, or one removed while down, retrying for as long as it runs) is logged the first time,
+ * then once per this period with how many were refused since (`repeated`).
+ */
+export const REFUSAL_REPEAT_PERIOD_MS = 60_000;
+
 export class AuthenticatedMembershipManager implements MembershipManager {
   private readonly base = new DefaultMembershipManager();
   private readonly closers: SessionCloser[] = [];
   private configuration: () => ClusterConfiguration | null = () => null;
   private bootstrapMembers: readonly ClusterMember[] = [];
   private readonly refusalLogs: LogThrottle;
+  private readonly repeatLogs: RepeatThrottle;
 
   constructor(private readonly deps: AuthenticatedMembershipDeps) {
     const logsPerSecondMax = deps.refusalLogsPerSecondMax ?? 10;
     if (!Number.isInteger(logsPerSecondMax) || logsPerSecondMax < 1 || logsPerSecondMax > 10_000) {
       throw new RangeError('refusalLogsPerSecondMax must be an integer from 1 to 10000');
     }
-    this.refusalLogs = new LogThrottle({ nowMs: deps.nowMs ?? Date.now }, logsPerSecondMax);
+    const clock = { nowMs: deps.nowMs ?? Date.now };
+    this.refusalLogs = new LogThrottle(clock, logsPerSecondMax);
+    this.repeatLogs = new RepeatThrottle(clock, REFUSAL_REPEAT_PERIOD_MS);
   }
 
   /**
@@ -229,8 +239,10 @@ export class AuthenticatedMembershipManager implements MembershipManager {
   }
 
   /**
-   * Counts a refusal and logs it (rate-limited; a line says how many were left out before it); `peer` is who was
-   * authenticated (if anyone) and from where.
+   * Counts a refusal and logs it: a repeat of the same refusal once per REFUSAL_REPEAT_PERIOD_MS,
+   * saying how many of it were refused since (`repeated`), and all of them rate-limited (a line says
+   * how many were left out before it, `suppressed`); `peer` is who was authenticated (if anyone)
+   * and from where.
    */
   private refused(
     where: 'handshake' | 'rpc',
@@ -239,6 +251,8 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     reason: string,
   ): void {
     this.deps.metrics?.increment('membership_refusals_total', 1, { where });
+    const repeated = this.repeatLogs.take(`${where}\n${claimed.slice(0, 64)}\n${String(peer.identity)}\n${reason}`);
+    if (repeated === null) return;
     const suppressed = this.refusalLogs.take();
     if (suppressed === null) return;
     this.deps.logger.warning(`refused a peer ${where}: ${reason}`, {
@@ -247,6 +261,7 @@ export class AuthenticatedMembershipManager implements MembershipManager {
       identity: peer.identity,
       remote: peer.remote,
       suppressed,
+      ...(repeated > 0 ? { repeated, periodMs: REFUSAL_REPEAT_PERIOD_MS } : {}),
     });
   }
 }

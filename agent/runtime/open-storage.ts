@@ -11,13 +11,18 @@
  * the settings to change named.
  */
 import type { PersistenceEngine } from '../../contracts/persistence.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, PersistenceError } from '../../contracts/errors.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import { resolveKvOptions } from '../kv/options.js';
 import { nodeStateBytesMax } from '../trust/snapshot-limit.js';
 import { LmdbPersistenceEngine } from '../../storage/lmdb/lmdb-engine.js';
 import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
+import { readFolder, type FolderReading } from '../../storage/wal/wal-read-only.js';
+import { WAL_FORMAT_VERSION } from '../../storage/wal/wal-store.js';
+import type { TornTail } from '../../storage/wal/wal-recover.js';
+import { resolveLmdbOptions, type LmdbPersistenceOptions } from '../../storage/lmdb/lmdb-options.js';
+import { FORMAT_VERSION } from '../../storage/lmdb/lmdb-records.js';
 import type { DiagnosticLogger, LogFields } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import { prepareDataDir } from './data-dir.js';
@@ -74,23 +79,12 @@ export function openStorage(
   logger?: DiagnosticLogger,
 ): Promise<PersistenceEngine> {
   if (settings.storage === 'memory') return Promise.resolve(new MemoryPersistenceEngine());
-  const snapshotBytesMax = snapshotBytesMaxFor(settings.kv);
-  const mapSizeMin = 2 * snapshotBytesMax + MIB;
-  if (settings.mapSizeMaxBytes < mapSizeMin) {
-    return Promise.reject(
-      new ConfigError([
-        `storageOptions.mapSizeMaxBytes: expected at least ${mapSizeMin} (two snapshots of the largest state the ` +
-          `kv limits allow, ${snapshotBytesMax} bytes, and 1 MiB), got ${settings.mapSizeMaxBytes}; raise it or ` +
-          'lower the kv limits (kv.dataBytesMax, kv.historyBytesMax, kv.sessionBytesMax)',
-      ]),
-    );
+  let options: LmdbPersistenceOptions;
+  try {
+    options = engineOptions(settings);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
-  const options = {
-    path: settings.dataDir,
-    createDirectory: true,
-    mapSizeMaxBytes: settings.mapSizeMaxBytes,
-    snapshotBytesMax,
-  };
   // wal upgrades a folder of the LMDB engine (format 1 to 2) on first open.
   const deps = metrics === undefined ? {} : { metrics };
   if (settings.storage !== 'wal') return LmdbPersistenceEngine.open(options, deps);
@@ -98,7 +92,55 @@ export function openStorage(
     const { message, fields } = formatUpgradeRecord(from, to, path);
     logger?.warning(message, fields);
   };
-  return WalPersistenceEngine.open(options, { ...deps, onFormatUpgrade });
+  const onTornTail = (torn: TornTail): void =>
+    logger?.warning('data folder: dropped the torn last frame of the log', { ...torn, why: TORN_TAIL_WHY });
+  return WalPersistenceEngine.open(options, { ...deps, onFormatUpgrade, onTornTail });
+}
+
+/** What a torn last frame of the log means, logged with it (storage/wal/wal-recover.ts). */
+export const TORN_TAIL_WHY =
+  'the trace of a write cut short by a crash or a power loss, never acknowledged; after a clean stop it is ' +
+  'damage to the disk instead, and the entries in it are lost on this member: it gets them back from the ' +
+  'leader if the cluster committed them (a cluster of one member has lost them)';
+
+/**
+ * What to do about a data folder the storage refused as damaged (STORAGE_CORRUPT), added to its
+ * message (deploy/README.md, "A damaged data folder").
+ */
+export function damagedFolderAdvice(dataDir: string): string {
+  return (
+    `the data folder ${dataDir} is damaged; do not edit or delete its files. Keep a copy of it (cp -a), then ` +
+    'remove this member (coraft members remove), empty the folder and add the member back (coraft members add): ' +
+    "it gets the leader's snapshot; a cluster of one member restores from a backup (coraft restore). " +
+    'deploy/README.md, "A damaged data folder"'
+  );
+}
+
+/** The engine's options for `settings`; ConfigError when the LMDB map cannot hold two of the largest snapshots. */
+function engineOptions(settings: StorageSettings): LmdbPersistenceOptions {
+  const snapshotBytesMax = snapshotBytesMaxFor(settings.kv);
+  const mapSizeMin = 2 * snapshotBytesMax + MIB;
+  if (settings.mapSizeMaxBytes < mapSizeMin) {
+    throw new ConfigError([
+      `storageOptions.mapSizeMaxBytes: expected at least ${mapSizeMin} (two snapshots of the largest state the ` +
+        `kv limits allow, ${snapshotBytesMax} bytes, and 1 MiB), got ${settings.mapSizeMaxBytes}; raise it or ` +
+        'lower the kv limits (kv.dataBytesMax, kv.historyBytesMax, kv.sessionBytesMax)',
+    ]);
+  }
+  return { path: settings.dataDir, createDirectory: true, mapSizeMaxBytes: settings.mapSizeMaxBytes, snapshotBytesMax };
+}
+
+/**
+ * Reads the data folder of `settings` (not `memory`) as {@link openStorage} would open it, writing
+ * nothing (storage/wal/wal-read-only.ts): what the engine would load, and what its open would
+ * write first (a format upgrade, a torn log frame zeroed). Refuses as openStorage does.
+ */
+export function readStorage(settings: StorageSettings): Promise<FolderReading & { readonly formatVersion: number }> {
+  const wal = settings.storage === 'wal';
+  const formatVersion = wal ? WAL_FORMAT_VERSION : FORMAT_VERSION;
+  return Promise.resolve()
+    .then(() => readFolder(resolveLmdbOptions(engineOptions(settings)), formatVersion, wal))
+    .then((reading) => ({ ...reading, formatVersion }));
 }
 
 /**
@@ -120,7 +162,15 @@ export async function openNodeStorage(
     logger.warning('data folder: removed group and other permissions', { path });
   checkDataOwner(config);
   checkNotLeftOut(config.dataDir);
-  const storage = await openStorage(config, metrics, logger);
+  let storage: PersistenceEngine;
+  try {
+    storage = await openStorage(config, metrics, logger);
+  } catch (error) {
+    if (!(error instanceof PersistenceError) || error.code !== 'STORAGE_CORRUPT') throw error;
+    throw new PersistenceError('STORAGE_CORRUPT', `${error.message}: ${damagedFolderAdvice(config.dataDir)}`, {
+      cause: error,
+    });
+  }
   try {
     if (claimDataOwner(config))
       logger.info("data folder: had no owner record; recorded it as this node's", {

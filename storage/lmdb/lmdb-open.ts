@@ -103,12 +103,64 @@ function checkDirectory(options: ResolvedLmdbOptions): void {
   }
 }
 
+const LOG_DB = { name: 'log', encoding: 'binary', keyEncoding: 'binary', cache: false, compression: false } as const;
+const META_DB = {
+  name: 'meta',
+  encoding: 'binary',
+  keyEncoding: 'ordered-binary',
+  cache: false,
+  compression: false,
+} as const;
+const SHAPES_DB = { ...LOG_DB, name: 'log-shape' } as const;
+
 /**
  * Opens the LMDB environment of `options.path` and its two databases (also used by the WAL engine's checkpoint worker).
  */
 export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
-  const rootOptions: RootDatabaseOptionsWithPath & { readonly permissionsMode: number } = {
+  const env = open<Uint8Array, string>(rootOptionsOf(options, false));
+  try {
+    const log = env.openDB<Uint8Array, Uint8Array>(LOG_DB);
+    const meta = env.openDB<Uint8Array, string>(META_DB);
+    const shapes = env.openDB<Uint8Array, Uint8Array>(SHAPES_DB);
+    // Reader slots left by a killed process would pin old pages and grow the file.
+    env.readerCheck();
+    return { env, log, meta, shapes };
+  } catch (error) {
+    void env.close();
+    throw error;
+  }
+}
+
+/** The environment's log and meta databases opened read-only; either is null where the environment has none. */
+export interface ReadOnlyHandles {
+  readonly env: RootDatabase<Uint8Array, string>;
+  readonly log: Database<Uint8Array, Uint8Array> | null;
+  readonly meta: Database<Uint8Array, string> | null;
+}
+
+/**
+ * Opens the LMDB environment of `options.path` read-only (LMDB's MDB_RDONLY): nothing is created
+ * or written in data.mdb, not even a database that is missing (lmdb-js then gives undefined).
+ */
+export function openHandlesReadOnly(options: ResolvedLmdbOptions): ReadOnlyHandles {
+  const env = open<Uint8Array, string>(rootOptionsOf(options, true));
+  try {
+    const log = env.openDB<Uint8Array, Uint8Array>(LOG_DB) as Database<Uint8Array, Uint8Array> | undefined;
+    const meta = env.openDB<Uint8Array, string>(META_DB) as Database<Uint8Array, string> | undefined;
+    return { env, log: log ?? null, meta: meta ?? null };
+  } catch (error) {
+    void env.close();
+    throw error;
+  }
+}
+
+function rootOptionsOf(
+  options: ResolvedLmdbOptions,
+  readOnly: boolean,
+): RootDatabaseOptionsWithPath & { readonly permissionsMode: number } {
+  return {
     path: options.path,
+    readOnly,
     noSubdir: false,
     mapSize: options.mapSizeInitialBytes,
     pageSize: options.pageSizeBytes,
@@ -128,36 +180,6 @@ export function openHandles(options: ResolvedLmdbOptions): LmdbHandles {
     // The mode LMDB creates data.mdb and lock.mdb with (lmdb-js reads it, its typings omit it).
     permissionsMode: DATA_FILE_MODE,
   };
-  const env = open<Uint8Array, string>(rootOptions);
-  try {
-    const log = env.openDB<Uint8Array, Uint8Array>({
-      name: 'log',
-      encoding: 'binary',
-      keyEncoding: 'binary',
-      cache: false,
-      compression: false,
-    });
-    const meta = env.openDB<Uint8Array, string>({
-      name: 'meta',
-      encoding: 'binary',
-      keyEncoding: 'ordered-binary',
-      cache: false,
-      compression: false,
-    });
-    const shapes = env.openDB<Uint8Array, Uint8Array>({
-      name: 'log-shape',
-      encoding: 'binary',
-      keyEncoding: 'binary',
-      cache: false,
-      compression: false,
-    });
-    // Reader slots left by a killed process would pin old pages and grow the file.
-    env.readerCheck();
-    return { env, log, meta, shapes };
-  } catch (error) {
-    void env.close();
-    throw error;
-  }
 }
 
 /**
@@ -203,25 +225,38 @@ export async function openDirectory(
 async function checkFormat(handles: LmdbHandles, path: string, formatVersion: number): Promise<number | null> {
   const storedRecord = handles.meta.get(META_KEYS.format);
   const stored = storedRecord === undefined ? null : parseFormat(storedRecord);
-  if (stored !== null) {
-    if (stored > formatVersion) {
-      throw new PersistenceError(
-        'STORAGE_VERSION',
-        `${path} holds format version ${stored}; this build reads up to ${formatVersion}`,
-      );
-    }
-    if (stored === formatVersion) return stored;
-  } else {
-    const hasLog = handles.log.getKeysCount({ limit: 1 }) > 0;
-    const hasMeta = handles.meta.getKeysCount({ limit: 1 }) > 0;
-    if (hasLog || hasMeta) throw new PersistenceError('STORAGE_CORRUPT', `${path} holds data but no format record`);
-  }
+  checkStoredFormat(stored, handles, path, formatVersion);
+  if (stored === formatVersion) return stored;
   try {
     await handles.env.transaction(() => handles.meta.putSync(META_KEYS.format, encodeFormat(formatVersion)));
   } catch (error) {
     throw toPersistenceError(error, `cannot initialise ${path}`, path);
   }
   return stored;
+}
+
+/**
+ * Refuses a format record newer than `formatVersion` (STORAGE_VERSION), and a directory with data
+ * but no format record (STORAGE_CORRUPT); an older format is the caller's to upgrade.
+ */
+export function checkStoredFormat(
+  stored: number | null,
+  handles: {
+    readonly log: Database<Uint8Array, Uint8Array> | null;
+    readonly meta: Database<Uint8Array, string> | null;
+  },
+  path: string,
+  formatVersion: number,
+): void {
+  if (stored !== null && stored > formatVersion)
+    throw new PersistenceError(
+      'STORAGE_VERSION',
+      `${path} holds format version ${stored}; this build reads up to ${formatVersion}`,
+    );
+  if (stored !== null) return;
+  const hasLog = (handles.log?.getKeysCount({ limit: 1 }) ?? 0) > 0;
+  const hasMeta = (handles.meta?.getKeysCount({ limit: 1 }) ?? 0) > 0;
+  if (hasLog || hasMeta) throw new PersistenceError('STORAGE_CORRUPT', `${path} holds data but no format record`);
 }
 
 function recoverSnapshot(handles: LmdbHandles): StoredSnapshotMeta | null {

@@ -64,20 +64,12 @@ import { Checkpointer, type OpenedStore } from './wal-checkpoint.js';
 import { FRAME_HEADER_BYTES, encodeBatchRecordParts, encodeFrameParts, type RecordParts } from './wal-frame.js';
 import { StoreRoom, checkBatchLimits } from './wal-limits.js';
 import { resolveWalOptions } from './wal-options.js';
-import type { ResolvedWalOptions, WalPersistenceOptions } from './wal-options.js';
+import type { ResolvedWalOptions, WalPersistenceDeps, WalPersistenceOptions } from './wal-options.js';
 import { recoverWal } from './wal-recover.js';
 import { SegmentWriter } from './wal-segments.js';
 import { WAL_FORMAT_VERSION, applyToStore, readCheckpoint } from './wal-store.js';
 
-export type { WalPersistenceOptions } from './wal-options.js';
-
-/** Dependencies of {@link WalPersistenceEngine}. */
-export interface WalPersistenceDeps {
-  /** Receives storage_commits_total, _commit_writes, _checkpoints_total, _log_scans_total, _errors_total. */
-  readonly metrics?: Metrics;
-  /** Told once the open upgraded the directory from format `from` to `to` (WAL_FORMAT_VERSION): a one-way step. */
-  readonly onFormatUpgrade?: (from: number, to: number, path: string) => void;
-}
+export type { WalPersistenceDeps, WalPersistenceOptions } from './wal-options.js';
 
 /** A queued write: the batch, its write plan and its log record (null: it bypasses the log). */
 interface WalWrite {
@@ -136,7 +128,7 @@ export class WalPersistenceEngine implements PersistenceEngine {
       deps.onFormatUpgrade?.(opened.formatUpgradedFrom, WAL_FORMAT_VERSION, resolved.path);
     try {
       const checkpointSeq = readCheckpoint(opened.handles, resolved.path);
-      const recovered = recoverWal(resolved.path, checkpointSeq);
+      const recovered = recoverWal(resolved.path, checkpointSeq, true, deps.onTornTail);
       const durable = opened.projection;
       const replayed: WriteStep[][] = [];
       for (const record of recovered.records) {

@@ -4,6 +4,8 @@
  * once, when the engine opens, and every bad field is reported by name (ConfigError).
  */
 import { ConfigError } from '../../contracts/errors.js';
+import type { Metrics } from '../../contracts/metrics.js';
+import type { TornTail } from './wal-recover.js';
 import { resolveLmdbOptions } from '../lmdb/lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from '../lmdb/lmdb-options.js';
 
@@ -13,6 +15,16 @@ const GIB = 1024 * MIB;
 
 /** How the log file is synced. */
 export type WalSyncMode = 'auto' | 'background' | 'inline';
+
+/** Dependencies of the WalPersistenceEngine. */
+export interface WalPersistenceDeps {
+  /** Receives storage_commits_total, _commit_writes, _checkpoints_total, _log_scans_total, _errors_total. */
+  readonly metrics?: Metrics;
+  /** Told once the open upgraded the directory from format `from` to `to` (WAL_FORMAT_VERSION): a one-way step. */
+  readonly onFormatUpgrade?: (from: number, to: number, path: string) => void;
+  /** Told when the open dropped a torn last frame of the log (wal-recover.ts): never silently. */
+  readonly onTornTail?: (torn: TornTail) => void;
+}
 
 /** Options of {@link WalPersistenceEngine.open}. */
 export interface WalPersistenceOptions extends LmdbPersistenceOptions {

@@ -39,6 +39,15 @@ export interface RecoveredRecord {
   readonly batch: PersistBatch;
 }
 
+/** A torn last frame the open zeroed: where, how many bytes, and what its header said, if it was whole. */
+export interface TornTail {
+  readonly file: string;
+  readonly offset: number;
+  readonly bytes: number;
+  /** Why the bytes there are not a frame (readFrame's reason: checksum mismatch, cut short, ...). */
+  readonly reason: string;
+}
+
 /** What the log holds past the checkpoint, and where writing resumes. */
 export interface RecoveredWal {
   /** The active segment and offset, or null when no segment is left (a new one is created). */
@@ -206,11 +215,12 @@ function scanSegments(dir: string, numbers: readonly number[], appliedSeq: numbe
   });
 }
 
-/** The segment numbers in `dir`, in order, after deleting segments left half-created. */
-function listSegments(dir: string): number[] {
+/** The segment numbers in `dir`, in order, after deleting segments left half-created (with `repair`). */
+function listSegments(dir: string, repair: boolean): number[] {
   const numbers: number[] = [];
   for (const name of readdirSync(dir)) {
-    if (name.endsWith('.log.tmp') && parseSegmentName(name.slice(0, -4)) !== null) unlinkSync(join(dir, name));
+    if (repair && name.endsWith('.log.tmp') && parseSegmentName(name.slice(0, -4)) !== null)
+      unlinkSync(join(dir, name));
     const number = parseSegmentName(name);
     if (number !== null) numbers.push(number);
   }
@@ -253,11 +263,20 @@ function zeroTail(dir: string, segment: ScannedSegment, dirtyEnd: number): void 
   }
 }
 
-/** Reads the log in `dir`; see the file comment. Throws STORAGE_CORRUPT or STORAGE_IO. */
-export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
+/**
+ * Reads the log in `dir`; see the file comment. Throws STORAGE_CORRUPT or STORAGE_IO. With `repair`
+ * false nothing is written (coraft recover's dry run): the torn tail is measured, not zeroed, and
+ * no file is deleted.
+ */
+export function recoverWal(
+  dir: string,
+  appliedSeq: number,
+  repair = true,
+  onTorn?: (torn: TornTail) => void,
+): RecoveredWal {
   let numbers: number[];
   try {
-    numbers = listSegments(dir);
+    numbers = listSegments(dir, repair);
   } catch (error) {
     throw toPersistenceError(error, `cannot read the log in ${dir}`);
   }
@@ -286,10 +305,12 @@ export function recoverWal(dir: string, appliedSeq: number): RecoveredWal {
   try {
     if (active !== undefined && active.dirtyEnd !== null) {
       tornBytes = active.dirtyEnd - active.end;
-      zeroTail(dir, active, active.dirtyEnd);
+      if (repair) zeroTail(dir, active, active.dirtyEnd);
+      const file = join(dir, segmentName(active.number));
+      if (repair) onTorn?.({ file, offset: active.end, bytes: tornBytes, reason: active.reason });
     }
     // Segments past the active one hold only zeros (created ahead of use).
-    for (const segment of scanned.slice(activeAt + 1)) unlinkSync(join(dir, segmentName(segment.number)));
+    if (repair) for (const segment of scanned.slice(activeAt + 1)) unlinkSync(join(dir, segmentName(segment.number)));
   } catch (error) {
     throw toPersistenceError(error, `cannot repair the log in ${dir}`);
   }

@@ -25,7 +25,7 @@ export const WAL_FORMAT_VERSION = 3;
 export const CHECKPOINT_KEY = 'wal-checkpoint';
 
 /** The sequence number LMDB holds records up to; 0 when it has none. */
-export function readCheckpoint(handles: LmdbHandles, path: string): number {
+export function readCheckpoint(handles: Pick<LmdbHandles, 'meta'>, path: string): number {
   const stored = handles.meta.get(CHECKPOINT_KEY);
   if (stored === undefined) return 0;
   const text = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8');

@@ -5,17 +5,38 @@
 // cluster, with its keys). It refuses a missing or empty data folder (a wrong dataDir) with exit 78
 // and creates nothing; a damaged commit marker, or one beyond the log, stops it with exit 74,
 // naming what is wrong and the choices, changing nothing (--keep-uncommitted ignores it; moved
-// aside as advised, the dry run goes on). Runs the command in-process on a one-node
-// agent.json on coap.
+// aside as advised, the dry run goes on). The dry run changes no byte of the folder (every file's
+// checksum but LMDB's reader table, lock.mdb, which any reader writes): on a folder of an older
+// format (2, or the lmdb-direct engine's 1) it says it would upgrade it, on a log left by a killed
+// agent (records past the checkpoint, a torn last frame) it plans what the run with --yes does and
+// says it would zero the torn bytes; it still refuses while the agent runs. Runs the command
+// in-process on an agent.json on coap.
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { runRecoverCommand } from '../../../agent/cli/recover.js';
 import { loadAgentConfig } from '../../../agent/config/agent-config.js';
 import { EXIT } from '../../../agent/runtime/agent.js';
 import { openStorage } from '../../../agent/runtime/open-storage.js';
-import { makeTempDir, removeDir } from '../../storage/helpers.js';
+import { openHandles } from '../../../storage/lmdb/lmdb-open.js';
+import { resolveLmdbOptions } from '../../../storage/lmdb/lmdb-options.js';
+import { META_KEYS, encodeFormat } from '../../../storage/lmdb/lmdb-records.js';
+import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
+import { acquireDirectoryLock } from '../../../storage/dir-lock.js';
+import { crashCopy, lmdbTestOptions, makeTempDir, removeDir } from '../../storage/helpers.js';
+
+/** A checksum of every file of `dir` but lock.mdb (LMDB's reader table, written by every reader). */
+function checksums(dir: string): Record<string, string> {
+  const sums: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort())
+    if (name !== 'lock.mdb')
+      sums[name] = createHash('sha256')
+        .update(readFileSync(join(dir, name)))
+        .digest('hex');
+  return sums;
+}
 
 const OWNER_FILE = 'owner.json';
 
@@ -25,6 +46,8 @@ describe('coraft recover: the data folder owner record', () => {
   let stderr: sinon.SinonStub;
   const data = (): string => join(dir, 'data');
   const said = (): string => stderr.args.map((a: unknown[]) => String(a[0])).join('');
+  const printed = (): string => stdout.args.map((a: unknown[]) => String(a[0])).join('');
+  let stdout: sinon.SinonStub;
   /** Stores `count` entries of term 1 in the data folder, as a stopped member would hold them. */
   async function seedLog(count: number): Promise<void> {
     const storage = await openStorage(loadAgentConfig(file));
@@ -52,13 +75,16 @@ describe('coraft recover: the data folder owner record', () => {
       cluster: 'site-a',
       dataDir: 'data',
       listen: { peer: '127.0.0.1:6500', endpoint: '127.0.0.1:6501' },
-      members: [{ id: 'n1', address: '127.0.0.1:6500' }],
+      members: [
+        { id: 'n1', address: '127.0.0.1:6500' },
+        { id: 'n2', address: '127.0.0.1:6502' },
+      ],
       transport: 'coap',
       storage: 'wal',
     };
     writeFileSync(file, JSON.stringify(config));
     mkdirSync(data(), { mode: 0o700 });
-    sinon.stub(process.stdout, 'write').returns(true);
+    stdout = sinon.stub(process.stdout, 'write').returns(true);
     stderr = sinon.stub(process.stderr, 'write').returns(true);
   });
   afterEach(() => {
@@ -130,5 +156,65 @@ describe('coraft recover: the data folder owner record', () => {
     assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']), EXIT.ioError);
     assert.match(said(), /names index 999, beyond the log's last entry 5: .* entries 1 to 5/);
     assert.equal(existsSync(join(data(), OWNER_FILE)), false, 'nothing was changed');
+  });
+
+  /** Runs the dry run, then the run with --yes; returns what each printed, checking the dry run changed nothing. */
+  async function dryRunThenRun(): Promise<{ dry: string; done: string }> {
+    const before = checksums(data());
+    assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster']), EXIT.ok, said());
+    assert.deepEqual(checksums(data()), before, 'the dry run changed the data folder');
+    const dry = printed();
+    stdout.resetHistory();
+    assert.equal(await runRecoverCommand(['--config', file, '--force-new-cluster', '--yes']), EXIT.ok, said());
+    const done = printed();
+    const planOf = (text: string): string => text.split('\n').slice(0, 6).join('\n');
+    assert.equal(planOf(done), planOf(dry), 'the dry run planned what the run did');
+    return { dry, done };
+  }
+
+  for (const format of [2, 1] as const)
+    it(`changes nothing on a folder of format ${format} in a dry run, and says it would upgrade it`, async () => {
+      if (format === 1) writeFileSync(file, readFileSync(file, 'utf8').replace('"wal"', '"lmdb-direct"'));
+      await seedLog(4);
+      if (format === 1) writeFileSync(file, readFileSync(file, 'utf8').replace('"lmdb-direct"', '"wal"'));
+      else {
+        const handles = openHandles(resolveLmdbOptions(lmdbTestOptions(data())));
+        await handles.env.transaction(() => handles.meta.putSync(META_KEYS.format, encodeFormat(2)));
+        await handles.env.close();
+      }
+      const { dry, done } = await dryRunThenRun();
+      const was = format === 1 ? "the lmdb-direct engine's format 1" : 'format 2';
+      assert.ok(dry.includes(`with --yes, first: upgrade the data folder from ${was} to format 3 (one way`), dry);
+      assert.match(dry, /dry run: nothing was changed/);
+      assert.doesNotMatch(done, /upgrade/);
+    });
+
+  it("changes nothing in a dry run on a killed agent's log, plans what the run does, names a torn frame", async () => {
+    const live = join(dir, 'live');
+    const engine = await WalPersistenceEngine.open({ path: live, createDirectory: true });
+    for (let index = 1; index <= 20; index += 1)
+      await engine.persist({
+        snapshot: null,
+        truncateFrom: index === 12 ? 12 : null,
+        entries: [{ term: index < 12 ? 1 : 2, index, type: 'noop', command: new Uint8Array(index) }],
+        compactBefore: null,
+        hardState: { currentTerm: index < 12 ? 1 : 2, votedFor: 'n1' },
+      });
+    crashCopy(live, data());
+    await engine.close();
+    const segment = readdirSync(data()).find((name) => name.startsWith('wal-')) ?? '';
+    appendFileSync(join(data(), segment), Buffer.from([0x43, 0x57, 0x41, 0x4c, 9, 9]));
+    const lock = acquireDirectoryLock(data());
+    try {
+      const code = await runRecoverCommand(['--config', file, '--force-new-cluster']);
+      assert.equal(code, EXIT.ioError);
+      assert.match(said(), /is the agent running\? stop it first/);
+    } finally {
+      lock.release();
+    }
+    stdout.resetHistory();
+    const { dry } = await dryRunThenRun();
+    assert.match(dry, /log up to 20/);
+    assert.match(dry, /with --yes, first: zero the torn last frame of the log \(\d+ bytes/);
   });
 });

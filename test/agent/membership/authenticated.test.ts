@@ -17,7 +17,7 @@ import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/co
 import type { ClusterConfiguration, LogEntry } from '../../../contracts/log.js';
 import type { InboundContext } from '../../../contracts/network.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';
-import { AuthenticatedMembershipManager } from '../../../agent/membership/authenticated.js';
+import { AuthenticatedMembershipManager, REFUSAL_REPEAT_PERIOD_MS } from '../../../agent/membership/authenticated.js';
 import { LinkKeystore } from '../../../agent/membership/keystore.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
@@ -178,15 +178,37 @@ describe('AuthenticatedMembershipManager with link keys', () => {
 
   it('rate-limits refusal logs but never logs a key', () => {
     const { manager, logger, advance } = setup();
-    for (let i = 0; i < 10; i += 1) manager.pskLookup('intruder');
+    for (let i = 0; i < 10; i += 1) manager.pskLookup(`intruder-${i}`);
     assert.equal(warnings(logger).length, 3);
     advance(1000);
-    manager.pskLookup('intruder');
+    manager.pskLookup('intruder-10');
     assert.equal(warnings(logger).length, 4);
     const last = logger.records.filter((r) => r.level === 'warning').at(-1);
     assert.equal(last?.fields.suppressed, 7, 'the next line says how many were left out');
     const text = JSON.stringify(logger.records);
     for (const peer of ['n2', 'n3']) assert.equal(text.includes(Buffer.from(link('n1', peer)).toString('hex')), false);
+  });
+
+  it('logs a refusal that repeats (a left-out member retrying) once, then once a period with the count', () => {
+    const { manager, logger, advance } = setup();
+    const from = { address: '127.0.0.1', port: 40000 };
+    // A member a recovery left out (n7: its link key removed) retries its handshake about 3 times a second, 10 minutes.
+    for (let ms = 0; ms < 600_000; ms += 300) {
+      manager.pskLookup('n7', from);
+      advance(300);
+    }
+    const lines = logger.records.filter((r) => r.level === 'warning');
+    assert.equal(lines.length, 600_000 / REFUSAL_REPEAT_PERIOD_MS, 'the first line, then one a period');
+    assert.match(lines[0]?.message ?? '', /^refused a peer handshake: no link key for this identity/);
+    assert.equal(lines[0]?.fields.repeated, undefined, 'the first line is the plain refusal');
+    const repeated = lines.slice(1).map((line) => line.fields.repeated);
+    assert.ok(
+      repeated.every((count) => count === REFUSAL_REPEAT_PERIOD_MS / 300 - 1),
+      `each later line counts the refusals since the one before: ${repeated.join(', ')}`,
+    );
+    assert.equal(lines[1]?.fields.periodMs, REFUSAL_REPEAT_PERIOD_MS);
+    manager.pskLookup('n8', from);
+    assert.equal(logger.records.filter((r) => r.level === 'warning').length, lines.length + 1, 'another id: at once');
   });
 
   it("learns a new member's link through a signed add-member, and only then validates it", () => {

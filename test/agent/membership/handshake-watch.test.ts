@@ -69,4 +69,41 @@ describe('watchHandshakeFailures', () => {
     await watched.close();
     assert.equal(server.closed, true);
   });
+
+  it('warns about failures that go on at most once a minute, with the count since the line before', async () => {
+    const clock = sandbox.useFakeTimers();
+    const lines: Record<string, unknown>[] = [];
+    const logger: DiagnosticLogger = {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warning: (_message, fields) => void lines.push(fields ?? {}),
+      error() {},
+      critical() {},
+    };
+    let counted = 0;
+    const metrics: Metrics = {
+      increment: (_name, by = 1) => void (counted += by),
+      setGauge() {},
+      observe() {},
+      observeDurationMs() {},
+      flush: () => Promise.resolve(),
+    };
+    const server = new FakeServer();
+    const watched = watchHandshakeFailures(server, 'n1', logger, metrics, 2000);
+    // A member left out by a recovery: 3 failed handshakes a second for 10 minutes.
+    for (let second = 0; second < 600; second += 1) {
+      server.handshakesAuthFailed += 3;
+      clock.tick(1000);
+    }
+    assert.equal(lines.length, 10, JSON.stringify(lines));
+    assert.equal(lines[0]?.failed, 6);
+    assert.deepEqual(
+      lines.slice(1).map((line) => [line.failed, line.sinceMs]),
+      Array.from({ length: 9 }, () => [180, 60_000]),
+    );
+    assert.equal(counted, 1800, 'the metric counts every failure');
+    await watched.close();
+  });
 });

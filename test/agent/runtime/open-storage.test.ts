@@ -8,7 +8,7 @@
 // A data folder a recovery left out (its node stopped with LeftOutError and recorded it) is refused
 // at every later start, with exit 78, until it is wiped.
 import { strict as assert } from 'node:assert';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import type { PersistenceEngine } from '../../../contracts/persistence.js';
@@ -20,7 +20,7 @@ import { provisionFleet } from '../../../agent/cli/provision.js';
 import { openNodeStorage, openStorage } from '../../../agent/runtime/open-storage.js';
 import { LEFT_OUT_FILE, recordLeftOut } from '../../../agent/runtime/recovery-epoch.js';
 import { exitCodeFor } from '../../../agent/runtime/agent.js';
-import { LeftOutError } from '../../../contracts/errors.js';
+import { LeftOutError, PersistenceError } from '../../../contracts/errors.js';
 import { rmSync } from 'node:fs';
 import { LmdbPersistenceEngine } from '../../../storage/lmdb/lmdb-engine.js';
 import { EMPTY_BATCH, MemoryPersistenceEngine } from '../../../storage/memory.js';
@@ -32,7 +32,8 @@ import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { openHandles } from '../../../storage/lmdb/lmdb-open.js';
 import { resolveLmdbOptions } from '../../../storage/lmdb/lmdb-options.js';
 import { META_KEYS, encodeFormat } from '../../../storage/lmdb/lmdb-records.js';
-import { lmdbTestOptions } from '../../storage/helpers.js';
+import { crashCopy, lmdbTestOptions } from '../../storage/helpers.js';
+import { FRAME_HEADER_BYTES, readFrame } from '../../../storage/wal/wal-frame.js';
 
 /** A minimal valid agent.json in `dir`, with `storage` set unless undefined. */
 function configWith(dir: string, storage: string | undefined): AgentConfig {
@@ -133,6 +134,73 @@ describe('storage setting: the engine each value opens', () => {
     }
     rmSync(config.dataDir, { recursive: true });
     await (await openNodeStorage(config, logger)).close();
+  });
+
+  /**
+   * Writes `count` entries, one log frame each, and leaves in the data folder what a kill -9 then
+   * leaves (the log's records not yet in LMDB); returns the log segment's path.
+   */
+  async function writeFrames(config: AgentConfig, count: number): Promise<string> {
+    const live = { ...config, dataDir: join(dir, 'live') };
+    const engine = await openStorage(live);
+    try {
+      for (let index = 1; index <= count; index += 1)
+        await engine.persist({ ...EMPTY_BATCH, entries: [entry(index, 1, 'command', 200)] });
+      crashCopy(live.dataDir, config.dataDir);
+    } finally {
+      await engine.close();
+    }
+    return join(config.dataDir, walSegments(config.dataDir)[0] ?? '');
+  }
+
+  it('logs a torn last frame of the log that the open drops, naming the file, the offset and the bytes', async () => {
+    const config = configWith(dir, 'wal');
+    const segment = await writeFrames(config, 3);
+    const quiet = new MemoryLogger();
+    await (await openStorage(config, undefined, quiet)).close();
+    assert.deepEqual(quiet.records, [], 'a log without a torn frame: nothing to say');
+    const logger = new MemoryLogger();
+    // A frame cut short by a crash: its header and a few bytes, no more.
+    const size = statSync(segment).size;
+    appendFileSync(segment, Buffer.from([0x43, 0x57, 0x41, 0x4c, 0, 0, 1, 0, 7, 7, 7, 7]));
+    await (await openStorage(config, undefined, logger)).close();
+    assert.equal(logger.records.length, 1, JSON.stringify(logger.records));
+    const record = logger.records[0]!;
+    assert.equal(record.level, 'warning');
+    assert.equal(record.message, 'data folder: dropped the torn last frame of the log');
+    assert.equal(record.fields.file, segment);
+    assert.equal(typeof record.fields.offset, 'number');
+    assert.ok(Number(record.fields.offset) <= size);
+    assert.ok(Number(record.fields.bytes) > 0);
+    assert.match(String(record.fields.why), /never acknowledged; after a clean stop it is damage/);
+  });
+
+  it("refuses, at the agent's start, a log damaged before its last frame, naming the file and what to do", async () => {
+    const config = configWith(dir, 'wal');
+    const segment = await writeFrames(config, 6);
+    const bytes = readFileSync(segment);
+    // A bit flipped in the payload of the third frame of six.
+    let at = 0;
+    for (let frame = 1; frame < 3; frame += 1) {
+      const read = readFrame(bytes, at);
+      assert.equal(read.kind, 'frame');
+      if (read.kind === 'frame') at = read.nextOffset;
+    }
+    at += FRAME_HEADER_BYTES + 4;
+    bytes[at] = (bytes[at] ?? 0) ^ 0x01;
+    writeFileSync(segment, bytes);
+    const refused = await openNodeStorage(config, new MemoryLogger()).then(
+      () => assert.fail('opened'),
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof PersistenceError);
+    assert.equal(refused.code, 'STORAGE_CORRUPT');
+    assert.equal(exitCodeFor(refused), 74);
+    assert.ok(refused.message.startsWith(`${segment}: the frame at offset `), refused.message);
+    assert.match(refused.message, /is damaged \(checksum mismatch\) but a valid frame follows/);
+    assert.match(refused.message, /do not edit or delete its files\. Keep a copy of it/);
+    assert.match(refused.message, /remove this member \(coraft members remove\), empty the folder and add the member/);
+    assert.match(refused.message, /deploy\/README\.md, "A damaged data folder"/);
   });
 
   it('the default is wal', async () => {
