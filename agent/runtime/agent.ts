@@ -46,12 +46,12 @@ import type { BufferCollector } from './buffer-collector.js';
 import { StartupPhases } from '../observability/startup-phases.js';
 import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
 
-/** Why the agent ended (sysexits(3) numbers). */
+/** Why the agent ended: sysexits(3) numbers, but 2 for a bad command line as every coraft command. */
 export const EXIT = {
   /** Stopped on request (SIGTERM, SIGINT). */
   ok: 0,
-  /** Bad command line. */
-  usage: 64,
+  /** Bad command line: 2, as every coraft command. */
+  usage: 2,
   /** A peer or the endpoint could not bind its port. */
   unavailable: 69,
   /** A bug: a broken invariant. */
