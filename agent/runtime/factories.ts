@@ -245,7 +245,9 @@ export function peerTransportConfig(
             closeSessionsOf: (identity) => server.closeSessionsOf(identity),
             sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])),
           });
-          return watchHandshakeFailures(server, config.nodeId, logger, metrics);
+          return watchHandshakeFailures(server, config.nodeId, logger, metrics, undefined, () =>
+            manager.handshakeRefusals(),
+          );
         },
         openClientEndpoint: () => openPeerClient(config, psk.identity, manager, onInternalError),
       };

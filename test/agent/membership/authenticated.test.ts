@@ -176,15 +176,24 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     assert.deepEqual(remotes, ['[::1]:5684', null]);
   });
 
-  it('rate-limits refusal logs but never logs a key', () => {
+  it('logs a repeated refusal once, then once a minute with the count; rate-limits distinct ones; never a key', () => {
     const { manager, logger, advance } = setup();
     for (let i = 0; i < 10; i += 1) manager.pskLookup('intruder');
-    assert.equal(warnings(logger).length, 3);
-    advance(1000);
+    assert.equal(warnings(logger).length, 1, 'the same refusal again and again is one line');
+    advance(30_000);
     manager.pskLookup('intruder');
-    assert.equal(warnings(logger).length, 4);
+    assert.equal(warnings(logger).length, 1);
+    advance(30_000);
+    manager.pskLookup('intruder');
+    assert.equal(warnings(logger).length, 2, 'a minute later, one more line');
     const last = logger.records.filter((r) => r.level === 'warning').at(-1);
-    assert.equal(last?.fields.suppressed, 7, 'the next line says how many were left out');
+    assert.equal(last?.fields.suppressed, 10, 'the next line says how many were left out');
+    advance(1000);
+    for (let i = 0; i < 10; i += 1) manager.pskLookup(`intruder-${i}`);
+    assert.equal(warnings(logger).length, 5, 'distinct refusals: at most 3 lines a second');
+    advance(1000);
+    manager.pskLookup('intruder-9');
+    assert.equal(warnings(logger).length, 6, 'a distinct refusal left out over the rate is logged later');
     const text = JSON.stringify(logger.records);
     for (const peer of ['n2', 'n3']) assert.equal(text.includes(Buffer.from(link('n1', peer)).toString('hex')), false);
   });
