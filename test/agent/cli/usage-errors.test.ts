@@ -69,6 +69,26 @@ describe('client commands: usage errors', () => {
     );
   });
 
+  it('config check takes FILE or --config FILE, as the agent does, and names a missing one', async () => {
+    await assert.rejects(async () => runConfigCommand(['check']), usageError(/^check: FILE is required/));
+    await assert.rejects(async () => runConfigCommand(['check', 'a.json', '--config', 'b.json']), usageError(/once/));
+    await assert.rejects(
+      async () => runConfigCommand(['schema', '--config', 'a.json']),
+      usageError(/--config goes with check/),
+    );
+    await assert.rejects(
+      async () => runConfigCommand(['check', '--config', '/nonexistent/agent.json']),
+      (error: unknown) => error instanceof Error && /nonexistent\/agent\.json/.test(error.message),
+    );
+  });
+
+  it("names an unknown option without parseArgs' hint about positional arguments starting with '-'", async () => {
+    await assert.rejects(
+      async () => runConfigCommand(['check', '--conifg', 'a.json']),
+      usageError(/^Unknown option '--conifg'$/),
+    );
+  });
+
   it('main answers a usage error of a command it loads on demand with exit 2 and the message', async () => {
     const stderr = sinon.stub(process.stderr, 'write').returns(true);
     try {
