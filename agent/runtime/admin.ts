@@ -259,7 +259,10 @@ export class AdminRunner {
     const result = decodeAdminApplyResult(
       await this.host.submitCommand(encodeAdminEntry({ envelope, timeMs: Math.floor(this.wallClockMs()) }), timeoutMs),
     );
-    if (!result.ok) throw new ForbiddenError(`the admin command was refused at apply: ${result.reason}`);
+    if (result.ok) return;
+    const refusal = `the admin command was refused at apply: ${result.reason}`;
+    this.refused(refusal);
+    throw new ForbiddenError(refusal);
   }
 }
 

@@ -126,9 +126,11 @@ describe('AdminRunner: signed admin commands on the node that acts', () => {
   });
 
   it('reports a refusal at apply and changes no membership', async () => {
-    const { runner, calls } = setup({ applyOk: false });
+    const { runner, calls, refusals } = setup({ applyOk: false });
     await assert.rejects(runner.runOnLeader(sign(add), 5000), /refused at apply/);
     assert.deepEqual(calls, ['propose admin entry']);
+    assert.equal(refusals.length, 1, 'reported, to be logged');
+    assert.match(refusals[0] ?? '', /refused at apply/);
   });
 
   it('runs a transfer once, a snapshot once and only on the node it names', async () => {
