@@ -26,6 +26,7 @@ import type { LeaseKeeper } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
+import { adminRefusalLog } from './admin.js';
 import { advertisedPeerAddress } from './advertised-address.js';
 import { PeerReach, hostLiterals } from './peer-reach.js';
 import type { NodeObserver, RaftNodeOptions } from './node-deps.js';
@@ -370,10 +371,7 @@ async function startEndpoint(
     valueBytesMax: kvOptions.valueBytesMax,
     commandBytesMax: config.raft.commandBytesMax,
   };
-  const access = {
-    kv: config.endpointKeys.kv?.identity ?? null,
-    admin: config.endpointKeys.admin?.identity ?? null,
-  };
+  const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
   const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
   const endpoint = new LocalEndpoint(
     {
@@ -385,6 +383,7 @@ async function startEndpoint(
       access,
       bootId: newBootId(),
       spaceStatus,
+      adminRefused: adminRefusalLog(logger, config.nodeId, timers),
     },
     { unsafeAckBeforeCommit, ...limits, writeSession },
   );
