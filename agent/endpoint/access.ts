@@ -1,8 +1,8 @@
 /**
  * Who may use which resources of the local endpoint (SECURITY.md). With endpoint keys the
  * endpoint speaks coaps and every request carries the PSK identity it was authenticated with:
- * the key-value identity may use /kv, the admin identity /members, /leader/transfer,
- * /snapshot and /admin, and both may read /status and the member list. Without keys the
+ * the key-value identity may use /kv, /txn, /watch and /lease, the admin identity /members,
+ * /leader/transfer, /snapshot, /admin and /backup, and both may read /status and the member list. Without keys the
  * endpoint is plain CoAP, which the configuration allows on loopback only, and every resource
  * is open to local processes; admin commands still need the admin key's signature.
  */
