@@ -12,8 +12,13 @@ export type NodeValidation = { readonly ok: true } | { readonly ok: false; reado
 export interface MembershipManager {
   /** Called before a membership change starts. */
   validateNewNode(node: NodeId, address: string): NodeValidation;
-  /** Called on every peer RPC: does the authenticated identity match the id the request claims? */
-  authenticateNode(claimedId: NodeId, context: InboundContext): boolean;
+  /**
+   * Called on every peer RPC: does the authenticated identity match the id the request claims? `requestType`, the
+   * RPC's type, is for the manager's log line when it logs its refusals (`logsRefusals`).
+   */
+  authenticateNode(claimedId: NodeId, context: InboundContext, requestType?: string): boolean;
+  /** True when the manager logs why it refused a peer (once per peer and reason); else the caller logs it. */
+  readonly logsRefusals?: boolean;
   /** Builds C_old,new from the current configuration and the target one. */
   createJointConfiguration(current: ClusterConfiguration, next: ClusterConfiguration): ClusterConfiguration;
   isNodeInConfiguration(node: NodeId, configuration: ClusterConfiguration): boolean;

@@ -71,37 +71,3 @@ export class LogThrottle {
     return suppressed;
   }
 }
-
-/**
- * Lines about one thing that repeats for as long as its cause lasts (a member left out by a
- * recovery retries its handshakes every few hundred ms, for hours): the first line of each key is
- * let through, then at most one every `periodMs`, which says how many of that key were left out
- * since the one before. At most `keysMax` keys are remembered; past it the memory starts over (a
- * key's next line then comes at once).
- */
-export class RepeatThrottle {
-  // Invariant: last.size <= keysMax.
-  private readonly last = new Map<string, { atMs: number; repeats: number }>();
-
-  constructor(
-    private readonly clock: { nowMs(): number },
-    private readonly periodMs: number,
-    private readonly keysMax = 256,
-  ) {
-    if (!(periodMs > 0) || !Number.isInteger(keysMax) || keysMax < 1)
-      throw new RangeError('periodMs must be positive and keysMax a positive integer');
-  }
-
-  /** Null when this line of `key` is to be left out (it is counted); else how many of `key` were left out before it. */
-  take(key: string): number | null {
-    const now = this.clock.nowMs();
-    const seen = this.last.get(key);
-    if (seen !== undefined && now - seen.atMs < this.periodMs) {
-      seen.repeats += 1;
-      return null;
-    }
-    if (seen === undefined && this.last.size >= this.keysMax) this.last.clear();
-    this.last.set(key, { atMs: now, repeats: 0 });
-    return seen?.repeats ?? 0;
-  }
-}

@@ -4,13 +4,20 @@
  * endpoint, which refuses anything unsigned; the endpoint connection itself uses the admin
  * identity when --endpoint-key is given. Exit codes as in client-commands.ts.
  */
-import { readFileSync } from 'node:fs';
 import type { AdminOperation } from '../trust/admin-command.js';
 import { publicKeyFromText } from '../trust/admin-command.js';
 import { parseOptions, UsageError } from './args.js';
 import { CLIENT_EXIT, COMMON, memberRows, membersTable, out, withClient } from './client-common.js';
 import { EndpointError, JsonFields, type EndpointClient } from './endpoint-client.js';
-import { maybeSignOnly, namedNode, readLinks, SIGNING_OPTIONS, signerOf, type Signer } from './admin-signing.js';
+import {
+  maybeSignOnly,
+  namedNode,
+  readLinks,
+  readText,
+  SIGNING_OPTIONS,
+  signerOf,
+  type Signer,
+} from './admin-signing.js';
 
 const OPTIONS_HELP = `options: --admin-key FILE [--cluster ID] [--valid-for-s S] [--sign-only FILE],
          --endpoint HOST:PORT, --endpoint-key FILE [--endpoint-identity ID], --json, --timeout-ms MS
@@ -266,7 +273,7 @@ async function submit(
   values: Parameters<typeof withClient>[0] & { json?: boolean | undefined },
   file: string,
 ): Promise<number> {
-  const envelope = Uint8Array.from(readFileSync(file));
+  const envelope = new TextEncoder().encode(readText(file, 'admin submit'));
   return withClient(
     values,
     async (client) => {
@@ -303,7 +310,7 @@ export async function runAdmin(args: readonly string[]): Promise<number> {
   }
   const file = values['public-key'];
   if (file === undefined) throw new UsageError('admin set-key: --public-key FILE is required');
-  const publicKey = readFileSync(file, 'utf8');
+  const publicKey = readText(file, '--public-key');
   if (publicKeyFromText(publicKey) === null)
     throw new UsageError(`--public-key: ${file} is not an Ed25519 public key (PEM)`);
   const signer = signerOf(values);

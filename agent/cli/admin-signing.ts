@@ -46,7 +46,8 @@ export interface Signer {
   sign(operation: AdminOperation): Uint8Array;
 }
 
-function readText(file: string, what: string): string {
+/** The text of `file`; a UsageError naming `what` (the option or argument) and the file when it cannot be read. */
+export function readText(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {

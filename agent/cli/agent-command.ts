@@ -27,7 +27,7 @@ const HELP = `usage: coraft agent --config FILE [--trace FILE]
 
 Runs one coraft node in the foreground until SIGTERM or SIGINT. On SIGTERM a leader hands
 leadership to the most up-to-date follower first.
-exit codes: 0 stopped on request, 64 usage, 69 a port could not be bound, 70 internal error,
+exit codes: 0 stopped on request, 2 bad command line, 69 a port could not be bound, 70 internal error,
 74 data directory error, 78 invalid configuration (or a data folder of another node or cluster)`;
 
 function buildLogger(config: AgentConfig): DiagnosticLogger {
@@ -116,8 +116,8 @@ function moduleCacheFields(hooks: CodeCacheHooks | undefined): Readonly<Record<s
 }
 
 /**
- * The options of `coraft agent`, or the exit code when the command ends here: 0 after --help, 64
- * (EX_USAGE, which the unit's RestartPreventExitStatus does not restart) on a bad command line.
+ * The options of `coraft agent`, or the exit code when the command ends here: 0 after --help, 2 on a bad
+ * command line (as every coraft command; the unit's RestartPreventExitStatus does not restart it).
  */
 function agentOptions(args: readonly string[]): { config: string; trace: string | undefined } | number {
   let values: { config?: string | undefined; trace?: string | undefined; help?: boolean | undefined };

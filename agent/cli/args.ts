@@ -41,7 +41,10 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(describeError(error));
+    // parseArgs adds a hint about positional arguments that start with '-' to an unknown option: none of ours does.
+    throw new UsageError(
+      describeError(error).replace(/\. To specify a positional argument starting with a '-'.*$/s, ''),
+    );
   }
   refuseExtraPositionals(parsed.positionals, positionalsMax);
   return parsed;

@@ -240,9 +240,16 @@ export function runClusterCommand(args: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) throw new UsageError(error.problems.join('; '));
     throw error;
   }
-  for (const node of nodes) {
+  const adminKey = resolve(values.dir, 'provisioner', 'secrets', 'admin.key');
+  nodes.forEach((node, i) => {
     const role = node.witness === true ? ' witness' : '';
-    process.stdout.write(`${node.id}:${role} ${node.config} (endpoint coap://${node.endpoint})\n`);
-  }
+    // A node beyond --initial-members waits as a joiner: say so, and how it is admitted (README, "by hand").
+    const add = `coraft members add ${node.id} 127.0.0.1:${options.basePort + 2 * i}${role === '' ? '' : ' --witness'}`;
+    const joiner = i < (options.initialMembers ?? nodes.length) ? '' : `; not a member yet: start it, then ${add}`;
+    process.stdout.write(
+      `${node.id}:${role} ${node.config} (endpoint coap://${node.endpoint}${joiner}` +
+        `${joiner === '' ? '' : ` --admin-key ${adminKey}`})\n`,
+    );
+  });
   return Promise.resolve(0);
 }

@@ -38,16 +38,22 @@ export function accessRefusal(access: EndpointAccess, area: EndpointArea, reques
 }
 
 /**
- * `methods` refusing (4.03) identities that may not use `area`: the server checks that before it
- * looks at the body (so before a size limit, or a block is kept), and the handler again.
+ * `methods` refusing (4.03) identities that may not use `area` (each refusal told `refused`): the server checks that
+ * before it looks at the body (so before a size limit, or a block is kept), and the handler again.
  */
 export function restricted(
   methods: CoapResourceMethods,
   area: EndpointArea,
   access: EndpointAccess,
+  refused: (reason: string) => void = () => undefined,
 ): CoapResourceMethods {
   const guarded: Record<string, CoapResourceHandler> = {};
-  const admission = (request: CoapRequest): CoapResponse | null => accessRefusal(access, area, request);
+  const admission = (request: CoapRequest): CoapResponse | null => {
+    const refusal = accessRefusal(access, area, request);
+    if (refusal !== null)
+      refused(`identity ${JSON.stringify(request.peer.identity)} may not use the ${area} resources`);
+    return refusal;
+  };
   for (const [method, handler] of Object.entries(methods)) {
     guarded[method] = admitted((request) => {
       const refusal = admission(request);

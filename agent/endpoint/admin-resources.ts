@@ -34,16 +34,16 @@ async function guarded(run: () => Promise<CoapResponse>): Promise<CoapResponse> 
   }
 }
 
-/** The body of the signed command in `request`; ForbiddenError when it is not one. */
-function commandOf(request: CoapRequest): AdminBody {
+/** The body of the signed command in `request`; ForbiddenError (told `refused`) when it is not one. */
+function commandOf(request: CoapRequest, refused: (reason: string) => void): AdminBody {
   try {
     return decodeSignedAdmin(request.payload).body;
   } catch (error) {
-    if (error instanceof SerializationError)
-      throw new ForbiddenError(
-        `admin requests carry a command signed with the admin key (coraft ... --admin-key FILE): ${error.message}`,
-      );
-    throw error;
+    if (!(error instanceof SerializationError)) throw error;
+    refused(`not a signed admin command: ${error.message}`);
+    throw new ForbiddenError(
+      `admin requests carry a command signed with the admin key (coraft ... --admin-key FILE): ${error.message}`,
+    );
   }
 }
 
@@ -86,13 +86,14 @@ export function adminResources(
   node: NodeApi,
   timeoutMs: number,
   access: EndpointAccess,
+  refused: (reason: string) => void = () => undefined,
 ): [string, CoapResourceMethods][] {
   /** A handler for the command `op` (and, for /members/{id}, the id of the path). */
   const expecting =
     (op: AdminBody['op'] | null, idAt: number | null = null) =>
     (request: CoapRequest): Promise<CoapResponse> =>
       guarded(async () => {
-        const body = commandOf(request);
+        const body = commandOf(request, refused);
         if (op !== null && body.op !== op)
           return errorResponse(
             CoapResponseCode.BadRequest,
@@ -127,15 +128,20 @@ export function adminResources(
       '/members',
       {
         ...restricted({ GET: members }, 'status', access),
-        ...restricted({ POST: expecting('add-member') }, 'admin', access),
+        ...restricted({ POST: expecting('add-member') }, 'admin', access, refused),
       },
     ],
     [
       '/members/*',
-      restricted({ DELETE: (r) => memberPath(r, 'DELETE'), PUT: (r) => memberPath(r, 'PUT') }, 'admin', access),
+      restricted(
+        { DELETE: (r) => memberPath(r, 'DELETE'), PUT: (r) => memberPath(r, 'PUT') },
+        'admin',
+        access,
+        refused,
+      ),
     ],
-    ['/leader/transfer', restricted({ POST: expecting('transfer-leadership') }, 'admin', access)],
-    ['/snapshot', restricted({ POST: expecting('snapshot') }, 'admin', access)],
-    ['/admin', restricted({ POST: expecting(null) }, 'admin', access)],
+    ['/leader/transfer', restricted({ POST: expecting('transfer-leadership') }, 'admin', access, refused)],
+    ['/snapshot', restricted({ POST: expecting('snapshot') }, 'admin', access, refused)],
+    ['/admin', restricted({ POST: expecting(null) }, 'admin', access, refused)],
   ];
 }

@@ -91,6 +91,11 @@ export interface LocalEndpointDeps {
   readonly leases?: { remainingMs(id: number): number | null };
   /** The space fields of /status: `alarms` (e.g. ["NOSPACE"]) and the quota's figures. Default: none. */
   readonly spaceStatus?: () => Readonly<Record<string, unknown>>;
+  /**
+   * Hears an admin request refused before a node checked its command: not a signed command, or an identity that may
+   * not use the admin resources (the node logs the commands it refuses itself). Default: none.
+   */
+  readonly adminRefused?: (reason: string) => void;
 }
 
 export class LocalEndpoint {
@@ -170,7 +175,7 @@ export class LocalEndpoint {
       },
       { PUT: limits.valueCheck },
     );
-    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access))
+    for (const [path, methods] of adminResources(deps.node, this.options.adminTimeoutMs, access, deps.adminRefused))
       this.server.addResource(path, methods);
   }
 

@@ -12,7 +12,8 @@
  * - When credentials change (an applied admin entry, a committed removal, a restored snapshot)
  *   the live sessions of the ids concerned are closed on every registered server and client.
  *
- * Refusals are logged (rate-limited, never with a key) and counted; they change no Raft state.
+ * Refusals are counted, and logged once per peer and reason (again at most once a minute, saying how many
+ * were left out: refusal-log.ts; never with a key); they change no Raft state.
  */
 import { isMember } from '../core/configuration.js';
 import type { ClusterConfiguration, ClusterMember, NodeId } from '../../contracts/log.js';
@@ -20,7 +21,7 @@ import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { MembershipManager, NodeValidation } from '../../contracts/membership.js';
 import type { Metrics } from '../../contracts/metrics.js';
 import type { InboundContext } from '../../contracts/network.js';
-import { LogThrottle, RepeatThrottle } from '../../contracts/rate-limiter.js';
+import { RefusalLog } from './refusal-log.js';
 import { DefaultMembershipManager } from './default.js';
 import type { LinkKeystore, ReplicatedView } from './keystore.js';
 import { addressHints, type PeerAddresses } from '../trust/peer-addresses.js';
@@ -55,29 +56,23 @@ export interface AuthenticatedMembershipDeps {
 /** Most session closers registered. */
 const CLOSERS_MAX = 16;
 
-/**
- * A refusal that repeats (the same kind, claimed identity and reason: a member left out by a
- * recovery, or one removed while down, retrying for as long as it runs) is logged the first time,
- * then once per this period with how many were refused since (`repeated`).
- */
-export const REFUSAL_REPEAT_PERIOD_MS = 60_000;
-
 export class AuthenticatedMembershipManager implements MembershipManager {
   private readonly base = new DefaultMembershipManager();
   private readonly closers: SessionCloser[] = [];
   private configuration: () => ClusterConfiguration | null = () => null;
   private bootstrapMembers: readonly ClusterMember[] = [];
-  private readonly refusalLogs: LogThrottle;
-  private readonly repeatLogs: RepeatThrottle;
+  private readonly refusalLogs: RefusalLog;
+  /** Refusals are logged here, with their reason (the caller does not log them again). */
+  readonly logsRefusals = true;
+  /** Handshakes refused by pskLookup (an identity without a link key); the handshake watch logs only the others. */
+  private handshakesRefused = 0;
 
   constructor(private readonly deps: AuthenticatedMembershipDeps) {
     const logsPerSecondMax = deps.refusalLogsPerSecondMax ?? 10;
     if (!Number.isInteger(logsPerSecondMax) || logsPerSecondMax < 1 || logsPerSecondMax > 10_000) {
       throw new RangeError('refusalLogsPerSecondMax must be an integer from 1 to 10000');
     }
-    const clock = { nowMs: deps.nowMs ?? Date.now };
-    this.refusalLogs = new LogThrottle(clock, logsPerSecondMax);
-    this.repeatLogs = new RepeatThrottle(clock, REFUSAL_REPEAT_PERIOD_MS);
+    this.refusalLogs = new RefusalLog(deps.nowMs ?? Date.now, logsPerSecondMax);
   }
 
   /**
@@ -129,6 +124,7 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     peer: { readonly address: string; readonly port: number } | null = null,
   ): Uint8Array | null {
     const key = this.deps.keystore.keyOf(identity);
+    if (key === null) this.handshakesRefused += 1;
     if (key === null)
       this.refused(
         'handshake',
@@ -137,6 +133,14 @@ export class AuthenticatedMembershipManager implements MembershipManager {
         'no link key for this identity (unknown, removed, or not a peer of this node)',
       );
     return key;
+  }
+
+  /**
+   * How many handshakes pskLookup refused (an unknown, removed or revoked identity): the DTLS server counts
+   * them among its failed authentications too, and they are logged here already (handshake-watch.ts).
+   */
+  handshakeRefusals(): number {
+    return this.handshakesRefused;
   }
 
   /** The PSK to present to `peer` (this node's link key with it), or null. */
@@ -170,7 +174,7 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     return { ok: true };
   }
 
-  authenticateNode(claimedId: NodeId, context: InboundContext): boolean {
+  authenticateNode(claimedId: NodeId, context: InboundContext, requestType?: string): boolean {
     const identity = context.peerIdentity;
     let reason: string | null = null;
     if (identity === null) reason = 'the transport did not authenticate the peer';
@@ -182,7 +186,8 @@ export class AuthenticatedMembershipManager implements MembershipManager {
       if (config !== null && !isMember(config, identity)) reason = 'not a member of the cluster';
     }
     if (reason === null) return true;
-    this.refused('rpc', claimedId, { identity: context.peerIdentity, remote: context.remoteAddress }, reason);
+    const peer = { identity: context.peerIdentity, remote: context.remoteAddress };
+    this.refused('rpc', claimedId, peer, reason, requestType);
     return false;
   }
 
@@ -239,29 +244,26 @@ export class AuthenticatedMembershipManager implements MembershipManager {
   }
 
   /**
-   * Counts a refusal and logs it: a repeat of the same refusal once per REFUSAL_REPEAT_PERIOD_MS,
-   * saying how many of it were refused since (`repeated`), and all of them rate-limited (a line says
-   * how many were left out before it, `suppressed`); `peer` is who was authenticated (if anyone)
-   * and from where.
+   * Counts a refusal and logs it once per claimed id, identity and reason (refusal-log.ts; a line says how many
+   * were left out before it); `peer` is who was authenticated (if anyone) and from where.
    */
   private refused(
     where: 'handshake' | 'rpc',
     claimed: string,
     peer: { readonly identity: string | null; readonly remote: string | null },
     reason: string,
+    requestType?: string,
   ): void {
     this.deps.metrics?.increment('membership_refusals_total', 1, { where });
-    const repeated = this.repeatLogs.take(`${where}\n${claimed.slice(0, 64)}\n${String(peer.identity)}\n${reason}`);
-    if (repeated === null) return;
-    const suppressed = this.refusalLogs.take();
+    const suppressed = this.refusalLogs.take(JSON.stringify([where, claimed.slice(0, 64), peer.identity, reason]));
     if (suppressed === null) return;
     this.deps.logger.warning(`refused a peer ${where}: ${reason}`, {
       node: this.deps.nodeId,
       claimed: claimed.slice(0, 64),
       identity: peer.identity,
       remote: peer.remote,
+      ...(requestType === undefined ? {} : { type: requestType }),
       suppressed,
-      ...(repeated > 0 ? { repeated, periodMs: REFUSAL_REPEAT_PERIOD_MS } : {}),
     });
   }
 }

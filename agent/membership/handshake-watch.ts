@@ -2,16 +2,18 @@
  * Logs the DTLS handshakes a peer server refused after looking the key up: a peer presenting
  * a known identity with the wrong key (a forged or stale bundle) fails at the Finished check,
  * inside the DTLS layer, which reports failures only as a counter. This wraps the server
- * endpoint and turns growth of that counter into a warning, at most one per REFUSAL_REPEAT_PERIOD_MS. Only
- * authentication failures count: half-open handshakes evicted or expired under a flood are
- * load, not a refused key, and have counters of their own. The local endpoint's coaps server is
- * watched too, with a warning of its own: a local application with a wrong endpoint key or
- * identity otherwise failed with nothing in the agent's log.
+ * endpoint and turns growth of that counter into a warning, at most one per
+ * HANDSHAKE_WARNING_INTERVAL_MS (a peer that keeps retrying a stale key, or a member left out by a
+ * recovery retrying for hours, is logged once, then once a minute with the count). Only
+ * authentication failures count: half-open handshakes evicted or expired under a flood are load,
+ * not a refused key, and have counters of their own; nor do the handshakes the membership manager
+ * refused by their identity (`explained`), which it logged itself. The local endpoint's coaps
+ * server is watched too, with a warning of its own: a local application with a wrong endpoint key
+ * or identity otherwise failed with nothing in the agent's log.
  */
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import { REFUSAL_REPEAT_PERIOD_MS } from './authenticated.js';
 
 /** A datagram endpoint that counts its failed handshakes (our DTLS server). */
 export interface HandshakeCounting extends DatagramEndpoint {
@@ -21,6 +23,9 @@ export interface HandshakeCounting extends DatagramEndpoint {
 /** Period of the check, ms. */
 export const HANDSHAKE_WATCH_PERIOD_MS = 2000;
 
+/** Least time between two warnings, ms: failures meanwhile go into the next one. */
+export const HANDSHAKE_WARNING_INTERVAL_MS = 60_000;
+
 /** What each watched server's warning says. */
 const WARNINGS = {
   peer: 'refused peer handshakes that failed authentication (wrong key, or not a member)',
@@ -29,11 +34,20 @@ const WARNINGS = {
     'other than the kv and admin ones of endpointKeys)',
 } as const;
 
+/** How a watch reports. */
+export interface HandshakeWatchOptions {
+  /** Which server: names it in the warning; only the peer server's failures count in `membership_refusals_total`. */
+  readonly role?: keyof typeof WARNINGS;
+  /** The failures logged elsewhere (AuthenticatedMembershipManager.handshakeRefusals), left out here. */
+  readonly explained?: () => number;
+  /** Least time between two warnings, ms. Default HANDSHAKE_WARNING_INTERVAL_MS. */
+  readonly warningIntervalMs?: number;
+}
+
 /**
- * Returns `server` with a watch on its failed handshakes, stopped when it closes. `role` names the
- * server in the warning; only the peer server's failures count in `membership_refusals_total`.
- * Failures that go on (a member left out by a recovery retrying for hours) give a line at most
- * every `repeatMs`, with the count since the line before; the metric counts them every period.
+ * Returns `server` with a watch on its failed handshakes, stopped when it closes. Failures that go
+ * on give a line at most every `warningIntervalMs`, with the count since the line before; the
+ * metric counts them every period.
  */
 export function watchHandshakeFailures(
   server: HandshakeCounting,
@@ -41,26 +55,29 @@ export function watchHandshakeFailures(
   logger: DiagnosticLogger,
   metrics: Metrics | null = null,
   periodMs = HANDSHAKE_WATCH_PERIOD_MS,
-  role: keyof typeof WARNINGS = 'peer',
-  repeatMs = REFUSAL_REPEAT_PERIOD_MS,
+  options: HandshakeWatchOptions = {},
 ): DatagramEndpoint {
-  let counted = server.stats().handshakesAuthFailed;
-  let logged = counted;
-  let lineAtMs = -Infinity;
+  const { role = 'peer', explained = () => 0, warningIntervalMs = HANDSHAKE_WARNING_INTERVAL_MS } = options;
+  const unexplained = (): number => server.stats().handshakesAuthFailed - explained();
+  let seen = unexplained();
+  let pending = 0;
+  let lastWarningMs = -Infinity;
   const timer = setInterval(() => {
-    const failed = server.stats().handshakesAuthFailed;
-    if (failed === counted) return;
-    if (role === 'peer') metrics?.increment('membership_refusals_total', failed - counted, { where: 'handshake-key' });
-    counted = failed;
+    const failed = unexplained();
+    if (failed > seen) {
+      if (role === 'peer') metrics?.increment('membership_refusals_total', failed - seen, { where: 'handshake-key' });
+      pending += failed - seen;
+    }
+    seen = Math.max(seen, failed);
     const now = Date.now();
-    if (now - lineAtMs < repeatMs) return;
+    if (pending === 0 || now - lastWarningMs < warningIntervalMs) return;
     logger.warning(WARNINGS[role], {
       node,
-      failed: failed - logged,
-      ...(lineAtMs === -Infinity ? {} : { sinceMs: Math.round(now - lineAtMs) }),
+      failed: pending,
+      ...(lastWarningMs === -Infinity ? {} : { sinceMs: Math.round(now - lastWarningMs) }),
     });
-    logged = failed;
-    lineAtMs = now;
+    pending = 0;
+    lastWarningMs = now;
   }, periodMs);
   timer.unref();
   const watched: DatagramEndpoint = {

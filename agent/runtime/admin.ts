@@ -32,6 +32,8 @@ import {
   type SignedAdminCommand,
 } from '../trust/admin-command.js';
 import { decodeAdminApplyResult, encodeAdminEntry } from '../trust/trust-codec.js';
+import type { DiagnosticLogger } from '../../contracts/logger.js';
+import { RefusalLog } from '../membership/refusal-log.js';
 
 /** The result of an administration command. */
 export interface AdminResult {
@@ -127,6 +129,9 @@ function membershipProblem(config: ClusterConfiguration, body: AdminBody): strin
   }
 }
 
+/** Most lines a second about refused admin commands. */
+const ADMIN_REFUSAL_LOGS_PER_SECOND_MAX = 10;
+
 /** Most nonces the local replay cache holds. */
 const RECENT_NONCES_MAX = 1024;
 
@@ -137,14 +142,28 @@ export class AdminRunner {
    */
   private readonly recent = new Map<string, number>();
 
+  /**
+   * `refused` hears the reason of every command admission refuses (unsigned, forged, foreign, expired, replayed): the
+   * node logs it (adminRefusalLog).
+   */
   constructor(
     private readonly host: AdminHost,
     private readonly authority: AdminAuthority | null,
+    private readonly refused: (reason: string) => void = () => undefined,
     private readonly wallClockMs: () => number = Date.now,
   ) {}
 
-  /** Checks a command as the node that acts on it; throws ForbiddenError or SerializationError. */
+  /** Checks a command as the node that acts on it; throws ForbiddenError (told `refused`) or SerializationError. */
   private admit(payload: Uint8Array): SignedAdminCommand {
+    try {
+      return this.admission(payload);
+    } catch (error) {
+      if (error instanceof ForbiddenError) this.refused(error.message);
+      throw error;
+    }
+  }
+
+  private admission(payload: Uint8Array): SignedAdminCommand {
     if (this.authority === null)
       throw new ForbiddenError('admin operations are disabled on this node (no admin public key in its configuration)');
     let command: SignedAdminCommand;
@@ -240,6 +259,25 @@ export class AdminRunner {
     const result = decodeAdminApplyResult(
       await this.host.submitCommand(encodeAdminEntry({ envelope, timeMs: Math.floor(this.wallClockMs()) }), timeoutMs),
     );
-    if (!result.ok) throw new ForbiddenError(`the admin command was refused at apply: ${result.reason}`);
+    if (result.ok) return;
+    const refusal = `the admin command was refused at apply: ${result.reason}`;
+    this.refused(refusal);
+    throw new ForbiddenError(refusal);
   }
+}
+
+/**
+ * Logs refused admin commands on `node`: each reason once, then at most once a minute with how many were left out
+ * (agent/membership/refusal-log.ts), so that someone trying forged or replayed commands is seen without one line each.
+ */
+export function adminRefusalLog(
+  logger: DiagnosticLogger,
+  node: NodeId,
+  clock: { nowMs(): number },
+): (reason: string) => void {
+  const lines = new RefusalLog(() => clock.nowMs(), ADMIN_REFUSAL_LOGS_PER_SECOND_MAX);
+  return (reason) => {
+    const suppressed = lines.take(reason);
+    if (suppressed !== null) logger.warning('refused an admin command', { node, reason, suppressed });
+  };
 }

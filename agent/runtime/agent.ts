@@ -26,6 +26,7 @@ import type { LeaseKeeper } from '../kv/lease-keeper.js';
 import { LocalEndpoint, unsafeAckFromEnvironment } from '../endpoint/local-endpoint.js';
 import { newBootId, writeSessionOptionsFor } from '../endpoint/write-session.js';
 import { RaftNodeImpl } from './node.js';
+import { adminRefusalLog } from './admin.js';
 import { advertisedPeerAddress } from './advertised-address.js';
 import { PeerReach, hostLiterals } from './peer-reach.js';
 import type { NodeObserver, RaftNodeOptions } from './node-deps.js';
@@ -46,12 +47,12 @@ import type { BufferCollector } from './buffer-collector.js';
 import { StartupPhases } from '../observability/startup-phases.js';
 import { agentObserver, commitMarkerFor, logStarted, pending } from './agent-observer.js';
 
-/** Why the agent ended (sysexits(3) numbers). */
+/** Why the agent ended: sysexits(3) numbers, but 2 for a bad command line as every coraft command. */
 export const EXIT = {
   /** Stopped on request (SIGTERM, SIGINT). */
   ok: 0,
-  /** Bad command line. */
-  usage: 64,
+  /** Bad command line: 2, as every coraft command. */
+  usage: 2,
   /** A peer or the endpoint could not bind its port. */
   unavailable: 69,
   /** A bug: a broken invariant. */
@@ -370,10 +371,7 @@ async function startEndpoint(
     valueBytesMax: kvOptions.valueBytesMax,
     commandBytesMax: config.raft.commandBytesMax,
   };
-  const access = {
-    kv: config.endpointKeys.kv?.identity ?? null,
-    admin: config.endpointKeys.admin?.identity ?? null,
-  };
+  const access = { kv: config.endpointKeys.kv?.identity ?? null, admin: config.endpointKeys.admin?.identity ?? null };
   const writeSession = writeSessionOptionsFor(kvOptions, config.nodeId);
   const endpoint = new LocalEndpoint(
     {
@@ -385,6 +383,7 @@ async function startEndpoint(
       access,
       bootId: newBootId(),
       spaceStatus,
+      adminRefused: adminRefusalLog(logger, config.nodeId, timers),
     },
     { unsafeAckBeforeCommit, ...limits, writeSession },
   );

@@ -245,7 +245,9 @@ export function peerTransportConfig(
             closeSessionsOf: (identity) => server.closeSessionsOf(identity),
             sessionIdentities: () => server.sessionList().flatMap((s) => (s.identity === null ? [] : [s.identity])),
           });
-          return watchHandshakeFailures(server, config.nodeId, logger, metrics);
+          return watchHandshakeFailures(server, config.nodeId, logger, metrics, undefined, {
+            explained: () => manager.handshakeRefusals(),
+          });
         },
         openClientEndpoint: () => openPeerClient(config, psk.identity, manager, onInternalError),
       };
@@ -299,7 +301,7 @@ async function openEndpointSocket(config: AgentConfig, logger: DiagnosticLogger)
     },
     { onInternalError: internalErrorLog(logger) },
   );
-  return watchHandshakeFailures(server, config.nodeId, logger, null, HANDSHAKE_WATCH_PERIOD_MS, 'endpoint');
+  return watchHandshakeFailures(server, config.nodeId, logger, null, HANDSHAKE_WATCH_PERIOD_MS, { role: 'endpoint' });
 }
 
 /** `client`, which also keeps `hosts` up to date with the members it is given. */

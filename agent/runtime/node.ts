@@ -39,7 +39,7 @@ import type { AddServerOptions, NodeStatus, RaftNode } from '../../contracts/raf
 import { assert } from '../../contracts/assert.js';
 import { PendingRequests } from './pending.js';
 import { MembershipDriver } from './membership-driver.js';
-import { AdminRunner, decodeAdminResult, type AdminResult } from './admin.js';
+import { AdminRunner, adminRefusalLog, decodeAdminResult, type AdminResult } from './admin.js';
 import { coreFromDisk, logRetentionOf, type RaftNodeDeps, type RaftNodeOptions } from './node-deps.js';
 import type { NodeApi } from './node-api.js';
 import { PeerRpcs, type PeerRpcHost } from './peer-rpcs.js';
@@ -138,7 +138,7 @@ export class RaftNodeImpl implements RaftNode, NodeApi {
       snapshotNow: () => this.snapshots.takeNow(),
       reachedAt: (address: string) => this.deps.client.reachedAt?.(address) ?? Promise.resolve(null),
     };
-    this.admin = new AdminRunner(adminHost, deps.admin ?? null);
+    this.admin = new AdminRunner(adminHost, deps.admin ?? null, adminRefusalLog(deps.logger, nodeId, deps.timers));
   }
 
   // -------------------------------------------------------------------------------------------

@@ -153,8 +153,9 @@ export class PeerRpcs {
   handle(request: RequestMessage, context: InboundContext): Promise<ResponseMessage> {
     if (!this.host.isRunning()) return Promise.reject(new NetworkError('NET_UNREACHABLE', 'node is not running'));
     const claimed = claimedSender(request);
-    if (!this.deps.membership.authenticateNode(claimed, context)) {
-      const suppressed = this.refusalLogs.take();
+    if (!this.deps.membership.authenticateNode(claimed, context, request.type)) {
+      // The PSK membership logs it itself, with its reason, once per peer and reason (membership/refusal-log.ts).
+      const suppressed = this.deps.membership.logsRefusals === true ? null : this.refusalLogs.take();
       if (suppressed !== null)
         this.deps.logger.warning('refused an RPC whose sender is not authenticated as the node it claims', {
           node: this.options.nodeId,
@@ -168,7 +169,8 @@ export class PeerRpcs {
       return Promise.reject(
         new NetworkError(
           'NET_AUTH',
-          `peer authenticated as ${String(context.peerIdentity)} may not speak for ${claimed}`,
+          `${this.options.nodeId} refused a ${request.type} from ${claimed} (authenticated as ` +
+            `${String(context.peerIdentity)}): not that member, or not a member (its log says which)`,
         ),
       );
     }

@@ -81,3 +81,26 @@ describe('cli: snapshot --sign-only', function () {
     assert.equal(existsSync(file), false);
   });
 });
+
+describe('cli: cluster init --initial-members', () => {
+  it('says which nodes are not members yet, and the command that admits each', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coraft-init-joiners-'));
+    const lines: string[] = [];
+    const writes = process.stdout.write;
+    process.stdout.write = (chunk: string | Uint8Array) => (lines.push(String(chunk)), true);
+    try {
+      const args = ['init', '--nodes', '4', '--initial-members', '3', '--dir', join(dir, 'cl'), '--base-port', '22910'];
+      assert.equal(await runClusterCommand(args), 0);
+    } finally {
+      process.stdout.write = writes;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const text = lines.join('');
+    assert.doesNotMatch(text, /^n[123]:.*not a member/m);
+    const key = join(dir, 'cl', 'provisioner', 'secrets', 'admin.key');
+    assert.ok(
+      text.includes(`not a member yet: start it, then coraft members add n4 127.0.0.1:22916 --admin-key ${key})`),
+      text,
+    );
+  });
+});

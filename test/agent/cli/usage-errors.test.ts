@@ -12,7 +12,7 @@ import sinon from 'sinon';
 import { UsageError } from '../../../agent/cli/args.js';
 import { runKv } from '../../../agent/cli/client-commands.js';
 import { main } from '../../../agent/cli/main.js';
-import { runLeader, runMembers, runSnapshot } from '../../../agent/cli/admin-commands.js';
+import { runAdmin, runLeader, runMembers, runSnapshot } from '../../../agent/cli/admin-commands.js';
 import { runConfigCommand } from '../../../agent/cli/config.js';
 import { runLease } from '../../../agent/cli/lease-command.js';
 import { runProvisionCommand } from '../../../agent/cli/provision.js';
@@ -66,6 +66,37 @@ describe('client commands: usage errors', () => {
     await assert.rejects(
       async () => runProvisionCommand(['--out', '/nonexistent', 'x']),
       usageError(/^unexpected argument "x"/),
+    );
+  });
+
+  it('config check takes FILE or --config FILE, as the agent does, and names a missing one', async () => {
+    await assert.rejects(async () => runConfigCommand(['check']), usageError(/^check: FILE is required/));
+    await assert.rejects(async () => runConfigCommand(['check', 'a.json', '--config', 'b.json']), usageError(/once/));
+    await assert.rejects(
+      async () => runConfigCommand(['schema', '--config', 'a.json']),
+      usageError(/--config goes with check/),
+    );
+    await assert.rejects(
+      async () => runConfigCommand(['check', '--config', '/nonexistent/agent.json']),
+      (error: unknown) => error instanceof Error && /nonexistent\/agent\.json/.test(error.message),
+    );
+  });
+
+  it("names an unknown option without parseArgs' hint about positional arguments starting with '-'", async () => {
+    await assert.rejects(
+      async () => runConfigCommand(['check', '--conifg', 'a.json']),
+      usageError(/^Unknown option '--conifg'$/),
+    );
+  });
+
+  it('admin submit and admin set-key name a file they cannot read, as a usage error, before any request', async () => {
+    await assert.rejects(
+      runAdmin(['submit', '/nonexistent/cmd.json', '--endpoint', '127.0.0.1:9']),
+      usageError(/^admin submit: cannot read \/nonexistent\/cmd\.json: .*ENOENT/),
+    );
+    await assert.rejects(
+      runAdmin(['set-key', '--public-key', '/nonexistent/admin.pub', '--admin-key', '/nonexistent/admin.key']),
+      usageError(/^--public-key: cannot read \/nonexistent\/admin\.pub/),
     );
   });
 

@@ -3,7 +3,9 @@
 // closes, so the operator used to read "forwarding failed; it may or may not have been
 // applied" for a removal that did happen. The request is answered 4.09 with what to do, and
 // nothing reaches the leader; on the leader itself, and for another member, the command runs.
-// A fake node stands in for the real one: only the endpoint's decision is under test.
+// And that an unsigned command, or an identity that may not use the admin resources, is reported for
+// the log (the node logs the commands it checks and refuses itself). A fake node stands in for the
+// real one: only the endpoint's decision is under test.
 import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { adminResources } from '../../../agent/endpoint/admin-resources.js';
@@ -60,5 +62,29 @@ describe('admin resources: a change that cuts off the endpoint’s own node', ()
       (2 << 5) | 2,
     );
     assert.deepEqual([...follower.sent, ...leader.sent], ['admin', 'admin']);
+  });
+});
+
+describe('admin resources: requests refused before any node checks a command', () => {
+  const node = { getNodeId: () => 'n1', getStatus: () => ({ leaderId: 'n1' }) } as unknown as NodeApi;
+  const request = (payload: string, identity: string | null): CoapRequest =>
+    ({
+      method: 'POST',
+      path: ['members'],
+      payload: new TextEncoder().encode(payload),
+      peer: { address: '127.0.0.1', port: 1, identity },
+    }) as unknown as CoapRequest;
+
+  it('reports an unsigned command, and an identity that may not use them, for the log', async () => {
+    const refused: string[] = [];
+    const open = new Map(adminResources(node, 1000, { kv: null, admin: null }, (r) => refused.push(r)));
+    const unsigned = await open.get('/members')?.POST?.(request('{"id":"evil","address":"127.0.0.1:9"}', null));
+    assert.equal(unsigned?.code, (4 << 5) | 3);
+    const keyed = new Map(adminResources(node, 1000, { kv: 'kv', admin: 'admin' }, (r) => refused.push(r)));
+    const asKv = await keyed.get('/admin')?.POST?.(request('{}', 'kv'));
+    assert.equal(asKv?.code, (4 << 5) | 3);
+    assert.equal(refused.length, 2);
+    assert.match(refused[0] ?? '', /^not a signed admin command: /);
+    assert.equal(refused[1], 'identity "kv" may not use the admin resources');
   });
 });

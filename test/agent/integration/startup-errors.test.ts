@@ -6,7 +6,8 @@
  * (EX_CONFIG) naming the file or field; a busy
  * endpoint or peer port, or a listen.peer host that does not resolve, exits 69 (EX_UNAVAILABLE)
  * naming the address; a bad command line (an
- * unknown option, no --config) exits 64 (EX_USAGE), which systemd does not restart. Each case runs the real
+ * unknown option, no --config) exits 2, as every other coraft command does, and the unit's
+ * RestartPreventExitStatus lists that code so that systemd does not restart it. Each case runs the real
  * CLI on a node written by `coraft cluster init`.
  */
 import { strict as assert } from 'node:assert';
@@ -17,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePorts } from '../../../agent/cli/agent-processes.js';
 import { EXIT } from '../../../agent/runtime/agent.js';
+import { CLI_EXIT } from '../../../agent/cli/args.js';
 import { coraft } from './helpers.js';
 
 function bindUdp(port: number): Promise<Socket> {
@@ -45,13 +47,19 @@ describe('agent integration: start-up failures', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('exits 64 on a bad command line: an unknown option, or no --config', async function () {
+  it('exits 2 on a bad command line (an unknown option, or no --config), as every command does', async function () {
     const unknown = await coraft('agent', '--conifg', config);
-    assert.equal(unknown.code, EXIT.usage, unknown.stderr);
+    assert.equal(unknown.code, CLI_EXIT.usage, unknown.stderr);
+    assert.equal(EXIT.usage, CLI_EXIT.usage);
+    const status = await coraft('status', '--conifg', config);
+    assert.equal(status.code, unknown.code, status.stderr);
     assert.match(unknown.stderr, /^coraft agent: Unknown option '--conifg'/);
     const missing = await coraft('agent');
     assert.equal(missing.code, EXIT.usage, missing.stderr);
     assert.match(missing.stderr, /^coraft agent: --config FILE is required/);
+    const unit = readFileSync(join(import.meta.dirname, '../../../systemd/coraft.service'), 'utf8');
+    const prevent = (/^RestartPreventExitStatus=(.*)$/m.exec(unit)?.[1] ?? '').split(/\s+/);
+    assert.deepEqual(prevent.sort(), [String(CLI_EXIT.usage), String(EXIT.config)].sort(), 'no restart on 2 or 78');
   });
 
   it('exits 78 on a configuration that is not JSON', async function () {

@@ -17,7 +17,8 @@ import { encodeConfiguration, simpleConfiguration } from '../../../agent/core/co
 import type { ClusterConfiguration, LogEntry } from '../../../contracts/log.js';
 import type { InboundContext } from '../../../contracts/network.js';
 import { KvStateMachine } from '../../../agent/kv/index.js';
-import { AuthenticatedMembershipManager, REFUSAL_REPEAT_PERIOD_MS } from '../../../agent/membership/authenticated.js';
+import { AuthenticatedMembershipManager } from '../../../agent/membership/authenticated.js';
+import { REFUSAL_REPEAT_LOG_MS } from '../../../agent/membership/refusal-log.js';
 import { LinkKeystore } from '../../../agent/membership/keystore.js';
 import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
@@ -176,15 +177,24 @@ describe('AuthenticatedMembershipManager with link keys', () => {
     assert.deepEqual(remotes, ['[::1]:5684', null]);
   });
 
-  it('rate-limits refusal logs but never logs a key', () => {
+  it('logs a repeated refusal once, then once a minute with the count; rate-limits distinct ones; never a key', () => {
     const { manager, logger, advance } = setup();
-    for (let i = 0; i < 10; i += 1) manager.pskLookup(`intruder-${i}`);
-    assert.equal(warnings(logger).length, 3);
-    advance(1000);
-    manager.pskLookup('intruder-10');
-    assert.equal(warnings(logger).length, 4);
+    for (let i = 0; i < 10; i += 1) manager.pskLookup('intruder');
+    assert.equal(warnings(logger).length, 1, 'the same refusal again and again is one line');
+    advance(30_000);
+    manager.pskLookup('intruder');
+    assert.equal(warnings(logger).length, 1);
+    advance(30_000);
+    manager.pskLookup('intruder');
+    assert.equal(warnings(logger).length, 2, 'a minute later, one more line');
     const last = logger.records.filter((r) => r.level === 'warning').at(-1);
-    assert.equal(last?.fields.suppressed, 7, 'the next line says how many were left out');
+    assert.equal(last?.fields.suppressed, 10, 'the next line says how many were left out');
+    advance(1000);
+    for (let i = 0; i < 10; i += 1) manager.pskLookup(`intruder-${i}`);
+    assert.equal(warnings(logger).length, 5, 'distinct refusals: at most 3 lines a second');
+    advance(1000);
+    manager.pskLookup('intruder-9');
+    assert.equal(warnings(logger).length, 6, 'a distinct refusal left out over the rate is logged later');
     const text = JSON.stringify(logger.records);
     for (const peer of ['n2', 'n3']) assert.equal(text.includes(Buffer.from(link('n1', peer)).toString('hex')), false);
   });
@@ -198,15 +208,14 @@ describe('AuthenticatedMembershipManager with link keys', () => {
       advance(300);
     }
     const lines = logger.records.filter((r) => r.level === 'warning');
-    assert.equal(lines.length, 600_000 / REFUSAL_REPEAT_PERIOD_MS, 'the first line, then one a period');
+    assert.equal(lines.length, 600_000 / REFUSAL_REPEAT_LOG_MS, 'the first line, then one a period');
     assert.match(lines[0]?.message ?? '', /^refused a peer handshake: no link key for this identity/);
-    assert.equal(lines[0]?.fields.repeated, undefined, 'the first line is the plain refusal');
-    const repeated = lines.slice(1).map((line) => line.fields.repeated);
+    assert.equal(lines[0]?.fields.suppressed, 0, 'the first line is the plain refusal');
+    const repeated = lines.slice(1).map((line) => line.fields.suppressed);
     assert.ok(
-      repeated.every((count) => count === REFUSAL_REPEAT_PERIOD_MS / 300 - 1),
+      repeated.every((count) => count === REFUSAL_REPEAT_LOG_MS / 300 - 1),
       `each later line counts the refusals since the one before: ${repeated.join(', ')}`,
     );
-    assert.equal(lines[1]?.fields.periodMs, REFUSAL_REPEAT_PERIOD_MS);
     manager.pskLookup('n8', from);
     assert.equal(logger.records.filter((r) => r.level === 'warning').length, lines.length + 1, 'another id: at once');
   });

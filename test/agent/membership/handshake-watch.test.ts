@@ -106,4 +106,33 @@ describe('watchHandshakeFailures', () => {
     assert.equal(counted, 1800, 'the metric counts every failure');
     await watched.close();
   });
+
+  it('leaves out failures logged elsewhere, and warns about a peer that keeps failing once a minute', async () => {
+    const clock = sandbox.useFakeTimers();
+    const warnings: { failed: unknown }[] = [];
+    const logger: DiagnosticLogger = {
+      log() {},
+      trace() {},
+      debug() {},
+      info() {},
+      warning: (_message, fields) => warnings.push({ failed: fields?.failed }),
+      error() {},
+      critical() {},
+    };
+    const server = new FakeServer();
+    let explained = 0;
+    const watched = watchHandshakeFailures(server, 'n1', logger, null, 1000, { explained: () => explained });
+    // A removed member's identity: refused by the key lookup, which logged it; the DTLS layer counts it too.
+    explained += 3;
+    server.handshakesAuthFailed += 3;
+    clock.tick(1000);
+    assert.deepEqual(warnings, [], 'logged once already, by the membership manager');
+    // A stale key, retried every second for two minutes.
+    for (let s = 0; s < 120; s += 1) {
+      server.handshakesAuthFailed += 1;
+      clock.tick(1000);
+    }
+    assert.deepEqual(warnings, [{ failed: 1 }, { failed: 60 }], 'once, then once a minute with the count');
+    await watched.close();
+  });
 });

@@ -10,7 +10,8 @@ import { strict as assert } from 'node:assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { NotLeaderError } from '../../../contracts/errors.js';
 import { simpleConfiguration } from '../../../agent/core/configuration.js';
-import { AdminRunner, decodeAdminResult, type AdminHost } from '../../../agent/runtime/admin.js';
+import { AdminRunner, adminRefusalLog, decodeAdminResult, type AdminHost } from '../../../agent/runtime/admin.js';
+import { MemoryLogger } from '../../../agent/observability/noop.js';
 import { signAdminCommand, type AdminOperation } from '../../../agent/trust/admin-command.js';
 import { decodeAdminEntry, encodeAdminApplyResult } from '../../../agent/trust/trust-codec.js';
 import type { ClusterConfiguration } from '../../../contracts/log.js';
@@ -52,12 +53,14 @@ function setup(options: SetupOptions = {}) {
     snapshotNow: () => (calls.push('snapshot'), Promise.resolve(42)),
     reachedAt: (address) => options.book?.reachedAt(address) ?? Promise.resolve(null),
   };
+  const refusals: string[] = [];
   const runner = new AdminRunner(
     host,
     { cluster: 'c', adminKey: () => admin.publicKey, nonceSeen: (n) => seen.has(n) },
+    (reason) => refusals.push(reason),
     () => NOW,
   );
-  return { runner, calls, seen };
+  return { runner, calls, seen, refusals };
 }
 
 const sign = (
@@ -78,7 +81,7 @@ describe('AdminRunner: signed admin commands on the node that acts', () => {
   });
 
   it('refuses unsigned, forged, foreign, expired and replayed commands before proposing anything', async () => {
-    const { runner, calls } = setup();
+    const { runner, calls, refusals } = setup();
     const unsigned = new TextEncoder().encode(
       JSON.stringify({ op: 'add-member', id: 'n4', address: 'h:1', learner: false }),
     );
@@ -98,12 +101,36 @@ describe('AdminRunner: signed admin commands on the node that acts', () => {
     await runner.runOnLeader(once, 5000);
     await assert.rejects(runner.runOnLeader(once, 5000), /replayed/);
     assert.deepEqual(calls, ['propose admin entry', 'remove n3']);
+    assert.equal(refusals.length, 5, 'every refusal is reported, to be logged');
+    assert.match(refusals[4] ?? '', /replayed/);
+  });
+
+  it('logs refused admin commands once per reason, then once a minute with the count', () => {
+    const logger = new MemoryLogger();
+    let now = 0;
+    const refused = adminRefusalLog(logger, 'n1', { nowMs: () => now });
+    for (let i = 0; i < 50; i += 1) refused('refused admin command: the signature does not verify');
+    refused('refused admin command: it was used already (replayed nonce)');
+    const lines = () => logger.records.filter((r) => r.level === 'warning' && r.message === 'refused an admin command');
+    assert.deepEqual(
+      lines().map((r) => r.fields.reason),
+      [
+        'refused admin command: the signature does not verify',
+        'refused admin command: it was used already (replayed nonce)',
+      ],
+    );
+    now += 60_000;
+    refused('refused admin command: the signature does not verify');
+    assert.equal(lines().length, 3);
+    assert.equal(lines().at(-1)?.fields.suppressed, 49);
   });
 
   it('reports a refusal at apply and changes no membership', async () => {
-    const { runner, calls } = setup({ applyOk: false });
+    const { runner, calls, refusals } = setup({ applyOk: false });
     await assert.rejects(runner.runOnLeader(sign(add), 5000), /refused at apply/);
     assert.deepEqual(calls, ['propose admin entry']);
+    assert.equal(refusals.length, 1, 'reported, to be logged');
+    assert.match(refusals[0] ?? '', /refused at apply/);
   });
 
   it('runs a transfer once, a snapshot once and only on the node it names', async () => {
