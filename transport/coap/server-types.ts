@@ -4,7 +4,7 @@
  */
 import type { Timers } from '../../contracts/clock.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { DatagramEndpoint } from '../datagram.js';
+import type { DatagramEndpoint, DatagramPeer } from '../datagram.js';
 import type { ConfirmableOutcome } from './confirmables.js';
 
 /** What a CoAP server is given. */
@@ -56,4 +56,13 @@ export interface CoapServerStats {
   sendFailures: number;
   /** Refusals by a limit, by the option's name (blockBytesTotalMax, block1BytesMin, ...). */
   readonly limitRefusals: Record<string, number>;
+}
+
+/** How one request message is answered (a ReceivedRequest is one). */
+export interface Exchange {
+  readonly peer: DatagramPeer;
+  readonly peerKey: string;
+  readonly messageId: number;
+  readonly token: Uint8Array;
+  readonly confirmable: boolean;
 }

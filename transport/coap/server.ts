@@ -26,18 +26,10 @@ import { PeerKeys } from './peer-keys.js';
 import { encodeResponse } from './response-encoder.js';
 import { ResourceRouter, type CoapBodyChecks, type CoapResourceHandler, type CoapResourceMethods } from './router.js';
 import { firstBlockOf, ServerBlockwise, transferKeyOf, type Answer } from './server-blockwise.js';
-import type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
+import type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Exchange, Notification } from './server-types.js';
+import { TOKEN_IN_PROGRESS_RESPONSE, TokensInProgress } from './tokens-in-progress.js';
 
 export type { CoapServerBlockStats, CoapServerDeps, CoapServerStats, Notification } from './server-types.js';
-
-/** How one request message is answered (a ReceivedRequest is one). */
-interface Exchange {
-  readonly peer: DatagramPeer;
-  readonly peerKey: string;
-  readonly messageId: number;
-  readonly token: Uint8Array;
-  readonly confirmable: boolean;
-}
 
 /** Most peer keys cached (peer-keys.ts): a few hundred kilobytes at most. */
 const PEER_KEYS_MAX = 4096;
@@ -82,6 +74,8 @@ export class CoapServer {
   private readonly reader = new MessageReader();
   private readonly parser = new RequestParser();
   private readonly peerKeys = new PeerKeys(PEER_KEYS_MAX);
+  /** The tokens of the confirmable requests whose handlers run (tokens-in-progress.ts). */
+  private readonly tokens = new TokensInProgress();
 
   constructor(
     private readonly deps: CoapServerDeps,
@@ -272,6 +266,9 @@ export class CoapServer {
       const response = busyResponse('too many requests in progress; this one did not run, retry later');
       return this.respond(request, response, NO_OPTIONS);
     }
+    // Two requests in progress with one token: a client could take either answer for the other's.
+    if (confirmable && !this.tokens.begin(peerKey, token))
+      return this.respond(request, TOKEN_IN_PROGRESS_RESPONSE, NO_OPTIONS);
     const whole = outcome.kind === 'payload' ? request : request.withPayload(outcome.body);
     // A body that came in several messages: acknowledged if not answered soon (separateBodyResponses).
     if (confirmable && outcome.kind !== 'payload' && this.options.separateBodyResponses) this.delayedAcks.watch(whole);
@@ -315,6 +312,7 @@ export class CoapServer {
   ): void {
     this.inFlight -= 1;
     assert(this.inFlight >= 0, 'in-flight request count never negative');
+    if (request.confirmable) this.tokens.end(request.peerKey, request.token);
     if (generation !== this.generation) return;
     // Most answers go whole: the transfer key (a few strings) is built only for those that do not.
     if (this.blockwise.goesWhole(block, response)) return this.respond(request, response, NO_OPTIONS);

@@ -207,8 +207,9 @@ describe('CoapServer', () => {
     server.addResource('/raft/AppendEntries', echo);
     await server.start();
     const peer = { address: '127.0.0.1', port: 40000, identity: null };
-    deliver(request({ messageId: 1, payload: Uint8Array.from([1]) }), peer);
-    deliver(request({ messageId: 2, payload: Uint8Array.from([2]) }), peer);
+    // Each its own token: two requests in progress with one token are refused (tokens-in-progress.test.ts).
+    deliver(request({ messageId: 1, token: Uint8Array.from([1]), payload: Uint8Array.from([1]) }), peer);
+    deliver(request({ messageId: 2, token: Uint8Array.from([2]), payload: Uint8Array.from([2]) }), peer);
     await settle();
     assert.deepEqual(
       posted.map((p) => decodeMessage(p)).map((d) => (d.ok ? [d.message.messageId, [...d.message.payload]] : null)),
