@@ -20,7 +20,7 @@ import { MemoryPersistenceEngine } from '../../storage/memory.js';
 import { WalPersistenceEngine } from '../../storage/wal/wal-engine.js';
 import { readFolder, type FolderReading } from '../../storage/wal/wal-read-only.js';
 import { WAL_FORMAT_VERSION } from '../../storage/wal/wal-store.js';
-import type { TornTail } from '../../storage/wal/wal-recover.js';
+import type { TornTail } from '../../storage/wal/wal-frame.js';
 import { resolveLmdbOptions, type LmdbPersistenceOptions } from '../../storage/lmdb/lmdb-options.js';
 import { FORMAT_VERSION } from '../../storage/lmdb/lmdb-records.js';
 import type { DiagnosticLogger, LogFields } from '../../contracts/logger.js';

@@ -342,3 +342,12 @@ function decodeBatchRecord(
   }
   return { batch: { snapshot: null, truncateFrom, entries, compactBefore, hardState }, next: at };
 }
+
+/** A torn last frame the open zeroed: where, how many bytes, and what its header said, if it was whole. */
+export interface TornTail {
+  readonly file: string;
+  readonly offset: number;
+  readonly bytes: number;
+  /** Why the bytes there are not a frame (readFrame's reason: checksum mismatch, cut short, ...). */
+  readonly reason: string;
+}

@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../../contracts/errors.js';
 import type { Metrics } from '../../contracts/metrics.js';
-import type { TornTail } from './wal-recover.js';
+import type { TornTail } from './wal-frame.js';
 import { resolveLmdbOptions } from '../lmdb/lmdb-options.js';
 import type { LmdbPersistenceOptions, ResolvedLmdbOptions } from '../lmdb/lmdb-options.js';
 

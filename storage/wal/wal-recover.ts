@@ -28,7 +28,7 @@ import type { PersistBatch } from '../../contracts/persistence.js';
 import { assert } from '../../contracts/assert.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC, decodeBatchRecords, readFrame } from './wal-frame.js';
-import type { FrameRead } from './wal-frame.js';
+import type { FrameRead, TornTail } from './wal-frame.js';
 import { SegmentFile } from './wal-segment-file.js';
 import { parseSegmentName, segmentName } from './wal-segments.js';
 import type { SegmentInfo, WriterStart } from './wal-segments.js';
@@ -37,15 +37,6 @@ import type { SegmentInfo, WriterStart } from './wal-segments.js';
 export interface RecoveredRecord {
   readonly seq: number;
   readonly batch: PersistBatch;
-}
-
-/** A torn last frame the open zeroed: where, how many bytes, and what its header said, if it was whole. */
-export interface TornTail {
-  readonly file: string;
-  readonly offset: number;
-  readonly bytes: number;
-  /** Why the bytes there are not a frame (readFrame's reason: checksum mismatch, cut short, ...). */
-  readonly reason: string;
 }
 
 /** What the log holds past the checkpoint, and where writing resumes. */
