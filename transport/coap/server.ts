@@ -267,8 +267,10 @@ export class CoapServer {
       return this.respond(request, response, NO_OPTIONS);
     }
     // Two requests in progress with one token: a client could take either answer for the other's.
-    if (confirmable && !this.tokens.begin(peerKey, token))
+    if (confirmable && !this.tokens.begin(peerKey, token)) {
+      this.countLimit('tokenInProgress');
       return this.respond(request, TOKEN_IN_PROGRESS_RESPONSE, NO_OPTIONS);
+    }
     const whole = outcome.kind === 'payload' ? request : request.withPayload(outcome.body);
     // A body that came in several messages: acknowledged if not answered soon (separateBodyResponses).
     if (confirmable && outcome.kind !== 'payload' && this.options.separateBodyResponses) this.delayedAcks.watch(whole);

@@ -54,6 +54,8 @@ describe('CoapServer: one token in progress per client', () => {
     await settle();
     assert.deepEqual(h.received.slice(1).map(summary), [summary(refusal), '10 2.04 a 1']);
     assert.equal(held.runs(), 1);
+    // Counted once (the retransmission was answered from the duplicate cache): coap_limit_refusals_total.
+    assert.equal(h.server.stats.limitRefusals['tokenInProgress'], 1);
   });
 
   it('runs a request with the token again once the first is answered', async () => {
