@@ -26,6 +26,7 @@ import {
   checkReadRequest,
   checkSnapshotRange,
   chunkOf,
+  type LogShape,
 } from './log-checks.js';
 import { SnapshotWriters, isNewerSnapshot, snapshotHeaderOf } from './snapshot-writer.js';
 import { storedLogOf } from './stored-log.js';
@@ -57,6 +58,11 @@ export class MemoryDisk {
     const last = this.entries[this.entries.length - 1];
     if (last !== undefined) return last.term;
     return this.snapshot?.lastIncludedTerm ?? 0;
+  }
+
+  /** The shape {@link checkBatch} checks the next batch against. */
+  shape(): LogShape {
+    return { firstIndex: this.firstIndex(), lastIndex: this.lastIndex(), lastTerm: this.lastTerm() };
   }
 
   /** Applies one batch; the caller has checked it. */
@@ -153,7 +159,7 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
     await this.sync();
     if (this.closed) throw new PersistenceError('STORAGE_CLOSED', 'memory engine closed before the write was synced');
     this.unsynced.shift();
-    checkBatch({ firstIndex: disk.firstIndex(), lastIndex: disk.lastIndex(), lastTerm: disk.lastTerm() }, batch);
+    checkBatch(disk.shape(), batch);
     disk.apply(batch);
   }
 
@@ -274,7 +280,7 @@ export class MemoryPersistenceEngine implements PersistenceEngine {
         !isNewerSnapshot(snapshotIndex, disk.snapshot?.lastIncludedIndex ?? null)
       )
         continue;
-      checkBatch({ firstIndex: disk.firstIndex(), lastIndex: disk.lastIndex(), lastTerm: disk.lastTerm() }, batch);
+      checkBatch(disk.shape(), batch);
       disk.apply(batch);
     }
     await this.close();

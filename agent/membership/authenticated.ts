@@ -124,14 +124,15 @@ export class AuthenticatedMembershipManager implements MembershipManager {
     peer: { readonly address: string; readonly port: number } | null = null,
   ): Uint8Array | null {
     const key = this.deps.keystore.keyOf(identity);
-    if (key === null) this.handshakesRefused += 1;
-    if (key === null)
+    if (key === null) {
+      this.handshakesRefused += 1;
       this.refused(
         'handshake',
         identity,
         { identity: null, remote: peer === null ? null : formatAddress(peer.address, peer.port) },
         'no link key for this identity (unknown, removed, or not a peer of this node)',
       );
+    }
     return key;
   }
 

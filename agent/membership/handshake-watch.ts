@@ -14,6 +14,7 @@
 import type { DatagramEndpoint } from '../../transport/datagram.js';
 import type { DiagnosticLogger } from '../../contracts/logger.js';
 import type { Metrics } from '../../contracts/metrics.js';
+import { REFUSAL_REPEAT_LOG_MS } from './refusal-log.js';
 
 /** A datagram endpoint that counts its failed handshakes (our DTLS server). */
 export interface HandshakeCounting extends DatagramEndpoint {
@@ -23,8 +24,8 @@ export interface HandshakeCounting extends DatagramEndpoint {
 /** Period of the check, ms. */
 export const HANDSHAKE_WATCH_PERIOD_MS = 2000;
 
-/** Least time between two warnings, ms: failures meanwhile go into the next one. */
-export const HANDSHAKE_WARNING_INTERVAL_MS = 60_000;
+/** Least time between two warnings, ms: failures meanwhile go into the next one (as a repeated refusal's line). */
+export const HANDSHAKE_WARNING_INTERVAL_MS = REFUSAL_REPEAT_LOG_MS;
 
 /** What each watched server's warning says. */
 const WARNINGS = {

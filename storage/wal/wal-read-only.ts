@@ -12,9 +12,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PersistenceError } from '../../contracts/errors.js';
 import type { HardState, LogEntry } from '../../contracts/log.js';
-import type { PersistBatch, PersistedState } from '../../contracts/persistence.js';
+import type { PersistedState } from '../../contracts/persistence.js';
 import { acquireDirectoryLock } from '../dir-lock.js';
-import { checkBatch, checkLoadedLog, type LogShape } from '../log-checks.js';
+import { checkBatch, checkLoadedLog } from '../log-checks.js';
+import { MemoryDisk } from '../memory.js';
 import { toPersistenceError } from '../lmdb/lmdb-errors.js';
 import { checkDataFile } from '../lmdb/lmdb-header.js';
 import { forEachLogRecord } from '../lmdb/lmdb-log-read.js';
@@ -79,20 +80,22 @@ export async function readFolder(
     }
     if (!withLog) return { ...stored, replayedRecords: 0, tornBytes: 0 };
     const recovered = recoverWal(path, appliedSeq, false);
-    let entries = [...stored.state.entries];
-    let hardState = stored.state.hardState;
-    const snapshot = stored.state.snapshot;
+    // Replayed into the reference model the engines follow (storage/memory.ts), as the open replays them into LMDB.
+    const disk = new MemoryDisk();
+    disk.hardState = stored.state.hardState;
+    disk.snapshot = stored.state.snapshot;
+    disk.entries = [...stored.state.entries];
     for (const { seq, batch } of recovered.records) {
       try {
-        checkBatch(shapeOf(entries, snapshot), batch);
+        checkBatch(disk.shape(), batch);
       } catch (error) {
         throw new PersistenceError('STORAGE_CORRUPT', `${path}: log record ${seq} does not follow the stored log`, {
           cause: error,
         });
       }
-      entries = applyRecord(entries, batch);
-      hardState = batch.hardState ?? hardState;
+      disk.apply(batch);
     }
+    const { hardState, snapshot, entries } = disk;
     checkLoadedLog(entries, snapshot);
     return {
       state: { hardState, snapshot, entries },
@@ -121,25 +124,4 @@ function readStore(
   const entries: LogEntry[] = [];
   if (log !== null) forEachLogRecord(log, {}, (index, value) => entries.push(decodeEntry(index, value)), path);
   return { state: { hardState, snapshot, entries }, format };
-}
-
-/** The shape checkBatch checks a record against, as LogProjection.shape gives it. */
-function shapeOf(entries: readonly LogEntry[], snapshot: PersistedState['snapshot']): LogShape {
-  const first = entries[0];
-  const last = entries.at(-1);
-  const snapshotIndex = snapshot?.lastIncludedIndex ?? 0;
-  return {
-    firstIndex: first?.index ?? snapshotIndex + 1,
-    lastIndex: last?.index ?? snapshotIndex,
-    lastTerm: last?.term ?? snapshot?.lastIncludedTerm ?? 0,
-  };
-}
-
-/** The entries after `batch` (a log record: no snapshot), as LogProjection.apply stores it. */
-function applyRecord(entries: readonly LogEntry[], batch: PersistBatch): LogEntry[] {
-  const truncateFrom = batch.truncateFrom;
-  const kept = truncateFrom === null ? [...entries] : entries.filter((entry) => entry.index < truncateFrom);
-  kept.push(...batch.entries);
-  const compactBefore = batch.compactBefore;
-  return compactBefore === null ? kept : kept.filter((entry) => entry.index >= compactBefore);
 }

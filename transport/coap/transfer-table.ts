@@ -55,7 +55,6 @@ export class TransferTable<T extends TransferEntry> {
   // Invariant: heldBytes is the sum of every entry's heldBytes, and at most totalBytesMax.
   private heldBytes = 0;
   private sweepTimer: TimerHandle | null = null;
-  private evictedCount = 0;
 
   /** `onEvict` is told of every transfer `admit` evicts. */
   constructor(
@@ -70,11 +69,6 @@ export class TransferTable<T extends TransferEntry> {
   /** Transfers held. */
   get size(): number {
     return this.entries.size;
-  }
-
-  /** Transfers evicted to make room for another (see `admit`). */
-  get evictions(): number {
-    return this.evictedCount;
   }
 
   /** Bytes held, as counted against totalBytesMax. */
@@ -115,7 +109,6 @@ export class TransferTable<T extends TransferEntry> {
       const victim = this.evictable(peerKey, limit === 'blockTransfersPerPeerMax');
       if (victim === null) return limit;
       this.delete(victim);
-      this.evictedCount += 1;
       this.onEvict();
     }
   }
