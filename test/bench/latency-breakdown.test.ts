@@ -99,6 +99,27 @@ describe('latency breakdown', () => {
     );
   });
 
+  it('averages each step over the writes around the p99 against its median over all writes', () => {
+    // 200 writes of 6.75 ms (propose -> applied); writes 5 and 6 synced in 2.5 ms instead of 0.5, write 8 in 5 ms.
+    // Ranked fastest first, the band (98.5-99.5 %: ranks 197 and 198) is writes 5 and 6, not 8 (rank 199).
+    const stages = ['propose', 'sent', 'synced', 'ack', 'committed', 'applied'] as const;
+    const marks = Array.from({ length: 200 }, (_, index) => {
+      const t = index * 10;
+      const syncMs = index === 8 ? 5 : index === 5 || index === 6 ? 2.5 : 0.5;
+      const done = t + 0.25 + syncMs;
+      return [index, t, t + 0.25, t + 0.25 + syncMs, t + 0.75, done, done + 6];
+    });
+    writeFileSync(join(dir, 'n1.latency.json'), JSON.stringify({ node: 'n1', stages, marks, gc: [] }));
+    writeFileSync(join(dir, 'n2.latency.json'), JSON.stringify({ node: 'n2', stages: [], marks: [], gc: [] }));
+    const lines = latencyBreakdown(dir);
+    const header = lines.findIndex((l) => l.startsWith('p99 band by L propose -> applied: the 2 writes'));
+    assert.ok(header > 0, lines.join('\n'));
+    assert.match(lines[header] ?? '', /\(mean 8\.750 ms\)/);
+    const row = (name: string): string | undefined => lines.slice(header).find((l) => l.trim().startsWith(name));
+    assert.match(row('L sent -> synced (own write)') ?? '', /\s0\.500\s+2\.500\s+\+2\.000$/);
+    assert.match(row('L max(synced, ack) -> committed') ?? '', /\s0\.000\s+0\.000\s+\+0\.000$/);
+  });
+
   it('refuses a file that is not a probe record', () => {
     writeFileSync(join(dir, 'n1.latency.json'), JSON.stringify({ node: 'n1', stages: ['nope'], marks: [], gc: [] }));
     assert.throws(() => latencyBreakdown(dir), /not a latency probe record/);
