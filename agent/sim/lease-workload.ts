@@ -153,7 +153,14 @@ export class LeaseWorkload {
         record.lastAckMs = this.timers.nowMs();
         record.lastKeepaliveAckMs = record.lastAckMs;
       }
-      if (result?.type === 'error') return;
+      if (result?.type === 'error') {
+        // The state machine says the lease has ended. When no node was seen holding it (the grant's
+        // answer came late, through the session's retry, after the lease had run out unattended),
+        // observe() cannot say when it ended: by this answer at the latest.
+        if (result.code === 'KV_LEASE_NOT_FOUND' && record.seenOn.size === 0)
+          record.expiredAtMs ??= this.timers.nowMs();
+        return;
+      }
     }
   }
 
