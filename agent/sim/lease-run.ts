@@ -12,7 +12,19 @@ import type { Prng } from '../../contracts/prng.js';
 import type { SimCluster } from './cluster.js';
 import { LeaseApplyChecker } from './lease-apply-check.js';
 import { LEASE_EXPIRY_SLACK_MS, LeaseWorkload } from './lease-workload.js';
+import type { LateDelivery } from './lease-workload.js';
 import type { VirtualTimers } from './virtual-time.js';
+import type { FaultKind } from './fault-kinds.js';
+import { STALE_DELAY_MAX_MS } from './network.js';
+
+/**
+ * How late a message sent under the run's faults may arrive: with the 'stale' fault, one sent before
+ * the network heals (`healMs`) up to STALE_DELAY_MAX_MS later, so a keepalive held so long refreshes
+ * its lease then (the leader applies it as it comes); null without it.
+ */
+export function lateDelivery(faults: ReadonlySet<FaultKind>, healMs: number): LateDelivery | null {
+  return faults.has('stale') ? { untilMs: healMs, delayMaxMs: STALE_DELAY_MAX_MS } : null;
+}
 
 /** The TTL of the simulated clients' leases, ms. */
 export const SIM_LEASE_TTL_MS = 1500;
@@ -61,9 +73,9 @@ export class SimLeases {
   /**
    * Ends the run's leases: when the cluster converged (`healthy`), runs LEASE_QUIET_MS more (with
    * `afterEach` after every event) so that leases left alone expire; then stops the clients and adds
-   * the violations (liveness only when healthy).
+   * the violations (liveness only when healthy). `late`: how late a message sent under the faults may arrive.
    */
-  async finish(healthy: boolean, afterEach: () => boolean): Promise<void> {
+  async finish(healthy: boolean, afterEach: () => boolean, late: LateDelivery | null = null): Promise<void> {
     const convergedAtMs = this.timers.nowMs();
     if (healthy) await this.timers.runUntil(this.timers.nowMs() + LEASE_QUIET_MS, afterEach);
     // Expiries are noted after every event of the run (afterEach), not while the clients stop.
@@ -77,7 +89,7 @@ export class SimLeases {
     });
     for (let i = 0; i < 1000 && !stopped; i += 1) await this.timers.runUntil(this.timers.nowMs() + 100);
     await done;
-    for (const violation of this.workload.violations(quietFromMs, endMs))
+    for (const violation of this.workload.violations(quietFromMs, endMs, late))
       this.cluster.checker.violations.push(`lease: ${violation}`);
   }
 }

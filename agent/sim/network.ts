@@ -38,6 +38,17 @@ export interface NetworkFaults {
   readonly staleDelayMaxMs?: number;
 }
 
+/**
+ * How long the 'stale' fault holds a message at most, ms: one sent before the network heals may
+ * arrive that much later.
+ */
+export const STALE_DELAY_MAX_MS = 5_000;
+
+/** The 'stale' fault's rates, drawn from `prng` (one draw). */
+export function staleFaults(prng: Prng): Required<Pick<NetworkFaults, 'staleRate' | 'staleDelayMaxMs'>> {
+  return { staleRate: 0.002 + prng.nextFloat() * 0.008, staleDelayMaxMs: STALE_DELAY_MAX_MS };
+}
+
 /** A network without faults: 1 to 3 ms per message. */
 export const RELIABLE_NETWORK: NetworkFaults = {
   lossRate: 0,

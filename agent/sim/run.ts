@@ -15,14 +15,14 @@ import { SimClients } from './clients.js';
 import type { OperationCounts } from './clients.js';
 import { SIM_RAFT_CONFIGURATION, SimCluster } from './cluster.js';
 import type { TraceEvent, TraceSink } from './cluster.js';
-import { RELIABLE_NETWORK } from './network.js';
+import { RELIABLE_NETWORK, staleFaults } from './network.js';
 import type { NetworkFaults } from './network.js';
 import { VirtualTimers } from './virtual-time.js';
 import { Nemesis } from './nemesis.js';
 import { TraceApplyChecker } from './trace-check.js';
 import type { FaultKind } from './fault-kinds.js';
 import { SimWatchers, type SimWatcherOptions } from './watchers.js';
-import { SimLeases } from './lease-run.js';
+import { SimLeases, lateDelivery } from './lease-run.js';
 import { checkWatchers, watchersCaughtUp } from './watch-check.js';
 
 /** How often the expensive whole-cluster checks run, simulated ms. */
@@ -95,7 +95,7 @@ function networkFaults(prng: SeededPrng, faults: ReadonlySet<FaultKind>): Networ
     reorderRate: faults.has('reorder') ? 0.02 + prng.nextFloat() * 0.08 : 0,
     reorderDelayMs: faults.has('reorder') ? 20 + prng.intBetween(0, 60) : 0,
     // Drawn last, and only when on, so that runs without it keep their rates.
-    ...(faults.has('stale') ? { staleRate: 0.002 + prng.nextFloat() * 0.008, staleDelayMaxMs: 5_000 } : {}),
+    ...(faults.has('stale') ? staleFaults(prng) : {}),
   };
 }
 
@@ -143,7 +143,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimSummary>
     afterEach,
   );
   await stopClients(clients, timers, afterEach);
-  await leases?.finish(healthy, afterEach);
+  await leases?.finish(healthy, afterEach, lateDelivery(faults, options.durationMs));
   cluster.checkAll();
   if (healthy) await checkWatchesAfter(cluster, timers, watchers);
   watchers.stop();
