@@ -83,12 +83,7 @@ export class SimLeases {
     // A new leader restarts every countdown at the full TTL (lease-keeper.ts): the liveness bound
     // holds from the last change of leader on (a membership change still under way may move it).
     const quietFromMs = healthy ? Math.max(convergedAtMs, this.leader.sinceMs) : Number.POSITIVE_INFINITY;
-    let stopped = false;
-    const done = this.workload.stop().then(() => {
-      stopped = true;
-    });
-    for (let i = 0; i < 1000 && !stopped; i += 1) await this.timers.runUntil(this.timers.nowMs() + 100);
-    await done;
+    await this.timers.runWhile(this.workload.stop());
     for (const violation of this.workload.violations(quietFromMs, endMs, late))
       this.cluster.checker.violations.push(`lease: ${violation}`);
   }

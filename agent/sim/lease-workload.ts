@@ -47,9 +47,10 @@ export interface LeaseRecord {
   lastAckMs: number;
   /** The last acknowledged keepalive; null before the first. */
   lastKeepaliveAckMs: number | null;
-  /** When the last keepalive was sent, acknowledged or not (one that was not may have kept the lease all the same). */
-  lastKeepaliveSentMs: number;
-  /** When each keepalive was sent (at most a few per lease). */
+  /**
+   * When each keepalive was sent, acknowledged or not (one that was not may have kept the lease all
+   * the same); at most a few per lease.
+   */
   readonly keepalivesSentMs: number[];
   /** When the client stopped keeping it alive; null while it keeps it. */
   leftAloneAtMs: number | null;
@@ -133,7 +134,6 @@ export class LeaseWorkload {
         ttlMs,
         lastAckMs: this.timers.nowMs(),
         lastKeepaliveAckMs: null,
-        lastKeepaliveSentMs: 0,
         keepalivesSentMs: [],
         leftAloneAtMs: null,
         expiredAtMs: null,
@@ -156,8 +156,7 @@ export class LeaseWorkload {
   private async keepAlive(record: LeaseRecord, count: number): Promise<void> {
     for (let i = 0; i < count && !this.stopped && record.expiredAtMs === null; i += 1) {
       await this.sleep(Math.floor(record.ttlMs / 3));
-      record.lastKeepaliveSentMs = this.timers.nowMs();
-      record.keepalivesSentMs.push(record.lastKeepaliveSentMs);
+      record.keepalivesSentMs.push(this.timers.nowMs());
       const result = await this.attempt({ op: 'lease-keepalive', id: record.id, session: null, timeMs: 0 });
       if (result?.type === 'lease') {
         record.lastAckMs = this.timers.nowMs();
@@ -216,10 +215,9 @@ export class LeaseWorkload {
             `before its TTL (${r.ttlMs} ms) ran out`,
         );
       if (r.leftAloneAtMs === null) continue;
-      const heldMs = r.keepalivesSentMs
-        .filter((sentMs) => late !== null && sentMs <= late.untilMs)
-        .reduce((latest, sentMs) => Math.max(latest, sentMs + (late?.delayMaxMs ?? 0)), 0);
-      const lastMs = Math.max(r.lastAckMs, r.lastKeepaliveSentMs, heldMs);
+      const sent = r.keepalivesSentMs;
+      const held = late === null ? [] : sent.filter((t) => t <= late.untilMs).map((t) => t + late.delayMaxMs);
+      const lastMs = Math.max(r.lastAckMs, ...sent, ...held);
       const boundMs = lastMs + r.ttlMs + LEASE_EXPIRY_SLACK_MS;
       if (lastMs >= quietFromMs && boundMs <= endMs && (r.expiredAtMs ?? endMs) > boundMs)
         found.push(

@@ -58,6 +58,24 @@ export class VirtualTimers implements Timers {
    * after each instant, then sets the clock to `untilMs`. `afterEach` runs after every instant
    * at which timers fired; when it returns false the run stops there.
    */
+  /**
+   * Runs virtual time in steps of 100 ms until `stopping` settles (at most 1,000 steps, then waits
+   * for it): what stops clients that need time to give up. `afterEach` runs after every instant; its
+   * answer does not end the run (a violation it records fails the run at its end).
+   */
+  async runWhile(stopping: Promise<void>, afterEach: () => void = () => undefined): Promise<void> {
+    let stopped = false;
+    const done = stopping.then(() => {
+      stopped = true;
+    });
+    const checked = (): boolean => {
+      afterEach();
+      return true;
+    };
+    for (let i = 0; i < 1000 && !stopped; i += 1) await this.runUntil(this.now + 100, checked);
+    await done;
+  }
+
   async runUntil(untilMs: number, afterEach: () => boolean = () => true): Promise<boolean> {
     assert(untilMs >= this.now, 'virtual time never goes backwards');
     await drain();
