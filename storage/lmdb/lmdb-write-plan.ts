@@ -20,8 +20,8 @@ import {
 import type { SnapshotSlot } from './lmdb-records.js';
 import type { WriteStep } from '../log-projection.js';
 import { crc32 } from '../crc32.js';
-import { ShapeAccumulator, appendShape, deleteShapes, shapeOfEntries } from './lmdb-log-shape.js';
-import type { ShapeRecord, ShapeStore } from './lmdb-log-shape.js';
+import { deleteShapes } from './lmdb-log-shape.js';
+import type { ShapeAppends } from './lmdb-shape-appends.js';
 import {
   SNAPSHOT_CRCS_KEY,
   SNAPSHOT_RECORD_BYTES,
@@ -177,13 +177,13 @@ function encodeSnapshot(snapshot: Snapshot, placement: SnapshotPlacement, encode
 
 /**
  * Where a commit's steps go: the log and meta databases, and the shape records when the engine
- * keeps them (the WAL engine's, lmdb-log-shape.ts; null for the lmdb-direct engine). `path` names
- * the store in errors.
+ * keeps them (the WAL engine's, gathered per transaction: lmdb-shape-appends.ts, whose flush the
+ * transaction calls last; null for the lmdb-direct engine). `path` names the store in errors.
  */
 export interface StepTarget {
   readonly log: LmdbHandles['log'];
   readonly meta: LmdbHandles['meta'];
-  readonly shapes: ShapeStore | null;
+  readonly shapes: ShapeAppends | null;
   readonly path: string;
 }
 
@@ -199,20 +199,26 @@ export function applyStep(step: EncodedStep, target: StepTarget): void {
       trimSlot(meta, step.slot, step.from);
       return;
     case 'delete':
+      // The shapes of appends earlier in the transaction go first: a deletion cuts the records.
+      shapes?.flush();
       for (let index = step.from; index <= step.to; index += 1) {
         // The projection says the entry is stored; if LMDB disagrees the group aborts.
         if (!log.removeSync(entryKey(index)))
           throw new InvariantError(`entry ${index} planned for deletion is not stored`);
       }
-      if (shapes !== null) deleteShapes(shapes, step.from, step.to, target.path);
+      if (shapes !== null) deleteShapes(shapes.store, step.from, step.to, target.path);
       return;
     case 'append':
       for (let i = 0; i < step.values.length; i += 1) {
         const value = step.values[i];
         if (value === undefined) throw new InvariantError(`append step lacks record ${i}`);
-        putAppend(log, step.firstIndex + i, value);
+        const index = step.firstIndex + i;
+        putAppend(log, index, value);
+        if (shapes !== null) {
+          const header = entryRecordHeader(index, value);
+          shapes.add(index, header.term, header.type, header.commandBytes);
+        }
       }
-      if (shapes !== null) appendShape(shapes, shapeOfRecords(step.firstIndex, step.values), target.path);
       return;
     case 'append-at-put': {
       const first = step.entries[0]?.index ?? 0;
@@ -220,8 +226,8 @@ export function applyStep(step: EncodedStep, target: StepTarget): void {
         const entry = step.entries[i];
         if (entry?.index !== first + i) throw new InvariantError(`append step entry ${i} is not at index ${first + i}`);
         putAppend(log, entry.index, encodeEntryInto(entry, scratchFor(entryRecordBytes(entry))));
+        shapes?.add(entry.index, entry.term, entry.type, entry.command.byteLength);
       }
-      if (shapes !== null && step.entries.length > 0) appendShape(shapes, shapeOfEntries(step.entries), target.path);
       return;
     }
     default:
@@ -238,14 +244,4 @@ function putAppend(log: LmdbHandles['log'], index: LogIndex, value: Uint8Array):
   // Inside a transaction lmdb-js returns false when a conditional put fails (its types say void).
   const stored: unknown = log.putSync(key, value, APPEND);
   if (stored === false) throw new InvariantError(`log record ${parseEntryKey(key)} is not past the last stored key`);
-}
-
-/** The shape of the entry records `values`, the first at `firstIndex` (their headers read, as written). */
-function shapeOfRecords(firstIndex: LogIndex, values: readonly Uint8Array[]): ShapeRecord {
-  const shape = new ShapeAccumulator(firstIndex);
-  for (const [i, value] of values.entries()) {
-    const header = entryRecordHeader(firstIndex + i, value);
-    shape.add(header.term, header.type, header.commandBytes);
-  }
-  return shape.shape();
 }

@@ -13,6 +13,7 @@ import { commitFailureCause, toPersistenceError } from '../lmdb/lmdb-errors.js';
 import type { LmdbHandles } from '../lmdb/lmdb-open.js';
 import { applyStep } from '../lmdb/lmdb-write-plan.js';
 import type { EncodedStep } from '../lmdb/lmdb-write-plan.js';
+import { ShapeAppends } from '../lmdb/lmdb-shape-appends.js';
 
 /**
  * The format version of a directory with a write-ahead log (the LMDB engine writes 1). 3: the log's
@@ -46,10 +47,12 @@ export async function applyToStore(
   path: string,
 ): Promise<void> {
   const { env, log, meta } = handles;
-  const target = { log, meta, shapes: handles.shapes, path };
+  const shapes = new ShapeAppends(handles.shapes, path);
+  const target = { log, meta, shapes, path };
   try {
     await env.childTransaction(() => {
       for (const plan of steps) for (const step of plan) applyStep(step, target);
+      shapes.flush();
       if (checkpointSeq !== null) meta.putSync(CHECKPOINT_KEY, Buffer.from(String(checkpointSeq), 'utf8'));
     });
   } catch (error) {

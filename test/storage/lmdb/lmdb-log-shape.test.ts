@@ -30,6 +30,7 @@ import {
 import type { ShapeRecord, ShapeStore } from '../../../storage/lmdb/lmdb-log-shape.js';
 import { META_KEYS, encodeEntry, encodeFormat, entryKey, parseEntryKey } from '../../../storage/lmdb/lmdb-records.js';
 import { applyStep, encodeSteps } from '../../../storage/lmdb/lmdb-write-plan.js';
+import { ShapeAppends } from '../../../storage/lmdb/lmdb-shape-appends.js';
 import { WalPersistenceEngine } from '../../../storage/wal/wal-engine.js';
 import { fcParams } from '../../fc-params.js';
 import { CONFIGURATION, entries, lmdbTestOptions, makeTempDir, removeDir, walTestOptions } from '../helpers.js';
@@ -148,19 +149,21 @@ describe('LMDB log shape records', function () {
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), keep: keepArb }) },
     );
 
-    it('tile the log and say each entry as stored, after appends, compactions, truncations (property)', async () => {
+    it('tile the log and say each entry as stored, after transactions of appends and cuts (property)', async () => {
+      // Each transaction applies 1-4 operations, so that appends gathered in one transaction
+      // (lmdb-shape-appends.ts) meet the deletions between them.
       await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 14 }), async (ops) => {
-          await handles.env.transaction(() => {
-            for (const key of [...handles.log.getKeys({})]) handles.log.removeSync(key);
-            for (const key of [...handles.shapes.getKeys({})]) handles.shapes.removeSync(key);
-          });
-          const model: LogEntry[] = [];
-          let first = 1;
-          let term = 1;
-          const target = { log: handles.log, meta: handles.meta, shapes: handles.shapes, path: dir };
-          for (const op of ops) {
-            const steps = ((): ReturnType<typeof encodeSteps> => {
+        fc.asyncProperty(
+          fc.array(fc.array(opArb, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 10 }),
+          async (txns) => {
+            await handles.env.transaction(() => {
+              for (const key of [...handles.log.getKeys({})]) handles.log.removeSync(key);
+              for (const key of [...handles.shapes.getKeys({})]) handles.shapes.removeSync(key);
+            });
+            const model: LogEntry[] = [];
+            let first = 1;
+            let term = 1;
+            const stepsOf = (op: Op): ReturnType<typeof encodeSteps> => {
               if (op.kind === 'append') {
                 const start = (model[model.length - 1]?.index ?? first - 1) + 1;
                 const list = op.specs.map((s, i) => entryOf(start + i, (term += s.termBump), s.type, s.bytes));
@@ -175,15 +178,22 @@ describe('LMDB log shape records', function () {
               if (op.kind === 'compact') first = to + 1;
               else term = model[model.length - 1]?.term ?? term;
               return [{ kind: 'delete', from, to }];
-            })();
-            await handles.env.transaction(() => {
-              for (const step of steps) applyStep(step, target);
-            });
-            const shapes = readLogShapes(handles.shapes, handles.log);
-            assert.ok(shapes !== null, `the shapes check out after ${op.kind}`);
-            assert.deepStrictEqual(viewsOf(shapes), model.map(viewOf), `after ${op.kind}`);
-          }
-        }),
+            };
+            for (const ops of txns) {
+              const shapes = new ShapeAppends(handles.shapes, dir);
+              const target = { log: handles.log, meta: handles.meta, shapes, path: dir };
+              const steps = ops.flatMap(stepsOf);
+              await handles.env.transaction(() => {
+                for (const step of steps) applyStep(step, target);
+                shapes.flush();
+              });
+              const read = readLogShapes(handles.shapes, handles.log);
+              const kinds = ops.map((op) => op.kind).join(', ');
+              assert.ok(read !== null, `the shapes check out after ${kinds}`);
+              assert.deepStrictEqual(viewsOf(read), model.map(viewOf), `after ${kinds}`);
+            }
+          },
+        ),
         fcParams(40, 'lmdb-log-shape maintenance'),
       );
     });
@@ -266,8 +276,10 @@ describe('LMDB log shape records', function () {
     it('are not trusted when a write did not keep them, or one is damaged', async () => {
       const append = (list: LogEntry[], shapes: LmdbHandles['shapes'] | null) =>
         handles.env.transaction(() => {
+          const kept = shapes === null ? null : new ShapeAppends(shapes, dir);
           for (const step of encodeSteps([{ kind: 'append', entries: list }]))
-            applyStep(step, { log: handles.log, meta: handles.meta, shapes, path: dir });
+            applyStep(step, { log: handles.log, meta: handles.meta, shapes: kept, path: dir });
+          kept?.flush();
         });
       await append(entries(1, 10, 1), handles.shapes);
       assert.equal(readLogShapes(handles.shapes, handles.log)?.length, 1);
