@@ -180,14 +180,35 @@ export async function runSweep(plan: SweepPlan, io: SweepIo): Promise<number> {
   return failures.length === 0 ? 0 : 1;
 }
 
+const USAGE =
+  'usage: npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]\n' +
+  '                        [--faults LIST] [--no-membership] [--duration-ms T] [--clients C]';
+
+/** The plan of `argv`, or the exit code after printing the usage (--help: 0) or what is wrong with it (2). */
+function planOrExit(argv: readonly string[]): SweepPlan | number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    return parseSweepArgs(argv);
+  } catch (error) {
+    process.stderr.write(`sweep: ${describeError(error)}\n${USAGE}\n`);
+    return 2;
+  }
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runSweep(parseSweepArgs(process.argv.slice(2)), { write: (text) => process.stdout.write(text) }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`sweep failed to run: ${describeError(error, { stack: true })}\n`);
-      process.exitCode = 2;
-    },
-  );
+  const plan = planOrExit(process.argv.slice(2));
+  if (typeof plan === 'number') process.exitCode = plan;
+  else
+    runSweep(plan, { write: (text) => process.stdout.write(text) }).then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (error: unknown) => {
+        process.stderr.write(`sweep failed to run: ${describeError(error, { stack: true })}\n`);
+        process.exitCode = 2;
+      },
+    );
 }
