@@ -27,10 +27,14 @@ export class LeaseApplyChecker {
   /** Lease ends checked, for the tests. */
   endsChecked = 0;
 
-  /** `keysOf(lease)` names the keys a client attached to the lease. */
+  /**
+   * `keysOf(lease)` names the keys a client attached to the lease; `ended(lease)` is told the first
+   * time a run applies the end of a lease.
+   */
   constructor(
     private readonly keysOf: (lease: number) => readonly string[],
     private readonly violate: (message: string) => void,
+    private readonly ended: (lease: number) => void = () => undefined,
   ) {}
 
   /** Node run `run` (`id#incarnation`) applied entry `index` to `kv`. */
@@ -57,8 +61,10 @@ export class LeaseApplyChecker {
   private onEnded(run: string, kv: KvStateMachine, lease: number, index: LogIndex): void {
     this.endsChecked += 1;
     const known = this.ends.get(lease);
-    if (known === undefined) this.ends.set(lease, { index, run });
-    else if (known.index !== index)
+    if (known === undefined) {
+      this.ends.set(lease, { index, run });
+      this.ended(lease);
+    } else if (known.index !== index)
       this.violate(`Lease ${lease} ended at index ${index} on ${run} but at ${known.index} on ${known.run}`);
     for (const key of this.keysOf(lease))
       if (kv.read(key) !== null)

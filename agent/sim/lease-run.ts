@@ -49,7 +49,11 @@ export class SimLeases {
     const violate = (message: string): void => {
       cluster.checker.violations.push(message);
     };
-    this.applied = new LeaseApplyChecker((id) => this.workload.keysOf(id), violate);
+    this.applied = new LeaseApplyChecker(
+      (id) => this.workload.keysOf(id),
+      violate,
+      (id) => this.workload.noteEnded(id),
+    );
     cluster.onApplied = (slot, entry) => {
       if (slot.kv !== null) this.applied.onApplied(`${slot.id}#${slot.incarnation}`, slot.kv, entry.index);
     };

@@ -179,6 +179,15 @@ export class LeaseWorkload {
     return key === undefined ? [] : [key];
   }
 
+  /**
+   * Lease `id` ended now on some run, entry by entry (lease-apply-check.ts). observe() notes an end
+   * only on a run it saw holding the lease; when every such run crashed before it applied the end,
+   * and the runs after them restored the state without it, this is where the end shows.
+   */
+  noteEnded(id: number): void {
+    for (const record of this.records) if (record.id === id) record.expiredAtMs ??= this.timers.nowMs();
+  }
+
   /** Notes which node runs still have each live lease (call after every instant). */
   observe(): void {
     const nowMs = this.timers.nowMs();

@@ -94,6 +94,16 @@ const REGRESSIONS: readonly {
       'stale fault for nearly 4 s and refreshed the lease when it came; the liveness bound now counts such a ' +
       'keepalive as sent when it may have arrived (agent/sim/lease-run.ts, lateDelivery)',
   },
+  {
+    seed: 7000001,
+    nodes: 5,
+    options: { faults: `${ALL_FAULTS},stale,unsynced,ackcrash` },
+    caught:
+      'a lease "left alone, never expired": it ended at 7.1 s, applied by runs that caught up after a restart ' +
+      'and applied its grant and its end in one event, while every run seen holding it had crashed, so no run ' +
+      "noted the end; the first run to apply a lease's end now notes it (agent/sim/lease-apply-check.ts, ended; " +
+      'lease-workload.ts, noteEnded)',
+  },
 ];
 
 describe('simulator: seeds long sweeps once failed', function () {
