@@ -54,11 +54,6 @@ export class VirtualTimers implements Timers {
   }
 
   /**
-   * Fires every timer due at or before `untilMs`, in order, draining promise continuations
-   * after each instant, then sets the clock to `untilMs`. `afterEach` runs after every instant
-   * at which timers fired; when it returns false the run stops there.
-   */
-  /**
    * Runs virtual time in steps of 100 ms until `stopping` settles (at most 1,000 steps, then waits
    * for it): what stops clients that need time to give up. `afterEach` runs after every instant; its
    * answer does not end the run (a violation it records fails the run at its end).
@@ -76,6 +71,11 @@ export class VirtualTimers implements Timers {
     await done;
   }
 
+  /**
+   * Fires every timer due at or before `untilMs`, in order, draining promise continuations
+   * after each instant, then sets the clock to `untilMs`. `afterEach` runs after every instant
+   * at which timers fired; when it returns false the run stops there.
+   */
   async runUntil(untilMs: number, afterEach: () => boolean = () => true): Promise<boolean> {
     assert(untilMs >= this.now, 'virtual time never goes backwards');
     await drain();

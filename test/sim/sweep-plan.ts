@@ -96,9 +96,13 @@ function parseFaults(text: string | undefined): string {
   return kinds.join(',');
 }
 
+/** The sweep's command line, which {@link parseSweepArgs} reads (printed for --help and on a bad option). */
+export const SWEEP_USAGE =
+  'usage: npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]\n' +
+  '                        [--faults LIST] [--no-membership] [--duration-ms T] [--clients C]';
+
 /**
- * Parses `npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]
- * [--faults LIST] [--no-membership] [--duration-ms T] [--clients C]`; a size `N+W` runs N full members and W
+ * Parses the options of {@link SWEEP_USAGE}; a size `N+W` runs N full members and W
  * witnesses; --faults replaces {@link SWEEP_FAULTS} (e.g. with clog and byzantine added); --no-membership runs
  * without membership changes; --duration-ms and --clients are passed to every run (longer, busier runs).
  */

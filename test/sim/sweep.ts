@@ -12,7 +12,7 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SWEEP_FAULTS, parseSweepArgs, replayCommand, sizeText, sweepRuns } from './sweep-plan.js';
+import { SWEEP_FAULTS, SWEEP_USAGE, parseSweepArgs, replayCommand, sizeText, sweepRuns } from './sweep-plan.js';
 import type { SweepPlan, SweepRun } from './sweep-plan.js';
 import type { SweepOutcome } from './sweep-worker.js';
 import { describeError } from '../../contracts/errors.js';
@@ -180,20 +180,16 @@ export async function runSweep(plan: SweepPlan, io: SweepIo): Promise<number> {
   return failures.length === 0 ? 0 : 1;
 }
 
-const USAGE =
-  'usage: npm run sweep -- [--seeds N] [--nodes 3,5,7,2+1] [--from S] [--long] [--jobs J] [--run-timeout-ms T]\n' +
-  '                        [--faults LIST] [--no-membership] [--duration-ms T] [--clients C]';
-
 /** The plan of `argv`, or the exit code after printing the usage (--help: 0) or what is wrong with it (2). */
 function planOrExit(argv: readonly string[]): SweepPlan | number {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${SWEEP_USAGE}\n`);
     return 0;
   }
   try {
     return parseSweepArgs(argv);
   } catch (error) {
-    process.stderr.write(`sweep: ${describeError(error)}\n${USAGE}\n`);
+    process.stderr.write(`sweep: ${describeError(error)}\n${SWEEP_USAGE}\n`);
     return 2;
   }
 }
